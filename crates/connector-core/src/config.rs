@@ -1,0 +1,335 @@
+//! Connector configs: parsing from JSON with every problem reported by field path.
+//!
+//! A config is a serde struct with `#[serde(deny_unknown_fields)]` and `schemars::JsonSchema`
+//! that implements [`ConnectorConfig`]. [`from_json`] first checks the JSON against the
+//! config's JSON Schema (unknown fields, missing required fields, wrong types, values out of
+//! range, every one of them), then deserialises it, then calls
+//! [`validate`](ConnectorConfig::validate) for the rules a schema cannot say, and reports all
+//! problems in one [`ErrorKind::Config`](crate::ErrorKind::Config) error.
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, FieldError, Result};
+
+/// A connector's configuration.
+pub trait ConnectorConfig: DeserializeOwned + JsonSchema {
+    /// Checks the rules the JSON Schema cannot express (one of two fields required, a URL's
+    /// scheme, a glob that does not compile) and returns every problem with its field path.
+    fn validate(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
+}
+
+/// The JSON Schema of a config type.
+pub fn schema_of<C: JsonSchema>() -> Value {
+    schemars::schema_for!(C).to_value()
+}
+
+/// Parses and validates a config from JSON.
+///
+/// # Errors
+/// [`ErrorKind::Config`](crate::ErrorKind::Config) listing every problem by field path.
+pub fn from_json<C: ConnectorConfig>(value: Value) -> Result<C> {
+    let schema = schema_of::<C>();
+    let mut problems = Vec::new();
+    check_value(&schema, &schema, &value, "", &mut problems);
+    if !problems.is_empty() {
+        return Err(Error::config(problems));
+    }
+    let config: C = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        Error::config(vec![FieldError::new(path, e.into_inner().to_string())])
+    })?;
+    let problems = config.validate();
+    if !problems.is_empty() {
+        return Err(Error::config(problems));
+    }
+    Ok(config)
+}
+
+/// Joins a parent path and a field name the way problems name fields.
+pub fn join_path(parent: &str, field: &str) -> String {
+    if parent.is_empty() { field.to_owned() } else { format!("{parent}.{field}") }
+}
+
+fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
+    let mut current = schema;
+    // Bounded so a self-referencing schema cannot loop forever.
+    for _ in 0..16 {
+        let Some(reference) = current.get("$ref").and_then(Value::as_str) else { break };
+        let Some(pointer) = reference.strip_prefix('#') else { break };
+        match root.pointer(pointer) {
+            Some(target) => current = target,
+            None => break,
+        }
+    }
+    current
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn type_matches(expected: &str, value: &Value) -> bool {
+    let actual = type_name(value);
+    actual == expected || (expected == "number" && actual == "integer")
+}
+
+fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mut Vec<FieldError>) {
+    let schema = resolve(root, schema);
+    let Some(obj) = schema.as_object() else { return };
+    let shown = if path.is_empty() { "config" } else { path };
+    // A credential given with the wrong type must not be echoed back in the error.
+    let secret = obj.get("writeOnly") == Some(&Value::Bool(true));
+    let describe = |v: &Value| if secret { type_name(v).to_owned() } else { describe(v) };
+
+    for key in ["anyOf", "oneOf"] {
+        if let Some(branches) = obj.get(key).and_then(Value::as_array) {
+            let mut best: Option<Vec<FieldError>> = None;
+            for branch in branches {
+                let mut found = Vec::new();
+                check_value(root, branch, value, path, &mut found);
+                if found.is_empty() {
+                    best = None;
+                    break;
+                }
+                if best.as_ref().is_none_or(|b| found.len() < b.len()) {
+                    best = Some(found);
+                }
+            }
+            if let Some(found) = best {
+                // One branch failing on a nested field is more useful than "matches nothing".
+                if found.len() == 1 && found[0].path != path {
+                    out.extend(found);
+                } else {
+                    out.push(FieldError::new(path, format!("{} does not match any allowed form", describe(value))));
+                }
+                return;
+            }
+        }
+    }
+    if let Some(all) = obj.get("allOf").and_then(Value::as_array) {
+        for branch in all {
+            check_value(root, branch, value, path, out);
+        }
+    }
+
+    if let Some(types) = obj.get("type") {
+        let allowed: Vec<&str> = match types {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        if !allowed.is_empty() && !allowed.iter().any(|t| type_matches(t, value)) {
+            out.push(FieldError::new(
+                path,
+                format!("expected {}, found {}", allowed.join(" or "), describe(value)),
+            ));
+            return;
+        }
+    }
+    if let Some(options) = obj.get("enum").and_then(Value::as_array) {
+        if !options.contains(value) {
+            let names: Vec<String> = options.iter().map(Value::to_string).collect();
+            out.push(FieldError::new(path, format!("{} is not one of {}", describe(value), names.join(", "))));
+            return;
+        }
+    }
+    if let Some(expected) = obj.get("const") {
+        if expected != value {
+            out.push(FieldError::new(path, format!("must be {expected}")));
+            return;
+        }
+    }
+    if let Some(n) = value.as_f64() {
+        if let Some(min) = obj.get("minimum").and_then(Value::as_f64) {
+            if n < min {
+                out.push(FieldError::new(path, format!("must be at least {min}, found {n}")));
+            }
+        }
+        if let Some(max) = obj.get("maximum").and_then(Value::as_f64) {
+            if n > max {
+                out.push(FieldError::new(path, format!("must be at most {max}, found {n}")));
+            }
+        }
+    }
+    match value {
+        Value::Object(fields) => check_object(root, obj, fields, path, out),
+        Value::Array(items) => {
+            if let Some(item_schema) = obj.get("items") {
+                for (i, item) in items.iter().enumerate() {
+                    check_value(root, item_schema, item, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+        Value::String(s) => {
+            if let Some(min) = obj.get("minLength").and_then(Value::as_u64) {
+                if (s.chars().count() as u64) < min {
+                    out.push(FieldError::new(path, format!("{shown} must not be shorter than {min} characters")));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_object(root: &Value, obj: &Map<String, Value>, fields: &Map<String, Value>, path: &str, out: &mut Vec<FieldError>) {
+    let properties = obj.get("properties").and_then(Value::as_object);
+    if let Some(required) = obj.get("required").and_then(Value::as_array) {
+        for name in required.iter().filter_map(Value::as_str) {
+            if !fields.contains_key(name) {
+                out.push(FieldError::new(join_path(path, name), "is required"));
+            }
+        }
+    }
+    for (name, field) in fields {
+        let field_path = join_path(path, name);
+        match properties.and_then(|p| p.get(name)) {
+            Some(field_schema) => check_value(root, field_schema, field, &field_path, out),
+            None => match obj.get("additionalProperties") {
+                Some(Value::Bool(false)) => {
+                    let known: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
+                    let hint = closest(name, &known).map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
+                    out.push(FieldError::new(field_path, format!("unknown field{hint}")));
+                }
+                Some(extra @ Value::Object(_)) => check_value(root, extra, field, &field_path, out),
+                _ => {}
+            },
+        }
+    }
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::String(s) if s.len() <= 40 => format!("string {s:?}"),
+        Value::Number(n) => format!("number {n}"),
+        Value::Bool(b) => format!("boolean {b}"),
+        other => type_name(other).to_owned(),
+    }
+}
+
+/// The known name closest to `name` by edit distance, when it is close enough to be a typo.
+fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(name, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use serde::Deserialize;
+    use std::num::NonZeroU32;
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Creds {
+        access_key: String,
+        secret: crate::Secret,
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields, rename_all = "snake_case")]
+    enum Kind {
+        S3,
+        R2,
+    }
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Cfg {
+        bucket_name: String,
+        #[serde(default)]
+        prefix: Option<String>,
+        bucket_type: Kind,
+        #[serde(default)]
+        batch_size: Option<NonZeroU32>,
+        credentials: Creds,
+        #[serde(default)]
+        include: Vec<String>,
+    }
+
+    impl ConnectorConfig for Cfg {
+        fn validate(&self) -> Vec<FieldError> {
+            let mut out = Vec::new();
+            if self.prefix.as_deref().is_some_and(|p| p.starts_with('/')) {
+                out.push(FieldError::new("prefix", "must not start with `/`"));
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn reports_every_schema_problem_by_path() {
+        let json = serde_json::json!({
+            "bucket_nme": "x",
+            "bucket_type": "gcs",
+            "batch_size": 0,
+            "credentials": { "access_key": 5 },
+            "include": ["a", 3],
+        });
+        let err = from_json::<Cfg>(json).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+        for expected in ["bucket_name", "bucket_nme", "bucket_type", "batch_size", "credentials.access_key", "credentials.secret", "include[1]"] {
+            assert!(paths.contains(&expected), "{expected} missing from {paths:?}: {err}");
+        }
+        assert!(err.to_string().contains("did you mean `bucket_name`"), "{err}");
+    }
+
+    #[test]
+    fn validate_runs_after_parsing() {
+        let json = serde_json::json!({
+            "bucket_name": "x", "bucket_type": "s3", "prefix": "/a",
+            "credentials": { "access_key": "k", "secret": "s" },
+        });
+        let err = from_json::<Cfg>(json).unwrap_err();
+        assert_eq!(err.problems()[0].path, "prefix");
+        let ok = serde_json::json!({
+            "bucket_name": "x", "bucket_type": "r2", "batch_size": 5,
+            "credentials": { "access_key": "k", "secret": "s" },
+        });
+        let cfg = from_json::<Cfg>(ok).unwrap();
+        assert_eq!(cfg.batch_size.map(NonZeroU32::get), Some(5));
+    }
+
+    #[test]
+    fn secret_not_echoed_in_type_errors() {
+        let json = serde_json::json!({
+            "bucket_name": "x", "bucket_type": "s3",
+            "credentials": { "access_key": "k", "secret": 12345678 },
+        });
+        let err = from_json::<Cfg>(json).unwrap_err();
+        assert!(err.problems().iter().any(|p| p.path == "credentials.secret"), "{err}");
+        assert!(!err.to_string().contains("12345678"), "{err}");
+    }
+}

@@ -1,0 +1,250 @@
+//! The connector traits.
+//!
+//! A connector implements [`Connector`] plus the roles it supports: [`LoadConnector`],
+//! [`PollConnector`], [`CheckpointedConnector`], [`SlimConnector`], [`RefetchConnector`]. The
+//! boxed `dyn Connector` the [`Registry`](crate::Registry) hands out reaches its roles through
+//! the `as_*()` accessors, which each connector overrides for what it implements (there are no
+//! overlapping blanket impls). Typed checkpoints are erased to versioned JSON by one blanket
+//! `impl<T: CheckpointedConnector> DynCheckpointed for T`.
+
+use std::fmt::{Debug, Display};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::context::SyncContext;
+use crate::document::{Batch, Capabilities, CheckpointedBatch, SlimDocument};
+use crate::error::{Error, Result};
+use crate::window::TimeWindow;
+
+/// A boxed connector, as the registry builds it.
+pub type DynConnector = Box<dyn Connector>;
+
+/// What every connector is.
+///
+/// # Contract
+/// - `Display` shows the connector's identity only (source and scope, such as the bucket or
+///   the wiki URL), `Debug` never shows a credential.
+/// - [`check`](Connector::check) verifies credentials and reachability in bounded time and fails
+///   fast with a kind that tells wrong credentials, missing permission, a missing resource and
+///   an unreachable service apart.
+/// - [`capabilities`](Connector::capabilities) agrees with the `as_*()` accessors: a role is
+///   claimed exactly when its accessor returns `Some`.
+#[async_trait]
+pub trait Connector: Debug + Display + Send + Sync + 'static {
+    /// The registry key (`"s3"`, `"confluence"`).
+    fn source(&self) -> &'static str;
+
+    /// What this connector can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Checks credentials and reachability.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unauthenticated`](crate::ErrorKind::Unauthenticated),
+    /// [`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied),
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) or
+    /// [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable), naming the field to fix.
+    async fn check(&self) -> Result<()>;
+
+    /// This connector as a [`LoadConnector`], if it is one.
+    fn as_load(&self) -> Option<&dyn LoadConnector> {
+        None
+    }
+
+    /// This connector as a [`PollConnector`], if it is one.
+    fn as_poll(&self) -> Option<&dyn PollConnector> {
+        None
+    }
+
+    /// This connector as a checkpointed connector with its checkpoint erased to JSON.
+    fn as_checkpointed(&self) -> Option<&dyn DynCheckpointed> {
+        None
+    }
+
+    /// This connector as a [`SlimConnector`], if it is one.
+    fn as_slim(&self) -> Option<&dyn SlimConnector> {
+        None
+    }
+
+    /// This connector as a [`RefetchConnector`], if it is one.
+    fn as_refetch(&self) -> Option<&dyn RefetchConnector> {
+        None
+    }
+
+    /// Natural partitions of the source (users, spaces, projects, prefixes), each of which can
+    /// be synced as its own job with its own checkpoint. Empty when the source does not split.
+    fn partitions(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// A connector that can load everything.
+///
+/// # Contract
+/// - One stream item is one source page: its documents and per-item failures, in a stable
+///   order. A failing item becomes a [`Failure`](crate::Failure) in the page and the stream goes
+///   on; an `Err` item ends the sync (use it for errors that affect everything: credentials,
+///   a missing bucket, exhausted retries).
+/// - The stream owns its state (an `Arc` client), borrows nothing from `self`, and is cancel
+///   safe: dropping it at any `.await` loses nothing, because nothing is committed until the
+///   sink acknowledged it.
+/// - The same item yields the same [`Document::id`](crate::Document::id) on every run.
+pub trait LoadConnector: Connector {
+    /// Every document of the source, page by page.
+    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>>;
+}
+
+/// A connector that can list what changed in a time window.
+///
+/// # Contract
+/// As [`LoadConnector`], and: the stream yields exactly the items whose modification time is
+/// in the half-open window `[start, end)`. Services with coarser precision widen the query and
+/// filter exactly.
+pub trait PollConnector: LoadConnector {
+    /// Documents modified in `window`, page by page.
+    fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>>;
+}
+
+/// A connector that can resume where it stopped.
+///
+/// # Contract
+/// As [`LoadConnector`], and:
+/// - every stream item carries the checkpoint valid *after* that page; resuming from it yields
+///   exactly the documents of the pages after it (the conformance kit checks every checkpoint);
+/// - `window: None` means a full load, `Some(w)` only items modified in `w`; the window is
+///   fixed once per sync and passed again on resume;
+/// - the checkpoint round-trips through JSON unchanged.
+pub trait CheckpointedConnector: Connector {
+    /// Where to resume.
+    type Checkpoint: Serialize + DeserializeOwned + Clone + Debug + PartialEq + Send + Sync + 'static;
+
+    /// The version of the checkpoint's JSON shape; bump it when the shape changes
+    /// incompatibly, and old checkpoints are refused as [`ErrorKind::Checkpoint`](crate::ErrorKind::Checkpoint).
+    fn checkpoint_version(&self) -> u32 {
+        1
+    }
+
+    /// The checkpoint of a sync that has not started.
+    fn initial_checkpoint(&self) -> Self::Checkpoint;
+
+    /// Documents after `from`, page by page, each page with the checkpoint after it.
+    fn load_from_checkpoint(
+        &self,
+        from: Self::Checkpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<Self::Checkpoint>>>;
+}
+
+/// A connector that can list every id, for pruning deletions.
+///
+/// # Contract
+/// The stream yields the *complete* id set or ends with an error; it never ends early with a
+/// partial set, because the batch loop deletes whatever it does not list.
+pub trait SlimConnector: Connector {
+    /// Every id the source holds now, page by page.
+    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>>;
+}
+
+/// A connector that can fetch single items again by id, so the batch loop retries the items
+/// that failed last time before anything else.
+///
+/// # Contract
+/// Yields a document or a failure for each id; an id the source no longer has is neither (it
+/// is left to prune).
+pub trait RefetchConnector: Connector {
+    /// The documents with these ids, page by page.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>>;
+}
+
+/// A checkpoint erased to versioned JSON, as stored by the batch loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointJson {
+    /// The source key of the connector that wrote it.
+    pub source: String,
+    /// The connector's [`checkpoint_version`](CheckpointedConnector::checkpoint_version).
+    pub version: u32,
+    /// The typed checkpoint as JSON.
+    pub state: serde_json::Value,
+}
+
+/// [`CheckpointedConnector`] with the checkpoint type erased to [`CheckpointJson`], so a boxed
+/// `dyn Connector` can be resumed. Implemented for every `CheckpointedConnector`.
+pub trait DynCheckpointed: Send + Sync {
+    /// The initial checkpoint as JSON.
+    ///
+    /// # Errors
+    /// When the checkpoint cannot be serialised (a bug in the connector).
+    fn initial_checkpoint_json(&self) -> Result<CheckpointJson>;
+
+    /// Resumes from a JSON checkpoint.
+    ///
+    /// The stream's first item is an [`ErrorKind::Checkpoint`](crate::ErrorKind::Checkpoint)
+    /// error when `from` was written by another source, another version, or is corrupt.
+    fn load_from_checkpoint_json(
+        &self,
+        from: CheckpointJson,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<CheckpointJson>>>;
+}
+
+fn to_json<T: Serialize>(source: &str, version: u32, checkpoint: &T) -> Result<CheckpointJson> {
+    let state = serde_json::to_value(checkpoint)
+        .map_err(|e| Error::checkpoint("cannot serialise checkpoint").with_cause(e))?;
+    Ok(CheckpointJson { source: source.to_owned(), version, state })
+}
+
+impl<T: CheckpointedConnector> DynCheckpointed for T {
+    fn initial_checkpoint_json(&self) -> Result<CheckpointJson> {
+        to_json(self.source(), self.checkpoint_version(), &self.initial_checkpoint())
+    }
+
+    fn load_from_checkpoint_json(
+        &self,
+        from: CheckpointJson,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<CheckpointJson>>> {
+        let source = self.source();
+        let version = self.checkpoint_version();
+        if from.source != source || from.version != version {
+            let err = Error::checkpoint(format!(
+                "checkpoint was written by source `{}` version {}, this connector is `{source}` version {version}",
+                from.source, from.version
+            ))
+            .with_connector(source);
+            return futures::stream::once(async move { Err(err) }).boxed();
+        }
+        let typed: T::Checkpoint = match serde_json::from_value(from.state) {
+            Ok(c) => c,
+            Err(e) => {
+                let err = Error::checkpoint("corrupt checkpoint").with_connector(source).with_cause(e);
+                return futures::stream::once(async move { Err(err) }).boxed();
+            }
+        };
+        self.load_from_checkpoint(typed, window, ctx)
+            .map(move |item| {
+                let page = item?;
+                let json = to_json(source, version, &page.checkpoint)?;
+                Ok(page.map_checkpoint(|_| json))
+            })
+            .boxed()
+    }
+}
+
+// Compile-time object-safety checks: if a change makes a trait dyn-incompatible, this fails.
+fn _object_safe(
+    _: &dyn Connector,
+    _: &dyn LoadConnector,
+    _: &dyn PollConnector,
+    _: &dyn SlimConnector,
+    _: &dyn RefetchConnector,
+    _: &dyn DynCheckpointed,
+    _: &dyn CheckpointedConnector<Checkpoint = serde_json::Value>,
+) {
+}

@@ -1,0 +1,157 @@
+//! [`SyncContext`]: what the batch loop hands every stream it opens.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Result;
+
+/// Looks up the fingerprints the host already holds, so a connector can skip downloading the
+/// body of an item whose version it can see beforehand (ETag, version number, size + mtime).
+///
+/// The lookup is batched, one call per source page, so a store backed by a database never has
+/// to hold every fingerprint in memory.
+#[async_trait]
+pub trait FingerprintLookup: Send + Sync + 'static {
+    /// The stored fingerprint of each id that has one; ids unknown to the store are absent.
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    async fn fingerprints(&self, ids: &[String]) -> Result<HashMap<String, String>>;
+}
+
+/// A lookup that knows no fingerprint: every item is downloaded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoFingerprints;
+
+#[async_trait]
+impl FingerprintLookup for NoFingerprints {
+    async fn fingerprints(&self, _ids: &[String]) -> Result<HashMap<String, String>> {
+        Ok(HashMap::new())
+    }
+}
+
+/// Counters the HTTP layer and connectors add to while a sync runs; the batch loop copies them
+/// into the [`SyncReport`](crate::sync::SyncReport).
+#[derive(Debug, Default)]
+pub struct SyncStats {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    rate_limit_wait_ms: AtomicU64,
+}
+
+impl SyncStats {
+    /// Counts one request sent to the service.
+    pub fn add_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one retried request.
+    pub fn add_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds time spent waiting because the service asked us to slow down.
+    pub fn add_rate_limit_wait(&self, wait: Duration) {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        self.rate_limit_wait_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    /// Requests sent so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Retries so far.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    /// Time spent waiting on rate limits so far.
+    pub fn rate_limit_wait(&self) -> Duration {
+        Duration::from_millis(self.rate_limit_wait_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// Cancellation, the fingerprint lookup and the run's counters, handed to every stream.
+///
+/// Cheap to clone. Streams should stop at the next page boundary once
+/// [`is_cancelled`](SyncContext::is_cancelled) is true; the batch loop also drops them.
+#[derive(Clone)]
+pub struct SyncContext {
+    cancel: CancellationToken,
+    fingerprints: Arc<dyn FingerprintLookup>,
+    stats: Arc<SyncStats>,
+}
+
+impl SyncContext {
+    /// A context with a fresh token, no known fingerprints and fresh counters.
+    pub fn new() -> Self {
+        Self {
+            cancel: CancellationToken::new(),
+            fingerprints: Arc::new(NoFingerprints),
+            stats: Arc::new(SyncStats::default()),
+        }
+    }
+
+    /// Uses `token` for cancellation.
+    #[must_use]
+    pub fn with_cancellation(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// Uses `lookup` for fingerprints.
+    #[must_use]
+    pub fn with_fingerprints(mut self, lookup: Arc<dyn FingerprintLookup>) -> Self {
+        self.fingerprints = lookup;
+        self
+    }
+
+    /// Uses `stats` for counters.
+    #[must_use]
+    pub fn with_stats(mut self, stats: Arc<SyncStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// The cancellation token.
+    pub fn cancellation(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Whether the sync was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// The fingerprint lookup.
+    pub fn fingerprints(&self) -> &Arc<dyn FingerprintLookup> {
+        &self.fingerprints
+    }
+
+    /// The run's counters.
+    pub fn stats(&self) -> &Arc<SyncStats> {
+        &self.stats
+    }
+}
+
+impl Default for SyncContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for SyncContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncContext")
+            .field("cancelled", &self.cancel.is_cancelled())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,468 @@
+//! The model: what a connector hands to the batch loop.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::{Error, ErrorKind};
+use crate::ids::{hash128, hash128_bytes};
+
+/// The body of a [`Document`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Content {
+    /// Text already extracted from the source (Markdown or plain).
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// Raw bytes for the host's own parser (PDF, DOCX, images ...). Serialised as base64.
+    Bytes {
+        /// The bytes.
+        #[serde(with = "base64_bytes")]
+        data: Bytes,
+        /// MIME type, `application/octet-stream` when unknown.
+        mime: String,
+        /// File extension without the dot (`pdf`), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        extension: Option<String>,
+    },
+}
+
+impl Content {
+    /// Size of the body in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text { text } => text.len(),
+            Self::Bytes { data, .. } => data.len(),
+        }
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The text, for text content.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Self::Text { text } => Some(text),
+            Self::Bytes { .. } => None,
+        }
+    }
+
+    /// The raw bytes of the body (the UTF-8 of text content).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Text { text } => text.as_bytes(),
+            Self::Bytes { data, .. } => data,
+        }
+    }
+}
+
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use bytes::Bytes;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(data: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(data))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+        let text = String::deserialize(d)?;
+        STANDARD.decode(text).map(Bytes::from).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Who may see a document, for permission-aware hosts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Access {
+    /// E-mail addresses of users who may read it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<String>,
+    /// Group ids whose members may read it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Whether anyone may read it.
+    #[serde(default)]
+    pub public: bool,
+}
+
+impl Access {
+    /// Readable by anyone.
+    pub fn public() -> Self {
+        Self { public: true, ..Self::default() }
+    }
+
+    /// Readable by these users and groups.
+    pub fn restricted(emails: Vec<String>, groups: Vec<String>) -> Self {
+        Self { emails, groups, public: false }
+    }
+}
+
+/// One document pulled from a source.
+///
+/// Build it with [`Document::text`] or [`Document::bytes`] and the `with_*` methods. The
+/// fingerprint starts as the hash of the content; connectors that see a version token before
+/// downloading (ETag, version number) set it with [`Document::with_version`] so the batch loop
+/// and the fingerprint lookup agree on what "unchanged" means.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Document {
+    /// Stable, source-scoped identity: the same item yields the same id on every run.
+    pub id: String,
+    /// The registry key of the connector that produced it (`"confluence"`).
+    pub source: Cow<'static, str>,
+    /// Human-readable title (RAGFlow's `semantic_identifier`).
+    pub title: String,
+    /// Where a person can open it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<Url>,
+    /// The body.
+    pub content: Content,
+    /// When the source last changed it; never invented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Size in bytes of the item at the source (may differ from the extracted text).
+    pub size_bytes: u64,
+    /// Source-specific fields (space, labels, bucket, key ...).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+    /// Authors or owners, as the source names them (e-mail where known).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<String>,
+    /// Who may read it, when the connector knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<Access>,
+    /// The id of the item this one belongs to (an attachment's page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<String>,
+    /// 32 lower-hex chars of XXH3-128 over the version token or the content.
+    pub fingerprint: String,
+}
+
+impl Document {
+    /// A document whose body is text.
+    pub fn text(
+        id: impl Into<String>,
+        source: &'static str,
+        title: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Self {
+        Self::new(id.into(), source, title.into(), Content::Text { text: text.into() })
+    }
+
+    /// A document whose body is raw bytes for the host's own parser.
+    pub fn bytes(
+        id: impl Into<String>,
+        source: &'static str,
+        title: impl Into<String>,
+        data: impl Into<Bytes>,
+        mime: impl Into<String>,
+        extension: Option<String>,
+    ) -> Self {
+        let content = Content::Bytes { data: data.into(), mime: mime.into(), extension };
+        Self::new(id.into(), source, title.into(), content)
+    }
+
+    fn new(id: String, source: &'static str, title: String, content: Content) -> Self {
+        let fingerprint = hash128_bytes(content.as_bytes());
+        Self {
+            id,
+            source: Cow::Borrowed(source),
+            title,
+            link: None,
+            size_bytes: content.len() as u64,
+            content,
+            updated_at: None,
+            metadata: BTreeMap::new(),
+            owners: Vec::new(),
+            access: None,
+            parent_id: None,
+            fingerprint,
+        }
+    }
+
+    /// Sets the link.
+    #[must_use]
+    pub fn with_link(mut self, link: Url) -> Self {
+        self.link = Some(link);
+        self
+    }
+
+    /// Sets the source's modification time.
+    #[must_use]
+    pub fn with_updated_at(mut self, at: DateTime<Utc>) -> Self {
+        self.updated_at = Some(at);
+        self
+    }
+
+    /// Sets the size at the source (defaults to the body's size).
+    #[must_use]
+    pub fn with_size(mut self, size: u64) -> Self {
+        self.size_bytes = size;
+        self
+    }
+
+    /// Adds one metadata field.
+    #[must_use]
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the owners.
+    #[must_use]
+    pub fn with_owners(mut self, owners: Vec<String>) -> Self {
+        self.owners = owners;
+        self
+    }
+
+    /// Sets who may read it.
+    #[must_use]
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = Some(access);
+        self
+    }
+
+    /// Sets the parent item's id.
+    #[must_use]
+    pub fn with_parent_id(mut self, parent: impl Into<String>) -> Self {
+        self.parent_id = Some(parent.into());
+        self
+    }
+
+    /// Sets the fingerprint from the source's version token (ETag, version number, size and
+    /// mtime): `hash128(token)`. Use the same token the connector compares against the
+    /// [`FingerprintLookup`](crate::FingerprintLookup) before downloading.
+    #[must_use]
+    pub fn with_version(mut self, token: &str) -> Self {
+        self.fingerprint = hash128(token);
+        self
+    }
+
+    /// The fingerprint a version token maps to, for comparing with stored fingerprints before
+    /// downloading. Equal to what [`Document::with_version`] stores.
+    pub fn version_fingerprint(token: &str) -> String {
+        hash128(token)
+    }
+}
+
+/// An id-only view of a document, for pruning deletions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SlimDocument {
+    /// The document id, as [`Document::id`].
+    pub id: String,
+}
+
+impl SlimDocument {
+    /// An id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self { id: id.into() }
+    }
+}
+
+/// One item that could not be produced. A failure never ends the stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Failure {
+    /// The document id, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Where a person can look at the item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<Url>,
+    /// What kind of error it was.
+    pub kind: ErrorKind,
+    /// What went wrong, naming the item.
+    pub message: String,
+    /// Whether trying again may help.
+    pub retryable: bool,
+}
+
+impl Failure {
+    /// A failure of the item `id`.
+    pub fn new(id: Option<String>, kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { id, link: None, kind, retryable: kind.is_retryable(), message: message.into() }
+    }
+
+    /// A failure of the item `id` caused by `error`.
+    pub fn from_error(id: Option<String>, error: &Error) -> Self {
+        Self {
+            id,
+            link: None,
+            kind: error.kind(),
+            message: error.to_string(),
+            retryable: error.is_retryable(),
+        }
+    }
+
+    /// Sets the link.
+    #[must_use]
+    pub fn with_link(mut self, link: Url) -> Self {
+        self.link = Some(link);
+        self
+    }
+}
+
+/// One source page: documents, per-item failures and the ids the connector saw but did not
+/// download because their fingerprint was unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Batch {
+    /// Documents, in the source's stable order.
+    pub documents: Vec<Document>,
+    /// Items that could not be produced.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<Failure>,
+    /// Ids seen but skipped because the [`FingerprintLookup`](crate::FingerprintLookup) said
+    /// they had not changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchanged: Vec<String>,
+}
+
+impl Batch {
+    /// A page of documents.
+    pub fn new(documents: Vec<Document>) -> Self {
+        Self { documents, failures: Vec::new(), unchanged: Vec::new() }
+    }
+
+    /// A page with documents, failures and unchanged ids.
+    pub fn with_parts(documents: Vec<Document>, failures: Vec<Failure>, unchanged: Vec<String>) -> Self {
+        Self { documents, failures, unchanged }
+    }
+
+    /// Whether the page holds nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.documents.is_empty() && self.failures.is_empty() && self.unchanged.is_empty()
+    }
+
+    /// Sum of the documents' body sizes.
+    pub fn content_bytes(&self) -> u64 {
+        self.documents.iter().map(|d| d.content.len() as u64).sum()
+    }
+}
+
+/// A source page of a checkpointed connector with the checkpoint valid *after* it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CheckpointedBatch<C> {
+    /// The page.
+    pub batch: Batch,
+    /// Where to resume once every document of this page (and of every page before) has been
+    /// acknowledged by the sink.
+    pub checkpoint: C,
+}
+
+impl<C> CheckpointedBatch<C> {
+    /// A page and the checkpoint after it.
+    pub fn new(batch: Batch, checkpoint: C) -> Self {
+        Self { batch, checkpoint }
+    }
+
+    /// Converts the checkpoint.
+    pub fn map_checkpoint<D>(self, f: impl FnOnce(C) -> D) -> CheckpointedBatch<D> {
+        CheckpointedBatch { batch: self.batch, checkpoint: f(self.checkpoint) }
+    }
+}
+
+/// What a connector can do. The conformance kit checks it agrees with the `as_*()` accessors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Full load ([`LoadConnector`](crate::LoadConnector)).
+    pub load: bool,
+    /// Changes in a time window ([`PollConnector`](crate::PollConnector)).
+    pub poll: bool,
+    /// Resumable with a checkpoint ([`CheckpointedConnector`](crate::CheckpointedConnector)).
+    pub checkpoint: bool,
+    /// Lists every id for prune ([`SlimConnector`](crate::SlimConnector)).
+    pub slim: bool,
+    /// Fetches single items again by id ([`RefetchConnector`](crate::RefetchConnector)).
+    pub refetch: bool,
+    /// Asks the fingerprint lookup before downloading and skips unchanged bodies.
+    pub fingerprint_skip: bool,
+}
+
+impl Capabilities {
+    /// Nothing.
+    pub const fn none() -> Self {
+        Self { load: false, poll: false, checkpoint: false, slim: false, refetch: false, fingerprint_skip: false }
+    }
+
+    /// Every capability.
+    pub const fn all() -> Self {
+        Self { load: true, poll: true, checkpoint: true, slim: true, refetch: true, fingerprint_skip: true }
+    }
+
+    /// Sets `load`.
+    #[must_use]
+    pub const fn load(mut self, on: bool) -> Self {
+        self.load = on;
+        self
+    }
+
+    /// Sets `poll`.
+    #[must_use]
+    pub const fn poll(mut self, on: bool) -> Self {
+        self.poll = on;
+        self
+    }
+
+    /// Sets `checkpoint`.
+    #[must_use]
+    pub const fn checkpoint(mut self, on: bool) -> Self {
+        self.checkpoint = on;
+        self
+    }
+
+    /// Sets `slim`.
+    #[must_use]
+    pub const fn slim(mut self, on: bool) -> Self {
+        self.slim = on;
+        self
+    }
+
+    /// Sets `refetch`.
+    #[must_use]
+    pub const fn refetch(mut self, on: bool) -> Self {
+        self.refetch = on;
+        self
+    }
+
+    /// Sets `fingerprint_skip`.
+    #[must_use]
+    pub const fn fingerprint_skip(mut self, on: bool) -> Self {
+        self.fingerprint_skip = on;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_round_trip_as_base64() {
+        let doc = Document::bytes("a", "local", "a.bin", vec![0u8, 159, 255], "application/octet-stream", Some("bin".into()));
+        let json = serde_json::to_string(&doc).unwrap();
+        assert!(json.contains("\"data\":\"AJ//\""), "{json}");
+        let back: Document = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, doc);
+    }
+
+    #[test]
+    fn version_fingerprint_matches_with_version() {
+        let doc = Document::text("a", "local", "a", "x").with_version("etag-1");
+        assert_eq!(doc.fingerprint, Document::version_fingerprint("etag-1"));
+        assert_eq!(doc.fingerprint.len(), 32);
+    }
+}

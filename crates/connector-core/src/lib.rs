@@ -1,0 +1,41 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod config;
+mod connector;
+mod context;
+mod document;
+pub mod error;
+pub mod ids;
+mod registry;
+mod secret;
+pub mod sink;
+pub mod state;
+pub mod sync;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+mod window;
+
+pub use config::ConnectorConfig;
+pub use connector::{
+    CheckpointJson, CheckpointedConnector, Connector, DynCheckpointed, DynConnector, LoadConnector, PollConnector,
+    RefetchConnector, SlimConnector,
+};
+pub use context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
+pub use document::{Access, Batch, Capabilities, CheckpointedBatch, Content, Document, Failure, SlimDocument};
+pub use error::{Error, ErrorKind, FieldError, Result};
+pub use registry::Registry;
+pub use secret::Secret;
+pub use window::TimeWindow;
+
+/// Re-exports connector crates need in their public signatures.
+pub mod reexports {
+    pub use async_trait::async_trait;
+    pub use bytes::Bytes;
+    pub use chrono;
+    pub use futures;
+    pub use schemars;
+    pub use serde_json;
+    pub use tokio_util::sync::CancellationToken;
+    pub use url::Url;
+}

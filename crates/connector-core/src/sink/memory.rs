@@ -1,0 +1,91 @@
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::Sink;
+use crate::document::{Batch, Document};
+use crate::error::Result;
+
+#[derive(Debug, Default)]
+struct Inner {
+    documents: BTreeMap<String, Document>,
+    deliveries: Vec<Vec<String>>,
+    deleted: Vec<String>,
+}
+
+/// Keeps documents in memory, keyed by id, and remembers every delivery. For tests and small
+/// embedded uses. Clones share the same storage.
+#[derive(Debug, Clone, Default)]
+pub struct MemorySink {
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl MemorySink {
+    /// An empty sink.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding this lock cannot leave the maps half-updated in a way that
+        // matters more than losing the test that panicked, so recover the data.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The documents held now, sorted by id.
+    pub fn documents(&self) -> Vec<Document> {
+        self.lock().documents.values().cloned().collect()
+    }
+
+    /// The document with this id.
+    pub fn get(&self, id: &str) -> Option<Document> {
+        self.lock().documents.get(id).cloned()
+    }
+
+    /// The ids held now, sorted.
+    pub fn ids(&self) -> Vec<String> {
+        self.lock().documents.keys().cloned().collect()
+    }
+
+    /// How many documents are held.
+    pub fn len(&self) -> usize {
+        self.lock().documents.len()
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The ids of every acknowledged write, one list per batch, in order.
+    pub fn deliveries(&self) -> Vec<Vec<String>> {
+        self.lock().deliveries.clone()
+    }
+
+    /// Every id deleted, in order.
+    pub fn deleted(&self) -> Vec<String> {
+        self.lock().deleted.clone()
+    }
+}
+
+#[async_trait]
+impl Sink for MemorySink {
+    async fn write(&self, batch: &Batch) -> Result<()> {
+        let mut inner = self.lock();
+        inner.deliveries.push(batch.documents.iter().map(|d| d.id.clone()).collect());
+        for doc in &batch.documents {
+            inner.documents.insert(doc.id.clone(), doc.clone());
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, ids: &[String]) -> Result<()> {
+        let mut inner = self.lock();
+        for id in ids {
+            inner.documents.remove(id);
+            inner.deleted.push(id.clone());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,85 @@
+//! Sinks: where the batch loop delivers documents.
+//!
+//! A [`Sink`] upserts documents by id and deletes ids. A write that returns `Ok` is an
+//! acknowledgement: only then does the batch loop commit the checkpoint, the window end and the
+//! fingerprints of that batch. A sink must therefore make a batch durable (or hand it on)
+//! before returning, and must upsert by id, because after a crash the unacknowledged batch is
+//! delivered again with the same ids.
+
+mod channel;
+mod directory;
+mod memory;
+mod ndjson;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::document::Batch;
+use crate::error::Result;
+
+pub use channel::{Ack, ChannelSink, SinkEvent};
+pub use directory::DirectorySink;
+pub use memory::MemorySink;
+pub use ndjson::NdjsonSink;
+
+/// Where documents go. Third parties implement it for their index.
+///
+/// # Contract
+/// - `write` returns `Ok` only once the batch is stored (or handed on durably); the batch loop
+///   commits progress after that and never before.
+/// - Writes upsert by [`Document::id`](crate::Document::id): the same id delivered twice is one
+///   document.
+/// - `delete` of an id the sink does not hold is not an error.
+#[async_trait]
+pub trait Sink: Send + Sync {
+    /// Stores the documents of `batch` (its failures and unchanged ids are informational).
+    ///
+    /// # Errors
+    /// Any error: the batch loop stops, commits nothing of this batch and reports
+    /// [`ErrorKind::Sink`](crate::ErrorKind::Sink).
+    async fn write(&self, batch: &Batch) -> Result<()>;
+
+    /// Deletes documents by id (prune).
+    ///
+    /// # Errors
+    /// Any error: the prune stops and the ids stay known to the state store.
+    async fn delete(&self, ids: &[String]) -> Result<()>;
+}
+
+#[async_trait]
+impl<S: Sink + ?Sized> Sink for Arc<S> {
+    async fn write(&self, batch: &Batch) -> Result<()> {
+        (**self).write(batch).await
+    }
+
+    async fn delete(&self, ids: &[String]) -> Result<()> {
+        (**self).delete(ids).await
+    }
+}
+
+#[async_trait]
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    async fn write(&self, batch: &Batch) -> Result<()> {
+        (**self).write(batch).await
+    }
+
+    async fn delete(&self, ids: &[String]) -> Result<()> {
+        (**self).delete(ids).await
+    }
+}
+
+/// A sink that drops everything, for benchmarks and dry runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiscardSink;
+
+#[async_trait]
+impl Sink for DiscardSink {
+    async fn write(&self, _batch: &Batch) -> Result<()> {
+        Ok(())
+    }
+
+    async fn delete(&self, _ids: &[String]) -> Result<()> {
+        Ok(())
+    }
+}

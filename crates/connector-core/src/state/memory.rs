@@ -1,0 +1,72 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{Commit, DocumentState, RunRecord, StateData, StateStore, SyncState};
+use crate::error::Result;
+
+/// Keeps state in memory. Clones share it, so a test can "restart" a sync with a new
+/// [`Syncer`](crate::sync::Syncer) over the same store.
+#[derive(Debug, Clone)]
+pub struct MemoryStateStore {
+    data: Arc<Mutex<StateData>>,
+}
+
+impl Default for MemoryStateStore {
+    fn default() -> Self {
+        Self { data: Arc::new(Mutex::new(StateData::new())) }
+    }
+}
+
+impl MemoryStateStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StateData> {
+        // Every mutation below is a single in-memory update that cannot panic halfway.
+        self.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How many documents the store knows.
+    pub fn document_count(&self) -> usize {
+        self.lock().documents.len()
+    }
+}
+
+#[async_trait]
+impl StateStore for MemoryStateStore {
+    async fn load(&self) -> Result<SyncState> {
+        Ok(self.lock().sync_state())
+    }
+
+    async fn documents(&self, ids: &[String]) -> Result<HashMap<String, DocumentState>> {
+        Ok(self.lock().documents(ids))
+    }
+
+    async fn document_ids(&self) -> Result<Vec<String>> {
+        Ok(self.lock().documents.keys().cloned().collect())
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<()> {
+        self.lock().apply(commit);
+        Ok(())
+    }
+
+    async fn remove_documents(&self, ids: &[String]) -> Result<()> {
+        self.lock().remove(ids);
+        Ok(())
+    }
+
+    async fn finish_run(&self, run: RunRecord, window_end: Option<DateTime<Utc>>) -> Result<()> {
+        self.lock().finish(run, window_end);
+        Ok(())
+    }
+
+    async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+        Ok(self.lock().runs(limit))
+    }
+}

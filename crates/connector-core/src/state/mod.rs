@@ -1,0 +1,292 @@
+//! State stores: what the batch loop remembers between runs.
+//!
+//! A [`StateStore`] holds one connector's state: the checkpoint of an unfinished run and the
+//! window it covers, the end of the last finished window, each document's fingerprint and
+//! `updated_at`, the items that failed, and a log of runs. The batch loop writes it with one
+//! [`Commit`] per acknowledged sink batch, so a crash at any point leaves it consistent with what
+//! the sink holds. [`MemoryStateStore`] is for tests and one-shot runs, [`FileStateStore`] a JSON
+//! file written atomically; `connector-sync` adds SQLite and PostgreSQL.
+
+mod file;
+mod memory;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::connector::CheckpointJson;
+use crate::document::Failure;
+use crate::error::Result;
+use crate::ids::hash128;
+use crate::window::TimeWindow;
+
+pub use file::FileStateStore;
+pub use memory::MemoryStateStore;
+
+/// What the store knows of one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentState {
+    /// The document's fingerprint when it was last acknowledged.
+    pub fingerprint: String,
+    /// Its `updated_at` then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The checkpoint of an unfinished run, with what is needed to resume it exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredCheckpoint {
+    /// Where to resume.
+    pub checkpoint: CheckpointJson,
+    /// The window the run covers (`None` for a full run); reused on resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<TimeWindow>,
+    /// When the interrupted run started: a resumed full run ends its window there.
+    pub started_at: DateTime<Utc>,
+}
+
+/// An item that failed, kept until a later run produces it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedItem {
+    /// The failure as the connector reported it.
+    pub failure: Failure,
+    /// Start of the window of the run in which it failed (`None` for a full run): incremental
+    /// runs start no later than this until the item is produced, so the window never moves
+    /// past a recorded loss.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<DateTime<Utc>>,
+    /// How many runs it has failed in.
+    pub attempts: u32,
+    /// When it first failed (wall-clock time of the run, not a document time).
+    pub first_failed_at: DateTime<Utc>,
+}
+
+impl FailedItem {
+    /// The key the store files it under: the document id, or a hash of the message for
+    /// failures that name no document.
+    pub fn key(&self) -> String {
+        failure_key(&self.failure)
+    }
+}
+
+/// The key of a failure: its id, or `~` and a hash of its message.
+pub fn failure_key(failure: &Failure) -> String {
+    failure.id.clone().unwrap_or_else(|| format!("~{}", hash128(&failure.message)))
+}
+
+/// What to do with the stored checkpoint in a [`Commit`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum CheckpointUpdate {
+    /// Leave it as it is.
+    #[default]
+    Keep,
+    /// Replace it.
+    Set(StoredCheckpoint),
+}
+
+/// Everything one acknowledged sink batch changes, applied atomically.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Commit {
+    /// The checkpoint after the last fully acknowledged source page.
+    pub checkpoint: CheckpointUpdate,
+    /// Acknowledged documents.
+    pub documents: Vec<(String, DocumentState)>,
+    /// New or repeated failures.
+    pub failed: Vec<FailedItem>,
+    /// Keys of failures that are resolved (the item was produced).
+    pub resolved: Vec<String>,
+}
+
+impl Commit {
+    /// Whether the commit changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.checkpoint == CheckpointUpdate::Keep
+            && self.documents.is_empty()
+            && self.failed.is_empty()
+            && self.resolved.is_empty()
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every item was produced.
+    Succeeded,
+    /// The run finished but some items failed.
+    PartiallySucceeded,
+    /// The run stopped with an error; its checkpoint was kept.
+    Failed,
+}
+
+/// One line of the run log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// `full`, `incremental` or `resume`.
+    pub mode: String,
+    /// How it ended.
+    pub status: RunStatus,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When it ended.
+    pub finished_at: DateTime<Utc>,
+    /// The window it covered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<TimeWindow>,
+    /// New documents.
+    pub new: u64,
+    /// Updated documents.
+    pub updated: u64,
+    /// Unchanged documents.
+    pub unchanged: u64,
+    /// Failed items.
+    pub failed: u64,
+    /// Deleted documents.
+    pub deleted: u64,
+    /// The error that stopped it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A connector's state between runs as the loop reads it at the start of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncState {
+    /// The checkpoint of an unfinished run.
+    pub checkpoint: Option<StoredCheckpoint>,
+    /// End of the last finished run's window.
+    pub last_window_end: Option<DateTime<Utc>>,
+    /// Items that failed and have not been produced since.
+    pub failed: Vec<FailedItem>,
+}
+
+/// Persistent state of one connector.
+///
+/// # Contract
+/// - [`commit`](StateStore::commit) applies all of a [`Commit`] or nothing, and is durable when
+///   it returns.
+/// - A corrupt or unreadable store is an [`ErrorKind::State`](crate::ErrorKind::State) error naming
+///   where it lives, never a silent reset.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// The checkpoint, the last window end and the failed items.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
+    async fn load(&self) -> Result<SyncState>;
+
+    /// What the store knows of these documents; unknown ids are absent.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
+    async fn documents(&self, ids: &[String]) -> Result<HashMap<String, DocumentState>>;
+
+    /// Every document id the store knows, for prune.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
+    async fn document_ids(&self) -> Result<Vec<String>>;
+
+    /// Applies one acknowledged batch.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be written.
+    async fn commit(&self, commit: Commit) -> Result<()>;
+
+    /// Forgets documents the sink deleted.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be written.
+    async fn remove_documents(&self, ids: &[String]) -> Result<()>;
+
+    /// Records the end of a run. A finished run (`window_end` set) clears the checkpoint and
+    /// moves the last window end; a failed one keeps both.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be written.
+    async fn finish_run(&self, run: RunRecord, window_end: Option<DateTime<Utc>>) -> Result<()>;
+
+    /// The most recent runs, newest last.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
+    async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>>;
+}
+
+/// The data both built-in stores keep, and the JSON shape of [`FileStateStore`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateData {
+    version: u32,
+    #[serde(default)]
+    checkpoint: Option<StoredCheckpoint>,
+    #[serde(default)]
+    last_window_end: Option<DateTime<Utc>>,
+    #[serde(default)]
+    documents: std::collections::BTreeMap<String, DocumentState>,
+    #[serde(default)]
+    failed: std::collections::BTreeMap<String, FailedItem>,
+    #[serde(default)]
+    runs: std::collections::VecDeque<RunRecord>,
+}
+
+/// Runs kept in the log of the built-in stores.
+const RUN_LOG_LEN: usize = 100;
+/// The current shape of [`StateData`].
+const STATE_VERSION: u32 = 1;
+
+impl StateData {
+    fn new() -> Self {
+        Self { version: STATE_VERSION, ..Self::default() }
+    }
+
+    fn sync_state(&self) -> SyncState {
+        SyncState {
+            checkpoint: self.checkpoint.clone(),
+            last_window_end: self.last_window_end,
+            failed: self.failed.values().cloned().collect(),
+        }
+    }
+
+    fn documents(&self, ids: &[String]) -> HashMap<String, DocumentState> {
+        ids.iter().filter_map(|id| self.documents.get(id).map(|s| (id.clone(), s.clone()))).collect()
+    }
+
+    fn apply(&mut self, commit: Commit) {
+        if let CheckpointUpdate::Set(cp) = commit.checkpoint {
+            self.checkpoint = Some(cp);
+        }
+        for (id, state) in commit.documents {
+            self.documents.insert(id, state);
+        }
+        for key in commit.resolved {
+            self.failed.remove(&key);
+        }
+        for item in commit.failed {
+            self.failed.insert(item.key(), item);
+        }
+    }
+
+    fn remove(&mut self, ids: &[String]) {
+        for id in ids {
+            self.documents.remove(id);
+        }
+    }
+
+    fn finish(&mut self, run: RunRecord, window_end: Option<DateTime<Utc>>) {
+        if let Some(end) = window_end {
+            self.checkpoint = None;
+            self.last_window_end = Some(end);
+        }
+        self.runs.push_back(run);
+        while self.runs.len() > RUN_LOG_LEN {
+            self.runs.pop_front();
+        }
+    }
+
+    fn runs(&self, limit: usize) -> Vec<RunRecord> {
+        let skip = self.runs.len().saturating_sub(limit);
+        self.runs.iter().skip(skip).cloned().collect()
+    }
+}

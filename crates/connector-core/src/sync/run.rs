@@ -1,0 +1,470 @@
+//! One run of the batch loop.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use tracing::Instrument;
+
+use super::{Progress, SyncMode, SyncReport, Syncer};
+use crate::connector::CheckpointJson;
+use crate::context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
+use crate::document::{Batch, Document, Failure};
+use crate::error::{Error, ErrorKind, Result};
+use crate::state::{
+    CheckpointUpdate, Commit, DocumentState, FailedItem, RunRecord, RunStatus, StateStore, StoredCheckpoint,
+    failure_key,
+};
+use crate::window::TimeWindow;
+
+type Pages = BoxStream<'static, Result<(Batch, Option<CheckpointJson>)>>;
+
+/// Fingerprints from the state store, for connectors that skip unchanged bodies.
+struct StoreLookup(Arc<dyn StateStore>);
+
+#[async_trait]
+impl FingerprintLookup for StoreLookup {
+    async fn fingerprints(&self, ids: &[String]) -> Result<HashMap<String, String>> {
+        let known = self.0.documents(ids).await?;
+        Ok(known.into_iter().map(|(id, s)| (id, s.fingerprint)).collect())
+    }
+}
+
+/// What a run knows and has counted; it outlives the run's future so that a cancelled or
+/// timed-out run can still be logged.
+struct RunState {
+    mode: SyncMode,
+    window: Option<TimeWindow>,
+    window_end: DateTime<Utc>,
+    progress: Progress,
+    failures: Vec<Failure>,
+}
+
+pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
+    let clock = Instant::now();
+    let started_at = syncer.now.unwrap_or_else(Utc::now);
+    let source = syncer.connector.source();
+    let cancel = syncer.cancel.child_token();
+    let stats = Arc::new(SyncStats::default());
+    let span = tracing::info_span!("sync", source, connector = %syncer.connector, mode = %mode);
+    let mut state = RunState { mode, window: None, window_end: started_at, progress: Progress::default(), failures: Vec::new() };
+
+    let outcome = {
+        let body = execute(syncer, mode, started_at, cancel.clone(), stats.clone(), &mut state).instrument(span.clone());
+        let deadline = async {
+            match syncer.options.timeout {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(Error::new(ErrorKind::Cancelled, "the sync was cancelled").with_connector(source)),
+            () = deadline => Err(Error::new(ErrorKind::Timeout, format!(
+                "the sync ran past its timeout of {:?}; it resumes from its last acknowledged checkpoint",
+                syncer.options.timeout.unwrap_or_default()
+            )).with_connector(source)),
+            result = body => result,
+        }
+    };
+    // The body future is gone here: every stream it opened has been dropped.
+    cancel.cancel();
+
+    let failed = state.progress.failed;
+    let mut record = RunRecord {
+        mode: state.mode.as_str().to_owned(),
+        status: if failed > 0 { RunStatus::PartiallySucceeded } else { RunStatus::Succeeded },
+        started_at,
+        finished_at: started_at + chrono::Duration::from_std(clock.elapsed()).unwrap_or_default(),
+        window: state.window,
+        new: state.progress.new,
+        updated: state.progress.updated,
+        unchanged: state.progress.unchanged,
+        failed,
+        deleted: 0,
+        error: None,
+    };
+    if let Err(err) = outcome {
+        record.status = RunStatus::Failed;
+        record.error = Some(err.to_string());
+        let _enter = span.enter();
+        tracing::warn!(error = %err, "sync failed; progress up to the last acknowledged batch is kept");
+        if let Err(log_err) = syncer.state.finish_run(record, None).await {
+            tracing::warn!(error = %log_err, "could not log the failed run");
+        }
+        return Err(err);
+    }
+    syncer.state.finish_run(record, Some(state.window_end)).await?;
+
+    let mut report = SyncReport {
+        source,
+        mode: state.mode,
+        window: state.window,
+        new: state.progress.new,
+        updated: state.progress.updated,
+        unchanged: state.progress.unchanged,
+        failed,
+        deleted: 0,
+        delivered: state.progress.delivered,
+        bytes: state.progress.bytes,
+        pages: state.progress.pages,
+        requests: stats.requests(),
+        retries: stats.retries(),
+        rate_limit_wait: stats.rate_limit_wait(),
+        duration: clock.elapsed(),
+        failures: state.failures,
+        prune: None,
+    };
+    if syncer.options.prune {
+        let pruned = syncer.prune().instrument(span).await?;
+        report.deleted = pruned.deleted;
+        report.prune = Some(pruned);
+        report.duration = clock.elapsed();
+    }
+    tracing::info!(
+        source,
+        new = report.new,
+        updated = report.updated,
+        unchanged = report.unchanged,
+        failed = report.failed,
+        deleted = report.deleted,
+        "sync finished"
+    );
+    Ok(report)
+}
+
+async fn execute(
+    syncer: &Syncer,
+    mode: SyncMode,
+    started_at: DateTime<Utc>,
+    cancel: tokio_util::sync::CancellationToken,
+    stats: Arc<SyncStats>,
+    state: &mut RunState,
+) -> Result<()> {
+    let connector = &syncer.connector;
+    let source = connector.source();
+    let stored = syncer.state.load().await?;
+    let checkpointed = connector.as_checkpointed();
+    let caps = connector.capabilities();
+    let can_poll = connector.as_poll().is_some() || (checkpointed.is_some() && caps.poll);
+
+    let resolved = match mode {
+        SyncMode::Auto if stored.checkpoint.is_some() && checkpointed.is_some() => SyncMode::Resume,
+        SyncMode::Auto if stored.last_window_end.is_some() && can_poll => SyncMode::Incremental,
+        SyncMode::Auto => SyncMode::Full,
+        other => other,
+    };
+    state.mode = resolved;
+
+    let refetch = connector.as_refetch().filter(|_| syncer.options.retry_failed);
+    let (window, window_end, resume_from) = match resolved {
+        SyncMode::Full => (None, started_at, None),
+        SyncMode::Incremental => {
+            if !can_poll {
+                return Err(Error::new(ErrorKind::Unsupported, "this connector cannot list changes in a time window; run a full sync").with_connector(source));
+            }
+            let overlap = chrono::Duration::from_std(syncer.options.overlap).unwrap_or_default();
+            let mut start = stored.last_window_end.map_or(DateTime::<Utc>::UNIX_EPOCH, |end| end - overlap);
+            // Failures the connector cannot fetch again by id hold the window back, so the run
+            // covers them again: the window never moves past a recorded loss.
+            for item in &stored.failed {
+                if refetch.is_none() || item.failure.id.is_none() {
+                    start = start.min(item.window_start.unwrap_or(DateTime::<Utc>::UNIX_EPOCH));
+                }
+            }
+            let window = TimeWindow { start: start.min(started_at), end: started_at };
+            (Some(window), started_at, None)
+        }
+        SyncMode::Resume => {
+            let Some(cp) = stored.checkpoint.clone() else {
+                return Err(Error::checkpoint("there is no interrupted run to resume").with_connector(source));
+            };
+            if checkpointed.is_none() {
+                return Err(Error::new(ErrorKind::Unsupported, "this connector cannot resume from a checkpoint").with_connector(source));
+            }
+            let end = cp.window.map_or(cp.started_at, |w| w.end);
+            (cp.window, end, Some(cp))
+        }
+        SyncMode::Auto => unreachable_auto()?,
+    };
+    state.window = window;
+    state.window_end = window_end;
+    let full_run = window.is_none();
+    let run_started = resume_from.as_ref().map_or(started_at, |cp| cp.started_at);
+    tracing::info!(mode = %resolved, window = ?window, "sync started");
+
+    let lookup: Arc<dyn FingerprintLookup> =
+        if full_run { Arc::new(NoFingerprints) } else { Arc::new(StoreLookup(syncer.state.clone())) };
+    let ctx = SyncContext::new().with_cancellation(cancel).with_fingerprints(lookup).with_stats(stats);
+
+    let known_failures: HashMap<String, FailedItem> = stored.failed.iter().map(|f| (f.key(), f.clone())).collect();
+    let mut pipeline = Pipeline {
+        syncer,
+        state,
+        window,
+        run_started,
+        full_run,
+        buffer: VecDeque::new(),
+        buffer_bytes: 0,
+        pages: VecDeque::new(),
+        next_seq: 0,
+        known_failures,
+        reported: HashSet::new(),
+        resolved: HashSet::new(),
+    };
+
+    // 1. Items that failed last time, fetched again by id, before anything else.
+    if let (Some(refetch), false) = (refetch, full_run) {
+        let ids: Vec<String> = stored.failed.iter().filter_map(|f| f.failure.id.clone()).collect();
+        if !ids.is_empty() {
+            tracing::info!(count = ids.len(), "retrying the items that failed last time");
+            let pages: Pages = refetch.fetch(ids.clone(), ctx.clone()).map_ok(|b| (b, None)).boxed();
+            pipeline.drain(pages).await?;
+            // An id that came back neither as a document nor as a failure is gone from the
+            // source; prune deals with it.
+            let still_failing: Vec<String> = ids.into_iter().filter(|id| !pipeline.reported.contains(id)).collect();
+            pipeline.resolve(still_failing).await?;
+        }
+    }
+
+    // 2. The run itself.
+    let pages: Pages = if let Some(dyn_cp) = checkpointed {
+        let from = match &resume_from {
+            Some(cp) => cp.checkpoint.clone(),
+            None => dyn_cp.initial_checkpoint_json()?,
+        };
+        dyn_cp.load_from_checkpoint_json(from, window, ctx.clone()).map_ok(|p| (p.batch, Some(p.checkpoint))).boxed()
+    } else if let Some(w) = window {
+        match connector.as_poll() {
+            Some(poll) => poll.poll(w, ctx.clone()).map_ok(|b| (b, None)).boxed(),
+            None => return Err(Error::new(ErrorKind::Unsupported, "this connector cannot poll").with_connector(source)),
+        }
+    } else {
+        match connector.as_load() {
+            Some(load) => load.load(ctx.clone()).map_ok(|b| (b, None)).boxed(),
+            None => return Err(Error::new(ErrorKind::Unsupported, "this connector cannot load").with_connector(source)),
+        }
+    };
+    pipeline.drain(pages).await?;
+
+    // 3. Old failures this run covered and did not see fail again are resolved.
+    let covered: Vec<String> = pipeline
+        .known_failures
+        .iter()
+        .filter(|(key, item)| {
+            !pipeline.reported.contains(*key)
+                && !pipeline.resolved.contains(*key)
+                && match window {
+                    None => true,
+                    Some(w) => item.window_start.is_some_and(|s| s >= w.start),
+                }
+        })
+        .map(|(key, _)| key.clone())
+        .collect();
+    pipeline.resolve(covered).await
+}
+
+fn unreachable_auto() -> Result<(Option<TimeWindow>, DateTime<Utc>, Option<StoredCheckpoint>)> {
+    Err(Error::internal("sync mode `auto` was not resolved"))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Status {
+    New,
+    Updated,
+    Unchanged,
+}
+
+struct PendingPage {
+    checkpoint: Option<CheckpointJson>,
+    remaining: usize,
+    failures: Vec<Failure>,
+    resolved: Vec<String>,
+}
+
+struct Pipeline<'a> {
+    syncer: &'a Syncer,
+    state: &'a mut RunState,
+    window: Option<TimeWindow>,
+    run_started: DateTime<Utc>,
+    full_run: bool,
+    /// Documents waiting for the sink, with the sequence number of their source page.
+    buffer: VecDeque<(Document, u64)>,
+    buffer_bytes: u64,
+    /// Source pages not yet committed, oldest first; `pages[0]` has sequence `next_seq - len`.
+    pages: VecDeque<PendingPage>,
+    next_seq: u64,
+    known_failures: HashMap<String, FailedItem>,
+    reported: HashSet<String>,
+    resolved: HashSet<String>,
+}
+
+impl Pipeline<'_> {
+    async fn drain(&mut self, mut pages: Pages) -> Result<()> {
+        while let Some(item) = pages.next().await {
+            let (batch, checkpoint) = item?;
+            let n = self.state.progress.pages + 1;
+            self.page(batch, checkpoint).instrument(tracing::debug_span!("page", n)).await?;
+        }
+        while !self.buffer.is_empty() {
+            self.flush_one().await?;
+        }
+        self.commit_acknowledged(Vec::new()).await
+    }
+
+    async fn page(&mut self, batch: Batch, checkpoint: Option<CheckpointJson>) -> Result<()> {
+        let progress = &mut self.state.progress;
+        progress.pages += 1;
+        let ids: Vec<String> = batch.documents.iter().map(|d| d.id.clone()).collect();
+        let known = if ids.is_empty() { HashMap::new() } else { self.syncer.state.documents(&ids).await? };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let mut page = PendingPage { checkpoint, remaining: 0, failures: batch.failures, resolved: Vec::new() };
+        let progress = &mut self.state.progress;
+        for doc in batch.documents {
+            let size = doc.content.len() as u64;
+            progress.bytes += size;
+            let status = match known.get(&doc.id) {
+                None => Status::New,
+                Some(s) if s.fingerprint != doc.fingerprint => Status::Updated,
+                Some(_) => Status::Unchanged,
+            };
+            match status {
+                Status::New => progress.new += 1,
+                Status::Updated => progress.updated += 1,
+                Status::Unchanged => progress.unchanged += 1,
+            }
+            if self.known_failures.contains_key(&doc.id) {
+                page.resolved.push(doc.id.clone());
+            }
+            if status == Status::Unchanged && !self.full_run {
+                continue;
+            }
+            page.remaining += 1;
+            self.buffer_bytes += size;
+            self.buffer.push_back((doc, seq));
+        }
+        progress.unchanged += batch.unchanged.len() as u64;
+        for id in batch.unchanged {
+            if self.known_failures.contains_key(&id) {
+                page.resolved.push(id);
+            }
+        }
+        progress.failed += page.failures.len() as u64;
+        for failure in &page.failures {
+            tracing::warn!(item = failure.id.as_deref().unwrap_or("-"), kind = %failure.kind, "{}", failure.message);
+            self.reported.insert(failure_key(failure));
+            self.state.failures.push(failure.clone());
+        }
+        self.pages.push_back(page);
+
+        let opts = &self.syncer.options;
+        while self.buffer.len() >= opts.batch_docs || (self.buffer_bytes >= opts.batch_bytes && !self.buffer.is_empty()) {
+            self.flush_one().await?;
+        }
+        if self.buffer.is_empty() {
+            // Nothing of this page (or an earlier one) waits for the sink: commit it now, so a
+            // long run of unchanged pages still moves the checkpoint.
+            self.commit_acknowledged(Vec::new()).await?;
+        }
+        self.report_progress();
+        Ok(())
+    }
+
+    /// Sends the oldest buffered documents, up to the batch limits, and commits what the sink
+    /// acknowledged.
+    async fn flush_one(&mut self) -> Result<()> {
+        let opts = &self.syncer.options;
+        let mut docs = Vec::with_capacity(opts.batch_docs.min(self.buffer.len()));
+        let mut seqs = Vec::with_capacity(docs.capacity());
+        let mut bytes = 0u64;
+        while let Some((doc, _)) = self.buffer.front() {
+            let size = doc.content.len() as u64;
+            if docs.len() >= opts.batch_docs || (!docs.is_empty() && bytes + size > opts.batch_bytes) {
+                break;
+            }
+            let Some((doc, seq)) = self.buffer.pop_front() else { break };
+            bytes += size;
+            docs.push(doc);
+            seqs.push(seq);
+        }
+        self.buffer_bytes -= bytes;
+        let batch = Batch::new(docs);
+        let source = self.syncer.connector.source();
+        self.syncer.sink.write(&batch).await.map_err(|e| {
+            if e.kind() == ErrorKind::Sink { e.with_connector(source) } else {
+                Error::new(ErrorKind::Sink, "the sink refused a batch").with_connector(source).with_cause(e)
+            }
+        })?;
+        self.state.progress.delivered += batch.documents.len() as u64;
+
+        let first_seq = self.next_seq - self.pages.len() as u64;
+        for seq in seqs {
+            if let Some(page) = usize::try_from(seq - first_seq).ok().and_then(|i| self.pages.get_mut(i)) {
+                page.remaining -= 1;
+            }
+        }
+        let states = batch
+            .documents
+            .into_iter()
+            .map(|d| (d.id, DocumentState { fingerprint: d.fingerprint, updated_at: d.updated_at }))
+            .collect();
+        self.commit_acknowledged(states).await?;
+        self.report_progress();
+        Ok(())
+    }
+
+    /// Commits the acknowledged documents and every leading page all of whose documents are
+    /// acknowledged: its checkpoint (the latest one) and its failures.
+    async fn commit_acknowledged(&mut self, documents: Vec<(String, DocumentState)>) -> Result<()> {
+        let mut commit = Commit { documents, ..Commit::default() };
+        let mut checkpoint = None;
+        while self.pages.front().is_some_and(|p| p.remaining == 0) {
+            let Some(page) = self.pages.pop_front() else { break };
+            if page.checkpoint.is_some() {
+                checkpoint = page.checkpoint;
+            }
+            for failure in page.failures {
+                let key = failure_key(&failure);
+                let previous = self.known_failures.get(&key);
+                commit.failed.push(FailedItem {
+                    attempts: previous.map_or(1, |p| p.attempts + 1),
+                    first_failed_at: previous.map_or(self.run_started, |p| p.first_failed_at),
+                    window_start: self.window.map(|w| w.start),
+                    failure,
+                });
+            }
+            for key in page.resolved {
+                if self.resolved.insert(key.clone()) {
+                    commit.resolved.push(key);
+                }
+            }
+        }
+        if let Some(cp) = checkpoint {
+            commit.checkpoint = CheckpointUpdate::Set(StoredCheckpoint { checkpoint: cp, window: self.window, started_at: self.run_started });
+        }
+        if commit.is_empty() {
+            return Ok(());
+        }
+        self.syncer.state.commit(commit).await
+    }
+
+    /// Marks stored failures as resolved.
+    async fn resolve(&mut self, keys: Vec<String>) -> Result<()> {
+        let fresh: Vec<String> = keys.into_iter().filter(|k| self.resolved.insert(k.clone())).collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        self.syncer.state.commit(Commit { resolved: fresh, ..Commit::default() }).await
+    }
+
+    fn report_progress(&self) {
+        if let Some(f) = &self.syncer.progress {
+            f(&self.state.progress);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! [`TimeWindow`]: the half-open interval an incremental sync covers.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// A half-open time interval `[start, end)`.
+///
+/// The batch loop fixes the window once when a sync starts and reuses it when the sync is
+/// resumed, so a document modified while the sync runs is picked up by the next run, never
+/// lost between two. Connectors whose service has coarser precision (minutes, the site's time
+/// zone) widen their query and filter exactly with [`TimeWindow::contains`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TimeWindow {
+    /// Inclusive start.
+    pub start: DateTime<Utc>,
+    /// Exclusive end.
+    pub end: DateTime<Utc>,
+}
+
+impl TimeWindow {
+    /// The window `[start, end)`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when `end` is before `start`.
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self> {
+        if end < start {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("time window ends ({end}) before it starts ({start})"),
+            ));
+        }
+        Ok(Self { start, end })
+    }
+
+    /// Everything up to (not including) `end`.
+    pub fn until(end: DateTime<Utc>) -> Self {
+        Self { start: DateTime::<Utc>::UNIX_EPOCH, end }
+    }
+
+    /// Whether `t` is in `[start, end)`.
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.start <= t && t < self.end
+    }
+
+    /// Whether the window holds no instant at all.
+    pub fn is_empty(&self) -> bool {
+        self.start >= self.end
+    }
+}
+
+impl fmt::Display for TimeWindow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}, {})", self.start.to_rfc3339(), self.end.to_rfc3339())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn half_open() {
+        let a = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let b = Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap();
+        let w = TimeWindow::new(a, b).unwrap();
+        assert!(w.contains(a));
+        assert!(!w.contains(b));
+        assert!(TimeWindow::new(b, a).is_err());
+    }
+}
