@@ -1,1 +1,156 @@
-fn main() {}
+//! `connectors`: list sources, print config schemas, check configs and sync a source into an
+//! NDJSON file, stdout or a folder. Run `connectors --help`.
+//!
+//! Exit codes: 0 everything worked; 1 the sync finished but some items failed; 2 the command
+//! failed (bad arguments, invalid config, unreachable source, cancelled, timed out).
+
+mod args;
+mod config;
+mod progress;
+mod report;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use connector_core::reexports::CancellationToken;
+use connector_core::sink::{DirectorySink, NdjsonSink, Sink};
+use connector_core::state::{FileStateStore, MemoryStateStore, StateStore};
+use connector_core::sync::{SyncOptions, Syncer};
+use connector_core::{Connector, Error, Registry, Result};
+use tracing_subscriber::EnvFilter;
+
+use crate::args::{Cli, Command, ConfigArgs, SyncArgs};
+use crate::progress::BarSlot;
+
+/// Where `sync` writes when neither `--out` nor `--out-dir` is given.
+const DEFAULT_OUT: &str = "out/documents.ndjson";
+
+/// Log filter when `RUST_LOG` is unset: warnings, but not the batch loop's per-item warnings,
+/// which the summary lists anyway.
+const DEFAULT_LOG: &str = "warn,connector_core::sync=error";
+
+/// Exit code of a sync that finished with some failed items.
+const EXIT_ITEMS_FAILED: u8 = 1;
+/// Exit code of a command that failed.
+const EXIT_FAILED: u8 = 2;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // Usage errors exit with 2 (clap's code), `--help` and `--version` with 0.
+    let cli = Cli::parse();
+    let bars = BarSlot::default();
+    init_tracing(bars.clone());
+    let registry = connectors::registry();
+    let outcome = match cli.command {
+        Command::ListSources => list_sources(&registry),
+        Command::Schema { source } => schema(&registry, &source),
+        Command::Check { source, config } => check(&registry, &source, &config).await,
+        Command::Sync(args) => sync(&registry, args, &bars).await,
+    };
+    outcome.unwrap_or_else(|err| {
+        eprintln!("{}", report::error(&err));
+        ExitCode::from(EXIT_FAILED)
+    })
+}
+
+fn init_tracing(bars: BarSlot) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(bars).with_target(true).init();
+}
+
+/// Writes to stdout; a closed pipe (`connectors list-sources | head -1`) is not an error.
+fn print(text: &str) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(Error::internal("cannot write to stdout").with_cause(e)),
+    }
+}
+
+fn list_sources(registry: &Registry) -> Result<ExitCode> {
+    let mut lines = Vec::new();
+    for source in registry.sources() {
+        lines.push(format!("{source}\t{}", registry.description(source)?));
+    }
+    print(&lines.join("\n"))
+}
+
+fn schema(registry: &Registry, source: &str) -> Result<ExitCode> {
+    let schema = registry.schema(source)?;
+    print(&serde_json::to_string_pretty(&schema)?)
+}
+
+async fn check(registry: &Registry, source: &str, config: &ConfigArgs) -> Result<ExitCode> {
+    let connector = config::build(registry, source, config).await?;
+    connector.check().await?;
+    print(&format!("ok: {connector}"))
+}
+
+async fn sync(registry: &Registry, args: SyncArgs, bars: &BarSlot) -> Result<ExitCode> {
+    let connector: Arc<dyn Connector> = config::build(registry, &args.source, &args.config).await?.into();
+    let (sink, target) = open_sink(&args).await?;
+    let state: Arc<dyn StateStore> = match &args.state {
+        Some(path) => Arc::new(FileStateStore::open(path).await?),
+        None => Arc::new(MemoryStateStore::new()),
+    };
+    let batch_docs = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
+    let mut options =
+        SyncOptions::default().batch_docs(batch_docs).prune(args.prune).force_prune(args.force_prune);
+    if let Some(secs) = args.timeout {
+        options = options.timeout(Duration::from_secs(secs));
+    }
+
+    let cancel = CancellationToken::new();
+    tokio::spawn(cancel_on_ctrl_c(cancel.clone()));
+
+    let mut syncer = Syncer::new(connector)
+        .shared_sink(sink)
+        .shared_state(state)
+        .options(options)
+        .cancellation(cancel);
+    let bar = bars.start(&args.source);
+    if let Some(bar) = bar.clone() {
+        let started = Instant::now();
+        syncer = syncer.on_progress(move |p| progress::show(&bar, p, started));
+    }
+    let outcome = syncer.run(args.mode.into()).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = outcome?;
+    eprintln!("{}", report::summary(&report, &target));
+    Ok(if report.failed > 0 { ExitCode::from(EXIT_ITEMS_FAILED) } else { ExitCode::SUCCESS })
+}
+
+/// The sink `--out` / `--out-dir` ask for, and how the summary names it.
+async fn open_sink(args: &SyncArgs) -> Result<(Arc<dyn Sink>, String)> {
+    if let Some(dir) = &args.out_dir {
+        return Ok((Arc::new(DirectorySink::open(dir).await?), dir.display().to_string()));
+    }
+    let path = args.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    if path == Path::new("-") {
+        return Ok((Arc::new(NdjsonSink::stdout()), "stdout".to_owned()));
+    }
+    // With a state file, later runs deliver only what changed, so they must add to the file;
+    // without one every run delivers everything, so it starts the file afresh.
+    let sink = if args.state.is_some() { NdjsonSink::append(&path).await? } else { NdjsonSink::create(&path).await? };
+    Ok((Arc::new(sink), path.display().to_string()))
+}
+
+/// The first Ctrl-C cancels the sync through its token (the state keeps the last acknowledged
+/// checkpoint); a second one exits at once.
+async fn cancel_on_ctrl_c(cancel: CancellationToken) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    eprintln!("cancelling: finishing the batch in flight (Ctrl-C again to quit at once)");
+    cancel.cancel();
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(130);
+    }
+}

@@ -1,0 +1,109 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use connector_core::sync::SyncMode;
+
+/// Pull documents out of the places organisations keep knowledge.
+///
+/// Exit codes: 0 everything worked; 1 the sync finished but some items failed; 2 the command
+/// failed (bad arguments, invalid config, unreachable source, cancelled, timed out).
+/// Logs go to stderr; set `RUST_LOG` (for example `RUST_LOG=debug`) to see more.
+#[derive(Debug, Parser)]
+#[command(name = "connectors", version, about, long_about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// List the sources compiled into this binary, one per line: `source<TAB>description`.
+    ListSources,
+    /// Print the JSON Schema of a source's config.
+    Schema {
+        /// The source key, as `list-sources` prints it.
+        source: String,
+    },
+    /// Validate a config and check that the source is reachable with its credentials.
+    Check {
+        /// The source key, as `list-sources` prints it.
+        source: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Sync a source into an NDJSON file (default `out/documents.ndjson`), stdout or a folder.
+    Sync(SyncArgs),
+}
+
+/// Where the connector's config comes from.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    /// The config as a JSON file (`-` reads stdin).
+    #[arg(long, short = 'c', value_name = "FILE", required_unless_present = "path")]
+    pub(crate) config: Option<PathBuf>,
+    /// Shorthand for the config `{"path": DIR}`, for sources with a `path` field; with
+    /// `--config` it sets that file's `path`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// The source key, as `list-sources` prints it.
+    pub(crate) source: String,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
+    /// Write documents as NDJSON to FILE (`-` is stdout). Truncated on each run, or appended to
+    /// when `--state` is given so incremental runs add to it. Default `out/documents.ndjson`.
+    #[arg(long, short = 'o', value_name = "FILE", conflicts_with = "out_dir")]
+    pub(crate) out: Option<PathBuf>,
+    /// Write each document to its own file under DIR, plus `DIR/manifest.ndjson`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out_dir: Option<PathBuf>,
+    /// Keep sync state (fingerprints, checkpoint, failures) in this JSON file across runs.
+    /// Without it every run starts from nothing.
+    #[arg(long, short = 's', value_name = "FILE")]
+    pub(crate) state: Option<PathBuf>,
+    /// `auto` resumes an interrupted run, else runs incrementally after a finished one, else
+    /// in full.
+    #[arg(long, short = 'm', value_enum, default_value_t = Mode::Auto)]
+    pub(crate) mode: Mode,
+    /// After the sync, delete from the output the documents the source no longer has.
+    #[arg(long)]
+    pub(crate) prune: bool,
+    /// Prune even when it would delete more than half of the known documents.
+    #[arg(long, requires = "prune")]
+    pub(crate) force_prune: bool,
+    /// Most documents per sink batch.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) batch_size: u32,
+    /// Stop the sync after this many seconds (it resumes from its last checkpoint next time).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) timeout: Option<u64>,
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Mode {
+    /// Everything, from the start.
+    Full,
+    /// Only what changed since the last finished run (needs `--state`).
+    Incremental,
+    /// Continue the interrupted run from its checkpoint (needs `--state`).
+    Resume,
+    /// Resume, else incremental, else full.
+    Auto,
+}
+
+impl From<Mode> for SyncMode {
+    fn from(mode: Mode) -> Self {
+        match mode {
+            Mode::Full => SyncMode::Full,
+            Mode::Incremental => SyncMode::Incremental,
+            Mode::Resume => SyncMode::Resume,
+            Mode::Auto => SyncMode::Auto,
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! From `--config FILE` / `--path DIR` to a built connector.
+
+use std::io::Read;
+use std::path::Path;
+
+use connector_core::{DynConnector, Error, ErrorKind, Registry, Result};
+use serde_json::Value;
+
+use crate::args::ConfigArgs;
+
+/// Reads the config the arguments describe and builds the connector for `source`.
+///
+/// # Errors
+/// [`ErrorKind::Config`] for an unknown source, an unreadable or non-JSON file, `--path` for a
+/// source without a `path` field, and every problem the registry finds in the config.
+pub(crate) async fn build(registry: &Registry, source: &str, args: &ConfigArgs) -> Result<DynConnector> {
+    // Fail on an unknown source before reading anything, with the list of known ones.
+    let schema = registry.schema(source)?;
+    let mut config = match &args.config {
+        Some(file) => read_json(file).await?,
+        None => Value::Object(serde_json::Map::new()),
+    };
+    if let Some(dir) = &args.path {
+        set_path(source, &schema, &mut config, dir)?;
+    }
+    registry.build(source, config)
+}
+
+async fn read_json(file: &Path) -> Result<Value> {
+    let shown = file.display();
+    let bytes = if file.as_os_str() == "-" {
+        // Reading stdin is blocking; it happens once, before anything else runs.
+        tokio::task::spawn_blocking(|| {
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf).map(|_| buf)
+        })
+        .await
+        .map_err(|e| Error::internal("the stdin reader stopped").with_cause(e))?
+    } else {
+        tokio::fs::read(file).await
+    }
+    .map_err(|e| Error::new(ErrorKind::Config, format!("cannot read config file {shown}")).with_field("--config").with_cause(e))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::new(ErrorKind::Config, format!("config file {shown} is not valid JSON")).with_field("--config").with_cause(e)
+    })
+}
+
+fn set_path(source: &str, schema: &Value, config: &mut Value, dir: &Path) -> Result<()> {
+    let has_path = schema.pointer("/properties/path").is_some();
+    if !has_path {
+        return Err(Error::new(ErrorKind::Config, format!("source `{source}` has no `path` field; give its config with --config"))
+            .with_field("--path"));
+    }
+    let Some(object) = config.as_object_mut() else {
+        return Err(Error::new(ErrorKind::Config, "the config must be a JSON object to take --path").with_field("--config"));
+    };
+    let Some(dir) = dir.to_str() else {
+        return Err(Error::new(ErrorKind::Config, format!("--path {} is not valid UTF-8", dir.display())).with_field("--path"));
+    };
+    object.insert("path".to_owned(), Value::String(dir.to_owned()));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_needs_a_path_field() {
+        let schema = serde_json::json!({ "properties": { "bucket_name": {} } });
+        let mut config = serde_json::json!({});
+        let Err(err) = set_path("s3", &schema, &mut config, Path::new("/tmp")) else {
+            panic!("a source without `path` took --path");
+        };
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("no `path` field"), "{err}");
+    }
+
+    #[test]
+    fn path_overrides_the_file() {
+        let schema = serde_json::json!({ "properties": { "path": {} } });
+        let mut config = serde_json::json!({ "path": "old", "include": ["*.md"] });
+        assert!(set_path("local", &schema, &mut config, Path::new("new")).is_ok());
+        assert_eq!(config, serde_json::json!({ "path": "new", "include": ["*.md"] }));
+    }
+}
