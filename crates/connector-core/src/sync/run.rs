@@ -71,6 +71,14 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
             result = body => result,
         }
     };
+    // A connector stops its stream early when it sees the token cancelled; that end is not the
+    // end of the source, so the run must not be recorded as finished.
+    let outcome = match outcome {
+        Ok(()) if cancel.is_cancelled() => {
+            Err(Error::new(ErrorKind::Cancelled, "the sync was cancelled").with_connector(source))
+        }
+        other => other,
+    };
     // The body future is gone here: every stream it opened has been dropped.
     cancel.cancel();
 

@@ -1,0 +1,212 @@
+//! The conformance kit: the checks every connector passes, one named test per check.
+//!
+//! Implement [`Fixture`] for your connector's test setup (seed a temporary folder, start a
+//! wiremock server) and expand [`conformance_tests!`](crate::conformance_tests) with the
+//! capabilities your connector claims:
+//!
+//! ```ignore
+//! connector_core::conformance_tests!(local_conformance, LocalFixture, [load, poll, checkpoint, slim, refetch]);
+//! ```
+//!
+//! Each check is a plain `#[test]` that runs on its own current-thread tokio runtime, so a
+//! connector crate needs no tokio dev-dependency of its own to use the kit. The checks:
+//!
+//! | test | needs | what it checks |
+//! | --- | --- | --- |
+//! | `capabilities_agree` | — | `capabilities()` agrees with the `as_*()` accessors and the list given to the macro |
+//! | `secret_never_printed` | — | the fixture's secret is in no `Debug`, `Display`, error or log line of a check and a full sync |
+//! | `malformed_item_is_a_failure` | — | a malformed item becomes a [`Failure`](crate::Failure) naming it, and the other documents still come |
+//! | `drop_mid_page_is_safe` | — | dropping a stream after its first page, or cancelling a sync, loses nothing: the next run delivers everything |
+//! | `full_sync_delivers_every_document` | — | a full [`Syncer`](crate::sync::Syncer) run delivers exactly the loaded ids; a second finds them unchanged |
+//! | `ids_unique_and_stable` | `load` | ids are unique within a run and equal across runs |
+//! | `window_is_half_open` | `poll` | a window yields exactly its items, including its start and excluding its end |
+//! | `checkpoint_round_trips` | `checkpoint` | every checkpoint survives JSON; another source's checkpoint is refused |
+//! | `resume_from_every_checkpoint` | `checkpoint` | resuming from *every* checkpoint yields exactly the rest |
+//! | `sink_failure_at_every_batch_loses_nothing` | `checkpoint` | a sink failing at batch k, for every k, then a restart from the stored state: nothing lost, duplicates only from unacknowledged batches or partly acknowledged pages |
+//! | `slim_lists_every_id` | `slim` | `list_ids` lists every id a load yields |
+//! | `refetch_yields_the_same_documents` | `refetch` | fetching ids again gives the same documents; an unknown id gives nothing |
+
+mod checks;
+mod logs;
+mod memory_connector;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::connector::Connector;
+use crate::window::TimeWindow;
+
+pub use checks::*;
+pub use logs::{LogCapture, Writer as LogWriter};
+pub use memory_connector::{MemoryCheckpoint, MemoryConnector, MemoryItem, SOURCE as MEMORY_SOURCE};
+
+/// A connector's test setup for the conformance kit.
+///
+/// The source behind [`connector`](Fixture::connector) must hold at least three documents
+/// spread over at least two source pages, and nothing malformed.
+#[async_trait]
+pub trait Fixture: Sized + Send + Sync + 'static {
+    /// Seeds the source (files, a mock server) and returns the fixture.
+    async fn setup() -> Self;
+
+    /// A new connector over the seeded source. Called several times: each call is like a new
+    /// process.
+    fn connector(&self) -> Arc<dyn Connector>;
+
+    /// The credential in the connector's config, which must never be printed.
+    fn secret(&self) -> Option<String> {
+        None
+    }
+
+    /// A connector over a source where one item is malformed, and that item's id if the
+    /// connector can know it.
+    fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
+        None
+    }
+
+    /// A window and the ids of the items modified in it. It should hold at least one item and
+    /// leave at least one out.
+    fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
+        None
+    }
+}
+
+/// Runs an async check on a fresh current-thread runtime (the conformance tests are plain
+/// `#[test]`s).
+///
+/// # Panics
+/// When the runtime cannot be built, or the check panics.
+#[allow(clippy::expect_used)] // A test harness: failing loudly is the point.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("cannot build a tokio runtime for a conformance check")
+        .block_on(future)
+}
+
+/// Expands to one `#[test]` per conformance check, in a module named `$name`.
+///
+/// `$fixture` implements [`Fixture`]; the list names the capabilities the connector claims
+/// (`load`, `poll`, `checkpoint`, `slim`, `refetch`) and chooses the checks.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($name:ident, $fixture:ty, [$($cap:ident),* $(,)?]) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            fn run<F, Fut>(check: F)
+            where
+                F: FnOnce($fixture) -> Fut,
+                Fut: ::std::future::Future<Output = ()>,
+            {
+                $crate::testkit::block_on(async move {
+                    let fixture = <$fixture as $crate::testkit::Fixture>::setup().await;
+                    check(fixture).await;
+                });
+            }
+
+            #[test]
+            fn capabilities_agree() {
+                run(|f| async move { $crate::testkit::capabilities_agree(&f, &[$(stringify!($cap)),*]).await });
+            }
+            #[test]
+            fn secret_never_printed() {
+                run(|f| async move { $crate::testkit::secret_never_printed(&f).await });
+            }
+            #[test]
+            fn malformed_item_is_a_failure() {
+                run(|f| async move { $crate::testkit::malformed_item_is_a_failure(&f).await });
+            }
+            #[test]
+            fn drop_mid_page_is_safe() {
+                run(|f| async move { $crate::testkit::drop_mid_page_is_safe(&f).await });
+            }
+            #[test]
+            fn full_sync_delivers_every_document() {
+                run(|f| async move { $crate::testkit::full_sync_delivers_every_document(&f).await });
+            }
+            $( $crate::__conformance_cap!($cap, run); )*
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cap {
+    (load, $run:ident) => {
+        #[test]
+        fn ids_unique_and_stable() {
+            $run(|f| async move { $crate::testkit::ids_unique_and_stable(&f).await });
+        }
+    };
+    (poll, $run:ident) => {
+        #[test]
+        fn window_is_half_open() {
+            $run(|f| async move { $crate::testkit::window_is_half_open(&f).await });
+        }
+    };
+    (checkpoint, $run:ident) => {
+        #[test]
+        fn checkpoint_round_trips() {
+            $run(|f| async move { $crate::testkit::checkpoint_round_trips(&f).await });
+        }
+        #[test]
+        fn resume_from_every_checkpoint() {
+            $run(|f| async move { $crate::testkit::resume_from_every_checkpoint(&f).await });
+        }
+        #[test]
+        fn sink_failure_at_every_batch_loses_nothing() {
+            $run(|f| async move { $crate::testkit::sink_failure_at_every_batch_loses_nothing(&f).await });
+        }
+    };
+    (slim, $run:ident) => {
+        #[test]
+        fn slim_lists_every_id() {
+            $run(|f| async move { $crate::testkit::slim_lists_every_id(&f).await });
+        }
+    };
+    (refetch, $run:ident) => {
+        #[test]
+        fn refetch_yields_the_same_documents() {
+            $run(|f| async move { $crate::testkit::refetch_yields_the_same_documents(&f).await });
+        }
+    };
+}
+
+/// The [`MemoryConnector`] as a fixture: 23 items, 5 per page, one malformed variant.
+#[derive(Debug)]
+pub struct MemoryFixture {
+    connector: MemoryConnector,
+    start: chrono::DateTime<chrono::Utc>,
+}
+
+#[async_trait]
+impl Fixture for MemoryFixture {
+    async fn setup() -> Self {
+        let start = chrono::DateTime::<chrono::Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+        Self { connector: MemoryConnector::numbered(23, 5, start), start }
+    }
+
+    fn connector(&self) -> Arc<dyn Connector> {
+        Arc::new(self.connector.clone())
+    }
+
+    fn secret(&self) -> Option<String> {
+        Some(self.connector.secret().expose().to_owned())
+    }
+
+    fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
+        let bad = MemoryConnector::new(self.connector.items(), 5).with_secret(self.connector.secret().expose());
+        bad.upsert(MemoryItem::new("doc-00007", "x", self.start).malformed());
+        Some((Arc::new(bad), Some("doc-00007".to_owned())))
+    }
+
+    fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
+        // Items are one minute apart: minutes 3..9 hold doc-00003 ..= doc-00008.
+        let window = TimeWindow { start: self.start + chrono::Duration::minutes(3), end: self.start + chrono::Duration::minutes(9) };
+        Some((window, (3..9).map(|i| format!("doc-{i:05}")).collect()))
+    }
+}
