@@ -1,0 +1,349 @@
+//! The batch loop against the in-memory connector: batching, modes, failures, prune,
+//! cancellation and timeouts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use connector_core::reexports::futures::stream::BoxStream;
+use connector_core::sink::{ChannelSink, DirectorySink, MemorySink, NdjsonSink, SinkEvent};
+use connector_core::state::{MemoryStateStore, StateStore};
+use connector_core::sync::{SyncMode, SyncOptions, Syncer};
+use connector_core::testkit::{MemoryConnector, MemoryItem};
+use connector_core::{
+    Batch, Capabilities, Connector, ErrorKind, LoadConnector, PollConnector, Result, SyncContext, TimeWindow,
+};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()
+}
+
+fn at(minutes: i64) -> DateTime<Utc> {
+    t0() + chrono::Duration::minutes(minutes)
+}
+
+#[tokio::test]
+async fn rebatches_by_items_independent_of_page_size() {
+    let source = MemoryConnector::numbered(23, 5, t0());
+    let sink = MemorySink::new();
+    let report = Syncer::new(Arc::new(source))
+        .sink(sink.clone())
+        .options(SyncOptions::default().batch_docs(4))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    let sizes: Vec<usize> = sink.deliveries().iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![4, 4, 4, 4, 4, 3]);
+    assert_eq!((report.new, report.delivered, report.pages), (23, 23, 5));
+}
+
+#[tokio::test]
+async fn rebatches_by_bytes_and_sends_an_oversized_document_alone() {
+    let mut items: Vec<MemoryItem> = (0..6).map(|i| MemoryItem::new(format!("d{i}"), "x".repeat(100), at(i))).collect();
+    items[3].text = "y".repeat(1000);
+    let sink = MemorySink::new();
+    Syncer::new(Arc::new(MemoryConnector::new(items, 10)))
+        .sink(sink.clone())
+        .options(SyncOptions::default().batch_bytes(250))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    let batches = sink.deliveries();
+    assert_eq!(batches, vec![vec!["d0", "d1"], vec!["d2"], vec!["d3"], vec!["d4", "d5"]]);
+}
+
+#[tokio::test]
+async fn incremental_delivers_only_what_changed_and_advances_the_window() {
+    let source = MemoryConnector::numbered(10, 3, t0());
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let sync = |now| Syncer::new(Arc::new(source.clone())).sink(sink.clone()).state(store.clone()).at(now);
+    let first = sync(at(100)).run(SyncMode::Auto).await.unwrap();
+    assert_eq!((first.mode, first.new), (SyncMode::Full, 10));
+
+    source.upsert(MemoryItem::new("doc-00004", "edited", at(150)));
+    source.upsert(MemoryItem::new("doc-00099", "new one", at(160)));
+    let before = sink.deliveries().len();
+    let second = sync(at(200)).run(SyncMode::Auto).await.unwrap();
+    assert_eq!(second.mode, SyncMode::Incremental);
+    assert_eq!(second.window, Some(TimeWindow { start: at(100), end: at(200) }));
+    assert_eq!((second.new, second.updated, second.unchanged), (1, 1, 0));
+    let delivered: Vec<String> = sink.deliveries()[before..].concat();
+    assert_eq!(delivered, vec!["doc-00004", "doc-00099"]);
+    assert_eq!(sink.get("doc-00004").unwrap().content.as_text(), Some("edited"));
+
+    let third = sync(at(300)).run(SyncMode::Incremental).await.unwrap();
+    assert_eq!(third.window.unwrap().start, at(200));
+    assert_eq!(third.new + third.updated, 0);
+}
+
+#[tokio::test]
+async fn unchanged_documents_are_not_downloaded_again() {
+    let source = MemoryConnector::numbered(10, 3, t0());
+    let store = MemoryStateStore::new();
+    Syncer::new(Arc::new(source.clone())).state(store.clone()).at(at(100)).run(SyncMode::Full).await.unwrap();
+    assert_eq!(source.bodies_read(), 10);
+    // An incremental run whose window covers everything: the fingerprint lookup skips all bodies.
+    let store_again = store.clone();
+    let report = Syncer::new(Arc::new(source.clone()))
+        .state(store_again)
+        .options(SyncOptions::default().overlap(Duration::from_secs(100 * 60)))
+        .at(at(101))
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    assert_eq!(report.unchanged, 10);
+    assert_eq!(source.bodies_read(), 10, "no body may be read again");
+}
+
+#[tokio::test]
+async fn failures_are_stored_and_retried_first() {
+    let source = MemoryConnector::numbered(8, 3, t0());
+    source.upsert(MemoryItem::new("doc-00006", "broken", at(6)).malformed());
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let first = Syncer::new(Arc::new(source.clone())).sink(sink.clone()).state(store.clone()).at(at(100)).run(SyncMode::Full).await.unwrap();
+    assert_eq!(first.failed, 1);
+    assert_eq!(first.failures[0].id.as_deref(), Some("doc-00006"));
+    let stored = store.load().await.unwrap();
+    assert_eq!(stored.failed.len(), 1);
+    assert_eq!(stored.failed[0].attempts, 1);
+
+    // Still broken: the failure stays, with one more attempt.
+    Syncer::new(Arc::new(source.clone())).sink(sink.clone()).state(store.clone()).at(at(110)).run(SyncMode::Auto).await.unwrap();
+    assert_eq!(store.load().await.unwrap().failed[0].attempts, 2);
+
+    // Fixed at the source without a newer timestamp: the retry still picks it up, first.
+    source.upsert(MemoryItem::new("doc-00006", "fixed", at(6)));
+    let before = sink.deliveries().len();
+    let third = Syncer::new(Arc::new(source.clone())).sink(sink.clone()).state(store.clone()).at(at(120)).run(SyncMode::Auto).await.unwrap();
+    assert_eq!(third.failed, 0);
+    assert_eq!(sink.deliveries()[before], vec!["doc-00006"]);
+    assert!(store.load().await.unwrap().failed.is_empty());
+}
+
+/// The memory connector with only load + poll: no refetch, no checkpoint.
+#[derive(Debug)]
+struct PollOnly(MemoryConnector);
+
+impl std::fmt::Display for PollOnly {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "poll-only {}", self.0)
+    }
+}
+
+#[connector_core::reexports::async_trait]
+impl Connector for PollOnly {
+    fn source(&self) -> &'static str {
+        "memory"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::none().load(true).poll(true)
+    }
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
+    fn as_load(&self) -> Option<&dyn LoadConnector> {
+        Some(self)
+    }
+    fn as_poll(&self) -> Option<&dyn PollConnector> {
+        Some(self)
+    }
+}
+
+impl LoadConnector for PollOnly {
+    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        self.0.load(ctx)
+    }
+}
+
+impl PollConnector for PollOnly {
+    fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        self.0.poll(window, ctx)
+    }
+}
+
+#[tokio::test]
+async fn the_window_never_moves_past_a_recorded_failure() {
+    let source = MemoryConnector::numbered(5, 2, t0());
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let run = |now| Syncer::new(Arc::new(PollOnly(source.clone()))).sink(sink.clone()).state(store.clone()).at(now);
+    run(at(100)).run(SyncMode::Full).await.unwrap();
+
+    // Modified in the second window, but it fails there.
+    source.upsert(MemoryItem::new("doc-00002", "edit", at(150)).malformed());
+    let second = run(at(200)).run(SyncMode::Incremental).await.unwrap();
+    assert_eq!(second.failed, 1);
+
+    // Fixed without a newer timestamp: only a window reaching back to the failed run finds it.
+    source.upsert(MemoryItem::new("doc-00002", "edit fixed", at(150)));
+    let third = run(at(300)).run(SyncMode::Incremental).await.unwrap();
+    assert_eq!(third.window.unwrap().start, at(100), "the window must start where the failed run's did");
+    assert_eq!(sink.get("doc-00002").unwrap().content.as_text(), Some("edit fixed"));
+    assert!(store.load().await.unwrap().failed.is_empty());
+
+    let fourth = run(at(400)).run(SyncMode::Incremental).await.unwrap();
+    assert_eq!(fourth.window.unwrap().start, at(300), "once resolved, the window moves on");
+}
+
+#[tokio::test]
+async fn prune_deletes_what_the_source_dropped_within_the_guard() {
+    let source = MemoryConnector::numbered(10, 4, t0());
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let syncer = || Syncer::new(Arc::new(source.clone())).sink(sink.clone()).state(store.clone());
+    syncer().run(SyncMode::Full).await.unwrap();
+
+    source.remove("doc-00003");
+    let report = syncer().options(SyncOptions::default().prune(true)).run(SyncMode::Full).await.unwrap();
+    assert_eq!(report.deleted, 1);
+    assert_eq!(sink.deleted(), vec!["doc-00003"]);
+    assert_eq!(store.document_count(), 9);
+
+    // A listing that fails halfway deletes nothing.
+    source.set_fail_listing(true);
+    let err = syncer().prune().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(store.document_count(), 9);
+    source.set_fail_listing(false);
+
+    // Deleting 6 of 9 is refused unless forced.
+    for i in [0, 1, 2, 4, 5, 6] {
+        source.remove(&format!("doc-{i:05}"));
+    }
+    let err = syncer().prune().await.unwrap_err();
+    assert!(err.to_string().contains("prune refused"), "{err}");
+    assert_eq!(store.document_count(), 9);
+    let forced = syncer().options(SyncOptions::default().force_prune(true)).prune().await.unwrap();
+    assert_eq!(forced.deleted, 6);
+    assert_eq!(sink.len(), 3);
+}
+
+#[tokio::test]
+async fn the_timeout_fires_and_the_next_run_resumes() {
+    let source = MemoryConnector::numbered(9, 3, t0());
+    source.set_stall(true);
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let err = Syncer::new(Arc::new(source.clone()))
+        .sink(sink.clone())
+        .state(store.clone())
+        .options(SyncOptions::default().batch_docs(3).timeout(Duration::from_millis(200)))
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert_eq!(sink.len(), 3, "the first page was acknowledged before the stall");
+    assert!(store.load().await.unwrap().checkpoint.is_some());
+
+    source.set_stall(false);
+    let report = Syncer::new(Arc::new(source)).sink(sink.clone()).state(store.clone()).run(SyncMode::Auto).await.unwrap();
+    assert_eq!(report.mode, SyncMode::Resume);
+    assert_eq!(report.new, 6);
+    assert_eq!(sink.len(), 9);
+    let runs = store.runs(10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs[0].error.as_deref().is_some_and(|e| e.contains("timeout")));
+}
+
+#[tokio::test]
+async fn cancellation_fires_while_the_source_hangs() {
+    let source = MemoryConnector::numbered(9, 3, t0());
+    source.set_stall(true);
+    let token = connector_core::reexports::CancellationToken::new();
+    let trigger = token.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        trigger.cancel();
+    });
+    let err = Syncer::new(Arc::new(source)).cancellation(token).run(SyncMode::Full).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+}
+
+#[tokio::test]
+async fn progress_is_reported_and_modes_are_checked() {
+    let source = MemoryConnector::numbered(6, 2, t0());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    Syncer::new(Arc::new(source.clone()))
+        .on_progress(move |p| log.lock().unwrap().push(p.pages))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(seen.lock().unwrap().last(), Some(&3));
+
+    let err = Syncer::new(Arc::new(source.clone())).run(SyncMode::Resume).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Checkpoint);
+    let load_only = Syncer::new(Arc::new(PollOnly(source))).run(SyncMode::Resume).await.unwrap_err();
+    assert_eq!(load_only.kind(), ErrorKind::Checkpoint);
+}
+
+#[tokio::test]
+async fn ndjson_and_directory_sinks_write_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = MemoryConnector::numbered(4, 3, t0());
+    let ndjson = dir.path().join("out/docs.ndjson");
+    Syncer::new(Arc::new(source.clone()))
+        .sink(NdjsonSink::create(&ndjson).await.unwrap())
+        .options(SyncOptions::default().prune(true).force_prune(true))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    let text = std::fs::read_to_string(&ndjson).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["id"], "doc-00000");
+    assert_eq!(lines[0]["content"]["text"], "body of document 0");
+
+    let root = dir.path().join("tree");
+    let store = MemoryStateStore::new();
+    let sync = || async { Syncer::new(Arc::new(source.clone())).sink(DirectorySink::open(&root).await.unwrap()).state(store.clone()) };
+    sync().await.run(SyncMode::Full).await.unwrap();
+    assert_eq!(std::fs::read_dir(root.join("files")).unwrap().count(), 4);
+    source.remove("doc-00001");
+    sync().await.options(SyncOptions::default().prune(true)).run(SyncMode::Full).await.unwrap();
+    assert_eq!(std::fs::read_dir(root.join("files")).unwrap().count(), 3);
+    let manifest = std::fs::read_to_string(root.join("manifest.ndjson")).unwrap();
+    assert!(manifest.lines().last().unwrap().contains(r#""op":"delete","id":"doc-00001""#), "{manifest}");
+}
+
+#[tokio::test]
+async fn channel_sink_waits_for_the_host_to_acknowledge() {
+    let source = MemoryConnector::numbered(5, 2, t0());
+    let (sink, mut events) = ChannelSink::new(1);
+    let host = tokio::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(event) = events.recv().await {
+            if let SinkEvent::Write(batch, ack) = event {
+                got.extend(batch.documents.into_iter().map(|d| d.id));
+                if got.len() >= 4 {
+                    ack.fail("disk full");
+                } else {
+                    ack.ok();
+                }
+            }
+        }
+        got
+    });
+    let err = Syncer::new(Arc::new(source))
+        .sink(sink)
+        .options(SyncOptions::default().batch_docs(2))
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Sink);
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert_eq!(host.await.unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn a_failing_state_store_stops_the_sync_with_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // A folder where the state file should be: every write fails.
+    let path = dir.path().join("state.json");
+    std::fs::create_dir(&path).unwrap();
+    let err = connector_core::state::FileStateStore::open(&path).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::State);
+    assert!(err.to_string().contains("state.json"), "{err}");
+}
