@@ -6,8 +6,7 @@ pub use connector_core as core;
 
 pub use connector_core::{
     Batch, Capabilities, Connector, Content, Document, DynConnector, Error, ErrorKind, Failure,
-    FieldError, Registry, Result, Secret, SlimDocument, SyncContext, TimeWindow, sink, state,
-    sync,
+    FieldError, Registry, Result, Secret, SlimDocument, SyncContext, TimeWindow, sink, state, sync,
 };
 
 /// Smaller sources, one Cargo feature each: the local folder (`"local"`) first.

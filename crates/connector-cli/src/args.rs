@@ -41,7 +41,12 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct ConfigArgs {
     /// The config as a JSON file (`-` reads stdin).
-    #[arg(long, short = 'c', value_name = "FILE", required_unless_present = "path")]
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "FILE",
+        required_unless_present = "path"
+    )]
     pub(crate) config: Option<PathBuf>,
     /// Shorthand for the config `{"path": DIR}`, for sources with a `path` field; with
     /// `--config` it sets that file's `path`.

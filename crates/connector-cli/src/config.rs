@@ -13,7 +13,11 @@ use crate::args::ConfigArgs;
 /// # Errors
 /// [`ErrorKind::Config`] for an unknown source, an unreadable or non-JSON file, `--path` for a
 /// source without a `path` field, and every problem the registry finds in the config.
-pub(crate) async fn build(registry: &Registry, source: &str, args: &ConfigArgs) -> Result<DynConnector> {
+pub(crate) async fn build(
+    registry: &Registry,
+    source: &str,
+    args: &ConfigArgs,
+) -> Result<DynConnector> {
     // Fail on an unknown source before reading anything, with the list of known ones.
     let schema = registry.schema(source)?;
     let mut config = match &args.config {
@@ -39,23 +43,46 @@ async fn read_json(file: &Path) -> Result<Value> {
     } else {
         tokio::fs::read(file).await
     }
-    .map_err(|e| Error::new(ErrorKind::Config, format!("cannot read config file {shown}")).with_field("--config").with_cause(e))?;
+    .map_err(|e| {
+        Error::new(
+            ErrorKind::Config,
+            format!("cannot read config file {shown}"),
+        )
+        .with_field("--config")
+        .with_cause(e)
+    })?;
     serde_json::from_slice(&bytes).map_err(|e| {
-        Error::new(ErrorKind::Config, format!("config file {shown} is not valid JSON")).with_field("--config").with_cause(e)
+        Error::new(
+            ErrorKind::Config,
+            format!("config file {shown} is not valid JSON"),
+        )
+        .with_field("--config")
+        .with_cause(e)
     })
 }
 
 fn set_path(source: &str, schema: &Value, config: &mut Value, dir: &Path) -> Result<()> {
     let has_path = schema.pointer("/properties/path").is_some();
     if !has_path {
-        return Err(Error::new(ErrorKind::Config, format!("source `{source}` has no `path` field; give its config with --config"))
-            .with_field("--path"));
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("source `{source}` has no `path` field; give its config with --config"),
+        )
+        .with_field("--path"));
     }
     let Some(object) = config.as_object_mut() else {
-        return Err(Error::new(ErrorKind::Config, "the config must be a JSON object to take --path").with_field("--config"));
+        return Err(Error::new(
+            ErrorKind::Config,
+            "the config must be a JSON object to take --path",
+        )
+        .with_field("--config"));
     };
     let Some(dir) = dir.to_str() else {
-        return Err(Error::new(ErrorKind::Config, format!("--path {} is not valid UTF-8", dir.display())).with_field("--path"));
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("--path {} is not valid UTF-8", dir.display()),
+        )
+        .with_field("--path"));
     };
     object.insert("path".to_owned(), Value::String(dir.to_owned()));
     Ok(())
@@ -81,6 +108,9 @@ mod tests {
         let schema = serde_json::json!({ "properties": { "path": {} } });
         let mut config = serde_json::json!({ "path": "old", "include": ["*.md"] });
         assert!(set_path("local", &schema, &mut config, Path::new("new")).is_ok());
-        assert_eq!(config, serde_json::json!({ "path": "new", "include": ["*.md"] }));
+        assert_eq!(
+            config,
+            serde_json::json!({ "path": "new", "include": ["*.md"] })
+        );
     }
 }

@@ -59,7 +59,11 @@ async fn main() -> ExitCode {
 
 fn init_tracing(bars: BarSlot) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(bars).with_target(true).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(bars)
+        .with_target(true)
+        .init();
 }
 
 /// Writes to stdout; a closed pipe (`connectors list-sources | head -1`) is not an error.
@@ -92,15 +96,19 @@ async fn check(registry: &Registry, source: &str, config: &ConfigArgs) -> Result
 }
 
 async fn sync(registry: &Registry, args: SyncArgs, bars: &BarSlot) -> Result<ExitCode> {
-    let connector: Arc<dyn Connector> = config::build(registry, &args.source, &args.config).await?.into();
+    let connector: Arc<dyn Connector> = config::build(registry, &args.source, &args.config)
+        .await?
+        .into();
     let (sink, target) = open_sink(&args).await?;
     let state: Arc<dyn StateStore> = match &args.state {
         Some(path) => Arc::new(FileStateStore::open(path).await?),
         None => Arc::new(MemoryStateStore::new()),
     };
     let batch_docs = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
-    let mut options =
-        SyncOptions::default().batch_docs(batch_docs).prune(args.prune).force_prune(args.force_prune);
+    let mut options = SyncOptions::default()
+        .batch_docs(batch_docs)
+        .prune(args.prune)
+        .force_prune(args.force_prune);
     if let Some(secs) = args.timeout {
         options = options.timeout(Duration::from_secs(secs));
     }
@@ -124,21 +132,35 @@ async fn sync(registry: &Registry, args: SyncArgs, bars: &BarSlot) -> Result<Exi
     }
     let report = outcome?;
     eprintln!("{}", report::summary(&report, &target));
-    Ok(if report.failed > 0 { ExitCode::from(EXIT_ITEMS_FAILED) } else { ExitCode::SUCCESS })
+    Ok(if report.failed > 0 {
+        ExitCode::from(EXIT_ITEMS_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The sink `--out` / `--out-dir` ask for, and how the summary names it.
 async fn open_sink(args: &SyncArgs) -> Result<(Arc<dyn Sink>, String)> {
     if let Some(dir) = &args.out_dir {
-        return Ok((Arc::new(DirectorySink::open(dir).await?), dir.display().to_string()));
+        return Ok((
+            Arc::new(DirectorySink::open(dir).await?),
+            dir.display().to_string(),
+        ));
     }
-    let path = args.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    let path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     if path == Path::new("-") {
         return Ok((Arc::new(NdjsonSink::stdout()), "stdout".to_owned()));
     }
     // With a state file, later runs deliver only what changed, so they must add to the file;
     // without one every run delivers everything, so it starts the file afresh.
-    let sink = if args.state.is_some() { NdjsonSink::append(&path).await? } else { NdjsonSink::create(&path).await? };
+    let sink = if args.state.is_some() {
+        NdjsonSink::append(&path).await?
+    } else {
+        NdjsonSink::create(&path).await?
+    };
     Ok((Arc::new(sink), path.display().to_string()))
 }
 

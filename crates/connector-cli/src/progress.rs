@@ -83,6 +83,9 @@ impl<'a> MakeWriter<'a> for BarSlot {
     type Writer = LogWriter;
 
     fn make_writer(&'a self) -> Self::Writer {
-        LogWriter { slot: self.clone(), buf: Vec::new() }
+        LogWriter {
+            slot: self.clone(),
+            buf: Vec::new(),
+        }
     }
 }

@@ -26,10 +26,18 @@ pub(crate) fn summary(report: &SyncReport, target: &str) -> String {
     );
     for failure in report.failures.iter().take(LISTED_FAILURES) {
         let id = failure.id.as_deref().unwrap_or("(no id)");
-        let _ = write!(out, "\n  failed: {id} [{}]: {}", failure.kind, failure.message);
+        let _ = write!(
+            out,
+            "\n  failed: {id} [{}]: {}",
+            failure.kind, failure.message
+        );
     }
     if report.failures.len() > LISTED_FAILURES {
-        let _ = write!(out, "\n  ... and {} more failures", report.failures.len() - LISTED_FAILURES);
+        let _ = write!(
+            out,
+            "\n  ... and {} more failures",
+            report.failures.len() - LISTED_FAILURES
+        );
     }
     out
 }
@@ -38,10 +46,17 @@ pub(crate) fn summary(report: &SyncReport, target: &str) -> String {
 /// its chain of causes.
 pub(crate) fn error(err: &Error) -> String {
     if err.kind() == ErrorKind::Config && !err.problems().is_empty() {
-        let source = err.connector().map(|s| format!(" of `{s}`")).unwrap_or_default();
+        let source = err
+            .connector()
+            .map(|s| format!(" of `{s}`"))
+            .unwrap_or_default();
         let mut out = format!("error: invalid configuration{source}:");
         for problem in err.problems() {
-            let path = if problem.path.is_empty() { "(config)" } else { &problem.path };
+            let path = if problem.path.is_empty() {
+                "(config)"
+            } else {
+                &problem.path
+            };
             let _ = write!(out, "\n  {path}: {}", problem.message);
         }
         return out;
@@ -72,8 +87,14 @@ mod tests {
         ])
         .with_connector("local");
         let shown = error(&err);
-        assert!(shown.starts_with("error: invalid configuration of `local`:"), "{shown}");
+        assert!(
+            shown.starts_with("error: invalid configuration of `local`:"),
+            "{shown}"
+        );
         assert!(shown.contains("\n  path: is required"), "{shown}");
-        assert!(shown.contains("\n  max_file_size: expected an integer"), "{shown}");
+        assert!(
+            shown.contains("\n  max_file_size: expected an integer"),
+            "{shown}"
+        );
     }
 }
