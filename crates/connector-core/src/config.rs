@@ -52,15 +52,23 @@ pub fn from_json<C: ConnectorConfig>(value: Value) -> Result<C> {
 
 /// Joins a parent path and a field name the way problems name fields.
 pub fn join_path(parent: &str, field: &str) -> String {
-    if parent.is_empty() { field.to_owned() } else { format!("{parent}.{field}") }
+    if parent.is_empty() {
+        field.to_owned()
+    } else {
+        format!("{parent}.{field}")
+    }
 }
 
 fn resolve<'a>(root: &'a Value, schema: &'a Value) -> &'a Value {
     let mut current = schema;
     // Bounded so a self-referencing schema cannot loop forever.
     for _ in 0..16 {
-        let Some(reference) = current.get("$ref").and_then(Value::as_str) else { break };
-        let Some(pointer) = reference.strip_prefix('#') else { break };
+        let Some(reference) = current.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
+        let Some(pointer) = reference.strip_prefix('#') else {
+            break;
+        };
         match root.pointer(pointer) {
             Some(target) => current = target,
             None => break,
@@ -88,11 +96,19 @@ fn type_matches(expected: &str, value: &Value) -> bool {
 
 fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mut Vec<FieldError>) {
     let schema = resolve(root, schema);
-    let Some(obj) = schema.as_object() else { return };
+    let Some(obj) = schema.as_object() else {
+        return;
+    };
     let shown = if path.is_empty() { "config" } else { path };
     // A credential given with the wrong type must not be echoed back in the error.
     let secret = obj.get("writeOnly") == Some(&Value::Bool(true));
-    let describe = |v: &Value| if secret { type_name(v).to_owned() } else { describe(v) };
+    let describe = |v: &Value| {
+        if secret {
+            type_name(v).to_owned()
+        } else {
+            describe(v)
+        }
+    };
 
     for key in ["anyOf", "oneOf"] {
         if let Some(branches) = obj.get(key).and_then(Value::as_array) {
@@ -113,7 +129,10 @@ fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mu
                 if found.len() == 1 && found[0].path != path {
                     out.extend(found);
                 } else {
-                    out.push(FieldError::new(path, format!("{} does not match any allowed form", describe(value))));
+                    out.push(FieldError::new(
+                        path,
+                        format!("{} does not match any allowed form", describe(value)),
+                    ));
                 }
                 return;
             }
@@ -134,34 +153,47 @@ fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mu
         if !allowed.is_empty() && !allowed.iter().any(|t| type_matches(t, value)) {
             out.push(FieldError::new(
                 path,
-                format!("expected {}, found {}", allowed.join(" or "), describe(value)),
+                format!(
+                    "expected {}, found {}",
+                    allowed.join(" or "),
+                    describe(value)
+                ),
             ));
             return;
         }
     }
-    if let Some(options) = obj.get("enum").and_then(Value::as_array) {
-        if !options.contains(value) {
-            let names: Vec<String> = options.iter().map(Value::to_string).collect();
-            out.push(FieldError::new(path, format!("{} is not one of {}", describe(value), names.join(", "))));
-            return;
-        }
+    if let Some(options) = obj.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        let names: Vec<String> = options.iter().map(Value::to_string).collect();
+        out.push(FieldError::new(
+            path,
+            format!("{} is not one of {}", describe(value), names.join(", ")),
+        ));
+        return;
     }
-    if let Some(expected) = obj.get("const") {
-        if expected != value {
-            out.push(FieldError::new(path, format!("must be {expected}")));
-            return;
-        }
+    if let Some(expected) = obj.get("const")
+        && expected != value
+    {
+        out.push(FieldError::new(path, format!("must be {expected}")));
+        return;
     }
     if let Some(n) = value.as_f64() {
-        if let Some(min) = obj.get("minimum").and_then(Value::as_f64) {
-            if n < min {
-                out.push(FieldError::new(path, format!("must be at least {min}, found {n}")));
-            }
+        if let Some(min) = obj.get("minimum").and_then(Value::as_f64)
+            && n < min
+        {
+            out.push(FieldError::new(
+                path,
+                format!("must be at least {min}, found {n}"),
+            ));
         }
-        if let Some(max) = obj.get("maximum").and_then(Value::as_f64) {
-            if n > max {
-                out.push(FieldError::new(path, format!("must be at most {max}, found {n}")));
-            }
+        if let Some(max) = obj.get("maximum").and_then(Value::as_f64)
+            && n > max
+        {
+            out.push(FieldError::new(
+                path,
+                format!("must be at most {max}, found {n}"),
+            ));
         }
     }
     match value {
@@ -174,17 +206,26 @@ fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mu
             }
         }
         Value::String(s) => {
-            if let Some(min) = obj.get("minLength").and_then(Value::as_u64) {
-                if (s.chars().count() as u64) < min {
-                    out.push(FieldError::new(path, format!("{shown} must not be shorter than {min} characters")));
-                }
+            if let Some(min) = obj.get("minLength").and_then(Value::as_u64)
+                && (s.chars().count() as u64) < min
+            {
+                out.push(FieldError::new(
+                    path,
+                    format!("{shown} must not be shorter than {min} characters"),
+                ));
             }
         }
         _ => {}
     }
 }
 
-fn check_object(root: &Value, obj: &Map<String, Value>, fields: &Map<String, Value>, path: &str, out: &mut Vec<FieldError>) {
+fn check_object(
+    root: &Value,
+    obj: &Map<String, Value>,
+    fields: &Map<String, Value>,
+    path: &str,
+    out: &mut Vec<FieldError>,
+) {
     let properties = obj.get("properties").and_then(Value::as_object);
     if let Some(required) = obj.get("required").and_then(Value::as_array) {
         for name in required.iter().filter_map(Value::as_str) {
@@ -199,8 +240,12 @@ fn check_object(root: &Value, obj: &Map<String, Value>, fields: &Map<String, Val
             Some(field_schema) => check_value(root, field_schema, field, &field_path, out),
             None => match obj.get("additionalProperties") {
                 Some(Value::Bool(false)) => {
-                    let known: Vec<&str> = properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
-                    let hint = closest(name, &known).map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
+                    let known: Vec<&str> = properties
+                        .map(|p| p.keys().map(String::as_str).collect())
+                        .unwrap_or_default();
+                    let hint = closest(name, &known)
+                        .map(|k| format!(" (did you mean `{k}`?)"))
+                        .unwrap_or_default();
                     out.push(FieldError::new(field_path, format!("unknown field{hint}")));
                 }
                 Some(extra @ Value::Object(_)) => check_value(root, extra, field, &field_path, out),
@@ -250,6 +295,7 @@ mod tests {
     use serde::Deserialize;
     use std::num::NonZeroU32;
 
+    #[allow(dead_code)] // Only parsed: the tests look at the errors.
     #[derive(Debug, Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Creds {
@@ -264,6 +310,7 @@ mod tests {
         R2,
     }
 
+    #[allow(dead_code)] // Only parsed: the tests look at the errors.
     #[derive(Debug, Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct Cfg {
@@ -300,10 +347,24 @@ mod tests {
         let err = from_json::<Cfg>(json).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
         let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
-        for expected in ["bucket_name", "bucket_nme", "bucket_type", "batch_size", "credentials.access_key", "credentials.secret", "include[1]"] {
-            assert!(paths.contains(&expected), "{expected} missing from {paths:?}: {err}");
+        for expected in [
+            "bucket_name",
+            "bucket_nme",
+            "bucket_type",
+            "batch_size",
+            "credentials.access_key",
+            "credentials.secret",
+            "include[1]",
+        ] {
+            assert!(
+                paths.contains(&expected),
+                "{expected} missing from {paths:?}: {err}"
+            );
         }
-        assert!(err.to_string().contains("did you mean `bucket_name`"), "{err}");
+        assert!(
+            err.to_string().contains("did you mean `bucket_name`"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -329,7 +390,12 @@ mod tests {
             "credentials": { "access_key": "k", "secret": 12345678 },
         });
         let err = from_json::<Cfg>(json).unwrap_err();
-        assert!(err.problems().iter().any(|p| p.path == "credentials.secret"), "{err}");
+        assert!(
+            err.problems()
+                .iter()
+                .any(|p| p.path == "credentials.secret"),
+            "{err}"
+        );
         assert!(!err.to_string().contains("12345678"), "{err}");
     }
 }

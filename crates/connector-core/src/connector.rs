@@ -120,7 +120,14 @@ pub trait PollConnector: LoadConnector {
 /// - the checkpoint round-trips through JSON unchanged.
 pub trait CheckpointedConnector: Connector {
     /// Where to resume.
-    type Checkpoint: Serialize + DeserializeOwned + Clone + Debug + PartialEq + Send + Sync + 'static;
+    type Checkpoint: Serialize
+        + DeserializeOwned
+        + Clone
+        + Debug
+        + PartialEq
+        + Send
+        + Sync
+        + 'static;
 
     /// The version of the checkpoint's JSON shape; bump it when the shape changes
     /// incompatibly, and old checkpoints are refused as [`ErrorKind::Checkpoint`](crate::ErrorKind::Checkpoint).
@@ -196,12 +203,20 @@ pub trait DynCheckpointed: Send + Sync {
 fn to_json<T: Serialize>(source: &str, version: u32, checkpoint: &T) -> Result<CheckpointJson> {
     let state = serde_json::to_value(checkpoint)
         .map_err(|e| Error::checkpoint("cannot serialise checkpoint").with_cause(e))?;
-    Ok(CheckpointJson { source: source.to_owned(), version, state })
+    Ok(CheckpointJson {
+        source: source.to_owned(),
+        version,
+        state,
+    })
 }
 
 impl<T: CheckpointedConnector> DynCheckpointed for T {
     fn initial_checkpoint_json(&self) -> Result<CheckpointJson> {
-        to_json(self.source(), self.checkpoint_version(), &self.initial_checkpoint())
+        to_json(
+            self.source(),
+            self.checkpoint_version(),
+            &self.initial_checkpoint(),
+        )
     }
 
     fn load_from_checkpoint_json(
@@ -223,7 +238,9 @@ impl<T: CheckpointedConnector> DynCheckpointed for T {
         let typed: T::Checkpoint = match serde_json::from_value(from.state) {
             Ok(c) => c,
             Err(e) => {
-                let err = Error::checkpoint("corrupt checkpoint").with_connector(source).with_cause(e);
+                let err = Error::checkpoint("corrupt checkpoint")
+                    .with_connector(source)
+                    .with_cause(e);
                 return futures::stream::once(async move { Err(err) }).boxed();
             }
         };

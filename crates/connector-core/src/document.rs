@@ -77,7 +77,10 @@ mod base64_bytes {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
         let text = String::deserialize(d)?;
-        STANDARD.decode(text).map(Bytes::from).map_err(serde::de::Error::custom)
+        STANDARD
+            .decode(text)
+            .map(Bytes::from)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -99,12 +102,19 @@ pub struct Access {
 impl Access {
     /// Readable by anyone.
     pub fn public() -> Self {
-        Self { public: true, ..Self::default() }
+        Self {
+            public: true,
+            ..Self::default()
+        }
     }
 
     /// Readable by these users and groups.
     pub fn restricted(emails: Vec<String>, groups: Vec<String>) -> Self {
-        Self { emails, groups, public: false }
+        Self {
+            emails,
+            groups,
+            public: false,
+        }
     }
 }
 
@@ -157,7 +167,12 @@ impl Document {
         title: impl Into<String>,
         text: impl Into<String>,
     ) -> Self {
-        Self::new(id.into(), source, title.into(), Content::Text { text: text.into() })
+        Self::new(
+            id.into(),
+            source,
+            title.into(),
+            Content::Text { text: text.into() },
+        )
     }
 
     /// A document whose body is raw bytes for the host's own parser.
@@ -169,7 +184,11 @@ impl Document {
         mime: impl Into<String>,
         extension: Option<String>,
     ) -> Self {
-        let content = Content::Bytes { data: data.into(), mime: mime.into(), extension };
+        let content = Content::Bytes {
+            data: data.into(),
+            mime: mime.into(),
+            extension,
+        };
         Self::new(id.into(), source, title.into(), content)
     }
 
@@ -214,7 +233,11 @@ impl Document {
 
     /// Adds one metadata field.
     #[must_use]
-    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+    pub fn with_metadata(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
         self.metadata.insert(key.into(), value.into());
         self
     }
@@ -291,7 +314,13 @@ pub struct Failure {
 impl Failure {
     /// A failure of the item `id`.
     pub fn new(id: Option<String>, kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { id, link: None, kind, retryable: kind.is_retryable(), message: message.into() }
+        Self {
+            id,
+            link: None,
+            kind,
+            retryable: kind.is_retryable(),
+            message: message.into(),
+        }
     }
 
     /// A failure of the item `id` caused by `error`.
@@ -332,12 +361,24 @@ pub struct Batch {
 impl Batch {
     /// A page of documents.
     pub fn new(documents: Vec<Document>) -> Self {
-        Self { documents, failures: Vec::new(), unchanged: Vec::new() }
+        Self {
+            documents,
+            failures: Vec::new(),
+            unchanged: Vec::new(),
+        }
     }
 
     /// A page with documents, failures and unchanged ids.
-    pub fn with_parts(documents: Vec<Document>, failures: Vec<Failure>, unchanged: Vec<String>) -> Self {
-        Self { documents, failures, unchanged }
+    pub fn with_parts(
+        documents: Vec<Document>,
+        failures: Vec<Failure>,
+        unchanged: Vec<String>,
+    ) -> Self {
+        Self {
+            documents,
+            failures,
+            unchanged,
+        }
     }
 
     /// Whether the page holds nothing at all.
@@ -370,7 +411,10 @@ impl<C> CheckpointedBatch<C> {
 
     /// Converts the checkpoint.
     pub fn map_checkpoint<D>(self, f: impl FnOnce(C) -> D) -> CheckpointedBatch<D> {
-        CheckpointedBatch { batch: self.batch, checkpoint: f(self.checkpoint) }
+        CheckpointedBatch {
+            batch: self.batch,
+            checkpoint: f(self.checkpoint),
+        }
     }
 }
 
@@ -395,12 +439,26 @@ pub struct Capabilities {
 impl Capabilities {
     /// Nothing.
     pub const fn none() -> Self {
-        Self { load: false, poll: false, checkpoint: false, slim: false, refetch: false, fingerprint_skip: false }
+        Self {
+            load: false,
+            poll: false,
+            checkpoint: false,
+            slim: false,
+            refetch: false,
+            fingerprint_skip: false,
+        }
     }
 
     /// Every capability.
     pub const fn all() -> Self {
-        Self { load: true, poll: true, checkpoint: true, slim: true, refetch: true, fingerprint_skip: true }
+        Self {
+            load: true,
+            poll: true,
+            checkpoint: true,
+            slim: true,
+            refetch: true,
+            fingerprint_skip: true,
+        }
     }
 
     /// Sets `load`.
@@ -452,7 +510,14 @@ mod tests {
 
     #[test]
     fn bytes_round_trip_as_base64() {
-        let doc = Document::bytes("a", "local", "a.bin", vec![0u8, 159, 255], "application/octet-stream", Some("bin".into()));
+        let doc = Document::bytes(
+            "a",
+            "local",
+            "a.bin",
+            vec![0u8, 159, 255],
+            "application/octet-stream",
+            Some("bin".into()),
+        );
         let json = serde_json::to_string(&doc).unwrap();
         assert!(json.contains("\"data\":\"AJ//\""), "{json}");
         let back: Document = serde_json::from_str(&json).unwrap();

@@ -95,7 +95,10 @@ pub struct FieldError {
 impl FieldError {
     /// A problem with the field at `path`.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { path: path.into(), message: message.into() }
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -118,7 +121,9 @@ type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// reachable through [`std::error::Error::source`]. It never holds a credential: URLs are
 /// stripped of their query and userinfo when attached, and callers never put header values in
 /// messages.
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+struct Inner {
     kind: ErrorKind,
     message: String,
     connector: Option<&'static str>,
@@ -134,7 +139,7 @@ pub struct Error {
 impl Error {
     /// An error of `kind` with a human-readable message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind,
             message: message.into(),
             connector: None,
@@ -145,7 +150,7 @@ impl Error {
             retryable: None,
             problems: Vec::new(),
             cause: None,
-        }
+        }))
     }
 
     /// A [`ErrorKind::Config`] error listing every problem found.
@@ -160,9 +165,9 @@ impl Error {
         };
         let mut err = Self::new(ErrorKind::Config, message);
         if let [one] = problems.as_slice() {
-            err.field = Some(one.path.clone()).filter(|p| !p.is_empty());
+            err.0.field = Some(one.path.clone()).filter(|p| !p.is_empty());
         }
-        err.problems = problems;
+        err.0.problems = problems;
         err
     }
 
@@ -184,95 +189,97 @@ impl Error {
     /// Names the connector (its source key) the error came from.
     #[must_use]
     pub fn with_connector(mut self, source: &'static str) -> Self {
-        self.connector = Some(source);
+        self.0.connector = Some(source);
         self
     }
 
     /// Names the item (document id, path, key) the error is about.
     #[must_use]
     pub fn with_item(mut self, item: impl Into<String>) -> Self {
-        self.item = Some(item.into());
+        self.0.item = Some(item.into());
         self
     }
 
     /// Names the config or credential field the error is about.
     #[must_use]
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
+        self.0.field = Some(field.into());
         self
     }
 
     /// Attaches the URL that failed, without its query string, fragment or userinfo.
     #[must_use]
     pub fn with_url(mut self, url: &Url) -> Self {
-        self.url = Some(redact_url(url));
+        self.0.url = Some(redact_url(url));
         self
     }
 
     /// Records how long the service asked us to wait.
     #[must_use]
     pub fn with_retry_after(mut self, wait: Duration) -> Self {
-        self.retry_after = Some(wait);
+        self.0.retry_after = Some(wait);
         self
     }
 
     /// Overrides whether the error is worth retrying (by default that follows the kind).
     #[must_use]
     pub fn with_retryable(mut self, retryable: bool) -> Self {
-        self.retryable = Some(retryable);
+        self.0.retryable = Some(retryable);
         self
     }
 
     /// Chains the underlying cause.
     #[must_use]
     pub fn with_cause(mut self, cause: impl Into<Cause>) -> Self {
-        self.cause = Some(cause.into());
+        self.0.cause = Some(cause.into());
         self
     }
 
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The message, without the context.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// Whether the operation may succeed when tried again.
     pub fn is_retryable(&self) -> bool {
-        self.retryable.unwrap_or_else(|| self.kind.is_retryable())
+        self.0
+            .retryable
+            .unwrap_or_else(|| self.0.kind.is_retryable())
     }
 
     /// How long the service asked us to wait before trying again, if it said.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.0.retry_after
     }
 
     /// The source key of the connector the error came from.
     pub fn connector(&self) -> Option<&'static str> {
-        self.connector
+        self.0.connector
     }
 
     /// The item the error is about.
     pub fn item(&self) -> Option<&str> {
-        self.item.as_deref()
+        self.0.item.as_deref()
     }
 
     /// The config field the error is about.
     pub fn field(&self) -> Option<&str> {
-        self.field.as_deref()
+        self.0.field.as_deref()
     }
 
     /// The URL that failed, without query string.
     pub fn url(&self) -> Option<&str> {
-        self.url.as_deref()
+        self.0.url.as_deref()
     }
 
     /// Every configuration problem, for [`ErrorKind::Config`] errors built by [`Error::config`].
     pub fn problems(&self) -> &[FieldError] {
-        &self.problems
+        &self.0.problems
     }
 }
 
@@ -289,26 +296,26 @@ pub fn redact_url(url: &Url) -> String {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(source) = self.connector {
+        if let Some(source) = self.0.connector {
             write!(f, "{source}: ")?;
         }
-        write!(f, "{}", self.message)?;
+        write!(f, "{}", self.0.message)?;
         let mut context = Vec::new();
-        if let Some(item) = &self.item {
+        if let Some(item) = &self.0.item {
             context.push(format!("item `{item}`"));
         }
-        if let Some(field) = &self.field {
-            if self.problems.len() != 1 {
-                context.push(format!("field `{field}`"));
-            }
+        if let Some(field) = &self.0.field
+            && self.0.problems.len() != 1
+        {
+            context.push(format!("field `{field}`"));
         }
-        if let Some(url) = &self.url {
+        if let Some(url) = &self.0.url {
             context.push(format!("url {url}"));
         }
         if !context.is_empty() {
             write!(f, " ({})", context.join(", "))?;
         }
-        if let Some(cause) = &self.cause {
+        if let Some(cause) = &self.0.cause {
             write!(f, ": {cause}")?;
         }
         Ok(())
@@ -318,26 +325,27 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.kind).field("message", &self.message);
-        if let Some(c) = self.connector {
+        d.field("kind", &self.0.kind)
+            .field("message", &self.0.message);
+        if let Some(c) = self.0.connector {
             d.field("connector", &c);
         }
-        if let Some(i) = &self.item {
+        if let Some(i) = &self.0.item {
             d.field("item", i);
         }
-        if let Some(field) = &self.field {
+        if let Some(field) = &self.0.field {
             d.field("field", field);
         }
-        if let Some(u) = &self.url {
+        if let Some(u) = &self.0.url {
             d.field("url", u);
         }
-        if let Some(r) = &self.retry_after {
+        if let Some(r) = &self.0.retry_after {
             d.field("retry_after", r);
         }
-        if !self.problems.is_empty() {
-            d.field("problems", &self.problems);
+        if !self.0.problems.is_empty() {
+            d.field("problems", &self.0.problems);
         }
-        if let Some(c) = &self.cause {
+        if let Some(c) = &self.0.cause {
             d.field("cause", c);
         }
         d.finish()
@@ -346,7 +354,10 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.cause.as_deref().map(|c| c as &(dyn std::error::Error + 'static))
+        self.0
+            .cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -387,6 +398,10 @@ mod tests {
     fn retryable_follows_kind_unless_overridden() {
         assert!(Error::new(ErrorKind::RateLimited, "x").is_retryable());
         assert!(!Error::new(ErrorKind::Unauthenticated, "x").is_retryable());
-        assert!(!Error::new(ErrorKind::Unavailable, "x").with_retryable(false).is_retryable());
+        assert!(
+            !Error::new(ErrorKind::Unavailable, "x")
+                .with_retryable(false)
+                .is_retryable()
+        );
     }
 }

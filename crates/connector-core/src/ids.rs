@@ -35,7 +35,10 @@ mod tests {
     fn matches_ragflow_xxh128_hexdigest() {
         assert_eq!(hash128(""), "99aa06d3014798d86001c324468d497f");
         assert_eq!(hash128("hello"), "b5e9c1ad071b3e7fc779cfaa5e523818");
-        assert_eq!(hash128("kb1:conn1:s3:my-bucket:docs/a.txt"), "d82624ae7c00662d33a4fcb8e3e549e0");
+        assert_eq!(
+            hash128("kb1:conn1:s3:my-bucket:docs/a.txt"),
+            "d82624ae7c00662d33a4fcb8e3e549e0"
+        );
     }
 
     #[test]

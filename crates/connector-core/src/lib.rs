@@ -6,6 +6,8 @@ mod connector;
 mod context;
 mod document;
 pub mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod ids;
 mod registry;
 mod secret;
@@ -18,11 +20,13 @@ mod window;
 
 pub use config::ConnectorConfig;
 pub use connector::{
-    CheckpointJson, CheckpointedConnector, Connector, DynCheckpointed, DynConnector, LoadConnector, PollConnector,
-    RefetchConnector, SlimConnector,
+    CheckpointJson, CheckpointedConnector, Connector, DynCheckpointed, DynConnector, LoadConnector,
+    PollConnector, RefetchConnector, SlimConnector,
 };
 pub use context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
-pub use document::{Access, Batch, Capabilities, CheckpointedBatch, Content, Document, Failure, SlimDocument};
+pub use document::{
+    Access, Batch, Capabilities, CheckpointedBatch, Content, Document, Failure, SlimDocument,
+};
 pub use error::{Error, ErrorKind, FieldError, Result};
 pub use registry::Registry;
 pub use secret::Secret;

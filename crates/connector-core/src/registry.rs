@@ -48,9 +48,22 @@ impl Registry {
     {
         let builder: Builder = Box::new(move |json| {
             let config = from_json::<C>(json).map_err(|e| e.with_connector(source))?;
-            build(config).map_err(|e| if e.connector().is_none() { e.with_connector(source) } else { e })
+            build(config).map_err(|e| {
+                if e.connector().is_none() {
+                    e.with_connector(source)
+                } else {
+                    e
+                }
+            })
         });
-        self.entries.insert(source, Entry { description, schema: schema_of::<C>, build: builder });
+        self.entries.insert(
+            source,
+            Entry {
+                description,
+                schema: schema_of::<C>,
+                build: builder,
+            },
+        );
     }
 
     /// Builds the connector for `source` from its JSON config.
@@ -86,13 +99,19 @@ impl Registry {
     fn entry(&self, source: &str) -> Result<&Entry> {
         self.entries.get(source).ok_or_else(|| {
             let known = self.sources().join(", ");
-            Error::new(ErrorKind::Config, format!("unknown source `{source}`; compiled in: {known}")).with_field("source")
+            Error::new(
+                ErrorKind::Config,
+                format!("unknown source `{source}`; compiled in: {known}"),
+            )
+            .with_field("source")
         })
     }
 }
 
 impl fmt::Debug for Registry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registry").field("sources", &self.sources()).finish()
+        f.debug_struct("Registry")
+            .field("sources", &self.sources())
+            .finish()
     }
 }

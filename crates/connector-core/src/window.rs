@@ -38,7 +38,10 @@ impl TimeWindow {
 
     /// Everything up to (not including) `end`.
     pub fn until(end: DateTime<Utc>) -> Self {
-        Self { start: DateTime::<Utc>::UNIX_EPOCH, end }
+        Self {
+            start: DateTime::<Utc>::UNIX_EPOCH,
+            end,
+        }
     }
 
     /// Whether `t` is in `[start, end)`.
@@ -54,7 +57,12 @@ impl TimeWindow {
 
 impl fmt::Display for TimeWindow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}, {})", self.start.to_rfc3339(), self.end.to_rfc3339())
+        write!(
+            f,
+            "[{}, {})",
+            self.start.to_rfc3339(),
+            self.end.to_rfc3339()
+        )
     }
 }
 

@@ -11,7 +11,8 @@ use connector_core::state::{MemoryStateStore, StateStore};
 use connector_core::sync::{SyncMode, SyncOptions, Syncer};
 use connector_core::testkit::{MemoryConnector, MemoryItem};
 use connector_core::{
-    Batch, Capabilities, Connector, ErrorKind, LoadConnector, PollConnector, Result, SyncContext, TimeWindow,
+    Batch, Capabilities, Connector, ErrorKind, LoadConnector, PollConnector, Result, SyncContext,
+    TimeWindow,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -39,7 +40,9 @@ async fn rebatches_by_items_independent_of_page_size() {
 
 #[tokio::test]
 async fn rebatches_by_bytes_and_sends_an_oversized_document_alone() {
-    let mut items: Vec<MemoryItem> = (0..6).map(|i| MemoryItem::new(format!("d{i}"), "x".repeat(100), at(i))).collect();
+    let mut items: Vec<MemoryItem> = (0..6)
+        .map(|i| MemoryItem::new(format!("d{i}"), "x".repeat(100), at(i)))
+        .collect();
     items[3].text = "y".repeat(1000);
     let sink = MemorySink::new();
     Syncer::new(Arc::new(MemoryConnector::new(items, 10)))
@@ -49,7 +52,10 @@ async fn rebatches_by_bytes_and_sends_an_oversized_document_alone() {
         .await
         .unwrap();
     let batches = sink.deliveries();
-    assert_eq!(batches, vec![vec!["d0", "d1"], vec!["d2"], vec!["d3"], vec!["d4", "d5"]]);
+    assert_eq!(
+        batches,
+        vec![vec!["d0", "d1"], vec!["d2"], vec!["d3"], vec!["d4", "d5"]]
+    );
 }
 
 #[tokio::test]
@@ -57,7 +63,12 @@ async fn incremental_delivers_only_what_changed_and_advances_the_window() {
     let source = MemoryConnector::numbered(10, 3, t0());
     let store = MemoryStateStore::new();
     let sink = MemorySink::new();
-    let sync = |now| Syncer::new(Arc::new(source.clone())).sink(sink.clone()).state(store.clone()).at(now);
+    let sync = |now| {
+        Syncer::new(Arc::new(source.clone()))
+            .sink(sink.clone())
+            .state(store.clone())
+            .at(now)
+    };
     let first = sync(at(100)).run(SyncMode::Auto).await.unwrap();
     assert_eq!((first.mode, first.new), (SyncMode::Full, 10));
 
@@ -66,11 +77,20 @@ async fn incremental_delivers_only_what_changed_and_advances_the_window() {
     let before = sink.deliveries().len();
     let second = sync(at(200)).run(SyncMode::Auto).await.unwrap();
     assert_eq!(second.mode, SyncMode::Incremental);
-    assert_eq!(second.window, Some(TimeWindow { start: at(100), end: at(200) }));
+    assert_eq!(
+        second.window,
+        Some(TimeWindow {
+            start: at(100),
+            end: at(200)
+        })
+    );
     assert_eq!((second.new, second.updated, second.unchanged), (1, 1, 0));
     let delivered: Vec<String> = sink.deliveries()[before..].concat();
     assert_eq!(delivered, vec!["doc-00004", "doc-00099"]);
-    assert_eq!(sink.get("doc-00004").unwrap().content.as_text(), Some("edited"));
+    assert_eq!(
+        sink.get("doc-00004").unwrap().content.as_text(),
+        Some("edited")
+    );
 
     let third = sync(at(300)).run(SyncMode::Incremental).await.unwrap();
     assert_eq!(third.window.unwrap().start, at(200));
@@ -81,7 +101,12 @@ async fn incremental_delivers_only_what_changed_and_advances_the_window() {
 async fn unchanged_documents_are_not_downloaded_again() {
     let source = MemoryConnector::numbered(10, 3, t0());
     let store = MemoryStateStore::new();
-    Syncer::new(Arc::new(source.clone())).state(store.clone()).at(at(100)).run(SyncMode::Full).await.unwrap();
+    Syncer::new(Arc::new(source.clone()))
+        .state(store.clone())
+        .at(at(100))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
     assert_eq!(source.bodies_read(), 10);
     // An incremental run whose window covers everything: the fingerprint lookup skips all bodies.
     let store_again = store.clone();
@@ -102,7 +127,13 @@ async fn failures_are_stored_and_retried_first() {
     source.upsert(MemoryItem::new("doc-00006", "broken", at(6)).malformed());
     let store = MemoryStateStore::new();
     let sink = MemorySink::new();
-    let first = Syncer::new(Arc::new(source.clone())).sink(sink.clone()).state(store.clone()).at(at(100)).run(SyncMode::Full).await.unwrap();
+    let first = Syncer::new(Arc::new(source.clone()))
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(at(100))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
     assert_eq!(first.failed, 1);
     assert_eq!(first.failures[0].id.as_deref(), Some("doc-00006"));
     let stored = store.load().await.unwrap();
@@ -110,13 +141,25 @@ async fn failures_are_stored_and_retried_first() {
     assert_eq!(stored.failed[0].attempts, 1);
 
     // Still broken: the failure stays, with one more attempt.
-    Syncer::new(Arc::new(source.clone())).sink(sink.clone()).state(store.clone()).at(at(110)).run(SyncMode::Auto).await.unwrap();
+    Syncer::new(Arc::new(source.clone()))
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(at(110))
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
     assert_eq!(store.load().await.unwrap().failed[0].attempts, 2);
 
     // Fixed at the source without a newer timestamp: the retry still picks it up, first.
     source.upsert(MemoryItem::new("doc-00006", "fixed", at(6)));
     let before = sink.deliveries().len();
-    let third = Syncer::new(Arc::new(source.clone())).sink(sink.clone()).state(store.clone()).at(at(120)).run(SyncMode::Auto).await.unwrap();
+    let third = Syncer::new(Arc::new(source.clone()))
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(at(120))
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
     assert_eq!(third.failed, 0);
     assert_eq!(sink.deliveries()[before], vec!["doc-00006"]);
     assert!(store.load().await.unwrap().failed.is_empty());
@@ -168,7 +211,12 @@ async fn the_window_never_moves_past_a_recorded_failure() {
     let source = MemoryConnector::numbered(5, 2, t0());
     let store = MemoryStateStore::new();
     let sink = MemorySink::new();
-    let run = |now| Syncer::new(Arc::new(PollOnly(source.clone()))).sink(sink.clone()).state(store.clone()).at(now);
+    let run = |now| {
+        Syncer::new(Arc::new(PollOnly(source.clone())))
+            .sink(sink.clone())
+            .state(store.clone())
+            .at(now)
+    };
     run(at(100)).run(SyncMode::Full).await.unwrap();
 
     // Modified in the second window, but it fails there.
@@ -179,12 +227,23 @@ async fn the_window_never_moves_past_a_recorded_failure() {
     // Fixed without a newer timestamp: only a window reaching back to the failed run finds it.
     source.upsert(MemoryItem::new("doc-00002", "edit fixed", at(150)));
     let third = run(at(300)).run(SyncMode::Incremental).await.unwrap();
-    assert_eq!(third.window.unwrap().start, at(100), "the window must start where the failed run's did");
-    assert_eq!(sink.get("doc-00002").unwrap().content.as_text(), Some("edit fixed"));
+    assert_eq!(
+        third.window.unwrap().start,
+        at(100),
+        "the window must start where the failed run's did"
+    );
+    assert_eq!(
+        sink.get("doc-00002").unwrap().content.as_text(),
+        Some("edit fixed")
+    );
     assert!(store.load().await.unwrap().failed.is_empty());
 
     let fourth = run(at(400)).run(SyncMode::Incremental).await.unwrap();
-    assert_eq!(fourth.window.unwrap().start, at(300), "once resolved, the window moves on");
+    assert_eq!(
+        fourth.window.unwrap().start,
+        at(300),
+        "once resolved, the window moves on"
+    );
 }
 
 #[tokio::test]
@@ -192,11 +251,19 @@ async fn prune_deletes_what_the_source_dropped_within_the_guard() {
     let source = MemoryConnector::numbered(10, 4, t0());
     let store = MemoryStateStore::new();
     let sink = MemorySink::new();
-    let syncer = || Syncer::new(Arc::new(source.clone())).sink(sink.clone()).state(store.clone());
+    let syncer = || {
+        Syncer::new(Arc::new(source.clone()))
+            .sink(sink.clone())
+            .state(store.clone())
+    };
     syncer().run(SyncMode::Full).await.unwrap();
 
     source.remove("doc-00003");
-    let report = syncer().options(SyncOptions::default().prune(true)).run(SyncMode::Full).await.unwrap();
+    let report = syncer()
+        .options(SyncOptions::default().prune(true))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
     assert_eq!(report.deleted, 1);
     assert_eq!(sink.deleted(), vec!["doc-00003"]);
     assert_eq!(store.document_count(), 9);
@@ -215,7 +282,11 @@ async fn prune_deletes_what_the_source_dropped_within_the_guard() {
     let err = syncer().prune().await.unwrap_err();
     assert!(err.to_string().contains("prune refused"), "{err}");
     assert_eq!(store.document_count(), 9);
-    let forced = syncer().options(SyncOptions::default().force_prune(true)).prune().await.unwrap();
+    let forced = syncer()
+        .options(SyncOptions::default().force_prune(true))
+        .prune()
+        .await
+        .unwrap();
     assert_eq!(forced.deleted, 6);
     assert_eq!(sink.len(), 3);
 }
@@ -229,22 +300,40 @@ async fn the_timeout_fires_and_the_next_run_resumes() {
     let err = Syncer::new(Arc::new(source.clone()))
         .sink(sink.clone())
         .state(store.clone())
-        .options(SyncOptions::default().batch_docs(3).timeout(Duration::from_millis(200)))
+        .options(
+            SyncOptions::default()
+                .batch_docs(3)
+                .timeout(Duration::from_millis(200)),
+        )
         .run(SyncMode::Full)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
-    assert_eq!(sink.len(), 3, "the first page was acknowledged before the stall");
+    assert_eq!(
+        sink.len(),
+        3,
+        "the first page was acknowledged before the stall"
+    );
     assert!(store.load().await.unwrap().checkpoint.is_some());
 
     source.set_stall(false);
-    let report = Syncer::new(Arc::new(source)).sink(sink.clone()).state(store.clone()).run(SyncMode::Auto).await.unwrap();
+    let report = Syncer::new(Arc::new(source))
+        .sink(sink.clone())
+        .state(store.clone())
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
     assert_eq!(report.mode, SyncMode::Resume);
     assert_eq!(report.new, 6);
     assert_eq!(sink.len(), 9);
     let runs = store.runs(10).await.unwrap();
     assert_eq!(runs.len(), 2);
-    assert!(runs[0].error.as_deref().is_some_and(|e| e.contains("timeout")));
+    assert!(
+        runs[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("timeout"))
+    );
 }
 
 #[tokio::test]
@@ -257,7 +346,11 @@ async fn cancellation_fires_while_the_source_hangs() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         trigger.cancel();
     });
-    let err = Syncer::new(Arc::new(source)).cancellation(token).run(SyncMode::Full).await.unwrap_err();
+    let err = Syncer::new(Arc::new(source))
+        .cancellation(token)
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Cancelled);
 }
 
@@ -273,9 +366,15 @@ async fn progress_is_reported_and_modes_are_checked() {
         .unwrap();
     assert_eq!(seen.lock().unwrap().last(), Some(&3));
 
-    let err = Syncer::new(Arc::new(source.clone())).run(SyncMode::Resume).await.unwrap_err();
+    let err = Syncer::new(Arc::new(source.clone()))
+        .run(SyncMode::Resume)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Checkpoint);
-    let load_only = Syncer::new(Arc::new(PollOnly(source))).run(SyncMode::Resume).await.unwrap_err();
+    let load_only = Syncer::new(Arc::new(PollOnly(source)))
+        .run(SyncMode::Resume)
+        .await
+        .unwrap_err();
     assert_eq!(load_only.kind(), ErrorKind::Checkpoint);
 }
 
@@ -291,21 +390,40 @@ async fn ndjson_and_directory_sinks_write_and_delete() {
         .await
         .unwrap();
     let text = std::fs::read_to_string(&ndjson).unwrap();
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["id"], "doc-00000");
     assert_eq!(lines[0]["content"]["text"], "body of document 0");
 
     let root = dir.path().join("tree");
     let store = MemoryStateStore::new();
-    let sync = || async { Syncer::new(Arc::new(source.clone())).sink(DirectorySink::open(&root).await.unwrap()).state(store.clone()) };
+    let sync = || async {
+        Syncer::new(Arc::new(source.clone()))
+            .sink(DirectorySink::open(&root).await.unwrap())
+            .state(store.clone())
+    };
     sync().await.run(SyncMode::Full).await.unwrap();
     assert_eq!(std::fs::read_dir(root.join("files")).unwrap().count(), 4);
     source.remove("doc-00001");
-    sync().await.options(SyncOptions::default().prune(true)).run(SyncMode::Full).await.unwrap();
+    sync()
+        .await
+        .options(SyncOptions::default().prune(true))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
     assert_eq!(std::fs::read_dir(root.join("files")).unwrap().count(), 3);
     let manifest = std::fs::read_to_string(root.join("manifest.ndjson")).unwrap();
-    assert!(manifest.lines().last().unwrap().contains(r#""op":"delete","id":"doc-00001""#), "{manifest}");
+    assert!(
+        manifest
+            .lines()
+            .last()
+            .unwrap()
+            .contains(r#""op":"delete","id":"doc-00001""#),
+        "{manifest}"
+    );
 }
 
 #[tokio::test]
@@ -343,7 +461,9 @@ async fn a_failing_state_store_stops_the_sync_with_its_error() {
     // A folder where the state file should be: every write fails.
     let path = dir.path().join("state.json");
     std::fs::create_dir(&path).unwrap();
-    let err = connector_core::state::FileStateStore::open(&path).await.unwrap_err();
+    let err = connector_core::state::FileStateStore::open(&path)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::State);
     assert!(err.to_string().contains("state.json"), "{err}");
 }

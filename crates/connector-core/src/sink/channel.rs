@@ -73,8 +73,14 @@ impl ChannelSink {
             .map_err(|_| Error::new(ErrorKind::Sink, "the channel sink's receiver was dropped"))?;
         match ack_rx.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(reason)) => Err(Error::new(ErrorKind::Sink, format!("the host refused the batch: {reason}"))),
-            Err(_) => Err(Error::new(ErrorKind::Sink, "the host dropped the batch without acknowledging it")),
+            Ok(Err(reason)) => Err(Error::new(
+                ErrorKind::Sink,
+                format!("the host refused the batch: {reason}"),
+            )),
+            Err(_) => Err(Error::new(
+                ErrorKind::Sink,
+                "the host dropped the batch without acknowledging it",
+            )),
         }
     }
 }

@@ -53,7 +53,9 @@ impl DirectorySink {
     pub async fn open(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         let files = root.join("files");
-        tokio::fs::create_dir_all(&files).await.map_err(|e| io_error(&files, "create", e))?;
+        tokio::fs::create_dir_all(&files)
+            .await
+            .map_err(|e| io_error(&files, "create", e))?;
         let manifest_path = root.join("manifest.ndjson");
         let manifest = tokio::fs::OpenOptions::new()
             .create(true)
@@ -61,7 +63,10 @@ impl DirectorySink {
             .open(&manifest_path)
             .await
             .map_err(|e| io_error(&manifest_path, "open", e))?;
-        Ok(Self { root, manifest: Mutex::new(manifest) })
+        Ok(Self {
+            root,
+            manifest: Mutex::new(manifest),
+        })
     }
 
     /// The folder written to.
@@ -72,9 +77,11 @@ impl DirectorySink {
     fn file_name(doc: &Document) -> String {
         let ext = match &doc.content {
             Content::Text { .. } => "md".to_owned(),
-            Content::Bytes { extension, .. } => {
-                extension.as_deref().filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric())).unwrap_or("bin").to_owned()
-            }
+            Content::Bytes { extension, .. } => extension
+                .as_deref()
+                .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()))
+                .unwrap_or("bin")
+                .to_owned(),
         };
         format!("{}.{ext}", hash128(&doc.id))
     }
@@ -82,8 +89,14 @@ impl DirectorySink {
     async fn append_manifest(&self, buf: &[u8]) -> Result<()> {
         let path = self.root.join("manifest.ndjson");
         let mut manifest = self.manifest.lock().await;
-        manifest.write_all(buf).await.map_err(|e| io_error(&path, "write", e))?;
-        manifest.sync_data().await.map_err(|e| io_error(&path, "sync", e))
+        manifest
+            .write_all(buf)
+            .await
+            .map_err(|e| io_error(&path, "write", e))?;
+        manifest
+            .sync_data()
+            .await
+            .map_err(|e| io_error(&path, "sync", e))
     }
 }
 
@@ -99,8 +112,12 @@ impl Sink for DirectorySink {
             let name = Self::file_name(doc);
             let path = self.root.join("files").join(&name);
             let tmp = self.root.join("files").join(format!(".{name}.tmp"));
-            tokio::fs::write(&tmp, doc.content.as_bytes()).await.map_err(|e| io_error(&tmp, "write", e))?;
-            tokio::fs::rename(&tmp, &path).await.map_err(|e| io_error(&path, "rename into", e))?;
+            tokio::fs::write(&tmp, doc.content.as_bytes())
+                .await
+                .map_err(|e| io_error(&tmp, "write", e))?;
+            tokio::fs::rename(&tmp, &path)
+                .await
+                .map_err(|e| io_error(&path, "rename into", e))?;
             let line = ManifestLine {
                 op: "upsert",
                 id: &doc.id,
@@ -128,12 +145,24 @@ impl Sink for DirectorySink {
         // A body's extension may have changed between writes, so match files by the id's hash.
         let hashes: std::collections::HashSet<String> = ids.iter().map(|id| hash128(id)).collect();
         let files = self.root.join("files");
-        let mut entries = tokio::fs::read_dir(&files).await.map_err(|e| io_error(&files, "list", e))?;
-        while let Some(entry) = entries.next_entry().await.map_err(|e| io_error(&files, "list", e))? {
+        let mut entries = tokio::fs::read_dir(&files)
+            .await
+            .map_err(|e| io_error(&files, "list", e))?;
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| io_error(&files, "list", e))?
+        {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.split('.').next().is_some_and(|stem| hashes.contains(stem)) {
+            if name
+                .split('.')
+                .next()
+                .is_some_and(|stem| hashes.contains(stem))
+            {
                 let path = entry.path();
-                tokio::fs::remove_file(&path).await.map_err(|e| io_error(&path, "remove", e))?;
+                tokio::fs::remove_file(&path)
+                    .await
+                    .map_err(|e| io_error(&path, "remove", e))?;
             }
         }
         let mut lines = Vec::new();

@@ -30,7 +30,9 @@ impl MemorySink {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding this lock cannot leave the maps half-updated in a way that
         // matters more than losing the test that panicked, so recover the data.
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The documents held now, sorted by id.
@@ -73,7 +75,9 @@ impl MemorySink {
 impl Sink for MemorySink {
     async fn write(&self, batch: &Batch) -> Result<()> {
         let mut inner = self.lock();
-        inner.deliveries.push(batch.documents.iter().map(|d| d.id.clone()).collect());
+        inner
+            .deliveries
+            .push(batch.documents.iter().map(|d| d.id.clone()).collect());
         for doc in &batch.documents {
             inner.documents.insert(doc.id.clone(), doc.clone());
         }

@@ -11,7 +11,10 @@ use crate::document::Batch;
 use crate::error::{Error, ErrorKind, Result};
 
 enum Target {
-    File { file: tokio::fs::File, durable: bool },
+    File {
+        file: tokio::fs::File,
+        durable: bool,
+    },
     Stream(Box<dyn AsyncWrite + Send + Unpin>),
 }
 
@@ -55,7 +58,9 @@ impl NdjsonSink {
             Error::new(ErrorKind::Sink, format!("cannot {what} {}", path.display())).with_cause(e)
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            tokio::fs::create_dir_all(parent).await.map_err(|e| fail(e, "create the folder of"))?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| fail(e, "create the folder of"))?;
         }
         let file = tokio::fs::OpenOptions::new()
             .create(true)
@@ -65,7 +70,13 @@ impl NdjsonSink {
             .open(path)
             .await
             .map_err(|e| fail(e, "open"))?;
-        Ok(Self { target: Mutex::new(Target::File { file, durable: false }), name: path.display().to_string() })
+        Ok(Self {
+            target: Mutex::new(Target::File {
+                file,
+                durable: false,
+            }),
+            name: path.display().to_string(),
+        })
     }
 
     /// Writes to standard output.
@@ -74,8 +85,14 @@ impl NdjsonSink {
     }
 
     /// Writes to any async writer.
-    pub fn writer(writer: impl AsyncWrite + Send + Unpin + 'static, name: impl Into<String>) -> Self {
-        Self { target: Mutex::new(Target::Stream(Box::new(writer))), name: name.into() }
+    pub fn writer(
+        writer: impl AsyncWrite + Send + Unpin + 'static,
+        name: impl Into<String>,
+    ) -> Self {
+        Self {
+            target: Mutex::new(Target::Stream(Box::new(writer))),
+            name: name.into(),
+        }
     }
 
     /// `fsync`s the file after every batch, so an acknowledged batch survives a power loss.
@@ -85,11 +102,16 @@ impl NdjsonSink {
         if let Target::File { durable, .. } = &mut target {
             *durable = on;
         }
-        Self { target: Mutex::new(target), name: self.name }
+        Self {
+            target: Mutex::new(target),
+            name: self.name,
+        }
     }
 
     async fn write_bytes(&self, bytes: &[u8]) -> Result<()> {
-        let fail = |e: std::io::Error| Error::new(ErrorKind::Sink, format!("cannot write to {}", self.name)).with_cause(e);
+        let fail = |e: std::io::Error| {
+            Error::new(ErrorKind::Sink, format!("cannot write to {}", self.name)).with_cause(e)
+        };
         let mut target = self.target.lock().await;
         match &mut *target {
             Target::File { file, durable } => {
@@ -110,7 +132,9 @@ impl NdjsonSink {
 
 impl fmt::Debug for NdjsonSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NdjsonSink").field("target", &self.name).finish()
+        f.debug_struct("NdjsonSink")
+            .field("target", &self.name)
+            .finish()
     }
 }
 
@@ -120,10 +144,14 @@ impl Sink for NdjsonSink {
         if batch.documents.is_empty() {
             return Ok(());
         }
-        let mut buf = Vec::with_capacity(batch.content_bytes() as usize + 256 * batch.documents.len());
+        let mut buf =
+            Vec::with_capacity(batch.content_bytes() as usize + 256 * batch.documents.len());
         for doc in &batch.documents {
-            serde_json::to_writer(&mut buf, doc)
-                .map_err(|e| Error::new(ErrorKind::Sink, "cannot serialise document").with_item(doc.id.clone()).with_cause(e))?;
+            serde_json::to_writer(&mut buf, doc).map_err(|e| {
+                Error::new(ErrorKind::Sink, "cannot serialise document")
+                    .with_item(doc.id.clone())
+                    .with_cause(e)
+            })?;
             buf.push(b'\n');
         }
         self.write_bytes(&buf).await
@@ -141,4 +169,3 @@ impl Sink for NdjsonSink {
         self.write_bytes(&buf).await
     }
 }
-

@@ -29,7 +29,10 @@ impl FileStateStore {
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let data = read(&path).await?;
-        Ok(Self { path, data: Mutex::new(Some(data)) })
+        Ok(Self {
+            path,
+            data: Mutex::new(Some(data)),
+        })
     }
 
     /// Where the state lives.
@@ -65,7 +68,10 @@ impl FileStateStore {
 }
 
 fn state_error(path: &Path, what: &str) -> Error {
-    Error::new(ErrorKind::State, format!("{what} state file {}", path.display()))
+    Error::new(
+        ErrorKind::State,
+        format!("{what} state file {}", path.display()),
+    )
 }
 
 async fn read(path: &Path) -> Result<StateData> {
@@ -75,20 +81,32 @@ async fn read(path: &Path) -> Result<StateData> {
         Err(e) => return Err(state_error(path, "cannot read").with_cause(e)),
     };
     let data: StateData = serde_json::from_slice(&bytes).map_err(|e| {
-        state_error(path, "corrupt").with_cause(e).with_item(path.display().to_string())
+        state_error(path, "corrupt")
+            .with_cause(e)
+            .with_item(path.display().to_string())
     })?;
     if data.version != STATE_VERSION {
-        return Err(state_error(path, &format!("unsupported version {} in", data.version)));
+        return Err(state_error(
+            path,
+            &format!("unsupported version {} in", data.version),
+        ));
     }
     Ok(data)
 }
 
 async fn write(path: &Path, data: &StateData) -> Result<()> {
-    let bytes = serde_json::to_vec(data).map_err(|e| state_error(path, "cannot serialise").with_cause(e))?;
+    let bytes = serde_json::to_vec(data)
+        .map_err(|e| state_error(path, "cannot serialise").with_cause(e))?;
     let fail = |e: std::io::Error| state_error(path, "cannot write").with_cause(e);
-    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     tokio::fs::create_dir_all(parent).await.map_err(fail)?;
-    let mut tmp_name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut tmp_name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     tmp_name.push(".tmp");
     let tmp = parent.join(tmp_name);
     let mut file = tokio::fs::File::create(&tmp).await.map_err(fail)?;
@@ -114,7 +132,8 @@ impl StateStore for FileStateStore {
     }
 
     async fn document_ids(&self) -> Result<Vec<String>> {
-        self.read_with(|d| d.documents.keys().cloned().collect()).await
+        self.read_with(|d| d.documents.keys().cloned().collect())
+            .await
     }
 
     async fn commit(&self, commit: Commit) -> Result<()> {
@@ -140,8 +159,8 @@ impl StateStore for FileStateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{CheckpointUpdate, StoredCheckpoint};
     use crate::CheckpointJson;
+    use crate::state::{CheckpointUpdate, StoredCheckpoint};
 
     #[tokio::test]
     async fn round_trips_and_survives_reopen() {
@@ -149,14 +168,24 @@ mod tests {
         let path = dir.path().join("nested/state.json");
         let store = FileStateStore::open(&path).await.unwrap();
         let cp = StoredCheckpoint {
-            checkpoint: CheckpointJson { source: "local".into(), version: 1, state: serde_json::json!({"after": "a"}) },
+            checkpoint: CheckpointJson {
+                source: "local".into(),
+                version: 1,
+                state: serde_json::json!({"after": "a"}),
+            },
             window: None,
             started_at: Utc::now(),
         };
         store
             .commit(Commit {
                 checkpoint: CheckpointUpdate::Set(cp.clone()),
-                documents: vec![("a".into(), DocumentState { fingerprint: "f".into(), updated_at: None })],
+                documents: vec![(
+                    "a".into(),
+                    DocumentState {
+                        fingerprint: "f".into(),
+                        updated_at: None,
+                    },
+                )],
                 ..Commit::default()
             })
             .await

@@ -16,7 +16,9 @@ pub struct MemoryStateStore {
 
 impl Default for MemoryStateStore {
     fn default() -> Self {
-        Self { data: Arc::new(Mutex::new(StateData::new())) }
+        Self {
+            data: Arc::new(Mutex::new(StateData::new())),
+        }
     }
 }
 
@@ -28,7 +30,9 @@ impl MemoryStateStore {
 
     fn lock(&self) -> MutexGuard<'_, StateData> {
         // Every mutation below is a single in-memory update that cannot panic halfway.
-        self.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// How many documents the store knows.

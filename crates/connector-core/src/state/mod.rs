@@ -73,7 +73,10 @@ impl FailedItem {
 
 /// The key of a failure: its id, or `~` and a hash of its message.
 pub fn failure_key(failure: &Failure) -> String {
-    failure.id.clone().unwrap_or_else(|| format!("~{}", hash128(&failure.message)))
+    failure
+        .id
+        .clone()
+        .unwrap_or_else(|| format!("~{}", hash128(&failure.message)))
 }
 
 /// What to do with the stored checkpoint in a [`Commit`].
@@ -238,7 +241,10 @@ const STATE_VERSION: u32 = 1;
 
 impl StateData {
     fn new() -> Self {
-        Self { version: STATE_VERSION, ..Self::default() }
+        Self {
+            version: STATE_VERSION,
+            ..Self::default()
+        }
     }
 
     fn sync_state(&self) -> SyncState {
@@ -250,7 +256,9 @@ impl StateData {
     }
 
     fn documents(&self, ids: &[String]) -> HashMap<String, DocumentState> {
-        ids.iter().filter_map(|id| self.documents.get(id).map(|s| (id.clone(), s.clone()))).collect()
+        ids.iter()
+            .filter_map(|id| self.documents.get(id).map(|s| (id.clone(), s.clone())))
+            .collect()
     }
 
     fn apply(&mut self, commit: Commit) {

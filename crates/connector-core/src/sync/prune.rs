@@ -28,7 +28,11 @@ pub(super) async fn prune(syncer: &Syncer) -> Result<PruneReport> {
     let connector = &syncer.connector;
     let source = connector.source();
     let Some(slim) = connector.as_slim() else {
-        return Err(Error::new(ErrorKind::Unsupported, "this connector cannot list its ids, so it cannot prune").with_connector(source));
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "this connector cannot list its ids, so it cannot prune",
+        )
+        .with_connector(source));
     };
     let ctx = SyncContext::new().with_cancellation(syncer.cancel.child_token());
     let mut listed = HashSet::new();
@@ -43,8 +47,16 @@ pub(super) async fn prune(syncer: &Syncer) -> Result<PruneReport> {
     drop(stream);
 
     let known = syncer.state.document_ids().await?;
-    let stale: Vec<String> = known.iter().filter(|id| !listed.contains(*id)).cloned().collect();
-    let report = PruneReport { listed: listed.len() as u64, known: known.len() as u64, deleted: 0 };
+    let stale: Vec<String> = known
+        .iter()
+        .filter(|id| !listed.contains(*id))
+        .cloned()
+        .collect();
+    let report = PruneReport {
+        listed: listed.len() as u64,
+        known: known.len() as u64,
+        deleted: 0,
+    };
     if stale.is_empty() {
         return Ok(report);
     }
@@ -66,7 +78,11 @@ pub(super) async fn prune(syncer: &Syncer) -> Result<PruneReport> {
     let mut deleted = 0;
     for chunk in stale.chunks(DELETE_CHUNK) {
         syncer.sink.delete(chunk).await.map_err(|e| {
-            if e.kind() == ErrorKind::Sink { e } else { Error::new(ErrorKind::Sink, "the sink refused a delete").with_cause(e) }
+            if e.kind() == ErrorKind::Sink {
+                e
+            } else {
+                Error::new(ErrorKind::Sink, "the sink refused a delete").with_cause(e)
+            }
         })?;
         syncer.state.remove_documents(chunk).await?;
         deleted += chunk.len() as u64;

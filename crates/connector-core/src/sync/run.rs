@@ -16,8 +16,8 @@ use crate::context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
 use crate::document::{Batch, Document, Failure};
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::{
-    CheckpointUpdate, Commit, DocumentState, FailedItem, RunRecord, RunStatus, StateStore, StoredCheckpoint,
-    failure_key,
+    CheckpointUpdate, Commit, DocumentState, FailedItem, RunRecord, RunStatus, StateStore,
+    StoredCheckpoint, failure_key,
 };
 use crate::window::TimeWindow;
 
@@ -30,7 +30,10 @@ struct StoreLookup(Arc<dyn StateStore>);
 impl FingerprintLookup for StoreLookup {
     async fn fingerprints(&self, ids: &[String]) -> Result<HashMap<String, String>> {
         let known = self.0.documents(ids).await?;
-        Ok(known.into_iter().map(|(id, s)| (id, s.fingerprint)).collect())
+        Ok(known
+            .into_iter()
+            .map(|(id, s)| (id, s.fingerprint))
+            .collect())
     }
 }
 
@@ -51,10 +54,24 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
     let cancel = syncer.cancel.child_token();
     let stats = Arc::new(SyncStats::default());
     let span = tracing::info_span!("sync", source, connector = %syncer.connector, mode = %mode);
-    let mut state = RunState { mode, window: None, window_end: started_at, progress: Progress::default(), failures: Vec::new() };
+    let mut state = RunState {
+        mode,
+        window: None,
+        window_end: started_at,
+        progress: Progress::default(),
+        failures: Vec::new(),
+    };
 
     let outcome = {
-        let body = execute(syncer, mode, started_at, cancel.clone(), stats.clone(), &mut state).instrument(span.clone());
+        let body = execute(
+            syncer,
+            mode,
+            started_at,
+            cancel.clone(),
+            stats.clone(),
+            &mut state,
+        )
+        .instrument(span.clone());
         let deadline = async {
             match syncer.options.timeout {
                 Some(limit) => tokio::time::sleep(limit).await,
@@ -85,7 +102,11 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
     let failed = state.progress.failed;
     let mut record = RunRecord {
         mode: state.mode.as_str().to_owned(),
-        status: if failed > 0 { RunStatus::PartiallySucceeded } else { RunStatus::Succeeded },
+        status: if failed > 0 {
+            RunStatus::PartiallySucceeded
+        } else {
+            RunStatus::Succeeded
+        },
         started_at,
         finished_at: started_at + chrono::Duration::from_std(clock.elapsed()).unwrap_or_default(),
         window: state.window,
@@ -106,7 +127,10 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
         }
         return Err(err);
     }
-    syncer.state.finish_run(record, Some(state.window_end)).await?;
+    syncer
+        .state
+        .finish_run(record, Some(state.window_end))
+        .await?;
 
     let mut report = SyncReport {
         source,
@@ -168,15 +192,23 @@ async fn execute(
     };
     state.mode = resolved;
 
-    let refetch = connector.as_refetch().filter(|_| syncer.options.retry_failed);
+    let refetch = connector
+        .as_refetch()
+        .filter(|_| syncer.options.retry_failed);
     let (window, window_end, resume_from) = match resolved {
         SyncMode::Full => (None, started_at, None),
         SyncMode::Incremental => {
             if !can_poll {
-                return Err(Error::new(ErrorKind::Unsupported, "this connector cannot list changes in a time window; run a full sync").with_connector(source));
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "this connector cannot list changes in a time window; run a full sync",
+                )
+                .with_connector(source));
             }
             let overlap = chrono::Duration::from_std(syncer.options.overlap).unwrap_or_default();
-            let mut start = stored.last_window_end.map_or(DateTime::<Utc>::UNIX_EPOCH, |end| end - overlap);
+            let mut start = stored
+                .last_window_end
+                .map_or(DateTime::<Utc>::UNIX_EPOCH, |end| end - overlap);
             // Failures the connector cannot fetch again by id hold the window back, so the run
             // covers them again: the window never moves past a recorded loss.
             for item in &stored.failed {
@@ -184,15 +216,23 @@ async fn execute(
                     start = start.min(item.window_start.unwrap_or(DateTime::<Utc>::UNIX_EPOCH));
                 }
             }
-            let window = TimeWindow { start: start.min(started_at), end: started_at };
+            let window = TimeWindow {
+                start: start.min(started_at),
+                end: started_at,
+            };
             (Some(window), started_at, None)
         }
         SyncMode::Resume => {
             let Some(cp) = stored.checkpoint.clone() else {
-                return Err(Error::checkpoint("there is no interrupted run to resume").with_connector(source));
+                return Err(Error::checkpoint("there is no interrupted run to resume")
+                    .with_connector(source));
             };
             if checkpointed.is_none() {
-                return Err(Error::new(ErrorKind::Unsupported, "this connector cannot resume from a checkpoint").with_connector(source));
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    "this connector cannot resume from a checkpoint",
+                )
+                .with_connector(source));
             }
             let end = cp.window.map_or(cp.started_at, |w| w.end);
             (cp.window, end, Some(cp))
@@ -205,11 +245,18 @@ async fn execute(
     let run_started = resume_from.as_ref().map_or(started_at, |cp| cp.started_at);
     tracing::info!(mode = %resolved, window = ?window, "sync started");
 
-    let lookup: Arc<dyn FingerprintLookup> =
-        if full_run { Arc::new(NoFingerprints) } else { Arc::new(StoreLookup(syncer.state.clone())) };
-    let ctx = SyncContext::new().with_cancellation(cancel).with_fingerprints(lookup).with_stats(stats);
+    let lookup: Arc<dyn FingerprintLookup> = if full_run {
+        Arc::new(NoFingerprints)
+    } else {
+        Arc::new(StoreLookup(syncer.state.clone()))
+    };
+    let ctx = SyncContext::new()
+        .with_cancellation(cancel)
+        .with_fingerprints(lookup)
+        .with_stats(stats);
 
-    let known_failures: HashMap<String, FailedItem> = stored.failed.iter().map(|f| (f.key(), f.clone())).collect();
+    let known_failures: HashMap<String, FailedItem> =
+        stored.failed.iter().map(|f| (f.key(), f.clone())).collect();
     let mut pipeline = Pipeline {
         syncer,
         state,
@@ -227,14 +274,27 @@ async fn execute(
 
     // 1. Items that failed last time, fetched again by id, before anything else.
     if let (Some(refetch), false) = (refetch, full_run) {
-        let ids: Vec<String> = stored.failed.iter().filter_map(|f| f.failure.id.clone()).collect();
+        let ids: Vec<String> = stored
+            .failed
+            .iter()
+            .filter_map(|f| f.failure.id.clone())
+            .collect();
         if !ids.is_empty() {
-            tracing::info!(count = ids.len(), "retrying the items that failed last time");
-            let pages: Pages = refetch.fetch(ids.clone(), ctx.clone()).map_ok(|b| (b, None)).boxed();
+            tracing::info!(
+                count = ids.len(),
+                "retrying the items that failed last time"
+            );
+            let pages: Pages = refetch
+                .fetch(ids.clone(), ctx.clone())
+                .map_ok(|b| (b, None))
+                .boxed();
             pipeline.drain(pages).await?;
             // An id that came back neither as a document nor as a failure is gone from the
             // source; prune deals with it.
-            let still_failing: Vec<String> = ids.into_iter().filter(|id| !pipeline.reported.contains(id)).collect();
+            let still_failing: Vec<String> = ids
+                .into_iter()
+                .filter(|id| !pipeline.reported.contains(id))
+                .collect();
             pipeline.resolve(still_failing).await?;
         }
     }
@@ -245,16 +305,29 @@ async fn execute(
             Some(cp) => cp.checkpoint.clone(),
             None => dyn_cp.initial_checkpoint_json()?,
         };
-        dyn_cp.load_from_checkpoint_json(from, window, ctx.clone()).map_ok(|p| (p.batch, Some(p.checkpoint))).boxed()
+        dyn_cp
+            .load_from_checkpoint_json(from, window, ctx.clone())
+            .map_ok(|p| (p.batch, Some(p.checkpoint)))
+            .boxed()
     } else if let Some(w) = window {
         match connector.as_poll() {
             Some(poll) => poll.poll(w, ctx.clone()).map_ok(|b| (b, None)).boxed(),
-            None => return Err(Error::new(ErrorKind::Unsupported, "this connector cannot poll").with_connector(source)),
+            None => {
+                return Err(
+                    Error::new(ErrorKind::Unsupported, "this connector cannot poll")
+                        .with_connector(source),
+                );
+            }
         }
     } else {
         match connector.as_load() {
             Some(load) => load.load(ctx.clone()).map_ok(|b| (b, None)).boxed(),
-            None => return Err(Error::new(ErrorKind::Unsupported, "this connector cannot load").with_connector(source)),
+            None => {
+                return Err(
+                    Error::new(ErrorKind::Unsupported, "this connector cannot load")
+                        .with_connector(source),
+                );
+            }
         }
     };
     pipeline.drain(pages).await?;
@@ -316,7 +389,9 @@ impl Pipeline<'_> {
         while let Some(item) = pages.next().await {
             let (batch, checkpoint) = item?;
             let n = self.state.progress.pages + 1;
-            self.page(batch, checkpoint).instrument(tracing::debug_span!("page", n)).await?;
+            self.page(batch, checkpoint)
+                .instrument(tracing::debug_span!("page", n))
+                .await?;
         }
         while !self.buffer.is_empty() {
             self.flush_one().await?;
@@ -328,10 +403,19 @@ impl Pipeline<'_> {
         let progress = &mut self.state.progress;
         progress.pages += 1;
         let ids: Vec<String> = batch.documents.iter().map(|d| d.id.clone()).collect();
-        let known = if ids.is_empty() { HashMap::new() } else { self.syncer.state.documents(&ids).await? };
+        let known = if ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.syncer.state.documents(&ids).await?
+        };
         let seq = self.next_seq;
         self.next_seq += 1;
-        let mut page = PendingPage { checkpoint, remaining: 0, failures: batch.failures, resolved: Vec::new() };
+        let mut page = PendingPage {
+            checkpoint,
+            remaining: 0,
+            failures: batch.failures,
+            resolved: Vec::new(),
+        };
         let progress = &mut self.state.progress;
         for doc in batch.documents {
             let size = doc.content.len() as u64;
@@ -371,7 +455,9 @@ impl Pipeline<'_> {
         self.pages.push_back(page);
 
         let opts = &self.syncer.options;
-        while self.buffer.len() >= opts.batch_docs || (self.buffer_bytes >= opts.batch_bytes && !self.buffer.is_empty()) {
+        while self.buffer.len() >= opts.batch_docs
+            || (self.buffer_bytes >= opts.batch_bytes && !self.buffer.is_empty())
+        {
             self.flush_one().await?;
         }
         if self.buffer.is_empty() {
@@ -392,10 +478,14 @@ impl Pipeline<'_> {
         let mut bytes = 0u64;
         while let Some((doc, _)) = self.buffer.front() {
             let size = doc.content.len() as u64;
-            if docs.len() >= opts.batch_docs || (!docs.is_empty() && bytes + size > opts.batch_bytes) {
+            if docs.len() >= opts.batch_docs
+                || (!docs.is_empty() && bytes + size > opts.batch_bytes)
+            {
                 break;
             }
-            let Some((doc, seq)) = self.buffer.pop_front() else { break };
+            let Some((doc, seq)) = self.buffer.pop_front() else {
+                break;
+            };
             bytes += size;
             docs.push(doc);
             seqs.push(seq);
@@ -404,22 +494,37 @@ impl Pipeline<'_> {
         let batch = Batch::new(docs);
         let source = self.syncer.connector.source();
         self.syncer.sink.write(&batch).await.map_err(|e| {
-            if e.kind() == ErrorKind::Sink { e.with_connector(source) } else {
-                Error::new(ErrorKind::Sink, "the sink refused a batch").with_connector(source).with_cause(e)
+            if e.kind() == ErrorKind::Sink {
+                e.with_connector(source)
+            } else {
+                Error::new(ErrorKind::Sink, "the sink refused a batch")
+                    .with_connector(source)
+                    .with_cause(e)
             }
         })?;
         self.state.progress.delivered += batch.documents.len() as u64;
 
         let first_seq = self.next_seq - self.pages.len() as u64;
         for seq in seqs {
-            if let Some(page) = usize::try_from(seq - first_seq).ok().and_then(|i| self.pages.get_mut(i)) {
+            if let Some(page) = usize::try_from(seq - first_seq)
+                .ok()
+                .and_then(|i| self.pages.get_mut(i))
+            {
                 page.remaining -= 1;
             }
         }
         let states = batch
             .documents
             .into_iter()
-            .map(|d| (d.id, DocumentState { fingerprint: d.fingerprint, updated_at: d.updated_at }))
+            .map(|d| {
+                (
+                    d.id,
+                    DocumentState {
+                        fingerprint: d.fingerprint,
+                        updated_at: d.updated_at,
+                    },
+                )
+            })
             .collect();
         self.commit_acknowledged(states).await?;
         self.report_progress();
@@ -429,10 +534,15 @@ impl Pipeline<'_> {
     /// Commits the acknowledged documents and every leading page all of whose documents are
     /// acknowledged: its checkpoint (the latest one) and its failures.
     async fn commit_acknowledged(&mut self, documents: Vec<(String, DocumentState)>) -> Result<()> {
-        let mut commit = Commit { documents, ..Commit::default() };
+        let mut commit = Commit {
+            documents,
+            ..Commit::default()
+        };
         let mut checkpoint = None;
         while self.pages.front().is_some_and(|p| p.remaining == 0) {
-            let Some(page) = self.pages.pop_front() else { break };
+            let Some(page) = self.pages.pop_front() else {
+                break;
+            };
             if page.checkpoint.is_some() {
                 checkpoint = page.checkpoint;
             }
@@ -453,7 +563,11 @@ impl Pipeline<'_> {
             }
         }
         if let Some(cp) = checkpoint {
-            commit.checkpoint = CheckpointUpdate::Set(StoredCheckpoint { checkpoint: cp, window: self.window, started_at: self.run_started });
+            commit.checkpoint = CheckpointUpdate::Set(StoredCheckpoint {
+                checkpoint: cp,
+                window: self.window,
+                started_at: self.run_started,
+            });
         }
         if commit.is_empty() {
             return Ok(());
@@ -463,11 +577,20 @@ impl Pipeline<'_> {
 
     /// Marks stored failures as resolved.
     async fn resolve(&mut self, keys: Vec<String>) -> Result<()> {
-        let fresh: Vec<String> = keys.into_iter().filter(|k| self.resolved.insert(k.clone())).collect();
+        let fresh: Vec<String> = keys
+            .into_iter()
+            .filter(|k| self.resolved.insert(k.clone()))
+            .collect();
         if fresh.is_empty() {
             return Ok(());
         }
-        self.syncer.state.commit(Commit { resolved: fresh, ..Commit::default() }).await
+        self.syncer
+            .state
+            .commit(Commit {
+                resolved: fresh,
+                ..Commit::default()
+            })
+            .await
     }
 
     fn report_progress(&self) {

@@ -49,8 +49,13 @@ pub async fn collect_load(connector: &dyn Connector) -> (Vec<Document>, Vec<Fail
 ///
 /// # Panics
 /// When the connector is not checkpointed or the stream fails.
-pub async fn collect_checkpointed(connector: &dyn Connector, from: Option<CheckpointJson>) -> Vec<(Batch, CheckpointJson)> {
-    let cp = connector.as_checkpointed().unwrap_or_else(|| panic!("{connector} claims no checkpoint capability"));
+pub async fn collect_checkpointed(
+    connector: &dyn Connector,
+    from: Option<CheckpointJson>,
+) -> Vec<(Batch, CheckpointJson)> {
+    let cp = connector
+        .as_checkpointed()
+        .unwrap_or_else(|| panic!("{connector} claims no checkpoint capability"));
     let from = match from {
         Some(f) => f,
         None => must(cp.initial_checkpoint_json(), "initial checkpoint"),
@@ -77,16 +82,30 @@ pub async fn capabilities_agree<F: Fixture>(fixture: &F, declared: &[&str]) {
     let caps = c.capabilities();
     let roles = [
         ("load", caps.load, c.as_load().is_some()),
-        ("poll", caps.poll, c.as_poll().is_some() || (caps.poll && c.as_checkpointed().is_some())),
+        (
+            "poll",
+            caps.poll,
+            c.as_poll().is_some() || (caps.poll && c.as_checkpointed().is_some()),
+        ),
         ("checkpoint", caps.checkpoint, c.as_checkpointed().is_some()),
         ("slim", caps.slim, c.as_slim().is_some()),
         ("refetch", caps.refetch, c.as_refetch().is_some()),
     ];
     for (name, claimed, reachable) in roles {
-        assert_eq!(claimed, reachable, "{c}: capabilities().{name} = {claimed} but its accessor says {reachable}");
-        assert_eq!(claimed, declared.contains(&name), "{c}: capabilities().{name} = {claimed} but the conformance list says otherwise");
+        assert_eq!(
+            claimed, reachable,
+            "{c}: capabilities().{name} = {claimed} but its accessor says {reachable}"
+        );
+        assert_eq!(
+            claimed,
+            declared.contains(&name),
+            "{c}: capabilities().{name} = {claimed} but the conformance list says otherwise"
+        );
     }
-    assert!(caps.load || caps.checkpoint, "{c}: a connector must load or resume");
+    assert!(
+        caps.load || caps.checkpoint,
+        "{c}: a connector must load or resume"
+    );
 }
 
 /// Ids are unique within a run and stable across runs.
@@ -95,17 +114,42 @@ pub async fn capabilities_agree<F: Fixture>(fixture: &F, declared: &[&str]) {
 /// On a duplicate id or a changed id set.
 pub async fn ids_unique_and_stable<F: Fixture>(fixture: &F) {
     let (first, failures) = collect_load(fixture.connector().as_ref()).await;
-    assert!(failures.is_empty(), "the fixture has no malformed item, yet the load failed: {failures:?}");
-    assert!(first.len() >= 3, "the fixture must hold at least three documents, it has {}", first.len());
+    assert!(
+        failures.is_empty(),
+        "the fixture has no malformed item, yet the load failed: {failures:?}"
+    );
+    assert!(
+        first.len() >= 3,
+        "the fixture must hold at least three documents, it has {}",
+        first.len()
+    );
     let mut seen = HashSet::new();
     for id in ids(&first) {
-        assert!(seen.insert(id.clone()), "id `{id}` appears twice in one load");
+        assert!(
+            seen.insert(id.clone()),
+            "id `{id}` appears twice in one load"
+        );
     }
     let (second, _) = collect_load(fixture.connector().as_ref()).await;
-    assert_eq!(ids(&first), ids(&second), "two loads of an unchanged source gave different ids or order");
+    assert_eq!(
+        ids(&first),
+        ids(&second),
+        "two loads of an unchanged source gave different ids or order"
+    );
     for doc in &first {
-        assert_eq!(doc.fingerprint.len(), 32, "fingerprint of `{}` is not 32 hex chars", doc.id);
-        assert!(doc.fingerprint.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "fingerprint of `{}` is not lower hex", doc.id);
+        assert_eq!(
+            doc.fingerprint.len(),
+            32,
+            "fingerprint of `{}` is not 32 hex chars",
+            doc.id
+        );
+        assert!(
+            doc.fingerprint
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+            "fingerprint of `{}` is not lower hex",
+            doc.id
+        );
     }
 }
 
@@ -131,7 +175,9 @@ async fn poll_ids(connector: &dyn Connector, window: crate::TimeWindow) -> Vec<S
 /// # Panics
 /// When the fixture has no window, or the connector yields the wrong items.
 pub async fn window_is_half_open<F: Fixture>(fixture: &F) {
-    let (window, expected) = fixture.window().unwrap_or_else(|| panic!("a connector that polls needs Fixture::window"));
+    let (window, expected) = fixture
+        .window()
+        .unwrap_or_else(|| panic!("a connector that polls needs Fixture::window"));
     let c = fixture.connector();
     let got: BTreeSet<String> = poll_ids(c.as_ref(), window).await.into_iter().collect();
     let expected: BTreeSet<String> = expected.into_iter().collect();
@@ -139,16 +185,34 @@ pub async fn window_is_half_open<F: Fixture>(fixture: &F) {
 
     let (all, _) = collect_load(c.as_ref()).await;
     let inside: Vec<&Document> = all.iter().filter(|d| expected.contains(&d.id)).collect();
-    let Some(pivot) = inside.iter().find_map(|d| d.updated_at.map(|t| (d.id.clone(), t))) else {
+    let Some(pivot) = inside
+        .iter()
+        .find_map(|d| d.updated_at.map(|t| (d.id.clone(), t)))
+    else {
         return;
     };
     let (pivot_id, t) = pivot;
-    let before = crate::TimeWindow { start: window.start, end: t };
-    assert!(!poll_ids(c.as_ref(), before).await.contains(&pivot_id), "`{pivot_id}` updated at {t} was yielded by a window ending at {t}: the end must be exclusive");
-    let from = crate::TimeWindow { start: t, end: window.end };
-    assert!(poll_ids(c.as_ref(), from).await.contains(&pivot_id), "`{pivot_id}` updated at {t} was not yielded by a window starting at {t}: the start must be inclusive");
+    let before = crate::TimeWindow {
+        start: window.start,
+        end: t,
+    };
+    assert!(
+        !poll_ids(c.as_ref(), before).await.contains(&pivot_id),
+        "`{pivot_id}` updated at {t} was yielded by a window ending at {t}: the end must be exclusive"
+    );
+    let from = crate::TimeWindow {
+        start: t,
+        end: window.end,
+    };
+    assert!(
+        poll_ids(c.as_ref(), from).await.contains(&pivot_id),
+        "`{pivot_id}` updated at {t} was not yielded by a window starting at {t}: the start must be inclusive"
+    );
     let empty = crate::TimeWindow { start: t, end: t };
-    assert!(poll_ids(c.as_ref(), empty).await.is_empty(), "an empty window yielded documents");
+    assert!(
+        poll_ids(c.as_ref(), empty).await.is_empty(),
+        "an empty window yielded documents"
+    );
 }
 
 /// Every checkpoint survives a JSON round trip, and another source's checkpoint is refused.
@@ -158,25 +222,44 @@ pub async fn window_is_half_open<F: Fixture>(fixture: &F) {
 pub async fn checkpoint_round_trips<F: Fixture>(fixture: &F) {
     let c = fixture.connector();
     let pages = collect_checkpointed(c.as_ref(), None).await;
-    assert!(pages.len() >= 2, "the fixture must span at least two source pages, it has {}", pages.len());
+    assert!(
+        pages.len() >= 2,
+        "the fixture must span at least two source pages, it has {}",
+        pages.len()
+    );
     for (i, (_, cp)) in pages.iter().enumerate() {
-        let text = serde_json::to_string(cp).unwrap_or_else(|e| panic!("checkpoint {i} does not serialise: {e}"));
-        let back: CheckpointJson = serde_json::from_str(&text).unwrap_or_else(|e| panic!("checkpoint {i} does not parse back: {e}"));
+        let text = serde_json::to_string(cp)
+            .unwrap_or_else(|e| panic!("checkpoint {i} does not serialise: {e}"));
+        let back: CheckpointJson = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("checkpoint {i} does not parse back: {e}"));
         assert_eq!(&back, cp, "checkpoint {i} changed through JSON");
-        assert_eq!(back.source, c.source(), "checkpoint {i} names another source");
+        assert_eq!(
+            back.source,
+            c.source(),
+            "checkpoint {i} names another source"
+        );
     }
-    let Some(dyn_cp) = c.as_checkpointed() else { return };
+    let Some(dyn_cp) = c.as_checkpointed() else {
+        return;
+    };
     let mut foreign = pages[0].1.clone();
     foreign.source = "some-other-source".into();
     let mut stream = dyn_cp.load_from_checkpoint_json(foreign, None, SyncContext::new());
     match stream.next().await {
-        Some(Err(e)) => assert_eq!(e.kind(), ErrorKind::Checkpoint, "a foreign checkpoint failed with the wrong kind: {e}"),
+        Some(Err(e)) => assert_eq!(
+            e.kind(),
+            ErrorKind::Checkpoint,
+            "a foreign checkpoint failed with the wrong kind: {e}"
+        ),
         other => panic!("a checkpoint of another source was accepted: {other:?}"),
     }
     let mut newer = pages[0].1.clone();
     newer.version += 1000;
     let mut stream = dyn_cp.load_from_checkpoint_json(newer, None, SyncContext::new());
-    assert!(matches!(stream.next().await, Some(Err(e)) if e.kind() == ErrorKind::Checkpoint), "a checkpoint of an unknown version was accepted");
+    assert!(
+        matches!(stream.next().await, Some(Err(e)) if e.kind() == ErrorKind::Checkpoint),
+        "a checkpoint of an unknown version was accepted"
+    );
 }
 
 /// Resuming from every checkpoint yields exactly the documents of the pages after it.
@@ -189,11 +272,19 @@ pub async fn resume_from_every_checkpoint<F: Fixture>(fixture: &F) {
     let page_ids: Vec<Vec<String>> = pages.iter().map(|(b, _)| ids(&b.documents)).collect();
     for (i, (_, cp)) in pages.iter().enumerate() {
         let text = serde_json::to_string(cp).unwrap_or_else(|e| panic!("checkpoint {i}: {e}"));
-        let parsed: CheckpointJson = serde_json::from_str(&text).unwrap_or_else(|e| panic!("checkpoint {i}: {e}"));
+        let parsed: CheckpointJson =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("checkpoint {i}: {e}"));
         let fresh = fixture.connector();
-        let rest: Vec<String> = collect_checkpointed(fresh.as_ref(), Some(parsed)).await.iter().flat_map(|(b, _)| ids(&b.documents)).collect();
+        let rest: Vec<String> = collect_checkpointed(fresh.as_ref(), Some(parsed))
+            .await
+            .iter()
+            .flat_map(|(b, _)| ids(&b.documents))
+            .collect();
         let expected: Vec<String> = page_ids[i + 1..].concat();
-        assert_eq!(rest, expected, "resuming after page {i} did not yield exactly the rest");
+        assert_eq!(
+            rest, expected,
+            "resuming after page {i} did not yield exactly the rest"
+        );
     }
 }
 
@@ -209,7 +300,10 @@ impl Sink for FailingSink {
     async fn write(&self, batch: &Batch) -> Result<()> {
         let n = self.writes.fetch_add(1, Ordering::SeqCst);
         if Some(n) == self.fail_at {
-            return Err(Error::new(ErrorKind::Sink, format!("injected failure at batch {n}")));
+            return Err(Error::new(
+                ErrorKind::Sink,
+                format!("injected failure at batch {n}"),
+            ));
         }
         self.inner.write(batch).await
     }
@@ -228,8 +322,11 @@ impl Sink for FailingSink {
 pub async fn sink_failure_at_every_batch_loses_nothing<F: Fixture>(fixture: &F) {
     let reference = fixture.connector();
     let pages = collect_checkpointed(reference.as_ref(), None).await;
-    let page_of: HashMap<String, usize> =
-        pages.iter().enumerate().flat_map(|(i, (b, _))| b.documents.iter().map(move |d| (d.id.clone(), i))).collect();
+    let page_of: HashMap<String, usize> = pages
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (b, _))| b.documents.iter().map(move |d| (d.id.clone(), i)))
+        .collect();
     let all: BTreeSet<String> = page_of.keys().cloned().collect();
     // Batches of 2 split most pages over several sink batches.
     let options = SyncOptions::default().batch_docs(2);
@@ -237,7 +334,11 @@ pub async fn sink_failure_at_every_batch_loses_nothing<F: Fixture>(fixture: &F) 
     for k in 0..batches {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let state_path = dir.path().join("state.json");
-        let first = FailingSink { inner: MemorySink::new(), fail_at: Some(k), writes: AtomicUsize::new(0) };
+        let first = FailingSink {
+            inner: MemorySink::new(),
+            fail_at: Some(k),
+            writes: AtomicUsize::new(0),
+        };
         let first_sink = Arc::new(first);
         let store = must(FileStateStore::open(&state_path).await, "open state");
         let err = Syncer::new(fixture.connector())
@@ -248,26 +349,47 @@ pub async fn sink_failure_at_every_batch_loses_nothing<F: Fixture>(fixture: &F) 
             .await
             .err()
             .unwrap_or_else(|| panic!("the sink failed at batch {k}, yet the sync succeeded"));
-        assert_eq!(err.kind(), ErrorKind::Sink, "failure at batch {k} surfaced as {err}");
+        assert_eq!(
+            err.kind(),
+            ErrorKind::Sink,
+            "failure at batch {k} surfaced as {err}"
+        );
         let acknowledged: Vec<String> = first_sink.inner.deliveries().concat();
 
         // "Restart the process": a new connector, the state file read again.
         let second_sink = MemorySink::new();
         let store = must(FileStateStore::open(&state_path).await, "reopen state");
         must(
-            Syncer::new(fixture.connector()).sink(second_sink.clone()).state(store).options(options.clone()).run(SyncMode::Auto).await,
+            Syncer::new(fixture.connector())
+                .sink(second_sink.clone())
+                .state(store)
+                .options(options.clone())
+                .run(SyncMode::Auto)
+                .await,
             &format!("resumed sync after a failure at batch {k}"),
         );
         let redelivered: Vec<String> = second_sink.deliveries().concat();
-        let held: BTreeSet<String> = acknowledged.iter().chain(redelivered.iter()).cloned().collect();
+        let held: BTreeSet<String> = acknowledged
+            .iter()
+            .chain(redelivered.iter())
+            .cloned()
+            .collect();
         let lost: Vec<&String> = all.difference(&held).collect();
-        assert!(lost.is_empty(), "after a sink failure at batch {k} and a restart, these documents were lost: {lost:?}");
+        assert!(
+            lost.is_empty(),
+            "after a sink failure at batch {k} and a restart, these documents were lost: {lost:?}"
+        );
 
         let acked: HashSet<&String> = acknowledged.iter().collect();
         for id in redelivered.iter().filter(|id| acked.contains(id)) {
             let page = page_of.get(id).copied().unwrap_or(usize::MAX);
-            let partly = pages.get(page).is_some_and(|(b, _)| b.documents.iter().any(|d| !acked.contains(&d.id)));
-            assert!(partly, "`{id}` was delivered again after a failure at batch {k}, though its whole source page had been acknowledged");
+            let partly = pages
+                .get(page)
+                .is_some_and(|(b, _)| b.documents.iter().any(|d| !acked.contains(&d.id)));
+            assert!(
+                partly,
+                "`{id}` was delivered again after a failure at batch {k}, though its whole source page had been acknowledged"
+            );
         }
     }
 }
@@ -278,21 +400,37 @@ pub async fn sink_failure_at_every_batch_loses_nothing<F: Fixture>(fixture: &F) 
 /// When an id is missing from the listing, or the listing holds ids nothing could produce.
 pub async fn slim_lists_every_id<F: Fixture>(fixture: &F) {
     let c = fixture.connector();
-    let slim = c.as_slim().unwrap_or_else(|| panic!("{c} claims slim but as_slim() is None"));
+    let slim = c
+        .as_slim()
+        .unwrap_or_else(|| panic!("{c} claims slim but as_slim() is None"));
     let mut listed = BTreeSet::new();
     let mut stream = slim.list_ids(SyncContext::new());
     while let Some(page) = stream.next().await {
         for s in must(page, "list_ids failed") {
-            assert!(listed.insert(s.id.clone()), "list_ids lists `{}` twice", s.id);
+            assert!(
+                listed.insert(s.id.clone()),
+                "list_ids lists `{}` twice",
+                s.id
+            );
         }
     }
     let (docs, failures) = collect_load(c.as_ref()).await;
     let loaded: BTreeSet<String> = ids(&docs).into_iter().collect();
     let missing: Vec<&String> = loaded.difference(&listed).collect();
-    assert!(missing.is_empty(), "list_ids misses ids a load yields (prune would delete them): {missing:?}");
-    let possible: BTreeSet<String> = loaded.iter().cloned().chain(failures.into_iter().filter_map(|f| f.id)).collect();
+    assert!(
+        missing.is_empty(),
+        "list_ids misses ids a load yields (prune would delete them): {missing:?}"
+    );
+    let possible: BTreeSet<String> = loaded
+        .iter()
+        .cloned()
+        .chain(failures.into_iter().filter_map(|f| f.id))
+        .collect();
     let extra: Vec<&String> = listed.difference(&possible).collect();
-    assert!(extra.is_empty(), "list_ids lists ids no load yields: {extra:?}");
+    assert!(
+        extra.is_empty(),
+        "list_ids lists ids no load yields: {extra:?}"
+    );
 }
 
 /// Fetching ids again gives the same documents; an unknown id gives nothing and no error.
@@ -303,7 +441,9 @@ pub async fn refetch_yields_the_same_documents<F: Fixture>(fixture: &F) {
     let c = fixture.connector();
     let (docs, _) = collect_load(c.as_ref()).await;
     let wanted: Vec<Document> = docs.into_iter().take(3).collect();
-    let refetch = c.as_refetch().unwrap_or_else(|| panic!("{c} claims refetch but as_refetch() is None"));
+    let refetch = c
+        .as_refetch()
+        .unwrap_or_else(|| panic!("{c} claims refetch but as_refetch() is None"));
     let mut got = Vec::new();
     let mut stream = refetch.fetch(ids(&wanted), SyncContext::new());
     while let Some(page) = stream.next().await {
@@ -311,14 +451,27 @@ pub async fn refetch_yields_the_same_documents<F: Fixture>(fixture: &F) {
     }
     let by_id: HashMap<&str, &Document> = got.iter().map(|d| (d.id.as_str(), d)).collect();
     for doc in &wanted {
-        let again = by_id.get(doc.id.as_str()).unwrap_or_else(|| panic!("fetch did not return `{}`", doc.id));
-        assert_eq!(again.fingerprint, doc.fingerprint, "fetch of `{}` gave another fingerprint", doc.id);
-        assert_eq!(again.content, doc.content, "fetch of `{}` gave another body", doc.id);
+        let again = by_id
+            .get(doc.id.as_str())
+            .unwrap_or_else(|| panic!("fetch did not return `{}`", doc.id));
+        assert_eq!(
+            again.fingerprint, doc.fingerprint,
+            "fetch of `{}` gave another fingerprint",
+            doc.id
+        );
+        assert_eq!(
+            again.content, doc.content,
+            "fetch of `{}` gave another body",
+            doc.id
+        );
     }
     let mut stream = refetch.fetch(vec!["no-such-item-3f9e".to_owned()], SyncContext::new());
     while let Some(page) = stream.next().await {
         let page = must(page, "fetch of an unknown id failed");
-        assert!(page.documents.is_empty(), "fetch of an unknown id returned documents");
+        assert!(
+            page.documents.is_empty(),
+            "fetch of an unknown id returned documents"
+        );
     }
 }
 
@@ -331,15 +484,39 @@ pub async fn malformed_item_is_a_failure<F: Fixture>(fixture: &F) {
         panic!("the conformance kit needs Fixture::malformed: a source with one malformed item");
     };
     let (docs, failures) = collect_load(connector.as_ref()).await;
-    assert!(!failures.is_empty(), "the malformed item produced no failure");
-    assert!(docs.len() >= 2, "the stream stopped at the malformed item: only {} documents came", docs.len());
+    assert!(
+        !failures.is_empty(),
+        "the malformed item produced no failure"
+    );
+    assert!(
+        docs.len() >= 2,
+        "the stream stopped at the malformed item: only {} documents came",
+        docs.len()
+    );
     if let Some(id) = id {
-        assert!(failures.iter().any(|f| f.id.as_deref() == Some(&id)), "no failure names `{id}`: {failures:?}");
-        assert!(!docs.iter().any(|d| d.id == id), "`{id}` is both a document and a failure");
-        assert!(failures.iter().any(|f| f.message.contains(&id) || f.link.is_some()), "the failure message does not name the item: {failures:?}");
+        assert!(
+            failures.iter().any(|f| f.id.as_deref() == Some(&id)),
+            "no failure names `{id}`: {failures:?}"
+        );
+        assert!(
+            !docs.iter().any(|d| d.id == id),
+            "`{id}` is both a document and a failure"
+        );
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.message.contains(&id) || f.link.is_some()),
+            "the failure message does not name the item: {failures:?}"
+        );
     }
     let sink = MemorySink::new();
-    let report = must(Syncer::new(connector).sink(sink.clone()).run(SyncMode::Full).await, "a sync with a malformed item must finish");
+    let report = must(
+        Syncer::new(connector)
+            .sink(sink.clone())
+            .run(SyncMode::Full)
+            .await,
+        "a sync with a malformed item must finish",
+    );
     assert_eq!(report.failed as usize, failures.len());
     assert_eq!(sink.len(), docs.len());
 }
@@ -349,7 +526,9 @@ pub async fn malformed_item_is_a_failure<F: Fixture>(fixture: &F) {
 /// # Panics
 /// When the secret is printed anywhere.
 pub async fn secret_never_printed<F: Fixture>(fixture: &F) {
-    let Some(secret) = fixture.secret() else { return };
+    let Some(secret) = fixture.secret() else {
+        return;
+    };
     let (logs, _guard) = LogCapture::start();
     let c = fixture.connector();
     let mut printed = vec![format!("{c:?}"), format!("{c:#?}"), c.to_string()];
@@ -357,10 +536,10 @@ pub async fn secret_never_printed<F: Fixture>(fixture: &F) {
         printed.push(format!("{e:?}"));
         printed.push(e.to_string());
     }
-    if let Some((bad, _)) = fixture.malformed() {
-        if let Ok(report) = Syncer::new(bad).run(SyncMode::Full).await {
-            printed.push(format!("{report:?}"));
-        }
+    if let Some((bad, _)) = fixture.malformed()
+        && let Ok(report) = Syncer::new(bad).run(SyncMode::Full).await
+    {
+        printed.push(format!("{report:?}"));
     }
     match Syncer::new(fixture.connector()).run(SyncMode::Full).await {
         Ok(report) => printed.push(format!("{report:?}")),
@@ -408,12 +587,26 @@ pub async fn drop_mid_page_is_safe<F: Fixture>(fixture: &F) {
         .run(SyncMode::Full)
         .await;
     if let Err(e) = &first {
-        assert_eq!(e.kind(), ErrorKind::Cancelled, "a cancelled sync failed with {e}");
+        assert_eq!(
+            e.kind(),
+            ErrorKind::Cancelled,
+            "a cancelled sync failed with {e}"
+        );
     }
-    must(Syncer::new(fixture.connector()).sink(sink.clone()).state(store).run(SyncMode::Auto).await, "the run after a cancelled one");
+    must(
+        Syncer::new(fixture.connector())
+            .sink(sink.clone())
+            .state(store)
+            .run(SyncMode::Auto)
+            .await,
+        "the run after a cancelled one",
+    );
     let held: BTreeSet<String> = sink.ids().into_iter().collect();
     let expected: BTreeSet<String> = ids(&all).into_iter().collect();
-    assert_eq!(held, expected, "after a cancelled sync and a new run the sink does not hold every document");
+    assert_eq!(
+        held, expected,
+        "after a cancelled sync and a new run the sink does not hold every document"
+    );
 }
 
 /// A full sync delivers exactly the loaded documents; a second full sync finds them unchanged.
@@ -424,12 +617,41 @@ pub async fn full_sync_delivers_every_document<F: Fixture>(fixture: &F) {
     let (all, _) = collect_load(fixture.connector().as_ref()).await;
     let sink = MemorySink::new();
     let store = MemoryStateStore::new();
-    let report = must(Syncer::new(fixture.connector()).sink(sink.clone()).state(store.clone()).run(SyncMode::Full).await, "full sync");
+    let report = must(
+        Syncer::new(fixture.connector())
+            .sink(sink.clone())
+            .state(store.clone())
+            .run(SyncMode::Full)
+            .await,
+        "full sync",
+    );
     let expected: BTreeSet<String> = ids(&all).into_iter().collect();
     let held: BTreeSet<String> = sink.ids().into_iter().collect();
-    assert_eq!(held, expected, "the sink does not hold exactly the loaded documents");
-    assert_eq!(report.new as usize, all.len(), "every document of a first sync is new");
-    let again = must(Syncer::new(fixture.connector()).sink(sink).state(store).run(SyncMode::Full).await, "second full sync");
-    assert_eq!(again.unchanged as usize, all.len(), "a second full sync of an unchanged source must find every document unchanged");
-    assert_eq!(again.new + again.updated, 0, "a second full sync of an unchanged source found new or updated documents");
+    assert_eq!(
+        held, expected,
+        "the sink does not hold exactly the loaded documents"
+    );
+    assert_eq!(
+        report.new as usize,
+        all.len(),
+        "every document of a first sync is new"
+    );
+    let again = must(
+        Syncer::new(fixture.connector())
+            .sink(sink)
+            .state(store)
+            .run(SyncMode::Full)
+            .await,
+        "second full sync",
+    );
+    assert_eq!(
+        again.unchanged as usize,
+        all.len(),
+        "a second full sync of an unchanged source must find every document unchanged"
+    );
+    assert_eq!(
+        again.new + again.updated,
+        0,
+        "a second full sync of an unchanged source found new or updated documents"
+    );
 }

@@ -23,7 +23,10 @@ pub struct Writer(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Writer {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(data);
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(data);
         Ok(data.len())
     }
 
@@ -55,6 +58,12 @@ impl LogCapture {
 
     /// What was logged so far.
     pub fn contents(&self) -> String {
-        String::from_utf8_lossy(&self.buf.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
+        String::from_utf8_lossy(
+            &self
+                .buf
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+        .into_owned()
     }
 }

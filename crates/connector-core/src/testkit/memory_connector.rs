@@ -12,13 +12,15 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
-use crate::connector::{CheckpointedConnector, Connector, LoadConnector, PollConnector, RefetchConnector, SlimConnector};
+use crate::DynCheckpointed;
+use crate::connector::{
+    CheckpointedConnector, Connector, LoadConnector, PollConnector, RefetchConnector, SlimConnector,
+};
 use crate::context::SyncContext;
 use crate::document::{Batch, Capabilities, CheckpointedBatch, Document, Failure, SlimDocument};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::Secret;
 use crate::window::TimeWindow;
-use crate::DynCheckpointed;
 
 /// The source key of [`MemoryConnector`].
 pub const SOURCE: &str = "memory";
@@ -41,7 +43,13 @@ pub struct MemoryItem {
 impl MemoryItem {
     /// A well-formed item.
     pub fn new(id: impl Into<String>, text: impl Into<String>, updated_at: DateTime<Utc>) -> Self {
-        Self { id: id.into(), text: text.into(), updated_at, malformed: false, version: 1 }
+        Self {
+            id: id.into(),
+            text: text.into(),
+            updated_at,
+            malformed: false,
+            version: 1,
+        }
     }
 
     /// Marks the item malformed.
@@ -99,7 +107,13 @@ impl MemoryConnector {
     /// `n` items `doc-00000 ...` updated one minute apart from `start`.
     pub fn numbered(n: usize, page_size: usize, start: DateTime<Utc>) -> Self {
         let items = (0..n)
-            .map(|i| MemoryItem::new(format!("doc-{i:05}"), format!("body of document {i}"), start + chrono::Duration::minutes(i as i64)))
+            .map(|i| {
+                MemoryItem::new(
+                    format!("doc-{i:05}"),
+                    format!("body of document {i}"),
+                    start + chrono::Duration::minutes(i as i64),
+                )
+            })
             .collect();
         Self::new(items, page_size)
     }
@@ -116,7 +130,9 @@ impl MemoryConnector {
             fail_check: AtomicBool::new(false),
             bodies_read: AtomicU64::new(0),
         };
-        Self { inner: Arc::new(inner) }
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The credential.
@@ -126,12 +142,20 @@ impl MemoryConnector {
 
     /// The items now.
     pub fn items(&self) -> Vec<MemoryItem> {
-        self.inner.items.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.inner
+            .items
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Adds an item, or replaces the one with its id and bumps the version.
     pub fn upsert(&self, mut item: MemoryItem) {
-        let mut items = self.inner.items.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut items = self
+            .inner
+            .items
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match items.binary_search_by(|i| i.id.cmp(&item.id)) {
             Ok(pos) => {
                 item.version = items[pos].version + 1;
@@ -143,7 +167,11 @@ impl MemoryConnector {
 
     /// Removes an item.
     pub fn remove(&self, id: &str) {
-        self.inner.items.write().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|i| i.id != id);
+        self.inner
+            .items
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|i| i.id != id);
     }
 
     /// Makes `list_ids` fail halfway (after its first page).
@@ -252,9 +280,11 @@ impl Connector for MemoryConnector {
 
     async fn check(&self) -> Result<()> {
         if self.inner.fail_check.load(Ordering::SeqCst) {
-            return Err(Error::new(ErrorKind::Unauthenticated, "the service rejected the token")
-                .with_connector(SOURCE)
-                .with_field("credentials.token"));
+            return Err(
+                Error::new(ErrorKind::Unauthenticated, "the service rejected the token")
+                    .with_connector(SOURCE)
+                    .with_field("credentials.token"),
+            );
         }
         Ok(())
     }
@@ -282,13 +312,17 @@ impl Connector for MemoryConnector {
 
 impl LoadConnector for MemoryConnector {
     fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.page_stream(None, None, ctx, None).map(|r| r.map(|p| p.batch)).boxed()
+        self.page_stream(None, None, ctx, None)
+            .map(|r| r.map(|p| p.batch))
+            .boxed()
     }
 }
 
 impl PollConnector for MemoryConnector {
     fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.page_stream(None, Some(window), ctx, None).map(|r| r.map(|p| p.batch)).boxed()
+        self.page_stream(None, Some(window), ctx, None)
+            .map(|r| r.map(|p| p.batch))
+            .boxed()
     }
 }
 
@@ -314,11 +348,17 @@ impl SlimConnector for MemoryConnector {
         let ids: Vec<String> = self.items().into_iter().map(|i| i.id).collect();
         let page_size = self.inner.page_size;
         let fail = self.inner.fail_listing.load(Ordering::SeqCst);
-        let mut pages: Vec<Result<Vec<SlimDocument>>> =
-            ids.chunks(page_size).map(|c| Ok(c.iter().map(SlimDocument::new).collect())).collect();
+        let mut pages: Vec<Result<Vec<SlimDocument>>> = ids
+            .chunks(page_size)
+            .map(|c| Ok(c.iter().map(SlimDocument::new).collect()))
+            .collect();
         if fail {
             pages.truncate(1);
-            pages.push(Err(Error::new(ErrorKind::Unavailable, "listing failed halfway").with_connector(SOURCE)));
+            pages.push(Err(Error::new(
+                ErrorKind::Unavailable,
+                "listing failed halfway",
+            )
+            .with_connector(SOURCE)));
         }
         futures::stream::iter(pages).boxed()
     }
@@ -327,8 +367,13 @@ impl SlimConnector for MemoryConnector {
 impl RefetchConnector for MemoryConnector {
     fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
         let only: HashSet<String> = ids.into_iter().collect();
-        self.page_stream(None, None, ctx.with_fingerprints(Arc::new(crate::NoFingerprints)), Some(only))
-            .map(|r| r.map(|p| p.batch))
-            .boxed()
+        self.page_stream(
+            None,
+            None,
+            ctx.with_fingerprints(Arc::new(crate::NoFingerprints)),
+            Some(only),
+        )
+        .map(|r| r.map(|p| p.batch))
+        .boxed()
     }
 }

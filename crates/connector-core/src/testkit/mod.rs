@@ -4,7 +4,7 @@
 //! wiremock server) and expand [`conformance_tests!`](crate::conformance_tests) with the
 //! capabilities your connector claims:
 //!
-//! ```ignore
+//! ```text
 //! connector_core::conformance_tests!(local_conformance, LocalFixture, [load, poll, checkpoint, slim, refetch]);
 //! ```
 //!
@@ -39,7 +39,9 @@ use crate::window::TimeWindow;
 
 pub use checks::*;
 pub use logs::{LogCapture, Writer as LogWriter};
-pub use memory_connector::{MemoryCheckpoint, MemoryConnector, MemoryItem, SOURCE as MEMORY_SOURCE};
+pub use memory_connector::{
+    MemoryCheckpoint, MemoryConnector, MemoryItem, SOURCE as MEMORY_SOURCE,
+};
 
 /// A connector's test setup for the conformance kit.
 ///
@@ -159,7 +161,9 @@ macro_rules! __conformance_cap {
         }
         #[test]
         fn sink_failure_at_every_batch_loses_nothing() {
-            $run(|f| async move { $crate::testkit::sink_failure_at_every_batch_loses_nothing(&f).await });
+            $run(|f| async move {
+                $crate::testkit::sink_failure_at_every_batch_loses_nothing(&f).await
+            });
         }
     };
     (slim, $run:ident) => {
@@ -186,8 +190,12 @@ pub struct MemoryFixture {
 #[async_trait]
 impl Fixture for MemoryFixture {
     async fn setup() -> Self {
-        let start = chrono::DateTime::<chrono::Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default();
-        Self { connector: MemoryConnector::numbered(23, 5, start), start }
+        let start =
+            chrono::DateTime::<chrono::Utc>::from_timestamp(1_767_225_600, 0).unwrap_or_default();
+        Self {
+            connector: MemoryConnector::numbered(23, 5, start),
+            start,
+        }
     }
 
     fn connector(&self) -> Arc<dyn Connector> {
@@ -199,14 +207,18 @@ impl Fixture for MemoryFixture {
     }
 
     fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
-        let bad = MemoryConnector::new(self.connector.items(), 5).with_secret(self.connector.secret().expose());
+        let bad = MemoryConnector::new(self.connector.items(), 5)
+            .with_secret(self.connector.secret().expose());
         bad.upsert(MemoryItem::new("doc-00007", "x", self.start).malformed());
         Some((Arc::new(bad), Some("doc-00007".to_owned())))
     }
 
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
         // Items are one minute apart: minutes 3..9 hold doc-00003 ..= doc-00008.
-        let window = TimeWindow { start: self.start + chrono::Duration::minutes(3), end: self.start + chrono::Duration::minutes(9) };
+        let window = TimeWindow {
+            start: self.start + chrono::Duration::minutes(3),
+            end: self.start + chrono::Duration::minutes(9),
+        };
         Some((window, (3..9).map(|i| format!("doc-{i:05}")).collect()))
     }
 }

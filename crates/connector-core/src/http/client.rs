@@ -1,0 +1,345 @@
+//! [`HttpClient`] and its builder.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use reqwest::Method;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use super::request::RequestBuilder;
+use super::retry::RetryPolicy;
+use crate::context::{SyncContext, SyncStats};
+use crate::error::{Error, ErrorKind, Result};
+use crate::secret::Secret;
+
+/// How requests authenticate. Every credential is sent in a header marked sensitive, so it is
+/// left out of reqwest's and hyper's `Debug` output and HTTP/2 header compression tables, and is
+/// dropped when a redirect leaves the origin.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub enum Auth {
+    /// No credentials.
+    #[default]
+    None,
+    /// `Authorization: Bearer <token>`.
+    Bearer(Secret),
+    /// `Authorization: Basic base64(username:password)`; the password may be empty.
+    Basic {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+    /// A key in a header of its own (`X-API-Key: <key>`).
+    Header {
+        /// The header's name.
+        name: String,
+        /// The key.
+        value: Secret,
+    },
+}
+
+impl Auth {
+    /// The secret strings this auth sends, for scrubbing them from text that came back.
+    pub(crate) fn secrets(&self) -> Vec<&str> {
+        match self {
+            Self::None => Vec::new(),
+            Self::Bearer(t) => vec![t.expose()],
+            Self::Basic { password, .. } => vec![password.expose()],
+            Self::Header { value, .. } => vec![value.expose()],
+        }
+    }
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Bearer(_) => f.write_str("Bearer(***)"),
+            Self::Basic { username, .. } => write!(f, "Basic {{ username: {username:?}, password: *** }}"),
+            Self::Header { name, .. } => write!(f, "Header {{ name: {name:?}, value: *** }}"),
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) client: reqwest::Client,
+    pub(crate) connector: &'static str,
+    pub(crate) credential_field: Option<String>,
+    pub(crate) auth: Auth,
+    pub(crate) policy: RetryPolicy,
+    pub(crate) timeout: Duration,
+    pub(crate) max_body_bytes: u64,
+    pub(crate) max_redirects: u32,
+    limiter: Option<DefaultKeyedRateLimiter<String>>,
+}
+
+/// The HTTP client every HTTP connector uses: retries with backoff and `Retry-After`, a per-host
+/// rate limit, timeouts, capped bodies, redirects that drop credentials when they leave the
+/// origin, and errors that name the connector and the credential field but never a secret.
+///
+/// Cheap to clone; clones share connections and the rate limiter. A stream takes
+/// [`with_context`](HttpClient::with_context) so its requests, retries and rate-limit waits are
+/// counted in the sync's [`SyncReport`](crate::sync::SyncReport) and its waits end when the sync
+/// is cancelled.
+///
+/// ```
+/// use std::time::Duration;
+/// use connector_core::http::{Auth, HttpClient};
+/// use connector_core::Secret;
+/// # fn demo() -> connector_core::Result<()> {
+/// let client = HttpClient::builder("rest_api")
+///     .auth(Auth::Bearer(Secret::new("t0ken")), "credentials.token")
+///     .timeout(Duration::from_secs(30))
+///     .max_retries(3)
+///     .rate_limit(std::num::NonZeroU32::new(10).unwrap(), Duration::from_secs(1))
+///     .build()?;
+/// assert_eq!(client.connector(), "rest_api");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct HttpClient {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) stats: Option<Arc<SyncStats>>,
+    pub(crate) cancel: Option<CancellationToken>,
+}
+
+impl HttpClient {
+    /// A builder for a client used by `connector` (its source key, named in errors).
+    pub fn builder(connector: &'static str) -> HttpClientBuilder {
+        HttpClientBuilder::new(connector)
+    }
+
+    /// This client counting into `ctx`'s stats and stopping its waits when `ctx` is cancelled.
+    #[must_use]
+    pub fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self { inner: Arc::clone(&self.inner), stats: Some(Arc::clone(ctx.stats())), cancel: Some(ctx.cancellation().clone()) }
+    }
+
+    /// This client counting into `stats`.
+    #[must_use]
+    pub fn with_stats(&self, stats: Arc<SyncStats>) -> Self {
+        Self { inner: Arc::clone(&self.inner), stats: Some(stats), cancel: self.cancel.clone() }
+    }
+
+    /// The source key of the connector this client works for.
+    pub fn connector(&self) -> &'static str {
+        self.inner.connector
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.inner.policy
+    }
+
+    /// A request. `GET`, `HEAD` and `OPTIONS` are retried; anything else only when marked
+    /// [`idempotent`](RequestBuilder::idempotent).
+    pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, url)
+    }
+
+    /// A `GET` request.
+    pub fn get(&self, url: Url) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    /// A `POST` request (not retried unless marked idempotent, as a search usually is).
+    pub fn post(&self, url: Url) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    /// Waits for the per-host rate limit, counting the wait.
+    pub(crate) async fn wait_for_rate_limit(&self, url: &Url) {
+        let Some(limiter) = &self.inner.limiter else { return };
+        let key = format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0));
+        let started = Instant::now();
+        limiter.until_key_ready(&key).await;
+        let waited = started.elapsed();
+        if waited >= Duration::from_millis(1)
+            && let Some(stats) = &self.stats
+        {
+            stats.add_rate_limit_wait(waited);
+        }
+    }
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("connector", &self.inner.connector)
+            .field("auth", &self.inner.auth)
+            .field("policy", &self.inner.policy)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`HttpClient`]. Defaults: 60 s timeout, 10 s connect timeout, 5 retries from
+/// 250 ms backoff up to 30 s, `Retry-After` honoured up to 60 s, no rate limit, 64 MiB body
+/// cap, 5 redirects, gzip on.
+pub struct HttpClientBuilder {
+    connector: &'static str,
+    timeout: Duration,
+    connect_timeout: Duration,
+    policy: RetryPolicy,
+    rate_limit: Option<(NonZeroU32, Duration)>,
+    max_body_bytes: u64,
+    max_redirects: u32,
+    user_agent: String,
+    auth: Auth,
+    credential_field: Option<String>,
+}
+
+impl HttpClientBuilder {
+    fn new(connector: &'static str) -> Self {
+        Self {
+            connector,
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            policy: RetryPolicy::default(),
+            rate_limit: None,
+            max_body_bytes: 64 * 1024 * 1024,
+            max_redirects: 5,
+            user_agent: format!("connectors/{} ({connector})", env!("CARGO_PKG_VERSION")),
+            auth: Auth::None,
+            credential_field: None,
+        }
+    }
+
+    /// The whole-request timeout, body included.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The connect timeout.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The whole retry policy.
+    #[must_use]
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Retries after the first attempt (`0` disables retries).
+    #[must_use]
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.policy.max_retries = n;
+        self
+    }
+
+    /// The backoff ceiling of the first retry and the largest one.
+    #[must_use]
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.policy.initial_backoff = initial;
+        self.policy.max_backoff = max;
+        self
+    }
+
+    /// The longest `Retry-After` honoured (default 60 s).
+    #[must_use]
+    pub fn retry_after_cap(mut self, cap: Duration) -> Self {
+        self.policy.retry_after_cap = cap;
+        self
+    }
+
+    /// At most `requests` per `period` to each host (GCRA: a burst of `requests`, then evenly
+    /// spaced).
+    #[must_use]
+    pub fn rate_limit(mut self, requests: NonZeroU32, period: Duration) -> Self {
+        self.rate_limit = Some((requests, period));
+        self
+    }
+
+    /// The largest response body read, after decompression (default 64 MiB).
+    #[must_use]
+    pub fn max_body_bytes(mut self, n: u64) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+
+    /// Redirects followed per request (default 5; `0` returns the redirect as an error).
+    #[must_use]
+    pub fn max_redirects(mut self, n: u32) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    /// The `User-Agent` header.
+    #[must_use]
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+
+    /// Authenticates every request with `auth`; `credential_field` is the config field a 401 or
+    /// 403 error tells the user to fix (`credentials.token`).
+    #[must_use]
+    pub fn auth(mut self, auth: Auth, credential_field: impl Into<String>) -> Self {
+        self.auth = auth;
+        self.credential_field = Some(credential_field.into());
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for a zero rate-limit period or a user agent that is not a valid
+    /// header; [`ErrorKind::Internal`] when the TLS backend cannot start.
+    pub fn build(self) -> Result<HttpClient> {
+        let limiter = match self.rate_limit {
+            None => None,
+            Some((requests, period)) => {
+                let quota = Quota::with_period(period / requests.get())
+                    .ok_or_else(|| Error::new(ErrorKind::Config, "the rate-limit period must be longer than zero"))?
+                    .allow_burst(requests);
+                Some(RateLimiter::keyed(quota))
+            }
+        };
+        let client = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .user_agent(self.user_agent)
+            .gzip(true)
+            // Redirects are followed by the request loop, which drops credentials on a hop to
+            // another origin, custom API-key headers included.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| Error::internal("cannot build the HTTP client").with_connector(self.connector).with_cause(e))?;
+        Ok(HttpClient {
+            inner: Arc::new(Inner {
+                client,
+                connector: self.connector,
+                credential_field: self.credential_field,
+                auth: self.auth,
+                policy: self.policy,
+                timeout: self.timeout,
+                max_body_bytes: self.max_body_bytes,
+                max_redirects: self.max_redirects,
+                limiter,
+            }),
+            stats: None,
+            cancel: None,
+        })
+    }
+}
+
+impl fmt::Debug for HttpClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClientBuilder")
+            .field("connector", &self.connector)
+            .field("auth", &self.auth)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}

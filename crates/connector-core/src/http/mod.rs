@@ -1,0 +1,35 @@
+//! The shared HTTP layer (feature `http`): one [`HttpClient`] for every HTTP connector, and
+//! [`paginate`] so a connector writes only "fetch this page".
+//!
+//! What the client does for every request:
+//! - retries idempotent requests (`GET`, `HEAD`, `OPTIONS`, or one marked
+//!   [`idempotent`](RequestBuilder::idempotent)) on 408, 429, 500, 502, 503, 504, connection
+//!   errors and timeouts, with exponential backoff and full jitter ([`RetryPolicy`]);
+//! - honours `Retry-After` in seconds or HTTP-date form, capped (60 s by default), and counts
+//!   the wait in the sync's [`SyncReport`](crate::sync::SyncReport) with the requests and
+//!   retries (take the client [`with_context`](HttpClient::with_context) in each stream);
+//! - keeps to a per-host rate limit, a request timeout, and a body cap (after gzip
+//!   decompression), so an oversize item is an error the connector turns into a
+//!   [`Failure`](crate::Failure) rather than an out-of-memory;
+//! - fails at once on 401 ([`ErrorKind::Unauthenticated`](crate::ErrorKind::Unauthenticated))
+//!   and 403 ([`ErrorKind::PermissionDenied`](crate::ErrorKind::PermissionDenied)), naming the
+//!   connector and the credential field;
+//! - sends credentials in headers marked sensitive, drops them when a redirect leaves the
+//!   origin, and never puts a header value or a query string in an error or a log line.
+//!
+//! # Types from the `http` crate
+//! [`Method`], [`StatusCode`] and the [`header`] types are the `http` 1.x crate's, re-exported
+//! through reqwest; no other reqwest type is part of this API.
+
+mod client;
+mod link;
+mod pagination;
+mod request;
+mod retry;
+
+pub use client::{Auth, HttpClient, HttpClientBuilder};
+pub use link::{Link, next_link, parse_link_header};
+pub use pagination::{Page, PageLimit, paginate};
+pub use request::{RequestBuilder, Response};
+pub use reqwest::{Method, StatusCode, header};
+pub use retry::RetryPolicy;

@@ -1,0 +1,225 @@
+//! [`paginate`]: a connector writes only "fetch the page at this cursor"; the helper drives the
+//! loop, stops at the last page, refuses a cursor it has already seen and bounds the page count.
+
+use std::collections::HashSet;
+use std::fmt::Debug;
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// One fetched page: what it holds and the cursor of the page after it (`None` on the last).
+///
+/// The cursor is whatever addresses a page: a page number, an offset, an opaque cursor string,
+/// a next-page URL. A connector that checkpoints stores `next`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T, C> {
+    /// The page's content (items, a batch, anything).
+    pub items: T,
+    /// The cursor of the next page, `None` when this was the last.
+    pub next: Option<C>,
+}
+
+impl<T, C> Page<T, C> {
+    /// A page followed by the page at `next`.
+    pub fn new(items: T, next: Option<C>) -> Self {
+        Self { items, next }
+    }
+
+    /// The last page.
+    pub fn last(items: T) -> Self {
+        Self { items, next: None }
+    }
+}
+
+/// How many pages [`paginate`] fetches, and what happens when more remain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PageLimit {
+    max_pages: Option<u64>,
+    fail: bool,
+}
+
+impl PageLimit {
+    /// No bound: only the last page or a repeated cursor ends the stream.
+    pub const fn unbounded() -> Self {
+        Self { max_pages: None, fail: false }
+    }
+
+    /// Stops quietly after `n` pages, even if more remain (a user's "first N pages").
+    pub const fn stop_after(n: u64) -> Self {
+        Self { max_pages: Some(n), fail: false }
+    }
+
+    /// Ends with an [`ErrorKind::InvalidData`] error when more than `n` pages remain, for
+    /// listings that must be complete (ids for prune) and as a guard against runaway loops.
+    pub const fn fail_after(n: u64) -> Self {
+        Self { max_pages: Some(n), fail: true }
+    }
+
+    /// The bound, if any.
+    pub const fn max_pages(&self) -> Option<u64> {
+        self.max_pages
+    }
+}
+
+/// Drives `fetch` from `start` until a page has no next cursor.
+///
+/// Yields each page in order. Ends with an [`ErrorKind::InvalidData`] error when the service
+/// hands back a cursor already used in this run (which would loop forever) and, with
+/// [`PageLimit::fail_after`], when the page bound is reached with pages left. An `Err` from
+/// `fetch` is yielded and ends the stream.
+///
+/// Only a 64-bit hash of each cursor is kept for the repeat guard, so a listing of millions of
+/// pages stays small.
+///
+/// # Cancel safety
+/// The stream owns its state; dropping it at any point loses nothing but the page in flight.
+///
+/// ```
+/// use connector_core::http::{Page, PageLimit, paginate};
+/// use futures::TryStreamExt;
+/// # async fn demo() -> connector_core::Result<()> {
+/// // Pages of 10 items from 0..35, addressed by offset.
+/// let pages: Vec<Vec<u32>> = paginate(0u32, PageLimit::unbounded(), |offset| async move {
+///     let items: Vec<u32> = (offset..35).take(10).collect();
+///     let next = (items.len() == 10).then(|| offset + 10);
+///     Ok(Page::new(items, next))
+/// })
+/// .map_ok(|page| page.items)
+/// .try_collect()
+/// .await?;
+/// assert_eq!(pages.concat(), (0..35).collect::<Vec<_>>());
+/// # Ok(()) }
+/// ```
+pub fn paginate<T, C, F, Fut>(start: C, limit: PageLimit, fetch: F) -> BoxStream<'static, Result<Page<T, C>>>
+where
+    T: Send + 'static,
+    C: Clone + Hash + Debug + Send + 'static,
+    F: FnMut(C) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Page<T, C>>> + Send + 'static,
+{
+    let stream = async_stream::stream! {
+        let mut fetch = fetch;
+        let mut seen = HashSet::new();
+        seen.insert(cursor_hash(&start));
+        let mut next = Some(start);
+        let mut pages: u64 = 0;
+        while let Some(cursor) = next.take() {
+            if let Some(max) = limit.max_pages
+                && pages >= max
+            {
+                if limit.fail {
+                    yield Err(Error::new(
+                        ErrorKind::InvalidData,
+                        format!("stopped after {max} pages with more remaining (max_pages); the listing is incomplete"),
+                    ));
+                } else {
+                    tracing::warn!(max_pages = max, "stopping after max_pages pages; more remain");
+                }
+                break;
+            }
+            let page = match fetch(cursor).await {
+                Ok(page) => page,
+                Err(e) => {
+                    yield Err(e);
+                    break;
+                }
+            };
+            pages += 1;
+            let repeated = page.next.as_ref().filter(|n| !seen.insert(cursor_hash(*n))).map(|n| format!("{n:?}"));
+            next.clone_from(&page.next);
+            // The page itself is new data; the loop after it is what is wrong.
+            yield Ok(page);
+            if let Some(repeated) = repeated {
+                yield Err(Error::new(
+                    ErrorKind::InvalidData,
+                    format!(
+                        "the service returned the cursor {} again after page {pages}; stopping to avoid a loop",
+                        shorten(&repeated)
+                    ),
+                ));
+                break;
+            }
+        }
+    };
+    stream.boxed()
+}
+
+fn cursor_hash<C: Hash>(c: &C) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    c.hash(&mut h);
+    h.finish()
+}
+
+fn shorten(s: &str) -> String {
+    if s.chars().count() <= 80 { s.to_owned() } else { format!("{}...", s.chars().take(77).collect::<String>()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::TryStreamExt;
+
+    async fn collect<C>(s: BoxStream<'static, Result<Page<Vec<u32>, C>>>) -> (Vec<u32>, Option<Error>) {
+        let mut items = Vec::new();
+        let mut s = s;
+        loop {
+            match s.try_next().await {
+                Ok(Some(p)) => items.extend(p.items),
+                Ok(None) => return (items, None),
+                Err(e) => return (items, Some(e)),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn cursor_pages_until_none() {
+        let s = paginate("a".to_owned(), PageLimit::unbounded(), |c: String| async move {
+            Ok(match c.as_str() {
+                "a" => Page::new(vec![1, 2], Some("b".to_owned())),
+                "b" => Page::new(vec![3], Some("c".to_owned())),
+                _ => Page::last(vec![4]),
+            })
+        });
+        assert_eq!(collect(s).await, (vec![1, 2, 3, 4], None));
+    }
+
+    #[tokio::test]
+    async fn repeated_cursor_is_an_error_after_the_page() {
+        let s = paginate(0u32, PageLimit::unbounded(), |c| async move { Ok(Page::new(vec![c], Some((c + 1) % 3))) });
+        let (items, err) = collect(s).await;
+        assert_eq!(items, vec![0, 1, 2]);
+        let err = err.unwrap();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert!(err.to_string().contains("cursor 0 again"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn max_pages_stops_or_fails() {
+        let fetch = |c: u32| async move { Ok(Page::new(vec![c], Some(c + 1))) };
+        let (items, err) = collect(paginate(0u32, PageLimit::stop_after(3), fetch)).await;
+        assert_eq!((items, err.is_none()), (vec![0, 1, 2], true));
+        let (items, err) = collect(paginate(0u32, PageLimit::fail_after(2), fetch)).await;
+        assert_eq!(items, vec![0, 1]);
+        assert!(err.unwrap().to_string().contains("incomplete"));
+        // Exactly at the bound with nothing left is fine.
+        let (items, err) = collect(paginate(0u32, PageLimit::fail_after(2), |c: u32| async move {
+            Ok(Page::new(vec![c], (c == 0).then_some(1)))
+        }))
+        .await;
+        assert_eq!((items, err.is_none()), (vec![0, 1], true));
+    }
+
+    #[tokio::test]
+    async fn fetch_error_ends_the_stream() {
+        let s = paginate(0u32, PageLimit::unbounded(), |c| async move {
+            if c == 1 { Err(Error::new(ErrorKind::Unavailable, "down")) } else { Ok(Page::new(vec![c], Some(c + 1))) }
+        });
+        let (items, err) = collect(s).await;
+        assert_eq!(items, vec![0]);
+        assert_eq!(err.unwrap().kind(), ErrorKind::Unavailable);
+    }
+}
