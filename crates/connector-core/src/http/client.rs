@@ -60,7 +60,9 @@ impl fmt::Debug for Auth {
         match self {
             Self::None => f.write_str("None"),
             Self::Bearer(_) => f.write_str("Bearer(***)"),
-            Self::Basic { username, .. } => write!(f, "Basic {{ username: {username:?}, password: *** }}"),
+            Self::Basic { username, .. } => {
+                write!(f, "Basic {{ username: {username:?}, password: *** }}")
+            }
             Self::Header { name, .. } => write!(f, "Header {{ name: {name:?}, value: *** }}"),
         }
     }
@@ -117,13 +119,21 @@ impl HttpClient {
     /// This client counting into `ctx`'s stats and stopping its waits when `ctx` is cancelled.
     #[must_use]
     pub fn with_context(&self, ctx: &SyncContext) -> Self {
-        Self { inner: Arc::clone(&self.inner), stats: Some(Arc::clone(ctx.stats())), cancel: Some(ctx.cancellation().clone()) }
+        Self {
+            inner: Arc::clone(&self.inner),
+            stats: Some(Arc::clone(ctx.stats())),
+            cancel: Some(ctx.cancellation().clone()),
+        }
     }
 
     /// This client counting into `stats`.
     #[must_use]
     pub fn with_stats(&self, stats: Arc<SyncStats>) -> Self {
-        Self { inner: Arc::clone(&self.inner), stats: Some(stats), cancel: self.cancel.clone() }
+        Self {
+            inner: Arc::clone(&self.inner),
+            stats: Some(stats),
+            cancel: self.cancel.clone(),
+        }
     }
 
     /// The source key of the connector this client works for.
@@ -154,8 +164,14 @@ impl HttpClient {
 
     /// Waits for the per-host rate limit, counting the wait.
     pub(crate) async fn wait_for_rate_limit(&self, url: &Url) {
-        let Some(limiter) = &self.inner.limiter else { return };
-        let key = format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0));
+        let Some(limiter) = &self.inner.limiter else {
+            return;
+        };
+        let key = format!(
+            "{}:{}",
+            url.host_str().unwrap_or(""),
+            url.port_or_known_default().unwrap_or(0)
+        );
         let started = Instant::now();
         limiter.until_key_ready(&key).await;
         let waited = started.elapsed();
@@ -301,7 +317,12 @@ impl HttpClientBuilder {
             None => None,
             Some((requests, period)) => {
                 let quota = Quota::with_period(period / requests.get())
-                    .ok_or_else(|| Error::new(ErrorKind::Config, "the rate-limit period must be longer than zero"))?
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Config,
+                            "the rate-limit period must be longer than zero",
+                        )
+                    })?
                     .allow_burst(requests);
                 Some(RateLimiter::keyed(quota))
             }
@@ -315,7 +336,11 @@ impl HttpClientBuilder {
             // another origin, custom API-key headers included.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| Error::internal("cannot build the HTTP client").with_connector(self.connector).with_cause(e))?;
+            .map_err(|e| {
+                Error::internal("cannot build the HTTP client")
+                    .with_connector(self.connector)
+                    .with_cause(e)
+            })?;
         Ok(HttpClient {
             inner: Arc::new(Inner {
                 client,

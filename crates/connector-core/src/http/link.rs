@@ -30,7 +30,9 @@ pub fn parse_link_header(value: &str, base: &Url) -> Vec<Link> {
                 None => break,
             }
         };
-        let Some(close) = after_open.find('>') else { break };
+        let Some(close) = after_open.find('>') else {
+            break;
+        };
         let target = &after_open[..close];
         rest = &after_open[close + 1..];
         let (params, next) = parse_params(rest);
@@ -90,7 +92,9 @@ fn parse_params(mut s: &str) -> (Vec<(String, String)>, &str) {
             return (params, skip_entry(s).unwrap_or(""));
         };
         let after = after.trim_start();
-        let name_end = after.find(|c: char| c == '=' || c == ';' || c == ',' || c.is_whitespace()).unwrap_or(after.len());
+        let name_end = after
+            .find(|c: char| c == '=' || c == ';' || c == ',' || c.is_whitespace())
+            .unwrap_or(after.len());
         let name = after[..name_end].to_owned();
         let mut rest = after[name_end..].trim_start();
         let mut value = String::new();
@@ -142,19 +146,29 @@ mod tests {
         let v = r#"<https://api.example.com/v1/items?page=2&per_page=30>; rel="next", <https://api.example.com/v1/items?page=9>; rel="last""#;
         let links = parse_link_header(v, &base());
         assert_eq!(links.len(), 2);
-        assert_eq!(links[0].target.as_str(), "https://api.example.com/v1/items?page=2&per_page=30");
+        assert_eq!(
+            links[0].target.as_str(),
+            "https://api.example.com/v1/items?page=2&per_page=30"
+        );
         assert_eq!(links[0].rels, ["next"]);
         assert_eq!(links[1].rels, ["last"]);
     }
 
     #[test]
     fn commas_in_urls_quotes_relative_and_multi_rel() {
-        let v = r#"<?a=1,2;b>; title="x, y; z"; rel="prev first", </v1/items?cursor=abc>; REL=Next"#;
+        let v =
+            r#"<?a=1,2;b>; title="x, y; z"; rel="prev first", </v1/items?cursor=abc>; REL=Next"#;
         let links = parse_link_header(v, &base());
         assert_eq!(links.len(), 2, "{links:?}");
-        assert_eq!(links[0].target.as_str(), "https://api.example.com/v1/items?a=1,2;b");
+        assert_eq!(
+            links[0].target.as_str(),
+            "https://api.example.com/v1/items?a=1,2;b"
+        );
         assert_eq!(links[0].rels, ["prev", "first"]);
-        assert_eq!(links[1].target.as_str(), "https://api.example.com/v1/items?cursor=abc");
+        assert_eq!(
+            links[1].target.as_str(),
+            "https://api.example.com/v1/items?cursor=abc"
+        );
         assert_eq!(links[1].rels, ["next"]);
     }
 
@@ -170,9 +184,18 @@ mod tests {
     #[test]
     fn next_link_from_several_headers() {
         let mut h = HeaderMap::new();
-        h.append(LINK, r#"<https://x.example/last>; rel="last""#.parse().unwrap());
-        h.append(LINK, r#"<https://x.example/next>; rel="next""#.parse().unwrap());
-        assert_eq!(next_link(&h, &base()).unwrap().as_str(), "https://x.example/next");
+        h.append(
+            LINK,
+            r#"<https://x.example/last>; rel="last""#.parse().unwrap(),
+        );
+        h.append(
+            LINK,
+            r#"<https://x.example/next>; rel="next""#.parse().unwrap(),
+        );
+        assert_eq!(
+            next_link(&h, &base()).unwrap().as_str(),
+            "https://x.example/next"
+        );
         assert_eq!(next_link(&HeaderMap::new(), &base()), None);
     }
 }

@@ -45,18 +45,27 @@ pub struct PageLimit {
 impl PageLimit {
     /// No bound: only the last page or a repeated cursor ends the stream.
     pub const fn unbounded() -> Self {
-        Self { max_pages: None, fail: false }
+        Self {
+            max_pages: None,
+            fail: false,
+        }
     }
 
     /// Stops quietly after `n` pages, even if more remain (a user's "first N pages").
     pub const fn stop_after(n: u64) -> Self {
-        Self { max_pages: Some(n), fail: false }
+        Self {
+            max_pages: Some(n),
+            fail: false,
+        }
     }
 
     /// Ends with an [`ErrorKind::InvalidData`] error when more than `n` pages remain, for
     /// listings that must be complete (ids for prune) and as a guard against runaway loops.
     pub const fn fail_after(n: u64) -> Self {
-        Self { max_pages: Some(n), fail: true }
+        Self {
+            max_pages: Some(n),
+            fail: true,
+        }
     }
 
     /// The bound, if any.
@@ -94,7 +103,11 @@ impl PageLimit {
 /// assert_eq!(pages.concat(), (0..35).collect::<Vec<_>>());
 /// # Ok(()) }
 /// ```
-pub fn paginate<T, C, F, Fut>(start: C, limit: PageLimit, fetch: F) -> BoxStream<'static, Result<Page<T, C>>>
+pub fn paginate<T, C, F, Fut>(
+    start: C,
+    limit: PageLimit,
+    fetch: F,
+) -> BoxStream<'static, Result<Page<T, C>>>
 where
     T: Send + 'static,
     C: Clone + Hash + Debug + Send + 'static,
@@ -155,7 +168,11 @@ fn cursor_hash<C: Hash>(c: &C) -> u64 {
 }
 
 fn shorten(s: &str) -> String {
-    if s.chars().count() <= 80 { s.to_owned() } else { format!("{}...", s.chars().take(77).collect::<String>()) }
+    if s.chars().count() <= 80 {
+        s.to_owned()
+    } else {
+        format!("{}...", s.chars().take(77).collect::<String>())
+    }
 }
 
 #[cfg(test)]
@@ -163,7 +180,9 @@ mod tests {
     use super::*;
     use futures::TryStreamExt;
 
-    async fn collect<C>(s: BoxStream<'static, Result<Page<Vec<u32>, C>>>) -> (Vec<u32>, Option<Error>) {
+    async fn collect<C>(
+        s: BoxStream<'static, Result<Page<Vec<u32>, C>>>,
+    ) -> (Vec<u32>, Option<Error>) {
         let mut items = Vec::new();
         let mut s = s;
         loop {
@@ -177,19 +196,27 @@ mod tests {
 
     #[tokio::test]
     async fn cursor_pages_until_none() {
-        let s = paginate("a".to_owned(), PageLimit::unbounded(), |c: String| async move {
-            Ok(match c.as_str() {
-                "a" => Page::new(vec![1, 2], Some("b".to_owned())),
-                "b" => Page::new(vec![3], Some("c".to_owned())),
-                _ => Page::last(vec![4]),
-            })
-        });
-        assert_eq!(collect(s).await, (vec![1, 2, 3, 4], None));
+        let s = paginate(
+            "a".to_owned(),
+            PageLimit::unbounded(),
+            |c: String| async move {
+                Ok(match c.as_str() {
+                    "a" => Page::new(vec![1, 2], Some("b".to_owned())),
+                    "b" => Page::new(vec![3], Some("c".to_owned())),
+                    _ => Page::last(vec![4]),
+                })
+            },
+        );
+        let (items, err) = collect(s).await;
+        assert_eq!(items, vec![1, 2, 3, 4]);
+        assert!(err.is_none());
     }
 
     #[tokio::test]
     async fn repeated_cursor_is_an_error_after_the_page() {
-        let s = paginate(0u32, PageLimit::unbounded(), |c| async move { Ok(Page::new(vec![c], Some((c + 1) % 3))) });
+        let s = paginate(0u32, PageLimit::unbounded(), |c| async move {
+            Ok(Page::new(vec![c], Some((c + 1) % 3)))
+        });
         let (items, err) = collect(s).await;
         assert_eq!(items, vec![0, 1, 2]);
         let err = err.unwrap();
@@ -206,9 +233,11 @@ mod tests {
         assert_eq!(items, vec![0, 1]);
         assert!(err.unwrap().to_string().contains("incomplete"));
         // Exactly at the bound with nothing left is fine.
-        let (items, err) = collect(paginate(0u32, PageLimit::fail_after(2), |c: u32| async move {
-            Ok(Page::new(vec![c], (c == 0).then_some(1)))
-        }))
+        let (items, err) = collect(paginate(
+            0u32,
+            PageLimit::fail_after(2),
+            |c: u32| async move { Ok(Page::new(vec![c], (c == 0).then_some(1))) },
+        ))
         .await;
         assert_eq!((items, err.is_none()), (vec![0, 1], true));
     }
@@ -216,7 +245,11 @@ mod tests {
     #[tokio::test]
     async fn fetch_error_ends_the_stream() {
         let s = paginate(0u32, PageLimit::unbounded(), |c| async move {
-            if c == 1 { Err(Error::new(ErrorKind::Unavailable, "down")) } else { Ok(Page::new(vec![c], Some(c + 1))) }
+            if c == 1 {
+                Err(Error::new(ErrorKind::Unavailable, "down"))
+            } else {
+                Ok(Page::new(vec![c], Some(c + 1)))
+            }
         });
         let (items, err) = collect(s).await;
         assert_eq!(items, vec![0]);

@@ -52,7 +52,10 @@ impl RequestBuilder {
 
     /// Appends query parameters.
     #[must_use]
-    pub fn query<K: AsRef<str>, V: AsRef<str>>(mut self, pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn query<K: AsRef<str>, V: AsRef<str>>(
+        mut self,
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         {
             let mut q = self.url.query_pairs_mut();
             for (k, v) in pairs {
@@ -85,7 +88,8 @@ impl RequestBuilder {
                 self.headers.insert(n, v);
             }
             Err(e) => {
-                self.invalid.get_or_insert(e.with_connector(self.client.connector()));
+                self.invalid
+                    .get_or_insert(e.with_connector(self.client.connector()));
             }
         }
     }
@@ -96,7 +100,9 @@ impl RequestBuilder {
         match serde_json::to_vec(body) {
             Ok(bytes) => self.body = Some((Bytes::from(bytes), "application/json")),
             Err(e) => {
-                self.invalid.get_or_insert(Error::internal("cannot serialise the request body").with_cause(e));
+                self.invalid.get_or_insert(
+                    Error::internal("cannot serialise the request body").with_cause(e),
+                );
             }
         }
         self
@@ -164,19 +170,34 @@ impl RequestBuilder {
         let inner = &client.inner;
         let connector = inner.connector;
         let auth = self.auth.as_ref().unwrap_or(&inner.auth);
-        let field = self.credential_field.as_deref().or(inner.credential_field.as_deref());
+        let field = self
+            .credential_field
+            .as_deref()
+            .or(inner.credential_field.as_deref());
         let mut headers = self.headers;
         apply_auth(auth, &mut headers).map_err(|e| e.with_connector(connector))?;
         if let Some((_, content_type)) = &self.body {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
-        let idempotent =
-            self.idempotent.unwrap_or(matches!(self.method, Method::GET | Method::HEAD | Method::OPTIONS));
+        let idempotent = self.idempotent.unwrap_or(matches!(
+            self.method,
+            Method::GET | Method::HEAD | Method::OPTIONS
+        ));
         let cap = self.max_body_bytes.unwrap_or(inner.max_body_bytes);
         let timeout = self.timeout.unwrap_or(inner.timeout);
         let mut secrets: Vec<String> = auth.secrets().into_iter().map(str::to_owned).collect();
-        secrets.extend(headers.iter().filter(|(_, v)| v.is_sensitive()).filter_map(|(_, v)| v.to_str().ok().map(str::to_owned)));
-        let mut ceilings = if idempotent { inner.policy.ceilings().collect::<Vec<_>>() } else { Vec::new() }.into_iter();
+        secrets.extend(
+            headers
+                .iter()
+                .filter(|(_, v)| v.is_sensitive())
+                .filter_map(|(_, v)| v.to_str().ok().map(str::to_owned)),
+        );
+        let mut ceilings = if idempotent {
+            inner.policy.ceilings().collect::<Vec<_>>()
+        } else {
+            Vec::new()
+        }
+        .into_iter();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -203,7 +224,8 @@ impl RequestBuilder {
                 };
                 let status = resp.status();
                 if status.is_redirection()
-                    && let Some(location) = resp.headers().get(LOCATION).and_then(|l| l.to_str().ok())
+                    && let Some(location) =
+                        resp.headers().get(LOCATION).and_then(|l| l.to_str().ok())
                     && hops < inner.max_redirects
                     && let Ok(next) = url.join(location)
                 {
@@ -213,7 +235,8 @@ impl RequestBuilder {
                         headers.retain_sensitive_free();
                     }
                     if status == StatusCode::SEE_OTHER
-                        || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND) && method == Method::POST)
+                        || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
+                            && method == Method::POST)
                     {
                         method = Method::GET;
                         body = None;
@@ -229,25 +252,37 @@ impl RequestBuilder {
                 Ok(resp) => resp,
                 Err(e) => {
                     let e = e.without_url();
-                    let transient = e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
+                    let transient =
+                        e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
                     if transient && let Some(ceiling) = ceilings.next() {
                         let wait = RetryPolicy::jitter(ceiling);
                         tracing::warn!(connector, url = %redact_url(&url), attempt, error = %e, ?wait, "request failed; retrying");
                         client.note_retry(wait, false, &url).await?;
                         continue;
                     }
-                    let what = if e.is_timeout() { "timed out" } else { "failed" };
-                    return Err(Error::new(ErrorKind::Unavailable, format!("request {what} after {attempt} attempt(s)"))
-                        .with_connector(connector)
-                        .with_url(&url)
-                        .with_cause(e));
+                    let what = if e.is_timeout() {
+                        "timed out"
+                    } else {
+                        "failed"
+                    };
+                    return Err(Error::new(
+                        ErrorKind::Unavailable,
+                        format!("request {what} after {attempt} attempt(s)"),
+                    )
+                    .with_connector(connector)
+                    .with_url(&url)
+                    .with_cause(e));
                 }
             };
             let status = resp.status();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 return Err(Error::new(
                     ErrorKind::InvalidData,
-                    format!("HTTP {}: redirect without a usable Location, or more than {} redirects", status.as_u16(), inner.max_redirects),
+                    format!(
+                        "HTTP {}: redirect without a usable Location, or more than {} redirects",
+                        status.as_u16(),
+                        inner.max_redirects
+                    ),
                 )
                 .with_connector(connector)
                 .with_url(&url));
@@ -255,7 +290,12 @@ impl RequestBuilder {
             if status.as_u16() < 400 {
                 match read_body(&mut resp, cap).await {
                     Ok(body) => {
-                        return Ok(Response { status, headers: std::mem::take(resp.headers_mut()), url, body });
+                        return Ok(Response {
+                            status,
+                            headers: std::mem::take(resp.headers_mut()),
+                            url,
+                            body,
+                        });
                     }
                     Err(BodyError::TooLarge) => {
                         return Err(Error::new(
@@ -274,10 +314,13 @@ impl RequestBuilder {
                             client.note_retry(wait, false, &url).await?;
                             continue;
                         }
-                        return Err(Error::new(ErrorKind::Unavailable, format!("reading the response failed after {attempt} attempt(s)"))
-                            .with_connector(connector)
-                            .with_url(&url)
-                            .with_cause(e));
+                        return Err(Error::new(
+                            ErrorKind::Unavailable,
+                            format!("reading the response failed after {attempt} attempt(s)"),
+                        )
+                        .with_connector(connector)
+                        .with_url(&url)
+                        .with_cause(e));
                     }
                 }
             }
@@ -287,12 +330,18 @@ impl RequestBuilder {
                     let (kind, what) = if status == StatusCode::UNAUTHORIZED {
                         (ErrorKind::Unauthenticated, "rejected the credentials")
                     } else {
-                        (ErrorKind::PermissionDenied, "refused access with these credentials")
+                        (
+                            ErrorKind::PermissionDenied,
+                            "refused access with these credentials",
+                        )
                     };
                     let hint = field.map(|f| format!("; check `{f}`")).unwrap_or_default();
-                    let mut err = Error::new(kind, format!("the service {what} (HTTP {}){hint}", status.as_u16()))
-                        .with_connector(connector)
-                        .with_url(&url);
+                    let mut err = Error::new(
+                        kind,
+                        format!("the service {what} (HTTP {}){hint}", status.as_u16()),
+                    )
+                    .with_connector(connector)
+                    .with_url(&url);
                     if let Some(f) = field {
                         err = err.with_field(f);
                     }
@@ -300,7 +349,8 @@ impl RequestBuilder {
                 }
                 _ if is_retryable_status(status) => {
                     if let Some(ceiling) = ceilings.next() {
-                        let rate_limited = status == StatusCode::TOO_MANY_REQUESTS || asked.is_some();
+                        let rate_limited =
+                            status == StatusCode::TOO_MANY_REQUESTS || asked.is_some();
                         let wait = match asked {
                             Some(asked) => asked.min(inner.policy.retry_after_cap),
                             None => RetryPolicy::jitter(ceiling),
@@ -309,30 +359,47 @@ impl RequestBuilder {
                         client.note_retry(wait, rate_limited, &url).await?;
                         continue;
                     }
-                    let kind = if status == StatusCode::TOO_MANY_REQUESTS { ErrorKind::RateLimited } else { ErrorKind::Unavailable };
-                    let mut err = Error::new(kind, format!("HTTP {} after {attempt} attempt(s)", status.as_u16()))
-                        .with_connector(connector)
-                        .with_url(&url);
+                    let kind = if status == StatusCode::TOO_MANY_REQUESTS {
+                        ErrorKind::RateLimited
+                    } else {
+                        ErrorKind::Unavailable
+                    };
+                    let mut err = Error::new(
+                        kind,
+                        format!("HTTP {} after {attempt} attempt(s)", status.as_u16()),
+                    )
+                    .with_connector(connector)
+                    .with_url(&url);
                     if let Some(asked) = asked {
                         err = err.with_retry_after(asked);
                     }
                     return Err(err);
                 }
                 404 | 410 => {
-                    return Err(Error::new(ErrorKind::NotFound, format!("HTTP {}: not found", status.as_u16()))
-                        .with_connector(connector)
-                        .with_url(&url));
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("HTTP {}: not found", status.as_u16()),
+                    )
+                    .with_connector(connector)
+                    .with_url(&url));
                 }
                 _ => {
                     let snippet = match read_body(&mut resp, 4096).await {
                         Ok(b) => scrub(&String::from_utf8_lossy(&b), &secrets),
                         Err(_) => String::new(),
                     };
-                    let detail = if snippet.is_empty() { String::new() } else { format!(": {snippet}") };
-                    return Err(Error::new(ErrorKind::InvalidData, format!("HTTP {}{detail}", status.as_u16()))
-                        .with_connector(connector)
-                        .with_url(&url)
-                        .with_retryable(false));
+                    let detail = if snippet.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {snippet}")
+                    };
+                    return Err(Error::new(
+                        ErrorKind::InvalidData,
+                        format!("HTTP {}{detail}", status.as_u16()),
+                    )
+                    .with_connector(connector)
+                    .with_url(&url)
+                    .with_retryable(false));
                 }
             }
         }
@@ -378,8 +445,11 @@ trait RetainSensitiveFree {
 
 impl RetainSensitiveFree for HeaderMap {
     fn retain_sensitive_free(&mut self) {
-        let names: Vec<HeaderName> =
-            self.iter().filter(|(n, v)| v.is_sensitive() || *n == AUTHORIZATION).map(|(n, _)| n.clone()).collect();
+        let names: Vec<HeaderName> = self
+            .iter()
+            .filter(|(n, v)| v.is_sensitive() || *n == AUTHORIZATION)
+            .map(|(n, _)| n.clone())
+            .collect();
         for name in names {
             self.remove(&name);
         }
@@ -387,10 +457,18 @@ impl RetainSensitiveFree for HeaderMap {
 }
 
 fn header_pair(name: &str, value: &str, sensitive: bool) -> Result<(HeaderName, HeaderValue)> {
-    let n = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| Error::new(ErrorKind::Config, format!("`{name}` is not a valid header name")))?;
-    let mut v = HeaderValue::from_str(value)
-        .map_err(|_| Error::new(ErrorKind::Config, format!("the value of header `{name}` is not a valid header value")))?;
+    let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        Error::new(
+            ErrorKind::Config,
+            format!("`{name}` is not a valid header name"),
+        )
+    })?;
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        Error::new(
+            ErrorKind::Config,
+            format!("the value of header `{name}` is not a valid header value"),
+        )
+    })?;
     v.set_sensitive(sensitive);
     Ok((n, v))
 }
@@ -398,10 +476,19 @@ fn header_pair(name: &str, value: &str, sensitive: bool) -> Result<(HeaderName, 
 fn apply_auth(auth: &Auth, headers: &mut HeaderMap) -> Result<()> {
     let (name, value) = match auth {
         Auth::None => return Ok(()),
-        Auth::Bearer(token) => ("authorization".to_owned(), format!("Bearer {}", token.expose())),
+        Auth::Bearer(token) => (
+            "authorization".to_owned(),
+            format!("Bearer {}", token.expose()),
+        ),
         Auth::Basic { username, password } => {
             let raw = format!("{username}:{}", password.expose());
-            ("authorization".to_owned(), format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)))
+            (
+                "authorization".to_owned(),
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(raw)
+                ),
+            )
         }
         Auth::Header { name, value } => (name.clone(), value.expose().to_owned()),
     };
@@ -415,11 +502,18 @@ enum BodyError {
     Transport(reqwest::Error),
 }
 
-async fn read_body(resp: &mut reqwest::Response, cap: u64) -> std::result::Result<Bytes, BodyError> {
+async fn read_body(
+    resp: &mut reqwest::Response,
+    cap: u64,
+) -> std::result::Result<Bytes, BodyError> {
     if resp.content_length().is_some_and(|len| len > cap) {
         return Err(BodyError::TooLarge);
     }
-    let hint = resp.content_length().unwrap_or(8 * 1024).min(cap).min(1024 * 1024);
+    let hint = resp
+        .content_length()
+        .unwrap_or(8 * 1024)
+        .min(cap)
+        .min(1024 * 1024);
     let mut buf = BytesMut::with_capacity(usize::try_from(hint).unwrap_or(0));
     while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
         if (buf.len() + chunk.len()) as u64 > cap {
@@ -437,7 +531,11 @@ fn scrub(text: &str, secrets: &[String]) -> String {
         out = out.replace(s.as_str(), "***");
     }
     // A secret cut in half by the truncation would survive the replace; check the full text.
-    if secrets.iter().filter(|s| s.len() >= 4).any(|s| text.contains(s.as_str()) && !out.contains("***")) {
+    if secrets
+        .iter()
+        .filter(|s| s.len() >= 4)
+        .any(|s| text.contains(s.as_str()) && !out.contains("***"))
+    {
         return "(body withheld: it echoes a credential)".to_owned();
     }
     out.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -495,9 +593,12 @@ impl Response {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body).map_err(|e| {
             let ct = self.header("content-type").unwrap_or("no content type");
-            Error::invalid_data(format!("the response is not the expected JSON ({ct}, {} bytes)", self.body.len()))
-                .with_url(&self.url)
-                .with_cause(e)
+            Error::invalid_data(format!(
+                "the response is not the expected JSON ({ct}, {} bytes)",
+                self.body.len()
+            ))
+            .with_url(&self.url)
+            .with_cause(e)
         })
     }
 
@@ -524,7 +625,10 @@ mod tests {
     #[test]
     fn scrub_removes_secrets() {
         let s = vec!["sekrit-token".to_owned()];
-        assert_eq!(scrub("bad token sekrit-token\n here", &s), "bad token *** here");
+        assert_eq!(
+            scrub("bad token sekrit-token\n here", &s),
+            "bad token *** here"
+        );
         let long = format!("{}sekrit-token", "x".repeat(295));
         assert_eq!(scrub(&long, &s), "(body withheld: it echoes a credential)");
     }

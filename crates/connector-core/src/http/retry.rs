@@ -39,7 +39,11 @@ impl RetryPolicy {
     pub(crate) fn ceilings(&self) -> impl Iterator<Item = Duration> + use<> {
         let factor_ok = self.initial_backoff > Duration::ZERO;
         ExponentialBuilder::new()
-            .with_min_delay(if factor_ok { self.initial_backoff } else { Duration::from_millis(1) })
+            .with_min_delay(if factor_ok {
+                self.initial_backoff
+            } else {
+                Duration::from_millis(1)
+            })
             .with_max_delay(self.max_backoff.max(self.initial_backoff))
             .with_factor(2.0)
             .with_max_times(self.max_retries as usize)
@@ -90,10 +94,19 @@ mod tests {
     #[test]
     fn retry_after_seconds_and_date() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(retry_after(&headers("7"), now), Some(Duration::from_secs(7)));
-        assert_eq!(retry_after(&headers("0.5"), now), Some(Duration::from_millis(500)));
+        assert_eq!(
+            retry_after(&headers("7"), now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after(&headers("0.5"), now),
+            Some(Duration::from_millis(500))
+        );
         let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(retry_after(&headers(&later), now), Some(Duration::from_secs(30)));
+        assert_eq!(
+            retry_after(&headers(&later), now),
+            Some(Duration::from_secs(30))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(retry_after(&headers(&earlier), now), Some(Duration::ZERO));
         assert_eq!(retry_after(&headers("soon"), now), None);
