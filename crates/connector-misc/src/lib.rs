@@ -1,1 +1,22 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "local")]
+pub mod local;
+
+/// Registers every connector of this crate that is compiled in (one Cargo feature each).
+///
+/// ```
+/// let mut registry = connector_core::Registry::new();
+/// connector_misc::register(&mut registry);
+/// # #[cfg(feature = "local")]
+/// assert!(registry.sources().contains(&"local"));
+/// ```
+// With no feature enabled there is nothing to register.
+#[cfg_attr(not(feature = "local"), allow(unused_variables))]
+pub fn register(registry: &mut connector_core::Registry) {
+    #[cfg(feature = "local")]
+    registry.register::<local::LocalConfig, _>(local::SOURCE, "a folder on this machine", |cfg| {
+        Ok(Box::new(local::LocalConnector::new(cfg)?))
+    });
+}

@@ -1,0 +1,158 @@
+//! A file read from disk → a [`Document`], or the [`Failure`] that names it.
+
+use std::path::Path;
+
+use connector_core::{Document, ErrorKind, Failure};
+use url::Url;
+
+use super::SOURCE;
+use super::client::{Read, extension_of};
+use super::model::{Entry, Outcome, Problem, Stat, StatError, io_kind};
+
+/// Extensions delivered as [`Content::Text`](connector_core::Content::Text): formats whose
+/// bytes are already the text a reader sees. Everything else (PDF, Office, images, and HTML,
+/// which needs its markup extracted) goes as bytes with its MIME type for the host's parser.
+pub const TEXT_EXTENSIONS: &[&str] = &[
+    "txt",
+    "text",
+    "md",
+    "markdown",
+    "mdx",
+    "rst",
+    "adoc",
+    "asciidoc",
+    "org",
+    "tex",
+    "csv",
+    "tsv",
+    "json",
+    "jsonl",
+    "ndjson",
+    "xml",
+    "yml",
+    "yaml",
+    "toml",
+    "ini",
+    "cfg",
+    "conf",
+    "properties",
+    "log",
+    "sql",
+];
+
+/// The `file://` URL of an absolute path.
+pub(crate) fn link(path: &Path) -> Option<Url> {
+    Url::from_file_path(path).ok()
+}
+
+fn failure(
+    entry_id: &str,
+    path: &Path,
+    kind: ErrorKind,
+    message: impl std::fmt::Display,
+) -> Failure {
+    let failure = Failure::new(
+        Some(entry_id.to_owned()),
+        kind,
+        format!("{}: {message}", path.display()),
+    );
+    match link(path) {
+        Some(url) => failure.with_link(url),
+        None => failure,
+    }
+}
+
+/// The failure of a file whose `stat` failed.
+pub(crate) fn stat_failure(entry: &Entry, err: &StatError) -> Failure {
+    failure(&entry.id, &entry.path, err.kind, &err.message)
+}
+
+/// The failure of a file larger than `max_file_size`.
+pub(crate) fn too_large(entry: &Entry, size: u64, max: u64) -> Failure {
+    failure(
+        &entry.id,
+        &entry.path,
+        ErrorKind::Unsupported,
+        format!(
+            "the file is {size} bytes, larger than max_file_size ({max} bytes); raise max_file_size or exclude it"
+        ),
+    )
+}
+
+/// The failure for a walk problem; it names a path but has no id (it is no one document).
+pub(crate) fn problem_failure(problem: &Problem) -> Failure {
+    Failure::new(
+        None,
+        problem.kind,
+        format!("{}: {}", problem.path, problem.message),
+    )
+}
+
+/// The document for what reading `entry` gave, or its failure; skipped when the file is gone
+/// (prune deals with it).
+pub(crate) fn document(entry: &Entry, read: Read, max: u64) -> Outcome {
+    let failed = |kind, message: &dyn std::fmt::Display| {
+        Outcome::Failed(failure(&entry.id, &entry.path, kind, message))
+    };
+    match read {
+        Read::Data { data, stat } => build(entry, data, stat),
+        Read::Gone => Outcome::Skipped,
+        Read::NotAFile => failed(ErrorKind::InvalidData, &"it is no longer a regular file"),
+        Read::TooLarge { size } => Outcome::Failed(too_large(entry, size, max)),
+        Read::Failed(e) => failed(io_kind(&e), &format_args!("cannot read it: {e}")),
+    }
+}
+
+fn build(entry: &Entry, data: Vec<u8>, stat: Stat) -> Outcome {
+    let name = entry.id.rsplit('/').next().unwrap_or(&entry.id);
+    let extension = extension_of(name);
+    let is_text = extension
+        .as_deref()
+        .is_some_and(|e| TEXT_EXTENSIONS.contains(&e));
+    let doc = if is_text {
+        let text = match String::from_utf8(data) {
+            Ok(text) => text,
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                return Outcome::Failed(failure(
+                    &entry.id,
+                    &entry.path,
+                    ErrorKind::InvalidData,
+                    format!("a text file that is not valid UTF-8 (first bad byte at offset {at})"),
+                ));
+            }
+        };
+        Document::text(entry.id.clone(), SOURCE, name, text)
+    } else {
+        let mime = match &extension {
+            Some(ext) => mime_guess::from_ext(ext).first_or_octet_stream(),
+            None => mime_guess::mime::APPLICATION_OCTET_STREAM,
+        };
+        Document::bytes(
+            entry.id.clone(),
+            SOURCE,
+            name,
+            data,
+            mime.essence_str(),
+            extension.clone(),
+        )
+    };
+    let mut doc = doc
+        .with_size(stat.size)
+        .with_metadata("path", entry.path.display().to_string())
+        .with_metadata("size", stat.size)
+        .with_metadata(
+            "extension",
+            extension.map_or(serde_json::Value::Null, serde_json::Value::from),
+        );
+    if let Some(version) = stat.version() {
+        doc = doc.with_version(&version);
+    }
+    if let Some(at) = stat.updated_at() {
+        doc = doc.with_updated_at(at);
+    }
+    if let Some(url) = link(&entry.path) {
+        doc = doc.with_link(url);
+    }
+    Outcome::Document(Box::new(doc))
+}
