@@ -29,9 +29,8 @@ pub use connector_misc as misc;
 pub fn register_all(registry: &mut Registry) {
     // Keep one line per family, each behind its feature. Families register only what their
     // own enabled features compiled in.
-    // Enabled once connector-misc's `register` lands (it is being written now).
-    // #[cfg(feature = "misc")]
-    // connector_misc::register(registry);
+    #[cfg(feature = "misc")]
+    connector_misc::register(registry);
     // #[cfg(feature = "generic-rest")]
     // connector_generic_rest::register(registry);
     // Uses the parameter in a build with no family enabled, so that build has no warning.

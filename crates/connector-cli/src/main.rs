@@ -99,11 +99,12 @@ async fn sync(registry: &Registry, args: SyncArgs, bars: &BarSlot) -> Result<Exi
     let connector: Arc<dyn Connector> = config::build(registry, &args.source, &args.config)
         .await?
         .into();
-    let (sink, target) = open_sink(&args).await?;
+    // The state first: a corrupt state file stops the run before the output is touched.
     let state: Arc<dyn StateStore> = match &args.state {
         Some(path) => Arc::new(FileStateStore::open(path).await?),
         None => Arc::new(MemoryStateStore::new()),
     };
+    let (sink, target) = open_sink(&args).await?;
     let batch_docs = usize::try_from(args.batch_size).unwrap_or(usize::MAX);
     let mut options = SyncOptions::default()
         .batch_docs(batch_docs)

@@ -1,0 +1,357 @@
+//! The `connectors` binary end to end, against folders in temporary directories.
+
+// The helpers below are test code outside `#[test]` functions: a panic there is a failed test.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn connectors(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_connectors"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+/// A source folder with two Markdown files (one nested), a JSON file and a PNG.
+fn sample(root: &Path) -> std::path::PathBuf {
+    let src = root.join("src");
+    std::fs::create_dir_all(src.join("guides")).unwrap();
+    std::fs::write(src.join("a.md"), "# A\n\nfirst").unwrap();
+    std::fs::write(src.join("guides/b.md"), "# B\n\nsecond").unwrap();
+    std::fs::write(src.join("c.json"), r#"{"k": 1}"#).unwrap();
+    std::fs::write(
+        src.join("d.png"),
+        [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a],
+    )
+    .unwrap();
+    src
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn ids(docs: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = docs
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn list_sources_names_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = connectors(&["list-sources"], dir.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).lines().any(|l| l.starts_with("local\t")),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn schema_prints_the_config_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = connectors(&["schema", "local"], dir.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let schema: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(schema["properties"]["path"].is_object(), "{schema}");
+    assert_eq!(schema["required"], serde_json::json!(["path"]));
+}
+
+#[test]
+fn unknown_source_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = connectors(&["schema", "nope"], dir.path());
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("unknown source `nope`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_config_lists_every_field_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.json");
+    std::fs::write(
+        &config,
+        r#"{"path": 42, "max_file_size": "big", "nope": true}"#,
+    )
+    .unwrap();
+    for command in ["check", "sync"] {
+        let out = connectors(&[command, "local", "--config", "bad.json"], dir.path());
+        assert_eq!(code(&out), 2, "{command}: {}", stderr(&out));
+        let err = stderr(&out);
+        for field in ["\n  path: ", "\n  max_file_size: ", "\n  nope: "] {
+            assert!(
+                err.contains(field),
+                "{command}: `{field}` missing from {err}"
+            );
+        }
+    }
+    assert!(
+        !dir.path().join("out").exists(),
+        "a sync with a bad config wrote output"
+    );
+}
+
+#[test]
+fn missing_and_unreadable_configs_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.json"), "{}").unwrap();
+    std::fs::write(dir.path().join("broken.json"), "{\"path\": ").unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["check", "local", "--config", "empty.json"],
+            "path: is required",
+        ),
+        (
+            &["check", "local", "--config", "broken.json"],
+            "not valid JSON",
+        ),
+        (
+            &["check", "local", "--config", "absent.json"],
+            "cannot read config file",
+        ),
+        (&["sync", "local"], "--config"),
+    ];
+    for (args, expected) in cases {
+        let out = connectors(args, dir.path());
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn check_accepts_a_reachable_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    let out = connectors(&["check", "local", "--path", "src"], dir.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
+    let out = connectors(&["check", "local", "--path", "missing"], dir.path());
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+}
+
+#[test]
+fn sync_writes_every_document_as_ndjson() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    let out = connectors(
+        &["sync", "local", "--path", "src", "--out", "out/docs.ndjson"],
+        dir.path(),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let docs = lines(&dir.path().join("out/docs.ndjson"));
+    assert_eq!(ids(&docs), ["a.md", "c.json", "d.png", "guides/b.md"]);
+    let png = docs.iter().find(|d| d["id"] == "d.png").unwrap();
+    assert_eq!(png["content"]["type"], "bytes");
+    let summary = stderr(&out);
+    assert!(
+        summary.contains("full sync of `local`: 4 new, 0 updated, 0 unchanged, 0 failed"),
+        "{summary}"
+    );
+    assert!(summary.contains("docs/s"), "{summary}");
+
+    // Without --state a second run starts the file afresh rather than adding to it.
+    let out = connectors(
+        &["sync", "local", "--path", "src", "--out", "out/docs.ndjson"],
+        dir.path(),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(lines(&dir.path().join("out/docs.ndjson")).len(), 4);
+}
+
+#[test]
+fn sync_to_stdout_keeps_the_summary_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    let out = connectors(
+        &["sync", "local", "--path", "src", "--out", "-"],
+        dir.path(),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let docs: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 4);
+    assert!(stderr(&out).contains("4 new"), "{}", stderr(&out));
+    assert!(
+        !dir.path().join("out").exists(),
+        "--out - also wrote the default file"
+    );
+}
+
+#[test]
+fn sync_with_a_config_file_and_out_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    std::fs::write(
+        dir.path().join("local.json"),
+        r#"{"path": "src", "extensions": ["md"]}"#,
+    )
+    .unwrap();
+    let out = connectors(
+        &[
+            "sync",
+            "local",
+            "--config",
+            "local.json",
+            "--out-dir",
+            "docs",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let manifest = lines(&dir.path().join("docs/manifest.ndjson"));
+    assert_eq!(ids(&manifest), ["a.md", "guides/b.md"]);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("docs/files"))
+            .unwrap()
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn incremental_run_with_state_writes_nothing_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = sample(dir.path());
+    let args = [
+        "sync",
+        "local",
+        "--path",
+        "src",
+        "--state",
+        "state.json",
+        "--out",
+        "out/docs.ndjson",
+    ];
+
+    let first = connectors(&args, dir.path());
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("full sync of `local`: 4 new"),
+        "{}",
+        stderr(&first)
+    );
+    assert_eq!(lines(&dir.path().join("out/docs.ndjson")).len(), 4);
+    assert!(dir.path().join("state.json").is_file());
+
+    let second = connectors(&args, dir.path());
+    assert_eq!(code(&second), 0, "{}", stderr(&second));
+    let summary = stderr(&second);
+    assert!(
+        summary.contains("incremental sync of `local`: 0 new, 0 updated"),
+        "{summary}"
+    );
+    assert!(summary.contains("0 delivered"), "{summary}");
+    assert_eq!(
+        lines(&dir.path().join("out/docs.ndjson")).len(),
+        4,
+        "the unchanged run wrote documents"
+    );
+
+    // A changed file is appended by the next run.
+    std::fs::write(src.join("a.md"), "# A\n\nfirst, edited").unwrap();
+    let third = connectors(&args, dir.path());
+    assert_eq!(code(&third), 0, "{}", stderr(&third));
+    assert!(
+        stderr(&third).contains("0 new, 1 updated"),
+        "{}",
+        stderr(&third)
+    );
+    let docs = lines(&dir.path().join("out/docs.ndjson"));
+    assert_eq!(docs.len(), 5);
+    assert_eq!(docs[4]["id"], "a.md");
+}
+
+#[test]
+fn a_failed_file_exits_1_and_the_rest_is_synced() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = sample(dir.path());
+    std::fs::write(src.join("bad.txt"), [0xff, 0xfe, b'x']).unwrap();
+    let out = connectors(
+        &["sync", "local", "--path", "src", "--out", "out/docs.ndjson"],
+        dir.path(),
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let summary = stderr(&out);
+    assert!(
+        summary.contains("4 new, 0 updated, 0 unchanged, 1 failed"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("failed: bad.txt [invalid_data]"),
+        "{summary}"
+    );
+    assert_eq!(lines(&dir.path().join("out/docs.ndjson")).len(), 4);
+}
+
+#[test]
+fn bad_arguments_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 4] = [
+        &["sync", "local", "--path", "src", "--mode", "sideways"],
+        &["sync", "local", "--path", "src", "--batch-size", "0"],
+        &[
+            "sync",
+            "local",
+            "--path",
+            "src",
+            "--out",
+            "a",
+            "--out-dir",
+            "b",
+        ],
+        &["frobnicate"],
+    ];
+    for args in cases {
+        let out = connectors(args, dir.path());
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_corrupt_state_file_exits_2_and_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    std::fs::write(dir.path().join("state.json"), "{not json").unwrap();
+    let out = connectors(
+        &["sync", "local", "--path", "src", "--state", "state.json"],
+        dir.path(),
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("state.json"), "{}", stderr(&out));
+}
