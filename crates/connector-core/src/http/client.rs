@@ -208,6 +208,7 @@ pub struct HttpClientBuilder {
     user_agent: String,
     auth: Auth,
     credential_field: Option<String>,
+    resolve: Vec<(String, std::net::SocketAddr)>,
 }
 
 impl HttpClientBuilder {
@@ -223,6 +224,7 @@ impl HttpClientBuilder {
             user_agent: format!("connectors/{} ({connector})", env!("CARGO_PKG_VERSION")),
             auth: Auth::None,
             credential_field: None,
+            resolve: Vec::new(),
         }
     }
 
@@ -307,6 +309,14 @@ impl HttpClientBuilder {
         self
     }
 
+    /// Sends requests for `host` to the IP of `addr` instead of asking DNS (the port still
+    /// comes from the URL), for tests of virtual-host URLs (`bucket.s3.test`) on a local server.
+    #[must_use]
+    pub fn resolve(mut self, host: impl Into<String>, addr: std::net::SocketAddr) -> Self {
+        self.resolve.push((host.into(), addr));
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -327,7 +337,11 @@ impl HttpClientBuilder {
                 Some(RateLimiter::keyed(quota))
             }
         };
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder();
+        for (host, addr) in &self.resolve {
+            client = client.resolve(host, *addr);
+        }
+        let client = client
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
             .user_agent(self.user_agent)

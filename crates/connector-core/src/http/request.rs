@@ -30,6 +30,7 @@ pub struct RequestBuilder {
     credential_field: Option<String>,
     timeout: Option<Duration>,
     max_body_bytes: Option<u64>,
+    client_errors: bool,
     invalid: Option<Error>,
 }
 
@@ -46,6 +47,7 @@ impl RequestBuilder {
             credential_field: None,
             timeout: None,
             max_body_bytes: None,
+            client_errors: false,
             invalid: None,
         }
     }
@@ -145,6 +147,17 @@ impl RequestBuilder {
         self
     }
 
+    /// Hands responses with a 4xx status other than 408 and 429 back as a [`Response`] (body
+    /// read up to the cap) instead of turning them into errors, for services whose error bodies
+    /// say more than the status: S3 answers 403 both for a wrong secret
+    /// (`SignatureDoesNotMatch`) and for a missing permission (`AccessDenied`). Retries, 5xx
+    /// statuses and transport errors are handled as usual; the caller maps the status.
+    #[must_use]
+    pub fn client_errors_as_responses(mut self) -> Self {
+        self.client_errors = true;
+        self
+    }
+
     /// Sends the request, retrying idempotent ones on 408/429/500/502/503/504 and connection
     /// errors, following redirects, and reads the whole body up to the cap.
     ///
@@ -184,6 +197,7 @@ impl RequestBuilder {
             Method::GET | Method::HEAD | Method::OPTIONS
         ));
         let cap = self.max_body_bytes.unwrap_or(inner.max_body_bytes);
+        let client_errors = self.client_errors;
         let timeout = self.timeout.unwrap_or(inner.timeout);
         let mut secrets: Vec<String> = auth.secrets().into_iter().map(str::to_owned).collect();
         secrets.extend(
@@ -325,6 +339,11 @@ impl RequestBuilder {
                 }
             }
             let asked = retry_after(resp.headers(), SystemTime::now());
+            if client_errors && status.is_client_error() && !is_retryable_status(status) {
+                // The error body is small; a body over the cap is not worth an error of its own.
+                let body = read_body(&mut resp, cap.min(64 * 1024)).await.unwrap_or_default();
+                return Ok(Response { status, headers: std::mem::take(resp.headers_mut()), url, body });
+            }
             match status.as_u16() {
                 401 | 403 => {
                     let (kind, what) = if status == StatusCode::UNAUTHORIZED {

@@ -1,0 +1,604 @@
+//! [`S3Config`]: which bucket, with which credentials, and which of its objects.
+
+use std::fmt;
+use std::num::{NonZeroU32, NonZeroU64};
+
+use connector_core::{ConnectorConfig, FieldError, Secret};
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Objects larger than this are reported as failures unless configured otherwise: 20 MiB, as
+/// RAGFlow's `BLOB_STORAGE_SIZE_THRESHOLD`.
+pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 20 * 1024 * 1024;
+
+/// Objects downloaded at the same time unless configured otherwise.
+pub const DEFAULT_CONCURRENCY: u32 = 8;
+
+/// Keys per listing page (`max-keys`) unless configured otherwise; S3's own maximum.
+pub const DEFAULT_PAGE_SIZE: u32 = 1000;
+
+/// The most downloads in flight that `concurrency` may ask for.
+pub const MAX_CONCURRENCY: u32 = 64;
+
+/// The kind of store, as RAGFlow's `BlobType`. It picks the endpoint, the credential fields
+/// and the first part of every document id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketType {
+    /// Amazon S3: `https://{bucket}.s3.{region}.amazonaws.com`.
+    S3,
+    /// Cloudflare R2: `https://{account_id}.r2.cloudflarestorage.com/{bucket}` (`.eu.` with
+    /// `european_residency`).
+    R2,
+    /// Google Cloud Storage through its XML API with HMAC keys:
+    /// `https://storage.googleapis.com/{bucket}`.
+    GoogleCloudStorage,
+    /// OCI Object Storage through its S3 compatibility API:
+    /// `https://{namespace}.compat.objectstorage.{region}.oraclecloud.com/{bucket}`.
+    OciStorage,
+    /// Any S3-compatible store (MinIO, Ceph, rclone ...) at `credentials.endpoint_url`.
+    S3Compatible,
+}
+
+impl BucketType {
+    /// The snake_case name, also the registry key of the matching source.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::S3 => "s3",
+            Self::R2 => "r2",
+            Self::GoogleCloudStorage => "google_cloud_storage",
+            Self::OciStorage => "oci_storage",
+            Self::S3Compatible => "s3_compatible",
+        }
+    }
+
+    /// The bucket type named by a source key.
+    pub fn from_source(source: &str) -> Option<Self> {
+        [
+            Self::S3,
+            Self::R2,
+            Self::GoogleCloudStorage,
+            Self::OciStorage,
+            Self::S3Compatible,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == source)
+    }
+}
+
+impl fmt::Display for BucketType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How requests name the bucket, as boto3's `addressing_style`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressingStyle {
+    /// Virtual-host style where the bucket name allows it, else path style.
+    #[default]
+    Auto,
+    /// `https://{bucket}.{endpoint host}/{key}`.
+    Virtual,
+    /// `https://{endpoint host}/{bucket}/{key}`.
+    Path,
+}
+
+/// How an Amazon S3 connector authenticates (RAGFlow's `authentication_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthenticationMethod {
+    /// `aws_access_key_id` + `aws_secret_access_key`.
+    #[default]
+    AccessKey,
+    /// STS AssumeRole with `aws_role_arn` (not supported yet: rejected by validation).
+    IamRole,
+    /// Ambient credentials of the host (not supported yet: rejected by validation).
+    AssumeRole,
+}
+
+/// The `credentials` object. It holds the fields of every bucket type, named as in RAGFlow;
+/// [`S3Config::validate`] says which ones the chosen type needs.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct S3Credentials {
+    /// S3: how to authenticate (default `access_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_method: Option<AuthenticationMethod>,
+    /// S3 and S3-compatible: the access key id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_access_key_id: Option<String>,
+    /// S3 and S3-compatible: the secret access key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_secret_access_key: Option<Secret>,
+    /// S3 with `iam_role`: the role to assume (accepted, not supported yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_role_arn: Option<String>,
+    /// S3 (default `us-east-1`), S3-compatible (default `us-east-1`) and OCI (required): the
+    /// region requests are signed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// S3-compatible (required): the endpoint, e.g. `http://127.0.0.1:9000`. Any other type:
+    /// overrides the endpoint derived from the type (a proxy, a test server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<Url>,
+    /// S3-compatible: `path`, `virtual` or `auto` (default; virtual-host style where the
+    /// bucket name and endpoint allow it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addressing_style: Option<AddressingStyle>,
+    /// R2: the Cloudflare account id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// R2: the access key id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r2_access_key_id: Option<String>,
+    /// R2: the secret access key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub r2_secret_access_key: Option<Secret>,
+    /// OCI: the Object Storage namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Google Cloud Storage (HMAC key) and OCI (customer secret key): the access key id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    /// Google Cloud Storage and OCI: the secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<Secret>,
+}
+
+impl fmt::Debug for S3Credentials {
+    // Written by hand so that no secret can ever be printed, whatever derive would do.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret = |s: &Option<Secret>| s.as_ref().map(|_| "***");
+        f.debug_struct("S3Credentials")
+            .field("authentication_method", &self.authentication_method)
+            .field("aws_access_key_id", &self.aws_access_key_id)
+            .field(
+                "aws_secret_access_key",
+                &secret(&self.aws_secret_access_key),
+            )
+            .field("aws_role_arn", &self.aws_role_arn)
+            .field("region", &self.region)
+            .field("endpoint_url", &self.endpoint_url.as_ref().map(Url::as_str))
+            .field("addressing_style", &self.addressing_style)
+            .field("account_id", &self.account_id)
+            .field("r2_access_key_id", &self.r2_access_key_id)
+            .field("r2_secret_access_key", &secret(&self.r2_secret_access_key))
+            .field("namespace", &self.namespace)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &secret(&self.secret_access_key))
+            .finish()
+    }
+}
+
+/// The configuration of the object-store connectors (sources `s3`, `r2`,
+/// `google_cloud_storage`, `oci_storage`, `s3_compatible`).
+///
+/// RAGFlow's shape is accepted as it is (`bucket_name`, `bucket_type`, `prefix`,
+/// `allow_images`, `credentials.*`); the other fields are ours, all optional.
+///
+/// ```
+/// use connector_s3::s3::S3Config;
+///
+/// let config: S3Config = connector_core::config::from_json(serde_json::json!({
+///     "bucket_name": "handbook",
+///     "bucket_type": "s3_compatible",
+///     "prefix": "policies/",
+///     "credentials": {
+///         "endpoint_url": "http://127.0.0.1:9000",
+///         "aws_access_key_id": "minio",
+///         "aws_secret_access_key": "minio-secret",
+///         "addressing_style": "path"
+///     },
+///     "include": ["*.md", "*.pdf"],
+/// }))?;
+/// assert_eq!(config.max_object_size.get(), 20 * 1024 * 1024);
+/// assert!(!format!("{config:?}").contains("minio-secret"));
+/// # Ok::<(), connector_core::Error>(())
+/// ```
+///
+/// # Filters
+/// Keys ending in `/` (folder markers) are always skipped. `include` and `exclude` are globs
+/// matched against the key *after* `prefix`: a pattern without `/` matches at any depth
+/// (`*.md`), one with `/` from the top (`docs/**`); `*` never crosses a `/`, `**` does;
+/// `exclude` wins. `extensions` (with or without the dot, any case) restricts the accepted
+/// file types; images (`png`, `jpg` ...) are skipped unless `allow_images`.
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct S3Config {
+    /// The bucket.
+    pub bucket_name: String,
+    /// The kind of store; by default the one the source names (`s3` for source `s3`). Under
+    /// source `s3` any type may be chosen, as in RAGFlow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_type: Option<BucketType>,
+    /// Only keys under this prefix; a `/` is appended when missing, as RAGFlow does.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub prefix: String,
+    /// Credentials and endpoint, as RAGFlow names them.
+    #[serde(default)]
+    pub credentials: S3Credentials,
+    /// R2: use the EU jurisdiction endpoint `{account_id}.eu.r2.cloudflarestorage.com`.
+    #[serde(default)]
+    pub european_residency: bool,
+    /// Accept image files (default false, as RAGFlow).
+    #[serde(default)]
+    pub allow_images: bool,
+    /// Globs of the keys to include (all when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// Globs of the keys to skip; they win over `include`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// File extensions to accept (all when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<String>,
+    /// Largest object downloaded, in bytes (default 20 MiB), checked against the listed size
+    /// before downloading; a larger object becomes a failure naming its key.
+    #[serde(default = "default_max_object_size")]
+    pub max_object_size: NonZeroU64,
+    /// Objects downloaded at the same time (default 8, at most 64); documents still come in
+    /// listing order.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: NonZeroU32,
+    /// Keys per listing page (`max-keys`, default and maximum 1000): the unit of one
+    /// fingerprint lookup and one checkpoint.
+    #[serde(default = "default_page_size")]
+    pub page_size: NonZeroU32,
+}
+
+impl fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket_name", &self.bucket_name)
+            .field("bucket_type", &self.bucket_type)
+            .field("prefix", &self.prefix)
+            .field("credentials", &self.credentials)
+            .field("european_residency", &self.european_residency)
+            .field("allow_images", &self.allow_images)
+            .field("include", &self.include)
+            .field("exclude", &self.exclude)
+            .field("extensions", &self.extensions)
+            .field("max_object_size", &self.max_object_size)
+            .field("concurrency", &self.concurrency)
+            .field("page_size", &self.page_size)
+            .finish()
+    }
+}
+
+fn default_max_object_size() -> NonZeroU64 {
+    NonZeroU64::new(DEFAULT_MAX_OBJECT_SIZE).unwrap_or(NonZeroU64::MIN)
+}
+
+fn default_concurrency() -> NonZeroU32 {
+    NonZeroU32::new(DEFAULT_CONCURRENCY).unwrap_or(NonZeroU32::MIN)
+}
+
+fn default_page_size() -> NonZeroU32 {
+    NonZeroU32::new(DEFAULT_PAGE_SIZE).unwrap_or(NonZeroU32::MIN)
+}
+
+impl S3Config {
+    /// A bucket of `bucket_type` with every other setting at its default and no credentials.
+    pub fn new(bucket_name: impl Into<String>, bucket_type: BucketType) -> Self {
+        Self {
+            bucket_name: bucket_name.into(),
+            bucket_type: Some(bucket_type),
+            prefix: String::new(),
+            credentials: S3Credentials::default(),
+            european_residency: false,
+            allow_images: false,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            extensions: Vec::new(),
+            max_object_size: default_max_object_size(),
+            concurrency: default_concurrency(),
+            page_size: default_page_size(),
+        }
+    }
+
+    /// An S3-compatible store at `endpoint` with path-style requests and these keys.
+    pub fn s3_compatible(
+        bucket_name: impl Into<String>,
+        endpoint: Url,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+    ) -> Self {
+        let mut config = Self::new(bucket_name, BucketType::S3Compatible);
+        config.credentials.endpoint_url = Some(endpoint);
+        config.credentials.addressing_style = Some(AddressingStyle::Path);
+        config.credentials.aws_access_key_id = Some(access_key_id.into());
+        config.credentials.aws_secret_access_key = Some(Secret::new(secret_access_key));
+        config
+    }
+
+    /// The prefix as listed: with a trailing `/` unless empty.
+    pub(crate) fn list_prefix(&self) -> String {
+        if self.prefix.is_empty() || self.prefix.ends_with('/') {
+            self.prefix.clone()
+        } else {
+            format!("{}/", self.prefix)
+        }
+    }
+
+    /// Checks the fields `bucket_type` needs, as the source `source` resolves it.
+    pub(crate) fn problems_for(&self, bucket_type: BucketType) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        let c = &self.credentials;
+        let need_str = |out: &mut Vec<FieldError>, name: &str, v: &Option<String>| {
+            if v.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                out.push(FieldError::new(
+                    format!("credentials.{name}"),
+                    format!("is required for bucket_type `{bucket_type}`"),
+                ));
+            }
+        };
+        let need_secret = |out: &mut Vec<FieldError>, name: &str, v: &Option<Secret>| {
+            if v.as_ref().is_none_or(Secret::is_empty) {
+                out.push(FieldError::new(
+                    format!("credentials.{name}"),
+                    format!("is required for bucket_type `{bucket_type}`"),
+                ));
+            }
+        };
+        match bucket_type {
+            BucketType::S3 | BucketType::S3Compatible => {
+                match c.authentication_method.unwrap_or_default() {
+                    AuthenticationMethod::AccessKey => {}
+                    other => out.push(FieldError::new(
+                        "credentials.authentication_method",
+                        format!(
+                            "`{}` is not supported yet; use `access_key`",
+                            serde_json::to_value(other)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_owned))
+                                .unwrap_or_default()
+                        ),
+                    )),
+                }
+                need_str(&mut out, "aws_access_key_id", &c.aws_access_key_id);
+                need_secret(&mut out, "aws_secret_access_key", &c.aws_secret_access_key);
+                if bucket_type == BucketType::S3Compatible && c.endpoint_url.is_none() {
+                    out.push(FieldError::new(
+                        "credentials.endpoint_url",
+                        "is required for bucket_type `s3_compatible`",
+                    ));
+                }
+            }
+            BucketType::R2 => {
+                need_str(&mut out, "account_id", &c.account_id);
+                need_str(&mut out, "r2_access_key_id", &c.r2_access_key_id);
+                need_secret(&mut out, "r2_secret_access_key", &c.r2_secret_access_key);
+            }
+            BucketType::GoogleCloudStorage => {
+                need_str(&mut out, "access_key_id", &c.access_key_id);
+                need_secret(&mut out, "secret_access_key", &c.secret_access_key);
+            }
+            BucketType::OciStorage => {
+                need_str(&mut out, "namespace", &c.namespace);
+                need_str(&mut out, "region", &c.region);
+                need_str(&mut out, "access_key_id", &c.access_key_id);
+                need_secret(&mut out, "secret_access_key", &c.secret_access_key);
+            }
+        }
+        for (name, value) in [
+            ("account_id", &c.account_id),
+            ("namespace", &c.namespace),
+            ("region", &c.region),
+        ] {
+            if let Some(v) = value
+                && !v.is_empty()
+                && !v
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+            {
+                out.push(FieldError::new(
+                    format!("credentials.{name}"),
+                    format!("{v:?} may hold only letters, digits, `-` and `_`"),
+                ));
+            }
+        }
+        if let Some(url) = &c.endpoint_url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            out.push(FieldError::new(
+                "credentials.endpoint_url",
+                "must be an http or https URL",
+            ));
+        }
+        out
+    }
+}
+
+impl ConnectorConfig for S3Config {
+    /// Checks the syntax and the fields of the bucket type (the `bucket_type` given, else
+    /// `s3`; the registry checks again with the source's own type). Whether the bucket exists
+    /// and the credentials work is for [`check`](connector_core::Connector::check).
+    fn validate(&self) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        let name = self.bucket_name.trim();
+        if name.is_empty() {
+            problems.push(FieldError::new("bucket_name", "must not be empty"));
+        } else if name.contains('/') {
+            problems.push(FieldError::new(
+                "bucket_name",
+                "is a bucket name, not a path: put the folder in `prefix`",
+            ));
+        }
+        if self.prefix.starts_with('/') {
+            problems.push(FieldError::new(
+                "prefix",
+                "must not start with `/` (keys have no leading slash)",
+            ));
+        }
+        if let Some(t) = self.bucket_type {
+            problems.extend(self.problems_for(t));
+        }
+        if let Err(mut found) = compile_globs("include", &self.include) {
+            problems.append(&mut found);
+        }
+        if let Err(mut found) = compile_globs("exclude", &self.exclude) {
+            problems.append(&mut found);
+        }
+        for (i, ext) in self.extensions.iter().enumerate() {
+            let name = ext.strip_prefix('.').unwrap_or(ext);
+            if name.is_empty() || name.contains(['/', '\\', '*', '?']) {
+                problems.push(FieldError::new(
+                    format!("extensions[{i}]"),
+                    format!("{ext:?} is not a file extension (write `md` or `.md`)"),
+                ));
+            }
+        }
+        if self.concurrency.get() > MAX_CONCURRENCY {
+            problems.push(FieldError::new(
+                "concurrency",
+                format!("must be at most {MAX_CONCURRENCY}"),
+            ));
+        }
+        if self.page_size.get() > DEFAULT_PAGE_SIZE {
+            problems.push(FieldError::new(
+                "page_size",
+                format!("must be at most {DEFAULT_PAGE_SIZE} (the S3 maximum of max-keys)"),
+            ));
+        }
+        problems
+    }
+}
+
+/// Compiles the globs of `field` as documented on [`S3Config`], or returns every pattern that
+/// does not compile.
+pub(crate) fn compile_globs(field: &str, patterns: &[String]) -> Result<GlobSet, Vec<FieldError>> {
+    let mut set = GlobSetBuilder::new();
+    let mut problems = Vec::new();
+    for (i, pattern) in patterns.iter().enumerate() {
+        let path = format!("{field}[{i}]");
+        let anchored = pattern.strip_prefix('/');
+        let body = anchored.unwrap_or(pattern).trim_end_matches('/');
+        if body.is_empty() {
+            problems.push(FieldError::new(path, "must not be empty"));
+            continue;
+        }
+        let full = if anchored.is_none() && !body.contains('/') {
+            format!("**/{body}")
+        } else {
+            body.to_owned()
+        };
+        match GlobBuilder::new(&full)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+        {
+            Ok(glob) => {
+                set.add(glob);
+            }
+            Err(e) => problems.push(FieldError::new(
+                path,
+                format!("invalid glob {pattern:?}: {}", e.kind()),
+            )),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    set.build()
+        .map_err(|e| vec![FieldError::new(field, format!("invalid globs: {e}"))])
+}
+
+/// Extensions lower-cased, without the dot.
+pub(crate) fn normalise_extensions(extensions: &[String]) -> Vec<String> {
+    extensions
+        .iter()
+        .map(|e| e.strip_prefix('.').unwrap_or(e).to_ascii_lowercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connector_core::config::from_json;
+
+    #[test]
+    fn ragflow_shapes_are_accepted() {
+        let r2: S3Config = from_json(serde_json::json!({
+            "bucket_name": "b", "bucket_type": "r2", "prefix": "docs",
+            "credentials": {"account_id": "acc", "r2_access_key_id": "k", "r2_secret_access_key": "s"},
+        }))
+        .unwrap();
+        assert_eq!(r2.list_prefix(), "docs/");
+        let oci: S3Config = from_json(serde_json::json!({
+            "bucket_name": "b", "bucket_type": "oci_storage",
+            "credentials": {"namespace": "ns", "region": "eu-frankfurt-1", "access_key_id": "k", "secret_access_key": "s"},
+        }))
+        .unwrap();
+        assert_eq!(oci.credentials.namespace.as_deref(), Some("ns"));
+        let gcs: S3Config = from_json(serde_json::json!({
+            "bucket_name": "b", "bucket_type": "google_cloud_storage", "allow_images": true,
+            "credentials": {"access_key_id": "GOOG1", "secret_access_key": "s"},
+        }))
+        .unwrap();
+        assert!(gcs.allow_images);
+        let compat: S3Config = from_json(serde_json::json!({
+            "bucket_name": "b", "bucket_type": "s3_compatible",
+            "credentials": {"endpoint_url": "http://127.0.0.1:9000", "aws_access_key_id": "k",
+                "aws_secret_access_key": "s", "addressing_style": "path", "region": "us-east-1"},
+        }))
+        .unwrap();
+        assert_eq!(
+            compat.credentials.addressing_style,
+            Some(AddressingStyle::Path)
+        );
+    }
+
+    #[test]
+    fn every_missing_field_is_named() {
+        let err = from_json::<S3Config>(serde_json::json!({
+            "bucket_name": "", "bucket_type": "oci_storage", "prefix": "/x",
+            "credentials": {}, "include": ["["], "page_size": 5000, "concurrency": 100,
+        }))
+        .unwrap_err();
+        let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+        for p in [
+            "bucket_name",
+            "prefix",
+            "credentials.namespace",
+            "credentials.region",
+            "credentials.access_key_id",
+            "credentials.secret_access_key",
+            "include[0]",
+            "page_size",
+            "concurrency",
+        ] {
+            assert!(paths.contains(&p), "{p} missing from {paths:?}");
+        }
+    }
+
+    #[test]
+    fn unsupported_auth_method_is_a_config_error() {
+        let err = from_json::<S3Config>(serde_json::json!({
+            "bucket_name": "b", "bucket_type": "s3",
+            "credentials": {"authentication_method": "iam_role", "aws_role_arn": "arn:aws:iam::1:role/r"},
+        }))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("`iam_role` is not supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn debug_hides_secrets() {
+        let mut c = S3Config::new("b", BucketType::R2);
+        c.credentials.r2_secret_access_key = Some(Secret::new("hunter2-r2"));
+        c.credentials.aws_secret_access_key = Some(Secret::new("hunter2-aws"));
+        c.credentials.secret_access_key = Some(Secret::new("hunter2-gcs"));
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("hunter2"), "{json}");
+    }
+}

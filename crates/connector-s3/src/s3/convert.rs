@@ -1,0 +1,148 @@
+//! Listed object + downloaded body → [`Document`]; the failures that name their key.
+
+use connector_core::{Document, ErrorKind, Failure};
+
+use super::client::{Fetched, S3Client};
+use super::model::{Listed, file_name};
+
+/// Extensions delivered as text (when the body is UTF-8; otherwise as bytes).
+pub const TEXT_EXTENSIONS: &[&str] = &[
+    "txt", "md", "markdown", "mdx", "rst", "adoc", "asciidoc", "org", "csv", "tsv", "json",
+    "jsonl", "ndjson", "yaml", "yml", "toml", "xml", "html", "htm", "log", "ini", "cfg", "conf",
+    "tex", "sql",
+];
+
+/// Image extensions, skipped unless `allow_images`.
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "svg", "ico", "heic", "heif", "avif",
+];
+
+/// The extension of a key's file name, lower-cased, without the dot.
+pub(crate) fn extension(key: &str) -> Option<String> {
+    let name = file_name(key);
+    let (stem, ext) = name.rsplit_once('.')?;
+    (!stem.is_empty() && !ext.is_empty()).then(|| ext.to_ascii_lowercase())
+}
+
+/// The document id: `{bucket_type}:{bucket}:{key}`, as RAGFlow builds it.
+pub(crate) fn document_id(client: &S3Client, key: &str) -> String {
+    format!("{}:{}:{key}", client.bucket_type, client.bucket_name())
+}
+
+/// The document of a downloaded object.
+pub(crate) fn document(client: &S3Client, listed: &Listed, fetched: Fetched) -> Document {
+    let id = document_id(client, &listed.key);
+    let ext = extension(&listed.key);
+    let header_mime = fetched
+        .content_type
+        .as_deref()
+        .map(|m| m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase())
+        .filter(|m| !m.is_empty() && m != "application/octet-stream" && m != "binary/octet-stream");
+    let mime = header_mime.clone().unwrap_or_else(|| {
+        mime_guess::from_path(file_name(&listed.key))
+            .first_raw()
+            .unwrap_or("application/octet-stream")
+            .to_owned()
+    });
+    let is_text = ext.as_deref().is_some_and(|e| TEXT_EXTENSIONS.contains(&e))
+        || header_mime
+            .as_deref()
+            .is_some_and(|m| m.starts_with("text/"));
+    let size = listed.size.max(fetched.body.len() as u64);
+    let title = file_name(&listed.key).to_owned();
+    let mut doc = if is_text {
+        match String::from_utf8(fetched.body.to_vec()) {
+            Ok(text) => Document::text(id, client.source, title, text),
+            // A "text" file that is not UTF-8 still reaches the host, as bytes it can decode.
+            Err(_) => Document::bytes(
+                id,
+                client.source,
+                title,
+                fetched.body,
+                mime.clone(),
+                ext.clone(),
+            ),
+        }
+    } else {
+        Document::bytes(
+            id,
+            client.source,
+            title,
+            fetched.body,
+            mime.clone(),
+            ext.clone(),
+        )
+    };
+    doc = doc
+        .with_link(client.object_url(&listed.key))
+        .with_size(size)
+        .with_metadata("bucket", client.bucket_name())
+        .with_metadata("key", listed.key.as_str())
+        .with_metadata("size", size)
+        .with_metadata("content_type", mime);
+    if let Some(t) = listed.last_modified.or(fetched.last_modified) {
+        doc = doc.with_updated_at(t);
+    }
+    if let Some(etag) = listed.etag.as_deref().or(fetched.etag.as_deref()) {
+        // RAGFlow's fingerprint: xxh128 of the ETag without quotes.
+        doc = doc.with_metadata("etag", etag).with_version(etag);
+    }
+    doc
+}
+
+/// An object over `max_object_size`, by its listed size.
+pub(crate) fn too_large(client: &S3Client, listed: &Listed, max: u64) -> Failure {
+    let id = document_id(client, &listed.key);
+    Failure::new(
+        Some(id),
+        ErrorKind::InvalidData,
+        format!(
+            "object `{}` in bucket `{}` is {} bytes, over max_object_size ({max} bytes)",
+            listed.key,
+            client.bucket_name(),
+            listed.size
+        ),
+    )
+    .with_link(client.object_url(&listed.key))
+}
+
+/// A key that no URL can address without changing its meaning (`a/../b`, `./a`).
+pub(crate) fn unaddressable(client: &S3Client, key: &str) -> Option<Failure> {
+    let bad = key.is_empty() || key.split('/').any(|seg| seg == "." || seg == "..");
+    bad.then(|| {
+        Failure::new(
+            Some(document_id(client, key)),
+            ErrorKind::Unsupported,
+            format!(
+                "object `{key}` in bucket `{}` has `.` or `..` path segments, which URLs cannot address",
+                client.bucket_name()
+            ),
+        )
+    })
+}
+
+/// A download that failed for this object only.
+pub(crate) fn download_failure(
+    client: &S3Client,
+    key: &str,
+    error: &connector_core::Error,
+) -> Failure {
+    let mut failure = Failure::from_error(Some(document_id(client, key)), error);
+    if !failure.message.contains(key) {
+        failure.message = format!("object `{key}`: {}", failure.message);
+    }
+    failure.with_link(client.object_url(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extensions() {
+        assert_eq!(extension("a/b/Report.PDF").as_deref(), Some("pdf"));
+        assert_eq!(extension("a/.env"), None);
+        assert_eq!(extension("a/b"), None);
+        assert_eq!(extension("a.b/c"), None);
+    }
+}

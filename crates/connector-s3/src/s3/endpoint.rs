@@ -1,0 +1,260 @@
+//! Where each bucket type lives, how requests name the bucket, and which credential fields
+//! sign them.
+
+use connector_core::{FieldError, Secret};
+use rusty_s3::{Bucket, UrlStyle};
+use url::Url;
+
+use super::config::{AddressingStyle, BucketType, S3Config};
+
+/// The resolved endpoint and signing identity of one bucket.
+pub(crate) struct Endpoint {
+    pub(crate) bucket: Bucket,
+    pub(crate) key_id: String,
+    pub(crate) secret: Secret,
+    /// The config fields a wrong key id or secret points to.
+    pub(crate) key_id_field: &'static str,
+    pub(crate) secret_field: &'static str,
+}
+
+impl Endpoint {
+    /// Resolves the endpoint of `config` for `bucket_type`, or every problem found.
+    pub(crate) fn resolve(
+        config: &S3Config,
+        bucket_type: BucketType,
+    ) -> Result<Self, Vec<FieldError>> {
+        let problems = config.problems_for(bucket_type);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let c = &config.credentials;
+        let text = |v: &Option<String>| v.as_deref().unwrap_or_default().trim().to_owned();
+        let secret = |v: &Option<Secret>| v.clone().unwrap_or_else(|| Secret::new(""));
+        let region = c.region.as_deref().map(str::trim).filter(|r| !r.is_empty());
+        let (base, region, default_style, key_id, secret, key_id_field, secret_field) =
+            match bucket_type {
+                BucketType::S3 => {
+                    let region = region.unwrap_or("us-east-1").to_owned();
+                    (
+                        format!("https://s3.{region}.amazonaws.com"),
+                        region,
+                        None,
+                        text(&c.aws_access_key_id),
+                        secret(&c.aws_secret_access_key),
+                        "credentials.aws_access_key_id",
+                        "credentials.aws_secret_access_key",
+                    )
+                }
+                BucketType::S3Compatible => (
+                    String::new(),
+                    region.unwrap_or("us-east-1").to_owned(),
+                    Some(UrlStyle::Path),
+                    text(&c.aws_access_key_id),
+                    secret(&c.aws_secret_access_key),
+                    "credentials.aws_access_key_id",
+                    "credentials.aws_secret_access_key",
+                ),
+                BucketType::R2 => {
+                    let eu = if config.european_residency { ".eu" } else { "" };
+                    (
+                        format!(
+                            "https://{}{eu}.r2.cloudflarestorage.com",
+                            text(&c.account_id)
+                        ),
+                        "auto".to_owned(),
+                        Some(UrlStyle::Path),
+                        text(&c.r2_access_key_id),
+                        secret(&c.r2_secret_access_key),
+                        "credentials.r2_access_key_id",
+                        "credentials.r2_secret_access_key",
+                    )
+                }
+                BucketType::GoogleCloudStorage => (
+                    "https://storage.googleapis.com".to_owned(),
+                    "auto".to_owned(),
+                    Some(UrlStyle::Path),
+                    text(&c.access_key_id),
+                    secret(&c.secret_access_key),
+                    "credentials.access_key_id",
+                    "credentials.secret_access_key",
+                ),
+                BucketType::OciStorage => {
+                    let region = region.unwrap_or_default().to_owned();
+                    (
+                        format!(
+                            "https://{}.compat.objectstorage.{region}.oraclecloud.com",
+                            text(&c.namespace)
+                        ),
+                        region,
+                        // OCI's compatibility API answers path-style requests only.
+                        Some(UrlStyle::Path),
+                        text(&c.access_key_id),
+                        secret(&c.secret_access_key),
+                        "credentials.access_key_id",
+                        "credentials.secret_access_key",
+                    )
+                }
+            };
+        let overridden = c.endpoint_url.is_some();
+        let endpoint = match &c.endpoint_url {
+            Some(url) => url.clone(),
+            None => Url::parse(&base).map_err(|e| {
+                vec![FieldError::new(
+                    "credentials",
+                    format!("the endpoint {base} is not a URL: {e}"),
+                )]
+            })?,
+        };
+        let name = config.bucket_name.trim().to_owned();
+        let style = match c.addressing_style.unwrap_or_default() {
+            AddressingStyle::Path => UrlStyle::Path,
+            AddressingStyle::Virtual => UrlStyle::VirtualHost,
+            // As botocore: a custom endpoint is addressed by path; AWS itself by virtual host
+            // where the name fits in a host name under TLS.
+            AddressingStyle::Auto if overridden => UrlStyle::Path,
+            AddressingStyle::Auto => default_style.unwrap_or(if dns_compatible(&name) {
+                UrlStyle::VirtualHost
+            } else {
+                UrlStyle::Path
+            }),
+        };
+        let bucket = Bucket::new(endpoint, style, name, region).map_err(|e| {
+            let field = if overridden {
+                "credentials.endpoint_url"
+            } else {
+                "bucket_name"
+            };
+            vec![FieldError::new(
+                field,
+                format!("cannot address the bucket at this endpoint: {e}"),
+            )]
+        })?;
+        Ok(Self {
+            bucket,
+            key_id,
+            secret,
+            key_id_field,
+            secret_field,
+        })
+    }
+}
+
+/// Whether a bucket name can be the first label of a TLS host name.
+fn dns_compatible(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && !name.contains('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connector_core::config::from_json;
+
+    fn endpoint(json: serde_json::Value) -> Endpoint {
+        let config: S3Config = from_json(json).unwrap();
+        let t = config.bucket_type.unwrap();
+        Endpoint::resolve(&config, t).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn url_shapes_per_bucket_type() {
+        let s3 = endpoint(
+            serde_json::json!({"bucket_name": "docs", "bucket_type": "s3",
+            "credentials": {"aws_access_key_id": "AKIA", "aws_secret_access_key": "s", "region": "eu-west-1"}}),
+        );
+        assert_eq!(
+            s3.bucket.object_url("a/b.md").as_str(),
+            "https://docs.s3.eu-west-1.amazonaws.com/a/b.md"
+        );
+        assert_eq!(s3.bucket.region(), "eu-west-1");
+
+        let dotted = endpoint(
+            serde_json::json!({"bucket_name": "my.docs", "bucket_type": "s3",
+            "credentials": {"aws_access_key_id": "AKIA", "aws_secret_access_key": "s"}}),
+        );
+        assert_eq!(
+            dotted.bucket.object_url("k").as_str(),
+            "https://s3.us-east-1.amazonaws.com/my.docs/k"
+        );
+
+        let r2 = endpoint(
+            serde_json::json!({"bucket_name": "docs", "bucket_type": "r2",
+            "credentials": {"account_id": "abc123", "r2_access_key_id": "k", "r2_secret_access_key": "s"}}),
+        );
+        assert_eq!(
+            r2.bucket.object_url("k").as_str(),
+            "https://abc123.r2.cloudflarestorage.com/docs/k"
+        );
+        assert_eq!(r2.bucket.region(), "auto");
+        assert_eq!(r2.key_id_field, "credentials.r2_access_key_id");
+
+        let r2_eu = endpoint(
+            serde_json::json!({"bucket_name": "docs", "bucket_type": "r2",
+            "european_residency": true,
+            "credentials": {"account_id": "abc123", "r2_access_key_id": "k", "r2_secret_access_key": "s"}}),
+        );
+        assert_eq!(
+            r2_eu.bucket.object_url("k").as_str(),
+            "https://abc123.eu.r2.cloudflarestorage.com/docs/k"
+        );
+
+        let gcs = endpoint(
+            serde_json::json!({"bucket_name": "docs", "bucket_type": "google_cloud_storage",
+            "credentials": {"access_key_id": "GOOG1", "secret_access_key": "s"}}),
+        );
+        assert_eq!(
+            gcs.bucket.object_url("k").as_str(),
+            "https://storage.googleapis.com/docs/k"
+        );
+        assert_eq!(gcs.bucket.region(), "auto");
+
+        let oci = endpoint(
+            serde_json::json!({"bucket_name": "docs", "bucket_type": "oci_storage",
+            "credentials": {"namespace": "axaxnpcrorw5", "region": "eu-frankfurt-1",
+                "access_key_id": "k", "secret_access_key": "s"}}),
+        );
+        assert_eq!(
+            oci.bucket.object_url("k").as_str(),
+            "https://axaxnpcrorw5.compat.objectstorage.eu-frankfurt-1.oraclecloud.com/docs/k"
+        );
+        assert_eq!(oci.bucket.region(), "eu-frankfurt-1");
+
+        let minio_path = endpoint(
+            serde_json::json!({"bucket_name": "docs", "bucket_type": "s3_compatible",
+            "credentials": {"endpoint_url": "http://minio.local:9000", "aws_access_key_id": "k",
+                "aws_secret_access_key": "s", "addressing_style": "path"}}),
+        );
+        assert_eq!(
+            minio_path.bucket.object_url("k").as_str(),
+            "http://minio.local:9000/docs/k"
+        );
+        let minio_vhost = endpoint(
+            serde_json::json!({"bucket_name": "docs", "bucket_type": "s3_compatible",
+            "credentials": {"endpoint_url": "http://minio.local:9000", "aws_access_key_id": "k",
+                "aws_secret_access_key": "s", "addressing_style": "virtual"}}),
+        );
+        assert_eq!(
+            minio_vhost.bucket.object_url("k").as_str(),
+            "http://docs.minio.local:9000/k"
+        );
+    }
+
+    #[test]
+    fn virtual_host_on_an_ip_is_a_config_problem() {
+        let config: S3Config = from_json(
+            serde_json::json!({"bucket_name": "docs", "bucket_type": "s3_compatible",
+            "credentials": {"endpoint_url": "http://127.0.0.1:9000", "aws_access_key_id": "k",
+                "aws_secret_access_key": "s", "addressing_style": "virtual"}}),
+        )
+        .unwrap();
+        let Err(problems) = Endpoint::resolve(&config, BucketType::S3Compatible) else {
+            panic!("accepted a virtual-host bucket on an IP address");
+        };
+        assert_eq!(problems[0].path, "credentials.endpoint_url");
+    }
+}
