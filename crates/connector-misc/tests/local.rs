@@ -186,6 +186,20 @@ async fn poll_ids(c: &LocalConnector, window: TimeWindow) -> (Vec<String>, Vec<S
     (ids, failed)
 }
 
+async fn resume_ids(c: &LocalConnector, from: LocalCheckpoint) -> Vec<String> {
+    let mut stream = c.load_from_checkpoint(from, None, SyncContext::new());
+    let mut ids = Vec::new();
+    while let Some(page) = stream.next().await {
+        ids.extend(page.unwrap().batch.documents.into_iter().map(|d| d.id));
+    }
+    ids
+}
+
+/// Asserts `err` is of `kind` and names the config field `path`.
+fn assert_names_path(err: &connector_core::Error, kind: ErrorKind) {
+    assert_eq!((err.kind(), err.field()), (kind, Some("path")), "{err}");
+}
+
 /// Whether this process reads files whatever their permissions (root does).
 fn privileged(dir: &Path) -> bool {
     let probe = dir.join("probe");
@@ -411,15 +425,11 @@ fn resuming_from_every_checkpoint_yields_exactly_the_rest() {
             .iter()
             .flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone()))
             .collect();
-        let rest = block_on(async {
-            let mut stream = c.load_from_checkpoint(back, None, SyncContext::new());
-            let mut ids = Vec::new();
-            while let Some(page) = stream.next().await {
-                ids.extend(page.unwrap().batch.documents.into_iter().map(|d| d.id));
-            }
-            ids
-        });
-        assert_eq!(rest, expected, "resuming after page {i}");
+        assert_eq!(
+            block_on(resume_ids(&c, back)),
+            expected,
+            "resuming after page {i}"
+        );
     }
     assert_eq!(
         serde_json::to_value(LocalCheckpoint::after("a/x.md")).unwrap(),
@@ -432,18 +442,7 @@ fn resuming_from_every_checkpoint_yields_exactly_the_rest() {
 
     // A checkpoint in the middle of a folder: the walk skips what sorts before it, even
     // folders it does not enter at all, and includes `a.txt`, which sorts after `a/…`.
-    let rest = block_on(async {
-        let mut stream = c.load_from_checkpoint(
-            LocalCheckpoint::after("a/nested/deep.json"),
-            None,
-            SyncContext::new(),
-        );
-        let mut ids = Vec::new();
-        while let Some(page) = stream.next().await {
-            ids.extend(page.unwrap().batch.documents.into_iter().map(|d| d.id));
-        }
-        ids
-    });
+    let rest = block_on(resume_ids(&c, LocalCheckpoint::after("a/nested/deep.json")));
     assert_eq!(rest, &DOCS[1..]);
 }
 
@@ -638,20 +637,12 @@ fn check_and_sync_name_the_path_field() {
     let dir = tree();
     let missing = connector(config(&dir.path().join("nope")));
     let err = block_on(missing.check()).unwrap_err();
-    assert_eq!(
-        (err.kind(), err.field()),
-        (ErrorKind::NotFound, Some("path")),
-        "{err}"
-    );
+    assert_names_path(&err, ErrorKind::NotFound);
     assert!(err.to_string().contains("nope"), "{err}");
 
     let file = connector(config(&dir.path().join("a.txt")));
     let err = block_on(file.check()).unwrap_err();
-    assert_eq!(
-        (err.kind(), err.field()),
-        (ErrorKind::NotFound, Some("path")),
-        "{err}"
-    );
+    assert_names_path(&err, ErrorKind::NotFound);
     assert!(err.to_string().contains("not a folder"), "{err}");
 
     // A sync of a missing folder fails as a whole; it is not an empty folder.
@@ -672,11 +663,7 @@ fn check_and_sync_name_the_path_field() {
         let locked = dir.path().join("a");
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
         let err = block_on(connector(config(&locked)).check()).unwrap_err();
-        assert_eq!(
-            (err.kind(), err.field()),
-            (ErrorKind::PermissionDenied, Some("path")),
-            "{err}"
-        );
+        assert_names_path(&err, ErrorKind::PermissionDenied);
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
     }
 }
