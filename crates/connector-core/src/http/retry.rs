@@ -2,7 +2,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
@@ -37,17 +36,8 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The backoff ceilings of every retry, in order (no jitter yet).
     pub(crate) fn ceilings(&self) -> impl Iterator<Item = Duration> + use<> {
-        let factor_ok = self.initial_backoff > Duration::ZERO;
-        ExponentialBuilder::new()
-            .with_min_delay(if factor_ok {
-                self.initial_backoff
-            } else {
-                Duration::from_millis(1)
-            })
-            .with_max_delay(self.max_backoff.max(self.initial_backoff))
-            .with_factor(2.0)
-            .with_max_times(self.max_retries as usize)
-            .build()
+        let (initial, max) = (self.initial_backoff, self.max_backoff.max(self.initial_backoff));
+        (0..self.max_retries).map(move |n| initial.saturating_mul(2u32.saturating_pow(n)).min(max))
     }
 
     /// A full-jitter draw below `ceiling`.

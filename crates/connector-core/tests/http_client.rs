@@ -1,0 +1,308 @@
+//! The HTTP layer against wiremock: retries, Retry-After, auth errors, caps, redirects.
+#![cfg(feature = "http")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_core::http::{Auth, HttpClient, Page, PageLimit, paginate};
+use connector_core::{ErrorKind, Secret, SyncStats};
+use futures::TryStreamExt;
+use url::Url;
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "tok-SECRET-123";
+
+fn client() -> HttpClient {
+    HttpClient::builder("test")
+        .auth(Auth::Bearer(Secret::new(TOKEN)), "credentials.token")
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .max_retries(3)
+        .build()
+        .unwrap()
+}
+
+fn url(server: &MockServer, p: &str) -> Url {
+    Url::parse(&format!("{}{p}", server.uri())).unwrap()
+}
+
+async fn requests(server: &MockServer) -> usize {
+    server.received_requests().await.unwrap().len()
+}
+
+#[tokio::test]
+async fn server_error_then_success_is_retried_and_counted() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": true})))
+        .mount(&server)
+        .await;
+    let stats = Arc::new(SyncStats::default());
+    let resp = client()
+        .with_stats(stats.clone())
+        .get(url(&server, "/a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.json::<serde_json::Value>().unwrap()["ok"], true);
+    assert_eq!((stats.requests(), stats.retries()), (2, 1));
+}
+
+#[tokio::test]
+async fn retry_after_is_waited_out_and_counted() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let stats = Arc::new(SyncStats::default());
+    client()
+        .with_stats(stats.clone())
+        .get(url(&server, "/a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stats.retries(), 1);
+    assert_eq!(stats.rate_limit_wait(), Duration::from_secs(1));
+}
+
+#[tokio::test]
+async fn retry_after_is_capped_and_exhaustion_is_rate_limited() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "3600"))
+        .mount(&server)
+        .await;
+    let c = HttpClient::builder("test")
+        .max_retries(2)
+        .retry_after_cap(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let err = c.get(url(&server, "/a")).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    assert!(err.to_string().contains("3 attempt"), "{err}");
+    assert_eq!(requests(&server).await, 3);
+}
+
+#[tokio::test]
+async fn unauthorized_fails_fast_naming_the_field_not_the_secret() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(401).set_body_string(format!("bad token {TOKEN}")))
+        .mount(&server)
+        .await;
+    let err = client()
+        .get(url(&server, "/a?api_key=QUERYSECRET"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert_eq!(requests(&server).await, 1);
+    let shown = format!("{err} {err:?}");
+    assert!(
+        shown.contains("credentials.token") && shown.contains("test"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(TOKEN) && !shown.contains("QUERYSECRET"),
+        "{shown}"
+    );
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
+    let err = client().get(url(&server, "/a")).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert_eq!(requests(&server).await, 1);
+}
+
+#[tokio::test]
+async fn other_client_errors_carry_a_scrubbed_snippet() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(400).set_body_string(format!("unknown param; you sent {TOKEN}")),
+        )
+        .mount(&server)
+        .await;
+    let err = client().get(url(&server, "/a")).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidData);
+    let shown = err.to_string();
+    assert!(
+        shown.contains("unknown param") && !shown.contains(TOKEN),
+        "{shown}"
+    );
+    Mock::given(method("GET"))
+        .and(path("/gone"))
+        .respond_with(ResponseTemplate::new(404))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let err = client()
+        .get(url(&server, "/gone"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn post_is_retried_only_when_marked_idempotent() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let err = client()
+        .post(url(&server, "/s"))
+        .json(&serde_json::json!({"q": 1}))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(requests(&server).await, 1);
+    let _ = client()
+        .post(url(&server, "/s"))
+        .idempotent(true)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(requests(&server).await, 1 + 4);
+}
+
+#[tokio::test]
+async fn oversize_body_is_an_item_error() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; 4096]))
+        .mount(&server)
+        .await;
+    let err = client()
+        .get(url(&server, "/big"))
+        .max_body_bytes(1024)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidData);
+    assert!(!err.is_retryable());
+    assert!(err.to_string().contains("1024-byte limit"), "{err}");
+    assert_eq!(requests(&server).await, 1);
+}
+
+#[tokio::test]
+async fn cross_origin_redirect_drops_credentials() {
+    let other = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("moved"))
+        .mount(&other)
+        .await;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/same"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "/there"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/there"))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("Location", format!("{}/final", other.uri()).as_str()),
+        )
+        .mount(&server)
+        .await;
+    let c = HttpClient::builder("test")
+        .auth(
+            Auth::Header {
+                name: "X-Api-Key".into(),
+                value: Secret::new(TOKEN),
+            },
+            "credentials.api_key",
+        )
+        .build()
+        .unwrap();
+    let resp = c.get(url(&server, "/same")).send().await.unwrap();
+    assert_eq!(resp.text(), "moved");
+    assert_eq!(resp.url().path(), "/final");
+    let same = server.received_requests().await.unwrap();
+    assert!(
+        same.iter().all(|r| r.headers.get("x-api-key").is_some()),
+        "same-origin hop keeps the key"
+    );
+    let cross = other.received_requests().await.unwrap();
+    assert!(
+        cross[0].headers.get("x-api-key").is_none(),
+        "the key must not leave the origin"
+    );
+}
+
+#[tokio::test]
+async fn link_header_pagination() {
+    let server = MockServer::start().await;
+    for page in 1..=3 {
+        let mut t = ResponseTemplate::new(200).set_body_json(serde_json::json!([page]));
+        if page < 3 {
+            t = t.insert_header(
+                "Link",
+                format!(r#"</items?page={}>; rel="next""#, page + 1).as_str(),
+            );
+        }
+        Mock::given(method("GET"))
+            .and(path("/items"))
+            .and(query_param("page", page.to_string()))
+            .respond_with(t)
+            .mount(&server)
+            .await;
+    }
+    let c = client();
+    let first = url(&server, "/items?page=1");
+    let items: Vec<Vec<u32>> = paginate(first, PageLimit::fail_after(10), move |u: Url| {
+        let c = c.clone();
+        async move {
+            let resp = c.get(u).send().await?;
+            Ok(Page::new(resp.json::<Vec<u32>>()?, resp.next_link()))
+        }
+    })
+    .map_ok(|p| p.items)
+    .try_collect()
+    .await
+    .unwrap();
+    assert_eq!(items.concat(), vec![1, 2, 3]);
+}
+
+#[tokio::test]
+async fn connection_refused_is_unavailable_after_retries() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = Url::parse(&format!(
+        "http://{}/a?token=QS",
+        listener.local_addr().unwrap()
+    ))
+    .unwrap();
+    drop(listener);
+    let stats = Arc::new(SyncStats::default());
+    let err = client()
+        .with_stats(stats.clone())
+        .get(dead)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(stats.requests(), 4);
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains("QS"), "{shown}");
+}
