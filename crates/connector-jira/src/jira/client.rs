@@ -1,0 +1,489 @@
+//! Requests: the API root (scoped tokens through the gateway), the user's time zone, JQL,
+//! search pages for Cloud and Server, comment pages, single issues and attachment downloads.
+//! Retries, `Retry-After`, rate limits and body caps are the core [`HttpClient`]'s.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
+use connector_core::http::{Auth, HttpClient, Page, Response, StatusCode};
+use connector_core::{Error, ErrorKind, Result, SyncContext, TimeWindow};
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use url::Url;
+
+use super::SOURCE;
+use super::checkpoint::Cursor;
+use super::config::{DEFAULT_API_GATEWAY, JiraConfig};
+use super::model::{CommentPage, ErrorBody, Myself, SearchPage, TenantInfo};
+
+/// Comments per `/issue/{key}/comment` request (the API's maximum).
+const COMMENT_PAGE: u32 = 100;
+
+/// The zone JQL dates are read in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Zone {
+    Named(chrono_tz::Tz),
+    Fixed(FixedOffset),
+}
+
+impl Zone {
+    fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
+        match self {
+            Self::Named(tz) => t.with_timezone(tz).naive_local(),
+            Self::Fixed(off) => t.with_timezone(off).naive_local(),
+        }
+    }
+
+    fn offset_secs(&self, t: DateTime<Utc>) -> i32 {
+        match self {
+            Self::Named(tz) => tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc(),
+            Self::Fixed(off) => off.local_minus_utc(),
+        }
+    }
+}
+
+struct Shared {
+    config: Arc<JiraConfig>,
+    cloud: bool,
+    root: OnceCell<Url>,
+    zone: OnceCell<Zone>,
+}
+
+/// The Jira REST API as the connector uses it. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct JiraClient {
+    http: HttpClient,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for JiraClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JiraClient")
+            .field("http", &self.http)
+            .field("cloud", &self.shared.cloud)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JiraClient {
+    pub(crate) fn new(config: Arc<JiraConfig>) -> Result<Self> {
+        let c = &config.credentials;
+        let auth = match (&c.jira_user_email, &c.jira_api_token, &c.jira_password) {
+            (Some(user), Some(token), _) => Auth::Basic {
+                username: user.trim().to_owned(),
+                password: token.clone(),
+            },
+            (None, Some(token), _) => Auth::Bearer(token.clone()),
+            (Some(user), None, Some(password)) => Auth::Basic {
+                username: user.trim().to_owned(),
+                password: password.clone(),
+            },
+            _ => Auth::None,
+        };
+        let http = HttpClient::builder(SOURCE)
+            .auth(auth, config.credential_field())
+            .build()?;
+        Ok(Self {
+            http,
+            shared: Arc::new(Shared {
+                cloud: config.is_cloud(),
+                config,
+                root: OnceCell::new(),
+                zone: OnceCell::new(),
+            }),
+        })
+    }
+
+    /// This client counting into the sync's stats.
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            http: self.http.with_context(ctx),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    pub(crate) fn config(&self) -> &JiraConfig {
+        &self.shared.config
+    }
+
+    fn version(&self) -> &'static str {
+        if self.shared.cloud { "3" } else { "2" }
+    }
+
+    /// The URL API paths hang off: the site, or the gateway for scoped tokens.
+    async fn root(&self) -> Result<&Url> {
+        self.shared
+            .root
+            .get_or_try_init(|| async {
+                let config = &self.shared.config;
+                let site = with_slash(&config.base_url);
+                if !config.scoped_token {
+                    return Ok(site);
+                }
+                let tenant = site.join("_edge/tenant_info").map_err(url_error)?;
+                let resp = self.http.get(tenant).send().await?;
+                let info: TenantInfo = resp.json()?;
+                let gateway = config
+                    .api_gateway_url
+                    .clone()
+                    .map_or_else(|| Url::parse(DEFAULT_API_GATEWAY).map_err(url_error), Ok)?;
+                with_slash(&gateway)
+                    .join(&format!("ex/jira/{}/", info.cloud_id))
+                    .map_err(url_error)
+            })
+            .await
+    }
+
+    /// `rest/api/{2|3}/{path}` under the API root.
+    async fn api(&self, path: &str) -> Result<Url> {
+        let root = self.root().await?;
+        root.join(&format!("rest/api/{}/{path}", self.version()))
+            .map_err(url_error)
+    }
+
+    /// `/myself`: checks the credentials; its `timeZone` is the zone JQL dates are read in.
+    pub(crate) async fn myself(&self) -> Result<Myself> {
+        let url = self.api("myself").await?;
+        let resp = self.http.get(url).client_errors_as_responses().send().await?;
+        self.expect_ok(&resp, None)?;
+        resp.json()
+    }
+
+    /// The user's time zone from `/myself`, else `timezone_offset`, else UTC. Read once.
+    pub(crate) async fn zone(&self) -> Result<Zone> {
+        self.shared
+            .zone
+            .get_or_try_init(|| async {
+                let me = self.myself().await?;
+                let named = me
+                    .time_zone
+                    .as_deref()
+                    .and_then(|z| z.parse::<chrono_tz::Tz>().ok());
+                if let Some(tz) = named {
+                    return Ok(Zone::Named(tz));
+                }
+                let hours = self.shared.config.timezone_offset.unwrap_or(0.0);
+                let secs = (hours * 3600.0).round() as i32;
+                let fixed = FixedOffset::east_opt(secs).unwrap_or(Utc.fix());
+                tracing::debug!(zone = ?me.time_zone, hours, "no usable time zone from /myself; using the configured offset");
+                Ok(Zone::Fixed(fixed))
+            })
+            .await
+            .copied()
+    }
+
+    /// The JQL of a sync: the configured filter, labels to skip, the window's start widened to
+    /// the minute before it in the user's zone, ordered by key.
+    ///
+    /// The end of the window is left open: an issue edited while the sync pages keeps its
+    /// place in the result set (so `startAt` paging skips nothing) and is filtered out exactly,
+    /// to come in the next run.
+    pub(crate) async fn jql(&self, window: Option<TimeWindow>) -> Result<String> {
+        let mut jql = base_jql(&self.shared.config);
+        if let Some(w) = window {
+            let zone = self.zone().await?;
+            jql = format!("{jql} AND updated >= \"{}\"", jql_lower_bound(zone, w.start));
+        }
+        Ok(format!("{jql} ORDER BY key ASC"))
+    }
+
+    /// One search page at `cursor`, with `fields`, and the cursor of the next page.
+    pub(crate) async fn search(
+        &self,
+        jql: &str,
+        cursor: Cursor,
+        fields: &[&str],
+        max_results: u32,
+    ) -> Result<Page<Vec<Value>, Cursor>> {
+        if self.shared.cloud {
+            let url = self.api("search/jql").await?;
+            let mut body = json!({ "jql": jql, "maxResults": max_results, "fields": fields });
+            if let Cursor::Token(token) = &cursor {
+                body["nextPageToken"] = Value::String(token.clone());
+            }
+            let resp = self
+                .http
+                .post(url)
+                .json(&body)
+                .idempotent(true)
+                .client_errors_as_responses()
+                .send()
+                .await?;
+            self.expect_ok(&resp, Some(jql))?;
+            let page: SearchPage = resp.json()?;
+            let next = match (page.next_page_token, page.is_last) {
+                (Some(token), last) if last != Some(true) && !page.issues.is_empty() => {
+                    Some(Cursor::Token(token))
+                }
+                _ => None,
+            };
+            Ok(Page::new(page.issues, next))
+        } else {
+            let start_at = match cursor {
+                Cursor::StartAt(n) => n,
+                _ => 0,
+            };
+            let url = self.api("search").await?;
+            let resp = self
+                .http
+                .get(url)
+                .query([
+                    ("jql", jql.to_owned()),
+                    ("startAt", start_at.to_string()),
+                    ("maxResults", max_results.to_string()),
+                    ("fields", fields.join(",")),
+                ])
+                .client_errors_as_responses()
+                .send()
+                .await?;
+            self.expect_ok(&resp, Some(jql))?;
+            let page: SearchPage = resp.json()?;
+            // The server may serve fewer than asked (its own maximum): advance by what came.
+            let after = start_at + page.issues.len() as u64;
+            let more = !page.issues.is_empty() && page.total.is_none_or(|t| after < t);
+            Ok(Page::new(page.issues, more.then_some(Cursor::StartAt(after))))
+        }
+    }
+
+    /// The comments of `key` from `start_at` on, one page.
+    pub(crate) async fn comments(&self, key: &str, start_at: u64) -> Result<Page<CommentPage, u64>> {
+        let url = self.api(&format!("issue/{}/comment", encode(key))).await?;
+        let resp = self
+            .http
+            .get(url)
+            .query([
+                ("startAt", start_at.to_string()),
+                ("maxResults", COMMENT_PAGE.to_string()),
+                ("orderBy", "created".to_owned()),
+            ])
+            .client_errors_as_responses()
+            .send()
+            .await?;
+        self.expect_ok(&resp, None)?;
+        let page: CommentPage = resp.json()?;
+        let after = page.start_at.unwrap_or(start_at) + page.comments.len() as u64;
+        let more = !page.comments.is_empty() && page.total.is_some_and(|t| after < t);
+        Ok(Page::new(page, more.then_some(after)))
+    }
+
+    /// One issue with `fields`, or `None` when it does not exist (or is not visible).
+    pub(crate) async fn issue(&self, key: &str, fields: &[&str]) -> Result<Option<Value>> {
+        let url = self.api(&format!("issue/{}", encode(key))).await?;
+        let resp = self
+            .http
+            .get(url)
+            .query([("fields", fields.join(","))])
+            .client_errors_as_responses()
+            .send()
+            .await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        self.expect_ok(&resp, None)?;
+        resp.json().map(Some)
+    }
+
+    /// Checks that the project exists and is visible.
+    pub(crate) async fn project(&self, key: &str) -> Result<()> {
+        let url = self.api(&format!("project/{}", encode(key))).await?;
+        let resp = self.http.get(url).client_errors_as_responses().send().await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            let messages = error_messages(&resp);
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!("Jira has no project `{key}` visible to these credentials: {messages}"),
+            )
+            .with_connector(SOURCE)
+            .with_field("project_key"));
+        }
+        self.expect_ok(&resp, None)
+    }
+
+    /// An attachment's bytes, at most `cap` of them.
+    pub(crate) async fn download(&self, url: &str, cap: u64) -> Result<bytes::Bytes> {
+        let url = Url::parse(url).map_err(url_error)?;
+        let resp = self.http.get(url).max_body_bytes(cap).send().await?;
+        Ok(resp.into_body())
+    }
+
+    /// Turns an error status into an error that passes Jira's own messages on.
+    fn expect_ok(&self, resp: &Response, jql: Option<&str>) -> Result<()> {
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let messages = error_messages(resp);
+        let field = self.shared.config.credential_field();
+        let err = match status.as_u16() {
+            401 => Error::new(
+                ErrorKind::Unauthenticated,
+                format!("Jira rejected the credentials (HTTP 401); check `{field}`: {messages}"),
+            )
+            .with_field(field),
+            403 => Error::new(
+                ErrorKind::PermissionDenied,
+                format!("Jira refused access with these credentials (HTTP 403); check `{field}`: {messages}"),
+            )
+            .with_field(field),
+            400 if jql.is_some() => {
+                let jql = jql.unwrap_or_default();
+                if messages.contains("for the field 'project'") {
+                    Error::new(ErrorKind::NotFound, format!("Jira rejected the project: {messages}"))
+                        .with_field("project_key")
+                } else {
+                    Error::new(
+                        ErrorKind::Config,
+                        format!("Jira rejected the JQL query `{jql}`: {messages}"),
+                    )
+                    .with_field("jql_query")
+                }
+            }
+            404 => Error::new(ErrorKind::NotFound, format!("HTTP 404: {messages}")),
+            code => Error::new(ErrorKind::InvalidData, format!("HTTP {code}: {messages}"))
+                .with_retryable(false),
+        };
+        Err(err.with_connector(SOURCE).with_url(resp.url()))
+    }
+}
+
+/// Jira's `errorMessages` and `errors`, or a note that the body had none.
+fn error_messages(resp: &Response) -> String {
+    let body: ErrorBody = serde_json::from_slice(resp.body()).unwrap_or_default();
+    let messages = body.messages();
+    if messages.is_empty() {
+        "no error message in the response".to_owned()
+    } else {
+        messages.join("; ")
+    }
+}
+
+fn url_error(e: url::ParseError) -> Error {
+    Error::invalid_data(format!("cannot build a Jira URL: {e}")).with_connector(SOURCE)
+}
+
+fn with_slash(url: &Url) -> Url {
+    let mut u = url.clone();
+    if !u.path().ends_with('/') {
+        let path = format!("{}/", u.path());
+        u.set_path(&path);
+    }
+    u
+}
+
+/// A path segment: issue keys are `[A-Z0-9_]+-\d+`, but the key came from outside.
+fn encode(segment: &str) -> String {
+    segment
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect()
+}
+
+/// A JQL string literal.
+pub(crate) fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The configured filter: `(jql_query)`, the project, labels to skip.
+pub(crate) fn base_jql(config: &JiraConfig) -> String {
+    let mut parts = Vec::new();
+    if let Some(jql) = config.jql_query.as_deref().map(strip_order_by) {
+        let jql = jql.trim();
+        if !jql.is_empty() {
+            parts.push(format!("({jql})"));
+        }
+    }
+    if let Some(key) = config.project_key.as_deref().map(str::trim) {
+        parts.push(format!("project = {}", quote(key)));
+    }
+    let labels = config.labels_to_skip.as_slice();
+    if !labels.is_empty() {
+        let list: Vec<String> = labels.iter().map(|l| quote(l)).collect();
+        // `labels NOT IN (...)` alone drops issues without labels.
+        parts.push(format!(
+            "(labels IS EMPTY OR labels NOT IN ({}))",
+            list.join(", ")
+        ));
+    }
+    parts.join(" AND ")
+}
+
+/// `jql` without a trailing `ORDER BY` clause (outside quotes): the connector orders.
+fn strip_order_by(jql: &str) -> &str {
+    let lower = jql.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(_) if b == b'\\' => i += 1,
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'"' || b == b'\'' => quote = Some(b),
+            None if lower[i..].starts_with("order by")
+                && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric()) =>
+            {
+                return &jql[..i];
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    jql
+}
+
+/// The window start in the user's zone, floored to the minute and one minute earlier (an hour
+/// more across a clock change), as JQL reads it: `yyyy-MM-dd HH:mm`.
+pub(crate) fn jql_lower_bound(zone: Zone, start: DateTime<Utc>) -> String {
+    let mut widened = start - Duration::minutes(1);
+    if zone.offset_secs(start) != zone.offset_secs(start - Duration::hours(2)) {
+        widened -= Duration::hours(1);
+    }
+    let local = zone.local(widened);
+    let floored = local
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(local);
+    floored.format("%Y-%m-%d %H:%M").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower_bound_is_the_minute_before_in_the_zone() {
+        let t = DateTime::parse_from_rfc3339("2026-01-15T10:00:45Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let utc = Zone::Fixed(FixedOffset::east_opt(0).unwrap());
+        assert_eq!(jql_lower_bound(utc, t), "2026-01-15 09:59");
+        let berlin = Zone::Named(chrono_tz::Europe::Berlin);
+        assert_eq!(jql_lower_bound(berlin, t), "2026-01-15 10:59");
+        let exact = DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(jql_lower_bound(utc, exact), "2026-01-15 09:59");
+    }
+
+    #[test]
+    fn order_by_is_replaced_outside_quotes() {
+        assert_eq!(strip_order_by("a = 1 ORDER BY created DESC"), "a = 1 ");
+        assert_eq!(
+            strip_order_by("summary ~ \"order by\" order by x"),
+            "summary ~ \"order by\" "
+        );
+        assert_eq!(strip_order_by("reorder byte"), "reorder byte");
+    }
+
+    #[test]
+    fn base_jql_combines_filters() {
+        let mut cfg = JiraConfig::new(Url::parse("https://j.local").unwrap()).with_project("ENG");
+        cfg.jql_query = Some("type = Bug ORDER BY key".into());
+        cfg.labels_to_skip = ["secret", "a\"b"].into_iter().collect();
+        assert_eq!(
+            base_jql(&cfg),
+            "(type = Bug) AND project = \"ENG\" AND (labels IS EMPTY OR labels NOT IN (\"secret\", \"a\\\"b\"))"
+        );
+    }
+}

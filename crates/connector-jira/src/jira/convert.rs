@@ -1,0 +1,326 @@
+//! Wire → [`Document`]: an issue as Markdown with front matter, and attachments as documents
+//! of their own.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use connector_core::Document;
+use serde_json::{Value, json};
+use url::Url;
+
+use super::SOURCE;
+use super::model::{Attachment, Comment, Issue};
+use super::{adf, wiki};
+
+/// The id of an issue's document: its browse URL.
+pub(crate) fn issue_id(site: &str, key: &str) -> String {
+    format!("{site}/browse/{key}")
+}
+
+/// The id of an attachment's document, as RAGFlow writes it.
+pub(crate) fn attachment_id(key: &str, attachment: &str) -> String {
+    format!("{key}::attachment::{attachment}")
+}
+
+/// Jira's timestamps: `2024-01-15T10:00:30.000+0000` (and RFC 3339 for good measure).
+pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")
+        .or_else(|_| DateTime::parse_from_rfc3339(s))
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// A rich-text body: ADF (an object, Cloud) or wiki markup (a string, Server).
+pub(crate) fn rich_text(body: Option<&Value>) -> String {
+    match body {
+        Some(Value::String(s)) => wiki::to_markdown(s),
+        Some(v @ Value::Object(_)) => adf::to_markdown(v),
+        _ => String::new(),
+    }
+}
+
+/// What shapes an issue's document besides the issue.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) site: String,
+    pub(crate) include_comments: bool,
+    pub(crate) blacklist: HashSet<String>,
+    pub(crate) attachment_limit: u64,
+    pub(crate) include_attachments: bool,
+}
+
+impl Options {
+    /// A token of the options, part of every fingerprint so that a config change refreshes
+    /// the documents.
+    pub(crate) fn token(&self) -> String {
+        let mut black: Vec<&String> = self.blacklist.iter().collect();
+        black.sort();
+        format!(
+            "c{}a{}l{}b{}",
+            u8::from(self.include_comments),
+            u8::from(self.include_attachments),
+            self.attachment_limit,
+            connector_core::ids::hash128(&format!("{black:?}"))
+        )
+    }
+
+    /// Whether the comment's author is blacklisted.
+    fn hidden(&self, comment: &Comment) -> bool {
+        comment
+            .author
+            .as_ref()
+            .and_then(|a| a.email_address.as_deref())
+            .is_some_and(|e| self.blacklist.contains(&e.trim().to_lowercase()))
+    }
+}
+
+fn human_size(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut size = n as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit < UNITS.len() - 1 {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
+}
+
+fn time_text(s: &str) -> String {
+    parse_time(s).map_or_else(|| s.to_owned(), |t| t.to_rfc3339())
+}
+
+/// The front matter and metadata of an issue, in the order the front matter shows them.
+fn fields_of(issue: &Issue, url: &str) -> Vec<(&'static str, Value)> {
+    let f = &issue.fields;
+    let name = |n: &Option<super::model::Named>| n.as_ref().and_then(|n| n.name.clone());
+    let names = |v: &[super::model::Named]| -> Vec<String> {
+        v.iter().filter_map(|n| n.name.clone()).collect()
+    };
+    let mut out: Vec<(&'static str, Value)> = vec![
+        ("key", json!(issue.key)),
+        ("url", json!(url)),
+        ("summary", json!(f.summary.clone().unwrap_or_default())),
+    ];
+    let optional: [(&'static str, Option<String>); 6] = [
+        ("status", name(&f.status)),
+        ("priority", name(&f.priority)),
+        ("issue_type", name(&f.issuetype)),
+        (
+            "project",
+            f.project
+                .as_ref()
+                .and_then(|p| p.key.clone().or_else(|| p.name.clone())),
+        ),
+        (
+            "reporter",
+            f.reporter.as_ref().and_then(|u| u.shown().map(str::to_owned)),
+        ),
+        (
+            "assignee",
+            f.assignee.as_ref().and_then(|u| u.shown().map(str::to_owned)),
+        ),
+    ];
+    for (k, v) in optional {
+        if let Some(v) = v {
+            out.push((k, json!(v)));
+        }
+    }
+    out.push(("labels", json!(f.labels)));
+    out.push(("components", json!(names(&f.components))));
+    out.push(("fix_versions", json!(names(&f.fix_versions))));
+    if let Some(created) = f.created.as_deref() {
+        out.push(("created", json!(time_text(created))));
+    }
+    out.push(("updated", json!(time_text(&f.updated))));
+    out
+}
+
+/// An issue as a Markdown document. `comments` are all of the issue's comments (the embedded
+/// page plus the pages fetched after it); `updated` is `fields.updated`, already parsed.
+pub(crate) fn issue_document(
+    issue: &Issue,
+    comments: &[Comment],
+    updated: DateTime<Utc>,
+    options: &Options,
+) -> Document {
+    let id = issue_id(&options.site, &issue.key);
+    let fields = fields_of(issue, &id);
+    let f = &issue.fields;
+    let summary = f.summary.clone().unwrap_or_default();
+
+    let mut text = String::from("---\n");
+    for (k, v) in &fields {
+        // JSON scalars and arrays are valid YAML flow values.
+        let _ = writeln!(text, "{k}: {v}");
+    }
+    text.push_str("---\n\n");
+    let _ = writeln!(text, "# {}: {summary}", issue.key);
+
+    let description = rich_text(f.description.as_ref());
+    if !description.is_empty() {
+        let _ = write!(text, "\n## Description\n\n{description}\n");
+    }
+
+    if options.include_comments {
+        let shown: Vec<&Comment> = comments.iter().filter(|c| !options.hidden(c)).collect();
+        if !shown.is_empty() {
+            text.push_str("\n## Comments\n");
+            for c in shown {
+                let author = c
+                    .author
+                    .as_ref()
+                    .and_then(|a| a.shown())
+                    .unwrap_or("Unknown");
+                let when = c.created.as_deref().map(time_text).unwrap_or_default();
+                let body = rich_text(c.body.as_ref());
+                let _ = write!(text, "\n### {author} ({when})\n\n{body}\n");
+            }
+        }
+    }
+
+    let links: Vec<String> = f
+        .issuelinks
+        .iter()
+        .filter_map(|l| {
+            let ty = l.link_type.as_ref();
+            let (relation, other) = match (&l.outward_issue, &l.inward_issue) {
+                (Some(o), _) => (ty.and_then(|t| t.outward.clone()), o),
+                (None, Some(i)) => (ty.and_then(|t| t.inward.clone()), i),
+                (None, None) => return None,
+            };
+            let relation = relation
+                .or_else(|| ty.and_then(|t| t.name.clone()))
+                .unwrap_or_else(|| "relates to".to_owned());
+            let mut line = format!(
+                "- {relation} [{}]({})",
+                other.key,
+                issue_id(&options.site, &other.key)
+            );
+            if let Some(of) = &other.fields {
+                if let Some(s) = &of.summary {
+                    let _ = write!(line, ": {s}");
+                }
+                if let Some(st) = of.status.as_ref().and_then(|s| s.name.as_deref()) {
+                    let _ = write!(line, " ({st})");
+                }
+            }
+            Some(line)
+        })
+        .collect();
+    if !links.is_empty() {
+        let _ = write!(text, "\n## Linked issues\n\n{}\n", links.join("\n"));
+    }
+
+    if !f.attachment.is_empty() {
+        text.push_str("\n## Attachments\n\n");
+        for a in &f.attachment {
+            let mime = a.mime_type.as_deref().unwrap_or("unknown type");
+            let _ = write!(text, "- {} ({}, {mime})", a.filename, human_size(a.size));
+            if options.include_attachments && a.size > options.attachment_limit {
+                text.push_str(" (not indexed: over the size limit)");
+            }
+            text.push('\n');
+        }
+    }
+
+    let mut owners: Vec<String> = Vec::new();
+    for user in [&f.reporter, &f.assignee].into_iter().flatten() {
+        if let Some(o) = user.owner()
+            && !owners.iter().any(|x| x == o)
+        {
+            owners.push(o.to_owned());
+        }
+    }
+
+    let mut metadata: BTreeMap<String, Value> =
+        fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    metadata.insert("issue_id".to_owned(), json!(issue.id));
+    let mut doc = Document::text(id.clone(), SOURCE, format!("{}: {summary}", issue.key), text)
+        .with_updated_at(updated)
+        .with_owners(owners)
+        .with_version(&issue_version(&f.updated, options));
+    doc.metadata = metadata;
+    if let Ok(link) = Url::parse(&id) {
+        doc = doc.with_link(link);
+    }
+    doc
+}
+
+/// The version token of an issue's document: `fields.updated` changes with every edit,
+/// comment and attachment.
+pub(crate) fn issue_version(updated: &str, options: &Options) -> String {
+    format!("issue:{updated}:{}", options.token())
+}
+
+/// The version token of an attachment: attachments never change, only appear and go.
+pub(crate) fn attachment_version(a: &Attachment) -> String {
+    format!("attachment:{}:{}", a.id, a.size)
+}
+
+/// An attachment as a bytes document whose parent is the issue.
+pub(crate) fn attachment_document(
+    issue: &Issue,
+    a: &Attachment,
+    data: Bytes,
+    options: &Options,
+) -> Document {
+    let parent = issue_id(&options.site, &issue.key);
+    let extension = a
+        .filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| !e.is_empty() && e.len() <= 10);
+    let mime = a
+        .mime_type
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    let mut doc = Document::bytes(
+        attachment_id(&issue.key, &a.id),
+        SOURCE,
+        format!("{}: {}", issue.key, a.filename),
+        data,
+        mime,
+        extension,
+    )
+    .with_parent_id(parent.clone())
+    .with_size(a.size)
+    .with_version(&attachment_version(a))
+    .with_metadata("issue_key", issue.key.clone())
+    .with_metadata("filename", a.filename.clone());
+    if let Some(t) = a.created.as_deref().and_then(parse_time) {
+        doc = doc.with_updated_at(t);
+    }
+    if let Some(owner) = a.author.as_ref().and_then(|u| u.owner()) {
+        doc = doc.with_owners(vec![owner.to_owned()]);
+    }
+    if let Ok(link) = Url::parse(&parent) {
+        doc = doc.with_link(link);
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_jira_timestamps() {
+        let t = parse_time("2024-01-15T10:00:30.000+0000").unwrap();
+        assert_eq!(t.to_rfc3339(), "2024-01-15T10:00:30+00:00");
+        let t = parse_time("2024-01-15T12:00:30.123+0200").unwrap();
+        assert_eq!(t.timestamp_millis() % 1000, 123);
+        assert!(parse_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(12), "12 B");
+        assert_eq!(human_size(2048), "2.0 KiB");
+    }
+}
