@@ -204,8 +204,8 @@ impl fmt::Debug for S3Credentials {
 /// # Filters
 /// Keys ending in `/` (folder markers) are always skipped. `include` and `exclude` are globs
 /// matched against the key *after* `prefix`: a pattern without `/` matches at any depth
-/// (`*.md`), one with `/` from the top (`docs/**`); `*` never crosses a `/`, `**` does;
-/// `exclude` wins. `extensions` (with or without the dot, any case) restricts the accepted
+/// (`*.md`), one with `/` from the top (`docs/**`); `*` never crosses a `/`, `**` does; a
+/// pattern that matches a folder (`drafts`) matches every key under it; `exclude` wins. `extensions` (with or without the dot, any case) restricts the accepted
 /// file types; images (`png`, `jpg` ...) are skipped unless `allow_images`.
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -119,8 +119,16 @@ impl Filters {
             return false;
         }
         let relative = key.strip_prefix(self.prefix.as_str()).unwrap_or(key);
-        if self.include.as_ref().is_some_and(|g| !g.is_match(relative))
-            || self.exclude.as_ref().is_some_and(|g| g.is_match(relative))
+        // A glob that matches a folder matches everything under it, as in `.gitignore`.
+        let matches = |set: &GlobSet| {
+            relative
+                .match_indices('/')
+                .map(|(i, _)| &relative[..i])
+                .chain(std::iter::once(relative))
+                .any(|path| set.is_match(path))
+        };
+        if self.include.as_ref().is_some_and(|g| !matches(g))
+            || self.exclude.as_ref().is_some_and(|g| matches(g))
         {
             return false;
         }

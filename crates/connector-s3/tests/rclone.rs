@@ -1,0 +1,405 @@
+//! Integration tests against a real S3 server, `rclone serve s3` (SigV4 checked, ETags listed).
+//! Install it with `bash .ci/test-servers.sh`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use common::{CountingProxy, Seeder};
+use connector_core::sink::{MemorySink, Sink};
+use connector_core::state::{MemoryStateStore, StateStore};
+use connector_core::sync::{SyncMode, SyncOptions, Syncer};
+use connector_core::{Batch, Connector, Content, Document, Error, ErrorKind, SyncContext};
+use connector_s3::s3::{S3Config, S3Connector};
+use futures::StreamExt;
+
+/// A bucket with `n` text objects `doc-00.md` ... on the shared server.
+async fn seeded(tag: &str, n: usize) -> (String, Seeder) {
+    let server = tokio::task::spawn_blocking(common::shared)
+        .await
+        .expect("start rclone");
+    let seeder = Seeder::new(server.endpoint());
+    let bucket = common::bucket_name(tag);
+    seeder.create_bucket(&bucket).await;
+    for i in 0..n {
+        seeder
+            .put(&bucket, &format!("doc-{i:02}.md"), format!("# doc {i}\n"), None)
+            .await;
+    }
+    (bucket, seeder)
+}
+
+fn connector(config: S3Config) -> Arc<dyn Connector> {
+    Arc::new(S3Connector::new(config).expect("valid config"))
+}
+
+async fn proxied(bucket: &str) -> (CountingProxy, S3Config) {
+    let proxy = CountingProxy::start(common::shared().addr).await;
+    let config = common::config(proxy.endpoint(), bucket);
+    (proxy, config)
+}
+
+async fn load_pages(c: &dyn Connector) -> Vec<Batch> {
+    let mut stream = c.as_load().expect("load").load(SyncContext::new());
+    let mut pages = Vec::new();
+    while let Some(page) = stream.next().await {
+        pages.push(page.expect("page"));
+    }
+    pages
+}
+
+#[tokio::test]
+async fn pagination_lists_every_page() {
+    let (bucket, _) = seeded("pages", 25).await;
+    let (proxy, mut config) = proxied(&bucket).await;
+    config.page_size = 10.try_into().expect("nonzero");
+    let c = connector(config);
+    let pages = load_pages(c.as_ref()).await;
+    let sizes: Vec<usize> = pages.iter().map(|p| p.documents.len()).collect();
+    assert_eq!(sizes, vec![10, 10, 5]);
+    let ids: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.documents.iter().map(|d| d.id.clone()))
+        .collect();
+    let expected: Vec<String> = (0..25)
+        .map(|i| format!("s3_compatible:{bucket}:doc-{i:02}.md"))
+        .collect();
+    assert_eq!(ids, expected, "documents must keep the listing order");
+    let lines = proxy.take();
+    assert_eq!(CountingProxy::lists(&lines), 3, "{lines:#?}");
+    assert_eq!(CountingProxy::object_gets(&lines), 25);
+}
+
+#[tokio::test]
+async fn documents_carry_id_title_link_metadata_and_etag_fingerprint() {
+    let (bucket, seeder) = seeded("shape", 0).await;
+    seeder
+        .put(&bucket, "notes/2026/plan.md", "# Plan\nship it", None)
+        .await;
+    seeder
+        .put(&bucket, "scans/report.pdf", b"%PDF-1.4 fake".to_vec(), None)
+        .await;
+    seeder.put(&bucket, "img/logo.png", vec![137u8, 80, 78, 71], None).await;
+    let c = connector(common::config(common::shared().endpoint(), &bucket));
+    let docs: Vec<Document> = load_pages(c.as_ref())
+        .await
+        .into_iter()
+        .flat_map(|p| p.documents)
+        .collect();
+    assert_eq!(docs.len(), 2, "images are skipped unless allow_images");
+    let md = &docs[0];
+    assert_eq!(md.id, format!("s3_compatible:{bucket}:notes/2026/plan.md"));
+    assert_eq!(md.title, "plan.md");
+    assert_eq!(md.source, "s3_compatible");
+    assert_eq!(md.content.as_text(), Some("# Plan\nship it"));
+    assert_eq!(
+        md.link.as_ref().map(url::Url::as_str),
+        Some(format!("{}{bucket}/notes/2026/plan.md", common::shared().endpoint()).as_str())
+    );
+    assert!(md.updated_at.is_some());
+    let etag = md.metadata["etag"].as_str().expect("etag listed");
+    assert_eq!(md.fingerprint, Document::version_fingerprint(etag));
+    assert_eq!(md.metadata["bucket"], bucket.as_str());
+    assert_eq!(md.metadata["key"], "notes/2026/plan.md");
+    assert_eq!(md.metadata["size"], 14);
+    let pdf = &docs[1];
+    match &pdf.content {
+        Content::Bytes {
+            mime, extension, ..
+        } => {
+            assert_eq!(mime, "application/pdf");
+            assert_eq!(extension.as_deref(), Some("pdf"));
+        }
+        other => panic!("a PDF must come as bytes: {other:?}"),
+    }
+
+    let mut with_images = common::config(common::shared().endpoint(), &bucket);
+    with_images.allow_images = true;
+    with_images.prefix = "img".into();
+    let docs: Vec<Document> = load_pages(connector(with_images).as_ref())
+        .await
+        .into_iter()
+        .flat_map(|p| p.documents)
+        .collect();
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].title, "logo.png");
+}
+
+#[tokio::test]
+async fn filters_prefix_globs_and_extensions() {
+    let (bucket, seeder) = seeded("filters", 0).await;
+    for key in [
+        "docs/a.md",
+        "docs/b.txt",
+        "docs/drafts/c.md",
+        "docs/deep/d.MD",
+        "other/e.md",
+    ] {
+        seeder.put(&bucket, key, "x", None).await;
+    }
+    let mut config = common::config(common::shared().endpoint(), &bucket);
+    config.prefix = "docs".into();
+    config.extensions = vec![".md".into()];
+    config.exclude = vec!["drafts".into()];
+    let keys: BTreeSet<String> = load_pages(connector(config).as_ref())
+        .await
+        .into_iter()
+        .flat_map(|p| p.documents)
+        .map(|d| d.metadata["key"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let expected: BTreeSet<String> = ["docs/a.md", "docs/deep/d.MD"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(keys, expected);
+}
+
+/// A sink that fails its `fail_at`-th write.
+#[derive(Clone)]
+struct FailingSink {
+    inner: MemorySink,
+    fail_at: Option<usize>,
+    writes: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl Sink for FailingSink {
+    async fn write(&self, batch: &Batch) -> connector_core::Result<()> {
+        let n = self.writes.fetch_add(1, Ordering::SeqCst);
+        if Some(n) == self.fail_at {
+            return Err(Error::new(ErrorKind::Sink, "injected sink failure"));
+        }
+        self.inner.write(batch).await
+    }
+
+    async fn delete(&self, ids: &[String]) -> connector_core::Result<()> {
+        self.inner.delete(ids).await
+    }
+}
+
+#[tokio::test]
+async fn resumes_after_a_kill_mid_bucket() {
+    let (bucket, _) = seeded("resume", 25).await;
+    let (proxy, mut config) = proxied(&bucket).await;
+    config.page_size = 10.try_into().expect("nonzero");
+    let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
+    let first = MemorySink::new();
+    let failing = FailingSink {
+        inner: first.clone(),
+        fail_at: Some(3),
+        writes: Arc::new(AtomicUsize::new(0)),
+    };
+    let err = Syncer::new(connector(config.clone()))
+        .sink(failing)
+        .shared_state(Arc::clone(&state))
+        .options(SyncOptions::default().batch_docs(5))
+        .run(SyncMode::Auto)
+        .await
+        .expect_err("the sink fails at its fourth batch");
+    assert_eq!(err.kind(), ErrorKind::Sink);
+    assert_eq!(first.len(), 15, "three batches of five were acknowledged");
+    proxy.take();
+
+    // A new process: a new connector, the same state.
+    let second = MemorySink::new();
+    let report = Syncer::new(connector(config))
+        .sink(second.clone())
+        .shared_state(Arc::clone(&state))
+        .options(SyncOptions::default().batch_docs(5))
+        .run(SyncMode::Auto)
+        .await
+        .expect("resumed run");
+    assert_eq!(report.mode, SyncMode::Resume);
+    let lines = proxy.take();
+    assert!(
+        lines[0].contains("continuation-token=") || lines[0].contains("start-after="),
+        "the resumed listing must start mid-bucket: {lines:#?}"
+    );
+    let all: BTreeSet<String> = first.ids().into_iter().chain(second.ids()).collect();
+    assert_eq!(all.len(), 25, "nothing lost");
+    // Pages are 10 keys; batches of 5. The third batch finished page 2's first half, so only
+    // page 2's second half was not acknowledged: it is delivered again, nothing earlier is.
+    assert!(
+        second.len() <= 15,
+        "only the partly acknowledged page may come twice: {}",
+        second.len()
+    );
+    assert!(CountingProxy::object_gets(&lines) <= 15);
+}
+
+#[tokio::test]
+async fn unchanged_resync_downloads_nothing() {
+    let (bucket, seeder) = seeded("unchanged", 12).await;
+    let (proxy, mut config) = proxied(&bucket).await;
+    config.page_size = 5.try_into().expect("nonzero");
+    let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
+    let sink = MemorySink::new();
+    let full = Syncer::new(connector(config.clone()))
+        .sink(sink.clone())
+        .shared_state(Arc::clone(&state))
+        .run(SyncMode::Full)
+        .await
+        .expect("full");
+    assert_eq!(full.new, 12);
+    assert_eq!(CountingProxy::object_gets(&proxy.take()), 12);
+
+    let again = Syncer::new(connector(config.clone()))
+        .sink(sink.clone())
+        .shared_state(Arc::clone(&state))
+        .run(SyncMode::Auto)
+        .await
+        .expect("auto");
+    let lines = proxy.take();
+    assert_eq!(
+        CountingProxy::object_gets(&lines),
+        0,
+        "an unchanged bucket must be listed, never downloaded: {lines:#?}"
+    );
+    assert_eq!(CountingProxy::lists(&lines), 3);
+    assert_eq!(again.unchanged, 12);
+    assert_eq!(again.new + again.updated + again.delivered, 0);
+    assert_eq!(again.requests, 3, "the report counts the three listing requests");
+
+    // One changed object: exactly one download.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    seeder.put(&bucket, "doc-03.md", "# doc 3, edited\n", None).await;
+    let third = Syncer::new(connector(config))
+        .sink(sink.clone())
+        .shared_state(Arc::clone(&state))
+        .run(SyncMode::Auto)
+        .await
+        .expect("auto after an edit");
+    assert_eq!(CountingProxy::object_gets(&proxy.take()), 1);
+    assert_eq!(third.updated, 1);
+    assert_eq!(third.unchanged, 11);
+}
+
+#[tokio::test]
+async fn deleted_objects_are_pruned() {
+    let (bucket, seeder) = seeded("prune", 10).await;
+    let config = common::config(common::shared().endpoint(), &bucket);
+    let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
+    let sink = MemorySink::new();
+    Syncer::new(connector(config.clone()))
+        .sink(sink.clone())
+        .shared_state(Arc::clone(&state))
+        .run(SyncMode::Full)
+        .await
+        .expect("full");
+    assert_eq!(sink.len(), 10);
+    seeder.delete(&bucket, "doc-02.md").await;
+    seeder.delete(&bucket, "doc-07.md").await;
+    let c = connector(config);
+    let listed: usize = {
+        let mut stream = c.as_slim().expect("slim").list_ids(SyncContext::new());
+        let mut n = 0;
+        while let Some(page) = stream.next().await {
+            n += page.expect("list_ids").len();
+        }
+        n
+    };
+    assert_eq!(listed, 8);
+    let report = Syncer::new(c)
+        .sink(sink.clone())
+        .shared_state(Arc::clone(&state))
+        .options(SyncOptions::default().prune(true))
+        .run(SyncMode::Auto)
+        .await
+        .expect("auto with prune");
+    assert_eq!(report.deleted, 2);
+    assert_eq!(sink.len(), 8);
+    assert!(!sink.ids().contains(&format!("s3_compatible:{bucket}:doc-02.md")));
+}
+
+#[tokio::test]
+async fn object_over_the_size_cap_is_a_failure_without_download() {
+    let (bucket, seeder) = seeded("cap", 3).await;
+    seeder.put(&bucket, "big.txt", vec![b'x'; 4096], None).await;
+    let (proxy, mut config) = proxied(&bucket).await;
+    config.max_object_size = 1024.try_into().expect("nonzero");
+    let pages = load_pages(connector(config).as_ref()).await;
+    let docs: usize = pages.iter().map(|p| p.documents.len()).sum();
+    let failures: Vec<_> = pages.into_iter().flat_map(|p| p.failures).collect();
+    assert_eq!(docs, 3, "the other objects still come");
+    assert_eq!(failures.len(), 1);
+    assert_eq!(
+        failures[0].id.as_deref(),
+        Some(format!("s3_compatible:{bucket}:big.txt").as_str())
+    );
+    assert!(failures[0].message.contains("big.txt"), "{}", failures[0].message);
+    assert!(failures[0].message.contains("4096"), "{}", failures[0].message);
+    let lines = proxy.take();
+    assert!(
+        !lines.iter().any(|l| l.contains("big.txt")),
+        "the oversize object must not be requested: {lines:#?}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_secret_missing_bucket_and_unreachable_endpoint_are_told_apart() {
+    let (bucket, _) = seeded("check", 1).await;
+    let endpoint = common::shared().endpoint();
+    let good = connector(common::config(endpoint.clone(), &bucket));
+    good.check().await.expect("good credentials pass the check");
+
+    let mut wrong = common::config(endpoint.clone(), &bucket);
+    wrong.credentials.aws_secret_access_key = Some(connector_core::Secret::new("not-the-secret"));
+    let wrong = connector(wrong);
+    let err = wrong.check().await.expect_err("a wrong secret fails");
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert_eq!(err.field(), Some("credentials.aws_secret_access_key"), "{err}");
+    assert!(err.to_string().contains(&bucket), "{err}");
+    assert!(!err.to_string().contains("not-the-secret"), "{err}");
+    let mut stream = wrong.as_load().expect("load").load(SyncContext::new());
+    let first = stream.next().await.expect("an item");
+    assert_eq!(
+        first.expect_err("a load with a wrong secret fails").kind(),
+        ErrorKind::Unauthenticated
+    );
+
+    let mut wrong_key = common::config(endpoint.clone(), &bucket);
+    wrong_key.credentials.aws_access_key_id = Some("nobody".into());
+    let err = connector(wrong_key).check().await.expect_err("an unknown key fails");
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+
+    let missing = connector(common::config(endpoint, "no-such-bucket-here"));
+    let err = missing.check().await.expect_err("a missing bucket fails");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(err.field(), Some("bucket_name"), "{err}");
+    assert!(err.to_string().contains("no-such-bucket-here"), "{err}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let nowhere = url::Url::parse(&format!("http://127.0.0.1:{port}")).expect("url");
+    let err = connector(common::config(nowhere, &bucket))
+        .check()
+        .await
+        .expect_err("nothing listens there");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert_eq!(err.field(), Some("credentials.endpoint_url"), "{err}");
+}
+
+#[tokio::test]
+async fn poll_yields_the_half_open_last_modified_window() {
+    let (bucket, seeder) = seeded("window", 0).await;
+    let base = 1_767_225_600i64; // 2026-01-01T00:00:00Z
+    for i in 0..6 {
+        seeder
+            .put(&bucket, &format!("m-{i}.md"), format!("{i}"), Some(base + i * 60))
+            .await;
+    }
+    let c = connector(common::config(common::shared().endpoint(), &bucket));
+    let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).expect("time");
+    let window = connector_core::TimeWindow::new(at(base + 60), at(base + 240)).expect("window");
+    let mut stream = c.as_poll().expect("poll").poll(window, SyncContext::new());
+    let mut titles = Vec::new();
+    while let Some(page) = stream.next().await {
+        titles.extend(page.expect("page").documents.into_iter().map(|d| d.title));
+    }
+    assert_eq!(titles, vec!["m-1.md", "m-2.md", "m-3.md"]);
+}
