@@ -1,0 +1,60 @@
+//! [`RestApiCheckpoint`]: the position of the next page.
+
+use std::hash::{Hash, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+/// Which page comes next.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum At {
+    /// The only request of an unpaginated endpoint.
+    Single,
+    /// Page number.
+    Page {
+        /// The page.
+        page: u64,
+    },
+    /// Item offset.
+    Offset {
+        /// The offset.
+        offset: u64,
+    },
+    /// Opaque cursor; `None` for a first request that sends no cursor.
+    Cursor {
+        /// The cursor.
+        cursor: Option<String>,
+    },
+    /// The URL of the next page (`Link` header or a next URL in the body).
+    Url {
+        /// The URL.
+        url: String,
+    },
+}
+
+/// A position: the next page and what the run learned so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// The page to fetch.
+    pub at: At,
+    /// Pages fetched before it in this run (for `max_pages` across a resume).
+    pub pages: u64,
+    /// Whether a page came back full (as many items as requested), which shows the server
+    /// honours the page size, so a shorter page is the last.
+    #[serde(default)]
+    pub full: bool,
+}
+
+// The repeated-cursor guard compares where a page is, not how the run got there.
+impl Hash for Position {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.at.hash(state);
+    }
+}
+
+/// Where a `rest_api` sync resumes: the next page, or nothing when the listing is done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestApiCheckpoint {
+    /// The next page; `None` when every page was delivered.
+    pub next: Option<Position>,
+}

@@ -1,0 +1,306 @@
+//! Requests: URL and parameters, auth, pagination parameters, and one page fetched.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector_core::http::{Auth, HttpClient, Page, RequestBuilder};
+use connector_core::{Error, ErrorKind, Result, Secret, SyncContext};
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::SOURCE;
+use super::checkpoint::{At, Position};
+use super::config::{AuthType, HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_secret_header};
+use super::model::{ItemsPath, Items, find_items, first_at, text_of};
+
+/// The size asked for when the config names a size parameter but no size.
+const DEFAULT_PAGE_SIZE: u64 = 100;
+
+/// What a request needs, resolved once from the config.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    pub(crate) cfg: RestApiConfig,
+    base: Url,
+    params: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    items_path: Option<ItemsPath>,
+    page_size: Option<u64>,
+}
+
+/// The HTTP client and the endpoint; cheap to clone into a stream.
+#[derive(Debug, Clone)]
+pub(crate) struct RestClient {
+    pub(crate) endpoint: std::sync::Arc<Endpoint>,
+    http: HttpClient,
+}
+
+fn config_error(field: &str, msg: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Config, msg).with_field(field).with_connector(SOURCE)
+}
+
+impl Endpoint {
+    pub(crate) fn new(cfg: RestApiConfig) -> Result<Self> {
+        // URL parameters < query_params (last value wins), then `{name}` path placeholders.
+        let mut params: Vec<(String, String)> = Vec::new();
+        let set = |params: &mut Vec<(String, String)>, k: String, v: String| match params.iter_mut().find(|(pk, _)| *pk == k) {
+            Some(slot) => slot.1 = v,
+            None => params.push((k, v)),
+        };
+        for (k, v) in cfg.url.query_pairs() {
+            set(&mut params, k.into_owned(), v.into_owned());
+        }
+        for (k, v) in cfg.query_params.pairs().map_err(|e| config_error("query_params", e))? {
+            set(&mut params, k, v);
+        }
+        let mut base = cfg.url.clone();
+        base.set_query(None);
+        base.set_fragment(None);
+        let mut path = base.path().replace("%7B", "{").replace("%7D", "}");
+        params.retain(|(k, v)| {
+            let placeholder = format!("{{{k}}}");
+            if path.contains(&placeholder) {
+                path = path.replace(&placeholder, v);
+                false
+            } else {
+                true
+            }
+        });
+        base.set_path(&path);
+        let headers = cfg.headers.pairs().map_err(|e| config_error("headers", e))?;
+        let items_path = cfg
+            .items_path
+            .as_deref()
+            .map(|p| ItemsPath::parse(p).map_err(|e| config_error("items_path", format!("items_path {e}"))))
+            .transpose()?;
+        let pc = &cfg.pagination_config;
+        let size_param = match cfg.pagination_type {
+            PaginationType::Offset => pc.limit_param.as_deref().or(pc.page_size_param.as_deref()),
+            _ => pc.page_size_param.as_deref(),
+        };
+        let from_params = size_param.and_then(|p| params.iter().find(|(k, _)| k == p)).and_then(|(_, v)| v.parse::<u64>().ok());
+        let configured = match cfg.pagination_type {
+            PaginationType::Offset => pc.limit.or(pc.page_size),
+            _ => pc.page_size,
+        };
+        let page_size = configured.or(from_params).or(size_param.map(|_| DEFAULT_PAGE_SIZE)).filter(|n| *n > 0);
+        Ok(Self { cfg, base, params, headers, items_path, page_size })
+    }
+
+    /// The first position of a run.
+    pub(crate) fn start(&self) -> Position {
+        let pc = &self.cfg.pagination_config;
+        let at = match self.cfg.pagination_type {
+            PaginationType::None => At::Single,
+            PaginationType::Page => At::Page { page: pc.start_page.unwrap_or(1) },
+            PaginationType::Offset => At::Offset { offset: pc.start_offset.unwrap_or(0) },
+            PaginationType::Cursor => At::Cursor { cursor: pc.initial_cursor.clone().filter(|c| !c.is_empty()) },
+            PaginationType::LinkHeader | PaginationType::NextUrlPath => At::Url { url: self.first_url().to_string() },
+        };
+        Position { at, pages: 0, full: false }
+    }
+
+    fn first_url(&self) -> Url {
+        let mut url = self.base.clone();
+        if !self.params.is_empty() {
+            url.query_pairs_mut().extend_pairs(self.params.iter());
+        }
+        url
+    }
+
+    fn auth(&self) -> (Auth, Option<&'static str>) {
+        let cfg = &self.cfg;
+        match cfg.auth_type {
+            AuthType::None => (Auth::None, None),
+            AuthType::ApiKeyHeader => match cfg.api_key() {
+                Some((key, field)) => {
+                    let name = cfg.auth_config.header_name.clone().filter(|h| !h.trim().is_empty()).unwrap_or_else(|| "X-API-Key".to_owned());
+                    (Auth::Header { name, value: key.clone() }, Some(field))
+                }
+                None => (Auth::None, None),
+            },
+            AuthType::Bearer => match cfg.token() {
+                Some((t, field)) => (Auth::Bearer(t.clone()), Some(field)),
+                None => (Auth::None, None),
+            },
+            AuthType::Basic => match cfg.basic() {
+                Some((user, password, field)) => (
+                    Auth::Basic { username: user.to_owned(), password: password.cloned().unwrap_or_else(|| Secret::new("")) },
+                    Some(if password.is_some() { "credentials.password" } else { field }),
+                ),
+                None => (Auth::None, None),
+            },
+        }
+    }
+}
+
+impl RestClient {
+    pub(crate) fn new(cfg: RestApiConfig) -> Result<Self> {
+        let endpoint = Endpoint::new(cfg)?;
+        let (auth, field) = endpoint.auth();
+        let mut builder = HttpClient::builder(SOURCE);
+        if let Some(field) = field {
+            builder = builder.auth(auth, field);
+        }
+        if let Some(n) = endpoint.cfg.max_retries {
+            builder = builder.max_retries(n);
+        }
+        if let Some(secs) = endpoint.cfg.timeout_secs {
+            builder = builder.timeout(Duration::from_secs(secs.max(1)));
+        }
+        Ok(Self { endpoint: std::sync::Arc::new(endpoint), http: builder.build()? })
+    }
+
+    /// This client counting into `ctx`.
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self { endpoint: self.endpoint.clone(), http: self.http.with_context(ctx) }
+    }
+
+    fn request(&self, pos: &Position, since: Option<DateTime<Utc>>) -> Result<RequestBuilder> {
+        let e = &*self.endpoint;
+        let cfg = &e.cfg;
+        let pc = &cfg.pagination_config;
+        let post = cfg.method == HttpMethod::POST;
+        // Pagination parameters, with numbers kept as numbers for a JSON body.
+        let mut paging: Vec<(String, Value)> = Vec::new();
+        let url = match &pos.at {
+            At::Url { url } => {
+                let next = Url::parse(url).map_err(|err| Error::checkpoint(format!("stored next-page URL is invalid: {err}")))?;
+                if next.origin() != e.base.origin() {
+                    return Err(Error::invalid_data("the next-page URL leaves the configured origin; refusing to send credentials there")
+                        .with_url(&next)
+                        .with_connector(SOURCE));
+                }
+                next
+            }
+            at => {
+                match at {
+                    At::Page { page } => {
+                        paging.push((pc.page_param.clone().unwrap_or_else(|| "page".into()), Value::from(*page)));
+                        if let (Some(p), Some(n)) = (&pc.page_size_param, e.page_size) {
+                            paging.push((p.clone(), Value::from(n)));
+                        }
+                    }
+                    At::Offset { offset } => {
+                        paging.push((pc.offset_param.clone().unwrap_or_else(|| "offset".into()), Value::from(*offset)));
+                        if let (Some(p), Some(n)) = (&pc.limit_param, e.page_size) {
+                            paging.push((p.clone(), Value::from(n)));
+                        }
+                    }
+                    At::Cursor { cursor: Some(c) } => {
+                        paging.push((pc.cursor_param.clone().unwrap_or_else(|| "cursor".into()), Value::from(c.clone())));
+                    }
+                    _ => {}
+                }
+                e.base.clone()
+            }
+        };
+        let mut query: Vec<(String, String)> = if matches!(pos.at, At::Url { .. }) { Vec::new() } else { e.params.clone() };
+        let mut body_extra: Vec<(String, Value)> = Vec::new();
+        if post && pc.params_in_body {
+            body_extra.extend(paging);
+        } else {
+            merge(&mut query, paging.into_iter().map(|(k, v)| (k, text_of(&v))));
+        }
+        if let (Some(since_cfg), Some(at)) = (&cfg.since, since) {
+            let v = match since_cfg.format {
+                SinceFormat::Rfc3339 => Value::from(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                SinceFormat::EpochSeconds => Value::from(at.timestamp()),
+                SinceFormat::EpochMillis => Value::from(at.timestamp_millis()),
+                SinceFormat::Date => Value::from(at.format("%Y-%m-%d").to_string()),
+            };
+            if post && since_cfg.in_body {
+                body_extra.push((since_cfg.param.clone(), v));
+            } else if matches!(pos.at, At::Url { .. }) {
+                // A next link usually repeats the filter; add it only when it does not.
+                if !url.query_pairs().any(|(k, _)| k == since_cfg.param.as_str()) {
+                    query.push((since_cfg.param.clone(), text_of(&v)));
+                }
+            } else {
+                merge(&mut query, [(since_cfg.param.clone(), text_of(&v))]);
+            }
+        }
+        let method = if post { connector_core::http::Method::POST } else { connector_core::http::Method::GET };
+        // A listing only reads, so a POST search is safe to retry.
+        let mut req = self.http.request(method, url).query(query).idempotent(true).header("Accept", "application/json");
+        for (k, v) in &e.headers {
+            req = if is_secret_header(k) { req.secret_header(k, &Secret::new(v.clone())) } else { req.header(k, v) };
+        }
+        if post {
+            let mut body = cfg.body().cloned().unwrap_or_else(|| Value::Object(Map::new()));
+            if let Value::Object(map) = &mut body {
+                for (k, v) in body_extra {
+                    map.insert(k, v);
+                }
+            }
+            req = req.json(&body);
+        }
+        Ok(req)
+    }
+
+    /// Fetches the page at `pos`: its items (any JSON values) and the position after it.
+    pub(crate) async fn fetch_page(&self, pos: Position, since: Option<DateTime<Utc>>) -> Result<Page<Vec<Value>, Position>> {
+        let e = &*self.endpoint;
+        if pos.pages > 0
+            && let Some(delay) = e.cfg.request_delay.filter(|d| *d > 0.0)
+        {
+            tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+        }
+        let resp = self.request(&pos, since)?.send().await?;
+        let body: Value = resp.json().map_err(|err| err.with_connector(SOURCE))?;
+        let items: Vec<Value> = match find_items(&body, e.items_path.as_ref()) {
+            Items::Found(list) => list.into_iter().cloned().collect(),
+            Items::Missing if e.items_path.is_some() => {
+                return Err(Error::invalid_data("`items_path` matches nothing in the response")
+                    .with_field("items_path")
+                    .with_url(resp.url())
+                    .with_connector(SOURCE));
+            }
+            Items::Missing => Vec::new(),
+        };
+        let n = items.len() as u64;
+        let full = pos.full || e.page_size.is_some_and(|size| n >= size);
+        // A short page ends the listing only once the server has shown it honours the size
+        // (a server capping the size below what was asked returns short pages all along).
+        let short = e.page_size.is_some_and(|size| full && n < size);
+        let pages = pos.pages + 1;
+        let next_at = if items.is_empty() {
+            None
+        } else {
+            match &pos.at {
+                At::Single => None,
+                At::Page { page } => (!short).then(|| At::Page { page: page + 1 }),
+                At::Offset { offset } => (!short).then(|| At::Offset { offset: offset + n }),
+                At::Cursor { .. } => {
+                    let pc = &e.cfg.pagination_config;
+                    let path = pc.next_cursor_path.as_deref().or(pc.next_cursor_field.as_deref());
+                    path.and_then(|p| first_at(&body, p)).map(|v| text_of(&v)).filter(|c| !c.is_empty()).map(|c| At::Cursor { cursor: Some(c) })
+                }
+                At::Url { .. } => {
+                    let next = match e.cfg.pagination_type {
+                        PaginationType::NextUrlPath => e
+                            .cfg
+                            .next_url_path()
+                            .and_then(|p| first_at(&body, p))
+                            .map(|v| text_of(&v))
+                            .filter(|s| !s.is_empty())
+                            .map(|s| resp.url().join(&s))
+                            .transpose()
+                            .map_err(|err| Error::invalid_data(format!("the next-page URL is invalid: {err}")).with_connector(SOURCE))?,
+                        _ => resp.next_link(),
+                    };
+                    next.map(|u| At::Url { url: u.to_string() })
+                }
+            }
+        };
+        Ok(Page::new(items, next_at.map(|at| Position { at, pages, full })))
+    }
+}
+
+fn merge(query: &mut Vec<(String, String)>, extra: impl IntoIterator<Item = (String, String)>) {
+    for (k, v) in extra {
+        match query.iter_mut().find(|(qk, _)| *qk == k) {
+            Some(slot) => slot.1 = v,
+            None => query.push((k, v)),
+        }
+    }
+}

@@ -1,0 +1,563 @@
+//! [`RestApiConfig`]: RAGFlow's `rest_api` config fields, value shapes included, plus ours.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use connector_core::config::join_path;
+use connector_core::{ConnectorConfig, FieldError, Secret};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use super::model::{FieldPath, ItemsPath};
+
+/// The configuration of the `rest_api` connector.
+///
+/// Field names and value shapes are RAGFlow's (`RestAPIConnectorConfig`), so a RAGFlow config
+/// is accepted as it is; unlike RAGFlow, unknown fields are errors rather than silently dropped.
+/// Ours on top: `link_header` and `next_url_path` pagination, pagination parameters in a POST
+/// body (`pagination_config.params_in_body`), a server-side `since` filter for incremental
+/// syncs, `title_field`, `link_field`, `max_retries` and `timeout_secs`.
+#[derive(Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestApiConfig {
+    /// The endpoint. Its query string is merged under `query_params`; `{name}` placeholders in
+    /// its path are filled from the merged parameters (and those are then not sent as query).
+    pub url: Url,
+    /// `GET` (default) or `POST`.
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// Extra headers: an object, a JSON object string, or `key=value` lines (`#` comments).
+    #[serde(default)]
+    pub headers: KeyValues,
+    /// Query parameters, in the same shapes as `headers`.
+    #[serde(default)]
+    pub query_params: KeyValues,
+    /// How requests authenticate.
+    #[serde(default)]
+    pub auth_type: AuthType,
+    /// `header_name`, `api_key_value`/`api_key`, `token`, `username`, `password`.
+    #[serde(default)]
+    pub auth_config: AuthConfig,
+    /// `api_key`, `token`, `username`, `password`; they take precedence over `auth_config`.
+    #[serde(default)]
+    pub credentials: Credentials,
+    /// JSONPath (RFC 9535) to the item list, e.g. `$.data.items`. Without it the list is
+    /// found: the root if it is a list, else `items`, `results`, `data`, `records`, else the
+    /// first list-valued key.
+    #[serde(default)]
+    pub items_path: Option<String>,
+    /// Field path of each item's id (dot notation, `[n]`, `[*]`). Without it, the id is a hash
+    /// of the item's canonical JSON: content-derived, so an edited item becomes a new document.
+    #[serde(default)]
+    pub id_field: Option<String>,
+    /// Field paths whose values make the text (a list or a comma-separated string; at least one).
+    pub content_fields: FieldList,
+    /// Field paths copied into the document's metadata.
+    #[serde(default)]
+    pub metadata_fields: FieldList,
+    /// `none`, `page`, `offset`, `cursor`, `link_header` or `next_url_path`.
+    #[serde(default)]
+    pub pagination_type: PaginationType,
+    /// The pagination parameters.
+    #[serde(default)]
+    pub pagination_config: PaginationConfig,
+    /// Field path of each item's modification time (ISO 8601, `YYYY-MM-DD`, or epoch seconds or
+    /// milliseconds). Required for incremental syncs unless `since` is set.
+    #[serde(default)]
+    pub poll_timestamp_field: Option<String>,
+    /// JSON body of `POST` requests (falls back to `pagination_config.request_body`).
+    #[serde(default)]
+    pub request_body: Option<Value>,
+    /// `{path: "string" | "number" | "date"}` conversions applied to field values.
+    #[serde(default)]
+    pub field_type_hints: BTreeMap<String, TypeHint>,
+    /// `{path: value}` used when a path is missing from an item.
+    #[serde(default)]
+    pub field_default_values: BTreeMap<String, Value>,
+    /// A template such as `"{title}\n\n{body}"`: names are field paths with `[n]`/`[*]`
+    /// removed and `.` replaced by `_`; a missing name renders as nothing.
+    #[serde(default)]
+    pub content_template: Option<String>,
+    /// Accepted for RAGFlow compatibility and ignored: the sync loop batches for the host, and
+    /// RAGFlow's use of it as the fallback page size (2 items per request) is not copied.
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    /// Pages fetched per run at most (default 1000). A full listing for prune that would need
+    /// more fails instead of pruning from a partial list.
+    #[serde(default)]
+    pub max_pages: Option<u64>,
+    /// Seconds to wait before every page after the first (default 0; RAGFlow's default was 0.5).
+    #[serde(default)]
+    pub request_delay: Option<f64>,
+    /// Server-side filter for incremental syncs: the window start sent as a parameter.
+    #[serde(default)]
+    pub since: Option<SinceConfig>,
+    /// Field path of the title (default: the first content field, else the document id).
+    #[serde(default)]
+    pub title_field: Option<String>,
+    /// Field path of a URL where a person can open the item.
+    #[serde(default)]
+    pub link_field: Option<String>,
+    /// Retries of a failed request (default 5).
+    #[serde(default)]
+    pub max_retries: Option<u32>,
+    /// Request timeout in seconds (default 60).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+/// The HTTP method.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum HttpMethod {
+    /// `GET`.
+    #[default]
+    #[serde(alias = "get")]
+    GET,
+    /// `POST`; retried like a `GET`, since a listing endpoint reads only.
+    #[serde(alias = "post")]
+    POST,
+}
+
+/// How requests authenticate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    /// No credentials.
+    #[default]
+    None,
+    /// A key in the header named by `auth_config.header_name` (default `X-API-Key`).
+    ApiKeyHeader,
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// HTTP Basic with `username` and `password` (which may be empty).
+    Basic,
+}
+
+/// RAGFlow's `auth_config`.
+#[derive(Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// The header carrying the API key.
+    #[serde(default)]
+    pub header_name: Option<String>,
+    /// The API key.
+    #[serde(default)]
+    pub api_key_value: Option<Secret>,
+    /// The API key (another spelling).
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    /// The bearer token.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// The Basic user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The Basic password.
+    #[serde(default)]
+    pub password: Option<Secret>,
+}
+
+/// RAGFlow's `credentials`: take precedence over `auth_config`.
+#[derive(Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// The API key.
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    /// The bearer token.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// The Basic user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The Basic password.
+    #[serde(default)]
+    pub password: Option<Secret>,
+}
+
+/// Pagination kinds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaginationType {
+    /// One request.
+    #[default]
+    None,
+    /// `page=1,2,...`.
+    Page,
+    /// `offset=0,n,...`, advanced by the number of items received.
+    Offset,
+    /// An opaque cursor from the body.
+    Cursor,
+    /// The RFC 8288 `Link: <...>; rel="next"` header.
+    LinkHeader,
+    /// A next-page URL in the body (`next_url_path`).
+    NextUrlPath,
+}
+
+/// RAGFlow's `pagination_config`, plus `next_url_path` and `params_in_body`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaginationConfig {
+    /// Page parameter (default `page`).
+    #[serde(default)]
+    pub page_param: Option<String>,
+    /// Page size parameter; sent only when set.
+    #[serde(default)]
+    pub page_size_param: Option<String>,
+    /// Items requested per page (default: the size parameter's value in `query_params` or the
+    /// URL, else 100).
+    #[serde(default)]
+    pub page_size: Option<u64>,
+    /// First page (default 1).
+    #[serde(default)]
+    pub start_page: Option<u64>,
+    /// Offset parameter (default `offset`).
+    #[serde(default)]
+    pub offset_param: Option<String>,
+    /// Limit parameter; sent only when set.
+    #[serde(default)]
+    pub limit_param: Option<String>,
+    /// Items requested per page for offset pagination (default `page_size`).
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// First offset (default 0).
+    #[serde(default)]
+    pub start_offset: Option<u64>,
+    /// Cursor parameter (default `cursor`).
+    #[serde(default)]
+    pub cursor_param: Option<String>,
+    /// Cursor of the first request; without it the first request sends none.
+    #[serde(default)]
+    pub initial_cursor: Option<String>,
+    /// JSONPath to the next cursor (first match).
+    #[serde(default)]
+    pub next_cursor_path: Option<String>,
+    /// Field path of the next cursor.
+    #[serde(default)]
+    pub next_cursor_field: Option<String>,
+    /// JSON body of `POST` requests when the top-level `request_body` is absent.
+    #[serde(default)]
+    pub request_body: Option<Value>,
+    /// Field path or JSONPath of the next page's URL (`next_url_path` pagination).
+    #[serde(default)]
+    pub next_url_path: Option<String>,
+    /// For `POST`: put the pagination parameters in the JSON body instead of the query string.
+    #[serde(default)]
+    pub params_in_body: bool,
+}
+
+/// A field's type conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TypeHint {
+    /// Any value as text.
+    String,
+    /// An integer if integral, else a float; unparsable values drop out.
+    Number,
+    /// A timestamp, normalised to RFC 3339.
+    Date,
+}
+
+/// The server-side `since` filter.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SinceConfig {
+    /// The parameter carrying the window start (`updated_since`).
+    pub param: String,
+    /// How the instant is written (default `rfc3339`).
+    #[serde(default)]
+    pub format: SinceFormat,
+    /// For `POST`: put it in the JSON body instead of the query string.
+    #[serde(default)]
+    pub in_body: bool,
+}
+
+/// How the `since` instant is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SinceFormat {
+    /// `2026-01-02T03:04:05Z`.
+    #[default]
+    Rfc3339,
+    /// Seconds since 1970.
+    EpochSeconds,
+    /// Milliseconds since 1970.
+    EpochMillis,
+    /// `2026-01-02` (widened: the day of the window start).
+    Date,
+}
+
+/// Key/value pairs as RAGFlow takes them: an object, a JSON object string, or `key=value`
+/// lines with `#` comments.
+#[derive(Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum KeyValues {
+    /// `{"key": "value"}`.
+    Map(BTreeMap<String, Value>),
+    /// A JSON object string or `key=value` lines.
+    Text(String),
+}
+
+impl Default for KeyValues {
+    fn default() -> Self {
+        Self::Map(BTreeMap::new())
+    }
+}
+
+impl KeyValues {
+    /// The pairs in order, or what is wrong with the text.
+    ///
+    /// # Errors
+    /// A message for a JSON string that is not an object, or a line without `=`.
+    pub fn pairs(&self) -> Result<Vec<(String, String)>, String> {
+        match self {
+            Self::Map(map) => Ok(map_pairs(map)),
+            Self::Text(text) => {
+                let trimmed = text.trim();
+                if trimmed.starts_with('{') {
+                    let map: BTreeMap<String, Value> = serde_json::from_str(trimmed)
+                        .map_err(|e| format!("is not a JSON object: {e}"))?;
+                    return Ok(map_pairs(&map));
+                }
+                let mut out = Vec::new();
+                for (n, line) in trimmed.lines().enumerate() {
+                    let line = line.trim();
+                    if line.is_empty() || line.starts_with('#') {
+                        continue;
+                    }
+                    // `key=value`, and `Header: value` for headers pasted from documentation.
+                    let Some((k, v)) = line.split_once('=').or_else(|| line.split_once(':')) else {
+                        return Err(format!("line {} is not `key=value`", n + 1));
+                    };
+                    out.push((k.trim().to_owned(), v.trim().to_owned()));
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+fn map_pairs(map: &BTreeMap<String, Value>) -> Vec<(String, String)> {
+    map.iter()
+        .filter_map(|(k, v)| match v {
+            Value::Null => None,
+            Value::String(s) => Some((k.clone(), s.clone())),
+            other => Some((k.clone(), other.to_string())),
+        })
+        .collect()
+}
+
+/// A list of field paths: a JSON list or a comma-separated string.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum FieldList {
+    /// `["title", "body"]`.
+    List(Vec<String>),
+    /// `"title, body"`.
+    Text(String),
+}
+
+impl Default for FieldList {
+    fn default() -> Self {
+        Self::List(Vec::new())
+    }
+}
+
+impl FieldList {
+    /// The paths, trimmed, empty entries dropped.
+    pub fn paths(&self) -> Vec<String> {
+        let raw: Vec<&str> = match self {
+            Self::List(l) => l.iter().map(String::as_str).collect(),
+            Self::Text(t) => t.split(',').collect(),
+        };
+        raw.into_iter().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    }
+}
+
+/// Header names whose values are credentials, marked sensitive and never printed.
+pub(crate) fn is_secret_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    matches!(n.as_str(), "authorization" | "proxy-authorization" | "cookie" | "apikey" | "api-key" | "x-api-key" | "x-auth-token")
+        || n.contains("token")
+        || n.contains("secret")
+        || n.contains("key")
+        || n.contains("auth")
+}
+
+impl RestApiConfig {
+    /// The API key: `credentials.api_key`, else `auth_config.api_key_value`, else
+    /// `auth_config.api_key`, with the field to name in errors.
+    pub(crate) fn api_key(&self) -> Option<(&Secret, &'static str)> {
+        self.credentials
+            .api_key
+            .as_ref()
+            .map(|s| (s, "credentials.api_key"))
+            .or_else(|| self.auth_config.api_key_value.as_ref().map(|s| (s, "auth_config.api_key_value")))
+            .or_else(|| self.auth_config.api_key.as_ref().map(|s| (s, "auth_config.api_key")))
+    }
+
+    /// The bearer token and its field.
+    pub(crate) fn token(&self) -> Option<(&Secret, &'static str)> {
+        self.credentials
+            .token
+            .as_ref()
+            .map(|s| (s, "credentials.token"))
+            .or_else(|| self.auth_config.token.as_ref().map(|s| (s, "auth_config.token")))
+    }
+
+    /// The Basic user name, password (empty allowed) and the field to name.
+    pub(crate) fn basic(&self) -> Option<(&str, Option<&Secret>, &'static str)> {
+        let (user, field) = match (&self.credentials.username, &self.auth_config.username) {
+            (Some(u), _) => (u.as_str(), "credentials.username"),
+            (None, Some(u)) => (u.as_str(), "auth_config.username"),
+            (None, None) => return None,
+        };
+        let password = self.credentials.password.as_ref().or(self.auth_config.password.as_ref());
+        Some((user, password, field))
+    }
+
+    /// The POST body: `request_body`, else `pagination_config.request_body`.
+    pub(crate) fn body(&self) -> Option<&Value> {
+        self.request_body.as_ref().or(self.pagination_config.request_body.as_ref())
+    }
+
+    /// The next-URL path for `next_url_path` pagination.
+    pub(crate) fn next_url_path(&self) -> Option<&str> {
+        self.pagination_config.next_url_path.as_deref()
+    }
+}
+
+impl ConnectorConfig for RestApiConfig {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        if !matches!(self.url.scheme(), "http" | "https") {
+            out.push(FieldError::new("url", "must be an http or https URL"));
+        }
+        for (field, kv) in [("headers", &self.headers), ("query_params", &self.query_params)] {
+            if let Err(e) = kv.pairs() {
+                out.push(FieldError::new(field, e));
+            }
+        }
+        if self.content_fields.paths().is_empty() && self.content_template.is_none() {
+            out.push(FieldError::new("content_fields", "name at least one field"));
+        }
+        let paths = [
+            ("id_field", self.id_field.as_deref()),
+            ("poll_timestamp_field", self.poll_timestamp_field.as_deref()),
+            ("title_field", self.title_field.as_deref()),
+            ("link_field", self.link_field.as_deref()),
+            ("pagination_config.next_cursor_field", self.pagination_config.next_cursor_field.as_deref()),
+        ];
+        for (field, path) in paths {
+            if let Some(p) = path
+                && let Err(e) = FieldPath::parse(p)
+            {
+                out.push(FieldError::new(field, e));
+            }
+        }
+        for (field, list) in [("content_fields", &self.content_fields), ("metadata_fields", &self.metadata_fields)] {
+            for (i, p) in list.paths().iter().enumerate() {
+                if let Err(e) = FieldPath::parse(p) {
+                    out.push(FieldError::new(format!("{field}[{i}]"), e));
+                }
+            }
+        }
+        for (p, _) in self.field_type_hints.iter() {
+            if let Err(e) = FieldPath::parse(p) {
+                out.push(FieldError::new(join_path("field_type_hints", p), e));
+            }
+        }
+        for (field, path) in [
+            ("items_path", self.items_path.as_deref()),
+            ("pagination_config.next_cursor_path", self.pagination_config.next_cursor_path.as_deref()),
+            ("pagination_config.next_url_path", self.pagination_config.next_url_path.as_deref()),
+        ] {
+            if let Some(p) = path
+                && let Err(e) = ItemsPath::parse(p)
+            {
+                out.push(FieldError::new(field, e));
+            }
+        }
+        match self.auth_type {
+            AuthType::None => {}
+            AuthType::ApiKeyHeader => {
+                if self.api_key().is_none() {
+                    out.push(FieldError::new("credentials.api_key", "is required for auth_type `api_key_header`"));
+                }
+                if let Some(h) = &self.auth_config.header_name
+                    && h.trim().is_empty()
+                {
+                    out.push(FieldError::new("auth_config.header_name", "must not be empty"));
+                }
+            }
+            AuthType::Bearer => {
+                if self.token().is_none() {
+                    out.push(FieldError::new("credentials.token", "is required for auth_type `bearer`"));
+                }
+            }
+            AuthType::Basic => {
+                if self.basic().is_none() {
+                    out.push(FieldError::new("credentials.username", "is required for auth_type `basic`"));
+                }
+            }
+        }
+        let pc = &self.pagination_config;
+        match self.pagination_type {
+            PaginationType::Cursor if pc.next_cursor_path.is_none() && pc.next_cursor_field.is_none() => {
+                out.push(FieldError::new(
+                    "pagination_config.next_cursor_field",
+                    "cursor pagination needs `next_cursor_field` or `next_cursor_path`",
+                ));
+            }
+            PaginationType::NextUrlPath if pc.next_url_path.is_none() => {
+                out.push(FieldError::new("pagination_config.next_url_path", "is required for `next_url_path` pagination"));
+            }
+            _ => {}
+        }
+        if pc.page_size == Some(0) {
+            out.push(FieldError::new("pagination_config.page_size", "must be at least 1"));
+        }
+        if pc.limit == Some(0) {
+            out.push(FieldError::new("pagination_config.limit", "must be at least 1"));
+        }
+        if self.max_pages == Some(0) {
+            out.push(FieldError::new("max_pages", "must be at least 1"));
+        }
+        if self.request_delay.is_some_and(|d| !(0.0..=3600.0).contains(&d)) {
+            out.push(FieldError::new("request_delay", "must be between 0 and 3600 seconds"));
+        }
+        if self.method == HttpMethod::GET && (pc.params_in_body || self.since.as_ref().is_some_and(|s| s.in_body)) {
+            out.push(FieldError::new("method", "parameters in the body need `POST`"));
+        }
+        if let Some(body) = self.body()
+            && self.method == HttpMethod::POST
+            && (pc.params_in_body || self.since.as_ref().is_some_and(|s| s.in_body))
+            && !body.is_object()
+        {
+            out.push(FieldError::new("request_body", "must be a JSON object to carry parameters"));
+        }
+        out
+    }
+}
+
+impl fmt::Debug for RestApiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header and query values may hold keys; only their names are shown.
+        let names = |kv: &KeyValues| kv.pairs().map(|p| p.into_iter().map(|(k, _)| k).collect::<Vec<_>>()).unwrap_or_default();
+        f.debug_struct("RestApiConfig")
+            .field("url", &connector_core::error::redact_url(&self.url))
+            .field("method", &self.method)
+            .field("headers", &names(&self.headers))
+            .field("query_params", &names(&self.query_params))
+            .field("auth_type", &self.auth_type)
+            .field("items_path", &self.items_path)
+            .field("id_field", &self.id_field)
+            .field("content_fields", &self.content_fields.paths())
+            .field("pagination_type", &self.pagination_type)
+            .field("poll_timestamp_field", &self.poll_timestamp_field)
+            .field("since", &self.since)
+            .finish_non_exhaustive()
+    }
+}

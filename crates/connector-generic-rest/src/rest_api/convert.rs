@@ -1,0 +1,325 @@
+//! One JSON item → one [`Document`] (or a [`Failure`] naming the item).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use connector_core::ids::hash128;
+use connector_core::{Document, Error, ErrorKind, Failure};
+use serde_json::Value;
+use url::Url;
+
+use super::SOURCE;
+use super::config::{RestApiConfig, TypeHint};
+use super::model::{FieldPath, canonical_json, text_of};
+
+/// How items become documents, resolved once from the config.
+#[derive(Debug)]
+pub(crate) struct Mapping {
+    id: Option<FieldPath>,
+    content: Vec<FieldPath>,
+    metadata: Vec<FieldPath>,
+    timestamp: Option<FieldPath>,
+    title: Option<FieldPath>,
+    link: Option<FieldPath>,
+    hints: BTreeMap<String, TypeHint>,
+    defaults: BTreeMap<String, Value>,
+    template: Option<String>,
+}
+
+fn parse_opt(field: &'static str, p: Option<&str>) -> Result<Option<FieldPath>, Error> {
+    p.map(|p| FieldPath::parse(p).map_err(|e| Error::new(ErrorKind::Config, format!("{field}: {e}")).with_field(field)))
+        .transpose()
+}
+
+impl Mapping {
+    pub(crate) fn new(cfg: &RestApiConfig) -> Result<Self, Error> {
+        let list = |field: &'static str, paths: Vec<String>| -> Result<Vec<FieldPath>, Error> {
+            paths
+                .iter()
+                .map(|p| FieldPath::parse(p).map_err(|e| Error::new(ErrorKind::Config, format!("{field}: {e}")).with_field(field)))
+                .collect()
+        };
+        Ok(Self {
+            id: parse_opt("id_field", cfg.id_field.as_deref())?,
+            content: list("content_fields", cfg.content_fields.paths())?,
+            metadata: list("metadata_fields", cfg.metadata_fields.paths())?,
+            timestamp: parse_opt("poll_timestamp_field", cfg.poll_timestamp_field.as_deref())?,
+            title: parse_opt("title_field", cfg.title_field.as_deref())?,
+            link: parse_opt("link_field", cfg.link_field.as_deref())?,
+            hints: cfg.field_type_hints.clone(),
+            defaults: cfg.field_default_values.clone(),
+            template: cfg.content_template.clone(),
+        })
+    }
+
+    /// Whether items carry a modification time.
+    pub(crate) fn has_timestamp(&self) -> bool {
+        self.timestamp.is_some()
+    }
+
+    /// The value at `path` after defaults and type hints: one value as it is, several joined
+    /// with `", "`, none → the configured default.
+    fn typed(&self, path: &FieldPath, item: &Value) -> Option<Value> {
+        let values = path.values(item);
+        let hint = self.hints.get(path.as_str()).copied();
+        let mut converted: Vec<Value> = if values.is_empty() {
+            self.defaults.get(path.as_str()).cloned().into_iter().collect()
+        } else {
+            values.into_iter().cloned().collect()
+        };
+        if let Some(hint) = hint {
+            converted = converted.into_iter().filter_map(|v| apply_hint(hint, v)).collect();
+        }
+        match converted.len() {
+            0 => None,
+            1 => converted.pop(),
+            _ => Some(Value::String(converted.iter().map(text_of).collect::<Vec<_>>().join(", "))),
+        }
+    }
+
+    /// The document id of `item`: `hash128("rest_api:" + id_field value)` as RAGFlow computes
+    /// it, else `hash128("rest_api:" + hash128(canonical JSON))`, which is content-derived.
+    ///
+    /// # Errors
+    /// An [`ErrorKind::InvalidData`] error when `id_field` is configured and the item lacks it.
+    pub(crate) fn id(&self, item: &Value) -> Result<String, Error> {
+        let raw = match &self.id {
+            Some(path) => match self.typed(path, item).map(|v| text_of(&v)).filter(|s| !s.is_empty()) {
+                Some(raw) => raw,
+                None => {
+                    return Err(Error::invalid_data(format!("item has no `{}`", path.as_str())).with_field("id_field"));
+                }
+            },
+            None => hash128(&canonical_json(item)),
+        };
+        Ok(hash128(&format!("{SOURCE}:{raw}")))
+    }
+
+    /// The item's modification time, if the config names one and it parses.
+    pub(crate) fn updated_at(&self, item: &Value) -> Option<DateTime<Utc>> {
+        let path = self.timestamp.as_ref()?;
+        path.values(item).into_iter().find_map(parse_datetime)
+    }
+
+    /// `item` (entry `index` of its page) as a document, or a failure naming it.
+    pub(crate) fn convert(&self, item: &Value, index: usize) -> Result<Document, Failure> {
+        if !item.is_object() {
+            return Err(Failure::new(
+                None,
+                ErrorKind::InvalidData,
+                format!("{SOURCE}: entry {index} of the page is a {}, not an object", kind_of(item)),
+            ));
+        }
+        let id = self.id(item).map_err(|e| {
+            Failure::new(None, ErrorKind::InvalidData, format!("{SOURCE}: entry {index} of the page: {}", e.message()))
+        })?;
+        let content = match &self.template {
+            Some(t) => strip_html(&self.render(t, item)),
+            None => self
+                .content
+                .iter()
+                .filter_map(|p| self.typed(p, item))
+                .map(|v| strip_html(&text_of(&v)))
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        let title_value = match &self.title {
+            Some(p) => self.typed(p, item),
+            None => self.content.first().and_then(|p| p.values(item).into_iter().next().cloned()),
+        };
+        let title = title_value
+            .map(|v| strip_html(&text_of(&v)).split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(|t| t.chars().take(100).collect::<String>())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| id.clone());
+        let mut doc = Document::text(id, SOURCE, title, content).with_version(&canonical_json(item));
+        if let Some(at) = self.updated_at(item) {
+            doc = doc.with_updated_at(at);
+        }
+        if let Some(link) =
+            self.link.as_ref().and_then(|p| self.typed(p, item)).and_then(|v| Url::parse(&text_of(&v)).ok())
+        {
+            doc = doc.with_link(link);
+        }
+        for path in &self.metadata {
+            if let Some(v) = self.typed(path, item) {
+                doc = doc.with_metadata(path.as_str(), v);
+            }
+        }
+        Ok(doc)
+    }
+
+    /// Fills `{name}` placeholders (`{{`/`}}` are literal braces; a format spec after `:` is
+    /// ignored); unknown names render as nothing.
+    fn render(&self, template: &str, item: &Value) -> String {
+        let mut values: BTreeMap<String, String> = BTreeMap::new();
+        for p in self.content.iter().chain(&self.metadata) {
+            let text = self.typed(p, item).map(|v| text_of(&v)).unwrap_or_default();
+            values.entry(p.template_name()).or_insert(text);
+        }
+        let mut out = String::with_capacity(template.len());
+        let mut chars = template.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    out.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    out.push('}');
+                }
+                '{' => {
+                    let mut name = String::new();
+                    let mut closed = false;
+                    for n in chars.by_ref() {
+                        if n == '}' {
+                            closed = true;
+                            break;
+                        }
+                        name.push(n);
+                    }
+                    if !closed {
+                        out.push('{');
+                        out.push_str(&name);
+                        break;
+                    }
+                    let key = name.split([':', '!']).next().unwrap_or("").trim();
+                    out.push_str(values.get(key).map(String::as_str).unwrap_or(""));
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "object",
+    }
+}
+
+fn apply_hint(hint: TypeHint, v: Value) -> Option<Value> {
+    match hint {
+        TypeHint::String => Some(Value::String(text_of(&v))),
+        TypeHint::Number => {
+            let f = match &v {
+                Value::Number(n) => n.as_f64()?,
+                Value::String(s) => s.trim().parse::<f64>().ok()?,
+                Value::Bool(b) => f64::from(u8::from(*b)),
+                _ => return None,
+            };
+            if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 {
+                // Integral values below 2^53 are exact in f64.
+                #[allow(clippy::cast_possible_truncation)] // checked above
+                let i = f as i64;
+                Some(Value::from(i))
+            } else {
+                serde_json::Number::from_f64(f).map(Value::Number)
+            }
+        }
+        TypeHint::Date => parse_datetime(&v).map(|d| Value::String(d.to_rfc3339())),
+    }
+}
+
+/// Parses a timestamp: RFC 3339 / ISO 8601 (with or without zone, `T` or space), a date, or an
+/// epoch number (or numeric string) in seconds, or milliseconds when it is past 10^11 (which
+/// as seconds would be the year 5138), or microseconds past 10^14.
+pub(crate) fn parse_datetime(v: &Value) -> Option<DateTime<Utc>> {
+    match v {
+        Value::Number(n) => n.as_f64().and_then(from_epoch),
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+                return Some(d.with_timezone(&Utc));
+            }
+            for fmt in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+                if let Ok(d) = DateTime::parse_from_str(s, fmt) {
+                    return Some(d.with_timezone(&Utc));
+                }
+            }
+            let naive = s.strip_suffix('Z').unwrap_or(s);
+            for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+                if let Ok(d) = NaiveDateTime::parse_from_str(naive, fmt) {
+                    return Some(Utc.from_utc_datetime(&d));
+                }
+            }
+            if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                return d.and_hms_opt(0, 0, 0).map(|d| Utc.from_utc_datetime(&d));
+            }
+            s.parse::<f64>().ok().and_then(from_epoch)
+        }
+        _ => None,
+    }
+}
+
+fn from_epoch(n: f64) -> Option<DateTime<Utc>> {
+    if !n.is_finite() {
+        return None;
+    }
+    let micros = if n.abs() >= 1e14 {
+        n
+    } else if n.abs() >= 1e11 {
+        n * 1e3
+    } else {
+        n * 1e6
+    };
+    #[allow(clippy::cast_possible_truncation)] // bounded by the range check
+    let micros = (micros.abs() < 9.0e18).then_some(micros.round() as i64)?;
+    DateTime::from_timestamp_micros(micros)
+}
+
+/// HTML → Markdown when the text looks like HTML, keeping paragraph and line breaks (RAGFlow
+/// replaced every tag with a space and collapsed all whitespace, newlines included).
+pub(crate) fn strip_html(text: &str) -> String {
+    let looks_like_html = text.contains('>')
+        && text.match_indices('<').any(|(i, _)| {
+            text[i + 1..].chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
+        });
+    if !looks_like_html {
+        return text.trim().to_owned();
+    }
+    let converter = htmd::HtmlToMarkdown::builder().skip_tags(vec!["script", "style", "head"]).build();
+    match converter.convert(text) {
+        Ok(md) => md.trim().to_owned(),
+        Err(_) => text.trim().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn epoch_seconds_millis_and_strings() {
+        let want = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        let secs = want.timestamp();
+        assert_eq!(parse_datetime(&json!(secs)), Some(want));
+        assert_eq!(parse_datetime(&json!(secs * 1000)), Some(want));
+        assert_eq!(parse_datetime(&json!(secs.to_string())), Some(want));
+        assert_eq!(parse_datetime(&json!((secs * 1000).to_string())), Some(want));
+        for s in ["2026-01-02T03:04:05Z", "2026-01-02T03:04:05.000Z", "2026-01-02 03:04:05", "2026-01-02T05:04:05+02:00", "2026-01-02T03:04:05"] {
+            assert_eq!(parse_datetime(&json!(s)), Some(want), "{s}");
+        }
+        assert_eq!(parse_datetime(&json!("2026-01-02")), Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).single());
+        assert_eq!(parse_datetime(&json!("yesterday")), None);
+        assert_eq!(parse_datetime(&json!(null)), None);
+    }
+
+    #[test]
+    fn html_keeps_paragraphs() {
+        let md = strip_html("<h1>Title</h1><p>First para with <b>bold</b>.</p><p>Second<br>line</p><script>x()</script>");
+        assert!(md.contains("Title"), "{md}");
+        assert!(md.contains("First para with **bold**.\n\nSecond"), "{md}");
+        assert!(!md.contains("x()"), "{md}");
+        assert_eq!(strip_html("  a < b and c > d  "), "a < b and c > d");
+    }
+}
