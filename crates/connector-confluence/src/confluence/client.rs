@@ -1,0 +1,356 @@
+//! Requests: the CQL search and its pages, the collections a search result embeds only in
+//! part, user and page lookups, attachment downloads. Everything goes through the shared
+//! [`HttpClient`] (retries, `Retry-After`, 401/403 mapping, body caps).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use connector_core::http::{Auth, HttpClient, Page, PageLimit, paginate};
+use connector_core::{Error, ErrorKind, Result, SyncContext};
+use futures::TryStreamExt;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::SOURCE;
+use super::config::ConfluenceConfig;
+use super::model::{Content, Paged, SystemInfo, User};
+use super::storage::{PageRef, UserRef};
+
+/// The field a 401 or 403 tells the user to fix.
+pub(crate) const TOKEN_FIELD: &str = "credentials.confluence_access_token";
+
+/// Results per request of the collections paged on their own (comments, attachments).
+const CHILD_PAGE_SIZE: u32 = 100;
+
+/// A runaway guard on every listing: no real space needs this many pages of results.
+const MAX_PAGES: u64 = 1_000_000;
+
+#[derive(Debug)]
+struct Site {
+    /// `{api}/rest/api/...`: the site, or the Atlassian gateway.
+    api: String,
+    /// Web links: `{web}{_links.webui}`.
+    web: String,
+    is_cloud: bool,
+    gateway: bool,
+}
+
+/// The Confluence REST client of one connector. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    http: HttpClient,
+    /// Few retries and a short timeout: `check` must answer in bounded time.
+    check: HttpClient,
+    site: Arc<Site>,
+}
+
+impl Client {
+    pub(crate) fn new(config: &ConfluenceConfig) -> Result<Self> {
+        let token = config.credentials.confluence_access_token.clone();
+        let auth = match config.credentials.username() {
+            Some(user) => Auth::Basic {
+                username: user.to_owned(),
+                password: token,
+            },
+            None => Auth::Bearer(token),
+        };
+        let http = HttpClient::builder(SOURCE)
+            .auth(auth.clone(), TOKEN_FIELD)
+            .timeout(Duration::from_secs(120))
+            .build()?;
+        let check = HttpClient::builder(SOURCE)
+            .auth(auth, TOKEN_FIELD)
+            .timeout(Duration::from_secs(20))
+            .max_retries(1)
+            .backoff(Duration::from_millis(200), Duration::from_secs(1))
+            .retry_after_cap(Duration::from_secs(5))
+            .build()?;
+        Ok(Self {
+            http,
+            check,
+            site: Arc::new(Site {
+                api: config.api_base(),
+                web: config.web_base(),
+                is_cloud: config.is_cloud,
+                gateway: config.cloud_id().is_some(),
+            }),
+        })
+    }
+
+    /// This client counting into `ctx` and stopping its waits when `ctx` is cancelled.
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            http: self.http.with_context(ctx),
+            check: self.check.clone(),
+            site: Arc::clone(&self.site),
+        }
+    }
+
+    /// This client with the short, few-retries policy of `check`.
+    pub(crate) fn for_check(&self) -> Self {
+        Self {
+            http: self.check.clone(),
+            check: self.check.clone(),
+            site: Arc::clone(&self.site),
+        }
+    }
+
+    pub(crate) fn web_base(&self) -> &str {
+        &self.site.web
+    }
+
+    pub(crate) fn is_cloud(&self) -> bool {
+        self.site.is_cloud
+    }
+
+    /// `{api}{path}`; `path` starts with `/` and may hold a query.
+    pub(crate) fn api_url(&self, path: &str) -> Result<Url> {
+        let text = format!("{}{path}", self.site.api);
+        Url::parse(&text).map_err(|e| {
+            Error::new(ErrorKind::Config, "cannot build a request URL from `wiki_base`")
+                .with_field("wiki_base")
+                .with_connector(SOURCE)
+                .with_cause(e)
+        })
+    }
+
+    /// `{web}{path}` for links and downloads.
+    pub(crate) fn web_url(&self, path: &str) -> Option<Url> {
+        Url::parse(&format!("{}{path}", self.site.web)).ok()
+    }
+
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T> {
+        self.http.get(url).send().await?.json()
+    }
+
+    /// One page of a search (or any paged collection) at `cursor` (path and query relative to
+    /// the API base), with the cursor of the page after it.
+    pub(crate) async fn search_page(
+        &self,
+        cursor: String,
+    ) -> Result<Page<Paged<serde_json::Value>, String>> {
+        let url = self.api_url(&cursor)?;
+        let page: Paged<serde_json::Value> = self.get_json(url).await?;
+        let next = self.next_cursor(&cursor, &page);
+        Ok(Page::new(page, next))
+    }
+
+    /// The cursor after `page`. Cloud's `_links.next` is followed as given (it carries an
+    /// opaque `cursor`); on Server/DC `start` is advanced by what was received, because the
+    /// server may cap `limit` below what was asked and its `next` link then skips results.
+    fn next_cursor<T>(&self, cursor: &str, page: &Paged<T>) -> Option<String> {
+        let next = page.links.next.as_deref()?;
+        // A next link on an empty page would loop without progress.
+        if page.results.is_empty() {
+            return None;
+        }
+        if self.site.is_cloud {
+            let relative = next.find("/rest/api/").map(|i| &next[i..])?;
+            Some(keep_params(relative, cursor))
+        } else {
+            let start = page.start.unwrap_or(0) + page.results.len() as u64;
+            Some(set_param(cursor, "start", &start.to_string()))
+        }
+    }
+
+    /// Every item of a paged child collection of `content_id` from `start` on (comments or
+    /// attachments beyond what the search result embedded).
+    pub(crate) async fn children(
+        &self,
+        content_id: &str,
+        kind: &str,
+        expand: &str,
+        start: u64,
+    ) -> Result<Vec<Content>> {
+        let mut first = format!(
+            "/rest/api/content/{content_id}/child/{kind}?limit={CHILD_PAGE_SIZE}&start={start}&expand={expand}"
+        );
+        if kind == "comment" {
+            first.push_str("&depth=all");
+        }
+        let client = self.clone();
+        let pages = paginate(first, PageLimit::fail_after(MAX_PAGES), move |cursor| {
+            let client = client.clone();
+            async move { client.search_page(cursor).await }
+        });
+        let pages: Vec<Page<Paged<serde_json::Value>, String>> = pages.try_collect().await?;
+        let mut out = Vec::new();
+        for page in pages {
+            for item in page.items.results {
+                match serde_json::from_value::<Content>(item) {
+                    Ok(c) => out.push(c),
+                    Err(e) => tracing::warn!(connector = SOURCE, content_id, kind, error = %e, "skipping an unreadable child"),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The display name of a mentioned user; `None` when the user is unknown or hidden.
+    ///
+    /// # Errors
+    /// Only errors that affect every request (credentials, an unreachable site).
+    pub(crate) async fn user_name(&self, user: &UserRef) -> Result<Option<String>> {
+        let (param, value) = match user {
+            UserRef::AccountId(id) => ("accountId", id),
+            UserRef::Key(key) => ("key", key),
+            UserRef::Username(name) => ("username", name),
+        };
+        let url = self.api_url("/rest/api/user")?;
+        let url = with_query(url, &[(param, value.as_str())]);
+        match self.get_json::<User>(url).await {
+            Ok(u) => Ok(u.name().map(str::to_owned)),
+            Err(e) if soft(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The storage-format body of the page `page` (for `include` macros).
+    pub(crate) async fn page_storage(&self, page: &PageRef) -> Result<Option<String>> {
+        let url = self.api_url("/rest/api/content")?;
+        let url = with_query(
+            url,
+            &[
+                ("spaceKey", page.space.as_str()),
+                ("title", page.title.as_str()),
+                ("expand", "body.storage"),
+                ("limit", "1"),
+            ],
+        );
+        match self.get_json::<Paged<Content>>(url).await {
+            Ok(found) => Ok(found
+                .results
+                .into_iter()
+                .next()
+                .and_then(|c| c.storage().map(str::to_owned))),
+            Err(e) if soft(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The web URL of a page named by space and title.
+    pub(crate) fn page_url(&self, page: &PageRef) -> Option<String> {
+        let mut url = Url::parse(&format!("{}/display/", self.site.web)).ok()?;
+        url.path_segments_mut()
+            .ok()?
+            .pop_if_empty()
+            .push(&page.space)
+            .push(&page.title.replace(' ', "+"));
+        Some(url.to_string().replace("%2B", "+"))
+    }
+
+    /// Downloads an attachment, refusing bodies over `cap` bytes.
+    pub(crate) async fn download(
+        &self,
+        page_id: &str,
+        attachment_id: &str,
+        link: Option<&str>,
+        cap: u64,
+    ) -> Result<Bytes> {
+        let url = if self.site.gateway {
+            self.api_url(&format!(
+                "/rest/api/content/{page_id}/child/attachment/{attachment_id}/download"
+            ))?
+        } else {
+            let path = link.ok_or_else(|| {
+                Error::invalid_data("the attachment has no download link").with_connector(SOURCE)
+            })?;
+            self.web_url(path).ok_or_else(|| {
+                Error::invalid_data("the attachment's download link is not a valid URL")
+                    .with_connector(SOURCE)
+            })?
+        };
+        Ok(self
+            .http
+            .get(url)
+            .max_body_bytes(cap)
+            .send()
+            .await?
+            .into_body())
+    }
+
+    /// Cloud's default time zone (`/rest/api/settings/systemInfo`), if it says.
+    pub(crate) async fn default_time_zone(&self) -> Result<Option<String>> {
+        let url = self.api_url("/rest/api/settings/systemInfo")?;
+        match self.get_json::<SystemInfo>(url).await {
+            Ok(info) => Ok(info.default_time_zone),
+            Err(e) if soft(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A raw GET for `check`.
+    pub(crate) async fn probe(&self, path: &str) -> Result<connector_core::http::Response> {
+        self.http.get(self.api_url(path)?).send().await
+    }
+}
+
+/// Lookup errors that only mean "no answer": missing, hidden, or not what we expected.
+fn soft(e: &Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::InvalidData
+    )
+}
+
+fn with_query(mut url: Url, pairs: &[(&str, &str)]) -> Url {
+    url.query_pairs_mut().extend_pairs(pairs);
+    url
+}
+
+fn split(path: &str) -> (&str, Vec<(String, String)>) {
+    let (p, q) = path.split_once('?').unwrap_or((path, ""));
+    let pairs = url::form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    (p, pairs)
+}
+
+fn join(path: &str, pairs: &[(String, String)]) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// `path` with the query parameter `key` set to `value`.
+pub(crate) fn set_param(path: &str, key: &str, value: &str) -> String {
+    let (p, mut pairs) = split(path);
+    pairs.retain(|(k, _)| k != key);
+    pairs.push((key.to_owned(), value.to_owned()));
+    join(p, &pairs)
+}
+
+/// `next` with the `expand` and `limit` of `previous` when it lost them (Cloud's next links
+/// keep them, but a proxy or an older version may not).
+fn keep_params(next: &str, previous: &str) -> String {
+    let (p, mut pairs) = split(next);
+    let (_, old) = split(previous);
+    for key in ["expand", "limit", "cql", "includeArchivedSpaces"] {
+        if !pairs.iter().any(|(k, _)| k == key)
+            && let Some(pair) = old.iter().find(|(k, _)| k == key)
+        {
+            pairs.push(pair.clone());
+        }
+    }
+    join(p, &pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params() {
+        assert_eq!(set_param("/a?x=1&start=0", "start", "50"), "/a?x=1&start=50");
+        assert_eq!(
+            keep_params("/a?cursor=abc", "/a?expand=body.storage&limit=50"),
+            "/a?cursor=abc&expand=body.storage&limit=50"
+        );
+    }
+}

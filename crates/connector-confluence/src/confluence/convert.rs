@@ -1,0 +1,289 @@
+//! Wire → [`Document`]: pages and blog posts (with their comments) as Markdown, attachments as
+//! bytes; the rules for which attachments to take; version tokens for fingerprints.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use connector_core::{Document, ErrorKind, Failure};
+use serde_json::Value;
+
+use super::SOURCE;
+use super::client::Client;
+use super::model::Content;
+use super::storage::{self, Node, PageRef, Resolver, UserRef};
+
+/// Attachment extensions indexed (lower case, without the dot): documents a host can parse.
+pub const ACCEPTED_EXTENSIONS: &[&str] = &[
+    "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf", "txt", "md",
+    "markdown", "csv", "tsv", "json", "xml", "html", "htm", "eml", "msg", "epub",
+];
+
+/// Image extensions, indexed only with `allow_images`.
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff"];
+
+/// What the lookups of this run found: user names and included pages, each asked once.
+#[derive(Debug)]
+pub(crate) struct Lookups {
+    pub(crate) users: HashMap<UserRef, Option<String>>,
+    pub(crate) includes: HashMap<PageRef, Option<Arc<Vec<Node>>>>,
+    client: Client,
+}
+
+impl Lookups {
+    pub(crate) fn new(client: Client) -> Self {
+        Self {
+            users: HashMap::new(),
+            includes: HashMap::new(),
+            client,
+        }
+    }
+}
+
+impl Resolver for Lookups {
+    fn user(&self, user: &UserRef) -> Option<String> {
+        self.users.get(user).cloned().flatten()
+    }
+
+    fn include(&self, page: &PageRef) -> Option<Arc<Vec<Node>>> {
+        self.includes.get(page).cloned().flatten()
+    }
+
+    fn page_url(&self, page: &PageRef) -> Option<String> {
+        self.client.page_url(page)
+    }
+}
+
+/// The document id of a content item: its absolute web URL (`{wiki_base}{_links.webui}`), as
+/// RAGFlow builds it.
+pub(crate) fn content_id(web_base: &str, content: &Content) -> Option<String> {
+    let webui = content.links.webui.as_deref().filter(|w| !w.is_empty())?;
+    if webui.starts_with("http://") || webui.starts_with("https://") {
+        return Some(webui.to_owned());
+    }
+    Some(format!("{web_base}{webui}"))
+}
+
+/// The id a search result that did not parse would have had, for its failure.
+pub(crate) fn raw_id(web_base: &str, value: &Value) -> Option<String> {
+    value
+        .pointer("/_links/webui")
+        .and_then(Value::as_str)
+        .map(|w| format!("{web_base}{w}"))
+}
+
+/// The version token of a page with its comments: a new page version or any comment added,
+/// edited or removed changes it.
+pub(crate) fn page_token<'a>(
+    page: &Content,
+    comments: impl IntoIterator<Item = &'a Content>,
+) -> String {
+    let mut token = format!("{}:{}:v{}", page.kind, page.id, page.version_number());
+    for c in comments {
+        let _ = write!(token, ";{}.{}", c.id, c.version_number());
+    }
+    token
+}
+
+/// The version token of an attachment.
+pub(crate) fn attachment_token(att: &Content) -> String {
+    format!(
+        "attachment:{}:v{}:{}",
+        att.id,
+        att.version_number(),
+        att.extensions
+            .as_ref()
+            .and_then(|e| e.file_size)
+            .unwrap_or(0)
+    )
+}
+
+/// Which attachments are taken.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AttachmentRules {
+    pub(crate) size_limit: u64,
+    pub(crate) allow_images: bool,
+}
+
+/// Why an attachment is not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Take,
+    /// Over `attachment_size_limit` (known from `extensions.fileSize`, before any download).
+    TooLarge(u64),
+    /// An extension that is not accepted, or an image without `allow_images`.
+    NotWanted,
+}
+
+pub(crate) fn extension(title: &str) -> Option<String> {
+    let (_, ext) = title.rsplit_once('.')?;
+    Some(ext.to_ascii_lowercase()).filter(|e| !e.is_empty() && e.len() <= 10)
+}
+
+impl AttachmentRules {
+    pub(crate) fn verdict(&self, att: &Content) -> Verdict {
+        let ext = extension(&att.title).unwrap_or_default();
+        let media = att
+            .extensions
+            .as_ref()
+            .and_then(|e| e.media_type.as_deref())
+            .unwrap_or("");
+        let image = IMAGE_EXTENSIONS.contains(&ext.as_str()) || media.starts_with("image/");
+        let wanted = if image {
+            self.allow_images
+        } else {
+            ACCEPTED_EXTENSIONS.contains(&ext.as_str())
+        };
+        if !wanted {
+            return Verdict::NotWanted;
+        }
+        match att.extensions.as_ref().and_then(|e| e.file_size) {
+            Some(size) if size > self.size_limit => Verdict::TooLarge(size),
+            _ => Verdict::Take,
+        }
+    }
+}
+
+/// A page or blog post, rendered. `body` is its parsed storage format; `comments` its comments
+/// with their parsed bodies (a comment whose body did not parse is left out).
+pub(crate) fn page_document(
+    id: String,
+    page: &Content,
+    body: &[Node],
+    comments: &[(&Content, Vec<Node>)],
+    lookups: &Lookups,
+) -> Document {
+    let space = page.space.as_ref().map(|s| s.key.clone()).unwrap_or_default();
+    let mut text = storage::render(body, &space, lookups);
+    if !comments.is_empty() {
+        text.push_str("\n\n## Comments");
+        for (comment, nodes) in comments {
+            let who = comment
+                .version
+                .as_ref()
+                .and_then(|v| v.by.as_ref())
+                .and_then(|u| u.name())
+                .or_else(|| {
+                    comment
+                        .history
+                        .as_ref()
+                        .and_then(|h| h.created_by.as_ref())
+                        .and_then(|u| u.name())
+                })
+                .unwrap_or("Unknown");
+            let when = comment
+                .when()
+                .map(|t| format!(" ({})", t.format("%Y-%m-%d")))
+                .unwrap_or_default();
+            let rendered = storage::render(nodes, &space, lookups);
+            let _ = write!(text, "\n\n**{who}**{when}:\n\n{rendered}");
+        }
+    }
+    let labels: Vec<String> = page
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.as_ref())
+        .map(|l| l.results.iter().map(|l| l.name.clone()).collect())
+        .unwrap_or_default();
+    let ancestors: Vec<String> = page.ancestors.iter().map(|a| a.title.clone()).collect();
+    let creator = page.history.as_ref().and_then(|h| h.created_by.as_ref());
+    let editor = page.version.as_ref().and_then(|v| v.by.as_ref());
+    let mut owners: Vec<String> = Vec::new();
+    for user in [creator, editor].into_iter().flatten() {
+        let name = user.email.clone().or_else(|| user.name().map(str::to_owned));
+        if let Some(name) = name
+            && !owners.contains(&name)
+        {
+            owners.push(name);
+        }
+    }
+    let token = page_token(page, comments.iter().map(|(c, _)| *c));
+    let mut doc = Document::text(id.clone(), SOURCE, page.title.clone(), text)
+        .with_version(&token)
+        .with_metadata("space", space)
+        .with_metadata("labels", labels)
+        .with_metadata("ancestors", ancestors)
+        .with_metadata("version", page.version_number())
+        .with_metadata("type", page.kind.clone())
+        .with_metadata("content_id", page.id.clone())
+        .with_owners(owners);
+    if let Some(name) = page.space.as_ref().and_then(|s| s.name.clone()) {
+        doc = doc.with_metadata("space_name", name);
+    }
+    if let Some(author) = creator.and_then(|u| u.name()) {
+        doc = doc.with_metadata("author", author.to_owned());
+    }
+    if let Some(when) = page.when() {
+        doc = doc.with_updated_at(when);
+    }
+    if let Ok(link) = url::Url::parse(&id) {
+        doc = doc.with_link(link);
+    }
+    doc
+}
+
+/// An attachment as a document of its own, the bytes for the host's parser.
+pub(crate) fn attachment_document(
+    id: String,
+    att: &Content,
+    data: Bytes,
+    parent_id: &str,
+    page: &Content,
+) -> Document {
+    let media = att
+        .extensions
+        .as_ref()
+        .and_then(|e| e.media_type.clone())
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    let size = data.len() as u64;
+    let mut doc = Document::bytes(
+        id.clone(),
+        SOURCE,
+        att.title.clone(),
+        data,
+        media,
+        extension(&att.title),
+    )
+    .with_version(&attachment_token(att))
+    .with_size(size)
+    .with_parent_id(parent_id)
+    .with_metadata("type", "attachment")
+    .with_metadata("content_id", att.id.clone())
+    .with_metadata("version", att.version_number())
+    .with_metadata("page_title", page.title.clone());
+    if let Some(space) = page.space.as_ref() {
+        doc = doc.with_metadata("space", space.key.clone());
+    }
+    if let Some(when) = att.when() {
+        doc = doc.with_updated_at(when);
+    }
+    if let Some(by) = att
+        .version
+        .as_ref()
+        .and_then(|v| v.by.as_ref())
+        .and_then(|u| u.email.clone().or_else(|| u.name().map(str::to_owned)))
+    {
+        doc = doc.with_owners(vec![by]);
+    }
+    if let Ok(link) = url::Url::parse(&id) {
+        doc = doc.with_link(link);
+    }
+    doc
+}
+
+/// A page whose body could not be read.
+pub(crate) fn unreadable(id: &str, page: &Content, why: &storage::StorageError) -> Failure {
+    let mut f = Failure::new(
+        Some(id.to_owned()),
+        ErrorKind::InvalidData,
+        format!(
+            "page `{}` (id {}, {id}) has a body that cannot be read: {why}",
+            page.title, page.id
+        ),
+    );
+    if let Ok(link) = url::Url::parse(id) {
+        f = f.with_link(link);
+    }
+    f
+}

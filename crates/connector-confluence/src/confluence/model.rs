@@ -1,0 +1,185 @@
+//! Wire types of the Confluence REST API v1 (`/rest/api/...`), with the API's own field names.
+//! Only the fields the connector reads are declared; everything is optional where Cloud and
+//! Server differ or an expansion may be missing.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// `GET /rest/api/content/search` and the other paged collections: `results`, `start`,
+/// `limit`, `size` and `_links.next`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Paged<T> {
+    #[serde(default = "Vec::new")]
+    pub(crate) results: Vec<T>,
+    #[serde(default)]
+    pub(crate) start: Option<u64>,
+    #[serde(default)]
+    pub(crate) limit: Option<u64>,
+    #[serde(default)]
+    pub(crate) size: Option<u64>,
+    #[serde(default, rename = "_links")]
+    pub(crate) links: Links,
+}
+
+/// `_links` of a collection or a content item.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Links {
+    #[serde(default)]
+    pub(crate) next: Option<String>,
+    #[serde(default)]
+    pub(crate) webui: Option<String>,
+    #[serde(default)]
+    pub(crate) download: Option<String>,
+}
+
+/// A page, blog post, comment or attachment.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Content {
+    pub(crate) id: String,
+    #[serde(rename = "type", default)]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) space: Option<Space>,
+    #[serde(default)]
+    pub(crate) version: Option<Version>,
+    #[serde(default)]
+    pub(crate) body: Option<Body>,
+    #[serde(default)]
+    pub(crate) metadata: Option<Metadata>,
+    #[serde(default)]
+    pub(crate) ancestors: Vec<Ancestor>,
+    #[serde(default)]
+    pub(crate) children: Option<Children>,
+    #[serde(default)]
+    pub(crate) history: Option<History>,
+    #[serde(default)]
+    pub(crate) extensions: Option<Extensions>,
+    #[serde(default, rename = "_links")]
+    pub(crate) links: Links,
+}
+
+impl Content {
+    /// The storage-format body, when the expansion is there.
+    pub(crate) fn storage(&self) -> Option<&str> {
+        self.body
+            .as_ref()
+            .and_then(|b| b.storage.as_ref())
+            .map(|s| s.value.as_str())
+    }
+
+    /// `version.when`.
+    pub(crate) fn when(&self) -> Option<DateTime<Utc>> {
+        self.version.as_ref().and_then(|v| v.when)
+    }
+
+    /// `version.number`, 0 when absent.
+    pub(crate) fn version_number(&self) -> u64 {
+        self.version.as_ref().map_or(0, |v| v.number)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Space {
+    #[serde(default)]
+    pub(crate) key: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Version {
+    #[serde(default)]
+    pub(crate) number: u64,
+    /// ISO 8601 with an offset: Cloud sends UTC, Server the server's zone.
+    #[serde(default)]
+    pub(crate) when: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) by: Option<User>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Body {
+    #[serde(default)]
+    pub(crate) storage: Option<Storage>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Storage {
+    #[serde(default)]
+    pub(crate) value: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Metadata {
+    #[serde(default)]
+    pub(crate) labels: Option<Paged<Label>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Label {
+    #[serde(default)]
+    pub(crate) name: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Ancestor {
+    #[serde(default)]
+    pub(crate) title: String,
+}
+
+/// `children` expansion: comments and attachments embedded in a search result.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Children {
+    #[serde(default)]
+    pub(crate) comment: Option<Paged<Content>>,
+    #[serde(default)]
+    pub(crate) attachment: Option<Paged<Content>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct History {
+    #[serde(default, rename = "createdBy")]
+    pub(crate) created_by: Option<User>,
+}
+
+/// A user as content expansions and `/rest/api/user` return it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct User {
+    #[serde(default, rename = "displayName")]
+    pub(crate) display_name: Option<String>,
+    #[serde(default, rename = "publicName")]
+    pub(crate) public_name: Option<String>,
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+    #[serde(default)]
+    pub(crate) username: Option<String>,
+}
+
+impl User {
+    /// The name to show: display name, public name, user name.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.display_name
+            .as_deref()
+            .or(self.public_name.as_deref())
+            .or(self.username.as_deref())
+            .filter(|n| !n.is_empty())
+    }
+}
+
+/// Attachment details: `extensions.fileSize` and `extensions.mediaType`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Extensions {
+    #[serde(default, rename = "fileSize")]
+    pub(crate) file_size: Option<u64>,
+    #[serde(default, rename = "mediaType")]
+    pub(crate) media_type: Option<String>,
+}
+
+/// `GET /rest/api/settings/systemInfo` (Cloud).
+#[derive(Debug, Deserialize)]
+pub(crate) struct SystemInfo {
+    #[serde(default, rename = "defaultTimeZone")]
+    pub(crate) default_time_zone: Option<String>,
+}
