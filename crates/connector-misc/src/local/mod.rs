@@ -14,7 +14,8 @@
 //!   time are unchanged; it reports its id as unchanged instead.
 //! - **Failures**: a file over `max_file_size`, a text file that is not UTF-8, a file that
 //!   cannot be read, a folder that cannot be entered, a name that is not UTF-8 and a dangling
-//!   link (with `follow_symlinks`) each become a [`Failure`] naming the path; the sync goes on.
+//!   link (with `follow_symlinks`) each become a [`Failure`](connector_core::Failure) naming
+//!   the path; the sync goes on.
 //!   Only a `path` that is missing, not a folder or unreadable ends the sync.
 //! - **Skipped silently**: files the filters reject, symbolic links unless `follow_symlinks`,
 //!   and anything that is not a regular file (FIFOs, sockets, devices).
