@@ -1,0 +1,61 @@
+//! The conformance kit against a Server-style wiremock Jira: 7 issues, 3 per page.
+
+mod common;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_core::testkit::Fixture;
+use connector_core::{Connector, TimeWindow};
+use serde_json::json;
+use wiremock::MockServer;
+
+struct JiraFixture {
+    server: MockServer,
+    malformed: MockServer,
+}
+
+fn at(minute: u32) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(&format!("2026-01-15T10:{minute:02}:00Z"))
+        .expect("a time")
+        .with_timezone(&chrono::Utc)
+}
+
+#[async_trait]
+impl Fixture for JiraFixture {
+    async fn setup() -> Self {
+        let (server, _) = common::server_mock(common::numbered(7, false), 3).await;
+        let mut bad = common::numbered(7, false);
+        bad[3]["fields"]["updated"] = json!("not a time");
+        let (malformed, _) = common::server_mock(bad, 3).await;
+        Self { server, malformed }
+    }
+
+    fn connector(&self) -> Arc<dyn Connector> {
+        let cfg = common::server_config(&self.server.uri(), json!({ "page_size": 3 }));
+        Arc::new(common::connector(cfg))
+    }
+
+    fn secret(&self) -> Option<String> {
+        Some(common::TOKEN.to_owned())
+    }
+
+    fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
+        let uri = self.malformed.uri();
+        let cfg = common::server_config(&uri, json!({ "page_size": 3 }));
+        Some((Arc::new(common::connector(cfg)), Some(format!("{uri}/browse/ENG-4"))))
+    }
+
+    fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
+        // Issue n is updated at 10:(n-1): minutes 2..5 hold ENG-3, ENG-4, ENG-5.
+        let uri = self.server.uri();
+        let window = TimeWindow::new(at(2), at(5)).ok()?;
+        Some((window, (3..=5).map(|n| format!("{uri}/browse/ENG-{n}")).collect()))
+    }
+}
+
+connector_core::conformance_tests!(
+    jira_conformance,
+    JiraFixture,
+    [load, poll, checkpoint, slim, refetch]
+);
