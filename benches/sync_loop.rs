@@ -89,7 +89,7 @@ fn page(first: u64, end: u64) -> Batch {
     Batch::new(documents)
 }
 
-/// A store that remembers nothing: the loop's own cost, without the store's, for telling the
+/// A store that remembers nothing: the loop's own cost without the state store's, for telling the
 /// two apart.
 #[derive(Debug)]
 struct ForgetfulStore;
@@ -183,7 +183,7 @@ fn million(rt: &tokio::runtime::Runtime) {
     println!("sync_loop: {BIG} documents in pages of {PAGE}, best of {ROUNDS}");
     let (base, base_docs) = best_of(rt, || drain(source));
     println!(
-        "  drain the stream (baseline)   {:>8.3} s  {:>12.0} docs/s",
+        "  drain the stream (baseline)               {:>8.3} s  {:>12.0} docs/s",
         base.as_secs_f64(),
         rate(base_docs, base)
     );
