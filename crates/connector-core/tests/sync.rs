@@ -467,3 +467,38 @@ async fn a_failing_state_store_stops_the_sync_with_its_error() {
     assert_eq!(err.kind(), ErrorKind::State);
     assert!(err.to_string().contains("state.json"), "{err}");
 }
+
+#[tokio::test]
+async fn a_retried_failure_is_counted_once_per_run() {
+    let source = MemoryConnector::numbered(6, 2, t0());
+    source.upsert(MemoryItem::new("doc-00001", "broken", at(1)).malformed());
+    source.upsert(MemoryItem::new("doc-00004", "broken", at(4)).malformed());
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let run = |now| {
+        Syncer::new(Arc::new(source.clone()))
+            .sink(sink.clone())
+            .state(store.clone())
+            .at(now)
+    };
+    assert_eq!(run(at(100)).run(SyncMode::Full).await.unwrap().failed, 2);
+    // The window reaches back over both items: they come from the retry and from the window.
+    let again = run(at(200))
+        .options(SyncOptions::default().overlap(Duration::from_secs(200 * 60)))
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
+    assert_eq!(again.failed, 2, "{:?}", again.failures);
+    assert_eq!(again.failures.len(), 2);
+    source.upsert(MemoryItem::new("doc-00001", "fixed", at(150)));
+    let fixed = run(at(300))
+        .options(SyncOptions::default().overlap(Duration::from_secs(300 * 60)))
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
+    assert_eq!(
+        (fixed.failed, fixed.updated + fixed.new),
+        (1, 1),
+        "{fixed:?}"
+    );
+}

@@ -270,6 +270,8 @@ async fn execute(
         known_failures,
         reported: HashSet::new(),
         resolved: HashSet::new(),
+        refetching: false,
+        refetched: HashSet::new(),
     };
 
     // 1. Items that failed last time, fetched again by id, before anything else.
@@ -288,14 +290,16 @@ async fn execute(
                 .fetch(ids.clone(), ctx.clone())
                 .map_ok(|b| (b, None))
                 .boxed();
+            pipeline.refetching = true;
             pipeline.drain(pages).await?;
+            pipeline.refetching = false;
             // An id that came back neither as a document nor as a failure is gone from the
             // source; prune deals with it.
-            let still_failing: Vec<String> = ids
+            let gone: Vec<String> = ids
                 .into_iter()
                 .filter(|id| !pipeline.reported.contains(id))
                 .collect();
-            pipeline.resolve(still_failing).await?;
+            pipeline.resolve(gone).await?;
         }
     }
 
@@ -382,6 +386,11 @@ struct Pipeline<'a> {
     known_failures: HashMap<String, FailedItem>,
     reported: HashSet<String>,
     resolved: HashSet<String>,
+    /// Whether the pages come from the retry of last run's failures.
+    refetching: bool,
+    /// Ids produced (or failed again) by that retry: the run's own pages skip them, so an item
+    /// is counted and delivered once per run.
+    refetched: HashSet<String>,
 }
 
 impl Pipeline<'_> {
@@ -399,7 +408,19 @@ impl Pipeline<'_> {
         self.commit_acknowledged(Vec::new()).await
     }
 
-    async fn page(&mut self, batch: Batch, checkpoint: Option<CheckpointJson>) -> Result<()> {
+    async fn page(&mut self, mut batch: Batch, checkpoint: Option<CheckpointJson>) -> Result<()> {
+        if self.refetching {
+            let ids = batch.documents.iter().map(|d| d.id.clone());
+            let failed = batch.failures.iter().filter_map(|f| f.id.clone());
+            self.refetched.extend(ids.chain(failed));
+        } else if !self.refetched.is_empty() {
+            let seen = &self.refetched;
+            batch.documents.retain(|d| !seen.contains(&d.id));
+            batch
+                .failures
+                .retain(|f| f.id.as_ref().is_none_or(|id| !seen.contains(id)));
+            batch.unchanged.retain(|id| !seen.contains(id));
+        }
         let progress = &mut self.state.progress;
         progress.pages += 1;
         let ids: Vec<String> = batch.documents.iter().map(|d| d.id.clone()).collect();
