@@ -1,0 +1,396 @@
+//! Jira Cloud (REST v3): token pagination, exact windows, edits, errors, attachments,
+//! comments and labels, against wiremock fixtures shaped like Atlassian's docs.
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use connector_core::sink::MemorySink;
+use connector_core::state::MemoryStateStore;
+use connector_core::sync::{SyncMode, SyncOptions, Syncer};
+use connector_core::{
+    Batch, Connector, ErrorKind, LoadConnector, PollConnector, SlimConnector, SyncContext,
+    TimeWindow,
+};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+async fn collect(
+    mut stream: futures::stream::BoxStream<'static, connector_core::Result<Batch>>,
+) -> connector_core::Result<Batch> {
+    let mut all = Batch::default();
+    while let Some(page) = stream.next().await {
+        let page = page?;
+        all.documents.extend(page.documents);
+        all.failures.extend(page.failures);
+        all.unchanged.extend(page.unchanged);
+    }
+    Ok(all)
+}
+
+fn keys(batch: &Batch) -> Vec<String> {
+    batch.documents.iter().map(|d| d.title.split(':').next().unwrap_or("").to_owned()).collect()
+}
+
+#[tokio::test]
+async fn pages_by_token_with_explicit_fields() {
+    let (server, search) = common::cloud_mock(common::numbered(5, true), 2, "UTC").await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+    let all = collect(c.load(SyncContext::new())).await.unwrap();
+    assert_eq!(keys(&all), ["ENG-1", "ENG-2", "ENG-3", "ENG-4", "ENG-5"]);
+    let bodies = search.bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 3, "one request per page: {bodies:?}");
+    assert_eq!(bodies[0].get("nextPageToken"), None);
+    assert_eq!(bodies[1]["nextPageToken"], "page-1");
+    assert_eq!(bodies[2]["nextPageToken"], "page-2");
+    for b in &bodies {
+        assert_eq!(b["maxResults"], 100, "page size is the API maximum");
+        let fields: Vec<&str> = b["fields"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(fields.contains(&"summary") && fields.contains(&"comment"), "{fields:?}");
+        assert!(!fields.contains(&"*all"), "{fields:?}");
+        assert_eq!(
+            b["jql"],
+            "project = \"ENG\" ORDER BY key ASC",
+            "a full load has no time bound"
+        );
+    }
+    let doc = &all.documents[0];
+    assert_eq!(doc.id, format!("{}/browse/ENG-1", server.uri()));
+    assert_eq!(doc.title, "ENG-1: Issue number 1");
+    assert_eq!(doc.updated_at, Some(utc("2026-01-15T10:00:00Z")));
+    assert_eq!(doc.owners, ["alice@example.com"]);
+    assert_eq!(doc.metadata["status"], "To Do");
+}
+
+#[tokio::test]
+async fn window_at_minute_boundaries_is_exact() {
+    let issues = vec![
+        common::issue(1, "2026-01-15T10:00:30.000+0000", true),
+        common::issue(2, "2026-01-15T10:00:45.000+0000", true),
+        common::issue(3, "2026-01-15T10:05:00.000+0000", true),
+        common::issue(4, "2026-01-15T10:09:59.999+0000", true),
+        common::issue(5, "2026-01-15T10:10:00.000+0000", true),
+    ];
+    // Jira has the user in Berlin: JQL dates are read there (UTC+1 in January).
+    let (server, search) = common::cloud_mock(issues, 100, "Europe/Berlin").await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+    let window = TimeWindow::new(utc("2026-01-15T10:00:45Z"), utc("2026-01-15T10:10:00Z")).unwrap();
+    let got = collect(c.poll(window, SyncContext::new())).await.unwrap();
+    // 10:00:30 comes back from the widened JQL but is before the window; 10:10:00 is its end.
+    assert_eq!(keys(&got), ["ENG-2", "ENG-3", "ENG-4"]);
+    let jql = search.bodies.lock().unwrap()[0]["jql"].as_str().unwrap().to_owned();
+    assert_eq!(
+        jql,
+        "project = \"ENG\" AND updated >= \"2026-01-15 10:59\" ORDER BY key ASC",
+        "the start, one minute earlier, in the user's zone"
+    );
+}
+
+#[tokio::test]
+async fn falls_back_to_the_configured_offset() {
+    let (server, search) = common::cloud_mock(common::numbered(1, true), 10, "Not/AZone").await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({"timezone_offset": -5})));
+    let window = TimeWindow::new(utc("2026-01-15T10:00:00Z"), utc("2026-01-15T11:00:00Z")).unwrap();
+    collect(c.poll(window, SyncContext::new())).await.unwrap();
+    let jql = search.bodies.lock().unwrap()[0]["jql"].as_str().unwrap().to_owned();
+    assert!(jql.contains("updated >= \"2026-01-15 04:59\""), "{jql}");
+}
+
+fn jira_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
+}
+
+#[tokio::test]
+async fn an_edited_issue_comes_in_the_next_incremental_run() {
+    let long_ago = jira_time(Utc::now() - chrono::Duration::days(3));
+    let (server, search) = common::cloud_mock(
+        vec![common::issue(1, &long_ago, true), common::issue(2, &long_ago, true)],
+        10,
+        "UTC",
+    )
+    .await;
+    let c: Arc<dyn Connector> =
+        Arc::new(common::connector(common::cloud_config(&server.uri(), json!({}))));
+    let sink = MemorySink::new();
+    let store = MemoryStateStore::new();
+    let first = Syncer::new(Arc::clone(&c))
+        .sink(sink.clone())
+        .state(store.clone())
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
+    assert_eq!(first.new, 2);
+
+    // Someone comments on ENG-2: Jira bumps `updated`.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let edited_at = jira_time(Utc::now());
+    {
+        let mut issues = search.issues.lock().unwrap();
+        issues[1]["fields"]["updated"] = json!(edited_at);
+        issues[1]["fields"]["comment"] = json!({
+            "comments": [{
+                "id": "20001",
+                "author": common::user("Bob Commenter", "bob@example.com"),
+                "body": common::adf_text("Reproduced on 1.2 as well."),
+                "created": edited_at, "updated": edited_at
+            }],
+            "maxResults": 1, "total": 1, "startAt": 0
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let second = Syncer::new(c)
+        .sink(sink.clone())
+        .state(store)
+        .options(SyncOptions::default())
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
+    assert_eq!((second.new, second.updated), (0, 1), "{second:?}");
+    let jql = search.bodies.lock().unwrap().last().unwrap()["jql"].as_str().unwrap().to_owned();
+    assert!(jql.contains("updated >= "), "the second run is incremental: {jql}");
+    let delivered = sink.deliveries().concat();
+    assert_eq!(delivered.last().map(String::as_str), Some(format!("{}/browse/ENG-2", server.uri()).as_str()));
+    let doc = sink.get(&format!("{}/browse/ENG-2", server.uri())).unwrap();
+    assert!(doc.content.as_text().unwrap().contains("Reproduced on 1.2 as well."));
+}
+
+async fn bad_jql_server() -> MockServer {
+    let server = MockServer::start().await;
+    common::mount_myself(&server, "3", "UTC").await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "errorMessages": ["Error in the JQL Query: Expecting either 'OR' or 'AND' but got 'Bug'. (line 1, character 13)"],
+            "errors": {}
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn a_jql_error_is_an_error_not_an_empty_result() {
+    let server = bad_jql_server().await;
+    let cfg = common::cloud_config(&server.uri(), json!({"jql_query": "type = Task Bug", "project_key": null}));
+    let c = common::connector(cfg);
+    let err = collect(c.load(SyncContext::new())).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert_eq!(err.field(), Some("jql_query"));
+    assert!(err.to_string().contains("Expecting either 'OR' or 'AND'"), "{err}");
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+}
+
+#[tokio::test]
+async fn check_tells_credentials_project_and_query_apart() {
+    // Wrong credentials.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "errorMessages": ["You are not authenticated. Authentication required to perform this operation."],
+            "errors": {}
+        })))
+        .mount(&server)
+        .await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert_eq!(err.field(), Some("credentials.jira_api_token"));
+    assert!(err.to_string().contains("You are not authenticated"), "{err}");
+    assert!(!format!("{err:?} {err}").contains(common::TOKEN));
+
+    // Unknown project.
+    let server = MockServer::start().await;
+    common::mount_myself(&server, "3", "UTC").await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/project/NOPE"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "errorMessages": ["No project could be found with key 'NOPE'."],
+            "errors": {}
+        })))
+        .mount(&server)
+        .await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({"project_key": "NOPE"})));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(err.field(), Some("project_key"));
+    assert!(err.to_string().contains("No project could be found with key 'NOPE'."), "{err}");
+
+    // Bad JQL (the project exists).
+    let server = bad_jql_server().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/project/ENG"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "10000", "key": "ENG", "name": "Engineering"})))
+        .mount(&server)
+        .await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({"jql_query": "type = Task Bug"})));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("Error in the JQL Query"), "{err}");
+}
+
+#[tokio::test]
+async fn unauthorized_fails_fast() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(ResponseTemplate::new(401).set_body_string("Unauthorized"))
+        .mount(&server)
+        .await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+    let err = collect(c.load(SyncContext::new())).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1, "no retry after a 401");
+}
+
+#[tokio::test]
+async fn waits_out_429_with_retry_after() {
+    let (server, search) = common::cloud_mock(common::numbered(2, true), 10, "UTC").await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+    let ctx = SyncContext::new();
+    let started = std::time::Instant::now();
+    let all = collect(c.load(ctx.clone())).await.unwrap();
+    assert_eq!(all.documents.len(), 2);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "Retry-After honoured");
+    assert_eq!(ctx.stats().retries(), 1);
+    assert_eq!(search.bodies.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn attachments_with_a_size_cap_checked_before_download() {
+    let mut issue = common::issue(7, "2026-01-15T10:00:00.000+0000", true);
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    issue["fields"]["attachment"] = json!([
+        {"self": format!("{uri}/rest/api/3/attachment/30001"), "id": "30001", "filename": "notes.txt",
+         "author": common::user("Alice Reporter", "alice@example.com"),
+         "created": "2026-01-14T08:00:00.000+0000", "size": 11, "mimeType": "text/plain",
+         "content": format!("{uri}/rest/api/3/attachment/content/30001")},
+        {"self": format!("{uri}/rest/api/3/attachment/30002"), "id": "30002", "filename": "dump.bin",
+         "author": common::user("Alice Reporter", "alice@example.com"),
+         "created": "2026-01-14T08:00:00.000+0000", "size": 5000, "mimeType": "application/octet-stream",
+         "content": format!("{uri}/rest/api/3/attachment/content/30002")}
+    ]);
+    let search = common::CloudSearch { issues: Arc::new(std::sync::Mutex::new(vec![issue])), per_page: 10, bodies: Arc::default() };
+    Mock::given(method("POST")).and(path("/rest/api/3/search/jql")).respond_with(search).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/attachment/content/30001"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"hello notes".to_vec()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/attachment/content/30002"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![0u8; 5000]))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let cfg = common::cloud_config(&uri, json!({"include_attachments": true, "attachment_size_limit": 1000}));
+    let c = common::connector(cfg);
+    let all = collect(c.load(SyncContext::new())).await.unwrap();
+    let issue_id = format!("{uri}/browse/ENG-7");
+    let ids: Vec<&str> = all.documents.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, [issue_id.as_str(), "ENG-7::attachment::30001"]);
+    let att = &all.documents[1];
+    assert_eq!(att.parent_id.as_deref(), Some(issue_id.as_str()));
+    assert_eq!(att.content.as_bytes(), b"hello notes");
+    assert_eq!(att.title, "ENG-7: notes.txt");
+    let text = all.documents[0].content.as_text().unwrap();
+    assert!(text.contains("- dump.bin (4.9 KiB, application/octet-stream) (not indexed: over the size limit)"), "{text}");
+
+    // Prune keeps the attachment: its id is listed with the issue's.
+    let mut listed = Vec::new();
+    let mut stream = c.list_ids(SyncContext::new());
+    while let Some(page) = stream.next().await {
+        listed.extend(page.unwrap().into_iter().map(|s| s.id));
+    }
+    assert_eq!(listed, [issue_id, "ENG-7::attachment::30001".to_owned()]);
+}
+
+#[tokio::test]
+async fn comments_paged_past_the_embedded_ones_and_blacklisted_left_out() {
+    let server = MockServer::start().await;
+    let mut issue = common::issue(3, "2026-01-15T10:00:00.000+0000", true);
+    let comment = |id: u32, who: &str, email: &str, text: &str| {
+        json!({"id": id.to_string(), "author": common::user(who, email), "body": common::adf_text(text),
+               "created": "2026-01-15T09:00:00.000+0000", "updated": "2026-01-15T09:00:00.000+0000"})
+    };
+    issue["fields"]["comment"] = json!({
+        "comments": [comment(1, "Bob", "bob@example.com", "first"), comment(2, "Build Bot", "BOT@example.com", "build passed")],
+        "maxResults": 2, "total": 3, "startAt": 0
+    });
+    let search = common::CloudSearch { issues: Arc::new(std::sync::Mutex::new(vec![issue])), per_page: 10, bodies: Arc::default() };
+    Mock::given(method("POST")).and(path("/rest/api/3/search/jql")).respond_with(search).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/issue/ENG-3/comment"))
+        .and(query_param("startAt", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "startAt": 2, "maxResults": 100, "total": 3,
+            "comments": [comment(3, "Carol", "carol@example.com", "third")]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let cfg = common::cloud_config(&server.uri(), json!({"comment_email_blacklist": "bot@example.com"}));
+    let all = collect(common::connector(cfg).load(SyncContext::new())).await.unwrap();
+    let text = all.documents[0].content.as_text().unwrap();
+    assert!(text.contains("### Bob (") && text.contains("first"), "{text}");
+    assert!(text.contains("### Carol (") && text.contains("third"), "{text}");
+    assert!(!text.contains("build passed"), "{text}");
+}
+
+#[tokio::test]
+async fn labels_to_skip_in_the_query_and_after_it() {
+    let mut issues = common::numbered(3, true);
+    issues[1]["fields"]["labels"] = json!(["customer", "Secret"]);
+    let (server, search) = common::cloud_mock(issues, 10, "UTC").await;
+    let cfg = common::cloud_config(&server.uri(), json!({"labels_to_skip": "secret,internal"}));
+    let c = common::connector(cfg);
+    let all = collect(c.load(SyncContext::new())).await.unwrap();
+    assert_eq!(keys(&all), ["ENG-1", "ENG-3"]);
+    let jql = search.bodies.lock().unwrap()[0]["jql"].as_str().unwrap().to_owned();
+    assert!(jql.contains("(labels IS EMPTY OR labels NOT IN (\"secret\", \"internal\"))"), "{jql}");
+    let mut listed = Vec::new();
+    let mut stream = c.list_ids(SyncContext::new());
+    while let Some(page) = stream.next().await {
+        listed.extend(page.unwrap().into_iter().map(|s| s.id));
+    }
+    assert_eq!(listed.len(), 2, "{listed:?}");
+}
+
+#[tokio::test]
+async fn scoped_tokens_go_through_the_gateway() {
+    let site = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/_edge/tenant_info"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"cloudId": "0a1b2c3d-cloud"})))
+        .mount(&site)
+        .await;
+    let gateway = MockServer::start().await;
+    let search = common::CloudSearch { issues: Arc::new(std::sync::Mutex::new(common::numbered(1, true))), per_page: 10, bodies: Arc::default() };
+    Mock::given(method("POST"))
+        .and(path("/ex/jira/0a1b2c3d-cloud/rest/api/3/search/jql"))
+        .respond_with(search)
+        .expect(1)
+        .mount(&gateway)
+        .await;
+    let cfg = common::cloud_config(&site.uri(), json!({"scoped_token": true, "api_gateway_url": gateway.uri()}));
+    let all = collect(common::connector(cfg).load(SyncContext::new())).await.unwrap();
+    // Ids stay on the site, whatever the API root.
+    assert_eq!(all.documents[0].id, format!("{}/browse/ENG-1", site.uri()));
+}
