@@ -27,6 +27,8 @@
 //! | `refetch_yields_the_same_documents` | `refetch` | fetching ids again gives the same documents; an unknown id gives nothing |
 
 mod checks;
+#[cfg(feature = "testkit-http")]
+pub mod http;
 mod logs;
 mod memory_connector;
 

@@ -1,0 +1,167 @@
+//! A fake JSON API with real-looking pagination styles, for wiremock.
+#![allow(dead_code, unreachable_pub)] // Each test binary uses part of it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use connector_core::Connector;
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub const TOKEN: &str = "tok-5ecret-value";
+/// 2026-01-01T00:00:00Z.
+pub const T0: i64 = 1_767_225_600;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    Page,
+    Offset,
+    Cursor,
+    Link,
+    NextUrl,
+    /// POST with `offset`/`limit` in the JSON body.
+    BodyOffset,
+    /// Cursor that comes back the same forever.
+    StuckCursor,
+}
+
+pub fn item(i: usize) -> Value {
+    json!({
+        "id": format!("A-{i}"),
+        "title": format!("Article {i}"),
+        "body": format!("<h2>Part {i}</h2><p>First paragraph of {i}.</p><p>Second paragraph.</p>"),
+        "author": {"name": format!("author{}", i % 3)},
+        "tags": [{"label": "x"}, {"label": format!("t{i}")}],
+        // One minute apart; odd items in epoch milliseconds, even in seconds.
+        "updated_at": if i % 2 == 0 { json!(T0 + 60 * i as i64) } else { json!((T0 + 60 * i as i64) * 1000) },
+    })
+}
+
+pub struct FakeApi {
+    pub items: Vec<Value>,
+    pub style: Style,
+    /// The server returns at most this many items whatever was asked.
+    pub cap: usize,
+    /// `(header, value)` every request must carry.
+    pub auth: Option<(&'static str, String)>,
+    pub hits: Arc<AtomicUsize>,
+}
+
+impl FakeApi {
+    pub fn new(n: usize, style: Style) -> Self {
+        Self { items: (0..n).map(item).collect(), style, cap: usize::MAX, auth: None, hits: Arc::default() }
+    }
+
+    pub fn bearer(mut self) -> Self {
+        self.auth = Some(("authorization", format!("Bearer {TOKEN}")));
+        self
+    }
+
+    pub fn cap(mut self, cap: usize) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    pub async fn mount(self, server: &MockServer, path: &str) {
+        Mock::given(wiremock::matchers::path(path)).respond_with(self).mount(server).await;
+    }
+
+    fn slice(&self, start: usize, asked: usize) -> Vec<Value> {
+        let n = asked.min(self.cap);
+        self.items.iter().skip(start).take(n).cloned().collect()
+    }
+}
+
+fn q(req: &Request, k: &str) -> Option<String> {
+    req.url.query_pairs().find(|(qk, _)| qk == k).map(|(_, v)| v.into_owned())
+}
+
+fn qn(req: &Request, k: &str, default: usize) -> usize {
+    q(req, k).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+impl Respond for FakeApi {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        self.hits.fetch_add(1, Ordering::SeqCst);
+        if let Some((h, v)) = &self.auth
+            && req.headers.get(*h).and_then(|x| x.to_str().ok()) != Some(v.as_str())
+        {
+            return ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_token"}));
+        }
+        // wiremock's request URL names `localhost`, not the address the client used.
+        let base = req.url.path().to_owned();
+        match self.style {
+            Style::Page => {
+                let size = qn(req, "per_page", 10).min(self.cap);
+                let page = qn(req, "page", 1).max(1);
+                let items = self.slice((page - 1) * size, size);
+                ResponseTemplate::new(200).set_body_json(json!({"data": items, "page": page}))
+            }
+            Style::Offset => {
+                let items = self.slice(qn(req, "offset", 0), qn(req, "limit", 10));
+                ResponseTemplate::new(200).set_body_json(json!({"results": items, "total": self.items.len()}))
+            }
+            Style::Cursor | Style::StuckCursor => {
+                let start = q(req, "after").and_then(|c| c.strip_prefix("c").and_then(|n| n.parse().ok())).unwrap_or(0);
+                let items = self.slice(start, qn(req, "limit", 3));
+                let end = start + items.len();
+                let next = if self.style == Style::StuckCursor {
+                    json!("c0")
+                } else if end < self.items.len() {
+                    json!(format!("c{end}"))
+                } else {
+                    Value::Null
+                };
+                ResponseTemplate::new(200).set_body_json(json!({"items": items, "meta": {"next_cursor": next}}))
+            }
+            Style::Link => {
+                let page = qn(req, "page", 1).max(1);
+                let items = self.slice((page - 1) * 3, 3);
+                let mut t = ResponseTemplate::new(200).set_body_json(Value::Array(items));
+                if page * 3 < self.items.len() {
+                    let link = format!("<{base}?page={}>; rel=\"next\", <{base}?page=999>; rel=\"last\"", page + 1);
+                    t = t.insert_header("Link", link.as_str());
+                }
+                t
+            }
+            Style::NextUrl => {
+                let page = qn(req, "page", 1).max(1);
+                let items = self.slice((page - 1) * 3, 3);
+                let next = if page * 3 < self.items.len() { json!(format!("{}?page={}", req.url.path(), page + 1)) } else { Value::Null };
+                ResponseTemplate::new(200).set_body_json(json!({"records": items, "links": {"next": next}}))
+            }
+            Style::BodyOffset => {
+                let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+                let offset = body["offset"].as_u64().unwrap_or(0) as usize;
+                let limit = body["limit"].as_u64().unwrap_or(10) as usize;
+                if body["query"] != json!("all") {
+                    return ResponseTemplate::new(400).set_body_string("missing query");
+                }
+                ResponseTemplate::new(200).set_body_json(json!({"hits": {"hits": self.slice(offset, limit)}}))
+            }
+        }
+    }
+}
+
+/// A connector from a JSON config.
+pub fn build(config: Value) -> Arc<dyn Connector> {
+    let mut registry = connector_core::Registry::new();
+    connector_generic_rest::register(&mut registry);
+    Arc::from(registry.build("rest_api", config).unwrap_or_else(|e| panic!("config refused: {e}")))
+}
+
+/// The standard cursor config against `uri`.
+pub fn cursor_config(uri: &str) -> Value {
+    json!({
+        "url": format!("{uri}/v1/articles?limit=3"),
+        "auth_type": "bearer",
+        "credentials": {"token": TOKEN},
+        "id_field": "id",
+        "content_fields": "title, body",
+        "metadata_fields": ["author.name", "tags[*].label"],
+        "poll_timestamp_field": "updated_at",
+        "pagination_type": "cursor",
+        "pagination_config": {"cursor_param": "after", "next_cursor_path": "$.meta.next_cursor"},
+        "max_retries": 4
+    })
+}
