@@ -39,7 +39,12 @@ impl Fixture for RcloneFixture {
                 .await;
         }
         seeder
-            .put(&bucket, "item-99-large.txt", vec![b'x'; 3 * 1024], Some(BASE + 99 * 60))
+            .put(
+                &bucket,
+                "item-99-large.txt",
+                vec![b'x'; 3 * 1024],
+                Some(BASE + 99 * 60),
+            )
             .await;
         let mut config = common::config(server.endpoint(), &bucket);
         config.page_size = 5.try_into().expect("nonzero");

@@ -26,7 +26,12 @@ async fn seeded(tag: &str, n: usize) -> (String, Seeder) {
     seeder.create_bucket(&bucket).await;
     for i in 0..n {
         seeder
-            .put(&bucket, &format!("doc-{i:02}.md"), format!("# doc {i}\n"), None)
+            .put(
+                &bucket,
+                &format!("doc-{i:02}.md"),
+                format!("# doc {i}\n"),
+                None,
+            )
             .await;
     }
     (bucket, seeder)
@@ -82,7 +87,9 @@ async fn documents_carry_id_title_link_metadata_and_etag_fingerprint() {
     seeder
         .put(&bucket, "scans/report.pdf", b"%PDF-1.4 fake".to_vec(), None)
         .await;
-    seeder.put(&bucket, "img/logo.png", vec![137u8, 80, 78, 71], None).await;
+    seeder
+        .put(&bucket, "img/logo.png", vec![137u8, 80, 78, 71], None)
+        .await;
     let c = connector(common::config(common::shared().endpoint(), &bucket));
     let docs: Vec<Document> = load_pages(c.as_ref())
         .await
@@ -261,11 +268,16 @@ async fn unchanged_resync_downloads_nothing() {
     assert_eq!(CountingProxy::lists(&lines), 3);
     assert_eq!(again.unchanged, 12);
     assert_eq!(again.new + again.updated + again.delivered, 0);
-    assert_eq!(again.requests, 3, "the report counts the three listing requests");
+    assert_eq!(
+        again.requests, 3,
+        "the report counts the three listing requests"
+    );
 
     // One changed object: exactly one download.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    seeder.put(&bucket, "doc-03.md", "# doc 3, edited\n", None).await;
+    seeder
+        .put(&bucket, "doc-03.md", "# doc 3, edited\n", None)
+        .await;
     let third = Syncer::new(connector(config))
         .sink(sink.clone())
         .shared_state(Arc::clone(&state))
@@ -311,7 +323,11 @@ async fn deleted_objects_are_pruned() {
         .expect("auto with prune");
     assert_eq!(report.deleted, 2);
     assert_eq!(sink.len(), 8);
-    assert!(!sink.ids().contains(&format!("s3_compatible:{bucket}:doc-02.md")));
+    assert!(
+        !sink
+            .ids()
+            .contains(&format!("s3_compatible:{bucket}:doc-02.md"))
+    );
 }
 
 #[tokio::test]
@@ -329,8 +345,16 @@ async fn object_over_the_size_cap_is_a_failure_without_download() {
         failures[0].id.as_deref(),
         Some(format!("s3_compatible:{bucket}:big.txt").as_str())
     );
-    assert!(failures[0].message.contains("big.txt"), "{}", failures[0].message);
-    assert!(failures[0].message.contains("4096"), "{}", failures[0].message);
+    assert!(
+        failures[0].message.contains("big.txt"),
+        "{}",
+        failures[0].message
+    );
+    assert!(
+        failures[0].message.contains("4096"),
+        "{}",
+        failures[0].message
+    );
     let lines = proxy.take();
     assert!(
         !lines.iter().any(|l| l.contains("big.txt")),
@@ -350,7 +374,11 @@ async fn wrong_secret_missing_bucket_and_unreachable_endpoint_are_told_apart() {
     let wrong = connector(wrong);
     let err = wrong.check().await.expect_err("a wrong secret fails");
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
-    assert_eq!(err.field(), Some("credentials.aws_secret_access_key"), "{err}");
+    assert_eq!(
+        err.field(),
+        Some("credentials.aws_secret_access_key"),
+        "{err}"
+    );
     assert!(err.to_string().contains(&bucket), "{err}");
     assert!(!err.to_string().contains("not-the-secret"), "{err}");
     let mut stream = wrong.as_load().expect("load").load(SyncContext::new());
@@ -362,7 +390,10 @@ async fn wrong_secret_missing_bucket_and_unreachable_endpoint_are_told_apart() {
 
     let mut wrong_key = common::config(endpoint.clone(), &bucket);
     wrong_key.credentials.aws_access_key_id = Some("nobody".into());
-    let err = connector(wrong_key).check().await.expect_err("an unknown key fails");
+    let err = connector(wrong_key)
+        .check()
+        .await
+        .expect_err("an unknown key fails");
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
 
     let missing = connector(common::config(endpoint, "no-such-bucket-here"));
@@ -390,7 +421,12 @@ async fn poll_yields_the_half_open_last_modified_window() {
     let base = 1_767_225_600i64; // 2026-01-01T00:00:00Z
     for i in 0..6 {
         seeder
-            .put(&bucket, &format!("m-{i}.md"), format!("{i}"), Some(base + i * 60))
+            .put(
+                &bucket,
+                &format!("m-{i}.md"),
+                format!("{i}"),
+                Some(base + i * 60),
+            )
             .await;
     }
     let c = connector(common::config(common::shared().endpoint(), &bucket));

@@ -60,7 +60,7 @@ pub(crate) fn document(client: &S3Client, listed: &Listed, fetched: Fetched) -> 
                 title,
                 fetched.body,
                 mime.clone(),
-                ext.clone(),
+                ext,
             ),
         }
     } else {
@@ -70,7 +70,7 @@ pub(crate) fn document(client: &S3Client, listed: &Listed, fetched: Fetched) -> 
             title,
             fetched.body,
             mime.clone(),
-            ext.clone(),
+            ext,
         )
     };
     doc = doc

@@ -128,7 +128,7 @@ impl Filters {
                 .any(|path| set.is_match(path))
         };
         if self.include.as_ref().is_some_and(|g| !matches(g))
-            || self.exclude.as_ref().is_some_and(|g| matches(g))
+            || self.exclude.as_ref().is_some_and(matches)
         {
             return false;
         }

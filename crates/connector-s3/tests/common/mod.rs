@@ -150,8 +150,13 @@ impl Seeder {
     }
 
     fn bucket(&self, name: &str) -> Bucket {
-        Bucket::new(self.endpoint.clone(), UrlStyle::Path, name.to_owned(), "us-east-1")
-            .expect("bucket")
+        Bucket::new(
+            self.endpoint.clone(),
+            UrlStyle::Path,
+            name.to_owned(),
+            "us-east-1",
+        )
+        .expect("bucket")
     }
 
     pub async fn create_bucket(&self, name: &str) {
@@ -189,7 +194,8 @@ impl Seeder {
 
     pub async fn delete(&self, bucket: &str, key: &str) {
         let b = self.bucket(bucket);
-        let url = DeleteObject::new(&b, Some(&self.credentials), key).sign(Duration::from_secs(600));
+        let url =
+            DeleteObject::new(&b, Some(&self.credentials), key).sign(Duration::from_secs(600));
         let resp = self.http.delete(url).send().await.expect("delete object");
         assert!(resp.status().is_success(), "delete {bucket}/{key}");
     }
@@ -218,7 +224,9 @@ impl CountingProxy {
             while let Ok((client, _)) = listener.accept().await {
                 let seen = Arc::clone(&seen);
                 tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(upstream).await else { return };
+                    let Ok(server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
                     let (mut cr, mut cw) = client.into_split();
                     let (mut sr, mut sw) = server.into_split();
                     let down = tokio::spawn(async move {
