@@ -1,0 +1,534 @@
+//! A fake Confluence site on wiremock, answering with the JSON shapes of Atlassian's REST API v1
+//! docs (Cloud and Server/Data Center): `results`, `start`, `limit`, `size`, `_links.next`,
+//! `_links.base`, expansions, and `{"statusCode":..,"message":..}` error bodies.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)] // Test support shared by several test crates.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub const TOKEN: &str = "fake-api-token-4d1e9b7c";
+pub const EMAIL: &str = "bot@example.com";
+
+#[derive(Debug, Clone)]
+pub struct FakeComment {
+    pub id: u64,
+    pub body: String,
+    pub author: String,
+    pub when: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakeAttachment {
+    pub id: u64,
+    pub title: String,
+    pub media_type: String,
+    pub data: Vec<u8>,
+    /// The size the API reports (defaults to the real size).
+    pub reported_size: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FakePage {
+    pub id: u64,
+    pub kind: &'static str,
+    pub space: String,
+    pub title: String,
+    pub body: String,
+    pub when: DateTime<Utc>,
+    pub version: u64,
+    pub labels: Vec<String>,
+    pub parent: Option<u64>,
+    pub comments: Vec<FakeComment>,
+    pub attachments: Vec<FakeAttachment>,
+}
+
+impl FakePage {
+    pub fn new(id: u64, space: &str, title: &str, body: &str, when: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            kind: "page",
+            space: space.to_owned(),
+            title: title.to_owned(),
+            body: body.to_owned(),
+            when,
+            version: 1,
+            labels: Vec::new(),
+            parent: None,
+            comments: Vec::new(),
+            attachments: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub pages: Vec<FakePage>,
+    pub users: HashMap<String, String>,
+    pub forbidden_spaces: Vec<String>,
+    /// Comments embedded per result (Cloud's default is 25; small here to test paging).
+    pub embedded_comments: usize,
+    /// The largest `limit` the server honours (Server/DC caps it).
+    pub max_limit: usize,
+}
+
+#[derive(Clone)]
+pub struct Fake {
+    pub server: Arc<MockServer>,
+    pub state: Arc<Mutex<State>>,
+    pub cloud: bool,
+}
+
+pub fn at(minute: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap() + Duration::minutes(minute)
+}
+
+impl Fake {
+    pub async fn start(cloud: bool) -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State {
+            embedded_comments: 2,
+            max_limit: 1000,
+            ..State::default()
+        }));
+        let fake = Self {
+            server: Arc::new(server),
+            state,
+            cloud,
+        };
+        Mock::given(method("GET"))
+            .and(path_regex(".*"))
+            .respond_with(Responder(fake.clone_parts()))
+            .with_priority(10)
+            .mount(&fake.server)
+            .await;
+        fake
+    }
+
+    fn clone_parts(&self) -> (Arc<Mutex<State>>, bool, String) {
+        (self.state.clone(), self.cloud, self.server.uri())
+    }
+
+    pub fn prefix(&self) -> &'static str {
+        if self.cloud { "/wiki" } else { "" }
+    }
+
+    /// `wiki_base` for the config.
+    pub fn base(&self) -> String {
+        format!("{}{}", self.server.uri(), self.prefix())
+    }
+
+    pub fn config(&self, extra: Value) -> Value {
+        let mut cfg = json!({
+            "wiki_base": self.base(),
+            "is_cloud": self.cloud,
+            "credentials": if self.cloud {
+                json!({"confluence_username": EMAIL, "confluence_access_token": TOKEN})
+            } else {
+                json!({"confluence_access_token": TOKEN})
+            },
+        });
+        if !self.cloud {
+            // The fake serves UTC; Server has no systemInfo.
+            cfg["timezone_offset"] = json!(0);
+        }
+        if let (Some(base), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+        cfg
+    }
+
+    pub fn add(&self, page: FakePage) {
+        self.state.lock().unwrap().pages.push(page);
+    }
+
+    pub fn user(&self, account: &str, name: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .users
+            .insert(account.to_owned(), name.to_owned());
+    }
+
+    pub fn url_of(&self, page: &FakePage) -> String {
+        format!("{}{}", self.base(), webui(page, self.cloud))
+    }
+
+    pub async fn requests(&self) -> Vec<Request> {
+        self.server.received_requests().await.unwrap_or_default()
+    }
+
+    pub async fn count(&self, path_part: &str) -> usize {
+        self.requests()
+            .await
+            .iter()
+            .filter(|r| r.url.path().contains(path_part))
+            .count()
+    }
+
+    pub async fn reset_requests(&self) {
+        self.server.reset().await;
+        Mock::given(method("GET"))
+            .and(path_regex(".*"))
+            .respond_with(Responder(self.clone_parts()))
+            .with_priority(10)
+            .mount(&self.server)
+            .await;
+    }
+}
+
+pub fn webui(page: &FakePage, cloud: bool) -> String {
+    if cloud {
+        format!("/spaces/{}/pages/{}/{}", page.space, page.id, page.title.replace(' ', "+"))
+    } else {
+        format!("/pages/viewpage.action?pageId={}", page.id)
+    }
+}
+
+pub fn error(status: u16, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({
+        "statusCode": status,
+        "data": {"authorized": false, "valid": true, "errors": [], "successful": false},
+        "message": message,
+    }))
+}
+
+struct Responder((Arc<Mutex<State>>, bool, String));
+
+fn user_json(name: &str) -> Value {
+    let account = format!("acc-{}", name.to_lowercase().replace(' ', "-"));
+    json!({
+        "type": "known", "accountId": account, "accountType": "atlassian",
+        "email": format!("{}@example.com", name.to_lowercase().replace(' ', ".")),
+        "publicName": name, "displayName": name,
+    })
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+impl Responder {
+    fn base(&self) -> String {
+        format!("{}{}", self.0.2, if self.0.1 { "/wiki" } else { "" })
+    }
+
+    fn comment_json(&self, page: &FakePage, c: &FakeComment) -> Value {
+        json!({
+            "id": c.id.to_string(), "type": "comment", "status": "current",
+            "title": format!("Re: {}", page.title),
+            "version": {"by": user_json(&c.author), "when": iso(c.when), "number": 1},
+            "body": {"storage": {"value": c.body, "representation": "storage"}},
+            "_links": {"webui": format!("{}?focusedCommentId={}", webui(page, self.0.1), c.id)},
+        })
+    }
+
+    fn attachment_json(&self, page: &FakePage, a: &FakeAttachment) -> Value {
+        json!({
+            "id": format!("att{}", a.id), "type": "attachment", "status": "current", "title": a.title,
+            "version": {"by": user_json("Ann Author"), "when": iso(page.when), "number": 1},
+            "extensions": {"mediaType": a.media_type, "fileSize": a.reported_size.unwrap_or(a.data.len() as u64), "comment": ""},
+            "_links": {
+                "webui": format!("/pages/viewpageattachments.action?pageId={}&preview=/{}/att{}/{}", page.id, page.id, a.id, a.title),
+                "download": format!("/download/attachments/{}/{}?version=1&api=v2", page.id, a.title),
+            },
+        })
+    }
+
+    fn page_json(&self, state: &State, page: &FakePage, expand: &str) -> Value {
+        let ancestors: Vec<Value> = ancestors(state, page)
+            .iter()
+            .map(|a| json!({"id": a.id.to_string(), "type": "page", "title": a.title}))
+            .collect();
+        let mut v = json!({
+            "id": page.id.to_string(), "type": page.kind, "status": "current", "title": page.title,
+            "space": {"id": 98_000, "key": page.space, "name": format!("Space {}", page.space), "type": "global"},
+            "history": {"latest": true, "createdBy": user_json("Ann Author"), "createdDate": iso(page.when)},
+            "version": {"by": user_json("Ed Editor"), "when": iso(page.when), "number": page.version, "minorEdit": false},
+            "ancestors": ancestors,
+            "metadata": {"labels": {
+                "results": page.labels.iter().map(|l| json!({"prefix": "global", "name": l, "id": "1", "label": l})).collect::<Vec<_>>(),
+                "start": 0, "limit": 200, "size": page.labels.len(),
+            }},
+            "body": {"storage": {"value": page.body, "representation": "storage"}},
+            "_links": {"webui": webui(page, self.0.1), "tinyui": "/x/AbCd", "self": format!("{}/rest/api/content/{}", self.base(), page.id)},
+            "_expandable": {"container": "", "operations": ""},
+        });
+        let mut children = serde_json::Map::new();
+        if expand.contains("children.comment") {
+            let n = state.embedded_comments;
+            let shown: Vec<Value> = page.comments.iter().take(n).map(|c| self.comment_json(page, c)).collect();
+            let mut coll = json!({"results": shown, "start": 0, "limit": n, "size": page.comments.len().min(n), "_links": {}});
+            if page.comments.len() > n {
+                coll["_links"]["next"] = json!(format!("/rest/api/content/{}/child/comment?start={n}&limit={n}", page.id));
+            }
+            children.insert("comment".into(), coll);
+        }
+        if expand.contains("children.attachment") {
+            let shown: Vec<Value> = page.attachments.iter().map(|a| self.attachment_json(page, a)).collect();
+            children.insert("attachment".into(), json!({"results": shown, "start": 0, "limit": 25, "size": page.attachments.len(), "_links": {}}));
+        }
+        if !children.is_empty() {
+            v["children"] = Value::Object(children);
+        }
+        v
+    }
+
+    fn search(&self, state: &State, req: &Request) -> ResponseTemplate {
+        let q: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
+        let cql = q.get("cql").cloned().unwrap_or_default();
+        let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25).min(state.max_limit);
+        let start: usize = q
+            .get("cursor")
+            .or(q.get("start"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let expand = q.get("expand").cloned().unwrap_or_default();
+        for space in &state.forbidden_spaces {
+            if cql.contains(&format!("space = \"{space}\"")) {
+                return error(403, &format!("User is not permitted to view space {space}"));
+            }
+        }
+        let Some(filter) = Cql::parse(&cql) else {
+            return error(400, &format!("Could not parse cql : {cql}"));
+        };
+        let mut hits: Vec<&FakePage> = state
+            .pages
+            .iter()
+            .filter(|p| filter.matches(state, p))
+            .collect();
+        hits.sort_by_key(|p| p.id);
+        let total = hits.len();
+        let page: Vec<Value> = hits
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|p| self.page_json(state, p, &expand))
+            .collect();
+        let size = page.len();
+        let mut links = json!({"base": self.base(), "context": if self.0.1 { "/wiki" } else { "" }, "self": format!("{}{}", self.base(), req.url.path())});
+        if start + size < total {
+            let mut next = url::form_urlencoded::Serializer::new(String::new());
+            next.append_pair("cql", &cql);
+            if !expand.is_empty() {
+                next.append_pair("expand", &expand);
+            }
+            if self.0.1 {
+                next.append_pair("cursor", &(start + size).to_string());
+                next.append_pair("next", "true");
+                next.append_pair("limit", &limit.to_string());
+            } else {
+                // Server's next link assumes the limit it was asked for, not the one it used.
+                let asked: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
+                next.append_pair("limit", &asked.to_string());
+                next.append_pair("start", &(start + asked).to_string());
+            }
+            links["next"] = json!(format!("/rest/api/content/search?{}", next.finish()));
+        }
+        ResponseTemplate::new(200).set_body_json(json!({
+            "results": page, "start": start, "limit": limit, "size": size,
+            "totalSize": total, "cqlQuery": cql, "searchDuration": 12, "_links": links,
+        }))
+    }
+
+    fn children(&self, state: &State, req: &Request, id: u64, kind: &str) -> ResponseTemplate {
+        let Some(page) = state.pages.iter().find(|p| p.id == id) else {
+            return error(404, "No content found with id");
+        };
+        let q: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
+        let start: usize = q.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let limit: usize = q.get("limit").and_then(|s| s.parse().ok()).unwrap_or(25);
+        let all: Vec<Value> = if kind == "comment" {
+            page.comments.iter().map(|c| self.comment_json(page, c)).collect()
+        } else {
+            page.attachments.iter().map(|a| self.attachment_json(page, a)).collect()
+        };
+        let total = all.len();
+        let shown: Vec<Value> = all.into_iter().skip(start).take(limit).collect();
+        let size = shown.len();
+        let mut links = json!({"base": self.base(), "context": ""});
+        if start + size < total {
+            links["next"] = json!(format!("/rest/api/content/{id}/child/{kind}?start={}&limit={limit}", start + size));
+        }
+        ResponseTemplate::new(200).set_body_json(json!({"results": shown, "start": start, "limit": limit, "size": size, "_links": links}))
+    }
+}
+
+fn ancestors<'a>(state: &'a State, page: &FakePage) -> Vec<&'a FakePage> {
+    let mut out = Vec::new();
+    let mut parent = page.parent;
+    while let Some(id) = parent {
+        let Some(p) = state.pages.iter().find(|p| p.id == id) else { break };
+        out.insert(0, p);
+        parent = p.parent;
+    }
+    out
+}
+
+impl Respond for Responder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let state = self.0.0.lock().unwrap();
+        let prefix = if self.0.1 { "/wiki" } else { "" };
+        let mut full = req.url.path();
+        // The Atlassian gateway: /ex/confluence/{cloudId}/wiki/...
+        if let Some(rest) = full.strip_prefix("/ex/confluence/") {
+            full = rest.find('/').map_or("", |i| &rest[i..]);
+        }
+        let Some(path) = full.strip_prefix(prefix) else {
+            return ResponseTemplate::new(404).set_body_string("<html>Not Found</html>");
+        };
+        let auth = req.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ok = if self.0.1 {
+            use base64::Engine as _;
+            auth == format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}:{TOKEN}")))
+        } else {
+            auth == format!("Bearer {TOKEN}")
+        };
+        if !ok {
+            return error(401, "Client must be authenticated to access this resource.");
+        }
+        let q: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        match parts.as_slice() {
+            ["rest", "api", "content", "search"] => self.search(&state, req),
+            ["rest", "api", "content", id, "child", kind] => match id.parse() {
+                Ok(id) => self.children(&state, req, id, kind),
+                Err(_) => error(404, "not found"),
+            },
+            ["rest", "api", "content"] => {
+                let space = q.get("spaceKey").cloned().unwrap_or_default();
+                let title = q.get("title").cloned().unwrap_or_default();
+                let found: Vec<Value> = state
+                    .pages
+                    .iter()
+                    .filter(|p| p.space == space && p.title == title)
+                    .map(|p| self.page_json(&state, p, "body.storage"))
+                    .collect();
+                let size = found.len();
+                ResponseTemplate::new(200).set_body_json(json!({"results": found, "start": 0, "limit": 1, "size": size, "_links": {}}))
+            }
+            ["rest", "api", "content", id] => match state.pages.iter().find(|p| p.id.to_string() == *id) {
+                Some(p) if state.forbidden_spaces.contains(&p.space) => error(403, "not permitted"),
+                Some(p) => ResponseTemplate::new(200).set_body_json(self.page_json(&state, p, "")),
+                None => error(404, "No content found with id"),
+            },
+            ["rest", "api", "user"] => {
+                let key = q.get("accountId").or(q.get("key")).or(q.get("username")).cloned().unwrap_or_default();
+                match state.users.get(&key) {
+                    Some(name) => ResponseTemplate::new(200).set_body_json(user_json(name)),
+                    None => error(404, "No user found"),
+                }
+            }
+            ["rest", "api", "settings", "systemInfo"] if self.0.1 => ResponseTemplate::new(200)
+                .set_body_json(json!({"cloudId": "5f0a", "commitHash": "abc", "baseUrl": self.base(), "edition": "standard", "siteTitle": "Fake", "defaultLocale": "en_US", "defaultTimeZone": "UTC", "microsPerimeter": "commercial"})),
+            ["rest", "api", "space"] => ResponseTemplate::new(200).set_body_json(json!({"results": [], "start": 0, "limit": 1, "size": 0, "_links": {"base": self.base()}})),
+            ["rest", "api", "space", key] => {
+                if state.forbidden_spaces.iter().any(|s| s == key) {
+                    error(403, "not permitted")
+                } else if state.pages.iter().any(|p| p.space == *key) {
+                    ResponseTemplate::new(200).set_body_json(json!({"id": 1, "key": key, "name": key, "type": "global"}))
+                } else {
+                    error(404, &format!("No space with key : {key}"))
+                }
+            }
+            ["download", "attachments", page, file] => {
+                let found = state
+                    .pages
+                    .iter()
+                    .filter(|p| p.id.to_string() == *page)
+                    .flat_map(|p| p.attachments.iter())
+                    .find(|a| a.title == *file);
+                match found {
+                    Some(a) => ResponseTemplate::new(200).set_body_raw(a.data.clone(), &a.media_type),
+                    None => error(404, "no attachment"),
+                }
+            }
+            _ => ResponseTemplate::new(404).set_body_string("<html>Page Not Found</html>"),
+        }
+    }
+}
+
+/// The CQL the connector writes, read back: enough of CQL to filter the fake's pages.
+#[derive(Debug, Default)]
+struct Cql {
+    space: Option<String>,
+    id: Option<u64>,
+    ancestor: Option<u64>,
+    pages_only: bool,
+    labels_not: Vec<String>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+}
+
+fn quoted_after<'a>(cql: &'a str, key: &str) -> Option<&'a str> {
+    let rest = &cql[cql.find(key)? + key.len()..];
+    let rest = rest.trim_start().strip_prefix('"')?;
+    Some(&rest[..rest.find('"')?])
+}
+
+fn number_after(cql: &str, key: &str) -> Option<u64> {
+    let rest = &cql[cql.find(key)? + key.len()..];
+    rest.trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+fn cql_time(s: &str) -> Option<DateTime<Utc>> {
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").ok().map(|t| t.and_utc())
+}
+
+impl Cql {
+    fn parse(cql: &str) -> Option<Self> {
+        if !cql.contains("type") && !cql.contains("id =") {
+            return None;
+        }
+        let labels_not = cql.find("label not in (").map(|i| {
+            let rest = &cql[i + "label not in (".len()..];
+            rest[..rest.find(')').unwrap_or(rest.len())]
+                .split(',')
+                .map(|l| l.trim().trim_matches('"').to_owned())
+                .collect()
+        });
+        Some(Self {
+            space: quoted_after(cql, "space =").map(str::to_owned),
+            id: number_after(cql, "id ="),
+            ancestor: number_after(cql, "ancestor ="),
+            pages_only: cql.contains("type = page"),
+            labels_not: labels_not.unwrap_or_default(),
+            from: quoted_after(cql, "lastmodified >=").and_then(cql_time),
+            to: quoted_after(cql, "lastmodified <=").and_then(cql_time),
+        })
+    }
+
+    fn matches(&self, state: &State, p: &FakePage) -> bool {
+        if self.space.as_ref().is_some_and(|s| *s != p.space) {
+            return false;
+        }
+        if self.pages_only && p.kind != "page" {
+            return false;
+        }
+        match (self.id, self.ancestor) {
+            (Some(id), Some(anc)) => {
+                if p.id != id && !ancestors(state, p).iter().any(|a| a.id == anc) {
+                    return false;
+                }
+            }
+            (Some(id), None) if p.id != id => return false,
+            _ => {}
+        }
+        if p.labels.iter().any(|l| self.labels_not.contains(l)) {
+            return false;
+        }
+        // CQL compares at minute precision.
+        let minute = p.when - Duration::seconds(i64::from(p.when.timestamp() as i32 % 60)) - Duration::nanoseconds(i64::from(p.when.timestamp_subsec_nanos()));
+        if self.from.is_some_and(|f| minute < f) || self.to.is_some_and(|t| minute > t) {
+            return false;
+        }
+        true
+    }
+}

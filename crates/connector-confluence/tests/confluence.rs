@@ -1,0 +1,408 @@
+//! The Confluence connector against a fake Cloud and Server site.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::Duration;
+use common::{Fake, FakeAttachment, FakeComment, FakePage, at, error};
+use connector_core::{
+    Connector, Document, ErrorKind, Registry, SlimDocument, SyncContext, TimeWindow,
+};
+use futures::{StreamExt, TryStreamExt};
+use serde_json::json;
+use wiremock::matchers::{method, path_regex};
+use wiremock::Mock;
+
+fn build(cfg: serde_json::Value) -> Arc<dyn Connector> {
+    let mut registry = Registry::new();
+    connector_confluence::register(&mut registry);
+    Arc::from(registry.build("confluence", cfg).unwrap())
+}
+
+async fn load(c: &dyn Connector) -> connector_core::Result<(Vec<Document>, Vec<connector_core::Failure>)> {
+    let mut docs = Vec::new();
+    let mut failures = Vec::new();
+    let mut s = c.as_load().unwrap().load(SyncContext::new());
+    while let Some(b) = s.next().await {
+        let b = b?;
+        docs.extend(b.documents);
+        failures.extend(b.failures);
+    }
+    Ok((docs, failures))
+}
+
+async fn poll(c: &dyn Connector, w: TimeWindow) -> Vec<Document> {
+    let s = c.as_poll().unwrap().poll(w, SyncContext::new());
+    s.map_ok(|b| b.documents).try_concat().await.unwrap()
+}
+
+fn titles(docs: &[Document]) -> BTreeSet<String> {
+    docs.iter().map(|d| d.title.clone()).collect()
+}
+
+/// ENG: Root > Child > Grandchild, Other, a blog post; OPS: Runbook.
+async fn site(cloud: bool) -> Fake {
+    let fake = Fake::start(cloud).await;
+    let mut root = FakePage::new(100, "ENG", "Root", "<p>root</p>", at(1));
+    root.labels = vec!["keep".into()];
+    fake.add(root);
+    let mut child = FakePage::new(101, "ENG", "Child", "<p>child</p>", at(2));
+    child.parent = Some(100);
+    fake.add(child);
+    let mut grand = FakePage::new(102, "ENG", "Grandchild", "<p>grand</p>", at(3));
+    grand.parent = Some(101);
+    grand.labels = vec!["draft".into()];
+    fake.add(grand);
+    fake.add(FakePage::new(103, "ENG", "Other", "<p>other</p>", at(4)));
+    let mut blog = FakePage::new(104, "ENG", "Release notes", "<p>blog</p>", at(5));
+    blog.kind = "blogpost";
+    fake.add(blog);
+    fake.add(FakePage::new(200, "OPS", "Runbook", "<p>ops</p>", at(6)));
+    fake
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn every_index_mode_on_cloud_and_server() {
+    for cloud in [true, false] {
+        let fake = site(cloud).await;
+        let everything = load(build(fake.config(json!({}))).as_ref()).await.unwrap().0;
+        assert_eq!(
+            titles(&everything),
+            set(&["Root", "Child", "Grandchild", "Other", "Release notes", "Runbook"]),
+            "cloud={cloud}"
+        );
+        let space = load(build(fake.config(json!({"index_mode": "space", "space": "OPS"}))).as_ref()).await.unwrap().0;
+        assert_eq!(titles(&space), set(&["Runbook"]));
+        let tree = load(build(fake.config(json!({"index_mode": "page", "page_id": "101"}))).as_ref()).await.unwrap().0;
+        assert_eq!(titles(&tree), set(&["Child", "Grandchild"]));
+        let single = load(
+            build(fake.config(json!({"index_mode": "page", "page_id": "101", "index_recursively": false}))).as_ref(),
+        )
+        .await
+        .unwrap()
+        .0;
+        assert_eq!(titles(&single), set(&["Child"]));
+        let no_drafts = load(build(fake.config(json!({"space": "ENG", "labels_to_skip": ["draft"]}))).as_ref()).await.unwrap().0;
+        assert_eq!(titles(&no_drafts), set(&["Root", "Child", "Other", "Release notes"]));
+
+        // Ids are absolute web URLs; metadata as documented.
+        let grand = everything.iter().find(|d| d.title == "Grandchild").unwrap();
+        assert!(grand.id.starts_with(&fake.base()), "{}", grand.id);
+        assert_eq!(grand.link.as_ref().map(|l| l.as_str().to_owned()), Some(grand.id.clone()));
+        assert_eq!(grand.updated_at, Some(at(3)));
+        assert_eq!(grand.metadata["space"], json!("ENG"));
+        assert_eq!(grand.metadata["ancestors"], json!(["Root", "Child"]));
+        assert_eq!(grand.metadata["labels"], json!(["draft"]));
+        assert_eq!(grand.metadata["author"], json!("Ann Author"));
+        assert_eq!(grand.metadata["version"], json!(1));
+        assert_eq!(grand.owners, vec!["ann.author@example.com", "ed.editor@example.com"]);
+        let blog = everything.iter().find(|d| d.title == "Release notes").unwrap();
+        assert_eq!(blog.metadata["type"], json!("blogpost"));
+        // Every search asked for at least 50 results with the expansions, never comments by CQL.
+        for r in fake.requests().await {
+            if r.url.path().ends_with("/content/search") {
+                let q: std::collections::HashMap<_, _> = r.url.query_pairs().into_owned().collect();
+                assert!(q["limit"].parse::<u32>().unwrap() >= 50);
+                assert!(q["expand"].contains("children.comment.body.storage"));
+                assert!(!q["cql"].contains("comment"));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn pagination_across_pages_when_server_caps_the_limit() {
+    let fake = Fake::start(false).await;
+    fake.state.lock().unwrap().max_limit = 20;
+    for i in 0..95 {
+        fake.add(FakePage::new(1000 + i, "BIG", &format!("Page {i:03}"), "<p>x</p>", at(i as i64)));
+    }
+    let c = build(fake.config(json!({"space": "BIG", "batch_size": 2})));
+    let (docs, failures) = load(c.as_ref()).await.unwrap();
+    assert!(failures.is_empty());
+    assert_eq!(docs.len(), 95, "every page, none skipped by the server's next links");
+    let unique: BTreeSet<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(unique.len(), 95);
+    assert_eq!(fake.count("/content/search").await, 5, "ceil(95 / 20) search requests");
+
+    // Cloud follows its next links (cursor) as given.
+    let cloud = Fake::start(true).await;
+    cloud.state.lock().unwrap().max_limit = 30;
+    for i in 0..70 {
+        cloud.add(FakePage::new(1000 + i, "BIG", &format!("Page {i:03}"), "<p>x</p>", at(i as i64)));
+    }
+    let (docs, _) = load(build(cloud.config(json!({}))).as_ref()).await.unwrap();
+    assert_eq!(docs.len(), 70);
+    assert_eq!(cloud.count("/content/search").await, 3);
+}
+
+#[tokio::test]
+async fn comments_are_inlined_and_paged_only_when_more_exist() {
+    let fake = Fake::start(true).await;
+    let mut busy = FakePage::new(1, "ENG", "Busy", "<p>body</p>", at(1));
+    busy.comments = (0..5)
+        .map(|i| FakeComment { id: 500 + i, body: format!("<p>comment number {i}</p>"), author: "Cat Commenter".into(), when: at(2) })
+        .collect();
+    fake.add(busy);
+    let mut quiet = FakePage::new(2, "ENG", "Quiet", "<p>body</p>", at(1));
+    quiet.comments = vec![FakeComment { id: 600, body: "<p>only one</p>".into(), author: "Dan".into(), when: at(2) }];
+    fake.add(quiet);
+    fake.add(FakePage::new(3, "ENG", "Silent", "<p>body</p>", at(1)));
+    let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
+    let busy = docs.iter().find(|d| d.title == "Busy").unwrap().content.as_text().unwrap().to_owned();
+    for i in 0..5 {
+        assert!(busy.contains(&format!("comment number {i}")), "{busy}");
+    }
+    assert!(busy.contains("## Comments") && busy.contains("**Cat Commenter** (2026-03-02):"), "{busy}");
+    let quiet = docs.iter().find(|d| d.title == "Quiet").unwrap().content.as_text().unwrap().to_owned();
+    assert!(quiet.contains("only one"));
+    assert_eq!(fake.count("/child/comment").await, 1, "only the page with more comments than embedded");
+    assert_eq!(fake.count("/content/search").await, 1);
+}
+
+#[tokio::test]
+async fn incremental_window_at_minute_boundaries() {
+    let fake = Fake::start(true).await;
+    let t0 = at(60);
+    let seconds = |s: i64| t0 + Duration::milliseconds(s);
+    fake.add(FakePage::new(1, "ENG", "before", "<p>a</p>", seconds(-1)));
+    fake.add(FakePage::new(2, "ENG", "at start", "<p>a</p>", seconds(0)));
+    fake.add(FakePage::new(3, "ENG", "inside", "<p>a</p>", seconds(59_999)));
+    fake.add(FakePage::new(4, "ENG", "at end", "<p>a</p>", seconds(60_000)));
+    fake.add(FakePage::new(5, "ENG", "long after", "<p>a</p>", seconds(600_000)));
+    let c = build(fake.config(json!({})));
+    let w = TimeWindow::new(t0, t0 + Duration::minutes(1)).unwrap();
+    assert_eq!(titles(&poll(c.as_ref(), w).await), set(&["at start", "inside"]));
+    // The query is widened by a minute each way, in the site's zone (UTC here).
+    let search = fake.requests().await.into_iter().rev().find(|r| r.url.path().ends_with("/search")).unwrap();
+    let cql: String = search.url.query_pairs().find(|(k, _)| k == "cql").unwrap().1.into_owned();
+    assert!(cql.contains(r#"lastmodified >= "2026-03-02 09:59""#), "{cql}");
+    assert!(cql.contains(r#"lastmodified <= "2026-03-02 10:02""#), "{cql}");
+    assert_eq!(fake.count("/settings/systemInfo").await, 1);
+
+    // An edited page is picked up again, with a new fingerprint.
+    let first = poll(c.as_ref(), TimeWindow::new(at(0), at(100)).unwrap()).await;
+    let old = first.iter().find(|d| d.title == "inside").unwrap().clone();
+    {
+        let mut st = fake.state.lock().unwrap();
+        let p = st.pages.iter_mut().find(|p| p.id == 3).unwrap();
+        p.version = 2;
+        p.when = at(200);
+        p.body = "<p>edited</p>".into();
+    }
+    let later = poll(c.as_ref(), TimeWindow::new(at(150), at(250)).unwrap()).await;
+    let new = later.iter().find(|d| d.title == "inside").unwrap();
+    assert_eq!(new.id, old.id);
+    assert_ne!(new.fingerprint, old.fingerprint);
+    assert_eq!(new.content.as_text(), Some("edited"));
+}
+
+#[tokio::test]
+async fn attachments_as_documents_with_caps_before_download() {
+    let fake = Fake::start(true).await;
+    let mut page = FakePage::new(7, "ENG", "Specs", "<p>see files</p>", at(1));
+    let att = |id, title: &str, media: &str, data: &[u8], reported: Option<u64>| FakeAttachment {
+        id,
+        title: title.into(),
+        media_type: media.into(),
+        data: data.to_vec(),
+        reported_size: reported,
+    };
+    page.attachments = vec![
+        att(1, "spec.pdf", "application/pdf", b"%PDF-1.7 small", None),
+        att(2, "huge.pdf", "application/pdf", b"%PDF", Some(50 * 1024 * 1024)),
+        att(3, "diagram.png", "image/png", b"\x89PNG", None),
+        att(4, "tool.exe", "application/octet-stream", b"MZ", None),
+    ];
+    fake.add(page);
+    let cfg = json!({"include_attachments": true, "attachment_size_limit": 1_048_576});
+    let (docs, failures) = load(build(fake.config(cfg.clone())).as_ref()).await.unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    let page_id = docs.iter().find(|d| d.title == "Specs").unwrap().id.clone();
+    let files: Vec<&Document> = docs.iter().filter(|d| d.parent_id.is_some()).collect();
+    assert_eq!(files.iter().map(|d| d.title.as_str()).collect::<Vec<_>>(), ["spec.pdf"]);
+    assert_eq!(files[0].parent_id.as_deref(), Some(page_id.as_str()));
+    assert_eq!(files[0].content.as_bytes(), b"%PDF-1.7 small");
+    assert_eq!(fake.count("/download/attachments/7/huge.pdf").await, 0, "no download over the cap");
+    assert_eq!(fake.count("/download/").await, 1);
+
+    let mut with_images = cfg.clone();
+    with_images["allow_images"] = json!(true);
+    let c = build(fake.config(with_images));
+    let (docs, _) = load(c.as_ref()).await.unwrap();
+    let names: BTreeSet<String> = docs.iter().filter(|d| d.parent_id.is_some()).map(|d| d.title.clone()).collect();
+    assert_eq!(names, set(&["spec.pdf", "diagram.png"]));
+
+    // list_ids lists pages and the attachments a load takes.
+    let listed: BTreeSet<String> = c
+        .as_slim()
+        .unwrap()
+        .list_ids(SyncContext::new())
+        .map_ok(|page| page.into_iter().map(|s: SlimDocument| s.id).collect::<Vec<_>>())
+        .try_concat()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let loaded: BTreeSet<String> = docs.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(listed, loaded);
+    assert_eq!(listed.len(), 3);
+}
+
+#[tokio::test]
+async fn rate_limit_is_waited_out() {
+    let fake = site(true).await;
+    Mock::given(method("GET"))
+        .and(path_regex("/content/search$"))
+        .respond_with(error(429, "Rate limit exceeded").insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let started = std::time::Instant::now();
+    let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
+    assert_eq!(docs.len(), 6);
+    assert_eq!(fake.count("/content/search").await, 2);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "Retry-After was honoured");
+}
+
+#[tokio::test]
+async fn server_error_then_success() {
+    let fake = site(false).await;
+    Mock::given(method("GET"))
+        .and(path_regex("/content/search$"))
+        .respond_with(error(500, "Internal server error"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
+    assert_eq!(docs.len(), 6);
+    assert_eq!(fake.count("/content/search").await, 2);
+}
+
+#[tokio::test]
+async fn wrong_credentials_fail_fast() {
+    let fake = site(true).await;
+    let mut cfg = fake.config(json!({}));
+    cfg["credentials"]["confluence_access_token"] = json!("wrong-token-123");
+    let c = build(cfg);
+    let err = load(c.as_ref()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert_eq!(err.field(), Some("credentials.confluence_access_token"));
+    assert_eq!(fake.requests().await.len(), 1, "no retry on 401");
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert!(!format!("{err:?} {err}").contains("wrong-token-123"));
+}
+
+#[tokio::test]
+async fn forbidden_space_stops_with_permission_denied() {
+    let fake = site(false).await;
+    fake.state.lock().unwrap().forbidden_spaces.push("OPS".into());
+    let c = build(fake.config(json!({"index_mode": "space", "space": "OPS"})));
+    let err = load(c.as_ref()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert_eq!(fake.count("/content/search").await, 1, "no retry on 403");
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert_eq!(err.field(), Some("space"));
+    // Another space with the same credentials is fine.
+    let ok = build(fake.config(json!({"index_mode": "space", "space": "ENG"})));
+    ok.check().await.unwrap();
+    assert_eq!(load(ok.as_ref()).await.unwrap().0.len(), 5);
+    // A space that does not exist.
+    let err = build(fake.config(json!({"space": "NOPE"}))).check().await.unwrap_err();
+    assert_eq!((err.kind(), err.field()), (ErrorKind::NotFound, Some("space")));
+}
+
+#[tokio::test]
+async fn check_tells_a_wrong_wiki_base_apart() {
+    let fake = site(true).await;
+    build(fake.config(json!({}))).check().await.unwrap();
+    let mut cfg = fake.config(json!({}));
+    cfg["wiki_base"] = json!(format!("{}/not-confluence", fake.server.uri()));
+    let err = build(cfg).check().await.unwrap_err();
+    assert_eq!((err.kind(), err.field()), (ErrorKind::NotFound, Some("wiki_base")), "{err}");
+    let mut cfg = fake.config(json!({}));
+    cfg["wiki_base"] = json!("http://127.0.0.1:9/wiki");
+    let err = build(cfg).check().await.unwrap_err();
+    assert_eq!((err.kind(), err.field()), (ErrorKind::Unavailable, Some("wiki_base")), "{err}");
+}
+
+#[tokio::test]
+async fn scoped_tokens_go_through_the_gateway() {
+    let fake = site(true).await;
+    let cfg = fake.config(json!({
+        "cloud_id": "0f1e2d3c-aaaa-bbbb-cccc-123456789abc",
+        "api_gateway": fake.server.uri(),
+        "space": "OPS",
+    }));
+    let (docs, _) = load(build(cfg).as_ref()).await.unwrap();
+    assert_eq!(titles(&docs), set(&["Runbook"]));
+    // Ids stay the site's web URLs.
+    assert!(docs[0].id.starts_with(&fake.base()));
+    let searched = fake.requests().await;
+    assert!(searched.iter().all(|r| r.url.path().starts_with("/ex/confluence/0f1e2d3c-aaaa-bbbb-cccc-123456789abc/wiki/rest/api/")));
+}
+
+#[tokio::test]
+async fn unreadable_body_is_a_failure_and_the_sync_goes_on() {
+    let fake = site(true).await;
+    fake.add(FakePage::new(150, "ENG", "Broken", "<p>open <b>never closed</p>", at(7)));
+    let (docs, failures) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
+    assert_eq!(docs.len(), 6);
+    assert_eq!(failures.len(), 1);
+    assert!(failures[0].message.contains("Broken") && failures[0].id.as_deref().is_some_and(|id| id.contains("150")), "{failures:?}");
+}
+
+#[test]
+fn config_problems_are_listed_by_path() {
+    let mut registry = Registry::new();
+    connector_confluence::register(&mut registry);
+    let err = registry
+        .build(
+            "confluence",
+            json!({
+                "wiki_base": "ftp://example.com",
+                "index_mode": "space",
+                "labels_to_skip": [""],
+                "credentials": {"confluence_access_token": ""},
+            }),
+        )
+        .err()
+        .unwrap();
+    let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    for p in ["wiki_base", "space", "labels_to_skip[0]", "credentials.confluence_access_token", "credentials.confluence_username"] {
+        assert!(paths.contains(&p), "{p} missing: {err}");
+    }
+    let err = registry
+        .build("confluence", json!({"wiki_base": "https://x.atlassian.net", "index_mode": "page", "credentials": {"confluence_access_token": "t"}, "extra": 1}))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("extra"), "{err}");
+    let schema = registry.schema("confluence").unwrap();
+    assert!(schema["properties"]["wiki_base"].is_object());
+    // RAGFlow's config as it is.
+    let c = registry
+        .build(
+            "confluence",
+            json!({
+                "wiki_base": "https://x.atlassian.net/wiki", "is_cloud": true, "index_mode": "everything",
+                "space": "", "page_id": "", "index_recursively": true, "batch_size": 2,
+                "credentials": {"confluence_username": "a@b.c", "confluence_access_token": "sekrit-token"},
+            }),
+        )
+        .unwrap();
+    let shown = format!("{c:?} {c}");
+    assert!(!shown.contains("sekrit-token"), "{shown}");
+    assert_eq!(c.to_string(), "confluence:https://x.atlassian.net/wiki");
+}
