@@ -83,7 +83,8 @@ pub(crate) fn to_markdown(src: &str) -> String {
         } else if let Some(text) = trimmed.strip_prefix("bq. ") {
             format!("> {}", inline(text))
         } else if trimmed.chars().all(|c| c == '-') && trimmed.len() >= 4 {
-            "---".to_owned()
+            // Not `---`: right under a line of text that would make it a heading.
+            "***".to_owned()
         } else if let Some((markers, text)) = list_item(trimmed) {
             let depth = markers.len();
             let marker = if markers.ends_with('#') { "1." } else { "-" };

@@ -1,0 +1,225 @@
+//! Jira Server/Data Center (REST v2): `startAt` pages, wiki markup, and the ADF and wiki
+//! conversions as snapshots.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use connector_core::{Batch, LoadConnector, SyncContext};
+use futures::StreamExt;
+use serde_json::json;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer};
+
+async fn load(c: &connector_jira::JiraConnector) -> Batch {
+    let mut all = Batch::default();
+    let mut stream = c.load(SyncContext::new());
+    while let Some(page) = stream.next().await {
+        let page = page.unwrap();
+        all.documents.extend(page.documents);
+        all.failures.extend(page.failures);
+    }
+    all
+}
+
+#[tokio::test]
+async fn pages_by_start_at_as_far_as_the_server_serves() {
+    // The server serves at most 2 per page whatever is asked: paging follows what came.
+    let (server, search) = common::server_mock(common::numbered(5, false), 2).await;
+    let c = common::connector(common::server_config(&server.uri(), json!({})));
+    let all = load(&c).await;
+    let titles: Vec<&str> = all.documents.iter().map(|d| d.title.as_str()).collect();
+    assert_eq!(titles.len(), 5, "{titles:?}");
+    let starts: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/rest/api/2/search")
+        .map(|r| {
+            let q: Vec<(String, String)> = r.url.query_pairs().into_owned().collect();
+            let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+            assert_eq!(get("maxResults"), "100");
+            assert!(get("fields").split(',').any(|f| f == "description"));
+            get("startAt")
+        })
+        .collect();
+    assert_eq!(starts, ["0", "2", "4"]);
+    assert_eq!(search.jqls.lock().unwrap()[0], "project = \"ENG\" ORDER BY key ASC");
+    // Wiki markup became Markdown.
+    let text = all.documents[0].content.as_text().unwrap();
+    assert!(text.contains("Description of issue **1**."), "{text}");
+}
+
+#[tokio::test]
+async fn a_personal_access_token_is_a_bearer_token() {
+    let server = MockServer::start().await;
+    let search = common::ServerSearch {
+        issues: Arc::new(Mutex::new(common::numbered(1, false))),
+        cap: 50,
+        jqls: Arc::default(),
+    };
+    Mock::given(method("GET"))
+        .and(path("/rest/api/2/search"))
+        .and(header("authorization", format!("Bearer {}", common::TOKEN).as_str()))
+        .respond_with(search)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = common::connector(common::server_config(&server.uri(), json!({})));
+    assert_eq!(load(&c).await.documents.len(), 1);
+}
+
+fn rich_wiki_issue() -> serde_json::Value {
+    let mut issue = common::issue(42, "2026-01-15T10:00:00.000+0000", false);
+    issue["fields"]["description"] = json!(
+        "h1. Login fails\r\n\
+         Users on *Firefox* see an _intermittent_ error after -the old- the new SSO rollout.\r\n\
+         \r\n\
+         h3. Steps\r\n\
+         # Open the [login page|https://app.example.com/login]\r\n\
+         # Enter {{user@example.com}}\r\n\
+         ## wait for the redirect\r\n\
+         * Expected: dashboard\r\n\
+         * Actual: error, see [~jsmith]\r\n\
+         \r\n\
+         {code:java}\r\n\
+         if (token == null) { throw new AuthException(\"*no* token\"); }\r\n\
+         {code}\r\n\
+         \r\n\
+         {noformat}\r\n\
+         2026-01-15 ERROR auth: _raw_ line\r\n\
+         {noformat}\r\n\
+         \r\n\
+         ||Browser||Result||\r\n\
+         |Firefox 121|fails|\r\n\
+         |Chrome 120|[works|https://ci.example.com/run/1]|\r\n\
+         \r\n\
+         bq. Seen since the 1.2 release.\r\n\
+         ----\r\n\
+         !screenshot.png|thumbnail!"
+    );
+    issue["fields"]["priority"] = json!({"name": "High", "id": "2"});
+    issue["fields"]["issuetype"] = json!({"name": "Bug", "id": "1"});
+    issue["fields"]["labels"] = json!(["sso", "login"]);
+    issue["fields"]["components"] = json!([{"name": "Auth"}]);
+    issue["fields"]["fixVersions"] = json!([{"name": "1.3"}]);
+    issue["fields"]["assignee"] = json!({"name": "jsmith", "displayName": "John Smith", "emailAddress": "john@example.com", "active": true});
+    issue["fields"]["comment"] = json!({
+        "comments": [{
+            "id": "10100",
+            "author": {"name": "bob", "displayName": "Bob", "emailAddress": "bob@example.com"},
+            "body": "Confirmed. *Workaround*: clear cookies.",
+            "created": "2026-01-14T11:30:00.000+0000",
+            "updated": "2026-01-14T11:30:00.000+0000"
+        }],
+        "maxResults": 1, "total": 1, "startAt": 0
+    });
+    issue["fields"]["issuelinks"] = json!([{
+        "id": "10200",
+        "type": {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks"},
+        "outwardIssue": {"id": "10043", "key": "ENG-43", "fields": {"summary": "Release 1.3", "status": {"name": "Open"}}}
+    }]);
+    issue["fields"]["attachment"] = json!([{
+        "id": 10300, "filename": "screenshot.png", "size": 204800, "mimeType": "image/png",
+        "created": "2026-01-14T11:00:00.000+0000",
+        "content": "https://jira.example.com/secure/attachment/10300/screenshot.png"
+    }]);
+    issue
+}
+
+#[tokio::test]
+async fn wiki_markup_issue_snapshot() {
+    let (server, _) = common::server_mock(vec![rich_wiki_issue()], 10).await;
+    let c = common::connector(common::server_config(&server.uri(), json!({})));
+    let doc = load(&c).await.documents.remove(0);
+    let text = doc.content.as_text().unwrap().replace(&server.uri(), "https://jira.example.com");
+    insta::assert_snapshot!("wiki_issue", text);
+}
+
+fn rich_adf_issue() -> serde_json::Value {
+    let mut issue = common::issue(7, "2026-01-15T10:00:00.000+0000", true);
+    issue["fields"]["description"] = json!({"type": "doc", "version": 1, "content": [
+        {"type": "heading", "attrs": {"level": 2}, "content": [{"type": "text", "text": "Summary"}]},
+        {"type": "paragraph", "content": [
+            {"type": "text", "text": "The "},
+            {"type": "text", "text": "export", "marks": [{"type": "strong"}]},
+            {"type": "text", "text": " job times out for "},
+            {"type": "mention", "attrs": {"id": "acc-1", "text": "@Dana", "accessLevel": ""}},
+            {"type": "text", "text": "; see "},
+            {"type": "text", "text": "the runbook", "marks": [{"type": "link", "attrs": {"href": "https://wiki.example.com/runbook"}}]},
+            {"type": "text", "text": " and "},
+            {"type": "text", "text": "EXPORT_TIMEOUT", "marks": [{"type": "code"}]},
+            {"type": "text", "text": "."}
+        ]},
+        {"type": "bulletList", "content": [
+            {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "happens nightly"}]}]},
+            {"type": "listItem", "content": [
+                {"type": "paragraph", "content": [{"type": "text", "text": "only for large tenants", "marks": [{"type": "em"}]}]},
+                {"type": "orderedList", "attrs": {"order": 1}, "content": [
+                    {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "over 10k rows"}]}]},
+                    {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "with attachments"}]}]}
+                ]}
+            ]}
+        ]},
+        {"type": "codeBlock", "attrs": {"language": "sql"}, "content": [{"type": "text", "text": "SELECT count(*)\nFROM exports;"}]},
+        {"type": "panel", "attrs": {"panelType": "warning"}, "content": [
+            {"type": "paragraph", "content": [{"type": "text", "text": "Do not restart the worker by hand."}]}
+        ]},
+        {"type": "table", "attrs": {"isNumberColumnEnabled": false, "layout": "default"}, "content": [
+            {"type": "tableRow", "content": [
+                {"type": "tableHeader", "attrs": {}, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Tenant"}]}]},
+                {"type": "tableHeader", "attrs": {}, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Rows"}]}]}
+            ]},
+            {"type": "tableRow", "content": [
+                {"type": "tableCell", "attrs": {}, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "acme"}]}]},
+                {"type": "tableCell", "attrs": {}, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "12 000"}]}]}
+            ]}
+        ]},
+        {"type": "rule"},
+        {"type": "paragraph", "content": [
+            {"type": "inlineCard", "attrs": {"url": "https://status.example.com/incidents/42"}},
+            {"type": "hardBreak"},
+            {"type": "emoji", "attrs": {"shortName": ":warning:", "id": "atlassian-warning", "text": "⚠️"}},
+            {"type": "text", "text": " due "},
+            {"type": "date", "attrs": {"timestamp": "1768521600000"}},
+            {"type": "text", "text": " "},
+            {"type": "status", "attrs": {"text": "IN REVIEW", "color": "blue"}}
+        ]},
+        {"type": "mediaSingle", "attrs": {"layout": "center"}, "content": [
+            {"type": "media", "attrs": {"id": "6e7c7f2c", "type": "file", "collection": "", "alt": "trace.png"}}
+        ]}
+    ]});
+    issue["fields"]["comment"] = json!({
+        "comments": [{
+            "id": "10100",
+            "author": common::user("Erin Ops", "erin@example.com"),
+            "body": {"type": "doc", "version": 1, "content": [
+                {"type": "blockquote", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "job times out"}]}]},
+                {"type": "paragraph", "content": [{"type": "text", "text": "Raised the limit to 30 min."}]}
+            ]},
+            "created": "2026-01-14T11:30:00.000+0000",
+            "updated": "2026-01-14T11:30:00.000+0000"
+        }],
+        "maxResults": 1, "total": 1, "startAt": 0
+    });
+    issue
+}
+
+#[tokio::test]
+async fn adf_issue_snapshot() {
+    let (server, _) = common::cloud_mock(vec![rich_adf_issue()], 10, "UTC").await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+    let doc = load(&c).await.documents.remove(0);
+    let text = doc.content.as_text().unwrap().replace(&server.uri(), "https://example.atlassian.net");
+    insta::assert_snapshot!("adf_issue", text);
+    let mut json = serde_json::to_value(&doc).unwrap();
+    let shown = serde_json::to_string(&json).unwrap().replace(&server.uri(), "https://example.atlassian.net");
+    json = serde_json::from_str(&shown).unwrap();
+    insta::assert_json_snapshot!("adf_issue_document", json, {
+        ".updated_at" => "[updated_at]",
+        ".metadata.updated" => "[updated]",
+        ".metadata.created" => "[created]",
+        ".content.text" => "[see adf_issue]",
+    });
+}
