@@ -4,6 +4,7 @@
 pub mod config;
 mod connector;
 mod context;
+mod credentials;
 mod document;
 pub mod error;
 #[cfg(feature = "http")]
@@ -23,6 +24,7 @@ pub use connector::{
     CheckpointJson, CheckpointedConnector, Connector, DynCheckpointed, DynConnector, LoadConnector,
     PollConnector, RefetchConnector, SlimConnector,
 };
+pub use credentials::{CredentialStore, DiscardCredentials, MemoryCredentials};
 pub use context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
 pub use document::{
     Access, Batch, Capabilities, CheckpointedBatch, Content, Document, Failure, SlimDocument,

@@ -1,4 +1,5 @@
 //! The HTTP layer against wiremock: retries, Retry-After, auth errors, caps, redirects.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
 #![cfg(feature = "http")]
 
 use std::sync::Arc;
@@ -305,4 +306,64 @@ async fn connection_refused_is_unavailable_after_retries() {
     assert_eq!(stats.requests(), 4);
     let shown = format!("{err} {err:?}");
     assert!(!shown.contains("QS"), "{shown}");
+}
+
+#[tokio::test]
+async fn error_classifier_retries_a_rate_limit_in_a_403_and_maps_other_reasons() {
+    use connector_core::http::ErrorClass;
+    let server = MockServer::start().await;
+    let body = |reason: &str| serde_json::json!({"error": {"code": 403, "message": reason, "errors": [{"reason": reason}]}});
+    Mock::given(path("/limited"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(body("rateLimitExceeded")))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/limited"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/disabled"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(body("accessNotConfigured")))
+        .mount(&server)
+        .await;
+    Mock::given(path("/plain"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(body("forbidden")))
+        .mount(&server)
+        .await;
+    let client = HttpClient::builder("test")
+        .auth(Auth::Bearer(Secret::new(TOKEN)), "credentials.token")
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .max_retries(3)
+        .error_classifier(|status, body| {
+            let text = String::from_utf8_lossy(body);
+            if status.as_u16() == 403 && text.contains("rateLimitExceeded") {
+                Some(ErrorClass::new(ErrorKind::RateLimited, "rate limit"))
+            } else if text.contains("accessNotConfigured") {
+                Some(ErrorClass::new(
+                    ErrorKind::PermissionDenied,
+                    "the API is disabled",
+                ))
+            } else {
+                None
+            }
+        })
+        .build()
+        .unwrap();
+    let stats = Arc::new(SyncStats::default());
+    let client = client.with_stats(stats.clone());
+    let resp = client.get(url(&server, "/limited")).send().await.unwrap();
+    assert_eq!(&resp.body()[..], b"ok");
+    assert_eq!(stats.retries(), 2);
+    let err = client
+        .get(url(&server, "/disabled"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert!(err.to_string().contains("the API is disabled"), "{err}");
+    assert_eq!(err.field(), Some("credentials.token"));
+    let err = client.get(url(&server, "/plain")).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert_eq!(stats.retries(), 2, "an unclassified 403 is not retried");
 }

@@ -68,6 +68,30 @@ impl fmt::Debug for Auth {
     }
 }
 
+/// What an [error classifier](HttpClientBuilder::error_classifier) makes of an error response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorClass {
+    /// The kind of the error; a retryable kind ([`ErrorKind::RateLimited`],
+    /// [`ErrorKind::Unavailable`]) is retried like a 429 or a 503.
+    pub kind: ErrorKind,
+    /// What went wrong, in the service's terms (no credential in it).
+    pub message: String,
+}
+
+impl ErrorClass {
+    /// An error of `kind` saying `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Reads a 4xx response (other than 408 and 429) and its body (up to 64 KiB).
+pub(crate) type ErrorClassifier =
+    Arc<dyn Fn(reqwest::StatusCode, &[u8]) -> Option<ErrorClass> + Send + Sync>;
+
 pub(crate) struct Inner {
     pub(crate) client: reqwest::Client,
     pub(crate) connector: &'static str,
@@ -77,6 +101,7 @@ pub(crate) struct Inner {
     pub(crate) timeout: Duration,
     pub(crate) max_body_bytes: u64,
     pub(crate) max_redirects: u32,
+    pub(crate) classifier: Option<ErrorClassifier>,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
 }
 
@@ -209,6 +234,7 @@ pub struct HttpClientBuilder {
     auth: Auth,
     credential_field: Option<String>,
     resolve: Vec<(String, std::net::SocketAddr)>,
+    classifier: Option<ErrorClassifier>,
 }
 
 impl HttpClientBuilder {
@@ -225,6 +251,7 @@ impl HttpClientBuilder {
             auth: Auth::None,
             credential_field: None,
             resolve: Vec::new(),
+            classifier: None,
         }
     }
 
@@ -317,6 +344,25 @@ impl HttpClientBuilder {
         self
     }
 
+    /// Classifies error responses by their body, for services that say in the body what a
+    /// status means: Google answers 403 both for a missing permission and for a rate limit
+    /// (`"reason": "rateLimitExceeded"`), which must be retried.
+    ///
+    /// `classify` sees every 4xx response other than 408 and 429 with the first 64 KiB of its
+    /// body. `Some(class)` replaces the default mapping: a retryable kind is retried with
+    /// backoff (honouring `Retry-After`) while retries remain, then returned with the attempts
+    /// made; any other kind is returned at once (naming the credential field for
+    /// [`ErrorKind::Unauthenticated`] and [`ErrorKind::PermissionDenied`]). `None` keeps the
+    /// default mapping.
+    #[must_use]
+    pub fn error_classifier(
+        mut self,
+        classify: impl Fn(reqwest::StatusCode, &[u8]) -> Option<ErrorClass> + Send + Sync + 'static,
+    ) -> Self {
+        self.classifier = Some(Arc::new(classify));
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -365,6 +411,7 @@ impl HttpClientBuilder {
                 timeout: self.timeout,
                 max_body_bytes: self.max_body_bytes,
                 max_redirects: self.max_redirects,
+                classifier: self.classifier,
                 limiter,
             }),
             stats: None,

@@ -27,7 +27,7 @@ mod pagination;
 mod request;
 mod retry;
 
-pub use client::{Auth, HttpClient, HttpClientBuilder};
+pub use client::{Auth, ErrorClass, HttpClient, HttpClientBuilder};
 pub use link::{Link, next_link, parse_link_header};
 pub use pagination::{Page, PageLimit, paginate};
 pub use request::{RequestBuilder, Response};

@@ -341,8 +341,72 @@ impl RequestBuilder {
             let asked = retry_after(resp.headers(), SystemTime::now());
             if client_errors && status.is_client_error() && !is_retryable_status(status) {
                 // The error body is small; a body over the cap is not worth an error of its own.
-                let body = read_body(&mut resp, cap.min(64 * 1024)).await.unwrap_or_default();
-                return Ok(Response { status, headers: std::mem::take(resp.headers_mut()), url, body });
+                let body = read_body(&mut resp, cap.min(64 * 1024))
+                    .await
+                    .unwrap_or_default();
+                return Ok(Response {
+                    status,
+                    headers: std::mem::take(resp.headers_mut()),
+                    url,
+                    body,
+                });
+            }
+            let mut error_body = None;
+            if let Some(classify) = &inner.classifier
+                && status.is_client_error()
+                && !is_retryable_status(status)
+            {
+                let body = read_body(&mut resp, cap.min(64 * 1024))
+                    .await
+                    .unwrap_or_default();
+                if let Some(class) = classify(status, &body) {
+                    let message = scrub(&class.message, &secrets);
+                    if class.kind.is_retryable() {
+                        if let Some(ceiling) = ceilings.next() {
+                            let wait = match asked {
+                                Some(asked) => asked.min(inner.policy.retry_after_cap),
+                                None => RetryPolicy::jitter(ceiling),
+                            };
+                            tracing::warn!(connector, url = %redact_url(&url), attempt, %status, reason = %message, ?wait, "retrying");
+                            client
+                                .note_retry(wait, class.kind == ErrorKind::RateLimited, &url)
+                                .await?;
+                            continue;
+                        }
+                        let mut err = Error::new(
+                            class.kind,
+                            format!(
+                                "{message} (HTTP {} after {attempt} attempt(s))",
+                                status.as_u16()
+                            ),
+                        )
+                        .with_connector(connector)
+                        .with_url(&url);
+                        if let Some(asked) = asked {
+                            err = err.with_retry_after(asked);
+                        }
+                        return Err(err);
+                    }
+                    let credential = matches!(
+                        class.kind,
+                        ErrorKind::Unauthenticated | ErrorKind::PermissionDenied
+                    );
+                    let hint = field
+                        .filter(|_| credential)
+                        .map(|f| format!("; check `{f}`"))
+                        .unwrap_or_default();
+                    let mut err = Error::new(
+                        class.kind,
+                        format!("{message} (HTTP {}){hint}", status.as_u16()),
+                    )
+                    .with_connector(connector)
+                    .with_url(&url);
+                    if credential && let Some(f) = field {
+                        err = err.with_field(f);
+                    }
+                    return Err(err);
+                }
+                error_body = Some(body);
             }
             match status.as_u16() {
                 401 | 403 => {
@@ -403,7 +467,11 @@ impl RequestBuilder {
                     .with_url(&url));
                 }
                 _ => {
-                    let snippet = match read_body(&mut resp, 4096).await {
+                    let body = match error_body {
+                        Some(b) => Ok(b),
+                        None => read_body(&mut resp, 4096).await,
+                    };
+                    let snippet = match body {
                         Ok(b) => scrub(&String::from_utf8_lossy(&b), &secrets),
                         Err(_) => String::new(),
                     };
