@@ -1,0 +1,72 @@
+//! The conformance kit on the Confluence connector over the fake Cloud site.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests.
+
+mod common;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use common::{Fake, FakeComment, FakePage, TOKEN, at};
+use connector_core::testkit::Fixture;
+use connector_core::{Connector, Registry, TimeWindow};
+use serde_json::json;
+
+struct ConfluenceFixture {
+    good: Fake,
+    bad: Fake,
+}
+
+fn seed(fake: &Fake) {
+    // Three results per search page, so seven pages span three source pages.
+    fake.state.lock().unwrap().max_limit = 3;
+    for i in 0..7u64 {
+        let mut page = FakePage::new(10 + i, "ENG", &format!("Page {i}"), &format!("<p>body {i}</p>"), at(i as i64 * 10));
+        if i % 2 == 0 {
+            page.comments = vec![FakeComment { id: 900 + i, body: "<p>a comment</p>".into(), author: "Cat".into(), when: at(1) }];
+        }
+        fake.add(page);
+    }
+}
+
+fn build(fake: &Fake) -> Arc<dyn Connector> {
+    let mut registry = Registry::new();
+    connector_confluence::register(&mut registry);
+    Arc::from(registry.build("confluence", fake.config(json!({}))).unwrap())
+}
+
+#[async_trait]
+impl Fixture for ConfluenceFixture {
+    async fn setup() -> Self {
+        let good = Fake::start(true).await;
+        seed(&good);
+        let bad = Fake::start(true).await;
+        seed(&bad);
+        bad.add(FakePage::new(99, "ENG", "Broken", "<p>unclosed <em>emphasis</p>", at(5)));
+        Self { good, bad }
+    }
+
+    fn connector(&self) -> Arc<dyn Connector> {
+        build(&self.good)
+    }
+
+    fn secret(&self) -> Option<String> {
+        Some(TOKEN.to_owned())
+    }
+
+    fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
+        let page = FakePage::new(99, "ENG", "Broken", "", at(5));
+        Some((build(&self.bad), Some(self.bad.url_of(&page))))
+    }
+
+    fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
+        // Pages are ten minutes apart: [20, 50) holds pages 2, 3 and 4.
+        let window = TimeWindow::new(at(20), at(50)).unwrap();
+        let ids = (2..5u64)
+            .map(|i| self.good.url_of(&FakePage::new(10 + i, "ENG", &format!("Page {i}"), "", at(0))))
+            .collect();
+        Some((window, ids))
+    }
+}
+
+connector_core::conformance_tests!(confluence, ConfluenceFixture, [load, poll, checkpoint, slim]);
