@@ -49,10 +49,13 @@ impl CredentialStore for DiscardCredentials {
     }
 }
 
+/// Saved values by `(source, key)`, oldest first.
+type Saved = BTreeMap<(String, String), Vec<Secret>>;
+
 /// A store in memory, for tests and for hosts that read the values back themselves.
 #[derive(Clone, Default)]
 pub struct MemoryCredentials {
-    saved: Arc<Mutex<BTreeMap<(String, String), Vec<Secret>>>>,
+    saved: Arc<Mutex<Saved>>,
 }
 
 impl MemoryCredentials {
