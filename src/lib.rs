@@ -13,6 +13,10 @@ pub use connector_core::{
 #[cfg(feature = "misc")]
 pub use connector_misc as misc;
 
+/// Confluence Cloud and Server/Data Center: pages, blog posts, comments and attachments.
+#[cfg(feature = "confluence")]
+pub use connector_confluence as confluence;
+
 // Family crates: one `pub use` above and one `register` line below per family, each behind the
 // facade feature of the same name (see `[features]` in the root Cargo.toml).
 //   #[cfg(feature = "generic-rest")]
@@ -31,6 +35,8 @@ pub fn register_all(registry: &mut Registry) {
     // own enabled features compiled in.
     #[cfg(feature = "misc")]
     connector_misc::register(registry);
+    #[cfg(feature = "confluence")]
+    connector_confluence::register(registry);
     // #[cfg(feature = "generic-rest")]
     // connector_generic_rest::register(registry);
     // Uses the parameter in a build with no family enabled, so that build has no warning.

@@ -1,0 +1,170 @@
+//! Loopback end-to-end bench of the Confluence connector: 5,000 pages with comments served by
+//! a local fake of the Server REST API (100 search pages of 50), loaded through the connector
+//! (storage format → Markdown, comments inlined) and, as the baseline in the same run, fetched
+//! raw with reqwest (the same search pages, bodies parsed as JSON and nothing else).
+//!
+//! `cargo bench --bench confluence` prints pages/s for both, the ratio, and requests per page.
+//! Not run in CI; no assertion on timings.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connectors::{Registry, SyncContext};
+use futures::StreamExt;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const PAGES: usize = 5_000;
+const PAGE_SIZE: usize = 50;
+const RUNS: usize = 3;
+
+fn body(i: usize) -> String {
+    format!(
+        r#"<h1>Service {i}</h1><p>This page describes <strong>service {i}</strong> and how to <em>operate</em> it, see <ac:link><ri:page ri:content-title="Runbook" /></ac:link>.</p>
+<ac:structured-macro ac:name="info"><ac:rich-text-body><p>Owned by team {t}.</p></ac:rich-text-body></ac:structured-macro>
+<ul><li>deploys daily</li><li>alerts go to <code>#team-{t}</code></li></ul>
+<table><tbody><tr><th>Env</th><th>URL</th></tr><tr><td>prod</td><td>https://svc{i}.example.com</td></tr><tr><td>staging</td><td>https://svc{i}.staging.example.com</td></tr></tbody></table>
+<ac:structured-macro ac:name="code"><ac:parameter ac:name="language">bash</ac:parameter><ac:plain-text-body><![CDATA[curl -s https://svc{i}.example.com/health | jq .status]]></ac:plain-text-body></ac:structured-macro>
+<p>Last reviewed by the on-call engineer&nbsp;&mdash; questions in the comments.</p>"#,
+        t = i % 17
+    )
+}
+
+fn page_json(i: usize) -> serde_json::Value {
+    let id = 10_000 + i;
+    let comments: Vec<serde_json::Value> = (0..2)
+        .map(|c| {
+            json!({
+                "id": format!("{}", 900_000 + i * 2 + c), "type": "comment", "status": "current", "title": "Re",
+                "version": {"by": {"type": "known", "displayName": "Cat Commenter"}, "when": "2026-03-02T10:00:00.000Z", "number": 1},
+                "body": {"storage": {"value": format!("<p>Comment {c} on service {i}: looks good.</p>"), "representation": "storage"}},
+            })
+        })
+        .collect();
+    json!({
+        "id": id.to_string(), "type": "page", "status": "current", "title": format!("Service {i}"),
+        "space": {"id": 1, "key": "ENG", "name": "Engineering", "type": "global"},
+        "history": {"latest": true, "createdBy": {"type": "known", "displayName": "Ann Author", "email": "ann@example.com"}},
+        "version": {"by": {"type": "known", "displayName": "Ed Editor"}, "when": "2026-03-02T09:00:00.000Z", "number": 3},
+        "ancestors": [{"id": "1", "type": "page", "title": "Services"}],
+        "metadata": {"labels": {"results": [{"prefix": "global", "name": "service"}], "start": 0, "limit": 200, "size": 1}},
+        "children": {"comment": {"results": comments, "start": 0, "limit": 25, "size": 2, "_links": {}}},
+        "body": {"storage": {"value": body(i), "representation": "storage"}},
+        "_links": {"webui": format!("/pages/viewpage.action?pageId={id}")},
+    })
+}
+
+/// Serves the precomputed search pages by `start`.
+struct Search(Arc<HashMap<usize, Vec<u8>>>);
+
+impl Respond for Search {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let start: usize = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "start")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        match self.0.get(&start) {
+            Some(body) => ResponseTemplate::new(200).set_body_raw(body.clone(), "application/json"),
+            None => ResponseTemplate::new(404),
+        }
+    }
+}
+
+fn search_pages(base: &str) -> HashMap<usize, Vec<u8>> {
+    let mut out = HashMap::new();
+    for start in (0..PAGES).step_by(PAGE_SIZE) {
+        let results: Vec<serde_json::Value> = (start..(start + PAGE_SIZE).min(PAGES)).map(page_json).collect();
+        let mut links = json!({"base": base, "context": ""});
+        if start + PAGE_SIZE < PAGES {
+            links["next"] = json!(format!("/rest/api/content/search?cql=x&limit={PAGE_SIZE}&start={}", start + PAGE_SIZE));
+        }
+        let page = json!({"results": results, "start": start, "limit": PAGE_SIZE, "size": PAGE_SIZE, "_links": links});
+        out.insert(start, serde_json::to_vec(&page).unwrap());
+    }
+    out
+}
+
+async fn connector_run(registry: &Registry, base: &str) -> (Duration, usize, u64) {
+    let connector = registry
+        .build(
+            "confluence",
+            json!({
+                "wiki_base": base, "is_cloud": false, "space": "ENG",
+                "credentials": {"confluence_access_token": "bench-token"},
+            }),
+        )
+        .unwrap();
+    let ctx = SyncContext::new();
+    let started = Instant::now();
+    let mut stream = connector.as_load().unwrap().load(ctx.clone());
+    let mut docs = 0;
+    while let Some(batch) = stream.next().await {
+        docs += batch.unwrap().documents.len();
+    }
+    (started.elapsed(), docs, ctx.stats().requests())
+}
+
+async fn raw_run(client: &reqwest::Client, base: &str) -> (Duration, usize, u64) {
+    let started = Instant::now();
+    let mut pages = 0;
+    let mut requests = 0;
+    for start in (0..PAGES).step_by(PAGE_SIZE) {
+        let url = format!("{base}/rest/api/content/search?cql=space+%3D+%22ENG%22&limit={PAGE_SIZE}&start={start}");
+        let bytes = client.get(url).bearer_auth("bench-token").send().await.unwrap().bytes().await.unwrap();
+        requests += 1;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        pages += value["results"].as_array().map_or(0, Vec::len);
+    }
+    (started.elapsed(), pages, requests)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        let base = server.uri();
+        let pages = Arc::new(search_pages(&base));
+        let bytes: usize = pages.values().map(Vec::len).sum();
+        Mock::given(method("GET"))
+            .and(path("/rest/api/content/search"))
+            .respond_with(Search(pages))
+            .mount(&server)
+            .await;
+        let registry = connectors::registry();
+        let client = reqwest::Client::new();
+        println!("confluence loopback: {PAGES} pages with 2 comments each, {} search pages, {:.1} MiB of JSON", PAGES / PAGE_SIZE, bytes as f64 / 1048576.0);
+        let mut best_conn = Duration::MAX;
+        let mut best_raw = Duration::MAX;
+        let mut conn_requests = 0;
+        for run in 0..RUNS {
+            let (raw, raw_pages, raw_requests) = raw_run(&client, &base).await;
+            let (conn, docs, requests) = connector_run(&registry, &base).await;
+            assert_eq!(docs, PAGES);
+            assert_eq!(raw_pages, PAGES);
+            println!(
+                "run {run}: connector {:.0} pages/s ({} requests), raw reqwest {:.0} pages/s ({raw_requests} requests)",
+                PAGES as f64 / conn.as_secs_f64(),
+                requests,
+                PAGES as f64 / raw.as_secs_f64()
+            );
+            best_conn = best_conn.min(conn);
+            best_raw = best_raw.min(raw);
+            conn_requests = requests;
+        }
+        let conn_rate = PAGES as f64 / best_conn.as_secs_f64();
+        let raw_rate = PAGES as f64 / best_raw.as_secs_f64();
+        println!("best: connector {conn_rate:.0} pages/s, raw fetch {raw_rate:.0} pages/s, ratio {:.2} of the raw fetch", conn_rate / raw_rate);
+        println!(
+            "requests per page: connector {:.3} ({conn_requests} for {PAGES}), raw fetch {:.3}; RAGFlow's pattern (limit=2 plus two CQL queries per page) would be {:.1}",
+            conn_requests as f64 / PAGES as f64,
+            (PAGES / PAGE_SIZE) as f64 / PAGES as f64,
+            0.5 + 2.0
+        );
+    });
+}
