@@ -1,4 +1,5 @@
 //! The conformance kit and its HTTP checks on `rest_api` over a wiremock article API.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
 
 mod common;
 
@@ -19,7 +20,10 @@ struct RestFixture {
 impl Fixture for RestFixture {
     async fn setup() -> Self {
         let server = MockServer::start().await;
-        FakeApi::new(10, Style::Cursor).bearer().mount(&server, "/v1/articles").await;
+        FakeApi::new(10, Style::Cursor)
+            .bearer()
+            .mount(&server, "/v1/articles")
+            .await;
         let mut bad = FakeApi::new(10, Style::Cursor).bearer();
         if let Some(obj) = bad.items[4].as_object_mut() {
             obj.remove("id");
@@ -37,21 +41,39 @@ impl Fixture for RestFixture {
     }
 
     fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
-        Some((build(cursor_config(&format!("{}/bad", self.server.uri()))), None))
+        Some((
+            build(cursor_config(&format!("{}/bad", self.server.uri()))),
+            None,
+        ))
     }
 
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
         let at = |min: i64| chrono::DateTime::from_timestamp(T0 + 60 * min, 0).unwrap_or_default();
-        let ids = (3..9).map(|i| hash128(&format!("rest_api:A-{i}"))).collect();
-        Some((TimeWindow { start: at(3), end: at(9) }, ids))
+        let ids = (3..9)
+            .map(|i| hash128(&format!("rest_api:A-{i}")))
+            .collect();
+        Some((
+            TimeWindow {
+                start: at(3),
+                end: at(9),
+            },
+            ids,
+        ))
     }
 }
 
-connector_core::conformance_tests!(rest_api_conformance, RestFixture, [load, poll, checkpoint, slim]);
+connector_core::conformance_tests!(
+    rest_api_conformance,
+    RestFixture,
+    [load, poll, checkpoint, slim]
+);
 
 async fn server() -> MockServer {
     let server = MockServer::start().await;
-    FakeApi::new(7, Style::Cursor).bearer().mount(&server, "/v1/articles").await;
+    FakeApi::new(7, Style::Cursor)
+        .bearer()
+        .mount(&server, "/v1/articles")
+        .await;
     server
 }
 

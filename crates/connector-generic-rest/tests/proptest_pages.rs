@@ -1,4 +1,5 @@
 //! Any item count, requested page size and server cap yields every item exactly once.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
 
 mod common;
 
@@ -10,7 +11,10 @@ use serde_json::json;
 use wiremock::MockServer;
 
 fn run(n: usize, asked: usize, cap: usize, style: Style) -> Vec<String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let server = MockServer::start().await;
         FakeApi::new(n, style).cap(cap).mount(&server, "/items").await;

@@ -1,5 +1,6 @@
 //! The `rest_api` connector against fake APIs: every auth type and pagination kind, RAGFlow's
 //! config shapes, and the failure modes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
 
 mod common;
 
@@ -33,7 +34,15 @@ async fn load(c: &Arc<dyn Connector>) -> (Vec<Document>, Vec<Failure>, Option<Er
 }
 
 fn raw_ids(docs: &[Document]) -> Vec<String> {
-    docs.iter().map(|d| d.metadata.get("raw").and_then(Value::as_str).unwrap_or("").to_owned()).collect()
+    docs.iter()
+        .map(|d| {
+            d.metadata
+                .get("raw")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
 }
 
 fn doc_id(raw: &str) -> String {
@@ -49,7 +58,10 @@ fn expect_ids(docs: &[Document], n: usize) {
 #[tokio::test]
 async fn cursor_pagination_with_bearer_and_document_shape() {
     let server = MockServer::start().await;
-    FakeApi::new(7, Style::Cursor).bearer().mount(&server, "/v1/articles").await;
+    FakeApi::new(7, Style::Cursor)
+        .bearer()
+        .mount(&server, "/v1/articles")
+        .await;
     let c = build(cursor_config(&server.uri()));
     let (docs, fails, err) = load(&c).await;
     assert!(err.is_none() && fails.is_empty(), "{err:?} {fails:?}");
@@ -57,7 +69,10 @@ async fn cursor_pagination_with_bearer_and_document_shape() {
     let d = &docs[1];
     assert_eq!(d.title, "Article 1");
     let text = d.content.as_text().unwrap();
-    assert!(text.starts_with("Article 1\n## Part 1\n\nFirst paragraph of 1.\n\nSecond paragraph."), "{text:?}");
+    assert!(
+        text.starts_with("Article 1\n## Part 1\n\nFirst paragraph of 1.\n\nSecond paragraph."),
+        "{text:?}"
+    );
     // Item 1 carries epoch milliseconds, item 2 epoch seconds.
     assert_eq!(d.updated_at.unwrap().timestamp(), T0 + 60);
     assert_eq!(docs[2].updated_at.unwrap().timestamp(), T0 + 120);
@@ -71,25 +86,35 @@ async fn api_key_header_and_basic_auth() {
     let server = MockServer::start().await;
     Mock::given(path("/key"))
         .and(header("x-custom-key", TOKEN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [{"id": 1, "t": "a"}]})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"items": [{"id": 1, "t": "a"}]})),
+        )
         .mount(&server)
         .await;
     // Basic base64("alice:" + TOKEN).
     Mock::given(path("/basic"))
-        .and(header("authorization", "Basic YWxpY2U6dG9rLTVlY3JldC12YWx1ZQ=="))
+        .and(header(
+            "authorization",
+            "Basic YWxpY2U6dG9rLTVlY3JldC12YWx1ZQ==",
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 2, "t": "b"}])))
         .mount(&server)
         .await;
     Mock::given(path("/open"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": 3, "t": "c"}]})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": 3, "t": "c"}]})),
+        )
         .mount(&server)
         .await;
     let uri = server.uri();
-    let key = build(json!({"url": format!("{uri}/key"), "auth_type": "api_key_header",
-        "auth_config": {"header_name": "X-Custom-Key", "api_key_value": TOKEN}, "content_fields": ["t"], "id_field": "id"}));
+    let key = build(
+        json!({"url": format!("{uri}/key"), "auth_type": "api_key_header",
+        "auth_config": {"header_name": "X-Custom-Key", "api_key_value": TOKEN}, "content_fields": ["t"], "id_field": "id"}),
+    );
     let basic = build(json!({"url": format!("{uri}/basic"), "auth_type": "basic",
         "credentials": {"username": "alice", "password": TOKEN}, "content_fields": "t", "id_field": "id"}));
-    let open = build(json!({"url": format!("{uri}/open"), "content_fields": "t", "id_field": "id"}));
+    let open =
+        build(json!({"url": format!("{uri}/open"), "content_fields": "t", "id_field": "id"}));
     for (c, raw) in [(key, "1"), (basic, "2"), (open, "3")] {
         c.check().await.unwrap();
         let (docs, _, err) = load(&c).await;
@@ -103,19 +128,44 @@ async fn api_key_header_and_basic_auth() {
 async fn page_offset_link_and_next_url_pagination() {
     let server = MockServer::start().await;
     FakeApi::new(10, Style::Page).mount(&server, "/page").await;
-    FakeApi::new(10, Style::Offset).mount(&server, "/offset").await;
+    FakeApi::new(10, Style::Offset)
+        .mount(&server, "/offset")
+        .await;
     FakeApi::new(8, Style::Link).mount(&server, "/link").await;
-    FakeApi::new(8, Style::NextUrl).mount(&server, "/next").await;
+    FakeApi::new(8, Style::NextUrl)
+        .mount(&server, "/next")
+        .await;
     let uri = server.uri();
     let base = |p: &str, kind: &str, pc: Value| {
         json!({"url": format!("{uri}{p}"), "id_field": "id", "content_fields": "title",
                "pagination_type": kind, "pagination_config": pc})
     };
     let cases = [
-        (base("/page", "page", json!({"page_size_param": "per_page", "page_size": 4})), 10),
-        (base("/offset", "offset", json!({"limit_param": "limit", "limit": 3})), 10),
+        (
+            base(
+                "/page",
+                "page",
+                json!({"page_size_param": "per_page", "page_size": 4}),
+            ),
+            10,
+        ),
+        (
+            base(
+                "/offset",
+                "offset",
+                json!({"limit_param": "limit", "limit": 3}),
+            ),
+            10,
+        ),
         (base("/link", "link_header", json!({})), 8),
-        (base("/next", "next_url_path", json!({"next_url_path": "links.next"})), 8),
+        (
+            base(
+                "/next",
+                "next_url_path",
+                json!({"next_url_path": "links.next"}),
+            ),
+            8,
+        ),
     ];
     for (cfg, n) in cases {
         let (docs, fails, err) = load(&build(cfg.clone())).await;
@@ -142,7 +192,9 @@ async fn offset_advances_by_items_received_when_the_server_caps_the_page() {
 #[tokio::test]
 async fn post_body_pagination() {
     let server = MockServer::start().await;
-    FakeApi::new(7, Style::BodyOffset).mount(&server, "/search").await;
+    FakeApi::new(7, Style::BodyOffset)
+        .mount(&server, "/search")
+        .await;
     let cfg = json!({"url": format!("{}/search", server.uri()), "method": "POST", "id_field": "id",
         "content_fields": "title", "items_path": "$.hits.hits", "request_body": {"query": "all"},
         "pagination_type": "offset",
@@ -155,7 +207,10 @@ async fn post_body_pagination() {
 #[tokio::test]
 async fn empty_first_page_is_an_empty_listing() {
     let server = MockServer::start().await;
-    FakeApi::new(0, Style::Cursor).bearer().mount(&server, "/v1/articles").await;
+    FakeApi::new(0, Style::Cursor)
+        .bearer()
+        .mount(&server, "/v1/articles")
+        .await;
     let c = build(cursor_config(&server.uri()));
     c.check().await.unwrap();
     let (docs, fails, err) = load(&c).await;
@@ -165,7 +220,10 @@ async fn empty_first_page_is_an_empty_listing() {
 #[tokio::test]
 async fn repeated_cursor_is_an_error() {
     let server = MockServer::start().await;
-    FakeApi::new(9, Style::StuckCursor).bearer().mount(&server, "/v1/articles").await;
+    FakeApi::new(9, Style::StuckCursor)
+        .bearer()
+        .mount(&server, "/v1/articles")
+        .await;
     let (docs, _, err) = load(&build(cursor_config(&server.uri()))).await;
     let err = err.expect("a repeated cursor must end the stream with an error");
     assert_eq!(err.kind(), ErrorKind::InvalidData);
@@ -178,7 +236,9 @@ async fn repeated_cursor_is_an_error() {
 async fn non_json_body_is_invalid_data_and_a_config_problem_for_check() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw("<html>login page</html>", "text/html"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw("<html>login page</html>", "text/html"),
+        )
         .mount(&server)
         .await;
     let c = build(json!({"url": server.uri(), "content_fields": "t"}));
@@ -192,9 +252,21 @@ async fn non_json_body_is_invalid_data_and_a_config_problem_for_check() {
 #[tokio::test]
 async fn server_error_then_success() {
     let server = MockServer::start().await;
-    Mock::given(method("GET")).respond_with(ResponseTemplate::new(500)).up_to_n_times(1).with_priority(1).mount(&server).await;
-    FakeApi::new(4, Style::Cursor).bearer().mount(&server, "/v1/articles").await;
-    let report = Syncer::new(build(cursor_config(&server.uri()))).sink(MemorySink::new()).run(SyncMode::Full).await.unwrap();
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    FakeApi::new(4, Style::Cursor)
+        .bearer()
+        .mount(&server, "/v1/articles")
+        .await;
+    let report = Syncer::new(build(cursor_config(&server.uri())))
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
     assert_eq!((report.new, report.retries), (4, 1));
     assert_eq!(report.requests, 3);
 }
@@ -208,8 +280,15 @@ async fn rate_limited_then_success() {
         .with_priority(1)
         .mount(&server)
         .await;
-    FakeApi::new(4, Style::Cursor).bearer().mount(&server, "/v1/articles").await;
-    let report = Syncer::new(build(cursor_config(&server.uri()))).sink(MemorySink::new()).run(SyncMode::Full).await.unwrap();
+    FakeApi::new(4, Style::Cursor)
+        .bearer()
+        .mount(&server, "/v1/articles")
+        .await;
+    let report = Syncer::new(build(cursor_config(&server.uri())))
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
     assert_eq!(report.new, 4);
     assert_eq!(report.rate_limit_wait, std::time::Duration::from_secs(1));
 }
@@ -223,11 +302,20 @@ async fn unauthorized_is_one_request_naming_the_field() {
     let mut cfg = cursor_config(&server.uri());
     cfg["credentials"]["token"] = json!("wrong-token");
     let c = build(cfg);
-    let err = Syncer::new(c.clone()).run(SyncMode::Full).await.unwrap_err();
+    let err = Syncer::new(c.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
-    assert!(err.to_string().contains("credentials.token") && err.to_string().starts_with("rest_api"), "{err}");
-    assert_eq!(c.check().await.unwrap_err().kind(), ErrorKind::Unauthenticated);
+    assert!(
+        err.to_string().contains("credentials.token") && err.to_string().starts_with("rest_api"),
+        "{err}"
+    );
+    assert_eq!(
+        c.check().await.unwrap_err().kind(),
+        ErrorKind::Unauthenticated
+    );
 }
 
 #[tokio::test]
@@ -267,7 +355,15 @@ async fn ragflow_config_shapes_work_unchanged() {
     let (docs, fails, err) = load(&c).await;
     assert!(err.is_none() && fails.is_empty(), "{err:?}");
     expect_ids(&docs, 5);
-    assert!(docs[0].content.as_text().unwrap().starts_with("Article 0\n\n## Part 0"), "{:?}", docs[0].content);
+    assert!(
+        docs[0]
+            .content
+            .as_text()
+            .unwrap()
+            .starts_with("Article 0\n\n## Part 0"),
+        "{:?}",
+        docs[0].content
+    );
     let got = server.received_requests().await.unwrap();
     let q: BTreeMap<String, String> = got[0].url.query_pairs().into_owned().collect();
     assert_eq!(q.get("status").map(String::as_str), Some("published"));
@@ -287,13 +383,22 @@ async fn config_errors_are_listed_by_field() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
     let err = registry
-        .build("rest_api", json!({
-            "url": "https://x.example/a", "content_fields": "", "items_path": "$.data[",
-            "auth_type": "bearer", "pagination_type": "cursor", "query_params": "novalue"
-        }))
+        .build(
+            "rest_api",
+            json!({
+                "url": "https://x.example/a", "content_fields": "", "items_path": "$.data[",
+                "auth_type": "bearer", "pagination_type": "cursor", "query_params": "novalue"
+            }),
+        )
         .unwrap_err();
     let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
-    for want in ["content_fields", "items_path", "credentials.token", "pagination_config.next_cursor_field", "query_params"] {
+    for want in [
+        "content_fields",
+        "items_path",
+        "credentials.token",
+        "pagination_config.next_cursor_field",
+        "query_params",
+    ] {
         assert!(paths.contains(&want), "{want} missing: {err}");
     }
 }
@@ -301,46 +406,77 @@ async fn config_errors_are_listed_by_field() {
 #[tokio::test]
 async fn incremental_needs_a_timestamp_or_since() {
     let server = MockServer::start().await;
-    FakeApi::new(4, Style::Cursor).bearer().mount(&server, "/v1/articles").await;
+    FakeApi::new(4, Style::Cursor)
+        .bearer()
+        .mount(&server, "/v1/articles")
+        .await;
     let mut cfg = cursor_config(&server.uri());
     cfg.as_object_mut().unwrap().remove("poll_timestamp_field");
     let c = build(cfg.clone());
     assert!(!c.capabilities().poll && c.as_poll().is_none());
-    let err = Syncer::new(c.clone()).run(SyncMode::Incremental).await.unwrap_err();
+    let err = Syncer::new(c.clone())
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported);
     // Resuming a checkpointed run with a window is refused with the field to set.
     let cp = c.as_checkpointed().unwrap();
     let window = TimeWindow::until(chrono::Utc::now());
-    let mut s = cp.load_from_checkpoint_json(cp.initial_checkpoint_json().unwrap(), Some(window), SyncContext::new());
+    let mut s = cp.load_from_checkpoint_json(
+        cp.initial_checkpoint_json().unwrap(),
+        Some(window),
+        SyncContext::new(),
+    );
     let err = s.next().await.unwrap().unwrap_err();
-    assert_eq!((err.kind(), err.field()), (ErrorKind::Config, Some("poll_timestamp_field")));
+    assert_eq!(
+        (err.kind(), err.field()),
+        (ErrorKind::Config, Some("poll_timestamp_field"))
+    );
     // With `since`, the window start goes to the server.
     cfg["since"] = json!({"param": "updated_since", "format": "epoch_seconds"});
     let c = build(cfg);
     let poll = c.as_poll().expect("since enables poll");
     let start = chrono::DateTime::from_timestamp(T0, 0).unwrap();
-    let mut s = poll.poll(TimeWindow::new(start, start + chrono::Duration::hours(1)).unwrap(), SyncContext::new());
+    let mut s = poll.poll(
+        TimeWindow::new(start, start + chrono::Duration::hours(1)).unwrap(),
+        SyncContext::new(),
+    );
     while let Some(p) = s.next().await {
         p.unwrap();
     }
     let got = server.received_requests().await.unwrap();
-    assert!(got.iter().any(|r| r.url.query_pairs().any(|(k, v)| k == "updated_since" && v == T0.to_string())));
+    assert!(got.iter().any(|r| {
+        r.url
+            .query_pairs()
+            .any(|(k, v)| k == "updated_since" && v == T0.to_string())
+    }));
 }
 
 #[tokio::test]
 async fn poll_filters_the_half_open_window() {
     let server = MockServer::start().await;
-    FakeApi::new(10, Style::Cursor).bearer().mount(&server, "/v1/articles").await;
+    FakeApi::new(10, Style::Cursor)
+        .bearer()
+        .mount(&server, "/v1/articles")
+        .await;
     let c = build(cursor_config(&server.uri()));
     let start = chrono::DateTime::from_timestamp(T0 + 120, 0).unwrap();
     let end = chrono::DateTime::from_timestamp(T0 + 360, 0).unwrap();
-    let mut s = c.as_poll().unwrap().poll(TimeWindow::new(start, end).unwrap(), SyncContext::new());
+    let mut s = c
+        .as_poll()
+        .unwrap()
+        .poll(TimeWindow::new(start, end).unwrap(), SyncContext::new());
     let mut docs = Vec::new();
     while let Some(p) = s.next().await {
         docs.extend(p.unwrap().documents);
     }
     let ids: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
-    assert_eq!(ids, (2..6).map(|i| doc_id(&format!("A-{i}"))).collect::<Vec<_>>());
+    assert_eq!(
+        ids,
+        (2..6)
+            .map(|i| doc_id(&format!("A-{i}")))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -356,14 +492,23 @@ async fn missing_id_is_a_failure_and_missing_title_is_the_id() {
     let (docs, fails, err) = load(&c).await;
     assert!(err.is_none());
     assert_eq!(docs.len(), 2);
-    assert_eq!(docs[0].title, docs[0].id, "a missing title is the id, never \"None\"");
+    assert_eq!(
+        docs[0].title, docs[0].id,
+        "a missing title is the id, never \"None\""
+    );
     assert_eq!(docs[0].content.as_text(), Some("one\n\ntwo"));
     assert_eq!(fails.len(), 2);
-    assert!(fails[0].message.contains("entry 1") && fails[0].message.contains("`id`"), "{fails:?}");
+    assert!(
+        fails[0].message.contains("entry 1") && fails[0].message.contains("`id`"),
+        "{fails:?}"
+    );
     // Without id_field, ids hash the canonical JSON: key order does not matter.
     let server2 = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(r#"[{"b": 1, "a": 2}, {"a": 2, "b": 1}]"#, "application/json"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"[{"b": 1, "a": 2}, {"a": 2, "b": 1}]"#,
+            "application/json",
+        ))
         .mount(&server2)
         .await;
     let (docs, _, _) = load(&build(json!({"url": server2.uri(), "content_fields": "a"}))).await;
@@ -374,14 +519,24 @@ async fn missing_id_is_a_failure_and_missing_title_is_the_id() {
 #[tokio::test]
 async fn checkpoint_resumes_mid_run_and_list_ids_is_complete() {
     let server = MockServer::start().await;
-    FakeApi::new(8, Style::Cursor).bearer().mount(&server, "/v1/articles").await;
+    FakeApi::new(8, Style::Cursor)
+        .bearer()
+        .mount(&server, "/v1/articles")
+        .await;
     let c = build(cursor_config(&server.uri()));
     let cp = c.as_checkpointed().unwrap();
-    let mut s = cp.load_from_checkpoint_json(cp.initial_checkpoint_json().unwrap(), None, SyncContext::new());
+    let mut s = cp.load_from_checkpoint_json(
+        cp.initial_checkpoint_json().unwrap(),
+        None,
+        SyncContext::new(),
+    );
     let first = s.next().await.unwrap().unwrap();
     drop(s);
     assert_eq!(first.batch.documents.len(), 3);
-    assert_eq!(first.checkpoint.state["next"]["at"], json!({"kind": "cursor", "cursor": "c3"}));
+    assert_eq!(
+        first.checkpoint.state["next"]["at"],
+        json!({"kind": "cursor", "cursor": "c3"})
+    );
     let mut rest = Vec::new();
     let mut s = cp.load_from_checkpoint_json(first.checkpoint, None, SyncContext::new());
     while let Some(p) = s.next().await {
@@ -400,7 +555,10 @@ async fn checkpoint_resumes_mid_run_and_list_ids_is_complete() {
 #[tokio::test]
 async fn max_pages_bounds_load_and_fails_list_ids() {
     let server = MockServer::start().await;
-    FakeApi::new(20, Style::Cursor).bearer().mount(&server, "/v1/articles").await;
+    FakeApi::new(20, Style::Cursor)
+        .bearer()
+        .mount(&server, "/v1/articles")
+        .await;
     let mut cfg = cursor_config(&server.uri());
     cfg["max_pages"] = json!(2);
     let c = build(cfg);
@@ -417,8 +575,10 @@ async fn max_pages_bounds_load_and_fails_list_ids() {
 
 #[test]
 fn secrets_stay_out_of_debug_and_display() {
-    let c = build(json!({"url": "https://x.example/a?api_key=QS", "headers": {"Authorization": "Token hdr-secret"},
-        "auth_type": "bearer", "credentials": {"token": TOKEN}, "content_fields": "t"}));
+    let c = build(
+        json!({"url": "https://x.example/a?api_key=QS", "headers": {"Authorization": "Token hdr-secret"},
+        "auth_type": "bearer", "credentials": {"token": TOKEN}, "content_fields": "t"}),
+    );
     let shown = format!("{c} {c:?}");
     for s in [TOKEN, "hdr-secret", "QS"] {
         assert!(!shown.contains(s), "{s} in {shown}");

@@ -36,7 +36,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The backoff ceilings of every retry, in order (no jitter yet).
     pub(crate) fn ceilings(&self) -> impl Iterator<Item = Duration> + use<> {
-        let (initial, max) = (self.initial_backoff, self.max_backoff.max(self.initial_backoff));
+        let (initial, max) = (
+            self.initial_backoff,
+            self.max_backoff.max(self.initial_backoff),
+        );
         (0..self.max_retries).map(move |n| initial.saturating_mul(2u32.saturating_pow(n)).min(max))
     }
 

@@ -10,8 +10,10 @@ use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::{At, Position};
-use super::config::{AuthType, HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_secret_header};
-use super::model::{ItemsPath, Items, find_items, first_at, text_of};
+use super::config::{
+    AuthType, HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_secret_header,
+};
+use super::model::{Items, ItemsPath, find_items, first_at, text_of};
 
 /// The size asked for when the config names a size parameter but no size.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -35,21 +37,30 @@ pub(crate) struct RestClient {
 }
 
 fn config_error(field: &str, msg: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Config, msg).with_field(field).with_connector(SOURCE)
+    Error::new(ErrorKind::Config, msg)
+        .with_field(field)
+        .with_connector(SOURCE)
 }
 
 impl Endpoint {
     pub(crate) fn new(cfg: RestApiConfig) -> Result<Self> {
         // URL parameters < query_params (last value wins), then `{name}` path placeholders.
         let mut params: Vec<(String, String)> = Vec::new();
-        let set = |params: &mut Vec<(String, String)>, k: String, v: String| match params.iter_mut().find(|(pk, _)| *pk == k) {
+        let set = |params: &mut Vec<(String, String)>, k: String, v: String| match params
+            .iter_mut()
+            .find(|(pk, _)| *pk == k)
+        {
             Some(slot) => slot.1 = v,
             None => params.push((k, v)),
         };
         for (k, v) in cfg.url.query_pairs() {
             set(&mut params, k.into_owned(), v.into_owned());
         }
-        for (k, v) in cfg.query_params.pairs().map_err(|e| config_error("query_params", e))? {
+        for (k, v) in cfg
+            .query_params
+            .pairs()
+            .map_err(|e| config_error("query_params", e))?
+        {
             set(&mut params, k, v);
         }
         let mut base = cfg.url.clone();
@@ -66,24 +77,42 @@ impl Endpoint {
             }
         });
         base.set_path(&path);
-        let headers = cfg.headers.pairs().map_err(|e| config_error("headers", e))?;
+        let headers = cfg
+            .headers
+            .pairs()
+            .map_err(|e| config_error("headers", e))?;
         let items_path = cfg
             .items_path
             .as_deref()
-            .map(|p| ItemsPath::parse(p).map_err(|e| config_error("items_path", format!("items_path {e}"))))
+            .map(|p| {
+                ItemsPath::parse(p)
+                    .map_err(|e| config_error("items_path", format!("items_path {e}")))
+            })
             .transpose()?;
         let pc = &cfg.pagination_config;
         let size_param = match cfg.pagination_type {
             PaginationType::Offset => pc.limit_param.as_deref().or(pc.page_size_param.as_deref()),
             _ => pc.page_size_param.as_deref(),
         };
-        let from_params = size_param.and_then(|p| params.iter().find(|(k, _)| k == p)).and_then(|(_, v)| v.parse::<u64>().ok());
+        let from_params = size_param
+            .and_then(|p| params.iter().find(|(k, _)| k == p))
+            .and_then(|(_, v)| v.parse::<u64>().ok());
         let configured = match cfg.pagination_type {
             PaginationType::Offset => pc.limit.or(pc.page_size),
             _ => pc.page_size,
         };
-        let page_size = configured.or(from_params).or(size_param.map(|_| DEFAULT_PAGE_SIZE)).filter(|n| *n > 0);
-        Ok(Self { cfg, base, params, headers, items_path, page_size })
+        let page_size = configured
+            .or(from_params)
+            .or(size_param.map(|_| DEFAULT_PAGE_SIZE))
+            .filter(|n| *n > 0);
+        Ok(Self {
+            cfg,
+            base,
+            params,
+            headers,
+            items_path,
+            page_size,
+        })
     }
 
     /// The first position of a run.
@@ -91,12 +120,24 @@ impl Endpoint {
         let pc = &self.cfg.pagination_config;
         let at = match self.cfg.pagination_type {
             PaginationType::None => At::Single,
-            PaginationType::Page => At::Page { page: pc.start_page.unwrap_or(1) },
-            PaginationType::Offset => At::Offset { offset: pc.start_offset.unwrap_or(0) },
-            PaginationType::Cursor => At::Cursor { cursor: pc.initial_cursor.clone().filter(|c| !c.is_empty()) },
-            PaginationType::LinkHeader | PaginationType::NextUrlPath => At::Url { url: self.first_url().to_string() },
+            PaginationType::Page => At::Page {
+                page: pc.start_page.unwrap_or(1),
+            },
+            PaginationType::Offset => At::Offset {
+                offset: pc.start_offset.unwrap_or(0),
+            },
+            PaginationType::Cursor => At::Cursor {
+                cursor: pc.initial_cursor.clone().filter(|c| !c.is_empty()),
+            },
+            PaginationType::LinkHeader | PaginationType::NextUrlPath => At::Url {
+                url: self.first_url().to_string(),
+            },
         };
-        Position { at, pages: 0, full: false }
+        Position {
+            at,
+            pages: 0,
+            full: false,
+        }
     }
 
     fn first_url(&self) -> Url {
@@ -113,8 +154,19 @@ impl Endpoint {
             AuthType::None => (Auth::None, None),
             AuthType::ApiKeyHeader => match cfg.api_key() {
                 Some((key, field)) => {
-                    let name = cfg.auth_config.header_name.clone().filter(|h| !h.trim().is_empty()).unwrap_or_else(|| "X-API-Key".to_owned());
-                    (Auth::Header { name, value: key.clone() }, Some(field))
+                    let name = cfg
+                        .auth_config
+                        .header_name
+                        .clone()
+                        .filter(|h| !h.trim().is_empty())
+                        .unwrap_or_else(|| "X-API-Key".to_owned());
+                    (
+                        Auth::Header {
+                            name,
+                            value: key.clone(),
+                        },
+                        Some(field),
+                    )
                 }
                 None => (Auth::None, None),
             },
@@ -124,8 +176,15 @@ impl Endpoint {
             },
             AuthType::Basic => match cfg.basic() {
                 Some((user, password, field)) => (
-                    Auth::Basic { username: user.to_owned(), password: password.cloned().unwrap_or_else(|| Secret::new("")) },
-                    Some(if password.is_some() { "credentials.password" } else { field }),
+                    Auth::Basic {
+                        username: user.to_owned(),
+                        password: password.cloned().unwrap_or_else(|| Secret::new("")),
+                    },
+                    Some(if password.is_some() {
+                        "credentials.password"
+                    } else {
+                        field
+                    }),
                 ),
                 None => (Auth::None, None),
             },
@@ -147,12 +206,18 @@ impl RestClient {
         if let Some(secs) = endpoint.cfg.timeout_secs {
             builder = builder.timeout(Duration::from_secs(secs.max(1)));
         }
-        Ok(Self { endpoint: std::sync::Arc::new(endpoint), http: builder.build()? })
+        Ok(Self {
+            endpoint: std::sync::Arc::new(endpoint),
+            http: builder.build()?,
+        })
     }
 
     /// This client counting into `ctx`.
     pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
-        Self { endpoint: self.endpoint.clone(), http: self.http.with_context(ctx) }
+        Self {
+            endpoint: self.endpoint.clone(),
+            http: self.http.with_context(ctx),
+        }
     }
 
     fn request(&self, pos: &Position, since: Option<DateTime<Utc>>) -> Result<RequestBuilder> {
@@ -164,7 +229,9 @@ impl RestClient {
         let mut paging: Vec<(String, Value)> = Vec::new();
         let url = match &pos.at {
             At::Url { url } => {
-                let next = Url::parse(url).map_err(|err| Error::checkpoint(format!("stored next-page URL is invalid: {err}")))?;
+                let next = Url::parse(url).map_err(|err| {
+                    Error::checkpoint(format!("stored next-page URL is invalid: {err}"))
+                })?;
                 if next.origin() != e.base.origin() {
                     return Err(Error::invalid_data("the next-page URL leaves the configured origin; refusing to send credentials there")
                         .with_url(&next)
@@ -175,35 +242,53 @@ impl RestClient {
             at => {
                 match at {
                     At::Page { page } => {
-                        paging.push((pc.page_param.clone().unwrap_or_else(|| "page".into()), Value::from(*page)));
+                        paging.push((
+                            pc.page_param.clone().unwrap_or_else(|| "page".into()),
+                            Value::from(*page),
+                        ));
                         if let (Some(p), Some(n)) = (&pc.page_size_param, e.page_size) {
                             paging.push((p.clone(), Value::from(n)));
                         }
                     }
                     At::Offset { offset } => {
-                        paging.push((pc.offset_param.clone().unwrap_or_else(|| "offset".into()), Value::from(*offset)));
+                        paging.push((
+                            pc.offset_param.clone().unwrap_or_else(|| "offset".into()),
+                            Value::from(*offset),
+                        ));
                         if let (Some(p), Some(n)) = (&pc.limit_param, e.page_size) {
                             paging.push((p.clone(), Value::from(n)));
                         }
                     }
                     At::Cursor { cursor: Some(c) } => {
-                        paging.push((pc.cursor_param.clone().unwrap_or_else(|| "cursor".into()), Value::from(c.clone())));
+                        paging.push((
+                            pc.cursor_param.clone().unwrap_or_else(|| "cursor".into()),
+                            Value::from(c.clone()),
+                        ));
                     }
                     _ => {}
                 }
                 e.base.clone()
             }
         };
-        let mut query: Vec<(String, String)> = if matches!(pos.at, At::Url { .. }) { Vec::new() } else { e.params.clone() };
+        let mut query: Vec<(String, String)> = if matches!(pos.at, At::Url { .. }) {
+            Vec::new()
+        } else {
+            e.params.clone()
+        };
         let mut body_extra: Vec<(String, Value)> = Vec::new();
         if post && pc.params_in_body {
             body_extra.extend(paging);
         } else {
-            merge(&mut query, paging.into_iter().map(|(k, v)| (k, text_of(&v))));
+            merge(
+                &mut query,
+                paging.into_iter().map(|(k, v)| (k, text_of(&v))),
+            );
         }
         if let (Some(since_cfg), Some(at)) = (&cfg.since, since) {
             let v = match since_cfg.format {
-                SinceFormat::Rfc3339 => Value::from(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                SinceFormat::Rfc3339 => {
+                    Value::from(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                }
                 SinceFormat::EpochSeconds => Value::from(at.timestamp()),
                 SinceFormat::EpochMillis => Value::from(at.timestamp_millis()),
                 SinceFormat::Date => Value::from(at.format("%Y-%m-%d").to_string()),
@@ -212,21 +297,40 @@ impl RestClient {
                 body_extra.push((since_cfg.param.clone(), v));
             } else if matches!(pos.at, At::Url { .. }) {
                 // A next link usually repeats the filter; add it only when it does not.
-                if !url.query_pairs().any(|(k, _)| k == since_cfg.param.as_str()) {
+                if !url
+                    .query_pairs()
+                    .any(|(k, _)| k == since_cfg.param.as_str())
+                {
                     query.push((since_cfg.param.clone(), text_of(&v)));
                 }
             } else {
                 merge(&mut query, [(since_cfg.param.clone(), text_of(&v))]);
             }
         }
-        let method = if post { connector_core::http::Method::POST } else { connector_core::http::Method::GET };
+        let method = if post {
+            connector_core::http::Method::POST
+        } else {
+            connector_core::http::Method::GET
+        };
         // A listing only reads, so a POST search is safe to retry.
-        let mut req = self.http.request(method, url).query(query).idempotent(true).header("Accept", "application/json");
+        let mut req = self
+            .http
+            .request(method, url)
+            .query(query)
+            .idempotent(true)
+            .header("Accept", "application/json");
         for (k, v) in &e.headers {
-            req = if is_secret_header(k) { req.secret_header(k, &Secret::new(v.clone())) } else { req.header(k, v) };
+            req = if is_secret_header(k) {
+                req.secret_header(k, &Secret::new(v.clone()))
+            } else {
+                req.header(k, v)
+            };
         }
         if post {
-            let mut body = cfg.body().cloned().unwrap_or_else(|| Value::Object(Map::new()));
+            let mut body = cfg
+                .body()
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Map::new()));
             if let Value::Object(map) = &mut body {
                 for (k, v) in body_extra {
                     map.insert(k, v);
@@ -238,7 +342,11 @@ impl RestClient {
     }
 
     /// Fetches the page at `pos`: its items (any JSON values) and the position after it.
-    pub(crate) async fn fetch_page(&self, pos: Position, since: Option<DateTime<Utc>>) -> Result<Page<Vec<Value>, Position>> {
+    pub(crate) async fn fetch_page(
+        &self,
+        pos: Position,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Page<Vec<Value>, Position>> {
         let e = &*self.endpoint;
         if pos.pages > 0
             && let Some(delay) = e.cfg.request_delay.filter(|d| *d > 0.0)
@@ -250,10 +358,12 @@ impl RestClient {
         let items: Vec<Value> = match find_items(&body, e.items_path.as_ref()) {
             Items::Found(list) => list.into_iter().cloned().collect(),
             Items::Missing if e.items_path.is_some() => {
-                return Err(Error::invalid_data("`items_path` matches nothing in the response")
-                    .with_field("items_path")
-                    .with_url(resp.url())
-                    .with_connector(SOURCE));
+                return Err(
+                    Error::invalid_data("`items_path` matches nothing in the response")
+                        .with_field("items_path")
+                        .with_url(resp.url())
+                        .with_connector(SOURCE),
+                );
             }
             Items::Missing => Vec::new(),
         };
@@ -272,8 +382,14 @@ impl RestClient {
                 At::Offset { offset } => (!short).then(|| At::Offset { offset: offset + n }),
                 At::Cursor { .. } => {
                     let pc = &e.cfg.pagination_config;
-                    let path = pc.next_cursor_path.as_deref().or(pc.next_cursor_field.as_deref());
-                    path.and_then(|p| first_at(&body, p)).map(|v| text_of(&v)).filter(|c| !c.is_empty()).map(|c| At::Cursor { cursor: Some(c) })
+                    let path = pc
+                        .next_cursor_path
+                        .as_deref()
+                        .or(pc.next_cursor_field.as_deref());
+                    path.and_then(|p| first_at(&body, p))
+                        .map(|v| text_of(&v))
+                        .filter(|c| !c.is_empty())
+                        .map(|c| At::Cursor { cursor: Some(c) })
                 }
                 At::Url { .. } => {
                     let next = match e.cfg.pagination_type {
@@ -285,14 +401,20 @@ impl RestClient {
                             .filter(|s| !s.is_empty())
                             .map(|s| resp.url().join(&s))
                             .transpose()
-                            .map_err(|err| Error::invalid_data(format!("the next-page URL is invalid: {err}")).with_connector(SOURCE))?,
+                            .map_err(|err| {
+                                Error::invalid_data(format!("the next-page URL is invalid: {err}"))
+                                    .with_connector(SOURCE)
+                            })?,
                         _ => resp.next_link(),
                     };
                     next.map(|u| At::Url { url: u.to_string() })
                 }
             }
         };
-        Ok(Page::new(items, next_at.map(|at| Position { at, pages, full })))
+        Ok(Page::new(
+            items,
+            next_at.map(|at| Position { at, pages, full }),
+        ))
     }
 }
 

@@ -372,15 +372,27 @@ impl FieldList {
             Self::List(l) => l.iter().map(String::as_str).collect(),
             Self::Text(t) => t.split(',').collect(),
         };
-        raw.into_iter().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        raw.into_iter()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 }
 
 /// Header names whose values are credentials, marked sensitive and never printed.
 pub(crate) fn is_secret_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    matches!(n.as_str(), "authorization" | "proxy-authorization" | "cookie" | "apikey" | "api-key" | "x-api-key" | "x-auth-token")
-        || n.contains("token")
+    matches!(
+        n.as_str(),
+        "authorization"
+            | "proxy-authorization"
+            | "cookie"
+            | "apikey"
+            | "api-key"
+            | "x-api-key"
+            | "x-auth-token"
+    ) || n.contains("token")
         || n.contains("secret")
         || n.contains("key")
         || n.contains("auth")
@@ -394,8 +406,18 @@ impl RestApiConfig {
             .api_key
             .as_ref()
             .map(|s| (s, "credentials.api_key"))
-            .or_else(|| self.auth_config.api_key_value.as_ref().map(|s| (s, "auth_config.api_key_value")))
-            .or_else(|| self.auth_config.api_key.as_ref().map(|s| (s, "auth_config.api_key")))
+            .or_else(|| {
+                self.auth_config
+                    .api_key_value
+                    .as_ref()
+                    .map(|s| (s, "auth_config.api_key_value"))
+            })
+            .or_else(|| {
+                self.auth_config
+                    .api_key
+                    .as_ref()
+                    .map(|s| (s, "auth_config.api_key"))
+            })
     }
 
     /// The bearer token and its field.
@@ -404,7 +426,12 @@ impl RestApiConfig {
             .token
             .as_ref()
             .map(|s| (s, "credentials.token"))
-            .or_else(|| self.auth_config.token.as_ref().map(|s| (s, "auth_config.token")))
+            .or_else(|| {
+                self.auth_config
+                    .token
+                    .as_ref()
+                    .map(|s| (s, "auth_config.token"))
+            })
     }
 
     /// The Basic user name, password (empty allowed) and the field to name.
@@ -414,13 +441,19 @@ impl RestApiConfig {
             (None, Some(u)) => (u.as_str(), "auth_config.username"),
             (None, None) => return None,
         };
-        let password = self.credentials.password.as_ref().or(self.auth_config.password.as_ref());
+        let password = self
+            .credentials
+            .password
+            .as_ref()
+            .or(self.auth_config.password.as_ref());
         Some((user, password, field))
     }
 
     /// The POST body: `request_body`, else `pagination_config.request_body`.
     pub(crate) fn body(&self) -> Option<&Value> {
-        self.request_body.as_ref().or(self.pagination_config.request_body.as_ref())
+        self.request_body
+            .as_ref()
+            .or(self.pagination_config.request_body.as_ref())
     }
 
     /// The next-URL path for `next_url_path` pagination.
@@ -435,7 +468,10 @@ impl ConnectorConfig for RestApiConfig {
         if !matches!(self.url.scheme(), "http" | "https") {
             out.push(FieldError::new("url", "must be an http or https URL"));
         }
-        for (field, kv) in [("headers", &self.headers), ("query_params", &self.query_params)] {
+        for (field, kv) in [
+            ("headers", &self.headers),
+            ("query_params", &self.query_params),
+        ] {
             if let Err(e) = kv.pairs() {
                 out.push(FieldError::new(field, e));
             }
@@ -448,7 +484,10 @@ impl ConnectorConfig for RestApiConfig {
             ("poll_timestamp_field", self.poll_timestamp_field.as_deref()),
             ("title_field", self.title_field.as_deref()),
             ("link_field", self.link_field.as_deref()),
-            ("pagination_config.next_cursor_field", self.pagination_config.next_cursor_field.as_deref()),
+            (
+                "pagination_config.next_cursor_field",
+                self.pagination_config.next_cursor_field.as_deref(),
+            ),
         ];
         for (field, path) in paths {
             if let Some(p) = path
@@ -457,7 +496,10 @@ impl ConnectorConfig for RestApiConfig {
                 out.push(FieldError::new(field, e));
             }
         }
-        for (field, list) in [("content_fields", &self.content_fields), ("metadata_fields", &self.metadata_fields)] {
+        for (field, list) in [
+            ("content_fields", &self.content_fields),
+            ("metadata_fields", &self.metadata_fields),
+        ] {
             for (i, p) in list.paths().iter().enumerate() {
                 if let Err(e) = FieldPath::parse(p) {
                     out.push(FieldError::new(format!("{field}[{i}]"), e));
@@ -471,8 +513,14 @@ impl ConnectorConfig for RestApiConfig {
         }
         for (field, path) in [
             ("items_path", self.items_path.as_deref()),
-            ("pagination_config.next_cursor_path", self.pagination_config.next_cursor_path.as_deref()),
-            ("pagination_config.next_url_path", self.pagination_config.next_url_path.as_deref()),
+            (
+                "pagination_config.next_cursor_path",
+                self.pagination_config.next_cursor_path.as_deref(),
+            ),
+            (
+                "pagination_config.next_url_path",
+                self.pagination_config.next_url_path.as_deref(),
+            ),
         ] {
             if let Some(p) = path
                 && let Err(e) = ItemsPath::parse(p)
@@ -484,59 +532,96 @@ impl ConnectorConfig for RestApiConfig {
             AuthType::None => {}
             AuthType::ApiKeyHeader => {
                 if self.api_key().is_none() {
-                    out.push(FieldError::new("credentials.api_key", "is required for auth_type `api_key_header`"));
+                    out.push(FieldError::new(
+                        "credentials.api_key",
+                        "is required for auth_type `api_key_header`",
+                    ));
                 }
                 if let Some(h) = &self.auth_config.header_name
                     && h.trim().is_empty()
                 {
-                    out.push(FieldError::new("auth_config.header_name", "must not be empty"));
+                    out.push(FieldError::new(
+                        "auth_config.header_name",
+                        "must not be empty",
+                    ));
                 }
             }
             AuthType::Bearer => {
                 if self.token().is_none() {
-                    out.push(FieldError::new("credentials.token", "is required for auth_type `bearer`"));
+                    out.push(FieldError::new(
+                        "credentials.token",
+                        "is required for auth_type `bearer`",
+                    ));
                 }
             }
             AuthType::Basic => {
                 if self.basic().is_none() {
-                    out.push(FieldError::new("credentials.username", "is required for auth_type `basic`"));
+                    out.push(FieldError::new(
+                        "credentials.username",
+                        "is required for auth_type `basic`",
+                    ));
                 }
             }
         }
         let pc = &self.pagination_config;
         match self.pagination_type {
-            PaginationType::Cursor if pc.next_cursor_path.is_none() && pc.next_cursor_field.is_none() => {
+            PaginationType::Cursor
+                if pc.next_cursor_path.is_none() && pc.next_cursor_field.is_none() =>
+            {
                 out.push(FieldError::new(
                     "pagination_config.next_cursor_field",
                     "cursor pagination needs `next_cursor_field` or `next_cursor_path`",
                 ));
             }
             PaginationType::NextUrlPath if pc.next_url_path.is_none() => {
-                out.push(FieldError::new("pagination_config.next_url_path", "is required for `next_url_path` pagination"));
+                out.push(FieldError::new(
+                    "pagination_config.next_url_path",
+                    "is required for `next_url_path` pagination",
+                ));
             }
             _ => {}
         }
         if pc.page_size == Some(0) {
-            out.push(FieldError::new("pagination_config.page_size", "must be at least 1"));
+            out.push(FieldError::new(
+                "pagination_config.page_size",
+                "must be at least 1",
+            ));
         }
         if pc.limit == Some(0) {
-            out.push(FieldError::new("pagination_config.limit", "must be at least 1"));
+            out.push(FieldError::new(
+                "pagination_config.limit",
+                "must be at least 1",
+            ));
         }
         if self.max_pages == Some(0) {
             out.push(FieldError::new("max_pages", "must be at least 1"));
         }
-        if self.request_delay.is_some_and(|d| !(0.0..=3600.0).contains(&d)) {
-            out.push(FieldError::new("request_delay", "must be between 0 and 3600 seconds"));
+        if self
+            .request_delay
+            .is_some_and(|d| !(0.0..=3600.0).contains(&d))
+        {
+            out.push(FieldError::new(
+                "request_delay",
+                "must be between 0 and 3600 seconds",
+            ));
         }
-        if self.method == HttpMethod::GET && (pc.params_in_body || self.since.as_ref().is_some_and(|s| s.in_body)) {
-            out.push(FieldError::new("method", "parameters in the body need `POST`"));
+        if self.method == HttpMethod::GET
+            && (pc.params_in_body || self.since.as_ref().is_some_and(|s| s.in_body))
+        {
+            out.push(FieldError::new(
+                "method",
+                "parameters in the body need `POST`",
+            ));
         }
         if let Some(body) = self.body()
             && self.method == HttpMethod::POST
             && (pc.params_in_body || self.since.as_ref().is_some_and(|s| s.in_body))
             && !body.is_object()
         {
-            out.push(FieldError::new("request_body", "must be a JSON object to carry parameters"));
+            out.push(FieldError::new(
+                "request_body",
+                "must be a JSON object to carry parameters",
+            ));
         }
         out
     }
@@ -545,7 +630,11 @@ impl ConnectorConfig for RestApiConfig {
 impl fmt::Debug for RestApiConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Header and query values may hold keys; only their names are shown.
-        let names = |kv: &KeyValues| kv.pairs().map(|p| p.into_iter().map(|(k, _)| k).collect::<Vec<_>>()).unwrap_or_default();
+        let names = |kv: &KeyValues| {
+            kv.pairs()
+                .map(|p| p.into_iter().map(|(k, _)| k).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
         f.debug_struct("RestApiConfig")
             .field("url", &connector_core::error::redact_url(&self.url))
             .field("method", &self.method)

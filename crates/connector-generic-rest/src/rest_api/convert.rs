@@ -27,8 +27,11 @@ pub(crate) struct Mapping {
 }
 
 fn parse_opt(field: &'static str, p: Option<&str>) -> Result<Option<FieldPath>, Error> {
-    p.map(|p| FieldPath::parse(p).map_err(|e| Error::new(ErrorKind::Config, format!("{field}: {e}")).with_field(field)))
-        .transpose()
+    p.map(|p| {
+        FieldPath::parse(p)
+            .map_err(|e| Error::new(ErrorKind::Config, format!("{field}: {e}")).with_field(field))
+    })
+    .transpose()
 }
 
 impl Mapping {
@@ -36,7 +39,11 @@ impl Mapping {
         let list = |field: &'static str, paths: Vec<String>| -> Result<Vec<FieldPath>, Error> {
             paths
                 .iter()
-                .map(|p| FieldPath::parse(p).map_err(|e| Error::new(ErrorKind::Config, format!("{field}: {e}")).with_field(field)))
+                .map(|p| {
+                    FieldPath::parse(p).map_err(|e| {
+                        Error::new(ErrorKind::Config, format!("{field}: {e}")).with_field(field)
+                    })
+                })
                 .collect()
         };
         Ok(Self {
@@ -63,17 +70,26 @@ impl Mapping {
         let values = path.values(item);
         let hint = self.hints.get(path.as_str()).copied();
         let mut converted: Vec<Value> = if values.is_empty() {
-            self.defaults.get(path.as_str()).cloned().into_iter().collect()
+            self.defaults
+                .get(path.as_str())
+                .cloned()
+                .into_iter()
+                .collect()
         } else {
             values.into_iter().cloned().collect()
         };
         if let Some(hint) = hint {
-            converted = converted.into_iter().filter_map(|v| apply_hint(hint, v)).collect();
+            converted = converted
+                .into_iter()
+                .filter_map(|v| apply_hint(hint, v))
+                .collect();
         }
         match converted.len() {
             0 => None,
             1 => converted.pop(),
-            _ => Some(Value::String(converted.iter().map(text_of).collect::<Vec<_>>().join(", "))),
+            _ => Some(Value::String(
+                converted.iter().map(text_of).collect::<Vec<_>>().join(", "),
+            )),
         }
     }
 
@@ -84,10 +100,17 @@ impl Mapping {
     /// An [`ErrorKind::InvalidData`] error when `id_field` is configured and the item lacks it.
     pub(crate) fn id(&self, item: &Value) -> Result<String, Error> {
         let raw = match &self.id {
-            Some(path) => match self.typed(path, item).map(|v| text_of(&v)).filter(|s| !s.is_empty()) {
+            Some(path) => match self
+                .typed(path, item)
+                .map(|v| text_of(&v))
+                .filter(|s| !s.is_empty())
+            {
                 Some(raw) => raw,
                 None => {
-                    return Err(Error::invalid_data(format!("item has no `{}`", path.as_str())).with_field("id_field"));
+                    return Err(
+                        Error::invalid_data(format!("item has no `{}`", path.as_str()))
+                            .with_field("id_field"),
+                    );
                 }
             },
             None => hash128(&canonical_json(item)),
@@ -102,16 +125,23 @@ impl Mapping {
     }
 
     /// `item` (entry `index` of its page) as a document, or a failure naming it.
-    pub(crate) fn convert(&self, item: &Value, index: usize) -> Result<Document, Failure> {
+    pub(crate) fn convert(&self, item: &Value, index: usize) -> Result<Document, Box<Failure>> {
         if !item.is_object() {
-            return Err(Failure::new(
+            return Err(Box::new(Failure::new(
                 None,
                 ErrorKind::InvalidData,
-                format!("{SOURCE}: entry {index} of the page is a {}, not an object", kind_of(item)),
-            ));
+                format!(
+                    "{SOURCE}: entry {index} of the page is a {}, not an object",
+                    kind_of(item)
+                ),
+            )));
         }
         let id = self.id(item).map_err(|e| {
-            Failure::new(None, ErrorKind::InvalidData, format!("{SOURCE}: entry {index} of the page: {}", e.message()))
+            Box::new(Failure::new(
+                None,
+                ErrorKind::InvalidData,
+                format!("{SOURCE}: entry {index} of the page: {}", e.message()),
+            ))
         })?;
         let content = match &self.template {
             Some(t) => strip_html(&self.render(t, item)),
@@ -126,19 +156,31 @@ impl Mapping {
         };
         let title_value = match &self.title {
             Some(p) => self.typed(p, item),
-            None => self.content.first().and_then(|p| p.values(item).into_iter().next().cloned()),
+            None => self
+                .content
+                .first()
+                .and_then(|p| p.values(item).into_iter().next().cloned()),
         };
         let title = title_value
-            .map(|v| strip_html(&text_of(&v)).split_whitespace().collect::<Vec<_>>().join(" "))
+            .map(|v| {
+                strip_html(&text_of(&v))
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .map(|t| t.chars().take(100).collect::<String>())
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| id.clone());
-        let mut doc = Document::text(id, SOURCE, title, content).with_version(&canonical_json(item));
+        let mut doc =
+            Document::text(id, SOURCE, title, content).with_version(&canonical_json(item));
         if let Some(at) = self.updated_at(item) {
             doc = doc.with_updated_at(at);
         }
-        if let Some(link) =
-            self.link.as_ref().and_then(|p| self.typed(p, item)).and_then(|v| Url::parse(&text_of(&v)).ok())
+        if let Some(link) = self
+            .link
+            .as_ref()
+            .and_then(|p| self.typed(p, item))
+            .and_then(|v| Url::parse(&text_of(&v)).ok())
         {
             doc = doc.with_link(link);
         }
@@ -240,13 +282,22 @@ pub(crate) fn parse_datetime(v: &Value) -> Option<DateTime<Utc>> {
             if let Ok(d) = DateTime::parse_from_rfc3339(s) {
                 return Some(d.with_timezone(&Utc));
             }
-            for fmt in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+            for fmt in [
+                "%Y-%m-%dT%H:%M:%S%.f%:z",
+                "%Y-%m-%d %H:%M:%S%.f%:z",
+                "%Y-%m-%dT%H:%M:%S%.f%z",
+                "%Y-%m-%d %H:%M:%S%.f%z",
+            ] {
                 if let Ok(d) = DateTime::parse_from_str(s, fmt) {
                     return Some(d.with_timezone(&Utc));
                 }
             }
             let naive = s.strip_suffix('Z').unwrap_or(s);
-            for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+            for fmt in [
+                "%Y-%m-%dT%H:%M:%S%.f",
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%dT%H:%M",
+            ] {
                 if let Ok(d) = NaiveDateTime::parse_from_str(naive, fmt) {
                     return Some(Utc.from_utc_datetime(&d));
                 }
@@ -281,12 +332,17 @@ fn from_epoch(n: f64) -> Option<DateTime<Utc>> {
 pub(crate) fn strip_html(text: &str) -> String {
     let looks_like_html = text.contains('>')
         && text.match_indices('<').any(|(i, _)| {
-            text[i + 1..].chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
+            text[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
         });
     if !looks_like_html {
         return text.trim().to_owned();
     }
-    let converter = htmd::HtmlToMarkdown::builder().skip_tags(vec!["script", "style", "head"]).build();
+    let converter = htmd::HtmlToMarkdown::builder()
+        .skip_tags(vec!["script", "style", "head"])
+        .build();
     match converter.convert(text) {
         Ok(md) => md.trim().to_owned(),
         Err(_) => text.trim().to_owned(),
@@ -305,18 +361,32 @@ mod tests {
         assert_eq!(parse_datetime(&json!(secs)), Some(want));
         assert_eq!(parse_datetime(&json!(secs * 1000)), Some(want));
         assert_eq!(parse_datetime(&json!(secs.to_string())), Some(want));
-        assert_eq!(parse_datetime(&json!((secs * 1000).to_string())), Some(want));
-        for s in ["2026-01-02T03:04:05Z", "2026-01-02T03:04:05.000Z", "2026-01-02 03:04:05", "2026-01-02T05:04:05+02:00", "2026-01-02T03:04:05"] {
+        assert_eq!(
+            parse_datetime(&json!((secs * 1000).to_string())),
+            Some(want)
+        );
+        for s in [
+            "2026-01-02T03:04:05Z",
+            "2026-01-02T03:04:05.000Z",
+            "2026-01-02 03:04:05",
+            "2026-01-02T05:04:05+02:00",
+            "2026-01-02T03:04:05",
+        ] {
             assert_eq!(parse_datetime(&json!(s)), Some(want), "{s}");
         }
-        assert_eq!(parse_datetime(&json!("2026-01-02")), Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).single());
+        assert_eq!(
+            parse_datetime(&json!("2026-01-02")),
+            Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).single()
+        );
         assert_eq!(parse_datetime(&json!("yesterday")), None);
         assert_eq!(parse_datetime(&json!(null)), None);
     }
 
     #[test]
     fn html_keeps_paragraphs() {
-        let md = strip_html("<h1>Title</h1><p>First para with <b>bold</b>.</p><p>Second<br>line</p><script>x()</script>");
+        let md = strip_html(
+            "<h1>Title</h1><p>First para with <b>bold</b>.</p><p>Second<br>line</p><script>x()</script>",
+        );
         assert!(md.contains("Title"), "{md}");
         assert!(md.contains("First para with **bold**.\n\nSecond"), "{md}");
         assert!(!md.contains("x()"), "{md}");

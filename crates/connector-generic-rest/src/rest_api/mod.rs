@@ -18,8 +18,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use connector_core::http::{PageLimit, paginate};
 use connector_core::{
-    Batch, Capabilities, CheckpointedBatch, CheckpointedConnector, Connector, DynCheckpointed, Error, ErrorKind,
-    LoadConnector, PollConnector, Registry, Result, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, Capabilities, CheckpointedBatch, CheckpointedConnector, Connector, DynCheckpointed,
+    Error, ErrorKind, LoadConnector, PollConnector, Registry, Result, SlimConnector, SlimDocument,
+    SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -27,8 +28,8 @@ use serde_json::Value;
 
 pub use checkpoint::{At, Position, RestApiCheckpoint};
 pub use config::{
-    AuthConfig, AuthType, Credentials, FieldList, HttpMethod, KeyValues, PaginationConfig, PaginationType,
-    RestApiConfig, SinceConfig, SinceFormat, TypeHint,
+    AuthConfig, AuthType, Credentials, FieldList, HttpMethod, KeyValues, PaginationConfig,
+    PaginationType, RestApiConfig, SinceConfig, SinceFormat, TypeHint,
 };
 
 use client::RestClient;
@@ -42,9 +43,11 @@ const DEFAULT_MAX_PAGES: u64 = 1000;
 
 /// Registers `rest_api`.
 pub fn register(registry: &mut Registry) {
-    registry.register::<RestApiConfig, _>(SOURCE, "Any JSON REST API, configured rather than coded", |cfg| {
-        Ok(Box::new(RestApiConnector::new(cfg)?))
-    });
+    registry.register::<RestApiConfig, _>(
+        SOURCE,
+        "Any JSON REST API, configured rather than coded",
+        |cfg| Ok(Box::new(RestApiConnector::new(cfg)?)),
+    );
 }
 
 /// The `rest_api` connector. Cheap to clone.
@@ -71,7 +74,10 @@ impl RestApiConnector {
             return Err(Error::config(problems).with_connector(SOURCE));
         }
         let mapping = Arc::new(Mapping::new(&config).map_err(|e| e.with_connector(SOURCE))?);
-        Ok(Self { client: RestClient::new(config)?, mapping })
+        Ok(Self {
+            client: RestClient::new(config)?,
+            mapping,
+        })
     }
 
     fn can_poll(&self) -> bool {
@@ -79,7 +85,11 @@ impl RestApiConnector {
     }
 
     fn max_pages(&self) -> u64 {
-        self.client.endpoint.cfg.max_pages.unwrap_or(DEFAULT_MAX_PAGES)
+        self.client
+            .endpoint
+            .cfg
+            .max_pages
+            .unwrap_or(DEFAULT_MAX_PAGES)
     }
 
     /// Pages from `from`, converted: documents in the window (all without one), failures for
@@ -104,7 +114,9 @@ impl RestApiConnector {
         }
         let client = self.client.with_context(ctx);
         let mapping = Arc::clone(&self.mapping);
-        let since = window.filter(|_| client.endpoint.cfg.since.is_some()).map(|w| w.start);
+        let since = window
+            .filter(|_| client.endpoint.cfg.since.is_some())
+            .map(|w| w.start);
         let limit = PageLimit::stop_after(self.max_pages().saturating_sub(from.pages));
         let cancel = ctx.cancellation().clone();
         paginate(from, limit, move |pos| {
@@ -112,7 +124,9 @@ impl RestApiConnector {
             let cancel = cancel.clone();
             async move {
                 if cancel.is_cancelled() {
-                    return Err(Error::new(ErrorKind::Cancelled, "cancelled").with_connector(SOURCE));
+                    return Err(
+                        Error::new(ErrorKind::Cancelled, "cancelled").with_connector(SOURCE)
+                    );
                 }
                 client.fetch_page(pos, since).await
             }
@@ -131,10 +145,13 @@ impl RestApiConnector {
                             documents.push(doc);
                         }
                     }
-                    Err(f) => failures.push(f),
+                    Err(f) => failures.push(*f),
                 }
             }
-            CheckpointedBatch::new(Batch::with_parts(documents, failures, Vec::new()), RestApiCheckpoint { next: page.next })
+            CheckpointedBatch::new(
+                Batch::with_parts(documents, failures, Vec::new()),
+                RestApiCheckpoint { next: page.next },
+            )
         })
         .boxed()
     }
@@ -149,7 +166,9 @@ impl fmt::Display for RestApiConnector {
 
 impl fmt::Debug for RestApiConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RestApiConnector").field("config", &self.client.endpoint.cfg).finish_non_exhaustive()
+        f.debug_struct("RestApiConnector")
+            .field("config", &self.client.endpoint.cfg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -160,7 +179,11 @@ impl Connector for RestApiConnector {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::none().load(true).poll(self.can_poll()).checkpoint(true).slim(true)
+        Capabilities::none()
+            .load(true)
+            .poll(self.can_poll())
+            .checkpoint(true)
+            .slim(true)
     }
 
     /// Fetches the first page: 401/403 stay auth errors, 404 and other 4xx, a non-JSON body
@@ -171,16 +194,25 @@ impl Connector for RestApiConnector {
         match client.fetch_page(client.endpoint.start(), None).await {
             Ok(_) => Ok(()),
             Err(e) => Err(match e.kind() {
-                ErrorKind::NotFound => Error::new(ErrorKind::Config, format!("the endpoint was not found: {}", e.message()))
-                    .with_field("url")
-                    .with_connector(SOURCE)
-                    .with_cause(e),
+                ErrorKind::NotFound => Error::new(
+                    ErrorKind::Config,
+                    format!("the endpoint was not found: {}", e.message()),
+                )
+                .with_field("url")
+                .with_connector(SOURCE)
+                .with_cause(e),
                 ErrorKind::InvalidData => {
                     let field = e.field().unwrap_or("url").to_owned();
-                    Error::new(ErrorKind::Config, format!("the endpoint's answer does not fit the config: {}", e.message()))
-                        .with_field(field)
-                        .with_connector(SOURCE)
-                        .with_cause(e)
+                    Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "the endpoint's answer does not fit the config: {}",
+                            e.message()
+                        ),
+                    )
+                    .with_field(field)
+                    .with_connector(SOURCE)
+                    .with_cause(e)
                 }
                 _ => e,
             }),
@@ -206,13 +238,17 @@ impl Connector for RestApiConnector {
 
 impl LoadConnector for RestApiConnector {
     fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.pages(Some(self.client.endpoint.start()), None, &ctx).map_ok(|p| p.batch).boxed()
+        self.pages(Some(self.client.endpoint.start()), None, &ctx)
+            .map_ok(|p| p.batch)
+            .boxed()
     }
 }
 
 impl PollConnector for RestApiConnector {
     fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.pages(Some(self.client.endpoint.start()), Some(window), &ctx).map_ok(|p| p.batch).boxed()
+        self.pages(Some(self.client.endpoint.start()), Some(window), &ctx)
+            .map_ok(|p| p.batch)
+            .boxed()
     }
 }
 
@@ -220,7 +256,9 @@ impl CheckpointedConnector for RestApiConnector {
     type Checkpoint = RestApiCheckpoint;
 
     fn initial_checkpoint(&self) -> RestApiCheckpoint {
-        RestApiCheckpoint { next: Some(self.client.endpoint.start()) }
+        RestApiCheckpoint {
+            next: Some(self.client.endpoint.start()),
+        }
     }
 
     fn load_from_checkpoint(
@@ -239,16 +277,25 @@ impl SlimConnector for RestApiConnector {
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         let client = self.client.with_context(&ctx);
         let mapping = Arc::clone(&self.mapping);
-        paginate(self.client.endpoint.start(), PageLimit::fail_after(self.max_pages()), move |pos| {
-            let client = client.clone();
-            async move { client.fetch_page(pos, None).await }
-        })
+        paginate(
+            self.client.endpoint.start(),
+            PageLimit::fail_after(self.max_pages()),
+            move |pos| {
+                let client = client.clone();
+                async move { client.fetch_page(pos, None).await }
+            },
+        )
         .and_then(move |page| {
             let ids: Result<Vec<SlimDocument>> = page
                 .items
                 .iter()
                 .filter(|v| v.is_object())
-                .map(|item: &Value| mapping.id(item).map(SlimDocument::new).map_err(|e| e.with_connector(SOURCE)))
+                .map(|item: &Value| {
+                    mapping
+                        .id(item)
+                        .map(SlimDocument::new)
+                        .map_err(|e| e.with_connector(SOURCE))
+                })
                 .collect();
             futures::future::ready(ids)
         })

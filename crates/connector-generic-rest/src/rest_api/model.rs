@@ -33,7 +33,9 @@ impl FieldPath {
         for seg in raw.split('.') {
             let bad = || format!("segment `{seg}` is not `key`, `key[n]` or `key[*]`");
             match seg.find('[') {
-                None if !seg.is_empty() && !seg.contains(']') => segments.push(Segment::Key(seg.to_owned())),
+                None if !seg.is_empty() && !seg.contains(']') => {
+                    segments.push(Segment::Key(seg.to_owned()))
+                }
                 None => return Err(bad()),
                 Some(open) => {
                     let key = &seg[..open];
@@ -50,7 +52,10 @@ impl FieldPath {
                 }
             }
         }
-        Ok(Self { raw: raw.to_owned(), segments })
+        Ok(Self {
+            raw: raw.to_owned(),
+            segments,
+        })
     }
 
     /// The path as written.
@@ -106,8 +111,14 @@ impl ItemsPath {
     /// The parser's message.
     pub(crate) fn parse(path: &str) -> Result<Self, String> {
         let p = path.trim();
-        let full = if p.starts_with('$') { p.to_owned() } else { format!("$.{p}") };
-        JsonPath::parse(&full).map(|path| Self { path }).map_err(|e| format!("is not a valid JSONPath: {e}"))
+        let full = if p.starts_with('$') {
+            p.to_owned()
+        } else {
+            format!("$.{p}")
+        };
+        JsonPath::parse(&full)
+            .map(|path| Self { path })
+            .map_err(|e| format!("is not a valid JSONPath: {e}"))
     }
 
     /// Every match.
@@ -139,7 +150,9 @@ pub(crate) fn find_items<'a>(body: &'a Value, path: Option<&ItemsPath>) -> Items
     match body {
         Value::Array(list) => Items::Found(list.iter().collect()),
         Value::Object(map) => {
-            let known = ["items", "results", "data", "records"].iter().find_map(|k| map.get(*k).and_then(Value::as_array));
+            let known = ["items", "results", "data", "records"]
+                .iter()
+                .find_map(|k| map.get(*k).and_then(Value::as_array));
             match known.or_else(|| map.values().find_map(Value::as_array)) {
                 Some(list) => Items::Found(list.iter().collect()),
                 None => Items::Missing,
@@ -154,9 +167,19 @@ pub(crate) fn find_items<'a>(body: &'a Value, path: Option<&ItemsPath>) -> Items
 pub(crate) fn first_at(body: &Value, path: &str) -> Option<Value> {
     let p = path.trim();
     if p.starts_with('$') {
-        ItemsPath::parse(p).ok()?.query(body).into_iter().next().cloned()
+        ItemsPath::parse(p)
+            .ok()?
+            .query(body)
+            .into_iter()
+            .next()
+            .cloned()
     } else {
-        FieldPath::parse(p).ok()?.values(body).into_iter().next().cloned()
+        FieldPath::parse(p)
+            .ok()?
+            .values(body)
+            .into_iter()
+            .next()
+            .cloned()
     }
 }
 
@@ -218,13 +241,23 @@ mod tests {
     #[test]
     fn field_paths() {
         let item = json!({"a": {"b": 1}, "tags": [{"label": "x"}, {"label": "y"}, {}], "n": null});
-        let get = |p: &str| FieldPath::parse(p).unwrap().values(&item).into_iter().cloned().collect::<Vec<_>>();
+        let get = |p: &str| {
+            FieldPath::parse(p)
+                .unwrap()
+                .values(&item)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>()
+        };
         assert_eq!(get("a.b"), vec![json!(1)]);
         assert_eq!(get("tags[1].label"), vec![json!("y")]);
         assert_eq!(get("tags[*].label"), vec![json!("x"), json!("y")]);
         assert!(get("missing.x").is_empty());
         assert!(get("n").is_empty());
-        assert_eq!(FieldPath::parse("tags[*].label").unwrap().template_name(), "tags_label");
+        assert_eq!(
+            FieldPath::parse("tags[*].label").unwrap().template_name(),
+            "tags_label"
+        );
         for bad in ["", "a..b", "a[x]", "a[1", "[1]", "a]"] {
             assert!(FieldPath::parse(bad).is_err(), "{bad}");
         }
@@ -240,14 +273,23 @@ mod tests {
         let p = ItemsPath::parse("$.nothing").unwrap();
         assert!(matches!(find_items(&body, Some(&p)), Items::Missing));
         assert!(ItemsPath::parse("$.data[").is_err());
-        assert!(matches!(find_items(&json!({"results": [1], "other": [1, 2]}), None), Items::Found(v) if v.len() == 1));
-        assert!(matches!(find_items(&json!({"x": 1, "rows": [1, 2]}), None), Items::Found(v) if v.len() == 2));
+        assert!(
+            matches!(find_items(&json!({"results": [1], "other": [1, 2]}), None), Items::Found(v) if v.len() == 1)
+        );
+        assert!(
+            matches!(find_items(&json!({"x": 1, "rows": [1, 2]}), None), Items::Found(v) if v.len() == 2)
+        );
         assert!(matches!(find_items(&json!({"x": 1}), None), Items::Missing));
     }
 
     #[test]
     fn canonical_json_sorts_keys() {
-        let a: Value = serde_json::from_str(r#"{"b": 1, "a": {"d": [1, {"z": 0, "y": 1}], "c": "x"}}"#).unwrap();
-        assert_eq!(canonical_json(&a), r#"{"a":{"c":"x","d":[1,{"y":1,"z":0}]},"b":1}"#);
+        let a: Value =
+            serde_json::from_str(r#"{"b": 1, "a": {"d": [1, {"z": 0, "y": 1}], "c": "x"}}"#)
+                .unwrap();
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":"x","d":[1,{"y":1,"z":0}]},"b":1}"#
+        );
     }
 }

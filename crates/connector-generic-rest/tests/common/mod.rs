@@ -33,7 +33,7 @@ pub fn item(i: usize) -> Value {
         "author": {"name": format!("author{}", i % 3)},
         "tags": [{"label": "x"}, {"label": format!("t{i}")}],
         // One minute apart; odd items in epoch milliseconds, even in seconds.
-        "updated_at": if i % 2 == 0 { json!(T0 + 60 * i as i64) } else { json!((T0 + 60 * i as i64) * 1000) },
+        "updated_at": if i.is_multiple_of(2) { json!(T0 + 60 * i as i64) } else { json!((T0 + 60 * i as i64) * 1000) },
     })
 }
 
@@ -49,7 +49,13 @@ pub struct FakeApi {
 
 impl FakeApi {
     pub fn new(n: usize, style: Style) -> Self {
-        Self { items: (0..n).map(item).collect(), style, cap: usize::MAX, auth: None, hits: Arc::default() }
+        Self {
+            items: (0..n).map(item).collect(),
+            style,
+            cap: usize::MAX,
+            auth: None,
+            hits: Arc::default(),
+        }
     }
 
     pub fn bearer(mut self) -> Self {
@@ -63,7 +69,10 @@ impl FakeApi {
     }
 
     pub async fn mount(self, server: &MockServer, path: &str) {
-        Mock::given(wiremock::matchers::path(path)).respond_with(self).mount(server).await;
+        Mock::given(wiremock::matchers::path(path))
+            .respond_with(self)
+            .mount(server)
+            .await;
     }
 
     fn slice(&self, start: usize, asked: usize) -> Vec<Value> {
@@ -73,7 +82,10 @@ impl FakeApi {
 }
 
 fn q(req: &Request, k: &str) -> Option<String> {
-    req.url.query_pairs().find(|(qk, _)| qk == k).map(|(_, v)| v.into_owned())
+    req.url
+        .query_pairs()
+        .find(|(qk, _)| qk == k)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn qn(req: &Request, k: &str, default: usize) -> usize {
@@ -99,10 +111,13 @@ impl Respond for FakeApi {
             }
             Style::Offset => {
                 let items = self.slice(qn(req, "offset", 0), qn(req, "limit", 10));
-                ResponseTemplate::new(200).set_body_json(json!({"results": items, "total": self.items.len()}))
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"results": items, "total": self.items.len()}))
             }
             Style::Cursor | Style::StuckCursor => {
-                let start = q(req, "after").and_then(|c| c.strip_prefix("c").and_then(|n| n.parse().ok())).unwrap_or(0);
+                let start = q(req, "after")
+                    .and_then(|c| c.strip_prefix("c").and_then(|n| n.parse().ok()))
+                    .unwrap_or(0);
                 let items = self.slice(start, qn(req, "limit", 3));
                 let end = start + items.len();
                 let next = if self.style == Style::StuckCursor {
@@ -112,14 +127,18 @@ impl Respond for FakeApi {
                 } else {
                     Value::Null
                 };
-                ResponseTemplate::new(200).set_body_json(json!({"items": items, "meta": {"next_cursor": next}}))
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"items": items, "meta": {"next_cursor": next}}))
             }
             Style::Link => {
                 let page = qn(req, "page", 1).max(1);
                 let items = self.slice((page - 1) * 3, 3);
                 let mut t = ResponseTemplate::new(200).set_body_json(Value::Array(items));
                 if page * 3 < self.items.len() {
-                    let link = format!("<{base}?page={}>; rel=\"next\", <{base}?page=999>; rel=\"last\"", page + 1);
+                    let link = format!(
+                        "<{base}?page={}>; rel=\"next\", <{base}?page=999>; rel=\"last\"",
+                        page + 1
+                    );
                     t = t.insert_header("Link", link.as_str());
                 }
                 t
@@ -127,8 +146,13 @@ impl Respond for FakeApi {
             Style::NextUrl => {
                 let page = qn(req, "page", 1).max(1);
                 let items = self.slice((page - 1) * 3, 3);
-                let next = if page * 3 < self.items.len() { json!(format!("{}?page={}", req.url.path(), page + 1)) } else { Value::Null };
-                ResponseTemplate::new(200).set_body_json(json!({"records": items, "links": {"next": next}}))
+                let next = if page * 3 < self.items.len() {
+                    json!(format!("{}?page={}", req.url.path(), page + 1))
+                } else {
+                    Value::Null
+                };
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"records": items, "links": {"next": next}}))
             }
             Style::BodyOffset => {
                 let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
@@ -137,7 +161,8 @@ impl Respond for FakeApi {
                 if body["query"] != json!("all") {
                     return ResponseTemplate::new(400).set_body_string("missing query");
                 }
-                ResponseTemplate::new(200).set_body_json(json!({"hits": {"hits": self.slice(offset, limit)}}))
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"hits": {"hits": self.slice(offset, limit)}}))
             }
         }
     }
@@ -147,7 +172,11 @@ impl Respond for FakeApi {
 pub fn build(config: Value) -> Arc<dyn Connector> {
     let mut registry = connector_core::Registry::new();
     connector_generic_rest::register(&mut registry);
-    Arc::from(registry.build("rest_api", config).unwrap_or_else(|e| panic!("config refused: {e}")))
+    Arc::from(
+        registry
+            .build("rest_api", config)
+            .unwrap_or_else(|e| panic!("config refused: {e}")),
+    )
 }
 
 /// The standard cursor config against `uri`.
