@@ -17,10 +17,12 @@ pub use connector_misc as misc;
 #[cfg(feature = "confluence")]
 pub use connector_confluence as confluence;
 
+/// Any JSON REST API, configured rather than coded (source `"rest_api"`).
+#[cfg(feature = "generic-rest")]
+pub use connector_generic_rest as generic_rest;
+
 // Family crates: one `pub use` above and one `register` line below per family, each behind the
 // facade feature of the same name (see `[features]` in the root Cargo.toml).
-//   #[cfg(feature = "generic-rest")]
-//   pub use connector_generic_rest as generic_rest;
 
 /// Registers every connector family compiled into this build (one Cargo feature per family).
 ///
@@ -37,8 +39,8 @@ pub fn register_all(registry: &mut Registry) {
     connector_misc::register(registry);
     #[cfg(feature = "confluence")]
     connector_confluence::register(registry);
-    // #[cfg(feature = "generic-rest")]
-    // connector_generic_rest::register(registry);
+    #[cfg(feature = "generic-rest")]
+    connector_generic_rest::register(registry);
     // Uses the parameter in a build with no family enabled, so that build has no warning.
     let _ = registry;
 }

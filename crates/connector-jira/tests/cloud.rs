@@ -1,6 +1,8 @@
 //! Jira Cloud (REST v3): token pagination, exact windows, edits, errors, attachments,
 //! comments and labels, against wiremock fixtures shaped like Atlassian's docs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests: a failed unwrap is a failed test.
+
 mod common;
 
 use std::sync::Arc;
@@ -36,7 +38,11 @@ async fn collect(
 }
 
 fn keys(batch: &Batch) -> Vec<String> {
-    batch.documents.iter().map(|d| d.title.split(':').next().unwrap_or("").to_owned()).collect()
+    batch
+        .documents
+        .iter()
+        .map(|d| d.title.split(':').next().unwrap_or("").to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -52,12 +58,19 @@ async fn pages_by_token_with_explicit_fields() {
     assert_eq!(bodies[2]["nextPageToken"], "page-2");
     for b in &bodies {
         assert_eq!(b["maxResults"], 100, "page size is the API maximum");
-        let fields: Vec<&str> = b["fields"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-        assert!(fields.contains(&"summary") && fields.contains(&"comment"), "{fields:?}");
+        let fields: Vec<&str> = b["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            fields.contains(&"summary") && fields.contains(&"comment"),
+            "{fields:?}"
+        );
         assert!(!fields.contains(&"*all"), "{fields:?}");
         assert_eq!(
-            b["jql"],
-            "project = \"ENG\" ORDER BY key ASC",
+            b["jql"], "project = \"ENG\" ORDER BY key ASC",
             "a full load has no time bound"
         );
     }
@@ -85,10 +98,12 @@ async fn window_at_minute_boundaries_is_exact() {
     let got = collect(c.poll(window, SyncContext::new())).await.unwrap();
     // 10:00:30 comes back from the widened JQL but is before the window; 10:10:00 is its end.
     assert_eq!(keys(&got), ["ENG-2", "ENG-3", "ENG-4"]);
-    let jql = search.bodies.lock().unwrap()[0]["jql"].as_str().unwrap().to_owned();
+    let jql = search.bodies.lock().unwrap()[0]["jql"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(
-        jql,
-        "project = \"ENG\" AND updated >= \"2026-01-15 10:59\" ORDER BY key ASC",
+        jql, "project = \"ENG\" AND updated >= \"2026-01-15 10:59\" ORDER BY key ASC",
         "the start, one minute earlier, in the user's zone"
     );
 }
@@ -96,10 +111,16 @@ async fn window_at_minute_boundaries_is_exact() {
 #[tokio::test]
 async fn falls_back_to_the_configured_offset() {
     let (server, search) = common::cloud_mock(common::numbered(1, true), 10, "Not/AZone").await;
-    let c = common::connector(common::cloud_config(&server.uri(), json!({"timezone_offset": -5})));
+    let c = common::connector(common::cloud_config(
+        &server.uri(),
+        json!({"timezone_offset": -5}),
+    ));
     let window = TimeWindow::new(utc("2026-01-15T10:00:00Z"), utc("2026-01-15T11:00:00Z")).unwrap();
     collect(c.poll(window, SyncContext::new())).await.unwrap();
-    let jql = search.bodies.lock().unwrap()[0]["jql"].as_str().unwrap().to_owned();
+    let jql = search.bodies.lock().unwrap()[0]["jql"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(jql.contains("updated >= \"2026-01-15 04:59\""), "{jql}");
 }
 
@@ -111,13 +132,18 @@ fn jira_time(t: DateTime<Utc>) -> String {
 async fn an_edited_issue_comes_in_the_next_incremental_run() {
     let long_ago = jira_time(Utc::now() - chrono::Duration::days(3));
     let (server, search) = common::cloud_mock(
-        vec![common::issue(1, &long_ago, true), common::issue(2, &long_ago, true)],
+        vec![
+            common::issue(1, &long_ago, true),
+            common::issue(2, &long_ago, true),
+        ],
         10,
         "UTC",
     )
     .await;
-    let c: Arc<dyn Connector> =
-        Arc::new(common::connector(common::cloud_config(&server.uri(), json!({}))));
+    let c: Arc<dyn Connector> = Arc::new(common::connector(common::cloud_config(
+        &server.uri(),
+        json!({}),
+    )));
     let sink = MemorySink::new();
     let store = MemoryStateStore::new();
     let first = Syncer::new(Arc::clone(&c))
@@ -153,12 +179,26 @@ async fn an_edited_issue_comes_in_the_next_incremental_run() {
         .await
         .unwrap();
     assert_eq!((second.new, second.updated), (0, 1), "{second:?}");
-    let jql = search.bodies.lock().unwrap().last().unwrap()["jql"].as_str().unwrap().to_owned();
-    assert!(jql.contains("updated >= "), "the second run is incremental: {jql}");
+    let jql = search.bodies.lock().unwrap().last().unwrap()["jql"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        jql.contains("updated >= "),
+        "the second run is incremental: {jql}"
+    );
     let delivered = sink.deliveries().concat();
-    assert_eq!(delivered.last().map(String::as_str), Some(format!("{}/browse/ENG-2", server.uri()).as_str()));
+    assert_eq!(
+        delivered.last().map(String::as_str),
+        Some(format!("{}/browse/ENG-2", server.uri()).as_str())
+    );
     let doc = sink.get(&format!("{}/browse/ENG-2", server.uri())).unwrap();
-    assert!(doc.content.as_text().unwrap().contains("Reproduced on 1.2 as well."));
+    assert!(
+        doc.content
+            .as_text()
+            .unwrap()
+            .contains("Reproduced on 1.2 as well.")
+    );
 }
 
 async fn bad_jql_server() -> MockServer {
@@ -178,12 +218,18 @@ async fn bad_jql_server() -> MockServer {
 #[tokio::test]
 async fn a_jql_error_is_an_error_not_an_empty_result() {
     let server = bad_jql_server().await;
-    let cfg = common::cloud_config(&server.uri(), json!({"jql_query": "type = Task Bug", "project_key": null}));
+    let cfg = common::cloud_config(
+        &server.uri(),
+        json!({"jql_query": "type = Task Bug", "project_key": null}),
+    );
     let c = common::connector(cfg);
     let err = collect(c.load(SyncContext::new())).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert_eq!(err.field(), Some("jql_query"));
-    assert!(err.to_string().contains("Expecting either 'OR' or 'AND'"), "{err}");
+    assert!(
+        err.to_string().contains("Expecting either 'OR' or 'AND'"),
+        "{err}"
+    );
     let err = c.check().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
 }
@@ -204,7 +250,10 @@ async fn check_tells_credentials_project_and_query_apart() {
     let err = c.check().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
     assert_eq!(err.field(), Some("credentials.jira_api_token"));
-    assert!(err.to_string().contains("You are not authenticated"), "{err}");
+    assert!(
+        err.to_string().contains("You are not authenticated"),
+        "{err}"
+    );
     assert!(!format!("{err:?} {err}").contains(common::TOKEN));
 
     // Unknown project.
@@ -218,20 +267,33 @@ async fn check_tells_credentials_project_and_query_apart() {
         })))
         .mount(&server)
         .await;
-    let c = common::connector(common::cloud_config(&server.uri(), json!({"project_key": "NOPE"})));
+    let c = common::connector(common::cloud_config(
+        &server.uri(),
+        json!({"project_key": "NOPE"}),
+    ));
     let err = c.check().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert_eq!(err.field(), Some("project_key"));
-    assert!(err.to_string().contains("No project could be found with key 'NOPE'."), "{err}");
+    assert!(
+        err.to_string()
+            .contains("No project could be found with key 'NOPE'."),
+        "{err}"
+    );
 
     // Bad JQL (the project exists).
     let server = bad_jql_server().await;
     Mock::given(method("GET"))
         .and(path("/rest/api/3/project/ENG"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "10000", "key": "ENG", "name": "Engineering"})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "10000", "key": "ENG", "name": "Engineering"})),
+        )
         .mount(&server)
         .await;
-    let c = common::connector(common::cloud_config(&server.uri(), json!({"jql_query": "type = Task Bug"})));
+    let c = common::connector(common::cloud_config(
+        &server.uri(),
+        json!({"jql_query": "type = Task Bug"}),
+    ));
     let err = c.check().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
     assert!(err.to_string().contains("Error in the JQL Query"), "{err}");
@@ -248,7 +310,11 @@ async fn unauthorized_fails_fast() {
     let c = common::connector(common::cloud_config(&server.uri(), json!({})));
     let err = collect(c.load(SyncContext::new())).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
-    assert_eq!(server.received_requests().await.unwrap().len(), 1, "no retry after a 401");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "no retry after a 401"
+    );
 }
 
 #[tokio::test]
@@ -266,7 +332,10 @@ async fn waits_out_429_with_retry_after() {
     let started = std::time::Instant::now();
     let all = collect(c.load(ctx.clone())).await.unwrap();
     assert_eq!(all.documents.len(), 2);
-    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "Retry-After honoured");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "Retry-After honoured"
+    );
     assert_eq!(ctx.stats().retries(), 1);
     assert_eq!(search.bodies.lock().unwrap().len(), 1);
 }
@@ -286,8 +355,16 @@ async fn attachments_with_a_size_cap_checked_before_download() {
          "created": "2026-01-14T08:00:00.000+0000", "size": 5000, "mimeType": "application/octet-stream",
          "content": format!("{uri}/rest/api/3/attachment/content/30002")}
     ]);
-    let search = common::CloudSearch { issues: Arc::new(std::sync::Mutex::new(vec![issue])), per_page: 10, bodies: Arc::default() };
-    Mock::given(method("POST")).and(path("/rest/api/3/search/jql")).respond_with(search).mount(&server).await;
+    let search = common::CloudSearch {
+        issues: Arc::new(std::sync::Mutex::new(vec![issue])),
+        per_page: 10,
+        bodies: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(search)
+        .mount(&server)
+        .await;
     Mock::given(method("GET"))
         .and(path("/rest/api/3/attachment/content/30001"))
         .respond_with(ResponseTemplate::new(200).set_body_bytes(b"hello notes".to_vec()))
@@ -300,7 +377,10 @@ async fn attachments_with_a_size_cap_checked_before_download() {
         .expect(0)
         .mount(&server)
         .await;
-    let cfg = common::cloud_config(&uri, json!({"include_attachments": true, "attachment_size_limit": 1000}));
+    let cfg = common::cloud_config(
+        &uri,
+        json!({"include_attachments": true, "attachment_size_limit": 1000}),
+    );
     let c = common::connector(cfg);
     let all = collect(c.load(SyncContext::new())).await.unwrap();
     let issue_id = format!("{uri}/browse/ENG-7");
@@ -311,7 +391,12 @@ async fn attachments_with_a_size_cap_checked_before_download() {
     assert_eq!(att.content.as_bytes(), b"hello notes");
     assert_eq!(att.title, "ENG-7: notes.txt");
     let text = all.documents[0].content.as_text().unwrap();
-    assert!(text.contains("- dump.bin (4.9 KiB, application/octet-stream) (not indexed: over the size limit)"), "{text}");
+    assert!(
+        text.contains(
+            "- dump.bin (4.9 KiB, application/octet-stream) (not indexed: over the size limit)"
+        ),
+        "{text}"
+    );
 
     // Prune keeps the attachment: its id is listed with the issue's.
     let mut listed = Vec::new();
@@ -334,8 +419,16 @@ async fn comments_paged_past_the_embedded_ones_and_blacklisted_left_out() {
         "comments": [comment(1, "Bob", "bob@example.com", "first"), comment(2, "Build Bot", "BOT@example.com", "build passed")],
         "maxResults": 2, "total": 3, "startAt": 0
     });
-    let search = common::CloudSearch { issues: Arc::new(std::sync::Mutex::new(vec![issue])), per_page: 10, bodies: Arc::default() };
-    Mock::given(method("POST")).and(path("/rest/api/3/search/jql")).respond_with(search).mount(&server).await;
+    let search = common::CloudSearch {
+        issues: Arc::new(std::sync::Mutex::new(vec![issue])),
+        per_page: 10,
+        bodies: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(search)
+        .mount(&server)
+        .await;
     Mock::given(method("GET"))
         .and(path("/rest/api/3/issue/ENG-3/comment"))
         .and(query_param("startAt", "2"))
@@ -346,11 +439,22 @@ async fn comments_paged_past_the_embedded_ones_and_blacklisted_left_out() {
         .expect(1)
         .mount(&server)
         .await;
-    let cfg = common::cloud_config(&server.uri(), json!({"comment_email_blacklist": "bot@example.com"}));
-    let all = collect(common::connector(cfg).load(SyncContext::new())).await.unwrap();
+    let cfg = common::cloud_config(
+        &server.uri(),
+        json!({"comment_email_blacklist": "bot@example.com"}),
+    );
+    let all = collect(common::connector(cfg).load(SyncContext::new()))
+        .await
+        .unwrap();
     let text = all.documents[0].content.as_text().unwrap();
-    assert!(text.contains("### Bob (") && text.contains("first"), "{text}");
-    assert!(text.contains("### Carol (") && text.contains("third"), "{text}");
+    assert!(
+        text.contains("### Bob (") && text.contains("first"),
+        "{text}"
+    );
+    assert!(
+        text.contains("### Carol (") && text.contains("third"),
+        "{text}"
+    );
     assert!(!text.contains("build passed"), "{text}");
 }
 
@@ -363,8 +467,14 @@ async fn labels_to_skip_in_the_query_and_after_it() {
     let c = common::connector(cfg);
     let all = collect(c.load(SyncContext::new())).await.unwrap();
     assert_eq!(keys(&all), ["ENG-1", "ENG-3"]);
-    let jql = search.bodies.lock().unwrap()[0]["jql"].as_str().unwrap().to_owned();
-    assert!(jql.contains("(labels IS EMPTY OR labels NOT IN (\"secret\", \"internal\"))"), "{jql}");
+    let jql = search.bodies.lock().unwrap()[0]["jql"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        jql.contains("(labels IS EMPTY OR labels NOT IN (\"secret\", \"internal\"))"),
+        "{jql}"
+    );
     let mut listed = Vec::new();
     let mut stream = c.list_ids(SyncContext::new());
     while let Some(page) = stream.next().await {
@@ -378,19 +488,30 @@ async fn scoped_tokens_go_through_the_gateway() {
     let site = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/_edge/tenant_info"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"cloudId": "0a1b2c3d-cloud"})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"cloudId": "0a1b2c3d-cloud"})),
+        )
         .mount(&site)
         .await;
     let gateway = MockServer::start().await;
-    let search = common::CloudSearch { issues: Arc::new(std::sync::Mutex::new(common::numbered(1, true))), per_page: 10, bodies: Arc::default() };
+    let search = common::CloudSearch {
+        issues: Arc::new(std::sync::Mutex::new(common::numbered(1, true))),
+        per_page: 10,
+        bodies: Arc::default(),
+    };
     Mock::given(method("POST"))
         .and(path("/ex/jira/0a1b2c3d-cloud/rest/api/3/search/jql"))
         .respond_with(search)
         .expect(1)
         .mount(&gateway)
         .await;
-    let cfg = common::cloud_config(&site.uri(), json!({"scoped_token": true, "api_gateway_url": gateway.uri()}));
-    let all = collect(common::connector(cfg).load(SyncContext::new())).await.unwrap();
+    let cfg = common::cloud_config(
+        &site.uri(),
+        json!({"scoped_token": true, "api_gateway_url": gateway.uri()}),
+    );
+    let all = collect(common::connector(cfg).load(SyncContext::new()))
+        .await
+        .unwrap();
     // Ids stay on the site, whatever the API root.
     assert_eq!(all.documents[0].id, format!("{}/browse/ENG-1", site.uri()));
 }

@@ -1,5 +1,7 @@
 //! The conformance kit against a Server-style wiremock Jira: 7 issues, 3 per page.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests: a failed unwrap is a failed test.
+
 mod common;
 
 use std::sync::Arc;
@@ -43,14 +45,20 @@ impl Fixture for JiraFixture {
     fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
         let uri = self.malformed.uri();
         let cfg = common::server_config(&uri, json!({ "page_size": 3 }));
-        Some((Arc::new(common::connector(cfg)), Some(format!("{uri}/browse/ENG-4"))))
+        Some((
+            Arc::new(common::connector(cfg)),
+            Some(format!("{uri}/browse/ENG-4")),
+        ))
     }
 
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
         // Issue n is updated at 10:(n-1): minutes 2..5 hold ENG-3, ENG-4, ENG-5.
         let uri = self.server.uri();
         let window = TimeWindow::new(at(2), at(5)).ok()?;
-        Some((window, (3..=5).map(|n| format!("{uri}/browse/ENG-{n}")).collect()))
+        Some((
+            window,
+            (3..=5).map(|n| format!("{uri}/browse/ENG-{n}")).collect(),
+        ))
     }
 }
 

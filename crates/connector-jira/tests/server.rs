@@ -1,6 +1,8 @@
 //! Jira Server/Data Center (REST v2): `startAt` pages, wiki markup, and the ADF and wiki
 //! conversions as snapshots.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests: a failed unwrap is a failed test.
+
 mod common;
 
 use std::sync::{Arc, Mutex};
@@ -38,14 +40,22 @@ async fn pages_by_start_at_as_far_as_the_server_serves() {
         .filter(|r| r.url.path() == "/rest/api/2/search")
         .map(|r| {
             let q: Vec<(String, String)> = r.url.query_pairs().into_owned().collect();
-            let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+            let get = |k: &str| {
+                q.iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
             assert_eq!(get("maxResults"), "100");
             assert!(get("fields").split(',').any(|f| f == "description"));
             get("startAt")
         })
         .collect();
     assert_eq!(starts, ["0", "2", "4"]);
-    assert_eq!(search.jqls.lock().unwrap()[0], "project = \"ENG\" ORDER BY key ASC");
+    assert_eq!(
+        search.jqls.lock().unwrap()[0],
+        "project = \"ENG\" ORDER BY key ASC"
+    );
     // Wiki markup became Markdown.
     let text = all.documents[0].content.as_text().unwrap();
     assert!(text.contains("Description of issue **1**."), "{text}");
@@ -61,7 +71,10 @@ async fn a_personal_access_token_is_a_bearer_token() {
     };
     Mock::given(method("GET"))
         .and(path("/rest/api/2/search"))
-        .and(header("authorization", format!("Bearer {}", common::TOKEN).as_str()))
+        .and(header(
+            "authorization",
+            format!("Bearer {}", common::TOKEN).as_str(),
+        ))
         .respond_with(search)
         .expect(1)
         .mount(&server)
@@ -133,7 +146,11 @@ async fn wiki_markup_issue_snapshot() {
     let (server, _) = common::server_mock(vec![rich_wiki_issue()], 10).await;
     let c = common::connector(common::server_config(&server.uri(), json!({})));
     let doc = load(&c).await.documents.remove(0);
-    let text = doc.content.as_text().unwrap().replace(&server.uri(), "https://jira.example.com");
+    let text = doc
+        .content
+        .as_text()
+        .unwrap()
+        .replace(&server.uri(), "https://jira.example.com");
     insta::assert_snapshot!("wiki_issue", text);
 }
 
@@ -211,10 +228,16 @@ async fn adf_issue_snapshot() {
     let (server, _) = common::cloud_mock(vec![rich_adf_issue()], 10, "UTC").await;
     let c = common::connector(common::cloud_config(&server.uri(), json!({})));
     let doc = load(&c).await.documents.remove(0);
-    let text = doc.content.as_text().unwrap().replace(&server.uri(), "https://example.atlassian.net");
+    let text = doc
+        .content
+        .as_text()
+        .unwrap()
+        .replace(&server.uri(), "https://example.atlassian.net");
     insta::assert_snapshot!("adf_issue", text);
     let mut json = serde_json::to_value(&doc).unwrap();
-    let shown = serde_json::to_string(&json).unwrap().replace(&server.uri(), "https://example.atlassian.net");
+    let shown = serde_json::to_string(&json)
+        .unwrap()
+        .replace(&server.uri(), "https://example.atlassian.net");
     json = serde_json::from_str(&shown).unwrap();
     insta::assert_json_snapshot!("adf_issue_document", json, {
         ".updated_at" => "[updated_at]",

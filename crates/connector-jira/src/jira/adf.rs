@@ -135,10 +135,7 @@ fn block(node: &Value, depth: usize) -> String {
         _ => {
             // Unknown block: keep whatever it holds, as blocks or inline.
             let kids = children(node);
-            if kids
-                .iter()
-                .all(|k| k.get("text").is_some() || is_inline(k))
-            {
+            if kids.iter().all(|k| k.get("text").is_some() || is_inline(k)) {
                 inlines(kids, depth)
             } else {
                 blocks(kids, depth, "\n\n")

@@ -36,7 +36,10 @@ impl Zone {
 
     fn offset_secs(&self, t: DateTime<Utc>) -> i32 {
         match self {
-            Self::Named(tz) => tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc(),
+            Self::Named(tz) => tz
+                .offset_from_utc_datetime(&t.naive_utc())
+                .fix()
+                .local_minus_utc(),
             Self::Fixed(off) => off.local_minus_utc(),
         }
     }
@@ -144,7 +147,12 @@ impl JiraClient {
     /// `/myself`: checks the credentials; its `timeZone` is the zone JQL dates are read in.
     pub(crate) async fn myself(&self) -> Result<Myself> {
         let url = self.api("myself").await?;
-        let resp = self.http.get(url).client_errors_as_responses().send().await?;
+        let resp = self
+            .http
+            .get(url)
+            .client_errors_as_responses()
+            .send()
+            .await?;
         self.expect_ok(&resp, None)?;
         resp.json()
     }
@@ -182,7 +190,10 @@ impl JiraClient {
         let mut jql = base_jql(&self.shared.config);
         if let Some(w) = window {
             let zone = self.zone().await?;
-            jql = format!("{jql} AND updated >= \"{}\"", jql_lower_bound(zone, w.start));
+            jql = format!(
+                "{jql} AND updated >= \"{}\"",
+                jql_lower_bound(zone, w.start)
+            );
         }
         Ok(format!("{jql} ORDER BY key ASC"))
     }
@@ -241,12 +252,19 @@ impl JiraClient {
             // The server may serve fewer than asked (its own maximum): advance by what came.
             let after = start_at + page.issues.len() as u64;
             let more = !page.issues.is_empty() && page.total.is_none_or(|t| after < t);
-            Ok(Page::new(page.issues, more.then_some(Cursor::StartAt(after))))
+            Ok(Page::new(
+                page.issues,
+                more.then_some(Cursor::StartAt(after)),
+            ))
         }
     }
 
     /// The comments of `key` from `start_at` on, one page.
-    pub(crate) async fn comments(&self, key: &str, start_at: u64) -> Result<Page<CommentPage, u64>> {
+    pub(crate) async fn comments(
+        &self,
+        key: &str,
+        start_at: u64,
+    ) -> Result<Page<CommentPage, u64>> {
         let url = self.api(&format!("issue/{}/comment", encode(key))).await?;
         let resp = self
             .http
@@ -286,7 +304,12 @@ impl JiraClient {
     /// Checks that the project exists and is visible.
     pub(crate) async fn project(&self, key: &str) -> Result<()> {
         let url = self.api(&format!("project/{}", encode(key))).await?;
-        let resp = self.http.get(url).client_errors_as_responses().send().await?;
+        let resp = self
+            .http
+            .get(url)
+            .client_errors_as_responses()
+            .send()
+            .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             let messages = error_messages(&resp);
             return Err(Error::new(

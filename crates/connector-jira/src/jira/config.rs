@@ -257,12 +257,14 @@ impl JiraConfig {
 
     /// Issues per search request.
     pub fn page_size(&self) -> u32 {
-        self.page_size.map_or(MAX_PAGE_SIZE, |n| n.get().min(MAX_PAGE_SIZE))
+        self.page_size
+            .map_or(MAX_PAGE_SIZE, |n| n.get().min(MAX_PAGE_SIZE))
     }
 
     /// Largest attachment downloaded.
     pub fn attachment_size_limit(&self) -> u64 {
-        self.attachment_size_limit.unwrap_or(DEFAULT_ATTACHMENT_SIZE_LIMIT)
+        self.attachment_size_limit
+            .unwrap_or(DEFAULT_ATTACHMENT_SIZE_LIMIT)
     }
 
     /// The site URL without a trailing `/`, as used in ids.

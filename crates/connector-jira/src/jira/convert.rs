@@ -119,11 +119,15 @@ fn fields_of(issue: &Issue, url: &str) -> Vec<(&'static str, Value)> {
         ),
         (
             "reporter",
-            f.reporter.as_ref().and_then(|u| u.shown().map(str::to_owned)),
+            f.reporter
+                .as_ref()
+                .and_then(|u| u.shown().map(str::to_owned)),
         ),
         (
             "assignee",
-            f.assignee.as_ref().and_then(|u| u.shown().map(str::to_owned)),
+            f.assignee
+                .as_ref()
+                .and_then(|u| u.shown().map(str::to_owned)),
         ),
     ];
     for (k, v) in optional {
@@ -241,10 +245,15 @@ pub(crate) fn issue_document(
     let mut metadata: BTreeMap<String, Value> =
         fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     metadata.insert("issue_id".to_owned(), json!(issue.id));
-    let mut doc = Document::text(id.clone(), SOURCE, format!("{}: {summary}", issue.key), text)
-        .with_updated_at(updated)
-        .with_owners(owners)
-        .with_version(&issue_version(&f.updated, options));
+    let mut doc = Document::text(
+        id.clone(),
+        SOURCE,
+        format!("{}: {summary}", issue.key),
+        text,
+    )
+    .with_updated_at(updated)
+    .with_owners(owners)
+    .with_version(&issue_version(&f.updated, options));
     doc.metadata = metadata;
     if let Ok(link) = Url::parse(&id) {
         doc = doc.with_link(link);

@@ -58,8 +58,8 @@ use url::Url;
 
 pub use checkpoint::JiraCheckpoint;
 pub use config::{
-    DEFAULT_API_GATEWAY, DEFAULT_ATTACHMENT_SIZE_LIMIT, JiraConfig, JiraCredentials,
-    MAX_PAGE_SIZE, StringList,
+    DEFAULT_API_GATEWAY, DEFAULT_ATTACHMENT_SIZE_LIMIT, JiraConfig, JiraCredentials, MAX_PAGE_SIZE,
+    StringList,
 };
 
 use checkpoint::Cursor;
@@ -178,7 +178,7 @@ impl JiraConnector {
 
 /// One converted item of a page.
 enum Item {
-    Doc(Document),
+    Doc(Box<Document>),
     Fail(Failure),
     Unchanged(String),
 }
@@ -227,8 +227,13 @@ async fn convert_page(
         let issue: Issue = match serde_json::from_value(raw) {
             Ok(i) => i,
             Err(e) => {
-                let name = id.clone().unwrap_or_else(|| "an issue without a key".to_owned());
-                batch.failures.push(malformed(id, format!("Jira issue `{name}` is malformed: {e}")));
+                let name = id
+                    .clone()
+                    .unwrap_or_else(|| "an issue without a key".to_owned());
+                batch.failures.push(malformed(
+                    id,
+                    format!("Jira issue `{name}` is malformed: {e}"),
+                ));
                 continue;
             }
         };
@@ -274,7 +279,7 @@ async fn convert_page(
     for items in results {
         for item in items? {
             match item {
-                Item::Doc(d) => batch.documents.push(d),
+                Item::Doc(d) => batch.documents.push(*d),
                 Item::Fail(f) => batch.failures.push(f),
                 Item::Unchanged(id) => batch.unchanged.push(id),
             }
@@ -317,9 +322,9 @@ async fn convert_issue(
             items.push(Item::Unchanged(id.clone()));
         } else {
             match all_comments(client, &issue, options).await {
-                Ok(comments) => items.push(Item::Doc(convert::issue_document(
+                Ok(comments) => items.push(Item::Doc(Box::new(convert::issue_document(
                     &issue, &comments, updated, options,
-                ))),
+                )))),
                 Err(e) if is_fatal(&e) => return Err(e),
                 Err(e) => items.push(Item::Fail(item_failure(id.clone(), &e))),
             }
@@ -337,9 +342,9 @@ async fn convert_issue(
         }
         let url = a.content.as_deref().unwrap_or_default();
         match client.download(url, options.attachment_limit).await {
-            Ok(data) => items.push(Item::Doc(convert::attachment_document(
+            Ok(data) => items.push(Item::Doc(Box::new(convert::attachment_document(
                 &issue, a, data, options,
-            ))),
+            )))),
             Err(e) if is_fatal(&e) => return Err(e),
             Err(e) => items.push(Item::Fail(item_failure(aid, &e))),
         }
@@ -348,7 +353,11 @@ async fn convert_issue(
 }
 
 /// The embedded comments and, when Jira embedded only the first of them, the rest, paged.
-async fn all_comments(client: &JiraClient, issue: &Issue, options: &Options) -> Result<Vec<Comment>> {
+async fn all_comments(
+    client: &JiraClient,
+    issue: &Issue,
+    options: &Options,
+) -> Result<Vec<Comment>> {
     if !options.include_comments {
         return Ok(Vec::new());
     }

@@ -49,7 +49,8 @@ pub(crate) fn to_markdown(src: &str) -> String {
             push_quoted(&mut out, quote, &format!("{fence}{lang}\n{body}\n{fence}"));
             continue;
         }
-        if trimmed.starts_with("{quote}") || (trimmed.starts_with("{panel") && trimmed.ends_with('}'))
+        if trimmed.starts_with("{quote}")
+            || (trimmed.starts_with("{panel") && trimmed.ends_with('}'))
         {
             // `{quote}` and `{panel}` open and close the same way.
             quote = !quote;
@@ -249,64 +250,69 @@ pub(crate) fn inline(text: &str) -> String {
     while i < chars.len() {
         let c = chars[i];
         // {{monospace}}
-        if c == '{' && chars.get(i + 1) == Some(&'{') {
-            if let Some(end) = find_seq(&chars, i + 2, &['}', '}']) {
-                let inner: String = chars[i + 2..end].iter().collect();
-                out.push('`');
-                out.push_str(&inner);
-                out.push('`');
-                i = end + 2;
-                continue;
-            }
+        if c == '{'
+            && chars.get(i + 1) == Some(&'{')
+            && let Some(end) = find_seq(&chars, i + 2, &['}', '}'])
+        {
+            let inner: String = chars[i + 2..end].iter().collect();
+            out.push('`');
+            out.push_str(&inner);
+            out.push('`');
+            i = end + 2;
+            continue;
         }
         // {color:red} ... {color} and other inline macros: drop the tags.
-        if c == '{' {
-            if let Some(end) = chars[i..].iter().position(|&x| x == '}') {
-                let tag: String = chars[i + 1..i + end].iter().collect();
-                if tag == "color" || tag.starts_with("color:") || tag == "anchor" || tag.starts_with("anchor:") {
-                    i += end + 1;
-                    continue;
-                }
-            }
-        }
-        if c == '[' {
-            if let Some(end) = chars[i..].iter().position(|&x| x == ']') {
-                let inner: String = chars[i + 1..i + end].iter().collect();
-                if let Some(link) = link(&inner) {
-                    out.push_str(&link);
-                    i += end + 1;
-                    continue;
-                }
-            }
-        }
-        if c == '!' {
-            if let Some(end) = chars[i + 1..].iter().position(|&x| x == '!' || x.is_whitespace()) {
-                let close = i + 1 + end;
-                if chars[close] == '!' && end > 0 {
-                    let inner: String = chars[i + 1..close].iter().collect();
-                    let name = inner.split('|').next().unwrap_or("");
-                    if name.contains('.') {
-                        out.push_str(&format!("![{name}]({name})"));
-                        i = close + 1;
-                        continue;
-                    }
-                }
-            }
-        }
-        if matches!(c, '*' | '_' | '-' | '+') {
-            if let Some(end) = emphasis_end(&chars, i) {
-                let inner: String = chars[i + 1..end].iter().collect();
-                let inner = inline(&inner);
-                let wrapped = match c {
-                    '*' => format!("**{inner}**"),
-                    '_' => format!("*{inner}*"),
-                    '-' => format!("~~{inner}~~"),
-                    _ => inner,
-                };
-                out.push_str(&wrapped);
-                i = end + 1;
+        if c == '{'
+            && let Some(end) = chars[i..].iter().position(|&x| x == '}')
+        {
+            let tag: String = chars[i + 1..i + end].iter().collect();
+            if tag == "color"
+                || tag.starts_with("color:")
+                || tag == "anchor"
+                || tag.starts_with("anchor:")
+            {
+                i += end + 1;
                 continue;
             }
+        }
+        if c == '['
+            && let Some(end) = chars[i..].iter().position(|&x| x == ']')
+            && let Some(link) = link(&chars[i + 1..i + end].iter().collect::<String>())
+        {
+            out.push_str(&link);
+            i += end + 1;
+            continue;
+        }
+        if c == '!'
+            && let Some(end) = chars[i + 1..]
+                .iter()
+                .position(|&x| x == '!' || x.is_whitespace())
+            && end > 0
+            && chars[i + 1 + end] == '!'
+        {
+            let close = i + 1 + end;
+            let inner: String = chars[i + 1..close].iter().collect();
+            let name = inner.split('|').next().unwrap_or("");
+            if name.contains('.') {
+                out.push_str(&format!("![{name}]({name})"));
+                i = close + 1;
+                continue;
+            }
+        }
+        if matches!(c, '*' | '_' | '-' | '+')
+            && let Some(end) = emphasis_end(&chars, i)
+        {
+            let inner: String = chars[i + 1..end].iter().collect();
+            let inner = inline(&inner);
+            let wrapped = match c {
+                '*' => format!("**{inner}**"),
+                '_' => format!("*{inner}*"),
+                '-' => format!("~~{inner}~~"),
+                _ => inner,
+            };
+            out.push_str(&wrapped);
+            i = end + 1;
+            continue;
         }
         out.push(c);
         i += 1;
@@ -375,7 +381,10 @@ mod tests {
     #[test]
     fn inline_marks() {
         assert_eq!(inline("a *bold* and _it_ x"), "a **bold** and *it* x");
-        assert_eq!(inline("snake_case_name and 2*3*4"), "snake_case_name and 2*3*4");
+        assert_eq!(
+            inline("snake_case_name and 2*3*4"),
+            "snake_case_name and 2*3*4"
+        );
         assert_eq!(inline("a - b -gone- c"), "a - b ~~gone~~ c");
         assert_eq!(inline("[Docs|https://x.io/a]"), "[Docs](https://x.io/a)");
         assert_eq!(inline("[~jdoe] see {{cfg.yml}}"), "@jdoe see `cfg.yml`");
@@ -384,7 +393,10 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_input() {
-        for s in ["*", "**", "_", "[", "]", "!", "!!", "{{", "}}", "{", "|", "||", "h7. x", "h1.", "?", "??", "{code", "{code}", "[|]", "-", "- ", "*_*_"] {
+        for s in [
+            "*", "**", "_", "[", "]", "!", "!!", "{{", "}}", "{", "|", "||", "h7. x", "h1.", "?",
+            "??", "{code", "{code}", "[|]", "-", "- ", "*_*_",
+        ] {
             let _ = to_markdown(s);
             let _ = inline(s);
         }

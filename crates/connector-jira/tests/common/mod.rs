@@ -3,6 +3,7 @@
 //! (`GET /rest/api/2/search`, `startAt`, `maxResults`, `total`), issues with their `fields`,
 //! `/myself`, `/issue/{key}`, and Jira's error bodies.
 #![allow(dead_code, unreachable_pub)] // Each test file uses part of it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Test fixtures: a failed unwrap is a failed test.
 
 use std::sync::{Arc, Mutex};
 
@@ -69,7 +70,7 @@ pub fn issue(n: u32, updated: &str, cloud: bool) -> Value {
 /// Numbered issues updated one minute apart from 2026-01-15T10:00.
 pub fn numbered(count: u32, cloud: bool) -> Vec<Value> {
     (0..count)
-        .map(|i| issue(i + 1, &format!("2026-01-15T10:{:02}:00.000+0000", i), cloud))
+        .map(|i| issue(i + 1, &format!("2026-01-15T10:{i:02}:00.000+0000"), cloud))
         .collect()
 }
 
@@ -96,7 +97,12 @@ impl Respond for ServerSearch {
         let start: usize = q("startAt").and_then(|s| s.parse().ok()).unwrap_or(0);
         let max: usize = q("maxResults").and_then(|s| s.parse().ok()).unwrap_or(50);
         let issues = self.issues.lock().unwrap();
-        let page: Vec<Value> = issues.iter().skip(start).take(max.min(self.cap)).cloned().collect();
+        let page: Vec<Value> = issues
+            .iter()
+            .skip(start)
+            .take(max.min(self.cap))
+            .cloned()
+            .collect();
         ResponseTemplate::new(200).set_body_json(json!({
             "expand": "schema,names",
             "startAt": start,
@@ -126,7 +132,12 @@ impl Respond for CloudSearch {
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
         let issues = self.issues.lock().unwrap();
-        let slice: Vec<Value> = issues.iter().skip(page * self.per_page).take(self.per_page).cloned().collect();
+        let slice: Vec<Value> = issues
+            .iter()
+            .skip(page * self.per_page)
+            .take(self.per_page)
+            .cloned()
+            .collect();
         let last = (page + 1) * self.per_page >= issues.len();
         let mut out = json!({ "issues": slice, "isLast": last });
         if !last {
@@ -182,7 +193,9 @@ pub async fn server_mock(issues: Vec<Value>, cap: usize) -> (MockServer, ServerS
         .await;
     Mock::given(method("GET"))
         .and(path_regex(r"^/rest/api/2/issue/[A-Z0-9]+-[0-9]+$"))
-        .respond_with(IssueById { issues: Arc::clone(&search.issues) })
+        .respond_with(IssueById {
+            issues: Arc::clone(&search.issues),
+        })
         .mount(&server)
         .await;
     mount_myself(&server, "2", "UTC").await;
@@ -190,7 +203,11 @@ pub async fn server_mock(issues: Vec<Value>, cap: usize) -> (MockServer, ServerS
 }
 
 /// A Cloud-style mock holding `issues`, `per_page` per page.
-pub async fn cloud_mock(issues: Vec<Value>, per_page: usize, zone: &str) -> (MockServer, CloudSearch) {
+pub async fn cloud_mock(
+    issues: Vec<Value>,
+    per_page: usize,
+    zone: &str,
+) -> (MockServer, CloudSearch) {
     let server = MockServer::start().await;
     let search = CloudSearch {
         issues: Arc::new(Mutex::new(issues)),
