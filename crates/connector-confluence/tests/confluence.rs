@@ -14,8 +14,8 @@ use connector_core::{
 };
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
-use wiremock::matchers::{method, path_regex};
 use wiremock::Mock;
+use wiremock::matchers::{method, path_regex};
 
 fn build(cfg: serde_json::Value) -> Arc<dyn Connector> {
     let mut registry = Registry::new();
@@ -23,7 +23,9 @@ fn build(cfg: serde_json::Value) -> Arc<dyn Connector> {
     Arc::from(registry.build("confluence", cfg).unwrap())
 }
 
-async fn load(c: &dyn Connector) -> connector_core::Result<(Vec<Document>, Vec<connector_core::Failure>)> {
+async fn load(
+    c: &dyn Connector,
+) -> connector_core::Result<(Vec<Document>, Vec<connector_core::Failure>)> {
     let mut docs = Vec::new();
     let mut failures = Vec::new();
     let mut s = c.as_load().unwrap().load(SyncContext::new());
@@ -73,38 +75,75 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 async fn every_index_mode_on_cloud_and_server() {
     for cloud in [true, false] {
         let fake = site(cloud).await;
-        let everything = load(build(fake.config(json!({}))).as_ref()).await.unwrap().0;
+        let everything = load(build(fake.config(json!({}))).as_ref())
+            .await
+            .unwrap()
+            .0;
         assert_eq!(
             titles(&everything),
-            set(&["Root", "Child", "Grandchild", "Other", "Release notes", "Runbook"]),
+            set(&[
+                "Root",
+                "Child",
+                "Grandchild",
+                "Other",
+                "Release notes",
+                "Runbook"
+            ]),
             "cloud={cloud}"
         );
-        let space = load(build(fake.config(json!({"index_mode": "space", "space": "OPS"}))).as_ref()).await.unwrap().0;
+        let space =
+            load(build(fake.config(json!({"index_mode": "space", "space": "OPS"}))).as_ref())
+                .await
+                .unwrap()
+                .0;
         assert_eq!(titles(&space), set(&["Runbook"]));
-        let tree = load(build(fake.config(json!({"index_mode": "page", "page_id": "101"}))).as_ref()).await.unwrap().0;
+        let tree =
+            load(build(fake.config(json!({"index_mode": "page", "page_id": "101"}))).as_ref())
+                .await
+                .unwrap()
+                .0;
         assert_eq!(titles(&tree), set(&["Child", "Grandchild"]));
         let single = load(
-            build(fake.config(json!({"index_mode": "page", "page_id": "101", "index_recursively": false}))).as_ref(),
+            build(fake.config(
+                json!({"index_mode": "page", "page_id": "101", "index_recursively": false}),
+            ))
+            .as_ref(),
         )
         .await
         .unwrap()
         .0;
         assert_eq!(titles(&single), set(&["Child"]));
-        let no_drafts = load(build(fake.config(json!({"space": "ENG", "labels_to_skip": ["draft"]}))).as_ref()).await.unwrap().0;
-        assert_eq!(titles(&no_drafts), set(&["Root", "Child", "Other", "Release notes"]));
+        let no_drafts =
+            load(build(fake.config(json!({"space": "ENG", "labels_to_skip": ["draft"]}))).as_ref())
+                .await
+                .unwrap()
+                .0;
+        assert_eq!(
+            titles(&no_drafts),
+            set(&["Root", "Child", "Other", "Release notes"])
+        );
 
         // Ids are absolute web URLs; metadata as documented.
         let grand = everything.iter().find(|d| d.title == "Grandchild").unwrap();
         assert!(grand.id.starts_with(&fake.base()), "{}", grand.id);
-        assert_eq!(grand.link.as_ref().map(|l| l.as_str().to_owned()), Some(grand.id.clone()));
+        assert_eq!(
+            grand.link.as_ref().map(|l| l.as_str().to_owned()),
+            Some(grand.id.clone())
+        );
         assert_eq!(grand.updated_at, Some(at(3)));
         assert_eq!(grand.metadata["space"], json!("ENG"));
         assert_eq!(grand.metadata["ancestors"], json!(["Root", "Child"]));
         assert_eq!(grand.metadata["labels"], json!(["draft"]));
         assert_eq!(grand.metadata["author"], json!("Ann Author"));
         assert_eq!(grand.metadata["version"], json!(1));
-        assert_eq!(grand.owners, vec!["ann.author@example.com", "ed.editor@example.com"]);
-        let blog = everything.iter().find(|d| d.title == "Release notes").unwrap();
+        assert_eq!(
+            grand.owners,
+            vec!["ann.author@example.com", "ed.editor@example.com"]
+        );
+        let blog = everything
+            .iter()
+            .find(|d| d.title == "Release notes")
+            .unwrap();
         assert_eq!(blog.metadata["type"], json!("blogpost"));
         // Every search asked for at least 50 results with the expansions, never comments by CQL.
         for r in fake.requests().await {
@@ -123,21 +162,41 @@ async fn pagination_across_pages_when_server_caps_the_limit() {
     let fake = Fake::start(false).await;
     fake.state.lock().unwrap().max_limit = 20;
     for i in 0..95 {
-        fake.add(FakePage::new(1000 + i, "BIG", &format!("Page {i:03}"), "<p>x</p>", at(i as i64)));
+        fake.add(FakePage::new(
+            1000 + i,
+            "BIG",
+            &format!("Page {i:03}"),
+            "<p>x</p>",
+            at(i as i64),
+        ));
     }
     let c = build(fake.config(json!({"space": "BIG", "batch_size": 2})));
     let (docs, failures) = load(c.as_ref()).await.unwrap();
     assert!(failures.is_empty());
-    assert_eq!(docs.len(), 95, "every page, none skipped by the server's next links");
+    assert_eq!(
+        docs.len(),
+        95,
+        "every page, none skipped by the server's next links"
+    );
     let unique: BTreeSet<&str> = docs.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(unique.len(), 95);
-    assert_eq!(fake.count("/content/search").await, 5, "ceil(95 / 20) search requests");
+    assert_eq!(
+        fake.count("/content/search").await,
+        5,
+        "ceil(95 / 20) search requests"
+    );
 
     // Cloud follows its next links (cursor) as given.
     let cloud = Fake::start(true).await;
     cloud.state.lock().unwrap().max_limit = 30;
     for i in 0..70 {
-        cloud.add(FakePage::new(1000 + i, "BIG", &format!("Page {i:03}"), "<p>x</p>", at(i as i64)));
+        cloud.add(FakePage::new(
+            1000 + i,
+            "BIG",
+            &format!("Page {i:03}"),
+            "<p>x</p>",
+            at(i as i64),
+        ));
     }
     let (docs, _) = load(build(cloud.config(json!({}))).as_ref()).await.unwrap();
     assert_eq!(docs.len(), 70);
@@ -149,22 +208,53 @@ async fn comments_are_inlined_and_paged_only_when_more_exist() {
     let fake = Fake::start(true).await;
     let mut busy = FakePage::new(1, "ENG", "Busy", "<p>body</p>", at(1));
     busy.comments = (0..5)
-        .map(|i| FakeComment { id: 500 + i, body: format!("<p>comment number {i}</p>"), author: "Cat Commenter".into(), when: at(2) })
+        .map(|i| FakeComment {
+            id: 500 + i,
+            body: format!("<p>comment number {i}</p>"),
+            author: "Cat Commenter".into(),
+            when: at(2),
+        })
         .collect();
     fake.add(busy);
     let mut quiet = FakePage::new(2, "ENG", "Quiet", "<p>body</p>", at(1));
-    quiet.comments = vec![FakeComment { id: 600, body: "<p>only one</p>".into(), author: "Dan".into(), when: at(2) }];
+    quiet.comments = vec![FakeComment {
+        id: 600,
+        body: "<p>only one</p>".into(),
+        author: "Dan".into(),
+        when: at(2),
+    }];
     fake.add(quiet);
     fake.add(FakePage::new(3, "ENG", "Silent", "<p>body</p>", at(1)));
     let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
-    let busy = docs.iter().find(|d| d.title == "Busy").unwrap().content.as_text().unwrap().to_owned();
+    let busy = docs
+        .iter()
+        .find(|d| d.title == "Busy")
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
     for i in 0..5 {
         assert!(busy.contains(&format!("comment number {i}")), "{busy}");
     }
-    assert!(busy.contains("## Comments") && busy.contains("**Cat Commenter** (2026-03-02):"), "{busy}");
-    let quiet = docs.iter().find(|d| d.title == "Quiet").unwrap().content.as_text().unwrap().to_owned();
+    assert!(
+        busy.contains("## Comments") && busy.contains("**Cat Commenter** (2026-03-02):"),
+        "{busy}"
+    );
+    let quiet = docs
+        .iter()
+        .find(|d| d.title == "Quiet")
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
     assert!(quiet.contains("only one"));
-    assert_eq!(fake.count("/child/comment").await, 1, "only the page with more comments than embedded");
+    assert_eq!(
+        fake.count("/child/comment").await,
+        1,
+        "only the page with more comments than embedded"
+    );
     assert_eq!(fake.count("/content/search").await, 1);
 }
 
@@ -175,17 +265,56 @@ async fn incremental_window_at_minute_boundaries() {
     let seconds = |s: i64| t0 + Duration::milliseconds(s);
     fake.add(FakePage::new(1, "ENG", "before", "<p>a</p>", seconds(-1)));
     fake.add(FakePage::new(2, "ENG", "at start", "<p>a</p>", seconds(0)));
-    fake.add(FakePage::new(3, "ENG", "inside", "<p>a</p>", seconds(59_999)));
-    fake.add(FakePage::new(4, "ENG", "at end", "<p>a</p>", seconds(60_000)));
-    fake.add(FakePage::new(5, "ENG", "long after", "<p>a</p>", seconds(600_000)));
+    fake.add(FakePage::new(
+        3,
+        "ENG",
+        "inside",
+        "<p>a</p>",
+        seconds(59_999),
+    ));
+    fake.add(FakePage::new(
+        4,
+        "ENG",
+        "at end",
+        "<p>a</p>",
+        seconds(60_000),
+    ));
+    fake.add(FakePage::new(
+        5,
+        "ENG",
+        "long after",
+        "<p>a</p>",
+        seconds(600_000),
+    ));
     let c = build(fake.config(json!({})));
     let w = TimeWindow::new(t0, t0 + Duration::minutes(1)).unwrap();
-    assert_eq!(titles(&poll(c.as_ref(), w).await), set(&["at start", "inside"]));
+    assert_eq!(
+        titles(&poll(c.as_ref(), w).await),
+        set(&["at start", "inside"])
+    );
     // The query is widened by a minute each way, in the site's zone (UTC here).
-    let search = fake.requests().await.into_iter().rev().find(|r| r.url.path().ends_with("/search")).unwrap();
-    let cql: String = search.url.query_pairs().find(|(k, _)| k == "cql").unwrap().1.into_owned();
-    assert!(cql.contains(r#"lastmodified >= "2026-03-02 09:59""#), "{cql}");
-    assert!(cql.contains(r#"lastmodified <= "2026-03-02 10:02""#), "{cql}");
+    let search = fake
+        .requests()
+        .await
+        .into_iter()
+        .rev()
+        .find(|r| r.url.path().ends_with("/search"))
+        .unwrap();
+    let cql: String = search
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "cql")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(
+        cql.contains(r#"lastmodified >= "2026-03-02 09:59""#),
+        "{cql}"
+    );
+    assert!(
+        cql.contains(r#"lastmodified <= "2026-03-02 10:02""#),
+        "{cql}"
+    );
     assert_eq!(fake.count("/settings/systemInfo").await, 1);
 
     // An edited page is picked up again, with a new fingerprint.
@@ -218,27 +347,46 @@ async fn attachments_as_documents_with_caps_before_download() {
     };
     page.attachments = vec![
         att(1, "spec.pdf", "application/pdf", b"%PDF-1.7 small", None),
-        att(2, "huge.pdf", "application/pdf", b"%PDF", Some(50 * 1024 * 1024)),
+        att(
+            2,
+            "huge.pdf",
+            "application/pdf",
+            b"%PDF",
+            Some(50 * 1024 * 1024),
+        ),
         att(3, "diagram.png", "image/png", b"\x89PNG", None),
         att(4, "tool.exe", "application/octet-stream", b"MZ", None),
     ];
     fake.add(page);
     let cfg = json!({"include_attachments": true, "attachment_size_limit": 1_048_576});
-    let (docs, failures) = load(build(fake.config(cfg.clone())).as_ref()).await.unwrap();
+    let (docs, failures) = load(build(fake.config(cfg.clone())).as_ref())
+        .await
+        .unwrap();
     assert!(failures.is_empty(), "{failures:?}");
     let page_id = docs.iter().find(|d| d.title == "Specs").unwrap().id.clone();
     let files: Vec<&Document> = docs.iter().filter(|d| d.parent_id.is_some()).collect();
-    assert_eq!(files.iter().map(|d| d.title.as_str()).collect::<Vec<_>>(), ["spec.pdf"]);
+    assert_eq!(
+        files.iter().map(|d| d.title.as_str()).collect::<Vec<_>>(),
+        ["spec.pdf"]
+    );
     assert_eq!(files[0].parent_id.as_deref(), Some(page_id.as_str()));
     assert_eq!(files[0].content.as_bytes(), b"%PDF-1.7 small");
-    assert_eq!(fake.count("/download/attachments/7/huge.pdf").await, 0, "no download over the cap");
+    assert_eq!(
+        fake.count("/download/attachments/7/huge.pdf").await,
+        0,
+        "no download over the cap"
+    );
     assert_eq!(fake.count("/download/").await, 1);
 
     let mut with_images = cfg.clone();
     with_images["allow_images"] = json!(true);
     let c = build(fake.config(with_images));
     let (docs, _) = load(c.as_ref()).await.unwrap();
-    let names: BTreeSet<String> = docs.iter().filter(|d| d.parent_id.is_some()).map(|d| d.title.clone()).collect();
+    let names: BTreeSet<String> = docs
+        .iter()
+        .filter(|d| d.parent_id.is_some())
+        .map(|d| d.title.clone())
+        .collect();
     assert_eq!(names, set(&["spec.pdf", "diagram.png"]));
 
     // list_ids lists pages and the attachments a load takes.
@@ -246,7 +394,11 @@ async fn attachments_as_documents_with_caps_before_download() {
         .as_slim()
         .unwrap()
         .list_ids(SyncContext::new())
-        .map_ok(|page| page.into_iter().map(|s: SlimDocument| s.id).collect::<Vec<_>>())
+        .map_ok(|page| {
+            page.into_iter()
+                .map(|s: SlimDocument| s.id)
+                .collect::<Vec<_>>()
+        })
         .try_concat()
         .await
         .unwrap()
@@ -271,7 +423,10 @@ async fn rate_limit_is_waited_out() {
     let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
     assert_eq!(docs.len(), 6);
     assert_eq!(fake.count("/content/search").await, 2);
-    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "Retry-After was honoured");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "Retry-After was honoured"
+    );
 }
 
 #[tokio::test]
@@ -307,7 +462,11 @@ async fn wrong_credentials_fail_fast() {
 #[tokio::test]
 async fn forbidden_space_stops_with_permission_denied() {
     let fake = site(false).await;
-    fake.state.lock().unwrap().forbidden_spaces.push("OPS".into());
+    fake.state
+        .lock()
+        .unwrap()
+        .forbidden_spaces
+        .push("OPS".into());
     let c = build(fake.config(json!({"index_mode": "space", "space": "OPS"})));
     let err = load(c.as_ref()).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
@@ -320,8 +479,14 @@ async fn forbidden_space_stops_with_permission_denied() {
     ok.check().await.unwrap();
     assert_eq!(load(ok.as_ref()).await.unwrap().0.len(), 5);
     // A space that does not exist.
-    let err = build(fake.config(json!({"space": "NOPE"}))).check().await.unwrap_err();
-    assert_eq!((err.kind(), err.field()), (ErrorKind::NotFound, Some("space")));
+    let err = build(fake.config(json!({"space": "NOPE"})))
+        .check()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.field()),
+        (ErrorKind::NotFound, Some("space"))
+    );
 }
 
 #[tokio::test]
@@ -331,11 +496,19 @@ async fn check_tells_a_wrong_wiki_base_apart() {
     let mut cfg = fake.config(json!({}));
     cfg["wiki_base"] = json!(format!("{}/not-confluence", fake.server.uri()));
     let err = build(cfg).check().await.unwrap_err();
-    assert_eq!((err.kind(), err.field()), (ErrorKind::NotFound, Some("wiki_base")), "{err}");
+    assert_eq!(
+        (err.kind(), err.field()),
+        (ErrorKind::NotFound, Some("wiki_base")),
+        "{err}"
+    );
     let mut cfg = fake.config(json!({}));
     cfg["wiki_base"] = json!("http://127.0.0.1:9/wiki");
     let err = build(cfg).check().await.unwrap_err();
-    assert_eq!((err.kind(), err.field()), (ErrorKind::Unavailable, Some("wiki_base")), "{err}");
+    assert_eq!(
+        (err.kind(), err.field()),
+        (ErrorKind::Unavailable, Some("wiki_base")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -351,17 +524,34 @@ async fn scoped_tokens_go_through_the_gateway() {
     // Ids stay the site's web URLs.
     assert!(docs[0].id.starts_with(&fake.base()));
     let searched = fake.requests().await;
-    assert!(searched.iter().all(|r| r.url.path().starts_with("/ex/confluence/0f1e2d3c-aaaa-bbbb-cccc-123456789abc/wiki/rest/api/")));
+    assert!(searched.iter().all(|r| {
+        r.url
+            .path()
+            .starts_with("/ex/confluence/0f1e2d3c-aaaa-bbbb-cccc-123456789abc/wiki/rest/api/")
+    }));
 }
 
 #[tokio::test]
 async fn unreadable_body_is_a_failure_and_the_sync_goes_on() {
     let fake = site(true).await;
-    fake.add(FakePage::new(150, "ENG", "Broken", "<p>open <b>never closed</p>", at(7)));
+    fake.add(FakePage::new(
+        150,
+        "ENG",
+        "Broken",
+        "<p>open <b>never closed</p>",
+        at(7),
+    ));
     let (docs, failures) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
     assert_eq!(docs.len(), 6);
     assert_eq!(failures.len(), 1);
-    assert!(failures[0].message.contains("Broken") && failures[0].id.as_deref().is_some_and(|id| id.contains("150")), "{failures:?}");
+    assert!(
+        failures[0].message.contains("Broken")
+            && failures[0]
+                .id
+                .as_deref()
+                .is_some_and(|id| id.contains("150")),
+        "{failures:?}"
+    );
 }
 
 #[test]
@@ -381,7 +571,13 @@ fn config_problems_are_listed_by_path() {
         .err()
         .unwrap();
     let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
-    for p in ["wiki_base", "space", "labels_to_skip[0]", "credentials.confluence_access_token", "credentials.confluence_username"] {
+    for p in [
+        "wiki_base",
+        "space",
+        "labels_to_skip[0]",
+        "credentials.confluence_access_token",
+        "credentials.confluence_username",
+    ] {
         assert!(paths.contains(&p), "{p} missing: {err}");
     }
     let err = registry

@@ -21,9 +21,20 @@ fn seed(fake: &Fake) {
     // Three results per search page, so seven pages span three source pages.
     fake.state.lock().unwrap().max_limit = 3;
     for i in 0..7u64 {
-        let mut page = FakePage::new(10 + i, "ENG", &format!("Page {i}"), &format!("<p>body {i}</p>"), at(i as i64 * 10));
+        let mut page = FakePage::new(
+            10 + i,
+            "ENG",
+            &format!("Page {i}"),
+            &format!("<p>body {i}</p>"),
+            at(i as i64 * 10),
+        );
         if i % 2 == 0 {
-            page.comments = vec![FakeComment { id: 900 + i, body: "<p>a comment</p>".into(), author: "Cat".into(), when: at(1) }];
+            page.comments = vec![FakeComment {
+                id: 900 + i,
+                body: "<p>a comment</p>".into(),
+                author: "Cat".into(),
+                when: at(1),
+            }];
         }
         fake.add(page);
     }
@@ -32,7 +43,11 @@ fn seed(fake: &Fake) {
 fn build(fake: &Fake) -> Arc<dyn Connector> {
     let mut registry = Registry::new();
     connector_confluence::register(&mut registry);
-    Arc::from(registry.build("confluence", fake.config(json!({}))).unwrap())
+    Arc::from(
+        registry
+            .build("confluence", fake.config(json!({})))
+            .unwrap(),
+    )
 }
 
 #[async_trait]
@@ -42,7 +57,13 @@ impl Fixture for ConfluenceFixture {
         seed(&good);
         let bad = Fake::start(true).await;
         seed(&bad);
-        bad.add(FakePage::new(99, "ENG", "Broken", "<p>unclosed <em>emphasis</p>", at(5)));
+        bad.add(FakePage::new(
+            99,
+            "ENG",
+            "Broken",
+            "<p>unclosed <em>emphasis</p>",
+            at(5),
+        ));
         Self { good, bad }
     }
 
@@ -63,10 +84,22 @@ impl Fixture for ConfluenceFixture {
         // Pages are ten minutes apart: [20, 50) holds pages 2, 3 and 4.
         let window = TimeWindow::new(at(20), at(50)).unwrap();
         let ids = (2..5u64)
-            .map(|i| self.good.url_of(&FakePage::new(10 + i, "ENG", &format!("Page {i}"), "", at(0))))
+            .map(|i| {
+                self.good.url_of(&FakePage::new(
+                    10 + i,
+                    "ENG",
+                    &format!("Page {i}"),
+                    "",
+                    at(0),
+                ))
+            })
             .collect();
         Some((window, ids))
     }
 }
 
-connector_core::conformance_tests!(confluence, ConfluenceFixture, [load, poll, checkpoint, slim]);
+connector_core::conformance_tests!(
+    confluence,
+    ConfluenceFixture,
+    [load, poll, checkpoint, slim]
+);

@@ -89,7 +89,12 @@ async fn corpus_documents() -> (Fake, Vec<Document>) {
     ));
     let mut registry = Registry::new();
     connector_confluence::register(&mut registry);
-    let c = registry.build("confluence", fake.config(json!({"space": "ENG", "labels_to_skip": []}))).unwrap();
+    let c = registry
+        .build(
+            "confluence",
+            fake.config(json!({"space": "ENG", "labels_to_skip": []})),
+        )
+        .unwrap();
     let docs = c
         .as_load()
         .unwrap()
@@ -107,7 +112,11 @@ async fn corpus_snapshots() {
     let base = fake.base();
     for (name, _) in CORPUS {
         let doc = docs.iter().find(|d| d.title == *name).unwrap();
-        let text = doc.content.as_text().unwrap().replace(&base, "https://confluence.test/wiki");
+        let text = doc
+            .content
+            .as_text()
+            .unwrap()
+            .replace(&base, "https://confluence.test/wiki");
         insta::assert_snapshot!(*name, text);
     }
     // Each user and each included page was asked for once, however often they appear.
@@ -116,7 +125,10 @@ async fn corpus_snapshots() {
         .requests()
         .await
         .iter()
-        .filter(|r| r.url.path().ends_with("/rest/api/content") && r.url.query().is_some_and(|q| q.contains("title=")))
+        .filter(|r| {
+            r.url.path().ends_with("/rest/api/content")
+                && r.url.query().is_some_and(|q| q.contains("title="))
+        })
         .count();
     assert_eq!(includes, 3);
 }
@@ -126,7 +138,9 @@ async fn document_snapshot() {
     let (fake, docs) = corpus_documents().await;
     let doc = docs.iter().find(|d| d.title == "panels").unwrap();
     let mut value = serde_json::to_value(doc).unwrap();
-    let text = serde_json::to_string(&value).unwrap().replace(&fake.base(), "https://confluence.test/wiki");
+    let text = serde_json::to_string(&value)
+        .unwrap()
+        .replace(&fake.base(), "https://confluence.test/wiki");
     value = serde_json::from_str(&text).unwrap();
     insta::assert_json_snapshot!("panels_document", value, {
         ".updated_at" => "[updated_at]",

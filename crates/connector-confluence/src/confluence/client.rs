@@ -108,10 +108,13 @@ impl Client {
     pub(crate) fn api_url(&self, path: &str) -> Result<Url> {
         let text = format!("{}{path}", self.site.api);
         Url::parse(&text).map_err(|e| {
-            Error::new(ErrorKind::Config, "cannot build a request URL from `wiki_base`")
-                .with_field("wiki_base")
-                .with_connector(SOURCE)
-                .with_cause(e)
+            Error::new(
+                ErrorKind::Config,
+                "cannot build a request URL from `wiki_base`",
+            )
+            .with_field("wiki_base")
+            .with_connector(SOURCE)
+            .with_cause(e)
         })
     }
 
@@ -180,7 +183,9 @@ impl Client {
             for item in page.items.results {
                 match serde_json::from_value::<Content>(item) {
                     Ok(c) => out.push(c),
-                    Err(e) => tracing::warn!(connector = SOURCE, content_id, kind, error = %e, "skipping an unreadable child"),
+                    Err(e) => {
+                        tracing::warn!(connector = SOURCE, content_id, kind, error = %e, "skipping an unreadable child")
+                    }
                 }
             }
         }
@@ -347,7 +352,10 @@ mod tests {
 
     #[test]
     fn params() {
-        assert_eq!(set_param("/a?x=1&start=0", "start", "50"), "/a?x=1&start=50");
+        assert_eq!(
+            set_param("/a?x=1&start=0", "start", "50"),
+            "/a?x=1&start=50"
+        );
         assert_eq!(
             keep_params("/a?cursor=abc", "/a?expand=body.storage&limit=50"),
             "/a?cursor=abc&expand=body.storage&limit=50"

@@ -232,15 +232,24 @@ impl ConfluenceConfig {
     }
 
     pub(crate) fn space(&self) -> Option<&str> {
-        self.space.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        self.space
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 
     pub(crate) fn page_id(&self) -> Option<&str> {
-        self.page_id.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        self.page_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 
     pub(crate) fn cloud_id(&self) -> Option<&str> {
-        self.cloud_id.as_deref().map(str::trim).filter(|s| !s.is_empty())
+        self.cloud_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 
     /// Results asked for per search request.
@@ -298,7 +307,9 @@ impl ConnectorConfig for ConfluenceConfig {
             _ => {}
         }
         if let Some(key) = self.space()
-            && !key.chars().all(|c| c.is_alphanumeric() || c == '~' || c == '_' || c == '-')
+            && !key
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '~' || c == '_' || c == '-')
         {
             problems.push(FieldError::new(
                 "space",

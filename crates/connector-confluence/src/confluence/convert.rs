@@ -154,7 +154,11 @@ pub(crate) fn page_document(
     comments: &[(&Content, Vec<Node>)],
     lookups: &Lookups,
 ) -> Document {
-    let space = page.space.as_ref().map(|s| s.key.clone()).unwrap_or_default();
+    let space = page
+        .space
+        .as_ref()
+        .map(|s| s.key.clone())
+        .unwrap_or_default();
     let mut text = storage::render(body, &space, lookups);
     if !comments.is_empty() {
         text.push_str("\n\n## Comments");
@@ -191,7 +195,10 @@ pub(crate) fn page_document(
     let editor = page.version.as_ref().and_then(|v| v.by.as_ref());
     let mut owners: Vec<String> = Vec::new();
     for user in [creator, editor].into_iter().flatten() {
-        let name = user.email.clone().or_else(|| user.name().map(str::to_owned));
+        let name = user
+            .email
+            .clone()
+            .or_else(|| user.name().map(str::to_owned));
         if let Some(name) = name
             && !owners.contains(&name)
         {

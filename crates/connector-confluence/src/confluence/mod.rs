@@ -306,7 +306,11 @@ async fn cql_offset(client: &Client, settings: &Settings) -> Result<Option<i64>>
     {
         let offset = zone_offset(&zone);
         if offset.is_none() {
-            tracing::debug!(connector = SOURCE, zone, "time zone unknown; widening incremental queries by 14 hours");
+            tracing::debug!(
+                connector = SOURCE,
+                zone,
+                "time zone unknown; widening incremental queries by 14 hours"
+            );
         }
         return Ok(offset);
     }
@@ -317,14 +321,30 @@ async fn cql_offset(client: &Client, settings: &Settings) -> Result<Option<i64>>
 /// zones with daylight saving time give `None`.
 fn zone_offset(zone: &str) -> Option<i64> {
     let z = zone.trim();
-    if matches!(z, "UTC" | "GMT" | "Z" | "Etc/UTC" | "Etc/GMT" | "Etc/Universal" | "Universal" | "Zulu" | "Etc/Zulu") {
+    if matches!(
+        z,
+        "UTC"
+            | "GMT"
+            | "Z"
+            | "Etc/UTC"
+            | "Etc/GMT"
+            | "Etc/Universal"
+            | "Universal"
+            | "Zulu"
+            | "Etc/Zulu"
+    ) {
         return Some(0);
     }
     // POSIX-style Etc/GMT+5 is five hours *behind* UTC.
     let (rest, sign) = if let Some(r) = z.strip_prefix("Etc/GMT") {
         (r, -1)
     } else {
-        (z.strip_prefix("UTC").or_else(|| z.strip_prefix("GMT")).unwrap_or(z), 1)
+        (
+            z.strip_prefix("UTC")
+                .or_else(|| z.strip_prefix("GMT"))
+                .unwrap_or(z),
+            1,
+        )
     };
     let (neg, digits) = match rest.as_bytes().first() {
         Some(b'+') => (false, &rest[1..]),
@@ -351,17 +371,21 @@ struct Item {
 fn more_of(paged: Option<&Paged<Content>>) -> Option<u64> {
     let p = paged?;
     let len = p.results.len() as u64;
-    let full = p.limit.is_some_and(|l| l > 0 && len >= l) || p.size.zip(p.limit).is_some_and(|(s, l)| l > 0 && s >= l);
+    let full = p.limit.is_some_and(|l| l > 0 && len >= l)
+        || p.size.zip(p.limit).is_some_and(|(s, l)| l > 0 && s >= l);
     (p.links.next.is_some() || full).then_some(p.start.unwrap_or(0) + len)
 }
 
-fn item(web: &str, mut content: Content) -> std::result::Result<Item, Failure> {
+fn item(web: &str, mut content: Content) -> std::result::Result<Item, Box<Failure>> {
     let Some(id) = convert::content_id(web, &content) else {
-        return Err(Failure::new(
+        return Err(Box::new(Failure::new(
             None,
             ErrorKind::InvalidData,
-            format!("content `{}` (id {}) has no web link", content.title, content.id),
-        ));
+            format!(
+                "content `{}` (id {}) has no web link",
+                content.title, content.id
+            ),
+        )));
     };
     let children = content.children.take();
     let (comments, attachments) = match children {
@@ -379,21 +403,35 @@ fn item(web: &str, mut content: Content) -> std::result::Result<Item, Failure> {
 }
 
 /// Fetches what a result did not embed.
-async fn complete(client: &Client, mut item: Item, comments: bool, attachments: bool) -> (Item, Option<Error>) {
+async fn complete(
+    client: &Client,
+    mut item: Item,
+    comments: bool,
+    attachments: bool,
+) -> (Item, Option<Error>) {
     if comments && let Some(start) = item.more_comments.take() {
-        match client.children(&item.content.id, "comment", "body.storage,version", start).await {
+        match client
+            .children(&item.content.id, "comment", "body.storage,version", start)
+            .await
+        {
             Ok(more) => item.comments.extend(more),
             Err(e) => return (item, Some(e)),
         }
     }
     if attachments && let Some(start) = item.more_attachments.take() {
-        match client.children(&item.content.id, "attachment", "version", start).await {
+        match client
+            .children(&item.content.id, "attachment", "version", start)
+            .await
+        {
             Ok(more) => item.attachments.extend(more),
             Err(e) => return (item, Some(e)),
         }
     }
     (item, None)
 }
+
+/// A result whose body and comments were parsed: the item, its body, its comments.
+type Parsed<'a> = (&'a Item, Vec<Node>, Vec<(&'a Content, Vec<Node>)>);
 
 /// The state of one stream: the client and the lookups cached for the run.
 struct Run {
@@ -405,7 +443,12 @@ struct Run {
 impl Run {
     /// Reads the results of a search page, keeps those in `window`, completes them, and
     /// returns them with the failures of those that could not be read.
-    async fn items(&self, page: Paged<serde_json::Value>, window: Option<TimeWindow>, comments: bool) -> Result<(Vec<Item>, Vec<Failure>)> {
+    async fn items(
+        &self,
+        page: Paged<serde_json::Value>,
+        window: Option<TimeWindow>,
+        comments: bool,
+    ) -> Result<(Vec<Item>, Vec<Failure>)> {
         let web = self.client.web_base().to_owned();
         let mut failures = Vec::new();
         let mut items = Vec::new();
@@ -414,7 +457,14 @@ impl Run {
             let content = match serde_json::from_value::<Content>(value) {
                 Ok(c) => c,
                 Err(e) => {
-                    failures.push(Failure::new(raw.clone(), ErrorKind::InvalidData, format!("a search result cannot be read ({}): {e}", raw.as_deref().unwrap_or("no link"))));
+                    failures.push(Failure::new(
+                        raw.clone(),
+                        ErrorKind::InvalidData,
+                        format!(
+                            "a search result cannot be read ({}): {e}",
+                            raw.as_deref().unwrap_or("no link")
+                        ),
+                    ));
                     continue;
                 }
             };
@@ -425,7 +475,7 @@ impl Run {
             }
             match item(&web, content) {
                 Ok(i) => items.push(i),
-                Err(f) => failures.push(f),
+                Err(f) => failures.push(*f),
             }
         }
         let attachments = self.settings.attachments.is_some();
@@ -439,7 +489,10 @@ impl Run {
             match err {
                 None => complete.push(item),
                 Some(e) if fatal(&e) => return Err(e),
-                Some(e) => failures.push(Failure::from_error(Some(item.id.clone()), &e.with_item(item.id.clone()))),
+                Some(e) => failures.push(Failure::from_error(
+                    Some(item.id.clone()),
+                    &e.with_item(item.id.clone()),
+                )),
             }
         }
         Ok((complete, failures))
@@ -466,26 +519,47 @@ impl Run {
     }
 
     /// One search page as a batch.
-    async fn batch(&mut self, page: Paged<serde_json::Value>, window: Option<TimeWindow>, ctx: &SyncContext) -> Result<Batch> {
+    async fn batch(
+        &mut self,
+        page: Paged<serde_json::Value>,
+        window: Option<TimeWindow>,
+        ctx: &SyncContext,
+    ) -> Result<Batch> {
         let (items, mut failures) = self.items(page, window, true).await?;
         let mut ids: Vec<String> = Vec::new();
         for item in &items {
             ids.push(item.id.clone());
             ids.extend(self.attachments(item).into_iter().map(|(id, _)| id));
         }
-        let known = if ids.is_empty() { Default::default() } else { ctx.fingerprints().fingerprints(&ids).await? };
-        let unchanged = |id: &str, token: &str| known.get(id).is_some_and(|f| *f == connector_core::Document::version_fingerprint(token));
+        let known = if ids.is_empty() {
+            Default::default()
+        } else {
+            ctx.fingerprints().fingerprints(&ids).await?
+        };
+        let unchanged = |id: &str, token: &str| {
+            known
+                .get(id)
+                .is_some_and(|f| *f == connector_core::Document::version_fingerprint(token))
+        };
 
         let mut batch = Batch::default();
         // Parse what changed, then resolve every lookup the page needs at once.
-        let mut parsed: Vec<(&Item, Vec<Node>, Vec<(&Content, Vec<Node>)>)> = Vec::new();
+        let mut parsed: Vec<Parsed<'_>> = Vec::new();
         let mut refs = Refs::default();
         for item in &items {
-            if unchanged(&item.id, &convert::page_token(&item.content, &item.comments)) {
+            if unchanged(
+                &item.id,
+                &convert::page_token(&item.content, &item.comments),
+            ) {
                 batch.unchanged.push(item.id.clone());
                 continue;
             }
-            let space = item.content.space.as_ref().map(|s| s.key.as_str()).unwrap_or("");
+            let space = item
+                .content
+                .space
+                .as_ref()
+                .map(|s| s.key.as_str())
+                .unwrap_or("");
             let body = match storage::parse(item.content.storage().unwrap_or("")) {
                 Ok(nodes) => nodes,
                 Err(e) => {
@@ -501,14 +575,22 @@ impl Run {
                         storage::collect_refs(&nodes, space, &mut refs);
                         comments.push((c, nodes));
                     }
-                    Err(e) => tracing::warn!(connector = SOURCE, page = %item.id, comment = %c.id, error = %e, "leaving out a comment whose body cannot be read"),
+                    Err(e) => {
+                        tracing::warn!(connector = SOURCE, page = %item.id, comment = %c.id, error = %e, "leaving out a comment whose body cannot be read")
+                    }
                 }
             }
             parsed.push((item, body, comments));
         }
         resolve(&self.client, &mut self.lookups, refs).await?;
         for (item, body, comments) in &parsed {
-            batch.documents.push(convert::page_document(item.id.clone(), &item.content, body, comments, &self.lookups));
+            batch.documents.push(convert::page_document(
+                item.id.clone(),
+                &item.content,
+                body,
+                comments,
+                &self.lookups,
+            ));
         }
 
         // Attachments: skip unchanged ones, download the rest a few at a time, in order.
@@ -519,7 +601,11 @@ impl Run {
                 if unchanged(&id, &convert::attachment_token(att)) {
                     batch.unchanged.push(id);
                 } else {
-                    requests.push((item.content.id.clone(), att.id.clone(), att.links.download.clone()));
+                    requests.push((
+                        item.content.id.clone(),
+                        att.id.clone(),
+                        att.links.download.clone(),
+                    ));
                     wanted.push((id, att, item));
                 }
             }
@@ -533,9 +619,17 @@ impl Run {
             })
             .buffered(CONCURRENCY);
         for (id, att, item) in wanted {
-            let Some(data) = downloads.next().await else { break };
+            let Some(data) = downloads.next().await else {
+                break;
+            };
             match data {
-                Ok(bytes) => batch.documents.push(convert::attachment_document(id, att, bytes, &item.id, &item.content)),
+                Ok(bytes) => batch.documents.push(convert::attachment_document(
+                    id,
+                    att,
+                    bytes,
+                    &item.id,
+                    &item.content,
+                )),
                 Err(e) if fatal(&e) => Err(e)?,
                 Err(e) => {
                     let e = e.with_item(format!("attachment `{}` of {}", att.title, item.id));
@@ -578,7 +672,11 @@ async fn resolve(client: &Client, lookups: &mut Lookups, mut refs: Refs) -> Resu
             lookups.includes.insert(page, nodes);
         }
     }
-    let users: Vec<_> = refs.users.into_iter().filter(|u| !lookups.users.contains_key(u)).collect();
+    let users: Vec<_> = refs
+        .users
+        .into_iter()
+        .filter(|u| !lookups.users.contains_key(u))
+        .collect();
     let found: Vec<_> = futures::stream::iter(users)
         .map(|user| async move {
             let name = client.user_name(&user).await;
@@ -624,14 +722,20 @@ impl Connector for ConfluenceConnector {
     /// [`ErrorKind::NotFound`] naming `space` or `page_id`.
     async fn check(&self) -> Result<()> {
         let client = self.client.for_check();
-        let site = client.probe("/rest/api/space?limit=1").await.map_err(|e| site_error(e, &self.config))?;
+        let site = client
+            .probe("/rest/api/space?limit=1")
+            .await
+            .map_err(|e| site_error(e, &self.config))?;
         let looks_right = serde_json::from_slice::<serde_json::Value>(site.body())
             .ok()
             .is_some_and(|v| v.get("results").is_some());
         if !looks_right {
             return Err(Error::new(
                 ErrorKind::NotFound,
-                format!("`wiki_base` ({}) answered, but not as the Confluence REST API does", self.client.web_base()),
+                format!(
+                    "`wiki_base` ({}) answered, but not as the Confluence REST API does",
+                    self.client.web_base()
+                ),
             )
             .with_connector(SOURCE)
             .with_field("wiki_base"));
@@ -640,11 +744,19 @@ impl Connector for ConfluenceConnector {
             IndexMode::Everything => return Ok(()),
             IndexMode::Space => {
                 let key = self.config.space().unwrap_or("");
-                (format!("/rest/api/space/{key}"), "space", format!("space `{key}`"))
+                (
+                    format!("/rest/api/space/{key}"),
+                    "space",
+                    format!("space `{key}`"),
+                )
             }
             IndexMode::Page => {
                 let id = self.config.page_id().unwrap_or("");
-                (format!("/rest/api/content/{id}"), "page_id", format!("page {id}"))
+                (
+                    format!("/rest/api/content/{id}"),
+                    "page_id",
+                    format!("page {id}"),
+                )
             }
         };
         match client.probe(&path).await {
@@ -692,7 +804,10 @@ fn site_error(e: Error, config: &ConfluenceConfig) -> Error {
     match e.kind() {
         ErrorKind::NotFound | ErrorKind::InvalidData => Error::new(
             ErrorKind::NotFound,
-            format!("`wiki_base` ({}) does not serve the Confluence REST API; {hint}", config.web_base()),
+            format!(
+                "`wiki_base` ({}) does not serve the Confluence REST API; {hint}",
+                config.web_base()
+            ),
         )
         .with_connector(SOURCE)
         .with_field("wiki_base")
@@ -809,12 +924,23 @@ mod tests {
         };
         let start = DateTime::parse_from_rfc3339("2026-03-01T10:15:30Z").map(|t| t.to_utc());
         let end = DateTime::parse_from_rfc3339("2026-03-01T11:00:00Z").map(|t| t.to_utc());
-        let (Ok(start), Ok(end)) = (start, end) else { panic!("dates") };
+        let (Ok(start), Ok(end)) = (start, end) else {
+            panic!("dates")
+        };
         let w = TimeWindow { start, end };
         let cql = s.cql(Some(w), Some(60));
-        assert!(cql.contains(r#"lastmodified >= "2026-03-01 11:14""#), "{cql}");
-        assert!(cql.contains(r#"lastmodified <= "2026-03-01 12:01""#), "{cql}");
+        assert!(
+            cql.contains(r#"lastmodified >= "2026-03-01 11:14""#),
+            "{cql}"
+        );
+        assert!(
+            cql.contains(r#"lastmodified <= "2026-03-01 12:01""#),
+            "{cql}"
+        );
         let wide = s.cql(Some(w), None);
-        assert!(wide.contains(r#"lastmodified >= "2026-02-28 20:14""#), "{wide}");
+        assert!(
+            wide.contains(r#"lastmodified >= "2026-02-28 20:14""#),
+            "{wide}"
+        );
     }
 }

@@ -81,9 +81,7 @@ pub(crate) fn parse(storage: &str) -> Result<Vec<Node>, StorageError> {
     let mut stack: Vec<Element> = Vec::new();
     let mut top: Vec<Node> = Vec::new();
     let malformed = |reader: &Reader<&[u8]>, message: String| StorageError::Malformed {
-        position: reader
-            .buffer_position()
-            .saturating_sub(OPEN.len() as u64),
+        position: reader.buffer_position().saturating_sub(OPEN.len() as u64),
         message,
     };
     loop {
@@ -286,9 +284,30 @@ pub(crate) fn render(nodes: &[Node], space: &str, resolver: &dyn Resolver) -> St
 }
 
 const BLOCKS: &[&str] = &[
-    "p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "blockquote", "pre", "hr",
-    "div", "section", "ac:task-list", "ac:layout", "ac:layout-section", "ac:layout-cell",
-    "ac:rich-text-body", "ac:adf-extension", "li", "tr", "dl",
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "ul",
+    "ol",
+    "table",
+    "blockquote",
+    "pre",
+    "hr",
+    "div",
+    "section",
+    "ac:task-list",
+    "ac:layout",
+    "ac:layout-section",
+    "ac:layout-cell",
+    "ac:rich-text-body",
+    "ac:adf-extension",
+    "li",
+    "tr",
+    "dl",
 ];
 
 const INLINE_MACROS: &[&str] = &["status", "jira", "anchor"];
@@ -332,7 +351,12 @@ fn flush(run: &mut String, out: &mut Vec<String>) {
 /// Collapses runs of spaces left by adjacent inline nodes and trims each line.
 fn tidy_inline(s: &str) -> String {
     s.split('\n')
-        .map(|line| line.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" "))
+        .map(|line| {
+            line.split(' ')
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect::<Vec<_>>()
         .join("\n")
         .trim()
@@ -433,8 +457,8 @@ fn macro_block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<String>) {
             ctx.space = outer_space;
         }
         // Navigation and listing macros carry no content of the page itself.
-        "toc" | "children" | "pagetree" | "recently-updated" | "contentbylabel"
-        | "attachments" | "livesearch" | "anchor" => {}
+        "toc" | "children" | "pagetree" | "recently-updated" | "contentbylabel" | "attachments"
+        | "livesearch" | "anchor" => {}
         _ => {
             if e.child("ac:rich-text-body").is_some() {
                 out.extend(body(ctx));
@@ -450,9 +474,7 @@ fn macro_block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<String>) {
 
 fn find_macro<'a>(nodes: &'a [Node], name: &str) -> Option<&'a Element> {
     nodes.iter().find_map(|n| match n {
-        Node::Element(e)
-            if e.name == "ac:structured-macro" && e.attr("ac:name") == Some(name) =>
-        {
+        Node::Element(e) if e.name == "ac:structured-macro" && e.attr("ac:name") == Some(name) => {
             Some(e)
         }
         Node::Element(e) => find_macro(&e.children, name),
@@ -462,7 +484,13 @@ fn find_macro<'a>(nodes: &'a [Node], name: &str) -> Option<&'a Element> {
 
 fn quote(text: &str) -> String {
     text.lines()
-        .map(|l| if l.is_empty() { ">".to_owned() } else { format!("> {l}") })
+        .map(|l| {
+            if l.is_empty() {
+                ">".to_owned()
+            } else {
+                format!("> {l}")
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -489,7 +517,11 @@ fn list(e: &Element, ordered: bool, ctx: &mut Ctx<'_>) -> String {
             continue;
         }
         n += 1;
-        let marker = if ordered { format!("{n}. ") } else { "- ".to_owned() };
+        let marker = if ordered {
+            format!("{n}. ")
+        } else {
+            "- ".to_owned()
+        };
         let content = blocks(&item.children, ctx).join("\n");
         lines.push(indent_item(&marker, &content));
     }
@@ -728,7 +760,11 @@ fn link(e: &Element, ctx: &mut Ctx<'_>, out: &mut String) {
     } else if let Some(space) = e.child("ri:space") {
         out.push_str(&body.unwrap_or_else(|| space.attr("ri:space-key").unwrap_or("").to_owned()));
     } else {
-        out.push_str(&body.or_else(|| e.attr("ac:anchor").map(str::to_owned)).unwrap_or_default());
+        out.push_str(
+            &body
+                .or_else(|| e.attr("ac:anchor").map(str::to_owned))
+                .unwrap_or_default(),
+        );
     }
 }
 

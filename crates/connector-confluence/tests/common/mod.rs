@@ -186,7 +186,12 @@ impl Fake {
 
 pub fn webui(page: &FakePage, cloud: bool) -> String {
     if cloud {
-        format!("/spaces/{}/pages/{}/{}", page.space, page.id, page.title.replace(' ', "+"))
+        format!(
+            "/spaces/{}/pages/{}/{}",
+            page.space,
+            page.id,
+            page.title.replace(' ', "+")
+        )
     } else {
         format!("/pages/viewpage.action?pageId={}", page.id)
     }
@@ -264,15 +269,27 @@ impl Responder {
         let mut children = serde_json::Map::new();
         if expand.contains("children.comment") {
             let n = state.embedded_comments;
-            let shown: Vec<Value> = page.comments.iter().take(n).map(|c| self.comment_json(page, c)).collect();
+            let shown: Vec<Value> = page
+                .comments
+                .iter()
+                .take(n)
+                .map(|c| self.comment_json(page, c))
+                .collect();
             let mut coll = json!({"results": shown, "start": 0, "limit": n, "size": page.comments.len().min(n), "_links": {}});
             if page.comments.len() > n {
-                coll["_links"]["next"] = json!(format!("/rest/api/content/{}/child/comment?start={n}&limit={n}", page.id));
+                coll["_links"]["next"] = json!(format!(
+                    "/rest/api/content/{}/child/comment?start={n}&limit={n}",
+                    page.id
+                ));
             }
             children.insert("comment".into(), coll);
         }
         if expand.contains("children.attachment") {
-            let shown: Vec<Value> = page.attachments.iter().map(|a| self.attachment_json(page, a)).collect();
+            let shown: Vec<Value> = page
+                .attachments
+                .iter()
+                .map(|a| self.attachment_json(page, a))
+                .collect();
             children.insert("attachment".into(), json!({"results": shown, "start": 0, "limit": 25, "size": page.attachments.len(), "_links": {}}));
         }
         if !children.is_empty() {
@@ -284,7 +301,11 @@ impl Responder {
     fn search(&self, state: &State, req: &Request) -> ResponseTemplate {
         let q: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
         let cql = q.get("cql").cloned().unwrap_or_default();
-        let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25).min(state.max_limit);
+        let limit: usize = q
+            .get("limit")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(25)
+            .min(state.max_limit);
         let start: usize = q
             .get("cursor")
             .or(q.get("start"))
@@ -346,16 +367,25 @@ impl Responder {
         let start: usize = q.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
         let limit: usize = q.get("limit").and_then(|s| s.parse().ok()).unwrap_or(25);
         let all: Vec<Value> = if kind == "comment" {
-            page.comments.iter().map(|c| self.comment_json(page, c)).collect()
+            page.comments
+                .iter()
+                .map(|c| self.comment_json(page, c))
+                .collect()
         } else {
-            page.attachments.iter().map(|a| self.attachment_json(page, a)).collect()
+            page.attachments
+                .iter()
+                .map(|a| self.attachment_json(page, a))
+                .collect()
         };
         let total = all.len();
         let shown: Vec<Value> = all.into_iter().skip(start).take(limit).collect();
         let size = shown.len();
         let mut links = json!({"base": self.base(), "context": ""});
         if start + size < total {
-            links["next"] = json!(format!("/rest/api/content/{id}/child/{kind}?start={}&limit={limit}", start + size));
+            links["next"] = json!(format!(
+                "/rest/api/content/{id}/child/{kind}?start={}&limit={limit}",
+                start + size
+            ));
         }
         ResponseTemplate::new(200).set_body_json(json!({"results": shown, "start": start, "limit": limit, "size": size, "_links": links}))
     }
@@ -365,7 +395,9 @@ fn ancestors<'a>(state: &'a State, page: &FakePage) -> Vec<&'a FakePage> {
     let mut out = Vec::new();
     let mut parent = page.parent;
     while let Some(id) = parent {
-        let Some(p) = state.pages.iter().find(|p| p.id == id) else { break };
+        let Some(p) = state.pages.iter().find(|p| p.id == id) else {
+            break;
+        };
         out.insert(0, p);
         parent = p.parent;
     }
@@ -384,10 +416,17 @@ impl Respond for Responder {
         let Some(path) = full.strip_prefix(prefix) else {
             return ResponseTemplate::new(404).set_body_string("<html>Not Found</html>");
         };
-        let auth = req.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let auth = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let ok = if self.0.1 {
             use base64::Engine as _;
-            auth == format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}:{TOKEN}")))
+            auth == format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}:{TOKEN}"))
+            )
         } else {
             auth == format!("Bearer {TOKEN}")
         };
@@ -475,11 +514,17 @@ fn quoted_after<'a>(cql: &'a str, key: &str) -> Option<&'a str> {
 
 fn number_after(cql: &str, key: &str) -> Option<u64> {
     let rest = &cql[cql.find(key)? + key.len()..];
-    rest.trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    rest.trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn cql_time(s: &str) -> Option<DateTime<Utc>> {
-    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").ok().map(|t| t.and_utc())
+    NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 impl Cql {
@@ -512,12 +557,10 @@ impl Cql {
         if self.pages_only && p.kind != "page" {
             return false;
         }
+        let in_tree =
+            |id: u64, anc: u64| p.id == id || ancestors(state, p).iter().any(|a| a.id == anc);
         match (self.id, self.ancestor) {
-            (Some(id), Some(anc)) => {
-                if p.id != id && !ancestors(state, p).iter().any(|a| a.id == anc) {
-                    return false;
-                }
-            }
+            (Some(id), Some(anc)) if !in_tree(id, anc) => return false,
             (Some(id), None) if p.id != id => return false,
             _ => {}
         }
@@ -525,7 +568,9 @@ impl Cql {
             return false;
         }
         // CQL compares at minute precision.
-        let minute = p.when - Duration::seconds(i64::from(p.when.timestamp() as i32 % 60)) - Duration::nanoseconds(i64::from(p.when.timestamp_subsec_nanos()));
+        let minute = p.when
+            - Duration::seconds(i64::from(p.when.timestamp() as i32 % 60))
+            - Duration::nanoseconds(i64::from(p.when.timestamp_subsec_nanos()));
         if self.from.is_some_and(|f| minute < f) || self.to.is_some_and(|t| minute > t) {
             return false;
         }
