@@ -13,6 +13,10 @@ pub use connector_core::{
 #[cfg(feature = "misc")]
 pub use connector_misc as misc;
 
+/// Jira Cloud and Server/Data Center: issues, comments and attachments.
+#[cfg(feature = "jira")]
+pub use connector_jira as jira;
+
 /// Confluence Cloud and Server/Data Center: pages, blog posts, comments and attachments.
 #[cfg(feature = "confluence")]
 pub use connector_confluence as confluence;
