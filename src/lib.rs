@@ -13,6 +13,10 @@ pub use connector_core::{
 #[cfg(feature = "misc")]
 pub use connector_misc as misc;
 
+/// Object stores: S3, R2, Google Cloud Storage, OCI Object Storage, any S3-compatible store.
+#[cfg(feature = "s3")]
+pub use connector_s3 as s3;
+
 /// Jira Cloud and Server/Data Center: issues, comments and attachments.
 #[cfg(feature = "jira")]
 pub use connector_jira as jira;
@@ -45,6 +49,8 @@ pub fn register_all(registry: &mut Registry) {
     connector_confluence::register(registry);
     #[cfg(feature = "generic-rest")]
     connector_generic_rest::register(registry);
+    #[cfg(feature = "s3")]
+    connector_s3::register(registry);
     // Uses the parameter in a build with no family enabled, so that build has no warning.
     let _ = registry;
 }
