@@ -1,0 +1,137 @@
+//! Google's JSON error bodies (`{"error": {"code", "message", "errors": [{"reason"}], "status",
+//! "details": [{"reason"}]}}`), read by the HTTP layer's error classifier so that a 403 that is
+//! really a rate limit is retried, a disabled API says so, and a file that cannot be exported
+//! fails alone.
+
+use connector_core::ErrorKind;
+use connector_core::http::{ErrorClass, StatusCode};
+use serde::Deserialize;
+
+#[derive(Deserialize, Default)]
+struct Body {
+    #[serde(default)]
+    error: Option<Detail>,
+}
+
+#[derive(Deserialize, Default)]
+struct Detail {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    errors: Vec<Reason>,
+    #[serde(default)]
+    details: Vec<Reason>,
+}
+
+#[derive(Deserialize, Default)]
+struct Reason {
+    #[serde(default)]
+    reason: String,
+}
+
+/// Reasons that mean "slow down", whatever the status.
+const RATE_LIMIT: &[&str] = &[
+    "rateLimitExceeded",
+    "userRateLimitExceeded",
+    "RATE_LIMIT_EXCEEDED",
+];
+
+/// Reasons that concern one file only: the item fails, the sync goes on.
+const ITEM: &[&str] = &[
+    "cannotDownloadFile",
+    "cannotExportFile",
+    "exportSizeLimitExceeded",
+    "fileNotDownloadable",
+    "cannotDownloadAbusiveFile",
+    "downloadQuotaExceeded",
+];
+
+/// The error classifier for Google APIs.
+pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
+    let detail = serde_json::from_slice::<Body>(body).ok()?.error?;
+    let reasons: Vec<&str> = detail
+        .errors
+        .iter()
+        .chain(&detail.details)
+        .map(|r| r.reason.as_str())
+        .collect();
+    let has = |set: &[&str]| reasons.iter().any(|r| set.contains(r));
+    let message = detail.message.trim();
+    if has(RATE_LIMIT) {
+        return Some(ErrorClass::new(
+            ErrorKind::RateLimited,
+            format!("Google rate limit: {message}"),
+        ));
+    }
+    if has(&["accessNotConfigured", "SERVICE_DISABLED"]) {
+        return Some(ErrorClass::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "the API is disabled in the service account's Google Cloud project; enable it in the API Library: {message}"
+            ),
+        ));
+    }
+    if has(ITEM) {
+        return Some(ErrorClass::new(
+            ErrorKind::InvalidData,
+            format!("Google cannot serve this file: {message}"),
+        ));
+    }
+    match status.as_u16() {
+        401 => Some(ErrorClass::new(
+            ErrorKind::Unauthenticated,
+            format!("Google rejected the access token: {message}"),
+        )),
+        403 => Some(ErrorClass::new(
+            ErrorKind::PermissionDenied,
+            format!("Google refused access ({}): {message}", detail.status),
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(code: u16, reason: &str, status: &str) -> Vec<u8> {
+        serde_json::json!({"error": {"code": code, "message": "m", "errors": [{"message": "m", "domain": "usageLimits", "reason": reason}], "status": status}})
+            .to_string()
+            .into_bytes()
+    }
+
+    #[test]
+    fn reasons() {
+        let c = |code, reason, status| {
+            classify(
+                StatusCode::from_u16(code).unwrap(),
+                &body(code, reason, status),
+            )
+            .map(|c| c.kind)
+        };
+        assert_eq!(
+            c(403, "userRateLimitExceeded", "PERMISSION_DENIED"),
+            Some(ErrorKind::RateLimited)
+        );
+        assert_eq!(
+            c(403, "rateLimitExceeded", "PERMISSION_DENIED"),
+            Some(ErrorKind::RateLimited)
+        );
+        assert_eq!(
+            c(403, "accessNotConfigured", "PERMISSION_DENIED"),
+            Some(ErrorKind::PermissionDenied)
+        );
+        assert_eq!(
+            c(403, "exportSizeLimitExceeded", "PERMISSION_DENIED"),
+            Some(ErrorKind::InvalidData)
+        );
+        assert_eq!(
+            c(401, "authError", "UNAUTHENTICATED"),
+            Some(ErrorKind::Unauthenticated)
+        );
+        assert_eq!(c(404, "notFound", "NOT_FOUND"), None);
+        assert_eq!(classify(StatusCode::FORBIDDEN, b"not json"), None);
+    }
+}

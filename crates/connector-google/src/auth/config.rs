@@ -1,0 +1,209 @@
+//! The credentials part of both configs, as RAGFlow names it, and the lists RAGFlow's web form
+//! sends as comma-separated strings.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use connector_core::{FieldError, Secret};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// A list written as a JSON array or as one comma-separated string (`"a, b"` and `["a", "b"]`
+/// are the same list; blank entries are dropped).
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct StringList(pub Vec<String>);
+
+impl StringList {
+    /// The entries.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for StringList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<S: Into<String>> FromIterator<S> for StringList {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        Self(iter.into_iter().map(Into::into).collect())
+    }
+}
+
+impl<'de> Deserialize<'de> for StringList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        let items = match Raw::deserialize(deserializer)? {
+            Raw::One(s) => s.split(',').map(str::to_owned).collect(),
+            Raw::Many(v) => v,
+        };
+        Ok(Self(
+            items
+                .into_iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ))
+    }
+}
+
+impl JsonSchema for StringList {
+    fn schema_name() -> Cow<'static, str> {
+        "StringList".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A JSON array of strings or one comma-separated string.",
+            "anyOf": [
+                { "type": "array", "items": { "type": "string" } },
+                { "type": "string" }
+            ]
+        })
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+}
+
+/// `credentials.google_tokens`: a service-account key or an OAuth user token, as a JSON string
+/// (RAGFlow stores it so) or a JSON object. Kept whole as a [`Secret`].
+#[derive(Clone, PartialEq)]
+pub struct GoogleTokens(Secret);
+
+impl GoogleTokens {
+    /// Wraps the JSON text of a key or token.
+    pub fn new(json: impl Into<String>) -> Self {
+        Self(Secret::new(json))
+    }
+
+    /// The JSON text.
+    pub fn secret(&self) -> &Secret {
+        &self.0
+    }
+}
+
+impl fmt::Debug for GoogleTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for GoogleTokens {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for GoogleTokens {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Never echo the value in an error: it holds a private key or a refresh token.
+        match Value::deserialize(deserializer) {
+            Ok(Value::String(s)) => Ok(Self::new(s)),
+            Ok(v @ Value::Object(_)) => Ok(Self::new(v.to_string())),
+            _ => Err(serde::de::Error::custom(
+                "must be a JSON object or a string holding one",
+            )),
+        }
+    }
+}
+
+impl JsonSchema for GoogleTokens {
+    fn schema_name() -> Cow<'static, str> {
+        "GoogleTokens".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A service-account key (`type: service_account`, `client_email`, `private_key`) or an OAuth user token (`refresh_token`, `client_id`, `client_secret`), as a JSON object or a string holding one.",
+            "anyOf": [{ "type": "object" }, { "type": "string" }],
+            "writeOnly": true
+        })
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+}
+
+/// The `credentials` object of both Google sources, with RAGFlow's field names.
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GoogleCredentialsConfig {
+    /// The service-account key or OAuth user token.
+    pub google_tokens: GoogleTokens,
+    /// The Workspace administrator a service account impersonates to list users and shared
+    /// drives (required with a service account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_primary_admin: Option<String>,
+    /// RAGFlow's record of how the token was obtained (`uploaded`, `oauth_interactive` ...);
+    /// accepted and shown, the kind is read from `google_tokens` itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authentication_method: Option<String>,
+}
+
+impl GoogleCredentialsConfig {
+    /// Credentials from the JSON text of a key or token.
+    pub fn new(google_tokens: impl Into<String>) -> Self {
+        Self {
+            google_tokens: GoogleTokens::new(google_tokens),
+            google_primary_admin: None,
+            authentication_method: None,
+        }
+    }
+
+    /// Sets the primary admin.
+    #[must_use]
+    pub fn with_primary_admin(mut self, email: impl Into<String>) -> Self {
+        self.google_primary_admin = Some(email.into());
+        self
+    }
+
+    /// Every problem with the credentials, by field path.
+    pub(crate) fn validate(&self) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        match super::Credential::parse(&self.google_tokens) {
+            Ok(super::Credential::ServiceAccount(_)) => {
+                if self
+                    .google_primary_admin
+                    .as_deref()
+                    .is_none_or(|a| !a.contains('@'))
+                {
+                    out.push(FieldError::new(
+                        "credentials.google_primary_admin",
+                        "a service account needs the e-mail of a Workspace administrator to impersonate",
+                    ));
+                }
+            }
+            Ok(super::Credential::User(_)) => {}
+            Err(message) => out.push(FieldError::new("credentials.google_tokens", message)),
+        }
+        out
+    }
+}
+
+impl fmt::Debug for GoogleCredentialsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GoogleCredentialsConfig")
+            .field("google_tokens", &"***")
+            .field("google_primary_admin", &self.google_primary_admin)
+            .field("authentication_method", &self.authentication_method)
+            .finish()
+    }
+}

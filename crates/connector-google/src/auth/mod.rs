@@ -1,0 +1,429 @@
+//! Google authentication shared by both sources: a service-account key signing RS256 JWT
+//! assertions (with `sub` for domain-wide delegation, one token per impersonated user and
+//! scope set), or an OAuth user token refreshed with its refresh token. Access tokens are cached
+//! until a minute before they expire. A refresh token that the token endpoint rotates is handed
+//! to the [`CredentialStore`] before the new access token is used.
+//!
+//! Also here, because both sources need them: the Admin SDK user directory and the reading of
+//! Google's JSON error bodies.
+
+mod api_error;
+pub mod config;
+pub mod directory;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
+
+use connector_core::http::{Auth, HttpClient};
+use connector_core::{CredentialStore, DiscardCredentials, Error, ErrorKind, Result, Secret};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use url::Url;
+
+pub(crate) use api_error::classify;
+pub use config::{GoogleCredentialsConfig, GoogleTokens, StringList};
+
+/// Google's OAuth 2.0 token endpoint.
+pub const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+
+/// The config field every credential error names.
+pub(crate) const CREDENTIAL_FIELD: &str = "credentials.google_tokens";
+
+/// Tokens are refreshed this long before Google says they expire.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+
+/// A service-account key file, as the Cloud console downloads it.
+#[derive(Clone, Deserialize)]
+pub(crate) struct ServiceAccountKey {
+    pub(crate) client_email: String,
+    private_key: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    token_uri: Option<String>,
+}
+
+/// An OAuth user token, as google-auth's `Credentials.to_json()` writes it (RAGFlow's shape).
+#[derive(Clone, Deserialize)]
+pub(crate) struct UserToken {
+    refresh_token: String,
+    client_id: String,
+    client_secret: String,
+    #[serde(default)]
+    token_uri: Option<String>,
+}
+
+/// What `google_tokens` holds.
+pub(crate) enum Credential {
+    ServiceAccount(ServiceAccountKey),
+    User(UserToken),
+}
+
+impl Credential {
+    /// Reads `google_tokens`; the error names what is missing, never a value.
+    pub(crate) fn parse(tokens: &GoogleTokens) -> std::result::Result<Self, String> {
+        let value: Value = serde_json::from_str(tokens.secret().expose()).map_err(|_| {
+            "is not JSON: expected a service-account key or an OAuth token".to_owned()
+        })?;
+        // RAGFlow's web flow may nest the token one level down.
+        let value = match value.get("token_json").or_else(|| value.get("tokens")) {
+            Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(value),
+            Some(inner @ Value::Object(_)) => inner.clone(),
+            _ => value,
+        };
+        if value.get("type").and_then(Value::as_str) == Some("service_account") {
+            let key: ServiceAccountKey = serde_json::from_value(value).map_err(|_| {
+                "a service-account key needs `client_email` and `private_key`".to_owned()
+            })?;
+            jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes()).map_err(|_| {
+                "`private_key` of the service-account key is not a PEM RSA private key".to_owned()
+            })?;
+            Ok(Self::ServiceAccount(key))
+        } else if value.get("refresh_token").is_some() {
+            let token: UserToken = serde_json::from_value(value).map_err(|_| {
+                "an OAuth token needs `refresh_token`, `client_id` and `client_secret`".to_owned()
+            })?;
+            Ok(Self::User(token))
+        } else {
+            Err("is neither a service-account key (`type: service_account`) nor an OAuth token with a `refresh_token`".to_owned())
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    scope: String,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct TokenError {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+struct Cached {
+    token: Secret,
+    until: Instant,
+}
+
+/// Issues access tokens for a subject (the impersonated user; `None` for the key's own
+/// identity or the OAuth user) and a set of scopes.
+pub(crate) struct Authenticator {
+    source: &'static str,
+    token_url: Url,
+    kind: Kind,
+    cache: Mutex<HashMap<(Option<String>, String), Cached>>,
+    store: StdMutex<Arc<dyn CredentialStore>>,
+}
+
+enum Kind {
+    ServiceAccount {
+        key: ServiceAccountKey,
+        signer: jsonwebtoken::EncodingKey,
+    },
+    User {
+        token: UserToken,
+        /// The current refresh token (it may rotate) and the JSON it came in.
+        current: StdMutex<(Secret, Value)>,
+    },
+}
+
+impl Authenticator {
+    /// An authenticator for `credentials`; `token_uri` overrides the key's own.
+    pub(crate) fn new(
+        source: &'static str,
+        credentials: &GoogleCredentialsConfig,
+        token_uri: Option<&Url>,
+    ) -> Result<Self> {
+        let config_err = |message: String| {
+            Error::config(vec![connector_core::FieldError::new(
+                CREDENTIAL_FIELD,
+                message,
+            )])
+            .with_connector(source)
+        };
+        let credential = Credential::parse(&credentials.google_tokens).map_err(config_err)?;
+        let (kind, own_uri) = match credential {
+            Credential::ServiceAccount(key) => {
+                let signer = jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes())
+                    .map_err(|_| config_err("`private_key` is not a PEM RSA private key".into()))?;
+                let uri = key.token_uri.clone();
+                (Kind::ServiceAccount { key, signer }, uri)
+            }
+            Credential::User(token) => {
+                let json: Value = serde_json::from_str(credentials.google_tokens.secret().expose())
+                    .unwrap_or(Value::Null);
+                let uri = token.token_uri.clone();
+                let current = StdMutex::new((Secret::new(token.refresh_token.clone()), json));
+                (Kind::User { token, current }, uri)
+            }
+        };
+        let token_url = match (token_uri, own_uri) {
+            (Some(u), _) => u.clone(),
+            (None, Some(u)) => {
+                Url::parse(&u).map_err(|_| config_err("`token_uri` is not a URL".into()))?
+            }
+            (None, None) => Url::parse(DEFAULT_TOKEN_URI)
+                .map_err(|e| Error::internal("bad default token URI").with_cause(e))?,
+        };
+        Ok(Self {
+            source,
+            token_url,
+            kind,
+            cache: Mutex::new(HashMap::new()),
+            store: StdMutex::new(Arc::new(DiscardCredentials)),
+        })
+    }
+
+    /// Hands rotated refresh tokens to `store`.
+    pub(crate) fn set_store(&self, store: Arc<dyn CredentialStore>) {
+        *self.store.lock().unwrap_or_else(|p| p.into_inner()) = store;
+    }
+
+    /// Whether this is a service account (which impersonates users).
+    pub(crate) fn is_service_account(&self) -> bool {
+        matches!(self.kind, Kind::ServiceAccount { .. })
+    }
+
+    /// The service account's OAuth client id (for the delegation hint), if known.
+    fn client_id(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::ServiceAccount { key, .. } => key.client_id.as_deref(),
+            Kind::User { .. } => None,
+        }
+    }
+
+    /// A bearer token for `subject` with `scopes`, from the cache or the token endpoint.
+    ///
+    /// With an OAuth user token the subject is ignored: the token acts as its user.
+    pub(crate) async fn token(
+        &self,
+        http: &HttpClient,
+        subject: Option<&str>,
+        scopes: &[&str],
+    ) -> Result<Auth> {
+        let subject = match self.kind {
+            Kind::ServiceAccount { .. } => subject.map(str::to_owned),
+            Kind::User { .. } => None,
+        };
+        let scope = scopes.join(" ");
+        let key = (subject, scope);
+        // Held across the fetch, so concurrent streams wait for one token request rather than
+        // send one each.
+        let mut cache = self.cache.lock().await;
+        if let Some(c) = cache.get(&key)
+            && Instant::now() + EXPIRY_MARGIN < c.until
+        {
+            return Ok(Auth::Bearer(c.token.clone()));
+        }
+        let (token, lifetime) = self.fetch(http, key.0.as_deref(), &key.1).await?;
+        cache.insert(
+            key,
+            Cached {
+                token: token.clone(),
+                until: Instant::now() + lifetime,
+            },
+        );
+        Ok(Auth::Bearer(token))
+    }
+
+    async fn fetch(
+        &self,
+        http: &HttpClient,
+        subject: Option<&str>,
+        scope: &str,
+    ) -> Result<(Secret, Duration)> {
+        let form: Vec<(&str, String)> = match &self.kind {
+            Kind::ServiceAccount { key, signer } => {
+                let now = chrono::Utc::now().timestamp();
+                let claims = Claims {
+                    iss: &key.client_email,
+                    scope: scope.to_owned(),
+                    aud: self.token_url.as_str(),
+                    iat: now,
+                    exp: now + 3600,
+                    sub: subject,
+                };
+                let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+                let assertion = jsonwebtoken::encode(&header, &claims, signer).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Config,
+                        "cannot sign the JWT assertion with the service-account key",
+                    )
+                    .with_connector(self.source)
+                    .with_field(CREDENTIAL_FIELD)
+                    .with_cause(e)
+                })?;
+                vec![
+                    (
+                        "grant_type",
+                        "urn:ietf:params:oauth:grant-type:jwt-bearer".into(),
+                    ),
+                    ("assertion", assertion),
+                ]
+            }
+            Kind::User { token, current } => {
+                let refresh = current
+                    .lock()
+                    .map(|c| c.0.expose().to_owned())
+                    .unwrap_or_else(|p| p.into_inner().0.expose().to_owned());
+                vec![
+                    ("grant_type", "refresh_token".into()),
+                    ("refresh_token", refresh),
+                    ("client_id", token.client_id.clone()),
+                    ("client_secret", token.client_secret.clone()),
+                ]
+            }
+        };
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
+            .finish();
+        let resp = http
+            .post(self.token_url.clone())
+            .body(body, "application/x-www-form-urlencoded")
+            .idempotent(true)
+            .client_errors_as_responses()
+            .send()
+            .await?;
+        if resp.status().is_client_error() {
+            return Err(self.token_error(resp.status().as_u16(), resp.body(), subject, scope));
+        }
+        let parsed: TokenResponse = resp.json()?;
+        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
+        if let Kind::User { current, .. } = &self.kind
+            && let Some(new) = parsed.refresh_token.filter(|t| !t.is_empty())
+        {
+            self.rotate(current, new).await?;
+        }
+        Ok((Secret::new(parsed.access_token), lifetime))
+    }
+
+    /// Saves a rotated refresh token before the access token that came with it is used.
+    async fn rotate(&self, current: &StdMutex<(Secret, Value)>, new: String) -> Result<()> {
+        let json = {
+            let guard = current.lock().unwrap_or_else(|p| p.into_inner());
+            if guard.0.expose() == new {
+                return Ok(());
+            }
+            let mut json = guard.1.clone();
+            if let Value::Object(map) = &mut json {
+                map.insert("refresh_token".into(), Value::String(new.clone()));
+            }
+            json
+        };
+        let text = Secret::new(json.to_string());
+        let store = Arc::clone(&self.store.lock().unwrap_or_else(|p| p.into_inner()));
+        store
+            .save(self.source, CREDENTIAL_FIELD, &text)
+            .await
+            .map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    "Google rotated the refresh token but the CredentialStore could not save it",
+                )
+                .with_connector(self.source)
+                .with_field(CREDENTIAL_FIELD)
+                .with_cause(e)
+            })?;
+        let mut guard = current.lock().unwrap_or_else(|p| p.into_inner());
+        *guard = (Secret::new(new), json);
+        Ok(())
+    }
+
+    /// The token endpoint's refusal, told apart: a missing delegation, a bad key, a revoked
+    /// refresh token.
+    fn token_error(&self, status: u16, body: &[u8], subject: Option<&str>, scope: &str) -> Error {
+        let err: TokenError = serde_json::from_slice(body).unwrap_or_default();
+        let desc = if err.error_description.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", err.error_description)
+        };
+        let who = subject.map(|s| format!(" for {s}")).unwrap_or_default();
+        let (kind, message) = match (err.error.as_str(), self.is_service_account()) {
+            ("unauthorized_client", true) => (
+                ErrorKind::PermissionDenied,
+                format!(
+                    "domain-wide delegation is missing: the service account (client id {}) is not authorised for the scopes `{scope}`{who}; add them under Security > API controls > Domain-wide delegation in the Admin console{desc}",
+                    self.client_id().unwrap_or("see the key's client_id"),
+                ),
+            ),
+            ("invalid_grant", true)
+                if err.error_description.contains("JWT Signature")
+                    || err.error_description.contains("account not found") =>
+            {
+                (
+                    ErrorKind::Unauthenticated,
+                    format!(
+                        "the service-account key was rejected: it is invalid, deleted or disabled{desc}"
+                    ),
+                )
+            }
+            ("invalid_grant", true) => (
+                ErrorKind::PermissionDenied,
+                format!(
+                    "Google refused to issue a token{who}: the user may not exist or be suspended, or the key is invalid{desc}"
+                ),
+            ),
+            ("invalid_grant", false) => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the OAuth refresh token was revoked or has expired; authorise again{desc}"
+                ),
+            ),
+            ("invalid_client", _) | ("unauthorized_client", false) => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the OAuth client was rejected: check `client_id` and `client_secret`{desc}"
+                ),
+            ),
+            ("invalid_scope", _) => (
+                ErrorKind::Config,
+                format!("Google rejected the scopes `{scope}`{desc}"),
+            ),
+            (other, _) => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the token endpoint refused the credentials (HTTP {status}, {other}){desc}"
+                ),
+            ),
+        };
+        Error::new(kind, message)
+            .with_connector(self.source)
+            .with_field(CREDENTIAL_FIELD)
+            .with_url(&self.token_url)
+    }
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            Kind::ServiceAccount { key, .. } => format!("service account {}", key.client_email),
+            Kind::User { .. } => "OAuth user token".to_owned(),
+        };
+        f.debug_struct("Authenticator")
+            .field("kind", &kind)
+            .field("token_url", &self.token_url.as_str())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,250 @@
+//! [`GoogleDriveConfig`]: which drives, which credentials. Field names are RAGFlow's, so a
+//! RAGFlow Google Drive connector config is accepted as it is.
+
+use std::fmt;
+
+use connector_core::{ConnectorConfig, FieldError};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::auth::{GoogleCredentialsConfig, StringList};
+
+/// Files larger than this are not downloaded unless configured otherwise: 10 MiB, as in RAGFlow.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
+
+/// Google's API host for Drive v3.
+pub const DEFAULT_DRIVE_BASE_URL: &str = "https://www.googleapis.com";
+
+/// How Google Docs are exported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocsFormat {
+    /// `text/markdown` (headings, lists, tables, links kept).
+    #[default]
+    Markdown,
+    /// `text/plain`.
+    Text,
+}
+
+/// The Google Drive connector's config.
+///
+/// Scope: `include_my_drives` (every user's My Drive) or `my_drive_emails` (these users' My
+/// Drives); `include_shared_drives` (every shared drive) or `shared_drive_urls` (these);
+/// `shared_folder_urls` (these folders and everything below them); and
+/// `include_files_shared_with_me`. With none of them set, every My Drive and every shared
+/// drive is indexed. `specific_user_emails` limits the users a service account impersonates.
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GoogleDriveConfig {
+    /// The key or token, and the admin to impersonate.
+    pub credentials: GoogleCredentialsConfig,
+    /// Index every user's My Drive.
+    #[serde(default)]
+    pub include_my_drives: bool,
+    /// Index every shared drive.
+    #[serde(default)]
+    pub include_shared_drives: bool,
+    /// Index the files shared with each user.
+    #[serde(default)]
+    pub include_files_shared_with_me: bool,
+    /// Index the My Drives of these users.
+    #[serde(default)]
+    pub my_drive_emails: StringList,
+    /// Index these folders and their subfolders (`https://drive.google.com/drive/folders/ID`).
+    #[serde(default)]
+    pub shared_folder_urls: StringList,
+    /// Index these shared drives (`https://drive.google.com/drive/folders/DRIVE_ID`).
+    #[serde(default)]
+    pub shared_drive_urls: StringList,
+    /// Impersonate only these users (service account).
+    #[serde(default)]
+    pub specific_user_emails: StringList,
+    /// Index images too.
+    #[serde(default)]
+    pub allow_images: bool,
+    /// RAGFlow's batch size; accepted for compatibility. Batches are sized by the host's sync
+    /// options (items and bytes), and Drive is listed 1000 files per page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
+    /// Files larger than this (bytes) are reported as failures without being downloaded
+    /// (default 10 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file_size: Option<u64>,
+    /// How Google Docs are exported (default Markdown).
+    #[serde(default)]
+    pub docs_format: DocsFormat,
+    /// The OAuth token endpoint (default: the key's `token_uri`, else Google's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_uri: Option<Url>,
+    /// The Admin SDK host (default `https://admin.googleapis.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_base_url: Option<Url>,
+    /// The Drive API host (default `https://www.googleapis.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive_base_url: Option<Url>,
+}
+
+impl GoogleDriveConfig {
+    /// A config over `credentials` with nothing selected (so: every My Drive and shared drive).
+    pub fn new(credentials: GoogleCredentialsConfig) -> Self {
+        Self {
+            credentials,
+            include_my_drives: false,
+            include_shared_drives: false,
+            include_files_shared_with_me: false,
+            my_drive_emails: StringList::default(),
+            shared_folder_urls: StringList::default(),
+            shared_drive_urls: StringList::default(),
+            specific_user_emails: StringList::default(),
+            allow_images: false,
+            batch_size: None,
+            max_file_size: None,
+            docs_format: DocsFormat::Markdown,
+            token_uri: None,
+            directory_base_url: None,
+            drive_base_url: None,
+        }
+    }
+
+    /// Sends every request to `base` (token, directory and Drive), for tests and proxies.
+    #[must_use]
+    pub fn with_base_url(mut self, base: &Url) -> Self {
+        self.token_uri = crate::endpoint(base, "token").ok();
+        self.directory_base_url = Some(base.clone());
+        self.drive_base_url = Some(base.clone());
+        self
+    }
+
+    /// The size cap.
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE)
+    }
+
+    /// Whether nothing was selected, which means every My Drive and shared drive.
+    pub(crate) fn selects_nothing(&self) -> bool {
+        !self.include_my_drives
+            && !self.include_shared_drives
+            && !self.include_files_shared_with_me
+            && self.my_drive_emails.is_empty()
+            && self.shared_folder_urls.is_empty()
+            && self.shared_drive_urls.is_empty()
+    }
+
+    /// Whether every user's My Drive is indexed.
+    pub(crate) fn all_my_drives(&self) -> bool {
+        self.include_my_drives || self.selects_nothing()
+    }
+
+    /// Whether every shared drive is indexed.
+    pub(crate) fn all_shared_drives(&self) -> bool {
+        self.include_shared_drives || self.selects_nothing()
+    }
+}
+
+/// The folder or drive id in a Drive URL (`.../folders/ID`, `...?id=ID`), or the text itself
+/// when it is a bare id.
+pub(crate) fn id_from_url(text: &str) -> Option<String> {
+    let text = text.trim();
+    let valid = |id: &str| {
+        !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if valid(text) {
+        return Some(text.to_owned());
+    }
+    let url = Url::parse(text).ok()?;
+    if let Some((_, id)) = url.query_pairs().find(|(k, _)| k == "id") {
+        return valid(&id).then(|| id.into_owned());
+    }
+    let mut segments = url.path_segments()?;
+    segments.find(|s| *s == "folders" || *s == "d")?;
+    let id = segments.next()?;
+    valid(id).then(|| id.to_owned())
+}
+
+impl ConnectorConfig for GoogleDriveConfig {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut out = self.credentials.validate();
+        for (field, list) in [
+            ("shared_folder_urls", &self.shared_folder_urls),
+            ("shared_drive_urls", &self.shared_drive_urls),
+        ] {
+            for (i, url) in list.as_slice().iter().enumerate() {
+                if id_from_url(url).is_none() {
+                    out.push(FieldError::new(
+                        format!("{field}[{i}]"),
+                        "is not a Drive folder URL (https://drive.google.com/drive/folders/ID) or id",
+                    ));
+                }
+            }
+        }
+        for (field, list) in [
+            ("my_drive_emails", &self.my_drive_emails),
+            ("specific_user_emails", &self.specific_user_emails),
+        ] {
+            for (i, email) in list.as_slice().iter().enumerate() {
+                if !email.contains('@') {
+                    out.push(FieldError::new(
+                        format!("{field}[{i}]"),
+                        "is not an e-mail address",
+                    ));
+                }
+            }
+        }
+        if self.max_file_size == Some(0) {
+            out.push(FieldError::new("max_file_size", "must be larger than 0"));
+        }
+        if self.batch_size == Some(0) {
+            out.push(FieldError::new("batch_size", "must be larger than 0"));
+        }
+        out
+    }
+}
+
+impl fmt::Debug for GoogleDriveConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GoogleDriveConfig")
+            .field("credentials", &self.credentials)
+            .field("include_my_drives", &self.include_my_drives)
+            .field("include_shared_drives", &self.include_shared_drives)
+            .field(
+                "include_files_shared_with_me",
+                &self.include_files_shared_with_me,
+            )
+            .field("my_drive_emails", &self.my_drive_emails)
+            .field("shared_folder_urls", &self.shared_folder_urls)
+            .field("shared_drive_urls", &self.shared_drive_urls)
+            .field("specific_user_emails", &self.specific_user_emails)
+            .field("allow_images", &self.allow_images)
+            .field("max_file_size", &self.max_file_size())
+            .field("docs_format", &self.docs_format)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_from_urls() {
+        assert_eq!(
+            id_from_url("https://drive.google.com/drive/folders/1AbC-d_9?usp=sharing").as_deref(),
+            Some("1AbC-d_9")
+        );
+        assert_eq!(
+            id_from_url("https://drive.google.com/drive/u/0/folders/0AXyz").as_deref(),
+            Some("0AXyz")
+        );
+        assert_eq!(
+            id_from_url("https://drive.google.com/open?id=abc").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(id_from_url("0ABCdef").as_deref(), Some("0ABCdef"));
+        assert_eq!(id_from_url("https://example.com/nothing"), None);
+    }
+}

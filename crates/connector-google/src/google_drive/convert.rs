@@ -1,0 +1,213 @@
+//! Drive files to documents: ids, what to fetch for each type, and the document itself.
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use connector_core::{Document, ErrorKind, Failure};
+use url::Url;
+
+use super::SOURCE;
+use super::config::DocsFormat;
+use super::model::{self, File};
+
+/// How a file's content is fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fetch {
+    /// Exported as this MIME type; text when `text`, else bytes with `extension`.
+    Export {
+        mime: &'static str,
+        text: bool,
+        extension: &'static str,
+    },
+    /// Downloaded as it is.
+    Download,
+}
+
+/// What to do with a file of this MIME type; `None` for files that are not documents
+/// (folders, shortcuts, forms, sites ...) and for images unless allowed.
+pub(crate) fn fetch_for(mime: &str, docs: DocsFormat, allow_images: bool) -> Option<Fetch> {
+    match mime {
+        model::DOCUMENT => Some(match docs {
+            DocsFormat::Markdown => Fetch::Export {
+                mime: "text/markdown",
+                text: true,
+                extension: "md",
+            },
+            DocsFormat::Text => Fetch::Export {
+                mime: "text/plain",
+                text: true,
+                extension: "txt",
+            },
+        }),
+        model::SPREADSHEET => Some(Fetch::Export {
+            mime: model::XLSX,
+            text: false,
+            extension: "xlsx",
+        }),
+        model::PRESENTATION => Some(Fetch::Export {
+            mime: "text/plain",
+            text: true,
+            extension: "txt",
+        }),
+        model::DRAWING if allow_images => Some(Fetch::Export {
+            mime: "image/png",
+            text: false,
+            extension: "png",
+        }),
+        m if m.starts_with("application/vnd.google-apps.") => None,
+        m if m.starts_with("image/") && !allow_images => None,
+        _ => Some(Fetch::Download),
+    }
+}
+
+/// The document id: the file's `webViewLink` without query or fragment (RAGFlow's id, so keys
+/// carry over), else the canonical file URL.
+pub(crate) fn document_id(id: &str, web_view_link: Option<&str>) -> String {
+    if let Some(mut url) = web_view_link.and_then(|l| Url::parse(l).ok()) {
+        url.set_query(None);
+        url.set_fragment(None);
+        return url.to_string();
+    }
+    format!("https://drive.google.com/file/d/{id}/view")
+}
+
+/// The version token the fingerprint is made of.
+pub(crate) fn version(file: &File) -> String {
+    format!(
+        "{}:{}:{}",
+        file.id,
+        file.version.as_deref().unwrap_or(""),
+        file.modified_time.as_deref().unwrap_or("")
+    )
+}
+
+/// `modifiedTime` as a time.
+pub(crate) fn modified(file: &File) -> Option<DateTime<Utc>> {
+    file.modified_time
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The size Drive reports, for files that have one.
+pub(crate) fn size(file: &File) -> Option<u64> {
+    file.size.as_deref().and_then(|s| s.parse().ok())
+}
+
+/// A failure of the file `id` (document id).
+pub(crate) fn failure(id: String, kind: ErrorKind, message: String) -> Failure {
+    let link = Url::parse(&id).ok();
+    let f = Failure::new(Some(id), kind, message);
+    match link {
+        Some(l) => f.with_link(l),
+        None => f,
+    }
+}
+
+/// The document of `file` with its fetched content.
+pub(crate) fn document(
+    file: &File,
+    fetch: &Fetch,
+    data: Bytes,
+    updated: DateTime<Utc>,
+) -> Document {
+    let id = document_id(&file.id, file.web_view_link.as_deref());
+    let title = file.name.clone();
+    let doc = match fetch {
+        Fetch::Export { text: true, .. } => Document::text(
+            id,
+            SOURCE,
+            title,
+            String::from_utf8_lossy(&data).into_owned(),
+        ),
+        Fetch::Export {
+            mime, extension, ..
+        } => Document::bytes(
+            id,
+            SOURCE,
+            title,
+            data,
+            *mime,
+            Some((*extension).to_owned()),
+        ),
+        Fetch::Download => {
+            let plain = file.mime_type.starts_with("text/");
+            match (plain, std::str::from_utf8(&data)) {
+                (true, Ok(text)) => Document::text(id, SOURCE, title, text.to_owned()),
+                _ => Document::bytes(
+                    id,
+                    SOURCE,
+                    title,
+                    data,
+                    file.mime_type.clone(),
+                    file.file_extension.clone().filter(|e| !e.is_empty()),
+                ),
+            }
+        }
+    };
+    let mut doc = doc
+        .with_updated_at(updated)
+        .with_version(&version(file))
+        .with_owners(
+            file.owners
+                .iter()
+                .filter_map(|o| o.email_address.clone())
+                .collect(),
+        )
+        .with_metadata("file_id", file.id.clone())
+        .with_metadata("mime_type", file.mime_type.clone());
+    if let Some(size) = size(file) {
+        doc = doc.with_size(size);
+    }
+    if let Some(d) = &file.drive_id {
+        doc = doc.with_metadata("drive_id", d.clone());
+    }
+    if let Some(link) = file
+        .web_view_link
+        .as_deref()
+        .and_then(|l| Url::parse(l).ok())
+    {
+        doc = doc.with_link(link);
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_drop_the_query() {
+        assert_eq!(
+            document_id(
+                "abc",
+                Some("https://docs.google.com/document/d/abc/edit?usp=drivesdk")
+            ),
+            "https://docs.google.com/document/d/abc/edit"
+        );
+        assert_eq!(
+            document_id("abc", None),
+            "https://drive.google.com/file/d/abc/view"
+        );
+    }
+
+    #[test]
+    fn fetch_by_type() {
+        assert!(matches!(
+            fetch_for(model::DOCUMENT, DocsFormat::Markdown, false),
+            Some(Fetch::Export {
+                mime: "text/markdown",
+                ..
+            })
+        ));
+        assert_eq!(fetch_for(model::FOLDER, DocsFormat::Markdown, true), None);
+        assert_eq!(fetch_for("image/png", DocsFormat::Markdown, false), None);
+        assert_eq!(
+            fetch_for("image/png", DocsFormat::Markdown, true),
+            Some(Fetch::Download)
+        );
+        assert_eq!(
+            fetch_for("application/pdf", DocsFormat::Markdown, false),
+            Some(Fetch::Download)
+        );
+    }
+}

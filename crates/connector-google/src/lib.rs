@@ -1,0 +1,67 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod auth;
+#[cfg(feature = "gmail")]
+pub mod gmail;
+#[cfg(feature = "google_drive")]
+pub mod google_drive;
+
+pub use auth::{GoogleCredentialsConfig, GoogleTokens, StringList};
+#[cfg(feature = "gmail")]
+pub use gmail::{GmailCheckpoint, GmailConfig, GmailConnector};
+#[cfg(feature = "google_drive")]
+pub use google_drive::{GoogleDriveCheckpoint, GoogleDriveConfig, GoogleDriveConnector};
+
+use connector_core::http::HttpClient;
+use connector_core::{Error, Result};
+use url::Url;
+
+/// Registers the Google sources compiled in: `"google_drive"` and `"gmail"`.
+///
+/// ```
+/// let mut registry = connector_core::Registry::new();
+/// connector_google::register(&mut registry);
+/// # #[cfg(all(feature = "google_drive", feature = "gmail"))]
+/// assert_eq!(registry.sources(), vec!["gmail", "google_drive"]);
+/// ```
+// With no feature on there is nothing to register.
+#[cfg_attr(not(any(feature = "google_drive", feature = "gmail")), allow(unused_variables))]
+pub fn register(registry: &mut connector_core::Registry) {
+    #[cfg(feature = "google_drive")]
+    registry.register::<google_drive::GoogleDriveConfig, _>(
+        google_drive::SOURCE,
+        "Google Drive: My Drives, shared drives, shared folders and files shared with me",
+        |cfg| Ok(Box::new(google_drive::GoogleDriveConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "gmail")]
+    registry.register::<gmail::GmailConfig, _>(
+        gmail::SOURCE,
+        "Gmail: one document per thread, attachments optionally",
+        |cfg| Ok(Box::new(gmail::GmailConnector::new(cfg)?)),
+    );
+}
+
+/// `base` + `path`, whatever trailing slash `base` has.
+pub(crate) fn endpoint(base: &Url, path: &str) -> Result<Url> {
+    let joined = format!("{}/{path}", base.as_str().trim_end_matches('/'));
+    Url::parse(&joined).map_err(|e| Error::internal(format!("bad endpoint URL {joined}")).with_cause(e))
+}
+
+/// The HTTP client of a Google source: Google's error bodies classified (a 403 rate limit is
+/// retried), credentials named as `credentials.google_tokens`.
+pub(crate) fn http_client(source: &'static str, max_body: u64) -> Result<HttpClient> {
+    HttpClient::builder(source)
+        .max_body_bytes(max_body)
+        .error_classifier(auth::classify)
+        .build()
+}
+
+/// The configured URL, else the default.
+pub(crate) fn url_or(configured: Option<&Url>, default: &str) -> Result<Url> {
+    match configured {
+        Some(u) => Ok(u.clone()),
+        None => Url::parse(default)
+            .map_err(|e| Error::internal(format!("bad default URL {default}")).with_cause(e)),
+    }
+}

@@ -1,0 +1,545 @@
+//! Google Drive against wiremock fixtures shaped like Google's API reference.
+#![cfg(feature = "google_drive")]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use connector_core::sink::MemorySink;
+use connector_core::sync::{SyncMode, Syncer};
+use connector_core::testkit::collect_load;
+use connector_core::{
+    Connector, Content, CredentialStore, ErrorKind, MemoryCredentials, Registry, SyncContext,
+    TimeWindow,
+};
+use connector_google::{GoogleDriveConfig, GoogleDriveConnector};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn config(uri: &str, tokens: Value, extra: Value) -> Value {
+    let mut cfg = json!({
+        "credentials": {
+            "google_tokens": tokens.to_string(),
+            "google_primary_admin": ADMIN,
+            "authentication_method": "uploaded"
+        },
+        "token_uri": format!("{uri}/token"),
+        "directory_base_url": uri,
+        "drive_base_url": uri,
+    });
+    if let (Value::Object(m), Value::Object(e)) = (&mut cfg, extra) {
+        m.extend(e);
+    }
+    cfg
+}
+
+fn build(cfg: Value) -> Arc<dyn Connector> {
+    let mut registry = Registry::new();
+    connector_google::register(&mut registry);
+    Arc::from(registry.build("google_drive", cfg).expect("a valid config"))
+}
+
+/// Three users (two per directory page), two shared drives, a shared folder with a subfolder,
+/// and files reachable twice (shared with a user and owned by another indexed user; in a
+/// folder and in a My Drive).
+async fn workspace() -> (MockServer, TokenEndpoint, Drive) {
+    let server = MockServer::start().await;
+    let token = TokenEndpoint::default();
+    mount_token(&server, token.clone()).await;
+    mount_directory(
+        &server,
+        &["alice@example.com", "bob@example.com", "carol@example.com"],
+        2,
+    )
+    .await;
+    let files = vec![
+        DriveFile::new("a1", "alice@example.com", 1),
+        DriveFile::new("a2", "alice@example.com", 2).mime("application/vnd.google-apps.document"),
+        DriveFile::new("a3", "alice@example.com", 3)
+            .mime("application/vnd.google-apps.spreadsheet"),
+        DriveFile::new("a4", "alice@example.com", 4).in_folder("F1"),
+        DriveFile::new("b1", "bob@example.com", 5),
+        DriveFile::new("b2", "bob@example.com", 6).mime("image/png"),
+        DriveFile::new("c1", "carol@example.com", 7).shared_with("alice@example.com"),
+        DriveFile::new("d1", "admin@example.com", 8).in_drive("0AD1"),
+        DriveFile::new("d2", "admin@example.com", 9).in_drive("0AD2"),
+        DriveFile::new("F1", "admin@example.com", 10).mime("application/vnd.google-apps.folder"),
+        DriveFile::new("F2", "admin@example.com", 11)
+            .mime("application/vnd.google-apps.folder")
+            .in_folder("F1"),
+        DriveFile::new("f1", "ext@other.com", 12).in_folder("F1"),
+        DriveFile::new("f2", "ext@other.com", 13).in_folder("F2"),
+        DriveFile::new("f3", "ext@other.com", 14)
+            .in_folder("F2")
+            .shared_with("bob@example.com"),
+    ];
+    let drive = mount_drive(&server, files, &["0AD1", "0AD2"], 2).await;
+    (server, token, drive)
+}
+
+fn everything(uri: &str) -> Value {
+    config(
+        uri,
+        service_account_key(),
+        json!({
+            "include_my_drives": true,
+            "include_shared_drives": true,
+            "include_files_shared_with_me": true,
+            "shared_folder_urls": format!("https://drive.google.com/drive/folders/F1?usp=sharing"),
+        }),
+    )
+}
+
+fn file_ids(docs: &[connector_core::Document]) -> Vec<String> {
+    let mut ids: Vec<String> = docs
+        .iter()
+        .map(|d| {
+            d.metadata["file_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn every_stage_with_pagination_exports_and_no_duplicates() {
+    let (server, token, drive) = workspace().await;
+    let c = build(everything(&server.uri()));
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    // b2 is an image (allow_images is off); folders are not documents; c1 and f3 come once.
+    assert_eq!(
+        file_ids(&docs),
+        vec![
+            "a1", "a2", "a3", "a4", "b1", "c1", "d1", "d2", "f1", "f2", "f3"
+        ]
+    );
+    let doc = docs.iter().find(|d| d.metadata["file_id"] == "a2").unwrap();
+    assert_eq!(doc.id, "https://docs.google.com/document/d/a2/edit");
+    assert_eq!(
+        doc.content.as_text(),
+        Some("content of a2 as text/markdown\n")
+    );
+    assert_eq!(doc.updated_at, Some(time(2)));
+    assert_eq!(doc.owners, vec!["alice@example.com"]);
+    let sheet = docs.iter().find(|d| d.metadata["file_id"] == "a3").unwrap();
+    assert!(matches!(&sheet.content, Content::Bytes { extension: Some(e), .. } if e == "xlsx"));
+    let plain = docs.iter().find(|d| d.metadata["file_id"] == "a1").unwrap();
+    assert_eq!(plain.content.as_text(), Some("content of a1"));
+
+    // The JWT assertions: one per (subject, scope), signed by the key, aud = token endpoint.
+    let claims = token.claims.lock().unwrap().clone();
+    let aud = format!("{}/token", server.uri());
+    assert!(
+        claims
+            .iter()
+            .all(|c| c.iss == SA_EMAIL && c.aud == aud && c.exp > c.iat)
+    );
+    let subs: Vec<(String, String)> = claims
+        .iter()
+        .map(|c| (c.sub.clone().unwrap_or_default(), c.scope.clone()))
+        .collect();
+    assert!(
+        subs.contains(&(
+            ADMIN.into(),
+            "https://www.googleapis.com/auth/admin.directory.user.readonly".into()
+        )),
+        "{subs:?}"
+    );
+    for u in [
+        "alice@example.com",
+        "bob@example.com",
+        "carol@example.com",
+        ADMIN,
+    ] {
+        assert!(
+            subs.contains(&(
+                u.into(),
+                "https://www.googleapis.com/auth/drive.readonly".into()
+            )),
+            "{u}: {subs:?}"
+        );
+    }
+    assert_eq!(
+        subs.len(),
+        5,
+        "tokens are cached per subject and scope: {subs:?}"
+    );
+    let queries = drive.queries.lock().unwrap().clone();
+    assert!(
+        queries
+            .iter()
+            .any(|q| q == "'F2' in parents and trashed = false"),
+        "{queries:?}"
+    );
+    assert!(queries.iter().all(|q| q.contains("trashed = false")));
+}
+
+#[tokio::test]
+async fn checkpoints_walk_the_stages_and_resume_mid_stage() {
+    let (server, _, _) = workspace().await;
+    let connector = GoogleDriveConnector::new(
+        serde_json::from_value::<GoogleDriveConfig>(everything(&server.uri())).unwrap(),
+    )
+    .unwrap();
+    use connector_core::CheckpointedConnector;
+    let pages: Vec<_> = connector
+        .load_from_checkpoint(connector.initial_checkpoint(), None, SyncContext::new())
+        .map(|p| p.unwrap())
+        .collect()
+        .await;
+    let stages: Vec<String> = pages
+        .iter()
+        .map(|p| format!("{:?}", p.checkpoint.stage))
+        .collect();
+    for s in [
+        "Users",
+        "MyDrives",
+        "DriveIds",
+        "SharedDrives",
+        "Folders",
+        "Done",
+    ] {
+        assert!(stages.iter().any(|x| x == s), "{s} missing from {stages:?}");
+    }
+    // Resume from a page inside the My Drives stage with a page token.
+    let (i, mid) = pages
+        .iter()
+        .enumerate()
+        .find(|(_, p)| {
+            format!("{:?}", p.checkpoint.stage) == "MyDrives" && p.checkpoint.page_token.is_some()
+        })
+        .expect("a mid-listing checkpoint");
+    let json = serde_json::to_string(&mid.checkpoint).unwrap();
+    let back = serde_json::from_str(&json).unwrap();
+    let rest: Vec<String> = connector
+        .load_from_checkpoint(back, None, SyncContext::new())
+        .flat_map(|p| futures::stream::iter(p.unwrap().batch.documents))
+        .map(|d| d.id)
+        .collect()
+        .await;
+    let expected: Vec<String> = pages[i + 1..]
+        .iter()
+        .flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone()))
+        .collect();
+    assert_eq!(rest, expected);
+}
+
+#[tokio::test]
+async fn window_goes_into_the_query_and_is_half_open() {
+    let (server, _, drive) = workspace().await;
+    let c = build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({"include_my_drives": true}),
+    ));
+    let window = TimeWindow::new(time(2), time(5)).unwrap();
+    let mut docs = Vec::new();
+    let mut s = c.as_poll().unwrap().poll(window, SyncContext::new());
+    while let Some(p) = s.next().await {
+        docs.extend(p.unwrap().documents);
+    }
+    assert_eq!(file_ids(&docs), vec!["a2", "a3", "a4"]);
+    let queries = drive.queries.lock().unwrap().clone();
+    assert!(queries.iter().any(|q| q.contains("modifiedTime >= '2026-01-15T10:02:00.000Z' and modifiedTime < '2026-01-15T10:05:00.000Z'")), "{queries:?}");
+}
+
+#[tokio::test]
+async fn oversize_file_is_a_failure_without_download() {
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    let mut big = DriveFile::new("big", "alice@example.com", 1);
+    big.size = Some(50 * 1024 * 1024);
+    mount_drive(
+        &server,
+        vec![big, DriveFile::new("ok", "alice@example.com", 2)],
+        &[],
+        10,
+    )
+    .await;
+    let c = build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({"my_drive_emails": "alice@example.com"}),
+    ));
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert_eq!(file_ids(&docs), vec!["ok"]);
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0].message.contains("max_file_size"),
+        "{failures:?}"
+    );
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.url.path() == "/drive/v3/files/big"),
+        "the big file was downloaded"
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_reasons_in_a_403_are_retried() {
+    for reason in ["userRateLimitExceeded", "rateLimitExceeded"] {
+        let (server, _, _) = workspace().await;
+        let _guard = Mock::given(method("GET"))
+            .and(path("/drive/v3/files"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(google_error(
+                403,
+                reason,
+                "PERMISSION_DENIED",
+                "User Rate Limit Exceeded.",
+            )))
+            .up_to_n_times(2)
+            .with_priority(1)
+            .mount_as_scoped(&server)
+            .await;
+        let report = Syncer::new(build(config(
+            &server.uri(),
+            service_account_key(),
+            json!({"include_my_drives": true}),
+        )))
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_or_else(|e| panic!("{reason} was not retried: {e}"));
+        assert_eq!(report.delivered, 6, "{report:?}");
+        assert!(report.retries >= 2, "{report:?}");
+    }
+}
+
+#[tokio::test]
+async fn unauthorized_fails_fast_naming_the_field() {
+    let (server, _, _) = workspace().await;
+    let _guard = Mock::given(method("GET"))
+        .and(path("/drive/v3/files"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(google_error(
+            401,
+            "authError",
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        )))
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let err = Syncer::new(build(everything(&server.uri())))
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert_eq!(err.field(), Some("credentials.google_tokens"));
+    let lists = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/drive/v3/files")
+        .count();
+    assert_eq!(lists, 1, "a 401 must not be retried");
+}
+
+#[tokio::test]
+async fn oauth_refresh_token_rotation_is_saved_before_use() {
+    let server = MockServer::start().await;
+    let token = TokenEndpoint {
+        rotate_to: Some("1//rotated-refresh-token-9e8d".into()),
+        ..TokenEndpoint::default()
+    };
+    mount_token(&server, token.clone()).await;
+    mount_drive(
+        &server,
+        vec![
+            DriveFile::new("o1", "oauth@example.com", 1),
+            DriveFile::new("o2", "oauth@example.com", 2),
+        ],
+        &[],
+        1,
+    )
+    .await;
+    let cfg: GoogleDriveConfig = serde_json::from_value(config(
+        &server.uri(),
+        user_token(),
+        json!({"include_my_drives": true}),
+    ))
+    .unwrap();
+    let store = MemoryCredentials::new();
+    let connector = GoogleDriveConnector::new(cfg)
+        .unwrap()
+        .with_credential_store(Arc::new(store.clone()) as Arc<dyn CredentialStore>);
+    let (docs, failures) = collect_load(&connector).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(file_ids(&docs), vec!["o1", "o2"]);
+    let saved = store.saved("google_drive", "credentials.google_tokens");
+    assert_eq!(saved.len(), 1);
+    let saved: Value = serde_json::from_str(saved[0].expose()).unwrap();
+    assert_eq!(saved["refresh_token"], "1//rotated-refresh-token-9e8d");
+    assert_eq!(
+        saved["client_id"], "1234-test.apps.googleusercontent.com",
+        "the rest of the token is kept"
+    );
+    // One refresh for the whole load: the access token is cached.
+    assert_eq!(
+        token.refreshes.lock().unwrap().clone(),
+        vec![REFRESH_TOKEN.to_owned()]
+    );
+    assert!(!format!("{connector:?}").contains(CLIENT_SECRET));
+}
+
+#[tokio::test]
+async fn expired_tokens_are_refreshed() {
+    let server = MockServer::start().await;
+    // Lifetime inside the refresh margin: every request needs a new token.
+    let token = TokenEndpoint {
+        lifetime: 30,
+        ..TokenEndpoint::default()
+    };
+    mount_token(&server, token.clone()).await;
+    mount_drive(
+        &server,
+        vec![
+            DriveFile::new("o1", "oauth@example.com", 1),
+            DriveFile::new("o2", "oauth@example.com", 2),
+        ],
+        &[],
+        1,
+    )
+    .await;
+    let c = build(config(
+        &server.uri(),
+        user_token(),
+        json!({"include_my_drives": true}),
+    ));
+    let (docs, _) = collect_load(c.as_ref()).await;
+    assert_eq!(docs.len(), 2);
+    assert!(token.refreshes.lock().unwrap().len() >= 3);
+}
+
+#[tokio::test]
+async fn check_tells_a_disabled_api_a_missing_delegation_and_a_bad_key_apart() {
+    // Disabled Drive API.
+    let (server, _, _) = workspace().await;
+    let _guard = Mock::given(method("GET"))
+        .and(path("/drive/v3/about"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"error": {
+            "code": 403,
+            "message": "Google Drive API has not been used in project 1234 before or it is disabled.",
+            "errors": [{"message": "Google Drive API has not been used in project 1234 before or it is disabled.", "domain": "usageLimits", "reason": "accessNotConfigured"}],
+            "status": "PERMISSION_DENIED",
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED", "domain": "googleapis.com"}]
+        }})))
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let err = build(everything(&server.uri())).check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert!(err.to_string().contains("API is disabled"), "{err}");
+    let (healthy, _, _) = workspace().await;
+    build(everything(&healthy.uri())).check().await.unwrap();
+
+    // Missing domain-wide delegation.
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint { fail: Some(("unauthorized_client".into(), "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.".into())), ..TokenEndpoint::default() }).await;
+    let err = build(everything(&server.uri())).check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert!(err.to_string().contains("domain-wide delegation"), "{err}");
+    assert!(
+        err.to_string().contains("112233445566778899000"),
+        "names the client id: {err}"
+    );
+
+    // A key Google does not know (signature rejected).
+    let server = MockServer::start().await;
+    mount_token(
+        &server,
+        TokenEndpoint {
+            fail: Some(("invalid_grant".into(), "Invalid JWT Signature.".into())),
+            ..TokenEndpoint::default()
+        },
+    )
+    .await;
+    let err = build(everything(&server.uri())).check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert!(err.to_string().contains("key was rejected"), "{err}");
+
+    // A key that is not a key at all: a config error before any request.
+    let mut key = service_account_key();
+    key["private_key"] =
+        json!("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+    let mut registry = Registry::new();
+    connector_google::register(&mut registry);
+    let err = registry
+        .build("google_drive", config("http://127.0.0.1:9", key, json!({})))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(err.problems()[0].path, "credentials.google_tokens");
+}
+
+#[tokio::test]
+async fn config_accepts_ragflow_fields_and_lists_every_problem() {
+    let mut registry = Registry::new();
+    connector_google::register(&mut registry);
+    // RAGFlow's shape: google_tokens as a JSON string, lists as comma-separated strings.
+    let ok = json!({
+        "credentials": {"google_tokens": service_account_key().to_string(), "google_primary_admin": ADMIN, "authentication_method": "uploaded"},
+        "include_shared_drives": false, "include_my_drives": true, "include_files_shared_with_me": false,
+        "shared_drive_urls": "", "my_drive_emails": "", "shared_folder_urls": "https://drive.google.com/drive/folders/abc",
+        "specific_user_emails": "", "allow_images": false, "batch_size": 2
+    });
+    let c = registry.build("google_drive", ok).unwrap();
+    assert!(!format!("{c:?}").contains("PRIVATE KEY"));
+    // google_tokens as an object works too.
+    let obj = json!({"credentials": {"google_tokens": user_token()}});
+    registry.build("google_drive", obj).unwrap();
+    let bad = json!({
+        "credentials": {"google_tokens": service_account_key()},
+        "shared_folder_urls": ["https://example.com/x"],
+        "my_drive_emails": "not-an-email",
+        "max_file_size": 0,
+        "unknown_field": 1
+    });
+    let err = registry.build("google_drive", bad).unwrap_err();
+    let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    assert!(paths.contains(&"unknown_field"), "{paths:?}");
+    let bad = json!({
+        "credentials": {"google_tokens": service_account_key()},
+        "shared_folder_urls": ["https://example.com/x"],
+        "my_drive_emails": "not-an-email",
+        "max_file_size": 0
+    });
+    let err = registry.build("google_drive", bad).unwrap_err();
+    let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    for p in [
+        "credentials.google_primary_admin",
+        "shared_folder_urls[0]",
+        "my_drive_emails[0]",
+        "max_file_size",
+    ] {
+        assert!(paths.contains(&p), "{p} missing: {paths:?}");
+    }
+    assert!(!err.to_string().contains("PRIVATE KEY"));
+}
+
+#[tokio::test]
+async fn list_ids_matches_a_full_load() {
+    let (server, _, _) = workspace().await;
+    let c = build(everything(&server.uri()));
+    let (docs, _) = collect_load(c.as_ref()).await;
+    let mut ids = Vec::new();
+    let mut s = c.as_slim().unwrap().list_ids(SyncContext::new());
+    while let Some(p) = s.next().await {
+        ids.extend(p.unwrap().into_iter().map(|s| s.id));
+    }
+    let mut expected: Vec<String> = docs.into_iter().map(|d| d.id).collect();
+    ids.sort();
+    expected.sort();
+    assert_eq!(ids, expected);
+    let downloads = server.received_requests().await.unwrap();
+    let _ = downloads;
+}
