@@ -54,24 +54,10 @@ pub(crate) fn document(client: &S3Client, listed: &Listed, fetched: Fetched) -> 
         match String::from_utf8(fetched.body.to_vec()) {
             Ok(text) => Document::text(id, client.source, title, text),
             // A "text" file that is not UTF-8 still reaches the host, as bytes it can decode.
-            Err(_) => Document::bytes(
-                id,
-                client.source,
-                title,
-                fetched.body,
-                mime.clone(),
-                ext,
-            ),
+            Err(_) => Document::bytes(id, client.source, title, fetched.body, mime.clone(), ext),
         }
     } else {
-        Document::bytes(
-            id,
-            client.source,
-            title,
-            fetched.body,
-            mime.clone(),
-            ext,
-        )
+        Document::bytes(id, client.source, title, fetched.body, mime.clone(), ext)
     };
     doc = doc
         .with_link(client.object_url(&listed.key))

@@ -268,22 +268,24 @@ impl S3Connector {
                 return;
             }
             let http = client.http.with_context(&ctx);
-            let mut token = from.continuation_token;
-            let mut after = from.start_after;
+            let mut token;
+            let mut after = from.start_after.clone();
+            let mut listing = prefetched(listing(
+                Arc::clone(&client),
+                http.clone(),
+                from.continuation_token,
+                from.start_after,
+                ctx.clone(),
+            ));
             loop {
                 if ctx.is_cancelled() {
                     Err(cancelled(client.source))?;
                 }
-                let page = match client.list_page(&http, token.as_deref(), after.as_deref(), None).await {
-                    // Continuation tokens may expire or belong to another server process;
-                    // the last key handed on says the same thing in a form that lasts.
-                    Err(e) if token.is_some() && e.kind() == ErrorKind::InvalidData => {
-                        tracing::warn!(error = %e, "the continuation token was refused; resuming after the last key instead");
-                        token = None;
-                        continue;
-                    }
-                    other => other?,
+                let Some(page) = listing.next().await else {
+                    Err(Error::internal("the listing ended before its last page").with_connector(client.source))?;
+                    break;
                 };
+                let page = page?;
                 let next_token = page.next_token;
                 let last_key = page.objects.last().map(|o| o.key.clone());
                 let plans = plan_page(&client, &filters, page.objects, window, max, &ctx).await?;
@@ -321,6 +323,78 @@ impl S3Connector {
         }
         .boxed()
     }
+}
+
+/// The listing pages from a token or a key, in order, ending after the last page.
+fn listing(
+    client: Arc<S3Client>,
+    http: HttpClient,
+    mut token: Option<String>,
+    mut after: Option<String>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<model::ListPage>> {
+    async_stream::try_stream! {
+        loop {
+            if ctx.is_cancelled() {
+                Err(cancelled(client.source))?;
+            }
+            let page = match client.list_page(&http, token.as_deref(), after.as_deref(), None).await {
+                // Continuation tokens may expire or belong to another server process; the last
+                // key handed on says the same thing in a form that lasts.
+                Err(e) if token.is_some() && e.kind() == ErrorKind::InvalidData => {
+                    tracing::warn!(error = %e, "the continuation token was refused; resuming after the last key instead");
+                    token = None;
+                    continue;
+                }
+                other => other?,
+            };
+            if let Some(last) = page.objects.last() {
+                after = Some(last.key.clone());
+            }
+            token.clone_from(&page.next_token);
+            let done = token.is_none();
+            yield page;
+            if done {
+                break;
+            }
+        }
+    }
+    .boxed()
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Fetches the next listing page while the current one is processed (its objects downloaded),
+/// so an unchanged re-sync costs little more than the listing. At most one page waits in the
+/// channel; dropping the stream aborts the task.
+fn prefetched(
+    pages: BoxStream<'static, Result<model::ListPage>>,
+) -> BoxStream<'static, Result<model::ListPage>> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let task = tokio::spawn(async move {
+        let mut pages = pages;
+        while let Some(page) = pages.next().await {
+            let failed = page.is_err();
+            if tx.send(page).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    let guard = AbortOnDrop(task.abort_handle());
+    async_stream::stream! {
+        let _guard = guard;
+        while let Some(page) = rx.recv().await {
+            yield page;
+        }
+    }
+    .boxed()
 }
 
 fn cancelled(source: &'static str) -> Error {
