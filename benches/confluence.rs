@@ -79,10 +79,15 @@ impl Respond for Search {
 fn search_pages(base: &str) -> HashMap<usize, Vec<u8>> {
     let mut out = HashMap::new();
     for start in (0..PAGES).step_by(PAGE_SIZE) {
-        let results: Vec<serde_json::Value> = (start..(start + PAGE_SIZE).min(PAGES)).map(page_json).collect();
+        let results: Vec<serde_json::Value> = (start..(start + PAGE_SIZE).min(PAGES))
+            .map(page_json)
+            .collect();
         let mut links = json!({"base": base, "context": ""});
         if start + PAGE_SIZE < PAGES {
-            links["next"] = json!(format!("/rest/api/content/search?cql=x&limit={PAGE_SIZE}&start={}", start + PAGE_SIZE));
+            links["next"] = json!(format!(
+                "/rest/api/content/search?cql=x&limit={PAGE_SIZE}&start={}",
+                start + PAGE_SIZE
+            ));
         }
         let page = json!({"results": results, "start": start, "limit": PAGE_SIZE, "size": PAGE_SIZE, "_links": links});
         out.insert(start, serde_json::to_vec(&page).unwrap());
@@ -115,8 +120,18 @@ async fn raw_run(client: &reqwest::Client, base: &str) -> (Duration, usize, u64)
     let mut pages = 0;
     let mut requests = 0;
     for start in (0..PAGES).step_by(PAGE_SIZE) {
-        let url = format!("{base}/rest/api/content/search?cql=space+%3D+%22ENG%22&limit={PAGE_SIZE}&start={start}");
-        let bytes = client.get(url).bearer_auth("bench-token").send().await.unwrap().bytes().await.unwrap();
+        let url = format!(
+            "{base}/rest/api/content/search?cql=space+%3D+%22ENG%22&limit={PAGE_SIZE}&start={start}"
+        );
+        let bytes = client
+            .get(url)
+            .bearer_auth("bench-token")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
         requests += 1;
         let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         pages += value["results"].as_array().map_or(0, Vec::len);
@@ -125,7 +140,10 @@ async fn raw_run(client: &reqwest::Client, base: &str) -> (Duration, usize, u64)
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let server = MockServer::start().await;
         let base = server.uri();
