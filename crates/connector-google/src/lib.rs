@@ -26,7 +26,10 @@ use url::Url;
 /// assert_eq!(registry.sources(), vec!["gmail", "google_drive"]);
 /// ```
 // With no feature on there is nothing to register.
-#[cfg_attr(not(any(feature = "google_drive", feature = "gmail")), allow(unused_variables))]
+#[cfg_attr(
+    not(any(feature = "google_drive", feature = "gmail")),
+    allow(unused_variables)
+)]
 pub fn register(registry: &mut connector_core::Registry) {
     #[cfg(feature = "google_drive")]
     registry.register::<google_drive::GoogleDriveConfig, _>(
@@ -45,7 +48,8 @@ pub fn register(registry: &mut connector_core::Registry) {
 /// `base` + `path`, whatever trailing slash `base` has.
 pub(crate) fn endpoint(base: &Url, path: &str) -> Result<Url> {
     let joined = format!("{}/{path}", base.as_str().trim_end_matches('/'));
-    Url::parse(&joined).map_err(|e| Error::internal(format!("bad endpoint URL {joined}")).with_cause(e))
+    Url::parse(&joined)
+        .map_err(|e| Error::internal(format!("bad endpoint URL {joined}")).with_cause(e))
 }
 
 /// The HTTP client of a Google source: Google's error bodies classified (a 403 rate limit is

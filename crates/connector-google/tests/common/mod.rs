@@ -474,3 +474,170 @@ pub async fn mount_drive(
         .await;
     drive
 }
+
+// ---------------------------------------------------------------- Gmail
+
+pub fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn headers(from: &str, to: &str, subject: &str, content_type: &str) -> Value {
+    json!([
+        {"name": "From", "value": from},
+        {"name": "To", "value": to},
+        {"name": "Subject", "value": subject},
+        {"name": "Date", "value": "Thu, 15 Jan 2026 10:00:00 +0000"},
+        {"name": "Content-Type", "value": content_type}
+    ])
+}
+
+/// A leaf part with its body inline.
+pub fn leaf(part_id: &str, mime: &str, charset: &str, bytes: &[u8]) -> Value {
+    json!({
+        "partId": part_id, "mimeType": mime, "filename": "",
+        "headers": [{"name": "Content-Type", "value": format!("{mime}; charset=\"{charset}\"")},
+                    {"name": "Content-Transfer-Encoding", "value": "quoted-printable"}],
+        "body": {"size": bytes.len(), "data": b64url(bytes)}
+    })
+}
+
+/// A message (`format=full`) at minute `minute`.
+pub fn message(id: &str, thread: &str, minute: u32, payload: Value) -> Value {
+    json!({
+        "id": id, "threadId": thread, "labelIds": ["INBOX", "CATEGORY_PERSONAL"],
+        "snippet": "…", "historyId": "9001",
+        "internalDate": (time(minute).timestamp_millis()).to_string(),
+        "payload": payload, "sizeEstimate": 2048
+    })
+}
+
+pub fn plain_message(
+    id: &str,
+    thread: &str,
+    minute: u32,
+    from: &str,
+    subject: &str,
+    body: &str,
+) -> Value {
+    let mut payload = leaf("", "text/plain", "UTF-8", body.as_bytes());
+    payload["headers"] = headers(
+        from,
+        "team@example.com",
+        subject,
+        "text/plain; charset=\"UTF-8\"",
+    );
+    message(id, thread, minute, payload)
+}
+
+pub fn thread(id: &str, messages: Vec<Value>) -> Value {
+    json!({"id": id, "historyId": format!("h-{id}-{}", messages.len()), "messages": messages})
+}
+
+/// Gmail v1 over mailboxes of threads; `threads.list` pages of `per_page`.
+#[derive(Clone)]
+pub struct Gmail {
+    pub mailboxes: Arc<Mutex<BTreeMap<String, Vec<Value>>>>,
+    pub attachments: BTreeMap<String, Vec<u8>>,
+    pub per_page: usize,
+    pub queries: Arc<Mutex<Vec<String>>>,
+}
+
+fn last_millis(thread: &Value) -> i64 {
+    thread["messages"]
+        .as_array()
+        .map(|ms| {
+            ms.iter()
+                .filter_map(|m| m["internalDate"].as_str()?.parse::<i64>().ok())
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+impl Respond for Gmail {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let segs: Vec<&str> = req
+            .url
+            .path()
+            .trim_start_matches("/gmail/v1/users/")
+            .split('/')
+            .collect();
+        let who = caller(req).unwrap_or_default();
+        let user = if segs[0] == "me" {
+            "oauth@example.com".to_owned()
+        } else {
+            segs[0].to_owned()
+        };
+        if who != segs[0] && !(segs[0] == "me" && who == "me") {
+            return ResponseTemplate::new(403).set_body_json(google_error(
+                403,
+                "forbidden",
+                "PERMISSION_DENIED",
+                "Delegation denied",
+            ));
+        }
+        let boxes = self.mailboxes.lock().unwrap();
+        let threads = boxes.get(&user).cloned().unwrap_or_default();
+        match segs.get(1..) {
+            Some(["profile"]) => ResponseTemplate::new(200).set_body_json(json!({
+                "emailAddress": user, "messagesTotal": 10, "threadsTotal": threads.len(), "historyId": "9001"
+            })),
+            Some(["threads"]) => {
+                let q = query(req, "q").unwrap_or_default();
+                self.queries.lock().unwrap().push(q.clone());
+                let num = |k: &str| q.split(k).nth(1).and_then(|s| s.split(' ').next()).and_then(|s| s.parse::<i64>().ok());
+                let (after, before) = (num("after:"), num("before:"));
+                let listed: Vec<Value> = threads
+                    .iter()
+                    .filter(|t| after.is_none_or(|a| last_millis(t) / 1000 > a))
+                    .filter(|t| before.is_none_or(|b| last_millis(t) / 1000 < b))
+                    .map(|t| json!({"id": t["id"], "snippet": "…", "historyId": t["historyId"]}))
+                    .collect();
+                let mut body = paged(req, &listed, self.per_page, "threads");
+                body["resultSizeEstimate"] = json!(listed.len());
+                ResponseTemplate::new(200).set_body_json(body)
+            }
+            Some(["threads", id]) => {
+                assert_eq!(query(req, "format").as_deref(), Some("full"));
+                match threads.iter().find(|t| t["id"] == *id) {
+                    Some(t) => ResponseTemplate::new(200).set_body_json(t),
+                    None => ResponseTemplate::new(404).set_body_json(google_error(404, "notFound", "NOT_FOUND", "Requested entity was not found.")),
+                }
+            }
+            Some(["messages", _, "attachments", aid]) => match self.attachments.get(*aid) {
+                Some(data) => ResponseTemplate::new(200).set_body_json(json!({"size": data.len(), "data": b64url(data)})),
+                None => ResponseTemplate::new(404).set_body_json(google_error(404, "notFound", "NOT_FOUND", "Invalid attachment token")),
+            },
+            _ => ResponseTemplate::new(404),
+        }
+    }
+}
+
+pub async fn mount_gmail(
+    server: &MockServer,
+    mailboxes: Vec<(&str, Vec<Value>)>,
+    attachments: Vec<(&str, Vec<u8>)>,
+    per_page: usize,
+) -> Gmail {
+    let gmail = Gmail {
+        mailboxes: Arc::new(Mutex::new(
+            mailboxes
+                .into_iter()
+                .map(|(u, t)| (u.to_owned(), t))
+                .collect(),
+        )),
+        attachments: attachments
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        per_page,
+        queries: Arc::default(),
+    };
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/gmail/v1/users/"))
+        .respond_with(gmail.clone())
+        .mount(server)
+        .await;
+    gmail
+}

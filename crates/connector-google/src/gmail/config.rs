@@ -1,0 +1,122 @@
+//! [`GmailConfig`]: which mailboxes, which credentials. RAGFlow's Gmail config (credentials and
+//! `batch_size`) is accepted as it is.
+
+use std::fmt;
+
+use connector_core::{ConnectorConfig, FieldError};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::auth::{GoogleCredentialsConfig, StringList};
+
+/// Gmail's API host.
+pub const DEFAULT_GMAIL_BASE_URL: &str = "https://gmail.googleapis.com";
+
+/// Attachments larger than this are not downloaded unless configured otherwise: 10 MiB.
+pub const DEFAULT_ATTACHMENT_SIZE_LIMIT: u64 = 10 * 1024 * 1024;
+
+/// The Gmail connector's config.
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct GmailConfig {
+    /// The key or token, and the admin to impersonate for the user list.
+    pub credentials: GoogleCredentialsConfig,
+    /// RAGFlow's batch size; accepted for compatibility (batches are sized by the host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
+    /// Read only these users' mailboxes (service account) instead of every user's.
+    #[serde(default)]
+    pub specific_user_emails: StringList,
+    /// Emit attachments as documents of their own.
+    #[serde(default)]
+    pub include_attachments: bool,
+    /// Attachments larger than this (bytes) are skipped (default 10 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment_size_limit: Option<u64>,
+    /// Threads fetched at the same time (default 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_concurrency: Option<usize>,
+    /// The OAuth token endpoint (default: the key's `token_uri`, else Google's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_uri: Option<Url>,
+    /// The Admin SDK host (default `https://admin.googleapis.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory_base_url: Option<Url>,
+    /// The Gmail API host (default `https://gmail.googleapis.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gmail_base_url: Option<Url>,
+}
+
+impl GmailConfig {
+    /// A config over `credentials`: every user's mailbox, no attachments.
+    pub fn new(credentials: GoogleCredentialsConfig) -> Self {
+        Self {
+            credentials,
+            batch_size: None,
+            specific_user_emails: StringList::default(),
+            include_attachments: false,
+            attachment_size_limit: None,
+            thread_concurrency: None,
+            token_uri: None,
+            directory_base_url: None,
+            gmail_base_url: None,
+        }
+    }
+
+    /// Sends every request to `base` (token, directory and Gmail), for tests and proxies.
+    #[must_use]
+    pub fn with_base_url(mut self, base: &Url) -> Self {
+        self.token_uri = crate::endpoint(base, "token").ok();
+        self.directory_base_url = Some(base.clone());
+        self.gmail_base_url = Some(base.clone());
+        self
+    }
+
+    /// The attachment cap.
+    pub fn attachment_size_limit(&self) -> u64 {
+        self.attachment_size_limit
+            .unwrap_or(DEFAULT_ATTACHMENT_SIZE_LIMIT)
+    }
+
+    /// Threads fetched at the same time.
+    pub fn thread_concurrency(&self) -> usize {
+        self.thread_concurrency.unwrap_or(8).clamp(1, 64)
+    }
+}
+
+impl ConnectorConfig for GmailConfig {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut out = self.credentials.validate();
+        for (i, email) in self.specific_user_emails.as_slice().iter().enumerate() {
+            if !email.contains('@') {
+                out.push(FieldError::new(
+                    format!("specific_user_emails[{i}]"),
+                    "is not an e-mail address",
+                ));
+            }
+        }
+        if self.thread_concurrency == Some(0) {
+            out.push(FieldError::new(
+                "thread_concurrency",
+                "must be larger than 0",
+            ));
+        }
+        if self.batch_size == Some(0) {
+            out.push(FieldError::new("batch_size", "must be larger than 0"));
+        }
+        out
+    }
+}
+
+impl fmt::Debug for GmailConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GmailConfig")
+            .field("credentials", &self.credentials)
+            .field("specific_user_emails", &self.specific_user_emails)
+            .field("include_attachments", &self.include_attachments)
+            .field("attachment_size_limit", &self.attachment_size_limit())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,306 @@
+//! Gmail threads to documents: every message's body from its MIME tree (nested multipart,
+//! base64url, charsets through mail-parser's decoders; `text/plain` preferred, HTML turned
+//! into Markdown otherwise), and the attachments.
+
+use base64::Engine;
+use base64::alphabet::URL_SAFE;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use chrono::{DateTime, Utc};
+use connector_core::Document;
+use url::Url;
+
+use super::SOURCE;
+use super::model::{Message, Part, Thread};
+
+/// base64url with or without padding, as Gmail sends it.
+const B64URL: GeneralPurpose = GeneralPurpose::new(
+    &URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Decodes Gmail's base64url (tolerating the standard alphabet some proxies produce).
+pub(crate) fn decode_b64(data: &str) -> Result<Vec<u8>, String> {
+    let clean: String = data.chars().filter(|c| !c.is_whitespace()).collect();
+    B64URL
+        .decode(clean.replace('+', "-").replace('/', "_"))
+        .map_err(|e| format!("body is not base64url: {e}"))
+}
+
+/// The thread's document id, scoped by mailbox.
+pub(crate) fn thread_id(user: &str, thread: &str) -> String {
+    format!("gmail:{user}:{thread}")
+}
+
+/// An attachment's document id: by message and part (Gmail's attachment ids change between
+/// fetches, part ids do not).
+pub(crate) fn attachment_id(user: &str, thread: &str, message: &str, part: &str) -> String {
+    format!("gmail:{user}:{thread}:{message}:{part}")
+}
+
+/// The Gmail web link of a thread.
+pub(crate) fn thread_link(user: &str, thread: &str) -> Option<Url> {
+    Url::parse(&format!(
+        "https://mail.google.com/mail/u/{user}/#all/{thread}"
+    ))
+    .ok()
+}
+
+/// The version token of a thread: its history id changes with every message and label change.
+pub(crate) fn version(thread: &str, history_id: Option<&str>) -> String {
+    format!("{thread}:{}", history_id.unwrap_or(""))
+}
+
+fn charset(part: &Part) -> Option<String> {
+    let ct = part.header("Content-Type")?;
+    ct.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"').to_owned())
+    })
+}
+
+/// Bytes in `charset` as text (mail-parser's decoders; UTF-8 when unknown).
+fn decode_text(bytes: &[u8], charset: Option<&str>) -> String {
+    let decoder = charset
+        .filter(|c| !c.eq_ignore_ascii_case("utf-8") && !c.eq_ignore_ascii_case("us-ascii"))
+        .and_then(|c| mail_parser::decoders::charsets::map::charset_decoder(c.as_bytes()));
+    match decoder {
+        Some(decode) => decode(bytes),
+        None => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// The leaves of a MIME tree, sorted into plain text, HTML and attachments.
+#[derive(Default)]
+struct Leaves<'a> {
+    plain: Vec<String>,
+    html: Vec<String>,
+    attachments: Vec<&'a Part>,
+}
+
+fn walk<'a>(part: &'a Part, out: &mut Leaves<'a>) -> Result<(), String> {
+    if !part.parts.is_empty() {
+        for p in &part.parts {
+            walk(p, out)?;
+        }
+        return Ok(());
+    }
+    if !part.filename.is_empty() {
+        out.attachments.push(part);
+        return Ok(());
+    }
+    let mime = part.mime_type.to_ascii_lowercase();
+    if mime != "text/plain" && mime != "text/html" {
+        return Ok(());
+    }
+    let Some(data) = part.body.as_ref().and_then(|b| b.data.as_deref()) else {
+        return Ok(());
+    };
+    let bytes = decode_b64(data)?;
+    let text = decode_text(&bytes, charset(part).as_deref());
+    if mime == "text/plain" {
+        out.plain.push(text);
+    } else {
+        out.html.push(text);
+    }
+    Ok(())
+}
+
+fn html_to_markdown(html: &str) -> String {
+    htmd::HtmlToMarkdown::builder()
+        .skip_tags(vec!["script", "style", "head"])
+        .build()
+        .convert(html)
+        .unwrap_or_else(|_| html.to_owned())
+}
+
+/// One message as read: headers, body, attachments.
+pub(crate) struct Read<'a> {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) cc: String,
+    pub(crate) subject: String,
+    pub(crate) date: Option<DateTime<Utc>>,
+    pub(crate) body: String,
+    pub(crate) attachments: Vec<&'a Part>,
+}
+
+/// Reads a message from its MIME tree (`payload`) or, for format `raw`, by parsing the
+/// RFC 822 text with mail-parser.
+pub(crate) fn read_message(m: &Message) -> Result<Read<'_>, String> {
+    let date = m
+        .internal_date
+        .as_deref()
+        .and_then(|d| d.parse::<i64>().ok())
+        .and_then(DateTime::<Utc>::from_timestamp_millis);
+    if let Some(raw) = &m.raw {
+        let bytes = decode_b64(raw)?;
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&bytes)
+            .ok_or("the raw message is not RFC 822")?;
+        let addrs = |a: Option<&mail_parser::Address<'_>>| {
+            a.map(|a| {
+                a.iter()
+                    .filter_map(|x| x.address().map(str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+        };
+        let body = match parsed.body_text(0) {
+            Some(t) => t.into_owned(),
+            None => parsed
+                .body_html(0)
+                .map(|h| html_to_markdown(&h))
+                .unwrap_or_default(),
+        };
+        return Ok(Read {
+            from: addrs(parsed.from()),
+            to: addrs(parsed.to()),
+            cc: addrs(parsed.cc()),
+            subject: parsed.subject().unwrap_or_default().to_owned(),
+            date,
+            body,
+            attachments: Vec::new(),
+        });
+    }
+    let payload = m
+        .payload
+        .as_ref()
+        .ok_or("the message has neither payload nor raw")?;
+    let mut leaves = Leaves::default();
+    walk(payload, &mut leaves)?;
+    let body = if !leaves.plain.is_empty() {
+        leaves.plain.join("\n\n")
+    } else {
+        leaves
+            .html
+            .iter()
+            .map(|h| html_to_markdown(h))
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    };
+    let h = |n: &str| payload.header(n).unwrap_or_default().to_owned();
+    Ok(Read {
+        from: h("From"),
+        to: h("To"),
+        cc: h("Cc"),
+        subject: h("Subject"),
+        date,
+        body,
+        attachments: leaves.attachments,
+    })
+}
+
+/// The thread's document from its read messages (in thread order).
+pub(crate) fn thread_document(user: &str, thread: &Thread, read: &[Read<'_>]) -> Document {
+    let id = thread_id(user, &thread.id);
+    let subject = read
+        .iter()
+        .map(|r| r.subject.trim())
+        .find(|s| !s.is_empty())
+        .unwrap_or("(no subject)")
+        .to_owned();
+    let mut participants: Vec<String> = Vec::new();
+    for r in read {
+        for list in [&r.from, &r.to, &r.cc] {
+            for p in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                if !participants.iter().any(|x| x == p) {
+                    participants.push(p.to_owned());
+                }
+            }
+        }
+    }
+    let first = read.iter().filter_map(|r| r.date).min();
+    let last = read.iter().filter_map(|r| r.date).max();
+    let mut text = format!("# {subject}\n\nParticipants: {}\n", participants.join(", "));
+    if let (Some(f), Some(l)) = (first, last) {
+        text.push_str(&format!(
+            "Dates: {} to {}\n",
+            f.to_rfc3339(),
+            l.to_rfc3339()
+        ));
+    }
+    for r in read {
+        text.push_str("\n---\n\n");
+        text.push_str(&format!("**From:** {}  \n", r.from));
+        if !r.to.is_empty() {
+            text.push_str(&format!("**To:** {}  \n", r.to));
+        }
+        if !r.cc.is_empty() {
+            text.push_str(&format!("**Cc:** {}  \n", r.cc));
+        }
+        if let Some(d) = r.date {
+            text.push_str(&format!("**Date:** {}\n", d.to_rfc3339()));
+        }
+        text.push('\n');
+        text.push_str(r.body.trim());
+        text.push('\n');
+    }
+    let labels: Vec<String> = {
+        let mut l: Vec<String> = thread
+            .messages
+            .iter()
+            .flat_map(|m| m.label_ids.clone())
+            .collect();
+        l.sort();
+        l.dedup();
+        l
+    };
+    let mut doc = Document::text(id, SOURCE, subject, text)
+        .with_version(&version(&thread.id, thread.history_id.as_deref()))
+        .with_owners(vec![user.to_owned()])
+        .with_metadata("user", user.to_owned())
+        .with_metadata("thread_id", thread.id.clone())
+        .with_metadata("message_count", thread.messages.len())
+        .with_metadata("participants", participants)
+        .with_metadata("labels", labels);
+    if let Some(l) = last {
+        doc = doc.with_updated_at(l);
+    }
+    if let Some(link) = thread_link(user, &thread.id) {
+        doc = doc.with_link(link);
+    }
+    doc
+}
+
+/// An attachment's document.
+pub(crate) fn attachment_document(
+    user: &str,
+    thread: &Thread,
+    message: &Message,
+    part: &Part,
+    data: Vec<u8>,
+    updated: Option<DateTime<Utc>>,
+) -> Document {
+    let part_id = part.part_id.as_deref().unwrap_or("0");
+    let id = attachment_id(user, &thread.id, &message.id, part_id);
+    let ext = part
+        .filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| !e.is_empty() && e.len() <= 8);
+    let mime = if part.mime_type.is_empty() {
+        "application/octet-stream".to_owned()
+    } else {
+        part.mime_type.clone()
+    };
+    let mut doc = Document::bytes(id.clone(), SOURCE, part.filename.clone(), data, mime, ext)
+        .with_version(&format!(
+            "{id}:{}",
+            part.body.as_ref().map_or(0, |b| b.size)
+        ))
+        .with_parent_id(thread_id(user, &thread.id))
+        .with_owners(vec![user.to_owned()])
+        .with_metadata("user", user.to_owned())
+        .with_metadata("thread_id", thread.id.clone())
+        .with_metadata("message_id", message.id.clone());
+    if let Some(u) = updated {
+        doc = doc.with_updated_at(u);
+    }
+    if let Some(link) = thread_link(user, &thread.id) {
+        doc = doc.with_link(link);
+    }
+    doc
+}

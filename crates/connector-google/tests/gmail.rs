@@ -1,0 +1,388 @@
+//! Gmail against wiremock fixtures shaped like Google's API reference.
+#![cfg(feature = "gmail")]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use connector_core::sink::MemorySink;
+use connector_core::sync::{SyncMode, Syncer};
+use connector_core::testkit::collect_load;
+use connector_core::{Connector, Content, ErrorKind, Registry, SyncContext, TimeWindow};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn config(uri: &str, tokens: Value, extra: Value) -> Value {
+    let mut cfg = json!({
+        "credentials": {"google_tokens": tokens, "google_primary_admin": ADMIN},
+        "token_uri": format!("{uri}/token"),
+        "directory_base_url": uri,
+        "gmail_base_url": uri,
+    });
+    if let (Value::Object(m), Value::Object(e)) = (&mut cfg, extra) {
+        m.extend(e);
+    }
+    cfg
+}
+
+fn build(cfg: Value) -> Arc<dyn Connector> {
+    let mut registry = Registry::new();
+    connector_google::register(&mut registry);
+    Arc::from(registry.build("gmail", cfg).expect("a valid config"))
+}
+
+/// Nested multipart: mixed [ alternative [ text/plain ISO-8859-1, text/html ], a PDF ].
+fn nested_thread() -> Value {
+    let alternative = json!({
+        "partId": "0", "mimeType": "multipart/alternative", "filename": "",
+        "headers": [{"name": "Content-Type", "value": "multipart/alternative; boundary=\"b2\""}],
+        "body": {"size": 0},
+        "parts": [
+            leaf("0.0", "text/plain", "ISO-8859-1", b"Caf\xe9 d\xe9j\xe0 vu, na\xefve r\xe9sum\xe9."),
+            leaf("0.1", "text/html", "ISO-8859-1", b"<p>Caf\xe9 <b>HTML</b></p>"),
+        ]
+    });
+    let pdf = json!({
+        "partId": "1", "mimeType": "application/pdf", "filename": "minutes.pdf",
+        "headers": [{"name": "Content-Type", "value": "application/pdf; name=\"minutes.pdf\""},
+                    {"name": "Content-Disposition", "value": "attachment; filename=\"minutes.pdf\""}],
+        "body": {"size": 9, "attachmentId": "ANGjdJ_att-1"}
+    });
+    let big = json!({
+        "partId": "2", "mimeType": "video/mp4", "filename": "huge.mp4",
+        "headers": [], "body": {"size": 900_000_000, "attachmentId": "ANGjdJ_big"}
+    });
+    let payload = json!({
+        "partId": "", "mimeType": "multipart/mixed", "filename": "",
+        "headers": headers("Alice <alice@example.com>", "Bob <bob@example.com>", "Réunion", "multipart/mixed; boundary=\"b1\""),
+        "body": {"size": 0},
+        "parts": [alternative, pdf, big]
+    });
+    let sjis = {
+        // こんにちは in Shift_JIS.
+        let mut p = leaf(
+            "",
+            "text/plain",
+            "Shift_JIS",
+            b"\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd",
+        );
+        p["headers"] = headers(
+            "Bob <bob@example.com>",
+            "Alice <alice@example.com>",
+            "Re: Réunion",
+            "text/plain; charset=Shift_JIS",
+        );
+        p
+    };
+    let html_only = {
+        let mut p = leaf("", "text/html", "UTF-8", b"<html><head><style>p{}</style></head><body><h2>Agenda</h2><ul><li>one</li><li>two</li></ul></body></html>");
+        p["headers"] = headers(
+            "Carol <carol@example.com>",
+            "Alice <alice@example.com>",
+            "Re: Réunion",
+            "text/html; charset=UTF-8",
+        );
+        p
+    };
+    thread(
+        "t-nested",
+        vec![
+            message("m1", "t-nested", 1, payload),
+            message("m2", "t-nested", 2, sjis),
+            message("m3", "t-nested", 3, html_only),
+        ],
+    )
+}
+
+async fn mailbox_server(rotate: bool) -> (MockServer, Gmail) {
+    let server = MockServer::start().await;
+    let token = TokenEndpoint {
+        rotate_to: rotate.then(|| "1//rotated".into()),
+        ..TokenEndpoint::default()
+    };
+    mount_token(&server, token).await;
+    mount_directory(&server, &["alice@example.com", "bob@example.com"], 1).await;
+    let alice = vec![
+        nested_thread(),
+        thread(
+            "t-a2",
+            vec![plain_message(
+                "m4",
+                "t-a2",
+                5,
+                "bob@example.com",
+                "Lunch",
+                "Pizza?",
+            )],
+        ),
+        thread(
+            "t-a3",
+            vec![plain_message(
+                "m5",
+                "t-a3",
+                7,
+                "carol@example.com",
+                "Report",
+                "Attached.",
+            )],
+        ),
+    ];
+    let bob = vec![thread(
+        "t-b1",
+        vec![plain_message(
+            "m6",
+            "t-b1",
+            9,
+            "alice@example.com",
+            "Hi Bob",
+            "Hello",
+        )],
+    )];
+    let gmail = mount_gmail(
+        &server,
+        vec![("alice@example.com", alice), ("bob@example.com", bob)],
+        vec![("ANGjdJ_att-1", b"%PDF-1.7\n".to_vec())],
+        2,
+    )
+    .await;
+    (server, gmail)
+}
+
+#[tokio::test]
+async fn threads_with_nested_multipart_charsets_html_and_attachments() {
+    let (server, _) = mailbox_server(false).await;
+    let c = build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({"include_attachments": true}),
+    ));
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            "gmail:alice@example.com:t-nested",
+            "gmail:alice@example.com:t-nested:m1:1",
+            "gmail:alice@example.com:t-a2",
+            "gmail:alice@example.com:t-a3",
+            "gmail:bob@example.com:t-b1",
+        ]
+    );
+    let t = &docs[0];
+    assert_eq!(t.title, "Réunion");
+    assert_eq!(t.updated_at, Some(time(3)));
+    let text = t.content.as_text().unwrap();
+    assert!(text.contains("Café déjà vu, naïve résumé."), "{text}");
+    assert!(
+        !text.contains("<b>HTML</b>"),
+        "text/plain is preferred: {text}"
+    );
+    assert!(text.contains("こんにちは"), "Shift_JIS: {text}");
+    assert!(
+        text.contains("## Agenda") || text.contains("Agenda\n---"),
+        "HTML as Markdown: {text}"
+    );
+    assert!(text.contains("*   one"), "{text}");
+    assert!(!text.contains("p{}"), "style dropped: {text}");
+    assert!(text.contains("Participants: Alice <alice@example.com>, Bob <bob@example.com>, Carol <carol@example.com>"), "{text}");
+    let pdf = &docs[1];
+    assert_eq!(pdf.title, "minutes.pdf");
+    assert_eq!(
+        pdf.parent_id.as_deref(),
+        Some("gmail:alice@example.com:t-nested")
+    );
+    assert!(
+        matches!(&pdf.content, Content::Bytes { data, mime, .. } if &data[..] == b"%PDF-1.7\n" && mime == "application/pdf")
+    );
+}
+
+#[tokio::test]
+async fn malformed_message_is_a_failure_naming_the_thread() {
+    let (server, gmail) = mailbox_server(false).await;
+    let mut bad = plain_message("mx", "t-bad", 4, "x@example.com", "Bad", "x");
+    bad["payload"]["body"]["data"] = json!("!!!not base64!!!");
+    gmail
+        .mailboxes
+        .lock()
+        .unwrap()
+        .get_mut("alice@example.com")
+        .unwrap()
+        .push(thread("t-bad", vec![bad]));
+    let c = build(config(&server.uri(), service_account_key(), json!({})));
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert_eq!(docs.len(), 4);
+    assert_eq!(failures.len(), 1);
+    assert_eq!(
+        failures[0].id.as_deref(),
+        Some("gmail:alice@example.com:t-bad")
+    );
+    assert!(failures[0].message.contains("t-bad"), "{failures:?}");
+}
+
+#[tokio::test]
+async fn window_becomes_after_before_and_is_applied_exactly() {
+    let (server, gmail) = mailbox_server(false).await;
+    let c = build(config(&server.uri(), service_account_key(), json!({})));
+    let window = TimeWindow::new(time(3), time(7)).unwrap();
+    let mut ids = Vec::new();
+    let mut s = c.as_poll().unwrap().poll(window, SyncContext::new());
+    while let Some(p) = s.next().await {
+        ids.extend(p.unwrap().documents.into_iter().map(|d| d.id));
+    }
+    // t-nested ends at minute 3 (included), t-a2 at 5; t-a3 at 7 is the excluded end.
+    assert_eq!(
+        ids,
+        vec![
+            "gmail:alice@example.com:t-nested",
+            "gmail:alice@example.com:t-a2"
+        ]
+    );
+    let queries = gmail.queries.lock().unwrap().clone();
+    let (s, e) = (time(3).timestamp() - 1, time(7).timestamp() + 1);
+    assert!(
+        queries.contains(&format!("after:{s} before:{e}")),
+        "{queries:?}"
+    );
+}
+
+#[tokio::test]
+async fn personal_account_when_the_directory_is_404_and_oauth_reads_me() {
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    Mock::given(method("GET"))
+        .and(path("/admin/directory/v1/users"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(google_error(
+            404,
+            "notFound",
+            "NOT_FOUND",
+            "Domain not found.",
+        )))
+        .mount(&server)
+        .await;
+    mount_gmail(
+        &server,
+        vec![
+            (
+                ADMIN,
+                vec![thread(
+                    "t1",
+                    vec![plain_message("m1", "t1", 1, "x@example.com", "One", "1")],
+                )],
+            ),
+            (
+                "oauth@example.com",
+                vec![thread(
+                    "t2",
+                    vec![plain_message("m2", "t2", 1, "y@example.com", "Two", "2")],
+                )],
+            ),
+        ],
+        vec![],
+        10,
+    )
+    .await;
+    let (docs, _) =
+        collect_load(build(config(&server.uri(), service_account_key(), json!({}))).as_ref()).await;
+    assert_eq!(
+        docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        vec!["gmail:admin@example.com:t1"]
+    );
+    let (docs, _) =
+        collect_load(build(config(&server.uri(), user_token(), json!({}))).as_ref()).await;
+    assert_eq!(
+        docs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        vec!["gmail:oauth@example.com:t2"]
+    );
+}
+
+#[tokio::test]
+async fn unauthorized_fails_fast_and_rate_limits_are_retried() {
+    let (server, _) = mailbox_server(false).await;
+    {
+        let _guard = Mock::given(method("GET"))
+            .and(path("/gmail/v1/users/alice@example.com/threads"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(google_error(
+                401,
+                "authError",
+                "UNAUTHENTICATED",
+                "Invalid Credentials",
+            )))
+            .with_priority(1)
+            .mount_as_scoped(&server)
+            .await;
+        let err = Syncer::new(build(config(
+            &server.uri(),
+            service_account_key(),
+            json!({}),
+        )))
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+        assert_eq!(err.field(), Some("credentials.google_tokens"));
+    }
+    let (server, _) = mailbox_server(false).await;
+    let _guard = Mock::given(method("GET"))
+        .and(path("/gmail/v1/users/alice@example.com/threads/t-a2"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(google_error(
+            403,
+            "userRateLimitExceeded",
+            "PERMISSION_DENIED",
+            "User-rate limit exceeded.",
+        )))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let report = Syncer::new(build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({}),
+    )))
+    .sink(MemorySink::new())
+    .run(SyncMode::Full)
+    .await
+    .unwrap();
+    assert_eq!(report.delivered, 4);
+    assert!(report.retries >= 2, "{report:?}");
+}
+
+#[tokio::test]
+async fn list_ids_lists_threads_and_attachments() {
+    let (server, _) = mailbox_server(false).await;
+    let c = build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({"include_attachments": true}),
+    ));
+    let (docs, _) = collect_load(c.as_ref()).await;
+    let mut ids = Vec::new();
+    let mut s = c.as_slim().unwrap().list_ids(SyncContext::new());
+    while let Some(p) = s.next().await {
+        ids.extend(p.unwrap().into_iter().map(|d| d.id));
+    }
+    let expected: Vec<String> = docs.into_iter().map(|d| d.id).collect();
+    assert_eq!(ids, expected);
+}
+
+#[tokio::test]
+async fn check_reports_a_missing_gmail_scope_delegation() {
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint { fail: Some(("unauthorized_client".into(), "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.".into())), ..TokenEndpoint::default() }).await;
+    let err = build(config(&server.uri(), service_account_key(), json!({})))
+        .check()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert!(err.to_string().contains("domain-wide delegation"), "{err}");
+    let (server, _) = mailbox_server(false).await;
+    build(config(&server.uri(), service_account_key(), json!({})))
+        .check()
+        .await
+        .unwrap();
+}
