@@ -13,17 +13,17 @@ pub use connector_core::{
 #[cfg(feature = "misc")]
 pub use connector_misc as misc;
 
-/// Object stores: S3, R2, Google Cloud Storage, OCI Object Storage, any S3-compatible store.
-#[cfg(feature = "s3")]
-pub use connector_s3 as s3;
+/// Confluence Cloud and Server/Data Center: pages, blog posts, comments and attachments.
+#[cfg(feature = "confluence")]
+pub use connector_confluence as confluence;
 
 /// Jira Cloud and Server/Data Center: issues, comments and attachments.
 #[cfg(feature = "jira")]
 pub use connector_jira as jira;
 
-/// Confluence Cloud and Server/Data Center: pages, blog posts, comments and attachments.
-#[cfg(feature = "confluence")]
-pub use connector_confluence as confluence;
+/// Object stores: S3, R2, Google Cloud Storage, OCI Object Storage, any S3-compatible store.
+#[cfg(feature = "s3")]
+pub use connector_s3 as s3;
 
 /// Any JSON REST API, configured rather than coded (source `"rest_api"`).
 #[cfg(feature = "generic-rest")]
@@ -47,10 +47,12 @@ pub fn register_all(registry: &mut Registry) {
     connector_misc::register(registry);
     #[cfg(feature = "confluence")]
     connector_confluence::register(registry);
-    #[cfg(feature = "generic-rest")]
-    connector_generic_rest::register(registry);
     #[cfg(feature = "s3")]
     connector_s3::register(registry);
+    #[cfg(feature = "jira")]
+    connector_jira::register(registry);
+    #[cfg(feature = "generic-rest")]
+    connector_generic_rest::register(registry);
     // Uses the parameter in a build with no family enabled, so that build has no warning.
     let _ = registry;
 }
