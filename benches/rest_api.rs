@@ -70,7 +70,11 @@ fn pages(items: usize) -> Vec<Vec<u8>> {
 
 async fn start_server(items: usize) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("GET")).and(path("/v1/articles")).respond_with(Pages(pages(items))).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/v1/articles"))
+        .respond_with(Pages(pages(items)))
+        .mount(&server)
+        .await;
     server
 }
 
@@ -99,7 +103,10 @@ fn mib(bytes: usize) -> f64 {
 
 #[allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark's main.
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     rt.block_on(async {
         // `REST_BENCH_ITEMS` shrinks the main run, e.g. under a profiler.
         let items = std::env::var("REST_BENCH_ITEMS").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000usize);
