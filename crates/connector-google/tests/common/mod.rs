@@ -3,6 +3,7 @@
 //! SDK `users.list`, Drive v3 `files.list` / `drives.list` / export / `alt=media`, Gmail
 //! `threads.list` / `threads.get` / attachments / `profile`, and Google's error bodies.
 #![allow(dead_code, unreachable_pub)] // Each test file uses part of it.
+#![allow(clippy::unwrap_used)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
