@@ -24,8 +24,8 @@ pub use connector::{
     CheckpointJson, CheckpointedConnector, Connector, DynCheckpointed, DynConnector, LoadConnector,
     PollConnector, RefetchConnector, SlimConnector,
 };
-pub use credentials::{CredentialStore, DiscardCredentials, MemoryCredentials};
 pub use context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
+pub use credentials::{CredentialStore, DiscardCredentials, MemoryCredentials};
 pub use document::{
     Access, Batch, Capabilities, CheckpointedBatch, Content, Document, Failure, SlimDocument,
 };
