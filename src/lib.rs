@@ -29,6 +29,10 @@ pub use connector_s3 as s3;
 #[cfg(feature = "generic-rest")]
 pub use connector_generic_rest as generic_rest;
 
+/// Google Drive and Gmail.
+#[cfg(feature = "google")]
+pub use connector_google as google;
+
 // Family crates: one `pub use` above and one `register` line below per family, each behind the
 // facade feature of the same name (see `[features]` in the root Cargo.toml).
 
@@ -53,6 +57,8 @@ pub fn register_all(registry: &mut Registry) {
     connector_jira::register(registry);
     #[cfg(feature = "generic-rest")]
     connector_generic_rest::register(registry);
+    #[cfg(feature = "google")]
+    connector_google::register(registry);
     // Uses the parameter in a build with no family enabled, so that build has no warning.
     let _ = registry;
 }
