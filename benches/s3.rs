@@ -40,8 +40,14 @@ fn rclone_binary() -> PathBuf {
     }
     let root = std::env::var_os("CONNECTORS_TEST_SERVERS")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/connectors-test-servers")));
-    if let Some(venv) = root.map(|r| r.join("rclone/bin/rclone")).filter(|p| p.is_file()) {
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/connectors-test-servers"))
+        });
+    if let Some(venv) = root
+        .map(|r| r.join("rclone/bin/rclone"))
+        .filter(|p| p.is_file())
+    {
         return venv;
     }
     PathBuf::from("rclone")
@@ -63,14 +69,23 @@ impl Rclone {
         let child = Command::new(rclone_binary())
             .args(["serve", "s3"])
             .arg(data)
-            .args(["--addr", &addr.to_string(), "--auth-key", "benchkey,benchsecret", "--force-path-style=true"])
+            .args([
+                "--addr",
+                &addr.to_string(),
+                "--auth-key",
+                "benchkey,benchsecret",
+                "--force-path-style=true",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("rclone is not installed: run `bash .ci/test-servers.sh`");
         let started = Instant::now();
         while std::net::TcpStream::connect(addr).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(30), "rclone did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "rclone did not start"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Self { addr, child }
@@ -108,7 +123,10 @@ fn seed(data: &Path, n: usize) -> Vec<String> {
 
 fn config(endpoint: url::Url) -> S3Config {
     let mut c = S3Config::s3_compatible(BUCKET, endpoint, "benchkey", "benchsecret");
-    c.concurrency = u32::try_from(CONCURRENCY).ok().and_then(std::num::NonZeroU32::new).expect("nonzero");
+    c.concurrency = u32::try_from(CONCURRENCY)
+        .ok()
+        .and_then(std::num::NonZeroU32::new)
+        .expect("nonzero");
     c
 }
 
@@ -143,12 +161,11 @@ async fn raw_gets(endpoint: url::Url, keys: &[String]) -> Duration {
 
 async fn full_sync(endpoint: url::Url, state: Arc<dyn StateStore>) -> Duration {
     // Built outside the timing, as the baseline's client is.
-    let syncer = Syncer::new(connector(endpoint)).sink(DiscardSink).shared_state(state);
+    let syncer = Syncer::new(connector(endpoint))
+        .sink(DiscardSink)
+        .shared_state(state);
     let started = Instant::now();
-    let report = syncer
-        .run(SyncMode::Full)
-        .await
-        .expect("full sync");
+    let report = syncer.run(SyncMode::Full).await.expect("full sync");
     assert_eq!(report.failed, 0);
     started.elapsed()
 }
@@ -186,7 +203,10 @@ fn rss(n: usize) {
     let server = Rclone::start(dir.path());
     let rt = runtime();
     let before = vm_hwm_kib().unwrap_or(0);
-    let took = rt.block_on(full_sync(server.endpoint(), Arc::new(MemoryStateStore::new())));
+    let took = rt.block_on(full_sync(
+        server.endpoint(),
+        Arc::new(MemoryStateStore::new()),
+    ));
     let after = vm_hwm_kib().unwrap_or(0);
     println!(
         "rss: {n:>6} objects: peak RSS {:.1} MiB (before the sync {:.1} MiB); sync {:.1} s ({:.0} docs/s); seeding {:.1} s",
@@ -201,7 +221,10 @@ fn rss(n: usize) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--rss") {
-        let n = args.get(i + 1).and_then(|s| s.parse().ok()).expect("--rss N");
+        let n = args
+            .get(i + 1)
+            .and_then(|s| s.parse().ok())
+            .expect("--rss N");
         rss(n);
         return;
     }
@@ -262,7 +285,9 @@ fn main() {
         sizes.push(100_000);
     }
     for size in sizes {
-        let status = Command::new(&exe).args(["--rss", &size.to_string()]).status();
+        let status = Command::new(&exe)
+            .args(["--rss", &size.to_string()])
+            .status();
         if !status.is_ok_and(|s| s.success()) {
             println!("rss: {size} objects: the measuring process failed");
         }
