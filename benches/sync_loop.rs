@@ -8,7 +8,6 @@
 //!
 //! `cargo bench --bench sync_loop` (optionally `-- <criterion filter>`).
 
-use std::collections::HashMap;
 use std::fmt;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -100,8 +99,8 @@ impl StateStore for ForgetfulStore {
         Ok(SyncState::default())
     }
 
-    async fn documents(&self, _ids: &[String]) -> Result<HashMap<String, DocumentState>> {
-        Ok(HashMap::new())
+    async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>> {
+        Ok(vec![None; ids.len()])
     }
 
     async fn document_ids(&self) -> Result<Vec<String>> {

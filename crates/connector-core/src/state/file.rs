@@ -1,70 +1,198 @@
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
-use super::{Commit, DocumentState, RunRecord, STATE_VERSION, StateData, StateStore, SyncState};
+use super::{
+    CheckpointUpdate, Commit, DocumentState, FailedItem, RunRecord, STATE_VERSION, StateData,
+    StateStore, StoredCheckpoint, SyncState,
+};
 use crate::error::{Error, ErrorKind, Result};
 
-/// Keeps state in one JSON file, rewritten atomically (temporary file, `fsync`, rename) on
-/// every change, so a crash leaves either the old or the new state, never half of one.
+/// The journal is folded into the snapshot once it grows past this many bytes and past the
+/// snapshot's own size, so compaction costs O(1) amortised per change.
+const MIN_COMPACT_BYTES: u64 = 1024 * 1024;
+
+/// Keeps state in a JSON snapshot plus an append-only journal beside it (`{path}.journal`).
 ///
-/// Every commit rewrites the whole file: fine for the CLI and for sources of tens of thousands
-/// of documents; `connector-sync`'s SQLite store is the one for large sources.
+/// Every change is one JSON line appended to the journal and `fsync`ed before the call
+/// returns, so a commit costs what it changes, not the size of the whole state. When the
+/// journal outgrows the snapshot, the snapshot is rewritten atomically (temporary file,
+/// `fsync`, rename) and the journal emptied. A crash leaves a consistent state at every point:
+/// a torn last journal line (no newline) is ignored, entries already in the snapshot are
+/// skipped by their sequence number, and anything else that does not parse is reported as an
+/// [`ErrorKind::State`] error naming the file and line, never silently dropped.
 #[derive(Debug)]
 pub struct FileStateStore {
     path: PathBuf,
-    data: Mutex<Option<StateData>>,
+    journal_path: PathBuf,
+    inner: Mutex<Option<Loaded>>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    data: StateData,
+    journal: tokio::fs::File,
+    journal_bytes: u64,
+    snapshot_bytes: u64,
+}
+
+/// One journal line.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Entry {
+    Commit {
+        seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checkpoint: Option<StoredCheckpoint>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        documents: Vec<(String, DocumentState)>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failed: Vec<FailedItem>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        resolved: Vec<String>,
+    },
+    Remove {
+        seq: u64,
+        ids: Vec<String>,
+    },
+    Finish {
+        seq: u64,
+        run: RunRecord,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window_end: Option<DateTime<Utc>>,
+    },
+}
+
+impl Entry {
+    fn seq(&self) -> u64 {
+        match self {
+            Self::Commit { seq, .. } | Self::Remove { seq, .. } | Self::Finish { seq, .. } => *seq,
+        }
+    }
+
+    fn apply(self, data: &mut StateData) {
+        data.seq = self.seq();
+        match self {
+            Self::Commit {
+                checkpoint,
+                documents,
+                failed,
+                resolved,
+                ..
+            } => data.apply(Commit {
+                checkpoint: checkpoint.map_or(CheckpointUpdate::Keep, CheckpointUpdate::Set),
+                documents,
+                failed,
+                resolved,
+            }),
+            Self::Remove { ids, .. } => data.remove(&ids),
+            Self::Finish {
+                run, window_end, ..
+            } => data.finish(run, window_end),
+        }
+    }
 }
 
 impl FileStateStore {
-    /// Opens the store at `path`, reading it if it exists. A missing file is an empty state;
-    /// its parent folder is created on the first write.
+    /// Opens the store at `path` (and its journal `{path}.journal`), reading them if they
+    /// exist. A missing file is an empty state; its parent folder is created on the first
+    /// write.
     ///
     /// # Errors
     /// [`ErrorKind::State`] naming the file when it exists but cannot be read or is corrupt.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let data = read(&path).await?;
-        Ok(Self {
+        let mut journal_name = path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_default();
+        journal_name.push(".journal");
+        let journal_path = path.with_file_name(journal_name);
+        let store = Self {
             path,
-            data: Mutex::new(Some(data)),
-        })
+            journal_path,
+            inner: Mutex::new(None),
+        };
+        let loaded = store.load_files().await?;
+        *store.inner.lock().await = Some(loaded);
+        Ok(store)
     }
 
-    /// Where the state lives.
+    /// Where the snapshot lives.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Reads the state (again, if a failed write left memory and disk apart), applies `f` and
-    /// writes the result. When the write fails the in-memory copy is dropped, so the next call
-    /// reads what is really on disk.
-    async fn update<T>(&self, f: impl FnOnce(&mut StateData) -> T) -> Result<T> {
-        let mut guard = self.data.lock().await;
-        let mut data = match guard.take() {
-            Some(d) => d,
-            None => read(&self.path).await?,
+    async fn load_files(&self) -> Result<Loaded> {
+        let (mut data, snapshot_bytes) = read_snapshot(&self.path).await?;
+        let journal_bytes = replay_journal(&self.journal_path, &mut data).await?;
+        let parent = parent_of(&self.path);
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| state_error(&self.path, "cannot create the folder of").with_cause(e))?;
+        let journal = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.journal_path)
+            .await
+            .map_err(|e| state_error(&self.journal_path, "cannot open").with_cause(e))?;
+        Ok(Loaded {
+            data,
+            journal,
+            journal_bytes,
+            snapshot_bytes,
+        })
+    }
+
+    /// Appends one entry (built from the next sequence number) and applies it. When the write
+    /// fails the in-memory copy is dropped, so the next call reads what is really on disk.
+    async fn append(&self, make: impl FnOnce(u64) -> Entry) -> Result<()> {
+        let mut guard = self.inner.lock().await;
+        let mut loaded = match guard.take() {
+            Some(l) => l,
+            None => self.load_files().await?,
         };
-        let out = f(&mut data);
-        write(&self.path, &data).await?;
-        *guard = Some(data);
-        Ok(out)
+        let entry = make(loaded.data.seq + 1);
+        let mut line = serde_json::to_vec(&entry).map_err(|e| {
+            state_error(&self.journal_path, "cannot serialise an entry for").with_cause(e)
+        })?;
+        line.push(b'\n');
+        let fail =
+            |e: std::io::Error| state_error(&self.journal_path, "cannot write").with_cause(e);
+        loaded.journal.write_all(&line).await.map_err(fail)?;
+        loaded.journal.sync_data().await.map_err(fail)?;
+        loaded.journal_bytes += line.len() as u64;
+        entry.apply(&mut loaded.data);
+        if loaded.journal_bytes > MIN_COMPACT_BYTES.max(loaded.snapshot_bytes) {
+            loaded.snapshot_bytes = write_snapshot(&self.path, &loaded.data).await?;
+            loaded.journal.set_len(0).await.map_err(fail)?;
+            loaded.journal.sync_all().await.map_err(fail)?;
+            loaded.journal_bytes = 0;
+        }
+        *guard = Some(loaded);
+        Ok(())
     }
 
     async fn read_with<T>(&self, f: impl FnOnce(&StateData) -> T) -> Result<T> {
-        let mut guard = self.data.lock().await;
+        let mut guard = self.inner.lock().await;
         if guard.is_none() {
-            *guard = Some(read(&self.path).await?);
+            *guard = Some(self.load_files().await?);
         }
         match guard.as_ref() {
-            Some(data) => Ok(f(data)),
+            Some(loaded) => Ok(f(&loaded.data)),
             None => Err(Error::internal("state vanished while locked")),
         }
     }
+}
+
+fn parent_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 fn state_error(path: &Path, what: &str) -> Error {
@@ -74,35 +202,61 @@ fn state_error(path: &Path, what: &str) -> Error {
     )
 }
 
-async fn read(path: &Path) -> Result<StateData> {
+async fn read_snapshot(path: &Path) -> Result<(StateData, u64)> {
     let bytes = match tokio::fs::read(path).await {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StateData::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((StateData::new(), 0)),
         Err(e) => return Err(state_error(path, "cannot read").with_cause(e)),
     };
-    let data: StateData = serde_json::from_slice(&bytes).map_err(|e| {
-        state_error(path, "corrupt")
-            .with_cause(e)
-            .with_item(path.display().to_string())
-    })?;
+    let data: StateData =
+        serde_json::from_slice(&bytes).map_err(|e| state_error(path, "corrupt").with_cause(e))?;
     if data.version != STATE_VERSION {
         return Err(state_error(
             path,
             &format!("unsupported version {} in", data.version),
         ));
     }
-    Ok(data)
+    Ok((data, bytes.len() as u64))
 }
 
-async fn write(path: &Path, data: &StateData) -> Result<()> {
+/// Applies the journal's entries newer than the snapshot; returns the journal's size.
+async fn replay_journal(path: &Path, data: &mut StateData) -> Result<u64> {
+    let bytes = match tokio::fs::read(path).await {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(state_error(path, "cannot read").with_cause(e)),
+    };
+    let complete = bytes.ends_with(b"\n");
+    let lines: Vec<&[u8]> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let last = lines.len();
+    for (i, line) in lines.into_iter().enumerate() {
+        match serde_json::from_slice::<Entry>(line) {
+            Ok(entry) if entry.seq() <= data.seq => {}
+            Ok(entry) => entry.apply(data),
+            // A crash in the middle of an append leaves a last line without its newline: that
+            // entry was never acknowledged, so dropping it loses nothing.
+            Err(_) if i + 1 == last && !complete => {}
+            Err(e) => {
+                return Err(state_error(
+                    path,
+                    &format!("corrupt line {} of the journal of", i + 1),
+                )
+                .with_cause(e));
+            }
+        }
+    }
+    Ok(bytes.len() as u64)
+}
+
+/// Writes the snapshot atomically; returns its size.
+async fn write_snapshot(path: &Path, data: &StateData) -> Result<u64> {
     let bytes = serde_json::to_vec(data)
         .map_err(|e| state_error(path, "cannot serialise").with_cause(e))?;
     let fail = |e: std::io::Error| state_error(path, "cannot write").with_cause(e);
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    tokio::fs::create_dir_all(parent).await.map_err(fail)?;
+    let parent = parent_of(path);
     let mut tmp_name = path
         .file_name()
         .map(|n| n.to_os_string())
@@ -118,7 +272,7 @@ async fn write(path: &Path, data: &StateData) -> Result<()> {
     if let Ok(dir) = tokio::fs::File::open(parent).await {
         let _ = dir.sync_all().await;
     }
-    Ok(())
+    Ok(bytes.len() as u64)
 }
 
 #[async_trait]
@@ -127,28 +281,50 @@ impl StateStore for FileStateStore {
         self.read_with(StateData::sync_state).await
     }
 
-    async fn documents(&self, ids: &[String]) -> Result<HashMap<String, DocumentState>> {
+    async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>> {
         self.read_with(|d| d.documents(ids)).await
     }
 
     async fn document_ids(&self) -> Result<Vec<String>> {
-        self.read_with(|d| d.documents.keys().cloned().collect())
-            .await
+        self.read_with(StateData::document_ids).await
     }
 
     async fn commit(&self, commit: Commit) -> Result<()> {
         if commit.is_empty() {
             return Ok(());
         }
-        self.update(|d| d.apply(commit)).await
+        let checkpoint = match commit.checkpoint {
+            CheckpointUpdate::Keep => None,
+            CheckpointUpdate::Set(cp) => Some(cp),
+        };
+        self.append(|seq| Entry::Commit {
+            seq,
+            checkpoint,
+            documents: commit.documents,
+            failed: commit.failed,
+            resolved: commit.resolved,
+        })
+        .await
     }
 
     async fn remove_documents(&self, ids: &[String]) -> Result<()> {
-        self.update(|d| d.remove(ids)).await
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.append(|seq| Entry::Remove {
+            seq,
+            ids: ids.to_vec(),
+        })
+        .await
     }
 
     async fn finish_run(&self, run: RunRecord, window_end: Option<DateTime<Utc>>) -> Result<()> {
-        self.update(|d| d.finish(run, window_end)).await
+        self.append(|seq| Entry::Finish {
+            seq,
+            run,
+            window_end,
+        })
+        .await
     }
 
     async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
@@ -193,7 +369,6 @@ mod tests {
         let reopened = FileStateStore::open(&path).await.unwrap();
         assert_eq!(reopened.load().await.unwrap().checkpoint, Some(cp));
         assert_eq!(reopened.document_ids().await.unwrap(), vec!["a".to_owned()]);
-        assert!(!dir.path().join("nested/state.json.tmp").exists());
     }
 
     #[tokio::test]
@@ -204,5 +379,88 @@ mod tests {
         let err = FileStateStore::open(&path).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::State);
         assert!(err.to_string().contains("state.json"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn journal_replays_skips_a_torn_tail_and_compacts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let store = FileStateStore::open(&path).await.unwrap();
+        for i in 0..3 {
+            store
+                .commit(Commit {
+                    documents: vec![(
+                        format!("d{i}"),
+                        DocumentState {
+                            fingerprint: format!("f{i}"),
+                            updated_at: None,
+                        },
+                    )],
+                    ..Commit::default()
+                })
+                .await
+                .unwrap();
+        }
+        drop(store);
+        // A crash mid-append: half a line without its newline.
+        let journal = dir.path().join("state.json.journal");
+        let mut text = std::fs::read(&journal).unwrap();
+        text.extend_from_slice(br#"{"op":"commit","seq":4,"documents":[["d9""#);
+        std::fs::write(&journal, &text).unwrap();
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert_eq!(store.document_ids().await.unwrap(), vec!["d0", "d1", "d2"]);
+
+        // A corrupt line in the middle is an error naming the journal and the line.
+        let mut bad = b"{\"op\":\"commit\",\"seq\":1}\nnot json\n".to_vec();
+        bad.extend_from_slice(&std::fs::read(&journal).unwrap());
+        std::fs::write(dir.path().join("other.json.journal"), bad).unwrap();
+        let err = FileStateStore::open(dir.path().join("other.json"))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("line 2") && err.to_string().contains("other.json.journal"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn compaction_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let store = FileStateStore::open(&path).await.unwrap();
+        // About 3 MiB of journal: compacted at least once.
+        for batch in 0..300 {
+            let documents = (0..100)
+                .map(|i| {
+                    (
+                        format!("doc-{batch}-{i}"),
+                        DocumentState {
+                            fingerprint: "0".repeat(32),
+                            updated_at: None,
+                        },
+                    )
+                })
+                .collect();
+            store
+                .commit(Commit {
+                    documents,
+                    ..Commit::default()
+                })
+                .await
+                .unwrap();
+        }
+        assert!(
+            std::fs::metadata(&path).unwrap().len() > 0,
+            "a snapshot was written"
+        );
+        assert!(
+            std::fs::metadata(dir.path().join("state.json.journal"))
+                .unwrap()
+                .len()
+                < 2 * 1024 * 1024
+        );
+        drop(store);
+        let reopened = FileStateStore::open(&path).await.unwrap();
+        assert_eq!(reopened.document_ids().await.unwrap().len(), 30_000);
     }
 }

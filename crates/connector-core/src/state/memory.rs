@@ -1,4 +1,3 @@
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -47,12 +46,12 @@ impl StateStore for MemoryStateStore {
         Ok(self.lock().sync_state())
     }
 
-    async fn documents(&self, ids: &[String]) -> Result<HashMap<String, DocumentState>> {
+    async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>> {
         Ok(self.lock().documents(ids))
     }
 
     async fn document_ids(&self) -> Result<Vec<String>> {
-        Ok(self.lock().documents.keys().cloned().collect())
+        Ok(self.lock().document_ids())
     }
 
     async fn commit(&self, commit: Commit) -> Result<()> {

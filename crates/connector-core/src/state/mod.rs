@@ -10,8 +10,6 @@
 mod file;
 mod memory;
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -179,11 +177,12 @@ pub trait StateStore: Send + Sync {
     /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
     async fn load(&self) -> Result<SyncState>;
 
-    /// What the store knows of these documents; unknown ids are absent.
+    /// What the store knows of each of these documents, in the order of `ids` (`None` for an
+    /// id it does not know). Called once per source page.
     ///
     /// # Errors
     /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
-    async fn documents(&self, ids: &[String]) -> Result<HashMap<String, DocumentState>>;
+    async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>>;
 
     /// Every document id the store knows, for prune.
     ///
@@ -232,6 +231,9 @@ struct StateData {
     failed: std::collections::BTreeMap<String, FailedItem>,
     #[serde(default)]
     runs: std::collections::VecDeque<RunRecord>,
+    /// How many journal entries this snapshot includes ([`FileStateStore`]).
+    #[serde(default)]
+    seq: u64,
 }
 
 /// Runs kept in the log of the built-in stores.
@@ -255,9 +257,9 @@ impl StateData {
         }
     }
 
-    fn documents(&self, ids: &[String]) -> HashMap<String, DocumentState> {
+    fn documents(&self, ids: &[&str]) -> Vec<Option<DocumentState>> {
         ids.iter()
-            .filter_map(|id| self.documents.get(id).map(|s| (id.clone(), s.clone())))
+            .map(|id| self.documents.get(*id).cloned())
             .collect()
     }
 
@@ -291,6 +293,10 @@ impl StateData {
         while self.runs.len() > RUN_LOG_LEN {
             self.runs.pop_front();
         }
+    }
+
+    fn document_ids(&self) -> Vec<String> {
+        self.documents.keys().cloned().collect()
     }
 
     fn runs(&self, limit: usize) -> Vec<RunRecord> {

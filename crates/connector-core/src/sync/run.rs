@@ -29,10 +29,12 @@ struct StoreLookup(Arc<dyn StateStore>);
 #[async_trait]
 impl FingerprintLookup for StoreLookup {
     async fn fingerprints(&self, ids: &[String]) -> Result<HashMap<String, String>> {
-        let known = self.0.documents(ids).await?;
-        Ok(known
-            .into_iter()
-            .map(|(id, s)| (id, s.fingerprint))
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let known = self.0.documents(&refs).await?;
+        Ok(ids
+            .iter()
+            .zip(known)
+            .filter_map(|(id, state)| state.map(|s| (id.clone(), s.fingerprint)))
             .collect())
     }
 }
@@ -264,9 +266,9 @@ async fn execute(
         run_started,
         full_run,
         buffer: VecDeque::new(),
+        buffer_len: 0,
         buffer_bytes: 0,
         pages: VecDeque::new(),
-        next_seq: 0,
         known_failures,
         reported: HashSet::new(),
         resolved: HashSet::new(),
@@ -377,12 +379,13 @@ struct Pipeline<'a> {
     window: Option<TimeWindow>,
     run_started: DateTime<Utc>,
     full_run: bool,
-    /// Documents waiting for the sink, with the sequence number of their source page.
-    buffer: VecDeque<(Document, u64)>,
+    /// Documents waiting for the sink, oldest first, one iterator per source page: a document
+    /// is moved once, from its page into the sink's batch.
+    buffer: VecDeque<std::vec::IntoIter<Document>>,
+    buffer_len: usize,
     buffer_bytes: u64,
-    /// Source pages not yet committed, oldest first; `pages[0]` has sequence `next_seq - len`.
+    /// Source pages not yet committed, oldest first.
     pages: VecDeque<PendingPage>,
-    next_seq: u64,
     known_failures: HashMap<String, FailedItem>,
     reported: HashSet<String>,
     resolved: HashSet<String>,
@@ -402,7 +405,7 @@ impl Pipeline<'_> {
                 .instrument(tracing::debug_span!("page", n))
                 .await?;
         }
-        while !self.buffer.is_empty() {
+        while self.buffer_len > 0 {
             self.flush_one().await?;
         }
         self.commit_acknowledged(Vec::new()).await
@@ -423,14 +426,12 @@ impl Pipeline<'_> {
         }
         let progress = &mut self.state.progress;
         progress.pages += 1;
-        let ids: Vec<String> = batch.documents.iter().map(|d| d.id.clone()).collect();
-        let known = if ids.is_empty() {
-            HashMap::new()
+        let known = if batch.documents.is_empty() {
+            Vec::new()
         } else {
+            let ids: Vec<&str> = batch.documents.iter().map(|d| d.id.as_str()).collect();
             self.syncer.state.documents(&ids).await?
         };
-        let seq = self.next_seq;
-        self.next_seq += 1;
         let mut page = PendingPage {
             checkpoint,
             remaining: 0,
@@ -438,10 +439,12 @@ impl Pipeline<'_> {
             resolved: Vec::new(),
         };
         let progress = &mut self.state.progress;
-        for doc in batch.documents {
-            let size = doc.content.len() as u64;
-            progress.bytes += size;
-            let status = match known.get(&doc.id) {
+        let watch_failures = !self.known_failures.is_empty();
+        let mut documents = batch.documents;
+        let mut skip = Vec::new();
+        for (n, (doc, known)) in documents.iter().zip(known).enumerate() {
+            progress.bytes += doc.content.len() as u64;
+            let status = match known {
                 None => Status::New,
                 Some(s) if s.fingerprint != doc.fingerprint => Status::Updated,
                 Some(_) => Status::Unchanged,
@@ -451,15 +454,31 @@ impl Pipeline<'_> {
                 Status::Updated => progress.updated += 1,
                 Status::Unchanged => progress.unchanged += 1,
             }
-            if self.known_failures.contains_key(&doc.id) {
+            if watch_failures && self.known_failures.contains_key(&doc.id) {
                 page.resolved.push(doc.id.clone());
             }
             if status == Status::Unchanged && !self.full_run {
-                continue;
+                skip.push(n);
             }
-            page.remaining += 1;
-            self.buffer_bytes += size;
-            self.buffer.push_back((doc, seq));
+        }
+        if !skip.is_empty() {
+            // Unchanged documents are not delivered again outside full runs.
+            let mut n = 0;
+            let mut next_skip = skip.into_iter().peekable();
+            documents.retain(|_| {
+                let keep = next_skip.next_if_eq(&n).is_none();
+                n += 1;
+                keep
+            });
+        }
+        page.remaining = documents.len();
+        self.buffer_len += documents.len();
+        self.buffer_bytes += documents
+            .iter()
+            .map(|d| d.content.len() as u64)
+            .sum::<u64>();
+        if !documents.is_empty() {
+            self.buffer.push_back(documents.into_iter());
         }
         progress.unchanged += batch.unchanged.len() as u64;
         for id in batch.unchanged {
@@ -476,12 +495,12 @@ impl Pipeline<'_> {
         self.pages.push_back(page);
 
         let opts = &self.syncer.options;
-        while self.buffer.len() >= opts.batch_docs
-            || (self.buffer_bytes >= opts.batch_bytes && !self.buffer.is_empty())
+        while self.buffer_len >= opts.batch_docs
+            || (self.buffer_bytes >= opts.batch_bytes && self.buffer_len > 0)
         {
             self.flush_one().await?;
         }
-        if self.buffer.is_empty() {
+        if self.buffer_len == 0 {
             // Nothing of this page (or an earlier one) waits for the sink: commit it now, so a
             // long run of unchanged pages still moves the checkpoint.
             self.commit_acknowledged(Vec::new()).await?;
@@ -494,25 +513,32 @@ impl Pipeline<'_> {
     /// acknowledged.
     async fn flush_one(&mut self) -> Result<()> {
         let opts = &self.syncer.options;
-        let mut docs = Vec::with_capacity(opts.batch_docs.min(self.buffer.len()));
-        let mut seqs = Vec::with_capacity(docs.capacity());
+        let mut count = 0;
         let mut bytes = 0u64;
-        while let Some((doc, _)) = self.buffer.front() {
-            let size = doc.content.len() as u64;
-            if docs.len() >= opts.batch_docs
-                || (!docs.is_empty() && bytes + size > opts.batch_bytes)
-            {
-                break;
+        'measure: for part in &self.buffer {
+            for doc in part.as_slice() {
+                let size = doc.content.len() as u64;
+                if count >= opts.batch_docs || (count > 0 && bytes + size > opts.batch_bytes) {
+                    break 'measure;
+                }
+                bytes += size;
+                count += 1;
             }
-            let Some((doc, seq)) = self.buffer.pop_front() else {
-                break;
-            };
-            bytes += size;
-            docs.push(doc);
-            seqs.push(seq);
         }
         self.buffer_bytes -= bytes;
-        let batch = Batch::new(docs);
+        self.buffer_len -= count;
+        let mut documents = Vec::with_capacity(count);
+        while documents.len() < count {
+            let Some(front) = self.buffer.front_mut() else {
+                break;
+            };
+            let want = count - documents.len();
+            documents.extend(front.by_ref().take(want));
+            if front.len() == 0 {
+                self.buffer.pop_front();
+            }
+        }
+        let batch = Batch::new(documents);
         let source = self.syncer.connector.source();
         self.syncer.sink.write(&batch).await.map_err(|e| {
             if e.kind() == ErrorKind::Sink {
@@ -523,16 +549,18 @@ impl Pipeline<'_> {
                     .with_cause(e)
             }
         })?;
-        self.state.progress.delivered += batch.documents.len() as u64;
+        self.state.progress.delivered += count as u64;
 
-        let first_seq = self.next_seq - self.pages.len() as u64;
-        for seq in seqs {
-            if let Some(page) = usize::try_from(seq - first_seq)
-                .ok()
-                .and_then(|i| self.pages.get_mut(i))
-            {
-                page.remaining -= 1;
+        // The buffer is first in, first out, so the acknowledged documents are the oldest
+        // outstanding ones of the oldest pages.
+        let mut acked = count;
+        for page in &mut self.pages {
+            if acked == 0 {
+                break;
             }
+            let take = page.remaining.min(acked);
+            page.remaining -= take;
+            acked -= take;
         }
         let states = batch
             .documents
