@@ -29,7 +29,7 @@ mod retry;
 
 pub use client::{Auth, ErrorClass, HttpClient, HttpClientBuilder};
 pub use link::{Link, next_link, parse_link_header};
-pub use pagination::{Page, PageLimit, paginate};
+pub use pagination::{Page, PageLimit, convert_blocking, paginate, read_ahead};
 pub use request::{RequestBuilder, Response};
 pub use reqwest::{Method, StatusCode, header};
 pub use retry::RetryPolicy;

@@ -8,6 +8,7 @@ use std::hash::{Hash, Hasher};
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use tracing::Instrument;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -161,6 +162,125 @@ where
     stream.boxed()
 }
 
+/// Drives `pages` one item ahead in a task of its own, so the next page is fetched (and parsed)
+/// while the caller converts the current one: a listing then costs about the slower of fetching
+/// and converting instead of their sum.
+///
+/// Order, items and errors are those of `pages`; the task stops after the first `Err`. At most
+/// one item waits for the caller besides the one being fetched, so memory stays that of two
+/// pages. Without a Tokio runtime at the first poll, `pages` is driven inline (no read-ahead).
+/// The task runs in the caller's tracing span.
+///
+/// The request for the next page goes out before the caller asks for it: do not read ahead where
+/// a fetch depends on what the caller did with the previous page.
+///
+/// # Cancel safety
+/// Dropping the stream aborts the task, and with it the request in flight.
+///
+/// ```
+/// use connector_core::http::{Page, PageLimit, paginate, read_ahead};
+/// use futures::TryStreamExt;
+/// # async fn demo() -> connector_core::Result<()> {
+/// let pages = paginate(0u32, PageLimit::unbounded(), |n| async move {
+///     Ok(Page::new(vec![n], (n < 2).then_some(n + 1)))
+/// });
+/// let items: Vec<Vec<u32>> = read_ahead(pages).map_ok(|p| p.items).try_collect().await?;
+/// assert_eq!(items.concat(), vec![0, 1, 2]);
+/// # Ok(()) }
+/// ```
+pub fn read_ahead<T: Send + 'static>(
+    pages: BoxStream<'static, Result<T>>,
+) -> BoxStream<'static, Result<T>> {
+    async_stream::stream! {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            let mut pages = pages;
+            while let Some(page) = pages.next().await {
+                yield page;
+            }
+            return;
+        };
+        // One page in the channel plus one in flight: the read-ahead the caller can overlap.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let task = runtime.spawn(
+            async move {
+                let mut pages = pages;
+                while let Some(page) = pages.next().await {
+                    let failed = page.is_err();
+                    if tx.send(page).await.is_err() || failed {
+                        break;
+                    }
+                }
+            }
+            .instrument(tracing::Span::current()),
+        );
+        let _abort = AbortOnDrop(task.abort_handle());
+        while let Some(page) = rx.recv().await {
+            yield page;
+        }
+    }
+    .boxed()
+}
+
+/// Turns each page with `convert` on Tokio's blocking pool, up to `concurrency` pages at once,
+/// and yields the results in page order.
+///
+/// Converting a page (HTML to Markdown, hashing, field extraction) is CPU work: done inline it
+/// stalls the runtime thread and adds to the fetch time; here it runs beside the fetches
+/// ([`read_ahead`]) and, with `concurrency` above 1, on several cores. An `Err` from `pages`
+/// is passed through. Without a Tokio runtime, `convert` runs inline. `convert` runs in the
+/// caller's tracing span; a panic in it resumes in the caller.
+///
+/// At most `concurrency` pages are converted at once, so memory stays that of a few pages.
+///
+/// # Cancel safety
+/// Dropping the stream drops every result not yet yielded; a conversion already running
+/// finishes on its blocking thread first.
+pub fn convert_blocking<T, U, F>(
+    pages: BoxStream<'static, Result<T>>,
+    concurrency: usize,
+    convert: F,
+) -> BoxStream<'static, Result<U>>
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    F: Fn(T) -> U + Send + Sync + 'static,
+{
+    let convert = std::sync::Arc::new(convert);
+    pages
+        .map(move |page| {
+            let convert = std::sync::Arc::clone(&convert);
+            async move {
+                let page = page?;
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return Ok(convert(page));
+                };
+                let span = tracing::Span::current();
+                match runtime
+                    .spawn_blocking(move || span.in_scope(|| convert(page)))
+                    .await
+                {
+                    Ok(converted) => Ok(converted),
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(e) => Err(Error::new(
+                        ErrorKind::Cancelled,
+                        format!("converting a page stopped: {e}"),
+                    )),
+                }
+            }
+        })
+        .buffered(concurrency.max(1))
+        .boxed()
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn cursor_hash<C: Hash>(c: &C) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     c.hash(&mut h);
@@ -240,6 +360,85 @@ mod tests {
         ))
         .await;
         assert_eq!((items, err.is_none()), (vec![0, 1], true));
+    }
+
+    #[tokio::test]
+    async fn read_ahead_keeps_order_and_stops_at_the_first_error() {
+        let fetched = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = fetched.clone();
+        let s = read_ahead(paginate(0u32, PageLimit::unbounded(), move |c| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if c == 5 {
+                    Err(Error::new(ErrorKind::Unavailable, "down"))
+                } else {
+                    Ok(Page::new(vec![c], Some(c + 1)))
+                }
+            }
+        }));
+        let (items, err) = collect(s).await;
+        assert_eq!(items, vec![0, 1, 2, 3, 4]);
+        assert_eq!(err.unwrap().kind(), ErrorKind::Unavailable);
+        assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 6);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn convert_blocking_keeps_order_and_passes_errors() {
+        let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
+            if c == 20 {
+                Err(Error::new(ErrorKind::Unavailable, "down"))
+            } else {
+                Ok(Page::new(vec![c], Some(c + 1)))
+            }
+        });
+        let mut s = convert_blocking(read_ahead(pages), 3, |p: Page<Vec<u32>, u32>| {
+            // Later pages finish first, if anything.
+            std::thread::sleep(std::time::Duration::from_millis(
+                u64::from(20 - p.items[0]) / 4,
+            ));
+            p.items[0] * 10
+        });
+        let mut out = Vec::new();
+        let mut err = None;
+        while let Some(r) = s.next().await {
+            match r {
+                Ok(v) => out.push(v),
+                Err(e) => err = Some(e),
+            }
+        }
+        assert_eq!(out, (0..20).map(|n| n * 10).collect::<Vec<_>>());
+        assert_eq!(err.unwrap().kind(), ErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn read_ahead_without_a_runtime_runs_inline() {
+        let s = read_ahead(paginate(0u32, PageLimit::unbounded(), |c| async move {
+            Ok(Page::new(vec![c], (c < 3).then_some(c + 1)))
+        }));
+        let (items, err) = futures::executor::block_on(collect(s));
+        assert_eq!((items, err.is_none()), (vec![0, 1, 2, 3], true));
+    }
+
+    #[tokio::test]
+    async fn dropping_read_ahead_stops_fetching() {
+        let fetched = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = fetched.clone();
+        let mut s = read_ahead(paginate(0u32, PageLimit::unbounded(), move |c| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move { Ok(Page::new(vec![c], Some(c + 1))) }
+        }));
+        let first = s.try_next().await.unwrap().unwrap();
+        assert_eq!(first.items, vec![0]);
+        drop(s);
+        tokio::task::yield_now().await;
+        let after_drop = fetched.load(std::sync::atomic::Ordering::SeqCst);
+        // One page in the channel and one being fetched at most, then nothing more.
+        assert!(after_drop <= 3, "{after_drop}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert_eq!(
+            fetched.load(std::sync::atomic::Ordering::SeqCst),
+            after_drop
+        );
     }
 
     #[tokio::test]

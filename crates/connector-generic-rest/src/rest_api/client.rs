@@ -13,7 +13,7 @@ use super::checkpoint::{At, Position};
 use super::config::{
     AuthType, HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_secret_header,
 };
-use super::model::{Items, ItemsPath, find_items, first_at, text_of};
+use super::model::{BodyPath, Items, ItemsPath, find_items, text_of, text_ref};
 
 /// The size asked for when the config names a size parameter but no size.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -26,6 +26,10 @@ pub(crate) struct Endpoint {
     params: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     items_path: Option<ItemsPath>,
+    /// Where the next cursor is in a response (cursor pagination).
+    next_cursor: Option<BodyPath>,
+    /// Where the next page's URL is in a response (`next_url_path` pagination).
+    next_url: Option<BodyPath>,
     page_size: Option<u64>,
 }
 
@@ -105,12 +109,20 @@ impl Endpoint {
             .or(from_params)
             .or(size_param.map(|_| DEFAULT_PAGE_SIZE))
             .filter(|n| *n > 0);
+        let next_cursor = pc
+            .next_cursor_path
+            .as_deref()
+            .or(pc.next_cursor_field.as_deref())
+            .and_then(BodyPath::parse);
+        let next_url = cfg.next_url_path().and_then(BodyPath::parse);
         Ok(Self {
             cfg,
             base,
             params,
             headers,
             items_path,
+            next_cursor,
+            next_url,
             page_size,
         })
     }
@@ -354,26 +366,30 @@ impl RestClient {
             tokio::time::sleep(Duration::from_secs_f64(delay)).await;
         }
         let resp = self.request(&pos, since)?.send().await?;
-        let body: Value = resp.json().map_err(|err| err.with_connector(SOURCE))?;
-        let items: Vec<Value> = match find_items(&body, e.items_path.as_ref()) {
-            Items::Found(list) => list.into_iter().cloned().collect(),
-            Items::Missing if e.items_path.is_some() => {
-                return Err(
-                    Error::invalid_data("`items_path` matches nothing in the response")
-                        .with_field("items_path")
-                        .with_url(resp.url())
-                        .with_connector(SOURCE),
-                );
-            }
-            Items::Missing => Vec::new(),
-        };
-        let n = items.len() as u64;
+        let mut body: Value = resp.json().map_err(|err| err.with_connector(SOURCE))?;
+        let found = find_items(&body, e.items_path.as_ref());
+        if matches!(found, Items::Missing) && e.items_path.is_some() {
+            return Err(
+                Error::invalid_data("`items_path` matches nothing in the response")
+                    .with_field("items_path")
+                    .with_url(resp.url())
+                    .with_connector(SOURCE),
+            );
+        }
+        let n = found.len() as u64;
         let full = pos.full || e.page_size.is_some_and(|size| n >= size);
         // A short page ends the listing only once the server has shown it honours the size
         // (a server capping the size below what was asked returns short pages all along).
         let short = e.page_size.is_some_and(|size| full && n < size);
         let pages = pos.pages + 1;
-        let next_at = if items.is_empty() {
+        let text_at = |path: Option<&BodyPath>| {
+            path.and_then(|p| p.first(&body))
+                .map(|v| text_ref(v).into_owned())
+                .filter(|s| !s.is_empty())
+        };
+        // The next position is read before the items are moved out: a cursor path may point
+        // into them.
+        let next_at = if n == 0 {
             None
         } else {
             match &pos.at {
@@ -381,24 +397,11 @@ impl RestClient {
                 At::Page { page } => (!short).then(|| At::Page { page: page + 1 }),
                 At::Offset { offset } => (!short).then(|| At::Offset { offset: offset + n }),
                 At::Cursor { .. } => {
-                    let pc = &e.cfg.pagination_config;
-                    let path = pc
-                        .next_cursor_path
-                        .as_deref()
-                        .or(pc.next_cursor_field.as_deref());
-                    path.and_then(|p| first_at(&body, p))
-                        .map(|v| text_of(&v))
-                        .filter(|c| !c.is_empty())
-                        .map(|c| At::Cursor { cursor: Some(c) })
+                    text_at(e.next_cursor.as_ref()).map(|c| At::Cursor { cursor: Some(c) })
                 }
                 At::Url { .. } => {
                     let next = match e.cfg.pagination_type {
-                        PaginationType::NextUrlPath => e
-                            .cfg
-                            .next_url_path()
-                            .and_then(|p| first_at(&body, p))
-                            .map(|v| text_of(&v))
-                            .filter(|s| !s.is_empty())
+                        PaginationType::NextUrlPath => text_at(e.next_url.as_ref())
                             .map(|s| resp.url().join(&s))
                             .transpose()
                             .map_err(|err| {
@@ -411,6 +414,7 @@ impl RestClient {
                 }
             }
         };
+        let items = found.take(&mut body);
         Ok(Page::new(
             items,
             next_at.map(|at| Position { at, pages, full }),

@@ -1,6 +1,8 @@
 //! One JSON item → one [`Document`] (or a [`Failure`] naming the item).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use connector_core::ids::hash128;
@@ -10,7 +12,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::{RestApiConfig, TypeHint};
-use super::model::{FieldPath, canonical_json, text_of};
+use super::model::{FieldPath, canonical_json, text_of, text_ref};
 
 /// How items become documents, resolved once from the config.
 #[derive(Debug)]
@@ -65,10 +67,14 @@ impl Mapping {
     }
 
     /// The value at `path` after defaults and type hints: one value as it is, several joined
-    /// with `", "`, none → the configured default.
-    fn typed(&self, path: &FieldPath, item: &Value) -> Option<Value> {
-        let values = path.values(item);
+    /// with `", "`, none → the configured default. Borrowed from `item` when nothing had to
+    /// change, which is the common case (no hint, one value).
+    fn typed<'a>(&'a self, path: &FieldPath, item: &'a Value) -> Option<Cow<'a, Value>> {
+        let mut values = path.values(item);
         let hint = self.hints.get(path.as_str()).copied();
+        if hint.is_none() && values.len() == 1 {
+            return values.pop().map(Cow::Borrowed);
+        }
         let mut converted: Vec<Value> = if values.is_empty() {
             self.defaults
                 .get(path.as_str())
@@ -86,10 +92,10 @@ impl Mapping {
         }
         match converted.len() {
             0 => None,
-            1 => converted.pop(),
-            _ => Some(Value::String(
+            1 => converted.pop().map(Cow::Owned),
+            _ => Some(Cow::Owned(Value::String(
                 converted.iter().map(text_of).collect::<Vec<_>>().join(", "),
-            )),
+            ))),
         }
     }
 
@@ -149,7 +155,7 @@ impl Mapping {
                 .content
                 .iter()
                 .filter_map(|p| self.typed(p, item))
-                .map(|v| strip_html(&text_of(&v)))
+                .map(|v| strip_html(&text_ref(&v)))
                 .filter(|s| !s.is_empty())
                 .collect::<Vec<_>>()
                 .join("\n"),
@@ -159,11 +165,11 @@ impl Mapping {
             None => self
                 .content
                 .first()
-                .and_then(|p| p.values(item).into_iter().next().cloned()),
+                .and_then(|p| p.values(item).into_iter().next().map(Cow::Borrowed)),
         };
         let title = title_value
             .map(|v| {
-                strip_html(&text_of(&v))
+                strip_html(&text_ref(&v))
                     .split_whitespace()
                     .collect::<Vec<_>>()
                     .join(" ")
@@ -186,7 +192,7 @@ impl Mapping {
         }
         for path in &self.metadata {
             if let Some(v) = self.typed(path, item) {
-                doc = doc.with_metadata(path.as_str(), v);
+                doc = doc.with_metadata(path.as_str(), v.into_owned());
             }
         }
         Ok(doc)
@@ -327,6 +333,17 @@ fn from_epoch(n: f64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(micros)
 }
 
+/// The HTML → Markdown converter, built once: building one registers every element handler
+/// in a fresh map, which cost more than converting a typical field.
+fn html_converter() -> &'static htmd::HtmlToMarkdown {
+    static CONVERTER: OnceLock<htmd::HtmlToMarkdown> = OnceLock::new();
+    CONVERTER.get_or_init(|| {
+        htmd::HtmlToMarkdown::builder()
+            .skip_tags(vec!["script", "style", "head"])
+            .build()
+    })
+}
+
 /// HTML → Markdown when the text looks like HTML, keeping paragraph and line breaks (RAGFlow
 /// replaced every tag with a space and collapsed all whitespace, newlines included).
 pub(crate) fn strip_html(text: &str) -> String {
@@ -340,10 +357,7 @@ pub(crate) fn strip_html(text: &str) -> String {
     if !looks_like_html {
         return text.trim().to_owned();
     }
-    let converter = htmd::HtmlToMarkdown::builder()
-        .skip_tags(vec!["script", "style", "head"])
-        .build();
-    match converter.convert(text) {
+    match html_converter().convert(text) {
         Ok(md) => md.trim().to_owned(),
         Err(_) => text.trim().to_owned(),
     }

@@ -16,7 +16,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use connector_core::http::{PageLimit, paginate};
+use connector_core::http::{PageLimit, convert_blocking, paginate, read_ahead};
 use connector_core::{
     Batch, Capabilities, CheckpointedBatch, CheckpointedConnector, Connector, DynCheckpointed,
     Error, ErrorKind, LoadConnector, PollConnector, Registry, Result, SlimConnector, SlimDocument,
@@ -40,6 +40,9 @@ pub const SOURCE: &str = "rest_api";
 
 /// RAGFlow's default page bound.
 const DEFAULT_MAX_PAGES: u64 = 1000;
+
+/// Pages converted at once.
+const CONVERT_CONCURRENCY: usize = 2;
 
 /// Registers `rest_api`.
 pub fn register(registry: &mut Registry) {
@@ -119,7 +122,9 @@ impl RestApiConnector {
             .map(|w| w.start);
         let limit = PageLimit::stop_after(self.max_pages().saturating_sub(from.pages));
         let cancel = ctx.cancellation().clone();
-        paginate(from, limit, move |pos| {
+        // The next page is fetched while this one is converted (each fetch depends only on the
+        // position the previous one returned).
+        let pages = read_ahead(paginate(from, limit, move |pos| {
             let client = client.clone();
             let cancel = cancel.clone();
             async move {
@@ -130,8 +135,10 @@ impl RestApiConnector {
                 }
                 client.fetch_page(pos, since).await
             }
-        })
-        .map_ok(move |page| {
+        }));
+        // Conversion (HTML to Markdown above all) costs more than the fetch: two pages at a
+        // time, off the runtime threads.
+        convert_blocking(pages, CONVERT_CONCURRENCY, move |page| {
             let mut documents = Vec::with_capacity(page.items.len());
             let mut failures = Vec::new();
             for (i, item) in page.items.iter().enumerate() {
@@ -277,14 +284,14 @@ impl SlimConnector for RestApiConnector {
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         let client = self.client.with_context(&ctx);
         let mapping = Arc::clone(&self.mapping);
-        paginate(
+        read_ahead(paginate(
             self.client.endpoint.start(),
             PageLimit::fail_after(self.max_pages()),
             move |pos| {
                 let client = client.clone();
                 async move { client.fetch_page(pos, None).await }
             },
-        )
+        ))
         .and_then(move |page| {
             let ids: Result<Vec<SlimDocument>> = page
                 .items

@@ -1,6 +1,8 @@
 //! The "wire model" of an arbitrary JSON API: field paths (`a.b[0].c`, `tags[*].name`),
 //! JSONPath (RFC 9535) for the item list, and finding the items in a response.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
@@ -76,6 +78,22 @@ impl FieldPath {
 
     /// Every value at this path; `[*]` flattens a list, missing keys drop out.
     pub(crate) fn values<'a>(&self, item: &'a Value) -> Vec<&'a Value> {
+        // Without `[*]` there is at most one value: walk to it without a list per segment.
+        if !self.segments.iter().any(|s| matches!(s, Segment::All(_))) {
+            let mut v = item;
+            for seg in &self.segments {
+                let next = match seg {
+                    Segment::Key(k) => v.get(k),
+                    Segment::Index(k, n) => v.get(k).and_then(|l| l.get(*n)),
+                    Segment::All(_) => None,
+                };
+                match next {
+                    Some(n) => v = n,
+                    None => return Vec::new(),
+                }
+            }
+            return if v.is_null() { Vec::new() } else { vec![v] };
+        }
         let mut current = vec![item];
         for seg in &self.segments {
             let mut next = Vec::new();
@@ -127,110 +145,181 @@ impl ItemsPath {
     }
 }
 
-/// The items of a response, and where they were found.
-pub(crate) enum Items<'a> {
-    /// A list of items (entries of any JSON type).
-    Found(Vec<&'a Value>),
+/// The items of a response, located but not yet taken out of it.
+pub(crate) enum Items {
+    /// A list of items (entries of any JSON type) at this JSON pointer, `len` long.
+    List { pointer: String, len: usize },
+    /// Several matches of the path, each an item (copied out: matches may nest).
+    Matches(Vec<Value>),
     /// No list anywhere.
     Missing,
+}
+
+impl Items {
+    /// How many items there are.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::List { len, .. } => *len,
+            Self::Matches(list) => list.len(),
+            Self::Missing => 0,
+        }
+    }
+
+    /// The items, moved out of `body` (the page's items are the bulk of it; copying them
+    /// doubled the work of every page).
+    pub(crate) fn take(self, body: &mut Value) -> Vec<Value> {
+        match self {
+            Self::List { pointer, .. } => match body.pointer_mut(&pointer).map(Value::take) {
+                Some(Value::Array(list)) => list,
+                _ => Vec::new(),
+            },
+            Self::Matches(list) => list,
+            Self::Missing => Vec::new(),
+        }
+    }
 }
 
 /// Finds the items: with `path`, a single list match is the list, several matches are the
 /// items; without, the root list, else `items`, `results`, `data`, `records`, else the first
 /// list-valued key.
-pub(crate) fn find_items<'a>(body: &'a Value, path: Option<&ItemsPath>) -> Items<'a> {
+pub(crate) fn find_items(body: &Value, path: Option<&ItemsPath>) -> Items {
     if let Some(path) = path {
-        let matches = path.query(body);
-        return match matches.as_slice() {
-            [] => Items::Missing,
-            [Value::Array(list)] => Items::Found(list.iter().collect()),
-            _ => Items::Found(matches),
+        let matches = path.path.query_located(body);
+        return match matches.len() {
+            0 => Items::Missing,
+            1 => match matches.into_iter().next() {
+                Some(m) => match m.node() {
+                    Value::Array(list) => Items::List {
+                        pointer: m.location().to_json_pointer(),
+                        len: list.len(),
+                    },
+                    other => Items::Matches(vec![other.clone()]),
+                },
+                None => Items::Missing,
+            },
+            _ => Items::Matches(matches.nodes().cloned().collect()),
         };
     }
+    let list_at = |key: &str, list: &Vec<Value>| Items::List {
+        pointer: format!("/{}", key.replace('~', "~0").replace('/', "~1")),
+        len: list.len(),
+    };
     match body {
-        Value::Array(list) => Items::Found(list.iter().collect()),
+        Value::Array(list) => Items::List {
+            pointer: String::new(),
+            len: list.len(),
+        },
         Value::Object(map) => {
             let known = ["items", "results", "data", "records"]
                 .iter()
-                .find_map(|k| map.get(*k).and_then(Value::as_array));
-            match known.or_else(|| map.values().find_map(Value::as_array)) {
-                Some(list) => Items::Found(list.iter().collect()),
-                None => Items::Missing,
-            }
+                .find_map(|k| map.get(*k).and_then(Value::as_array).map(|l| list_at(k, l)));
+            known
+                .or_else(|| {
+                    map.iter()
+                        .find_map(|(k, v)| v.as_array().map(|l| list_at(k, l)))
+                })
+                .unwrap_or(Items::Missing)
         }
         _ => Items::Missing,
     }
 }
 
-/// The first value at a cursor or next-URL path: a JSONPath when it starts with `$`, else a
-/// field path.
-pub(crate) fn first_at(body: &Value, path: &str) -> Option<Value> {
-    let p = path.trim();
-    if p.starts_with('$') {
-        ItemsPath::parse(p)
-            .ok()?
-            .query(body)
-            .into_iter()
-            .next()
-            .cloned()
-    } else {
-        FieldPath::parse(p)
-            .ok()?
-            .values(body)
-            .into_iter()
-            .next()
-            .cloned()
+/// A cursor or next-URL path, parsed once: a JSONPath when it starts with `$`, else a field
+/// path.
+#[derive(Debug, Clone)]
+pub(crate) enum BodyPath {
+    Json(ItemsPath),
+    Field(FieldPath),
+}
+
+impl BodyPath {
+    /// Parses `path`; `None` when it is invalid (config validation reports that).
+    pub(crate) fn parse(path: &str) -> Option<Self> {
+        let p = path.trim();
+        if p.starts_with('$') {
+            ItemsPath::parse(p).ok().map(Self::Json)
+        } else {
+            FieldPath::parse(p).ok().map(Self::Field)
+        }
+    }
+
+    /// The first value at this path.
+    pub(crate) fn first<'a>(&self, body: &'a Value) -> Option<&'a Value> {
+        match self {
+            Self::Json(p) => p.query(body).into_iter().next(),
+            Self::Field(p) => p.values(body).into_iter().next(),
+        }
     }
 }
 
 /// `value` as text: strings as they are, scalars printed, `null` empty, the rest as JSON.
 pub(crate) fn text_of(value: &Value) -> String {
+    text_ref(value).into_owned()
+}
+
+/// [`text_of`], borrowing a string value rather than copying it.
+pub(crate) fn text_ref(value: &Value) -> Cow<'_, str> {
     match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        other => canonical_json(other),
+        Value::Null => Cow::Borrowed(""),
+        Value::String(s) => Cow::Borrowed(s),
+        Value::Number(n) => Cow::Owned(n.to_string()),
+        Value::Bool(b) => Cow::Owned(b.to_string()),
+        other => Cow::Owned(canonical_json(other)),
     }
 }
 
 /// JSON with object keys sorted at every level, so equal items hash equal whatever order the
 /// service sent their keys in.
 pub(crate) fn canonical_json(value: &Value) -> String {
-    fn write(v: &Value, out: &mut String) {
+    // Keys and scalars go through serde_json's own writer (escaping, number formatting) into
+    // one buffer: this runs for every item, so no per-key `String` and no `Display` round trip.
+    fn write(v: &Value, out: &mut Vec<u8>) {
         match v {
             Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
+                out.push(b'{');
+                // Maps usually come sorted already (serde_json's default map is ordered).
+                if map.keys().is_sorted() {
+                    for (i, (k, inner)) in map.iter().enumerate() {
+                        entry(i, k, inner, out);
                     }
-                    out.push_str(&Value::String(k.clone()).to_string());
-                    out.push(':');
-                    if let Some(inner) = map.get(k) {
-                        write(inner, out);
+                } else {
+                    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                    for (i, (k, inner)) in entries.into_iter().enumerate() {
+                        entry(i, k, inner, out);
                     }
                 }
-                out.push('}');
+                out.push(b'}');
             }
             Value::Array(list) => {
-                out.push('[');
+                out.push(b'[');
                 for (i, inner) in list.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
                     write(inner, out);
                 }
-                out.push(']');
+                out.push(b']');
             }
-            scalar => out.push_str(&scalar.to_string()),
+            // Writing a scalar into a Vec cannot fail.
+            scalar => {
+                let _ = serde_json::to_writer(&mut *out, scalar);
+            }
         }
     }
-    let mut out = String::new();
+    fn entry(i: usize, key: &str, value: &Value, out: &mut Vec<u8>) {
+        if i > 0 {
+            out.push(b',');
+        }
+        // As above: writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, key);
+        out.push(b':');
+        write(value, out);
+    }
+    let mut out = Vec::with_capacity(256);
     write(value, &mut out);
-    out
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -266,20 +355,37 @@ mod tests {
     #[test]
     fn items_found_by_path_or_guess() {
         let body = json!({"meta": {"n": 2}, "data": {"rows": [{"id": 1}, {"id": 2}]}});
-        let p = ItemsPath::parse("$.data.rows").unwrap();
-        assert!(matches!(find_items(&body, Some(&p)), Items::Found(v) if v.len() == 2));
-        let p = ItemsPath::parse("data.rows[*]").unwrap();
-        assert!(matches!(find_items(&body, Some(&p)), Items::Found(v) if v.len() == 2));
-        let p = ItemsPath::parse("$.nothing").unwrap();
-        assert!(matches!(find_items(&body, Some(&p)), Items::Missing));
+        let found = |path: Option<&str>, body: &Value| {
+            let p = path.map(|p| ItemsPath::parse(p).unwrap());
+            let items = find_items(body, p.as_ref());
+            let len = items.len();
+            let missing = matches!(items, Items::Missing);
+            let mut body = body.clone();
+            let taken = items.take(&mut body);
+            assert_eq!(taken.len(), len);
+            (!missing).then_some(taken)
+        };
+        assert_eq!(
+            found(Some("$.data.rows"), &body),
+            Some(vec![json!({"id": 1}), json!({"id": 2})])
+        );
+        assert_eq!(
+            found(Some("data.rows[*]"), &body),
+            Some(vec![json!({"id": 1}), json!({"id": 2})])
+        );
+        assert_eq!(found(Some("$.nothing"), &body), None);
         assert!(ItemsPath::parse("$.data[").is_err());
-        assert!(
-            matches!(find_items(&json!({"results": [1], "other": [1, 2]}), None), Items::Found(v) if v.len() == 1)
+        assert_eq!(
+            found(None, &json!({"results": [1], "other": [1, 2]})),
+            Some(vec![json!(1)])
         );
-        assert!(
-            matches!(find_items(&json!({"x": 1, "rows": [1, 2]}), None), Items::Found(v) if v.len() == 2)
+        assert_eq!(
+            found(None, &json!({"x": 1, "a/b~": [1, 2]})),
+            Some(vec![json!(1), json!(2)])
         );
-        assert!(matches!(find_items(&json!({"x": 1}), None), Items::Missing));
+        assert_eq!(found(None, &json!([3])), Some(vec![json!(3)]));
+        assert_eq!(found(Some("$"), &json!([3])), Some(vec![json!(3)]));
+        assert_eq!(found(None, &json!({"x": 1})), None);
     }
 
     #[test]
