@@ -21,7 +21,7 @@ const MIN_COMPACT_BYTES: u64 = 1024 * 1024;
 /// Every change is one JSON line appended to the journal and `fsync`ed before the call
 /// returns, so a commit costs what it changes, not the size of the whole state. When the
 /// journal outgrows the snapshot, the snapshot is rewritten atomically (temporary file,
-/// `fsync`, rename) and the journal emptied. A crash leaves a consistent state at every point:
+/// `fsync`, rename) and the journal emptied; so is it at the end of every run. A crash leaves a consistent state at every point:
 /// a torn last journal line (no newline) is ignored, entries already in the snapshot are
 /// skipped by their sequence number, and anything else that does not parse is reported as an
 /// [`ErrorKind::State`] error naming the file and line, never silently dropped.
@@ -150,7 +150,7 @@ impl FileStateStore {
 
     /// Appends one entry (built from the next sequence number) and applies it. When the write
     /// fails the in-memory copy is dropped, so the next call reads what is really on disk.
-    async fn append(&self, make: impl FnOnce(u64) -> Entry) -> Result<()> {
+    async fn append(&self, make: impl FnOnce(u64) -> Entry, compact: bool) -> Result<()> {
         let mut guard = self.inner.lock().await;
         let mut loaded = match guard.take() {
             Some(l) => l,
@@ -167,7 +167,7 @@ impl FileStateStore {
         loaded.journal.sync_data().await.map_err(fail)?;
         loaded.journal_bytes += line.len() as u64;
         entry.apply(&mut loaded.data);
-        if loaded.journal_bytes > MIN_COMPACT_BYTES.max(loaded.snapshot_bytes) {
+        if compact || loaded.journal_bytes > MIN_COMPACT_BYTES.max(loaded.snapshot_bytes) {
             loaded.snapshot_bytes = write_snapshot(&self.path, &loaded.data).await?;
             loaded.journal.set_len(0).await.map_err(fail)?;
             loaded.journal.sync_all().await.map_err(fail)?;
@@ -297,13 +297,16 @@ impl StateStore for FileStateStore {
             CheckpointUpdate::Keep => None,
             CheckpointUpdate::Set(cp) => Some(cp),
         };
-        self.append(|seq| Entry::Commit {
-            seq,
-            checkpoint,
-            documents: commit.documents,
-            failed: commit.failed,
-            resolved: commit.resolved,
-        })
+        self.append(
+            |seq| Entry::Commit {
+                seq,
+                checkpoint,
+                documents: commit.documents,
+                failed: commit.failed,
+                resolved: commit.resolved,
+            },
+            false,
+        )
         .await
     }
 
@@ -311,19 +314,27 @@ impl StateStore for FileStateStore {
         if ids.is_empty() {
             return Ok(());
         }
-        self.append(|seq| Entry::Remove {
-            seq,
-            ids: ids.to_vec(),
-        })
+        self.append(
+            |seq| Entry::Remove {
+                seq,
+                ids: ids.to_vec(),
+            },
+            false,
+        )
         .await
     }
 
     async fn finish_run(&self, run: RunRecord, window_end: Option<DateTime<Utc>>) -> Result<()> {
-        self.append(|seq| Entry::Finish {
-            seq,
-            run,
-            window_end,
-        })
+        // The end of a run folds the journal into the snapshot, so between runs the state is
+        // one plain JSON file.
+        self.append(
+            |seq| Entry::Finish {
+                seq,
+                run,
+                window_end,
+            },
+            true,
+        )
         .await
     }
 
