@@ -6,9 +6,16 @@
 //! range, every one of them), then deserialises it, then calls
 //! [`validate`](ConnectorConfig::validate) for the rules a schema cannot say, and reports all
 //! problems in one [`ErrorKind::Config`](crate::ErrorKind::Config) error.
+//!
+//! Value shapes that several connectors' configs share live here too: [`StringList`], the
+//! list RAGFlow's web form sends either as a JSON array or as one comma-separated string.
 
-use schemars::JsonSchema;
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, FieldError, Result};
@@ -56,6 +63,114 @@ pub fn join_path(parent: &str, field: &str) -> String {
         field.to_owned()
     } else {
         format!("{parent}.{field}")
+    }
+}
+
+/// A list of strings written as a JSON array or as one comma-separated string, as RAGFlow's
+/// web form sends list fields: `"a, b"` and `["a", "b"]` are the same list.
+///
+/// Every entry is trimmed and blank entries are dropped, in both shapes (`" a,, b "` and
+/// `["a", " ", "b"]` are `["a", "b"]`). It serialises as a JSON array of the cleaned entries,
+/// and its JSON Schema accepts either shape.
+///
+/// ```
+/// use connector_core::config::StringList;
+///
+/// let from_text: StringList = serde_json::from_value(serde_json::json!("a, b,,"))?;
+/// let from_array: StringList = serde_json::from_value(serde_json::json!([" a", "b", ""]))?;
+/// assert_eq!(from_text, from_array);
+/// assert_eq!(from_text.as_slice(), ["a", "b"]);
+/// assert_eq!(serde_json::to_value(&from_text)?, serde_json::json!(["a", "b"]));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct StringList(pub Vec<String>);
+
+impl StringList {
+    /// The entries.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    /// The entries, in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, String> {
+        self.0.iter()
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for StringList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<S: Into<String>> FromIterator<S> for StringList {
+    /// The entries as given: built in code, they are not trimmed or filtered.
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        Self(iter.into_iter().map(Into::into).collect())
+    }
+}
+
+impl From<Vec<String>> for StringList {
+    /// The entries as given: built in code, they are not trimmed or filtered.
+    fn from(entries: Vec<String>) -> Self {
+        Self(entries)
+    }
+}
+
+impl<'a> IntoIterator for &'a StringList {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl<'de> Deserialize<'de> for StringList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        let cleaned = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
+        Ok(Self(match Raw::deserialize(deserializer)? {
+            Raw::One(s) => s.split(',').filter_map(cleaned).collect(),
+            Raw::Many(v) => v.iter().filter_map(|s| cleaned(s)).collect(),
+        }))
+    }
+}
+
+impl JsonSchema for StringList {
+    fn schema_name() -> Cow<'static, str> {
+        "StringList".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A JSON array of strings or one comma-separated string.",
+            "anyOf": [
+                { "type": "array", "items": { "type": "string" } },
+                { "type": "string" }
+            ]
+        })
+    }
+
+    fn inline_schema() -> bool {
+        true
     }
 }
 
@@ -397,5 +512,66 @@ mod tests {
             "{err}"
         );
         assert!(!err.to_string().contains("12345678"), "{err}");
+    }
+
+    #[allow(dead_code)] // Only parsed: the tests look at the lists.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Lists {
+        #[serde(default)]
+        emails: StringList,
+    }
+
+    impl ConnectorConfig for Lists {}
+
+    #[test]
+    fn string_list_accepts_an_array_or_a_comma_separated_string() {
+        let parse = |v: Value| serde_json::from_value::<StringList>(v).unwrap();
+        let want = ["a@x.org", "b@x.org"];
+        assert_eq!(
+            parse(serde_json::json!("a@x.org, b@x.org")).as_slice(),
+            want
+        );
+        assert_eq!(
+            parse(serde_json::json!(" a@x.org,,b@x.org , ")).as_slice(),
+            want
+        );
+        assert_eq!(
+            parse(serde_json::json!(["a@x.org ", "", " b@x.org"])).as_slice(),
+            want
+        );
+        // A comma inside an array entry is kept: only the string shape is split.
+        assert_eq!(parse(serde_json::json!(["a,b"])).as_slice(), ["a,b"]);
+        assert!(parse(serde_json::json!("")).is_empty());
+        assert!(parse(serde_json::json!([])).is_empty());
+        assert!(serde_json::from_value::<StringList>(serde_json::json!(5)).is_err());
+        assert!(serde_json::from_value::<StringList>(serde_json::json!([1])).is_err());
+    }
+
+    #[test]
+    fn string_list_round_trips_as_an_array() {
+        let list: StringList = ["a", "b"].into_iter().collect();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list.iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!((&list).into_iter().count(), 2);
+        assert_eq!(format!("{list:?}"), r#"["a", "b"]"#);
+        let json = serde_json::to_value(&list).unwrap();
+        assert_eq!(json, serde_json::json!(["a", "b"]));
+        assert_eq!(serde_json::from_value::<StringList>(json).unwrap(), list);
+        assert_eq!(StringList::from(vec![" a ".to_owned()]).as_slice(), [" a "]);
+    }
+
+    #[test]
+    fn string_list_schema_takes_both_shapes_and_names_bad_entries() {
+        let schema = schema_of::<Lists>();
+        let field = &schema["properties"]["emails"];
+        assert_eq!(field["anyOf"][0]["type"], "array");
+        assert_eq!(field["anyOf"][1]["type"], "string");
+        from_json::<Lists>(serde_json::json!({ "emails": "a, b" })).unwrap();
+        from_json::<Lists>(serde_json::json!({ "emails": ["a"] })).unwrap();
+        let err = from_json::<Lists>(serde_json::json!({ "emails": ["a", 3] })).unwrap_err();
+        assert_eq!(err.problems()[0].path, "emails[1]", "{err}");
+        let err = from_json::<Lists>(serde_json::json!({ "emails": 3 })).unwrap_err();
+        assert_eq!(err.problems()[0].path, "emails", "{err}");
     }
 }

@@ -19,7 +19,7 @@ pub mod sync;
 pub mod testkit;
 mod window;
 
-pub use config::ConnectorConfig;
+pub use config::{ConnectorConfig, StringList};
 pub use connector::{
     CheckpointJson, CheckpointedConnector, Connector, DynCheckpointed, DynConnector, LoadConnector,
     PollConnector, RefetchConnector, SlimConnector,

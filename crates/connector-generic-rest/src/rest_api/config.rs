@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use connector_core::config::join_path;
-use connector_core::{ConnectorConfig, FieldError, Secret};
+use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
@@ -53,10 +53,10 @@ pub struct RestApiConfig {
     #[serde(default)]
     pub id_field: Option<String>,
     /// Field paths whose values make the text (a list or a comma-separated string; at least one).
-    pub content_fields: FieldList,
+    pub content_fields: StringList,
     /// Field paths copied into the document's metadata.
     #[serde(default)]
-    pub metadata_fields: FieldList,
+    pub metadata_fields: StringList,
     /// `none`, `page`, `offset`, `cursor`, `link_header` or `next_url_path`.
     #[serde(default)]
     pub pagination_type: PaginationType,
@@ -349,37 +349,6 @@ fn map_pairs(map: &BTreeMap<String, Value>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// A list of field paths: a JSON list or a comma-separated string.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum FieldList {
-    /// `["title", "body"]`.
-    List(Vec<String>),
-    /// `"title, body"`.
-    Text(String),
-}
-
-impl Default for FieldList {
-    fn default() -> Self {
-        Self::List(Vec::new())
-    }
-}
-
-impl FieldList {
-    /// The paths, trimmed, empty entries dropped.
-    pub fn paths(&self) -> Vec<String> {
-        let raw: Vec<&str> = match self {
-            Self::List(l) => l.iter().map(String::as_str).collect(),
-            Self::Text(t) => t.split(',').collect(),
-        };
-        raw.into_iter()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
 /// Header names whose values are credentials, marked sensitive and never printed.
 pub(crate) fn is_secret_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
@@ -476,7 +445,7 @@ impl ConnectorConfig for RestApiConfig {
                 out.push(FieldError::new(field, e));
             }
         }
-        if self.content_fields.paths().is_empty() && self.content_template.is_none() {
+        if self.content_fields.is_empty() && self.content_template.is_none() {
             out.push(FieldError::new("content_fields", "name at least one field"));
         }
         let paths = [
@@ -500,7 +469,7 @@ impl ConnectorConfig for RestApiConfig {
             ("content_fields", &self.content_fields),
             ("metadata_fields", &self.metadata_fields),
         ] {
-            for (i, p) in list.paths().iter().enumerate() {
+            for (i, p) in list.iter().enumerate() {
                 if let Err(e) = FieldPath::parse(p) {
                     out.push(FieldError::new(format!("{field}[{i}]"), e));
                 }
@@ -643,7 +612,7 @@ impl fmt::Debug for RestApiConfig {
             .field("auth_type", &self.auth_type)
             .field("items_path", &self.items_path)
             .field("id_field", &self.id_field)
-            .field("content_fields", &self.content_fields.paths())
+            .field("content_fields", &self.content_fields)
             .field("pagination_type", &self.pagination_type)
             .field("poll_timestamp_field", &self.poll_timestamp_field)
             .field("since", &self.since)

@@ -38,7 +38,7 @@ fn parse_opt(field: &'static str, p: Option<&str>) -> Result<Option<FieldPath>, 
 
 impl Mapping {
     pub(crate) fn new(cfg: &RestApiConfig) -> Result<Self, Error> {
-        let list = |field: &'static str, paths: Vec<String>| -> Result<Vec<FieldPath>, Error> {
+        let list = |field: &'static str, paths: &[String]| -> Result<Vec<FieldPath>, Error> {
             paths
                 .iter()
                 .map(|p| {
@@ -50,8 +50,8 @@ impl Mapping {
         };
         Ok(Self {
             id: parse_opt("id_field", cfg.id_field.as_deref())?,
-            content: list("content_fields", cfg.content_fields.paths())?,
-            metadata: list("metadata_fields", cfg.metadata_fields.paths())?,
+            content: list("content_fields", cfg.content_fields.as_slice())?,
+            metadata: list("metadata_fields", cfg.metadata_fields.as_slice())?,
             timestamp: parse_opt("poll_timestamp_field", cfg.poll_timestamp_field.as_deref())?,
             title: parse_opt("title_field", cfg.title_field.as_deref())?,
             link: parse_opt("link_field", cfg.link_field.as_deref())?,

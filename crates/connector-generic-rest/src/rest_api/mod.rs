@@ -28,8 +28,8 @@ use serde_json::Value;
 
 pub use checkpoint::{At, Position, RestApiCheckpoint};
 pub use config::{
-    AuthConfig, AuthType, Credentials, FieldList, HttpMethod, KeyValues, PaginationConfig,
-    PaginationType, RestApiConfig, SinceConfig, SinceFormat, TypeHint,
+    AuthConfig, AuthType, Credentials, HttpMethod, KeyValues, PaginationConfig, PaginationType,
+    RestApiConfig, SinceConfig, SinceFormat, TypeHint,
 };
 
 use client::RestClient;

@@ -1,5 +1,5 @@
-//! The credentials part of both configs, as RAGFlow names it, and the lists RAGFlow's web form
-//! sends as comma-separated strings.
+//! The credentials part of both configs, as RAGFlow names it. Their list fields, which
+//! RAGFlow's web form sends as comma-separated strings, are [`connector_core::StringList`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -8,78 +8,6 @@ use connector_core::{FieldError, Secret};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-
-/// A list written as a JSON array or as one comma-separated string (`"a, b"` and `["a", "b"]`
-/// are the same list; blank entries are dropped).
-#[derive(Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct StringList(pub Vec<String>);
-
-impl StringList {
-    /// The entries.
-    pub fn as_slice(&self) -> &[String] {
-        &self.0
-    }
-
-    /// Whether the list is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for StringList {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl<S: Into<String>> FromIterator<S> for StringList {
-    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
-        Self(iter.into_iter().map(Into::into).collect())
-    }
-}
-
-impl<'de> Deserialize<'de> for StringList {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            One(String),
-            Many(Vec<String>),
-        }
-        let items = match Raw::deserialize(deserializer)? {
-            Raw::One(s) => s.split(',').map(str::to_owned).collect(),
-            Raw::Many(v) => v,
-        };
-        Ok(Self(
-            items
-                .into_iter()
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        ))
-    }
-}
-
-impl JsonSchema for StringList {
-    fn schema_name() -> Cow<'static, str> {
-        "StringList".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "A JSON array of strings or one comma-separated string.",
-            "anyOf": [
-                { "type": "array", "items": { "type": "string" } },
-                { "type": "string" }
-            ]
-        })
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-}
 
 /// `credentials.google_tokens`: a service-account key or an OAuth user token, as a JSON string
 /// (RAGFlow stores it so) or a JSON object. Kept whole as a [`Secret`].

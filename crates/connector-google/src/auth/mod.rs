@@ -24,7 +24,10 @@ use tokio::sync::Mutex;
 use url::Url;
 
 pub(crate) use api_error::classify;
-pub use config::{GoogleCredentialsConfig, GoogleTokens, StringList};
+pub use config::{GoogleCredentialsConfig, GoogleTokens};
+/// The type of the configs' list fields (an array or a comma-separated string), re-exported so
+/// `connector_google::StringList` keeps naming it.
+pub use connector_core::StringList;
 
 /// Google's OAuth 2.0 token endpoint.
 pub const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";

@@ -3,12 +3,12 @@
 
 use std::fmt;
 
-use connector_core::{ConnectorConfig, FieldError};
+use connector_core::{ConnectorConfig, FieldError, StringList};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::auth::{GoogleCredentialsConfig, StringList};
+use crate::auth::GoogleCredentialsConfig;
 
 /// Gmail's API host.
 pub const DEFAULT_GMAIL_BASE_URL: &str = "https://gmail.googleapis.com";

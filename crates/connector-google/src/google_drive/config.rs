@@ -3,12 +3,12 @@
 
 use std::fmt;
 
-use connector_core::{ConnectorConfig, FieldError};
+use connector_core::{ConnectorConfig, FieldError, StringList};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::auth::{GoogleCredentialsConfig, StringList};
+use crate::auth::GoogleCredentialsConfig;
 
 /// Files larger than this are not downloaded unless configured otherwise: 10 MiB, as in RAGFlow.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;

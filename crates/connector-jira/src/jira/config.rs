@@ -1,13 +1,12 @@
 //! [`JiraConfig`]: which Jira, which issues, which credentials. Field names are RAGFlow's, so
 //! a RAGFlow Jira connector config is accepted as it is.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::num::NonZeroU32;
 
-use connector_core::{ConnectorConfig, FieldError, Secret};
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer, Serialize};
+use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 /// Attachments larger than this are not downloaded unless configured otherwise: 10 MiB, as in
@@ -19,78 +18,6 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 
 /// The Atlassian API gateway that scoped tokens are sent to.
 pub const DEFAULT_API_GATEWAY: &str = "https://api.atlassian.com";
-
-/// A list that may be written as a JSON array or as one comma-separated string, as RAGFlow's
-/// web form sends it (`"a, b"` and `["a", "b"]` are the same list; blank entries are dropped).
-#[derive(Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct StringList(pub Vec<String>);
-
-impl StringList {
-    /// The entries.
-    pub fn as_slice(&self) -> &[String] {
-        &self.0
-    }
-
-    /// Whether the list is empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for StringList {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl<S: Into<String>> FromIterator<S> for StringList {
-    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
-        Self(iter.into_iter().map(Into::into).collect())
-    }
-}
-
-impl<'de> Deserialize<'de> for StringList {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            One(String),
-            Many(Vec<String>),
-        }
-        let items = match Raw::deserialize(deserializer)? {
-            Raw::One(s) => s.split(',').map(str::to_owned).collect(),
-            Raw::Many(v) => v,
-        };
-        Ok(Self(
-            items
-                .into_iter()
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        ))
-    }
-}
-
-impl JsonSchema for StringList {
-    fn schema_name() -> Cow<'static, str> {
-        "StringList".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "A JSON array of strings or one comma-separated string.",
-            "anyOf": [
-                { "type": "array", "items": { "type": "string" } },
-                { "type": "string" }
-            ]
-        })
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
-}
 
 /// The credentials, as RAGFlow names them.
 ///

@@ -59,8 +59,10 @@ use url::Url;
 pub use checkpoint::JiraCheckpoint;
 pub use config::{
     DEFAULT_API_GATEWAY, DEFAULT_ATTACHMENT_SIZE_LIMIT, JiraConfig, JiraCredentials, MAX_PAGE_SIZE,
-    StringList,
 };
+/// The type of the config's list fields (an array or a comma-separated string), re-exported so
+/// `connector_jira::jira::StringList` keeps naming it.
+pub use connector_core::StringList;
 
 use checkpoint::Cursor;
 use client::JiraClient;
