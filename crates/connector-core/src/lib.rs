@@ -17,6 +17,8 @@ pub mod state;
 pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+#[cfg(feature = "html")]
+pub mod text;
 mod window;
 
 pub use config::{ConnectorConfig, StringList};

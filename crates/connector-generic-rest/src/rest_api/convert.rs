@@ -2,10 +2,10 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use connector_core::ids::hash128;
+use connector_core::text::html_to_markdown;
 use connector_core::{Document, Error, ErrorKind, Failure};
 use serde_json::Value;
 use url::Url;
@@ -333,17 +333,6 @@ fn from_epoch(n: f64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(micros)
 }
 
-/// The HTML → Markdown converter, built once: building one registers every element handler
-/// in a fresh map, which cost more than converting a typical field.
-fn html_converter() -> &'static htmd::HtmlToMarkdown {
-    static CONVERTER: OnceLock<htmd::HtmlToMarkdown> = OnceLock::new();
-    CONVERTER.get_or_init(|| {
-        htmd::HtmlToMarkdown::builder()
-            .skip_tags(vec!["script", "style", "head"])
-            .build()
-    })
-}
-
 /// HTML → Markdown when the text looks like HTML, keeping paragraph and line breaks (RAGFlow
 /// replaced every tag with a space and collapsed all whitespace, newlines included).
 pub(crate) fn strip_html(text: &str) -> String {
@@ -357,10 +346,8 @@ pub(crate) fn strip_html(text: &str) -> String {
     if !looks_like_html {
         return text.trim().to_owned();
     }
-    match html_converter().convert(text) {
-        Ok(md) => md.trim().to_owned(),
-        Err(_) => text.trim().to_owned(),
-    }
+    // On a converter failure this is the input, trimmed like any other text.
+    html_to_markdown(text).trim().to_owned()
 }
 
 #[cfg(test)]

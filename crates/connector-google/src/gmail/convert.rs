@@ -7,6 +7,7 @@ use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, Utc};
 use connector_core::Document;
+use connector_core::text::html_to_markdown;
 use url::Url;
 
 use super::SOURCE;
@@ -105,14 +106,6 @@ fn walk<'a>(part: &'a Part, out: &mut Leaves<'a>) -> Result<(), String> {
         out.html.push(text);
     }
     Ok(())
-}
-
-fn html_to_markdown(html: &str) -> String {
-    htmd::HtmlToMarkdown::builder()
-        .skip_tags(vec!["script", "style", "head"])
-        .build()
-        .convert(html)
-        .unwrap_or_else(|_| html.to_owned())
 }
 
 /// One message as read: headers, body, attachments.
