@@ -7,21 +7,35 @@
 //!   concurrency (8), in the same run; target: within 1.5x;
 //! - an unchanged re-sync (`SyncMode::Auto` over the full load's state: listing plus one
 //!   fingerprint lookup per page, no download) against the listing alone (`list_ids`);
-//!   target: at most 1.1x;
-//! - peak RSS (`VmHWM`) of a full sync of 1,000 and of 100,000 objects, each in a process of
-//!   its own (`S3_BENCH_SKIP_100K=1` skips the slow one).
+//!   target: at most 1.1x. Both take about a tenth of a second, so they are compared over
+//!   `LISTING_ROUNDS` interleaved rounds rather than the five of the full load;
+//! - peak RSS (`VmHWM`) at 1,000 and at 100,000 objects, each configuration in a process of its
+//!   own (`S3_BENCH_SKIP_100K=1` skips the slow size), so the connector's own footprint is told
+//!   apart from the state the host keeps per object:
+//!   - `drain`: the `load()` stream drained without the batch loop (the connector alone);
+//!   - `compact`: a full sync with a state store that keeps 24 bytes per object (a hash of the
+//!     id and the 128-bit fingerprint), as a host with a compact index would;
+//!   - `memory`: a full sync with `MemoryStateStore` (every id and fingerprint as strings);
+//!   - `file`: a full sync with `FileStateStore` (the same map, plus its JSON snapshot).
 //!
 //! Best of five rounds for each timing; every client and connector is built outside the timing.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use connector_core::http::HttpClient;
+use connector_core::reexports::chrono::{DateTime, Utc};
 use connector_core::sink::DiscardSink;
-use connector_core::state::{MemoryStateStore, StateStore};
+use connector_core::state::{
+    CheckpointUpdate, Commit, DocumentState, FileStateStore, MemoryStateStore, RunRecord,
+    StateStore, SyncState,
+};
 use connector_core::sync::{SyncMode, Syncer};
 use connector_core::{Connector, SyncContext};
 use connector_s3::s3::{S3Config, S3Connector};
@@ -33,6 +47,9 @@ const BUCKET: &str = "bench";
 const OBJECT_BYTES: usize = 4096;
 const CONCURRENCY: usize = 8;
 const ROUNDS: usize = 5;
+/// Rounds of the listing against the unchanged re-sync: each takes about 0.1 s, where the
+/// noise of a shared machine is a few percent, so five rounds cannot tell 1.05x from 1.1x.
+const LISTING_ROUNDS: usize = 30;
 
 fn rclone_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("CONNECTORS_RCLONE") {
@@ -181,6 +198,21 @@ async fn list_only(endpoint: url::Url) -> (Duration, usize) {
     (started.elapsed(), n)
 }
 
+/// CPU time of this process (user + system) so far, in clock ticks (10 ms): the server runs in
+/// a process of its own, so this is the client's share alone.
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the `(comm)`: state is the 3rd field overall, utime the 14th, stime the 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    fields.iter().sum()
+}
+
 fn vm_hwm_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -194,27 +226,133 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// A process of its own: seed `n`, sync it fully, print the peak RSS.
-fn rss(n: usize) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let seeding = Instant::now();
-    seed(dir.path(), n);
-    let seeded_in = seeding.elapsed();
-    let server = Rclone::start(dir.path());
+/// A state store that keeps 24 bytes per document: a 64-bit hash of the id and the 128-bit
+/// fingerprint. It stands for a host with a compact index, so that the RSS of a sync with it
+/// is the connector's and the loop's, not a map of strings. (It cannot list ids, so no prune.)
+#[derive(Default)]
+struct CompactStateStore {
+    hasher: RandomState,
+    documents: Mutex<HashMap<u64, u128>>,
+    state: Mutex<SyncState>,
+}
+
+impl CompactStateStore {
+    fn key(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id)
+    }
+}
+
+#[async_trait]
+impl StateStore for CompactStateStore {
+    async fn load(&self) -> connector_core::Result<SyncState> {
+        Ok(self.state.lock().expect("lock").clone())
+    }
+
+    async fn documents(&self, ids: &[&str]) -> connector_core::Result<Vec<Option<DocumentState>>> {
+        let docs = self.documents.lock().expect("lock");
+        Ok(ids
+            .iter()
+            .map(|id| {
+                docs.get(&self.key(id)).map(|f| DocumentState {
+                    fingerprint: format!("{f:032x}"),
+                    updated_at: None,
+                })
+            })
+            .collect())
+    }
+
+    async fn document_ids(&self) -> connector_core::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    async fn commit(&self, commit: Commit) -> connector_core::Result<()> {
+        let mut docs = self.documents.lock().expect("lock");
+        for (id, state) in &commit.documents {
+            let fingerprint =
+                u128::from_str_radix(&state.fingerprint, 16).expect("a hex fingerprint");
+            docs.insert(self.key(id), fingerprint);
+        }
+        if let CheckpointUpdate::Set(cp) = commit.checkpoint {
+            self.state.lock().expect("lock").checkpoint = Some(cp);
+        }
+        Ok(())
+    }
+
+    async fn remove_documents(&self, ids: &[String]) -> connector_core::Result<()> {
+        let mut docs = self.documents.lock().expect("lock");
+        for id in ids {
+            docs.remove(&self.key(id));
+        }
+        Ok(())
+    }
+
+    async fn finish_run(
+        &self,
+        _run: RunRecord,
+        window_end: Option<DateTime<Utc>>,
+    ) -> connector_core::Result<()> {
+        if let Some(end) = window_end {
+            let mut state = self.state.lock().expect("lock");
+            state.checkpoint = None;
+            state.last_window_end = Some(end);
+        }
+        Ok(())
+    }
+
+    async fn runs(&self, _limit: usize) -> connector_core::Result<Vec<RunRecord>> {
+        Ok(Vec::new())
+    }
+}
+
+/// What an RSS process measures (see the crate docs).
+const RSS_MODES: [&str; 4] = ["drain", "compact", "memory", "file"];
+
+/// The `load()` stream drained without the batch loop; returns the documents seen.
+async fn drain(endpoint: url::Url) -> usize {
+    let c = connector(endpoint);
+    let mut stream = c.as_load().expect("load").load(SyncContext::new());
+    let mut n = 0;
+    while let Some(batch) = stream.next().await {
+        let batch = batch.expect("load");
+        assert!(batch.failures.is_empty());
+        n += batch.documents.len();
+    }
+    n
+}
+
+/// A process of its own: sync the `n` objects seeded in `data` as `mode` says, print the peak
+/// RSS.
+fn rss(n: usize, mode: &str, data: &Path) {
+    let server = Rclone::start(data);
     let rt = runtime();
+    let state_dir = tempfile::tempdir().expect("tempdir");
     let before = vm_hwm_kib().unwrap_or(0);
-    let took = rt.block_on(full_sync(
-        server.endpoint(),
-        Arc::new(MemoryStateStore::new()),
-    ));
+    let took = rt.block_on(async {
+        let state: Arc<dyn StateStore> = match mode {
+            "drain" => {
+                let started = Instant::now();
+                assert_eq!(drain(server.endpoint()).await, n);
+                return started.elapsed();
+            }
+            "compact" => Arc::new(CompactStateStore::default()),
+            "memory" => Arc::new(MemoryStateStore::new()),
+            "file" => Arc::new(
+                FileStateStore::open(state_dir.path().join("state.json"))
+                    .await
+                    .expect("state file"),
+            ),
+            other => panic!("unknown RSS mode {other}"),
+        };
+        full_sync(server.endpoint(), state).await
+    });
     let after = vm_hwm_kib().unwrap_or(0);
     println!(
-        "rss: {n:>6} objects: peak RSS {:.1} MiB (before the sync {:.1} MiB); sync {:.1} s ({:.0} docs/s); seeding {:.1} s",
+        "rss: {n:>6} objects, {mode:<7}: peak RSS {:>5.1} MiB ({:>5.1} MiB over the {:.1} MiB before); {:.1} s ({:.0} docs/s)",
         after as f64 / 1024.0,
+        after.saturating_sub(before) as f64 / 1024.0,
         before as f64 / 1024.0,
         took.as_secs_f64(),
         n as f64 / took.as_secs_f64(),
-        seeded_in.as_secs_f64()
     );
 }
 
@@ -224,8 +362,10 @@ fn main() {
         let n = args
             .get(i + 1)
             .and_then(|s| s.parse().ok())
-            .expect("--rss N");
-        rss(n);
+            .expect("--rss N MODE DATA");
+        let mode = args.get(i + 2).expect("--rss N MODE DATA");
+        let data = args.get(i + 3).expect("--rss N MODE DATA");
+        rss(n, mode, Path::new(data));
         return;
     }
     let n = 10_000;
@@ -242,27 +382,37 @@ fn main() {
 
         let mut raw = Duration::MAX;
         let mut full = Duration::MAX;
-        let mut list = Duration::MAX;
-        let mut unchanged = Duration::MAX;
+        let mut state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
         for _ in 0..ROUNDS {
             raw = raw.min(raw_gets(endpoint.clone(), &keys).await);
-            let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
+            state = Arc::new(MemoryStateStore::new());
             full = full.min(full_sync(endpoint.clone(), Arc::clone(&state)).await);
+        }
+        let mut list = Duration::MAX;
+        let mut unchanged = Duration::MAX;
+        let (mut list_cpu, mut unchanged_cpu) = (0, 0);
+        for _ in 0..LISTING_ROUNDS {
+            let cpu = cpu_ticks();
             list = list.min(list_only(endpoint.clone()).await.0);
+            list_cpu += cpu_ticks() - cpu;
             let syncer = Syncer::new(connector(endpoint.clone()))
                 .sink(DiscardSink)
-                .shared_state(state);
+                .shared_state(Arc::clone(&state));
+            let cpu = cpu_ticks();
             let started = Instant::now();
             let report = syncer
                 .run(SyncMode::Auto)
                 .await
                 .expect("unchanged re-sync");
+            unchanged = unchanged.min(started.elapsed());
+            unchanged_cpu += cpu_ticks() - cpu;
             assert_eq!(report.unchanged as usize, n);
             assert_eq!(report.requests, (n as u64).div_ceil(1000), "listing requests only");
-            unchanged = unchanged.min(started.elapsed());
         }
+        // Clock ticks of 10 ms, summed over the rounds, as ms per run.
+        let per_run = |ticks: u64| ticks as f64 * 10.0 / LISTING_ROUNDS as f64;
         let rate = |d: Duration| n as f64 / d.as_secs_f64();
-        println!("s3 bench on rclone serve s3: {n} objects of {OBJECT_BYTES} B, concurrency {CONCURRENCY}, best of {ROUNDS}");
+        println!("s3 bench on rclone serve s3: {n} objects of {OBJECT_BYTES} B, concurrency {CONCURRENCY}, best of {ROUNDS} (listing and re-sync: best of {LISTING_ROUNDS})");
         println!("  raw signed GETs (baseline)   {:>8.0} docs/s  {:>7.3} s", rate(raw), raw.as_secs_f64());
         println!(
             "  full load (Syncer, Full)     {:>8.0} docs/s  {:>7.3} s  = {:.2}x the baseline time (target <= 1.5x)",
@@ -276,6 +426,11 @@ fn main() {
             unchanged.as_secs_f64(),
             unchanged.as_secs_f64() / list.as_secs_f64()
         );
+        println!(
+            "  client CPU per run: listing {:.1} ms, unchanged re-sync {:.1} ms (mean of {LISTING_ROUNDS})",
+            per_run(list_cpu),
+            per_run(unchanged_cpu)
+        );
     });
     drop(server);
 
@@ -285,11 +440,22 @@ fn main() {
         sizes.push(100_000);
     }
     for size in sizes {
-        let status = Command::new(&exe)
-            .args(["--rss", &size.to_string()])
-            .status();
-        if !status.is_ok_and(|s| s.success()) {
-            println!("rss: {size} objects: the measuring process failed");
+        // Seeded once per size, outside the measuring processes.
+        let data = tempfile::tempdir().expect("tempdir");
+        let seeding = Instant::now();
+        seed(data.path(), size);
+        println!(
+            "rss: {size} objects seeded in {:.1} s",
+            seeding.elapsed().as_secs_f64()
+        );
+        for mode in RSS_MODES {
+            let status = Command::new(&exe)
+                .args(["--rss", &size.to_string(), mode])
+                .arg(data.path())
+                .status();
+            if !status.is_ok_and(|s| s.success()) {
+                println!("rss: {size} objects, {mode}: the measuring process failed");
+            }
         }
     }
 }

@@ -19,9 +19,14 @@ pub const IMAGE_EXTENSIONS: &[&str] = &[
 
 /// The extension of a key's file name, lower-cased, without the dot.
 pub(crate) fn extension(key: &str) -> Option<String> {
+    raw_extension(key).map(str::to_ascii_lowercase)
+}
+
+/// The extension of a key's file name as written, without the dot.
+pub(crate) fn raw_extension(key: &str) -> Option<&str> {
     let name = file_name(key);
     let (stem, ext) = name.rsplit_once('.')?;
-    (!stem.is_empty() && !ext.is_empty()).then(|| ext.to_ascii_lowercase())
+    (!stem.is_empty() && !ext.is_empty()).then_some(ext)
 }
 
 /// The document id: `{bucket_type}:{bucket}:{key}`, as RAGFlow builds it.

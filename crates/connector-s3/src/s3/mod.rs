@@ -39,8 +39,9 @@ mod convert;
 mod endpoint;
 mod model;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ use connector_core::{
     DynCheckpointed, Error, ErrorKind, Failure, FieldError, LoadConnector, PollConnector,
     RefetchConnector, Result, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, FuturesOrdered};
 use futures::{StreamExt, TryStreamExt};
 use globset::GlobSet;
 
@@ -132,12 +133,15 @@ impl Filters {
         {
             return false;
         }
-        let ext = convert::extension(key);
-        if !self.extensions.is_empty() && !ext.as_ref().is_some_and(|e| self.extensions.contains(e))
+        // Compared without lower-casing into a new string: this runs for every listed key.
+        let ext = convert::raw_extension(key);
+        if !self.extensions.is_empty()
+            && !ext.is_some_and(|e| self.extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
         {
             return false;
         }
-        self.allow_images || !ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
+        self.allow_images
+            || !ext.is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
     }
 }
 
@@ -289,12 +293,13 @@ impl S3Connector {
                 let next_token = page.next_token;
                 let last_key = page.objects.last().map(|o| o.key.clone());
                 let plans = plan_page(&client, &filters, page.objects, window, max, &ctx).await?;
-                let mut outcomes = futures::stream::iter(plans)
-                    .map(|plan| plan.run(Arc::clone(&client), http.clone(), max))
-                    .buffered(concurrency);
+                let mut outcomes = InOrder::new(plans, concurrency);
                 let mut batch = Batch::default();
                 let mut bytes = 0u64;
-                while let Some(outcome) = outcomes.next().await {
+                while let Some(outcome) = outcomes
+                    .next(|listed| download(Arc::clone(&client), http.clone(), listed, max))
+                    .await
+                {
                     let (key, outcome) = outcome?;
                     match outcome {
                         Outcome::Document(doc) => {
@@ -305,7 +310,8 @@ impl S3Connector {
                         Outcome::Unchanged(id) => batch.unchanged.push(id),
                         Outcome::Skipped => {}
                     }
-                    if bytes >= PAGE_BYTES {
+                    // Only a download adds bytes, and a download knows its key.
+                    if let (true, Some(key)) = (bytes >= PAGE_BYTES, key) {
                         bytes = 0;
                         yield (std::mem::take(&mut batch), S3Checkpoint::after(key));
                     }
@@ -403,7 +409,7 @@ fn cancelled(source: &'static str) -> Error {
 
 /// What to do with one listed object, decided before any download.
 enum Plan {
-    Done(String, Outcome),
+    Done(Outcome),
     Download(Listed),
 }
 
@@ -416,32 +422,81 @@ enum Outcome {
     Skipped,
 }
 
-impl Plan {
-    async fn run(
-        self,
-        client: Arc<S3Client>,
-        http: HttpClient,
-        max: u64,
-    ) -> Result<(String, Outcome)> {
-        let listed = match self {
-            Self::Done(key, outcome) => return Ok((key, outcome)),
-            Self::Download(listed) => listed,
-        };
-        let outcome = match client.get_object(&http, &listed.key, max).await {
-            Ok(Some(fetched)) => {
-                Outcome::Document(Box::new(convert::document(&client, &listed, fetched)))
+/// Downloads one planned object; returns its key with the outcome.
+async fn download(
+    client: Arc<S3Client>,
+    http: HttpClient,
+    listed: Listed,
+    max: u64,
+) -> Result<(String, Outcome)> {
+    let outcome = match client.get_object(&http, &listed.key, max).await {
+        Ok(Some(fetched)) => {
+            Outcome::Document(Box::new(convert::document(&client, &listed, fetched)))
+        }
+        Ok(None) => Outcome::Skipped,
+        Err(e) => match e.kind() {
+            // This object only: the next one may well come.
+            ErrorKind::InvalidData | ErrorKind::PermissionDenied | ErrorKind::Unsupported => {
+                Outcome::Failed(convert::download_failure(&client, &listed.key, &e))
             }
-            Ok(None) => Outcome::Skipped,
-            Err(e) => match e.kind() {
-                // This object only: the next one may well come.
-                ErrorKind::InvalidData | ErrorKind::PermissionDenied | ErrorKind::Unsupported => {
-                    Outcome::Failed(convert::download_failure(&client, &listed.key, &e))
+            // Credentials, the bucket, or a store that keeps failing: everything is affected.
+            _ => return Err(e),
+        },
+    };
+    Ok((listed.key, outcome))
+}
+
+/// The outcomes of a page's plans in listing order, with at most `concurrency` downloads in
+/// flight. Decided plans (unchanged, skipped, failed) cost no future and hold no download
+/// slot: on an unchanged re-sync a page is one pass over its plans, and a download further
+/// on starts while the decided objects before it wait their turn.
+struct InOrder<F: Future> {
+    plans: std::iter::Peekable<std::vec::IntoIter<Plan>>,
+    /// Outcomes not yet handed on, in order; `None` stands for a download in flight (the
+    /// `None`s and `downloads` correspond one to one, oldest first).
+    slots: VecDeque<Option<Outcome>>,
+    downloads: FuturesOrdered<F>,
+    concurrency: usize,
+}
+
+impl<F: Future<Output = Result<(String, Outcome)>>> InOrder<F> {
+    fn new(plans: Vec<Plan>, concurrency: usize) -> Self {
+        Self {
+            plans: plans.into_iter().peekable(),
+            slots: VecDeque::new(),
+            downloads: FuturesOrdered::new(),
+            concurrency: concurrency.max(1),
+        }
+    }
+
+    /// The next outcome, with the object's key when it was downloaded; `start` begins a
+    /// download. Cancel safe: dropped while waiting, it loses no outcome.
+    async fn next(
+        &mut self,
+        mut start: impl FnMut(Listed) -> F,
+    ) -> Option<Result<(Option<String>, Outcome)>> {
+        // Take plans while a download slot is free or the plan needs none.
+        loop {
+            let room = self.downloads.len() < self.concurrency;
+            let Some(plan) = self.plans.next_if(|p| room || matches!(p, Plan::Done(_))) else {
+                break;
+            };
+            match plan {
+                // Nothing before it is pending: hand it on without queueing it.
+                Plan::Done(outcome) if self.slots.is_empty() => return Some(Ok((None, outcome))),
+                Plan::Done(outcome) => self.slots.push_back(Some(outcome)),
+                Plan::Download(listed) => {
+                    self.downloads.push_back(start(listed));
+                    self.slots.push_back(None);
                 }
-                // Credentials, the bucket, or a store that keeps failing: everything is affected.
-                _ => return Err(e),
-            },
-        };
-        Ok((listed.key, outcome))
+            }
+        }
+        if self.slots.front()?.is_some() {
+            return self.slots.pop_front().flatten().map(|o| Ok((None, o)));
+        }
+        let done = self.downloads.next().await?;
+        self.slots.pop_front();
+        Some(done.map(|(key, outcome)| (Some(key), outcome)))
     }
 }
 
@@ -456,10 +511,12 @@ async fn plan_page(
     ctx: &SyncContext,
 ) -> Result<Vec<Plan>> {
     let accepted: Vec<bool> = objects.iter().map(|o| filters.accepts(&o.key)).collect();
+    // Only an accepted object with an ETag, within the size cap, can be unchanged.
+    let asks = |o: &Listed, ok: bool| ok && o.etag.is_some() && o.size <= max;
     let ids: Vec<String> = objects
         .iter()
         .zip(&accepted)
-        .filter(|(o, ok)| **ok && o.etag.is_some() && o.size <= max)
+        .filter(|(o, ok)| asks(o, **ok))
         .map(|(o, _)| convert::document_id(client, &o.key))
         .collect();
     let known = if ids.is_empty() {
@@ -467,32 +524,32 @@ async fn plan_page(
     } else {
         ctx.fingerprints().fingerprints(&ids).await?
     };
+    // Each asked id is built once, above, and moved into its plan in listing order.
+    let mut ids = ids.into_iter();
     let mut plans = Vec::with_capacity(objects.len());
     for (listed, ok) in objects.into_iter().zip(accepted) {
-        let key = listed.key.clone();
         if !ok {
-            plans.push(Plan::Done(key, Outcome::Skipped));
+            plans.push(Plan::Done(Outcome::Skipped));
             continue;
         }
-        let id = convert::document_id(client, &listed.key);
-        let unchanged = listed.etag.as_deref().is_some_and(|etag| {
-            known
-                .get(&id)
-                .is_some_and(|f| *f == Document::version_fingerprint(etag))
+        let id = if asks(&listed, ok) { ids.next() } else { None };
+        let unchanged = id.filter(|id| {
+            listed.etag.as_deref().is_some_and(|etag| {
+                known
+                    .get(id)
+                    .is_some_and(|f| *f == Document::version_fingerprint(etag))
+            })
         });
         let in_window = window.is_none_or(|w| listed.last_modified.is_some_and(|t| w.contains(t)));
-        let plan = if unchanged {
+        let plan = if let Some(id) = unchanged {
             // Known with this very ETag: nothing to download, whatever the window says.
-            Plan::Done(key, Outcome::Unchanged(id))
+            Plan::Done(Outcome::Unchanged(id))
         } else if !in_window {
-            Plan::Done(key, Outcome::Skipped)
+            Plan::Done(Outcome::Skipped)
         } else if listed.size > max {
-            Plan::Done(
-                key,
-                Outcome::Failed(convert::too_large(client, &listed, max)),
-            )
+            Plan::Done(Outcome::Failed(convert::too_large(client, &listed, max)))
         } else if let Some(failure) = convert::unaddressable(client, &listed.key) {
-            Plan::Done(key, Outcome::Failed(failure))
+            Plan::Done(Outcome::Failed(failure))
         } else {
             Plan::Download(listed)
         };
@@ -698,5 +755,65 @@ impl RefetchConnector for S3Connector {
             }
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    fn listed(key: &str) -> Listed {
+        Listed {
+            key: key.to_owned(),
+            size: 1,
+            etag: None,
+            last_modified: None,
+        }
+    }
+
+    /// Decided plans and downloads come back in listing order, with never more than
+    /// `concurrency` downloads in flight.
+    #[tokio::test]
+    async fn in_order_keeps_the_listing_order_and_bounds_downloads() {
+        let plans: Vec<Plan> = (0..40)
+            .map(|i| {
+                if i % 3 == 0 {
+                    Plan::Download(listed(&format!("k{i:02}")))
+                } else {
+                    Plan::Done(Outcome::Unchanged(format!("k{i:02}")))
+                }
+            })
+            .collect();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let mut outcomes = InOrder::new(plans, 2);
+        let mut seen = Vec::new();
+        while let Some(next) = outcomes
+            .next(|l| {
+                let (in_flight, most) = (Arc::clone(&in_flight), Arc::clone(&most));
+                async move {
+                    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    // Later downloads finish first, so the order is the queue's doing.
+                    let wait = 40 - l.key[1..].parse::<u64>().unwrap_or(0);
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    Ok((l.key.clone(), Outcome::Unchanged(l.key)))
+                }
+            })
+            .await
+        {
+            let (key, outcome) = next.unwrap();
+            let Outcome::Unchanged(id) = outcome else {
+                panic!("unexpected outcome");
+            };
+            assert_eq!(key.is_some(), id[1..].parse::<u32>().unwrap() % 3 == 0);
+            seen.push(id);
+        }
+        let expected: Vec<String> = (0..40).map(|i| format!("k{i:02}")).collect();
+        assert_eq!(seen, expected);
+        assert_eq!(most.load(Ordering::SeqCst), 2);
     }
 }
