@@ -7,6 +7,8 @@ mod context;
 mod credentials;
 mod document;
 pub mod error;
+#[cfg(feature = "glob")]
+pub mod glob;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod ids;

@@ -4,10 +4,10 @@
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+use connector_core::glob::PathFilter;
 use connector_core::{Error, ErrorKind, Result};
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use globset::GlobSet;
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 use walkdir::WalkDir;
@@ -23,10 +23,9 @@ const PAGES_AHEAD: usize = 2;
 /// Which files of the folder belong to the source.
 #[derive(Debug)]
 pub(crate) struct Filters {
-    pub(crate) include: GlobSet,
-    pub(crate) exclude: GlobSet,
-    /// Lower case, without the dot; empty accepts every file.
-    pub(crate) extensions: Vec<String>,
+    /// `include`, `exclude` and `extensions`, each asked about one path at a time: the walk
+    /// checks every folder as it enters it.
+    pub(crate) paths: PathFilter,
     pub(crate) include_hidden: bool,
 }
 
@@ -38,22 +37,18 @@ impl Filters {
     /// Whether the walk enters the folder `rel` (its parents already passed).
     fn enters(&self, rel: &str) -> bool {
         let name = rel.rsplit('/').next().unwrap_or(rel);
-        !self.hidden(name) && !self.exclude.is_match(rel)
+        !self.hidden(name) && !self.paths.is_excluded(rel)
     }
 
     /// Whether the file `rel` belongs to the source (its folders already passed).
     fn accepts_file(&self, rel: &str) -> bool {
         let name = rel.rsplit('/').next().unwrap_or(rel);
-        if self.hidden(name) || self.exclude.is_match(rel) {
-            return false;
-        }
-        if !self.include.is_empty() && !self.include.is_match(rel) {
-            return false;
-        }
-        if self.extensions.is_empty() {
-            return true;
-        }
-        extension_of(name).is_some_and(|ext| self.extensions.contains(&ext))
+        // `include` is matched against the file alone: unlike `exclude`, a folder glob in it
+        // does not take in the files under the folder (documented on `LocalConfig`).
+        !self.hidden(name)
+            && !self.paths.is_excluded(rel)
+            && self.paths.is_included(rel)
+            && self.paths.accepts_extension(name)
     }
 
     /// Whether the file `rel` belongs to the source, checking every folder above it too.

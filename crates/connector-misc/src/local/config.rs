@@ -3,8 +3,8 @@
 use std::num::{NonZeroU32, NonZeroU64};
 use std::path::PathBuf;
 
+use connector_core::glob::PathFilter;
 use connector_core::{ConnectorConfig, FieldError};
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -93,6 +93,11 @@ impl LocalConfig {
             page_size: default_page_size(),
         }
     }
+
+    /// `include`, `exclude` and `extensions` compiled, or every bad entry by field path.
+    pub(crate) fn path_filter(&self) -> Result<PathFilter, Vec<FieldError>> {
+        PathFilter::new(&self.include, &self.exclude, &self.extensions)
+    }
 }
 
 impl ConnectorConfig for LocalConfig {
@@ -103,77 +108,9 @@ impl ConnectorConfig for LocalConfig {
         if self.path.as_os_str().is_empty() {
             problems.push(FieldError::new("path", "must not be empty"));
         }
-        if let Err(mut found) = compile_globs("include", &self.include) {
+        if let Err(mut found) = self.path_filter() {
             problems.append(&mut found);
-        }
-        if let Err(mut found) = compile_globs("exclude", &self.exclude) {
-            problems.append(&mut found);
-        }
-        for (i, ext) in self.extensions.iter().enumerate() {
-            let name = ext.strip_prefix('.').unwrap_or(ext);
-            if name.is_empty() {
-                problems.push(FieldError::new(
-                    format!("extensions[{i}]"),
-                    "must not be empty",
-                ));
-            } else if name.contains(['/', '\\', '*', '?']) {
-                problems.push(FieldError::new(
-                    format!("extensions[{i}]"),
-                    format!("{ext:?} is not a file extension (write `md` or `.md`)"),
-                ));
-            }
         }
         problems
     }
-}
-
-/// Compiles the globs of `field` with the semantics documented on [`LocalConfig`], or returns
-/// every pattern that does not compile.
-pub(crate) fn compile_globs(field: &str, patterns: &[String]) -> Result<GlobSet, Vec<FieldError>> {
-    let mut set = GlobSetBuilder::new();
-    let mut problems = Vec::new();
-    for (i, pattern) in patterns.iter().enumerate() {
-        let path = format!("{field}[{i}]");
-        let anchored = pattern.strip_prefix('/');
-        let body = anchored.unwrap_or(pattern).trim_end_matches('/');
-        if body.is_empty() {
-            problems.push(FieldError::new(path, "must not be empty"));
-            continue;
-        }
-        let full = if anchored.is_none() && !body.contains('/') {
-            format!("**/{body}")
-        } else {
-            body.to_owned()
-        };
-        match GlobBuilder::new(&full)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()
-        {
-            Ok(glob) => {
-                set.add(glob);
-            }
-            Err(e) => problems.push(FieldError::new(
-                path,
-                format!("invalid glob {pattern:?}: {}", e.kind()),
-            )),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    set.build().map_err(|e| {
-        vec![FieldError::new(
-            field,
-            format!("cannot compile the globs: {e}"),
-        )]
-    })
-}
-
-/// The accepted extensions, lower case without the dot.
-pub(crate) fn normalise_extensions(extensions: &[String]) -> Vec<String> {
-    extensions
-        .iter()
-        .map(|e| e.strip_prefix('.').unwrap_or(e).to_lowercase())
-        .collect()
 }

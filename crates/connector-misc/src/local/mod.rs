@@ -89,8 +89,8 @@ impl LocalConnector {
     /// [`ErrorKind::Config`] listing every problem of the config by field path.
     pub fn new(config: LocalConfig) -> Result<Self> {
         let mut problems = connector_core::ConnectorConfig::validate(&config);
-        let include = config::compile_globs("include", &config.include);
-        let exclude = config::compile_globs("exclude", &config.exclude);
+        // Its problems are in `problems` already, from `validate`.
+        let paths = config.path_filter();
         let root = std::path::absolute(&config.path);
         if let Err(e) = &root {
             problems.push(FieldError::new(
@@ -98,15 +98,11 @@ impl LocalConnector {
                 format!("cannot make the path absolute: {e}"),
             ));
         }
-        let (Ok(include), Ok(exclude), Ok(root), true) =
-            (include, exclude, root, problems.is_empty())
-        else {
+        let (Ok(paths), Ok(root), true) = (paths, root, problems.is_empty()) else {
             return Err(Error::config(problems).with_connector(SOURCE));
         };
         let filters = Filters {
-            include,
-            exclude,
-            extensions: config::normalise_extensions(&config.extensions),
+            paths,
             include_hidden: config.include_hidden,
         };
         let page_size = usize::try_from(config.page_size.get()).unwrap_or(usize::MAX);
