@@ -19,7 +19,7 @@
 //!
 //! # What is committed when
 //! Documents are re-batched to the host's batch size (items *and* bytes, independent of the
-//! source's page size). After the sink acknowledged a batch, one [`Commit`] stores the
+//! source's page size). After the sink acknowledged a batch, one [`Commit`](crate::state::Commit) stores the
 //! fingerprints of its documents and, once every document of a source page (and of every page
 //! before it) is acknowledged, that page's checkpoint and failures. A crash or timeout at any
 //! point therefore resumes with no loss; at most the unacknowledged batch, and the documents of

@@ -5,7 +5,6 @@ use std::num::{NonZeroU32, NonZeroU64};
 
 use connector_core::glob::PathFilter;
 use connector_core::{ConnectorConfig, FieldError, Secret};
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -462,58 +461,6 @@ impl ConnectorConfig for S3Config {
         }
         problems
     }
-}
-
-/// Compiles the globs of `field` as documented on [`S3Config`], or returns every pattern that
-/// does not compile.
-///
-/// Validation goes through [`PathFilter`]; this copy of its glob rules (and
-/// [`normalise_extensions`]) stays only because `Filters` in `mod.rs` still holds `GlobSet`s.
-/// Both go once `Filters` holds [`S3Config::path_filter`] (`PathFilter::matches` is exactly
-/// its key test).
-pub(crate) fn compile_globs(field: &str, patterns: &[String]) -> Result<GlobSet, Vec<FieldError>> {
-    let mut set = GlobSetBuilder::new();
-    let mut problems = Vec::new();
-    for (i, pattern) in patterns.iter().enumerate() {
-        let path = format!("{field}[{i}]");
-        let anchored = pattern.strip_prefix('/');
-        let body = anchored.unwrap_or(pattern).trim_end_matches('/');
-        if body.is_empty() {
-            problems.push(FieldError::new(path, "must not be empty"));
-            continue;
-        }
-        let full = if anchored.is_none() && !body.contains('/') {
-            format!("**/{body}")
-        } else {
-            body.to_owned()
-        };
-        match GlobBuilder::new(&full)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()
-        {
-            Ok(glob) => {
-                set.add(glob);
-            }
-            Err(e) => problems.push(FieldError::new(
-                path,
-                format!("invalid glob {pattern:?}: {}", e.kind()),
-            )),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    set.build()
-        .map_err(|e| vec![FieldError::new(field, format!("invalid globs: {e}"))])
-}
-
-/// Extensions lower-cased, without the dot.
-pub(crate) fn normalise_extensions(extensions: &[String]) -> Vec<String> {
-    extensions
-        .iter()
-        .map(|e| e.strip_prefix('.').unwrap_or(e).to_ascii_lowercase())
-        .collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //!
 //! One implementation serves every store that speaks the S3 API: requests are signed with
 //! SigV4 by [`rusty_s3`] (sans-IO pre-signed URLs) and sent with the shared
-//! [`HttpClient`](connector_core::http::HttpClient), so S3 gets the same retries,
+//! [`HttpClient`], so S3 gets the same retries,
 //! `Retry-After`, timeouts, body caps and request counters as every other connector.
 //!
 //! - **Ids** are `{bucket_type}:{bucket}:{key}` as in RAGFlow: stable, never dependent on what
@@ -21,7 +21,7 @@
 //!   its id as unchanged instead. Changed objects are downloaded `concurrency` at a time
 //!   (default 8) while documents keep the listing order.
 //! - **Size cap**: the listed size is checked against `max_object_size` before downloading;
-//!   a larger object becomes a [`Failure`](connector_core::Failure) naming its key.
+//!   a larger object becomes a [`Failure`] naming its key.
 //! - **Window**: a poll yields the objects whose `LastModified` is in `[start, end)`.
 //! - **Checkpoint**: [`S3Checkpoint`], the continuation token and the last key handed on.
 //! - **Errors**: `NoSuchBucket` → `NotFound`, `AccessDenied` → `PermissionDenied`,
@@ -46,6 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use connector_core::glob::PathFilter;
 use connector_core::http::{HttpClient, HttpClientBuilder};
 use connector_core::{
     Batch, Capabilities, CheckpointedBatch, CheckpointedConnector, Connector, Document,
@@ -54,7 +55,6 @@ use connector_core::{
 };
 use futures::stream::{BoxStream, FuturesOrdered};
 use futures::{StreamExt, TryStreamExt};
-use globset::GlobSet;
 
 pub use checkpoint::S3Checkpoint;
 pub use config::{
@@ -108,9 +108,7 @@ pub struct S3Connector {
 /// Which listed keys become documents.
 struct Filters {
     prefix: String,
-    include: Option<GlobSet>,
-    exclude: Option<GlobSet>,
-    extensions: Vec<String>,
+    paths: PathFilter,
     allow_images: bool,
 }
 
@@ -121,25 +119,11 @@ impl Filters {
         }
         let relative = key.strip_prefix(self.prefix.as_str()).unwrap_or(key);
         // A glob that matches a folder matches everything under it, as in `.gitignore`.
-        let matches = |set: &GlobSet| {
-            relative
-                .match_indices('/')
-                .map(|(i, _)| &relative[..i])
-                .chain(std::iter::once(relative))
-                .any(|path| set.is_match(path))
-        };
-        if self.include.as_ref().is_some_and(|g| !matches(g))
-            || self.exclude.as_ref().is_some_and(matches)
-        {
+        if !self.paths.matches(relative) {
             return false;
         }
         // Compared without lower-casing into a new string: this runs for every listed key.
         let ext = convert::raw_extension(key);
-        if !self.extensions.is_empty()
-            && !ext.is_some_and(|e| self.extensions.iter().any(|x| x.eq_ignore_ascii_case(e)))
-        {
-            return false;
-        }
         self.allow_images
             || !ext.is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
     }
@@ -202,8 +186,8 @@ impl S3Connector {
         if config.bucket_type.is_none() || config.bucket_type != Some(bucket_type) {
             problems.extend(config.problems_for(bucket_type));
         }
-        let include = config::compile_globs("include", &config.include);
-        let exclude = config::compile_globs("exclude", &config.exclude);
+        // Its problems are in `problems` already, from `validate`.
+        let paths = config.path_filter();
         let endpoint = if problems.is_empty() {
             Endpoint::resolve(&config, bucket_type)
                 .map_err(|p| problems.extend(p))
@@ -211,9 +195,7 @@ impl S3Connector {
         } else {
             None
         };
-        let (Ok(include), Ok(exclude), Some(endpoint), true) =
-            (include, exclude, endpoint, problems.is_empty())
-        else {
+        let (Ok(paths), Some(endpoint), true) = (paths, endpoint, problems.is_empty()) else {
             return Err(Error::config(problems).with_connector(source));
         };
         let http = customise(
@@ -234,9 +216,7 @@ impl S3Connector {
         );
         let filters = Filters {
             prefix,
-            include: (!config.include.is_empty()).then_some(include),
-            exclude: (!config.exclude.is_empty()).then_some(exclude),
-            extensions: config::normalise_extensions(&config.extensions),
+            paths,
             allow_images: config.allow_images,
         };
         Ok(Self {
