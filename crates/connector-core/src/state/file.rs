@@ -168,7 +168,11 @@ impl FileStateStore {
         loaded.journal_bytes += line.len() as u64;
         entry.apply(&mut loaded.data);
         if compact || loaded.journal_bytes > MIN_COMPACT_BYTES.max(loaded.snapshot_bytes) {
-            loaded.snapshot_bytes = write_snapshot(&self.path, &loaded.data).await?;
+            let (data, written) =
+                write_snapshot(&self.path, std::mem::take(&mut loaded.data)).await;
+            loaded.data = data;
+            // On failure `guard` stays empty, so the next call reloads what is on disk.
+            loaded.snapshot_bytes = written?;
             loaded.journal.set_len(0).await.map_err(fail)?;
             loaded.journal.sync_all().await.map_err(fail)?;
             loaded.journal_bytes = 0;
@@ -203,20 +207,39 @@ fn state_error(path: &Path, what: &str) -> Error {
 }
 
 async fn read_snapshot(path: &Path) -> Result<(StateData, u64)> {
-    let bytes = match tokio::fs::read(path).await {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((StateData::new(), 0)),
+    let owned = path.to_path_buf();
+    // Parsed from a buffered reader on the blocking pool: the snapshot of a large source is
+    // tens of MiB, which should neither sit in memory twice nor stall the runtime.
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Option<(StateData, u64)>> {
+        let file = match std::fs::File::open(&owned) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let size = file.metadata()?.len();
+        let data = serde_json::from_reader(std::io::BufReader::new(file))?;
+        Ok(Some((data, size)))
+    })
+    .await
+    .map_err(|e| state_error(path, "cannot read").with_cause(e))?;
+    let (data, size) = match read {
+        Ok(Some(found)) => found,
+        Ok(None) => return Ok((StateData::new(), 0)),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::InvalidData
+                || e.kind() == std::io::ErrorKind::UnexpectedEof =>
+        {
+            return Err(state_error(path, "corrupt").with_cause(e));
+        }
         Err(e) => return Err(state_error(path, "cannot read").with_cause(e)),
     };
-    let data: StateData =
-        serde_json::from_slice(&bytes).map_err(|e| state_error(path, "corrupt").with_cause(e))?;
     if data.version != STATE_VERSION {
         return Err(state_error(
             path,
             &format!("unsupported version {} in", data.version),
         ));
     }
-    Ok((data, bytes.len() as u64))
+    Ok((data, size))
 }
 
 /// Applies the journal's entries newer than the snapshot; returns the journal's size.
@@ -252,10 +275,30 @@ async fn replay_journal(path: &Path, data: &mut StateData) -> Result<u64> {
 }
 
 /// Writes the snapshot atomically; returns its size.
-async fn write_snapshot(path: &Path, data: &StateData) -> Result<u64> {
-    let bytes = serde_json::to_vec(data)
-        .map_err(|e| state_error(path, "cannot serialise").with_cause(e))?;
-    let fail = |e: std::io::Error| state_error(path, "cannot write").with_cause(e);
+/// Writes the snapshot atomically on the blocking pool, streaming it to the file rather than
+/// building it in memory first; hands the data back with the snapshot's size.
+async fn write_snapshot(path: &Path, data: StateData) -> (StateData, Result<u64>) {
+    let owned = path.to_path_buf();
+    let joined = tokio::task::spawn_blocking(move || {
+        let written = write_snapshot_blocking(&owned, &data);
+        (data, written)
+    })
+    .await;
+    match joined {
+        Ok((data, written)) => (
+            data,
+            written.map_err(|e| state_error(path, "cannot write").with_cause(e)),
+        ),
+        // The task panicked (a bug) and took the data with it: the caller reloads from disk.
+        Err(e) => (
+            StateData::new(),
+            Err(state_error(path, "cannot write").with_cause(e)),
+        ),
+    }
+}
+
+fn write_snapshot_blocking(path: &Path, data: &StateData) -> std::io::Result<u64> {
+    use std::io::Write;
     let parent = parent_of(path);
     let mut tmp_name = path
         .file_name()
@@ -263,16 +306,21 @@ async fn write_snapshot(path: &Path, data: &StateData) -> Result<u64> {
         .unwrap_or_default();
     tmp_name.push(".tmp");
     let tmp = parent.join(tmp_name);
-    let mut file = tokio::fs::File::create(&tmp).await.map_err(fail)?;
-    file.write_all(&bytes).await.map_err(fail)?;
-    file.sync_all().await.map_err(fail)?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    serde_json::to_writer(&mut out, data)?;
+    out.flush()?;
+    let file = out
+        .into_inner()
+        .map_err(std::io::IntoInnerError::into_error)?;
+    file.sync_all()?;
+    let size = file.metadata()?.len();
     drop(file);
-    tokio::fs::rename(&tmp, path).await.map_err(fail)?;
+    std::fs::rename(&tmp, path)?;
     // Make the rename itself durable; some platforms cannot open a folder, which is fine there.
-    if let Ok(dir) = tokio::fs::File::open(parent).await {
-        let _ = dir.sync_all().await;
+    if let Ok(dir) = std::fs::File::open(parent) {
+        let _ = dir.sync_all();
     }
-    Ok(bytes.len() as u64)
+    Ok(size)
 }
 
 #[async_trait]
