@@ -186,10 +186,11 @@ fn million(rt: &tokio::runtime::Runtime) {
         base.as_secs_f64(),
         rate(base_docs, base)
     );
-    let runs: [(&str, usize, bool); 3] = [
+    let runs: [(&str, usize, bool); 4] = [
         ("MemoryStateStore, batches of 64  ", 64, false),
         ("MemoryStateStore, batches of 1000", 1000, false),
         ("no-op store,      batches of 64  ", 64, true),
+        ("no-op store,      batches of 1000", 1000, true),
     ];
     for (label, batch_docs, forgetful) in runs {
         let (looped, docs) = if forgetful {

@@ -527,12 +527,23 @@ impl Pipeline<'_> {
         }
         self.buffer_bytes -= bytes;
         self.buffer_len -= count;
-        let mut documents = Vec::with_capacity(count);
+        let mut documents: Vec<Document> = Vec::new();
         while documents.len() < count {
             let Some(front) = self.buffer.front_mut() else {
                 break;
             };
             let want = count - documents.len();
+            if documents.is_empty() && front.len() <= want {
+                // The rest of a whole page: collecting its iterator reuses the page's allocation
+                // instead of moving every document into a new one.
+                documents = self
+                    .buffer
+                    .pop_front()
+                    .map(Vec::from_iter)
+                    .unwrap_or_default();
+                continue;
+            }
+            documents.reserve(want);
             documents.extend(front.by_ref().take(want));
             if front.len() == 0 {
                 self.buffer.pop_front();
