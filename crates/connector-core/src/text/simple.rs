@@ -1,0 +1,539 @@
+//! The fast path of [`html_to_markdown`](super::html_to_markdown): fragments made only of
+//! paragraphs, line breaks, bold, italics and links, converted straight from html5ever's
+//! tokenizer without building a DOM.
+//!
+//! htmd parses every input as a whole document (`html`, `head`, `body`, reference-counted nodes)
+//! and walks it; for a rich-text field of two short paragraphs that costs about 3 µs, most of a
+//! REST item's conversion. Tokenizing alone costs a fifth of that.
+//!
+//! The output must be byte for byte what htmd gives, so that which path ran never shows. This
+//! path therefore only accepts input whose tree and rendering it can reproduce exactly and gives
+//! up (`None`) on anything else: any other tag, a comment or doctype, a parse error, tags that do
+//! not nest cleanly (the tree builder would repair them), text that htmd would escape or whose
+//! whitespace it would compress, adjacent emphasis (htmd merges it), a link without `href` or
+//! with a `title`. A property test holds it to htmd's output on generated fragments.
+
+use std::cell::{Cell, RefCell};
+
+use html5ever::tokenizer::{
+    BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
+
+/// The tags this path handles (`b`/`strong` and `i`/`em` render the same).
+const TAGS: [&str; 7] = ["p", "br", "b", "strong", "i", "em", "a"];
+
+/// Markdown for `html` when it is a simple fragment, else `None` (convert it with htmd).
+pub(super) fn convert(html: &str) -> Option<String> {
+    if !only_known_tags(html) {
+        return None;
+    }
+    let tokens = tokenize(html)?;
+    let nodes = build(tokens)?;
+    let body = render_children(&nodes, true);
+    // What htmd's document, `html` and `body` levels and its final trim leave of the body.
+    Some(
+        body.trim_matches('\n')
+            .trim_end_matches(is_document_whitespace)
+            .trim_matches('\n')
+            .to_owned(),
+    )
+}
+
+/// A byte scan that rejects most inputs this path cannot take before any tokenizing: every `<`
+/// that opens a tag must name one of [`TAGS`], and none may open a comment or declaration. It
+/// only ever rejects; what it lets through is still checked token by token.
+fn only_known_tags(html: &str) -> bool {
+    let mut rest = html.as_bytes();
+    while let Some(i) = rest.iter().position(|&b| b == b'<') {
+        let after = &rest[i + 1..];
+        if matches!(after.first(), Some(b'!' | b'?')) {
+            return false;
+        }
+        let name = after.strip_prefix(b"/").unwrap_or(after);
+        let len = name
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        if name.first().is_some_and(u8::is_ascii_alphabetic)
+            && !TAGS
+                .iter()
+                .any(|t| name[..len].eq_ignore_ascii_case(t.as_bytes()))
+        {
+            return false;
+        }
+        rest = after;
+    }
+    true
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    P,
+    Br,
+    Strong,
+    Em,
+    A,
+}
+
+enum Tok {
+    /// A start tag; the `href` for a link.
+    Start(Kind, Option<String>),
+    End(Kind),
+    /// Consecutive character tokens, joined as the tree builder joins them into one text node.
+    Text(String),
+}
+
+/// Collects tokens until the first one this path does not handle.
+#[derive(Default)]
+struct Collect {
+    tokens: RefCell<Vec<Tok>>,
+    refused: Cell<bool>,
+    /// Set while `Tokenizer::end` runs, when the tokenizer cannot be stopped.
+    ending: Cell<bool>,
+}
+
+impl Collect {
+    fn accept(&self, token: Token) -> bool {
+        let mut tokens = self.tokens.borrow_mut();
+        match token {
+            Token::CharacterTokens(text) => {
+                match tokens.last_mut() {
+                    Some(Tok::Text(t)) => t.push_str(&text),
+                    _ => tokens.push(Tok::Text(text.to_string())),
+                }
+                true
+            }
+            Token::EOFToken => true,
+            Token::TagToken(tag) => {
+                let kind = match &*tag.name {
+                    "p" => Kind::P,
+                    "br" => Kind::Br,
+                    "b" | "strong" => Kind::Strong,
+                    "i" | "em" => Kind::Em,
+                    "a" => Kind::A,
+                    _ => return false,
+                };
+                // `</br>` is a `<br>` to the tree builder, `<b/>` an open `<b>`: not ours.
+                if (tag.self_closing && kind != Kind::Br)
+                    || (kind == Kind::Br && tag.kind == TagKind::EndTag)
+                {
+                    return false;
+                }
+                if tag.kind == TagKind::EndTag {
+                    tokens.push(Tok::End(kind));
+                    return true;
+                }
+                let mut href = None;
+                if kind == Kind::A {
+                    for attr in &tag.attrs {
+                        match &*attr.name.local {
+                            "href" => href = Some(attr.value.to_string()),
+                            "title" => return false,
+                            _ => {}
+                        }
+                    }
+                    if href.is_none() {
+                        return false;
+                    }
+                }
+                tokens.push(Tok::Start(kind, href));
+                true
+            }
+            // Comments, doctypes, NUL characters and parse errors.
+            _ => false,
+        }
+    }
+}
+
+impl TokenSink for Collect {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        let is_tag = matches!(token, Token::TagToken(_));
+        if !self.refused.get() && !self.accept(token) {
+            self.refused.set(true);
+        }
+        if self.refused.get() && is_tag && !self.ending.get() {
+            // "A script blocks the tokenizer": the one way a sink can stop it mid-input, so a
+            // refused input costs no more tokenizing. html5ever allows it after a tag only (it
+            // asserts `Continue` for every other token) and never while it ends the input.
+            TokenSinkResult::Script(())
+        } else {
+            TokenSinkResult::Continue
+        }
+    }
+}
+
+fn tokenize(html: &str) -> Option<Vec<Tok>> {
+    let tokenizer = Tokenizer::new(Collect::default(), TokenizerOpts::default());
+    let input = BufferQueue::default();
+    input.push_back(html.into());
+    let _ = tokenizer.feed(&input);
+    if tokenizer.sink.refused.get() {
+        return None;
+    }
+    tokenizer.sink.ending.set(true);
+    tokenizer.end();
+    if tokenizer.sink.refused.get() {
+        return None;
+    }
+    Some(tokenizer.sink.tokens.take())
+}
+
+/// The tree html5ever would build for these tokens, or `None` where it would repair or
+/// restructure anything.
+enum Node {
+    Text(String),
+    Br,
+    P(Vec<Node>),
+    Strong(Vec<Node>),
+    Em(Vec<Node>),
+    A(String, Vec<Node>),
+}
+
+fn build(tokens: Vec<Tok>) -> Option<Vec<Node>> {
+    let mut top: Vec<Node> = Vec::new();
+    let mut open: Vec<(Kind, Option<String>, Vec<Node>)> = Vec::new();
+    let mut after_emphasis = false;
+    for token in tokens {
+        let ends_emphasis = matches!(token, Tok::End(Kind::Strong | Kind::Em));
+        match token {
+            Tok::Text(text) => {
+                // The tree builder drops whitespace before the document's first content.
+                let text = if top.is_empty() && open.is_empty() {
+                    text.trim_start_matches(|c: char| c.is_ascii_whitespace())
+                        .to_owned()
+                } else {
+                    text
+                };
+                match open.last_mut() {
+                    None if text.is_empty() => {}
+                    // Whitespace after a paragraph leaves no trace in htmd's output.
+                    None if matches!(top.last(), Some(Node::P(_)))
+                        && text.bytes().all(|b| b.is_ascii_whitespace()) => {}
+                    None if is_plain_text(&text) => top.push(Node::Text(text)),
+                    Some(parent) if is_plain_text(&text) => parent.2.push(Node::Text(text)),
+                    _ => return None,
+                }
+            }
+            Tok::Start(Kind::Br, _) => match open.last_mut() {
+                Some(parent) => parent.2.push(Node::Br),
+                None => top.push(Node::Br),
+            },
+            Tok::Start(kind, href) => {
+                // A paragraph inside anything is closed or moved by the tree builder; a link
+                // in a link is closed; htmd merges adjacent emphasis.
+                if (kind == Kind::P && !open.is_empty())
+                    || (kind == Kind::A && open.iter().any(|(k, ..)| *k == Kind::A))
+                    || (after_emphasis && matches!(kind, Kind::Strong | Kind::Em))
+                {
+                    return None;
+                }
+                open.push((kind, href, Vec::new()));
+            }
+            Tok::End(kind) => {
+                let (opened, href, children) = open.pop()?;
+                if opened != kind {
+                    return None;
+                }
+                let node = match kind {
+                    Kind::P => Node::P(children),
+                    Kind::Strong => Node::Strong(children),
+                    Kind::Em => Node::Em(children),
+                    Kind::A => Node::A(href?, children),
+                    Kind::Br => return None,
+                };
+                match open.last_mut() {
+                    Some(parent) => parent.2.push(node),
+                    None => top.push(node),
+                }
+            }
+        }
+        after_emphasis = ends_emphasis;
+    }
+    // An element left open at the end is closed by the tree builder; not ours to guess.
+    open.is_empty().then_some(top)
+}
+
+/// Text that htmd copies as it is (its `is_plain_text`): nothing to escape, no whitespace to
+/// compress.
+fn is_plain_text(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    if bytes
+        .first()
+        .is_some_and(|b| matches!(b, b'=' | b'~' | b'>' | b'-' | b'+' | b'#' | b'0'..=b'9'))
+    {
+        return false;
+    }
+    let mut after_space = false;
+    for &byte in bytes {
+        match byte {
+            b'\\' | b'*' | b'_' | b'`' | b'[' | b']' | b'<' => return false,
+            b'\t' | b'\n' | b'\r' | 0x0B | 0x0C => return false,
+            b' ' if after_space => return false,
+            b' ' => after_space = true,
+            _ => after_space = false,
+        }
+    }
+    true
+}
+
+fn is_document_whitespace(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' ')
+}
+
+/// htmd's `walk_children`: leading spaces are trimmed at the start of a block and after a block.
+fn render_children(children: &[Node], in_block: bool) -> String {
+    let mut out = String::new();
+    let mut trim_leading = in_block;
+    for child in children {
+        let is_block = matches!(child, Node::P(_));
+        if is_block {
+            out.truncate(out.trim_end_matches(' ').len());
+        }
+        let before = out.len();
+        render(child, &mut out, trim_leading);
+        if out.len() > before {
+            trim_leading = is_block;
+        }
+    }
+    out
+}
+
+/// htmd's `walk_node` and its `p`, `br`, emphasis and (inlined) link handlers.
+fn render(node: &Node, out: &mut String, trim_leading: bool) {
+    let content = match node {
+        Node::Text(text) => {
+            let text = if trim_leading || (text.starts_with(' ') && out.ends_with(' ')) {
+                text.trim_start_matches(' ')
+            } else {
+                text
+            };
+            out.push_str(text);
+            return;
+        }
+        Node::Br => "  \n".to_owned(),
+        Node::P(children) => {
+            let content = render_children(children, true);
+            ["\n\n", content.trim_matches('\n'), "\n\n"].concat()
+        }
+        Node::Strong(children) => match emphasis(children, "**") {
+            Some(content) => content,
+            None => return,
+        },
+        Node::Em(children) => match emphasis(children, "*") {
+            Some(content) => content,
+            None => return,
+        },
+        Node::A(href, children) => {
+            let content = render_children(children, false);
+            let content = content.trim_start_matches(is_document_whitespace);
+            let text = content.trim_end_matches(is_document_whitespace);
+            let trailing = &content[text.len()..];
+            let href = if href.contains(['(', ')']) {
+                href.replace('(', "\\(").replace(')', "\\)")
+            } else {
+                href.clone()
+            };
+            let (open, close) = if href.contains(' ') {
+                ("<", ">")
+            } else {
+                ("", "")
+            };
+            ["[", text, "](", open, &href, close, ")", trailing].concat()
+        }
+    };
+    append_normalized(out, content);
+}
+
+/// Markers around the content, its surrounding whitespace kept outside; nothing when empty.
+fn emphasis(children: &[Node], marker: &str) -> Option<String> {
+    let content = render_children(children, false);
+    let start = content.trim_start();
+    let inner = start.trim_end();
+    if inner.is_empty() {
+        return None;
+    }
+    let leading = &content[..content.len() - start.len()];
+    let trailing = &start[inner.len()..];
+    Some([leading, marker, inner, marker, trailing].concat())
+}
+
+/// htmd's `append_normalized_content`: at most two newlines in a row, no doubled space between
+/// inline pieces.
+fn append_normalized(out: &mut String, mut content: String) {
+    if out.is_empty() {
+        *out = content;
+        return;
+    }
+    let last_newlines = out.len() - out.trim_end_matches('\n').len();
+    let content_newlines = content.len() - content.trim_start_matches('\n').len();
+    let total = last_newlines + content_newlines;
+    if total > 2 {
+        content.drain(..(total - 2).min(content_newlines));
+    }
+    if last_newlines == 0 && content_newlines == 0 && out.ends_with(' ') && content.starts_with(' ')
+    {
+        content.remove(0);
+    }
+    out.push_str(&content);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    fn htmd(html: &str) -> String {
+        super::super::converter().convert(html).unwrap()
+    }
+
+    #[test]
+    fn takes_the_rest_api_item_shape() {
+        let html = "<p>Body of article 7.</p><p>Second paragraph with <b>bold</b> text.</p>";
+        assert_eq!(convert(html).as_deref(), Some(htmd(html).as_str()));
+        assert_eq!(
+            convert(html).as_deref(),
+            Some("Body of article 7.\n\nSecond paragraph with **bold** text.")
+        );
+    }
+
+    #[test]
+    fn leaves_everything_else_to_htmd() {
+        for html in [
+            "<div>x</div>",
+            "<p>a<ul><li>b</li></ul></p>",
+            "<p>open",
+            "<p><b>mis</p></b>",
+            "<p><!-- c -->x</p>",
+            "<p>2. not a list</p>",
+            "<p>under_score</p>",
+            "<p>two\nlines</p>",
+            "<p><a>no href</a></p>",
+            "<p><a href=\"u\" title=\"t\">x</a></p>",
+            "<p><b>a</b><i>b</i></p>",
+            "a < b",
+            "<p>x &#0; y</p>",
+            "<p>x</br></p>",
+            "<p>x</p><!-- c",
+            "<p>x</p><b",
+        ] {
+            assert_eq!(convert(html), None, "{html:?}");
+        }
+    }
+
+    /// Text the fast path takes (given its neighbours allow), entities included.
+    const TEXTS: &[&str] = &[
+        "a", "b c", " ", "x ", " y", "foo bar", "", "&amp;", "&nbsp;", "&mdash;", "&#124;",
+        "q&quot;r", "é", "\u{a0}",
+    ];
+    /// Text it must leave to htmd: escapes, whitespace to compress, parse errors, comments,
+    /// declarations and tags the tree builder rewrites.
+    const HARD_TEXTS: &[&str] = &[
+        "  ",
+        "1. item",
+        "#h",
+        "-",
+        "*",
+        "_",
+        "\n",
+        "\t",
+        "&lt;",
+        "a < b",
+        "&bogus",
+        "&#0;",
+        "\u{0}",
+        "<!-- c -->",
+        "<!doctype html>",
+        "<?x?>",
+        "</br>",
+        "<b/>",
+        "</p foo>",
+        "<p",
+        "</",
+    ];
+    const ELEMENTS: &[(&str, &str)] = &[
+        ("<b>", "</b>"),
+        ("<B>", "</B>"),
+        ("<strong>", "</strong>"),
+        ("<i>", "</i>"),
+        ("<em>", "</em>"),
+        ("<a href=\"https://x.example/a\">", "</a>"),
+        ("<a href=\"u (1)\">", "</a>"),
+        ("<a href=\"/x\" target=\"_blank\">", "</a>"),
+    ];
+    const HARD_ELEMENTS: &[(&str, &str)] = &[
+        ("<a>", "</a>"),
+        ("<a href=\"h\" title=\"t\">", "</a>"),
+        ("<span>", "</span>"),
+        ("<p>", "</p>"),
+    ];
+
+    fn inline() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            12 => select(TEXTS).prop_map(str::to_owned),
+            1 => select(HARD_TEXTS).prop_map(str::to_owned),
+            3 => select(&["<br>", "<br/>"][..]).prop_map(str::to_owned),
+        ];
+        leaf.prop_recursive(3, 32, 4, |inner| {
+            (
+                prop_oneof![12 => select(ELEMENTS), 1 => select(HARD_ELEMENTS)],
+                prop::collection::vec(inner, 0..4),
+                prop::bool::weighted(0.98),
+            )
+                .prop_map(|((open, close), children, closed)| {
+                    let mut html = open.to_owned();
+                    html.extend(children);
+                    if closed {
+                        html.push_str(close);
+                    }
+                    html
+                })
+        })
+    }
+
+    fn fragment() -> impl Strategy<Value = String> {
+        let block = prop_oneof![
+            1 => select(&["", " ", "\n", "\n  "][..]).prop_map(str::to_owned),
+            1 => prop::collection::vec(inline(), 0..4).prop_map(|v| v.concat()),
+            4 => (
+                select(&["<p>", "<P>", "<p class=\"c\">"][..]),
+                prop::collection::vec(inline(), 0..4),
+                prop::bool::weighted(0.98),
+            )
+                .prop_map(|(open, children, closed)| {
+                    let mut html = open.to_owned();
+                    html.extend(children);
+                    if closed {
+                        html.push_str("</p>");
+                    }
+                    html
+                }),
+        ];
+        prop::collection::vec(block, 1..5).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Whenever the fast path answers, it answers what htmd would.
+        #[test]
+        fn agrees_with_htmd(html in fragment()) {
+            // The tokenizing on its own too, for the inputs the byte scan turns away.
+            let _ = tokenize(&html);
+            if let Some(fast) = convert(&html) {
+                prop_assert_eq!(fast, htmd(&html), "input {:?}", html);
+            }
+        }
+
+        /// Markup-heavy noise neither panics nor gets an answer htmd would not give.
+        #[test]
+        fn noise_is_safe(html in "[<>/pbiaemrstong!?&#;=\"' \n\u{0}\u{a0}-]{0,48}") {
+            let _ = tokenize(&html);
+            if let Some(fast) = convert(&html) {
+                prop_assert_eq!(fast, htmd(&html), "input {:?}", html);
+            }
+        }
+    }
+}
