@@ -7,8 +7,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
 use super::{
-    CheckpointUpdate, Commit, DocumentState, FailedItem, RunRecord, STATE_VERSION, StateData,
-    StateStore, StoredCheckpoint, SyncState,
+    CheckpointUpdate, Commit, DocumentState, DocumentStates, FailedItem, RunRecord, STATE_VERSION,
+    StateData, StateStore, StoredCheckpoint, SyncState,
 };
 use crate::error::{Error, ErrorKind, Result};
 
@@ -48,8 +48,8 @@ enum Entry {
         seq: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         checkpoint: Option<StoredCheckpoint>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        documents: Vec<(String, DocumentState)>,
+        #[serde(default, skip_serializing_if = "DocumentStates::is_empty")]
+        documents: DocumentStates,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         failed: Vec<FailedItem>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -420,7 +420,8 @@ mod tests {
                         fingerprint: "f".into(),
                         updated_at: None,
                     },
-                )],
+                )]
+                .into(),
                 ..Commit::default()
             })
             .await
@@ -454,7 +455,8 @@ mod tests {
                             fingerprint: format!("f{i}"),
                             updated_at: None,
                         },
-                    )],
+                    )]
+                    .into(),
                     ..Commit::default()
                 })
                 .await

@@ -9,6 +9,7 @@
 
 mod file;
 mod memory;
+mod states;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,6 +23,7 @@ use crate::window::TimeWindow;
 
 pub use file::FileStateStore;
 pub use memory::MemoryStateStore;
+pub use states::{DocumentStateRef, DocumentStates, IntoStates};
 
 /// What the store knows of one document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +95,7 @@ pub struct Commit {
     /// The checkpoint after the last fully acknowledged source page.
     pub checkpoint: CheckpointUpdate,
     /// Acknowledged documents.
-    pub documents: Vec<(String, DocumentState)>,
+    pub documents: DocumentStates,
     /// New or repeated failures.
     pub failed: Vec<FailedItem>,
     /// Keys of failures that are resolved (the item was produced).
@@ -267,7 +269,7 @@ impl StateData {
         if let CheckpointUpdate::Set(cp) = commit.checkpoint {
             self.checkpoint = Some(cp);
         }
-        for (id, state) in commit.documents {
+        for (id, state) in commit.documents.into_states() {
             self.documents.insert(id, state);
         }
         for key in commit.resolved {

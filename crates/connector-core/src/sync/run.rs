@@ -16,7 +16,7 @@ use crate::context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
 use crate::document::{Batch, Document, Failure};
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::{
-    CheckpointUpdate, Commit, DocumentState, FailedItem, RunRecord, RunStatus, StateStore,
+    CheckpointUpdate, Commit, DocumentStates, FailedItem, RunRecord, RunStatus, StateStore,
     StoredCheckpoint, failure_key,
 };
 use crate::window::TimeWindow;
@@ -408,7 +408,7 @@ impl Pipeline<'_> {
         while self.buffer_len > 0 {
             self.flush_one().await?;
         }
-        self.commit_acknowledged(Vec::new()).await
+        self.commit_acknowledged(DocumentStates::default()).await
     }
 
     async fn page(&mut self, mut batch: Batch, checkpoint: Option<CheckpointJson>) -> Result<()> {
@@ -503,7 +503,7 @@ impl Pipeline<'_> {
         if self.buffer_len == 0 {
             // Nothing of this page (or an earlier one) waits for the sink: commit it now, so a
             // long run of unchanged pages still moves the checkpoint.
-            self.commit_acknowledged(Vec::new()).await?;
+            self.commit_acknowledged(DocumentStates::default()).await?;
         }
         self.report_progress();
         Ok(())
@@ -573,27 +573,15 @@ impl Pipeline<'_> {
             page.remaining -= take;
             acked -= take;
         }
-        let states = batch
-            .documents
-            .into_iter()
-            .map(|d| {
-                (
-                    d.id,
-                    DocumentState {
-                        fingerprint: d.fingerprint,
-                        updated_at: d.updated_at,
-                    },
-                )
-            })
-            .collect();
-        self.commit_acknowledged(states).await?;
+        // The store takes what it keeps of each document straight from the acknowledged batch.
+        self.commit_acknowledged(batch.documents.into()).await?;
         self.report_progress();
         Ok(())
     }
 
     /// Commits the acknowledged documents and every leading page all of whose documents are
     /// acknowledged: its checkpoint (the latest one) and its failures.
-    async fn commit_acknowledged(&mut self, documents: Vec<(String, DocumentState)>) -> Result<()> {
+    async fn commit_acknowledged(&mut self, documents: DocumentStates) -> Result<()> {
         let mut commit = Commit {
             documents,
             ..Commit::default()

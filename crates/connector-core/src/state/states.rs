@@ -1,0 +1,263 @@
+//! The acknowledged documents of a [`Commit`](super::Commit).
+
+use chrono::{DateTime, Utc};
+use serde::ser::SerializeSeq;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::DocumentState;
+use crate::document::Document;
+
+/// The documents a sink acknowledged, as a [`Commit`](super::Commit) hands them to a store.
+///
+/// A store records three things of each: its id, fingerprint and `updated_at`. The batch loop
+/// hands over the acknowledged documents themselves rather than copies of those fields, so a
+/// store pays only for what it keeps: one that writes them out (a journal line, SQL parameters)
+/// borrows them through [`iter`](Self::iter), one that keeps them in memory moves them out with
+/// [`into_states`](Self::into_states), and nothing is copied for a store that keeps nothing.
+///
+/// Built by hand from `(id, state)` pairs, for tests and tools:
+///
+/// ```
+/// use connector_core::state::{DocumentState, DocumentStates};
+///
+/// let states: DocumentStates = vec![(
+///     "a".to_owned(),
+///     DocumentState { fingerprint: "f1".into(), updated_at: None },
+/// )]
+/// .into();
+/// let first = states.iter().next().map(|s| (s.id, s.fingerprint));
+/// assert_eq!(first, Some(("a", "f1")));
+/// ```
+///
+/// It serialises as a list of `[id, {"fingerprint": …, "updated_at": …}]` pairs.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentStates(Repr);
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Documents(Vec<Document>),
+    States(Vec<(String, DocumentState)>),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Self::States(Vec::new())
+    }
+}
+
+/// One entry of [`DocumentStates`], borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentStateRef<'a> {
+    /// The document's id.
+    pub id: &'a str,
+    /// Its fingerprint.
+    pub fingerprint: &'a str,
+    /// Its `updated_at`.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl DocumentStates {
+    /// How many documents.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Documents(d) => d.len(),
+            Repr::States(s) => s.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Borrows each document's id, fingerprint and `updated_at`, in acknowledgement order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = DocumentStateRef<'_>> + '_ {
+        let (docs, states) = match &self.0 {
+            Repr::Documents(d) => (d.as_slice(), &[][..]),
+            Repr::States(s) => (&[][..], s.as_slice()),
+        };
+        let docs = docs.iter().map(|d| DocumentStateRef {
+            id: &d.id,
+            fingerprint: &d.fingerprint,
+            updated_at: d.updated_at,
+        });
+        let states = states.iter().map(|(id, s)| DocumentStateRef {
+            id,
+            fingerprint: &s.fingerprint,
+            updated_at: s.updated_at,
+        });
+        Chained {
+            first: docs,
+            second: states,
+        }
+    }
+
+    /// Moves each document's id and state out, in acknowledgement order.
+    pub fn into_states(self) -> IntoStates {
+        match self.0 {
+            Repr::Documents(d) => IntoStates(IntoStatesRepr::Documents(d.into_iter())),
+            Repr::States(s) => IntoStates(IntoStatesRepr::States(s.into_iter())),
+        }
+    }
+}
+
+/// Two exact-size iterators, one of which is empty: keeps [`DocumentStates::iter`] free of
+/// boxing and of `Either` crates.
+struct Chained<A, B> {
+    first: A,
+    second: B,
+}
+
+impl<T, A: Iterator<Item = T>, B: Iterator<Item = T>> Iterator for Chained<A, B> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.first.next().or_else(|| self.second.next())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let (a, _) = self.first.size_hint();
+        let (b, _) = self.second.size_hint();
+        (a + b, Some(a + b))
+    }
+}
+
+impl<T, A: ExactSizeIterator<Item = T>, B: ExactSizeIterator<Item = T>> ExactSizeIterator
+    for Chained<A, B>
+{
+}
+
+/// The owning iterator of [`DocumentStates::into_states`].
+#[derive(Debug)]
+pub struct IntoStates(IntoStatesRepr);
+
+#[derive(Debug)]
+enum IntoStatesRepr {
+    Documents(std::vec::IntoIter<Document>),
+    States(std::vec::IntoIter<(String, DocumentState)>),
+}
+
+impl Iterator for IntoStates {
+    type Item = (String, DocumentState);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IntoStatesRepr::Documents(d) => d.next().map(|d| {
+                (
+                    d.id,
+                    DocumentState {
+                        fingerprint: d.fingerprint,
+                        updated_at: d.updated_at,
+                    },
+                )
+            }),
+            IntoStatesRepr::States(s) => s.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            IntoStatesRepr::Documents(d) => d.size_hint(),
+            IntoStatesRepr::States(s) => s.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for IntoStates {}
+
+impl From<Vec<Document>> for DocumentStates {
+    fn from(documents: Vec<Document>) -> Self {
+        Self(Repr::Documents(documents))
+    }
+}
+
+impl From<Vec<(String, DocumentState)>> for DocumentStates {
+    fn from(states: Vec<(String, DocumentState)>) -> Self {
+        Self(Repr::States(states))
+    }
+}
+
+impl FromIterator<(String, DocumentState)> for DocumentStates {
+    fn from_iter<I: IntoIterator<Item = (String, DocumentState)>>(iter: I) -> Self {
+        Self(Repr::States(iter.into_iter().collect()))
+    }
+}
+
+impl PartialEq for DocumentStates {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Serialize for DocumentStates {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct StateRef<'a> {
+            fingerprint: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            updated_at: Option<DateTime<Utc>>,
+        }
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for s in self.iter() {
+            seq.serialize_element(&(
+                s.id,
+                StateRef {
+                    fingerprint: s.fingerprint,
+                    updated_at: s.updated_at,
+                },
+            ))?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for DocumentStates {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<(String, DocumentState)>::deserialize(deserializer).map(Self::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(id: &str) -> Document {
+        Document::text(id, "test", id, format!("body of {id}"))
+    }
+
+    #[test]
+    fn documents_and_pairs_are_the_same_states() {
+        let docs = vec![doc("a"), doc("b")];
+        let pairs: Vec<(String, DocumentState)> = docs
+            .iter()
+            .map(|d| {
+                (
+                    d.id.clone(),
+                    DocumentState {
+                        fingerprint: d.fingerprint.clone(),
+                        updated_at: d.updated_at,
+                    },
+                )
+            })
+            .collect();
+        let from_docs = DocumentStates::from(docs);
+        let from_pairs = DocumentStates::from(pairs.clone());
+        assert_eq!(from_docs, from_pairs);
+        assert_eq!(from_docs.iter().len(), 2);
+        assert_eq!(
+            serde_json::to_string(&from_docs).ok(),
+            serde_json::to_string(&pairs).ok()
+        );
+        assert_eq!(from_docs.into_states().collect::<Vec<_>>(), pairs);
+        assert_eq!(from_pairs.into_states().len(), 2);
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let states = DocumentStates::from(vec![doc("x")]);
+        let json = serde_json::to_string(&states).unwrap_or_default();
+        let back: DocumentStates = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, states);
+        assert!(!back.is_empty());
+    }
+}
