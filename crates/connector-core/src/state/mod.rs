@@ -23,6 +23,7 @@ use crate::window::TimeWindow;
 
 pub use file::FileStateStore;
 pub use memory::MemoryStateStore;
+pub(crate) use states::Recycler;
 pub use states::{DocumentStateRef, DocumentStates, IntoStates};
 
 /// What the store knows of one document.

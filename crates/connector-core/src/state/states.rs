@@ -1,5 +1,7 @@
 //! The acknowledged documents of a [`Commit`](super::Commit).
 
+use std::sync::{Arc, Mutex, MutexGuard};
+
 use chrono::{DateTime, Utc};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -30,13 +32,78 @@ use crate::document::Document;
 /// ```
 ///
 /// It serialises as a list of `[id, {"fingerprint": …, "updated_at": …}]` pairs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct DocumentStates(Repr);
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum Repr {
-    Documents(Vec<Document>),
+    /// Acknowledged documents, and where their vector goes once the store is done with them.
+    Documents(Vec<Document>, Option<Recycler>),
     States(Vec<(String, DocumentState)>),
+}
+
+impl Clone for DocumentStates {
+    fn clone(&self) -> Self {
+        match &self.0 {
+            Repr::Documents(d, _) => Self(Repr::Documents(d.clone(), None)),
+            Repr::States(s) => Self(Repr::States(s.clone())),
+        }
+    }
+}
+
+impl Drop for DocumentStates {
+    fn drop(&mut self) {
+        if let Repr::Documents(docs, Some(recycler)) = &mut self.0 {
+            recycler.put(std::mem::take(docs));
+        }
+    }
+}
+
+/// A one-slot pool through which the batch loop gets back the vector of each batch it hands to
+/// the store, emptied: with glibc's allocator a fresh multi-KiB vector per batch (and its free)
+/// cost more than the rest of the loop's work per batch.
+#[derive(Debug, Clone)]
+pub(crate) struct Recycler {
+    slot: Arc<Mutex<Vec<Document>>>,
+    max_capacity: usize,
+}
+
+impl Recycler {
+    /// Keeps vectors of at most `max_capacity` documents.
+    pub(crate) fn new(max_capacity: usize) -> Self {
+        Self {
+            slot: Arc::new(Mutex::new(Vec::new())),
+            max_capacity,
+        }
+    }
+
+    /// An empty vector, with the capacity of the last one returned if there is one.
+    pub(crate) fn take(&self) -> Vec<Document> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// Hands `documents` to a store; their vector comes back here when the store drops them.
+    pub(crate) fn wrap(&self, documents: Vec<Document>) -> DocumentStates {
+        DocumentStates(Repr::Documents(documents, Some(self.clone())))
+    }
+
+    fn put(&self, mut documents: Vec<Document>) {
+        if documents.capacity() > self.max_capacity {
+            return;
+        }
+        documents.clear();
+        let mut slot = self.lock();
+        if documents.capacity() > slot.capacity() {
+            *slot = documents;
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Document>> {
+        // Nothing panics while the lock is held.
+        self.slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl Default for Repr {
@@ -60,7 +127,7 @@ impl DocumentStates {
     /// How many documents.
     pub fn len(&self) -> usize {
         match &self.0 {
-            Repr::Documents(d) => d.len(),
+            Repr::Documents(d, _) => d.len(),
             Repr::States(s) => s.len(),
         }
     }
@@ -73,7 +140,7 @@ impl DocumentStates {
     /// Borrows each document's id, fingerprint and `updated_at`, in acknowledgement order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = DocumentStateRef<'_>> + '_ {
         let (docs, states) = match &self.0 {
-            Repr::Documents(d) => (d.as_slice(), &[][..]),
+            Repr::Documents(d, _) => (d.as_slice(), &[][..]),
             Repr::States(s) => (&[][..], s.as_slice()),
         };
         let docs = docs.iter().map(|d| DocumentStateRef {
@@ -93,11 +160,16 @@ impl DocumentStates {
     }
 
     /// Moves each document's id and state out, in acknowledgement order.
-    pub fn into_states(self) -> IntoStates {
-        match self.0 {
-            Repr::Documents(d) => IntoStates(IntoStatesRepr::Documents(d.into_iter())),
-            Repr::States(s) => IntoStates(IntoStatesRepr::States(s.into_iter())),
-        }
+    pub fn into_states(mut self) -> IntoStates {
+        let repr = match &mut self.0 {
+            Repr::Documents(docs, recycler) => IntoStatesRepr::Documents {
+                docs: std::mem::take(docs),
+                next: 0,
+                recycler: recycler.take(),
+            },
+            Repr::States(s) => IntoStatesRepr::States(std::mem::take(s).into_iter()),
+        };
+        IntoStates(repr)
     }
 }
 
@@ -133,7 +205,13 @@ pub struct IntoStates(IntoStatesRepr);
 
 #[derive(Debug)]
 enum IntoStatesRepr {
-    Documents(std::vec::IntoIter<Document>),
+    /// The documents stay in their vector (their ids and fingerprints are taken out) so that
+    /// the vector can go back to the batch loop.
+    Documents {
+        docs: Vec<Document>,
+        next: usize,
+        recycler: Option<Recycler>,
+    },
     States(std::vec::IntoIter<(String, DocumentState)>),
 }
 
@@ -142,23 +220,41 @@ impl Iterator for IntoStates {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
-            IntoStatesRepr::Documents(d) => d.next().map(|d| {
-                (
-                    d.id,
+            IntoStatesRepr::Documents { docs, next, .. } => {
+                let doc = docs.get_mut(*next)?;
+                *next += 1;
+                Some((
+                    std::mem::take(&mut doc.id),
                     DocumentState {
-                        fingerprint: d.fingerprint,
-                        updated_at: d.updated_at,
+                        fingerprint: std::mem::take(&mut doc.fingerprint),
+                        updated_at: doc.updated_at,
                     },
-                )
-            }),
+                ))
+            }
             IntoStatesRepr::States(s) => s.next(),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         match &self.0 {
-            IntoStatesRepr::Documents(d) => d.size_hint(),
+            IntoStatesRepr::Documents { docs, next, .. } => {
+                let left = docs.len() - *next;
+                (left, Some(left))
+            }
             IntoStatesRepr::States(s) => s.size_hint(),
+        }
+    }
+}
+
+impl Drop for IntoStates {
+    fn drop(&mut self) {
+        if let IntoStatesRepr::Documents {
+            docs,
+            recycler: Some(recycler),
+            ..
+        } = &mut self.0
+        {
+            recycler.put(std::mem::take(docs));
         }
     }
 }
@@ -167,7 +263,7 @@ impl ExactSizeIterator for IntoStates {}
 
 impl From<Vec<Document>> for DocumentStates {
     fn from(documents: Vec<Document>) -> Self {
-        Self(Repr::Documents(documents))
+        Self(Repr::Documents(documents, None))
     }
 }
 
@@ -250,6 +346,22 @@ mod tests {
         );
         assert_eq!(from_docs.into_states().collect::<Vec<_>>(), pairs);
         assert_eq!(from_pairs.into_states().len(), 2);
+    }
+
+    #[test]
+    fn the_vector_goes_back_to_the_loop_once_the_store_is_done() {
+        let recycler = Recycler::new(8);
+        let states = recycler.wrap(vec![doc("a"), doc("b")]);
+        let mut iter = states.into_states();
+        assert_eq!(iter.next().map(|(id, _)| id), Some("a".to_owned()));
+        drop(iter);
+        let back = recycler.take();
+        assert!(back.is_empty() && back.capacity() >= 2);
+        // Dropped without being read, or too large to keep.
+        drop(recycler.wrap(back));
+        assert!(recycler.take().capacity() >= 2);
+        drop(recycler.wrap((0..20).map(|i| doc(&i.to_string())).collect()));
+        assert_eq!(recycler.take().capacity(), 0);
     }
 
     #[test]

@@ -16,8 +16,8 @@ use crate::context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
 use crate::document::{Batch, Document, Failure};
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::{
-    CheckpointUpdate, Commit, DocumentStates, FailedItem, RunRecord, RunStatus, StateStore,
-    StoredCheckpoint, failure_key,
+    CheckpointUpdate, Commit, DocumentStates, FailedItem, Recycler, RunRecord, RunStatus,
+    StateStore, StoredCheckpoint, failure_key,
 };
 use crate::window::TimeWindow;
 
@@ -268,6 +268,7 @@ async fn execute(
         buffer: VecDeque::new(),
         buffer_len: 0,
         buffer_bytes: 0,
+        recycler: Recycler::new(syncer.options.batch_docs.saturating_mul(2)),
         pages: VecDeque::new(),
         known_failures,
         reported: HashSet::new(),
@@ -384,6 +385,8 @@ struct Pipeline<'a> {
     buffer: VecDeque<std::vec::IntoIter<Document>>,
     buffer_len: usize,
     buffer_bytes: u64,
+    /// Gives back the vectors of the batches the store is done with.
+    recycler: Recycler,
     /// Source pages not yet committed, oldest first.
     pages: VecDeque<PendingPage>,
     known_failures: HashMap<String, FailedItem>,
@@ -442,8 +445,11 @@ impl Pipeline<'_> {
         let watch_failures = !self.known_failures.is_empty();
         let mut documents = batch.documents;
         let mut skip = Vec::new();
+        let mut page_bytes = 0u64;
+        let mut skipped_bytes = 0u64;
         for (n, (doc, known)) in documents.iter().zip(known).enumerate() {
-            progress.bytes += doc.content.len() as u64;
+            let size = doc.content.len() as u64;
+            page_bytes += size;
             let status = match known {
                 None => Status::New,
                 Some(s) if s.fingerprint != doc.fingerprint => Status::Updated,
@@ -458,9 +464,11 @@ impl Pipeline<'_> {
                 page.resolved.push(doc.id.clone());
             }
             if status == Status::Unchanged && !self.full_run {
+                skipped_bytes += size;
                 skip.push(n);
             }
         }
+        progress.bytes += page_bytes;
         if !skip.is_empty() {
             // Unchanged documents are not delivered again outside full runs.
             let mut n = 0;
@@ -473,10 +481,7 @@ impl Pipeline<'_> {
         }
         page.remaining = documents.len();
         self.buffer_len += documents.len();
-        self.buffer_bytes += documents
-            .iter()
-            .map(|d| d.content.len() as u64)
-            .sum::<u64>();
+        self.buffer_bytes += page_bytes - skipped_bytes;
         if !documents.is_empty() {
             self.buffer.push_back(documents.into_iter());
         }
@@ -515,14 +520,33 @@ impl Pipeline<'_> {
         let opts = &self.syncer.options;
         let mut count = 0;
         let mut bytes = 0u64;
-        'measure: for part in &self.buffer {
-            for doc in part.as_slice() {
-                let size = doc.content.len() as u64;
-                if count >= opts.batch_docs || (count > 0 && bytes + size > opts.batch_bytes) {
-                    break 'measure;
+        if self.buffer_bytes <= opts.batch_bytes {
+            // Everything buffered fits the byte limit: the batch is the oldest `batch_docs`
+            // documents, and their bytes are summed below (or are all of the buffer's).
+            count = self.buffer_len.min(opts.batch_docs);
+            if count == self.buffer_len {
+                bytes = self.buffer_bytes;
+            } else {
+                let mut left = count;
+                for part in &self.buffer {
+                    let docs = &part.as_slice()[..left.min(part.len())];
+                    bytes += docs.iter().map(|d| d.content.len() as u64).sum::<u64>();
+                    left -= docs.len();
+                    if left == 0 {
+                        break;
+                    }
                 }
-                bytes += size;
-                count += 1;
+            }
+        } else {
+            'measure: for part in &self.buffer {
+                for doc in part.as_slice() {
+                    let size = doc.content.len() as u64;
+                    if count >= opts.batch_docs || (count > 0 && bytes + size > opts.batch_bytes) {
+                        break 'measure;
+                    }
+                    bytes += size;
+                    count += 1;
+                }
             }
         }
         self.buffer_bytes -= bytes;
@@ -542,6 +566,9 @@ impl Pipeline<'_> {
                     .map(Vec::from_iter)
                     .unwrap_or_default();
                 continue;
+            }
+            if documents.capacity() == 0 {
+                documents = self.recycler.take();
             }
             documents.reserve(want);
             documents.extend(front.by_ref().take(want));
@@ -574,7 +601,8 @@ impl Pipeline<'_> {
             acked -= take;
         }
         // The store takes what it keeps of each document straight from the acknowledged batch.
-        self.commit_acknowledged(batch.documents.into()).await?;
+        self.commit_acknowledged(self.recycler.wrap(batch.documents))
+            .await?;
         self.report_progress();
         Ok(())
     }
