@@ -267,10 +267,10 @@ impl StateStore for CompactStateStore {
 
     async fn commit(&self, commit: Commit) -> connector_core::Result<()> {
         let mut docs = self.documents.lock().expect("lock");
-        for (id, state) in &commit.documents {
+        for state in commit.documents.iter() {
             let fingerprint =
-                u128::from_str_radix(&state.fingerprint, 16).expect("a hex fingerprint");
-            docs.insert(self.key(id), fingerprint);
+                u128::from_str_radix(state.fingerprint, 16).expect("a hex fingerprint");
+            docs.insert(self.key(state.id), fingerprint);
         }
         if let CheckpointUpdate::Set(cp) = commit.checkpoint {
             self.state.lock().expect("lock").checkpoint = Some(cp);

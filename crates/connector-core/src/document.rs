@@ -272,6 +272,51 @@ impl Document {
         self
     }
 
+    /// Sets the fingerprint from everything the document delivers but its id and source: the
+    /// body, title, link, `updated_at`, size, metadata, owners, access and parent. For items
+    /// that carry no version token of their own (a REST API's records): the fingerprint then
+    /// changes exactly when the delivered document does, and a change to a field the document
+    /// does not carry re-delivers nothing. Call it after the last `with_*`.
+    ///
+    /// ```
+    /// use connector_core::Document;
+    ///
+    /// let a = Document::text("1", "demo", "Title", "body").with_fields_fingerprint();
+    /// let b = Document::text("1", "demo", "Other title", "body").with_fields_fingerprint();
+    /// assert_ne!(a.fingerprint, b.fingerprint);
+    /// assert_eq!(a.fingerprint, a.clone().with_fields_fingerprint().fingerprint);
+    /// ```
+    #[must_use]
+    pub fn with_fields_fingerprint(mut self) -> Self {
+        let mut h = crate::ids::PartsHasher::new();
+        h.part(self.content.as_bytes());
+        if let Content::Bytes {
+            mime, extension, ..
+        } = &self.content
+        {
+            h.part(mime.as_bytes());
+            h.part(extension.as_deref().unwrap_or("").as_bytes());
+        }
+        h.part(self.title.as_bytes());
+        h.part(self.link.as_ref().map_or("", Url::as_str).as_bytes());
+        let at = self.updated_at.map_or(i64::MIN, |t| t.timestamp_micros());
+        h.part(&at.to_le_bytes());
+        h.part(&self.size_bytes.to_le_bytes());
+        if !self.metadata.is_empty() {
+            h.json(&self.metadata);
+        }
+        h.part(&(self.owners.len() as u64).to_le_bytes());
+        for owner in &self.owners {
+            h.part(owner.as_bytes());
+        }
+        if let Some(access) = &self.access {
+            h.json(access);
+        }
+        h.part(self.parent_id.as_deref().unwrap_or("").as_bytes());
+        self.fingerprint = h.finish();
+        self
+    }
+
     /// The fingerprint a version token maps to, for comparing with stored fingerprints before
     /// downloading. Equal to what [`Document::with_version`] stores.
     pub fn version_fingerprint(token: &str) -> String {

@@ -20,11 +20,28 @@ pub fn hash128_bytes(bytes: &[u8]) -> String {
 /// every document, and `LowerHex` showed up in the batch loop's profile.
 fn hex128(v: u128) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(32);
-    for shift in (0..32).rev() {
-        out.push(char::from(DIGITS[((v >> (shift * 4)) & 0xf) as usize]));
+    let mut out = [0u8; 32];
+    for (i, digit) in out.iter_mut().enumerate() {
+        *digit = DIGITS[((v >> ((31 - i) * 4)) & 0xf) as usize];
     }
-    out
+    // Every byte is an ASCII hex digit, so this borrows (no replacement) and copies once.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`hash128`] of the concatenation of `parts`, without building it: ids of the form
+/// `hash128("{source}:{id}")` in one call and no temporary string (XXH3's streaming digest
+/// equals its one-shot digest).
+///
+/// ```
+/// use connector_core::ids::{hash128, hash128_concat};
+/// assert_eq!(hash128_concat(&["rest_api", ":", "42"]), hash128("rest_api:42"));
+/// ```
+pub fn hash128_concat(parts: &[&str]) -> String {
+    let mut hasher = Xxh3::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+    }
+    hex128(hasher.digest128())
 }
 
 /// XXH3-128 over several parts, each prefixed by its length so that `("ab", "c")` and
@@ -36,6 +53,45 @@ pub fn hash128_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
         hasher.update(part);
     }
     hex128(hasher.digest128())
+}
+
+/// An XXH3-128 hasher that takes length-prefixed parts (as [`hash128_parts`] does) and
+/// serialised JSON, for fingerprints over several fields without building one string first.
+pub(crate) struct PartsHasher(Xxh3);
+
+impl PartsHasher {
+    pub(crate) fn new() -> Self {
+        Self(Xxh3::new())
+    }
+
+    /// Adds one part, prefixed by its length.
+    pub(crate) fn part(&mut self, part: &[u8]) {
+        self.0.update(&(part.len() as u64).to_le_bytes());
+        self.0.update(part);
+    }
+
+    /// Adds `value` as compact JSON, prefixed by a marker rather than a length.
+    pub(crate) fn json(&mut self, value: &impl serde::Serialize) {
+        self.0.update(b"\xffjson");
+        // Writing into a hasher cannot fail, and serialising a JSON value or a map of them
+        // cannot either; should it ever, the part is just shorter.
+        let _ = serde_json::to_writer(&mut *self, value);
+    }
+
+    pub(crate) fn finish(&self) -> String {
+        hex128(self.0.digest128())
+    }
+}
+
+impl std::io::Write for PartsHasher {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use connector_core::ids::hash128;
+use connector_core::ids::{hash128, hash128_concat};
 use connector_core::text::html_to_markdown;
 use connector_core::{Document, Error, ErrorKind, Failure};
 use serde_json::Value;
@@ -70,8 +70,17 @@ impl Mapping {
     /// with `", "`, none → the configured default. Borrowed from `item` when nothing had to
     /// change, which is the common case (no hint, one value).
     fn typed<'a>(&'a self, path: &FieldPath, item: &'a Value) -> Option<Cow<'a, Value>> {
+        let hint = if self.hints.is_empty() {
+            None
+        } else {
+            self.hints.get(path.as_str()).copied()
+        };
+        if hint.is_none()
+            && let Some(Some(one)) = path.single(item)
+        {
+            return Some(Cow::Borrowed(one));
+        }
         let mut values = path.values(item);
-        let hint = self.hints.get(path.as_str()).copied();
         if hint.is_none() && values.len() == 1 {
             return values.pop().map(Cow::Borrowed);
         }
@@ -121,13 +130,16 @@ impl Mapping {
             },
             None => hash128(&canonical_json(item)),
         };
-        Ok(hash128(&format!("{SOURCE}:{raw}")))
+        Ok(hash128_concat(&[SOURCE, ":", &raw]))
     }
 
     /// The item's modification time, if the config names one and it parses.
     pub(crate) fn updated_at(&self, item: &Value) -> Option<DateTime<Utc>> {
         let path = self.timestamp.as_ref()?;
-        path.values(item).into_iter().find_map(parse_datetime)
+        match path.single(item) {
+            Some(one) => one.and_then(parse_datetime),
+            None => path.values(item).into_iter().find_map(parse_datetime),
+        }
     }
 
     /// `item` (entry `index` of its page) as a document, or a failure naming it.
@@ -151,34 +163,39 @@ impl Mapping {
         })?;
         let content = match &self.template {
             Some(t) => strip_html(&self.render(t, item)),
-            None => self
-                .content
-                .iter()
-                .filter_map(|p| self.typed(p, item))
-                .map(|v| strip_html(&text_ref(&v)))
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join("\n"),
+            None => {
+                let mut content = String::new();
+                for v in self.content.iter().filter_map(|p| self.typed(p, item)) {
+                    let part = strip_html(&text_ref(&v));
+                    if part.is_empty() {
+                        continue;
+                    }
+                    if content.is_empty() {
+                        content = part;
+                    } else {
+                        content.push('\n');
+                        content.push_str(&part);
+                    }
+                }
+                content
+            }
         };
         let title_value = match &self.title {
             Some(p) => self.typed(p, item),
             None => self
                 .content
                 .first()
-                .and_then(|p| p.values(item).into_iter().next().map(Cow::Borrowed)),
+                .and_then(|p| match p.single(item) {
+                    Some(one) => one,
+                    None => p.values(item).into_iter().next(),
+                })
+                .map(Cow::Borrowed),
         };
         let title = title_value
-            .map(|v| {
-                strip_html(&text_ref(&v))
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .map(|t| t.chars().take(100).collect::<String>())
+            .map(|v| title_of(&text_ref(&v)))
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| id.clone());
-        let mut doc =
-            Document::text(id, SOURCE, title, content).with_version(&canonical_json(item));
+        let mut doc = Document::text(id, SOURCE, title, content);
         if let Some(at) = self.updated_at(item) {
             doc = doc.with_updated_at(at);
         }
@@ -195,7 +212,9 @@ impl Mapping {
                 doc = doc.with_metadata(path.as_str(), v.into_owned());
             }
         }
-        Ok(doc)
+        // Over what the document delivers, not the whole item: a change to a field the config
+        // does not map re-delivers nothing.
+        Ok(doc.with_fields_fingerprint())
     }
 
     /// Fills `{name}` placeholders (`{{`/`}}` are literal braces; a format spec after `:` is
@@ -333,6 +352,44 @@ fn from_epoch(n: f64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(micros)
 }
 
+/// A title: the text without markup, its whitespace runs collapsed to single spaces, at most
+/// 100 characters.
+fn title_of(text: &str) -> String {
+    const MAX_CHARS: usize = 100;
+    let clean = |t: &str| {
+        !t.contains('<')
+            && t.len() <= MAX_CHARS
+            && !t.starts_with(' ')
+            && !t.ends_with(' ')
+            && !t.contains("  ")
+            && !t.contains(|c: char| c.is_whitespace() && c != ' ')
+    };
+    if clean(text) {
+        // The usual title: nothing to strip, collapse or cut.
+        return text.to_owned();
+    }
+    let stripped = strip_html(text);
+    let mut out = String::with_capacity(stripped.len().min(MAX_CHARS * 4));
+    let mut chars = 0;
+    for word in stripped.split_whitespace() {
+        if !out.is_empty() {
+            if chars == MAX_CHARS {
+                break;
+            }
+            out.push(' ');
+            chars += 1;
+        }
+        for c in word.chars() {
+            if chars == MAX_CHARS {
+                break;
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+    out
+}
+
 /// HTML → Markdown when the text looks like HTML, keeping paragraph and line breaks (RAGFlow
 /// replaced every tag with a space and collapsed all whitespace, newlines included).
 pub(crate) fn strip_html(text: &str) -> String {
@@ -347,7 +404,12 @@ pub(crate) fn strip_html(text: &str) -> String {
         return text.trim().to_owned();
     }
     // On a converter failure this is the input, trimmed like any other text.
-    html_to_markdown(text).trim().to_owned()
+    let markdown = html_to_markdown(text);
+    if markdown.trim().len() == markdown.len() {
+        markdown
+    } else {
+        markdown.trim().to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -381,6 +443,47 @@ mod tests {
         );
         assert_eq!(parse_datetime(&json!("yesterday")), None);
         assert_eq!(parse_datetime(&json!(null)), None);
+    }
+
+    #[test]
+    fn titles_are_collapsed_stripped_and_cut() {
+        assert_eq!(title_of("Plain title"), "Plain title");
+        assert_eq!(title_of("  Two\n lines\there "), "Two lines here");
+        assert_eq!(title_of("<b>Bold</b> <i>move</i>"), "**Bold** *move*");
+        let long = "word ".repeat(40);
+        let cut = title_of(&long);
+        assert_eq!(cut.chars().count(), 100);
+        assert!(cut.starts_with("word word"), "{cut:?}");
+        assert_eq!(title_of(&"é".repeat(150)).chars().count(), 100);
+        assert_eq!(title_of(""), "");
+    }
+
+    #[test]
+    fn fingerprint_follows_what_is_delivered() {
+        let cfg: RestApiConfig = serde_json::from_value(json!({
+            "url": "https://api.example.com/items",
+            "id_field": "id",
+            "content_fields": ["body"],
+            "metadata_fields": ["tag"],
+        }))
+        .unwrap();
+        let m = Mapping::new(&cfg).unwrap();
+        let fp = |item: Value| m.convert(&item, 0).map(|d| d.fingerprint).unwrap();
+        let base = fp(json!({"id": 1, "body": "text", "tag": "a", "views": 1}));
+        // A field the config does not map: the same document, the same fingerprint.
+        assert_eq!(
+            base,
+            fp(json!({"id": 1, "body": "text", "tag": "a", "views": 2}))
+        );
+        // Body or metadata changed: a new fingerprint.
+        assert_ne!(
+            base,
+            fp(json!({"id": 1, "body": "text!", "tag": "a", "views": 1}))
+        );
+        assert_ne!(
+            base,
+            fp(json!({"id": 1, "body": "text", "tag": "b", "views": 1}))
+        );
     }
 
     #[test]

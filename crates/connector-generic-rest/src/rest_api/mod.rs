@@ -137,7 +137,7 @@ impl RestApiConnector {
             }
         }));
         // Conversion (HTML to Markdown above all) costs more than the fetch: two pages at a
-        // time, off the runtime threads.
+        // time, off the runtime threads where there are cores to spare.
         convert_blocking(pages, CONVERT_CONCURRENCY, move |page| {
             let mut documents = Vec::with_capacity(page.items.len());
             let mut failures = Vec::new();

@@ -19,6 +19,8 @@ enum Segment {
 pub(crate) struct FieldPath {
     raw: String,
     segments: Vec<Segment>,
+    /// No `[*]` segment: at most one value.
+    single: bool,
 }
 
 impl FieldPath {
@@ -54,9 +56,11 @@ impl FieldPath {
                 }
             }
         }
+        let single = !segments.iter().any(|s| matches!(s, Segment::All(_)));
         Ok(Self {
             raw: raw.to_owned(),
             segments,
+            single,
         })
     }
 
@@ -77,22 +81,30 @@ impl FieldPath {
     }
 
     /// Every value at this path; `[*]` flattens a list, missing keys drop out.
-    pub(crate) fn values<'a>(&self, item: &'a Value) -> Vec<&'a Value> {
-        // Without `[*]` there is at most one value: walk to it without a list per segment.
-        if !self.segments.iter().any(|s| matches!(s, Segment::All(_))) {
-            let mut v = item;
-            for seg in &self.segments {
-                let next = match seg {
-                    Segment::Key(k) => v.get(k),
-                    Segment::Index(k, n) => v.get(k).and_then(|l| l.get(*n)),
-                    Segment::All(_) => None,
-                };
-                match next {
-                    Some(n) => v = n,
-                    None => return Vec::new(),
-                }
+    /// For a path without `[*]`, which has at most one value: that value (`Some(None)` when
+    /// it is missing or null), found without a list. `None` for a path with `[*]`.
+    pub(crate) fn single<'a>(&self, item: &'a Value) -> Option<Option<&'a Value>> {
+        if !self.single {
+            return None;
+        }
+        let mut v = item;
+        for seg in &self.segments {
+            let next = match seg {
+                Segment::Key(k) => v.get(k),
+                Segment::Index(k, n) => v.get(k).and_then(|l| l.get(*n)),
+                Segment::All(_) => None,
+            };
+            match next {
+                Some(n) => v = n,
+                None => return Some(None),
             }
-            return if v.is_null() { Vec::new() } else { vec![v] };
+        }
+        Some((!v.is_null()).then_some(v))
+    }
+
+    pub(crate) fn values<'a>(&self, item: &'a Value) -> Vec<&'a Value> {
+        if let Some(one) = self.single(item) {
+            return one.into_iter().collect();
         }
         let mut current = vec![item];
         for seg in &self.segments {
