@@ -29,14 +29,18 @@ pub(super) fn convert(html: &str) -> Option<String> {
     }
     let tokens = tokenize(html)?;
     let nodes = build(tokens)?;
-    let body = render_children(&nodes, true);
-    // What htmd's document, `html` and `body` levels and its final trim leave of the body.
-    Some(
-        body.trim_matches('\n')
-            .trim_end_matches(is_document_whitespace)
-            .trim_matches('\n')
-            .to_owned(),
-    )
+    let mut body = render_children(&nodes, true);
+    // What htmd's document, `html` and `body` levels and its final trim leave of the body,
+    // cut in place.
+    let kept = body
+        .trim_matches('\n')
+        .trim_end_matches(is_document_whitespace)
+        .trim_matches('\n');
+    let start = kept.as_ptr() as usize - body.as_ptr() as usize;
+    let end = start + kept.len();
+    body.truncate(end);
+    body.drain(..start);
+    Some(body)
 }
 
 /// A byte scan that rejects most inputs this path cannot take before any tokenizing: every `<`
@@ -99,7 +103,7 @@ impl Collect {
             Token::CharacterTokens(text) => {
                 match tokens.last_mut() {
                     Some(Tok::Text(t)) => t.push_str(&text),
-                    _ => tokens.push(Tok::Text(text.to_string())),
+                    _ => tokens.push(Tok::Text(String::from(&*text))),
                 }
                 true
             }
@@ -127,7 +131,7 @@ impl Collect {
                 if kind == Kind::A {
                     for attr in &tag.attrs {
                         match &*attr.name.local {
-                            "href" => href = Some(attr.value.to_string()),
+                            "href" => href = Some(String::from(&*attr.value)),
                             "title" => return false,
                             _ => {}
                         }
@@ -165,7 +169,11 @@ impl TokenSink for Collect {
 }
 
 fn tokenize(html: &str) -> Option<Vec<Tok>> {
-    let tokenizer = Tokenizer::new(Collect::default(), TokenizerOpts::default());
+    let sink = Collect {
+        tokens: RefCell::new(Vec::with_capacity(16)),
+        ..Collect::default()
+    };
+    let tokenizer = Tokenizer::new(sink, TokenizerOpts::default());
     let input = BufferQueue::default();
     input.push_back(html.into());
     let _ = tokenizer.feed(&input);
@@ -284,7 +292,8 @@ fn is_document_whitespace(c: char) -> bool {
 
 /// htmd's `walk_children`: leading spaces are trimmed at the start of a block and after a block.
 fn render_children(children: &[Node], in_block: bool) -> String {
-    let mut out = String::new();
+    // Room for a typical paragraph, so that it does not grow four times on the way.
+    let mut out = String::with_capacity(64);
     let mut trim_leading = in_block;
     for child in children {
         let is_block = matches!(child, Node::P(_));
@@ -312,10 +321,23 @@ fn render(node: &Node, out: &mut String, trim_leading: bool) {
             out.push_str(text);
             return;
         }
-        Node::Br => "  \n".to_owned(),
+        Node::Br => {
+            append_normalized(out, "  \n");
+            return;
+        }
         Node::P(children) => {
             let content = render_children(children, true);
-            ["\n\n", content.trim_matches('\n'), "\n\n"].concat()
+            let inner = content.trim_matches('\n');
+            if inner.is_empty() {
+                append_normalized(out, "\n\n\n\n");
+            } else {
+                // `"\n\n" + inner + "\n\n"` appended piece by piece: only the leading
+                // newlines take part in the normalisation, and `inner` starts with none.
+                append_normalized(out, "\n\n");
+                out.push_str(inner);
+                out.push_str("\n\n");
+            }
+            return;
         }
         Node::Strong(children) => match emphasis(children, "**") {
             Some(content) => content,
@@ -343,7 +365,7 @@ fn render(node: &Node, out: &mut String, trim_leading: bool) {
             ["[", text, "](", open, &href, close, ")", trailing].concat()
         }
     };
-    append_normalized(out, content);
+    append_normalized(out, &content);
 }
 
 /// Markers around the content, its surrounding whitespace kept outside; nothing when empty.
@@ -361,22 +383,23 @@ fn emphasis(children: &[Node], marker: &str) -> Option<String> {
 
 /// htmd's `append_normalized_content`: at most two newlines in a row, no doubled space between
 /// inline pieces.
-fn append_normalized(out: &mut String, mut content: String) {
+fn append_normalized(out: &mut String, mut content: &str) {
     if out.is_empty() {
-        *out = content;
+        out.push_str(content);
         return;
     }
     let last_newlines = out.len() - out.trim_end_matches('\n').len();
     let content_newlines = content.len() - content.trim_start_matches('\n').len();
     let total = last_newlines + content_newlines;
     if total > 2 {
-        content.drain(..(total - 2).min(content_newlines));
+        // Newlines are one byte each.
+        content = &content[(total - 2).min(content_newlines)..];
     }
     if last_newlines == 0 && content_newlines == 0 && out.ends_with(' ') && content.starts_with(' ')
     {
-        content.remove(0);
+        content = &content[1..];
     }
-    out.push_str(&content);
+    out.push_str(content);
 }
 
 #[cfg(test)]
