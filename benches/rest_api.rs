@@ -6,7 +6,7 @@
 //! 2. `RestApiConnector::load` (items → documents, through the shared HTTP client);
 //! 3. a full `Syncer` run into a discarding sink (re-batching, fingerprints, state).
 //!
-//! The three take turns, `ROUNDS` times, and the best time of each is compared, so that a slow
+//! The three take turns, `ROUNDS` (10) times, and the best time of each is compared, so that a slow
 //! moment of the machine does not land on one side only. The system allocator is used as is;
 //! heap growth is measured by the `rest_api_heap` bench, whose counting allocator would tax
 //! every allocation here. Run with `cargo bench --bench rest_api` (`REST_BENCH_ITEMS=5000` for a
@@ -24,7 +24,7 @@ use connectors::core::sync::{SyncMode, Syncer};
 use futures::StreamExt;
 use support::{PAGE, connector, raw_loop, start_server};
 
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 10;
 
 /// User + system CPU of this process (client and server), in clock ticks of 10 ms.
 fn cpu_ticks() -> u64 {
