@@ -20,7 +20,7 @@ use connector_core::reexports::futures::stream::{self, BoxStream};
 use connector_core::reexports::futures::{StreamExt, TryStreamExt};
 use connector_core::sink::DiscardSink;
 use connector_core::state::{
-    Commit, DocumentState, MemoryStateStore, RunRecord, StateStore, SyncState,
+    Commit, DocumentState, Known, MemoryStateStore, RunRecord, StateStore, SyncState,
 };
 use connector_core::sync::{SyncMode, SyncOptions, Syncer};
 use connector_core::{
@@ -103,6 +103,10 @@ impl StateStore for ForgetfulStore {
 
     async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>> {
         Ok(vec![None; ids.len()])
+    }
+
+    async fn compare(&self, documents: &[Document]) -> Result<Vec<Known>> {
+        Ok(vec![Known::New; documents.len()])
     }
 
     async fn document_ids(&self) -> Result<Vec<String>> {

@@ -7,9 +7,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
 use super::{
-    CheckpointUpdate, Commit, DocumentState, DocumentStates, FailedItem, RunRecord, STATE_VERSION,
-    StateData, StateStore, StoredCheckpoint, SyncState,
+    CheckpointUpdate, Commit, DocumentState, DocumentStates, FailedItem, Known, RunRecord,
+    STATE_VERSION, StateData, StateStore, StoredCheckpoint, SyncState,
 };
+use crate::document::Document;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The journal is folded into the snapshot once it grows past this many bytes and past the
@@ -331,6 +332,10 @@ impl StateStore for FileStateStore {
 
     async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>> {
         self.read_with(|d| d.documents(ids)).await
+    }
+
+    async fn compare(&self, documents: &[Document]) -> Result<Vec<Known>> {
+        self.read_with(|d| d.compare(documents)).await
     }
 
     async fn document_ids(&self) -> Result<Vec<String>> {

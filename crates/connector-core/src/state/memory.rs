@@ -3,7 +3,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Commit, DocumentState, RunRecord, StateData, StateStore, SyncState};
+use super::{Commit, DocumentState, Known, RunRecord, StateData, StateStore, SyncState};
+use crate::document::Document;
 use crate::error::Result;
 
 /// Keeps state in memory. Clones share it, so a test can "restart" a sync with a new
@@ -48,6 +49,10 @@ impl StateStore for MemoryStateStore {
 
     async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>> {
         Ok(self.lock().documents(ids))
+    }
+
+    async fn compare(&self, documents: &[Document]) -> Result<Vec<Known>> {
+        Ok(self.lock().compare(documents))
     }
 
     async fn document_ids(&self) -> Result<Vec<String>> {

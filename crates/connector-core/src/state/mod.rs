@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::connector::CheckpointJson;
-use crate::document::Failure;
+use crate::document::{Document, Failure};
 use crate::error::Result;
 use crate::ids::hash128;
 use crate::window::TimeWindow;
@@ -34,6 +34,28 @@ pub struct DocumentState {
     /// Its `updated_at` then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// How a document compares with what a [`StateStore`] knows of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    /// The store does not know its id.
+    New,
+    /// Known, with another fingerprint.
+    Changed,
+    /// Known, with this fingerprint.
+    Unchanged,
+}
+
+impl Known {
+    /// `doc` against the fingerprint the store holds for its id, if any.
+    pub fn of(doc: &Document, stored_fingerprint: Option<&str>) -> Self {
+        match stored_fingerprint {
+            None => Self::New,
+            Some(fp) if fp == doc.fingerprint => Self::Unchanged,
+            Some(_) => Self::Changed,
+        }
+    }
 }
 
 /// The checkpoint of an unfinished run, with what is needed to resume it exactly.
@@ -187,6 +209,26 @@ pub trait StateStore: Send + Sync {
     /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
     async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>>;
 
+    /// How each of these documents compares with what the store knows of it, in their order.
+    /// Called by the batch loop once per source page, to count new, updated and unchanged
+    /// documents and to leave unchanged ones out of incremental runs.
+    ///
+    /// The provided implementation asks [`documents`](StateStore::documents); a store that can
+    /// compare in place, without copying each known fingerprint out, should override it (the
+    /// built-in stores do).
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
+    async fn compare(&self, documents: &[Document]) -> Result<Vec<Known>> {
+        let ids: Vec<&str> = documents.iter().map(|d| d.id.as_str()).collect();
+        let known = self.documents(&ids).await?;
+        Ok(documents
+            .iter()
+            .zip(known)
+            .map(|(doc, state)| Known::of(doc, state.as_ref().map(|s| s.fingerprint.as_str())))
+            .collect())
+    }
+
     /// Every document id the store knows, for prune.
     ///
     /// # Errors
@@ -258,6 +300,16 @@ impl StateData {
             last_window_end: self.last_window_end,
             failed: self.failed.values().cloned().collect(),
         }
+    }
+
+    fn compare(&self, documents: &[Document]) -> Vec<Known> {
+        documents
+            .iter()
+            .map(|d| {
+                let stored = self.documents.get(&d.id).map(|s| s.fingerprint.as_str());
+                Known::of(d, stored)
+            })
+            .collect()
     }
 
     fn documents(&self, ids: &[&str]) -> Vec<Option<DocumentState>> {

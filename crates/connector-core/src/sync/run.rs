@@ -16,7 +16,7 @@ use crate::context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
 use crate::document::{Batch, Document, Failure};
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::{
-    CheckpointUpdate, Commit, DocumentStates, FailedItem, Recycler, RunRecord, RunStatus,
+    CheckpointUpdate, Commit, DocumentStates, FailedItem, Known, Recycler, RunRecord, RunStatus,
     StateStore, StoredCheckpoint, failure_key,
 };
 use crate::window::TimeWindow;
@@ -432,8 +432,7 @@ impl Pipeline<'_> {
         let known = if batch.documents.is_empty() {
             Vec::new()
         } else {
-            let ids: Vec<&str> = batch.documents.iter().map(|d| d.id.as_str()).collect();
-            self.syncer.state.documents(&ids).await?
+            self.syncer.state.compare(&batch.documents).await?
         };
         let mut page = PendingPage {
             checkpoint,
@@ -451,9 +450,9 @@ impl Pipeline<'_> {
             let size = doc.content.len() as u64;
             page_bytes += size;
             let status = match known {
-                None => Status::New,
-                Some(s) if s.fingerprint != doc.fingerprint => Status::Updated,
-                Some(_) => Status::Unchanged,
+                Known::New => Status::New,
+                Known::Changed => Status::Updated,
+                Known::Unchanged => Status::Unchanged,
             };
             match status {
                 Status::New => progress.new += 1,
