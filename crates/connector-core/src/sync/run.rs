@@ -367,6 +367,13 @@ enum Status {
     Unchanged,
 }
 
+/// A source page's documents waiting for the sink.
+struct Part {
+    docs: std::vec::IntoIter<Document>,
+    /// No document has been taken from it yet.
+    whole: bool,
+}
+
 struct PendingPage {
     checkpoint: Option<CheckpointJson>,
     remaining: usize,
@@ -382,7 +389,7 @@ struct Pipeline<'a> {
     full_run: bool,
     /// Documents waiting for the sink, oldest first, one iterator per source page: a document
     /// is moved once, from its page into the sink's batch.
-    buffer: VecDeque<std::vec::IntoIter<Document>>,
+    buffer: VecDeque<Part>,
     buffer_len: usize,
     buffer_bytes: u64,
     /// Gives back the vectors of the batches the store is done with.
@@ -482,7 +489,10 @@ impl Pipeline<'_> {
         self.buffer_len += documents.len();
         self.buffer_bytes += page_bytes - skipped_bytes;
         if !documents.is_empty() {
-            self.buffer.push_back(documents.into_iter());
+            self.buffer.push_back(Part {
+                docs: documents.into_iter(),
+                whole: true,
+            });
         }
         progress.unchanged += batch.unchanged.len() as u64;
         for id in batch.unchanged {
@@ -519,26 +529,18 @@ impl Pipeline<'_> {
         let opts = &self.syncer.options;
         let mut count = 0;
         let mut bytes = 0u64;
+        // `None`: the batch's bytes are summed once it is built, from documents then in cache.
+        let mut known_bytes = None;
         if self.buffer_bytes <= opts.batch_bytes {
             // Everything buffered fits the byte limit: the batch is the oldest `batch_docs`
-            // documents, and their bytes are summed below (or are all of the buffer's).
+            // documents.
             count = self.buffer_len.min(opts.batch_docs);
             if count == self.buffer_len {
-                bytes = self.buffer_bytes;
-            } else {
-                let mut left = count;
-                for part in &self.buffer {
-                    let docs = &part.as_slice()[..left.min(part.len())];
-                    bytes += docs.iter().map(|d| d.content.len() as u64).sum::<u64>();
-                    left -= docs.len();
-                    if left == 0 {
-                        break;
-                    }
-                }
+                known_bytes = Some(self.buffer_bytes);
             }
         } else {
             'measure: for part in &self.buffer {
-                for doc in part.as_slice() {
+                for doc in part.docs.as_slice() {
                     let size = doc.content.len() as u64;
                     if count >= opts.batch_docs || (count > 0 && bytes + size > opts.batch_bytes) {
                         break 'measure;
@@ -547,8 +549,8 @@ impl Pipeline<'_> {
                     count += 1;
                 }
             }
+            known_bytes = Some(bytes);
         }
-        self.buffer_bytes -= bytes;
         self.buffer_len -= count;
         let mut documents: Vec<Document> = Vec::new();
         while documents.len() < count {
@@ -556,25 +558,31 @@ impl Pipeline<'_> {
                 break;
             };
             let want = count - documents.len();
-            if documents.is_empty() && front.len() <= want {
-                // The rest of a whole page: collecting its iterator reuses the page's allocation
-                // instead of moving every document into a new one.
+            if documents.is_empty() && front.whole && front.docs.len() <= want {
+                // A whole page: collecting its untouched iterator hands over the page's vector
+                // as it is, instead of moving every document into a new one. (A page already
+                // cut into is moved like any other part: std would copy its rest into a fresh
+                // vector, a page-sized allocation the allocator handled badly.)
                 documents = self
                     .buffer
                     .pop_front()
-                    .map(Vec::from_iter)
+                    .map(|part| Vec::from_iter(part.docs))
                     .unwrap_or_default();
                 continue;
             }
+            front.whole = false;
             if documents.capacity() == 0 {
                 documents = self.recycler.take();
             }
             documents.reserve(want);
-            documents.extend(front.by_ref().take(want));
-            if front.len() == 0 {
+            documents.extend(front.docs.by_ref().take(want));
+            if front.docs.len() == 0 {
                 self.buffer.pop_front();
             }
         }
+        let bytes =
+            known_bytes.unwrap_or_else(|| documents.iter().map(|d| d.content.len() as u64).sum());
+        self.buffer_bytes -= bytes;
         let batch = Batch::new(documents);
         let source = self.syncer.connector.source();
         self.syncer.sink.write(&batch).await.map_err(|e| {
