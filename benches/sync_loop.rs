@@ -222,7 +222,7 @@ fn million(rt: &tokio::runtime::Runtime) {
         };
         let ratio = looped.as_secs_f64() / base.as_secs_f64();
         println!(
-            "  Syncer, {label} {:>8.3} s  {:>12.0} docs/s  (drain {:>8.0} docs/s; {docs} delivered; {ratio:.2}x the baseline's time, loop overhead {:+.0}%)",
+            "  Syncer, {label} {:>8.3} s  {:>12.0} docs/s  (drain {:>8.0} docs/s; {docs} delivered; {ratio:.2}x the baseline's time, loop overhead {:+.1}%)",
             looped.as_secs_f64(),
             rate(docs, looped),
             rate(base_docs, base),
