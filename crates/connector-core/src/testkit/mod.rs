@@ -25,12 +25,16 @@
 //! | `sink_failure_at_every_batch_loses_nothing` | `checkpoint` | a sink failing at batch k, for every k, then a restart from the stored state: nothing lost, duplicates only from unacknowledged batches or partly acknowledged pages |
 //! | `slim_lists_every_id` | `slim` | `list_ids` lists every id a load yields |
 //! | `refetch_yields_the_same_documents` | `refetch` | fetching ids again gives the same documents; an unknown id gives nothing |
+//!
+//! State stores have checks of their own: implement [`StoreFixture`] and expand
+//! [`state_store_tests!`](crate::state_store_tests) (the built-in stores pass them).
 
 mod checks;
 #[cfg(feature = "testkit-http")]
 pub mod http;
 mod logs;
 mod memory_connector;
+mod store;
 
 use std::sync::Arc;
 
@@ -44,6 +48,7 @@ pub use logs::{LogCapture, Writer as LogWriter};
 pub use memory_connector::{
     MemoryCheckpoint, MemoryConnector, MemoryItem, SOURCE as MEMORY_SOURCE,
 };
+pub use store::*;
 
 /// A connector's test setup for the conformance kit.
 ///

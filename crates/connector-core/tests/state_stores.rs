@@ -1,0 +1,96 @@
+//! The state store checks on the built-in stores.
+#![cfg(feature = "testkit")]
+#![allow(clippy::expect_used)] // Test setup: a broken one should fail loudly.
+
+use std::sync::Arc;
+
+use connector_core::reexports::async_trait;
+use connector_core::state::{FileStateStore, MemoryStateStore, StateStore};
+use connector_core::testkit::StoreFixture;
+
+/// One shared in-memory store: "opening" it again is cloning it.
+struct Memory(MemoryStateStore);
+
+#[async_trait]
+impl StoreFixture for Memory {
+    async fn setup() -> Self {
+        Self(MemoryStateStore::new())
+    }
+
+    async fn open(&self) -> Arc<dyn StateStore> {
+        Arc::new(self.0.clone())
+    }
+}
+
+/// A state file in a temporary folder, opened afresh each time.
+struct File(tempfile::TempDir);
+
+#[async_trait]
+impl StoreFixture for File {
+    async fn setup() -> Self {
+        Self(tempfile::tempdir().expect("a temporary folder"))
+    }
+
+    async fn open(&self) -> Arc<dyn StateStore> {
+        let store = FileStateStore::open(self.0.path().join("state.json"))
+            .await
+            .expect("the state file opens");
+        Arc::new(store)
+    }
+}
+
+connector_core::state_store_tests!(memory_store, Memory);
+connector_core::state_store_tests!(file_store, File);
+
+/// A store that implements only the required methods (a memory store underneath), so the
+/// provided `compare` is what runs.
+struct Minimal(MemoryStateStore);
+
+mod minimal {
+    use connector_core::Result;
+    use connector_core::reexports::async_trait;
+    use connector_core::reexports::chrono::{DateTime, Utc};
+    use connector_core::state::{
+        Commit, DocumentState, MemoryStateStore, RunRecord, StateStore, SyncState,
+    };
+
+    pub(crate) struct Forwarding(pub(crate) MemoryStateStore);
+
+    #[async_trait]
+    impl StateStore for Forwarding {
+        async fn load(&self) -> Result<SyncState> {
+            self.0.load().await
+        }
+        async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>> {
+            self.0.documents(ids).await
+        }
+        async fn document_ids(&self) -> Result<Vec<String>> {
+            self.0.document_ids().await
+        }
+        async fn commit(&self, commit: Commit) -> Result<()> {
+            self.0.commit(commit).await
+        }
+        async fn remove_documents(&self, ids: &[String]) -> Result<()> {
+            self.0.remove_documents(ids).await
+        }
+        async fn finish_run(&self, run: RunRecord, end: Option<DateTime<Utc>>) -> Result<()> {
+            self.0.finish_run(run, end).await
+        }
+        async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+            self.0.runs(limit).await
+        }
+    }
+}
+
+#[async_trait]
+impl StoreFixture for Minimal {
+    async fn setup() -> Self {
+        Self(MemoryStateStore::new())
+    }
+
+    async fn open(&self) -> Arc<dyn StateStore> {
+        Arc::new(minimal::Forwarding(self.0.clone()))
+    }
+}
+
+connector_core::state_store_tests!(provided_compare, Minimal);
