@@ -24,8 +24,10 @@ fn hex128(v: u128) -> String {
     for (i, digit) in out.iter_mut().enumerate() {
         *digit = DIGITS[((v >> ((31 - i) * 4)) & 0xf) as usize];
     }
-    // Every byte is an ASCII hex digit, so this borrows (no replacement) and copies once.
-    String::from_utf8_lossy(&out).into_owned()
+    // Every byte is an ASCII hex digit: this never fails, and copies once.
+    std::str::from_utf8(&out)
+        .map(str::to_owned)
+        .unwrap_or_default()
 }
 
 /// [`hash128`] of the concatenation of `parts`, without building it: ids of the form
