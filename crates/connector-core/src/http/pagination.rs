@@ -251,7 +251,23 @@ where
     U: Send + 'static,
     F: Fn(T) -> U + Send + Sync + 'static,
 {
-    if !offload_conversions() {
+    convert_pages(pages, concurrency, offload_conversions(), convert)
+}
+
+/// [`convert_blocking`] with the choice of pool or inline made by the caller (tests take both
+/// paths on any machine).
+fn convert_pages<T, U, F>(
+    pages: BoxStream<'static, Result<T>>,
+    concurrency: usize,
+    offload: bool,
+    convert: F,
+) -> BoxStream<'static, Result<U>>
+where
+    T: Send + 'static,
+    U: Send + 'static,
+    F: Fn(T) -> U + Send + Sync + 'static,
+{
+    if !offload {
         return pages.map(move |page| page.map(&convert)).boxed();
     }
     let convert = std::sync::Arc::new(convert);
@@ -399,6 +415,12 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn convert_blocking_keeps_order_and_passes_errors() {
+        for offload in [true, false] {
+            converts_in_order_and_passes_errors(offload).await;
+        }
+    }
+
+    async fn converts_in_order_and_passes_errors(offload: bool) {
         let pages = paginate(0u32, PageLimit::unbounded(), |c| async move {
             if c == 20 {
                 Err(Error::new(ErrorKind::Unavailable, "down"))
@@ -406,7 +428,7 @@ mod tests {
                 Ok(Page::new(vec![c], Some(c + 1)))
             }
         });
-        let mut s = convert_blocking(read_ahead(pages), 3, |p: Page<Vec<u32>, u32>| {
+        let mut s = convert_pages(read_ahead(pages), 3, offload, |p: Page<Vec<u32>, u32>| {
             // Later pages finish first, if anything.
             std::thread::sleep(std::time::Duration::from_millis(
                 u64::from(20 - p.items[0]) / 4,
@@ -421,7 +443,11 @@ mod tests {
                 Err(e) => err = Some(e),
             }
         }
-        assert_eq!(out, (0..20).map(|n| n * 10).collect::<Vec<_>>());
+        assert_eq!(
+            out,
+            (0..20).map(|n| n * 10).collect::<Vec<_>>(),
+            "offload {offload}"
+        );
         assert_eq!(err.unwrap().kind(), ErrorKind::Unavailable);
     }
 
