@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::hint::black_box;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -188,50 +189,70 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn million(rt: &tokio::runtime::Runtime) {
-    let source = GeneratedSource { docs: BIG };
+/// The 1M-document cases: label, sink batch size, whether the state store is the no-op one.
+const CASES: [(&str, usize, bool); 6] = [
+    ("MemoryStateStore, batches of 64  ", 64, false),
+    ("MemoryStateStore, batches of 1000", 1000, false),
+    ("no-op store,      batches of 64  ", 64, true),
+    ("no-op store,      batches of 1000", 1000, true),
+    ("no-op store,      batches of 256 ", 256, true),
+    ("no-op store,      batches of 16  ", 16, true),
+];
+
+fn million() {
     println!(
-        "sync_loop: {BIG} documents in pages of {PAGE}; each case against draining the same \
-         stream (the baseline), in turns, best of {ROUNDS} each"
+        "sync_loop: {BIG} documents in pages of {PAGE}; each case in a process of its own, against \
+         draining the same stream (the baseline) in turns, best of {ROUNDS} each"
     );
-    let runs: [(&str, usize, bool); 6] = [
-        ("MemoryStateStore, batches of 64  ", 64, false),
-        ("MemoryStateStore, batches of 1000", 1000, false),
-        ("no-op store,      batches of 64  ", 64, true),
-        ("no-op store,      batches of 1000", 1000, true),
-        ("no-op store,      batches of 256 ", 256, true),
-        ("no-op store,      batches of 16  ", 16, true),
-    ];
-    for (label, batch_docs, forgetful) in runs {
+    let exe = std::env::current_exe().ok();
+    for (i, (label, ..)) in CASES.iter().enumerate() {
         // `SYNC_LOOP_ONLY=<part of a label>` runs only the matching cases (for profiling).
         if std::env::var("SYNC_LOOP_ONLY").is_ok_and(|o| !label.contains(&o)) {
             continue;
         }
-        let ((base, base_docs), (looped, docs)) = if forgetful {
-            best_of_interleaved(
-                rt,
-                || drain(source),
-                || sync(source, batch_docs, ForgetfulStore),
-            )
-        } else {
-            best_of_interleaved(
-                rt,
-                || drain(source),
-                || sync(source, batch_docs, MemoryStateStore::new()),
-            )
-        };
-        let ratio = looped.as_secs_f64() / base.as_secs_f64();
-        println!(
-            "  Syncer, {label} {:>8.3} s  {:>12.0} docs/s  (drain {:>8.0} docs/s; {docs} delivered; {ratio:.2}x the baseline's time, loop overhead {:+.1}%)",
-            looped.as_secs_f64(),
-            rate(docs, looped),
-            rate(base_docs, base),
-            (ratio - 1.0) * 100.0,
-        );
+        // A process per case: what one case leaves in the allocator (a million-entry map freed,
+        // a fragmented heap) must not weigh on the next one's timings.
+        let output = exe
+            .as_ref()
+            .map(|exe| Command::new(exe).args(["--case", &i.to_string()]).output());
+        match output {
+            Some(Ok(out)) if out.status.success() => {
+                print!("{}", String::from_utf8_lossy(&out.stdout));
+            }
+            _ => println!("  Syncer, {label}: the measuring process failed"),
+        }
     }
-    if let Some(mib) = peak_rss_mib() {
-        println!("  peak RSS of the process: {mib:.0} MiB");
-    }
+}
+
+/// One case of [`CASES`], in this process.
+fn run_case(rt: &tokio::runtime::Runtime, case: usize) {
+    let Some(&(label, batch_docs, forgetful)) = CASES.get(case) else {
+        eprintln!("no case {case}");
+        std::process::exit(2);
+    };
+    let source = GeneratedSource { docs: BIG };
+    let ((base, base_docs), (looped, docs)) = if forgetful {
+        best_of_interleaved(
+            rt,
+            || drain(source),
+            || sync(source, batch_docs, ForgetfulStore),
+        )
+    } else {
+        best_of_interleaved(
+            rt,
+            || drain(source),
+            || sync(source, batch_docs, MemoryStateStore::new()),
+        )
+    };
+    let ratio = looped.as_secs_f64() / base.as_secs_f64();
+    println!(
+        "  Syncer, {label} {:>8.3} s  {:>12.0} docs/s  (drain {:>8.0} docs/s; {docs} delivered; {ratio:.2}x the baseline's time, loop overhead {:+.1}%; peak RSS {:.0} MiB)",
+        looped.as_secs_f64(),
+        rate(docs, looped),
+        rate(base_docs, base),
+        (ratio - 1.0) * 100.0,
+        peak_rss_mib().unwrap_or(0.0),
+    );
 }
 
 fn main() {
@@ -245,6 +266,16 @@ fn main() {
             std::process::exit(1);
         }
     };
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(case) = args
+        .iter()
+        .position(|a| a == "--case")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+    {
+        run_case(&rt, case);
+        return;
+    }
     let mut criterion = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
@@ -257,7 +288,7 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     if filters.is_empty() || filters.iter().any(|f| f == "million") {
-        million(&rt);
+        million();
     }
 
     let source = GeneratedSource { docs: SMALL };
