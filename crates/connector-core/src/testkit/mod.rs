@@ -95,6 +95,16 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
+/// Sets a fixture up and runs one check on it, on a fresh runtime: the body of every test the
+/// kit's macros expand to.
+#[doc(hidden)]
+pub fn run_check<S, Fut>(setup: impl std::future::Future<Output = S>, check: impl FnOnce(S) -> Fut)
+where
+    Fut: std::future::Future<Output = ()>,
+{
+    block_on(async move { check(setup.await).await });
+}
+
 /// Expands to one `#[test]` per conformance check, in a module named `$name`.
 ///
 /// `$fixture` implements [`Fixture`]; the list names the capabilities the connector claims
@@ -111,10 +121,7 @@ macro_rules! conformance_tests {
                 F: FnOnce($fixture) -> Fut,
                 Fut: ::std::future::Future<Output = ()>,
             {
-                $crate::testkit::block_on(async move {
-                    let fixture = <$fixture as $crate::testkit::Fixture>::setup().await;
-                    check(fixture).await;
-                });
+                $crate::testkit::run_check(<$fixture as $crate::testkit::Fixture>::setup(), check);
             }
 
             #[test]

@@ -360,10 +360,7 @@ macro_rules! state_store_tests {
                 F: FnOnce($fixture) -> Fut,
                 Fut: ::std::future::Future<Output = ()>,
             {
-                $crate::testkit::block_on(async move {
-                    let fixture = <$fixture as $crate::testkit::StoreFixture>::setup().await;
-                    check(fixture).await;
-                });
+                $crate::testkit::run_check(<$fixture as $crate::testkit::StoreFixture>::setup(), check);
             }
 
             #[test]
