@@ -265,7 +265,7 @@ impl StateStore for CompactStateStore {
         Ok(Vec::new())
     }
 
-    async fn commit(&self, commit: Commit) -> connector_core::Result<()> {
+    async fn commit(&self, commit: Commit<'_>) -> connector_core::Result<()> {
         let mut docs = self.documents.lock().expect("lock");
         for state in commit.documents.iter() {
             let fingerprint =

@@ -114,7 +114,7 @@ impl StateStore for ForgetfulStore {
         Ok(Vec::new())
     }
 
-    async fn commit(&self, _commit: Commit) -> Result<()> {
+    async fn commit(&self, _commit: Commit<'_>) -> Result<()> {
         Ok(())
     }
 

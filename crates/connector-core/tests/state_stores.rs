@@ -67,7 +67,7 @@ mod minimal {
         async fn document_ids(&self) -> Result<Vec<String>> {
             self.0.document_ids().await
         }
-        async fn commit(&self, commit: Commit) -> Result<()> {
+        async fn commit(&self, commit: Commit<'_>) -> Result<()> {
             self.0.commit(commit).await
         }
         async fn remove_documents(&self, ids: &[String]) -> Result<()> {

@@ -38,6 +38,43 @@ async fn rebatches_by_items_independent_of_page_size() {
     assert_eq!((report.new, report.delivered, report.pages), (23, 23, 5));
 }
 
+/// Batches lent from inside a page and batches moved together from two pages come out in the
+/// source's order, and the store records exactly the delivered documents.
+#[tokio::test]
+async fn batches_within_and_across_pages_keep_the_source_order() {
+    let source = MemoryConnector::numbered(23, 10, t0());
+    let mut expected = Vec::new();
+    let mut pages = source.load(SyncContext::new());
+    while let Some(page) = connector_core::reexports::futures::StreamExt::next(&mut pages).await {
+        expected.extend(page.unwrap().documents);
+    }
+    let sink = MemorySink::new();
+    let store = MemoryStateStore::new();
+    Syncer::new(Arc::new(source))
+        .sink(sink.clone())
+        .state(store.clone())
+        .options(SyncOptions::default().batch_docs(4))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    let deliveries = sink.deliveries();
+    let sizes: Vec<usize> = deliveries.iter().map(Vec::len).collect();
+    assert_eq!(sizes, vec![4, 4, 4, 4, 4, 3]);
+    let ids: Vec<String> = expected.iter().map(|d| d.id.clone()).collect();
+    assert_eq!(deliveries.concat(), ids);
+    let stored = store
+        .documents(&ids.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    let stored: Vec<String> = stored
+        .unwrap()
+        .into_iter()
+        .map(|s| s.map(|s| s.fingerprint).unwrap_or_default())
+        .collect();
+    let fingerprints: Vec<String> = expected.iter().map(|d| d.fingerprint.clone()).collect();
+    assert_eq!(stored, fingerprints);
+    assert_eq!(sink.len(), 23);
+}
+
 #[tokio::test]
 async fn rebatches_by_bytes_and_sends_an_oversized_document_alone() {
     let mut items: Vec<MemoryItem> = (0..6)
@@ -433,8 +470,8 @@ async fn channel_sink_waits_for_the_host_to_acknowledge() {
     let host = tokio::spawn(async move {
         let mut got = Vec::new();
         while let Some(event) = events.recv().await {
-            if let SinkEvent::Write(batch, ack) = event {
-                got.extend(batch.documents.into_iter().map(|d| d.id));
+            if let SinkEvent::Write(documents, ack) = event {
+                got.extend(documents.into_iter().map(|d| d.id));
                 if got.len() >= 4 {
                     ack.fail("disk full");
                 } else {

@@ -174,12 +174,12 @@ struct FailingSink {
 
 #[async_trait]
 impl Sink for FailingSink {
-    async fn write(&self, batch: &Batch) -> connector_core::Result<()> {
+    async fn write(&self, documents: &[Document]) -> connector_core::Result<()> {
         let n = self.writes.fetch_add(1, Ordering::SeqCst);
         if Some(n) == self.fail_at {
             return Err(Error::new(ErrorKind::Sink, "injected sink failure"));
         }
-        self.inner.write(batch).await
+        self.inner.write(documents).await
     }
 
     async fn delete(&self, ids: &[String]) -> connector_core::Result<()> {

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Sink;
-use crate::document::Batch;
+use crate::document::Document;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Confirms (or refuses) one delivered batch. Dropping it without answering refuses the batch,
@@ -28,8 +28,8 @@ impl Ack {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SinkEvent {
-    /// Store these documents, then call [`Ack::ok`].
-    Write(Batch, Ack),
+    /// Store these documents (one batch, in the source's order), then call [`Ack::ok`].
+    Write(Vec<Document>, Ack),
     /// Delete these ids, then call [`Ack::ok`].
     Delete(Vec<String>, Ack),
 }
@@ -44,7 +44,7 @@ pub enum SinkEvent {
 /// tokio::spawn(async move {
 ///     while let Some(event) = events.recv().await {
 ///         match event {
-///             SinkEvent::Write(batch, ack) => { /* index batch.documents */ ack.ok() }
+///             SinkEvent::Write(documents, ack) => { /* index documents */ ack.ok() }
 ///             SinkEvent::Delete(ids, ack) => { /* remove ids */ ack.ok() }
 ///             _ => {}
 ///         }
@@ -87,9 +87,10 @@ impl ChannelSink {
 
 #[async_trait]
 impl Sink for ChannelSink {
-    async fn write(&self, batch: &Batch) -> Result<()> {
-        let batch = batch.clone();
-        self.send(|ack| SinkEvent::Write(batch, ack)).await
+    async fn write(&self, documents: &[Document]) -> Result<()> {
+        // The host owns what it receives, so this sink copies the borrowed batch.
+        let documents = documents.to_vec();
+        self.send(|ack| SinkEvent::Write(documents, ack)).await
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {

@@ -7,7 +7,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
 use super::Sink;
-use crate::document::{Batch, Content, Document};
+use crate::document::{Content, Document};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::hash128;
 
@@ -106,9 +106,9 @@ fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
 
 #[async_trait]
 impl Sink for DirectorySink {
-    async fn write(&self, batch: &Batch) -> Result<()> {
+    async fn write(&self, documents: &[Document]) -> Result<()> {
         let mut lines = Vec::new();
-        for doc in &batch.documents {
+        for doc in documents {
             let name = Self::file_name(doc);
             let path = self.root.join("files").join(&name);
             let tmp = self.root.join("files").join(format!(".{name}.tmp"));

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::Sink;
-use crate::document::{Batch, Document};
+use crate::document::Document;
 use crate::error::Result;
 
 #[derive(Debug, Default)]
@@ -73,12 +73,12 @@ impl MemorySink {
 
 #[async_trait]
 impl Sink for MemorySink {
-    async fn write(&self, batch: &Batch) -> Result<()> {
+    async fn write(&self, documents: &[Document]) -> Result<()> {
         let mut inner = self.lock();
         inner
             .deliveries
-            .push(batch.documents.iter().map(|d| d.id.clone()).collect());
-        for doc in &batch.documents {
+            .push(documents.iter().map(|d| d.id.clone()).collect());
+        for doc in documents {
             inner.documents.insert(doc.id.clone(), doc.clone());
         }
         Ok(())

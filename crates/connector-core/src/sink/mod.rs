@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::document::Batch;
+use crate::document::Document;
 use crate::error::Result;
 
 pub use channel::{Ack, ChannelSink, SinkEvent};
@@ -25,20 +25,27 @@ pub use ndjson::NdjsonSink;
 
 /// Where documents go. Third parties implement it for their index.
 ///
+/// A batch arrives as a borrowed slice: the batch loop hands the sink a window of the source's
+/// own page instead of moving every document into a vector of its own (that move was the
+/// largest part of the loop's cost). A sink that must keep documents past the call clones
+/// them, as [`ChannelSink`] does; most serialise or index them in place.
+///
 /// # Contract
 /// - `write` returns `Ok` only once the batch is stored (or handed on durably); the batch loop
 ///   commits progress after that and never before.
+/// - A batch holds at most the loop's `batch_docs` documents and, unless one document alone
+///   is larger, at most `batch_bytes` of content; it is never empty.
 /// - Writes upsert by [`Document::id`](crate::Document::id): the same id delivered twice is one
 ///   document.
 /// - `delete` of an id the sink does not hold is not an error.
 #[async_trait]
 pub trait Sink: Send + Sync {
-    /// Stores the documents of `batch` (its failures and unchanged ids are informational).
+    /// Stores `documents`, one batch, in the source's order.
     ///
     /// # Errors
     /// Any error: the batch loop stops, commits nothing of this batch and reports
     /// [`ErrorKind::Sink`](crate::ErrorKind::Sink).
-    async fn write(&self, batch: &Batch) -> Result<()>;
+    async fn write(&self, documents: &[Document]) -> Result<()>;
 
     /// Deletes documents by id (prune).
     ///
@@ -49,8 +56,8 @@ pub trait Sink: Send + Sync {
 
 #[async_trait]
 impl<S: Sink + ?Sized> Sink for Arc<S> {
-    async fn write(&self, batch: &Batch) -> Result<()> {
-        (**self).write(batch).await
+    async fn write(&self, documents: &[Document]) -> Result<()> {
+        (**self).write(documents).await
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {
@@ -60,8 +67,8 @@ impl<S: Sink + ?Sized> Sink for Arc<S> {
 
 #[async_trait]
 impl<S: Sink + ?Sized> Sink for Box<S> {
-    async fn write(&self, batch: &Batch) -> Result<()> {
-        (**self).write(batch).await
+    async fn write(&self, documents: &[Document]) -> Result<()> {
+        (**self).write(documents).await
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {
@@ -75,7 +82,7 @@ pub struct DiscardSink;
 
 #[async_trait]
 impl Sink for DiscardSink {
-    async fn write(&self, _batch: &Batch) -> Result<()> {
+    async fn write(&self, _documents: &[Document]) -> Result<()> {
         Ok(())
     }
 

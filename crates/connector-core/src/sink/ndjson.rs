@@ -7,7 +7,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use super::Sink;
-use crate::document::Batch;
+use crate::document::Document;
 use crate::error::{Error, ErrorKind, Result};
 
 enum Target {
@@ -140,13 +140,13 @@ impl fmt::Debug for NdjsonSink {
 
 #[async_trait]
 impl Sink for NdjsonSink {
-    async fn write(&self, batch: &Batch) -> Result<()> {
-        if batch.documents.is_empty() {
+    async fn write(&self, documents: &[Document]) -> Result<()> {
+        if documents.is_empty() {
             return Ok(());
         }
-        let mut buf =
-            Vec::with_capacity(batch.content_bytes() as usize + 256 * batch.documents.len());
-        for doc in &batch.documents {
+        let content: usize = documents.iter().map(|d| d.content.len()).sum();
+        let mut buf = Vec::with_capacity(content + 256 * documents.len());
+        for doc in documents {
             serde_json::to_writer(&mut buf, doc).map_err(|e| {
                 Error::new(ErrorKind::Sink, "cannot serialise document")
                     .with_item(doc.id.clone())

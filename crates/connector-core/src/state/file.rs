@@ -44,13 +44,13 @@ struct Loaded {
 /// One journal line.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-enum Entry {
+enum Entry<'a> {
     Commit {
         seq: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         checkpoint: Option<StoredCheckpoint>,
         #[serde(default, skip_serializing_if = "DocumentStates::is_empty")]
-        documents: DocumentStates,
+        documents: DocumentStates<'a>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         failed: Vec<FailedItem>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -68,7 +68,7 @@ enum Entry {
     },
 }
 
-impl Entry {
+impl Entry<'_> {
     fn seq(&self) -> u64 {
         match self {
             Self::Commit { seq, .. } | Self::Remove { seq, .. } | Self::Finish { seq, .. } => *seq,
@@ -151,7 +151,7 @@ impl FileStateStore {
 
     /// Appends one entry (built from the next sequence number) and applies it. When the write
     /// fails the in-memory copy is dropped, so the next call reads what is really on disk.
-    async fn append(&self, make: impl FnOnce(u64) -> Entry, compact: bool) -> Result<()> {
+    async fn append<'a>(&self, make: impl FnOnce(u64) -> Entry<'a>, compact: bool) -> Result<()> {
         let mut guard = self.inner.lock().await;
         let mut loaded = match guard.take() {
             Some(l) => l,
@@ -342,7 +342,7 @@ impl StateStore for FileStateStore {
         self.read_with(StateData::document_ids).await
     }
 
-    async fn commit(&self, commit: Commit) -> Result<()> {
+    async fn commit(&self, commit: Commit<'_>) -> Result<()> {
         if commit.is_empty() {
             return Ok(());
         }

@@ -59,7 +59,7 @@ impl StateStore for MemoryStateStore {
         Ok(self.lock().document_ids())
     }
 
-    async fn commit(&self, commit: Commit) -> Result<()> {
+    async fn commit(&self, commit: Commit<'_>) -> Result<()> {
         self.lock().apply(commit);
         Ok(())
     }

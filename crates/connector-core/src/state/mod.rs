@@ -23,7 +23,6 @@ use crate::window::TimeWindow;
 
 pub use file::FileStateStore;
 pub use memory::MemoryStateStore;
-pub(crate) use states::Recycler;
 pub use states::{DocumentStateRef, DocumentStates, IntoStates};
 
 /// What the store knows of one document.
@@ -113,19 +112,23 @@ pub enum CheckpointUpdate {
 }
 
 /// Everything one acknowledged sink batch changes, applied atomically.
+///
+/// `'a` is the borrow of the acknowledged documents, which the batch loop lends from the
+/// source's page for the duration of [`StateStore::commit`]; a commit built by hand from
+/// `(id, state)` pairs is `Commit<'static>`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Commit {
+pub struct Commit<'a> {
     /// The checkpoint after the last fully acknowledged source page.
     pub checkpoint: CheckpointUpdate,
     /// Acknowledged documents.
-    pub documents: DocumentStates,
+    pub documents: DocumentStates<'a>,
     /// New or repeated failures.
     pub failed: Vec<FailedItem>,
     /// Keys of failures that are resolved (the item was produced).
     pub resolved: Vec<String>,
 }
 
-impl Commit {
+impl Commit<'_> {
     /// Whether the commit changes nothing.
     pub fn is_empty(&self) -> bool {
         self.checkpoint == CheckpointUpdate::Keep
@@ -235,11 +238,12 @@ pub trait StateStore: Send + Sync {
     /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
     async fn document_ids(&self) -> Result<Vec<String>>;
 
-    /// Applies one acknowledged batch.
+    /// Applies one acknowledged batch. The documents in it are borrowed for the call: a store
+    /// that hands the commit on (to a writer task, say) keeps what it needs of them first.
     ///
     /// # Errors
     /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be written.
-    async fn commit(&self, commit: Commit) -> Result<()>;
+    async fn commit(&self, commit: Commit<'_>) -> Result<()>;
 
     /// Forgets documents the sink deleted.
     ///
@@ -318,7 +322,7 @@ impl StateData {
             .collect()
     }
 
-    fn apply(&mut self, commit: Commit) {
+    fn apply(&mut self, commit: Commit<'_>) {
         if let CheckpointUpdate::Set(cp) = commit.checkpoint {
             self.checkpoint = Some(cp);
         }

@@ -1,7 +1,5 @@
 //! The acknowledged documents of a [`Commit`](super::Commit).
 
-use std::sync::{Arc, Mutex, MutexGuard};
-
 use chrono::{DateTime, Utc};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -12,10 +10,12 @@ use crate::document::Document;
 /// The documents a sink acknowledged, as a [`Commit`](super::Commit) hands them to a store.
 ///
 /// A store records three things of each: its id, fingerprint and `updated_at`. The batch loop
-/// hands over the acknowledged documents themselves rather than copies of those fields, so a
-/// store pays only for what it keeps: one that writes them out (a journal line, SQL parameters)
-/// borrows them through [`iter`](Self::iter), one that keeps them in memory moves them out with
-/// [`into_states`](Self::into_states), and nothing is copied for a store that keeps nothing.
+/// lends the store the acknowledged documents themselves (they are still in the source's page)
+/// rather than copies of those fields, so a store pays only for what it keeps: one that writes
+/// them out (a journal line, SQL parameters) borrows them through [`iter`](Self::iter), one
+/// that keeps them in memory takes the id and fingerprint strings out with
+/// [`into_states`](Self::into_states) (the loop drops the documents after the commit), and
+/// nothing is copied for a store that keeps nothing.
 ///
 /// Built by hand from `(id, state)` pairs, for tests and tools:
 ///
@@ -33,82 +33,40 @@ use crate::document::Document;
 ///
 /// It serialises as a list of `[id, {"fingerprint": …, "updated_at": …}]` pairs.
 #[derive(Debug, Default)]
-pub struct DocumentStates(Repr);
+pub struct DocumentStates<'a>(Repr<'a>);
 
 #[derive(Debug)]
-enum Repr {
-    /// Acknowledged documents, and where their vector goes once the store is done with them.
-    Documents(Vec<Document>, Option<Recycler>),
+enum Repr<'a> {
+    /// Acknowledged documents, lent by the batch loop.
+    Documents(&'a mut [Document]),
     States(Vec<(String, DocumentState)>),
 }
 
-impl Clone for DocumentStates {
-    fn clone(&self) -> Self {
-        match &self.0 {
-            Repr::Documents(d, _) => Self(Repr::Documents(d.clone(), None)),
-            Repr::States(s) => Self(Repr::States(s.clone())),
-        }
-    }
-}
-
-impl Drop for DocumentStates {
-    fn drop(&mut self) {
-        if let Repr::Documents(docs, Some(recycler)) = &mut self.0 {
-            recycler.put(std::mem::take(docs));
-        }
-    }
-}
-
-/// A one-slot pool through which the batch loop gets back the vector of each batch it hands to
-/// the store, emptied: with glibc's allocator a fresh multi-KiB vector per batch (and its free)
-/// cost more than the rest of the loop's work per batch.
-#[derive(Debug, Clone)]
-pub(crate) struct Recycler {
-    slot: Arc<Mutex<Vec<Document>>>,
-    max_capacity: usize,
-}
-
-impl Recycler {
-    /// Keeps vectors of at most `max_capacity` documents.
-    pub(crate) fn new(max_capacity: usize) -> Self {
-        Self {
-            slot: Arc::new(Mutex::new(Vec::new())),
-            max_capacity,
-        }
-    }
-
-    /// An empty vector, with the capacity of the last one returned if there is one.
-    pub(crate) fn take(&self) -> Vec<Document> {
-        std::mem::take(&mut *self.lock())
-    }
-
-    /// Hands `documents` to a store; their vector comes back here when the store drops them.
-    pub(crate) fn wrap(&self, documents: Vec<Document>) -> DocumentStates {
-        DocumentStates(Repr::Documents(documents, Some(self.clone())))
-    }
-
-    fn put(&self, mut documents: Vec<Document>) {
-        if documents.capacity() > self.max_capacity {
-            return;
-        }
-        documents.clear();
-        let mut slot = self.lock();
-        if documents.capacity() > slot.capacity() {
-            *slot = documents;
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<Document>> {
-        // Nothing panics while the lock is held.
-        self.slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl Default for Repr {
+impl Default for Repr<'_> {
     fn default() -> Self {
         Self::States(Vec::new())
+    }
+}
+
+/// A clone owns its states: the documents of a borrowed set are not copied, only their id,
+/// fingerprint and `updated_at`.
+impl Clone for DocumentStates<'_> {
+    fn clone(&self) -> Self {
+        match &self.0 {
+            Repr::Documents(_) => self
+                .iter()
+                .map(|s| {
+                    (
+                        s.id.to_owned(),
+                        DocumentState {
+                            fingerprint: s.fingerprint.to_owned(),
+                            updated_at: s.updated_at,
+                        },
+                    )
+                })
+                .collect(),
+            Repr::States(s) => Self(Repr::States(s.clone())),
+        }
     }
 }
 
@@ -123,11 +81,11 @@ pub struct DocumentStateRef<'a> {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-impl DocumentStates {
+impl<'a> DocumentStates<'a> {
     /// How many documents.
     pub fn len(&self) -> usize {
         match &self.0 {
-            Repr::Documents(d, _) => d.len(),
+            Repr::Documents(d) => d.len(),
             Repr::States(s) => s.len(),
         }
     }
@@ -140,7 +98,7 @@ impl DocumentStates {
     /// Borrows each document's id, fingerprint and `updated_at`, in acknowledgement order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = DocumentStateRef<'_>> + '_ {
         let (docs, states) = match &self.0 {
-            Repr::Documents(d, _) => (d.as_slice(), &[][..]),
+            Repr::Documents(d) => (&**d, &[][..]),
             Repr::States(s) => (&[][..], s.as_slice()),
         };
         let docs = docs.iter().map(|d| DocumentStateRef {
@@ -159,17 +117,13 @@ impl DocumentStates {
         }
     }
 
-    /// Moves each document's id and state out, in acknowledgement order.
-    pub fn into_states(mut self) -> IntoStates {
-        let repr = match &mut self.0 {
-            Repr::Documents(docs, recycler) => IntoStatesRepr::Documents {
-                docs: std::mem::take(docs),
-                next: 0,
-                recycler: recycler.take(),
-            },
-            Repr::States(s) => IntoStatesRepr::States(std::mem::take(s).into_iter()),
-        };
-        IntoStates(repr)
+    /// Each document's id and state, in acknowledgement order. Lent documents give up their
+    /// id and fingerprint strings (left empty): the batch loop drops them after the commit.
+    pub fn into_states(self) -> IntoStates<'a> {
+        IntoStates(match self.0 {
+            Repr::Documents(docs) => IntoStatesRepr::Documents(docs.iter_mut()),
+            Repr::States(s) => IntoStatesRepr::States(s.into_iter()),
+        })
     }
 }
 
@@ -201,91 +155,81 @@ impl<T, A: ExactSizeIterator<Item = T>, B: ExactSizeIterator<Item = T>> ExactSiz
 
 /// The owning iterator of [`DocumentStates::into_states`].
 #[derive(Debug)]
-pub struct IntoStates(IntoStatesRepr);
+pub struct IntoStates<'a>(IntoStatesRepr<'a>);
 
 #[derive(Debug)]
-enum IntoStatesRepr {
-    /// The documents stay in their vector (their ids and fingerprints are taken out) so that
-    /// the vector can go back to the batch loop.
-    Documents {
-        docs: Vec<Document>,
-        next: usize,
-        recycler: Option<Recycler>,
-    },
+enum IntoStatesRepr<'a> {
+    Documents(std::slice::IterMut<'a, Document>),
     States(std::vec::IntoIter<(String, DocumentState)>),
 }
 
-impl Iterator for IntoStates {
+fn take_state(doc: &mut Document) -> (String, DocumentState) {
+    (
+        std::mem::take(&mut doc.id),
+        DocumentState {
+            fingerprint: std::mem::take(&mut doc.fingerprint),
+            updated_at: doc.updated_at,
+        },
+    )
+}
+
+impl Iterator for IntoStates<'_> {
     type Item = (String, DocumentState);
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
-            IntoStatesRepr::Documents { docs, next, .. } => {
-                let doc = docs.get_mut(*next)?;
-                *next += 1;
-                Some((
-                    std::mem::take(&mut doc.id),
-                    DocumentState {
-                        fingerprint: std::mem::take(&mut doc.fingerprint),
-                        updated_at: doc.updated_at,
-                    },
-                ))
-            }
+            IntoStatesRepr::Documents(docs) => docs.next().map(take_state),
             IntoStatesRepr::States(s) => s.next(),
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         match &self.0 {
-            IntoStatesRepr::Documents { docs, next, .. } => {
-                let left = docs.len() - *next;
-                (left, Some(left))
-            }
+            IntoStatesRepr::Documents(docs) => docs.size_hint(),
             IntoStatesRepr::States(s) => s.size_hint(),
         }
     }
 }
 
-impl Drop for IntoStates {
-    fn drop(&mut self) {
-        if let IntoStatesRepr::Documents {
-            docs,
-            recycler: Some(recycler),
-            ..
-        } = &mut self.0
-        {
-            recycler.put(std::mem::take(docs));
-        }
+impl ExactSizeIterator for IntoStates<'_> {}
+
+/// Lends acknowledged documents to a store; what [`into_states`](DocumentStates::into_states)
+/// takes out of them is left empty.
+impl<'a> From<&'a mut [Document]> for DocumentStates<'a> {
+    fn from(documents: &'a mut [Document]) -> Self {
+        Self(Repr::Documents(documents))
     }
 }
 
-impl ExactSizeIterator for IntoStates {}
-
-impl From<Vec<Document>> for DocumentStates {
+/// Keeps the id and state of each document (the rest is dropped).
+impl From<Vec<Document>> for DocumentStates<'_> {
     fn from(documents: Vec<Document>) -> Self {
-        Self(Repr::Documents(documents, None))
+        documents
+            .into_iter()
+            .map(|mut d| take_state(&mut d))
+            .collect()
     }
 }
 
-impl From<Vec<(String, DocumentState)>> for DocumentStates {
+impl From<Vec<(String, DocumentState)>> for DocumentStates<'_> {
     fn from(states: Vec<(String, DocumentState)>) -> Self {
         Self(Repr::States(states))
     }
 }
 
-impl FromIterator<(String, DocumentState)> for DocumentStates {
+impl FromIterator<(String, DocumentState)> for DocumentStates<'_> {
     fn from_iter<I: IntoIterator<Item = (String, DocumentState)>>(iter: I) -> Self {
         Self(Repr::States(iter.into_iter().collect()))
     }
 }
 
-impl PartialEq for DocumentStates {
+impl PartialEq for DocumentStates<'_> {
     fn eq(&self, other: &Self) -> bool {
         self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
-impl Serialize for DocumentStates {
+impl Serialize for DocumentStates<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct StateRef<'a> {
@@ -307,7 +251,7 @@ impl Serialize for DocumentStates {
     }
 }
 
-impl<'de> Deserialize<'de> for DocumentStates {
+impl<'de> Deserialize<'de> for DocumentStates<'_> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Vec::<(String, DocumentState)>::deserialize(deserializer).map(Self::from)
     }
@@ -321,11 +265,8 @@ mod tests {
         Document::text(id, "test", id, format!("body of {id}"))
     }
 
-    #[test]
-    fn documents_and_pairs_are_the_same_states() {
-        let docs = vec![doc("a"), doc("b")];
-        let pairs: Vec<(String, DocumentState)> = docs
-            .iter()
+    fn pairs(docs: &[Document]) -> Vec<(String, DocumentState)> {
+        docs.iter()
             .map(|d| {
                 (
                     d.id.clone(),
@@ -335,38 +276,45 @@ mod tests {
                     },
                 )
             })
-            .collect();
-        let from_docs = DocumentStates::from(docs);
-        let from_pairs = DocumentStates::from(pairs.clone());
+            .collect()
+    }
+
+    #[test]
+    fn documents_and_pairs_are_the_same_states() {
+        let mut docs = vec![doc("a"), doc("b")];
+        let expected = pairs(&docs);
+        let from_pairs = DocumentStates::from(expected.clone());
+        let from_docs = DocumentStates::from(&mut docs[..]);
         assert_eq!(from_docs, from_pairs);
         assert_eq!(from_docs.iter().len(), 2);
         assert_eq!(
             serde_json::to_string(&from_docs).ok(),
-            serde_json::to_string(&pairs).ok()
+            serde_json::to_string(&expected).ok()
         );
-        assert_eq!(from_docs.into_states().collect::<Vec<_>>(), pairs);
+        assert_eq!(from_docs.clone(), from_pairs);
+        assert_eq!(from_docs.into_states().collect::<Vec<_>>(), expected);
         assert_eq!(from_pairs.into_states().len(), 2);
+        assert_eq!(
+            DocumentStates::from(vec![doc("a"), doc("b")]),
+            expected.into()
+        );
     }
 
     #[test]
-    fn the_vector_goes_back_to_the_loop_once_the_store_is_done() {
-        let recycler = Recycler::new(8);
-        let states = recycler.wrap(vec![doc("a"), doc("b")]);
-        let mut iter = states.into_states();
-        assert_eq!(iter.next().map(|(id, _)| id), Some("a".to_owned()));
-        drop(iter);
-        let back = recycler.take();
-        assert!(back.is_empty() && back.capacity() >= 2);
-        // Dropped without being read, or too large to keep.
-        drop(recycler.wrap(back));
-        assert!(recycler.take().capacity() >= 2);
-        drop(recycler.wrap((0..20).map(|i| doc(&i.to_string())).collect()));
-        assert_eq!(recycler.take().capacity(), 0);
+    fn taking_the_states_of_lent_documents_empties_their_ids() {
+        let mut docs = [doc("a"), doc("b")];
+        let mut states = DocumentStates::from(&mut docs[..]).into_states();
+        assert_eq!(states.len(), 2);
+        assert_eq!(states.next().map(|(id, _)| id), Some("a".to_owned()));
+        drop(states);
+        assert!(docs[0].id.is_empty() && docs[0].fingerprint.is_empty());
+        assert_eq!(docs[1].id, "b");
     }
 
     #[test]
     fn round_trips_through_json() {
-        let states = DocumentStates::from(vec![doc("x")]);
+        let mut docs = [doc("x")];
+        let states = DocumentStates::from(&mut docs[..]);
         let json = serde_json::to_string(&states).unwrap_or_default();
         let back: DocumentStates = serde_json::from_str(&json).unwrap_or_default();
         assert_eq!(back, states);

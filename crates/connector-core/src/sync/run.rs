@@ -16,8 +16,8 @@ use crate::context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
 use crate::document::{Batch, Document, Failure};
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::{
-    CheckpointUpdate, Commit, DocumentStates, FailedItem, Known, Recycler, RunRecord, RunStatus,
-    StateStore, StoredCheckpoint, failure_key,
+    CheckpointUpdate, Commit, DocumentStates, FailedItem, Known, RunRecord, RunStatus, StateStore,
+    StoredCheckpoint, failure_key,
 };
 use crate::window::TimeWindow;
 
@@ -268,7 +268,7 @@ async fn execute(
         buffer: VecDeque::new(),
         buffer_len: 0,
         buffer_bytes: 0,
-        recycler: Recycler::new(syncer.options.batch_docs.saturating_mul(2)),
+        staging: Vec::new(),
         pages: VecDeque::new(),
         known_failures,
         reported: HashSet::new(),
@@ -367,13 +367,6 @@ enum Status {
     Unchanged,
 }
 
-/// A source page's documents waiting for the sink.
-struct Part {
-    docs: std::vec::IntoIter<Document>,
-    /// No document has been taken from it yet.
-    whole: bool,
-}
-
 struct PendingPage {
     checkpoint: Option<CheckpointJson>,
     remaining: usize,
@@ -387,13 +380,14 @@ struct Pipeline<'a> {
     window: Option<TimeWindow>,
     run_started: DateTime<Utc>,
     full_run: bool,
-    /// Documents waiting for the sink, oldest first, one iterator per source page: a document
-    /// is moved once, from its page into the sink's batch.
-    buffer: VecDeque<Part>,
+    /// Documents waiting for the sink, oldest first, one queue per source page (the page's own
+    /// vector). A sink batch that lies within one page is lent to the sink and the store
+    /// straight from it; the committed documents are then dropped from its front.
+    buffer: VecDeque<VecDeque<Document>>,
     buffer_len: usize,
     buffer_bytes: u64,
-    /// Gives back the vectors of the batches the store is done with.
-    recycler: Recycler,
+    /// A batch that spans pages, moved out of them (the only documents the loop moves).
+    staging: Vec<Document>,
     /// Source pages not yet committed, oldest first.
     pages: VecDeque<PendingPage>,
     known_failures: HashMap<String, FailedItem>,
@@ -418,7 +412,7 @@ impl Pipeline<'_> {
         while self.buffer_len > 0 {
             self.flush_one().await?;
         }
-        self.commit_acknowledged(DocumentStates::default()).await
+        self.commit_pages().await
     }
 
     async fn page(&mut self, mut batch: Batch, checkpoint: Option<CheckpointJson>) -> Result<()> {
@@ -489,10 +483,7 @@ impl Pipeline<'_> {
         self.buffer_len += documents.len();
         self.buffer_bytes += page_bytes - skipped_bytes;
         if !documents.is_empty() {
-            self.buffer.push_back(Part {
-                docs: documents.into_iter(),
-                whole: true,
-            });
+            self.buffer.push_back(VecDeque::from(documents));
         }
         progress.unchanged += batch.unchanged.len() as u64;
         for id in batch.unchanged {
@@ -517,7 +508,7 @@ impl Pipeline<'_> {
         if self.buffer_len == 0 {
             // Nothing of this page (or an earlier one) waits for the sink: commit it now, so a
             // long run of unchanged pages still moves the checkpoint.
-            self.commit_acknowledged(DocumentStates::default()).await?;
+            self.commit_pages().await?;
         }
         self.report_progress();
         Ok(())
@@ -526,10 +517,11 @@ impl Pipeline<'_> {
     /// Sends the oldest buffered documents, up to the batch limits, and commits what the sink
     /// acknowledged.
     async fn flush_one(&mut self) -> Result<()> {
-        let opts = &self.syncer.options;
+        let syncer = self.syncer;
+        let opts = &syncer.options;
         let mut count = 0;
         let mut bytes = 0u64;
-        // `None`: the batch's bytes are summed once it is built, from documents then in cache.
+        // `None`: the batch's bytes are summed once it is known, from documents then in cache.
         let mut known_bytes = None;
         if self.buffer_bytes <= opts.batch_bytes {
             // Everything buffered fits the byte limit: the batch is the oldest `batch_docs`
@@ -540,7 +532,7 @@ impl Pipeline<'_> {
             }
         } else {
             'measure: for part in &self.buffer {
-                for doc in part.docs.as_slice() {
+                for doc in part {
                     let size = doc.content.len() as u64;
                     if count >= opts.batch_docs || (count > 0 && bytes + size > opts.batch_bytes) {
                         break 'measure;
@@ -551,41 +543,21 @@ impl Pipeline<'_> {
             }
             known_bytes = Some(bytes);
         }
-        self.buffer_len -= count;
-        let mut documents: Vec<Document> = Vec::new();
-        while documents.len() < count {
-            let Some(front) = self.buffer.front_mut() else {
-                break;
-            };
-            let want = count - documents.len();
-            if documents.is_empty() && front.whole && front.docs.len() <= want {
-                // A whole page: collecting its untouched iterator hands over the page's vector
-                // as it is, instead of moving every document into a new one. (A page already
-                // cut into is moved like any other part: std would copy its rest into a fresh
-                // vector, a page-sized allocation the allocator handled badly.)
-                documents = self
-                    .buffer
-                    .pop_front()
-                    .map(|part| Vec::from_iter(part.docs))
-                    .unwrap_or_default();
-                continue;
-            }
-            front.whole = false;
-            if documents.capacity() == 0 {
-                documents = self.recycler.take();
-            }
-            documents.reserve(want);
-            documents.extend(front.docs.by_ref().take(want));
-            if front.docs.len() == 0 {
-                self.buffer.pop_front();
-            }
+        if count == 0 {
+            return Ok(());
         }
+        self.buffer_len -= count;
+        // A batch within the oldest page is lent from it as it is; one that spans pages is
+        // moved into `staging` first.
+        let in_page = self.buffer.front().is_some_and(|page| page.len() >= count);
+        if !in_page {
+            self.stage(count);
+        }
+        let batch = self.batch_mut(in_page, count);
         let bytes =
-            known_bytes.unwrap_or_else(|| documents.iter().map(|d| d.content.len() as u64).sum());
-        self.buffer_bytes -= bytes;
-        let batch = Batch::new(documents);
-        let source = self.syncer.connector.source();
-        self.syncer.sink.write(&batch).await.map_err(|e| {
+            known_bytes.unwrap_or_else(|| batch.iter().map(|d| d.content.len() as u64).sum());
+        let source = syncer.connector.source();
+        syncer.sink.write(batch).await.map_err(|e| {
             if e.kind() == ErrorKind::Sink {
                 e.with_connector(source)
             } else {
@@ -594,6 +566,7 @@ impl Pipeline<'_> {
                     .with_cause(e)
             }
         })?;
+        self.buffer_bytes -= bytes;
         self.state.progress.delivered += count as u64;
 
         // The buffer is first in, first out, so the acknowledged documents are the oldest
@@ -607,20 +580,70 @@ impl Pipeline<'_> {
             page.remaining -= take;
             acked -= take;
         }
+        let mut commit = self.acknowledged_pages();
         // The store takes what it keeps of each document straight from the acknowledged batch.
-        self.commit_acknowledged(self.recycler.wrap(batch.documents))
-            .await?;
+        commit.documents = DocumentStates::from(self.batch_mut(in_page, count));
+        syncer.state.commit(commit).await?;
+        if in_page {
+            if let Some(page) = self.buffer.front_mut() {
+                page.drain(..count.min(page.len()));
+                if page.is_empty() {
+                    self.buffer.pop_front();
+                }
+            }
+        } else {
+            self.staging.clear();
+        }
         self.report_progress();
         Ok(())
     }
 
-    /// Commits the acknowledged documents and every leading page all of whose documents are
-    /// acknowledged: its checkpoint (the latest one) and its failures.
-    async fn commit_acknowledged(&mut self, documents: DocumentStates) -> Result<()> {
-        let mut commit = Commit {
-            documents,
-            ..Commit::default()
-        };
+    /// Moves the oldest `count` buffered documents into `staging`.
+    fn stage(&mut self, count: usize) {
+        self.staging.clear();
+        self.staging.reserve(count);
+        while self.staging.len() < count {
+            let Some(page) = self.buffer.front_mut() else {
+                break;
+            };
+            let want = count - self.staging.len();
+            if page.len() <= want {
+                // The whole rest of a page: one block copy.
+                if let Some(page) = self.buffer.pop_front() {
+                    self.staging.append(&mut Vec::from(page));
+                }
+            } else {
+                self.staging.extend(page.drain(..want));
+            }
+        }
+    }
+
+    /// The batch of `count` documents that [`flush_one`](Self::flush_one) is sending.
+    fn batch_mut(&mut self, in_page: bool, count: usize) -> &mut [Document] {
+        if !in_page {
+            return &mut self.staging;
+        }
+        match self.buffer.front_mut() {
+            // A page's queue is never pushed to, so it is contiguous already and this moves
+            // nothing.
+            Some(page) => page.make_contiguous().get_mut(..count).unwrap_or_default(),
+            None => &mut [],
+        }
+    }
+
+    /// Commits every leading page all of whose documents are acknowledged, if there is one.
+    async fn commit_pages(&mut self) -> Result<()> {
+        let commit = self.acknowledged_pages();
+        if commit.is_empty() {
+            return Ok(());
+        }
+        self.syncer.state.commit(commit).await
+    }
+
+    /// Takes every leading page all of whose documents are acknowledged: its checkpoint (the
+    /// latest one) and its failures.
+    fn acknowledged_pages(&mut self) -> Commit<'static> {
+        let mut commit = Commit::default();
         let mut checkpoint = None;
         while self.pages.front().is_some_and(|p| p.remaining == 0) {
             let Some(page) = self.pages.pop_front() else {
@@ -652,10 +675,7 @@ impl Pipeline<'_> {
                 started_at: self.run_started,
             });
         }
-        if commit.is_empty() {
-            return Ok(());
-        }
-        self.syncer.state.commit(commit).await
+        commit
     }
 
     /// Marks stored failures as resolved.

@@ -297,7 +297,7 @@ struct FailingSink {
 
 #[async_trait]
 impl Sink for FailingSink {
-    async fn write(&self, batch: &Batch) -> Result<()> {
+    async fn write(&self, documents: &[Document]) -> Result<()> {
         let n = self.writes.fetch_add(1, Ordering::SeqCst);
         if Some(n) == self.fail_at {
             return Err(Error::new(
@@ -305,7 +305,7 @@ impl Sink for FailingSink {
                 format!("injected failure at batch {n}"),
             ));
         }
-        self.inner.write(batch).await
+        self.inner.write(documents).await
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {

@@ -11,8 +11,8 @@ use crate::connector::CheckpointJson;
 use crate::document::{Document, Failure};
 use crate::error::ErrorKind;
 use crate::state::{
-    CheckpointUpdate, Commit, DocumentState, FailedItem, Known, RunRecord, RunStatus, StateStore,
-    StoredCheckpoint,
+    CheckpointUpdate, Commit, DocumentState, DocumentStates, FailedItem, Known, RunRecord,
+    RunStatus, StateStore, StoredCheckpoint,
 };
 
 /// A state store's test setup for the store checks.
@@ -73,10 +73,11 @@ fn failed(id: Option<&str>, message: &str, attempts: u32) -> FailedItem {
     }
 }
 
-async fn commit_documents(store: &dyn StateStore, documents: Vec<Document>) {
+/// Commits `documents` lent, as the batch loop does.
+async fn commit_documents(store: &dyn StateStore, mut documents: Vec<Document>) {
     let result = store
         .commit(Commit {
-            documents: documents.into(),
+            documents: DocumentStates::from(&mut documents[..]),
             ..Commit::default()
         })
         .await;
