@@ -8,6 +8,7 @@
 //! file written atomically; `connector-sync` adds SQLite and PostgreSQL.
 
 mod file;
+mod kept;
 mod memory;
 mod states;
 
@@ -20,6 +21,7 @@ use crate::document::{Document, Failure};
 use crate::error::Result;
 use crate::ids::hash128;
 use crate::window::TimeWindow;
+use kept::Kept;
 
 pub use file::FileStateStore;
 pub use memory::MemoryStateStore;
@@ -275,7 +277,7 @@ struct StateData {
     #[serde(default)]
     last_window_end: Option<DateTime<Utc>>,
     #[serde(default)]
-    documents: std::collections::BTreeMap<String, DocumentState>,
+    documents: std::collections::BTreeMap<String, Kept>,
     #[serde(default)]
     failed: std::collections::BTreeMap<String, FailedItem>,
     #[serde(default)]
@@ -309,16 +311,17 @@ impl StateData {
     fn compare(&self, documents: &[Document]) -> Vec<Known> {
         documents
             .iter()
-            .map(|d| {
-                let stored = self.documents.get(&d.id).map(|s| s.fingerprint.as_str());
-                Known::of(d, stored)
+            .map(|d| match self.documents.get(&d.id) {
+                None => Known::New,
+                Some(kept) if kept.has_fingerprint(&d.fingerprint) => Known::Unchanged,
+                Some(_) => Known::Changed,
             })
             .collect()
     }
 
     fn documents(&self, ids: &[&str]) -> Vec<Option<DocumentState>> {
         ids.iter()
-            .map(|id| self.documents.get(*id).cloned())
+            .map(|id| self.documents.get(*id).map(Kept::state))
             .collect()
     }
 
@@ -327,7 +330,7 @@ impl StateData {
             self.checkpoint = Some(cp);
         }
         for (id, state) in commit.documents.into_states() {
-            self.documents.insert(id, state);
+            self.documents.insert(id, Kept::new(state));
         }
         for key in commit.resolved {
             self.failed.remove(&key);
