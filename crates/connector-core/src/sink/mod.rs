@@ -30,6 +30,37 @@ pub use ndjson::NdjsonSink;
 /// largest part of the loop's cost). A sink that must keep documents past the call clones
 /// them, as [`ChannelSink`] does; most serialise or index them in place.
 ///
+/// A sink for a host's own index:
+///
+/// ```
+/// use connector_core::reexports::async_trait;
+/// use connector_core::sink::Sink;
+/// use connector_core::{Document, Result};
+///
+/// /// Upserts each document's text under its id (a stand-in for a search index).
+/// struct Index(std::sync::Mutex<std::collections::HashMap<String, String>>);
+///
+/// #[async_trait]
+/// impl Sink for Index {
+///     async fn write(&self, documents: &[Document]) -> Result<()> {
+///         let mut index = self.0.lock().unwrap_or_else(|e| e.into_inner());
+///         for doc in documents {
+///             let text = String::from_utf8_lossy(doc.content.as_bytes()).into_owned();
+///             index.insert(doc.id.clone(), text);
+///         }
+///         Ok(()) // stored: the batch loop may now commit this batch
+///     }
+///
+///     async fn delete(&self, ids: &[String]) -> Result<()> {
+///         let mut index = self.0.lock().unwrap_or_else(|e| e.into_inner());
+///         for id in ids {
+///             index.remove(id);
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+///
 /// # Contract
 /// - `write` returns `Ok` only once the batch is stored (or handed on durably); the batch loop
 ///   commits progress after that and never before.
