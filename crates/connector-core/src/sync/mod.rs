@@ -25,6 +25,12 @@
 //! point therefore resumes with no loss; at most the unacknowledged batch, and the documents of
 //! a source page that was only partly acknowledged, are delivered again, with the same ids.
 //!
+//! # What is copied
+//! Nothing, for a batch that lies within one source page: the sink and then the store borrow
+//! it straight from the page's own vector, and the committed documents are dropped from it.
+//! Only a batch that spans two pages is moved into a vector of its own first. The loop's cost
+//! over draining the connector's stream is a few percent (`cargo bench --bench sync_loop`).
+//!
 //! # Cancel safety
 //! [`Syncer::run`] may be dropped at any `.await`, cancelled through its token, or stopped by
 //! its timeout: nothing unacknowledged was committed, so the next run resumes cleanly.
