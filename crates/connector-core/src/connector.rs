@@ -8,6 +8,7 @@
 //! `impl<T: CheckpointedConnector> DynCheckpointed for T`.
 
 use std::fmt::{Debug, Display};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -16,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::context::SyncContext;
+use crate::credentials::CredentialStore;
 use crate::document::{Batch, Capabilities, CheckpointedBatch, SlimDocument};
 use crate::error::{Error, Result};
 use crate::window::TimeWindow;
@@ -79,6 +81,19 @@ pub trait Connector: Debug + Display + Send + Sync + 'static {
     /// be synced as its own job with its own checkpoint. Empty when the source does not split.
     fn partitions(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// Hands the credentials this connector receives from the service while it runs (OAuth
+    /// refresh tokens that rotate) to `store`, which persists them before they are used
+    /// (see [`CredentialStore`]). Returns whether this connector has such credentials; the
+    /// default has none and ignores `store`.
+    ///
+    /// This is how a host reaches a connector the [`Registry`](crate::Registry) built: call it
+    /// once, before the first sync. Without it, a rotated credential works for this process
+    /// only ([`DiscardCredentials`](crate::DiscardCredentials) logs a warning).
+    fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
+        let _ = store;
+        false
     }
 }
 

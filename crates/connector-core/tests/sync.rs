@@ -539,3 +539,10 @@ async fn a_retried_failure_is_counted_once_per_run() {
         "{fixed:?}"
     );
 }
+
+#[test]
+fn by_default_a_connector_has_no_credentials_that_rotate() {
+    let source = MemoryConnector::numbered(1, 1, t0());
+    let store = Arc::new(connector_core::MemoryCredentials::new());
+    assert!(!source.set_credential_store(store));
+}

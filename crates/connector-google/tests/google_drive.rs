@@ -392,6 +392,49 @@ async fn oauth_refresh_token_rotation_is_saved_before_use() {
     assert!(!format!("{connector:?}").contains(CLIENT_SECRET));
 }
 
+/// A host that builds through the registry reaches the credential store through the boxed
+/// connector.
+#[tokio::test]
+async fn a_registry_built_connector_takes_a_credential_store() {
+    let server = MockServer::start().await;
+    let token = TokenEndpoint {
+        rotate_to: Some("1//rotated-refresh-token-r2".into()),
+        ..TokenEndpoint::default()
+    };
+    mount_token(&server, token.clone()).await;
+    mount_drive(
+        &server,
+        vec![DriveFile::new("o1", "oauth@example.com", 1)],
+        &[],
+        1,
+    )
+    .await;
+    let connector = build(config(
+        &server.uri(),
+        user_token(),
+        json!({"include_my_drives": true}),
+    ));
+    let store = MemoryCredentials::new();
+    assert!(connector.set_credential_store(Arc::new(store.clone())));
+    let (docs, failures) = collect_load(connector.as_ref()).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(docs.len(), 1);
+    let saved = store.saved("google_drive", "credentials.google_tokens");
+    assert_eq!(saved.len(), 1);
+    let saved: Value = serde_json::from_str(saved[0].expose()).unwrap();
+    assert_eq!(saved["refresh_token"], "1//rotated-refresh-token-r2");
+
+    let service_account = build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({"include_my_drives": true}),
+    ));
+    assert!(
+        !service_account.set_credential_store(Arc::new(MemoryCredentials::new())),
+        "a service-account key does not rotate"
+    );
+}
+
 #[tokio::test]
 async fn expired_tokens_are_refreshed() {
     let server = MockServer::start().await;

@@ -567,6 +567,12 @@ impl Connector for GoogleDriveConnector {
         Ok(())
     }
 
+    /// Only an OAuth user token rotates; a service-account key never does.
+    fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
+        self.client.auth.set_store(store);
+        !self.client.auth.is_service_account()
+    }
+
     fn as_load(&self) -> Option<&dyn LoadConnector> {
         Some(self)
     }
