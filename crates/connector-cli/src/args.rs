@@ -40,7 +40,8 @@ pub(crate) enum Command {
 /// Where the connector's config comes from.
 #[derive(Debug, Args)]
 pub(crate) struct ConfigArgs {
-    /// The config as a JSON file (`-` reads stdin).
+    /// The config as a JSON file (`-` reads stdin). A credential the service rotates while the
+    /// command runs (a Google OAuth refresh token) is written back into FILE.
     #[arg(
         long,
         short = 'c',

@@ -2,11 +2,13 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
-use connector_core::{DynConnector, Error, ErrorKind, Registry, Result};
+use connector_core::{Connector, DynConnector, Error, ErrorKind, Registry, Result};
 use serde_json::Value;
 
 use crate::args::ConfigArgs;
+use crate::credentials::ConfigFileCredentials;
 
 /// Reads the config the arguments describe and builds the connector for `source`.
 ///
@@ -27,7 +29,19 @@ pub(crate) async fn build(
     if let Some(dir) = &args.path {
         set_path(source, &schema, &mut config, dir)?;
     }
-    registry.build(source, config)
+    let connector = registry.build(source, config)?;
+    keep_rotated_credentials(connector.as_ref(), args);
+    Ok(connector)
+}
+
+/// A credential the service rotates goes back into the config file it came from (not when the
+/// config came from stdin or `--path` alone). Returns whether the connector has such a
+/// credential.
+fn keep_rotated_credentials(connector: &dyn Connector, args: &ConfigArgs) -> bool {
+    match args.config.as_ref().filter(|f| f.as_os_str() != "-") {
+        Some(file) => connector.set_credential_store(Arc::new(ConfigFileCredentials::new(file))),
+        None => false,
+    }
 }
 
 async fn read_json(file: &Path) -> Result<Value> {
@@ -90,7 +104,86 @@ fn set_path(source: &str, schema: &Value, config: &mut Value, dir: &Path) -> Res
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    use connector_core::reexports::async_trait;
+    use connector_core::{Capabilities, CredentialStore, Secret};
+
     use super::*;
+
+    /// A connector whose token rotates: keeps the store it is given.
+    #[derive(Default)]
+    struct Rotating(Mutex<Option<Arc<dyn CredentialStore>>>);
+
+    impl std::fmt::Debug for Rotating {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Rotating")
+        }
+    }
+
+    impl std::fmt::Display for Rotating {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("rotating")
+        }
+    }
+
+    #[async_trait]
+    impl Connector for Rotating {
+        fn source(&self) -> &'static str {
+            "rotating"
+        }
+
+        fn capabilities(&self) -> Capabilities {
+            Capabilities::none()
+        }
+
+        async fn check(&self) -> Result<()> {
+            Ok(())
+        }
+
+        fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(store);
+            true
+        }
+    }
+
+    fn args(config: Option<PathBuf>) -> ConfigArgs {
+        ConfigArgs { config, path: None }
+    }
+
+    #[tokio::test]
+    async fn a_rotated_credential_goes_back_into_the_config_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("c.json");
+        std::fs::write(&file, r#"{"credentials": {"token": "old"}}"#).unwrap_or_default();
+        let connector = Rotating::default();
+        assert!(keep_rotated_credentials(
+            &connector,
+            &args(Some(file.clone()))
+        ));
+        let store = connector.0.lock().ok().and_then(|s| s.clone());
+        let saved = match store {
+            Some(store) => {
+                store
+                    .save("rotating", "credentials.token", &Secret::new("new"))
+                    .await
+            }
+            None => panic!("no store was set"),
+        };
+        assert!(saved.is_ok(), "{saved:?}");
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(text.contains(r#""token": "new""#), "{text}");
+
+        // From stdin or `--path` there is no file to write back to.
+        let from_stdin = Rotating::default();
+        assert!(!keep_rotated_credentials(
+            &from_stdin,
+            &args(Some("-".into()))
+        ));
+        assert!(!keep_rotated_credentials(&from_stdin, &args(None)));
+        assert!(from_stdin.0.lock().is_ok_and(|s| s.is_none()));
+    }
 
     #[test]
     fn path_needs_a_path_field() {

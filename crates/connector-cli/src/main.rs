@@ -6,6 +6,7 @@
 
 mod args;
 mod config;
+mod credentials;
 mod progress;
 mod report;
 
