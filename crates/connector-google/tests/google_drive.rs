@@ -345,11 +345,12 @@ async fn unauthorized_fails_fast_naming_the_field() {
     assert_eq!(lists, 1, "a 401 must not be retried");
 }
 
-#[tokio::test]
-async fn oauth_refresh_token_rotation_is_saved_before_use() {
+/// A token endpoint that rotates the refresh token to `rotate_to`, and a user's My Drive with
+/// files `o1` and `o2`.
+async fn rotating_server(rotate_to: &str) -> (MockServer, TokenEndpoint) {
     let server = MockServer::start().await;
     let token = TokenEndpoint {
-        rotate_to: Some("1//rotated-refresh-token-9e8d".into()),
+        rotate_to: Some(rotate_to.into()),
         ..TokenEndpoint::default()
     };
     mount_token(&server, token.clone()).await;
@@ -363,6 +364,12 @@ async fn oauth_refresh_token_rotation_is_saved_before_use() {
         1,
     )
     .await;
+    (server, token)
+}
+
+#[tokio::test]
+async fn oauth_refresh_token_rotation_is_saved_before_use() {
+    let (server, token) = rotating_server("1//rotated-refresh-token-9e8d").await;
     let cfg: GoogleDriveConfig = serde_json::from_value(config(
         &server.uri(),
         user_token(),
@@ -396,19 +403,7 @@ async fn oauth_refresh_token_rotation_is_saved_before_use() {
 /// connector.
 #[tokio::test]
 async fn a_registry_built_connector_takes_a_credential_store() {
-    let server = MockServer::start().await;
-    let token = TokenEndpoint {
-        rotate_to: Some("1//rotated-refresh-token-r2".into()),
-        ..TokenEndpoint::default()
-    };
-    mount_token(&server, token.clone()).await;
-    mount_drive(
-        &server,
-        vec![DriveFile::new("o1", "oauth@example.com", 1)],
-        &[],
-        1,
-    )
-    .await;
+    let (server, _) = rotating_server("1//rotated-refresh-token-r2").await;
     let connector = build(config(
         &server.uri(),
         user_token(),
@@ -418,7 +413,7 @@ async fn a_registry_built_connector_takes_a_credential_store() {
     assert!(connector.set_credential_store(Arc::new(store.clone())));
     let (docs, failures) = collect_load(connector.as_ref()).await;
     assert!(failures.is_empty(), "{failures:?}");
-    assert_eq!(docs.len(), 1);
+    assert_eq!(docs.len(), 2);
     let saved = store.saved("google_drive", "credentials.google_tokens");
     assert_eq!(saved.len(), 1);
     let saved: Value = serde_json::from_str(saved[0].expose()).unwrap();
