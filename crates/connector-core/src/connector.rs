@@ -160,6 +160,23 @@ pub trait CheckpointedConnector: Connector {
         window: Option<TimeWindow>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<Self::Checkpoint>>>;
+
+    /// Every page from [`initial_checkpoint`](Self::initial_checkpoint), within `window` if
+    /// one is given, without the checkpoints: the whole body of [`LoadConnector::load`]
+    /// (`window: None`) and [`PollConnector::poll`] for a connector whose plain load is its
+    /// checkpointed one.
+    fn load_from_start(
+        &self,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Batch>>
+    where
+        Self: Sized,
+    {
+        self.load_from_checkpoint(self.initial_checkpoint(), window, ctx)
+            .map(|page| page.map(|p| p.batch))
+            .boxed()
+    }
 }
 
 /// A connector that can list every id, for pruning deletions.

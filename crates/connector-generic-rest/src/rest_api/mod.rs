@@ -245,17 +245,13 @@ impl Connector for RestApiConnector {
 
 impl LoadConnector for RestApiConnector {
     fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.pages(Some(self.client.endpoint.start()), None, &ctx)
-            .map_ok(|p| p.batch)
-            .boxed()
+        self.load_from_start(None, ctx)
     }
 }
 
 impl PollConnector for RestApiConnector {
     fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.pages(Some(self.client.endpoint.start()), Some(window), &ctx)
-            .map_ok(|p| p.batch)
-            .boxed()
+        self.load_from_start(Some(window), ctx)
     }
 }
 

@@ -464,17 +464,13 @@ impl Connector for GmailConnector {
 
 impl LoadConnector for GmailConnector {
     fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.pages(GmailCheckpoint::default(), Mode::Load(None), ctx)
-            .map_ok(|p| p.batch)
-            .boxed()
+        self.load_from_start(None, ctx)
     }
 }
 
 impl PollConnector for GmailConnector {
     fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.pages(GmailCheckpoint::default(), Mode::Load(Some(window)), ctx)
-            .map_ok(|p| p.batch)
-            .boxed()
+        self.load_from_start(Some(window), ctx)
     }
 }
 

@@ -592,21 +592,13 @@ impl Connector for GoogleDriveConnector {
 
 impl LoadConnector for GoogleDriveConnector {
     fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.pages(GoogleDriveCheckpoint::default(), Mode::Load(None), ctx)
-            .map_ok(|p| p.batch)
-            .boxed()
+        self.load_from_start(None, ctx)
     }
 }
 
 impl PollConnector for GoogleDriveConnector {
     fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.pages(
-            GoogleDriveCheckpoint::default(),
-            Mode::Load(Some(window)),
-            ctx,
-        )
-        .map_ok(|p| p.batch)
-        .boxed()
+        self.load_from_start(Some(window), ctx)
     }
 }
 

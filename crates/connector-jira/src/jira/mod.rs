@@ -447,17 +447,13 @@ impl Connector for JiraConnector {
 
 impl LoadConnector for JiraConnector {
     fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.pages(JiraCheckpoint::default(), None, ctx)
-            .map_ok(|p| p.batch)
-            .boxed()
+        self.load_from_start(None, ctx)
     }
 }
 
 impl PollConnector for JiraConnector {
     fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.pages(JiraCheckpoint::default(), Some(window), ctx)
-            .map_ok(|p| p.batch)
-            .boxed()
+        self.load_from_start(Some(window), ctx)
     }
 }
 
