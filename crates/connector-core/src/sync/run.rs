@@ -360,13 +360,6 @@ fn unreachable_auto() -> Result<(Option<TimeWindow>, DateTime<Utc>, Option<Store
     Err(Error::internal("sync mode `auto` was not resolved"))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Status {
-    New,
-    Updated,
-    Unchanged,
-}
-
 struct PendingPage {
     checkpoint: Option<CheckpointJson>,
     remaining: usize,
@@ -450,20 +443,15 @@ impl Pipeline<'_> {
         for (n, (doc, known)) in documents.iter().zip(known).enumerate() {
             let size = doc.content.len() as u64;
             page_bytes += size;
-            let status = match known {
-                Known::New => Status::New,
-                Known::Changed => Status::Updated,
-                Known::Unchanged => Status::Unchanged,
-            };
-            match status {
-                Status::New => progress.new += 1,
-                Status::Updated => progress.updated += 1,
-                Status::Unchanged => progress.unchanged += 1,
+            match known {
+                Known::New => progress.new += 1,
+                Known::Changed => progress.updated += 1,
+                Known::Unchanged => progress.unchanged += 1,
             }
             if watch_failures && self.known_failures.contains_key(&doc.id) {
                 page.resolved.push(doc.id.clone());
             }
-            if status == Status::Unchanged && !self.full_run {
+            if known == Known::Unchanged && !self.full_run {
                 skipped_bytes += size;
                 skip.push(n);
             }
