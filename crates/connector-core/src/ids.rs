@@ -19,15 +19,51 @@ pub fn hash128_bytes(bytes: &[u8]) -> String {
 /// `format!("{:032x}", v)` without the formatting machinery: fingerprints are computed for
 /// every document, and `LowerHex` showed up in the batch loop's profile.
 fn hex128(v: u128) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 32];
-    for (i, digit) in out.iter_mut().enumerate() {
-        *digit = DIGITS[((v >> ((31 - i) * 4)) & 0xf) as usize];
-    }
+    let digits = hex128_digits(v);
     // Every byte is an ASCII hex digit: this never fails, and copies once.
-    std::str::from_utf8(&out)
+    std::str::from_utf8(&digits)
         .map(str::to_owned)
         .unwrap_or_default()
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// The 32 lower-case hex digits of `v`, big-endian, as [`hash128`] prints them.
+pub(crate) fn hex128_digits(v: u128) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, digit) in out.iter_mut().enumerate() {
+        *digit = HEX_DIGITS[((v >> ((31 - i) * 4)) & 0xf) as usize];
+    }
+    out
+}
+
+/// The value of each lower-case hex digit byte; 0xff for any other byte.
+static HEX_VALUES: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[HEX_DIGITS[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// The inverse of [`hex128_digits`]: the value of `s` if it is exactly 32 lower-case hex
+/// digits (so that printing it back gives `s` again), else `None`. Byte pairs are decoded
+/// independently through a table, as this runs once per document a store keeps.
+pub(crate) fn parse_hex128(s: &str) -> Option<u128> {
+    let digits: &[u8; 32] = s.as_bytes().try_into().ok()?;
+    let mut bytes = [0u8; 16];
+    let mut invalid = 0u8;
+    for (byte, pair) in bytes.iter_mut().zip(digits.as_chunks::<2>().0) {
+        let (hi, lo) = (
+            HEX_VALUES[usize::from(pair[0])],
+            HEX_VALUES[usize::from(pair[1])],
+        );
+        invalid |= (hi | lo) & 0xf0;
+        *byte = (hi << 4) | (lo & 0x0f);
+    }
+    (invalid == 0).then_some(u128::from_be_bytes(bytes))
 }
 
 /// [`hash128`] of the concatenation of `parts`, without building it: ids of the form
@@ -49,12 +85,11 @@ pub fn hash128_concat(parts: &[&str]) -> String {
 /// XXH3-128 over several parts, each prefixed by its length so that `("ab", "c")` and
 /// `("a", "bc")` differ. For fingerprints built from several version fields.
 pub fn hash128_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
-    let mut hasher = Xxh3::new();
+    let mut hasher = PartsHasher::new();
     for part in parts {
-        hasher.update(&(part.len() as u64).to_le_bytes());
-        hasher.update(part);
+        hasher.part(part);
     }
-    hex128(hasher.digest128())
+    hasher.finish()
 }
 
 /// An XXH3-128 hasher that takes length-prefixed parts (as [`hash128_parts`] does) and

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::DocumentState;
+use crate::ids::{hex128_digits, parse_hex128};
 
 /// A [`DocumentState`] as the built-in stores hold it, serialised exactly like one.
 ///
@@ -63,39 +64,17 @@ impl Fingerprint {
 impl std::fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Hash(hash) => write!(f, "{:032x}", u128::from_be_bytes(*hash)),
+            Self::Hash(hash) => {
+                let digits = hex128_digits(u128::from_be_bytes(*hash));
+                f.write_str(std::str::from_utf8(&digits).map_err(|_| std::fmt::Error)?)
+            }
             Self::Other(s) => f.write_str(s),
         }
     }
 }
 
-/// The value of each hex digit byte (lower case only); 0xff for any other byte.
-static HEX_DIGITS: [u8; 256] = {
-    let mut table = [0xff; 256];
-    let mut i = 0;
-    while i < 16 {
-        table[b"0123456789abcdef"[i] as usize] = i as u8;
-        i += 1;
-    }
-    table
-};
-
-/// The bytes of `s` if it is exactly 32 lower-case hex digits (so that printing them back
-/// gives `s` again), else `None`. Every store insert parses one, so it decodes byte pairs
-/// independently through a table instead of validating and shifting digit by digit.
 fn parse_hash(s: &str) -> Option<[u8; 16]> {
-    let digits: &[u8; 32] = s.as_bytes().try_into().ok()?;
-    let mut out = [0u8; 16];
-    let mut invalid = 0u8;
-    for (byte, pair) in out.iter_mut().zip(digits.as_chunks::<2>().0) {
-        let (hi, lo) = (
-            HEX_DIGITS[usize::from(pair[0])],
-            HEX_DIGITS[usize::from(pair[1])],
-        );
-        invalid |= (hi | lo) & 0xf0;
-        *byte = (hi << 4) | (lo & 0x0f);
-    }
-    (invalid == 0).then_some(out)
+    parse_hex128(s).map(u128::to_be_bytes)
 }
 
 impl Serialize for Fingerprint {
