@@ -1,7 +1,6 @@
 //! Writes a credential that a connector received while it ran (a rotated OAuth refresh token)
 //! back into the `--config` file it came from, so the next run of the command starts from it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use connector_core::reexports::async_trait;
@@ -9,8 +8,9 @@ use connector_core::{CredentialStore, Error, ErrorKind, Result, Secret};
 use serde_json::Value;
 
 /// A [`CredentialStore`] over one JSON config file: `save(source, "credentials.google_tokens",
-/// value)` replaces that field and rewrites the file atomically (temporary file, fsync,
-/// rename), keeping its permissions and every other field.
+/// value)` replaces that field and rewrites the file with
+/// [`write_atomically`](connector_core::fs::write_atomically), keeping its permissions and every
+/// other field.
 #[derive(Debug)]
 pub(crate) struct ConfigFileCredentials {
     path: PathBuf,
@@ -79,36 +79,12 @@ fn replace_field(path: &Path, key: &str, value: &str) -> Result<()> {
         }
         _ => Value::String(value.to_owned()),
     };
-    let mut text =
-        serde_json::to_vec_pretty(&config).map_err(|e| fail("cannot serialise").with_cause(e))?;
-    text.push(b'\n');
-    write_atomically(path, &text).map_err(|e| fail("cannot write").with_cause(e))
-}
-
-/// Temporary file beside `path` with `path`'s permissions, fsync, rename over `path`, fsync of
-/// the folder: a crash leaves the old file or the new one, never half of one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map_or_else(|| "config".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = folder.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        // The file holds secrets: the new one is as closed as the old one before it has any.
-        file.set_permissions(std::fs::metadata(path)?.permissions())?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(folder)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    connector_core::fs::write_atomically(path, |out| {
+        serde_json::to_writer_pretty(&mut *out, &config)?;
+        out.write_all(b"\n")
+    })
+    .map(|_| ())
+    .map_err(|e| fail("cannot write").with_cause(e))
 }
 
 #[cfg(test)]

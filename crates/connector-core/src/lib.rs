@@ -7,6 +7,7 @@ mod context;
 mod credentials;
 mod document;
 pub mod error;
+pub mod fs;
 #[cfg(feature = "glob")]
 pub mod glob;
 #[cfg(feature = "http")]

@@ -275,7 +275,6 @@ async fn replay_journal(path: &Path, data: &mut StateData) -> Result<u64> {
     Ok(bytes.len() as u64)
 }
 
-/// Writes the snapshot atomically; returns its size.
 /// Writes the snapshot atomically on the blocking pool, streaming it to the file rather than
 /// building it in memory first; hands the data back with the snapshot's size.
 async fn write_snapshot(path: &Path, data: StateData) -> (StateData, Result<u64>) {
@@ -299,29 +298,7 @@ async fn write_snapshot(path: &Path, data: StateData) -> (StateData, Result<u64>
 }
 
 fn write_snapshot_blocking(path: &Path, data: &StateData) -> std::io::Result<u64> {
-    use std::io::Write;
-    let parent = parent_of(path);
-    let mut tmp_name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    tmp_name.push(".tmp");
-    let tmp = parent.join(tmp_name);
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    serde_json::to_writer(&mut out, data)?;
-    out.flush()?;
-    let file = out
-        .into_inner()
-        .map_err(std::io::IntoInnerError::into_error)?;
-    file.sync_all()?;
-    let size = file.metadata()?.len();
-    drop(file);
-    std::fs::rename(&tmp, path)?;
-    // Make the rename itself durable; some platforms cannot open a folder, which is fine there.
-    if let Ok(dir) = std::fs::File::open(parent) {
-        let _ = dir.sync_all();
-    }
-    Ok(size)
+    crate::fs::write_atomically(path, |out| Ok(serde_json::to_writer(out, data)?))
 }
 
 #[async_trait]
