@@ -1,7 +1,7 @@
 //! Files replaced so that a crash leaves the old content or the new one, never half of either.
 
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Replaces the file at `path` with what `write` writes, atomically: into a temporary file
 /// beside it (`{name}.tmp`), flushed and fsynced, given the permissions of the file it
@@ -29,12 +29,7 @@ pub fn write_atomically(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp_name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    tmp_name.push(".tmp");
-    let tmp = folder.join(tmp_name);
+    let tmp = with_suffix(path, ".tmp");
     let written = (|| {
         let file = std::fs::File::create(&tmp)?;
         if let Ok(old) = std::fs::metadata(path) {
@@ -60,6 +55,16 @@ pub fn write_atomically(
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// `path` with `suffix` appended to its file name (`state.json` -> `state.json.tmp`).
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    path.with_file_name(name)
 }
 
 #[cfg(test)]

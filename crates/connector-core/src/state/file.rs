@@ -107,12 +107,7 @@ impl FileStateStore {
     /// [`ErrorKind::State`] naming the file when it exists but cannot be read or is corrupt.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let mut journal_name = path
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        journal_name.push(".journal");
-        let journal_path = path.with_file_name(journal_name);
+        let journal_path = crate::fs::with_suffix(&path, ".journal");
         let store = Self {
             path,
             journal_path,
