@@ -1,11 +1,11 @@
 //! Connector configs: parsing from JSON with every problem reported by field path.
 //!
 //! A config is a serde struct with `#[serde(deny_unknown_fields)]` and `schemars::JsonSchema`
-//! that implements [`ConnectorConfig`]. [`from_json`] first checks the JSON against the
-//! config's JSON Schema (unknown fields, missing required fields, wrong types, values out of
-//! range, every one of them), then deserialises it, then calls
-//! [`validate`](ConnectorConfig::validate) for the rules a schema cannot say, and reports all
-//! problems in one [`ErrorKind::Config`](crate::ErrorKind::Config) error.
+//! that implements [`ConnectorConfig`]. [`from_json`] reports every problem of a config in one
+//! [`ErrorKind::Config`](crate::ErrorKind::Config) error, each with its field path: the
+//! structural ones (unknown fields, missing required fields, wrong types, values out of range)
+//! *and* the semantic ones from [`validate`](ConnectorConfig::validate), together, so a user
+//! fixes a config in one round rather than one kind of problem per run.
 //!
 //! Value shapes that several connectors' configs share live here too: [`StringList`], the
 //! list RAGFlow's web form sends either as a JSON array or as one comma-separated string.
@@ -34,27 +34,211 @@ pub fn schema_of<C: JsonSchema>() -> Value {
     schemars::schema_for!(C).to_value()
 }
 
-/// Parses and validates a config from JSON.
+/// Parses and validates a config from JSON, reporting every problem at once.
+///
+/// # How every problem is found
+/// 1. The JSON is checked against the config's JSON Schema ([`schema_of`]): unknown fields
+///    (with a "did you mean" hint for a likely typo), missing required fields, wrong types,
+///    values outside an enum or a range, anywhere in the config.
+/// 2. The config is deserialised. When that fails, or step 1 found problems, each offending
+///    field is *dropped* from a copy of the JSON (a bad list entry drops its whole list, so no
+///    later problem is reported at a shifted index) and deserialisation is tried again, so
+///    that a field the serde type rejects but the schema cannot describe (a URL that does not
+///    parse) is reported too, and each such field is dropped in turn. This ends when the copy
+///    deserialises or when what fails cannot be dropped (a required field, the config as a
+///    whole).
+/// 3. If a config could be deserialised, [`validate`](ConnectorConfig::validate) runs on it
+///    and its problems are added, except those about a dropped field, a field inside one, or
+///    an object around one: those may only say that the field is now absent (the schema's
+///    "is required" and `validate`'s "`token` is required for bearer auth" are the same
+///    problem).
+///
+/// Dropped fields stand in for their defaults only to find more problems: a config with any
+/// problem is never returned. `validate` cannot run when a required field is missing or
+/// unusable (there is no config to run it on); the structural problems are then reported
+/// alone, and `validate`'s follow once they are fixed.
 ///
 /// # Errors
-/// [`ErrorKind::Config`](crate::ErrorKind::Config) listing every problem by field path.
+/// [`ErrorKind::Config`](crate::ErrorKind::Config) listing every problem by field path:
+/// structural problems first, in document order, then `validate`'s.
 pub fn from_json<C: ConnectorConfig>(value: Value) -> Result<C> {
     let schema = schema_of::<C>();
     let mut problems = Vec::new();
-    check_value(&schema, &schema, &value, "", &mut problems);
-    if !problems.is_empty() {
-        return Err(Error::config(problems));
+    check_value(&schema, &schema, &value, &[], &mut problems);
+    // Where each problem is, cut to a field that can be dropped from the JSON.
+    let mut dropped: Vec<Vec<Step>> = problems.iter().map(|p| droppable(&p.at)).collect();
+    let mut repaired = Cow::Borrowed(&value);
+    if !dropped.is_empty() {
+        let copy = repaired.to_mut();
+        for at in &dropped {
+            drop_field(copy, at);
+        }
     }
-    let config: C = serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        Error::config(vec![FieldError::new(path, e.into_inner().to_string())])
-    })?;
-    let problems = config.validate();
-    if !problems.is_empty() {
-        return Err(Error::config(problems));
+    let mut config = None;
+    // Each round drops one more field, so the rounds are bounded by the config's size; the
+    // cap only bounds the work a huge hostile config can cause.
+    for _ in 0..MAX_REPAIRS {
+        match serde_path_to_error::deserialize::<_, C>(repaired.as_ref()) {
+            Ok(parsed) => {
+                config = Some(parsed);
+                break;
+            }
+            Err(e) => {
+                let at = steps(e.path());
+                // A "missing field" on an object we took a field out of is our doing, or
+                // repeats a problem already reported.
+                if !dropped.iter().any(|d| related(d, &at)) {
+                    problems.push(Problem {
+                        at: at.clone(),
+                        message: e.into_inner().to_string(),
+                    });
+                }
+                let at = droppable(&at);
+                if !drop_field(repaired.to_mut(), &at) {
+                    break;
+                }
+                dropped.push(at);
+            }
+        }
     }
-    Ok(config)
+    let Some(config) = config else {
+        return Err(Error::config(into_field_errors(problems)));
+    };
+    let semantic = config.validate();
+    if problems.is_empty() && semantic.is_empty() {
+        return Ok(config);
+    }
+    let dropped: Vec<String> = dropped.iter().map(|d| render(d)).collect();
+    let mut out = into_field_errors(problems);
+    out.extend(
+        semantic
+            .into_iter()
+            .filter(|p| !dropped.iter().any(|d| related_path(d, &p.path))),
+    );
+    Err(Error::config(out))
+}
+
+/// Deserialisation attempts of one config, at most.
+const MAX_REPAIRS: usize = 64;
+
+/// One step from a value to a value inside it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// A structural problem, located by steps so that its field can be dropped from the JSON.
+#[derive(Debug)]
+struct Problem {
+    at: Vec<Step>,
+    message: String,
+}
+
+impl Problem {
+    fn new(at: &[Step], message: impl Into<String>) -> Self {
+        Self {
+            at: at.to_vec(),
+            message: message.into(),
+        }
+    }
+}
+
+fn into_field_errors(problems: Vec<Problem>) -> Vec<FieldError> {
+    problems
+        .into_iter()
+        .map(|p| FieldError::new(render(&p.at), p.message))
+        .collect()
+}
+
+/// The path of `at` as problems name fields: `credentials.token`, `include[1]`.
+fn render(at: &[Step]) -> String {
+    let mut out = String::new();
+    for step in at {
+        match step {
+            Step::Key(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Step::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// `at` plus one step.
+fn child(at: &[Step], step: Step) -> Vec<Step> {
+    let mut out = Vec::with_capacity(at.len() + 1);
+    out.extend_from_slice(at);
+    out.push(step);
+    out
+}
+
+/// The steps of a serde error's path. A step serde could not name ends it there: the
+/// problem is then somewhere inside the value named so far.
+fn steps(path: &serde_path_to_error::Path) -> Vec<Step> {
+    use serde_path_to_error::Segment;
+    let mut out = Vec::new();
+    for segment in path {
+        match segment {
+            Segment::Map { key } => out.push(Step::Key(key.clone())),
+            // An externally tagged enum in JSON is an object keyed by its variant.
+            Segment::Enum { variant } => out.push(Step::Key(variant.clone())),
+            Segment::Seq { index } => out.push(Step::Index(*index)),
+            Segment::Unknown => break,
+        }
+    }
+    out
+}
+
+/// The field to drop for a problem at `at`: `at` itself, or for a problem inside a list,
+/// the whole list (dropping one entry would shift the indices later problems are named by).
+fn droppable(at: &[Step]) -> Vec<Step> {
+    let end = at
+        .iter()
+        .position(|s| matches!(s, Step::Index(_)))
+        .unwrap_or(at.len());
+    at[..end].to_vec()
+}
+
+/// Removes the field at `at` (object keys only). Returns whether something was removed.
+fn drop_field(value: &mut Value, at: &[Step]) -> bool {
+    let Some((Step::Key(last), parents)) = at.split_last() else {
+        return false;
+    };
+    let mut current = value;
+    for step in parents {
+        let next = match (step, current) {
+            (Step::Key(key), Value::Object(fields)) => fields.get_mut(key),
+            (Step::Index(i), Value::Array(items)) => items.get_mut(*i),
+            _ => None,
+        };
+        match next {
+            Some(next) => current = next,
+            None => return false,
+        }
+    }
+    current
+        .as_object_mut()
+        .is_some_and(|fields| fields.remove(last).is_some())
+}
+
+/// Whether one location is the other or lies inside it.
+fn related(a: &[Step], b: &[Step]) -> bool {
+    a.starts_with(b) || b.starts_with(a)
+}
+
+/// [`related`] on rendered paths, the form [`ConnectorConfig::validate`] names fields in.
+fn related_path(a: &str, b: &str) -> bool {
+    let inside = |outer: &str, inner: &str| {
+        outer.is_empty()
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    };
+    inside(a, b) || inside(b, a)
 }
 
 /// Joins a parent path and a field name the way problems name fields.
@@ -209,12 +393,11 @@ fn type_matches(expected: &str, value: &Value) -> bool {
     actual == expected || (expected == "number" && actual == "integer")
 }
 
-fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mut Vec<FieldError>) {
+fn check_value(root: &Value, schema: &Value, value: &Value, at: &[Step], out: &mut Vec<Problem>) {
     let schema = resolve(root, schema);
     let Some(obj) = schema.as_object() else {
         return;
     };
-    let shown = if path.is_empty() { "config" } else { path };
     // A credential given with the wrong type must not be echoed back in the error.
     let secret = obj.get("writeOnly") == Some(&Value::Bool(true));
     let describe = |v: &Value| {
@@ -227,10 +410,10 @@ fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mu
 
     for key in ["anyOf", "oneOf"] {
         if let Some(branches) = obj.get(key).and_then(Value::as_array) {
-            let mut best: Option<Vec<FieldError>> = None;
+            let mut best: Option<Vec<Problem>> = None;
             for branch in branches {
                 let mut found = Vec::new();
-                check_value(root, branch, value, path, &mut found);
+                check_value(root, branch, value, at, &mut found);
                 if found.is_empty() {
                     best = None;
                     break;
@@ -241,11 +424,11 @@ fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mu
             }
             if let Some(found) = best {
                 // One branch failing on a nested field is more useful than "matches nothing".
-                if found.len() == 1 && found[0].path != path {
+                if found.len() == 1 && found[0].at != at {
                     out.extend(found);
                 } else {
-                    out.push(FieldError::new(
-                        path,
+                    out.push(Problem::new(
+                        at,
                         format!("{} does not match any allowed form", describe(value)),
                     ));
                 }
@@ -255,7 +438,7 @@ fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mu
     }
     if let Some(all) = obj.get("allOf").and_then(Value::as_array) {
         for branch in all {
-            check_value(root, branch, value, path, out);
+            check_value(root, branch, value, at, out);
         }
     }
 
@@ -266,8 +449,8 @@ fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mu
             _ => Vec::new(),
         };
         if !allowed.is_empty() && !allowed.iter().any(|t| type_matches(t, value)) {
-            out.push(FieldError::new(
-                path,
+            out.push(Problem::new(
+                at,
                 format!(
                     "expected {}, found {}",
                     allowed.join(" or "),
@@ -281,8 +464,8 @@ fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mu
         && !options.contains(value)
     {
         let names: Vec<String> = options.iter().map(Value::to_string).collect();
-        out.push(FieldError::new(
-            path,
+        out.push(Problem::new(
+            at,
             format!("{} is not one of {}", describe(value), names.join(", ")),
         ));
         return;
@@ -290,33 +473,33 @@ fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mu
     if let Some(expected) = obj.get("const")
         && expected != value
     {
-        out.push(FieldError::new(path, format!("must be {expected}")));
+        out.push(Problem::new(at, format!("must be {expected}")));
         return;
     }
     if let Some(n) = value.as_f64() {
         if let Some(min) = obj.get("minimum").and_then(Value::as_f64)
             && n < min
         {
-            out.push(FieldError::new(
-                path,
+            out.push(Problem::new(
+                at,
                 format!("must be at least {min}, found {n}"),
             ));
         }
         if let Some(max) = obj.get("maximum").and_then(Value::as_f64)
             && n > max
         {
-            out.push(FieldError::new(
-                path,
+            out.push(Problem::new(
+                at,
                 format!("must be at most {max}, found {n}"),
             ));
         }
     }
     match value {
-        Value::Object(fields) => check_object(root, obj, fields, path, out),
+        Value::Object(fields) => check_object(root, obj, fields, at, out),
         Value::Array(items) => {
             if let Some(item_schema) = obj.get("items") {
                 for (i, item) in items.iter().enumerate() {
-                    check_value(root, item_schema, item, &format!("{path}[{i}]"), out);
+                    check_value(root, item_schema, item, &child(at, Step::Index(i)), out);
                 }
             }
         }
@@ -324,9 +507,16 @@ fn check_value(root: &Value, schema: &Value, value: &Value, path: &str, out: &mu
             if let Some(min) = obj.get("minLength").and_then(Value::as_u64)
                 && (s.chars().count() as u64) < min
             {
-                out.push(FieldError::new(
-                    path,
-                    format!("{shown} must not be shorter than {min} characters"),
+                out.push(Problem::new(
+                    at,
+                    format!(
+                        "{} must not be shorter than {min} characters",
+                        if at.is_empty() {
+                            "config".to_owned()
+                        } else {
+                            render(at)
+                        }
+                    ),
                 ));
             }
         }
@@ -338,21 +528,24 @@ fn check_object(
     root: &Value,
     obj: &Map<String, Value>,
     fields: &Map<String, Value>,
-    path: &str,
-    out: &mut Vec<FieldError>,
+    at: &[Step],
+    out: &mut Vec<Problem>,
 ) {
     let properties = obj.get("properties").and_then(Value::as_object);
     if let Some(required) = obj.get("required").and_then(Value::as_array) {
         for name in required.iter().filter_map(Value::as_str) {
             if !fields.contains_key(name) {
-                out.push(FieldError::new(join_path(path, name), "is required"));
+                out.push(Problem::new(
+                    &child(at, Step::Key(name.to_owned())),
+                    "is required",
+                ));
             }
         }
     }
     for (name, field) in fields {
-        let field_path = join_path(path, name);
+        let field_at = child(at, Step::Key(name.clone()));
         match properties.and_then(|p| p.get(name)) {
-            Some(field_schema) => check_value(root, field_schema, field, &field_path, out),
+            Some(field_schema) => check_value(root, field_schema, field, &field_at, out),
             None => match obj.get("additionalProperties") {
                 Some(Value::Bool(false)) => {
                     let known: Vec<&str> = properties
@@ -361,9 +554,9 @@ fn check_object(
                     let hint = closest(name, &known)
                         .map(|k| format!(" (did you mean `{k}`?)"))
                         .unwrap_or_default();
-                    out.push(FieldError::new(field_path, format!("unknown field{hint}")));
+                    out.push(Problem::new(&field_at, format!("unknown field{hint}")));
                 }
-                Some(extra @ Value::Object(_)) => check_value(root, extra, field, &field_path, out),
+                Some(extra @ Value::Object(_)) => check_value(root, extra, field, &field_at, out),
                 _ => {}
             },
         }
@@ -512,6 +705,161 @@ mod tests {
             "{err}"
         );
         assert!(!err.to_string().contains("12345678"), "{err}");
+    }
+
+    /// A config whose `validate` has something to say about most fields, to show that its
+    /// problems are reported together with the structural ones.
+    #[allow(dead_code)] // Only parsed: the tests look at the errors.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Paged {
+        path: String,
+        #[serde(default)]
+        page_size: Option<u32>,
+        #[serde(default)]
+        base_url: Option<url::Url>,
+        #[serde(default)]
+        auth: Option<Auth>,
+        #[serde(default)]
+        globs: Vec<String>,
+        #[serde(default)]
+        token: Option<String>,
+    }
+
+    #[allow(dead_code)] // Only parsed: the tests look at the errors.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Auth {
+        user: String,
+        #[serde(default)]
+        token: Option<String>,
+    }
+
+    impl ConnectorConfig for Paged {
+        fn validate(&self) -> Vec<FieldError> {
+            let mut out = Vec::new();
+            if self.path.starts_with('/') {
+                out.push(FieldError::new("path", "must be relative"));
+            }
+            if self.page_size == Some(0) {
+                out.push(FieldError::new("page_size", "must be at least 1"));
+            }
+            if let Some(auth) = &self.auth
+                && auth.token.is_none()
+            {
+                out.push(FieldError::new("auth.token", "is required with `auth`"));
+            }
+            if self.auth.is_none() && self.token.is_none() {
+                out.push(FieldError::new("auth", "give `auth` or `token`"));
+            }
+            for (i, glob) in self.globs.iter().enumerate() {
+                if glob.contains('[') {
+                    out.push(FieldError::new(format!("globs[{i}]"), "does not compile"));
+                }
+            }
+            out
+        }
+    }
+
+    fn problems(json: Value) -> Vec<String> {
+        let err = from_json::<Paged>(json).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        err.problems().iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn validate_runs_beside_an_unknown_field() {
+        let got = problems(serde_json::json!({
+            "path": "x", "page_size": 0, "pag_size": 1, "bogus": 1, "token": "t",
+        }));
+        assert_eq!(
+            got,
+            [
+                "bogus: unknown field",
+                "pag_size: unknown field (did you mean `page_size`?)",
+                "page_size: must be at least 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn validate_runs_beside_wrong_types_and_values_serde_rejects() {
+        let got = problems(serde_json::json!({
+            "path": "/abs", "page_size": "ten", "base_url": "not a url", "token": "t",
+            "bogus": true,
+        }));
+        assert_eq!(
+            got,
+            [
+                "bogus: unknown field",
+                "page_size: expected integer or null, found string \"ten\"",
+                "base_url: relative URL without a base: \"not a url\"",
+                "path: must be relative",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dropped_field_is_not_reported_again_by_validate() {
+        // `auth.token` has the wrong type: validate would say it is missing.
+        let got = problems(serde_json::json!({
+            "path": "x", "page_size": 0, "auth": { "user": "u", "token": 5 },
+        }));
+        assert_eq!(
+            got,
+            [
+                "auth.token: expected string or null, found number 5",
+                "page_size: must be at least 1",
+            ]
+        );
+        // `auth.user` is missing: `auth` is dropped, and validate's complaint that neither
+        // `auth` nor `token` is given is about the dropped object.
+        let got = problems(serde_json::json!({ "path": "x", "page_size": 0, "auth": {} }));
+        assert_eq!(
+            got,
+            ["auth.user: is required", "page_size: must be at least 1"]
+        );
+    }
+
+    #[test]
+    fn a_bad_list_entry_drops_the_list_so_no_index_shifts() {
+        // Were only `globs[0]` dropped, validate would name `globs[1]` for the entry at 2.
+        let got = problems(serde_json::json!({
+            "path": "x", "token": "t", "globs": [3, "ok", "a["], "page_size": 0,
+        }));
+        assert_eq!(
+            got,
+            [
+                "globs[0]: expected string, found number 3",
+                "page_size: must be at least 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_required_field_leaves_validate_out() {
+        // There is no config to run validate on without `path`: only the structural
+        // problems are reported, and nothing is said twice.
+        let got = problems(serde_json::json!({ "page_size": 0, "bogus": 1 }));
+        assert_eq!(got, ["path: is required", "bogus: unknown field"]);
+        let got = problems(serde_json::json!({ "path": 5, "page_size": 0 }));
+        assert_eq!(got, ["path: expected string, found number 5"]);
+        let got = problems(serde_json::json!([1]));
+        assert_eq!(got, ["expected object, found array"]);
+    }
+
+    #[test]
+    fn a_valid_config_still_parses() {
+        let cfg = from_json::<Paged>(serde_json::json!({
+            "path": "x", "page_size": 5, "base_url": "https://x.example/", "globs": ["*.md"],
+            "auth": { "user": "u", "token": "t" },
+        }))
+        .unwrap();
+        assert_eq!(cfg.page_size, Some(5));
+        assert_eq!(
+            problems(serde_json::json!({ "path": "x", "page_size": 0, "token": "t" })),
+            ["page_size: must be at least 1"]
+        );
     }
 
     #[allow(dead_code)] // Only parsed: the tests look at the lists.
