@@ -43,7 +43,7 @@ connector_core::state_store_tests!(memory_store, Memory);
 connector_core::state_store_tests!(file_store, File);
 
 /// A store that implements only the required methods (a memory store underneath), so the
-/// provided `compare` is what runs.
+/// provided `compare` and `begin_prune` (the collecting pass) are what run.
 struct Minimal(MemoryStateStore);
 
 mod minimal {
@@ -93,4 +93,4 @@ impl StoreFixture for Minimal {
     }
 }
 
-connector_core::state_store_tests!(provided_compare, Minimal);
+connector_core::state_store_tests!(provided_methods, Minimal);

@@ -2,13 +2,15 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
+use super::prune::{MarkedData, MarkingPass};
 use super::{
-    CheckpointUpdate, Commit, DocumentState, DocumentStates, FailedItem, Known, RunRecord,
-    STATE_VERSION, StateData, StateStore, StoredCheckpoint, SyncState,
+    CheckpointUpdate, Commit, DocumentState, DocumentStates, FailedItem, Known, PrunePass,
+    RunRecord, STATE_VERSION, StateData, StateStore, StoredCheckpoint, SyncState,
 };
 use crate::document::Document;
 use crate::error::{Error, ErrorKind, Result};
@@ -177,6 +179,18 @@ impl FileStateStore {
         Ok(())
     }
 
+    /// Runs `f` on the data in memory, changing nothing on disk (the marks of a prune pass).
+    async fn modify_in_memory<T>(&self, f: impl FnOnce(&mut StateData) -> Result<T>) -> Result<T> {
+        let mut guard = self.inner.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.load_files().await?);
+        }
+        match guard.as_mut() {
+            Some(loaded) => f(&mut loaded.data),
+            None => Err(Error::internal("state vanished while locked")),
+        }
+    }
+
     async fn read_with<T>(&self, f: impl FnOnce(&StateData) -> T) -> Result<T> {
         let mut guard = self.inner.lock().await;
         if guard.is_none() {
@@ -296,6 +310,17 @@ fn write_snapshot_blocking(path: &Path, data: &StateData) -> std::io::Result<u64
     crate::fs::write_atomically(path, |out| Ok(serde_json::to_writer(out, data)?))
 }
 
+/// Marks live in memory only: a prune pass writes nothing to the journal until it removes
+/// documents, and a store read again from its files has no pass open.
+impl MarkedData for FileStateStore {
+    fn with_data<'s, R: Send + 's>(
+        &'s self,
+        f: impl FnOnce(&mut StateData) -> Result<R> + Send + 's,
+    ) -> BoxFuture<'s, Result<R>> {
+        Box::pin(self.modify_in_memory(f))
+    }
+}
+
 #[async_trait]
 impl StateStore for FileStateStore {
     async fn load(&self) -> Result<SyncState> {
@@ -312,6 +337,10 @@ impl StateStore for FileStateStore {
 
     async fn document_ids(&self) -> Result<Vec<String>> {
         self.read_with(StateData::document_ids).await
+    }
+
+    async fn begin_prune(&self) -> Result<Box<dyn PrunePass + '_>> {
+        Ok(Box::new(MarkingPass::begin(self).await?))
     }
 
     async fn commit(&self, commit: Commit<'_>) -> Result<()> {

@@ -12,11 +12,16 @@ use crate::ids::{hex128_digits, parse_hex128};
 /// digits: those are kept as their 16 bytes instead of a `String` (no allocation, and about
 /// 50 bytes less per document in a store holding millions). Any other fingerprint is kept as it
 /// is; both read back as the same string.
+///
+/// It also holds the mark of a prune pass (see [`PrunePass`](super::PrunePass)), which is
+/// never written out: it fits in what would otherwise be padding, so it costs no memory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Kept {
     fingerprint: Fingerprint,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     updated_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    listed: bool,
 }
 
 impl Kept {
@@ -25,7 +30,18 @@ impl Kept {
         Self {
             fingerprint: Fingerprint::new(state.fingerprint),
             updated_at: state.updated_at,
+            listed: false,
         }
+    }
+
+    /// Whether the open prune pass marked it as listed.
+    pub(super) fn listed(&self) -> bool {
+        self.listed
+    }
+
+    /// Marks it as listed, or not, for the open prune pass.
+    pub(super) fn set_listed(&mut self, listed: bool) {
+        self.listed = listed;
     }
 
     /// Whether `fingerprint` is the one kept.
@@ -145,6 +161,18 @@ mod tests {
             let back: Option<Kept> = serde_json::from_str(&json).ok();
             assert_eq!(back, Some(kept));
         }
+    }
+
+    #[test]
+    fn the_prune_mark_costs_no_memory_and_is_not_written() {
+        // 24 bytes of fingerprint, 12 of `Option<DateTime<Utc>>`, the mark in the padding.
+        assert_eq!(std::mem::size_of::<Kept>(), 40);
+        let mut kept = Kept::new(state("etag"));
+        kept.set_listed(true);
+        assert_eq!(
+            serde_json::to_string(&kept).ok(),
+            serde_json::to_string(&state("etag")).ok()
+        );
     }
 
     proptest! {

@@ -2,8 +2,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 
-use super::{Commit, DocumentState, Known, RunRecord, StateData, StateStore, SyncState};
+use super::prune::{MarkedData, MarkingPass};
+use super::{Commit, DocumentState, Known, PrunePass, RunRecord, StateData, StateStore, SyncState};
 use crate::document::Document;
 use crate::error::Result;
 
@@ -41,6 +43,16 @@ impl MemoryStateStore {
     }
 }
 
+impl MarkedData for MemoryStateStore {
+    fn with_data<'s, R: Send + 's>(
+        &'s self,
+        f: impl FnOnce(&mut StateData) -> Result<R> + Send + 's,
+    ) -> BoxFuture<'s, Result<R>> {
+        let result = f(&mut self.lock());
+        Box::pin(std::future::ready(result))
+    }
+}
+
 #[async_trait]
 impl StateStore for MemoryStateStore {
     async fn load(&self) -> Result<SyncState> {
@@ -57,6 +69,10 @@ impl StateStore for MemoryStateStore {
 
     async fn document_ids(&self) -> Result<Vec<String>> {
         Ok(self.lock().document_ids())
+    }
+
+    async fn begin_prune(&self) -> Result<Box<dyn PrunePass + '_>> {
+        Ok(Box::new(MarkingPass::begin(self).await?))
     }
 
     async fn commit(&self, commit: Commit<'_>) -> Result<()> {

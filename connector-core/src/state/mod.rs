@@ -6,10 +6,14 @@
 //! [`Commit`] per acknowledged sink batch, so a crash at any point leaves it consistent with what
 //! the sink holds. [`MemoryStateStore`] is for tests and one-shot runs, [`FileStateStore`] a JSON
 //! file written atomically; `connector-sync` adds SQLite and PostgreSQL.
+//!
+//! Prune compares the source's id listing with the store through a [`PrunePass`], page by
+//! page and inside the store, so its memory stays flat at any number of documents.
 
 mod file;
 mod kept;
 mod memory;
+mod prune;
 mod states;
 
 use async_trait::async_trait;
@@ -25,6 +29,7 @@ use kept::Kept;
 
 pub use file::FileStateStore;
 pub use memory::MemoryStateStore;
+pub use prune::{PruneCounts, PrunePass};
 pub use states::{DocumentStateRef, DocumentStates, IntoStates};
 
 /// What the store knows of one document.
@@ -199,6 +204,7 @@ pub struct SyncState {
 ///   it returns.
 /// - A corrupt or unreadable store is an [`ErrorKind::State`](crate::ErrorKind::State) error naming
 ///   where it lives, never a silent reset.
+/// - [`begin_prune`](StateStore::begin_prune) follows the contract of [`PrunePass`].
 #[async_trait]
 pub trait StateStore: Send + Sync {
     /// The checkpoint, the last window end and the failed items.
@@ -234,7 +240,8 @@ pub trait StateStore: Send + Sync {
             .collect())
     }
 
-    /// Every document id the store knows, for prune.
+    /// Every document id the store knows, for tools, tests and the provided
+    /// [`begin_prune`](StateStore::begin_prune). Prune itself does not call it.
     ///
     /// # Errors
     /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
@@ -246,6 +253,23 @@ pub trait StateStore: Send + Sync {
     /// # Errors
     /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be written.
     async fn commit(&self, commit: Commit<'_>) -> Result<()>;
+
+    /// Begins a prune pass: the listing's pages are marked in the store, and the known ids
+    /// left unmarked are what prune deletes. See [`PrunePass`] for the protocol and its
+    /// contract.
+    ///
+    /// The provided implementation collects every id [`document_ids`](StateStore::document_ids)
+    /// returns into the pass (sorted, with a mark beside each), so its memory grows with the
+    /// number of documents, as prune's did before passes existed. A store with many documents
+    /// overrides it to mark in place (the built-in stores do; a SQL store marks with one
+    /// `UPDATE` per page, see [`PrunePass`]).
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be read.
+    async fn begin_prune(&self) -> Result<Box<dyn PrunePass + '_>> {
+        let ids = self.document_ids().await?;
+        Ok(Box::new(prune::CollectingPass::new(ids)))
+    }
 
     /// Forgets documents the sink deleted.
     ///
@@ -285,6 +309,10 @@ struct StateData {
     /// How many journal entries this snapshot includes ([`FileStateStore`]).
     #[serde(default)]
     seq: u64,
+    /// The serial number of the open prune pass: held in memory only, so that a store read
+    /// again from its files has no pass open.
+    #[serde(skip)]
+    prune_pass: Option<u64>,
 }
 
 /// Runs kept in the log of the built-in stores.
@@ -329,8 +357,13 @@ impl StateData {
         if let CheckpointUpdate::Set(cp) = commit.checkpoint {
             self.checkpoint = Some(cp);
         }
+        // A document committed during a prune pass was just produced by the source: it
+        // counts as listed, so a prune racing a sync never deletes it.
+        let listed = self.prune_pass.is_some();
         for (id, state) in commit.documents.into_states() {
-            self.documents.insert(id, Kept::new(state));
+            let mut kept = Kept::new(state);
+            kept.set_listed(listed);
+            self.documents.insert(id, kept);
         }
         for key in commit.resolved {
             self.failed.remove(&key);

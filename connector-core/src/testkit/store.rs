@@ -11,8 +11,8 @@ use crate::connector::CheckpointJson;
 use crate::document::{Document, Failure};
 use crate::error::ErrorKind;
 use crate::state::{
-    CheckpointUpdate, Commit, DocumentState, DocumentStates, FailedItem, Known, RunRecord,
-    RunStatus, StateStore, StoredCheckpoint,
+    CheckpointUpdate, Commit, DocumentState, DocumentStates, FailedItem, Known, PruneCounts,
+    PrunePass, RunRecord, RunStatus, StateStore, StoredCheckpoint,
 };
 
 /// A state store's test setup for the store checks.
@@ -339,6 +339,251 @@ pub async fn store_survives_reopen<F: StoreFixture>(f: &F) {
     );
 }
 
+/// `n` documents `doc-000` … committed.
+async fn commit_numbered(store: &dyn StateStore, n: usize) -> Vec<String> {
+    let docs: Vec<Document> = (0..n)
+        .map(|i| doc(&format!("doc-{i:03}"), &format!("body {i}")))
+        .collect();
+    let ids = docs.iter().map(|d| d.id.clone()).collect();
+    commit_documents(store, docs).await;
+    ids
+}
+
+async fn begin(store: &dyn StateStore) -> Box<dyn PrunePass + '_> {
+    match store.begin_prune().await {
+        Ok(pass) => pass,
+        Err(e) => panic!("begin_prune failed: {e}"),
+    }
+}
+
+async fn mark(pass: &mut dyn PrunePass, ids: &[&str]) {
+    let result = pass.mark(ids).await;
+    assert!(result.is_ok(), "mark failed: {result:?}");
+}
+
+async fn counts(pass: &mut dyn PrunePass) -> PruneCounts {
+    match pass.counts().await {
+        Ok(c) => c,
+        Err(e) => panic!("counts failed: {e}"),
+    }
+}
+
+/// Every unlisted id, `limit` at a time, each page after the last id of the one before;
+/// `remove` removes each page from the store before the next is asked for, as prune does.
+/// Sorted, to compare as a set (the store pages in its own order).
+async fn all_unlisted(
+    store: &dyn StateStore,
+    pass: &mut dyn PrunePass,
+    limit: usize,
+    remove: bool,
+) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    let mut after: Option<String> = None;
+    for _ in 0..1000 {
+        let page = match pass.unlisted(after.as_deref(), limit).await {
+            Ok(p) => p,
+            Err(e) => panic!("unlisted failed: {e}"),
+        };
+        assert!(
+            page.len() <= limit,
+            "unlisted returned {} ids for a limit of {limit}",
+            page.len()
+        );
+        let Some(last) = page.last() else {
+            all.sort();
+            let before = all.len();
+            all.dedup();
+            assert_eq!(before, all.len(), "unlisted repeated an id across pages");
+            return all;
+        };
+        after = Some(last.clone());
+        if remove {
+            let result = store.remove_documents(&page).await;
+            assert!(result.is_ok(), "remove_documents failed: {result:?}");
+        }
+        all.extend(page);
+    }
+    panic!("unlisted never returned an empty page: paging after the last id must move on");
+}
+
+async fn finish(pass: &mut dyn PrunePass) {
+    let result = pass.finish().await;
+    assert!(result.is_ok(), "finish failed: {result:?}");
+}
+
+/// A prune pass marks the listed ids the store knows (unknown ones are ignored, repeats count
+/// once), counts known and marked documents, and pages through the rest; paging goes on
+/// correctly while each page is removed; marks change nothing else the store answers.
+pub async fn store_prune_pass_marks_and_unlists<F: StoreFixture>(f: &F) {
+    let store = f.open().await;
+    let ids = commit_numbered(&*store, 25).await;
+    let id = |i: usize| ids.get(i).map_or("", String::as_str);
+    let mut pass = begin(&*store).await;
+    let first: Vec<&str> = (0..10).map(id).chain(["not-known"]).collect();
+    mark(&mut *pass, &first).await;
+    let second: Vec<&str> = [5, 10, 11, 12, 13, 14].into_iter().map(id).collect();
+    mark(&mut *pass, &second).await;
+    mark(&mut *pass, &[]).await;
+    assert_eq!(
+        counts(&mut *pass).await,
+        PruneCounts {
+            known: 25,
+            marked: 15
+        },
+        "25 known, 15 marked (an unknown id is ignored, a repeated one counts once)"
+    );
+
+    let want: Vec<String> = ids.iter().skip(15).cloned().collect();
+    for limit in [1, 4, 100] {
+        assert_eq!(
+            all_unlisted(&*store, &mut *pass, limit, false).await,
+            want,
+            "the unlisted ids, {limit} at a time"
+        );
+    }
+    let compared = store
+        .compare(&[doc("doc-020", "body 20"), doc("doc-003", "body 3")])
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        compared,
+        vec![Known::Unchanged, Known::Unchanged],
+        "marks change nothing compare answers"
+    );
+
+    // As prune does: each page removed before the next is asked for.
+    assert_eq!(
+        all_unlisted(&*store, &mut *pass, 3, true).await,
+        want,
+        "paging while each page is removed visits every unlisted id once"
+    );
+    finish(&mut *pass).await;
+    let mut left = store.document_ids().await.unwrap_or_default();
+    left.sort();
+    assert_eq!(
+        left,
+        ids.iter().take(15).cloned().collect::<Vec<_>>(),
+        "the marked ids are kept"
+    );
+}
+
+/// A document committed while a pass is open (a sync running beside the prune) is never
+/// unlisted: the source just produced it.
+pub async fn store_prune_pass_spares_documents_committed_during_it<F: StoreFixture>(f: &F) {
+    let store = f.open().await;
+    let ids = commit_numbered(&*store, 4).await;
+    let mut pass = begin(&*store).await;
+    let listed: Vec<&str> = ids.iter().take(2).map(String::as_str).collect();
+    mark(&mut *pass, &listed).await;
+    commit_documents(&*store, vec![doc("new-during-pass", "fresh")]).await;
+    let unlisted = all_unlisted(&*store, &mut *pass, 10, false).await;
+    assert_eq!(
+        unlisted,
+        ids.iter().skip(2).cloned().collect::<Vec<_>>(),
+        "a document first committed during the pass is not unlisted"
+    );
+    let c = counts(&mut *pass).await;
+    assert_eq!(
+        c.unlisted(),
+        2,
+        "it is not counted as unlisted either: {c:?}"
+    );
+    finish(&mut *pass).await;
+}
+
+/// A pass that deletes nothing (the listing failed, the guard refused) leaves no trace: a
+/// later pass begins with nothing marked, whether the earlier one was finished or dropped,
+/// and the documents are all still there.
+pub async fn store_prune_pass_leaves_no_trace<F: StoreFixture>(f: &F) {
+    let store = f.open().await;
+    let ids = commit_numbered(&*store, 6).await;
+    let all: Vec<&str> = ids.iter().map(String::as_str).collect();
+
+    let mut failed = begin(&*store).await;
+    mark(&mut *failed, all.get(..4).unwrap_or_default()).await;
+    finish(&mut *failed).await;
+    drop(failed);
+    let mut pass = begin(&*store).await;
+    assert_eq!(
+        counts(&mut *pass).await,
+        PruneCounts {
+            known: 6,
+            marked: 0
+        },
+        "a finished pass leaves no marks"
+    );
+    mark(&mut *pass, all.get(..5).unwrap_or_default()).await;
+    // Dropped, never finished: as when the prune's future is dropped mid-listing.
+    drop(pass);
+
+    let mut next = begin(&*store).await;
+    assert_eq!(
+        counts(&mut *next).await,
+        PruneCounts {
+            known: 6,
+            marked: 0
+        },
+        "a dropped pass leaves no marks"
+    );
+    assert_eq!(
+        all_unlisted(&*store, &mut *next, 100, false).await,
+        ids,
+        "every id is unlisted in a pass that marked none"
+    );
+    finish(&mut *next).await;
+    // Finishing twice is no error.
+    finish(&mut *next).await;
+    assert_eq!(
+        store.document_ids().await.unwrap_or_default().len(),
+        6,
+        "no document was removed"
+    );
+}
+
+/// A pass interrupted by the end of its process (the store opened again) leaves no marks, the
+/// ids it removed stay removed, and a store written during a pass reads back.
+pub async fn store_prune_pass_survives_reopen<F: StoreFixture>(f: &F) {
+    let store = f.open().await;
+    let ids = commit_numbered(&*store, 6).await;
+    let all: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut pass = begin(&*store).await;
+    mark(&mut *pass, all.get(..3).unwrap_or_default()).await;
+    let first = match pass.unlisted(None, 1).await {
+        Ok(page) => page,
+        Err(e) => panic!("unlisted failed: {e}"),
+    };
+    assert_eq!(first.len(), 1, "one unlisted id: {first:?}");
+    let result = store.remove_documents(&first).await;
+    assert!(result.is_ok(), "remove_documents failed: {result:?}");
+    // A run finished during the pass (a file store writes its snapshot here).
+    let result = store
+        .finish_run(run(RunStatus::Succeeded, 40), Some(at(40)))
+        .await;
+    assert!(result.is_ok(), "finish_run failed: {result:?}");
+    drop(pass);
+    drop(store);
+
+    let reopened = f.open().await;
+    let mut known = reopened.document_ids().await.unwrap_or_default();
+    known.sort();
+    let want: Vec<String> = ids
+        .iter()
+        .filter(|id| !first.contains(id))
+        .cloned()
+        .collect();
+    assert_eq!(known, want, "the removed id stays removed after reopening");
+    let mut pass = begin(&*reopened).await;
+    assert_eq!(
+        counts(&mut *pass).await,
+        PruneCounts {
+            known: 5,
+            marked: 0
+        },
+        "no marks after reopening"
+    );
+    finish(&mut *pass).await;
+}
+
 /// Expands to one `#[test]` per state store check, in a module named `$name`. `$fixture`
 /// implements [`StoreFixture`].
 ///
@@ -349,6 +594,10 @@ pub async fn store_survives_reopen<F: StoreFixture>(f: &F) {
 /// | `records_and_resolves_failures` | failures by key, replaced when repeated, gone when resolved |
 /// | `forgets_removed_documents` | `remove_documents` |
 /// | `survives_reopen` | everything is still there in a store opened again |
+/// | `prune_pass_marks_and_unlists` | a [`PrunePass`]: marks, counts, unlisted ids page by page (also while each page is removed) |
+/// | `prune_pass_spares_documents_committed_during_it` | a document committed during a pass is never unlisted |
+/// | `prune_pass_leaves_no_trace` | a finished or dropped pass leaves no marks for the next |
+/// | `prune_pass_survives_reopen` | after a pass interrupted by its process's end: removals kept, no marks |
 #[macro_export]
 macro_rules! state_store_tests {
     ($name:ident, $fixture:ty) => {
@@ -383,6 +632,24 @@ macro_rules! state_store_tests {
             #[test]
             fn survives_reopen() {
                 run(|f| async move { $crate::testkit::store_survives_reopen(&f).await });
+            }
+            #[test]
+            fn prune_pass_marks_and_unlists() {
+                run(|f| async move { $crate::testkit::store_prune_pass_marks_and_unlists(&f).await });
+            }
+            #[test]
+            fn prune_pass_spares_documents_committed_during_it() {
+                run(|f| async move {
+                    $crate::testkit::store_prune_pass_spares_documents_committed_during_it(&f).await
+                });
+            }
+            #[test]
+            fn prune_pass_leaves_no_trace() {
+                run(|f| async move { $crate::testkit::store_prune_pass_leaves_no_trace(&f).await });
+            }
+            #[test]
+            fn prune_pass_survives_reopen() {
+                run(|f| async move { $crate::testkit::store_prune_pass_survives_reopen(&f).await });
             }
         }
     };
