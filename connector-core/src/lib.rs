@@ -22,7 +22,7 @@ pub mod sync;
 pub mod testkit;
 #[cfg(feature = "html")]
 pub mod text;
-mod window;
+pub mod window;
 
 pub use config::{ConnectorConfig, StringList};
 pub use connector::{
@@ -37,7 +37,7 @@ pub use document::{
 pub use error::{Error, ErrorKind, FieldError, Result};
 pub use registry::Registry;
 pub use secret::Secret;
-pub use window::TimeWindow;
+pub use window::{CoarseWindow, TimeWindow};
 
 /// Re-exports connector crates need in their public signatures.
 pub mod reexports {

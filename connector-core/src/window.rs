@@ -1,4 +1,5 @@
-//! [`TimeWindow`]: the half-open interval an incremental sync covers.
+//! [`TimeWindow`]: the half-open interval an incremental sync covers, and [`CoarseWindow`]:
+//! the same window as a service with coarse dates in a time zone (JQL, CQL) is queried for.
 
 use std::fmt;
 
@@ -7,12 +8,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
 
+mod coarse;
+
+pub use coarse::{CoarseWindow, Precision, Zone};
+
 /// A half-open time interval `[start, end)`.
 ///
 /// The batch loop fixes the window once when a sync starts and reuses it when the sync is
 /// resumed, so a document modified while the sync runs is picked up by the next run, never
 /// lost between two. Connectors whose service has coarser precision (minutes, the site's time
-/// zone) widen their query and filter exactly with [`TimeWindow::contains`].
+/// zone) widen their query with a [`CoarseWindow`] and filter exactly with
+/// [`TimeWindow::contains`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TimeWindow {
     /// Inclusive start.
