@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDateTime, Offset, TimeZone, Timelike, Utc};
 use connector_core::http::{Auth, HttpClient, Page, Response, StatusCode};
+use connector_core::window::{CoarseWindow, Precision, Zone};
 use connector_core::{Error, ErrorKind, Result, SyncContext, TimeWindow};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -18,32 +18,6 @@ use super::model::{CommentPage, ErrorBody, Myself, SearchPage, TenantInfo};
 
 /// Comments per `/issue/{key}/comment` request (the API's maximum).
 const COMMENT_PAGE: u32 = 100;
-
-/// The zone JQL dates are read in.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Zone {
-    Named(chrono_tz::Tz),
-    Fixed(FixedOffset),
-}
-
-impl Zone {
-    fn local(&self, t: DateTime<Utc>) -> NaiveDateTime {
-        match self {
-            Self::Named(tz) => t.with_timezone(tz).naive_local(),
-            Self::Fixed(off) => t.with_timezone(off).naive_local(),
-        }
-    }
-
-    fn offset_secs(&self, t: DateTime<Utc>) -> i32 {
-        match self {
-            Self::Named(tz) => tz
-                .offset_from_utc_datetime(&t.naive_utc())
-                .fix()
-                .local_minus_utc(),
-            Self::Fixed(off) => off.local_minus_utc(),
-        }
-    }
-}
 
 struct Shared {
     config: Arc<JiraConfig>,
@@ -163,18 +137,13 @@ impl JiraClient {
             .zone
             .get_or_try_init(|| async {
                 let me = self.myself().await?;
-                let named = me
-                    .time_zone
-                    .as_deref()
-                    .and_then(|z| z.parse::<chrono_tz::Tz>().ok());
-                if let Some(tz) = named {
-                    return Ok(Zone::Named(tz));
+                if let Some(zone) = me.time_zone.as_deref().and_then(Zone::named) {
+                    return Ok(zone);
                 }
                 let hours = self.shared.config.timezone_offset.unwrap_or(0.0);
-                let secs = (hours * 3600.0).round() as i32;
-                let fixed = FixedOffset::east_opt(secs).unwrap_or(Utc.fix());
                 tracing::debug!(zone = ?me.time_zone, hours, "no usable time zone from /myself; using the configured offset");
-                Ok(Zone::Fixed(fixed))
+                // Validated to lie within ±14 h.
+                Ok(Zone::from_offset_hours(hours).unwrap_or(Zone::utc()))
             })
             .await
             .copied()
@@ -190,10 +159,7 @@ impl JiraClient {
         let mut jql = base_jql(&self.shared.config);
         if let Some(w) = window {
             let zone = self.zone().await?;
-            jql = format!(
-                "{jql} AND updated >= \"{}\"",
-                jql_lower_bound(zone, w.start)
-            );
+            jql = format!("{jql} AND {}", updated_since(w, zone));
         }
         Ok(format!("{jql} ORDER BY key ASC"))
     }
@@ -455,19 +421,11 @@ fn strip_order_by(jql: &str) -> &str {
     jql
 }
 
-/// The window start in the user's zone, floored to the minute and one minute earlier (an hour
-/// more across a clock change), as JQL reads it: `yyyy-MM-dd HH:mm`.
-pub(crate) fn jql_lower_bound(zone: Zone, start: DateTime<Utc>) -> String {
-    let mut widened = start - Duration::minutes(1);
-    if zone.offset_secs(start) != zone.offset_secs(start - Duration::hours(2)) {
-        widened -= Duration::hours(1);
-    }
-    let local = zone.local(widened);
-    let floored = local
-        .with_second(0)
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or(local);
-    floored.format("%Y-%m-%d %H:%M").to_string()
+/// `updated >= "yyyy-MM-dd HH:mm"`: the window's start widened to the minute before it in the
+/// user's zone (further across a clock change), as JQL reads dates.
+fn updated_since(window: TimeWindow, zone: Zone) -> String {
+    let coarse = CoarseWindow::new(window, zone, Precision::Minute);
+    format!("updated >= \"{}\"", coarse.lower_bound())
 }
 
 #[cfg(test)]
@@ -476,17 +434,26 @@ mod tests {
 
     #[test]
     fn lower_bound_is_the_minute_before_in_the_zone() {
-        let t = DateTime::parse_from_rfc3339("2026-01-15T10:00:45Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let utc = Zone::Fixed(FixedOffset::east_opt(0).unwrap());
-        assert_eq!(jql_lower_bound(utc, t), "2026-01-15 09:59");
-        let berlin = Zone::Named(chrono_tz::Europe::Berlin);
-        assert_eq!(jql_lower_bound(berlin, t), "2026-01-15 10:59");
-        let exact = DateTime::parse_from_rfc3339("2026-01-15T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(jql_lower_bound(utc, exact), "2026-01-15 09:59");
+        let since = |start: &str, zone: Zone| {
+            let t = chrono::DateTime::parse_from_rfc3339(start)
+                .unwrap()
+                .to_utc();
+            updated_since(TimeWindow::new(t, t).unwrap(), zone)
+        };
+        let utc = Zone::utc();
+        assert_eq!(
+            since("2026-01-15T10:00:45Z", utc),
+            "updated >= \"2026-01-15 09:59\""
+        );
+        let berlin = Zone::named("Europe/Berlin").unwrap();
+        assert_eq!(
+            since("2026-01-15T10:00:45Z", berlin),
+            "updated >= \"2026-01-15 10:59\""
+        );
+        assert_eq!(
+            since("2026-01-15T10:00:00Z", utc),
+            "updated >= \"2026-01-15 09:59\""
+        );
     }
 
     #[test]
