@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use connector_core::http::{Auth, HttpClient, Page, PageLimit, paginate};
+use connector_core::window::Zone;
 use connector_core::{Error, ErrorKind, Result, SyncContext};
 use futures::TryStreamExt;
 use serde::de::DeserializeOwned;
@@ -275,8 +276,32 @@ impl Client {
             .into_body())
     }
 
+    /// The zone CQL dates are read in: `timezone_offset` when configured, else Cloud's default
+    /// time zone (a named zone with its daylight saving rules, or a fixed offset), else
+    /// unknown, and queries are widened by 14 hours each way.
+    pub(crate) async fn cql_zone(&self, timezone_offset: Option<f64>) -> Result<Zone> {
+        if let Some(hours) = timezone_offset {
+            // Validated to lie within ±14 h.
+            return Ok(Zone::from_offset_hours(hours).unwrap_or(Zone::unknown()));
+        }
+        if !self.is_cloud() {
+            return Ok(Zone::unknown());
+        }
+        let Some(name) = self.default_time_zone().await? else {
+            return Ok(Zone::unknown());
+        };
+        Ok(Zone::named(&name).unwrap_or_else(|| {
+            tracing::debug!(
+                connector = SOURCE,
+                zone = name,
+                "time zone unknown; widening incremental queries by 14 hours"
+            );
+            Zone::unknown()
+        }))
+    }
+
     /// Cloud's default time zone (`/rest/api/settings/systemInfo`), if it says.
-    pub(crate) async fn default_time_zone(&self) -> Result<Option<String>> {
+    async fn default_time_zone(&self) -> Result<Option<String>> {
         let url = self.api_url("/rest/api/settings/systemInfo")?;
         match self.get_json::<SystemInfo>(url).await {
             Ok(info) => Ok(info.default_time_zone),

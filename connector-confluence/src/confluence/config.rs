@@ -114,9 +114,10 @@ pub struct ConfluenceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_gateway: Option<Url>,
     /// The offset of the time zone CQL dates are read in, in hours (RAGFlow's
-    /// `CONFLUENCE_TIMEZONE_OFFSET`). When unset, Cloud's `systemInfo` is asked; if the zone is
-    /// still unknown, incremental queries are widened by 14 hours each way (and still
-    /// filtered exactly).
+    /// `CONFLUENCE_TIMEZONE_OFFSET`). When unset, Cloud's `systemInfo` is asked (a named zone
+    /// such as `Europe/Berlin` is read with its daylight saving rules); if the zone is still
+    /// unknown, incremental queries are widened by 14 hours each way (and still filtered
+    /// exactly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone_offset: Option<f64>,
 }

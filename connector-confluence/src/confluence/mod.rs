@@ -45,8 +45,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, DurationRound, Utc};
 use connector_core::http::{PageLimit, paginate};
+use connector_core::window::{CoarseWindow, Precision};
 use connector_core::{
     Batch, Capabilities, CheckpointedBatch, CheckpointedConnector, Connector, DynCheckpointed,
     Error, ErrorKind, Failure, LoadConnector, PollConnector, Result, SlimConnector, SlimDocument,
@@ -144,22 +144,14 @@ impl Settings {
         format!("/rest/api/content/search?{query}")
     }
 
-    /// The CQL of a search over `window` (with the site's offset from UTC in minutes, when
-    /// known).
-    fn cql(&self, window: Option<TimeWindow>, offset: Option<i64>) -> String {
+    /// The CQL of a search, over `window` (in the site's zone) when there is one.
+    fn cql(&self, window: Option<CoarseWindow>) -> String {
         let mut cql = self.selection.clone();
         if let Some(w) = window {
-            let (pad, shift) = match offset {
-                Some(minutes) => (Duration::minutes(1), Duration::minutes(minutes)),
-                None => (Duration::hours(14) + Duration::minutes(1), Duration::zero()),
-            };
-            let floor = |t: DateTime<Utc>| t.duration_trunc(Duration::minutes(1)).unwrap_or(t);
-            let start = floor(w.start + shift) - pad;
-            let end = floor(w.end + shift) + pad;
             cql.push_str(&format!(
                 " and lastmodified >= \"{}\" and lastmodified <= \"{}\"",
-                start.format("%Y-%m-%d %H:%M"),
-                end.format("%Y-%m-%d %H:%M")
+                w.lower_bound(),
+                w.upper_bound()
             ));
         }
         // Creation order does not change while a sync runs, so offsets and cursors stay put
@@ -246,11 +238,14 @@ impl ConfluenceConnector {
             if window.is_some_and(|w| w.is_empty()) {
                 return;
             }
-            let offset = match window {
-                Some(_) => cql_offset(&client, &settings).await?,
+            let coarse = match window {
+                Some(w) => {
+                    let zone = client.cql_zone(settings.timezone_offset).await?;
+                    Some(CoarseWindow::new(w, zone, Precision::Minute))
+                }
                 None => None,
             };
-            let first = settings.search(&settings.cql(window, offset), &settings.expand());
+            let first = settings.search(&settings.cql(coarse), &settings.expand());
             let query = connector_core::ids::hash128(&first);
             let start = if from.continues(&query, window) {
                 if from.done {
@@ -292,68 +287,6 @@ fn cancelled() -> Error {
 /// Errors that end the sync even inside a per-item lookup.
 fn fatal(e: &Error) -> bool {
     matches!(e.kind(), ErrorKind::Unauthenticated | ErrorKind::Cancelled)
-}
-
-/// The offset from UTC, in minutes, of the zone CQL dates are read in, when known.
-async fn cql_offset(client: &Client, settings: &Settings) -> Result<Option<i64>> {
-    if let Some(hours) = settings.timezone_offset {
-        // Validated to lie within ±14 h.
-        #[allow(clippy::cast_possible_truncation)]
-        return Ok(Some((hours * 60.0).round() as i64));
-    }
-    if client.is_cloud()
-        && let Some(zone) = client.default_time_zone().await?
-    {
-        let offset = zone_offset(&zone);
-        if offset.is_none() {
-            tracing::debug!(
-                connector = SOURCE,
-                zone,
-                "time zone unknown; widening incremental queries by 14 hours"
-            );
-        }
-        return Ok(offset);
-    }
-    Ok(None)
-}
-
-/// The fixed offset of a zone name when it has one (`UTC`, `GMT+2`, `+05:30`, `Etc/GMT-3`);
-/// zones with daylight saving time give `None`.
-fn zone_offset(zone: &str) -> Option<i64> {
-    let z = zone.trim();
-    if matches!(
-        z,
-        "UTC"
-            | "GMT"
-            | "Z"
-            | "Etc/UTC"
-            | "Etc/GMT"
-            | "Etc/Universal"
-            | "Universal"
-            | "Zulu"
-            | "Etc/Zulu"
-    ) {
-        return Some(0);
-    }
-    // POSIX-style Etc/GMT+5 is five hours *behind* UTC.
-    let (rest, sign) = if let Some(r) = z.strip_prefix("Etc/GMT") {
-        (r, -1)
-    } else {
-        (
-            z.strip_prefix("UTC")
-                .or_else(|| z.strip_prefix("GMT"))
-                .unwrap_or(z),
-            1,
-        )
-    };
-    let (neg, digits) = match rest.as_bytes().first() {
-        Some(b'+') => (false, &rest[1..]),
-        Some(b'-') => (true, &rest[1..]),
-        _ => return None,
-    };
-    let (h, m) = digits.split_once(':').unwrap_or((digits, "0"));
-    let minutes = h.parse::<i64>().ok()? * 60 + m.parse::<i64>().ok()?;
-    (minutes <= 14 * 60).then_some(if neg { -minutes } else { minutes } * sign)
 }
 
 /// One search result being turned into documents.
@@ -865,7 +798,7 @@ impl SlimConnector for ConfluenceConnector {
         let settings = Arc::clone(&self.settings);
         async_stream::try_stream! {
             let expand = if settings.attachments.is_some() { "children.attachment.version" } else { "" };
-            let first = settings.search(&settings.cql(None, None), expand);
+            let first = settings.search(&settings.cql(None), expand);
             let search = client.clone();
             let mut pages = paginate(first, PageLimit::fail_after(MAX_SEARCH_PAGES), move |cursor| {
                 let client = search.clone();
@@ -903,15 +836,7 @@ impl SlimConnector for ConfluenceConnector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn zones() {
-        assert_eq!(zone_offset("UTC"), Some(0));
-        assert_eq!(zone_offset("GMT+2"), Some(120));
-        assert_eq!(zone_offset("+05:30"), Some(330));
-        assert_eq!(zone_offset("Etc/GMT+5"), Some(-300));
-        assert_eq!(zone_offset("Europe/Berlin"), None);
-    }
+    use connector_core::window::Zone;
 
     #[test]
     fn window_is_widened_by_a_minute_in_site_time() {
@@ -922,13 +847,13 @@ mod tests {
             attachments: None,
             timezone_offset: None,
         };
-        let start = DateTime::parse_from_rfc3339("2026-03-01T10:15:30Z").map(|t| t.to_utc());
-        let end = DateTime::parse_from_rfc3339("2026-03-01T11:00:00Z").map(|t| t.to_utc());
-        let (Ok(start), Ok(end)) = (start, end) else {
+        let start = "2026-03-01T10:15:30Z".parse();
+        let end = "2026-03-01T11:00:00Z".parse();
+        let (Ok(start), Ok(end), Some(plus1)) = (start, end, Zone::from_offset_hours(1.0)) else {
             panic!("dates")
         };
         let w = TimeWindow { start, end };
-        let cql = s.cql(Some(w), Some(60));
+        let cql = s.cql(Some(CoarseWindow::new(w, plus1, Precision::Minute)));
         assert!(
             cql.contains(r#"lastmodified >= "2026-03-01 11:14""#),
             "{cql}"
@@ -937,7 +862,11 @@ mod tests {
             cql.contains(r#"lastmodified <= "2026-03-01 12:01""#),
             "{cql}"
         );
-        let wide = s.cql(Some(w), None);
+        let wide = s.cql(Some(CoarseWindow::new(
+            w,
+            Zone::unknown(),
+            Precision::Minute,
+        )));
         assert!(
             wide.contains(r#"lastmodified >= "2026-02-28 20:14""#),
             "{wide}"
