@@ -27,7 +27,7 @@ use connector_core::state::{
 };
 use connector_core::sync::{SyncMode, SyncOptions, Syncer};
 use connector_core::{
-    Batch, Capabilities, Connector, Document, LoadConnector, Result, SyncContext,
+    Batch, Connector, Document, LoadConnector, Result, Roles, SyncContext,
 };
 use criterion::{BenchmarkId, Criterion, Throughput};
 
@@ -57,16 +57,12 @@ impl Connector for GeneratedSource {
         SOURCE
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::none().load(true)
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self).load().into()
     }
 
     async fn check(&self) -> Result<()> {
         Ok(())
-    }
-
-    fn as_load(&self) -> Option<&dyn LoadConnector> {
-        Some(self)
     }
 }
 

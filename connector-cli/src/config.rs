@@ -108,7 +108,7 @@ mod tests {
     use std::sync::Mutex;
 
     use connector_core::reexports::async_trait;
-    use connector_core::{Capabilities, CredentialStore, Secret};
+    use connector_core::{CredentialStore, Roles, Secret};
 
     use super::*;
 
@@ -134,8 +134,8 @@ mod tests {
             "rotating"
         }
 
-        fn capabilities(&self) -> Capabilities {
-            Capabilities::none()
+        fn roles(&self) -> Roles<'_> {
+            Roles::none()
         }
 
         async fn check(&self) -> Result<()> {

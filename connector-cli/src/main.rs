@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use connector_core::reexports::CancellationToken;
+use connector_core::Cancellation;
 use connector_core::sink::{DirectorySink, NdjsonSink, Sink};
 use connector_core::state::{FileStateStore, MemoryStateStore, StateStore};
 use connector_core::sync::{SyncOptions, Syncer};
@@ -115,7 +115,7 @@ async fn sync(registry: &Registry, args: SyncArgs, bars: &BarSlot) -> Result<Exi
         options = options.timeout(Duration::from_secs(secs));
     }
 
-    let cancel = CancellationToken::new();
+    let cancel = Cancellation::new();
     tokio::spawn(cancel_on_ctrl_c(cancel.clone()));
 
     let mut syncer = Syncer::new(connector)
@@ -168,7 +168,7 @@ async fn open_sink(args: &SyncArgs) -> Result<(Arc<dyn Sink>, String)> {
 
 /// The first Ctrl-C cancels the sync through its token (the state keeps the last acknowledged
 /// checkpoint); a second one exits at once.
-async fn cancel_on_ctrl_c(cancel: CancellationToken) {
+async fn cancel_on_ctrl_c(cancel: Cancellation) {
     if tokio::signal::ctrl_c().await.is_err() {
         return;
     }

@@ -75,9 +75,9 @@ impl Fixture for ConfluenceFixture {
         Some(TOKEN.to_owned())
     }
 
-    fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
         let page = FakePage::new(99, "ENG", "Broken", "", at(5));
-        Some((build(&self.bad), Some(self.bad.url_of(&page))))
+        (build(&self.bad), Some(self.bad.url_of(&page)))
     }
 
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
@@ -98,8 +98,4 @@ impl Fixture for ConfluenceFixture {
     }
 }
 
-connector_core::conformance_tests!(
-    confluence,
-    ConfluenceFixture,
-    [load, poll, checkpoint, slim]
-);
+connector_core::conformance_tests!(confluence, ConfluenceFixture);

@@ -1,10 +1,12 @@
 //! The connector traits.
 //!
 //! A connector implements [`Connector`] plus the roles it supports: [`LoadConnector`],
-//! [`PollConnector`], [`CheckpointedConnector`], [`SlimConnector`], [`RefetchConnector`]. The
-//! boxed `dyn Connector` the [`Registry`](crate::Registry) hands out reaches its roles through
-//! the `as_*()` accessors, which each connector overrides for what it implements (there are no
-//! overlapping blanket impls). Typed checkpoints are erased to versioned JSON by one blanket
+//! [`PollConnector`], [`CheckpointedConnector`], [`SlimConnector`], [`RefetchConnector`], and
+//! states them once in [`Connector::roles`]. A checkpointed connector gets `LoadConnector` and
+//! `PollConnector` from blanket implementations (so implementing both by hand does not
+//! compile). The `dyn Connector` the [`Registry`](crate::Registry) hands out reaches its roles
+//! through accessors derived from `roles()` (`as_load()`, ..., `capabilities()`), which a
+//! connector cannot override. Typed checkpoints are erased to versioned JSON by one blanket
 //! `impl<T: CheckpointedConnector> DynCheckpointed for T`.
 
 use std::fmt::{Debug, Display};
@@ -18,11 +20,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::SyncContext;
 use crate::credentials::CredentialStore;
-use crate::document::{Batch, Capabilities, CheckpointedBatch, SlimDocument};
+use crate::document::{Batch, CheckpointedBatch, SlimDocument};
+use crate::roles::Roles;
 use crate::error::{Error, Result};
 use crate::window::TimeWindow;
 
-/// A boxed connector, as the registry builds it.
+/// A connector behind a shared pointer: what [`Registry::build`](crate::Registry::build)
+/// hands out and what [`Syncer::new`](crate::sync::Syncer::new) takes, so one goes into the
+/// other as it is. Clone it (a pointer copy) to check, sync and prune with one connector.
 pub type DynConnector = Box<dyn Connector>;
 
 /// What every connector is.
@@ -33,15 +38,22 @@ pub type DynConnector = Box<dyn Connector>;
 /// - [`check`](Connector::check) verifies credentials and reachability in bounded time and fails
 ///   fast with a kind that tells wrong credentials, missing permission, a missing resource and
 ///   an unreachable service apart.
-/// - [`capabilities`](Connector::capabilities) agrees with the `as_*()` accessors: a role is
-///   claimed exactly when its accessor returns `Some`.
+/// - [`roles`](Connector::roles) states every role the connector plays, each once; a
+///   connector that implements [`CheckpointedConnector`] gets [`LoadConnector`] and
+///   [`PollConnector`] from it (blanket implementations), so it writes neither.
 #[async_trait]
 pub trait Connector: Debug + Display + Send + Sync + 'static {
     /// The registry key (`"s3"`, `"confluence"`).
     fn source(&self) -> &'static str;
 
-    /// What this connector can do.
-    fn capabilities(&self) -> Capabilities;
+    /// The roles this connector plays, each stated once: `Roles::of(self).checkpointed().slim().into()`.
+    ///
+    /// Claiming a role needs the role's trait implemented (the builder's methods are bounded
+    /// by it), so a role claimed but not wired does not compile. The batch loop, the registry
+    /// and the conformance kit read the roles from here, through the accessors on
+    /// `dyn Connector` ([`as_load`](trait.Connector.html#method.as_load), ...,
+    /// [`capabilities`](trait.Connector.html#method.capabilities)).
+    fn roles(&self) -> Roles<'_>;
 
     /// Checks credentials and reachability.
     ///
@@ -51,31 +63,6 @@ pub trait Connector: Debug + Display + Send + Sync + 'static {
     /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) or
     /// [`ErrorKind::Unavailable`](crate::ErrorKind::Unavailable), naming the field to fix.
     async fn check(&self) -> Result<()>;
-
-    /// This connector as a [`LoadConnector`], if it is one.
-    fn as_load(&self) -> Option<&dyn LoadConnector> {
-        None
-    }
-
-    /// This connector as a [`PollConnector`], if it is one.
-    fn as_poll(&self) -> Option<&dyn PollConnector> {
-        None
-    }
-
-    /// This connector as a checkpointed connector with its checkpoint erased to JSON.
-    fn as_checkpointed(&self) -> Option<&dyn DynCheckpointed> {
-        None
-    }
-
-    /// This connector as a [`SlimConnector`], if it is one.
-    fn as_slim(&self) -> Option<&dyn SlimConnector> {
-        None
-    }
-
-    /// This connector as a [`RefetchConnector`], if it is one.
-    fn as_refetch(&self) -> Option<&dyn RefetchConnector> {
-        None
-    }
 
     /// Natural partitions of the source (users, spaces, projects, prefixes), each of which can
     /// be synced as its own job with its own checkpoint. Empty when the source does not split.
@@ -162,9 +149,8 @@ pub trait CheckpointedConnector: Connector {
     ) -> BoxStream<'static, Result<CheckpointedBatch<Self::Checkpoint>>>;
 
     /// Every page from [`initial_checkpoint`](Self::initial_checkpoint), within `window` if
-    /// one is given, without the checkpoints: the whole body of [`LoadConnector::load`]
-    /// (`window: None`) and [`PollConnector::poll`] for a connector whose plain load is its
-    /// checkpointed one.
+    /// one is given, without the checkpoints: what the blanket [`LoadConnector`] (`window:
+    /// None`) and [`PollConnector`] implementations of every checkpointed connector yield.
     fn load_from_start(
         &self,
         window: Option<TimeWindow>,
@@ -176,6 +162,23 @@ pub trait CheckpointedConnector: Connector {
         self.load_from_checkpoint(self.initial_checkpoint(), window, ctx)
             .map(|page| page.map(|p| p.batch))
             .boxed()
+    }
+}
+
+/// Every checkpointed connector loads: its full load is its checkpointed load from the initial
+/// checkpoint, without the checkpoints. A connector never writes this itself.
+impl<T: CheckpointedConnector> LoadConnector for T {
+    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        self.load_from_start(None, ctx)
+    }
+}
+
+/// Every checkpointed connector polls: its checkpointed load takes the window. A connector
+/// whose service cannot filter by time in some configurations withholds the role in
+/// [`Connector::roles`] ([`RolesOf::poll_if`](crate::RolesOf::poll_if)).
+impl<T: CheckpointedConnector> PollConnector for T {
+    fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        self.load_from_start(Some(window), ctx)
     }
 }
 

@@ -9,7 +9,70 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::Result;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Asks a sync, and every stream and request it started, to stop.
+///
+/// Cheap to clone; every clone cancels the same sync. A [`child`](Cancellation::child) is
+/// cancelled with its parent but can be cancelled alone. Hosts make one, keep a clone and hand
+/// one to [`Syncer::cancellation`](crate::sync::Syncer::cancellation); connectors see it in
+/// [`SyncContext::cancellation`].
+#[derive(Clone, Default)]
+pub struct Cancellation(CancellationToken);
+
+impl Cancellation {
+    /// A cancellation that has not fired.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Fires it: the sync stops at its next page or batch boundary.
+    pub fn cancel(&self) {
+        self.0.cancel();
+    }
+
+    /// Whether it has fired.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+
+    /// Completes when it fires (cancel safe).
+    pub async fn cancelled(&self) {
+        self.0.cancelled().await;
+    }
+
+    /// A cancellation that fires with this one, and can also fire alone.
+    pub fn child(&self) -> Self {
+        Self(self.0.child_token())
+    }
+
+    /// `Err(`[`ErrorKind::Cancelled`]`)` once it has fired: `ctx.cancellation().check()?`
+    /// between pages.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Cancelled`] when the sync was cancelled.
+    pub fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            Err(Error::new(ErrorKind::Cancelled, "the sync was cancelled"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl From<CancellationToken> for Cancellation {
+    fn from(token: CancellationToken) -> Self {
+        Self(token)
+    }
+}
+
+impl fmt::Debug for Cancellation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancellation")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
 
 /// Looks up the fingerprints the host already holds, so a connector can skip downloading the
 /// body of an item whose version it can see beforehand (ETag, version number, size + mtime).
@@ -84,7 +147,7 @@ impl SyncStats {
 /// [`is_cancelled`](SyncContext::is_cancelled) is true; the batch loop also drops them.
 #[derive(Clone)]
 pub struct SyncContext {
-    cancel: CancellationToken,
+    cancel: Cancellation,
     fingerprints: Arc<dyn FingerprintLookup>,
     stats: Arc<SyncStats>,
 }
@@ -93,16 +156,16 @@ impl SyncContext {
     /// A context with a fresh token, no known fingerprints and fresh counters.
     pub fn new() -> Self {
         Self {
-            cancel: CancellationToken::new(),
+            cancel: Cancellation::new(),
             fingerprints: Arc::new(NoFingerprints),
             stats: Arc::new(SyncStats::default()),
         }
     }
 
-    /// Uses `token` for cancellation.
+    /// Uses `cancel` for cancellation.
     #[must_use]
-    pub fn with_cancellation(mut self, token: CancellationToken) -> Self {
-        self.cancel = token;
+    pub fn with_cancellation(mut self, cancel: impl Into<Cancellation>) -> Self {
+        self.cancel = cancel.into();
         self
     }
 
@@ -120,8 +183,8 @@ impl SyncContext {
         self
     }
 
-    /// The cancellation token.
-    pub fn cancellation(&self) -> &CancellationToken {
+    /// The sync's cancellation.
+    pub fn cancellation(&self) -> &Cancellation {
         &self.cancel
     }
 

@@ -339,6 +339,14 @@ impl SlimDocument {
 }
 
 /// One item that could not be produced. A failure never ends the stream.
+///
+/// # The rule: a failure names its item
+/// A host shows failures to a person who must find the item: [`message`](Failure::message)
+/// names it (its id, path, key or title) even when [`id`](Failure::id) is set, because the
+/// message is what logs and summaries print. [`Failure::of_item`] does that for an error
+/// caught while fetching one item; the page pipeline ([`fetch_items`](crate::pages::fetch_items))
+/// uses it. A failure of a whole partition (a user, a drive, a site) names the partition the
+/// same way, with the partition as `id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Failure {
@@ -377,6 +385,18 @@ impl Failure {
             message: error.to_string(),
             retryable: error.is_retryable(),
         }
+    }
+
+    /// A failure of the item `id` caused by `error`, its message naming the item (`id: ...`)
+    /// unless the error's message already does.
+    pub fn of_item(id: impl Into<String>, error: &Error) -> Self {
+        let id = id.into();
+        let mut failure = Self::from_error(None, error);
+        if !failure.message.contains(id.as_str()) {
+            failure.message = format!("{id}: {}", failure.message);
+        }
+        failure.id = Some(id);
+        failure
     }
 
     /// Sets the link.

@@ -55,6 +55,35 @@ impl ErrorKind {
         matches!(self, Self::RateLimited | Self::Unavailable | Self::Timeout)
     }
 
+    /// Whether an error of this kind ends the whole sync rather than failing only the item
+    /// (or partition) it happened on: the one policy every connector follows, through the
+    /// page pipeline ([`pages::fetch_items`](crate::pages::fetch_items),
+    /// [`pages::item_failure`](crate::pages::item_failure)).
+    ///
+    /// Ending: [`Unauthenticated`](Self::Unauthenticated) (the connector's credential is
+    /// wrong or revoked: every later item would fail the same way), [`Cancelled`](Self::Cancelled),
+    /// [`Config`](Self::Config), [`Checkpoint`](Self::Checkpoint), [`State`](Self::State),
+    /// [`Sink`](Self::Sink) and [`Internal`](Self::Internal) (nothing later can be trusted).
+    /// Everything else concerns the item: [`PermissionDenied`](Self::PermissionDenied) on an
+    /// item is that item's restriction, [`RateLimited`](Self::RateLimited) and
+    /// [`Unavailable`](Self::Unavailable) after the HTTP layer's retries are retried next run
+    /// (the failure is kept), [`NotFound`](Self::NotFound), [`InvalidData`](Self::InvalidData),
+    /// [`Unsupported`](Self::Unsupported) and [`Timeout`](Self::Timeout) are the item's own.
+    /// An error while listing (the page itself) ends the sync whatever its kind: the
+    /// connector returns it from the stream instead of asking this.
+    pub fn ends_sync(self) -> bool {
+        matches!(
+            self,
+            Self::Unauthenticated
+                | Self::Cancelled
+                | Self::Config
+                | Self::Checkpoint
+                | Self::State
+                | Self::Sink
+                | Self::Internal
+        )
+    }
+
     /// The snake_case name, as used in serialised failures and logs.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -13,7 +13,9 @@ pub mod glob;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod ids;
+pub mod pages;
 mod registry;
+mod roles;
 mod secret;
 pub mod sink;
 pub mod state;
@@ -29,24 +31,47 @@ pub use connector::{
     CheckpointJson, CheckpointedConnector, Connector, DynCheckpointed, DynConnector, LoadConnector,
     PollConnector, RefetchConnector, SlimConnector,
 };
-pub use context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
+pub use context::{Cancellation, FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
 pub use credentials::{CredentialStore, DiscardCredentials, MemoryCredentials};
 pub use document::{
     Access, Batch, Capabilities, CheckpointedBatch, Content, Document, Failure, SlimDocument,
 };
 pub use error::{Error, ErrorKind, FieldError, Result};
+pub use futures::stream::BoxStream;
 pub use registry::Registry;
+pub use roles::{Roles, RolesOf};
 pub use secret::Secret;
 pub use window::{CoarseWindow, TimeWindow};
 
-/// Re-exports connector crates need in their public signatures.
+/// Re-exports connector crates need in their public signatures, so a third-party connector
+/// depends on `connector-core` alone.
+///
+/// Derive serde traits for a checkpoint through the re-export with
+/// `#[serde(crate = "connector_core::reexports::serde")]`.
 pub mod reexports {
     pub use async_trait::async_trait;
     pub use bytes::Bytes;
     pub use chrono;
     pub use futures;
     pub use schemars;
+    pub use serde;
     pub use serde_json;
-    pub use tokio_util::sync::CancellationToken;
     pub use url::Url;
+}
+
+/// What a connector crate needs in scope: `use connector_core::prelude::*;`.
+///
+/// The role traits and [`Roles`], the document model, errors, the context, the page pipeline's
+/// pieces, `async_trait`, `BoxStream` with `StreamExt`/`TryStreamExt`, and serde's derives.
+pub mod prelude {
+    pub use crate::pages::{Outcome, Page, PageLimit, paginate};
+    pub use crate::{
+        Access, Batch, Cancellation, CheckpointedBatch, CheckpointedConnector, Connector,
+        Document, Error, ErrorKind, Failure, LoadConnector, PollConnector, RefetchConnector,
+        Result, Roles, Secret, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    };
+    pub use async_trait::async_trait;
+    pub use futures::stream::BoxStream;
+    pub use futures::{StreamExt, TryStreamExt};
+    pub use serde::{Deserialize, Serialize};
 }

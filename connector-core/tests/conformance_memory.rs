@@ -2,8 +2,4 @@
 
 use connector_core::testkit::MemoryFixture;
 
-connector_core::conformance_tests!(
-    memory,
-    MemoryFixture,
-    [load, poll, checkpoint, slim, refetch]
-);
+connector_core::conformance_tests!(memory, MemoryFixture);

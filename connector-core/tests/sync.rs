@@ -10,8 +10,8 @@ use connector_core::sink::{ChannelSink, DirectorySink, MemorySink, NdjsonSink, S
 use connector_core::state::{MemoryStateStore, StateStore};
 use connector_core::sync::{SyncMode, SyncOptions, Syncer};
 use connector_core::testkit::{MemoryConnector, MemoryItem};
-use connector_core::{
-    Batch, Capabilities, Connector, ErrorKind, LoadConnector, PollConnector, Result, SyncContext,
+use connector_core::{Roles, 
+    Batch, Connector, ErrorKind, LoadConnector, PollConnector, Result, SyncContext,
     TimeWindow,
 };
 
@@ -217,17 +217,11 @@ impl Connector for PollOnly {
     fn source(&self) -> &'static str {
         "memory"
     }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::none().load(true).poll(true)
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self).poll().into()
     }
     async fn check(&self) -> Result<()> {
         Ok(())
-    }
-    fn as_load(&self) -> Option<&dyn LoadConnector> {
-        Some(self)
-    }
-    fn as_poll(&self) -> Option<&dyn PollConnector> {
-        Some(self)
     }
 }
 
@@ -377,7 +371,7 @@ async fn the_timeout_fires_and_the_next_run_resumes() {
 async fn cancellation_fires_while_the_source_hangs() {
     let source = MemoryConnector::numbered(9, 3, t0());
     source.set_stall(true);
-    let token = connector_core::reexports::CancellationToken::new();
+    let token = connector_core::Cancellation::new();
     let trigger = token.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(100)).await;

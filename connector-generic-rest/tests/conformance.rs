@@ -40,11 +40,11 @@ impl Fixture for RestFixture {
         Some(TOKEN.to_owned())
     }
 
-    fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
-        Some((
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
+        (
             build(cursor_config(&format!("{}/bad", self.server.uri()))),
             None,
-        ))
+        )
     }
 
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
@@ -62,11 +62,7 @@ impl Fixture for RestFixture {
     }
 }
 
-connector_core::conformance_tests!(
-    rest_api_conformance,
-    RestFixture,
-    [load, poll, checkpoint, slim]
-);
+connector_core::conformance_tests!(rest_api_conformance, RestFixture);
 
 async fn server() -> MockServer {
     let server = MockServer::start().await;

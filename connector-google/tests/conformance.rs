@@ -86,11 +86,11 @@ impl Fixture for DriveFixture {
         Some(secret())
     }
 
-    fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
-        Some((
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
+        (
             build("google_drive", &self.malformed.uri(), json!({})),
             Some("https://drive.google.com/file/d/a3/view".to_owned()),
-        ))
+        )
     }
 
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
@@ -108,11 +108,7 @@ impl Fixture for DriveFixture {
 }
 
 #[cfg(feature = "google_drive")]
-connector_core::conformance_tests!(
-    google_drive_conformance,
-    DriveFixture,
-    [load, poll, checkpoint, slim]
-);
+connector_core::conformance_tests!(google_drive_conformance, DriveFixture);
 
 #[cfg(feature = "gmail")]
 struct GmailFixture {
@@ -173,11 +169,11 @@ impl Fixture for GmailFixture {
         Some(secret())
     }
 
-    fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
-        Some((
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
+        (
             build("gmail", &self.malformed.uri(), json!({})),
             Some("gmail:alice@example.com:t3".to_owned()),
-        ))
+        )
     }
 
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
@@ -192,8 +188,4 @@ impl Fixture for GmailFixture {
 }
 
 #[cfg(feature = "gmail")]
-connector_core::conformance_tests!(
-    gmail_conformance,
-    GmailFixture,
-    [load, poll, checkpoint, slim]
-);
+connector_core::conformance_tests!(gmail_conformance, GmailFixture);

@@ -42,13 +42,13 @@ impl Fixture for JiraFixture {
         Some(common::TOKEN.to_owned())
     }
 
-    fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
         let uri = self.malformed.uri();
         let cfg = common::server_config(&uri, json!({ "page_size": 3 }));
-        Some((
+        (
             Arc::new(common::connector(cfg)),
             Some(format!("{uri}/browse/ENG-4")),
-        ))
+        )
     }
 
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
@@ -62,8 +62,4 @@ impl Fixture for JiraFixture {
     }
 }
 
-connector_core::conformance_tests!(
-    jira_conformance,
-    JiraFixture,
-    [load, poll, checkpoint, slim, refetch]
-);
+connector_core::conformance_tests!(jira_conformance, JiraFixture);

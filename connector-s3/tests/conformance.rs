@@ -59,12 +59,12 @@ impl Fixture for RcloneFixture {
         Some(common::SECRET.to_owned())
     }
 
-    fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
         let mut config = self.config.clone();
         config.max_object_size = 1024.try_into().expect("nonzero");
         let id = format!("s3_compatible:{}:item-99-large.txt", config.bucket_name);
         let c = S3Connector::new(config).expect("valid config");
-        Some((Arc::new(c), Some(id)))
+        (Arc::new(c), Some(id))
     }
 
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
@@ -77,8 +77,4 @@ impl Fixture for RcloneFixture {
     }
 }
 
-connector_core::conformance_tests!(
-    rclone_conformance,
-    RcloneFixture,
-    [load, poll, checkpoint, slim, refetch]
-);
+connector_core::conformance_tests!(rclone_conformance, RcloneFixture);

@@ -48,12 +48,11 @@ use async_trait::async_trait;
 use connector_core::http::{PageLimit, paginate};
 use connector_core::window::{CoarseWindow, Precision};
 use connector_core::{
-    Batch, Capabilities, CheckpointedBatch, CheckpointedConnector, Connector, DynCheckpointed,
-    Error, ErrorKind, Failure, LoadConnector, PollConnector, Result, SlimConnector, SlimDocument,
-    SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, Error, ErrorKind, Failure, Result,
+    Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 pub use checkpoint::ConfluenceCheckpoint;
 pub use config::{
@@ -641,8 +640,12 @@ impl Connector for ConfluenceConnector {
         SOURCE
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::all().refetch(false)
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .fingerprint_skip()
+            .into()
     }
 
     /// Checks that `wiki_base` is a Confluence site, that the credentials are accepted, and
@@ -709,22 +712,6 @@ impl Connector for ConfluenceConnector {
             Err(e) => Err(e),
         }
     }
-
-    fn as_load(&self) -> Option<&dyn LoadConnector> {
-        Some(self)
-    }
-
-    fn as_poll(&self) -> Option<&dyn PollConnector> {
-        Some(self)
-    }
-
-    fn as_checkpointed(&self) -> Option<&dyn DynCheckpointed> {
-        Some(self)
-    }
-
-    fn as_slim(&self) -> Option<&dyn SlimConnector> {
-        Some(self)
-    }
 }
 
 /// Tells a wrong `wiki_base` from the rest when the first request of `check` fails.
@@ -753,24 +740,6 @@ fn site_error(e: Error, config: &ConfluenceConfig) -> Error {
         .with_field("wiki_base")
         .with_cause(e),
         _ => e,
-    }
-}
-
-impl LoadConnector for ConfluenceConnector {
-    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.stream(ConfluenceCheckpoint::default(), None, ctx)
-            .map_ok(|page| page.batch)
-            .try_filter(|batch| futures::future::ready(!batch.is_empty()))
-            .boxed()
-    }
-}
-
-impl PollConnector for ConfluenceConnector {
-    fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.stream(ConfluenceCheckpoint::default(), Some(window), ctx)
-            .map_ok(|page| page.batch)
-            .try_filter(|batch| futures::future::ready(!batch.is_empty()))
-            .boxed()
     }
 }
 

@@ -5,9 +5,9 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::context::Cancellation;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use reqwest::Method;
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use super::request::RequestBuilder;
@@ -132,7 +132,7 @@ pub(crate) struct Inner {
 pub struct HttpClient {
     pub(crate) inner: Arc<Inner>,
     pub(crate) stats: Option<Arc<SyncStats>>,
-    pub(crate) cancel: Option<CancellationToken>,
+    pub(crate) cancel: Option<Cancellation>,
 }
 
 impl HttpClient {

@@ -23,13 +23,15 @@
 
 mod client;
 mod link;
-mod pagination;
+
 mod request;
 mod retry;
 
 pub use client::{Auth, ErrorClass, HttpClient, HttpClientBuilder};
 pub use link::{Link, next_link, parse_link_header};
-pub use pagination::{Page, PageLimit, convert_blocking, paginate, read_ahead};
+// The page walk moved to `crate::pages` (it needs no HTTP); these names stay for connectors
+// that reach them here.
+pub use crate::pages::{Page, PageLimit, convert_blocking, paginate, read_ahead};
 pub use request::{RequestBuilder, Response};
 pub use reqwest::{Method, StatusCode, header};
 pub use retry::RetryPolicy;

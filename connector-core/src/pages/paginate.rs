@@ -89,7 +89,7 @@ impl PageLimit {
 /// The stream owns its state; dropping it at any point loses nothing but the page in flight.
 ///
 /// ```
-/// use connector_core::http::{Page, PageLimit, paginate};
+/// use connector_core::pages::{Page, PageLimit, paginate};
 /// use futures::TryStreamExt;
 /// # async fn demo() -> connector_core::Result<()> {
 /// // Pages of 10 items from 0..35, addressed by offset.
@@ -178,7 +178,7 @@ where
 /// Dropping the stream aborts the task, and with it the request in flight.
 ///
 /// ```
-/// use connector_core::http::{Page, PageLimit, paginate, read_ahead};
+/// use connector_core::pages::{Page, PageLimit, paginate, read_ahead};
 /// use futures::TryStreamExt;
 /// # async fn demo() -> connector_core::Result<()> {
 /// let pages = paginate(0u32, PageLimit::unbounded(), |n| async move {

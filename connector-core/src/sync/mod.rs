@@ -44,9 +44,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 
 use crate::connector::Connector;
+use crate::context::Cancellation;
 use crate::document::Failure;
 use crate::error::Result;
 use crate::sink::Sink;
@@ -267,7 +267,7 @@ pub struct Syncer {
     sink: Arc<dyn Sink>,
     state: Arc<dyn StateStore>,
     options: SyncOptions,
-    cancel: CancellationToken,
+    cancel: Cancellation,
     progress: Option<ProgressFn>,
     now: Option<DateTime<Utc>>,
 }
@@ -281,7 +281,7 @@ impl Syncer {
             sink: Arc::new(crate::sink::DiscardSink),
             state: Arc::new(MemoryStateStore::new()),
             options: SyncOptions::default(),
-            cancel: CancellationToken::new(),
+            cancel: Cancellation::new(),
             progress: None,
             now: None,
         }
@@ -322,10 +322,10 @@ impl Syncer {
         self
     }
 
-    /// Cancels the run when `token` is cancelled.
+    /// Cancels the run when `cancel` fires (keep a clone to fire it).
     #[must_use]
-    pub fn cancellation(mut self, token: CancellationToken) -> Self {
-        self.cancel = token;
+    pub fn cancellation(mut self, cancel: impl Into<Cancellation>) -> Self {
+        self.cancel = cancel.into();
         self
     }
 

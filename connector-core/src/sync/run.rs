@@ -53,7 +53,7 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
     let clock = Instant::now();
     let started_at = syncer.now.unwrap_or_else(Utc::now);
     let source = syncer.connector.source();
-    let cancel = syncer.cancel.child_token();
+    let cancel = syncer.cancel.child();
     let stats = Arc::new(SyncStats::default());
     let span = tracing::info_span!("sync", source, connector = %syncer.connector, mode = %mode);
     let mut state = RunState {
@@ -175,16 +175,16 @@ async fn execute(
     syncer: &Syncer,
     mode: SyncMode,
     started_at: DateTime<Utc>,
-    cancel: tokio_util::sync::CancellationToken,
+    cancel: crate::context::Cancellation,
     stats: Arc<SyncStats>,
     state: &mut RunState,
 ) -> Result<()> {
     let connector = &syncer.connector;
     let source = connector.source();
     let stored = syncer.state.load().await?;
-    let checkpointed = connector.as_checkpointed();
-    let caps = connector.capabilities();
-    let can_poll = connector.as_poll().is_some() || (checkpointed.is_some() && caps.poll);
+    let roles = connector.roles();
+    let checkpointed = roles.as_checkpointed();
+    let can_poll = roles.as_poll().is_some();
 
     let resolved = match mode {
         SyncMode::Auto if stored.checkpoint.is_some() && checkpointed.is_some() => SyncMode::Resume,
@@ -194,9 +194,7 @@ async fn execute(
     };
     state.mode = resolved;
 
-    let refetch = connector
-        .as_refetch()
-        .filter(|_| syncer.options.retry_failed);
+    let refetch = roles.as_refetch().filter(|_| syncer.options.retry_failed);
     let (window, window_end, resume_from) = match resolved {
         SyncMode::Full => (None, started_at, None),
         SyncMode::Incremental => {
@@ -317,7 +315,7 @@ async fn execute(
             .map_ok(|p| (p.batch, Some(p.checkpoint)))
             .boxed()
     } else if let Some(w) = window {
-        match connector.as_poll() {
+        match roles.as_poll() {
             Some(poll) => poll.poll(w, ctx.clone()).map_ok(|b| (b, None)).boxed(),
             None => {
                 return Err(
@@ -327,7 +325,7 @@ async fn execute(
             }
         }
     } else {
-        match connector.as_load() {
+        match roles.as_load() {
             Some(load) => load.load(ctx.clone()).map_ok(|b| (b, None)).boxed(),
             None => {
                 return Err(

@@ -73,39 +73,53 @@ fn ids(docs: &[Document]) -> Vec<String> {
     docs.iter().map(|d| d.id.clone()).collect()
 }
 
-/// `capabilities()` agrees with the `as_*()` accessors and with the macro's list.
+/// The roles the connector states hang together, and the fixture fits them: it loads or
+/// resumes, `capabilities()` is what `roles()` says, a connector that polls has a fixture
+/// window (and one that does not, none: a window the connector cannot serve is a role
+/// claimed in the test but not wired in the connector).
 ///
 /// # Panics
 /// On any disagreement.
-pub async fn capabilities_agree<F: Fixture>(fixture: &F, declared: &[&str]) {
+pub async fn roles_are_consistent<F: Fixture>(fixture: &F) {
     let c = fixture.connector();
+    let roles = c.roles();
     let caps = c.capabilities();
-    let roles = [
-        ("load", caps.load, c.as_load().is_some()),
-        (
-            "poll",
-            caps.poll,
-            c.as_poll().is_some() || (caps.poll && c.as_checkpointed().is_some()),
-        ),
-        ("checkpoint", caps.checkpoint, c.as_checkpointed().is_some()),
-        ("slim", caps.slim, c.as_slim().is_some()),
-        ("refetch", caps.refetch, c.as_refetch().is_some()),
-    ];
-    for (name, claimed, reachable) in roles {
-        assert_eq!(
-            claimed, reachable,
-            "{c}: capabilities().{name} = {claimed} but its accessor says {reachable}"
-        );
-        assert_eq!(
-            claimed,
-            declared.contains(&name),
-            "{c}: capabilities().{name} = {claimed} but the conformance list says otherwise"
-        );
-    }
-    assert!(
-        caps.load || caps.checkpoint,
-        "{c}: a connector must load or resume"
+    assert_eq!(
+        caps,
+        roles.capabilities(),
+        "{c}: capabilities() and roles() disagree"
     );
+    assert!(
+        roles.as_load().is_some(),
+        "{c}: a connector must load (LoadConnector, or CheckpointedConnector which brings it)"
+    );
+    assert!(
+        roles.as_poll().is_none() || roles.as_load().is_some(),
+        "{c}: a connector that polls must load"
+    );
+    match (roles.as_poll().is_some(), fixture.window().is_some()) {
+        (true, false) => panic!("{c} polls: its fixture must give Fixture::window"),
+        (false, true) => panic!(
+            "{c}'s fixture gives a window but the connector does not poll: claim the role in roles() (Roles::of(self).checkpointed() or .poll())"
+        ),
+        _ => {}
+    }
+}
+
+/// Runs `mode` on a fresh memory store and expects the loop to refuse it as unsupported: what
+/// a role-dependent check asserts for a connector without the role.
+async fn expect_unsupported(c: Arc<dyn Connector>, mode: SyncMode, role: &str) {
+    let result = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .run(mode)
+        .await;
+    match result {
+        Err(e) => assert!(
+            matches!(e.kind(), ErrorKind::Unsupported | ErrorKind::Checkpoint),
+            "{c} has no {role} role: {mode} should be refused as unsupported, got: {e}"
+        ),
+        Ok(report) => panic!("{c} has no {role} role, yet a {mode} run succeeded: {report:?}"),
+    }
 }
 
 /// Ids are unique within a run and stable across runs.
@@ -160,12 +174,19 @@ async fn poll_ids(connector: &dyn Connector, window: crate::TimeWindow) -> Vec<S
         while let Some(page) = stream.next().await {
             out.extend(ids(&must(page, "poll failed").documents));
         }
-    } else if let Some(cp) = connector.as_checkpointed() {
+    }
+    if let Some(cp) = connector.as_checkpointed() {
+        // The checkpointed load with the window must agree with poll.
         let from = must(cp.initial_checkpoint_json(), "initial checkpoint");
         let mut stream = cp.load_from_checkpoint_json(from, Some(window), SyncContext::new());
+        let mut again = Vec::new();
         while let Some(page) = stream.next().await {
-            out.extend(ids(&must(page, "windowed load failed").batch.documents));
+            again.extend(ids(&must(page, "windowed load failed").batch.documents));
         }
+        assert_eq!(
+            out, again,
+            "poll and the checkpointed load of window {window} disagree"
+        );
     }
     out
 }
@@ -175,10 +196,13 @@ async fn poll_ids(connector: &dyn Connector, window: crate::TimeWindow) -> Vec<S
 /// # Panics
 /// When the fixture has no window, or the connector yields the wrong items.
 pub async fn window_is_half_open<F: Fixture>(fixture: &F) {
+    let c = fixture.connector();
+    if c.as_poll().is_none() {
+        return expect_unsupported(c, SyncMode::Incremental, "poll").await;
+    }
     let (window, expected) = fixture
         .window()
         .unwrap_or_else(|| panic!("a connector that polls needs Fixture::window"));
-    let c = fixture.connector();
     let got: BTreeSet<String> = poll_ids(c.as_ref(), window).await.into_iter().collect();
     let expected: BTreeSet<String> = expected.into_iter().collect();
     assert_eq!(got, expected, "window {window} yielded the wrong items");
@@ -221,6 +245,9 @@ pub async fn window_is_half_open<F: Fixture>(fixture: &F) {
 /// On a checkpoint that changes through JSON, or a foreign checkpoint that is accepted.
 pub async fn checkpoint_round_trips<F: Fixture>(fixture: &F) {
     let c = fixture.connector();
+    if c.as_checkpointed().is_none() {
+        return expect_unsupported(c, SyncMode::Resume, "checkpoint").await;
+    }
     let pages = collect_checkpointed(c.as_ref(), None).await;
     assert!(
         pages.len() >= 2,
@@ -268,6 +295,9 @@ pub async fn checkpoint_round_trips<F: Fixture>(fixture: &F) {
 /// When a resume yields anything else.
 pub async fn resume_from_every_checkpoint<F: Fixture>(fixture: &F) {
     let c = fixture.connector();
+    if c.as_checkpointed().is_none() {
+        return expect_unsupported(c, SyncMode::Resume, "checkpoint").await;
+    }
     let pages = collect_checkpointed(c.as_ref(), None).await;
     let page_ids: Vec<Vec<String>> = pages.iter().map(|(b, _)| ids(&b.documents)).collect();
     for (i, (_, cp)) in pages.iter().enumerate() {
@@ -321,6 +351,9 @@ impl Sink for FailingSink {
 /// On a lost document or a duplicate from a fully acknowledged page.
 pub async fn sink_failure_at_every_batch_loses_nothing<F: Fixture>(fixture: &F) {
     let reference = fixture.connector();
+    if reference.as_checkpointed().is_none() {
+        return expect_unsupported(reference, SyncMode::Resume, "checkpoint").await;
+    }
     let pages = collect_checkpointed(reference.as_ref(), None).await;
     let page_of: HashMap<String, usize> = pages
         .iter()
@@ -400,9 +433,19 @@ pub async fn sink_failure_at_every_batch_loses_nothing<F: Fixture>(fixture: &F) 
 /// When an id is missing from the listing, or the listing holds ids nothing could produce.
 pub async fn slim_lists_every_id<F: Fixture>(fixture: &F) {
     let c = fixture.connector();
-    let slim = c
-        .as_slim()
-        .unwrap_or_else(|| panic!("{c} claims slim but as_slim() is None"));
+    let Some(slim) = c.as_slim() else {
+        let err = Syncer::new(c.clone())
+            .sink(MemorySink::new())
+            .prune()
+            .await
+            .expect_err("prune without a slim role must be refused");
+        assert_eq!(
+            err.kind(),
+            ErrorKind::Unsupported,
+            "{c} has no slim role: prune should be refused as unsupported, got: {err}"
+        );
+        return;
+    };
     let mut listed = BTreeSet::new();
     let mut stream = slim.list_ids(SyncContext::new());
     while let Some(page) = stream.next().await {
@@ -439,11 +482,17 @@ pub async fn slim_lists_every_id<F: Fixture>(fixture: &F) {
 /// When the fetched documents differ from the loaded ones.
 pub async fn refetch_yields_the_same_documents<F: Fixture>(fixture: &F) {
     let c = fixture.connector();
+    let Some(refetch) = c.as_refetch() else {
+        // Without the role the loop holds an incremental window back to a failure's time
+        // instead of fetching it by id (checked by the loop's own tests); nothing to fetch.
+        assert!(
+            !c.capabilities().refetch,
+            "{c}: refetch claimed without the role"
+        );
+        return;
+    };
     let (docs, _) = collect_load(c.as_ref()).await;
     let wanted: Vec<Document> = docs.into_iter().take(3).collect();
-    let refetch = c
-        .as_refetch()
-        .unwrap_or_else(|| panic!("{c} claims refetch but as_refetch() is None"));
     let mut got = Vec::new();
     let mut stream = refetch.fetch(ids(&wanted), SyncContext::new());
     while let Some(page) = stream.next().await {
@@ -478,11 +527,9 @@ pub async fn refetch_yields_the_same_documents<F: Fixture>(fixture: &F) {
 /// A malformed item becomes a failure naming it, and the other documents still come.
 ///
 /// # Panics
-/// When the fixture has no malformed variant, or the stream stops or hides the failure.
+/// When the stream stops at the malformed item or hides the failure.
 pub async fn malformed_item_is_a_failure<F: Fixture>(fixture: &F) {
-    let Some((connector, id)) = fixture.malformed() else {
-        panic!("the conformance kit needs Fixture::malformed: a source with one malformed item");
-    };
+    let (connector, id) = fixture.malformed();
     let (docs, failures) = collect_load(connector.as_ref()).await;
     assert!(
         !failures.is_empty(),
@@ -524,11 +571,22 @@ pub async fn malformed_item_is_a_failure<F: Fixture>(fixture: &F) {
 /// The fixture's secret appears in no `Debug`, `Display`, error or log line.
 ///
 /// # Panics
-/// When the secret is printed anywhere.
+/// When the secret is printed anywhere, and when the fixture gives no secret although it
+/// does not declare its source credential-free ([`Fixture::has_credentials`]): a check that
+/// looks for nothing would pass for any connector.
 pub async fn secret_never_printed<F: Fixture>(fixture: &F) {
     let Some(secret) = fixture.secret() else {
+        assert!(
+            !fixture.has_credentials(),
+            "the fixture gives no secret: return the config's credential from Fixture::secret \
+             (or override Fixture::has_credentials to false for a source that has none)"
+        );
         return;
     };
+    assert!(
+        secret.len() >= 6,
+        "the fixture's secret `{secret}` is too short to be told apart from other text"
+    );
     let (logs, _guard) = LogCapture::start();
     let c = fixture.connector();
     let mut printed = vec![format!("{c:?}"), format!("{c:#?}"), c.to_string()];
@@ -536,9 +594,8 @@ pub async fn secret_never_printed<F: Fixture>(fixture: &F) {
         printed.push(format!("{e:?}"));
         printed.push(e.to_string());
     }
-    if let Some((bad, _)) = fixture.malformed()
-        && let Ok(report) = Syncer::new(bad).run(SyncMode::Full).await
-    {
+    let (bad, _) = fixture.malformed();
+    if let Ok(report) = Syncer::new(bad).run(SyncMode::Full).await {
         printed.push(format!("{report:?}"));
     }
     match Syncer::new(fixture.connector()).run(SyncMode::Full).await {
@@ -572,7 +629,7 @@ pub async fn drop_mid_page_is_safe<F: Fixture>(fixture: &F) {
     // A sync cancelled after its first page, then run again from the same state.
     let store = MemoryStateStore::new();
     let sink = MemorySink::new();
-    let token = crate::reexports::CancellationToken::new();
+    let token = crate::Cancellation::new();
     let cancel = token.clone();
     let first = Syncer::new(fixture.connector())
         .sink(sink.clone())

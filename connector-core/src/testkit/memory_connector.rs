@@ -12,13 +12,11 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
-use crate::DynCheckpointed;
-use crate::connector::{
-    CheckpointedConnector, Connector, LoadConnector, PollConnector, RefetchConnector, SlimConnector,
-};
+use crate::connector::{CheckpointedConnector, Connector, RefetchConnector, SlimConnector};
 use crate::context::SyncContext;
-use crate::document::{Batch, Capabilities, CheckpointedBatch, Document, Failure, SlimDocument};
+use crate::document::{Batch, CheckpointedBatch, Document, Failure, SlimDocument};
 use crate::error::{Error, ErrorKind, Result};
+use crate::roles::Roles;
 use crate::secret::Secret;
 use crate::window::TimeWindow;
 
@@ -274,8 +272,13 @@ impl Connector for MemoryConnector {
         SOURCE
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .refetch()
+            .fingerprint_skip()
+            .into()
     }
 
     async fn check(&self) -> Result<()> {
@@ -287,42 +290,6 @@ impl Connector for MemoryConnector {
             );
         }
         Ok(())
-    }
-
-    fn as_load(&self) -> Option<&dyn LoadConnector> {
-        Some(self)
-    }
-
-    fn as_poll(&self) -> Option<&dyn PollConnector> {
-        Some(self)
-    }
-
-    fn as_checkpointed(&self) -> Option<&dyn DynCheckpointed> {
-        Some(self)
-    }
-
-    fn as_slim(&self) -> Option<&dyn SlimConnector> {
-        Some(self)
-    }
-
-    fn as_refetch(&self) -> Option<&dyn RefetchConnector> {
-        Some(self)
-    }
-}
-
-impl LoadConnector for MemoryConnector {
-    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.page_stream(None, None, ctx, None)
-            .map(|r| r.map(|p| p.batch))
-            .boxed()
-    }
-}
-
-impl PollConnector for MemoryConnector {
-    fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.page_stream(None, Some(window), ctx, None)
-            .map(|r| r.map(|p| p.batch))
-            .boxed()
     }
 }
 

@@ -1,30 +1,33 @@
 //! The conformance kit: the checks every connector passes, one named test per check.
 //!
 //! Implement [`Fixture`] for your connector's test setup (seed a temporary folder, start a
-//! wiremock server) and expand [`conformance_tests!`](crate::conformance_tests) with the
-//! capabilities your connector claims:
+//! wiremock server) and expand [`conformance_tests!`](crate::conformance_tests):
 //!
 //! ```text
-//! connector_core::conformance_tests!(local_conformance, LocalFixture, [load, poll, checkpoint, slim, refetch]);
+//! connector_core::conformance_tests!(local_conformance, LocalFixture);
 //! ```
+//!
+//! The kit reads the roles from the connector ([`Connector::roles`]): every check runs for
+//! every connector; a role-dependent check asserts the role's behaviour when the connector has
+//! the role, and that the batch loop refuses the mode cleanly when it has not.
 //!
 //! Each check is a plain `#[test]` that runs on its own current-thread tokio runtime, so a
 //! connector crate needs no tokio dev-dependency of its own to use the kit. The checks:
 //!
 //! | test | needs | what it checks |
 //! | --- | --- | --- |
-//! | `capabilities_agree` | — | `capabilities()` agrees with the `as_*()` accessors and the list given to the macro |
-//! | `secret_never_printed` | — | the fixture's secret is in no `Debug`, `Display`, error or log line of a check and a full sync |
+//! | `roles_are_consistent` | — | the connector loads, `capabilities()` is what `roles()` says, a polling connector has a fixture window and only then |
+//! | `secret_never_printed` | — | the fixture's secret is in no `Debug`, `Display`, error or log line of a check and a full sync; a fixture without a secret must declare its source credential-free |
 //! | `malformed_item_is_a_failure` | — | a malformed item becomes a [`Failure`](crate::Failure) naming it, and the other documents still come |
 //! | `drop_mid_page_is_safe` | — | dropping a stream after its first page, or cancelling a sync, loses nothing: the next run delivers everything |
 //! | `full_sync_delivers_every_document` | — | a full [`Syncer`](crate::sync::Syncer) run delivers exactly the loaded ids; a second finds them unchanged |
-//! | `ids_unique_and_stable` | `load` | ids are unique within a run and equal across runs |
-//! | `window_is_half_open` | `poll` | a window yields exactly its items, including its start and excluding its end |
-//! | `checkpoint_round_trips` | `checkpoint` | every checkpoint survives JSON; another source's checkpoint is refused |
-//! | `resume_from_every_checkpoint` | `checkpoint` | resuming from *every* checkpoint yields exactly the rest |
-//! | `sink_failure_at_every_batch_loses_nothing` | `checkpoint` | a sink failing at batch k, for every k, then a restart from the stored state: nothing lost, duplicates only from unacknowledged batches or partly acknowledged pages |
-//! | `slim_lists_every_id` | `slim` | `list_ids` lists every id a load yields |
-//! | `refetch_yields_the_same_documents` | `refetch` | fetching ids again gives the same documents; an unknown id gives nothing |
+//! | `ids_unique_and_stable` | — | ids are unique within a run and equal across runs |
+//! | `window_is_half_open` | poll | a window yields exactly its items, including its start and excluding its end (poll and the checkpointed load agree); without: an incremental run is refused |
+//! | `checkpoint_round_trips` | checkpoint | every checkpoint survives JSON; another source's checkpoint is refused; without: a resume is refused |
+//! | `resume_from_every_checkpoint` | checkpoint | resuming from *every* checkpoint yields exactly the rest |
+//! | `sink_failure_at_every_batch_loses_nothing` | checkpoint | a sink failing at batch k, for every k, then a restart from the stored state: nothing lost, duplicates only from unacknowledged batches or partly acknowledged pages |
+//! | `slim_lists_every_id` | slim | `list_ids` lists every id a load yields; without: prune is refused |
+//! | `refetch_yields_the_same_documents` | refetch | fetching ids again gives the same documents; an unknown id gives nothing |
 //!
 //! State stores have checks of their own: implement [`StoreFixture`] and expand
 //! [`state_store_tests!`](crate::state_store_tests) (the built-in stores pass them).
@@ -63,16 +66,23 @@ pub trait Fixture: Sized + Send + Sync + 'static {
     /// process.
     fn connector(&self) -> Arc<dyn Connector>;
 
-    /// The credential in the connector's config, which must never be printed.
+    /// The credential in the connector's config, which must never be printed. `None` fails
+    /// `secret_never_printed` unless [`has_credentials`](Fixture::has_credentials) says the
+    /// source has none.
     fn secret(&self) -> Option<String> {
         None
     }
 
-    /// A connector over a source where one item is malformed, and that item's id if the
-    /// connector can know it.
-    fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
-        None
+    /// Whether the source's config holds a credential at all; `false` only for sources like a
+    /// local folder.
+    fn has_credentials(&self) -> bool {
+        true
     }
+
+    /// A connector over a source where one item is malformed, and that item's id if the
+    /// connector can know it. Required: every source can serve something it cannot read (a
+    /// body that does not parse, a file it may not open, a field of the wrong type).
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>);
 
     /// A window and the ids of the items modified in it. It should hold at least one item and
     /// leave at least one out.
@@ -107,11 +117,11 @@ where
 
 /// Expands to one `#[test]` per conformance check, in a module named `$name`.
 ///
-/// `$fixture` implements [`Fixture`]; the list names the capabilities the connector claims
-/// (`load`, `poll`, `checkpoint`, `slim`, `refetch`) and chooses the checks.
+/// `$fixture` implements [`Fixture`]. The checks read the connector's roles from
+/// [`Connector::roles`]; there is nothing to list.
 #[macro_export]
 macro_rules! conformance_tests {
-    ($name:ident, $fixture:ty, [$($cap:ident),* $(,)?]) => {
+    ($name:ident, $fixture:ty $(,)?) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
@@ -125,8 +135,8 @@ macro_rules! conformance_tests {
             }
 
             #[test]
-            fn capabilities_agree() {
-                run(|f| async move { $crate::testkit::capabilities_agree(&f, &[$(stringify!($cap)),*]).await });
+            fn roles_are_consistent() {
+                run(|f| async move { $crate::testkit::roles_are_consistent(&f).await });
             }
             #[test]
             fn secret_never_printed() {
@@ -142,54 +152,42 @@ macro_rules! conformance_tests {
             }
             #[test]
             fn full_sync_delivers_every_document() {
-                run(|f| async move { $crate::testkit::full_sync_delivers_every_document(&f).await });
+                run(
+                    |f| async move { $crate::testkit::full_sync_delivers_every_document(&f).await },
+                );
             }
-            $( $crate::__conformance_cap!($cap, run); )*
-        }
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __conformance_cap {
-    (load, $run:ident) => {
-        #[test]
-        fn ids_unique_and_stable() {
-            $run(|f| async move { $crate::testkit::ids_unique_and_stable(&f).await });
-        }
-    };
-    (poll, $run:ident) => {
-        #[test]
-        fn window_is_half_open() {
-            $run(|f| async move { $crate::testkit::window_is_half_open(&f).await });
-        }
-    };
-    (checkpoint, $run:ident) => {
-        #[test]
-        fn checkpoint_round_trips() {
-            $run(|f| async move { $crate::testkit::checkpoint_round_trips(&f).await });
-        }
-        #[test]
-        fn resume_from_every_checkpoint() {
-            $run(|f| async move { $crate::testkit::resume_from_every_checkpoint(&f).await });
-        }
-        #[test]
-        fn sink_failure_at_every_batch_loses_nothing() {
-            $run(|f| async move {
-                $crate::testkit::sink_failure_at_every_batch_loses_nothing(&f).await
-            });
-        }
-    };
-    (slim, $run:ident) => {
-        #[test]
-        fn slim_lists_every_id() {
-            $run(|f| async move { $crate::testkit::slim_lists_every_id(&f).await });
-        }
-    };
-    (refetch, $run:ident) => {
-        #[test]
-        fn refetch_yields_the_same_documents() {
-            $run(|f| async move { $crate::testkit::refetch_yields_the_same_documents(&f).await });
+            #[test]
+            fn ids_unique_and_stable() {
+                run(|f| async move { $crate::testkit::ids_unique_and_stable(&f).await });
+            }
+            #[test]
+            fn window_is_half_open() {
+                run(|f| async move { $crate::testkit::window_is_half_open(&f).await });
+            }
+            #[test]
+            fn checkpoint_round_trips() {
+                run(|f| async move { $crate::testkit::checkpoint_round_trips(&f).await });
+            }
+            #[test]
+            fn resume_from_every_checkpoint() {
+                run(|f| async move { $crate::testkit::resume_from_every_checkpoint(&f).await });
+            }
+            #[test]
+            fn sink_failure_at_every_batch_loses_nothing() {
+                run(|f| async move {
+                    $crate::testkit::sink_failure_at_every_batch_loses_nothing(&f).await
+                });
+            }
+            #[test]
+            fn slim_lists_every_id() {
+                run(|f| async move { $crate::testkit::slim_lists_every_id(&f).await });
+            }
+            #[test]
+            fn refetch_yields_the_same_documents() {
+                run(
+                    |f| async move { $crate::testkit::refetch_yields_the_same_documents(&f).await },
+                );
+            }
         }
     };
 }
@@ -220,11 +218,11 @@ impl Fixture for MemoryFixture {
         Some(self.connector.secret().expose().to_owned())
     }
 
-    fn malformed(&self) -> Option<(Arc<dyn Connector>, Option<String>)> {
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
         let bad = MemoryConnector::new(self.connector.items(), 5)
             .with_secret(self.connector.secret().expose());
         bad.upsert(MemoryItem::new("doc-00007", "x", self.start).malformed());
-        Some((Arc::new(bad), Some("doc-00007".to_owned())))
+        (Arc::new(bad), Some("doc-00007".to_owned()))
     }
 
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {

@@ -18,9 +18,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use connector_core::http::{PageLimit, convert_blocking, paginate, read_ahead};
 use connector_core::{
-    Batch, Capabilities, CheckpointedBatch, CheckpointedConnector, Connector, DynCheckpointed,
-    Error, ErrorKind, LoadConnector, PollConnector, Registry, Result, SlimConnector, SlimDocument,
-    SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, Error, ErrorKind, Registry, Result,
+    Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -185,12 +184,12 @@ impl Connector for RestApiConnector {
         SOURCE
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::none()
-            .load(true)
-            .poll(self.can_poll())
-            .checkpoint(true)
-            .slim(true)
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .poll_if(self.can_poll())
+            .slim()
+            .into()
     }
 
     /// Fetches the first page: 401/403 stay auth errors, 404 and other 4xx, a non-JSON body
@@ -224,34 +223,6 @@ impl Connector for RestApiConnector {
                 _ => e,
             }),
         }
-    }
-
-    fn as_load(&self) -> Option<&dyn LoadConnector> {
-        Some(self)
-    }
-
-    fn as_poll(&self) -> Option<&dyn PollConnector> {
-        self.can_poll().then_some(self as &dyn PollConnector)
-    }
-
-    fn as_checkpointed(&self) -> Option<&dyn DynCheckpointed> {
-        Some(self)
-    }
-
-    fn as_slim(&self) -> Option<&dyn SlimConnector> {
-        Some(self)
-    }
-}
-
-impl LoadConnector for RestApiConnector {
-    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.load_from_start(None, ctx)
-    }
-}
-
-impl PollConnector for RestApiConnector {
-    fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.load_from_start(Some(window), ctx)
     }
 }
 

@@ -37,9 +37,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use connector_core::http::{Page, PageLimit, paginate};
 use connector_core::{
-    Batch, Capabilities, CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore,
-    Document, DynCheckpointed, Error, ErrorKind, Failure, LoadConnector, PollConnector, Result,
-    SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore, Document, Error,
+    ErrorKind, Failure, Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -410,13 +409,12 @@ impl Connector for GmailConnector {
         SOURCE
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::none()
-            .load(true)
-            .poll(true)
-            .checkpoint(true)
-            .slim(true)
-            .fingerprint_skip(true)
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .fingerprint_skip()
+            .into()
     }
 
     /// Lists the first users (a bad key, a missing delegation and a disabled Admin SDK fail
@@ -443,34 +441,6 @@ impl Connector for GmailConnector {
     fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
         self.client.auth.set_store(store);
         !self.client.auth.is_service_account()
-    }
-
-    fn as_load(&self) -> Option<&dyn LoadConnector> {
-        Some(self)
-    }
-
-    fn as_poll(&self) -> Option<&dyn PollConnector> {
-        Some(self)
-    }
-
-    fn as_checkpointed(&self) -> Option<&dyn DynCheckpointed> {
-        Some(self)
-    }
-
-    fn as_slim(&self) -> Option<&dyn SlimConnector> {
-        Some(self)
-    }
-}
-
-impl LoadConnector for GmailConnector {
-    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.load_from_start(None, ctx)
-    }
-}
-
-impl PollConnector for GmailConnector {
-    fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.load_from_start(Some(window), ctx)
     }
 }
 

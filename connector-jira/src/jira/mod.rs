@@ -47,9 +47,9 @@ use async_trait::async_trait;
 use connector_core::http::{Page, PageLimit, paginate};
 use connector_core::ids::hash128;
 use connector_core::{
-    Batch, Capabilities, CheckpointedBatch, CheckpointedConnector, Connector, Document,
-    DynCheckpointed, Error, ErrorKind, Failure, LoadConnector, NoFingerprints, PollConnector,
-    RefetchConnector, Result, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, Document, Error, ErrorKind,
+    Failure, NoFingerprints, RefetchConnector, Result, Roles, SlimConnector, SlimDocument,
+    SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -408,8 +408,13 @@ impl Connector for JiraConnector {
         SOURCE
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .refetch()
+            .fingerprint_skip()
+            .into()
     }
 
     /// Checks, in order: the credentials (`/myself`), the project (`/project/{key}`), and the
@@ -422,38 +427,6 @@ impl Connector for JiraConnector {
         let jql = self.client.jql(None).await?;
         self.client.search(&jql, Cursor::Start, &["id"], 1).await?;
         Ok(())
-    }
-
-    fn as_load(&self) -> Option<&dyn LoadConnector> {
-        Some(self)
-    }
-
-    fn as_poll(&self) -> Option<&dyn PollConnector> {
-        Some(self)
-    }
-
-    fn as_checkpointed(&self) -> Option<&dyn DynCheckpointed> {
-        Some(self)
-    }
-
-    fn as_slim(&self) -> Option<&dyn SlimConnector> {
-        Some(self)
-    }
-
-    fn as_refetch(&self) -> Option<&dyn RefetchConnector> {
-        Some(self)
-    }
-}
-
-impl LoadConnector for JiraConnector {
-    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.load_from_start(None, ctx)
-    }
-}
-
-impl PollConnector for JiraConnector {
-    fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.load_from_start(Some(window), ctx)
     }
 }
 

@@ -37,9 +37,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_core::{
-    Batch, Capabilities, CheckpointedBatch, CheckpointedConnector, Connector, Document,
-    DynCheckpointed, Error, ErrorKind, FieldError, LoadConnector, PollConnector, RefetchConnector,
-    Result, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, Document, Error, ErrorKind,
+    FieldError, RefetchConnector, Result, Roles, SlimConnector, SlimDocument, SyncContext,
+    TimeWindow,
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -251,8 +251,13 @@ impl Connector for LocalConnector {
         SOURCE
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .refetch()
+            .fingerprint_skip()
+            .into()
     }
 
     /// Checks that `path` is a folder this process may list.
@@ -277,26 +282,6 @@ impl Connector for LocalConnector {
             .map_err(|e| client::root_error(root, Some(e.kind()), &e))?;
         Ok(())
     }
-
-    fn as_load(&self) -> Option<&dyn LoadConnector> {
-        Some(self)
-    }
-
-    fn as_poll(&self) -> Option<&dyn PollConnector> {
-        Some(self)
-    }
-
-    fn as_checkpointed(&self) -> Option<&dyn DynCheckpointed> {
-        Some(self)
-    }
-
-    fn as_slim(&self) -> Option<&dyn SlimConnector> {
-        Some(self)
-    }
-
-    fn as_refetch(&self) -> Option<&dyn RefetchConnector> {
-        Some(self)
-    }
 }
 
 /// Drops the pages that carry nothing (they only move a checkpoint, which these streams lack).
@@ -307,18 +292,6 @@ fn without_checkpoints(
         .map_ok(|(batch, _)| batch)
         .try_filter(|batch| futures::future::ready(!batch.is_empty()))
         .boxed()
-}
-
-impl LoadConnector for LocalConnector {
-    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        without_checkpoints(self.documents(self.walker.pages(None, true), None, None, ctx))
-    }
-}
-
-impl PollConnector for LocalConnector {
-    fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        without_checkpoints(self.documents(self.walker.pages(None, true), None, Some(window), ctx))
-    }
 }
 
 impl CheckpointedConnector for LocalConnector {

@@ -49,9 +49,9 @@ use async_trait::async_trait;
 use connector_core::glob::PathFilter;
 use connector_core::http::{HttpClient, HttpClientBuilder};
 use connector_core::{
-    Batch, Capabilities, CheckpointedBatch, CheckpointedConnector, Connector, Document,
-    DynCheckpointed, Error, ErrorKind, Failure, FieldError, LoadConnector, PollConnector,
-    RefetchConnector, Result, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, Document, Error, ErrorKind,
+    Failure, FieldError, RefetchConnector, Result, Roles, SlimConnector, SlimDocument, SyncContext,
+    TimeWindow,
 };
 use futures::stream::{BoxStream, FuturesOrdered};
 use futures::{StreamExt, TryStreamExt};
@@ -565,8 +565,13 @@ impl Connector for S3Connector {
         self.client.source
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .refetch()
+            .fingerprint_skip()
+            .into()
     }
 
     /// Lists one key under the prefix with a client that retries once, so wrong credentials
@@ -584,42 +589,6 @@ impl Connector for S3Connector {
             .list_page(&http, None, None, Some(1))
             .await
             .map(|_| ())
-    }
-
-    fn as_load(&self) -> Option<&dyn LoadConnector> {
-        Some(self)
-    }
-
-    fn as_poll(&self) -> Option<&dyn PollConnector> {
-        Some(self)
-    }
-
-    fn as_checkpointed(&self) -> Option<&dyn DynCheckpointed> {
-        Some(self)
-    }
-
-    fn as_slim(&self) -> Option<&dyn SlimConnector> {
-        Some(self)
-    }
-
-    fn as_refetch(&self) -> Option<&dyn RefetchConnector> {
-        Some(self)
-    }
-}
-
-impl LoadConnector for S3Connector {
-    fn load(&self, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.pages(S3Checkpoint::start(), None, ctx)
-            .map_ok(|(batch, _)| batch)
-            .boxed()
-    }
-}
-
-impl PollConnector for S3Connector {
-    fn poll(&self, window: TimeWindow, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.pages(S3Checkpoint::start(), Some(window), ctx)
-            .map_ok(|(batch, _)| batch)
-            .boxed()
     }
 }
 

@@ -1,0 +1,382 @@
+//! The page pipeline: the one way every connector turns a source page into a [`Batch`].
+//!
+//! A connector writes two things: "fetch the page at this cursor" and "fetch and convert one
+//! item". Everything between is here, once:
+//!
+//! 1. [`paginate`] walks the pages (page number, offset, cursor, next link) with a
+//!    repeated-cursor guard and a page bound; [`read_ahead`] fetches the next page while this
+//!    one converts; [`convert_blocking`] moves CPU-heavy page conversion off the runtime thread.
+//! 2. [`fetch_items`] takes a page's items, each with its id and, where the listing shows it,
+//!    its version: it asks the [`FingerprintLookup`](crate::FingerprintLookup) once for the
+//!    whole page, reports unchanged items without fetching their bodies, fetches the others a
+//!    few at a time in page order, and sorts every result into the batch by the one
+//!    [error policy](crate::ErrorKind::ends_sync): an error that concerns the whole connector
+//!    ends the sync, any other becomes a [`Failure`] naming the item and the page goes on.
+//! 3. The connector yields the batch (with its checkpoint, for a checkpointed connector).
+//!
+//! ```
+//! use connector_core::pages::{PendingItem, fetch_items};
+//! use connector_core::{Document, Error, ErrorKind, SyncContext};
+//! # async fn demo() -> connector_core::Result<()> {
+//! // A listing page told us each item's id and version; bodies cost a request each.
+//! let listed = vec![("a", "v1"), ("b", "v7"), ("c", "v2")];
+//! let pending = listed
+//!     .into_iter()
+//!     .map(|(id, version)| PendingItem::new(id, id.to_owned()).with_version(version));
+//! let batch = fetch_items(&SyncContext::new(), pending, 4, |id: String| async move {
+//!     if id == "b" {
+//!         // Not connector-wide: `b` becomes a failure naming it, `a` and `c` still come.
+//!         return Err(Error::new(ErrorKind::NotFound, "gone"));
+//!     }
+//!     Ok(Document::text(format!("notes:{id}"), "notes", &id, "body"))
+//! })
+//! .await?;
+//! assert_eq!(batch.documents.len(), 2);
+//! assert_eq!(batch.failures[0].id.as_deref(), Some("b"));
+//! # Ok(()) }
+//! ```
+
+mod paginate;
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use futures::StreamExt;
+
+pub use paginate::{Page, PageLimit, convert_blocking, paginate, read_ahead};
+
+use crate::context::SyncContext;
+use crate::document::{Batch, Document, Failure};
+use crate::error::{Error, Result};
+
+/// What became of one item of a page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The item as a document.
+    Document(Box<Document>),
+    /// The item could not be produced; the sync goes on without it.
+    Failure(Failure),
+    /// The store already holds this version of the item (by id); its body was not fetched.
+    Unchanged(String),
+}
+
+impl From<Document> for Outcome {
+    fn from(document: Document) -> Self {
+        Self::Document(Box::new(document))
+    }
+}
+
+impl From<Failure> for Outcome {
+    fn from(failure: Failure) -> Self {
+        Self::Failure(failure)
+    }
+}
+
+/// What an item fetch yields: one [`Document`], one [`Outcome`], several (an item and its
+/// attachments), or nothing (an item the fetch found out of scope).
+pub trait IntoOutcomes: Send {
+    /// Appends the outcomes to `batch`, in order.
+    fn push_into(self, batch: &mut Batch);
+}
+
+impl IntoOutcomes for Document {
+    fn push_into(self, batch: &mut Batch) {
+        batch.documents.push(self);
+    }
+}
+
+impl IntoOutcomes for Outcome {
+    fn push_into(self, batch: &mut Batch) {
+        batch.push(self);
+    }
+}
+
+impl<T: IntoOutcomes> IntoOutcomes for Option<T> {
+    fn push_into(self, batch: &mut Batch) {
+        if let Some(outcomes) = self {
+            outcomes.push_into(batch);
+        }
+    }
+}
+
+impl<T: IntoOutcomes> IntoOutcomes for Vec<T> {
+    fn push_into(self, batch: &mut Batch) {
+        for outcome in self {
+            outcome.push_into(batch);
+        }
+    }
+}
+
+impl Batch {
+    /// Adds one item's outcome.
+    pub fn push(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Document(d) => self.documents.push(*d),
+            Outcome::Failure(f) => self.failures.push(f),
+            Outcome::Unchanged(id) => self.unchanged.push(id),
+        }
+    }
+
+    /// Moves everything of `other` to the end of this batch.
+    pub fn append(&mut self, mut other: Batch) {
+        self.documents.append(&mut other.documents);
+        self.failures.append(&mut other.failures);
+        self.unchanged.append(&mut other.unchanged);
+    }
+}
+
+/// One item of a page before its body is fetched: its document id, what the listing said of
+/// its version, and whatever the fetch needs (`value`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingItem<T> {
+    /// The id its document will have (and its failure, if it fails).
+    pub id: String,
+    /// The fingerprint its document will have, when the listing shows it before the body
+    /// (from a version token: ETag, version number, `updated` + id).
+    pub fingerprint: Option<String>,
+    /// What the fetch takes.
+    pub value: T,
+}
+
+impl<T> PendingItem<T> {
+    /// An item whose version is not known before its body.
+    pub fn new(id: impl Into<String>, value: T) -> Self {
+        Self {
+            id: id.into(),
+            fingerprint: None,
+            value,
+        }
+    }
+
+    /// The listing shows the item's version `token`; its document must be built with
+    /// [`Document::with_version`] from the same token.
+    #[must_use]
+    pub fn with_version(mut self, token: &str) -> Self {
+        self.fingerprint = Some(Document::version_fingerprint(token));
+        self
+    }
+
+    /// The listing shows the item's fingerprint itself.
+    #[must_use]
+    pub fn with_fingerprint(mut self, fingerprint: impl Into<String>) -> Self {
+        self.fingerprint = Some(fingerprint.into());
+        self
+    }
+}
+
+/// The fingerprints the state store holds for a page's items, asked once for the page.
+#[derive(Debug, Clone, Default)]
+pub struct KnownFingerprints(HashMap<String, String>);
+
+impl KnownFingerprints {
+    /// Asks the sync's lookup for `ids` in one call (none for an empty page).
+    ///
+    /// # Errors
+    /// When the store cannot be read.
+    pub async fn lookup(ctx: &SyncContext, ids: &[String]) -> Result<Self> {
+        if ids.is_empty() {
+            return Ok(Self::default());
+        }
+        Ok(Self(ctx.fingerprints().fingerprints(ids).await?))
+    }
+
+    /// Whether the store holds exactly `fingerprint` for `id`.
+    pub fn is_unchanged(&self, id: &str, fingerprint: &str) -> bool {
+        self.0.get(id).is_some_and(|f| f == fingerprint)
+    }
+
+    /// Whether the store holds the fingerprint of version `token` for `id`.
+    pub fn has_version(&self, id: &str, token: &str) -> bool {
+        self.0
+            .get(id)
+            .is_some_and(|f| *f == Document::version_fingerprint(token))
+    }
+}
+
+/// Fetches a page's items and sorts the results into a [`Batch`], in page order.
+///
+/// - Items with a [`fingerprint`](PendingItem::fingerprint) are looked up in one call; one
+///   the store already holds is [`Outcome::Unchanged`] and `fetch` is not called for it.
+/// - The others are fetched with up to `concurrency` fetches in flight (at least 1), their
+///   results kept in page order.
+/// - A fetch's `Err` that [ends the sync](crate::ErrorKind::ends_sync) is returned (the rest of
+///   the page is dropped); any other becomes a [`Failure`] of that item, named by its id
+///   ([`Failure::of_item`]).
+///
+/// # Errors
+/// The first error that ends the sync, or the lookup's.
+///
+/// # Cancel safety
+/// Dropping the future drops the fetches in flight; nothing is committed by it.
+pub async fn fetch_items<T, O, F, Fut>(
+    ctx: &SyncContext,
+    items: impl IntoIterator<Item = PendingItem<T>>,
+    concurrency: usize,
+    mut fetch: F,
+) -> Result<Batch>
+where
+    O: IntoOutcomes,
+    F: FnMut(T) -> Fut,
+    Fut: Future<Output = Result<O>>,
+{
+    let items: Vec<PendingItem<T>> = items.into_iter().collect();
+    let ids: Vec<String> = items
+        .iter()
+        .filter(|i| i.fingerprint.is_some())
+        .map(|i| i.id.clone())
+        .collect();
+    let known = KnownFingerprints::lookup(ctx, &ids).await?;
+
+    let mut batch = Batch::default();
+    let mut results = futures::stream::iter(items)
+        .map(|item| {
+            let unchanged = item
+                .fingerprint
+                .as_deref()
+                .is_some_and(|f| known.is_unchanged(&item.id, f));
+            let fetched = (!unchanged).then(|| fetch(item.value));
+            let id = item.id;
+            async move {
+                match fetched {
+                    None => (id, None),
+                    Some(fut) => {
+                        let result = fut.await;
+                        (id, Some(result))
+                    }
+                }
+            }
+        })
+        .buffered(concurrency.max(1));
+    while let Some((id, result)) = results.next().await {
+        match result {
+            None => batch.unchanged.push(id),
+            Some(Ok(outcomes)) => outcomes.push_into(&mut batch),
+            Some(Err(e)) => batch.failures.push(item_failure(id, e)?),
+        }
+    }
+    Ok(batch)
+}
+
+/// The policy in one place: `Err(e)` back when `e` ends the sync, else the item's failure.
+///
+/// # Errors
+/// `e` itself when it [ends the sync](crate::ErrorKind::ends_sync).
+pub fn item_failure(id: impl Into<String>, e: Error) -> Result<Failure> {
+    if e.kind().ends_sync() {
+        Err(e)
+    } else {
+        Ok(Failure::of_item(id, &e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use async_trait::async_trait;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Store(HashMap<String, String>);
+
+    #[async_trait]
+    impl crate::FingerprintLookup for Store {
+        async fn fingerprints(&self, ids: &[String]) -> Result<HashMap<String, String>> {
+            Ok(ids
+                .iter()
+                .filter_map(|id| self.0.get(id).map(|f| (id.clone(), f.clone())))
+                .collect())
+        }
+    }
+
+    fn doc(id: &str) -> Document {
+        Document::text(id, crate::testkit::MEMORY_SOURCE, id, "body").with_version("v2")
+    }
+
+    #[tokio::test]
+    async fn unchanged_items_are_not_fetched_and_order_is_kept() {
+        let known = HashMap::from([
+            ("b".to_owned(), Document::version_fingerprint("v2")),
+            ("c".to_owned(), Document::version_fingerprint("old")),
+        ]);
+        let ctx = SyncContext::new().with_fingerprints(Arc::new(Store(known)));
+        let calls = AtomicUsize::new(0);
+        let items = ["a", "b", "c", "d"]
+            .into_iter()
+            .map(|id| PendingItem::new(id, id).with_version("v2"));
+        let batch = fetch_items(&ctx, items, 3, |id| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                // Later items finish first: the batch still keeps page order.
+                let delay = if id == "a" { 20 } else { 1 };
+                tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+                Ok(doc(id))
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        let ids: Vec<&str> = batch.documents.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c", "d"]);
+        assert_eq!(batch.unchanged, ["b"]);
+    }
+
+    #[tokio::test]
+    async fn item_errors_become_failures_naming_the_item_and_connector_errors_end() {
+        let items = ["a", "b", "c"]
+            .into_iter()
+            .map(|id| PendingItem::new(id, id));
+        let batch = fetch_items(&SyncContext::new(), items, 2, |id| async move {
+            match id {
+                "b" => Err(Error::new(ErrorKind::RateLimited, "slow down")),
+                _ => Ok(Some(doc(id))),
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(batch.documents.len(), 2);
+        assert_eq!(batch.failures.len(), 1);
+        assert_eq!(batch.failures[0].id.as_deref(), Some("b"));
+        assert!(batch.failures[0].message.contains('b'));
+        assert!(batch.failures[0].retryable);
+
+        let items = ["a", "b", "c"]
+            .into_iter()
+            .map(|id| PendingItem::new(id, id));
+        let err = fetch_items(&SyncContext::new(), items, 2, |id| async move {
+            match id {
+                "b" => Err(Error::new(ErrorKind::Unauthenticated, "token revoked")),
+                _ => Ok(doc(id)),
+            }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    }
+
+    #[test]
+    fn policy_ends_only_on_connector_wide_kinds() {
+        for kind in [
+            ErrorKind::Unauthenticated,
+            ErrorKind::Cancelled,
+            ErrorKind::Config,
+            ErrorKind::Checkpoint,
+            ErrorKind::State,
+            ErrorKind::Sink,
+            ErrorKind::Internal,
+        ] {
+            assert!(kind.ends_sync(), "{kind:?}");
+        }
+        for kind in [
+            ErrorKind::PermissionDenied,
+            ErrorKind::NotFound,
+            ErrorKind::RateLimited,
+            ErrorKind::Unavailable,
+            ErrorKind::InvalidData,
+            ErrorKind::Unsupported,
+            ErrorKind::Timeout,
+        ] {
+            assert!(!kind.ends_sync(), "{kind:?}");
+        }
+    }
+}
