@@ -1,4 +1,5 @@
-//! The HTTP layer against wiremock: retries, Retry-After, auth errors, caps, redirects.
+//! The HTTP layer against wiremock: retries, Retry-After and rate-limit resets, auth errors,
+//! caps, redirects.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
 #![cfg(feature = "http")]
 
@@ -97,6 +98,98 @@ async fn retry_after_is_capped_and_exhaustion_is_rate_limited() {
     assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
     assert!(err.to_string().contains("3 attempt"), "{err}");
     assert_eq!(requests(&server).await, 3);
+}
+
+/// A client whose backoff (≤ 5 ms) is far below its `Retry-After` cap (20 ms), so a rate-limit
+/// wait of exactly the cap shows that the service's reset header was read.
+fn capped_client() -> HttpClient {
+    HttpClient::builder("test")
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .retry_after_cap(Duration::from_millis(20))
+        .max_retries(2)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn atlassian_x_ratelimit_reset_is_honoured_on_429_up_to_the_cap() {
+    let server = MockServer::start().await;
+    // Jira and Confluence Cloud write the reset time to the minute: `2026-03-26T16:00Z`.
+    let reset = (chrono::Utc::now() + chrono::TimeDelta::hours(2))
+        .format("%Y-%m-%dT%H:%MZ")
+        .to_string();
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("X-RateLimit-Reset", reset.as_str()))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let stats = Arc::new(SyncStats::default());
+    let c = capped_client().with_stats(stats.clone());
+    c.get(url(&server, "/a")).send().await.unwrap();
+    assert_eq!(stats.retries(), 1);
+    assert_eq!(stats.rate_limit_wait(), Duration::from_millis(20));
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(429).insert_header("X-RateLimit-Reset", reset.as_str()))
+        .mount(&server)
+        .await;
+    let err = c.get(url(&server, "/a")).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited);
+    let asked = err.retry_after().expect("the reset is reported");
+    assert!(asked > Duration::from_secs(3600), "{asked:?}");
+    assert_eq!(requests(&server).await, 3);
+}
+
+#[tokio::test]
+async fn ratelimit_reset_is_honoured_on_503_when_retry_after_is_absent() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/reset"))
+        .respond_with(ResponseTemplate::new(503).insert_header("RateLimit-Reset", "3600"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    // `Retry-After` comes first: this one asks for no wait at all.
+    Mock::given(method("GET"))
+        .and(path("/both"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .insert_header("RateLimit-Reset", "3600")
+                .insert_header("Retry-After", "0"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let stats = Arc::new(SyncStats::default());
+    let c = capped_client().with_stats(stats.clone());
+    c.get(url(&server, "/reset")).send().await.unwrap();
+    assert_eq!(stats.retries(), 1);
+    assert_eq!(stats.rate_limit_wait(), Duration::from_millis(20));
+    c.get(url(&server, "/both")).send().await.unwrap();
+    assert_eq!(stats.retries(), 2);
+    assert_eq!(stats.rate_limit_wait(), Duration::from_millis(20));
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(503).insert_header("RateLimit-Reset", "3600"))
+        .mount(&server)
+        .await;
+    let err = c.get(url(&server, "/a")).send().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+    assert!(err.to_string().contains("3 attempt"), "{err}");
 }
 
 #[tokio::test]

@@ -5,14 +5,10 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::context::Cancellation;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use reqwest::Method;
-use url::Url;
 
-use super::request::RequestBuilder;
-use super::retry::RetryPolicy;
-use crate::context::{SyncContext, SyncStats};
+use super::retry::{RetryContext, RetryPolicy};
+use crate::context::{Cancellation, SyncContext, SyncStats};
 use crate::error::{Error, ErrorKind, Result};
 use crate::secret::Secret;
 
@@ -171,40 +167,30 @@ impl HttpClient {
         self.inner.policy
     }
 
-    /// A request. `GET`, `HEAD` and `OPTIONS` are retried; anything else only when marked
-    /// [`idempotent`](RequestBuilder::idempotent).
-    pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
-        RequestBuilder::new(self.clone(), method, url)
-    }
-
-    /// A `GET` request.
-    pub fn get(&self, url: Url) -> RequestBuilder {
-        self.request(Method::GET, url)
-    }
-
-    /// A `POST` request (not retried unless marked idempotent, as a search usually is).
-    pub fn post(&self, url: Url) -> RequestBuilder {
-        self.request(Method::POST, url)
-    }
-
-    /// Waits for the per-host rate limit, counting the wait.
-    pub(crate) async fn wait_for_rate_limit(&self, url: &Url) {
-        let Some(limiter) = &self.inner.limiter else {
-            return;
-        };
-        let key = format!(
-            "{}:{}",
-            url.host_str().unwrap_or(""),
-            url.port_or_known_default().unwrap_or(0)
-        );
-        let started = Instant::now();
-        limiter.until_key_ready(&key).await;
-        let waited = started.elapsed();
-        if waited >= Duration::from_millis(1)
-            && let Some(stats) = &self.stats
-        {
-            stats.add_rate_limit_wait(waited);
+    /// Sends `req` once, as it is (no retry, no redirect), after waiting for the per-host rate
+    /// limit; `retry` counts the request and the wait.
+    pub(crate) async fn execute(
+        &self,
+        req: reqwest::Request,
+        retry: &RetryContext,
+    ) -> reqwest::Result<reqwest::Response> {
+        if let Some(limiter) = &self.inner.limiter {
+            let url = req.url();
+            let key = format!(
+                "{}:{}",
+                url.host_str().unwrap_or(""),
+                url.port_or_known_default().unwrap_or(0)
+            );
+            let started = Instant::now();
+            limiter.until_key_ready(&key).await;
+            let waited = started.elapsed();
+            // A ready limiter still takes a moment; only a real wait is worth counting.
+            if waited >= Duration::from_millis(1) {
+                retry.count_throttle(waited);
+            }
         }
+        retry.count_request();
+        self.inner.client.execute(req).await
     }
 }
 
@@ -291,7 +277,8 @@ impl HttpClientBuilder {
         self
     }
 
-    /// The longest `Retry-After` honoured (default 60 s).
+    /// The longest wait a service asks for that is honoured (default 60 s): `Retry-After`, and
+    /// on 429 and 503 without it, `RateLimit-Reset` or Atlassian's `X-RateLimit-Reset`.
     #[must_use]
     pub fn retry_after_cap(mut self, cap: Duration) -> Self {
         self.policy.retry_after_cap = cap;

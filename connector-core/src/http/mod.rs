@@ -21,8 +21,11 @@
 //! [`Method`], [`StatusCode`] and the [`header`] types are the `http` 1.x crate's, re-exported
 //! through reqwest; no other reqwest type is part of this API.
 
+mod body;
+mod classify;
 mod client;
 mod link;
+mod redirect;
 
 mod request;
 mod retry;

@@ -1,18 +1,24 @@
-//! [`RequestBuilder`], the retry loop, and the buffered [`Response`].
+//! [`RequestBuilder`], its [`send`](RequestBuilder::send) loop, and the buffered [`Response`].
+//!
+//! `send` makes attempts until one is accepted or fails for good: an attempt follows the
+//! redirects ([`redirect`]), the answer is classified ([`Classifier`]), and the
+//! [`RetryContext`] decides whether a failed attempt is worth another after which wait.
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use base64::Engine;
-use bytes::{Bytes, BytesMut};
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION};
+use bytes::Bytes;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::classify::{Classifier, Verdict};
 use super::client::{Auth, HttpClient};
-use super::retry::{RetryPolicy, is_retryable_status, retry_after};
+use super::redirect::{self, Hop};
+use super::retry::{RetryContext, Retryable};
 use crate::error::{Error, ErrorKind, Result, redact_url};
 
 /// One request being built. Send it with [`send`](RequestBuilder::send).
@@ -179,318 +185,90 @@ impl RequestBuilder {
         if let Some(e) = self.invalid {
             return Err(e);
         }
-        let client = self.client;
+        let client = &self.client;
         let inner = &client.inner;
         let connector = inner.connector;
         let auth = self.auth.as_ref().unwrap_or(&inner.auth);
-        let field = self
-            .credential_field
-            .as_deref()
-            .or(inner.credential_field.as_deref());
         let mut headers = self.headers;
         apply_auth(auth, &mut headers).map_err(|e| e.with_connector(connector))?;
         if let Some((_, content_type)) = &self.body {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
+        let secrets = sent_secrets(auth, &headers);
+        let classifier = Classifier {
+            credential_field: self
+                .credential_field
+                .as_deref()
+                .or(inner.credential_field.as_deref()),
+            secrets: &secrets,
+            custom: inner.classifier.as_ref(),
+            client_errors: self.client_errors,
+            max_body_bytes: self.max_body_bytes.unwrap_or(inner.max_body_bytes),
+            max_redirects: inner.max_redirects,
+        };
         let idempotent = self.idempotent.unwrap_or(matches!(
             self.method,
             Method::GET | Method::HEAD | Method::OPTIONS
         ));
-        let cap = self.max_body_bytes.unwrap_or(inner.max_body_bytes);
-        let client_errors = self.client_errors;
-        let timeout = self.timeout.unwrap_or(inner.timeout);
-        let mut secrets: Vec<String> = auth.secrets().into_iter().map(str::to_owned).collect();
-        secrets.extend(
-            headers
-                .iter()
-                .filter(|(_, v)| v.is_sensitive())
-                .filter_map(|(_, v)| v.to_str().ok().map(str::to_owned)),
+        let mut retry = RetryContext::new(
+            connector,
+            inner.policy,
+            idempotent,
+            client.stats.clone(),
+            client.cancel.clone(),
         );
-        let mut ceilings = if idempotent {
-            inner.policy.ceilings().collect::<Vec<_>>()
-        } else {
-            Vec::new()
-        }
-        .into_iter();
-        let mut attempt = 0u32;
+        let first = Hop {
+            method: self.method,
+            url: self.url,
+            headers,
+            body: self.body.map(|(body, _)| body),
+            timeout: self.timeout.unwrap_or(inner.timeout),
+        };
         loop {
-            attempt += 1;
-            let mut method = self.method.clone();
-            let mut url = self.url.clone();
-            let mut headers = headers.clone();
-            let mut body = self.body.as_ref().map(|(b, _)| b.clone());
-            let mut hops = 0;
-            // One attempt: the request and its redirects, then the body.
-            let outcome = loop {
-                client.wait_for_rate_limit(&url).await;
-                if let Some(stats) = &client.stats {
-                    stats.add_request();
-                }
-                let mut req = reqwest::Request::new(method.clone(), url.clone());
-                *req.headers_mut() = headers.clone();
-                *req.timeout_mut() = Some(timeout);
-                if let Some(b) = &body {
-                    *req.body_mut() = Some(reqwest::Body::from(b.clone()));
-                }
-                let resp = match inner.client.execute(req).await {
-                    Ok(r) => r,
-                    Err(e) => break Err(e),
-                };
-                let status = resp.status();
-                if status.is_redirection()
-                    && let Some(location) =
-                        resp.headers().get(LOCATION).and_then(|l| l.to_str().ok())
-                    && hops < inner.max_redirects
-                    && let Ok(next) = url.join(location)
-                {
-                    hops += 1;
-                    if next.origin() != url.origin() {
-                        // Credentials belong to the origin they were configured for.
-                        headers.retain_sensitive_free();
-                    }
-                    if status == StatusCode::SEE_OTHER
-                        || (matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND)
-                            && method == Method::POST)
-                    {
-                        method = Method::GET;
-                        body = None;
-                        headers.remove(CONTENT_TYPE);
-                    }
-                    tracing::debug!(connector, from = %redact_url(&url), to = %redact_url(&next), %status, "following redirect");
-                    url = next;
-                    continue;
-                }
-                break Ok(resp);
+            retry.next_attempt();
+            let (url, sent) = redirect::follow(client, &retry, first.clone()).await;
+            let verdict = match sent {
+                Ok(resp) => judge(&classifier, resp, &url).await,
+                Err(e) => Verdict::Retry(Retryable::sending(e)),
             };
-            let mut resp = match outcome {
-                Ok(resp) => resp,
-                Err(e) => {
-                    let e = e.without_url();
-                    let transient =
-                        e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
-                    if transient && let Some(ceiling) = ceilings.next() {
-                        let wait = RetryPolicy::jitter(ceiling);
-                        tracing::warn!(connector, url = %redact_url(&url), attempt, error = %e, ?wait, "request failed; retrying");
-                        client.note_retry(wait, false, &url).await?;
-                        continue;
-                    }
-                    let what = if e.is_timeout() {
-                        "timed out"
-                    } else {
-                        "failed"
-                    };
-                    return Err(Error::new(
-                        ErrorKind::Unavailable,
-                        format!("request {what} after {attempt} attempt(s)"),
-                    )
-                    .with_connector(connector)
-                    .with_url(&url)
-                    .with_cause(e));
-                }
-            };
-            let status = resp.status();
-            if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
-                return Err(Error::new(
-                    ErrorKind::InvalidData,
-                    format!(
-                        "HTTP {}: redirect without a usable Location, or more than {} redirects",
-                        status.as_u16(),
-                        inner.max_redirects
-                    ),
-                )
-                .with_connector(connector)
-                .with_url(&url));
-            }
-            if status.as_u16() < 400 {
-                match read_body(&mut resp, cap).await {
-                    Ok(body) => {
-                        return Ok(Response {
-                            status,
-                            headers: std::mem::take(resp.headers_mut()),
-                            url,
-                            body,
-                        });
-                    }
-                    Err(BodyError::TooLarge) => {
-                        return Err(Error::new(
-                            ErrorKind::InvalidData,
-                            format!("response body exceeds the {cap}-byte limit"),
-                        )
-                        .with_connector(connector)
-                        .with_url(&url)
-                        .with_retryable(false));
-                    }
-                    Err(BodyError::Transport(e)) => {
-                        let e = e.without_url();
-                        if let Some(ceiling) = ceilings.next() {
-                            let wait = RetryPolicy::jitter(ceiling);
-                            tracing::warn!(connector, url = %redact_url(&url), attempt, error = %e, "reading the body failed; retrying");
-                            client.note_retry(wait, false, &url).await?;
-                            continue;
-                        }
-                        return Err(Error::new(
-                            ErrorKind::Unavailable,
-                            format!("reading the response failed after {attempt} attempt(s)"),
-                        )
-                        .with_connector(connector)
-                        .with_url(&url)
-                        .with_cause(e));
-                    }
-                }
-            }
-            let asked = retry_after(resp.headers(), SystemTime::now());
-            if client_errors && status.is_client_error() && !is_retryable_status(status) {
-                // The error body is small; a body over the cap is not worth an error of its own.
-                let body = read_body(&mut resp, cap.min(64 * 1024))
-                    .await
-                    .unwrap_or_default();
-                return Ok(Response {
-                    status,
-                    headers: std::mem::take(resp.headers_mut()),
-                    url,
-                    body,
-                });
-            }
-            let mut error_body = None;
-            if let Some(classify) = &inner.classifier
-                && status.is_client_error()
-                && !is_retryable_status(status)
-            {
-                let body = read_body(&mut resp, cap.min(64 * 1024))
-                    .await
-                    .unwrap_or_default();
-                if let Some(class) = classify(status, &body) {
-                    let message = scrub(&class.message, &secrets);
-                    if class.kind.is_retryable() {
-                        if let Some(ceiling) = ceilings.next() {
-                            let wait = match asked {
-                                Some(asked) => asked.min(inner.policy.retry_after_cap),
-                                None => RetryPolicy::jitter(ceiling),
-                            };
-                            tracing::warn!(connector, url = %redact_url(&url), attempt, %status, reason = %message, ?wait, "retrying");
-                            client
-                                .note_retry(wait, class.kind == ErrorKind::RateLimited, &url)
-                                .await?;
-                            continue;
-                        }
-                        let mut err = Error::new(
-                            class.kind,
-                            format!(
-                                "{message} (HTTP {} after {attempt} attempt(s))",
-                                status.as_u16()
-                            ),
-                        )
-                        .with_connector(connector)
-                        .with_url(&url);
-                        if let Some(asked) = asked {
-                            err = err.with_retry_after(asked);
-                        }
-                        return Err(err);
-                    }
-                    let credential = matches!(
-                        class.kind,
-                        ErrorKind::Unauthenticated | ErrorKind::PermissionDenied
-                    );
-                    let hint = field
-                        .filter(|_| credential)
-                        .map(|f| format!("; check `{f}`"))
-                        .unwrap_or_default();
-                    let mut err = Error::new(
-                        class.kind,
-                        format!("{message} (HTTP {}){hint}", status.as_u16()),
-                    )
-                    .with_connector(connector)
-                    .with_url(&url);
-                    if credential && let Some(f) = field {
-                        err = err.with_field(f);
-                    }
-                    return Err(err);
-                }
-                error_body = Some(body);
-            }
-            match status.as_u16() {
-                401 | 403 => {
-                    let (kind, what) = if status == StatusCode::UNAUTHORIZED {
-                        (ErrorKind::Unauthenticated, "rejected the credentials")
-                    } else {
-                        (
-                            ErrorKind::PermissionDenied,
-                            "refused access with these credentials",
-                        )
-                    };
-                    let hint = field.map(|f| format!("; check `{f}`")).unwrap_or_default();
-                    let mut err = Error::new(
-                        kind,
-                        format!("the service {what} (HTTP {}){hint}", status.as_u16()),
-                    )
-                    .with_connector(connector)
-                    .with_url(&url);
-                    if let Some(f) = field {
-                        err = err.with_field(f);
-                    }
-                    return Err(err);
-                }
-                _ if is_retryable_status(status) => {
-                    if let Some(ceiling) = ceilings.next() {
-                        let rate_limited =
-                            status == StatusCode::TOO_MANY_REQUESTS || asked.is_some();
-                        let wait = match asked {
-                            Some(asked) => asked.min(inner.policy.retry_after_cap),
-                            None => RetryPolicy::jitter(ceiling),
-                        };
-                        tracing::warn!(connector, url = %redact_url(&url), attempt, %status, ?wait, "retrying");
-                        client.note_retry(wait, rate_limited, &url).await?;
-                        continue;
-                    }
-                    let kind = if status == StatusCode::TOO_MANY_REQUESTS {
-                        ErrorKind::RateLimited
-                    } else {
-                        ErrorKind::Unavailable
-                    };
-                    let mut err = Error::new(
-                        kind,
-                        format!("HTTP {} after {attempt} attempt(s)", status.as_u16()),
-                    )
-                    .with_connector(connector)
-                    .with_url(&url);
-                    if let Some(asked) = asked {
-                        err = err.with_retry_after(asked);
-                    }
-                    return Err(err);
-                }
-                404 | 410 => {
-                    return Err(Error::new(
-                        ErrorKind::NotFound,
-                        format!("HTTP {}: not found", status.as_u16()),
-                    )
-                    .with_connector(connector)
-                    .with_url(&url));
-                }
-                _ => {
-                    let body = match error_body {
-                        Some(b) => Ok(b),
-                        None => read_body(&mut resp, 4096).await,
-                    };
-                    let snippet = match body {
-                        Ok(b) => scrub(&String::from_utf8_lossy(&b), &secrets),
-                        Err(_) => String::new(),
-                    };
-                    let detail = if snippet.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {snippet}")
-                    };
-                    return Err(Error::new(
-                        ErrorKind::InvalidData,
-                        format!("HTTP {}{detail}", status.as_u16()),
-                    )
-                    .with_connector(connector)
-                    .with_url(&url)
-                    .with_retryable(false));
-                }
+            match verdict {
+                Verdict::Accept(response) => return Ok(response),
+                Verdict::Fail(e) => return Err(e.with_connector(connector).with_url(&url)),
+                Verdict::Retry(failure) => retry.wait_or_give_up(failure, &url).await?,
             }
         }
     }
+}
+
+/// Reads as much of `resp`'s body as `classifier` needs and classifies the answer.
+async fn judge(
+    classifier: &Classifier<'_>,
+    mut resp: reqwest::Response,
+    url: &Url,
+) -> Verdict<Response> {
+    let status = resp.status();
+    let body = classifier.body_read(status).read(&mut resp).await;
+    classifier
+        .classify(status, resp.headers(), body)
+        .map(|body| Response {
+            status,
+            headers: std::mem::take(resp.headers_mut()),
+            url: url.clone(),
+            body,
+        })
+}
+
+/// The credentials a request sends (its auth and every header marked sensitive), to scrub from
+/// text that comes back.
+fn sent_secrets(auth: &Auth, headers: &HeaderMap) -> Vec<String> {
+    let mut secrets: Vec<String> = auth.secrets().into_iter().map(str::to_owned).collect();
+    secrets.extend(
+        headers
+            .iter()
+            .filter(|(_, v)| v.is_sensitive())
+            .filter_map(|(_, v)| v.to_str().ok().map(str::to_owned)),
+    );
+    secrets
 }
 
 impl fmt::Debug for RequestBuilder {
@@ -503,43 +281,20 @@ impl fmt::Debug for RequestBuilder {
 }
 
 impl HttpClient {
-    /// Counts a retry and sleeps `wait`, unless the sync is cancelled first.
-    async fn note_retry(&self, wait: Duration, rate_limited: bool, url: &Url) -> Result<()> {
-        if let Some(stats) = &self.stats {
-            stats.add_retry();
-            if rate_limited {
-                stats.add_rate_limit_wait(wait);
-            }
-        }
-        match &self.cancel {
-            Some(token) => tokio::select! {
-                () = tokio::time::sleep(wait) => Ok(()),
-                () = token.cancelled() => Err(Error::new(ErrorKind::Cancelled, "cancelled while waiting to retry")
-                    .with_connector(self.inner.connector)
-                    .with_url(url)),
-            },
-            None => {
-                tokio::time::sleep(wait).await;
-                Ok(())
-            }
-        }
+    /// A request. `GET`, `HEAD` and `OPTIONS` are retried; anything else only when marked
+    /// [`idempotent`](RequestBuilder::idempotent).
+    pub fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, url)
     }
-}
 
-trait RetainSensitiveFree {
-    fn retain_sensitive_free(&mut self);
-}
+    /// A `GET` request.
+    pub fn get(&self, url: Url) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
 
-impl RetainSensitiveFree for HeaderMap {
-    fn retain_sensitive_free(&mut self) {
-        let names: Vec<HeaderName> = self
-            .iter()
-            .filter(|(n, v)| v.is_sensitive() || *n == AUTHORIZATION)
-            .map(|(n, _)| n.clone())
-            .collect();
-        for name in names {
-            self.remove(&name);
-        }
+    /// A `POST` request (not retried unless marked idempotent, as a search usually is).
+    pub fn post(&self, url: Url) -> RequestBuilder {
+        self.request(Method::POST, url)
     }
 }
 
@@ -582,50 +337,6 @@ fn apply_auth(auth: &Auth, headers: &mut HeaderMap) -> Result<()> {
     let (n, v) = header_pair(&name, &value, true)?;
     headers.insert(n, v);
     Ok(())
-}
-
-enum BodyError {
-    TooLarge,
-    Transport(reqwest::Error),
-}
-
-async fn read_body(
-    resp: &mut reqwest::Response,
-    cap: u64,
-) -> std::result::Result<Bytes, BodyError> {
-    if resp.content_length().is_some_and(|len| len > cap) {
-        return Err(BodyError::TooLarge);
-    }
-    let hint = resp
-        .content_length()
-        .unwrap_or(8 * 1024)
-        .min(cap)
-        .min(1024 * 1024);
-    let mut buf = BytesMut::with_capacity(usize::try_from(hint).unwrap_or(0));
-    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
-        if (buf.len() + chunk.len()) as u64 > cap {
-            return Err(BodyError::TooLarge);
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
-}
-
-/// Replaces every secret in `text` and shortens it for an error message.
-fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut out: String = text.chars().take(300).collect();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(s.as_str(), "***");
-    }
-    // A secret cut in half by the truncation would survive the replace; check the full text.
-    if secrets
-        .iter()
-        .filter(|s| s.len() >= 4)
-        .any(|s| text.contains(s.as_str()) && !out.contains("***"))
-    {
-        return "(body withheld: it echoes a credential)".to_owned();
-    }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// A response whose body has been read (up to the cap).
@@ -710,13 +421,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scrub_removes_secrets() {
-        let s = vec!["sekrit-token".to_owned()];
-        assert_eq!(
-            scrub("bad token sekrit-token\n here", &s),
-            "bad token *** here"
-        );
-        let long = format!("{}sekrit-token", "x".repeat(295));
-        assert_eq!(scrub(&long, &s), "(body withheld: it echoes a credential)");
+    fn send_is_send() {
+        // Connectors send from `BoxStream<'static, _>`s, which need `Send` futures.
+        fn is_send<T: Send>(_: T) {}
+        let _ = |request: RequestBuilder| is_send(request.send());
     }
 }

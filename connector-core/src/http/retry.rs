@@ -1,15 +1,26 @@
-//! When to retry, how long to wait: exponential backoff with full jitter, and `Retry-After`.
+//! When to retry and how long to wait: the [`RetryPolicy`], the waits a service asks for
+//! (`Retry-After`, `RateLimit-Reset`, Atlassian's `X-RateLimit-Reset`), and the
+//! [`RetryContext`] of one request, the one place that decides "retry after this wait" or "give
+//! up with this error".
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use url::Url;
+
+use crate::context::{Cancellation, SyncStats};
+use crate::error::{Error, ErrorKind, Result, redact_url};
 
 /// How the [`HttpClient`](super::HttpClient) retries idempotent requests.
 ///
 /// The wait before retry `n` (from 0) is drawn uniformly from `[0, min(max_backoff,
-/// initial_backoff * 2^n)]` ("full jitter"), unless the service said how long to wait with
-/// `Retry-After`, which is honoured up to `retry_after_cap`.
+/// initial_backoff * 2^n)]` ("full jitter"), unless the service said how long to wait, which is
+/// honoured up to `retry_after_cap`: `Retry-After` on any retryable answer, and on 429 and 503
+/// without it, `RateLimit-Reset` (delta seconds) or `X-RateLimit-Reset` (an ISO 8601 time, as
+/// Jira and Confluence Cloud send).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Retries after the first attempt; `0` disables retries.
@@ -18,7 +29,8 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// The largest backoff ceiling.
     pub max_backoff: Duration,
-    /// The longest `Retry-After` honoured; a longer one is cut to this.
+    /// The longest wait a service's `Retry-After` (or rate-limit reset) is honoured for; a longer
+    /// one is cut to this.
     pub retry_after_cap: Duration,
 }
 
@@ -34,17 +46,18 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The backoff ceilings of every retry, in order (no jitter yet).
-    pub(crate) fn ceilings(&self) -> impl Iterator<Item = Duration> + use<> {
-        let (initial, max) = (
-            self.initial_backoff,
-            self.max_backoff.max(self.initial_backoff),
-        );
-        (0..self.max_retries).map(move |n| initial.saturating_mul(2u32.saturating_pow(n)).min(max))
+    /// The backoff ceiling of retry `n` (from 0), no jitter yet; `None` past the last retry.
+    fn ceiling(&self, n: u32) -> Option<Duration> {
+        (n < self.max_retries).then(|| {
+            let max = self.max_backoff.max(self.initial_backoff);
+            self.initial_backoff
+                .saturating_mul(2u32.saturating_pow(n))
+                .min(max)
+        })
     }
 
     /// A full-jitter draw below `ceiling`.
-    pub(crate) fn jitter(ceiling: Duration) -> Duration {
+    fn jitter(ceiling: Duration) -> Duration {
         let ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
         if ms == 0 {
             return Duration::ZERO;
@@ -73,37 +86,384 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// The wait a retryable answer asks for: `Retry-After`, or on 429 and 503 without it, the
+/// rate-limit reset headers ([`rate_limit_reset`]). Not capped yet.
+pub(crate) fn asked_wait(
+    status: StatusCode,
+    headers: &HeaderMap,
+    now: SystemTime,
+) -> Option<Duration> {
+    retry_after(headers, now).or_else(|| {
+        matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        )
+        .then(|| rate_limit_reset(headers, now))
+        .flatten()
+    })
+}
+
+/// When a rate limit resets, from `RateLimit-Reset` (delta seconds, the IETF
+/// `draft-ietf-httpapi-ratelimit-headers` form) or else Atlassian's `X-RateLimit-Reset` (an
+/// ISO 8601 time, `2026-03-26T16:00Z` on Jira and Confluence Cloud, minutes only).
+///
+/// A reset that is due already is no hint: a minute-precision time is often in the past by the
+/// time it arrives, and waiting zero would spend every retry at once, so the backoff applies.
+/// `X-RateLimit-Reset` as a number (GitHub sends epoch seconds, others delta seconds) is
+/// ambiguous and ignored.
+pub(crate) fn rate_limit_reset(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    let delta = text("ratelimit-reset")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let at = || {
+        let reset = parse_iso8601(text("x-ratelimit-reset")?)?;
+        (reset - DateTime::<Utc>::from(now)).to_std().ok()
+    };
+    delta
+        .filter(|d| !d.is_zero())
+        .or_else(|| at().filter(|d| !d.is_zero()))
+}
+
+/// An ISO 8601 time with a zone: RFC 3339 (`2026-03-26T16:00:30Z`, `+01:00`, fractions) or
+/// without seconds (`2026-03-26T16:00Z`, Atlassian's form).
+fn parse_iso8601(value: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Some(t.to_utc());
+    }
+    DateTime::parse_from_str(value, "%Y-%m-%dT%H:%M%#z")
+        .ok()
+        .map(|t| t.to_utc())
+}
+
+/// A failed attempt that another attempt may fix.
+#[derive(Debug)]
+pub(crate) enum Retryable {
+    /// Sending failed before a response arrived (connect error, timeout ...).
+    Sending(reqwest::Error),
+    /// A response arrived but reading its body failed.
+    Reading(reqwest::Error),
+    /// The service answered with a status worth retrying.
+    Status {
+        /// The status.
+        status: StatusCode,
+        /// The kind of the error if no retry is left.
+        kind: ErrorKind,
+        /// What the service said, from an [error classifier](super::ErrorClass), scrubbed.
+        reason: Option<String>,
+        /// The wait the service asked for, not capped.
+        asked: Option<Duration>,
+        /// Whether the wait counts as rate-limit wait in the sync's stats.
+        rate_limited: bool,
+    },
+}
+
+impl Retryable {
+    /// A transport error, without its URL (reqwest's would show the query string).
+    pub(crate) fn sending(e: reqwest::Error) -> Self {
+        Self::Sending(e.without_url())
+    }
+
+    /// A body that could not be read, without its URL.
+    pub(crate) fn reading(e: reqwest::Error) -> Self {
+        Self::Reading(e.without_url())
+    }
+
+    /// Whether another attempt may fix it: a transport error only when transient.
+    fn may_retry(&self) -> bool {
+        match self {
+            Self::Sending(e) => e.is_connect() || e.is_timeout() || e.is_request() || e.is_body(),
+            Self::Reading(_) | Self::Status { .. } => true,
+        }
+    }
+
+    /// The error returned once no retry is left, after `attempts` attempts.
+    fn into_error(self, attempts: u32) -> Error {
+        match self {
+            Self::Sending(e) => {
+                let what = if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "failed"
+                };
+                Error::new(
+                    ErrorKind::Unavailable,
+                    format!("request {what} after {attempts} attempt(s)"),
+                )
+                .with_cause(e)
+            }
+            Self::Reading(e) => Error::new(
+                ErrorKind::Unavailable,
+                format!("reading the response failed after {attempts} attempt(s)"),
+            )
+            .with_cause(e),
+            Self::Status {
+                status,
+                kind,
+                reason,
+                asked,
+                ..
+            } => {
+                let status = status.as_u16();
+                let message = match reason {
+                    Some(reason) => format!("{reason} (HTTP {status} after {attempts} attempt(s))"),
+                    None => format!("HTTP {status} after {attempts} attempt(s)"),
+                };
+                let err = Error::new(kind, message);
+                match asked {
+                    Some(asked) => err.with_retry_after(asked),
+                    None => err,
+                }
+            }
+        }
+    }
+}
+
+/// The retry state of one request: its attempts, the backoff ceilings and `Retry-After` cap of
+/// the policy, and where waits are counted ([`SyncStats`]) and cut short ([`Cancellation`]).
+pub(crate) struct RetryContext {
+    connector: &'static str,
+    policy: RetryPolicy,
+    /// `false` leaves no retry: a request that is not idempotent is sent once.
+    idempotent: bool,
+    attempt: u32,
+    retries: u32,
+    stats: Option<Arc<SyncStats>>,
+    cancel: Option<Cancellation>,
+}
+
+impl RetryContext {
+    /// The retry state of a request of `connector`, counting into `stats`.
+    pub(crate) fn new(
+        connector: &'static str,
+        policy: RetryPolicy,
+        idempotent: bool,
+        stats: Option<Arc<SyncStats>>,
+        cancel: Option<Cancellation>,
+    ) -> Self {
+        Self {
+            connector,
+            policy,
+            idempotent,
+            attempt: 0,
+            retries: 0,
+            stats,
+            cancel,
+        }
+    }
+
+    /// Starts the next attempt.
+    pub(crate) fn next_attempt(&mut self) {
+        self.attempt += 1;
+    }
+
+    /// Counts one request sent (each redirect hop is one).
+    pub(crate) fn count_request(&self) {
+        if let Some(stats) = &self.stats {
+            stats.add_request();
+        }
+    }
+
+    /// Counts time spent waiting for the client's own rate limit.
+    pub(crate) fn count_throttle(&self, waited: Duration) {
+        if let Some(stats) = &self.stats {
+            stats.add_rate_limit_wait(waited);
+        }
+    }
+
+    /// Decides what to do about `failure` of the attempt to `url`: counts a retry and waits
+    /// before the next attempt (`Ok`), or gives up with the error to return.
+    ///
+    /// The wait is the service's (capped), else a full-jitter draw below the next backoff
+    /// ceiling.
+    ///
+    /// # Errors
+    /// `failure` as an error naming the attempts made when no retry is left or it is not worth
+    /// one; [`ErrorKind::Cancelled`] when the sync is cancelled during the wait.
+    pub(crate) async fn wait_or_give_up(&mut self, failure: Retryable, url: &Url) -> Result<()> {
+        let ceiling = if self.idempotent && failure.may_retry() {
+            self.policy.ceiling(self.retries)
+        } else {
+            None
+        };
+        let Some(ceiling) = ceiling else {
+            return Err(failure
+                .into_error(self.attempt)
+                .with_connector(self.connector)
+                .with_url(url));
+        };
+        self.retries += 1;
+        let (wait, rate_limited) = match &failure {
+            Retryable::Status {
+                asked,
+                rate_limited,
+                ..
+            } => (
+                asked.map_or_else(
+                    || RetryPolicy::jitter(ceiling),
+                    |asked| asked.min(self.policy.retry_after_cap),
+                ),
+                *rate_limited,
+            ),
+            Retryable::Sending(_) | Retryable::Reading(_) => (RetryPolicy::jitter(ceiling), false),
+        };
+        self.log(&failure, url, wait);
+        if let Some(stats) = &self.stats {
+            stats.add_retry();
+            if rate_limited {
+                stats.add_rate_limit_wait(wait);
+            }
+        }
+        self.sleep(wait, url).await
+    }
+
+    fn log(&self, failure: &Retryable, url: &Url, wait: Duration) {
+        let (connector, attempt) = (self.connector, self.attempt);
+        match failure {
+            Retryable::Sending(e) => {
+                tracing::warn!(connector, url = %redact_url(url), attempt, error = %e, ?wait, "request failed; retrying");
+            }
+            Retryable::Reading(e) => {
+                tracing::warn!(connector, url = %redact_url(url), attempt, error = %e, ?wait, "reading the body failed; retrying");
+            }
+            Retryable::Status {
+                status,
+                reason: Some(reason),
+                ..
+            } => {
+                tracing::warn!(connector, url = %redact_url(url), attempt, %status, %reason, ?wait, "retrying");
+            }
+            Retryable::Status {
+                status,
+                reason: None,
+                ..
+            } => {
+                tracing::warn!(connector, url = %redact_url(url), attempt, %status, ?wait, "retrying");
+            }
+        }
+    }
+
+    /// Sleeps `wait`, unless the sync is cancelled first.
+    async fn sleep(&self, wait: Duration, url: &Url) -> Result<()> {
+        let Some(cancel) = &self.cancel else {
+            tokio::time::sleep(wait).await;
+            return Ok(());
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => Ok(()),
+            () = cancel.cancelled() => Err(Error::new(ErrorKind::Cancelled, "cancelled while waiting to retry")
+                .with_connector(self.connector)
+                .with_url(url)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
-    fn headers(v: &str) -> HeaderMap {
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+        for (name, value) in pairs {
+            h.insert(*name, HeaderValue::from_str(value).unwrap());
+        }
         h
+    }
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
     }
 
     #[test]
     fn retry_after_seconds_and_date() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let ra = |v: &str| retry_after(&headers(&[("retry-after", v)]), now());
+        assert_eq!(ra("7"), Some(Duration::from_secs(7)));
+        assert_eq!(ra("0.5"), Some(Duration::from_millis(500)));
+        let later = httpdate::fmt_http_date(now() + Duration::from_secs(30));
+        assert_eq!(ra(&later), Some(Duration::from_secs(30)));
+        let earlier = httpdate::fmt_http_date(now() - Duration::from_secs(30));
+        assert_eq!(ra(&earlier), Some(Duration::ZERO));
+        assert_eq!(ra("soon"), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now()), None);
+    }
+
+    /// `now()` plus `secs`, written with `format`.
+    fn iso(secs: i64, format: &str) -> String {
+        let t = DateTime::<Utc>::from(now()) + chrono::TimeDelta::seconds(secs);
+        t.format(format).to_string()
+    }
+
+    #[test]
+    fn rate_limit_reset_forms() {
+        let reset = |pairs: &[(&'static str, &str)]| rate_limit_reset(&headers(pairs), now());
+        // 1_700_000_000 is 22:13:20 UTC; 70 s later is 22:14:30, written `22:14Z`: 40 s.
         assert_eq!(
-            retry_after(&headers("7"), now),
-            Some(Duration::from_secs(7))
+            reset(&[("x-ratelimit-reset", &iso(70, "%Y-%m-%dT%H:%MZ"))]),
+            Some(Duration::from_secs(40))
         );
         assert_eq!(
-            retry_after(&headers("0.5"), now),
-            Some(Duration::from_millis(500))
-        );
-        let later = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(
-            retry_after(&headers(&later), now),
+            reset(&[("x-ratelimit-reset", &iso(30, "%Y-%m-%dT%H:%M:%SZ"))]),
             Some(Duration::from_secs(30))
         );
-        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(30));
-        assert_eq!(retry_after(&headers(&earlier), now), Some(Duration::ZERO));
-        assert_eq!(retry_after(&headers("soon"), now), None);
-        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+        assert_eq!(
+            reset(&[("x-ratelimit-reset", "2023-11-14T23:13:50+01:00")]),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            reset(&[("x-ratelimit-reset", "2023-11-14T23:14+01:00")]),
+            Some(Duration::from_secs(40))
+        );
+        assert_eq!(
+            reset(&[("ratelimit-reset", "12")]),
+            Some(Duration::from_secs(12))
+        );
+        // The delta wins over the time; a reset that is due is no hint.
+        assert_eq!(
+            reset(&[
+                ("ratelimit-reset", "5"),
+                ("x-ratelimit-reset", &iso(30, "%Y-%m-%dT%H:%M:%SZ"))
+            ]),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            reset(&[
+                ("ratelimit-reset", "0"),
+                ("x-ratelimit-reset", &iso(30, "%Y-%m-%dT%H:%M:%SZ"))
+            ]),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            reset(&[("x-ratelimit-reset", &iso(-30, "%Y-%m-%dT%H:%MZ"))]),
+            None
+        );
+        // Epoch seconds (GitHub) and junk are ignored.
+        assert_eq!(reset(&[("x-ratelimit-reset", "1700000030")]), None);
+        assert_eq!(reset(&[("x-ratelimit-reset", "soon")]), None);
+        assert_eq!(reset(&[("ratelimit-reset", "-3")]), None);
+    }
+
+    #[test]
+    fn reset_headers_only_without_retry_after_and_on_429_and_503() {
+        let h = headers(&[("ratelimit-reset", "12")]);
+        for status in [429, 503] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert_eq!(asked_wait(status, &h, now()), Some(Duration::from_secs(12)));
+        }
+        for status in [408, 500, 502, 504, 403] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert_eq!(asked_wait(status, &h, now()), None);
+        }
+        let both = headers(&[("ratelimit-reset", "12"), ("retry-after", "3")]);
+        assert_eq!(
+            asked_wait(StatusCode::TOO_MANY_REQUESTS, &both, now()),
+            Some(Duration::from_secs(3))
+        );
     }
 
     #[test]
@@ -114,7 +474,7 @@ mod tests {
             max_backoff: Duration::from_millis(300),
             ..RetryPolicy::default()
         };
-        let c: Vec<_> = p.ceilings().collect();
+        let c: Vec<_> = (0..).map_while(|n| p.ceiling(n)).collect();
         assert_eq!(c.len(), 4);
         assert_eq!(c[0], Duration::from_millis(100));
         assert_eq!(c[1], Duration::from_millis(200));
@@ -132,5 +492,85 @@ mod tests {
         for s in [200, 400, 401, 403, 404, 501] {
             assert!(!is_retryable_status(StatusCode::from_u16(s).unwrap()));
         }
+    }
+
+    #[test]
+    fn give_up_names_the_attempts_and_the_wait_asked() {
+        let failure = Retryable::Status {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            kind: ErrorKind::RateLimited,
+            reason: None,
+            asked: Some(Duration::from_secs(3600)),
+            rate_limited: true,
+        };
+        let err = failure.into_error(3);
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
+        assert_eq!(err.message(), "HTTP 429 after 3 attempt(s)");
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)));
+        let failure = Retryable::Status {
+            status: StatusCode::FORBIDDEN,
+            kind: ErrorKind::RateLimited,
+            reason: Some("rate limit".into()),
+            asked: None,
+            rate_limited: true,
+        };
+        assert_eq!(
+            failure.into_error(2).message(),
+            "rate limit (HTTP 403 after 2 attempt(s))"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_retry_when_not_idempotent_and_the_cap_bounds_the_wait() {
+        let url = Url::parse("http://h.test/a?key=SECRET").unwrap();
+        let policy = RetryPolicy {
+            max_retries: 2,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(1),
+            retry_after_cap: Duration::from_millis(5),
+        };
+        let status = |asked| Retryable::Status {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            kind: ErrorKind::Unavailable,
+            reason: None,
+            asked,
+            rate_limited: true,
+        };
+        let mut once = RetryContext::new("t", policy, false, None, None);
+        once.next_attempt();
+        let err = once.wait_or_give_up(status(None), &url).await.unwrap_err();
+        assert_eq!(err.message(), "HTTP 503 after 1 attempt(s)");
+        assert_eq!(err.url(), Some("http://h.test/a"));
+
+        let stats = Arc::new(SyncStats::default());
+        let mut ctx = RetryContext::new("t", policy, true, Some(stats.clone()), None);
+        for _ in 0..2 {
+            ctx.next_attempt();
+            let asked = Some(Duration::from_secs(3600));
+            ctx.wait_or_give_up(status(asked), &url).await.unwrap();
+        }
+        ctx.next_attempt();
+        let err = ctx.wait_or_give_up(status(None), &url).await.unwrap_err();
+        assert_eq!(err.message(), "HTTP 503 after 3 attempt(s)");
+        assert_eq!(stats.retries(), 2);
+        assert_eq!(stats.rate_limit_wait(), Duration::from_millis(10));
+    }
+
+    #[tokio::test]
+    async fn cancellation_ends_the_wait() {
+        let url = Url::parse("http://h.test/a").unwrap();
+        let cancel = Cancellation::new();
+        cancel.cancel();
+        let mut ctx = RetryContext::new("t", RetryPolicy::default(), true, None, Some(cancel));
+        ctx.next_attempt();
+        let failure = Retryable::Status {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            kind: ErrorKind::RateLimited,
+            reason: None,
+            asked: Some(Duration::from_secs(30)),
+            rate_limited: true,
+        };
+        let err = ctx.wait_or_give_up(failure, &url).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Cancelled);
     }
 }

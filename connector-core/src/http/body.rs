@@ -1,0 +1,56 @@
+//! Reading a response body under a cap, whole or as a snippet for an error.
+
+use bytes::{Bytes, BytesMut};
+
+/// How much of a response body the [classifier](super::classify::Classifier) needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyRead {
+    /// The whole body, up to this many bytes; a failure to read it matters.
+    Whole(u64),
+    /// At most this many bytes for an error message or an error classifier; a body that is
+    /// larger or cannot be read counts as empty.
+    Snippet(u64),
+    /// None: the status says it all.
+    Skip,
+}
+
+/// Why a body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// It is larger than the cap.
+    TooLarge,
+    /// The connection failed while reading it.
+    Transport(reqwest::Error),
+}
+
+impl BodyRead {
+    /// Reads what `self` asks for of `resp`'s body (a skipped body is empty).
+    pub(crate) async fn read(self, resp: &mut reqwest::Response) -> Result<Bytes, BodyError> {
+        match self {
+            Self::Whole(cap) => read_body(resp, cap).await,
+            Self::Snippet(cap) => Ok(read_body(resp, cap).await.unwrap_or_default()),
+            Self::Skip => Ok(Bytes::new()),
+        }
+    }
+}
+
+/// Reads `resp`'s body (after decompression) up to `cap` bytes, refusing a larger one before
+/// reading it when its length is declared.
+async fn read_body(resp: &mut reqwest::Response, cap: u64) -> Result<Bytes, BodyError> {
+    if resp.content_length().is_some_and(|len| len > cap) {
+        return Err(BodyError::TooLarge);
+    }
+    let hint = resp
+        .content_length()
+        .unwrap_or(8 * 1024)
+        .min(cap)
+        .min(1024 * 1024);
+    let mut buf = BytesMut::with_capacity(usize::try_from(hint).unwrap_or(0));
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        if (buf.len() + chunk.len()) as u64 > cap {
+            return Err(BodyError::TooLarge);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}

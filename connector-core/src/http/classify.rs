@@ -1,0 +1,412 @@
+//! What an answer means: (status, headers, body) → accept the body, retry (after the wait the
+//! service asked for, if any), or fail with an [`Error`] of the right kind. A connector's
+//! [error classifier](super::HttpClientBuilder::error_classifier) is consulted here.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use super::body::{BodyError, BodyRead};
+use super::client::{ErrorClass, ErrorClassifier};
+use super::retry::{Retryable, asked_wait, is_retryable_status, retry_after};
+use crate::error::{Error, ErrorKind};
+
+/// The body an error classifier or [`client_errors_as_responses`] sees at most.
+///
+/// [`client_errors_as_responses`]: super::RequestBuilder::client_errors_as_responses
+const CLIENT_ERROR_BODY: u64 = 64 * 1024;
+/// The body read for the snippet of an error message.
+const SNIPPET_BODY: u64 = 4096;
+
+/// What to do with an answer.
+#[derive(Debug)]
+pub(crate) enum Verdict<T> {
+    /// Hand it to the caller.
+    Accept(T),
+    /// Try again, if retries are left.
+    Retry(Retryable),
+    /// Fail with this error (without the connector and URL, which the caller adds).
+    Fail(Error),
+}
+
+impl<T> Verdict<T> {
+    /// The same verdict with `f` applied to what is accepted.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Verdict<U> {
+        match self {
+            Self::Accept(t) => Verdict::Accept(f(t)),
+            Self::Retry(failure) => Verdict::Retry(failure),
+            Self::Fail(e) => Verdict::Fail(e),
+        }
+    }
+}
+
+/// Classifies the answers to one request.
+pub(crate) struct Classifier<'a> {
+    /// The config field named in 401/403 errors.
+    pub(crate) credential_field: Option<&'a str>,
+    /// The credentials sent, scrubbed from any text that comes back.
+    pub(crate) secrets: &'a [String],
+    /// The connector's error classifier.
+    pub(crate) custom: Option<&'a ErrorClassifier>,
+    /// Whether 4xx answers (but 408 and 429) are handed back as responses.
+    pub(crate) client_errors: bool,
+    /// The body cap.
+    pub(crate) max_body_bytes: u64,
+    /// The redirect limit, named when a redirect is the answer.
+    pub(crate) max_redirects: u32,
+}
+
+impl Classifier<'_> {
+    /// How much of the body of a `status` answer [`classify`](Self::classify) needs.
+    pub(crate) fn body_read(&self, status: StatusCode) -> BodyRead {
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+            BodyRead::Skip
+        } else if status.as_u16() < 400 {
+            BodyRead::Whole(self.max_body_bytes)
+        } else if self.reads_client_error(status) {
+            BodyRead::Snippet(self.max_body_bytes.min(CLIENT_ERROR_BODY))
+        } else if matches!(status.as_u16(), 401 | 403 | 404 | 410) || is_retryable_status(status) {
+            BodyRead::Skip
+        } else {
+            BodyRead::Snippet(SNIPPET_BODY)
+        }
+    }
+
+    /// Whether a `status` answer goes to the caller or the error classifier with its body.
+    fn reads_client_error(&self, status: StatusCode) -> bool {
+        (self.client_errors || self.custom.is_some())
+            && status.is_client_error()
+            && !is_retryable_status(status)
+    }
+
+    /// What a `status` answer with `headers` and the `body` read as [`body_read`](Self::body_read)
+    /// said means.
+    pub(crate) fn classify(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Result<Bytes, BodyError>,
+    ) -> Verdict<Bytes> {
+        let code = status.as_u16();
+        if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
+            return Verdict::Fail(Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "HTTP {code}: redirect without a usable Location, or more than {} redirects",
+                    self.max_redirects
+                ),
+            ));
+        }
+        if code < 400 {
+            return match body {
+                Ok(body) => Verdict::Accept(body),
+                Err(BodyError::TooLarge) => Verdict::Fail(
+                    Error::new(
+                        ErrorKind::InvalidData,
+                        format!(
+                            "response body exceeds the {}-byte limit",
+                            self.max_body_bytes
+                        ),
+                    )
+                    .with_retryable(false),
+                ),
+                Err(BodyError::Transport(e)) => Verdict::Retry(Retryable::reading(e)),
+            };
+        }
+        // Error bodies are read as snippets, which never fail.
+        let body = body.unwrap_or_default();
+        if self.reads_client_error(status) {
+            if self.client_errors {
+                return Verdict::Accept(body);
+            }
+            if let Some(class) = self.custom.and_then(|classify| classify(status, &body)) {
+                return self.custom_class(status, headers, class);
+            }
+        }
+        match code {
+            401 | 403 => {
+                let (kind, what) = if status == StatusCode::UNAUTHORIZED {
+                    (ErrorKind::Unauthenticated, "rejected the credentials")
+                } else {
+                    (
+                        ErrorKind::PermissionDenied,
+                        "refused access with these credentials",
+                    )
+                };
+                Verdict::Fail(
+                    self.credential_error(kind, format!("the service {what} (HTTP {code})")),
+                )
+            }
+            _ if is_retryable_status(status) => {
+                let asked = asked_wait(status, headers, SystemTime::now());
+                let rate_limited = status == StatusCode::TOO_MANY_REQUESTS;
+                Verdict::Retry(Retryable::Status {
+                    status,
+                    kind: if rate_limited {
+                        ErrorKind::RateLimited
+                    } else {
+                        ErrorKind::Unavailable
+                    },
+                    reason: None,
+                    asked,
+                    // A 503 that says when to come back is a rate limit too.
+                    rate_limited: rate_limited || asked.is_some(),
+                })
+            }
+            404 | 410 => Verdict::Fail(Error::new(
+                ErrorKind::NotFound,
+                format!("HTTP {code}: not found"),
+            )),
+            _ => {
+                let snippet = scrub(&String::from_utf8_lossy(&body), self.secrets);
+                let detail = if snippet.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {snippet}")
+                };
+                Verdict::Fail(
+                    Error::new(ErrorKind::InvalidData, format!("HTTP {code}{detail}"))
+                        .with_retryable(false),
+                )
+            }
+        }
+    }
+
+    /// What the connector's error classifier made of a `status` answer.
+    fn custom_class(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        class: ErrorClass,
+    ) -> Verdict<Bytes> {
+        let message = scrub(&class.message, self.secrets);
+        if class.kind.is_retryable() {
+            return Verdict::Retry(Retryable::Status {
+                status,
+                kind: class.kind,
+                reason: Some(message),
+                asked: retry_after(headers, SystemTime::now()),
+                rate_limited: class.kind == ErrorKind::RateLimited,
+            });
+        }
+        let message = format!("{message} (HTTP {})", status.as_u16());
+        if matches!(
+            class.kind,
+            ErrorKind::Unauthenticated | ErrorKind::PermissionDenied
+        ) {
+            Verdict::Fail(self.credential_error(class.kind, message))
+        } else {
+            Verdict::Fail(Error::new(class.kind, message))
+        }
+    }
+
+    /// An error about the credentials, naming the config field to check.
+    fn credential_error(&self, kind: ErrorKind, message: String) -> Error {
+        match self.credential_field {
+            Some(field) => {
+                Error::new(kind, format!("{message}; check `{field}`")).with_field(field)
+            }
+            None => Error::new(kind, message),
+        }
+    }
+}
+
+/// Replaces every secret in `text` and shortens it for an error message.
+fn scrub(text: &str, secrets: &[String]) -> String {
+    let mut out: String = text.chars().take(300).collect();
+    for s in secrets.iter().filter(|s| s.len() >= 4) {
+        out = out.replace(s.as_str(), "***");
+    }
+    // A secret cut in half by the truncation would survive the replace; check the full text.
+    if secrets
+        .iter()
+        .filter(|s| s.len() >= 4)
+        .any(|s| text.contains(s.as_str()) && !out.contains("***"))
+    {
+        return "(body withheld: it echoes a credential)".to_owned();
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn classifier(secrets: &[String]) -> Classifier<'_> {
+        Classifier {
+            credential_field: Some("credentials.token"),
+            secrets,
+            custom: None,
+            client_errors: false,
+            max_body_bytes: 1024,
+            max_redirects: 5,
+        }
+    }
+
+    fn status(code: u16) -> StatusCode {
+        StatusCode::from_u16(code).unwrap()
+    }
+
+    fn fail(v: Verdict<Bytes>) -> Error {
+        match v {
+            Verdict::Fail(e) => e,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    fn retry(v: Verdict<Bytes>) -> Retryable {
+        match v {
+            Verdict::Retry(r) => r,
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn scrub_removes_secrets() {
+        let s = vec!["sekrit-token".to_owned()];
+        assert_eq!(
+            scrub("bad token sekrit-token\n here", &s),
+            "bad token *** here"
+        );
+        let long = format!("{}sekrit-token", "x".repeat(295));
+        assert_eq!(scrub(&long, &s), "(body withheld: it echoes a credential)");
+    }
+
+    #[test]
+    fn body_needed_by_status() {
+        let c = classifier(&[]);
+        assert_eq!(c.body_read(status(200)), BodyRead::Whole(1024));
+        assert_eq!(c.body_read(status(304)), BodyRead::Whole(1024));
+        assert_eq!(c.body_read(status(302)), BodyRead::Skip);
+        for code in [401, 403, 404, 410, 408, 429, 500, 503] {
+            assert_eq!(c.body_read(status(code)), BodyRead::Skip, "{code}");
+        }
+        assert_eq!(c.body_read(status(400)), BodyRead::Snippet(4096));
+        assert_eq!(c.body_read(status(501)), BodyRead::Snippet(4096));
+        let c = Classifier {
+            client_errors: true,
+            ..classifier(&[])
+        };
+        assert_eq!(c.body_read(status(403)), BodyRead::Snippet(1024));
+        assert_eq!(c.body_read(status(429)), BodyRead::Skip);
+    }
+
+    #[test]
+    fn statuses_map_to_kinds() {
+        let secrets = vec!["tok-SECRET".to_owned()];
+        let c = classifier(&secrets);
+        let h = HeaderMap::new();
+        let none = || Ok(Bytes::new());
+        let e = fail(c.classify(status(401), &h, none()));
+        assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+        assert_eq!(e.field(), Some("credentials.token"));
+        assert_eq!(
+            e.message(),
+            "the service rejected the credentials (HTTP 401); check `credentials.token`"
+        );
+        let e = fail(c.classify(status(403), &h, none()));
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+        assert_eq!(
+            fail(c.classify(status(410), &h, none())).kind(),
+            ErrorKind::NotFound
+        );
+        let e = fail(c.classify(status(400), &h, Ok(Bytes::from("bad tok-SECRET"))));
+        assert_eq!(e.kind(), ErrorKind::InvalidData);
+        assert_eq!(e.message(), "HTTP 400: bad ***");
+        assert!(!e.is_retryable());
+        let e = fail(c.classify(status(200), &h, Err(BodyError::TooLarge)));
+        assert_eq!(e.message(), "response body exceeds the 1024-byte limit");
+        assert!(!e.is_retryable());
+        let e = fail(c.classify(status(302), &h, none()));
+        assert_eq!(e.kind(), ErrorKind::InvalidData);
+        assert!(matches!(
+            c.classify(status(204), &h, none()),
+            Verdict::Accept(_)
+        ));
+    }
+
+    #[test]
+    fn retryable_statuses_carry_the_wait_asked() {
+        let c = classifier(&[]);
+        let mut h = HeaderMap::new();
+        h.insert("ratelimit-reset", HeaderValue::from_static("7"));
+        let Retryable::Status {
+            kind,
+            asked,
+            rate_limited,
+            ..
+        } = retry(c.classify(status(503), &h, Ok(Bytes::new())))
+        else {
+            panic!("a status retry")
+        };
+        assert_eq!(kind, ErrorKind::Unavailable);
+        assert_eq!(asked, Some(Duration::from_secs(7)));
+        assert!(rate_limited);
+        let Retryable::Status {
+            asked,
+            rate_limited,
+            ..
+        } = retry(c.classify(status(502), &h, Ok(Bytes::new())))
+        else {
+            panic!("a status retry")
+        };
+        assert_eq!(asked, None, "reset headers only count on 429 and 503");
+        assert!(!rate_limited);
+    }
+
+    #[test]
+    fn custom_classes_and_client_errors_as_responses() {
+        let custom: ErrorClassifier = Arc::new(|status, body| {
+            let text = String::from_utf8_lossy(body);
+            if text.contains("slow down") {
+                Some(ErrorClass::new(ErrorKind::RateLimited, "rate limit"))
+            } else if status.as_u16() == 400 {
+                Some(ErrorClass::new(ErrorKind::PermissionDenied, "no scope"))
+            } else {
+                None
+            }
+        });
+        let c = Classifier {
+            custom: Some(&custom),
+            ..classifier(&[])
+        };
+        let h = HeaderMap::new();
+        let Retryable::Status {
+            kind,
+            reason,
+            rate_limited,
+            ..
+        } = retry(c.classify(status(403), &h, Ok(Bytes::from("slow down"))))
+        else {
+            panic!("a status retry")
+        };
+        assert_eq!(
+            (kind, reason.as_deref()),
+            (ErrorKind::RateLimited, Some("rate limit"))
+        );
+        assert!(rate_limited);
+        let e = fail(c.classify(status(400), &h, Ok(Bytes::new())));
+        assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+        assert_eq!(
+            e.message(),
+            "no scope (HTTP 400); check `credentials.token`"
+        );
+        let e = fail(c.classify(status(404), &h, Ok(Bytes::new())));
+        assert_eq!(e.kind(), ErrorKind::NotFound, "None keeps the default");
+
+        let c = Classifier {
+            client_errors: true,
+            ..c
+        };
+        assert!(matches!(
+            c.classify(status(403), &h, Ok(Bytes::from("slow down"))),
+            Verdict::Accept(b) if b == "slow down"
+        ));
+    }
+}
