@@ -97,9 +97,7 @@ async fn check(registry: &Registry, source: &str, config: &ConfigArgs) -> Result
 }
 
 async fn sync(registry: &Registry, args: SyncArgs, bars: &BarSlot) -> Result<ExitCode> {
-    let connector: Arc<dyn Connector> = config::build(registry, &args.source, &args.config)
-        .await?
-        .into();
+    let connector = config::build(registry, &args.source, &args.config).await?;
     // The state first: a corrupt state file stops the run before the output is touched.
     let state: Arc<dyn StateStore> = match &args.state {
         Some(path) => Arc::new(FileStateStore::open(path).await?),

@@ -28,7 +28,7 @@ use crate::window::TimeWindow;
 /// A connector behind a shared pointer: what [`Registry::build`](crate::Registry::build)
 /// hands out and what [`Syncer::new`](crate::sync::Syncer::new) takes, so one goes into the
 /// other as it is. Clone it (a pointer copy) to check, sync and prune with one connector.
-pub type DynConnector = Box<dyn Connector>;
+pub type DynConnector = Arc<dyn Connector>;
 
 /// What every connector is.
 ///

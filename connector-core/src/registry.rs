@@ -1,12 +1,13 @@
-//! [`Registry`]: from `source` + JSON config to a boxed connector.
+//! [`Registry`]: from `source` + JSON config to a shared connector ([`DynConnector`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use crate::config::{ConnectorConfig, from_json, schema_of};
-use crate::connector::DynConnector;
+use crate::connector::{Connector, DynConnector};
 use crate::error::{Error, ErrorKind, Result};
 
 type Builder = Box<dyn Fn(Value) -> Result<DynConnector> + Send + Sync>;
@@ -20,6 +21,9 @@ struct Entry {
 /// The connectors compiled into this program, by source key.
 ///
 /// Each family crate exposes `register(&mut Registry)`; nothing registers itself at import time.
+/// [`build`](Self::build) hands out a [`DynConnector`] (`Arc<dyn Connector>`), the type
+/// [`Syncer::new`](crate::sync::Syncer::new) takes, so a built connector goes straight into a
+/// sync and can be shared with other tasks (a `check`, a second sync) without a conversion.
 ///
 /// ```
 /// use connector_core::Registry;
@@ -41,20 +45,22 @@ impl Registry {
 
     /// Registers `source` with its config type `C` and a function that builds the connector
     /// from a parsed, validated config. Registering a source twice replaces the first.
+    ///
+    /// `build` returns the connector boxed (`Ok(Box::new(MyConnector::new(cfg)?))`, which
+    /// coerces to `Box<dyn Connector>` where a generic result would not); the registry turns
+    /// it into the shared [`DynConnector`] it hands out.
     pub fn register<C, F>(&mut self, source: &'static str, description: &'static str, build: F)
     where
         C: ConnectorConfig + 'static,
-        F: Fn(C) -> Result<DynConnector> + Send + Sync + 'static,
+        F: Fn(C) -> Result<Box<dyn Connector>> + Send + Sync + 'static,
     {
         let builder: Builder = Box::new(move |json| {
             let config = from_json::<C>(json).map_err(|e| e.with_connector(source))?;
-            build(config).map_err(|e| {
-                if e.connector().is_none() {
-                    e.with_connector(source)
-                } else {
-                    e
-                }
-            })
+            match build(config) {
+                Ok(connector) => Ok(Arc::from(connector)),
+                Err(e) if e.connector().is_none() => Err(e.with_connector(source)),
+                Err(e) => Err(e),
+            }
         });
         self.entries.insert(
             source,
@@ -66,11 +72,14 @@ impl Registry {
         );
     }
 
-    /// Builds the connector for `source` from its JSON config.
+    /// Builds the connector for `source` from its JSON config, ready for
+    /// [`Syncer::new`](crate::sync::Syncer::new).
     ///
     /// # Errors
     /// [`ErrorKind::Config`] for an unknown source (naming the known ones) or an invalid config
-    /// (listing every problem by field path); whatever the connector's constructor returns.
+    /// (listing every problem by field path, structural and semantic together: see
+    /// [`config::from_json`](crate::config::from_json)); whatever the connector's constructor
+    /// returns.
     pub fn build(&self, source: &str, config: Value) -> Result<DynConnector> {
         (self.entry(source)?.build)(config)
     }
@@ -113,5 +122,75 @@ impl fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("sources", &self.sources())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::FieldError;
+    use crate::sync::{SyncMode, Syncer};
+    use crate::testkit::MemoryConnector;
+    use schemars::JsonSchema;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct MemoryConfig {
+        items: usize,
+        #[serde(default)]
+        page_size: Option<usize>,
+    }
+
+    impl ConnectorConfig for MemoryConfig {
+        fn validate(&self) -> Vec<FieldError> {
+            if self.page_size == Some(0) {
+                vec![FieldError::new("page_size", "must be at least 1")]
+            } else {
+                Vec::new()
+            }
+        }
+    }
+
+    fn registry() -> Registry {
+        let mut registry = Registry::new();
+        registry.register::<MemoryConfig, _>("memory", "in memory", |cfg| {
+            let start = chrono::DateTime::UNIX_EPOCH;
+            let page_size = cfg.page_size.unwrap_or(10);
+            Ok(Box::new(MemoryConnector::numbered(
+                cfg.items, page_size, start,
+            )))
+        });
+        registry
+    }
+
+    #[tokio::test]
+    async fn a_built_connector_goes_into_a_syncer_as_it_is() {
+        let connector: DynConnector = registry()
+            .build("memory", serde_json::json!({ "items": 3 }))
+            .unwrap();
+        let report = Syncer::new(Arc::clone(&connector))
+            .run(SyncMode::Full)
+            .await
+            .unwrap();
+        assert_eq!(report.new, 3);
+        assert_eq!(connector.source(), "memory");
+    }
+
+    #[test]
+    fn build_reports_unknown_fields_and_validate_together() {
+        let err = registry()
+            .build(
+                "memory",
+                serde_json::json!({ "items": 3, "page_size": 0, "bogus": 1 }),
+            )
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert_eq!(err.connector(), Some("memory"));
+        let got: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            ["bogus: unknown field", "page_size: must be at least 1"]
+        );
     }
 }
