@@ -119,6 +119,18 @@ fn bad_config_lists_every_field_and_exits_2() {
         !dir.path().join("out").exists(),
         "a sync with a bad config wrote output"
     );
+    // An unknown field and a problem only the connector's `validate` finds, together.
+    std::fs::write(
+        dir.path().join("mixed.json"),
+        r#"{"path": ".", "include": ["["], "nope": true}"#,
+    )
+    .unwrap();
+    let out = connectors(&["check", "local", "--config", "mixed.json"], dir.path());
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let err = stderr(&out);
+    for field in ["\n  nope: ", "\n  include[0]: "] {
+        assert!(err.contains(field), "`{field}` missing from {err}");
+    }
 }
 
 #[test]

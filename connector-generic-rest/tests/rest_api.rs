@@ -375,13 +375,13 @@ async fn ragflow_config_shapes_work_unchanged() {
 async fn config_errors_are_listed_by_field() {
     let mut registry = connector_core::Registry::new();
     connector_generic_rest::register(&mut registry);
-    let err = registry
-        .build("rest_api", json!({
-            "url": "https://x.example/a", "content_fields": "", "items_path": "$.data[",
-            "auth_type": "bearer", "pagination_type": "cursor", "query_params": "novalue", "surprise": 1
-        }))
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Config);
+    let semantic = [
+        "content_fields",
+        "items_path",
+        "credentials.token",
+        "pagination_config.next_cursor_field",
+        "query_params",
+    ];
     let err = registry
         .build(
             "rest_api",
@@ -392,15 +392,41 @@ async fn config_errors_are_listed_by_field() {
         )
         .unwrap_err();
     let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
-    for want in [
-        "content_fields",
-        "items_path",
-        "credentials.token",
-        "pagination_config.next_cursor_field",
-        "query_params",
-    ] {
+    for want in semantic {
         assert!(paths.contains(&want), "{want} missing: {err}");
     }
+    // An unknown field no longer hides the problems `validate` finds.
+    let err = registry
+        .build("rest_api", json!({
+            "url": "https://x.example/a", "content_fields": "", "items_path": "$.data[",
+            "auth_type": "bearer", "pagination_type": "cursor", "query_params": "novalue", "surprise": 1
+        }))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    for want in semantic.iter().chain(&["surprise"]) {
+        assert!(paths.contains(want), "{want} missing: {err}");
+    }
+}
+
+#[test]
+fn an_unknown_field_and_a_zero_page_size_are_reported_together() {
+    let mut registry = connector_core::Registry::new();
+    connector_generic_rest::register(&mut registry);
+    let mut config = cursor_config("http://127.0.0.1:9");
+    config["pagination_config"]["page_size"] = json!(0);
+    config["bogus"] = json!(1);
+    let err = registry.build("rest_api", config).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    let got: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        got,
+        [
+            "bogus: unknown field",
+            "pagination_config.page_size: must be at least 1"
+        ],
+        "{err}"
+    );
 }
 
 #[tokio::test]

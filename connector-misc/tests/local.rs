@@ -607,6 +607,15 @@ fn bad_config_names_every_field() {
         (err.kind(), err.problems()[0].path.as_str()),
         (ErrorKind::Config, "include[0]")
     );
+    // An unknown field does not hide what `validate` finds.
+    let err = registry
+        .build(
+            "local",
+            serde_json::json!({ "path": "/data", "include": ["["], "bogus": 1 }),
+        )
+        .unwrap_err();
+    let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["bogus", "include[0]"], "{err}");
     let err = LocalConnector::new(LocalConfig::new("")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config);
 }

@@ -172,11 +172,9 @@ impl Respond for FakeApi {
 pub fn build(config: Value) -> Arc<dyn Connector> {
     let mut registry = connector_core::Registry::new();
     connector_generic_rest::register(&mut registry);
-    Arc::from(
-        registry
-            .build("rest_api", config)
-            .unwrap_or_else(|e| panic!("config refused: {e}")),
-    )
+    registry
+        .build("rest_api", config)
+        .unwrap_or_else(|e| panic!("config refused: {e}"))
 }
 
 /// The standard cursor config against `uri`.
