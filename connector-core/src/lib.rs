@@ -22,7 +22,6 @@ pub mod state;
 pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
-#[cfg(feature = "html")]
 pub mod text;
 pub mod window;
 

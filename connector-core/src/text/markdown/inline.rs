@@ -1,0 +1,1123 @@
+//! Inline content: text escaped so that it renders as itself, emphasis that hugs its text, code
+//! spans, links.
+//!
+//! Whether a character needs a backslash often depends on the character after it (`_` between
+//! two letters is literal, `]` only matters before `(`), and that character may come from the
+//! next text or from markup. So the writer streams: every character, literal or markup, goes
+//! through [`InlineWriter::emit`], which first lets the pending [`Check`]s look at it and
+//! insert a backslash where an earlier character turned out to need one. Whitespace, line
+//! breaks and opening markers are held back until visible content follows, so that markers hug
+//! their text and nothing dangles at the end of a line.
+//!
+//! Emphasis markers work only where CommonMark's flanking rules let them; a span whose markers
+//! would not (`**(a)**b`) is recorded, and the content is written again with that span as plain
+//! text (rare, so the second pass costs nothing in practice).
+
+use super::Inline;
+
+/// Nesting of inline spans beyond this is written as plain text (the writer is recursive).
+const MAX_DEPTH: usize = 64;
+
+/// Where inline content is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Context {
+    /// A paragraph: lines may start block syntax, so line starts are escaped too.
+    Paragraph,
+    /// A heading: one line; breaks are spaces.
+    Heading,
+    /// A table cell: one line; hard breaks are `<br>`, pipes are escaped.
+    Cell,
+}
+
+/// `content` written as Markdown for `context`; empty when nothing visible is in it.
+pub(super) fn render(content: &[Inline], context: Context, collapse: bool) -> String {
+    let mut disabled: Vec<usize> = Vec::new();
+    loop {
+        let mut w = InlineWriter::new(context, collapse, &disabled);
+        w.inlines(content, 0);
+        w.finish();
+        if w.failed.is_empty() {
+            return w.out;
+        }
+        // Each pass disables at least one more span (a disabled span writes no markers, so it
+        // cannot fail again): this ends.
+        disabled.extend(w.failed);
+        disabled.sort_unstable();
+        disabled.dedup();
+    }
+}
+
+/// Every text of `content`, without markup (for content nested too deep to write as such).
+pub(super) fn plain_text(content: &[Inline], out: &mut String) {
+    let mut stack: Vec<&Inline> = content.iter().rev().collect();
+    while let Some(inline) = stack.pop() {
+        match inline {
+            Inline::Text(t) | Inline::Code(t) | Inline::Autolink(t) => out.push_str(t),
+            Inline::Image { alt, .. } => out.push_str(alt),
+            Inline::SoftBreak | Inline::LineBreak => out.push(' '),
+            Inline::Strong(c)
+            | Inline::Emphasis(c)
+            | Inline::Strikethrough(c)
+            | Inline::Link { content: c, .. } => stack.extend(c.iter().rev()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Strong,
+    Emphasis,
+    Strike,
+    Link,
+}
+
+impl Style {
+    fn opener(self) -> &'static str {
+        match self {
+            Style::Strong => "**",
+            Style::Emphasis => "*",
+            Style::Strike => "~~",
+            Style::Link => "[",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Break {
+    Soft,
+    Hard,
+}
+
+/// The character after an earlier one, as a check sees it.
+#[derive(Debug, Clone, Copy)]
+enum Next {
+    Char(char),
+    /// The end of the line or of the content.
+    Eol,
+}
+
+/// What a check decided about the character at its position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Escape,
+    Keep,
+    Undecided,
+}
+
+/// A written character that may still need a backslash, depending on what follows it.
+#[derive(Debug, Clone, Copy)]
+struct Check {
+    /// Byte offset of the character in the output.
+    at: usize,
+    rule: Rule,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    /// `\`: escapes punctuation and, before a line break, makes a hard break.
+    Backslash,
+    /// `*` or `~` after whitespace: a delimiter unless whitespace follows too.
+    Flanked,
+    /// `_` after a letter: literal only between two letters.
+    Intraword,
+    /// `]`: closes a link before `(`, a definition before `:`.
+    CloseBracket,
+    /// `!`: makes the link after it an image.
+    Bang,
+    /// `<`: opens HTML before a tag name or `/`, `!`, `?`, an autolink before `scheme:` or
+    /// `local@`; `name` once a tag name or scheme started, `local` once an address did.
+    Angle { name: bool, local: bool },
+    /// `&`: an entity or character reference if `[#A-Za-z0-9]+;` follows.
+    Ampersand { len: usize },
+    /// `#` at a line start: a heading if at most six of them are followed by a space.
+    LineHash { count: usize },
+    /// `-` at a line start: a list item before a space, a rule, setext underline or table
+    /// delimiter row if the line holds only `-`, `:`, `|` and spaces.
+    LineDash { first: bool },
+    /// `+` at a line start, or `.`/`)` after a line start's digits: a list item before a
+    /// space.
+    ListMarker,
+    /// `=` at a line start: a setext underline if the line holds only `=` and spaces.
+    LineEquals,
+    /// `:` at a line start: a table delimiter row if the line holds only `-`, `:`, `|` and
+    /// spaces, with a `-`.
+    LineColon { dash: bool },
+    /// `[` at a line start: a task item's box before ` `, `x` or `X`, an alert (`> [!NOTE]`)
+    /// before `!`.
+    LineBracket,
+}
+
+impl Rule {
+    fn next(&mut self, next: Next) -> Verdict {
+        use Verdict::{Escape, Keep, Undecided};
+        let c = match next {
+            Next::Char(c) => c,
+            Next::Eol => {
+                return match self {
+                    Rule::Backslash
+                    | Rule::Intraword
+                    | Rule::LineHash { .. }
+                    | Rule::LineDash { .. }
+                    | Rule::ListMarker
+                    | Rule::LineEquals
+                    | Rule::Angle { name: true, .. } => Escape,
+                    Rule::LineColon { dash } => {
+                        if *dash {
+                            Escape
+                        } else {
+                            Keep
+                        }
+                    }
+                    _ => Keep,
+                };
+            }
+        };
+        let space = c == ' ' || c == '\t';
+        match self {
+            Rule::Backslash => verdict(c.is_ascii_punctuation()),
+            Rule::Flanked => verdict(!c.is_whitespace()),
+            Rule::Intraword => verdict(!c.is_alphanumeric()),
+            Rule::CloseBracket => verdict(c == '(' || c == ':'),
+            Rule::Bang => verdict(c == '['),
+            Rule::Angle {
+                name: false,
+                local: false,
+            } => {
+                if matches!(c, '/' | '!' | '?') {
+                    Escape
+                } else if c.is_ascii_alphabetic() {
+                    *self = Rule::Angle {
+                        name: true,
+                        local: false,
+                    };
+                    Undecided
+                } else if c.is_ascii_digit() || is_email_char(c) {
+                    // `<3` stays, unless an address follows: `<1a@b.example>`.
+                    *self = Rule::Angle {
+                        name: false,
+                        local: true,
+                    };
+                    Undecided
+                } else {
+                    Keep
+                }
+            }
+            Rule::Angle { name: true, .. } => {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    Undecided
+                } else {
+                    // A tag, or an autolink completed by text that comes later.
+                    verdict(
+                        c.is_ascii_whitespace()
+                            || c == '/'
+                            || c == '>'
+                            || is_email_char(c)
+                            || c == ':'
+                            || c == '@',
+                    )
+                }
+            }
+            Rule::Angle { local: true, .. } => {
+                if is_email_char(c) || c.is_ascii_alphanumeric() {
+                    Undecided
+                } else {
+                    verdict(c == '@')
+                }
+            }
+            Rule::Ampersand { len } => {
+                if c == ';' {
+                    verdict(*len > 0)
+                } else if (c.is_ascii_alphanumeric() || c == '#') && *len < 40 {
+                    *len += 1;
+                    Undecided
+                } else {
+                    Keep
+                }
+            }
+            Rule::LineHash { count } => {
+                if c == '#' && *count < 6 {
+                    *count += 1;
+                    Undecided
+                } else {
+                    verdict(space)
+                }
+            }
+            Rule::LineDash { first } => {
+                if *first && space {
+                    return Escape;
+                }
+                *first = false;
+                if matches!(c, '-' | ':' | '|') || space {
+                    Undecided
+                } else {
+                    Keep
+                }
+            }
+            Rule::ListMarker => verdict(space),
+            Rule::LineEquals => {
+                if c == '=' || space {
+                    Undecided
+                } else {
+                    Keep
+                }
+            }
+            Rule::LineColon { dash } => {
+                if matches!(c, '-' | ':' | '|') || space {
+                    *dash |= c == '-';
+                    Undecided
+                } else {
+                    Keep
+                }
+            }
+            Rule::LineBracket => verdict(matches!(c, ' ' | 'x' | 'X' | '!')),
+        }
+    }
+}
+
+fn verdict(escape: bool) -> Verdict {
+    if escape {
+        Verdict::Escape
+    } else {
+        Verdict::Keep
+    }
+}
+
+/// Punctuation as CommonMark's flanking rules see it: ASCII punctuation, and (approximately)
+/// any other character that is neither a letter, a digit nor whitespace.
+fn is_punctuation(c: char) -> bool {
+    c.is_ascii_punctuation() || (!c.is_ascii() && !c.is_alphanumeric() && !c.is_whitespace())
+}
+
+/// Consecutive `*` or `~` markers written together: CommonMark judges them as one run.
+#[derive(Debug, Clone)]
+struct Run {
+    marker: char,
+    /// The character before the run; `None` at a line start.
+    before: Option<char>,
+    /// Where the run starts and ends in the output (its markers are one byte each).
+    start: usize,
+    end: usize,
+    /// The markers in it, in order.
+    members: Vec<Member>,
+}
+
+/// A span's marker in a [`Run`].
+#[derive(Debug, Clone, Copy)]
+struct Member {
+    id: usize,
+    opens: bool,
+    /// For an opener: a span of the same character opened in an earlier run is still open,
+    /// so that a run that could also close would close that one instead.
+    enclosed: bool,
+}
+
+/// A span whose opener waits for the span's first visible content.
+#[derive(Debug)]
+struct Open {
+    style: Style,
+    id: usize,
+}
+
+/// A span whose closer waits for what comes next: a span of the same style opened right
+/// after it continues it instead (`**a****b**` would not render).
+#[derive(Debug)]
+struct Close {
+    style: Style,
+    id: usize,
+    /// A link's destination.
+    dest: Option<String>,
+}
+
+/// The last code span written, so that one right after it joins it (two in a row would read
+/// as one run of backticks).
+#[derive(Debug, Clone)]
+struct CodeSpan {
+    start: usize,
+    end: usize,
+    code: String,
+}
+
+struct InlineWriter<'a> {
+    out: String,
+    context: Context,
+    collapse: bool,
+    /// Spans to write as plain text (their markers failed in an earlier pass).
+    disabled: &'a [usize],
+    /// Spans whose markers failed in this pass.
+    failed: Vec<usize>,
+    /// The id of the next span met (spans are numbered in document order, written or not).
+    next_id: usize,
+    /// Whitespace waiting for the next visible character (dropped at line edges).
+    pending_space: String,
+    /// A line break waiting for the next visible character (dropped at the end).
+    pending_break: Option<Break>,
+    /// On one line (heading, cell) a break is one space, whatever whitespace surrounds it.
+    squeeze: bool,
+    /// Openers waiting for the next visible character (dropped if their span stays empty).
+    opens: Vec<Open>,
+    /// The spans open now, outermost first.
+    active: Vec<(Style, usize)>,
+    /// Nothing visible written on this line yet.
+    line_start: bool,
+    /// The last character written on this line.
+    prev: Option<char>,
+    /// Digits written at the start of this line so far (`None` once anything else came).
+    line_digits: Option<usize>,
+    checks: Vec<Check>,
+    run: Option<Run>,
+    /// Closers waiting for the next visible character (or the end), innermost first.
+    closes: Vec<Close>,
+    /// The last code span, while nothing else was written after it.
+    code: Option<CodeSpan>,
+    /// Each written opener's run: its span, the run's length, whether it could also close.
+    opener_runs: Vec<(usize, usize, bool)>,
+    /// A `[` of text that starts the paragraph, until the first `]`: `[label]:` would be a
+    /// link reference definition, and a `]` in a code span cannot be escaped.
+    para_bracket: Option<usize>,
+    /// A link that starts the paragraph, until the first `]` in it.
+    para_link: Option<usize>,
+}
+
+impl<'a> InlineWriter<'a> {
+    fn new(context: Context, collapse: bool, disabled: &'a [usize]) -> Self {
+        Self {
+            out: String::new(),
+            context,
+            collapse,
+            disabled,
+            failed: Vec::new(),
+            next_id: 0,
+            pending_space: String::new(),
+            pending_break: None,
+            squeeze: false,
+            opens: Vec::new(),
+            active: Vec::new(),
+            line_start: true,
+            prev: None,
+            line_digits: Some(0),
+            checks: Vec::new(),
+            run: None,
+            closes: Vec::new(),
+            code: None,
+            opener_runs: Vec::new(),
+            para_bracket: None,
+            para_link: None,
+        }
+    }
+
+    fn inlines(&mut self, content: &[Inline], depth: usize) {
+        for inline in content {
+            self.inline(inline, depth);
+        }
+    }
+
+    fn inline(&mut self, inline: &Inline, depth: usize) {
+        if depth > MAX_DEPTH {
+            let mut text = String::new();
+            plain_text(std::slice::from_ref(inline), &mut text);
+            self.text(&text);
+            return;
+        }
+        match inline {
+            Inline::Text(text) => self.text(text),
+            Inline::Strong(c) => self.span(Style::Strong, c, None, depth),
+            Inline::Emphasis(c) => self.span(Style::Emphasis, c, None, depth),
+            Inline::Strikethrough(c) => self.span(Style::Strike, c, None, depth),
+            Inline::Link {
+                content,
+                destination,
+            } => self.span(Style::Link, content, Some(destination), depth),
+            Inline::Code(code) => self.code(code),
+            Inline::Image { alt, source } => self.image(alt, source),
+            Inline::Autolink(url) => self.autolink(url),
+            Inline::SoftBreak => self.line_break(Break::Soft),
+            Inline::LineBreak => self.line_break(Break::Hard),
+        }
+    }
+
+    // --- Text -----------------------------------------------------------------------------
+
+    fn text(&mut self, text: &str) {
+        let mut chars = text.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                // An autolink in text renders as the link it spells; escapes inside it would
+                // show. Inside a link's text it would break the link: escaped there.
+                '<' if !self.in_link() => {
+                    if let Some(len) = autolink_len(&text[i..]) {
+                        self.visible();
+                        self.markup(&text[i..i + len]);
+                        while chars.next_if(|(j, _)| *j < i + len).is_some() {}
+                    } else {
+                        self.visible();
+                        self.literal(c);
+                    }
+                }
+                '\r' | '\n' if self.collapse => self.space(' '),
+                '\r' | '\n' => {
+                    if c == '\r' {
+                        chars.next_if(|(_, c)| *c == '\n');
+                    }
+                    self.line_break(Break::Soft);
+                }
+                ' ' | '\t' | '\x0C' if self.collapse => self.space(' '),
+                ' ' | '\t' => self.space(c),
+                '\0' => {
+                    self.visible();
+                    self.literal('\u{FFFD}');
+                }
+                _ => {
+                    self.visible();
+                    self.literal(c);
+                }
+            }
+        }
+    }
+
+    fn space(&mut self, c: char) {
+        // Collapsing, a run of whitespace (across texts too) is the one space already held.
+        let held = self.collapse && !self.pending_space.is_empty();
+        if !self.squeeze && !held {
+            self.pending_space.push(c);
+        }
+    }
+
+    fn line_break(&mut self, kind: Break) {
+        match (self.context, kind) {
+            (Context::Heading, _) | (Context::Cell, Break::Soft) => {
+                self.pending_space.clear();
+                self.pending_space.push(' ');
+                self.squeeze = true;
+            }
+            _ => {
+                // Two breaks in a row are one: a blank line would end the paragraph.
+                if self.pending_break != Some(Break::Hard) {
+                    self.pending_break = Some(kind);
+                }
+                self.pending_space.clear();
+            }
+        }
+    }
+
+    /// Writes what waits for visible content: a line break, whitespace, opening markers.
+    fn visible(&mut self) {
+        self.squeeze = false;
+        self.flush_closes();
+        // A break before anything visible is dropped: a paragraph cannot start with one.
+        if let Some(kind) = self.pending_break.take()
+            && !self.out.is_empty()
+        {
+            self.pending_space.clear();
+            if self.context == Context::Cell {
+                self.markup("<br>");
+            } else {
+                self.end_line();
+                self.out
+                    .push_str(if kind == Break::Hard { "  \n" } else { "\n" });
+                self.prev = None;
+                self.line_digits = Some(0);
+            }
+            // Whitespace after a break is dropped, as at the start of any line.
+            self.line_start = true;
+        }
+        if !self.pending_space.is_empty() {
+            let space = std::mem::take(&mut self.pending_space);
+            if !self.line_start {
+                for c in space.chars() {
+                    self.emit(c);
+                }
+            }
+        }
+        if !self.opens.is_empty() {
+            for open in std::mem::take(&mut self.opens) {
+                match open.style {
+                    Style::Link => {
+                        if self.out.is_empty() && self.context == Context::Paragraph {
+                            self.para_link = Some(open.id);
+                        }
+                        self.markup("[");
+                    }
+                    style => self.delimiter(style.opener(), open.id, true),
+                }
+            }
+        }
+    }
+
+    /// The end of a line or of the content: every pending check and run learns it.
+    fn end_line(&mut self) {
+        self.feed(Next::Eol);
+        self.finish_run(None);
+    }
+
+    /// A character of text, escaped as its position requires.
+    fn literal(&mut self, c: char) {
+        let at_line_start = self.line_start && self.context == Context::Paragraph;
+        let starts_paragraph = self.out.is_empty() && self.context == Context::Paragraph;
+        let digits = self.line_digits.take();
+        let prev = self.prev;
+        let at = self.emit_pos(c);
+        // Brackets in a link's text always: the link's own `[`…`](` must pair.
+        let mut escape = matches!(c, '[' | ']') && self.in_link();
+        let mut rule = None;
+        if at_line_start && !escape {
+            match c {
+                '>' | '|' | '*' | '~' | '`' => escape = true,
+                '#' => rule = Some(Rule::LineHash { count: 1 }),
+                '-' => rule = Some(Rule::LineDash { first: true }),
+                '+' => rule = Some(Rule::ListMarker),
+                '=' => rule = Some(Rule::LineEquals),
+                ':' => rule = Some(Rule::LineColon { dash: false }),
+                '[' => rule = Some(Rule::LineBracket),
+                _ => {}
+            }
+        }
+        if self.context == Context::Paragraph {
+            match (digits, c) {
+                (Some(n), '0'..='9') if n < 9 => self.line_digits = Some(n + 1),
+                (Some(n), '.' | ')') if n > 0 => rule = Some(Rule::ListMarker),
+                _ => {}
+            }
+        }
+        if !escape && rule.is_none() {
+            match c {
+                '`' => escape = true,
+                '\\' => rule = Some(Rule::Backslash),
+                '*' | '~' => match prev {
+                    Some(p) if p.is_whitespace() => rule = Some(Rule::Flanked),
+                    _ => escape = true,
+                },
+                '_' => match prev {
+                    Some(p) if p.is_alphanumeric() => rule = Some(Rule::Intraword),
+                    _ => escape = true,
+                },
+                ']' => rule = Some(Rule::CloseBracket),
+                '!' => rule = Some(Rule::Bang),
+                '<' => {
+                    rule = Some(Rule::Angle {
+                        name: false,
+                        local: false,
+                    })
+                }
+                '&' => rule = Some(Rule::Ampersand { len: 0 }),
+                _ => {}
+            }
+        }
+        if c == ']' {
+            // The first `]` ends a definition's label; `CloseBracket` sees what follows it.
+            self.para_bracket = None;
+        }
+        if escape {
+            self.out.insert(at, '\\');
+        } else {
+            if c == '[' && starts_paragraph {
+                self.para_bracket = Some(at);
+            }
+            if let Some(rule) = rule {
+                self.checks.push(Check { at, rule });
+            }
+        }
+    }
+
+    fn in_link(&self) -> bool {
+        self.active.iter().any(|(s, _)| *s == Style::Link)
+    }
+
+    /// Writes `c` (after the checks and the run have seen it) and returns where it went.
+    fn emit_pos(&mut self, c: char) -> usize {
+        self.feed(Next::Char(c));
+        self.finish_run(Some(c));
+        let at = self.out.len();
+        self.out.push(c);
+        self.after_char(c);
+        at
+    }
+
+    /// Writes whitespace or markup.
+    fn emit(&mut self, c: char) {
+        if c == ']' {
+            self.bracket_in_markup();
+        }
+        self.emit_pos(c);
+        self.line_digits = None;
+    }
+
+    /// A `]` that cannot be escaped (markup, code) ends a paragraph-starting `[`'s label: that
+    /// `[` is escaped, and a link's label is not a definition's unless `:` follows.
+    fn bracket_in_markup(&mut self) {
+        if let Some(at) = self.para_bracket.take() {
+            self.insert_backslash(at);
+        }
+        self.para_link = None;
+    }
+
+    fn after_char(&mut self, c: char) {
+        self.prev = Some(c);
+        if !(c == ' ' || c == '\t') {
+            self.line_start = false;
+        }
+        self.code = None;
+    }
+
+    /// Markup other than emphasis delimiters.
+    fn markup(&mut self, s: &str) {
+        for c in s.chars() {
+            self.emit(c);
+        }
+    }
+
+    fn delimiter(&mut self, marker: &str, id: usize, opens: bool) {
+        let Some(first) = marker.chars().next() else {
+            return;
+        };
+        let extends = self
+            .run
+            .as_ref()
+            .is_some_and(|r| r.marker == first && r.end == self.out.len());
+        if extends
+            && opens
+            && self
+                .run
+                .as_ref()
+                .is_some_and(|r| r.members.iter().any(|m| !m.opens))
+        {
+            // An opener right after a closer of the same character makes one run that both
+            // closes and opens, which CommonMark's "multiple of 3" rule may pair otherwise:
+            // this span is written as plain text instead.
+            self.failed.push(id);
+        }
+        if !extends {
+            self.feed(Next::Char(first));
+            self.finish_run(Some(first));
+            self.run = Some(Run {
+                marker: first,
+                before: self.prev,
+                start: self.out.len(),
+                end: self.out.len(),
+                members: Vec::new(),
+            });
+        }
+        let enclosed = opens && {
+            let in_run = |sid: usize| {
+                self.run
+                    .as_ref()
+                    .is_some_and(|r| r.members.iter().any(|m| m.id == sid))
+            };
+            self.active.iter().any(|(style, sid)| {
+                *sid != id && style.opener().starts_with(first) && !in_run(*sid)
+            })
+        };
+        self.out.push_str(marker);
+        self.after_char(first);
+        self.line_digits = None;
+        if let Some(run) = &mut self.run {
+            run.end = self.out.len();
+            run.members.push(Member {
+                id,
+                opens,
+                enclosed,
+            });
+        }
+    }
+
+    /// Judges the finished run by the characters around it: an opener must be left-flanking,
+    /// a closer right-flanking (CommonMark 6.2), or its span is written as plain text.
+    fn finish_run(&mut self, next: Option<char>) {
+        let Some(run) = self.run.take() else { return };
+        let before_space = run.before.is_none_or(char::is_whitespace);
+        let after_space = next.is_none_or(char::is_whitespace);
+        let before_punct = run.before.is_some_and(is_punctuation);
+        let after_punct = next.is_some_and(is_punctuation);
+        let left = !after_space && (!after_punct || before_space || before_punct);
+        let right = !before_space && (!before_punct || after_space || after_punct);
+        let both = left && right;
+        let length = run.end - run.start;
+        for member in run.members {
+            let fails = if member.opens {
+                self.opener_runs.push((member.id, length, both));
+                !left || (both && member.enclosed)
+            } else {
+                // "Multiple of 3": a closer and an opener one of which could do both are not
+                // paired if their runs' lengths add up to a multiple of 3 (unless both are).
+                let threes = self
+                    .opener_runs
+                    .iter()
+                    .rev()
+                    .find(|(id, ..)| *id == member.id)
+                    .is_some_and(|&(_, n, opener_both)| {
+                        (both || opener_both)
+                            && (n + length) % 3 == 0
+                            && !(n % 3 == 0 && length % 3 == 0)
+                    });
+                !right || threes
+            };
+            if fails {
+                self.failed.push(member.id);
+            }
+        }
+    }
+
+    /// Lets the pending checks see the next character; escapes where they decide so.
+    fn feed(&mut self, next: Next) {
+        if self.checks.is_empty() {
+            return;
+        }
+        let mut i = 0;
+        while i < self.checks.len() {
+            match self.checks[i].rule.next(next) {
+                Verdict::Undecided => i += 1,
+                Verdict::Keep => {
+                    self.checks.remove(i);
+                }
+                Verdict::Escape => {
+                    let at = self.checks.remove(i).at;
+                    self.insert_backslash(at);
+                }
+            }
+        }
+    }
+
+    fn insert_backslash(&mut self, at: usize) {
+        self.out.insert(at, '\\');
+        for check in &mut self.checks {
+            if check.at >= at {
+                check.at += 1;
+            }
+        }
+        if let Some(run) = &mut self.run
+            && run.end > at
+        {
+            run.end += 1;
+            if run.start >= at {
+                run.start += 1;
+            }
+        }
+        // A `[` escaped now is no longer a label's start.
+        self.para_bracket = self
+            .para_bracket
+            .filter(|b| *b != at)
+            .map(|b| b + usize::from(b > at));
+        if let Some(code) = &mut self.code
+            && code.end > at
+        {
+            code.end += 1;
+            if code.start >= at {
+                code.start += 1;
+            }
+        }
+    }
+
+    // --- Spans ----------------------------------------------------------------------------
+
+    fn span(&mut self, style: Style, content: &[Inline], dest: Option<&str>, depth: usize) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let nested = self.active.iter().any(|(s, _)| *s == style);
+        if nested || self.disabled.binary_search(&id).is_ok() {
+            // A link written as its text still holds no link.
+            let link = style == Style::Link && !nested;
+            if link {
+                self.active.push((style, id));
+            }
+            self.inlines(content, depth + 1);
+            if link {
+                self.active.pop();
+            }
+            return;
+        }
+        // A span opened right where one of its style closed continues it: only whitespace,
+        // a break or another opener in between would make them two.
+        let resumes = style != Style::Link
+            && self.pending_space.is_empty()
+            && self.pending_break.is_none()
+            && self.opens.is_empty()
+            && self.closes.last().is_some_and(|c| c.style == style);
+        let id = match self.closes.pop_if(|_| resumes) {
+            Some(close) => close.id,
+            None => {
+                self.opens.push(Open { style, id });
+                id
+            }
+        };
+        self.active.push((style, id));
+        self.inlines(content, depth + 1);
+        self.active.pop();
+        if let Some(pos) = self.opens.iter().position(|o| o.id == id) {
+            // Nothing visible inside: no markers. A link still shows where it goes.
+            self.opens.truncate(pos);
+            if let Some(dest) = dest {
+                self.autolink(dest);
+            }
+            return;
+        }
+        self.closes.push(Close {
+            style,
+            id,
+            dest: dest.map(str::to_owned),
+        });
+    }
+
+    /// Writes the closers that wait.
+    fn flush_closes(&mut self) {
+        for close in std::mem::take(&mut self.closes) {
+            match close.dest {
+                Some(dest) => {
+                    self.markup("](");
+                    self.markup(&destination(&dest));
+                    self.markup(")");
+                }
+                None => self.delimiter(close.style.opener(), close.id, false),
+            }
+        }
+    }
+
+    fn code(&mut self, code: &str) {
+        if code.is_empty() {
+            return;
+        }
+        self.visible();
+        let mut joined = String::new();
+        if let Some(last) = self.code.take_if(|c| c.end == self.out.len()) {
+            // Two code spans in a row would read as one run of backticks: one span holds both.
+            self.out.truncate(last.start);
+            self.prev = self.out.chars().next_back().filter(|c| *c != '\n');
+            joined = last.code;
+        }
+        let code: String = joined
+            .chars()
+            .chain(code.chars())
+            .map(|c| match c {
+                '\r' | '\n' => ' ',
+                '\0' => '\u{FFFD}',
+                c => c,
+            })
+            .collect();
+        if let Some(i) = code.find(']') {
+            if code[i..].starts_with("]:")
+                && let Some(link) = self.para_link
+            {
+                // `[`…`]:` at a paragraph's start is a link reference definition.
+                self.failed.push(link);
+            }
+            self.bracket_in_markup();
+        }
+        let fence = "`".repeat(longest_run(&code, '`') + 1);
+        let pad = code.starts_with('`')
+            || code.ends_with('`')
+            || (code.starts_with(' ') && code.ends_with(' ') && code.chars().any(|c| c != ' '));
+        let pad = if pad { " " } else { "" };
+        self.markup(&fence);
+        // Measured from the end: writing the fence may have escaped a character before it.
+        let start = self.out.len() - fence.len();
+        self.out.push_str(pad);
+        self.out.push_str(&code);
+        self.out.push_str(pad);
+        self.out.push_str(&fence);
+        self.prev = Some('`');
+        self.code = Some(CodeSpan {
+            start,
+            end: self.out.len(),
+            code,
+        });
+    }
+
+    fn image(&mut self, alt: &str, source: &str) {
+        if source.trim().is_empty() {
+            self.text(alt);
+            return;
+        }
+        self.visible();
+        self.markup("![");
+        // The alt text is written like a link's text: its brackets escaped.
+        self.active.push((Style::Link, usize::MAX));
+        let text: String = alt
+            .chars()
+            .map(|c| if c == '\n' { ' ' } else { c })
+            .collect();
+        for c in text.chars() {
+            if c == ' ' || c == '\t' {
+                self.emit(c);
+            } else {
+                self.literal(c);
+            }
+        }
+        self.active.pop();
+        self.markup("](");
+        self.markup(&destination(source));
+        self.markup(")");
+    }
+
+    fn autolink(&mut self, url: &str) {
+        let url = url.trim();
+        if url.is_empty() {
+            return;
+        }
+        if self.in_link() {
+            // A link cannot hold a link: the URL is the text.
+            self.text(url);
+            return;
+        }
+        if is_autolink(url) {
+            self.visible();
+            self.markup("<");
+            self.markup(url);
+            self.markup(">");
+        } else {
+            let id = self.next_id;
+            self.next_id += 1;
+            self.visible();
+            self.markup("[");
+            self.active.push((Style::Link, id));
+            self.text(url);
+            self.active.pop();
+            self.markup("](");
+            self.markup(&destination(url));
+            self.markup(")");
+        }
+    }
+
+    // --- The end ----------------------------------------------------------------------------
+
+    fn finish(&mut self) {
+        self.flush_closes();
+        self.pending_break = None;
+        self.pending_space.clear();
+        self.opens.clear();
+        self.end_line();
+        match self.context {
+            Context::Heading => {
+                // A heading's trailing `#`s after a space are a closing sequence, not text.
+                let body = self.out.trim_end_matches('#');
+                if body.len() < self.out.len() && (body.is_empty() || body.ends_with([' ', '\t'])) {
+                    let at = body.len();
+                    self.out.insert(at, '\\');
+                }
+            }
+            Context::Cell => {
+                if self.out.contains('|') {
+                    self.out = self.out.replace('|', "\\|");
+                }
+            }
+            Context::Paragraph => {}
+        }
+    }
+}
+
+/// The characters of an email address's local part besides letters and digits (CommonMark's
+/// autolink grammar).
+fn is_email_char(c: char) -> bool {
+    ".!#$%&'*+/=?^_`{|}~-".contains(c)
+}
+
+/// The length of the autolink `s` starts with (`<scheme:…>` or `<local@domain>`), if it does.
+fn autolink_len(s: &str) -> Option<usize> {
+    let body = s.strip_prefix('<')?;
+    let end = body.find('>')?;
+    let inner = &body[..end];
+    let uri = is_autolink(inner);
+    let email = inner.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || is_email_char(c))
+            && domain.split('.').all(|label| {
+                (1..=63).contains(&label.len())
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            })
+    });
+    (uri || email).then_some(end + 2)
+}
+
+/// The longest run of `c` in `s`.
+pub(super) fn longest_run(s: &str, c: char) -> usize {
+    let mut longest = 0;
+    let mut current = 0;
+    for x in s.chars() {
+        if x == c {
+            current += 1;
+            longest = longest.max(current);
+        } else {
+            current = 0;
+        }
+    }
+    longest
+}
+
+/// `<scheme:…>` with a scheme of 2–32 characters and nothing an autolink may not hold.
+fn is_autolink(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return false;
+    };
+    (2..=32).contains(&scheme.len())
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-'))
+        && !rest
+            .chars()
+            .any(|c| c.is_ascii_whitespace() || c.is_control() || c == '<' || c == '>')
+}
+
+/// A link destination: as it is where Markdown allows, else in `<…>`.
+fn destination(url: &str) -> String {
+    let url: String = url
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '\r' | '\n'))
+        .collect();
+    let mut depth: i64 = 0;
+    let mut balanced = true;
+    for c in url.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                balanced &= depth >= 0;
+            }
+            _ => {}
+        }
+    }
+    balanced &= depth == 0;
+    let plain = !url.is_empty()
+        && balanced
+        && !url.starts_with('<')
+        && !url.chars().any(|c| c == ' ' || c.is_control());
+    let mut out = String::with_capacity(url.len() + 2);
+    if !plain {
+        out.push('<');
+    }
+    let mut chars = url.chars().peekable();
+    while let Some(c) = chars.next() {
+        let escape = match c {
+            '\\' => chars.peek().is_none_or(char::is_ascii_punctuation),
+            '<' | '>' => !plain,
+            // A `]` could end a definition's label at a paragraph's start (`[a](b]:c)`).
+            '[' | ']' => true,
+            // `&amp;` in a destination is decoded like in text.
+            '&' => {
+                let mut rest = chars.clone();
+                let mut len = 0;
+                let mut end = None;
+                for c in rest.by_ref() {
+                    if (c.is_ascii_alphanumeric() || c == '#') && len < 40 {
+                        len += 1;
+                    } else {
+                        end = Some(c);
+                        break;
+                    }
+                }
+                len > 0 && end == Some(';')
+            }
+            _ => false,
+        };
+        if escape {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    if !plain {
+        out.push('>');
+    }
+    out
+}

@@ -1,0 +1,650 @@
+//! The writer's examples, and properties checked against a CommonMark parser (pulldown-cmark,
+//! with the GitHub extensions): escaped text reads back as itself, no span gives text a style
+//! it did not have, code survives backticks, tables keep their cells.
+
+use super::*;
+use proptest::prelude::*;
+use proptest::sample::select;
+use pulldown_cmark::{CodeBlockKind, Event, LinkType, Options, Parser, Tag, TagEnd};
+
+fn t(s: &str) -> Inline {
+    Inline::text(s)
+}
+
+fn p(content: Vec<Inline>) -> Block {
+    Block::paragraph(content)
+}
+
+fn para(text: &str) -> String {
+    render(&[p(vec![t(text)])])
+}
+
+fn item(text: &str) -> ListItem {
+    ListItem::new(vec![p(vec![t(text)])])
+}
+
+fn parse(md: &str) -> Vec<Event<'_>> {
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    Parser::new_ext(md, options).collect()
+}
+
+// --- Text ---------------------------------------------------------------------------------
+
+#[test]
+fn text_is_escaped_only_where_markdown_would_read_it() {
+    for (text, want) in [
+        ("plain text", "plain text"),
+        ("snake_case_name and 2*3*4", "snake_case_name and 2\\*3\\*4"),
+        ("a * b and a _ b", "a * b and a \\_ b"),
+        (
+            "*bold* _it_ ~~gone~~",
+            "\\*bold\\* \\_it\\_ \\~\\~gone\\~\\~",
+        ),
+        ("use `cfg` here", "use \\`cfg\\` here"),
+        (
+            "[DONE] and [a](b) and [x]: y",
+            "[DONE] and [a\\](b) and [x\\]: y",
+        ),
+        ("C:\\path and \\*", "C:\\path and \\\\\\*"),
+        (
+            "a <b>c</b> <3 <alice@example.com>",
+            "a \\<b>c\\</b> <3 <alice@example.com>",
+        ),
+        ("AT&T &amp; &#42;", "AT&T \\&amp; \\&#42;"),
+        ("wow![x]", "wow\\![x]"),
+        ("C# and #tag", "C# and #tag"),
+    ] {
+        assert_eq!(para(text), want, "{text:?}");
+    }
+}
+
+#[test]
+fn line_starts_lose_their_block_meaning() {
+    for (text, want) in [
+        ("# not a heading", "\\# not a heading"),
+        ("#hashtag", "#hashtag"),
+        ("> not a quote", "\\> not a quote"),
+        ("- not an item", "\\- not an item"),
+        ("-5 degrees", "-5 degrees"),
+        ("+ plus", "\\+ plus"),
+        ("* star", "\\* star"),
+        ("1. first", "1\\. first"),
+        ("2) second", "2\\) second"),
+        ("1.5 litres", "1.5 litres"),
+        ("---", "\\---"),
+        ("===", "\\==="),
+        ("| a |", "\\| a |"),
+        ("[ ] box", "\\[ ] box"),
+        ("~~~ fence", "\\~\\~\\~ fence"),
+        ("    indented", "indented"),
+        ("a\n# b\n--", "a\n\\# b\n\\--"),
+    ] {
+        assert_eq!(para(text), want, "{text:?}");
+    }
+}
+
+#[test]
+fn whitespace_at_line_edges_goes_and_breaks_are_kept() {
+    let md = render(&[p(vec![
+        t("  a  "),
+        Inline::LineBreak,
+        t(" b"),
+        Inline::SoftBreak,
+        Inline::LineBreak,
+        t("c "),
+        Inline::LineBreak,
+    ])]);
+    assert_eq!(md, "a  \nb  \nc");
+    assert_eq!(para("x\r\ny\rz"), "x\ny\nz");
+    let collapsed = MarkdownWriter::new()
+        .collapse_whitespace(true)
+        .render(&[p(vec![t(" a \n\t b "), t(" c")])]);
+    assert_eq!(collapsed, "a b c");
+}
+
+// --- Spans --------------------------------------------------------------------------------
+
+#[test]
+fn emphasis_hugs_its_text() {
+    let md = render(&[p(vec![
+        t("a"),
+        Inline::strong(vec![t(" bold ")]),
+        t("end "),
+        Inline::emphasis(vec![t("it")]),
+        Inline::strikethrough(vec![t("gone ")]),
+        t("."),
+    ])]);
+    assert_eq!(md, "a **bold** end *it*~~gone~~ .");
+}
+
+#[test]
+fn empty_nested_and_adjacent_spans() {
+    let md = render(&[p(vec![
+        t("a"),
+        Inline::strong(vec![t("  ")]),
+        Inline::strong(vec![Inline::strong(vec![t("b")])]),
+        Inline::strong(vec![t("c")]),
+        t(" "),
+        Inline::emphasis(vec![Inline::strong(vec![t("d")])]),
+    ])]);
+    // The spaces of the empty span are text all the same.
+    assert_eq!(md, "a  **bc** ***d***");
+}
+
+#[test]
+fn spans_that_markdown_cannot_hold_become_plain_text() {
+    // `**` after a letter and before `(` does not open; `**` after `.` before a letter does
+    // not close.
+    let md = render(&[p(vec![
+        t("a"),
+        Inline::strong(vec![t("(b)")]),
+        t("c "),
+        Inline::emphasis(vec![t("重要。")]),
+        t("次"),
+    ])]);
+    assert_eq!(md, "a(b)c 重要。次");
+    let md = render(&[p(vec![t("x "), Inline::strong(vec![t("(b)")]), t(" y")])]);
+    assert_eq!(md, "x **(b)** y");
+}
+
+#[test]
+fn code_spans_survive_backticks() {
+    for (code, want) in [
+        ("plain", "`plain`"),
+        ("a `b` c", "``a `b` c``"),
+        ("``", "``` `` ```"),
+        ("`x", "`` `x ``"),
+        (" padded ", "`  padded  `"),
+        (" ", "` `"),
+        ("line\nbreak", "`line break`"),
+    ] {
+        assert_eq!(render(&[p(vec![Inline::code(code)])]), want, "{code:?}");
+    }
+    let two = render(&[p(vec![Inline::code("a"), Inline::code("`b")])]);
+    assert_eq!(two, "``a`b``");
+}
+
+#[test]
+fn links_and_images() {
+    let link = |label: &str, dest: &str| render(&[p(vec![Inline::link(vec![t(label)], dest)])]);
+    assert_eq!(link("Docs", "https://x.io/a"), "[Docs](https://x.io/a)");
+    assert_eq!(link("a [b] c", "u"), "[a \\[b\\] c](u)");
+    assert_eq!(link(" spaced ", "u"), "[spaced](u)");
+    assert_eq!(
+        link("w", "https://en.wikipedia.org/wiki/A_(b)"),
+        "[w](https://en.wikipedia.org/wiki/A_(b))"
+    );
+    assert_eq!(link("w", "a b)c"), "[w](<a b)c>)");
+    assert_eq!(link("w", "x?a=1&amp;b"), "[w](x?a=1\\&amp;b)");
+    assert_eq!(link("", "https://x.io"), "<https://x.io>");
+    assert_eq!(link("", "not a url"), "[not a url](<not a url>)");
+    let nested = render(&[p(vec![Inline::link(
+        vec![t("out "), Inline::link(vec![t("in")], "v")],
+        "u",
+    )])]);
+    assert_eq!(nested, "[out in](u)");
+    let bang = render(&[p(vec![t("Wow!"), Inline::link(vec![t("x")], "u")])]);
+    assert_eq!(bang, "Wow\\![x](u)");
+    let image = render(&[p(vec![
+        Inline::image("a [diagram]", "d.png"),
+        t(" "),
+        Inline::image("no source", ""),
+    ])]);
+    assert_eq!(image, "![a \\[diagram\\]](d.png) no source");
+    let auto = render(&[p(vec![Inline::autolink("https://s.example/i/42")])]);
+    assert_eq!(auto, "<https://s.example/i/42>");
+}
+
+// --- Blocks -------------------------------------------------------------------------------
+
+#[test]
+fn headings() {
+    let h = |level, text: &str| render(&[Block::heading(level, vec![t(text)])]);
+    assert_eq!(h(2, "Title"), "## Title");
+    assert_eq!(h(9, "Deep"), "###### Deep");
+    assert_eq!(h(0, "Top"), "# Top");
+    assert_eq!(h(1, "Issue #"), "# Issue \\#");
+    assert_eq!(h(1, "#"), "# \\#");
+    assert_eq!(h(1, "C#"), "# C#");
+    assert_eq!(h(1, "# a"), "# # a");
+    assert_eq!(h(1, "  "), "");
+    let broken = render(&[Block::heading(1, vec![t("a"), Inline::LineBreak, t("b")])]);
+    assert_eq!(broken, "# a b");
+}
+
+#[test]
+fn code_blocks_survive_fences_in_the_code() {
+    assert_eq!(
+        render(&[Block::code(Some("rust"), "\nfn main() {}\n\n")]),
+        "```rust\nfn main() {}\n```"
+    );
+    assert_eq!(
+        render(&[Block::code(None, "a\n```\nb")]),
+        "````\na\n```\nb\n````"
+    );
+    assert_eq!(
+        render(&[Block::code(Some("we`ird"), "~~~")]),
+        "~~~~we`ird\n~~~\n~~~~"
+    );
+    assert_eq!(render(&[Block::code(Some(" "), "")]), "```\n```");
+}
+
+#[test]
+fn lists_nest_and_stay_tight() {
+    let nested = ListItem::new(vec![
+        p(vec![t("second")]),
+        Block::List(List::ordered(9, vec![item("nine"), item("ten")])),
+    ]);
+    let md = render(&[Block::List(List::bullet(vec![item("first"), nested]))]);
+    // A list starting at 9 cannot interrupt a paragraph: a blank line comes first.
+    assert_eq!(md, "- first\n- second\n\n  9. nine\n  10. ten");
+    let one = ListItem::new(vec![
+        p(vec![t("b")]),
+        Block::List(List::ordered(1, vec![item("c")])),
+    ]);
+    let md = render(&[Block::List(List::bullet(vec![one]))]);
+    assert_eq!(md, "- b\n  1. c");
+    let loose = ListItem::new(vec![p(vec![t("a")]), p(vec![t("b")])]);
+    assert_eq!(
+        render(&[Block::List(List::bullet(vec![loose]))]),
+        "- a\n\n  b"
+    );
+    let tasks = List::bullet(vec![
+        ListItem::task(true, vec![p(vec![t("done")])]),
+        ListItem::task(false, vec![]),
+        ListItem::new(vec![]),
+    ]);
+    assert_eq!(render(&[Block::List(tasks)]), "- [x] done\n- [ ]\n-");
+}
+
+#[test]
+fn lists_in_a_row_stay_apart() {
+    let md = render(&[
+        Block::List(List::bullet(vec![item("a")])),
+        Block::List(List::bullet(vec![item("b")])),
+        Block::List(List::bullet(vec![item("c")])),
+        Block::List(List::ordered(1, vec![item("d")])),
+        Block::List(List::ordered(1, vec![item("e")])),
+    ]);
+    assert_eq!(md, "- a\n\n* b\n\n- c\n\n1. d\n\n1) e");
+}
+
+#[test]
+fn an_empty_item_after_a_paragraph_is_not_an_underline() {
+    let inner = List::bullet(vec![ListItem::new(vec![])]);
+    let outer = List::bullet(vec![ListItem::new(vec![
+        p(vec![t("text")]),
+        Block::List(inner),
+    ])]);
+    assert_eq!(render(&[Block::List(outer)]), "- text\n\n  -");
+}
+
+#[test]
+fn quotes_nest() {
+    let md = render(&[Block::quote(vec![
+        p(vec![t("outer")]),
+        Block::quote(vec![p(vec![t("inner")]), Block::code(None, "x\n\ny")]),
+        Block::List(List::bullet(vec![item("point")])),
+    ])]);
+    assert_eq!(
+        md,
+        "> outer\n>\n> > inner\n> >\n> > ```\n> > x\n> >\n> > y\n> > ```\n>\n> - point"
+    );
+}
+
+#[test]
+fn tables_escape_pipes_and_join_blocks() {
+    let cell = |s: &str| vec![p(vec![t(s)])];
+    let table = Table::new(
+        vec![cell("Name"), cell("Value")],
+        vec![
+            vec![cell("a | b"), vec![p(vec![Inline::code("x|y")])]],
+            vec![
+                cell("c"),
+                vec![
+                    p(vec![t("line one"), Inline::LineBreak, t("two")]),
+                    p(vec![t("three")]),
+                ],
+            ],
+            vec![vec![Block::List(List::bullet(vec![item("i"), item("j")]))]],
+        ],
+    );
+    assert_eq!(
+        render(&[Block::Table(table)]),
+        "| Name | Value |\n| --- | --- |\n| a \\| b | `x\\|y` |\n\
+         | c | line one<br>two<br>three |\n| - i<br>- j |  |"
+    );
+    let headless = Table::new(vec![], vec![vec![cell("x")]]);
+    assert_eq!(render(&[Block::Table(headless)]), "|  |\n| --- |\n| x |");
+}
+
+#[test]
+fn raw_markdown_and_plain_text() {
+    let md = render(&[Block::quote(vec![Block::Markdown(
+        "## Kept\n\n*as is*\n".into(),
+    )])]);
+    assert_eq!(md, "> ## Kept\n>\n> *as is*");
+    let plain = Block::plain_text("Hi,\n\n> quoted\n-- \nsig\n\n\n");
+    assert_eq!(render(&plain), "Hi,\n\n\\> quoted\n\\--\nsig");
+}
+
+#[test]
+fn deep_nesting_is_flattened_not_overflowed() {
+    let mut block = p(vec![t("bottom")]);
+    for _ in 0..2000 {
+        block = Block::quote(vec![block]);
+    }
+    let md = render(&[block]);
+    assert!(md.ends_with("bottom"), "{md}");
+    let mut inline = t("deep");
+    for _ in 0..2000 {
+        inline = Inline::strong(vec![Inline::emphasis(vec![inline])]);
+    }
+    assert!(render(&[p(vec![inline])]).contains("deep"));
+}
+
+// --- Properties ---------------------------------------------------------------------------
+
+/// Characters that mean something somewhere in Markdown, and some that do not.
+const ALPHABET: &[char] = &[
+    'a', 'b', 'Z', '1', '9', '0', ' ', ' ', ' ', '\t', '\n', '*', '_', '~', '`', '\\', '[', ']',
+    '(', ')', '!', '<', '>', '&', '#', ';', '-', '+', '=', '.', ':', '|', '/', '"', 'x', 'é', '。',
+    '\u{a0}',
+];
+
+fn text_strategy() -> impl Strategy<Value = String> {
+    prop::collection::vec(select(ALPHABET), 0..24).prop_map(|v| v.into_iter().collect())
+}
+
+/// Style bits of a character.
+const STRONG: u8 = 1;
+const EMPHASIS: u8 = 2;
+const STRIKE: u8 = 4;
+const LINK: u8 = 8;
+const CODE: u8 = 16;
+const IMAGE: u8 = 32;
+
+/// A visible character with its styles, or a line break (`None`).
+type Styled = Option<(char, u8)>;
+
+/// What `content` should read as: characters with their styles, lines trimmed of spaces and
+/// tabs at their edges, empty lines dropped.
+fn expected(content: &[Inline]) -> Vec<Styled> {
+    fn walk(content: &[Inline], style: u8, in_link: bool, out: &mut Vec<Styled>) {
+        for inline in content {
+            match inline {
+                Inline::Text(s) => {
+                    let s = s.replace("\r\n", "\n").replace('\r', "\n");
+                    out.extend(s.chars().map(|c| (c != '\n').then_some((c, style))));
+                }
+                Inline::Strong(c) => walk(c, style | STRONG, in_link, out),
+                Inline::Emphasis(c) => walk(c, style | EMPHASIS, in_link, out),
+                Inline::Strikethrough(c) => walk(c, style | STRIKE, in_link, out),
+                Inline::Code(s) => out.extend(
+                    s.chars()
+                        .map(|c| if c == '\n' { ' ' } else { c })
+                        .map(|c| Some((c, style | CODE))),
+                ),
+                Inline::Link {
+                    content,
+                    destination,
+                } => {
+                    let before = out.len();
+                    walk(content, style | LINK, true, out);
+                    let visible = out[before..].iter().any(|c| {
+                        c.is_some_and(|(c, s)| s & (CODE | IMAGE) != 0 || !c.is_ascii_whitespace())
+                    });
+                    if !visible && !in_link {
+                        // The link shows its destination (after the content's whitespace).
+                        autolink(destination, style, false, out);
+                    }
+                }
+                Inline::Image { alt, source } => {
+                    let style = if source.trim().is_empty() {
+                        style
+                    } else {
+                        style | IMAGE
+                    };
+                    out.extend(
+                        alt.chars()
+                            .map(|c| Some((if c == '\n' { ' ' } else { c }, style))),
+                    );
+                }
+                Inline::Autolink(url) => autolink(url, style, in_link, out),
+                Inline::SoftBreak | Inline::LineBreak => out.push(None),
+            }
+        }
+    }
+    fn autolink(url: &str, style: u8, in_link: bool, out: &mut Vec<Styled>) {
+        let url = url.trim();
+        // The test's URLs are autolinks exactly when they have a scheme.
+        let angle = url.contains("://") && !in_link;
+        if angle {
+            out.push(Some(('<', style)));
+        }
+        out.extend(url.chars().map(|c| Some((c, style | LINK))));
+        if angle {
+            out.push(Some(('>', style)));
+        }
+    }
+    let mut all = Vec::new();
+    walk(content, 0, false, &mut all);
+    normalize(all)
+}
+
+fn normalize(all: Vec<Styled>) -> Vec<Styled> {
+    let mut out: Vec<Styled> = Vec::new();
+    for line in all.split(Option::is_none) {
+        let edge = |c: &&Styled| matches!(c, Some((' ' | '\t', s)) if s & (CODE | IMAGE) == 0);
+        let start = line.iter().position(|c| !edge(&c)).unwrap_or(line.len());
+        let end = line
+            .iter()
+            .rposition(|c| !edge(&c))
+            .map_or(start, |e| e + 1);
+        if start < end {
+            if !out.is_empty() {
+                out.push(None);
+            }
+            out.extend_from_slice(&line[start..end]);
+        }
+    }
+    out
+}
+
+/// What the parser reads from one rendered paragraph, or why it is not one paragraph of
+/// inline content.
+fn read_back(md: &str) -> Result<Vec<Styled>, String> {
+    let mut out = Vec::new();
+    let mut style = 0u8;
+    let mut stack: Vec<u8> = Vec::new();
+    let mut paragraphs = 0;
+    for event in parse(md) {
+        match event {
+            Event::Start(Tag::Paragraph) => paragraphs += 1,
+            Event::End(TagEnd::Paragraph) => {}
+            Event::Start(tag) => {
+                let bit = match tag {
+                    Tag::Strong => STRONG,
+                    Tag::Emphasis => EMPHASIS,
+                    Tag::Strikethrough => STRIKE,
+                    Tag::Link {
+                        link_type: LinkType::Autolink | LinkType::Email,
+                        ..
+                    } => {
+                        out.push(Some(('<', style)));
+                        0
+                    }
+                    Tag::Link { .. } => LINK,
+                    Tag::Image { .. } => IMAGE,
+                    other => return Err(format!("unexpected {other:?}")),
+                };
+                stack.push(style);
+                style |= bit;
+            }
+            Event::End(end) => {
+                if matches!(end, TagEnd::Link) && style & LINK == 0 {
+                    out.push(Some(('>', style)));
+                }
+                style = stack.pop().unwrap_or(0);
+            }
+            Event::Text(text) => out.extend(text.chars().map(|c| Some((c, style)))),
+            Event::Code(code) => out.extend(code.chars().map(|c| Some((c, style | CODE)))),
+            Event::SoftBreak | Event::HardBreak => out.push(None),
+            other => return Err(format!("unexpected {other:?}")),
+        }
+    }
+    if paragraphs > 1 {
+        return Err(format!("{paragraphs} paragraphs"));
+    }
+    Ok(out)
+}
+
+/// Autolinks in text are kept on purpose: they read back as `<` + link + `>` with the link's
+/// style, which the expected side does not know; drop the link bit from both.
+fn same_reading(got: &[Styled], want: &[Styled]) -> Result<(), String> {
+    let text = |v: &[Styled]| -> String { v.iter().map(|c| c.map_or('\n', |(c, _)| c)).collect() };
+    if text(got) != text(want) {
+        return Err(format!("text {:?} != {:?}", text(got), text(want)));
+    }
+    for (g, w) in got.iter().zip(want) {
+        if let (Some((c, gs)), Some((_, ws))) = (g, w)
+            && gs & !ws & !LINK != 0
+        {
+            return Err(format!("{c:?} styled {gs:#b}, wanted within {ws:#b}"));
+        }
+    }
+    Ok(())
+}
+
+fn inline_strategy() -> impl Strategy<Value = Inline> {
+    let leaf = prop_oneof![
+        8 => text_strategy().prop_map(Inline::Text),
+        2 => text_strategy().prop_map(Inline::Code),
+        1 => Just(Inline::LineBreak),
+        1 => Just(Inline::SoftBreak),
+        1 => ("[a-z*_\\[\\] ]{1,4}", select(&["u", "", "a b", "https://x.io/(y)"][..]))
+            .prop_map(|(alt, src)| Inline::image(alt, src)),
+        1 => select(&["https://x.io/a", "not one", ""][..]).prop_map(Inline::autolink),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        let children = prop::collection::vec(inner, 0..4);
+        prop_oneof![
+            children.clone().prop_map(Inline::Strong),
+            children.clone().prop_map(Inline::Emphasis),
+            children.clone().prop_map(Inline::Strikethrough),
+            (
+                children,
+                select(&["u", "https://x.io/a_(b)", "a b", ""][..])
+            )
+                .prop_map(|(c, d)| Inline::link(c, d)),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Escaped text reads back as exactly that text, with no emphasis, link, code, HTML or
+    /// block structure.
+    #[test]
+    fn text_reads_back_as_itself(text in text_strategy()) {
+        let md = para(&text);
+        let want = expected(&[t(&text)]);
+        let got = read_back(&md).map_err(|e| TestCaseError::fail(format!("{e} in {md:?}")))?;
+        same_reading(&got, &want).map_err(|e| TestCaseError::fail(format!("{e} in {md:?}")))?;
+    }
+
+    /// Spans never give a character a style it did not have, and never cost a character.
+    #[test]
+    fn inline_content_reads_back(content in prop::collection::vec(inline_strategy(), 0..5)) {
+        let md = render(&[p(content.clone())]);
+        let want = expected(&content);
+        let got = read_back(&md).map_err(|e| TestCaseError::fail(format!("{e} in {md:?}")))?;
+        same_reading(&got, &want).map_err(|e| TestCaseError::fail(format!("{e} in {md:?}")))?;
+    }
+
+    /// A fence is longer than any run of its character in the code: the code reads back whole,
+    /// in a quote and in a list item too.
+    #[test]
+    fn code_blocks_read_back(
+        code in prop::collection::vec(select(&['`', '~', 'a', ' ', '\n', '>', '-'][..]), 0..30),
+        language in select(&["", "rust", "a`b"][..]),
+    ) {
+        let code: String = code.into_iter().collect();
+        let block = Block::code(Some(language), code.clone());
+        let want = code.trim_matches('\n');
+        for doc in [
+            vec![block.clone()],
+            vec![Block::quote(vec![block.clone()])],
+            vec![Block::List(List::ordered(10, vec![ListItem::new(vec![p(vec![t("x")]), block])]))],
+        ] {
+            let md = render(&doc);
+            let mut codes = Vec::new();
+            let mut current: Option<(String, String)> = None;
+            for event in parse(&md) {
+                match event {
+                    Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
+                        current = Some((info.to_string(), String::new()));
+                    }
+                    Event::Text(text) => {
+                        if let Some((_, body)) = &mut current {
+                            body.push_str(&text);
+                        }
+                    }
+                    Event::End(TagEnd::CodeBlock) => codes.extend(current.take()),
+                    _ => {}
+                }
+            }
+            prop_assert_eq!(codes.len(), 1, "{:?}", md);
+            let (info, body) = &codes[0];
+            prop_assert_eq!(info.as_str(), language, "{:?}", md);
+            let body = body.strip_suffix('\n').unwrap_or(body);
+            prop_assert_eq!(body, want, "{:?}", md);
+        }
+    }
+
+    /// Cells keep their text, pipes and backticks included, and the table its width.
+    #[test]
+    fn table_cells_read_back(cells in prop::collection::vec((text_strategy(), any::<bool>()), 1..4)) {
+        let row: Vec<Vec<Block>> = cells
+            .iter()
+            .map(|(s, code)| vec![p(vec![if *code { Inline::code(s.clone()) } else { t(s) }])])
+            .collect();
+        let md = render(&[Block::Table(Table::new(vec![], vec![row]))]);
+        let mut got: Vec<String> = Vec::new();
+        let mut in_body = false;
+        let push = |got: &mut Vec<String>, s: &str| {
+            if let Some(last) = got.last_mut() {
+                last.push_str(s);
+            }
+        };
+        for event in parse(&md) {
+            match event {
+                Event::Start(Tag::Link { link_type: LinkType::Autolink | LinkType::Email, .. }) => push(&mut got, "<"),
+                Event::End(TagEnd::Link) => push(&mut got, ">"),
+                Event::End(TagEnd::TableHead) => in_body = true,
+                Event::Start(Tag::TableCell) if in_body => got.push(String::new()),
+                Event::Text(s) | Event::Code(s) | Event::Html(s) | Event::InlineHtml(s) if in_body => {
+                    push(&mut got, &s);
+                }
+                _ => {}
+            }
+        }
+        let want: Vec<String> = cells
+            .iter()
+            .map(|(s, code)| {
+                if *code {
+                    s.replace('\n', " ")
+                } else {
+                    let norm = expected(&[t(s)]);
+                    norm.iter().map(|c| c.map_or_else(|| " ".to_owned(), |(c, _)| c.to_string())).collect()
+                }
+            })
+            .collect();
+        prop_assert_eq!(got.len(), want.len(), "{:?}", md);
+        for (g, w) in got.iter().zip(&want) {
+            prop_assert_eq!(g.trim(), w.trim(), "{:?}", md);
+        }
+    }
+}
