@@ -36,13 +36,13 @@
 //! # Ok(()) }
 //! ```
 
+mod fetch;
 mod paginate;
 
 use std::collections::HashMap;
 use std::future::Future;
 
-use futures::StreamExt;
-
+pub use fetch::ItemFetches;
 pub use paginate::{Page, PageLimit, convert_blocking, paginate, read_ahead};
 
 use crate::context::SyncContext;
@@ -198,7 +198,8 @@ impl KnownFingerprints {
 /// - Items with a [`fingerprint`](PendingItem::fingerprint) are looked up in one call; one
 ///   the store already holds is [`Outcome::Unchanged`] and `fetch` is not called for it.
 /// - The others are fetched with up to `concurrency` fetches in flight (at least 1), their
-///   results kept in page order.
+///   results kept in page order; an unchanged item holds no fetch slot ([`ItemFetches`], which
+///   also hands a page of large items on in parts).
 /// - A fetch's `Err` that [ends the sync](crate::ErrorKind::ends_sync) is returned (the rest of
 ///   the page is dropped); any other becomes a [`Failure`] of that item, named by its id
 ///   ([`Failure::of_item`]).
@@ -212,49 +213,15 @@ pub async fn fetch_items<T, O, F, Fut>(
     ctx: &SyncContext,
     items: impl IntoIterator<Item = PendingItem<T>>,
     concurrency: usize,
-    mut fetch: F,
+    fetch: F,
 ) -> Result<Batch>
 where
     O: IntoOutcomes,
     F: FnMut(T) -> Fut,
     Fut: Future<Output = Result<O>>,
 {
-    let items: Vec<PendingItem<T>> = items.into_iter().collect();
-    let ids: Vec<String> = items
-        .iter()
-        .filter(|i| i.fingerprint.is_some())
-        .map(|i| i.id.clone())
-        .collect();
-    let known = KnownFingerprints::lookup(ctx, &ids).await?;
-
-    let mut batch = Batch::default();
-    let mut results = futures::stream::iter(items)
-        .map(|item| {
-            let unchanged = item
-                .fingerprint
-                .as_deref()
-                .is_some_and(|f| known.is_unchanged(&item.id, f));
-            let fetched = (!unchanged).then(|| fetch(item.value));
-            let id = item.id;
-            async move {
-                match fetched {
-                    None => (id, None),
-                    Some(fut) => {
-                        let result = fut.await;
-                        (id, Some(result))
-                    }
-                }
-            }
-        })
-        .buffered(concurrency.max(1));
-    while let Some((id, result)) = results.next().await {
-        match result {
-            None => batch.unchanged.push(id),
-            Some(Ok(outcomes)) => outcomes.push_into(&mut batch),
-            Some(Err(e)) => batch.failures.push(item_failure(id, e)?),
-        }
-    }
-    Ok(batch)
+    let mut fetches = ItemFetches::start(ctx, items, concurrency, fetch).await?;
+    Ok(fetches.next_part(u64::MAX).await?.unwrap_or_default())
 }
 
 /// The policy in one place: `Err(e)` back when `e` ends the sync, else the item's failure.
