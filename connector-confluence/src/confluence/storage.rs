@@ -4,11 +4,13 @@
 //! entities (`&nbsp;`, `&rsquo;`) that XML does not define. It is wrapped in one root that
 //! declares the prefixes and read with quick-xml, resolving HTML5 entities. The fragment is
 //! parsed into a small tree first, so that user mentions and `include` macros can be collected
-//! and resolved (with network lookups, cached per run) before the Markdown is written.
+//! and resolved (with network lookups, cached per run) before the Markdown is written, through
+//! core's Markdown writer (which escapes the text and owns lists, tables and fences).
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::sync::Arc;
+
+use connector_core::text::markdown::{Block, Inline, List, ListItem, MarkdownWriter, Table};
 
 use quick_xml::Reader;
 use quick_xml::escape::resolve_html5_entity;
@@ -276,11 +278,10 @@ pub(crate) fn render(nodes: &[Node], space: &str, resolver: &dyn Resolver) -> St
         including: Vec::new(),
     };
     let blocks = blocks(nodes, &mut ctx);
-    let mut out = blocks.join("\n\n");
-    while out.contains("\n\n\n") {
-        out = out.replace("\n\n\n", "\n\n");
-    }
-    out.trim().to_owned()
+    // Storage format is XHTML: whitespace in text reads as HTML reads it.
+    MarkdownWriter::new()
+        .collapse_whitespace(true)
+        .render(&blocks)
 }
 
 const BLOCKS: &[&str] = &[
@@ -322,13 +323,16 @@ fn is_block(node: &Node) -> bool {
     }
 }
 
-/// The blocks of a container whose children mix inline content and blocks.
-fn blocks(nodes: &[Node], ctx: &mut Ctx<'_>) -> Vec<String> {
+/// The blocks of a container whose children mix inline content and blocks: each run of inline
+/// content is a paragraph.
+fn blocks(nodes: &[Node], ctx: &mut Ctx<'_>) -> Vec<Block> {
     let mut out = Vec::new();
-    let mut run = String::new();
+    let mut run = Vec::new();
     for node in nodes {
         if is_block(node) {
-            flush(&mut run, &mut out);
+            if !run.is_empty() {
+                out.push(Block::Paragraph(std::mem::take(&mut run)));
+            }
             if let Node::Element(e) = node {
                 block(e, ctx, &mut out);
             }
@@ -336,55 +340,36 @@ fn blocks(nodes: &[Node], ctx: &mut Ctx<'_>) -> Vec<String> {
             inline(node, ctx, &mut run);
         }
     }
-    flush(&mut run, &mut out);
+    if !run.is_empty() {
+        out.push(Block::Paragraph(run));
+    }
     out
 }
 
-fn flush(run: &mut String, out: &mut Vec<String>) {
-    let text = tidy_inline(run);
-    if !text.is_empty() {
-        out.push(text);
-    }
-    run.clear();
-}
-
-/// Collapses runs of spaces left by adjacent inline nodes and trims each line.
-fn tidy_inline(s: &str) -> String {
-    s.split('\n')
-        .map(|line| {
-            line.split(' ')
-                .filter(|w| !w.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        .trim()
-        .to_owned()
-}
-
-fn block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<String>) {
+fn block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Block>) {
     match e.name.as_str() {
         "p" => out.extend(blocks(&e.children, ctx)),
         h @ ("h1" | "h2" | "h3" | "h4" | "h5" | "h6") => {
-            let level = usize::from(h.as_bytes()[1] - b'0');
-            let text = inline_text(&e.children, ctx).replace('\n', " ");
-            if !text.is_empty() {
-                out.push(format!("{} {text}", "#".repeat(level)));
-            }
+            let level = h.as_bytes()[1] - b'0';
+            out.push(Block::heading(level, inlines(&e.children, ctx)));
         }
-        "ul" | "ol" => out.push(list(e, e.name == "ol", ctx)),
-        "ac:task-list" => out.push(task_list(e, ctx)),
-        "table" => out.push(table(e, ctx)),
-        "blockquote" => out.push(quote(&blocks(&e.children, ctx).join("\n\n"))),
-        "pre" => out.push(fence(None, &raw_text(&e.children))),
-        "hr" => out.push("---".to_owned()),
+        "ul" | "ol" => out.push(Block::List(list(e, e.name == "ol", ctx))),
+        "ac:task-list" => out.push(Block::List(task_list(e, ctx))),
+        "table" => out.push(Block::Table(table(e, ctx))),
+        "blockquote" => out.push(Block::quote(blocks(&e.children, ctx))),
+        "pre" => out.push(Block::code(None, raw_text(&e.children))),
+        "hr" => out.push(Block::Rule),
         "ac:structured-macro" | "ac:macro" => macro_block(e, ctx, out),
         _ => out.extend(blocks(&e.children, ctx)),
     }
 }
 
-fn macro_block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<String>) {
+/// A bold line of its own (a code title, a panel's or an expand's title).
+fn title(text: String) -> Block {
+    Block::paragraph(vec![Inline::strong(vec![Inline::Text(text)])])
+}
+
+fn macro_block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Block>) {
     let name = e.attr("ac:name").unwrap_or("");
     let body = |ctx: &mut Ctx<'_>| {
         e.child("ac:rich-text-body")
@@ -398,10 +383,10 @@ fn macro_block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<String>) {
                 .map(|b| raw_text(&b.children))
                 .unwrap_or_default();
             let lang = e.param("language").filter(|_| name == "code");
-            if let Some(title) = e.param("title") {
-                out.push(format!("**{title}**"));
+            if let Some(t) = e.param("title") {
+                out.push(title(t));
             }
-            out.push(fence(lang.as_deref(), &text));
+            out.push(Block::code(lang.as_deref(), text));
         }
         "info" | "note" | "warning" | "tip" | "panel" | "success" | "error" => {
             let label = match name {
@@ -414,19 +399,18 @@ fn macro_block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<String>) {
                 _ => None,
             };
             let heading = match (label, e.param("title")) {
-                (Some(l), Some(t)) => Some(format!("**{l}: {t}**")),
-                (Some(l), None) => Some(format!("**{l}**")),
-                (None, Some(t)) => Some(format!("**{t}**")),
+                (Some(l), Some(t)) => Some(format!("{l}: {t}")),
+                (Some(l), None) => Some(l.to_owned()),
+                (None, Some(t)) => Some(t),
                 (None, None) => None,
             };
-            let mut inner: Vec<String> = heading.into_iter().collect();
+            let mut inner: Vec<Block> = heading.into_iter().map(title).collect();
             inner.extend(body(ctx));
-            out.push(quote(&inner.join("\n\n")));
+            out.push(Block::quote(inner));
         }
         "expand" => {
-            out.push(format!(
-                "**{}**",
-                e.param("title").unwrap_or_else(|| "Details".to_owned())
+            out.push(title(
+                e.param("title").unwrap_or_else(|| "Details".to_owned()),
             ));
             out.extend(body(ctx));
         }
@@ -463,10 +447,8 @@ fn macro_block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<String>) {
             if e.child("ac:rich-text-body").is_some() {
                 out.extend(body(ctx));
             } else if let Some(text) = e.child("ac:plain-text-body") {
-                let text = raw_text(&text.children);
-                if !text.trim().is_empty() {
-                    out.push(text.trim().to_owned());
-                }
+                // A verbatim body: its lines kept, nothing in it read as Markdown.
+                out.extend(Block::plain_text(&raw_text(&text.children)));
             }
         }
     }
@@ -482,121 +464,65 @@ fn find_macro<'a>(nodes: &'a [Node], name: &str) -> Option<&'a Element> {
     })
 }
 
-fn quote(text: &str) -> String {
-    text.lines()
-        .map(|l| {
-            if l.is_empty() {
-                ">".to_owned()
-            } else {
-                format!("> {l}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn fence(lang: Option<&str>, code: &str) -> String {
-    let code = code.trim_matches('\n');
-    let mut ticks = "```".to_owned();
-    while code.contains(&ticks) {
-        ticks.push('`');
-    }
-    format!("{ticks}{}\n{code}\n{ticks}", lang.unwrap_or(""))
-}
-
-fn list(e: &Element, ordered: bool, ctx: &mut Ctx<'_>) -> String {
-    let mut lines = Vec::new();
-    let mut n = 0;
+fn list(e: &Element, ordered: bool, ctx: &mut Ctx<'_>) -> List {
+    let mut items: Vec<ListItem> = Vec::new();
     for item in e.elements() {
-        if item.name != "li" {
-            // A list nested directly in a list (invalid but common) joins the previous item.
-            if item.name == "ul" || item.name == "ol" {
-                let nested = list(item, item.name == "ol", ctx);
-                lines.extend(nested.lines().map(|l| format!("  {l}")));
+        match item.name.as_str() {
+            "li" => items.push(ListItem::new(blocks(&item.children, ctx))),
+            // A list nested directly in a list (invalid but common) belongs to the item before.
+            "ul" | "ol" => {
+                let nested = Block::List(list(item, item.name == "ol", ctx));
+                match items.last_mut() {
+                    Some(last) => last.blocks.push(nested),
+                    None => items.push(ListItem::new(vec![nested])),
+                }
             }
-            continue;
-        }
-        n += 1;
-        let marker = if ordered {
-            format!("{n}. ")
-        } else {
-            "- ".to_owned()
-        };
-        let content = blocks(&item.children, ctx).join("\n");
-        lines.push(indent_item(&marker, &content));
-    }
-    lines.join("\n")
-}
-
-fn indent_item(marker: &str, content: &str) -> String {
-    let pad = " ".repeat(marker.len());
-    let mut out = String::new();
-    for (i, line) in content.lines().enumerate() {
-        if i == 0 {
-            let _ = write!(out, "{marker}{line}");
-        } else if line.is_empty() {
-            out.push('\n');
-        } else {
-            let _ = write!(out, "\n{pad}{line}");
+            _ => {}
         }
     }
-    if out.is_empty() {
-        marker.trim_end().to_owned()
+    if ordered {
+        List::ordered(1, items)
     } else {
-        out
+        List::bullet(items)
     }
 }
 
-fn task_list(e: &Element, ctx: &mut Ctx<'_>) -> String {
-    let mut lines = Vec::new();
+fn task_list(e: &Element, ctx: &mut Ctx<'_>) -> List {
+    let mut items = Vec::new();
     for task in e.elements().filter(|t| t.name == "ac:task") {
         let done = task
             .child("ac:task-status")
             .is_some_and(|s| raw_text(&s.children).trim() == "complete");
         let body = task
             .child("ac:task-body")
-            .map(|b| blocks(&b.children, ctx).join("\n"))
+            .map(|b| blocks(&b.children, ctx))
             .unwrap_or_default();
-        lines.push(indent_item(if done { "- [x] " } else { "- [ ] " }, &body));
+        items.push(ListItem::task(done, body));
     }
-    lines.join("\n")
+    List::bullet(items)
 }
 
-fn table(e: &Element, ctx: &mut Ctx<'_>) -> String {
-    let mut rows: Vec<Vec<String>> = Vec::new();
+/// The first row is the header (Markdown tables need one; Confluence's first row is one in
+/// practice).
+fn table(e: &Element, ctx: &mut Ctx<'_>) -> Table {
+    let mut rows: Vec<Vec<Vec<Block>>> = Vec::new();
     collect_rows(e, ctx, &mut rows);
-    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
-    if width == 0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    for (i, row) in rows.iter().enumerate() {
-        out.push('|');
-        for c in 0..width {
-            let _ = write!(out, " {} |", row.get(c).map_or("", String::as_str));
-        }
-        if i == 0 {
-            out.push_str("\n|");
-            out.push_str(&" --- |".repeat(width));
-        }
-        out.push('\n');
-    }
-    out.trim_end().to_owned()
+    let header = if rows.is_empty() {
+        Vec::new()
+    } else {
+        rows.remove(0)
+    };
+    Table::new(header, rows)
 }
 
-fn collect_rows(e: &Element, ctx: &mut Ctx<'_>, rows: &mut Vec<Vec<String>>) {
+fn collect_rows(e: &Element, ctx: &mut Ctx<'_>, rows: &mut Vec<Vec<Vec<Block>>>) {
     for child in e.elements() {
         match child.name.as_str() {
             "tr" => {
                 let cells = child
                     .elements()
                     .filter(|c| c.name == "td" || c.name == "th")
-                    .map(|c| {
-                        blocks(&c.children, ctx)
-                            .join(" ")
-                            .replace('\n', " ")
-                            .replace('|', "\\|")
-                    })
+                    .map(|c| blocks(&c.children, ctx))
                     .collect();
                 rows.push(cells);
             }
@@ -606,12 +532,12 @@ fn collect_rows(e: &Element, ctx: &mut Ctx<'_>, rows: &mut Vec<Vec<String>>) {
     }
 }
 
-fn inline_text(nodes: &[Node], ctx: &mut Ctx<'_>) -> String {
-    let mut s = String::new();
+fn inlines(nodes: &[Node], ctx: &mut Ctx<'_>) -> Vec<Inline> {
+    let mut out = Vec::new();
     for n in nodes {
-        inline(n, ctx, &mut s);
+        inline(n, ctx, &mut out);
     }
-    tidy_inline(&s)
+    out
 }
 
 /// Text content without any rendering (code bodies, parameters).
@@ -626,145 +552,122 @@ fn raw_text(nodes: &[Node]) -> String {
     s
 }
 
-fn collapse(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut space = false;
-    for c in text.chars() {
-        if c.is_whitespace() && c != '\u{a0}' {
-            space = true;
-        } else {
-            if space {
-                out.push(' ');
-                space = false;
-            }
-            out.push(c);
-        }
-    }
-    if space {
-        out.push(' ');
-    }
-    out.replace('\u{a0}', " ")
+/// Text as the page shows it: a no-break space is a space.
+fn text(t: &str) -> Inline {
+    Inline::Text(t.replace('\u{a0}', " "))
 }
 
-fn wrap(out: &mut String, mark: &str, inner: &str) {
-    let trimmed = inner.trim();
-    if trimmed.is_empty() {
-        out.push_str(inner);
-        return;
-    }
-    // Keep the spaces around the marks outside them, or Markdown will not see emphasis.
-    if inner.starts_with(' ') {
-        out.push(' ');
-    }
-    let _ = write!(out, "{mark}{trimmed}{mark}");
-    if inner.ends_with(' ') {
-        out.push(' ');
-    }
-}
-
-fn inline(node: &Node, ctx: &mut Ctx<'_>, out: &mut String) {
+fn inline(node: &Node, ctx: &mut Ctx<'_>, out: &mut Vec<Inline>) {
     let e = match node {
         Node::Text(t) => {
-            out.push_str(&collapse(t));
+            out.push(text(t));
             return;
         }
         Node::Element(e) => e,
     };
-    let children = |ctx: &mut Ctx<'_>| {
-        let mut s = String::new();
-        for n in &e.children {
-            inline(n, ctx, &mut s);
-        }
-        s
-    };
     match e.name.as_str() {
-        "strong" | "b" => wrap(out, "**", &children(ctx)),
-        "em" | "i" => wrap(out, "*", &children(ctx)),
-        "s" | "del" | "strike" => wrap(out, "~~", &children(ctx)),
-        "code" => wrap(out, "`", &collapse(&raw_text(&e.children))),
-        "br" => out.push('\n'),
-        "a" => {
-            let text = children(ctx);
-            match e.attr("href") {
-                Some(href) if !href.is_empty() && text.trim() != href => {
-                    let _ = write!(out, "[{}]({href})", text.trim());
-                }
-                _ => out.push_str(&text),
+        "strong" | "b" => out.push(Inline::Strong(inlines(&e.children, ctx))),
+        "em" | "i" => out.push(Inline::Emphasis(inlines(&e.children, ctx))),
+        "s" | "del" | "strike" => out.push(Inline::Strikethrough(inlines(&e.children, ctx))),
+        "code" => {
+            // Spaces at the edges stay outside the code span, as the page shows them.
+            let raw = raw_text(&e.children);
+            let edge = |c: Option<char>| c.is_some_and(|c| c.is_whitespace() && c != '\u{a0}');
+            if edge(raw.chars().next()) {
+                out.push(Inline::text(" "));
+            }
+            out.push(Inline::Code(collapse(&raw)));
+            if edge(raw.chars().next_back()) {
+                out.push(Inline::text(" "));
             }
         }
-        "img" => out.push_str(e.attr("alt").or(e.attr("title")).unwrap_or("")),
+        "br" => out.push(Inline::LineBreak),
+        "a" => {
+            let content = inlines(&e.children, ctx);
+            match e.attr("href") {
+                Some(href) if !href.is_empty() && raw_text(&e.children).trim() != href => {
+                    out.push(Inline::link(content, href));
+                }
+                _ => out.extend(content),
+            }
+        }
+        "img" => out.push(text(e.attr("alt").or(e.attr("title")).unwrap_or(""))),
         "ac:link" => link(e, ctx, out),
-        "ac:image" => out.push_str(&image_alt(e)),
+        "ac:image" => out.push(text(&image_alt(e))),
         "ac:emoticon" => {
-            let text = e
+            let t = e
                 .attr("ac:emoji-fallback")
                 .map(str::to_owned)
                 .or_else(|| e.attr("ac:name").map(|n| format!(":{n}:")))
                 .unwrap_or_default();
-            out.push_str(&text);
+            out.push(Inline::Text(t));
         }
-        "time" => out.push_str(e.attr("datetime").unwrap_or("")),
+        "time" => out.push(text(e.attr("datetime").unwrap_or(""))),
         "ac:placeholder" | "ac:parameter" => {}
         "ac:structured-macro" | "ac:macro" => match e.attr("ac:name").unwrap_or("") {
             "status" => {
                 if let Some(title) = e.param("title") {
-                    let _ = write!(out, "[{title}]");
+                    out.push(Inline::Text(format!("[{title}]")));
                 }
             }
-            "jira" => out.push_str(&e.param("key").unwrap_or_default()),
+            "jira" => out.push(Inline::Text(e.param("key").unwrap_or_default())),
             _ => {}
         },
-        _ => out.push_str(&children(ctx)),
+        _ => out.extend(inlines(&e.children, ctx)),
     }
 }
 
-fn link_body(e: &Element, ctx: &mut Ctx<'_>) -> Option<String> {
-    let text = if let Some(plain) = e.child("ac:plain-text-link-body") {
-        raw_text(&plain.children)
-    } else if let Some(rich) = e.child("ac:link-body") {
-        inline_text(&rich.children, ctx)
-    } else {
-        return None;
-    };
-    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+/// Runs of whitespace as one space (code spans, whose text the writer keeps as it is).
+fn collapse(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() && c != '\u{a0}')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('\u{a0}', " ")
 }
 
-fn link(e: &Element, ctx: &mut Ctx<'_>, out: &mut String) {
+/// A link's text: its plain-text body, or its rich body; `None` when there is no visible text.
+fn link_body(e: &Element, ctx: &mut Ctx<'_>) -> Option<Vec<Inline>> {
+    if let Some(plain) = e.child("ac:plain-text-link-body") {
+        let body = raw_text(&plain.children);
+        let body = body.trim();
+        return (!body.is_empty()).then(|| vec![text(body)]);
+    }
+    let rich = e.child("ac:link-body")?;
+    (!raw_text(&rich.children).trim().is_empty()).then(|| inlines(&rich.children, ctx))
+}
+
+fn link(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Inline>) {
     let body = link_body(e, ctx);
+    let or_text =
+        |body: Option<Vec<Inline>>, fallback: &str| body.unwrap_or_else(|| vec![text(fallback)]);
     if let Some(user) = e.child("ri:user") {
-        let name = user_ref(user)
-            .and_then(|u| ctx.resolver.user(&u))
-            .or(body)
-            .unwrap_or_else(|| "unknown user".to_owned());
-        let _ = write!(out, "@{name}");
+        let name = user_ref(user).and_then(|u| ctx.resolver.user(&u));
+        match (name, body) {
+            (Some(name), _) => out.push(Inline::Text(format!("@{name}"))),
+            (None, Some(body)) => {
+                out.push(Inline::text("@"));
+                out.extend(body);
+            }
+            (None, None) => out.push(Inline::text("@unknown user")),
+        }
     } else if let Some(page) = e.child("ri:page") {
         let target = page_ref(page, &ctx.space);
-        let label = body
-            .or_else(|| target.as_ref().map(|t| t.title.clone()))
-            .unwrap_or_default();
+        let label = or_text(body, target.as_ref().map_or("", |t| t.title.as_str()));
         match target.and_then(|t| ctx.resolver.page_url(&t)) {
-            Some(url) => {
-                let _ = write!(out, "[{label}]({url})");
-            }
-            None => out.push_str(&label),
+            Some(url) => out.push(Inline::link(label, url)),
+            None => out.extend(label),
         }
     } else if let Some(url) = e.child("ri:url").and_then(|u| u.attr("ri:value")) {
-        let label = body.unwrap_or_else(|| url.to_owned());
-        let _ = write!(out, "[{label}]({url})");
+        out.push(Inline::link(or_text(body, url), url));
     } else if let Some(att) = e.child("ri:attachment") {
-        out.push_str(&body.unwrap_or_else(|| att.attr("ri:filename").unwrap_or("").to_owned()));
+        out.extend(or_text(body, att.attr("ri:filename").unwrap_or("")));
     } else if let Some(post) = e.child("ri:blog-post") {
-        out.push_str(
-            &body.unwrap_or_else(|| post.attr("ri:content-title").unwrap_or("").to_owned()),
-        );
+        out.extend(or_text(body, post.attr("ri:content-title").unwrap_or("")));
     } else if let Some(space) = e.child("ri:space") {
-        out.push_str(&body.unwrap_or_else(|| space.attr("ri:space-key").unwrap_or("").to_owned()));
+        out.extend(or_text(body, space.attr("ri:space-key").unwrap_or("")));
     } else {
-        out.push_str(
-            &body
-                .or_else(|| e.attr("ac:anchor").map(str::to_owned))
-                .unwrap_or_default(),
-        );
+        out.extend(or_text(body, e.attr("ac:anchor").unwrap_or("")));
     }
 }
 
