@@ -36,8 +36,32 @@ pub struct ConfluenceCheckpoint {
 }
 
 impl ConfluenceCheckpoint {
-    /// Whether this checkpoint continues the search `query` over `window`.
-    pub(crate) fn continues(&self, query: &str, window: Option<TimeWindow>) -> bool {
-        self.query.as_deref() == Some(query) && self.window == window
+    /// Where the search `query` over `window` starts from this checkpoint: at `first` when
+    /// it was written for another query, at its cursor when it continues this one, nowhere
+    /// (`None`) when this search has ended.
+    pub(crate) fn start(
+        self,
+        query: &str,
+        window: Option<TimeWindow>,
+        first: String,
+    ) -> Option<String> {
+        if self.query.as_deref() != Some(query) || self.window != window {
+            return Some(first);
+        }
+        if self.done {
+            return None;
+        }
+        Some(self.next.unwrap_or(first))
+    }
+
+    /// The checkpoint after a page of the search `query` over `window` whose next page is
+    /// `next` (`None` after the last).
+    pub(crate) fn after(next: Option<String>, query: &str, window: Option<TimeWindow>) -> Self {
+        Self {
+            done: next.is_none(),
+            next,
+            query: Some(query.to_owned()),
+            window,
+        }
     }
 }

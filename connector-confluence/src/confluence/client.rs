@@ -1,20 +1,22 @@
 //! Requests: the CQL search and its pages, the collections a search result embeds only in
-//! part, user and page lookups, attachment downloads. Everything goes through the shared
-//! [`HttpClient`] (retries, `Retry-After`, 401/403 mapping, body caps).
+//! part, user and page lookups, attachment downloads, and the probes of `check`. Everything
+//! goes through the shared [`HttpClient`] (retries, `Retry-After`, 401/403 mapping, body caps).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use connector_core::http::{Auth, HttpClient, Page, PageLimit, paginate};
+use connector_core::http::{Auth, HttpClient};
+use connector_core::pages::{Page, PageLimit, paginate};
 use connector_core::window::Zone;
 use connector_core::{Error, ErrorKind, Result, SyncContext};
 use futures::TryStreamExt;
+use futures::stream::BoxStream;
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::SOURCE;
-use super::config::ConfluenceConfig;
+use super::config::{ConfluenceConfig, IndexMode};
 use super::model::{Content, Paged, SystemInfo, User};
 use super::storage::{PageRef, UserRef};
 
@@ -24,7 +26,8 @@ pub(crate) const TOKEN_FIELD: &str = "credentials.confluence_access_token";
 /// Results per request of the collections paged on their own (comments, attachments).
 const CHILD_PAGE_SIZE: u32 = 100;
 
-/// A runaway guard on every listing: no real space needs this many pages of results.
+/// A runaway guard on every listing (searches and child collections): no real site needs this
+/// many pages of results.
 const MAX_PAGES: u64 = 1_000_000;
 
 #[derive(Debug)]
@@ -89,7 +92,7 @@ impl Client {
     }
 
     /// This client with the short, few-retries policy of `check`.
-    pub(crate) fn for_check(&self) -> Self {
+    fn for_check(&self) -> Self {
         Self {
             http: self.check.clone(),
             check: self.check.clone(),
@@ -140,6 +143,19 @@ impl Client {
         Ok(Page::new(page, next))
     }
 
+    /// Every page of a search (or any paged collection) from `first` on, with the cursor after
+    /// each; a repeated cursor or a runaway listing ends it with an error.
+    pub(crate) fn pages(
+        &self,
+        first: String,
+    ) -> BoxStream<'static, Result<Page<Paged<serde_json::Value>, String>>> {
+        let client = self.clone();
+        paginate(first, PageLimit::fail_after(MAX_PAGES), move |cursor| {
+            let client = client.clone();
+            async move { client.search_page(cursor).await }
+        })
+    }
+
     /// The cursor after `page`. Cloud's `_links.next` is followed as given (it carries an
     /// opaque `cursor`); on Server/DC `start` is advanced by what was received, because the
     /// server may cap `limit` below what was asked and its `next` link then skips results.
@@ -173,12 +189,8 @@ impl Client {
         if kind == "comment" {
             first.push_str("&depth=all");
         }
-        let client = self.clone();
-        let pages = paginate(first, PageLimit::fail_after(MAX_PAGES), move |cursor| {
-            let client = client.clone();
-            async move { client.search_page(cursor).await }
-        });
-        let pages: Vec<Page<Paged<serde_json::Value>, String>> = pages.try_collect().await?;
+        let pages: Vec<Page<Paged<serde_json::Value>, String>> =
+            self.pages(first).try_collect().await?;
         let mut out = Vec::new();
         for page in pages {
             for item in page.items.results {
@@ -311,8 +323,99 @@ impl Client {
     }
 
     /// A raw GET for `check`.
-    pub(crate) async fn probe(&self, path: &str) -> Result<connector_core::http::Response> {
+    async fn probe(&self, path: &str) -> Result<connector_core::http::Response> {
         self.http.get(self.api_url(path)?).send().await
+    }
+
+    /// Checks, with the short policy of `check`, that `wiki_base` is a Confluence site, that
+    /// the credentials are accepted, and that the space or page of `config` can be read.
+    ///
+    /// # Errors
+    /// See [`Connector::check`](connector_core::Connector::check) on the connector.
+    pub(crate) async fn check(&self, config: &ConfluenceConfig) -> Result<()> {
+        let client = self.for_check();
+        let site = client
+            .probe("/rest/api/space?limit=1")
+            .await
+            .map_err(|e| site_error(e, config))?;
+        let looks_right = serde_json::from_slice::<serde_json::Value>(site.body())
+            .ok()
+            .is_some_and(|v| v.get("results").is_some());
+        if !looks_right {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "`wiki_base` ({}) answered, but not as the Confluence REST API does",
+                    self.web_base()
+                ),
+            )
+            .with_connector(SOURCE)
+            .with_field("wiki_base"));
+        }
+        let (path, field, what) = match config.mode() {
+            IndexMode::Everything => return Ok(()),
+            IndexMode::Space => {
+                let key = config.space().unwrap_or("");
+                (
+                    format!("/rest/api/space/{key}"),
+                    "space",
+                    format!("space `{key}`"),
+                )
+            }
+            IndexMode::Page => {
+                let id = config.page_id().unwrap_or("");
+                (
+                    format!("/rest/api/content/{id}"),
+                    "page_id",
+                    format!("page {id}"),
+                )
+            }
+        };
+        match client.probe(&path).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!("the credentials are valid but have no permission to read {what}"),
+            )
+            .with_connector(SOURCE)
+            .with_field(field)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Err(Error::new(
+                ErrorKind::NotFound,
+                format!("{what} does not exist, or these credentials cannot see it"),
+            )
+            .with_connector(SOURCE)
+            .with_field(field)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Tells a wrong `wiki_base` from the rest when the first request of `check` fails.
+fn site_error(e: Error, config: &ConfluenceConfig) -> Error {
+    let hint = if config.is_cloud {
+        "Cloud sites look like https://<site>.atlassian.net/wiki"
+    } else {
+        "Server/Data Center: the base URL with its context path, if any"
+    };
+    match e.kind() {
+        ErrorKind::NotFound | ErrorKind::InvalidData => Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "`wiki_base` ({}) does not serve the Confluence REST API; {hint}",
+                config.web_base()
+            ),
+        )
+        .with_connector(SOURCE)
+        .with_field("wiki_base")
+        .with_cause(e),
+        ErrorKind::Unavailable => Error::new(
+            ErrorKind::Unavailable,
+            format!("`wiki_base` ({}) cannot be reached", config.web_base()),
+        )
+        .with_connector(SOURCE)
+        .with_field("wiki_base")
+        .with_cause(e),
+        _ => e,
     }
 }
 

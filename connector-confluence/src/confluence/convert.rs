@@ -1,18 +1,23 @@
 //! Wire → [`Document`]: pages and blog posts (with their comments) as Markdown, attachments as
-//! bytes; the rules for which attachments to take; version tokens for fingerprints.
+//! bytes; the rules for which attachments to take; version tokens for fingerprints; the user
+//! names and included pages rendering looks up.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use connector_core::{Document, ErrorKind, Failure};
+use connector_core::{Document, ErrorKind, Failure, Result};
+use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
+use tokio::sync::OnceCell;
 
 use super::SOURCE;
 use super::client::Client;
 use super::model::Content;
-use super::storage::{self, Node, PageRef, Resolver, UserRef};
+use super::storage::{self, Node, PageRef, Refs, Resolver, UserRef};
 
 /// Attachment extensions indexed (lower case, without the dot): documents a host can parse.
 pub const ACCEPTED_EXTENSIONS: &[&str] = &[
@@ -23,31 +28,116 @@ pub const ACCEPTED_EXTENSIONS: &[&str] = &[
 /// Image extensions, indexed only with `allow_images`.
 pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff"];
 
+/// `include` macros are followed this many levels deep.
+const INCLUDE_DEPTH: usize = 3;
+
+/// Lookups in flight at once for one page being rendered.
+const LOOKUP_CONCURRENCY: usize = 4;
+
+/// Values fetched once per key. Pages of a search page render concurrently, so two of them
+/// may ask for the same user at once: the second waits for the first's request instead of
+/// sending its own. A failed fetch is not kept; the next asker tries again.
+#[derive(Debug)]
+struct Memo<K, V>(Mutex<HashMap<K, Arc<OnceCell<V>>>>);
+
+impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
+    fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+
+    fn cell(&self, key: &K) -> Arc<OnceCell<V>> {
+        // The lock is never held across an await, and a panic while holding it cannot leave
+        // the map half-written, so a poisoned lock is still good to use.
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(map.entry(key.clone()).or_default())
+    }
+
+    /// The value of `key` if it has been fetched.
+    fn get(&self, key: &K) -> Option<V> {
+        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(key).and_then(|cell| cell.get().cloned())
+    }
+
+    /// The value of `key`, fetched with `fetch` unless it was (or is being) fetched already.
+    async fn get_or_fetch<F, Fut>(&self, key: &K, fetch: F) -> Result<V>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V>>,
+    {
+        self.cell(key).get_or_try_init(fetch).await.cloned()
+    }
+}
+
 /// What the lookups of this run found: user names and included pages, each asked once.
 #[derive(Debug)]
 pub(crate) struct Lookups {
-    pub(crate) users: HashMap<UserRef, Option<String>>,
-    pub(crate) includes: HashMap<PageRef, Option<Arc<Vec<Node>>>>,
+    users: Memo<UserRef, Option<String>>,
+    includes: Memo<PageRef, Option<Arc<Vec<Node>>>>,
     client: Client,
 }
 
 impl Lookups {
     pub(crate) fn new(client: Client) -> Self {
         Self {
-            users: HashMap::new(),
-            includes: HashMap::new(),
+            users: Memo::new(),
+            includes: Memo::new(),
             client,
         }
+    }
+
+    /// Looks up the users and included pages `refs` names, and what the included pages name
+    /// in turn, `INCLUDE_DEPTH` levels deep; whatever this run has asked before is not asked
+    /// again. A user or page that is missing or hidden resolves to nothing.
+    ///
+    /// # Errors
+    /// A lookup's error other than "missing or hidden" (credentials, an unreachable site).
+    pub(crate) async fn resolve(&self, mut refs: Refs) -> Result<()> {
+        for _ in 0..INCLUDE_DEPTH {
+            if refs.includes.is_empty() {
+                break;
+            }
+            let pages = std::mem::take(&mut refs.includes);
+            let found: Vec<(PageRef, Option<Arc<Vec<Node>>>)> = futures::stream::iter(pages)
+                .map(|page| async move {
+                    let nodes = self
+                        .includes
+                        .get_or_fetch(&page, || async {
+                            let storage = self.client.page_storage(&page).await?;
+                            Ok(storage.and_then(|s| storage::parse(&s).ok()).map(Arc::new))
+                        })
+                        .await?;
+                    Ok::<_, connector_core::Error>((page, nodes))
+                })
+                .buffer_unordered(LOOKUP_CONCURRENCY)
+                .try_collect()
+                .await?;
+            // Also for a page fetched before: its users must be resolved before this render.
+            for (page, nodes) in found {
+                if let Some(nodes) = nodes {
+                    storage::collect_refs(&nodes, &page.space, &mut refs);
+                }
+            }
+        }
+        futures::stream::iter(refs.users)
+            .map(|user| async move {
+                self.users
+                    .get_or_fetch(&user, || self.client.user_name(&user))
+                    .await
+            })
+            .buffer_unordered(LOOKUP_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await?;
+        Ok(())
     }
 }
 
 impl Resolver for Lookups {
     fn user(&self, user: &UserRef) -> Option<String> {
-        self.users.get(user).cloned().flatten()
+        self.users.get(user).flatten()
     }
 
     fn include(&self, page: &PageRef) -> Option<Arc<Vec<Node>>> {
-        self.includes.get(page).cloned().flatten()
+        self.includes.get(page).flatten()
     }
 
     fn page_url(&self, page: &PageRef) -> Option<String> {
@@ -106,23 +196,15 @@ pub(crate) struct AttachmentRules {
     pub(crate) allow_images: bool,
 }
 
-/// Why an attachment is not taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    Take,
-    /// Over `attachment_size_limit` (known from `extensions.fileSize`, before any download).
-    TooLarge(u64),
-    /// An extension that is not accepted, or an image without `allow_images`.
-    NotWanted,
-}
-
 pub(crate) fn extension(title: &str) -> Option<String> {
     let (_, ext) = title.rsplit_once('.')?;
     Some(ext.to_ascii_lowercase()).filter(|e| !e.is_empty() && e.len() <= 10)
 }
 
 impl AttachmentRules {
-    pub(crate) fn verdict(&self, att: &Content) -> Verdict {
+    /// Whether `att` is taken: an accepted extension (an image only with `allow_images`)
+    /// within `attachment_size_limit`, known from `extensions.fileSize` before any download.
+    pub(crate) fn takes(&self, att: &Content) -> bool {
         let ext = extension(&att.title).unwrap_or_default();
         let media = att
             .extensions
@@ -136,11 +218,14 @@ impl AttachmentRules {
             ACCEPTED_EXTENSIONS.contains(&ext.as_str())
         };
         if !wanted {
-            return Verdict::NotWanted;
+            return false;
         }
         match att.extensions.as_ref().and_then(|e| e.file_size) {
-            Some(size) if size > self.size_limit => Verdict::TooLarge(size),
-            _ => Verdict::Take,
+            Some(size) if size > self.size_limit => {
+                tracing::info!(connector = SOURCE, attachment = %att.title, size, limit = self.size_limit, "skipping an attachment over attachment_size_limit");
+                false
+            }
+            _ => true,
         }
     }
 }
@@ -281,16 +366,23 @@ pub(crate) fn attachment_document(
 
 /// A page whose body could not be read.
 pub(crate) fn unreadable(id: &str, page: &Content, why: &storage::StorageError) -> Failure {
-    let mut f = Failure::new(
-        Some(id.to_owned()),
-        ErrorKind::InvalidData,
-        format!(
-            "page `{}` (id {}, {id}) has a body that cannot be read: {why}",
-            page.title, page.id
+    linked(
+        Failure::new(
+            Some(id.to_owned()),
+            ErrorKind::InvalidData,
+            format!(
+                "page `{}` (id {}, {id}) has a body that cannot be read: {why}",
+                page.title, page.id
+            ),
         ),
-    );
-    if let Ok(link) = url::Url::parse(id) {
-        f = f.with_link(link);
+        id,
+    )
+}
+
+/// `failure` with a link to its item: ids are web URLs.
+pub(crate) fn linked(failure: Failure, id: &str) -> Failure {
+    match url::Url::parse(id) {
+        Ok(link) => failure.with_link(link),
+        Err(_) => failure,
     }
-    f
 }

@@ -21,6 +21,20 @@ pub(crate) struct Paged<T> {
     pub(crate) links: Links,
 }
 
+impl<T> Paged<T> {
+    /// Where the items beyond these start, when this is an embedded collection that holds
+    /// fewer items than exist (a next link, or as many results as its `limit` or `size`).
+    pub(crate) fn rest_start(&self) -> Option<u64> {
+        let len = self.results.len() as u64;
+        let full = self.limit.is_some_and(|l| l > 0 && len >= l)
+            || self
+                .size
+                .zip(self.limit)
+                .is_some_and(|(s, l)| l > 0 && s >= l);
+        (self.links.next.is_some() || full).then_some(self.start.unwrap_or(0) + len)
+    }
+}
+
 /// `_links` of a collection or a content item.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Links {

@@ -1,0 +1,521 @@
+//! The page walk: one CQL search, one [`Batch`] per result page, through core's page pipeline.
+//!
+//! A result page is read in two steps:
+//! 1. **Listing**: each result is read, kept when it lies in the window, and completed with
+//!    the comments and attachments it did not embed (their ids and versions are part of the
+//!    fingerprints, so they must be known before the store is asked).
+//! 2. **Items**: every page, blog post and taken attachment goes to [`fetch_items`]: one
+//!    fingerprint lookup for the whole result page, unchanged items reported without being
+//!    rendered or downloaded, the others converted a few at a time in page order (pages
+//!    first, then attachments), and every error sorted by core's one policy.
+
+use std::sync::Arc;
+
+use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
+use connector_core::window::{CoarseWindow, Precision};
+use connector_core::{
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
+};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde_json::Value;
+
+use super::SOURCE;
+use super::checkpoint::ConfluenceCheckpoint;
+use super::client::Client;
+use super::config::{ConfluenceConfig, IndexMode};
+use super::convert::{self, AttachmentRules, Lookups};
+use super::model::{Content, Paged};
+use super::storage::{self, Refs};
+
+/// Requests in flight at once for one result page: the comments and attachments beyond the
+/// embedded ones, then the pages being rendered (with their lookups) and attachment downloads.
+const CONCURRENCY: usize = 4;
+
+/// What the page walk needs from the config, shared with its streams.
+#[derive(Debug)]
+pub(super) struct Settings {
+    /// The CQL selection without window and order.
+    selection: String,
+    page_size: u32,
+    include_archived: bool,
+    attachments: Option<AttachmentRules>,
+    timezone_offset: Option<f64>,
+}
+
+impl Settings {
+    /// The settings of `config` (already validated).
+    pub(super) fn new(config: &ConfluenceConfig) -> Self {
+        Self {
+            selection: selection(config),
+            page_size: config.page_size(),
+            include_archived: config.include_archived,
+            attachments: config.include_attachments.then_some(AttachmentRules {
+                size_limit: config.attachment_size_limit.get(),
+                allow_images: config.allow_images,
+            }),
+            timezone_offset: config.timezone_offset,
+        }
+    }
+
+    fn expand(&self) -> String {
+        let mut expand = "body.storage,version,space,metadata.labels,ancestors,history,\
+                          children.comment.body.storage,children.comment.version"
+            .to_owned();
+        if self.attachments.is_some() {
+            expand.push_str(",children.attachment.version");
+        }
+        expand
+    }
+
+    /// The first search request (path and query).
+    fn search(&self, cql: &str, expand: &str) -> String {
+        let mut pairs: Vec<(&str, String)> = vec![
+            ("cql", cql.to_owned()),
+            ("limit", self.page_size.to_string()),
+            ("start", "0".to_owned()),
+        ];
+        if !expand.is_empty() {
+            pairs.push(("expand", expand.to_owned()));
+        }
+        if self.include_archived {
+            pairs.push(("includeArchivedSpaces", "true".to_owned()));
+        }
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        format!("/rest/api/content/search?{query}")
+    }
+
+    /// The CQL of a search, over `window` (in the site's zone) when there is one.
+    fn cql(&self, window: Option<CoarseWindow>) -> String {
+        let mut cql = self.selection.clone();
+        if let Some(w) = window {
+            cql.push_str(&format!(
+                " and lastmodified >= \"{}\" and lastmodified <= \"{}\"",
+                w.lower_bound(),
+                w.upper_bound()
+            ));
+        }
+        // Creation order does not change while a sync runs, so offsets and cursors stay put
+        // when pages are edited meanwhile.
+        cql.push_str(" order by created asc");
+        cql
+    }
+}
+
+fn cql_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+fn selection(config: &ConfluenceConfig) -> String {
+    let mut cql = match config.mode() {
+        IndexMode::Everything => "type in (page, blogpost)".to_owned(),
+        IndexMode::Space => format!(
+            "space = {} and type in (page, blogpost)",
+            cql_string(config.space().unwrap_or_default())
+        ),
+        IndexMode::Page => {
+            let id = config.page_id().unwrap_or_default();
+            if config.index_recursively {
+                format!("(id = {id} or ancestor = {id}) and type = page")
+            } else {
+                format!("id = {id}")
+            }
+        }
+    };
+    let labels: Vec<String> = config
+        .labels_to_skip
+        .iter()
+        .map(|l| cql_string(l.trim()))
+        .collect();
+    if !labels.is_empty() {
+        cql.push_str(&format!(" and label not in ({})", labels.join(", ")));
+    }
+    cql
+}
+
+/// The search over `window` (everything when `None`) from checkpoint `from`, one batch per
+/// result page with the checkpoint after it.
+pub(super) fn load(
+    client: Client,
+    settings: Arc<Settings>,
+    from: ConfluenceCheckpoint,
+    window: Option<TimeWindow>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<CheckpointedBatch<ConfluenceCheckpoint>>> {
+    async_stream::try_stream! {
+        if window.is_some_and(|w| w.is_empty()) {
+            return;
+        }
+        let coarse = match window {
+            Some(w) => {
+                let zone = client.cql_zone(settings.timezone_offset).await?;
+                Some(CoarseWindow::new(w, zone, Precision::Minute))
+            }
+            None => None,
+        };
+        let first = settings.search(&settings.cql(coarse), &settings.expand());
+        let query = connector_core::ids::hash128(&first);
+        let Some(start) = from.start(&query, window, first) else {
+            return;
+        };
+        let mut pages = client.pages(start);
+        let run = Run::new(client, settings);
+        while let Some(page) = pages.next().await {
+            ctx.cancellation().check()?;
+            let page = page?;
+            let batch = run.batch(page.items, window, &ctx).await?;
+            let checkpoint = ConfluenceCheckpoint::after(page.next, &query, window);
+            yield CheckpointedBatch::new(batch, checkpoint);
+        }
+    }
+    .boxed()
+}
+
+/// Every page, blog post and taken attachment id of the selection, a result page at a time.
+pub(super) fn list_ids(
+    client: Client,
+    settings: Arc<Settings>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+    async_stream::try_stream! {
+        // Ids need no bodies: only the attachments, for the ids of those a load takes.
+        let expand = if settings.attachments.is_some() { "children.attachment.version" } else { "" };
+        let mut pages = client.pages(settings.search(&settings.cql(None), expand));
+        let run = Run::new(client, settings);
+        while let Some(page) = pages.next().await {
+            ctx.cancellation().check()?;
+            let ids = run.ids(page?.items).await?;
+            if !ids.is_empty() {
+                yield ids;
+            }
+        }
+    }
+    .boxed()
+}
+
+/// One search result being turned into documents.
+struct Item {
+    id: String,
+    content: Content,
+    comments: Vec<Content>,
+    /// Where the comments beyond the embedded ones start, if there are more.
+    more_comments: Option<u64>,
+    attachments: Vec<Content>,
+    more_attachments: Option<u64>,
+}
+
+impl Item {
+    /// A search result as an item; `None` when it lies outside `window`, a failure when it
+    /// cannot be read or has no web link (and so no id).
+    fn read(
+        web: &str,
+        value: Value,
+        window: Option<TimeWindow>,
+    ) -> std::result::Result<Option<Self>, Box<Failure>> {
+        let raw = convert::raw_id(web, &value);
+        let mut content = serde_json::from_value::<Content>(value).map_err(|e| {
+            let what = raw.as_deref().unwrap_or("no link").to_owned();
+            Box::new(Failure::new(
+                raw,
+                ErrorKind::InvalidData,
+                format!("a search result cannot be read ({what}): {e}"),
+            ))
+        })?;
+        if let Some(w) = window
+            && !content.when().is_some_and(|t| w.contains(t))
+        {
+            return Ok(None);
+        }
+        let Some(id) = convert::content_id(web, &content) else {
+            return Err(Box::new(Failure::new(
+                None,
+                ErrorKind::InvalidData,
+                format!(
+                    "content `{}` (id {}) has no web link",
+                    content.title, content.id
+                ),
+            )));
+        };
+        let (comments, attachments) = content
+            .children
+            .take()
+            .map_or((None, None), |c| (c.comment, c.attachment));
+        Ok(Some(Self {
+            id,
+            more_comments: comments.as_ref().and_then(Paged::rest_start),
+            more_attachments: attachments.as_ref().and_then(Paged::rest_start),
+            comments: comments.map(|c| c.results).unwrap_or_default(),
+            attachments: attachments.map(|c| c.results).unwrap_or_default(),
+            content,
+        }))
+    }
+
+    /// Fetches the comments (with `comments`) and attachments (with `attachments`) the
+    /// result did not embed.
+    async fn complete(&mut self, client: &Client, comments: bool, attachments: bool) -> Result<()> {
+        if comments && let Some(start) = self.more_comments.take() {
+            let more = client
+                .children(&self.content.id, "comment", "body.storage,version", start)
+                .await?;
+            self.comments.extend(more);
+        }
+        if attachments && let Some(start) = self.more_attachments.take() {
+            let more = client
+                .children(&self.content.id, "attachment", "version", start)
+                .await?;
+            self.attachments.extend(more);
+        }
+        Ok(())
+    }
+}
+
+/// One item of a result page for [`fetch_items`].
+enum Work<'a> {
+    /// A page or blog post, rendered with its comments.
+    Page(&'a Item),
+    /// An attachment `id` of the page `of`, downloaded.
+    Attachment {
+        id: String,
+        attachment: &'a Content,
+        of: &'a Item,
+    },
+}
+
+/// The state of one stream: the client and the lookups cached for the run.
+struct Run {
+    client: Client,
+    settings: Arc<Settings>,
+    lookups: Lookups,
+}
+
+impl Run {
+    fn new(client: Client, settings: Arc<Settings>) -> Self {
+        Self {
+            lookups: Lookups::new(client.clone()),
+            client,
+            settings,
+        }
+    }
+
+    /// The listing step: reads the results of a search page, keeps those in `window`,
+    /// completes them, and returns them with the failures of those that could not be read.
+    ///
+    /// # Errors
+    /// A completion's error that ends the sync.
+    async fn listing(
+        &self,
+        page: Paged<Value>,
+        window: Option<TimeWindow>,
+        comments: bool,
+    ) -> Result<(Vec<Item>, Vec<Failure>)> {
+        let web = self.client.web_base();
+        let mut failures = Vec::new();
+        let mut read = Vec::new();
+        for value in page.results {
+            match Item::read(web, value, window) {
+                Ok(Some(item)) => read.push(item),
+                Ok(None) => {}
+                Err(failure) => failures.push(*failure),
+            }
+        }
+        let attachments = self.settings.attachments.is_some();
+        let mut completed = futures::stream::iter(read)
+            .map(|mut item| async move {
+                let done = item.complete(&self.client, comments, attachments).await;
+                (item, done)
+            })
+            .buffered(CONCURRENCY);
+        let mut items = Vec::new();
+        while let Some((item, done)) = completed.next().await {
+            match done {
+                Ok(()) => items.push(item),
+                Err(e) => failures.push(item_failure(&item.id, e.with_item(&item.id))?),
+            }
+        }
+        Ok((items, failures))
+    }
+
+    /// The attachments of `item` that are taken, with their ids.
+    fn attachments<'a>(&self, item: &'a Item) -> Vec<(String, &'a Content)> {
+        let Some(rules) = self.settings.attachments else {
+            return Vec::new();
+        };
+        let web = self.client.web_base();
+        item.attachments
+            .iter()
+            .filter(|a| rules.takes(a))
+            .filter_map(|a| convert::content_id(web, a).map(|id| (id, a)))
+            .collect()
+    }
+
+    /// One search page as a batch.
+    async fn batch(
+        &self,
+        page: Paged<Value>,
+        window: Option<TimeWindow>,
+        ctx: &SyncContext,
+    ) -> Result<Batch> {
+        let (items, failures) = self.listing(page, window, true).await?;
+        // Pages first, then attachments: the order of the documents in the batch.
+        let mut pending = Vec::new();
+        for item in &items {
+            let token = convert::page_token(&item.content, &item.comments);
+            pending.push(PendingItem::new(item.id.clone(), Work::Page(item)).with_version(&token));
+        }
+        for item in &items {
+            for (id, attachment) in self.attachments(item) {
+                let token = convert::attachment_token(attachment);
+                let work = Work::Attachment {
+                    id: id.clone(),
+                    attachment,
+                    of: item,
+                };
+                pending.push(PendingItem::new(id, work).with_version(&token));
+            }
+        }
+        let fetched = fetch_items(ctx, pending, CONCURRENCY, |work| self.fetch(work)).await?;
+        let mut batch = Batch::default();
+        batch.failures = failures;
+        batch.append(fetched);
+        Ok(batch)
+    }
+
+    /// One item that changed, as its document or its failure.
+    ///
+    /// # Errors
+    /// An error that ends the sync.
+    async fn fetch(&self, work: Work<'_>) -> Result<Outcome> {
+        match work {
+            Work::Page(item) => self.page(item).await,
+            Work::Attachment { id, attachment, of } => {
+                let cap = self.settings.attachments.map_or(0, |r| r.size_limit);
+                let link = attachment.links.download.as_deref();
+                match self
+                    .client
+                    .download(&of.content.id, &attachment.id, link, cap)
+                    .await
+                {
+                    Ok(bytes) => Ok(convert::attachment_document(
+                        id,
+                        attachment,
+                        bytes,
+                        &of.id,
+                        &of.content,
+                    )
+                    .into()),
+                    Err(e) => {
+                        let e =
+                            e.with_item(format!("attachment `{}` of {}", attachment.title, of.id));
+                        failed(&id, e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A page or blog post rendered with its comments, once the users and included pages
+    /// it names are looked up.
+    async fn page(&self, item: &Item) -> Result<Outcome> {
+        let space = item.content.space.as_ref().map_or("", |s| s.key.as_str());
+        let body = match storage::parse(item.content.storage().unwrap_or("")) {
+            Ok(nodes) => nodes,
+            Err(e) => return Ok(convert::unreadable(&item.id, &item.content, &e).into()),
+        };
+        let mut refs = Refs::default();
+        storage::collect_refs(&body, space, &mut refs);
+        let mut comments = Vec::new();
+        for c in &item.comments {
+            match storage::parse(c.storage().unwrap_or("")) {
+                Ok(nodes) => {
+                    storage::collect_refs(&nodes, space, &mut refs);
+                    comments.push((c, nodes));
+                }
+                Err(e) => {
+                    tracing::warn!(connector = SOURCE, page = %item.id, comment = %c.id, error = %e, "leaving out a comment whose body cannot be read")
+                }
+            }
+        }
+        if let Err(e) = self.lookups.resolve(refs).await {
+            return failed(&item.id, e);
+        }
+        Ok(convert::page_document(
+            item.id.clone(),
+            &item.content,
+            &body,
+            &comments,
+            &self.lookups,
+        )
+        .into())
+    }
+
+    /// The ids of a search page: its results and their taken attachments.
+    ///
+    /// # Errors
+    /// When a result's id cannot be known: prune must not run on an incomplete listing
+    /// ([`Batch::into_slim_ids`]).
+    async fn ids(&self, page: Paged<Value>) -> Result<Vec<SlimDocument>> {
+        let (items, failures) = self.listing(page, None, false).await?;
+        // Seen without their bodies, as unchanged items are.
+        let mut listed = Batch::default();
+        for item in &items {
+            listed.unchanged.push(item.id.clone());
+            listed
+                .unchanged
+                .extend(self.attachments(item).into_iter().map(|(id, _)| id));
+        }
+        listed.failures = failures;
+        listed.into_slim_ids().map_err(|e| e.with_connector(SOURCE))
+    }
+}
+
+/// The policy for an item's error, keeping the failure's link to the item.
+///
+/// # Errors
+/// `e` when it ends the sync.
+fn failed(id: &str, e: Error) -> Result<Outcome> {
+    Ok(convert::linked(item_failure(id, e)?, id).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use connector_core::window::Zone;
+
+    #[test]
+    fn window_is_widened_by_a_minute_in_site_time() {
+        let s = Settings {
+            selection: "type in (page, blogpost)".into(),
+            page_size: 50,
+            include_archived: false,
+            attachments: None,
+            timezone_offset: None,
+        };
+        let start = "2026-03-01T10:15:30Z".parse();
+        let end = "2026-03-01T11:00:00Z".parse();
+        let (Ok(start), Ok(end), Some(plus1)) = (start, end, Zone::from_offset_hours(1.0)) else {
+            panic!("dates")
+        };
+        let w = TimeWindow { start, end };
+        let cql = s.cql(Some(CoarseWindow::new(w, plus1, Precision::Minute)));
+        assert!(
+            cql.contains(r#"lastmodified >= "2026-03-01 11:14""#),
+            "{cql}"
+        );
+        assert!(
+            cql.contains(r#"lastmodified <= "2026-03-01 12:01""#),
+            "{cql}"
+        );
+        let wide = s.cql(Some(CoarseWindow::new(
+            w,
+            Zone::unknown(),
+            Precision::Minute,
+        )));
+        assert!(
+            wide.contains(r#"lastmodified >= "2026-02-28 20:14""#),
+            "{wide}"
+        );
+    }
+}
