@@ -43,11 +43,9 @@ fn seed(fake: &Fake) {
 fn build(fake: &Fake) -> Arc<dyn Connector> {
     let mut registry = Registry::new();
     connector_confluence::register(&mut registry);
-    Arc::from(
-        registry
-            .build("confluence", fake.config(json!({})))
-            .unwrap(),
-    )
+    registry
+        .build("confluence", fake.config(json!({})))
+        .unwrap()
 }
 
 #[async_trait]
