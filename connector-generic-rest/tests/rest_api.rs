@@ -579,6 +579,28 @@ async fn checkpoint_resumes_mid_run_and_list_ids_is_complete() {
 }
 
 #[tokio::test]
+async fn a_cancelled_sync_requests_no_page() {
+    let server = MockServer::start().await;
+    let api = FakeApi::new(8, Style::Cursor).bearer();
+    let hits = api.hits.clone();
+    api.mount(&server, "/v1/articles").await;
+    let c = build(cursor_config(&server.uri()));
+    let cancelled = || {
+        let ctx = SyncContext::new();
+        ctx.cancellation().cancel();
+        ctx
+    };
+    let mut s = c.as_load().unwrap().load(cancelled());
+    let err = s.next().await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    assert!(s.next().await.is_none());
+    let mut s = c.as_slim().unwrap().list_ids(cancelled());
+    let err = s.next().await.unwrap().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Cancelled);
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn max_pages_bounds_load_and_fails_list_ids() {
     let server = MockServer::start().await;
     FakeApi::new(20, Style::Cursor)

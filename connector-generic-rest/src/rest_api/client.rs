@@ -353,6 +353,37 @@ impl RestClient {
         Ok(req)
     }
 
+    /// Fetches the first page, its errors put in terms of the config (the connector's
+    /// `check` documents which).
+    pub(crate) async fn check(&self) -> Result<()> {
+        let Err(e) = self.fetch_page(self.endpoint.start(), None).await else {
+            return Ok(());
+        };
+        Err(match e.kind() {
+            ErrorKind::NotFound => Error::new(
+                ErrorKind::Config,
+                format!("the endpoint was not found: {}", e.message()),
+            )
+            .with_field("url")
+            .with_connector(SOURCE)
+            .with_cause(e),
+            ErrorKind::InvalidData => {
+                let field = e.field().unwrap_or("url").to_owned();
+                Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "the endpoint's answer does not fit the config: {}",
+                        e.message()
+                    ),
+                )
+                .with_field(field)
+                .with_connector(SOURCE)
+                .with_cause(e)
+            }
+            _ => e,
+        })
+    }
+
     /// Fetches the page at `pos`: its items (any JSON values) and the position after it.
     pub(crate) async fn fetch_page(
         &self,
