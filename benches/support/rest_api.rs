@@ -83,7 +83,7 @@ pub(crate) fn connector(uri: &str) -> Arc<dyn Connector> {
         "pagination_config": {"cursor_param": "cursor", "next_cursor_path": "$.meta.next", "page_size": PAGE},
     });
     match registry.build("rest_api", config) {
-        Ok(c) => c.into(),
+        Ok(c) => c,
         Err(e) => panic!("bench config: {e}"),
     }
 }
