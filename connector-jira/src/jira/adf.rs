@@ -4,8 +4,10 @@
 //! task lists, code blocks, block quotes, panels, expands, rules, tables, text marks (strong,
 //! em, code, strike, links), mentions, emoji, dates, statuses, cards and media (named, since
 //! their bytes are attachments). Unknown nodes give their text. Nesting deeper than
-//! [`MAX_DEPTH`] is flattened to text, so a hostile document cannot exhaust the stack.
+//! [`MAX_DEPTH`] is flattened to text, so a hostile document cannot exhaust the stack. The
+//! Markdown is written by core's writer, which escapes the text.
 
+use connector_core::text::markdown::{self, Block, Inline, List, ListItem, Table};
 use serde_json::Value;
 
 /// Nesting depth past which nodes are rendered as plain text.
@@ -13,11 +15,11 @@ const MAX_DEPTH: usize = 48;
 
 /// An ADF document (or any ADF node) as Markdown.
 pub(crate) fn to_markdown(doc: &Value) -> String {
-    let out = match doc.get("type").and_then(Value::as_str) {
-        Some("doc") | None => blocks(children(doc), 0, "\n\n"),
+    let blocks = match doc.get("type").and_then(Value::as_str) {
+        Some("doc") | None => blocks(children(doc), 0),
         Some(_) => block(doc, 0),
     };
-    out.trim().to_owned()
+    markdown::render(&blocks)
 }
 
 fn children(node: &Value) -> &[Value] {
@@ -34,111 +36,91 @@ fn attr_str<'a>(node: &'a Value, name: &str) -> Option<&'a str> {
     attr(node, name).and_then(Value::as_str)
 }
 
-fn blocks(nodes: &[Value], depth: usize, sep: &str) -> String {
-    nodes
-        .iter()
-        .map(|n| block(n, depth + 1))
-        .filter(|s| !s.trim().is_empty())
-        .collect::<Vec<_>>()
-        .join(sep)
+fn kind(node: &Value) -> &str {
+    node.get("type").and_then(Value::as_str).unwrap_or("")
 }
 
-fn prefix_lines(text: &str, first: &str, rest: &str) -> String {
-    let mut out = String::new();
-    for (i, line) in text.lines().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        let p = if i == 0 { first } else { rest };
-        if line.is_empty() {
-            out.push_str(p.trim_end());
-        } else {
-            out.push_str(p);
-            out.push_str(line);
-        }
-    }
-    if out.is_empty() {
-        out.push_str(first.trim_end());
-    }
-    out
+fn blocks(nodes: &[Value], depth: usize) -> Vec<Block> {
+    nodes.iter().flat_map(|n| block(n, depth + 1)).collect()
 }
 
-fn block(node: &Value, depth: usize) -> String {
+fn paragraph(content: Vec<Inline>) -> Vec<Block> {
+    vec![Block::Paragraph(content)]
+}
+
+fn block(node: &Value, depth: usize) -> Vec<Block> {
     if depth > MAX_DEPTH {
-        return plain_text(node);
+        return paragraph(vec![Inline::Text(plain_text(node))]);
     }
-    let kind = node.get("type").and_then(Value::as_str).unwrap_or("");
-    match kind {
-        "paragraph" => inlines(children(node), depth),
+    match kind(node) {
+        "paragraph" => paragraph(inlines(children(node), depth)),
         "heading" => {
             let level = attr(node, "level")
                 .and_then(Value::as_u64)
                 .unwrap_or(1)
                 .clamp(1, 6);
-            format!(
-                "{} {}",
-                "#".repeat(level as usize),
-                inlines(children(node), depth)
-            )
+            vec![Block::heading(level as u8, inlines(children(node), depth))]
         }
-        "bulletList" | "taskList" | "decisionList" => list(node, depth, None),
+        "bulletList" | "taskList" | "decisionList" => vec![Block::List(list(node, depth, None))],
         "orderedList" => {
             let start = attr(node, "order").and_then(Value::as_u64).unwrap_or(1);
-            list(node, depth, Some(start))
+            vec![Block::List(list(node, depth, Some(start)))]
         }
-        "listItem" | "decisionItem" => blocks(children(node), depth, "\n"),
-        "taskItem" => {
-            let done = attr_str(node, "state") == Some("DONE");
-            format!(
-                "[{}] {}",
-                if done { "x" } else { " " },
-                inlines(children(node), depth)
-            )
-        }
+        "listItem" | "decisionItem" => blocks(children(node), depth),
+        "taskItem" => paragraph(inlines(children(node), depth)),
         "codeBlock" => {
-            let lang = attr_str(node, "language").unwrap_or("");
             let code: String = children(node)
                 .iter()
                 .filter_map(|t| t.get("text").and_then(Value::as_str))
                 .collect();
-            let fence = if code.contains("```") { "~~~~" } else { "```" };
-            format!("{fence}{lang}\n{}\n{fence}", code.trim_end_matches('\n'))
+            vec![Block::code(attr_str(node, "language"), code)]
         }
-        "blockquote" => prefix_lines(&blocks(children(node), depth, "\n\n"), "> ", "> "),
+        "blockquote" => vec![Block::quote(blocks(children(node), depth))],
         "panel" => {
             let title = match attr_str(node, "panelType").unwrap_or("info") {
-                "note" => "Note",
-                "warning" => "Warning",
-                "success" => "Success",
-                "error" => "Error",
-                "tip" => "Tip",
-                _ => "Info",
+                "note" => "Note:",
+                "warning" => "Warning:",
+                "success" => "Success:",
+                "error" => "Error:",
+                "tip" => "Tip:",
+                _ => "Info:",
             };
-            let body = blocks(children(node), depth, "\n\n");
-            prefix_lines(&format!("**{title}:** {body}"), "> ", "> ")
+            let mut body = blocks(children(node), depth);
+            let label = Inline::strong(vec![Inline::text(title)]);
+            // The label leads the first paragraph, or stands on its own before other blocks.
+            match body.first_mut() {
+                Some(Block::Paragraph(first)) => {
+                    first.splice(0..0, [label, Inline::text(" ")]);
+                }
+                _ => body.insert(0, Block::paragraph(vec![label])),
+            }
+            vec![Block::quote(body)]
         }
         "expand" | "nestedExpand" => {
-            let body = blocks(children(node), depth, "\n\n");
-            match attr_str(node, "title").filter(|t| !t.is_empty()) {
-                Some(t) => format!("**{t}**\n\n{body}"),
-                None => body,
+            let mut out = Vec::new();
+            if let Some(t) = attr_str(node, "title").filter(|t| !t.is_empty()) {
+                out.push(Block::paragraph(vec![Inline::strong(vec![Inline::text(
+                    t,
+                )])]));
             }
+            out.extend(blocks(children(node), depth));
+            out
         }
-        "rule" => "---".to_owned(),
-        "table" => table(node, depth),
-        "mediaSingle" | "mediaGroup" => blocks(children(node), depth, "\n"),
-        "media" => media(node),
+        "rule" => vec![Block::Rule],
+        "table" => vec![Block::Table(table(node, depth))],
+        "mediaSingle" | "mediaGroup" => blocks(children(node), depth),
+        "media" => paragraph(vec![media(node)]),
         "blockCard" | "embedCard" => attr_str(node, "url")
-            .map(|u| format!("<{u}>"))
+            .map(|u| paragraph(vec![Inline::autolink(u)]))
             .unwrap_or_default(),
-        _ if node.get("text").is_some() => inline(node, depth),
+        _ if node.get("text").is_some() => paragraph(vec![inline(node, depth)]),
         _ => {
             // Unknown block: keep whatever it holds, as blocks or inline.
             let kids = children(node);
             if kids.iter().all(|k| k.get("text").is_some() || is_inline(k)) {
-                inlines(kids, depth)
+                paragraph(inlines(kids, depth))
             } else {
-                blocks(kids, depth, "\n\n")
+                blocks(kids, depth)
             }
         }
     }
@@ -146,177 +128,167 @@ fn block(node: &Value, depth: usize) -> String {
 
 fn is_inline(node: &Value) -> bool {
     matches!(
-        node.get("type").and_then(Value::as_str),
-        Some(
-            "text"
-                | "hardBreak"
-                | "mention"
-                | "emoji"
-                | "inlineCard"
-                | "date"
-                | "status"
-                | "placeholder"
-                | "mediaInline"
-        )
+        kind(node),
+        "text"
+            | "hardBreak"
+            | "mention"
+            | "emoji"
+            | "inlineCard"
+            | "date"
+            | "status"
+            | "placeholder"
+            | "mediaInline"
     )
 }
 
-fn list(node: &Value, depth: usize, ordered: Option<u64>) -> String {
-    let mut out = Vec::new();
-    for (i, item) in children(node).iter().enumerate() {
-        let marker = match ordered {
-            Some(start) => format!("{}. ", start + i as u64),
-            None => "- ".to_owned(),
-        };
-        let indent = " ".repeat(marker.len());
-        out.push(prefix_lines(&block(item, depth + 1), &marker, &indent));
-    }
-    out.join("\n")
+fn is_list(node: &Value) -> bool {
+    matches!(
+        kind(node),
+        "bulletList" | "orderedList" | "taskList" | "decisionList"
+    )
 }
 
-fn media(node: &Value) -> String {
+fn list(node: &Value, depth: usize, start: Option<u64>) -> List {
+    let mut items: Vec<ListItem> = Vec::new();
+    for item in children(node) {
+        let content = block(item, depth + 1);
+        if is_list(item) {
+            // A list directly in a list (a nested task list) belongs to the item before it.
+            match items.last_mut() {
+                Some(last) => last.blocks.extend(content),
+                None => items.push(ListItem::new(content)),
+            }
+        } else if kind(item) == "taskItem" {
+            items.push(ListItem::task(
+                attr_str(item, "state") == Some("DONE"),
+                content,
+            ));
+        } else {
+            items.push(ListItem::new(content));
+        }
+    }
+    match start {
+        Some(start) => List::ordered(start, items),
+        None => List::bullet(items),
+    }
+}
+
+fn media(node: &Value) -> Inline {
     let name = attr_str(node, "alt")
         .filter(|a| !a.is_empty())
         .or_else(|| attr_str(node, "id"))
         .unwrap_or("file");
-    format!("[attachment: {name}]")
+    Inline::Text(format!("[attachment: {name}]"))
 }
 
-fn cell_text(cell: &Value, depth: usize) -> String {
-    blocks(children(cell), depth, " ")
-        .replace('\n', " ")
-        .replace('|', "\\|")
-        .trim()
-        .to_owned()
-}
-
-fn table(node: &Value, depth: usize) -> String {
-    let rows: Vec<Vec<String>> = children(node)
+/// The first row is the header (Markdown tables need one; Jira's tables lead with one).
+fn table(node: &Value, depth: usize) -> Table {
+    let mut rows: Vec<Vec<Vec<Block>>> = children(node)
         .iter()
         .map(|row| {
             children(row)
                 .iter()
-                .map(|c| cell_text(c, depth + 1))
+                .map(|c| blocks(children(c), depth + 1))
                 .collect()
         })
         .collect();
-    let width = rows.iter().map(Vec::len).max().unwrap_or(0);
-    if width == 0 {
-        return String::new();
-    }
-    let line = |cells: &[String]| {
-        let mut padded: Vec<&str> = cells.iter().map(String::as_str).collect();
-        padded.resize(width, "");
-        format!("| {} |", padded.join(" | "))
+    let header = if rows.is_empty() {
+        Vec::new()
+    } else {
+        rows.remove(0)
     };
-    let mut out = Vec::with_capacity(rows.len() + 1);
-    out.push(line(&rows[0]));
-    out.push(format!("|{}", " --- |".repeat(width)));
-    for row in &rows[1..] {
-        out.push(line(row));
+    Table::new(header, rows)
+}
+
+fn inlines(nodes: &[Value], depth: usize) -> Vec<Inline> {
+    let mut out = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        if depth < MAX_DEPTH && !is_inline(node) && node.get("text").is_none() {
+            // An unknown inline: what it holds.
+            out.extend(inlines(children(node), depth + 1));
+        } else {
+            out.push(inline(node, depth + 1));
+        }
     }
-    out.join("\n")
+    out
 }
 
-fn inlines(nodes: &[Value], depth: usize) -> String {
-    nodes.iter().map(|n| inline(n, depth + 1)).collect()
-}
-
-fn inline(node: &Value, depth: usize) -> String {
+fn inline(node: &Value, depth: usize) -> Inline {
     if depth > MAX_DEPTH {
-        return plain_text(node);
+        return Inline::Text(plain_text(node));
     }
-    match node.get("type").and_then(Value::as_str).unwrap_or("") {
+    let text = |s: Option<&str>| Inline::text(s.unwrap_or(""));
+    match kind(node) {
         "text" => marked_text(node),
-        "hardBreak" => "\n".to_owned(),
+        "hardBreak" => Inline::LineBreak,
         "mention" => {
             let name = attr_str(node, "text")
                 .or_else(|| attr_str(node, "id"))
                 .unwrap_or("someone");
             if name.starts_with('@') {
-                name.to_owned()
+                Inline::text(name)
             } else {
-                format!("@{name}")
+                Inline::Text(format!("@{name}"))
             }
         }
-        "emoji" => attr_str(node, "text")
-            .or_else(|| attr_str(node, "shortName"))
-            .unwrap_or("")
-            .to_owned(),
-        "inlineCard" => attr_str(node, "url")
-            .map(|u| format!("<{u}>"))
-            .unwrap_or_default(),
-        "date" => attr(node, "timestamp")
-            .and_then(|t| {
-                t.as_str()
-                    .and_then(|s| s.parse::<i64>().ok())
-                    .or_else(|| t.as_i64())
-            })
-            .and_then(chrono::DateTime::from_timestamp_millis)
-            .map(|d| d.format("%Y-%m-%d").to_string())
-            .unwrap_or_default(),
-        "status" => attr_str(node, "text")
-            .map(|t| format!("[{t}]"))
-            .unwrap_or_default(),
+        "emoji" => text(attr_str(node, "text").or_else(|| attr_str(node, "shortName"))),
+        "inlineCard" => Inline::autolink(attr_str(node, "url").unwrap_or("")),
+        "date" => Inline::Text(
+            attr(node, "timestamp")
+                .and_then(|t| {
+                    t.as_str()
+                        .and_then(|s| s.parse::<i64>().ok())
+                        .or_else(|| t.as_i64())
+                })
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+        ),
+        "status" => Inline::Text(
+            attr_str(node, "text")
+                .map(|t| format!("[{t}]"))
+                .unwrap_or_default(),
+        ),
         "mediaInline" => media(node),
-        "placeholder" => String::new(),
+        "placeholder" => Inline::text(""),
         _ => match node.get("text").and_then(Value::as_str) {
-            Some(t) => t.to_owned(),
-            None => inlines(children(node), depth),
+            Some(t) => Inline::text(t),
+            None => Inline::Text(plain_text(node)),
         },
     }
 }
 
-fn marked_text(node: &Value) -> String {
+fn marked_text(node: &Value) -> Inline {
     let text = node.get("text").and_then(Value::as_str).unwrap_or("");
-    if text.is_empty() {
-        return String::new();
-    }
     let marks = node
         .get("marks")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
-    let has = |m: &str| {
-        marks
-            .iter()
-            .any(|x| x.get("type").and_then(Value::as_str) == Some(m))
-    };
-    // Markdown emphasis must hug the text: keep surrounding spaces outside the markers.
-    let core = text.trim();
-    let (lead, trail) = if core.is_empty() {
-        (text, "")
-    } else {
-        let start = text.len() - text.trim_start().len();
-        let end = start + core.len();
-        (&text[..start], &text[end..])
-    };
-    if core.is_empty() {
-        return lead.to_owned();
-    }
+    let has = |m: &str| marks.iter().any(|x| kind(x) == m);
+    // The writer moves whitespace at the edges of a span outside its markers.
     let mut s = if has("code") {
-        let fence = if core.contains('`') { "``" } else { "`" };
-        format!("{fence}{core}{fence}")
+        Inline::code(text)
     } else {
-        let mut s = core.to_owned();
+        let mut s = Inline::text(text);
         if has("em") {
-            s = format!("*{s}*");
+            s = Inline::emphasis(vec![s]);
         }
         if has("strong") {
-            s = format!("**{s}**");
+            s = Inline::strong(vec![s]);
         }
         if has("strike") {
-            s = format!("~~{s}~~");
+            s = Inline::strikethrough(vec![s]);
         }
         s
     };
     if let Some(href) = marks
         .iter()
-        .find(|m| m.get("type").and_then(Value::as_str) == Some("link"))
+        .find(|m| kind(m) == "link")
         .and_then(|m| attr_str(m, "href"))
     {
-        s = format!("[{s}]({href})");
+        s = Inline::link(vec![s], href);
     }
-    format!("{lead}{s}{trail}")
+    s
 }
 
 /// Every text of a node, with no formatting.
@@ -360,5 +332,27 @@ mod tests {
             {"type": "text", "text": "end"}
         ]}]});
         assert_eq!(to_markdown(&doc), "a **bold** end");
+    }
+
+    #[test]
+    fn text_is_escaped_and_breaks_are_hard() {
+        let doc = json!({"type": "doc", "content": [
+            {"type": "paragraph", "content": [
+                {"type": "text", "text": "# 2*3*4 is not a heading"},
+                {"type": "hardBreak"},
+                {"type": "text", "text": "1. nor a list"}
+            ]},
+            {"type": "codeBlock", "content": [{"type": "text", "text": "a ``` b"}]},
+            {"type": "panel", "attrs": {"panelType": "note"}, "content": [
+                {"type": "bulletList", "content": [
+                    {"type": "listItem", "content": [{"type": "paragraph", "content": [{"type": "text", "text": "point"}]}]}
+                ]}
+            ]}
+        ]});
+        assert_eq!(
+            to_markdown(&doc),
+            "\\# 2\\*3\\*4 is not a heading  \n1\\. nor a list\n\n````\na ``` b\n````\n\n\
+             > **Note:**\n>\n> - point"
+        );
     }
 }
