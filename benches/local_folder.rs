@@ -42,7 +42,7 @@ fn make_files(root: &Path) -> std::io::Result<u64> {
 
 fn connector(root: &Path) -> Result<Arc<dyn Connector>> {
     let config = serde_json::json!({ "path": root.to_string_lossy() });
-    Ok(connectors::registry().build("local", config)?.into())
+    connectors::registry().build("local", config)
 }
 
 async fn sync(

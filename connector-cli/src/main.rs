@@ -21,7 +21,7 @@ use connector_core::Cancellation;
 use connector_core::sink::{DirectorySink, NdjsonSink, Sink};
 use connector_core::state::{FileStateStore, MemoryStateStore, StateStore};
 use connector_core::sync::{SyncOptions, Syncer};
-use connector_core::{Connector, Error, Registry, Result};
+use connector_core::{Error, Registry, Result};
 use tracing_subscriber::EnvFilter;
 
 use crate::args::{Cli, Command, ConfigArgs, SyncArgs};

@@ -30,7 +30,7 @@ fn build(source: &str, uri: &str, extra: Value) -> Arc<dyn Connector> {
     }
     let mut registry = Registry::new();
     connector_google::register(&mut registry);
-    Arc::from(registry.build(source, cfg).expect("a valid config"))
+    registry.build(source, cfg).expect("a valid config")
 }
 
 fn secret() -> String {

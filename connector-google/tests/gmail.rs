@@ -31,7 +31,7 @@ fn config(uri: &str, tokens: Value, extra: Value) -> Value {
 fn build(cfg: Value) -> Arc<dyn Connector> {
     let mut registry = Registry::new();
     connector_google::register(&mut registry);
-    Arc::from(registry.build("gmail", cfg).expect("a valid config"))
+    registry.build("gmail", cfg).expect("a valid config")
 }
 
 /// Nested multipart: mixed [ alternative [ text/plain ISO-8859-1, text/html ], a PDF ].
