@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use connector_core::{Connector, ErrorKind, SyncContext, SyncStats};
-use connector_s3::s3::{S3Config, S3Connector};
+use connector_core::{CheckpointedConnector, Connector, ErrorKind, SyncContext, SyncStats};
+use connector_s3::s3::{S3Checkpoint, S3Config, S3Connector};
 use futures::StreamExt;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -379,5 +379,146 @@ async fn an_object_denied_alone_is_a_failure_and_the_sync_goes_on() {
         page.failures[0].message.contains("a.md"),
         "{}",
         page.failures[0].message
+    );
+}
+
+/// A listing of `keys`, each `size` bytes, whose next page is at `token` when given.
+fn listing_of(keys: &[&str], size: u64, token: Option<&str>) -> String {
+    let contents: String = keys
+        .iter()
+        .map(|k| {
+            format!(
+                "<Contents><Key>{k}</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>&quot;{k}&quot;</ETag><Size>{size}</Size></Contents>"
+            )
+        })
+        .collect();
+    let more = match token {
+        Some(t) => format!(
+            "<IsTruncated>true</IsTruncated><NextContinuationToken>{t}</NextContinuationToken>"
+        ),
+        None => "<IsTruncated>false</IsTruncated>".to_owned(),
+    };
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>docs</Name><Prefix></Prefix><MaxKeys>1000</MaxKeys>{more}{contents}</ListBucketResult>"#
+    )
+}
+
+/// The one policy (core's `ErrorKind::ends_sync`): an object the store keeps failing on after
+/// every retry is a failure of that object, and the objects after it still come. (Before the
+/// page pipeline moved to core, this ended the sync.)
+#[tokio::test]
+async fn an_object_the_store_keeps_failing_on_is_a_failure_and_the_sync_goes_on() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/docs/"))
+        .respond_with(xml(200, listing_of(&["a.md", "b.md"], 1, None)))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/docs/a.md"))
+        .respond_with(xml(
+            503,
+            error_body("SlowDown", "Please reduce your request rate."),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/docs/b.md"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("b"))
+        .mount(&server)
+        .await;
+    let c = fast("s3_compatible", compat(&server));
+    let mut stream = c.as_load().expect("load").load(SyncContext::new());
+    let page = stream.next().await.expect("a page").expect("the page");
+    let ids: Vec<&str> = page.documents.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["s3_compatible:docs:b.md"]);
+    assert_eq!(page.failures.len(), 1);
+    let failure = &page.failures[0];
+    assert_eq!(failure.id.as_deref(), Some("s3_compatible:docs:a.md"));
+    assert_eq!(failure.kind, ErrorKind::Unavailable);
+    assert!(failure.retryable);
+    assert!(failure.message.contains("a.md"), "{}", failure.message);
+    assert_eq!(
+        failure.link.as_ref().map(|l| l.path()),
+        Some("/docs/a.md"),
+        "the failure links to the object"
+    );
+    assert!(stream.next().await.is_none());
+}
+
+/// A store that hands back the continuation token it was given would be listed forever: core's
+/// `paginate` ends the listing with an error after the repeated page.
+#[tokio::test]
+async fn a_repeated_continuation_token_ends_the_listing() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/docs/"))
+        .respond_with(xml(200, listing_of(&["a.md"], 1, Some("again"))))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/docs/a.md"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("a"))
+        .mount(&server)
+        .await;
+    let c = fast("s3_compatible", compat(&server));
+    let err = load_all(c.as_ref(), SyncContext::new())
+        .await
+        .expect_err("the listing loops");
+    assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
+    assert!(err.to_string().contains("again"), "{err}");
+    let lists = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/docs/")
+        .count();
+    assert_eq!(lists, 2, "listed twice, then stopped");
+}
+
+/// A page whose documents pass 32 MiB is handed on in parts; a part's checkpoint resumes after
+/// its last key, the page's last part carries the page's own.
+#[tokio::test]
+async fn a_page_of_large_objects_is_handed_on_in_parts() {
+    const SIZE: usize = 17 * 1024 * 1024;
+    let server = MockServer::start().await;
+    let keys = ["a.bin", "b.bin", "c.bin"];
+    Mock::given(method("GET"))
+        .and(path("/docs/"))
+        .respond_with(xml(200, listing_of(&keys, SIZE as u64, None)))
+        .mount(&server)
+        .await;
+    for key in keys {
+        Mock::given(method("GET"))
+            .and(path(format!("/docs/{key}")))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; SIZE]))
+            .mount(&server)
+            .await;
+    }
+    let c = S3Connector::for_source("s3_compatible", compat(&server)).expect("valid config");
+    let parts: Vec<_> = c
+        .load_from_checkpoint(S3Checkpoint::start(), None, SyncContext::new())
+        .map(|part| {
+            let part = part.expect("a part");
+            let ids: Vec<String> = part.batch.documents.iter().map(|d| d.id.clone()).collect();
+            let cp = part.checkpoint;
+            (ids, cp.start_after, cp.continuation_token, cp.done)
+        })
+        .collect()
+        .await;
+    let id = |k: &str| format!("s3_compatible:docs:{k}");
+    assert_eq!(
+        parts,
+        [
+            (
+                vec![id("a.bin"), id("b.bin")],
+                Some("b.bin".to_owned()),
+                None,
+                false
+            ),
+            (vec![id("c.bin")], Some("c.bin".to_owned()), None, true),
+        ]
     );
 }

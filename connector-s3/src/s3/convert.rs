@@ -1,6 +1,7 @@
 //! Listed object + downloaded body → [`Document`]; the failures that name their key.
 
-use connector_core::{Document, ErrorKind, Failure};
+use connector_core::pages::item_failure;
+use connector_core::{Document, Error, ErrorKind, Failure, Result};
 
 use super::client::{Fetched, S3Client};
 use super::model::{Listed, file_name};
@@ -43,16 +44,16 @@ pub(crate) fn document(client: &S3Client, listed: &Listed, fetched: Fetched) -> 
         .as_deref()
         .map(|m| m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase())
         .filter(|m| !m.is_empty() && m != "application/octet-stream" && m != "binary/octet-stream");
-    let mime = header_mime.clone().unwrap_or_else(|| {
+    let is_text = ext.as_deref().is_some_and(|e| TEXT_EXTENSIONS.contains(&e))
+        || header_mime
+            .as_deref()
+            .is_some_and(|m| m.starts_with("text/"));
+    let mime = header_mime.unwrap_or_else(|| {
         mime_guess::from_path(file_name(&listed.key))
             .first_raw()
             .unwrap_or("application/octet-stream")
             .to_owned()
     });
-    let is_text = ext.as_deref().is_some_and(|e| TEXT_EXTENSIONS.contains(&e))
-        || header_mime
-            .as_deref()
-            .is_some_and(|m| m.starts_with("text/"));
     let size = listed.size.max(fetched.body.len() as u64);
     let title = file_name(&listed.key).to_owned();
     let mut doc = if is_text {
@@ -112,17 +113,13 @@ pub(crate) fn unaddressable(client: &S3Client, key: &str) -> Option<Failure> {
     })
 }
 
-/// A download that failed for this object only.
-pub(crate) fn download_failure(
-    client: &S3Client,
-    key: &str,
-    error: &connector_core::Error,
-) -> Failure {
-    let mut failure = Failure::from_error(Some(document_id(client, key)), error);
-    if !failure.message.contains(key) {
-        failure.message = format!("object `{key}`: {}", failure.message);
-    }
-    failure.with_link(client.object_url(key))
+/// The failure of a download that failed for this object only, by the one policy, with the
+/// object's link.
+///
+/// # Errors
+/// `error` itself when it [ends the sync](connector_core::ErrorKind::ends_sync).
+pub(crate) fn download_failure(client: &S3Client, key: &str, error: Error) -> Result<Failure> {
+    Ok(item_failure(document_id(client, key), error)?.with_link(client.object_url(key)))
 }
 
 #[cfg(test)]

@@ -27,6 +27,17 @@ impl Listed {
             key: content.key,
         }
     }
+
+    /// An object known by its key alone (a refetch): its size, ETag and time come from the
+    /// download.
+    pub(crate) fn named(key: &str) -> Self {
+        Self {
+            key: key.to_owned(),
+            size: 0,
+            etag: None,
+            last_modified: None,
+        }
+    }
 }
 
 /// The last segment of a key.
