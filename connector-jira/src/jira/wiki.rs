@@ -1,24 +1,163 @@
 //! Jira wiki markup (Server/Data Center, REST v2) → Markdown.
 //!
 //! Block level: `h1.`–`h6.`, `bq.`, `{quote}`, `{panel}`, `{code[:lang]}`, `{noformat}`, `*`/`#`
-//! lists (nested, mixed), `||header||` and `|cell|` tables, `----`. Inline: `*bold*`,
-//! `_italic_`, `-strike-`, `+inserted+`, `{{monospace}}`, `[text|url]`, `[url]`, `[~user]`,
-//! `!image!`, `{color}` (dropped). Anything else passes through as text.
+//! lists (nested, mixed), `||header||` and `|cell|` tables, `----`; lines of one paragraph are
+//! kept apart by line breaks, as Jira shows them. Inline: `*bold*`, `_italic_`, `-strike-`,
+//! `+inserted+`, `{{monospace}}`, `[text|url]`, `[url]`, `[~user]`, `!image!`, `{color}`
+//! (dropped). Anything else passes through as text, escaped by core's Markdown writer.
+
+use connector_core::text::markdown::{self, Block, Inline, List, ListItem, Table};
 
 /// Wiki markup as Markdown.
 pub(crate) fn to_markdown(src: &str) -> String {
+    markdown::render(&parse(src))
+}
+
+/// The blocks of a wiki text, as they are built line by line.
+#[derive(Default)]
+struct Builder {
+    out: Vec<Block>,
+    /// The blocks of an open `{quote}` or `{panel}`.
+    quote: Option<Vec<Block>>,
+    /// The lines of the open paragraph.
+    paragraph: Vec<Inline>,
+    /// The open lists, outermost first: whether ordered, and the items so far.
+    lists: Vec<(bool, Vec<ListItem>)>,
+    table: Option<Table>,
+}
+
+impl Builder {
+    /// Where a finished block goes: the open quote, or the document.
+    fn push(&mut self, block: Block) {
+        match &mut self.quote {
+            Some(quote) => quote.push(block),
+            None => self.out.push(block),
+        }
+    }
+
+    fn end_paragraph(&mut self) {
+        if !self.paragraph.is_empty() {
+            let lines = std::mem::take(&mut self.paragraph);
+            self.push(Block::Paragraph(lines));
+        }
+    }
+
+    /// Closes the lists deeper than `depth`; each goes into the last item of the one above.
+    fn end_lists_below(&mut self, depth: usize) {
+        while self.lists.len() > depth {
+            let Some((ordered, items)) = self.lists.pop() else {
+                break;
+            };
+            let list = Block::List(if ordered {
+                List::ordered(1, items)
+            } else {
+                List::bullet(items)
+            });
+            match self.lists.last_mut() {
+                Some((_, parent)) => match parent.last_mut() {
+                    Some(item) => item.blocks.push(list),
+                    None => parent.push(ListItem::new(vec![list])),
+                },
+                None => self.push(list),
+            }
+        }
+    }
+
+    fn end_table(&mut self) {
+        if let Some(table) = self.table.take() {
+            self.push(Block::Table(table));
+        }
+    }
+
+    fn end_all(&mut self) {
+        self.end_paragraph();
+        self.end_lists_below(0);
+        self.end_table();
+    }
+
+    /// A block of its own (heading, rule, code): ends whatever is open.
+    fn block(&mut self, block: Block) {
+        self.end_all();
+        self.push(block);
+    }
+
+    fn line(&mut self, text: &str) {
+        self.end_lists_below(0);
+        self.end_table();
+        if !self.paragraph.is_empty() {
+            self.paragraph.push(Inline::LineBreak);
+        }
+        self.paragraph.extend(inline(text));
+    }
+
+    fn list_item(&mut self, markers: &str, text: &str) {
+        self.end_paragraph();
+        self.end_table();
+        let kinds: Vec<bool> = markers.chars().map(|c| c == '#').collect();
+        // Levels that continue: the same kind of list at each level above the item's own.
+        let same = self
+            .lists
+            .iter()
+            .zip(&kinds)
+            .take_while(|((ordered, _), kind)| ordered == *kind)
+            .count();
+        self.end_lists_below(same.min(kinds.len()));
+        while self.lists.len() < kinds.len() {
+            let kind = kinds[self.lists.len()];
+            self.lists.push((kind, Vec::new()));
+        }
+        if let Some((_, items)) = self.lists.last_mut() {
+            items.push(ListItem::new(vec![Block::paragraph(inline(text))]));
+        }
+    }
+
+    fn table_row(&mut self, line: &str) {
+        self.end_paragraph();
+        self.end_lists_below(0);
+        let header = line.starts_with("||");
+        let cells: Vec<Vec<Block>> = table_cells(line)
+            .iter()
+            .map(|c| vec![Block::paragraph(inline(c.trim()))])
+            .collect();
+        match &mut self.table {
+            Some(table) => table.rows.push(cells),
+            // Markdown tables need a header row: a table without one gets an empty one.
+            None if header => self.table = Some(Table::new(cells, Vec::new())),
+            None => self.table = Some(Table::new(Vec::new(), vec![cells])),
+        }
+    }
+
+    /// `{quote}` and `{panel}` open and close the same way.
+    fn toggle_quote(&mut self, title: Option<String>) {
+        self.end_all();
+        match self.quote.take() {
+            Some(blocks) => self.out.push(Block::quote(blocks)),
+            None => {
+                let mut blocks = Vec::new();
+                if let Some(title) = title {
+                    blocks.push(Block::paragraph(vec![Inline::strong(inline(&title))]));
+                }
+                self.quote = Some(blocks);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<Block> {
+        self.end_all();
+        if let Some(blocks) = self.quote.take() {
+            self.out.push(Block::quote(blocks));
+        }
+        self.out
+    }
+}
+
+fn parse(src: &str) -> Vec<Block> {
     let src = src.replace("\r\n", "\n").replace('\r', "\n");
-    let mut out: Vec<String> = Vec::new();
-    let mut lines = src.lines().peekable();
-    let mut quote = false;
-    let mut in_table = false;
+    let mut b = Builder::default();
+    let mut lines = src.lines();
     while let Some(raw) = lines.next() {
         let line = raw.trim_end();
         let trimmed = line.trim_start();
-        let is_row = trimmed.starts_with('|');
-        if in_table && !is_row {
-            in_table = false;
-        }
         // Preformatted blocks: everything up to the closing tag, raw.
         if let Some((tag, lang, rest)) = preformatted_open(trimmed) {
             let mut code = Vec::new();
@@ -44,101 +183,47 @@ pub(crate) fn to_markdown(src: &str) -> String {
             while code.first().is_some_and(|l| l.trim().is_empty()) {
                 code.remove(0);
             }
-            let body = code.join("\n");
-            let fence = if body.contains("```") { "~~~~" } else { "```" };
-            push_quoted(&mut out, quote, &format!("{fence}{lang}\n{body}\n{fence}"));
+            b.block(Block::code(Some(&lang), code.join("\n")));
             continue;
         }
         if trimmed.starts_with("{quote}")
             || (trimmed.starts_with("{panel") && trimmed.ends_with('}'))
         {
-            // `{quote}` and `{panel}` open and close the same way.
-            quote = !quote;
-            let rest = trimmed
-                .strip_prefix("{quote}")
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            if quote && trimmed.starts_with("{panel:") {
-                if let Some(title) = panel_title(trimmed) {
-                    out.push(format!("> **{}**", inline(&title)));
-                }
-            } else if !rest.is_empty() {
-                push_quoted(&mut out, quote, &inline(&rest));
+            let opening = b.quote.is_none();
+            let title = if opening { panel_title(trimmed) } else { None };
+            b.toggle_quote(title);
+            let rest = trimmed.strip_prefix("{quote}").unwrap_or("").trim();
+            if !rest.is_empty() {
+                b.line(rest);
             }
             continue;
         }
         if let Some(text) = trimmed.strip_suffix("{quote}") {
             if !text.trim().is_empty() {
-                push_quoted(&mut out, quote, &inline(text.trim()));
+                b.line(text.trim());
             }
-            quote = false;
+            if b.quote.is_some() {
+                b.toggle_quote(None);
+            }
             continue;
         }
         if trimmed.is_empty() {
-            out.push(if quote { ">".to_owned() } else { String::new() });
-            continue;
-        }
-        let converted = if let Some((level, text)) = heading(trimmed) {
-            format!("{} {}", "#".repeat(level), inline(text))
+            b.end_all();
+        } else if let Some((level, text)) = heading(trimmed) {
+            b.block(Block::heading(level as u8, inline(text)));
         } else if let Some(text) = trimmed.strip_prefix("bq. ") {
-            format!("> {}", inline(text))
+            b.block(Block::quote(vec![Block::paragraph(inline(text))]));
         } else if trimmed.chars().all(|c| c == '-') && trimmed.len() >= 4 {
-            // Not `---`: right under a line of text that would make it a heading.
-            "***".to_owned()
+            b.block(Block::Rule);
         } else if let Some((markers, text)) = list_item(trimmed) {
-            let depth = markers.len();
-            let marker = if markers.ends_with('#') { "1." } else { "-" };
-            format!("{}{marker} {}", "   ".repeat(depth - 1), inline(text))
-        } else if is_row {
-            let header = trimmed.starts_with("||");
-            let cells = table_cells(trimmed);
-            let row = format!("| {} |", cells.join(" | "));
-            if in_table {
-                row
-            } else {
-                in_table = true;
-                let sep = format!("|{}", " --- |".repeat(cells.len().max(1)));
-                if header {
-                    format!("{row}\n{sep}")
-                } else {
-                    // Markdown tables need a header row.
-                    let blank = format!("|{}", "   |".repeat(cells.len().max(1)));
-                    format!("{blank}\n{sep}\n{row}")
-                }
-            }
+            b.list_item(markers, text);
+        } else if trimmed.starts_with('|') {
+            b.table_row(trimmed);
         } else {
-            inline(trimmed)
-        };
-        push_quoted(&mut out, quote, &converted);
-    }
-    let text = out.join("\n");
-    // Collapse runs of blank lines left by removed tags.
-    let mut result = String::with_capacity(text.len());
-    let mut blank = 0;
-    for line in text.lines() {
-        if line.trim().is_empty() {
-            blank += 1;
-            if blank > 1 {
-                continue;
-            }
-        } else {
-            blank = 0;
-        }
-        result.push_str(line);
-        result.push('\n');
-    }
-    result.trim().to_owned()
-}
-
-fn push_quoted(out: &mut Vec<String>, quote: bool, text: &str) {
-    for line in text.lines() {
-        if quote {
-            out.push(format!("> {line}").trim_end().to_owned());
-        } else {
-            out.push(line.to_owned());
+            b.line(trimmed);
         }
     }
+    b.finish()
 }
 
 /// `{code}`, `{code:java}`, `{code:title=A.java|language=java}`, `{noformat}`: the tag, the
@@ -211,11 +296,11 @@ fn table_cells(line: &str) -> Vec<String> {
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '[' => {
+            '[' | '{' => {
                 brackets += 1;
                 current.push(c);
             }
-            ']' => {
+            ']' | '}' => {
                 brackets = brackets.saturating_sub(1);
                 current.push(c);
             }
@@ -237,15 +322,18 @@ fn table_cells(line: &str) -> Vec<String> {
         cells.pop();
     }
     cells
-        .iter()
-        .map(|c| inline(c.trim()).replace('|', "\\|"))
-        .collect()
 }
 
 /// Inline markup of one line.
-pub(crate) fn inline(text: &str) -> String {
+fn inline(text: &str) -> Vec<Inline> {
     let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
+    let mut out = Vec::new();
+    let mut plain = String::new();
+    let flush = |plain: &mut String, out: &mut Vec<Inline>| {
+        if !plain.is_empty() {
+            out.push(Inline::Text(std::mem::take(plain)));
+        }
+    };
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -254,10 +342,8 @@ pub(crate) fn inline(text: &str) -> String {
             && chars.get(i + 1) == Some(&'{')
             && let Some(end) = find_seq(&chars, i + 2, &['}', '}'])
         {
-            let inner: String = chars[i + 2..end].iter().collect();
-            out.push('`');
-            out.push_str(&inner);
-            out.push('`');
+            flush(&mut plain, &mut out);
+            out.push(Inline::Code(chars[i + 2..end].iter().collect()));
             i = end + 2;
             continue;
         }
@@ -279,7 +365,8 @@ pub(crate) fn inline(text: &str) -> String {
             && let Some(end) = chars[i..].iter().position(|&x| x == ']')
             && let Some(link) = link(&chars[i + 1..i + end].iter().collect::<String>())
         {
-            out.push_str(&link);
+            flush(&mut plain, &mut out);
+            out.extend(link);
             i += end + 1;
             continue;
         }
@@ -294,7 +381,8 @@ pub(crate) fn inline(text: &str) -> String {
             let inner: String = chars[i + 1..close].iter().collect();
             let name = inner.split('|').next().unwrap_or("");
             if name.contains('.') {
-                out.push_str(&format!("![{name}]({name})"));
+                flush(&mut plain, &mut out);
+                out.push(Inline::image(name, name));
                 i = close + 1;
                 continue;
             }
@@ -302,21 +390,21 @@ pub(crate) fn inline(text: &str) -> String {
         if matches!(c, '*' | '_' | '-' | '+')
             && let Some(end) = emphasis_end(&chars, i)
         {
-            let inner: String = chars[i + 1..end].iter().collect();
-            let inner = inline(&inner);
-            let wrapped = match c {
-                '*' => format!("**{inner}**"),
-                '_' => format!("*{inner}*"),
-                '-' => format!("~~{inner}~~"),
-                _ => inner,
-            };
-            out.push_str(&wrapped);
+            flush(&mut plain, &mut out);
+            let inner = inline(&chars[i + 1..end].iter().collect::<String>());
+            match c {
+                '*' => out.push(Inline::Strong(inner)),
+                '_' => out.push(Inline::Emphasis(inner)),
+                '-' => out.push(Inline::Strikethrough(inner)),
+                _ => out.extend(inner),
+            }
             i = end + 1;
             continue;
         }
-        out.push(c);
+        plain.push(c);
         i += 1;
     }
+    flush(&mut plain, &mut out);
     out
 }
 
@@ -342,12 +430,12 @@ fn emphasis_end(chars: &[char], i: usize) -> Option<usize> {
     })
 }
 
-fn link(inner: &str) -> Option<String> {
+fn link(inner: &str) -> Option<Vec<Inline>> {
     if inner.is_empty() {
         return None;
     }
     if let Some(user) = inner.strip_prefix('~') {
-        return Some(format!("@{user}"));
+        return Some(vec![Inline::Text(format!("@{user}"))]);
     }
     let (text, target) = match inner.split_once('|') {
         Some((t, u)) => (Some(t.trim()), u.trim()),
@@ -357,18 +445,22 @@ fn link(inner: &str) -> Option<String> {
         .iter()
         .any(|p| target.starts_with(p));
     if let Some(att) = target.strip_prefix('^') {
-        return Some(text.unwrap_or(att).to_owned());
+        return Some(vec![Inline::text(text.unwrap_or(att))]);
     }
     if let Some(anchor) = target.strip_prefix('#') {
-        return Some(text.unwrap_or(anchor).to_owned());
+        return Some(vec![Inline::text(text.unwrap_or(anchor))]);
     }
     match (text, is_url) {
-        (Some(t), true) => Some(format!("[{}]({target})", inline(t))),
-        (None, true) => Some(format!("<{target}>")),
+        (Some(t), true) => Some(vec![Inline::link(inline(t), target)]),
+        (None, true) => Some(vec![Inline::autolink(target)]),
         // `[PROJ-12]`, `[text|PROJ-12]`: an issue key or a page; keep the words.
-        (Some(t), false) => Some(format!("{} ({target})", inline(t))),
+        (Some(t), false) => {
+            let mut words = inline(t);
+            words.push(Inline::Text(format!(" ({target})")));
+            Some(words)
+        }
         (None, false) if target.contains('-') && target.chars().any(|c| c.is_ascii_digit()) => {
-            Some(target.to_owned())
+            Some(vec![Inline::text(target)])
         }
         (None, false) => None,
     }
@@ -378,24 +470,64 @@ fn link(inner: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// One line of inline markup, as Markdown.
+    fn md(text: &str) -> String {
+        markdown::render(&[Block::paragraph(inline(text))])
+    }
+
     #[test]
     fn inline_marks() {
-        assert_eq!(inline("a *bold* and _it_ x"), "a **bold** and *it* x");
+        assert_eq!(md("a *bold* and _it_ x"), "a **bold** and *it* x");
+        // Not markup in wiki, so not markup in Markdown either.
         assert_eq!(
-            inline("snake_case_name and 2*3*4"),
-            "snake_case_name and 2*3*4"
+            md("snake_case_name and 2*3*4"),
+            "snake_case_name and 2\\*3\\*4"
         );
-        assert_eq!(inline("a - b -gone- c"), "a - b ~~gone~~ c");
-        assert_eq!(inline("[Docs|https://x.io/a]"), "[Docs](https://x.io/a)");
-        assert_eq!(inline("[~jdoe] see {{cfg.yml}}"), "@jdoe see `cfg.yml`");
-        assert_eq!(inline("unclosed *bold"), "unclosed *bold");
+        assert_eq!(md("a - b -gone- c"), "a - b ~~gone~~ c");
+        assert_eq!(md("[Docs|https://x.io/a]"), "[Docs](https://x.io/a)");
+        assert_eq!(md("[~jdoe] see {{cfg.yml}}"), "@jdoe see `cfg.yml`");
+        assert_eq!(md("unclosed *bold"), "unclosed \\*bold");
+    }
+
+    #[test]
+    fn blocks() {
+        let src = "h2. Title\nline one\nline two\n\n# a\n## b\n#* c\n* d\n||h||x||\n|1|{{a|b}}|\n{quote}\nquoted *text*\n* in quote\n{quote}\n----";
+        assert_eq!(
+            to_markdown(src),
+            "## Title\n\nline one  \nline two\n\n1. a\n   1. b\n\n   - c\n\n- d\n\n\
+             | h | x |\n| --- | --- |\n| 1 | `a\\|b` |\n\n> quoted **text**\n>\n> - in quote\n\n---"
+        );
     }
 
     #[test]
     fn never_panics_on_odd_input() {
         for s in [
-            "*", "**", "_", "[", "]", "!", "!!", "{{", "}}", "{", "|", "||", "h7. x", "h1.", "?",
-            "??", "{code", "{code}", "[|]", "-", "- ", "*_*_",
+            "*",
+            "**",
+            "_",
+            "[",
+            "]",
+            "!",
+            "!!",
+            "{{",
+            "}}",
+            "{",
+            "|",
+            "||",
+            "h7. x",
+            "h1.",
+            "?",
+            "??",
+            "{code",
+            "{code}",
+            "[|]",
+            "-",
+            "- ",
+            "*_*_",
+            "{quote}",
+            "{panel:title=x}",
+            "## deep first",
+            "#*#*#* mixed",
         ] {
             let _ = to_markdown(s);
             let _ = inline(s);
