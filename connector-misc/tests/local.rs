@@ -908,3 +908,39 @@ fn cancelled_context_stops_with_an_error() {
     let listed = block_on(async { c.list_ids(ctx).next().await.unwrap() });
     assert_eq!(listed.unwrap_err().kind(), ErrorKind::Cancelled);
 }
+
+/// A page whose documents pass 32 MiB is handed on in parts: each part's checkpoint is after
+/// its last file, the page's last part carries the page's own; resuming from a part's
+/// checkpoint yields exactly the rest.
+#[test]
+fn a_page_of_large_files_is_handed_on_in_parts() {
+    const SIZE: usize = 17 * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.bin", "b.bin", "c.bin"] {
+        write(dir.path(), name, &vec![b'x'; SIZE], day(1));
+    }
+    let mut config = LocalConfig::new(dir.path());
+    config.max_file_size = NonZeroU64::new(20 * 1024 * 1024).unwrap();
+    let c = connector(config);
+    let parts: Vec<(Vec<String>, Option<String>)> = block_on(
+        c.load_from_checkpoint(LocalCheckpoint::start(), None, SyncContext::new())
+            .map(|part| {
+                let part = part.unwrap();
+                let ids = part.batch.documents.iter().map(|d| d.id.clone()).collect();
+                (ids, part.checkpoint.after)
+            })
+            .collect(),
+    );
+    let ids = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        parts,
+        [
+            (ids(&["a.bin", "b.bin"]), Some("b.bin".to_owned())),
+            (ids(&["c.bin"]), Some("c.bin".to_owned())),
+        ]
+    );
+    assert_eq!(
+        block_on(resume_ids(&c, LocalCheckpoint::after("b.bin"))),
+        ["c.bin"]
+    );
+}

@@ -245,6 +245,26 @@ impl Walker {
         })
     }
 
+    /// Checks that the folder exists, is a folder and can be listed, naming the field `path`
+    /// when not.
+    pub(crate) async fn check(&self) -> Result<()> {
+        let root = &self.root;
+        let meta = tokio::fs::metadata(root)
+            .await
+            .map_err(|e| root_error(root, Some(e.kind()), &e))?;
+        if !meta.is_dir() {
+            return Err(not_a_folder(root));
+        }
+        let mut listing = tokio::fs::read_dir(root)
+            .await
+            .map_err(|e| root_error(root, Some(e.kind()), &e))?;
+        listing
+            .next_entry()
+            .await
+            .map_err(|e| root_error(root, Some(e.kind()), &e))?;
+        Ok(())
+    }
+
     /// Looks up files by id, as the walk would have listed them: an id the filters reject,
     /// that escapes the folder, or that is no longer a regular file yields nothing.
     pub(crate) fn lookup(&self, ids: &[String]) -> Page {
@@ -330,7 +350,7 @@ fn relative_id(root: &Path, path: &Path) -> Option<String> {
 }
 
 /// The error for a folder that cannot be read at all, naming the `path` field.
-pub(crate) fn root_error(
+fn root_error(
     root: &Path,
     kind: Option<std::io::ErrorKind>,
     cause: &dyn std::fmt::Display,
@@ -357,7 +377,7 @@ pub(crate) fn root_error(
 }
 
 /// The error for a `path` that is not a folder.
-pub(crate) fn not_a_folder(root: &Path) -> Error {
+fn not_a_folder(root: &Path) -> Error {
     Error::new(
         ErrorKind::NotFound,
         format!("`{}` is not a folder", root.display()),

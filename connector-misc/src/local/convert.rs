@@ -2,12 +2,13 @@
 
 use std::path::Path;
 
+use connector_core::pages::Outcome;
 use connector_core::{Document, ErrorKind, Failure};
 use url::Url;
 
 use super::SOURCE;
 use super::client::{Read, extension_of};
-use super::model::{Entry, Outcome, Problem, Stat, StatError, io_kind};
+use super::model::{Entry, Problem, Stat, StatError, io_kind};
 
 /// Extensions delivered as [`Content::Text`](connector_core::Content::Text): formats whose
 /// bytes are already the text a reader sees. Everything else (PDF, Office, images, and HTML,
@@ -88,17 +89,17 @@ pub(crate) fn problem_failure(problem: &Problem) -> Failure {
     )
 }
 
-/// The document for what reading `entry` gave, or its failure; skipped when the file is gone
+/// The document for what reading `entry` gave, or its failure; none when the file is gone
 /// (prune deals with it).
-pub(crate) fn document(entry: &Entry, read: Read, max: u64) -> Outcome {
+pub(crate) fn document(entry: &Entry, read: Read, max: u64) -> Option<Outcome> {
     let failed = |kind, message: &dyn std::fmt::Display| {
-        Outcome::Failed(failure(&entry.id, &entry.path, kind, message))
+        Some(failure(&entry.id, &entry.path, kind, message).into())
     };
     match read {
-        Read::Data { data, stat } => build(entry, data, stat),
-        Read::Gone => Outcome::Skipped,
+        Read::Data { data, stat } => Some(build(entry, data, stat)),
+        Read::Gone => None,
         Read::NotAFile => failed(ErrorKind::InvalidData, &"it is no longer a regular file"),
-        Read::TooLarge { size } => Outcome::Failed(too_large(entry, size, max)),
+        Read::TooLarge { size } => Some(too_large(entry, size, max).into()),
         Read::Failed(e) => failed(io_kind(&e), &format_args!("cannot read it: {e}")),
     }
 }
@@ -114,7 +115,7 @@ fn build(entry: &Entry, data: Vec<u8>, stat: Stat) -> Outcome {
             Ok(text) => text,
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
-                return Outcome::Failed(failure(
+                return Outcome::from(failure(
                     &entry.id,
                     &entry.path,
                     ErrorKind::InvalidData,
@@ -154,5 +155,5 @@ fn build(entry: &Entry, data: Vec<u8>, stat: Stat) -> Outcome {
     if let Some(url) = link(&entry.path) {
         doc = doc.with_link(url);
     }
-    Outcome::Document(Box::new(doc))
+    doc.into()
 }

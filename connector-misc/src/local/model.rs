@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
-use connector_core::{Document, ErrorKind, Failure};
+use connector_core::ErrorKind;
 
 /// One regular file the walk found and the filters accepted.
 #[derive(Debug, Clone)]
@@ -80,16 +80,6 @@ pub(crate) enum Listed {
 
 /// A page of the walk: up to `page_size` items.
 pub(crate) type Page = Vec<Listed>;
-
-/// What became of one listed item.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    Document(Box<Document>),
-    Failed(Failure),
-    Unchanged(String),
-    /// Outside the window, or gone since the walk.
-    Skipped,
-}
 
 /// Maps an I/O error to the kind a caller can act on.
 pub(crate) fn io_kind(err: &std::io::Error) -> ErrorKind {
