@@ -1,6 +1,7 @@
 //! Gmail threads to documents: every message's body from its MIME tree (nested multipart,
-//! base64url, charsets through mail-parser's decoders; `text/plain` preferred, HTML turned
-//! into Markdown otherwise), and the attachments.
+//! base64url, charsets through mail-parser's decoders; `text/plain` preferred and kept as
+//! text, HTML turned into Markdown otherwise), and the attachments. The thread's document is
+//! written by core's Markdown writer.
 
 use base64::Engine;
 use base64::alphabet::URL_SAFE;
@@ -8,6 +9,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, Utc};
 use connector_core::Document;
 use connector_core::text::html_to_markdown;
+use connector_core::text::markdown::{self, Block, Inline};
 use url::Url;
 
 use super::SOURCE;
@@ -115,7 +117,9 @@ pub(crate) struct Read<'a> {
     pub(crate) cc: String,
     pub(crate) subject: String,
     pub(crate) date: Option<DateTime<Utc>>,
-    pub(crate) body: String,
+    /// The body: plain text as paragraphs (nothing in it read as Markdown), or the HTML
+    /// body's Markdown.
+    pub(crate) body: Vec<Block>,
     pub(crate) attachments: Vec<&'a Part>,
 }
 
@@ -142,10 +146,10 @@ pub(crate) fn read_message(m: &Message) -> Result<Read<'_>, String> {
             .unwrap_or_default()
         };
         let body = match parsed.body_text(0) {
-            Some(t) => t.into_owned(),
+            Some(t) => Block::plain_text(&t),
             None => parsed
                 .body_html(0)
-                .map(|h| html_to_markdown(&h))
+                .map(|h| vec![Block::Markdown(html_to_markdown(&h))])
                 .unwrap_or_default(),
         };
         return Ok(Read {
@@ -165,14 +169,17 @@ pub(crate) fn read_message(m: &Message) -> Result<Read<'_>, String> {
     let mut leaves = Leaves::default();
     walk(payload, &mut leaves)?;
     let body = if !leaves.plain.is_empty() {
-        leaves.plain.join("\n\n")
+        leaves
+            .plain
+            .iter()
+            .flat_map(|t| Block::plain_text(t))
+            .collect()
     } else {
         leaves
             .html
             .iter()
-            .map(|h| html_to_markdown(h))
-            .collect::<Vec<_>>()
-            .join("\n\n")
+            .map(|h| Block::Markdown(html_to_markdown(h)))
+            .collect()
     };
     let h = |n: &str| payload.header(n).unwrap_or_default().to_owned();
     Ok(Read {
@@ -207,30 +214,46 @@ pub(crate) fn thread_document(user: &str, thread: &Thread, read: &[Read<'_>]) ->
     }
     let first = read.iter().filter_map(|r| r.date).min();
     let last = read.iter().filter_map(|r| r.date).max();
-    let mut text = format!("# {subject}\n\nParticipants: {}\n", participants.join(", "));
+    let mut summary = vec![Inline::Text(format!(
+        "Participants: {}",
+        participants.join(", ")
+    ))];
     if let (Some(f), Some(l)) = (first, last) {
-        text.push_str(&format!(
-            "Dates: {} to {}\n",
+        summary.push(Inline::LineBreak);
+        summary.push(Inline::Text(format!(
+            "Dates: {} to {}",
             f.to_rfc3339(),
             l.to_rfc3339()
-        ));
+        )));
     }
+    let mut blocks = vec![
+        Block::heading(1, vec![Inline::text(subject.as_str())]),
+        Block::Paragraph(summary),
+    ];
     for r in read {
-        text.push_str("\n---\n\n");
-        text.push_str(&format!("**From:** {}  \n", r.from));
-        if !r.to.is_empty() {
-            text.push_str(&format!("**To:** {}  \n", r.to));
+        blocks.push(Block::Rule);
+        // One header per line: `**From:** alice@…`.
+        let mut headers = Vec::new();
+        let date = r.date.map(|d| d.to_rfc3339()).unwrap_or_default();
+        for (name, value) in [
+            ("From:", &r.from),
+            ("To:", &r.to),
+            ("Cc:", &r.cc),
+            ("Date:", &date),
+        ] {
+            if value.is_empty() && name != "From:" {
+                continue;
+            }
+            if !headers.is_empty() {
+                headers.push(Inline::LineBreak);
+            }
+            headers.push(Inline::strong(vec![Inline::text(name)]));
+            headers.push(Inline::Text(format!(" {value}")));
         }
-        if !r.cc.is_empty() {
-            text.push_str(&format!("**Cc:** {}  \n", r.cc));
-        }
-        if let Some(d) = r.date {
-            text.push_str(&format!("**Date:** {}\n", d.to_rfc3339()));
-        }
-        text.push('\n');
-        text.push_str(r.body.trim());
-        text.push('\n');
+        blocks.push(Block::Paragraph(headers));
+        blocks.extend(r.body.iter().cloned());
     }
+    let text = markdown::render(&blocks) + "\n";
     let labels: Vec<String> = {
         let mut l: Vec<String> = thread
             .messages
