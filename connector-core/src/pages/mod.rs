@@ -38,6 +38,7 @@
 
 mod fetch;
 mod paginate;
+mod slim;
 
 use std::collections::HashMap;
 use std::future::Future;
