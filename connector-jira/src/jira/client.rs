@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use connector_core::http::{Auth, HttpClient, Page, Response, StatusCode};
+use connector_core::http::{Auth, HttpClient, Response, StatusCode};
+use connector_core::pages::Page;
 use connector_core::window::{CoarseWindow, Precision, Zone};
 use connector_core::{Error, ErrorKind, Result, SyncContext, TimeWindow};
 use serde_json::{Value, json};

@@ -66,6 +66,12 @@ impl Options {
         )
     }
 
+    /// Whether `a` becomes a document of its own: attachments are included, it is within the
+    /// size limit (known before the download) and it has a download URL.
+    pub(crate) fn indexes(&self, a: &Attachment) -> bool {
+        self.include_attachments && a.size <= self.attachment_limit && a.content.is_some()
+    }
+
     /// Whether the comment's author is blacklisted.
     fn hidden(&self, comment: &Comment) -> bool {
         comment

@@ -1,0 +1,528 @@
+//! The page walk: search pages as checkpointed batches, the slim id listing and the refetch of
+//! named issues.
+//!
+//! A search page's issues are parsed and filtered here (labels to skip, the exact window); each
+//! issue, and each attachment it indexes, then becomes a [`PendingItem`] with the version the
+//! search shows (`fields.updated`; the attachment's id and size), and core's [`fetch_items`]
+//! does the rest: one fingerprint lookup per page, unchanged items reported without a request,
+//! the others fetched a few at a time in page order (an issue pages its further comments, an
+//! attachment is downloaded), and every error sorted by the one policy
+//! ([`ErrorKind::ends_sync`]).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use connector_core::ids::hash128;
+use connector_core::pages::{Page, PageLimit, PendingItem, fetch_items, paginate, read_ahead};
+use connector_core::{
+    Batch, CheckpointedBatch, Document, ErrorKind, Failure, NoFingerprints, Result, SlimDocument,
+    SyncContext, TimeWindow,
+};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use serde_json::Value;
+use url::Url;
+
+use super::checkpoint::{Cursor, JiraCheckpoint};
+use super::client::JiraClient;
+use super::convert::{self, Options, attachment_id, issue_id, parse_time};
+use super::model::{Attachment, Comment, ISSUE_FIELDS, Issue};
+
+/// Items of a page fetched at the same time (an issue may page its comments, an attachment is
+/// a download).
+const ITEM_CONCURRENCY: usize = 4;
+
+/// Comment pages of one issue (100 comments each) past which the issue fails rather than loops.
+const MAX_COMMENT_PAGES: u64 = 10_000;
+
+/// The fields a search asks for: what the documents show and nothing else.
+pub(super) fn search_fields(options: &Options) -> Vec<&'static str> {
+    let mut fields = ISSUE_FIELDS.to_vec();
+    fields.push("attachment");
+    if options.include_comments {
+        fields.push("comment");
+    }
+    fields
+}
+
+/// The search pages of `window`'s query from `from` on, each with the checkpoint valid after it.
+/// `client` already counts into `ctx`'s stats.
+pub(super) fn load(
+    client: JiraClient,
+    options: Arc<Options>,
+    from: JiraCheckpoint,
+    window: Option<TimeWindow>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<CheckpointedBatch<JiraCheckpoint>>> {
+    let fields = search_fields(&options);
+    async_stream::try_stream! {
+        let jql = client.jql(window).await?;
+        let query = hash128(&jql);
+        if let Some(start) = from.cursor_for(&query, window) {
+            // The next search page does not depend on this one's conversion: fetch it meanwhile.
+            let mut pages = read_ahead(search_pages(&client, jql, start, fields));
+            while let Some(page) = pages.next().await {
+                ctx.cancellation().check()?;
+                let page = page?;
+                let batch = convert_page(&client, &options, &ctx, page.items, window, None).await?;
+                let checkpoint = JiraCheckpoint::after(&query, window, page.next.as_ref());
+                yield CheckpointedBatch::new(batch, checkpoint);
+            }
+        }
+    }
+    .boxed()
+}
+
+/// Every issue the query finds (labels to skip left out) and every attachment it indexes: the
+/// ids a full load yields, one search page at a time.
+pub(super) fn list_ids(
+    client: JiraClient,
+    options: Arc<Options>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+    async_stream::try_stream! {
+        let jql = client.jql(None).await?;
+        let fields = vec!["labels", "attachment"];
+        let mut pages = read_ahead(search_pages(&client, jql, Cursor::Start, fields));
+        let skip = client.config().labels_to_skip.as_slice();
+        while let Some(page) = pages.next().await {
+            ctx.cancellation().check()?;
+            yield slim_page(&page?.items, &options, skip);
+        }
+    }
+    .boxed()
+}
+
+/// Fetches each issue named by an id (`{base_url}/browse/KEY` or `KEY::attachment::ID`) with
+/// `/issue/{key}`, always in full (no fingerprint skips); an issue that no longer exists yields
+/// nothing. An issue that cannot be read fails its ids by the one policy.
+pub(super) fn refetch(
+    client: JiraClient,
+    options: Arc<Options>,
+    ids: Vec<String>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Batch>> {
+    // The host asked for these items by name: fetch them whatever the store holds.
+    let ctx = ctx.with_fingerprints(Arc::new(NoFingerprints));
+    let fields = search_fields(&options);
+    let keys = issue_keys(&ids, &options.site);
+    let wanted: HashSet<String> = ids.into_iter().collect();
+    async_stream::try_stream! {
+        for (key, ids) in keys {
+            ctx.cancellation().check()?;
+            match client.issue(&key, &fields).await {
+                Ok(Some(raw)) => {
+                    yield convert_page(&client, &options, &ctx, vec![raw], None, Some(&wanted)).await?;
+                }
+                Ok(None) => {}
+                // The one policy, for every id that named the issue.
+                Err(e) if e.kind().ends_sync() => Err::<(), _>(e)?,
+                Err(e) => {
+                    let failures = ids.iter().map(|id| Failure::of_item(id.as_str(), &e)).collect();
+                    yield Batch::with_parts(Vec::new(), failures, Vec::new());
+                }
+            }
+        }
+    }
+    .boxed()
+}
+
+/// The search pages of `jql` from `start`, each with `fields`.
+fn search_pages(
+    client: &JiraClient,
+    jql: String,
+    start: Cursor,
+    fields: Vec<&'static str>,
+) -> BoxStream<'static, Result<Page<Vec<Value>, Cursor>>> {
+    let client = client.clone();
+    let page_size = client.config().page_size();
+    let jql: Arc<str> = jql.into();
+    let fields: Arc<[&'static str]> = fields.into();
+    paginate(start, PageLimit::unbounded(), move |cursor| {
+        let client = client.clone();
+        let jql = Arc::clone(&jql);
+        let fields = Arc::clone(&fields);
+        async move { client.search(&jql, cursor, &fields, page_size).await }
+    })
+}
+
+/// The issue keys `ids` name, each once with the ids that named it, in the order of `ids`.
+fn issue_keys(ids: &[String], site: &str) -> Vec<(String, Vec<String>)> {
+    let prefix = format!("{site}/browse/");
+    let mut keys: Vec<(String, Vec<String>)> = Vec::new();
+    for id in ids {
+        let key = id
+            .strip_prefix(&prefix)
+            .or_else(|| id.split_once("::attachment::").map(|(k, _)| k));
+        let Some(key) = key.filter(|k| !k.is_empty()) else {
+            continue;
+        };
+        match keys.iter_mut().find(|(k, _)| k == key) {
+            Some((_, named)) => named.push(id.clone()),
+            None => keys.push((key.to_owned(), vec![id.clone()])),
+        }
+    }
+    keys
+}
+
+fn has_skipped_label(labels: &[String], skip: &[String]) -> bool {
+    labels
+        .iter()
+        .any(|l| skip.iter().any(|s| s.eq_ignore_ascii_case(l)))
+}
+
+/// The ids of a slim search page (only `labels` and `attachment` asked for).
+fn slim_page(issues: &[Value], options: &Options, skip: &[String]) -> Vec<SlimDocument> {
+    let mut ids = Vec::with_capacity(issues.len());
+    for raw in issues {
+        let Some(key) = raw.get("key").and_then(Value::as_str) else {
+            continue;
+        };
+        let fields = raw.get("fields");
+        let labels: Vec<String> = fields
+            .and_then(|f| f.get("labels"))
+            .and_then(|l| serde_json::from_value(l.clone()).ok())
+            .unwrap_or_default();
+        if has_skipped_label(&labels, skip) {
+            continue;
+        }
+        ids.push(SlimDocument::new(issue_id(&options.site, key)));
+        if !options.include_attachments {
+            continue;
+        }
+        let attachments: Vec<Attachment> = fields
+            .and_then(|f| f.get("attachment"))
+            .and_then(|a| serde_json::from_value(a.clone()).ok())
+            .unwrap_or_default();
+        for a in attachments.iter().filter(|a| options.indexes(a)) {
+            ids.push(SlimDocument::new(attachment_id(key, &a.id)));
+        }
+    }
+    ids
+}
+
+/// What fetching one pending item takes.
+enum Fetch {
+    /// An issue: its further comments, then its document.
+    Issue {
+        issue: Arc<Issue>,
+        updated: DateTime<Utc>,
+    },
+    /// One attachment of `issue`: its bytes.
+    Attachment {
+        issue: Arc<Issue>,
+        // Boxed: an attachment is several times the size of the issue variant.
+        attachment: Box<Attachment>,
+    },
+}
+
+/// A search page's issues as documents, failures and unchanged ids, in page order (an issue,
+/// then its attachments). `only` keeps just these ids (refetch).
+async fn convert_page(
+    client: &JiraClient,
+    options: &Options,
+    ctx: &SyncContext,
+    issues: Vec<Value>,
+    window: Option<TimeWindow>,
+    only: Option<&HashSet<String>>,
+) -> Result<Batch> {
+    let skip = client.config().labels_to_skip.as_slice();
+    let wanted = |id: &str| only.is_none_or(|o| o.contains(id));
+    let mut batch = Batch::default();
+    let mut pending = Vec::new();
+    for raw in issues {
+        let Some((issue, updated)) = parse(raw, &options.site, &mut batch.failures) else {
+            continue;
+        };
+        if has_skipped_label(&issue.fields.labels, skip) {
+            continue;
+        }
+        // JQL has minute precision: the exact, half-open window is applied here.
+        if window.is_some_and(|w| !w.contains(updated)) {
+            continue;
+        }
+        let issue = Arc::new(issue);
+        let id = issue_id(&options.site, &issue.key);
+        if wanted(&id) {
+            let version = convert::issue_version(&issue.fields.updated, options);
+            let fetch = Fetch::Issue {
+                issue: Arc::clone(&issue),
+                updated,
+            };
+            pending.push(PendingItem::new(id, fetch).with_version(&version));
+        }
+        for a in issue
+            .fields
+            .attachment
+            .iter()
+            .filter(|a| options.indexes(a))
+        {
+            let id = attachment_id(&issue.key, &a.id);
+            if wanted(&id) {
+                let fetch = Fetch::Attachment {
+                    issue: Arc::clone(&issue),
+                    attachment: Box::new(a.clone()),
+                };
+                pending.push(
+                    PendingItem::new(id, fetch).with_version(&convert::attachment_version(a)),
+                );
+            }
+        }
+    }
+    let fetched = fetch_items(ctx, pending, ITEM_CONCURRENCY, |item| {
+        fetch(client, options, item)
+    })
+    .await?;
+    batch.append(fetched);
+    Ok(batch)
+}
+
+/// One pending item as its document.
+async fn fetch(client: &JiraClient, options: &Options, item: Fetch) -> Result<Document> {
+    match item {
+        Fetch::Issue { issue, updated } => {
+            let comments = all_comments(client, &issue, options).await?;
+            Ok(convert::issue_document(&issue, &comments, updated, options))
+        }
+        Fetch::Attachment { issue, attachment } => {
+            // `Options::indexes` let only attachments with a URL through.
+            let url = attachment.content.as_deref().unwrap_or_default();
+            let data = client.download(url, options.attachment_limit).await?;
+            Ok(convert::attachment_document(
+                &issue,
+                &attachment,
+                data,
+                options,
+            ))
+        }
+    }
+}
+
+/// A search result as an issue and its parsed `updated` time, or `None` with the failure
+/// naming it pushed to `failures`.
+///
+/// A malformed issue never reaches a fetch, so it is always the item's failure (invalid data),
+/// linked to the issue when its key is readable.
+fn parse(raw: Value, site: &str, failures: &mut Vec<Failure>) -> Option<(Issue, DateTime<Utc>)> {
+    let id = raw
+        .get("key")
+        .and_then(Value::as_str)
+        .map(|k| issue_id(site, k));
+    let mut malformed = |id: Option<String>, message: String| {
+        let link = id.as_deref().and_then(|i| Url::parse(i).ok());
+        let failure = Failure::new(id, ErrorKind::InvalidData, message);
+        failures.push(match link {
+            Some(l) => failure.with_link(l),
+            None => failure,
+        });
+        None
+    };
+    let issue: Issue = match serde_json::from_value(raw) {
+        Ok(issue) => issue,
+        Err(e) => {
+            let name = id.as_deref().unwrap_or("an issue without a key");
+            let message = format!("Jira issue `{name}` is malformed: {e}");
+            return malformed(id, message);
+        }
+    };
+    let Some(updated) = parse_time(&issue.fields.updated) else {
+        let id = issue_id(site, &issue.key);
+        let message = format!(
+            "Jira issue `{id}` has an unreadable `updated` time {:?}",
+            issue.fields.updated
+        );
+        return malformed(Some(id), message);
+    };
+    Some((issue, updated))
+}
+
+/// The embedded comments and, when Jira embedded only the first of them, the rest, paged.
+async fn all_comments(
+    client: &JiraClient,
+    issue: &Issue,
+    options: &Options,
+) -> Result<Vec<Comment>> {
+    if !options.include_comments {
+        return Ok(Vec::new());
+    }
+    let Some(embedded) = &issue.fields.comment else {
+        return Ok(Vec::new());
+    };
+    let mut comments = embedded.comments.clone();
+    let total = embedded.total.unwrap_or(0);
+    if (comments.len() as u64) < total {
+        let from = embedded.start_at.unwrap_or(0) + comments.len() as u64;
+        let key = issue.key.clone();
+        let c = client.clone();
+        let mut rest = paginate(
+            from,
+            PageLimit::fail_after(MAX_COMMENT_PAGES),
+            move |start| {
+                let c = c.clone();
+                let key = key.clone();
+                async move { c.comments(&key, start).await }
+            },
+        );
+        while let Some(page) = rest.try_next().await? {
+            comments.extend(page.items.comments);
+        }
+    }
+    Ok(comments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jira::{JiraConfig, JiraConnector};
+    use connector_core::{LoadConnector, RefetchConnector};
+    use serde_json::json;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    fn issue(uri: &str, n: u32, attachments: &[u32]) -> Value {
+        let attachment: Vec<Value> = attachments
+            .iter()
+            .map(|a| {
+                json!({"id": a.to_string(), "filename": format!("f{a}.txt"), "size": 2,
+                       "mimeType": "text/plain",
+                       "content": format!("{uri}/secure/attachment/{a}/f{a}.txt")})
+            })
+            .collect();
+        json!({"id": (10000 + n).to_string(), "key": format!("ENG-{n}"), "fields": {
+            "summary": format!("Issue {n}"), "updated": "2026-01-15T10:00:00.000+0000",
+            "attachment": attachment
+        }})
+    }
+
+    /// A Server-style Jira with ENG-1 (attachments 1 and 2) and ENG-2 (attachment 3); each
+    /// attachment answers with the status given.
+    async fn jira(statuses: [u16; 3]) -> (MockServer, JiraConnector) {
+        let server = MockServer::start().await;
+        let uri = server.uri();
+        let issues = [issue(&uri, 1, &[1, 2]), issue(&uri, 2, &[3])];
+        Mock::given(method("GET"))
+            .and(path("/rest/api/2/search"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "startAt": 0, "maxResults": 100, "total": 2, "issues": issues
+            })))
+            .mount(&server)
+            .await;
+        for (a, status) in (1..).zip(statuses) {
+            Mock::given(method("GET"))
+                .and(path(format!("/secure/attachment/{a}/f{a}.txt")))
+                .respond_with(ResponseTemplate::new(status).set_body_string("ok"))
+                .mount(&server)
+                .await;
+        }
+        let mut cfg = JiraConfig::new(Url::parse(&uri).unwrap())
+            .with_project("ENG")
+            .with_token(None, "token");
+        cfg.include_attachments = true;
+        (server, JiraConnector::new(cfg).unwrap())
+    }
+
+    async fn load(c: &JiraConnector) -> Result<Batch> {
+        let mut stream = c.load(SyncContext::new());
+        let mut all = Batch::default();
+        while let Some(page) = stream.try_next().await? {
+            all.append(page);
+        }
+        Ok(all)
+    }
+
+    #[tokio::test]
+    async fn a_forbidden_attachment_is_a_failure_and_the_page_goes_on() {
+        let (server, c) = jira([200, 403, 200]).await;
+        let all = load(&c).await.unwrap();
+        let uri = server.uri();
+        let ids: Vec<&str> = all.documents.iter().map(|d| d.id.as_str()).collect();
+        let (one, two) = (format!("{uri}/browse/ENG-1"), format!("{uri}/browse/ENG-2"));
+        assert_eq!(
+            ids,
+            [
+                one.as_str(),
+                "ENG-1::attachment::1",
+                two.as_str(),
+                "ENG-2::attachment::3"
+            ]
+        );
+        assert_eq!(all.failures.len(), 1, "{:?}", all.failures);
+        let failure = &all.failures[0];
+        assert_eq!(failure.id.as_deref(), Some("ENG-1::attachment::2"));
+        assert_eq!(failure.kind, ErrorKind::PermissionDenied);
+        assert!(
+            failure.message.contains("ENG-1::attachment::2"),
+            "{failure:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn rejected_credentials_on_an_attachment_end_the_sync() {
+        let (_server, c) = jira([200, 401, 200]).await;
+        let err = load(&c).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    }
+
+    #[tokio::test]
+    async fn refetch_fails_the_ids_of_an_issue_it_may_not_read() {
+        let (server, c) = jira([200, 200, 200]).await;
+        let uri = server.uri();
+        Mock::given(method("GET"))
+            .and(path("/rest/api/2/issue/ENG-1"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+                "errorMessages": ["You do not have the permission to see the specified issue."]
+            })))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/rest/api/2/issue/ENG-2"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(issue(&uri, 2, &[3])))
+            .mount(&server)
+            .await;
+        let ids = vec![
+            format!("{uri}/browse/ENG-1"),
+            "ENG-1::attachment::2".to_owned(),
+            "ENG-2::attachment::3".to_owned(),
+        ];
+        let mut stream = c.fetch(ids.clone(), SyncContext::new());
+        let mut all = Batch::default();
+        while let Some(page) = stream.try_next().await.unwrap() {
+            all.append(page);
+        }
+        let failed: Vec<&str> = all
+            .failures
+            .iter()
+            .filter_map(|f| f.id.as_deref())
+            .collect();
+        assert_eq!(failed, [ids[0].as_str(), ids[1].as_str()]);
+        assert!(
+            all.failures
+                .iter()
+                .all(|f| f.kind == ErrorKind::PermissionDenied)
+        );
+        let docs: Vec<&str> = all.documents.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(docs, ["ENG-2::attachment::3"]);
+    }
+
+    #[test]
+    fn refetch_groups_ids_by_issue_key_in_order() {
+        let site = "https://j.local";
+        let ids = [
+            "https://j.local/browse/ENG-2",
+            "ENG-1::attachment::7",
+            "ENG-2::attachment::9",
+            "https://other/browse/X-1",
+            "https://j.local/browse/",
+        ]
+        .map(str::to_owned);
+        let keys = issue_keys(&ids, site);
+        assert_eq!(
+            keys,
+            [
+                ("ENG-2".to_owned(), vec![ids[0].clone(), ids[2].clone()]),
+                ("ENG-1".to_owned(), vec![ids[1].clone()]),
+            ]
+        );
+    }
+}
