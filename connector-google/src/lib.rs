@@ -6,6 +6,8 @@ pub mod auth;
 pub mod gmail;
 #[cfg(feature = "google_drive")]
 pub mod google_drive;
+#[cfg(any(feature = "google_drive", feature = "gmail"))]
+mod walk;
 
 pub use auth::{GoogleCredentialsConfig, GoogleTokens, StringList};
 #[cfg(feature = "gmail")]
@@ -13,7 +15,6 @@ pub use gmail::{GmailCheckpoint, GmailConfig, GmailConnector};
 #[cfg(feature = "google_drive")]
 pub use google_drive::{GoogleDriveCheckpoint, GoogleDriveConfig, GoogleDriveConnector};
 
-use connector_core::http::HttpClient;
 use connector_core::{Error, Result};
 use url::Url;
 
@@ -50,15 +51,6 @@ pub(crate) fn endpoint(base: &Url, path: &str) -> Result<Url> {
     let joined = format!("{}/{path}", base.as_str().trim_end_matches('/'));
     Url::parse(&joined)
         .map_err(|e| Error::internal(format!("bad endpoint URL {joined}")).with_cause(e))
-}
-
-/// The HTTP client of a Google source: Google's error bodies classified (a 403 rate limit is
-/// retried), credentials named as `credentials.google_tokens`.
-pub(crate) fn http_client(source: &'static str, max_body: u64) -> Result<HttpClient> {
-    HttpClient::builder(source)
-        .max_body_bytes(max_body)
-        .error_classifier(auth::classify)
-        .build()
 }
 
 /// The configured URL, else the default.

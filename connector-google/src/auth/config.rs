@@ -103,6 +103,12 @@ impl GoogleCredentialsConfig {
         self
     }
 
+    /// Who the credentials act as, for `Display`: the primary admin, else `me` (an OAuth
+    /// user token).
+    pub(crate) fn identity(&self) -> &str {
+        self.google_primary_admin.as_deref().unwrap_or("me")
+    }
+
     /// Every problem with the credentials, by field path.
     pub(crate) fn validate(&self) -> Vec<FieldError> {
         let mut out = Vec::new();

@@ -1,12 +1,10 @@
 //! The Admin SDK Directory API: the Workspace's users, for the sources that impersonate each
 //! of them.
 
-use connector_core::http::{HttpClient, Page};
 use connector_core::{ErrorKind, Result};
 use serde::Deserialize;
-use url::Url;
 
-use super::Authenticator;
+use super::GoogleApi;
 
 /// Google's Admin SDK host.
 pub const DEFAULT_DIRECTORY_BASE_URL: &str = "https://admin.googleapis.com";
@@ -34,44 +32,51 @@ struct User {
     archived: bool,
 }
 
-/// One page of `users.list` (`customer=my_customer`) as the primary admin: the e-mails of the
-/// active users, and the next page token. `Ok(None)` when the directory answers 404, which
-/// means a personal account with no Workspace behind it.
-pub(crate) async fn users_page(
-    auth: &Authenticator,
-    http: &HttpClient,
-    base: &Url,
-    admin: &str,
-    page_token: Option<String>,
-) -> Result<Option<Page<Vec<String>, Option<String>>>> {
-    let token = auth.token(http, Some(admin), &[DIRECTORY_SCOPE]).await?;
-    let url = crate::endpoint(base, "admin/directory/v1/users")?;
-    let mut req = http.get(url).auth(token, super::CREDENTIAL_FIELD).query([
-        ("customer", "my_customer"),
-        ("maxResults", "500"),
-        ("orderBy", "email"),
-        (
-            "fields",
-            "nextPageToken,users(primaryEmail,suspended,archived)",
-        ),
-    ]);
-    if let Some(t) = &page_token {
-        req = req.query([("pageToken", t.as_str())]);
+impl GoogleApi {
+    /// Adds one page of `users.list` (`customer=my_customer`, as the primary `admin`) to
+    /// `users`: the e-mails of the active users. Returns the next page token, `None` once every
+    /// user is listed. A directory that answers 404 means a personal account with no Workspace
+    /// behind it, whose one user is the admin.
+    ///
+    /// # Errors
+    /// Any other failure of the request (a disabled Admin SDK, a missing delegation).
+    pub(crate) async fn list_users(
+        &self,
+        admin: &str,
+        page_token: Option<&str>,
+        users: &mut Vec<String>,
+    ) -> Result<Option<String>> {
+        let url = crate::endpoint(&self.directory_base, "admin/directory/v1/users")?;
+        let mut req = self
+            .get(url, Some(admin), &[DIRECTORY_SCOPE])
+            .await?
+            .query([
+                ("customer", "my_customer"),
+                ("maxResults", "500"),
+                ("orderBy", "email"),
+                (
+                    "fields",
+                    "nextPageToken,users(primaryEmail,suspended,archived)",
+                ),
+            ]);
+        if let Some(t) = page_token {
+            req = req.query([("pageToken", t)]);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                *users = vec![admin.to_owned()];
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let page: UsersPage = resp.json()?;
+        users.extend(
+            page.users
+                .into_iter()
+                .filter(|u| !u.suspended && !u.archived)
+                .map(|u| u.primary_email),
+        );
+        Ok(page.next_page_token.filter(|t| !t.is_empty()))
     }
-    let resp = match req.send().await {
-        Ok(r) => r,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let page: UsersPage = resp.json()?;
-    let users = page
-        .users
-        .into_iter()
-        .filter(|u| !u.suspended && !u.archived)
-        .map(|u| u.primary_email)
-        .collect();
-    Ok(Some(Page::new(
-        users,
-        page.next_page_token.filter(|t| !t.is_empty()).map(Some),
-    )))
 }

@@ -4,9 +4,10 @@
 //! until a minute before they expire. A refresh token that the token endpoint rotates is handed
 //! to the [`CredentialStore`] before the new access token is used.
 //!
-//! Also here, because both sources need them: the Admin SDK user directory and the reading of
-//! Google's JSON error bodies.
+//! Also here, because both sources need them: `GoogleApi` (authorized requests), the Admin
+//! SDK user directory and the reading of Google's JSON error bodies.
 
+mod api;
 mod api_error;
 pub mod config;
 pub mod directory;
@@ -23,7 +24,8 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use url::Url;
 
-pub(crate) use api_error::classify;
+pub(crate) use api::GoogleApi;
+use api_error::classify;
 pub use config::{GoogleCredentialsConfig, GoogleTokens};
 /// The type of the configs' list fields (an array or a comma-separated string), re-exported so
 /// `connector_google::StringList` keeps naming it.
@@ -33,7 +35,7 @@ pub use connector_core::StringList;
 pub const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 
 /// The config field every credential error names.
-pub(crate) const CREDENTIAL_FIELD: &str = "credentials.google_tokens";
+const CREDENTIAL_FIELD: &str = "credentials.google_tokens";
 
 /// Tokens are refreshed this long before Google says they expire.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(60);

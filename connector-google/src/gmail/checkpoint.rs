@@ -34,6 +34,21 @@ pub struct GmailCheckpoint {
     pub page_token: Option<String>,
 }
 
+impl GmailCheckpoint {
+    /// Moves to the first user's threads, the user list being complete.
+    pub(crate) fn enter_threads(&mut self) {
+        self.stage = GmailStage::Threads;
+        self.user = 0;
+        self.page_token = None;
+    }
+
+    /// Moves to the next user's threads.
+    pub(crate) fn next_user(&mut self) {
+        self.user += 1;
+        self.page_token = None;
+    }
+}
+
 /// The position; the pagination guard hashes it.
 impl Hash for GmailCheckpoint {
     fn hash<H: Hasher>(&self, state: &mut H) {

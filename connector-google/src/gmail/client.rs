@@ -2,13 +2,15 @@
 
 use std::sync::Arc;
 
-use connector_core::http::{HttpClient, Page};
+use connector_core::http::RequestBuilder;
+use connector_core::pages::Page;
 use connector_core::{Result, SyncContext, TimeWindow};
 use url::Url;
 
-use super::config::GmailConfig;
+use super::SOURCE;
+use super::config::{DEFAULT_GMAIL_BASE_URL, GmailConfig};
 use super::model::{AttachmentBody, Profile, Thread, ThreadList, ThreadRef};
-use crate::auth::{Authenticator, CREDENTIAL_FIELD};
+use crate::auth::GoogleApi;
 
 /// Read-only access to Gmail.
 pub(crate) const GMAIL_SCOPE: &str = "https://www.googleapis.com/auth/gmail.readonly";
@@ -16,17 +18,36 @@ pub(crate) const GMAIL_SCOPE: &str = "https://www.googleapis.com/auth/gmail.read
 /// The Gmail client, cheap to clone.
 #[derive(Clone)]
 pub(crate) struct GmailClient {
-    pub(crate) http: HttpClient,
-    pub(crate) auth: Arc<Authenticator>,
+    pub(crate) api: GoogleApi,
     pub(crate) config: Arc<GmailConfig>,
     pub(crate) gmail_base: Url,
-    pub(crate) directory_base: Url,
 }
 
 impl GmailClient {
+    /// The client of a validated `config`.
+    ///
+    /// # Errors
+    /// When the credentials cannot be read or the HTTP client cannot start.
+    pub(crate) fn new(config: GmailConfig) -> Result<Self> {
+        // Thread bodies are small; attachments are capped by their own limit.
+        let cap = config.attachment_size_limit().max(64 * 1024 * 1024);
+        Ok(Self {
+            api: GoogleApi::new(
+                SOURCE,
+                &config.credentials,
+                config.token_uri.as_ref(),
+                config.directory_base_url.as_ref(),
+                cap.saturating_mul(2),
+            )?,
+            gmail_base: crate::url_or(config.gmail_base_url.as_ref(), DEFAULT_GMAIL_BASE_URL)?,
+            config: Arc::new(config),
+        })
+    }
+
+    /// This client counting into and stopping with `ctx`.
     pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {
-            http: self.http.with_context(ctx),
+            api: self.api.with_context(ctx),
             ..self.clone()
         }
     }
@@ -34,18 +55,18 @@ impl GmailClient {
     /// The `userId` path segment and the subject for a mailbox: a service account impersonates
     /// the user, an OAuth token is `me`.
     fn who<'a>(&self, user: &'a str) -> (&'a str, Option<&'a str>) {
-        if self.auth.is_service_account() {
+        if self.api.is_service_account() {
             (user, Some(user))
         } else {
             ("me", None)
         }
     }
 
-    async fn get(&self, user: &str, path: &str) -> Result<connector_core::http::RequestBuilder> {
+    /// A Gmail GET of `path` in `user`'s mailbox.
+    async fn get(&self, user: &str, path: &str) -> Result<RequestBuilder> {
         let (id, subject) = self.who(user);
-        let token = self.auth.token(&self.http, subject, &[GMAIL_SCOPE]).await?;
         let url = crate::endpoint(&self.gmail_base, &format!("gmail/v1/users/{id}/{path}"))?;
-        Ok(self.http.get(url).auth(token, CREDENTIAL_FIELD))
+        self.api.get(url, subject, &[GMAIL_SCOPE]).await
     }
 
     /// One page of a user's threads, in the window when there is one. Gmail's `after:` and
@@ -56,7 +77,7 @@ impl GmailClient {
         user: &str,
         page_token: Option<&str>,
         window: Option<TimeWindow>,
-    ) -> Result<Page<Vec<ThreadRef>, Option<String>>> {
+    ) -> Result<Page<Vec<ThreadRef>, String>> {
         let mut req = self
             .get(user, "threads")
             .await?
@@ -73,7 +94,7 @@ impl GmailClient {
             req = req.query([("pageToken", t)]);
         }
         let list: ThreadList = req.send().await?.json()?;
-        let next = list.next_page_token.filter(|t| !t.is_empty()).map(Some);
+        let next = list.next_page_token.filter(|t| !t.is_empty());
         Ok(Page::new(list.threads, next))
     }
 

@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use connector_core::http::{HttpClient, Page};
+use connector_core::http::RequestBuilder;
+use connector_core::pages::Page;
 use connector_core::{Result, SyncContext, TimeWindow};
 use url::Url;
 
-use super::config::GoogleDriveConfig;
+use super::SOURCE;
+use super::config::{DEFAULT_DRIVE_BASE_URL, GoogleDriveConfig};
 use super::model::{DriveList, FileList};
-use crate::auth::{Authenticator, CREDENTIAL_FIELD};
+use crate::auth::GoogleApi;
 
 /// Read-only access to Drive.
 pub(crate) const DRIVE_SCOPE: &str = "https://www.googleapis.com/auth/drive.readonly";
@@ -43,11 +45,9 @@ impl Listing {
 /// The Drive client, cheap to clone.
 #[derive(Clone)]
 pub(crate) struct DriveClient {
-    pub(crate) http: HttpClient,
-    pub(crate) auth: Arc<Authenticator>,
+    pub(crate) api: GoogleApi,
     pub(crate) config: Arc<GoogleDriveConfig>,
     pub(crate) drive_base: Url,
-    pub(crate) directory_base: Url,
 }
 
 /// A Drive query time in RFC 3339 with milliseconds.
@@ -56,17 +56,42 @@ fn query_time(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 impl DriveClient {
+    /// The client of a validated `config`.
+    ///
+    /// # Errors
+    /// When the credentials cannot be read or the HTTP client cannot start.
+    pub(crate) fn new(config: GoogleDriveConfig) -> Result<Self> {
+        Ok(Self {
+            api: GoogleApi::new(
+                SOURCE,
+                &config.credentials,
+                config.token_uri.as_ref(),
+                config.directory_base_url.as_ref(),
+                config.max_file_size(),
+            )?,
+            drive_base: crate::url_or(config.drive_base_url.as_ref(), DEFAULT_DRIVE_BASE_URL)?,
+            config: Arc::new(config),
+        })
+    }
+
+    /// This client counting into and stopping with `ctx`.
     pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {
-            http: self.http.with_context(ctx),
+            api: self.api.with_context(ctx),
             ..self.clone()
         }
+    }
+
+    /// A Drive GET of `path` as `subject`.
+    async fn get(&self, path: &str, subject: Option<&str>) -> Result<RequestBuilder> {
+        let url = crate::endpoint(&self.drive_base, path)?;
+        self.api.get(url, subject, &[DRIVE_SCOPE]).await
     }
 
     /// The admin a service account acts as for directory, shared drives and folders; `None`
     /// for an OAuth user.
     pub(crate) fn admin(&self) -> Option<&str> {
-        if self.auth.is_service_account() {
+        if self.api.is_service_account() {
             self.config.credentials.google_primary_admin.as_deref()
         } else {
             None
@@ -75,7 +100,7 @@ impl DriveClient {
 
     /// The subject a listing acts as.
     pub(crate) fn subject<'a>(&'a self, listing: &'a Listing) -> Option<&'a str> {
-        if !self.auth.is_service_account() {
+        if !self.api.is_service_account() {
             return None;
         }
         match listing {
@@ -92,7 +117,7 @@ impl DriveClient {
         page_token: Option<&str>,
         window: Option<TimeWindow>,
         fields: &str,
-    ) -> Result<Page<FileList, Option<String>>> {
+    ) -> Result<Page<FileList, String>> {
         let mut q = match listing {
             Listing::Mine(_) => "'me' in owners and trashed = false".to_owned(),
             Listing::SharedWithMe(_) => "sharedWithMe and trashed = false".to_owned(),
@@ -111,14 +136,9 @@ impl DriveClient {
                 query_time(w.end)
             ));
         }
-        let token = self
-            .auth
-            .token(&self.http, self.subject(listing), &[DRIVE_SCOPE])
-            .await?;
         let mut req = self
-            .http
-            .get(crate::endpoint(&self.drive_base, "drive/v3/files")?)
-            .auth(token, CREDENTIAL_FIELD)
+            .get("drive/v3/files", self.subject(listing))
+            .await?
             .query([
                 ("q", q.as_str()),
                 ("pageSize", "1000"),
@@ -141,11 +161,7 @@ impl DriveClient {
             req = req.query([("pageToken", t)]);
         }
         let list: FileList = req.send().await?.json()?;
-        let next = list
-            .next_page_token
-            .clone()
-            .filter(|t| !t.is_empty())
-            .map(Some);
+        let next = list.next_page_token.clone().filter(|t| !t.is_empty());
         Ok(Page::new(list, next))
     }
 
@@ -153,21 +169,16 @@ impl DriveClient {
     pub(crate) async fn drives(
         &self,
         page_token: Option<&str>,
-    ) -> Result<Page<Vec<String>, Option<String>>> {
-        let token = self
-            .auth
-            .token(&self.http, self.admin(), &[DRIVE_SCOPE])
-            .await?;
+    ) -> Result<Page<Vec<String>, String>> {
         let mut req = self
-            .http
-            .get(crate::endpoint(&self.drive_base, "drive/v3/drives")?)
-            .auth(token, CREDENTIAL_FIELD)
+            .get("drive/v3/drives", self.admin())
+            .await?
             .query([("pageSize", "100"), ("fields", "nextPageToken,drives(id)")]);
         if let Some(t) = page_token {
             req = req.query([("pageToken", t)]);
         }
         let list: DriveList = req.send().await?.json()?;
-        let next = list.next_page_token.filter(|t| !t.is_empty()).map(Some);
+        let next = list.next_page_token.filter(|t| !t.is_empty());
         Ok(Page::new(
             list.drives.into_iter().map(|d| d.id).collect(),
             next,
@@ -182,12 +193,9 @@ impl DriveClient {
         mime: &str,
         cap: u64,
     ) -> Result<Bytes> {
-        let token = self.auth.token(&self.http, subject, &[DRIVE_SCOPE]).await?;
-        let url = crate::endpoint(&self.drive_base, &format!("drive/v3/files/{id}/export"))?;
         let resp = self
-            .http
-            .get(url)
-            .auth(token, CREDENTIAL_FIELD)
+            .get(&format!("drive/v3/files/{id}/export"), subject)
+            .await?
             .query([("mimeType", mime)])
             .max_body_bytes(cap)
             .send()
@@ -202,12 +210,9 @@ impl DriveClient {
         id: &str,
         cap: u64,
     ) -> Result<Bytes> {
-        let token = self.auth.token(&self.http, subject, &[DRIVE_SCOPE]).await?;
-        let url = crate::endpoint(&self.drive_base, &format!("drive/v3/files/{id}"))?;
         let resp = self
-            .http
-            .get(url)
-            .auth(token, CREDENTIAL_FIELD)
+            .get(&format!("drive/v3/files/{id}"), subject)
+            .await?
             .query([("alt", "media"), ("supportsAllDrives", "true")])
             .max_body_bytes(cap)
             .send()
@@ -217,13 +222,8 @@ impl DriveClient {
 
     /// Who the credentials act as (`about.get`), for `check()`.
     pub(crate) async fn about(&self) -> Result<()> {
-        let token = self
-            .auth
-            .token(&self.http, self.admin(), &[DRIVE_SCOPE])
-            .await?;
-        self.http
-            .get(crate::endpoint(&self.drive_base, "drive/v3/about")?)
-            .auth(token, CREDENTIAL_FIELD)
+        self.get("drive/v3/about", self.admin())
+            .await?
             .query([("fields", "user(emailAddress)")])
             .send()
             .await?;

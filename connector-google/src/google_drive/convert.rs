@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use connector_core::{Document, ErrorKind, Failure};
+use connector_core::{Document, Failure};
 use url::Url;
 
 use super::SOURCE;
@@ -93,13 +93,10 @@ pub(crate) fn size(file: &File) -> Option<u64> {
     file.size.as_deref().and_then(|s| s.parse().ok())
 }
 
-/// A failure of the file `id` (document id).
-pub(crate) fn failure(id: String, kind: ErrorKind, message: String) -> Failure {
-    let link = Url::parse(&id).ok();
-    let f = Failure::new(Some(id), kind, message);
-    match link {
-        Some(l) => f.with_link(l),
-        None => f,
+/// Links each failure to its file: a Drive document id is the file's web link.
+pub(crate) fn link_failures(failures: &mut [Failure]) {
+    for f in failures.iter_mut().filter(|f| f.link.is_none()) {
+        f.link = f.id.as_deref().and_then(|id| Url::parse(id).ok());
     }
 }
 

@@ -1,0 +1,97 @@
+//! [`GoogleApi`]: what every request of a Google source needs, built once per connector and
+//! shared by its client: the HTTP client that reads Google's error bodies, the authenticator,
+//! and the Admin SDK directory's base URL (both sources list the Workspace's users).
+
+use std::fmt;
+use std::sync::Arc;
+
+use connector_core::http::{HttpClient, RequestBuilder};
+use connector_core::{CredentialStore, Result, SyncContext};
+use url::Url;
+
+use super::directory::DEFAULT_DIRECTORY_BASE_URL;
+use super::{Authenticator, CREDENTIAL_FIELD, GoogleCredentialsConfig};
+
+/// Authorized requests to Google's APIs for one source; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct GoogleApi {
+    pub(super) http: HttpClient,
+    pub(super) auth: Arc<Authenticator>,
+    pub(super) directory_base: Url,
+}
+
+impl GoogleApi {
+    /// The API of `source` with `credentials`; `token_uri` and `directory_base` override
+    /// Google's endpoints (tests, proxies); bodies larger than `max_body` bytes are refused.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) naming
+    /// `credentials.google_tokens` when they cannot be read; `Internal` when the HTTP client
+    /// cannot start.
+    pub(crate) fn new(
+        source: &'static str,
+        credentials: &GoogleCredentialsConfig,
+        token_uri: Option<&Url>,
+        directory_base: Option<&Url>,
+        max_body: u64,
+    ) -> Result<Self> {
+        let http = HttpClient::builder(source)
+            .max_body_bytes(max_body)
+            // A 403 whose reason is a rate limit is retried; credentials are named as
+            // `credentials.google_tokens`.
+            .error_classifier(super::classify)
+            .build()?;
+        Ok(Self {
+            http,
+            auth: Arc::new(Authenticator::new(source, credentials, token_uri)?),
+            directory_base: crate::url_or(directory_base, DEFAULT_DIRECTORY_BASE_URL)?,
+        })
+    }
+
+    /// This API counting its requests into `ctx` and stopping its waits when `ctx` is
+    /// cancelled.
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            http: self.http.with_context(ctx),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the credential is a service account (which impersonates users) rather than an
+    /// OAuth user token (which acts as its one user, `me`).
+    pub(crate) fn is_service_account(&self) -> bool {
+        self.auth.is_service_account()
+    }
+
+    /// Hands refresh tokens that Google rotates to `store`; whether this credential can
+    /// rotate at all (an OAuth user token can, a service-account key never does).
+    pub(crate) fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
+        self.auth.set_store(store);
+        !self.auth.is_service_account()
+    }
+
+    /// A GET of `url` with a token for `subject` (the impersonated user; ignored for an OAuth
+    /// token) and `scopes`.
+    ///
+    /// # Errors
+    /// When no token can be had (the token endpoint's error, told apart: bad key, missing
+    /// delegation, revoked token).
+    pub(crate) async fn get(
+        &self,
+        url: Url,
+        subject: Option<&str>,
+        scopes: &[&str],
+    ) -> Result<RequestBuilder> {
+        let token = self.auth.token(&self.http, subject, scopes).await?;
+        Ok(self.http.get(url).auth(token, CREDENTIAL_FIELD))
+    }
+}
+
+impl fmt::Debug for GoogleApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GoogleApi")
+            .field("auth", &self.auth)
+            .field("directory_base", &self.directory_base.as_str())
+            .finish_non_exhaustive()
+    }
+}

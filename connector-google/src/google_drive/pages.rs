@@ -1,0 +1,319 @@
+//! The Drive walk: users → My Drives (and files shared with each user) → shared drive ids →
+//! shared drives → folders, one `files.list` (or directory, or `drives.list`) page per step,
+//! each file page's changed files downloaded or exported through core's
+//! [`fetch_items`].
+
+use chrono::{DateTime, Utc};
+use connector_core::pages::{PendingItem, fetch_items};
+use connector_core::{Batch, Document, ErrorKind, Failure, Result, SyncContext};
+
+use super::checkpoint::{DriveStage, GoogleDriveCheckpoint};
+use super::client::{DriveClient, Listing};
+use super::config::{self, GoogleDriveConfig};
+use super::convert::{self, Fetch};
+use super::model::{self, File};
+use crate::walk::{Mode, Walk};
+
+/// Files of a page downloaded or exported at the same time.
+const FILE_CONCURRENCY: usize = 8;
+
+/// A file of a page that becomes a document: how to fetch it and its modification time.
+type Wanted = (File, Fetch, DateTime<Utc>);
+
+/// One Drive walk: a state machine over [`GoogleDriveCheckpoint`], one source page per step.
+pub(super) struct Walker {
+    client: DriveClient,
+    mode: Mode,
+    ctx: SyncContext,
+}
+
+impl Walker {
+    /// A walk with `client`, counting into and stopping with `ctx`.
+    pub(super) fn new(client: &DriveClient, mode: Mode, ctx: SyncContext) -> Self {
+        Self {
+            client: client.with_context(&ctx),
+            mode,
+            ctx,
+        }
+    }
+
+    /// `about.get` (a disabled Drive API fails here, a bad key and a missing delegation fail
+    /// at its token, told apart), then, for a service account that lists users, one directory
+    /// page (a disabled Admin SDK fails here).
+    pub(super) async fn check(&self) -> Result<()> {
+        self.client.about().await?;
+        let mut cp = GoogleDriveCheckpoint::default();
+        self.settle(&mut cp);
+        if cp.stage == DriveStage::Users {
+            let admin = self.client.admin().unwrap_or_default();
+            self.client
+                .api
+                .list_users(admin, None, &mut Vec::new())
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn config(&self) -> &GoogleDriveConfig {
+        &self.client.config
+    }
+
+    /// Whether a later stage may reach a file an earlier one emitted.
+    fn tracks_seen(&self) -> bool {
+        let c = self.config();
+        c.include_files_shared_with_me || !c.shared_folder_urls.is_empty()
+    }
+
+    /// The listings of the My Drives stage.
+    fn my_listings(&self, users: &[String]) -> Vec<Listing> {
+        let c = self.config();
+        let mut out = Vec::new();
+        for u in users {
+            let mine = c.all_my_drives()
+                || u == "me"
+                || c.my_drive_emails
+                    .as_slice()
+                    .iter()
+                    .any(|e| e.eq_ignore_ascii_case(u));
+            if mine && (c.all_my_drives() || !c.my_drive_emails.is_empty()) {
+                out.push(Listing::Mine(u.clone()));
+            }
+            if c.include_files_shared_with_me {
+                out.push(Listing::SharedWithMe(u.clone()));
+            }
+        }
+        out
+    }
+
+    /// The current listing, if the stage has one at its entity.
+    fn listing(&self, cp: &GoogleDriveCheckpoint) -> Option<Listing> {
+        match cp.stage {
+            DriveStage::MyDrives => self.my_listings(&cp.users).into_iter().nth(cp.entity),
+            DriveStage::SharedDrives => cp.drives.get(cp.entity).cloned().map(Listing::Drive),
+            DriveStage::Folders => cp.folders.get(cp.entity).cloned().map(Listing::Folder),
+            _ => None,
+        }
+    }
+
+    /// One page of `listing`: its files as documents (or ids), failures and unchanged ids;
+    /// advances `cp` past it.
+    async fn files_page(&self, listing: &Listing, cp: &mut GoogleDriveCheckpoint) -> Result<Batch> {
+        let c = self.config();
+        let window = self.mode.window();
+        let fields = if self.mode.is_slim() {
+            model::SLIM_FIELDS
+        } else {
+            model::FILE_FIELDS
+        };
+        let page = self
+            .client
+            .files(listing, cp.page_token.as_deref(), window, fields)
+            .await?;
+        let mut batch = Batch::default();
+        let mut wanted: Vec<PendingItem<Wanted>> = Vec::new();
+        for raw in page.items.files {
+            let file: File = match serde_json::from_value(raw.clone()) {
+                Ok(f) => f,
+                Err(e) => {
+                    let id = raw.get("id").and_then(|v| v.as_str()).map(|id| {
+                        convert::document_id(id, raw.get("webViewLink").and_then(|v| v.as_str()))
+                    });
+                    let name = id.as_deref().unwrap_or("a file without an id");
+                    let msg = format!("Drive file `{name}` is malformed: {e}");
+                    batch
+                        .failures
+                        .push(Failure::new(id, ErrorKind::InvalidData, msg));
+                    continue;
+                }
+            };
+            if file.mime_type == model::FOLDER {
+                if matches!(listing, Listing::Folder(_)) && !cp.folders.contains(&file.id) {
+                    cp.folders.push(file.id.clone());
+                }
+                continue;
+            }
+            let Some(fetch) = convert::fetch_for(&file.mime_type, c.docs_format, c.allow_images)
+            else {
+                continue;
+            };
+            let id = convert::document_id(&file.id, file.web_view_link.as_deref());
+            let Some(updated) = convert::modified(&file) else {
+                let msg = format!(
+                    "Drive file `{id}` has no readable modifiedTime {:?}",
+                    file.modified_time
+                );
+                batch
+                    .failures
+                    .push(Failure::new(Some(id), ErrorKind::InvalidData, msg));
+                continue;
+            };
+            if window.is_some_and(|w| !w.contains(updated)) {
+                continue;
+            }
+            if self.tracks_seen() && !cp.seen.insert(file.id.clone()) {
+                continue;
+            }
+            if fetch == Fetch::Download
+                && let Some(size) = convert::size(&file)
+                && size > c.max_file_size()
+            {
+                if !self.mode.is_slim() {
+                    let msg = format!(
+                        "Drive file `{id}` is {size} bytes, over max_file_size ({} bytes); not downloaded",
+                        c.max_file_size()
+                    );
+                    batch
+                        .failures
+                        .push(Failure::new(Some(id), ErrorKind::InvalidData, msg));
+                }
+                continue;
+            }
+            let version = convert::version(&file);
+            wanted.push(PendingItem::new(id, (file, fetch, updated)).with_version(&version));
+        }
+        match page.next {
+            Some(t) => cp.page_token = Some(t),
+            None => {
+                cp.completed_until
+                    .insert(listing.key(), window.map(|w| w.end));
+                cp.next_entity();
+            }
+        }
+        if self.mode.is_slim() {
+            batch.unchanged = wanted.into_iter().map(|w| w.id).collect();
+        } else {
+            let subject = self.client.subject(listing);
+            let fetched = fetch_items(&self.ctx, wanted, FILE_CONCURRENCY, |wanted| {
+                self.fetch_file(subject, wanted)
+            })
+            .await?;
+            batch.append(fetched);
+        }
+        convert::link_failures(&mut batch.failures);
+        Ok(batch)
+    }
+
+    /// Downloads or exports one file as `subject` and makes its document.
+    async fn fetch_file(
+        &self,
+        subject: Option<&str>,
+        (file, fetch, updated): Wanted,
+    ) -> Result<Document> {
+        let cap = self.config().max_file_size();
+        let data = match &fetch {
+            Fetch::Export { mime, .. } => self.client.export(subject, &file.id, mime, cap).await?,
+            Fetch::Download => self.client.download(subject, &file.id, cap).await?,
+        };
+        Ok(convert::document(&file, &fetch, data, updated))
+    }
+}
+
+impl Walk for Walker {
+    type Checkpoint = GoogleDriveCheckpoint;
+
+    fn context(&self) -> &SyncContext {
+        &self.ctx
+    }
+
+    fn settle(&self, cp: &mut GoogleDriveCheckpoint) -> bool {
+        let c = self.config();
+        loop {
+            match cp.stage {
+                DriveStage::Users => {
+                    let needs_users = c.all_my_drives()
+                        || !c.my_drive_emails.is_empty()
+                        || c.include_files_shared_with_me;
+                    if !needs_users {
+                        cp.enter(DriveStage::MyDrives);
+                    } else if !self.client.api.is_service_account() {
+                        cp.users = vec!["me".to_owned()];
+                        cp.enter(DriveStage::MyDrives);
+                    } else if !c.specific_user_emails.is_empty() {
+                        cp.users = c.specific_user_emails.as_slice().to_vec();
+                        cp.enter(DriveStage::MyDrives);
+                    } else if !c.all_my_drives() && !c.include_files_shared_with_me {
+                        cp.users = c.my_drive_emails.as_slice().to_vec();
+                        cp.enter(DriveStage::MyDrives);
+                    } else {
+                        return true; // a directory page to fetch
+                    }
+                }
+                DriveStage::MyDrives | DriveStage::SharedDrives | DriveStage::Folders => {
+                    if self.listing(cp).is_some() {
+                        return true;
+                    }
+                    match cp.stage {
+                        DriveStage::MyDrives => cp.enter(DriveStage::DriveIds),
+                        DriveStage::SharedDrives => {
+                            cp.enter(DriveStage::Folders);
+                            if cp.folders.is_empty() {
+                                add_ids(&mut cp.folders, c.shared_folder_urls.as_slice());
+                            }
+                        }
+                        _ => cp.enter(DriveStage::Done),
+                    }
+                }
+                DriveStage::DriveIds => {
+                    if c.all_shared_drives() {
+                        return true; // a drives.list page to fetch
+                    }
+                    add_ids(&mut cp.drives, c.shared_drive_urls.as_slice());
+                    cp.enter(DriveStage::SharedDrives);
+                }
+                DriveStage::Done => return false,
+            }
+        }
+    }
+
+    async fn step(&self, mut cp: GoogleDriveCheckpoint) -> Result<(Batch, GoogleDriveCheckpoint)> {
+        let mut batch = Batch::default();
+        match cp.stage {
+            DriveStage::Users => {
+                let admin = self.client.admin().unwrap_or_default();
+                let token = cp.page_token.take();
+                match self
+                    .client
+                    .api
+                    .list_users(admin, token.as_deref(), &mut cp.users)
+                    .await?
+                {
+                    Some(t) => cp.page_token = Some(t),
+                    None => cp.enter(DriveStage::MyDrives),
+                }
+            }
+            DriveStage::DriveIds => {
+                let page = self.client.drives(cp.page_token.as_deref()).await?;
+                for id in page.items {
+                    if !cp.drives.contains(&id) {
+                        cp.drives.push(id);
+                    }
+                }
+                match page.next {
+                    Some(t) => cp.page_token = Some(t),
+                    None => {
+                        add_ids(&mut cp.drives, self.config().shared_drive_urls.as_slice());
+                        cp.enter(DriveStage::SharedDrives);
+                    }
+                }
+            }
+            DriveStage::MyDrives | DriveStage::SharedDrives | DriveStage::Folders => {
+                if let Some(listing) = self.listing(&cp) {
+                    batch = self.files_page(&listing, &mut cp).await?;
+                }
+            }
+            DriveStage::Done => {}
+        }
+        Ok((batch, cp))
+    }
+}
+
+/// Adds the ids of `urls` (shared drive or folder links) that `ids` does not hold yet.
+fn add_ids(ids: &mut Vec<String>, urls: &[String]) {
+    for url in urls {
+        if let Some(id) = config::id_from_url(url)
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
+    }
+}
