@@ -386,3 +386,89 @@ async fn check_reports_a_missing_gmail_scope_delegation() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_denied_or_rate_limited_thread_is_a_failure_and_the_sync_goes_on() {
+    // Core's one policy: neither a 403 on one thread nor a rate limit that outlasts the
+    // retries ends the sync (both did before the page pipeline); each fails its thread alone.
+    let (server, _) = mailbox_server(false).await;
+    let _denied = Mock::given(method("GET"))
+        .and(path("/gmail/v1/users/alice@example.com/threads/t-a2"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(google_error(
+            403,
+            "forbidden",
+            "PERMISSION_DENIED",
+            "Delegation denied.",
+        )))
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let _limited = Mock::given(method("GET"))
+        .and(path("/gmail/v1/users/bob@example.com/threads/t-b1"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "0")
+                .set_body_json(google_error(
+                    429,
+                    "rateLimitExceeded",
+                    "RESOURCE_EXHAUSTED",
+                    "Quota exceeded.",
+                )),
+        )
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let c = build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({"include_attachments": true}),
+    ));
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    let threads: Vec<&str> = docs
+        .iter()
+        .filter(|d| d.parent_id.is_none())
+        .map(|d| d.id.as_str())
+        .collect();
+    assert_eq!(
+        threads,
+        [
+            "gmail:alice@example.com:t-nested",
+            "gmail:alice@example.com:t-a3"
+        ]
+    );
+    let failed: Vec<(Option<&str>, ErrorKind, bool)> = failures
+        .iter()
+        .map(|f| (f.id.as_deref(), f.kind, f.retryable))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (
+                Some("gmail:alice@example.com:t-a2"),
+                ErrorKind::PermissionDenied,
+                false
+            ),
+            (
+                Some("gmail:bob@example.com:t-b1"),
+                ErrorKind::RateLimited,
+                true
+            ),
+        ],
+        "{failures:?}"
+    );
+    assert!(failures[0].message.contains("t-a2"), "{failures:?}");
+
+    // A listing that needs the threads (for their attachments) and cannot read one is not
+    // complete: it fails rather than let prune delete what it missed.
+    let mut ids = c.as_slim().unwrap().list_ids(SyncContext::new());
+    let mut err = None;
+    while let Some(page) = ids.next().await {
+        if let Err(e) = page {
+            err = Some(e);
+            break;
+        }
+    }
+    let err = err.expect("the listing must fail");
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(err.to_string().contains("t-a2"), "{err}");
+}

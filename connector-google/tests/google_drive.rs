@@ -574,3 +574,51 @@ async fn list_ids_matches_a_full_load() {
     let downloads = server.received_requests().await.unwrap();
     let _ = downloads;
 }
+
+#[tokio::test]
+async fn a_file_still_rate_limited_after_retries_is_a_failure_and_the_sync_goes_on() {
+    // Core's one policy: a rate limit that outlasts the retries fails that file alone (it
+    // ended the sync before the page pipeline), as a retryable failure linking to the file.
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    mount_drive(
+        &server,
+        vec![
+            DriveFile::new("busy", "alice@example.com", 1),
+            DriveFile::new("ok", "alice@example.com", 2),
+        ],
+        &[],
+        10,
+    )
+    .await;
+    let _limited = Mock::given(method("GET"))
+        .and(path("/drive/v3/files/busy"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("Retry-After", "0")
+                .set_body_json(google_error(
+                    403,
+                    "userRateLimitExceeded",
+                    "PERMISSION_DENIED",
+                    "User Rate Limit Exceeded.",
+                )),
+        )
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let c = build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({"my_drive_emails": "alice@example.com"}),
+    ));
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert_eq!(file_ids(&docs), vec!["ok"]);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let f = &failures[0];
+    assert_eq!(f.kind, ErrorKind::RateLimited, "{f:?}");
+    assert!(f.retryable, "{f:?}");
+    let id = f.id.as_deref().unwrap_or_default();
+    assert!(id.contains("/busy/"), "{f:?}");
+    assert!(f.message.contains(id), "{f:?}");
+    assert_eq!(f.link.as_ref().map(|l| l.as_str()), Some(id), "{f:?}");
+}
