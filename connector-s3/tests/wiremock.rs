@@ -347,41 +347,6 @@ async fn slow_down_is_retried_until_it_passes() {
     assert!(err.to_string().contains("`docs`"), "{err}");
 }
 
-#[tokio::test]
-async fn an_object_denied_alone_is_a_failure_and_the_sync_goes_on() {
-    let server = MockServer::start().await;
-    let listing = LISTING.replace(
-        "<Contents><Key>folder/</Key>",
-        "<Contents><Key>b.md</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>&quot;x&quot;</ETag><Size>1</Size></Contents><Contents><Key>folder/</Key>",
-    );
-    Mock::given(method("GET"))
-        .and(path("/docs/"))
-        .respond_with(xml(200, listing))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/docs/a.md"))
-        .respond_with(xml(403, error_body("AccessDenied", "Access Denied")))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/docs/b.md"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("b"))
-        .mount(&server)
-        .await;
-    let c = fast("s3_compatible", compat(&server));
-    let mut stream = c.as_load().expect("load").load(SyncContext::new());
-    let page = stream.next().await.expect("a page").expect("the page");
-    assert_eq!(page.documents.len(), 1);
-    assert_eq!(page.failures.len(), 1);
-    assert_eq!(page.failures[0].kind, ErrorKind::PermissionDenied);
-    assert!(
-        page.failures[0].message.contains("a.md"),
-        "{}",
-        page.failures[0].message
-    );
-}
-
 /// A listing of `keys`, each `size` bytes, whose next page is at `token` when given.
 fn listing_of(keys: &[&str], size: u64, token: Option<&str>) -> String {
     let contents: String = keys
@@ -404,46 +369,63 @@ fn listing_of(keys: &[&str], size: u64, token: Option<&str>) -> String {
     )
 }
 
-/// The one policy (core's `ErrorKind::ends_sync`): an object the store keeps failing on after
-/// every retry is a failure of that object, and the objects after it still come. (Before the
-/// page pipeline moved to core, this ended the sync.)
+/// Answers GET `route` with `response`.
+async fn serve(server: &MockServer, route: &str, response: ResponseTemplate) {
+    Mock::given(method("GET"))
+        .and(path(route))
+        .respond_with(response)
+        .mount(server)
+        .await;
+}
+
+/// The one policy (core's `ErrorKind::ends_sync`): an object denied alone, or one the store
+/// keeps failing on after every retry, is a failure of that object that links to it, and the
+/// objects after it still come. (Before the page pipeline moved to core, a store failing on
+/// one object ended the sync.)
 #[tokio::test]
-async fn an_object_the_store_keeps_failing_on_is_a_failure_and_the_sync_goes_on() {
+async fn an_object_denied_or_failing_alone_is_a_failure_and_the_sync_goes_on() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/docs/"))
-        .respond_with(xml(200, listing_of(&["a.md", "b.md"], 1, None)))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/docs/a.md"))
-        .respond_with(xml(
-            503,
-            error_body("SlowDown", "Please reduce your request rate."),
-        ))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/docs/b.md"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("b"))
-        .mount(&server)
-        .await;
+    let listing = listing_of(&["a.md", "b.md", "c.md", "folder/"], 1, None);
+    serve(&server, "/docs/", xml(200, listing)).await;
+    let denied = xml(403, error_body("AccessDenied", "Access Denied"));
+    serve(&server, "/docs/a.md", denied).await;
+    let slow = xml(
+        503,
+        error_body("SlowDown", "Please reduce your request rate."),
+    );
+    serve(&server, "/docs/b.md", slow).await;
+    let ok = ResponseTemplate::new(200).set_body_string("c");
+    serve(&server, "/docs/c.md", ok).await;
     let c = fast("s3_compatible", compat(&server));
     let mut stream = c.as_load().expect("load").load(SyncContext::new());
     let page = stream.next().await.expect("a page").expect("the page");
     let ids: Vec<&str> = page.documents.iter().map(|d| d.id.as_str()).collect();
-    assert_eq!(ids, ["s3_compatible:docs:b.md"]);
-    assert_eq!(page.failures.len(), 1);
-    let failure = &page.failures[0];
-    assert_eq!(failure.id.as_deref(), Some("s3_compatible:docs:a.md"));
-    assert_eq!(failure.kind, ErrorKind::Unavailable);
-    assert!(failure.retryable);
-    assert!(failure.message.contains("a.md"), "{}", failure.message);
+    assert_eq!(ids, ["s3_compatible:docs:c.md"]);
+    let failed: Vec<_> = page
+        .failures
+        .iter()
+        .map(|f| (f.id.as_deref(), f.kind, f.retryable))
+        .collect();
     assert_eq!(
-        failure.link.as_ref().map(|l| l.path()),
-        Some("/docs/a.md"),
-        "the failure links to the object"
+        failed,
+        [
+            (
+                Some("s3_compatible:docs:a.md"),
+                ErrorKind::PermissionDenied,
+                false
+            ),
+            (
+                Some("s3_compatible:docs:b.md"),
+                ErrorKind::Unavailable,
+                true
+            ),
+        ]
     );
+    for (failure, key) in page.failures.iter().zip(["a.md", "b.md"]) {
+        assert!(failure.message.contains(key), "{}", failure.message);
+        let link = failure.link.as_ref().map(url::Url::path);
+        assert_eq!(link, Some(format!("/docs/{key}").as_str()));
+    }
     assert!(stream.next().await.is_none());
 }
 
@@ -452,16 +434,10 @@ async fn an_object_the_store_keeps_failing_on_is_a_failure_and_the_sync_goes_on(
 #[tokio::test]
 async fn a_repeated_continuation_token_ends_the_listing() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/docs/"))
-        .respond_with(xml(200, listing_of(&["a.md"], 1, Some("again"))))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/docs/a.md"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("a"))
-        .mount(&server)
-        .await;
+    let listing = listing_of(&["a.md"], 1, Some("again"));
+    serve(&server, "/docs/", xml(200, listing)).await;
+    let ok = ResponseTemplate::new(200).set_body_string("a");
+    serve(&server, "/docs/a.md", ok).await;
     let c = fast("s3_compatible", compat(&server));
     let err = load_all(c.as_ref(), SyncContext::new())
         .await
@@ -485,17 +461,15 @@ async fn a_page_of_large_objects_is_handed_on_in_parts() {
     const SIZE: usize = 17 * 1024 * 1024;
     let server = MockServer::start().await;
     let keys = ["a.bin", "b.bin", "c.bin"];
-    Mock::given(method("GET"))
-        .and(path("/docs/"))
-        .respond_with(xml(200, listing_of(&keys, SIZE as u64, None)))
-        .mount(&server)
-        .await;
+    serve(
+        &server,
+        "/docs/",
+        xml(200, listing_of(&keys, SIZE as u64, None)),
+    )
+    .await;
     for key in keys {
-        Mock::given(method("GET"))
-            .and(path(format!("/docs/{key}")))
-            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; SIZE]))
-            .mount(&server)
-            .await;
+        let body = ResponseTemplate::new(200).set_body_bytes(vec![b'x'; SIZE]);
+        serve(&server, &format!("/docs/{key}"), body).await;
     }
     let c = S3Connector::for_source("s3_compatible", compat(&server)).expect("valid config");
     let parts: Vec<_> = c
