@@ -51,6 +51,7 @@
 //! ```
 
 mod block;
+mod escape;
 mod inline;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,8 @@
 //! inside a list item, where a block that can follow the one before it on the next line does
 //! so, which keeps lists tight (`- item` / `  - nested`).
 
-use super::inline::{self, Context, longest_run};
+use super::escape::longest_run;
+use super::inline::{self, Context};
 use super::{Block, Inline, List, Table};
 
 /// Containers nested deeper than this are written as their plain text (the writer is
