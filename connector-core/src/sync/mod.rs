@@ -275,6 +275,10 @@ pub struct Syncer {
 impl Syncer {
     /// A syncer for `connector` into a [`DiscardSink`](crate::sink::DiscardSink) with a fresh
     /// [`MemoryStateStore`]; set both with [`sink`](Self::sink) and [`state`](Self::state).
+    ///
+    /// `connector` is a [`DynConnector`](crate::DynConnector), as
+    /// [`Registry::build`](crate::Registry::build) returns it; a connector built in code goes
+    /// in as `Arc::new(connector)`.
     pub fn new(connector: Arc<dyn Connector>) -> Self {
         Self {
             connector,
