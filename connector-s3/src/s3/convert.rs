@@ -35,8 +35,9 @@ pub(crate) fn document_id(client: &S3Client, key: &str) -> String {
     format!("{}:{}:{key}", client.bucket_type, client.bucket_name())
 }
 
-/// The document of a downloaded object.
-pub(crate) fn document(client: &S3Client, listed: &Listed, fetched: Fetched) -> Document {
+/// The document of a downloaded object. `listed` is taken so that its key and ETag move into
+/// the metadata rather than be copied: this runs for every object.
+pub(crate) fn document(client: &S3Client, listed: Listed, fetched: Fetched) -> Document {
     let id = document_id(client, &listed.key);
     let ext = extension(&listed.key);
     let header_mime = fetched
@@ -69,15 +70,15 @@ pub(crate) fn document(client: &S3Client, listed: &Listed, fetched: Fetched) -> 
         .with_link(client.object_url(&listed.key))
         .with_size(size)
         .with_metadata("bucket", client.bucket_name())
-        .with_metadata("key", listed.key.as_str())
+        .with_metadata("key", listed.key)
         .with_metadata("size", size)
         .with_metadata("content_type", mime);
     if let Some(t) = listed.last_modified.or(fetched.last_modified) {
         doc = doc.with_updated_at(t);
     }
-    if let Some(etag) = listed.etag.as_deref().or(fetched.etag.as_deref()) {
+    if let Some(etag) = listed.etag.or(fetched.etag) {
         // RAGFlow's fingerprint: xxh128 of the ETag without quotes.
-        doc = doc.with_metadata("etag", etag).with_version(etag);
+        doc = doc.with_version(&etag).with_metadata("etag", etag);
     }
     doc
 }

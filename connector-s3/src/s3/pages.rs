@@ -96,7 +96,7 @@ pub(super) fn checkpointed(
             return;
         }
         let http = walk.client.http.with_context(&ctx);
-        let ids = convert::document_id(&walk.client, "");
+        let id_prefix = convert::document_id(&walk.client, "");
         let cursor = Cursor { token: from.continuation_token, after: from.start_after };
         let mut pages = listing(&walk, &http, cursor);
         loop {
@@ -116,7 +116,7 @@ pub(super) fn checkpointed(
             let mut rest = Batch::default();
             while let Some(part) = fetches.next_part(PAGE_BYTES).await? {
                 // A part before the page's last ends with a document: resume after its key.
-                let key = part.documents.last().and_then(|d| d.id.strip_prefix(ids.as_str()));
+                let key = part.documents.last().and_then(|d| d.id.strip_prefix(id_prefix.as_str()));
                 match key {
                     Some(key) if !fetches.is_done() => {
                         let checkpoint = S3Checkpoint::after(key);
@@ -281,7 +281,7 @@ impl Walk {
             return Ok(Some(failure.into()));
         }
         Ok(match client.get_object(http, &listed.key, max).await {
-            Ok(Some(fetched)) => Some(convert::document(client, &listed, fetched).into()),
+            Ok(Some(fetched)) => Some(convert::document(client, listed, fetched).into()),
             Ok(None) => None,
             Err(e) => Some(convert::download_failure(client, &listed.key, e)?.into()),
         })
