@@ -139,6 +139,8 @@ fn documents(
                         handed_on = Some(after);
                         yield (part, handed_on.clone());
                     }
+                    // Usually the page's only part: taken whole, not copied.
+                    _ if rest.is_empty() => rest = part,
                     _ => rest.append(part),
                 }
             }

@@ -122,6 +122,8 @@ pub(super) fn checkpointed(
                         let checkpoint = S3Checkpoint::after(key);
                         yield CheckpointedBatch::new(part, checkpoint);
                     }
+                    // Usually the page's only part: taken whole, not copied.
+                    _ if rest.is_empty() => rest = part,
                     _ => rest.append(part),
                 }
             }
