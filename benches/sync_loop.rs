@@ -26,9 +26,7 @@ use connector_core::state::{
     Commit, DocumentState, Known, MemoryStateStore, RunRecord, StateStore, SyncState,
 };
 use connector_core::sync::{SyncMode, SyncOptions, Syncer};
-use connector_core::{
-    Batch, Connector, Document, LoadConnector, Result, Roles, SyncContext,
-};
+use connector_core::{Batch, Connector, Document, LoadConnector, Result, Roles, SyncContext};
 use criterion::{BenchmarkId, Criterion, Throughput};
 
 const SOURCE: &str = "bench";

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use crate::context::SyncContext;
 use crate::credentials::CredentialStore;
 use crate::document::{Batch, CheckpointedBatch, SlimDocument};
-use crate::roles::Roles;
 use crate::error::{Error, Result};
+use crate::roles::Roles;
 use crate::window::TimeWindow;
 
 /// A connector behind a shared pointer: what [`Registry::build`](crate::Registry::build)

@@ -65,9 +65,9 @@ pub mod reexports {
 pub mod prelude {
     pub use crate::pages::{Outcome, Page, PageLimit, paginate};
     pub use crate::{
-        Access, Batch, Cancellation, CheckpointedBatch, CheckpointedConnector, Connector,
-        Document, Error, ErrorKind, Failure, LoadConnector, PollConnector, RefetchConnector,
-        Result, Roles, Secret, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+        Access, Batch, Cancellation, CheckpointedBatch, CheckpointedConnector, Connector, Document,
+        Error, ErrorKind, Failure, LoadConnector, PollConnector, RefetchConnector, Result, Roles,
+        Secret, SlimConnector, SlimDocument, SyncContext, TimeWindow,
     };
     pub use async_trait::async_trait;
     pub use futures::stream::BoxStream;

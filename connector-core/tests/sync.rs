@@ -10,8 +10,8 @@ use connector_core::sink::{ChannelSink, DirectorySink, MemorySink, NdjsonSink, S
 use connector_core::state::{MemoryStateStore, StateStore};
 use connector_core::sync::{SyncMode, SyncOptions, Syncer};
 use connector_core::testkit::{MemoryConnector, MemoryItem};
-use connector_core::{Roles, 
-    Batch, Connector, ErrorKind, LoadConnector, PollConnector, Result, SyncContext,
+use connector_core::{
+    Batch, Connector, ErrorKind, LoadConnector, PollConnector, Result, Roles, SyncContext,
     TimeWindow,
 };
 
