@@ -184,7 +184,7 @@ impl NotesConnector {
             http: self.http.with_context(&ctx),
             config: Arc::clone(&self.config),
         };
-        let start = from.after.clone();
+        let start = from.after;
         paginate(start, PageLimit::unbounded(), move |after| {
             let api = api.clone();
             let ctx = ctx.clone();
