@@ -10,7 +10,7 @@
 //! - `GET {base_url}/notes/{id}` returns one note: `{"id", "title", "body", "updated"}`.
 //!
 //! The listing shows each note's `updated`, so an unchanged note costs no body request
-//! ([`pages::fetch_items`] asks the fingerprint lookup once per page). The checkpoint is the
+//! (core's `pages::fetch_items` asks the fingerprint lookup once per page). The checkpoint is the
 //! last listed id, the service's own cursor.
 //!
 //! ```
