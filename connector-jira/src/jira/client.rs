@@ -95,7 +95,7 @@ impl JiraClient {
             .get_or_try_init(|| async {
                 let config = &self.shared.config;
                 let site = with_slash(&config.base_url);
-                if !config.scoped_token {
+                if !config.uses_gateway() {
                     return Ok(site);
                 }
                 let tenant = site.join("_edge/tenant_info").map_err(url_error)?;
@@ -373,16 +373,14 @@ pub(crate) fn quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
-/// The configured filter: `(jql_query)`, the project, labels to skip.
+/// The configured filter: `(jql_query)` or else the project (as RAGFlow builds it), then the
+/// labels to skip.
 pub(crate) fn base_jql(config: &JiraConfig) -> String {
     let mut parts = Vec::new();
-    if let Some(jql) = config.jql_query.as_deref().map(strip_order_by) {
-        let jql = jql.trim();
-        if !jql.is_empty() {
-            parts.push(format!("({jql})"));
-        }
+    if let Some(jql) = config.jql() {
+        parts.push(format!("({jql})"));
     }
-    if let Some(key) = config.project_key.as_deref().map(str::trim) {
+    if let Some(key) = config.project_in_scope() {
         parts.push(format!("project = {}", quote(key)));
     }
     let labels = config.labels_to_skip.as_slice();
@@ -398,7 +396,7 @@ pub(crate) fn base_jql(config: &JiraConfig) -> String {
 }
 
 /// `jql` without a trailing `ORDER BY` clause (outside quotes): the connector orders.
-fn strip_order_by(jql: &str) -> &str {
+pub(crate) fn strip_order_by(jql: &str) -> &str {
     let lower = jql.to_ascii_lowercase();
     let bytes = lower.as_bytes();
     let mut quote: Option<u8> = None;
@@ -470,11 +468,24 @@ mod tests {
     #[test]
     fn base_jql_combines_filters() {
         let mut cfg = JiraConfig::new(Url::parse("https://j.local").unwrap()).with_project("ENG");
-        cfg.jql_query = Some("type = Bug ORDER BY key".into());
         cfg.labels_to_skip = ["secret", "a\"b"].into_iter().collect();
         assert_eq!(
             base_jql(&cfg),
-            "(type = Bug) AND project = \"ENG\" AND (labels IS EMPTY OR labels NOT IN (\"secret\", \"a\\\"b\"))"
+            "project = \"ENG\" AND (labels IS EMPTY OR labels NOT IN (\"secret\", \"a\\\"b\"))"
         );
+        // A project name is quoted as JQL takes it.
+        let cfg = JiraConfig::new(Url::parse("https://j.local").unwrap()).with_project("Web Team");
+        assert_eq!(base_jql(&cfg), "project = \"Web Team\"");
+    }
+
+    #[test]
+    fn the_query_alone_decides_when_given() {
+        // As RAGFlow builds it: `(jql)` if given, else the project.
+        let mut cfg = JiraConfig::new(Url::parse("https://j.local").unwrap()).with_project("ENG");
+        cfg.jql_query = Some("type = Bug ORDER BY key".into());
+        assert_eq!(base_jql(&cfg), "(type = Bug)");
+        // A query that only orders says nothing about which issues: the project does.
+        cfg.jql_query = Some(" ORDER BY created DESC".into());
+        assert_eq!(base_jql(&cfg), "project = \"ENG\"");
     }
 }

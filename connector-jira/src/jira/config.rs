@@ -1,5 +1,6 @@
-//! [`JiraConfig`]: which Jira, which issues, which credentials. Field names are RAGFlow's, so
-//! a RAGFlow Jira connector config is accepted as it is.
+//! [`JiraConfig`]: which Jira, which issues, which credentials. Field names, other names and
+//! defaults are RAGFlow's, so a RAGFlow Jira connector config (as its data-source form or its
+//! API stores it) is accepted as it is and means the same issues.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -19,24 +20,40 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 /// The Atlassian API gateway that scoped tokens are sent to.
 pub const DEFAULT_API_GATEWAY: &str = "https://api.atlassian.com";
 
-/// The credentials, as RAGFlow names them.
+/// Hosts of Jira Cloud sites, as RAGFlow recognises them.
+const CLOUD_HOST_SUFFIXES: [&str; 3] = [".atlassian.net", ".jira.com", ".jira-dev.com"];
+
+/// The credentials, as RAGFlow names them (and under the other names RAGFlow reads).
 ///
 /// - Jira Cloud: `jira_user_email` + `jira_api_token` (Basic auth; also for scoped tokens).
-/// - Server/Data Center: `jira_api_token` alone is a personal access token (Bearer), or
-///   `jira_user_email` (the user name) + `jira_password` (Basic auth).
+/// - Server/Data Center: `jira_user_email` (the user name, also `jira_username` as RAGFlow's
+///   Server form sends it) + `jira_password` (Basic auth).
+/// - `jira_api_token` alone is sent as a Bearer token: a personal access token on
+///   Server/Data Center, an OAuth 2.0 access token on Cloud.
+///
+/// A token wins over a password when both are given, as in RAGFlow.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraCredentials {
     /// The account's e-mail (Cloud) or user name (Server with a password).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-aliases" = ["jira_username"]))]
     pub jira_user_email: Option<String>,
     /// An API token (Cloud, with the e-mail) or a personal access token (Server, alone).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-aliases" = ["token", "api_token"]))]
     pub jira_api_token: Option<Secret>,
     /// The password (Server/Data Center, with the user name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-aliases" = ["password"]))]
     pub jira_password: Option<Secret>,
+    /// The REST API version RAGFlow talks: `"3"` is Jira Cloud (REST v3, ADF), `"2"` is
+    /// Server/Data Center (REST v2, wiki markup), `"latest"` leaves the choice to `is_cloud`
+    /// and the host. When given as `"2"` or `"3"` it decides over `is_cloud`, as in RAGFlow,
+    /// whose sync reads this and not the form's `is_cloud`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rest_api_version: Option<String>,
 }
 
 impl fmt::Debug for JiraCredentials {
@@ -46,6 +63,7 @@ impl fmt::Debug for JiraCredentials {
             .field("jira_user_email", &self.jira_user_email)
             .field("jira_api_token", &shown(&self.jira_api_token))
             .field("jira_password", &shown(&self.jira_password))
+            .field("rest_api_version", &self.rest_api_version)
             .finish()
     }
 }
@@ -76,11 +94,14 @@ pub struct JiraConfig {
     /// The site: `https://example.atlassian.net` or a Server/Data Center URL (with its context
     /// path, if any). Document ids and links are `{base_url}/browse/{KEY}`.
     pub base_url: Url,
-    /// Only issues of this project.
+    /// Only issues of this project: its key (`ENG`), or its name or id, as JQL's `project =`
+    /// takes them. Not used when `jql_query` is given: as in RAGFlow, the query then says
+    /// which issues, and should name the project itself if it means one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_key: Option<String>,
-    /// A JQL filter (its `ORDER BY`, if any, is replaced); combined with `project_key` when
-    /// both are given.
+    /// A JQL filter; when given it alone decides the issues (with `labels_to_skip` and the
+    /// sync's window), as in RAGFlow, and `project_key` is not added to it. Its `ORDER BY`,
+    /// if any, is replaced: the connector orders by key to page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jql_query: Option<String>,
     /// Append the comments to each issue (default true).
@@ -89,22 +110,37 @@ pub struct JiraConfig {
     /// Also yield each attachment as a document of its own (default false).
     #[serde(default)]
     pub include_attachments: bool,
-    /// Largest attachment downloaded, in bytes (default 10 MiB); larger ones are listed in the
-    /// issue but not downloaded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Largest attachment downloaded, in bytes (default 10 MiB, as is `0`, as in RAGFlow);
+    /// larger ones are listed in the issue but not downloaded. Serialised as the limit that
+    /// applies, so a host (and [`Registry::effective_config`]) sees the default.
+    ///
+    /// [`Registry::effective_config`]: connector_core::Registry
+    #[serde(default, serialize_with = "limit_in_effect")]
     pub attachment_size_limit: Option<u64>,
-    /// Issues with any of these labels are skipped.
+    /// Issues with any of these labels (compared without regard to case) are skipped.
+    ///
+    /// Issues without labels are kept. RAGFlow's query (`labels NOT IN (...)`) also drops
+    /// every issue that has no label at all, since JQL's `NOT IN` never matches an empty
+    /// field; that is a bug of RAGFlow's, not followed here (the query is
+    /// `labels IS EMPTY OR labels NOT IN (...)`).
     #[serde(default, skip_serializing_if = "StringList::is_empty")]
     pub labels_to_skip: StringList,
     /// Comments by these e-mail addresses are left out (compared without regard to case).
     #[serde(default, skip_serializing_if = "StringList::is_empty")]
     pub comment_email_blacklist: StringList,
-    /// The API token is a scoped token: requests go through the Atlassian API gateway
-    /// (`{api_gateway_url}/ex/jira/{cloudId}`).
+    /// The API token is a scoped token: on Jira Cloud, requests go through the Atlassian API
+    /// gateway (`{api_gateway_url}/ex/jira/{cloudId}`). On Server/Data Center it is ignored
+    /// with a warning, as RAGFlow ignores it off Cloud (its form keeps the box ticked when
+    /// switched to Server).
     #[serde(default)]
     pub scoped_token: bool,
-    /// The UTC offset in hours JQL dates are read in, used only when `/myself` names no time
-    /// zone.
+    /// The UTC offset in hours that JQL dates are read in when Jira does not say.
+    ///
+    /// Jira reads JQL dates in the searching user's time zone, which `/myself` names; that
+    /// zone is used when it is a zone we know, and this offset otherwise (then UTC). RAGFlow
+    /// lets this offset override what it detects, because it detects the *server's* zone
+    /// (`serverInfo`), which can differ from the user's; an offset that disagrees with the
+    /// user's zone only loses issues at a window's start, so the user's zone wins here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone_offset: Option<f64>,
     /// RAGFlow's host batch size; accepted, not used by the connector.
@@ -117,7 +153,9 @@ pub struct JiraConfig {
     #[serde(default)]
     pub credentials: JiraCredentials,
     /// Cloud (REST v3, `search/jql`, ADF) or Server/Data Center (REST v2, `search`, wiki
-    /// markup). Default: Cloud for `*.atlassian.net` and `*.jira.com` hosts and scoped tokens.
+    /// markup), as RAGFlow's form sets it (`true` by default there). `credentials.
+    /// rest_api_version` `"2"`/`"3"` decides over it, as in RAGFlow. Without either: Cloud
+    /// for `*.atlassian.net`, `*.jira.com` and `*.jira-dev.com` hosts, Server otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_cloud: Option<bool>,
     /// Issues per search request, at most 100 (the default).
@@ -128,8 +166,26 @@ pub struct JiraConfig {
     pub api_gateway_url: Option<Url>,
 }
 
+/// The API a `rest_api_version` names.
+enum ApiVersion {
+    Cloud,
+    Server,
+}
+
 fn yes() -> bool {
     true
+}
+
+/// Writes `attachment_size_limit` as the limit in effect (`None` and `0` are the default).
+fn limit_in_effect<S: serde::Serializer>(limit: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(effective_limit(*limit))
+}
+
+fn effective_limit(limit: Option<u64>) -> u64 {
+    match limit {
+        Some(0) | None => DEFAULT_ATTACHMENT_SIZE_LIMIT,
+        Some(n) => n,
+    }
 }
 
 impl JiraConfig {
@@ -172,14 +228,57 @@ impl JiraConfig {
     }
 
     /// Whether the site is Jira Cloud.
+    ///
+    /// `credentials.rest_api_version` `"3"` or `"2"` first (RAGFlow's switch), then
+    /// `is_cloud`, then the host (`*.atlassian.net`, `*.jira.com`, `*.jira-dev.com`).
     pub fn is_cloud(&self) -> bool {
+        match self.rest_api_version() {
+            Some(ApiVersion::Cloud) => return true,
+            Some(ApiVersion::Server) => return false,
+            None => {}
+        }
         self.is_cloud.unwrap_or_else(|| {
-            self.scoped_token
-                || self.base_url.host_str().is_some_and(|h| {
-                    let h = h.to_ascii_lowercase();
-                    h.ends_with(".atlassian.net") || h.ends_with(".jira.com")
-                })
+            self.base_url.host_str().is_some_and(|h| {
+                let h = h.to_ascii_lowercase();
+                CLOUD_HOST_SUFFIXES.iter().any(|s| h.ends_with(s))
+            })
         })
+    }
+
+    /// Whether requests go through the Atlassian API gateway: a scoped token on Jira Cloud.
+    /// RAGFlow ignores `scoped_token` off Cloud, and so does this.
+    pub fn uses_gateway(&self) -> bool {
+        self.scoped_token && self.is_cloud()
+    }
+
+    /// The project that bounds the search: `project_key`, unless `jql_query` is given (then
+    /// the query alone says which issues, as in RAGFlow).
+    pub fn project_in_scope(&self) -> Option<&str> {
+        if self.jql().is_some() {
+            return None;
+        }
+        self.project_key
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+    }
+
+    /// `jql_query` without its `ORDER BY` (the connector orders), trimmed, when it says which
+    /// issues.
+    pub(crate) fn jql(&self) -> Option<&str> {
+        self.jql_query
+            .as_deref()
+            .map(|q| super::client::strip_order_by(q).trim())
+            .filter(|q| !q.is_empty())
+    }
+
+    /// `credentials.rest_api_version` when it names Cloud or Server (not `latest`).
+    fn rest_api_version(&self) -> Option<ApiVersion> {
+        match self.credentials.rest_api_version.as_deref().map(str::trim) {
+            Some("3") => Some(ApiVersion::Cloud),
+            Some("2") => Some(ApiVersion::Server),
+            _ => None,
+        }
     }
 
     /// Issues per search request.
@@ -190,8 +289,7 @@ impl JiraConfig {
 
     /// Largest attachment downloaded.
     pub fn attachment_size_limit(&self) -> u64 {
-        self.attachment_size_limit
-            .unwrap_or(DEFAULT_ATTACHMENT_SIZE_LIMIT)
+        effective_limit(self.attachment_size_limit)
     }
 
     /// The site URL without a trailing `/`, as used in ids.
@@ -217,7 +315,7 @@ impl fmt::Debug for JiraConfig {
             .field("jql_query", &self.jql_query)
             .field("include_comments", &self.include_comments)
             .field("include_attachments", &self.include_attachments)
-            .field("attachment_size_limit", &self.attachment_size_limit)
+            .field("attachment_size_limit", &self.attachment_size_limit())
             .field("labels_to_skip", &self.labels_to_skip)
             .field("comment_email_blacklist", &self.comment_email_blacklist)
             .field("scoped_token", &self.scoped_token)
@@ -251,22 +349,8 @@ impl ConnectorConfig for JiraConfig {
         if let Some(url) = &self.api_gateway_url {
             check_url("api_gateway_url", url, &mut out);
         }
-        let project = self.project_key.as_deref().map(str::trim);
-        let jql = self.jql_query.as_deref().map(str::trim);
-        match project {
-            Some("") => out.push(FieldError::new("project_key", "must not be empty")),
-            Some(p) if !p.chars().all(|c| c.is_alphanumeric() || c == '_') => {
-                out.push(FieldError::new(
-                    "project_key",
-                    format!("{p:?} is not a project key (letters, digits and `_`)"),
-                ));
-            }
-            _ => {}
-        }
-        if jql == Some("") {
-            out.push(FieldError::new("jql_query", "must not be empty"));
-        }
-        if project.is_none() && jql.is_none() {
+        // Blank fields never get here (core's config layer reads them as absent).
+        if self.project_in_scope().is_none() && self.jql().is_none() {
             out.push(FieldError::new(
                 "project_key",
                 "set `project_key` or `jql_query` (Jira refuses unbounded searches)",
@@ -279,12 +363,6 @@ impl ConnectorConfig for JiraConfig {
                     "a Jira label holds no `\"` or `\\`",
                 ));
             }
-        }
-        if self.attachment_size_limit == Some(0) {
-            out.push(FieldError::new(
-                "attachment_size_limit",
-                "must be greater than zero",
-            ));
         }
         if let Some(offset) = self.timezone_offset
             && !(-14.0..=14.0).contains(&offset)
@@ -303,25 +381,11 @@ impl ConnectorConfig for JiraConfig {
             ));
         }
         let c = &self.credentials;
-        let email = c.jira_user_email.as_deref().map(str::trim);
-        if email == Some("") {
-            out.push(FieldError::new(
-                "credentials.jira_user_email",
-                "must not be empty",
-            ));
-        }
-        if c.jira_api_token.as_ref().is_some_and(Secret::is_empty) {
-            out.push(FieldError::new(
-                "credentials.jira_api_token",
-                "must not be empty",
-            ));
-        }
-        if c.jira_password.as_ref().is_some_and(Secret::is_empty) {
-            out.push(FieldError::new(
-                "credentials.jira_password",
-                "must not be empty",
-            ));
-        }
+        let email = c
+            .jira_user_email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty());
         match (&c.jira_api_token, &c.jira_password) {
             (None, None) => out.push(FieldError::new(
                 "credentials.jira_api_token",
@@ -333,16 +397,20 @@ impl ConnectorConfig for JiraConfig {
             )),
             _ => {}
         }
-        if self.is_cloud() && c.jira_api_token.is_some() && email.is_none() {
+        if let Some(version) = c.rest_api_version.as_deref()
+            && !matches!(version.trim(), "2" | "3" | "latest")
+        {
             out.push(FieldError::new(
-                "credentials.jira_user_email",
-                "is required with an API token on Jira Cloud",
+                "credentials.rest_api_version",
+                format!(
+                    "{version:?} is not a Jira REST API version: \"3\" (Cloud), \"2\" (Server/Data Center) or \"latest\""
+                ),
             ));
         }
-        if self.scoped_token && c.jira_api_token.is_none() {
+        if self.uses_gateway() && c.jira_api_token.is_none() {
             out.push(FieldError::new(
                 "credentials.jira_api_token",
-                "is required with `scoped_token`",
+                "is required with `scoped_token` on Jira Cloud",
             ));
         }
         out
@@ -391,12 +459,10 @@ mod tests {
     fn every_problem_by_path() {
         let err = from_json::<JiraConfig>(json!({
             "base_url": "ftp://jira.local/?x=1",
-            "project_key": "A B",
             "labels_to_skip": ["ok", "bad\""],
-            "attachment_size_limit": 0,
             "timezone_offset": 20,
             "page_size": 500,
-            "credentials": { "jira_password": "pw" },
+            "credentials": { "jira_password": "pw", "rest_api_version": "4" },
         }))
         .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
@@ -405,13 +471,103 @@ mod tests {
             "base_url",
             "project_key",
             "labels_to_skip[1]",
-            "attachment_size_limit",
             "timezone_offset",
             "page_size",
             "credentials.jira_user_email",
+            "credentials.rest_api_version",
         ] {
             assert!(paths.contains(&expected), "{expected} not in {paths:?}");
         }
+    }
+
+    fn config(extra: serde_json::Value) -> JiraConfig {
+        let mut cfg = json!({
+            "base_url": "https://jira.acme.org",
+            "project_key": "ENG",
+            "credentials": { "jira_api_token": "tok" },
+        });
+        if let (Some(cfg), serde_json::Value::Object(extra)) = (cfg.as_object_mut(), extra) {
+            cfg.extend(extra);
+        }
+        from_json(cfg).unwrap()
+    }
+
+    #[test]
+    fn which_api_as_ragflow_decides() {
+        // The host decides when nothing else does.
+        assert!(!config(json!({})).is_cloud());
+        let cloud = json!({"base_url": "https://acme.jira-dev.com"});
+        assert!(config(cloud).is_cloud());
+        // The form's `is_cloud`.
+        assert!(config(json!({"is_cloud": true})).is_cloud());
+        // RAGFlow's `rest_api_version` decides over `is_cloud`; `latest` leaves it to the rest.
+        let v = |version: serde_json::Value, is_cloud: bool| {
+            config(json!({
+                "is_cloud": is_cloud,
+                "credentials": { "jira_api_token": "tok", "rest_api_version": version },
+            }))
+            .is_cloud()
+        };
+        assert!(v(json!("3"), false));
+        assert!(!v(json!("2"), true));
+        assert!(v(json!("latest"), true));
+    }
+
+    #[test]
+    fn scoped_tokens_only_on_cloud() {
+        // RAGFlow ignores `scoped_token` off Cloud; its Server form may leave it ticked.
+        let server = config(json!({
+            "scoped_token": true,
+            "is_cloud": false,
+            "credentials": { "jira_user_email": "jdoe", "jira_password": "pw" },
+        }));
+        assert!(!server.uses_gateway());
+        let cloud = config(json!({"scoped_token": true, "is_cloud": true}));
+        assert!(cloud.uses_gateway());
+        let err = from_json::<JiraConfig>(json!({
+            "base_url": "https://acme.atlassian.net",
+            "project_key": "ENG",
+            "scoped_token": true,
+            "credentials": { "jira_user_email": "me@acme.com", "jira_password": "pw" },
+        }))
+        .unwrap_err();
+        assert_eq!(err.problems()[0].path, "credentials.jira_api_token");
+    }
+
+    #[test]
+    fn a_token_alone_is_accepted_on_cloud_too() {
+        // RAGFlow sends it as a Bearer token (an OAuth 2.0 access token on Cloud).
+        let cfg = config(json!({"base_url": "https://acme.atlassian.net"}));
+        assert!(cfg.is_cloud());
+        assert!(cfg.credentials.jira_user_email.is_none());
+    }
+
+    #[test]
+    fn attachment_limit_zero_is_the_default_and_shown_in_effect() {
+        for limit in [json!(0), json!(null)] {
+            let cfg = config(json!({"attachment_size_limit": limit}));
+            assert_eq!(cfg.attachment_size_limit(), DEFAULT_ATTACHMENT_SIZE_LIMIT);
+            let shown = serde_json::to_value(&cfg).unwrap();
+            assert_eq!(
+                shown["attachment_size_limit"],
+                DEFAULT_ATTACHMENT_SIZE_LIMIT
+            );
+        }
+        let cfg = config(json!({"attachment_size_limit": 1024}));
+        assert_eq!(cfg.attachment_size_limit(), 1024);
+        assert_eq!(
+            serde_json::to_value(&cfg).unwrap()["attachment_size_limit"],
+            1024
+        );
+    }
+
+    #[test]
+    fn a_project_name_is_a_project() {
+        // RAGFlow quotes it into `project = "..."`, which takes names as well as keys.
+        let cfg = config(json!({"project_key": "Web Team"}));
+        assert_eq!(cfg.project_in_scope(), Some("Web Team"));
+        let cfg = config(json!({"jql_query": "labels = x"}));
+        assert_eq!(cfg.project_in_scope(), None);
     }
 
     #[test]

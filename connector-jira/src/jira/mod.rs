@@ -106,6 +106,13 @@ impl JiraConnector {
         if !problems.is_empty() {
             return Err(Error::config(problems).with_connector(SOURCE));
         }
+        if config.scoped_token && !config.uses_gateway() {
+            // RAGFlow's form keeps the box ticked when switched to Server; RAGFlow warns too.
+            tracing::warn!(
+                site = %config.site(),
+                "`scoped_token` is ignored: scoped tokens go through the Atlassian gateway, which serves Jira Cloud only"
+            );
+        }
         let options = Options {
             site: config.site(),
             include_comments: config.include_comments,
@@ -141,7 +148,7 @@ impl fmt::Debug for JiraConnector {
 impl fmt::Display for JiraConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "jira:{}", self.options.site)?;
-        if let Some(key) = &self.client.config().project_key {
+        if let Some(key) = self.client.config().project_in_scope() {
             write!(f, " project {key}")?;
         }
         Ok(())
@@ -163,12 +170,15 @@ impl Connector for JiraConnector {
             .into()
     }
 
-    /// Checks, in order: the credentials (`/myself`), the project (`/project/{key}`), and the
-    /// query (a one-issue search). Each failure says which, with Jira's own messages.
+    /// Checks, in order: the credentials (`/myself`), the project (`/project/{key}`, when the
+    /// project bounds the search and is given by key or id; a name is checked by the search),
+    /// and the query (a one-issue search). Each failure says which, with Jira's own messages.
     async fn check(&self) -> Result<()> {
         self.client.myself().await?;
-        if let Some(key) = &self.client.config().project_key {
-            self.client.project(key.trim()).await?;
+        if let Some(key) = self.client.config().project_in_scope()
+            && key.chars().all(|c| c.is_alphanumeric() || c == '_')
+        {
+            self.client.project(key).await?;
         }
         let jql = self.client.jql(None).await?;
         self.client.search(&jql, Cursor::Start, &["id"], 1).await?;

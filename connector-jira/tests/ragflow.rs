@@ -1,0 +1,199 @@
+//! RAGFlow's meaning of a Jira config, against wiremock fixtures: which issues a config
+//! selects (the JQL alone when given, a project by name), which API it talks (`is_cloud`,
+//! `rest_api_version`), how it authenticates (a token alone, scoped tokens only on Cloud) and
+//! its defaults (`attachment_size_limit` 0 is 10 MiB).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests: a failed unwrap is a failed test.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use connector_core::{Batch, Connector, LoadConnector, SyncContext};
+use connector_jira::JiraConfig;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn load(c: &connector_jira::JiraConnector) -> Batch {
+    let mut stream = c.load(SyncContext::new());
+    let mut all = Batch::default();
+    while let Some(page) = stream.next().await {
+        let page = page.unwrap();
+        all.documents.extend(page.documents);
+        all.failures.extend(page.failures);
+    }
+    all
+}
+
+fn config(json: Value) -> JiraConfig {
+    connector_core::config::from_json(json).expect("a valid config")
+}
+
+/// Fails the test if the connector asks for a project by key.
+async fn no_project_lookup(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/rest/api/[23]/project/"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn the_query_alone_decides_when_given_with_a_project() {
+    // RAGFlow: `(jql)` if given, else `project = "K"`; the form may well send both.
+    let (server, search) = common::cloud_mock(common::numbered(2, true), 10, "UTC").await;
+    no_project_lookup(&server).await;
+    let c = common::connector(common::cloud_config(
+        &server.uri(),
+        json!({"project_key": "ENG", "jql_query": "project in (ENG, OPS) AND type = Bug"}),
+    ));
+    assert_eq!(load(&c).await.documents.len(), 2);
+    c.check().await.unwrap();
+    let bodies = search.bodies.lock().unwrap().clone();
+    assert_eq!(
+        bodies[0]["jql"],
+        "(project in (ENG, OPS) AND type = Bug) ORDER BY key ASC"
+    );
+    assert!(
+        bodies
+            .iter()
+            .all(|b| !b["jql"].as_str().unwrap().contains("project = ")),
+        "{bodies:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_project_name_is_quoted_and_checked_by_the_search() {
+    let (server, search) = common::server_mock(common::numbered(1, false), 50).await;
+    no_project_lookup(&server).await;
+    let c = common::connector(common::server_config(
+        &server.uri(),
+        json!({"project_key": "Web Team"}),
+    ));
+    assert_eq!(load(&c).await.documents.len(), 1);
+    c.check().await.unwrap();
+    let jqls = search.jqls.lock().unwrap().clone();
+    assert_eq!(jqls[0], "project = \"Web Team\" ORDER BY key ASC");
+}
+
+#[tokio::test]
+async fn scoped_token_is_ignored_off_cloud() {
+    // RAGFlow's form keeps `scoped_token` ticked when switched to Server; RAGFlow ignores it
+    // there, and so does this: no gateway, the site's own REST v2 with the password.
+    let (server, search) = common::server_mock(common::numbered(1, false), 50).await;
+    Mock::given(method("GET"))
+        .and(path("/_edge/tenant_info"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let c = common::connector(config(json!({
+        "base_url": server.uri(),
+        "project_key": "ENG",
+        "is_cloud": false,
+        "scoped_token": true,
+        "credentials": { "jira_user_email": "jdoe", "jira_password": common::TOKEN },
+    })));
+    assert!(!c.config().uses_gateway());
+    assert_eq!(load(&c).await.documents.len(), 1);
+    assert_eq!(search.jqls.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn rest_api_version_picks_the_api_as_in_ragflow() {
+    // "3" is Cloud on any host (RAGFlow's switch; its own tests run it on loopback).
+    let (server, search) = common::cloud_mock(common::numbered(1, true), 10, "UTC").await;
+    let c = common::connector(config(json!({
+        "base_url": server.uri(),
+        "project_key": "ENG",
+        "credentials": {
+            "jira_user_email": "me@example.com",
+            "jira_api_token": common::TOKEN,
+            "rest_api_version": "3",
+        },
+    })));
+    assert_eq!(load(&c).await.documents.len(), 1);
+    assert_eq!(search.bodies.lock().unwrap().len(), 1);
+
+    // "2" is Server/Data Center even where the form said Cloud: RAGFlow reads only this.
+    let (server, search) = common::server_mock(common::numbered(1, false), 50).await;
+    let c = common::connector(config(json!({
+        "base_url": server.uri(),
+        "project_key": "ENG",
+        "is_cloud": true,
+        "credentials": { "jira_api_token": common::TOKEN, "rest_api_version": "2" },
+    })));
+    assert_eq!(load(&c).await.documents.len(), 1);
+    assert_eq!(search.jqls.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_token_alone_on_cloud_is_a_bearer_token() {
+    // RAGFlow sends a token without an e-mail as a Bearer token (an OAuth 2.0 access token on
+    // Cloud), and so does this, rather than refuse the config.
+    let server = MockServer::start().await;
+    let search = common::CloudSearch {
+        issues: Arc::new(Mutex::new(common::numbered(1, true))),
+        per_page: 10,
+        bodies: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .and(header(
+            "authorization",
+            format!("Bearer {}", common::TOKEN).as_str(),
+        ))
+        .respond_with(search)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = common::connector(config(json!({
+        "base_url": server.uri(),
+        "project_key": "ENG",
+        "is_cloud": true,
+        "credentials": { "jira_api_token": common::TOKEN },
+    })));
+    assert_eq!(load(&c).await.documents.len(), 1);
+}
+
+#[tokio::test]
+async fn attachment_size_limit_zero_is_the_ten_mebibyte_default() {
+    // RAGFlow: `limit if limit and limit > 0 else 10 MiB`.
+    const SIZE: usize = 2 * 1024 * 1024;
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let mut issue = common::issue(7, "2026-01-15T10:00:00.000+0000", true);
+    issue["fields"]["attachment"] = json!([
+        {"self": format!("{uri}/rest/api/3/attachment/30001"), "id": "30001", "filename": "big.pdf",
+         "author": common::user("Alice Reporter", "alice@example.com"),
+         "created": "2026-01-14T08:00:00.000+0000", "size": SIZE, "mimeType": "application/pdf",
+         "content": format!("{uri}/rest/api/3/attachment/content/30001")}
+    ]);
+    let search = common::CloudSearch {
+        issues: Arc::new(Mutex::new(vec![issue])),
+        per_page: 10,
+        bodies: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(search)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/attachment/content/30001"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'%'; SIZE]))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = common::connector(common::cloud_config(
+        &uri,
+        json!({"include_attachments": true, "attachment_size_limit": 0}),
+    ));
+    let all = load(&c).await;
+    let ids: Vec<&str> = all.documents.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids[1], "ENG-7::attachment::30001", "{ids:?}");
+    assert_eq!(all.documents[1].content.as_bytes().len(), SIZE);
+}
