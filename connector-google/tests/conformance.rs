@@ -57,6 +57,12 @@ fn drive_files() -> Vec<DriveFile> {
     ]
 }
 
+/// Every My Drive (with each user's files shared with them) and every shared drive.
+#[cfg(feature = "google_drive")]
+fn drive_scope() -> Value {
+    json!({"include_my_drives": true, "include_shared_drives": true})
+}
+
 #[cfg(feature = "google_drive")]
 async fn drive_server(files: Vec<DriveFile>) -> MockServer {
     let server = MockServer::start().await;
@@ -79,7 +85,7 @@ impl Fixture for DriveFixture {
     }
 
     fn connector(&self) -> Arc<dyn Connector> {
-        build("google_drive", &self.server.uri(), json!({}))
+        build("google_drive", &self.server.uri(), drive_scope())
     }
 
     fn secret(&self) -> Option<String> {
@@ -88,7 +94,7 @@ impl Fixture for DriveFixture {
 
     fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
         (
-            build("google_drive", &self.malformed.uri(), json!({})),
+            build("google_drive", &self.malformed.uri(), drive_scope()),
             Some("https://drive.google.com/file/d/a3/view".to_owned()),
         )
     }

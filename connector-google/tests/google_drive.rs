@@ -80,6 +80,7 @@ async fn workspace() -> (MockServer, TokenEndpoint, Drive) {
     (server, token, drive)
 }
 
+/// Every switch on: every user's My Drive and files shared with them, every shared drive.
 fn everything(uri: &str) -> Value {
     config(
         uri,
@@ -88,7 +89,24 @@ fn everything(uri: &str) -> Value {
             "include_my_drives": true,
             "include_shared_drives": true,
             "include_files_shared_with_me": true,
-            "shared_folder_urls": format!("https://drive.google.com/drive/folders/F1?usp=sharing"),
+        }),
+    )
+}
+
+/// Everything named, as RAGFlow's web form sends it (its `include_my_drives: true` next to the
+/// lists, which turn the switches off): three users' My Drives, two shared drives by URL and
+/// a shared folder.
+fn named(uri: &str) -> Value {
+    config(
+        uri,
+        service_account_key(),
+        json!({
+            "include_my_drives": true,
+            "include_shared_drives": false,
+            "include_files_shared_with_me": false,
+            "my_drive_emails": "alice@example.com, bob@example.com,carol@example.com",
+            "shared_drive_urls": "https://drive.google.com/drive/folders/0AD1,https://drive.google.com/drive/u/0/folders/0AD2",
+            "shared_folder_urls": "https://drive.google.com/drive/folders/F1?usp=sharing",
         }),
     )
 }
@@ -108,17 +126,16 @@ fn file_ids(docs: &[connector_core::Document]) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn every_stage_with_pagination_exports_and_no_duplicates() {
+async fn switches_walk_every_user_and_drive_with_pagination_exports_and_no_duplicates() {
     let (server, token, drive) = workspace().await;
     let c = build(everything(&server.uri()));
     let (docs, failures) = collect_load(c.as_ref()).await;
     assert!(failures.is_empty(), "{failures:?}");
-    // b2 is an image (allow_images is off); folders are not documents; c1 and f3 come once.
+    // b2 is an image (allow_images is off); c1 comes once (carol's, and shared with alice);
+    // f3 is shared with bob; f1 and f2 sit in a folder nobody indexed owns.
     assert_eq!(
         file_ids(&docs),
-        vec![
-            "a1", "a2", "a3", "a4", "b1", "c1", "d1", "d2", "f1", "f2", "f3"
-        ]
+        vec!["a1", "a2", "a3", "a4", "b1", "c1", "d1", "d2", "f3"]
     );
     let doc = docs.iter().find(|d| d.metadata["file_id"] == "a2").unwrap();
     assert_eq!(doc.id, "https://docs.google.com/document/d/a2/edit");
@@ -175,40 +192,175 @@ async fn every_stage_with_pagination_exports_and_no_duplicates() {
     assert!(
         queries
             .iter()
-            .any(|q| q == "'F2' in parents and trashed = false"),
+            .any(|q| q == "not 'me' in owners and trashed = false"),
         "{queries:?}"
     );
     assert!(queries.iter().all(|q| q.contains("trashed = false")));
 }
 
+/// RAGFlow's form config: the lists name what to index and its `include_my_drives: true` is
+/// ignored, so the other users' My Drives and files shared with anyone stay out, and no
+/// directory is listed.
+#[tokio::test]
+async fn named_users_drives_and_folders_turn_the_switches_off() {
+    let (server, _, drive) = workspace().await;
+    let c = build(named(&server.uri()));
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    // a4 is alice's and in F1: once. f1..f3 come from the folder crawl (F2 below F1).
+    assert_eq!(
+        file_ids(&docs),
+        vec![
+            "a1", "a2", "a3", "a4", "b1", "c1", "d1", "d2", "f1", "f2", "f3"
+        ]
+    );
+    let queries = drive.queries.lock().unwrap().clone();
+    assert!(
+        queries
+            .iter()
+            .any(|q| q == "'F2' in parents and trashed = false"),
+        "{queries:?}"
+    );
+    assert!(
+        !queries.iter().any(|q| q.contains("not 'me' in owners")),
+        "{queries:?}"
+    );
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.url.path().starts_with("/admin/directory")),
+        "the named users need no directory"
+    );
+
+    // One user and one folder, as a user fills the form: bob's and carol's My Drives, the
+    // shared drives and every other user's files stay out.
+    let (server, _, _) = workspace().await;
+    let c = build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({
+            "include_my_drives": true,
+            "my_drive_emails": "alice@example.com",
+            "shared_folder_urls": "https://drive.google.com/drive/folders/F2",
+        }),
+    ));
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(file_ids(&docs), vec!["a1", "a2", "a3", "a4", "f2", "f3"]);
+}
+
+/// A service account's My Drives bring each user's files shared with them (RAGFlow turns
+/// `include_files_shared_with_me` on for a service account); an OAuth token's do not.
+#[tokio::test]
+async fn a_service_account_s_my_drives_bring_files_shared_with_each_user() {
+    let (server, _, _) = workspace().await;
+    let c = build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({"include_my_drives": true, "include_files_shared_with_me": false}),
+    ));
+    let (docs, _) = collect_load(c.as_ref()).await;
+    // f3: owned outside the domain, shared with bob.
+    assert_eq!(
+        file_ids(&docs),
+        vec!["a1", "a2", "a3", "a4", "b1", "c1", "f3"]
+    );
+
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    let drive = mount_drive(
+        &server,
+        vec![
+            DriveFile::new("o1", "oauth@example.com", 1),
+            DriveFile::new("x1", "ext@other.com", 2).shared_with("oauth@example.com"),
+        ],
+        &[],
+        10,
+    )
+    .await;
+    let (docs, _) = collect_load(
+        build(config(
+            &server.uri(),
+            user_token(),
+            json!({"include_my_drives": true}),
+        ))
+        .as_ref(),
+    )
+    .await;
+    assert_eq!(file_ids(&docs), vec!["o1"]);
+    let (docs, _) = collect_load(
+        build(config(
+            &server.uri(),
+            user_token(),
+            json!({"include_my_drives": true, "include_files_shared_with_me": true}),
+        ))
+        .as_ref(),
+    )
+    .await;
+    assert_eq!(file_ids(&docs), vec!["o1", "x1"]);
+    assert!(
+        drive
+            .queries
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|q| q == "not 'me' in owners and trashed = false")
+    );
+}
+
+/// `include_my_drives` left out is `false` (RAGFlow's backend default), so a config naming
+/// only a shared drive indexes that drive alone.
+#[tokio::test]
+async fn an_absent_include_my_drives_is_false() {
+    let (server, _, _) = workspace().await;
+    let c = build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({"shared_drive_urls": "0AD2"}),
+    ));
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(file_ids(&docs), vec!["d2"]);
+}
+
 #[tokio::test]
 async fn checkpoints_walk_the_stages_and_resume_mid_stage() {
     let (server, _, _) = workspace().await;
-    let connector = GoogleDriveConnector::new(
-        serde_json::from_value::<GoogleDriveConfig>(everything(&server.uri())).unwrap(),
-    )
-    .unwrap();
+    for (cfg, stages) in [
+        (
+            everything(&server.uri()),
+            &["Users", "MyDrives", "DriveIds", "SharedDrives", "Done"][..],
+        ),
+        (
+            named(&server.uri()),
+            &["MyDrives", "SharedDrives", "Folders", "Done"][..],
+        ),
+    ] {
+        resume_mid_stage(cfg, stages).await;
+    }
+}
+
+/// Walks `cfg` page by page, checks every one of `stages` is seen, and resumes from a page
+/// inside the My Drives stage with a page token.
+#[allow(clippy::unwrap_used)] // A test's helper: a failure should fail the test loudly.
+async fn resume_mid_stage(cfg: Value, stages: &[&str]) {
+    let connector =
+        GoogleDriveConnector::new(serde_json::from_value::<GoogleDriveConfig>(cfg).unwrap())
+            .unwrap();
     use connector_core::CheckpointedConnector;
     let pages: Vec<_> = connector
         .load_from_checkpoint(connector.initial_checkpoint(), None, SyncContext::new())
         .map(|p| p.unwrap())
         .collect()
         .await;
-    let stages: Vec<String> = pages
+    let seen: Vec<String> = pages
         .iter()
         .map(|p| format!("{:?}", p.checkpoint.stage))
         .collect();
-    for s in [
-        "Users",
-        "MyDrives",
-        "DriveIds",
-        "SharedDrives",
-        "Folders",
-        "Done",
-    ] {
-        assert!(stages.iter().any(|x| x == s), "{s} missing from {stages:?}");
+    for s in stages {
+        assert!(seen.iter().any(|x| x == s), "{s} missing from {seen:?}");
     }
-    // Resume from a page inside the My Drives stage with a page token.
     let (i, mid) = pages
         .iter()
         .enumerate()
@@ -309,7 +461,8 @@ async fn rate_limit_reasons_in_a_403_are_retried() {
         .run(SyncMode::Full)
         .await
         .unwrap_or_else(|e| panic!("{reason} was not retried: {e}"));
-        assert_eq!(report.delivered, 6, "{report:?}");
+        // Six owned files and f3, shared with bob (a service account's My Drives bring them).
+        assert_eq!(report.delivered, 7, "{report:?}");
         assert!(report.retries >= 2, "{report:?}");
     }
 }
@@ -533,8 +686,16 @@ async fn config_accepts_ragflow_fields_and_lists_every_problem() {
     let c = registry.build("google_drive", ok).unwrap();
     assert!(!format!("{c:?}").contains("PRIVATE KEY"));
     // google_tokens as an object works too.
-    let obj = json!({"credentials": {"google_tokens": user_token()}});
+    let obj = json!({"credentials": {"google_tokens": user_token()}, "include_my_drives": true});
     registry.build("google_drive", obj).unwrap();
+    // Nothing selected is refused, as in RAGFlow ("Nothing to index").
+    let nothing = json!({
+        "credentials": {"google_tokens": user_token()},
+        "include_my_drives": false, "shared_folder_urls": [], "my_drive_emails": ""
+    });
+    let err = registry.build("google_drive", nothing).unwrap_err();
+    assert_eq!(err.problems()[0].path, "include_my_drives", "{err}");
+    assert!(err.to_string().contains("nothing to index"), "{err}");
     let bad = json!({
         "credentials": {"google_tokens": service_account_key()},
         "shared_folder_urls": ["https://example.com/x"],

@@ -33,9 +33,10 @@ struct User {
 }
 
 impl GoogleApi {
-    /// Adds one page of `users.list` (`customer=my_customer`, as the primary `admin`) to
-    /// `users`: the e-mails of the active users. Returns the next page token, `None` once every
-    /// user is listed. A directory that answers 404 means a personal account with no Workspace
+    /// Adds one page of `users.list` (`domain=` the primary `admin`'s domain, as RAGFlow asks,
+    /// as the admin) to `users`: the e-mails of the active users. Users of the customer's other
+    /// domains are left out, as in RAGFlow; `specific_user_emails` names them. Returns the next
+    /// page token, `None` once every user is listed. A directory that answers 404 means a personal account with no Workspace
     /// behind it, whose one user is the admin.
     ///
     /// # Errors
@@ -47,11 +48,13 @@ impl GoogleApi {
         users: &mut Vec<String>,
     ) -> Result<Option<String>> {
         let url = crate::endpoint(&self.directory_base, "admin/directory/v1/users")?;
+        // The config checked that the admin is an e-mail address.
+        let domain = admin.rsplit_once('@').map_or(admin, |(_, d)| d);
         let mut req = self
             .get(url, Some(admin), &[DIRECTORY_SCOPE])
             .await?
             .query([
-                ("customer", "my_customer"),
+                ("domain", domain),
                 ("maxResults", "500"),
                 ("orderBy", "email"),
                 (

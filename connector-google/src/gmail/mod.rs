@@ -1,9 +1,10 @@
 //! The Gmail connector (source `"gmail"`).
 //!
-//! - **Mailboxes**: a service account impersonates every active user of the Admin SDK
-//!   directory (as `credentials.google_primary_admin`), or `specific_user_emails`; a 404 from
-//!   the directory means a personal account, whose one mailbox is the admin's. An OAuth token
-//!   reads its own mailbox (`me`, its address from `users.getProfile`).
+//! - **Mailboxes**: a service account impersonates every active user of the primary admin's
+//!   domain in the Admin SDK directory (as `credentials.google_primary_admin`, as RAGFlow
+//!   does), or `specific_user_emails`; a 404 from the directory means a personal account, whose
+//!   one mailbox is the admin's. An OAuth token reads its own mailbox (`me`, its address from
+//!   `users.getProfile`).
 //! - **Listing**: `threads.list`, 500 per page; a window becomes `q=after:S before:E` in epoch
 //!   seconds, widened by a second each way, and is applied exactly to each thread's last
 //!   message (`internalDate`). Threads are then fetched with `threads.get?format=full`, a few

@@ -22,7 +22,8 @@ pub(crate) const DRIVE_SCOPE: &str = "https://www.googleapis.com/auth/drive.read
 pub(crate) enum Listing {
     /// The files a user owns.
     Mine(String),
-    /// The files shared with a user.
+    /// The files a user can see in their own corpus without owning them: those shared with
+    /// them (RAGFlow's `not 'me' in owners`, so with [`Listing::Mine`] it is the whole corpus).
     SharedWithMe(String),
     /// A shared drive's files.
     Drive(String),
@@ -120,7 +121,7 @@ impl DriveClient {
     ) -> Result<Page<FileList, String>> {
         let mut q = match listing {
             Listing::Mine(_) => "'me' in owners and trashed = false".to_owned(),
-            Listing::SharedWithMe(_) => "sharedWithMe and trashed = false".to_owned(),
+            Listing::SharedWithMe(_) => "not 'me' in owners and trashed = false".to_owned(),
             Listing::Drive(_) => "trashed = false".to_owned(),
             Listing::Folder(id) => format!(
                 "'{}' in parents and trashed = false",

@@ -29,27 +29,41 @@ pub enum DocsFormat {
 
 /// The Google Drive connector's config.
 ///
-/// Scope: `include_my_drives` (every user's My Drive) or `my_drive_emails` (these users' My
-/// Drives); `include_shared_drives` (every shared drive) or `shared_drive_urls` (these);
-/// `shared_folder_urls` (these folders and everything below them); and
-/// `include_files_shared_with_me`. With none of them set, every My Drive and every shared
-/// drive is indexed. `specific_user_emails` limits the users a service account impersonates.
+/// Scope, as RAGFlow reads it (its `GoogleDriveConnector`, Python and Go alike):
+/// - **Named things** first: `my_drive_emails` (these users' My Drives), `shared_folder_urls`
+///   (these folders and everything below them) and `shared_drive_urls` (these shared drives).
+///   When any of the three is given, the `include_*` switches are ignored: RAGFlow's web form
+///   always sends `include_my_drives: true` next to the e-mails and folder URLs it requires,
+///   and indexes only what they name.
+/// - Otherwise the **switches**: `include_my_drives` (every user's My Drive),
+///   `include_shared_drives` (every shared drive) and `include_files_shared_with_me`. With a
+///   service account, `include_my_drives` brings each user's files shared with them too (RAGFlow
+///   turns `include_files_shared_with_me` on for a service account).
+/// - Nothing named and no switch on is refused ("nothing to index"), as in RAGFlow.
+///
+/// `specific_user_emails` limits the users a service account impersonates (else every user of
+/// the primary admin's domain). With an OAuth user token there is one user, the token's.
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct GoogleDriveConfig {
     /// The key or token, and the admin to impersonate.
     pub credentials: GoogleCredentialsConfig,
-    /// Index every user's My Drive.
+    /// Index every user's My Drive (ignored when a list names what to index).
+    ///
+    /// Absent means `false`, RAGFlow's backend default (`conf.get("include_my_drives",
+    /// False)`); its web form defaults the checkbox to `true` and always sends the field.
     #[serde(default)]
     pub include_my_drives: bool,
-    /// Index every shared drive.
+    /// Index every shared drive (ignored when a list names what to index).
     #[serde(default)]
     pub include_shared_drives: bool,
-    /// Index the files shared with each user.
+    /// Index the files shared with each user (ignored when a list names what to index; always
+    /// on with `include_my_drives` and a service account).
     #[serde(default)]
     pub include_files_shared_with_me: bool,
-    /// Index the My Drives of these users.
+    /// Index the My Drives of these users. With an OAuth user token, the token's own My Drive
+    /// (as RAGFlow's Go syncer reads it; its Python connector then indexes no My Drive).
     #[serde(default)]
     pub my_drive_emails: StringList,
     /// Index these folders and their subfolders (`https://drive.google.com/drive/folders/ID`).
@@ -87,7 +101,8 @@ pub struct GoogleDriveConfig {
 }
 
 impl GoogleDriveConfig {
-    /// A config over `credentials` with nothing selected (so: every My Drive and shared drive).
+    /// A config over `credentials` with nothing selected yet: set a switch or a list before
+    /// building a connector (a config that selects nothing is refused, as in RAGFlow).
     pub fn new(credentials: GoogleCredentialsConfig) -> Self {
         Self {
             credentials,
@@ -122,24 +137,36 @@ impl GoogleDriveConfig {
         self.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE)
     }
 
-    /// Whether nothing was selected, which means every My Drive and shared drive.
-    pub(crate) fn selects_nothing(&self) -> bool {
-        !self.include_my_drives
+    /// Whether a list names what to index, which turns the `include_*` switches off.
+    pub(crate) fn names_what_to_index(&self) -> bool {
+        !self.my_drive_emails.is_empty()
+            || !self.shared_folder_urls.is_empty()
+            || !self.shared_drive_urls.is_empty()
+    }
+
+    /// Whether the config selects nothing at all.
+    fn selects_nothing(&self) -> bool {
+        !self.names_what_to_index()
+            && !self.include_my_drives
             && !self.include_shared_drives
             && !self.include_files_shared_with_me
-            && self.my_drive_emails.is_empty()
-            && self.shared_folder_urls.is_empty()
-            && self.shared_drive_urls.is_empty()
     }
 
     /// Whether every user's My Drive is indexed.
     pub(crate) fn all_my_drives(&self) -> bool {
-        self.include_my_drives || self.selects_nothing()
+        self.include_my_drives && !self.names_what_to_index()
     }
 
     /// Whether every shared drive is indexed.
     pub(crate) fn all_shared_drives(&self) -> bool {
-        self.include_shared_drives || self.selects_nothing()
+        self.include_shared_drives && !self.names_what_to_index()
+    }
+
+    /// Whether each user's files shared with them are indexed; `service_account` says whether
+    /// the credentials impersonate users (then My Drives bring them, as in RAGFlow).
+    pub(crate) fn shared_with_me(&self, service_account: bool) -> bool {
+        !self.names_what_to_index()
+            && (self.include_files_shared_with_me || (service_account && self.include_my_drives))
     }
 }
 
@@ -194,6 +221,12 @@ impl ConnectorConfig for GoogleDriveConfig {
                     ));
                 }
             }
+        }
+        if self.selects_nothing() {
+            out.push(FieldError::new(
+                "include_my_drives",
+                "nothing to index: turn on include_my_drives, include_shared_drives or include_files_shared_with_me, or list my_drive_emails, shared_folder_urls or shared_drive_urls",
+            ));
         }
         if self.max_file_size == Some(0) {
             out.push(FieldError::new("max_file_size", "must be larger than 0"));

@@ -1,10 +1,11 @@
 //! The Google Drive connector (source `"google_drive"`).
 //!
-//! - **Scope**: users from the Admin SDK directory (`users.list`, as
-//!   `credentials.google_primary_admin`) or `specific_user_emails`; each user's My Drive
-//!   (`'me' in owners`, so a file is listed once, by its owner) and files shared with them;
-//!   shared drives (`drives.list` or `shared_drive_urls`); shared folders crawled by parent.
-//!   An OAuth user token lists its own user (`me`).
+//! - **Scope** (RAGFlow's rules, see [`GoogleDriveConfig`]): users from the Admin SDK directory
+//!   (`users.list` of the primary admin's domain, as `credentials.google_primary_admin`),
+//!   `specific_user_emails` or `my_drive_emails`; each user's My Drive (`'me' in owners`, so a
+//!   file is listed once, by its owner) and the rest of their corpus, the files shared with them
+//!   (`not 'me' in owners`); shared drives (`drives.list` or `shared_drive_urls`); shared
+//!   folders crawled by parent. An OAuth user token lists its own user (`me`).
 //! - **Listing**: `files.list`, 1000 per page, `fields` trimmed to what the documents show,
 //!   `trashed = false`, and for a window `modifiedTime >= start and modifiedTime < end`
 //!   (filtered exactly again on the response). Folder crawls list every child, since a

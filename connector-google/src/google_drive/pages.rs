@@ -58,27 +58,37 @@ impl Walker {
         &self.client.config
     }
 
-    /// Whether a later stage may reach a file an earlier one emitted.
-    fn tracks_seen(&self) -> bool {
-        let c = self.config();
-        c.include_files_shared_with_me || !c.shared_folder_urls.is_empty()
+    /// Whether each user's files shared with them are listed.
+    fn shared_with_me(&self) -> bool {
+        self.config()
+            .shared_with_me(self.client.api.is_service_account())
     }
 
-    /// The listings of the My Drives stage.
+    /// Whether a later stage may reach a file an earlier one emitted.
+    fn tracks_seen(&self) -> bool {
+        self.shared_with_me() || !self.config().shared_folder_urls.is_empty()
+    }
+
+    /// The listings of the My Drives stage: a user's My Drive when every My Drive is indexed
+    /// or the user is listed in `my_drive_emails` (an OAuth token's own user, `me`, whenever
+    /// the list is given), and the files shared with each user.
     fn my_listings(&self, users: &[String]) -> Vec<Listing> {
         let c = self.config();
+        let listed = |u: &str| {
+            !c.my_drive_emails.is_empty()
+                && (u == "me"
+                    || c.my_drive_emails
+                        .as_slice()
+                        .iter()
+                        .any(|e| e.eq_ignore_ascii_case(u)))
+        };
+        let shared = self.shared_with_me();
         let mut out = Vec::new();
         for u in users {
-            let mine = c.all_my_drives()
-                || u == "me"
-                || c.my_drive_emails
-                    .as_slice()
-                    .iter()
-                    .any(|e| e.eq_ignore_ascii_case(u));
-            if mine && (c.all_my_drives() || !c.my_drive_emails.is_empty()) {
+            if c.all_my_drives() || listed(u) {
                 out.push(Listing::Mine(u.clone()));
             }
-            if c.include_files_shared_with_me {
+            if shared {
                 out.push(Listing::SharedWithMe(u.clone()));
             }
         }
@@ -220,9 +230,8 @@ impl Walk for Walker {
         loop {
             match cp.stage {
                 DriveStage::Users => {
-                    let needs_users = c.all_my_drives()
-                        || !c.my_drive_emails.is_empty()
-                        || c.include_files_shared_with_me;
+                    let shared = self.shared_with_me();
+                    let needs_users = c.all_my_drives() || !c.my_drive_emails.is_empty() || shared;
                     if !needs_users {
                         cp.enter(DriveStage::MyDrives);
                     } else if !self.client.api.is_service_account() {
@@ -231,7 +240,7 @@ impl Walk for Walker {
                     } else if !c.specific_user_emails.is_empty() {
                         cp.users = c.specific_user_emails.as_slice().to_vec();
                         cp.enter(DriveStage::MyDrives);
-                    } else if !c.all_my_drives() && !c.include_files_shared_with_me {
+                    } else if !c.all_my_drives() && !shared {
                         cp.users = c.my_drive_emails.as_slice().to_vec();
                         cp.enter(DriveStage::MyDrives);
                     } else {

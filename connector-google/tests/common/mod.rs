@@ -214,8 +214,9 @@ pub struct Directory {
 
 impl Respond for Directory {
     fn respond(&self, req: &Request) -> ResponseTemplate {
+        // RAGFlow lists the primary admin's domain (not `customer=my_customer`).
         if caller(req).as_deref() != Some(ADMIN)
-            || query(req, "customer").as_deref() != Some("my_customer")
+            || query(req, "domain").as_deref() != Some("example.com")
         {
             return ResponseTemplate::new(403).set_body_json(google_error(
                 403,
@@ -388,10 +389,12 @@ impl Drive {
         let selected: Vec<Value> = files
             .iter()
             .filter(|f| {
-                if q.contains("'me' in owners") {
+                // The user's corpus: owned files (`'me' in owners`) and the others they can
+                // see, here those shared with them (`not 'me' in owners`).
+                if q.contains("not 'me' in owners") {
+                    f.owner != me && f.shared_with.contains(&me)
+                } else if q.contains("'me' in owners") {
                     f.owner == me && f.drive_id.is_none()
-                } else if q.contains("sharedWithMe") {
-                    f.shared_with.contains(&me)
                 } else if let Some(parent) = q.strip_prefix('\'').and_then(|s| s.split('\'').next())
                 {
                     f.parents.iter().any(|p| p == parent)
