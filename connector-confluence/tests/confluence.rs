@@ -46,7 +46,8 @@ fn titles(docs: &[Document]) -> BTreeSet<String> {
     docs.iter().map(|d| d.title.clone()).collect()
 }
 
-/// ENG: Root > Child > Grandchild, Other, a blog post; OPS: Runbook.
+/// ENG: Root > Child > Grandchild, Other, a blog post (indexed only with
+/// `include_blog_posts`); OPS: Runbook. Five pages by default.
 async fn site(cloud: bool) -> Fake {
     let fake = Fake::start(cloud).await;
     let mut root = FakePage::new(100, "ENG", "Root", "<p>root</p>", at(1));
@@ -75,7 +76,17 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 async fn every_index_mode_on_cloud_and_server() {
     for cloud in [true, false] {
         let fake = site(cloud).await;
-        let everything = load(build(fake.config(json!({}))).as_ref())
+        // RAGFlow's defaults: pages only (no blog posts), a page without its descendants.
+        let pages = load(build(fake.config(json!({}))).as_ref())
+            .await
+            .unwrap()
+            .0;
+        assert_eq!(
+            titles(&pages),
+            set(&["Root", "Child", "Grandchild", "Other", "Runbook"]),
+            "cloud={cloud}"
+        );
+        let everything = load(build(fake.config(json!({"include_blog_posts": true}))).as_ref())
             .await
             .unwrap()
             .0;
@@ -97,27 +108,31 @@ async fn every_index_mode_on_cloud_and_server() {
                 .unwrap()
                 .0;
         assert_eq!(titles(&space), set(&["Runbook"]));
-        let tree =
+        let single =
             load(build(fake.config(json!({"index_mode": "page", "page_id": "101"}))).as_ref())
                 .await
                 .unwrap()
                 .0;
-        assert_eq!(titles(&tree), set(&["Child", "Grandchild"]));
-        let single = load(
+        assert_eq!(titles(&single), set(&["Child"]));
+        let tree = load(
             build(fake.config(
-                json!({"index_mode": "page", "page_id": "101", "index_recursively": false}),
+                json!({"index_mode": "page", "page_id": "101", "index_recursively": true}),
             ))
             .as_ref(),
         )
         .await
         .unwrap()
         .0;
-        assert_eq!(titles(&single), set(&["Child"]));
-        let no_drafts =
-            load(build(fake.config(json!({"space": "ENG", "labels_to_skip": ["draft"]}))).as_ref())
-                .await
-                .unwrap()
-                .0;
+        assert_eq!(titles(&tree), set(&["Child", "Grandchild"]));
+        let no_drafts = load(
+            build(fake.config(
+                json!({"space": "ENG", "labels_to_skip": ["draft"], "include_blog_posts": true}),
+            ))
+            .as_ref(),
+        )
+        .await
+        .unwrap()
+        .0;
         assert_eq!(
             titles(&no_drafts),
             set(&["Root", "Child", "Other", "Release notes"])
@@ -358,7 +373,7 @@ async fn attachments_as_documents_with_caps_before_download() {
         att(4, "tool.exe", "application/octet-stream", b"MZ", None),
     ];
     fake.add(page);
-    let cfg = json!({"include_attachments": true, "attachment_size_limit": 1_048_576});
+    let cfg = json!({"allow_images": false, "attachment_size_limit": 1_048_576});
     let (docs, failures) = load(build(fake.config(cfg.clone())).as_ref())
         .await
         .unwrap();
@@ -378,8 +393,9 @@ async fn attachments_as_documents_with_caps_before_download() {
     );
     assert_eq!(fake.count("/download/").await, 1);
 
+    // Images are taken by default, as in RAGFlow.
     let mut with_images = cfg.clone();
-    with_images["allow_images"] = json!(true);
+    with_images.as_object_mut().unwrap().remove("allow_images");
     let c = build(fake.config(with_images));
     let (docs, _) = load(c.as_ref()).await.unwrap();
     let names: BTreeSet<String> = docs
@@ -421,7 +437,7 @@ async fn rate_limit_is_waited_out() {
         .await;
     let started = std::time::Instant::now();
     let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
-    assert_eq!(docs.len(), 6);
+    assert_eq!(docs.len(), 5);
     assert_eq!(fake.count("/content/search").await, 2);
     assert!(
         started.elapsed() >= std::time::Duration::from_millis(900),
@@ -440,7 +456,7 @@ async fn server_error_then_success() {
         .mount(&fake.server)
         .await;
     let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
-    assert_eq!(docs.len(), 6);
+    assert_eq!(docs.len(), 5);
     assert_eq!(fake.count("/content/search").await, 2);
 }
 
@@ -477,7 +493,7 @@ async fn forbidden_space_stops_with_permission_denied() {
     // Another space with the same credentials is fine.
     let ok = build(fake.config(json!({"index_mode": "space", "space": "ENG"})));
     ok.check().await.unwrap();
-    assert_eq!(load(ok.as_ref()).await.unwrap().0.len(), 5);
+    assert_eq!(load(ok.as_ref()).await.unwrap().0.len(), 4);
     // A space that does not exist.
     let err = build(fake.config(json!({"space": "NOPE"})))
         .check()
@@ -542,7 +558,7 @@ async fn unreadable_body_is_a_failure_and_the_sync_goes_on() {
         at(7),
     ));
     let (docs, failures) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
-    assert_eq!(docs.len(), 6);
+    assert_eq!(docs.len(), 5);
     assert_eq!(failures.len(), 1);
     assert!(
         failures[0].message.contains("Broken")

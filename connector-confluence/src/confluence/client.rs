@@ -1,6 +1,7 @@
-//! Requests: the CQL search and its pages, the collections a search result embeds only in
-//! part, user and page lookups, attachment downloads, and the probes of `check`. Everything
-//! goes through the shared [`HttpClient`] (retries, `Retry-After`, 401/403 mapping, body caps).
+//! Requests: the API root (the site, or the Atlassian gateway for scoped tokens and OAuth),
+//! the CQL search and its pages, the collections a search result embeds only in part, user
+//! and page lookups, attachment downloads, and the probes of `check`. Everything goes through
+//! the shared [`HttpClient`] (retries, `Retry-After`, 401/403 mapping, body caps).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,11 +14,12 @@ use connector_core::{Error, ErrorKind, Result, SyncContext};
 use futures::TryStreamExt;
 use futures::stream::BoxStream;
 use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
 use url::Url;
 
 use super::SOURCE;
-use super::config::{ConfluenceConfig, IndexMode};
-use super::model::{Content, Paged, SystemInfo, User};
+use super::config::{ConfluenceConfig, IndexMode, gateway_base, is_cloud_id};
+use super::model::{Content, Paged, SystemInfo, TenantInfo, User};
 use super::storage::{PageRef, UserRef};
 
 /// The field a 401 or 403 tells the user to fix.
@@ -32,12 +34,81 @@ const MAX_PAGES: u64 = 1_000_000;
 
 #[derive(Debug)]
 struct Site {
-    /// `{api}/rest/api/...`: the site, or the Atlassian gateway.
-    api: String,
+    /// `{api}/rest/api/...`: the site, or the Atlassian gateway; known up front unless the
+    /// site's cloud id must be asked for first (`tenant`).
+    api: OnceCell<String>,
+    /// With `scoped_token` and no `cloud_id`: where the cloud id is asked for, and the
+    /// gateway's base it goes into.
+    tenant: Option<Tenant>,
     /// Web links: `{web}{_links.webui}`.
     web: String,
     is_cloud: bool,
     gateway: bool,
+}
+
+/// How the gateway base of a site is found from its cloud id.
+#[derive(Debug)]
+struct Tenant {
+    /// `{scheme}://{host}/_edge/tenant_info` of the site.
+    info: Url,
+    /// The gateway's base (no trailing `/`) that `/ex/confluence/{cloud id}/wiki` goes under.
+    gateway: String,
+}
+
+impl Tenant {
+    fn of(config: &ConfluenceConfig) -> Result<Self> {
+        // The tenant info lives at the site's root, whatever path `wiki_base` has.
+        let info = config.wiki_base.join("/_edge/tenant_info").map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                "cannot build the tenant info URL from `wiki_base`",
+            )
+            .with_field("wiki_base")
+            .with_connector(SOURCE)
+            .with_cause(e)
+        })?;
+        Ok(Self {
+            info,
+            gateway: config.gateway(),
+        })
+    }
+
+    /// Asks the site for its cloud id and returns the gateway base for it.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] naming `wiki_base` when the site has no tenant info (it is not
+    /// a Confluence Cloud site), [`ErrorKind::InvalidData`] when the answer has no usable
+    /// cloud id, and the request's own errors.
+    async fn resolve(&self, http: &HttpClient) -> Result<String> {
+        // The tenant info is public: the credentials are not sent with it.
+        let answer = http
+            .get(self.info.clone())
+            .auth(Auth::None, TOKEN_FIELD)
+            .send()
+            .await
+            .map_err(|e| match e.kind() {
+                ErrorKind::NotFound => Error::new(
+                    ErrorKind::NotFound,
+                    "`wiki_base` has no /_edge/tenant_info to read the cloud id of a scoped \
+                     token from; scoped tokens are for Confluence Cloud sites \
+                     (https://<site>.atlassian.net/wiki), or set `cloud_id`",
+                )
+                .with_field("wiki_base")
+                .with_connector(SOURCE)
+                .with_cause(e),
+                _ => e,
+            })?;
+        let info: TenantInfo = answer.json()?;
+        let id = info.cloud_id.trim();
+        if !is_cloud_id(id) {
+            return Err(Error::invalid_data(
+                "the site's /_edge/tenant_info has no usable cloudId; set `cloud_id`",
+            )
+            .with_field("wiki_base")
+            .with_connector(SOURCE));
+        }
+        Ok(gateway_base(&self.gateway, id))
+    }
 }
 
 /// The Confluence REST client of one connector. Cheap to clone.
@@ -70,14 +141,23 @@ impl Client {
             .backoff(Duration::from_millis(200), Duration::from_secs(1))
             .retry_after_cap(Duration::from_secs(5))
             .build()?;
+        let (api, tenant) = match config.cloud_id() {
+            Some(id) => (
+                OnceCell::new_with(Some(gateway_base(&config.gateway(), id))),
+                None,
+            ),
+            None if config.scoped_token => (OnceCell::new(), Some(Tenant::of(config)?)),
+            None => (OnceCell::new_with(Some(config.web_base())), None),
+        };
         Ok(Self {
             http,
             check,
             site: Arc::new(Site {
-                api: config.api_base(),
+                api,
+                tenant,
                 web: config.web_base(),
                 is_cloud: config.is_cloud,
-                gateway: config.cloud_id().is_some(),
+                gateway: config.through_gateway(),
             }),
         })
     }
@@ -108,9 +188,29 @@ impl Client {
         self.site.is_cloud
     }
 
+    /// The base API paths hang off: the site, or the gateway. For a scoped token without
+    /// `cloud_id`, the site's cloud id is asked for once (by whichever request comes first)
+    /// and kept for the connector's life.
+    async fn api_base(&self) -> Result<&str> {
+        let base = self
+            .site
+            .api
+            .get_or_try_init(|| async {
+                match &self.site.tenant {
+                    Some(tenant) => tenant.resolve(&self.http).await,
+                    // Set when the client was made.
+                    None => {
+                        Err(Error::new(ErrorKind::Internal, "no API base").with_connector(SOURCE))
+                    }
+                }
+            })
+            .await?;
+        Ok(base)
+    }
+
     /// `{api}{path}`; `path` starts with `/` and may hold a query.
-    pub(crate) fn api_url(&self, path: &str) -> Result<Url> {
-        let text = format!("{}{path}", self.site.api);
+    pub(crate) async fn api_url(&self, path: &str) -> Result<Url> {
+        let text = format!("{}{path}", self.api_base().await?);
         Url::parse(&text).map_err(|e| {
             Error::new(
                 ErrorKind::Config,
@@ -137,7 +237,7 @@ impl Client {
         &self,
         cursor: String,
     ) -> Result<Page<Paged<serde_json::Value>, String>> {
-        let url = self.api_url(&cursor)?;
+        let url = self.api_url(&cursor).await?;
         let page: Paged<serde_json::Value> = self.get_json(url).await?;
         let next = self.next_cursor(&cursor, &page);
         Ok(Page::new(page, next))
@@ -215,7 +315,7 @@ impl Client {
             UserRef::Key(key) => ("key", key),
             UserRef::Username(name) => ("username", name),
         };
-        let url = self.api_url("/rest/api/user")?;
+        let url = self.api_url("/rest/api/user").await?;
         let url = with_query(url, &[(param, value.as_str())]);
         match self.get_json::<User>(url).await {
             Ok(u) => Ok(u.name().map(str::to_owned)),
@@ -226,7 +326,7 @@ impl Client {
 
     /// The storage-format body of the page `page` (for `include` macros).
     pub(crate) async fn page_storage(&self, page: &PageRef) -> Result<Option<String>> {
-        let url = self.api_url("/rest/api/content")?;
+        let url = self.api_url("/rest/api/content").await?;
         let url = with_query(
             url,
             &[
@@ -269,7 +369,8 @@ impl Client {
         let url = if self.site.gateway {
             self.api_url(&format!(
                 "/rest/api/content/{page_id}/child/attachment/{attachment_id}/download"
-            ))?
+            ))
+            .await?
         } else {
             let path = link.ok_or_else(|| {
                 Error::invalid_data("the attachment has no download link").with_connector(SOURCE)
@@ -314,7 +415,7 @@ impl Client {
 
     /// Cloud's default time zone (`/rest/api/settings/systemInfo`), if it says.
     async fn default_time_zone(&self) -> Result<Option<String>> {
-        let url = self.api_url("/rest/api/settings/systemInfo")?;
+        let url = self.api_url("/rest/api/settings/systemInfo").await?;
         match self.get_json::<SystemInfo>(url).await {
             Ok(info) => Ok(info.default_time_zone),
             Err(e) if soft(&e) => Ok(None),
@@ -324,7 +425,7 @@ impl Client {
 
     /// A raw GET for `check`.
     async fn probe(&self, path: &str) -> Result<connector_core::http::Response> {
-        self.http.get(self.api_url(path)?).send().await
+        self.http.get(self.api_url(path).await?).send().await
     }
 
     /// Checks, with the short policy of `check`, that `wiki_base` is a Confluence site, that
@@ -351,6 +452,10 @@ impl Client {
             )
             .with_connector(SOURCE)
             .with_field("wiki_base"));
+        }
+        if config.cql_query().is_some() {
+            // The query itself is checked by `check_query`; the mode's fields are not read.
+            return Ok(());
         }
         let (path, field, what) = match config.mode() {
             IndexMode::Everything => return Ok(()),
@@ -390,8 +495,33 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Runs the search `first` (path and query; one result is enough) with the policy of
+    /// `check`, to learn whether Confluence accepts the configured `cql_query`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] naming `cql_query` when Confluence refuses the query (HTTP 400,
+    /// with its message); the request's other errors as they are.
+    pub(crate) async fn check_query(&self, first: &str) -> Result<()> {
+        match self.for_check().probe(first).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::InvalidData => Err(Error::new(
+                ErrorKind::Config,
+                format!("Confluence does not accept `cql_query`: {}", e.message()),
+            )
+            .with_connector(SOURCE)
+            .with_field("cql_query")),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// Tells a wrong `wiki_base` from the rest when the first request of `check` fails.
 fn site_error(e: Error, config: &ConfluenceConfig) -> Error {
+    // Already says which field is wrong and why (the credentials, a scoped token's lookup).
+    if e.field().is_some() {
+        return e;
+    }
     let hint = if config.is_cloud {
         "Cloud sites look like https://<site>.atlassian.net/wiki"
     } else {

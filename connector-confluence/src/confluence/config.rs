@@ -19,7 +19,12 @@ pub const MIN_PAGE_SIZE: u32 = 50;
 /// The largest number of results asked for per search request.
 pub const MAX_PAGE_SIZE: u32 = 250;
 
-/// What to index.
+/// The Atlassian API gateway that scoped tokens and OAuth access tokens are sent to.
+pub const DEFAULT_API_GATEWAY: &str = "https://api.atlassian.com";
+
+/// What to index (RAGFlow's `index_mode`). Only the field of the chosen mode is read: a
+/// `space` left over in `everything` or `page` mode, or a `page_id` left over in `everything`
+/// or `space` mode, is ignored, as RAGFlow ignores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IndexMode {
@@ -33,9 +38,12 @@ pub enum IndexMode {
 
 /// The configuration of the Confluence connector (source `"confluence"`).
 ///
-/// It accepts RAGFlow's Confluence config as it is (`wiki_base`, `is_cloud`, `index_mode`,
-/// `space`, `page_id`, `index_recursively`, `credentials`, `batch_size`) plus the options
-/// below.
+/// It accepts RAGFlow's Confluence config as RAGFlow's web form stores it (`wiki_base`,
+/// `is_cloud`, `index_mode`, `space`, `page_id`, `index_recursively`, `credentials`) and the
+/// fields RAGFlow's connector reads besides (`cql_query`, `scoped_token`, `batch_size`), with
+/// RAGFlow's defaults, so a config means the same documents here as there: pages (not blog
+/// posts) of the selected scope and their attachments, images included. The options below
+/// it are this connector's own.
 ///
 /// ```
 /// use connector_confluence::confluence::ConfluenceConfig;
@@ -51,14 +59,29 @@ pub enum IndexMode {
 ///     },
 /// }))?;
 /// assert_eq!(config.space.as_deref(), Some("ENG"));
+/// assert!(config.include_attachments && !config.include_blog_posts);
 /// # Ok::<(), connector_core::Error>(())
 /// ```
+///
+/// # Scope
+/// - `index_mode` `everything`, `space` (`space`) or `page` (`page_id`, with its descendants
+///   when `index_recursively`, default false as in RAGFlow). Without `index_mode` (configs
+///   stored before RAGFlow added it) the mode follows the field that is set: `page_id`, else
+///   `space`, else everything: the scope such a config was written for. (RAGFlow now reads it
+///   as `everything`.)
+/// - `cql_query`, when set, replaces the mode's selection, as in RAGFlow; the window of an
+///   incremental run, `labels_to_skip` and the connector's own order are added around it.
+/// - Pages only unless `include_blog_posts`; attachments of every page taken unless
+///   `include_attachments` is false.
 ///
 /// # Authentication
 /// - Cloud: `confluence_username` (the account e-mail) and `confluence_access_token` (an API
 ///   token), sent as HTTP Basic.
-/// - Cloud with `cloud_id`: requests go through `https://api.atlassian.com/ex/confluence/{cloud_id}`
-///   (scoped API tokens with the e-mail, or an OAuth access token alone as Bearer).
+/// - Cloud with `scoped_token`: a scoped API token with the e-mail, through the Atlassian API
+///   gateway `https://api.atlassian.com/ex/confluence/{cloudId}`; the site's cloud id is
+///   read from `{site}/_edge/tenant_info` unless `cloud_id` gives it.
+/// - Cloud with `cloud_id` and no user name: an OAuth access token (Bearer) through the
+///   gateway.
 /// - Server/Data Center: a personal access token alone (Bearer), or `confluence_username`
 ///   with the password in `confluence_access_token` (Basic).
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -72,21 +95,39 @@ pub struct ConfluenceConfig {
     /// Confluence Cloud (true, the default) or Server/Data Center (false).
     #[serde(default = "yes")]
     pub is_cloud: bool,
-    /// What to index; by default `page` when `page_id` is set, `space` when `space` is set,
-    /// else `everything`.
+    /// What to index; without it, `page` when `page_id` is set, `space` when `space` is set,
+    /// else `everything` (see [Scope](Self#scope)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index_mode: Option<IndexMode>,
-    /// The space key for `index_mode: space` (an empty string counts as unset, as in RAGFlow).
+    /// The space key for `index_mode: space`; ignored in the other modes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<String>,
-    /// The page id for `index_mode: page`.
+    /// The page id for `index_mode: page`; ignored in the other modes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_id: Option<String>,
-    /// With `index_mode: page`, also index every descendant of the page (default true).
-    #[serde(default = "yes")]
+    /// With `index_mode: page`, also index every descendant of the page (default false, as in
+    /// RAGFlow: the page alone).
+    #[serde(default)]
     pub index_recursively: bool,
+    /// A CQL filter that replaces the selection of `index_mode` (as RAGFlow's `cql_query`
+    /// does), such as `space in ("ENG", "OPS") and label = "public"`. Its pages (and blog
+    /// posts, if it matches any) are indexed; the window of an incremental run and
+    /// `labels_to_skip` are added to it, and results come in the connector's own order, so it
+    /// must not have an `order by` clause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cql_query: Option<String>,
+    /// Also index blog posts (default false: RAGFlow indexes pages only). Without effect
+    /// with `cql_query`, which decides for itself.
+    #[serde(default)]
+    pub include_blog_posts: bool,
     /// The credentials.
     pub credentials: ConfluenceCredentials,
+    /// `confluence_access_token` is an Atlassian scoped API token (default false): requests
+    /// go through the API gateway (`{api_gateway}/ex/confluence/{cloudId}`), with the cloud id
+    /// from `cloud_id` or else read once from the site's `/_edge/tenant_info`. Cloud only;
+    /// needs `confluence_username`.
+    #[serde(default)]
+    pub scoped_token: bool,
     /// RAGFlow's batch size. Here it only raises the number of results per search request
     /// above its floor of 50 (at most 250); the host's batch size is a sync option.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,20 +138,24 @@ pub struct ConfluenceConfig {
     /// Also index content of archived spaces (default false).
     #[serde(default)]
     pub include_archived: bool,
-    /// Index attachments as documents of their own (default false).
-    #[serde(default)]
+    /// Index the attachments of the pages taken as documents of their own (default true, as
+    /// in RAGFlow).
+    #[serde(default = "yes")]
     pub include_attachments: bool,
     /// Largest attachment downloaded, in bytes (default 10 MiB); larger ones are skipped
     /// before any download.
     #[serde(default = "default_attachment_size_limit")]
     pub attachment_size_limit: NonZeroU64,
-    /// Also index image attachments (default false).
-    #[serde(default)]
+    /// Also index image attachments (default true: RAGFlow's Confluence connector takes
+    /// them).
+    #[serde(default = "yes")]
     pub allow_images: bool,
-    /// The Cloud site's id, for scoped tokens and OAuth through the Atlassian API gateway.
+    /// The Cloud site's id, for scoped tokens and OAuth through the Atlassian API gateway
+    /// (with `scoped_token` it is otherwise read from the site).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_id: Option<String>,
-    /// The Atlassian API gateway (default `https://api.atlassian.com`); used with `cloud_id`.
+    /// The Atlassian API gateway (default `https://api.atlassian.com`); used with `cloud_id`
+    /// and `scoped_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_gateway: Option<Url>,
     /// The offset of the time zone CQL dates are read in, in hours (RAGFlow's
@@ -186,7 +231,10 @@ impl fmt::Debug for ConfluenceConfig {
             .field("space", &self.space)
             .field("page_id", &self.page_id)
             .field("index_recursively", &self.index_recursively)
+            .field("cql_query", &self.cql_query)
+            .field("include_blog_posts", &self.include_blog_posts)
             .field("credentials", &self.credentials)
+            .field("scoped_token", &self.scoped_token)
             .field("labels_to_skip", &self.labels_to_skip)
             .field("include_archived", &self.include_archived)
             .field("include_attachments", &self.include_attachments)
@@ -199,7 +247,7 @@ impl fmt::Debug for ConfluenceConfig {
 
 impl ConfluenceConfig {
     /// A config for the site at `wiki_base` with every other setting at its default
-    /// (Cloud, everything, no attachments).
+    /// (Cloud, every page the credentials can read, with its attachments).
     pub fn new(wiki_base: Url, credentials: ConfluenceCredentials) -> Self {
         Self {
             wiki_base,
@@ -207,14 +255,17 @@ impl ConfluenceConfig {
             index_mode: None,
             space: None,
             page_id: None,
-            index_recursively: true,
+            index_recursively: false,
+            cql_query: None,
+            include_blog_posts: false,
             credentials,
+            scoped_token: false,
             batch_size: None,
             labels_to_skip: Vec::new(),
             include_archived: false,
-            include_attachments: false,
+            include_attachments: true,
             attachment_size_limit: default_attachment_size_limit(),
-            allow_images: false,
+            allow_images: true,
             cloud_id: None,
             api_gateway: None,
             timezone_offset: None,
@@ -246,6 +297,14 @@ impl ConfluenceConfig {
             .filter(|s| !s.is_empty())
     }
 
+    /// The CQL filter that replaces the mode's selection, if any.
+    pub(crate) fn cql_query(&self) -> Option<&str> {
+        self.cql_query
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+    }
+
     pub(crate) fn cloud_id(&self) -> Option<&str> {
         self.cloud_id
             .as_deref()
@@ -269,22 +328,30 @@ impl ConfluenceConfig {
         base
     }
 
-    /// The base the REST API hangs off (`{base}/rest/api/...`): the site itself, or the
-    /// Atlassian gateway with `cloud_id`.
-    pub(crate) fn api_base(&self) -> String {
-        match self.cloud_id() {
-            Some(id) => {
-                let gateway = self
-                    .api_gateway
-                    .as_ref()
-                    .map_or("https://api.atlassian.com", |g| g.as_str())
-                    .trim_end_matches('/')
-                    .to_owned();
-                format!("{gateway}/ex/confluence/{id}/wiki")
-            }
-            None => self.web_base(),
-        }
+    /// Whether requests go through the Atlassian API gateway (`cloud_id` or `scoped_token`).
+    pub(crate) fn through_gateway(&self) -> bool {
+        self.scoped_token || self.cloud_id().is_some()
     }
+
+    /// The gateway's base, without a trailing `/`.
+    pub(crate) fn gateway(&self) -> String {
+        self.api_gateway
+            .as_ref()
+            .map_or(DEFAULT_API_GATEWAY, |g| g.as_str())
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+/// The base the REST API hangs off (`{base}/rest/api/...`) through `gateway` for the site
+/// `cloud_id`.
+pub(crate) fn gateway_base(gateway: &str, cloud_id: &str) -> String {
+    format!("{gateway}/ex/confluence/{cloud_id}/wiki")
+}
+
+/// Whether `id` looks like a cloud id (a UUID): it goes into request paths.
+pub(crate) fn is_cloud_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
 impl ConnectorConfig for ConfluenceConfig {
@@ -296,31 +363,43 @@ impl ConnectorConfig for ConfluenceConfig {
         if self.wiki_base.query().is_some() {
             problems.push(FieldError::new("wiki_base", "must not have a query string"));
         }
-        match self.mode() {
-            IndexMode::Space if self.space().is_none() => problems.push(FieldError::new(
-                "space",
-                "is required with index_mode `space` (the space key, such as `ENG`)",
-            )),
-            IndexMode::Page if self.page_id().is_none() => problems.push(FieldError::new(
-                "page_id",
-                "is required with index_mode `page`",
-            )),
-            _ => {}
-        }
-        if let Some(key) = self.space()
-            && !key
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '~' || c == '_' || c == '-')
-        {
-            problems.push(FieldError::new(
-                "space",
-                "must be a space key (letters and digits, `~` for personal spaces)",
-            ));
-        }
-        if let Some(id) = self.page_id()
-            && !id.chars().all(|c| c.is_ascii_digit())
-        {
-            problems.push(FieldError::new("page_id", "must be a numeric page id"));
+        if let Some(query) = self.cql_query() {
+            if let Some(problem) = cql_problem(query) {
+                problems.push(FieldError::new("cql_query", problem));
+            }
+        } else {
+            // Only the field of the mode in use is read (and checked); leftovers of another
+            // mode are ignored, as RAGFlow ignores them.
+            match self.mode() {
+                IndexMode::Everything => {}
+                IndexMode::Space => match self.space() {
+                    None => problems.push(FieldError::new(
+                        "space",
+                        "is required with index_mode `space` (the space key, such as `ENG`)",
+                    )),
+                    Some(key)
+                        if !key
+                            .chars()
+                            .all(|c| c.is_alphanumeric() || c == '~' || c == '_' || c == '-') =>
+                    {
+                        problems.push(FieldError::new(
+                            "space",
+                            "must be a space key (letters and digits, `~` for personal spaces)",
+                        ));
+                    }
+                    Some(_) => {}
+                },
+                IndexMode::Page => match self.page_id() {
+                    None => problems.push(FieldError::new(
+                        "page_id",
+                        "is required with index_mode `page`",
+                    )),
+                    Some(id) if !id.chars().all(|c| c.is_ascii_digit()) => {
+                        problems.push(FieldError::new("page_id", "must be a numeric page id"));
+                    }
+                    Some(_) => {}
+                },
+            }
         }
         for (i, label) in self.labels_to_skip.iter().enumerate() {
             if label.trim().is_empty() || label.contains('"') {
@@ -336,7 +415,11 @@ impl ConnectorConfig for ConfluenceConfig {
                 "must not be empty",
             ));
         }
-        if self.is_cloud && self.cloud_id().is_none() && self.credentials.username().is_none() {
+        if self.is_cloud
+            && !self.scoped_token
+            && self.cloud_id().is_none()
+            && self.credentials.username().is_none()
+        {
             problems.push(FieldError::new(
                 "credentials.confluence_username",
                 "is required on Cloud (the account e-mail that owns the API token), unless \
@@ -346,8 +429,23 @@ impl ConnectorConfig for ConfluenceConfig {
         if self.cloud_id().is_some() && !self.is_cloud {
             problems.push(FieldError::new("cloud_id", "is for Confluence Cloud only"));
         }
+        if self.scoped_token {
+            if !self.is_cloud {
+                problems.push(FieldError::new(
+                    "scoped_token",
+                    "is for Confluence Cloud only (scoped API tokens go through the Atlassian \
+                     API gateway)",
+                ));
+            }
+            if self.credentials.username().is_none() {
+                problems.push(FieldError::new(
+                    "credentials.confluence_username",
+                    "is required with `scoped_token` (the account e-mail that owns the token)",
+                ));
+            }
+        }
         if let Some(id) = self.cloud_id()
-            && !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+            && !is_cloud_id(id)
         {
             problems.push(FieldError::new("cloud_id", "must be a site id (a UUID)"));
         }
@@ -360,5 +458,63 @@ impl ConnectorConfig for ConfluenceConfig {
             ));
         }
         problems
+    }
+}
+
+/// What is wrong with a `cql_query`, if anything we can tell before sending it: an `order by`
+/// clause (results come in the connector's own order, which keeps paging stable) or an
+/// unclosed quote (the clauses added after it would land inside the string).
+fn cql_problem(query: &str) -> Option<&'static str> {
+    let mut quote = None;
+    let mut escaped = false;
+    // Lower-cased text outside quotes, words separated by single spaces.
+    let mut outside = String::new();
+    for c in query.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+                if quote.is_none() {
+                    outside.push(' ');
+                }
+            }
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                outside.push(' ');
+            }
+            None if c.is_whitespace() => outside.push(' '),
+            None => outside.extend(c.to_lowercase()),
+        }
+    }
+    if quote.is_some() {
+        return Some("has an unclosed quote");
+    }
+    let words: Vec<&str> = outside.split_whitespace().collect();
+    if words.windows(2).any(|w| w == ["order", "by"]) {
+        return Some(
+            "must not have an `order by` clause: results come in the connector's own order \
+             (by creation), which keeps paging stable while pages are edited",
+        );
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cql_problem;
+
+    #[test]
+    fn cql_problems() {
+        assert_eq!(cql_problem(r#"space = "ENG" and label = "order by""#), None);
+        assert_eq!(cql_problem("type = page and title ~ 'it''s'"), None);
+        assert!(cql_problem("space = ENG ORDER  BY created").is_some());
+        assert!(cql_problem("space = ENG order\tby title").is_some());
+        assert!(cql_problem(r#"title ~ "unclosed"#).is_some());
+        assert_eq!(cql_problem(r#"title ~ "a \" quote""#), None);
     }
 }

@@ -3,10 +3,14 @@
 //! documents of their own.
 //!
 //! - **Selection**: one CQL search (`/rest/api/content/search`) for the index mode: every
-//!   space, one space, or one page and (with `index_recursively`) its descendants; pages and
-//!   blog posts, `label not in (...)` for `labels_to_skip`, archived spaces on request.
+//!   space, one space, or one page and (with `index_recursively`) its descendants; or the
+//!   configured `cql_query` in their place. Pages (blog posts too with `include_blog_posts`,
+//!   or when `cql_query` matches them), `label not in (...)` for `labels_to_skip`, archived
+//!   spaces on request; the attachments of each page unless `include_attachments` is false.
 //! - **Requests**: one search request per 50 or more results (never RAGFlow's batch size of
-//!   2). Each result embeds its body, version, space, labels, ancestors, history and its
+//!   2). Scoped API tokens and OAuth access tokens go through the Atlassian gateway
+//!   (`/ex/confluence/{cloudId}`); a scoped token's cloud id is read once from the site's
+//!   `/_edge/tenant_info` unless `cloud_id` is configured. Each result embeds its body, version, space, labels, ancestors, history and its
 //!   comments through `expand`; comments and attachments are asked for separately only for
 //!   a page that has more than were embedded. User mentions and `include` macros are looked
 //!   up once per run. Attachments are downloaded a few at a time.
@@ -61,8 +65,8 @@ use futures::stream::BoxStream;
 
 pub use checkpoint::ConfluenceCheckpoint;
 pub use config::{
-    ConfluenceConfig, ConfluenceCredentials, DEFAULT_ATTACHMENT_SIZE_LIMIT, IndexMode,
-    MAX_PAGE_SIZE, MIN_PAGE_SIZE,
+    ConfluenceConfig, ConfluenceCredentials, DEFAULT_API_GATEWAY, DEFAULT_ATTACHMENT_SIZE_LIMIT,
+    IndexMode, MAX_PAGE_SIZE, MIN_PAGE_SIZE,
 };
 pub use convert::{ACCEPTED_EXTENSIONS, IMAGE_EXTENSIONS};
 
@@ -124,6 +128,9 @@ impl ConfluenceConnector {
 impl fmt::Display for ConfluenceConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{SOURCE}:{}", self.client.web_base())?;
+        if self.config.cql_query().is_some() {
+            return write!(f, " cql_query");
+        }
         match self.config.mode() {
             IndexMode::Everything => Ok(()),
             IndexMode::Space => write!(f, " space {}", self.config.space().unwrap_or("")),
@@ -146,21 +153,27 @@ impl Connector for ConfluenceConnector {
             .into()
     }
 
-    /// Checks that `wiki_base` is a Confluence site, that the credentials are accepted, and
-    /// that the configured space or page can be read.
+    /// Checks that `wiki_base` is a Confluence site (for a scoped token: that its cloud id can
+    /// be read), that the credentials are accepted, and that the configured space or page can
+    /// be read, or that Confluence accepts `cql_query`.
     ///
     /// # Errors
     /// [`NotFound`] or [`Unavailable`] naming `wiki_base` when the site is not a Confluence
     /// REST API or cannot be reached; [`Unauthenticated`] naming
     /// `credentials.confluence_access_token`; [`PermissionDenied`] or [`NotFound`] naming
-    /// `space` or `page_id`.
+    /// `space` or `page_id`; [`Config`] naming `cql_query` when Confluence refuses it.
     ///
     /// [`NotFound`]: connector_core::ErrorKind::NotFound
     /// [`Unavailable`]: connector_core::ErrorKind::Unavailable
     /// [`Unauthenticated`]: connector_core::ErrorKind::Unauthenticated
     /// [`PermissionDenied`]: connector_core::ErrorKind::PermissionDenied
+    /// [`Config`]: connector_core::ErrorKind::Config
     async fn check(&self) -> Result<()> {
-        self.client.check(&self.config).await
+        self.client.check(&self.config).await?;
+        if self.config.cql_query().is_some() {
+            self.client.check_query(&self.settings.probe()).await?;
+        }
+        Ok(())
     }
 }
 

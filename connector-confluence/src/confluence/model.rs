@@ -197,3 +197,10 @@ pub(crate) struct SystemInfo {
     #[serde(default, rename = "defaultTimeZone")]
     pub(crate) default_time_zone: Option<String>,
 }
+
+/// `GET {site}/_edge/tenant_info` (Cloud): the site's cloud id, for the API gateway.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TenantInfo {
+    #[serde(rename = "cloudId")]
+    pub(crate) cloud_id: String,
+}

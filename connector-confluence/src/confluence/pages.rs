@@ -69,6 +69,15 @@ impl Settings {
         expand
     }
 
+    /// A search for one result of the selection, without expansions: what `check` sends to
+    /// learn whether Confluence accepts the query.
+    pub(super) fn probe(&self) -> String {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([("cql", self.cql(None).as_str()), ("limit", "1")])
+            .finish();
+        format!("/rest/api/content/search?{query}")
+    }
+
     /// The first search request (path and query).
     fn search(&self, cql: &str, expand: &str) -> String {
         let mut pairs: Vec<(&str, String)> = vec![
@@ -110,20 +119,31 @@ fn cql_string(s: &str) -> String {
 }
 
 fn selection(config: &ConfluenceConfig) -> String {
-    let mut cql = match config.mode() {
-        IndexMode::Everything => "type in (page, blogpost)".to_owned(),
-        IndexMode::Space => format!(
-            "space = {} and type in (page, blogpost)",
-            cql_string(config.space().unwrap_or_default())
-        ),
-        IndexMode::Page => {
-            let id = config.page_id().unwrap_or_default();
-            if config.index_recursively {
-                format!("(id = {id} or ancestor = {id}) and type = page")
-            } else {
-                format!("id = {id}")
+    let types = if config.include_blog_posts {
+        "type in (page, blogpost)"
+    } else {
+        "type = page"
+    };
+    let mut cql = match config.cql_query() {
+        // The query decides which pages and blog posts; other content types (comments,
+        // attachments) are not documents of their own here. The parentheses keep an `or` in
+        // it from swallowing the clauses added after it.
+        Some(query) => format!("({query}) and type in (page, blogpost)"),
+        None => match config.mode() {
+            IndexMode::Everything => types.to_owned(),
+            IndexMode::Space => format!(
+                "space = {} and {types}",
+                cql_string(config.space().unwrap_or_default())
+            ),
+            IndexMode::Page => {
+                let id = config.page_id().unwrap_or_default();
+                if config.index_recursively {
+                    format!("(id = {id} or ancestor = {id}) and {types}")
+                } else {
+                    format!("id = {id} and {types}")
+                }
             }
-        }
+        },
     };
     let labels: Vec<String> = config
         .labels_to_skip

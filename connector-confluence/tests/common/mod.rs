@@ -75,6 +75,9 @@ pub struct State {
     pub embedded_comments: usize,
     /// The largest `limit` the server honours (Server/DC caps it).
     pub max_limit: usize,
+    /// The site's cloud id, served at `/_edge/tenant_info` (a Cloud site's public tenant
+    /// info); `None` answers 404 there, as a Server/Data Center site does.
+    pub cloud_id: Option<String>,
 }
 
 #[derive(Clone)]
@@ -407,6 +410,13 @@ fn ancestors<'a>(state: &'a State, page: &FakePage) -> Vec<&'a FakePage> {
 impl Respond for Responder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let state = self.0.0.lock().unwrap();
+        if req.url.path() == "/_edge/tenant_info" {
+            // Public: answered without credentials, at the site's root.
+            return match &state.cloud_id {
+                Some(id) => ResponseTemplate::new(200).set_body_json(json!({"cloudId": id})),
+                None => ResponseTemplate::new(404).set_body_string("<html>Not Found</html>"),
+            };
+        }
         let prefix = if self.0.1 { "/wiki" } else { "" };
         let mut full = req.url.path();
         // The Atlassian gateway: /ex/confluence/{cloudId}/wiki/...
@@ -437,6 +447,19 @@ impl Respond for Responder {
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match parts.as_slice() {
             ["rest", "api", "content", "search"] => self.search(&state, req),
+            ["rest", "api", "content", page, "child", "attachment", att, "download"] => {
+                // The download the gateway serves (Cloud's `_links.download` is not proxied).
+                let found = state
+                    .pages
+                    .iter()
+                    .filter(|p| p.id.to_string() == *page)
+                    .flat_map(|p| p.attachments.iter())
+                    .find(|a| format!("att{}", a.id) == *att);
+                match found {
+                    Some(a) => ResponseTemplate::new(200).set_body_raw(a.data.clone(), &a.media_type),
+                    None => error(404, "no attachment"),
+                }
+            }
             ["rest", "api", "content", id, "child", kind] => match id.parse() {
                 Ok(id) => self.children(&state, req, id, kind),
                 Err(_) => error(404, "not found"),
@@ -501,6 +524,8 @@ struct Cql {
     id: Option<u64>,
     ancestor: Option<u64>,
     pages_only: bool,
+    /// `label = "x"` (as a `cql_query` may have).
+    label: Option<String>,
     labels_not: Vec<String>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
@@ -529,7 +554,8 @@ fn cql_time(s: &str) -> Option<DateTime<Utc>> {
 
 impl Cql {
     fn parse(cql: &str) -> Option<Self> {
-        if !cql.contains("type") && !cql.contains("id =") {
+        // Confluence refuses a field it does not know (400 "Could not parse cql").
+        if (!cql.contains("type") && !cql.contains("id =")) || cql.contains("nosuchfield") {
             return None;
         }
         let labels_not = cql.find("label not in (").map(|i| {
@@ -544,6 +570,7 @@ impl Cql {
             id: number_after(cql, "id ="),
             ancestor: number_after(cql, "ancestor ="),
             pages_only: cql.contains("type = page"),
+            label: quoted_after(cql, "label =").map(str::to_owned),
             labels_not: labels_not.unwrap_or_default(),
             from: quoted_after(cql, "lastmodified >=").and_then(cql_time),
             to: quoted_after(cql, "lastmodified <=").and_then(cql_time),
@@ -563,6 +590,9 @@ impl Cql {
             (Some(id), Some(anc)) if !in_tree(id, anc) => return false,
             (Some(id), None) if p.id != id => return false,
             _ => {}
+        }
+        if self.label.as_ref().is_some_and(|l| !p.labels.contains(l)) {
+            return false;
         }
         if p.labels.iter().any(|l| self.labels_not.contains(l)) {
             return false;

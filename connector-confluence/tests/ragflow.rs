@@ -1,0 +1,391 @@
+//! RAGFlow's Confluence configs behave here as they do in RAGFlow: the same scope for the same
+//! config (a page alone unless `index_recursively`, leftovers of another mode ignored, pages
+//! with their attachments and images, `cql_query` in place of the mode), and scoped API tokens
+//! through the Atlassian gateway.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use common::{EMAIL, Fake, FakeAttachment, FakePage, TOKEN, at};
+use connector_core::{Connector, Document, ErrorKind, Registry, SyncContext, TimeWindow};
+use futures::{StreamExt, TryStreamExt};
+use serde_json::{Value, json};
+
+const CLOUD_ID: &str = "a436116f-02ce-4520-8fbb-7301462a1674";
+
+fn registry() -> Registry {
+    let mut registry = Registry::new();
+    connector_confluence::register(&mut registry);
+    registry
+}
+
+fn build(cfg: Value) -> Arc<dyn Connector> {
+    registry().build("confluence", cfg).unwrap()
+}
+
+async fn load(c: &dyn Connector) -> connector_core::Result<Vec<Document>> {
+    let mut docs = Vec::new();
+    let mut s = c.as_load().unwrap().load(SyncContext::new());
+    while let Some(b) = s.next().await {
+        let b = b?;
+        assert!(b.failures.is_empty(), "{:?}", b.failures);
+        docs.extend(b.documents);
+    }
+    Ok(docs)
+}
+
+fn titles(docs: &[Document]) -> BTreeSet<String> {
+    docs.iter().map(|d| d.title.clone()).collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The CQL of every search the fake received.
+async fn searched(fake: &Fake) -> Vec<String> {
+    fake.requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path().ends_with("/content/search"))
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "cql")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect()
+}
+
+fn attachment(id: u64, title: &str, media: &str, data: &[u8]) -> FakeAttachment {
+    FakeAttachment {
+        id,
+        title: title.into(),
+        media_type: media.into(),
+        data: data.to_vec(),
+        reported_size: None,
+    }
+}
+
+/// ENG: Root > Child (with a PDF and a PNG) > Grandchild, Other, a blog post; OPS: Runbook.
+async fn site(cloud: bool) -> Fake {
+    let fake = Fake::start(cloud).await;
+    let mut root = FakePage::new(100, "ENG", "Root", "<p>root</p>", at(1));
+    root.labels = vec!["keep".into()];
+    fake.add(root);
+    let mut child = FakePage::new(101, "ENG", "Child", "<p>child</p>", at(2));
+    child.parent = Some(100);
+    child.attachments = vec![
+        attachment(1, "spec.pdf", "application/pdf", b"%PDF-1.7"),
+        attachment(2, "diagram.png", "image/png", b"\x89PNG"),
+        attachment(3, "tool.exe", "application/octet-stream", b"MZ"),
+    ];
+    fake.add(child);
+    let mut grand = FakePage::new(102, "ENG", "Grandchild", "<p>grand</p>", at(3));
+    grand.parent = Some(101);
+    fake.add(grand);
+    fake.add(FakePage::new(103, "ENG", "Other", "<p>other</p>", at(40)));
+    let mut blog = FakePage::new(104, "ENG", "Release notes", "<p>blog</p>", at(41));
+    blog.kind = "blogpost";
+    fake.add(blog);
+    fake.add(FakePage::new(200, "OPS", "Runbook", "<p>ops</p>", at(42)));
+    fake
+}
+
+#[tokio::test]
+async fn the_web_forms_page_mode_takes_the_page_alone() {
+    for cloud in [true, false] {
+        let fake = site(cloud).await;
+        // As RAGFlow's form stores it: the other mode's field left blank, no
+        // `index_recursively` unless the box was ticked.
+        let form = fake.config(json!({"index_mode": "page", "page_id": "101", "space": ""}));
+        let docs = load(build(form.clone()).as_ref()).await.unwrap();
+        assert_eq!(
+            titles(&docs),
+            set(&["Child", "spec.pdf", "diagram.png"]),
+            "cloud={cloud}"
+        );
+        let mut ticked = form;
+        ticked["index_recursively"] = json!(true);
+        let docs = load(build(ticked).as_ref()).await.unwrap();
+        assert_eq!(
+            titles(&docs),
+            set(&["Child", "Grandchild", "spec.pdf", "diagram.png"])
+        );
+        // Pages only, as RAGFlow's `type=page`.
+        assert!(
+            searched(&fake)
+                .await
+                .iter()
+                .all(|cql| cql.contains("and type = page")),
+            "{:?}",
+            searched(&fake).await
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_leftover_field_of_another_mode_is_ignored() {
+    let fake = site(true).await;
+    let pages = set(&["Root", "Child", "Grandchild", "Other", "Runbook"]);
+    let files = ["spec.pdf", "diagram.png"];
+    let all: BTreeSet<String> = pages
+        .iter()
+        .cloned()
+        .chain(files.map(String::from))
+        .collect();
+    // `everything` with a space (even one that is no space key) and a page left over.
+    let docs = load(
+        build(fake.config(json!({"index_mode": "everything", "space": "OPS", "page_id": "101"})))
+            .as_ref(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(titles(&docs), all);
+    let c = build(fake.config(json!({"index_mode": "everything", "space": "not a key!"})));
+    c.check().await.unwrap();
+    // `page` with a space left over.
+    let docs = load(
+        build(fake.config(json!({"index_mode": "page", "page_id": "103", "space": "OPS"})))
+            .as_ref(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(titles(&docs), set(&["Other"]));
+    // `space` with a page id (even a malformed one) left over.
+    let docs = load(
+        build(fake.config(json!({"index_mode": "space", "space": "OPS", "page_id": "abc"})))
+            .as_ref(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(titles(&docs), set(&["Runbook"]));
+    // No search named the leftover.
+    for cql in searched(&fake).await {
+        assert!(!cql.contains("abc") && !cql.contains("not a key"), "{cql}");
+    }
+    assert!(!searched(&fake).await[0].contains("OPS"));
+}
+
+#[tokio::test]
+async fn attachments_and_images_are_taken_by_default() {
+    let fake = site(true).await;
+    let space = json!({"index_mode": "space", "space": "ENG"});
+    let docs = load(build(fake.config(space.clone())).as_ref())
+        .await
+        .unwrap();
+    let child = docs.iter().find(|d| d.title == "Child").unwrap();
+    let files: BTreeSet<String> = docs
+        .iter()
+        .filter(|d| d.parent_id.as_deref() == Some(child.id.as_str()))
+        .map(|d| d.title.clone())
+        .collect();
+    assert_eq!(files, set(&["spec.pdf", "diagram.png"]));
+    assert_eq!(fake.count("/download/").await, 2);
+
+    let mut without = space;
+    without["include_attachments"] = json!(false);
+    fake.reset_requests().await;
+    let docs = load(build(fake.config(without)).as_ref()).await.unwrap();
+    assert!(docs.iter().all(|d| d.parent_id.is_none()));
+    assert_eq!(fake.count("/download/").await, 0);
+}
+
+#[tokio::test]
+async fn cql_query_replaces_the_mode_and_keeps_our_clauses() {
+    let fake = site(true).await;
+    // As in RAGFlow the query replaces the mode's selection: the page id is not read.
+    let cfg = fake.config(json!({
+        "index_mode": "page", "page_id": "101",
+        "cql_query": "space = \"ENG\" and label = \"keep\"",
+        "labels_to_skip": ["secret"],
+    }));
+    let c = build(cfg);
+    c.check().await.unwrap();
+    let docs = load(c.as_ref()).await.unwrap();
+    assert_eq!(titles(&docs), set(&["Root"]));
+    assert_eq!(
+        c.to_string(),
+        format!("confluence:{} cql_query", fake.base())
+    );
+    let cql = searched(&fake).await.pop().unwrap();
+    assert_eq!(
+        cql,
+        "(space = \"ENG\" and label = \"keep\") and type in (page, blogpost) \
+         and label not in (\"secret\") order by created asc"
+    );
+
+    // The query decides which content types: here blog posts too.
+    let docs = load(build(fake.config(json!({"cql_query": "space = \"ENG\""}))).as_ref())
+        .await
+        .unwrap();
+    assert!(titles(&docs).contains("Release notes"));
+}
+
+#[tokio::test]
+async fn cql_query_keeps_the_half_open_window() {
+    let fake = site(true).await;
+    // An `or` in the query must not swallow the window.
+    let c = build(fake.config(json!({"cql_query": "space = \"ENG\" or title ~ \"Runbook\""})));
+    let window = TimeWindow::new(at(3), at(41)).unwrap();
+    let docs: Vec<Document> = c
+        .as_poll()
+        .unwrap()
+        .poll(window, SyncContext::new())
+        .map_ok(|b| b.documents)
+        .try_concat()
+        .await
+        .unwrap();
+    // Grandchild at 3 is in, Other at 40 is in, the blog post at 41 is out (half-open), and so
+    // is the runbook at 42.
+    assert_eq!(titles(&docs), set(&["Grandchild", "Other"]));
+    let cql = searched(&fake).await.pop().unwrap();
+    assert!(
+        cql.starts_with(
+            "(space = \"ENG\" or title ~ \"Runbook\") and type in (page, blogpost) and lastmodified >= "
+        ) && cql.ends_with(" order by created asc"),
+        "{cql}"
+    );
+}
+
+#[tokio::test]
+async fn a_cql_query_confluence_refuses_is_named_by_check() {
+    let fake = site(true).await;
+    let c = build(fake.config(json!({"cql_query": "nosuchfield = 1"})));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(
+        (err.kind(), err.field()),
+        (ErrorKind::Config, Some("cql_query")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("Could not parse cql"), "{err}");
+}
+
+#[test]
+fn a_cql_query_with_its_own_order_is_refused() {
+    let err = registry()
+        .build(
+            "confluence",
+            json!({
+                "wiki_base": "https://example.atlassian.net/wiki",
+                "cql_query": "space = ENG ORDER BY title",
+                "credentials": {"confluence_username": EMAIL, "confluence_access_token": TOKEN},
+            }),
+        )
+        .err()
+        .unwrap();
+    let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["cql_query"], "{err}");
+    assert!(err.to_string().contains("order by"), "{err}");
+}
+
+/// The fake is both the site and the gateway (`/ex/confluence/{cloudId}/wiki/...`).
+fn scoped(fake: &Fake, extra: Value) -> Value {
+    let mut cfg = fake.config(json!({
+        "scoped_token": true,
+        "api_gateway": fake.server.uri(),
+        "index_mode": "space",
+        "space": "ENG",
+    }));
+    for (k, v) in extra.as_object().unwrap() {
+        cfg[k] = v.clone();
+    }
+    cfg
+}
+
+#[tokio::test]
+async fn a_scoped_token_reads_the_cloud_id_once_and_goes_through_the_gateway() {
+    let fake = site(true).await;
+    fake.state.lock().unwrap().cloud_id = Some(CLOUD_ID.into());
+    let c = build(scoped(&fake, json!({})));
+    c.check().await.unwrap();
+    let docs = load(c.as_ref()).await.unwrap();
+    assert_eq!(
+        titles(&docs),
+        set(&[
+            "Root",
+            "Child",
+            "Grandchild",
+            "Other",
+            "spec.pdf",
+            "diagram.png"
+        ])
+    );
+    // Ids stay the site's web URLs.
+    assert!(docs.iter().all(|d| d.id.starts_with(&fake.base())));
+
+    let requests = fake.requests().await;
+    let tenant: Vec<_> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/_edge/tenant_info")
+        .collect();
+    assert_eq!(tenant.len(), 1, "asked once for the connector's life");
+    assert!(
+        !tenant[0].headers.contains_key("authorization"),
+        "the tenant info is public: no credentials sent"
+    );
+    let gateway = format!("/ex/confluence/{CLOUD_ID}/wiki/rest/api/");
+    for r in requests
+        .iter()
+        .filter(|r| r.url.path() != "/_edge/tenant_info")
+    {
+        assert!(r.url.path().starts_with(&gateway), "{}", r.url);
+    }
+    // Attachments come through the gateway's download endpoint (the fake answered only
+    // with the e-mail and token as Basic, so the credentials went along).
+    assert_eq!(
+        fake.count(&format!("{gateway}content/101/child/attachment/"))
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_scoped_token_with_cloud_id_asks_nothing_first() {
+    let fake = site(true).await;
+    let c = build(scoped(&fake, json!({"cloud_id": CLOUD_ID})));
+    assert_eq!(load(c.as_ref()).await.unwrap().len(), 6);
+    assert_eq!(fake.count("/_edge/tenant_info").await, 0);
+}
+
+#[tokio::test]
+async fn a_scoped_token_on_a_site_without_tenant_info_names_wiki_base() {
+    let fake = site(true).await;
+    let c = build(scoped(&fake, json!({})));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(
+        (err.kind(), err.field()),
+        (ErrorKind::NotFound, Some("wiki_base")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("tenant_info"), "{err}");
+    let err = load(c.as_ref()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(!format!("{err:?} {err}").contains(TOKEN));
+}
+
+#[test]
+fn a_scoped_token_needs_cloud_and_the_e_mail() {
+    let err = registry()
+        .build(
+            "confluence",
+            json!({
+                "wiki_base": "https://confluence.example.com",
+                "is_cloud": false,
+                "scoped_token": true,
+                "credentials": {"confluence_access_token": TOKEN},
+            }),
+        )
+        .err()
+        .unwrap();
+    let paths: BTreeSet<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        BTreeSet::from(["scoped_token", "credentials.confluence_username"]),
+        "{err}"
+    );
+}
