@@ -2,6 +2,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod auth;
+#[cfg(any(feature = "google_drive", feature = "gmail"))]
+mod connector;
 #[cfg(feature = "gmail")]
 pub mod gmail;
 #[cfg(feature = "google_drive")]

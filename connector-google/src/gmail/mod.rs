@@ -37,128 +37,32 @@ mod convert;
 mod model;
 mod pages;
 
-use std::fmt;
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore, Error, Result, Roles,
-    SlimConnector, SlimDocument, SyncContext, TimeWindow,
-};
-use futures::stream::BoxStream;
-
 pub use checkpoint::{GmailCheckpoint, GmailStage};
 pub use config::{DEFAULT_ATTACHMENT_SIZE_LIMIT, DEFAULT_GMAIL_BASE_URL, GmailConfig};
 
-use crate::walk::{self, Mode};
+use crate::connector::google_connector;
 use client::GmailClient;
 use pages::Walker;
 
 /// The registry key of the Gmail connector.
 pub const SOURCE: &str = "gmail";
 
-/// Gmail. Built from a [`GmailConfig`].
-pub struct GmailConnector {
-    client: GmailClient,
-}
-
-impl GmailConnector {
-    /// A connector over `config`.
-    ///
-    /// # Errors
-    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) when the config is invalid
-    /// (every problem by field path); [`ErrorKind::Internal`](connector_core::ErrorKind::Internal)
-    /// when the HTTP client cannot start.
-    pub fn new(config: GmailConfig) -> Result<Self> {
-        let problems = connector_core::ConnectorConfig::validate(&config);
-        if !problems.is_empty() {
-            return Err(Error::config(problems).with_connector(SOURCE));
-        }
-        Ok(Self {
-            client: GmailClient::new(config)?,
-        })
+google_connector! {
+    /// Gmail. Built from a [`GmailConfig`].
+    pub struct GmailConnector {
+        source: SOURCE,
+        config: GmailConfig,
+        client: GmailClient,
+        checkpoint: GmailCheckpoint,
+        walker: Walker,
     }
-
-    /// Hands a refresh token that Google rotates to `store` before it is used (DESIGN §7).
-    #[must_use]
-    pub fn with_credential_store(self, store: Arc<dyn CredentialStore>) -> Self {
-        self.client.api.set_credential_store(store);
-        self
-    }
-
-    /// The config.
-    pub fn config(&self) -> &GmailConfig {
-        &self.client.config
-    }
-}
-
-impl fmt::Debug for GmailConnector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GmailConnector")
-            .field("config", &self.client.config)
-            .field("api", &self.client.api)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Display for GmailConnector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{SOURCE}:{}", self.client.config.credentials.identity())
-    }
-}
-
-#[async_trait]
-impl Connector for GmailConnector {
-    fn source(&self) -> &'static str {
-        SOURCE
-    }
-
-    fn roles(&self) -> Roles<'_> {
-        Roles::of(self)
-            .checkpointed()
-            .slim()
-            .fingerprint_skip()
-            .into()
-    }
-
     /// Lists the first users (a bad key, a missing delegation and a disabled Admin SDK fail
     /// here, told apart), then reads the first mailbox's profile (a disabled Gmail API or a
     /// missing Gmail scope fails here).
-    async fn check(&self) -> Result<()> {
-        Walker::new(&self.client, Mode::Slim, SyncContext::new())
-            .check()
-            .await
-    }
-
-    /// Only an OAuth user token rotates; a service-account key never does.
-    fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
-        self.client.api.set_credential_store(store)
-    }
-}
-
-impl CheckpointedConnector for GmailConnector {
-    type Checkpoint = GmailCheckpoint;
-
-    fn initial_checkpoint(&self) -> GmailCheckpoint {
-        GmailCheckpoint::default()
-    }
-
-    fn load_from_checkpoint(
-        &self,
-        from: GmailCheckpoint,
-        window: Option<TimeWindow>,
-        ctx: SyncContext,
-    ) -> BoxStream<'static, Result<CheckpointedBatch<GmailCheckpoint>>> {
-        walk::pages(Walker::new(&self.client, Mode::Load(window), ctx), from)
-    }
-}
-
-impl SlimConnector for GmailConnector {
+    check;
     /// Every thread of every mailbox, and with `include_attachments` every attachment within
     /// the limit (which needs each thread's MIME tree). A malformed thread is listed (prune
     /// keeps what it was); one that cannot be fetched makes the listing fail rather than come
     /// back short.
-    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
-        walk::ids(Walker::new(&self.client, Mode::Slim, ctx))
-    }
+    list_ids;
 }

@@ -39,127 +39,31 @@ mod convert;
 mod model;
 mod pages;
 
-use std::fmt;
-use std::sync::Arc;
-
-use async_trait::async_trait;
-use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore, Error, Result, Roles,
-    SlimConnector, SlimDocument, SyncContext, TimeWindow,
-};
-use futures::stream::BoxStream;
-
 pub use checkpoint::{DriveStage, GoogleDriveCheckpoint};
 pub use config::{DEFAULT_DRIVE_BASE_URL, DEFAULT_MAX_FILE_SIZE, DocsFormat, GoogleDriveConfig};
 
-use crate::walk::{self, Mode};
+use crate::connector::google_connector;
 use client::DriveClient;
 use pages::Walker;
 
 /// The registry key of the Google Drive connector.
 pub const SOURCE: &str = "google_drive";
 
-/// Google Drive. Built from a [`GoogleDriveConfig`].
-pub struct GoogleDriveConnector {
-    client: DriveClient,
-}
-
-impl GoogleDriveConnector {
-    /// A connector over `config`.
-    ///
-    /// # Errors
-    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) when the config is invalid
-    /// (every problem by field path); [`ErrorKind::Internal`](connector_core::ErrorKind::Internal)
-    /// when the HTTP client cannot start.
-    pub fn new(config: GoogleDriveConfig) -> Result<Self> {
-        let problems = connector_core::ConnectorConfig::validate(&config);
-        if !problems.is_empty() {
-            return Err(Error::config(problems).with_connector(SOURCE));
-        }
-        Ok(Self {
-            client: DriveClient::new(config)?,
-        })
+google_connector! {
+    /// Google Drive. Built from a [`GoogleDriveConfig`].
+    pub struct GoogleDriveConnector {
+        source: SOURCE,
+        config: GoogleDriveConfig,
+        client: DriveClient,
+        checkpoint: GoogleDriveCheckpoint,
+        walker: Walker,
     }
-
-    /// Hands a refresh token that Google rotates to `store` before it is used (DESIGN §7).
-    #[must_use]
-    pub fn with_credential_store(self, store: Arc<dyn CredentialStore>) -> Self {
-        self.client.api.set_credential_store(store);
-        self
-    }
-
-    /// The config.
-    pub fn config(&self) -> &GoogleDriveConfig {
-        &self.client.config
-    }
-}
-
-impl fmt::Debug for GoogleDriveConnector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GoogleDriveConnector")
-            .field("config", &self.client.config)
-            .field("api", &self.client.api)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Display for GoogleDriveConnector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{SOURCE}:{}", self.client.config.credentials.identity())
-    }
-}
-
-#[async_trait]
-impl Connector for GoogleDriveConnector {
-    fn source(&self) -> &'static str {
-        SOURCE
-    }
-
-    fn roles(&self) -> Roles<'_> {
-        Roles::of(self)
-            .checkpointed()
-            .slim()
-            .fingerprint_skip()
-            .into()
-    }
-
     /// Gets a token for the admin (a bad key and a missing delegation fail here, told apart),
     /// then `about.get` (a disabled Drive API fails here), then, for a service account that
     /// lists users, one directory page (a disabled Admin SDK fails here).
-    async fn check(&self) -> Result<()> {
-        Walker::new(&self.client, Mode::Slim, SyncContext::new())
-            .check()
-            .await
-    }
-
-    /// Only an OAuth user token rotates; a service-account key never does.
-    fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
-        self.client.api.set_credential_store(store)
-    }
-}
-
-impl CheckpointedConnector for GoogleDriveConnector {
-    type Checkpoint = GoogleDriveCheckpoint;
-
-    fn initial_checkpoint(&self) -> GoogleDriveCheckpoint {
-        GoogleDriveCheckpoint::default()
-    }
-
-    fn load_from_checkpoint(
-        &self,
-        from: GoogleDriveCheckpoint,
-        window: Option<TimeWindow>,
-        ctx: SyncContext,
-    ) -> BoxStream<'static, Result<CheckpointedBatch<GoogleDriveCheckpoint>>> {
-        walk::pages(Walker::new(&self.client, Mode::Load(window), ctx), from)
-    }
-}
-
-impl SlimConnector for GoogleDriveConnector {
+    check;
     /// Every file a full load turns into a document (the size cap and the type rules
     /// applied), listed without downloading anything; a file listed but unreadable is listed
     /// too, so prune keeps what it was.
-    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
-        walk::ids(Walker::new(&self.client, Mode::Slim, ctx))
-    }
+    list_ids;
 }
