@@ -4,22 +4,19 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
-use connector_core::{Connector, DynConnector, Error, ErrorKind, Registry, Result};
+use connector_core::{Built, Connector, Error, ErrorKind, Registry, Result};
 use serde_json::Value;
 
 use crate::args::ConfigArgs;
 use crate::credentials::ConfigFileCredentials;
 
-/// Reads the config the arguments describe and builds the connector for `source`.
+/// Reads the config the arguments describe and builds the connector for `source`, with the
+/// config fields it accepts and ignores (for the caller to print).
 ///
 /// # Errors
 /// [`ErrorKind::Config`] for an unknown source, an unreadable or non-JSON file, `--path` for a
 /// source without a `path` field, and every problem the registry finds in the config.
-pub(crate) async fn build(
-    registry: &Registry,
-    source: &str,
-    args: &ConfigArgs,
-) -> Result<DynConnector> {
+pub(crate) async fn build(registry: &Registry, source: &str, args: &ConfigArgs) -> Result<Built> {
     // Fail on an unknown source before reading anything, with the list of known ones.
     let schema = registry.schema(source)?;
     let mut config = match &args.config {
@@ -29,9 +26,9 @@ pub(crate) async fn build(
     if let Some(dir) = &args.path {
         set_path(source, &schema, &mut config, dir)?;
     }
-    let connector = registry.build(source, config)?;
-    keep_rotated_credentials(connector.as_ref(), args);
-    Ok(connector)
+    let built = registry.build_with_notes(source, config)?;
+    keep_rotated_credentials(built.connector.as_ref(), args);
+    Ok(built)
 }
 
 /// A credential the service rotates goes back into the config file it came from (not when the

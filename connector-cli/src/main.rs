@@ -91,13 +91,20 @@ fn schema(registry: &Registry, source: &str) -> Result<ExitCode> {
 }
 
 async fn check(registry: &Registry, source: &str, config: &ConfigArgs) -> Result<ExitCode> {
-    let connector = config::build(registry, source, config).await?;
-    connector.check().await?;
-    print(&format!("ok: {connector}"))
+    let built = config::build(registry, source, config).await?;
+    built.connector.check().await?;
+    // What the config says that does nothing, so a user is not left guessing.
+    let mut lines: Vec<String> = built.ignored.iter().map(|i| format!("note: {i}")).collect();
+    lines.push(format!("ok: {}", built.connector));
+    print(&lines.join("\n"))
 }
 
 async fn sync(registry: &Registry, args: SyncArgs, bars: &BarSlot) -> Result<ExitCode> {
-    let connector = config::build(registry, &args.source, &args.config).await?;
+    let built = config::build(registry, &args.source, &args.config).await?;
+    for ignored in &built.ignored {
+        eprintln!("note: {ignored}");
+    }
+    let connector = built.connector;
     // The state first: a corrupt state file stops the run before the output is touched.
     let state: Arc<dyn StateStore> = match &args.state {
         Some(path) => Arc::new(FileStateStore::open(path).await?),

@@ -101,7 +101,7 @@ fn bad_config_lists_every_field_and_exits_2() {
     let config = dir.path().join("bad.json");
     std::fs::write(
         &config,
-        r#"{"path": 42, "max_file_size": "big", "nope": true}"#,
+        r#"{"path": true, "max_file_size": "big", "nope": true}"#,
     )
     .unwrap();
     for command in ["check", "sync"] {
@@ -173,6 +173,30 @@ fn check_accepts_a_reachable_folder() {
     assert!(stdout(&out).starts_with("ok: "), "{}", stdout(&out));
     let out = connectors(&["check", "local", "--path", "missing"], dir.path());
     assert_eq!(code(&out), 2, "{}", stderr(&out));
+}
+
+#[test]
+fn check_says_which_ragflow_fields_do_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    std::fs::write(
+        dir.path().join("ragflow.json"),
+        r#"{"path": "src", "sync_batch_size": "10", "batch_size": "", "max_file_size": "1048576"}"#,
+    )
+    .unwrap();
+    let out = connectors(&["check", "local", "--config", "ragflow.json"], dir.path());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    // One line for the ignored knob; none for the blank one, which was not given at all.
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with(
+            "note: `sync_batch_size` is accepted for RAGFlow compatibility and ignored: "
+        ),
+        "{text}"
+    );
+    assert!(lines[1].starts_with("ok: "), "{text}");
 }
 
 #[test]

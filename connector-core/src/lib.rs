@@ -25,7 +25,7 @@ pub mod testkit;
 pub mod text;
 pub mod window;
 
-pub use config::{ConnectorConfig, StringList};
+pub use config::{ConnectorConfig, Ignored, IgnoredField, StringList};
 pub use connector::{
     CheckpointJson, CheckpointedConnector, Connector, DynCheckpointed, DynConnector, LoadConnector,
     PollConnector, RefetchConnector, SlimConnector,
@@ -37,7 +37,7 @@ pub use document::{
 };
 pub use error::{Error, ErrorKind, FieldError, Result};
 pub use futures::stream::BoxStream;
-pub use registry::Registry;
+pub use registry::{Built, Registry};
 pub use roles::{Roles, RolesOf};
 pub use secret::Secret;
 pub use window::{CoarseWindow, TimeWindow};

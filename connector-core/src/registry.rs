@@ -6,16 +6,52 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::config::{ConnectorConfig, from_json, schema_of};
+use serde::Serialize;
+
+use crate::config::{ConnectorConfig, Ignored, parse, schema_of};
 use crate::connector::{Connector, DynConnector};
 use crate::error::{Error, ErrorKind, Result};
 
-type Builder = Box<dyn Fn(Value) -> Result<DynConnector> + Send + Sync>;
+type Builder = Box<dyn Fn(Value) -> Result<Built> + Send + Sync>;
 
 struct Entry {
     description: &'static str,
     schema: fn() -> Value,
+    effective: fn(Value) -> Result<Value>,
     build: Builder,
+}
+
+/// A connector built by [`Registry::build_with_notes`], with the config fields it was given
+/// and ignores.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Built {
+    /// The connector.
+    pub connector: DynConnector,
+    /// Fields of the config that are accepted for RAGFlow compatibility and not used, for the
+    /// host to show (`connectors check` prints one line for each).
+    pub ignored: Vec<Ignored>,
+}
+
+impl fmt::Debug for Built {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Built")
+            .field("connector", &self.connector.to_string())
+            .field("ignored", &self.ignored)
+            .finish()
+    }
+}
+
+/// The config as the connector reads it: parsed (RAGFlow's shapes read, defaults filled in)
+/// and serialised back. Secrets serialise as `***`.
+fn effective<C: ConnectorConfig + Serialize>(json: Value) -> Result<Value> {
+    let config = parse::<C>(json)?.config;
+    serde_json::to_value(&config).map_err(|e| {
+        Error::new(
+            ErrorKind::Internal,
+            format!("the parsed config does not serialise: {e}"),
+        )
+    })
 }
 
 /// The connectors compiled into this program, by source key.
@@ -49,15 +85,21 @@ impl Registry {
     /// `build` returns the connector boxed (`Ok(Box::new(MyConnector::new(cfg)?))`, which
     /// coerces to `Box<dyn Connector>` where a generic result would not); the registry turns
     /// it into the shared [`DynConnector`] it hands out.
+    ///
+    /// `C` is `Serialize` so that [`effective_config`](Self::effective_config) can show the
+    /// config as the connector reads it.
     pub fn register<C, F>(&mut self, source: &'static str, description: &'static str, build: F)
     where
-        C: ConnectorConfig + 'static,
+        C: ConnectorConfig + Serialize + 'static,
         F: Fn(C) -> Result<Box<dyn Connector>> + Send + Sync + 'static,
     {
         let builder: Builder = Box::new(move |json| {
-            let config = from_json::<C>(json).map_err(|e| e.with_connector(source))?;
-            match build(config) {
-                Ok(connector) => Ok(Arc::from(connector)),
+            let parsed = parse::<C>(json).map_err(|e| e.with_connector(source))?;
+            match build(parsed.config) {
+                Ok(connector) => Ok(Built {
+                    connector: Arc::from(connector),
+                    ignored: parsed.ignored,
+                }),
                 Err(e) if e.connector().is_none() => Err(e.with_connector(source)),
                 Err(e) => Err(e),
             }
@@ -67,6 +109,7 @@ impl Registry {
             Entry {
                 description,
                 schema: schema_of::<C>,
+                effective: effective::<C>,
                 build: builder,
             },
         );
@@ -80,8 +123,40 @@ impl Registry {
     /// (listing every problem by field path, structural and semantic together: see
     /// [`config::from_json`](crate::config::from_json)); whatever the connector's constructor
     /// returns.
+    ///
+    /// Config fields accepted for RAGFlow compatibility and ignored are logged (`info`), one
+    /// line each; [`build_with_notes`](Self::build_with_notes) returns them instead.
     pub fn build(&self, source: &str, config: Value) -> Result<DynConnector> {
+        let built = self.build_with_notes(source, config)?;
+        for ignored in &built.ignored {
+            tracing::info!(source, field = %ignored.path, "{ignored}");
+        }
+        Ok(built.connector)
+    }
+
+    /// [`build`](Self::build), returning the config fields that were accepted and ignored
+    /// with the connector rather than logging them.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build).
+    pub fn build_with_notes(&self, source: &str, config: Value) -> Result<Built> {
         (self.entry(source)?.build)(config)
+    }
+
+    /// The config as `source`'s connector reads it: RAGFlow's shapes read, aliases resolved,
+    /// ignored fields removed, every default filled in, secrets shown as `***`. For a host
+    /// to show, and for tests that pin what a stored config means.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build), for an unknown source or an invalid config; the connector
+    /// is not built.
+    pub fn effective_config(&self, source: &str, config: Value) -> Result<Value> {
+        let entry = self.entry(source)?;
+        let key = self
+            .entries
+            .get_key_value(source)
+            .map_or("", |(key, _)| *key);
+        (entry.effective)(config).map_err(|e| e.with_connector(key))
     }
 
     /// The JSON Schema of `source`'s config.
@@ -134,7 +209,7 @@ mod tests {
     use schemars::JsonSchema;
     use serde::Deserialize;
 
-    #[derive(Debug, Deserialize, JsonSchema)]
+    #[derive(Debug, Serialize, Deserialize, JsonSchema)]
     #[serde(deny_unknown_fields)]
     struct MemoryConfig {
         items: usize,
@@ -192,5 +267,43 @@ mod tests {
             got,
             ["bogus: unknown field", "page_size: must be at least 1"]
         );
+    }
+
+    #[test]
+    fn ignored_fields_come_back_with_the_connector() {
+        let built = registry()
+            .build_with_notes(
+                "memory",
+                serde_json::json!({ "items": "3", "sync_batch_size": "10", "batch_size": "" }),
+            )
+            .unwrap();
+        assert_eq!(built.connector.source(), "memory");
+        let paths: Vec<&str> = built.ignored.iter().map(|i| i.path.as_str()).collect();
+        // A blank knob was not given at all.
+        assert_eq!(paths, ["sync_batch_size"]);
+        assert!(
+            built.ignored[0].to_string().contains("--batch-size"),
+            "{}",
+            built.ignored[0]
+        );
+    }
+
+    #[test]
+    fn the_effective_config_shows_what_the_connector_reads() {
+        let effective = registry()
+            .effective_config(
+                "memory",
+                serde_json::json!({ "items": " 3 ", "page_size": "", "allow_images": true }),
+            )
+            .unwrap();
+        assert_eq!(
+            effective,
+            serde_json::json!({ "items": 3, "page_size": null })
+        );
+        let err = registry()
+            .effective_config("memory", serde_json::json!({ "items": "three" }))
+            .unwrap_err();
+        assert_eq!(err.connector(), Some("memory"));
+        assert_eq!(err.problems()[0].path, "items");
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use connector_core::config::join_path;
 use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
@@ -19,7 +19,7 @@ use super::model::{FieldPath, ItemsPath};
 /// Ours on top: `link_header` and `next_url_path` pagination, pagination parameters in a POST
 /// body (`pagination_config.params_in_body`), a server-side `since` filter for incremental
 /// syncs, `title_field`, `link_field`, `max_retries` and `timeout_secs`.
-#[derive(Clone, Deserialize, JsonSchema)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestApiConfig {
     /// The endpoint. Its query string is merged under `query_params`; `{name}` placeholders in
@@ -109,7 +109,7 @@ pub struct RestApiConfig {
 }
 
 /// The HTTP method.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum HttpMethod {
     /// `GET`.
     #[default]
@@ -121,7 +121,7 @@ pub enum HttpMethod {
 }
 
 /// How requests authenticate.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthType {
     /// No credentials.
@@ -136,7 +136,7 @@ pub enum AuthType {
 }
 
 /// RAGFlow's `auth_config`.
-#[derive(Clone, Default, Deserialize, JsonSchema)]
+#[derive(Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// The header carrying the API key.
@@ -160,7 +160,7 @@ pub struct AuthConfig {
 }
 
 /// RAGFlow's `credentials`: take precedence over `auth_config`.
-#[derive(Clone, Default, Deserialize, JsonSchema)]
+#[derive(Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// The API key.
@@ -178,7 +178,7 @@ pub struct Credentials {
 }
 
 /// Pagination kinds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaginationType {
     /// One request.
@@ -197,7 +197,7 @@ pub enum PaginationType {
 }
 
 /// RAGFlow's `pagination_config`, plus `next_url_path` and `params_in_body`.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaginationConfig {
     /// Page parameter (default `page`).
@@ -249,7 +249,7 @@ pub struct PaginationConfig {
 }
 
 /// A field's type conversion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TypeHint {
     /// Any value as text.
@@ -261,7 +261,7 @@ pub enum TypeHint {
 }
 
 /// The server-side `since` filter.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SinceConfig {
     /// The parameter carrying the window start (`updated_since`).
@@ -275,7 +275,7 @@ pub struct SinceConfig {
 }
 
 /// How the `since` instant is written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SinceFormat {
     /// `2026-01-02T03:04:05Z`.
@@ -291,6 +291,10 @@ pub enum SinceFormat {
 
 /// Key/value pairs as RAGFlow takes them: an object, a JSON object string, or `key=value`
 /// lines with `#` comments.
+///
+/// It serialises (for [`Registry::effective_config`](connector_core::Registry::effective_config))
+/// as an object of its keys with every value shown as `***`: headers and query parameters
+/// often carry credentials.
 #[derive(Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum KeyValues {
@@ -298,6 +302,18 @@ pub enum KeyValues {
     Map(BTreeMap<String, Value>),
     /// A JSON object string or `key=value` lines.
     Text(String),
+}
+
+impl Serialize for KeyValues {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let pairs = self.pairs().unwrap_or_default();
+        let mut map = serializer.serialize_map(Some(pairs.len()))?;
+        for (key, _) in &pairs {
+            map.serialize_entry(key, "***")?;
+        }
+        map.end()
+    }
 }
 
 impl Default for KeyValues {

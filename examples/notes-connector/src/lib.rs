@@ -48,7 +48,7 @@ pub const SOURCE: &str = "notes";
 const CONCURRENCY: usize = 4;
 
 /// The connector's config, as a host stores it.
-#[derive(Clone, Deserialize, JsonSchema)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(crate = "connector_core::reexports::serde", deny_unknown_fields)]
 #[schemars(crate = "connector_core::reexports::schemars")]
 pub struct NotesConfig {
@@ -62,7 +62,7 @@ pub struct NotesConfig {
 }
 
 /// The credentials of [`NotesConfig`].
-#[derive(Clone, Deserialize, JsonSchema)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(crate = "connector_core::reexports::serde", deny_unknown_fields)]
 #[schemars(crate = "connector_core::reexports::schemars")]
 pub struct NotesCredentials {

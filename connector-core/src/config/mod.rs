@@ -1,11 +1,29 @@
 //! Connector configs: parsing from JSON with every problem reported by field path.
 //!
 //! A config is a serde struct with `#[serde(deny_unknown_fields)]` and `schemars::JsonSchema`
-//! that implements [`ConnectorConfig`]. [`from_json`] reports every problem of a config in one
+//! that implements [`ConnectorConfig`]. [`from_json`] (or [`parse`], which also returns the
+//! fields that were accepted and ignored) reports every problem of a config in one
 //! [`ErrorKind::Config`](crate::ErrorKind::Config) error, each with its field path: the
 //! structural ones (unknown fields, missing required fields, wrong types, values out of range)
 //! *and* the semantic ones from [`validate`](ConnectorConfig::validate), together, so a user
 //! fixes a config in one round rather than one kind of problem per run.
+//!
+//! # Configs as RAGFlow sends them
+//! A host migrating from RAGFlow hands us the configs RAGFlow stored, unchanged, so the
+//! config layer reads them as RAGFlow does, for every connector at once (the rules are in
+//! [`parse`]): blank fields are absent, numbers and booleans may come as strings, a field may
+//! have other names, and RAGFlow's generic knobs ([`GENERIC_IGNORED`]) are accepted everywhere.
+//! A config type declares what is particular to it next to its fields:
+//!
+//! - another name of a field: `#[schemars(extend("x-aliases" = ["jira_username"]))]` on the
+//!   field (`jira_user_email`);
+//! - a RAGFlow field it accepts and does not use: an entry in
+//!   [`ConnectorConfig::IGNORED`], with the reason a user is told;
+//! - a generic knob it does use: a field of that name, which then takes precedence over the
+//!   generic entry.
+//!
+//! It stays strict about everything else: an unknown field is still an error, with a "did you
+//! mean" hint for a likely typo.
 //!
 //! Value shapes that several connectors' configs share live here too: [`StringList`], the
 //! list RAGFlow's web form sends either as a JSON array or as one comma-separated string.
@@ -20,8 +38,15 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, FieldError, Result};
 
+mod lenient;
+
 /// A connector's configuration.
 pub trait ConnectorConfig: DeserializeOwned + JsonSchema {
+    /// RAGFlow fields of this source that are accepted and not used, each with the reason a
+    /// user is told (beyond [`GENERIC_IGNORED`], which every config accepts). A path names a
+    /// field of the config (`"space"`) or of an object in it (`"credentials.region"`).
+    const IGNORED: &'static [IgnoredField] = &[];
+
     /// Checks the rules the JSON Schema cannot express (one of two fields required, a URL's
     /// scheme, a glob that does not compile) and returns every problem with its field path.
     fn validate(&self) -> Vec<FieldError> {
@@ -29,12 +54,127 @@ pub trait ConnectorConfig: DeserializeOwned + JsonSchema {
     }
 }
 
-/// The JSON Schema of a config type.
-pub fn schema_of<C: JsonSchema>() -> Value {
-    schemars::schema_for!(C).to_value()
+/// A field a config accepts for RAGFlow compatibility and ignores, with the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IgnoredField {
+    /// The field's path: `"sync_batch_size"`, `"credentials.authentication_method"`.
+    pub path: &'static str,
+    /// Why it is ignored, or where its job is done instead; shown to the user.
+    pub reason: &'static str,
 }
 
-/// Parses and validates a config from JSON, reporting every problem at once.
+impl IgnoredField {
+    /// An ignored field at `path`, ignored because of `reason`.
+    pub const fn new(path: &'static str, reason: &'static str) -> Self {
+        Self { path, reason }
+    }
+}
+
+/// RAGFlow's generic knobs, which its sync loop (not the connector) reads for most sources.
+/// Every config accepts them; a config that declares a field of the same name uses it
+/// instead.
+pub const GENERIC_IGNORED: &[IgnoredField] = &[
+    IgnoredField::new(
+        "batch_size",
+        "documents reach the host in the batches the sync is run with \
+         (`SyncOptions::batch_docs`, `connectors sync --batch-size`)",
+    ),
+    IgnoredField::new(
+        "sync_batch_size",
+        "documents reach the host in the batches the sync is run with \
+         (`SyncOptions::batch_docs`, `connectors sync --batch-size`)",
+    ),
+    IgnoredField::new(
+        "sync_deleted_files",
+        "removing what the source deleted is the prune pass, which the host runs \
+         (`SyncOptions::prune`, `connectors sync --prune`)",
+    ),
+    IgnoredField::new(
+        "time_buffer_seconds",
+        "the overlap between incremental windows is the sync's `SyncOptions::overlap`",
+    ),
+    IgnoredField::new("allow_images", "this source has no images to leave out"),
+    IgnoredField::new(
+        "credentials.authentication_method",
+        "this source has one way to authenticate, chosen by the credentials given",
+    ),
+];
+
+/// A field a config was given, accepted and ignored (see [`IgnoredField`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ignored {
+    /// The field's path in the config given.
+    pub path: String,
+    /// Why it is ignored.
+    pub reason: String,
+}
+
+impl fmt::Display for Ignored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` is accepted for RAGFlow compatibility and ignored: {}",
+            self.path, self.reason
+        )
+    }
+}
+
+/// A parsed, validated config and the fields of it that were accepted and ignored.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Parsed<C> {
+    /// The config.
+    pub config: C,
+    /// Fields given that the connector does not use, for the host to show: a config's own
+    /// fields by name, then those of the objects in it.
+    pub ignored: Vec<Ignored>,
+}
+
+/// The JSON Schema of a config type, with the other names of its fields and the fields it
+/// accepts and ignores (its own and [`GENERIC_IGNORED`]) as properties of their own, so that
+/// the schema accepts what [`parse`] accepts. Alias properties carry `"x-alias-of"`, ignored
+/// ones `"x-ignored"` with the reason.
+pub fn schema_of<C: ConnectorConfig>() -> Value {
+    let mut schema = schemars::schema_for!(C).to_value();
+    let ignored: Vec<(&str, &str)> = C::IGNORED
+        .iter()
+        .chain(GENERIC_IGNORED)
+        .map(|f| (f.path, f.reason))
+        .collect();
+    lenient::extend_schema(&mut schema, &ignored);
+    schema
+}
+
+/// Parses and validates a config from JSON, reporting every problem at once. The same as
+/// [`parse`] without the ignored fields.
+///
+/// # Errors
+/// As [`parse`].
+pub fn from_json<C: ConnectorConfig>(value: Value) -> Result<C> {
+    parse(value).map(|parsed| parsed.config)
+}
+
+/// Parses and validates a config from JSON, reading it as RAGFlow does and reporting every
+/// problem at once.
+///
+/// # How a config is read
+/// Guided by the config's JSON Schema ([`schema_of`]), wherever the schema describes the
+/// fields (the root, `credentials`, nested objects, list entries):
+/// - a field given as `""` (or only whitespace) or `null` is absent, as RAGFlow's
+///   `conf.get(x) or default` reads it; a required one is then reported as required;
+/// - a string where an integer is expected is read as Python's `int()` reads it (`" 2 "`,
+///   `"+3"`, `"1_000"`); where a number is expected, as a decimal number; where a boolean is
+///   expected, `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` in any case; a string naming one
+///   of a fixed set of choices in another case is that choice (`"Space"` is `space`);
+/// - a number where only a string is expected is its decimal text (`page_id: 12345`), `0`/`1`
+///   where a boolean is expected are false/true, and an integral `2.0` where an integer is
+///   expected is `2`;
+/// - another name of a field (`x-aliases`) is that field; the two given with different values
+///   is an error naming both;
+/// - a field accepted and ignored ([`ConnectorConfig::IGNORED`], [`GENERIC_IGNORED`]) is
+///   removed and listed in [`Parsed::ignored`].
+///
+/// A value that cannot be read so is left as it is and reported by the checks below.
 ///
 /// # How every problem is found
 /// 1. The JSON is checked against the config's JSON Schema ([`schema_of`]): unknown fields
@@ -61,10 +201,22 @@ pub fn schema_of<C: JsonSchema>() -> Value {
 /// # Errors
 /// [`ErrorKind::Config`](crate::ErrorKind::Config) listing every problem by field path:
 /// structural problems first, in document order, then `validate`'s.
-pub fn from_json<C: ConnectorConfig>(value: Value) -> Result<C> {
+pub fn parse<C: ConnectorConfig>(mut value: Value) -> Result<Parsed<C>> {
     let schema = schema_of::<C>();
-    let mut problems = Vec::new();
+    let mut found = lenient::Findings::default();
+    lenient::normalise(&schema, &mut value, &mut found);
+    let mut problems = found.problems;
     check_value(&schema, &schema, &value, &[], &mut problems);
+    for problem in &mut problems {
+        if problem.message == REQUIRED && found.blanked.contains(&problem.at) {
+            problem.message = format!("{REQUIRED}; it was given empty");
+        }
+    }
+    let ignored = found
+        .ignored
+        .into_iter()
+        .map(|(path, reason)| Ignored { path, reason })
+        .collect();
     // Where each problem is, cut to a field that can be dropped from the JSON.
     let mut dropped: Vec<Vec<Step>> = problems.iter().map(|p| droppable(&p.at)).collect();
     let mut repaired = Cow::Borrowed(&value);
@@ -106,7 +258,7 @@ pub fn from_json<C: ConnectorConfig>(value: Value) -> Result<C> {
     };
     let semantic = config.validate();
     if problems.is_empty() && semantic.is_empty() {
-        return Ok(config);
+        return Ok(Parsed { config, ignored });
     }
     let dropped: Vec<String> = dropped.iter().map(|d| render(d)).collect();
     let mut out = into_field_errors(problems);
@@ -117,6 +269,9 @@ pub fn from_json<C: ConnectorConfig>(value: Value) -> Result<C> {
     );
     Err(Error::config(out))
 }
+
+/// The message of a required field that is missing.
+const REQUIRED: &str = "is required";
 
 /// Deserialisation attempts of one config, at most.
 const MAX_REPAIRS: usize = 64;
@@ -537,7 +692,7 @@ fn check_object(
             if !fields.contains_key(name) {
                 out.push(Problem::new(
                     &child(at, Step::Key(name.to_owned())),
-                    "is required",
+                    REQUIRED,
                 ));
             }
         }
@@ -649,8 +804,8 @@ mod tests {
             "bucket_nme": "x",
             "bucket_type": "gcs",
             "batch_size": 0,
-            "credentials": { "access_key": 5 },
-            "include": ["a", 3],
+            "credentials": { "access_key": true },
+            "include": ["a", false],
         });
         let err = from_json::<Cfg>(json).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
@@ -695,7 +850,7 @@ mod tests {
     fn secret_not_echoed_in_type_errors() {
         let json = serde_json::json!({
             "bucket_name": "x", "bucket_type": "s3",
-            "credentials": { "access_key": "k", "secret": 12345678 },
+            "credentials": { "access_key": "k", "secret": { "pin": "12345678" } },
         });
         let err = from_json::<Cfg>(json).unwrap_err();
         assert!(
@@ -803,12 +958,12 @@ mod tests {
     fn a_dropped_field_is_not_reported_again_by_validate() {
         // `auth.token` has the wrong type: validate would say it is missing.
         let got = problems(serde_json::json!({
-            "path": "x", "page_size": 0, "auth": { "user": "u", "token": 5 },
+            "path": "x", "page_size": 0, "auth": { "user": "u", "token": true },
         }));
         assert_eq!(
             got,
             [
-                "auth.token: expected string or null, found number 5",
+                "auth.token: expected string or null, found boolean true",
                 "page_size: must be at least 1",
             ]
         );
@@ -825,12 +980,12 @@ mod tests {
     fn a_bad_list_entry_drops_the_list_so_no_index_shifts() {
         // Were only `globs[0]` dropped, validate would name `globs[1]` for the entry at 2.
         let got = problems(serde_json::json!({
-            "path": "x", "token": "t", "globs": [3, "ok", "a["], "page_size": 0,
+            "path": "x", "token": "t", "globs": [true, "ok", "a["], "page_size": 0,
         }));
         assert_eq!(
             got,
             [
-                "globs[0]: expected string, found number 3",
+                "globs[0]: expected string, found boolean true",
                 "page_size: must be at least 1",
             ]
         );
@@ -842,8 +997,8 @@ mod tests {
         // problems are reported, and nothing is said twice.
         let got = problems(serde_json::json!({ "page_size": 0, "bogus": 1 }));
         assert_eq!(got, ["path: is required", "bogus: unknown field"]);
-        let got = problems(serde_json::json!({ "path": 5, "page_size": 0 }));
-        assert_eq!(got, ["path: expected string, found number 5"]);
+        let got = problems(serde_json::json!({ "path": false, "page_size": 0 }));
+        assert_eq!(got, ["path: expected string, found boolean false"]);
         let got = problems(serde_json::json!([1]));
         assert_eq!(got, ["expected object, found array"]);
     }
@@ -917,9 +1072,170 @@ mod tests {
         assert_eq!(field["anyOf"][1]["type"], "string");
         from_json::<Lists>(serde_json::json!({ "emails": "a, b" })).unwrap();
         from_json::<Lists>(serde_json::json!({ "emails": ["a"] })).unwrap();
-        let err = from_json::<Lists>(serde_json::json!({ "emails": ["a", 3] })).unwrap_err();
+        let err = from_json::<Lists>(serde_json::json!({ "emails": ["a", {}] })).unwrap_err();
         assert_eq!(err.problems()[0].path, "emails[1]", "{err}");
-        let err = from_json::<Lists>(serde_json::json!({ "emails": 3 })).unwrap_err();
+        let err = from_json::<Lists>(serde_json::json!({ "emails": true })).unwrap_err();
         assert_eq!(err.problems()[0].path, "emails", "{err}");
+    }
+
+    /// A config with RAGFlow's shapes: a field with another name, one the config ignores,
+    /// numbers and booleans, a nested credentials object, a choice.
+    #[allow(dead_code)] // Only parsed: the tests look at the values.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Rag {
+        base_url: String,
+        #[serde(default)]
+        project_key: Option<String>,
+        #[serde(default)]
+        attachment_size_limit: Option<u64>,
+        #[serde(default)]
+        timezone_offset: Option<f64>,
+        #[serde(default = "yes")]
+        include_comments: bool,
+        #[serde(default)]
+        scoped_token: bool,
+        #[serde(default)]
+        page_id: Option<String>,
+        #[serde(default)]
+        mode: Mode,
+        #[serde(default)]
+        labels: StringList,
+        #[serde(default)]
+        credentials: RagCreds,
+        #[serde(default)]
+        batch_size: Option<u32>,
+    }
+
+    fn yes() -> bool {
+        true
+    }
+
+    #[derive(Debug, Default, Deserialize, JsonSchema, PartialEq)]
+    #[serde(rename_all = "snake_case")]
+    enum Mode {
+        #[default]
+        Everything,
+        /// One space.
+        Space,
+    }
+
+    #[allow(dead_code)] // Only parsed: the tests look at the values.
+    #[derive(Debug, Default, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct RagCreds {
+        #[serde(default)]
+        #[schemars(extend("x-aliases" = ["jira_username", "username"]))]
+        jira_user_email: Option<String>,
+        #[serde(default)]
+        #[schemars(extend("x-aliases" = ["token", "api_token"]))]
+        jira_api_token: Option<crate::Secret>,
+    }
+
+    impl ConnectorConfig for Rag {
+        const IGNORED: &'static [IgnoredField] =
+            &[IgnoredField::new("space", "only `mode: space` reads it")];
+    }
+
+    #[test]
+    fn a_ragflow_form_config_is_read_as_ragflow_reads_it() {
+        let parsed = parse::<Rag>(serde_json::json!({
+            "base_url": "https://x.example",
+            "project_key": "",
+            "attachment_size_limit": " 1_048_576 ",
+            "timezone_offset": "+8",
+            "include_comments": "False",
+            "scoped_token": 1,
+            "page_id": 12345,
+            "mode": "Space",
+            "labels": "",
+            "batch_size": "2",
+            "sync_batch_size": 5,
+            "space": "ENG",
+            "credentials": {
+                "jira_username": "me@x.example",
+                "jira_user_email": "",
+                "token": "t0ken",
+                "authentication_method": "api_token",
+            },
+        }))
+        .unwrap();
+        let c = &parsed.config;
+        assert_eq!(c.project_key, None);
+        assert_eq!(c.attachment_size_limit, Some(1_048_576));
+        assert_eq!(c.timezone_offset, Some(8.0));
+        assert!(!c.include_comments);
+        assert!(c.scoped_token);
+        assert_eq!(c.page_id.as_deref(), Some("12345"));
+        assert_eq!(c.mode, Mode::Space);
+        assert!(c.labels.is_empty());
+        // Declared by the config, so used rather than ignored.
+        assert_eq!(c.batch_size, Some(2));
+        assert_eq!(
+            c.credentials.jira_user_email.as_deref(),
+            Some("me@x.example")
+        );
+        assert_eq!(
+            c.credentials.jira_api_token.as_ref().map(|s| s.expose()),
+            Some("t0ken")
+        );
+        let ignored: Vec<&str> = parsed.ignored.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(
+            ignored,
+            [
+                "space",
+                "sync_batch_size",
+                "credentials.authentication_method"
+            ]
+        );
+    }
+
+    #[test]
+    fn leniency_stops_where_ragflow_would_fail_too() {
+        let err = parse::<Rag>(serde_json::json!({
+            "base_url": "  ",
+            "attachment_size_limit": "1.5",
+            "include_comments": "perhaps",
+            "scoped_token": 2,
+            "mode": "spaces",
+            "bsae_url": "x",
+            "credentials": { "username": "a", "jira_user_email": "b", "tokn": "t" },
+        }))
+        .unwrap_err();
+        let got: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                "credentials.username: is another name for `credentials.jira_user_email`, \
+                 which is also given with another value; give one of them",
+                "base_url: is required; it was given empty",
+                "attachment_size_limit: expected integer or null, found string \"1.5\"",
+                "bsae_url: unknown field (did you mean `base_url`?)",
+                "credentials.tokn: unknown field (did you mean `token`?)",
+                "include_comments: expected boolean, found string \"perhaps\"",
+                "mode: string \"spaces\" does not match any allowed form",
+                "scoped_token: expected boolean, found number 2",
+            ]
+        );
+        // The same value under both names is one value.
+        parse::<Rag>(serde_json::json!({
+            "base_url": "u", "credentials": { "username": "a", "jira_user_email": "a" },
+        }))
+        .unwrap();
+    }
+
+    #[test]
+    fn the_schema_lists_aliases_and_ignored_fields() {
+        let schema = schema_of::<Rag>();
+        let root = &schema["properties"];
+        assert_eq!(root["space"]["x-ignored"], "only `mode: space` reads it");
+        assert!(root["sync_batch_size"]["x-ignored"].is_string());
+        // Declared, so not marked ignored.
+        assert!(root["batch_size"].get("x-ignored").is_none());
+        let creds = &schema["$defs"]["RagCreds"]["properties"];
+        assert_eq!(creds["jira_username"]["x-alias-of"], "jira_user_email");
+        assert_eq!(creds["api_token"]["x-alias-of"], "jira_api_token");
+        assert_eq!(creds["api_token"]["writeOnly"], true);
+        assert!(creds["authentication_method"]["x-ignored"].is_string());
     }
 }
