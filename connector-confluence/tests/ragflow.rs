@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use common::{EMAIL, Fake, FakeAttachment, FakePage, TOKEN, at};
+use common::{EMAIL, Fake, FakeAttachment, FakePage, PASSWORD, SERVER_USER, TOKEN, at};
 use connector_core::{Connector, Document, ErrorKind, Registry, SyncContext, TimeWindow};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
@@ -386,6 +386,80 @@ fn a_scoped_token_needs_cloud_and_the_e_mail() {
     assert_eq!(
         paths,
         BTreeSet::from(["scoped_token", "credentials.confluence_username"]),
+        "{err}"
+    );
+}
+
+/// The `Authorization` header of every request but the tenant info, in order.
+async fn auth_headers(fake: &Fake) -> Vec<String> {
+    fake.requests()
+        .await
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn server_with_the_forms_user_name_sends_the_token_as_ragflow_does() {
+    let fake = site(false).await;
+    // RAGFlow's form asks for the user name on Server too, and RAGFlow sends the token alone.
+    let mut cfg = fake.config(json!({"index_mode": "space", "space": "OPS"}));
+    cfg["credentials"]["confluence_username"] = json!(SERVER_USER);
+    let c = build(cfg);
+    c.check().await.unwrap();
+    assert_eq!(titles(&load(c.as_ref()).await.unwrap()), set(&["Runbook"]));
+    let sent = auth_headers(&fake).await;
+    assert!(
+        sent.iter().all(|a| *a == format!("Bearer {TOKEN}")),
+        "{sent:?}"
+    );
+    assert_eq!(
+        fake.count("/rest/api/space").await,
+        3,
+        "one probe, check's two"
+    );
+}
+
+#[tokio::test]
+async fn server_with_a_user_name_and_password_falls_back_once() {
+    let fake = site(false).await;
+    let mut cfg = fake.config(json!({"index_mode": "space", "space": "OPS"}));
+    cfg["credentials"] = json!({
+        "confluence_username": SERVER_USER,
+        "confluence_access_token": PASSWORD,
+    });
+    let c = build(cfg);
+    assert_eq!(titles(&load(c.as_ref()).await.unwrap()), set(&["Runbook"]));
+    c.check().await.unwrap();
+    let sent = auth_headers(&fake).await;
+    assert_eq!(
+        sent[0],
+        format!("Bearer {PASSWORD}"),
+        "tried as a token once"
+    );
+    assert!(
+        sent[1..].iter().all(|a| a.starts_with("Basic ")),
+        "then as the password, and only so: {sent:?}"
+    );
+    // A wrong password still fails fast, naming the token field.
+    let mut cfg = fake.config(json!({}));
+    cfg["credentials"] = json!({
+        "confluence_username": SERVER_USER,
+        "confluence_access_token": "wrong-password",
+    });
+    let err = load(build(cfg).as_ref()).await.unwrap_err();
+    assert_eq!(
+        (err.kind(), err.field()),
+        (
+            ErrorKind::Unauthenticated,
+            Some("credentials.confluence_access_token")
+        ),
         "{err}"
     );
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use connector_core::http::{Auth, HttpClient};
+use connector_core::http::{Auth, HttpClient, RequestBuilder};
 use connector_core::pages::{Page, PageLimit, paginate};
 use connector_core::window::Zone;
 use connector_core::{Error, ErrorKind, Result, SyncContext};
@@ -44,6 +44,52 @@ struct Site {
     web: String,
     is_cloud: bool,
     gateway: bool,
+    /// On Server/Data Center with a user name: which of two ways to send the token.
+    server_auth: Option<ServerAuth>,
+}
+
+/// Server/Data Center credentials with a user name: RAGFlow's form asks for the user name on
+/// Server too, but RAGFlow sends the token alone, as a personal access token (Bearer), which
+/// Data Center does not accept as a password. So the token is tried as a personal access
+/// token first and, when the server refuses it, sent with the user name as a password
+/// (Basic). Bearer goes first because a refused Bearer token is no failed login of the user,
+/// while a refused password is, and enough of those lock the account behind a CAPTCHA.
+#[derive(Debug)]
+struct ServerAuth {
+    token: Auth,
+    password: Auth,
+    chosen: OnceCell<Auth>,
+}
+
+impl ServerAuth {
+    /// The way that works, found once with a request that lists one space.
+    ///
+    /// # Errors
+    /// The probe's errors other than a refused token (a wrong `wiki_base`, an unreachable
+    /// server); nothing is kept then, and the next request tries again.
+    async fn resolve(&self, http: &HttpClient, api: &str) -> Result<&Auth> {
+        self.chosen
+            .get_or_try_init(|| async {
+                let url = Url::parse(&format!("{api}/rest/api/space?limit=1")).map_err(|e| {
+                    Error::new(ErrorKind::Config, "cannot build a request URL from `wiki_base`")
+                        .with_field("wiki_base")
+                        .with_connector(SOURCE)
+                        .with_cause(e)
+                })?;
+                match http.get(url).auth(self.token.clone(), TOKEN_FIELD).send().await {
+                    Ok(_) => Ok(self.token.clone()),
+                    Err(e) if e.kind() == ErrorKind::Unauthenticated => {
+                        tracing::debug!(
+                            connector = SOURCE,
+                            "the token is no personal access token; sending it as the user's password"
+                        );
+                        Ok(self.password.clone())
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+    }
 }
 
 /// How the gateway base of a site is found from its cloud id.
@@ -126,10 +172,16 @@ impl Client {
         let auth = match config.credentials.username() {
             Some(user) => Auth::Basic {
                 username: user.to_owned(),
-                password: token,
+                password: token.clone(),
             },
-            None => Auth::Bearer(token),
+            None => Auth::Bearer(token.clone()),
         };
+        let server_auth =
+            (!config.is_cloud && config.credentials.username().is_some()).then(|| ServerAuth {
+                token: Auth::Bearer(token),
+                password: auth.clone(),
+                chosen: OnceCell::new(),
+            });
         let http = HttpClient::builder(SOURCE)
             .auth(auth.clone(), TOKEN_FIELD)
             .timeout(Duration::from_secs(120))
@@ -158,6 +210,7 @@ impl Client {
                 web: config.web_base(),
                 is_cloud: config.is_cloud,
                 gateway: config.through_gateway(),
+                server_auth,
             }),
         })
     }
@@ -227,8 +280,20 @@ impl Client {
         Url::parse(&format!("{}{path}", self.site.web)).ok()
     }
 
+    /// A GET of `url` with the credentials that work (see [`ServerAuth`]).
+    async fn get(&self, url: Url) -> Result<RequestBuilder> {
+        let request = self.http.get(url);
+        match &self.site.server_auth {
+            None => Ok(request),
+            Some(server) => {
+                let auth = server.resolve(&self.http, self.api_base().await?).await?;
+                Ok(request.auth(auth.clone(), TOKEN_FIELD))
+            }
+        }
+    }
+
     pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T> {
-        self.http.get(url).send().await?.json()
+        self.get(url).await?.send().await?.json()
     }
 
     /// One page of a search (or any paged collection) at `cursor` (path and query relative to
@@ -381,8 +446,8 @@ impl Client {
             })?
         };
         Ok(self
-            .http
             .get(url)
+            .await?
             .max_body_bytes(cap)
             .send()
             .await?
@@ -425,7 +490,7 @@ impl Client {
 
     /// A raw GET for `check`.
     async fn probe(&self, path: &str) -> Result<connector_core::http::Response> {
-        self.http.get(self.api_url(path).await?).send().await
+        self.get(self.api_url(path).await?).await?.send().await
     }
 
     /// Checks, with the short policy of `check`, that `wiki_base` is a Confluence site, that

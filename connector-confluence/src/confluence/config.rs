@@ -82,8 +82,10 @@ pub enum IndexMode {
 ///   read from `{site}/_edge/tenant_info` unless `cloud_id` gives it.
 /// - Cloud with `cloud_id` and no user name: an OAuth access token (Bearer) through the
 ///   gateway.
-/// - Server/Data Center: a personal access token alone (Bearer), or `confluence_username`
-///   with the password in `confluence_access_token` (Basic).
+/// - Server/Data Center: `confluence_access_token` is a personal access token (Bearer), as
+///   RAGFlow sends it, user name or not (RAGFlow's form asks for one); with
+///   `confluence_username`, a token the server refuses is then sent as that user's password
+///   (Basic), which is found once for the connector's life.
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -180,11 +182,12 @@ fn default_attachment_size_limit() -> NonZeroU64 {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ConfluenceCredentials {
-    /// The account e-mail (Cloud) or user name (Server/DC with a password); leave it out for a
-    /// personal access token or an OAuth access token.
+    /// The account e-mail (Cloud), or the user name (Server/DC: needed only with a password);
+    /// leave it out for an OAuth access token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confluence_username: Option<String>,
-    /// The API token (Cloud), personal access token or password (Server/DC).
+    /// The API token (Cloud, scoped or not), OAuth access token (with `cloud_id`), personal
+    /// access token or password (Server/DC).
     pub confluence_access_token: Secret,
 }
 

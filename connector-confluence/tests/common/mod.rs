@@ -14,6 +14,9 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 pub const TOKEN: &str = "fake-api-token-4d1e9b7c";
 pub const EMAIL: &str = "bot@example.com";
+/// A Server/Data Center user and password, accepted besides the personal access token `TOKEN`.
+pub const SERVER_USER: &str = "dana";
+pub const PASSWORD: &str = "fake-password-0b7e";
 
 #[derive(Debug, Clone)]
 pub struct FakeComment {
@@ -431,14 +434,18 @@ impl Respond for Responder {
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let ok = if self.0.1 {
+        let basic = |user: &str, password: &str| {
             use base64::Engine as _;
-            auth == format!(
+            format!(
                 "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}:{TOKEN}"))
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
             )
+        };
+        let ok = if self.0.1 {
+            auth == basic(EMAIL, TOKEN)
         } else {
-            auth == format!("Bearer {TOKEN}")
+            // Data Center: a personal access token as Bearer only, or a user's password.
+            auth == format!("Bearer {TOKEN}") || auth == basic(SERVER_USER, PASSWORD)
         };
         if !ok {
             return error(401, "Client must be authenticated to access this resource.");
