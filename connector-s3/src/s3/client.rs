@@ -3,6 +3,7 @@
 //! error kinds that name the bucket and the field to fix.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use rusty_s3::actions::{GetObject, ListObjectsV2};
 use rusty_s3::{Bucket, Credentials, S3Action};
 use url::Url;
 
+use super::aws::Refreshing;
 use super::config::BucketType;
 use super::endpoint::Endpoint;
 use super::model::{ErrorBody, ListPage, Listed, clean_etag, parse_time};
@@ -24,13 +26,15 @@ const SIGNED_FOR: Duration = Duration::from_secs(60 * 60);
 pub(crate) struct S3Client {
     pub(crate) http: HttpClient,
     pub(crate) bucket: Bucket,
-    credentials: Credentials,
+    /// The signing keys, refreshed before they expire when they are temporary.
+    credentials: Arc<Refreshing>,
     pub(crate) bucket_type: BucketType,
     pub(crate) source: &'static str,
     prefix: String,
     page_size: usize,
     key_id_field: &'static str,
     secret_field: &'static str,
+    token_field: &'static str,
     endpoint_field: &'static str,
 }
 
@@ -46,15 +50,15 @@ impl S3Client {
     pub(crate) fn new(
         http: HttpClient,
         endpoint: Endpoint,
+        credentials: Refreshing,
         bucket_type: BucketType,
         source: &'static str,
         prefix: String,
         page_size: usize,
-        endpoint_overridden: bool,
     ) -> Self {
         Self {
             http,
-            credentials: Credentials::new(endpoint.key_id, endpoint.secret.expose()),
+            credentials: Arc::new(credentials),
             bucket: endpoint.bucket,
             bucket_type,
             source,
@@ -62,12 +66,18 @@ impl S3Client {
             page_size,
             key_id_field: endpoint.key_id_field,
             secret_field: endpoint.secret_field,
-            endpoint_field: if endpoint_overridden || bucket_type == BucketType::S3Compatible {
-                "credentials.endpoint_url"
-            } else {
-                "credentials.region"
-            },
+            token_field: endpoint.token_field,
+            endpoint_field: endpoint.endpoint_field,
         }
+    }
+
+    /// The keys to sign the next request with (fetched or refreshed first when needed).
+    async fn signing_keys(&self) -> Result<Credentials> {
+        self.credentials
+            .get()
+            .await
+            .map(|c| c.signing_keys())
+            .map_err(|e| e.with_connector(self.source))
     }
 
     pub(crate) fn bucket_name(&self) -> &str {
@@ -92,7 +102,8 @@ impl S3Client {
         start_after: Option<&str>,
         max_keys: Option<usize>,
     ) -> Result<ListPage> {
-        let mut action = ListObjectsV2::new(&self.bucket, Some(&self.credentials));
+        let keys = self.signing_keys().await?;
+        let mut action = ListObjectsV2::new(&self.bucket, Some(&keys));
         if !self.prefix.is_empty() {
             action.with_prefix(self.prefix.as_str());
         }
@@ -130,7 +141,8 @@ impl S3Client {
         key: &str,
         max: u64,
     ) -> Result<Option<Fetched>> {
-        let url = GetObject::new(&self.bucket, Some(&self.credentials), key).sign(SIGNED_FOR);
+        let keys = self.signing_keys().await?;
+        let url = GetObject::new(&self.bucket, Some(&keys), key).sign(SIGNED_FOR);
         let resp = self.send(http, url, Some((key, max))).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             let body = ErrorBody::parse(resp.body());
@@ -241,7 +253,15 @@ impl S3Client {
                 ),
                 Some(self.secret_field),
             ),
-            ("ExpiredToken" | "InvalidToken" | "RequestTimeTooSkewed", _) => (
+            ("ExpiredToken" | "InvalidToken" | "TokenRefreshRequired", _) => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the store rejected the session token for bucket `{bucket}` ({code}){detail}; check `{}`",
+                    self.token_field
+                ),
+                Some(self.token_field),
+            ),
+            ("RequestTimeTooSkewed", _) => (
                 ErrorKind::Unauthenticated,
                 format!(
                     "the store rejected the credentials for bucket `{bucket}` ({code}){detail}"

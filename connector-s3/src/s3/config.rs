@@ -87,17 +87,36 @@ pub enum AddressingStyle {
     Path,
 }
 
-/// How an Amazon S3 connector authenticates (RAGFlow's `authentication_method`).
+/// How an Amazon S3 connector authenticates (RAGFlow's `authentication_method`; only the `s3`
+/// bucket type reads it, as in RAGFlow: every other type signs with its static keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthenticationMethod {
-    /// `aws_access_key_id` + `aws_secret_access_key`.
+    /// Static keys: `aws_access_key_id` + `aws_secret_access_key`, and `aws_session_token` for
+    /// temporary ones.
     #[default]
     AccessKey,
-    /// STS AssumeRole with `aws_role_arn` (not supported yet: rejected by validation).
+    /// STS `AssumeRole` of `aws_role_arn` (session name
+    /// [`ROLE_SESSION_NAME`](super::ROLE_SESSION_NAME)), refreshed before it expires. The call
+    /// is signed with `aws_access_key_id` + `aws_secret_access_key` (+ `aws_session_token`)
+    /// when given, else with the host's ambient credentials (as `assume_role` finds them).
     IamRole,
-    /// Ambient credentials of the host (not supported yet: rejected by validation).
+    /// The host's ambient credentials, found as the AWS SDKs find them: environment variables,
+    /// a web identity token file (EKS IRSA), the shared profile files, ECS container
+    /// credentials, EC2 instance metadata (IMDSv2). Keys and `aws_role_arn` in the config are
+    /// not used, as in RAGFlow.
     AssumeRole,
+}
+
+impl AuthenticationMethod {
+    /// The snake_case name, as configs write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccessKey => "access_key",
+            Self::IamRole => "iam_role",
+            Self::AssumeRole => "assume_role",
+        }
+    }
 }
 
 /// The `credentials` object. It holds the fields of every bucket type, named as in RAGFlow;
@@ -106,7 +125,8 @@ pub enum AuthenticationMethod {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct S3Credentials {
-    /// S3: how to authenticate (default `access_key`).
+    /// S3: how to authenticate, `access_key` (default), `iam_role` or `assume_role` (see
+    /// [`AuthenticationMethod`]). Other bucket types ignore it, as RAGFlow does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authentication_method: Option<AuthenticationMethod>,
     /// S3 and S3-compatible: the access key id.
@@ -115,19 +135,36 @@ pub struct S3Credentials {
     /// S3 and S3-compatible: the secret access key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_secret_access_key: Option<Secret>,
-    /// S3 with `iam_role`: the role to assume (accepted, not supported yet).
+    /// S3 and S3-compatible: the session token of temporary keys (`ASIA...`), sent as
+    /// `X-Amz-Security-Token`. Also read as `session_token` (RAGFlow's storage config name).
+    #[serde(
+        default,
+        alias = "session_token",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schemars(extend("x-aliases" = ["session_token"]))]
+    pub aws_session_token: Option<Secret>,
+    /// S3 with `iam_role` (required): the role to assume, `arn:aws:iam::{account}:role/{name}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_role_arn: Option<String>,
-    /// S3 (default `us-east-1`), S3-compatible (default `us-east-1`) and OCI (required): the
-    /// region requests are signed for.
+    /// S3 with `iam_role` or `assume_role`: where STS calls go instead of the regional
+    /// `https://sts.{region}.amazonaws.com` (a VPC endpoint, a test server). The environment
+    /// variable `AWS_ENDPOINT_URL_STS` does the same when this is not set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sts_endpoint_url: Option<Url>,
+    /// The region requests are signed for. S3: default `AWS_REGION`, else
+    /// `AWS_DEFAULT_REGION`, else `us-east-1` (as boto3 reads the host's region when RAGFlow's
+    /// form leaves it blank). S3-compatible: default `us-east-1`. OCI: required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// S3-compatible (required): the endpoint, e.g. `http://127.0.0.1:9000`. Any other type:
     /// overrides the endpoint derived from the type (a proxy, a test server).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<Url>,
-    /// S3-compatible: `path`, `virtual` or `auto` (default; virtual-host style where the
-    /// bucket name and endpoint allow it).
+    /// S3-compatible (and any type with `endpoint_url`): `path`, `virtual` or `auto` (default;
+    /// virtual-host style where the bucket name and endpoint allow it). Amazon S3 at its own
+    /// endpoint ignores it, as RAGFlow does (its form always sends `virtual`): AWS is
+    /// addressed by virtual host where the bucket name fits in a host name, else by path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addressing_style: Option<AddressingStyle>,
     /// R2: the Cloudflare account id.
@@ -161,7 +198,12 @@ impl fmt::Debug for S3Credentials {
                 "aws_secret_access_key",
                 &secret(&self.aws_secret_access_key),
             )
+            .field("aws_session_token", &secret(&self.aws_session_token))
             .field("aws_role_arn", &self.aws_role_arn)
+            .field(
+                "sts_endpoint_url",
+                &self.sts_endpoint_url.as_ref().map(Url::as_str),
+            )
             .field("region", &self.region)
             .field("endpoint_url", &self.endpoint_url.as_ref().map(Url::as_str))
             .field("addressing_style", &self.addressing_style)
@@ -317,6 +359,11 @@ impl S3Config {
         config
     }
 
+    /// The authentication method in effect for the `s3` bucket type (default `access_key`).
+    pub fn authentication_method(&self) -> AuthenticationMethod {
+        self.credentials.authentication_method.unwrap_or_default()
+    }
+
     /// The prefix as listed: with a trailing `/` unless empty.
     pub(crate) fn list_prefix(&self) -> String {
         if self.prefix.is_empty() || self.prefix.ends_with('/') {
@@ -336,7 +383,8 @@ impl S3Config {
         let mut out = Vec::new();
         let c = &self.credentials;
         let need_str = |out: &mut Vec<FieldError>, name: &str, v: &Option<String>| {
-            if v.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            // Blank values never get here: the config layer reads them as absent.
+            if v.is_none() {
                 out.push(FieldError::new(
                     format!("credentials.{name}"),
                     format!("is required for bucket_type `{bucket_type}`"),
@@ -344,7 +392,7 @@ impl S3Config {
             }
         };
         let need_secret = |out: &mut Vec<FieldError>, name: &str, v: &Option<Secret>| {
-            if v.as_ref().is_none_or(Secret::is_empty) {
+            if v.is_none() {
                 out.push(FieldError::new(
                     format!("credentials.{name}"),
                     format!("is required for bucket_type `{bucket_type}`"),
@@ -352,23 +400,47 @@ impl S3Config {
             }
         };
         match bucket_type {
-            BucketType::S3 | BucketType::S3Compatible => {
-                match c.authentication_method.unwrap_or_default() {
-                    AuthenticationMethod::AccessKey => {}
-                    other => out.push(FieldError::new(
-                        "credentials.authentication_method",
-                        format!(
-                            "`{}` is not supported yet; use `access_key`",
-                            serde_json::to_value(other)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default()
-                        ),
-                    )),
+            BucketType::S3 => {
+                match self.authentication_method() {
+                    AuthenticationMethod::AccessKey => {
+                        need_str(&mut out, "aws_access_key_id", &c.aws_access_key_id);
+                        need_secret(&mut out, "aws_secret_access_key", &c.aws_secret_access_key);
+                    }
+                    AuthenticationMethod::IamRole => {
+                        match c.aws_role_arn.as_deref().map(str::trim) {
+                        None | Some("") => out.push(FieldError::new(
+                            "credentials.aws_role_arn",
+                            "is required with authentication_method `iam_role`",
+                        )),
+                        Some(arn) if !is_role_arn(arn) => out.push(FieldError::new(
+                            "credentials.aws_role_arn",
+                            format!("{arn:?} is not a role ARN (arn:aws:iam::123456789012:role/name)"),
+                        )),
+                        Some(_) => {}
+                    }
+                        // The keys that sign the AssumeRole call: both or neither (then the
+                        // host's ambient credentials sign it).
+                        let has_id = c.aws_access_key_id.is_some();
+                        let has_secret = c.aws_secret_access_key.is_some();
+                        if has_id != has_secret {
+                            let missing = if has_id {
+                                "aws_secret_access_key"
+                            } else {
+                                "aws_access_key_id"
+                            };
+                            out.push(FieldError::new(
+                            format!("credentials.{missing}"),
+                            "is required with the other key: give both keys to sign the AssumeRole call with them, or neither to use the host's credentials",
+                        ));
+                        }
+                    }
+                    AuthenticationMethod::AssumeRole => {}
                 }
+            }
+            BucketType::S3Compatible => {
                 need_str(&mut out, "aws_access_key_id", &c.aws_access_key_id);
                 need_secret(&mut out, "aws_secret_access_key", &c.aws_secret_access_key);
-                if bucket_type == BucketType::S3Compatible && c.endpoint_url.is_none() {
+                if c.endpoint_url.is_none() {
                     out.push(FieldError::new(
                         "credentials.endpoint_url",
                         "is required for bucket_type `s3_compatible`",
@@ -408,16 +480,34 @@ impl S3Config {
                 ));
             }
         }
-        if let Some(url) = &c.endpoint_url
-            && !matches!(url.scheme(), "http" | "https")
-        {
-            out.push(FieldError::new(
-                "credentials.endpoint_url",
-                "must be an http or https URL",
-            ));
+        for (name, url) in [
+            ("endpoint_url", &c.endpoint_url),
+            ("sts_endpoint_url", &c.sts_endpoint_url),
+        ] {
+            if let Some(url) = url
+                && (!matches!(url.scheme(), "http" | "https") || url.host_str().is_none())
+            {
+                out.push(FieldError::new(
+                    format!("credentials.{name}"),
+                    "must be an http or https URL",
+                ));
+            }
         }
         out
     }
+}
+
+/// Whether `arn` looks like an IAM role ARN: `arn:{partition}:iam::{account}:role/{path/name}`.
+fn is_role_arn(arn: &str) -> bool {
+    let mut parts = arn.splitn(6, ':');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource))
+            if partition.starts_with("aws")
+                && !account.is_empty()
+                && account.chars().all(|c| c.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty())
+    )
 }
 
 impl ConnectorConfig for S3Config {
@@ -427,6 +517,8 @@ impl ConnectorConfig for S3Config {
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
         let name = self.bucket_name.trim();
+        // Only a config built in code can hold an empty name (JSON blanks are absent, so
+        // "required"); it would address the endpoint itself.
         if name.is_empty() {
             problems.push(FieldError::new("bucket_name", "must not be empty"));
         } else if name.contains('/') {
@@ -503,7 +595,7 @@ mod tests {
     #[test]
     fn every_missing_field_is_named() {
         let err = from_json::<S3Config>(serde_json::json!({
-            "bucket_name": "", "bucket_type": "oci_storage", "prefix": "/x",
+            "bucket_name": "docs/2026", "bucket_type": "oci_storage", "prefix": "/x",
             "credentials": {}, "include": ["["], "page_size": 5000, "concurrency": 100,
         }))
         .unwrap_err();
@@ -524,16 +616,38 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_auth_method_is_a_config_error() {
-        let err = from_json::<S3Config>(serde_json::json!({
-            "bucket_name": "b", "bucket_type": "s3",
-            "credentials": {"authentication_method": "iam_role", "aws_role_arn": "arn:aws:iam::1:role/r"},
-        }))
+    fn every_authentication_method_is_accepted_with_what_it_needs() {
+        let s3 = |credentials: serde_json::Value| {
+            from_json::<S3Config>(serde_json::json!({
+                "bucket_name": "b", "bucket_type": "s3", "credentials": credentials,
+            }))
+        };
+        let role = s3(serde_json::json!({"authentication_method": "iam_role",
+            "aws_role_arn": "arn:aws:iam::123456789012:role/docs-reader"}))
+        .expect("iam_role with a role");
+        assert_eq!(role.authentication_method(), AuthenticationMethod::IamRole);
+        s3(serde_json::json!({"authentication_method": "assume_role"})).expect("ambient");
+        let temporary = s3(serde_json::json!({"aws_access_key_id": "ASIA",
+            "aws_secret_access_key": "s", "session_token": "tok"}))
+        .expect("temporary keys, the token by RAGFlow's storage name");
+        assert!(temporary.credentials.aws_session_token.is_some());
+        let err = s3(serde_json::json!({"authentication_method": "iam_role"})).unwrap_err();
+        assert!(err.to_string().contains("aws_role_arn"), "{err}");
+        let err = s3(serde_json::json!({"authentication_method": "iam_role",
+            "aws_role_arn": "docs-reader"}))
         .unwrap_err();
-        assert!(
-            err.to_string().contains("`iam_role` is not supported"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("not a role ARN"), "{err}");
+        let err = s3(serde_json::json!({"authentication_method": "iam_role",
+            "aws_role_arn": "arn:aws-cn:iam::123456789012:role/path/r", "aws_access_key_id": "AKIA"}))
+        .unwrap_err();
+        assert!(err.to_string().contains("aws_secret_access_key"), "{err}");
+        // s3_compatible signs with its keys whatever the method says, as RAGFlow.
+        from_json::<S3Config>(serde_json::json!({
+            "bucket_name": "b", "bucket_type": "s3_compatible",
+            "credentials": {"authentication_method": "iam_role", "endpoint_url": "http://127.0.0.1:9000",
+                "aws_access_key_id": "k", "aws_secret_access_key": "s"},
+        }))
+        .expect("method ignored");
     }
 
     #[test]
@@ -542,6 +656,7 @@ mod tests {
         c.credentials.r2_secret_access_key = Some(Secret::new("hunter2-r2"));
         c.credentials.aws_secret_access_key = Some(Secret::new("hunter2-aws"));
         c.credentials.secret_access_key = Some(Secret::new("hunter2-gcs"));
+        c.credentials.aws_session_token = Some(Secret::new("hunter2-token"));
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         let json = serde_json::to_string(&c).unwrap();

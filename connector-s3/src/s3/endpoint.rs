@@ -1,27 +1,32 @@
-//! Where each bucket type lives, how requests name the bucket, and which credential fields
-//! sign them.
+//! Where each bucket type lives, how requests name the bucket, and which credentials sign
+//! them (and which config fields a refusal points to).
 
 use connector_core::{FieldError, Secret};
 use rusty_s3::{Bucket, UrlStyle};
 use url::Url;
 
-use super::config::{AddressingStyle, BucketType, S3Config};
+use super::aws::{AwsCredentials, AwsEnvironment, Signing};
+use super::config::{AddressingStyle, AuthenticationMethod, BucketType, S3Config};
 
 /// The resolved endpoint and signing identity of one bucket.
 pub(crate) struct Endpoint {
     pub(crate) bucket: Bucket,
-    pub(crate) key_id: String,
-    pub(crate) secret: Secret,
-    /// The config fields a wrong key id or secret points to.
+    pub(crate) signing: Signing,
+    /// The config fields a refused key id, secret or session token points to.
     pub(crate) key_id_field: &'static str,
     pub(crate) secret_field: &'static str,
+    pub(crate) token_field: &'static str,
+    /// The config field an unreachable endpoint points to.
+    pub(crate) endpoint_field: &'static str,
 }
 
 impl Endpoint {
-    /// Resolves the endpoint of `config` for `bucket_type`, or every problem found.
+    /// Resolves the endpoint of `config` for `bucket_type`, or every problem found. `env`
+    /// gives the default region of Amazon S3 (`AWS_REGION`, `AWS_DEFAULT_REGION`).
     pub(crate) fn resolve(
         config: &S3Config,
         bucket_type: BucketType,
+        env: &dyn AwsEnvironment,
     ) -> Result<Self, Vec<FieldError>> {
         let problems = config.problems_for(bucket_type);
         if !problems.is_empty() {
@@ -34,7 +39,7 @@ impl Endpoint {
         let (base, region, default_style, key_id, secret, key_id_field, secret_field) =
             match bucket_type {
                 BucketType::S3 => {
-                    let region = region.unwrap_or("us-east-1").to_owned();
+                    let region = region.map_or_else(|| default_region(env), str::to_owned);
                     (
                         format!("https://s3.{region}.amazonaws.com"),
                         region,
@@ -95,6 +100,45 @@ impl Endpoint {
                     )
                 }
             };
+        let token = c.aws_session_token.clone();
+        let (signing, key_id_field, secret_field, token_field) = match bucket_type {
+            BucketType::S3 => match config.authentication_method() {
+                AuthenticationMethod::AccessKey => (
+                    Signing::Keys(AwsCredentials::fixed(key_id, secret, token)),
+                    key_id_field,
+                    secret_field,
+                    "credentials.aws_session_token",
+                ),
+                AuthenticationMethod::IamRole => (
+                    Signing::IamRole {
+                        role_arn: text(&c.aws_role_arn),
+                        keys: (!key_id.is_empty())
+                            .then(|| AwsCredentials::fixed(key_id, secret, token)),
+                    },
+                    "credentials.aws_role_arn",
+                    "credentials.aws_role_arn",
+                    "credentials.aws_role_arn",
+                ),
+                AuthenticationMethod::AssumeRole => (
+                    Signing::Ambient,
+                    "credentials.authentication_method",
+                    "credentials.authentication_method",
+                    "credentials.authentication_method",
+                ),
+            },
+            BucketType::S3Compatible => (
+                Signing::Keys(AwsCredentials::fixed(key_id, secret, token)),
+                key_id_field,
+                secret_field,
+                "credentials.aws_session_token",
+            ),
+            _ => (
+                Signing::Keys(AwsCredentials::fixed(key_id, secret, None)),
+                key_id_field,
+                secret_field,
+                key_id_field,
+            ),
+        };
         let overridden = c.endpoint_url.is_some();
         let endpoint = match &c.endpoint_url {
             Some(url) => url.clone(),
@@ -107,10 +151,18 @@ impl Endpoint {
         };
         let name = config.bucket_name.trim().to_owned();
         let style = match c.addressing_style.unwrap_or_default() {
+            // RAGFlow's form sends `virtual` for every S3 config and boto3 ignores it for AWS:
+            // AWS is addressed by virtual host where the name fits in a host name under TLS.
+            _ if bucket_type == BucketType::S3 && !overridden => {
+                if dns_compatible(&name) {
+                    UrlStyle::VirtualHost
+                } else {
+                    UrlStyle::Path
+                }
+            }
             AddressingStyle::Path => UrlStyle::Path,
             AddressingStyle::Virtual => UrlStyle::VirtualHost,
-            // As botocore: a custom endpoint is addressed by path; AWS itself by virtual host
-            // where the name fits in a host name under TLS.
+            // As botocore: a custom endpoint is addressed by path.
             AddressingStyle::Auto if overridden => UrlStyle::Path,
             AddressingStyle::Auto => default_style.unwrap_or(if dns_compatible(&name) {
                 UrlStyle::VirtualHost
@@ -131,12 +183,31 @@ impl Endpoint {
         })?;
         Ok(Self {
             bucket,
-            key_id,
-            secret,
+            signing,
             key_id_field,
             secret_field,
+            token_field,
+            endpoint_field: if overridden || bucket_type == BucketType::S3Compatible {
+                "credentials.endpoint_url"
+            } else {
+                "credentials.region"
+            },
         })
     }
+}
+
+/// The region of Amazon S3 when the config gives none: `AWS_REGION`, else
+/// `AWS_DEFAULT_REGION`, else `us-east-1`.
+fn default_region(env: &dyn AwsEnvironment) -> String {
+    env.var("AWS_REGION")
+        .or_else(|| env.var("AWS_DEFAULT_REGION"))
+        .map(|r| r.trim().to_owned())
+        .filter(|r| {
+            !r.is_empty()
+                && r.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+        })
+        .unwrap_or_else(|| "us-east-1".to_owned())
 }
 
 /// Whether a bucket name can be the first label of a TLS host name.
@@ -153,12 +224,13 @@ fn dns_compatible(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::s3::aws::StaticEnvironment;
     use connector_core::config::from_json;
 
     fn endpoint(json: serde_json::Value) -> Endpoint {
         let config: S3Config = from_json(json).unwrap();
         let t = config.bucket_type.unwrap();
-        Endpoint::resolve(&config, t).unwrap_or_else(|e| panic!("{e:?}"))
+        Endpoint::resolve(&config, t, &StaticEnvironment::new()).unwrap_or_else(|e| panic!("{e:?}"))
     }
 
     #[test]
@@ -252,9 +324,48 @@ mod tests {
                 "aws_secret_access_key": "s", "addressing_style": "virtual"}}),
         )
         .unwrap();
-        let Err(problems) = Endpoint::resolve(&config, BucketType::S3Compatible) else {
+        let Err(problems) =
+            Endpoint::resolve(&config, BucketType::S3Compatible, &StaticEnvironment::new())
+        else {
             panic!("accepted a virtual-host bucket on an IP address");
         };
         assert_eq!(problems[0].path, "credentials.endpoint_url");
+    }
+
+    #[test]
+    fn amazon_s3_ignores_the_forms_addressing_style_and_reads_the_hosts_region() {
+        let config: S3Config = from_json(serde_json::json!({"bucket_name": "my.docs", "bucket_type": "s3",
+            "credentials": {"authentication_method": "assume_role", "addressing_style": "virtual"}}))
+        .unwrap();
+        let env = StaticEnvironment::new().with_var("AWS_DEFAULT_REGION", "eu-central-1");
+        let e =
+            Endpoint::resolve(&config, BucketType::S3, &env).unwrap_or_else(|e| panic!("{e:?}"));
+        // A dotted name cannot be a TLS host label: path style, whatever the form said.
+        assert_eq!(
+            e.bucket.object_url("k").as_str(),
+            "https://s3.eu-central-1.amazonaws.com/my.docs/k"
+        );
+        assert!(matches!(e.signing, Signing::Ambient));
+        assert_eq!(e.key_id_field, "credentials.authentication_method");
+        let env = env.with_var("AWS_REGION", "ap-south-1");
+        let e =
+            Endpoint::resolve(&config, BucketType::S3, &env).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(e.bucket.region(), "ap-south-1");
+    }
+
+    #[test]
+    fn iam_role_signs_with_the_keys_when_given() {
+        let e = endpoint(
+            serde_json::json!({"bucket_name": "docs", "bucket_type": "s3",
+            "credentials": {"authentication_method": "iam_role",
+                "aws_role_arn": "arn:aws:iam::123456789012:role/docs-reader",
+                "aws_access_key_id": "AKIA", "aws_secret_access_key": "s", "region": "eu-west-1"}}),
+        );
+        let Signing::IamRole { role_arn, keys } = e.signing else {
+            panic!("not iam_role");
+        };
+        assert_eq!(role_arn, "arn:aws:iam::123456789012:role/docs-reader");
+        assert_eq!(keys.map(|k| k.key_id).as_deref(), Some("AKIA"));
+        assert_eq!(e.key_id_field, "credentials.aws_role_arn");
     }
 }

@@ -40,6 +40,7 @@
 //! Streams own an `Arc` of the client and commit nothing; dropping one at any `.await` drops
 //! the requests in flight and loses nothing that was not acknowledged.
 
+mod aws;
 mod checkpoint;
 mod client;
 mod config;
@@ -60,6 +61,10 @@ use connector_core::{
 };
 use futures::stream::BoxStream;
 
+pub use aws::{
+    AwsEnvironment, ProcessEnvironment, REFRESH_BEFORE, RETRY_REFRESH_AFTER, ROLE_SESSION_NAME,
+    STILL_USABLE, StaticEnvironment,
+};
 pub use checkpoint::S3Checkpoint;
 pub use config::{
     AddressingStyle, AuthenticationMethod, BucketType, DEFAULT_CONCURRENCY,
@@ -139,6 +144,40 @@ impl S3Connector {
         config: S3Config,
         customise: impl FnOnce(HttpClientBuilder) -> HttpClientBuilder,
     ) -> Result<Self> {
+        Self::with_environment(source, config, Arc::new(ProcessEnvironment), customise)
+    }
+
+    /// As [`with_http`](Self::with_http), with the AWS credential chain (`assume_role`, and
+    /// `iam_role` without keys) and the default region of Amazon S3 read from `env` instead of
+    /// the process environment: for tests, and for hosts that run several identities in one
+    /// process.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use connector_s3::s3::{S3Config, S3Connector, StaticEnvironment};
+    ///
+    /// let config: S3Config = connector_core::config::from_json(serde_json::json!({
+    ///     "bucket_name": "handbook",
+    ///     "credentials": {"authentication_method": "assume_role"}
+    /// }))?;
+    /// let env = StaticEnvironment::new()
+    ///     .with_var("AWS_PROFILE", "docs")
+    ///     .with_var("AWS_REGION", "eu-west-1");
+    /// let connector = S3Connector::with_environment("s3", config, Arc::new(env), |b| b)?;
+    /// // Nothing is read or sent until the first request.
+    /// assert_eq!(connector.to_string(), "s3:handbook/");
+    /// # Ok::<(), connector_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`with_http`](Self::with_http), and `Config` when `AWS_ENDPOINT_URL_STS` in `env`
+    /// is not a URL.
+    pub fn with_environment(
+        source: &str,
+        config: S3Config,
+        env: Arc<dyn AwsEnvironment>,
+        customise: impl FnOnce(HttpClientBuilder) -> HttpClientBuilder,
+    ) -> Result<Self> {
         let Some(source_type) = BucketType::from_source(source) else {
             return Err(Error::config(vec![FieldError::new(
                 "source",
@@ -166,7 +205,7 @@ impl S3Connector {
         // Its problems are in `problems` already, from `validate`.
         let paths = config.path_filter();
         let endpoint = if problems.is_empty() {
-            Endpoint::resolve(&config, bucket_type)
+            Endpoint::resolve(&config, bucket_type, env.as_ref())
                 .map_err(|p| problems.extend(p))
                 .ok()
         } else {
@@ -182,14 +221,22 @@ impl S3Connector {
         )
         .build()?;
         let prefix = config.list_prefix();
+        let credentials = aws::credential_source(
+            endpoint.signing.clone(),
+            env,
+            source,
+            endpoint.bucket.region(),
+            config.credentials.sts_endpoint_url.as_ref(),
+        )
+        .map_err(|e| e.with_connector(source))?;
         let client = S3Client::new(
             http,
             endpoint,
+            credentials,
             bucket_type,
             source,
             prefix.clone(),
             usize::try_from(config.page_size.get()).unwrap_or(1000),
-            config.credentials.endpoint_url.is_some(),
         );
         let walk = Walk {
             client,
