@@ -188,6 +188,19 @@ fn every_ragflow_config_in_the_corpus_builds_and_means_what_it_means_in_ragflow(
 }
 
 #[test]
+fn every_registered_config_declares_its_ragflow_fields_soundly() {
+    let registry = connectors::registry();
+    let mut problems = Vec::new();
+    for source in registry.sources() {
+        match registry.declaration_problems(source) {
+            Ok(found) => problems.extend(found.into_iter().map(|p| format!("{source}: {p}"))),
+            Err(e) => problems.push(format!("{source}: {e}")),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
 fn the_comparison_pins_only_what_a_case_expects() {
     let actual = serde_json::json!({ "a": 1, "b": { "c": true, "d": "x" }, "e": [1, 2] });
     let mut out = Vec::new();

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use serde::Serialize;
 
-use crate::config::{ConnectorConfig, Ignored, parse, schema_of};
+use crate::config::{ConnectorConfig, Ignored, declaration_problems, parse, schema_of};
 use crate::connector::{Connector, DynConnector};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -18,6 +18,7 @@ struct Entry {
     description: &'static str,
     schema: fn() -> Value,
     effective: fn(Value) -> Result<Value>,
+    declaration_problems: fn() -> Vec<String>,
     build: Builder,
 }
 
@@ -110,6 +111,7 @@ impl Registry {
                 description,
                 schema: schema_of::<C>,
                 effective: effective::<C>,
+                declaration_problems: declaration_problems::<C>,
                 build: builder,
             },
         );
@@ -157,6 +159,16 @@ impl Registry {
             .get_key_value(source)
             .map_or("", |(key, _)| *key);
         (entry.effective)(config).map_err(|e| e.with_connector(key))
+    }
+
+    /// Mistakes in how `source`'s config type declares its RAGFlow compatibility (see
+    /// [`config::declaration_problems`](crate::config::declaration_problems)); empty when
+    /// sound.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for an unknown source.
+    pub fn declaration_problems(&self, source: &str) -> Result<Vec<String>> {
+        Ok((self.entry(source)?.declaration_problems)())
     }
 
     /// The JSON Schema of `source`'s config.

@@ -429,6 +429,49 @@ pub(super) fn extend_schema(schema: &mut Value, ignored: &[(&str, &str)]) {
     }
 }
 
+/// Mistakes in a config type's declarations (see [`super::declaration_problems`]), found in
+/// its schema before [`extend_schema`] ran: an ignored field the config also declares, or whose
+/// parent object it does not have, and an alias that is also a field's name.
+pub(super) fn declaration_problems(schema: &Value, ignored: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut copy = schema.clone();
+    for path in ignored {
+        let (parents, name) = match path.rsplit_once('.') {
+            Some((parents, name)) => (Some(parents), name),
+            None => (None, *path),
+        };
+        match object_at(&mut copy, parents) {
+            None => out.push(format!(
+                "IGNORED names `{path}`, but the config has no object `{}`",
+                parents.unwrap_or_default()
+            )),
+            Some(properties) if properties.contains_key(name) => out.push(format!(
+                "IGNORED names `{path}`, a field the config declares (and so uses)"
+            )),
+            Some(_) => {}
+        }
+    }
+    let mut objects = vec![schema];
+    if let Some(defs) = schema.get("$defs").and_then(Value::as_object) {
+        objects.extend(defs.values());
+    }
+    for object in objects {
+        let Some(properties) = object.get("properties").and_then(Value::as_object) else {
+            continue;
+        };
+        for (name, property) in properties {
+            for alias in names_in(property.get(ALIASES)) {
+                if properties.contains_key(alias) {
+                    out.push(format!(
+                        "`{alias}` is declared as another name of `{name}` and is a field too"
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The properties of the object schema at a dotted path of property names (following
 /// `$ref`s and the one object branch of an `anyOf`), or the root's for `None`.
 fn object_at<'a>(schema: &'a mut Value, path: Option<&str>) -> Option<&'a mut Map<String, Value>> {

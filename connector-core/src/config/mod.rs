@@ -145,6 +145,32 @@ pub fn schema_of<C: ConnectorConfig>() -> Value {
     schema
 }
 
+/// Mistakes in how a config type declares its RAGFlow compatibility, one message each: an
+/// [`IGNORED`](ConnectorConfig::IGNORED) entry naming a field the config declares (it would be
+/// used, not ignored) or an object the config does not have, and an alias (`x-aliases`) that
+/// is also the name of a field. Empty for a sound config; a connector crate asserts that in a
+/// test (the facade's tests do it for every registered source).
+///
+/// ```
+/// # use connector_core::config::{ConnectorConfig, IgnoredField, declaration_problems};
+/// #[derive(serde::Deserialize, schemars::JsonSchema)]
+/// struct MyConfig {
+///     space: String,
+/// }
+/// impl ConnectorConfig for MyConfig {
+///     const IGNORED: &'static [IgnoredField] = &[IgnoredField::new("space", "not used")];
+/// }
+/// assert_eq!(
+///     declaration_problems::<MyConfig>(),
+///     ["IGNORED names `space`, a field the config declares (and so uses)"]
+/// );
+/// ```
+pub fn declaration_problems<C: ConnectorConfig>() -> Vec<String> {
+    let schema = schemars::schema_for!(C).to_value();
+    let own: Vec<&str> = C::IGNORED.iter().map(|f| f.path).collect();
+    lenient::declaration_problems(&schema, &own)
+}
+
 /// Parses and validates a config from JSON, reporting every problem at once. The same as
 /// [`parse`] without the ignored fields.
 ///
@@ -1222,6 +1248,33 @@ mod tests {
             "base_url": "u", "credentials": { "username": "a", "jira_user_email": "a" },
         }))
         .unwrap();
+    }
+
+    #[test]
+    fn sound_declarations_have_no_problems_and_bad_ones_are_named() {
+        assert!(declaration_problems::<Rag>().is_empty());
+
+        #[allow(dead_code)] // Only its schema is looked at.
+        #[derive(Deserialize, JsonSchema)]
+        struct Bad {
+            name: String,
+            #[schemars(extend("x-aliases" = ["name"]))]
+            title: String,
+        }
+        impl ConnectorConfig for Bad {
+            const IGNORED: &'static [IgnoredField] = &[
+                IgnoredField::new("name", "x"),
+                IgnoredField::new("credentials.token", "x"),
+            ];
+        }
+        assert_eq!(
+            declaration_problems::<Bad>(),
+            [
+                "IGNORED names `name`, a field the config declares (and so uses)",
+                "IGNORED names `credentials.token`, but the config has no object `credentials`",
+                "`name` is declared as another name of `title` and is a field too",
+            ]
+        );
     }
 
     #[test]
