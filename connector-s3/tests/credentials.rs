@@ -613,3 +613,32 @@ async fn the_hosts_region_is_the_default_region_of_amazon_s3() {
         .await
         .expect("signed for the host's region");
 }
+
+#[tokio::test]
+async fn s3_compatible_signs_with_its_keys_whatever_the_method_left_in_the_form() {
+    let (store, sts) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("GET"))
+        .and(path("/docs/"))
+        .and(|req: &Request| {
+            req.url
+                .query_pairs()
+                .any(|(k, v)| k == "X-Amz-Credential" && v.starts_with("minio-indexer/"))
+        })
+        .respond_with(ResponseTemplate::new(200).set_body_raw(EMPTY_LISTING, "application/xml"))
+        .expect(1)
+        .mount(&store)
+        .await;
+    let config: S3Config = connector_core::config::from_json(serde_json::json!({
+        "bucket_name": "docs", "bucket_type": "s3_compatible",
+        "credentials": {"authentication_method": "iam_role", "aws_role_arn": ROLE,
+            "sts_endpoint_url": sts.uri(), "endpoint_url": store.uri(), "addressing_style": "path",
+            "aws_access_key_id": "minio-indexer", "aws_secret_access_key": "minio-secret"},
+    }))
+    .expect("valid");
+    S3Connector::with_environment("s3_compatible", config, Arc::new(bare_env()), |b| b)
+        .expect("builds")
+        .check()
+        .await
+        .expect("listed with the static keys");
+    assert!(sts.received_requests().await.unwrap_or_default().is_empty());
+}

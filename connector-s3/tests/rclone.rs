@@ -439,3 +439,25 @@ async fn poll_yields_the_half_open_last_modified_window() {
     }
     assert_eq!(titles, vec!["m-1.md", "m-2.md", "m-3.md"]);
 }
+
+/// Static keys with a session token: the token is signed into every request
+/// (`X-Amz-Security-Token`) and the server, which checks SigV4, accepts them.
+#[tokio::test]
+async fn static_keys_with_a_session_token_are_signed_and_accepted() {
+    let (bucket, _) = seeded("token", 2).await;
+    let (proxy, mut config) = proxied(&bucket).await;
+    config.credentials.aws_session_token = Some(connector_core::Secret::new("FwoGZXIvYXdzEXAMPLE"));
+    let docs: usize = load_pages(connector(config).as_ref())
+        .await
+        .iter()
+        .map(|p| p.documents.len())
+        .sum();
+    assert_eq!(docs, 2);
+    let lines = proxy.take();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("X-Amz-Security-Token=FwoGZXIvYXdzEXAMPLE")),
+        "{lines:#?}"
+    );
+}
