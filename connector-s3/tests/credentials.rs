@@ -642,3 +642,33 @@ async fn s3_compatible_signs_with_its_keys_whatever_the_method_left_in_the_form(
         .expect("listed with the static keys");
     assert!(sts.received_requests().await.unwrap_or_default().is_empty());
 }
+
+#[tokio::test]
+async fn a_role_that_cannot_be_assumed_ends_a_download_run_instead_of_failing_each_object() {
+    use connector_core::SyncContext;
+    use futures::StreamExt;
+
+    let (s3, sts) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(403).set_body_raw(access_denied_body(), "text/xml"))
+        .mount(&sts)
+        .await;
+    let config = s3_config(
+        &s3,
+        serde_json::json!({"authentication_method": "iam_role", "aws_role_arn": ROLE,
+            "aws_access_key_id": "AKIDSTATIC", "aws_secret_access_key": "static-secret",
+            "sts_endpoint_url": sts.uri()}),
+    );
+    let c = connector(config, bare_env());
+    let ids = vec!["s3:docs:a.md".to_owned(), "s3:docs:b.md".to_owned()];
+    let mut stream = c
+        .roles()
+        .as_refetch()
+        .expect("refetch")
+        .fetch(ids, SyncContext::new());
+    let first = stream.next().await.expect("an item");
+    let err = first.expect_err("the sync ends");
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert_eq!(err.field(), Some("credentials.aws_role_arn"));
+    assert!(s3.received_requests().await.unwrap_or_default().is_empty());
+}

@@ -141,7 +141,21 @@ impl S3Client {
         key: &str,
         max: u64,
     ) -> Result<Option<Fetched>> {
-        let keys = self.signing_keys().await?;
+        let keys = self.signing_keys().await.map_err(|e| match e.kind() {
+            // Credentials that cannot be had (a role no longer assumable, an unsupported
+            // profile) sign no later object either: end the sync rather than fail each object.
+            ErrorKind::PermissionDenied | ErrorKind::Unsupported | ErrorKind::NotFound => {
+                let message = e.message().to_owned();
+                let mut err = Error::new(ErrorKind::Unauthenticated, message)
+                    .with_connector(self.source)
+                    .with_retryable(false);
+                if let Some(field) = e.field() {
+                    err = err.with_field(field);
+                }
+                err.with_cause(e)
+            }
+            _ => e,
+        })?;
         let url = GetObject::new(&self.bucket, Some(&keys), key).sign(SIGNED_FOR);
         let resp = self.send(http, url, Some((key, max))).await?;
         if resp.status() == StatusCode::NOT_FOUND {

@@ -34,6 +34,13 @@
 //!   listing error ends the sync; a download error ends it only when core's one policy says
 //!   so ([`ErrorKind::ends_sync`](connector_core::ErrorKind::ends_sync): credentials,
 //!   cancellation), any other is a failure of that object and the sync goes on.
+//! - **Credentials** (bucket type `s3`): `authentication_method` `access_key` (keys, with
+//!   an optional session token), `iam_role` (STS `AssumeRole` of `aws_role_arn`, session name
+//!   [`ROLE_SESSION_NAME`]) or `assume_role` (the host's ambient chain: environment, web
+//!   identity token file, profile files, ECS container endpoint, IMDSv2, read from an
+//!   [`AwsEnvironment`]); temporary credentials are refreshed [`REFRESH_BEFORE`] their expiry.
+//!   Credentials that cannot be had end the sync (`Unauthenticated`, naming the field)
+//!   rather than fail each object. The sources and why they are ours are in `aws/mod.rs`.
 //! - **Code**: the page walk is in `pages.rs`, on core's [`pages`](connector_core::pages).
 //!
 //! # Cancel safety
