@@ -651,6 +651,24 @@ mod tests {
     }
 
     #[test]
+    fn the_published_schema_names_the_session_token_alias_and_the_sts_endpoint() {
+        let schema = connector_core::config::schema_of::<S3Config>();
+        let credentials = &schema["$defs"]["S3Credentials"]["properties"];
+        assert!(
+            credentials["aws_session_token"].is_object(),
+            "{credentials:#}"
+        );
+        assert_eq!(
+            credentials["session_token"]["x-alias-of"], "aws_session_token",
+            "{credentials:#}"
+        );
+        assert!(
+            credentials["sts_endpoint_url"].is_object(),
+            "{credentials:#}"
+        );
+    }
+
+    #[test]
     fn debug_hides_secrets() {
         let mut c = S3Config::new("b", BucketType::R2);
         c.credentials.r2_secret_access_key = Some(Secret::new("hunter2-r2"));

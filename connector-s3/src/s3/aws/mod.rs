@@ -31,10 +31,11 @@
 //! `AssumeRole` and `AssumeRoleWithWebIdentity`, the ECS container credential endpoint, IMDSv2,
 //! the shared config and credentials files), because no crate fits the workspace's rules:
 //! - `aws-config` brings the SDK's own HTTP and TLS stack (hyper, its rustls set-up);
-//! - `reqsign-aws-v4` sends through a host-supplied client (good), but builds every STS URL as
-//!   `https://sts…` with no endpoint override (no `AWS_ENDPOINT_URL_STS`, no private endpoint,
-//!   no loopback test), ignores `AWS_EC2_METADATA_DISABLED`, and replaces the transport error
-//!   with its own, so retries, `Unavailable` and the request counters of
+//! - `reqsign-aws-v4` (3.3) sends through a host-supplied client and its crypto is the same
+//!   (good), but builds every STS URL as `https://sts…` with no endpoint override (no
+//!   `AWS_ENDPOINT_URL_STS`, no private endpoint, no loopback test), and turns our errors into
+//!   its own kinds (`AssumeRole` drops the transport error altogether), so the `Unavailable` /
+//!   `Unauthenticated` distinction, the field to fix and `Retry-After` of
 //!   [`HttpClient`](connector_core::http::HttpClient) would be lost.
 //!
 //! Every request here goes through connector-core's `HttpClient` (retries, timeouts, redaction);
