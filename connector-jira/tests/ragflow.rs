@@ -112,7 +112,7 @@ async fn rest_api_version_picks_the_api_as_in_ragflow() {
         "credentials": {
             "jira_user_email": "me@example.com",
             "jira_api_token": common::TOKEN,
-            "rest_api_version": "3",
+            "rest_api_version": 3,
         },
     })));
     assert_eq!(load(&c).await.documents.len(), 1);
@@ -196,4 +196,81 @@ async fn attachment_size_limit_zero_is_the_ten_mebibyte_default() {
     let ids: Vec<&str> = all.documents.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids[1], "ENG-7::attachment::30001", "{ids:?}");
     assert_eq!(all.documents[1].content.as_bytes().len(), SIZE);
+}
+
+/// A corpus case's config (`tests/ragflow-corpus/jira/{name}.json`) pointed at `uri`.
+fn corpus_config(name: &str, uri: &str) -> Value {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/ragflow-corpus/jira")
+        .join(format!("{name}.json"));
+    let case: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let mut config = case["config"].clone();
+    config["base_url"] = json!(uri);
+    config
+}
+
+#[tokio::test]
+async fn the_server_form_syncs_with_the_user_name_and_password_it_was_given() {
+    // The form in Server mode sends `jira_username` + `jira_password`, with the Cloud fields
+    // (`jira_user_email`, `jira_api_token`) and `jql_query` blank, and `batch_size: 2`.
+    let server = MockServer::start().await;
+    let search = common::ServerSearch {
+        issues: Arc::new(Mutex::new(common::numbered(3, false))),
+        cap: 50,
+        jqls: Arc::default(),
+    };
+    Mock::given(method("GET"))
+        .and(path("/rest/api/2/search"))
+        .and(header(
+            "authorization",
+            "Basic ZGtvd2Fsc2tpOnMzcnZlci1QYXNzdzByZA==", // dkowalski:s3rver-Passw0rd
+        ))
+        .respond_with(search.clone())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let parsed =
+        connector_core::config::parse::<JiraConfig>(corpus_config("form-server", &server.uri()))
+            .unwrap();
+    let ignored: Vec<&str> = parsed.ignored.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(ignored, ["batch_size", "sync_deleted_files"]);
+    let c = common::connector(parsed.config);
+    assert_eq!(load(&c).await.documents.len(), 3);
+    assert_eq!(
+        search.jqls.lock().unwrap()[0],
+        "project = \"OPS\" ORDER BY key ASC"
+    );
+}
+
+#[tokio::test]
+async fn the_cloud_form_syncs_with_the_email_and_token_it_was_given() {
+    let server = MockServer::start().await;
+    let search = common::CloudSearch {
+        issues: Arc::new(Mutex::new(common::numbered(3, true))),
+        per_page: 2,
+        bodies: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .and(header(
+            "authorization",
+            // dana@acme.com:ATATT3xFfGF0-acme-cloud-token
+            "Basic ZGFuYUBhY21lLmNvbTpBVEFUVDN4RmZHRjAtYWNtZS1jbG91ZC10b2tlbg==",
+        ))
+        .respond_with(search.clone())
+        .expect(2)
+        .mount(&server)
+        .await;
+    let config = corpus_config("form-cloud", &server.uri());
+    let c = common::connector(connector_core::config::from_json(config).unwrap());
+    let all = load(&c).await;
+    assert_eq!(all.documents.len(), 3);
+    // Comments in, attachments out: the form's defaults, RAGFlow's too.
+    assert!(
+        all.documents
+            .iter()
+            .all(|d| !d.id.contains("::attachment::"))
+    );
+    let bodies = search.bodies.lock().unwrap().clone();
+    assert_eq!(bodies[0]["jql"], "project = \"ENG\" ORDER BY key ASC");
 }

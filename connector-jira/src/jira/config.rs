@@ -5,6 +5,7 @@
 use std::fmt;
 use std::num::NonZeroU32;
 
+use connector_core::config::IgnoredField;
 use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -76,18 +77,26 @@ impl fmt::Debug for JiraCredentials {
 /// let config: JiraConfig = connector_core::config::from_json(serde_json::json!({
 ///     "base_url": "https://example.atlassian.net",
 ///     "project_key": "ENG",
+///     "jql_query": "",
 ///     "labels_to_skip": "secret, internal",
-///     "credentials": { "jira_user_email": "me@example.com", "jira_api_token": "t0ken" },
+///     "credentials": { "jira_username": "me@example.com", "api_token": "t0ken" },
 /// }))?;
 /// assert!(config.is_cloud());
+/// assert_eq!(config.jql_query, None);
+/// assert_eq!(config.credentials.jira_user_email.as_deref(), Some("me@example.com"));
 /// assert_eq!(config.labels_to_skip.as_slice(), ["secret", "internal"]);
 /// # Ok::<(), connector_core::Error>(())
 /// ```
 ///
-/// `batch_size` and `time_buffer_seconds` are accepted for RAGFlow compatibility: the host's
-/// batch size is the batch loop's option (remote pages are always `page_size` issues), and the
-/// window overlap is the batch loop's `overlap`.
-#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// RAGFlow's `batch_size`, `time_buffer_seconds` (and the generic `sync_batch_size`,
+/// `sync_deleted_files`) are accepted and reported as ignored, each with the reason
+/// (see [`ConnectorConfig::IGNORED`]).
+///
+/// Serialised as the settings in effect: `is_cloud` as decided (see [`JiraConfig::is_cloud`])
+/// and `attachment_size_limit` as the limit that applies, so a host (and
+/// [`Registry::effective_config`](connector_core::Registry::effective_config)) sees the
+/// defaults; the output reads back as the same config.
+#[derive(Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct JiraConfig {
@@ -111,11 +120,8 @@ pub struct JiraConfig {
     #[serde(default)]
     pub include_attachments: bool,
     /// Largest attachment downloaded, in bytes (default 10 MiB, as is `0`, as in RAGFlow);
-    /// larger ones are listed in the issue but not downloaded. Serialised as the limit that
-    /// applies, so a host (and [`Registry::effective_config`]) sees the default.
-    ///
-    /// [`Registry::effective_config`]: connector_core::Registry
-    #[serde(default, serialize_with = "limit_in_effect")]
+    /// larger ones are listed in the issue but not downloaded.
+    #[serde(default)]
     pub attachment_size_limit: Option<u64>,
     /// Issues with any of these labels (compared without regard to case) are skipped.
     ///
@@ -143,12 +149,6 @@ pub struct JiraConfig {
     /// user's zone only loses issues at a window's start, so the user's zone wins here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone_offset: Option<f64>,
-    /// RAGFlow's host batch size; accepted, not used by the connector.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_size: Option<NonZeroU32>,
-    /// RAGFlow's window overlap; accepted, not used (the batch loop has `overlap`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_buffer_seconds: Option<u64>,
     /// The credentials.
     #[serde(default)]
     pub credentials: JiraCredentials,
@@ -176,11 +176,6 @@ fn yes() -> bool {
     true
 }
 
-/// Writes `attachment_size_limit` as the limit in effect (`None` and `0` are the default).
-fn limit_in_effect<S: serde::Serializer>(limit: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(effective_limit(*limit))
-}
-
 fn effective_limit(limit: Option<u64>) -> u64 {
     match limit {
         Some(0) | None => DEFAULT_ATTACHMENT_SIZE_LIMIT,
@@ -202,8 +197,6 @@ impl JiraConfig {
             comment_email_blacklist: StringList::default(),
             scoped_token: false,
             timezone_offset: None,
-            batch_size: None,
-            time_buffer_seconds: None,
             credentials: JiraCredentials::default(),
             is_cloud: None,
             page_size: None,
@@ -307,6 +300,55 @@ impl JiraConfig {
     }
 }
 
+/// What [`JiraConfig`] serialises to: its fields, with the settings decided from others (or
+/// defaulted) as they apply.
+#[derive(Serialize)]
+struct InEffect<'a> {
+    base_url: &'a Url,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    project_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jql_query: Option<&'a str>,
+    include_comments: bool,
+    include_attachments: bool,
+    attachment_size_limit: u64,
+    #[serde(skip_serializing_if = "StringList::is_empty")]
+    labels_to_skip: &'a StringList,
+    #[serde(skip_serializing_if = "StringList::is_empty")]
+    comment_email_blacklist: &'a StringList,
+    scoped_token: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timezone_offset: Option<f64>,
+    credentials: &'a JiraCredentials,
+    is_cloud: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page_size: Option<NonZeroU32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_gateway_url: Option<&'a Url>,
+}
+
+impl Serialize for JiraConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        InEffect {
+            base_url: &self.base_url,
+            project_key: self.project_key.as_deref(),
+            jql_query: self.jql_query.as_deref(),
+            include_comments: self.include_comments,
+            include_attachments: self.include_attachments,
+            attachment_size_limit: self.attachment_size_limit(),
+            labels_to_skip: &self.labels_to_skip,
+            comment_email_blacklist: &self.comment_email_blacklist,
+            scoped_token: self.scoped_token,
+            timezone_offset: self.timezone_offset,
+            credentials: &self.credentials,
+            is_cloud: self.is_cloud(),
+            page_size: self.page_size,
+            api_gateway_url: self.api_gateway_url.as_ref(),
+        }
+        .serialize(s)
+    }
+}
+
 impl fmt::Debug for JiraConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JiraConfig")
@@ -343,6 +385,23 @@ fn check_url(field: &str, url: &Url, out: &mut Vec<FieldError>) {
 }
 
 impl ConnectorConfig for JiraConfig {
+    const IGNORED: &'static [IgnoredField] = &[
+        IgnoredField::new(
+            "batch_size",
+            "RAGFlow's Jira connector uses it as its search page size (at most 50) and the host \
+             batch; here a search page is `page_size` issues (default 100, Jira's maximum) and \
+             documents reach the host in the batches the sync is run with \
+             (`SyncOptions::batch_docs`, `connectors sync --batch-size`)",
+        ),
+        IgnoredField::new(
+            "time_buffer_seconds",
+            "RAGFlow moves the JQL start back this many seconds and then drops the issues \
+             updated before the window anyway; here the start is moved back to the minute \
+             before (JQL's precision) and the window is applied exactly, so the same issues \
+             come in either way (the overlap between runs is `SyncOptions::overlap`)",
+        ),
+    ];
+
     fn validate(&self) -> Vec<FieldError> {
         let mut out = Vec::new();
         check_url("base_url", &self.base_url, &mut out);
@@ -562,6 +621,22 @@ mod tests {
     }
 
     #[test]
+    fn serialised_as_in_effect_and_reads_back_the_same() {
+        for extra in [
+            json!({}),
+            json!({"base_url": "https://acme.atlassian.net", "scoped_token": true}),
+            json!({"is_cloud": true, "attachment_size_limit": 0, "labels_to_skip": "a, b"}),
+            json!({"credentials": {"jira_api_token": "tok", "rest_api_version": 3}}),
+        ] {
+            let cfg = config(extra.clone());
+            let shown = serde_json::to_value(&cfg).unwrap();
+            assert_eq!(shown["is_cloud"], cfg.is_cloud(), "{extra}");
+            let again: JiraConfig = from_json(shown.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&again).unwrap(), shown, "{extra}");
+        }
+    }
+
+    #[test]
     fn a_project_name_is_a_project() {
         // RAGFlow quotes it into `project = "..."`, which takes names as well as keys.
         let cfg = config(json!({"project_key": "Web Team"}));
@@ -571,15 +646,97 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_refused() {
+    fn still_strict_about_typos() {
         let err = from_json::<JiraConfig>(json!({
             "base_url": "https://jira.local",
-            "project": "X",
+            "project_kee": "X",
+            "credentials": { "jira_api_tokn": "t" },
+        }))
+        .unwrap_err();
+        let problems: Vec<String> = err
+            .problems()
+            .iter()
+            .map(|p| format!("{}: {}", p.path, p.message))
+            .collect();
+        let of = |path: &str| problems.iter().find(|p| p.starts_with(path)).cloned();
+        assert!(
+            of("project_kee").is_some_and(|p| p.contains("project_key")),
+            "{problems:?}"
+        );
+        assert!(
+            of("credentials.jira_api_tokn").is_some_and(|p| p.contains("jira_api_token")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn an_alias_and_its_field_with_two_values_are_refused() {
+        let err = from_json::<JiraConfig>(json!({
+            "base_url": "https://jira.local",
+            "project_key": "X",
             "credentials": { "jira_api_token": "t", "token": "x" },
         }))
         .unwrap_err();
         let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
-        assert!(paths.contains(&"project"), "{paths:?}");
-        assert!(paths.contains(&"credentials.token"), "{paths:?}");
+        assert_eq!(paths, ["credentials.token"]);
+        assert!(!err.to_string().contains("\"x\""), "{err}");
+    }
+
+    #[test]
+    fn the_form_as_ragflow_sends_it() {
+        // Issue 14: blanks, both credential name sets, numbers as strings.
+        let parsed = connector_core::config::parse::<JiraConfig>(json!({
+            "is_cloud": false,
+            "base_url": "https://jira.acme.internal",
+            "project_key": "",
+            "jql_query": "project = OPS",
+            "batch_size": "2",
+            "include_comments": true,
+            "include_attachments": false,
+            "attachment_size_limit": "1048576",
+            "labels_to_skip": [],
+            "comment_email_blacklist": [],
+            "scoped_token": false,
+            "time_buffer_seconds": "120",
+            "sync_deleted_files": false,
+            "credentials": {
+                "jira_user_email": "",
+                "jira_username": "jdoe",
+                "jira_api_token": "",
+                "jira_password": "pw-123456",
+            },
+        }))
+        .unwrap();
+        let cfg = parsed.config;
+        assert_eq!(cfg.credentials.jira_user_email.as_deref(), Some("jdoe"));
+        assert!(cfg.credentials.jira_api_token.is_none());
+        assert!(cfg.credentials.jira_password.is_some());
+        assert_eq!(cfg.project_key, None);
+        assert_eq!(cfg.attachment_size_limit(), 1_048_576);
+        assert!(!cfg.is_cloud());
+        let ignored: Vec<&str> = parsed.ignored.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(
+            ignored,
+            ["batch_size", "sync_deleted_files", "time_buffer_seconds"]
+        );
+        // RAGFlow's other names, each for its field.
+        for (name, value) in [("token", "t1"), ("api_token", "t2")] {
+            let cfg: JiraConfig = from_json(json!({
+                "base_url": "https://jira.local",
+                "project_key": "X",
+                "credentials": { name: value, "password": "p" },
+            }))
+            .unwrap();
+            assert!(cfg.credentials.jira_api_token.is_some(), "{name}");
+            assert!(cfg.credentials.jira_password.is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn ragflow_declarations_are_sound() {
+        assert_eq!(
+            connector_core::config::declaration_problems::<JiraConfig>(),
+            Vec::<String>::new()
+        );
     }
 }
