@@ -4,11 +4,11 @@
 //! - **Search**: Cloud `POST /rest/api/3/search/jql` paged by `nextPageToken`; Server/Data
 //!   Center `GET /rest/api/2/search` paged by `startAt`. Pages of up to 100 issues, whatever
 //!   the host's batch size, with the fields the documents show and nothing else.
-//! - **JQL**: `jql_query`, `project_key` and `labels_to_skip` combined, ordered by key. JQL
-//!   dates have minute precision in the user's time zone (from `/myself`, else
-//!   `timezone_offset`), so a window's start is widened to the minute before it and issues are
-//!   filtered exactly on `fields.updated` within the half-open window. The end is left open
-//!   in the query (see [`JiraCheckpoint`] for why) and applied by the filter.
+//! - **JQL**: `jql_query` (or else `project_key`, as RAGFlow builds it) and `labels_to_skip`
+//!   combined, ordered by key. JQL dates have minute precision in the user's time zone (from
+//!   `/myself`, else `timezone_offset`), so a window's start is widened to the minute before
+//!   it and issues are filtered exactly on `fields.updated` within the half-open window. The
+//!   end is left open in the query (see [`JiraCheckpoint`] for why) and applied by the filter.
 //! - **Errors**: a search page that fails ends the sync: a query Jira rejects (400 with
 //!   `errorMessages`) with an error that passes Jira's messages on, never as an empty result;
 //!   401/403 at once, naming the credential field. On one item (an issue's further comments,
