@@ -133,10 +133,10 @@ impl Endpoint {
         let at = match self.cfg.pagination_type {
             PaginationType::None => At::Single,
             PaginationType::Page => At::Page {
-                page: pc.start_page.unwrap_or(1),
+                page: pc.start_page,
             },
             PaginationType::Offset => At::Offset {
-                offset: pc.start_offset.unwrap_or(0),
+                offset: pc.start_offset,
             },
             PaginationType::Cursor => At::Cursor {
                 cursor: pc.initial_cursor.clone().filter(|c| !c.is_empty()),
@@ -254,28 +254,19 @@ impl RestClient {
             at => {
                 match at {
                     At::Page { page } => {
-                        paging.push((
-                            pc.page_param.clone().unwrap_or_else(|| "page".into()),
-                            Value::from(*page),
-                        ));
+                        paging.push((pc.page_param.clone(), Value::from(*page)));
                         if let (Some(p), Some(n)) = (&pc.page_size_param, e.page_size) {
                             paging.push((p.clone(), Value::from(n)));
                         }
                     }
                     At::Offset { offset } => {
-                        paging.push((
-                            pc.offset_param.clone().unwrap_or_else(|| "offset".into()),
-                            Value::from(*offset),
-                        ));
+                        paging.push((pc.offset_param.clone(), Value::from(*offset)));
                         if let (Some(p), Some(n)) = (&pc.limit_param, e.page_size) {
                             paging.push((p.clone(), Value::from(n)));
                         }
                     }
                     At::Cursor { cursor: Some(c) } => {
-                        paging.push((
-                            pc.cursor_param.clone().unwrap_or_else(|| "cursor".into()),
-                            Value::from(c.clone()),
-                        ));
+                        paging.push((pc.cursor_param.clone(), Value::from(c.clone())));
                     }
                     _ => {}
                 }
@@ -391,10 +382,8 @@ impl RestClient {
         since: Option<DateTime<Utc>>,
     ) -> Result<Page<Vec<Value>, Position>> {
         let e = &*self.endpoint;
-        if pos.pages > 0
-            && let Some(delay) = e.cfg.request_delay.filter(|d| *d > 0.0)
-        {
-            tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+        if pos.pages > 0 && e.cfg.request_delay > 0.0 {
+            tokio::time::sleep(Duration::from_secs_f64(e.cfg.request_delay)).await;
         }
         let resp = self.request(&pos, since)?.send().await?;
         let mut body: Value = resp.json().map_err(|err| err.with_connector(SOURCE))?;

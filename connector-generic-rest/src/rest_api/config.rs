@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use connector_core::config::join_path;
+use connector_core::config::{IgnoredField, join_path};
 use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use url::Url;
 
@@ -14,16 +14,31 @@ use super::model::{FieldPath, ItemsPath};
 
 /// The configuration of the `rest_api` connector.
 ///
-/// Field names and value shapes are RAGFlow's (`RestAPIConnectorConfig`), so a RAGFlow config
-/// is accepted as it is; unlike RAGFlow, unknown fields are errors rather than silently dropped.
+/// Field names, value shapes and defaults are RAGFlow's (`RestAPIConnectorConfig` and its web
+/// form), so a config RAGFlow stored is accepted as it is and selects the same items: blank
+/// fields are absent, numbers may come as text, and the fields RAGFlow's form or sync loop
+/// send that this connector has no use for are accepted and reported as ignored
+/// ([`ConnectorConfig::IGNORED`]: `show_advanced`, `batch_size`, and the generic knobs of
+/// [`GENERIC_IGNORED`](connector_core::config::GENERIC_IGNORED)). Unlike RAGFlow, which drops
+/// any key it does not know, an unknown field is an error, with a "did you mean" hint.
+///
 /// Ours on top: `link_header` and `next_url_path` pagination, pagination parameters in a POST
 /// body (`pagination_config.params_in_body`), a server-side `since` filter for incremental
 /// syncs, `title_field`, `link_field`, `max_retries` and `timeout_secs`.
+///
+/// Where the defaults differ from RAGFlow's, on purpose: `request_delay` is 0 rather than 0.5
+/// seconds (RAGFlow's web form sends 0.5 explicitly, which is then used; the HTTP layer waits
+/// out 429 and `Retry-After` instead), and the page size asked for where a size parameter is
+/// named without a size is 100 rather than RAGFlow's `batch_size` of 2.
+///
+/// It serialises (for [`Registry::effective_config`](connector_core::Registry::effective_config))
+/// with every credential, header value and query parameter value shown as `***`.
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestApiConfig {
     /// The endpoint. Its query string is merged under `query_params`; `{name}` placeholders in
     /// its path are filled from the merged parameters (and those are then not sent as query).
+    #[serde(serialize_with = "url_without_values")]
     pub url: Url,
     /// `GET` (default) or `POST`.
     #[serde(default)]
@@ -52,7 +67,9 @@ pub struct RestApiConfig {
     /// of the item's canonical JSON: content-derived, so an edited item becomes a new document.
     #[serde(default)]
     pub id_field: Option<String>,
-    /// Field paths whose values make the text (a list or a comma-separated string; at least one).
+    /// Field paths whose values make the text (a list or a comma-separated string). At least
+    /// one is needed unless `content_template` is given.
+    #[serde(default)]
     pub content_fields: StringList,
     /// Field paths copied into the document's metadata.
     #[serde(default)]
@@ -64,11 +81,14 @@ pub struct RestApiConfig {
     #[serde(default)]
     pub pagination_config: PaginationConfig,
     /// Field path of each item's modification time (ISO 8601, `YYYY-MM-DD`, or epoch seconds or
-    /// milliseconds). Required for incremental syncs unless `since` is set.
+    /// milliseconds): an incremental sync keeps the items whose time lies in its window. With
+    /// neither this nor `since`, an incremental sync reads every item, as RAGFlow means to,
+    /// and only new and changed ones reach the host (see the connector's docs for the cost).
     #[serde(default)]
     pub poll_timestamp_field: Option<String>,
-    /// JSON body of `POST` requests (falls back to `pagination_config.request_body`).
-    #[serde(default)]
+    /// JSON body of `POST` requests (falls back to `pagination_config.request_body`): a JSON
+    /// value, or JSON text, which is how RAGFlow's web form stores what its textarea holds.
+    #[serde(default, deserialize_with = "json_or_text")]
     pub request_body: Option<Value>,
     /// `{path: "string" | "number" | "date"}` conversions applied to field values.
     #[serde(default)]
@@ -80,17 +100,15 @@ pub struct RestApiConfig {
     /// removed and `.` replaced by `_`; a missing name renders as nothing.
     #[serde(default)]
     pub content_template: Option<String>,
-    /// Accepted for RAGFlow compatibility and ignored: the sync loop batches for the host, and
-    /// RAGFlow's use of it as the fallback page size (2 items per request) is not copied.
+    /// Pages fetched per run at most (default 1000, as RAGFlow's). A load stops there, as
+    /// RAGFlow's does; a full listing for prune that would need more fails instead of pruning
+    /// from a partial list.
+    #[serde(default = "default_max_pages")]
+    pub max_pages: u64,
+    /// Seconds to wait before every page after the first (default 0; RAGFlow's default is 0.5,
+    /// which its web form sends).
     #[serde(default)]
-    pub batch_size: Option<u32>,
-    /// Pages fetched per run at most (default 1000). A full listing for prune that would need
-    /// more fails instead of pruning from a partial list.
-    #[serde(default)]
-    pub max_pages: Option<u64>,
-    /// Seconds to wait before every page after the first (default 0; RAGFlow's default was 0.5).
-    #[serde(default)]
-    pub request_delay: Option<f64>,
+    pub request_delay: f64,
     /// Server-side filter for incremental syncs: the window start sent as a parameter.
     #[serde(default)]
     pub since: Option<SinceConfig>,
@@ -197,12 +215,12 @@ pub enum PaginationType {
 }
 
 /// RAGFlow's `pagination_config`, plus `next_url_path` and `params_in_body`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaginationConfig {
     /// Page parameter (default `page`).
-    #[serde(default)]
-    pub page_param: Option<String>,
+    #[serde(default = "default_page_param")]
+    pub page_param: String,
     /// Page size parameter; sent only when set.
     #[serde(default)]
     pub page_size_param: Option<String>,
@@ -211,11 +229,11 @@ pub struct PaginationConfig {
     #[serde(default)]
     pub page_size: Option<u64>,
     /// First page (default 1).
-    #[serde(default)]
-    pub start_page: Option<u64>,
+    #[serde(default = "default_start_page")]
+    pub start_page: u64,
     /// Offset parameter (default `offset`).
-    #[serde(default)]
-    pub offset_param: Option<String>,
+    #[serde(default = "default_offset_param")]
+    pub offset_param: String,
     /// Limit parameter; sent only when set.
     #[serde(default)]
     pub limit_param: Option<String>,
@@ -224,10 +242,10 @@ pub struct PaginationConfig {
     pub limit: Option<u64>,
     /// First offset (default 0).
     #[serde(default)]
-    pub start_offset: Option<u64>,
+    pub start_offset: u64,
     /// Cursor parameter (default `cursor`).
-    #[serde(default)]
-    pub cursor_param: Option<String>,
+    #[serde(default = "default_cursor_param")]
+    pub cursor_param: String,
     /// Cursor of the first request; without it the first request sends none.
     #[serde(default)]
     pub initial_cursor: Option<String>,
@@ -237,8 +255,9 @@ pub struct PaginationConfig {
     /// Field path of the next cursor.
     #[serde(default)]
     pub next_cursor_field: Option<String>,
-    /// JSON body of `POST` requests when the top-level `request_body` is absent.
-    #[serde(default)]
+    /// JSON body of `POST` requests when the top-level `request_body` is absent (a JSON value
+    /// or JSON text).
+    #[serde(default, deserialize_with = "json_or_text")]
     pub request_body: Option<Value>,
     /// Field path or JSONPath of the next page's URL (`next_url_path` pagination).
     #[serde(default)]
@@ -246,6 +265,77 @@ pub struct PaginationConfig {
     /// For `POST`: put the pagination parameters in the JSON body instead of the query string.
     #[serde(default)]
     pub params_in_body: bool,
+}
+
+impl Default for PaginationConfig {
+    fn default() -> Self {
+        Self {
+            page_param: default_page_param(),
+            page_size_param: None,
+            page_size: None,
+            start_page: default_start_page(),
+            offset_param: default_offset_param(),
+            limit_param: None,
+            limit: None,
+            start_offset: 0,
+            cursor_param: default_cursor_param(),
+            initial_cursor: None,
+            next_cursor_path: None,
+            next_cursor_field: None,
+            request_body: None,
+            next_url_path: None,
+            params_in_body: false,
+        }
+    }
+}
+
+// RAGFlow's defaults (`rest_api_connector.py`: `_DEFAULT_MAX_PAGES`, `pagination_config.get(..)`).
+fn default_max_pages() -> u64 {
+    1000
+}
+
+fn default_page_param() -> String {
+    "page".to_owned()
+}
+
+fn default_start_page() -> u64 {
+    1
+}
+
+fn default_offset_param() -> String {
+    "offset".to_owned()
+}
+
+fn default_cursor_param() -> String {
+    "cursor".to_owned()
+}
+
+/// A JSON value, or JSON text read as the value it writes: RAGFlow's web form stores the
+/// request body its textarea holds as text, and a body sent as one JSON string is never meant.
+fn json_or_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    match Option::<Value>::deserialize(deserializer)? {
+        Some(Value::String(text)) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("is text that is not JSON: {e}"))),
+        other => Ok(other),
+    }
+}
+
+/// The URL with the value of each query parameter shown as `***` and no user name or
+/// password: URLs often carry an API key in their query.
+fn url_without_values<S: Serializer>(url: &Url, serializer: S) -> Result<S::Ok, S::Error> {
+    let mut shown = url.clone();
+    // Both calls fail only for URLs that cannot carry credentials in the first place.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    if url.query().is_some() {
+        let keys: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        shown
+            .query_pairs_mut()
+            .clear()
+            .extend_pairs(keys.iter().map(|k| (k.as_str(), "***")));
+    }
+    serializer.serialize_str(shown.as_str())
 }
 
 /// A field's type conversion.
@@ -448,6 +538,23 @@ impl RestApiConfig {
 }
 
 impl ConnectorConfig for RestApiConfig {
+    const IGNORED: &'static [IgnoredField] = &[
+        IgnoredField::new(
+            "show_advanced",
+            "a switch of RAGFlow's web form that only shows or hides its advanced fields",
+        ),
+        IgnoredField::new(
+            "batch_size",
+            "documents reach the host in the batches the sync is run with \
+             (`SyncOptions::batch_docs`, `connectors sync --batch-size`); the page size RAGFlow \
+             also took from it is `pagination_config.page_size` here (default 100)",
+        ),
+        IgnoredField::new(
+            "credentials.authentication_method",
+            "`auth_type` chooses how requests authenticate",
+        ),
+    ];
+
     fn validate(&self) -> Vec<FieldError> {
         let mut out = Vec::new();
         if !matches!(self.url.scheme(), "http" | "https") {
@@ -522,14 +629,6 @@ impl ConnectorConfig for RestApiConfig {
                         "is required for auth_type `api_key_header`",
                     ));
                 }
-                if let Some(h) = &self.auth_config.header_name
-                    && h.trim().is_empty()
-                {
-                    out.push(FieldError::new(
-                        "auth_config.header_name",
-                        "must not be empty",
-                    ));
-                }
             }
             AuthType::Bearer => {
                 if self.token().is_none() {
@@ -578,13 +677,10 @@ impl ConnectorConfig for RestApiConfig {
                 "must be at least 1",
             ));
         }
-        if self.max_pages == Some(0) {
+        if self.max_pages == 0 {
             out.push(FieldError::new("max_pages", "must be at least 1"));
         }
-        if self
-            .request_delay
-            .is_some_and(|d| !(0.0..=3600.0).contains(&d))
-        {
+        if !(0.0..=3600.0).contains(&self.request_delay) {
             out.push(FieldError::new(
                 "request_delay",
                 "must be between 0 and 3600 seconds",

@@ -22,9 +22,6 @@ use super::checkpoint::{Position, RestApiCheckpoint};
 use super::client::RestClient;
 use super::convert::Mapping;
 
-/// RAGFlow's default page bound.
-const DEFAULT_MAX_PAGES: u64 = 1000;
-
 /// Pages converted at once.
 const CONVERT_CONCURRENCY: usize = 2;
 
@@ -35,7 +32,7 @@ pub(super) fn can_poll(client: &RestClient, mapping: &Mapping) -> bool {
 }
 
 fn max_pages(client: &RestClient) -> u64 {
-    client.endpoint.cfg.max_pages.unwrap_or(DEFAULT_MAX_PAGES)
+    client.endpoint.cfg.max_pages
 }
 
 /// The pages from `from` (after `pos.pages` of this run, with `limit` counting from there).
