@@ -430,55 +430,6 @@ fn an_unknown_field_and_a_zero_page_size_are_reported_together() {
 }
 
 #[tokio::test]
-async fn incremental_needs_a_timestamp_or_since() {
-    let server = MockServer::start().await;
-    FakeApi::new(4, Style::Cursor)
-        .bearer()
-        .mount(&server, "/v1/articles")
-        .await;
-    let mut cfg = cursor_config(&server.uri());
-    cfg.as_object_mut().unwrap().remove("poll_timestamp_field");
-    let c = build(cfg.clone());
-    assert!(!c.capabilities().poll && c.as_poll().is_none());
-    let err = Syncer::new(c.clone())
-        .run(SyncMode::Incremental)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unsupported);
-    // Resuming a checkpointed run with a window is refused with the field to set.
-    let cp = c.as_checkpointed().unwrap();
-    let window = TimeWindow::until(chrono::Utc::now());
-    let mut s = cp.load_from_checkpoint_json(
-        cp.initial_checkpoint_json().unwrap(),
-        Some(window),
-        SyncContext::new(),
-    );
-    let err = s.next().await.unwrap().unwrap_err();
-    assert_eq!(
-        (err.kind(), err.field()),
-        (ErrorKind::Config, Some("poll_timestamp_field"))
-    );
-    // With `since`, the window start goes to the server.
-    cfg["since"] = json!({"param": "updated_since", "format": "epoch_seconds"});
-    let c = build(cfg);
-    let poll = c.as_poll().expect("since enables poll");
-    let start = chrono::DateTime::from_timestamp(T0, 0).unwrap();
-    let mut s = poll.poll(
-        TimeWindow::new(start, start + chrono::Duration::hours(1)).unwrap(),
-        SyncContext::new(),
-    );
-    while let Some(p) = s.next().await {
-        p.unwrap();
-    }
-    let got = server.received_requests().await.unwrap();
-    assert!(got.iter().any(|r| {
-        r.url
-            .query_pairs()
-            .any(|(k, v)| k == "updated_since" && v == T0.to_string())
-    }));
-}
-
-#[tokio::test]
 async fn poll_filters_the_half_open_window() {
     let server = MockServer::start().await;
     FakeApi::new(10, Style::Cursor)

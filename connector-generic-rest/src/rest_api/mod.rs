@@ -47,9 +47,11 @@ pub fn register(registry: &mut Registry) {
 
 /// The `rest_api` connector. Cheap to clone.
 ///
-/// Loads every item of a paginated JSON endpoint; polls a window when items carry a
-/// modification time (`poll_timestamp_field`) or the server filters by one (`since`); resumes
-/// from the next page's position; lists every id for prune.
+/// Loads every item of a paginated JSON endpoint; polls a window by the items' modification
+/// time (`poll_timestamp_field`) or the server's filter (`since`), and with neither reads every
+/// item, of which the sync delivers only the new and changed (what that costs: the crate
+/// docs, *Incremental syncs*); resumes from the next page's position; lists every id for
+/// prune.
 #[derive(Clone)]
 pub struct RestApiConnector {
     client: RestClient,
@@ -98,11 +100,7 @@ impl Connector for RestApiConnector {
     }
 
     fn roles(&self) -> Roles<'_> {
-        Roles::of(self)
-            .checkpointed()
-            .poll_if(pages::can_poll(&self.client, &self.mapping))
-            .slim()
-            .into()
+        Roles::of(self).checkpointed().slim().into()
     }
 
     /// Fetches the first page: 401/403 stay auth errors, 404 and other 4xx, a non-JSON body

@@ -5,14 +5,28 @@
 //! next page is fetched while this one converts) to [`convert_blocking`] (conversion, HTML to
 //! Markdown above all, off the runtime thread where there are cores to spare). The slim
 //! listing walks the same pages and reads only the ids.
+//!
+//! # Incremental syncs
+//! A window is applied where the config can apply it: to each item's `poll_timestamp_field`
+//! (exactly, half-open), and as the server-side `since` parameter. With neither, a window
+//! cannot select anything, so an incremental sync reads every item, as RAGFlow's `poll_source`
+//! says it does ("falling back to full fetch"; in fact RAGFlow stamps such items `now()`, past
+//! the window's end, and ingests nothing: a bug not copied). The host is still told only what
+//! changed: the sync loop compares each document's fingerprint, which covers what the document
+//! delivers (text, title, link, metadata), with the state store, and leaves unchanged ones out
+//! of the batches, counting them unchanged.
+//!
+//! What that costs: every incremental run makes a full run's requests (every page, up to
+//! `max_pages`, with `request_delay` between them) and converts every item, so only the
+//! sink's work is saved. An edit to a field the config does not map is no change. Deleted
+//! items are found by prune alone. Without `id_field` an item's id comes from its content, so
+//! an edited item arrives as a new document and the old one stays until prune.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use connector_core::pages::{Page, PageLimit, convert_blocking, paginate, read_ahead};
-use connector_core::{
-    Batch, CheckpointedBatch, Error, ErrorKind, Result, SlimDocument, SyncContext, TimeWindow,
-};
+use connector_core::{Batch, CheckpointedBatch, Result, SlimDocument, SyncContext, TimeWindow};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
@@ -24,12 +38,6 @@ use super::convert::Mapping;
 
 /// Pages converted at once.
 const CONVERT_CONCURRENCY: usize = 2;
-
-/// Whether a window can be synced: items carry a modification time (`poll_timestamp_field`)
-/// or the server filters by one (`since`).
-pub(super) fn can_poll(client: &RestClient, mapping: &Mapping) -> bool {
-    mapping.has_timestamp() || client.endpoint.cfg.since.is_some()
-}
 
 fn max_pages(client: &RestClient) -> u64 {
     client.endpoint.cfg.max_pages
@@ -60,8 +68,9 @@ fn walk(
     }))
 }
 
-/// Pages from `from.next`, converted: documents in the window (all without one), failures
-/// for malformed entries, and the checkpoint after each page.
+/// Pages from `from.next`, converted: documents in the window (all without one, or when the
+/// config can tell no item's time), failures for malformed entries, and the checkpoint after
+/// each page.
 pub(super) fn load(
     client: &RestClient,
     mapping: &Arc<Mapping>,
@@ -72,19 +81,11 @@ pub(super) fn load(
     let Some(from) = from.next else {
         return futures::stream::empty().boxed();
     };
-    if window.is_some() && !can_poll(client, mapping) {
-        let err = Error::new(
-            ErrorKind::Config,
-            "an incremental sync needs `poll_timestamp_field` (or a server-side `since` filter); this config has neither",
-        )
-        .with_field("poll_timestamp_field")
-        .with_connector(SOURCE);
-        return futures::stream::once(async move { Err(err) }).boxed();
-    }
     let since = window
         .filter(|_| client.endpoint.cfg.since.is_some())
         .map(|w| w.start);
-    // The window filters here only when items carry their time; else the server filtered.
+    // The window filters here only when items carry their time; else the server filtered, or,
+    // with neither, every item is read (the fallback the module docs describe).
     let keep_within = window.filter(|_| mapping.has_timestamp());
     let limit = PageLimit::stop_after(max_pages(client).saturating_sub(from.pages));
     let pages = walk(client.with_context(ctx), from, limit, since, ctx);
