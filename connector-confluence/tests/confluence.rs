@@ -580,8 +580,8 @@ fn config_problems_are_listed_by_path() {
             json!({
                 "wiki_base": "ftp://example.com",
                 "index_mode": "space",
-                "labels_to_skip": [""],
-                "credentials": {"confluence_access_token": ""},
+                "labels_to_skip": ["a\"b"],
+                "credentials": {"confluence_access_token": "t"},
             }),
         )
         .err()
@@ -591,11 +591,28 @@ fn config_problems_are_listed_by_path() {
         "wiki_base",
         "space",
         "labels_to_skip[0]",
-        "credentials.confluence_access_token",
         "credentials.confluence_username",
     ] {
         assert!(paths.contains(&p), "{p} missing: {err}");
     }
+    // A token left blank is a required field missing, said so.
+    let err = registry
+        .build(
+            "confluence",
+            json!({
+                "wiki_base": "https://x.atlassian.net/wiki",
+                "credentials": {"confluence_username": "a@b.c", "confluence_access_token": " "},
+            }),
+        )
+        .err()
+        .unwrap();
+    assert_eq!(err.problems().len(), 1, "{err}");
+    assert_eq!(
+        err.problems()[0].path,
+        "credentials.confluence_access_token",
+        "{err}"
+    );
+    assert!(err.to_string().contains("empty"), "{err}");
     // An unknown field and what `validate` finds, in one error.
     let err = registry
         .build("confluence", json!({"wiki_base": "ftp://x.atlassian.net", "index_mode": "page", "credentials": {"confluence_access_token": "t"}, "extra": 1}))

@@ -43,7 +43,10 @@ pub enum IndexMode {
 /// fields RAGFlow's connector reads besides (`cql_query`, `scoped_token`, `batch_size`), with
 /// RAGFlow's defaults, so a config means the same documents here as there: pages (not blog
 /// posts) of the selected scope and their attachments, images included. The options below
-/// it are this connector's own.
+/// it are this connector's own. RAGFlow's generic knobs (`sync_batch_size`,
+/// `time_buffer_seconds`, `sync_deleted_files`, `credentials.authentication_method`) are
+/// accepted and reported as ignored ([`connector_core::config::parse`]); `batch_size` and
+/// `allow_images` are fields here, and used.
 ///
 /// ```
 /// use connector_confluence::confluence::ConfluenceConfig;
@@ -132,6 +135,7 @@ pub struct ConfluenceConfig {
     pub scoped_token: bool,
     /// RAGFlow's batch size. Here it only raises the number of results per search request
     /// above its floor of 50 (at most 250); the host's batch size is a sync option.
+    /// (`sync_batch_size`, which RAGFlow reads before it, is accepted and ignored.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<NonZeroU32>,
     /// Pages and blog posts with any of these labels are skipped.
@@ -411,12 +415,6 @@ impl ConnectorConfig for ConfluenceConfig {
                     "must be a non-empty label without `\"`",
                 ));
             }
-        }
-        if self.credentials.confluence_access_token.is_empty() {
-            problems.push(FieldError::new(
-                "credentials.confluence_access_token",
-                "must not be empty",
-            ));
         }
         if self.is_cloud
             && !self.scoped_token
