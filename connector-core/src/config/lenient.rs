@@ -26,7 +26,7 @@ pub(super) const IGNORED: &str = "x-ignored";
 pub(super) struct Findings {
     /// Fields given, accepted and ignored: (path, reason).
     pub ignored: Vec<(String, String)>,
-    /// Problems only this pass can see (an alias given next to its field with another value).
+    /// Problems only this pass can see (none yet: kept so the rules can grow one).
     pub problems: Vec<Problem>,
     /// Fields that were given blank and removed, so that "is required" can say so.
     pub blanked: Vec<Vec<Step>>,
@@ -88,13 +88,16 @@ fn object(
                 continue;
             }
             match fields.get(name) {
+                // RAGFlow reads `conf.get(field) or conf.get(alias)`: the first name given
+                // wins, and a different value under a later name is not used. Said, since a
+                // user who filled in both meant one of them.
                 Some(existing) if !is_blank(existing) => {
                     if *existing != given {
-                        found.problems.push(Problem::new(
-                            &child(at, Step::Key(alias.to_owned())),
+                        found.ignored.push((
+                            render(&child(at, Step::Key(alias.to_owned()))),
                             format!(
-                                "is another name for `{}`, which is also given with another \
-                                 value; give one of them",
+                                "it is another name for `{}`, which is given with another \
+                                 value and wins, as in RAGFlow",
                                 render(&child(at, Step::Key(name.clone())))
                             ),
                         ));

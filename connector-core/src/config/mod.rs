@@ -195,8 +195,9 @@ pub fn from_json<C: ConnectorConfig>(value: Value) -> Result<C> {
 /// - a number where only a string is expected is its decimal text (`page_id: 12345`), `0`/`1`
 ///   where a boolean is expected are false/true, and an integral `2.0` where an integer is
 ///   expected is `2`;
-/// - another name of a field (`x-aliases`) is that field; the two given with different values
-///   is an error naming both;
+/// - another name of a field (`x-aliases`) is that field; given under several names, the
+///   first non-blank one in the order field, aliases wins (RAGFlow's `get(a) or get(b)`), and
+///   a different value under a later name is listed in [`Parsed::ignored`];
 /// - a field accepted and ignored ([`ConnectorConfig::IGNORED`], [`GENERIC_IGNORED`]) is
 ///   removed and listed in [`Parsed::ignored`].
 ///
@@ -1232,8 +1233,6 @@ mod tests {
         assert_eq!(
             got,
             [
-                "credentials.username: is another name for `credentials.jira_user_email`, \
-                 which is also given with another value; give one of them",
                 "base_url: is required; it was given empty",
                 "attachment_size_limit: expected integer or null, found string \"1.5\"",
                 "bsae_url: unknown field (did you mean `base_url`?)",
@@ -1244,10 +1243,30 @@ mod tests {
             ]
         );
         // The same value under both names is one value.
-        parse::<Rag>(serde_json::json!({
+        let same = parse::<Rag>(serde_json::json!({
             "base_url": "u", "credentials": { "username": "a", "jira_user_email": "a" },
         }))
         .unwrap();
+        assert!(same.ignored.is_empty());
+        // Different values: the field wins, then the aliases in their order, as RAGFlow's
+        // `get(field) or get(alias)`; what lost is said.
+        let two = parse::<Rag>(serde_json::json!({
+            "base_url": "u",
+            "credentials": { "jira_username": "b", "username": "c", "jira_user_email": "a" },
+        }))
+        .unwrap();
+        assert_eq!(two.config.credentials.jira_user_email.as_deref(), Some("a"));
+        let lost: Vec<&str> = two.ignored.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(lost, ["credentials.jira_username", "credentials.username"]);
+        assert!(two.ignored[0].reason.contains("wins"), "{}", two.ignored[0]);
+        let alias_first = parse::<Rag>(serde_json::json!({
+            "base_url": "u", "credentials": { "username": "c", "jira_username": "b" },
+        }))
+        .unwrap();
+        assert_eq!(
+            alias_first.config.credentials.jira_user_email.as_deref(),
+            Some("b")
+        );
     }
 
     #[test]
