@@ -463,3 +463,24 @@ async fn server_with_a_user_name_and_password_falls_back_once() {
         "{err}"
     );
 }
+
+#[test]
+fn a_typo_is_still_an_unknown_field() {
+    let err = registry()
+        .build(
+            "confluence",
+            json!({
+                "wiki_base": "https://example.atlassian.net/wiki",
+                "index_mode": "page",
+                "page_id": "98345",
+                "index_recursivly": true,
+                "sync_batch_size": 32,
+                "credentials": {"confluence_username": EMAIL, "confluence_access_token": TOKEN},
+            }),
+        )
+        .err()
+        .unwrap();
+    let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["index_recursivly"], "{err}");
+    assert!(err.to_string().contains("index_recursively"), "{err}");
+}
