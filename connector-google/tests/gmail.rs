@@ -472,3 +472,45 @@ async fn a_denied_or_rate_limited_thread_is_a_failure_and_the_sync_goes_on() {
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
     assert!(err.to_string().contains("t-a2"), "{err}");
 }
+
+/// RAGFlow's form config (its hidden `authentication_method`, `sync_deleted_files`) and its
+/// backend's `google_service_account_key` next to the form's blank `google_tokens`: every
+/// mailbox of the admin's domain, the ignored fields reported.
+#[tokio::test]
+async fn ragflow_s_stored_configs_read_every_mailbox_of_the_domain() {
+    let (server, _) = mailbox_server(false).await;
+    let uri = server.uri();
+    let mut registry = Registry::new();
+    connector_google::register(&mut registry);
+    for credentials in [
+        json!({"google_primary_admin": ADMIN, "google_tokens": service_account_key().to_string(), "authentication_method": "uploaded"}),
+        json!({"google_primary_admin": ADMIN, "google_tokens": "", "google_service_account_key": service_account_key().to_string()}),
+    ] {
+        let built = registry
+            .build_with_notes(
+                "gmail",
+                json!({
+                    "credentials": credentials,
+                    "sync_deleted_files": false, "batch_size": "2",
+                    "token_uri": format!("{uri}/token"), "directory_base_url": uri, "gmail_base_url": uri,
+                }),
+            )
+            .unwrap();
+        let mut ignored: Vec<&str> = built.ignored.iter().map(|i| i.path.as_str()).collect();
+        ignored.sort_unstable();
+        assert!(ignored.contains(&"sync_deleted_files") && ignored.contains(&"batch_size"));
+        let (docs, failures) = collect_load(built.connector.as_ref()).await;
+        assert!(failures.is_empty(), "{failures:?}");
+        let mut ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(
+            ids,
+            vec![
+                "gmail:alice@example.com:t-a2",
+                "gmail:alice@example.com:t-a3",
+                "gmail:alice@example.com:t-nested",
+                "gmail:bob@example.com:t-b1"
+            ]
+        );
+    }
+}

@@ -6,6 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
+use connector_core::config::from_json;
 use connector_core::sink::MemorySink;
 use connector_core::sync::{SyncMode, Syncer};
 use connector_core::testkit::collect_load;
@@ -346,8 +347,7 @@ async fn checkpoints_walk_the_stages_and_resume_mid_stage() {
 #[allow(clippy::unwrap_used)] // A test's helper: a failure should fail the test loudly.
 async fn resume_mid_stage(cfg: Value, stages: &[&str]) {
     let connector =
-        GoogleDriveConnector::new(serde_json::from_value::<GoogleDriveConfig>(cfg).unwrap())
-            .unwrap();
+        GoogleDriveConnector::new(from_json::<GoogleDriveConfig>(cfg).unwrap()).unwrap();
     use connector_core::CheckpointedConnector;
     let pages: Vec<_> = connector
         .load_from_checkpoint(connector.initial_checkpoint(), None, SyncContext::new())
@@ -523,7 +523,8 @@ async fn rotating_server(rotate_to: &str) -> (MockServer, TokenEndpoint) {
 #[tokio::test]
 async fn oauth_refresh_token_rotation_is_saved_before_use() {
     let (server, token) = rotating_server("1//rotated-refresh-token-9e8d").await;
-    let cfg: GoogleDriveConfig = serde_json::from_value(config(
+    // As a host reads RAGFlow's stored config (its `authentication_method` ignored).
+    let cfg: GoogleDriveConfig = from_json(config(
         &server.uri(),
         user_token(),
         json!({"include_my_drives": true}),
@@ -782,4 +783,86 @@ async fn a_file_still_rate_limited_after_retries_is_a_failure_and_the_sync_goes_
     assert!(id.contains("/busy/"), "{f:?}");
     assert!(f.message.contains(id), "{f:?}");
     assert_eq!(f.link.as_ref().map(|l| l.as_str()), Some(id), "{f:?}");
+}
+
+/// RAGFlow's backend reads a service-account key from `credentials.google_service_account_key`
+/// (the form's blank `google_tokens` next to it), and its Go syncer the size cap from
+/// `size_threshold`: both work, and mean the same as our names.
+#[tokio::test]
+async fn ragflow_s_service_account_key_field_and_size_threshold() {
+    let server = MockServer::start().await;
+    let token = TokenEndpoint::default();
+    mount_token(&server, token.clone()).await;
+    let mut big = DriveFile::new("big", "alice@example.com", 1);
+    big.size = Some(2048);
+    mount_drive(
+        &server,
+        vec![big, DriveFile::new("ok", "alice@example.com", 2)],
+        &[],
+        10,
+    )
+    .await;
+    let uri = server.uri();
+    let c = build(json!({
+        "credentials": {
+            "google_tokens": "",
+            "google_service_account_key": service_account_key().to_string(),
+            "google_primary_admin": ADMIN,
+            "authentication_method": "uploaded"
+        },
+        "my_drive_emails": "alice@example.com",
+        "size_threshold": "1024",
+        "token_uri": format!("{uri}/token"), "directory_base_url": uri, "drive_base_url": uri,
+    }));
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert_eq!(file_ids(&docs), vec!["ok"]);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].message.contains("1024 bytes"), "{failures:?}");
+    // Signed with the key: JWT assertions for alice.
+    let claims = token.claims.lock().unwrap().clone();
+    assert!(
+        claims
+            .iter()
+            .any(|c| c.sub.as_deref() == Some("alice@example.com")),
+        "{claims:?}"
+    );
+}
+
+/// Tokens RAGFlow accepts in its form but we cannot use are refused with what to do: a
+/// client configuration not yet authorised, and an `oauth_interactive` token without its
+/// client id and secret (RAGFlow takes them from its environment).
+#[test]
+fn unusable_tokens_say_what_to_do() {
+    let mut registry = Registry::new();
+    connector_google::register(&mut registry);
+    let client_config = json!({"web": {
+        "client_id": "734019284615-acme.apps.googleusercontent.com", "project_id": "acme",
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": "https://oauth2.googleapis.com/token",
+        "client_secret": CLIENT_SECRET,
+        "redirect_uris": ["https://ragflow.acme.com/v1/connector/google-drive/oauth/web/callback"]
+    }});
+    let mut sanitised = user_token();
+    if let Value::Object(m) = &mut sanitised {
+        m.remove("client_id");
+        m.remove("client_secret");
+    }
+    for (tokens, says) in [
+        (client_config, "authorise it first"),
+        (sanitised, "oauth_interactive"),
+    ] {
+        let err = registry
+            .build(
+                "google_drive",
+                json!({
+                    "credentials": {"google_tokens": tokens.to_string(), "google_primary_admin": ADMIN,
+                                    "authentication_method": "oauth_interactive"},
+                    "include_my_drives": true,
+                }),
+            )
+            .unwrap_err();
+        assert_eq!(err.problems()[0].path, "credentials.google_tokens", "{err}");
+        assert!(err.to_string().contains(says), "{err}");
+        assert!(!err.to_string().contains(CLIENT_SECRET), "{err}");
+    }
 }

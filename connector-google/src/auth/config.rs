@@ -70,20 +70,23 @@ impl JsonSchema for GoogleTokens {
 }
 
 /// The `credentials` object of both Google sources, with RAGFlow's field names.
+///
+/// RAGFlow's `authentication_method` (`uploaded`, `oauth_interactive`) is accepted and
+/// ignored, as every config's `credentials.authentication_method` is: the kind of credential
+/// is read from the JSON itself.
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct GoogleCredentialsConfig {
-    /// The service-account key or OAuth user token.
+    /// The service-account key or OAuth user token. Also read as `google_service_account_key`,
+    /// where RAGFlow's backend (Python and Go) reads a service-account key; its web form
+    /// stores whatever JSON it was given under `google_tokens`.
+    #[schemars(extend("x-aliases" = ["google_service_account_key"]))]
     pub google_tokens: GoogleTokens,
     /// The Workspace administrator a service account impersonates to list users and shared
-    /// drives (required with a service account).
+    /// drives (required with a service account; RAGFlow's form requires it always).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub google_primary_admin: Option<String>,
-    /// RAGFlow's record of how the token was obtained (`uploaded`, `oauth_interactive` ...);
-    /// accepted and shown, the kind is read from `google_tokens` itself.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authentication_method: Option<String>,
 }
 
 impl GoogleCredentialsConfig {
@@ -92,7 +95,6 @@ impl GoogleCredentialsConfig {
         Self {
             google_tokens: GoogleTokens::new(google_tokens),
             google_primary_admin: None,
-            authentication_method: None,
         }
     }
 
@@ -101,6 +103,14 @@ impl GoogleCredentialsConfig {
     pub fn with_primary_admin(mut self, email: impl Into<String>) -> Self {
         self.google_primary_admin = Some(email.into());
         self
+    }
+
+    /// Whether the credentials are a service-account key (which impersonates users).
+    pub(crate) fn is_service_account(&self) -> bool {
+        matches!(
+            super::Credential::parse(&self.google_tokens),
+            Ok(super::Credential::ServiceAccount(_))
+        )
     }
 
     /// Who the credentials act as, for `Display`: the primary admin, else `me` (an OAuth
@@ -137,7 +147,6 @@ impl fmt::Debug for GoogleCredentialsConfig {
         f.debug_struct("GoogleCredentialsConfig")
             .field("google_tokens", &"***")
             .field("google_primary_admin", &self.google_primary_admin)
-            .field("authentication_method", &self.authentication_method)
             .finish()
     }
 }

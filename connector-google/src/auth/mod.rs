@@ -88,10 +88,18 @@ impl Credential {
             })?;
             Ok(Self::ServiceAccount(key))
         } else if value.get("refresh_token").is_some() {
+            if value.get("client_id").is_none() || value.get("client_secret").is_none() {
+                // RAGFlow's `oauth_interactive` tokens leave them out and read them from its
+                // environment; a library has no such environment to read.
+                return Err("an OAuth token needs `client_id` and `client_secret` next to its `refresh_token`; a token RAGFlow stored with `authentication_method: oauth_interactive` leaves them out (RAGFlow reads OAUTH_GOOGLE_DRIVE_CLIENT_ID and OAUTH_GOOGLE_DRIVE_CLIENT_SECRET): add them to the token JSON".to_owned());
+            }
             let token: UserToken = serde_json::from_value(value).map_err(|_| {
-                "an OAuth token needs `refresh_token`, `client_id` and `client_secret`".to_owned()
+                "an OAuth token needs `refresh_token`, `client_id` and `client_secret` as strings"
+                    .to_owned()
             })?;
             Ok(Self::User(token))
+        } else if value.get("web").is_some() || value.get("installed").is_some() {
+            Err("is an OAuth client configuration (`web` or `installed`) without tokens: authorise it first (RAGFlow's browser authorisation stores the token it returns) and give that token".to_owned())
         } else {
             Err("is neither a service-account key (`type: service_account`) nor an OAuth token with a `refresh_token`".to_owned())
         }

@@ -1,5 +1,7 @@
-//! [`GmailConfig`]: which mailboxes, which credentials. RAGFlow's Gmail config (credentials and
-//! `batch_size`) is accepted as it is.
+//! [`GmailConfig`]: which mailboxes, which credentials. RAGFlow's Gmail config (its form's
+//! credentials, and `batch_size`, which the host's batches replace) is accepted as it is and
+//! means the same mailboxes: every user's of the primary admin's domain with a service
+//! account, the token's own with an OAuth token.
 
 use std::fmt;
 
@@ -23,20 +25,19 @@ pub const DEFAULT_ATTACHMENT_SIZE_LIMIT: u64 = 10 * 1024 * 1024;
 pub struct GmailConfig {
     /// The key or token, and the admin to impersonate for the user list.
     pub credentials: GoogleCredentialsConfig,
-    /// RAGFlow's batch size; accepted for compatibility (batches are sized by the host).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_size: Option<u32>,
     /// Read only these users' mailboxes (service account) instead of every user's.
     #[serde(default)]
     pub specific_user_emails: StringList,
     /// Emit attachments as documents of their own.
     #[serde(default)]
     pub include_attachments: bool,
-    /// Attachments larger than this (bytes) are skipped (default 10 MiB).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Attachments larger than this (bytes) are skipped (default 10 MiB). Serialised as the
+    /// limit in effect, so a host sees the default.
+    #[serde(default, serialize_with = "limit_in_effect")]
     pub attachment_size_limit: Option<u64>,
-    /// Threads fetched at the same time (default 8).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Threads fetched at the same time (default 8, at most 64). Serialised as the number in
+    /// effect.
+    #[serde(default, serialize_with = "concurrency_in_effect")]
     pub thread_concurrency: Option<usize>,
     /// The OAuth token endpoint (default: the key's `token_uri`, else Google's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,12 +50,29 @@ pub struct GmailConfig {
     pub gmail_base_url: Option<Url>,
 }
 
+/// Writes `attachment_size_limit` as the limit in effect.
+fn limit_in_effect<S: serde::Serializer>(limit: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(limit.unwrap_or(DEFAULT_ATTACHMENT_SIZE_LIMIT))
+}
+
+/// Writes `thread_concurrency` as the number in effect.
+fn concurrency_in_effect<S: serde::Serializer>(
+    threads: &Option<usize>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    concurrency(*threads).serialize(s)
+}
+
+/// Threads fetched at the same time for a configured number.
+fn concurrency(threads: Option<usize>) -> usize {
+    threads.unwrap_or(8).clamp(1, 64)
+}
+
 impl GmailConfig {
     /// A config over `credentials`: every user's mailbox, no attachments.
     pub fn new(credentials: GoogleCredentialsConfig) -> Self {
         Self {
             credentials,
-            batch_size: None,
             specific_user_emails: StringList::default(),
             include_attachments: false,
             attachment_size_limit: None,
@@ -82,7 +100,7 @@ impl GmailConfig {
 
     /// Threads fetched at the same time.
     pub fn thread_concurrency(&self) -> usize {
-        self.thread_concurrency.unwrap_or(8).clamp(1, 64)
+        concurrency(self.thread_concurrency)
     }
 }
 
@@ -102,9 +120,6 @@ impl ConnectorConfig for GmailConfig {
                 "thread_concurrency",
                 "must be larger than 0",
             ));
-        }
-        if self.batch_size == Some(0) {
-            out.push(FieldError::new("batch_size", "must be larger than 0"));
         }
         out
     }

@@ -43,7 +43,13 @@ pub enum DocsFormat {
 ///
 /// `specific_user_emails` limits the users a service account impersonates (else every user of
 /// the primary admin's domain). With an OAuth user token there is one user, the token's.
-#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+///
+/// It serialises as it is read: the switches as they apply (off next to a list, shared with
+/// me on with a service account's My Drives) and `max_file_size` as the cap in effect, so a
+/// host (and [`Registry::effective_config`]) sees what the config means.
+///
+/// [`Registry::effective_config`]: connector_core::Registry
+#[derive(Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct GoogleDriveConfig {
@@ -78,13 +84,11 @@ pub struct GoogleDriveConfig {
     /// Index images too.
     #[serde(default)]
     pub allow_images: bool,
-    /// RAGFlow's batch size; accepted for compatibility. Batches are sized by the host's sync
-    /// options (items and bytes), and Drive is listed 1000 files per page.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_size: Option<u32>,
     /// Files larger than this (bytes) are reported as failures without being downloaded
-    /// (default 10 MiB).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// (default 10 MiB, RAGFlow's `GOOGLE_DRIVE_CONNECTOR_SIZE_THRESHOLD`). Also read as
+    /// `size_threshold`, the name RAGFlow's Go syncer reads.
+    #[serde(default)]
+    #[schemars(extend("x-aliases" = ["size_threshold"]))]
     pub max_file_size: Option<u64>,
     /// How Google Docs are exported (default Markdown).
     #[serde(default)]
@@ -114,7 +118,6 @@ impl GoogleDriveConfig {
             shared_drive_urls: StringList::default(),
             specific_user_emails: StringList::default(),
             allow_images: false,
-            batch_size: None,
             max_file_size: None,
             docs_format: DocsFormat::Markdown,
             token_uri: None,
@@ -231,10 +234,67 @@ impl ConnectorConfig for GoogleDriveConfig {
         if self.max_file_size == Some(0) {
             out.push(FieldError::new("max_file_size", "must be larger than 0"));
         }
-        if self.batch_size == Some(0) {
-            out.push(FieldError::new("batch_size", "must be larger than 0"));
-        }
         out
+    }
+}
+
+impl Serialize for GoogleDriveConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// The config as it is read; borrowed, so nothing is copied.
+        #[derive(Serialize)]
+        struct Effective<'a> {
+            credentials: &'a GoogleCredentialsConfig,
+            include_my_drives: bool,
+            include_shared_drives: bool,
+            include_files_shared_with_me: bool,
+            my_drive_emails: &'a StringList,
+            shared_folder_urls: &'a StringList,
+            shared_drive_urls: &'a StringList,
+            specific_user_emails: &'a StringList,
+            allow_images: bool,
+            max_file_size: u64,
+            docs_format: DocsFormat,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            token_uri: Option<&'a Url>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            directory_base_url: Option<&'a Url>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            drive_base_url: Option<&'a Url>,
+        }
+        // Every field named, so a new one cannot be left out of the serialised form.
+        let Self {
+            credentials,
+            include_my_drives: _,
+            include_shared_drives: _,
+            include_files_shared_with_me: _,
+            my_drive_emails,
+            shared_folder_urls,
+            shared_drive_urls,
+            specific_user_emails,
+            allow_images,
+            max_file_size: _,
+            docs_format,
+            token_uri,
+            directory_base_url,
+            drive_base_url,
+        } = self;
+        Effective {
+            credentials,
+            include_my_drives: self.all_my_drives(),
+            include_shared_drives: self.all_shared_drives(),
+            include_files_shared_with_me: self.shared_with_me(credentials.is_service_account()),
+            my_drive_emails,
+            shared_folder_urls,
+            shared_drive_urls,
+            specific_user_emails,
+            allow_images: *allow_images,
+            max_file_size: self.max_file_size(),
+            docs_format: *docs_format,
+            token_uri: token_uri.as_ref(),
+            directory_base_url: directory_base_url.as_ref(),
+            drive_base_url: drive_base_url.as_ref(),
+        }
+        .serialize(serializer)
     }
 }
 
