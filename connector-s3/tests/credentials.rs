@@ -672,3 +672,53 @@ async fn a_role_that_cannot_be_assumed_ends_a_download_run_instead_of_failing_ea
     assert_eq!(err.field(), Some("credentials.aws_role_arn"));
     assert!(s3.received_requests().await.unwrap_or_default().is_empty());
 }
+
+#[tokio::test]
+async fn a_profile_role_is_assumed_with_the_keys_of_its_source_profile() {
+    let (s3, sts) = (MockServer::start().await, MockServer::start().await);
+    let home = tempfile::tempdir().expect("home");
+    std::fs::create_dir_all(home.path().join(".aws")).expect("dir");
+    std::fs::write(
+        home.path().join(".aws/config"),
+        format!(
+            "[profile docs]\nrole_arn = {ROLE}\nsource_profile = base\nrole_session_name = docs-indexer\nexternal_id = acme-7f3a\nregion = eu-west-1\n"
+        ),
+    )
+    .expect("write");
+    write_profile(
+        home.path(),
+        "[base]\naws_access_key_id = AKIDBASEPROFILE\naws_secret_access_key = base-secret\n",
+    );
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=AssumeRole&"))
+        .and(body_string_contains("RoleSessionName=docs-indexer"))
+        .and(body_string_contains("ExternalId=acme-7f3a"))
+        .and(|req: &Request| {
+            req.headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.contains("Credential=AKIDBASEPROFILE/"))
+        })
+        .respond_with(assume_role_response(
+            "AssumeRole",
+            "ASIAPROFILEROLE",
+            "profile-role-token",
+            Utc::now() + TimeDelta::hours(1),
+        ))
+        .expect(1)
+        .mount(&sts)
+        .await;
+    bucket_accepting(&s3, "ASIAPROFILEROLE", "profile-role-token").await;
+    let env = bare_env()
+        .with_home_dir(home.path())
+        .with_var("AWS_PROFILE", "docs")
+        .with_var("AWS_ENDPOINT_URL_STS", sts.uri());
+    let config = s3_config(
+        &s3,
+        serde_json::json!({"authentication_method": "assume_role"}),
+    );
+    connector(config, env)
+        .check()
+        .await
+        .expect("listed with the profile's role");
+}

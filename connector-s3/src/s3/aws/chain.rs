@@ -20,9 +20,10 @@ use async_trait::async_trait;
 use connector_core::{Error, ErrorKind, Result, Secret};
 
 use super::metadata::{Container, ECS_BASE, Imds, ImdsProbe};
-use super::profile::{Profile, ProfileCredentials, ProfileFiles, credentials_of};
+use super::profile::{Profile, ProfileCredentials, ProfileFiles, credentials_of, unsupported};
 use super::{
-    AwsCredentials, AwsEnvironment, CredentialHttp, Fixed, Provide, ROLE_SESSION_NAME, Sts,
+    AssumeRole, AwsCredentials, AwsEnvironment, CredentialHttp, Fixed, Provide, ROLE_SESSION_NAME,
+    Refreshing, Sts,
 };
 
 /// The field every chain error points to.
@@ -109,6 +110,18 @@ impl AmbientChain {
                     tracing::debug!(source = "profile", profile = %files.profile, "AWS credentials found");
                     return Ok((Arc::new(Profile { files }), creds));
                 }
+                ProfileCredentials::Role { role, source } => {
+                    let base = self.source_keys(&files, &keys, &source).await?;
+                    let provider = AssumeRole {
+                        sts: self.sts.clone(),
+                        role,
+                        base: Arc::new(Refreshing::new(Fixed(base))),
+                        base_field: FIELD,
+                    };
+                    let creds = provider.provide().await?;
+                    tracing::debug!(source = "profile role", profile = %files.profile, "AWS credentials found");
+                    return Ok((Arc::new(provider), creds));
+                }
                 ProfileCredentials::None => {}
             },
             None if files.named => {
@@ -156,6 +169,48 @@ impl AmbientChain {
             ),
         )
         .with_field(FIELD))
+    }
+}
+
+impl AmbientChain {
+    /// The static keys of `source`, the `source_profile` of the profile in `files` (whose own
+    /// keys are `keys`: a profile may name itself, then its keys sign its role).
+    async fn source_keys(
+        &self,
+        files: &ProfileFiles,
+        keys: &std::collections::BTreeMap<String, String>,
+        source: &str,
+    ) -> Result<AwsCredentials> {
+        let name = &files.profile;
+        let source_keys = if source == name.as_str() {
+            let mut own = keys.clone();
+            own.remove("role_arn");
+            own.remove("source_profile");
+            own
+        } else {
+            files.load_profile(source).await?.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "the source_profile `{source}` of AWS profile `{name}` is in neither {}",
+                        files.describe()
+                    ),
+                )
+                .with_field(FIELD)
+            })?
+        };
+        match credentials_of(source, &source_keys)? {
+            ProfileCredentials::Keys(creds) => Ok(creds),
+            ProfileCredentials::Role { .. } => Err(unsupported(
+                name,
+                "a chain of roles (its source_profile assumes a role too)",
+            )),
+            ProfileCredentials::None => Err(Error::new(
+                ErrorKind::Config,
+                format!("the source_profile `{source}` of AWS profile `{name}` holds no keys"),
+            )
+            .with_field(FIELD)),
+        }
     }
 }
 

@@ -62,7 +62,7 @@ use url::Url;
 pub use env::{AwsEnvironment, ProcessEnvironment, StaticEnvironment};
 
 pub(crate) use chain::AmbientChain;
-pub(crate) use sts::Sts;
+pub(crate) use sts::{RoleRequest, Sts};
 
 /// The `RoleSessionName` of every `AssumeRole` call (and of `AssumeRoleWithWebIdentity` unless
 /// `AWS_ROLE_SESSION_NAME` names another): stable, so CloudTrail entries and trust-policy
@@ -166,7 +166,7 @@ impl Provide for Fixed {
 #[derive(Debug)]
 pub(crate) struct AssumeRole {
     pub(crate) sts: Sts,
-    pub(crate) role_arn: String,
+    pub(crate) role: RoleRequest,
     pub(crate) base: Arc<Refreshing>,
     /// The field a refusal of the base credentials points to.
     pub(crate) base_field: &'static str,
@@ -177,7 +177,7 @@ impl Provide for AssumeRole {
     async fn provide(&self) -> Result<AwsCredentials> {
         let base = self.base.get().await?;
         self.sts
-            .assume_role(&base, &self.role_arn, ROLE_SESSION_NAME, self.base_field)
+            .assume_role(&base, &self.role, self.base_field)
             .await
     }
 }
@@ -351,7 +351,7 @@ pub(crate) fn credential_source(
             };
             Refreshing::new(AssumeRole {
                 sts,
-                role_arn,
+                role: RoleRequest::new(role_arn),
                 base: Arc::new(base),
                 base_field,
             })

@@ -5,10 +5,12 @@
 //! in the config file, the credentials file winning where both set a key.
 //!
 //! Supported: static keys `aws_access_key_id` + `aws_secret_access_key`, with
-//! `aws_session_token` (or the older `aws_security_token`). Not supported, and reported as
-//! such rather than skipped (the SDKs would use them, so skipping would sign as someone else):
-//! `role_arn` (with `source_profile` or `credential_source`), `web_identity_token_file`,
-//! `credential_process`, and IAM Identity Center (`sso_session`, `sso_start_url`, ...).
+//! `aws_session_token` (or the older `aws_security_token`); and a role assumed with the static
+//! keys of another profile: `role_arn` + `source_profile` (with `role_session_name` and
+//! `external_id`). Not supported, and reported as such rather than skipped (the SDKs would use
+//! them, so skipping would sign as someone else): `credential_source`, a `source_profile` that
+//! itself assumes a role, `mfa_serial`, `web_identity_token_file`, `credential_process`, and
+//! IAM Identity Center (`sso_session`, `sso_start_url`, ...).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,18 +18,13 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use connector_core::{Error, ErrorKind, Result, Secret};
 
-use super::{AwsCredentials, AwsEnvironment, Provide};
+use super::{AwsCredentials, AwsEnvironment, Provide, RoleRequest};
 
 /// Profile keys that name a way of getting credentials this module does not implement.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    ("role_arn", "role assumption from a profile (`role_arn`)"),
-    (
-        "source_profile",
-        "role assumption from a profile (`source_profile`)",
-    ),
     (
         "credential_source",
-        "role assumption from a profile (`credential_source`)",
+        "a role assumed with `credential_source`",
     ),
     (
         "web_identity_token_file",
@@ -86,13 +83,24 @@ impl ProfileFiles {
     /// # Errors
     /// `Config` when a file exists but cannot be read.
     pub(crate) async fn load(&self) -> Result<Option<BTreeMap<String, String>>> {
+        self.load_profile(&self.profile).await
+    }
+
+    /// The keys of profile `name` in the same files.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load).
+    pub(crate) async fn load_profile(
+        &self,
+        name: &str,
+    ) -> Result<Option<BTreeMap<String, String>>> {
         let mut found = None::<BTreeMap<String, String>>;
         if let Some(text) = read(self.config.as_ref(), "AWS_CONFIG_FILE").await? {
             let sections = parse_ini(&text);
-            let wanted = format!("profile {}", self.profile);
+            let wanted = format!("profile {name}");
             // `[default]` and `[profile default]` both name the default profile.
             let keys = sections.get(&wanted).or_else(|| {
-                (self.profile == "default")
+                (name == "default")
                     .then(|| sections.get("default"))
                     .flatten()
             });
@@ -101,7 +109,7 @@ impl ProfileFiles {
             }
         }
         if let Some(text) = read(self.credentials.as_ref(), "AWS_SHARED_CREDENTIALS_FILE").await?
-            && let Some(keys) = parse_ini(&text).get(&self.profile)
+            && let Some(keys) = parse_ini(&text).get(name)
         {
             found.get_or_insert_with(BTreeMap::new).extend(keys.clone());
         }
@@ -114,6 +122,8 @@ impl ProfileFiles {
 pub(crate) enum ProfileCredentials {
     /// Static keys (maybe with a session token).
     Keys(AwsCredentials),
+    /// A role to assume with the static keys of profile `source`.
+    Role { role: RoleRequest, source: String },
     /// No credentials at all (a profile with only `region`, say): try the next source.
     None,
 }
@@ -128,15 +138,37 @@ pub(crate) fn credentials_of(
     keys: &BTreeMap<String, String>,
 ) -> Result<ProfileCredentials> {
     if let Some((_, feature)) = UNSUPPORTED.iter().find(|(k, _)| keys.contains_key(*k)) {
-        return Err(Error::new(
-            ErrorKind::Unsupported,
-            format!(
-                "the AWS profile `{name}` uses {feature}, which this connector does not support; give the profile static keys (aws_access_key_id, aws_secret_access_key, aws_session_token), or use authentication_method `iam_role` with aws_role_arn"
-            ),
-        )
-        .with_field("credentials.authentication_method"));
+        return Err(unsupported(name, feature));
     }
     let get = |k: &str| keys.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    // As in the SDKs, a role wins over keys in the same profile.
+    match (get("role_arn"), get("source_profile")) {
+        (Some(_), Some(_)) if keys.contains_key("mfa_serial") => {
+            return Err(unsupported(name, "a role assumed with MFA (`mfa_serial`)"));
+        }
+        (Some(role_arn), Some(source)) => {
+            return Ok(ProfileCredentials::Role {
+                role: RoleRequest {
+                    role_arn: role_arn.to_owned(),
+                    session_name: get("role_session_name")
+                        .unwrap_or(super::ROLE_SESSION_NAME)
+                        .to_owned(),
+                    external_id: get("external_id").map(str::to_owned),
+                },
+                source: source.to_owned(),
+            });
+        }
+        (None, None) => {}
+        _ => {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "the AWS profile `{name}` has only one of role_arn and source_profile (or `credential_source`, which is not supported)"
+                ),
+            )
+            .with_field("credentials.authentication_method"));
+        }
+    }
     match (get("aws_access_key_id"), get("aws_secret_access_key")) {
         (Some(id), Some(secret)) => Ok(ProfileCredentials::Keys(AwsCredentials::fixed(
             id.to_owned(),
@@ -154,6 +186,17 @@ pub(crate) fn credentials_of(
         )
         .with_field("credentials.authentication_method")),
     }
+}
+
+/// The error for a profile that gets its credentials in a way not implemented here.
+pub(crate) fn unsupported(name: &str, feature: &str) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "the AWS profile `{name}` uses {feature}, which this connector does not support; give the profile static keys (aws_access_key_id, aws_secret_access_key, aws_session_token) or role_arn with a source_profile that has them, or use authentication_method `iam_role` with aws_role_arn"
+        ),
+    )
+    .with_field("credentials.authentication_method")
 }
 
 /// The static keys of a profile, read again on every call (they do not expire, so the cache
@@ -179,7 +222,7 @@ impl Provide for Profile {
         })?;
         match credentials_of(name, &keys)? {
             ProfileCredentials::Keys(creds) => Ok(creds),
-            ProfileCredentials::None => Err(Error::new(
+            ProfileCredentials::Role { .. } | ProfileCredentials::None => Err(Error::new(
                 ErrorKind::Unauthenticated,
                 format!("the AWS profile `{name}` holds no credentials"),
             )
@@ -341,10 +384,13 @@ mod tests {
         for (key, feature) in [
             ("credential_process", "credential_process"),
             ("sso_session", "IAM Identity Center"),
-            ("role_arn", "role_arn"),
+            ("credential_source", "credential_source"),
+            ("mfa_serial", "mfa_serial"),
         ] {
             let keys = BTreeMap::from([
                 (key.to_owned(), "x".to_owned()),
+                ("role_arn".to_owned(), "arn:aws:iam::1:role/r".to_owned()),
+                ("source_profile".to_owned(), "base".to_owned()),
                 ("aws_access_key_id".to_owned(), "AKIA".to_owned()),
                 ("aws_secret_access_key".to_owned(), "s".to_owned()),
             ]);

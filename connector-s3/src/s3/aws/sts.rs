@@ -25,6 +25,26 @@ const VERSION: &str = "2011-06-15";
 /// A form body, as the Query API takes its parameters.
 const FORM: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
+/// The role an `AssumeRole` call asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RoleRequest {
+    pub(crate) role_arn: String,
+    pub(crate) session_name: String,
+    /// `ExternalId`, when the role's trust policy asks for one (profiles' `external_id`).
+    pub(crate) external_id: Option<String>,
+}
+
+impl RoleRequest {
+    /// `role_arn` under the connector's [`ROLE_SESSION_NAME`](super::ROLE_SESSION_NAME).
+    pub(crate) fn new(role_arn: impl Into<String>) -> Self {
+        Self {
+            role_arn: role_arn.into(),
+            session_name: super::ROLE_SESSION_NAME.to_owned(),
+            external_id: None,
+        }
+    }
+}
+
 /// Where STS calls go, and the region they are signed for.
 #[derive(Clone)]
 pub(crate) struct Sts {
@@ -76,8 +96,8 @@ impl Sts {
         })
     }
 
-    /// `AssumeRole` of `role_arn`, signed with `base`. Refusals name `base_field` (wrong or
-    /// expired base credentials) or `credentials.aws_role_arn` (not allowed to assume it).
+    /// `AssumeRole` of `role.role_arn`, signed with `base`. Refusals name `base_field` (wrong
+    /// or expired base credentials) or `credentials.aws_role_arn` (not allowed to assume it).
     ///
     /// # Errors
     /// `PermissionDenied` (AccessDenied), `Unauthenticated` (the base credentials are wrong or
@@ -86,16 +106,20 @@ impl Sts {
     pub(crate) async fn assume_role(
         &self,
         base: &AwsCredentials,
-        role_arn: &str,
-        session_name: &str,
+        role: &RoleRequest,
         base_field: &'static str,
     ) -> Result<AwsCredentials> {
-        let body = form(&[
+        let role_arn = role.role_arn.as_str();
+        let mut params = vec![
             ("Action", "AssumeRole"),
             ("RoleArn", role_arn),
-            ("RoleSessionName", session_name),
+            ("RoleSessionName", role.session_name.as_str()),
             ("Version", VERSION),
-        ]);
+        ];
+        if let Some(id) = &role.external_id {
+            params.push(("ExternalId", id.as_str()));
+        }
+        let body = form(&params);
         let headers = self.sign(base, &body).map_err(|e| {
             Error::new(
                 ErrorKind::Internal,
