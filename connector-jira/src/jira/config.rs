@@ -670,16 +670,24 @@ mod tests {
     }
 
     #[test]
-    fn an_alias_and_its_field_with_two_values_are_refused() {
-        let err = from_json::<JiraConfig>(json!({
+    fn an_alias_and_its_field_with_two_values_take_the_field() {
+        // RAGFlow reads `get("jira_api_token") or get("token")`: the field wins, and the
+        // alias that lost is reported as ignored (core's config layer, f5ea8cc).
+        let parsed = connector_core::config::parse::<JiraConfig>(json!({
             "base_url": "https://jira.local",
             "project_key": "X",
-            "credentials": { "jira_api_token": "t", "token": "x" },
+            "credentials": { "jira_api_token": "t-field", "token": "x-alias" },
         }))
-        .unwrap_err();
-        let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(paths, ["credentials.token"]);
-        assert!(!err.to_string().contains("\"x\""), "{err}");
+        .unwrap();
+        let token = parsed.config.credentials.jira_api_token.as_ref().unwrap();
+        assert_eq!(token.expose(), "t-field");
+        let ignored: Vec<&str> = parsed.ignored.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(ignored, ["credentials.token"]);
+        let shown = format!("{:?} {}", parsed.config, parsed.ignored[0]);
+        assert!(
+            !shown.contains("x-alias") && !shown.contains("t-field"),
+            "{shown}"
+        );
     }
 
     #[test]
