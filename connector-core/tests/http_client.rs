@@ -89,7 +89,7 @@ async fn retry_after_is_capped_and_exhaustion_is_rate_limited() {
         .mount(&server)
         .await;
     let c = HttpClient::builder("test")
-        .max_retries(2)
+        .rate_limit_retries(2, Duration::from_secs(60))
         .retry_after_cap(Duration::from_millis(10))
         .build()
         .unwrap();
@@ -107,6 +107,7 @@ fn capped_client() -> HttpClient {
         .backoff(Duration::from_millis(1), Duration::from_millis(5))
         .retry_after_cap(Duration::from_millis(20))
         .max_retries(2)
+        .rate_limit_retries(2, Duration::from_secs(60))
         .build()
         .unwrap()
 }

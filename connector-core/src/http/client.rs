@@ -262,10 +262,20 @@ impl HttpClientBuilder {
         self
     }
 
-    /// Retries after the first attempt (`0` disables retries).
+    /// Retries after the first attempt for errors (`0` disables them; rate-limited answers
+    /// have their own limits: [`rate_limit_retries`](Self::rate_limit_retries)).
     #[must_use]
     pub fn max_retries(mut self, n: u32) -> Self {
         self.policy.max_retries = n;
+        self
+    }
+
+    /// Retries of rate-limited answers (default 10) and the most one request waits for rate
+    /// limits in all (default 15 min); see [`RetryPolicy`].
+    #[must_use]
+    pub fn rate_limit_retries(mut self, n: u32, budget: Duration) -> Self {
+        self.policy.max_rate_limit_retries = n;
+        self.policy.rate_limit_budget = budget;
         self
     }
 
@@ -277,7 +287,7 @@ impl HttpClientBuilder {
         self
     }
 
-    /// The longest wait a service asks for that is honoured (default 60 s): `Retry-After`, and
+    /// The longest wait a service asks for that is honoured (default 5 min): `Retry-After`, and
     /// on 429 and 503 without it, `RateLimit-Reset` or Atlassian's `X-RateLimit-Reset`.
     #[must_use]
     pub fn retry_after_cap(mut self, cap: Duration) -> Self {

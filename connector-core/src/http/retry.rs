@@ -21,9 +21,15 @@ use crate::error::{Error, ErrorKind, Result, redact_url};
 /// honoured up to `retry_after_cap`: `Retry-After` on any retryable answer, and on 429 and 503
 /// without it, `RateLimit-Reset` (delta seconds) or `X-RateLimit-Reset` (an ISO 8601 time, as
 /// Jira and Confluence Cloud send).
+///
+/// A rate-limited answer (429, or what a service's error classifier calls a rate limit) is not
+/// a failure of the request but the service asking for patience, and services such as
+/// Atlassian's Cloud ask for minutes: such answers are retried on their own count
+/// (`max_rate_limit_retries`) as long as the waits together stay within `rate_limit_budget`,
+/// and do not use up `max_retries`, which is for errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Retries after the first attempt; `0` disables retries.
+    /// Retries after the first attempt for errors (5xx, timeouts, resets); `0` disables them.
     pub max_retries: u32,
     /// The backoff ceiling of the first retry.
     pub initial_backoff: Duration,
@@ -32,6 +38,12 @@ pub struct RetryPolicy {
     /// The longest wait a service's `Retry-After` (or rate-limit reset) is honoured for; a longer
     /// one is cut to this.
     pub retry_after_cap: Duration,
+    /// Retries of rate-limited answers; `0` gives up at the first.
+    pub max_rate_limit_retries: u32,
+    /// The most one request waits for rate limits in all: a retry whose wait would take the
+    /// total past this gives up instead, with the wait the service asked for in the error
+    /// ([`Error::retry_after`]), so a sync ends resumably rather than stalling for hours.
+    pub rate_limit_budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -40,15 +52,18 @@ impl Default for RetryPolicy {
             max_retries: 5,
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
-            retry_after_cap: Duration::from_secs(60),
+            retry_after_cap: Duration::from_secs(300),
+            max_rate_limit_retries: 10,
+            rate_limit_budget: Duration::from_secs(15 * 60),
         }
     }
 }
 
 impl RetryPolicy {
-    /// The backoff ceiling of retry `n` (from 0), no jitter yet; `None` past the last retry.
-    fn ceiling(&self, n: u32) -> Option<Duration> {
-        (n < self.max_retries).then(|| {
+    /// The backoff ceiling of retry `n` (from 0) of at most `limit`, no jitter yet; `None` past
+    /// the last retry.
+    fn ceiling(&self, n: u32, limit: u32) -> Option<Duration> {
+        (n < limit).then(|| {
             let max = self.max_backoff.max(self.initial_backoff);
             self.initial_backoff
                 .saturating_mul(2u32.saturating_pow(n))
@@ -233,6 +248,9 @@ pub(crate) struct RetryContext {
     idempotent: bool,
     attempt: u32,
     retries: u32,
+    /// Retries of rate-limited answers, and the time waited for them.
+    rate_limit_retries: u32,
+    rate_limit_waited: Duration,
     stats: Option<Arc<SyncStats>>,
     cancel: Option<Cancellation>,
 }
@@ -252,6 +270,8 @@ impl RetryContext {
             idempotent,
             attempt: 0,
             retries: 0,
+            rate_limit_retries: 0,
+            rate_limit_waited: Duration::ZERO,
             stats,
             cancel,
         }
@@ -280,24 +300,31 @@ impl RetryContext {
     /// before the next attempt (`Ok`), or gives up with the error to return.
     ///
     /// The wait is the service's (capped), else a full-jitter draw below the next backoff
-    /// ceiling.
+    /// ceiling. Rate-limited answers count against their own limits (see [`RetryPolicy`]).
     ///
     /// # Errors
-    /// `failure` as an error naming the attempts made when no retry is left or it is not worth
-    /// one; [`ErrorKind::Cancelled`] when the sync is cancelled during the wait.
+    /// `failure` as an error naming the attempts made when no retry is left, the rate-limit
+    /// budget would be exceeded, or it is not worth a retry; [`ErrorKind::Cancelled`] when the
+    /// sync is cancelled during the wait.
     pub(crate) async fn wait_or_give_up(&mut self, failure: Retryable, url: &Url) -> Result<()> {
-        let ceiling = if self.idempotent && failure.may_retry() {
-            self.policy.ceiling(self.retries)
-        } else {
+        let is_rate_limit = matches!(
+            failure,
+            Retryable::Status {
+                rate_limited: true,
+                ..
+            }
+        );
+        let ceiling = if !(self.idempotent && failure.may_retry()) {
             None
+        } else if is_rate_limit {
+            self.policy
+                .ceiling(self.rate_limit_retries, self.policy.max_rate_limit_retries)
+        } else {
+            self.policy.ceiling(self.retries, self.policy.max_retries)
         };
         let Some(ceiling) = ceiling else {
-            return Err(failure
-                .into_error(self.attempt)
-                .with_connector(self.connector)
-                .with_url(url));
+            return Err(self.give_up(failure, url));
         };
-        self.retries += 1;
         let (wait, rate_limited) = match &failure {
             Retryable::Status {
                 asked,
@@ -312,6 +339,16 @@ impl RetryContext {
             ),
             Retryable::Sending(_) | Retryable::Reading(_) => (RetryPolicy::jitter(ceiling), false),
         };
+        if is_rate_limit {
+            let total = self.rate_limit_waited.saturating_add(wait);
+            if total > self.policy.rate_limit_budget {
+                return Err(self.give_up(failure, url));
+            }
+            self.rate_limit_retries += 1;
+            self.rate_limit_waited = total;
+        } else {
+            self.retries += 1;
+        }
         self.log(&failure, url, wait);
         if let Some(stats) = &self.stats {
             stats.add_retry();
@@ -320,6 +357,14 @@ impl RetryContext {
             }
         }
         self.sleep(wait, url).await
+    }
+
+    /// `failure` as the request's error, naming the attempts made.
+    fn give_up(&self, failure: Retryable, url: &Url) -> Error {
+        failure
+            .into_error(self.attempt)
+            .with_connector(self.connector)
+            .with_url(url)
     }
 
     fn log(&self, failure: &Retryable, url: &Url, wait: Duration) {
@@ -474,7 +519,7 @@ mod tests {
             max_backoff: Duration::from_millis(300),
             ..RetryPolicy::default()
         };
-        let c: Vec<_> = (0..).map_while(|n| p.ceiling(n)).collect();
+        let c: Vec<_> = (0..).map_while(|n| p.ceiling(n, p.max_retries)).collect();
         assert_eq!(c.len(), 4);
         assert_eq!(c[0], Duration::from_millis(100));
         assert_eq!(c[1], Duration::from_millis(200));
@@ -524,10 +569,12 @@ mod tests {
     async fn no_retry_when_not_idempotent_and_the_cap_bounds_the_wait() {
         let url = Url::parse("http://h.test/a?key=SECRET").unwrap();
         let policy = RetryPolicy {
-            max_retries: 2,
+            max_retries: 0,
             initial_backoff: Duration::from_millis(1),
             max_backoff: Duration::from_millis(1),
             retry_after_cap: Duration::from_millis(5),
+            max_rate_limit_retries: 2,
+            rate_limit_budget: Duration::from_secs(1),
         };
         let status = |asked| Retryable::Status {
             status: StatusCode::SERVICE_UNAVAILABLE,
@@ -554,6 +601,93 @@ mod tests {
         assert_eq!(err.message(), "HTTP 503 after 3 attempt(s)");
         assert_eq!(stats.retries(), 2);
         assert_eq!(stats.rate_limit_wait(), Duration::from_millis(10));
+    }
+
+    fn rate_limited(asked: Option<Duration>) -> Retryable {
+        Retryable::Status {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            kind: ErrorKind::RateLimited,
+            reason: None,
+            asked,
+            rate_limited: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn rate_limits_do_not_use_up_the_error_retries() {
+        let url = Url::parse("http://h.test/a").unwrap();
+        let policy = RetryPolicy {
+            max_retries: 1,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(1),
+            retry_after_cap: Duration::from_millis(2),
+            max_rate_limit_retries: 6,
+            rate_limit_budget: Duration::from_secs(1),
+        };
+        let mut ctx = RetryContext::new("t", policy, true, None, None);
+        // Six rate-limited answers and one error: all retried.
+        for _ in 0..6 {
+            ctx.next_attempt();
+            ctx.wait_or_give_up(rate_limited(Some(Duration::ZERO)), &url)
+                .await
+                .unwrap();
+        }
+        let error = |_| Retryable::Status {
+            status: StatusCode::BAD_GATEWAY,
+            kind: ErrorKind::Unavailable,
+            reason: None,
+            asked: None,
+            rate_limited: false,
+        };
+        ctx.next_attempt();
+        ctx.wait_or_give_up(error(()), &url).await.unwrap();
+        // The seventh rate limit and the second error are one too many.
+        ctx.next_attempt();
+        let err = ctx
+            .wait_or_give_up(rate_limited(None), &url)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
+        assert_eq!(err.message(), "HTTP 429 after 8 attempt(s)");
+        let err = ctx.wait_or_give_up(error(()), &url).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn the_rate_limit_budget_bounds_the_total_wait() {
+        let url = Url::parse("http://h.test/a").unwrap();
+        let policy = RetryPolicy {
+            retry_after_cap: Duration::from_secs(3600),
+            max_rate_limit_retries: 100,
+            rate_limit_budget: Duration::from_millis(25),
+            ..RetryPolicy::default()
+        };
+        let stats = Arc::new(SyncStats::default());
+        let mut ctx = RetryContext::new("t", policy, true, Some(stats.clone()), None);
+        for _ in 0..2 {
+            ctx.next_attempt();
+            ctx.wait_or_give_up(rate_limited(Some(Duration::from_millis(10))), &url)
+                .await
+                .unwrap();
+        }
+        // 20 ms waited; another 10 would pass the 25 ms budget: give up, saying how long the
+        // service wants, so the sync can end resumably and the host retry later.
+        ctx.next_attempt();
+        let err = ctx
+            .wait_or_give_up(rate_limited(Some(Duration::from_millis(10))), &url)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
+        assert_eq!(err.retry_after(), Some(Duration::from_millis(10)));
+        assert_eq!(stats.rate_limit_wait(), Duration::from_millis(20));
+        // A wait longer than the whole budget is not started at all.
+        let mut ctx = RetryContext::new("t", policy, true, None, None);
+        ctx.next_attempt();
+        let err = ctx
+            .wait_or_give_up(rate_limited(Some(Duration::from_secs(60))), &url)
+            .await
+            .unwrap_err();
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(60)));
     }
 
     #[tokio::test]
