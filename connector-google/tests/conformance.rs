@@ -1,6 +1,7 @@
 //! The conformance kit for both sources, against wiremock fixtures: a Workspace with two
 //! users (one per directory page), My Drive files and a shared drive over pages of three; two
 //! mailboxes with threads over pages of two.
+#![cfg(any(feature = "google_drive", feature = "gmail"))]
 
 mod common;
 

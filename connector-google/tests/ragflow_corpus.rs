@@ -4,6 +4,7 @@
 //! config), and its `ignored` are exactly the fields reported as ignored. The facade's harness
 //! runs the same files with the full registry; this one runs without the facade.
 #![allow(clippy::unwrap_used, clippy::panic)] // A test: a bad case should fail it loudly.
+#![cfg(all(feature = "google_drive", feature = "gmail"))]
 
 use std::path::{Path, PathBuf};
 

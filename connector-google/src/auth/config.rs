@@ -106,6 +106,7 @@ impl GoogleCredentialsConfig {
     }
 
     /// Whether the credentials are a service-account key (which impersonates users).
+    #[cfg(feature = "google_drive")] // Only Drive's scope rules ask.
     pub(crate) fn is_service_account(&self) -> bool {
         matches!(
             super::Credential::parse(&self.google_tokens),
