@@ -91,7 +91,7 @@ async fn window_at_minute_boundaries_is_exact() {
         common::issue(4, "2026-01-15T10:09:59.999+0000", true),
         common::issue(5, "2026-01-15T10:10:00.000+0000", true),
     ];
-    // Jira has the user in Berlin: JQL dates are read there (UTC+1 in January).
+    // The user is in Berlin: it makes no difference, the bound is an instant.
     let (server, search) = common::cloud_mock(issues, 100, "Europe/Berlin").await;
     let c = common::connector(common::cloud_config(&server.uri(), json!({})));
     let window = TimeWindow::new(utc("2026-01-15T10:00:45Z"), utc("2026-01-15T10:10:00Z")).unwrap();
@@ -102,26 +102,49 @@ async fn window_at_minute_boundaries_is_exact() {
         .as_str()
         .unwrap()
         .to_owned();
+    // 2026-01-15T09:59:00Z: the minute before the start, in epoch milliseconds (no zone).
+    let bound = utc("2026-01-15T09:59:00Z").timestamp_millis();
     assert_eq!(
-        jql, "project = \"ENG\" AND updated >= \"2026-01-15 10:59\" ORDER BY key ASC",
-        "the start, one minute earlier, in the user's zone"
+        jql,
+        format!("project = \"ENG\" AND updated >= {bound} ORDER BY key ASC"),
+        "the start, one minute earlier, as an instant"
     );
 }
 
+/// A token without the scope `/myself` needs (a scoped token with `read:jira-work` only):
+/// Atlassian answers 401 "scope does not match". Incremental runs must not ask.
+async fn myself_out_of_scope(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "code": 401, "message": "Unauthorized; scope does not match"
+        })))
+        .with_priority(1)
+        .expect(0)
+        .mount(server)
+        .await;
+}
+
 #[tokio::test]
-async fn falls_back_to_the_configured_offset() {
-    let (server, search) = common::cloud_mock(common::numbered(1, true), 10, "Not/AZone").await;
-    let c = common::connector(common::cloud_config(
-        &server.uri(),
-        json!({"timezone_offset": -5}),
-    ));
-    let window = TimeWindow::new(utc("2026-01-15T10:00:00Z"), utc("2026-01-15T11:00:00Z")).unwrap();
-    collect(c.poll(window, SyncContext::new())).await.unwrap();
-    let jql = search.bodies.lock().unwrap()[0]["jql"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(jql.contains("updated >= \"2026-01-15 04:59\""), "{jql}");
+async fn polls_without_myself_whatever_the_offset() {
+    for offset in [json!(-5), json!(null)] {
+        let (server, search) = common::cloud_mock(common::numbered(1, true), 10, "Not/AZone").await;
+        myself_out_of_scope(&server).await;
+        let c = common::connector(common::cloud_config(
+            &server.uri(),
+            json!({"timezone_offset": offset}),
+        ));
+        let window =
+            TimeWindow::new(utc("2026-01-15T10:00:00Z"), utc("2026-01-15T11:00:00Z")).unwrap();
+        let got = collect(c.poll(window, SyncContext::new())).await.unwrap();
+        assert_eq!(keys(&got), ["ENG-1"], "{offset}");
+        let jql = search.bodies.lock().unwrap()[0]["jql"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let bound = utc("2026-01-15T09:59:00Z").timestamp_millis();
+        assert!(jql.contains(&format!("updated >= {bound} ")), "{jql}");
+    }
 }
 
 fn jira_time(t: DateTime<Utc>) -> String {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// `startAt`), the window and a hash of the JQL it belongs to.
 ///
 /// A cursor only means something for the query that produced it: when the JQL changed (the
-/// config, the window, the user's time zone), the search starts again from its first page.
+/// config, the window), the search starts again from its first page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct JiraCheckpoint {

@@ -1,4 +1,4 @@
-//! Requests: the API root (scoped tokens through the gateway), the user's time zone, JQL,
+//! Requests: the API root (scoped tokens through the gateway), JQL,
 //! search pages for Cloud and Server, comment pages, single issues and attachment downloads.
 //! Retries, `Retry-After`, rate limits and body caps are the core [`HttpClient`]'s.
 
@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use connector_core::http::{Auth, HttpClient, Response, StatusCode};
 use connector_core::pages::Page;
-use connector_core::window::{CoarseWindow, Precision, Zone};
 use connector_core::{Error, ErrorKind, Result, SyncContext, TimeWindow};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -15,7 +14,7 @@ use url::Url;
 use super::SOURCE;
 use super::checkpoint::Cursor;
 use super::config::{DEFAULT_API_GATEWAY, JiraConfig};
-use super::model::{CommentPage, ErrorBody, Myself, SearchPage, TenantInfo};
+use super::model::{CommentPage, ErrorBody, SearchPage, TenantInfo};
 
 /// Comments per `/issue/{key}/comment` request (the API's maximum).
 const COMMENT_PAGE: u32 = 100;
@@ -24,7 +23,6 @@ struct Shared {
     config: Arc<JiraConfig>,
     cloud: bool,
     root: OnceCell<Url>,
-    zone: OnceCell<Zone>,
 }
 
 /// The Jira REST API as the connector uses it. Cheap to clone.
@@ -67,7 +65,6 @@ impl JiraClient {
                 cloud: config.is_cloud(),
                 config,
                 root: OnceCell::new(),
-                zone: OnceCell::new(),
             }),
         })
     }
@@ -119,8 +116,8 @@ impl JiraClient {
             .map_err(url_error)
     }
 
-    /// `/myself`: checks the credentials; its `timeZone` is the zone JQL dates are read in.
-    pub(crate) async fn myself(&self) -> Result<Myself> {
+    /// `/myself`: checks the credentials (`check` only: syncs never need it).
+    pub(crate) async fn myself(&self) -> Result<()> {
         let url = self.api("myself").await?;
         let resp = self
             .http
@@ -128,41 +125,21 @@ impl JiraClient {
             .client_errors_as_responses()
             .send()
             .await?;
-        self.expect_ok(&resp, None)?;
-        resp.json()
+        self.expect_ok(&resp, None)
     }
 
-    /// The user's time zone from `/myself`, else `timezone_offset`, else UTC. Read once.
-    pub(crate) async fn zone(&self) -> Result<Zone> {
-        self.shared
-            .zone
-            .get_or_try_init(|| async {
-                let me = self.myself().await?;
-                if let Some(zone) = me.time_zone.as_deref().and_then(Zone::named) {
-                    return Ok(zone);
-                }
-                let hours = self.shared.config.timezone_offset.unwrap_or(0.0);
-                tracing::debug!(zone = ?me.time_zone, hours, "no usable time zone from /myself; using the configured offset");
-                // Validated to lie within ±14 h.
-                Ok(Zone::from_offset_hours(hours).unwrap_or(Zone::utc()))
-            })
-            .await
-            .copied()
-    }
-
-    /// The JQL of a sync: the configured filter, labels to skip, the window's start widened to
-    /// the minute before it in the user's zone, ordered by key.
+    /// The JQL of a sync: the configured filter, labels to skip, the window's start (see
+    /// [`updated_since`]), ordered by key.
     ///
     /// The end of the window is left open: an issue edited while the sync pages keeps its
     /// place in the result set (so `startAt` paging skips nothing) and is filtered out exactly,
     /// to come in the next run.
-    pub(crate) async fn jql(&self, window: Option<TimeWindow>) -> Result<String> {
+    pub(crate) fn jql(&self, window: Option<TimeWindow>) -> String {
         let mut jql = base_jql(&self.shared.config);
         if let Some(w) = window {
-            let zone = self.zone().await?;
-            jql = format!("{jql} AND {}", updated_since(w, zone));
+            jql = format!("{jql} AND {}", updated_since(w));
         }
-        Ok(format!("{jql} ORDER BY key ASC"))
+        format!("{jql} ORDER BY key ASC")
     }
 
     /// One search page at `cursor`, with `fields`, and the cursor of the next page.
@@ -420,11 +397,21 @@ pub(crate) fn strip_order_by(jql: &str) -> &str {
     jql
 }
 
-/// `updated >= "yyyy-MM-dd HH:mm"`: the window's start widened to the minute before it in the
-/// user's zone (further across a clock change), as JQL reads dates.
-fn updated_since(window: TimeWindow, zone: Zone) -> String {
-    let coarse = CoarseWindow::new(window, zone, Precision::Minute);
-    format!("updated >= \"{}\"", coarse.lower_bound())
+/// `updated >= {epoch milliseconds}`: the window's start, floored to its minute and moved one
+/// minute back.
+///
+/// An unquoted number in a JQL date clause is an instant in milliseconds since the epoch
+/// (Atlassian's JQL date-time formats: "if you omit the quote-marks, the number you supply
+/// will be interpreted as milliseconds after epoch"; Jira's `JqlDateSupport` reads a long as
+/// `new Date(long)`). Unlike `"yyyy-MM-dd HH:mm"`, which Jira reads in the searching user's
+/// zone, it needs no zone, hence no `/myself` call (which a token scoped to `read:jira-work`
+/// may not make) and no `timezone_offset`. The minute of slack costs a few issues that the
+/// exact filter drops, and keeps the bound safe where an index stores `updated` to the minute.
+pub(crate) fn updated_since(window: TimeWindow) -> String {
+    const MINUTE: i64 = 60_000;
+    let start = window.start.timestamp_millis();
+    let bound = (start.div_euclid(MINUTE) - 1) * MINUTE;
+    format!("updated >= {bound}")
 }
 
 #[cfg(test)]
@@ -432,26 +419,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lower_bound_is_the_minute_before_in_the_zone() {
-        let since = |start: &str, zone: Zone| {
+    fn lower_bound_is_the_minute_before_as_an_instant() {
+        let since = |start: &str| {
             let t = chrono::DateTime::parse_from_rfc3339(start)
                 .unwrap()
                 .to_utc();
-            updated_since(TimeWindow::new(t, t).unwrap(), zone)
+            updated_since(TimeWindow::new(t, t).unwrap())
         };
-        let utc = Zone::utc();
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .timestamp_millis()
+        };
+        let minute_before = format!("updated >= {}", at("2026-01-15T09:59:00Z"));
+        assert_eq!(since("2026-01-15T10:00:45.250Z"), minute_before);
+        assert_eq!(since("2026-01-15T10:00:00Z"), minute_before);
+        // Before 1970 too (floored, not truncated towards zero).
         assert_eq!(
-            since("2026-01-15T10:00:45Z", utc),
-            "updated >= \"2026-01-15 09:59\""
-        );
-        let berlin = Zone::named("Europe/Berlin").unwrap();
-        assert_eq!(
-            since("2026-01-15T10:00:45Z", berlin),
-            "updated >= \"2026-01-15 10:59\""
-        );
-        assert_eq!(
-            since("2026-01-15T10:00:00Z", utc),
-            "updated >= \"2026-01-15 09:59\""
+            since("1969-12-31T23:59:30Z"),
+            format!("updated >= {}", at("1969-12-31T23:58:00Z"))
         );
     }
 

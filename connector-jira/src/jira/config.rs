@@ -88,9 +88,9 @@ impl fmt::Debug for JiraCredentials {
 /// # Ok::<(), connector_core::Error>(())
 /// ```
 ///
-/// RAGFlow's `batch_size`, `time_buffer_seconds` (and the generic `sync_batch_size`,
-/// `sync_deleted_files`) are accepted and reported as ignored, each with the reason
-/// (see [`ConnectorConfig::IGNORED`]).
+/// RAGFlow's `batch_size`, `time_buffer_seconds`, `timezone_offset` (and the generic
+/// `sync_batch_size`, `sync_deleted_files`) are accepted and reported as ignored, each with
+/// the reason (see [`ConnectorConfig::IGNORED`]).
 ///
 /// Serialised as the settings in effect: `is_cloud` as decided (see [`JiraConfig::is_cloud`])
 /// and `attachment_size_limit` as the limit that applies, so a host (and
@@ -140,15 +140,6 @@ pub struct JiraConfig {
     /// switched to Server).
     #[serde(default)]
     pub scoped_token: bool,
-    /// The UTC offset in hours that JQL dates are read in when Jira does not say.
-    ///
-    /// Jira reads JQL dates in the searching user's time zone, which `/myself` names; that
-    /// zone is used when it is a zone we know, and this offset otherwise (then UTC). RAGFlow
-    /// lets this offset override what it detects, because it detects the *server's* zone
-    /// (`serverInfo`), which can differ from the user's; an offset that disagrees with the
-    /// user's zone only loses issues at a window's start, so the user's zone wins here.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timezone_offset: Option<f64>,
     /// The credentials.
     #[serde(default)]
     pub credentials: JiraCredentials,
@@ -196,7 +187,6 @@ impl JiraConfig {
             labels_to_skip: StringList::default(),
             comment_email_blacklist: StringList::default(),
             scoped_token: false,
-            timezone_offset: None,
             credentials: JiraCredentials::default(),
             is_cloud: None,
             page_size: None,
@@ -317,8 +307,6 @@ struct InEffect<'a> {
     #[serde(skip_serializing_if = "StringList::is_empty")]
     comment_email_blacklist: &'a StringList,
     scoped_token: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timezone_offset: Option<f64>,
     credentials: &'a JiraCredentials,
     is_cloud: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -339,7 +327,6 @@ impl Serialize for JiraConfig {
             labels_to_skip: &self.labels_to_skip,
             comment_email_blacklist: &self.comment_email_blacklist,
             scoped_token: self.scoped_token,
-            timezone_offset: self.timezone_offset,
             credentials: &self.credentials,
             is_cloud: self.is_cloud(),
             page_size: self.page_size,
@@ -361,7 +348,6 @@ impl fmt::Debug for JiraConfig {
             .field("labels_to_skip", &self.labels_to_skip)
             .field("comment_email_blacklist", &self.comment_email_blacklist)
             .field("scoped_token", &self.scoped_token)
-            .field("timezone_offset", &self.timezone_offset)
             .field("credentials", &self.credentials)
             .field("is_cloud", &self.is_cloud())
             .field("page_size", &self.page_size())
@@ -400,6 +386,12 @@ impl ConnectorConfig for JiraConfig {
              before (JQL's precision) and the window is applied exactly, so the same issues \
              come in either way (the overlap between runs is `SyncOptions::overlap`)",
         ),
+        IgnoredField::new(
+            "timezone_offset",
+            "RAGFlow writes the window's start as a date in this zone; here it is written as \
+             epoch milliseconds, which Jira reads as an instant in no zone at all, so no \
+             offset (and no `/myself` call) is needed",
+        ),
     ];
 
     fn validate(&self) -> Vec<FieldError> {
@@ -422,14 +414,6 @@ impl ConnectorConfig for JiraConfig {
                     "a Jira label holds no `\"` or `\\`",
                 ));
             }
-        }
-        if let Some(offset) = self.timezone_offset
-            && !(-14.0..=14.0).contains(&offset)
-        {
-            out.push(FieldError::new(
-                "timezone_offset",
-                format!("{offset} hours is not a UTC offset (-14 to 14)"),
-            ));
         }
         if let Some(n) = self.page_size
             && n.get() > MAX_PAGE_SIZE
@@ -519,7 +503,6 @@ mod tests {
         let err = from_json::<JiraConfig>(json!({
             "base_url": "ftp://jira.local/?x=1",
             "labels_to_skip": ["ok", "bad\""],
-            "timezone_offset": 20,
             "page_size": 500,
             "credentials": { "jira_password": "pw", "rest_api_version": "4" },
         }))
@@ -530,7 +513,6 @@ mod tests {
             "base_url",
             "project_key",
             "labels_to_skip[1]",
-            "timezone_offset",
             "page_size",
             "credentials.jira_user_email",
             "credentials.rest_api_version",

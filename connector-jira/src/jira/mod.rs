@@ -5,10 +5,14 @@
 //!   Center `GET /rest/api/2/search` paged by `startAt`. Pages of up to 100 issues, whatever
 //!   the host's batch size, with the fields the documents show and nothing else.
 //! - **JQL**: `jql_query` (or else `project_key`, as RAGFlow builds it) and `labels_to_skip`
-//!   combined, ordered by key. JQL dates have minute precision in the user's time zone (from
-//!   `/myself`, else `timezone_offset`), so a window's start is widened to the minute before
-//!   it and issues are filtered exactly on `fields.updated` within the half-open window. The
-//!   end is left open in the query (see [`JiraCheckpoint`] for why) and applied by the filter.
+//!   combined, ordered by key. A window's start is written as epoch milliseconds
+//!   (`updated >= 1768471140000`), which Jira reads as an instant: quoted JQL dates
+//!   (`"2026-01-15 10:00"`) are read in the searching user's zone, which only `/myself` tells
+//!   and a token scoped to `read:jira-work` may not ask; a number needs no zone, no request and
+//!   no `timezone_offset` (ignored, as a RAGFlow config may carry it). The start is moved back
+//!   to the minute before it and issues are filtered exactly on `fields.updated` within the
+//!   half-open window. The end is left open in the query (see [`JiraCheckpoint`] for why) and
+//!   applied by the filter.
 //! - **Errors**: a search page that fails ends the sync: a query Jira rejects (400 with
 //!   `errorMessages`) with an error that passes Jira's messages on, never as an empty result;
 //!   401/403 at once, naming the credential field. On one item (an issue's further comments,
@@ -180,7 +184,7 @@ impl Connector for JiraConnector {
         {
             self.client.project(key).await?;
         }
-        let jql = self.client.jql(None).await?;
+        let jql = self.client.jql(None);
         self.client.search(&jql, Cursor::Start, &["id"], 1).await?;
         Ok(())
     }

@@ -204,14 +204,6 @@ pub(crate) struct LinkedFields {
     pub(crate) status: Option<Named>,
 }
 
-/// `/myself`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Myself {
-    #[serde(default)]
-    pub(crate) time_zone: Option<String>,
-}
-
 /// `/_edge/tenant_info` of a Cloud site.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

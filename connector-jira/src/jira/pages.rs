@@ -57,7 +57,7 @@ pub(super) fn load(
 ) -> BoxStream<'static, Result<CheckpointedBatch<JiraCheckpoint>>> {
     let fields = search_fields(&options);
     async_stream::try_stream! {
-        let jql = client.jql(window).await?;
+        let jql = client.jql(window);
         let query = hash128(&jql);
         if let Some(start) = from.cursor_for(&query, window) {
             // The next search page does not depend on this one's conversion: fetch it meanwhile.
@@ -82,7 +82,7 @@ pub(super) fn list_ids(
     ctx: SyncContext,
 ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
     async_stream::try_stream! {
-        let jql = client.jql(None).await?;
+        let jql = client.jql(None);
         let fields = vec!["labels", "attachment"];
         let mut pages = read_ahead(search_pages(&client, jql, Cursor::Start, fields));
         let skip = client.config().labels_to_skip.as_slice();
