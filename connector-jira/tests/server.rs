@@ -246,3 +246,47 @@ async fn adf_issue_snapshot() {
         ".content.text" => "[see adf_issue]",
     });
 }
+
+/// Wiki markup as Jira Server stores it (Atlassian's "Text Formatting Notation Help"): a
+/// one-line `{quote}`, the `{info}`/`{note}`/`{warning}`/`{tip}` panels with and without a
+/// title, and backslash escapes (`\*` is a literal star, `\\` a line break).
+#[tokio::test]
+async fn wiki_quotes_panels_and_escapes() {
+    let mut issue = common::issue(5, "2026-01-15T10:00:00.000+0000", false);
+    issue["fields"]["description"] = json!(
+        "{quote}Short one-liner.{quote}\r\n\
+         After the quote.\r\n\
+         \r\n\
+         {info:title=Heads up}Maintenance on *Sunday*.{info}\r\n\
+         {note}\r\n\
+         Back up first.\r\n\
+         {note}\r\n\
+         {warning}Do not restart.{warning}\r\n\
+         {tip:title=Shortcut|icon=false}\r\n\
+         Press \\*g\\* then \\*i\\*.\r\n\
+         {tip}\r\n\
+         {panel:title=Release|borderStyle=dashed}Ships on Friday.{panel}\r\n\
+         Literal \\*stars\\* and \\_under\\_ and a break\\\\here."
+    );
+    let (server, _) = common::server_mock(vec![issue], 10).await;
+    let c = common::connector(common::server_config(&server.uri(), json!({})));
+    let doc = load(&c).await.documents.remove(0);
+    let text = doc.content.as_text().unwrap();
+    let description = text
+        .split("## Description\n\n")
+        .nth(1)
+        .unwrap()
+        .trim_end()
+        .to_owned();
+    assert_eq!(
+        description,
+        "> Short one-liner.\n\n\
+         After the quote.\n\n\
+         > **Info: Heads up**\n>\n> Maintenance on **Sunday**.\n\n\
+         > **Note:** Back up first.\n\n\
+         > **Warning:** Do not restart.\n\n\
+         > **Tip: Shortcut**\n>\n> Press \\*g\\* then \\*i\\*.\n\n\
+         > **Release**\n>\n> Ships on Friday.\n\n\
+         Literal \\*stars\\* and \\_under\\_ and a break  \nhere."
+    );
+}

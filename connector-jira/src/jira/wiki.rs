@@ -1,10 +1,14 @@
 //! Jira wiki markup (Server/Data Center, REST v2) → Markdown.
 //!
-//! Block level: `h1.`–`h6.`, `bq.`, `{quote}`, `{panel}`, `{code[:lang]}`, `{noformat}`, `*`/`#`
-//! lists (nested, mixed), `||header||` and `|cell|` tables, `----`; lines of one paragraph are
-//! kept apart by line breaks, as Jira shows them. Inline: `*bold*`, `_italic_`, `-strike-`,
-//! `+inserted+`, `{{monospace}}`, `[text|url]`, `[url]`, `[~user]`, `!image!`, `{color}`
-//! (dropped). Anything else passes through as text, escaped by core's Markdown writer.
+//! Block level: `h1.`–`h6.`, `bq.`, `{code[:lang]}`, `{noformat}`, `*`/`#` lists (nested,
+//! mixed), `||header||` and `|cell|` tables, `----`; lines of one paragraph are kept apart by
+//! line breaks, as Jira shows them. Containers, opened and closed by the same tag anywhere on a
+//! line (`{quote}one line{quote}` too), nested: `{quote}`, `{panel[:title=…]}` and the
+//! admonitions `{info}`, `{note}`, `{warning}`, `{tip}` (with an optional `:title=…`), which
+//! become block quotes led by their kind, as ADF panels do. Inline: `*bold*`, `_italic_`,
+//! `-strike-`, `+inserted+`, `{{monospace}}`, `[text|url]`, `[url]`, `[~user]`, `!image!`,
+//! `{color}` (dropped), `\X` (a literal `X`) and `\\` (a line break). Anything else passes
+//! through as text, escaped by core's Markdown writer.
 
 use connector_core::text::markdown::{self, Block, Inline, List, ListItem, Table};
 
@@ -13,12 +17,87 @@ pub(crate) fn to_markdown(src: &str) -> String {
     markdown::render(&parse(src))
 }
 
+/// A wiki macro that holds blocks and is closed by its own tag: `{quote}…{quote}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Container {
+    Quote,
+    Panel,
+    Info,
+    Note,
+    Warning,
+    Tip,
+}
+
+impl Container {
+    const ALL: [Self; 6] = [
+        Self::Quote,
+        Self::Panel,
+        Self::Info,
+        Self::Note,
+        Self::Warning,
+        Self::Tip,
+    ];
+
+    fn tag(self) -> &'static str {
+        match self {
+            Self::Quote => "quote",
+            Self::Panel => "panel",
+            Self::Info => "info",
+            Self::Note => "note",
+            Self::Warning => "warning",
+            Self::Tip => "tip",
+        }
+    }
+
+    /// What an admonition is called in front of its text, as the ADF panels are.
+    fn label(self) -> Option<&'static str> {
+        match self {
+            Self::Quote | Self::Panel => None,
+            Self::Info => Some("Info:"),
+            Self::Note => Some("Note:"),
+            Self::Warning => Some("Warning:"),
+            Self::Tip => Some("Tip:"),
+        }
+    }
+
+    /// The container's blocks as one block quote: a panel's title leads in bold; an
+    /// admonition's kind (and title) leads too, in the first paragraph when it has no title.
+    fn into_block(self, title: Option<String>, mut blocks: Vec<Block>) -> Block {
+        let heading = match (self.label(), title) {
+            (Some(label), Some(title)) => Some(format!("{label} {title}")),
+            (None, Some(title)) => Some(title),
+            (Some(label), None) => {
+                let label = Inline::strong(vec![Inline::text(label)]);
+                match blocks.first_mut() {
+                    Some(Block::Paragraph(first)) => {
+                        first.splice(0..0, [label, Inline::text(" ")]);
+                    }
+                    _ => blocks.insert(0, Block::paragraph(vec![label])),
+                }
+                None
+            }
+            (None, None) => None,
+        };
+        if let Some(heading) = heading {
+            blocks.insert(0, Block::paragraph(vec![Inline::strong(inline(&heading))]));
+        }
+        Block::quote(blocks)
+    }
+}
+
+/// An open container and what it holds so far.
+struct Open {
+    kind: Container,
+    title: Option<String>,
+    blocks: Vec<Block>,
+}
+
 /// The blocks of a wiki text, as they are built line by line.
 #[derive(Default)]
 struct Builder {
     out: Vec<Block>,
-    /// The blocks of an open `{quote}` or `{panel}`.
-    quote: Option<Vec<Block>>,
+    /// The open containers, outermost first.
+    open: Vec<Open>,
     /// The lines of the open paragraph.
     paragraph: Vec<Inline>,
     /// The open lists, outermost first: whether ordered, and the items so far.
@@ -27,10 +106,10 @@ struct Builder {
 }
 
 impl Builder {
-    /// Where a finished block goes: the open quote, or the document.
+    /// Where a finished block goes: the innermost open container, or the document.
     fn push(&mut self, block: Block) {
-        match &mut self.quote {
-            Some(quote) => quote.push(block),
+        match self.open.last_mut() {
+            Some(open) => open.blocks.push(block),
             None => self.out.push(block),
         }
     }
@@ -127,25 +206,58 @@ impl Builder {
         }
     }
 
-    /// `{quote}` and `{panel}` open and close the same way.
-    fn toggle_quote(&mut self, title: Option<String>) {
+    /// A container tag: closes the innermost open container of its kind (and any opened
+    /// inside it and left open), or opens one. A tag with parameters always opens.
+    fn container(&mut self, kind: Container, params: Option<&str>) {
         self.end_all();
-        match self.quote.take() {
-            Some(blocks) => self.out.push(Block::quote(blocks)),
-            None => {
-                let mut blocks = Vec::new();
-                if let Some(title) = title {
-                    blocks.push(Block::paragraph(vec![Inline::strong(inline(&title))]));
+        let open_at = params
+            .is_none()
+            .then(|| self.open.iter().rposition(|o| o.kind == kind))
+            .flatten();
+        match open_at {
+            Some(at) => {
+                while self.open.len() > at {
+                    self.close_innermost();
                 }
-                self.quote = Some(blocks);
             }
+            None => self.open.push(Open {
+                kind,
+                title: params.and_then(title_param),
+                blocks: Vec::new(),
+            }),
+        }
+    }
+
+    fn close_innermost(&mut self) {
+        if let Some(open) = self.open.pop() {
+            let block = open.kind.into_block(open.title, open.blocks);
+            self.push(block);
+        }
+    }
+
+    /// One line (or the part of one between container tags) that is not preformatted.
+    fn text(&mut self, trimmed: &str) {
+        if trimmed.is_empty() {
+            self.end_all();
+        } else if let Some((level, text)) = heading(trimmed) {
+            self.block(Block::heading(level as u8, inline(text)));
+        } else if let Some(text) = trimmed.strip_prefix("bq. ") {
+            self.block(Block::quote(vec![Block::paragraph(inline(text))]));
+        } else if trimmed.chars().all(|c| c == '-') && trimmed.len() >= 4 {
+            self.block(Block::Rule);
+        } else if let Some((markers, text)) = list_item(trimmed) {
+            self.list_item(markers, text);
+        } else if trimmed.starts_with('|') {
+            self.table_row(trimmed);
+        } else {
+            self.line(trimmed);
         }
     }
 
     fn finish(mut self) -> Vec<Block> {
         self.end_all();
-        if let Some(blocks) = self.quote.take() {
-            self.out.push(Block::quote(blocks));
+        while !self.open.is_empty() {
+            self.close_innermost();
         }
         self.out
     }
@@ -186,41 +298,22 @@ fn parse(src: &str) -> Vec<Block> {
             b.block(Block::code(Some(&lang), code.join("\n")));
             continue;
         }
-        if trimmed.starts_with("{quote}")
-            || (trimmed.starts_with("{panel") && trimmed.ends_with('}'))
-        {
-            let opening = b.quote.is_none();
-            let title = if opening { panel_title(trimmed) } else { None };
-            b.toggle_quote(title);
-            let rest = trimmed.strip_prefix("{quote}").unwrap_or("").trim();
-            if !rest.is_empty() {
-                b.line(rest);
-            }
-            continue;
-        }
-        if let Some(text) = trimmed.strip_suffix("{quote}") {
-            if !text.trim().is_empty() {
-                b.line(text.trim());
-            }
-            if b.quote.is_some() {
-                b.toggle_quote(None);
-            }
-            continue;
-        }
         if trimmed.is_empty() {
             b.end_all();
-        } else if let Some((level, text)) = heading(trimmed) {
-            b.block(Block::heading(level as u8, inline(text)));
-        } else if let Some(text) = trimmed.strip_prefix("bq. ") {
-            b.block(Block::quote(vec![Block::paragraph(inline(text))]));
-        } else if trimmed.chars().all(|c| c == '-') && trimmed.len() >= 4 {
-            b.block(Block::Rule);
-        } else if let Some((markers, text)) = list_item(trimmed) {
-            b.list_item(markers, text);
-        } else if trimmed.starts_with('|') {
-            b.table_row(trimmed);
-        } else {
-            b.line(trimmed);
+            continue;
+        }
+        // Text between container tags: `{quote}one line{quote}`, `text{note}`.
+        let mut rest = trimmed;
+        while let Some((at, kind, params, len)) = next_container_tag(rest) {
+            let before = rest[..at].trim();
+            if !before.is_empty() {
+                b.text(before);
+            }
+            b.container(kind, params);
+            rest = rest[at + len..].trim_start();
+        }
+        if !rest.is_empty() {
+            b.text(rest);
         }
     }
     b.finish()
@@ -255,12 +348,39 @@ fn preformatted_open(line: &str) -> Option<(&'static str, String, &str)> {
     Some((tag, lang, &rest[end + 1..]))
 }
 
-fn panel_title(line: &str) -> Option<String> {
-    let params = line.strip_prefix("{panel:")?.strip_suffix('}')?;
+/// The first container tag in `line`: where it starts, its kind, its parameters (after `:`)
+/// and its length. `{{quote}}` is monospace, not a tag.
+fn next_container_tag(line: &str) -> Option<(usize, Container, Option<&str>, usize)> {
+    let mut from = 0;
+    while let Some(offset) = line[from..].find('{') {
+        let at = from + offset;
+        from = at + 1;
+        if line[..at].ends_with('{') {
+            continue;
+        }
+        let inside = &line[at + 1..];
+        let Some(end) = inside.find('}') else {
+            return None;
+        };
+        let body = &inside[..end];
+        let (name, params) = match body.split_once(':') {
+            Some((name, params)) => (name, Some(params)),
+            None => (body, None),
+        };
+        if let Some(kind) = Container::ALL.into_iter().find(|k| k.tag() == name) {
+            return Some((at, kind, params, end + 2));
+        }
+    }
+    None
+}
+
+/// `title=…` of a macro's `|`-separated parameters.
+fn title_param(params: &str) -> Option<String> {
     params
         .split('|')
-        .find_map(|p| p.strip_prefix("title="))
-        .map(str::to_owned)
+        .find_map(|p| p.trim().strip_prefix("title="))
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
 }
 
 fn heading(line: &str) -> Option<(usize, &str)> {
@@ -337,6 +457,23 @@ fn inline(text: &str) -> Vec<Inline> {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
+        // `\\` is a line break; `\X` is a literal `X` where `X` would be markup.
+        if c == '\\' {
+            match chars.get(i + 1) {
+                Some('\\') => {
+                    flush(&mut plain, &mut out);
+                    out.push(Inline::LineBreak);
+                    i += 2;
+                    continue;
+                }
+                Some(&next) if is_markup(next) => {
+                    plain.push(next);
+                    i += 2;
+                    continue;
+                }
+                _ => {}
+            }
+        }
         // {{monospace}}
         if c == '{'
             && chars.get(i + 1) == Some(&'{')
@@ -408,6 +545,14 @@ fn inline(text: &str) -> Vec<Inline> {
     out
 }
 
+/// The characters a backslash makes literal.
+fn is_markup(c: char) -> bool {
+    matches!(
+        c,
+        '*' | '_' | '-' | '+' | '^' | '~' | '?' | '{' | '}' | '[' | ']' | '|' | '!' | '#'
+    )
+}
+
 fn find_seq(chars: &[char], from: usize, seq: &[char]) -> Option<usize> {
     (from..chars.len().saturating_sub(seq.len() - 1)).find(|&j| chars[j..].starts_with(seq))
 }
@@ -426,6 +571,7 @@ fn emphasis_end(chars: &[char], i: usize) -> Option<usize> {
     (i + 2..chars.len()).find(|&j| {
         chars[j] == c
             && !chars[j - 1].is_whitespace()
+            && chars[j - 1] != '\\'
             && chars.get(j + 1).is_none_or(|a| !a.is_alphanumeric())
     })
 }
@@ -500,6 +646,36 @@ mod tests {
     }
 
     #[test]
+    fn containers_anywhere_on_a_line_and_nested() {
+        assert_eq!(
+            to_markdown("before {quote}inside{quote} after\nnext"),
+            "before\n\n> inside\n\nafter  \nnext"
+        );
+        // A note inside a panel; the panel's close also closes what it left open.
+        assert_eq!(
+            to_markdown("{panel}\n{note}careful\n{panel}\nout"),
+            "> > **Note:** careful\n\nout"
+        );
+        // Monospace that names a macro is monospace.
+        assert_eq!(to_markdown("use {{quote}} here"), "use `quote` here");
+        // An unclosed container holds the rest, as Jira shows it.
+        assert_eq!(
+            to_markdown("{warning}\nmind the gap"),
+            "> **Warning:** mind the gap"
+        );
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(md("\\*x\\*"), "\\*x\\*");
+        // (A star between spaces needs no escape in Markdown.)
+        assert_eq!(md("*bold \\* star*"), "**bold * star**");
+        assert_eq!(md("a\\\\b"), "a  \nb");
+        // A backslash before anything else is a backslash.
+        assert_eq!(md("C:\\temp"), "C:\\temp");
+    }
+
+    #[test]
     fn never_panics_on_odd_input() {
         for s in [
             "*",
@@ -528,6 +704,13 @@ mod tests {
             "{panel:title=x}",
             "## deep first",
             "#*#*#* mixed",
+            "{info",
+            "{info:",
+            "{note:title=}",
+            "{tip}{tip}{tip}",
+            "\\",
+            "\\\\",
+            "{quote}{panel}{quote}",
         ] {
             let _ = to_markdown(s);
             let _ = inline(s);
