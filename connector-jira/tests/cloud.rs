@@ -538,3 +538,55 @@ async fn scoped_tokens_go_through_the_gateway() {
     // Ids stay on the site, whatever the API root.
     assert_eq!(all.documents[0].id, format!("{}/browse/ENG-1", site.uri()));
 }
+
+/// ADF `media` nodes name Media Services files (`attrs.id`, a UUID); Jira gives each
+/// attachment's file id as `mediaApiFileId` (Atlassian's `AttachmentMetadata`). A node
+/// without `alt` is shown by the attachment's file name, never by the UUID.
+#[tokio::test]
+async fn media_without_alt_is_named_by_its_attachment() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let mut issue = common::issue(9, "2026-01-15T10:00:00.000+0000", true);
+    issue["fields"]["attachment"] = json!([{
+        "self": format!("{uri}/rest/api/3/attachment/10044"), "id": "10044",
+        "filename": "trace-2026-01-15.png", "size": 2048, "mimeType": "image/png",
+        "created": "2026-01-14T08:00:00.000+0000",
+        "mediaApiFileId": "6e7c7f2c-1a9b-4c3d-9e8f-0a1b2c3d4e5f",
+        "content": format!("{uri}/rest/api/3/attachment/content/10044"),
+        "thumbnail": format!("{uri}/rest/api/3/attachment/thumbnail/10044")
+    }]);
+    let media = |id: &str| {
+        json!({"type": "mediaSingle", "attrs": {"layout": "center"}, "content": [
+            {"type": "media", "attrs": {"id": id, "type": "file", "collection": "", "width": 640, "height": 480}}
+        ]})
+    };
+    issue["fields"]["description"] = json!({"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": "The trace:"}]},
+        media("6e7c7f2c-1a9b-4c3d-9e8f-0a1b2c3d4e5f"),
+        media("99999999-0000-4000-8000-000000000000"),
+        {"type": "paragraph", "content": [
+            {"type": "text", "text": "inline "},
+            {"type": "mediaInline", "attrs": {"id": "6e7c7f2c-1a9b-4c3d-9e8f-0a1b2c3d4e5f", "type": "file", "collection": ""}}
+        ]}
+    ]});
+    let search = common::CloudSearch {
+        issues: Arc::new(std::sync::Mutex::new(vec![issue])),
+        per_page: 10,
+        bodies: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(search)
+        .mount(&server)
+        .await;
+    let all =
+        collect(common::connector(common::cloud_config(&uri, json!({}))).load(SyncContext::new()))
+            .await
+            .unwrap();
+    let text = all.documents[0].content.as_text().unwrap();
+    assert!(
+        text.contains("The trace:\n\n[attachment: trace-2026-01-15.png]\n\n[attachment]\n\ninline [attachment: trace-2026-01-15.png]"),
+        "{text}"
+    );
+    assert!(!text.contains("6e7c7f2c"), "{text}");
+}

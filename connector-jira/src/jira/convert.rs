@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::SOURCE;
+use super::adf::{self, MediaNames};
 use super::model::{Attachment, Comment, Issue};
-use super::{adf, wiki};
+use super::wiki;
 
 /// The id of an issue's document: its browse URL.
 pub(crate) fn issue_id(site: &str, key: &str) -> String {
@@ -32,13 +33,27 @@ pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
-/// A rich-text body: ADF (an object, Cloud) or wiki markup (a string, Server).
-pub(crate) fn rich_text(body: Option<&Value>) -> String {
+/// A rich-text body: ADF (an object, Cloud) or wiki markup (a string, Server). `media` names
+/// the files ADF media nodes show.
+pub(crate) fn rich_text(body: Option<&Value>, media: &MediaNames) -> String {
     match body {
         Some(Value::String(s)) => wiki::to_markdown(s),
-        Some(v @ Value::Object(_)) => adf::to_markdown(v),
+        Some(v @ Value::Object(_)) => adf::to_markdown(v, media),
         _ => String::new(),
     }
+}
+
+/// The file names of `issue`'s attachments by their Media Services id, for ADF media nodes.
+pub(crate) fn media_names(issue: &Issue) -> MediaNames {
+    issue
+        .fields
+        .attachment
+        .iter()
+        .filter_map(|a| {
+            let id = a.media_api_file_id.as_deref()?.trim();
+            (!id.is_empty()).then(|| (id.to_owned(), a.filename.clone()))
+        })
+        .collect()
 }
 
 /// What shapes an issue's document besides the issue.
@@ -172,7 +187,8 @@ pub(crate) fn issue_document(
     text.push_str("---\n\n");
     let _ = writeln!(text, "# {}: {summary}", issue.key);
 
-    let description = rich_text(f.description.as_ref());
+    let media = media_names(issue);
+    let description = rich_text(f.description.as_ref(), &media);
     if !description.is_empty() {
         let _ = write!(text, "\n## Description\n\n{description}\n");
     }
@@ -188,7 +204,7 @@ pub(crate) fn issue_document(
                     .and_then(|a| a.shown())
                     .unwrap_or("Unknown");
                 let when = c.created.as_deref().map(time_text).unwrap_or_default();
-                let body = rich_text(c.body.as_ref());
+                let body = rich_text(c.body.as_ref(), &media);
                 let _ = write!(text, "\n### {author} ({when})\n\n{body}\n");
             }
         }

@@ -162,6 +162,10 @@ pub(crate) struct Attachment {
     /// The download URL.
     #[serde(default)]
     pub(crate) content: Option<String>,
+    /// The file's id in Atlassian's Media Services: what ADF `media` nodes name (Cloud, where
+    /// Jira gives it).
+    #[serde(default)]
+    pub(crate) media_api_file_id: Option<String>,
     #[serde(default)]
     pub(crate) created: Option<String>,
     #[serde(default)]
