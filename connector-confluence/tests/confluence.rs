@@ -307,7 +307,7 @@ async fn incremental_window_at_minute_boundaries() {
         titles(&poll(c.as_ref(), w).await),
         set(&["at start", "inside"])
     );
-    // The query is widened by a minute each way, in the site's zone (UTC here).
+    // The query starts a minute early, in the API user's zone (UTC here), and has no end.
     let search = fake
         .requests()
         .await
@@ -326,11 +326,8 @@ async fn incremental_window_at_minute_boundaries() {
         cql.contains(r#"lastmodified >= "2026-03-02 09:59""#),
         "{cql}"
     );
-    assert!(
-        cql.contains(r#"lastmodified <= "2026-03-02 10:02""#),
-        "{cql}"
-    );
-    assert_eq!(fake.count("/settings/systemInfo").await, 1);
+    assert!(!cql.contains("lastmodified <="), "{cql}");
+    assert_eq!(fake.count("/user/current").await, 1);
 
     // An edited page is picked up again, with a new fingerprint.
     let first = poll(c.as_ref(), TimeWindow::new(at(0), at(100)).unwrap()).await;
@@ -347,6 +344,77 @@ async fn incremental_window_at_minute_boundaries() {
     assert_eq!(new.id, old.id);
     assert_ne!(new.fingerprint, old.fingerprint);
     assert_eq!(new.content.as_text(), Some("edited"));
+}
+
+/// CQL reads dates in the zone of the user who searches, not in the site's default zone
+/// (Atlassian's CQL field reference: "relative to your configured time zone"). A site on UTC
+/// whose API user is in New York (UTC−5 in March) reads `10:00` as 15:00 UTC: a window start
+/// written in the site's zone would leave out every edit of the first five hours.
+#[tokio::test]
+async fn cql_dates_are_written_in_the_api_users_zone() {
+    let fake = Fake::start(true).await;
+    fake.state.lock().unwrap().user_zone = Some(("America/New_York".into(), -5));
+    fake.add(FakePage::new(1, "ENG", "edited", "<p>a</p>", at(90)));
+    fake.add(FakePage::new(2, "ENG", "older", "<p>a</p>", at(0)));
+    let c = build(fake.config(json!({})));
+    let docs = poll(c.as_ref(), TimeWindow::new(at(60), at(120)).unwrap()).await;
+    assert_eq!(titles(&docs), set(&["edited"]));
+    let search = fake
+        .requests()
+        .await
+        .into_iter()
+        .find(|r| r.url.path().ends_with("/search"))
+        .unwrap();
+    let cql: String = search
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "cql")
+        .unwrap()
+        .1
+        .into_owned();
+    // 10:00 UTC is 05:00 in New York; a minute earlier.
+    assert!(
+        cql.contains(r#"lastmodified >= "2026-03-02 04:59""#),
+        "{cql}"
+    );
+    assert_eq!(fake.count("/user/current").await, 1);
+    assert_eq!(fake.count("/settings/systemInfo").await, 0);
+
+    // A user whose zone is hidden: the start moves 14 hours earlier, the filter stays exact.
+    let hidden = Fake::start(true).await;
+    hidden.state.lock().unwrap().user_zone = None;
+    hidden.add(FakePage::new(1, "ENG", "edited", "<p>a</p>", at(90)));
+    hidden.add(FakePage::new(2, "ENG", "older", "<p>a</p>", at(0)));
+    let docs = poll(
+        build(hidden.config(json!({}))).as_ref(),
+        TimeWindow::new(at(60), at(120)).unwrap(),
+    )
+    .await;
+    assert_eq!(titles(&docs), set(&["edited"]));
+}
+
+/// Server/Data Center pages search results by offset. With an upper bound on the window, a
+/// page edited while the sync reads leaves the result set and every later result moves back
+/// by one: the next offset then skips a page that was never edited, and no later run sees it.
+#[tokio::test]
+async fn a_page_edited_mid_sync_does_not_make_offset_paging_skip_another() {
+    let fake = Fake::start(false).await;
+    fake.state.lock().unwrap().max_limit = 2;
+    for i in 1..=4u64 {
+        fake.add(FakePage::new(
+            i,
+            "ENG",
+            &format!("P{i}"),
+            "<p>x</p>",
+            at(60 + i as i64),
+        ));
+    }
+    // While the sync reads the first page of results, P1 is edited again (after the window).
+    fake.state.lock().unwrap().edit_after_first_page = Some((1, at(200)));
+    let c = build(fake.config(json!({})));
+    let docs = poll(c.as_ref(), TimeWindow::new(at(60), at(120)).unwrap()).await;
+    // P1 came with the first page (its new version comes in the next run); P3 is not skipped.
+    assert_eq!(titles(&docs), set(&["P1", "P2", "P3", "P4"]));
 }
 
 #[tokio::test]

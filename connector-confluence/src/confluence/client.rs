@@ -19,7 +19,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::{ConfluenceConfig, IndexMode, gateway_base, is_cloud_id};
-use super::model::{Content, Paged, SystemInfo, TenantInfo, User};
+use super::model::{Content, CurrentUser, Paged, TenantInfo, User};
 use super::storage::{PageRef, UserRef};
 
 /// The field a 401 or 403 tells the user to fix.
@@ -237,10 +237,6 @@ impl Client {
         &self.site.web
     }
 
-    pub(crate) fn is_cloud(&self) -> bool {
-        self.site.is_cloud
-    }
-
     /// The base API paths hang off: the site, or the gateway. For a scoped token without
     /// `cloud_id`, the site's cloud id is asked for once (by whichever request comes first)
     /// and kept for the connector's life.
@@ -454,18 +450,20 @@ impl Client {
             .into_body())
     }
 
-    /// The zone CQL dates are read in: `timezone_offset` when configured, else Cloud's default
-    /// time zone (a named zone with its daylight saving rules, or a fixed offset), else
-    /// unknown, and queries are widened by 14 hours each way.
+    /// The zone CQL dates are read in: `timezone_offset` when configured, else the API user's
+    /// own zone (`/rest/api/user/current` → `timeZone`; CQL reads dates in the zone of the
+    /// user who searches, not in the site's default zone), else unknown, and queries are
+    /// widened by 14 hours each way.
     pub(crate) async fn cql_zone(&self, timezone_offset: Option<f64>) -> Result<Zone> {
         if let Some(hours) = timezone_offset {
             // Validated to lie within ±14 h.
             return Ok(Zone::from_offset_hours(hours).unwrap_or(Zone::unknown()));
         }
-        if !self.is_cloud() {
-            return Ok(Zone::unknown());
-        }
-        let Some(name) = self.default_time_zone().await? else {
+        let Some(name) = self.user_time_zone().await? else {
+            tracing::debug!(
+                connector = SOURCE,
+                "the API user's time zone is not reported; widening incremental queries by 14 hours"
+            );
             return Ok(Zone::unknown());
         };
         Ok(Zone::named(&name).unwrap_or_else(|| {
@@ -478,11 +476,11 @@ impl Client {
         }))
     }
 
-    /// Cloud's default time zone (`/rest/api/settings/systemInfo`), if it says.
-    async fn default_time_zone(&self) -> Result<Option<String>> {
-        let url = self.api_url("/rest/api/settings/systemInfo").await?;
-        match self.get_json::<SystemInfo>(url).await {
-            Ok(info) => Ok(info.default_time_zone),
+    /// The API user's time zone (`/rest/api/user/current`), if it is reported.
+    async fn user_time_zone(&self) -> Result<Option<String>> {
+        let url = self.api_url("/rest/api/user/current").await?;
+        match self.get_json::<CurrentUser>(url).await {
+            Ok(user) => Ok(user.time_zone.filter(|z| !z.trim().is_empty())),
             Err(e) if soft(&e) => Ok(None),
             Err(e) => Err(e),
         }

@@ -165,10 +165,11 @@ pub struct ConfluenceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_gateway: Option<Url>,
     /// The offset of the time zone CQL dates are read in, in hours (RAGFlow's
-    /// `CONFLUENCE_TIMEZONE_OFFSET`). When unset, Cloud's `systemInfo` is asked (a named zone
-    /// such as `Europe/Berlin` is read with its daylight saving rules); if the zone is still
-    /// unknown, incremental queries are widened by 14 hours each way (and still filtered
-    /// exactly).
+    /// `CONFLUENCE_TIMEZONE_OFFSET`): the zone of the user the credentials belong to, which
+    /// CQL reads dates in (not the site's default zone). When unset, the user's zone is asked
+    /// (`/rest/api/user/current` → `timeZone`; a named zone such as `Europe/Berlin` is read
+    /// with its daylight saving rules); if the zone is still unknown, incremental queries
+    /// start 14 hours earlier (and are still filtered exactly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone_offset: Option<f64>,
 }

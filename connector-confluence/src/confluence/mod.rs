@@ -20,9 +20,10 @@
 //!   `author`, `version`, `type` and `content_id`; owners are the creator and the last editor.
 //!   Attachments carry `parent_id` = the page's id.
 //! - **Incremental polls**: CQL's `lastmodified` has minute precision and reads dates in the
-//!   site's time zone, so the query is widened by a minute on each side (by 14 hours when the
-//!   zone is unknown) and results are filtered exactly on `version.when` within the half-open
-//!   window.
+//!   API user's time zone (`timezone_offset`, else `/rest/api/user/current`), so the query
+//!   starts a minute early (14 hours when the zone is unknown), has no upper bound (so that
+//!   offset paging never skips a page edited meanwhile), and results are filtered exactly on
+//!   `version.when` within the half-open window.
 //! - **Fingerprints** come from the page version and the ids and versions of its comments (an
 //!   attachment's from its version and size): unchanged pages are not rendered and unchanged
 //!   attachments are not downloaded; both are reported as unchanged.

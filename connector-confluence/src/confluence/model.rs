@@ -191,11 +191,12 @@ pub(crate) struct Extensions {
     pub(crate) media_type: Option<String>,
 }
 
-/// `GET /rest/api/settings/systemInfo` (Cloud).
+/// `GET /rest/api/user/current`: the API user, whose time zone CQL reads dates in (Cloud
+/// reports it unless the user's privacy settings hide it).
 #[derive(Debug, Deserialize)]
-pub(crate) struct SystemInfo {
-    #[serde(default, rename = "defaultTimeZone")]
-    pub(crate) default_time_zone: Option<String>,
+pub(crate) struct CurrentUser {
+    #[serde(default, rename = "timeZone")]
+    pub(crate) time_zone: Option<String>,
 }
 
 /// `GET {site}/_edge/tenant_info` (Cloud): the site's cloud id, for the API gateway.

@@ -81,6 +81,14 @@ pub struct State {
     /// The site's cloud id, served at `/_edge/tenant_info` (a Cloud site's public tenant
     /// info); `None` answers 404 there, as a Server/Data Center site does.
     pub cloud_id: Option<String>,
+    /// The API user's zone as `/rest/api/user/current` reports it (`timeZone`), and its offset
+    /// in hours, which CQL reads dates in (Cloud reports the zone; the fake Server does not).
+    pub user_zone: Option<(String, i64)>,
+    /// The site's default zone, as `/rest/api/settings/systemInfo` reports it (Cloud).
+    pub site_zone: String,
+    /// A page edited while a sync pages: after the first search page (`start` 0) is served,
+    /// the page with this id gets a new version at this time.
+    pub edit_after_first_page: Option<(u64, DateTime<Utc>)>,
 }
 
 #[derive(Clone)]
@@ -100,6 +108,8 @@ impl Fake {
         let state = Arc::new(Mutex::new(State {
             embedded_comments: 2,
             max_limit: 1000,
+            user_zone: cloud.then(|| ("UTC".to_owned(), 0)),
+            site_zone: "UTC".to_owned(),
             ..State::default()
         }));
         let fake = Self {
@@ -323,7 +333,8 @@ impl Responder {
                 return error(403, &format!("User is not permitted to view space {space}"));
             }
         }
-        let Some(filter) = Cql::parse(&cql) else {
+        let offset = state.user_zone.as_ref().map_or(0, |(_, hours)| *hours);
+        let Some(filter) = Cql::parse(&cql, offset) else {
             return error(400, &format!("Could not parse cql : {cql}"));
         };
         let mut hits: Vec<&FakePage> = state
@@ -363,6 +374,20 @@ impl Responder {
             "results": page, "start": start, "limit": limit, "size": size,
             "totalSize": total, "cqlQuery": cql, "searchDuration": 12, "_links": links,
         }))
+    }
+
+    /// Applies `edit_after_first_page` once the first page of a search was answered.
+    fn after_search(state: &mut State, req: &Request) {
+        let first = !req
+            .url
+            .query_pairs()
+            .any(|(k, v)| (k == "start" || k == "cursor") && v != "0");
+        if first && let Some((id, when)) = state.edit_after_first_page.take() {
+            if let Some(p) = state.pages.iter_mut().find(|p| p.id == id) {
+                p.version += 1;
+                p.when = when;
+            }
+        }
     }
 
     fn children(&self, state: &State, req: &Request, id: u64, kind: &str) -> ResponseTemplate {
@@ -412,7 +437,7 @@ fn ancestors<'a>(state: &'a State, page: &FakePage) -> Vec<&'a FakePage> {
 
 impl Respond for Responder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let state = self.0.0.lock().unwrap();
+        let mut state = self.0.0.lock().unwrap();
         if req.url.path() == "/_edge/tenant_info" {
             // Public: answered without credentials, at the site's root.
             return match &state.cloud_id {
@@ -453,7 +478,11 @@ impl Respond for Responder {
         let q: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match parts.as_slice() {
-            ["rest", "api", "content", "search"] => self.search(&state, req),
+            ["rest", "api", "content", "search"] => {
+                let answer = self.search(&state, req);
+                Self::after_search(&mut state, req);
+                answer
+            }
             ["rest", "api", "content", page, "child", "attachment", att, "download"] => {
                 // The download the gateway serves (Cloud's `_links.download` is not proxied).
                 let found = state
@@ -496,7 +525,18 @@ impl Respond for Responder {
                 }
             }
             ["rest", "api", "settings", "systemInfo"] if self.0.1 => ResponseTemplate::new(200)
-                .set_body_json(json!({"cloudId": "5f0a", "commitHash": "abc", "baseUrl": self.base(), "edition": "standard", "siteTitle": "Fake", "defaultLocale": "en_US", "defaultTimeZone": "UTC", "microsPerimeter": "commercial"})),
+                .set_body_json(json!({"cloudId": "5f0a", "commitHash": "abc", "baseUrl": self.base(), "edition": "standard", "siteTitle": "Fake", "defaultLocale": "en_US", "defaultTimeZone": state.site_zone, "microsPerimeter": "commercial"})),
+            ["rest", "api", "user", "current"] => {
+                let mut me = user_json("Sync Bot");
+                if let Some((zone, _)) = &state.user_zone {
+                    me["timeZone"] = json!(zone);
+                }
+                if !self.0.1 {
+                    // Data Center's user representation.
+                    me = json!({"type": "known", "username": "sync-bot", "userKey": "8a7f808a", "displayName": "Sync Bot"});
+                }
+                ResponseTemplate::new(200).set_body_json(me)
+            }
             ["rest", "api", "space"] => ResponseTemplate::new(200).set_body_json(json!({"results": [], "start": 0, "limit": 1, "size": 0, "_links": {"base": self.base()}})),
             ["rest", "api", "space", key] => {
                 if state.forbidden_spaces.iter().any(|s| s == key) {
@@ -553,14 +593,15 @@ fn number_after(cql: &str, key: &str) -> Option<u64> {
         .ok()
 }
 
-fn cql_time(s: &str) -> Option<DateTime<Utc>> {
+/// A CQL date, read in the API user's zone (`offset` hours east of UTC), as CQL reads it.
+fn cql_time(s: &str, offset: i64) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
         .ok()
-        .map(|t| t.and_utc())
+        .map(|t| t.and_utc() - Duration::hours(offset))
 }
 
 impl Cql {
-    fn parse(cql: &str) -> Option<Self> {
+    fn parse(cql: &str, offset: i64) -> Option<Self> {
         // Confluence refuses a field it does not know (400 "Could not parse cql").
         if (!cql.contains("type") && !cql.contains("id =")) || cql.contains("nosuchfield") {
             return None;
@@ -579,8 +620,8 @@ impl Cql {
             pages_only: cql.contains("type = page"),
             label: quoted_after(cql, "label =").map(str::to_owned),
             labels_not: labels_not.unwrap_or_default(),
-            from: quoted_after(cql, "lastmodified >=").and_then(cql_time),
-            to: quoted_after(cql, "lastmodified <=").and_then(cql_time),
+            from: quoted_after(cql, "lastmodified >=").and_then(|t| cql_time(t, offset)),
+            to: quoted_after(cql, "lastmodified <=").and_then(|t| cql_time(t, offset)),
         })
     }
 
