@@ -590,3 +590,85 @@ async fn media_without_alt_is_named_by_its_attachment() {
     );
     assert!(!text.contains("6e7c7f2c"), "{text}");
 }
+
+/// Cloud reports an attachment's `content` URL on the site host even when the API is reached
+/// through the gateway; a scoped token is refused there (401). The bytes come through the
+/// gateway's `/rest/api/3/attachment/content/{id}`, which answers 303 to the media store.
+#[tokio::test]
+async fn scoped_tokens_download_attachments_through_the_gateway() {
+    let site = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/_edge/tenant_info"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"cloudId": "0a1b2c3d-cloud"})),
+        )
+        .mount(&site)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/attachment/content/30001"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "code": 401, "message": "Unauthorized; scope does not match"
+        })))
+        .expect(0)
+        .mount(&site)
+        .await;
+    let media = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/file/5b1f7a2e-0c3d-4e5f-8a9b-0c1d2e3f4a5b/binary"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"scoped bytes".to_vec()))
+        .expect(1)
+        .mount(&media)
+        .await;
+    let gateway = MockServer::start().await;
+    let mut issue = common::issue(4, "2026-01-15T10:00:00.000+0000", true);
+    issue["fields"]["attachment"] = json!([{
+        "self": format!("{}/rest/api/3/attachment/30001", site.uri()), "id": "30001",
+        "filename": "notes.txt", "size": 12, "mimeType": "text/plain",
+        "created": "2026-01-14T08:00:00.000+0000",
+        "content": format!("{}/rest/api/3/attachment/content/30001", site.uri())
+    }]);
+    let search = common::CloudSearch {
+        issues: Arc::new(std::sync::Mutex::new(vec![issue])),
+        per_page: 10,
+        bodies: Arc::default(),
+    };
+    let api = "/ex/jira/0a1b2c3d-cloud/rest/api/3";
+    Mock::given(method("POST"))
+        .and(path(format!("{api}/search/jql")))
+        .respond_with(search)
+        .mount(&gateway)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{api}/attachment/content/30001")))
+        .respond_with(ResponseTemplate::new(303).insert_header(
+            "Location",
+            format!(
+                "{}/file/5b1f7a2e-0c3d-4e5f-8a9b-0c1d2e3f4a5b/binary?token=media-jwt&client=c1&name=notes.txt",
+                media.uri()
+            ),
+        ))
+        .expect(1)
+        .mount(&gateway)
+        .await;
+    let cfg = common::cloud_config(
+        &site.uri(),
+        json!({"scoped_token": true, "api_gateway_url": gateway.uri(), "include_attachments": true}),
+    );
+    let all = collect(common::connector(cfg).load(SyncContext::new()))
+        .await
+        .unwrap();
+    assert!(all.failures.is_empty(), "{:?}", all.failures);
+    let attachment = all
+        .documents
+        .iter()
+        .find(|d| d.title == "ENG-4: notes.txt")
+        .unwrap();
+    assert_eq!(attachment.content.as_bytes(), b"scoped bytes");
+    // The media store gets the redirect's token, never the API token.
+    let to_media = media.received_requests().await.unwrap();
+    assert!(
+        to_media
+            .iter()
+            .all(|r| !r.headers.contains_key("authorization"))
+    );
+}

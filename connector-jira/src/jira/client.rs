@@ -14,7 +14,7 @@ use url::Url;
 use super::SOURCE;
 use super::checkpoint::Cursor;
 use super::config::{DEFAULT_API_GATEWAY, JiraConfig};
-use super::model::{CommentPage, ErrorBody, SearchPage, TenantInfo};
+use super::model::{Attachment, CommentPage, ErrorBody, SearchPage, TenantInfo};
 
 /// Comments per `/issue/{key}/comment` request (the API's maximum).
 const COMMENT_PAGE: u32 = 100;
@@ -267,8 +267,20 @@ impl JiraClient {
     }
 
     /// An attachment's bytes, at most `cap` of them.
-    pub(crate) async fn download(&self, url: &str, cap: u64) -> Result<bytes::Bytes> {
-        let url = Url::parse(url).map_err(url_error)?;
+    ///
+    /// Cloud: `attachment/content/{id}` under the API root, not the attachment's `content`
+    /// URL, which Cloud gives on the site host even when the API is reached through the
+    /// gateway, where a scoped token is refused (401). The endpoint answers 303 to the media
+    /// store; core follows it without the credentials. Server/Data Center: the `content` URL
+    /// (`/secure/attachment/{id}/{name}`), as REST v2 has no content endpoint.
+    pub(crate) async fn download(&self, attachment: &Attachment, cap: u64) -> Result<bytes::Bytes> {
+        let url = if self.shared.cloud {
+            self.api(&format!("attachment/content/{}", encode(&attachment.id)))
+                .await?
+        } else {
+            let content = attachment.content.as_deref().unwrap_or_default();
+            Url::parse(content).map_err(url_error)?
+        };
         let resp = self.http.get(url).max_body_bytes(cap).send().await?;
         Ok(resp.into_body())
     }

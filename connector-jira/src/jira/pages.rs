@@ -286,9 +286,9 @@ async fn fetch(client: &JiraClient, options: &Options, item: Fetch) -> Result<Do
             Ok(convert::issue_document(&issue, &comments, updated, options))
         }
         Fetch::Attachment { issue, attachment } => {
-            // `Options::indexes` let only attachments with a URL through.
-            let url = attachment.content.as_deref().unwrap_or_default();
-            let data = client.download(url, options.attachment_limit).await?;
+            let data = client
+                .download(&attachment, options.attachment_limit)
+                .await?;
             Ok(convert::attachment_document(
                 &issue,
                 &attachment,
