@@ -417,6 +417,57 @@ async fn a_page_edited_mid_sync_does_not_make_offset_paging_skip_another() {
     assert_eq!(titles(&docs), set(&["P1", "P2", "P3", "P4"]));
 }
 
+/// `includeArchivedSpaces` is a parameter of Server/Data Center's content search; Cloud's
+/// content search has none (Atlassian's reference lists `cql`, `cqlcontext`, `cursor`,
+/// `limit`, `expand`) and leaves archived spaces out, so the schema says so and Cloud is not
+/// sent it. Without `include_archived` a result of an archived space is left out even when a
+/// server returns it.
+#[tokio::test]
+async fn archived_spaces_as_each_edition_searches_them() {
+    for cloud in [true, false] {
+        let fake = Fake::start(cloud).await;
+        fake.add(FakePage::new(1, "ENG", "Live", "<p>a</p>", at(1)));
+        fake.add(FakePage::new(2, "OLD", "Old", "<p>a</p>", at(2)));
+        fake.state.lock().unwrap().archived_spaces = vec!["OLD".into()];
+        let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
+        assert_eq!(titles(&docs), set(&["Live"]), "cloud={cloud}");
+        let (docs, _) = load(build(fake.config(json!({"include_archived": true}))).as_ref())
+            .await
+            .unwrap();
+        let want = if cloud {
+            set(&["Live"])
+        } else {
+            set(&["Live", "Old"])
+        };
+        assert_eq!(titles(&docs), want, "cloud={cloud}");
+        let asked = fake
+            .requests()
+            .await
+            .iter()
+            .filter(|r| {
+                r.url
+                    .query_pairs()
+                    .any(|(k, _)| k == "includeArchivedSpaces")
+            })
+            .count();
+        assert_eq!(asked > 0, !cloud, "cloud={cloud}");
+
+        // A server that returns archived content anyway: left out unless asked for.
+        fake.state.lock().unwrap().archived_always = true;
+        let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
+        if !cloud {
+            assert_eq!(titles(&docs), set(&["Live"]));
+        }
+    }
+    let mut registry = Registry::new();
+    connector_confluence::register(&mut registry);
+    let schema = registry.schema("confluence").unwrap();
+    let said = schema["properties"]["include_archived"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(said.contains("On Cloud it has no effect"), "{said}");
+}
+
 #[tokio::test]
 async fn attachments_as_documents_with_caps_before_download() {
     let fake = Fake::start(true).await;

@@ -141,7 +141,11 @@ pub struct ConfluenceConfig {
     /// Pages and blog posts with any of these labels are skipped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels_to_skip: Vec<String>,
-    /// Also index content of archived spaces (default false).
+    /// Also index content of archived spaces (default false). On Server/Data Center the
+    /// search is asked for it (`includeArchivedSpaces=true`). On Cloud it has no effect:
+    /// Cloud's content search takes no such parameter and leaves archived spaces out (and CQL
+    /// has no clause for a space's status). Without it, a result whose space is archived
+    /// (`space.status`) is left out whatever the search returned.
     #[serde(default)]
     pub include_archived: bool,
     /// Index the attachments of the pages taken as documents of their own (default true, as

@@ -100,6 +100,18 @@ pub(crate) struct Space {
     pub(crate) key: String,
     #[serde(default)]
     pub(crate) name: Option<String>,
+    /// `current` or `archived`.
+    #[serde(default)]
+    pub(crate) status: Option<String>,
+}
+
+impl Space {
+    /// Whether the space is archived.
+    pub(crate) fn archived(&self) -> bool {
+        self.status
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("archived"))
+    }
 }
 
 #[derive(Debug, Deserialize)]

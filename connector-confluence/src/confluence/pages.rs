@@ -26,7 +26,7 @@ use super::checkpoint::ConfluenceCheckpoint;
 use super::client::Client;
 use super::config::{ConfluenceConfig, IndexMode};
 use super::convert::{self, AttachmentRules, Lookups};
-use super::model::{Content, Paged};
+use super::model::{Content, Paged, Space};
 use super::storage::{self, Refs};
 
 /// Requests in flight at once for one result page: the comments and attachments beyond the
@@ -40,6 +40,8 @@ pub(super) struct Settings {
     selection: String,
     page_size: u32,
     include_archived: bool,
+    /// Cloud, whose content search takes no `includeArchivedSpaces`.
+    cloud: bool,
     attachments: Option<AttachmentRules>,
     timezone_offset: Option<f64>,
 }
@@ -51,6 +53,7 @@ impl Settings {
             selection: selection(config),
             page_size: config.page_size(),
             include_archived: config.include_archived,
+            cloud: config.is_cloud,
             attachments: config.include_attachments.then_some(AttachmentRules {
                 size_limit: config.attachment_size_limit.get(),
                 allow_images: config.allow_images,
@@ -88,7 +91,8 @@ impl Settings {
         if !expand.is_empty() {
             pairs.push(("expand", expand.to_owned()));
         }
-        if self.include_archived {
+        // Only Server/Data Center's content search reads it; Cloud's ignores it.
+        if self.include_archived && !self.cloud {
             pairs.push(("includeArchivedSpaces", "true".to_owned()));
         }
         let query = url::form_urlencoded::Serializer::new(String::new())
@@ -237,6 +241,7 @@ impl Item {
         web: &str,
         value: Value,
         window: Option<TimeWindow>,
+        include_archived: bool,
     ) -> std::result::Result<Option<Self>, Box<Failure>> {
         let raw = convert::raw_id(web, &value);
         let mut content = serde_json::from_value::<Content>(value).map_err(|e| {
@@ -250,6 +255,9 @@ impl Item {
         if let Some(w) = window
             && !content.when().is_some_and(|t| w.contains(t))
         {
+            return Ok(None);
+        }
+        if !include_archived && content.space.as_ref().is_some_and(Space::archived) {
             return Ok(None);
         }
         let Some(id) = convert::content_id(web, &content) else {
@@ -338,7 +346,7 @@ impl Run {
         let mut failures = Vec::new();
         let mut read = Vec::new();
         for value in page.results {
-            match Item::read(web, value, window) {
+            match Item::read(web, value, window, self.settings.include_archived) {
                 Ok(Some(item)) => read.push(item),
                 Ok(None) => {}
                 Err(failure) => failures.push(*failure),
@@ -513,6 +521,7 @@ mod tests {
             selection: "type in (page, blogpost)".into(),
             page_size: 50,
             include_archived: false,
+            cloud: true,
             attachments: None,
             timezone_offset: None,
         };

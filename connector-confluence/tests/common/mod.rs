@@ -86,6 +86,10 @@ pub struct State {
     pub user_zone: Option<(String, i64)>,
     /// The site's default zone, as `/rest/api/settings/systemInfo` reports it (Cloud).
     pub site_zone: String,
+    /// Archived spaces: Cloud's content search leaves them out; Server's includes them with
+    /// `includeArchivedSpaces=true` (or always, with `archived_always`).
+    pub archived_spaces: Vec<String>,
+    pub archived_always: bool,
     /// A page edited while a sync pages: after the first search page (`start` 0) is served,
     /// the page with this id gets a new version at this time.
     pub edit_after_first_page: Option<(u64, DateTime<Utc>)>,
@@ -270,7 +274,8 @@ impl Responder {
             .collect();
         let mut v = json!({
             "id": page.id.to_string(), "type": page.kind, "status": "current", "title": page.title,
-            "space": {"id": 98_000, "key": page.space, "name": format!("Space {}", page.space), "type": "global"},
+            "space": {"id": 98_000, "key": page.space, "name": format!("Space {}", page.space), "type": "global",
+                "status": if state.archived_spaces.contains(&page.space) { "archived" } else { "current" }},
             "history": {"latest": true, "createdBy": user_json("Ann Author"), "createdDate": iso(page.when)},
             "version": {"by": user_json("Ed Editor"), "when": iso(page.when), "number": page.version, "minorEdit": false},
             "ancestors": ancestors,
@@ -337,10 +342,14 @@ impl Responder {
         let Some(filter) = Cql::parse(&cql, offset) else {
             return error(400, &format!("Could not parse cql : {cql}"));
         };
+        let archived_too = !self.0.1
+            && (state.archived_always
+                || q.get("includeArchivedSpaces").is_some_and(|v| v == "true"));
         let mut hits: Vec<&FakePage> = state
             .pages
             .iter()
             .filter(|p| filter.matches(state, p))
+            .filter(|p| archived_too || !state.archived_spaces.contains(&p.space))
             .collect();
         hits.sort_by_key(|p| p.id);
         let total = hits.len();
