@@ -15,7 +15,7 @@ use connector_core::{
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
 use wiremock::Mock;
-use wiremock::matchers::{method, path_regex};
+use wiremock::matchers::{method, path_regex, query_param};
 
 fn build(cfg: serde_json::Value) -> Arc<dyn Connector> {
     let mut registry = Registry::new();
@@ -577,6 +577,49 @@ async fn server_error_then_success() {
     let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
     assert_eq!(docs.len(), 5);
     assert_eq!(fake.count("/content/search").await, 2);
+}
+
+/// Atlassian's search renders every expansion of every result in one response; a page of
+/// large bodies can time out at the gateway (504) however often it is asked. Then the same
+/// page is asked for with half the `limit`, and the walk goes on at that size.
+#[tokio::test]
+async fn a_search_page_that_keeps_timing_out_is_asked_for_in_smaller_pieces() {
+    for cloud in [true, false] {
+        let fake = Fake::start(cloud).await;
+        for i in 0..60u64 {
+            fake.add(FakePage::new(
+                1000 + i,
+                "BIG",
+                &format!("Page {i:02}"),
+                "<p>x</p>",
+                at(i as i64),
+            ));
+        }
+        Mock::given(method("GET"))
+            .and(path_regex("/content/search$"))
+            .and(query_param("limit", "50"))
+            .respond_with(error(504, "Gateway Timeout"))
+            .with_priority(1)
+            .mount(&fake.server)
+            .await;
+        let (docs, failures) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
+        assert!(failures.is_empty(), "{failures:?}");
+        assert_eq!(docs.len(), 60, "cloud={cloud}");
+        let limits: Vec<String> = fake
+            .requests()
+            .await
+            .iter()
+            .filter(|r| r.url.path().ends_with("/content/search"))
+            .filter_map(|r| {
+                r.url
+                    .query_pairs()
+                    .find(|(k, _)| k == "limit")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .filter(|l| l != "50")
+            .collect();
+        assert_eq!(limits, ["25", "25", "25"], "cloud={cloud}");
+    }
 }
 
 #[tokio::test]

@@ -294,14 +294,33 @@ impl Client {
 
     /// One page of a search (or any paged collection) at `cursor` (path and query relative to
     /// the API base), with the cursor of the page after it.
+    ///
+    /// A search whose expansions are too large to render in time fails with a 5xx or a
+    /// timeout however often it is retried; when the HTTP layer's retries are spent, the same
+    /// page is asked for again with half the `limit` (down to one result), as Onyx does,
+    /// rather than failing the run. The smaller `limit` stays in the cursors after it.
     pub(crate) async fn search_page(
         &self,
         cursor: String,
     ) -> Result<Page<Paged<serde_json::Value>, String>> {
-        let url = self.api_url(&cursor).await?;
-        let page: Paged<serde_json::Value> = self.get_json(url).await?;
-        let next = self.next_cursor(&cursor, &page);
-        Ok(Page::new(page, next))
+        let mut cursor = cursor;
+        loop {
+            let url = self.api_url(&cursor).await?;
+            match self.get_json::<Paged<serde_json::Value>>(url).await {
+                Ok(page) => {
+                    let next = self.next_cursor(&cursor, &page);
+                    return Ok(Page::new(page, next));
+                }
+                Err(e) if e.kind() == ErrorKind::Unavailable => {
+                    let Some((smaller, limit)) = halve_limit(&cursor) else {
+                        return Err(e);
+                    };
+                    tracing::warn!(connector = SOURCE, limit, error = %e, "the service keeps failing this page; asking for fewer results at once");
+                    cursor = smaller;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Every page of a search (or any paged collection) from `first` on, with the cursor after
@@ -652,6 +671,19 @@ pub(crate) fn set_param(path: &str, key: &str, value: &str) -> String {
     join(p, &pairs)
 }
 
+/// `path` with its `limit` halved, and the new limit; `None` when it has no `limit` above 1.
+fn halve_limit(path: &str) -> Option<(String, u64)> {
+    let (_, pairs) = split(path);
+    let limit: u64 = pairs
+        .iter()
+        .find(|(k, _)| k == "limit")
+        .and_then(|(_, v)| v.parse().ok())?;
+    (limit > 1).then(|| {
+        let half = limit / 2;
+        (set_param(path, "limit", &half.to_string()), half)
+    })
+}
+
 /// `next` with the `expand` and `limit` of `previous` when it lost them (Cloud's next links
 /// keep them, but a proxy or an older version may not).
 fn keep_params(next: &str, previous: &str) -> String {
@@ -681,5 +713,11 @@ mod tests {
             keep_params("/a?cursor=abc", "/a?expand=body.storage&limit=50"),
             "/a?cursor=abc&expand=body.storage&limit=50"
         );
+        assert_eq!(
+            halve_limit("/a?cql=x&limit=50&start=100"),
+            Some(("/a?cql=x&start=100&limit=25".to_owned(), 25))
+        );
+        assert_eq!(halve_limit("/a?limit=1"), None);
+        assert_eq!(halve_limit("/a?cql=x"), None);
     }
 }
