@@ -672,3 +672,155 @@ async fn scoped_tokens_download_attachments_through_the_gateway() {
             .all(|r| !r.headers.contains_key("authorization"))
     );
 }
+
+/// Atlassian Cloud's 429 (its rate-limiting docs): `Retry-After` in seconds, or only
+/// `X-RateLimit-Reset` (an ISO 8601 time) with `RateLimit-Reason`.
+fn rate_limited(retry_after: Option<&str>) -> ResponseTemplate {
+    let mut r = ResponseTemplate::new(429)
+        .insert_header("RateLimit-Reason", "jira-burst-based")
+        .insert_header("X-RateLimit-Limit", "350")
+        .insert_header("X-RateLimit-Remaining", "0")
+        .set_body_json(json!({"errorMessages": ["Rate limit exceeded."], "errors": {}}));
+    if let Some(secs) = retry_after {
+        r = r.insert_header("Retry-After", secs);
+    }
+    r
+}
+
+#[tokio::test]
+async fn waits_as_long_as_x_rate_limit_reset_asks() {
+    // More 429s than the old 5 retries, and no Retry-After: the reset time is honoured.
+    let (server, search) = common::cloud_mock(common::numbered(1, true), 10, "UTC").await;
+    let reset = (Utc::now() + chrono::Duration::seconds(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(rate_limited(None).insert_header("X-RateLimit-Reset", reset.as_str()))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(rate_limited(Some("0")))
+        .up_to_n_times(6)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+    let ctx = SyncContext::new();
+    let started = std::time::Instant::now();
+    let all = collect(c.load(ctx.clone())).await.unwrap();
+    assert_eq!(keys(&all), ["ENG-1"]);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert_eq!(ctx.stats().retries(), 7);
+    assert_eq!(search.bodies.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_rate_limited_item_past_the_budget_is_a_failure() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let mut issue = common::issue(6, "2026-01-15T10:00:00.000+0000", true);
+    issue["fields"]["attachment"] = json!([{
+        "id": "30009", "filename": "big.log", "size": 10, "mimeType": "text/plain",
+        "content": format!("{uri}/rest/api/3/attachment/content/30009")
+    }]);
+    let search = common::CloudSearch {
+        issues: Arc::new(std::sync::Mutex::new(vec![issue])),
+        per_page: 10,
+        bodies: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(search)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/attachment/content/30009"))
+        .respond_with(rate_limited(Some("1")))
+        .mount(&server)
+        .await;
+    let cfg = common::cloud_config(
+        &uri,
+        json!({"include_attachments": true, "rate_limit_budget_secs": 2}),
+    );
+    let all = collect(common::connector(cfg).load(SyncContext::new()))
+        .await
+        .unwrap();
+    assert_eq!(keys(&all), ["ENG-6"], "the issue itself is delivered");
+    assert_eq!(all.failures.len(), 1, "{:?}", all.failures);
+    let failure = &all.failures[0];
+    assert_eq!(failure.id.as_deref(), Some("ENG-6::attachment::30009"));
+    assert_eq!(failure.kind, ErrorKind::RateLimited);
+    assert!(failure.retryable, "{failure:?}");
+    let tries = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/30009"))
+        .count();
+    assert_eq!(
+        tries, 3,
+        "1 s, 1 s, and the third wait would pass the 2 s budget"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limited_page_past_the_budget_ends_the_run_resumably() {
+    let (server, search) = common::cloud_mock(common::numbered(4, true), 2, "UTC").await;
+    // The second page is rate limited for longer than the budget allows: one answer, given
+    // up on at once (30 s > 10 s), then Jira serves again.
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"nextPageToken": "page-1"}),
+        ))
+        .respond_with(rate_limited(Some("30")))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c: Arc<dyn Connector> = Arc::new(common::connector(common::cloud_config(
+        &server.uri(),
+        json!({"rate_limit_budget_secs": 10}),
+    )));
+    let sink = MemorySink::new();
+    let store = MemoryStateStore::new();
+    // Batches of one page, so the first page is acknowledged before the second fails (core's
+    // loop does not flush what it buffered when a page fails).
+    let options = SyncOptions::default().batch_docs(2);
+    let err = Syncer::new(Arc::clone(&c))
+        .sink(sink.clone())
+        .state(store.clone())
+        .options(options.clone())
+        .run(SyncMode::Auto)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+    assert_eq!(
+        err.retry_after(),
+        Some(std::time::Duration::from_secs(30)),
+        "the host learns how long Jira asked to wait"
+    );
+    assert_eq!(
+        sink.deliveries().concat().len(),
+        2,
+        "the first page is delivered"
+    );
+
+    // Later: the run resumes at the second page; the first is not searched again.
+    search.bodies.lock().unwrap().clear();
+    let report = Syncer::new(c)
+        .sink(sink.clone())
+        .state(store)
+        .options(options)
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
+    assert_eq!(report.new, 2, "{report:?}");
+    let bodies = search.bodies.lock().unwrap().clone();
+    assert_eq!(bodies[0]["nextPageToken"], "page-1", "{bodies:?}");
+}

@@ -3,8 +3,9 @@
 //! Retries, `Retry-After`, rate limits and body caps are the core [`HttpClient`]'s.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use connector_core::http::{Auth, HttpClient, Response, StatusCode};
+use connector_core::http::{Auth, HttpClient, Response, RetryPolicy, StatusCode};
 use connector_core::pages::Page;
 use connector_core::{Error, ErrorKind, Result, SyncContext, TimeWindow};
 use serde_json::{Value, json};
@@ -56,9 +57,12 @@ impl JiraClient {
             },
             _ => Auth::None,
         };
-        let http = HttpClient::builder(SOURCE)
-            .auth(auth, config.credential_field())
-            .build()?;
+        let mut http = HttpClient::builder(SOURCE).auth(auth, config.credential_field());
+        if let Some(secs) = config.rate_limit_budget_secs {
+            let retries = RetryPolicy::default().max_rate_limit_retries;
+            http = http.rate_limit_retries(retries, Duration::from_secs(secs));
+        }
+        let http = http.build()?;
         Ok(Self {
             http,
             shared: Arc::new(Shared {

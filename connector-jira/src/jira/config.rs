@@ -155,6 +155,13 @@ pub struct JiraConfig {
     /// The gateway scoped tokens go through (default `https://api.atlassian.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_gateway_url: Option<Url>,
+    /// The most one request waits in all for Jira's rate limits (429 with `Retry-After` or
+    /// `X-RateLimit-Reset`, each wait as long as Jira asks, up to 5 minutes), in seconds
+    /// (default 900, connector-core's). Past it, a search page's error ends the sync, which
+    /// resumes from the last acknowledged page, with Jira's wait in the error's
+    /// `retry_after`; one item's (further comments, an attachment) becomes its failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_budget_secs: Option<u64>,
 }
 
 /// The API a `rest_api_version` names.
@@ -191,6 +198,7 @@ impl JiraConfig {
             is_cloud: None,
             page_size: None,
             api_gateway_url: None,
+            rate_limit_budget_secs: None,
         }
     }
 
@@ -313,6 +321,8 @@ struct InEffect<'a> {
     page_size: Option<NonZeroU32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     api_gateway_url: Option<&'a Url>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit_budget_secs: Option<u64>,
 }
 
 impl Serialize for JiraConfig {
@@ -331,6 +341,7 @@ impl Serialize for JiraConfig {
             is_cloud: self.is_cloud(),
             page_size: self.page_size,
             api_gateway_url: self.api_gateway_url.as_ref(),
+            rate_limit_budget_secs: self.rate_limit_budget_secs,
         }
         .serialize(s)
     }
@@ -351,6 +362,7 @@ impl fmt::Debug for JiraConfig {
             .field("credentials", &self.credentials)
             .field("is_cloud", &self.is_cloud())
             .field("page_size", &self.page_size())
+            .field("rate_limit_budget_secs", &self.rate_limit_budget_secs)
             .finish_non_exhaustive()
     }
 }
