@@ -356,6 +356,7 @@ fn block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Block>) {
         "ul" | "ol" => out.push(Block::List(list(e, e.name == "ol", ctx))),
         "ac:task-list" => out.push(Block::List(task_list(e, ctx))),
         "table" => out.push(Block::Table(table(e, ctx))),
+        "ac:adf-extension" => adf_extension(e, ctx, out),
         "blockquote" => out.push(Block::quote(blocks(&e.children, ctx))),
         "pre" => out.push(Block::code(None, raw_text(&e.children))),
         "hr" => out.push(Block::Rule),
@@ -389,16 +390,7 @@ fn macro_block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Block>) {
             out.push(Block::code(lang.as_deref(), text));
         }
         "info" | "note" | "warning" | "tip" | "panel" | "success" | "error" => {
-            let label = match name {
-                "info" => Some("Info"),
-                "note" => Some("Note"),
-                "warning" => Some("Warning"),
-                "tip" => Some("Tip"),
-                "success" => Some("Success"),
-                "error" => Some("Error"),
-                _ => None,
-            };
-            let heading = match (label, e.param("title")) {
+            let heading = match (panel_label(name), e.param("title")) {
                 (Some(l), Some(t)) => Some(format!("{l}: {t}")),
                 (Some(l), None) => Some(l.to_owned()),
                 (None, Some(t)) => Some(t),
@@ -452,6 +444,109 @@ fn macro_block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Block>) {
             }
         }
     }
+}
+
+/// The heading of a panel macro or Cloud panel of this kind; `None` for a plain or custom
+/// panel.
+fn panel_label(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "info" => "Info",
+        "note" => "Note",
+        "warning" => "Warning",
+        "tip" => "Tip",
+        "success" => "Success",
+        "error" => "Error",
+        _ => return None,
+    })
+}
+
+/// Cloud's editor writes its own nodes (panels of the new editor, decision lists) as an
+/// `ac:adf-extension`: the node, with attributes and content, and a fallback that repeats the
+/// content as HTML for readers that do not know the node. The content is written once: the
+/// node's, or the fallback where the node has none (an app's extension); attributes are
+/// settings, never text.
+fn adf_extension(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Block>) {
+    let node = e.child("ac:adf-node");
+    if let Some(rendered) = node.and_then(|n| adf_node(n, ctx)) {
+        out.extend(rendered);
+        return;
+    }
+    let fallback = e
+        .child("ac:adf-fallback")
+        .or_else(|| node.and_then(|n| n.child("ac:adf-fallback")));
+    if let Some(fallback) = fallback {
+        out.extend(blocks(&fallback.children, ctx));
+    }
+}
+
+/// The value of the ADF attribute `key` of an `ac:adf-node`.
+fn adf_attr(node: &Element, key: &str) -> Option<String> {
+    node.elements()
+        .find(|a| a.name == "ac:adf-attribute" && a.attr("key") == Some(key))
+        .map(|a| raw_text(&a.children).trim().to_owned())
+}
+
+/// The content of an `ac:adf-node` or `ac:adf-fallback` unless it shows nothing.
+fn adf_content<'a>(node: &'a Element, name: &str) -> Option<&'a [Node]> {
+    node.child(name)
+        .map(|c| c.children.as_slice())
+        .filter(|c| !is_blank(c))
+}
+
+/// An ADF node as blocks; `None` when the node has no content of its own to show.
+fn adf_node(node: &Element, ctx: &mut Ctx<'_>) -> Option<Vec<Block>> {
+    match node.attr("type") {
+        Some("panel") => {
+            let content = adf_content(node, "ac:adf-content")?;
+            let kind = adf_attr(node, "panel-type").unwrap_or_default();
+            let mut inner: Vec<Block> = panel_label(&kind)
+                .map(|l| title(l.to_owned()))
+                .into_iter()
+                .collect();
+            inner.extend(blocks(content, ctx));
+            Some(vec![Block::quote(inner)])
+        }
+        Some("decision-list") => {
+            let items: Vec<ListItem> = node
+                .elements()
+                .filter(|i| i.name == "ac:adf-node" && i.attr("type") == Some("decision-item"))
+                .filter_map(|i| decision(i, ctx))
+                .collect();
+            (!items.is_empty()).then(|| vec![Block::List(List::bullet(items))])
+        }
+        _ => Some(blocks(adf_content(node, "ac:adf-content")?, ctx)),
+    }
+}
+
+/// One decision, led by its state (a decision list records what was decided and what is
+/// still open); an empty one (a placeholder the author left) is left out.
+fn decision(item: &Element, ctx: &mut Ctx<'_>) -> Option<ListItem> {
+    let content = adf_content(item, "ac:adf-content")?;
+    let state = adf_attr(item, "state").unwrap_or_default();
+    let label = if state.eq_ignore_ascii_case("DECIDED") {
+        "Decided:"
+    } else if state.eq_ignore_ascii_case("UNDECIDED") {
+        "Undecided:"
+    } else {
+        "Decision:"
+    };
+    let label = Inline::strong(vec![Inline::text(label)]);
+    let mut body = blocks(content, ctx);
+    match body.first_mut() {
+        Some(Block::Paragraph(first)) => {
+            first.splice(0..0, [label, Inline::text(" ")]);
+        }
+        _ => body.insert(0, Block::paragraph(vec![label])),
+    }
+    Some(ListItem::new(body))
+}
+
+/// Whether `nodes` show nothing: blank text and no element but line breaks.
+fn is_blank(nodes: &[Node]) -> bool {
+    nodes.iter().all(|n| match n {
+        Node::Text(t) => t.trim().is_empty(),
+        Node::Element(e) => e.name == "br",
+    })
 }
 
 fn find_macro<'a>(nodes: &'a [Node], name: &str) -> Option<&'a Element> {
@@ -594,6 +689,16 @@ fn inline(node: &Node, ctx: &mut Ctx<'_>, out: &mut Vec<Inline>) {
         "img" => out.push(text(e.attr("alt").or(e.attr("title")).unwrap_or(""))),
         "ac:link" => link(e, ctx, out),
         "ac:image" => out.push(text(&image_alt(e))),
+        "ac:adf-extension" => {
+            // As a block (see `adf_extension`), the content once and no attribute.
+            let content = e
+                .child("ac:adf-node")
+                .and_then(|n| adf_content(n, "ac:adf-content"))
+                .or_else(|| adf_content(e, "ac:adf-fallback"));
+            if let Some(content) = content {
+                out.extend(inlines(content, ctx));
+            }
+        }
         "ac:emoticon" => {
             let t = e
                 .attr("ac:emoji-fallback")
@@ -603,7 +708,7 @@ fn inline(node: &Node, ctx: &mut Ctx<'_>, out: &mut Vec<Inline>) {
             out.push(Inline::Text(t));
         }
         "time" => out.push(text(e.attr("datetime").unwrap_or(""))),
-        "ac:placeholder" | "ac:parameter" => {}
+        "ac:placeholder" | "ac:parameter" | "ac:adf-attribute" => {}
         "ac:structured-macro" | "ac:macro" => match e.attr("ac:name").unwrap_or("") {
             "status" => {
                 if let Some(title) = e.param("title") {
@@ -687,4 +792,77 @@ fn image_alt(e: &Element) -> String {
         .and_then(|v| v.rsplit('/').next())
         .unwrap_or("")
         .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Tests.
+
+    use super::*;
+
+    const ADA: &str = "557058:1a2b3c4d-0000-4000-8000-000000000001";
+    const SITE: &str = "https://acme.atlassian.net";
+
+    /// A Cloud site's lookups; `links` off is a site where no URL can be formed.
+    struct Site {
+        links: bool,
+    }
+
+    impl Resolver for Site {
+        fn user(&self, user: &UserRef) -> Option<String> {
+            (*user == UserRef::AccountId(ADA.to_owned())).then(|| "Ada Lovelace".to_owned())
+        }
+        fn include(&self, _: &PageRef) -> Option<Arc<Vec<Node>>> {
+            None
+        }
+        fn page_url(&self, page: &PageRef) -> Option<String> {
+            self.links
+                .then(|| format!("{SITE}/wiki/display/{}/{}", page.space, page.title))
+        }
+    }
+
+    /// `storage` rendered as the body of a page in space ENG.
+    fn md(storage: &str, links: bool) -> String {
+        let nodes = parse(storage).unwrap();
+        render(&nodes, "ENG", &Site { links })
+    }
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            include_str!(concat!("../../tests/fixtures/storage/", $name))
+        };
+    }
+
+    #[test]
+    fn adf_panels_render_their_content_once_without_attributes() {
+        assert_eq!(
+            md(fixture!("cloud_adf_panel.xml"), true),
+            "Before the panels.\n\n\
+             > **Note**\n>\n> Hello\n\n\
+             > Launch checklist:\n>\n> - tag the **release**\n\n\
+             > **Error**\n>\n> Never run this on production.\n\n\
+             Rendered by an app.\n\n\
+             After the panels."
+        );
+    }
+
+    #[test]
+    fn adf_decision_lists_are_lists_with_their_state() {
+        assert_eq!(
+            md(fixture!("cloud_adf_decisions.xml"), true),
+            "## Decisions\n\n\
+             - **Decided:** We ship on 2026-04-01 with **Postgres 17**\n\
+             - **Undecided:** Who owns the migration\n\n\
+             Next steps follow."
+        );
+    }
+
+    #[test]
+    fn adf_without_content_of_its_own_shows_the_fallback_inline_too() {
+        let panel = r#"<h3>Status <ac:adf-extension><ac:adf-node type="panel"><ac:adf-attribute key="panel-type">note</ac:adf-attribute><ac:adf-content><p>green</p></ac:adf-content></ac:adf-node><ac:adf-fallback><p>green</p></ac:adf-fallback></ac:adf-extension></h3>"#;
+        assert_eq!(md(panel, true), "### Status green");
+        // Only the fallback, inside the node (some writers put it there).
+        let inside = r#"<ac:adf-extension><ac:adf-node type="decision-list"><ac:adf-attribute key="local-id">x</ac:adf-attribute><ac:adf-fallback><ul class="decision-list"><li>Use Rust</li></ul></ac:adf-fallback></ac:adf-node></ac:adf-extension>"#;
+        assert_eq!(md(inside, true), "- Use Rust");
+    }
 }
