@@ -267,6 +267,8 @@ struct Ctx<'a> {
     space: String,
     /// The pages being included, to stop include cycles.
     including: Vec<PageRef>,
+    /// How many table cells the content being rendered sits in.
+    cell_depth: usize,
 }
 
 /// Renders a parsed body as Markdown; `space` is the key of the page's space (the default for
@@ -276,6 +278,7 @@ pub(crate) fn render(nodes: &[Node], space: &str, resolver: &dyn Resolver) -> St
         resolver,
         space: space.to_owned(),
         including: Vec::new(),
+        cell_depth: 0,
     };
     let blocks = blocks(nodes, &mut ctx);
     // Storage format is XHTML: whitespace in text reads as HTML reads it.
@@ -355,7 +358,14 @@ fn block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Block>) {
         }
         "ul" | "ol" => out.push(Block::List(list(e, e.name == "ol", ctx))),
         "ac:task-list" => out.push(Block::List(task_list(e, ctx))),
-        "table" => out.push(Block::Table(table(e, ctx))),
+        "table" => {
+            let table = table(e, ctx);
+            out.push(Block::Table(if ctx.cell_depth > 0 {
+                one_line_cells(table)
+            } else {
+                table
+            }));
+        }
         "ac:adf-extension" => adf_extension(e, ctx, out),
         "blockquote" => out.push(Block::quote(blocks(&e.children, ctx))),
         "pre" => out.push(Block::code(None, raw_text(&e.children))),
@@ -614,16 +624,111 @@ fn collect_rows(e: &Element, ctx: &mut Ctx<'_>, rows: &mut Vec<Vec<Vec<Block>>>)
     for child in e.elements() {
         match child.name.as_str() {
             "tr" => {
+                ctx.cell_depth += 1;
                 let cells = child
                     .elements()
                     .filter(|c| c.name == "td" || c.name == "th")
                     .map(|c| blocks(&c.children, ctx))
                     .collect();
+                ctx.cell_depth -= 1;
                 rows.push(cells);
             }
             "thead" | "tbody" | "tfoot" => collect_rows(child, ctx, rows),
             _ => {}
         }
+    }
+}
+
+/// A table inside a table cell, each of its cells on one line. The Markdown writer writes such
+/// a table's rows on lines of the outer cell joined by `<br>`, and also joins a cell's blocks
+/// with `<br>`: an inner cell of two paragraphs or a list would read as more rows. So an inner
+/// cell's blocks are joined with ` / ` instead, and its line breaks too.
+fn one_line_cells(table: Table) -> Table {
+    let one_line = |cells: Vec<Vec<Block>>| -> Vec<Vec<Block>> {
+        cells
+            .iter()
+            .map(|cell| vec![Block::Paragraph(flatten(cell))])
+            .collect()
+    };
+    Table::new(
+        one_line(table.header),
+        table.rows.into_iter().map(one_line).collect(),
+    )
+}
+
+/// Separates what was on lines of its own, once flattened onto one line.
+const SEPARATOR: &str = " / ";
+
+/// `blocks` as inlines on one line.
+fn flatten(blocks: &[Block]) -> Vec<Inline> {
+    let mut out = Vec::new();
+    for block in blocks {
+        let part = match block {
+            Block::Paragraph(content) | Block::Heading { content, .. } => {
+                content.iter().map(without_breaks).collect()
+            }
+            Block::CodeBlock { code, .. } => {
+                join(code.lines().map(|line| vec![Inline::code(line)]), SEPARATOR)
+            }
+            Block::Quote(inner) => flatten(inner),
+            Block::List(list) => join(list.items.iter().map(|i| flatten(&i.blocks)), SEPARATOR),
+            Block::Table(table) => join(
+                std::iter::once(&table.header)
+                    .chain(&table.rows)
+                    .map(|row| join(row.iter().map(|cell| flatten(cell)), " | ")),
+                SEPARATOR,
+            ),
+            Block::Markdown(markdown) => vec![Inline::text(markdown.as_str())],
+            _ => Vec::new(),
+        };
+        append(&mut out, part, SEPARATOR);
+    }
+    out
+}
+
+/// The visible ones of `parts`, joined by `separator`.
+fn join(parts: impl Iterator<Item = Vec<Inline>>, separator: &str) -> Vec<Inline> {
+    let mut out = Vec::new();
+    for part in parts {
+        append(&mut out, part, separator);
+    }
+    out
+}
+
+/// Appends `part` to a line, after `separator` unless the line is empty; an invisible part
+/// (a blank line, an empty cell) is left out.
+fn append(line: &mut Vec<Inline>, part: Vec<Inline>, separator: &str) {
+    if !part.iter().any(is_visible) {
+        return;
+    }
+    if line.iter().any(is_visible) {
+        line.push(Inline::text(separator));
+    }
+    line.extend(part);
+}
+
+fn is_visible(inline: &Inline) -> bool {
+    match inline {
+        Inline::Text(t) | Inline::Code(t) => !t.trim().is_empty(),
+        Inline::SoftBreak | Inline::LineBreak => false,
+        _ => true,
+    }
+}
+
+/// `inline` with its line breaks as separators (one line of a cell).
+fn without_breaks(inline: &Inline) -> Inline {
+    let all = |content: &[Inline]| content.iter().map(without_breaks).collect::<Vec<_>>();
+    match inline {
+        Inline::LineBreak => Inline::text(SEPARATOR),
+        Inline::SoftBreak => Inline::text(" "),
+        Inline::Strong(c) => Inline::Strong(all(c)),
+        Inline::Emphasis(c) => Inline::Emphasis(all(c)),
+        Inline::Strikethrough(c) => Inline::Strikethrough(all(c)),
+        Inline::Link {
+            content,
+            destination,
+        } => Inline::link(all(content), destination.as_str()),
+        other => other.clone(),
     }
 }
 
@@ -864,5 +969,17 @@ mod tests {
         // Only the fallback, inside the node (some writers put it there).
         let inside = r#"<ac:adf-extension><ac:adf-node type="decision-list"><ac:adf-attribute key="local-id">x</ac:adf-attribute><ac:adf-fallback><ul class="decision-list"><li>Use Rust</li></ul></ac:adf-fallback></ac:adf-node></ac:adf-extension>"#;
         assert_eq!(md(inside, true), "- Use Rust");
+    }
+
+    #[test]
+    fn code_blocks_and_tables_inside_cells_stay_readable() {
+        assert_eq!(
+            md(fixture!("nested_tables.xml"), true),
+            "| **Service** | **Start** | **Settings** |\n\
+             | --- | --- | --- |\n\
+             | ingest \
+             | `if [ -n \"$TOKEN\" ]; then`<br>`  ingest --all \\| tee log`<br>`fi` \
+             | Defaults:<br>Key \\| Value<br>timeout \\| 30 s<br>retries \\| 2 / on 5xx only<br>hosts \\| a.example / b.example |"
+        );
     }
 }
