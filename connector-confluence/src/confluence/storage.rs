@@ -793,7 +793,23 @@ fn inline(node: &Node, ctx: &mut Ctx<'_>, out: &mut Vec<Inline>) {
         }
         "img" => out.push(text(e.attr("alt").or(e.attr("title")).unwrap_or(""))),
         "ac:link" => link(e, ctx, out),
-        "ac:image" => out.push(text(&image_alt(e))),
+        "ac:image" => {
+            let alt = image_alt(e);
+            let caption = e
+                .child("ac:caption")
+                .map(|c| inlines(&c.children, ctx))
+                .filter(|c| c.iter().any(is_visible));
+            match caption {
+                Some(caption) => {
+                    if !alt.is_empty() {
+                        out.push(text(&alt));
+                        out.push(Inline::text(" — "));
+                    }
+                    out.extend(caption);
+                }
+                None => out.push(text(&alt)),
+            }
+        }
         "ac:adf-extension" => {
             // As a block (see `adf_extension`), the content once and no attribute.
             let content = e
@@ -969,6 +985,16 @@ mod tests {
         // Only the fallback, inside the node (some writers put it there).
         let inside = r#"<ac:adf-extension><ac:adf-node type="decision-list"><ac:adf-attribute key="local-id">x</ac:adf-attribute><ac:adf-fallback><ul class="decision-list"><li>Use Rust</li></ul></ac:adf-fallback></ac:adf-node></ac:adf-extension>"#;
         assert_eq!(md(inside, true), "- Use Rust");
+    }
+
+    #[test]
+    fn image_captions_are_kept() {
+        assert_eq!(
+            md(fixture!("cloud_image_caption.xml"), true),
+            "architecture.png — Figure 1: the **ingest** path\n\n\
+             Inline build.svg — build status badge.\n\n\
+             plain.png"
+        );
     }
 
     #[test]
