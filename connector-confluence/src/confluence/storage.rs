@@ -260,6 +260,13 @@ pub(crate) trait Resolver {
     fn include(&self, page: &PageRef) -> Option<Arc<Vec<Node>>>;
     /// The web URL of a page.
     fn page_url(&self, page: &PageRef) -> Option<String>;
+    /// The base URL of the Jira site whose issues a `jira` macro of Cloud's own Jira ("System
+    /// Jira") shows: the Cloud site itself (`https://acme.atlassian.net`). `None` where it is
+    /// not known (Server/DC, whose macros name an application link the API does not resolve);
+    /// the macro is then written without a link.
+    fn jira_site(&self) -> Option<String> {
+        None
+    }
 }
 
 struct Ctx<'a> {
@@ -314,7 +321,7 @@ const BLOCKS: &[&str] = &[
     "dl",
 ];
 
-const INLINE_MACROS: &[&str] = &["status", "jira", "anchor"];
+const INLINE_MACROS: &[&str] = &["status", "jira", "jiraissues", "anchor"];
 
 fn is_block(node: &Node) -> bool {
     match node {
@@ -836,7 +843,7 @@ fn inline(node: &Node, ctx: &mut Ctx<'_>, out: &mut Vec<Inline>) {
                     out.push(Inline::Text(format!("[{title}]")));
                 }
             }
-            "jira" => out.push(Inline::Text(e.param("key").unwrap_or_default())),
+            "jira" | "jiraissues" => jira(e, ctx, out),
             _ => {}
         },
         _ => out.extend(inlines(&e.children, ctx)),
@@ -897,6 +904,81 @@ fn link(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Inline>) {
     }
 }
 
+fn linked(content: Vec<Inline>, url: Option<String>) -> Vec<Inline> {
+    match url {
+        Some(url) => vec![Inline::link(content, url)],
+        None => content,
+    }
+}
+
+/// The `jira` macro: one issue (`key`), or the issues (or their count) a JQL query finds.
+/// Cloud's own Jira is the server "System Jira" (or none named), on the site itself; another
+/// server is an application link whose URL the body does not give, so it gets no link.
+fn jira(e: &Element, ctx: &Ctx<'_>, out: &mut Vec<Inline>) {
+    let own = e
+        .param("server")
+        .is_none_or(|s| s.eq_ignore_ascii_case("system jira"));
+    let site = own
+        .then(|| ctx.resolver.jira_site())
+        .flatten()
+        .map(|s| s.trim_end_matches('/').to_owned());
+    if let Some(key) = e.param("key") {
+        let url = site
+            .filter(|_| is_issue_key(&key))
+            .map(|s| format!("{s}/browse/{key}"));
+        out.extend(linked(vec![Inline::Text(key)], url));
+        return;
+    }
+    if let Some(jql) = e.param("jqlQuery").map(|q| collapse(&q)) {
+        let count = e
+            .param("count")
+            .is_some_and(|c| c.eq_ignore_ascii_case("true"));
+        out.push(Inline::text(if count {
+            "Jira issue count: "
+        } else {
+            "Jira issues: "
+        }));
+        let url = site.and_then(|s| {
+            let mut url = url::Url::parse(&format!("{s}/issues/")).ok()?;
+            url.query_pairs_mut().append_pair("jql", &jql);
+            Some(url.to_string())
+        });
+        out.extend(linked(vec![Inline::Code(jql)], url));
+        return;
+    }
+    // The old `jiraissues` macro names a search by its URL, which may carry a login
+    // (`os_username`, `os_password`): those are dropped.
+    if let Some(mut url) = e.param("url").and_then(|u| url::Url::parse(&u).ok()) {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| !k.starts_with("os_"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.set_query(None);
+        if !kept.is_empty() {
+            url.query_pairs_mut().extend_pairs(kept);
+        }
+        out.push(Inline::text("Jira issues: "));
+        out.push(Inline::autolink(url.to_string()));
+    }
+}
+
+/// `PROJ-123`: a project key (a letter, then letters, digits or `_`) and a number.
+fn is_issue_key(key: &str) -> bool {
+    let Some((project, number)) = key.rsplit_once('-') else {
+        return false;
+    };
+    project
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && project
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit())
+}
+
 fn image_alt(e: &Element) -> String {
     let named = e
         .attr("ac:alt")
@@ -939,6 +1021,9 @@ mod tests {
         fn page_url(&self, page: &PageRef) -> Option<String> {
             self.links
                 .then(|| format!("{SITE}/wiki/display/{}/{}", page.space, page.title))
+        }
+        fn jira_site(&self) -> Option<String> {
+            self.links.then(|| SITE.to_owned())
         }
     }
 
@@ -985,6 +1070,37 @@ mod tests {
         // Only the fallback, inside the node (some writers put it there).
         let inside = r#"<ac:adf-extension><ac:adf-node type="decision-list"><ac:adf-attribute key="local-id">x</ac:adf-attribute><ac:adf-fallback><ul class="decision-list"><li>Use Rust</li></ul></ac:adf-fallback></ac:adf-node></ac:adf-extension>"#;
         assert_eq!(md(inside, true), "- Use Rust");
+    }
+
+    #[test]
+    fn jira_macros_show_the_issue_or_the_query_linked_on_cloud() {
+        assert_eq!(
+            md(fixture!("cloud_jira_macros.xml"), true),
+            "Tracked in [ENG-42](https://acme.atlassian.net/browse/ENG-42).\n\n\
+             Jira issues: [`project = ENG AND status = \"In Progress\" ORDER BY priority DESC`]\
+             (https://acme.atlassian.net/issues/?jql=project+%3D+ENG+AND+status+%3D+%22In+Progress%22+ORDER+BY+priority+DESC)\n\n\
+             Open bugs: Jira issue count: [`project = ENG AND type = Bug AND resolution = Unresolved`]\
+             (https://acme.atlassian.net/issues/?jql=project+%3D+ENG+AND+type+%3D+Bug+AND+resolution+%3D+Unresolved)\n\n\
+             Partner: OPS-7"
+        );
+    }
+
+    #[test]
+    fn jira_macros_without_a_known_site_show_the_issue_or_the_query() {
+        assert_eq!(
+            md(fixture!("cloud_jira_macros.xml"), false),
+            "Tracked in ENG-42.\n\n\
+             Jira issues: `project = ENG AND status = \"In Progress\" ORDER BY priority DESC`\n\n\
+             Open bugs: Jira issue count: `project = ENG AND type = Bug AND resolution = Unresolved`\n\n\
+             Partner: OPS-7"
+        );
+        // Server's old `jiraissues` macro names a search URL, which may carry a login.
+        let old = r#"<ac:structured-macro ac:name="jiraissues"><ac:parameter ac:name="url">https://jira.example.com/sr/jira.issueviews:searchrequest-xml/temp/SearchRequest.xml?jqlQuery=project+%3D+OPS&amp;os_username=bot&amp;os_password=hunter2&amp;tempMax=100</ac:parameter></ac:structured-macro>"#;
+        let text = md(old, true);
+        assert_eq!(
+            text,
+            "Jira issues: <https://jira.example.com/sr/jira.issueviews:searchrequest-xml/temp/SearchRequest.xml?jqlQuery=project+%3D+OPS&tempMax=100>"
+        );
     }
 
     #[test]
