@@ -260,6 +260,11 @@ pub(crate) trait Resolver {
     fn include(&self, page: &PageRef) -> Option<Arc<Vec<Node>>>;
     /// The web URL of a page.
     fn page_url(&self, page: &PageRef) -> Option<String>;
+    /// The URL of the attachment `filename` of the page with content id `page_id`; `None`
+    /// where it cannot be formed (the attachment is then named without a link).
+    fn attachment_url(&self, _page_id: &str, _filename: &str) -> Option<String> {
+        None
+    }
     /// The base URL of the Jira site whose issues a `jira` macro of Cloud's own Jira ("System
     /// Jira") shows: the Cloud site itself (`https://acme.atlassian.net`). `None` where it is
     /// not known (Server/DC, whose macros name an application link the API does not resolve);
@@ -269,9 +274,20 @@ pub(crate) trait Resolver {
     }
 }
 
+/// The page a body belongs to, for what the body names relative to it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Owner<'a> {
+    /// The key of the page's space: the default for links and includes that name none.
+    pub(crate) space: &'a str,
+    /// The page's content id, which the URLs of its attachments need.
+    pub(crate) page_id: Option<&'a str>,
+}
+
 struct Ctx<'a> {
     resolver: &'a dyn Resolver,
     space: String,
+    /// The content id of the page whose body is rendered; `None` inside an included page.
+    page_id: Option<String>,
     /// The pages being included, to stop include cycles.
     including: Vec<PageRef>,
     /// How many table cells the content being rendered sits in.
@@ -279,11 +295,25 @@ struct Ctx<'a> {
 }
 
 /// Renders a parsed body as Markdown; `space` is the key of the page's space (the default for
-/// links and includes that name none).
+/// links and includes that name none). Attachments are named without links: see
+/// [`render_for`].
 pub(crate) fn render(nodes: &[Node], space: &str, resolver: &dyn Resolver) -> String {
+    render_for(
+        nodes,
+        Owner {
+            space,
+            page_id: None,
+        },
+        resolver,
+    )
+}
+
+/// Renders a parsed body of the page `owner` as Markdown.
+pub(crate) fn render_for(nodes: &[Node], owner: Owner<'_>, resolver: &dyn Resolver) -> String {
     let mut ctx = Ctx {
         resolver,
-        space: space.to_owned(),
+        space: owner.space.to_owned(),
+        page_id: owner.page_id.map(str::to_owned),
         including: Vec::new(),
         cell_depth: 0,
     };
@@ -423,6 +453,13 @@ fn macro_block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Block>) {
             ));
             out.extend(body(ctx));
         }
+        n if FILE_MACROS.contains(&n) => {
+            if let Some(file) = shown_file(e, ctx) {
+                let mut line = vec![Inline::text("Attachment: ")];
+                line.extend(file);
+                out.push(Block::Paragraph(line));
+            }
+        }
         "include" | "excerpt-include" => {
             let Some(page) = include_target(e, &ctx.space) else {
                 return;
@@ -444,20 +481,50 @@ fn macro_block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Block>) {
                 &nodes
             };
             let outer_space = std::mem::replace(&mut ctx.space, page.space.clone());
+            // The included page's attachments are its own, and its id is not known here.
+            let outer_id = ctx.page_id.take();
             ctx.including.push(page);
             out.extend(blocks(nodes, ctx));
             ctx.including.pop();
             ctx.space = outer_space;
+            ctx.page_id = outer_id;
         }
-        // Navigation and listing macros carry no content of the page itself.
-        "toc" | "children" | "pagetree" | "recently-updated" | "contentbylabel" | "attachments"
-        | "livesearch" | "anchor" => {}
+        // Navigation, listing and report macros carry no content of the page itself (and the
+        // pages or spaces their parameters name are not what they show).
+        "toc"
+        | "children"
+        | "pagetree"
+        | "recently-updated"
+        | "contentbylabel"
+        | "attachments"
+        | "livesearch"
+        | "anchor"
+        | "contributors"
+        | "contributors-summary"
+        | "tasks-report-macro"
+        | "detailssummary"
+        | "content-report-table"
+        | "blog-posts"
+        | "create-from-template"
+        | "listlabels"
+        | "related-labels"
+        | "popular-labels"
+        | "page-index"
+        | "change-history"
+        | "gallery" => {}
         _ => {
             if e.child("ac:rich-text-body").is_some() {
                 out.extend(body(ctx));
             } else if let Some(text) = e.child("ac:plain-text-body") {
                 // A verbatim body: its lines kept, nothing in it read as Markdown.
                 out.extend(Block::plain_text(&raw_text(&text.children)));
+            } else {
+                // A macro without a body that shows something it names (a user's profile, an
+                // embedded URL, a file): what it names is the readable part.
+                let named = named_resources(e, ctx);
+                if !named.is_empty() {
+                    out.push(Block::Paragraph(named));
+                }
             }
         }
     }
@@ -475,6 +542,77 @@ fn panel_label(kind: &str) -> Option<&'static str> {
         "error" => "Error",
         _ => return None,
     })
+}
+
+/// Macros that show one attached file (a preview, a player); the file is in the `name`
+/// parameter, as an `ri:attachment` (or, in older bodies, as its file name).
+const FILE_MACROS: &[&str] = &[
+    "view-file",
+    "viewfile",
+    "view-pdf",
+    "viewpdf",
+    "viewdoc",
+    "viewxls",
+    "viewppt",
+    "multimedia",
+    "office-word",
+    "office-excel",
+    "office-powerpoint",
+];
+
+/// The parameters of a macro (`ac:default-parameter` is the unnamed one of older bodies).
+fn params(e: &Element) -> impl Iterator<Item = &Element> {
+    e.elements()
+        .filter(|p| p.name == "ac:parameter" || p.name == "ac:default-parameter")
+}
+
+/// The file a file macro shows, linked where its URL can be formed.
+fn shown_file(e: &Element, ctx: &Ctx<'_>) -> Option<Vec<Inline>> {
+    if let Some(att) = params(e).find_map(|p| p.child("ri:attachment")) {
+        return Some(attachment(att, None, ctx));
+    }
+    let file = e.param("name")?;
+    let url = ctx
+        .page_id
+        .as_deref()
+        .and_then(|id| ctx.resolver.attachment_url(id, &file));
+    Some(linked(vec![text(&file)], url))
+}
+
+/// The users, pages, URLs and files a macro's parameters name, comma-separated.
+fn named_resources(e: &Element, ctx: &mut Ctx<'_>) -> Vec<Inline> {
+    fn walk(nodes: &[Node], found: &mut Vec<Vec<Inline>>, ctx: &mut Ctx<'_>) {
+        for node in nodes {
+            let Node::Element(e) = node else { continue };
+            let mut one = Vec::new();
+            match e.name.as_str() {
+                "ri:user" => mention(e, None, ctx, &mut one),
+                "ri:page" => page_link(e, None, ctx, &mut one),
+                "ri:attachment" => one = attachment(e, None, ctx),
+                "ri:url" => {
+                    if let Some(url) = e.attr("ri:value").filter(|u| !u.trim().is_empty()) {
+                        one.push(Inline::autolink(url.trim()));
+                    }
+                }
+                _ => walk(&e.children, found, ctx),
+            }
+            if !one.is_empty() {
+                found.push(one);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for p in params(e) {
+        walk(&p.children, &mut found, ctx);
+    }
+    let mut out = Vec::new();
+    for (i, one) in found.into_iter().enumerate() {
+        if i > 0 {
+            out.push(Inline::text(", "));
+        }
+        out.extend(one);
+    }
+    out
 }
 
 /// Cloud's editor writes its own nodes (panels of the new editor, decision lists) as an
@@ -872,29 +1010,14 @@ fn link_body(e: &Element, ctx: &mut Ctx<'_>) -> Option<Vec<Inline>> {
 
 fn link(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Inline>) {
     let body = link_body(e, ctx);
-    let or_text =
-        |body: Option<Vec<Inline>>, fallback: &str| body.unwrap_or_else(|| vec![text(fallback)]);
     if let Some(user) = e.child("ri:user") {
-        let name = user_ref(user).and_then(|u| ctx.resolver.user(&u));
-        match (name, body) {
-            (Some(name), _) => out.push(Inline::Text(format!("@{name}"))),
-            (None, Some(body)) => {
-                out.push(Inline::text("@"));
-                out.extend(body);
-            }
-            (None, None) => out.push(Inline::text("@unknown user")),
-        }
+        mention(user, body, ctx, out);
     } else if let Some(page) = e.child("ri:page") {
-        let target = page_ref(page, &ctx.space);
-        let label = or_text(body, target.as_ref().map_or("", |t| t.title.as_str()));
-        match target.and_then(|t| ctx.resolver.page_url(&t)) {
-            Some(url) => out.push(Inline::link(label, url)),
-            None => out.extend(label),
-        }
+        page_link(page, body, ctx, out);
     } else if let Some(url) = e.child("ri:url").and_then(|u| u.attr("ri:value")) {
         out.push(Inline::link(or_text(body, url), url));
     } else if let Some(att) = e.child("ri:attachment") {
-        out.extend(or_text(body, att.attr("ri:filename").unwrap_or("")));
+        out.extend(attachment(att, body, ctx));
     } else if let Some(post) = e.child("ri:blog-post") {
         out.extend(or_text(body, post.attr("ri:content-title").unwrap_or("")));
     } else if let Some(space) = e.child("ri:space") {
@@ -909,6 +1032,48 @@ fn linked(content: Vec<Inline>, url: Option<String>) -> Vec<Inline> {
         Some(url) => vec![Inline::link(content, url)],
         None => content,
     }
+}
+
+fn or_text(body: Option<Vec<Inline>>, fallback: &str) -> Vec<Inline> {
+    body.unwrap_or_else(|| vec![text(fallback)])
+}
+
+/// A user (`ri:user`) as `@name`.
+fn mention(user: &Element, body: Option<Vec<Inline>>, ctx: &Ctx<'_>, out: &mut Vec<Inline>) {
+    let name = user_ref(user).and_then(|u| ctx.resolver.user(&u));
+    match (name, body) {
+        (Some(name), _) => out.push(Inline::Text(format!("@{name}"))),
+        (None, Some(body)) => {
+            out.push(Inline::text("@"));
+            out.extend(body);
+        }
+        (None, None) => out.push(Inline::text("@unknown user")),
+    }
+}
+
+/// A page (`ri:page`), linked where its URL is known.
+fn page_link(page: &Element, body: Option<Vec<Inline>>, ctx: &Ctx<'_>, out: &mut Vec<Inline>) {
+    let target = page_ref(page, &ctx.space);
+    let label = or_text(body, target.as_ref().map_or("", |t| t.title.as_str()));
+    let url = target.and_then(|t| ctx.resolver.page_url(&t));
+    out.extend(linked(label, url));
+}
+
+/// An attachment (`ri:attachment`), linked where its URL can be formed: an attachment of this
+/// page, or of a page named by content id (`ri:content-entity`, Cloud). One of a page named
+/// by title has no known id, so no link.
+fn attachment(att: &Element, body: Option<Vec<Inline>>, ctx: &Ctx<'_>) -> Vec<Inline> {
+    let file = att.attr("ri:filename").unwrap_or("");
+    let label = or_text(body, file);
+    let owner = match att.elements().next() {
+        None => ctx.page_id.as_deref(),
+        Some(c) if c.name == "ri:content-entity" => c.attr("ri:content-id"),
+        Some(_) => None,
+    };
+    let url = owner
+        .filter(|id| !id.is_empty() && !file.is_empty())
+        .and_then(|id| ctx.resolver.attachment_url(id, file));
+    linked(label, url)
 }
 
 /// The `jira` macro: one issue (`key`), or the issues (or their count) a JQL query finds.
@@ -1022,15 +1187,25 @@ mod tests {
             self.links
                 .then(|| format!("{SITE}/wiki/display/{}/{}", page.space, page.title))
         }
+        fn attachment_url(&self, page_id: &str, filename: &str) -> Option<String> {
+            self.links.then(|| {
+                let file = filename.replace(' ', "%20");
+                format!("{SITE}/wiki/download/attachments/{page_id}/{file}")
+            })
+        }
         fn jira_site(&self) -> Option<String> {
             self.links.then(|| SITE.to_owned())
         }
     }
 
-    /// `storage` rendered as the body of a page in space ENG.
+    /// `storage` rendered as the body of page 1234 in space ENG.
     fn md(storage: &str, links: bool) -> String {
         let nodes = parse(storage).unwrap();
-        render(&nodes, "ENG", &Site { links })
+        let owner = Owner {
+            space: "ENG",
+            page_id: Some("1234"),
+        };
+        render_for(&nodes, owner, &Site { links })
     }
 
     macro_rules! fixture {
@@ -1104,6 +1279,64 @@ mod tests {
     }
 
     #[test]
+    fn file_macros_name_their_attachment_linked_where_possible() {
+        assert_eq!(
+            md(fixture!("server_view_file.xml"), true),
+            "Templates for each audience:\n\n\
+             | For researchers | For engineers |\n\
+             | --- | --- |\n\
+             | Attachment: [research template.docx](https://acme.atlassian.net/wiki/download/attachments/1234/research%20template.docx) \
+             | Attachment: [Engineering Handbook.pdf](https://acme.atlassian.net/wiki/download/attachments/1234/Engineering%20Handbook.pdf) |\n\n\
+             Attachment: [demo.mp4](https://acme.atlassian.net/wiki/download/attachments/1234/demo.mp4)\n\n\
+             Attachment: budget.xlsx\n\n\
+             The spec is [spec v2.pdf](https://acme.atlassian.net/wiki/download/attachments/1234/spec%20v2.pdf)."
+        );
+        assert_eq!(
+            md(fixture!("server_view_file.xml"), false),
+            "Templates for each audience:\n\n\
+             | For researchers | For engineers |\n\
+             | --- | --- |\n\
+             | Attachment: research template.docx | Attachment: Engineering Handbook.pdf |\n\n\
+             Attachment: demo.mp4\n\n\
+             Attachment: budget.xlsx\n\n\
+             The spec is spec v2.pdf."
+        );
+    }
+
+    #[test]
+    fn an_included_pages_attachments_are_not_linked_to_this_page() {
+        struct Including;
+        impl Resolver for Including {
+            fn user(&self, _: &UserRef) -> Option<String> {
+                None
+            }
+            fn include(&self, _: &PageRef) -> Option<Arc<Vec<Node>>> {
+                let body = r#"<ac:structured-macro ac:name="view-file"><ac:parameter ac:name="name"><ri:attachment ri:filename="shared.pdf" /></ac:parameter></ac:structured-macro>"#;
+                Some(Arc::new(parse(body).unwrap()))
+            }
+            fn page_url(&self, _: &PageRef) -> Option<String> {
+                None
+            }
+            fn attachment_url(&self, page_id: &str, filename: &str) -> Option<String> {
+                Some(format!(
+                    "{SITE}/wiki/download/attachments/{page_id}/{filename}"
+                ))
+            }
+        }
+        let body = r#"<ac:structured-macro ac:name="include"><ac:parameter ac:name=""><ac:link><ri:page ri:content-title="Shared" /></ac:link></ac:parameter></ac:structured-macro><p><ac:link><ri:attachment ri:filename="own.pdf" /></ac:link> and <ac:link><ri:attachment ri:filename="cloud.pdf"><ri:content-entity ri:content-id="777" /></ri:attachment></ac:link></p>"#;
+        let owner = Owner {
+            space: "ENG",
+            page_id: Some("1234"),
+        };
+        assert_eq!(
+            render_for(&parse(body).unwrap(), owner, &Including),
+            "Attachment: shared.pdf\n\n\
+             [own.pdf](https://acme.atlassian.net/wiki/download/attachments/1234/own.pdf) and \
+             [cloud.pdf](https://acme.atlassian.net/wiki/download/attachments/777/cloud.pdf)"
+        );
+    }
+
+    #[test]
     fn image_captions_are_kept() {
         assert_eq!(
             md(fixture!("cloud_image_caption.xml"), true),
@@ -1122,6 +1355,21 @@ mod tests {
              | ingest \
              | `if [ -n \"$TOKEN\" ]; then`<br>`  ingest --all \\| tee log`<br>`fi` \
              | Defaults:<br>Key \\| Value<br>timeout \\| 30 s<br>retries \\| 2 / on 5xx only<br>hosts \\| a.example / b.example |"
+        );
+    }
+
+    #[test]
+    fn common_macros_render_readably() {
+        assert_eq!(
+            md(fixture!("common_macros.xml"), true),
+            "## Owners\n\n\
+             Owner: @Ada Lovelace [On track] :check_mark:\n\n\
+             @Ada Lovelace\n\n\
+             - [x] Write the runbook\n\
+             - [ ] Review with @Ada Lovelace by 2026-05-04\n\n\
+             **Rollback**\n\n\
+             Redeploy the previous tag.\n\n\
+             <https://www.youtube.com/watch?v=abc123>"
         );
     }
 }
