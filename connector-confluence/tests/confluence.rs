@@ -160,13 +160,17 @@ async fn every_index_mode_on_cloud_and_server() {
             .find(|d| d.title == "Release notes")
             .unwrap();
         assert_eq!(blog.metadata["type"], json!("blogpost"));
-        // Every search asked for at least 50 results with the expansions, never comments by CQL.
+        // Every page search asked for at least 50 results with the expansions; comments come
+        // from their own search.
         for r in fake.requests().await {
             if r.url.path().ends_with("/content/search") {
                 let q: std::collections::HashMap<_, _> = r.url.query_pairs().into_owned().collect();
+                if q["cql"].starts_with("type = comment") {
+                    continue;
+                }
                 assert!(q["limit"].parse::<u32>().unwrap() >= 50);
-                assert!(q["expand"].contains("children.comment.body.storage"));
-                assert!(!q["cql"].contains("comment"));
+                assert!(q["expand"].contains("body.storage"));
+                assert!(!q["expand"].contains("children.comment"));
             }
         }
     }
@@ -196,7 +200,7 @@ async fn pagination_across_pages_when_server_caps_the_limit() {
     let unique: BTreeSet<&str> = docs.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(unique.len(), 95);
     assert_eq!(
-        fake.count("/content/search").await,
+        fake.page_searches().await.len(),
         5,
         "ceil(95 / 20) search requests"
     );
@@ -215,11 +219,11 @@ async fn pagination_across_pages_when_server_caps_the_limit() {
     }
     let (docs, _) = load(build(cloud.config(json!({}))).as_ref()).await.unwrap();
     assert_eq!(docs.len(), 70);
-    assert_eq!(cloud.count("/content/search").await, 3);
+    assert_eq!(cloud.page_searches().await.len(), 3);
 }
 
 #[tokio::test]
-async fn comments_are_inlined_and_paged_only_when_more_exist() {
+async fn comments_come_from_one_search_per_result_page() {
     let fake = Fake::start(true).await;
     let mut busy = FakePage::new(1, "ENG", "Busy", "<p>body</p>", at(1));
     busy.comments = (0..5)
@@ -228,6 +232,7 @@ async fn comments_are_inlined_and_paged_only_when_more_exist() {
             body: format!("<p>comment number {i}</p>"),
             author: "Cat Commenter".into(),
             when: at(2),
+            ..Default::default()
         })
         .collect();
     fake.add(busy);
@@ -237,6 +242,7 @@ async fn comments_are_inlined_and_paged_only_when_more_exist() {
         body: "<p>only one</p>".into(),
         author: "Dan".into(),
         when: at(2),
+        ..Default::default()
     }];
     fake.add(quiet);
     fake.add(FakePage::new(3, "ENG", "Silent", "<p>body</p>", at(1)));
@@ -265,12 +271,86 @@ async fn comments_are_inlined_and_paged_only_when_more_exist() {
         .unwrap()
         .to_owned();
     assert!(quiet.contains("only one"));
+    assert_eq!(fake.count("/child/comment").await, 0);
+    // One page search, one comment search for its three pages.
+    let searches: Vec<String> = fake
+        .requests()
+        .await
+        .iter()
+        .filter(|r| r.url.path().ends_with("/content/search"))
+        .filter_map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(k, _)| k == "cql")
+                .map(|(_, v)| v.into_owned())
+        })
+        .collect();
+    assert_eq!(searches.len(), 2, "{searches:?}");
     assert_eq!(
-        fake.count("/child/comment").await,
-        1,
-        "only the page with more comments than embedded"
+        searches[1],
+        "type = comment and (container = 1 or container = 2 or container = 3) order by created asc"
     );
-    assert_eq!(fake.count("/content/search").await, 1);
+}
+
+/// Cloud's `child/comment` and `children.comment` return root comments only (Cloud ignores
+/// `depth`), and Server/Data Center's need `depth=all`: replies and replies to replies were
+/// never indexed. A CQL search for the pages' comments returns them all, inline comments
+/// with the text they are anchored to (`extensions.inlineProperties.originalSelection`).
+#[tokio::test]
+async fn replies_and_inline_comments_are_indexed_in_their_threads() {
+    for cloud in [true, false] {
+        let fake = Fake::start(cloud).await;
+        let mut page = FakePage::new(
+            1,
+            "ENG",
+            "Design",
+            "<p>We deploy stacks of defaults.</p>",
+            at(1),
+        );
+        let comment = |id, body: &str, author: &str, parent, selection: Option<&str>| FakeComment {
+            id,
+            body: format!("<p>{body}</p>"),
+            author: author.into(),
+            when: at(2),
+            parent,
+            selection: selection.map(str::to_owned),
+        };
+        page.comments = vec![
+            comment(501, "Looks good overall.", "Ann", None, None),
+            comment(
+                502,
+                "Which defaults?",
+                "Ben",
+                None,
+                Some("stacks of defaults"),
+            ),
+            comment(503, "Agreed with Ann.", "Cat", Some(501), None),
+            comment(504, "The usual three.", "Dan", Some(502), None),
+            comment(505, "Thanks, Dan.", "Ben", Some(504), None),
+        ];
+        fake.add(page);
+        let (docs, failures) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
+        assert!(failures.is_empty(), "{failures:?}");
+        let text = docs[0].content.as_text().unwrap();
+        let order: Vec<usize> = [
+            "**Ann** (2026-03-02):\n\nLooks good overall.",
+            "**Cat** (2026-03-02), replying to Ann:\n\nAgreed with Ann.",
+            "**Ben** (2026-03-02), on \u{201c}stacks of defaults\u{201d}:\n\nWhich defaults?",
+            "**Dan** (2026-03-02), replying to Ben:\n\nThe usual three.",
+            "**Ben** (2026-03-02), replying to Dan:\n\nThanks, Dan.",
+        ]
+        .iter()
+        .map(|part| {
+            text.find(part)
+                .unwrap_or_else(|| panic!("cloud={cloud}: {part:?} in {text}"))
+        })
+        .collect();
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "cloud={cloud}: {text}"
+        );
+        assert_eq!(fake.count("/child/comment").await, 0);
+    }
 }
 
 #[tokio::test]
@@ -308,20 +388,7 @@ async fn incremental_window_at_minute_boundaries() {
         set(&["at start", "inside"])
     );
     // The query starts a minute early, in the API user's zone (UTC here), and has no end.
-    let search = fake
-        .requests()
-        .await
-        .into_iter()
-        .rev()
-        .find(|r| r.url.path().ends_with("/search"))
-        .unwrap();
-    let cql: String = search
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == "cql")
-        .unwrap()
-        .1
-        .into_owned();
+    let cql = fake.page_cql().await.pop().unwrap();
     assert!(
         cql.contains(r#"lastmodified >= "2026-03-02 09:59""#),
         "{cql}"
@@ -359,19 +426,7 @@ async fn cql_dates_are_written_in_the_api_users_zone() {
     let c = build(fake.config(json!({})));
     let docs = poll(c.as_ref(), TimeWindow::new(at(60), at(120)).unwrap()).await;
     assert_eq!(titles(&docs), set(&["edited"]));
-    let search = fake
-        .requests()
-        .await
-        .into_iter()
-        .find(|r| r.url.path().ends_with("/search"))
-        .unwrap();
-    let cql: String = search
-        .url
-        .query_pairs()
-        .find(|(k, _)| k == "cql")
-        .unwrap()
-        .1
-        .into_owned();
+    let cql = fake.page_cql().await.remove(0);
     // 10:00 UTC is 05:00 in New York; a minute earlier.
     assert!(
         cql.contains(r#"lastmodified >= "2026-03-02 04:59""#),
@@ -478,6 +533,7 @@ async fn attachments_as_documents_with_caps_before_download() {
         media_type: media.into(),
         data: data.to_vec(),
         reported_size: reported,
+        ..Default::default()
     };
     page.attachments = vec![
         att(1, "spec.pdf", "application/pdf", b"%PDF-1.7 small", None),
@@ -557,7 +613,7 @@ async fn rate_limit_is_waited_out() {
     let started = std::time::Instant::now();
     let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
     assert_eq!(docs.len(), 5);
-    assert_eq!(fake.count("/content/search").await, 2);
+    assert_eq!(fake.page_searches().await.len(), 2);
     assert!(
         started.elapsed() >= std::time::Duration::from_millis(900),
         "Retry-After was honoured"
@@ -576,7 +632,7 @@ async fn server_error_then_success() {
         .await;
     let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
     assert_eq!(docs.len(), 5);
-    assert_eq!(fake.count("/content/search").await, 2);
+    assert_eq!(fake.page_searches().await.len(), 2);
 }
 
 /// Atlassian's search renders every expansion of every result in one response; a page of
@@ -606,16 +662,10 @@ async fn a_search_page_that_keeps_timing_out_is_asked_for_in_smaller_pieces() {
         assert!(failures.is_empty(), "{failures:?}");
         assert_eq!(docs.len(), 60, "cloud={cloud}");
         let limits: Vec<String> = fake
-            .requests()
+            .page_searches()
             .await
-            .iter()
-            .filter(|r| r.url.path().ends_with("/content/search"))
-            .filter_map(|r| {
-                r.url
-                    .query_pairs()
-                    .find(|(k, _)| k == "limit")
-                    .map(|(_, v)| v.into_owned())
-            })
+            .into_iter()
+            .filter_map(|mut q| q.remove("limit"))
             .filter(|l| l != "50")
             .collect();
         assert_eq!(limits, ["25", "25", "25"], "cloud={cloud}");

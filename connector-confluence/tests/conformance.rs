@@ -34,6 +34,7 @@ fn seed(fake: &Fake) {
                 body: "<p>a comment</p>".into(),
                 author: "Cat".into(),
                 when: at(1),
+                ..Default::default()
             }];
         }
         fake.add(page);

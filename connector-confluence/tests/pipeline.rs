@@ -76,6 +76,7 @@ async fn unchanged_pages_are_not_rendered_nor_attachments_downloaded() {
         media_type: "application/pdf".into(),
         data: b"%PDF-1.7".to_vec(),
         reported_size: None,
+        ..Default::default()
     }];
     fake.add(specs);
     fake.add(FakePage::new(2, "ENG", "Plain", "<p>old</p>", at(2)));

@@ -46,19 +46,9 @@ fn set(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// The CQL of every search the fake received.
+/// The CQL of every page search the fake received.
 async fn searched(fake: &Fake) -> Vec<String> {
-    fake.requests()
-        .await
-        .iter()
-        .filter(|r| r.url.path().ends_with("/content/search"))
-        .filter_map(|r| {
-            r.url
-                .query_pairs()
-                .find(|(k, _)| k == "cql")
-                .map(|(_, v)| v.into_owned())
-        })
-        .collect()
+    fake.page_cql().await
 }
 
 fn attachment(id: u64, title: &str, media: &str, data: &[u8]) -> FakeAttachment {
@@ -68,6 +58,7 @@ fn attachment(id: u64, title: &str, media: &str, data: &[u8]) -> FakeAttachment 
         media_type: media.into(),
         data: data.to_vec(),
         reported_size: None,
+        ..Default::default()
     }
 }
 

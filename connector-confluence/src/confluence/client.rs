@@ -25,7 +25,7 @@ use super::storage::{PageRef, UserRef};
 /// The field a 401 or 403 tells the user to fix.
 pub(crate) const TOKEN_FIELD: &str = "credentials.confluence_access_token";
 
-/// Results per request of the collections paged on their own (comments, attachments).
+/// Results per request of the collections paged on their own (attachments).
 const CHILD_PAGE_SIZE: u32 = 100;
 
 /// A runaway guard on every listing (searches and child collections): no real site needs this
@@ -354,8 +354,8 @@ impl Client {
         }
     }
 
-    /// Every item of a paged child collection of `content_id` from `start` on (comments or
-    /// attachments beyond what the search result embedded).
+    /// Every item of a paged child collection of `content_id` from `start` on (attachments
+    /// beyond what the search result embedded).
     pub(crate) async fn children(
         &self,
         content_id: &str,
@@ -363,12 +363,9 @@ impl Client {
         expand: &str,
         start: u64,
     ) -> Result<Vec<Content>> {
-        let mut first = format!(
+        let first = format!(
             "/rest/api/content/{content_id}/child/{kind}?limit={CHILD_PAGE_SIZE}&start={start}&expand={expand}"
         );
-        if kind == "comment" {
-            first.push_str("&depth=all");
-        }
         let pages: Vec<Page<Paged<serde_json::Value>, String>> =
             self.pages(first).try_collect().await?;
         let mut out = Vec::new();

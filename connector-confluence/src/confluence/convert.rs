@@ -16,6 +16,7 @@ use tokio::sync::OnceCell;
 
 use super::SOURCE;
 use super::client::Client;
+use super::comments::{self, Placed};
 use super::model::Content;
 use super::storage::{self, Node, PageRef, Refs, Resolver, UserRef};
 
@@ -231,12 +232,14 @@ impl AttachmentRules {
 }
 
 /// A page or blog post, rendered. `body` is its parsed storage format; `comments` its comments
-/// with their parsed bodies (a comment whose body did not parse is left out).
+/// in thread order with their parsed bodies (a comment whose body did not parse is left out);
+/// `token` its version token ([`page_token`]).
 pub(crate) fn page_document(
     id: String,
     page: &Content,
     body: &[Node],
-    comments: &[(&Content, Vec<Node>)],
+    comments: &[(Placed<'_>, Vec<Node>)],
+    token: &str,
     lookups: &Lookups,
 ) -> Document {
     let space = page
@@ -247,26 +250,22 @@ pub(crate) fn page_document(
     let mut text = storage::render(body, &space, lookups);
     if !comments.is_empty() {
         text.push_str("\n\n## Comments");
-        for (comment, nodes) in comments {
-            let who = comment
-                .version
-                .as_ref()
-                .and_then(|v| v.by.as_ref())
-                .and_then(|u| u.name())
-                .or_else(|| {
-                    comment
-                        .history
-                        .as_ref()
-                        .and_then(|h| h.created_by.as_ref())
-                        .and_then(|u| u.name())
-                })
-                .unwrap_or("Unknown");
+        for (placed, nodes) in comments {
+            let comment = placed.comment;
+            let who = commenter(comment);
             let when = comment
                 .when()
                 .map(|t| format!(" ({})", t.format("%Y-%m-%d")))
                 .unwrap_or_default();
+            // A reply names the comment it answers; an inline comment quotes the text it is
+            // anchored to.
+            let about = match (placed.reply_to, comments::anchor(comment)) {
+                (Some(parent), _) => format!(", replying to {}", commenter(parent)),
+                (None, Some(anchor)) => format!(", on \u{201c}{}\u{201d}", one_line(anchor)),
+                (None, None) => String::new(),
+            };
             let rendered = storage::render(nodes, &space, lookups);
-            let _ = write!(text, "\n\n**{who}**{when}:\n\n{rendered}");
+            let _ = write!(text, "\n\n**{who}**{when}{about}:\n\n{rendered}");
         }
     }
     let labels: Vec<String> = page
@@ -290,9 +289,8 @@ pub(crate) fn page_document(
             owners.push(name);
         }
     }
-    let token = page_token(page, comments.iter().map(|(c, _)| *c));
     let mut doc = Document::text(id.clone(), SOURCE, page.title.clone(), text)
-        .with_version(&token)
+        .with_version(token)
         .with_metadata("space", space)
         .with_metadata("labels", labels)
         .with_metadata("ancestors", ancestors)
@@ -313,6 +311,28 @@ pub(crate) fn page_document(
         doc = doc.with_link(link);
     }
     doc
+}
+
+/// The name a comment is shown under: its last editor, else its creator.
+fn commenter(comment: &Content) -> &str {
+    comment
+        .version
+        .as_ref()
+        .and_then(|v| v.by.as_ref())
+        .and_then(|u| u.name())
+        .or_else(|| {
+            comment
+                .history
+                .as_ref()
+                .and_then(|h| h.created_by.as_ref())
+                .and_then(|u| u.name())
+        })
+        .unwrap_or("Unknown")
+}
+
+/// `text` on one line, its whitespace runs as single spaces.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// An attachment as a document of its own, the bytes for the host's parser.

@@ -48,6 +48,7 @@
 
 mod checkpoint;
 mod client;
+mod comments;
 mod config;
 mod convert;
 mod model;

@@ -64,6 +64,9 @@ pub(crate) struct Content {
     pub(crate) metadata: Option<Metadata>,
     #[serde(default)]
     pub(crate) ancestors: Vec<Ancestor>,
+    /// For a comment or an attachment: the page or blog post it is on (`expand=container`).
+    #[serde(default)]
+    pub(crate) container: Option<Box<Container>>,
     #[serde(default)]
     pub(crate) children: Option<Children>,
     #[serde(default)]
@@ -149,17 +152,26 @@ pub(crate) struct Label {
     pub(crate) name: String,
 }
 
+/// An ancestor of a page (its parent pages, root first) or of a comment (the comments it
+/// replies to, root first).
 #[derive(Debug, Deserialize)]
 pub(crate) struct Ancestor {
+    #[serde(default)]
+    pub(crate) id: String,
     #[serde(default)]
     pub(crate) title: String,
 }
 
-/// `children` expansion: comments and attachments embedded in a search result.
+/// The content a comment or attachment is on.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Container {
+    #[serde(default)]
+    pub(crate) id: String,
+}
+
+/// `children` expansion: the attachments embedded in a search result.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Children {
-    #[serde(default)]
-    pub(crate) comment: Option<Paged<Content>>,
     #[serde(default)]
     pub(crate) attachment: Option<Paged<Content>>,
 }
@@ -194,13 +206,23 @@ impl User {
     }
 }
 
-/// Attachment details: `extensions.fileSize` and `extensions.mediaType`.
+/// `extensions`: an attachment's `fileSize` and `mediaType`; with
+/// `expand=extensions.inlineProperties`, the text an inline comment is anchored to.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Extensions {
     #[serde(default, rename = "fileSize")]
     pub(crate) file_size: Option<u64>,
     #[serde(default, rename = "mediaType")]
     pub(crate) media_type: Option<String>,
+    #[serde(default, rename = "inlineProperties")]
+    pub(crate) inline_properties: Option<InlineProperties>,
+}
+
+/// `extensions.inlineProperties` of an inline comment.
+#[derive(Debug, Deserialize)]
+pub(crate) struct InlineProperties {
+    #[serde(default, rename = "originalSelection")]
+    pub(crate) original_selection: Option<String>,
 }
 
 /// `GET /rest/api/user/current`: the API user, whose time zone CQL reads dates in (Cloud

@@ -2,8 +2,10 @@
 //!
 //! A result page is read in two steps:
 //! 1. **Listing**: each result is read, kept when it lies in the window, and completed with
-//!    the comments and attachments it did not embed (their ids and versions are part of the
-//!    fingerprints, so they must be known before the store is asked).
+//!    the attachments it did not embed and with its comments, replies and inline comments
+//!    included, from one comment search for the whole result page ([`comments`]); their ids
+//!    and versions are part of the fingerprints, so they must be known before the store is
+//!    asked.
 //! 2. **Items**: every page, blog post and taken attachment goes to [`fetch_items`]: one
 //!    fingerprint lookup for the whole result page, unchanged items reported without being
 //!    rendered or downloaded, the others converted a few at a time in page order (pages
@@ -24,13 +26,14 @@ use serde_json::Value;
 use super::SOURCE;
 use super::checkpoint::ConfluenceCheckpoint;
 use super::client::Client;
+use super::comments;
 use super::config::{ConfluenceConfig, IndexMode};
 use super::convert::{self, AttachmentRules, Lookups};
 use super::model::{Content, Paged, Space};
 use super::storage::{self, Refs};
 
-/// Requests in flight at once for one result page: the comments and attachments beyond the
-/// embedded ones, then the pages being rendered (with their lookups) and attachment downloads.
+/// Requests in flight at once for one result page: the attachments beyond the embedded ones,
+/// then the pages being rendered (with their lookups) and attachment downloads.
 const CONCURRENCY: usize = 4;
 
 /// What the page walk needs from the config, shared with its streams.
@@ -63,9 +66,9 @@ impl Settings {
     }
 
     fn expand(&self) -> String {
-        let mut expand = "body.storage,version,space,metadata.labels,ancestors,history,\
-                          children.comment.body.storage,children.comment.version"
-            .to_owned();
+        // Comments come from their own search (`comments`): the `children.comment` expansion
+        // holds root comments only on Cloud.
+        let mut expand = "body.storage,version,space,metadata.labels,ancestors,history".to_owned();
         if self.attachments.is_some() {
             expand.push_str(",children.attachment.version");
         }
@@ -227,9 +230,8 @@ pub(super) fn list_ids(
 struct Item {
     id: String,
     content: Content,
+    /// Every comment, in creation order (filled by the listing of a load).
     comments: Vec<Content>,
-    /// Where the comments beyond the embedded ones start, if there are more.
-    more_comments: Option<u64>,
     attachments: Vec<Content>,
     more_attachments: Option<u64>,
 }
@@ -270,30 +272,19 @@ impl Item {
                 ),
             )));
         };
-        let (comments, attachments) = content
-            .children
-            .take()
-            .map_or((None, None), |c| (c.comment, c.attachment));
+        let attachments = content.children.take().and_then(|c| c.attachment);
         Ok(Some(Self {
             id,
-            more_comments: comments.as_ref().and_then(Paged::rest_start),
             more_attachments: attachments.as_ref().and_then(Paged::rest_start),
-            comments: comments.map(|c| c.results).unwrap_or_default(),
+            comments: Vec::new(),
             attachments: attachments.map(|c| c.results).unwrap_or_default(),
             content,
         }))
     }
 
-    /// Fetches the comments (with `comments`) and attachments (with `attachments`) the
-    /// result did not embed.
-    async fn complete(&mut self, client: &Client, comments: bool, attachments: bool) -> Result<()> {
-        if comments && let Some(start) = self.more_comments.take() {
-            let more = client
-                .children(&self.content.id, "comment", "body.storage,version", start)
-                .await?;
-            self.comments.extend(more);
-        }
-        if attachments && let Some(start) = self.more_attachments.take() {
+    /// Fetches the attachments the result did not embed.
+    async fn complete(&mut self, client: &Client) -> Result<()> {
+        if let Some(start) = self.more_attachments.take() {
             let more = client
                 .children(&self.content.id, "attachment", "version", start)
                 .await?;
@@ -355,7 +346,11 @@ impl Run {
         let attachments = self.settings.attachments.is_some();
         let mut completed = futures::stream::iter(read)
             .map(|mut item| async move {
-                let done = item.complete(&self.client, comments, attachments).await;
+                let done = if attachments {
+                    item.complete(&self.client).await
+                } else {
+                    Ok(())
+                };
                 (item, done)
             })
             .buffered(CONCURRENCY);
@@ -364,6 +359,27 @@ impl Run {
             match done {
                 Ok(()) => items.push(item),
                 Err(e) => failures.push(item_failure(&item.id, e.with_item(&item.id))?),
+            }
+        }
+        if comments && !items.is_empty() {
+            let ids: Vec<&str> = items.iter().map(|i| i.content.id.as_str()).collect();
+            match comments::of_pages(&self.client, &ids).await {
+                Ok(mut found) => {
+                    for item in &mut items {
+                        item.comments = found.remove(&item.content.id).unwrap_or_default();
+                    }
+                }
+                // Without its comments a page's version is not known: every page of this
+                // result page is a failure (retried by the next run), unless the error ends
+                // the sync.
+                Err(e) => {
+                    for item in items.drain(..) {
+                        let e = Error::new(e.kind(), format!("its comments cannot be listed: {e}"))
+                            .with_connector(SOURCE)
+                            .with_item(&item.id);
+                        failures.push(item_failure(&item.id, e)?);
+                    }
+                }
             }
         }
         Ok((items, failures))
@@ -458,11 +474,12 @@ impl Run {
         let mut refs = Refs::default();
         storage::collect_refs(&body, space, &mut refs);
         let mut comments = Vec::new();
-        for c in &item.comments {
+        for placed in comments::threads(&item.comments) {
+            let c = placed.comment;
             match storage::parse(c.storage().unwrap_or("")) {
                 Ok(nodes) => {
                     storage::collect_refs(&nodes, space, &mut refs);
-                    comments.push((c, nodes));
+                    comments.push((placed, nodes));
                 }
                 Err(e) => {
                     tracing::warn!(connector = SOURCE, page = %item.id, comment = %c.id, error = %e, "leaving out a comment whose body cannot be read")
@@ -477,6 +494,7 @@ impl Run {
             &item.content,
             &body,
             &comments,
+            &convert::page_token(&item.content, &item.comments),
             &self.lookups,
         )
         .into())

@@ -18,15 +18,19 @@ pub const EMAIL: &str = "bot@example.com";
 pub const SERVER_USER: &str = "dana";
 pub const PASSWORD: &str = "fake-password-0b7e";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeComment {
     pub id: u64,
     pub body: String,
     pub author: String,
     pub when: DateTime<Utc>,
+    /// The comment this one replies to.
+    pub parent: Option<u64>,
+    /// For an inline comment: the text it is anchored to.
+    pub selection: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FakeAttachment {
     pub id: u64,
     pub title: String,
@@ -34,6 +38,9 @@ pub struct FakeAttachment {
     pub data: Vec<u8>,
     /// The size the API reports (defaults to the real size).
     pub reported_size: Option<u64>,
+    /// When its last version was uploaded (defaults to the page's time).
+    pub when: Option<DateTime<Utc>>,
+    pub version: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +200,31 @@ impl Fake {
             .count()
     }
 
+    /// The query parameters of every page search (content searches other than the comment and
+    /// attachment searches), in order.
+    pub async fn page_searches(&self) -> Vec<HashMap<String, String>> {
+        self.requests()
+            .await
+            .iter()
+            .filter(|r| r.url.path().ends_with("/content/search"))
+            .map(|r| r.url.query_pairs().into_owned().collect::<HashMap<_, _>>())
+            .filter(|q| {
+                q.get("cql").is_some_and(|c| {
+                    !c.starts_with("type = comment") && !c.starts_with("type in (comment")
+                })
+            })
+            .collect()
+    }
+
+    /// The CQL of every page search, in order.
+    pub async fn page_cql(&self) -> Vec<String> {
+        self.page_searches()
+            .await
+            .into_iter()
+            .filter_map(|mut q| q.remove("cql"))
+            .collect()
+    }
+
     pub async fn reset_requests(&self) {
         self.server.reset().await;
         Mock::given(method("GET"))
@@ -245,20 +277,49 @@ impl Responder {
         format!("{}{}", self.0.2, if self.0.1 { "/wiki" } else { "" })
     }
 
-    fn comment_json(&self, page: &FakePage, c: &FakeComment) -> Value {
-        json!({
+    /// A comment as the REST API v1 shows it: `extensions.location` always; with the
+    /// expansions, the page it is on (`container`), the comments it replies to (`ancestors`,
+    /// root first) and an inline comment's anchor (`extensions.inlineProperties`).
+    fn comment_json(&self, page: &FakePage, c: &FakeComment, expand: &str) -> Value {
+        let mut v = json!({
             "id": c.id.to_string(), "type": "comment", "status": "current",
             "title": format!("Re: {}", page.title),
             "version": {"by": user_json(&c.author), "when": iso(c.when), "number": 1},
             "body": {"storage": {"value": c.body, "representation": "storage"}},
+            "extensions": {"location": if c.selection.is_some() { "inline" } else { "footer" }},
             "_links": {"webui": format!("{}?focusedCommentId={}", webui(page, self.0.1), c.id)},
-        })
+        });
+        if expand.contains("container") {
+            v["container"] =
+                json!({"id": page.id.to_string(), "type": page.kind, "title": page.title});
+        }
+        if expand.contains("ancestors") {
+            let mut chain = Vec::new();
+            let mut up = c.parent;
+            while let Some(id) = up {
+                chain.insert(0, json!({"id": id.to_string(), "type": "comment"}));
+                up = page
+                    .comments
+                    .iter()
+                    .find(|p| p.id == id)
+                    .and_then(|p| p.parent);
+            }
+            v["ancestors"] = json!(chain);
+        }
+        if let (true, Some(selection)) =
+            (expand.contains("extensions.inlineProperties"), &c.selection)
+        {
+            v["extensions"]["inlineProperties"] =
+                json!({"markerRef": format!("ref-{}", c.id), "originalSelection": selection});
+        }
+        v
     }
 
     fn attachment_json(&self, page: &FakePage, a: &FakeAttachment) -> Value {
         json!({
             "id": format!("att{}", a.id), "type": "attachment", "status": "current", "title": a.title,
-            "version": {"by": user_json("Ann Author"), "when": iso(page.when), "number": 1},
+            "version": {"by": user_json("Ann Author"), "when": iso(a.when.unwrap_or(page.when)), "number": a.version.max(1)},
+            "container": {"id": page.id.to_string(), "type": page.kind, "title": page.title},
             "extensions": {"mediaType": a.media_type, "fileSize": a.reported_size.unwrap_or(a.data.len() as u64), "comment": ""},
             "_links": {
                 "webui": format!("/pages/viewpageattachments.action?pageId={}&preview=/{}/att{}/{}", page.id, page.id, a.id, a.title),
@@ -289,15 +350,20 @@ impl Responder {
         });
         let mut children = serde_json::Map::new();
         if expand.contains("children.comment") {
+            // Root comments only, as Cloud embeds them.
             let n = state.embedded_comments;
-            let shown: Vec<Value> = page
+            let roots: Vec<&FakeComment> = page
                 .comments
                 .iter()
-                .take(n)
-                .map(|c| self.comment_json(page, c))
+                .filter(|c| c.parent.is_none())
                 .collect();
-            let mut coll = json!({"results": shown, "start": 0, "limit": n, "size": page.comments.len().min(n), "_links": {}});
-            if page.comments.len() > n {
+            let shown: Vec<Value> = roots
+                .iter()
+                .take(n)
+                .map(|c| self.comment_json(page, c, ""))
+                .collect();
+            let mut coll = json!({"results": shown, "start": 0, "limit": n, "size": roots.len().min(n), "_links": {}});
+            if roots.len() > n {
                 coll["_links"]["next"] = json!(format!(
                     "/rest/api/content/{}/child/comment?start={n}&limit={n}",
                     page.id
@@ -339,6 +405,10 @@ impl Responder {
             }
         }
         let offset = state.user_zone.as_ref().map_or(0, |(_, hours)| *hours);
+        if cql.starts_with("type = comment") || cql.starts_with("type in (comment") {
+            let all = self.children_search(state, &cql, &expand, offset);
+            return self.paged(req, &q, &cql, &expand, all, start, limit);
+        }
         let Some(filter) = Cql::parse(&cql, offset) else {
             return error(400, &format!("Could not parse cql : {cql}"));
         };
@@ -352,20 +422,67 @@ impl Responder {
             .filter(|p| archived_too || !state.archived_spaces.contains(&p.space))
             .collect();
         hits.sort_by_key(|p| p.id);
-        let total = hits.len();
-        let page: Vec<Value> = hits
+        let all: Vec<Value> = hits
             .iter()
-            .skip(start)
-            .take(limit)
             .map(|p| self.page_json(state, p, &expand))
             .collect();
+        self.paged(req, &q, &cql, &expand, all, start, limit)
+    }
+
+    /// Comments (and, for `type in (comment, attachment)`, attachments) matching the CQL the
+    /// connector writes: `container = N` clauses, `space = "K"`, `lastmodified >= "..."`.
+    fn children_search(&self, state: &State, cql: &str, expand: &str, offset: i64) -> Vec<Value> {
+        let containers = numbers_after(cql, "container = ");
+        let space = quoted_after(cql, "space =");
+        let from = quoted_after(cql, "lastmodified >=").and_then(|t| cql_time(t, offset));
+        let in_window = |t: DateTime<Utc>| from.is_none_or(|f| minute_of(t) >= f);
+        let attachments = cql.contains("attachment");
+        let mut hits: Vec<(String, Value)> = Vec::new();
+        for page in &state.pages {
+            if (!containers.is_empty() && !containers.contains(&page.id))
+                || space.is_some_and(|s| s != page.space)
+            {
+                continue;
+            }
+            for c in page.comments.iter().filter(|c| in_window(c.when)) {
+                hits.push((format!("{:012}", c.id), self.comment_json(page, c, expand)));
+            }
+            if attachments {
+                for a in page
+                    .attachments
+                    .iter()
+                    .filter(|a| in_window(a.when.unwrap_or(page.when)))
+                {
+                    hits.push((format!("{:012}", a.id), self.attachment_json(page, a)));
+                }
+            }
+        }
+        // Creation order: ids here.
+        hits.sort_by(|a, b| a.0.cmp(&b.0));
+        hits.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// One page of `all` at `start`, with the next link each edition writes.
+    #[allow(clippy::too_many_arguments)]
+    fn paged(
+        &self,
+        req: &Request,
+        q: &HashMap<String, String>,
+        cql: &str,
+        expand: &str,
+        all: Vec<Value>,
+        start: usize,
+        limit: usize,
+    ) -> ResponseTemplate {
+        let total = all.len();
+        let page: Vec<Value> = all.into_iter().skip(start).take(limit).collect();
         let size = page.len();
         let mut links = json!({"base": self.base(), "context": if self.0.1 { "/wiki" } else { "" }, "self": format!("{}{}", self.base(), req.url.path())});
         if start + size < total {
             let mut next = url::form_urlencoded::Serializer::new(String::new());
-            next.append_pair("cql", &cql);
+            next.append_pair("cql", cql);
             if !expand.is_empty() {
-                next.append_pair("expand", &expand);
+                next.append_pair("expand", expand);
             }
             if self.0.1 {
                 next.append_pair("cursor", &(start + size).to_string());
@@ -407,9 +524,14 @@ impl Responder {
         let start: usize = q.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
         let limit: usize = q.get("limit").and_then(|s| s.parse().ok()).unwrap_or(25);
         let all: Vec<Value> = if kind == "comment" {
+            // Cloud ignores `depth` and lists root comments only; Server lists replies too
+            // with `depth=all`.
+            let all_depths = !self.0.1 && q.get("depth").is_some_and(|d| d == "all");
+            let expand = q.get("expand").cloned().unwrap_or_default();
             page.comments
                 .iter()
-                .map(|c| self.comment_json(page, c))
+                .filter(|c| all_depths || c.parent.is_none())
+                .map(|c| self.comment_json(page, c, &expand))
                 .collect()
         } else {
             page.attachments
@@ -591,6 +713,19 @@ fn quoted_after<'a>(cql: &'a str, key: &str) -> Option<&'a str> {
     let rest = &cql[cql.find(key)? + key.len()..];
     let rest = rest.trim_start().strip_prefix('"')?;
     Some(&rest[..rest.find('"')?])
+}
+
+/// The numbers after every `key` in `cql`.
+fn numbers_after(cql: &str, key: &str) -> Vec<u64> {
+    cql.match_indices(key)
+        .filter_map(|(i, _)| number_after(&cql[i..], key))
+        .collect()
+}
+
+/// `t` floored to the minute, as CQL compares.
+fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    t - Duration::seconds(t.timestamp().rem_euclid(60))
+        - Duration::nanoseconds(i64::from(t.timestamp_subsec_nanos()))
 }
 
 fn number_after(cql: &str, key: &str) -> Option<u64> {
