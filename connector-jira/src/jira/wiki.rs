@@ -359,9 +359,7 @@ fn next_container_tag(line: &str) -> Option<(usize, Container, Option<&str>, usi
             continue;
         }
         let inside = &line[at + 1..];
-        let Some(end) = inside.find('}') else {
-            return None;
-        };
+        let end = inside.find('}')?;
         let body = &inside[..end];
         let (name, params) = match body.split_once(':') {
             Some((name, params)) => (name, Some(params)),
