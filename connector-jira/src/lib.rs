@@ -5,7 +5,7 @@
 pub mod jira;
 
 #[cfg(feature = "jira")]
-pub use jira::{JiraCheckpoint, JiraConfig, JiraConnector, JiraCredentials, SOURCE};
+pub use jira::{IdScheme, JiraCheckpoint, JiraConfig, JiraConnector, JiraCredentials, SOURCE};
 
 /// Registers the Jira connector when its feature is compiled in.
 ///

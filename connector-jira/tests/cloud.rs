@@ -824,3 +824,73 @@ async fn a_rate_limited_page_past_the_budget_ends_the_run_resumably() {
     let bodies = search.bodies.lock().unwrap().clone();
     assert_eq!(bodies[0]["nextPageToken"], "page-1", "{bodies:?}");
 }
+
+/// An issue moved to another project keeps its numeric `id` and gets a new key (Jira's
+/// "Move issue"): under `id_scheme: issue_id` that is an update of the same document.
+#[tokio::test]
+async fn a_moved_issue_is_an_update_of_the_same_document() {
+    let long_ago = jira_time(Utc::now() - chrono::Duration::days(3));
+    for (scheme, same_id) in [("issue_id", true), ("ragflow_url", false)] {
+        let (server, search) = common::cloud_mock(
+            vec![
+                common::issue(1, &long_ago, true),
+                common::issue(2, &long_ago, true),
+            ],
+            10,
+            "UTC",
+        )
+        .await;
+        let cfg = common::cloud_config(
+            &server.uri(),
+            json!({"jql_query": "project in (ENG, OPS)", "id_scheme": scheme}),
+        );
+        let c: Arc<dyn Connector> = Arc::new(common::connector(cfg));
+        let sink = MemorySink::new();
+        let store = MemoryStateStore::new();
+        let first = Syncer::new(Arc::clone(&c))
+            .sink(sink.clone())
+            .state(store.clone())
+            .run(SyncMode::Auto)
+            .await
+            .unwrap();
+        assert_eq!(first.new, 2);
+        let before = sink.deliveries().concat();
+
+        // ENG-2 (id 10002) moves to OPS and becomes OPS-7: same id, new key, `updated` bumped.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let moved_at = jira_time(Utc::now());
+        {
+            let mut issues = search.issues.lock().unwrap();
+            issues[1]["key"] = json!("OPS-7");
+            issues[1]["fields"]["project"] =
+                json!({"id": "10001", "key": "OPS", "name": "Operations"});
+            issues[1]["fields"]["updated"] = json!(moved_at);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let second = Syncer::new(c)
+            .sink(sink.clone())
+            .state(store)
+            .run(SyncMode::Auto)
+            .await
+            .unwrap();
+        let after = sink.deliveries().concat();
+        let moved = after.last().unwrap().clone();
+        let doc = sink.get(&moved).unwrap();
+        assert_eq!(doc.title, "OPS-7: Issue number 2", "{scheme}");
+        assert_eq!(
+            doc.link.as_ref().map(url::Url::as_str),
+            Some(format!("{}/browse/OPS-7", server.uri()).as_str()),
+            "links follow the key under either scheme"
+        );
+        if same_id {
+            assert_eq!((second.new, second.updated), (0, 1), "{second:?}");
+            let host = server.uri().replace("http://", "");
+            assert_eq!(moved, format!("jira:{host}/issue/10002"));
+            assert!(before.contains(&moved), "{before:?}");
+        } else {
+            // RAGFlow's ids: a new document; the old one waits for a prune.
+            assert_eq!((second.new, second.updated), (1, 0), "{second:?}");
+            assert!(!before.contains(&moved));
+        }
+    }
+}

@@ -63,3 +63,49 @@ impl Fixture for JiraFixture {
 }
 
 connector_core::conformance_tests!(jira_conformance, JiraFixture);
+
+/// The same Jira with `id_scheme: issue_id`: ids `jira:{host}/issue/{id}`, refetched by id.
+struct IssueIdFixture(JiraFixture);
+
+impl IssueIdFixture {
+    fn config(uri: &str) -> connector_jira::JiraConfig {
+        common::server_config(uri, json!({ "page_size": 3, "id_scheme": "issue_id" }))
+    }
+
+    fn id(uri: &str, n: u32) -> String {
+        format!(
+            "jira:{}/issue/{}",
+            uri.trim_start_matches("http://"),
+            10000 + n
+        )
+    }
+}
+
+#[async_trait]
+impl Fixture for IssueIdFixture {
+    async fn setup() -> Self {
+        Self(JiraFixture::setup().await)
+    }
+
+    fn connector(&self) -> Arc<dyn Connector> {
+        Arc::new(common::connector(Self::config(&self.0.server.uri())))
+    }
+
+    fn secret(&self) -> Option<String> {
+        self.0.secret()
+    }
+
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
+        let uri = self.0.malformed.uri();
+        let c = common::connector(Self::config(&uri));
+        (Arc::new(c), Some(Self::id(&uri, 4)))
+    }
+
+    fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
+        let uri = self.0.server.uri();
+        let window = TimeWindow::new(at(2), at(5)).ok()?;
+        Some((window, (3..=5).map(|n| Self::id(&uri, n)).collect()))
+    }
+}
+
+connector_core::conformance_tests!(jira_issue_id_conformance, IssueIdFixture);

@@ -7,6 +7,8 @@ use std::num::NonZeroU32;
 
 use connector_core::config::IgnoredField;
 use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
+
+use super::ids::IdScheme;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -101,7 +103,8 @@ impl fmt::Debug for JiraCredentials {
 #[non_exhaustive]
 pub struct JiraConfig {
     /// The site: `https://example.atlassian.net` or a Server/Data Center URL (with its context
-    /// path, if any). Document ids and links are `{base_url}/browse/{KEY}`.
+    /// path, if any). Links are `{base_url}/browse/{KEY}`, and so are issue ids by default
+    /// (see `id_scheme`).
     pub base_url: Url,
     /// Only issues of this project: its key (`ENG`), or its name or id, as JQL's `project =`
     /// takes them. Not used when `jql_query` is given: as in RAGFlow, the query then says
@@ -155,6 +158,11 @@ pub struct JiraConfig {
     /// The gateway scoped tokens go through (default `https://api.atlassian.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_gateway_url: Option<Url>,
+    /// How documents are identified: `ragflow_url` (the default: `{base_url}/browse/{KEY}`,
+    /// as RAGFlow names them) or `issue_id` (Jira's numeric ids, which survive a move to
+    /// another project). See [`IdScheme`] for the ids and why the default is RAGFlow's.
+    #[serde(default)]
+    pub id_scheme: IdScheme,
     /// The most one request waits in all for Jira's rate limits (429 with `Retry-After` or
     /// `X-RateLimit-Reset`, each wait as long as Jira asks, up to 5 minutes), in seconds
     /// (default 900, connector-core's). Past it, a search page's error ends the sync, which
@@ -198,8 +206,16 @@ impl JiraConfig {
             is_cloud: None,
             page_size: None,
             api_gateway_url: None,
+            id_scheme: IdScheme::default(),
             rate_limit_budget_secs: None,
         }
+    }
+
+    /// Documents identified by `scheme` (see [`IdScheme`]).
+    #[must_use]
+    pub fn with_id_scheme(mut self, scheme: IdScheme) -> Self {
+        self.id_scheme = scheme;
+        self
     }
 
     /// Only issues of `key`.
@@ -321,6 +337,7 @@ struct InEffect<'a> {
     page_size: Option<NonZeroU32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     api_gateway_url: Option<&'a Url>,
+    id_scheme: IdScheme,
     #[serde(skip_serializing_if = "Option::is_none")]
     rate_limit_budget_secs: Option<u64>,
 }
@@ -341,6 +358,7 @@ impl Serialize for JiraConfig {
             is_cloud: self.is_cloud(),
             page_size: self.page_size,
             api_gateway_url: self.api_gateway_url.as_ref(),
+            id_scheme: self.id_scheme,
             rate_limit_budget_secs: self.rate_limit_budget_secs,
         }
         .serialize(s)
@@ -362,6 +380,7 @@ impl fmt::Debug for JiraConfig {
             .field("credentials", &self.credentials)
             .field("is_cloud", &self.is_cloud())
             .field("page_size", &self.page_size())
+            .field("id_scheme", &self.id_scheme)
             .field("rate_limit_budget_secs", &self.rate_limit_budget_secs)
             .finish_non_exhaustive()
     }

@@ -12,18 +12,9 @@ use url::Url;
 
 use super::SOURCE;
 use super::adf::{self, MediaNames};
+use super::ids::DocIds;
 use super::model::{Attachment, Comment, Issue};
 use super::wiki;
-
-/// The id of an issue's document: its browse URL.
-pub(crate) fn issue_id(site: &str, key: &str) -> String {
-    format!("{site}/browse/{key}")
-}
-
-/// The id of an attachment's document, as RAGFlow writes it.
-pub(crate) fn attachment_id(key: &str, attachment: &str) -> String {
-    format!("{key}::attachment::{attachment}")
-}
 
 /// Jira's timestamps: `2024-01-15T10:00:30.000+0000` (and RFC 3339 for good measure).
 pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
@@ -59,7 +50,8 @@ pub(crate) fn media_names(issue: &Issue) -> MediaNames {
 /// What shapes an issue's document besides the issue.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
-    pub(crate) site: String,
+    /// Document ids and links.
+    pub(crate) ids: DocIds,
     pub(crate) include_comments: bool,
     pub(crate) blacklist: HashSet<String>,
     pub(crate) attachment_limit: u64,
@@ -174,8 +166,9 @@ pub(crate) fn issue_document(
     updated: DateTime<Utc>,
     options: &Options,
 ) -> Document {
-    let id = issue_id(&options.site, &issue.key);
-    let fields = fields_of(issue, &id);
+    let id = options.ids.issue(&issue.id, &issue.key);
+    let url = options.ids.browse(&issue.key);
+    let fields = fields_of(issue, &url);
     let f = &issue.fields;
     let summary = f.summary.clone().unwrap_or_default();
 
@@ -226,7 +219,7 @@ pub(crate) fn issue_document(
             let mut line = format!(
                 "- {relation} [{}]({})",
                 other.key,
-                issue_id(&options.site, &other.key)
+                options.ids.browse(&other.key)
             );
             if let Some(of) = &other.fields {
                 if let Some(s) = &of.summary {
@@ -268,7 +261,7 @@ pub(crate) fn issue_document(
         fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     metadata.insert("issue_id".to_owned(), json!(issue.id));
     let mut doc = Document::text(
-        id.clone(),
+        id,
         SOURCE,
         format!("{}: {summary}", issue.key),
         text,
@@ -277,7 +270,7 @@ pub(crate) fn issue_document(
     .with_owners(owners)
     .with_version(&issue_version(&f.updated, options));
     doc.metadata = metadata;
-    if let Ok(link) = Url::parse(&id) {
+    if let Ok(link) = Url::parse(&url) {
         doc = doc.with_link(link);
     }
     doc
@@ -301,7 +294,8 @@ pub(crate) fn attachment_document(
     data: Bytes,
     options: &Options,
 ) -> Document {
-    let parent = issue_id(&options.site, &issue.key);
+    let parent = options.ids.issue(&issue.id, &issue.key);
+    let url = options.ids.browse(&issue.key);
     let extension = a
         .filename
         .rsplit_once('.')
@@ -312,14 +306,14 @@ pub(crate) fn attachment_document(
         .clone()
         .unwrap_or_else(|| "application/octet-stream".to_owned());
     let mut doc = Document::bytes(
-        attachment_id(&issue.key, &a.id),
+        options.ids.attachment(&issue.id, &issue.key, &a.id),
         SOURCE,
         format!("{}: {}", issue.key, a.filename),
         data,
         mime,
         extension,
     )
-    .with_parent_id(parent.clone())
+    .with_parent_id(parent)
     .with_size(a.size)
     .with_version(&attachment_version(a))
     .with_metadata("issue_key", issue.key.clone())
@@ -330,7 +324,7 @@ pub(crate) fn attachment_document(
     if let Some(owner) = a.author.as_ref().and_then(|u| u.owner()) {
         doc = doc.with_owners(vec![owner.to_owned()]);
     }
-    if let Ok(link) = Url::parse(&parent) {
+    if let Ok(link) = Url::parse(&url) {
         doc = doc.with_link(link);
     }
     doc

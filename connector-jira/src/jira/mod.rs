@@ -20,15 +20,19 @@
 //!   ([`ErrorKind::ends_sync`](connector_core::ErrorKind::ends_sync)): rejected credentials
 //!   end the sync, anything else (403, 404, 429 after retries, a malformed issue) becomes a
 //!   [`Failure`](connector_core::Failure) naming the item and the sync goes on.
-//! - **Documents**: id `{base_url}/browse/{KEY}`, title `KEY: summary`, `updated_at` =
+//! - **Ids** ([`IdScheme`]): by default RAGFlow's (`{base_url}/browse/{KEY}`,
+//!   `{KEY}::attachment::{id}`), so a host migrating from RAGFlow keeps its documents; with
+//!   `id_scheme: issue_id`, Jira's numeric ids (`jira:{site}/issue/{id}`), so an issue moved
+//!   to another project (a new key) is an update of the same document. Links are browse URLs
+//!   under either.
+//! - **Documents**: title `KEY: summary`, `updated_at` =
 //!   `fields.updated`, Markdown with a front matter of key, url, summary, status, priority,
 //!   issue type, project, reporter, assignee, labels, components, fix versions, created and
 //!   updated (the same fields are the metadata), the description (ADF or wiki markup as
 //!   Markdown), the comments (all of them, paged past the embedded ones, minus
 //!   `comment_email_blacklist`), linked issues and the attachment list. Owners are the
 //!   reporter and the assignee.
-//! - **Attachments** (`include_attachments`): id `{KEY}::attachment::{id}`, `parent_id` = the
-//!   issue's id, bytes for the host's parser; larger than `attachment_size_limit` is not
+//! - **Attachments** (`include_attachments`): `parent_id` = the issue's id, bytes for the host's parser; larger than `attachment_size_limit` is not
 //!   downloaded (the size is known before). Their ids are part of `list_ids`, so prune keeps
 //!   them.
 //! - **Fingerprints**: from `fields.updated` (and the attachment id and size). In incremental
@@ -47,6 +51,7 @@ mod checkpoint;
 mod client;
 mod config;
 mod convert;
+mod ids;
 mod model;
 mod pages;
 mod wiki;
@@ -68,10 +73,12 @@ pub use config::{
 /// The type of the config's list fields (an array or a comma-separated string), re-exported so
 /// `connector_jira::jira::StringList` keeps naming it.
 pub use connector_core::StringList;
+pub use ids::IdScheme;
 
 use checkpoint::Cursor;
 use client::JiraClient;
 use convert::Options;
+use ids::DocIds;
 
 /// The registry key of the Jira connector.
 pub const SOURCE: &str = "jira";
@@ -118,7 +125,7 @@ impl JiraConnector {
             );
         }
         let options = Options {
-            site: config.site(),
+            ids: DocIds::new(config.id_scheme, config.site()),
             include_comments: config.include_comments,
             blacklist: config
                 .comment_email_blacklist
@@ -151,7 +158,7 @@ impl fmt::Debug for JiraConnector {
 
 impl fmt::Display for JiraConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "jira:{}", self.options.site)?;
+        write!(f, "jira:{}", self.options.ids.site())?;
         if let Some(key) = self.client.config().project_in_scope() {
             write!(f, " project {key}")?;
         }
@@ -218,9 +225,10 @@ impl SlimConnector for JiraConnector {
 }
 
 impl RefetchConnector for JiraConnector {
-    /// Fetches each issue named by an id (`{base_url}/browse/KEY` or `KEY::attachment::ID`)
-    /// with `/issue/{key}`; an issue that no longer exists yields nothing, one that cannot be
-    /// read fails the ids that named it (unless the error ends the sync).
+    /// Fetches each issue named by an id of either [`IdScheme`] with `/issue/{idOrKey}`; an
+    /// issue that no longer exists yields nothing, one that cannot be read fails the ids that
+    /// named it (unless the error ends the sync). An id of the other scheme (a host that
+    /// switched) yields nothing under it, so prune retires it.
     fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
         let client = self.client.with_context(&ctx);
         pages::refetch(client, Arc::clone(&self.options), ids, ctx)

@@ -26,7 +26,8 @@ use url::Url;
 
 use super::checkpoint::{Cursor, JiraCheckpoint};
 use super::client::JiraClient;
-use super::convert::{self, Options, attachment_id, issue_id, parse_time};
+use super::convert::{self, Options, parse_time};
+use super::ids::DocIds;
 use super::model::{Attachment, Comment, ISSUE_FIELDS, Issue};
 
 /// Items of a page fetched at the same time (an issue may page its comments, an attachment is
@@ -106,7 +107,7 @@ pub(super) fn refetch(
     // The host asked for these items by name: fetch them whatever the store holds.
     let ctx = ctx.with_fingerprints(Arc::new(NoFingerprints));
     let fields = search_fields(&options);
-    let keys = issue_keys(&ids, &options.site);
+    let keys = issue_keys(&ids, &options.ids);
     let wanted: HashSet<String> = ids.into_iter().collect();
     async_stream::try_stream! {
         for (key, ids) in keys {
@@ -147,23 +148,30 @@ fn search_pages(
     })
 }
 
-/// The issue keys `ids` name, each once with the ids that named it, in the order of `ids`.
-fn issue_keys(ids: &[String], site: &str) -> Vec<(String, Vec<String>)> {
-    let prefix = format!("{site}/browse/");
+/// The issues `ids` name (by key or numeric id, as `/issue/{idOrKey}` takes them), each once
+/// with the ids that named it, in the order of `ids`.
+fn issue_keys(ids: &[String], doc_ids: &DocIds) -> Vec<(String, Vec<String>)> {
     let mut keys: Vec<(String, Vec<String>)> = Vec::new();
     for id in ids {
-        let key = id
-            .strip_prefix(&prefix)
-            .or_else(|| id.split_once("::attachment::").map(|(k, _)| k));
-        let Some(key) = key.filter(|k| !k.is_empty()) else {
+        let Some(issue) = doc_ids.issue_of(id) else {
             continue;
         };
-        match keys.iter_mut().find(|(k, _)| k == key) {
+        match keys.iter_mut().find(|(k, _)| *k == issue.0) {
             Some((_, named)) => named.push(id.clone()),
-            None => keys.push((key.to_owned(), vec![id.clone()])),
+            None => keys.push((issue.0, vec![id.clone()])),
         }
     }
     keys
+}
+
+/// A raw issue's `id` (a string, or a number on some versions) and `key`.
+fn raw_id_and_key(raw: &Value) -> (Option<String>, Option<&str>) {
+    let id = raw.get("id").and_then(|v| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    (id, raw.get("key").and_then(Value::as_str))
 }
 
 fn has_skipped_label(labels: &[String], skip: &[String]) -> bool {
@@ -176,7 +184,7 @@ fn has_skipped_label(labels: &[String], skip: &[String]) -> bool {
 fn slim_page(issues: &[Value], options: &Options, skip: &[String]) -> Vec<SlimDocument> {
     let mut ids = Vec::with_capacity(issues.len());
     for raw in issues {
-        let Some(key) = raw.get("key").and_then(Value::as_str) else {
+        let (Some(issue_id), Some(key)) = raw_id_and_key(raw) else {
             continue;
         };
         let fields = raw.get("fields");
@@ -187,7 +195,7 @@ fn slim_page(issues: &[Value], options: &Options, skip: &[String]) -> Vec<SlimDo
         if has_skipped_label(&labels, skip) {
             continue;
         }
-        ids.push(SlimDocument::new(issue_id(&options.site, key)));
+        ids.push(SlimDocument::new(options.ids.issue(&issue_id, key)));
         if !options.include_attachments {
             continue;
         }
@@ -196,7 +204,9 @@ fn slim_page(issues: &[Value], options: &Options, skip: &[String]) -> Vec<SlimDo
             .and_then(|a| serde_json::from_value(a.clone()).ok())
             .unwrap_or_default();
         for a in attachments.iter().filter(|a| options.indexes(a)) {
-            ids.push(SlimDocument::new(attachment_id(key, &a.id)));
+            ids.push(SlimDocument::new(
+                options.ids.attachment(&issue_id, key, &a.id),
+            ));
         }
     }
     ids
@@ -232,7 +242,7 @@ async fn convert_page(
     let mut batch = Batch::default();
     let mut pending = Vec::new();
     for raw in issues {
-        let Some((issue, updated)) = parse(raw, &options.site, &mut batch.failures) else {
+        let Some((issue, updated)) = parse(raw, &options.ids, &mut batch.failures) else {
             continue;
         };
         if has_skipped_label(&issue.fields.labels, skip) {
@@ -243,7 +253,7 @@ async fn convert_page(
             continue;
         }
         let issue = Arc::new(issue);
-        let id = issue_id(&options.site, &issue.key);
+        let id = options.ids.issue(&issue.id, &issue.key);
         if wanted(&id) {
             let version = convert::issue_version(&issue.fields.updated, options);
             let fetch = Fetch::Issue {
@@ -258,7 +268,7 @@ async fn convert_page(
             .iter()
             .filter(|a| options.indexes(a))
         {
-            let id = attachment_id(&issue.key, &a.id);
+            let id = options.ids.attachment(&issue.id, &issue.key, &a.id);
             if wanted(&id) {
                 let fetch = Fetch::Attachment {
                     issue: Arc::clone(&issue),
@@ -304,15 +314,13 @@ async fn fetch(client: &JiraClient, options: &Options, item: Fetch) -> Result<Do
 ///
 /// A malformed issue never reaches a fetch, so it is always the item's failure (invalid data),
 /// linked to the issue when its key is readable.
-fn parse(raw: Value, site: &str, failures: &mut Vec<Failure>) -> Option<(Issue, DateTime<Utc>)> {
-    let id = raw
-        .get("key")
-        .and_then(Value::as_str)
-        .map(|k| issue_id(site, k));
+fn parse(raw: Value, ids: &DocIds, failures: &mut Vec<Failure>) -> Option<(Issue, DateTime<Utc>)> {
+    let (raw_id, key) = raw_id_and_key(&raw);
+    let id = ids.issue_from(raw_id.as_deref(), key);
+    let link = key.and_then(|k| Url::parse(&ids.browse(k)).ok());
     let mut malformed = |id: Option<String>, message: String| {
-        let link = id.as_deref().and_then(|i| Url::parse(i).ok());
         let failure = Failure::new(id, ErrorKind::InvalidData, message);
-        failures.push(match link {
+        failures.push(match link.clone() {
             Some(l) => failure.with_link(l),
             None => failure,
         });
@@ -327,7 +335,7 @@ fn parse(raw: Value, site: &str, failures: &mut Vec<Failure>) -> Option<(Issue, 
         }
     };
     let Some(updated) = parse_time(&issue.fields.updated) else {
-        let id = issue_id(site, &issue.key);
+        let id = ids.issue(&issue.id, &issue.key);
         let message = format!(
             "Jira issue `{id}` has an unreadable `updated` time {:?}",
             issue.fields.updated
@@ -507,21 +515,23 @@ mod tests {
 
     #[test]
     fn refetch_groups_ids_by_issue_key_in_order() {
-        let site = "https://j.local";
+        let site = DocIds::new(crate::jira::IdScheme::RagflowUrl, "https://j.local".into());
         let ids = [
             "https://j.local/browse/ENG-2",
             "ENG-1::attachment::7",
             "ENG-2::attachment::9",
             "https://other/browse/X-1",
             "https://j.local/browse/",
+            "jira:j.local/issue/10005/attachment/3",
         ]
         .map(str::to_owned);
-        let keys = issue_keys(&ids, site);
+        let keys = issue_keys(&ids, &site);
         assert_eq!(
             keys,
             [
                 ("ENG-2".to_owned(), vec![ids[0].clone(), ids[2].clone()]),
                 ("ENG-1".to_owned(), vec![ids[1].clone()]),
+                ("10005".to_owned(), vec![ids[5].clone()]),
             ]
         );
     }

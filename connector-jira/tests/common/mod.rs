@@ -147,7 +147,7 @@ impl Respond for CloudSearch {
     }
 }
 
-/// Serves `/issue/{key}` from the same issue list; 404 with Jira's body when unknown.
+/// Serves `/issue/{idOrKey}` from the same issue list; 404 with Jira's body when unknown.
 #[derive(Clone)]
 pub struct IssueById {
     pub issues: Arc<Mutex<Vec<Value>>>,
@@ -157,7 +157,10 @@ impl Respond for IssueById {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let key = req.url.path().rsplit('/').next().unwrap_or("").to_owned();
         let issues = self.issues.lock().unwrap();
-        match issues.iter().find(|i| i["key"] == key.as_str()) {
+        match issues
+            .iter()
+            .find(|i| i["key"] == key.as_str() || i["id"] == key.as_str())
+        {
             Some(i) => ResponseTemplate::new(200).set_body_json(i),
             None => ResponseTemplate::new(404).set_body_json(json!({
                 "errorMessages": ["Issue does not exist or you do not have permission to see it."],
@@ -192,7 +195,7 @@ pub async fn server_mock(issues: Vec<Value>, cap: usize) -> (MockServer, ServerS
         .mount(&server)
         .await;
     Mock::given(method("GET"))
-        .and(path_regex(r"^/rest/api/2/issue/[A-Z0-9]+-[0-9]+$"))
+        .and(path_regex(r"^/rest/api/2/issue/([A-Z0-9]+-)?[0-9]+$"))
         .respond_with(IssueById {
             issues: Arc::clone(&search.issues),
         })
