@@ -523,6 +523,98 @@ async fn archived_spaces_as_each_edition_searches_them() {
     assert!(said.contains("On Cloud it has no effect"), "{said}");
 }
 
+/// The page search selects pages by their own `lastmodified`, which a new comment or a new
+/// attachment version does not change: an incremental run never delivered a page whose only
+/// change was a new reply. The second pass searches comments and attachments changed in the
+/// window (CQL `lastmodified` applies to every content type) and delivers their pages.
+#[tokio::test]
+async fn an_incremental_run_delivers_a_page_whose_only_change_is_a_new_comment() {
+    for cloud in [true, false] {
+        let fake = Fake::start(cloud).await;
+        let mut talk = FakePage::new(1, "ENG", "Talk", "<p>body</p>", at(1));
+        talk.comments = vec![FakeComment {
+            id: 501,
+            body: "<p>first</p>".into(),
+            author: "Ann".into(),
+            when: at(1),
+            ..Default::default()
+        }];
+        fake.add(talk);
+        fake.add(FakePage::new(2, "ENG", "Quiet", "<p>body</p>", at(2)));
+        let mut files = FakePage::new(3, "ENG", "Files", "<p>body</p>", at(3));
+        files.attachments = vec![FakeAttachment {
+            id: 31,
+            title: "plan.pdf".into(),
+            media_type: "application/pdf".into(),
+            data: b"%PDF-1.7 v1".to_vec(),
+            when: Some(at(3)),
+            ..Default::default()
+        }];
+        fake.add(files);
+        let mut elsewhere = FakePage::new(4, "OPS", "Elsewhere", "<p>body</p>", at(4));
+        elsewhere.comments = vec![FakeComment {
+            id: 601,
+            body: "<p>out of scope</p>".into(),
+            author: "Ann".into(),
+            when: at(90),
+            ..Default::default()
+        }];
+        fake.add(elsewhere);
+        let c = build(fake.config(json!({"index_mode": "space", "space": "ENG"})));
+        let first = poll(c.as_ref(), TimeWindow::new(at(0), at(60)).unwrap()).await;
+        assert_eq!(
+            titles(&first),
+            set(&["Talk", "Quiet", "Files", "plan.pdf"]),
+            "cloud={cloud}"
+        );
+
+        // Nothing is edited; a reply and a new attachment version come in the window, and a
+        // comment on Quiet after it.
+        {
+            let mut st = fake.state.lock().unwrap();
+            st.pages[0].comments.push(FakeComment {
+                id: 502,
+                body: "<p>a new reply</p>".into(),
+                author: "Ben".into(),
+                when: at(90),
+                parent: Some(501),
+                ..Default::default()
+            });
+            let att = &mut st.pages[2].attachments[0];
+            att.data = b"%PDF-1.7 v2".to_vec();
+            att.version = 2;
+            att.when = Some(at(95));
+            st.pages[1].comments.push(FakeComment {
+                id: 503,
+                body: "<p>too late</p>".into(),
+                author: "Cat".into(),
+                when: at(130),
+                ..Default::default()
+            });
+        }
+        let next = poll(c.as_ref(), TimeWindow::new(at(60), at(120)).unwrap()).await;
+        assert_eq!(
+            titles(&next),
+            set(&["Talk", "Files", "plan.pdf"]),
+            "cloud={cloud}"
+        );
+        let talk = next.iter().find(|d| d.title == "Talk").unwrap();
+        assert!(
+            talk.content
+                .as_text()
+                .unwrap()
+                .contains("**Ben** (2026-03-02), replying to Ann:\n\na new reply"),
+            "{:?}",
+            talk.content
+        );
+        let old = first.iter().find(|d| d.title == "Talk").unwrap();
+        assert_eq!(talk.id, old.id);
+        assert_ne!(talk.fingerprint, old.fingerprint);
+        let pdf = next.iter().find(|d| d.title == "plan.pdf").unwrap();
+        assert_eq!(pdf.content.as_bytes(), b"%PDF-1.7 v2");
+    }
+}
+
 #[tokio::test]
 async fn attachments_as_documents_with_caps_before_download() {
     let fake = Fake::start(true).await;

@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 /// `next` links may skip results when the server lowers `limit`). `query` is a hash of the
 /// CQL and window the cursor belongs to: a checkpoint written for another query (the config
 /// changed, or another window) starts the search again rather than resuming in the wrong
-/// place. After the last page `done` is true and resuming yields nothing.
+/// place. An incremental run has a second pass, the search for comments and attachments
+/// changed in the window (`touched`), whose pages are delivered again; `next` is then that
+/// search's cursor (`None`: its start). After the last page `done` is true and resuming
+/// yields nothing.
 ///
 /// ```
 /// use connector_confluence::confluence::ConfluenceCheckpoint;
@@ -33,35 +36,110 @@ pub struct ConfluenceCheckpoint {
     /// Whether the search has ended.
     #[serde(default)]
     pub done: bool,
+    /// Whether the run is in its second pass: the pages whose comments or attachments
+    /// changed in the window.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub touched: bool,
+}
+
+/// Where a load picks up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Resume {
+    /// The page search, at this request.
+    Pages(String),
+    /// The search for changed comments and attachments, at this request (`None`: its
+    /// first).
+    Touched(Option<String>),
+    /// Nothing is left.
+    Done,
 }
 
 impl ConfluenceCheckpoint {
-    /// Where the search `query` over `window` starts from this checkpoint: at `first` when
+    /// Where the search `query` over `window` resumes from this checkpoint: at `first` when
     /// it was written for another query, at its cursor when it continues this one, nowhere
-    /// (`None`) when this search has ended.
-    pub(crate) fn start(
-        self,
-        query: &str,
-        window: Option<TimeWindow>,
-        first: String,
-    ) -> Option<String> {
+    /// when this run has ended.
+    pub(crate) fn resume(self, query: &str, window: Option<TimeWindow>, first: String) -> Resume {
         if self.query.as_deref() != Some(query) || self.window != window {
-            return Some(first);
+            return Resume::Pages(first);
         }
         if self.done {
-            return None;
+            Resume::Done
+        } else if self.touched {
+            Resume::Touched(self.next)
+        } else {
+            Resume::Pages(self.next.unwrap_or(first))
         }
-        Some(self.next.unwrap_or(first))
     }
 
-    /// The checkpoint after a page of the search `query` over `window` whose next page is
-    /// `next` (`None` after the last).
+    /// The checkpoint after a page of the page search `query` over `window` whose next page
+    /// is `next` (`None` after the last: then the run ends, or an incremental run goes on
+    /// with its second pass).
     pub(crate) fn after(next: Option<String>, query: &str, window: Option<TimeWindow>) -> Self {
+        let last = next.is_none();
         Self {
-            done: next.is_none(),
+            done: last && window.is_none(),
+            touched: last && window.is_some(),
             next,
             query: Some(query.to_owned()),
             window,
         }
+    }
+
+    /// The checkpoint after a page of the second pass whose next page is `next`.
+    pub(crate) fn after_touched(
+        next: Option<String>,
+        query: &str,
+        window: Option<TimeWindow>,
+    ) -> Self {
+        Self {
+            done: next.is_none(),
+            touched: true,
+            next,
+            query: Some(query.to_owned()),
+            window,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn an_incremental_run_goes_on_with_its_second_pass() {
+        let (Some(a), Some(b)) = (
+            Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).single(),
+            Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).single(),
+        ) else {
+            panic!("dates")
+        };
+        let w = Some(TimeWindow { start: a, end: b });
+        let first = || "/first".to_owned();
+        let mid = ConfluenceCheckpoint::after(Some("/p2".into()), "q", w);
+        assert_eq!(
+            mid.clone().resume("q", w, first()),
+            Resume::Pages("/p2".into())
+        );
+        let last = ConfluenceCheckpoint::after(None, "q", w);
+        assert_eq!(last.clone().resume("q", w, first()), Resume::Touched(None));
+        let touched = ConfluenceCheckpoint::after_touched(Some("/t2".into()), "q", w);
+        assert_eq!(
+            touched.clone().resume("q", w, first()),
+            Resume::Touched(Some("/t2".into()))
+        );
+        let done = ConfluenceCheckpoint::after_touched(None, "q", w);
+        assert_eq!(done.resume("q", w, first()), Resume::Done);
+        // A full run has no second pass; another query starts over.
+        assert_eq!(
+            ConfluenceCheckpoint::after(None, "q", None).resume("q", None, first()),
+            Resume::Done
+        );
+        assert_eq!(touched.resume("other", w, first()), Resume::Pages(first()));
+        // Checkpoints written before the second pass existed still read.
+        let old: ConfluenceCheckpoint =
+            serde_json::from_str(r#"{"next":"/p2","query":"q","done":false}"#)
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(old.resume("q", None, first()), Resume::Pages("/p2".into()));
     }
 }

@@ -11,6 +11,7 @@
 //!    rendered or downloaded, the others converted a few at a time in page order (pages
 //!    first, then attachments), and every error sorted by core's one policy.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
@@ -24,13 +25,15 @@ use futures::stream::BoxStream;
 use serde_json::Value;
 
 use super::SOURCE;
-use super::checkpoint::ConfluenceCheckpoint;
+use super::checkpoint::{ConfluenceCheckpoint, Resume};
 use super::client::Client;
 use super::comments;
 use super::config::{ConfluenceConfig, IndexMode};
 use super::convert::{self, AttachmentRules, Lookups};
 use super::model::{Content, Paged, Space};
 use super::storage::{self, Refs};
+
+mod touched;
 
 /// Requests in flight at once for one result page: the attachments beyond the embedded ones,
 /// then the pages being rendered (with their lookups) and attachment downloads.
@@ -47,6 +50,9 @@ pub(super) struct Settings {
     cloud: bool,
     attachments: Option<AttachmentRules>,
     timezone_offset: Option<f64>,
+    /// The space of `index_mode: space` (without `cql_query`): the second pass of an
+    /// incremental run searches only there.
+    space: Option<String>,
 }
 
 impl Settings {
@@ -62,6 +68,10 @@ impl Settings {
                 allow_images: config.allow_images,
             }),
             timezone_offset: config.timezone_offset,
+            space: match (config.cql_query(), config.mode()) {
+                (None, IndexMode::Space) => config.space().map(str::to_owned),
+                _ => None,
+            },
         }
     }
 
@@ -188,16 +198,38 @@ pub(super) fn load(
         };
         let first = settings.search(&settings.cql(coarse), &settings.expand());
         let query = connector_core::ids::hash128(&first);
-        let Some(start) = from.start(&query, window, first) else {
+        let resume = from.resume(&query, window, first);
+        let run = Run::new(client.clone(), Arc::clone(&settings));
+        if let Resume::Pages(start) = &resume {
+            let mut pages = client.pages(start.clone());
+            while let Some(page) = pages.next().await {
+                ctx.cancellation().check()?;
+                let page = page?;
+                let batch = run.batch(page.items, window, &ctx).await?;
+                let checkpoint = ConfluenceCheckpoint::after(page.next, &query, window);
+                yield CheckpointedBatch::new(batch, checkpoint);
+            }
+        }
+        // An incremental run's second pass: the pages whose comments or attachments changed
+        // in the window, which the page search (by the page's own `lastmodified`) misses.
+        let (Some(window), Some(coarse)) = (window, coarse) else {
             return;
         };
-        let mut pages = client.pages(start);
-        let run = Run::new(client, settings);
-        while let Some(page) = pages.next().await {
+        let start = match resume {
+            Resume::Done => return,
+            Resume::Touched(Some(cursor)) => cursor,
+            Resume::Touched(None) | Resume::Pages(_) => settings.touched_search(coarse),
+        };
+        let mut changed = client.pages(start);
+        // Pages delivered by this pass already (a page with many new comments is named by
+        // several of them); lost on resume, which then only repeats a page.
+        let mut seen = HashSet::new();
+        while let Some(page) = changed.next().await {
             ctx.cancellation().check()?;
             let page = page?;
-            let batch = run.batch(page.items, window, &ctx).await?;
-            let checkpoint = ConfluenceCheckpoint::after(page.next, &query, window);
+            let ids = touched::containers(page.items, window, &mut seen);
+            let batch = run.pages_by_id(&ids, &ctx).await?;
+            let checkpoint = ConfluenceCheckpoint::after_touched(page.next, &query, Some(window));
             yield CheckpointedBatch::new(batch, checkpoint);
         }
     }
@@ -430,6 +462,26 @@ impl Run {
         Ok(batch)
     }
 
+    /// The pages `ids` of the selection (those of them it still selects), with their
+    /// comments and attachments, in one batch; not filtered by the window: they are here
+    /// because their comments or attachments changed.
+    ///
+    /// # Errors
+    /// A search error, or an item's error that ends the sync.
+    async fn pages_by_id(&self, ids: &[String], ctx: &SyncContext) -> Result<Batch> {
+        let mut batch = Batch::default();
+        for chunk in ids.chunks(comments::CONTAINERS_PER_SEARCH) {
+            let first = self
+                .settings
+                .search(&self.settings.cql_of_ids(chunk), &self.settings.expand());
+            let mut pages = self.client.pages(first);
+            while let Some(page) = pages.next().await {
+                batch.append(self.batch(page?.items, None, ctx).await?);
+            }
+        }
+        Ok(batch)
+    }
+
     /// One item that changed, as its document or its failure.
     ///
     /// # Errors
@@ -542,6 +594,7 @@ mod tests {
             cloud: true,
             attachments: None,
             timezone_offset: None,
+            space: None,
         };
         let start = "2026-03-01T10:15:30Z".parse();
         let end = "2026-03-01T11:00:00Z".parse();

@@ -707,6 +707,8 @@ struct Cql {
     labels_not: Vec<String>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
+    /// `id in (...)`.
+    ids_in: Option<Vec<u64>>,
 }
 
 fn quoted_after<'a>(cql: &'a str, key: &str) -> Option<&'a str> {
@@ -766,6 +768,13 @@ impl Cql {
             labels_not: labels_not.unwrap_or_default(),
             from: quoted_after(cql, "lastmodified >=").and_then(|t| cql_time(t, offset)),
             to: quoted_after(cql, "lastmodified <=").and_then(|t| cql_time(t, offset)),
+            ids_in: cql.find("id in (").map(|i| {
+                let rest = &cql[i + "id in (".len()..];
+                rest[..rest.find(')').unwrap_or(rest.len())]
+                    .split(',')
+                    .filter_map(|n| n.trim().parse().ok())
+                    .collect()
+            }),
         })
     }
 
@@ -782,6 +791,9 @@ impl Cql {
             (Some(id), Some(anc)) if !in_tree(id, anc) => return false,
             (Some(id), None) if p.id != id => return false,
             _ => {}
+        }
+        if self.ids_in.as_ref().is_some_and(|ids| !ids.contains(&p.id)) {
+            return false;
         }
         if self.label.as_ref().is_some_and(|l| !p.labels.contains(l)) {
             return false;
