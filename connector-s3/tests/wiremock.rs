@@ -496,3 +496,29 @@ async fn a_page_of_large_objects_is_handed_on_in_parts() {
         ]
     );
 }
+
+/// An object in an archive storage class (S3 Glacier Flexible Retrieval, Deep Archive) that
+/// has not been restored: `GetObject` answers `403 InvalidObjectState` (S3 API Reference,
+/// `GetObject`). It is an `Unsupported` failure saying to restore it, not a permission
+/// problem, and the objects after it still come.
+#[tokio::test]
+async fn an_archived_object_is_a_failure_that_says_so() {
+    let server = MockServer::start().await;
+    let listing = listing_of(&["a.md", "b.md"], 1, None);
+    serve(&server, "/docs/", xml(200, listing)).await;
+    let archived = r#"<?xml version="1.0" encoding="UTF-8"?>
+<Error><Code>InvalidObjectState</Code><Message>The operation is not valid for the object's storage class</Message><StorageClass>GLACIER</StorageClass><RequestId>4442587FB7D0A2F9</RequestId></Error>"#;
+    serve(&server, "/docs/a.md", xml(403, archived)).await;
+    let ok = ResponseTemplate::new(200).set_body_string("b");
+    serve(&server, "/docs/b.md", ok).await;
+    let c = fast("s3_compatible", compat(&server));
+    let mut stream = c.as_load().expect("load").load(SyncContext::new());
+    let page = stream.next().await.expect("a page").expect("the page");
+    let ids: Vec<&str> = page.documents.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["s3_compatible:docs:b.md"]);
+    assert_eq!(page.failures.len(), 1);
+    let failure = &page.failures[0];
+    assert_eq!(failure.kind, ErrorKind::Unsupported, "{}", failure.message);
+    assert!(failure.message.contains("archived"), "{}", failure.message);
+    assert!(!failure.retryable);
+}

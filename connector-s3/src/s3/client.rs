@@ -1,9 +1,10 @@
 //! Requests: signed `ListObjectsV2` pages and `GetObject`, sent with the shared
-//! [`HttpClient`] (retries, `Retry-After`, timeouts, body caps), and S3 error bodies mapped to
+//! [`HttpClient`] (retries, `Retry-After`, timeouts, body caps) to the bucket's region (found
+//! again when the store says it is another, in `region.rs`), and S3 error bodies mapped to
 //! error kinds that name the bucket and the field to fix.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,16 +17,27 @@ use url::Url;
 
 use super::aws::Refreshing;
 use super::config::BucketType;
-use super::endpoint::Endpoint;
+use super::endpoint::{Addressing, Endpoint};
 use super::model::{ErrorBody, ListPage, Listed, clean_etag, parse_time};
+use super::region::mentions_region;
 
 /// How long a pre-signed URL stays valid: long enough for every retry of one request.
-const SIGNED_FOR: Duration = Duration::from_secs(60 * 60);
+pub(super) const SIGNED_FOR: Duration = Duration::from_secs(60 * 60);
 
 /// The bucket, the signing keys and the HTTP client.
 pub(crate) struct S3Client {
     pub(crate) http: HttpClient,
-    pub(crate) bucket: Bucket,
+    /// The bucket as requests address and sign it: replaced (once) when the store says the
+    /// bucket lives in another region than the one configured. Never held across an `.await`.
+    bucket: RwLock<Arc<Bucket>>,
+    /// How to address the bucket in another region.
+    pub(super) addressing: Addressing,
+    /// The region the config named (or its default), whatever the bucket turned out to be in.
+    pub(super) configured_region: String,
+    /// One region discovery at a time: concurrent downloads that all met the wrong region
+    /// wait for the first one's answer instead of each asking.
+    pub(super) relocating: tokio::sync::Mutex<()>,
+    name: String,
     /// The signing keys, refreshed before they expire when they are temporary.
     credentials: Arc<Refreshing>,
     pub(crate) bucket_type: BucketType,
@@ -35,7 +47,7 @@ pub(crate) struct S3Client {
     key_id_field: &'static str,
     secret_field: &'static str,
     token_field: &'static str,
-    endpoint_field: &'static str,
+    pub(super) endpoint_field: &'static str,
 }
 
 /// A downloaded object.
@@ -59,7 +71,11 @@ impl S3Client {
         Self {
             http,
             credentials: Arc::new(credentials),
-            bucket: endpoint.bucket,
+            name: endpoint.bucket.name().to_owned(),
+            configured_region: endpoint.bucket.region().to_owned(),
+            bucket: RwLock::new(Arc::new(endpoint.bucket)),
+            addressing: endpoint.addressing,
+            relocating: tokio::sync::Mutex::new(()),
             bucket_type,
             source,
             prefix,
@@ -72,7 +88,7 @@ impl S3Client {
     }
 
     /// The keys to sign the next request with (fetched or refreshed first when needed).
-    async fn signing_keys(&self) -> Result<Credentials> {
+    pub(super) async fn signing_keys(&self) -> Result<Credentials> {
         self.credentials
             .get()
             .await
@@ -81,7 +97,23 @@ impl S3Client {
     }
 
     pub(crate) fn bucket_name(&self) -> &str {
-        self.bucket.name()
+        &self.name
+    }
+
+    /// The bucket as requests address it now.
+    pub(super) fn bucket(&self) -> Arc<Bucket> {
+        // A poisoned lock still holds a whole `Arc`: writers only ever swap it.
+        Arc::clone(&self.bucket.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Addresses the bucket as `bucket` from now on.
+    pub(super) fn set_bucket(&self, bucket: Bucket) {
+        *self.bucket.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(bucket);
+    }
+
+    /// The region requests are signed for now.
+    pub(crate) fn region(&self) -> String {
+        self.bucket().region().to_owned()
     }
 
     pub(crate) fn prefix(&self) -> &str {
@@ -90,7 +122,7 @@ impl S3Client {
 
     /// The unsigned URL of an object, as a link for people.
     pub(crate) fn object_url(&self, key: &str) -> Url {
-        self.bucket.object_url(key)
+        self.bucket().object_url(key)
     }
 
     /// One listing page: after `token` if given, else after `start_after` if given, else from
@@ -103,18 +135,20 @@ impl S3Client {
         max_keys: Option<usize>,
     ) -> Result<ListPage> {
         let keys = self.signing_keys().await?;
-        let mut action = ListObjectsV2::new(&self.bucket, Some(&keys));
-        if !self.prefix.is_empty() {
-            action.with_prefix(self.prefix.as_str());
-        }
-        action.with_max_keys(max_keys.unwrap_or(self.page_size));
-        match (token, start_after) {
-            (Some(token), _) => action.with_continuation_token(token),
-            (None, Some(after)) => action.with_start_after(after),
-            (None, None) => {}
-        }
-        let url = action.sign(SIGNED_FOR);
-        let resp = self.send(http, url, None).await?;
+        let sign = |bucket: &Bucket| {
+            let mut action = ListObjectsV2::new(bucket, Some(&keys));
+            if !self.prefix.is_empty() {
+                action.with_prefix(self.prefix.as_str());
+            }
+            action.with_max_keys(max_keys.unwrap_or(self.page_size));
+            match (token, start_after) {
+                (Some(token), _) => action.with_continuation_token(token),
+                (None, Some(after)) => action.with_start_after(after),
+                (None, None) => {}
+            }
+            action.sign(SIGNED_FOR)
+        };
+        let resp = self.located(http, None, sign).await?;
         if !resp.status().is_success() {
             return Err(self.map_error(&resp, None));
         }
@@ -156,8 +190,8 @@ impl S3Client {
             }
             _ => e,
         })?;
-        let url = GetObject::new(&self.bucket, Some(&keys), key).sign(SIGNED_FOR);
-        let resp = self.send(http, url, Some((key, max))).await?;
+        let sign = |bucket: &Bucket| GetObject::new(bucket, Some(&keys), key).sign(SIGNED_FOR);
+        let resp = self.located(http, Some((key, max)), sign).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             let body = ErrorBody::parse(resp.body());
             if body.code != "NoSuchBucket" {
@@ -175,7 +209,9 @@ impl S3Client {
         }))
     }
 
-    async fn send(
+    /// Sends a `GET` of `url` (the body capped at `max` for an object), handing 4xx answers
+    /// back; an error is the HTTP layer's own, not yet put in the bucket's terms.
+    pub(super) async fn send(
         &self,
         http: &HttpClient,
         url: Url,
@@ -185,10 +221,7 @@ impl S3Client {
         if let Some((_, max)) = object {
             request = request.max_body_bytes(max);
         }
-        request
-            .send()
-            .await
-            .map_err(|e| self.transport_error(e, object.map(|(k, _)| k)))
+        request.send().await
     }
 
     fn invalid(&self, message: &str) -> Error {
@@ -197,8 +230,9 @@ impl S3Client {
     }
 
     /// An error of the HTTP layer (unreachable, retries spent on 5xx or `SlowDown`, a body
-    /// over the cap) with the bucket named.
-    fn transport_error(&self, e: Error, key: Option<&str>) -> Error {
+    /// over the cap) with the bucket named. An error this cannot classify keeps its own
+    /// message (the cause, shown after this one): a redirect, say, is not a size problem.
+    pub(super) fn transport_error(&self, e: Error, key: Option<&str>) -> Error {
         let what = match e.kind() {
             ErrorKind::Unavailable if e.message().starts_with("request") => format!(
                 "cannot reach the endpoint of bucket `{}` (check `{}`)",
@@ -209,10 +243,16 @@ impl S3Client {
                 "the store kept failing or asking to slow down (SlowDown) for bucket `{}`",
                 self.bucket_name()
             ),
-            ErrorKind::InvalidData => format!(
-                "the object is larger than `max_object_size` in bucket `{}`",
-                self.bucket_name()
-            ),
+            // The cap is set on object downloads only, to `max_object_size`; the listed size
+            // was within it, so the object grew since it was listed.
+            ErrorKind::InvalidData
+                if key.is_some() && e.message().starts_with("response body exceeds") =>
+            {
+                format!(
+                    "the object grew past `max_object_size` since it was listed, in bucket `{}`",
+                    self.bucket_name()
+                )
+            }
             _ => format!("request to bucket `{}` failed", self.bucket_name()),
         };
         let mut err = Error::new(e.kind(), what)
@@ -251,6 +291,14 @@ impl S3Client {
                 format!("bucket `{bucket}` does not exist (NoSuchBucket){detail}"),
                 Some("bucket_name"),
             ),
+            ("InvalidAccessKeyId", _) if self.bucket_type == BucketType::S3 => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the store does not know the access key of bucket `{bucket}` (InvalidAccessKeyId); check `{}`, and for a GovCloud or China bucket `credentials.region` (keys of one AWS partition are unknown in another)",
+                    self.key_id_field
+                ),
+                Some(self.key_id_field),
+            ),
             ("InvalidAccessKeyId", _) => (
                 ErrorKind::Unauthenticated,
                 format!(
@@ -258,6 +306,27 @@ impl S3Client {
                     self.key_id_field
                 ),
                 Some(self.key_id_field),
+            ),
+            (
+                "AuthorizationHeaderMalformed"
+                | "AuthorizationQueryParametersError"
+                | "IllegalLocationConstraintException",
+                _,
+            ) if mentions_region(&body) => (
+                ErrorKind::Config,
+                format!(
+                    "the store says bucket `{bucket}` is not in region `{}` ({code}){detail}; set `{}` to the bucket's region",
+                    self.bucket().region(),
+                    self.region_field()
+                ),
+                Some(self.region_field()),
+            ),
+            ("InvalidObjectState", _) => (
+                ErrorKind::Unsupported,
+                format!(
+                    "the object is archived (InvalidObjectState) in bucket `{bucket}`: restore it from its archive storage class to index it"
+                ),
+                None,
             ),
             ("SignatureDoesNotMatch", _) => (
                 ErrorKind::Unauthenticated,
@@ -333,9 +402,9 @@ impl fmt::Debug for S3Client {
         f.debug_struct("S3Client")
             .field("source", &self.source)
             .field("bucket_type", &self.bucket_type)
-            .field("bucket", &self.bucket.name())
-            .field("endpoint", &self.bucket.base_url().as_str())
-            .field("region", &self.bucket.region())
+            .field("bucket", &self.name)
+            .field("endpoint", &self.bucket().base_url().as_str())
+            .field("region", &self.region())
             .field("prefix", &self.prefix)
             .field("page_size", &self.page_size)
             .finish_non_exhaustive()

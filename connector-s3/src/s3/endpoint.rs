@@ -1,5 +1,6 @@
 //! Where each bucket type lives, how requests name the bucket, and which credentials sign
-//! them (and which config fields a refusal points to).
+//! them (and which config fields a refusal points to); how the bucket is addressed again once
+//! its real region is known ([`Addressing`]).
 
 use connector_core::{FieldError, Secret};
 use rusty_s3::{Bucket, UrlStyle};
@@ -11,6 +12,8 @@ use super::config::{AddressingStyle, AuthenticationMethod, BucketType, S3Config}
 /// The resolved endpoint and signing identity of one bucket.
 pub(crate) struct Endpoint {
     pub(crate) bucket: Bucket,
+    /// How to address the bucket in another region.
+    pub(crate) addressing: Addressing,
     pub(crate) signing: Signing,
     /// The config fields a refused key id, secret or session token points to.
     pub(crate) key_id_field: &'static str,
@@ -41,7 +44,7 @@ impl Endpoint {
                 BucketType::S3 => {
                     let region = region.map_or_else(|| default_region(env), str::to_owned);
                     (
-                        format!("https://s3.{region}.amazonaws.com"),
+                        aws_endpoint(&region),
                         region,
                         None,
                         text(&c.aws_access_key_id),
@@ -170,6 +173,13 @@ impl Endpoint {
                 UrlStyle::Path
             }),
         };
+        let addressing = Addressing {
+            bucket_type,
+            overridden: c.endpoint_url.clone(),
+            style,
+            name: name.clone(),
+            region_given: c.region.as_deref().is_some_and(|r| !r.trim().is_empty()),
+        };
         let bucket = Bucket::new(endpoint, style, name, region).map_err(|e| {
             let field = if overridden {
                 "credentials.endpoint_url"
@@ -183,6 +193,7 @@ impl Endpoint {
         })?;
         Ok(Self {
             bucket,
+            addressing,
             signing,
             key_id_field,
             secret_field,
@@ -196,17 +207,85 @@ impl Endpoint {
     }
 }
 
+/// What it takes to address a bucket in another region than the one it was built for: the
+/// region of a bucket is a fact of the store, and a config may name the wrong one (or none).
+#[derive(Debug, Clone)]
+pub(crate) struct Addressing {
+    bucket_type: BucketType,
+    /// `credentials.endpoint_url`: kept whatever the region (only the signature changes).
+    overridden: Option<Url>,
+    style: UrlStyle,
+    name: String,
+    /// Whether `credentials.region` was given (a wrong one is then the config's mistake, which
+    /// `check()` reports; a default one is only a guess).
+    pub(crate) region_given: bool,
+}
+
+impl Addressing {
+    /// Whether the bucket's region may be taken from the store's answers: Amazon S3 (whose
+    /// endpoint depends on it) and S3-compatible stores (MinIO, Ceph answer a wrong signing
+    /// region as S3 does). R2 and Google Cloud Storage sign for `auto`; OCI's region is part of
+    /// its namespace endpoint, where another region is another store.
+    pub(crate) fn relocatable(&self) -> bool {
+        matches!(self.bucket_type, BucketType::S3 | BucketType::S3Compatible)
+    }
+
+    /// The bucket as it is addressed and signed in `region`: at Amazon's endpoint of that
+    /// region, or at the configured endpoint with only the signing region changed.
+    pub(crate) fn bucket_in(&self, region: &str) -> Option<Bucket> {
+        let base = match &self.overridden {
+            Some(url) => url.clone(),
+            None if self.bucket_type == BucketType::S3 => Url::parse(&aws_endpoint(region)).ok()?,
+            None => return None,
+        };
+        Bucket::new(base, self.style, self.name.clone(), region.to_owned()).ok()
+    }
+
+    /// Where a `HEAD` of the bucket tells its region without being redirected: Amazon's
+    /// legacy global host `{bucket}.s3.amazonaws.com`, whose DNS points at the bucket's own
+    /// region, so the answer is a 200, 400 or 403 carrying `x-amz-bucket-region` (a `HEAD` at
+    /// another region's endpoint is a `301`, whose headers the HTTP layer does not hand back).
+    /// `None` for a configured endpoint, a name that is not a host label, and the partitions
+    /// without that host (China, GovCloud): the bucket's own URL is asked instead.
+    pub(crate) fn global_probe(&self, region: &str) -> Option<Url> {
+        let commercial = !(region.starts_with("cn-")
+            || region.starts_with("us-gov-")
+            || region.starts_with("us-iso"));
+        (self.bucket_type == BucketType::S3
+            && self.overridden.is_none()
+            && commercial
+            && dns_compatible(&self.name))
+        .then(|| Url::parse(&format!("https://{}.s3.amazonaws.com/", self.name)).ok())
+        .flatten()
+    }
+}
+
+/// Amazon S3's regional endpoint, in the partition the region belongs to (China's regions
+/// are under `amazonaws.com.cn`).
+fn aws_endpoint(region: &str) -> String {
+    let suffix = if region.starts_with("cn-") {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!("https://s3.{region}.{suffix}")
+}
+
+/// Whether `region` can be a region name (what an answer of the store says is one).
+pub(crate) fn plausible_region(region: &str) -> bool {
+    (1..=64).contains(&region.len())
+        && region
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+}
+
 /// The region of Amazon S3 when the config gives none: `AWS_REGION`, else
 /// `AWS_DEFAULT_REGION`, else `us-east-1`.
 fn default_region(env: &dyn AwsEnvironment) -> String {
     env.var("AWS_REGION")
         .or_else(|| env.var("AWS_DEFAULT_REGION"))
         .map(|r| r.trim().to_owned())
-        .filter(|r| {
-            !r.is_empty()
-                && r.chars()
-                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
-        })
+        .filter(|r| plausible_region(r))
         .unwrap_or_else(|| "us-east-1".to_owned())
 }
 
@@ -351,6 +430,72 @@ mod tests {
         let e =
             Endpoint::resolve(&config, BucketType::S3, &env).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(e.bucket.region(), "ap-south-1");
+    }
+
+    #[test]
+    fn a_bucket_is_addressed_again_in_its_own_region() {
+        let e = endpoint(
+            serde_json::json!({"bucket_name": "docs", "bucket_type": "s3",
+            "credentials": {"aws_access_key_id": "AKIA", "aws_secret_access_key": "s"}}),
+        );
+        assert!(e.addressing.relocatable() && !e.addressing.region_given);
+        let moved = e.addressing.bucket_in("eu-west-1").expect("addressable");
+        assert_eq!(
+            moved.object_url("k").as_str(),
+            "https://docs.s3.eu-west-1.amazonaws.com/k"
+        );
+        assert_eq!(moved.region(), "eu-west-1");
+        // China's regions are in their own partition, under amazonaws.com.cn.
+        let china = e.addressing.bucket_in("cn-north-1").expect("addressable");
+        assert_eq!(
+            china.object_url("k").as_str(),
+            "https://docs.s3.cn-north-1.amazonaws.com.cn/k"
+        );
+        assert_eq!(
+            e.addressing.global_probe("us-east-1").map(String::from),
+            Some("https://docs.s3.amazonaws.com/".to_owned())
+        );
+        assert_eq!(e.addressing.global_probe("us-gov-west-1"), None);
+        assert_eq!(e.addressing.global_probe("cn-north-1"), None);
+
+        // A dotted name is no host label: no global probe, path style in any region.
+        let dotted = endpoint(
+            serde_json::json!({"bucket_name": "my.docs", "bucket_type": "s3",
+            "credentials": {"aws_access_key_id": "AKIA", "aws_secret_access_key": "s", "region": "us-east-1"}}),
+        );
+        assert!(dotted.addressing.region_given);
+        assert_eq!(dotted.addressing.global_probe("us-east-1"), None);
+        assert_eq!(
+            dotted
+                .addressing
+                .bucket_in("ap-east-1")
+                .map(|b| b.object_url("k").to_string())
+                .as_deref(),
+            Some("https://s3.ap-east-1.amazonaws.com/my.docs/k")
+        );
+
+        // A configured endpoint stays; only the signing region changes.
+        let compat = endpoint(
+            serde_json::json!({"bucket_name": "docs", "bucket_type": "s3_compatible",
+            "credentials": {"endpoint_url": "http://minio.local:9000", "aws_access_key_id": "k",
+                "aws_secret_access_key": "s"}}),
+        );
+        let moved = compat
+            .addressing
+            .bucket_in("eu-central-1")
+            .expect("addressable");
+        assert_eq!(
+            moved.object_url("k").as_str(),
+            "http://minio.local:9000/docs/k"
+        );
+        assert_eq!(moved.region(), "eu-central-1");
+
+        // R2 signs for `auto`: its region is no setting.
+        let r2 = endpoint(
+            serde_json::json!({"bucket_name": "docs", "bucket_type": "r2",
+            "credentials": {"account_id": "abc123", "r2_access_key_id": "k", "r2_secret_access_key": "s"}}),
+        );
+        assert!(!r2.addressing.relocatable());
     }
 
     #[test]

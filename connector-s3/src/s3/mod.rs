@@ -28,11 +28,19 @@
 //!   last key.
 //! - **Window**: a poll yields the objects whose `LastModified` is in `[start, end)`.
 //! - **Checkpoint**: [`S3Checkpoint`], the continuation token and the last key handed on.
+//! - **Region**: a bucket in another region than `credentials.region` (or its default,
+//!   `AWS_REGION` or `us-east-1`) is found from S3's answer (`301 PermanentRedirect` and a
+//!   `HEAD` of the bucket for its `x-amz-bucket-region`, or the `<Region>` of a `400
+//!   AuthorizationHeaderMalformed`), then addressed and signed there for the rest of the
+//!   connector's life; `check()` names `credentials.region` when the config gave a wrong one.
+//!   A region that cannot be found is a `Config` error naming that field (`region.rs`).
 //! - **Errors**: `NoSuchBucket` → `NotFound`, `AccessDenied` → `PermissionDenied`,
 //!   `SignatureDoesNotMatch` / `InvalidAccessKeyId` → `Unauthenticated` naming the secret or
-//!   the key id field, `SlowDown` and 5xx retried with backoff; each names the bucket. A
-//!   listing error ends the sync; a download error ends it only when core's one policy says
-//!   so ([`ErrorKind::ends_sync`](connector_core::ErrorKind::ends_sync): credentials,
+//!   the key id field, `InvalidObjectState` (an archived object) → `Unsupported`, `SlowDown`
+//!   and 5xx retried with backoff; each names the bucket, and an answer the client does not
+//!   know keeps the store's own code and message. A listing error ends the sync; a download
+//!   error ends it only when core's one policy says so
+//!   ([`ErrorKind::ends_sync`](connector_core::ErrorKind::ends_sync): credentials, config,
 //!   cancellation), any other is a failure of that object and the sync goes on.
 //! - **Credentials** (bucket type `s3`): `authentication_method` `access_key` (keys, with
 //!   an optional session token), `iam_role` (STS `AssumeRole` of `aws_role_arn`, session name
@@ -55,6 +63,7 @@ mod convert;
 mod endpoint;
 mod model;
 mod pages;
+mod region;
 
 use std::fmt;
 use std::sync::Arc;
@@ -311,7 +320,10 @@ impl Connector for S3Connector {
     /// Lists one key under the prefix with a client that retries once, so wrong credentials
     /// (`Unauthenticated`, naming the key id or secret field), a missing permission
     /// (`PermissionDenied`), a missing bucket (`NotFound`) and an unreachable endpoint
-    /// (`Unavailable`, naming the endpoint field) are told apart within seconds.
+    /// (`Unavailable`, naming the endpoint field) are told apart within seconds. A bucket in
+    /// another region than `credentials.region` says is a `Config` error naming that field
+    /// (with the bucket's region), although a sync would find the region itself; without
+    /// `credentials.region`, finding it is only logged.
     async fn check(&self) -> Result<()> {
         let http = HttpClient::builder(self.walk.client.source)
             .timeout(Duration::from_secs(20))
@@ -319,11 +331,9 @@ impl Connector for S3Connector {
             .max_retries(1)
             .backoff(Duration::from_millis(200), Duration::from_millis(500))
             .build()?;
-        self.walk
-            .client
-            .list_page(&http, None, None, Some(1))
-            .await
-            .map(|_| ())
+        let client = &self.walk.client;
+        client.list_page(&http, None, None, Some(1)).await?;
+        client.region_mistake()
     }
 }
 

@@ -70,7 +70,9 @@ pub(crate) fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// An S3 error body: `<Error><Code>NoSuchBucket</Code><Message>...</Message></Error>`.
+/// An S3 error body: `<Error><Code>NoSuchBucket</Code><Message>...</Message></Error>`; a
+/// wrong signing region adds `<Region>` (the bucket's own), as in
+/// `<Code>AuthorizationHeaderMalformed</Code>` or `AuthorizationQueryParametersError`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct ErrorBody {
@@ -78,6 +80,8 @@ pub(crate) struct ErrorBody {
     pub(crate) code: String,
     #[serde(default)]
     pub(crate) message: String,
+    #[serde(default)]
+    pub(crate) region: String,
 }
 
 impl ErrorBody {
