@@ -615,6 +615,57 @@ async fn an_incremental_run_delivers_a_page_whose_only_change_is_a_new_comment()
     }
 }
 
+/// Cloud's web URL of a page holds its space and its title, so RAGFlow's URL ids change when
+/// a page is renamed or moved: the next run delivers a new document and the old one lingers
+/// until a prune. Under `id_scheme: content_id` the id is Confluence's content id, and a
+/// rename and a move are an update of the same document; links stay web URLs.
+#[tokio::test]
+async fn a_renamed_and_moved_page_keeps_its_content_id() {
+    for (scheme, stable) in [("ragflow_url", false), ("content_id", true)] {
+        let fake = Fake::start(true).await;
+        let mut page = FakePage::new(7, "ENG", "Old title", "<p>v1</p>", at(1));
+        page.attachments = vec![FakeAttachment {
+            id: 71,
+            title: "spec.pdf".into(),
+            media_type: "application/pdf".into(),
+            data: b"%PDF".to_vec(),
+            ..Default::default()
+        }];
+        fake.add(page);
+        let c = build(fake.config(json!({"id_scheme": scheme})));
+        let (before, _) = load(c.as_ref()).await.unwrap();
+        {
+            let mut st = fake.state.lock().unwrap();
+            let p = &mut st.pages[0];
+            p.title = "New title".into();
+            p.space = "OPS".into();
+            p.version = 2;
+            p.when = at(5);
+        }
+        let (after, failures) = load(c.as_ref()).await.unwrap();
+        assert!(failures.is_empty(), "{failures:?}");
+        let (old, new) = (&before[0], &after[0]);
+        assert_eq!(
+            old.id == new.id,
+            stable,
+            "{scheme}: {} vs {}",
+            old.id,
+            new.id
+        );
+        assert_ne!(old.fingerprint, new.fingerprint);
+        assert_eq!(
+            new.link.as_ref().map(|l| l.to_string()),
+            Some(format!("{}/spaces/OPS/pages/7/New+title", fake.base()))
+        );
+        assert_eq!(after[1].parent_id.as_deref(), Some(new.id.as_str()));
+        if stable {
+            let site = fake.base().replace("http://", "");
+            assert_eq!(new.id, format!("confluence:{site}/page/7"));
+            assert_eq!(after[1].id, format!("confluence:{site}/attachment/att71"));
+        }
+    }
+}
+
 #[tokio::test]
 async fn attachments_as_documents_with_caps_before_download() {
     let fake = Fake::start(true).await;

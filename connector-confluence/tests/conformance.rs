@@ -42,11 +42,13 @@ fn seed(fake: &Fake) {
 }
 
 fn build(fake: &Fake) -> Arc<dyn Connector> {
+    build_with(fake, json!({}))
+}
+
+fn build_with(fake: &Fake, extra: serde_json::Value) -> Arc<dyn Connector> {
     let mut registry = Registry::new();
     connector_confluence::register(&mut registry);
-    registry
-        .build("confluence", fake.config(json!({})))
-        .unwrap()
+    registry.build("confluence", fake.config(extra)).unwrap()
 }
 
 #[async_trait]
@@ -98,3 +100,44 @@ impl Fixture for ConfluenceFixture {
 }
 
 connector_core::conformance_tests!(confluence, ConfluenceFixture);
+
+/// The same checks with `id_scheme: content_id`.
+struct ContentIdFixture(ConfluenceFixture);
+
+impl ContentIdFixture {
+    fn id(fake: &Fake, page: u64) -> String {
+        let site = fake.base().replace("http://", "");
+        format!("confluence:{site}/page/{page}")
+    }
+}
+
+#[async_trait]
+impl Fixture for ContentIdFixture {
+    async fn setup() -> Self {
+        Self(ConfluenceFixture::setup().await)
+    }
+
+    fn connector(&self) -> Arc<dyn Connector> {
+        build_with(&self.0.good, json!({"id_scheme": "content_id"}))
+    }
+
+    fn secret(&self) -> Option<String> {
+        Some(TOKEN.to_owned())
+    }
+
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
+        let bad = &self.0.bad;
+        (
+            build_with(bad, json!({"id_scheme": "content_id"})),
+            Some(Self::id(bad, 99)),
+        )
+    }
+
+    fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
+        let window = TimeWindow::new(at(20), at(50)).unwrap();
+        let ids = (2..5u64).map(|i| Self::id(&self.0.good, 10 + i)).collect();
+        Some((window, ids))
+    }
+}
+
+connector_core::conformance_tests!(confluence_content_id, ContentIdFixture);

@@ -4,6 +4,8 @@ use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 
 use connector_core::{ConnectorConfig, FieldError, Secret};
+
+use super::ids::IdScheme;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -176,6 +178,13 @@ pub struct ConfluenceConfig {
     /// start 14 hours earlier (and are still filtered exactly).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone_offset: Option<f64>,
+    /// How documents are identified: `ragflow_url` (the default: the web URL, as RAGFlow
+    /// names them) or `content_id` (`confluence:{site}/page/{id}`: Confluence's content ids,
+    /// which survive renames and moves, so a rename is an update of the same document). See
+    /// [`IdScheme`] for the ids and why the default is RAGFlow's; new deployments should set
+    /// `content_id`.
+    #[serde(default)]
+    pub id_scheme: IdScheme,
 }
 
 fn yes() -> bool {
@@ -253,6 +262,7 @@ impl fmt::Debug for ConfluenceConfig {
             .field("attachment_size_limit", &self.attachment_size_limit)
             .field("allow_images", &self.allow_images)
             .field("cloud_id", &self.cloud_id)
+            .field("id_scheme", &self.id_scheme)
             .finish_non_exhaustive()
     }
 }
@@ -281,7 +291,15 @@ impl ConfluenceConfig {
             cloud_id: None,
             api_gateway: None,
             timezone_offset: None,
+            id_scheme: IdScheme::default(),
         }
+    }
+
+    /// Documents identified by `scheme` (see [`IdScheme`]).
+    #[must_use]
+    pub fn with_id_scheme(mut self, scheme: IdScheme) -> Self {
+        self.id_scheme = scheme;
+        self
     }
 
     /// The index mode in effect (explicit, else from `page_id` / `space`).

@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use connector_core::{Document, ErrorKind, Failure, Result};
 use futures::{StreamExt, TryStreamExt};
-use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::SOURCE;
@@ -146,24 +145,6 @@ impl Resolver for Lookups {
     }
 }
 
-/// The document id of a content item: its absolute web URL (`{wiki_base}{_links.webui}`), as
-/// RAGFlow builds it.
-pub(crate) fn content_id(web_base: &str, content: &Content) -> Option<String> {
-    let webui = content.links.webui.as_deref().filter(|w| !w.is_empty())?;
-    if webui.starts_with("http://") || webui.starts_with("https://") {
-        return Some(webui.to_owned());
-    }
-    Some(format!("{web_base}{webui}"))
-}
-
-/// The id a search result that did not parse would have had, for its failure.
-pub(crate) fn raw_id(web_base: &str, value: &Value) -> Option<String> {
-    value
-        .pointer("/_links/webui")
-        .and_then(Value::as_str)
-        .map(|w| format!("{web_base}{w}"))
-}
-
 /// The version token of a page with its comments: a new page version or any comment added,
 /// edited or removed changes it.
 pub(crate) fn page_token<'a>(
@@ -233,9 +214,10 @@ impl AttachmentRules {
 
 /// A page or blog post, rendered. `body` is its parsed storage format; `comments` its comments
 /// in thread order with their parsed bodies (a comment whose body did not parse is left out);
-/// `token` its version token ([`page_token`]).
+/// `token` its version token ([`page_token`]); `link` its web URL.
 pub(crate) fn page_document(
     id: String,
+    link: Option<&str>,
     page: &Content,
     body: &[Node],
     comments: &[(Placed<'_>, Vec<Node>)],
@@ -307,7 +289,7 @@ pub(crate) fn page_document(
     if let Some(when) = page.when() {
         doc = doc.with_updated_at(when);
     }
-    if let Ok(link) = url::Url::parse(&id) {
+    if let Some(link) = link.and_then(|l| url::Url::parse(l).ok()) {
         doc = doc.with_link(link);
     }
     doc
@@ -338,6 +320,7 @@ fn one_line(text: &str) -> String {
 /// An attachment as a document of its own, the bytes for the host's parser.
 pub(crate) fn attachment_document(
     id: String,
+    link: Option<&str>,
     att: &Content,
     data: Bytes,
     parent_id: &str,
@@ -378,14 +361,19 @@ pub(crate) fn attachment_document(
     {
         doc = doc.with_owners(vec![by]);
     }
-    if let Ok(link) = url::Url::parse(&id) {
+    if let Some(link) = link.and_then(|l| url::Url::parse(l).ok()) {
         doc = doc.with_link(link);
     }
     doc
 }
 
 /// A page whose body could not be read.
-pub(crate) fn unreadable(id: &str, page: &Content, why: &storage::StorageError) -> Failure {
+pub(crate) fn unreadable(
+    id: &str,
+    link: Option<&str>,
+    page: &Content,
+    why: &storage::StorageError,
+) -> Failure {
     linked(
         Failure::new(
             Some(id.to_owned()),
@@ -395,14 +383,14 @@ pub(crate) fn unreadable(id: &str, page: &Content, why: &storage::StorageError) 
                 page.title, page.id
             ),
         ),
-        id,
+        link,
     )
 }
 
-/// `failure` with a link to its item: ids are web URLs.
-pub(crate) fn linked(failure: Failure, id: &str) -> Failure {
-    match url::Url::parse(id) {
-        Ok(link) => failure.with_link(link),
-        Err(_) => failure,
+/// `failure` with a link to its item, when it has one.
+pub(crate) fn linked(failure: Failure, link: Option<&str>) -> Failure {
+    match link.and_then(|l| url::Url::parse(l).ok()) {
+        Some(link) => failure.with_link(link),
+        None => failure,
     }
 }

@@ -14,8 +14,11 @@
 //!   comments through `expand`; comments and attachments are asked for separately only for
 //!   a page that has more than were embedded. User mentions and `include` macros are looked
 //!   up once per run. Attachments are downloaded a few at a time.
-//! - **Ids** are the absolute web URL of the page, blog post or attachment
-//!   (`{wiki_base}{_links.webui}`, as in RAGFlow). The title is the page title, `updated_at`
+//! - **Ids** ([`IdScheme`]): by default the absolute web URL of the page, blog post or
+//!   attachment (`{wiki_base}{_links.webui}`, as in RAGFlow), so a host migrating from
+//!   RAGFlow keeps its documents; with `id_scheme: content_id`, Confluence's content ids
+//!   (`confluence:{site}/page/{id}`), so a page renamed or moved to another space is an
+//!   update of the same document. Links are web URLs under either. The title is the page title, `updated_at`
 //!   is `version.when`; metadata holds `space`, `space_name`, `labels`, `ancestors`,
 //!   `author`, `version`, `type` and `content_id`; owners are the creator and the last editor.
 //!   Attachments carry `parent_id` = the page's id.
@@ -51,6 +54,7 @@ mod client;
 mod comments;
 mod config;
 mod convert;
+mod ids;
 mod model;
 mod pages;
 mod storage;
@@ -71,6 +75,7 @@ pub use config::{
     IndexMode, MAX_PAGE_SIZE, MIN_PAGE_SIZE,
 };
 pub use convert::{ACCEPTED_EXTENSIONS, IMAGE_EXTENSIONS};
+pub use ids::IdScheme;
 
 use client::Client;
 use pages::Settings;

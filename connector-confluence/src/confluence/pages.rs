@@ -30,6 +30,7 @@ use super::client::Client;
 use super::comments;
 use super::config::{ConfluenceConfig, IndexMode};
 use super::convert::{self, AttachmentRules, Lookups};
+use super::ids::DocIds;
 use super::model::{Content, Paged, Space};
 use super::storage::{self, Refs};
 
@@ -50,6 +51,8 @@ pub(super) struct Settings {
     cloud: bool,
     attachments: Option<AttachmentRules>,
     timezone_offset: Option<f64>,
+    /// Document ids and links.
+    ids: DocIds,
     /// The space of `index_mode: space` (without `cql_query`): the second pass of an
     /// incremental run searches only there.
     space: Option<String>,
@@ -68,6 +71,7 @@ impl Settings {
                 allow_images: config.allow_images,
             }),
             timezone_offset: config.timezone_offset,
+            ids: DocIds::new(config.id_scheme, &config.web_base()),
             space: match (config.cql_query(), config.mode()) {
                 (None, IndexMode::Space) => config.space().map(str::to_owned),
                 _ => None,
@@ -261,6 +265,8 @@ pub(super) fn list_ids(
 /// One search result being turned into documents.
 struct Item {
     id: String,
+    /// Its web URL.
+    link: Option<String>,
     content: Content,
     /// Every comment, in creation order (filled by the listing of a load).
     comments: Vec<Content>,
@@ -272,12 +278,12 @@ impl Item {
     /// A search result as an item; `None` when it lies outside `window`, a failure when it
     /// cannot be read or has no web link (and so no id).
     fn read(
-        web: &str,
+        ids: &DocIds,
         value: Value,
         window: Option<TimeWindow>,
         include_archived: bool,
     ) -> std::result::Result<Option<Self>, Box<Failure>> {
-        let raw = convert::raw_id(web, &value);
+        let raw = ids.of_raw(&value);
         let mut content = serde_json::from_value::<Content>(value).map_err(|e| {
             let what = raw.as_deref().unwrap_or("no link").to_owned();
             Box::new(Failure::new(
@@ -294,12 +300,12 @@ impl Item {
         if !include_archived && content.space.as_ref().is_some_and(Space::archived) {
             return Ok(None);
         }
-        let Some(id) = convert::content_id(web, &content) else {
+        let Some(id) = ids.of(&content) else {
             return Err(Box::new(Failure::new(
                 None,
                 ErrorKind::InvalidData,
                 format!(
-                    "content `{}` (id {}) has no web link",
+                    "content `{}` (id {}) has no web link or no id",
                     content.title, content.id
                 ),
             )));
@@ -307,6 +313,7 @@ impl Item {
         let attachments = content.children.take().and_then(|c| c.attachment);
         Ok(Some(Self {
             id,
+            link: ids.link(&content),
             more_attachments: attachments.as_ref().and_then(Paged::rest_start),
             comments: Vec::new(),
             attachments: attachments.map(|c| c.results).unwrap_or_default(),
@@ -365,11 +372,15 @@ impl Run {
         window: Option<TimeWindow>,
         comments: bool,
     ) -> Result<(Vec<Item>, Vec<Failure>)> {
-        let web = self.client.web_base();
         let mut failures = Vec::new();
         let mut read = Vec::new();
         for value in page.results {
-            match Item::read(web, value, window, self.settings.include_archived) {
+            match Item::read(
+                &self.settings.ids,
+                value,
+                window,
+                self.settings.include_archived,
+            ) {
                 Ok(Some(item)) => read.push(item),
                 Ok(None) => {}
                 Err(failure) => failures.push(*failure),
@@ -422,11 +433,10 @@ impl Run {
         let Some(rules) = self.settings.attachments else {
             return Vec::new();
         };
-        let web = self.client.web_base();
         item.attachments
             .iter()
             .filter(|a| rules.takes(a))
-            .filter_map(|a| convert::content_id(web, a).map(|id| (id, a)))
+            .filter_map(|a| self.settings.ids.of(a).map(|id| (id, a)))
             .collect()
     }
 
@@ -499,6 +509,7 @@ impl Run {
                 {
                     Ok(bytes) => Ok(convert::attachment_document(
                         id,
+                        self.settings.ids.link(attachment).as_deref(),
                         attachment,
                         bytes,
                         &of.id,
@@ -508,7 +519,7 @@ impl Run {
                     Err(e) => {
                         let e =
                             e.with_item(format!("attachment `{}` of {}", attachment.title, of.id));
-                        failed(&id, e)
+                        failed(&id, self.settings.ids.link(attachment).as_deref(), e)
                     }
                 }
             }
@@ -521,7 +532,10 @@ impl Run {
         let space = item.content.space.as_ref().map_or("", |s| s.key.as_str());
         let body = match storage::parse(item.content.storage().unwrap_or("")) {
             Ok(nodes) => nodes,
-            Err(e) => return Ok(convert::unreadable(&item.id, &item.content, &e).into()),
+            Err(e) => {
+                let link = item.link.as_deref();
+                return Ok(convert::unreadable(&item.id, link, &item.content, &e).into());
+            }
         };
         let mut refs = Refs::default();
         storage::collect_refs(&body, space, &mut refs);
@@ -539,10 +553,11 @@ impl Run {
             }
         }
         if let Err(e) = self.lookups.resolve(refs).await {
-            return failed(&item.id, e);
+            return failed(&item.id, item.link.as_deref(), e);
         }
         Ok(convert::page_document(
             item.id.clone(),
+            item.link.as_deref(),
             &item.content,
             &body,
             &comments,
@@ -576,13 +591,14 @@ impl Run {
 ///
 /// # Errors
 /// `e` when it ends the sync.
-fn failed(id: &str, e: Error) -> Result<Outcome> {
-    Ok(convert::linked(item_failure(id, e)?, id).into())
+fn failed(id: &str, link: Option<&str>, e: Error) -> Result<Outcome> {
+    Ok(convert::linked(item_failure(id, e)?, link).into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::confluence::ids::IdScheme;
     use connector_core::window::Zone;
 
     #[test]
@@ -594,6 +610,7 @@ mod tests {
             cloud: true,
             attachments: None,
             timezone_offset: None,
+            ids: DocIds::new(IdScheme::RagflowUrl, "https://x.atlassian.net/wiki"),
             space: None,
         };
         let start = "2026-03-01T10:15:30Z".parse();
