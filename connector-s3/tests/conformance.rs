@@ -48,6 +48,9 @@ impl Fixture for RcloneFixture {
             .await;
         let mut config = common::config(server.endpoint(), &bucket);
         config.page_size = 5.try_into().expect("nonzero");
+        // The kit's window check is of a poll that yields exactly its window: the opt-in
+        // mode. By default a poll lists everything and skips by ETag (tests/rclone.rs).
+        config.incremental_by_last_modified = true;
         Self { config }
     }
 
@@ -78,3 +81,52 @@ impl Fixture for RcloneFixture {
 }
 
 connector_core::conformance_tests!(rclone_conformance, RcloneFixture);
+
+/// The same bucket in the default mode (a poll lists everything and skips by ETag), for the
+/// checks that run incremental or resumed syncs; the window check is the opt-in mode's.
+struct DefaultModeFixture(RcloneFixture);
+
+#[async_trait]
+impl Fixture for DefaultModeFixture {
+    async fn setup() -> Self {
+        let mut inner = RcloneFixture::setup().await;
+        inner.config.incremental_by_last_modified = false;
+        Self(inner)
+    }
+
+    fn connector(&self) -> Arc<dyn Connector> {
+        self.0.connector()
+    }
+
+    fn secret(&self) -> Option<String> {
+        self.0.secret()
+    }
+
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
+        self.0.malformed()
+    }
+}
+
+mod default_mode {
+    use super::*;
+    use connector_core::testkit;
+
+    fn run<Fut: std::future::Future<Output = ()>>(check: impl FnOnce(DefaultModeFixture) -> Fut) {
+        testkit::run_check(DefaultModeFixture::setup(), check);
+    }
+
+    #[test]
+    fn drop_mid_page_is_safe() {
+        run(|f| async move { testkit::drop_mid_page_is_safe(&f).await });
+    }
+
+    #[test]
+    fn sink_failure_at_every_batch_loses_nothing() {
+        run(|f| async move { testkit::sink_failure_at_every_batch_loses_nothing(&f).await });
+    }
+
+    #[test]
+    fn full_sync_delivers_every_document() {
+        run(|f| async move { testkit::full_sync_delivers_every_document(&f).await });
+    }
+}

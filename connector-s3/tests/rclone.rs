@@ -74,7 +74,15 @@ async fn pagination_lists_every_page() {
         .collect();
     assert_eq!(ids, expected, "documents must keep the listing order");
     let lines = proxy.take();
-    assert_eq!(CountingProxy::lists(&lines), 3, "{lines:#?}");
+    // Three pages of ten, and the titles' census of the file names: one listing of 1,000
+    // keys a request, taken when the first document needed its title.
+    let pages = lines.iter().filter(|l| l.contains("max-keys=10&")).count();
+    let census = lines
+        .iter()
+        .filter(|l| l.contains("max-keys=1000&"))
+        .count();
+    assert_eq!((pages, census), (3, 1), "{lines:#?}");
+    assert_eq!(CountingProxy::lists(&lines), 4, "{lines:#?}");
     assert_eq!(CountingProxy::object_gets(&lines), 25);
 }
 
@@ -415,8 +423,10 @@ async fn wrong_secret_missing_bucket_and_unreachable_endpoint_are_told_apart() {
     assert_eq!(err.field(), Some("credentials.endpoint_url"), "{err}");
 }
 
+/// With `incremental_by_last_modified`, a poll yields the objects whose `LastModified` is in
+/// the half-open window.
 #[tokio::test]
-async fn poll_yields_the_half_open_last_modified_window() {
+async fn poll_by_last_modified_yields_the_half_open_window() {
     let (bucket, seeder) = seeded("window", 0).await;
     let base = 1_767_225_600i64; // 2026-01-01T00:00:00Z
     for i in 0..6 {
@@ -429,7 +439,9 @@ async fn poll_yields_the_half_open_last_modified_window() {
             )
             .await;
     }
-    let c = connector(common::config(common::shared().endpoint(), &bucket));
+    let mut config = common::config(common::shared().endpoint(), &bucket);
+    config.incremental_by_last_modified = true;
+    let c = connector(config);
     let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).expect("time");
     let window = connector_core::TimeWindow::new(at(base + 60), at(base + 240)).expect("window");
     let mut stream = c.as_poll().expect("poll").poll(window, SyncContext::new());
@@ -459,5 +471,110 @@ async fn static_keys_with_a_session_token_are_signed_and_accepted() {
             .iter()
             .all(|l| l.contains("X-Amz-Security-Token=FwoGZXIvYXdzEXAMPLE")),
         "{lines:#?}"
+    );
+}
+
+/// An object whose `LastModified` is before the window but which was not there at the last
+/// run (a multipart upload initiated before that run and completed after it; here an object
+/// written with an old `mtime`) is delivered by the next incremental run, as RAGFlow's
+/// listing by ETag would. With `incremental_by_last_modified` it is not: the documented risk.
+#[tokio::test]
+async fn an_incremental_run_delivers_a_new_object_modified_before_its_window() {
+    let (bucket, seeder) = seeded("late", 3).await;
+    let (proxy, config) = proxied(&bucket).await;
+    let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
+    let sink = MemorySink::new();
+    let full = Syncer::new(connector(config.clone()))
+        .sink(sink.clone())
+        .shared_state(Arc::clone(&state))
+        .run(SyncMode::Full)
+        .await
+        .expect("full");
+    assert_eq!(full.new, 3);
+    // Modified a year before the first run's window end, but new to the bucket.
+    let a_year_ago = chrono::Utc::now().timestamp() - 365 * 24 * 3600;
+    seeder
+        .put(&bucket, "late.md", "# completed late\n", Some(a_year_ago))
+        .await;
+    let mut by_time = config.clone();
+    by_time.incremental_by_last_modified = true;
+    let windowed_state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
+    proxy.take();
+
+    let report = Syncer::new(connector(config))
+        .sink(sink.clone())
+        .shared_state(Arc::clone(&state))
+        .run(SyncMode::Incremental)
+        .await
+        .expect("incremental");
+    assert_eq!(report.mode, SyncMode::Incremental);
+    assert_eq!(report.new, 1, "{report:?}");
+    assert_eq!(report.unchanged, 3, "{report:?}");
+    assert!(
+        sink.ids()
+            .contains(&format!("s3_compatible:{bucket}:late.md"))
+    );
+    let lines = proxy.take();
+    assert_eq!(CountingProxy::object_gets(&lines), 1, "{lines:#?}");
+
+    // The opt-in mode, from a state whose last run ended now: the object is left out.
+    let windowed = MemorySink::new();
+    Syncer::new(connector(by_time.clone()))
+        .sink(MemorySink::new())
+        .shared_state(Arc::clone(&windowed_state))
+        .run(SyncMode::Full)
+        .await
+        .expect("full");
+    seeder
+        .put(&bucket, "later.md", "# also late\n", Some(a_year_ago))
+        .await;
+    let report = Syncer::new(connector(by_time))
+        .sink(windowed.clone())
+        .shared_state(windowed_state)
+        .run(SyncMode::Incremental)
+        .await
+        .expect("incremental by LastModified");
+    assert_eq!(report.new, 0, "{report:?}");
+    assert!(windowed.ids().is_empty());
+}
+
+/// Objects of the same file name under different folders get their path relative to the
+/// prefix as title (`f-1 / obj-000.txt`), as RAGFlow's `semantic_identifier`; a name that is
+/// unique keeps its file name; the key stays in the metadata.
+#[tokio::test]
+async fn repeated_file_names_are_titled_by_their_relative_path() {
+    let (bucket, seeder) = seeded("titles", 0).await;
+    for key in [
+        "docs/f-0/obj-000.txt",
+        "docs/f-1/obj-000.txt",
+        "docs/f-1/deep/obj-000.txt",
+        "docs/f-1/unique.txt",
+        "other/unique.txt",
+    ] {
+        seeder.put(&bucket, key, "x", None).await;
+    }
+    let mut config = common::config(common::shared().endpoint(), &bucket);
+    config.prefix = "docs".into();
+    let docs: Vec<Document> = load_pages(connector(config).as_ref())
+        .await
+        .into_iter()
+        .flat_map(|p| p.documents)
+        .collect();
+    let titles: Vec<(&str, &str)> = docs
+        .iter()
+        .map(|d| {
+            let key = d.metadata["key"].as_str().unwrap_or_default();
+            (key, d.title.as_str())
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            ("docs/f-0/obj-000.txt", "f-0 / obj-000.txt"),
+            ("docs/f-1/deep/obj-000.txt", "f-1 / deep / obj-000.txt"),
+            ("docs/f-1/obj-000.txt", "f-1 / obj-000.txt"),
+            // `other/unique.txt` is outside the prefix: the name is unique under it.
+            ("docs/f-1/unique.txt", "unique.txt"),
+        ]
     );
 }

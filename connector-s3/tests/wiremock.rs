@@ -75,7 +75,8 @@ async fn path_style_names_the_bucket_in_the_path_and_signs_with_sigv4() {
         .and(query_param("list-type", "2"))
         .and(query_param("X-Amz-Algorithm", "AWS4-HMAC-SHA256"))
         .respond_with(xml(200, LISTING))
-        .expect(1)
+        // The page, and the titles' census of the file names.
+        .expect(2)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -113,7 +114,8 @@ async fn virtual_host_style_names_the_bucket_in_the_host() {
         .and(header("host", host.as_str()))
         .and(query_param("list-type", "2"))
         .respond_with(xml(200, LISTING))
-        .expect(1)
+        // The page, and the titles' census of the file names.
+        .expect(2)
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -323,8 +325,8 @@ async fn slow_down_is_retried_until_it_passes() {
     assert_eq!(stats.retries(), 2);
     assert_eq!(
         stats.requests(),
-        4,
-        "three listing attempts and one download"
+        5,
+        "three listing attempts, one download and the titles' census"
     );
 
     // A store that never stops asking: the sync ends with a retryable error naming the bucket.
@@ -451,7 +453,9 @@ async fn a_repeated_continuation_token_ends_the_listing() {
         .iter()
         .filter(|r| r.url.path() == "/docs/")
         .count();
-    assert_eq!(lists, 2, "listed twice, then stopped");
+    // Listed twice, then stopped; the titles' census (a listing of its own, taken for the
+    // first page's document) likewise.
+    assert_eq!(lists, 4, "listed twice, then stopped");
 }
 
 /// A page whose documents pass 32 MiB is handed on in parts; a part's checkpoint resumes after
@@ -521,4 +525,92 @@ async fn an_archived_object_is_a_failure_that_says_so() {
     assert_eq!(failure.kind, ErrorKind::Unsupported, "{}", failure.message);
     assert!(failure.message.contains("archived"), "{}", failure.message);
     assert!(!failure.retryable);
+}
+
+/// A listing whose objects are `(key, LastModified, ETag)`.
+fn listing_dated(objects: &[(&str, &str, &str)]) -> String {
+    let contents: String = objects
+        .iter()
+        .map(|(key, modified, etag)| {
+            format!(
+                "<Contents><Key>{key}</Key><LastModified>{modified}</LastModified><ETag>&quot;{etag}&quot;</ETag><Size>5</Size><StorageClass>STANDARD</StorageClass></Contents>"
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>docs</Name><Prefix></Prefix><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>"#
+    )
+}
+
+/// A multipart upload initiated at 09:00 and completed at 11:00, between a full run at 10:00
+/// and an incremental run at 12:00. `ListObjectsV2` does not list an upload in progress, and
+/// once complete the object's `LastModified` is the time the upload was *initiated* (S3 User
+/// Guide, system-defined metadata; its ETag is `{md5 of the part md5s}-{parts}`): before the
+/// incremental window `[10:00, 12:00)`. The incremental run lists everything and delivers it,
+/// as RAGFlow's ETag comparison does; with `incremental_by_last_modified` it is missed.
+#[tokio::test]
+async fn a_multipart_upload_completed_after_a_run_is_delivered_by_the_next() {
+    let at = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .expect("time")
+            .with_timezone(&chrono::Utc)
+    };
+    let a = (
+        "a.md",
+        "2026-01-01T08:00:00.000Z",
+        "0cc175b9c0f1b6a831c399e269772661",
+    );
+    let big = (
+        "big.md",
+        "2026-01-01T09:00:00.000Z",
+        "d8e8fca2dc0f896fd7cb4cb0031ba249-3",
+    );
+    for by_last_modified in [false, true] {
+        let server = MockServer::start().await;
+        serve(&server, "/docs/", xml(200, listing_dated(&[a]))).await;
+        serve(
+            &server,
+            "/docs/a.md",
+            ResponseTemplate::new(200).set_body_string("a"),
+        )
+        .await;
+        let mut config = compat(&server);
+        config.incremental_by_last_modified = by_last_modified;
+        let state = connector_core::state::MemoryStateStore::new();
+        let sink = connector_core::sink::MemorySink::new();
+        let syncer = |config: S3Config| {
+            connector_core::sync::Syncer::new(fast("s3_compatible", config))
+                .sink(sink.clone())
+                .state(state.clone())
+        };
+        let full = syncer(config.clone())
+            .at(at("2026-01-01T10:00:00Z"))
+            .run(connector_core::sync::SyncMode::Full)
+            .await
+            .expect("full");
+        assert_eq!(full.new, 1);
+
+        server.reset().await;
+        serve(&server, "/docs/", xml(200, listing_dated(&[a, big]))).await;
+        serve(
+            &server,
+            "/docs/big.md",
+            ResponseTemplate::new(200).set_body_string("big"),
+        )
+        .await;
+        let next = syncer(config)
+            .at(at("2026-01-01T12:00:00Z"))
+            .run(connector_core::sync::SyncMode::Incremental)
+            .await
+            .expect("incremental");
+        let delivered = sink.ids().contains(&"s3_compatible:docs:big.md".to_owned());
+        if by_last_modified {
+            assert!(!delivered, "the documented risk of the opt-in mode");
+            assert_eq!(next.new, 0, "{next:?}");
+        } else {
+            assert!(delivered, "{next:?}");
+            assert_eq!((next.new, next.unchanged), (1, 1), "{next:?}");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Listed object + downloaded body → [`Document`]; the failures that name their key.
 
+use bytes::Bytes;
 use connector_core::pages::item_failure;
 use connector_core::{Document, Error, ErrorKind, Failure, Result};
 
@@ -35,9 +36,14 @@ pub(crate) fn document_id(client: &S3Client, key: &str) -> String {
     format!("{}:{}:{key}", client.bucket_type, client.bucket_name())
 }
 
-/// The document of a downloaded object. `listed` is taken so that its key and ETag move into
-/// the metadata rather than be copied: this runs for every object.
-pub(crate) fn document(client: &S3Client, listed: Listed, fetched: Fetched) -> Document {
+/// The document of a downloaded object, titled `title`. `listed` is taken so that its key and
+/// ETag move into the metadata rather than be copied: this runs for every object.
+pub(crate) fn document(
+    client: &S3Client,
+    listed: Listed,
+    fetched: Fetched,
+    title: String,
+) -> Document {
     let id = document_id(client, &listed.key);
     let ext = extension(&listed.key);
     let header_mime = fetched
@@ -56,12 +62,16 @@ pub(crate) fn document(client: &S3Client, listed: Listed, fetched: Fetched) -> D
             .to_owned()
     });
     let size = listed.size.max(fetched.body.len() as u64);
-    let title = file_name(&listed.key).to_owned();
     let mut doc = if is_text {
-        match String::from_utf8(fetched.body.to_vec()) {
+        // The body is the only owner of its buffer: it becomes the `String` without a copy,
+        // so a text object is held once, not twice.
+        match String::from_utf8(Vec::from(fetched.body)) {
             Ok(text) => Document::text(id, client.source, title, text),
             // A "text" file that is not UTF-8 still reaches the host, as bytes it can decode.
-            Err(_) => Document::bytes(id, client.source, title, fetched.body, mime.clone(), ext),
+            Err(e) => {
+                let body = Bytes::from(e.into_bytes());
+                Document::bytes(id, client.source, title, body, mime.clone(), ext)
+            }
         }
     } else {
         Document::bytes(id, client.source, title, fetched.body, mime.clone(), ext)

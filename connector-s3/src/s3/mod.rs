@@ -7,9 +7,11 @@
 //! `Retry-After`, timeouts, body caps and request counters as every other connector.
 //!
 //! - **Ids** are `{bucket_type}:{bucket}:{key}` as in RAGFlow: stable, never dependent on what
-//!   else was listed. The title is the file name (the last segment of the key), the link the
-//!   object's URL, `updated_at` its `LastModified`; metadata holds `bucket`, `key`, `size`,
-//!   `etag` and `content_type`.
+//!   else was listed. The title is the file name, or where several objects under the prefix
+//!   share it the path relative to the prefix (`f-0001 / obj-000.txt`), as RAGFlow's
+//!   `semantic_identifier` (`titles.rs`: a census of the file names, one more listing in a
+//!   run that delivers anything). The link is the object's URL, `updated_at` its
+//!   `LastModified`; metadata holds `bucket`, `key`, `size`, `etag` and `content_type`.
 //! - **Listing**: `ListObjectsV2` page by page (`page_size` keys, default 1000), never the
 //!   whole listing in memory, the next page listed while this one downloads. A store that
 //!   hands back a continuation token twice ends the listing with an error rather than loop.
@@ -22,11 +24,20 @@
 //!   once per listing page and does not download an object whose ETag is unchanged; it reports
 //!   its id as unchanged instead. Changed objects are downloaded `concurrency` at a time
 //!   (default 8) while documents keep the listing order.
-//! - **Size cap**: the listed size is checked against `max_object_size` before downloading;
-//!   a larger object becomes a [`Failure`](connector_core::Failure) naming its key. A page
-//!   whose documents pass 32 MiB is handed on in parts, each with the checkpoint after its
-//!   last key.
-//! - **Window**: a poll yields the objects whose `LastModified` is in `[start, end)`.
+//! - **Size cap and memory**: every body is held in memory whole (core's HTTP layer buffers a
+//!   response, a `Document` holds `Bytes`; text becomes a `String` without a copy). The listed
+//!   size is checked against `max_object_size` before downloading, and a larger object
+//!   becomes a [`Failure`](connector_core::Failure) naming its key; the download itself is
+//!   capped there too (an object that grew since the listing fails, it is not read whole).
+//!   The cap bounds memory: up to `concurrency × max_object_size` of bodies at once (160 MiB
+//!   with the defaults), plus a page part. A page whose documents pass 32 MiB is handed on in
+//!   parts, each with the checkpoint after its last key. Core has no streamed body, so an
+//!   object larger than memory cannot be synced.
+//! - **Window**: a poll lists the whole prefix and skips unchanged objects by ETag, as
+//!   RAGFlow does, so an object is never missed for its `LastModified` (a multipart upload's
+//!   is its initiation). With `incremental_by_last_modified` it yields only the objects whose
+//!   `LastModified` is in `[start, end)`: the same listing requests, fewer fingerprint
+//!   lookups, and that risk.
 //! - **Checkpoint**: [`S3Checkpoint`], the continuation token and the last key handed on.
 //! - **Region**: a bucket in another region than `credentials.region` (or its default,
 //!   `AWS_REGION` or `us-east-1`) is found from S3's answer (`301 PermanentRedirect` and a
@@ -64,6 +75,7 @@ mod endpoint;
 mod model;
 mod pages;
 mod region;
+mod titles;
 
 use std::fmt;
 use std::sync::Arc;
@@ -263,6 +275,7 @@ impl S3Connector {
             },
             max_object_size: config.max_object_size.get(),
             concurrency: usize::try_from(config.concurrency.get()).unwrap_or(8),
+            window_filter: config.incremental_by_last_modified,
         };
         Ok(Self {
             config,

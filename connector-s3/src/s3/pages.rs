@@ -8,6 +8,12 @@
 //! reported without a download, the others downloaded `concurrency` at a time in listing
 //! order, every error sorted by the one policy ([`ErrorKind::ends_sync`]), and the page handed
 //! on in parts once its documents pass [`PAGE_BYTES`].
+//!
+//! A poll lists the whole prefix, as a load does, and relies on the fingerprint lookup to
+//! skip what did not change (RAGFlow's way): `LastModified` is no reliable "changed since",
+//! since a multipart upload's is the time it was initiated. Only with
+//! `incremental_by_last_modified` are the objects outside the window left out, before the
+//! lookup.
 
 use std::sync::Arc;
 
@@ -26,6 +32,7 @@ use super::checkpoint::S3Checkpoint;
 use super::client::S3Client;
 use super::convert::{self, IMAGE_EXTENSIONS};
 use super::model::Listed;
+use super::titles::Titles;
 
 /// Content bytes after which a listing page is handed on in parts, so a page of large objects
 /// never sits in memory whole.
@@ -43,6 +50,8 @@ pub(super) struct Walk {
     pub(super) max_object_size: u64,
     /// Downloads in flight within a page.
     pub(super) concurrency: usize,
+    /// `incremental_by_last_modified`: a window leaves out the objects modified outside it.
+    pub(super) window_filter: bool,
 }
 
 /// Which listed keys become documents.
@@ -53,7 +62,8 @@ pub(super) struct Filters {
 }
 
 impl Filters {
-    fn accepts(&self, key: &str) -> bool {
+    /// Whether `key` becomes a document.
+    pub(super) fn accepts(&self, key: &str) -> bool {
         if key.ends_with('/') {
             return false;
         }
@@ -72,14 +82,14 @@ impl Filters {
 /// Where the next listing page starts: at its continuation token, or after the last key listed
 /// when the store no longer accepts the token.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-struct Cursor {
+pub(super) struct Cursor {
     token: Option<String>,
     after: Option<String>,
 }
 
 /// One listing page's objects, and the last key listed up to and including it.
-struct Listing {
-    objects: Vec<Listed>,
+pub(super) struct Listing {
+    pub(super) objects: Vec<Listed>,
     after: Option<String>,
 }
 
@@ -98,7 +108,13 @@ pub(super) fn checkpointed(
         let http = walk.client.http.with_context(&ctx);
         let id_prefix = convert::document_id(&walk.client, "");
         let cursor = Cursor { token: from.continuation_token, after: from.start_after };
-        let mut pages = listing(&walk, &http, cursor);
+        let mut pages = listing(&walk, &http, cursor, None);
+        // Without the opt-in, the window is not used: every object is looked up by its ETag.
+        let window = window.filter(|_| walk.window_filter);
+        let in_window = |o: &Listed| {
+            window.is_none_or(|w| o.last_modified.is_some_and(|t| w.contains(t)))
+        };
+        let titles = Titles::new(Arc::clone(&walk), http.clone());
         loop {
             ctx.cancellation().check()?;
             let Some(page) = pages.next().await else {
@@ -108,9 +124,10 @@ pub(super) fn checkpointed(
             let pending = objects
                 .into_iter()
                 .filter(|o| walk.filters.accepts(&o.key))
+                .filter(|o| in_window(o))
                 .map(|o| walk.pending(o));
             let mut fetches = ItemFetches::start(&ctx, pending, walk.concurrency, |listed| {
-                walk.object(&http, listed, window)
+                walk.object(&http, listed, &titles)
             })
             .await?;
             let mut rest = Batch::default();
@@ -146,7 +163,7 @@ pub(super) fn list_ids(
 ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
     async_stream::try_stream! {
         let http = walk.client.http.with_context(&ctx);
-        let mut pages = listing(&walk, &http, Cursor::default());
+        let mut pages = listing(&walk, &http, Cursor::default(), None);
         loop {
             ctx.cancellation().check()?;
             let Some(page) = pages.next().await else {
@@ -175,6 +192,7 @@ pub(super) fn refetch(
     async_stream::try_stream! {
         let http = walk.client.http.with_context(&ctx);
         let prefix = convert::document_id(&walk.client, "");
+        let titles = Titles::new(Arc::clone(&walk), http.clone());
         for chunk in ids.chunks(REFETCH_CHUNK) {
             ctx.cancellation().check()?;
             let pending = chunk.iter().filter_map(|id| {
@@ -185,7 +203,7 @@ pub(super) fn refetch(
                     .then(|| PendingItem::new(id.as_str(), Listed::named(key)))
             });
             yield fetch_items(&ctx, pending, walk.concurrency, |listed| {
-                walk.object(&http, listed, None)
+                walk.object(&http, listed, &titles)
             })
             .await?;
         }
@@ -193,18 +211,20 @@ pub(super) fn refetch(
     .boxed()
 }
 
-/// The listing pages from `from` on, read ahead.
-fn listing(
+/// The listing pages from `from` on, read ahead, of `max_keys` keys each (else
+/// `page_size`).
+pub(super) fn listing(
     walk: &Arc<Walk>,
     http: &HttpClient,
     from: Cursor,
+    max_keys: Option<usize>,
 ) -> BoxStream<'static, Result<Page<Listing, Cursor>>> {
     let walk = Arc::clone(walk);
     let http = http.clone();
     read_ahead(paginate(from, PageLimit::unbounded(), move |cursor| {
         let walk = Arc::clone(&walk);
         let http = http.clone();
-        async move { list(&walk.client, &http, cursor).await }
+        async move { list(&walk.client, &http, cursor, max_keys).await }
     }))
 }
 
@@ -213,9 +233,15 @@ async fn list(
     client: &S3Client,
     http: &HttpClient,
     cursor: Cursor,
+    max_keys: Option<usize>,
 ) -> Result<Page<Listing, Cursor>> {
     let listed = client
-        .list_page(http, cursor.token.as_deref(), cursor.after.as_deref(), None)
+        .list_page(
+            http,
+            cursor.token.as_deref(),
+            cursor.after.as_deref(),
+            max_keys,
+        )
         .await;
     let page = match listed {
         // Continuation tokens may expire or belong to another server process; the last key
@@ -223,7 +249,7 @@ async fn list(
         Err(e) if cursor.token.is_some() && e.kind() == ErrorKind::InvalidData => {
             tracing::warn!(error = %e, "the continuation token was refused; resuming after the last key instead");
             client
-                .list_page(http, None, cursor.after.as_deref(), None)
+                .list_page(http, None, cursor.after.as_deref(), max_keys)
                 .await?
         }
         other => other?,
@@ -259,9 +285,9 @@ impl Walk {
         }
     }
 
-    /// One object's outcome: nothing when it is outside the window or gone since the listing,
-    /// a failure when it is over the size cap, cannot be addressed or cannot be read, else
-    /// its document.
+    /// One object's outcome: nothing when it is gone since the listing, a failure when it is
+    /// over the size cap, cannot be addressed or cannot be read, else its document, titled
+    /// by `titles`.
     ///
     /// # Errors
     /// A download error that [ends the sync](ErrorKind::ends_sync).
@@ -269,13 +295,10 @@ impl Walk {
         &self,
         http: &HttpClient,
         listed: Listed,
-        window: Option<TimeWindow>,
+        titles: &Titles,
     ) -> Result<Option<Outcome>> {
         let client = &self.client;
         let max = self.max_object_size;
-        if !window.is_none_or(|w| listed.last_modified.is_some_and(|t| w.contains(t))) {
-            return Ok(None);
-        }
         if listed.size > max {
             return Ok(Some(convert::too_large(client, &listed, max).into()));
         }
@@ -283,7 +306,10 @@ impl Walk {
             return Ok(Some(failure.into()));
         }
         Ok(match client.get_object(http, &listed.key, max).await {
-            Ok(Some(fetched)) => Some(convert::document(client, listed, fetched).into()),
+            Ok(Some(fetched)) => {
+                let title = titles.of(&listed.key).await;
+                Some(convert::document(client, listed, fetched, title).into())
+            }
             Ok(None) => None,
             Err(e) => Some(convert::download_failure(client, &listed.key, e)?.into()),
         })

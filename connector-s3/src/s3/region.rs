@@ -241,9 +241,7 @@ fn wrong_region_in(body: &Bytes, header: Option<&str>, region: &str) -> Option<W
         (true, Some(region)) => Some(WrongRegion::Named(region)),
         // The region named is the one signed for: not a region problem after all.
         (true, None) if !parsed.region.is_empty() => None,
-        (true, None) => Some(WrongRegion::Unnamed {
-            what: parsed.code,
-        }),
+        (true, None) => Some(WrongRegion::Unnamed { what: parsed.code }),
     }
 }
 
