@@ -185,6 +185,15 @@ pub struct ConfluenceConfig {
     /// `content_id`.
     #[serde(default)]
     pub id_scheme: IdScheme,
+    /// Give every document who may read it (`access`: users by e-mail, groups by name,
+    /// `public` for spaces anonymous users may view), from the page's and its ancestors'
+    /// read restrictions, else its space's view permission (default false). Costs no request
+    /// per page: the restrictions come with the search, space permissions are read once per
+    /// space per run (on Cloud they need the space's admin permission; without it, pages
+    /// without restrictions get no `access`), and on Server/Data Center each user's e-mail
+    /// once per run. See the crate's README for what `access` means.
+    #[serde(default)]
+    pub include_permissions: bool,
 }
 
 fn yes() -> bool {
@@ -263,6 +272,7 @@ impl fmt::Debug for ConfluenceConfig {
             .field("allow_images", &self.allow_images)
             .field("cloud_id", &self.cloud_id)
             .field("id_scheme", &self.id_scheme)
+            .field("include_permissions", &self.include_permissions)
             .finish_non_exhaustive()
     }
 }
@@ -292,6 +302,7 @@ impl ConfluenceConfig {
             api_gateway: None,
             timezone_offset: None,
             id_scheme: IdScheme::default(),
+            include_permissions: false,
         }
     }
 

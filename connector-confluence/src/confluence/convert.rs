@@ -38,10 +38,10 @@ const LOOKUP_CONCURRENCY: usize = 4;
 /// may ask for the same user at once: the second waits for the first's request instead of
 /// sending its own. A failed fetch is not kept; the next asker tries again.
 #[derive(Debug)]
-struct Memo<K, V>(Mutex<HashMap<K, Arc<OnceCell<V>>>>);
+pub(crate) struct Memo<K, V>(Mutex<HashMap<K, Arc<OnceCell<V>>>>);
 
 impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(Mutex::new(HashMap::new()))
     }
 
@@ -53,13 +53,13 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     }
 
     /// The value of `key` if it has been fetched.
-    fn get(&self, key: &K) -> Option<V> {
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
         let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         map.get(key).and_then(|cell| cell.get().cloned())
     }
 
     /// The value of `key`, fetched with `fetch` unless it was (or is being) fetched already.
-    async fn get_or_fetch<F, Fut>(&self, key: &K, fetch: F) -> Result<V>
+    pub(crate) async fn get_or_fetch<F, Fut>(&self, key: &K, fetch: F) -> Result<V>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V>>,
@@ -317,12 +317,14 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// An attachment as a document of its own, the bytes for the host's parser.
+/// An attachment as a document of its own, the bytes for the host's parser; `token` its
+/// version token ([`attachment_token`]).
 pub(crate) fn attachment_document(
     id: String,
     link: Option<&str>,
     att: &Content,
     data: Bytes,
+    token: &str,
     parent_id: &str,
     page: &Content,
 ) -> Document {
@@ -340,7 +342,7 @@ pub(crate) fn attachment_document(
         media,
         extension(&att.title),
     )
-    .with_version(&attachment_token(att))
+    .with_version(token)
     .with_size(size)
     .with_parent_id(parent_id)
     .with_metadata("type", "attachment")

@@ -6,40 +6,52 @@
 //!   space, one space, or one page and (with `index_recursively`) its descendants; or the
 //!   configured `cql_query` in their place. Pages (blog posts too with `include_blog_posts`,
 //!   or when `cql_query` matches them), `label not in (...)` for `labels_to_skip`, archived
-//!   spaces on request; the attachments of each page unless `include_attachments` is false.
+//!   spaces on request (Server/Data Center only); the attachments of each page unless
+//!   `include_attachments` is false.
 //! - **Requests**: one search request per 50 or more results (never RAGFlow's batch size of
-//!   2). Scoped API tokens and OAuth access tokens go through the Atlassian gateway
-//!   (`/ex/confluence/{cloudId}`); a scoped token's cloud id is read once from the site's
-//!   `/_edge/tenant_info` unless `cloud_id` is configured. Each result embeds its body, version, space, labels, ancestors, history and its
-//!   comments through `expand`; comments and attachments are asked for separately only for
-//!   a page that has more than were embedded. User mentions and `include` macros are looked
-//!   up once per run. Attachments are downloaded a few at a time.
+//!   2); a result page that keeps failing with a 5xx or a timeout is asked for again with
+//!   half the `limit`. Scoped API tokens and OAuth access tokens go through the Atlassian
+//!   gateway (`/ex/confluence/{cloudId}`); a scoped token's cloud id is read once from the
+//!   site's `/_edge/tenant_info` unless `cloud_id` is configured. Each result embeds its
+//!   body, version, space, labels, ancestors, history and attachments through `expand`
+//!   (attachments past the embedded ones are asked for separately). The comments of a
+//!   result page come from one CQL search (`type = comment`, the pages as containers),
+//!   replies and inline comments included. User mentions and `include` macros are looked up
+//!   once per run. Attachments are downloaded a few at a time.
 //! - **Ids** ([`IdScheme`]): by default the absolute web URL of the page, blog post or
 //!   attachment (`{wiki_base}{_links.webui}`, as in RAGFlow), so a host migrating from
 //!   RAGFlow keeps its documents; with `id_scheme: content_id`, Confluence's content ids
 //!   (`confluence:{site}/page/{id}`), so a page renamed or moved to another space is an
-//!   update of the same document. Links are web URLs under either. The title is the page title, `updated_at`
-//!   is `version.when`; metadata holds `space`, `space_name`, `labels`, `ancestors`,
-//!   `author`, `version`, `type` and `content_id`; owners are the creator and the last editor.
-//!   Attachments carry `parent_id` = the page's id.
+//!   update of the same document. Links are web URLs under either. The title is the page
+//!   title, `updated_at` is `version.when`; metadata holds `space`, `space_name`, `labels`,
+//!   `ancestors`, `author`, `version`, `type` and `content_id`; owners are the creator and
+//!   the last editor. Attachments carry `parent_id` = the page's id.
+//! - **Permissions** (`include_permissions`): `access` from the page's and its ancestors'
+//!   read restrictions (all of them must be satisfied), else the space's view permission;
+//!   see the crate's README for what it means and costs.
 //! - **Incremental polls**: CQL's `lastmodified` has minute precision and reads dates in the
 //!   API user's time zone (`timezone_offset`, else `/rest/api/user/current`), so the query
 //!   starts a minute early (14 hours when the zone is unknown), has no upper bound (so that
 //!   offset paging never skips a page edited meanwhile), and results are filtered exactly on
-//!   `version.when` within the half-open window.
+//!   `version.when` within the half-open window. A second pass searches the comments and
+//!   attachments changed in the window and delivers their pages again.
 //! - **Fingerprints** come from the page version and the ids and versions of its comments (an
-//!   attachment's from its version and size): unchanged pages are not rendered and unchanged
-//!   attachments are not downloaded; both are reported as unchanged.
+//!   attachment's from its version and size), and who may read it with
+//!   `include_permissions`: unchanged pages are not rendered and unchanged attachments are
+//!   not downloaded; both are reported as unchanged.
 //! - **Failures** follow core's one policy ([`ErrorKind::ends_sync`]): a body that cannot be
-//!   parsed, a result that cannot be read, comments, a user or an included page that cannot
-//!   be looked up, an attachment that cannot be downloaded each become a [`Failure`] naming
-//!   the item; the sync goes on. Wrong credentials (401) stop the sync at once, as does any
-//!   error on the search itself (a 403: no permission on the space). Attachments over
-//!   `attachment_size_limit`, with an extension that is not accepted, or images without
-//!   `allow_images` are skipped before download and are not listed by `list_ids` either.
+//!   parsed, a result that cannot be read, comments, permissions, a user or an included page
+//!   that cannot be looked up, an attachment that cannot be downloaded each become a
+//!   [`Failure`] naming the item; the sync goes on. Wrong credentials (401) stop the sync at
+//!   once, as does any error on the search itself (a 403: no permission on the space).
+//!   Attachments over `attachment_size_limit`, with an extension that is not accepted, or
+//!   images without `allow_images` are skipped before download and are not listed by
+//!   `list_ids` either.
 //! - **Layout**: `pages.rs` walks the search and turns each result page into a batch through
-//!   [`connector_core::pages`]; `client.rs` makes the requests (and the probes of `check`);
-//!   `convert.rs` renders documents; this module wires them to the connector traits.
+//!   [`connector_core::pages`] (`pages/touched.rs`: the second pass of an incremental run);
+//!   `comments.rs` lists and orders comments; `access.rs` reads permissions; `ids.rs` names
+//!   documents; `client.rs` makes the requests (and the probes of `check`); `convert.rs`
+//!   renders documents; this module wires them to the connector traits.
 //!
 //! # Cancel safety
 //! Streams own their state (a cloned client, the run's lookup caches). Dropping one at any
@@ -49,6 +61,7 @@
 //! [`ErrorKind::ends_sync`]: connector_core::ErrorKind::ends_sync
 //! [`Failure`]: connector_core::Failure
 
+mod access;
 mod checkpoint;
 mod client;
 mod comments;

@@ -67,6 +67,9 @@ pub(crate) struct Content {
     /// For a comment or an attachment: the page or blog post it is on (`expand=container`).
     #[serde(default)]
     pub(crate) container: Option<Box<Container>>,
+    /// Read restrictions (`expand=restrictions.read.restrictions.user,...group`).
+    #[serde(default)]
+    pub(crate) restrictions: Option<Restrictions>,
     #[serde(default)]
     pub(crate) children: Option<Children>,
     #[serde(default)]
@@ -160,6 +163,9 @@ pub(crate) struct Ancestor {
     pub(crate) id: String,
     #[serde(default)]
     pub(crate) title: String,
+    /// With `expand=ancestors.restrictions.read.restrictions.user,...group`.
+    #[serde(default)]
+    pub(crate) restrictions: Option<Restrictions>,
 }
 
 /// The content a comment or attachment is on.
@@ -167,6 +173,36 @@ pub(crate) struct Ancestor {
 pub(crate) struct Container {
     #[serde(default)]
     pub(crate) id: String,
+}
+
+/// `restrictions` of a content item, as the `restrictions.read...` expansion embeds it.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Restrictions {
+    #[serde(default)]
+    pub(crate) read: Option<OperationRestrictions>,
+}
+
+/// The restrictions of one operation: `restrictions/byOperation/read` answers with this too.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct OperationRestrictions {
+    #[serde(default)]
+    pub(crate) restrictions: Option<Restricted>,
+}
+
+/// Who an operation is restricted to.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Restricted {
+    #[serde(default)]
+    pub(crate) user: Option<Paged<User>>,
+    #[serde(default)]
+    pub(crate) group: Option<Paged<Group>>,
+}
+
+/// A group as restrictions and space permissions name it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Group {
+    #[serde(default)]
+    pub(crate) name: String,
 }
 
 /// `children` expansion: the attachments embedded in a search result.
@@ -183,8 +219,11 @@ pub(crate) struct History {
 }
 
 /// A user as content expansions and `/rest/api/user` return it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct User {
+    /// Server/Data Center.
+    #[serde(default, rename = "userKey")]
+    pub(crate) user_key: Option<String>,
     #[serde(default, rename = "displayName")]
     pub(crate) display_name: Option<String>,
     #[serde(default, rename = "publicName")]
@@ -238,4 +277,70 @@ pub(crate) struct CurrentUser {
 pub(crate) struct TenantInfo {
     #[serde(rename = "cloudId")]
     pub(crate) cloud_id: String,
+}
+
+/// `GET /rest/api/space/{key}?expand=permissions` (Cloud): who may do what in a space.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SpaceWithPermissions {
+    #[serde(default)]
+    pub(crate) permissions: Vec<CloudSpacePermission>,
+}
+
+/// One permission of a Cloud space: an operation, the users and groups it is granted to, or
+/// anonymous access.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CloudSpacePermission {
+    #[serde(default)]
+    pub(crate) operation: Option<CloudOperation>,
+    #[serde(default)]
+    pub(crate) subjects: Option<Restricted>,
+    #[serde(default, rename = "anonymousAccess")]
+    pub(crate) anonymous_access: bool,
+}
+
+/// `operation` of a Cloud space permission (`read` of `space` is viewing it).
+#[derive(Debug, Deserialize)]
+pub(crate) struct CloudOperation {
+    #[serde(default)]
+    pub(crate) operation: String,
+    #[serde(default, rename = "targetType")]
+    pub(crate) target_type: String,
+}
+
+/// One element of `GET /rest/api/space/{key}/permissions` (Data Center 9.1 and later).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ServerSpacePermission {
+    #[serde(default)]
+    pub(crate) operation: Option<ServerOperation>,
+    #[serde(default)]
+    pub(crate) subject: Option<ServerSubject>,
+}
+
+/// `operation` of a Data Center space permission.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ServerOperation {
+    #[serde(default, rename = "operationKey")]
+    pub(crate) operation_key: String,
+    #[serde(default, rename = "targetType")]
+    pub(crate) target_type: String,
+}
+
+/// Whom a Data Center space permission is granted to: a `user` (by `userKey`), a `group`
+/// (by `name`), or `anonymous`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ServerSubject {
+    #[serde(default, rename = "type")]
+    pub(crate) kind: String,
+    #[serde(default, rename = "userKey")]
+    pub(crate) user_key: Option<String>,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+}
+
+/// `GET /rest/mobile/1.0/profile/{username}` (Server/Data Center): where a user's e-mail is
+/// found when the REST user representation leaves it out.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MobileProfile {
+    #[serde(default)]
+    pub(crate) email: Option<String>,
 }

@@ -17,14 +17,15 @@ use std::sync::Arc;
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::window::{CoarseWindow, Precision};
 use connector_core::{
-    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
-    TimeWindow,
+    Access, Batch, CheckpointedBatch, Document, Error, ErrorKind, Failure, Result, SlimDocument,
+    SyncContext, TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::Value;
 
 use super::SOURCE;
+use super::access::{self, Permissions};
 use super::checkpoint::{ConfluenceCheckpoint, Resume};
 use super::client::Client;
 use super::comments;
@@ -53,6 +54,8 @@ pub(super) struct Settings {
     timezone_offset: Option<f64>,
     /// Document ids and links.
     ids: DocIds,
+    /// Whether documents carry who may read them (`include_permissions`).
+    permissions: bool,
     /// The space of `index_mode: space` (without `cql_query`): the second pass of an
     /// incremental run searches only there.
     space: Option<String>,
@@ -72,6 +75,7 @@ impl Settings {
             }),
             timezone_offset: config.timezone_offset,
             ids: DocIds::new(config.id_scheme, &config.web_base()),
+            permissions: config.include_permissions,
             space: match (config.cql_query(), config.mode()) {
                 (None, IndexMode::Space) => config.space().map(str::to_owned),
                 _ => None,
@@ -85,6 +89,12 @@ impl Settings {
         let mut expand = "body.storage,version,space,metadata.labels,ancestors,history".to_owned();
         if self.attachments.is_some() {
             expand.push_str(",children.attachment.version");
+        }
+        if self.permissions {
+            expand.push(',');
+            expand.push_str(access::RESTRICTIONS_EXPAND);
+            expand.push(',');
+            expand.push_str(access::ANCESTOR_RESTRICTIONS_EXPAND);
         }
         expand
     }
@@ -270,6 +280,8 @@ struct Item {
     content: Content,
     /// Every comment, in creation order (filled by the listing of a load).
     comments: Vec<Content>,
+    /// Who may read it, with `include_permissions` (filled by the listing of a load).
+    access: Option<Access>,
     attachments: Vec<Content>,
     more_attachments: Option<u64>,
 }
@@ -316,6 +328,7 @@ impl Item {
             link: ids.link(&content),
             more_attachments: attachments.as_ref().and_then(Paged::rest_start),
             comments: Vec::new(),
+            access: None,
             attachments: attachments.map(|c| c.results).unwrap_or_default(),
             content,
         }))
@@ -350,14 +363,46 @@ struct Run {
     client: Client,
     settings: Arc<Settings>,
     lookups: Lookups,
+    /// With `include_permissions`.
+    permissions: Option<Permissions>,
 }
 
 impl Run {
     fn new(client: Client, settings: Arc<Settings>) -> Self {
         Self {
             lookups: Lookups::new(client.clone()),
+            permissions: settings
+                .permissions
+                .then(|| Permissions::new(client.clone(), settings.cloud)),
             client,
             settings,
+        }
+    }
+
+    /// The version token of a page: its version, its comments' and, with permissions, who
+    /// may read it.
+    fn page_token(&self, item: &Item) -> String {
+        let mut token = convert::page_token(&item.content, &item.comments);
+        if self.permissions.is_some() {
+            token.push_str(&access::token(item.access.as_ref()));
+        }
+        token
+    }
+
+    /// The version token of an attachment of `item`.
+    fn attachment_token(&self, item: &Item, attachment: &Content) -> String {
+        let mut token = convert::attachment_token(attachment);
+        if self.permissions.is_some() {
+            token.push_str(&access::token(item.access.as_ref()));
+        }
+        token
+    }
+
+    /// `doc` with the access of `item`, when it is known.
+    fn with_access(item: &Item, doc: Document) -> Document {
+        match &item.access {
+            Some(access) => doc.with_access(access.clone()),
+            None => doc,
         }
     }
 
@@ -425,6 +470,22 @@ impl Run {
                 }
             }
         }
+        if comments && let Some(permissions) = &self.permissions {
+            let mut read = futures::stream::iter(items)
+                .map(|mut item| async move {
+                    let found = permissions.of(&item.content).await;
+                    (found.map(|access| item.access = access), item)
+                })
+                .buffered(CONCURRENCY);
+            let mut kept = Vec::new();
+            while let Some((found, item)) = read.next().await {
+                match found {
+                    Ok(()) => kept.push(item),
+                    Err(e) => failures.push(item_failure(&item.id, e.with_item(&item.id))?),
+                }
+            }
+            return Ok((kept, failures));
+        }
         Ok((items, failures))
     }
 
@@ -451,12 +512,12 @@ impl Run {
         // Pages first, then attachments: the order of the documents in the batch.
         let mut pending = Vec::new();
         for item in &items {
-            let token = convert::page_token(&item.content, &item.comments);
+            let token = self.page_token(item);
             pending.push(PendingItem::new(item.id.clone(), Work::Page(item)).with_version(&token));
         }
         for item in &items {
             for (id, attachment) in self.attachments(item) {
-                let token = convert::attachment_token(attachment);
+                let token = self.attachment_token(item, attachment);
                 let work = Work::Attachment {
                     id: id.clone(),
                     attachment,
@@ -507,15 +568,18 @@ impl Run {
                     .download(&of.content.id, &attachment.id, link, cap)
                     .await
                 {
-                    Ok(bytes) => Ok(convert::attachment_document(
-                        id,
-                        self.settings.ids.link(attachment).as_deref(),
-                        attachment,
-                        bytes,
-                        &of.id,
-                        &of.content,
-                    )
-                    .into()),
+                    Ok(bytes) => {
+                        let doc = convert::attachment_document(
+                            id,
+                            self.settings.ids.link(attachment).as_deref(),
+                            attachment,
+                            bytes,
+                            &self.attachment_token(of, attachment),
+                            &of.id,
+                            &of.content,
+                        );
+                        Ok(Self::with_access(of, doc).into())
+                    }
                     Err(e) => {
                         let e =
                             e.with_item(format!("attachment `{}` of {}", attachment.title, of.id));
@@ -555,16 +619,16 @@ impl Run {
         if let Err(e) = self.lookups.resolve(refs).await {
             return failed(&item.id, item.link.as_deref(), e);
         }
-        Ok(convert::page_document(
+        let doc = convert::page_document(
             item.id.clone(),
             item.link.as_deref(),
             &item.content,
             &body,
             &comments,
-            &convert::page_token(&item.content, &item.comments),
+            &self.page_token(item),
             &self.lookups,
-        )
-        .into())
+        );
+        Ok(Self::with_access(item, doc).into())
     }
 
     /// The ids of a search page: its results and their taken attachments.
@@ -611,6 +675,7 @@ mod tests {
             attachments: None,
             timezone_offset: None,
             ids: DocIds::new(IdScheme::RagflowUrl, "https://x.atlassian.net/wiki"),
+            permissions: false,
             space: None,
         };
         let start = "2026-03-01T10:15:30Z".parse();

@@ -56,6 +56,9 @@ pub struct FakePage {
     pub parent: Option<u64>,
     pub comments: Vec<FakeComment>,
     pub attachments: Vec<FakeAttachment>,
+    /// Its own read restriction: the users (by display name) and groups it names.
+    pub read_users: Vec<String>,
+    pub read_groups: Vec<String>,
 }
 
 impl FakePage {
@@ -72,6 +75,8 @@ impl FakePage {
             parent: None,
             comments: Vec::new(),
             attachments: Vec::new(),
+            read_users: Vec::new(),
+            read_groups: Vec::new(),
         }
     }
 }
@@ -97,6 +102,14 @@ pub struct State {
     /// `includeArchivedSpaces=true` (or always, with `archived_always`).
     pub archived_spaces: Vec<String>,
     pub archived_always: bool,
+    /// Who may view each space: users (display names), groups, anonymous access. A space
+    /// not listed answers 403 (the credentials lack its admin permission).
+    pub space_permissions: HashMap<String, (Vec<String>, Vec<String>, bool)>,
+    /// Users whose e-mail Cloud hides (their privacy settings).
+    pub hidden_emails: Vec<String>,
+    /// Cloud's CONFCLOUD-77618: a search that expands the ancestors' restrictions answers
+    /// 404 (an ancestor is a draft the credentials cannot read).
+    pub refuse_ancestor_restrictions: bool,
     /// A page edited while a sync pages: after the first search page (`start` 0) is served,
     /// the page with this id gets a new version at this time.
     pub edit_after_first_page: Option<(u64, DateTime<Utc>)>,
@@ -259,6 +272,42 @@ pub fn error(status: u16, message: &str) -> ResponseTemplate {
 
 struct Responder((Arc<Mutex<State>>, bool, String));
 
+/// A user as a restriction or a space permission names it: Cloud's representation (with the
+/// e-mail unless hidden), or Data Center's (user name and key, no e-mail).
+fn named_user(state: &State, name: &str, cloud: bool) -> Value {
+    if cloud {
+        let mut u = user_json(name);
+        if state.hidden_emails.iter().any(|h| h == name) {
+            u.as_object_mut().unwrap().remove("email");
+        }
+        u
+    } else {
+        let login = name.to_lowercase();
+        json!({"type": "known", "username": login, "userKey": format!("key-{login}"), "displayName": name})
+    }
+}
+
+fn restriction_json(state: &State, page: &FakePage, cloud: bool) -> Value {
+    let users: Vec<Value> = page
+        .read_users
+        .iter()
+        .map(|u| named_user(state, u, cloud))
+        .collect();
+    let groups: Vec<Value> = page
+        .read_groups
+        .iter()
+        .map(|g| json!({"type": "group", "name": g, "id": format!("gid-{g}")}))
+        .collect();
+    json!({
+        "operation": "read",
+        "restrictions": {
+            "user": {"results": users, "start": 0, "limit": 200, "size": page.read_users.len()},
+            "group": {"results": groups, "start": 0, "limit": 200, "size": page.read_groups.len()},
+        },
+        "_links": {"self": format!("/rest/api/content/{}/restriction/byOperation/read", page.id)},
+    })
+}
+
 fn user_json(name: &str) -> Value {
     let account = format!("acc-{}", name.to_lowercase().replace(' ', "-"));
     json!({
@@ -329,9 +378,16 @@ impl Responder {
     }
 
     fn page_json(&self, state: &State, page: &FakePage, expand: &str) -> Value {
+        let with_restrictions = expand.contains("ancestors.restrictions.read");
         let ancestors: Vec<Value> = ancestors(state, page)
             .iter()
-            .map(|a| json!({"id": a.id.to_string(), "type": "page", "title": a.title}))
+            .map(|a| {
+                let mut v = json!({"id": a.id.to_string(), "type": "page", "title": a.title});
+                if with_restrictions {
+                    v["restrictions"] = json!({"read": restriction_json(state, a, self.0.1)});
+                }
+                v
+            })
             .collect();
         let mut v = json!({
             "id": page.id.to_string(), "type": page.kind, "status": "current", "title": page.title,
@@ -348,6 +404,12 @@ impl Responder {
             "_links": {"webui": webui(page, self.0.1), "tinyui": "/x/AbCd", "self": format!("{}/rest/api/content/{}", self.base(), page.id)},
             "_expandable": {"container": "", "operations": ""},
         });
+        if expand
+            .split(',')
+            .any(|e| e.starts_with("restrictions.read"))
+        {
+            v["restrictions"] = json!({"read": restriction_json(state, page, self.0.1)});
+        }
         let mut children = serde_json::Map::new();
         if expand.contains("children.comment") {
             // Root comments only, as Cloud embeds them.
@@ -408,6 +470,9 @@ impl Responder {
         if cql.starts_with("type = comment") || cql.starts_with("type in (comment") {
             let all = self.children_search(state, &cql, &expand, offset);
             return self.paged(req, &q, &cql, &expand, all, start, limit);
+        }
+        if state.refuse_ancestor_restrictions && expand.contains("ancestors.restrictions") {
+            return error(404, "No content found with id: ContentId{id=999}");
         }
         let Some(filter) = Cql::parse(&cql, offset) else {
             return error(400, &format!("Could not parse cql : {cql}"));
@@ -648,6 +713,57 @@ impl Respond for Responder {
                 Some(p) => ResponseTemplate::new(200).set_body_json(self.page_json(&state, p, "")),
                 None => error(404, "No content found with id"),
             },
+            ["rest", "api", "content", id, "restriction", "byOperation", "read"] => {
+                match state.pages.iter().find(|p| p.id.to_string() == *id) {
+                    Some(p) => ResponseTemplate::new(200).set_body_json(restriction_json(&state, p, self.0.1)),
+                    None => error(404, "No content found with id"),
+                }
+            }
+            ["rest", "api", "space", key] if q.get("expand").is_some_and(|e| e == "permissions") => {
+                let Some((users, groups, anonymous)) = state.space_permissions.get(*key) else {
+                    return error(403, "User not permitted to view space permissions");
+                };
+                let read = json!({"operation": "read", "targetType": "space"});
+                let mut permissions = vec![
+                    json!({"id": 1, "operation": {"operation": "create", "targetType": "page"}, "subjects": {"group": {"results": [{"type": "group", "name": "writers"}], "size": 1}}, "anonymousAccess": false, "unlicensedAccess": false}),
+                ];
+                for u in users {
+                    permissions.push(json!({"id": 2, "operation": read, "subjects": {"user": {"results": [named_user(&state, u, true)], "size": 1}}, "anonymousAccess": false, "unlicensedAccess": false}));
+                }
+                for g in groups {
+                    permissions.push(json!({"id": 3, "operation": read, "subjects": {"group": {"results": [{"type": "group", "name": g, "id": format!("gid-{g}")}], "size": 1}}, "anonymousAccess": false, "unlicensedAccess": false}));
+                }
+                if *anonymous {
+                    permissions.push(json!({"id": 4, "operation": read, "anonymousAccess": true, "unlicensedAccess": false}));
+                }
+                ResponseTemplate::new(200).set_body_json(json!({"id": 1, "key": key, "name": key, "type": "global", "permissions": permissions}))
+            }
+            ["rest", "api", "space", key, "permissions"] if !self.0.1 => {
+                let Some((users, groups, anonymous)) = state.space_permissions.get(*key) else {
+                    return error(403, "User not permitted to view space permissions");
+                };
+                let read = json!({"targetType": "space", "operationKey": "read"});
+                let mut permissions = vec![
+                    json!({"operation": {"targetType": "page", "operationKey": "create"}, "subject": {"type": "group", "name": "writers"}, "spaceKey": key}),
+                ];
+                for u in users {
+                    permissions.push(json!({"operation": read, "subject": {"type": "user", "userKey": format!("key-{}", u.to_lowercase()), "displayName": u}, "spaceKey": key}));
+                }
+                for g in groups {
+                    permissions.push(json!({"operation": read, "subject": {"type": "group", "name": g}, "spaceKey": key}));
+                }
+                if *anonymous {
+                    permissions.push(json!({"operation": read, "subject": {"type": "anonymous"}, "spaceKey": key}));
+                }
+                ResponseTemplate::new(200).set_body_json(json!(permissions))
+            }
+            ["rest", "mobile", "1.0", "profile", login] if !self.0.1 => {
+                ResponseTemplate::new(200).set_body_json(json!({"userName": login, "email": format!("{login}@example.com"), "fullName": login}))
+            }
+            ["rest", "api", "user"] if !self.0.1 && q.get("key").is_some_and(|k| k.starts_with("key-")) => {
+                let login = q["key"].trim_start_matches("key-").to_owned();
+                ResponseTemplate::new(200).set_body_json(json!({"type": "known", "username": login, "userKey": q["key"], "displayName": login}))
+            }
             ["rest", "api", "user"] => {
                 let key = q.get("accountId").or(q.get("key")).or(q.get("username")).cloned().unwrap_or_default();
                 match state.users.get(&key) {

@@ -1,0 +1,369 @@
+//! Permissions (`include_permissions`): who may read a page, as [`Access`].
+//!
+//! Confluence lets a user read a page when the space lets them view it and every read
+//! restriction on the page and on each of its ancestors names them (directly or through a
+//! group): restrictions are inherited and must all be satisfied. So:
+//!
+//! - a page with no read restriction on itself or on any ancestor gets its space's read
+//!   permission: the users (by e-mail) and groups granted "view" on the space, and `public`
+//!   when anonymous users may view it;
+//! - otherwise it gets the users and groups named by *every* restricted level (the page
+//!   itself, each restricted ancestor): an intersection. A user allowed at one level by name
+//!   and at another through a group is left out (group membership is not looked up), so the
+//!   result never lets anyone read what Confluence would not show them; it may leave out
+//!   someone Confluence would.
+//!
+//! Users are named by e-mail: Cloud gives it unless the user's privacy settings hide it (then
+//! the user is left out); Server/Data Center gives none, so it is read once per user from
+//! `/rest/mobile/1.0/profile/{username}`. Groups are named by their name (Server has no
+//! group ids). The restriction lists are read as the search embeds them (up to the
+//! service's limit per list, 200 users on Cloud): names past that are left out.
+//!
+//! Requests: the page's and its ancestors' read restrictions come with the search
+//! (`expand=restrictions.read.restrictions.user,...group` and the same under `ancestors.`),
+//! no request of their own. When Cloud refuses that expansion (a draft or unreadable
+//! ancestor makes the whole search 404, CONFCLOUD-77618), the search goes on without the
+//! ancestors' restrictions and each ancestor's are read once per run from
+//! `/rest/api/content/{id}/restriction/byOperation/read` (403 or 404: skipped, as Onyx
+//! does). Space permissions are read once per space per run: Cloud
+//! `/rest/api/space/{key}?expand=permissions` (needs the space's admin permission), Data
+//! Center 9.1+ `/rest/api/space/{key}/permissions`. When they cannot be read (no permission,
+//! an older Data Center) pages without restrictions have no `access` (unknown), never an
+//! invented one. Server e-mails: one request per user (two for a user named by key only) per
+//! run.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use connector_core::{Access, Result};
+use futures::{StreamExt, TryStreamExt};
+
+use super::SOURCE;
+use super::client::{Client, soft, with_query};
+use super::convert::Memo;
+use super::model::{
+    Content, MobileProfile, OperationRestrictions, Restricted, Restrictions, ServerSpacePermission,
+    SpaceWithPermissions, User,
+};
+
+/// Lookups in flight at once for the e-mails of one restriction list.
+const EMAIL_CONCURRENCY: usize = 4;
+
+/// What the search expands for permissions.
+pub(crate) const RESTRICTIONS_EXPAND: &str = "restrictions.read.restrictions.user,\
+     restrictions.read.restrictions.group";
+
+/// The same for every ancestor: the part Cloud may refuse (CONFCLOUD-77618).
+pub(crate) const ANCESTOR_RESTRICTIONS_EXPAND: &str = "ancestors.restrictions.read.restrictions.user,\
+     ancestors.restrictions.read.restrictions.group";
+
+/// The users (by e-mail) and groups one read restriction names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Level {
+    emails: BTreeSet<String>,
+    groups: BTreeSet<String>,
+    /// Whether it restricts at all: it names someone (even a user whose e-mail is unknown).
+    restricts: bool,
+}
+
+/// Reads the permissions of pages, with what one run has learnt cached: ancestors' read
+/// restrictions, spaces' read permissions, users' e-mails.
+#[derive(Debug)]
+pub(crate) struct Permissions {
+    client: Client,
+    cloud: bool,
+    ancestors: Memo<String, Option<Arc<Level>>>,
+    spaces: Memo<String, Option<Access>>,
+    emails: Memo<String, Option<String>>,
+}
+
+impl Permissions {
+    pub(crate) fn new(client: Client, cloud: bool) -> Self {
+        Self {
+            client,
+            cloud,
+            ancestors: Memo::new(),
+            spaces: Memo::new(),
+            emails: Memo::new(),
+        }
+    }
+
+    /// Who may read `page`; `None` when it has no restriction and its space's permissions
+    /// cannot be read.
+    ///
+    /// # Errors
+    /// A lookup's error other than "missing or hidden" (credentials, an unreachable site).
+    pub(crate) async fn of(&self, page: &Content) -> Result<Option<Access>> {
+        let mut levels = Vec::new();
+        if let Some(own) = page.restrictions.as_ref().and_then(read_of) {
+            let own = self.level(own).await?;
+            // Its children name it as an ancestor: they need not look it up.
+            let _ = self
+                .ancestors
+                .get_or_fetch(&page.id, || async { Ok(Some(Arc::new(own.clone()))) })
+                .await;
+            levels.push(own);
+        }
+        // Nearest first; the order does not change an intersection, only which lookups run.
+        for ancestor in page.ancestors.iter().rev() {
+            let level = self
+                .ancestors
+                .get_or_fetch(&ancestor.id, || async {
+                    match ancestor.restrictions.as_ref() {
+                        Some(embedded) => match read_of(embedded) {
+                            Some(read) => Ok(Some(Arc::new(self.level(read).await?))),
+                            None => Ok(Some(Arc::new(Level::default()))),
+                        },
+                        None => self.lookup_ancestor(&ancestor.id).await,
+                    }
+                })
+                .await?;
+            if let Some(level) = level {
+                levels.push((*level).clone());
+            }
+        }
+        let mut restricted = levels.into_iter().filter(|l| l.restricts);
+        let Some(first) = restricted.next() else {
+            let space = page.space.as_ref().map(|s| s.key.as_str()).unwrap_or("");
+            if space.is_empty() {
+                return Ok(None);
+            }
+            return self.space(space).await;
+        };
+        let (emails, groups) = restricted.fold((first.emails, first.groups), |(e, g), l| {
+            (
+                e.intersection(&l.emails).cloned().collect(),
+                g.intersection(&l.groups).cloned().collect(),
+            )
+        });
+        Ok(Some(Access::restricted(
+            emails.into_iter().collect(),
+            groups.into_iter().collect(),
+        )))
+    }
+
+    /// An ancestor's read restriction read on its own; `None` when it cannot be read (a
+    /// draft of another user, a page the credentials cannot see).
+    async fn lookup_ancestor(&self, id: &str) -> Result<Option<Arc<Level>>> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(None);
+        }
+        let url = self
+            .client
+            .api_url(&format!(
+                "/rest/api/content/{id}/restriction/byOperation/read"
+            ))
+            .await?;
+        let url = with_query(url, &[("expand", "restrictions.user,restrictions.group")]);
+        match self.client.get_json::<OperationRestrictions>(url).await {
+            Ok(read) => Ok(Some(Arc::new(self.level(&read).await?))),
+            Err(e) if soft(&e) => {
+                tracing::debug!(connector = SOURCE, ancestor = id, error = %e, "an ancestor's restrictions cannot be read; skipping it");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The users and groups a read restriction names.
+    async fn level(&self, read: &OperationRestrictions) -> Result<Level> {
+        let Some(who) = read.restrictions.as_ref() else {
+            return Ok(Level::default());
+        };
+        let (emails, named_users) = self.emails_of(who).await?;
+        let groups: BTreeSet<String> = who
+            .group
+            .iter()
+            .flat_map(|g| g.results.iter())
+            .map(|g| g.name.trim().to_owned())
+            .filter(|n| !n.is_empty())
+            .collect();
+        Ok(Level {
+            restricts: named_users || !groups.is_empty(),
+            emails,
+            groups,
+        })
+    }
+
+    /// The e-mails of the users `who` names, and whether it names any user at all.
+    async fn emails_of(&self, who: &Restricted) -> Result<(BTreeSet<String>, bool)> {
+        let users: Vec<&User> = who.user.iter().flat_map(|u| u.results.iter()).collect();
+        // The futures are made before they are streamed: a closure in the stream would have
+        // to be `Send` for every lifetime, which the compiler cannot prove here.
+        let lookups: Vec<_> = users.iter().map(|u| self.email(u)).collect();
+        let emails: Vec<Option<String>> = futures::stream::iter(lookups)
+            .buffered(EMAIL_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok((emails.into_iter().flatten().collect(), !users.is_empty()))
+    }
+
+    /// A user's e-mail: as given (Cloud, unless hidden), else (Server/Data Center) from the
+    /// user's mobile profile, once per user per run.
+    async fn email(&self, user: &User) -> Result<Option<String>> {
+        if let Some(email) = user
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            return Ok(Some(email.to_owned()));
+        }
+        if self.cloud {
+            return Ok(None);
+        }
+        match (user.username.as_deref(), user.user_key.as_deref()) {
+            (Some(name), _) if !name.is_empty() => self.server_email(name).await,
+            (_, Some(key)) if !key.is_empty() => self.server_email_by_key(key).await,
+            _ => Ok(None),
+        }
+    }
+
+    /// The e-mail of the Server/Data Center user `username`.
+    async fn server_email(&self, username: &str) -> Result<Option<String>> {
+        self.emails
+            .get_or_fetch(&format!("name:{username}"), || async {
+                let mut url = self.client.api_url("/rest/mobile/1.0/profile/").await?;
+                url.path_segments_mut()
+                    .map_err(|()| connector_core::Error::internal("no path segments"))?
+                    .pop_if_empty()
+                    .push(username);
+                match self.client.get_json::<MobileProfile>(url).await {
+                    Ok(p) => Ok(p.email.filter(|e| !e.trim().is_empty())),
+                    Err(e) if soft(&e) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+    }
+
+    /// The e-mail of the Server/Data Center user with the key `key` (space permissions name
+    /// users by key): their user name first.
+    async fn server_email_by_key(&self, key: &str) -> Result<Option<String>> {
+        let url = self.client.api_url("/rest/api/user").await?;
+        let url = with_query(url, &[("key", key)]);
+        let user = match self.client.get_json::<User>(url).await {
+            Ok(user) => user,
+            Err(e) if soft(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match user.username.as_deref() {
+            Some(name) if !name.is_empty() => self.server_email(name).await,
+            _ => Ok(user.email.filter(|e| !e.trim().is_empty())),
+        }
+    }
+
+    /// Who may view the space `key`, once per run; `None` when its permissions cannot be
+    /// read.
+    async fn space(&self, key: &str) -> Result<Option<Access>> {
+        self.spaces
+            .get_or_fetch(&key.to_owned(), || async {
+                let found = if self.cloud {
+                    self.cloud_space(key).await
+                } else {
+                    self.server_space(key).await
+                };
+                match found {
+                    Ok(access) => Ok(Some(access)),
+                    Err(e) if soft(&e) => {
+                        tracing::warn!(connector = SOURCE, space = key, error = %e, "the space's permissions cannot be read (they need the space's admin permission); its pages without restrictions get no access");
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+    }
+
+    async fn cloud_space(&self, key: &str) -> Result<Access> {
+        let mut url = self.client.api_url("/rest/api/space/").await?;
+        url.path_segments_mut()
+            .map_err(|()| connector_core::Error::internal("no path segments"))?
+            .pop_if_empty()
+            .push(key);
+        let url = with_query(url, &[("expand", "permissions")]);
+        let space: SpaceWithPermissions = self.client.get_json(url).await?;
+        let mut access = Access::default();
+        let mut emails = BTreeSet::new();
+        let mut groups = BTreeSet::new();
+        for p in &space.permissions {
+            let reads = p
+                .operation
+                .as_ref()
+                .is_some_and(|o| o.operation == "read" && o.target_type == "space");
+            if !reads {
+                continue;
+            }
+            if p.anonymous_access {
+                access.public = true;
+            }
+            if let Some(who) = &p.subjects {
+                emails.extend(self.emails_of(who).await?.0);
+                groups.extend(
+                    who.group
+                        .iter()
+                        .flat_map(|g| g.results.iter())
+                        .map(|g| g.name.clone())
+                        .filter(|n| !n.is_empty()),
+                );
+            }
+        }
+        access.emails = emails.into_iter().collect();
+        access.groups = groups.into_iter().collect();
+        Ok(access)
+    }
+
+    async fn server_space(&self, key: &str) -> Result<Access> {
+        let mut url = self.client.api_url("/rest/api/space/").await?;
+        url.path_segments_mut()
+            .map_err(|()| connector_core::Error::internal("no path segments"))?
+            .pop_if_empty()
+            .push(key)
+            .push("permissions");
+        let permissions: Vec<ServerSpacePermission> = self.client.get_json(url).await?;
+        let mut access = Access::default();
+        let mut emails = BTreeSet::new();
+        let mut groups = BTreeSet::new();
+        for p in &permissions {
+            let reads = p
+                .operation
+                .as_ref()
+                .is_some_and(|o| o.operation_key == "read" && o.target_type == "space");
+            let Some(subject) = p.subject.as_ref().filter(|_| reads) else {
+                continue;
+            };
+            match subject.kind.as_str() {
+                "anonymous" => access.public = true,
+                "group" => groups.extend(subject.name.clone().filter(|n| !n.is_empty())),
+                "user" => {
+                    if let Some(key) = subject.user_key.as_deref()
+                        && let Some(email) = self.server_email_by_key(key).await?
+                    {
+                        emails.insert(email);
+                    }
+                }
+                _ => {}
+            }
+        }
+        access.emails = emails.into_iter().collect();
+        access.groups = groups.into_iter().collect();
+        Ok(access)
+    }
+}
+
+/// The read restriction of a `restrictions` expansion, if the expansion is there.
+fn read_of(r: &Restrictions) -> Option<&OperationRestrictions> {
+    r.read.as_ref()
+}
+
+/// A short token of `access` for a document's version: a change of permissions alone makes
+/// the page and its attachments count as changed.
+pub(crate) fn token(access: Option<&Access>) -> String {
+    match access {
+        None => ";access:unknown".to_owned(),
+        Some(a) => {
+            let text = serde_json::to_string(a).unwrap_or_default();
+            format!(";access:{}", connector_core::ids::hash128(&text))
+        }
+    }
+}

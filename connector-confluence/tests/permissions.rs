@@ -1,0 +1,235 @@
+//! `include_permissions`: who may read each document (`Document.access`), from the page's and
+//! its ancestors' read restrictions (Confluence requires all of them) else the space's view
+//! permission, on Cloud (`expand=permissions` on the space, e-mails in the user objects) and
+//! Data Center (`/space/{key}/permissions`, e-mails from the mobile profile), with the
+//! requests it costs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use common::{Fake, FakeAttachment, FakePage, at};
+use connector_core::{Access, Connector, Document, Registry, SyncContext};
+use futures::StreamExt;
+use serde_json::json;
+
+fn build(cfg: serde_json::Value) -> Arc<dyn Connector> {
+    let mut registry = Registry::new();
+    connector_confluence::register(&mut registry);
+    registry.build("confluence", cfg).unwrap()
+}
+
+async fn load(c: &dyn Connector) -> Vec<Document> {
+    let mut docs = Vec::new();
+    let mut s = c.as_load().unwrap().load(SyncContext::new());
+    while let Some(b) = s.next().await {
+        let b = b.unwrap();
+        assert!(b.failures.is_empty(), "{:?}", b.failures);
+        docs.extend(b.documents);
+    }
+    docs
+}
+
+fn access(emails: &[&str], groups: &[&str], public: bool) -> Access {
+    let mut a = Access::restricted(
+        emails.iter().map(|e| (*e).to_owned()).collect(),
+        groups.iter().map(|g| (*g).to_owned()).collect(),
+    );
+    a.public = public;
+    a
+}
+
+/// ENG (viewed by Lead and the group eng) holds Open; HR (Alice, Bob, group hr) with a file;
+/// HR child (no restriction of its own: it inherits HR's); HR grandchild (Alice, Carol, groups
+/// hr and eng: it must satisfy its own and HR's); Hidden (Dora, whose e-mail Cloud hides).
+/// PUB (the group confluence-users, and anonymous users) holds Public.
+async fn site(cloud: bool) -> Fake {
+    let fake = Fake::start(cloud).await;
+    fake.add(FakePage::new(1, "ENG", "Open", "<p>a</p>", at(1)));
+    let mut hr = FakePage::new(2, "ENG", "HR", "<p>a</p>", at(2));
+    hr.read_users = vec!["Alice".into(), "Bob".into()];
+    hr.read_groups = vec!["hr".into()];
+    hr.attachments = vec![FakeAttachment {
+        id: 21,
+        title: "salaries.csv".into(),
+        media_type: "text/csv".into(),
+        data: b"a,b".to_vec(),
+        ..Default::default()
+    }];
+    fake.add(hr);
+    let mut child = FakePage::new(3, "ENG", "HR child", "<p>a</p>", at(3));
+    child.parent = Some(2);
+    fake.add(child);
+    let mut grand = FakePage::new(4, "ENG", "HR grandchild", "<p>a</p>", at(4));
+    grand.parent = Some(3);
+    grand.read_users = vec!["Alice".into(), "Carol".into()];
+    grand.read_groups = vec!["hr".into(), "eng".into()];
+    fake.add(grand);
+    let mut hidden = FakePage::new(5, "ENG", "Hidden", "<p>a</p>", at(5));
+    hidden.read_users = vec!["Dora".into()];
+    fake.add(hidden);
+    fake.add(FakePage::new(6, "PUB", "Public", "<p>a</p>", at(6)));
+    {
+        let mut st = fake.state.lock().unwrap();
+        st.hidden_emails = vec!["Dora".into()];
+        st.space_permissions.insert(
+            "ENG".into(),
+            (vec!["Lead".into()], vec!["eng".into()], false),
+        );
+        st.space_permissions.insert(
+            "PUB".into(),
+            (Vec::new(), vec!["confluence-users".into()], true),
+        );
+    }
+    fake
+}
+
+fn by_title(docs: &[Document]) -> HashMap<String, Option<Access>> {
+    docs.iter()
+        .map(|d| (d.title.clone(), d.access.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn access_follows_restrictions_ancestors_and_space_permissions() {
+    for cloud in [true, false] {
+        let fake = site(cloud).await;
+        let docs = load(build(fake.config(json!({"include_permissions": true}))).as_ref()).await;
+        let got = by_title(&docs);
+        let hr = access(&["alice@example.com", "bob@example.com"], &["hr"], false);
+        let want: HashMap<String, Option<Access>> = [
+            ("Open", access(&["lead@example.com"], &["eng"], false)),
+            ("HR", hr.clone()),
+            ("salaries.csv", hr.clone()),
+            ("HR child", hr),
+            (
+                "HR grandchild",
+                access(&["alice@example.com"], &["hr"], false),
+            ),
+            (
+                "Hidden",
+                if cloud {
+                    access(&[], &[], false)
+                } else {
+                    access(&["dora@example.com"], &[], false)
+                },
+            ),
+            ("Public", access(&[], &["confluence-users"], true)),
+        ]
+        .into_iter()
+        .map(|(t, a)| (t.to_owned(), Some(a)))
+        .collect();
+        assert_eq!(got, want, "cloud={cloud}");
+
+        // The restrictions come with the search; space permissions once per space.
+        assert_eq!(fake.count("/restriction/byOperation").await, 0);
+        let space_reads = if cloud {
+            fake.requests()
+                .await
+                .iter()
+                .filter(|r| {
+                    r.url.path().contains("/rest/api/space/")
+                        && r.url
+                            .query_pairs()
+                            .any(|(k, v)| k == "expand" && v == "permissions")
+                })
+                .count()
+        } else {
+            fake.count("/permissions").await
+        };
+        assert_eq!(space_reads, 2, "cloud={cloud}");
+        let searches = fake.page_searches().await;
+        assert!(
+            searches
+                .iter()
+                .all(|q| q["expand"].contains("restrictions.read.restrictions.user"))
+        );
+
+        // Without the option: no access, no restrictions asked for.
+        fake.reset_requests().await;
+        let docs = load(build(fake.config(json!({}))).as_ref()).await;
+        assert!(docs.iter().all(|d| d.access.is_none()));
+        assert!(
+            fake.page_searches()
+                .await
+                .iter()
+                .all(|q| !q["expand"].contains("restrictions"))
+        );
+        assert_eq!(fake.count("/permissions").await, 0);
+    }
+}
+
+/// Cloud answers 404 to a whole search that expands the ancestors' restrictions when one
+/// ancestor is a draft the credentials cannot read (CONFCLOUD-77618). The search goes on
+/// without that expansion, and each ancestor's restriction is read once per run (unless the
+/// ancestor came in the search itself, which says its own).
+#[tokio::test]
+async fn ancestors_are_read_one_by_one_when_cloud_refuses_their_expansion() {
+    let fake = site(true).await;
+    fake.state.lock().unwrap().refuse_ancestor_restrictions = true;
+    let grand = json!({"include_permissions": true, "index_mode": "page", "page_id": "4"});
+    let docs = load(build(fake.config(grand)).as_ref()).await;
+    assert_eq!(
+        by_title(&docs)["HR grandchild"],
+        Some(access(&["alice@example.com"], &["hr"], false))
+    );
+    // HR and HR child, each once.
+    assert_eq!(fake.count("/restriction/byOperation/read").await, 2);
+
+    let docs = load(build(fake.config(json!({"include_permissions": true}))).as_ref()).await;
+    let got = by_title(&docs);
+    assert_eq!(
+        got["HR grandchild"],
+        Some(access(&["alice@example.com"], &["hr"], false))
+    );
+    assert_eq!(
+        got["HR child"],
+        Some(access(
+            &["alice@example.com", "bob@example.com"],
+            &["hr"],
+            false
+        ))
+    );
+}
+
+/// A change of permissions alone (no new page version) changes the fingerprint, so a full run
+/// delivers the page again with its new access.
+#[tokio::test]
+async fn a_permission_change_alone_changes_the_fingerprint() {
+    let fake = site(true).await;
+    let c = build(fake.config(json!({"include_permissions": true})));
+    let before = load(c.as_ref()).await;
+    fake.state.lock().unwrap().pages[1].read_users = vec!["Alice".into()];
+    let after = load(c.as_ref()).await;
+    let fp = |docs: &[Document], t: &str| {
+        docs.iter()
+            .find(|d| d.title == t)
+            .map(|d| d.fingerprint.clone())
+    };
+    for t in ["HR", "HR child", "salaries.csv"] {
+        assert_ne!(fp(&before, t), fp(&after, t), "{t}");
+    }
+    assert_eq!(fp(&before, "Open"), fp(&after, "Open"));
+}
+
+/// Space permissions the credentials cannot read (Cloud needs the space's admin permission)
+/// leave pages without restrictions with no access at all, never an invented one.
+#[tokio::test]
+async fn unreadable_space_permissions_give_no_access() {
+    let fake = site(true).await;
+    fake.state.lock().unwrap().space_permissions.clear();
+    let docs = load(build(fake.config(json!({"include_permissions": true}))).as_ref()).await;
+    let got = by_title(&docs);
+    assert_eq!(got["Open"], None);
+    assert_eq!(
+        got["HR"],
+        Some(access(
+            &["alice@example.com", "bob@example.com"],
+            &["hr"],
+            false
+        ))
+    );
+}
