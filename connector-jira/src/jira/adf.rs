@@ -31,6 +31,24 @@ pub(crate) fn to_markdown(doc: &Value, media: &MediaNames) -> String {
     markdown::render(&blocks)
 }
 
+/// The files an ADF document shows: each media node's `id` (a Media Services file id) and
+/// `alt` (usually the file name). Iterative, so depth cannot overflow the stack.
+pub(crate) fn media_refs(doc: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![doc];
+    while let Some(n) = stack.pop() {
+        if matches!(kind(n), "media" | "mediaInline") {
+            for name in ["id", "alt"] {
+                if let Some(v) = attr_str(n, name).filter(|v| !v.trim().is_empty()) {
+                    out.push(v.to_owned());
+                }
+            }
+        }
+        stack.extend(children(n));
+    }
+    out
+}
+
 /// What rendering needs beside the document.
 struct Render<'a> {
     media: &'a MediaNames,

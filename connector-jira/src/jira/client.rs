@@ -8,6 +8,7 @@ use std::time::Duration;
 use connector_core::http::{Auth, HttpClient, Response, RetryPolicy, StatusCode};
 use connector_core::pages::Page;
 use connector_core::{Error, ErrorKind, Result, SyncContext, TimeWindow};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use url::Url;
@@ -15,10 +16,16 @@ use url::Url;
 use super::SOURCE;
 use super::checkpoint::Cursor;
 use super::config::{DEFAULT_API_GATEWAY, JiraConfig};
-use super::model::{Attachment, CommentPage, ErrorBody, SearchPage, TenantInfo};
+use super::model::{
+    Attachment, CommentPage, ErrorBody, Holder, LevelMembers, PermissionScheme, ProjectRole,
+    SearchPage, TenantInfo, User,
+};
 
 /// Comments per `/issue/{key}/comment` request (the API's maximum).
 const COMMENT_PAGE: u32 = 100;
+
+/// Pages of one security level's members read at most (50 each).
+const MAX_LOOKUP_PAGES: usize = 20;
 
 struct Shared {
     config: Arc<JiraConfig>,
@@ -268,6 +275,130 @@ impl JiraClient {
             .with_field("project_key"));
         }
         self.expect_ok(&resp, None)
+    }
+
+    /// A lookup the token may not be allowed to make (permission schemes, role members,
+    /// security levels, users): the body, or `None` when Jira refuses it (403; 401 "scope does
+    /// not match", a scoped token without the scope) or does not know it (404). Rejected
+    /// credentials (any other 401) are an error, as everywhere.
+    async fn lookup<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Option<T>> {
+        let url = self.api(path).await?;
+        let resp = self
+            .http
+            .get(url)
+            .query(query.iter().map(|(k, v)| (*k, v.as_str())))
+            .client_errors_as_responses()
+            .send()
+            .await?;
+        let refused = match resp.status().as_u16() {
+            403 | 404 => true,
+            401 => error_messages(&resp).contains("scope does not match"),
+            _ => false,
+        };
+        if refused {
+            tracing::debug!(path, status = %resp.status(), "Jira refused a permission lookup; access stays unknown");
+            return Ok(None);
+        }
+        self.expect_ok(&resp, None)?;
+        resp.json().map(Some)
+    }
+
+    /// The grants of `project`'s permission scheme, with users, groups and roles expanded
+    /// (Administer Jira or Administer Projects needed).
+    pub(crate) async fn permission_scheme(
+        &self,
+        project: &str,
+    ) -> Result<Option<PermissionScheme>> {
+        let expand = ("expand", "permissions,user,group,projectRole".to_owned());
+        self.lookup(
+            &format!("project/{}/permissionscheme", encode(project)),
+            &[expand],
+        )
+        .await
+    }
+
+    /// The actors of one of `project`'s roles.
+    pub(crate) async fn project_role(
+        &self,
+        project: &str,
+        role: &str,
+    ) -> Result<Option<ProjectRole>> {
+        let path = format!("project/{}/role/{}", encode(project), encode(role));
+        self.lookup(&path, &[]).await
+    }
+
+    /// `project`'s roles by name, with their ids (the tail of each role's URL).
+    pub(crate) async fn project_role_ids(
+        &self,
+        project: &str,
+    ) -> Result<Option<Vec<(String, String)>>> {
+        let path = format!("project/{}/role", encode(project));
+        let roles: Option<serde_json::Map<String, Value>> = self.lookup(&path, &[]).await?;
+        Ok(roles.map(|roles| {
+            roles
+                .into_iter()
+                .filter_map(|(name, url)| {
+                    let id = url
+                        .as_str()?
+                        .trim_end_matches('/')
+                        .rsplit('/')
+                        .next()?
+                        .to_owned();
+                    Some((name, id))
+                })
+                .collect()
+        }))
+    }
+
+    /// The members of a security level (Cloud; Administer Jira needed), every page of them;
+    /// `None` on Server/Data Center, whose REST API does not list them.
+    pub(crate) async fn level_members(&self, level: &str) -> Result<Option<Vec<Holder>>> {
+        if !self.shared.cloud {
+            return Ok(None);
+        }
+        let mut holders = Vec::new();
+        let mut start_at = 0u64;
+        // Bounded: a level has a handful of members; a service that pages forever stops here.
+        for _ in 0..MAX_LOOKUP_PAGES {
+            let query = [
+                ("levelId", level.to_owned()),
+                ("expand", "user,group".to_owned()),
+                ("startAt", start_at.to_string()),
+                ("maxResults", "50".to_owned()),
+            ];
+            let Some(page) = self
+                .lookup::<LevelMembers>("issuesecurityschemes/level/member", &query)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let got = page.values.len() as u64;
+            holders.extend(page.values.into_iter().map(|m| m.holder));
+            start_at += got;
+            let last = page
+                .is_last
+                .unwrap_or_else(|| page.total.is_none_or(|t| start_at >= t));
+            if last || got == 0 {
+                return Ok(Some(holders));
+            }
+        }
+        // Members past the bound are unknown: not granting them access is the safe side.
+        Ok(Some(holders))
+    }
+
+    /// A user's e-mail, when Jira shows it: by account id (Cloud) or user name (Server).
+    pub(crate) async fn user_email(&self, user: &str) -> Result<Option<String>> {
+        let by = if self.shared.cloud {
+            "accountId"
+        } else {
+            "username"
+        };
+        let found: Option<User> = self.lookup("user", &[(by, user.to_owned())]).await?;
+        Ok(found.and_then(|u| u.email_address))
     }
 
     /// An attachment's bytes, at most `cap` of them.

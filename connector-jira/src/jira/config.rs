@@ -122,6 +122,13 @@ pub struct JiraConfig {
     /// Also yield each attachment as a document of its own (default false).
     #[serde(default)]
     pub include_attachments: bool,
+    /// Fill each document's `access` from Jira's permissions, and index comments restricted to
+    /// a group or role as documents of their own (default false: `access` is left unknown and
+    /// restricted comments are left out). See the crate's README for what `access` holds and
+    /// the requests it costs; reading permission schemes and security levels takes a token
+    /// of an administrator of Jira or of the projects, else `access` stays unknown.
+    #[serde(default)]
+    pub include_permissions: bool,
     /// Largest attachment downloaded, in bytes (default 10 MiB, as is `0`, as in RAGFlow);
     /// larger ones are listed in the issue but not downloaded.
     #[serde(default)]
@@ -198,6 +205,7 @@ impl JiraConfig {
             jql_query: None,
             include_comments: true,
             include_attachments: false,
+            include_permissions: false,
             attachment_size_limit: None,
             labels_to_skip: StringList::default(),
             comment_email_blacklist: StringList::default(),
@@ -325,6 +333,7 @@ struct InEffect<'a> {
     jql_query: Option<&'a str>,
     include_comments: bool,
     include_attachments: bool,
+    include_permissions: bool,
     attachment_size_limit: u64,
     #[serde(skip_serializing_if = "StringList::is_empty")]
     labels_to_skip: &'a StringList,
@@ -350,6 +359,7 @@ impl Serialize for JiraConfig {
             jql_query: self.jql_query.as_deref(),
             include_comments: self.include_comments,
             include_attachments: self.include_attachments,
+            include_permissions: self.include_permissions,
             attachment_size_limit: self.attachment_size_limit(),
             labels_to_skip: &self.labels_to_skip,
             comment_email_blacklist: &self.comment_email_blacklist,
@@ -373,6 +383,7 @@ impl fmt::Debug for JiraConfig {
             .field("jql_query", &self.jql_query)
             .field("include_comments", &self.include_comments)
             .field("include_attachments", &self.include_attachments)
+            .field("include_permissions", &self.include_permissions)
             .field("attachment_size_limit", &self.attachment_size_limit())
             .field("labels_to_skip", &self.labels_to_skip)
             .field("comment_email_blacklist", &self.comment_email_blacklist)

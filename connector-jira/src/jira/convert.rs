@@ -11,9 +11,11 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::SOURCE;
+use super::access::Principals;
 use super::adf::{self, MediaNames};
 use super::ids::DocIds;
 use super::model::{Attachment, Comment, Issue};
+use super::restricted::{is_restricted, restricted_attachments};
 use super::wiki;
 
 /// Jira's timestamps: `2024-01-15T10:00:30.000+0000` (and RFC 3339 for good measure).
@@ -56,6 +58,8 @@ pub(crate) struct Options {
     pub(crate) blacklist: HashSet<String>,
     pub(crate) attachment_limit: u64,
     pub(crate) include_attachments: bool,
+    /// Fill `access`, and give restricted comments documents of their own.
+    pub(crate) include_permissions: bool,
 }
 
 impl Options {
@@ -64,11 +68,14 @@ impl Options {
     pub(crate) fn token(&self) -> String {
         let mut black: Vec<&String> = self.blacklist.iter().collect();
         black.sort();
+        // `r2`: the rendering of issue 15 (restricted comments out of the issue, media by file
+        // name, wiki containers), so stores holding older documents get the new ones.
         format!(
-            "c{}a{}l{}b{}",
+            "r2c{}a{}l{}p{}b{}",
             u8::from(self.include_comments),
             u8::from(self.include_attachments),
             self.attachment_limit,
+            u8::from(self.include_permissions),
             connector_core::ids::hash128(&format!("{black:?}"))
         )
     }
@@ -80,7 +87,7 @@ impl Options {
     }
 
     /// Whether the comment's author is blacklisted.
-    fn hidden(&self, comment: &Comment) -> bool {
+    pub(crate) fn hidden(&self, comment: &Comment) -> bool {
         comment
             .author
             .as_ref()
@@ -104,7 +111,7 @@ fn human_size(n: u64) -> String {
     }
 }
 
-fn time_text(s: &str) -> String {
+pub(crate) fn time_text(s: &str) -> String {
     parse_time(s).map_or_else(|| s.to_owned(), |t| t.to_rfc3339())
 }
 
@@ -159,12 +166,15 @@ fn fields_of(issue: &Issue, url: &str) -> Vec<(&'static str, Value)> {
 }
 
 /// An issue as a Markdown document. `comments` are all of the issue's comments (the embedded
-/// page plus the pages fetched after it); `updated` is `fields.updated`, already parsed.
+/// page plus the pages fetched after it), of which those restricted by a `visibility` are left
+/// out, as are the attachments only they show; `updated` is `fields.updated`, already parsed;
+/// `access` who may read it, when known.
 pub(crate) fn issue_document(
     issue: &Issue,
     comments: &[Comment],
     updated: DateTime<Utc>,
     options: &Options,
+    access: Option<&Principals>,
 ) -> Document {
     let id = options.ids.issue(&issue.id, &issue.key);
     let url = options.ids.browse(&issue.key);
@@ -186,8 +196,15 @@ pub(crate) fn issue_document(
         let _ = write!(text, "\n## Description\n\n{description}\n");
     }
 
+    let restricted = comments
+        .iter()
+        .filter(|c| is_restricted(c) && !options.hidden(c))
+        .count();
     if options.include_comments {
-        let shown: Vec<&Comment> = comments.iter().filter(|c| !options.hidden(c)).collect();
+        let shown: Vec<&Comment> = comments
+            .iter()
+            .filter(|c| !options.hidden(c) && !is_restricted(c))
+            .collect();
         if !shown.is_empty() {
             text.push_str("\n## Comments\n");
             for c in shown {
@@ -236,9 +253,15 @@ pub(crate) fn issue_document(
         let _ = write!(text, "\n## Linked issues\n\n{}\n", links.join("\n"));
     }
 
-    if !f.attachment.is_empty() {
+    let hidden_attachments = restricted_attachments(issue);
+    let listed: Vec<&Attachment> = f
+        .attachment
+        .iter()
+        .filter(|a| !hidden_attachments.contains_key(&a.id))
+        .collect();
+    if !listed.is_empty() {
         text.push_str("\n## Attachments\n\n");
-        for a in &f.attachment {
+        for a in listed {
             let mime = a.mime_type.as_deref().unwrap_or("unknown type");
             let _ = write!(text, "- {} ({}, {mime})", a.filename, human_size(a.size));
             if options.include_attachments && a.size > options.attachment_limit {
@@ -260,18 +283,25 @@ pub(crate) fn issue_document(
     let mut metadata: BTreeMap<String, Value> =
         fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     metadata.insert("issue_id".to_owned(), json!(issue.id));
-    let mut doc = Document::text(
-        id,
-        SOURCE,
-        format!("{}: {summary}", issue.key),
-        text,
-    )
-    .with_updated_at(updated)
-    .with_owners(owners)
-    .with_version(&issue_version(&f.updated, options));
+    if let Some(level) = &f.security {
+        metadata.insert(
+            "security_level".to_owned(),
+            json!(level.name.clone().unwrap_or_else(|| level.id.clone())),
+        );
+    }
+    if restricted > 0 {
+        metadata.insert("restricted_comments".to_owned(), json!(restricted));
+    }
+    let mut doc = Document::text(id, SOURCE, format!("{}: {summary}", issue.key), text)
+        .with_updated_at(updated)
+        .with_owners(owners)
+        .with_version(&issue_version(&f.updated, options));
     doc.metadata = metadata;
     if let Ok(link) = Url::parse(&url) {
         doc = doc.with_link(link);
+    }
+    if let Some(access) = access {
+        doc = doc.with_access(access.to_access());
     }
     doc
 }
@@ -282,17 +312,25 @@ pub(crate) fn issue_version(updated: &str, options: &Options) -> String {
     format!("issue:{updated}:{}", options.token())
 }
 
-/// The version token of an attachment: attachments never change, only appear and go.
-pub(crate) fn attachment_version(a: &Attachment) -> String {
-    format!("attachment:{}:{}", a.id, a.size)
+/// The version token of an attachment: attachments never change, only appear and go. With
+/// `include_permissions` the document carries access, so turning it on sends them again.
+pub(crate) fn attachment_version(a: &Attachment, options: &Options) -> String {
+    let access = if options.include_permissions {
+        ":p"
+    } else {
+        ""
+    };
+    format!("attachment:{}:{}{access}", a.id, a.size)
 }
 
-/// An attachment as a bytes document whose parent is the issue.
+/// An attachment as a bytes document whose parent is the issue; `access` who may read it,
+/// when known.
 pub(crate) fn attachment_document(
     issue: &Issue,
     a: &Attachment,
     data: Bytes,
     options: &Options,
+    access: Option<&Principals>,
 ) -> Document {
     let parent = options.ids.issue(&issue.id, &issue.key);
     let url = options.ids.browse(&issue.key);
@@ -315,7 +353,7 @@ pub(crate) fn attachment_document(
     )
     .with_parent_id(parent)
     .with_size(a.size)
-    .with_version(&attachment_version(a))
+    .with_version(&attachment_version(a, options))
     .with_metadata("issue_key", issue.key.clone())
     .with_metadata("filename", a.filename.clone());
     if let Some(t) = a.created.as_deref().and_then(parse_time) {
@@ -323,6 +361,9 @@ pub(crate) fn attachment_document(
     }
     if let Some(owner) = a.author.as_ref().and_then(|u| u.owner()) {
         doc = doc.with_owners(vec![owner.to_owned()]);
+    }
+    if let Some(access) = access {
+        doc = doc.with_access(access.to_access());
     }
     if let Ok(link) = Url::parse(&url) {
         doc = doc.with_link(link);

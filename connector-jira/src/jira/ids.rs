@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// | --- | --- | --- |
 /// | issue | `{base_url}/browse/{KEY}` | `jira:{site}/issue/{id}` |
 /// | attachment | `{KEY}::attachment::{id}` | `jira:{site}/issue/{id}/attachment/{id}` |
+/// | restricted comment | `{base_url}/browse/{KEY}?focusedCommentId={id}` | `jira:{site}/issue/{id}/comment/{id}` |
 ///
 /// `{site}` is the base URL without its scheme (`acme.atlassian.net`,
 /// `jira.example.com/jira`); `{id}` is Jira's numeric id, which never changes, while an issue's
@@ -100,6 +101,24 @@ impl DocIds {
                 )
             }
         }
+    }
+
+    /// The id of a restricted comment's document.
+    pub(crate) fn comment(&self, issue_id: &str, key: &str, comment: &str) -> String {
+        match self.scheme {
+            IdScheme::RagflowUrl => format!("{}?focusedCommentId={comment}", self.browse(key)),
+            IdScheme::IssueId => {
+                format!("jira:{}/issue/{issue_id}/comment/{comment}", self.site_key)
+            }
+        }
+    }
+
+    /// Whether `id` is the id of a restricted comment's document of the issue whose document
+    /// id is `issue`.
+    pub(crate) fn is_comment_of(&self, id: &str, issue: &str) -> bool {
+        id.strip_prefix(issue).is_some_and(|rest| {
+            rest.starts_with("?focusedCommentId=") || rest.starts_with("/comment/")
+        })
     }
 
     /// The issue `id` belongs to, under either scheme (a host that switched schemes may still

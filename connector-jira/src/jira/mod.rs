@@ -35,6 +35,11 @@
 //! - **Attachments** (`include_attachments`): `parent_id` = the issue's id, bytes for the host's parser; larger than `attachment_size_limit` is not
 //!   downloaded (the size is known before). Their ids are part of `list_ids`, so prune keeps
 //!   them.
+//! - **Restricted comments and `access`**: a comment restricted to a group or role is never
+//!   written into its issue's document; without `include_permissions` it is left out (with
+//!   the attachments only it shows) and `access` is unknown; with it, documents carry
+//!   `access` from the project's permission scheme, roles and security level, and restricted
+//!   comments are documents of their own (see the README and `access.rs`, `restricted.rs`).
 //! - **Fingerprints**: from `fields.updated` (and the attachment id and size). In incremental
 //!   runs an unchanged issue is reported unchanged without fetching its further comments.
 //!
@@ -46,6 +51,7 @@
 //! Streams own a clone of the client; dropping one at any `.await` loses only the page in
 //! flight, and the connector commits nothing itself.
 
+mod access;
 mod adf;
 mod checkpoint;
 mod client;
@@ -54,6 +60,7 @@ mod convert;
 mod ids;
 mod model;
 mod pages;
+mod restricted;
 mod wiki;
 
 use std::fmt;
@@ -135,6 +142,7 @@ impl JiraConnector {
                 .collect(),
             attachment_limit: config.attachment_size_limit(),
             include_attachments: config.include_attachments,
+            include_permissions: config.include_permissions,
         };
         Ok(Self {
             client: JiraClient::new(Arc::new(config))?,

@@ -20,6 +20,7 @@ pub(crate) const ISSUE_FIELDS: &[&str] = &[
     "created",
     "updated",
     "issuelinks",
+    "security",
 ];
 
 /// A page of `search/jql` (Cloud: `nextPageToken`, `isLast`) or `search` (Server: `startAt`,
@@ -82,6 +83,18 @@ pub(crate) struct Fields {
     pub(crate) attachment: Vec<Attachment>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub(crate) issuelinks: Vec<IssueLink>,
+    /// The issue's security level, when it has one: only the level's members see the issue.
+    #[serde(default)]
+    pub(crate) security: Option<SecurityLevel>,
+}
+
+/// `fields.security`: an issue security level.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SecurityLevel {
+    #[serde(deserialize_with = "id_string")]
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +105,8 @@ pub(crate) struct Named {
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Project {
+    #[serde(default, deserialize_with = "opt_id_string")]
+    pub(crate) id: Option<String>,
     #[serde(default)]
     pub(crate) key: Option<String>,
     #[serde(default)]
@@ -141,12 +156,123 @@ pub(crate) struct CommentPage {
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Comment {
+    /// Absent only in fixtures of old; Jira always sends it.
+    #[serde(default, deserialize_with = "opt_id_string")]
+    pub(crate) id: Option<String>,
     #[serde(default)]
     pub(crate) author: Option<User>,
     #[serde(default)]
     pub(crate) body: Option<Value>,
     #[serde(default)]
     pub(crate) created: Option<String>,
+    #[serde(default)]
+    pub(crate) updated: Option<String>,
+    /// Who may see the comment, when not everyone who sees the issue may.
+    #[serde(default)]
+    pub(crate) visibility: Option<Visibility>,
+}
+
+/// A comment's `visibility`: `{"type": "group", "value": "jira-developers", "identifier":
+/// "<groupId>"}` or `{"type": "role", "value": "Administrators", "identifier": "10002"}`
+/// (`identifier` on Cloud only).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct Visibility {
+    #[serde(rename = "type", default)]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) value: Option<String>,
+    #[serde(default, deserialize_with = "opt_id_string")]
+    pub(crate) identifier: Option<String>,
+}
+
+/// A permission holder, as permission-scheme grants and security-level members name it:
+/// `{"type": "group", "parameter": "jira-developers", "value": "<groupId>"}`,
+/// `{"type": "projectRole", "parameter": "10002"}`, `{"type": "user", "parameter":
+/// "<accountId or user name>", "user": {...}}`, `{"type": "anyone"}` ...
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Holder {
+    #[serde(rename = "type", default)]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) parameter: Option<String>,
+    #[serde(default)]
+    pub(crate) value: Option<String>,
+    #[serde(default)]
+    pub(crate) user: Option<User>,
+    #[serde(default)]
+    pub(crate) group: Option<GroupRef>,
+}
+
+/// A group as Jira names it (`name`; Cloud also `groupId`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct GroupRef {
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+}
+
+/// `/project/{key}/permissionscheme?expand=...`: the grants of the project's scheme.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PermissionScheme {
+    #[serde(default)]
+    pub(crate) permissions: Vec<Grant>,
+}
+
+/// One grant of a permission scheme.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Grant {
+    #[serde(default)]
+    pub(crate) permission: String,
+    #[serde(default)]
+    pub(crate) holder: Holder,
+}
+
+/// `/issuesecurityschemes/level/member`: a page of a level's members.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LevelMembers {
+    #[serde(default)]
+    pub(crate) values: Vec<LevelMember>,
+    #[serde(default)]
+    pub(crate) is_last: Option<bool>,
+    #[serde(default)]
+    pub(crate) total: Option<u64>,
+}
+
+/// One member of a security level.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct LevelMember {
+    #[serde(default)]
+    pub(crate) holder: Holder,
+}
+
+/// `/project/{key}/role/{id}`: a project role and who is in it.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ProjectRole {
+    #[serde(default)]
+    pub(crate) actors: Vec<RoleActor>,
+}
+
+/// A role actor: a group (`actorGroup`) or a user (`actorUser.accountId` on Cloud; `name`, the
+/// user name, on Server/Data Center).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RoleActor {
+    #[serde(rename = "type", default)]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) actor_group: Option<GroupRef>,
+    #[serde(default)]
+    pub(crate) actor_user: Option<ActorUser>,
+}
+
+/// `actorUser` of a role actor.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ActorUser {
+    #[serde(default)]
+    pub(crate) account_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -245,6 +371,18 @@ fn id_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
         other => Err(serde::de::Error::custom(format!(
+            "expected an id, found {other}"
+        ))),
+    }
+}
+
+/// An optional id, a string or a number.
+fn opt_id_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(serde::de::Error::custom(format!(
             "expected an id, found {other}"
         ))),
     }

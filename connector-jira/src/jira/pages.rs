@@ -24,11 +24,15 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 use url::Url;
 
+use super::access::{Permissions, Principals};
 use super::checkpoint::{Cursor, JiraCheckpoint};
 use super::client::JiraClient;
 use super::convert::{self, Options, parse_time};
 use super::ids::DocIds;
 use super::model::{Attachment, Comment, ISSUE_FIELDS, Issue};
+use super::restricted::{
+    comment_doc_id, comment_document, comment_documents_of, restricted_attachments,
+};
 
 /// Items of a page fetched at the same time (an issue may page its comments, an attachment is
 /// a download).
@@ -37,14 +41,56 @@ const ITEM_CONCURRENCY: usize = 4;
 /// Comment pages of one issue (100 comments each) past which the issue fails rather than loops.
 const MAX_COMMENT_PAGES: u64 = 10_000;
 
-/// The fields a search asks for: what the documents show and nothing else.
+/// The fields a search asks for: what the documents show and nothing else. Comments also
+/// say which attachments only restricted comments show.
 pub(super) fn search_fields(options: &Options) -> Vec<&'static str> {
     let mut fields = ISSUE_FIELDS.to_vec();
     fields.push("attachment");
-    if options.include_comments {
+    if options.include_comments || options.include_attachments {
         fields.push("comment");
     }
     fields
+}
+
+/// The fields the slim listing asks for: the ids' parts and what decides which attachments
+/// and restricted comments have documents.
+fn slim_fields(options: &Options) -> Vec<&'static str> {
+    let mut fields = vec!["labels", "attachment", "updated"];
+    if options.include_attachments {
+        fields.extend(["comment", "description"]);
+    } else if options.include_permissions && options.include_comments {
+        fields.push("comment");
+    }
+    fields
+}
+
+/// What a page walk works with: the client, the options and, with `include_permissions`,
+/// what this run has learnt of Jira's permissions.
+struct Walk {
+    client: JiraClient,
+    options: Arc<Options>,
+    permissions: Option<Permissions>,
+}
+
+impl Walk {
+    fn new(client: JiraClient, options: Arc<Options>) -> Self {
+        let permissions = options
+            .include_permissions
+            .then(|| Permissions::new(client.clone()));
+        Self {
+            client,
+            options,
+            permissions,
+        }
+    }
+
+    /// Who may read `issue`, when known (always `None` without `include_permissions`).
+    async fn issue_access(&self, issue: &Issue) -> Result<Option<Principals>> {
+        match &self.permissions {
+            Some(p) => p.issue(issue).await,
+            None => Ok(None),
+        }
+    }
 }
 
 /// The search pages of `window`'s query from `from` on, each with the checkpoint valid after it.
@@ -57,16 +103,17 @@ pub(super) fn load(
     ctx: SyncContext,
 ) -> BoxStream<'static, Result<CheckpointedBatch<JiraCheckpoint>>> {
     let fields = search_fields(&options);
+    let walk = Walk::new(client, options);
     async_stream::try_stream! {
-        let jql = client.jql(window);
+        let jql = walk.client.jql(window);
         let query = hash128(&jql);
         if let Some(start) = from.cursor_for(&query, window) {
             // The next search page does not depend on this one's conversion: fetch it meanwhile.
-            let mut pages = read_ahead(search_pages(&client, jql, start, fields));
+            let mut pages = read_ahead(search_pages(&walk.client, jql, start, fields));
             while let Some(page) = pages.next().await {
                 ctx.cancellation().check()?;
                 let page = page?;
-                let batch = convert_page(&client, &options, &ctx, page.items, window, None).await?;
+                let batch = convert_page(&walk, &ctx, page.items, window, None).await?;
                 let checkpoint = JiraCheckpoint::after(&query, window, page.next.as_ref());
                 yield CheckpointedBatch::new(batch, checkpoint);
             }
@@ -84,12 +131,11 @@ pub(super) fn list_ids(
 ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
     async_stream::try_stream! {
         let jql = client.jql(None);
-        let fields = vec!["labels", "attachment"];
+        let fields = slim_fields(&options);
         let mut pages = read_ahead(search_pages(&client, jql, Cursor::Start, fields));
-        let skip = client.config().labels_to_skip.as_slice();
         while let Some(page) = pages.next().await {
             ctx.cancellation().check()?;
-            yield slim_page(&page?.items, &options, skip);
+            yield slim_page(&client, page?.items, &options).await?;
         }
     }
     .boxed()
@@ -109,12 +155,13 @@ pub(super) fn refetch(
     let fields = search_fields(&options);
     let keys = issue_keys(&ids, &options.ids);
     let wanted: HashSet<String> = ids.into_iter().collect();
+    let walk = Walk::new(client, options);
     async_stream::try_stream! {
         for (key, ids) in keys {
             ctx.cancellation().check()?;
-            match client.issue(&key, &fields).await {
+            match walk.client.issue(&key, &fields).await {
                 Ok(Some(raw)) => {
-                    yield convert_page(&client, &options, &ctx, vec![raw], None, Some(&wanted)).await?;
+                    yield convert_page(&walk, &ctx, vec![raw], None, Some(&wanted)).await?;
                 }
                 Ok(None) => {}
                 // The one policy, for every id that named the issue.
@@ -180,36 +227,56 @@ fn has_skipped_label(labels: &[String], skip: &[String]) -> bool {
         .any(|l| skip.iter().any(|s| s.eq_ignore_ascii_case(l)))
 }
 
-/// The ids of a slim search page (only `labels` and `attachment` asked for).
-fn slim_page(issues: &[Value], options: &Options, skip: &[String]) -> Vec<SlimDocument> {
+/// The ids of a slim search page: each issue's, its indexed attachments' and, with
+/// `include_permissions`, its restricted comments' (paging the comments the search did not
+/// embed). An issue that does not parse is listed by its id alone, so that prune never
+/// deletes what might exist.
+async fn slim_page(
+    client: &JiraClient,
+    issues: Vec<Value>,
+    options: &Options,
+) -> Result<Vec<SlimDocument>> {
+    let skip = client.config().labels_to_skip.as_slice();
     let mut ids = Vec::with_capacity(issues.len());
     for raw in issues {
-        let (Some(issue_id), Some(key)) = raw_id_and_key(raw) else {
+        let (raw_id, key) = raw_id_and_key(&raw);
+        let Some(id) = options.ids.issue_from(raw_id.as_deref(), key) else {
             continue;
         };
-        let fields = raw.get("fields");
-        let labels: Vec<String> = fields
-            .and_then(|f| f.get("labels"))
-            .and_then(|l| serde_json::from_value(l.clone()).ok())
-            .unwrap_or_default();
-        if has_skipped_label(&labels, skip) {
+        let issue: Issue = match serde_json::from_value(raw) {
+            Ok(issue) => issue,
+            Err(_) => {
+                ids.push(SlimDocument::new(id));
+                continue;
+            }
+        };
+        if has_skipped_label(&issue.fields.labels, skip) {
             continue;
         }
-        ids.push(SlimDocument::new(options.ids.issue(&issue_id, key)));
-        if !options.include_attachments {
-            continue;
+        ids.push(SlimDocument::new(id));
+        let hidden = restricted_attachments(&issue);
+        for a in issue
+            .fields
+            .attachment
+            .iter()
+            .filter(|a| options.indexes(a))
+        {
+            if options.include_permissions || !hidden.contains_key(&a.id) {
+                ids.push(SlimDocument::new(
+                    options.ids.attachment(&issue.id, &issue.key, &a.id),
+                ));
+            }
         }
-        let attachments: Vec<Attachment> = fields
-            .and_then(|f| f.get("attachment"))
-            .and_then(|a| serde_json::from_value(a.clone()).ok())
-            .unwrap_or_default();
-        for a in attachments.iter().filter(|a| options.indexes(a)) {
-            ids.push(SlimDocument::new(
-                options.ids.attachment(&issue_id, key, &a.id),
-            ));
+        if options.include_permissions && options.include_comments {
+            let comments = all_comments(client, &issue, options).await?;
+            for c in comment_documents_of(&comments, options) {
+                if let Some(id) = comment_doc_id(&issue, c, options) {
+                    ids.push(SlimDocument::new(id));
+                }
+            }
         }
     }
-    ids
+    Ok(ids)
 }
 
 /// What fetching one pending item takes.
@@ -224,20 +291,22 @@ enum Fetch {
         issue: Arc<Issue>,
         // Boxed: an attachment is several times the size of the issue variant.
         attachment: Box<Attachment>,
+        /// The restricted comment that alone shows it, whose access it takes.
+        shown_by: Option<Box<Comment>>,
     },
 }
 
-/// A search page's issues as documents, failures and unchanged ids, in page order (an issue,
-/// then its attachments). `only` keeps just these ids (refetch).
+/// A search page's issues as documents, failures and unchanged ids, in page order (an issue
+/// and its restricted comments, then its attachments). `only` keeps just these ids (refetch).
 async fn convert_page(
-    client: &JiraClient,
-    options: &Options,
+    walk: &Walk,
     ctx: &SyncContext,
     issues: Vec<Value>,
     window: Option<TimeWindow>,
     only: Option<&HashSet<String>>,
 ) -> Result<Batch> {
-    let skip = client.config().labels_to_skip.as_slice();
+    let options = &*walk.options;
+    let skip = walk.client.config().labels_to_skip.as_slice();
     let wanted = |id: &str| only.is_none_or(|o| o.contains(id));
     let mut batch = Batch::default();
     let mut pending = Vec::new();
@@ -254,7 +323,9 @@ async fn convert_page(
         }
         let issue = Arc::new(issue);
         let id = options.ids.issue(&issue.id, &issue.key);
-        if wanted(&id) {
+        // A restricted comment's document comes with its issue's.
+        let of_issue = only.is_some_and(|o| o.iter().any(|w| options.ids.is_comment_of(w, &id)));
+        if wanted(&id) || of_issue {
             let version = convert::issue_version(&issue.fields.updated, options);
             let fetch = Fetch::Issue {
                 issue: Arc::clone(&issue),
@@ -262,49 +333,89 @@ async fn convert_page(
             };
             pending.push(PendingItem::new(id, fetch).with_version(&version));
         }
+        let hidden = restricted_attachments(&issue);
         for a in issue
             .fields
             .attachment
             .iter()
             .filter(|a| options.indexes(a))
         {
+            let shown_by = hidden.get(&a.id).map(|c| Box::new((*c).clone()));
+            if shown_by.is_some() && !options.include_permissions {
+                continue;
+            }
             let id = options.ids.attachment(&issue.id, &issue.key, &a.id);
             if wanted(&id) {
+                let version = convert::attachment_version(a, options);
                 let fetch = Fetch::Attachment {
                     issue: Arc::clone(&issue),
                     attachment: Box::new(a.clone()),
+                    shown_by,
                 };
-                pending.push(
-                    PendingItem::new(id, fetch).with_version(&convert::attachment_version(a)),
-                );
+                pending.push(PendingItem::new(id, fetch).with_version(&version));
             }
         }
     }
-    let fetched = fetch_items(ctx, pending, ITEM_CONCURRENCY, |item| {
-        fetch(client, options, item)
-    })
-    .await?;
+    let fetched = fetch_items(ctx, pending, ITEM_CONCURRENCY, |item| fetch(walk, item)).await?;
     batch.append(fetched);
     Ok(batch)
 }
 
-/// One pending item as its document.
-async fn fetch(client: &JiraClient, options: &Options, item: Fetch) -> Result<Document> {
+/// One pending item as its documents: an issue's and its restricted comments', or an
+/// attachment's.
+async fn fetch(walk: &Walk, item: Fetch) -> Result<Vec<Document>> {
+    let options = &*walk.options;
     match item {
         Fetch::Issue { issue, updated } => {
-            let comments = all_comments(client, &issue, options).await?;
-            Ok(convert::issue_document(&issue, &comments, updated, options))
+            let comments = all_comments(&walk.client, &issue, options).await?;
+            let access = walk.issue_access(&issue).await?;
+            let mut docs = vec![convert::issue_document(
+                &issue,
+                &comments,
+                updated,
+                options,
+                access.as_ref(),
+            )];
+            if let Some(permissions) = &walk.permissions {
+                for c in comment_documents_of(&comments, options) {
+                    let Some(visibility) = &c.visibility else {
+                        continue;
+                    };
+                    let readers = permissions
+                        .comment(&issue, access.as_ref(), visibility)
+                        .await?;
+                    docs.extend(comment_document(&issue, c, options, &readers));
+                }
+            }
+            Ok(docs)
         }
-        Fetch::Attachment { issue, attachment } => {
-            let data = client
+        Fetch::Attachment {
+            issue,
+            attachment,
+            shown_by,
+        } => {
+            let mut access = walk.issue_access(&issue).await?;
+            if let (Some(permissions), Some(visibility)) = (
+                &walk.permissions,
+                shown_by.as_ref().and_then(|c| c.visibility.as_ref()),
+            ) {
+                access = Some(
+                    permissions
+                        .comment(&issue, access.as_ref(), visibility)
+                        .await?,
+                );
+            }
+            let data = walk
+                .client
                 .download(&attachment, options.attachment_limit)
                 .await?;
-            Ok(convert::attachment_document(
+            Ok(vec![convert::attachment_document(
                 &issue,
                 &attachment,
                 data,
                 options,
-            ))
+                access.as_ref(),
+            )])
         }
     }
 }

@@ -92,6 +92,35 @@ struct Open {
     blocks: Vec<Block>,
 }
 
+/// The attachments a wiki text shows or links by file name: `!name!`, `!name|thumbnail!`,
+/// `[^name]`, `[text|^name]`.
+pub(crate) fn attachment_refs(src: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, c) in src.char_indices() {
+        let rest = &src[i + c.len_utf8()..];
+        let name = match c {
+            '!' => rest
+                .split(['!', '\n'])
+                .next()
+                .filter(|_| rest.contains('!'))
+                .and_then(|inner| inner.split('|').next()),
+            '[' => rest
+                .split([']', '\n'])
+                .next()
+                .and_then(|inner| inner.rsplit('|').next())
+                .and_then(|target| target.trim().strip_prefix('^')),
+            _ => None,
+        };
+        if let Some(name) = name
+            .map(str::trim)
+            .filter(|n| n.contains('.') && !n.contains(' '))
+        {
+            out.push(name.to_owned());
+        }
+    }
+    out
+}
+
 /// The blocks of a wiki text, as they are built line by line.
 #[derive(Default)]
 struct Builder {
