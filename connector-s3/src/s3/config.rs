@@ -297,9 +297,9 @@ pub struct S3Config {
     /// RAGFlow does). Amazon S3 cannot filter a listing by time, so both list every key
     /// (one `ListObjectsV2` per 1,000 keys); this saves only the host's fingerprint lookups
     /// of the objects outside the window. The risk: an object whose `LastModified` is before
-    /// the window but which appeared after the last run is never synced incrementally, and a
-    /// multipart upload's `LastModified` is when it was *initiated*, so a large upload that
-    /// completes after a run that started later is missed until a full run.
+    /// the window but which appeared after the last run is never synced incrementally; a
+    /// multipart upload's `LastModified` is when it was *initiated*, so an upload initiated
+    /// before a run and completed after it is missed until a full run.
     #[serde(default)]
     pub incremental_by_last_modified: bool,
 }

@@ -20,6 +20,8 @@
 //! of the connector uses it. A region that cannot be found is a `Config` error naming
 //! `credentials.region`, which ends the sync: every object would fail the same way.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use connector_core::http::{HttpClient, Method, Response};
 use connector_core::{Error, ErrorKind, Result};
@@ -31,6 +33,9 @@ use super::client::{S3Client, SIGNED_FOR};
 use super::config::BucketType;
 use super::endpoint::plausible_region;
 use super::model::ErrorBody;
+
+/// How long a `HEAD` that asks for the bucket's region may take (each attempt).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What an answer says about the region of the bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,9 +126,12 @@ impl S3Client {
                 HeadBucket::new(stale, Some(&keys)).sign(SIGNED_FOR)
             }
         };
+        // Short: the global host may be unreachable from a network that reaches only its
+        // own region's endpoint, and the answer is then "not found", not worth a minute.
         match http
             .request(Method::HEAD, url)
             .client_errors_as_responses()
+            .timeout(PROBE_TIMEOUT)
             .send()
             .await
         {
