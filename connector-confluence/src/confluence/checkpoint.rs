@@ -117,12 +117,9 @@ mod tests {
         let w = Some(TimeWindow { start: a, end: b });
         let first = || "/first".to_owned();
         let mid = ConfluenceCheckpoint::after(Some("/p2".into()), "q", w);
-        assert_eq!(
-            mid.clone().resume("q", w, first()),
-            Resume::Pages("/p2".into())
-        );
+        assert_eq!(mid.resume("q", w, first()), Resume::Pages("/p2".into()));
         let last = ConfluenceCheckpoint::after(None, "q", w);
-        assert_eq!(last.clone().resume("q", w, first()), Resume::Touched(None));
+        assert_eq!(last.resume("q", w, first()), Resume::Touched(None));
         let touched = ConfluenceCheckpoint::after_touched(Some("/t2".into()), "q", w);
         assert_eq!(
             touched.clone().resume("q", w, first()),

@@ -271,7 +271,7 @@ pub(crate) fn page_document(
             owners.push(name);
         }
     }
-    let mut doc = Document::text(id.clone(), SOURCE, page.title.clone(), text)
+    let mut doc = Document::text(id, SOURCE, page.title.clone(), text)
         .with_version(token)
         .with_metadata("space", space)
         .with_metadata("labels", labels)
@@ -335,7 +335,7 @@ pub(crate) fn attachment_document(
         .unwrap_or_else(|| "application/octet-stream".to_owned());
     let size = data.len() as u64;
     let mut doc = Document::bytes(
-        id.clone(),
+        id,
         SOURCE,
         att.title.clone(),
         data,

@@ -573,11 +573,12 @@ impl Responder {
             .url
             .query_pairs()
             .any(|(k, v)| (k == "start" || k == "cursor") && v != "0");
-        if first && let Some((id, when)) = state.edit_after_first_page.take() {
-            if let Some(p) = state.pages.iter_mut().find(|p| p.id == id) {
-                p.version += 1;
-                p.when = when;
-            }
+        if first
+            && let Some((id, when)) = state.edit_after_first_page.take()
+            && let Some(p) = state.pages.iter_mut().find(|p| p.id == id)
+        {
+            p.version += 1;
+            p.when = when;
         }
     }
 
