@@ -894,3 +894,37 @@ async fn a_moved_issue_is_an_update_of_the_same_document() {
         }
     }
 }
+
+/// A checkpoint's `nextPageToken` does not live for ever (Atlassian: tokens expire); resuming
+/// with a stale one gets a 400. The search starts again from its first page instead of failing
+/// every resume after.
+#[tokio::test]
+async fn a_stale_page_token_restarts_the_search() {
+    use connector_core::CheckpointedConnector;
+    let (server, search) = common::cloud_mock(common::numbered(3, true), 2, "UTC").await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .and(wiremock::matchers::body_partial_json(
+            json!({"nextPageToken": "stale-token"}),
+        ))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "errorMessages": ["The provided next page token is invalid or expired."],
+            "errors": {}
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+    let query = connector_core::ids::hash128("project = \"ENG\" ORDER BY key ASC");
+    let from: connector_jira::JiraCheckpoint =
+        serde_json::from_value(json!({"next_page_token": "stale-token", "query": query})).unwrap();
+    let mut stream = c.load_from_checkpoint(from, None, SyncContext::new());
+    let mut titles = Vec::new();
+    while let Some(page) = stream.next().await {
+        let page = page.unwrap();
+        titles.extend(page.batch.documents.into_iter().map(|d| d.title));
+    }
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    let bodies = search.bodies.lock().unwrap().clone();
+    assert_eq!(bodies[0].get("nextPageToken"), None, "{bodies:?}");
+}

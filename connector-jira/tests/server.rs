@@ -290,3 +290,23 @@ async fn wiki_quotes_panels_and_escapes() {
          Literal \\*stars\\* and \\_under\\_ and a break  \nhere."
     );
 }
+
+/// Pages of large issues can time out (504 from Jira's proxy) however often they are retried:
+/// the page is asked again with half as many issues, as Onyx does.
+#[tokio::test]
+async fn a_page_that_keeps_timing_out_is_asked_in_halves() {
+    let (server, search) = common::server_mock(common::numbered(5, false), 100).await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/2/search"))
+        .and(wiremock::matchers::query_param("maxResults", "100"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(504).set_body_string("<html>Gateway Timeout</html>"),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = common::connector(common::server_config(&server.uri(), json!({})));
+    let all = load(&c).await;
+    assert_eq!(all.documents.len(), 5);
+    assert!(!search.jqls.lock().unwrap().is_empty());
+}

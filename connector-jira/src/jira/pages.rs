@@ -191,8 +191,41 @@ fn search_pages(
         let client = client.clone();
         let jql = Arc::clone(&jql);
         let fields = Arc::clone(&fields);
-        async move { client.search(&jql, cursor, &fields, page_size).await }
+        async move { search_page(&client, &jql, cursor, &fields, page_size).await }
     })
+}
+
+/// One search page, past two ways real sites fail a page that should succeed:
+///
+/// - a Cloud `nextPageToken` that has expired (a checkpoint resumed days later) is refused
+///   with 400: the search starts again from its first page (documents already delivered come
+///   again, with the same ids) rather than fail every resume after;
+/// - a page of large issues that keeps timing out (5xx after core's retries) is asked again
+///   with half as many issues, down to one, as Onyx does with its bulk fetches.
+async fn search_page(
+    client: &JiraClient,
+    jql: &str,
+    cursor: Cursor,
+    fields: &[&str],
+    page_size: u32,
+) -> Result<Page<Vec<Value>, Cursor>> {
+    let mut size = page_size;
+    let mut cursor = cursor;
+    loop {
+        match client.search(jql, cursor.clone(), fields, size).await {
+            Err(e) if e.kind() == ErrorKind::Config && matches!(cursor, Cursor::Token(_)) => {
+                tracing::warn!(error = %e, "Jira refused the stored page token; searching again from the first page");
+                cursor = Cursor::Start;
+            }
+            Err(e)
+                if size > 1 && matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) =>
+            {
+                size = size.div_ceil(2).min(size - 1);
+                tracing::warn!(error = %e, size, "a search page keeps failing; asking for fewer issues");
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The issues `ids` name (by key or numeric id, as `/issue/{idOrKey}` takes them), each once
