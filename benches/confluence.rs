@@ -34,17 +34,26 @@ fn body(i: usize) -> String {
     )
 }
 
-fn page_json(i: usize) -> serde_json::Value {
-    let id = 10_000 + i;
-    let comments: Vec<serde_json::Value> = (0..2)
+/// The two comments of page `i`, as the connector's comment search (`type = comment`, the
+/// pages as containers) returns them.
+fn comments_json(i: usize) -> Vec<serde_json::Value> {
+    (0..2)
         .map(|c| {
             json!({
                 "id": format!("{}", 900_000 + i * 2 + c), "type": "comment", "status": "current", "title": "Re",
+                "container": {"id": (10_000 + i).to_string(), "type": "page"},
+                "ancestors": [],
+                "extensions": {"location": "footer"},
                 "version": {"by": {"type": "known", "displayName": "Cat Commenter"}, "when": "2026-03-02T10:00:00.000Z", "number": 1},
                 "body": {"storage": {"value": format!("<p>Comment {c} on service {i}: looks good.</p>"), "representation": "storage"}},
             })
         })
-        .collect();
+        .collect()
+}
+
+fn page_json(i: usize) -> serde_json::Value {
+    let id = 10_000 + i;
+    let comments = comments_json(i);
     json!({
         "id": id.to_string(), "type": "page", "status": "current", "title": format!("Service {i}"),
         "space": {"id": 1, "key": "ENG", "name": "Engineering", "type": "global"},
@@ -63,6 +72,30 @@ struct Search(Arc<HashMap<usize, Vec<u8>>>);
 
 impl Respond for Search {
     fn respond(&self, req: &Request) -> ResponseTemplate {
+        let cql = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "cql")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        // The connector's comment search for one result page: `container = N` per page.
+        if cql.starts_with("type = comment") {
+            let results: Vec<serde_json::Value> = cql
+                .split("container = ")
+                .skip(1)
+                .filter_map(|rest| {
+                    rest.split(|c: char| !c.is_ascii_digit())
+                        .next()?
+                        .parse::<usize>()
+                        .ok()
+                })
+                .flat_map(|id| comments_json(id - 10_000))
+                .collect();
+            let size = results.len();
+            return ResponseTemplate::new(200).set_body_json(
+                json!({"results": results, "start": 0, "limit": 100, "size": size, "_links": {}}),
+            );
+        }
         let start: usize = req
             .url
             .query_pairs()
