@@ -928,3 +928,34 @@ async fn a_stale_page_token_restarts_the_search() {
     let bodies = search.bodies.lock().unwrap().clone();
     assert_eq!(bodies[0].get("nextPageToken"), None, "{bodies:?}");
 }
+
+/// The fields RAGFlow and Onyx show that a reader asks about: the parent (epic or the issue of
+/// a sub-task), the resolution, the due date and the project's name.
+#[tokio::test]
+async fn parent_resolution_and_due_date_are_shown() {
+    let mut issue = common::issue(8, "2026-01-15T10:00:00.000+0000", true);
+    issue["fields"]["parent"] = json!({
+        "id": "10050", "key": "ENG-50",
+        "fields": {"summary": "Q1 login epic", "status": {"name": "In Progress"},
+                   "issuetype": {"name": "Epic", "hierarchyLevel": 1}}
+    });
+    issue["fields"]["resolution"] = json!({"id": "10000", "name": "Done", "description": "Work has been completed on this issue."});
+    issue["fields"]["duedate"] = json!("2026-02-01");
+    let (server, search) = common::cloud_mock(vec![issue], 10, "UTC").await;
+    let all = collect(
+        common::connector(common::cloud_config(&server.uri(), json!({}))).load(SyncContext::new()),
+    )
+    .await
+    .unwrap();
+    let doc = &all.documents[0];
+    assert_eq!(doc.metadata["parent"], "ENG-50");
+    assert_eq!(doc.metadata["resolution"], "Done");
+    assert_eq!(doc.metadata["due_date"], "2026-02-01");
+    assert_eq!(doc.metadata["project_name"], "Engineering");
+    let text = doc.content.as_text().unwrap();
+    assert!(text.contains("parent: \"ENG-50\""), "{text}");
+    let fields = search.bodies.lock().unwrap()[0]["fields"].clone();
+    for f in ["parent", "resolution", "duedate"] {
+        assert!(fields.as_array().unwrap().contains(&json!(f)), "{fields}");
+    }
+}

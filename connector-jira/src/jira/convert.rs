@@ -127,8 +127,9 @@ fn fields_of(issue: &Issue, url: &str) -> Vec<(&'static str, Value)> {
         ("url", json!(url)),
         ("summary", json!(f.summary.clone().unwrap_or_default())),
     ];
-    let optional: [(&'static str, Option<String>); 6] = [
+    let optional: [(&'static str, Option<String>); 10] = [
         ("status", name(&f.status)),
+        ("resolution", name(&f.resolution)),
         ("priority", name(&f.priority)),
         ("issue_type", name(&f.issuetype)),
         (
@@ -137,6 +138,14 @@ fn fields_of(issue: &Issue, url: &str) -> Vec<(&'static str, Value)> {
                 .as_ref()
                 .and_then(|p| p.key.clone().or_else(|| p.name.clone())),
         ),
+        (
+            "project_name",
+            f.project
+                .as_ref()
+                .and_then(|p| p.key.as_ref().and(p.name.clone())),
+        ),
+        ("parent", f.parent.as_ref().map(|p| p.key.clone())),
+        ("due_date", f.duedate.clone()),
         (
             "reporter",
             f.reporter

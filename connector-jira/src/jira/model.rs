@@ -21,6 +21,9 @@ pub(crate) const ISSUE_FIELDS: &[&str] = &[
     "updated",
     "issuelinks",
     "security",
+    "parent",
+    "resolution",
+    "duedate",
 ];
 
 /// A page of `search/jql` (Cloud: `nextPageToken`, `isLast`) or `search` (Server: `startAt`,
@@ -83,6 +86,14 @@ pub(crate) struct Fields {
     pub(crate) attachment: Vec<Attachment>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub(crate) issuelinks: Vec<IssueLink>,
+    /// The parent: an epic, or the issue a sub-task belongs to.
+    #[serde(default)]
+    pub(crate) parent: Option<LinkedIssue>,
+    #[serde(default)]
+    pub(crate) resolution: Option<Named>,
+    /// `yyyy-MM-dd`.
+    #[serde(default)]
+    pub(crate) duedate: Option<String>,
     /// The issue's security level, when it has one: only the level's members see the issue.
     #[serde(default)]
     pub(crate) security: Option<SecurityLevel>,
