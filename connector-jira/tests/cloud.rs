@@ -959,3 +959,35 @@ async fn parent_resolution_and_due_date_are_shown() {
         assert!(fields.as_array().unwrap().contains(&json!(f)), "{fields}");
     }
 }
+
+/// A scoped token without `read:jira-user` gets 401 "scope does not match" from `/myself`
+/// although it is valid: `check` goes on to the project and the search, which it may read.
+#[tokio::test]
+async fn check_passes_a_scoped_token_without_the_user_scope() {
+    let (server, search) = common::cloud_mock(common::numbered(1, true), 10, "UTC").await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "code": 401, "message": "Unauthorized; scope does not match"
+        })))
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/project/ENG"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "10000", "key": "ENG", "name": "Engineering"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+    c.check().await.unwrap();
+    assert_eq!(
+        search.bodies.lock().unwrap().len(),
+        1,
+        "the search was checked"
+    );
+}

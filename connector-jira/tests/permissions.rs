@@ -449,3 +449,31 @@ async fn server_roles_by_name_and_users_by_user_name() {
         text(comment)
     );
 }
+
+/// A scoped token without the permission scopes gets the gateway's 401 "scope does not match"
+/// for the scheme: access stays unknown, and the sync goes on (the credentials are good).
+#[tokio::test]
+async fn a_scope_refusal_is_unknown_access_not_rejected_credentials() {
+    let server = jira().await;
+    let scope = ResponseTemplate::new(401).set_body_json(json!({
+        "code": 401, "message": "Unauthorized; scope does not match"
+    }));
+    for p in [
+        "/rest/api/3/project/ENG/permissionscheme",
+        "/rest/api/3/issuesecurityschemes/level/member",
+    ] {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(scope.clone())
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let c = common::connector(common::cloud_config(
+        &server.uri(),
+        json!({"include_permissions": true}),
+    ));
+    let all = collect(&c).await;
+    assert!(all.failures.is_empty(), "{:?}", all.failures);
+    assert_eq!(all.documents[0].access, None);
+}

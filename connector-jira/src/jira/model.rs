@@ -352,7 +352,8 @@ pub(crate) struct TenantInfo {
     pub(crate) cloud_id: String,
 }
 
-/// Jira's error body: `{"errorMessages": [...], "errors": {"field": "message"}}`.
+/// Jira's error body: `{"errorMessages": [...], "errors": {"field": "message"}}`, or the
+/// Atlassian gateway's `{"code": 401, "message": "Unauthorized; scope does not match"}`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ErrorBody {
@@ -360,10 +361,13 @@ pub(crate) struct ErrorBody {
     pub(crate) error_messages: Vec<String>,
     #[serde(default)]
     pub(crate) errors: serde_json::Map<String, Value>,
+    #[serde(default)]
+    pub(crate) message: Option<String>,
 }
 
 impl ErrorBody {
-    /// Every message, `errorMessages` first, then `errors` as `field: message`.
+    /// Every message, `errorMessages` first, then `errors` as `field: message`, then the
+    /// gateway's `message`.
     pub(crate) fn messages(&self) -> Vec<String> {
         let mut out = self.error_messages.clone();
         for (field, message) in &self.errors {
@@ -372,6 +376,7 @@ impl ErrorBody {
                 None => out.push(format!("{field}: {message}")),
             }
         }
+        out.extend(self.message.clone());
         out
     }
 }
