@@ -92,11 +92,14 @@ fn schema(registry: &Registry, source: &str) -> Result<ExitCode> {
 
 async fn check(registry: &Registry, source: &str, config: &ConfigArgs) -> Result<ExitCode> {
     let built = config::build(registry, source, config).await?;
+    // What the config says that does nothing, so a user is not left guessing; before the
+    // check, which may fail on something else and should not hide these.
+    if !built.ignored.is_empty() {
+        let notes: Vec<String> = built.ignored.iter().map(|i| format!("note: {i}")).collect();
+        print(&notes.join("\n"))?;
+    }
     built.connector.check().await?;
-    // What the config says that does nothing, so a user is not left guessing.
-    let mut lines: Vec<String> = built.ignored.iter().map(|i| format!("note: {i}")).collect();
-    lines.push(format!("ok: {}", built.connector));
-    print(&lines.join("\n"))
+    print(&format!("ok: {}", built.connector))
 }
 
 async fn sync(registry: &Registry, args: SyncArgs, bars: &BarSlot) -> Result<ExitCode> {

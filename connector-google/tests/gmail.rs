@@ -491,7 +491,8 @@ async fn ragflow_s_stored_configs_read_every_mailbox_of_the_domain() {
                 "gmail",
                 json!({
                     "credentials": credentials,
-                    "sync_deleted_files": false, "batch_size": "2",
+                    // Values that change something in RAGFlow, so each gets a note.
+                    "sync_deleted_files": true, "batch_size": "5",
                     "token_uri": format!("{uri}/token"), "directory_base_url": uri, "gmail_base_url": uri,
                 }),
             )

@@ -561,7 +561,7 @@ fn bad_config_names_every_field() {
     assert!(err.problems()[0].message.contains("a[b"), "{err}");
 
     let err = from_json::<LocalConfig>(serde_json::json!({
-        "pth": "/data", "include": "*.md", "page_size": 0, "max_file_size": -1, "follow_symlinks": "yes",
+        "pth": "/data", "include": "*.md", "page_size": 0, "max_file_size": -1, "follow_symlinks": "perhaps",
     }))
     .unwrap_err();
     let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();

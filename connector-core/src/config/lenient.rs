@@ -20,6 +20,12 @@ pub(super) const ALIASES: &str = "x-aliases";
 pub(super) const ALIAS_OF: &str = "x-alias-of";
 /// The schema extension keyword on an accepted-and-ignored property, giving the reason.
 pub(super) const IGNORED: &str = "x-ignored";
+/// The schema extension keyword listing values of an ignored property not worth a note (what
+/// RAGFlow's form always sends, which changes nothing here either).
+pub(super) const QUIET: &str = "x-ignored-quiet";
+/// The schema extension keyword marking a number field where RAGFlow reads a value of zero or
+/// less as "use the default" (`if limit and limit > 0`): such a value is absent here too.
+pub(super) const DEFAULT_UNLESS_POSITIVE: &str = "x-default-unless-positive";
 
 /// What normalising a config found besides the rewritten JSON.
 #[derive(Debug, Default)]
@@ -30,6 +36,9 @@ pub(super) struct Findings {
     pub problems: Vec<Problem>,
     /// Fields that were given blank and removed, so that "is required" can say so.
     pub blanked: Vec<Vec<Step>>,
+    /// Fields given under another name: (the field's path, the name given), so that problems
+    /// name what the user wrote.
+    pub renamed: Vec<(String, String)>,
 }
 
 /// Rewrites `value` in place as described in the module docs.
@@ -56,6 +65,8 @@ fn walk(
         Value::Object(fields) => {
             if let Some(properties) = properties(root, schema) {
                 object(root, properties, fields, at, found, depth);
+            } else if let Some(values) = map_values(root, schema) {
+                map(root, values, fields, at, found, depth);
             }
         }
         Value::Array(entries) => {
@@ -105,6 +116,10 @@ fn object(
                 }
                 _ => {
                     fields.insert(name.clone(), given);
+                    found.renamed.push((
+                        render(&child(at, Step::Key(name.clone()))),
+                        render(&child(at, Step::Key(alias.to_owned()))),
+                    ));
                 }
             }
         }
@@ -119,9 +134,22 @@ fn object(
         found.blanked.push(child(at, Step::Key(name)));
     }
     for (name, property) in properties {
-        if let Some(reason) = property.get(IGNORED).and_then(Value::as_str)
-            && fields.remove(name).is_some()
+        let flagged = resolve(root, property)
+            .get(DEFAULT_UNLESS_POSITIVE)
+            .or_else(|| property.get(DEFAULT_UNLESS_POSITIVE));
+        if flagged == Some(&Value::Bool(true)) && fields.get(name).is_some_and(|v| !is_positive(v))
         {
+            fields.remove(name);
+        }
+    }
+    for (name, property) in properties {
+        let Some(reason) = property.get(IGNORED).and_then(Value::as_str) else {
+            continue;
+        };
+        let Some(given) = fields.remove(name) else {
+            continue;
+        };
+        if !names_in(property.get(QUIET)).any(|quiet| same_text(&given, quiet)) {
             found.ignored.push((
                 render(&child(at, Step::Key(name.clone()))),
                 reason.to_owned(),
@@ -133,6 +161,65 @@ fn object(
             let at = child(at, Step::Key(name.clone()));
             walk(root, property, value, &at, found, depth + 1);
         }
+    }
+}
+
+/// The entries of a map (an object whose schema gives `additionalProperties`, such as
+/// `{path: "number"}` hints): a blank entry whose schema has fixed choices (none of them blank)
+/// is dropped, as RAGFlow drops what it cannot use, and every other entry is read like a field.
+fn map(
+    root: &Value,
+    values: &Value,
+    fields: &mut Map<String, Value>,
+    at: &[Step],
+    found: &mut Findings,
+    depth: usize,
+) {
+    let mut choices = Vec::new();
+    constants(root, values, &mut choices, 0);
+    if !choices.is_empty() && !choices.iter().any(|c| c.trim().is_empty()) {
+        fields.retain(|_, value| !is_blank(value));
+    }
+    for (name, value) in fields.iter_mut() {
+        let at = child(at, Step::Key(name.clone()));
+        walk(root, values, value, &at, found, depth + 1);
+    }
+}
+
+/// The schema of a map's values, when the schema describes a map (or an `anyOf` with one).
+fn map_values<'a>(root: &'a Value, schema: &'a Value) -> Option<&'a Value> {
+    let own = |s: &'a Value| s.get("additionalProperties").filter(|v| v.is_object());
+    if let Some(values) = own(schema) {
+        return Some(values);
+    }
+    let mut maps = branches(root, schema).filter_map(own);
+    let first = maps.next()?;
+    maps.next().is_none().then_some(first)
+}
+
+/// Whether a value is a number (or a number as text) above zero; anything else a
+/// [`DEFAULT_UNLESS_POSITIVE`] field reads as "use the default".
+fn is_positive(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n.as_f64().is_some_and(|f| f > 0.0),
+        Value::String(s) => match s.trim().parse::<f64>() {
+            Ok(f) => f > 0.0,
+            // Not a number at all: kept, so the type check names it.
+            Err(_) => true,
+        },
+        _ => true,
+    }
+}
+
+/// Whether `value` is `text` as a form would send it: a string equal to it (ignoring case and
+/// surrounding space), or a number or boolean written so.
+fn same_text(value: &Value, text: &str) -> bool {
+    match value {
+        Value::String(s) => s.trim().eq_ignore_ascii_case(text),
+        Value::Number(_) | Value::Bool(_) => {
+            serde_json::from_str::<Value>(text).is_ok_and(|written| written == *value)
+        }
+        _ => false,
     }
 }
 
@@ -241,7 +328,12 @@ fn types(root: &Value, schema: &Value, out: &mut Types, depth: usize) {
 }
 
 /// The string constants a schema allows (`enum` and `const`, also in branches).
-fn constants<'a>(root: &'a Value, schema: &'a Value, out: &mut Vec<&'a str>, depth: usize) {
+pub(super) fn constants<'a>(
+    root: &'a Value,
+    schema: &'a Value,
+    out: &mut Vec<&'a str>,
+    depth: usize,
+) {
     if depth > 4 {
         return;
     }
@@ -303,7 +395,9 @@ fn coerce(root: &Value, schema: &Value, value: &mut Value) {
             integer.or_else(number).or_else(boolean)
         }
         Value::Number(n) if !accepted.integer && !accepted.number => {
-            if accepted.string {
+            // Only whole numbers: a float's text (`1e23` for 99999999999999999999999) is not
+            // what the user wrote, so it is left to be reported.
+            if accepted.string && !n.is_f64() {
                 Some(Value::String(n.to_string()))
             } else if accepted.boolean {
                 match n.as_u64() {
@@ -369,16 +463,17 @@ fn truth(text: &str) -> Option<bool> {
         })
 }
 
-/// Adds to a config's schema what [`normalise`] accepts: each alias as a property of its own
-/// (the field's schema, marked [`ALIAS_OF`]) and each accepted-and-ignored field (any value,
-/// marked [`IGNORED`] with the reason), so the published schema accepts what we accept.
+/// Adds to a config's schema the names [`normalise`] accepts: each alias as a property of its
+/// own (the field's schema, marked [`ALIAS_OF`]) and each accepted-and-ignored field (any
+/// value, marked [`IGNORED`] with the reason, and [`QUIET`] with the values not worth a note).
 ///
-/// `ignored` are (path, reason); a path names a field of the root (`sync_batch_size`) or of an
-/// object under it (`credentials.authentication_method`). A field the config declares itself
-/// is used, so an ignored entry for it is skipped, as is one whose parent object the config
-/// does not have.
-pub(super) fn extend_schema(schema: &mut Value, ignored: &[(&str, &str)]) {
-    for (path, reason) in ignored {
+/// `ignored` are (path, reason, quiet values); a path names a field of the root
+/// (`sync_batch_size`) or of an object under it (`credentials.authentication_method`). The first
+/// entry for a path wins (a config's own before the generic ones). A field the config declares
+/// itself is used, so an ignored entry for it is skipped, as is one whose parent object the
+/// config does not have.
+pub(super) fn extend_schema(schema: &mut Value, ignored: &[(&str, &str, &[&str])]) {
+    for (path, reason, quiet) in ignored {
         let (parents, name) = match path.rsplit_once('.') {
             Some((parents, name)) => (Some(parents), name),
             None => (None, *path),
@@ -389,13 +484,14 @@ pub(super) fn extend_schema(schema: &mut Value, ignored: &[(&str, &str)]) {
         if properties.contains_key(name) {
             continue;
         }
-        properties.insert(
-            name.to_owned(),
-            serde_json::json!({
-                "description": format!("Accepted for RAGFlow compatibility and ignored: {reason}"),
-                IGNORED: reason,
-            }),
-        );
+        let mut property = serde_json::json!({
+            "description": format!("Accepted for RAGFlow compatibility and ignored: {reason}"),
+            IGNORED: reason,
+        });
+        if !quiet.is_empty() {
+            property[QUIET] = serde_json::json!(quiet);
+        }
+        properties.insert(name.to_owned(), property);
     }
     // Every object with properties, at the root and among the definitions.
     let mut pointers = vec![String::new()];

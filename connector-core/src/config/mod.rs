@@ -20,13 +20,17 @@
 //! - a RAGFlow field it accepts and does not use: an entry in
 //!   [`ConnectorConfig::IGNORED`], with the reason a user is told;
 //! - a generic knob it does use: a field of that name, which then takes precedence over the
-//!   generic entry.
+//!   generic entry;
+//! - a number field where RAGFlow reads zero or less as "use the default" (`if limit and
+//!   limit > 0`): `#[schemars(extend("x-default-unless-positive" = true))]`;
+//! - fields its other settings leave unused (a `space` left over from another mode):
+//!   [`ConnectorConfig::unused`].
 //!
 //! It stays strict about everything else: an unknown field is still an error, with a "did you
 //! mean" hint for a likely typo.
 //!
 //! Value shapes that several connectors' configs share live here too: [`StringList`], the
-//! list RAGFlow's web form sends either as a JSON array or as one comma-separated string.
+//! list RAGFlow's web form sends either as a JSON array or as one string of entries.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -52,6 +56,14 @@ pub trait ConnectorConfig: DeserializeOwned + JsonSchema {
     fn validate(&self) -> Vec<FieldError> {
         Vec::new()
     }
+
+    /// Fields this config was given that its other settings leave unused, as RAGFlow leaves
+    /// them (a `space` left over from another `index_mode`, a password next to the token that
+    /// wins): reported with the fields in [`IGNORED`](Self::IGNORED), so a user learns that a
+    /// value did nothing.
+    fn unused(&self) -> Vec<Ignored> {
+        Vec::new()
+    }
 }
 
 /// A field a config accepts for RAGFlow compatibility and ignores, with the reason.
@@ -61,24 +73,42 @@ pub struct IgnoredField {
     pub path: &'static str,
     /// Why it is ignored, or where its job is done instead; shown to the user.
     pub reason: &'static str,
+    /// Values not worth a note, written as a form sends them (`"false"`, `"2"`, `"uploaded"`;
+    /// compared without regard to case): what RAGFlow's form always sends and what changes
+    /// nothing here either, so that a config saved by the form is not met with a wall of notes.
+    pub quiet: &'static [&'static str],
 }
 
 impl IgnoredField {
     /// An ignored field at `path`, ignored because of `reason`.
     pub const fn new(path: &'static str, reason: &'static str) -> Self {
-        Self { path, reason }
+        Self {
+            path,
+            reason,
+            quiet: &[],
+        }
+    }
+
+    /// The same, without a note when the value is one of `values`.
+    #[must_use]
+    pub const fn quiet_for(mut self, values: &'static [&'static str]) -> Self {
+        self.quiet = values;
+        self
     }
 }
 
 /// RAGFlow's generic knobs, which its sync loop (not the connector) reads for most sources.
 /// Every config accepts them; a config that declares a field of the same name uses it
-/// instead.
+/// instead, and one that lists the same path in its own [`IGNORED`](ConnectorConfig::IGNORED)
+/// gives its own reason.
 pub const GENERIC_IGNORED: &[IgnoredField] = &[
     IgnoredField::new(
         "batch_size",
         "documents reach the host in the batches the sync is run with \
          (`SyncOptions::batch_docs`, `connectors sync --batch-size`)",
-    ),
+    )
+    // RAGFlow's own default (`INDEX_BATCH_SIZE`), which its form sends for some sources.
+    .quiet_for(&["2"]),
     IgnoredField::new(
         "sync_batch_size",
         "documents reach the host in the batches the sync is run with \
@@ -88,7 +118,9 @@ pub const GENERIC_IGNORED: &[IgnoredField] = &[
         "sync_deleted_files",
         "removing what the source deleted is the prune pass, which the host runs \
          (`SyncOptions::prune`, `connectors sync --prune`)",
-    ),
+    )
+    // The form sends `false` for every source; no prune is what happens here too.
+    .quiet_for(&["false"]),
     IgnoredField::new(
         "time_buffer_seconds",
         "the overlap between incremental windows is the sync's `SyncOptions::overlap`",
@@ -96,7 +128,7 @@ pub const GENERIC_IGNORED: &[IgnoredField] = &[
     IgnoredField::new("allow_images", "this source has no images to leave out"),
     IgnoredField::new(
         "credentials.authentication_method",
-        "this source has one way to authenticate, chosen by the credentials given",
+        "this source tells how to authenticate from the credentials given",
     ),
 ];
 
@@ -107,6 +139,16 @@ pub struct Ignored {
     pub path: String,
     /// Why it is ignored.
     pub reason: String,
+}
+
+impl Ignored {
+    /// A field at `path` given and ignored because of `reason`.
+    pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 impl fmt::Display for Ignored {
@@ -131,15 +173,20 @@ pub struct Parsed<C> {
 }
 
 /// The JSON Schema of a config type, with the other names of its fields and the fields it
-/// accepts and ignores (its own and [`GENERIC_IGNORED`]) as properties of their own, so that
-/// the schema accepts what [`parse`] accepts. Alias properties carry `"x-alias-of"`, ignored
-/// ones `"x-ignored"` with the reason.
+/// accepts and ignores (its own and [`GENERIC_IGNORED`]) as properties of their own. Alias
+/// properties carry `"x-alias-of"`, ignored ones `"x-ignored"` with the reason.
+///
+/// It describes a config *as read* by [`parse`]: the field names a config may use, their
+/// types and choices. The reading rules come first and are not in the schema (a blank field
+/// is absent, `"2"` is an integer, `"Space"` is `space`, an alias satisfies its field's
+/// `required`), so a raw RAGFlow config can fail a plain JSON Schema validator and still be
+/// accepted; validate with [`parse`] (or `Registry::effective_config`) instead.
 pub fn schema_of<C: ConnectorConfig>() -> Value {
     let mut schema = schemars::schema_for!(C).to_value();
-    let ignored: Vec<(&str, &str)> = C::IGNORED
+    let ignored: Vec<(&str, &str, &[&str])> = C::IGNORED
         .iter()
         .chain(GENERIC_IGNORED)
-        .map(|f| (f.path, f.reason))
+        .map(|f| (f.path, f.reason, f.quiet))
         .collect();
     lenient::extend_schema(&mut schema, &ignored);
     schema
@@ -239,11 +286,12 @@ pub fn parse<C: ConnectorConfig>(mut value: Value) -> Result<Parsed<C>> {
             problem.message = format!("{REQUIRED}; it was given empty");
         }
     }
-    let ignored = found
+    let mut ignored: Vec<Ignored> = found
         .ignored
         .into_iter()
         .map(|(path, reason)| Ignored { path, reason })
         .collect();
+    let renamed = found.renamed;
     // Where each problem is, cut to a field that can be dropped from the JSON.
     let mut dropped: Vec<Vec<Step>> = problems.iter().map(|p| droppable(&p.at)).collect();
     let mut repaired = Cow::Borrowed(&value);
@@ -267,9 +315,18 @@ pub fn parse<C: ConnectorConfig>(mut value: Value) -> Result<Parsed<C>> {
                 // A "missing field" on an object we took a field out of is our doing, or
                 // repeats a problem already reported.
                 if !dropped.iter().any(|d| related(d, &at)) {
+                    // serde's messages quote the value (`url`'s does: "invalid port number:
+                    // \"https://user:pass@...\""); a URL's credentials and query stay out.
+                    let message = match value_at(&value, &at) {
+                        Some(Value::String(given)) => e
+                            .into_inner()
+                            .to_string()
+                            .replace(given, &redact_text(given)),
+                        _ => e.into_inner().to_string(),
+                    };
                     problems.push(Problem {
                         at: at.clone(),
-                        message: e.into_inner().to_string(),
+                        message,
                     });
                 }
                 let at = droppable(&at);
@@ -281,10 +338,11 @@ pub fn parse<C: ConnectorConfig>(mut value: Value) -> Result<Parsed<C>> {
         }
     }
     let Some(config) = config else {
-        return Err(Error::config(into_field_errors(problems)));
+        return Err(config_error(into_field_errors(problems), &renamed));
     };
     let semantic = config.validate();
     if problems.is_empty() && semantic.is_empty() {
+        ignored.extend(config.unused());
         return Ok(Parsed { config, ignored });
     }
     let dropped: Vec<String> = dropped.iter().map(|d| render(d)).collect();
@@ -294,7 +352,63 @@ pub fn parse<C: ConnectorConfig>(mut value: Value) -> Result<Parsed<C>> {
             .into_iter()
             .filter(|p| !dropped.iter().any(|d| related_path(d, &p.path))),
     );
-    Err(Error::config(out))
+    Err(config_error(out, &renamed))
+}
+
+/// The most problems one config error lists; a config with a 100,000-entry list of wrong
+/// values gets the first ones and a count, not 100,000 lines.
+const MAX_PROBLEMS: usize = 50;
+
+/// The config error for `problems`, each naming the field as the user wrote it (an alias
+/// rather than the field it stands for), at most [`MAX_PROBLEMS`] of them.
+fn config_error(mut problems: Vec<FieldError>, renamed: &[(String, String)]) -> Error {
+    for problem in &mut problems {
+        for (field, given) in renamed {
+            if let Some(rest) = problem.path.strip_prefix(field.as_str())
+                && (rest.is_empty() || rest.starts_with(['.', '[']))
+            {
+                problem.path = format!("{given}{rest}");
+                break;
+            }
+        }
+    }
+    if problems.len() > MAX_PROBLEMS {
+        let more = problems.len() - MAX_PROBLEMS;
+        problems.truncate(MAX_PROBLEMS);
+        problems.push(FieldError::new("", format!("... and {more} more problems")));
+    }
+    Error::config(problems)
+}
+
+/// The value at `at` in `value`, if there is one.
+fn value_at<'a>(value: &'a Value, at: &[Step]) -> Option<&'a Value> {
+    at.iter().try_fold(value, |current, step| match step {
+        Step::Key(key) => current.get(key.as_str()),
+        Step::Index(i) => current.get(*i),
+    })
+}
+
+/// Text that may be a URL, without what a URL can carry secretly: the user and password
+/// before `@` and everything from `?` or `#` on (`https://u:p@h/x?key=k` is `https://h/x?…`).
+fn redact_text(text: &str) -> String {
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, text),
+    };
+    // Only a URL with `://` has a user before `@`; in `a@b.example` that is an address.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let rest = match (scheme, rest[..authority_end].rfind('@')) {
+        (Some(_), Some(at)) => &rest[at + 1..],
+        _ => rest,
+    };
+    let (rest, cut) = match rest.find(['?', '#']) {
+        Some(i) => (&rest[..i], "?…"),
+        None => (rest, ""),
+    };
+    match scheme {
+        Some(scheme) => format!("{scheme}://{rest}{cut}"),
+        None => format!("{rest}{cut}"),
+    }
 }
 
 /// The message of a required field that is missing.
@@ -432,17 +546,20 @@ pub fn join_path(parent: &str, field: &str) -> String {
     }
 }
 
-/// A list of strings written as a JSON array or as one comma-separated string, as RAGFlow's
-/// web form sends list fields: `"a, b"` and `["a", "b"]` are the same list.
+/// A list of strings written as a JSON array or as one string of entries separated by commas
+/// or line breaks, as RAGFlow's web form sends list fields from its text boxes: `"a, b"`,
+/// `"a\nb"` and `["a", "b"]` are the same list.
 ///
 /// Every entry is trimmed and blank entries are dropped, in both shapes (`" a,, b "` and
-/// `["a", " ", "b"]` are `["a", "b"]`). It serialises as a JSON array of the cleaned entries,
-/// and its JSON Schema accepts either shape.
+/// `["a", " ", null, "b"]` are `["a", "b"]`). It serialises as a JSON array of the cleaned
+/// entries, and its JSON Schema accepts either shape.
 ///
 /// ```
 /// use connector_core::config::StringList;
 ///
 /// let from_text: StringList = serde_json::from_value(serde_json::json!("a, b,,"))?;
+/// let from_lines: StringList = serde_json::from_value(serde_json::json!("a\r\nb\n"))?;
+/// assert_eq!(from_text, from_lines);
 /// let from_array: StringList = serde_json::from_value(serde_json::json!([" a", "b", ""]))?;
 /// assert_eq!(from_text, from_array);
 /// assert_eq!(from_text.as_slice(), ["a", "b"]);
@@ -510,12 +627,15 @@ impl<'de> Deserialize<'de> for StringList {
         #[serde(untagged)]
         enum Raw {
             One(String),
-            Many(Vec<String>),
+            Many(Vec<Option<String>>),
         }
         let cleaned = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
         Ok(Self(match Raw::deserialize(deserializer)? {
-            Raw::One(s) => s.split(',').filter_map(cleaned).collect(),
-            Raw::Many(v) => v.iter().filter_map(|s| cleaned(s)).collect(),
+            // RAGFlow's list fields are text boxes: entries come comma-separated or one per
+            // line.
+            Raw::One(s) => s.split([',', '\n', '\r']).filter_map(cleaned).collect(),
+            // RAGFlow's `_normalize_list` drops `None` entries.
+            Raw::Many(v) => v.iter().flatten().filter_map(|s| cleaned(s)).collect(),
         }))
     }
 }
@@ -527,9 +647,9 @@ impl JsonSchema for StringList {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "A JSON array of strings or one comma-separated string.",
+            "description": "A JSON array of strings, or one string of entries separated by commas or line breaks.",
             "anyOf": [
-                { "type": "array", "items": { "type": "string" } },
+                { "type": "array", "items": { "type": ["string", "null"] } },
                 { "type": "string" }
             ]
         })
@@ -606,8 +726,12 @@ fn check_value(root: &Value, schema: &Value, value: &Value, at: &[Step], out: &m
             }
             if let Some(found) = best {
                 // One branch failing on a nested field is more useful than "matches nothing".
+                let mut choices = Vec::new();
+                lenient::constants(root, schema, &mut choices, 0);
                 if found.len() == 1 && found[0].at != at {
                     out.extend(found);
+                } else if let (Value::String(given), false) = (value, choices.is_empty()) {
+                    out.push(Problem::new(at, not_one_of(given, &choices)));
                 } else {
                     out.push(Problem::new(
                         at,
@@ -645,6 +769,11 @@ fn check_value(root: &Value, schema: &Value, value: &Value, at: &[Step], out: &m
     if let Some(options) = obj.get("enum").and_then(Value::as_array)
         && !options.contains(value)
     {
+        let choices: Vec<&str> = options.iter().filter_map(Value::as_str).collect();
+        if let (Value::String(given), true) = (value, choices.len() == options.len()) {
+            out.push(Problem::new(at, not_one_of(given, &choices)));
+            return;
+        }
         let names: Vec<String> = options.iter().map(Value::to_string).collect();
         out.push(Problem::new(
             at,
@@ -747,11 +876,24 @@ fn check_object(
 
 fn describe(value: &Value) -> String {
     match value {
-        Value::String(s) if s.len() <= 40 => format!("string {s:?}"),
+        Value::String(s) if s.len() <= 40 => format!("string {:?}", redact_text(s)),
         Value::Number(n) => format!("number {n}"),
         Value::Bool(b) => format!("boolean {b}"),
         other => type_name(other).to_owned(),
     }
+}
+
+/// "`spaces` is not one of ..." with the choices and, for a likely typo, the closest one.
+fn not_one_of(given: &str, choices: &[&str]) -> String {
+    let listed: Vec<String> = choices.iter().map(|c| format!("`{c}`")).collect();
+    let hint = closest(&given.to_ascii_lowercase(), choices)
+        .map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default();
+    format!(
+        "`{}` is not one of {}{hint}",
+        redact_text(given),
+        listed.join(", ")
+    )
 }
 
 /// The known name closest to `name` by edit distance, when it is close enough to be a typo.
@@ -1238,7 +1380,7 @@ mod tests {
                 "bsae_url: unknown field (did you mean `base_url`?)",
                 "credentials.tokn: unknown field (did you mean `token`?)",
                 "include_comments: expected boolean, found string \"perhaps\"",
-                "mode: string \"spaces\" does not match any allowed form",
+                "mode: `spaces` is not one of `everything`, `space` (did you mean `space`?)",
                 "scoped_token: expected boolean, found number 2",
             ]
         );
@@ -1309,5 +1451,195 @@ mod tests {
         assert_eq!(creds["api_token"]["x-alias-of"], "jira_api_token");
         assert_eq!(creds["api_token"]["writeOnly"], true);
         assert!(creds["authentication_method"]["x-ignored"].is_string());
+    }
+
+    /// A config with the review's shapes: a URL, a map of fixed choices, a number where zero
+    /// means the default, a list, an aliased field and a field some modes leave unused.
+    #[allow(dead_code)] // Only parsed: the tests look at the values.
+    #[derive(Debug, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Review {
+        #[serde(default)]
+        url: Option<url::Url>,
+        #[serde(default)]
+        hints: std::collections::BTreeMap<String, Mode>,
+        #[serde(default)]
+        #[schemars(extend("x-default-unless-positive" = true))]
+        limit: Option<u64>,
+        #[serde(default)]
+        labels: StringList,
+        #[serde(default)]
+        #[schemars(extend("x-aliases" = ["username"]))]
+        user: Option<String>,
+        #[serde(default)]
+        title: Option<String>,
+        #[serde(default)]
+        space: Option<String>,
+        #[serde(default)]
+        mode: Mode,
+    }
+
+    impl ConnectorConfig for Review {
+        const IGNORED: &'static [IgnoredField] = &[IgnoredField::new(
+            "credentials.authentication_method",
+            "not read here",
+        )];
+
+        fn validate(&self) -> Vec<FieldError> {
+            match &self.user {
+                Some(user) if user.contains(' ') => {
+                    vec![FieldError::new("user", "must not contain spaces")]
+                }
+                _ => Vec::new(),
+            }
+        }
+
+        fn unused(&self) -> Vec<Ignored> {
+            match (&self.mode, &self.space) {
+                (Mode::Everything, Some(_)) => vec![Ignored::new("space", "mode is everything")],
+                _ => Vec::new(),
+            }
+        }
+    }
+
+    fn review(json: Value) -> std::result::Result<Parsed<Review>, Vec<String>> {
+        parse::<Review>(json).map_err(|e| e.problems().iter().map(ToString::to_string).collect())
+    }
+
+    #[test]
+    fn url_values_in_errors_lose_their_credentials_and_query() {
+        let got = review(serde_json::json!({ "url": "https://svc:hunter2@h.example:99999/v1" }))
+            .unwrap_err();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(!got[0].contains("hunter2"), "{got:?}");
+        assert!(got[0].contains("https://h.example:99999/v1"), "{got:?}");
+        let got = review(serde_json::json!({ "url": "h.example/v1?api_key=hunter2" })).unwrap_err();
+        assert!(!got[0].contains("hunter2"), "{got:?}");
+        assert_eq!(redact_text("https://u:p@h/x?key=k#f"), "https://h/x?…");
+        assert_eq!(redact_text("h/x?key=k"), "h/x?…");
+        assert_eq!(redact_text("plain"), "plain");
+        assert_eq!(redact_text("mailto:a@b"), "mailto:a@b");
+        assert_eq!(redact_text("me@x.example"), "me@x.example");
+    }
+
+    #[test]
+    fn map_entries_are_read_like_fields() {
+        let parsed = review(serde_json::json!({
+            "hints": { "a": "Space", "b": "", "c": "everything" },
+        }))
+        .unwrap();
+        let hints: Vec<(&str, &Mode)> = parsed
+            .config
+            .hints
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .collect();
+        assert_eq!(hints, [("a", &Mode::Space), ("c", &Mode::Everything)]);
+    }
+
+    #[test]
+    fn zero_or_less_means_the_default_where_ragflow_reads_it_so() {
+        for given in [
+            serde_json::json!(0),
+            serde_json::json!(-1),
+            serde_json::json!("0"),
+        ] {
+            let parsed = review(serde_json::json!({ "limit": given })).unwrap();
+            assert_eq!(parsed.config.limit, None);
+        }
+        assert_eq!(
+            review(serde_json::json!({ "limit": "7" }))
+                .unwrap()
+                .config
+                .limit,
+            Some(7)
+        );
+        assert!(review(serde_json::json!({ "limit": "many" })).is_err());
+    }
+
+    #[test]
+    fn lists_split_on_lines_and_drop_nulls() {
+        let parsed = review(serde_json::json!({ "labels": "a\nb, c\r\n" })).unwrap();
+        assert_eq!(parsed.config.labels.as_slice(), ["a", "b", "c"]);
+        let parsed = review(serde_json::json!({ "labels": ["a", null, " "] })).unwrap();
+        assert_eq!(parsed.config.labels.as_slice(), ["a"]);
+    }
+
+    #[test]
+    fn a_problem_names_the_field_as_the_user_wrote_it() {
+        let got = review(serde_json::json!({ "username": ["me"] })).unwrap_err();
+        assert_eq!(got, ["username: expected string or null, found array"]);
+        // validate's problems too.
+        let got = review(serde_json::json!({ "username": "a b" })).unwrap_err();
+        assert_eq!(got, ["username: must not contain spaces"]);
+    }
+
+    #[test]
+    fn a_choice_typo_lists_the_choices_and_the_closest() {
+        let got = review(serde_json::json!({ "hints": { "a": "spaces" } })).unwrap_err();
+        assert_eq!(
+            got,
+            ["hints.a: `spaces` is not one of `everything`, `space` (did you mean `space`?)"]
+        );
+    }
+
+    #[test]
+    fn a_float_is_not_turned_into_text() {
+        let got = review(serde_json::json!({ "title": 99999999999999999999999.0 })).unwrap_err();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            review(serde_json::json!({ "title": 12345 }))
+                .unwrap()
+                .config
+                .title
+                .as_deref(),
+            Some("12345")
+        );
+    }
+
+    #[test]
+    fn fields_left_unused_by_other_settings_are_reported() {
+        let parsed = review(serde_json::json!({ "space": "ENG" })).unwrap();
+        let ignored: Vec<String> = parsed.ignored.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            ignored,
+            ["`space` is accepted for RAGFlow compatibility and ignored: mode is everything"]
+        );
+        assert!(
+            review(serde_json::json!({ "space": "ENG", "mode": "space" }))
+                .unwrap()
+                .ignored
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn values_the_form_always_sends_get_no_note_and_own_reasons_win() {
+        let parsed = review(serde_json::json!({
+            "sync_deleted_files": false, "batch_size": 2, "sync_batch_size": 2,
+        }))
+        .unwrap();
+        let paths: Vec<&str> = parsed.ignored.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, ["sync_batch_size"]);
+        let parsed = review(serde_json::json!({ "sync_deleted_files": "True" })).unwrap();
+        assert_eq!(parsed.ignored.len(), 1);
+        // A config's own reason for a generic knob wins over the generic one.
+        let schema = schema_of::<Rag>();
+        assert!(
+            schema["$defs"]["RagCreds"]["properties"]["authentication_method"]["x-ignored"]
+                .as_str()
+                .is_some_and(|r| r.contains("credentials given"))
+        );
+    }
+
+    #[test]
+    fn a_config_error_lists_at_most_fifty_problems() {
+        let many: Vec<Value> = (0..200).map(|_| serde_json::json!({})).collect();
+        let err = parse::<Lists>(serde_json::json!({ "emails": many })).unwrap_err();
+        assert!(
+            err.problems().len() <= MAX_PROBLEMS + 1,
+            "{}",
+            err.problems().len()
+        );
     }
 }
