@@ -747,10 +747,8 @@ mod tests {
         assert_eq!(cfg.attachment_size_limit(), 1_048_576);
         assert!(!cfg.is_cloud());
         let ignored: Vec<&str> = parsed.ignored.iter().map(|i| i.path.as_str()).collect();
-        assert_eq!(
-            ignored,
-            ["batch_size", "sync_deleted_files", "time_buffer_seconds"]
-        );
+        // `sync_deleted_files: false`, which the form always sends, changes nothing: no note.
+        assert_eq!(ignored, ["batch_size", "time_buffer_seconds"]);
         // RAGFlow's other names, each for its field.
         for (name, value) in [("token", "t1"), ("api_token", "t2")] {
             let cfg: JiraConfig = from_json(json!({
