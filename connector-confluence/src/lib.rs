@@ -6,8 +6,8 @@ pub mod confluence;
 
 #[cfg(feature = "confluence")]
 pub use confluence::{
-    ConfluenceCheckpoint, ConfluenceConfig, ConfluenceConnector, ConfluenceCredentials, IndexMode,
-    SOURCE,
+    ConfluenceCheckpoint, ConfluenceConfig, ConfluenceConnector, ConfluenceCredentials, IdScheme,
+    IndexMode, SOURCE,
 };
 
 /// Registers every connector of this crate that is compiled in (feature `confluence`).

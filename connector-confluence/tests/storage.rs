@@ -109,14 +109,14 @@ async fn corpus_documents() -> (Fake, Vec<Document>) {
 #[tokio::test]
 async fn corpus_snapshots() {
     let (fake, docs) = corpus_documents().await;
-    let base = fake.base();
     for (name, _) in CORPUS {
         let doc = docs.iter().find(|d| d.title == *name).unwrap();
+        // The site's root (its own Jira's links) and, under it, the wiki.
         let text = doc
             .content
             .as_text()
             .unwrap()
-            .replace(&base, "https://confluence.test/wiki");
+            .replace(&fake.server.uri(), "https://confluence.test");
         insta::assert_snapshot!(*name, text);
     }
     // Each user and each included page was asked for once, however often they appear.
@@ -145,4 +145,77 @@ async fn document_snapshot() {
     insta::assert_json_snapshot!("panels_document", value, {
         ".updated_at" => "[updated_at]",
     });
+}
+
+/// The rendered text of the page that a site of its own serves with `body` (content id 7, in
+/// space ENG).
+async fn synced_page(cloud: bool, body: &str) -> (Fake, String) {
+    let fake = Fake::start(cloud).await;
+    fake.add(FakePage::new(7, "ENG", "Files", body, at(1)));
+    let mut registry = Registry::new();
+    connector_confluence::register(&mut registry);
+    let c = registry
+        .build(
+            "confluence",
+            fake.config(json!({"space": "ENG", "include_attachments": false})),
+        )
+        .unwrap();
+    let docs: Vec<Document> = c
+        .as_load()
+        .unwrap()
+        .load(SyncContext::new())
+        .map_ok(|b| b.documents)
+        .try_concat()
+        .await
+        .unwrap();
+    let text = docs[0].content.as_text().unwrap().to_owned();
+    (fake, text)
+}
+
+#[tokio::test]
+async fn a_synced_pages_file_and_jira_macros_are_links() {
+    let body = concat!(
+        include_str!("fixtures/storage/server_view_file.xml"),
+        include_str!("fixtures/storage/cloud_jira_macros.xml")
+    );
+    // Cloud: the page's own attachments under the wiki, its own Jira ("System Jira") on the
+    // site's root.
+    let (fake, text) = synced_page(true, body).await;
+    let wiki = fake.base();
+    let root = fake.server.uri();
+    for link in [
+        format!("[research template.docx]({wiki}/download/attachments/7/research%20template.docx)"),
+        format!(
+            "[Engineering Handbook.pdf]({wiki}/download/attachments/7/Engineering%20Handbook.pdf)"
+        ),
+        format!("[spec v2.pdf]({wiki}/download/attachments/7/spec%20v2.pdf)"),
+        format!("[ENG-42]({root}/browse/ENG-42)"),
+        format!(
+            "Jira issues: [`project = ENG AND status = \"In Progress\" ORDER BY priority DESC`]\
+             ({root}/issues/?jql=project+%3D+ENG+AND+status+%3D+%22In+Progress%22+ORDER+BY+priority+DESC)"
+        ),
+    ] {
+        assert!(text.contains(&link), "{link} missing from:\n{text}");
+    }
+    // An attachment of a page named by title has no known id; another Jira server is an
+    // application link whose URL the body does not give.
+    assert!(text.contains("Attachment: budget.xlsx\n"), "{text}");
+    assert!(text.contains("Partner: OPS-7"), "{text}");
+
+    // Server/Data Center: attachments linked the same way; its Jira is another application.
+    let (fake, text) = synced_page(false, body).await;
+    let wiki = fake.base();
+    assert!(
+        text.contains(&format!(
+            "[research template.docx]({wiki}/download/attachments/7/research%20template.docx)"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Tracked in ENG-42."), "{text}");
+    assert!(
+        text.contains(
+            "Jira issues: `project = ENG AND status = \"In Progress\" ORDER BY priority DESC`\n"
+        ),
+        "{text}"
+    );
 }

@@ -448,6 +448,32 @@ impl Client {
         Some(url.to_string().replace("%2B", "+"))
     }
 
+    /// Whether the site is Confluence Cloud.
+    pub(crate) fn is_cloud(&self) -> bool {
+        self.site.is_cloud
+    }
+
+    /// The web URL of the attachment `filename` of the page with content id `page_id`:
+    /// `{web}/download/attachments/{page_id}/{filename}`, which Cloud and Server/Data Center
+    /// both serve (the latest version) to whoever may read the page.
+    pub(crate) fn attachment_url(&self, page_id: &str, filename: &str) -> Option<String> {
+        let mut url = Url::parse(&format!("{}/download/attachments/", self.site.web)).ok()?;
+        url.path_segments_mut()
+            .ok()?
+            .pop_if_empty()
+            .push(page_id)
+            .push(filename);
+        Some(url.to_string())
+    }
+
+    /// The root of a Cloud site (`https://acme.atlassian.net`), where its own Jira's issues
+    /// are too; `None` on Server/Data Center, whose Jira is another application.
+    pub(crate) fn jira_site(&self) -> Option<String> {
+        let web = self.site.web.as_str();
+        self.is_cloud()
+            .then(|| web.strip_suffix("/wiki").unwrap_or(web).to_owned())
+    }
+
     /// Downloads an attachment, refusing bodies over `cap` bytes.
     pub(crate) async fn download(
         &self,

@@ -143,6 +143,14 @@ impl Resolver for Lookups {
     fn page_url(&self, page: &PageRef) -> Option<String> {
         self.client.page_url(page)
     }
+
+    fn attachment_url(&self, page_id: &str, filename: &str) -> Option<String> {
+        self.client.attachment_url(page_id, filename)
+    }
+
+    fn jira_site(&self) -> Option<String> {
+        self.client.jira_site()
+    }
 }
 
 /// The version token of a page with its comments: a new page version or any comment added,
@@ -229,7 +237,11 @@ pub(crate) fn page_document(
         .as_ref()
         .map(|s| s.key.clone())
         .unwrap_or_default();
-    let mut text = storage::render(body, &space, lookups);
+    let owner = storage::Owner {
+        space: &space,
+        page_id: Some(page.id.as_str()),
+    };
+    let mut text = storage::render_for(body, owner, lookups);
     if !comments.is_empty() {
         text.push_str("\n\n## Comments");
         for (placed, nodes) in comments {
