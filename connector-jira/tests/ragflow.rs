@@ -232,9 +232,9 @@ async fn the_server_form_syncs_with_the_user_name_and_password_it_was_given() {
     let parsed =
         connector_core::config::parse::<JiraConfig>(corpus_config("form-server", &server.uri()))
             .unwrap();
-    let ignored: Vec<&str> = parsed.ignored.iter().map(|i| i.path.as_str()).collect();
-    // `sync_deleted_files: false`, which the form always sends, is not worth a note.
-    assert_eq!(ignored, ["batch_size"]);
+    // `sync_deleted_files: false` and `batch_size: 2`, which the form always sends, are not
+    // worth a note.
+    assert!(parsed.ignored.is_empty(), "{:?}", parsed.ignored);
     let c = common::connector(parsed.config);
     assert_eq!(load(&c).await.documents.len(), 3);
     assert_eq!(
@@ -274,4 +274,40 @@ async fn the_cloud_form_syncs_with_the_email_and_token_it_was_given() {
     );
     let bodies = search.bodies.lock().unwrap().clone();
     assert_eq!(bodies[0]["jql"], "project = \"ENG\" ORDER BY key ASC");
+}
+
+#[tokio::test]
+async fn a_token_kept_from_cloud_mode_wins_over_the_server_password_and_is_said() {
+    // The form switched from Cloud to Server keeps the hidden e-mail and token; RAGFlow then
+    // signs in with them (`jira_user_email or jira_username`, a token before the password),
+    // and so does this. The password and the user name that lost are reported as unused.
+    let server = MockServer::start().await;
+    let search = common::ServerSearch {
+        issues: Arc::new(Mutex::new(common::numbered(1, false))),
+        cap: 50,
+        jqls: Arc::default(),
+    };
+    Mock::given(method("GET"))
+        .and(path("/rest/api/2/search"))
+        .and(header(
+            "authorization",
+            // dana@acme.com:ATATT3xFfGF0-acme-cloud-token
+            "Basic ZGFuYUBhY21lLmNvbTpBVEFUVDN4RmZHRjAtYWNtZS1jbG91ZC10b2tlbg==",
+        ))
+        .respond_with(search.clone())
+        .expect(1)
+        .mount(&server)
+        .await;
+    let parsed = connector_core::config::parse::<JiraConfig>(corpus_config(
+        "form-switched-to-server-token-kept",
+        &server.uri(),
+    ))
+    .unwrap();
+    let ignored: Vec<&str> = parsed.ignored.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        ignored,
+        ["credentials.jira_username", "credentials.jira_password"]
+    );
+    let c = common::connector(parsed.config);
+    assert_eq!(load(&c).await.documents.len(), 1);
 }

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::num::NonZeroU32;
 
-use connector_core::config::IgnoredField;
+use connector_core::config::{Ignored, IgnoredField};
 use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
 
 use super::ids::IdScheme;
@@ -34,7 +34,8 @@ const CLOUD_HOST_SUFFIXES: [&str; 3] = [".atlassian.net", ".jira.com", ".jira-de
 /// - `jira_api_token` alone is sent as a Bearer token: a personal access token on
 ///   Server/Data Center, an OAuth 2.0 access token on Cloud.
 ///
-/// A token wins over a password when both are given, as in RAGFlow.
+/// A token wins over a password when both are given, as in RAGFlow (the password is then
+/// reported as unused).
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -91,8 +92,13 @@ impl fmt::Debug for JiraCredentials {
 /// ```
 ///
 /// RAGFlow's `batch_size`, `time_buffer_seconds`, `timezone_offset` (and the generic
-/// `sync_batch_size`, `sync_deleted_files`) are accepted and reported as ignored, each with
-/// the reason (see [`ConnectorConfig::IGNORED`]).
+/// `sync_batch_size`, `sync_deleted_files`, `allow_images`, `credentials.authentication_method`)
+/// are accepted and reported as ignored, each with the reason (see
+/// [`ConnectorConfig::IGNORED`]), except for values that change nothing (`batch_size: 2` and
+/// `sync_deleted_files: false`, which RAGFlow's form always sends, and `allow_images: true`).
+/// Fields that the others leave unused, as in RAGFlow, are reported too
+/// ([`ConnectorConfig::unused`]): `project_key` next to a `jql_query`, and
+/// `credentials.jira_password` next to a `credentials.jira_api_token`.
 ///
 /// Serialised as the settings in effect: `is_cloud` as decided (see [`JiraConfig::is_cloud`])
 /// and `attachment_size_limit` as the limit that applies, so a host (and
@@ -129,9 +135,10 @@ pub struct JiraConfig {
     /// of an administrator of Jira or of the projects, else `access` stays unknown.
     #[serde(default)]
     pub include_permissions: bool,
-    /// Largest attachment downloaded, in bytes (default 10 MiB, as is `0`, as in RAGFlow);
-    /// larger ones are listed in the issue but not downloaded.
+    /// Largest attachment downloaded, in bytes (default 10 MiB, as is `0` or less, as in
+    /// RAGFlow); larger ones are listed in the issue but not downloaded.
     #[serde(default)]
+    #[schemars(extend("x-default-unless-positive" = true))]
     pub attachment_size_limit: Option<u64>,
     /// Issues with any of these labels (compared without regard to case) are skipped.
     ///
@@ -420,6 +427,24 @@ impl ConnectorConfig for JiraConfig {
              batch; here a search page is `page_size` issues (default 100, Jira's maximum) and \
              documents reach the host in the batches the sync is run with \
              (`SyncOptions::batch_docs`, `connectors sync --batch-size`)",
+        )
+        // RAGFlow's form default (`INDEX_BATCH_SIZE`), which changes nothing here.
+        .quiet_for(&["2"]),
+        IgnoredField::new(
+            "allow_images",
+            "neither RAGFlow's Jira connector nor this one reads it: with \
+             `include_attachments`, image attachments are indexed like any other attachment \
+             (up to `attachment_size_limit`); without it, no attachment is",
+        )
+        // Images are indexed (with the attachments), which is what `true` asks for.
+        .quiet_for(&["true"]),
+        IgnoredField::new(
+            "credentials.authentication_method",
+            "neither RAGFlow's Jira connector nor this one reads it: the credentials given \
+             choose one of Jira's ways to authenticate (`jira_user_email` + `jira_api_token`: \
+             Basic; `jira_api_token` alone: Bearer, a personal or OAuth access token; \
+             `jira_user_email` + `jira_password`: Basic; `scoped_token` on Cloud: the token \
+             through the Atlassian API gateway)",
         ),
         IgnoredField::new(
             "time_buffer_seconds",
@@ -435,6 +460,32 @@ impl ConnectorConfig for JiraConfig {
              offset (and no `/myself` call) is needed",
         ),
     ];
+
+    fn unused(&self) -> Vec<Ignored> {
+        let mut out = Vec::new();
+        // RAGFlow's `_build_jql`: `if jql_query: (jql) elif project_key: project = ...`.
+        if self.jql().is_some()
+            && self
+                .project_key
+                .as_deref()
+                .is_some_and(|p| !p.trim().is_empty())
+        {
+            out.push(Ignored::new(
+                "project_key",
+                "`jql_query` is given and alone says which issues, as in RAGFlow (no \
+                 `project = ...` is added to it); name the project in the query if it means one",
+            ));
+        }
+        // RAGFlow's `load_credentials`: a token (with the e-mail or alone) before user name +
+        // password, whichever else is given.
+        if self.credentials.jira_api_token.is_some() && self.credentials.jira_password.is_some() {
+            out.push(Ignored::new(
+                "credentials.jira_password",
+                "`credentials.jira_api_token` is given and wins over the password, as in RAGFlow",
+            ));
+        }
+        out
+    }
 
     fn validate(&self) -> Vec<FieldError> {
         let mut out = Vec::new();
@@ -747,8 +798,9 @@ mod tests {
         assert_eq!(cfg.attachment_size_limit(), 1_048_576);
         assert!(!cfg.is_cloud());
         let ignored: Vec<&str> = parsed.ignored.iter().map(|i| i.path.as_str()).collect();
-        // `sync_deleted_files: false`, which the form always sends, changes nothing: no note.
-        assert_eq!(ignored, ["batch_size", "time_buffer_seconds"]);
+        // `sync_deleted_files: false` and `batch_size: 2`, which the form always sends,
+        // change nothing: no note.
+        assert_eq!(ignored, ["time_buffer_seconds"]);
         // RAGFlow's other names, each for its field.
         for (name, value) in [("token", "t1"), ("api_token", "t2")] {
             let cfg: JiraConfig = from_json(json!({
@@ -760,6 +812,110 @@ mod tests {
             assert!(cfg.credentials.jira_api_token.is_some(), "{name}");
             assert!(cfg.credentials.jira_password.is_some(), "{name}");
         }
+    }
+
+    /// `extra` over a minimal config, parsed with its notes.
+    fn read(extra: serde_json::Value) -> connector_core::config::Parsed<JiraConfig> {
+        let mut cfg = json!({
+            "base_url": "https://jira.acme.org",
+            "project_key": "ENG",
+            "credentials": { "jira_api_token": "tok" },
+        });
+        if let (Some(cfg), serde_json::Value::Object(extra)) = (cfg.as_object_mut(), extra) {
+            cfg.extend(extra);
+        }
+        connector_core::config::parse(cfg).unwrap()
+    }
+
+    fn ignored_paths(parsed: &connector_core::config::Parsed<JiraConfig>) -> Vec<&str> {
+        parsed.ignored.iter().map(|i| i.path.as_str()).collect()
+    }
+
+    #[test]
+    fn attachment_limit_zero_or_less_is_the_default_as_in_ragflow() {
+        // RAGFlow: `attachment_size_limit if attachment_size_limit and attachment_size_limit
+        // > 0 else 10 MiB`.
+        for limit in [json!(-1), json!("-1"), json!("0"), json!(-1048576)] {
+            let cfg = config(json!({"attachment_size_limit": limit}));
+            assert_eq!(
+                cfg.attachment_size_limit(),
+                DEFAULT_ATTACHMENT_SIZE_LIMIT,
+                "{limit}"
+            );
+        }
+        // Not a number at all is still refused.
+        let err = from_json::<JiraConfig>(json!({
+            "base_url": "https://jira.local",
+            "project_key": "X",
+            "attachment_size_limit": "ten megs",
+            "credentials": { "jira_api_token": "t" },
+        }))
+        .unwrap_err();
+        assert_eq!(err.problems()[0].path, "attachment_size_limit");
+    }
+
+    #[test]
+    fn generic_knobs_get_reasons_that_fit_jira() {
+        let parsed = read(json!({
+            "allow_images": false,
+            "batch_size": 2,
+            "credentials": { "jira_api_token": "tok", "authentication_method": "api_token" },
+        }));
+        // `batch_size: 2` is what RAGFlow's form always sends: no note.
+        assert_eq!(
+            ignored_paths(&parsed),
+            ["allow_images", "credentials.authentication_method"]
+        );
+        // Image attachments are indexed: the user is not told there are no images.
+        let images = &parsed.ignored[0].reason;
+        assert!(images.contains("include_attachments"), "{images}");
+        assert!(!images.contains("no images"), "{images}");
+        // Jira has four ways to authenticate, chosen by the credentials given.
+        let how = &parsed.ignored[1].reason;
+        assert!(
+            how.contains("jira_password") && how.contains("scoped_token"),
+            "{how}"
+        );
+        // Asking for images is what happens (with include_attachments): no note.
+        let images = read(json!({"allow_images": "True", "include_attachments": true}));
+        assert!(ignored_paths(&images).is_empty());
+        // Another batch size is a note.
+        assert_eq!(
+            ignored_paths(&read(json!({"batch_size": "10"}))),
+            ["batch_size"]
+        );
+    }
+
+    #[test]
+    fn fields_left_unused_by_the_others_are_reported_as_ragflow_reads_them() {
+        // RAGFlow: `if jql_query: (jql) elif project_key: project = ...`.
+        let both = read(json!({"jql_query": "type = Bug"}));
+        assert_eq!(ignored_paths(&both), ["project_key"]);
+        assert!(
+            both.ignored[0].reason.contains("jql_query"),
+            "{}",
+            both.ignored[0]
+        );
+        // A query that is only an ORDER BY selects nothing: the project does.
+        assert!(ignored_paths(&read(json!({"jql_query": "ORDER BY created"}))).is_empty());
+        // RAGFlow: a token (with or without the e-mail) wins over user name + password.
+        for credentials in [
+            json!({"jira_api_token": "tok", "jira_password": "pw"}),
+            json!({"jira_user_email": "me@acme.org", "token": "tok", "password": "pw"}),
+        ] {
+            let token_wins = read(json!({ "credentials": credentials }));
+            assert_eq!(ignored_paths(&token_wins), ["credentials.jira_password"]);
+            let shown = token_wins.ignored[0].to_string();
+            assert!(
+                shown.contains("jira_api_token") && !shown.contains("pw"),
+                "{shown}"
+            );
+        }
+        // What is used is not reported.
+        let server = read(json!({
+            "credentials": { "jira_user_email": "jdoe", "jira_password": "pw" },
+        }));
+        assert!(ignored_paths(&server).is_empty());
     }
 
     #[test]
