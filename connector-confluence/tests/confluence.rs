@@ -691,7 +691,7 @@ async fn attachments_as_documents_with_caps_before_download() {
         att(4, "tool.exe", "application/octet-stream", b"MZ", None),
     ];
     fake.add(page);
-    let cfg = json!({"allow_images": false, "attachment_size_limit": 1_048_576});
+    let cfg = json!({"include_images": false, "attachment_size_limit": 1_048_576});
     let (docs, failures) = load(build(fake.config(cfg.clone())).as_ref())
         .await
         .unwrap();
@@ -713,7 +713,10 @@ async fn attachments_as_documents_with_caps_before_download() {
 
     // Images are taken by default, as in RAGFlow.
     let mut with_images = cfg.clone();
-    with_images.as_object_mut().unwrap().remove("allow_images");
+    with_images
+        .as_object_mut()
+        .unwrap()
+        .remove("include_images");
     let c = build(fake.config(with_images));
     let (docs, _) = load(c.as_ref()).await.unwrap();
     let names: BTreeSet<String> = docs

@@ -187,6 +187,170 @@ async fn attachments_and_images_are_taken_by_default() {
 }
 
 #[tokio::test]
+async fn allow_images_is_not_read_as_in_ragflow_and_include_images_leaves_images_out() {
+    let fake = site(true).await;
+    let files = |docs: &[Document]| -> BTreeSet<String> {
+        docs.iter()
+            .filter(|d| d.parent_id.is_some())
+            .map(|d| d.title.clone())
+            .collect()
+    };
+    // Neither of RAGFlow's Confluence connectors reads `allow_images`: images are indexed,
+    // and the user is told the field did nothing.
+    let cfg = fake.config(json!({"index_mode": "space", "space": "ENG", "allow_images": false}));
+    let built = registry()
+        .build_with_notes("confluence", cfg.clone())
+        .unwrap();
+    let notes: Vec<String> = built.ignored.iter().map(ToString::to_string).collect();
+    assert_eq!(built.ignored.len(), 1, "{notes:?}");
+    assert_eq!(built.ignored[0].path, "allow_images");
+    assert!(notes[0].contains("include_images"), "{notes:?}");
+    let docs = load(build(cfg).as_ref()).await.unwrap();
+    assert_eq!(files(&docs), set(&["spec.pdf", "diagram.png"]));
+    // `true` asks for what happens anyway: no note.
+    let quiet = fake.config(json!({"index_mode": "space", "space": "ENG", "allow_images": "True"}));
+    let built = registry().build_with_notes("confluence", quiet).unwrap();
+    assert!(built.ignored.is_empty(), "{:?}", built.ignored);
+    // The connector's own option leaves them out.
+    let own = fake.config(json!({"index_mode": "space", "space": "ENG", "include_images": false}));
+    let docs = load(build(own).as_ref()).await.unwrap();
+    assert_eq!(files(&docs), set(&["spec.pdf"]));
+}
+
+/// The paths `config` is reported to leave unused, and the notes about them.
+fn unused(config: Value) -> (Vec<String>, Vec<String>) {
+    let mut config = config;
+    config["wiki_base"] = json!("https://acme.atlassian.net/wiki");
+    config["credentials"] = json!({"confluence_username": EMAIL, "confluence_access_token": TOKEN});
+    let parsed =
+        connector_core::config::parse::<connector_confluence::ConfluenceConfig>(config).unwrap();
+    (
+        parsed.ignored.iter().map(|i| i.path.clone()).collect(),
+        parsed.ignored.iter().map(ToString::to_string).collect(),
+    )
+}
+
+#[test]
+fn fields_the_mode_leaves_unused_are_reported() {
+    // The form's `everything` with the other modes' fields left over, as RAGFlow ignores them.
+    let (paths, notes) = unused(json!({
+        "index_mode": "everything", "space": "ENG", "page_id": "98345", "index_recursively": true,
+    }));
+    assert_eq!(
+        paths,
+        ["space", "page_id", "index_recursively"],
+        "{notes:?}"
+    );
+    assert!(
+        notes[0].contains("only index_mode `space` reads it"),
+        "{notes:?}"
+    );
+    assert!(notes[0].contains("the mode is `everything`"), "{notes:?}");
+    // `space` with a page left over; `page` with a space left over.
+    let (paths, _) = unused(
+        json!({"index_mode": "space", "space": "ENG", "page_id": "1", "index_recursively": "true"}),
+    );
+    assert_eq!(paths, ["page_id", "index_recursively"]);
+    let (paths, _) = unused(
+        json!({"index_mode": "page", "space": "ENG", "page_id": "1", "index_recursively": true}),
+    );
+    assert_eq!(paths, ["space"]);
+    // What the form sends blank, or a box left unticked, is no leftover.
+    let (paths, notes) = unused(
+        json!({"index_mode": "everything", "space": "", "page_id": " ", "index_recursively": false}),
+    );
+    assert!(paths.is_empty(), "{notes:?}");
+    // A `cql_query` replaces the mode's selection: its fields are all unused.
+    let (paths, notes) = unused(json!({
+        "index_mode": "page", "page_id": "1", "index_recursively": true,
+        "cql_query": "space = ENG",
+    }));
+    assert_eq!(paths, ["page_id", "index_recursively"], "{notes:?}");
+    assert!(notes[0].contains("`cql_query` replaces"), "{notes:?}");
+}
+
+#[tokio::test]
+async fn a_config_saved_before_index_mode_keeps_its_scope_and_is_told_ragflow_differs() {
+    let fake = site(true).await;
+    // Saved before RAGFlow had `index_mode`: the space chose the scope, and still does here,
+    // while RAGFlow now reads the config as `everything`. The user is told.
+    let cfg = fake.config(json!({"space": "OPS", "page_id": "", "index_recursively": false}));
+    let built = registry()
+        .build_with_notes("confluence", cfg.clone())
+        .unwrap();
+    let notes: Vec<String> = built.ignored.iter().map(ToString::to_string).collect();
+    assert_eq!(built.ignored.len(), 1, "{notes:?}");
+    assert_eq!(built.ignored[0].path, "space");
+    assert!(
+        notes[0].contains("without `index_mode` as `everything`")
+            && notes[0].contains("still selects the space"),
+        "{notes:?}"
+    );
+    let docs = load(build(cfg).as_ref()).await.unwrap();
+    assert_eq!(titles(&docs), set(&["Runbook"]));
+    // A page id chose the page (a space beside it is a leftover).
+    let (paths, notes) = unused(json!({"page_id": "101", "space": "ENG"}));
+    assert_eq!(paths, ["page_id", "space"], "{notes:?}");
+    assert!(notes[0].contains("still selects the page"), "{notes:?}");
+    // Nothing set: everything, as in RAGFlow; nothing to tell.
+    assert!(unused(json!({})).0.is_empty());
+}
+
+#[tokio::test]
+async fn a_batch_size_of_zero_or_less_is_the_default_as_in_ragflow() {
+    let fake = site(true).await;
+    for given in [json!(0), json!("0"), json!(-1), json!(" -5 ")] {
+        let cfg = fake.config(json!({"index_mode": "space", "space": "OPS", "batch_size": given}));
+        let parsed =
+            connector_core::config::parse::<connector_confluence::ConfluenceConfig>(cfg.clone())
+                .unwrap_or_else(|e| panic!("{given}: {e}"));
+        assert_eq!(parsed.config.batch_size, None, "{given}");
+        assert!(parsed.ignored.is_empty(), "{given}: {:?}", parsed.ignored);
+        fake.reset_requests().await;
+        let docs = load(build(cfg).as_ref()).await.unwrap();
+        assert_eq!(titles(&docs), set(&["Runbook"]));
+        let searches = fake.page_searches().await;
+        assert_eq!(searches[0]["limit"], "50", "{given}: the default page size");
+    }
+    // A number that is no number is still refused.
+    let err = registry()
+        .build("confluence", fake.config(json!({"batch_size": "lots"})))
+        .err()
+        .unwrap();
+    assert_eq!(err.problems()[0].path, "batch_size", "{err}");
+}
+
+#[tokio::test]
+async fn labels_to_skip_may_be_one_text_of_labels() {
+    let fake = site(true).await;
+    for given in [
+        json!("secret, internal"),
+        json!("secret\ninternal\n"),
+        json!(["secret", " internal ", ""]),
+    ] {
+        let cfg =
+            fake.config(json!({"index_mode": "space", "space": "ENG", "labels_to_skip": given}));
+        fake.reset_requests().await;
+        load(build(cfg).as_ref()).await.unwrap();
+        let cql = searched(&fake).await.pop().unwrap();
+        assert!(
+            cql.contains("and label not in (\"secret\", \"internal\")"),
+            "{given}: {cql}"
+        );
+    }
+    // An entry that cannot be a label is named by its place in the list.
+    let err = registry()
+        .build(
+            "confluence",
+            fake.config(json!({"labels_to_skip": "ok, a\"b"})),
+        )
+        .err()
+        .unwrap();
+    let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["labels_to_skip[1]"], "{err}");
+}
+
+#[tokio::test]
 async fn cql_query_replaces_the_mode_and_keeps_our_clauses() {
     let fake = site(true).await;
     // As in RAGFlow the query replaces the mode's selection: the page id is not read.

@@ -31,14 +31,16 @@ fn cases() -> Vec<(String, Value)> {
     out
 }
 
-/// The first place where `want` is not part of `got`: objects by the keys `want` gives,
-/// numbers by value, everything else equal.
+/// The first place where `want` is not part of `got`: objects by the keys `want` gives (a
+/// `null` there is an absent field, as an optional field left out serialises), numbers by
+/// value, everything else equal.
 fn not_within(want: &Value, got: &Value, at: &str) -> Option<String> {
     match (want, got) {
         (Value::Object(w), Value::Object(g)) => w.iter().find_map(|(key, value)| {
             let at = format!("{at}.{key}");
             match g.get(key) {
                 Some(found) => not_within(value, found, &at),
+                None if value.is_null() => None,
                 None => Some(format!("{at}: absent, expected {value}")),
             }
         }),

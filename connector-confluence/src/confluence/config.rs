@@ -3,7 +3,8 @@
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 
-use connector_core::{ConnectorConfig, FieldError, Secret};
+use connector_core::config::{Ignored, IgnoredField};
+use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
 
 use super::ids::IdScheme;
 use schemars::JsonSchema;
@@ -26,7 +27,7 @@ pub const DEFAULT_API_GATEWAY: &str = "https://api.atlassian.com";
 
 /// What to index (RAGFlow's `index_mode`). Only the field of the chosen mode is read: a
 /// `space` left over in `everything` or `page` mode, or a `page_id` left over in `everything`
-/// or `space` mode, is ignored, as RAGFlow ignores it.
+/// or `space` mode, is ignored, as RAGFlow ignores it (and reported as unused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IndexMode {
@@ -38,6 +39,23 @@ pub enum IndexMode {
     Page,
 }
 
+impl IndexMode {
+    /// The mode as a config names it (`everything`, `space`, `page`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Everything => "everything",
+            Self::Space => "space",
+            Self::Page => "page",
+        }
+    }
+}
+
+impl fmt::Display for IndexMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The configuration of the Confluence connector (source `"confluence"`).
 ///
 /// It accepts RAGFlow's Confluence config as RAGFlow's web form stores it (`wiki_base`,
@@ -46,9 +64,13 @@ pub enum IndexMode {
 /// RAGFlow's defaults, so a config means the same documents here as there: pages (not blog
 /// posts) of the selected scope and their attachments, images included. The options below
 /// it are this connector's own. RAGFlow's generic knobs (`sync_batch_size`,
-/// `time_buffer_seconds`, `sync_deleted_files`, `credentials.authentication_method`) are
-/// accepted and reported as ignored ([`connector_core::config::parse`]); `batch_size` and
-/// `allow_images` are fields here, and used.
+/// `time_buffer_seconds`, `sync_deleted_files`, `allow_images`,
+/// `credentials.authentication_method`) are accepted and reported as ignored
+/// ([`connector_core::config::parse`]), except for values that change nothing
+/// (`sync_deleted_files: false`, `allow_images: true`); `batch_size` is a field here, and
+/// used. Fields that the others leave unused, as in RAGFlow, are reported too
+/// ([`ConnectorConfig::unused`]): a `space`, `page_id` or `index_recursively` that the
+/// `index_mode` (or a `cql_query`) does not read.
 ///
 /// ```
 /// use connector_confluence::confluence::ConfluenceConfig;
@@ -73,11 +95,14 @@ pub enum IndexMode {
 ///   when `index_recursively`, default false as in RAGFlow). Without `index_mode` (configs
 ///   stored before RAGFlow added it) the mode follows the field that is set: `page_id`, else
 ///   `space`, else everything: the scope such a config was written for. (RAGFlow now reads it
-///   as `everything`.)
+///   as `everything`; the field that chose the mode is reported through
+///   [`ConnectorConfig::unused`], so the difference is told.)
 /// - `cql_query`, when set, replaces the mode's selection, as in RAGFlow; the window of an
 ///   incremental run, `labels_to_skip` and the connector's own order are added around it.
 /// - Pages only unless `include_blog_posts`; attachments of every page taken unless
-///   `include_attachments` is false.
+///   `include_attachments` is false, images among them unless `include_images` is false.
+///   RAGFlow's `allow_images` is not read: neither of RAGFlow's Confluence connectors reads
+///   it (both index image attachments), so `allow_images: false` is reported as ignored.
 ///
 /// # Authentication
 /// - Cloud: `confluence_username` (the account e-mail) and `confluence_access_token` (an API
@@ -137,12 +162,16 @@ pub struct ConfluenceConfig {
     pub scoped_token: bool,
     /// RAGFlow's batch size. Here it only raises the number of results per search request
     /// above its floor of 50 (at most 250); the host's batch size is a sync option.
-    /// (`sync_batch_size`, which RAGFlow reads before it, is accepted and ignored.)
+    /// (`sync_batch_size`, which RAGFlow reads before it, is accepted and ignored.) Zero or
+    /// less is the default, as RAGFlow reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-default-unless-positive" = true))]
     pub batch_size: Option<NonZeroU32>,
-    /// Pages and blog posts with any of these labels are skipped.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub labels_to_skip: Vec<String>,
+    /// Pages and blog posts with any of these labels are skipped: a list, or one text of
+    /// labels separated by commas or line breaks (`"secret, internal"`, as RAGFlow's
+    /// `CONFLUENCE_CONNECTOR_LABELS_TO_SKIP` writes them).
+    #[serde(default, skip_serializing_if = "StringList::is_empty")]
+    pub labels_to_skip: StringList,
     /// Also index content of archived spaces (default false). On Server/Data Center the
     /// search is asked for it (`includeArchivedSpaces=true`). On Cloud it has no effect:
     /// Cloud's content search takes no such parameter and leaves archived spaces out (and CQL
@@ -158,10 +187,11 @@ pub struct ConfluenceConfig {
     /// before any download.
     #[serde(default = "default_attachment_size_limit")]
     pub attachment_size_limit: NonZeroU64,
-    /// Also index image attachments (default true: RAGFlow's Confluence connector takes
-    /// them).
+    /// Also index image attachments (default true: RAGFlow's Confluence connectors take
+    /// them). RAGFlow's `allow_images` does not set it: neither of RAGFlow's Confluence
+    /// connectors reads that field.
     #[serde(default = "yes")]
-    pub allow_images: bool,
+    pub include_images: bool,
     /// The Cloud site's id, for scoped tokens and OAuth through the Atlassian API gateway
     /// (with `scoped_token` it is otherwise read from the site).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -269,7 +299,7 @@ impl fmt::Debug for ConfluenceConfig {
             .field("include_archived", &self.include_archived)
             .field("include_attachments", &self.include_attachments)
             .field("attachment_size_limit", &self.attachment_size_limit)
-            .field("allow_images", &self.allow_images)
+            .field("include_images", &self.include_images)
             .field("cloud_id", &self.cloud_id)
             .field("id_scheme", &self.id_scheme)
             .field("include_permissions", &self.include_permissions)
@@ -293,11 +323,11 @@ impl ConfluenceConfig {
             credentials,
             scoped_token: false,
             batch_size: None,
-            labels_to_skip: Vec::new(),
+            labels_to_skip: StringList::default(),
             include_archived: false,
             include_attachments: true,
             attachment_size_limit: default_attachment_size_limit(),
-            allow_images: true,
+            include_images: true,
             cloud_id: None,
             api_gateway: None,
             timezone_offset: None,
@@ -396,6 +426,15 @@ pub(crate) fn is_cloud_id(id: &str) -> bool {
 }
 
 impl ConnectorConfig for ConfluenceConfig {
+    const IGNORED: &'static [IgnoredField] = &[IgnoredField::new(
+        "allow_images",
+        "neither of RAGFlow's Confluence connectors reads it (both index image \
+             attachments), and neither does this one; to leave images out here, set \
+             `include_images: false`",
+    )
+    // Images are indexed, which is what `true` asks for.
+    .quiet_for(&["true"])];
+
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
         if !matches!(self.wiki_base.scheme(), "http" | "https") {
@@ -493,6 +532,61 @@ impl ConnectorConfig for ConfluenceConfig {
             ));
         }
         problems
+    }
+
+    fn unused(&self) -> Vec<Ignored> {
+        let space = self.space().is_some();
+        let page_id = self.page_id().is_some();
+        let recursive = self.index_recursively;
+        let mut out = Vec::new();
+        if self.cql_query().is_some() {
+            let why = "`cql_query` replaces the selection of `index_mode`, as in RAGFlow";
+            for (given, path) in [
+                (space, "space"),
+                (page_id, "page_id"),
+                (recursive, "index_recursively"),
+            ] {
+                if given {
+                    out.push(Ignored::new(path, why));
+                }
+            }
+            return out;
+        }
+        let mode = self.mode();
+        if self.index_mode.is_none() {
+            // A config saved before RAGFlow had `index_mode`: the field set chooses the
+            // mode here, as when it was saved, while RAGFlow now indexes everything. The field
+            // is used, but the user must learn that RAGFlow reads the config otherwise.
+            let chosen = match mode {
+                IndexMode::Page => Some("page_id"),
+                IndexMode::Space => Some("space"),
+                IndexMode::Everything => None,
+            };
+            if let Some(path) = chosen {
+                out.push(Ignored::new(
+                    path,
+                    format!(
+                        "by RAGFlow, which reads a config without `index_mode` as \
+                         `everything`; here it still selects the {mode} to index, as when \
+                         the config was saved (set `index_mode` to `{mode}` or `everything` \
+                         to say which is meant)"
+                    ),
+                ));
+            }
+        }
+        let only = |wanted: IndexMode| {
+            format!("only index_mode `{wanted}` reads it, and the mode is `{mode}` (as in RAGFlow)")
+        };
+        if space && mode != IndexMode::Space {
+            out.push(Ignored::new("space", only(IndexMode::Space)));
+        }
+        if page_id && mode != IndexMode::Page {
+            out.push(Ignored::new("page_id", only(IndexMode::Page)));
+        }
+        if recursive && mode != IndexMode::Page {
+            out.push(Ignored::new("index_recursively", only(IndexMode::Page)));
+        }
+        out
     }
 }
 

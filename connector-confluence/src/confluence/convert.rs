@@ -25,7 +25,7 @@ pub const ACCEPTED_EXTENSIONS: &[&str] = &[
     "markdown", "csv", "tsv", "json", "xml", "html", "htm", "eml", "msg", "epub",
 ];
 
-/// Image extensions, indexed only with `allow_images`.
+/// Image extensions, indexed only with `include_images`.
 pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff"];
 
 /// `include` macros are followed this many levels deep.
@@ -183,7 +183,7 @@ pub(crate) fn attachment_token(att: &Content) -> String {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AttachmentRules {
     pub(crate) size_limit: u64,
-    pub(crate) allow_images: bool,
+    pub(crate) include_images: bool,
 }
 
 pub(crate) fn extension(title: &str) -> Option<String> {
@@ -192,7 +192,7 @@ pub(crate) fn extension(title: &str) -> Option<String> {
 }
 
 impl AttachmentRules {
-    /// Whether `att` is taken: an accepted extension (an image only with `allow_images`)
+    /// Whether `att` is taken: an accepted extension (an image only with `include_images`)
     /// within `attachment_size_limit`, known from `extensions.fileSize` before any download.
     pub(crate) fn takes(&self, att: &Content) -> bool {
         let ext = extension(&att.title).unwrap_or_default();
@@ -203,7 +203,7 @@ impl AttachmentRules {
             .unwrap_or("");
         let image = IMAGE_EXTENSIONS.contains(&ext.as_str()) || media.starts_with("image/");
         let wanted = if image {
-            self.allow_images
+            self.include_images
         } else {
             ACCEPTED_EXTENSIONS.contains(&ext.as_str())
         };

@@ -45,7 +45,7 @@
 //!   [`Failure`] naming the item; the sync goes on. Wrong credentials (401) stop the sync at
 //!   once, as does any error on the search itself (a 403: no permission on the space).
 //!   Attachments over `attachment_size_limit`, with an extension that is not accepted, or
-//!   images without `allow_images` are skipped before download and are not listed by
+//!   images without `include_images` are skipped before download and are not listed by
 //!   `list_ids` either.
 //! - **Layout**: `pages.rs` walks the search and turns each result page into a batch through
 //!   [`connector_core::pages`] (`pages/touched.rs`: the second pass of an incremental run);

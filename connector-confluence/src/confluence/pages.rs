@@ -71,7 +71,7 @@ impl Settings {
             cloud: config.is_cloud,
             attachments: config.include_attachments.then_some(AttachmentRules {
                 size_limit: config.attachment_size_limit.get(),
-                allow_images: config.allow_images,
+                include_images: config.include_images,
             }),
             timezone_offset: config.timezone_offset,
             ids: DocIds::new(config.id_scheme, &config.web_base()),
