@@ -9,10 +9,9 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::SOURCE;
+use super::auth::AuthType;
 use super::checkpoint::{At, Position};
-use super::config::{
-    AuthType, HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_secret_header,
-};
+use super::config::{HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_secret_header};
 use super::model::{BodyPath, Items, ItemsPath, find_items, text_of, text_ref};
 
 /// The size asked for when the config names a size parameter but no size.

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use connector_core::config::{IgnoredField, join_path};
-use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
+use connector_core::config::{Ignored, IgnoredField, join_path};
+use connector_core::{ConnectorConfig, FieldError, StringList};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use url::Url;
 
+use super::auth::{AuthConfig, AuthType, Credentials};
 use super::model::{FieldPath, ItemsPath};
 
 /// The configuration of the `rest_api` connector.
@@ -19,7 +20,9 @@ use super::model::{FieldPath, ItemsPath};
 /// fields are absent, numbers may come as text, and the fields RAGFlow's form or sync loop
 /// send that this connector has no use for are accepted and reported as ignored
 /// ([`ConnectorConfig::IGNORED`]: `show_advanced`, `batch_size`, and the generic knobs of
-/// [`GENERIC_IGNORED`](connector_core::config::GENERIC_IGNORED)). Unlike RAGFlow, which drops
+/// [`GENERIC_IGNORED`](connector_core::config::GENERIC_IGNORED)), as are the credentials
+/// `auth_type` leaves unused ([`ConnectorConfig::unused`]: a token next to `auth_type: none`,
+/// `auth_config.token` next to the `credentials.token` that wins). Unlike RAGFlow, which drops
 /// any key it does not know, an unknown field is an error, with a "did you mean" hint.
 ///
 /// Ours on top: `link_header` and `next_url_path` pagination, pagination parameters in a POST
@@ -136,63 +139,6 @@ pub enum HttpMethod {
     /// `POST`; retried like a `GET`, since a listing endpoint reads only.
     #[serde(alias = "post")]
     POST,
-}
-
-/// How requests authenticate.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum AuthType {
-    /// No credentials.
-    #[default]
-    None,
-    /// A key in the header named by `auth_config.header_name` (default `X-API-Key`).
-    ApiKeyHeader,
-    /// `Authorization: Bearer <token>`.
-    Bearer,
-    /// HTTP Basic with `username` and `password` (which may be empty).
-    Basic,
-}
-
-/// RAGFlow's `auth_config`.
-#[derive(Clone, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AuthConfig {
-    /// The header carrying the API key.
-    #[serde(default)]
-    pub header_name: Option<String>,
-    /// The API key.
-    #[serde(default)]
-    pub api_key_value: Option<Secret>,
-    /// The API key (another spelling).
-    #[serde(default)]
-    pub api_key: Option<Secret>,
-    /// The bearer token.
-    #[serde(default)]
-    pub token: Option<Secret>,
-    /// The Basic user name.
-    #[serde(default)]
-    pub username: Option<String>,
-    /// The Basic password.
-    #[serde(default)]
-    pub password: Option<Secret>,
-}
-
-/// RAGFlow's `credentials`: take precedence over `auth_config`.
-#[derive(Clone, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Credentials {
-    /// The API key.
-    #[serde(default)]
-    pub api_key: Option<Secret>,
-    /// The bearer token.
-    #[serde(default)]
-    pub token: Option<Secret>,
-    /// The Basic user name.
-    #[serde(default)]
-    pub username: Option<String>,
-    /// The Basic password.
-    #[serde(default)]
-    pub password: Option<Secret>,
 }
 
 /// Pagination kinds.
@@ -474,56 +420,6 @@ pub(crate) fn is_secret_header(name: &str) -> bool {
 }
 
 impl RestApiConfig {
-    /// The API key: `credentials.api_key`, else `auth_config.api_key_value`, else
-    /// `auth_config.api_key`, with the field to name in errors.
-    pub(crate) fn api_key(&self) -> Option<(&Secret, &'static str)> {
-        self.credentials
-            .api_key
-            .as_ref()
-            .map(|s| (s, "credentials.api_key"))
-            .or_else(|| {
-                self.auth_config
-                    .api_key_value
-                    .as_ref()
-                    .map(|s| (s, "auth_config.api_key_value"))
-            })
-            .or_else(|| {
-                self.auth_config
-                    .api_key
-                    .as_ref()
-                    .map(|s| (s, "auth_config.api_key"))
-            })
-    }
-
-    /// The bearer token and its field.
-    pub(crate) fn token(&self) -> Option<(&Secret, &'static str)> {
-        self.credentials
-            .token
-            .as_ref()
-            .map(|s| (s, "credentials.token"))
-            .or_else(|| {
-                self.auth_config
-                    .token
-                    .as_ref()
-                    .map(|s| (s, "auth_config.token"))
-            })
-    }
-
-    /// The Basic user name, password (empty allowed) and the field to name.
-    pub(crate) fn basic(&self) -> Option<(&str, Option<&Secret>, &'static str)> {
-        let (user, field) = match (&self.credentials.username, &self.auth_config.username) {
-            (Some(u), _) => (u.as_str(), "credentials.username"),
-            (None, Some(u)) => (u.as_str(), "auth_config.username"),
-            (None, None) => return None,
-        };
-        let password = self
-            .credentials
-            .password
-            .as_ref()
-            .or(self.auth_config.password.as_ref());
-        Some((user, password, field))
-    }
-
     /// The POST body: `request_body`, else `pagination_config.request_body`.
     pub(crate) fn body(&self) -> Option<&Value> {
         self.request_body
@@ -554,6 +450,10 @@ impl ConnectorConfig for RestApiConfig {
             "`auth_type` chooses how requests authenticate",
         ),
     ];
+
+    fn unused(&self) -> Vec<Ignored> {
+        self.unused_credentials()
+    }
 
     fn validate(&self) -> Vec<FieldError> {
         let mut out = Vec::new();

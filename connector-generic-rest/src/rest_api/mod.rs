@@ -7,6 +7,7 @@
 //! - `pages.rs`: the page walk through core's page pipeline, and the id listing;
 //! - `checkpoint.rs`: [`RestApiCheckpoint`], the next page's position.
 
+mod auth;
 mod checkpoint;
 mod client;
 mod config;
@@ -24,10 +25,11 @@ use connector_core::{
 };
 use futures::stream::BoxStream;
 
+pub use auth::{AuthConfig, AuthType, Credentials};
 pub use checkpoint::{At, Position, RestApiCheckpoint};
 pub use config::{
-    AuthConfig, AuthType, Credentials, HttpMethod, KeyValues, PaginationConfig, PaginationType,
-    RestApiConfig, SinceConfig, SinceFormat, TypeHint,
+    HttpMethod, KeyValues, PaginationConfig, PaginationType, RestApiConfig, SinceConfig,
+    SinceFormat, TypeHint,
 };
 
 use client::RestClient;
