@@ -162,9 +162,11 @@ pub struct S3Credentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<Url>,
     /// S3-compatible (and any type with `endpoint_url`): `path`, `virtual` or `auto` (default;
-    /// virtual-host style where the bucket name and endpoint allow it). Amazon S3 at its own
-    /// endpoint ignores it, as RAGFlow does (its form always sends `virtual`): AWS is
-    /// addressed by virtual host where the bucket name fits in a host name, else by path.
+    /// path style at a configured endpoint, as botocore). `virtual` is a preference, as in
+    /// botocore: a bucket name that is not a DNS label (`team_docs`, `my.docs`) or an endpoint
+    /// whose host is an IP address is addressed by path. Amazon S3 at its own endpoint ignores
+    /// it, as RAGFlow does (its form always sends `virtual`): AWS is addressed by virtual host
+    /// where the bucket name fits in a host name, else by path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addressing_style: Option<AddressingStyle>,
     /// R2: the Cloudflare account id.
