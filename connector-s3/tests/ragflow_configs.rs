@@ -121,3 +121,33 @@ async fn virtual_style_with_a_bucket_name_that_is_no_host_label_is_addressed_by_
         Some(format!("{endpoint}/team_docs/a.md").as_str())
     );
 }
+
+#[tokio::test]
+async fn a_prefix_with_a_leading_slash_is_listed_as_given() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(query_param("list-type", "2"))
+        .and(query_param("prefix", "/docs/"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            listing("b", "/docs/", &[("/docs/a.md", 4)]),
+            "application/xml",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(|req: &Request| req.url.path() == "/b//docs/a.md")
+        .respond_with(ResponseTemplate::new(200).set_body_string("# a"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut config = compatible_form("b", &server.uri());
+    config["prefix"] = "/docs".into();
+    let c = registry()
+        .build("s3_compatible", config)
+        .expect("a prefix may start with `/`, as S3 keys may");
+    let (docs, failures) = load(c.as_ref()).await;
+    assert_eq!(keys(&docs), ["/docs/a.md"], "{failures:?}");
+    assert_eq!(docs[0].id, "s3_compatible:b:/docs/a.md");
+    assert_eq!(docs[0].title, "a.md");
+    assert_eq!(docs[0].content.as_text(), Some("# a"));
+}

@@ -261,7 +261,9 @@ pub struct S3Config {
     /// source `s3` any type may be chosen, as in RAGFlow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucket_type: Option<BucketType>,
-    /// Only keys under this prefix; a `/` is appended when missing, as RAGFlow does.
+    /// Only keys under this prefix; a `/` is appended when missing, as RAGFlow does. A leading
+    /// `/` is kept, as RAGFlow lists it (S3 keys may start with `/`; `check()` warns when
+    /// nothing is under such a prefix).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub prefix: String,
     /// Credentials and endpoint, as RAGFlow names them.
@@ -544,12 +546,6 @@ impl ConnectorConfig for S3Config {
                 "is a bucket name, not a path: put the folder in `prefix`",
             ));
         }
-        if self.prefix.starts_with('/') {
-            problems.push(FieldError::new(
-                "prefix",
-                "must not start with `/` (keys have no leading slash)",
-            ));
-        }
         if let Some(t) = self.bucket_type {
             problems.extend(self.problems_for(t));
         }
@@ -619,7 +615,6 @@ mod tests {
         let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
         for p in [
             "bucket_name",
-            "prefix",
             "credentials.namespace",
             "credentials.region",
             "credentials.access_key_id",
@@ -630,6 +625,8 @@ mod tests {
         ] {
             assert!(paths.contains(&p), "{p} missing from {paths:?}");
         }
+        // S3 keys may start with `/`, and RAGFlow lists such a prefix as it is.
+        assert!(!paths.contains(&"prefix"), "{paths:?}");
     }
 
     #[test]
