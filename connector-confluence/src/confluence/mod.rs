@@ -51,7 +51,8 @@
 //!   [`connector_core::pages`] (`pages/touched.rs`: the second pass of an incremental run);
 //!   `comments.rs` lists and orders comments; `access.rs` reads permissions; `ids.rs` names
 //!   documents; `client.rs` makes the requests (and the probes of `check`); `convert.rs`
-//!   renders documents; this module wires them to the connector traits.
+//!   renders documents, their text through `storage/` (storage format to Markdown: `parse.rs`,
+//!   `render.rs`, `macros.rs`); this module wires them to the connector traits.
 //!
 //! # Cancel safety
 //! Streams own their state (a cloned client, the run's lookup caches). Dropping one at any
