@@ -4,7 +4,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use connector_core::{FieldError, Secret};
+use connector_core::config::IgnoredField;
+use connector_core::{FieldError, Secret, StringList};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -69,11 +70,45 @@ impl JsonSchema for GoogleTokens {
     }
 }
 
+/// RAGFlow's `credentials.authentication_method`, as both Google configs accept and ignore it.
+///
+/// RAGFlow's `load_google_credentials` reads it only for an OAuth token: `uploaded` (its form's
+/// value, and the default) takes the OAuth client's id and secret from the token, as here;
+/// `oauth_interactive` takes them from RAGFlow's own environment instead.
+pub(crate) const AUTHENTICATION_METHOD: IgnoredField = IgnoredField::new(
+    "credentials.authentication_method",
+    "RAGFlow reads it only for an OAuth token, and with `oauth_interactive` takes the OAuth \
+     client's id and secret from its own environment (OAUTH_GOOGLE_DRIVE_CLIENT_ID, \
+     OAUTH_GOOGLE_DRIVE_CLIENT_SECRET); here the `client_id` and `client_secret` always come \
+     from the token in `credentials.google_tokens`, whose JSON also tells a service-account \
+     key from an OAuth token",
+)
+// `uploaded` is what RAGFlow's form always sends and its default: the token's own client,
+// as here.
+.quiet_for(&["uploaded"]);
+
+/// Adds a problem for each entry of `list` (the config's `field`) that is not one e-mail
+/// address: none, or several run together (`"a@x.com b@x.com"`, which the config layer does
+/// not split, as it splits lists only on commas and line breaks).
+pub(crate) fn check_addresses(field: &str, list: &StringList, out: &mut Vec<FieldError>) {
+    for (i, entry) in list.iter().enumerate() {
+        let message = match entry.matches('@').count() {
+            0 => "is not an e-mail address",
+            1 => continue,
+            _ => {
+                "holds more than one e-mail address: put one per line or separate them with commas"
+            }
+        };
+        out.push(FieldError::new(format!("{field}[{i}]"), message));
+    }
+}
+
 /// The `credentials` object of both Google sources, with RAGFlow's field names.
 ///
 /// RAGFlow's `authentication_method` (`uploaded`, `oauth_interactive`) is accepted and
-/// ignored, as every config's `credentials.authentication_method` is: the kind of credential
-/// is read from the JSON itself.
+/// ignored (the configs' [`IGNORED`](connector_core::ConnectorConfig::IGNORED) say why, and
+/// say nothing for `uploaded`, RAGFlow's form value): the kind of credential is read from the
+/// JSON itself, and an OAuth token's client id and secret from the token.
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]

@@ -5,12 +5,14 @@
 
 use std::fmt;
 
+use connector_core::config::IgnoredField;
 use connector_core::{ConnectorConfig, FieldError, StringList};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::auth::GoogleCredentialsConfig;
+use crate::auth::config::{AUTHENTICATION_METHOD, check_addresses};
 
 /// Gmail's API host.
 pub const DEFAULT_GMAIL_BASE_URL: &str = "https://gmail.googleapis.com";
@@ -105,16 +107,11 @@ impl GmailConfig {
 }
 
 impl ConnectorConfig for GmailConfig {
+    const IGNORED: &'static [IgnoredField] = &[AUTHENTICATION_METHOD];
+
     fn validate(&self) -> Vec<FieldError> {
         let mut out = self.credentials.validate();
-        for (i, email) in self.specific_user_emails.as_slice().iter().enumerate() {
-            if !email.contains('@') {
-                out.push(FieldError::new(
-                    format!("specific_user_emails[{i}]"),
-                    "is not an e-mail address",
-                ));
-            }
-        }
+        check_addresses("specific_user_emails", &self.specific_user_emails, &mut out);
         if self.thread_concurrency == Some(0) {
             out.push(FieldError::new(
                 "thread_concurrency",
@@ -133,5 +130,46 @@ impl fmt::Debug for GmailConfig {
             .field("include_attachments", &self.include_attachments)
             .field("attachment_size_limit", &self.attachment_size_limit())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authentication_method_gets_google_s_reason_and_addresses_stay_apart() {
+        let read = |extra: serde_json::Value| {
+            let mut config = serde_json::json!({
+                "credentials": {
+                    "google_tokens": {"refresh_token": "r", "client_id": "c", "client_secret": "s"},
+                    "authentication_method": "oauth_interactive",
+                },
+            });
+            if let (Some(config), serde_json::Value::Object(extra)) =
+                (config.as_object_mut(), extra)
+            {
+                config.extend(extra);
+            }
+            connector_core::config::parse::<GmailConfig>(config)
+        };
+        let parsed = read(serde_json::json!({})).unwrap();
+        assert_eq!(parsed.ignored.len(), 1);
+        assert!(
+            parsed.ignored[0].reason.contains("client_id"),
+            "{}",
+            parsed.ignored[0]
+        );
+        let uploaded = read(serde_json::json!({
+            "credentials": {
+                "google_tokens": {"refresh_token": "r", "client_id": "c", "client_secret": "s"},
+                "authentication_method": "uploaded",
+            },
+        }))
+        .unwrap();
+        assert!(uploaded.ignored.is_empty(), "{:?}", uploaded.ignored);
+        let err = read(serde_json::json!({"specific_user_emails": "a@acme.com; b@acme.com"}))
+            .unwrap_err();
+        assert_eq!(err.problems()[0].path, "specific_user_emails[0]", "{err}");
     }
 }

@@ -3,12 +3,14 @@
 
 use std::fmt;
 
+use connector_core::config::IgnoredField;
 use connector_core::{ConnectorConfig, FieldError, StringList};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::auth::GoogleCredentialsConfig;
+use crate::auth::config::{AUTHENTICATION_METHOD, check_addresses};
 
 /// Files larger than this are not downloaded unless configured otherwise: 10 MiB, as in RAGFlow.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
@@ -197,6 +199,8 @@ pub(crate) fn id_from_url(text: &str) -> Option<String> {
 }
 
 impl ConnectorConfig for GoogleDriveConfig {
+    const IGNORED: &'static [IgnoredField] = &[AUTHENTICATION_METHOD];
+
     fn validate(&self) -> Vec<FieldError> {
         let mut out = self.credentials.validate();
         for (field, list) in [
@@ -204,27 +208,21 @@ impl ConnectorConfig for GoogleDriveConfig {
             ("shared_drive_urls", &self.shared_drive_urls),
         ] {
             for (i, url) in list.as_slice().iter().enumerate() {
-                if id_from_url(url).is_none() {
-                    out.push(FieldError::new(
-                        format!("{field}[{i}]"),
-                        "is not a Drive folder URL (https://drive.google.com/drive/folders/ID) or id",
-                    ));
-                }
+                // Two URLs run together (pasted on one line with a space, or with nothing
+                // between them) would otherwise be read as the first one alone when its tail
+                // lands in a query (`?usp=sharinghttps://...`).
+                let message = if url.matches("://").count() > 1 {
+                    "holds two URLs run together: put one per line or separate them with commas"
+                } else if id_from_url(url).is_none() {
+                    "is not a Drive folder URL (https://drive.google.com/drive/folders/ID) or id"
+                } else {
+                    continue;
+                };
+                out.push(FieldError::new(format!("{field}[{i}]"), message));
             }
         }
-        for (field, list) in [
-            ("my_drive_emails", &self.my_drive_emails),
-            ("specific_user_emails", &self.specific_user_emails),
-        ] {
-            for (i, email) in list.as_slice().iter().enumerate() {
-                if !email.contains('@') {
-                    out.push(FieldError::new(
-                        format!("{field}[{i}]"),
-                        "is not an e-mail address",
-                    ));
-                }
-            }
-        }
+        check_addresses("my_drive_emails", &self.my_drive_emails, &mut out);
+        check_addresses("specific_user_emails", &self.specific_user_emails, &mut out);
         if self.selects_nothing() {
             out.push(FieldError::new(
                 "include_my_drives",
@@ -339,5 +337,80 @@ mod tests {
         );
         assert_eq!(id_from_url("0ABCdef").as_deref(), Some("0ABCdef"));
         assert_eq!(id_from_url("https://example.com/nothing"), None);
+    }
+
+    /// Problems of a config with `extra` over an OAuth token, as `path: message`.
+    fn problems(extra: serde_json::Value) -> Vec<String> {
+        let mut config = serde_json::json!({
+            "credentials": {
+                "google_tokens": {"refresh_token": "r", "client_id": "c", "client_secret": "s"},
+            },
+        });
+        if let (Some(config), serde_json::Value::Object(extra)) = (config.as_object_mut(), extra) {
+            config.extend(extra);
+        }
+        match connector_core::config::parse::<GoogleDriveConfig>(config) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems().iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn an_entry_with_two_urls_or_addresses_run_together_is_refused() {
+        // Lines and commas are split by the config layer; what is left glued is refused
+        // rather than read as its first URL (a share link's `?usp=sharing` swallowed the rest).
+        let got = problems(serde_json::json!({
+            "shared_folder_urls": "https://drive.google.com/drive/folders/1AbC?usp=sharinghttps://drive.google.com/drive/folders/2DeF?usp=sharing\nhttps://drive.google.com/drive/folders/3GhI",
+            "shared_drive_urls": ["0AbC", "https://drive.google.com/drive/folders/0DeF https://drive.google.com/drive/folders/0GhI"],
+            "my_drive_emails": "alice@acme.com bob@acme.com, carol@acme.com",
+        }));
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            got[0].starts_with("shared_folder_urls[0]: ") && got[0].contains("two URLs"),
+            "{got:?}"
+        );
+        assert!(
+            got[1].starts_with("shared_drive_urls[1]: ") && got[1].contains("two URLs"),
+            "{got:?}"
+        );
+        assert!(
+            got[2].starts_with("my_drive_emails[0]: ") && got[2].contains("more than one"),
+            "{got:?}"
+        );
+        // One per line, or one per comma, is fine.
+        assert!(
+            problems(serde_json::json!({
+                "shared_folder_urls": "https://drive.google.com/drive/folders/1AbC?usp=sharing\r\nhttps://drive.google.com/drive/folders/2DeF",
+                "my_drive_emails": "alice@acme.com\nbob@acme.com",
+            }))
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn authentication_method_gets_google_s_reason_and_the_form_s_default_no_note() {
+        let read = |method: &str| {
+            connector_core::config::parse::<GoogleDriveConfig>(serde_json::json!({
+                "credentials": {
+                    "google_tokens": {"refresh_token": "r", "client_id": "c", "client_secret": "s"},
+                    "authentication_method": method,
+                },
+                "include_my_drives": true,
+            }))
+            .unwrap()
+            .ignored
+        };
+        // What RAGFlow's form always sends, and RAGFlow's default: no note.
+        assert!(read("uploaded").is_empty());
+        let interactive = read("oauth_interactive");
+        assert_eq!(interactive.len(), 1);
+        assert_eq!(interactive[0].path, "credentials.authentication_method");
+        let reason = &interactive[0].reason;
+        // Google has two ways (a key, a token): not "one way to authenticate".
+        assert!(!reason.contains("tells how to authenticate"), "{reason}");
+        assert!(
+            reason.contains("client_id") && reason.contains("google_tokens"),
+            "{reason}"
+        );
     }
 }
