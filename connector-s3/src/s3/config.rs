@@ -162,9 +162,11 @@ pub struct S3Credentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint_url: Option<Url>,
     /// S3-compatible (and any type with `endpoint_url`): `path`, `virtual` or `auto` (default;
-    /// virtual-host style where the bucket name and endpoint allow it). Amazon S3 at its own
-    /// endpoint ignores it, as RAGFlow does (its form always sends `virtual`): AWS is
-    /// addressed by virtual host where the bucket name fits in a host name, else by path.
+    /// path style at a configured endpoint, as botocore). `virtual` is a preference, as in
+    /// botocore: a bucket name that is not a DNS label (`team_docs`, `my.docs`) or an endpoint
+    /// whose host is an IP address is addressed by path. Amazon S3 at its own endpoint ignores
+    /// it, as RAGFlow does (its form always sends `virtual`): AWS is addressed by virtual host
+    /// where the bucket name fits in a host name, else by path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addressing_style: Option<AddressingStyle>,
     /// R2: the Cloudflare account id.
@@ -259,7 +261,9 @@ pub struct S3Config {
     /// source `s3` any type may be chosen, as in RAGFlow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucket_type: Option<BucketType>,
-    /// Only keys under this prefix; a `/` is appended when missing, as RAGFlow does.
+    /// Only keys under this prefix; a `/` is appended when missing, as RAGFlow does. A leading
+    /// `/` is kept, as RAGFlow lists it (S3 keys may start with `/`; `check()` warns when
+    /// nothing is under such a prefix).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub prefix: String,
     /// Credentials and endpoint, as RAGFlow names them.
@@ -542,12 +546,6 @@ impl ConnectorConfig for S3Config {
                 "is a bucket name, not a path: put the folder in `prefix`",
             ));
         }
-        if self.prefix.starts_with('/') {
-            problems.push(FieldError::new(
-                "prefix",
-                "must not start with `/` (keys have no leading slash)",
-            ));
-        }
         if let Some(t) = self.bucket_type {
             problems.extend(self.problems_for(t));
         }
@@ -617,7 +615,6 @@ mod tests {
         let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
         for p in [
             "bucket_name",
-            "prefix",
             "credentials.namespace",
             "credentials.region",
             "credentials.access_key_id",
@@ -628,6 +625,8 @@ mod tests {
         ] {
             assert!(paths.contains(&p), "{p} missing from {paths:?}");
         }
+        // S3 keys may start with `/`, and RAGFlow lists such a prefix as it is.
+        assert!(!paths.contains(&"prefix"), "{paths:?}");
     }
 
     #[test]

@@ -164,7 +164,15 @@ impl Endpoint {
                 }
             }
             AddressingStyle::Path => UrlStyle::Path,
-            AddressingStyle::Virtual => UrlStyle::VirtualHost,
+            // A preference, as in botocore (RAGFlow's form sends `virtual` by default): a name
+            // that is no host label, or a host that is an IP address, is addressed by path.
+            AddressingStyle::Virtual => {
+                if dns_compatible(&name) && !host_is_ip(&endpoint) {
+                    UrlStyle::VirtualHost
+                } else {
+                    UrlStyle::Path
+                }
+            }
             // As botocore: a custom endpoint is addressed by path.
             AddressingStyle::Auto if overridden => UrlStyle::Path,
             AddressingStyle::Auto => default_style.unwrap_or(if dns_compatible(&name) {
@@ -289,6 +297,11 @@ fn default_region(env: &dyn AwsEnvironment) -> String {
         .unwrap_or_else(|| "us-east-1".to_owned())
 }
 
+/// Whether the host of `url` is an IP address (v4 or v6), where no bucket can be a subdomain.
+fn host_is_ip(url: &Url) -> bool {
+    matches!(url.host(), Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)))
+}
+
 /// Whether a bucket name can be the first label of a TLS host name.
 fn dns_compatible(name: &str) -> bool {
     (3..=63).contains(&name.len())
@@ -396,19 +409,40 @@ mod tests {
     }
 
     #[test]
-    fn virtual_host_on_an_ip_is_a_config_problem() {
-        let config: S3Config = from_json(
-            serde_json::json!({"bucket_name": "docs", "bucket_type": "s3_compatible",
-            "credentials": {"endpoint_url": "http://127.0.0.1:9000", "aws_access_key_id": "k",
-                "aws_secret_access_key": "s", "addressing_style": "virtual"}}),
-        )
-        .unwrap();
-        let Err(problems) =
-            Endpoint::resolve(&config, BucketType::S3Compatible, &StaticEnvironment::new())
-        else {
-            panic!("accepted a virtual-host bucket on an IP address");
+    fn virtual_is_a_preference_as_in_botocore() {
+        let style = |bucket: &str, url: &str| {
+            endpoint(
+                serde_json::json!({"bucket_name": bucket, "bucket_type": "s3_compatible",
+                "credentials": {"endpoint_url": url, "aws_access_key_id": "k",
+                    "aws_secret_access_key": "s", "addressing_style": "virtual"}}),
+            )
+            .bucket
+            .object_url("k")
+            .to_string()
         };
-        assert_eq!(problems[0].path, "credentials.endpoint_url");
+        // An IP address has no subdomains.
+        assert_eq!(
+            style("docs", "http://127.0.0.1:9000"),
+            "http://127.0.0.1:9000/docs/k"
+        );
+        assert_eq!(
+            style("docs", "http://[::1]:9000"),
+            "http://[::1]:9000/docs/k"
+        );
+        // A name that is no host label.
+        assert_eq!(
+            style("team_docs", "http://localhost:9000"),
+            "http://localhost:9000/team_docs/k"
+        );
+        assert_eq!(
+            style("Team-Docs", "https://minio.example"),
+            "https://minio.example/Team-Docs/k"
+        );
+        // Otherwise virtual it is.
+        assert_eq!(
+            style("docs", "http://localhost:9000"),
+            "http://docs.localhost:9000/k"
+        );
     }
 
     #[test]

@@ -336,7 +336,8 @@ impl Connector for S3Connector {
     /// (`Unavailable`, naming the endpoint field) are told apart within seconds. A bucket in
     /// another region than `credentials.region` says is a `Config` error naming that field
     /// (with the bucket's region), although a sync would find the region itself; without
-    /// `credentials.region`, finding it is only logged.
+    /// `credentials.region`, finding it is only logged. A prefix that starts with `/` and has
+    /// nothing under it is logged as a likely slip (`docs/` meant).
     async fn check(&self) -> Result<()> {
         let http = HttpClient::builder(self.walk.client.source)
             .timeout(Duration::from_secs(20))
@@ -345,7 +346,18 @@ impl Connector for S3Connector {
             .backoff(Duration::from_millis(200), Duration::from_millis(500))
             .build()?;
         let client = &self.walk.client;
-        client.list_page(&http, None, None, Some(1)).await?;
+        let page = client.list_page(&http, None, None, Some(1)).await?;
+        let prefix = client.prefix();
+        // Kept as RAGFlow lists it, since S3 keys may start with `/`; but most keys do not,
+        // and an empty listing under such a prefix is more likely a slip than an empty folder.
+        if page.objects.is_empty() && prefix.starts_with('/') {
+            tracing::warn!(
+                source = client.source,
+                prefix,
+                "no key starts with the prefix `{prefix}`; keys rarely start with `/`: did you mean `{}`?",
+                prefix.trim_start_matches('/')
+            );
+        }
         client.region_mistake()
     }
 }
