@@ -151,3 +151,71 @@ async fn a_prefix_with_a_leading_slash_is_listed_as_given() {
     assert_eq!(docs[0].title, "a.md");
     assert_eq!(docs[0].content.as_text(), Some("# a"));
 }
+
+#[tokio::test]
+async fn images_are_documents_by_default_except_under_r2_and_gcs() {
+    let server = MockServer::start().await;
+    bucket(&server, "docs", "", &[("a.md", 4), ("logo.png", 8)]).await;
+    let r2 = serde_json::json!({"account_id": "acc1", "r2_access_key_id": "k",
+        "r2_secret_access_key": "s", "endpoint_url": server.uri()});
+    let gcs = serde_json::json!({"access_key_id": "GOOG1", "secret_access_key": "s",
+        "endpoint_url": server.uri()});
+    let oci = serde_json::json!({"namespace": "ns", "region": "eu-frankfurt-1",
+        "access_key_id": "k", "secret_access_key": "s", "endpoint_url": server.uri()});
+    let compatible = serde_json::json!({"aws_access_key_id": "k", "aws_secret_access_key": "s",
+        "endpoint_url": server.uri()});
+    let s3 = serde_json::json!({"aws_access_key_id": "AKIA", "aws_secret_access_key": "s",
+        "endpoint_url": server.uri(), "region": "us-east-1"});
+    let registry = registry();
+    for (source, bucket_type, credentials, allow_images, want) in [
+        // RAGFlow's Python blob sync (s3, oci_storage and every type under source s3)
+        // indexes images since its filter was removed.
+        ("s3", "s3", &s3, None, &["a.md", "logo.png"][..]),
+        (
+            "oci_storage",
+            "oci_storage",
+            &oci,
+            None,
+            &["a.md", "logo.png"],
+        ),
+        (
+            "s3_compatible",
+            "s3_compatible",
+            &compatible,
+            None,
+            &["a.md", "logo.png"],
+        ),
+        ("s3", "r2", &r2, None, &["a.md", "logo.png"]),
+        // Its Go connectors for R2 and GCS skip them unless allow_images.
+        ("r2", "r2", &r2, None, &["a.md"]),
+        (
+            "google_cloud_storage",
+            "google_cloud_storage",
+            &gcs,
+            None,
+            &["a.md"],
+        ),
+        ("r2", "r2", &r2, Some(true), &["a.md", "logo.png"]),
+        // Said explicitly, false is honoured everywhere.
+        (
+            "s3_compatible",
+            "s3_compatible",
+            &compatible,
+            Some(false),
+            &["a.md"],
+        ),
+    ] {
+        let mut config = serde_json::json!({"bucket_name": "docs", "bucket_type": bucket_type,
+            "credentials": credentials});
+        if let Some(allow) = allow_images {
+            config["allow_images"] = allow.into();
+        }
+        let c = registry.build(source, config).expect("builds");
+        let (docs, failures) = load(c.as_ref()).await;
+        assert_eq!(
+            keys(&docs),
+            want,
+            "{source} / {bucket_type} / allow_images {allow_images:?}: {failures:?}"
+        );
+    }
+}

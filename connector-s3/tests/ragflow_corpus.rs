@@ -2,9 +2,10 @@
 //! google_cloud_storage,oci_storage,s3_compatible}/` at the workspace root), read by this crate
 //! alone: each config parses, its effective settings include the case's `expect`, exactly the
 //! case's `ignored` fields are reported, the connector builds for the case's source (with an
-//! empty environment: nothing is read or sent at build time), and no secret of the case shows
-//! in `Debug`. The facade's `tests/ragflow_corpus.rs` runs the same files through the full
-//! registry.
+//! empty environment: nothing is read or sent at build time), what it built matches the
+//! case's `built` (this crate's key: `allow_images`, whose default depends on the source and so
+//! is absent from the effective config), and no secret of the case shows in `Debug`. The
+//! facade's `tests/ragflow_corpus.rs` runs the same files through the full registry.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -98,6 +99,10 @@ fn every_object_store_case_parses_and_builds_with_ragflow_meaning() {
                 .or_else(|| BucketType::from_source(source))
                 .expect("a bucket type");
             assert_eq!(connector.bucket_type(), expected_type, "{name}");
+            let allow = case["built"]["allow_images"]
+                .as_bool()
+                .unwrap_or_else(|| panic!("{name}: `built.allow_images` must pin the default"));
+            assert_eq!(connector.allow_images(), allow, "{name}: allow_images");
 
             let shown = format!("{connector:?} {connector}");
             for field in SECRETS {

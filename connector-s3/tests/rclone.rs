@@ -98,13 +98,15 @@ async fn documents_carry_id_title_link_metadata_and_etag_fingerprint() {
     seeder
         .put(&bucket, "img/logo.png", vec![137u8, 80, 78, 71], None)
         .await;
-    let c = connector(common::config(common::shared().endpoint(), &bucket));
+    let mut without_images = common::config(common::shared().endpoint(), &bucket);
+    without_images.allow_images = Some(false);
+    let c = connector(without_images);
     let docs: Vec<Document> = load_pages(c.as_ref())
         .await
         .into_iter()
         .flat_map(|p| p.documents)
         .collect();
-    assert_eq!(docs.len(), 2, "images are skipped unless allow_images");
+    assert_eq!(docs.len(), 2, "images are skipped with allow_images false");
     let md = &docs[0];
     assert_eq!(md.id, format!("s3_compatible:{bucket}:notes/2026/plan.md"));
     assert_eq!(md.title, "plan.md");
@@ -131,16 +133,21 @@ async fn documents_carry_id_title_link_metadata_and_etag_fingerprint() {
         other => panic!("a PDF must come as bytes: {other:?}"),
     }
 
-    let mut with_images = common::config(common::shared().endpoint(), &bucket);
-    with_images.allow_images = true;
-    with_images.prefix = "img".into();
-    let docs: Vec<Document> = load_pages(connector(with_images).as_ref())
+    // By default an s3_compatible store's images are documents, as RAGFlow's blob sync
+    // indexes them.
+    let mut images = common::config(common::shared().endpoint(), &bucket);
+    images.prefix = "img".into();
+    let docs: Vec<Document> = load_pages(connector(images).as_ref())
         .await
         .into_iter()
         .flat_map(|p| p.documents)
         .collect();
     assert_eq!(docs.len(), 1);
     assert_eq!(docs[0].title, "logo.png");
+    match &docs[0].content {
+        Content::Bytes { mime, .. } => assert_eq!(mime, "image/png"),
+        other => panic!("an image must come as bytes: {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -249,8 +249,10 @@ impl fmt::Debug for S3Credentials {
 /// Keys ending in `/` (folder markers) are always skipped. `include` and `exclude` are globs
 /// matched against the key *after* `prefix`: a pattern without `/` matches at any depth
 /// (`*.md`), one with `/` from the top (`docs/**`); `*` never crosses a `/`, `**` does; a
-/// pattern that matches a folder (`drafts`) matches every key under it; `exclude` wins. `extensions` (with or without the dot, any case) restricts the accepted
-/// file types; images (`png`, `jpg` ...) are skipped unless `allow_images`.
+/// pattern that matches a folder (`drafts`) matches every key under it; `exclude` wins.
+/// `extensions` (with or without the dot, any case) restricts the accepted file types; images
+/// (`png`, `jpg` ...) are skipped when `allow_images` is false (by default only under the
+/// sources `r2` and `google_cloud_storage`, see [`allow_images`](Self::allow_images)).
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -272,9 +274,12 @@ pub struct S3Config {
     /// R2: use the EU jurisdiction endpoint `{account_id}.eu.r2.cloudflarestorage.com`.
     #[serde(default)]
     pub european_residency: bool,
-    /// Accept image files (default false, as RAGFlow).
-    #[serde(default)]
-    pub allow_images: bool,
+    /// Accept image files (`png`, `jpg` ... see [`IMAGE_EXTENSIONS`](super::IMAGE_EXTENSIONS)).
+    /// When absent: true, as RAGFlow's blob sync indexes images (its image filter was removed
+    /// in April 2026 and `allow_images` is no longer read), except under the sources `r2` and
+    /// `google_cloud_storage`, false there as RAGFlow's Go connectors for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_images: Option<bool>,
     /// Globs of the keys to include (all when empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub include: Vec<String>,
@@ -352,7 +357,7 @@ impl S3Config {
             prefix: String::new(),
             credentials: S3Credentials::default(),
             european_residency: false,
-            allow_images: false,
+            allow_images: None,
             include: Vec::new(),
             exclude: Vec::new(),
             extensions: Vec::new(),
@@ -381,6 +386,18 @@ impl S3Config {
     /// The authentication method in effect for the `s3` bucket type (default `access_key`).
     pub fn authentication_method(&self) -> AuthenticationMethod {
         self.credentials.authentication_method.unwrap_or_default()
+    }
+
+    /// Whether image files are accepted under `source`: `allow_images` when given, else true
+    /// except under the sources `r2` and `google_cloud_storage` (RAGFlow's Python blob sync
+    /// indexes images since April 2026; its Go connectors for R2 and GCS, which serve those
+    /// two sources, still skip them by default). The source, not the `bucket_type`, decides:
+    /// an R2 bucket under source `s3` is synced by RAGFlow's Python connector.
+    pub fn allow_images(&self, source: BucketType) -> bool {
+        self.allow_images.unwrap_or(!matches!(
+            source,
+            BucketType::R2 | BucketType::GoogleCloudStorage
+        ))
     }
 
     /// The prefix as listed: with a trailing `/` unless empty.
@@ -592,7 +609,7 @@ mod tests {
             "credentials": {"access_key_id": "GOOG1", "secret_access_key": "s"},
         }))
         .unwrap();
-        assert!(gcs.allow_images);
+        assert_eq!(gcs.allow_images, Some(true));
         let compat: S3Config = from_json(serde_json::json!({
             "bucket_name": "b", "bucket_type": "s3_compatible",
             "credentials": {"endpoint_url": "http://127.0.0.1:9000", "aws_access_key_id": "k",

@@ -15,8 +15,8 @@
 //! - **Listing**: `ListObjectsV2` page by page (`page_size` keys, default 1000), never the
 //!   whole listing in memory, the next page listed while this one downloads. A store that
 //!   hands back a continuation token twice ends the listing with an error rather than loop.
-//!   Keys ending in `/` are skipped, then `include`/`exclude` globs, `extensions` and images
-//!   (unless `allow_images`).
+//!   Keys ending in `/` are skipped, then `include`/`exclude` globs, `extensions` and, when
+//!   `allow_images` is false (by default only under `r2` and `google_cloud_storage`), images.
 //! - **Content**: text extensions ([`TEXT_EXTENSIONS`]) and `text/*` objects as text when
 //!   UTF-8, everything else as bytes with the MIME type from `Content-Type` or the extension.
 //! - **Fingerprint**: from the ETag (`hash128` of the ETag without quotes, as RAGFlow's
@@ -271,7 +271,7 @@ impl S3Connector {
             filters: Filters {
                 prefix,
                 paths,
-                allow_images: config.allow_images,
+                allow_images: config.allow_images(source_type),
             },
             max_object_size: config.max_object_size.get(),
             concurrency: usize::try_from(config.concurrency.get()).unwrap_or(8),
@@ -291,6 +291,12 @@ impl S3Connector {
     /// The bucket type in effect.
     pub fn bucket_type(&self) -> BucketType {
         self.walk.client.bucket_type
+    }
+
+    /// Whether image files become documents: `allow_images`, or its default for the source
+    /// (see [`S3Config::allow_images`]).
+    pub fn allow_images(&self) -> bool {
+        self.walk.filters.allow_images
     }
 }
 
