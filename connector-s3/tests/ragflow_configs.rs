@@ -219,3 +219,27 @@ async fn images_are_documents_by_default_except_under_r2_and_gcs() {
         );
     }
 }
+
+#[tokio::test]
+async fn size_threshold_is_max_object_size_as_in_ragflows_go_connectors() {
+    let server = MockServer::start().await;
+    bucket(&server, "docs", "", &[("small.md", 4), ("big.md", 5000)]).await;
+    let r2 = |size_threshold: serde_json::Value| {
+        serde_json::json!({"bucket_name": "docs", "size_threshold": size_threshold,
+            "credentials": {"account_id": "acc1", "r2_access_key_id": "k",
+                "r2_secret_access_key": "s", "endpoint_url": server.uri()}})
+    };
+    let registry = registry();
+    let c = registry.build("r2", r2(1024.into())).expect("builds");
+    let (docs, failures) = load(c.as_ref()).await;
+    assert_eq!(keys(&docs), ["small.md"]);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].contains("big.md"), "{failures:?}");
+    // Zero or less is the default (20 MiB), as the Go connectors read it.
+    for default in [serde_json::json!(0), serde_json::json!("-1")] {
+        let effective = registry
+            .effective_config("r2", r2(default))
+            .expect("the default");
+        assert_eq!(effective["max_object_size"], 20 * 1024 * 1024);
+    }
+}

@@ -290,8 +290,11 @@ pub struct S3Config {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<String>,
     /// Largest object downloaded, in bytes (default 20 MiB), checked against the listed size
-    /// before downloading; a larger object becomes a failure naming its key.
-    #[serde(default = "default_max_object_size")]
+    /// before downloading; a larger object becomes a failure naming its key. Also read as
+    /// `size_threshold` (the name of RAGFlow's Go connectors for R2 and GCS); 0 or less is the
+    /// default, as there.
+    #[serde(default = "default_max_object_size", alias = "size_threshold")]
+    #[schemars(extend("x-aliases" = ["size_threshold"], "x-default-unless-positive" = true))]
     pub max_object_size: NonZeroU64,
     /// Objects downloaded at the same time (default 8, at most 64); documents still come in
     /// listing order.
