@@ -126,7 +126,7 @@ fn bare_env() -> StaticEnvironment {
 }
 
 #[tokio::test]
-async fn iam_role_signs_assume_role_with_the_keys_and_s3_with_the_session_token() {
+async fn iam_role_with_keys_signs_assume_role_with_the_keys_and_s3_with_the_session_token() {
     let (s3, sts) = (MockServer::start().await, MockServer::start().await);
     let later = Utc::now() + TimeDelta::hours(1);
     Mock::given(method("POST"))
@@ -167,7 +167,7 @@ async fn iam_role_signs_assume_role_with_the_keys_and_s3_with_the_session_token(
         &s3,
         serde_json::json!({"authentication_method": "iam_role", "aws_role_arn": ROLE,
             "aws_access_key_id": "AKIDSTATIC", "aws_secret_access_key": "static-secret",
-            "sts_endpoint_url": sts.uri()}),
+            "iam_role_with_keys": true, "sts_endpoint_url": sts.uri()}),
     );
     let c = connector(config, bare_env());
     c.check().await.expect("listed with the role's credentials");
@@ -215,6 +215,60 @@ async fn iam_role_without_keys_signs_assume_role_with_the_ambient_credentials() 
 }
 
 #[tokio::test]
+async fn iam_role_signs_assume_role_with_the_ambient_credentials_and_reports_leftover_keys() {
+    // RAGFlow's form keeps the keys typed under `access_key` when the method is switched to
+    // `iam_role`; RAGFlow then signs AssumeRole with the host's chain (a bare
+    // `boto3.client("sts")`), and so do we.
+    let (s3, sts) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=AssumeRole&"))
+        .and(|req: &Request| {
+            req.headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.contains("Credential=AKIAAMBIENT/"))
+        })
+        .respond_with(assume_role_response(
+            "AssumeRole",
+            "ASIAROLE",
+            "role-token",
+            Utc::now() + TimeDelta::hours(1),
+        ))
+        .expect(1)
+        .mount(&sts)
+        .await;
+    bucket_accepting(&s3, "ASIAROLE", "role-token").await;
+    let env = bare_env()
+        .with_var("AWS_ACCESS_KEY_ID", "AKIAAMBIENT")
+        .with_var("AWS_SECRET_ACCESS_KEY", "ambient-secret")
+        .with_var("AWS_ENDPOINT_URL_STS", sts.uri());
+    let parsed = connector_core::config::parse::<S3Config>(serde_json::json!({
+        "bucket_name": "docs", "bucket_type": "s3",
+        "credentials": {"authentication_method": "iam_role", "aws_role_arn": ROLE,
+            "aws_access_key_id": "AKIDLEFTOVER", "aws_secret_access_key": "leftover-secret",
+            "endpoint_url": s3.uri(), "region": "eu-west-1", "addressing_style": "virtual"},
+    }))
+    .expect("valid config");
+    let unused: Vec<&str> = parsed.ignored.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        unused,
+        [
+            "credentials.aws_access_key_id",
+            "credentials.aws_secret_access_key"
+        ]
+    );
+    assert!(
+        parsed.ignored[0].reason.contains("iam_role_with_keys"),
+        "{:?}",
+        parsed.ignored
+    );
+    connector(parsed.config, env)
+        .check()
+        .await
+        .expect("listed with the role the ambient credentials assumed");
+}
+
+#[tokio::test]
 async fn temporary_credentials_are_refreshed_before_they_expire_and_no_request_fails() {
     let (s3, sts) = (MockServer::start().await, MockServer::start().await);
     // The first set expires in four minutes: inside the five-minute margin, so the next
@@ -244,7 +298,7 @@ async fn temporary_credentials_are_refreshed_before_they_expire_and_no_request_f
         &s3,
         serde_json::json!({"authentication_method": "iam_role", "aws_role_arn": ROLE,
             "aws_access_key_id": "AKIDSTATIC", "aws_secret_access_key": "static-secret",
-            "sts_endpoint_url": sts.uri()}),
+            "iam_role_with_keys": true, "sts_endpoint_url": sts.uri()}),
     );
     let c = connector(config, bare_env());
     for _ in 0..3 {
@@ -281,7 +335,7 @@ async fn a_failed_refresh_keeps_the_still_valid_credentials() {
         &s3,
         serde_json::json!({"authentication_method": "iam_role", "aws_role_arn": ROLE,
             "aws_access_key_id": "AKIDSTATIC", "aws_secret_access_key": "static-secret",
-            "sts_endpoint_url": sts.uri()}),
+            "iam_role_with_keys": true, "sts_endpoint_url": sts.uri()}),
     );
     let c = connector(config, bare_env());
     for _ in 0..3 {
@@ -317,7 +371,8 @@ async fn access_denied_by_sts_names_the_role_and_never_a_secret() {
         &s3,
         serde_json::json!({"authentication_method": "iam_role", "aws_role_arn": ROLE,
             "aws_access_key_id": "AKIDSTATIC", "aws_secret_access_key": "static-secret-value",
-            "aws_session_token": "static-token-value", "sts_endpoint_url": sts.uri()}),
+            "aws_session_token": "static-token-value", "iam_role_with_keys": true,
+            "sts_endpoint_url": sts.uri()}),
     );
     let c = connector(config, bare_env());
     let err = c.check().await.expect_err("refused");
@@ -657,7 +712,7 @@ async fn a_role_that_cannot_be_assumed_ends_a_download_run_instead_of_failing_ea
         &s3,
         serde_json::json!({"authentication_method": "iam_role", "aws_role_arn": ROLE,
             "aws_access_key_id": "AKIDSTATIC", "aws_secret_access_key": "static-secret",
-            "sts_endpoint_url": sts.uri()}),
+            "iam_role_with_keys": true, "sts_endpoint_url": sts.uri()}),
     );
     let c = connector(config, bare_env());
     let ids = vec!["s3:docs:a.md".to_owned(), "s3:docs:b.md".to_owned()];

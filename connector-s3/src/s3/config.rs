@@ -3,6 +3,7 @@
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 
+use connector_core::config::Ignored;
 use connector_core::glob::PathFilter;
 use connector_core::{ConnectorConfig, FieldError, Secret};
 use schemars::JsonSchema;
@@ -98,8 +99,9 @@ pub enum AuthenticationMethod {
     AccessKey,
     /// STS `AssumeRole` of `aws_role_arn` (session name
     /// [`ROLE_SESSION_NAME`](super::ROLE_SESSION_NAME)), refreshed before it expires. The call
-    /// is signed with `aws_access_key_id` + `aws_secret_access_key` (+ `aws_session_token`)
-    /// when given, else with the host's ambient credentials (as `assume_role` finds them).
+    /// is signed with the host's ambient credentials (as `assume_role` finds them), as in
+    /// RAGFlow, or with `aws_access_key_id` + `aws_secret_access_key` (+ `aws_session_token`)
+    /// when `iam_role_with_keys` is true; keys given without it are reported as unused.
     IamRole,
     /// The host's ambient credentials, found as the AWS SDKs find them: environment variables,
     /// a web identity token file (EKS IRSA), the shared profile files, ECS container
@@ -147,6 +149,12 @@ pub struct S3Credentials {
     /// S3 with `iam_role` (required): the role to assume, `arn:aws:iam::{account}:role/{name}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_role_arn: Option<String>,
+    /// S3 with `iam_role`: sign the STS `AssumeRole` call with `aws_access_key_id` +
+    /// `aws_secret_access_key` (+ `aws_session_token`) instead of the host's ambient
+    /// credentials (default false: RAGFlow signs it with the ambient chain, and keys left in
+    /// the config from `access_key` are reported as unused).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub iam_role_with_keys: bool,
     /// S3 with `iam_role` or `assume_role`: where STS calls go instead of the regional
     /// `https://sts.{region}.amazonaws.com` (a VPC endpoint, a test server). The environment
     /// variable `AWS_ENDPOINT_URL_STS` does the same when this is not set.
@@ -202,6 +210,7 @@ impl fmt::Debug for S3Credentials {
             )
             .field("aws_session_token", &secret(&self.aws_session_token))
             .field("aws_role_arn", &self.aws_role_arn)
+            .field("iam_role_with_keys", &self.iam_role_with_keys)
             .field(
                 "sts_endpoint_url",
                 &self.sts_endpoint_url.as_ref().map(Url::as_str),
@@ -457,20 +466,20 @@ impl S3Config {
                         )),
                         Some(_) => {}
                     }
-                        // The keys that sign the AssumeRole call: both or neither (then the
-                        // host's ambient credentials sign it).
-                        let has_id = c.aws_access_key_id.is_some();
-                        let has_secret = c.aws_secret_access_key.is_some();
-                        if has_id != has_secret {
-                            let missing = if has_id {
-                                "aws_secret_access_key"
-                            } else {
-                                "aws_access_key_id"
-                            };
-                            out.push(FieldError::new(
-                            format!("credentials.{missing}"),
-                            "is required with the other key: give both keys to sign the AssumeRole call with them, or neither to use the host's credentials",
-                        ));
+                        // Keys sign the AssumeRole call only when asked to; without
+                        // `iam_role_with_keys` they are unused (`unused` says so).
+                        if c.iam_role_with_keys {
+                            for (name, given) in [
+                                ("aws_access_key_id", c.aws_access_key_id.is_some()),
+                                ("aws_secret_access_key", c.aws_secret_access_key.is_some()),
+                            ] {
+                                if !given {
+                                    out.push(FieldError::new(
+                                        format!("credentials.{name}"),
+                                        "is required with `iam_role_with_keys` (the keys that sign the AssumeRole call)",
+                                    ));
+                                }
+                            }
                         }
                     }
                     AuthenticationMethod::AssumeRole => {}
@@ -586,6 +595,13 @@ impl ConnectorConfig for S3Config {
         }
         problems
     }
+
+    /// The S3 authentication fields the config's method or bucket type leaves unused: keys
+    /// under `iam_role` (without `iam_role_with_keys`) or `assume_role`, a role ARN under
+    /// `access_key` or `assume_role`, the method and role under another bucket type.
+    fn unused(&self) -> Vec<Ignored> {
+        super::unused::of(self)
+    }
 }
 
 #[cfg(test)]
@@ -671,8 +687,14 @@ mod tests {
             "aws_role_arn": "docs-reader"}))
         .unwrap_err();
         assert!(err.to_string().contains("not a role ARN"), "{err}");
-        let err = s3(serde_json::json!({"authentication_method": "iam_role",
+        // A key left from `access_key` is unused under `iam_role` (reported, no problem);
+        // with `iam_role_with_keys` both keys are needed.
+        s3(serde_json::json!({"authentication_method": "iam_role",
             "aws_role_arn": "arn:aws-cn:iam::123456789012:role/path/r", "aws_access_key_id": "AKIA"}))
+        .expect("a leftover key");
+        let err = s3(serde_json::json!({"authentication_method": "iam_role",
+            "aws_role_arn": "arn:aws-cn:iam::123456789012:role/path/r", "aws_access_key_id": "AKIA",
+            "iam_role_with_keys": true}))
         .unwrap_err();
         assert!(err.to_string().contains("aws_secret_access_key"), "{err}");
         // s3_compatible signs with its keys whatever the method says, as RAGFlow.

@@ -115,7 +115,10 @@ impl Endpoint {
                 AuthenticationMethod::IamRole => (
                     Signing::IamRole {
                         role_arn: text(&c.aws_role_arn),
-                        keys: (!key_id.is_empty())
+                        // RAGFlow signs AssumeRole with the host's ambient chain; the keys
+                        // only when the config asks for it.
+                        keys: c
+                            .iam_role_with_keys
                             .then(|| AwsCredentials::fixed(key_id, secret, token)),
                     },
                     "credentials.aws_role_arn",
@@ -533,18 +536,27 @@ mod tests {
     }
 
     #[test]
-    fn iam_role_signs_with_the_keys_when_given() {
-        let e = endpoint(
-            serde_json::json!({"bucket_name": "docs", "bucket_type": "s3",
-            "credentials": {"authentication_method": "iam_role",
-                "aws_role_arn": "arn:aws:iam::123456789012:role/docs-reader",
-                "aws_access_key_id": "AKIA", "aws_secret_access_key": "s", "region": "eu-west-1"}}),
-        );
+    fn iam_role_signs_with_the_keys_only_when_asked_to() {
+        let iam_role = |with_keys: bool| {
+            endpoint(
+                serde_json::json!({"bucket_name": "docs", "bucket_type": "s3",
+                "credentials": {"authentication_method": "iam_role",
+                    "aws_role_arn": "arn:aws:iam::123456789012:role/docs-reader",
+                    "aws_access_key_id": "AKIA", "aws_secret_access_key": "s",
+                    "region": "eu-west-1", "iam_role_with_keys": with_keys}}),
+            )
+        };
+        let e = iam_role(true);
         let Signing::IamRole { role_arn, keys } = e.signing else {
             panic!("not iam_role");
         };
         assert_eq!(role_arn, "arn:aws:iam::123456789012:role/docs-reader");
         assert_eq!(keys.map(|k| k.key_id).as_deref(), Some("AKIA"));
         assert_eq!(e.key_id_field, "credentials.aws_role_arn");
+        // Keys left from `access_key`: the ambient chain signs, as in RAGFlow.
+        let Signing::IamRole { keys, .. } = iam_role(false).signing else {
+            panic!("not iam_role");
+        };
+        assert!(keys.is_none());
     }
 }

@@ -76,6 +76,7 @@ mod model;
 mod pages;
 mod region;
 mod titles;
+mod unused;
 
 use std::fmt;
 use std::sync::Arc;

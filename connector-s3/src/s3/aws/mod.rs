@@ -8,8 +8,9 @@
 //!   `session_token`, the name RAGFlow's own storage config uses), signed into every request as
 //!   `X-Amz-Security-Token`.
 //! - `iam_role`: `sts.assume_role(RoleArn=aws_role_arn)` with botocore's refreshable
-//!   credentials. Here the same, signed with the static keys when the config gives them, else
-//!   with the ambient chain's credentials (RAGFlow always uses the ambient chain for this call).
+//!   credentials. Here the same, signed as RAGFlow signs it (a bare `boto3.client("sts")`)
+//!   with the ambient chain's credentials, or with the config's static keys when
+//!   `iam_role_with_keys` asks for it.
 //!   `RoleSessionName` is [`ROLE_SESSION_NAME`], stable so that CloudTrail and trust policies
 //!   can name it (RAGFlow's carries a timestamp).
 //! - `assume_role`: `boto3.client("s3")`, i.e. the default chain of the host. Here the same
