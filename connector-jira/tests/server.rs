@@ -310,3 +310,36 @@ async fn a_page_that_keeps_timing_out_is_asked_in_halves() {
     assert_eq!(all.documents.len(), 5);
     assert!(!search.jqls.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_attachment_reported_on_another_host_is_downloaded_from_base_url() {
+    // Jira's own base URL setting names another host (a proxy, an internal name): the
+    // credentials go to `base_url` only, where the same path serves the file.
+    let other = MockServer::start().await;
+    let mut issue = common::issue(1, "2026-01-15T10:00:00.000+0000", false);
+    issue["fields"]["attachment"] = json!([{
+        "id": "10042", "filename": "notes.txt", "size": 5, "mimeType": "text/plain",
+        "content": format!("{}/secure/attachment/10042/notes.txt", other.uri())
+    }]);
+    let (server, _) = common::server_mock(vec![issue], 50).await;
+    Mock::given(method("GET"))
+        .and(path("/secure/attachment/10042/notes.txt"))
+        .and(header(
+            "authorization",
+            format!("Bearer {}", common::TOKEN).as_str(),
+        ))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string("hello"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_string("stolen"))
+        .mount(&other)
+        .await;
+    let cfg = common::server_config(&server.uri(), json!({"include_attachments": true}));
+    let all = load(&common::connector(cfg)).await;
+    assert!(all.failures.is_empty(), "{:?}", all.failures);
+    assert_eq!(all.documents.len(), 2);
+    let received = other.received_requests().await.unwrap();
+    assert!(received.is_empty(), "credentials sent to {received:?}");
+}

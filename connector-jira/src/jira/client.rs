@@ -415,14 +415,14 @@ impl JiraClient {
     /// URL, which Cloud gives on the site host even when the API is reached through the
     /// gateway, where a scoped token is refused (401). The endpoint answers 303 to the media
     /// store; core follows it without the credentials. Server/Data Center: the `content` URL
-    /// (`/secure/attachment/{id}/{name}`), as REST v2 has no content endpoint.
+    /// (`/secure/attachment/{id}/{name}`), as REST v2 has no content endpoint, when it is on
+    /// `base_url`'s origin; else the same path on `base_url` (see [`server_download_url`]).
     pub(crate) async fn download(&self, attachment: &Attachment, cap: u64) -> Result<bytes::Bytes> {
         let url = if self.shared.cloud {
             self.api(&format!("attachment/content/{}", encode(&attachment.id)))
                 .await?
         } else {
-            let content = attachment.content.as_deref().unwrap_or_default();
-            Url::parse(content).map_err(url_error)?
+            server_download_url(&self.shared.config.base_url, attachment)?
         };
         let resp = self.http.get(url).max_body_bytes(cap).send().await?;
         Ok(resp.into_body())
@@ -477,6 +477,50 @@ fn error_messages(resp: &Response) -> String {
     } else {
         messages.join("; ")
     }
+}
+
+/// Where a Server/Data Center attachment is downloaded, with the credentials: its `content`
+/// URL when that is on `base_url`'s origin (scheme, host and port), else
+/// `{base_url}/secure/attachment/{id}/{filename}`.
+///
+/// `content` is built from Jira's configured base URL, which need not be the one the
+/// connector was given (a proxy, an internal host name, `http` behind a TLS terminator): the
+/// credentials must not go to another host, nor in clear text where `base_url` is `https`.
+/// RAGFlow's Go connector refuses such a URL; rebuilding it on `base_url` downloads the same
+/// file from the host the credentials are meant for.
+fn server_download_url(base: &Url, attachment: &Attachment) -> Result<Url> {
+    if let Some(content) = attachment
+        .content
+        .as_deref()
+        .and_then(|c| Url::parse(c).ok())
+        && content.origin() == base.origin()
+    {
+        return Ok(content);
+    }
+    let mut url = with_slash(base);
+    let rebuilt = url.path_segments_mut().map(|mut segments| {
+        segments.pop_if_empty().extend([
+            "secure",
+            "attachment",
+            &attachment.id,
+            &attachment.filename,
+        ]);
+    });
+    if rebuilt.is_err() || base.cannot_be_a_base() {
+        return Err(Error::invalid_data(format!(
+            "cannot build the download URL of Jira attachment {} ({}) on `base_url`",
+            attachment.id, attachment.filename
+        ))
+        .with_connector(SOURCE));
+    }
+    if let Some(content) = &attachment.content {
+        tracing::debug!(
+            attachment = %attachment.id,
+            reported = %content,
+            "the attachment's content URL is not on base_url's origin; downloading it from base_url"
+        );
+    }
+    Ok(url)
 }
 
 fn url_error(e: url::ParseError) -> Error {
@@ -572,6 +616,34 @@ pub(crate) fn updated_since(window: TimeWindow) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn attachment(content: Option<&str>) -> Attachment {
+        serde_json::from_value(json!({
+            "id": "10042", "filename": "a b#?.txt", "size": 2, "content": content
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn server_downloads_stay_on_the_origin_of_base_url() {
+        let base = Url::parse("https://jira.acme.org/jira").unwrap();
+        let rebuilt = "https://jira.acme.org/jira/secure/attachment/10042/a%20b%23%3F.txt";
+        // Same origin: Jira's own URL.
+        let same = "https://jira.acme.org/jira/secure/attachment/10042/x.txt";
+        let url = server_download_url(&base, &attachment(Some(same))).unwrap();
+        assert_eq!(url.as_str(), same);
+        // Another host, another port, a downgrade to http, nothing usable: on base_url.
+        for other in [
+            Some("https://evil.example/secure/attachment/10042/x.txt"),
+            Some("https://jira.acme.org:8443/jira/secure/attachment/10042/x.txt"),
+            Some("http://jira.acme.org/jira/secure/attachment/10042/x.txt"),
+            Some("not a url"),
+            None,
+        ] {
+            let url = server_download_url(&base, &attachment(other)).unwrap();
+            assert_eq!(url.as_str(), rebuilt, "{other:?}");
+        }
+    }
 
     #[test]
     fn lower_bound_is_the_minute_before_as_an_instant() {
