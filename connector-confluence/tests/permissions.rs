@@ -233,3 +233,59 @@ async fn unreadable_space_permissions_give_no_access() {
         ))
     );
 }
+
+fn include(title: &str, space: Option<&str>) -> String {
+    let space = space.map_or(String::new(), |s| format!(r#" ri:space-key="{s}""#));
+    format!(
+        r#"<ac:structured-macro ac:name="include"><ac:parameter ac:name=""><ac:link><ri:page{space} ri:content-title="{title}" /></ac:link></ac:parameter></ac:structured-macro>"#
+    )
+}
+
+/// With `include_permissions`, an `include` copies another page into the includer's
+/// document, which carries the includer's access: only a page without read restrictions (on
+/// itself or an ancestor) in the same space is inlined; any other is written as a link.
+/// Without the option every include is inlined, as before.
+#[tokio::test]
+async fn includes_inline_only_unrestricted_pages_of_the_same_space() {
+    for cloud in [true, false] {
+        let fake = site(cloud).await;
+        fake.add(FakePage::new(
+            7,
+            "ENG",
+            "Shared",
+            "<p>shared words</p>",
+            at(7),
+        ));
+        let mut secret = FakePage::new(8, "ENG", "Payroll", "<p>secret words</p>", at(8));
+        secret.parent = Some(2); // Under HR: restricted through its ancestor.
+        fake.add(secret);
+        fake.add(FakePage::new(
+            9,
+            "PUB",
+            "Elsewhere",
+            "<p>other space words</p>",
+            at(9),
+        ));
+        let body = format!(
+            "<p>top</p>{}{}{}",
+            include("Shared", None),
+            include("Payroll", None),
+            include("Elsewhere", Some("PUB"))
+        );
+        fake.add(FakePage::new(10, "ENG", "Includer", &body, at(10)));
+
+        let docs = load(build(fake.config(json!({"include_permissions": true}))).as_ref()).await;
+        let includer = docs.iter().find(|d| d.title == "Includer").unwrap();
+        let text = includer.content.as_text().unwrap().to_owned();
+        assert!(text.contains("shared words"), "cloud={cloud}: {text}");
+        assert!(!text.contains("secret words"), "cloud={cloud}: {text}");
+        assert!(!text.contains("other space words"), "cloud={cloud}: {text}");
+        assert!(text.contains("Payroll"), "a link instead: {text}");
+        assert!(text.contains("Elsewhere"), "a link instead: {text}");
+
+        let docs = load(build(fake.config(json!({}))).as_ref()).await;
+        let includer = docs.iter().find(|d| d.title == "Includer").unwrap();
+        let text = includer.content.as_text().unwrap().to_owned();
+        assert!(text.contains("secret words") && text.contains("other space words"));
+    }
+}

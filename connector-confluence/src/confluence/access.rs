@@ -31,6 +31,10 @@
 //! an older Data Center) pages without restrictions have no `access` (unknown), never an
 //! invented one. Server e-mails: one request per user (two for a user named by key only) per
 //! run.
+//!
+//! Included pages: [`Permissions::unrestricted`] tells whether an `include` may be inlined
+//! (see `convert::Lookups`); the included page's version and restrictions are not part of the
+//! includer's fingerprint (they are known only after a request per include).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -94,6 +98,38 @@ impl Permissions {
     /// # Errors
     /// A lookup's error other than "missing or hidden" (credentials, an unreachable site).
     pub(crate) async fn of(&self, page: &Content) -> Result<Option<Access>> {
+        let levels = self.levels(page).await?;
+        let mut restricted = levels.into_iter().filter(|l| l.restricts);
+        let Some(first) = restricted.next() else {
+            let space = page.space.as_ref().map(|s| s.key.as_str()).unwrap_or("");
+            if space.is_empty() {
+                return Ok(None);
+            }
+            return self.space(space).await;
+        };
+        let (emails, groups) = restricted.fold((first.emails, first.groups), |(e, g), l| {
+            (
+                e.intersection(&l.emails).cloned().collect(),
+                g.intersection(&l.groups).cloned().collect(),
+            )
+        });
+        Ok(Some(Access::restricted(
+            emails.into_iter().collect(),
+            groups.into_iter().collect(),
+        )))
+    }
+
+    /// Whether neither `page` nor any of its ancestors has a read restriction: then whoever
+    /// may view its space may read it.
+    ///
+    /// # Errors
+    /// As [`Self::of`].
+    pub(crate) async fn unrestricted(&self, page: &Content) -> Result<bool> {
+        Ok(self.levels(page).await?.iter().all(|l| !l.restricts))
+    }
+
+    /// The read restrictions of `page` and of each of its ancestors.
+    async fn levels(&self, page: &Content) -> Result<Vec<Level>> {
         let mut levels = Vec::new();
         if let Some(own) = page.restrictions.as_ref().and_then(read_of) {
             let own = self.level(own).await?;
@@ -122,24 +158,7 @@ impl Permissions {
                 levels.push((*level).clone());
             }
         }
-        let mut restricted = levels.into_iter().filter(|l| l.restricts);
-        let Some(first) = restricted.next() else {
-            let space = page.space.as_ref().map(|s| s.key.as_str()).unwrap_or("");
-            if space.is_empty() {
-                return Ok(None);
-            }
-            return self.space(space).await;
-        };
-        let (emails, groups) = restricted.fold((first.emails, first.groups), |(e, g), l| {
-            (
-                e.intersection(&l.emails).cloned().collect(),
-                g.intersection(&l.groups).cloned().collect(),
-            )
-        });
-        Ok(Some(Access::restricted(
-            emails.into_iter().collect(),
-            groups.into_iter().collect(),
-        )))
+        Ok(levels)
     }
 
     /// An ancestor's read restriction read on its own; `None` when it cannot be read (a

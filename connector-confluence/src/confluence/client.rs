@@ -414,24 +414,21 @@ impl Client {
         }
     }
 
-    /// The storage-format body of the page `page` (for `include` macros).
-    pub(crate) async fn page_storage(&self, page: &PageRef) -> Result<Option<String>> {
+    /// The page `page` (for `include` macros) with `expand` (which names `body.storage`);
+    /// `None` when it is missing or hidden.
+    pub(crate) async fn page_named(&self, page: &PageRef, expand: &str) -> Result<Option<Content>> {
         let url = self.api_url("/rest/api/content").await?;
         let url = with_query(
             url,
             &[
                 ("spaceKey", page.space.as_str()),
                 ("title", page.title.as_str()),
-                ("expand", "body.storage"),
+                ("expand", expand),
                 ("limit", "1"),
             ],
         );
         match self.get_json::<Paged<Content>>(url).await {
-            Ok(found) => Ok(found
-                .results
-                .into_iter()
-                .next()
-                .and_then(|c| c.storage().map(str::to_owned))),
+            Ok(found) => Ok(found.results.into_iter().next()),
             Err(e) if soft(&e) => Ok(None),
             Err(e) => Err(e),
         }

@@ -14,6 +14,7 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
 use super::SOURCE;
+use super::access::{Permissions, RESTRICTIONS_EXPAND};
 use super::client::Client;
 use super::comments::{self, Placed};
 use super::model::Content;
@@ -68,21 +69,58 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     }
 }
 
+/// An included page as this run found it.
+#[derive(Debug)]
+struct Included {
+    nodes: Arc<Vec<Node>>,
+    /// Whether neither it nor any ancestor has a read restriction (known to be so; with
+    /// `include_permissions` only, else `true`).
+    open: bool,
+}
+
 /// What the lookups of this run found: user names and included pages, each asked once.
 #[derive(Debug)]
 pub(crate) struct Lookups {
     users: Memo<UserRef, Option<String>>,
-    includes: Memo<PageRef, Option<Arc<Vec<Node>>>>,
+    includes: Memo<PageRef, Option<Arc<Included>>>,
     client: Client,
+    /// With `include_permissions`: decides which included pages may be inlined.
+    permissions: Option<Arc<Permissions>>,
 }
 
 impl Lookups {
-    pub(crate) fn new(client: Client) -> Self {
+    pub(crate) fn new(client: Client, permissions: Option<Arc<Permissions>>) -> Self {
         Self {
             users: Memo::new(),
             includes: Memo::new(),
             client,
+            permissions,
         }
+    }
+
+    /// An included page with what decides whether it may be inlined.
+    async fn fetch_include(&self, page: &PageRef) -> Result<Option<Arc<Included>>> {
+        let expand = match self.permissions {
+            // The ancestors' restrictions are not expanded (Cloud refuses the whole request
+            // when one ancestor is unreadable, CONFCLOUD-77618): `Permissions` reads each
+            // ancestor's once per run.
+            Some(_) => format!("body.storage,version,space,ancestors,{RESTRICTIONS_EXPAND}"),
+            None => "body.storage".to_owned(),
+        };
+        let Some(content) = self.client.page_named(page, &expand).await? else {
+            return Ok(None);
+        };
+        let Some(nodes) = content.storage().and_then(|s| storage::parse(s).ok()) else {
+            return Ok(None);
+        };
+        let open = match &self.permissions {
+            Some(permissions) => permissions.unrestricted(&content).await?,
+            None => true,
+        };
+        Ok(Some(Arc::new(Included {
+            nodes: Arc::new(nodes),
+            open,
+        })))
     }
 
     /// Looks up the users and included pages `refs` names, and what the included pages name
@@ -97,14 +135,11 @@ impl Lookups {
                 break;
             }
             let pages = std::mem::take(&mut refs.includes);
-            let found: Vec<(PageRef, Option<Arc<Vec<Node>>>)> = futures::stream::iter(pages)
+            let found: Vec<(PageRef, Option<Arc<Included>>)> = futures::stream::iter(pages)
                 .map(|page| async move {
                     let nodes = self
                         .includes
-                        .get_or_fetch(&page, || async {
-                            let storage = self.client.page_storage(&page).await?;
-                            Ok(storage.and_then(|s| storage::parse(&s).ok()).map(Arc::new))
-                        })
+                        .get_or_fetch(&page, || self.fetch_include(&page))
                         .await?;
                     Ok::<_, connector_core::Error>((page, nodes))
                 })
@@ -112,9 +147,9 @@ impl Lookups {
                 .try_collect()
                 .await?;
             // Also for a page fetched before: its users must be resolved before this render.
-            for (page, nodes) in found {
-                if let Some(nodes) = nodes {
-                    storage::collect_refs(&nodes, &page.space, &mut refs);
+            for (page, included) in found {
+                if let Some(included) = included {
+                    storage::collect_refs(&included.nodes, &page.space, &mut refs);
                 }
             }
         }
@@ -137,7 +172,20 @@ impl Resolver for Lookups {
     }
 
     fn include(&self, page: &PageRef) -> Option<Arc<Vec<Node>>> {
-        self.includes.get(page).flatten()
+        self.includes
+            .get(page)
+            .flatten()
+            .map(|i| Arc::clone(&i.nodes))
+    }
+
+    fn may_inline(&self, page: &PageRef, includer_space: &str) -> bool {
+        if self.permissions.is_none() {
+            return true;
+        }
+        // Same space and no restriction on it or its ancestors: its readers are the space's
+        // viewers, who may all read the includer's space too. Each level of a nested include
+        // is checked against the level that includes it, so all share the page's space.
+        page.space == includer_space && self.includes.get(page).flatten().is_some_and(|i| i.open)
     }
 
     fn page_url(&self, page: &PageRef) -> Option<String> {

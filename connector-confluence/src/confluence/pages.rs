@@ -363,17 +363,19 @@ struct Run {
     client: Client,
     settings: Arc<Settings>,
     lookups: Lookups,
-    /// With `include_permissions`.
-    permissions: Option<Permissions>,
+    /// With `include_permissions` (shared with `lookups`, which decides what includes
+    /// inline).
+    permissions: Option<Arc<Permissions>>,
 }
 
 impl Run {
     fn new(client: Client, settings: Arc<Settings>) -> Self {
+        let permissions = settings
+            .permissions
+            .then(|| Arc::new(Permissions::new(client.clone(), settings.cloud)));
         Self {
-            lookups: Lookups::new(client.clone()),
-            permissions: settings
-                .permissions
-                .then(|| Permissions::new(client.clone(), settings.cloud)),
+            lookups: Lookups::new(client.clone(), permissions.clone()),
+            permissions,
             client,
             settings,
         }

@@ -704,7 +704,7 @@ impl Respond for Responder {
                     .pages
                     .iter()
                     .filter(|p| p.space == space && p.title == title)
-                    .map(|p| self.page_json(&state, p, "body.storage"))
+                    .map(|p| self.page_json(&state, p, q.get("expand").map_or("", String::as_str)))
                     .collect();
                 let size = found.len();
                 ResponseTemplate::new(200).set_body_json(json!({"results": found, "start": 0, "limit": 1, "size": size, "_links": {}}))

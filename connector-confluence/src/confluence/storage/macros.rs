@@ -60,6 +60,13 @@ pub(super) fn macro_block(e: &Element, ctx: &mut Ctx<'_>, out: &mut Vec<Block>) 
             if ctx.including.len() >= MAX_INCLUDE_DEPTH || ctx.including.contains(&page) {
                 return;
             }
+            if !ctx.resolver.may_inline(&page, &ctx.space) {
+                let text = vec![Inline::text(page.title.clone())];
+                let mut line = vec![Inline::text("Included page: ")];
+                line.extend(linked(text, ctx.resolver.page_url(&page)));
+                out.push(Block::Paragraph(line));
+                return;
+            }
             let Some(nodes) = ctx.resolver.include(&page) else {
                 return;
             };

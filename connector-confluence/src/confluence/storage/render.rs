@@ -17,6 +17,12 @@ pub(crate) trait Resolver {
     fn include(&self, page: &PageRef) -> Option<Arc<Vec<Node>>>;
     /// The web URL of a page.
     fn page_url(&self, page: &PageRef) -> Option<String>;
+    /// Whether the included `page` may be inlined into a page of the space `includer_space`;
+    /// when not, the include is written as a link (with `include_permissions`, a page its
+    /// includer's readers may not all read must not be copied into their document).
+    fn may_inline(&self, _page: &PageRef, _includer_space: &str) -> bool {
+        true
+    }
     /// The URL of the attachment `filename` of the page with content id `page_id`; `None`
     /// where it cannot be formed (the attachment is then named without a link).
     fn attachment_url(&self, _page_id: &str, _filename: &str) -> Option<String> {
