@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use connector_core::Registry;
-use serde_json::Value;
+use connector_core::testkit::corpus;
 
 /// RAGFlow's source keys (`DataSourceKey` in RAGFlow's
 /// `web/src/pages/user-setting/data-source/constant/index.tsx`).
@@ -59,95 +59,59 @@ fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ragflow-corpus")
 }
 
-/// Every case file, sorted, with the source directory it sits in.
-fn cases() -> Vec<(String, PathBuf)> {
-    let mut out = Vec::new();
-    let Ok(dirs) = std::fs::read_dir(corpus_dir()) else {
-        return out;
-    };
-    for dir in dirs.flatten() {
-        let source = dir.file_name().to_string_lossy().into_owned();
-        let Ok(files) = std::fs::read_dir(dir.path()) else {
-            continue;
-        };
-        for file in files.flatten() {
-            let path = file.path();
-            if path.extension().is_some_and(|e| e == "json") {
-                out.push((source.clone(), path));
-            }
-        }
-    }
-    out.sort();
-    out
+/// Every case, with the source directory it sits in.
+fn cases() -> Vec<(String, corpus::Case)> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.into_iter()
+        .filter(|dir| dir.is_dir())
+        .flat_map(|dir| {
+            let source = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            corpus::cases(&dir)
+                .into_iter()
+                .map(move |case| (source.clone(), case))
+        })
+        .collect()
 }
 
-/// Where `actual` differs from the part of it `expected` pins, as paths.
-fn differences(expected: &Value, actual: &Value, at: &str, out: &mut Vec<String>) {
-    match (expected, actual) {
-        (Value::Object(want), Value::Object(got)) => {
-            for (key, want) in want {
-                let path = if at.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{at}.{key}")
-                };
-                match got.get(key) {
-                    Some(got) => differences(want, got, &path, out),
-                    // An absent optional field serialises as absent or null alike.
-                    None if want.is_null() => {}
-                    None => out.push(format!("{path}: expected {want}, absent")),
-                }
-            }
-        }
-        (want, got) if want == got => {}
-        (want, got) => out.push(format!("{at}: expected {want}, got {got}")),
-    }
-}
-
-/// Checks one case; returns what is wrong with it.
-fn check(registry: &Registry, source: &str, path: &Path) -> Vec<String> {
-    let case: Value = match std::fs::read(path)
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-    {
-        Ok(case) => case,
-        Err(e) => return vec![format!("unreadable: {e}")],
-    };
+/// Checks one case through the full registry; returns what is wrong with it.
+fn check(registry: &Registry, source: &str, case: &corpus::Case) -> Vec<String> {
     let mut wrong = Vec::new();
-    if case["source"].as_str() != Some(source) {
+    if case.source != source {
         wrong.push(format!(
-            "`source` is {}, the directory says {source}",
-            case["source"]
+            "`source` is {:?}, the directory says {source}",
+            case.source
         ));
     }
-    if case["origin"].as_str().is_none_or(str::is_empty) {
+    if case.origin.is_empty() {
         wrong.push("`origin` must say where the config comes from".to_owned());
     }
-    let config = case["config"].clone();
-    let built = match registry.build_with_notes(source, config.clone()) {
+    let built = match registry.build_with_notes(source, case.config.clone()) {
         Ok(built) => built,
         Err(e) => {
             wrong.push(format!("does not build: {e}"));
             return wrong;
         }
     };
-    let reported: BTreeSet<&str> = built.ignored.iter().map(|i| i.path.as_str()).collect();
-    let listed: BTreeSet<&str> = case["ignored"]
-        .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    if reported != listed {
+    let mut reported: Vec<&str> = built.ignored.iter().map(|i| i.path.as_str()).collect();
+    reported.sort_unstable();
+    if reported != case.ignored {
         wrong.push(format!(
-            "ignored fields reported {reported:?}, the case lists {listed:?}"
+            "ignored fields reported {reported:?}, the case lists {:?}",
+            case.ignored
         ));
     }
-    match registry.effective_config(source, config) {
+    match registry.effective_config(source, case.config.clone()) {
         Ok(effective) => {
-            let expect = &case["expect"];
-            if !expect.is_object() {
+            if !case.expect.is_object() {
                 wrong.push("`expect` must be an object".to_owned());
             }
-            differences(expect, &effective, "", &mut wrong);
+            wrong.extend(corpus::differences(&case.expect, &effective));
         }
         Err(e) => wrong.push(format!("no effective config: {e}")),
     }
@@ -161,14 +125,14 @@ fn every_ragflow_config_in_the_corpus_builds_and_means_what_it_means_in_ragflow(
     let cases = cases();
     let mut failures = Vec::new();
     let mut checked = 0;
-    for (source, path) in &cases {
+    for (source, case) in &cases {
         // A case for a family this build leaves out is skipped, not failed.
         if !compiled.contains(source.as_str()) {
             continue;
         }
         checked += 1;
-        for problem in check(&registry, source, path) {
-            failures.push(format!("{}: {problem}", path.display()));
+        for problem in check(&registry, source, case) {
+            failures.push(format!("{}: {problem}", case.path.display()));
         }
     }
     let covered: BTreeSet<&str> = cases.iter().map(|(s, _)| s.as_str()).collect();
@@ -198,32 +162,4 @@ fn every_registered_config_declares_its_ragflow_fields_soundly() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-}
-
-#[test]
-fn the_comparison_pins_only_what_a_case_expects() {
-    let actual = serde_json::json!({ "a": 1, "b": { "c": true, "d": "x" }, "e": [1, 2] });
-    let mut out = Vec::new();
-    differences(
-        &serde_json::json!({ "b": { "c": true }, "e": [1, 2], "f": null }),
-        &actual,
-        "",
-        &mut out,
-    );
-    assert!(out.is_empty(), "{out:?}");
-    differences(
-        &serde_json::json!({ "a": 2, "b": { "d": "y" }, "e": [1], "g": 0 }),
-        &actual,
-        "",
-        &mut out,
-    );
-    assert_eq!(
-        out,
-        [
-            "a: expected 2, got 1",
-            "b.d: expected \"y\", got \"x\"",
-            "e: expected [1], got [1,2]",
-            "g: expected 0, absent"
-        ]
-    );
 }

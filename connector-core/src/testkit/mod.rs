@@ -33,6 +33,7 @@
 //! [`state_store_tests!`](crate::state_store_tests) (the built-in stores pass them).
 
 mod checks;
+pub mod corpus;
 #[cfg(feature = "testkit-http")]
 pub mod http;
 mod logs;
