@@ -14,8 +14,8 @@ use connector_core::{
 };
 use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
-use wiremock::Mock;
 use wiremock::matchers::{method, path_regex, query_param};
+use wiremock::{Mock, ResponseTemplate};
 
 fn build(cfg: serde_json::Value) -> Arc<dyn Connector> {
     let mut registry = Registry::new();
@@ -816,6 +816,42 @@ async fn a_search_page_that_keeps_timing_out_is_asked_for_in_smaller_pieces() {
             .collect();
         assert_eq!(limits, ["25", "25", "25"], "cloud={cloud}");
     }
+}
+
+/// A search page whose response is larger than core's body cap (64 MiB: large bodies and
+/// expansions) fails the same way however often it is asked; like a page that times out, it
+/// is asked for with half the `limit`, not left to end every run.
+#[tokio::test]
+async fn a_search_page_over_the_body_cap_is_asked_for_in_smaller_pieces() {
+    let fake = Fake::start(true).await;
+    for i in 0..60u64 {
+        fake.add(FakePage::new(
+            1000 + i,
+            "BIG",
+            &format!("Page {i:02}"),
+            "<p>x</p>",
+            at(i as i64),
+        ));
+    }
+    let huge = vec![b' '; 64 * 1024 * 1024 + 1];
+    Mock::given(method("GET"))
+        .and(path_regex("/content/search$"))
+        .and(query_param("limit", "50"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(huge, "application/json"))
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let (docs, failures) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(docs.len(), 60);
+    let limits: Vec<String> = fake
+        .page_searches()
+        .await
+        .into_iter()
+        .filter_map(|mut q| q.remove("limit"))
+        .filter(|l| l != "50")
+        .collect();
+    assert_eq!(limits, ["25", "25", "25"]);
 }
 
 #[tokio::test]

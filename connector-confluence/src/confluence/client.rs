@@ -298,7 +298,9 @@ impl Client {
     /// A search whose expansions are too large to render in time fails with a 5xx or a
     /// timeout however often it is retried; when the HTTP layer's retries are spent, the same
     /// page is asked for again with half the `limit` (down to one result), as Onyx does,
-    /// rather than failing the run. The smaller `limit` stays in the cursors after it.
+    /// rather than failing the run. The smaller `limit` stays in the cursors after it. A
+    /// response over core's body cap (64 MiB: many large bodies and expansions) is halved the
+    /// same way: asking again cannot make it smaller.
     pub(crate) async fn search_page(
         &self,
         cursor: String,
@@ -306,7 +308,7 @@ impl Client {
         let mut cursor = cursor;
         loop {
             let url = self.api_url(&cursor).await?;
-            match self.get_json::<Paged<serde_json::Value>>(url).await {
+            match self.search_json(url).await {
                 Ok(page) => {
                     let next = self.next_cursor(&cursor, &page);
                     return Ok(Page::new(page, next));
@@ -324,7 +326,7 @@ impl Client {
                     );
                     cursor = without_ancestor_restrictions(&cursor);
                 }
-                Err(e) if e.kind() == ErrorKind::Unavailable => {
+                Err(e) if e.kind() == ErrorKind::Unavailable || too_large(&e) => {
                     let Some((smaller, limit)) = halve_limit(&cursor) else {
                         return Err(e);
                     };
@@ -334,6 +336,22 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// One search page; an error of the response body being over the cap is told apart
+    /// from one of its JSON ([`too_large`]).
+    async fn search_json(&self, url: Url) -> Result<Paged<serde_json::Value>> {
+        let response = self.get(url).await?.send().await.map_err(|e| {
+            // A 2xx answer fails to arrive as data only when its body is over the cap or
+            // its redirects are unusable (core's classifier): mark it, for the caller to
+            // ask for fewer results. A bad redirect halves to one result and then fails.
+            if e.kind() == ErrorKind::InvalidData {
+                e.with_cause(BodyOverCap)
+            } else {
+                e
+            }
+        })?;
+        response.json()
     }
 
     /// Every page of a search (or any paged collection) from `first` on, with the cursor after
@@ -721,6 +739,24 @@ fn without_ancestor_restrictions(path: &str) -> String {
         }
         None => path.to_owned(),
     }
+}
+
+/// The mark [`Client::search_json`] puts on an answer that did not arrive as data (its body
+/// over core's cap).
+#[derive(Debug)]
+struct BodyOverCap;
+
+impl std::fmt::Display for BodyOverCap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the response is over the body cap")
+    }
+}
+
+impl std::error::Error for BodyOverCap {}
+
+/// Whether `e` is an answer too large to read ([`BodyOverCap`]).
+fn too_large(e: &connector_core::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|c| c.is::<BodyOverCap>())
 }
 
 /// `path` with its `limit` halved, and the new limit; `None` when it has no `limit` above 1.
