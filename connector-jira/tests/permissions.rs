@@ -477,3 +477,75 @@ async fn a_scope_refusal_is_unknown_access_not_rejected_credentials() {
     assert!(all.failures.is_empty(), "{:?}", all.failures);
     assert_eq!(all.documents[0].access, None);
 }
+
+/// ENG-1 of a Jira Service Management project: a public reply, an internal note
+/// (`jsdPublic: false`, Cloud) that shows `secret.png`, and an internal note as Data Center
+/// marks it (the `sd.public.comment` property).
+async fn service_desk() -> MockServer {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let mut one = common::issue(1, "2026-01-15T10:00:00.000+0000", true);
+    let mut internal = comment("20002", "Dana", "Customer is on the old plan.", None);
+    internal["jsdPublic"] = json!(false);
+    internal["body"]["content"].as_array_mut().unwrap().push(
+        json!({"type": "mediaSingle", "content": [
+            {"type": "media", "attrs": {"type": "file", "id": MEDIA_ID, "collection": ""}}
+        ]}),
+    );
+    let mut dc_internal = comment("20003", "Erin", "Refund approved by finance.", None);
+    dc_internal.as_object_mut().unwrap().remove("jsdPublic");
+    dc_internal["properties"] = json!([{"key": "sd.public.comment", "value": {"internal": true}}]);
+    one["fields"]["comment"] = json!({
+        "comments": [comment("20001", "Bob", "We are looking into it.", None), internal, dc_internal],
+        "maxResults": 3, "total": 3, "startAt": 0
+    });
+    one["fields"]["attachment"] = json!([{
+        "id": "30002", "filename": "secret.png", "size": 12, "mimeType": "image/png",
+        "mediaApiFileId": MEDIA_ID,
+        "content": format!("{uri}/rest/api/3/attachment/content/30002")
+    }]);
+    let search = common::CloudSearch {
+        issues: Arc::new(std::sync::Mutex::new(vec![one])),
+        per_page: 10,
+        bodies: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(search)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/attachment/content/30002"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes("png"))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn service_management_internal_comments_are_restricted() {
+    let server = service_desk().await;
+    for extra in [
+        json!({"include_attachments": true}),
+        json!({"include_attachments": true, "include_permissions": true}),
+    ] {
+        let c = common::connector(common::cloud_config(&server.uri(), extra.clone()));
+        let all = collect(&c).await;
+        let ids: Vec<&str> = all.documents.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids.len(), 1, "{extra}: only the issue: {ids:?}");
+        let body = text(&all.documents[0]);
+        assert!(body.contains("looking into it"), "{body}");
+        assert!(
+            !body.contains("old plan"),
+            "{extra}: Cloud internal note: {body}"
+        );
+        assert!(
+            !body.contains("Refund"),
+            "{extra}: DC internal note: {body}"
+        );
+        assert!(!body.contains("secret.png"), "{body}");
+        assert_eq!(all.documents[0].metadata["restricted_comments"], 2);
+        let slim = listed(&c).await;
+        assert_eq!(slim, ids, "{extra}: prune sees the same documents");
+    }
+}

@@ -181,6 +181,34 @@ pub(crate) struct Comment {
     /// Who may see the comment, when not everyone who sees the issue may.
     #[serde(default)]
     pub(crate) visibility: Option<Visibility>,
+    /// Jira Service Management (Cloud): `false` on an internal comment, which the customers
+    /// who raised the request do not see.
+    #[serde(default, rename = "jsdPublic")]
+    pub(crate) jsd_public: Option<bool>,
+    /// Entity properties, when Jira sends them (`expand=properties`): JSM on Data Center marks
+    /// an internal comment with `sd.public.comment` = `{"internal": true}`.
+    #[serde(default)]
+    pub(crate) properties: Option<Vec<EntityProperty>>,
+}
+
+impl Comment {
+    /// Whether Jira Service Management marks the comment internal (agents only).
+    pub(crate) fn is_internal(&self) -> bool {
+        self.jsd_public == Some(false)
+            || self.properties.iter().flatten().any(|p| {
+                p.key == "sd.public.comment"
+                    && p.value.get("internal").and_then(Value::as_bool) == Some(true)
+            })
+    }
+}
+
+/// An entity property: `{"key": "sd.public.comment", "value": {"internal": true}}`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct EntityProperty {
+    #[serde(default)]
+    pub(crate) key: String,
+    #[serde(default)]
+    pub(crate) value: Value,
 }
 
 /// A comment's `visibility`: `{"type": "group", "value": "jira-developers", "identifier":

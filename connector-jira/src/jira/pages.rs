@@ -31,7 +31,8 @@ use super::convert::{self, Options, parse_time};
 use super::ids::DocIds;
 use super::model::{Attachment, Comment, ISSUE_FIELDS, Issue};
 use super::restricted::{
-    comment_doc_id, comment_document, comment_documents_of, restricted_attachments,
+    comment_doc_id, comment_document, comment_documents_of, indexes_attachment_shown_by,
+    restricted_attachments,
 };
 
 /// Items of a page fetched at the same time (an issue may page its comments, an attachment is
@@ -294,7 +295,7 @@ async fn slim_page(
             .iter()
             .filter(|a| options.indexes(a))
         {
-            if options.include_permissions || !hidden.contains_key(&a.id) {
+            if indexes_attachment_shown_by(hidden.get(&a.id).copied(), options) {
                 ids.push(SlimDocument::new(
                     options.ids.attachment(&issue.id, &issue.key, &a.id),
                 ));
@@ -374,7 +375,7 @@ async fn convert_page(
             .filter(|a| options.indexes(a))
         {
             let shown_by = hidden.get(&a.id).map(|c| Box::new((*c).clone()));
-            if shown_by.is_some() && !options.include_permissions {
+            if !indexes_attachment_shown_by(shown_by.as_deref(), options) {
                 continue;
             }
             let id = options.ids.attachment(&issue.id, &issue.key, &a.id);

@@ -1,5 +1,5 @@
-//! Comments restricted by a `visibility` (a group or a project role) and the attachments only
-//! they show.
+//! Comments restricted by a `visibility` (a group or a project role) or internal to Jira
+//! Service Management's agents, and the attachments only they show.
 //!
 //! Such a comment is never written into its issue's document, which more people may read.
 //! Without `include_permissions` it is left out (the issue's metadata counts it); with it, it
@@ -7,7 +7,8 @@
 //! issue's readers. An attachment shown only by restricted comments (an ADF media node whose
 //! id is its `mediaApiFileId` or whose `alt` is its file name; a wiki `!name!` or `[^name]`)
 //! follows the first of them: left out, or indexed with that comment's access. An attachment
-//! that the description or an open comment shows too is the issue's.
+//! that the description or an open comment shows too is the issue's. An internal comment
+//! without a `visibility` names no readers: it, and what only it shows, is always left out.
 //!
 //! Which attachments that is, is decided on the comments the search embeds with the issue, so
 //! that the search page alone says which documents an issue has.
@@ -26,9 +27,18 @@ use super::convert::{Options, media_names, parse_time, rich_text, time_text};
 use super::model::{Comment, Issue};
 use super::wiki;
 
-/// Whether a comment is restricted to a group or a role.
+/// Whether a comment is restricted: to a group or a role, or internal to Jira Service
+/// Management's agents (which the customers who read the request must not see).
 pub(crate) fn is_restricted(comment: &Comment) -> bool {
-    comment.visibility.is_some()
+    comment.visibility.is_some() || comment.is_internal()
+}
+
+/// Whether an attachment that `shown_by` alone shows (when some restricted comment does) is
+/// indexed: with `include_permissions`, when that comment names its readers (a
+/// `visibility`). An internal JSM comment without one does not: who counts as an agent is
+/// not in the permission data the connector reads, so it and what only it shows stay out.
+pub(crate) fn indexes_attachment_shown_by(shown_by: Option<&Comment>, options: &Options) -> bool {
+    shown_by.is_none_or(|c| options.include_permissions && c.visibility.is_some())
 }
 
 /// The file names and media ids a rich-text body shows.
@@ -85,15 +95,16 @@ pub(crate) fn restricted_attachments(issue: &Issue) -> HashMap<String, &Comment>
 }
 
 /// The restricted comments that become documents of their own: with `include_permissions`
-/// and `include_comments`, those not blacklisted and with an id.
+/// and `include_comments`, those with a `visibility`, not blacklisted and with an id.
 pub(crate) fn comment_documents_of<'a>(
     comments: &'a [Comment],
     options: &Options,
 ) -> impl Iterator<Item = &'a Comment> {
     let wanted = options.include_permissions && options.include_comments;
-    comments
-        .iter()
-        .filter(move |c| wanted && is_restricted(c) && !options.hidden(c) && c.id.is_some())
+    comments.iter().filter(move |c| {
+        // An internal comment without a `visibility` names no readers: left out.
+        wanted && c.visibility.is_some() && !options.hidden(c) && c.id.is_some()
+    })
 }
 
 /// The id of a restricted comment's document (`None` for a comment without an id).
