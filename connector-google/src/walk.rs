@@ -11,7 +11,10 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use connector_core::pages::{Page, PageLimit, paginate};
-use connector_core::{Batch, CheckpointedBatch, Result, SlimDocument, SyncContext, TimeWindow};
+use connector_core::{
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
+};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 
@@ -90,4 +93,46 @@ where
     pages(walk, W::Checkpoint::default())
         .and_then(|page| futures::future::ready(page.batch.into_slim_ids()))
         .boxed()
+}
+
+/// The failure of one partition (a user's mailbox or drive, a shared drive, a folder) whose
+/// listing `e` ended: `id` names the partition, `what` says what it is for a person, `hint` why
+/// it may have failed. The walk records it and goes on to the next partition.
+///
+/// A partition failure is never [`ErrorKind::InvalidData`] (which prune's listing would read
+/// as an item to keep) and is retryable where the cause may heal (a licence assigned, a user
+/// restored, a rate limit over), so the next run reads the partition again.
+///
+/// # Errors
+/// `e` itself when it concerns every partition ([`affects_everyone`](crate::auth::affects_everyone)
+/// with `as_user` and `user_401`).
+pub(crate) fn partition_failure(
+    id: String,
+    what: &str,
+    hint: &str,
+    e: Error,
+    as_user: bool,
+    user_401: bool,
+) -> Result<Failure> {
+    if crate::auth::affects_everyone(&e, as_user, user_401) {
+        return Err(e);
+    }
+    let kind = match e.kind() {
+        // A user's 401 is not the connector's credentials; a malformed listing page is not an
+        // item.
+        ErrorKind::Unauthenticated => ErrorKind::PermissionDenied,
+        ErrorKind::InvalidData => ErrorKind::Unavailable,
+        kind => kind,
+    };
+    let retryable = e.is_retryable()
+        || matches!(
+            e.kind(),
+            ErrorKind::Unauthenticated
+                | ErrorKind::PermissionDenied
+                | ErrorKind::Unsupported
+                | ErrorKind::InvalidData
+        );
+    let mut failure = Failure::new(Some(id), kind, format!("{what} was skipped{hint}: {e}"));
+    failure.retryable = retryable;
+    Ok(failure)
 }

@@ -515,3 +515,190 @@ async fn ragflow_s_stored_configs_read_every_mailbox_of_the_domain() {
         );
     }
 }
+
+/// Three mailboxes: alice has no Gmail licence (`threads.list` answers 400 `failedPrecondition`
+/// "Mail service not enabled", Gmail's answer for a user without a mailbox), bob is suspended
+/// (the token endpoint refuses `sub=bob` with `invalid_grant`), carol is fine.
+async fn one_bad_mailbox_each_server(refuse: Vec<(String, String, String)>) -> MockServer {
+    let server = MockServer::start().await;
+    mount_token(
+        &server,
+        TokenEndpoint {
+            refuse,
+            ..TokenEndpoint::default()
+        },
+    )
+    .await;
+    mount_directory(
+        &server,
+        &["alice@example.com", "bob@example.com", "carol@example.com"],
+        3,
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/gmail/v1/users/alice@example.com/threads"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(google_error(
+            400,
+            "failedPrecondition",
+            "FAILED_PRECONDITION",
+            "Mail service not enabled",
+        )))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    fn one<'a>(user: &'a str, id: &str) -> (&'a str, Vec<Value>) {
+        (
+            user,
+            vec![thread(
+                id,
+                vec![plain_message(
+                    &format!("m-{id}"),
+                    id,
+                    3,
+                    "x@example.com",
+                    "Hello",
+                    "Hi",
+                )],
+            )],
+        )
+    }
+    mount_gmail(
+        &server,
+        vec![
+            one("alice@example.com", "t-a"),
+            one("bob@example.com", "t-b"),
+            one("carol@example.com", "t-c"),
+        ],
+        vec![],
+        10,
+    )
+    .await;
+    server
+}
+
+fn suspended_bob() -> Vec<(String, String, String)> {
+    vec![(
+        "bob@example.com".into(),
+        "invalid_grant".into(),
+        "Invalid email or User ID".into(),
+    )]
+}
+
+#[tokio::test]
+async fn a_mailbox_without_gmail_or_a_suspended_user_is_a_failure_and_the_sync_goes_on() {
+    let server = one_bad_mailbox_each_server(suspended_bob()).await;
+    let c = build(config(&server.uri(), service_account_key(), json!({})));
+    let sink = MemorySink::new();
+    let report = Syncer::new(Arc::clone(&c))
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .expect("one user's problem must not end the sync");
+    let ids: Vec<String> = sink.documents().into_iter().map(|d| d.id).collect();
+    assert_eq!(ids, ["gmail:carol@example.com:t-c"], "{report:?}");
+    let failed: Vec<(Option<&str>, ErrorKind, bool)> = report
+        .failures
+        .iter()
+        .map(|f| (f.id.as_deref(), f.kind, f.retryable))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (
+                Some("gmail:alice@example.com"),
+                ErrorKind::Unsupported,
+                true
+            ),
+            (
+                Some("gmail:bob@example.com"),
+                ErrorKind::PermissionDenied,
+                true
+            ),
+        ],
+        "{:?}",
+        report.failures
+    );
+    assert!(
+        report.failures[0].message.contains("alice@example.com")
+            && report.failures[0]
+                .message
+                .contains("Mail service not enabled"),
+        "{:?}",
+        report.failures
+    );
+    assert!(
+        report.failures[1].message.contains("bob@example.com"),
+        "{:?}",
+        report.failures
+    );
+
+    // Prune must not delete alice's and bob's threads: the listing fails rather than come back
+    // without them.
+    let mut pages = c.as_slim().unwrap().list_ids(SyncContext::new());
+    let mut err = None;
+    while let Some(page) = pages.next().await {
+        if let Err(e) = page {
+            err = Some(e);
+            break;
+        }
+    }
+    let err = err.expect("a listing without alice's mailbox must fail");
+    assert!(err.to_string().contains("alice@example.com"), "{err}");
+}
+
+#[tokio::test]
+async fn a_scope_not_delegated_still_ends_the_sync() {
+    // `unauthorized_client` for a user's Gmail token: the delegation is missing for every user.
+    let server = one_bad_mailbox_each_server(vec![(
+        "carol@example.com".into(),
+        "unauthorized_client".into(),
+        "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.".into(),
+    )])
+    .await;
+    let err = Syncer::new(build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({}),
+    )))
+    .sink(MemorySink::new())
+    .run(SyncMode::Full)
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(err.to_string().contains("domain-wide delegation"), "{err}");
+}
+
+#[tokio::test]
+async fn list_ids_with_attachments_fails_when_a_thread_cannot_be_read() {
+    // A thread whose body Gmail sends malformed: its attachments cannot be listed, so the
+    // listing is not complete and prune must not run on it.
+    let (server, _) = mailbox_server(false).await;
+    let _broken = Mock::given(method("GET"))
+        .and(path("/gmail/v1/users/alice@example.com/threads/t-nested"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"id": "t-nested", "messages": "not a list"})),
+        )
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let c = build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({"include_attachments": true}),
+    ));
+    let mut pages = c.as_slim().unwrap().list_ids(SyncContext::new());
+    let mut ids = Vec::new();
+    let mut err = None;
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => ids.extend(p.into_iter().map(|d| d.id)),
+            Err(e) => {
+                err = Some(e);
+                break;
+            }
+        }
+    }
+    let err = err.unwrap_or_else(|| panic!("the listing came back partial: {ids:?}"));
+    assert!(err.to_string().contains("t-nested"), "{err}");
+}

@@ -47,8 +47,12 @@ fn build(cfg: Value) -> Arc<dyn Connector> {
 /// and files reachable twice (shared with a user and owned by another indexed user; in a
 /// folder and in a My Drive).
 async fn workspace() -> (MockServer, TokenEndpoint, Drive) {
+    workspace_with(TokenEndpoint::default()).await
+}
+
+/// [`workspace`] with its token endpoint.
+async fn workspace_with(token: TokenEndpoint) -> (MockServer, TokenEndpoint, Drive) {
     let server = MockServer::start().await;
-    let token = TokenEndpoint::default();
     mount_token(&server, token.clone()).await;
     mount_directory(
         &server,
@@ -469,6 +473,9 @@ async fn rate_limit_reasons_in_a_403_are_retried() {
 
 #[tokio::test]
 async fn unauthorized_fails_fast_naming_the_field() {
+    // A 401 to the primary admin (who reads the shared drives) concerns everyone. (A 401 to an
+    // impersonated user's listing is that user's: see
+    // `a_user_without_drive_or_suspended_is_a_failure_and_the_sync_goes_on`.)
     let (server, _, _) = workspace().await;
     let _guard = Mock::given(method("GET"))
         .and(path("/drive/v3/files"))
@@ -481,7 +488,12 @@ async fn unauthorized_fails_fast_naming_the_field() {
         .with_priority(1)
         .mount_as_scoped(&server)
         .await;
-    let err = Syncer::new(build(everything(&server.uri())))
+    let shared_drives = config(
+        &server.uri(),
+        service_account_key(),
+        json!({"include_my_drives": false, "include_shared_drives": true}),
+    );
+    let err = Syncer::new(build(shared_drives))
         .sink(MemorySink::new())
         .run(SyncMode::Full)
         .await
@@ -865,4 +877,155 @@ fn unusable_tokens_say_what_to_do() {
         assert!(err.to_string().contains(says), "{err}");
         assert!(!err.to_string().contains(CLIENT_SECRET), "{err}");
     }
+}
+
+/// bob has no Drive (Drive answers his `files.list` with 401 `authError`, as it does for a user
+/// whose Drive service is off or unlicensed), carol is suspended (the token endpoint refuses
+/// `sub=carol` with `invalid_grant` "Invalid email or User ID"): each is a failure naming the
+/// user, the others are read, and prune's listing fails rather than come back without them.
+#[tokio::test]
+async fn a_user_without_drive_or_suspended_is_a_failure_and_the_sync_goes_on() {
+    let (server, _, _) = workspace_with(TokenEndpoint {
+        refuse: vec![(
+            "carol@example.com".into(),
+            "invalid_grant".into(),
+            "Invalid email or User ID".into(),
+        )],
+        ..TokenEndpoint::default()
+    })
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/files"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bearer tok-bob@example.com",
+        ))
+        .respond_with(ResponseTemplate::new(401).set_body_json(google_error(
+            401,
+            "authError",
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
+        )))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = build(everything(&server.uri()));
+    let sink = MemorySink::new();
+    let report = Syncer::new(Arc::clone(&c))
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .expect("one user's problem must not end the sync");
+    let ids = file_ids(&sink.documents());
+    // Alice's files, what is shared with her (carol's c1) and both shared drives.
+    for id in ["a1", "c1", "d1", "d2"] {
+        assert!(ids.contains(&id.to_owned()), "{id} missing: {ids:?}");
+    }
+    assert!(!ids.contains(&"b1".to_owned()), "{ids:?}");
+    let failed: Vec<(Option<&str>, ErrorKind, bool)> = report
+        .failures
+        .iter()
+        .map(|f| (f.id.as_deref(), f.kind, f.retryable))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (
+                Some("my_drive:bob@example.com"),
+                ErrorKind::PermissionDenied,
+                true
+            ),
+            (
+                Some("shared_with_me:bob@example.com"),
+                ErrorKind::PermissionDenied,
+                true
+            ),
+            (
+                Some("my_drive:carol@example.com"),
+                ErrorKind::PermissionDenied,
+                true
+            ),
+            (
+                Some("shared_with_me:carol@example.com"),
+                ErrorKind::PermissionDenied,
+                true
+            ),
+        ],
+        "{:?}",
+        report.failures
+    );
+    assert!(
+        report.failures[0].message.contains("bob@example.com")
+            && report.failures[0].message.contains("no Drive"),
+        "{:?}",
+        report.failures
+    );
+
+    let mut pages = c.as_slim().unwrap().list_ids(SyncContext::new());
+    let mut err = None;
+    while let Some(page) = pages.next().await {
+        if let Err(e) = page {
+            err = Some(e);
+            break;
+        }
+    }
+    let err = err.expect("a listing without bob's files must fail");
+    assert!(err.to_string().contains("bob@example.com"), "{err}");
+}
+
+#[tokio::test]
+async fn a_missing_delegation_for_a_user_still_ends_the_sync() {
+    let (server, _, _) = workspace_with(TokenEndpoint {
+        refuse: vec![(
+            "alice@example.com".into(),
+            "unauthorized_client".into(),
+            "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.".into(),
+        )],
+        ..TokenEndpoint::default()
+    })
+    .await;
+    let err = Syncer::new(build(everything(&server.uri())))
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(err.to_string().contains("domain-wide delegation"), "{err}");
+}
+
+/// `max_file_size` caps downloads, not listings: with 256 KiB, a page of 1,000 files (more
+/// than 256 KiB of JSON) is read, and a file over the cap is a failure of its own.
+#[tokio::test]
+async fn max_file_size_does_not_cap_listing_pages() {
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    let mut files: Vec<DriveFile> = (0..1000)
+        .map(|i| {
+            DriveFile::new(
+                &format!("file-{i:04}-{}", "x".repeat(200)),
+                "oauth@example.com",
+                1,
+            )
+        })
+        .collect();
+    let mut big = DriveFile::new("big", "oauth@example.com", 2);
+    big.content = vec![b'a'; 300 * 1024];
+    files.push(big);
+    mount_drive(&server, files, &[], 1000).await;
+    let report = Syncer::new(build(config(
+        &server.uri(),
+        user_token(),
+        json!({"include_my_drives": true, "max_file_size": 262_144}),
+    )))
+    .sink(MemorySink::new())
+    .run(SyncMode::Full)
+    .await
+    .expect("a listing page larger than max_file_size must not end the sync");
+    assert_eq!(report.delivered, 1000, "{report:?}");
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert!(
+        report.failures[0].message.contains("max_file_size"),
+        "{:?}",
+        report.failures
+    );
 }

@@ -22,7 +22,8 @@ pub(crate) struct GoogleApi {
 
 impl GoogleApi {
     /// The API of `source` with `credentials`; `token_uri` and `directory_base` override
-    /// Google's endpoints (tests, proxies); bodies larger than `max_body` bytes are refused.
+    /// Google's endpoints (tests, proxies); bodies larger than `max_body` bytes (default: core's
+    /// cap) are refused unless a request sets its own cap.
     ///
     /// # Errors
     /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) naming
@@ -33,14 +34,16 @@ impl GoogleApi {
         credentials: &GoogleCredentialsConfig,
         token_uri: Option<&Url>,
         directory_base: Option<&Url>,
-        max_body: u64,
+        max_body: Option<u64>,
     ) -> Result<Self> {
-        let http = HttpClient::builder(source)
-            .max_body_bytes(max_body)
+        let mut http = HttpClient::builder(source)
             // A 403 whose reason is a rate limit is retried; credentials are named as
             // `credentials.google_tokens`.
-            .error_classifier(super::classify)
-            .build()?;
+            .error_classifier(super::classify);
+        if let Some(max) = max_body {
+            http = http.max_body_bytes(max);
+        }
+        let http = http.build()?;
         Ok(Self {
             http,
             auth: Arc::new(Authenticator::new(source, credentials, token_uri)?),

@@ -31,6 +31,10 @@ struct Reason {
     reason: String,
 }
 
+/// What an error says when the API is disabled in the Cloud project, which concerns every user.
+pub(super) const API_DISABLED: &str =
+    "the API is disabled in the service account's Google Cloud project";
+
 /// Reasons that mean "slow down", whatever the status.
 const RATE_LIMIT: &[&str] = &[
     "rateLimitExceeded",
@@ -68,8 +72,17 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
     if has(&["accessNotConfigured", "SERVICE_DISABLED"]) {
         return Some(ErrorClass::new(
             ErrorKind::PermissionDenied,
+            format!("{API_DISABLED}; enable it in the API Library: {message}"),
+        ));
+    }
+    if has(&["failedPrecondition"]) || detail.status == "FAILED_PRECONDITION" {
+        // Gmail's answer for a user without a mailbox ("Mail service not enabled": no Gmail
+        // licence, or Gmail turned off for the user's organisational unit). It concerns that
+        // user, and may heal when a licence is assigned.
+        return Some(ErrorClass::new(
+            ErrorKind::Unsupported,
             format!(
-                "the API is disabled in the service account's Google Cloud project; enable it in the API Library: {message}"
+                "the service is not enabled for this user (no licence, or turned off for the user in the Admin console): {message}"
             ),
         ));
     }

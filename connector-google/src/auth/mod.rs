@@ -421,10 +421,62 @@ impl Authenticator {
                 ),
             ),
         };
+        // Only a refusal for one impersonated user (suspended, deleted, unknown) concerns that
+        // user alone; a refused key, client, scope or delegation refuses every user.
+        let refused = TokenRefused {
+            subject_only: err.error == "invalid_grant" && kind == ErrorKind::PermissionDenied,
+        };
         Error::new(kind, message)
             .with_connector(self.source)
             .with_field(CREDENTIAL_FIELD)
             .with_url(&self.token_url)
+            .with_cause(refused)
+    }
+}
+
+/// The cause the token endpoint's refusals carry, so a walk can tell one user's refusal from
+/// one that concerns every user (see [`affects_everyone`]).
+#[derive(Debug)]
+struct TokenRefused {
+    /// The refusal concerns the impersonated user only (`invalid_grant` for a subject).
+    subject_only: bool,
+}
+
+impl fmt::Display for TokenRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.subject_only {
+            "the token endpoint refused this user"
+        } else {
+            "the token endpoint refused the credentials"
+        })
+    }
+}
+
+impl std::error::Error for TokenRefused {}
+
+/// Whether `e`, met while reading one partition (a user's mailbox or drive, a shared drive, a
+/// folder), concerns every partition, so the sync must end rather than go on to the next one.
+///
+/// `as_user`: the partition is read as an impersonated user of a service account (not as the
+/// primary admin, not as an OAuth token's own user). Then a token refused for that user alone
+/// (`invalid_grant`: suspended, deleted) is that user's, and so is a 401 from the API when
+/// `user_401` (Drive answers 401 to a user who has no Drive). Everything else that ends a sync
+/// by core's policy, a refused key, client, scope or delegation, and an API disabled in the
+/// Cloud project concern everyone.
+pub(crate) fn affects_everyone(e: &Error, as_user: bool, user_401: bool) -> bool {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(refused) = c.downcast_ref::<TokenRefused>() {
+            return !(as_user && refused.subject_only);
+        }
+        cause = c.source();
+    }
+    if e.message().contains(api_error::API_DISABLED) {
+        return true;
+    }
+    match e.kind() {
+        ErrorKind::Unauthenticated => !(as_user && user_401),
+        kind => kind.ends_sync(),
     }
 }
 

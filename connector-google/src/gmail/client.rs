@@ -37,7 +37,7 @@ impl GmailClient {
                 &config.credentials,
                 config.token_uri.as_ref(),
                 config.directory_base_url.as_ref(),
-                cap.saturating_mul(2),
+                Some(cap.saturating_mul(2)),
             )?,
             gmail_base: crate::url_or(config.gmail_base_url.as_ref(), DEFAULT_GMAIL_BASE_URL)?,
             config: Arc::new(config),

@@ -66,10 +66,20 @@ impl Walker {
                 Mode::Slim => item,
             }
         });
-        fetch_items(&self.ctx, pending, c.thread_concurrency(), |thread| {
+        let mut batch = fetch_items(&self.ctx, pending, c.thread_concurrency(), |thread| {
             self.thread(user, thread)
         })
-        .await
+        .await?;
+        if self.mode.is_slim() {
+            // A thread that could not be read has attachments nobody listed: even when the
+            // thread's own id is known (a malformed thread, an unreadable body), the listing is
+            // not complete, so the failure no longer names an item prune could keep and the
+            // listing fails (the slim contract: the complete set or an error).
+            for failure in &mut batch.failures {
+                failure.id = None;
+            }
+        }
+        Ok(batch)
     }
 
     /// One thread of `user` as its document and its attachments' (or their ids).
@@ -191,10 +201,29 @@ impl Walk for Walker {
             }
             GmailStage::Threads => {
                 if let Some(user) = cp.users.get(cp.user).cloned() {
-                    let page = self
+                    let listed = self
                         .client
                         .threads(&user, cp.page_token.as_deref(), self.mode.window())
-                        .await?;
+                        .await;
+                    let page = match listed {
+                        Ok(page) => page,
+                        Err(e) => {
+                            // One mailbox that cannot be read (no Gmail licence, a suspended or
+                            // deleted user) is that mailbox's failure; the next run reads it
+                            // again and this one goes on to the next mailbox.
+                            let failure = crate::walk::partition_failure(
+                                format!("gmail:{user}"),
+                                &format!("Gmail mailbox `{user}`"),
+                                "",
+                                e,
+                                self.client.api.is_service_account(),
+                                false,
+                            )?;
+                            batch.failures.push(failure);
+                            cp.next_user();
+                            return Ok((batch, cp));
+                        }
+                    };
                     match page.next {
                         Some(t) => cp.page_token = Some(t),
                         None => cp.next_user(),

@@ -31,6 +31,18 @@ pub(crate) enum Listing {
     Folder(String),
 }
 
+/// What a person reads in a failure: "the My Drive of a@example.com", "shared drive 0AD1".
+impl std::fmt::Display for Listing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Mine(u) => write!(f, "the My Drive of `{u}`"),
+            Self::SharedWithMe(u) => write!(f, "the files shared with `{u}`"),
+            Self::Drive(d) => write!(f, "shared drive `{d}`"),
+            Self::Folder(id) => write!(f, "folder `{id}`"),
+        }
+    }
+}
+
 impl Listing {
     /// The key of `completed_until`.
     pub(crate) fn key(&self) -> String {
@@ -68,7 +80,9 @@ impl DriveClient {
                 &config.credentials,
                 config.token_uri.as_ref(),
                 config.directory_base_url.as_ref(),
-                config.max_file_size(),
+                // Listings get core's default body cap; `max_file_size` caps the downloads and
+                // exports, per request.
+                None,
             )?,
             drive_base: crate::url_or(config.drive_base_url.as_ref(), DEFAULT_DRIVE_BASE_URL)?,
             config: Arc::new(config),

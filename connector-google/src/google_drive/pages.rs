@@ -115,11 +115,36 @@ impl Walker {
         } else {
             model::FILE_FIELDS
         };
-        let page = self
+        let listed = self
             .client
             .files(listing, cp.page_token.as_deref(), window, fields)
-            .await?;
+            .await;
         let mut batch = Batch::default();
+        let page = match listed {
+            Ok(page) => page,
+            Err(e) => {
+                // One user, drive or folder that cannot be listed is its own failure: the walk
+                // goes on to the next one, and the next run (its window held back by the
+                // failure) lists it again.
+                let as_user = self.client.api.is_service_account()
+                    && matches!(listing, Listing::Mine(_) | Listing::SharedWithMe(_));
+                let hint = if as_user && e.kind() == ErrorKind::Unauthenticated {
+                    " (Drive answers 401 to a user who has no Drive: no licence, or Drive turned off for the user in the Admin console)"
+                } else {
+                    ""
+                };
+                batch.failures.push(crate::walk::partition_failure(
+                    listing.key(),
+                    &listing.to_string(),
+                    hint,
+                    e,
+                    as_user,
+                    true,
+                )?);
+                cp.next_entity();
+                return Ok(batch);
+            }
+        };
         let mut wanted: Vec<PendingItem<Wanted>> = Vec::new();
         for raw in page.items.files {
             let file: File = match serde_json::from_value(raw.clone()) {

@@ -82,6 +82,10 @@ pub struct TokenEndpoint {
     pub rotate_to: Option<String>,
     /// Answer the JWT grant with this error (`unauthorized_client`, `invalid_grant`).
     pub fail: Option<(String, String)>,
+    /// Answer the JWT grant for these subjects only with `(subject, error, description)`, as
+    /// Google does for a suspended or deleted user (`invalid_grant`, "Invalid email or User
+    /// ID") or a scope not delegated (`unauthorized_client`).
+    pub refuse: Vec<(String, String, String)>,
     pub lifetime: u64,
 }
 
@@ -124,6 +128,15 @@ impl Respond for TokenEndpoint {
                 match jsonwebtoken::decode::<Claims>(assertion, &key, &v) {
                     Ok(data) => {
                         let c = data.claims;
+                        if let Some((_, error, desc)) = self
+                            .refuse
+                            .iter()
+                            .find(|(sub, _, _)| c.sub.as_deref() == Some(sub.as_str()))
+                        {
+                            let status = if error == "unauthorized_client" { 401 } else { 400 };
+                            return ResponseTemplate::new(status)
+                                .set_body_json(json!({"error": error, "error_description": desc}));
+                        }
                         assert!(c.exp - c.iat <= 3600, "assertion lives longer than an hour");
                         let sub = c.sub.clone().unwrap_or_else(|| "sa".into());
                         self.claims.lock().unwrap().push(c);
