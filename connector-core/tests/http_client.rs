@@ -461,3 +461,81 @@ async fn error_classifier_retries_a_rate_limit_in_a_403_and_maps_other_reasons()
     assert_eq!(err.kind(), ErrorKind::PermissionDenied);
     assert_eq!(stats.retries(), 2, "an unclassified 403 is not retried");
 }
+
+/// A client that reaches public addresses only, plus `allow`.
+fn guarded(allow: &[&str]) -> HttpClient {
+    HttpClient::builder("test")
+        .backoff(Duration::from_millis(1), Duration::from_millis(5))
+        .network_policy(
+            connector_core::http::NetworkPolicy::public_only()
+                .allow(allow)
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_guarded_client_does_not_reach_loopback_by_address_or_by_name() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let port = server.address().port();
+    for target in [
+        format!("http://127.0.0.1:{port}/a"),
+        // A name that resolves to loopback is stopped by the resolver, before connecting.
+        format!("http://localhost:{port}/a"),
+    ] {
+        let err = guarded(&[])
+            .get(Url::parse(&target).unwrap())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{target}: {err}");
+        assert!(err.to_string().contains("allowed_hosts"), "{err}");
+    }
+    // Denied at once: nothing reached the server, and nothing was retried.
+    assert_eq!(requests(&server).await, 0);
+    // Allowed by address or by name, it is reached.
+    guarded(&["127.0.0.1"])
+        .get(url(&server, "/a"))
+        .send()
+        .await
+        .unwrap();
+    guarded(&["localhost"])
+        .get(Url::parse(&format!("http://localhost:{port}/a")).unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn every_redirect_hop_is_checked() {
+    let server = MockServer::start().await;
+    let port = server.address().port();
+    // Allowed by name, the first hop answers with a redirect to the metadata address.
+    Mock::given(method("GET"))
+        .and(path("/start"))
+        .respond_with(ResponseTemplate::new(302).insert_header(
+            "Location",
+            format!("http://127.0.0.1:{port}/inside").as_str(),
+        ))
+        .mount(&server)
+        .await;
+    let err = guarded(&["localhost"])
+        .get(Url::parse(&format!("http://localhost:{port}/start")).unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    let paths: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert_eq!(paths, ["/start"]);
+}

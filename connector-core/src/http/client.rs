@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use super::guard::NetworkPolicy;
 use super::retry::{RetryContext, RetryPolicy};
 use crate::context::{Cancellation, SyncContext, SyncStats};
 use crate::error::{Error, ErrorKind, Result};
@@ -98,6 +99,7 @@ pub(crate) struct Inner {
     pub(crate) max_body_bytes: u64,
     pub(crate) max_redirects: u32,
     pub(crate) classifier: Option<ErrorClassifier>,
+    pub(crate) network: NetworkPolicy,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
 }
 
@@ -206,8 +208,9 @@ impl fmt::Debug for HttpClient {
 }
 
 /// Builds an [`HttpClient`]. Defaults: 60 s timeout, 10 s connect timeout, 5 retries from
-/// 250 ms backoff up to 30 s, `Retry-After` honoured up to 60 s, no rate limit, 64 MiB body
-/// cap, 5 redirects, gzip on.
+/// 250 ms backoff up to 30 s, rate limits waited out up to 10 retries within 15 min,
+/// `Retry-After` honoured up to 5 min, no rate limit, 64 MiB body cap, 5 redirects, gzip on,
+/// every address reachable ([`NetworkPolicy::any`]).
 pub struct HttpClientBuilder {
     connector: &'static str,
     timeout: Duration,
@@ -221,6 +224,7 @@ pub struct HttpClientBuilder {
     credential_field: Option<String>,
     resolve: Vec<(String, std::net::SocketAddr)>,
     classifier: Option<ErrorClassifier>,
+    network: NetworkPolicy,
 }
 
 impl HttpClientBuilder {
@@ -238,6 +242,7 @@ impl HttpClientBuilder {
             credential_field: None,
             resolve: Vec::new(),
             classifier: None,
+            network: NetworkPolicy::any(),
         }
     }
 
@@ -333,6 +338,16 @@ impl HttpClientBuilder {
         self
     }
 
+    /// Which addresses requests may reach, on every hop (see [`NetworkPolicy`]): a connector
+    /// whose URL a tenant can set passes [`NetworkPolicy::public_only`] with the hosts its
+    /// config allows, so the host cannot be made to fetch its own metadata service or
+    /// intranet.
+    #[must_use]
+    pub fn network_policy(mut self, policy: NetworkPolicy) -> Self {
+        self.network = policy;
+        self
+    }
+
     /// Sends requests for `host` to the IP of `addr` instead of asking DNS (the port still
     /// comes from the URL), for tests of virtual-host URLs (`bucket.s3.test`) on a local server.
     #[must_use]
@@ -381,6 +396,11 @@ impl HttpClientBuilder {
             }
         };
         let mut client = reqwest::Client::builder();
+        if self.network.is_guarded() {
+            // Host names resolve through the guard, which drops denied addresses before
+            // connecting: the address checked is the address connected to.
+            client = client.dns_resolver(self.network.resolver());
+        }
         for (host, addr) in &self.resolve {
             client = client.resolve(host, *addr);
         }
@@ -409,6 +429,7 @@ impl HttpClientBuilder {
                 max_body_bytes: self.max_body_bytes,
                 max_redirects: self.max_redirects,
                 classifier: self.classifier,
+                network: self.network,
                 limiter,
             }),
             stats: None,

@@ -24,6 +24,7 @@
 mod body;
 mod classify;
 mod client;
+mod guard;
 mod link;
 mod redirect;
 
@@ -31,6 +32,7 @@ mod request;
 mod retry;
 
 pub use client::{Auth, ErrorClass, HttpClient, HttpClientBuilder};
+pub use guard::{ALLOW_HINT, NetworkPolicy, is_public};
 pub use link::{Link, next_link, parse_link_header};
 // The page walk moved to `crate::pages` (it needs no HTTP); these names stay for connectors
 // that reach them here.

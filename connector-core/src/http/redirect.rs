@@ -18,8 +18,9 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use super::client::HttpClient;
+use super::guard;
 use super::retry::RetryContext;
-use crate::error::redact_url;
+use crate::error::{Error, redact_url};
 
 /// The request one hop sends; a redirect rewrites it for the next hop.
 #[derive(Debug, Clone)]
@@ -67,19 +68,32 @@ impl Hop {
     }
 }
 
+/// What one attempt's hops came to.
+pub(crate) enum Sent {
+    /// The last hop's response.
+    Response(reqwest::Response),
+    /// A transport error (retried when transient).
+    Transport(reqwest::Error),
+    /// A hop the client's [`NetworkPolicy`](super::NetworkPolicy) denies (not retried).
+    Denied(Error),
+}
+
 /// Sends `hop` through `client` and follows the redirects of the answer, up to the client's
-/// limit. Returns the URL of the last hop with its response or transport error.
-pub(crate) async fn follow(
-    client: &HttpClient,
-    retry: &RetryContext,
-    mut hop: Hop,
-) -> (Url, reqwest::Result<reqwest::Response>) {
+/// limit, checking every hop against the client's network policy. Returns the URL of the last
+/// hop with what it came to.
+pub(crate) async fn follow(client: &HttpClient, retry: &RetryContext, mut hop: Hop) -> (Url, Sent) {
     let (connector, max) = (client.connector(), client.inner.max_redirects);
     let mut hops = 0;
     loop {
+        if let Err(denied) = client.inner.network.check_url(&hop.url) {
+            return (hop.url, Sent::Denied(denied));
+        }
         let resp = match client.execute(hop.to_request(), retry).await {
             Ok(resp) => resp,
-            Err(e) => return (hop.url, Err(e)),
+            Err(e) => match guard::blocked_in(&e) {
+                Some(denied) => return (hop.url, Sent::Denied(denied)),
+                None => return (hop.url, Sent::Transport(e)),
+            },
         };
         let status = resp.status();
         if hops < max
@@ -89,7 +103,7 @@ pub(crate) async fn follow(
             tracing::debug!(connector, from = %redact_url(&from), to = %redact_url(&hop.url), %status, "following redirect");
             continue;
         }
-        return (hop.url, Ok(resp));
+        return (hop.url, Sent::Response(resp));
     }
 }
 

@@ -17,7 +17,7 @@ use url::Url;
 
 use super::classify::{Classifier, Verdict};
 use super::client::{Auth, HttpClient};
-use super::redirect::{self, Hop};
+use super::redirect::{self, Hop, Sent};
 use super::retry::{RetryContext, Retryable};
 use crate::error::{Error, ErrorKind, Result, redact_url};
 
@@ -228,8 +228,9 @@ impl RequestBuilder {
             retry.next_attempt();
             let (url, sent) = redirect::follow(client, &retry, first.clone()).await;
             let verdict = match sent {
-                Ok(resp) => judge(&classifier, resp, &url).await,
-                Err(e) => Verdict::Retry(Retryable::sending(e)),
+                Sent::Response(resp) => judge(&classifier, resp, &url).await,
+                Sent::Transport(e) => Verdict::Retry(Retryable::sending(e)),
+                Sent::Denied(e) => Verdict::Fail(e),
             };
             match verdict {
                 Verdict::Accept(response) => return Ok(response),
