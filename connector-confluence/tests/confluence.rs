@@ -1034,3 +1034,34 @@ fn config_problems_are_listed_by_path() {
     assert!(!shown.contains("sekrit-token"), "{shown}");
     assert_eq!(c.to_string(), "confluence:https://x.atlassian.net/wiki");
 }
+
+/// Data Center personal spaces are keyed by `~` and the user name, which may hold dots, `@`
+/// and other signs (`~john.doe`, `~j@corp`): accepted after a leading `~` (anything but
+/// whitespace and `"`), and written quoted in the CQL. Other keys stay letters and digits.
+#[tokio::test]
+async fn data_center_personal_space_keys_are_accepted_and_quoted() {
+    for key in ["~john.doe", "~j@corp", "~jörg+x"] {
+        let fake = Fake::start(false).await;
+        fake.add(FakePage::new(1, key, "Mine", "<p>a</p>", at(1)));
+        fake.add(FakePage::new(2, "ENG", "Other", "<p>a</p>", at(2)));
+        let cfg = fake.config(json!({"index_mode": "space", "space": key}));
+        let (docs, _) = load(build(cfg).as_ref()).await.unwrap();
+        assert_eq!(titles(&docs), BTreeSet::from(["Mine".to_owned()]), "{key}");
+        let searches = fake.page_searches().await;
+        assert!(
+            searches[0]["cql"].starts_with(&format!("space = \"{key}\" and ")),
+            "{searches:?}"
+        );
+    }
+    let fake = Fake::start(false).await;
+    for bad in ["~john doe", "~j\"x", "~", "EN.G", "j@corp"] {
+        let cfg = fake.config(json!({"index_mode": "space", "space": bad}));
+        let mut registry = Registry::new();
+        connector_confluence::register(&mut registry);
+        let err = registry
+            .build("confluence", cfg)
+            .err()
+            .unwrap_or_else(|| panic!("{bad}"));
+        assert!(format!("{err}").contains("space"), "{bad}: {err}");
+    }
+}

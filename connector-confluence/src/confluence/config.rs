@@ -131,7 +131,8 @@ pub struct ConfluenceConfig {
     /// else `everything` (see [Scope](Self#scope)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index_mode: Option<IndexMode>,
-    /// The space key for `index_mode: space`; ignored in the other modes.
+    /// The space key for `index_mode: space` (`ENG`; a personal space: `~` and the user name,
+    /// such as `~john.doe` on Data Center); ignored in the other modes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<String>,
     /// The page id for `index_mode: page`; ignored in the other modes.
@@ -457,14 +458,11 @@ impl ConnectorConfig for ConfluenceConfig {
                         "space",
                         "is required with index_mode `space` (the space key, such as `ENG`)",
                     )),
-                    Some(key)
-                        if !key
-                            .chars()
-                            .all(|c| c.is_alphanumeric() || c == '~' || c == '_' || c == '-') =>
-                    {
+                    Some(key) if !is_space_key(key) => {
                         problems.push(FieldError::new(
                             "space",
-                            "must be a space key (letters and digits, `~` for personal spaces)",
+                            "must be a space key (letters and digits; a personal space: `~` and \
+                             the user name, such as `~john.doe`)",
                         ));
                     }
                     Some(_) => {}
@@ -631,6 +629,18 @@ fn cql_problem(query: &str) -> Option<&'static str> {
         );
     }
     None
+}
+
+/// Whether `key` can be a space key: letters, digits, `_` and `-`; or a personal space, `~`
+/// and a user name, which on Data Center may hold dots, `@` and other signs (`~john.doe`,
+/// `~j@corp`): anything but whitespace and `"` (the CQL writes it quoted).
+fn is_space_key(key: &str) -> bool {
+    match key.strip_prefix('~') {
+        Some(user) => !user.is_empty() && !user.chars().any(|c| c.is_whitespace() || c == '"'),
+        None => key
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '~' || c == '_' || c == '-'),
+    }
 }
 
 #[cfg(test)]
