@@ -169,10 +169,34 @@ async fn restricted_comments_stay_out_of_the_issue_by_default() {
     let mut slim = listed(&c).await;
     slim.sort();
     assert_eq!(slim, expected, "prune sees the same documents");
-    assert_eq!(
-        all.documents[2].metadata["security_level"], "Staff only",
-        "the level is shown to hosts even without access"
-    );
+}
+
+#[tokio::test]
+async fn secured_issues_are_left_out_unless_asked_for() {
+    let server = jira().await;
+    // By default ENG-2 (under "Staff only") would carry no access: it is left out, listed
+    // nowhere, so prune retires a copy an older run indexed.
+    let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+    let all = collect(&c).await;
+    let titles: Vec<&str> = all.documents.iter().map(|d| d.title.as_str()).collect();
+    assert_eq!(titles, ["ENG-1: Issue number 1"]);
+    assert!(all.failures.is_empty(), "{:?}", all.failures);
+    let slim = listed(&c).await;
+    assert!(!slim.iter().any(|id| id.contains("ENG-2")), "{slim:?}");
+    // Asked for, it is indexed and says which level it is under.
+    let c = common::connector(common::cloud_config(
+        &server.uri(),
+        json!({"include_secured_issues": true}),
+    ));
+    let all = collect(&c).await;
+    let two = all
+        .documents
+        .iter()
+        .find(|d| d.title.starts_with("ENG-2"))
+        .expect("ENG-2 indexed");
+    assert_eq!(two.metadata["security_level"], "Staff only");
+    assert_eq!(two.access, None);
+    assert!(listed(&c).await.iter().any(|id| id.contains("ENG-2")));
 }
 
 fn holder(kind: &str, parameter: Option<&str>, extra: Value) -> Value {

@@ -135,6 +135,14 @@ pub struct JiraConfig {
     /// of an administrator of Jira or of the projects, else `access` stays unknown.
     #[serde(default)]
     pub include_permissions: bool,
+    /// Index issues under an issue security level although `include_permissions` is off
+    /// (default false). Such an issue is readable only by the level's members, but without
+    /// `include_permissions` its documents carry no `access` (unknown, for the host to
+    /// decide), so by default it is left out: counted in the sync's skipped items and logged.
+    /// With `include_permissions` secured issues are always indexed, with the level's members
+    /// as their access.
+    #[serde(default)]
+    pub include_secured_issues: bool,
     /// Largest attachment downloaded, in bytes (default 10 MiB, as is `0` or less, as in
     /// RAGFlow); larger ones are listed in the issue but not downloaded.
     #[serde(default)]
@@ -213,6 +221,7 @@ impl JiraConfig {
             include_comments: true,
             include_attachments: false,
             include_permissions: false,
+            include_secured_issues: false,
             attachment_size_limit: None,
             labels_to_skip: StringList::default(),
             comment_email_blacklist: StringList::default(),
@@ -341,6 +350,7 @@ struct InEffect<'a> {
     include_comments: bool,
     include_attachments: bool,
     include_permissions: bool,
+    include_secured_issues: bool,
     attachment_size_limit: u64,
     #[serde(skip_serializing_if = "StringList::is_empty")]
     labels_to_skip: &'a StringList,
@@ -367,6 +377,7 @@ impl Serialize for JiraConfig {
             include_comments: self.include_comments,
             include_attachments: self.include_attachments,
             include_permissions: self.include_permissions,
+            include_secured_issues: self.include_secured_issues,
             attachment_size_limit: self.attachment_size_limit(),
             labels_to_skip: &self.labels_to_skip,
             comment_email_blacklist: &self.comment_email_blacklist,
@@ -391,6 +402,7 @@ impl fmt::Debug for JiraConfig {
             .field("include_comments", &self.include_comments)
             .field("include_attachments", &self.include_attachments)
             .field("include_permissions", &self.include_permissions)
+            .field("include_secured_issues", &self.include_secured_issues)
             .field("attachment_size_limit", &self.attachment_size_limit())
             .field("labels_to_skip", &self.labels_to_skip)
             .field("comment_email_blacklist", &self.comment_email_blacklist)

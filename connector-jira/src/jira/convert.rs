@@ -60,6 +60,9 @@ pub(crate) struct Options {
     pub(crate) include_attachments: bool,
     /// Fill `access`, and give restricted comments documents of their own.
     pub(crate) include_permissions: bool,
+    /// Leave out issues under a security level (neither `include_permissions` nor
+    /// `include_secured_issues`): their documents would carry no `access`.
+    pub(crate) skip_secured: bool,
 }
 
 impl Options {

@@ -40,6 +40,8 @@
 //!   the attachments only it shows) and `access` is unknown; with it, documents carry
 //!   `access` from the project's permission scheme, roles and security level, and restricted
 //!   comments are documents of their own (see the README and `access.rs`, `restricted.rs`).
+//!   Without it, issues under a security level are left out (counted in a log line) unless
+//!   `include_secured_issues` is set.
 //! - **Fingerprints**: from `fields.updated` (and the attachment id and size). In incremental
 //!   runs an unchanged issue is reported unchanged without fetching its further comments.
 //!
@@ -143,6 +145,7 @@ impl JiraConnector {
             attachment_limit: config.attachment_size_limit(),
             include_attachments: config.include_attachments,
             include_permissions: config.include_permissions,
+            skip_secured: !config.include_permissions && !config.include_secured_issues,
         };
         Ok(Self {
             client: JiraClient::new(Arc::new(config))?,

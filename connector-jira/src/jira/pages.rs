@@ -56,7 +56,7 @@ pub(super) fn search_fields(options: &Options) -> Vec<&'static str> {
 /// The fields the slim listing asks for: the ids' parts and what decides which attachments
 /// and restricted comments have documents.
 fn slim_fields(options: &Options) -> Vec<&'static str> {
-    let mut fields = vec!["labels", "attachment", "updated"];
+    let mut fields = vec!["labels", "attachment", "updated", "security"];
     if options.include_attachments {
         fields.extend(["comment", "description"]);
     } else if options.include_permissions && options.include_comments {
@@ -109,15 +109,17 @@ pub(super) fn load(
         let jql = walk.client.jql(window);
         let query = hash128(&jql);
         if let Some(start) = from.cursor_for(&query, window) {
+            let mut secured = Secured::default();
             // The next search page does not depend on this one's conversion: fetch it meanwhile.
             let mut pages = read_ahead(search_pages(&walk.client, jql, start, fields));
             while let Some(page) = pages.next().await {
                 ctx.cancellation().check()?;
                 let page = page?;
-                let batch = convert_page(&walk, &ctx, page.items, window, None).await?;
+                let batch = convert_page(&walk, &ctx, page.items, window, None, &mut secured).await?;
                 let checkpoint = JiraCheckpoint::after(&query, window, page.next.as_ref());
                 yield CheckpointedBatch::new(batch, checkpoint);
             }
+            secured.report();
         }
     }
     .boxed()
@@ -134,9 +136,10 @@ pub(super) fn list_ids(
         let jql = client.jql(None);
         let fields = slim_fields(&options);
         let mut pages = read_ahead(search_pages(&client, jql, Cursor::Start, fields));
+        let mut secured = Secured::default();
         while let Some(page) = pages.next().await {
             ctx.cancellation().check()?;
-            yield slim_page(&client, page?.items, &options).await?;
+            yield slim_page(&client, page?.items, &options, &mut secured).await?;
         }
     }
     .boxed()
@@ -162,7 +165,9 @@ pub(super) fn refetch(
             ctx.cancellation().check()?;
             match walk.client.issue(&key, &fields).await {
                 Ok(Some(raw)) => {
-                    yield convert_page(&walk, &ctx, vec![raw], None, Some(&wanted)).await?;
+                    let mut secured = Secured::default();
+                    yield convert_page(&walk, &ctx, vec![raw], None, Some(&wanted), &mut secured).await?;
+                    secured.report();
                 }
                 Ok(None) => {}
                 // The one policy, for every id that named the issue.
@@ -255,6 +260,32 @@ fn raw_id_and_key(raw: &Value) -> (Option<String>, Option<&str>) {
     (id, raw.get("key").and_then(Value::as_str))
 }
 
+/// Issues under a security level left out of a stream (see [`Options::skip_secured`]).
+#[derive(Default)]
+struct Secured(u64);
+
+impl Secured {
+    /// Whether `issue` is left out for its security level; counts it when it is.
+    fn skips(&mut self, issue: &Issue, options: &Options) -> bool {
+        let skip = options.skip_secured && issue.fields.security.is_some();
+        if skip {
+            self.0 += 1;
+            tracing::debug!(key = %issue.key, "issue under a security level left out");
+        }
+        skip
+    }
+
+    /// One log line for the stream, when it left any issue out.
+    fn report(&self) {
+        if self.0 > 0 {
+            tracing::info!(
+                skipped = self.0,
+                "Jira issues under a security level were left out: without `include_permissions` their documents would carry no access; set `include_secured_issues` to index them anyway"
+            );
+        }
+    }
+}
+
 fn has_skipped_label(labels: &[String], skip: &[String]) -> bool {
     labels
         .iter()
@@ -269,6 +300,7 @@ async fn slim_page(
     client: &JiraClient,
     issues: Vec<Value>,
     options: &Options,
+    secured: &mut Secured,
 ) -> Result<Vec<SlimDocument>> {
     let skip = client.config().labels_to_skip.as_slice();
     let mut ids = Vec::with_capacity(issues.len());
@@ -284,7 +316,7 @@ async fn slim_page(
                 continue;
             }
         };
-        if has_skipped_label(&issue.fields.labels, skip) {
+        if has_skipped_label(&issue.fields.labels, skip) || secured.skips(&issue, options) {
             continue;
         }
         ids.push(SlimDocument::new(id));
@@ -338,6 +370,7 @@ async fn convert_page(
     issues: Vec<Value>,
     window: Option<TimeWindow>,
     only: Option<&HashSet<String>>,
+    secured: &mut Secured,
 ) -> Result<Batch> {
     let options = &*walk.options;
     let skip = walk.client.config().labels_to_skip.as_slice();
@@ -352,7 +385,7 @@ async fn convert_page(
             continue;
         }
         // JQL has minute precision: the exact, half-open window is applied here.
-        if window.is_some_and(|w| !w.contains(updated)) {
+        if window.is_some_and(|w| !w.contains(updated)) || secured.skips(&issue, options) {
             continue;
         }
         let issue = Arc::new(issue);
