@@ -43,6 +43,18 @@ pub struct Position {
     /// honours the page size, so a shorter page is the last.
     #[serde(default)]
     pub full: bool,
+    /// Items listed before it in this run, compared with a `total` the API reports (`0` in a
+    /// checkpoint written before it was kept, which only delays the stop to the empty page).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub items: u64,
+    /// A hash of the previous page's item ids (page and offset pagination), so a page that
+    /// repeats it (an API that ignores the page parameter) ends the listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 // The repeated-cursor guard compares where a page is, not how the run got there.

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use connector_core::http::{Auth, HttpClient, Page, RequestBuilder};
+use connector_core::ids::hash128;
 use connector_core::{Error, ErrorKind, Result, Secret, SyncContext};
 use serde_json::{Map, Value};
 use url::Url;
@@ -12,7 +13,9 @@ use super::SOURCE;
 use super::auth::AuthType;
 use super::checkpoint::{At, Position};
 use super::config::{HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_secret_header};
-use super::model::{BodyPath, Items, ItemsPath, find_items, text_of, text_ref};
+use super::model::{
+    BodyPath, FieldPath, Items, ItemsPath, canonical_json, find_items, text_of, text_ref,
+};
 
 /// The size asked for when the config names a size parameter but no size.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -30,6 +33,10 @@ pub(crate) struct Endpoint {
     /// Where the next page's URL is in a response (`next_url_path` pagination).
     next_url: Option<BodyPath>,
     page_size: Option<u64>,
+    /// `id_field`, for the repeated-page guard.
+    id_path: Option<FieldPath>,
+    /// The config field named when a later page answers 401/403.
+    credential_field: Option<&'static str>,
 }
 
 /// The HTTP client and the endpoint; cheap to clone into a stream.
@@ -37,6 +44,34 @@ pub(crate) struct Endpoint {
 pub(crate) struct RestClient {
     pub(crate) endpoint: std::sync::Arc<Endpoint>,
     http: HttpClient,
+}
+
+/// What a response says about the pages left, where it says anything: a top-level `has_more`,
+/// `total_pages` or `total` in the body, or the `X-WP-TotalPages`, `X-WP-Total` (WordPress) and
+/// `X-Total-Count` (JSON Server, many Rails and Node APIs) headers.
+#[derive(Debug, Default)]
+struct Totals {
+    has_more: Option<bool>,
+    total_pages: Option<u64>,
+    total: Option<u64>,
+}
+
+impl Totals {
+    fn read(body: &Value, header: impl Fn(&str) -> Option<u64>) -> Self {
+        let field = |names: &[&str]| names.iter().find_map(|n| body.get(*n));
+        let number = |v: &Value| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        };
+        Self {
+            has_more: field(&["has_more", "hasMore"]).and_then(Value::as_bool),
+            total_pages: header("x-wp-totalpages")
+                .or_else(|| field(&["total_pages", "totalPages"]).and_then(number)),
+            total: header("x-wp-total")
+                .or_else(|| header("x-total-count"))
+                .or_else(|| field(&["total"]).and_then(number)),
+        }
+    }
 }
 
 fn config_error(field: &str, msg: impl Into<String>) -> Error {
@@ -114,6 +149,11 @@ impl Endpoint {
             .or(pc.next_cursor_field.as_deref())
             .and_then(BodyPath::parse);
         let next_url = cfg.next_url_path().and_then(BodyPath::parse);
+        let id_path = cfg
+            .id_field
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())
+            .and_then(|f| FieldPath::parse(f).ok());
         Ok(Self {
             cfg,
             base,
@@ -123,6 +163,8 @@ impl Endpoint {
             next_cursor,
             next_url,
             page_size,
+            id_path,
+            credential_field: None,
         })
     }
 
@@ -148,6 +190,8 @@ impl Endpoint {
             at,
             pages: 0,
             full: false,
+            items: 0,
+            prev: None,
         }
     }
 
@@ -205,8 +249,9 @@ impl Endpoint {
 
 impl RestClient {
     pub(crate) fn new(cfg: RestApiConfig) -> Result<Self> {
-        let endpoint = Endpoint::new(cfg)?;
+        let mut endpoint = Endpoint::new(cfg)?;
         let (auth, field) = endpoint.auth();
+        endpoint.credential_field = field;
         let mut builder = HttpClient::builder(SOURCE);
         if let Some(field) = field {
             builder = builder.auth(auth, field);
@@ -375,6 +420,22 @@ impl RestClient {
     }
 
     /// Fetches the page at `pos`: its items (any JSON values) and the position after it.
+    ///
+    /// # When page and offset pagination stop
+    /// After an empty page; after a page whose item ids repeat the previous page's (an API
+    /// that ignores the page parameter: the repeat is dropped, not delivered twice); when the
+    /// response says so (`has_more: false`, the last of `total_pages`/`X-WP-TotalPages`, or
+    /// `total`/`X-WP-Total`/`X-Total-Count` items listed); else after a page shorter than the
+    /// size asked, once a full page showed the server honours that size. A short first page
+    /// is confirmed by one more request, since a server may cap the size below what was asked:
+    /// that page ends the listing when it is empty, repeats the first, or is refused.
+    ///
+    /// A 400 or 404 on a page after the first of a run ends the listing (logged), with no
+    /// error: that is how WordPress (`rest_post_invalid_page_number`) and others answer a page
+    /// past the last, which a client reaches when the last page was full and no total was
+    /// given. The same status on a run's first page is an error, since then no page was ever
+    /// valid (a wrong URL or parameter). The cost: a 400 or 404 that really is a fault, on a
+    /// later page, ends the listing early rather than the sync.
     pub(crate) async fn fetch_page(
         &self,
         pos: Position,
@@ -384,9 +445,28 @@ impl RestClient {
         if pos.pages > 0 && e.cfg.request_delay > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(e.cfg.request_delay)).await;
         }
-        let resp = self.request(&pos, since)?.send().await?;
+        let numbered = matches!(pos.at, At::Page { .. } | At::Offset { .. });
+        let past_end_possible = numbered && pos.pages > 0;
+        let mut req = self.request(&pos, since)?;
+        if past_end_possible {
+            req = req.client_errors_as_responses();
+        }
+        let resp = req.send().await?;
+        if resp.status().is_client_error() {
+            let code = resp.status().as_u16();
+            if matches!(code, 400 | 404) {
+                tracing::info!(
+                    connector = SOURCE,
+                    status = code,
+                    pages = pos.pages,
+                    "the API refused the page after the last one; the listing ends here"
+                );
+                return Ok(Page::last(Vec::new()));
+            }
+            return Err(self.client_error(code, resp.url()));
+        }
         let mut body: Value = resp.json().map_err(|err| err.with_connector(SOURCE))?;
-        let found = find_items(&body, e.items_path.as_ref());
+        let found = find_items(&body, e.items_path.as_ref(), resp.body());
         if matches!(found, Items::Missing) && e.items_path.is_some() {
             return Err(
                 Error::invalid_data("`items_path` matches nothing in the response")
@@ -396,9 +476,13 @@ impl RestClient {
             );
         }
         let n = found.len() as u64;
+        let items_after = pos.items + n;
+        let totals = Totals::read(&body, |name| {
+            resp.header(name).and_then(|v| v.trim().parse().ok())
+        });
         let full = pos.full || e.page_size.is_some_and(|size| n >= size);
-        // A short page ends the listing only once the server has shown it honours the size
-        // (a server capping the size below what was asked returns short pages all along).
+        // A short page ends the listing once the server has shown it honours the size (a
+        // server capping the size below what was asked returns short pages all along).
         let short = e.page_size.is_some_and(|size| full && n < size);
         let pages = pos.pages + 1;
         let text_at = |path: Option<&BodyPath>| {
@@ -406,38 +490,108 @@ impl RestClient {
                 .map(|v| text_ref(v).into_owned())
                 .filter(|s| !s.is_empty())
         };
+        // What the response says, where it says it; it overrides the page-length guess.
+        let told_done = match &pos.at {
+            At::Page { page } => {
+                let by_pages = totals
+                    .total_pages
+                    .map(|t| page.saturating_sub(e.cfg.pagination_config.start_page) + 1 >= t);
+                let by_items = totals.total.map(|t| items_after >= t);
+                by_pages.or(by_items)
+            }
+            At::Offset { offset } => totals.total.map(|t| offset + n >= t),
+            _ => None,
+        };
+        let last = totals.has_more == Some(false)
+            || told_done == Some(true)
+            || (totals.has_more.is_none() && told_done.is_none() && short);
         // The next position is read before the items are moved out: a cursor path may point
         // into them.
-        let next_at = if n == 0 {
-            None
-        } else {
-            match &pos.at {
-                At::Single => None,
-                At::Page { page } => (!short).then(|| At::Page { page: page + 1 }),
-                At::Offset { offset } => (!short).then(|| At::Offset { offset: offset + n }),
-                At::Cursor { .. } => {
-                    text_at(e.next_cursor.as_ref()).map(|c| At::Cursor { cursor: Some(c) })
-                }
-                At::Url { .. } => {
-                    let next = match e.cfg.pagination_type {
-                        PaginationType::NextUrlPath => text_at(e.next_url.as_ref())
-                            .map(|s| resp.url().join(&s))
-                            .transpose()
-                            .map_err(|err| {
-                                Error::invalid_data(format!("the next-page URL is invalid: {err}"))
-                                    .with_connector(SOURCE)
-                            })?,
-                        _ => resp.next_link(),
-                    };
-                    next.map(|u| At::Url { url: u.to_string() })
-                }
+        let next_at = match &pos.at {
+            At::Single => None,
+            // An empty numbered page is past the end whatever else the response says.
+            At::Page { .. } | At::Offset { .. } if n == 0 || last => None,
+            At::Page { page } => Some(At::Page { page: page + 1 }),
+            At::Offset { offset } => Some(At::Offset { offset: offset + n }),
+            // A cursor or link walk follows the service's next pointer, even past an empty
+            // page (a filtered page may be empty with more behind it), unless it says no more.
+            _ if totals.has_more == Some(false) => None,
+            At::Cursor { .. } => {
+                text_at(e.next_cursor.as_ref()).map(|c| At::Cursor { cursor: Some(c) })
+            }
+            At::Url { .. } => {
+                let next = match e.cfg.pagination_type {
+                    PaginationType::NextUrlPath => text_at(e.next_url.as_ref())
+                        .map(|s| resp.url().join(&s))
+                        .transpose()
+                        .map_err(|err| {
+                            Error::invalid_data(format!("the next-page URL is invalid: {err}"))
+                                .with_connector(SOURCE)
+                        })?,
+                    _ => resp.next_link(),
+                };
+                next.map(|u| At::Url { url: u.to_string() })
             }
         };
         let items = found.take(&mut body);
+        let ids = (numbered && n > 0).then(|| self.page_ids(&items));
+        if ids.is_some() && ids == pos.prev {
+            tracing::info!(
+                connector = SOURCE,
+                pages = pos.pages,
+                "the page repeats the previous page's items (does the API ignore the page parameter?); the listing ends here"
+            );
+            return Ok(Page::last(Vec::new()));
+        }
         Ok(Page::new(
             items,
-            next_at.map(|at| Position { at, pages, full }),
+            next_at.map(|at| Position {
+                at,
+                pages,
+                full,
+                items: items_after,
+                prev: ids,
+            }),
         ))
+    }
+
+    /// A hash of the ids of a page's items: `id_field` where configured, else the content.
+    fn page_ids(&self, items: &[Value]) -> String {
+        let mut all = String::new();
+        for item in items {
+            let id = self
+                .endpoint
+                .id_path
+                .as_ref()
+                .and_then(|p| p.values(item).into_iter().next())
+                .map_or_else(|| canonical_json(item), text_of);
+            all.push_str(&hash128(&id));
+        }
+        hash128(&all)
+    }
+
+    /// The error of a 4xx answer other than 400/404 to a later page (those the client hands
+    /// back, see [`fetch_page`](Self::fetch_page)), as the HTTP layer reports it on a first page.
+    fn client_error(&self, code: u16, url: &Url) -> Error {
+        let credential = |kind: ErrorKind, what: &str| {
+            let msg = format!("the service {what} (HTTP {code})");
+            match self.endpoint.credential_field {
+                Some(field) => {
+                    Error::new(kind, format!("{msg}; check `{field}`")).with_field(field)
+                }
+                None => Error::new(kind, msg),
+            }
+        };
+        let err = match code {
+            401 => credential(ErrorKind::Unauthenticated, "rejected the credentials"),
+            403 => credential(
+                ErrorKind::PermissionDenied,
+                "refused access with these credentials",
+            ),
+            410 => Error::new(ErrorKind::NotFound, format!("HTTP {code}: not found")),
+            _ => Error::new(ErrorKind::InvalidData, format!("HTTP {code}")).with_retryable(false),
+        };
+        err.with_url(url).with_connector(SOURCE)
     }
 }
 

@@ -192,9 +192,10 @@ impl Items {
 }
 
 /// Finds the items: with `path`, a single list match is the list, several matches are the
-/// items; without, the root list, else `items`, `results`, `data`, `records`, else the first
-/// list-valued key.
-pub(crate) fn find_items(body: &Value, path: Option<&ItemsPath>) -> Items {
+/// items; without, the root list, else `items`, `results`, `data`, `records` (RAGFlow's names,
+/// in its order), else the first list-valued key in the order the response wrote them (read
+/// from `raw`, the body `body` was parsed from), as RAGFlow's walk of a Python dict finds it.
+pub(crate) fn find_items(body: &Value, path: Option<&ItemsPath>, raw: &[u8]) -> Items {
     if let Some(path) = path {
         let matches = path.path.query_located(body);
         return match matches.len() {
@@ -225,7 +226,16 @@ pub(crate) fn find_items(body: &Value, path: Option<&ItemsPath>) -> Items {
             let known = ["items", "results", "data", "records"]
                 .iter()
                 .find_map(|k| map.get(*k).and_then(Value::as_array).map(|l| list_at(k, l)));
+            // serde_json's map is sorted by key, so `map.iter()` would pick `{"users": [..],
+            // "errors": []}`'s `errors`: the response's own order comes from the raw body.
             known
+                .or_else(|| {
+                    first_list_key(raw).and_then(|k| {
+                        map.get(&k)
+                            .and_then(Value::as_array)
+                            .map(|l| list_at(&k, l))
+                    })
+                })
                 .or_else(|| {
                     map.iter()
                         .find_map(|(k, v)| v.as_array().map(|l| list_at(k, l)))
@@ -234,6 +244,77 @@ pub(crate) fn find_items(body: &Value, path: Option<&ItemsPath>) -> Items {
         }
         _ => Items::Missing,
     }
+}
+
+/// The key of the first list-valued entry of the JSON object in `raw`, in the order the
+/// response wrote its keys; `None` when `raw` is not an object or has no list.
+///
+/// A serde visitor over the raw body rather than serde_json's `preserve_order` feature, which
+/// would change every crate's maps through feature unification. Only the top level is walked;
+/// values are skipped without being built.
+fn first_list_key(raw: &[u8]) -> Option<String> {
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    /// Whether a value is a list (its contents skipped).
+    struct IsList(bool);
+    impl<'de> Deserialize<'de> for IsList {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(IsListVisitor)
+        }
+    }
+    struct IsListVisitor;
+    impl<'de> Visitor<'de> for IsListVisitor {
+        type Value = IsList;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<IsList, E> {
+            Ok(IsList(false))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<IsList, E> {
+            Ok(IsList(false))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<IsList, E> {
+            Ok(IsList(false))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<IsList, E> {
+            Ok(IsList(false))
+        }
+        fn visit_str<E>(self, _: &str) -> Result<IsList, E> {
+            Ok(IsList(false))
+        }
+        fn visit_unit<E>(self) -> Result<IsList, E> {
+            Ok(IsList(false))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IsList, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(IsList(false))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<IsList, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(IsList(true))
+        }
+    }
+    struct FirstList;
+    impl<'de> Visitor<'de> for FirstList {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+            let mut found = None;
+            while let Some(key) = map.next_key::<String>()? {
+                let IsList(list) = map.next_value()?;
+                if list && found.is_none() {
+                    found = Some(key);
+                }
+            }
+            Ok(found)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    de.deserialize_map(FirstList).ok().flatten()
 }
 
 /// A cursor or next-URL path, parsed once: a JSONPath when it starts with `$`, else a field
@@ -369,7 +450,8 @@ mod tests {
         let body = json!({"meta": {"n": 2}, "data": {"rows": [{"id": 1}, {"id": 2}]}});
         let found = |path: Option<&str>, body: &Value| {
             let p = path.map(|p| ItemsPath::parse(p).unwrap());
-            let items = find_items(body, p.as_ref());
+            let raw = serde_json::to_vec(body).unwrap();
+            let items = find_items(body, p.as_ref(), &raw);
             let len = items.len();
             let missing = matches!(items, Items::Missing);
             let mut body = body.clone();
@@ -398,6 +480,21 @@ mod tests {
         assert_eq!(found(None, &json!([3])), Some(vec![json!(3)]));
         assert_eq!(found(Some("$"), &json!([3])), Some(vec![json!(3)]));
         assert_eq!(found(None, &json!({"x": 1})), None);
+    }
+
+    #[test]
+    fn first_list_in_response_order() {
+        let raw = br#"{"users": [{"id": 1}], "errors": [], "meta": {"a": [1]}}"#;
+        let mut body: Value = serde_json::from_slice(raw).unwrap();
+        let items = find_items(&body, None, raw);
+        assert_eq!(items.take(&mut body), vec![json!({"id": 1})]);
+        assert_eq!(
+            first_list_key(br#"{"n": 1, "s": "x", "o": {"l": []}, "z": null, "b": [2], "a": []}"#),
+            Some("b".to_owned())
+        );
+        assert_eq!(first_list_key(b"[1]"), None);
+        assert_eq!(first_list_key(b"{\"x\": 1}"), None);
+        assert_eq!(first_list_key(b"{not json"), None);
     }
 
     #[test]
