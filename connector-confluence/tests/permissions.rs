@@ -289,3 +289,64 @@ async fn includes_inline_only_unrestricted_pages_of_the_same_space() {
         assert!(text.contains("secret words") && text.contains("other space words"));
     }
 }
+
+/// Access fails closed: an ancestor whose restrictions cannot be read (403 or 404 on
+/// `restriction/byOperation/read`) or whose `restrictions` expansion lacks `read` must not
+/// count as unrestricted. A missing `read` is read once per run from
+/// `restriction/byOperation/read`; when that is unknown too, the page gets an access that
+/// names nobody, never its space's wider one.
+#[tokio::test]
+async fn unknown_restrictions_fail_closed() {
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, ResponseTemplate};
+
+    // HR's restrictions answer 403 when read one by one (the search refuses the ancestors'
+    // expansion): HR child (no restriction of its own) may be read by nobody we can name.
+    let fake = site(true).await;
+    fake.state.lock().unwrap().refuse_ancestor_restrictions = true;
+    Mock::given(method("GET"))
+        .and(path_regex("/content/2/restriction/byOperation/read$"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"statusCode": 403, "message": "not permitted"})),
+        )
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let child = json!({"include_permissions": true, "index_mode": "page", "page_id": "3"});
+    let docs = load(build(fake.config(child)).as_ref()).await;
+    assert_eq!(by_title(&docs)["HR child"], Some(access(&[], &[], false)));
+
+    // HR comes without `read` in the search (as a result and as an ancestor): it is read once
+    // from its own endpoint and gives HR and HR child their true access.
+    for cloud in [true, false] {
+        let fake = site(cloud).await;
+        fake.state.lock().unwrap().no_read_expansion = vec![2];
+        let docs = load(build(fake.config(json!({"include_permissions": true}))).as_ref()).await;
+        let hr = access(&["alice@example.com", "bob@example.com"], &["hr"], false);
+        let got = by_title(&docs);
+        assert_eq!(got["HR"], Some(hr.clone()), "cloud={cloud}");
+        assert_eq!(got["HR child"], Some(hr), "cloud={cloud}");
+        assert_eq!(
+            fake.count("/content/2/restriction/byOperation/read").await,
+            1,
+            "cloud={cloud}"
+        );
+    }
+
+    // Open (no restriction) comes without `read` and its own endpoint answers 404: nobody,
+    // not the space's viewers.
+    let fake = site(true).await;
+    fake.state.lock().unwrap().no_read_expansion = vec![1];
+    Mock::given(method("GET"))
+        .and(path_regex("/content/1/restriction/byOperation/read$"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"statusCode": 404, "message": "No content found"})),
+        )
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let docs = load(build(fake.config(json!({"include_permissions": true}))).as_ref()).await;
+    assert_eq!(by_title(&docs)["Open"], Some(access(&[], &[], false)));
+}

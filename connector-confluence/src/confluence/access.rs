@@ -24,8 +24,11 @@
 //! no request of their own. When Cloud refuses that expansion (a draft or unreadable
 //! ancestor makes the whole search 404, CONFCLOUD-77618), the search goes on without the
 //! ancestors' restrictions and each ancestor's are read once per run from
-//! `/rest/api/content/{id}/restriction/byOperation/read` (403 or 404: skipped, as Onyx
-//! does). Space permissions are read once per space per run: Cloud
+//! `/rest/api/content/{id}/restriction/byOperation/read`; so is the restriction of a page or
+//! ancestor whose expansion lacks `read`. Unknown fails closed: a restriction that answers
+//! 403 or 404 there (or comes without its lists) counts as one naming nobody, so the page
+//! and its descendants get an access naming nobody (with a warning), never the space's
+//! (Onyx skips such an ancestor, which can widen the access). Space permissions are read once per space per run: Cloud
 //! `/rest/api/space/{key}?expand=permissions` (needs the space's admin permission), Data
 //! Center 9.1+ `/rest/api/space/{key}/permissions`. When they cannot be read (no permission,
 //! an older Data Center) pages without restrictions have no `access` (unknown), never an
@@ -66,8 +69,19 @@ pub(crate) const ANCESTOR_RESTRICTIONS_EXPAND: &str = "ancestors.restrictions.re
 struct Level {
     emails: BTreeSet<String>,
     groups: BTreeSet<String>,
-    /// Whether it restricts at all: it names someone (even a user whose e-mail is unknown).
+    /// Whether it restricts at all: it names someone (even a user whose e-mail is unknown),
+    /// or it could not be read.
     restricts: bool,
+}
+
+impl Level {
+    /// A restriction that could not be read: it restricts, and names nobody.
+    fn unknown() -> Self {
+        Self {
+            restricts: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// Reads the permissions of pages, with what one run has learnt cached: ancestors' read
@@ -76,7 +90,8 @@ struct Level {
 pub(crate) struct Permissions {
     client: Client,
     cloud: bool,
-    ancestors: Memo<String, Option<Arc<Level>>>,
+    /// The read restriction of each page met (as a result or an ancestor).
+    ancestors: Memo<String, Arc<Level>>,
     spaces: Memo<String, Option<Access>>,
     emails: Memo<String, Option<String>>,
 }
@@ -128,44 +143,55 @@ impl Permissions {
         Ok(self.levels(page).await?.iter().all(|l| !l.restricts))
     }
 
-    /// The read restrictions of `page` and of each of its ancestors.
+    /// The read restrictions of `page` and of each of its ancestors, each known once per
+    /// run; one that cannot be known counts as a restriction naming nobody.
     async fn levels(&self, page: &Content) -> Result<Vec<Level>> {
         let mut levels = Vec::new();
-        if let Some(own) = page.restrictions.as_ref().and_then(read_of) {
-            let own = self.level(own).await?;
-            // Its children name it as an ancestor: they need not look it up.
-            let _ = self
-                .ancestors
-                .get_or_fetch(&page.id, || async { Ok(Some(Arc::new(own.clone()))) })
-                .await;
-            levels.push(own);
-        }
+        // Its children name it as an ancestor: they need not look it up.
+        let own = self
+            .ancestors
+            .get_or_fetch(&page.id, || {
+                self.level_of(&page.id, page.restrictions.as_ref())
+            })
+            .await?;
+        levels.push((*own).clone());
         // Nearest first; the order does not change an intersection, only which lookups run.
         for ancestor in page.ancestors.iter().rev() {
             let level = self
                 .ancestors
-                .get_or_fetch(&ancestor.id, || async {
-                    match ancestor.restrictions.as_ref() {
-                        Some(embedded) => match read_of(embedded) {
-                            Some(read) => Ok(Some(Arc::new(self.level(read).await?))),
-                            None => Ok(Some(Arc::new(Level::default()))),
-                        },
-                        None => self.lookup_ancestor(&ancestor.id).await,
-                    }
+                .get_or_fetch(&ancestor.id, || {
+                    self.level_of(&ancestor.id, ancestor.restrictions.as_ref())
                 })
                 .await?;
-            if let Some(level) = level {
-                levels.push((*level).clone());
-            }
+            levels.push((*level).clone());
         }
         Ok(levels)
     }
 
-    /// An ancestor's read restriction read on its own; `None` when it cannot be read (a
-    /// draft of another user, a page the credentials cannot see).
-    async fn lookup_ancestor(&self, id: &str) -> Result<Option<Arc<Level>>> {
+    /// The read restriction of the content `id` from its `restrictions` expansion, or read on
+    /// its own when the expansion is not there (Cloud refused the ancestors' part) or lacks
+    /// `read` or its lists.
+    async fn level_of(&self, id: &str, embedded: Option<&Restrictions>) -> Result<Arc<Level>> {
+        match embedded
+            .and_then(read_of)
+            .filter(|r| r.restrictions.is_some())
+        {
+            Some(read) => Ok(Arc::new(self.level(read).await?)),
+            None => self.lookup(id).await,
+        }
+    }
+
+    /// The read restriction of the content `id` read on its own; when it cannot be read (a
+    /// draft of another user, a page the credentials cannot see: 403 or 404) or comes without
+    /// its lists, a restriction naming nobody: unknown must not count as unrestricted.
+    async fn lookup(&self, id: &str) -> Result<Arc<Level>> {
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(None);
+            tracing::warn!(
+                connector = SOURCE,
+                content = id,
+                "content without a numeric id: its read restriction is unknown; it and its descendants get an access naming nobody"
+            );
+            return Ok(Arc::new(Level::unknown()));
         }
         let url = self
             .client
@@ -175,10 +201,23 @@ impl Permissions {
             .await?;
         let url = with_query(url, &[("expand", "restrictions.user,restrictions.group")]);
         match self.client.get_json::<OperationRestrictions>(url).await {
-            Ok(read) => Ok(Some(Arc::new(self.level(&read).await?))),
+            Ok(read) if read.restrictions.is_some() => Ok(Arc::new(self.level(&read).await?)),
+            Ok(_) => {
+                tracing::warn!(
+                    connector = SOURCE,
+                    content = id,
+                    "a read restriction came without its users and groups; the content and its descendants get an access naming nobody"
+                );
+                Ok(Arc::new(Level::unknown()))
+            }
             Err(e) if soft(&e) => {
-                tracing::debug!(connector = SOURCE, ancestor = id, error = %e, "an ancestor's restrictions cannot be read; skipping it");
-                Ok(None)
+                tracing::warn!(
+                    connector = SOURCE,
+                    content = id,
+                    error = %e,
+                    "a read restriction cannot be read; the content and its descendants get an access naming nobody"
+                );
+                Ok(Arc::new(Level::unknown()))
             }
             Err(e) => Err(e),
         }
@@ -186,8 +225,9 @@ impl Permissions {
 
     /// The users and groups a read restriction names.
     async fn level(&self, read: &OperationRestrictions) -> Result<Level> {
+        // Unknown lists fail closed (the callers read them on their own first).
         let Some(who) = read.restrictions.as_ref() else {
-            return Ok(Level::default());
+            return Ok(Level::unknown());
         };
         let (emails, named_users) = self.emails_of(who).await?;
         let groups: BTreeSet<String> = who

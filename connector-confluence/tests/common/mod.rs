@@ -110,6 +110,9 @@ pub struct State {
     /// Cloud's CONFCLOUD-77618: a search that expands the ancestors' restrictions answers
     /// 404 (an ancestor is a draft the credentials cannot read).
     pub refuse_ancestor_restrictions: bool,
+    /// Pages whose `restrictions` expansion comes without `read` (in a search, as a result or
+    /// an ancestor), as Atlassian leaves out what the credentials may not see.
+    pub no_read_expansion: Vec<u64>,
     /// A page edited while a sync pages: after the first search page (`start` 0) is served,
     /// the page with this id gets a new version at this time.
     pub edit_after_first_page: Option<(u64, DateTime<Utc>)>,
@@ -384,7 +387,11 @@ impl Responder {
             .map(|a| {
                 let mut v = json!({"id": a.id.to_string(), "type": "page", "title": a.title});
                 if with_restrictions {
-                    v["restrictions"] = json!({"read": restriction_json(state, a, self.0.1)});
+                    v["restrictions"] = if state.no_read_expansion.contains(&a.id) {
+                        json!({})
+                    } else {
+                        json!({"read": restriction_json(state, a, self.0.1)})
+                    };
                 }
                 v
             })
@@ -408,7 +415,11 @@ impl Responder {
             .split(',')
             .any(|e| e.starts_with("restrictions.read"))
         {
-            v["restrictions"] = json!({"read": restriction_json(state, page, self.0.1)});
+            v["restrictions"] = if state.no_read_expansion.contains(&page.id) {
+                json!({})
+            } else {
+                json!({"read": restriction_json(state, page, self.0.1)})
+            };
         }
         let mut children = serde_json::Map::new();
         if expand.contains("children.comment") {
