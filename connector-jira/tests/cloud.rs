@@ -991,3 +991,54 @@ async fn check_passes_a_scoped_token_without_the_user_scope() {
         "the search was checked"
     );
 }
+
+/// A service that refuses every page token (not only a stored one) restarts the search once,
+/// then fails the sync instead of walking the first page for ever; a 400 that is not about
+/// the token (a rejected query) is an error at once.
+#[tokio::test]
+async fn a_refused_page_token_restarts_the_search_once_and_only_on_expiry() {
+    use connector_core::CheckpointedConnector;
+    for (message, searches) in [
+        ("The provided next page token is invalid or expired.", 3),
+        ("Error in the JQL Query: the field 'updated' is unknown.", 1),
+    ] {
+        let (server, search) = common::cloud_mock(common::numbered(3, true), 2, "UTC").await;
+        Mock::given(method("POST"))
+            .and(path("/rest/api/3/search/jql"))
+            .and(wiremock::matchers::body_string_contains("nextPageToken"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+                "errorMessages": [message], "errors": {}
+            })))
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+        let query = connector_core::ids::hash128("project = \"ENG\" ORDER BY key ASC");
+        let from: connector_jira::JiraCheckpoint =
+            serde_json::from_value(json!({"next_page_token": "stale-token", "query": query}))
+                .unwrap();
+        let run = async {
+            let mut stream = c.load_from_checkpoint(from, None, SyncContext::new());
+            while let Some(page) = stream.next().await {
+                page?;
+            }
+            Ok::<(), connector_core::Error>(())
+        };
+        let err = tokio::time::timeout(std::time::Duration::from_secs(20), run)
+            .await
+            .expect("the stream ends")
+            .unwrap_err();
+        assert_eq!(err.kind(), connector_core::ErrorKind::Config, "{err}");
+        assert!(err.to_string().contains(message), "{err}");
+        // Stale token, first page, refused token; or the stale token alone.
+        let tokens = server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == "/rest/api/3/search/jql")
+            .count();
+        assert_eq!(tokens, searches, "{message}");
+        drop(search);
+    }
+}

@@ -183,6 +183,17 @@ impl JiraClient {
                 .client_errors_as_responses()
                 .send()
                 .await?;
+            if matches!(cursor, Cursor::Token(_))
+                && resp.status() == StatusCode::BAD_REQUEST
+                && is_token_expiry(&error_messages(&resp))
+            {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!("{TOKEN_REFUSED}: {}", error_messages(&resp)),
+                )
+                .with_connector(SOURCE)
+                .with_url(resp.url()));
+            }
             self.expect_ok(&resp, Some(jql))?;
             let page: SearchPage = resp.json()?;
             let next = match (page.next_page_token, page.is_last) {
@@ -466,6 +477,22 @@ impl JiraClient {
         };
         Err(err.with_connector(SOURCE).with_url(resp.url()))
     }
+}
+
+/// How [`JiraClient::search`] starts the error of a `nextPageToken` Jira refused as invalid
+/// or expired (see [`is_refused_token`]).
+const TOKEN_REFUSED: &str = "Jira refused the page token";
+
+/// Whether Jira's messages say a `nextPageToken` is invalid or expired ("The provided next
+/// page token is invalid or expired."), as opposed to any other 400 (a rejected query).
+fn is_token_expiry(messages: &str) -> bool {
+    let lower = messages.to_ascii_lowercase();
+    lower.contains("page token") || lower.contains("nextpagetoken")
+}
+
+/// Whether `e` is [`JiraClient::search`]'s refusal of a page token (invalid or expired).
+pub(crate) fn is_refused_token(e: &Error) -> bool {
+    e.kind() == ErrorKind::Config && e.message().starts_with(TOKEN_REFUSED)
 }
 
 /// Jira's `errorMessages` and `errors`, or a note that the body had none.

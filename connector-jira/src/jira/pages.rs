@@ -11,6 +11,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use connector_core::ids::hash128;
@@ -26,7 +27,7 @@ use url::Url;
 
 use super::access::{Permissions, Principals};
 use super::checkpoint::{Cursor, JiraCheckpoint};
-use super::client::JiraClient;
+use super::client::{JiraClient, is_refused_token};
 use super::convert::{self, Options, parse_time};
 use super::ids::DocIds;
 use super::model::{Attachment, Comment, ISSUE_FIELDS, Issue};
@@ -193,19 +194,25 @@ fn search_pages(
     let page_size = client.config().page_size();
     let jql: Arc<str> = jql.into();
     let fields: Arc<[&'static str]> = fields.into();
+    // One restart per stream: a service that refuses every token must not loop for ever.
+    let restarted = Arc::new(AtomicBool::new(false));
     paginate(start, PageLimit::unbounded(), move |cursor| {
         let client = client.clone();
         let jql = Arc::clone(&jql);
         let fields = Arc::clone(&fields);
-        async move { search_page(&client, &jql, cursor, &fields, page_size).await }
+        let restarted = Arc::clone(&restarted);
+        async move { search_page(&client, &jql, cursor, &fields, page_size, &restarted).await }
     })
 }
 
 /// One search page, past two ways real sites fail a page that should succeed:
 ///
 /// - a Cloud `nextPageToken` that has expired (a checkpoint resumed days later) is refused
-///   with 400: the search starts again from its first page (documents already delivered come
-///   again, with the same ids) rather than fail every resume after;
+///   with 400 and a message saying so: the search starts again from its first page
+///   (documents already delivered come again, with the same ids) rather than fail every
+///   resume after; once per stream (`restarted`), so a service that refuses every token
+///   fails the sync instead of looping, and only on that message, so a query Jira rejects
+///   is an error at once;
 /// - a page of large issues that keeps timing out (5xx after core's retries) is asked again
 ///   with half as many issues, down to one, as Onyx does with its bulk fetches.
 async fn search_page(
@@ -214,12 +221,13 @@ async fn search_page(
     cursor: Cursor,
     fields: &[&str],
     page_size: u32,
+    restarted: &AtomicBool,
 ) -> Result<Page<Vec<Value>, Cursor>> {
     let mut size = page_size;
     let mut cursor = cursor;
     loop {
         match client.search(jql, cursor.clone(), fields, size).await {
-            Err(e) if e.kind() == ErrorKind::Config && matches!(cursor, Cursor::Token(_)) => {
+            Err(e) if is_refused_token(&e) && !restarted.swap(true, Ordering::Relaxed) => {
                 tracing::warn!(error = %e, "Jira refused the stored page token; searching again from the first page");
                 cursor = Cursor::Start;
             }
