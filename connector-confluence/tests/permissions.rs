@@ -42,7 +42,7 @@ fn access(emails: &[&str], groups: &[&str], public: bool) -> Access {
     a
 }
 
-/// ENG (viewed by Lead and the group eng) holds Open; HR (Alice, Bob, group hr) with a file;
+/// ENG (viewed by Lead, Alice, Bob and the groups eng and hr) holds Open; HR (Alice, Bob, group hr) with a file;
 /// HR child (no restriction of its own: it inherits HR's); HR grandchild (Alice, Carol, groups
 /// hr and eng: it must satisfy its own and HR's); Hidden (Dora, whose e-mail Cloud hides).
 /// PUB (the group confluence-users, and anonymous users) holds Public.
@@ -77,7 +77,11 @@ async fn site(cloud: bool) -> Fake {
         st.hidden_emails = vec!["Dora".into()];
         st.space_permissions.insert(
             "ENG".into(),
-            (vec!["Lead".into()], vec!["eng".into()], false),
+            (
+                vec!["Lead".into(), "Alice".into(), "Bob".into()],
+                vec!["eng".into(), "hr".into()],
+                false,
+            ),
         );
         st.space_permissions.insert(
             "PUB".into(),
@@ -101,7 +105,14 @@ async fn access_follows_restrictions_ancestors_and_space_permissions() {
         let got = by_title(&docs);
         let hr = access(&["alice@example.com", "bob@example.com"], &["hr"], false);
         let want: HashMap<String, Option<Access>> = [
-            ("Open", access(&["lead@example.com"], &["eng"], false)),
+            (
+                "Open",
+                access(
+                    &["alice@example.com", "bob@example.com", "lead@example.com"],
+                    &["eng", "hr"],
+                    false,
+                ),
+            ),
             ("HR", hr.clone()),
             ("salaries.csv", hr.clone()),
             ("HR child", hr),
@@ -109,14 +120,9 @@ async fn access_follows_restrictions_ancestors_and_space_permissions() {
                 "HR grandchild",
                 access(&["alice@example.com"], &["hr"], false),
             ),
-            (
-                "Hidden",
-                if cloud {
-                    access(&[], &[], false)
-                } else {
-                    access(&["dora@example.com"], &[], false)
-                },
-            ),
+            // Dora may not view ENG: the restriction alone would name her (on Data Center,
+            // which gives her e-mail), the space permission leaves her out.
+            ("Hidden", access(&[], &[], false)),
             ("Public", access(&[], &["confluence-users"], true)),
         ]
         .into_iter()
@@ -349,4 +355,35 @@ async fn unknown_restrictions_fail_closed() {
         .await;
     let docs = load(build(fake.config(json!({"include_permissions": true}))).as_ref()).await;
     assert_eq!(by_title(&docs)["Open"], Some(access(&[], &[], false)));
+}
+
+/// Confluence shows a restricted page only to those its restrictions name *and* its space
+/// lets view it: when the space's permission is known (and not public), the restrictions are
+/// intersected with it. Unknown space permissions leave the restrictions alone (see
+/// `unreadable_space_permissions_give_no_access`).
+#[tokio::test]
+async fn restrictions_are_intersected_with_the_space_permission() {
+    for cloud in [true, false] {
+        let fake = site(cloud).await;
+        let mut page = FakePage::new(7, "ENG", "Mixed", "<p>a</p>", at(7));
+        page.read_users = vec!["Lead".into(), "Carol".into()];
+        page.read_groups = vec!["eng".into(), "ops".into()];
+        fake.add(page);
+        let mut public = FakePage::new(8, "PUB", "Public restricted", "<p>a</p>", at(8));
+        public.read_users = vec!["Carol".into()];
+        fake.add(public);
+        let docs = load(build(fake.config(json!({"include_permissions": true}))).as_ref()).await;
+        let got = by_title(&docs);
+        assert_eq!(
+            got["Mixed"],
+            Some(access(&["lead@example.com"], &["eng"], false)),
+            "cloud={cloud}"
+        );
+        // A space anonymous users may view names no one to intersect with.
+        assert_eq!(
+            got["Public restricted"],
+            Some(access(&["carol@example.com"], &[], false)),
+            "cloud={cloud}"
+        );
+    }
 }

@@ -8,10 +8,13 @@
 //!   permission: the users (by e-mail) and groups granted "view" on the space, and `public`
 //!   when anonymous users may view it;
 //! - otherwise it gets the users and groups named by *every* restricted level (the page
-//!   itself, each restricted ancestor): an intersection. A user allowed at one level by name
-//!   and at another through a group is left out (group membership is not looked up), so the
+//!   itself, each restricted ancestor) and by the space's read permission when that is
+//!   known and not public: an intersection. A user allowed at one level by name and at
+//!   another through a group is left out (group membership is not looked up), so the
 //!   result never lets anyone read what Confluence would not show them; it may leave out
-//!   someone Confluence would.
+//!   someone Confluence would. The exceptions: when the space's permission cannot be read
+//!   (or lets anonymous users view the space, which names no one to intersect with) the
+//!   restrictions alone decide, and may name someone the space keeps out.
 //!
 //! Users are named by e-mail: Cloud gives it unless the user's privacy settings hide it (then
 //! the user is left out); Server/Data Center gives none, so it is read once per user from
@@ -122,12 +125,26 @@ impl Permissions {
             }
             return self.space(space).await;
         };
-        let (emails, groups) = restricted.fold((first.emails, first.groups), |(e, g), l| {
-            (
-                e.intersection(&l.emails).cloned().collect(),
-                g.intersection(&l.groups).cloned().collect(),
-            )
-        });
+        let (mut emails, mut groups) =
+            restricted.fold((first.emails, first.groups), |(e, g), l| {
+                (
+                    e.intersection(&l.emails).cloned().collect(),
+                    g.intersection(&l.groups).cloned().collect(),
+                )
+            });
+        // Confluence also asks that the space let them view it: intersect with the space's
+        // permission when it is known. A space anonymous users may view names no one to
+        // intersect with (`public` is dropped: the page is restricted); an unknown one
+        // leaves the restrictions alone, which may then name someone the space keeps out.
+        let space = page.space.as_ref().map_or("", |s| s.key.as_str());
+        if (!emails.is_empty() || !groups.is_empty())
+            && !space.is_empty()
+            && let Some(viewers) = self.space(space).await?
+            && !viewers.public
+        {
+            emails.retain(|e| viewers.emails.contains(e));
+            groups.retain(|g| viewers.groups.contains(g));
+        }
         Ok(Some(Access::restricted(
             emails.into_iter().collect(),
             groups.into_iter().collect(),
@@ -325,7 +342,7 @@ impl Permissions {
                 match found {
                     Ok(access) => Ok(Some(access)),
                     Err(e) if soft(&e) => {
-                        tracing::warn!(connector = SOURCE, space = key, error = %e, "the space's permissions cannot be read (they need the space's admin permission); its pages without restrictions get no access");
+                        tracing::warn!(connector = SOURCE, space = key, error = %e, "the space's permissions cannot be read (they need the space's admin permission); its pages without restrictions get no access, its restricted pages their restrictions alone");
                         Ok(None)
                     }
                     Err(e) => Err(e),
