@@ -1042,3 +1042,51 @@ async fn a_refused_page_token_restarts_the_search_once_and_only_on_expiry() {
         drop(search);
     }
 }
+
+/// `check` sends the query an incremental run sends, `updated >=` clause included, so a site
+/// that rejects the epoch-millisecond clause fails the check, not the first incremental run.
+#[tokio::test]
+async fn check_runs_the_windowed_query() {
+    let (server, search) = common::cloud_mock(common::numbered(1, true), 10, "UTC").await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/project/ENG"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "10000", "key": "ENG"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .and(wiremock::matchers::body_string_contains("updated >= "))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "errorMessages": ["Date value '1768471140000' for field 'updated' is invalid."],
+            "errors": {}
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("for field 'updated'"), "{err}");
+    drop(search);
+}
+
+/// A window that starts at the epoch (a host's "everything since") bounds nothing: no
+/// `updated >=` clause, rather than a negative number JQL does not read as an instant.
+#[tokio::test]
+async fn a_window_from_the_epoch_has_no_updated_clause() {
+    use connector_core::CheckpointedConnector;
+    let (server, search) = common::cloud_mock(common::numbered(2, true), 10, "UTC").await;
+    let c = common::connector(common::cloud_config(&server.uri(), json!({})));
+    let window = TimeWindow::new(DateTime::UNIX_EPOCH, utc("2026-02-01T00:00:00Z")).unwrap();
+    let mut stream =
+        c.load_from_checkpoint(c.initial_checkpoint(), Some(window), SyncContext::new());
+    let mut docs = 0;
+    while let Some(page) = stream.next().await {
+        docs += page.unwrap().batch.documents.len();
+    }
+    assert_eq!(docs, 2);
+    let bodies = search.bodies.lock().unwrap().clone();
+    assert_eq!(bodies[0]["jql"], "project = \"ENG\" ORDER BY key ASC");
+}

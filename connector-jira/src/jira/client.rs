@@ -155,8 +155,8 @@ impl JiraClient {
     /// to come in the next run.
     pub(crate) fn jql(&self, window: Option<TimeWindow>) -> String {
         let mut jql = base_jql(&self.shared.config);
-        if let Some(w) = window {
-            jql = format!("{jql} AND {}", updated_since(w));
+        if let Some(since) = window.and_then(updated_since) {
+            jql = format!("{jql} AND {since}");
         }
         format!("{jql} ORDER BY key ASC")
     }
@@ -633,11 +633,16 @@ pub(crate) fn strip_order_by(jql: &str) -> &str {
 /// zone, it needs no zone, hence no `/myself` call (which a token scoped to `read:jira-work`
 /// may not make) and no `timezone_offset`. The minute of slack costs a few issues that the
 /// exact filter drops, and keeps the bound safe where an index stores `updated` to the minute.
-pub(crate) fn updated_since(window: TimeWindow) -> String {
+///
+/// `None` when that bound is at or before the epoch (a window starting in 1970's first
+/// minute or earlier, as a host's "everything since" may): such a clause bounds nothing (no
+/// issue is older), and a negative number (`updated >= -60000`) is no instant in JQL, which
+/// may reject it or read it otherwise.
+pub(crate) fn updated_since(window: TimeWindow) -> Option<String> {
     const MINUTE: i64 = 60_000;
     let start = window.start.timestamp_millis();
     let bound = (start.div_euclid(MINUTE) - 1) * MINUTE;
-    format!("updated >= {bound}")
+    (bound > 0).then(|| format!("updated >= {bound}"))
 }
 
 #[cfg(test)]
@@ -685,14 +690,15 @@ mod tests {
                 .unwrap()
                 .timestamp_millis()
         };
-        let minute_before = format!("updated >= {}", at("2026-01-15T09:59:00Z"));
+        let minute_before = Some(format!("updated >= {}", at("2026-01-15T09:59:00Z")));
         assert_eq!(since("2026-01-15T10:00:45.250Z"), minute_before);
         assert_eq!(since("2026-01-15T10:00:00Z"), minute_before);
-        // Before 1970 too (floored, not truncated towards zero).
-        assert_eq!(
-            since("1969-12-31T23:59:30Z"),
-            format!("updated >= {}", at("1969-12-31T23:58:00Z"))
-        );
+        // A bound at or before the epoch: no clause. It would bound nothing, and a negative
+        // number is no instant in JQL.
+        assert_eq!(since("1970-01-01T00:01:30Z"), None);
+        assert_eq!(since("1970-01-01T00:00:30Z"), None);
+        assert_eq!(since("1970-01-01T00:00:00Z"), None);
+        assert_eq!(since("1969-12-31T23:59:30Z"), None);
     }
 
     #[test]

@@ -195,6 +195,10 @@ impl Connector for JiraConnector {
     /// Checks, in order: the credentials (`/myself`), the project (`/project/{key}`, when the
     /// project bounds the search and is given by key or id; a name is checked by the search),
     /// and the query (a one-issue search). Each failure says which, with Jira's own messages.
+    ///
+    /// The query is the one an incremental run sends (with its `updated >=` clause, a day
+    /// back), so a site that rejects the epoch-millisecond clause says so here rather than
+    /// at the first incremental run.
     async fn check(&self) -> Result<()> {
         self.client.myself().await?;
         if let Some(key) = self.client.config().project_in_scope()
@@ -202,7 +206,9 @@ impl Connector for JiraConnector {
         {
             self.client.project(key).await?;
         }
-        let jql = self.client.jql(None);
+        let now = chrono::Utc::now();
+        let window = TimeWindow::new(now - chrono::TimeDelta::days(1), now)?;
+        let jql = self.client.jql(Some(window));
         self.client.search(&jql, Cursor::Start, &["id"], 1).await?;
         Ok(())
     }
