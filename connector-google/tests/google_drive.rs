@@ -507,7 +507,43 @@ async fn unauthorized_fails_fast_naming_the_field() {
         .iter()
         .filter(|r| r.url.path() == "/drive/v3/files")
         .count();
-    assert_eq!(lists, 1, "a 401 must not be retried");
+    assert_eq!(
+        lists, 2,
+        "a 401 is retried once with a new token, and not more"
+    );
+}
+
+/// An access token revoked before it expires (a password change, a revocation in the Admin
+/// console): the 401 drops it from the cache, a new one is minted and the request sent again.
+#[tokio::test]
+async fn a_401_drops_the_cached_token_and_retries_once() {
+    let (server, token, _) = workspace().await;
+    let _revoked = Mock::given(method("GET"))
+        .and(path("/drive/v3/files"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(google_error(
+            401,
+            "authError",
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        )))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let report = Syncer::new(build(everything(&server.uri())))
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .expect("a revoked access token is replaced");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let alice_drive_tokens = token
+        .claims
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.sub.as_deref() == Some("alice@example.com") && c.scope.contains("drive"))
+        .count();
+    assert_eq!(alice_drive_tokens, 2, "the rejected token was not replaced");
 }
 
 /// A token endpoint that rotates the refresh token to `rotate_to`, and a user's My Drive with

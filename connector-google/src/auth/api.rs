@@ -5,8 +5,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use connector_core::http::{HttpClient, RequestBuilder};
-use connector_core::{CredentialStore, Result, SyncContext};
+use connector_core::http::{HttpClient, RequestBuilder, Response};
+use connector_core::{CredentialStore, ErrorKind, Result, SyncContext};
 use url::Url;
 
 use super::directory::DEFAULT_DIRECTORY_BASE_URL;
@@ -73,20 +73,37 @@ impl GoogleApi {
         !self.auth.is_service_account()
     }
 
-    /// A GET of `url` with a token for `subject` (the impersonated user; ignored for an OAuth
-    /// token) and `scopes`.
+    /// Sends a GET of `url` (its query and headers set by `build`) with a token for `subject`
+    /// (the impersonated user; ignored for an OAuth token) and `scopes`. A 401 drops the
+    /// cached token and the request is sent once more with a new one: an access token can be
+    /// revoked before it expires (a password change, a token revoked in the Admin console).
     ///
     /// # Errors
     /// When no token can be had (the token endpoint's error, told apart: bad key, missing
-    /// delegation, revoked token).
-    pub(crate) async fn get(
+    /// delegation, revoked token), or the request's own error (a second 401 included).
+    pub(crate) async fn send(
         &self,
         url: Url,
         subject: Option<&str>,
         scopes: &[&str],
-    ) -> Result<RequestBuilder> {
-        let token = self.auth.token(&self.http, subject, scopes).await?;
-        Ok(self.http.get(url).auth(token, CREDENTIAL_FIELD))
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response> {
+        let mut retried = false;
+        loop {
+            let token = self.auth.token(&self.http, subject, scopes).await?;
+            let request = build(
+                self.http
+                    .get(url.clone())
+                    .auth(token.clone(), CREDENTIAL_FIELD),
+            );
+            match request.send().await {
+                Err(e) if e.kind() == ErrorKind::Unauthenticated && !retried => {
+                    self.auth.forget(subject, scopes, &token).await;
+                    retried = true;
+                }
+                other => return other,
+            }
+        }
     }
 }
 

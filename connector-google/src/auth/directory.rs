@@ -50,10 +50,8 @@ impl GoogleApi {
         let url = crate::endpoint(&self.directory_base, "admin/directory/v1/users")?;
         // The config checked that the admin is an e-mail address.
         let domain = admin.rsplit_once('@').map_or(admin, |(_, d)| d);
-        let mut req = self
-            .get(url, Some(admin), &[DIRECTORY_SCOPE])
-            .await?
-            .query([
+        let build = |req: connector_core::http::RequestBuilder| {
+            let req = req.query([
                 ("domain", domain),
                 ("maxResults", "500"),
                 ("orderBy", "email"),
@@ -62,10 +60,12 @@ impl GoogleApi {
                     "nextPageToken,users(primaryEmail,suspended,archived)",
                 ),
             ]);
-        if let Some(t) = page_token {
-            req = req.query([("pageToken", t)]);
-        }
-        let resp = match req.send().await {
+            match page_token {
+                Some(t) => req.query([("pageToken", t)]),
+                None => req,
+            }
+        };
+        let resp = match self.send(url, Some(admin), &[DIRECTORY_SCOPE], build).await {
             Ok(r) => r,
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 *users = vec![admin.to_owned()];

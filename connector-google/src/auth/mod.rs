@@ -139,13 +139,20 @@ struct Cached {
     until: Instant,
 }
 
+/// The impersonated subject (`None`: the key's own identity or the OAuth user) and the scopes.
+type TokenKey = (Option<String>, String);
+
 /// Issues access tokens for a subject (the impersonated user; `None` for the key's own
 /// identity or the OAuth user) and a set of scopes.
 pub(crate) struct Authenticator {
     source: &'static str,
     token_url: Url,
     kind: Kind,
-    cache: Mutex<HashMap<(Option<String>, String), Cached>>,
+    /// One slot per subject and scope set, each behind its own lock: concurrent requests for
+    /// one user wait for one token request, requests for other users do not wait at all.
+    cache: StdMutex<HashMap<TokenKey, Arc<Mutex<Option<Cached>>>>>,
+    /// Held while an OAuth refresh token is used, so two refreshes never race a rotation.
+    refreshing: Mutex<()>,
     store: StdMutex<Arc<dyn CredentialStore>>,
 }
 
@@ -203,7 +210,8 @@ impl Authenticator {
             source,
             token_url,
             kind,
-            cache: Mutex::new(HashMap::new()),
+            cache: StdMutex::new(HashMap::new()),
+            refreshing: Mutex::new(()),
             store: StdMutex::new(Arc::new(DiscardCredentials)),
         })
     }
@@ -235,29 +243,56 @@ impl Authenticator {
         subject: Option<&str>,
         scopes: &[&str],
     ) -> Result<Auth> {
-        let subject = match self.kind {
-            Kind::ServiceAccount { .. } => subject.map(str::to_owned),
-            Kind::User { .. } => None,
-        };
-        let scope = scopes.join(" ");
-        let key = (subject, scope);
-        // Held across the fetch, so concurrent streams wait for one token request rather than
-        // send one each.
-        let mut cache = self.cache.lock().await;
-        if let Some(c) = cache.get(&key)
+        let key = self.key(subject, scopes);
+        let slot = self.slot(&key);
+        // Held across the fetch, so concurrent streams for this subject wait for one token
+        // request rather than send one each.
+        let mut slot = slot.lock().await;
+        if let Some(c) = slot.as_ref()
             && Instant::now() + EXPIRY_MARGIN < c.until
         {
             return Ok(Auth::Bearer(c.token.clone()));
         }
-        let (token, lifetime) = self.fetch(http, key.0.as_deref(), &key.1).await?;
-        cache.insert(
-            key,
-            Cached {
-                token: token.clone(),
-                until: Instant::now() + lifetime,
-            },
-        );
+        let (token, lifetime) = match self.kind {
+            Kind::User { .. } => {
+                let _one_refresh = self.refreshing.lock().await;
+                self.fetch(http, key.0.as_deref(), &key.1).await?
+            }
+            Kind::ServiceAccount { .. } => self.fetch(http, key.0.as_deref(), &key.1).await?,
+        };
+        *slot = Some(Cached {
+            token: token.clone(),
+            until: Instant::now() + lifetime,
+        });
         Ok(Auth::Bearer(token))
+    }
+
+    /// Drops the cached token of `subject` and `scopes` if it is still `rejected` (another
+    /// request may have replaced it already), so the next request gets a new one.
+    pub(crate) async fn forget(&self, subject: Option<&str>, scopes: &[&str], rejected: &Auth) {
+        let Auth::Bearer(rejected) = rejected else {
+            return;
+        };
+        let slot = self.slot(&self.key(subject, scopes));
+        let mut slot = slot.lock().await;
+        if slot.as_ref().is_some_and(|c| c.token == *rejected) {
+            *slot = None;
+        }
+    }
+
+    /// The cache key of `subject` and `scopes`: an OAuth token has no subject.
+    fn key(&self, subject: Option<&str>, scopes: &[&str]) -> TokenKey {
+        let subject = match self.kind {
+            Kind::ServiceAccount { .. } => subject.map(str::to_owned),
+            Kind::User { .. } => None,
+        };
+        (subject, scopes.join(" "))
+    }
+
+    /// The cache slot of `key`, made on first use.
+    fn slot(&self, key: &TokenKey) -> Arc<Mutex<Option<Cached>>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(cache.entry(key.clone()).or_default())
     }
 
     async fn fetch(

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use connector_core::http::RequestBuilder;
+use connector_core::http::{RequestBuilder, Response};
 use connector_core::pages::Page;
 use connector_core::{Result, SyncContext, TimeWindow};
 use url::Url;
@@ -62,11 +62,16 @@ impl GmailClient {
         }
     }
 
-    /// A Gmail GET of `path` in `user`'s mailbox.
-    async fn get(&self, user: &str, path: &str) -> Result<RequestBuilder> {
+    /// A Gmail GET of `path` in `user`'s mailbox, its query set by `build`.
+    async fn send(
+        &self,
+        user: &str,
+        path: &str,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response> {
         let (id, subject) = self.who(user);
         let url = crate::endpoint(&self.gmail_base, &format!("gmail/v1/users/{id}/{path}"))?;
-        self.api.get(url, subject, &[GMAIL_SCOPE]).await
+        self.api.send(url, subject, &[GMAIL_SCOPE], build).await
     }
 
     /// One page of a user's threads, in the window when there is one. Gmail's `after:` and
@@ -78,42 +83,45 @@ impl GmailClient {
         page_token: Option<&str>,
         window: Option<TimeWindow>,
     ) -> Result<Page<Vec<ThreadRef>, String>> {
-        let mut req = self
-            .get(user, "threads")
-            .await?
-            .query([("maxResults", "500")]);
-        if let Some(w) = window {
-            let q = format!(
+        let q = window.map(|w| {
+            format!(
                 "after:{} before:{}",
                 w.start.timestamp() - 1,
                 w.end.timestamp() + 1
-            );
-            req = req.query([("q", q.as_str())]);
-        }
-        if let Some(t) = page_token {
-            req = req.query([("pageToken", t)]);
-        }
-        let list: ThreadList = req.send().await?.json()?;
+            )
+        });
+        let build = |req: RequestBuilder| {
+            let mut req = req.query([("maxResults", "500")]);
+            if let Some(q) = &q {
+                req = req.query([("q", q.as_str())]);
+            }
+            if let Some(t) = page_token {
+                req = req.query([("pageToken", t)]);
+            }
+            req
+        };
+        let list: ThreadList = self.send(user, "threads", build).await?.json()?;
         let next = list.next_page_token.filter(|t| !t.is_empty());
         Ok(Page::new(list.threads, next))
     }
 
     /// A whole thread, every message with its MIME tree.
     pub(crate) async fn thread(&self, user: &str, id: &str) -> Result<Thread> {
-        self.get(user, &format!("threads/{id}"))
-            .await?
-            .query([("format", "full")])
-            .send()
-            .await?
-            .json()
+        self.send(user, &format!("threads/{id}"), |req| {
+            req.query([("format", "full")])
+        })
+        .await?
+        .json()
     }
 
     /// An attachment's body, base64url.
     pub(crate) async fn attachment(&self, user: &str, message: &str, id: &str) -> Result<String> {
         let body: AttachmentBody = self
-            .get(user, &format!("messages/{message}/attachments/{id}"))
-            .await?
-            .send()
+            .send(
+                user,
+                &format!("messages/{message}/attachments/{id}"),
+                |req| req,
+            )
             .await?
             .json()?;
         Ok(body.data)
@@ -121,7 +129,7 @@ impl GmailClient {
 
     /// The mailbox's address (`users.getProfile`).
     pub(crate) async fn profile(&self, user: &str) -> Result<String> {
-        let p: Profile = self.get(user, "profile").await?.send().await?.json()?;
+        let p: Profile = self.send(user, "profile", |req| req).await?.json()?;
         Ok(p.email_address)
     }
 }

@@ -18,8 +18,14 @@
 //! - **Attachments** (`include_attachments`): documents of their own, id
 //!   `gmail:{user}:{threadId}:{messageId}:{partId}`, `parent_id` the thread; larger than
 //!   `attachment_size_limit` are skipped before download.
-//! - **Errors**: a listing page that fails ends the sync, a 401 (or a refused token) naming
-//!   `credentials.google_tokens`; 403 rate-limit reasons retry. A thread or attachment is
+//! - **Errors**: a mailbox that cannot be listed is a [`Failure`](connector_core::Failure) with
+//!   id `gmail:{user}`, retryable, and the walk goes on to the next mailbox: a user without
+//!   Gmail (400 `failedPrecondition` "Mail service not enabled"), a suspended or deleted user
+//!   (`invalid_grant` for that user's token); prune's listing then fails rather than come
+//!   back without it. What concerns every mailbox ends the sync, naming
+//!   `credentials.google_tokens`: the directory failing, a refused key, client or scope, a
+//!   missing domain-wide delegation, the Gmail API disabled, a 401. 403 rate-limit reasons
+//!   retry. A thread or attachment is
 //!   sorted by core's one policy
 //!   ([`ErrorKind::ends_sync`](connector_core::ErrorKind::ends_sync)): a malformed message (no
 //!   body, bad base64) or a thread that cannot be fetched (denied, still rate limited after
@@ -61,8 +67,9 @@ google_connector! {
     /// missing Gmail scope fails here).
     check;
     /// Every thread of every mailbox, and with `include_attachments` every attachment within
-    /// the limit (which needs each thread's MIME tree). A malformed thread is listed (prune
-    /// keeps what it was); one that cannot be fetched makes the listing fail rather than come
-    /// back short.
+    /// the limit (which needs each thread's MIME tree). Without attachments a malformed thread
+    /// is listed (prune keeps what it was); with them, a thread that cannot be fetched or read
+    /// makes the listing fail rather than come back without its attachments, and so does a
+    /// mailbox that cannot be listed.
     list_ids;
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use connector_core::http::RequestBuilder;
+use connector_core::http::{RequestBuilder, Response};
 use connector_core::pages::Page;
 use connector_core::{Result, SyncContext, TimeWindow};
 use url::Url;
@@ -97,10 +97,15 @@ impl DriveClient {
         }
     }
 
-    /// A Drive GET of `path` as `subject`.
-    async fn get(&self, path: &str, subject: Option<&str>) -> Result<RequestBuilder> {
+    /// A Drive GET of `path` as `subject`, its query set by `build`.
+    async fn send(
+        &self,
+        path: &str,
+        subject: Option<&str>,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response> {
         let url = crate::endpoint(&self.drive_base, path)?;
-        self.api.get(url, subject, &[DRIVE_SCOPE]).await
+        self.api.send(url, subject, &[DRIVE_SCOPE], build).await
     }
 
     /// The admin a service account acts as for directory, shared drives and folders; `None`
@@ -151,31 +156,34 @@ impl DriveClient {
                 query_time(w.end)
             ));
         }
-        let mut req = self
-            .get("drive/v3/files", self.subject(listing))
-            .await?
-            .query([
+        let build = |req: RequestBuilder| {
+            let req = req.query([
                 ("q", q.as_str()),
                 ("pageSize", "1000"),
                 ("fields", fields),
                 ("supportsAllDrives", "true"),
             ]);
-        req = match listing {
-            Listing::Mine(_) | Listing::SharedWithMe(_) => req.query([("corpora", "user")]),
-            Listing::Drive(id) => req.query([
-                ("corpora", "drive"),
-                ("driveId", id.as_str()),
-                ("includeItemsFromAllDrives", "true"),
-            ]),
-            Listing::Folder(_) => req.query([
-                ("corpora", "allDrives"),
-                ("includeItemsFromAllDrives", "true"),
-            ]),
+            let req = match listing {
+                Listing::Mine(_) | Listing::SharedWithMe(_) => req.query([("corpora", "user")]),
+                Listing::Drive(id) => req.query([
+                    ("corpora", "drive"),
+                    ("driveId", id.as_str()),
+                    ("includeItemsFromAllDrives", "true"),
+                ]),
+                Listing::Folder(_) => req.query([
+                    ("corpora", "allDrives"),
+                    ("includeItemsFromAllDrives", "true"),
+                ]),
+            };
+            match page_token {
+                Some(t) => req.query([("pageToken", t)]),
+                None => req,
+            }
         };
-        if let Some(t) = page_token {
-            req = req.query([("pageToken", t)]);
-        }
-        let list: FileList = req.send().await?.json()?;
+        let list: FileList = self
+            .send("drive/v3/files", self.subject(listing), build)
+            .await?
+            .json()?;
         let next = list.next_page_token.clone().filter(|t| !t.is_empty());
         Ok(Page::new(list, next))
     }
@@ -185,14 +193,17 @@ impl DriveClient {
         &self,
         page_token: Option<&str>,
     ) -> Result<Page<Vec<String>, String>> {
-        let mut req = self
-            .get("drive/v3/drives", self.admin())
+        let build = |req: RequestBuilder| {
+            let req = req.query([("pageSize", "100"), ("fields", "nextPageToken,drives(id)")]);
+            match page_token {
+                Some(t) => req.query([("pageToken", t)]),
+                None => req,
+            }
+        };
+        let list: DriveList = self
+            .send("drive/v3/drives", self.admin(), build)
             .await?
-            .query([("pageSize", "100"), ("fields", "nextPageToken,drives(id)")]);
-        if let Some(t) = page_token {
-            req = req.query([("pageToken", t)]);
-        }
-        let list: DriveList = req.send().await?.json()?;
+            .json()?;
         let next = list.next_page_token.filter(|t| !t.is_empty());
         Ok(Page::new(
             list.drives.into_iter().map(|d| d.id).collect(),
@@ -209,11 +220,9 @@ impl DriveClient {
         cap: u64,
     ) -> Result<Bytes> {
         let resp = self
-            .get(&format!("drive/v3/files/{id}/export"), subject)
-            .await?
-            .query([("mimeType", mime)])
-            .max_body_bytes(cap)
-            .send()
+            .send(&format!("drive/v3/files/{id}/export"), subject, |req| {
+                req.query([("mimeType", mime)]).max_body_bytes(cap)
+            })
             .await?;
         Ok(resp.into_body())
     }
@@ -226,22 +235,20 @@ impl DriveClient {
         cap: u64,
     ) -> Result<Bytes> {
         let resp = self
-            .get(&format!("drive/v3/files/{id}"), subject)
-            .await?
-            .query([("alt", "media"), ("supportsAllDrives", "true")])
-            .max_body_bytes(cap)
-            .send()
+            .send(&format!("drive/v3/files/{id}"), subject, |req| {
+                req.query([("alt", "media"), ("supportsAllDrives", "true")])
+                    .max_body_bytes(cap)
+            })
             .await?;
         Ok(resp.into_body())
     }
 
     /// Who the credentials act as (`about.get`), for `check()`.
     pub(crate) async fn about(&self) -> Result<()> {
-        self.get("drive/v3/about", self.admin())
-            .await?
-            .query([("fields", "user(emailAddress)")])
-            .send()
-            .await?;
+        self.send("drive/v3/about", self.admin(), |req| {
+            req.query([("fields", "user(emailAddress)")])
+        })
+        .await?;
         Ok(())
     }
 }

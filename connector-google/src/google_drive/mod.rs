@@ -12,14 +12,22 @@
 //!   subfolder is needed whatever its time, and filter files by the window.
 //! - **Content**: Docs exported as Markdown (or plain text), Sheets as xlsx, Slides as text,
 //!   Drawings as PNG with `allow_images`; other files downloaded as bytes (text files as text)
-//!   when `size` is within `max_file_size`, checked before the download. Images only with
+//!   when `size` is within `max_file_size`, checked before the download (the cap applies to
+//!   downloads and exports; listings have core's default body cap). Images only with
 //!   `allow_images`. Forms, sites, shortcuts and folders are not documents.
 //! - **Documents**: id = the `webViewLink` without its query (RAGFlow's id), title = the name,
 //!   `updated_at` = `modifiedTime`, fingerprint from `version` and `modifiedTime` (checked
 //!   before downloading: unchanged files are not fetched), owners, `file_id`, `mime_type`,
 //!   `drive_id` metadata.
-//! - **Errors**: a listing page that fails ends the sync, a 401 (or a refused token) naming
-//!   `credentials.google_tokens`; a 403 whose reason is `rateLimitExceeded` or
+//! - **Errors**: a user, shared drive or folder whose listing fails is a
+//!   [`Failure`](connector_core::Failure) with the listing's key as id (`my_drive:EMAIL`,
+//!   `shared_with_me:EMAIL`, `drive:ID`, `folder:ID`), retryable where it may heal, and the
+//!   walk goes on to the next one (a user without Drive, whom Drive answers with 401; a
+//!   suspended or deleted user, whose token is refused with `invalid_grant`; a drive the admin
+//!   cannot read); prune's listing then fails rather than come back without it. What concerns
+//!   every listing ends the sync, naming `credentials.google_tokens`: the directory or
+//!   `drives.list` failing, a refused key, client or scope, a missing domain-wide delegation,
+//!   the Drive API disabled, a 401 to the admin or to an OAuth token. A 403 whose reason is `rateLimitExceeded` or
 //!   `userRateLimitExceeded` is retried as a rate limit. A file is sorted by core's one policy
 //!   ([`ErrorKind::ends_sync`](connector_core::ErrorKind::ends_sync)): one that cannot be
 //!   downloaded or exported (denied, still rate limited after the retries, gone), is
