@@ -523,6 +523,31 @@ async fn archived_spaces_as_each_edition_searches_them() {
     assert!(said.contains("On Cloud it has no effect"), "{said}");
 }
 
+/// With `include_archived` on Data Center, the comment search and an incremental run's
+/// search for changed comments must also ask for archived spaces (`includeArchivedSpaces`),
+/// or the pages of an archived space lose their comments and a new comment there is missed.
+#[tokio::test]
+async fn archived_spaces_keep_their_comments_on_data_center() {
+    let fake = Fake::start(false).await;
+    let mut old = FakePage::new(2, "OLD", "Old", "<p>a</p>", at(2));
+    old.comments = vec![FakeComment {
+        id: 201,
+        body: "<p>archived remark</p>".into(),
+        author: "Cat".into(),
+        when: at(90),
+        ..Default::default()
+    }];
+    fake.add(old);
+    fake.state.lock().unwrap().archived_spaces = vec!["OLD".into()];
+    let c = build(fake.config(json!({"include_archived": true})));
+    let (docs, _) = load(c.as_ref()).await.unwrap();
+    let text = docs[0].content.as_text().unwrap_or_default().to_owned();
+    assert!(text.contains("archived remark"), "{text}");
+    // Only the comment changed in the window: the second pass finds its page.
+    let docs = poll(c.as_ref(), TimeWindow::new(at(60), at(120)).unwrap()).await;
+    assert_eq!(titles(&docs), set(&["Old"]));
+}
+
 /// The page search selects pages by their own `lastmodified`, which a new comment or a new
 /// attachment version does not change: an incremental run never delivered a page whose only
 /// change was a new reply. The second pass searches comments and attachments changed in the

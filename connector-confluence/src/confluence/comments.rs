@@ -36,9 +36,12 @@ const COMMENT_EXPAND: &str =
 ///
 /// # Errors
 /// The search's errors; the caller decides what they do to the pages.
+/// `archived`: send `includeArchivedSpaces=true` (Server/Data Center with `include_archived`:
+/// its search leaves archived spaces out otherwise, comments included).
 pub(crate) async fn of_pages(
     client: &Client,
     ids: &[&str],
+    archived: bool,
 ) -> Result<HashMap<String, Vec<Content>>> {
     let mut by_page: HashMap<String, Vec<Content>> = HashMap::new();
     for chunk in ids.chunks(CONTAINERS_PER_SEARCH) {
@@ -49,13 +52,18 @@ pub(crate) async fn of_pages(
             "type = comment and ({}) order by created asc",
             containers.join(" or ")
         );
+        let limit = COMMENTS_PER_REQUEST.to_string();
+        let mut pairs = vec![
+            ("cql", cql.as_str()),
+            ("limit", limit.as_str()),
+            ("start", "0"),
+            ("expand", COMMENT_EXPAND),
+        ];
+        if archived {
+            pairs.push(("includeArchivedSpaces", "true"));
+        }
         let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([
-                ("cql", cql.as_str()),
-                ("limit", &COMMENTS_PER_REQUEST.to_string()),
-                ("start", "0"),
-                ("expand", COMMENT_EXPAND),
-            ])
+            .extend_pairs(pairs)
             .finish();
         let pages: Vec<_> = client
             .pages(format!("/rest/api/content/search?{query}"))

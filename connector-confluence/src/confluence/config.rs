@@ -173,8 +173,9 @@ pub struct ConfluenceConfig {
     /// `CONFLUENCE_CONNECTOR_LABELS_TO_SKIP` writes them).
     #[serde(default, skip_serializing_if = "StringList::is_empty")]
     pub labels_to_skip: StringList,
-    /// Also index content of archived spaces (default false). On Server/Data Center the
-    /// search is asked for it (`includeArchivedSpaces=true`). On Cloud it has no effect:
+    /// Also index content of archived spaces (default false). On Server/Data Center every
+    /// search (pages, their comments, an incremental run's changed comments and attachments)
+    /// is asked for it (`includeArchivedSpaces=true`). On Cloud it has no effect:
     /// Cloud's content search takes no such parameter and leaves archived spaces out (and CQL
     /// has no clause for a space's status). Without it, a result whose space is archived
     /// (`space.status`) is left out whatever the search returned.

@@ -108,6 +108,12 @@ impl Settings {
         format!("/rest/api/content/search?{query}")
     }
 
+    /// Whether searches send `includeArchivedSpaces=true`: only Server/Data Center's content
+    /// search reads it (for every content type); Cloud's ignores it.
+    fn archived_param(&self) -> bool {
+        self.include_archived && !self.cloud
+    }
+
     /// The first search request (path and query).
     fn search(&self, cql: &str, expand: &str) -> String {
         let mut pairs: Vec<(&str, String)> = vec![
@@ -118,8 +124,7 @@ impl Settings {
         if !expand.is_empty() {
             pairs.push(("expand", expand.to_owned()));
         }
-        // Only Server/Data Center's content search reads it; Cloud's ignores it.
-        if self.include_archived && !self.cloud {
+        if self.archived_param() {
             pairs.push(("includeArchivedSpaces", "true".to_owned()));
         }
         let query = url::form_urlencoded::Serializer::new(String::new())
@@ -453,7 +458,7 @@ impl Run {
         }
         if comments && !items.is_empty() {
             let ids: Vec<&str> = items.iter().map(|i| i.content.id.as_str()).collect();
-            match comments::of_pages(&self.client, &ids).await {
+            match comments::of_pages(&self.client, &ids, self.settings.archived_param()).await {
                 Ok(mut found) => {
                     for item in &mut items {
                         item.comments = found.remove(&item.content.id).unwrap_or_default();

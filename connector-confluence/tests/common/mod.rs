@@ -478,8 +478,13 @@ impl Responder {
             }
         }
         let offset = state.user_zone.as_ref().map_or(0, |(_, hours)| *hours);
+        // Server/Data Center's search leaves archived spaces out unless asked (every content
+        // type); Cloud's always does.
+        let archived_too = !self.0.1
+            && (state.archived_always
+                || q.get("includeArchivedSpaces").is_some_and(|v| v == "true"));
         if cql.starts_with("type = comment") || cql.starts_with("type in (comment") {
-            let all = self.children_search(state, &cql, &expand, offset);
+            let all = self.children_search(state, &cql, &expand, offset, archived_too);
             return self.paged(req, &q, &cql, &expand, all, start, limit);
         }
         if state.refuse_ancestor_restrictions && expand.contains("ancestors.restrictions") {
@@ -488,9 +493,6 @@ impl Responder {
         let Some(filter) = Cql::parse(&cql, offset) else {
             return error(400, &format!("Could not parse cql : {cql}"));
         };
-        let archived_too = !self.0.1
-            && (state.archived_always
-                || q.get("includeArchivedSpaces").is_some_and(|v| v == "true"));
         let mut hits: Vec<&FakePage> = state
             .pages
             .iter()
@@ -507,7 +509,14 @@ impl Responder {
 
     /// Comments (and, for `type in (comment, attachment)`, attachments) matching the CQL the
     /// connector writes: `container = N` clauses, `space = "K"`, `lastmodified >= "..."`.
-    fn children_search(&self, state: &State, cql: &str, expand: &str, offset: i64) -> Vec<Value> {
+    fn children_search(
+        &self,
+        state: &State,
+        cql: &str,
+        expand: &str,
+        offset: i64,
+        archived_too: bool,
+    ) -> Vec<Value> {
         let containers = numbers_after(cql, "container = ");
         let space = quoted_after(cql, "space =");
         let from = quoted_after(cql, "lastmodified >=").and_then(|t| cql_time(t, offset));
@@ -517,6 +526,7 @@ impl Responder {
         for page in &state.pages {
             if (!containers.is_empty() && !containers.contains(&page.id))
                 || space.is_some_and(|s| s != page.space)
+                || (!archived_too && state.archived_spaces.contains(&page.space))
             {
                 continue;
             }

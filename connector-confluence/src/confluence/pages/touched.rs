@@ -38,14 +38,17 @@ impl Settings {
             cql.push_str(&format!(" and space = {}", cql_string(space)));
         }
         cql.push_str(" order by created asc");
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs([
-                ("cql", cql.as_str()),
-                ("limit", &self.page_size.to_string()),
-                ("start", "0"),
-                ("expand", EXPAND),
-            ])
-            .finish();
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.extend_pairs([
+            ("cql", cql.as_str()),
+            ("limit", &self.page_size.to_string()),
+            ("start", "0"),
+            ("expand", EXPAND),
+        ]);
+        if self.archived_param() {
+            query.append_pair("includeArchivedSpaces", "true");
+        }
+        let query = query.finish();
         format!("/rest/api/content/search?{query}")
     }
 
