@@ -214,7 +214,8 @@ fn search_pages(
 ///   fails the sync instead of looping, and only on that message, so a query Jira rejects
 ///   is an error at once;
 /// - a page of large issues that keeps timing out (5xx after core's retries) is asked again
-///   with half as many issues, down to one, as Onyx does with its bulk fetches.
+///   with half as many issues, down to one, as Onyx does with its bulk fetches; so is a page
+///   larger than core's body cap, which would otherwise fail every run at the same place.
 async fn search_page(
     client: &JiraClient,
     jql: &str,
@@ -231,15 +232,24 @@ async fn search_page(
                 tracing::warn!(error = %e, "Jira refused the stored page token; searching again from the first page");
                 cursor = Cursor::Start;
             }
-            Err(e)
-                if size > 1 && matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) =>
-            {
+            Err(e) if size > 1 && (is_transient(&e) || is_too_large(&e)) => {
                 size = size.div_ceil(2).min(size - 1);
                 tracing::warn!(error = %e, size, "a search page keeps failing; asking for fewer issues");
             }
             other => return other,
         }
     }
+}
+
+/// A failure that a page of fewer issues may not have: 5xx or timeouts after core's retries.
+fn is_transient(e: &connector_core::Error) -> bool {
+    matches!(e.kind(), ErrorKind::Unavailable | ErrorKind::Timeout)
+}
+
+/// Core's body cap refusing the page (64 MiB: a page of issues with long descriptions and
+/// many comments), which fewer issues per page fit under. Core says so by its message only.
+fn is_too_large(e: &connector_core::Error) -> bool {
+    e.kind() == ErrorKind::InvalidData && e.message().starts_with("response body exceeds")
 }
 
 /// The issues `ids` name (by key or numeric id, as `/issue/{idOrKey}` takes them), each once
