@@ -702,3 +702,25 @@ async fn list_ids_with_attachments_fails_when_a_thread_cannot_be_read() {
     let err = err.unwrap_or_else(|| panic!("the listing came back partial: {ids:?}"));
     assert!(err.to_string().contains("t-nested"), "{err}");
 }
+
+#[tokio::test]
+async fn check_passes_when_the_first_mailbox_has_no_gmail() {
+    // alice, the first user, has no Gmail licence: `users.getProfile` answers 400
+    // `failedPrecondition`. That is alice's problem, not the connector's.
+    let server = one_bad_mailbox_each_server(Vec::new()).await;
+    Mock::given(method("GET"))
+        .and(path("/gmail/v1/users/alice@example.com/profile"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(google_error(
+            400,
+            "failedPrecondition",
+            "FAILED_PRECONDITION",
+            "Mail service not enabled",
+        )))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    build(config(&server.uri(), service_account_key(), json!({})))
+        .check()
+        .await
+        .unwrap();
+}

@@ -64,7 +64,8 @@ google_connector! {
     }
     /// Lists the first users (a bad key, a missing delegation and a disabled Admin SDK fail
     /// here, told apart), then reads the first mailbox's profile (a disabled Gmail API or a
-    /// missing Gmail scope fails here).
+    /// missing Gmail scope fails here;
+    /// a first user without a mailbox, whose problem is that user's, does not).
     check;
     /// Every thread of every mailbox, and with `include_attachments` every attachment within
     /// the limit (which needs each thread's MIME tree). Without attachments a malformed thread

@@ -31,7 +31,8 @@ impl Walker {
 
     /// Lists the first users (a bad key, a missing delegation and a disabled Admin SDK fail
     /// here, told apart), then reads the first mailbox's profile (a disabled Gmail API or a
-    /// missing Gmail scope fails here).
+    /// missing Gmail scope fails here;
+    /// a first user without a mailbox, whose problem is that user's, does not).
     pub(super) async fn check(&self) -> Result<()> {
         let mut cp = GmailCheckpoint::default();
         self.settle(&mut cp);
@@ -39,8 +40,20 @@ impl Walker {
             cp = self.step(cp).await?.1;
         }
         let user = cp.users.first().map_or("me", String::as_str);
-        self.client.profile(user).await?;
-        Ok(())
+        match self.client.profile(user).await {
+            // The first user having no mailbox (no licence, suspended) says nothing about the
+            // connector: the sync reads the others and reports that one.
+            Err(e)
+                if !crate::auth::affects_everyone(
+                    &e,
+                    self.client.api.is_service_account(),
+                    false,
+                ) =>
+            {
+                Ok(())
+            }
+            other => other.map(drop),
+        }
     }
 
     /// Fetches a page's threads (and their attachments) as documents; in [`Mode::Slim`] lists
