@@ -724,3 +724,41 @@ async fn check_passes_when_the_first_mailbox_has_no_gmail() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_checkpoint_after_a_failed_mailbox_names_the_next_one() {
+    // A run stopped right after alice's failure resumes at bob, not at alice again.
+    use connector_core::CheckpointedConnector;
+    let server = one_bad_mailbox_each_server(Vec::new()).await;
+    let connector = connector_google::GmailConnector::new(
+        connector_core::config::from_json::<connector_google::GmailConfig>(config(
+            &server.uri(),
+            service_account_key(),
+            json!({}),
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut pages =
+        connector.load_from_checkpoint(connector.initial_checkpoint(), None, SyncContext::new());
+    let mut after_failure = None;
+    while let Some(page) = pages.next().await {
+        let page = page.unwrap();
+        if page
+            .batch
+            .failures
+            .iter()
+            .any(|f| f.id.as_deref() == Some("gmail:alice@example.com"))
+        {
+            after_failure = Some(page.checkpoint);
+            break;
+        }
+    }
+    let cp = after_failure.expect("alice's failure");
+    assert_eq!(
+        cp.users.get(cp.user).map(String::as_str),
+        Some("bob@example.com"),
+        "{cp:?}"
+    );
+    assert_eq!(cp.page_token, None, "{cp:?}");
+}

@@ -1065,3 +1065,50 @@ async fn max_file_size_does_not_cap_listing_pages() {
         report.failures
     );
 }
+
+/// A `shared_drive_urls` entry the admin is not a member of: Drive answers 404 `notFound`
+/// "Shared drive not found". That drive is a failure naming it; the others are read.
+#[tokio::test]
+async fn a_shared_drive_the_admin_cannot_read_is_a_failure_and_the_sync_goes_on() {
+    let (server, _, _) = workspace().await;
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/files"))
+        .and(wiremock::matchers::query_param("driveId", "0AD1"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(google_error(
+            404,
+            "notFound",
+            "NOT_FOUND",
+            "Shared drive not found: 0AD1",
+        )))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let sink = MemorySink::new();
+    let report = Syncer::new(build(named(&server.uri())))
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .expect("one drive's problem must not end the sync");
+    let ids = file_ids(&sink.documents());
+    assert!(
+        ids.contains(&"d2".to_owned()) && ids.contains(&"f1".to_owned()),
+        "{ids:?}"
+    );
+    assert!(!ids.contains(&"d1".to_owned()), "{ids:?}");
+    let failed: Vec<(Option<&str>, ErrorKind)> = report
+        .failures
+        .iter()
+        .map(|f| (f.id.as_deref(), f.kind))
+        .collect();
+    assert_eq!(
+        failed,
+        [(Some("drive:0AD1"), ErrorKind::NotFound)],
+        "{:?}",
+        report.failures
+    );
+    assert!(
+        report.failures[0].message.contains("0AD1"),
+        "{:?}",
+        report.failures
+    );
+}
