@@ -1090,3 +1090,41 @@ async fn data_center_personal_space_keys_are_accepted_and_quoted() {
         assert!(format!("{err}").contains("space"), "{bad}: {err}");
     }
 }
+
+/// An attachment deleted between the listing and its download answers 404 (410 on some
+/// proxies): it is skipped with a warning, not a failure that would hold the incremental
+/// window's start back on every run.
+#[tokio::test]
+async fn an_attachment_gone_before_its_download_is_skipped() {
+    for status in [404u16, 410] {
+        let fake = Fake::start(true).await;
+        let mut page = FakePage::new(1, "ENG", "Files", "<p>a</p>", at(1));
+        page.attachments = vec![
+            FakeAttachment {
+                id: 11,
+                title: "gone.pdf".into(),
+                media_type: "application/pdf".into(),
+                data: b"%PDF-1.4".to_vec(),
+                ..Default::default()
+            },
+            FakeAttachment {
+                id: 12,
+                title: "kept.txt".into(),
+                media_type: "text/plain".into(),
+                data: b"kept".to_vec(),
+                ..Default::default()
+            },
+        ];
+        fake.add(page);
+        Mock::given(method("GET"))
+            .and(path_regex("gone\\.pdf$"))
+            .respond_with(error(status, "Attachment not found"))
+            .with_priority(1)
+            .mount(&fake.server)
+            .await;
+        let cfg = fake.config(json!({"include_attachments": true}));
+        let (docs, failures) = load(build(cfg).as_ref()).await.unwrap();
+        assert!(failures.is_empty(), "{status}: {failures:?}");
+        assert_eq!(titles(&docs), set(&["Files", "kept.txt"]), "{status}");
+    }
+}

@@ -560,13 +560,14 @@ impl Run {
         Ok(batch)
     }
 
-    /// One item that changed, as its document or its failure.
+    /// One item that changed, as its document or its failure; nothing for an attachment gone
+    /// since the listing.
     ///
     /// # Errors
     /// An error that ends the sync.
-    async fn fetch(&self, work: Work<'_>) -> Result<Outcome> {
+    async fn fetch(&self, work: Work<'_>) -> Result<Option<Outcome>> {
         match work {
-            Work::Page(item) => self.page(item).await,
+            Work::Page(item) => self.page(item).await.map(Some),
             Work::Attachment { id, attachment, of } => {
                 let cap = self.settings.attachments.map_or(0, |r| r.size_limit);
                 let link = attachment.links.download.as_deref();
@@ -585,12 +586,19 @@ impl Run {
                             &of.id,
                             &of.content,
                         );
-                        Ok(Self::with_access(of, doc).into())
+                        Ok(Some(Self::with_access(of, doc).into()))
+                    }
+                    // Deleted between the listing and the download (404, or 410 from some
+                    // proxies): a failure would be retried forever and hold an incremental
+                    // window's start back; its page's next listing no longer names it.
+                    Err(e) if e.kind() == ErrorKind::NotFound => {
+                        tracing::warn!(connector = SOURCE, attachment = %attachment.title, page = %of.id, error = %e, "an attachment is gone since the listing; skipping it");
+                        Ok(None)
                     }
                     Err(e) => {
                         let e =
                             e.with_item(format!("attachment `{}` of {}", attachment.title, of.id));
-                        failed(&id, self.settings.ids.link(attachment).as_deref(), e)
+                        failed(&id, self.settings.ids.link(attachment).as_deref(), e).map(Some)
                     }
                 }
             }
