@@ -573,3 +573,76 @@ async fn service_management_internal_comments_are_restricted() {
         assert_eq!(slim, ids, "{extra}: prune sees the same documents");
     }
 }
+
+/// An issue put under a security level changes its `updated` time, not its attachments':
+/// with `include_permissions` an attachment's version holds a hash of its access, so the
+/// incremental run that re-delivers the issue re-delivers the attachment, narrowed, too.
+#[tokio::test]
+async fn narrowing_an_issue_redelivers_its_attachments() {
+    use connector_core::sink::MemorySink;
+    use connector_core::state::MemoryStateStore;
+    use connector_core::sync::{SyncMode, Syncer};
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let now = || {
+        chrono::Utc::now()
+            .format("%Y-%m-%dT%H:%M:%S%.3f+0000")
+            .to_string()
+    };
+    let mut one = common::issue(1, &now(), true);
+    one["fields"]["attachment"] = json!([{
+        "id": "30001", "filename": "notes.txt", "size": 12, "mimeType": "text/plain",
+        "content": format!("{uri}/rest/api/3/attachment/content/30001")
+    }]);
+    let issues = Arc::new(std::sync::Mutex::new(vec![one]));
+    let search = common::CloudSearch {
+        issues: Arc::clone(&issues),
+        per_page: 10,
+        bodies: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(search)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/attachment/content/30001"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes("notes"))
+        .mount(&server)
+        .await;
+    // The token may not read the scheme: an issue without a level has unknown access, one
+    // under a level names no one.
+    let c: Arc<dyn connector_core::Connector> = Arc::new(common::connector(common::cloud_config(
+        &uri,
+        json!({"include_attachments": true, "include_permissions": true}),
+    )));
+    let sink = MemorySink::new();
+    let store = MemoryStateStore::new();
+    let run = || async {
+        Syncer::new(Arc::clone(&c))
+            .sink(sink.clone())
+            .state(store.clone())
+            .run(SyncMode::Auto)
+            .await
+    };
+    let first = run().await.unwrap();
+    assert_eq!(first.new, 2, "{first:?}");
+    let attachment = "ENG-1::attachment::30001";
+    assert_eq!(sink.get(attachment).unwrap().access, None);
+
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    {
+        let mut issues = issues.lock().unwrap();
+        issues[0]["fields"]["updated"] = json!(now());
+        issues[0]["fields"]["security"] =
+            json!({"id": "10100", "name": "Staff only", "description": "Staff"});
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let second = run().await.unwrap();
+    assert_eq!(
+        second.updated, 2,
+        "the issue and its attachment: {second:?}"
+    );
+    let narrowed = sink.get(attachment).unwrap().access;
+    assert_eq!(narrowed, Some(Access::restricted(Vec::new(), Vec::new())));
+}

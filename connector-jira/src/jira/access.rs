@@ -39,6 +39,15 @@ impl Principals {
         Self::default()
     }
 
+    /// A short hash of who these are, for version tokens: a document whose readers change
+    /// (an issue's access narrowed) gets a new version and is delivered again.
+    pub(crate) fn short_hash(&self) -> String {
+        // BTreeSets: the Debug text is the same for the same principals.
+        let mut hash = connector_core::ids::hash128(&format!("{self:?}"));
+        hash.truncate(12);
+        hash
+    }
+
     fn add_email(&mut self, email: &str) {
         let email = email.trim().to_lowercase();
         if !email.is_empty() {

@@ -325,12 +325,20 @@ pub(crate) fn issue_version(updated: &str, options: &Options) -> String {
 }
 
 /// The version token of an attachment: attachments never change, only appear and go. With
-/// `include_permissions` the document carries access, so turning it on sends them again.
-pub(crate) fn attachment_version(a: &Attachment, options: &Options) -> String {
-    let access = if options.include_permissions {
-        ":p"
-    } else {
-        ""
+/// `include_permissions` the document carries access, so turning it on sends them again, and
+/// the token holds a hash of that access (`access`: `None` when it could not be computed
+/// before the fetch, which then fetches it), so narrowing the issue's readers (a security
+/// level set, which touches the issue but not the attachment) delivers it again.
+pub(crate) fn attachment_version(
+    a: &Attachment,
+    options: &Options,
+    access: Option<Option<&Principals>>,
+) -> String {
+    let access = match (options.include_permissions, access) {
+        (false, _) => String::new(),
+        (true, Some(Some(p))) => format!(":p{}", p.short_hash()),
+        (true, Some(None)) => ":p-".to_owned(),
+        (true, None) => ":p?".to_owned(),
     };
     format!("attachment:{}:{}{access}", a.id, a.size)
 }
@@ -365,7 +373,7 @@ pub(crate) fn attachment_document(
     )
     .with_parent_id(parent)
     .with_size(a.size)
-    .with_version(&attachment_version(a, options))
+    .with_version(&attachment_version(a, options, Some(access)))
     .with_metadata("issue_key", issue.key.clone())
     .with_metadata("filename", a.filename.clone());
     if let Some(t) = a.created.as_deref().and_then(parse_time) {

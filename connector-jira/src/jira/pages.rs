@@ -93,6 +93,52 @@ impl Walk {
             None => Ok(None),
         }
     }
+
+    /// Who may read an attachment of `issue`: the issue's readers, or those of the restricted
+    /// comment that alone shows it (`shown_by`).
+    async fn attachment_access(
+        &self,
+        issue: &Issue,
+        shown_by: Option<&Comment>,
+    ) -> Result<Option<Principals>> {
+        let access = self.issue_access(issue).await?;
+        match (
+            &self.permissions,
+            shown_by.and_then(|c| c.visibility.as_ref()),
+        ) {
+            (Some(permissions), Some(visibility)) => Ok(Some(
+                permissions
+                    .comment(issue, access.as_ref(), visibility)
+                    .await?,
+            )),
+            _ => Ok(access),
+        }
+    }
+
+    /// An attachment's version token. With `include_permissions` it holds a hash of the
+    /// attachment's access, computed here from the lookups the fetch makes anyway (cached
+    /// per project, role and level); when that fails, a token that matches nothing stored,
+    /// so the fetch runs and fails the item by the one policy (or ends the sync).
+    async fn attachment_version(
+        &self,
+        issue: &Issue,
+        a: &Attachment,
+        shown_by: Option<&Comment>,
+    ) -> Result<String> {
+        let options = &*self.options;
+        if self.permissions.is_none() {
+            return Ok(convert::attachment_version(a, options, None));
+        }
+        match self.attachment_access(issue, shown_by).await {
+            Ok(access) => Ok(convert::attachment_version(
+                a,
+                options,
+                Some(access.as_ref()),
+            )),
+            Err(e) if e.kind().ends_sync() => Err(e),
+            Err(_) => Ok(convert::attachment_version(a, options, None)),
+        }
+    }
 }
 
 /// The search pages of `window`'s query from `from` on, each with the checkpoint valid after it.
@@ -431,7 +477,9 @@ async fn convert_page(
             }
             let id = options.ids.attachment(&issue.id, &issue.key, &a.id);
             if wanted(&id) {
-                let version = convert::attachment_version(a, options);
+                let version = walk
+                    .attachment_version(&issue, a, shown_by.as_deref())
+                    .await?;
                 let fetch = Fetch::Attachment {
                     issue: Arc::clone(&issue),
                     attachment: Box::new(a.clone()),
@@ -479,17 +527,7 @@ async fn fetch(walk: &Walk, item: Fetch) -> Result<Vec<Document>> {
             attachment,
             shown_by,
         } => {
-            let mut access = walk.issue_access(&issue).await?;
-            if let (Some(permissions), Some(visibility)) = (
-                &walk.permissions,
-                shown_by.as_ref().and_then(|c| c.visibility.as_ref()),
-            ) {
-                access = Some(
-                    permissions
-                        .comment(&issue, access.as_ref(), visibility)
-                        .await?,
-                );
-            }
+            let access = walk.attachment_access(&issue, shown_by.as_deref()).await?;
             let data = walk
                 .client
                 .download(&attachment, options.attachment_limit)

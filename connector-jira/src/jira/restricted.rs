@@ -163,7 +163,7 @@ pub(crate) fn comment_document(
         text,
     )
     .with_parent_id(options.ids.issue(&issue.id, &issue.key))
-    .with_version(&comment_version(updated, &comment_id, options))
+    .with_version(&comment_version(updated, &comment_id, options, access))
     .with_metadata("issue_key", issue.key.clone())
     .with_metadata("comment_id", comment_id.clone())
     .with_metadata("visibility", json!(shown_to))
@@ -184,7 +184,12 @@ pub(crate) fn comment_document(
     Some(doc)
 }
 
-/// The version token of a restricted comment's document.
-fn comment_version(updated: &str, id: &str, options: &Options) -> String {
-    format!("comment:{id}:{updated}:{}", options.token())
+/// The version token of a restricted comment's document, with a hash of its readers so that
+/// narrowing them delivers it again.
+fn comment_version(updated: &str, id: &str, options: &Options, access: &Principals) -> String {
+    format!(
+        "comment:{id}:{updated}:{}:a{}",
+        options.token(),
+        access.short_hash()
+    )
 }
