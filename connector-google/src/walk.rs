@@ -132,7 +132,13 @@ pub(crate) fn partition_failure(
                 | ErrorKind::Unsupported
                 | ErrorKind::InvalidData
         );
-    let mut failure = Failure::new(Some(id), kind, format!("{what} was skipped{hint}: {e}"));
+    // A user's 401 says nothing about `credentials.google_tokens`; the HTTP layer's advice to
+    // check them would send a person to the wrong place.
+    let detail = match e.message().split_once("; check `") {
+        Some((head, _)) if e.kind() == ErrorKind::Unauthenticated => head.to_owned(),
+        _ => e.to_string(),
+    };
+    let mut failure = Failure::new(Some(id), kind, format!("{what}: skipped{hint}: {detail}"));
     failure.retryable = retryable;
     Ok(failure)
 }
