@@ -1128,3 +1128,39 @@ async fn an_attachment_gone_before_its_download_is_skipped() {
         assert_eq!(titles(&docs), set(&["Files", "kept.txt"]), "{status}");
     }
 }
+
+/// Core's refetch role: the batch loop fetches the items that failed last time by id. Pages
+/// (under either id scheme) and attachments (by the page id in their URL, or by a lookup of
+/// their page under `content_id`) come back whatever the store holds, and only the ids
+/// asked for; an id whose page is gone yields nothing.
+#[tokio::test]
+async fn items_are_fetched_again_by_id() {
+    for scheme in ["ragflow_url", "content_id"] {
+        let fake = Fake::start(true).await;
+        let mut page = FakePage::new(1, "ENG", "Files", "<p>a</p>", at(1));
+        page.attachments = vec![FakeAttachment {
+            id: 12,
+            title: "kept.txt".into(),
+            media_type: "text/plain".into(),
+            data: b"kept".to_vec(),
+            ..Default::default()
+        }];
+        fake.add(page);
+        fake.add(FakePage::new(2, "ENG", "Other", "<p>b</p>", at(2)));
+        fake.add(FakePage::new(3, "ENG", "Doomed", "<p>c</p>", at(3)));
+        let c = build(fake.config(json!({"include_attachments": true, "id_scheme": scheme})));
+        let (docs, _) = load(c.as_ref()).await.unwrap();
+        let id_of = |t: &str| docs.iter().find(|d| d.title == t).unwrap().id.clone();
+        let wanted = vec![id_of("kept.txt"), id_of("Other"), id_of("Doomed")];
+        fake.state.lock().unwrap().pages.retain(|p| p.id != 3);
+        let refetch = c.as_refetch().expect("the refetch role");
+        let batches: Vec<_> = refetch
+            .fetch(wanted, SyncContext::new())
+            .try_collect()
+            .await
+            .unwrap();
+        let docs: Vec<Document> = batches.iter().flat_map(|b| b.documents.clone()).collect();
+        assert!(batches.iter().all(|b| b.failures.is_empty()), "{scheme}");
+        assert_eq!(titles(&docs), set(&["kept.txt", "Other"]), "{scheme}");
+    }
+}

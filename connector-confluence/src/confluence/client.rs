@@ -452,6 +452,28 @@ impl Client {
         }
     }
 
+    /// The content id of the page the attachment `id` is on; `None` when the attachment is
+    /// gone (404).
+    ///
+    /// # Errors
+    /// Any other error of the request.
+    pub(crate) async fn container_of(&self, id: &str) -> Result<Option<String>> {
+        let mut url = self.api_url("/rest/api/content/").await?;
+        url.path_segments_mut()
+            .map_err(|()| connector_core::Error::internal("no path segments"))?
+            .pop_if_empty()
+            .push(id);
+        let url = with_query(url, &[("expand", "container")]);
+        match self.get_json::<Content>(url).await {
+            Ok(found) => Ok(found
+                .container
+                .map(|c| c.id)
+                .filter(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The web URL of a page named by space and title.
     pub(crate) fn page_url(&self, page: &PageRef) -> Option<String> {
         let mut url = Url::parse(&format!("{}/display/", self.site.web)).ok()?;

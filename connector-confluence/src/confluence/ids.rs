@@ -93,6 +93,56 @@ impl DocIds {
     }
 }
 
+/// What a document id names, for fetching it again by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Named {
+    /// A page or blog post, or an attachment of it: the content id of the page.
+    Page(String),
+    /// An attachment by its own content id (`content_id` scheme): its page must be looked up.
+    Attachment(String),
+}
+
+impl DocIds {
+    /// What `id` names: under `content_id` the kind and id it holds; under `ragflow_url` the
+    /// page id its web URL holds (`pageId=N`, Cloud's `/pages/N/` and `/blog/Y/M/D/N/`).
+    /// `None` for an id of another site or one whose URL holds no id (Server's
+    /// `/display/KEY/Title`).
+    pub(crate) fn named(&self, id: &str) -> Option<Named> {
+        let numeric = |s: &str| {
+            (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.to_owned())
+        };
+        if let Some(rest) = id
+            .strip_prefix("confluence:")
+            .and_then(|r| r.strip_prefix(self.site.as_str()))
+        {
+            let (kind, content) = rest.trim_start_matches('/').split_once('/')?;
+            return match kind {
+                "page" | "blogpost" => numeric(content).map(Named::Page),
+                "attachment" => (!content.is_empty() && !content.contains('/'))
+                    .then(|| Named::Attachment(content.to_owned())),
+                _ => None,
+            };
+        }
+        let rest = id.strip_prefix(self.web.as_str())?;
+        let url = url::Url::parse(&format!("http://x{rest}")).ok()?;
+        if let Some((_, page)) = url.query_pairs().find(|(k, _)| k == "pageId") {
+            return numeric(&page).map(Named::Page);
+        }
+        let segments: Vec<&str> = url.path_segments()?.collect();
+        segments.iter().enumerate().find_map(|(i, s)| match *s {
+            "pages" => segments
+                .get(i + 1)
+                .and_then(|n| numeric(n))
+                .map(Named::Page),
+            "blog" => segments
+                .get(i + 4)
+                .and_then(|n| numeric(n))
+                .map(Named::Page),
+            _ => None,
+        })
+    }
+}
+
 /// `{web}{webui}`, or `webui` itself when it is absolute.
 fn web_url(web: &str, webui: Option<&str>) -> Option<String> {
     let webui = webui.filter(|w| !w.is_empty())?;
@@ -106,6 +156,46 @@ fn web_url(web: &str, webui: Option<&str>) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn ids_name_their_pages_for_a_refetch() {
+        let url = DocIds::new(IdScheme::RagflowUrl, "https://acme.atlassian.net/wiki");
+        let page = |id: &str| Some(Named::Page(id.to_owned()));
+        for (id, want) in [
+            (
+                "https://acme.atlassian.net/wiki/spaces/ENG/pages/98765/Old+title",
+                page("98765"),
+            ),
+            (
+                "https://acme.atlassian.net/wiki/spaces/ENG/blog/2026/03/01/555/News",
+                page("555"),
+            ),
+            (
+                "https://acme.atlassian.net/wiki/pages/viewpageattachments.action?pageId=1&preview=/1/att11/a.pdf",
+                page("1"),
+            ),
+            ("https://acme.atlassian.net/wiki/display/ENG/Title", None),
+            (
+                "https://other.atlassian.net/wiki/spaces/ENG/pages/1/T",
+                None,
+            ),
+        ] {
+            assert_eq!(url.named(id), want, "{id}");
+        }
+        let numeric = DocIds::new(IdScheme::ContentId, "https://acme.atlassian.net/wiki");
+        assert_eq!(
+            numeric.named("confluence:acme.atlassian.net/wiki/blogpost/7"),
+            page("7")
+        );
+        assert_eq!(
+            numeric.named("confluence:acme.atlassian.net/wiki/attachment/att5"),
+            Some(Named::Attachment("att5".into()))
+        );
+        assert_eq!(
+            numeric.named("confluence:acme.atlassian.net/wiki/page/x"),
+            None
+        );
+    }
 
     #[test]
     fn ids_under_each_scheme() {

@@ -78,8 +78,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, Error, Result, Roles, SlimConnector,
-    SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, Error, RefetchConnector, Result,
+    Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 
@@ -170,6 +170,7 @@ impl Connector for ConfluenceConnector {
         Roles::of(self)
             .checkpointed()
             .slim()
+            .refetch()
             .fingerprint_skip()
             .into()
     }
@@ -221,5 +222,15 @@ impl SlimConnector for ConfluenceConnector {
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         let client = self.client.with_context(&ctx);
         pages::list_ids(client, Arc::clone(&self.settings), ctx)
+    }
+}
+
+impl RefetchConnector for ConfluenceConnector {
+    /// Fetches the pages the ids name (a page's id, or its attachment's) through the
+    /// selection by content id, and yields the documents and failures of these ids; an id
+    /// that names no page of the selection yields nothing (left to prune).
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        let client = self.client.with_context(&ctx);
+        pages::refetch(client, Arc::clone(&self.settings), ids, ctx)
     }
 }

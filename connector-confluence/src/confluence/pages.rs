@@ -17,8 +17,8 @@ use std::sync::Arc;
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::window::{CoarseWindow, Precision};
 use connector_core::{
-    Access, Batch, CheckpointedBatch, Document, Error, ErrorKind, Failure, Result, SlimDocument,
-    SyncContext, TimeWindow,
+    Access, Batch, CheckpointedBatch, Document, Error, ErrorKind, Failure, NoFingerprints, Result,
+    SlimDocument, SyncContext, TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -31,7 +31,7 @@ use super::client::Client;
 use super::comments;
 use super::config::{ConfluenceConfig, IndexMode};
 use super::convert::{self, AttachmentRules, Lookups};
-use super::ids::DocIds;
+use super::ids::{DocIds, Named};
 use super::model::{Content, Paged, Space};
 use super::storage::{self, Refs};
 
@@ -273,6 +273,56 @@ pub(super) fn list_ids(
                 yield ids;
             }
         }
+    }
+    .boxed()
+}
+
+/// The documents `ids` fetched again (core's refetch role): the pages they name (an
+/// attachment's page, looked up by the attachment's content id under `content_id`), searched
+/// through the selection by id and rendered whatever the store holds; only the documents and
+/// failures of `ids` are kept. An id that names no page of the selection (gone, out of scope,
+/// or a Server `/display/KEY/Title` URL, which holds no id) yields nothing and is left to the
+/// next run and to prune.
+pub(super) fn refetch(
+    client: Client,
+    settings: Arc<Settings>,
+    ids: Vec<String>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Batch>> {
+    // The host asked for these items by name: fetch them whatever the store holds.
+    let ctx = ctx.with_fingerprints(Arc::new(NoFingerprints));
+    async_stream::try_stream! {
+        let mut failures = Vec::new();
+        let mut pages = Vec::new();
+        let mut seen = HashSet::new();
+        for id in &ids {
+            ctx.cancellation().check()?;
+            let page = match settings.ids.named(id) {
+                Some(Named::Page(page)) => Some(page),
+                Some(Named::Attachment(attachment)) => match client.container_of(&attachment).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        failures.push(item_failure(id, e.with_item(id))?);
+                        None
+                    }
+                },
+                None => {
+                    tracing::warn!(connector = SOURCE, id = %id, "a document id names no page id; it cannot be fetched again by id");
+                    None
+                }
+            };
+            if let Some(page) = page && seen.insert(page.clone()) {
+                pages.push(page);
+            }
+        }
+        let wanted: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let run = Run::new(client, settings);
+        let mut batch = run.pages_by_id(&pages, &ctx).await?;
+        batch.documents.retain(|d| wanted.contains(d.id.as_str()));
+        batch.failures.retain(|f| f.id.as_deref().is_some_and(|i| wanted.contains(i)));
+        batch.unchanged.clear();
+        batch.failures.append(&mut failures);
+        yield batch;
     }
     .boxed()
 }

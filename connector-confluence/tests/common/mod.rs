@@ -730,6 +730,15 @@ impl Respond for Responder {
                 let size = found.len();
                 ResponseTemplate::new(200).set_body_json(json!({"results": found, "start": 0, "limit": 1, "size": size, "_links": {}}))
             }
+            ["rest", "api", "content", id] if id.starts_with("att") => {
+                let found = state.pages.iter().find_map(|p| {
+                    p.attachments.iter().find(|a| format!("att{}", a.id) == *id).map(|a| (p, a))
+                });
+                match found {
+                    Some((p, a)) => ResponseTemplate::new(200).set_body_json(self.attachment_json(p, a)),
+                    None => error(404, "No content found with id"),
+                }
+            }
             ["rest", "api", "content", id] => match state.pages.iter().find(|p| p.id.to_string() == *id) {
                 Some(p) if state.forbidden_spaces.contains(&p.space) => error(403, "not permitted"),
                 Some(p) => ResponseTemplate::new(200).set_body_json(self.page_json(&state, p, "")),
