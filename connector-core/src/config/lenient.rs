@@ -12,7 +12,8 @@
 
 use serde_json::{Map, Number, Value};
 
-use super::{Problem, Step, child, render, resolve};
+use super::check::resolve;
+use super::{Problem, Step, child, render};
 
 /// The schema extension keyword naming a field's other names: `"x-aliases": ["jira_username"]`.
 pub(super) const ALIASES: &str = "x-aliases";
