@@ -13,6 +13,16 @@ use super::client::{ErrorClass, ErrorClassifier};
 use super::retry::{Retryable, asked_wait, is_retryable_status, retry_after};
 use crate::error::{Error, ErrorKind};
 
+/// How the error for a body over the client's cap begins (see [`is_body_too_large`]).
+const TOO_LARGE: &str = "response body exceeds";
+
+/// Whether `e` is the client refusing a response body over its cap
+/// ([`max_body_bytes`](super::HttpClientBuilder::max_body_bytes)), as opposed to other invalid
+/// data: a connector that can ask for less (a smaller page) tries again instead of failing.
+pub fn is_body_too_large(e: &Error) -> bool {
+    e.kind() == ErrorKind::InvalidData && e.message().starts_with(TOO_LARGE)
+}
+
 /// The body an error classifier or [`client_errors_as_responses`] sees at most.
 ///
 /// [`client_errors_as_responses`]: super::RequestBuilder::client_errors_as_responses
@@ -105,10 +115,7 @@ impl Classifier<'_> {
                 Err(BodyError::TooLarge) => Verdict::Fail(
                     Error::new(
                         ErrorKind::InvalidData,
-                        format!(
-                            "response body exceeds the {}-byte limit",
-                            self.max_body_bytes
-                        ),
+                        format!("{TOO_LARGE} the {}-byte limit", self.max_body_bytes),
                     )
                     .with_retryable(false),
                 ),

@@ -31,6 +31,7 @@ mod redirect;
 mod request;
 mod retry;
 
+pub use classify::is_body_too_large;
 pub use client::{Auth, ErrorClass, HttpClient, HttpClientBuilder};
 pub use guard::{ALLOW_HINT, NetworkPolicy, is_public};
 pub use link::{Link, next_link, parse_link_header};

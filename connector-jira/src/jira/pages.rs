@@ -293,9 +293,9 @@ fn is_transient(e: &connector_core::Error) -> bool {
 }
 
 /// Core's body cap refusing the page (64 MiB: a page of issues with long descriptions and
-/// many comments), which fewer issues per page fit under. Core says so by its message only.
+/// many comments), which fewer issues per page fit under.
 fn is_too_large(e: &connector_core::Error) -> bool {
-    e.kind() == ErrorKind::InvalidData && e.message().starts_with("response body exceeds")
+    connector_core::http::is_body_too_large(e)
 }
 
 /// The issues `ids` name (by key or numeric id, as `/issue/{idOrKey}` takes them), each once

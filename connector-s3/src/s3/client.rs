@@ -246,7 +246,7 @@ impl S3Client {
             // The cap is set on object downloads only, to `max_object_size`; the listed size
             // was within it, so the object grew since it was listed.
             ErrorKind::InvalidData
-                if key.is_some() && e.message().starts_with("response body exceeds") =>
+                if key.is_some() && connector_core::http::is_body_too_large(&e) =>
             {
                 format!(
                     "the object grew past `max_object_size` since it was listed, in bucket `{}`",
