@@ -433,7 +433,8 @@ async fn cql_dates_are_written_in_the_api_users_zone() {
         "{cql}"
     );
     assert_eq!(fake.count("/user/current").await, 1);
-    assert_eq!(fake.count("/settings/systemInfo").await, 0);
+    // The site's zone (UTC) is read too: New York is the more western of the two.
+    assert_eq!(fake.count("/settings/systemInfo").await, 1);
 
     // A user whose zone is hidden: the start moves 14 hours earlier, the filter stays exact.
     let hidden = Fake::start(true).await;
@@ -446,6 +447,75 @@ async fn cql_dates_are_written_in_the_api_users_zone() {
     )
     .await;
     assert_eq!(titles(&docs), set(&["edited"]));
+}
+
+/// Atlassian's CONFCLOUD-70966: Cloud's content search reads CQL dates in the *site's* default
+/// zone, while the CQL field reference says the user's. Where the two disagree, the start is
+/// written in the more western one, so that neither reading is later than the window's start.
+/// Here the API user is in Berlin (UTC+1) and the site in Los Angeles (UTC−8 in early March):
+/// a start written in Berlin's zone (`10:59` for 10:00 UTC) read in Los Angeles' is 18:59 UTC,
+/// and the edit at 10:30 UTC would be lost.
+#[tokio::test]
+async fn cql_dates_hold_whichever_of_the_users_and_the_sites_zone_the_search_reads() {
+    for (user, site, reads) in [
+        // The search reads the site's zone (CONFCLOUD-70966), west of the user's.
+        (("Europe/Berlin", 1), ("America/Los_Angeles", -8), -8),
+        // The search reads the user's zone (the CQL reference), west of the site's.
+        (("America/Los_Angeles", -8), ("Europe/Berlin", 1), -8),
+        // The search reads the site's zone, east of the user's.
+        (("America/Los_Angeles", -8), ("Europe/Berlin", 1), 1),
+    ] {
+        let fake = Fake::start(true).await;
+        {
+            let mut st = fake.state.lock().unwrap();
+            st.user_zone = Some((user.0.into(), user.1));
+            st.site_zone = site.0.into();
+            st.cql_offset = Some(reads);
+        }
+        fake.add(FakePage::new(1, "ENG", "edited", "<p>a</p>", at(90)));
+        fake.add(FakePage::new(2, "ENG", "older", "<p>a</p>", at(0)));
+        let c = build(fake.config(json!({})));
+        let docs = poll(c.as_ref(), TimeWindow::new(at(60), at(120)).unwrap()).await;
+        assert_eq!(titles(&docs), set(&["edited"]), "{user:?} {site:?} {reads}");
+        // 10:00 UTC is 02:00 in Los Angeles; a minute earlier.
+        let cql = fake.page_cql().await.remove(0);
+        assert!(
+            cql.contains(r#"lastmodified >= "2026-03-02 01:59""#),
+            "{cql}"
+        );
+        assert_eq!(fake.count("/settings/systemInfo").await, 1);
+    }
+
+    // A configured `timezone_offset` stands for the user's zone; the site's is still read.
+    let fake = Fake::start(true).await;
+    {
+        let mut st = fake.state.lock().unwrap();
+        st.site_zone = "America/Los_Angeles".into();
+        st.cql_offset = Some(-8);
+    }
+    fake.add(FakePage::new(1, "ENG", "edited", "<p>a</p>", at(90)));
+    let c = build(fake.config(json!({"timezone_offset": 1})));
+    let docs = poll(c.as_ref(), TimeWindow::new(at(60), at(120)).unwrap()).await;
+    assert_eq!(titles(&docs), set(&["edited"]));
+    assert_eq!(fake.count("/user/current").await, 0);
+
+    // A site whose default zone is not reported: 14 hours early.
+    let fake = Fake::start(true).await;
+    {
+        let mut st = fake.state.lock().unwrap();
+        st.user_zone = Some(("Europe/Berlin".into(), 1));
+        st.site_zone = String::new();
+        st.cql_offset = Some(-8);
+    }
+    fake.add(FakePage::new(1, "ENG", "edited", "<p>a</p>", at(90)));
+    let c = build(fake.config(json!({})));
+    let docs = poll(c.as_ref(), TimeWindow::new(at(60), at(120)).unwrap()).await;
+    assert_eq!(titles(&docs), set(&["edited"]));
+    let cql = fake.page_cql().await.remove(0);
+    assert!(
+        cql.contains(r#"lastmodified >= "2026-03-01 19:59""#),
+        "{cql}"
+    );
 }
 
 /// Server/Data Center pages search results by offset. With an upper bound on the window, a

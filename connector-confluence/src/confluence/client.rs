@@ -9,7 +9,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use connector_core::http::{Auth, HttpClient, RequestBuilder};
 use connector_core::pages::{Page, PageLimit, paginate};
-use connector_core::window::Zone;
 use connector_core::{Error, ErrorKind, Result, SyncContext};
 use futures::TryStreamExt;
 use futures::stream::BoxStream;
@@ -19,7 +18,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::{ConfluenceConfig, IndexMode, gateway_base, is_cloud_id};
-use super::model::{Content, CurrentUser, Paged, TenantInfo, User};
+use super::model::{Content, Paged, TenantInfo, User};
 use super::storage::{PageRef, UserRef};
 
 /// The field a 401 or 403 tells the user to fix.
@@ -540,42 +539,6 @@ impl Client {
             .send()
             .await?
             .into_body())
-    }
-
-    /// The zone CQL dates are read in: `timezone_offset` when configured, else the API user's
-    /// own zone (`/rest/api/user/current` → `timeZone`; CQL reads dates in the zone of the
-    /// user who searches, not in the site's default zone), else unknown, and queries are
-    /// widened by 14 hours each way.
-    pub(crate) async fn cql_zone(&self, timezone_offset: Option<f64>) -> Result<Zone> {
-        if let Some(hours) = timezone_offset {
-            // Validated to lie within ±14 h.
-            return Ok(Zone::from_offset_hours(hours).unwrap_or(Zone::unknown()));
-        }
-        let Some(name) = self.user_time_zone().await? else {
-            tracing::debug!(
-                connector = SOURCE,
-                "the API user's time zone is not reported; widening incremental queries by 14 hours"
-            );
-            return Ok(Zone::unknown());
-        };
-        Ok(Zone::named(&name).unwrap_or_else(|| {
-            tracing::debug!(
-                connector = SOURCE,
-                zone = name,
-                "time zone unknown; widening incremental queries by 14 hours"
-            );
-            Zone::unknown()
-        }))
-    }
-
-    /// The API user's time zone (`/rest/api/user/current`), if it is reported.
-    async fn user_time_zone(&self) -> Result<Option<String>> {
-        let url = self.api_url("/rest/api/user/current").await?;
-        match self.get_json::<CurrentUser>(url).await {
-            Ok(user) => Ok(user.time_zone.filter(|z| !z.trim().is_empty())),
-            Err(e) if soft(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     /// A raw GET for `check`.

@@ -202,12 +202,14 @@ pub struct ConfluenceConfig {
     /// and `scoped_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_gateway: Option<Url>,
-    /// The offset of the time zone CQL dates are read in, in hours (RAGFlow's
-    /// `CONFLUENCE_TIMEZONE_OFFSET`): the zone of the user the credentials belong to, which
-    /// CQL reads dates in (not the site's default zone). When unset, the user's zone is asked
-    /// (`/rest/api/user/current` → `timeZone`; a named zone such as `Europe/Berlin` is read
-    /// with its daylight saving rules); if the zone is still unknown, incremental queries
-    /// start 14 hours earlier (and are still filtered exactly).
+    /// The offset in hours of the API user's time zone (RAGFlow's
+    /// `CONFLUENCE_TIMEZONE_OFFSET`), one of the zones CQL may read dates in. When unset, the
+    /// user's zone is asked (`/rest/api/user/current` → `timeZone`; a named zone such as
+    /// `Europe/Berlin` is read with its daylight saving rules). On Cloud the site's default
+    /// zone is read too (`/rest/api/settings/systemInfo`: Atlassian's CONFCLOUD-70966 says
+    /// Cloud's search reads dates in it), and an incremental search's start is written in the
+    /// more western of the two, so neither reading cuts off the window; if a zone is unknown,
+    /// it starts 14 hours earlier (results are filtered exactly either way).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone_offset: Option<f64>,
     /// How documents are identified: `ragflow_url` (the default: the web URL, as RAGFlow

@@ -29,11 +29,13 @@
 //! - **Permissions** (`include_permissions`): `access` from the page's and its ancestors'
 //!   read restrictions (all of them must be satisfied), else the space's view permission;
 //!   see the crate's README for what it means and costs.
-//! - **Incremental polls**: CQL's `lastmodified` has minute precision and reads dates in the
-//!   API user's time zone (`timezone_offset`, else `/rest/api/user/current`), so the query
-//!   starts a minute early (14 hours when the zone is unknown), has no upper bound (so that
-//!   offset paging never skips a page edited meanwhile), and results are filtered exactly on
-//!   `version.when` within the half-open window. A second pass searches the comments and
+//! - **Incremental polls**: CQL's `lastmodified` has minute precision and is read in the API
+//!   user's time zone (`timezone_offset`, else `/rest/api/user/current`) or, on Cloud, in the
+//!   site's (`/rest/api/settings/systemInfo`; the sources disagree), so the query starts a
+//!   minute early in the more western of them (14 hours early when one is unknown; see
+//!   `zone.rs`), has no upper bound (so that offset paging never skips a page edited
+//!   meanwhile), and results are filtered exactly on `version.when` within the half-open
+//!   window. A second pass searches the comments and
 //!   attachments changed in the window and delivers their pages again.
 //! - **Fingerprints** come from the page version and the ids and versions of its comments (an
 //!   attachment's from its version and size), and who may read it with
@@ -72,6 +74,7 @@ mod ids;
 mod model;
 mod pages;
 mod storage;
+mod zone;
 
 use std::fmt;
 use std::sync::Arc;

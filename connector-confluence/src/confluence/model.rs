@@ -272,6 +272,14 @@ pub(crate) struct CurrentUser {
     pub(crate) time_zone: Option<String>,
 }
 
+/// `GET /rest/api/settings/systemInfo` (Cloud): the site's default time zone, which Cloud's
+/// content search reads CQL dates in (CONFCLOUD-70966).
+#[derive(Debug, Deserialize)]
+pub(crate) struct SystemInfo {
+    #[serde(default, rename = "defaultTimeZone")]
+    pub(crate) default_time_zone: Option<String>,
+}
+
 /// `GET {site}/_edge/tenant_info` (Cloud): the site's cloud id, for the API gateway.
 #[derive(Debug, Deserialize)]
 pub(crate) struct TenantInfo {

@@ -15,7 +15,6 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
-use connector_core::window::{CoarseWindow, Precision};
 use connector_core::{
     Access, Batch, CheckpointedBatch, Document, Error, ErrorKind, Failure, NoFingerprints, Result,
     SlimDocument, SyncContext, TimeWindow,
@@ -34,6 +33,7 @@ use super::convert::{self, AttachmentRules, Lookups};
 use super::ids::{DocIds, Named};
 use super::model::{Content, Paged, Space};
 use super::storage::{self, Refs};
+use super::zone;
 
 mod touched;
 
@@ -133,18 +133,18 @@ impl Settings {
         format!("/rest/api/content/search?{query}")
     }
 
-    /// The CQL of a search, from the start of `window` (in the API user's zone) when there is
-    /// one.
+    /// The CQL of a search, from `since` (the start of an incremental run's window as CQL
+    /// text, [`zone::lower_bound`]) when there is one.
     ///
     /// The end of the window is left open, as in the Jira connector: a page edited while the
     /// sync pages keeps its place in the result set (on Server/Data Center's offset paging an
     /// upper bound would drop it from the set and shift every later result back by one, so
     /// an unedited page would be skipped for good) and is filtered out exactly, to come in
     /// the next run.
-    fn cql(&self, window: Option<CoarseWindow>) -> String {
+    fn cql(&self, since: Option<&str>) -> String {
         let mut cql = self.selection.clone();
-        if let Some(w) = window {
-            cql.push_str(&format!(" and lastmodified >= \"{}\"", w.lower_bound()));
+        if let Some(since) = since {
+            cql.push_str(&format!(" and lastmodified >= \"{since}\""));
         }
         // Creation order does not change while a sync runs, so offsets and cursors stay put
         // when pages are edited meanwhile.
@@ -208,14 +208,12 @@ pub(super) fn load(
         if window.is_some_and(|w| w.is_empty()) {
             return;
         }
-        let coarse = match window {
-            Some(w) => {
-                let zone = client.cql_zone(settings.timezone_offset).await?;
-                Some(CoarseWindow::new(w, zone, Precision::Minute))
-            }
+        // Written once per run: see `zone` for why not CQL's `now()`.
+        let since = match window {
+            Some(w) => Some(zone::lower_bound(w, &client.cql_zones(settings.timezone_offset).await?)),
             None => None,
         };
-        let first = settings.search(&settings.cql(coarse), &settings.expand());
+        let first = settings.search(&settings.cql(since.as_deref()), &settings.expand());
         let query = connector_core::ids::hash128(&first);
         let resume = from.resume(&query, window, first);
         let run = Run::new(client.clone(), Arc::clone(&settings));
@@ -231,13 +229,13 @@ pub(super) fn load(
         }
         // An incremental run's second pass: the pages whose comments or attachments changed
         // in the window, which the page search (by the page's own `lastmodified`) misses.
-        let (Some(window), Some(coarse)) = (window, coarse) else {
+        let (Some(window), Some(since)) = (window, since) else {
             return;
         };
         let start = match resume {
             Resume::Done => return,
             Resume::Touched(Some(cursor)) => cursor,
-            Resume::Touched(None) | Resume::Pages(_) => settings.touched_search(coarse),
+            Resume::Touched(None) | Resume::Pages(_) => settings.touched_search(&since),
         };
         let mut changed = client.pages(start);
         // Pages delivered by this pass already (a page with many new comments is named by
@@ -731,7 +729,7 @@ mod tests {
     use connector_core::window::Zone;
 
     #[test]
-    fn window_starts_a_minute_early_in_the_users_zone_and_stays_open() {
+    fn window_starts_at_its_bound_and_stays_open() {
         let s = Settings {
             selection: "type in (page, blogpost)".into(),
             page_size: 50,
@@ -749,20 +747,14 @@ mod tests {
             panic!("dates")
         };
         let w = TimeWindow { start, end };
-        let cql = s.cql(Some(CoarseWindow::new(w, plus1, Precision::Minute)));
+        let cql = s.cql(Some(&zone::lower_bound(w, &[plus1])));
         assert!(
             cql.contains(r#"lastmodified >= "2026-03-01 11:14""#),
             "{cql}"
         );
         assert!(!cql.contains("lastmodified <="), "the end is open: {cql}");
-        let wide = s.cql(Some(CoarseWindow::new(
-            w,
-            Zone::unknown(),
-            Precision::Minute,
-        )));
-        assert!(
-            wide.contains(r#"lastmodified >= "2026-02-28 20:14""#),
-            "{wide}"
-        );
+        // The selection has no space clause in `everything` mode: personal spaces the
+        // credentials can view are searched too, as RAGFlow's `type=page` does.
+        assert!(!s.cql(None).contains("space"), "{}", s.cql(None));
     }
 }

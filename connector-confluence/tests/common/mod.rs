@@ -96,8 +96,12 @@ pub struct State {
     /// The API user's zone as `/rest/api/user/current` reports it (`timeZone`), and its offset
     /// in hours, which CQL reads dates in (Cloud reports the zone; the fake Server does not).
     pub user_zone: Option<(String, i64)>,
-    /// The site's default zone, as `/rest/api/settings/systemInfo` reports it (Cloud).
+    /// The site's default zone, as `/rest/api/settings/systemInfo` reports it (Cloud);
+    /// empty: the answer has no `defaultTimeZone`.
     pub site_zone: String,
+    /// The offset in hours the search reads CQL dates in when it is not the user's: the
+    /// site's zone, as Atlassian's CONFCLOUD-70966 says Cloud's content search does.
+    pub cql_offset: Option<i64>,
     /// Archived spaces: Cloud's content search leaves them out; Server's includes them with
     /// `includeArchivedSpaces=true` (or always, with `archived_always`).
     pub archived_spaces: Vec<String>,
@@ -477,7 +481,9 @@ impl Responder {
                 return error(403, &format!("User is not permitted to view space {space}"));
             }
         }
-        let offset = state.user_zone.as_ref().map_or(0, |(_, hours)| *hours);
+        let offset = state
+            .cql_offset
+            .unwrap_or_else(|| state.user_zone.as_ref().map_or(0, |(_, hours)| *hours));
         // Server/Data Center's search leaves archived spaces out unless asked (every content
         // type); Cloud's always does.
         let archived_too = !self.0.1
@@ -802,8 +808,13 @@ impl Respond for Responder {
                     None => error(404, "No user found"),
                 }
             }
-            ["rest", "api", "settings", "systemInfo"] if self.0.1 => ResponseTemplate::new(200)
-                .set_body_json(json!({"cloudId": "5f0a", "commitHash": "abc", "baseUrl": self.base(), "edition": "standard", "siteTitle": "Fake", "defaultLocale": "en_US", "defaultTimeZone": state.site_zone, "microsPerimeter": "commercial"})),
+            ["rest", "api", "settings", "systemInfo"] if self.0.1 => {
+                let mut info = json!({"cloudId": "5f0a", "commitHash": "abc", "baseUrl": self.base(), "edition": "standard", "siteTitle": "Fake", "defaultLocale": "en_US", "microsPerimeter": "commercial"});
+                if !state.site_zone.is_empty() {
+                    info["defaultTimeZone"] = json!(state.site_zone);
+                }
+                ResponseTemplate::new(200).set_body_json(info)
+            }
             ["rest", "api", "user", "current"] => {
                 let mut me = user_json("Sync Bot");
                 if let Some((zone, _)) = &state.user_zone {

@@ -13,7 +13,6 @@
 use std::collections::HashSet;
 
 use connector_core::TimeWindow;
-use connector_core::window::CoarseWindow;
 use serde_json::Value;
 
 use super::{SOURCE, Settings, cql_string};
@@ -25,15 +24,15 @@ const EXPAND: &str = "container,version";
 
 impl Settings {
     /// The first request of the search for comments (and, when attachments are taken,
-    /// attachments) changed since the start of `window`, in the configured space if there is
+    /// attachments) changed since `since` (the window's start as CQL text), in the configured space if there is
     /// one; other scopes are applied when the pages are searched by id.
-    pub(super) fn touched_search(&self, window: CoarseWindow) -> String {
+    pub(super) fn touched_search(&self, since: &str) -> String {
         let types = if self.attachments.is_some() {
             "type in (comment, attachment)"
         } else {
             "type = comment"
         };
-        let mut cql = format!("{types} and lastmodified >= \"{}\"", window.lower_bound());
+        let mut cql = format!("{types} and lastmodified >= \"{since}\"");
         if let Some(space) = &self.space {
             cql.push_str(&format!(" and space = {}", cql_string(space)));
         }
