@@ -601,6 +601,31 @@ async fn oauth_refresh_token_rotation_is_saved_before_use() {
     assert!(!format!("{connector:?}").contains(CLIENT_SECRET));
 }
 
+/// RAGFlow's web flow stores the token nested in a string field (`token_json`); a rotation is
+/// written inside it, so the next run (which reads the nested token) uses the new one.
+#[tokio::test]
+async fn a_rotated_refresh_token_of_nested_token_json_is_saved_inside_it() {
+    let (server, _) = rotating_server("1//rotated-nested").await;
+    let nested = json!({"token_json": user_token().to_string()});
+    let connector = build(config(
+        &server.uri(),
+        nested,
+        json!({"include_my_drives": true}),
+    ));
+    let store = MemoryCredentials::new();
+    assert!(connector.set_credential_store(Arc::new(store.clone())));
+    let (docs, failures) = collect_load(connector.as_ref()).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(docs.len(), 2);
+    let saved = store.saved("google_drive", "credentials.google_tokens");
+    assert_eq!(saved.len(), 1);
+    let saved: Value = serde_json::from_str(saved[0].expose()).unwrap();
+    assert!(saved.get("refresh_token").is_none(), "{saved}");
+    let inner: Value = serde_json::from_str(saved["token_json"].as_str().unwrap()).unwrap();
+    assert_eq!(inner["refresh_token"], "1//rotated-nested");
+    assert_eq!(inner["client_id"], "1234-test.apps.googleusercontent.com");
+}
+
 /// A host that builds through the registry reaches the credential store through the boxed
 /// connector.
 #[tokio::test]

@@ -374,9 +374,7 @@ impl Authenticator {
                 return Ok(());
             }
             let mut json = guard.1.clone();
-            if let Value::Object(map) = &mut json {
-                map.insert("refresh_token".into(), Value::String(new.clone()));
-            }
+            set_refresh_token(&mut json, &new);
             json
         };
         let text = Secret::new(json.to_string());
@@ -469,6 +467,31 @@ impl Authenticator {
     }
 }
 
+/// Writes a rotated refresh token where `json` keeps it: at the top level of a flat token, or
+/// inside the `token_json` / `tokens` field that RAGFlow's web flow nests it in (a string
+/// stays a string holding JSON, an object an object), so the next run reads the new token
+/// where [`Credential::parse`] looks for it.
+fn set_refresh_token(json: &mut Value, new: &str) {
+    let Value::Object(map) = json else { return };
+    for key in ["token_json", "tokens"] {
+        match map.get_mut(key) {
+            Some(Value::Object(inner)) => {
+                inner.insert("refresh_token".into(), Value::String(new.to_owned()));
+                return;
+            }
+            Some(Value::String(text)) => {
+                if let Ok(Value::Object(mut inner)) = serde_json::from_str::<Value>(text) {
+                    inner.insert("refresh_token".into(), Value::String(new.to_owned()));
+                    *text = Value::Object(inner).to_string();
+                    return;
+                }
+            }
+            _ => {}
+        }
+    }
+    map.insert("refresh_token".into(), Value::String(new.to_owned()));
+}
+
 /// The cause the token endpoint's refusals carry, so a walk can tell one user's refusal from
 /// one that concerns every user (see [`affects_everyone`]).
 #[derive(Debug)]
@@ -525,5 +548,45 @@ impl fmt::Debug for Authenticator {
             .field("kind", &kind)
             .field("token_url", &self.token_url.as_str())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The refresh token `json` holds, read as [`Credential::parse`] reads it.
+    fn refresh_of(json: &Value) -> String {
+        match Credential::parse(&GoogleTokens::new(json.to_string())) {
+            Ok(Credential::User(t)) => t.refresh_token,
+            _ => String::new(),
+        }
+    }
+
+    #[test]
+    fn a_rotated_refresh_token_lands_where_the_token_is_read() {
+        let token = serde_json::json!({
+            "token": "ya29.old", "refresh_token": "1//old", "client_id": "c",
+            "client_secret": "s", "expiry": "2026-01-01T00:00:00Z",
+        });
+        // Flat, nested as a string (RAGFlow's web flow), nested as an object.
+        for mut json in [
+            token.clone(),
+            serde_json::json!({"token_json": token.to_string()}),
+            serde_json::json!({"tokens": token}),
+        ] {
+            let nested_string = json.get("token_json").is_some_and(Value::is_string);
+            assert_eq!(refresh_of(&json), "1//old");
+            set_refresh_token(&mut json, "1//new");
+            assert_eq!(refresh_of(&json), "1//new", "{json}");
+            // The shape is kept: no top-level copy next to a nested token.
+            if json.get("token_json").is_some() || json.get("tokens").is_some() {
+                assert!(json.get("refresh_token").is_none(), "{json}");
+            }
+            assert_eq!(
+                json.get("token_json").is_some_and(Value::is_string),
+                nested_string
+            );
+        }
     }
 }
