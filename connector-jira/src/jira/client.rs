@@ -3,6 +3,7 @@
 //! Retries, `Retry-After`, rate limits and body caps are the core [`HttpClient`]'s.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use connector_core::http::{Auth, HttpClient, Response, RetryPolicy, StatusCode};
@@ -18,7 +19,7 @@ use super::checkpoint::Cursor;
 use super::config::{DEFAULT_API_GATEWAY, JiraConfig};
 use super::model::{
     Attachment, CommentPage, ErrorBody, Holder, LevelMembers, PermissionScheme, ProjectRole,
-    SearchPage, TenantInfo, User,
+    SearchPage, ServerInfo, TenantInfo, User,
 };
 
 /// Comments per `/issue/{key}/comment` request (the API's maximum).
@@ -29,8 +30,13 @@ const MAX_LOOKUP_PAGES: usize = 20;
 
 struct Shared {
     config: Arc<JiraConfig>,
-    cloud: bool,
-    root: OnceCell<Url>,
+    /// Cloud or Server as the site said (`serverInfo`), asked once when the config does not
+    /// say (see [`JiraConfig::cloud_declared`]).
+    probed: OnceCell<bool>,
+    /// A Server search was answered 410 Gone: the site is Cloud, whatever else said.
+    gone_to_cloud: AtomicBool,
+    /// The gateway root of a scoped token on Cloud (its `cloudId` asked once).
+    gateway: OnceCell<Url>,
 }
 
 /// The Jira REST API as the connector uses it. Cheap to clone.
@@ -44,7 +50,7 @@ impl std::fmt::Debug for JiraClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JiraClient")
             .field("http", &self.http)
-            .field("cloud", &self.shared.cloud)
+            .field("cloud", &self.shared.config.cloud_declared())
             .finish_non_exhaustive()
     }
 }
@@ -73,9 +79,10 @@ impl JiraClient {
         Ok(Self {
             http,
             shared: Arc::new(Shared {
-                cloud: config.is_cloud(),
                 config,
-                root: OnceCell::new(),
+                probed: OnceCell::new(),
+                gone_to_cloud: AtomicBool::new(false),
+                gateway: OnceCell::new(),
             }),
         })
     }
@@ -92,20 +99,80 @@ impl JiraClient {
         &self.shared.config
     }
 
-    fn version(&self) -> &'static str {
-        if self.shared.cloud { "3" } else { "2" }
+    /// Whether the site is Jira Cloud: as the config says, else as the site said when asked
+    /// once (`serverInfo`); Cloud from the moment a Server search was answered 410 Gone.
+    ///
+    /// # Errors
+    /// The `serverInfo` request's, when it fails to get any answer (unreachable, 5xx after
+    /// retries, cancelled); an answer that is not `deploymentType: "Cloud"` (including a 4xx:
+    /// some proxies block it) is Server.
+    pub(crate) async fn is_cloud(&self) -> Result<bool> {
+        if self.shared.gone_to_cloud.load(Ordering::Relaxed) {
+            return Ok(true);
+        }
+        if let Some(cloud) = self.shared.config.cloud_declared() {
+            return Ok(cloud);
+        }
+        self.shared
+            .probed
+            .get_or_try_init(|| self.ask_deployment())
+            .await
+            .copied()
     }
 
-    /// The URL API paths hang off: the site, or the gateway for scoped tokens.
-    async fn root(&self) -> Result<&Url> {
+    /// `GET /rest/api/2/serverInfo` on the site: Cloud when `deploymentType` is `"Cloud"`.
+    async fn ask_deployment(&self) -> Result<bool> {
+        let url = with_slash(&self.shared.config.base_url)
+            .join("rest/api/2/serverInfo")
+            .map_err(url_error)?;
+        let resp = self
+            .http
+            .get(url)
+            .client_errors_as_responses()
+            .send()
+            .await?;
+        let info: Option<ServerInfo> = resp
+            .status()
+            .is_success()
+            .then(|| serde_json::from_slice(resp.body()).ok())
+            .flatten();
+        let cloud = info
+            .and_then(|i| i.deployment_type)
+            .is_some_and(|t| t.eq_ignore_ascii_case("cloud"));
+        tracing::info!(
+            site = %self.shared.config.site(),
+            status = %resp.status(),
+            cloud,
+            "`is_cloud` is not set: Jira's serverInfo decided the deployment"
+        );
+        Ok(cloud)
+    }
+
+    /// Moves the client to Cloud: a Server search was answered 410 Gone.
+    fn gone_to_cloud(&self) {
+        if !self.shared.gone_to_cloud.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                site = %self.shared.config.site(),
+                "Jira answered the Server search (/rest/api/2/search) with 410 Gone, as Jira Cloud does since it removed it: using Jira Cloud's API; set `is_cloud: true` in the config"
+            );
+        }
+    }
+
+    async fn version(&self) -> Result<&'static str> {
+        Ok(if self.is_cloud().await? { "3" } else { "2" })
+    }
+
+    /// The URL API paths hang off: the site, or the gateway for scoped tokens on Cloud.
+    async fn root(&self) -> Result<Url> {
+        let config = &self.shared.config;
+        let site = with_slash(&config.base_url);
+        // RAGFlow ignores `scoped_token` off Cloud, and so does this.
+        if !config.scoped_token || !self.is_cloud().await? {
+            return Ok(site);
+        }
         self.shared
-            .root
+            .gateway
             .get_or_try_init(|| async {
-                let config = &self.shared.config;
-                let site = with_slash(&config.base_url);
-                if !config.uses_gateway() {
-                    return Ok(site);
-                }
                 let tenant = site.join("_edge/tenant_info").map_err(url_error)?;
                 let resp = self.http.get(tenant).send().await?;
                 let info: TenantInfo = resp.json()?;
@@ -118,12 +185,13 @@ impl JiraClient {
                     .map_err(url_error)
             })
             .await
+            .cloned()
     }
 
     /// `rest/api/{2|3}/{path}` under the API root.
     async fn api(&self, path: &str) -> Result<Url> {
         let root = self.root().await?;
-        root.join(&format!("rest/api/{}/{path}", self.version()))
+        root.join(&format!("rest/api/{}/{path}", self.version().await?))
             .map_err(url_error)
     }
 
@@ -169,68 +237,102 @@ impl JiraClient {
         fields: &[&str],
         max_results: u32,
     ) -> Result<Page<Vec<Value>, Cursor>> {
-        if self.shared.cloud {
-            let url = self.api("search/jql").await?;
-            let mut body = json!({ "jql": jql, "maxResults": max_results, "fields": fields });
-            if let Cursor::Token(token) = &cursor {
-                body["nextPageToken"] = Value::String(token.clone());
-            }
-            let resp = self
-                .http
-                .post(url)
-                .json(&body)
-                .idempotent(true)
-                .client_errors_as_responses()
-                .send()
-                .await?;
-            if matches!(cursor, Cursor::Token(_))
-                && resp.status() == StatusCode::BAD_REQUEST
-                && is_token_expiry(&error_messages(&resp))
-            {
-                return Err(Error::new(
-                    ErrorKind::Config,
-                    format!("{TOKEN_REFUSED}: {}", error_messages(&resp)),
-                )
-                .with_connector(SOURCE)
-                .with_url(resp.url()));
-            }
-            self.expect_ok(&resp, Some(jql))?;
-            let page: SearchPage = resp.json()?;
-            let next = match (page.next_page_token, page.is_last) {
-                (Some(token), last) if last != Some(true) && !page.issues.is_empty() => {
-                    Some(Cursor::Token(token))
-                }
-                _ => None,
-            };
-            Ok(Page::new(page.issues, next))
-        } else {
-            let start_at = match cursor {
-                Cursor::StartAt(n) => n,
-                _ => 0,
-            };
-            let url = self.api("search").await?;
-            let resp = self
-                .http
-                .get(url)
-                .query([
-                    ("jql", jql.to_owned()),
-                    ("startAt", start_at.to_string()),
-                    ("maxResults", max_results.to_string()),
-                    ("fields", fields.join(",")),
-                ])
-                .client_errors_as_responses()
-                .send()
-                .await?;
-            self.expect_ok(&resp, Some(jql))?;
-            let page: SearchPage = resp.json()?;
-            // The server may serve fewer than asked (its own maximum): advance by what came.
-            let after = start_at + page.issues.len() as u64;
-            let more = !page.issues.is_empty() && page.total.is_none_or(|t| after < t);
-            Ok(Page::new(
-                page.issues,
-                more.then_some(Cursor::StartAt(after)),
-            ))
+        if self.is_cloud().await? {
+            return self.search_cloud(jql, cursor, fields, max_results).await;
         }
+        match self.search_server(jql, cursor, fields, max_results).await? {
+            Some(page) => Ok(page),
+            // Cloud removed the Server search: the site is Cloud, searched from the start
+            // (a Server offset means nothing to it).
+            None => {
+                self.gone_to_cloud();
+                self.search_cloud(jql, Cursor::Start, fields, max_results)
+                    .await
+            }
+        }
+    }
+
+    /// One Cloud `search/jql` page.
+    async fn search_cloud(
+        &self,
+        jql: &str,
+        cursor: Cursor,
+        fields: &[&str],
+        max_results: u32,
+    ) -> Result<Page<Vec<Value>, Cursor>> {
+        let url = self.api("search/jql").await?;
+        let mut body = json!({ "jql": jql, "maxResults": max_results, "fields": fields });
+        if let Cursor::Token(token) = &cursor {
+            body["nextPageToken"] = Value::String(token.clone());
+        }
+        let resp = self
+            .http
+            .post(url)
+            .json(&body)
+            .idempotent(true)
+            .client_errors_as_responses()
+            .send()
+            .await?;
+        if matches!(cursor, Cursor::Token(_))
+            && resp.status() == StatusCode::BAD_REQUEST
+            && is_token_expiry(&error_messages(&resp))
+        {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!("{TOKEN_REFUSED}: {}", error_messages(&resp)),
+            )
+            .with_connector(SOURCE)
+            .with_url(resp.url()));
+        }
+        self.expect_ok(&resp, Some(jql))?;
+        let page: SearchPage = resp.json()?;
+        let next = match (page.next_page_token, page.is_last) {
+            (Some(token), last) if last != Some(true) && !page.issues.is_empty() => {
+                Some(Cursor::Token(token))
+            }
+            _ => None,
+        };
+        Ok(Page::new(page.issues, next))
+    }
+
+    /// One Server/Data Center `search` page; `None` when Jira answers 410 Gone, as Jira Cloud
+    /// does since it removed this endpoint.
+    async fn search_server(
+        &self,
+        jql: &str,
+        cursor: Cursor,
+        fields: &[&str],
+        max_results: u32,
+    ) -> Result<Option<Page<Vec<Value>, Cursor>>> {
+        let start_at = match cursor {
+            Cursor::StartAt(n) => n,
+            _ => 0,
+        };
+        let url = self.api("search").await?;
+        let resp = self
+            .http
+            .get(url)
+            .query([
+                ("jql", jql.to_owned()),
+                ("startAt", start_at.to_string()),
+                ("maxResults", max_results.to_string()),
+                ("fields", fields.join(",")),
+            ])
+            .client_errors_as_responses()
+            .send()
+            .await?;
+        if resp.status() == StatusCode::GONE {
+            return Ok(None);
+        }
+        self.expect_ok(&resp, Some(jql))?;
+        let page: SearchPage = resp.json()?;
+        // The server may serve fewer than asked (its own maximum): advance by what came.
+        let after = start_at + page.issues.len() as u64;
+        let more = !page.issues.is_empty() && page.total.is_none_or(|t| after < t);
+        Ok(Some(Page::new(
+            page.issues,
+            more.then_some(Cursor::StartAt(after)),
+        )))
     }
 
     /// The comments of `key` from `start_at` on, one page.
@@ -376,7 +478,7 @@ impl JiraClient {
     /// The members of a security level (Cloud; Administer Jira needed), every page of them;
     /// `None` on Server/Data Center, whose REST API does not list them.
     pub(crate) async fn level_members(&self, level: &str) -> Result<Option<Vec<Holder>>> {
-        if !self.shared.cloud {
+        if !self.is_cloud().await? {
             return Ok(None);
         }
         let mut holders = Vec::new();
@@ -411,7 +513,7 @@ impl JiraClient {
 
     /// A user's e-mail, when Jira shows it: by account id (Cloud) or user name (Server).
     pub(crate) async fn user_email(&self, user: &str) -> Result<Option<String>> {
-        let by = if self.shared.cloud {
+        let by = if self.is_cloud().await? {
             "accountId"
         } else {
             "username"
@@ -429,7 +531,7 @@ impl JiraClient {
     /// (`/secure/attachment/{id}/{name}`), as REST v2 has no content endpoint, when it is on
     /// `base_url`'s origin; else the same path on `base_url` (see [`server_download_url`]).
     pub(crate) async fn download(&self, attachment: &Attachment, cap: u64) -> Result<bytes::Bytes> {
-        let url = if self.shared.cloud {
+        let url = if self.is_cloud().await? {
             self.api(&format!("attachment/content/{}", encode(&attachment.id)))
                 .await?
         } else {

@@ -100,8 +100,8 @@ impl fmt::Debug for JiraCredentials {
 /// ([`ConnectorConfig::unused`]): `project_key` next to a `jql_query`, and
 /// `credentials.jira_password` next to a `credentials.jira_api_token`.
 ///
-/// Serialised as the settings in effect: `is_cloud` as decided (see [`JiraConfig::is_cloud`])
-/// and `attachment_size_limit` as the limit that applies, so a host (and
+/// Serialised as the settings in effect: `is_cloud` as decided (see
+/// [`JiraConfig::cloud_declared`]; absent when the site is to be asked) and `attachment_size_limit` as the limit that applies, so a host (and
 /// [`Registry::effective_config`](connector_core::Registry::effective_config)) sees the
 /// defaults; the output reads back as the same config.
 #[derive(Clone, PartialEq, Deserialize, JsonSchema)]
@@ -171,7 +171,9 @@ pub struct JiraConfig {
     /// Cloud (REST v3, `search/jql`, ADF) or Server/Data Center (REST v2, `search`, wiki
     /// markup), as RAGFlow's form sets it (`true` by default there). `credentials.
     /// rest_api_version` `"2"`/`"3"` decides over it, as in RAGFlow. Without either: Cloud
-    /// for `*.atlassian.net`, `*.jira.com` and `*.jira-dev.com` hosts, Server otherwise.
+    /// for `*.atlassian.net`, `*.jira.com` and `*.jira-dev.com` hosts; on another domain the
+    /// connector asks the site once (`/rest/api/2/serverInfo`'s `deploymentType`), and a
+    /// Server search answered with 410 Gone (removed on Cloud) switches to Cloud.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_cloud: Option<bool>,
     /// Issues per search request, at most 100 (the default).
@@ -258,22 +260,45 @@ impl JiraConfig {
         self
     }
 
-    /// Whether the site is Jira Cloud.
-    ///
-    /// `credentials.rest_api_version` `"3"` or `"2"` first (RAGFlow's switch), then
-    /// `is_cloud`, then the host (`*.atlassian.net`, `*.jira.com`, `*.jira-dev.com`).
+    /// Whether the config says the site is Jira Cloud: see [`JiraConfig::cloud_declared`];
+    /// `false` when it says nothing (the connector then asks the site, see there).
     pub fn is_cloud(&self) -> bool {
+        self.cloud_declared().unwrap_or(false)
+    }
+
+    /// Cloud (`Some(true)`) or Server/Data Center (`Some(false)`) as the config says it:
+    /// `credentials.rest_api_version` `"3"` or `"2"` first (RAGFlow's switch), then
+    /// `is_cloud`, then a Cloud host (`*.atlassian.net`, `*.jira.com`, `*.jira-dev.com`), then
+    /// a password without a token (Server, as RAGFlow decides it).
+    ///
+    /// `None` when nothing says (a site on its own domain, `is_cloud` absent, as configs made
+    /// through RAGFlow's API may be): the connector then asks the site once
+    /// (`GET /rest/api/2/serverInfo`, Cloud when its `deploymentType` is `"Cloud"`, Server
+    /// otherwise or when it cannot tell), and a Server search that Jira answers with 410 Gone
+    /// (Cloud removed `/rest/api/2/search`) moves it to Cloud. RAGFlow decides such a config
+    /// by its credentials (a token: Cloud); asking the site gives the same answer for a Cloud
+    /// site and the right one for a Data Center personal access token.
+    pub fn cloud_declared(&self) -> Option<bool> {
         match self.rest_api_version() {
-            Some(ApiVersion::Cloud) => return true,
-            Some(ApiVersion::Server) => return false,
+            Some(ApiVersion::Cloud) => return Some(true),
+            Some(ApiVersion::Server) => return Some(false),
             None => {}
         }
-        self.is_cloud.unwrap_or_else(|| {
-            self.base_url.host_str().is_some_and(|h| {
-                let h = h.to_ascii_lowercase();
-                CLOUD_HOST_SUFFIXES.iter().any(|s| h.ends_with(s))
-            })
-        })
+        if self.is_cloud.is_some() {
+            return self.is_cloud;
+        }
+        let cloud_host = self.base_url.host_str().is_some_and(|h| {
+            let h = h.to_ascii_lowercase();
+            CLOUD_HOST_SUFFIXES.iter().any(|s| h.ends_with(s))
+        });
+        if cloud_host {
+            return Some(true);
+        }
+        // A password without a token is Server/Data Center, as RAGFlow decides it (no token:
+        // REST v2): Jira Cloud has not taken passwords on its API since 2019.
+        let password_only =
+            self.credentials.jira_api_token.is_none() && self.credentials.jira_password.is_some();
+        password_only.then_some(false)
     }
 
     /// Whether requests go through the Atlassian API gateway: a scoped token on Jira Cloud.
@@ -358,7 +383,8 @@ struct InEffect<'a> {
     comment_email_blacklist: &'a StringList,
     scoped_token: bool,
     credentials: &'a JiraCredentials,
-    is_cloud: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_cloud: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     page_size: Option<NonZeroU32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -383,7 +409,7 @@ impl Serialize for JiraConfig {
             comment_email_blacklist: &self.comment_email_blacklist,
             scoped_token: self.scoped_token,
             credentials: &self.credentials,
-            is_cloud: self.is_cloud(),
+            is_cloud: self.cloud_declared(),
             page_size: self.page_size,
             api_gateway_url: self.api_gateway_url.as_ref(),
             id_scheme: self.id_scheme,
@@ -408,7 +434,7 @@ impl fmt::Debug for JiraConfig {
             .field("comment_email_blacklist", &self.comment_email_blacklist)
             .field("scoped_token", &self.scoped_token)
             .field("credentials", &self.credentials)
-            .field("is_cloud", &self.is_cloud())
+            .field("is_cloud", &self.cloud_declared())
             .field("page_size", &self.page_size())
             .field("id_scheme", &self.id_scheme)
             .field("rate_limit_budget_secs", &self.rate_limit_budget_secs)
@@ -717,7 +743,12 @@ mod tests {
         ] {
             let cfg = config(extra.clone());
             let shown = serde_json::to_value(&cfg).unwrap();
-            assert_eq!(shown["is_cloud"], cfg.is_cloud(), "{extra}");
+            // Absent when nothing says: the site is asked, again after reading it back.
+            assert_eq!(
+                shown.get("is_cloud").and_then(serde_json::Value::as_bool),
+                cfg.cloud_declared(),
+                "{extra}"
+            );
             let again: JiraConfig = from_json(shown.clone()).unwrap();
             assert_eq!(serde_json::to_value(&again).unwrap(), shown, "{extra}");
         }

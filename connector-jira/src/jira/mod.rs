@@ -126,13 +126,14 @@ impl JiraConnector {
         if !problems.is_empty() {
             return Err(Error::config(problems).with_connector(SOURCE));
         }
-        if config.scoped_token && !config.uses_gateway() {
+        if config.scoped_token && config.cloud_declared() == Some(false) {
             // RAGFlow's form keeps the box ticked when switched to Server; RAGFlow warns too.
             tracing::warn!(
                 site = %config.site(),
                 "`scoped_token` is ignored: scoped tokens go through the Atlassian gateway, which serves Jira Cloud only"
             );
         }
+        warn_of_moves(&config);
         let options = Options {
             ids: DocIds::new(config.id_scheme, config.site()),
             include_comments: config.include_comments,
@@ -200,6 +201,7 @@ impl Connector for JiraConnector {
     /// back), so a site that rejects the epoch-millisecond clause says so here rather than
     /// at the first incremental run.
     async fn check(&self) -> Result<()> {
+        warn_of_moves(self.client.config());
         self.client.myself().await?;
         if let Some(key) = self.client.config().project_in_scope()
             && key.chars().all(|c| c.is_alphanumeric() || c == '_')
@@ -211,6 +213,18 @@ impl Connector for JiraConnector {
         let jql = self.client.jql(Some(window));
         self.client.search(&jql, Cursor::Start, &["id"], 1).await?;
         Ok(())
+    }
+}
+
+/// Warns of `include_permissions` with `ragflow_url` ids: an issue moved to another project
+/// gets a new key, hence a new document, and the old document keeps the old project's
+/// `access` until a prune retires it (with `issue_id` a move updates the same document).
+fn warn_of_moves(config: &JiraConfig) {
+    if config.include_permissions && config.id_scheme == IdScheme::RagflowUrl {
+        tracing::warn!(
+            site = %config.site(),
+            "`include_permissions` with `id_scheme: ragflow_url` (the default): an issue moved to another project becomes a new document, and the old one keeps the old project's access until a prune; set `id_scheme: issue_id` so that a move updates the same document"
+        );
     }
 }
 

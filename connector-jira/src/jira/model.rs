@@ -373,6 +373,15 @@ pub(crate) struct LinkedFields {
     pub(crate) status: Option<Named>,
 }
 
+/// `/rest/api/2/serverInfo`: `deploymentType` is `"Cloud"` on Jira Cloud, `"Server"` on
+/// Server and Data Center.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ServerInfo {
+    #[serde(default)]
+    pub(crate) deployment_type: Option<String>,
+}
+
 /// `/_edge/tenant_info` of a Cloud site.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
