@@ -841,6 +841,43 @@ async fn attachments_as_documents_with_caps_before_download() {
     assert_eq!(listed.len(), 3);
 }
 
+/// RAGFlow's Confluence connectors (Python's `is_accepted_file_ext`, Go's lists) take text
+/// attachments this connector used to skip: `.mdx .conf .log .yml .yaml .sql`.
+#[tokio::test]
+async fn attachments_with_ragflows_text_extensions_are_taken() {
+    let fake = Fake::start(true).await;
+    let mut page = FakePage::new(7, "ENG", "Ops", "<p>files</p>", at(1));
+    let names = [
+        "intro.mdx",
+        "nginx.conf",
+        "app.log",
+        "ci.yml",
+        "values.yaml",
+        "schema.sql",
+        "tool.exe",
+    ];
+    page.attachments = names
+        .iter()
+        .zip(1u64..)
+        .map(|(name, id)| FakeAttachment {
+            id,
+            title: (*name).into(),
+            media_type: "text/plain".into(),
+            data: b"text".to_vec(),
+            ..Default::default()
+        })
+        .collect();
+    fake.add(page);
+    let (docs, failures) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    let taken: BTreeSet<String> = docs
+        .iter()
+        .filter(|d| d.parent_id.is_some())
+        .map(|d| d.title.clone())
+        .collect();
+    assert_eq!(taken, set(&names[..6]));
+}
+
 #[tokio::test]
 async fn rate_limit_is_waited_out() {
     let fake = site(true).await;

@@ -60,8 +60,10 @@ impl fmt::Display for IndexMode {
 ///
 /// It accepts RAGFlow's Confluence config as RAGFlow's web form stores it (`wiki_base`,
 /// `is_cloud`, `index_mode`, `space`, `page_id`, `index_recursively`, `credentials`) and the
-/// fields RAGFlow's connector reads besides (`cql_query`, `scoped_token`, `batch_size`), with
-/// RAGFlow's defaults, so a config means the same documents here as there: pages (not blog
+/// fields RAGFlow's connectors take besides (`cql_query`, `scoped_token`, `batch_size`: its
+/// Python connector takes them as constructor arguments but builds from a stored config
+/// without them; its Go connector reads `cql_query` and `batch_size`, not `scoped_token`;
+/// see the crate's README for where the two differ), with RAGFlow's defaults, so a config means the same documents here as there: pages (not blog
 /// posts) of the selected scope and their attachments, images included. The options below
 /// it are this connector's own. RAGFlow's generic knobs (`sync_batch_size`,
 /// `time_buffer_seconds`, `sync_deleted_files`, `allow_images`,
@@ -97,7 +99,8 @@ impl fmt::Display for IndexMode {
 ///   `space`, else everything: the scope such a config was written for. (RAGFlow now reads it
 ///   as `everything`; the field that chose the mode is reported through
 ///   [`ConnectorConfig::unused`], so the difference is told.)
-/// - `cql_query`, when set, replaces the mode's selection, as in RAGFlow; the window of an
+/// - `cql_query`, when set, replaces the mode's selection, as in RAGFlow's Go connector
+///   (its Python connector ignores a stored `cql_query`); the window of an
 ///   incremental run, `labels_to_skip` and the connector's own order are added around it.
 /// - Pages only unless `include_blog_posts`; attachments of every page taken unless
 ///   `include_attachments` is false, images among them unless `include_images` is false.
@@ -113,9 +116,10 @@ impl fmt::Display for IndexMode {
 /// - Cloud with `cloud_id` and no user name: an OAuth access token (Bearer) through the
 ///   gateway.
 /// - Server/Data Center: `confluence_access_token` is a personal access token (Bearer), as
-///   RAGFlow sends it, user name or not (RAGFlow's form asks for one); with
-///   `confluence_username`, a token the server refuses is then sent as that user's password
-///   (Basic), which is found once for the connector's life.
+///   RAGFlow's Python connector sends it, user name or not (RAGFlow's form asks for one);
+///   with `confluence_username`, a token the server refuses is then sent as that user's
+///   password (Basic, as RAGFlow's Go connector sends it whenever a user name is given),
+///   which is found once for the connector's life.
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -142,8 +146,8 @@ pub struct ConfluenceConfig {
     /// RAGFlow: the page alone).
     #[serde(default)]
     pub index_recursively: bool,
-    /// A CQL filter that replaces the selection of `index_mode` (as RAGFlow's `cql_query`
-    /// does), such as `space in ("ENG", "OPS") and label = "public"`. Its pages (and blog
+    /// A CQL filter that replaces the selection of `index_mode` (as RAGFlow's Go connector
+    /// reads `cql_query`; its Python connector ignores a stored one), such as `space in ("ENG", "OPS") and label = "public"`. Its pages (and blog
     /// posts, if it matches any) are indexed; the window of an incremental run and
     /// `labels_to_skip` are added to it, and results come in the connector's own order, so it
     /// must not have an `order by` clause.
@@ -163,14 +167,16 @@ pub struct ConfluenceConfig {
     pub scoped_token: bool,
     /// RAGFlow's batch size. Here it only raises the number of results per search request
     /// above its floor of 50 (at most 250); the host's batch size is a sync option.
-    /// (`sync_batch_size`, which RAGFlow reads before it, is accepted and ignored.) Zero or
-    /// less is the default, as RAGFlow reads it.
+    /// (`sync_batch_size`, which RAGFlow's Go connector reads before it, is accepted and
+    /// ignored; RAGFlow's Python connector reads neither from a stored config and asks for
+    /// 2 results at a time.) Zero or less is the default, as RAGFlow's Go connector reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-default-unless-positive" = true))]
     pub batch_size: Option<NonZeroU32>,
     /// Pages and blog posts with any of these labels are skipped: a list, or one text of
     /// labels separated by commas or line breaks (`"secret, internal"`, as RAGFlow's
-    /// `CONFLUENCE_CONNECTOR_LABELS_TO_SKIP` writes them).
+    /// `CONFLUENCE_CONNECTOR_LABELS_TO_SKIP` writes them). RAGFlow's Python connector reads
+    /// labels to skip only from that environment variable, its Go connector not at all.
     #[serde(default, skip_serializing_if = "StringList::is_empty")]
     pub labels_to_skip: StringList,
     /// Also index content of archived spaces (default false). On Server/Data Center every
@@ -202,8 +208,9 @@ pub struct ConfluenceConfig {
     /// and `scoped_token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_gateway: Option<Url>,
-    /// The offset in hours of the API user's time zone (RAGFlow's
-    /// `CONFLUENCE_TIMEZONE_OFFSET`), one of the zones CQL may read dates in. When unset, the
+    /// The offset in hours of the API user's time zone (RAGFlow's Python connector reads it
+    /// from `CONFLUENCE_TIMEZONE_OFFSET`, by default the host's own offset; its Go connector
+    /// writes CQL dates in UTC), one of the zones CQL may read dates in. When unset, the
     /// user's zone is asked (`/rest/api/user/current` → `timeZone`; a named zone such as
     /// `Europe/Berlin` is read with its daylight saving rules). On Cloud the site's default
     /// zone is read too (`/rest/api/settings/systemInfo`: Atlassian's CONFCLOUD-70966 says
@@ -541,7 +548,8 @@ impl ConnectorConfig for ConfluenceConfig {
         let recursive = self.index_recursively;
         let mut out = Vec::new();
         if self.cql_query().is_some() {
-            let why = "`cql_query` replaces the selection of `index_mode`, as in RAGFlow";
+            let why = "`cql_query` replaces the selection of `index_mode`, as in RAGFlow's \
+                       Go connector";
             for (given, path) in [
                 (space, "space"),
                 (page_id, "page_id"),

@@ -21,9 +21,16 @@ use super::model::Content;
 use super::storage::{self, Node, PageRef, Refs, Resolver, UserRef};
 
 /// Attachment extensions indexed (lower case, without the dot): documents a host can parse.
+///
+/// Every extension RAGFlow's Confluence connectors take (Python's `is_accepted_file_ext` and
+/// Go's WebDAV lists agree): text `txt md mdx conf log json csv tsv xml yml yaml sql`,
+/// documents `pdf docx pptx xlsx eml epub html`; and this connector's own additions, older
+/// and open office formats and spellings a host's parsers read too: `doc xls ppt odt ods odp
+/// rtf markdown htm msg`.
 pub const ACCEPTED_EXTENSIONS: &[&str] = &[
     "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp", "rtf", "txt", "md",
-    "markdown", "csv", "tsv", "json", "xml", "html", "htm", "eml", "msg", "epub",
+    "mdx", "markdown", "conf", "log", "csv", "tsv", "json", "xml", "yml", "yaml", "sql", "html",
+    "htm", "eml", "msg", "epub",
 ];
 
 /// Image extensions, indexed only with `include_images`.
