@@ -11,6 +11,7 @@
 
 use std::fmt::{Debug, Display};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -68,6 +69,20 @@ pub trait Connector: Debug + Display + Send + Sync + 'static {
     /// be synced as its own job with its own checkpoint. Empty when the source does not split.
     fn partitions(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// The least overlap between incremental windows this source needs: how long a change can
+    /// take to show up in the source's change query (a search index that lags its writes, as
+    /// Jira's and Confluence's Cloud search do; clock skew). An incremental run starts this
+    /// long before the previous window end, or [`SyncOptions::overlap`] before it when that
+    /// is longer. Zero (the default) for sources whose listings are read-after-write.
+    ///
+    /// What the overlap lists again costs a listing only when the connector skips unchanged
+    /// items by version token or fingerprint.
+    ///
+    /// [`SyncOptions::overlap`]: crate::sync::SyncOptions::overlap
+    fn min_overlap(&self) -> Duration {
+        Duration::ZERO
     }
 
     /// Hands the credentials this connector receives from the service while it runs (OAuth

@@ -540,3 +540,115 @@ fn by_default_a_connector_has_no_credentials_that_rotate() {
     let store = Arc::new(connector_core::MemoryCredentials::new());
     assert!(!source.set_credential_store(store));
 }
+
+/// A source's own lag allowance widens the window when the host asks for less overlap.
+#[tokio::test]
+async fn a_sources_minimum_overlap_starts_the_window_earlier() {
+    let source = MemoryConnector::numbered(3, 3, t0());
+    source.set_min_overlap(Duration::from_secs(10 * 60));
+    let store = MemoryStateStore::new();
+    let sync = |now, overlap| {
+        Syncer::new(Arc::new(source.clone()))
+            .state(store.clone())
+            .options(SyncOptions::default().overlap(overlap))
+            .at(now)
+    };
+    sync(at(100), Duration::ZERO)
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    let second = sync(at(200), Duration::ZERO)
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    assert_eq!(second.window.unwrap().start, at(90));
+    // The host's overlap wins when it is the longer one.
+    let third = sync(at(300), Duration::from_secs(30 * 60))
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    assert_eq!(third.window.unwrap().start, at(170));
+}
+
+/// A reconciliation lists everything and delivers only what changed, including a change whose
+/// modification time falls before every window (a permission change that bumps no date).
+#[tokio::test]
+async fn a_reconciliation_delivers_changes_no_window_selects_and_nothing_else() {
+    let source = MemoryConnector::numbered(10, 3, t0());
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let sync = |now| {
+        Syncer::new(Arc::new(source.clone()))
+            .sink(sink.clone())
+            .state(store.clone())
+            .at(now)
+    };
+    sync(at(100)).run(SyncMode::Full).await.unwrap();
+    assert_eq!(source.bodies_read(), 10);
+    // Changed, but dated as before: no incremental window will select it.
+    source.upsert(MemoryItem::new("doc-00002", "access narrowed", at(2)));
+    let incremental = sync(at(200)).run(SyncMode::Incremental).await.unwrap();
+    assert_eq!(incremental.new + incremental.updated, 0);
+
+    let before = sink.deliveries().len();
+    let reconcile = sync(at(300)).run(SyncMode::Reconcile).await.unwrap();
+    assert_eq!(reconcile.mode, SyncMode::Reconcile);
+    assert_eq!(reconcile.window, None);
+    assert_eq!(
+        (reconcile.new, reconcile.updated, reconcile.unchanged),
+        (0, 1, 9)
+    );
+    assert_eq!(sink.deliveries()[before..].concat(), vec!["doc-00002"]);
+    assert_eq!(source.bodies_read(), 11, "only the changed body is read");
+    // The next incremental run starts where the reconciliation ended.
+    let next = sync(at(400)).run(SyncMode::Auto).await.unwrap();
+    assert_eq!(next.window.unwrap().start, at(300));
+}
+
+/// An interrupted reconciliation resumes as one: unchanged documents stay skipped.
+#[tokio::test]
+async fn a_resumed_reconciliation_still_skips_unchanged_documents() {
+    let source = MemoryConnector::numbered(9, 3, t0());
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    Syncer::new(Arc::new(source.clone()))
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(at(100))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    source.upsert(MemoryItem::new(
+        "doc-00007",
+        "changed late in the listing",
+        at(7),
+    ));
+    // The listing stalls after its first page; the run times out with a checkpoint stored.
+    source.set_stall(true);
+    let err = Syncer::new(Arc::new(source.clone()))
+        .sink(sink.clone())
+        .state(store.clone())
+        .options(
+            SyncOptions::default()
+                .batch_docs(3)
+                .timeout(Duration::from_millis(200)),
+        )
+        .at(at(200))
+        .run(SyncMode::Reconcile)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(store.load().await.unwrap().checkpoint.is_some());
+    source.set_stall(false);
+    let before = sink.deliveries().len();
+    let resumed = Syncer::new(Arc::new(source.clone()))
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(at(210))
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
+    assert_eq!(resumed.mode, SyncMode::Resume);
+    assert_eq!((resumed.updated, resumed.unchanged), (1, 5));
+    assert_eq!(sink.deliveries()[before..].concat(), vec!["doc-00007"]);
+}

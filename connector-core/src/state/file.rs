@@ -416,6 +416,7 @@ mod tests {
             },
             window: None,
             started_at: Utc::now(),
+            reconcile: false,
         };
         store
             .commit(Commit {

@@ -74,6 +74,10 @@ pub struct StoredCheckpoint {
     pub window: Option<TimeWindow>,
     /// When the interrupted run started: a resumed full run ends its window there.
     pub started_at: DateTime<Utc>,
+    /// Whether the run is a [`SyncMode::Reconcile`](crate::sync::SyncMode::Reconcile) (a run
+    /// without a window that skips unchanged documents), so that its resumption does too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reconcile: bool,
 }
 
 /// An item that failed, kept until a later run produces it.

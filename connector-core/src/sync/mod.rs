@@ -67,6 +67,14 @@ pub enum SyncMode {
     Incremental,
     /// Continue the interrupted run from its stored checkpoint, with its window.
     Resume,
+    /// Everything, from the start, delivering only what changed: the connector lists every
+    /// item as in a full run, and documents whose version token or fingerprint the state store
+    /// already holds are skipped as in an incremental run. It catches changes that do not
+    /// move an item's modification time, so no incremental window selects them (permissions,
+    /// moves, labels, a space's access), provided the connector puts them into its version
+    /// tokens; a host runs it now and then, with prune, between incremental runs. Never chosen
+    /// by [`Auto`](Self::Auto).
+    Reconcile,
     /// Resume if a checkpoint is stored, else incremental if an earlier run finished (and the
     /// connector can poll), else full.
     Auto,
@@ -79,6 +87,7 @@ impl SyncMode {
             Self::Full => "full",
             Self::Incremental => "incremental",
             Self::Resume => "resume",
+            Self::Reconcile => "reconcile",
             Self::Auto => "auto",
         }
     }

@@ -196,7 +196,7 @@ async fn execute(
 
     let refetch = roles.as_refetch().filter(|_| syncer.options.retry_failed);
     let (window, window_end, resume_from) = match resolved {
-        SyncMode::Full => (None, started_at, None),
+        SyncMode::Full | SyncMode::Reconcile => (None, started_at, None),
         SyncMode::Incremental => {
             if !can_poll {
                 return Err(Error::new(
@@ -205,7 +205,9 @@ async fn execute(
                 )
                 .with_connector(source));
             }
-            let overlap = chrono::Duration::from_std(syncer.options.overlap).unwrap_or_default();
+            // The longer of the host's overlap and the source's own lag allowance.
+            let overlap = syncer.options.overlap.max(connector.min_overlap());
+            let overlap = chrono::Duration::from_std(overlap).unwrap_or_default();
             let mut start = stored
                 .last_window_end
                 .map_or(DateTime::<Utc>::UNIX_EPOCH, |end| end - overlap);
@@ -241,7 +243,12 @@ async fn execute(
     };
     state.window = window;
     state.window_end = window_end;
-    let full_run = window.is_none();
+    let reconcile = match &resume_from {
+        Some(cp) => cp.reconcile,
+        None => resolved == SyncMode::Reconcile,
+    };
+    // A run that delivers every document, changed or not (a full run, not a reconciliation).
+    let full_run = window.is_none() && !reconcile;
     let run_started = resume_from.as_ref().map_or(started_at, |cp| cp.started_at);
     tracing::info!(mode = %resolved, window = ?window, "sync started");
 
@@ -263,6 +270,7 @@ async fn execute(
         window,
         run_started,
         full_run,
+        reconcile,
         buffer: VecDeque::new(),
         buffer_len: 0,
         buffer_bytes: 0,
@@ -275,8 +283,9 @@ async fn execute(
         refetched: HashSet::new(),
     };
 
-    // 1. Items that failed last time, fetched again by id, before anything else.
-    if let (Some(refetch), false) = (refetch, full_run) {
+    // 1. Items that failed last time, fetched again by id, before anything else (a run without
+    // a window lists them anyway).
+    if let (Some(refetch), Some(_)) = (refetch, window) {
         let ids: Vec<String> = stored
             .failed
             .iter()
@@ -370,7 +379,10 @@ struct Pipeline<'a> {
     state: &'a mut RunState,
     window: Option<TimeWindow>,
     run_started: DateTime<Utc>,
+    /// Unchanged documents are delivered too.
     full_run: bool,
+    /// The run is a [`SyncMode::Reconcile`] (stored with its checkpoints).
+    reconcile: bool,
     /// Documents waiting for the sink, oldest first, one queue per source page (the page's own
     /// vector). A sink batch that lies within one page is lent to the sink and the store
     /// straight from it; the committed documents are then dropped from its front.
@@ -659,6 +671,7 @@ impl Pipeline<'_> {
                 checkpoint: cp,
                 window: self.window,
                 started_at: self.run_started,
+                reconcile: self.reconcile,
             });
         }
         commit

@@ -74,6 +74,7 @@ struct Inner {
     stall: AtomicBool,
     fail_check: AtomicBool,
     bodies_read: AtomicU64,
+    min_overlap_secs: AtomicU64,
 }
 
 /// An in-memory source with every capability: load, poll, checkpoint, slim, refetch and
@@ -98,6 +99,7 @@ impl MemoryConnector {
                 stall: AtomicBool::new(false),
                 fail_check: AtomicBool::new(false),
                 bodies_read: AtomicU64::new(0),
+                min_overlap_secs: AtomicU64::new(0),
             }),
         }
     }
@@ -127,6 +129,7 @@ impl MemoryConnector {
             stall: AtomicBool::new(false),
             fail_check: AtomicBool::new(false),
             bodies_read: AtomicU64::new(0),
+            min_overlap_secs: AtomicU64::new(self.inner.min_overlap_secs.load(Ordering::SeqCst)),
         };
         Self {
             inner: Arc::new(inner),
@@ -186,6 +189,13 @@ impl MemoryConnector {
     /// service might echo, to test that it is not printed).
     pub fn set_fail_check(&self, on: bool) {
         self.inner.fail_check.store(on, Ordering::SeqCst);
+    }
+
+    /// Declares `overlap` as the source's [`Connector::min_overlap`] (whole seconds).
+    pub fn set_min_overlap(&self, overlap: std::time::Duration) {
+        self.inner
+            .min_overlap_secs
+            .store(overlap.as_secs(), Ordering::SeqCst);
     }
 
     /// How many bodies the connector has produced (documents built), over all streams.
@@ -279,6 +289,10 @@ impl Connector for MemoryConnector {
             .refetch()
             .fingerprint_skip()
             .into()
+    }
+
+    fn min_overlap(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.inner.min_overlap_secs.load(Ordering::SeqCst))
     }
 
     async fn check(&self) -> Result<()> {
