@@ -13,6 +13,7 @@ pub mod glob;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod ids;
+pub mod net;
 pub mod pages;
 mod registry;
 mod roles;

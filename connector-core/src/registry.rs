@@ -11,8 +11,9 @@ use serde::Serialize;
 use crate::config::{ConnectorConfig, Ignored, declaration_problems, parse, schema_of};
 use crate::connector::{Connector, DynConnector};
 use crate::error::{Error, ErrorKind, Result};
+use crate::net::NetworkPolicy;
 
-type Builder = Box<dyn Fn(Value) -> Result<Built> + Send + Sync>;
+type Builder = Box<dyn Fn(Value, &NetworkPolicy) -> Result<Built> + Send + Sync>;
 
 struct Entry {
     description: &'static str,
@@ -69,9 +70,14 @@ fn effective<C: ConnectorConfig + Serialize>(json: Value) -> Result<Value> {
 /// let err = registry.build("nope", serde_json::json!({})).unwrap_err();
 /// assert_eq!(err.kind(), connector_core::ErrorKind::Config);
 /// ```
+///
+/// A host that builds connectors from configs other people write (a multi-tenant service)
+/// sets a guarding [`NetworkPolicy`] with [`set_network_policy`](Self::set_network_policy):
+/// every connector is then built with it, and a source that cannot honour it is not built.
 #[derive(Default)]
 pub struct Registry {
     entries: BTreeMap<&'static str, Entry>,
+    network: NetworkPolicy,
 }
 
 impl Registry {
@@ -94,8 +100,16 @@ impl Registry {
         C: ConnectorConfig + Serialize + 'static,
         F: Fn(C) -> Result<Box<dyn Connector>> + Send + Sync + 'static,
     {
-        let builder: Builder = Box::new(move |json| {
-            let parsed = parse::<C>(json).map_err(|e| e.with_connector(source))?;
+        let builder: Builder = Box::new(move |json, network| {
+            let mut parsed = parse::<C>(json).map_err(|e| e.with_connector(source))?;
+            if !parsed.config.set_network_policy(network) && network.is_guarded() {
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    "this source cannot be held to the host's network policy (public \
+                     addresses only), so it is not built here",
+                )
+                .with_connector(source));
+            }
             match build(parsed.config) {
                 Ok(connector) => Ok(Built {
                     connector: Arc::from(connector),
@@ -142,7 +156,31 @@ impl Registry {
     /// # Errors
     /// As [`build`](Self::build).
     pub fn build_with_notes(&self, source: &str, config: Value) -> Result<Built> {
-        (self.entry(source)?.build)(config)
+        (self.entry(source)?.build)(config, &self.network)
+    }
+
+    /// Builds every connector from now on with `policy`: with
+    /// [`NetworkPolicy::public_only`], no connector reaches loopback, private or link-local
+    /// addresses (the cloud metadata service) except what the policy allows, and a source
+    /// whose config cannot honour the policy
+    /// ([`ConnectorConfig::set_network_policy`]) is refused with
+    /// [`ErrorKind::PermissionDenied`]. The default reaches everything.
+    ///
+    /// ```
+    /// use connector_core::Registry;
+    /// use connector_core::http::NetworkPolicy;
+    /// let mut registry = Registry::new();
+    /// registry.set_network_policy(NetworkPolicy::public_only().allow(["wiki.corp.example"])?);
+    /// assert!(registry.network_policy().is_guarded());
+    /// # Ok::<(), connector_core::Error>(())
+    /// ```
+    pub fn set_network_policy(&mut self, policy: NetworkPolicy) {
+        self.network = policy;
+    }
+
+    /// The policy connectors are built with.
+    pub fn network_policy(&self) -> &NetworkPolicy {
+        &self.network
     }
 
     /// The config as `source`'s connector reads it: RAGFlow's shapes read, aliases resolved,
@@ -279,6 +317,53 @@ mod tests {
             got,
             ["bogus: unknown field", "page_size: must be at least 1"]
         );
+    }
+
+    /// A config that keeps the host's policy, as a connector with a tenant-set URL does.
+    #[derive(Debug, Serialize, Deserialize, JsonSchema)]
+    struct GuardedConfig {
+        #[serde(skip)]
+        #[schemars(skip)]
+        network: NetworkPolicy,
+    }
+
+    impl ConnectorConfig for GuardedConfig {
+        fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
+            self.network = policy.clone();
+            true
+        }
+    }
+
+    #[test]
+    fn a_guarding_policy_reaches_configs_that_take_it_and_refuses_the_others() {
+        let mut registry = registry();
+        let seen = Arc::new(std::sync::Mutex::new(None));
+        let seen_in = Arc::clone(&seen);
+        registry.register::<GuardedConfig, _>("guarded", "keeps the policy", move |cfg| {
+            *seen_in.lock().unwrap() = Some(cfg.network);
+            Ok(Box::new(MemoryConnector::numbered(
+                1,
+                1,
+                chrono::DateTime::UNIX_EPOCH,
+            )))
+        });
+        // The default reaches everything and refuses nothing.
+        registry
+            .build("memory", serde_json::json!({ "items": 1 }))
+            .unwrap();
+
+        let policy = NetworkPolicy::public_only()
+            .allow(["wiki.corp.example"])
+            .unwrap();
+        registry.set_network_policy(policy.clone());
+        registry.build("guarded", serde_json::json!({})).unwrap();
+        assert_eq!(seen.lock().unwrap().as_ref(), Some(&policy));
+        let err = registry
+            .build("memory", serde_json::json!({ "items": 1 }))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+        assert_eq!(err.connector(), Some("memory"));
+        assert!(err.to_string().contains("network policy"), "{err}");
     }
 
     #[test]

@@ -40,6 +40,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, FieldError, Result};
+use crate::net::NetworkPolicy;
 
 mod check;
 mod lenient;
@@ -67,6 +68,22 @@ pub trait ConnectorConfig: DeserializeOwned + JsonSchema {
     /// value did nothing.
     fn unused(&self) -> Vec<Ignored> {
         Vec::new()
+    }
+
+    /// Takes the host's network policy (see [`NetworkPolicy`]), for the connector to build
+    /// every HTTP client with ([`HttpClientBuilder::network_policy`]), token endpoints
+    /// included. Returns whether this connector honours it; the default does not and returns
+    /// `false`, and a [`Registry`](crate::Registry) with a guarding policy then refuses to
+    /// build the connector rather than let it reach addresses the host denies.
+    ///
+    /// The policy is the host's, never the tenant's: a config has no field that widens it. A
+    /// config keeps it in a field skipped by serde and the schema
+    /// (`#[serde(skip)] #[schemars(skip)] network: NetworkPolicy`).
+    ///
+    /// [`HttpClientBuilder::network_policy`]: crate::http::HttpClientBuilder::network_policy
+    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
+        let _ = policy;
+        false
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use super::guard::NetworkPolicy;
+use crate::net::NetworkPolicy;
 use super::retry::{RetryContext, RetryPolicy};
 use crate::context::{Cancellation, SyncContext, SyncStats};
 use crate::error::{Error, ErrorKind, Result};
