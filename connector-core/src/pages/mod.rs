@@ -5,7 +5,8 @@
 //!
 //! 1. [`paginate`] walks the pages (page number, offset, cursor, next link) with a
 //!    repeated-cursor guard and a page bound; [`read_ahead`] fetches the next page while this
-//!    one converts; [`convert_blocking`] moves CPU-heavy page conversion off the runtime thread.
+//!    one converts; [`convert_blocking`] moves CPU-heavy page conversion off the runtime thread;
+//!    [`OffsetWalk`] keeps offset paging from skipping items when the result set shrinks.
 //! 2. [`fetch_items`] takes a page's items, each with its id and, where the listing shows it,
 //!    its version: it asks the [`FingerprintLookup`](crate::FingerprintLookup) once for the
 //!    whole page, reports unchanged items without fetching their bodies, fetches the others a
@@ -37,6 +38,7 @@
 //! ```
 
 mod fetch;
+mod offset;
 mod paginate;
 mod slim;
 
@@ -44,6 +46,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 pub use fetch::ItemFetches;
+pub use offset::{OffsetWalk, Step};
 pub use paginate::{Page, PageLimit, convert_blocking, paginate, read_ahead};
 
 use crate::context::SyncContext;
