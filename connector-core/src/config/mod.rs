@@ -144,7 +144,8 @@ pub const GENERIC_IGNORED: &[IgnoredField] = &[
     .quiet_for(&["false"]),
     IgnoredField::new(
         "time_buffer_seconds",
-        "the overlap between incremental windows is the sync's `SyncOptions::overlap`",
+        "the overlap between incremental windows is the sync's `SyncOptions::overlap`, \
+         widened by the source's own lag allowance where it has one",
     ),
     IgnoredField::new("allow_images", "this source has no images to leave out"),
     IgnoredField::new(

@@ -666,7 +666,8 @@ pub async fn drop_mid_page_is_safe<F: Fixture>(fixture: &F) {
     );
 }
 
-/// A full sync delivers exactly the loaded documents; a second full sync finds them unchanged.
+/// A full sync delivers exactly the loaded documents; a second full sync finds them unchanged
+/// and a reconciliation ([`SyncMode::Reconcile`]) delivers none of them.
 ///
 /// # Panics
 /// When the sink's content differs from a plain load.
@@ -696,7 +697,7 @@ pub async fn full_sync_delivers_every_document<F: Fixture>(fixture: &F) {
     let again = must(
         Syncer::new(fixture.connector())
             .sink(sink)
-            .state(store)
+            .state(store.clone())
             .run(SyncMode::Full)
             .await,
         "second full sync",
@@ -710,5 +711,18 @@ pub async fn full_sync_delivers_every_document<F: Fixture>(fixture: &F) {
         again.new + again.updated,
         0,
         "a second full sync of an unchanged source found new or updated documents"
+    );
+    let reconciled = must(
+        Syncer::new(fixture.connector())
+            .sink(MemorySink::new())
+            .state(store)
+            .run(SyncMode::Reconcile)
+            .await,
+        "reconciliation",
+    );
+    assert_eq!(
+        (reconciled.delivered, reconciled.unchanged as usize),
+        (0, all.len()),
+        "a reconciliation of an unchanged source must deliver nothing and find every document unchanged"
     );
 }
