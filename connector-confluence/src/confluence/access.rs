@@ -8,13 +8,12 @@
 //!   permission: the users (by e-mail) and groups granted "view" on the space, and `public`
 //!   when anonymous users may view it;
 //! - otherwise it gets the users and groups named by *every* restricted level (the page
-//!   itself, each restricted ancestor) and by the space's read permission when that is
-//!   known and not public: an intersection. A user allowed at one level by name and at
-//!   another through a group is left out (group membership is not looked up), so the
+//!   itself, each restricted ancestor, Cloud folders among them) and by the space's read
+//!   permission unless that is public: an intersection. A user allowed at one level by name
+//!   and at another through a group is left out (group membership is not looked up), so the
 //!   result never lets anyone read what Confluence would not show them; it may leave out
-//!   someone Confluence would. The exceptions: when the space's permission cannot be read
-//!   (or lets anonymous users view the space, which names no one to intersect with) the
-//!   restrictions alone decide, and may name someone the space keeps out.
+//!   someone Confluence would. (A space anonymous users may view names no one to intersect
+//!   with: the restrictions alone decide.)
 //!
 //! Users are named by e-mail: Cloud gives it unless the user's privacy settings hide it (then
 //! the user is left out); Server/Data Center gives none, so it is read once per user from
@@ -31,12 +30,11 @@
 //! ancestor whose expansion lacks `read`. Unknown fails closed: a restriction that answers
 //! 403 or 404 there (or comes without its lists) counts as one naming nobody, so the page
 //! and its descendants get an access naming nobody (with a warning), never the space's
-//! (Onyx skips such an ancestor, which can widen the access). Space permissions are read once per space per run: Cloud
-//! `/rest/api/space/{key}?expand=permissions` (needs the space's admin permission), Data
-//! Center 9.1+ `/rest/api/space/{key}/permissions`. When they cannot be read (no permission,
-//! an older Data Center) pages without restrictions have no `access` (unknown), never an
-//! invented one. Server e-mails: one request per user (two for a user named by key only) per
-//! run.
+//! (Onyx skips such an ancestor, which can widen the access). Space permissions are read
+//! once per space per run (`space.rs`: Cloud's REST API v2, which needs no admin permission;
+//! Data Center 9.1+'s permissions and anonymous lists); a space whose permissions cannot be
+//! read gives its pages an access naming nobody, with one warning per space, never `None`.
+//! Server e-mails: one request per user (two for a user named by key only) per run.
 //!
 //! Included pages: [`Permissions::unrestricted`] tells whether an `include` may be inlined
 //! (see `convert::Lookups`); the included page's version and restrictions are not part of the
@@ -51,10 +49,9 @@ use futures::{StreamExt, TryStreamExt};
 use super::SOURCE;
 use super::client::{Client, soft, with_query};
 use super::convert::Memo;
-use super::model::{
-    Content, MobileProfile, OperationRestrictions, Restricted, Restrictions, ServerSpacePermission,
-    SpaceWithPermissions, User,
-};
+use super::model::{Content, MobileProfile, OperationRestrictions, Restricted, Restrictions, User};
+
+mod space;
 
 /// Lookups in flight at once for the e-mails of one restriction list.
 const EMAIL_CONCURRENCY: usize = 4;
@@ -95,7 +92,10 @@ pub(crate) struct Permissions {
     cloud: bool,
     /// The read restriction of each page met (as a result or an ancestor).
     ancestors: Memo<String, Arc<Level>>,
-    spaces: Memo<String, Option<Access>>,
+    /// Who may view each space, by key (nobody when unknown).
+    spaces: Memo<String, Access>,
+    /// Group names by group id (Cloud's v2 space permissions name groups by id).
+    groups: Memo<String, Option<String>>,
     emails: Memo<String, Option<String>>,
 }
 
@@ -106,24 +106,29 @@ impl Permissions {
             cloud,
             ancestors: Memo::new(),
             spaces: Memo::new(),
+            groups: Memo::new(),
             emails: Memo::new(),
         }
     }
 
-    /// Who may read `page`; `None` when it has no restriction and its space's permissions
-    /// cannot be read.
+    /// Who may read `page`: its space's viewers when neither it nor an ancestor is
+    /// restricted, else those every restriction and the space's view permission name. Fails
+    /// closed: a space whose permissions cannot be read names nobody (see [`space`]).
     ///
     /// # Errors
     /// A lookup's error other than "missing or hidden" (credentials, an unreachable site).
-    pub(crate) async fn of(&self, page: &Content) -> Result<Option<Access>> {
+    pub(crate) async fn of(&self, page: &Content) -> Result<Access> {
         let levels = self.levels(page).await?;
+        let viewers = match page.space.as_ref().filter(|s| !s.key.is_empty()) {
+            Some(space) => self.space(space).await?,
+            None => {
+                tracing::warn!(connector = SOURCE, content = %page.id, "content without a space: its access names nobody");
+                return Ok(Access::default());
+            }
+        };
         let mut restricted = levels.into_iter().filter(|l| l.restricts);
         let Some(first) = restricted.next() else {
-            let space = page.space.as_ref().map(|s| s.key.as_str()).unwrap_or("");
-            if space.is_empty() {
-                return Ok(None);
-            }
-            return self.space(space).await;
+            return Ok(viewers);
         };
         let (mut emails, mut groups) =
             restricted.fold((first.emails, first.groups), |(e, g), l| {
@@ -133,22 +138,16 @@ impl Permissions {
                 )
             });
         // Confluence also asks that the space let them view it: intersect with the space's
-        // permission when it is known. A space anonymous users may view names no one to
-        // intersect with (`public` is dropped: the page is restricted); an unknown one
-        // leaves the restrictions alone, which may then name someone the space keeps out.
-        let space = page.space.as_ref().map_or("", |s| s.key.as_str());
-        if (!emails.is_empty() || !groups.is_empty())
-            && !space.is_empty()
-            && let Some(viewers) = self.space(space).await?
-            && !viewers.public
-        {
+        // permission. A space anonymous users may view names no one to intersect with
+        // (`public` is dropped: the page is restricted); an unknown one names nobody.
+        if !viewers.public {
             emails.retain(|e| viewers.emails.contains(e));
             groups.retain(|g| viewers.groups.contains(g));
         }
-        Ok(Some(Access::restricted(
+        Ok(Access::restricted(
             emails.into_iter().collect(),
             groups.into_iter().collect(),
-        )))
+        ))
     }
 
     /// Whether neither `page` nor any of its ancestors has a read restriction: then whoever
@@ -168,7 +167,7 @@ impl Permissions {
         let own = self
             .ancestors
             .get_or_fetch(&page.id, || {
-                self.level_of(&page.id, page.restrictions.as_ref())
+                self.level_of(&page.id, &page.kind, page.restrictions.as_ref())
             })
             .await?;
         levels.push((*own).clone());
@@ -177,7 +176,9 @@ impl Permissions {
             let level = self
                 .ancestors
                 .get_or_fetch(&ancestor.id, || {
-                    self.level_of(&ancestor.id, ancestor.restrictions.as_ref())
+                    // A Cloud folder is walked as a page is: its restrictions pass to the
+                    // pages in it (the search may not embed them: then read on its own).
+                    self.level_of(&ancestor.id, &ancestor.kind, ancestor.restrictions.as_ref())
                 })
                 .await?;
             levels.push((*level).clone());
@@ -188,20 +189,26 @@ impl Permissions {
     /// The read restriction of the content `id` from its `restrictions` expansion, or read on
     /// its own when the expansion is not there (Cloud refused the ancestors' part) or lacks
     /// `read` or its lists.
-    async fn level_of(&self, id: &str, embedded: Option<&Restrictions>) -> Result<Arc<Level>> {
+    async fn level_of(
+        &self,
+        id: &str,
+        kind: &str,
+        embedded: Option<&Restrictions>,
+    ) -> Result<Arc<Level>> {
         match embedded
             .and_then(read_of)
             .filter(|r| r.restrictions.is_some())
         {
             Some(read) => Ok(Arc::new(self.level(read).await?)),
-            None => self.lookup(id).await,
+            None => self.lookup(id, kind).await,
         }
     }
 
     /// The read restriction of the content `id` read on its own; when it cannot be read (a
     /// draft of another user, a page the credentials cannot see: 403 or 404) or comes without
     /// its lists, a restriction naming nobody: unknown must not count as unrestricted.
-    async fn lookup(&self, id: &str) -> Result<Arc<Level>> {
+    async fn lookup(&self, id: &str, kind: &str) -> Result<Arc<Level>> {
+        let kind = if kind.is_empty() { "content" } else { kind };
         if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
             tracing::warn!(
                 connector = SOURCE,
@@ -223,6 +230,7 @@ impl Permissions {
                 tracing::warn!(
                     connector = SOURCE,
                     content = id,
+                    kind,
                     "a read restriction came without its users and groups; the content and its descendants get an access naming nobody"
                 );
                 Ok(Arc::new(Level::unknown()))
@@ -231,6 +239,7 @@ impl Permissions {
                 tracing::warn!(
                     connector = SOURCE,
                     content = id,
+                    kind,
                     error = %e,
                     "a read restriction cannot be read; the content and its descendants get an access naming nobody"
                 );
@@ -327,103 +336,6 @@ impl Permissions {
             Some(name) if !name.is_empty() => self.server_email(name).await,
             _ => Ok(user.email.filter(|e| !e.trim().is_empty())),
         }
-    }
-
-    /// Who may view the space `key`, once per run; `None` when its permissions cannot be
-    /// read.
-    async fn space(&self, key: &str) -> Result<Option<Access>> {
-        self.spaces
-            .get_or_fetch(&key.to_owned(), || async {
-                let found = if self.cloud {
-                    self.cloud_space(key).await
-                } else {
-                    self.server_space(key).await
-                };
-                match found {
-                    Ok(access) => Ok(Some(access)),
-                    Err(e) if soft(&e) => {
-                        tracing::warn!(connector = SOURCE, space = key, error = %e, "the space's permissions cannot be read (they need the space's admin permission); its pages without restrictions get no access, its restricted pages their restrictions alone");
-                        Ok(None)
-                    }
-                    Err(e) => Err(e),
-                }
-            })
-            .await
-    }
-
-    async fn cloud_space(&self, key: &str) -> Result<Access> {
-        let mut url = self.client.api_url("/rest/api/space/").await?;
-        url.path_segments_mut()
-            .map_err(|()| connector_core::Error::internal("no path segments"))?
-            .pop_if_empty()
-            .push(key);
-        let url = with_query(url, &[("expand", "permissions")]);
-        let space: SpaceWithPermissions = self.client.get_json(url).await?;
-        let mut access = Access::default();
-        let mut emails = BTreeSet::new();
-        let mut groups = BTreeSet::new();
-        for p in &space.permissions {
-            let reads = p
-                .operation
-                .as_ref()
-                .is_some_and(|o| o.operation == "read" && o.target_type == "space");
-            if !reads {
-                continue;
-            }
-            if p.anonymous_access {
-                access.public = true;
-            }
-            if let Some(who) = &p.subjects {
-                emails.extend(self.emails_of(who).await?.0);
-                groups.extend(
-                    who.group
-                        .iter()
-                        .flat_map(|g| g.results.iter())
-                        .map(|g| g.name.clone())
-                        .filter(|n| !n.is_empty()),
-                );
-            }
-        }
-        access.emails = emails.into_iter().collect();
-        access.groups = groups.into_iter().collect();
-        Ok(access)
-    }
-
-    async fn server_space(&self, key: &str) -> Result<Access> {
-        let mut url = self.client.api_url("/rest/api/space/").await?;
-        url.path_segments_mut()
-            .map_err(|()| connector_core::Error::internal("no path segments"))?
-            .pop_if_empty()
-            .push(key)
-            .push("permissions");
-        let permissions: Vec<ServerSpacePermission> = self.client.get_json(url).await?;
-        let mut access = Access::default();
-        let mut emails = BTreeSet::new();
-        let mut groups = BTreeSet::new();
-        for p in &permissions {
-            let reads = p
-                .operation
-                .as_ref()
-                .is_some_and(|o| o.operation_key == "read" && o.target_type == "space");
-            let Some(subject) = p.subject.as_ref().filter(|_| reads) else {
-                continue;
-            };
-            match subject.kind.as_str() {
-                "anonymous" => access.public = true,
-                "group" => groups.extend(subject.name.clone().filter(|n| !n.is_empty())),
-                "user" => {
-                    if let Some(key) = subject.user_key.as_deref()
-                        && let Some(email) = self.server_email_by_key(key).await?
-                    {
-                        emails.insert(email);
-                    }
-                }
-                _ => {}
-            }
-        }
-        access.emails = emails.into_iter().collect();
-        access.groups = groups.into_iter().collect();
-        Ok(access)
     }
 }
 

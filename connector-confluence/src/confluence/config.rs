@@ -230,9 +230,9 @@ pub struct ConfluenceConfig {
     /// `public` for spaces anonymous users may view), from the page's and its ancestors'
     /// read restrictions, else its space's view permission (default false). Costs no request
     /// per page: the restrictions come with the search, space permissions are read once per
-    /// space per run (on Cloud they need the space's admin permission; without it, pages
-    /// without restrictions get no `access`), and on Server/Data Center each user's e-mail
-    /// once per run. See the crate's README for what `access` means.
+    /// space per run (Cloud: REST API v2, no admin permission needed), and each user's
+    /// e-mail and (Cloud) each group's name once per run. What cannot be read names nobody
+    /// (fails closed). See the crate's README for what `access` means.
     #[serde(default)]
     pub include_permissions: bool,
 }

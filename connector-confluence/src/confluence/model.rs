@@ -102,6 +102,9 @@ impl Content {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Space {
+    /// The space's id (a number on Cloud and Data Center; REST API v2 names spaces by it).
+    #[serde(default)]
+    pub(crate) id: Option<serde_json::Value>,
     #[serde(default)]
     pub(crate) key: String,
     #[serde(default)]
@@ -112,6 +115,16 @@ pub(crate) struct Space {
 }
 
 impl Space {
+    /// The space's id as digits, when it has one.
+    pub(crate) fn id(&self) -> Option<String> {
+        let id = match self.id.as_ref()? {
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::String(s) => s.trim().to_owned(),
+            _ => return None,
+        };
+        (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then_some(id)
+    }
+
     /// Whether the space is archived.
     pub(crate) fn archived(&self) -> bool {
         self.status
@@ -161,6 +174,9 @@ pub(crate) struct Label {
 pub(crate) struct Ancestor {
     #[serde(default)]
     pub(crate) id: String,
+    /// `page`, or on Cloud `folder` (folders hold pages and pass their restrictions on).
+    #[serde(rename = "type", default)]
+    pub(crate) kind: String,
     #[serde(default)]
     pub(crate) title: String,
     /// With `expand=ancestors.restrictions.read.restrictions.user,...group`.
@@ -311,6 +327,34 @@ pub(crate) struct CloudSpacePermission {
 pub(crate) struct CloudOperation {
     #[serde(default)]
     pub(crate) operation: String,
+    #[serde(default, rename = "targetType")]
+    pub(crate) target_type: String,
+}
+
+/// One element of `GET /wiki/api/v2/spaces/{id}/permissions` (Cloud, REST API v2): an
+/// operation granted to a principal (`user` by account id, `group` by group id).
+#[derive(Debug, Deserialize)]
+pub(crate) struct SpacePermissionAssignment {
+    #[serde(default)]
+    pub(crate) principal: Option<Principal>,
+    #[serde(default)]
+    pub(crate) operation: Option<OperationV2>,
+}
+
+/// Whom a v2 space permission is granted to.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Principal {
+    #[serde(default, rename = "type")]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) id: String,
+}
+
+/// `operation` of a v2 space permission (`read` of `space` is viewing it).
+#[derive(Debug, Deserialize)]
+pub(crate) struct OperationV2 {
+    #[serde(default)]
+    pub(crate) key: String,
     #[serde(default, rename = "targetType")]
     pub(crate) target_type: String,
 }

@@ -529,7 +529,7 @@ impl Run {
             let mut read = futures::stream::iter(items)
                 .map(|mut item| async move {
                     let found = permissions.of(&item.content).await;
-                    (found.map(|access| item.access = access), item)
+                    (found.map(|access| item.access = Some(access)), item)
                 })
                 .buffered(CONCURRENCY);
             let mut kept = Vec::new();

@@ -109,6 +109,9 @@ pub struct State {
     /// Who may view each space: users (display names), groups, anonymous access. A space
     /// not listed answers 403 (the credentials lack its admin permission).
     pub space_permissions: HashMap<String, (Vec<String>, Vec<String>, bool)>,
+    /// Whether the credentials hold the spaces' admin permission, which Cloud's v1
+    /// `expand=permissions` needs (v2's `/api/v2/spaces/{id}/permissions` does not).
+    pub space_admin: bool,
     /// Users whose e-mail Cloud hides (their privacy settings).
     pub hidden_emails: Vec<String>,
     /// Cloud's CONFCLOUD-77618: a search that expands the ancestors' restrictions answers
@@ -141,6 +144,7 @@ impl Fake {
             max_limit: 1000,
             user_zone: cloud.then(|| ("UTC".to_owned(), 0)),
             site_zone: "UTC".to_owned(),
+            space_admin: true,
             ..State::default()
         }));
         let fake = Self {
@@ -194,6 +198,21 @@ impl Fake {
 
     pub fn add(&self, page: FakePage) {
         self.state.lock().unwrap().pages.push(page);
+    }
+
+    /// How often Cloud's v1 space permissions (`/rest/api/space/{key}?expand=permissions`)
+    /// were asked for.
+    pub async fn v1_space_permission_reads(&self) -> usize {
+        self.requests()
+            .await
+            .iter()
+            .filter(|r| {
+                r.url.path().contains("/rest/api/space/")
+                    && r.url
+                        .query_pairs()
+                        .any(|(k, v)| k == "expand" && v == "permissions")
+            })
+            .count()
     }
 
     pub fn user(&self, account: &str, name: &str) {
@@ -389,20 +408,23 @@ impl Responder {
         let ancestors: Vec<Value> = ancestors(state, page)
             .iter()
             .map(|a| {
-                let mut v = json!({"id": a.id.to_string(), "type": "page", "title": a.title});
+                let mut v = json!({"id": a.id.to_string(), "type": a.kind, "title": a.title});
                 if with_restrictions {
-                    v["restrictions"] = if state.no_read_expansion.contains(&a.id) {
-                        json!({})
-                    } else {
-                        json!({"read": restriction_json(state, a, self.0.1)})
-                    };
+                    // Folders come without the expansion: their restrictions are read on
+                    // their own.
+                    v["restrictions"] =
+                        if state.no_read_expansion.contains(&a.id) || a.kind == "folder" {
+                            json!({})
+                        } else {
+                            json!({"read": restriction_json(state, a, self.0.1)})
+                        };
                 }
                 v
             })
             .collect();
         let mut v = json!({
             "id": page.id.to_string(), "type": page.kind, "status": "current", "title": page.title,
-            "space": {"id": 98_000, "key": page.space, "name": format!("Space {}", page.space), "type": "global",
+            "space": {"id": space_id(&page.space), "key": page.space, "name": format!("Space {}", page.space), "type": "global",
                 "status": if state.archived_spaces.contains(&page.space) { "archived" } else { "current" }},
             "history": {"latest": true, "createdBy": user_json("Ann Author"), "createdDate": iso(page.when)},
             "version": {"by": user_json("Ed Editor"), "when": iso(page.when), "number": page.version, "minorEdit": false},
@@ -646,6 +668,13 @@ impl Responder {
     }
 }
 
+/// A space's id, made from its key.
+pub fn space_id(key: &str) -> u64 {
+    key.bytes().fold(98_000u64, |id, b| {
+        id.wrapping_mul(31).wrapping_add(u64::from(b)) % 1_000_000_007
+    })
+}
+
 fn ancestors<'a>(state: &'a State, page: &FakePage) -> Vec<&'a FakePage> {
     let mut out = Vec::new();
     let mut parent = page.parent;
@@ -757,7 +786,7 @@ impl Respond for Responder {
                 }
             }
             ["rest", "api", "space", key] if q.get("expand").is_some_and(|e| e == "permissions") => {
-                let Some((users, groups, anonymous)) = state.space_permissions.get(*key) else {
+                let Some((users, groups, anonymous)) = state.space_permissions.get(*key).filter(|_| state.space_admin) else {
                     return error(403, "User not permitted to view space permissions");
                 };
                 let read = json!({"operation": "read", "targetType": "space"});
@@ -789,11 +818,51 @@ impl Respond for Responder {
                 for g in groups {
                     permissions.push(json!({"operation": read, "subject": {"type": "group", "name": g}, "spaceKey": key}));
                 }
-                if *anonymous {
-                    permissions.push(json!({"operation": read, "subject": {"type": "anonymous"}, "spaceKey": key}));
-                }
+                // 9.1+ lists anonymous access on its own (`/permissions/anonymous`).
+                let _ = anonymous;
                 ResponseTemplate::new(200).set_body_json(json!(permissions))
             }
+            ["rest", "api", "space", key, "permissions", "anonymous"] if !self.0.1 => {
+                let Some((_, _, anonymous)) = state.space_permissions.get(*key) else {
+                    return error(500, "Internal server error");
+                };
+                let mut ops = vec![json!({"operation": {"targetType": "application", "operationKey": "use"}})];
+                if *anonymous {
+                    ops.push(json!({"operation": {"targetType": "space", "operationKey": "read"}}));
+                }
+                ResponseTemplate::new(200).set_body_json(json!(ops))
+            }
+            ["api", "v2", "spaces", id, "permissions"] if self.0.1 => {
+                let Some((users, groups, _)) = state
+                    .space_permissions
+                    .iter()
+                    .find(|(k, _)| space_id(k).to_string() == *id)
+                    .map(|(_, v)| v)
+                else {
+                    return error(403, "not permitted");
+                };
+                // Anonymous access is no v2 principal.
+                let mut all = vec![json!({"id": "1", "principal": {"type": "group", "id": "gid-writers"}, "operation": {"key": "create", "targetType": "page"}})];
+                for u in users {
+                    let account = user_json(u)["accountId"].clone();
+                    all.push(json!({"id": "2", "principal": {"type": "user", "id": account}, "operation": {"key": "read", "targetType": "space"}}));
+                }
+                for g in groups {
+                    all.push(json!({"id": "3", "principal": {"type": "group", "id": format!("gid-{g}")}, "operation": {"key": "read", "targetType": "space"}}));
+                }
+                // Small pages, so every test walks the cursor.
+                let start: usize = q.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+                let shown: Vec<Value> = all.iter().skip(start).take(2).cloned().collect();
+                let mut links = json!({"base": self.base()});
+                if start + 2 < all.len() {
+                    links["next"] = json!(format!("/wiki/api/v2/spaces/{id}/permissions?cursor={}&limit=250", start + 2));
+                }
+                ResponseTemplate::new(200).set_body_json(json!({"results": shown, "_links": links}))
+            }
+            ["rest", "api", "group", "by-id"] if self.0.1 => match q.get("id").and_then(|i| i.strip_prefix("gid-")) {
+                Some(name) => ResponseTemplate::new(200).set_body_json(json!({"type": "group", "name": name, "id": q["id"]})),
+                None => error(404, "No group found"),
+            },
             ["rest", "mobile", "1.0", "profile", login] if !self.0.1 => {
                 ResponseTemplate::new(200).set_body_json(json!({"userName": login, "email": format!("{login}@example.com"), "fullName": login}))
             }
@@ -803,9 +872,16 @@ impl Respond for Responder {
             }
             ["rest", "api", "user"] => {
                 let key = q.get("accountId").or(q.get("key")).or(q.get("username")).cloned().unwrap_or_default();
-                match state.users.get(&key) {
-                    Some(name) => ResponseTemplate::new(200).set_body_json(user_json(name)),
-                    None => error(404, "No user found"),
+                // Users named by space permissions are known by their account ids.
+                let granted = state
+                    .space_permissions
+                    .values()
+                    .flat_map(|(users, _, _)| users.iter())
+                    .find(|u| user_json(u)["accountId"] == json!(key));
+                match (state.users.get(&key), granted) {
+                    (Some(name), _) => ResponseTemplate::new(200).set_body_json(user_json(name)),
+                    (None, Some(name)) => ResponseTemplate::new(200).set_body_json(named_user(&state, name, true)),
+                    (None, None) => error(404, "No user found"),
                 }
             }
             ["rest", "api", "settings", "systemInfo"] if self.0.1 => {
