@@ -28,9 +28,17 @@ use url::{Host, Url};
 use crate::error::{Error, ErrorKind, Result};
 
 /// What a denied request tells the user to change.
-pub const ALLOW_HINT: &str = "the host allows it in its network policy: the command line's \
+pub const ALLOW_HINT: &str = "allow it with the config's `allowed_hosts` or the command line's \
      `--allow-host` (a host name, `*.domain`, an address or a network such as `10.0.0.0/8`), \
-     or `Registry::set_network_policy` with `NetworkPolicy::allow`";
+     unless the host's network policy (`Registry::set_network_policy`) rules that out";
+
+/// The rustdoc of a config's `allowed_hosts` field, for connectors whose URL a tenant sets.
+pub const ALLOWED_HOSTS_DOC: &str = "Hosts this connector may reach although they are not \
+     public addresses: host names (`wiki.corp.example`), domains (`*.corp.example`), addresses \
+     (`10.1.2.3`) or networks (`10.20.0.0/16`). Private, loopback and link-local addresses \
+     (the cloud metadata service at 169.254.169.254) are denied otherwise, on every redirect \
+     too. A host that runs connectors for others can rule this field out \
+     (`Registry::set_network_policy`).";
 
 /// Which addresses the `HttpClient` may connect to.
 ///
@@ -53,6 +61,7 @@ pub struct NetworkPolicy {
     deny_private: bool,
     hosts: Vec<String>,
     networks: Vec<IpNet>,
+    config_hosts: bool,
 }
 
 impl NetworkPolicy {
@@ -72,6 +81,68 @@ impl NetworkPolicy {
     /// Whether this policy denies anything.
     pub fn is_guarded(&self) -> bool {
         self.deny_private
+    }
+
+    /// Whether a connector config's own `allowed_hosts` may widen this policy when it is the
+    /// host's (see [`for_tenant`](Self::for_tenant)); `false` unless set. A multi-tenant
+    /// service leaves it off, so no tenant can allow the metadata service; a command line run
+    /// by the config's author turns it on.
+    #[must_use]
+    pub fn with_config_hosts(mut self, on: bool) -> Self {
+        self.config_hosts = on;
+        self
+    }
+
+    /// Whether configs may widen this policy (see [`with_config_hosts`](Self::with_config_hosts)).
+    pub fn accepts_config_hosts(&self) -> bool {
+        self.config_hosts
+    }
+
+    /// The policy of a connector whose URL a tenant sets: the host's policy when it set one
+    /// (widened by the config's `allowed_hosts` only where the host's policy
+    /// [accepts them](Self::with_config_hosts)), else public addresses only plus the config's
+    /// `allowed_hosts`. Private, loopback and link-local addresses are thus denied by
+    /// default.
+    ///
+    /// ```
+    /// use connector_core::net::NetworkPolicy;
+    /// let own = NetworkPolicy::for_tenant(None, &["10.1.2.3"])?;
+    /// assert!(own.permits("wiki", "10.1.2.3".parse().unwrap()));
+    /// assert!(!own.permits("wiki", "127.0.0.1".parse().unwrap()));
+    /// // A service that forces public addresses ignores what a tenant allows.
+    /// let forced = NetworkPolicy::for_tenant(Some(&NetworkPolicy::public_only()), &["10.1.2.3"])?;
+    /// assert!(!forced.permits("wiki", "10.1.2.3".parse().unwrap()));
+    /// # Ok::<(), connector_core::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] naming an `allowed_hosts` entry that is not a host, domain,
+    /// address or network.
+    pub fn for_tenant<S: AsRef<str>>(host: Option<&Self>, allowed_hosts: &[S]) -> Result<Self> {
+        let allowed = allowed_hosts.iter().map(AsRef::as_ref);
+        match host {
+            None => Self::public_only().allow(allowed),
+            Some(policy) if policy.config_hosts => policy.clone().allow(allowed),
+            Some(policy) => Ok(policy.clone()),
+        }
+    }
+
+    /// Problems of a config's `allowed_hosts`, each naming its entry, for
+    /// [`ConnectorConfig::validate`](crate::config::ConnectorConfig::validate).
+    pub fn check_allowed_hosts<S: AsRef<str>>(
+        field: &str,
+        allowed_hosts: &[S],
+    ) -> Vec<crate::error::FieldError> {
+        allowed_hosts
+            .iter()
+            .enumerate()
+            .filter_map(|(n, entry)| {
+                Self::public_only()
+                    .allow([entry.as_ref()])
+                    .err()
+                    .map(|e| crate::error::FieldError::new(format!("{field}[{n}]"), e.message()))
+            })
+            .collect()
     }
 
     /// Also allows each entry: a host name (`wiki.corp.example`, compared without regard to
@@ -181,6 +252,7 @@ impl fmt::Debug for NetworkPolicy {
         f.debug_struct("NetworkPolicy::public_only")
             .field("hosts", &self.hosts)
             .field("networks", &self.networks)
+            .field("config_hosts", &self.config_hosts)
             .finish()
     }
 }
@@ -382,7 +454,7 @@ mod tests {
             .check_url(&Url::parse("http://169.254.169.254/latest/meta-data/").unwrap())
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::PermissionDenied);
-        assert!(err.to_string().contains("--allow-host"), "{err}");
+        assert!(err.to_string().contains("allowed_hosts"), "{err}");
         policy
             .check_url(&Url::parse("https://93.184.215.14/").unwrap())
             .unwrap();

@@ -13,7 +13,7 @@ use crate::connector::{Connector, DynConnector};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::NetworkPolicy;
 
-type Builder = Box<dyn Fn(Value, &NetworkPolicy) -> Result<Built> + Send + Sync>;
+type Builder = Box<dyn Fn(Value, Option<&NetworkPolicy>) -> Result<Built> + Send + Sync>;
 
 struct Entry {
     description: &'static str,
@@ -71,13 +71,15 @@ fn effective<C: ConnectorConfig + Serialize>(json: Value) -> Result<Value> {
 /// assert_eq!(err.kind(), connector_core::ErrorKind::Config);
 /// ```
 ///
-/// A host that builds connectors from configs other people write (a multi-tenant service)
-/// sets a guarding [`NetworkPolicy`] with [`set_network_policy`](Self::set_network_policy):
-/// every connector is then built with it, and a source that cannot honour it is not built.
+/// Connectors whose URL a tenant sets deny private addresses unless their config's
+/// `allowed_hosts` names them. A host that builds connectors from configs other people write
+/// (a multi-tenant service) sets its own [`NetworkPolicy`] with
+/// [`set_network_policy`](Self::set_network_policy): every connector is then built with it,
+/// and a source that cannot honour a guarding policy is not built.
 #[derive(Default)]
 pub struct Registry {
     entries: BTreeMap<&'static str, Entry>,
-    network: NetworkPolicy,
+    network: Option<NetworkPolicy>,
 }
 
 impl Registry {
@@ -102,7 +104,10 @@ impl Registry {
     {
         let builder: Builder = Box::new(move |json, network| {
             let mut parsed = parse::<C>(json).map_err(|e| e.with_connector(source))?;
-            if !parsed.config.set_network_policy(network) && network.is_guarded() {
+            if let Some(network) = network
+                && !parsed.config.set_network_policy(network)
+                && network.is_guarded()
+            {
                 return Err(Error::new(
                     ErrorKind::PermissionDenied,
                     "this source cannot be held to the host's network policy (public \
@@ -156,31 +161,32 @@ impl Registry {
     /// # Errors
     /// As [`build`](Self::build).
     pub fn build_with_notes(&self, source: &str, config: Value) -> Result<Built> {
-        (self.entry(source)?.build)(config, &self.network)
+        (self.entry(source)?.build)(config, self.network.as_ref())
     }
 
-    /// Builds every connector from now on with `policy`: with
+    /// Builds every connector from now on with `policy` in place of its own: with
     /// [`NetworkPolicy::public_only`], no connector reaches loopback, private or link-local
-    /// addresses (the cloud metadata service) except what the policy allows, and a source
-    /// whose config cannot honour the policy
-    /// ([`ConnectorConfig::set_network_policy`]) is refused with
-    /// [`ErrorKind::PermissionDenied`]. The default reaches everything.
+    /// addresses (the cloud metadata service) except what the policy allows (and what a
+    /// config's `allowed_hosts` allows, if the policy
+    /// [accepts config hosts](NetworkPolicy::with_config_hosts)); a source whose config cannot
+    /// honour a guarding policy ([`ConnectorConfig::set_network_policy`]) is refused with
+    /// [`ErrorKind::PermissionDenied`]. Without it, each connector keeps its own default.
     ///
     /// ```
     /// use connector_core::Registry;
-    /// use connector_core::http::NetworkPolicy;
+    /// use connector_core::net::NetworkPolicy;
     /// let mut registry = Registry::new();
     /// registry.set_network_policy(NetworkPolicy::public_only().allow(["wiki.corp.example"])?);
-    /// assert!(registry.network_policy().is_guarded());
+    /// assert!(registry.network_policy().is_some_and(NetworkPolicy::is_guarded));
     /// # Ok::<(), connector_core::Error>(())
     /// ```
     pub fn set_network_policy(&mut self, policy: NetworkPolicy) {
-        self.network = policy;
+        self.network = Some(policy);
     }
 
-    /// The policy connectors are built with.
-    pub fn network_policy(&self) -> &NetworkPolicy {
-        &self.network
+    /// The host's policy connectors are built with, if it set one.
+    pub fn network_policy(&self) -> Option<&NetworkPolicy> {
+        self.network.as_ref()
     }
 
     /// The config as `source`'s connector reads it: RAGFlow's shapes read, aliases resolved,
@@ -319,51 +325,73 @@ mod tests {
         );
     }
 
-    /// A config that keeps the host's policy, as a connector with a tenant-set URL does.
+    /// A config whose URL a tenant sets: it keeps the host's policy and its own allow list.
     #[derive(Debug, Serialize, Deserialize, JsonSchema)]
     struct GuardedConfig {
+        #[serde(default)]
+        allowed_hosts: Vec<String>,
         #[serde(skip)]
         #[schemars(skip)]
-        network: NetworkPolicy,
+        host_network: Option<NetworkPolicy>,
     }
 
     impl ConnectorConfig for GuardedConfig {
         fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
-            self.network = policy.clone();
+            self.host_network = Some(policy.clone());
             true
         }
     }
 
+    fn ip(s: &str) -> std::net::IpAddr {
+        s.parse().unwrap()
+    }
+
     #[test]
-    fn a_guarding_policy_reaches_configs_that_take_it_and_refuses_the_others() {
+    fn a_hosts_policy_replaces_the_connectors_and_refuses_sources_that_cannot_take_it() {
         let mut registry = registry();
         let seen = Arc::new(std::sync::Mutex::new(None));
         let seen_in = Arc::clone(&seen);
         registry.register::<GuardedConfig, _>("guarded", "keeps the policy", move |cfg| {
-            *seen_in.lock().unwrap() = Some(cfg.network);
+            let policy = NetworkPolicy::for_tenant(cfg.host_network.as_ref(), &cfg.allowed_hosts)?;
+            *seen_in.lock().unwrap() = Some(policy);
             Ok(Box::new(MemoryConnector::numbered(
                 1,
                 1,
                 chrono::DateTime::UNIX_EPOCH,
             )))
         });
-        // The default reaches everything and refuses nothing.
+        let tenant = serde_json::json!({ "allowed_hosts": ["10.1.2.3"] });
+        let effective = |registry: &Registry| {
+            registry.build("guarded", tenant.clone()).unwrap();
+            seen.lock().unwrap().take().unwrap()
+        };
+        // By default the connector denies private addresses except what its config allows,
+        // and sources without a policy of their own are built.
+        let own = effective(&registry);
+        assert!(own.permits("x", ip("10.1.2.3")) && !own.permits("x", ip("169.254.169.254")));
         registry
             .build("memory", serde_json::json!({ "items": 1 }))
             .unwrap();
 
-        let policy = NetworkPolicy::public_only()
-            .allow(["wiki.corp.example"])
-            .unwrap();
-        registry.set_network_policy(policy.clone());
-        registry.build("guarded", serde_json::json!({})).unwrap();
-        assert_eq!(seen.lock().unwrap().as_ref(), Some(&policy));
+        // A service's policy: the tenant's allow list no longer counts.
+        registry.set_network_policy(
+            NetworkPolicy::public_only()
+                .allow(["wiki.corp.example"])
+                .unwrap(),
+        );
+        let forced = effective(&registry);
+        assert!(!forced.permits("x", ip("10.1.2.3")));
+        assert!(forced.permits("wiki.corp.example", ip("10.9.9.9")));
         let err = registry
             .build("memory", serde_json::json!({ "items": 1 }))
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::PermissionDenied);
         assert_eq!(err.connector(), Some("memory"));
         assert!(err.to_string().contains("network policy"), "{err}");
+
+        // A command line run by the config's author lets the config widen it.
+        registry.set_network_policy(NetworkPolicy::public_only().with_config_hosts(true));
+        assert!(effective(&registry).permits("x", ip("10.1.2.3")));
     }
 
     #[test]

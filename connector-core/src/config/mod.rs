@@ -70,15 +70,19 @@ pub trait ConnectorConfig: DeserializeOwned + JsonSchema {
         Vec::new()
     }
 
-    /// Takes the host's network policy (see [`NetworkPolicy`]), for the connector to build
-    /// every HTTP client with ([`HttpClientBuilder::network_policy`]), token endpoints
-    /// included. Returns whether this connector honours it; the default does not and returns
-    /// `false`, and a [`Registry`](crate::Registry) with a guarding policy then refuses to
-    /// build the connector rather than let it reach addresses the host denies.
+    /// Takes the host's network policy (see [`NetworkPolicy`]), which replaces the
+    /// connector's own (for a connector whose URL a tenant sets, that is
+    /// [`NetworkPolicy::for_tenant`]: public addresses plus the config's `allowed_hosts`).
+    /// The connector builds every HTTP client with it
+    /// ([`HttpClientBuilder::network_policy`]), token endpoints included. Returns whether this
+    /// connector honours it; the default does not and returns `false`, and a
+    /// [`Registry`](crate::Registry) with a guarding policy then refuses to build the
+    /// connector rather than let it reach addresses the host denies.
     ///
-    /// The policy is the host's, never the tenant's: a config has no field that widens it. A
-    /// config keeps it in a field skipped by serde and the schema
-    /// (`#[serde(skip)] #[schemars(skip)] network: NetworkPolicy`).
+    /// A config keeps it in a field skipped by serde and the schema
+    /// (`#[serde(skip)] #[schemars(skip)] host_network: Option<NetworkPolicy>`) and builds
+    /// its clients with `NetworkPolicy::for_tenant(self.host_network.as_ref(),
+    /// &self.allowed_hosts)`.
     ///
     /// [`HttpClientBuilder::network_policy`]: crate::http::HttpClientBuilder::network_policy
     fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
