@@ -18,6 +18,10 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const MEDIA_ID: &str = "2b1f7a2e-0c3d-4e5f-8a9b-0c1d2e3f4a5b";
 
+/// The `groupId`s of Cloud groups, which `access` names them by.
+const ENG_TEAM: &str = "276f955c-63d7-42c8-9520-92d01dca0625";
+const ENG_DEVS: &str = "952d12c3-5b5b-4d04-bb32-44d383afc4b2";
+
 async fn collect(c: &connector_jira::JiraConnector) -> Batch {
     let mut all = Batch::default();
     let mut stream = c.load(SyncContext::new());
@@ -319,22 +323,23 @@ async fn access_from_the_scheme_roles_levels_and_comment_visibility() {
             .find(|d| d.id == id)
             .unwrap_or_else(|| panic!("no {id}"))
     };
-    // Browse Projects: eng-team, the Developers role (eng-devs, Dana), Lee, the reporter.
+    // Browse Projects: eng-team, the Developers role (eng-devs, Dana), Lee, the reporter;
+    // Cloud groups by their id, which a rename keeps.
     let project_readers = access(
         &["alice@example.com", "dana@example.com", "lead@example.com"],
-        &["eng-devs", "eng-team"],
+        &[ENG_TEAM, ENG_DEVS],
     );
     let one = doc(format!("jira:{host}/issue/10001"));
     assert_eq!(one.access, project_readers);
     assert!(!text(one).contains("leaked key"));
     // The role's comment: those of the issue's readers in Developers.
     let role = doc(format!("jira:{host}/issue/10001/comment/20002"));
-    assert_eq!(role.access, access(&["dana@example.com"], &["eng-devs"]));
+    assert_eq!(role.access, access(&["dana@example.com"], &[ENG_DEVS]));
     assert!(text(role).contains("Root cause is the leaked key."));
     assert!(text(role).contains("restricted to role Developers"));
     assert_eq!(role.parent_id, Some(one.id.clone()));
     let group = doc(format!("jira:{host}/issue/10001/comment/20003"));
-    assert_eq!(group.access, access(&[], &["eng-team"]));
+    assert_eq!(group.access, access(&[], &[ENG_TEAM]));
     // The attachment only the role's comment shows takes that comment's access.
     let secret = doc(format!("jira:{host}/issue/10001/attachment/30002"));
     assert_eq!(secret.access, role.access);
@@ -343,7 +348,7 @@ async fn access_from_the_scheme_roles_levels_and_comment_visibility() {
     // The "Staff only" level narrows the project's readers to eng-team and Lee (hr cannot
     // browse the project; the reporter is not a member of the level).
     let two = doc(format!("jira:{host}/issue/10002"));
-    assert_eq!(two.access, access(&["lead@example.com"], &["eng-team"]));
+    assert_eq!(two.access, access(&["lead@example.com"], &[ENG_TEAM]));
     // Prune lists the comment documents too.
     let mut slim = listed(&c).await;
     slim.sort();
@@ -352,8 +357,11 @@ async fn access_from_the_scheme_roles_levels_and_comment_visibility() {
     assert_eq!(slim, ids);
 }
 
+/// Fails closed: a project whose scheme the token may not read names no one (`access: None`
+/// would be "unknown", which a host may show to everyone); the warning, once per project, is
+/// checked in `permission_warnings.rs`.
 #[tokio::test]
-async fn without_admin_rights_access_is_unknown_and_never_wider() {
+async fn without_admin_rights_access_names_no_one() {
     let server = jira().await;
     // A user's token: Jira refuses the scheme and the level members (403), as documented.
     let refusal = ResponseTemplate::new(403).set_body_json(json!({
@@ -365,10 +373,11 @@ async fn without_admin_rights_access_is_unknown_and_never_wider() {
         .expect(1)
         .mount(&server)
         .await;
+    // Not asked: a level narrows the project's readers, who are no one already.
     Mock::given(method("GET"))
         .and(path("/rest/api/3/issuesecurityschemes/level/member"))
         .respond_with(refusal)
-        .expect(1)
+        .expect(0)
         .mount(&server)
         .await;
     let c = common::connector(common::cloud_config(
@@ -379,10 +388,11 @@ async fn without_admin_rights_access_is_unknown_and_never_wider() {
     assert!(all.failures.is_empty(), "{:?}", all.failures);
     let uri = server.uri();
     let doc = |id: &str| all.documents.iter().find(|d| d.id == id).unwrap();
-    // Unknown: as without include_permissions.
-    assert_eq!(doc(&format!("{uri}/browse/ENG-1")).access, None);
-    // A secured issue or a restricted comment is readable by no one the connector can name.
+    // An issue, a secured issue, a restricted comment: readable by no one the connector can
+    // name.
     let nobody = access(&[], &[]);
+    assert_eq!(doc(&format!("{uri}/browse/ENG-1")).access, nobody);
+    assert_eq!(doc("ENG-1::attachment::30001").access, nobody);
     assert_eq!(doc(&format!("{uri}/browse/ENG-2")).access, nobody);
     assert_eq!(
         doc(&format!("{uri}/browse/ENG-1?focusedCommentId=20002")).access,
@@ -475,31 +485,26 @@ async fn server_roles_by_name_and_users_by_user_name() {
 }
 
 /// A scoped token without the permission scopes gets the gateway's 401 "scope does not match"
-/// for the scheme: access stays unknown, and the sync goes on (the credentials are good).
+/// for the scheme: access names no one, and the sync goes on (the credentials are good).
 #[tokio::test]
 async fn a_scope_refusal_is_unknown_access_not_rejected_credentials() {
     let server = jira().await;
     let scope = ResponseTemplate::new(401).set_body_json(json!({
         "code": 401, "message": "Unauthorized; scope does not match"
     }));
-    for p in [
-        "/rest/api/3/project/ENG/permissionscheme",
-        "/rest/api/3/issuesecurityschemes/level/member",
-    ] {
-        Mock::given(method("GET"))
-            .and(path(p))
-            .respond_with(scope.clone())
-            .expect(1)
-            .mount(&server)
-            .await;
-    }
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/project/ENG/permissionscheme"))
+        .respond_with(scope)
+        .expect(1)
+        .mount(&server)
+        .await;
     let c = common::connector(common::cloud_config(
         &server.uri(),
         json!({"include_permissions": true}),
     ));
     let all = collect(&c).await;
     assert!(all.failures.is_empty(), "{:?}", all.failures);
-    assert_eq!(all.documents[0].access, None);
+    assert_eq!(all.documents[0].access, access(&[], &[]));
 }
 
 /// ENG-1 of a Jira Service Management project: a public reply, an internal note
@@ -610,8 +615,26 @@ async fn narrowing_an_issue_redelivers_its_attachments() {
         .respond_with(ResponseTemplate::new(200).set_body_bytes("notes"))
         .mount(&server)
         .await;
-    // The token may not read the scheme: an issue without a level has unknown access, one
-    // under a level names no one.
+    // The token may read the scheme (eng-team may browse) but not the level members (403):
+    // an issue under a level names no one.
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/project/ENG/permissionscheme"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": 10000, "name": "Engineering permission scheme",
+            "permissions": [grant(10001, "BROWSE_PROJECTS", holder(
+                "group", Some("eng-team"),
+                json!({"value": ENG_TEAM, "group": {"name": "eng-team", "groupId": ENG_TEAM}})
+            ))]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/issuesecurityschemes/level/member"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "errorMessages": ["You don't have permission to access this resource."], "errors": {}
+        })))
+        .mount(&server)
+        .await;
     let c: Arc<dyn connector_core::Connector> = Arc::new(common::connector(common::cloud_config(
         &uri,
         json!({"include_attachments": true, "include_permissions": true}),
@@ -628,7 +651,10 @@ async fn narrowing_an_issue_redelivers_its_attachments() {
     let first = run().await.unwrap();
     assert_eq!(first.new, 2, "{first:?}");
     let attachment = "ENG-1::attachment::30001";
-    assert_eq!(sink.get(attachment).unwrap().access, None);
+    assert_eq!(
+        sink.get(attachment).unwrap().access,
+        access(&[], &[ENG_TEAM])
+    );
 
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     {
@@ -645,4 +671,64 @@ async fn narrowing_an_issue_redelivers_its_attachments() {
     );
     let narrowed = sink.get(attachment).unwrap().access;
     assert_eq!(narrowed, Some(Access::restricted(Vec::new(), Vec::new())));
+}
+
+/// `applicationRole` ("Application access: Any logged in user", or one application's users)
+/// is every licensed user of the site, not the public (anonymous `anyone`): the group
+/// `jira:{site}/users`, which a security level narrows to the level's own members.
+#[tokio::test]
+async fn application_access_is_every_licensed_user_of_the_site_not_public() {
+    let server = jira().await;
+    let uri = server.uri();
+    let host = uri.trim_start_matches("http://").to_owned();
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/project/ENG/permissionscheme"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": 10000, "name": "Default software scheme",
+            "permissions": [
+                grant(10001, "BROWSE_PROJECTS", json!({"type": "applicationRole"})),
+                grant(10002, "BROWSE_PROJECTS", json!({"type": "applicationRole", "parameter": "jira-servicedesk", "value": "jira-servicedesk"}))
+            ]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/issuesecurityschemes/level/member"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "isLast": true, "maxResults": 50, "startAt": 0, "total": 1,
+            "values": [{"id": "10000", "issueSecurityLevelId": "10100", "issueSecuritySchemeId": "10010",
+                "holder": {"type": "group", "parameter": "eng-team", "value": ENG_TEAM, "expand": "group"}}]
+        })))
+        .mount(&server)
+        .await;
+    let c = common::connector(common::cloud_config(
+        &uri,
+        json!({"include_permissions": true}),
+    ));
+    let all = collect(&c).await;
+    assert!(all.failures.is_empty(), "{:?}", all.failures);
+    let one = all
+        .documents
+        .iter()
+        .find(|d| d.title.starts_with("ENG-1"))
+        .unwrap();
+    let users = format!("jira:{host}/users");
+    let desk = format!("jira:{host}/users/jira-servicedesk");
+    assert_eq!(one.access, access(&[], &[&users, &desk]));
+    assert!(!one.access.as_ref().unwrap().public);
+    // Under "Staff only": eng-team, whose members are licensed users of the site.
+    let two = all
+        .documents
+        .iter()
+        .find(|d| d.title.starts_with("ENG-2"))
+        .unwrap();
+    assert_eq!(two.access, access(&[], &[ENG_TEAM]));
+    // The group-restricted comment: eng-team too.
+    let group = all
+        .documents
+        .iter()
+        .find(|d| d.id.ends_with("focusedCommentId=20003"))
+        .unwrap();
+    assert_eq!(group.access, access(&[], &[ENG_TEAM]));
 }

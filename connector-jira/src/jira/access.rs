@@ -7,7 +7,16 @@
 //! a comment's group or role), and [`Access`] is a union of users, groups and "everyone", so an
 //! intersection keeps only the principals both sides name (a group on one side and a user on
 //! the other cannot be matched without group membership, and is left out). Whatever cannot be
-//! read or resolved is left out too: access is narrower than Jira's, never wider.
+//! read or resolved is left out too: access is narrower than Jira's, never wider. A project
+//! whose permission scheme the token cannot read names no one (with a warning per project),
+//! rather than leaving `access` unknown, which a host may read as "everyone".
+//!
+//! Principals: users by lower-case e-mail; groups by their id on Cloud (`groupId`, which a
+//! rename keeps; the name where Jira gives no id) and by name on Server/Data Center (its only
+//! identifier); every licensed user of the site (`applicationRole`, "any logged in user") as
+//! the group `jira:{site}/users` (`jira:{site}/users/{application}` for one application's
+//! users), `{site}` being the base URL without its scheme as in `issue_id` ids; Jira's
+//! `anyone` (anonymous access) as public.
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
@@ -25,11 +34,15 @@ const MAX_USER_LOOKUPS: usize = 1000;
 /// The principals that may read something, as far as the connector can tell.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Principals {
-    /// Anyone: Jira's `anyone` (anonymous) and `applicationRole` (every user of the site).
+    /// Anyone: Jira's `anyone` (anonymous access).
     public: bool,
+    /// Every licensed user of the site (`applicationRole` without an application), by the
+    /// group that names them (`jira:{site}/users`): narrower than public, and every user or
+    /// group of the site that the other side of an intersection names is in it.
+    site_users: Option<String>,
     /// Lower-case e-mails.
     emails: BTreeSet<String>,
-    /// Group names.
+    /// Group ids (Cloud) or names (Server/Data Center).
     groups: BTreeSet<String>,
 }
 
@@ -64,12 +77,20 @@ impl Principals {
 
     fn extend(&mut self, other: &Self) {
         self.public |= other.public;
+        if self.site_users.is_none() {
+            self.site_users.clone_from(&other.site_users);
+        }
         self.emails.extend(other.emails.iter().cloned());
         self.groups.extend(other.groups.iter().cloned());
     }
 
+    /// Whether every user or group of the site is in these: anyone, or every licensed user.
+    fn admits_site_principals(&self) -> bool {
+        self.public || self.site_users.is_some()
+    }
+
     /// Those who are in both: a principal one side names is kept when the other names it too
-    /// or lets anyone in.
+    /// or lets every user of the site in.
     pub(crate) fn intersect(&self, other: &Self) -> Self {
         let keep = |mine: &BTreeSet<String>, theirs: &BTreeSet<String>, open: bool| {
             mine.iter()
@@ -77,12 +98,22 @@ impl Principals {
                 .cloned()
                 .collect::<BTreeSet<_>>()
         };
-        let mut emails = keep(&self.emails, &other.emails, other.public);
-        emails.extend(keep(&other.emails, &self.emails, self.public));
-        let mut groups = keep(&self.groups, &other.groups, other.public);
-        groups.extend(keep(&other.groups, &self.groups, self.public));
+        let (open, other_open) = (
+            self.admits_site_principals(),
+            other.admits_site_principals(),
+        );
+        let mut emails = keep(&self.emails, &other.emails, other_open);
+        emails.extend(keep(&other.emails, &self.emails, open));
+        let mut groups = keep(&self.groups, &other.groups, other_open);
+        groups.extend(keep(&other.groups, &self.groups, open));
+        let public = self.public && other.public;
+        // Both let every licensed user in (one of them maybe anyone at all): they still are.
+        let site_users = (open && other_open && !public)
+            .then(|| self.site_users.clone().or_else(|| other.site_users.clone()))
+            .flatten();
         Self {
-            public: self.public && other.public,
+            public,
+            site_users,
             emails,
             groups,
         }
@@ -93,9 +124,11 @@ impl Principals {
         if self.public {
             return Access::public();
         }
+        let mut groups = self.groups.clone();
+        groups.extend(self.site_users.iter().cloned());
         Access::restricted(
             self.emails.iter().cloned().collect(),
-            self.groups.iter().cloned().collect(),
+            groups.into_iter().collect(),
         )
     }
 }
@@ -162,6 +195,8 @@ type RoleIds = Vec<(String, String)>;
 /// the number of issues.
 pub(crate) struct Permissions {
     client: JiraClient,
+    /// The base URL without its scheme: the name of the site's own principals.
+    site_key: String,
     projects: Memo<String, Option<Arc<Grants>>>,
     levels: Memo<(String, String), Option<Arc<Grants>>>,
     roles: Memo<(String, String), Option<Arc<Principals>>>,
@@ -177,8 +212,14 @@ impl std::fmt::Debug for Permissions {
 
 impl Permissions {
     pub(crate) fn new(client: JiraClient) -> Self {
+        let site = client.config().site();
+        let site_key = site
+            .split_once("://")
+            .map_or(site.as_str(), |(_, rest)| rest)
+            .to_owned();
         Self {
             client,
+            site_key,
             projects: Memo::new(),
             levels: Memo::new(),
             roles: Memo::new(),
@@ -188,18 +229,20 @@ impl Permissions {
     }
 
     /// Who may read `issue`: the project's Browse Projects grants, narrowed to its security
-    /// level's members when it has one. `None` when the project's grants cannot be read and
-    /// the issue has no level (unknown, as without `include_permissions`); an issue with a
-    /// level whose members cannot be read is readable by no one the connector can name.
+    /// level's members when it has one. No one the connector can name when the project's
+    /// grants or the level's members cannot be read: `access` unknown would let a host show
+    /// the issue to everyone.
     ///
     /// # Errors
     /// A lookup's error other than a refusal (rejected credentials, rate limits past the
     /// budget, an unreachable Jira).
-    pub(crate) async fn issue(&self, issue: &Issue) -> Result<Option<Principals>> {
+    pub(crate) async fn issue(&self, issue: &Issue) -> Result<Principals> {
         let Some(project) = project_of(issue) else {
-            return Ok(None);
+            return Ok(Principals::nobody());
         };
-        let browse = self.project(&project).await?.map(|g| g.for_issue(issue));
+        let Some(browse) = self.project(&project).await?.map(|g| g.for_issue(issue)) else {
+            return Ok(Principals::nobody());
+        };
         let Some(level) = &issue.fields.security else {
             return Ok(browse);
         };
@@ -207,10 +250,10 @@ impl Permissions {
             .level(&project, &level.id)
             .await?
             .map(|g| g.for_issue(issue));
-        Ok(Some(match (browse, level) {
-            (Some(browse), Some(level)) => browse.intersect(&level),
-            _ => Principals::nobody(),
-        }))
+        Ok(match level {
+            Some(level) => browse.intersect(&level),
+            None => Principals::nobody(),
+        })
     }
 
     /// Who may read a comment restricted by `visibility` on `issue`, whose readers are
@@ -225,14 +268,20 @@ impl Permissions {
         issue_access: Option<&Principals>,
         visibility: &Visibility,
     ) -> Result<Principals> {
-        let Some(readers) = issue_access else {
+        let Some(readers) = issue_access.filter(|r| **r != Principals::nobody()) else {
+            // Nobody narrowed is nobody: no lookups.
             return Ok(Principals::nobody());
         };
         let value = visibility.value.as_deref().unwrap_or_default();
         let allowed = match visibility.kind.as_str() {
             "group" => {
                 let mut p = Principals::nobody();
-                p.add_group(value);
+                let cloud = self.client.is_cloud().await?;
+                if let Some(group) =
+                    group_principal(cloud, visibility.identifier.as_deref(), Some(value))
+                {
+                    p.add_group(&group);
+                }
                 p
             }
             "role" => {
@@ -262,6 +311,11 @@ impl Permissions {
         self.projects
             .get(project.to_owned(), || async {
                 let Some(scheme) = self.client.permission_scheme(project).await? else {
+                    // Once per project and run: the memo keeps the answer.
+                    tracing::warn!(
+                        project,
+                        "Jira refused this project's permission scheme (an administrator's token is needed): its issues, attachments and restricted comments get an access naming no one"
+                    );
                     return Ok(None);
                 };
                 let holders = scheme
@@ -294,9 +348,14 @@ impl Permissions {
                     return Ok(None);
                 };
                 let mut p = Principals::nobody();
+                let cloud = self.client.is_cloud().await?;
                 for actor in role.actors {
-                    if let Some(group) = actor.actor_group.and_then(|g| g.name) {
-                        p.add_group(&group);
+                    if let Some(group) = &actor.actor_group {
+                        let name = group.name.as_deref().or(actor.name.as_deref());
+                        if let Some(group) = group_principal(cloud, group.group_id.as_deref(), name)
+                        {
+                            p.add_group(&group);
+                        }
                     } else if actor.kind == "atlassian-group-role-actor" {
                         // Server/Data Center names the group as the actor's `name`.
                         if let Some(group) = &actor.name {
@@ -346,22 +405,41 @@ impl Permissions {
             .await
     }
 
-    /// Permission holders as grants: `anyone` and `applicationRole` are everyone, groups by
-    /// name, users by e-mail, roles by their members, reporter and assignee per issue. Other
-    /// holders (project lead, user and group custom fields, portal customers) are left out.
+    /// Permission holders as grants: `anyone` is everyone, `applicationRole` every licensed
+    /// user of the site (of one application when it names one), groups by id on Cloud and by
+    /// name on Server/Data Center, users by e-mail, roles by their members, reporter and
+    /// assignee per issue. Other holders (project lead, user and group custom fields, portal
+    /// customers) are left out.
     async fn grants(
         &self,
         project: &str,
         holders: impl IntoIterator<Item = Holder>,
     ) -> Result<Grants> {
         let mut g = Grants::default();
+        let cloud = self.client.is_cloud().await?;
         for h in holders {
             match h.kind.as_str() {
-                "anyone" | "applicationRole" => g.principals.public = true,
+                "anyone" => g.principals.public = true,
+                "applicationRole" => {
+                    let users = format!("jira:{}/users", self.site_key);
+                    match h.parameter.as_deref().map(str::trim) {
+                        Some(app) if !app.is_empty() => {
+                            g.principals.add_group(&format!("{users}/{app}"));
+                        }
+                        _ => g.principals.site_users = Some(users),
+                    }
+                }
                 "group" => {
-                    let name = h.group.and_then(|g| g.name).or(h.parameter);
-                    if let Some(name) = name {
-                        g.principals.add_group(&name);
+                    let name = h.group.as_ref().and_then(|g| g.name.clone());
+                    // Cloud: the holder's `value` is the group id, `parameter` its name.
+                    let id = h
+                        .group
+                        .as_ref()
+                        .and_then(|g| g.group_id.clone())
+                        .or_else(|| h.value.clone().filter(|_| cloud));
+                    let name = name.or(h.parameter.clone());
+                    if let Some(group) = group_principal(cloud, id.as_deref(), name.as_deref()) {
+                        g.principals.add_group(&group);
                     }
                 }
                 "user" => {
@@ -391,6 +469,15 @@ impl Permissions {
         }
         Ok(g)
     }
+}
+
+/// How `access` names a group: on Cloud by its id, which a rename keeps (by its name where
+/// Jira gives no id), on Server/Data Center by its name, its only identifier there.
+fn group_principal(cloud: bool, id: Option<&str>, name: Option<&str>) -> Option<String> {
+    let id = id.map(str::trim).filter(|s| !s.is_empty());
+    let name = name.map(str::trim).filter(|s| !s.is_empty());
+    let chosen = if cloud { id.or(name) } else { name.or(id) };
+    chosen.map(str::to_owned)
 }
 
 /// The project an issue is in, by key (or id), as the project endpoints take it.
@@ -429,5 +516,22 @@ mod tests {
         assert_eq!(devs.to_access().emails, ["ann@x.io"]);
         assert_eq!(devs.to_access().groups, ["devs", "ops"]);
         assert!(everyone.to_access().public);
+    }
+
+    #[test]
+    fn every_licensed_user_admits_the_sites_principals_but_is_not_public() {
+        let site = Principals {
+            site_users: Some("jira:j.local/users".into()),
+            ..Principals::default()
+        };
+        let devs = p(false, &["ann@x.io"], &["devs"]);
+        // A level's members are licensed users: they stay, either way round.
+        assert_eq!(site.intersect(&devs), devs);
+        assert_eq!(devs.intersect(&site), devs);
+        // Everyone narrowed to the site's users is the site's users.
+        assert_eq!(p(true, &[], &[]).intersect(&site), site);
+        let access = site.to_access();
+        assert!(!access.public);
+        assert_eq!(access.groups, ["jira:j.local/users"]);
     }
 }

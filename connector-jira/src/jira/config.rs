@@ -132,7 +132,7 @@ pub struct JiraConfig {
     /// a group or role as documents of their own (default false: `access` is left unknown and
     /// restricted comments are left out). See the crate's README for what `access` holds and
     /// the requests it costs; reading permission schemes and security levels takes a token
-    /// of an administrator of Jira or of the projects, else `access` stays unknown.
+    /// of an administrator of Jira or of the projects, else `access` names no one (fails closed).
     #[serde(default)]
     pub include_permissions: bool,
     /// Index issues under an issue security level although `include_permissions` is off

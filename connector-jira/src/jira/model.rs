@@ -242,11 +242,13 @@ pub(crate) struct Holder {
     pub(crate) group: Option<GroupRef>,
 }
 
-/// A group as Jira names it (`name`; Cloud also `groupId`).
+/// A group as Jira names it (`name`; Cloud also `groupId`, which survives a rename).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct GroupRef {
     #[serde(default)]
     pub(crate) name: Option<String>,
+    #[serde(default, rename = "groupId")]
+    pub(crate) group_id: Option<String>,
 }
 
 /// `/project/{key}/permissionscheme?expand=...`: the grants of the project's scheme.

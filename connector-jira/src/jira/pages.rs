@@ -89,7 +89,7 @@ impl Walk {
     /// Who may read `issue`, when known (always `None` without `include_permissions`).
     async fn issue_access(&self, issue: &Issue) -> Result<Option<Principals>> {
         match &self.permissions {
-            Some(p) => p.issue(issue).await,
+            Some(p) => p.issue(issue).await.map(Some),
             None => Ok(None),
         }
     }
