@@ -57,9 +57,17 @@ pub struct GoogleDriveCheckpoint {
     /// `folder:ID`): the window end it was synced to.
     #[serde(default)]
     pub completed_until: BTreeMap<String, Option<DateTime<Utc>>>,
-    /// File ids already emitted, where a later stage could reach them again.
+    /// File ids already emitted, where a later stage could reach them again: only files that
+    /// no listing of the walk owns (a file owned by a user whose My Drive is listed is that
+    /// listing's; a shared drive's file, its drive's), reached through files shared with a
+    /// user, a folder crawl or a shortcut. So it grows with the files shared from outside the
+    /// indexed drives, not with the drives.
     #[serde(default)]
     pub seen: BTreeSet<String>,
+    /// Per shared drive the admin is not a member of: the member it is read as (found in
+    /// the drive's permissions), so a resumed walk goes on as the same user.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub drive_members: BTreeMap<String, String>,
 }
 
 impl GoogleDriveCheckpoint {

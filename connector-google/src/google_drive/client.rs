@@ -11,7 +11,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::{DEFAULT_DRIVE_BASE_URL, GoogleDriveConfig};
-use super::model::{DriveList, FileList};
+use super::model::{DriveList, FileList, PERMISSION_FIELDS, Permission, PermissionList};
 use crate::auth::GoogleApi;
 
 /// Read-only access to Drive.
@@ -134,6 +134,7 @@ impl DriveClient {
     pub(crate) async fn files(
         &self,
         listing: &Listing,
+        subject: Option<&str>,
         page_token: Option<&str>,
         window: Option<TimeWindow>,
         fields: &str,
@@ -180,21 +181,24 @@ impl DriveClient {
                 None => req,
             }
         };
-        let list: FileList = self
-            .send("drive/v3/files", self.subject(listing), build)
-            .await?
-            .json()?;
+        let list: FileList = self.send("drive/v3/files", subject, build).await?.json()?;
         let next = list.next_page_token.clone().filter(|t| !t.is_empty());
         Ok(Page::new(list, next))
     }
 
-    /// One page of the shared drives the admin (or OAuth user) is a member of.
+    /// One page of the shared drives: with a service account every shared drive of the
+    /// domain (`useDomainAdminAccess`, as RAGFlow and Onyx ask, so drives the admin is not a
+    /// member of are listed too), with an OAuth token those its user is a member of.
     pub(crate) async fn drives(
         &self,
         page_token: Option<&str>,
     ) -> Result<Page<Vec<String>, String>> {
+        let admin_access = self.api.is_service_account();
         let build = |req: RequestBuilder| {
-            let req = req.query([("pageSize", "100"), ("fields", "nextPageToken,drives(id)")]);
+            let mut req = req.query([("pageSize", "100"), ("fields", "nextPageToken,drives(id)")]);
+            if admin_access {
+                req = req.query([("useDomainAdminAccess", "true")]);
+            }
             match page_token {
                 Some(t) => req.query([("pageToken", t)]),
                 None => req,
@@ -209,6 +213,64 @@ impl DriveClient {
             list.drives.into_iter().map(|d| d.id).collect(),
             next,
         ))
+    }
+
+    /// Every permission of a file, as `subject` (`permissions.list`, all pages). With
+    /// `admin_access` the admin reads a shared drive's own permissions (its members) whether
+    /// or not they are one (`useDomainAdminAccess`, which Drive takes for shared drives only).
+    pub(crate) async fn permissions(
+        &self,
+        subject: Option<&str>,
+        file_id: &str,
+        admin_access: bool,
+    ) -> Result<Vec<Permission>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        // A bound on pages, so a service that repeats a page token cannot loop forever.
+        for _ in 0..1000 {
+            let build = |req: RequestBuilder| {
+                let mut req = req.query([
+                    ("pageSize", "100"),
+                    ("supportsAllDrives", "true"),
+                    ("fields", PERMISSION_FIELDS),
+                ]);
+                if admin_access {
+                    req = req.query([("useDomainAdminAccess", "true")]);
+                }
+                match token.as_deref() {
+                    Some(t) => req.query([("pageToken", t)]),
+                    None => req,
+                }
+            };
+            let list: PermissionList = self
+                .send(
+                    &format!("drive/v3/files/{file_id}/permissions"),
+                    subject,
+                    build,
+                )
+                .await?
+                .json()?;
+            out.extend(list.permissions);
+            match list.next_page_token.filter(|t| !t.is_empty()) {
+                Some(t) if token.as_deref() != Some(t.as_str()) => token = Some(t),
+                _ => return Ok(out),
+            }
+        }
+        Ok(out)
+    }
+
+    /// One file's metadata (a shortcut's target), as `subject`.
+    pub(crate) async fn file(
+        &self,
+        subject: Option<&str>,
+        id: &str,
+        fields: &str,
+    ) -> Result<serde_json::Value> {
+        self.send(&format!("drive/v3/files/{id}"), subject, |req| {
+            req.query([("supportsAllDrives", "true"), ("fields", fields)])
+        })
+        .await?
+        .json()
     }
 
     /// A Google Docs editors file exported as `mime`, at most `cap` bytes.
@@ -243,12 +305,17 @@ impl DriveClient {
         Ok(resp.into_body())
     }
 
-    /// Who the credentials act as (`about.get`), for `check()`.
-    pub(crate) async fn about(&self) -> Result<()> {
-        self.send("drive/v3/about", self.admin(), |req| {
-            req.query([("fields", "user(emailAddress)")])
-        })
-        .await?;
-        Ok(())
+    /// Who the credentials act as (`about.get`): the e-mail, when Drive tells it.
+    pub(crate) async fn about(&self) -> Result<Option<String>> {
+        let about: serde_json::Value = self
+            .send("drive/v3/about", self.admin(), |req| {
+                req.query([("fields", "user(emailAddress)")])
+            })
+            .await?
+            .json()?;
+        Ok(about
+            .pointer("/user/emailAddress")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned))
     }
 }

@@ -95,6 +95,13 @@ pub struct GoogleDriveConfig {
     /// How Google Docs are exported (default Markdown).
     #[serde(default)]
     pub docs_format: DocsFormat,
+    /// Set each document's `access` from the file's Drive permissions: users and groups by
+    /// e-mail, a domain as the group `domain:{domain}`, `anyone` as public (see the
+    /// connector's docs). Not in RAGFlow (Onyx has it in its enterprise edition). Costs one
+    /// `permissions.list` request per shared drive file delivered (Drive lists no
+    /// permissions for shared drive items), none for My Drive files.
+    #[serde(default)]
+    pub include_permissions: bool,
     /// The OAuth token endpoint (default: the key's `token_uri`, else Google's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_uri: Option<Url>,
@@ -122,6 +129,7 @@ impl GoogleDriveConfig {
             allow_images: false,
             max_file_size: None,
             docs_format: DocsFormat::Markdown,
+            include_permissions: false,
             token_uri: None,
             directory_base_url: None,
             drive_base_url: None,
@@ -252,6 +260,7 @@ impl Serialize for GoogleDriveConfig {
             allow_images: bool,
             max_file_size: u64,
             docs_format: DocsFormat,
+            include_permissions: bool,
             #[serde(skip_serializing_if = "Option::is_none")]
             token_uri: Option<&'a Url>,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -272,6 +281,7 @@ impl Serialize for GoogleDriveConfig {
             allow_images,
             max_file_size: _,
             docs_format,
+            include_permissions,
             token_uri,
             directory_base_url,
             drive_base_url,
@@ -288,6 +298,7 @@ impl Serialize for GoogleDriveConfig {
             allow_images: *allow_images,
             max_file_size: self.max_file_size(),
             docs_format: *docs_format,
+            include_permissions: *include_permissions,
             token_uri: token_uri.as_ref(),
             directory_base_url: directory_base_url.as_ref(),
             drive_base_url: drive_base_url.as_ref(),
@@ -313,6 +324,7 @@ impl fmt::Debug for GoogleDriveConfig {
             .field("allow_images", &self.allow_images)
             .field("max_file_size", &self.max_file_size())
             .field("docs_format", &self.docs_format)
+            .field("include_permissions", &self.include_permissions)
             .finish_non_exhaustive()
     }
 }

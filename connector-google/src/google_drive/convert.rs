@@ -6,6 +6,7 @@ use connector_core::{Document, Failure};
 use url::Url;
 
 use super::SOURCE;
+use super::access::Readers;
 use super::config::DocsFormat;
 use super::model::{self, File};
 
@@ -23,7 +24,8 @@ pub(crate) enum Fetch {
 }
 
 /// What to do with a file of this MIME type; `None` for files that are not documents
-/// (folders, shortcuts, forms, sites ...) and for images unless allowed.
+/// (folders, shortcuts, whose targets are read instead, forms, sites ...) and for images
+/// unless allowed.
 pub(crate) fn fetch_for(mime: &str, docs: DocsFormat, allow_images: bool) -> Option<Fetch> {
     match mime {
         model::DOCUMENT => Some(match docs {
@@ -70,14 +72,21 @@ pub(crate) fn document_id(id: &str, web_view_link: Option<&str>) -> String {
     format!("https://drive.google.com/file/d/{id}/view")
 }
 
-/// The version token the fingerprint is made of.
-pub(crate) fn version(file: &File) -> String {
-    format!(
+/// The version token the fingerprint is made of; with `readers` (`include_permissions`) a
+/// short hash of them too, so a sharing change (which need not bump the file's `version`: a
+/// shared drive's new member) is a new version that a reconciling run delivers again.
+pub(crate) fn version(file: &File, readers: Option<&Readers>) -> String {
+    let mut token = format!(
         "{}:{}:{}",
         file.id,
         file.version.as_deref().unwrap_or(""),
         file.modified_time.as_deref().unwrap_or("")
-    )
+    );
+    if let Some(r) = readers {
+        token.push_str(":a");
+        token.push_str(&r.short_hash());
+    }
+    token
 }
 
 /// `modifiedTime` as a time.
@@ -106,6 +115,7 @@ pub(crate) fn document(
     fetch: &Fetch,
     data: Bytes,
     updated: DateTime<Utc>,
+    readers: Option<&Readers>,
 ) -> Document {
     let id = document_id(&file.id, file.web_view_link.as_deref());
     let title = file.name.clone();
@@ -143,7 +153,7 @@ pub(crate) fn document(
     };
     let mut doc = doc
         .with_updated_at(updated)
-        .with_version(&version(file))
+        .with_version(&version(file, readers))
         .with_owners(
             file.owners
                 .iter()
@@ -152,6 +162,9 @@ pub(crate) fn document(
         )
         .with_metadata("file_id", file.id.clone())
         .with_metadata("mime_type", file.mime_type.clone());
+    if let Some(r) = readers {
+        doc = doc.with_access(r.to_access());
+    }
     if let Some(size) = size(file) {
         doc = doc.with_size(size);
     }

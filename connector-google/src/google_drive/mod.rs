@@ -6,6 +6,35 @@
 //!   file is listed once, by its owner) and the rest of their corpus, the files shared with them
 //!   (`not 'me' in owners`); shared drives (`drives.list` or `shared_drive_urls`); shared
 //!   folders crawled by parent. An OAuth user token lists its own user (`me`).
+//! - **Shared drives** (as RAGFlow and Onyx): with a service account `drives.list` asks with
+//!   `useDomainAdminAccess=true`, so every shared drive of the domain is listed, not only the
+//!   admin's. A drive is read as the admin; one the admin is not a member of (Drive answers
+//!   404) is read as one of its user members, found in the drive's permissions
+//!   (`permissions.list` with domain admin access; users of the admin's domain first) and kept
+//!   in the checkpoint. A drive whose members are all groups is a failure asking to add the
+//!   admin. An OAuth token lists the drives its user is a member of.
+//! - **Once per file**: a file is emitted by the listing that owns it (its owner's My Drive,
+//!   its shared drive) and by any other listing (files shared with a user, a folder crawl, a
+//!   shortcut) only when that owning listing has not finished in this walk; those other
+//!   emissions go into the checkpoint's `seen` set, which thus grows with the files shared
+//!   from outside the indexed drives (and with those reached before their owner's listing),
+//!   not with every file. A large domain with `include_files_shared_with_me` still holds, in
+//!   the worst case, one id per file shared across users, for the length of one run.
+//! - **Shortcuts** stand for their targets (`shortcutDetails.targetId`, read with
+//!   `files.get` as the listing's user): a target that a listing of the walk owns is left to
+//!   it; another is indexed once, under its own id, link and time, and a new shortcut brings
+//!   an old target into a window; a shortcut to a folder inside a crawled folder is crawled
+//!   (elsewhere it is not followed: a user's My Drive listing lists their files whatever
+//!   folder they sit in); a target the user cannot read (404/403) is nothing.
+//! - **Permissions** (`include_permissions`): each document's `access`
+//!   from the file's permissions (listed with the file where Drive shows them; read with
+//!   `permissions.list` from `permissionIds` for shared drive items, whose `permissions` Drive
+//!   never fills): users and groups by lower-case e-mail, a domain as the group
+//!   `domain:{domain}` (Onyx's name) unless link-only, `anyone` as public, deleted accounts
+//!   left out; a file whose permissions the user cannot read is readable by that user and
+//!   its owners. The version token holds a short hash of the readers, so a sharing change
+//!   (which need not bump the file: a new member of its shared drive) is delivered by a
+//!   reconciling run ([`SyncMode::Reconcile`](connector_core::sync::SyncMode::Reconcile)).
 //! - **Listing**: `files.list`, 1000 per page, `fields` trimmed to what the documents show,
 //!   `trashed = false`, and for a window `modifiedTime >= start and modifiedTime < end`
 //!   (filtered exactly again on the response). Folder crawls list every child, since a
@@ -14,9 +43,10 @@
 //!   Drawings as PNG with `allow_images`; other files downloaded as bytes (text files as text)
 //!   when `size` is within `max_file_size`, checked before the download (the cap applies to
 //!   downloads and exports; listings have core's default body cap). Images only with
-//!   `allow_images`. Forms, sites, shortcuts and folders are not documents.
+//!   `allow_images`. Forms, sites and folders are not documents.
 //! - **Documents**: id = the `webViewLink` without its query (RAGFlow's id), title = the name,
-//!   `updated_at` = `modifiedTime`, fingerprint from `version` and `modifiedTime` (checked
+//!   `updated_at` = `modifiedTime`, fingerprint from `version`, `modifiedTime` and the
+//!   readers' hash (checked
 //!   before downloading: unchanged files are not fetched), owners, `file_id`, `mime_type`,
 //!   `drive_id` metadata.
 //! - **Errors**: a user, shared drive or folder whose listing fails is a
@@ -40,6 +70,7 @@
 //! Streams own a clone of the client; dropping one at any `.await` loses only the page in
 //! flight.
 
+mod access;
 mod checkpoint;
 mod client;
 mod config;

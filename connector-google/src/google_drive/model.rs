@@ -4,11 +4,21 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// The file fields a listing asks for: what the documents show and nothing else.
-pub(crate) const FILE_FIELDS: &str = "nextPageToken,files(id,name,mimeType,modifiedTime,size,webViewLink,owners(emailAddress),driveId,version,fileExtension)";
+pub(crate) const FILE_FIELDS: &str = "nextPageToken,files(id,name,mimeType,modifiedTime,size,webViewLink,owners(emailAddress),driveId,version,fileExtension,shortcutDetails(targetId,targetMimeType))";
+
+/// [`FILE_FIELDS`] and who may read each file (`include_permissions`): the permissions where
+/// Drive shows them (My Drive files the caller may share), else their ids (shared drive
+/// items, whose `permissions` Drive never fills), read with `permissions.list`.
+pub(crate) const FILE_FIELDS_WITH_PERMISSIONS: &str = "nextPageToken,files(id,name,mimeType,modifiedTime,size,webViewLink,owners(emailAddress),driveId,version,fileExtension,shortcutDetails(targetId,targetMimeType),permissionIds,permissions(id,type,emailAddress,domain,role,allowFileDiscovery,deleted))";
 
 /// The fields `list_ids` needs.
-pub(crate) const SLIM_FIELDS: &str =
-    "nextPageToken,files(id,name,mimeType,modifiedTime,size,webViewLink)";
+pub(crate) const SLIM_FIELDS: &str = "nextPageToken,files(id,name,mimeType,modifiedTime,size,webViewLink,owners(emailAddress),driveId,shortcutDetails(targetId,targetMimeType))";
+
+/// The fields of one permission (`permissions.list`).
+pub(crate) const PERMISSION_FIELDS: &str =
+    "nextPageToken,permissions(id,type,emailAddress,domain,role,allowFileDiscovery,deleted)";
+
+pub(crate) const SHORTCUT: &str = "application/vnd.google-apps.shortcut";
 
 pub(crate) const FOLDER: &str = "application/vnd.google-apps.folder";
 pub(crate) const DOCUMENT: &str = "application/vnd.google-apps.document";
@@ -49,6 +59,54 @@ pub(crate) struct File {
     pub(crate) version: Option<String>,
     #[serde(default)]
     pub(crate) file_extension: Option<String>,
+    /// Who may read it, where Drive shows it (`include_permissions`).
+    #[serde(default)]
+    pub(crate) permissions: Option<Vec<Permission>>,
+    /// The ids of its permissions (filled for shared drive items too).
+    #[serde(default)]
+    pub(crate) permission_ids: Option<Vec<String>>,
+    /// What a shortcut points to.
+    #[serde(default)]
+    pub(crate) shortcut_details: Option<ShortcutDetails>,
+}
+
+/// A shortcut's target.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ShortcutDetails {
+    #[serde(default)]
+    pub(crate) target_id: Option<String>,
+    #[serde(default)]
+    pub(crate) target_mime_type: Option<String>,
+}
+
+/// A permission (`permissions` resource).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Permission {
+    /// `user`, `group`, `domain` or `anyone`.
+    #[serde(rename = "type", default)]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) email_address: Option<String>,
+    #[serde(default)]
+    pub(crate) domain: Option<String>,
+    /// `false`: a link-only grant (the file cannot be found by search).
+    #[serde(default)]
+    pub(crate) allow_file_discovery: Option<bool>,
+    /// The grantee's account was deleted.
+    #[serde(default)]
+    pub(crate) deleted: bool,
+}
+
+/// `permissions.list`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PermissionList {
+    #[serde(default)]
+    pub(crate) permissions: Vec<Permission>,
+    #[serde(default)]
+    pub(crate) next_page_token: Option<String>,
 }
 
 /// A file owner.

@@ -4,27 +4,34 @@
 //! [`fetch_items`].
 
 use chrono::{DateTime, Utc};
-use connector_core::pages::{PendingItem, fetch_items};
-use connector_core::{Batch, Document, ErrorKind, Failure, Result, SyncContext};
+use connector_core::pages::{self, Page, PendingItem, fetch_items};
+use connector_core::{Batch, Document, Error, ErrorKind, Failure, Result, SyncContext};
+use futures::StreamExt;
+use serde_json::Value;
+use tokio::sync::OnceCell;
 
+use super::access::Readers;
 use super::checkpoint::{DriveStage, GoogleDriveCheckpoint};
 use super::client::{DriveClient, Listing};
 use super::config::{self, GoogleDriveConfig};
 use super::convert::{self, Fetch};
-use super::model::{self, File};
+use super::model::{self, File, FileList};
 use crate::walk::{Mode, Walk};
 
 /// Files of a page downloaded or exported at the same time.
 const FILE_CONCURRENCY: usize = 8;
 
-/// A file of a page that becomes a document: how to fetch it and its modification time.
-type Wanted = (File, Fetch, DateTime<Utc>);
+/// A file of a page that becomes a document: how to fetch it, its modification time and, with
+/// `include_permissions`, its readers.
+type Wanted = (File, Fetch, DateTime<Utc>, Option<Readers>);
 
 /// One Drive walk: a state machine over [`GoogleDriveCheckpoint`], one source page per step.
 pub(super) struct Walker {
     client: DriveClient,
     mode: Mode,
     ctx: SyncContext,
+    /// The OAuth user's e-mail, asked once.
+    me: OnceCell<Option<String>>,
 }
 
 impl Walker {
@@ -34,6 +41,7 @@ impl Walker {
             client: client.with_context(&ctx),
             mode,
             ctx,
+            me: OnceCell::new(),
         }
     }
 
@@ -62,11 +70,6 @@ impl Walker {
     fn shared_with_me(&self) -> bool {
         self.config()
             .shared_with_me(self.client.api.is_service_account())
-    }
-
-    /// Whether a later stage may reach a file an earlier one emitted.
-    fn tracks_seen(&self) -> bool {
-        self.shared_with_me() || !self.config().shared_folder_urls.is_empty()
     }
 
     /// The listings of the My Drives stage: a user's My Drive when every My Drive is indexed
@@ -105,22 +108,243 @@ impl Walker {
         }
     }
 
+    /// The user `listing` is read as: a shared drive the admin is not a member of is read as
+    /// the member found for it; else [`DriveClient::subject`].
+    fn subject_of(&self, listing: &Listing, cp: &GoogleDriveCheckpoint) -> Option<String> {
+        if let Listing::Drive(d) = listing
+            && let Some(member) = cp.drive_members.get(d)
+        {
+            return Some(member.clone());
+        }
+        self.client.subject(listing).map(str::to_owned)
+    }
+
+    /// The OAuth token's own user's e-mail (`about.get`, asked once per walk); `None` for a
+    /// service account or when Drive does not tell it.
+    async fn me(&self) -> Result<Option<String>> {
+        if self.client.api.is_service_account() {
+            return Ok(None);
+        }
+        self.me
+            .get_or_try_init(|| self.client.about())
+            .await
+            .cloned()
+    }
+
+    /// A user of the domain who is a member of shared drive `drive` (its permissions, read
+    /// with the admin's domain admin access), to read a drive the admin is not a member of.
+    /// Users of the admin's domain first (domain-wide delegation covers them); `None` when the
+    /// drive has no user member (groups only).
+    async fn drive_member(&self, drive: &str) -> Result<Option<String>> {
+        let admin = self.client.admin().unwrap_or_default();
+        let domain = admin.rsplit_once('@').map_or("", |(_, d)| d).to_lowercase();
+        let members = self.client.permissions(Some(admin), drive, true).await?;
+        let mut users = members
+            .iter()
+            .filter(|p| p.kind == "user" && !p.deleted)
+            .filter_map(|p| p.email_address.as_deref())
+            .map(str::to_lowercase);
+        let all: Vec<String> = users.by_ref().collect();
+        Ok(all
+            .iter()
+            .find(|u| u.ends_with(&format!("@{domain}")))
+            .or_else(|| all.first())
+            .cloned())
+    }
+
+    /// One page of `listing` as `subject`; a shared drive that the admin cannot read (Drive
+    /// answers 404: not a member) is read as one of its members, remembered in `cp`.
+    async fn list(
+        &self,
+        listing: &Listing,
+        cp: &mut GoogleDriveCheckpoint,
+        fields: &str,
+    ) -> Result<(Option<String>, Page<FileList, String>)> {
+        let window = self.mode.window();
+        let subject = self.subject_of(listing, cp);
+        let first = self
+            .client
+            .files(
+                listing,
+                subject.as_deref(),
+                cp.page_token.as_deref(),
+                window,
+                fields,
+            )
+            .await;
+        match (first, listing) {
+            (Err(e), Listing::Drive(drive))
+                if e.kind() == ErrorKind::NotFound
+                    && self.client.api.is_service_account()
+                    && !cp.drive_members.contains_key(drive) =>
+            {
+                let Some(member) = self.drive_member(drive).await? else {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        "the admin is not a member and the drive has no user member to read it as (its members are groups only): add google_primary_admin to the drive",
+                    )
+                    .with_cause(e));
+                };
+                let page = self
+                    .client
+                    .files(
+                        listing,
+                        Some(&member),
+                        cp.page_token.as_deref(),
+                        window,
+                        fields,
+                    )
+                    .await?;
+                cp.drive_members.insert(drive.clone(), member.clone());
+                Ok((Some(member), page))
+            }
+            (page, _) => Ok((subject, page?)),
+        }
+    }
+
+    /// Whether a listing of the walk other than the one at hand emitted `file` already: the
+    /// My Drive listing of its owner or the listing of its shared drive, finished in this
+    /// walk (a listing that failed did not emit it; one still to come checks `seen`). Files
+    /// those listings emit need no `seen` entry.
+    fn emitted_elsewhere(&self, file: &File, cp: &GoogleDriveCheckpoint, me: Option<&str>) -> bool {
+        if let Some(d) = &file.drive_id {
+            return cp
+                .completed_until
+                .contains_key(&Listing::Drive(d.clone()).key());
+        }
+        file.owners
+            .iter()
+            .filter_map(|o| o.email_address.as_deref())
+            .any(|owner| {
+                let own = |u: &str| {
+                    u.eq_ignore_ascii_case(owner)
+                        || (u == "me" && me.is_some_and(|m| m.eq_ignore_ascii_case(owner)))
+                };
+                cp.users.iter().any(|u| {
+                    own(u)
+                        && cp
+                            .completed_until
+                            .contains_key(&Listing::Mine(u.clone()).key())
+                })
+            })
+    }
+
+    /// Whether a listing of this walk owns `file` (lists it as its own): the My Drive listing
+    /// of an owner whose My Drive is indexed, or its shared drive's listing. A shortcut to such
+    /// a file is left to that listing.
+    fn owned_in_walk(&self, file: &File, cp: &GoogleDriveCheckpoint, me: Option<&str>) -> bool {
+        let c = self.config();
+        if let Some(d) = &file.drive_id {
+            return c.all_shared_drives()
+                || cp.drives.contains(d)
+                || c.shared_drive_urls
+                    .iter()
+                    .any(|u| config::id_from_url(u).as_deref() == Some(d.as_str()));
+        }
+        let mine = self.my_listings(&cp.users);
+        file.owners
+            .iter()
+            .filter_map(|o| o.email_address.as_deref())
+            .any(|owner| {
+                mine.iter().any(|l| match l {
+                    Listing::Mine(u) if u == "me" => {
+                        me.is_some_and(|m| m.eq_ignore_ascii_case(owner))
+                    }
+                    Listing::Mine(u) => u.eq_ignore_ascii_case(owner),
+                    _ => false,
+                })
+            })
+    }
+
+    /// The target of shortcut `file` as `subject`, with the listing's `fields`; `None` when
+    /// the shortcut points nowhere the user can read (Drive answers 404 or 403: the target
+    /// was deleted or is not shared with them), which is no document either.
+    async fn shortcut_target(
+        &self,
+        subject: Option<&str>,
+        file: &File,
+        fields: &str,
+    ) -> Result<Option<serde_json::Value>> {
+        let Some(target) = file
+            .shortcut_details
+            .as_ref()
+            .and_then(|d| d.target_id.as_deref())
+        else {
+            return Ok(None);
+        };
+        // The per-file fields of the listing's `files(...)`.
+        let per_file = fields
+            .strip_prefix("nextPageToken,files(")
+            .and_then(|f| f.strip_suffix(')'))
+            .unwrap_or(fields);
+        match self.client.file(subject, target, per_file).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied) => {
+                tracing::debug!(shortcut = %file.id, "shortcut target not readable: {e}");
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Who may read `file`, listed as `user`: its permissions (read with `permissions.list`
+    /// when the listing shows only their ids); the user and the owners when Drive shows none
+    /// to this user.
+    ///
+    /// # Errors
+    /// `permissions.list` failing otherwise than 403/404 (the file's failure).
+    async fn readers(
+        &self,
+        subject: Option<&str>,
+        user: Option<&str>,
+        file: &File,
+    ) -> Result<Readers> {
+        let mut readers = match (&file.permissions, &file.permission_ids) {
+            (Some(p), _) if !p.is_empty() => Readers::of(p),
+            (_, Some(ids)) if !ids.is_empty() => {
+                match self.client.permissions(subject, &file.id, false).await {
+                    Ok(p) => Readers::of(&p),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            ErrorKind::NotFound | ErrorKind::PermissionDenied
+                        ) =>
+                    {
+                        Readers::default()
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            _ => Readers::default(),
+        };
+        if readers.is_empty() {
+            readers = Readers::only(
+                user.into_iter().chain(
+                    file.owners
+                        .iter()
+                        .filter_map(|o| o.email_address.as_deref()),
+                ),
+            );
+        }
+        Ok(readers)
+    }
+
     /// One page of `listing`: its files as documents (or ids), failures and unchanged ids;
     /// advances `cp` past it.
     async fn files_page(&self, listing: &Listing, cp: &mut GoogleDriveCheckpoint) -> Result<Batch> {
         let c = self.config();
         let window = self.mode.window();
+        let permissions = c.include_permissions && !self.mode.is_slim();
         let fields = if self.mode.is_slim() {
             model::SLIM_FIELDS
+        } else if permissions {
+            model::FILE_FIELDS_WITH_PERMISSIONS
         } else {
             model::FILE_FIELDS
         };
-        let listed = self
-            .client
-            .files(listing, cp.page_token.as_deref(), window, fields)
-            .await;
+        let listed = self.list(listing, cp, fields).await;
         let mut batch = Batch::default();
-        let page = match listed {
+        let (subject, page) = match listed {
             Ok(page) => page,
             Err(e) => {
                 // One user, drive or folder that cannot be listed is its own failure: the walk
@@ -145,22 +369,63 @@ impl Walker {
                 return Ok(batch);
             }
         };
-        let mut wanted: Vec<PendingItem<Wanted>> = Vec::new();
+        let me = self.me().await?;
+        // Who a file read through this listing is sure to be readable by.
+        let user = subject.clone().or_else(|| me.clone());
+        let mut candidates: Vec<(String, Wanted)> = Vec::new();
         for raw in page.items.files {
-            let file: File = match serde_json::from_value(raw.clone()) {
+            let mut file: File = match serde_json::from_value(raw.clone()) {
                 Ok(f) => f,
                 Err(e) => {
-                    let id = raw.get("id").and_then(|v| v.as_str()).map(|id| {
-                        convert::document_id(id, raw.get("webViewLink").and_then(|v| v.as_str()))
-                    });
-                    let name = id.as_deref().unwrap_or("a file without an id");
-                    let msg = format!("Drive file `{name}` is malformed: {e}");
-                    batch
-                        .failures
-                        .push(Failure::new(id, ErrorKind::InvalidData, msg));
+                    batch.failures.push(malformed(&raw, &e));
                     continue;
                 }
             };
+            // A shortcut stands for its target: a folder's is crawled with the folder it sits
+            // in, a file's target is indexed (once) in its place.
+            let mut via_shortcut = None;
+            if file.mime_type == model::SHORTCUT {
+                let target_mime = file
+                    .shortcut_details
+                    .as_ref()
+                    .and_then(|d| d.target_mime_type.as_deref());
+                if target_mime == Some(model::FOLDER) {
+                    if let (Listing::Folder(_), Some(t)) = (
+                        listing,
+                        file.shortcut_details
+                            .as_ref()
+                            .and_then(|d| d.target_id.clone()),
+                    ) && !cp.folders.contains(&t)
+                    {
+                        cp.folders.push(t);
+                    }
+                    continue;
+                }
+                let raw = match self
+                    .shortcut_target(subject.as_deref(), &file, fields)
+                    .await
+                {
+                    Ok(Some(raw)) => raw,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        let id = convert::document_id(&file.id, file.web_view_link.as_deref());
+                        batch.failures.push(pages::item_failure(id, e)?);
+                        continue;
+                    }
+                };
+                let target: File = match serde_json::from_value(raw.clone()) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        batch.failures.push(malformed(&raw, &e));
+                        continue;
+                    }
+                };
+                if self.owned_in_walk(&target, cp, me.as_deref()) {
+                    continue;
+                }
+                via_shortcut = convert::modified(&file);
+                file = target;
+            }
             if file.mime_type == model::FOLDER {
                 if matches!(listing, Listing::Folder(_)) && !cp.folders.contains(&file.id) {
                     cp.folders.push(file.id.clone());
@@ -182,11 +447,27 @@ impl Walker {
                     .push(Failure::new(Some(id), ErrorKind::InvalidData, msg));
                 continue;
             };
-            if window.is_some_and(|w| !w.contains(updated)) {
+            // A new shortcut to an old file brings the file into a window.
+            if let Some(w) = window
+                && !w.contains(updated)
+                && !via_shortcut.is_some_and(|t| w.contains(t))
+            {
                 continue;
             }
-            if self.tracks_seen() && !cp.seen.insert(file.id.clone()) {
+            let owned_here = via_shortcut.is_none()
+                && match listing {
+                    Listing::Mine(_) => true,
+                    Listing::Drive(d) => file.drive_id.as_deref() == Some(d.as_str()),
+                    _ => false,
+                };
+            if !owned_here && self.emitted_elsewhere(&file, cp, me.as_deref()) {
                 continue;
+            }
+            if cp.seen.contains(&file.id) {
+                continue;
+            }
+            if !owned_here {
+                cp.seen.insert(file.id.clone());
             }
             if fetch == Fetch::Download
                 && let Some(size) = convert::size(&file)
@@ -203,8 +484,7 @@ impl Walker {
                 }
                 continue;
             }
-            let version = convert::version(&file);
-            wanted.push(PendingItem::new(id, (file, fetch, updated)).with_version(&version));
+            candidates.push((id, (file, fetch, updated, None)));
         }
         match page.next {
             Some(t) => cp.page_token = Some(t),
@@ -215,15 +495,42 @@ impl Walker {
             }
         }
         if self.mode.is_slim() {
-            batch.unchanged = wanted.into_iter().map(|w| w.id).collect();
-        } else {
-            let subject = self.client.subject(listing);
-            let fetched = fetch_items(&self.ctx, wanted, FILE_CONCURRENCY, |wanted| {
-                self.fetch_file(subject, wanted)
-            })
-            .await?;
-            batch.append(fetched);
+            batch.unchanged = candidates.into_iter().map(|(id, _)| id).collect();
+            convert::link_failures(&mut batch.failures);
+            return Ok(batch);
         }
+        if permissions {
+            // Who reads each file, before the fingerprint check: a sharing change is a new
+            // version. Asked a few at a time, in page order.
+            // Owned items: a stream over borrowed ones is not `Send` enough for the walk.
+            let files: Vec<File> = candidates.iter().map(|(_, w)| w.0.clone()).collect();
+            let (subject, user) = (subject.as_deref(), user.as_deref());
+            let read: Vec<Result<Readers>> = futures::stream::iter(files)
+                .map(|file| async move { self.readers(subject, user, &file).await })
+                .buffered(FILE_CONCURRENCY)
+                .collect()
+                .await;
+            let mut kept = Vec::with_capacity(candidates.len());
+            for ((id, mut wanted), readers) in candidates.into_iter().zip(read) {
+                match readers {
+                    Ok(r) => {
+                        wanted.3 = Some(r);
+                        kept.push((id, wanted));
+                    }
+                    Err(e) => batch.failures.push(pages::item_failure(id, e)?),
+                }
+            }
+            candidates = kept;
+        }
+        let wanted = candidates.into_iter().map(|(id, wanted)| {
+            let version = convert::version(&wanted.0, wanted.3.as_ref());
+            PendingItem::new(id, wanted).with_version(&version)
+        });
+        let fetched = fetch_items(&self.ctx, wanted, FILE_CONCURRENCY, |wanted| {
+            self.fetch_file(subject.as_deref(), wanted)
+        })
+        .await?;
+        batch.append(fetched);
         convert::link_failures(&mut batch.failures);
         Ok(batch)
     }
@@ -232,14 +539,20 @@ impl Walker {
     async fn fetch_file(
         &self,
         subject: Option<&str>,
-        (file, fetch, updated): Wanted,
+        (file, fetch, updated, readers): Wanted,
     ) -> Result<Document> {
         let cap = self.config().max_file_size();
         let data = match &fetch {
             Fetch::Export { mime, .. } => self.client.export(subject, &file.id, mime, cap).await?,
             Fetch::Download => self.client.download(subject, &file.id, cap).await?,
         };
-        Ok(convert::document(&file, &fetch, data, updated))
+        Ok(convert::document(
+            &file,
+            &fetch,
+            data,
+            updated,
+            readers.as_ref(),
+        ))
     }
 }
 
@@ -350,4 +663,15 @@ fn add_ids(ids: &mut Vec<String>, urls: &[String]) {
             ids.push(id);
         }
     }
+}
+
+/// The failure of a listed file Drive sent malformed.
+fn malformed(raw: &Value, e: &serde_json::Error) -> Failure {
+    let id = raw
+        .get("id")
+        .and_then(Value::as_str)
+        .map(|id| convert::document_id(id, raw.get("webViewLink").and_then(Value::as_str)));
+    let name = id.as_deref().unwrap_or("a file without an id");
+    let msg = format!("Drive file `{name}` is malformed: {e}");
+    Failure::new(id, ErrorKind::InvalidData, msg)
 }
