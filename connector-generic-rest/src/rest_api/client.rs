@@ -252,7 +252,7 @@ impl RestClient {
         let mut endpoint = Endpoint::new(cfg)?;
         let (auth, field) = endpoint.auth();
         endpoint.credential_field = field;
-        let mut builder = HttpClient::builder(SOURCE);
+        let mut builder = HttpClient::builder(SOURCE).network_policy(endpoint.cfg.network.clone());
         if let Some(field) = field {
             builder = builder.auth(auth, field);
         }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use connector_core::config::{Ignored, IgnoredField, join_path};
+use connector_core::http::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError, StringList};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -127,6 +128,13 @@ pub struct RestApiConfig {
     /// Request timeout in seconds (default 60).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// Which addresses requests may reach: the host's policy, never the tenant's, so it is no
+    /// config field. A [`Registry`](connector_core::Registry) sets it
+    /// ([`ConnectorConfig::set_network_policy`]); a config built in code sets it with
+    /// [`with_network_policy`](Self::with_network_policy). Default: every address.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub network: NetworkPolicy,
 }
 
 /// The HTTP method.
@@ -420,6 +428,26 @@ pub(crate) fn is_secret_header(name: &str) -> bool {
 }
 
 impl RestApiConfig {
+    /// This config with the host's network policy: every request, the next-page URLs a
+    /// response names (`next_url_path`, `link_header`) and every redirect are checked against
+    /// it. A [`Registry`](connector_core::Registry) does this itself with its own policy.
+    ///
+    /// ```
+    /// use connector_core::http::NetworkPolicy;
+    /// use connector_generic_rest::rest_api::RestApiConfig;
+    /// let config: RestApiConfig = connector_core::config::from_json(serde_json::json!({
+    ///     "url": "https://api.example.com/items", "content_fields": "title",
+    /// }))?;
+    /// let config = config.with_network_policy(NetworkPolicy::public_only());
+    /// assert!(config.network.is_guarded());
+    /// # Ok::<(), connector_core::Error>(())
+    /// ```
+    #[must_use]
+    pub fn with_network_policy(mut self, policy: NetworkPolicy) -> Self {
+        self.network = policy;
+        self
+    }
+
     /// The POST body: `request_body`, else `pagination_config.request_body`.
     pub(crate) fn body(&self) -> Option<&Value> {
         self.request_body
@@ -453,6 +481,13 @@ impl ConnectorConfig for RestApiConfig {
 
     fn unused(&self) -> Vec<Ignored> {
         self.unused_credentials()
+    }
+
+    /// Honoured: the connector's one HTTP client is built with it (there is no separate
+    /// token endpoint; every `auth_type` sends its credentials with the requests).
+    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
+        self.network = policy.clone();
+        true
     }
 
     fn validate(&self) -> Vec<FieldError> {
@@ -628,6 +663,7 @@ impl fmt::Debug for RestApiConfig {
             .field("pagination_type", &self.pagination_type)
             .field("poll_timestamp_field", &self.poll_timestamp_field)
             .field("since", &self.since)
+            .field("network", &self.network)
             .finish_non_exhaustive()
     }
 }
