@@ -619,6 +619,54 @@ async fn server_with_a_user_name_and_password_falls_back_once() {
     );
 }
 
+/// Confluence's search index lags its writes, so an incremental run starts a while before the
+/// previous window's end (core's `Connector::min_overlap`): ten minutes on Cloud, one on
+/// Server/Data Center, or RAGFlow's `time_buffer_seconds` (declared here, so no longer
+/// reported as ignored; `0` is no overlap).
+#[test]
+fn time_buffer_seconds_sets_the_overlap_of_incremental_runs() {
+    use std::time::Duration;
+    let config = |cloud: bool, extra: Value| {
+        let mut cfg = json!({
+            "wiki_base": "https://acme.atlassian.net/wiki",
+            "is_cloud": cloud,
+            "credentials": {"confluence_username": EMAIL, "confluence_access_token": TOKEN},
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            cfg[k] = v.clone();
+        }
+        cfg
+    };
+    let overlap = |cfg: Value| registry().build("confluence", cfg).unwrap().min_overlap();
+    assert_eq!(overlap(config(true, json!({}))), Duration::from_secs(600));
+    assert_eq!(overlap(config(false, json!({}))), Duration::from_secs(60));
+    assert_eq!(
+        overlap(config(true, json!({"time_buffer_seconds": 86_400}))),
+        Duration::from_secs(86_400)
+    );
+    assert_eq!(
+        overlap(config(false, json!({"time_buffer_seconds": 0}))),
+        Duration::ZERO
+    );
+    let built = registry()
+        .build_with_notes(
+            "confluence",
+            config(true, json!({"time_buffer_seconds": 30})),
+        )
+        .unwrap();
+    assert!(built.ignored.is_empty(), "{:?}", built.ignored);
+    let schema = registry().schema("confluence").unwrap();
+    let said = schema["properties"]["time_buffer_seconds"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(said.contains("600"), "{said}");
+    assert!(
+        schema["properties"]["time_buffer_seconds"]
+            .get("x-ignored")
+            .is_none()
+    );
+}
+
 #[test]
 fn a_typo_is_still_an_unknown_field() {
     let err = registry()

@@ -182,12 +182,16 @@ impl Client {
                 password: auth.clone(),
                 chosen: OnceCell::new(),
             });
+        // The host's network policy guards every request (the site, the tenant info, the
+        // gateway, downloads) and every redirect.
         let http = HttpClient::builder(SOURCE)
             .auth(auth.clone(), TOKEN_FIELD)
             .timeout(Duration::from_secs(120))
+            .network_policy(config.network.clone())
             .build()?;
         let check = HttpClient::builder(SOURCE)
             .auth(auth, TOKEN_FIELD)
+            .network_policy(config.network.clone())
             .timeout(Duration::from_secs(20))
             .max_retries(1)
             .backoff(Duration::from_millis(200), Duration::from_secs(1))

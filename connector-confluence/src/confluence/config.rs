@@ -4,6 +4,7 @@ use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 
 use connector_core::config::{Ignored, IgnoredField};
+use connector_core::net::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
 
 use super::ids::IdScheme;
@@ -65,8 +66,8 @@ impl fmt::Display for IndexMode {
 /// without them; its Go connector reads `cql_query` and `batch_size`, not `scoped_token`;
 /// see the crate's README for where the two differ), with RAGFlow's defaults, so a config means the same documents here as there: pages (not blog
 /// posts) of the selected scope and their attachments, images included. The options below
-/// it are this connector's own. RAGFlow's generic knobs (`sync_batch_size`,
-/// `time_buffer_seconds`, `sync_deleted_files`, `allow_images`,
+/// it are this connector's own, and `time_buffer_seconds` (RAGFlow's generic knob) is read.
+/// RAGFlow's other generic knobs (`sync_batch_size`, `sync_deleted_files`, `allow_images`,
 /// `credentials.authentication_method`) are accepted and reported as ignored
 /// ([`connector_core::config::parse`]), except for values that change nothing
 /// (`sync_deleted_files: false`, `allow_images: true`); `batch_size` is a field here, and
@@ -219,6 +220,17 @@ pub struct ConfluenceConfig {
     /// it starts 14 hours earlier (results are filtered exactly either way).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone_offset: Option<f64>,
+    /// How long before the previous window's end an incremental run starts, in seconds
+    /// (RAGFlow's `time_buffer_seconds`; `0`: no overlap). Confluence's search index lags
+    /// its writes (Cloud's by seconds to minutes): an edit saved just before a run's end can
+    /// show up in the search only after it, with a modification time inside the window that
+    /// run already closed. Default: 600 (ten minutes) on Cloud, 60 on Server/Data Center.
+    /// RAGFlow's Python connector defaults to one day (`CONFLUENCE_SYNC_TIME_BUFFER_SECONDS`);
+    /// what an overlap lists again costs a listing only (unchanged pages are skipped by
+    /// version), so a day is safe but slower. The sync's own `SyncOptions::overlap` applies
+    /// when it is longer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_buffer_seconds: Option<u64>,
     /// How documents are identified: `ragflow_url` (the default: the web URL, as RAGFlow
     /// names them) or `content_id` (`confluence:{site}/page/{id}`: Confluence's content ids,
     /// which survive renames and moves, so a rename is an update of the same document). See
@@ -235,6 +247,16 @@ pub struct ConfluenceConfig {
     /// (fails closed). See the crate's README for what `access` means.
     #[serde(default)]
     pub include_permissions: bool,
+    /// Which addresses requests may reach: the host's policy, never the tenant's, so it is no
+    /// config field (a tenant could otherwise allow the metadata service). A
+    /// [`Registry`](connector_core::Registry) sets it
+    /// ([`ConnectorConfig::set_network_policy`]); a config built in code sets it with
+    /// [`with_network_policy`](Self::with_network_policy). Every request goes through it:
+    /// the site, the tenant info, the API gateway, attachment downloads and redirects.
+    /// Default: every address.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub network: NetworkPolicy,
 }
 
 fn yes() -> bool {
@@ -312,13 +334,33 @@ impl fmt::Debug for ConfluenceConfig {
             .field("attachment_size_limit", &self.attachment_size_limit)
             .field("include_images", &self.include_images)
             .field("cloud_id", &self.cloud_id)
+            .field("time_buffer_seconds", &self.time_buffer_seconds)
             .field("id_scheme", &self.id_scheme)
             .field("include_permissions", &self.include_permissions)
+            .field("network", &self.network)
             .finish_non_exhaustive()
     }
 }
 
+/// The overlap an incremental run needs on Cloud when `time_buffer_seconds` is not set: its
+/// search index lags writes by seconds to minutes.
+pub const DEFAULT_CLOUD_OVERLAP_SECS: u64 = 600;
+
+/// The same on Server/Data Center, whose index is updated from a queue that a scheduled job
+/// flushes every few seconds.
+pub const DEFAULT_SERVER_OVERLAP_SECS: u64 = 60;
+
 impl ConfluenceConfig {
+    /// The overlap between incremental windows: `time_buffer_seconds`, else 600 s on Cloud
+    /// and 60 s on Server/Data Center.
+    pub fn overlap(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.time_buffer_seconds.unwrap_or(if self.is_cloud {
+            DEFAULT_CLOUD_OVERLAP_SECS
+        } else {
+            DEFAULT_SERVER_OVERLAP_SECS
+        }))
+    }
+
     /// A config for the site at `wiki_base` with every other setting at its default
     /// (Cloud, every page the credentials can read, with its attachments).
     pub fn new(wiki_base: Url, credentials: ConfluenceCredentials) -> Self {
@@ -342,9 +384,28 @@ impl ConfluenceConfig {
             cloud_id: None,
             api_gateway: None,
             timezone_offset: None,
+            time_buffer_seconds: None,
             id_scheme: IdScheme::default(),
             include_permissions: false,
+            network: NetworkPolicy::default(),
         }
+    }
+
+    /// This config with the host's network policy (see [`network`](Self::network)). A
+    /// [`Registry`](connector_core::Registry) does this itself with its own policy.
+    ///
+    /// ```
+    /// use connector_core::net::NetworkPolicy;
+    /// use connector_confluence::confluence::{ConfluenceConfig, ConfluenceCredentials};
+    /// let base = "https://wiki.corp.example".parse().expect("a URL");
+    /// let config = ConfluenceConfig::new(base, ConfluenceCredentials::token("pat"))
+    ///     .with_network_policy(NetworkPolicy::public_only());
+    /// assert!(config.network.is_guarded());
+    /// ```
+    #[must_use]
+    pub fn with_network_policy(mut self, policy: NetworkPolicy) -> Self {
+        self.network = policy;
+        self
     }
 
     /// Documents identified by `scheme` (see [`IdScheme`]).
@@ -445,6 +506,11 @@ impl ConnectorConfig for ConfluenceConfig {
     )
     // Images are indexed, which is what `true` asks for.
     .quiet_for(&["true"])];
+
+    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
+        self.network = policy.clone();
+        true
+    }
 
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();

@@ -89,7 +89,8 @@ use futures::stream::BoxStream;
 pub use checkpoint::ConfluenceCheckpoint;
 pub use config::{
     ConfluenceConfig, ConfluenceCredentials, DEFAULT_API_GATEWAY, DEFAULT_ATTACHMENT_SIZE_LIMIT,
-    IndexMode, MAX_PAGE_SIZE, MIN_PAGE_SIZE,
+    DEFAULT_CLOUD_OVERLAP_SECS, DEFAULT_SERVER_OVERLAP_SECS, IndexMode, MAX_PAGE_SIZE,
+    MIN_PAGE_SIZE,
 };
 pub use convert::{ACCEPTED_EXTENSIONS, IMAGE_EXTENSIONS};
 pub use ids::IdScheme;
@@ -167,6 +168,12 @@ impl fmt::Display for ConfluenceConnector {
 impl Connector for ConfluenceConnector {
     fn source(&self) -> &'static str {
         SOURCE
+    }
+
+    /// The search index's lag: `time_buffer_seconds`, else 600 s on Cloud and 60 s on
+    /// Server/Data Center ([`ConfluenceConfig::overlap`]).
+    fn min_overlap(&self) -> std::time::Duration {
+        self.config.overlap()
     }
 
     fn roles(&self) -> Roles<'_> {
