@@ -652,3 +652,154 @@ async fn a_resumed_reconciliation_still_skips_unchanged_documents() {
     assert_eq!((resumed.updated, resumed.unchanged), (1, 5));
     assert_eq!(sink.deliveries()[before..].concat(), vec!["doc-00007"]);
 }
+
+/// A sink that records each document as it goes, can fail its `fail_at`-th write (from 0) and
+/// can take a while in the middle of every write.
+#[derive(Clone, Default)]
+struct SlowSink {
+    held: Arc<std::sync::Mutex<Vec<String>>>,
+    writes: Arc<std::sync::atomic::AtomicUsize>,
+    fail_at: Option<usize>,
+    pause: Duration,
+}
+
+#[connector_core::reexports::async_trait]
+impl connector_core::sink::Sink for SlowSink {
+    async fn write(&self, documents: &[connector_core::Document]) -> Result<()> {
+        let n = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if Some(n) == self.fail_at {
+            return Err(connector_core::Error::new(ErrorKind::Sink, "injected"));
+        }
+        let (first, rest) = documents.split_at(documents.len() / 2);
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(first.iter().map(|d| d.id.clone()));
+        tokio::time::sleep(self.pause).await;
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(rest.iter().map(|d| d.id.clone()));
+        Ok(())
+    }
+
+    async fn delete(&self, _ids: &[String]) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl SlowSink {
+    fn held(&self) -> Vec<String> {
+        self.held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A run stopped inside a page resumes inside it: the acknowledged part of the page is not
+/// delivered again.
+#[tokio::test]
+async fn a_run_stopped_inside_a_page_resumes_inside_it() {
+    let source = MemoryConnector::numbered(25, 10, t0());
+    let store = MemoryStateStore::new();
+    let first = SlowSink {
+        fail_at: Some(2),
+        ..SlowSink::default()
+    };
+    let err = Syncer::new(Arc::new(source.clone()))
+        .sink(first.clone())
+        .state(store.clone())
+        .options(SyncOptions::default().batch_docs(3))
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Sink);
+    assert_eq!(first.held().len(), 6, "two batches of the first page");
+    let second = SlowSink::default();
+    let resumed = Syncer::new(Arc::new(source.clone()))
+        .sink(second.clone())
+        .state(store.clone())
+        .options(SyncOptions::default().batch_docs(3))
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
+    assert_eq!(resumed.mode, SyncMode::Resume);
+    let expected: Vec<String> = (6..25).map(|i| format!("doc-{i:05}")).collect();
+    assert_eq!(second.held(), expected, "nothing twice, nothing lost");
+}
+
+/// When the interrupted page starts differently on resume, it is delivered whole again rather
+/// than anything skipped.
+#[tokio::test]
+async fn a_page_that_changed_since_the_stop_is_delivered_whole() {
+    let source = MemoryConnector::numbered(25, 10, t0());
+    let store = MemoryStateStore::new();
+    let first = SlowSink {
+        fail_at: Some(2),
+        ..SlowSink::default()
+    };
+    Syncer::new(Arc::new(source.clone()))
+        .sink(first.clone())
+        .state(store.clone())
+        .options(SyncOptions::default().batch_docs(3))
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    // A new item sorts first: skipping six by count would skip it.
+    source.upsert(MemoryItem::new("doc-0000", "new, first", at(1)));
+    let second = SlowSink::default();
+    Syncer::new(Arc::new(source.clone()))
+        .sink(second.clone())
+        .state(store.clone())
+        .options(SyncOptions::default().batch_docs(3))
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
+    let held = second.held();
+    assert_eq!(held[0], "doc-0000");
+    assert_eq!(held.len(), 26, "{held:?}");
+}
+
+/// A timeout that fires while the sink is writing lets that write finish and be committed, so
+/// no batch is torn and the next run does not deliver it again.
+#[tokio::test]
+async fn a_timeout_during_a_sink_write_stops_after_the_write() {
+    let source = MemoryConnector::numbered(20, 10, t0());
+    let store = MemoryStateStore::new();
+    let sink = SlowSink {
+        pause: Duration::from_millis(400),
+        ..SlowSink::default()
+    };
+    let err = Syncer::new(Arc::new(source.clone()))
+        .sink(sink.clone())
+        .state(store.clone())
+        .options(
+            SyncOptions::default()
+                .batch_docs(4)
+                .timeout(Duration::from_millis(100)),
+        )
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    let held = sink.held();
+    assert_eq!(
+        held.len(),
+        4,
+        "the batch in flight was written whole: {held:?}"
+    );
+    let next = SlowSink::default();
+    Syncer::new(Arc::new(source.clone()))
+        .sink(next.clone())
+        .state(store.clone())
+        .options(SyncOptions::default().batch_docs(4))
+        .run(SyncMode::Auto)
+        .await
+        .unwrap();
+    let again: Vec<String> = next.held();
+    assert_eq!(again.len(), 16, "{again:?}");
+    assert!(again.iter().all(|id| !held.contains(id)));
+}

@@ -417,6 +417,7 @@ mod tests {
             window: None,
             started_at: Utc::now(),
             reconcile: false,
+            page_prefix: None,
         };
         store
             .commit(Commit {

@@ -78,6 +78,52 @@ pub struct StoredCheckpoint {
     /// without a window that skips unchanged documents), so that its resumption does too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reconcile: bool,
+    /// How much of the page after `checkpoint` the sink acknowledged, when the run stopped
+    /// inside it: a resumed run skips those documents instead of delivering the page again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_prefix: Option<PagePrefix>,
+}
+
+/// The leading documents of a source page that were acknowledged (see
+/// [`StoredCheckpoint::page_prefix`]).
+///
+/// Pages keep their item order (the connector contract), but a page fetched again can differ
+/// from the page that was partly delivered; the hash of the prefix's ids tells a resumed run
+/// whether the page still starts the same way. It skips the prefix only then, and otherwise
+/// delivers the whole page again: duplicates, never a loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PagePrefix {
+    /// Leading documents of the page, in the connector's order, that need no delivery.
+    pub documents: u64,
+    /// A hash of their ids, in order.
+    pub ids_hash: u64,
+}
+
+impl PagePrefix {
+    /// The prefix of the first `documents` ids.
+    pub fn of<S: AsRef<str>>(ids: &[S], documents: usize) -> Self {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        for id in ids.iter().take(documents) {
+            let id = id.as_ref().as_bytes();
+            hasher.update(&(id.len() as u64).to_le_bytes());
+            hasher.update(id);
+        }
+        Self {
+            documents: documents.min(ids.len()) as u64,
+            ids_hash: hasher.digest(),
+        }
+    }
+
+    /// How many leading documents of a page with these `ids` to skip: the prefix's length when
+    /// the page starts with the same ids, else none.
+    pub fn skip_in<S: AsRef<str>>(&self, ids: &[S]) -> usize {
+        let n = usize::try_from(self.documents).unwrap_or(usize::MAX);
+        if n <= ids.len() && Self::of(ids, n) == *self {
+            n
+        } else {
+            0
+        }
+    }
 }
 
 /// An item that failed, kept until a later run produces it.

@@ -21,9 +21,12 @@
 //! Documents are re-batched to the host's batch size (items *and* bytes, independent of the
 //! source's page size). After the sink acknowledged a batch, one [`Commit`](crate::state::Commit) stores the
 //! fingerprints of its documents and, once every document of a source page (and of every page
-//! before it) is acknowledged, that page's checkpoint and failures. A crash or timeout at any
-//! point therefore resumes with no loss; at most the unacknowledged batch, and the documents of
-//! a source page that was only partly acknowledged, are delivered again, with the same ids.
+//! before it) is acknowledged, that page's checkpoint and failures. A batch that acknowledges
+//! part of a page also stores how much of it ([`PagePrefix`](crate::state::PagePrefix): a count
+//! and a hash of those ids); a resumed run skips that part of the page when the page still
+//! starts with the same ids, and delivers it whole again otherwise. A crash at any point
+//! therefore resumes with no loss, and at most the batch in flight is delivered again, with
+//! the same ids.
 //!
 //! # What is copied
 //! Nothing, for a batch that lies within one source page: the sink and then the store borrow
@@ -32,8 +35,11 @@
 //! over draining the connector's stream is a few percent (`cargo bench --bench sync_loop`).
 //!
 //! # Cancel safety
-//! [`Syncer::run`] may be dropped at any `.await`, cancelled through its token, or stopped by
-//! its timeout: nothing unacknowledged was committed, so the next run resumes cleanly.
+//! [`Syncer::run`] may be dropped at any `.await`: nothing unacknowledged was committed, so the
+//! next run resumes cleanly. Cancelled through its token or stopped by its timeout, it stops
+//! fetching at once but lets a sink write in flight finish and be committed (and starts no
+//! other), so a sink is never left with half a batch; dropping the future is the way to stop
+//! in the middle of a write.
 
 mod prune;
 mod run;

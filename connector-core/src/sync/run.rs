@@ -16,8 +16,8 @@ use crate::context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
 use crate::document::{Batch, Document, Failure};
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::{
-    CheckpointUpdate, Commit, DocumentStates, FailedItem, Known, RunRecord, RunStatus, StateStore,
-    StoredCheckpoint, failure_key,
+    CheckpointUpdate, Commit, DocumentStates, FailedItem, Known, PagePrefix, RunRecord, RunStatus,
+    StateStore, StoredCheckpoint, failure_key,
 };
 use crate::window::TimeWindow;
 
@@ -64,6 +64,9 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
         failures: Vec::new(),
     };
 
+    // Held by the loop while a sink batch is written and committed; a cancelled or timed-out
+    // run takes it before it stops, so it never stops in the middle of a write.
+    let gate = Arc::new(tokio::sync::Mutex::new(()));
     let outcome = {
         let body = execute(
             syncer,
@@ -71,23 +74,46 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
             started_at,
             cancel.clone(),
             stats.clone(),
+            gate.clone(),
             &mut state,
         )
         .instrument(span.clone());
+        tokio::pin!(body);
         let deadline = async {
             match syncer.options.timeout {
                 Some(limit) => tokio::time::sleep(limit).await,
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let stop = async {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => Error::new(ErrorKind::Cancelled, "the sync was cancelled").with_connector(source),
+                () = deadline => Error::new(ErrorKind::Timeout, format!(
+                    "the sync ran past its timeout of {:?}; it resumes from its last acknowledged checkpoint",
+                    syncer.options.timeout.unwrap_or_default()
+                )).with_connector(source),
+            }
+        };
+        let stopped = tokio::select! {
             biased;
-            () = cancel.cancelled() => Err(Error::new(ErrorKind::Cancelled, "the sync was cancelled").with_connector(source)),
-            () = deadline => Err(Error::new(ErrorKind::Timeout, format!(
-                "the sync ran past its timeout of {:?}; it resumes from its last acknowledged checkpoint",
-                syncer.options.timeout.unwrap_or_default()
-            )).with_connector(source)),
-            result = body => result,
+            result = &mut body => Ok(result),
+            err = stop => Err(err),
+        };
+        match stopped {
+            Ok(result) => result,
+            Err(err) => {
+                // The connector stops fetching; a sink write in flight finishes and is
+                // committed (the body keeps running until it lets the gate go), and none
+                // starts after: the gate is held until the body is dropped.
+                cancel.cancel();
+                let _held = tokio::select! {
+                    biased;
+                    held = gate.clone().lock_owned() => Some(held),
+                    _ = &mut body => None,
+                };
+                Err(err)
+            }
         }
     };
     // A connector stops its stream early when it sees the token cancelled; that end is not the
@@ -177,6 +203,7 @@ async fn execute(
     started_at: DateTime<Utc>,
     cancel: crate::context::Cancellation,
     stats: Arc<SyncStats>,
+    gate: Arc<tokio::sync::Mutex<()>>,
     state: &mut RunState,
 ) -> Result<()> {
     let connector = &syncer.connector;
@@ -264,7 +291,16 @@ async fn execute(
 
     let known_failures: HashMap<String, FailedItem> =
         stored.failed.iter().map(|f| (f.key(), f.clone())).collect();
+    // Where the first page of the run starts, for a checkpoint inside it.
+    let base_checkpoint = match (&resume_from, checkpointed) {
+        (Some(cp), _) => Some(cp.checkpoint.clone()),
+        (None, Some(dyn_cp)) => Some(dyn_cp.initial_checkpoint_json()?),
+        (None, None) => None,
+    };
     let mut pipeline = Pipeline {
+        gate,
+        base_checkpoint,
+        resume_prefix: resume_from.as_ref().and_then(|cp| cp.page_prefix),
         syncer,
         state,
         window,
@@ -369,12 +405,48 @@ fn unreachable_auto() -> Result<(Option<TimeWindow>, DateTime<Utc>, Option<Store
 
 struct PendingPage {
     checkpoint: Option<CheckpointJson>,
+    /// Delivered documents not yet acknowledged.
     remaining: usize,
     failures: Vec<Failure>,
     resolved: Vec<String>,
+    /// The ids of the connector's page, in its order (checkpointed pages only), and the place
+    /// in it of each document handed to the sink: what a checkpoint inside the page records.
+    ids: Vec<String>,
+    positions: Vec<u32>,
+}
+
+impl PendingPage {
+    /// How many leading documents of the connector's page need no delivery now: acknowledged,
+    /// skipped as unchanged, or delivered by the retry of failures.
+    fn settled(&self) -> usize {
+        let acked = self.positions.len() - self.remaining;
+        self.positions
+            .get(acked)
+            .map_or(self.ids.len(), |&at| at as usize)
+    }
+}
+
+/// Keeps the entries of `items` whose flag is set, and the same entries of `positions`.
+fn retain_flagged<T>(items: &mut Vec<T>, positions: &mut Vec<u32>, keep: &[bool]) {
+    let mut n = 0;
+    items.retain(|_| {
+        n += 1;
+        keep[n - 1]
+    });
+    let mut n = 0;
+    positions.retain(|_| {
+        n += 1;
+        keep[n - 1]
+    });
 }
 
 struct Pipeline<'a> {
+    /// Held while a batch is written and committed (see [`run`]).
+    gate: Arc<tokio::sync::Mutex<()>>,
+    /// The checkpoint the oldest page not yet committed starts from.
+    base_checkpoint: Option<CheckpointJson>,
+    /// The acknowledged start of the first page of a resumed run, to skip.
+    resume_prefix: Option<PagePrefix>,
     syncer: &'a Syncer,
     state: &'a mut RunState,
     window: Option<TimeWindow>,
@@ -419,13 +491,41 @@ impl Pipeline<'_> {
     }
 
     async fn page(&mut self, mut batch: Batch, checkpoint: Option<CheckpointJson>) -> Result<()> {
+        let ids: Vec<String> = if checkpoint.is_some() && !self.refetching {
+            batch.documents.iter().map(|d| d.id.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let mut positions: Vec<u32> = (0..batch.documents.len())
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+            .collect();
+        if !self.refetching
+            && let Some(prefix) = self.resume_prefix.take()
+        {
+            let settled = prefix.skip_in(&ids);
+            if settled > 0 {
+                tracing::info!(
+                    documents = settled,
+                    "resuming inside a page: its first documents were acknowledged before the stop"
+                );
+                batch.documents.drain(..settled);
+                positions.drain(..settled);
+            } else if prefix.documents > 0 {
+                tracing::info!("the interrupted page changed since; it is delivered again whole");
+            }
+        }
         if self.refetching {
             let ids = batch.documents.iter().map(|d| d.id.clone());
             let failed = batch.failures.iter().filter_map(|f| f.id.clone());
             self.refetched.extend(ids.chain(failed));
         } else if !self.refetched.is_empty() {
             let seen = &self.refetched;
-            batch.documents.retain(|d| !seen.contains(&d.id));
+            let keep: Vec<bool> = batch
+                .documents
+                .iter()
+                .map(|d| !seen.contains(&d.id))
+                .collect();
+            retain_flagged(&mut batch.documents, &mut positions, &keep);
             batch
                 .failures
                 .retain(|f| f.id.as_ref().is_none_or(|id| !seen.contains(id)));
@@ -443,6 +543,8 @@ impl Pipeline<'_> {
             remaining: 0,
             failures: batch.failures,
             resolved: Vec::new(),
+            ids,
+            positions: Vec::new(),
         };
         let progress = &mut self.state.progress;
         let watch_failures = !self.known_failures.is_empty();
@@ -469,15 +571,14 @@ impl Pipeline<'_> {
         progress.bytes += page_bytes;
         if !skip.is_empty() {
             // Unchanged documents are not delivered again outside full runs.
-            let mut n = 0;
-            let mut next_skip = skip.into_iter().peekable();
-            documents.retain(|_| {
-                let keep = next_skip.next_if_eq(&n).is_none();
-                n += 1;
-                keep
-            });
+            let mut keep = vec![true; documents.len()];
+            for n in skip {
+                keep[n] = false;
+            }
+            retain_flagged(&mut documents, &mut positions, &keep);
         }
         page.remaining = documents.len();
+        page.positions = positions;
         self.buffer_len += documents.len();
         self.buffer_bytes += page_bytes - skipped_bytes;
         if !documents.is_empty() {
@@ -551,6 +652,8 @@ impl Pipeline<'_> {
         if !in_page {
             self.stage(count);
         }
+        let gate = Arc::clone(&self.gate);
+        let _writing = gate.lock().await;
         let batch = self.batch_mut(in_page, count);
         let bytes =
             known_bytes.unwrap_or_else(|| batch.iter().map(|d| d.content.len() as u64).sum());
@@ -579,6 +682,9 @@ impl Pipeline<'_> {
             acked -= take;
         }
         let mut commit = self.acknowledged_pages();
+        if let Some(inside) = self.checkpoint_inside_page() {
+            commit.checkpoint = CheckpointUpdate::Set(inside);
+        }
         // The store takes what it keeps of each document straight from the acknowledged batch.
         commit.documents = DocumentStates::from(self.batch_mut(in_page, count));
         syncer.state.commit(commit).await?;
@@ -635,7 +741,26 @@ impl Pipeline<'_> {
         if commit.is_empty() {
             return Ok(());
         }
+        let gate = Arc::clone(&self.gate);
+        let _writing = gate.lock().await;
         self.syncer.state.commit(commit).await
+    }
+
+    /// The checkpoint inside the oldest uncommitted page, when the sink acknowledged some of
+    /// its documents: where the page starts and how much of it is settled.
+    fn checkpoint_inside_page(&self) -> Option<StoredCheckpoint> {
+        let page = self.pages.front()?;
+        let settled = page.settled();
+        if page.ids.is_empty() || settled == 0 || page.remaining == 0 {
+            return None;
+        }
+        Some(StoredCheckpoint {
+            checkpoint: self.base_checkpoint.clone()?,
+            window: self.window,
+            started_at: self.run_started,
+            reconcile: self.reconcile,
+            page_prefix: Some(PagePrefix::of(&page.ids, settled)),
+        })
     }
 
     /// Takes every leading page all of whose documents are acknowledged: its checkpoint (the
@@ -667,11 +792,13 @@ impl Pipeline<'_> {
             }
         }
         if let Some(cp) = checkpoint {
+            self.base_checkpoint = Some(cp.clone());
             commit.checkpoint = CheckpointUpdate::Set(StoredCheckpoint {
                 checkpoint: cp,
                 window: self.window,
                 started_at: self.run_started,
                 reconcile: self.reconcile,
+                page_prefix: None,
             });
         }
         commit

@@ -344,11 +344,12 @@ impl Sink for FailingSink {
 }
 
 /// A sink failing at batch k, for every k, then a process-style restart (new connector, state
-/// file reopened): the sink ends up with every document; a document was delivered twice only
-/// if its source page had been acknowledged in part.
+/// file reopened): the sink ends up with every document, and at most one sink batch of
+/// acknowledged documents is delivered again (the resumed page skips what was acknowledged of
+/// it; pages keep their order, as the contract asks).
 ///
 /// # Panics
-/// On a lost document or a duplicate from a fully acknowledged page.
+/// On a lost document, or more duplicates than one batch.
 pub async fn sink_failure_at_every_batch_loses_nothing<F: Fixture>(fixture: &F) {
     let reference = fixture.connector();
     if reference.as_checkpointed().is_none() {
@@ -413,17 +414,16 @@ pub async fn sink_failure_at_every_batch_loses_nothing<F: Fixture>(fixture: &F) 
             "after a sink failure at batch {k} and a restart, these documents were lost: {lost:?}"
         );
 
+        // The stored checkpoint records how much of the interrupted page was acknowledged, so
+        // a resumed page skips it: at most the one batch in flight is delivered twice.
         let acked: HashSet<&String> = acknowledged.iter().collect();
-        for id in redelivered.iter().filter(|id| acked.contains(id)) {
-            let page = page_of.get(id).copied().unwrap_or(usize::MAX);
-            let partly = pages
-                .get(page)
-                .is_some_and(|(b, _)| b.documents.iter().any(|d| !acked.contains(&d.id)));
-            assert!(
-                partly,
-                "`{id}` was delivered again after a failure at batch {k}, though its whole source page had been acknowledged"
-            );
-        }
+        let twice: Vec<&String> = redelivered.iter().filter(|id| acked.contains(id)).collect();
+        assert!(
+            twice.len() <= options.batch_docs,
+            "after a failure at batch {k} and a restart, {} acknowledged documents were delivered again (at most one batch, {}, may be): {twice:?}",
+            twice.len(),
+            options.batch_docs
+        );
     }
 }
 

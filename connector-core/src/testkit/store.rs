@@ -62,6 +62,7 @@ fn checkpoint(after: &str) -> StoredCheckpoint {
         window: None,
         started_at: at(0),
         reconcile: false,
+        page_prefix: None,
     }
 }
 
