@@ -1,10 +1,13 @@
 //! [`JiraCheckpoint`]: where a project's search resumes.
 
+use std::hash::{Hash, Hasher};
+
 use connector_core::TimeWindow;
+use connector_core::pages::OffsetWalk;
 use serde::{Deserialize, Serialize};
 
 /// Where a sync resumes: the cursor of the next search page (Cloud `nextPageToken`, Server
-/// `startAt`), the window and a hash of the JQL it belongs to.
+/// the [`OffsetWalk`] of `startAt` paging), the window and a hash of the JQL it belongs to.
 ///
 /// A cursor only means something for the query that produced it: when the JQL changed (the
 /// config, the window), the search starts again from its first page.
@@ -14,9 +17,15 @@ pub struct JiraCheckpoint {
     /// Jira Cloud: the `nextPageToken` of the next page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
-    /// Server/Data Center: the `startAt` of the next page.
+    /// Server/Data Center: the `startAt` of the next page, as checkpoints before the
+    /// [`offset_walk`](Self::offset_walk) stored it (still read; written as 0).
     #[serde(default)]
     pub start_at: u64,
+    /// Server/Data Center: where the `startAt` walk is and the last page's issue ids it finds
+    /// again, so that issues leaving the result set mid-walk make it step back rather than
+    /// skip the issues after them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_walk: Option<OffsetWalk>,
     /// Every page has been delivered.
     #[serde(default)]
     pub done: bool,
@@ -29,14 +38,29 @@ pub struct JiraCheckpoint {
 }
 
 /// The position of a search page.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Cursor {
     /// The first page.
     Start,
     /// A Cloud page token.
     Token(String),
-    /// A Server offset.
-    StartAt(u64),
+    /// Where a Server `startAt` walk is.
+    Offset(OffsetWalk),
+}
+
+// Core's repeated-cursor guard hashes cursors; a walk is hashed by what it serialises to
+// (every step changes it: its end, its anchors, or how far back it looks).
+impl Hash for Cursor {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Self::Start => 0u8.hash(state),
+            Self::Token(t) => (1u8, t).hash(state),
+            Self::Offset(walk) => {
+                2u8.hash(state);
+                serde_json::to_string(walk).unwrap_or_default().hash(state);
+            }
+        }
+    }
 }
 
 impl JiraCheckpoint {
@@ -49,10 +73,14 @@ impl JiraCheckpoint {
         if self.done {
             return None;
         }
-        Some(match &self.next_page_token {
-            Some(token) => Cursor::Token(token.clone()),
-            None if self.start_at > 0 => Cursor::StartAt(self.start_at),
-            None => Cursor::Start,
+        Some(match (&self.next_page_token, &self.offset_walk) {
+            (Some(token), _) => Cursor::Token(token.clone()),
+            (None, Some(walk)) => Cursor::Offset(walk.clone()),
+            // A checkpoint from before the walk: its first page is taken as it comes.
+            (None, None) if self.start_at > 0 => {
+                Cursor::Offset(OffsetWalk::resume_at(self.start_at))
+            }
+            (None, None) => Cursor::Start,
         })
     }
 
@@ -67,7 +95,7 @@ impl JiraCheckpoint {
             None => cp.done = true,
             Some(Cursor::Start) => {}
             Some(Cursor::Token(t)) => cp.next_page_token = Some(t.clone()),
-            Some(Cursor::StartAt(n)) => cp.start_at = *n,
+            Some(Cursor::Offset(walk)) => cp.offset_walk = Some(walk.clone()),
         }
         cp
     }
@@ -79,12 +107,23 @@ mod tests {
 
     #[test]
     fn a_cursor_belongs_to_its_query() {
-        let cp = JiraCheckpoint::after("q1", None, Some(&Cursor::StartAt(100)));
-        assert_eq!(cp.cursor_for("q1", None), Some(Cursor::StartAt(100)));
+        let walk = OffsetWalk::resume_at(100);
+        let cp = JiraCheckpoint::after("q1", None, Some(&Cursor::Offset(walk.clone())));
+        assert_eq!(cp.cursor_for("q1", None), Some(Cursor::Offset(walk)));
         assert_eq!(cp.cursor_for("q2", None), Some(Cursor::Start));
         let done = JiraCheckpoint::after("q1", None, None);
         assert_eq!(done.cursor_for("q1", None), None);
         let json = serde_json::to_string(&cp).unwrap();
         assert_eq!(serde_json::from_str::<JiraCheckpoint>(&json).unwrap(), cp);
+    }
+
+    #[test]
+    fn a_plain_start_at_of_an_older_checkpoint_resumes_there() {
+        let old: JiraCheckpoint =
+            serde_json::from_str(r#"{"start_at": 200, "done": false, "query": "q1"}"#).unwrap();
+        assert_eq!(
+            old.cursor_for("q1", None),
+            Some(Cursor::Offset(OffsetWalk::resume_at(200)))
+        );
     }
 }

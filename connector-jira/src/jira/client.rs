@@ -3,11 +3,11 @@
 //! Retries, `Retry-After`, rate limits and body caps are the core [`HttpClient`]'s.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use connector_core::http::{Auth, HttpClient, Response, RetryPolicy, StatusCode};
-use connector_core::pages::Page;
+use connector_core::pages::{OffsetWalk, Page, Step};
 use connector_core::{Error, ErrorKind, Result, SyncContext, TimeWindow};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -37,6 +37,10 @@ struct Shared {
     gone_to_cloud: AtomicBool,
     /// The gateway root of a scoped token on Cloud (its `cloudId` asked once).
     gateway: OnceCell<Url>,
+    /// Issues per page a Server search serves at most when that is fewer than asked (its
+    /// own `maxResults` limit), 0 until seen: later pages ask that many, so that the
+    /// [`OffsetWalk`]'s overlap stays within what one page holds.
+    served: AtomicU32,
 }
 
 /// The Jira REST API as the connector uses it. Cheap to clone.
@@ -83,6 +87,7 @@ impl JiraClient {
                 probed: OnceCell::new(),
                 gone_to_cloud: AtomicBool::new(false),
                 gateway: OnceCell::new(),
+                served: AtomicU32::new(0),
             }),
         })
     }
@@ -295,8 +300,12 @@ impl JiraClient {
         Ok(Page::new(page.issues, next))
     }
 
-    /// One Server/Data Center `search` page; `None` when Jira answers 410 Gone, as Jira Cloud
-    /// does since it removed this endpoint.
+    /// One Server/Data Center `search` page, walked by core's [`OffsetWalk`]: asked a few
+    /// issues before where the last page ended, its issues from after the last page's last
+    /// issue found in it; when none is found (issues left the result set before it: deleted,
+    /// moved out of the query, their security changed), none, and the walk steps back, so
+    /// that no issue is skipped (some may come twice). `None` when Jira answers 410 Gone, as
+    /// Jira Cloud does since it removed this endpoint.
     async fn search_server(
         &self,
         jql: &str,
@@ -304,10 +313,15 @@ impl JiraClient {
         fields: &[&str],
         max_results: u32,
     ) -> Result<Option<Page<Vec<Value>, Cursor>>> {
-        let start_at = match cursor {
-            Cursor::StartAt(n) => n,
-            _ => 0,
+        let mut walk = match cursor {
+            Cursor::Offset(walk) => walk,
+            _ => OffsetWalk::new(),
         };
+        let max_results = match self.shared.served.load(Ordering::Relaxed) {
+            0 => max_results,
+            served => max_results.min(served),
+        };
+        let start_at = walk.offset(u64::from(max_results));
         let url = self.api("search").await?;
         let resp = self
             .http
@@ -326,13 +340,27 @@ impl JiraClient {
         }
         self.expect_ok(&resp, Some(jql))?;
         let page: SearchPage = resp.json()?;
-        // The server may serve fewer than asked (its own maximum): advance by what came.
+        // The server may serve fewer than asked (its own maximum): the walk goes by what came.
         let after = start_at + page.issues.len() as u64;
-        let more = !page.issues.is_empty() && page.total.is_none_or(|t| after < t);
-        Ok(Some(Page::new(
-            page.issues,
-            more.then_some(Cursor::StartAt(after)),
-        )))
+        let last = page.issues.is_empty() || page.total.is_some_and(|t| after >= t);
+        let got = u32::try_from(page.issues.len()).unwrap_or(u32::MAX);
+        let limit = page
+            .max_results
+            .filter(|&m| m > 0 && m < max_results)
+            .or_else(|| (!last && got < max_results).then_some(got));
+        if let Some(limit) = limit {
+            self.shared.served.store(limit.max(2), Ordering::Relaxed);
+        }
+        let ids: Vec<String> = page.issues.iter().map(walk_id).collect();
+        let issues = match walk
+            .accept(start_at, &ids, last)
+            .map_err(|e| e.with_connector(SOURCE))?
+        {
+            Step::Deliver { skip } => page.issues.into_iter().skip(skip).collect(),
+            Step::Again => Vec::new(),
+        };
+        let next = (!walk.is_done()).then_some(Cursor::Offset(walk));
+        Ok(Some(Page::new(issues, next)))
     }
 
     /// The comments of `key` from `start_at` on, one page.
@@ -579,6 +607,17 @@ impl JiraClient {
         };
         Err(err.with_connector(SOURCE).with_url(resp.url()))
     }
+}
+
+/// What an [`OffsetWalk`] finds a search result by: its id (its key when it has none).
+fn walk_id(raw: &Value) -> String {
+    let id = raw.get("id").and_then(|v| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    id.or_else(|| raw.get("key").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// How [`JiraClient::search`] starts the error of a `nextPageToken` Jira refused as invalid

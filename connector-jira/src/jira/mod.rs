@@ -2,7 +2,12 @@
 //! Markdown documents, and optionally their attachments as documents of their own.
 //!
 //! - **Search**: Cloud `POST /rest/api/3/search/jql` paged by `nextPageToken`; Server/Data
-//!   Center `GET /rest/api/2/search` paged by `startAt`. Pages of up to 100 issues, whatever
+//!   Center `GET /rest/api/2/search` paged by `startAt`, walked by core's
+//!   [`OffsetWalk`](connector_core::pages::OffsetWalk): each page is asked a few issues before
+//!   where the last one ended and starts after the last page's last issue found in it, so an
+//!   issue leaving the result set mid-walk (deleted, moved, secured) makes the walk step back
+//!   instead of skipping the next one (which prune would then delete); issues may come twice,
+//!   never not at all. Pages of up to 100 issues, whatever
 //!   the host's batch size, with the fields the documents show and nothing else.
 //! - **JQL**: `jql_query` (or else `project_key`, as RAGFlow builds it) and `labels_to_skip`
 //!   combined, ordered by key. A window's start is written as epoch milliseconds

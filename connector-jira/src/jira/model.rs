@@ -40,6 +40,10 @@ pub(crate) struct SearchPage {
     pub(crate) is_last: Option<bool>,
     #[serde(default)]
     pub(crate) total: Option<u64>,
+    /// Server: the page size the search used, which is less than asked where the server
+    /// caps it.
+    #[serde(default)]
+    pub(crate) max_results: Option<u32>,
 }
 
 /// An issue as a search returns it.

@@ -272,13 +272,15 @@ async fn search_page(
 ) -> Result<Page<Vec<Value>, Cursor>> {
     let mut size = page_size;
     let mut cursor = cursor;
+    // A Server walk finds its place by overlapping pages, which one issue cannot.
+    let floor = if client.is_cloud().await? { 1 } else { 2 };
     loop {
         match client.search(jql, cursor.clone(), fields, size).await {
             Err(e) if is_refused_token(&e) && !restarted.swap(true, Ordering::Relaxed) => {
                 tracing::warn!(error = %e, "Jira refused the stored page token; searching again from the first page");
                 cursor = Cursor::Start;
             }
-            Err(e) if size > 1 && (is_transient(&e) || is_too_large(&e)) => {
+            Err(e) if size > floor && (is_transient(&e) || is_too_large(&e)) => {
                 size = size.div_ceil(2).min(size - 1);
                 tracing::warn!(error = %e, size, "a search page keeps failing; asking for fewer issues");
             }
