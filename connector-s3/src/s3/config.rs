@@ -5,6 +5,7 @@ use std::num::{NonZeroU32, NonZeroU64};
 
 use connector_core::config::Ignored;
 use connector_core::glob::PathFilter;
+use connector_core::http::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError, Secret};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -323,6 +324,15 @@ pub struct S3Config {
     /// before a run and completed after it is missed until a full run.
     #[serde(default)]
     pub incremental_by_last_modified: bool,
+    /// Which addresses the connector's requests may reach: the host's policy, never the
+    /// tenant's, so it is no config field. A [`Registry`](connector_core::Registry) sets it
+    /// ([`ConnectorConfig::set_network_policy`]); a config built in code sets it with
+    /// [`with_network_policy`](Self::with_network_policy). Default: every address. What it
+    /// guards: the bucket's endpoint and a `credentials.sts_endpoint_url` (see
+    /// [`with_network_policy`](Self::with_network_policy)).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub network: NetworkPolicy,
 }
 
 impl fmt::Debug for S3Config {
@@ -377,7 +387,33 @@ impl S3Config {
             concurrency: default_concurrency(),
             page_size: default_page_size(),
             incremental_by_last_modified: false,
+            network: NetworkPolicy::any(),
         }
+    }
+
+    /// This config with the host's network policy (a [`Registry`](connector_core::Registry)
+    /// does this itself with its own). It guards what a tenant can point the connector at:
+    /// the bucket's endpoint (`credentials.endpoint_url`, and the endpoints derived from
+    /// `account_id`, `namespace` and `region`, every redirect included) and a
+    /// `credentials.sts_endpoint_url`. It does not guard the host's own credential sources
+    /// (`authentication_method: assume_role`, and `iam_role` without keys): the EC2 instance
+    /// metadata service (`169.254.169.254`), the ECS container endpoint (`169.254.170.2`),
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI` and `AWS_ENDPOINT_URL_STS` are set by whoever runs
+    /// the process, not by the tenant, and the link-local addresses they live at are exactly
+    /// what a guard denies; their answers sign requests and never become documents.
+    ///
+    /// ```
+    /// use connector_core::http::NetworkPolicy;
+    /// use connector_s3::s3::S3Config;
+    /// let endpoint = "https://minio.example.com".parse().expect("a URL");
+    /// let config = S3Config::s3_compatible("handbook", endpoint, "minio", "minio-secret")
+    ///     .with_network_policy(NetworkPolicy::public_only());
+    /// assert!(config.network.is_guarded());
+    /// ```
+    #[must_use]
+    pub fn with_network_policy(mut self, policy: NetworkPolicy) -> Self {
+        self.network = policy;
+        self
     }
 
     /// An S3-compatible store at `endpoint` with path-style requests and these keys.
@@ -559,6 +595,12 @@ fn is_role_arn(arn: &str) -> bool {
 }
 
 impl ConnectorConfig for S3Config {
+    /// Honoured: see [`S3Config::with_network_policy`] for what it guards.
+    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
+        self.network = policy.clone();
+        true
+    }
+
     /// Checks the syntax and the fields of the bucket type (the `bucket_type` given, else
     /// `s3`; the registry checks again with the source's own type). Whether the bucket exists
     /// and the credentials work is for [`check`](connector_core::Connector::check).

@@ -243,10 +243,13 @@ impl S3Connector {
         let (Ok(paths), Some(endpoint), true) = (paths, endpoint, problems.is_empty()) else {
             return Err(Error::config(problems).with_connector(source));
         };
+        // The bucket's endpoint is the tenant's (or derived from the tenant's fields), so the
+        // host's network policy holds for it.
         let http = customise(
             HttpClient::builder(source)
                 .timeout(Duration::from_secs(120))
-                .connect_timeout(Duration::from_secs(10)),
+                .connect_timeout(Duration::from_secs(10))
+                .network_policy(config.network.clone()),
         )
         .build()?;
         let prefix = config.list_prefix();
@@ -256,6 +259,7 @@ impl S3Connector {
             source,
             endpoint.bucket.region(),
             config.credentials.sts_endpoint_url.as_ref(),
+            &config.network,
         )
         .map_err(|e| e.with_connector(source))?;
         let client = S3Client::new(
@@ -351,6 +355,7 @@ impl Connector for S3Connector {
             .connect_timeout(Duration::from_secs(5))
             .max_retries(1)
             .backoff(Duration::from_millis(200), Duration::from_millis(500))
+            .network_policy(self.config.network.clone())
             .build()?;
         let client = &self.walk.client;
         let page = client.list_page(&http, None, None, Some(1)).await?;

@@ -139,7 +139,7 @@ impl AmbientChain {
         }
         // 4. ECS container credentials.
         if let Some(container) =
-            Container::from_env_at(self.http.sts.clone(), env, &self.container_base)?
+            Container::from_env_at(self.http.container.clone(), env, &self.container_base)?
         {
             let creds = container.provide().await?;
             tracing::debug!(source = "ECS container endpoint", "AWS credentials found");
@@ -269,7 +269,8 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     fn chain(env: StaticEnvironment) -> AmbientChain {
-        let http = CredentialHttp::new("s3").expect("clients");
+        let http =
+            CredentialHttp::new("s3", connector_core::http::NetworkPolicy::any()).expect("clients");
         let sts = Sts::new(http.sts.clone(), None, &env, "us-east-1").expect("sts");
         AmbientChain::new(Arc::new(env), http, sts)
     }

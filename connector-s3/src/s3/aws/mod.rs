@@ -55,7 +55,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use connector_core::http::HttpClient;
+use connector_core::http::{HttpClient, NetworkPolicy};
 use connector_core::{Error, ErrorKind, Result, Secret};
 use tokio::sync::Mutex;
 use url::Url;
@@ -273,27 +273,42 @@ impl State {
     }
 }
 
-/// The HTTP clients the credential sources use: one for STS and the container endpoint, one
-/// with short timeouts and a single retry for the instance metadata service, which is simply
-/// absent off EC2 and must not hold a sync up (botocore waits 1 s there too).
+/// The HTTP clients the credential sources use: one for STS, one for the ECS container
+/// endpoint, and one with short timeouts and a single retry for the instance metadata service,
+/// which is simply absent off EC2 and must not hold a sync up (botocore waits 1 s there too).
+///
+/// Only the STS client can be held to the host's network policy, and only when the tenant
+/// chose the STS endpoint (`credentials.sts_endpoint_url`). The container endpoint, the
+/// instance metadata service, `AWS_ENDPOINT_URL_STS` and the regional STS endpoint are the
+/// host's own credential sources, set by whoever runs the process (environment, instance,
+/// task definition) and out of the tenant's reach; the metadata and container endpoints live
+/// at link-local addresses (`169.254.169.254`, `169.254.170.2`) that a guard denies, and STS
+/// behind a VPC endpoint resolves to private ones. Guarding them would break the host's
+/// credentials without protecting anything a tenant can point at; their answers only sign
+/// requests and never become documents.
 #[derive(Debug, Clone)]
 pub(crate) struct CredentialHttp {
     pub(crate) sts: HttpClient,
+    pub(crate) container: HttpClient,
     pub(crate) metadata: HttpClient,
 }
 
 impl CredentialHttp {
-    /// Clients named after `source` (errors and logs say which connector asked).
+    /// Clients named after `source` (errors and logs say which connector asked), the STS one
+    /// held to `sts_network`.
     ///
     /// # Errors
     /// `Internal` when a client cannot be built.
-    pub(crate) fn new(source: &'static str) -> Result<Self> {
-        Ok(Self {
-            sts: HttpClient::builder(source)
+    pub(crate) fn new(source: &'static str, sts_network: NetworkPolicy) -> Result<Self> {
+        let sts = || {
+            HttpClient::builder(source)
                 .timeout(Duration::from_secs(30))
                 .connect_timeout(Duration::from_secs(10))
                 .max_retries(3)
-                .build()?,
+        };
+        Ok(Self {
+            sts: sts().network_policy(sts_network).build()?,
+            container: sts().build()?,
             metadata: HttpClient::builder(source)
                 .timeout(Duration::from_secs(2))
                 .connect_timeout(Duration::from_secs(1))
@@ -320,7 +335,8 @@ pub(crate) enum Signing {
 }
 
 /// The cached, refreshing source of the credentials `signing` describes. STS calls go to
-/// `sts_endpoint` (else `AWS_ENDPOINT_URL_STS`, else the regional endpoint of `region`).
+/// `sts_endpoint` (else `AWS_ENDPOINT_URL_STS`, else the regional endpoint of `region`);
+/// `network`, the host's policy, holds for `sts_endpoint` only (see [`CredentialHttp`]).
 /// Nothing is sent before the first [`Refreshing::get`].
 ///
 /// # Errors
@@ -332,13 +348,19 @@ pub(crate) fn credential_source(
     source: &'static str,
     region: &str,
     sts_endpoint: Option<&Url>,
+    network: &NetworkPolicy,
 ) -> Result<Refreshing> {
+    // The tenant's STS endpoint is guarded; the host's (environment, AWS's regional one) not.
+    let sts_network = match sts_endpoint {
+        Some(_) => network.clone(),
+        None => NetworkPolicy::any(),
+    };
     let sts =
         |http: &CredentialHttp| Sts::new(http.sts.clone(), sts_endpoint, env.as_ref(), region);
     Ok(match signing {
         Signing::Keys(keys) => Refreshing::new(Fixed(keys)),
         Signing::IamRole { role_arn, keys } => {
-            let http = CredentialHttp::new(source)?;
+            let http = CredentialHttp::new(source, sts_network)?;
             let sts = sts(&http)?;
             let (base, base_field) = match keys {
                 Some(keys) => (
@@ -358,7 +380,7 @@ pub(crate) fn credential_source(
             })
         }
         Signing::Ambient => {
-            let http = CredentialHttp::new(source)?;
+            let http = CredentialHttp::new(source, sts_network)?;
             let sts = sts(&http)?;
             Refreshing::new(AmbientChain::new(Arc::clone(&env), http, sts))
         }

@@ -1,0 +1,294 @@
+//! The host's network policy (the guard against server-side request forgery, issue 16): what a
+//! tenant sets (`endpoint_url`, `sts_endpoint_url`) cannot reach loopback, intranet or metadata
+//! addresses unless the host allows them, while the host's own credential sources (instance
+//! metadata, the ECS container endpoint, `AWS_ENDPOINT_URL_STS`) keep working under the guard.
+#![allow(clippy::unwrap_used)] // Test helpers: a broken setup should fail loudly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use connector_core::http::NetworkPolicy;
+use connector_core::{Connector, ConnectorConfig, Error, ErrorKind, Registry};
+use connector_s3::s3::{S3Config, S3Connector, StaticEnvironment};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const EMPTY_LISTING: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">
+  <Name>docs</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1</MaxKeys><IsTruncated>false</IsTruncated>
+</ListBucketResult>"#;
+
+/// The bucket `docs`, listing nothing, for requests signed with `token` when one is given.
+async fn bucket(server: &MockServer, token: Option<&'static str>) {
+    Mock::given(method("GET"))
+        .and(path("/docs/"))
+        .and(query_param("list-type", "2"))
+        .and(move |req: &Request| {
+            token.is_none_or(|token| {
+                req.url
+                    .query_pairs()
+                    .any(|(k, v)| k == "X-Amz-Security-Token" && v == token)
+            })
+        })
+        .respond_with(ResponseTemplate::new(200).set_body_raw(EMPTY_LISTING, "application/xml"))
+        .mount(server)
+        .await;
+}
+
+fn registry(policy: NetworkPolicy) -> Registry {
+    let mut registry = Registry::new();
+    connector_s3::register(&mut registry);
+    registry.set_network_policy(policy);
+    registry
+}
+
+fn compat(endpoint: &str) -> serde_json::Value {
+    serde_json::json!({
+        "bucket_name": "docs",
+        "credentials": {"endpoint_url": endpoint, "aws_access_key_id": "AKIDEXAMPLE",
+            "aws_secret_access_key": "wJalrXUtnFEMI", "addressing_style": "path"},
+    })
+}
+
+fn assert_denied(err: &Error, address: &str) {
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    let text = err.to_string();
+    assert!(text.contains(address), "names the address: {text}");
+    assert!(
+        text.contains("--allow-host"),
+        "says how to allow it: {text}"
+    );
+}
+
+async fn requests(server: &MockServer) -> usize {
+    server.received_requests().await.unwrap_or_default().len()
+}
+
+#[tokio::test]
+async fn a_loopback_endpoint_is_denied_under_public_only() {
+    let server = MockServer::start().await;
+    bucket(&server, None).await;
+    let registry = registry(NetworkPolicy::public_only());
+    for source in ["s3_compatible", "s3", "oci_storage", "r2"] {
+        let mut config = compat(&server.uri());
+        let credentials = &mut config["credentials"];
+        if source == "oci_storage" {
+            credentials["region"] = "eu-frankfurt-1".into();
+            credentials["namespace"] = "axaxnpcrorw5".into();
+            credentials["access_key_id"] = "ocid-key".into();
+            credentials["secret_access_key"] = "oci-secret".into();
+        }
+        if source == "r2" {
+            credentials["account_id"] = "0123456789abcdef0123456789abcdef".into();
+            credentials["r2_access_key_id"] = "r2-key".into();
+            credentials["r2_secret_access_key"] = "r2-secret".into();
+        }
+        let connector = registry
+            .build(source, config)
+            .unwrap_or_else(|e| panic!("{source}: {e}"));
+        assert_denied(&connector.check().await.unwrap_err(), "127.0.0.1");
+    }
+    assert_eq!(requests(&server).await, 0, "no request reached the server");
+}
+
+#[tokio::test]
+async fn a_redirect_from_an_allowed_host_to_loopback_is_denied() {
+    let (allowed, target) = (MockServer::start().await, MockServer::start().await);
+    let to = format!("{}/docs/?list-type=2", target.uri());
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(307).insert_header("Location", to.as_str()))
+        .mount(&allowed)
+        .await;
+    bucket(&target, None).await;
+    let registry = registry(NetworkPolicy::public_only().allow(["localhost"]).unwrap());
+    let endpoint = format!("http://localhost:{}", allowed.address().port());
+    let connector = registry.build("s3_compatible", compat(&endpoint)).unwrap();
+    assert_denied(&connector.check().await.unwrap_err(), "127.0.0.1");
+    assert_eq!(requests(&allowed).await, 1, "the allowed host was asked");
+    assert_eq!(requests(&target).await, 0, "the redirect was not followed");
+}
+
+#[tokio::test]
+async fn an_allowed_address_is_reached() {
+    let server = MockServer::start().await;
+    bucket(&server, None).await;
+    let registry = registry(NetworkPolicy::public_only().allow(["127.0.0.1"]).unwrap());
+    let connector = registry
+        .build("s3_compatible", compat(&server.uri()))
+        .unwrap();
+    connector.check().await.unwrap();
+    assert!(requests(&server).await > 0);
+}
+
+#[tokio::test]
+async fn a_tenants_sts_endpoint_is_denied() {
+    let (s3, sts) = (MockServer::start().await, MockServer::start().await);
+    bucket(&s3, None).await;
+    // The bucket's host is allowed by name; the STS endpoint the tenant set is not.
+    let registry = registry(NetworkPolicy::public_only().allow(["localhost"]).unwrap());
+    let config = serde_json::json!({
+        "bucket_name": "docs", "bucket_type": "s3",
+        "credentials": {
+            "authentication_method": "iam_role", "iam_role_with_keys": true,
+            "aws_role_arn": "arn:aws:iam::123456789012:role/docs-reader",
+            "aws_access_key_id": "AKIDEXAMPLE", "aws_secret_access_key": "wJalrXUtnFEMI",
+            "region": "eu-west-1",
+            "endpoint_url": format!("http://localhost:{}", s3.address().port()),
+            "sts_endpoint_url": sts.uri(),
+        },
+    });
+    let connector = registry.build("s3", config).unwrap();
+    assert_denied(&connector.check().await.unwrap_err(), "127.0.0.1");
+    assert_eq!(requests(&sts).await, 0, "STS was not asked");
+    assert_eq!(
+        requests(&s3).await,
+        0,
+        "nothing was signed without credentials"
+    );
+}
+
+/// The metadata endpoints' JSON.
+fn metadata_credentials(key: &str, token: &str, expires: DateTime<Utc>) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(serde_json::json!({
+        "Code": "Success",
+        "LastUpdated": "2026-01-01T00:00:00Z",
+        "Type": "AWS-HMAC",
+        "AccessKeyId": key,
+        "SecretAccessKey": format!("temporary-secret-of-{key}"),
+        "Token": token,
+        "Expiration": expires.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    }))
+}
+
+/// `assume_role` (the host's ambient chain) with the bucket at `localhost`, under a policy
+/// that allows only that name, as a registry would set it.
+fn ambient(s3: &MockServer, env: StaticEnvironment) -> S3Connector {
+    let mut config: S3Config = connector_core::config::from_json(serde_json::json!({
+        "bucket_name": "docs", "bucket_type": "s3",
+        "credentials": {
+            "authentication_method": "assume_role", "region": "eu-west-1",
+            "endpoint_url": format!("http://localhost:{}", s3.address().port()),
+        },
+    }))
+    .unwrap();
+    let policy = NetworkPolicy::public_only().allow(["localhost"]).unwrap();
+    assert!(config.set_network_policy(&policy));
+    S3Connector::with_environment("s3", config, Arc::new(env), |b| {
+        b.backoff(Duration::from_millis(5), Duration::from_millis(20))
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_hosts_ambient_credentials_still_work_under_public_only() {
+    let expires = Utc::now() + TimeDelta::hours(6);
+
+    // EC2 instance metadata (IMDSv2), at an address the policy denies.
+    let (s3, imds) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("PUT"))
+        .and(path("/latest/api/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("AQAEAImdsSessionToken=="))
+        .mount(&imds)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/latest/meta-data/iam/security-credentials/"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("docs-instance-role"))
+        .mount(&imds)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/latest/meta-data/iam/security-credentials/docs-instance-role",
+        ))
+        .respond_with(metadata_credentials("ASIAIMDS", "imds-token", expires))
+        .mount(&imds)
+        .await;
+    bucket(&s3, Some("imds-token")).await;
+    let env = StaticEnvironment::new().with_var("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.uri());
+    ambient(&s3, env)
+        .check()
+        .await
+        .expect("listed with IMDS credentials");
+
+    // The ECS container endpoint, at an address the policy denies.
+    let (s3, ecs) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("GET"))
+        .and(path("/v2/credentials/task-role"))
+        .respond_with(metadata_credentials("ASIAECS", "ecs-token", expires))
+        .mount(&ecs)
+        .await;
+    bucket(&s3, Some("ecs-token")).await;
+    let env = StaticEnvironment::new()
+        .with_var("AWS_EC2_METADATA_DISABLED", "true")
+        .with_var(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            format!("{}/v2/credentials/task-role", ecs.uri()),
+        );
+    ambient(&s3, env)
+        .check()
+        .await
+        .expect("listed with ECS credentials");
+
+    // A web identity token exchanged at the host's own STS endpoint (AWS_ENDPOINT_URL_STS).
+    let (s3, sts) = (MockServer::start().await, MockServer::start().await);
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "eyJhbGciOiJSUzI1NiJ9.web-identity").unwrap();
+    let body = format!(
+        r#"<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult><Credentials>
+    <AccessKeyId>ASIAWEB</AccessKeyId><SecretAccessKey>temporary-secret</SecretAccessKey>
+    <SessionToken>web-token</SessionToken><Expiration>{}</Expiration>
+  </Credentials></AssumeRoleWithWebIdentityResult>
+</AssumeRoleWithWebIdentityResponse>"#,
+        expires.format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(body, "text/xml"))
+        .mount(&sts)
+        .await;
+    bucket(&s3, Some("web-token")).await;
+    let env = StaticEnvironment::new()
+        .with_var("AWS_EC2_METADATA_DISABLED", "true")
+        .with_var(
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            token_file.display().to_string(),
+        )
+        .with_var("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/docs-reader")
+        .with_var("AWS_ENDPOINT_URL_STS", sts.uri());
+    ambient(&s3, env)
+        .check()
+        .await
+        .expect("listed with web identity credentials");
+}
+
+#[tokio::test]
+async fn a_config_built_in_code_takes_the_policy_from_with_network_policy() {
+    let server = MockServer::start().await;
+    bucket(&server, None).await;
+    let config = S3Config::s3_compatible(
+        "docs",
+        server.uri().parse().unwrap(),
+        "AKIDEXAMPLE",
+        "wJalrXUtnFEMI",
+    );
+    let guarded = S3Connector::new(
+        config
+            .clone()
+            .with_network_policy(NetworkPolicy::public_only()),
+    )
+    .unwrap();
+    assert_denied(&guarded.check().await.unwrap_err(), "127.0.0.1");
+    S3Connector::new(config).unwrap().check().await.unwrap();
+}
+
+#[test]
+fn the_policy_is_no_config_field() {
+    let registry = registry(NetworkPolicy::any());
+    let schema = registry.schema("s3").unwrap().to_string();
+    assert!(!schema.contains("\"network\""), "{schema}");
+    let mut config = compat("https://minio.example.com");
+    config["network"] = "any".into();
+    let err = registry.build("s3_compatible", config).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+}
