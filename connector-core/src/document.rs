@@ -367,12 +367,18 @@ pub struct Failure {
 impl Failure {
     /// A failure of the item `id`.
     pub fn new(id: Option<String>, kind: ErrorKind, message: impl Into<String>) -> Self {
+        let message: String = message.into();
+        // Failures are stored and printed; no live secret stays in one.
+        let message = match crate::secret::redact(&message) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(redacted) => redacted,
+        };
         Self {
             id,
             link: None,
             kind,
             retryable: kind.is_retryable(),
-            message: message.into(),
+            message,
         }
     }
 

@@ -168,9 +168,15 @@ struct Inner {
 impl Error {
     /// An error of `kind` with a human-readable message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        let message: String = message.into();
+        // An error can quote what a service echoed; no live secret stays in it.
+        let message = match crate::secret::redact(&message) {
+            std::borrow::Cow::Borrowed(_) => message,
+            std::borrow::Cow::Owned(redacted) => redacted,
+        };
         Self(Box::new(Inner {
             kind,
-            message: message.into(),
+            message,
             connector: None,
             item: None,
             field: None,
@@ -324,7 +330,18 @@ pub fn redact_url(url: &Url) -> String {
 }
 
 impl fmt::Display for Error {
+    /// The message with its context and causes, without any live secret (see
+    /// [`secret::redact`](crate::secret::redact)): a cause's text can quote what a service
+    /// echoed.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::new();
+        self.write_plain(&mut text)?;
+        f.write_str(&crate::secret::redact(&text))
+    }
+}
+
+impl Error {
+    fn write_plain(&self, f: &mut impl fmt::Write) -> fmt::Result {
         if let Some(source) = self.0.connector {
             write!(f, "{source}: ")?;
         }
@@ -352,7 +369,25 @@ impl fmt::Display for Error {
 }
 
 impl fmt::Debug for Error {
+    /// As derived, without any live secret.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Plain<'a>(&'a Error);
+        impl fmt::Debug for Plain<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.debug_plain(f)
+            }
+        }
+        let text = if f.alternate() {
+            format!("{:#?}", Plain(self))
+        } else {
+            format!("{:?}", Plain(self))
+        };
+        f.write_str(&crate::secret::redact(&text))
+    }
+}
+
+impl Error {
+    fn debug_plain(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
         d.field("kind", &self.0.kind)
             .field("message", &self.0.message);
@@ -399,6 +434,28 @@ impl From<serde_json::Error> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_never_show_a_live_secret_an_echoing_service_put_in_them() {
+        let token = crate::Secret::new("refresh-2b9c0e7a");
+        let echoed = std::io::Error::other("invalid_grant for refresh_token=refresh-2b9c0e7a");
+        let err = Error::new(
+            ErrorKind::Unauthenticated,
+            "token endpoint said refresh-2b9c0e7a",
+        )
+        .with_cause(echoed);
+        for shown in [
+            err.to_string(),
+            format!("{err:?}"),
+            format!("{err:#?}"),
+            err.message().to_owned(),
+        ] {
+            assert!(!shown.contains("refresh-2b9c0e7a"), "{shown}");
+        }
+        let failure = crate::Failure::new(None, ErrorKind::Unavailable, "echo: refresh-2b9c0e7a");
+        assert!(!failure.message.contains("refresh-2b9c0e7a"));
+        drop(token);
+    }
 
     #[test]
     fn url_loses_query_and_userinfo() {

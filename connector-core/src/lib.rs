@@ -17,7 +17,7 @@ pub mod net;
 pub mod pages;
 mod registry;
 mod roles;
-mod secret;
+pub mod secret;
 pub mod sink;
 pub mod state;
 pub mod sync;

@@ -426,6 +426,32 @@ impl PendingPage {
     }
 }
 
+/// `stored` without any live secret in its connector state (a next-page URL that carries
+/// `?api_key=`, a cursor a service built from a token): checkpoints are written to disk. The
+/// connector then resumes from a cursor holding `***` where the secret was, which it must
+/// fill in again (its credentials are added to every request anyway); a warning says so.
+fn without_secrets(mut stored: StoredCheckpoint) -> StoredCheckpoint {
+    let text = stored.checkpoint.state.to_string();
+    if let std::borrow::Cow::Owned(redacted) = crate::secret::redact(&text) {
+        match serde_json::from_str(&redacted) {
+            Ok(state) => {
+                static WARNED: std::sync::atomic::AtomicBool =
+                    std::sync::atomic::AtomicBool::new(false);
+                if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(
+                        "a connector's checkpoint held a credential; checkpoints are stored with it removed"
+                    );
+                }
+                stored.checkpoint.state = state;
+            }
+            // A replacement that broke the JSON (it cannot: `***` replaces text inside a
+            // string); storing nothing is safer than storing the secret.
+            Err(_) => stored.checkpoint.state = serde_json::Value::Null,
+        }
+    }
+    stored
+}
+
 /// Keeps the entries of `items` whose flag is set, and the same entries of `positions`.
 fn retain_flagged<T>(items: &mut Vec<T>, positions: &mut Vec<u32>, keep: &[bool]) {
     let mut n = 0;
@@ -754,13 +780,13 @@ impl Pipeline<'_> {
         if page.ids.is_empty() || settled == 0 || page.remaining == 0 {
             return None;
         }
-        Some(StoredCheckpoint {
+        Some(without_secrets(StoredCheckpoint {
             checkpoint: self.base_checkpoint.clone()?,
             window: self.window,
             started_at: self.run_started,
             reconcile: self.reconcile,
             page_prefix: Some(PagePrefix::of(&page.ids, settled)),
-        })
+        }))
     }
 
     /// Takes every leading page all of whose documents are acknowledged: its checkpoint (the
@@ -775,7 +801,11 @@ impl Pipeline<'_> {
             if page.checkpoint.is_some() {
                 checkpoint = page.checkpoint;
             }
-            for failure in page.failures {
+            for mut failure in page.failures {
+                // Stored on disk: no live secret in it, however the connector built it.
+                if let std::borrow::Cow::Owned(m) = crate::secret::redact(&failure.message) {
+                    failure.message = m;
+                }
                 let key = failure_key(&failure);
                 let previous = self.known_failures.get(&key);
                 commit.failed.push(FailedItem {
@@ -793,13 +823,13 @@ impl Pipeline<'_> {
         }
         if let Some(cp) = checkpoint {
             self.base_checkpoint = Some(cp.clone());
-            commit.checkpoint = CheckpointUpdate::Set(StoredCheckpoint {
+            commit.checkpoint = CheckpointUpdate::Set(without_secrets(StoredCheckpoint {
                 checkpoint: cp,
                 window: self.window,
                 started_at: self.run_started,
                 reconcile: self.reconcile,
                 page_prefix: None,
-            });
+            }));
         }
         commit
     }
@@ -826,5 +856,31 @@ impl Pipeline<'_> {
         if let Some(f) = &self.syncer.progress {
             f(&self.state.progress);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_is_stored_without_live_secrets() {
+        let key = crate::Secret::new("canary-7d1e4f0b");
+        let stored = without_secrets(StoredCheckpoint {
+            checkpoint: CheckpointJson {
+                source: "rest_api".into(),
+                version: 1,
+                state: serde_json::json!({ "next": "https://api.example/items?page=3&api_key=canary-7d1e4f0b" }),
+            },
+            window: None,
+            started_at: DateTime::<Utc>::UNIX_EPOCH,
+            reconcile: false,
+            page_prefix: None,
+        });
+        assert_eq!(
+            stored.checkpoint.state,
+            serde_json::json!({ "next": "https://api.example/items?page=3&api_key=***" })
+        );
+        drop(key);
     }
 }
