@@ -125,6 +125,18 @@ impl JiraClient {
             .copied()
     }
 
+    /// Whether the site is Cloud, when known without a request: declared, asked already, or
+    /// moved to Cloud by a 410.
+    pub(crate) fn cloud_known(&self) -> Option<bool> {
+        if self.shared.gone_to_cloud.load(Ordering::Relaxed) {
+            return Some(true);
+        }
+        self.shared
+            .config
+            .cloud_declared()
+            .or_else(|| self.shared.probed.get().copied())
+    }
+
     /// `GET /rest/api/2/serverInfo` on the site: Cloud when `deploymentType` is `"Cloud"`.
     async fn ask_deployment(&self) -> Result<bool> {
         let url = with_slash(&self.shared.config.base_url)

@@ -91,7 +91,7 @@ impl fmt::Debug for JiraCredentials {
 /// # Ok::<(), connector_core::Error>(())
 /// ```
 ///
-/// RAGFlow's `batch_size`, `time_buffer_seconds`, `timezone_offset` (and the generic
+/// RAGFlow's `batch_size`, `timezone_offset` (and the generic
 /// `sync_batch_size`, `sync_deleted_files`, `allow_images`, `credentials.authentication_method`)
 /// are accepted and reported as ignored, each with the reason (see
 /// [`ConnectorConfig::IGNORED`]), except for values that change nothing (`batch_size: 2` and
@@ -194,7 +194,23 @@ pub struct JiraConfig {
     /// `retry_after`; one item's (further comments, an attachment) becomes its failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_budget_secs: Option<u64>,
+    /// How long before the previous window's end an incremental run starts, in seconds
+    /// (RAGFlow's `time_buffer_seconds`; `0`: no overlap). Jira's search index lags its
+    /// writes (Cloud's search has no read-after-write): an issue edited just before a run's
+    /// end can show up in the search only after it, with an `updated` time inside the
+    /// window that run already closed. Default: 600 (ten minutes) on Cloud, 60 on
+    /// Server/Data Center (RAGFlow's default, `JIRA_SYNC_TIME_BUFFER_SECONDS`). What the
+    /// overlap lists again costs a search only: unchanged issues are skipped by version.
+    /// The sync's own `SyncOptions::overlap` applies when it is longer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_buffer_seconds: Option<u64>,
 }
+
+/// The least overlap of incremental windows on Jira Cloud: its search index's lag.
+pub const CLOUD_INDEX_LAG_SECS: u64 = 600;
+
+/// The least overlap of incremental windows on Server/Data Center, as RAGFlow's default.
+pub const SERVER_INDEX_LAG_SECS: u64 = 60;
 
 /// The API a `rest_api_version` names.
 enum ApiVersion {
@@ -234,6 +250,7 @@ impl JiraConfig {
             api_gateway_url: None,
             id_scheme: IdScheme::default(),
             rate_limit_budget_secs: None,
+            time_buffer_seconds: None,
         }
     }
 
@@ -392,6 +409,8 @@ struct InEffect<'a> {
     id_scheme: IdScheme,
     #[serde(skip_serializing_if = "Option::is_none")]
     rate_limit_budget_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_buffer_seconds: Option<u64>,
 }
 
 impl Serialize for JiraConfig {
@@ -414,6 +433,7 @@ impl Serialize for JiraConfig {
             api_gateway_url: self.api_gateway_url.as_ref(),
             id_scheme: self.id_scheme,
             rate_limit_budget_secs: self.rate_limit_budget_secs,
+            time_buffer_seconds: self.time_buffer_seconds,
         }
         .serialize(s)
     }
@@ -438,6 +458,7 @@ impl fmt::Debug for JiraConfig {
             .field("page_size", &self.page_size())
             .field("id_scheme", &self.id_scheme)
             .field("rate_limit_budget_secs", &self.rate_limit_budget_secs)
+            .field("time_buffer_seconds", &self.time_buffer_seconds)
             .finish_non_exhaustive()
     }
 }
@@ -483,13 +504,6 @@ impl ConnectorConfig for JiraConfig {
              Basic; `jira_api_token` alone: Bearer, a personal or OAuth access token; \
              `jira_user_email` + `jira_password`: Basic; `scoped_token` on Cloud: the token \
              through the Atlassian API gateway)",
-        ),
-        IgnoredField::new(
-            "time_buffer_seconds",
-            "RAGFlow moves the JQL start back this many seconds and then drops the issues \
-             updated before the window anyway; here the start is moved back to the minute \
-             before (JQL's precision) and the window is applied exactly, so the same issues \
-             come in either way (the overlap between runs is `SyncOptions::overlap`)",
         ),
         IgnoredField::new(
             "timezone_offset",
@@ -840,10 +854,12 @@ mod tests {
         assert_eq!(cfg.project_key, None);
         assert_eq!(cfg.attachment_size_limit(), 1_048_576);
         assert!(!cfg.is_cloud());
+        // RAGFlow's overlap, read (issue 15: the search index's lag).
+        assert_eq!(cfg.time_buffer_seconds, Some(120));
         let ignored: Vec<&str> = parsed.ignored.iter().map(|i| i.path.as_str()).collect();
         // `sync_deleted_files: false` and `batch_size: 2`, which the form always sends,
         // change nothing: no note.
-        assert_eq!(ignored, ["time_buffer_seconds"]);
+        assert!(ignored.is_empty(), "{ignored:?}");
         // RAGFlow's other names, each for its field.
         for (name, value) in [("token", "t1"), ("api_token", "t2")] {
             let cfg: JiraConfig = from_json(json!({

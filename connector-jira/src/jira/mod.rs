@@ -47,6 +47,11 @@
 //!   comments are documents of their own (see the README and `access.rs`, `restricted.rs`).
 //!   Without it, issues under a security level are left out (counted in a log line) unless
 //!   `include_secured_issues` is set.
+//! - **Search-index lag**: Jira's search has no read-after-write (Cloud's index lags by
+//!   seconds to minutes), so an incremental run starts `time_buffer_seconds` (RAGFlow's
+//!   field) before the previous window's end, by default 600 s on Cloud and 60 s on
+//!   Server/Data Center ([`Connector::min_overlap`]); issues listed again are skipped by
+//!   version.
 //! - **Fingerprints**: from `fields.updated` (and the attachment id and size). In incremental
 //!   runs an unchanged issue is reported unchanged without fetching its further comments.
 //!
@@ -72,6 +77,7 @@ mod wiki;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use connector_core::{
@@ -82,7 +88,8 @@ use futures::stream::BoxStream;
 
 pub use checkpoint::JiraCheckpoint;
 pub use config::{
-    DEFAULT_API_GATEWAY, DEFAULT_ATTACHMENT_SIZE_LIMIT, JiraConfig, JiraCredentials, MAX_PAGE_SIZE,
+    CLOUD_INDEX_LAG_SECS, DEFAULT_API_GATEWAY, DEFAULT_ATTACHMENT_SIZE_LIMIT, JiraConfig,
+    JiraCredentials, MAX_PAGE_SIZE, SERVER_INDEX_LAG_SECS,
 };
 /// The type of the config's list fields (an array or a comma-separated string), re-exported so
 /// `connector_jira::jira::StringList` keeps naming it.
@@ -187,6 +194,20 @@ impl fmt::Display for JiraConnector {
 impl Connector for JiraConnector {
     fn source(&self) -> &'static str {
         SOURCE
+    }
+
+    /// The search index's lag: `time_buffer_seconds`, else 600 s on Cloud and 60 s on
+    /// Server/Data Center; 600 s while a site that the config does not declare has not said
+    /// which it is (the longer is the safe one).
+    fn min_overlap(&self) -> Duration {
+        let secs = self.config().time_buffer_seconds.unwrap_or_else(|| {
+            if self.client.cloud_known().unwrap_or(true) {
+                CLOUD_INDEX_LAG_SECS
+            } else {
+                SERVER_INDEX_LAG_SECS
+            }
+        });
+        Duration::from_secs(secs)
     }
 
     fn roles(&self) -> Roles<'_> {
