@@ -106,6 +106,12 @@ macro_rules! google_connector {
                     .into()
             }
 
+            /// The config's `time_buffer_seconds`, else the source's default: its incremental
+            /// listing is a search whose index lags writes.
+            fn min_overlap(&self) -> std::time::Duration {
+                self.client.config.overlap()
+            }
+
             $(#[$check_doc])*
             async fn check(&self) -> connector_core::Result<()> {
                 $walker::new(

@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use connector_core::http::{HttpClient, RequestBuilder, Response};
+use connector_core::net::NetworkPolicy;
 use connector_core::{CredentialStore, ErrorKind, Result, SyncContext};
 use url::Url;
 
@@ -23,7 +24,8 @@ pub(crate) struct GoogleApi {
 impl GoogleApi {
     /// The API of `source` with `credentials`; `token_uri` and `directory_base` override
     /// Google's endpoints (tests, proxies); bodies larger than `max_body` bytes (default: core's
-    /// cap) are refused unless a request sets its own cap.
+    /// cap) are refused unless a request sets its own cap; every request, token fetches
+    /// included, may reach only what `network` permits.
     ///
     /// # Errors
     /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) naming
@@ -35,11 +37,15 @@ impl GoogleApi {
         token_uri: Option<&Url>,
         directory_base: Option<&Url>,
         max_body: Option<u64>,
+        network: &NetworkPolicy,
     ) -> Result<Self> {
         let mut http = HttpClient::builder(source)
             // A 403 whose reason is a rate limit is retried; credentials are named as
             // `credentials.google_tokens`.
-            .error_classifier(super::classify);
+            .error_classifier(super::classify)
+            // The host's policy guards every request, the token endpoint's included (one
+            // client serves both): a key's `token_uri` is as tenant-set as any base URL.
+            .network_policy(network.clone());
         if let Some(max) = max_body {
             http = http.max_body_bytes(max);
         }

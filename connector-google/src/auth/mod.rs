@@ -519,8 +519,8 @@ impl std::error::Error for TokenRefused {}
 /// primary admin, not as an OAuth token's own user). Then a token refused for that user alone
 /// (`invalid_grant`: suspended, deleted) is that user's, and so is a 401 from the API when
 /// `user_401` (Drive answers 401 to a user who has no Drive). Everything else that ends a sync
-/// by core's policy, a refused key, client, scope or delegation, and an API disabled in the
-/// Cloud project concern everyone.
+/// by core's policy, a refused key, client, scope or delegation, an API disabled in the
+/// Cloud project and an endpoint the host's network policy denies concern everyone.
 pub(crate) fn affects_everyone(e: &Error, as_user: bool, user_401: bool) -> bool {
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
@@ -529,7 +529,12 @@ pub(crate) fn affects_everyone(e: &Error, as_user: bool, user_401: bool) -> bool
         }
         cause = c.source();
     }
-    if e.message().contains(api_error::API_DISABLED) {
+    // A disabled API, and an endpoint the host's network policy denies (every user's
+    // requests go to the same hosts), concern everyone. Core has no predicate for the
+    // denial; its message always carries `ALLOW_HINT`.
+    if e.message().contains(api_error::API_DISABLED)
+        || e.message().contains(connector_core::net::ALLOW_HINT)
+    {
         return true;
     }
     match e.kind() {

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use connector_core::config::IgnoredField;
+use connector_core::net::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError, StringList};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,9 @@ pub const DEFAULT_GMAIL_BASE_URL: &str = "https://gmail.googleapis.com";
 
 /// Attachments larger than this are not downloaded unless configured otherwise: 10 MiB.
 pub const DEFAULT_ATTACHMENT_SIZE_LIMIT: u64 = 10 * 1024 * 1024;
+
+/// The overlap between incremental windows without `time_buffer_seconds`: one minute.
+pub const DEFAULT_GMAIL_OVERLAP_SECS: u64 = 60;
 
 /// The Gmail connector's config.
 #[derive(Clone, Serialize, Deserialize, JsonSchema)]
@@ -50,6 +54,20 @@ pub struct GmailConfig {
     /// The Gmail API host (default `https://gmail.googleapis.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gmail_base_url: Option<Url>,
+    /// How long before the previous window's end an incremental run starts, in seconds
+    /// (RAGFlow's generic `time_buffer_seconds`; `0`: no overlap). Default 60: `threads.list`
+    /// with `after:`/`before:` is a Gmail search, served by an index that takes a moment to
+    /// see a message delivered just before a run's end. Threads listed again are skipped
+    /// by their `historyId` without being fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_buffer_seconds: Option<u64>,
+    /// Which addresses requests may reach: the host's policy, never the tenant's (see
+    /// [`GoogleDriveConfig::network`](crate::GoogleDriveConfig)); set by a
+    /// [`Registry`](connector_core::Registry) or
+    /// [`with_network_policy`](Self::with_network_policy). Default: every address.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub network: NetworkPolicy,
 }
 
 /// Writes `attachment_size_limit` as the limit in effect.
@@ -82,7 +100,26 @@ impl GmailConfig {
             token_uri: None,
             directory_base_url: None,
             gmail_base_url: None,
+            time_buffer_seconds: None,
+            network: NetworkPolicy::any(),
         }
+    }
+
+    /// Builds the connector's HTTP clients with `policy` (see [`network`](Self::network)); a
+    /// [`Registry`](connector_core::Registry) does this itself with its own policy.
+    #[must_use]
+    pub fn with_network_policy(mut self, policy: NetworkPolicy) -> Self {
+        self.network = policy;
+        self
+    }
+
+    /// The overlap incremental runs need (see
+    /// [`time_buffer_seconds`](Self::time_buffer_seconds)).
+    pub fn overlap(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.time_buffer_seconds
+                .unwrap_or(DEFAULT_GMAIL_OVERLAP_SECS),
+        )
     }
 
     /// Sends every request to `base` (token, directory and Gmail), for tests and proxies.
@@ -108,6 +145,11 @@ impl GmailConfig {
 
 impl ConnectorConfig for GmailConfig {
     const IGNORED: &'static [IgnoredField] = &[AUTHENTICATION_METHOD];
+
+    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
+        self.network = policy.clone();
+        true
+    }
 
     fn validate(&self) -> Vec<FieldError> {
         let mut out = self.credentials.validate();

@@ -44,7 +44,9 @@ mod model;
 mod pages;
 
 pub use checkpoint::{GmailCheckpoint, GmailStage};
-pub use config::{DEFAULT_ATTACHMENT_SIZE_LIMIT, DEFAULT_GMAIL_BASE_URL, GmailConfig};
+pub use config::{
+    DEFAULT_ATTACHMENT_SIZE_LIMIT, DEFAULT_GMAIL_BASE_URL, DEFAULT_GMAIL_OVERLAP_SECS, GmailConfig,
+};
 
 use crate::connector::google_connector;
 use client::GmailClient;

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use connector_core::config::IgnoredField;
+use connector_core::net::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError, StringList};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,9 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
 
 /// Google's API host for Drive v3.
 pub const DEFAULT_DRIVE_BASE_URL: &str = "https://www.googleapis.com";
+
+/// The overlap between incremental windows without `time_buffer_seconds`: five minutes.
+pub const DEFAULT_DRIVE_OVERLAP_SECS: u64 = 300;
 
 /// How Google Docs are exported.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -102,6 +106,22 @@ pub struct GoogleDriveConfig {
     /// permissions for shared drive items), none for My Drive files.
     #[serde(default)]
     pub include_permissions: bool,
+    /// How long before the previous window's end an incremental run starts, in seconds
+    /// (RAGFlow's `time_buffer_seconds`; `0`: no overlap). Default 300 (five minutes).
+    ///
+    /// Why: an incremental run asks `files.list` for `modifiedTime` in its window, and that
+    /// query is answered from Drive's search index, which promises no read-after-write; a file
+    /// saved just before a run's end can reach the index after the run listed, with a time
+    /// inside the window the run closed. The lag is seconds, at worst minutes; five minutes
+    /// covers it and the skew between this host's clock (the window end) and Google's (the
+    /// time stamped on the file). What the overlap lists again costs a listing only, since
+    /// unchanged files are skipped by version before any download. RAGFlow's default is a day
+    /// (`GOOGLE_DRIVE_SYNC_TIME_BUFFER_SECONDS`), which is safe but re-lists a day of changes
+    /// on every run; no overlap catches a file whose `modifiedTime` a client set in the past
+    /// (an upload that keeps the local time): a reconciling or full run does. The sync's own
+    /// `SyncOptions::overlap` applies when it is longer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_buffer_seconds: Option<u64>,
     /// The OAuth token endpoint (default: the key's `token_uri`, else Google's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_uri: Option<Url>,
@@ -111,6 +131,16 @@ pub struct GoogleDriveConfig {
     /// The Drive API host (default `https://www.googleapis.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drive_base_url: Option<Url>,
+    /// Which addresses requests may reach: the host's policy, never the tenant's, so it is no
+    /// config field (a tenant could otherwise allow the metadata service). A
+    /// [`Registry`](connector_core::Registry) sets it
+    /// ([`ConnectorConfig::set_network_policy`]); a config built in code sets it with
+    /// [`with_network_policy`](Self::with_network_policy). Every request goes through it,
+    /// the token endpoint included (a service-account key's `token_uri` is the tenant's to
+    /// write). Default: every address.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub network: NetworkPolicy,
 }
 
 impl GoogleDriveConfig {
@@ -130,10 +160,38 @@ impl GoogleDriveConfig {
             max_file_size: None,
             docs_format: DocsFormat::Markdown,
             include_permissions: false,
+            time_buffer_seconds: None,
             token_uri: None,
             directory_base_url: None,
             drive_base_url: None,
+            network: NetworkPolicy::any(),
         }
+    }
+
+    /// Builds the connector's HTTP clients with `policy` (see [`network`](Self::network)); a
+    /// [`Registry`](connector_core::Registry) does this itself with its own policy.
+    ///
+    /// ```
+    /// use connector_core::net::NetworkPolicy;
+    /// use connector_google::{GoogleCredentialsConfig, GoogleDriveConfig};
+    /// let token = r#"{"refresh_token": "r", "client_id": "c", "client_secret": "s"}"#;
+    /// let config = GoogleDriveConfig::new(GoogleCredentialsConfig::new(token))
+    ///     .with_network_policy(NetworkPolicy::public_only());
+    /// assert!(config.network.is_guarded());
+    /// ```
+    #[must_use]
+    pub fn with_network_policy(mut self, policy: NetworkPolicy) -> Self {
+        self.network = policy;
+        self
+    }
+
+    /// The overlap incremental runs need (see
+    /// [`time_buffer_seconds`](Self::time_buffer_seconds)).
+    pub fn overlap(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.time_buffer_seconds
+                .unwrap_or(DEFAULT_DRIVE_OVERLAP_SECS),
+        )
     }
 
     /// Sends every request to `base` (token, directory and Drive), for tests and proxies.
@@ -209,6 +267,11 @@ pub(crate) fn id_from_url(text: &str) -> Option<String> {
 impl ConnectorConfig for GoogleDriveConfig {
     const IGNORED: &'static [IgnoredField] = &[AUTHENTICATION_METHOD];
 
+    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
+        self.network = policy.clone();
+        true
+    }
+
     fn validate(&self) -> Vec<FieldError> {
         let mut out = self.credentials.validate();
         for (field, list) in [
@@ -262,6 +325,8 @@ impl Serialize for GoogleDriveConfig {
             docs_format: DocsFormat,
             include_permissions: bool,
             #[serde(skip_serializing_if = "Option::is_none")]
+            time_buffer_seconds: Option<u64>,
+            #[serde(skip_serializing_if = "Option::is_none")]
             token_uri: Option<&'a Url>,
             #[serde(skip_serializing_if = "Option::is_none")]
             directory_base_url: Option<&'a Url>,
@@ -282,9 +347,11 @@ impl Serialize for GoogleDriveConfig {
             max_file_size: _,
             docs_format,
             include_permissions,
+            time_buffer_seconds,
             token_uri,
             directory_base_url,
             drive_base_url,
+            network: _,
         } = self;
         Effective {
             credentials,
@@ -299,6 +366,7 @@ impl Serialize for GoogleDriveConfig {
             max_file_size: self.max_file_size(),
             docs_format: *docs_format,
             include_permissions: *include_permissions,
+            time_buffer_seconds: *time_buffer_seconds,
             token_uri: token_uri.as_ref(),
             directory_base_url: directory_base_url.as_ref(),
             drive_base_url: drive_base_url.as_ref(),
@@ -325,6 +393,8 @@ impl fmt::Debug for GoogleDriveConfig {
             .field("max_file_size", &self.max_file_size())
             .field("docs_format", &self.docs_format)
             .field("include_permissions", &self.include_permissions)
+            .field("time_buffer_seconds", &self.time_buffer_seconds)
+            .field("network", &self.network)
             .finish_non_exhaustive()
     }
 }

@@ -79,7 +79,10 @@ mod model;
 mod pages;
 
 pub use checkpoint::{DriveStage, GoogleDriveCheckpoint};
-pub use config::{DEFAULT_DRIVE_BASE_URL, DEFAULT_MAX_FILE_SIZE, DocsFormat, GoogleDriveConfig};
+pub use config::{
+    DEFAULT_DRIVE_BASE_URL, DEFAULT_DRIVE_OVERLAP_SECS, DEFAULT_MAX_FILE_SIZE, DocsFormat,
+    GoogleDriveConfig,
+};
 
 use crate::connector::google_connector;
 use client::DriveClient;
