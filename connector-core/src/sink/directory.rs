@@ -1,14 +1,16 @@
+use std::collections::HashSet;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::io::AsyncWriteExt;
-use tokio::sync::Mutex;
 
 use super::Sink;
+use super::append::{AppendFile, Durability, io_error, sync_dir, unique_temporary};
 use crate::document::{Content, Document};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::Result;
 use crate::ids::hash128;
 
 /// Writes each document's body to its own file and appends a line per change to
@@ -18,11 +20,21 @@ use crate::ids::hash128;
 /// their extension) and `{root}/manifest.ndjson` one JSON object per line: `{"op":"upsert",
 /// "id", "file", "title", "source", "link", "updated_at", "fingerprint", "metadata"}` or
 /// `{"op":"delete","id"}`. The last line for an id wins. Bodies are written to a temporary
-/// file and renamed into place, so a reader never sees half a file.
+/// file of their writer's own and renamed into place, so a reader never sees half a file.
+///
+/// A batch's bodies are written before its manifest lines, and with [`Durability::Fsync`] (the
+/// default: the folder is kept across runs, as a durable state store needs) every body, the
+/// `files` folder and the manifest are `fsync`ed before the write is acknowledged.
+///
+/// # Cancel safety
+/// A batch is written on the blocking pool by a task that owns the manifest's lock: when the
+/// future of [`write`](Sink::write) is dropped the batch is still written whole, and the next
+/// write waits for it. The end of the process in the middle of a write can tear the manifest's
+/// last line; [`open`](DirectorySink::open) cuts it off before appending (with a warning).
 #[derive(Debug)]
 pub struct DirectorySink {
     root: PathBuf,
-    manifest: Mutex<tokio::fs::File>,
+    manifest: AppendFile,
 }
 
 #[derive(Serialize)]
@@ -46,27 +58,29 @@ struct ManifestLine<'a> {
 }
 
 impl DirectorySink {
-    /// Opens (creating) the folder `root`.
+    /// Opens (creating) the folder `root`. A manifest whose last line was torn by the end of an
+    /// earlier run is cut back to its last complete line first, with a warning.
     ///
     /// # Errors
-    /// [`ErrorKind::Sink`] naming the folder when it cannot be created.
+    /// [`ErrorKind::Sink`] naming the folder when it cannot be created, or the manifest when it
+    /// cannot be opened or repaired.
     pub async fn open(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         let files = root.join("files");
         tokio::fs::create_dir_all(&files)
             .await
             .map_err(|e| io_error(&files, "create", e))?;
-        let manifest_path = root.join("manifest.ndjson");
-        let manifest = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&manifest_path)
-            .await
-            .map_err(|e| io_error(&manifest_path, "open", e))?;
-        Ok(Self {
-            root,
-            manifest: Mutex::new(manifest),
-        })
+        let manifest =
+            AppendFile::open(&root.join("manifest.ndjson"), false, Durability::Fsync).await?;
+        Ok(Self { root, manifest })
+    }
+
+    /// How far each batch is taken before the write is acknowledged (see [`Durability`]; the
+    /// default is [`Durability::Fsync`]).
+    #[must_use]
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.manifest.set_durability(durability);
+        self
     }
 
     /// The folder written to.
@@ -85,39 +99,67 @@ impl DirectorySink {
         };
         format!("{}.{ext}", hash128(&doc.id))
     }
-
-    async fn append_manifest(&self, buf: &[u8]) -> Result<()> {
-        let path = self.root.join("manifest.ndjson");
-        let mut manifest = self.manifest.lock().await;
-        manifest
-            .write_all(buf)
-            .await
-            .map_err(|e| io_error(&path, "write", e))?;
-        manifest
-            .sync_data()
-            .await
-            .map_err(|e| io_error(&path, "sync", e))
-    }
 }
 
-fn io_error(path: &Path, what: &str, e: std::io::Error) -> Error {
-    Error::new(ErrorKind::Sink, format!("cannot {what} {}", path.display())).with_cause(e)
+/// Writes each body to a temporary file of this writer's own and renames it into place; with
+/// `Fsync`, every body and then the folder are synced. Blocking.
+fn write_bodies(files: &Path, bodies: Vec<(String, Bytes)>, durability: Durability) -> Result<()> {
+    let fsync = durability == Durability::Fsync;
+    for (name, body) in &bodies {
+        let path = files.join(name);
+        let tmp = unique_temporary(&path);
+        let written = (|| {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(body)?;
+            if fsync {
+                file.sync_data()?;
+            }
+            drop(file);
+            std::fs::rename(&tmp, &path)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_error(&path, "write", e));
+        }
+    }
+    if fsync && !bodies.is_empty() {
+        sync_dir(files);
+    }
+    Ok(())
+}
+
+/// Removes the body files of these id hashes (any extension: a body's extension may have
+/// changed between writes); with `Fsync`, the folder is synced. Blocking.
+fn remove_bodies(files: &Path, hashes: &HashSet<String>, durability: Durability) -> Result<()> {
+    let entries = std::fs::read_dir(files).map_err(|e| io_error(files, "list", e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io_error(files, "list", e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name
+            .split('.')
+            .next()
+            .is_some_and(|stem| hashes.contains(stem))
+        {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| io_error(&path, "remove", e))?;
+        }
+    }
+    if durability == Durability::Fsync {
+        sync_dir(files);
+    }
+    Ok(())
 }
 
 #[async_trait]
 impl Sink for DirectorySink {
     async fn write(&self, documents: &[Document]) -> Result<()> {
+        if documents.is_empty() {
+            return Ok(());
+        }
         let mut lines = Vec::new();
+        let mut bodies = Vec::with_capacity(documents.len());
         for doc in documents {
             let name = Self::file_name(doc);
-            let path = self.root.join("files").join(&name);
-            let tmp = self.root.join("files").join(format!(".{name}.tmp"));
-            tokio::fs::write(&tmp, doc.content.as_bytes())
-                .await
-                .map_err(|e| io_error(&tmp, "write", e))?;
-            tokio::fs::rename(&tmp, &path)
-                .await
-                .map_err(|e| io_error(&path, "rename into", e))?;
             let line = ManifestLine {
                 op: "upsert",
                 id: &doc.id,
@@ -131,40 +173,27 @@ impl Sink for DirectorySink {
             };
             serde_json::to_writer(&mut lines, &line)?;
             lines.push(b'\n');
+            // The blocking task that writes the bodies outlives this borrow when the future is
+            // dropped, so it owns them (bytes are shared, text is copied once).
+            let body = match &doc.content {
+                Content::Text { text } => Bytes::copy_from_slice(text.as_bytes()),
+                Content::Bytes { data, .. } => data.clone(),
+            };
+            bodies.push((name, body));
         }
-        if lines.is_empty() {
-            return Ok(());
-        }
-        self.append_manifest(&lines).await
+        let files = self.root.join("files");
+        self.manifest
+            .append_after(lines, move |durability| {
+                write_bodies(&files, bodies, durability)
+            })
+            .await
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        // A body's extension may have changed between writes, so match files by the id's hash.
-        let hashes: std::collections::HashSet<String> = ids.iter().map(|id| hash128(id)).collect();
-        let files = self.root.join("files");
-        let mut entries = tokio::fs::read_dir(&files)
-            .await
-            .map_err(|e| io_error(&files, "list", e))?;
-        while let Some(entry) = entries
-            .next_entry()
-            .await
-            .map_err(|e| io_error(&files, "list", e))?
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name
-                .split('.')
-                .next()
-                .is_some_and(|stem| hashes.contains(stem))
-            {
-                let path = entry.path();
-                tokio::fs::remove_file(&path)
-                    .await
-                    .map_err(|e| io_error(&path, "remove", e))?;
-            }
-        }
+        let hashes: HashSet<String> = ids.iter().map(|id| hash128(id)).collect();
         let mut lines = Vec::new();
         for id in ids {
             let line = ManifestLine {
@@ -181,6 +210,11 @@ impl Sink for DirectorySink {
             serde_json::to_writer(&mut lines, &line)?;
             lines.push(b'\n');
         }
-        self.append_manifest(&lines).await
+        let files = self.root.join("files");
+        self.manifest
+            .append_after(lines, move |durability| {
+                remove_bodies(&files, &hashes, durability)
+            })
+            .await
     }
 }

@@ -5,7 +5,13 @@
 //! fingerprints of that batch. A sink must therefore make a batch durable (or hand it on)
 //! before returning, and must upsert by id, because after a crash the unacknowledged batch is
 //! delivered again with the same ids.
+//!
+//! The file sinks ([`NdjsonSink`], [`DirectorySink`]) acknowledge only what is as durable as
+//! their [`Durability`] says (by default `fsync`ed when the output is kept across runs, as a
+//! durable state store needs), write each batch whole even when the future writing it is
+//! dropped, and repair a last line torn by the end of a process before they append.
 
+mod append;
 mod channel;
 mod directory;
 mod memory;
@@ -18,6 +24,7 @@ use async_trait::async_trait;
 use crate::document::Document;
 use crate::error::Result;
 
+pub use append::Durability;
 pub use channel::{Ack, ChannelSink, SinkEvent};
 pub use directory::DirectorySink;
 pub use memory::MemorySink;

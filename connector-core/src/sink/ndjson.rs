@@ -7,25 +7,32 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use super::Sink;
+use super::append::{AppendFile, Durability};
 use crate::document::Document;
 use crate::error::{Error, ErrorKind, Result};
 
 enum Target {
-    File {
-        file: tokio::fs::File,
-        durable: bool,
-    },
-    Stream(Box<dyn AsyncWrite + Send + Unpin>),
+    File(AppendFile),
+    Stream(Mutex<Box<dyn AsyncWrite + Send + Unpin>>),
 }
 
 /// Writes one JSON document per line to a file or to stdout.
 ///
 /// Each line is a serialised [`Document`](crate::Document); a prune writes
 /// `{"op":"delete","id":"..."}` lines, which have no `id`-less document shape, so readers tell the
-/// two apart by the `op` key. A batch is written with one `write_all` and flushed (and, for
-/// [`durable`](NdjsonSink::durable) files, `fsync`ed) before the write is acknowledged.
+/// two apart by the `op` key. A batch is serialised into one buffer and written with one
+/// `write_all`, then flushed (and, with [`Durability::Fsync`], `fsync`ed) before the write is
+/// acknowledged; see [`Durability`] for which is the default and why.
+///
+/// # Cancel safety
+/// A file is written on the blocking pool by a task that owns the file's lock: when the future
+/// of [`write`](Sink::write) is dropped, the batch is still written whole, and the next write
+/// waits for it. Only the end of the process in the middle of a write can tear the last line;
+/// [`append`](NdjsonSink::append) cuts such a line off before appending (and logs a warning
+/// with the byte count), so no document is ever recorded after half a line. A writer given to
+/// [`writer`](NdjsonSink::writer) (stdout) is written in place and can be torn by a drop.
 pub struct NdjsonSink {
-    target: Mutex<Target>,
+    target: Target,
     name: String,
 }
 
@@ -36,24 +43,30 @@ struct DeleteLine<'a> {
 }
 
 impl NdjsonSink {
-    /// Creates (or truncates) `path`, creating its parent folders.
+    /// Creates (or truncates) `path`, creating its parent folders. Batches are flushed, not
+    /// `fsync`ed ([`Durability::Flush`]): a fresh file goes with a run that keeps no state.
     ///
     /// # Errors
     /// [`ErrorKind::Sink`] naming the path when it cannot be created.
     pub async fn create(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open(path.as_ref(), false).await
+        Self::open(path.as_ref(), false, Durability::Flush).await
     }
 
     /// Opens `path` for appending, creating it and its parent folders when missing. Use it with
     /// a persistent state store, so that incremental runs add to what earlier runs wrote.
     ///
+    /// A last line without its newline (a write cut short when an earlier run ended) is cut
+    /// off first, with a warning that says how many bytes went: its batch was never
+    /// acknowledged, so it is delivered again. Batches are `fsync`ed before they are
+    /// acknowledged ([`Durability::Fsync`]), as a durable state store needs.
+    ///
     /// # Errors
-    /// [`ErrorKind::Sink`] naming the path when it cannot be opened.
+    /// [`ErrorKind::Sink`] naming the path when it cannot be opened or repaired.
     pub async fn append(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open(path.as_ref(), true).await
+        Self::open(path.as_ref(), true, Durability::Fsync).await
     }
 
-    async fn open(path: &Path, append: bool) -> Result<Self> {
+    async fn open(path: &Path, append: bool, durability: Durability) -> Result<Self> {
         let fail = |e: std::io::Error, what: &str| {
             Error::new(ErrorKind::Sink, format!("cannot {what} {}", path.display())).with_cause(e)
         };
@@ -62,19 +75,9 @@ impl NdjsonSink {
                 .await
                 .map_err(|e| fail(e, "create the folder of"))?;
         }
-        let file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .append(append)
-            .truncate(!append)
-            .open(path)
-            .await
-            .map_err(|e| fail(e, "open"))?;
+        let file = AppendFile::open(path, !append, durability).await?;
         Ok(Self {
-            target: Mutex::new(Target::File {
-                file,
-                durable: false,
-            }),
+            target: Target::File(file),
             name: path.display().to_string(),
         })
     }
@@ -90,51 +93,57 @@ impl NdjsonSink {
         name: impl Into<String>,
     ) -> Self {
         Self {
-            target: Mutex::new(Target::Stream(Box::new(writer))),
+            target: Target::Stream(Mutex::new(Box::new(writer))),
             name: name.into(),
         }
     }
 
-    /// `fsync`s the file after every batch, so an acknowledged batch survives a power loss.
+    /// How far a file takes each batch before the write is acknowledged (see [`Durability`]
+    /// for the defaults). A writer given to [`writer`](NdjsonSink::writer) is always flushed,
+    /// never `fsync`ed.
     #[must_use]
-    pub fn durable(self, on: bool) -> Self {
-        let mut target = self.target.into_inner();
-        if let Target::File { durable, .. } = &mut target {
-            *durable = on;
+    pub fn durability(mut self, durability: Durability) -> Self {
+        if let Target::File(file) = &mut self.target {
+            file.set_durability(durability);
         }
-        Self {
-            target: Mutex::new(target),
-            name: self.name,
-        }
+        self
     }
 
-    async fn write_bytes(&self, bytes: &[u8]) -> Result<()> {
-        let fail = |e: std::io::Error| {
-            Error::new(ErrorKind::Sink, format!("cannot write to {}", self.name)).with_cause(e)
-        };
-        let mut target = self.target.lock().await;
-        match &mut *target {
-            Target::File { file, durable } => {
-                file.write_all(bytes).await.map_err(fail)?;
-                file.flush().await.map_err(fail)?;
-                if *durable {
-                    file.sync_data().await.map_err(fail)?;
-                }
-            }
+    /// The same as [`durability`](NdjsonSink::durability): [`Durability::Fsync`] when `on`,
+    /// [`Durability::Flush`] when not.
+    #[must_use]
+    pub fn durable(self, on: bool) -> Self {
+        self.durability(if on {
+            Durability::Fsync
+        } else {
+            Durability::Flush
+        })
+    }
+
+    async fn write_bytes(&self, bytes: Vec<u8>) -> Result<()> {
+        match &self.target {
+            Target::File(file) => file.append(bytes).await,
             Target::Stream(w) => {
-                w.write_all(bytes).await.map_err(fail)?;
-                w.flush().await.map_err(fail)?;
+                let fail = |e: std::io::Error| {
+                    Error::new(ErrorKind::Sink, format!("cannot write to {}", self.name))
+                        .with_cause(e)
+                };
+                let mut w = w.lock().await;
+                w.write_all(&bytes).await.map_err(fail)?;
+                w.flush().await.map_err(fail)
             }
         }
-        Ok(())
     }
 }
 
 impl fmt::Debug for NdjsonSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NdjsonSink")
-            .field("target", &self.name)
-            .finish()
+        let mut f = f.debug_struct("NdjsonSink");
+        f.field("target", &self.name);
+        if let Target::File(file) = &self.target {
+            f.field("durability", &file.durability());
+        }
+        f.finish()
     }
 }
 
@@ -154,7 +163,7 @@ impl Sink for NdjsonSink {
             })?;
             buf.push(b'\n');
         }
-        self.write_bytes(&buf).await
+        self.write_bytes(buf).await
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {
@@ -166,6 +175,6 @@ impl Sink for NdjsonSink {
             serde_json::to_writer(&mut buf, &DeleteLine { op: "delete", id })?;
             buf.push(b'\n');
         }
-        self.write_bytes(&buf).await
+        self.write_bytes(buf).await
     }
 }
