@@ -2,9 +2,11 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Replaces the file at `path` with what `write` writes, atomically: into a temporary file
-/// beside it (`{name}.tmp`), flushed and fsynced, given the permissions of the file it
+/// beside it of this writer's own (`{name}.{pid}-{n}.tmp`: two writers of one file never share
+/// a temporary file, so neither renames the other's half-written one), flushed and fsynced, given the permissions of the file it
 /// replaces (a file of secrets stays closed), renamed over `path`, and the folder fsynced so the
 /// rename itself is durable. On an error the temporary file is removed and `path` is untouched.
 /// Returns the size written. Blocking: call it from `spawn_blocking` in async code.
@@ -29,7 +31,9 @@ pub fn write_atomically(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let tmp = with_suffix(path, ".tmp");
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let tmp = with_suffix(path, &format!(".{}-{n}.tmp", std::process::id()));
     let written = (|| {
         let file = std::fs::File::create(&tmp)?;
         if let Ok(old) = std::fs::metadata(path) {

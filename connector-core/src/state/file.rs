@@ -1,10 +1,12 @@
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
 use super::prune::{MarkedData, MarkingPass};
@@ -23,22 +25,42 @@ const MIN_COMPACT_BYTES: u64 = 1024 * 1024;
 ///
 /// Every change is one JSON line appended to the journal and `fsync`ed before the call
 /// returns, so a commit costs what it changes, not the size of the whole state. When the
-/// journal outgrows the snapshot, the snapshot is rewritten atomically (temporary file,
-/// `fsync`, rename) and the journal emptied; so is it at the end of every run. A crash leaves a consistent state at every point:
-/// a torn last journal line (no newline) is ignored, entries already in the snapshot are
-/// skipped by their sequence number, and anything else that does not parse is reported as an
-/// [`ErrorKind::State`] error naming the file and line, never silently dropped.
+/// journal outgrows the snapshot, the snapshot is rewritten atomically (a temporary file of
+/// this writer's own, `fsync`, rename) and the journal emptied; so is it at the end of every
+/// run.
+///
+/// **One store per file.** The store holds an advisory lock on `{path}.lock` (which names the
+/// holder's process id) for as long as it lives; opening a file another store holds, in this
+/// process or another, is an [`ErrorKind::State`] error naming that process id. The lock goes
+/// with the store (or its process, however it ends), so a lock file left behind by a killed
+/// run blocks nobody.
+///
+/// **Crash consistency.** A crash leaves a consistent state at every point: a journal line cut
+/// short (no newline) was never acknowledged, so opening the store cuts it off before anything
+/// is appended (with a warning); entries already in the snapshot are skipped by their sequence
+/// number; a line that an older version appended right after such a torn line is read from
+/// where its entry begins; temporary files left by a crashed snapshot write are removed; and
+/// anything else that does not parse is reported as an [`ErrorKind::State`] error naming the
+/// file and line, never silently dropped.
+///
+/// **Cancel safety.** Every write runs on the blocking pool in a task that owns the files'
+/// lock: a call whose future is dropped still finishes its write (or its snapshot) whole, and
+/// the next call waits for it and reads the files again.
 #[derive(Debug)]
 pub struct FileStateStore {
     path: PathBuf,
     journal_path: PathBuf,
+    /// The journal, behind the lock every blocking task on the files holds (see
+    /// [`FileStateStore`]'s cancel safety).
+    files: Arc<Mutex<File>>,
     inner: Mutex<Option<Loaded>>,
+    /// The advisory lock on `{path}.lock`, released when this file is closed.
+    _lock: File,
 }
 
 #[derive(Debug)]
 struct Loaded {
     data: StateData,
-    journal: tokio::fs::File,
     journal_bytes: u64,
     snapshot_bytes: u64,
 }
@@ -102,18 +124,42 @@ impl Entry<'_> {
 
 impl FileStateStore {
     /// Opens the store at `path` (and its journal `{path}.journal`), reading them if they
-    /// exist. A missing file is an empty state; its parent folder is created on the first
-    /// write.
+    /// exist, and locks it for as long as the store lives. A missing file is an empty state;
+    /// its parent folder is created.
     ///
     /// # Errors
-    /// [`ErrorKind::State`] naming the file when it exists but cannot be read or is corrupt.
+    /// [`ErrorKind::State`] naming the file when another store holds it (with that process's
+    /// id), or when it exists but cannot be read or is corrupt.
     pub async fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let journal_path = crate::fs::with_suffix(&path, ".journal");
+        tokio::fs::create_dir_all(parent_of(&path))
+            .await
+            .map_err(|e| state_error(&path, "cannot create the folder of").with_cause(e))?;
+        let (lock, journal) = {
+            let path = path.clone();
+            let journal_path = journal_path.clone();
+            blocking(&path.clone(), move || {
+                // The lock first: nothing is read, repaired or removed while another run
+                // writes.
+                let lock = lock_state(&path)?;
+                remove_stale_temporaries(&path);
+                let journal = std::fs::OpenOptions::new()
+                    .read(true)
+                    .append(true)
+                    .create(true)
+                    .open(&journal_path)
+                    .map_err(|e| state_error(&journal_path, "cannot open").with_cause(e))?;
+                Ok((lock, journal))
+            })
+            .await?
+        };
         let store = Self {
             path,
             journal_path,
+            files: Arc::new(Mutex::new(journal)),
             inner: Mutex::new(None),
+            _lock: lock,
         };
         let loaded = store.load_files().await?;
         *store.inner.lock().await = Some(loaded);
@@ -125,25 +171,41 @@ impl FileStateStore {
         &self.path
     }
 
+    /// Reads the snapshot and replays the journal, cutting a torn journal tail off; under the
+    /// files' lock, so no write of a dropped call is halfway through meanwhile.
     async fn load_files(&self) -> Result<Loaded> {
-        let (mut data, snapshot_bytes) = read_snapshot(&self.path).await?;
-        let journal_bytes = replay_journal(&self.journal_path, &mut data).await?;
-        let parent = parent_of(&self.path);
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| state_error(&self.path, "cannot create the folder of").with_cause(e))?;
-        let journal = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.journal_path)
-            .await
-            .map_err(|e| state_error(&self.journal_path, "cannot open").with_cause(e))?;
-        Ok(Loaded {
-            data,
-            journal,
-            journal_bytes,
-            snapshot_bytes,
+        let journal = self.files.clone().lock_owned().await;
+        let path = self.path.clone();
+        let journal_path = self.journal_path.clone();
+        let (loaded, torn) = blocking(&self.path, move || {
+            let mut journal = journal;
+            let (mut data, snapshot_bytes) = read_snapshot(&path)?;
+            let (journal_bytes, torn) = replay_journal(&journal_path, &mut journal, &mut data)?;
+            let loaded = Loaded {
+                data,
+                journal_bytes,
+                snapshot_bytes,
+            };
+            Ok((loaded, torn))
         })
+        .await?;
+        if torn.cut > 0 {
+            tracing::warn!(
+                journal = %self.journal_path.display(),
+                bytes = torn.cut,
+                "removed a torn last line from the state journal (a write cut short by the end \
+                 of an earlier run); it was never acknowledged"
+            );
+        }
+        for line in torn.salvaged {
+            tracing::warn!(
+                journal = %self.journal_path.display(),
+                line,
+                "a journal line began with the remains of an interrupted write; read the entry \
+                 after them"
+            );
+        }
+        Ok(loaded)
     }
 
     /// Appends one entry (built from the next sequence number) and applies it. When the write
@@ -159,24 +221,61 @@ impl FileStateStore {
             state_error(&self.journal_path, "cannot serialise an entry for").with_cause(e)
         })?;
         line.push(b'\n');
-        let fail =
-            |e: std::io::Error| state_error(&self.journal_path, "cannot write").with_cause(e);
-        loaded.journal.write_all(&line).await.map_err(fail)?;
-        loaded.journal.sync_data().await.map_err(fail)?;
-        loaded.journal_bytes += line.len() as u64;
+        let line_bytes = line.len() as u64;
+        let journal = self.files.clone().lock_owned().await;
+        let journal_path = self.journal_path.clone();
+        // One buffer, one `write_all`, on a task that finishes even if this future is dropped:
+        // the line is whole or, if the process ends mid-write, a torn tail the next open cuts.
+        blocking(&self.journal_path, move || {
+            let mut journal = journal;
+            journal
+                .write_all(&line)
+                .and_then(|()| journal.sync_data())
+                .map_err(|e| state_error(&journal_path, "cannot write").with_cause(e))
+        })
+        .await?;
+        loaded.journal_bytes += line_bytes;
         entry.apply(&mut loaded.data);
         if compact || loaded.journal_bytes > MIN_COMPACT_BYTES.max(loaded.snapshot_bytes) {
-            let (data, written) =
-                write_snapshot(&self.path, std::mem::take(&mut loaded.data)).await;
+            let (data, written) = self.compact(std::mem::take(&mut loaded.data)).await;
             loaded.data = data;
             // On failure `guard` stays empty, so the next call reloads what is on disk.
             loaded.snapshot_bytes = written?;
-            loaded.journal.set_len(0).await.map_err(fail)?;
-            loaded.journal.sync_all().await.map_err(fail)?;
             loaded.journal_bytes = 0;
         }
         *guard = Some(loaded);
         Ok(())
+    }
+
+    /// Writes the snapshot atomically and empties the journal, on the blocking pool under the
+    /// files' lock (so a reload never reads the new snapshot with the old journal's tail cut,
+    /// or the old snapshot with the journal emptied), streaming the snapshot to its file rather
+    /// than building it in memory first; hands the data back with the snapshot's size.
+    async fn compact(&self, data: StateData) -> (StateData, Result<u64>) {
+        let journal = self.files.clone().lock_owned().await;
+        let path = self.path.clone();
+        let journal_path = self.journal_path.clone();
+        let joined = tokio::task::spawn_blocking(move || {
+            let written = write_snapshot(&path, &data)
+                .map_err(|e| state_error(&path, "cannot write").with_cause(e))
+                .and_then(|size| {
+                    journal
+                        .set_len(0)
+                        .and_then(|()| journal.sync_all())
+                        .map_err(|e| state_error(&journal_path, "cannot write").with_cause(e))?;
+                    Ok(size)
+                });
+            (data, written)
+        })
+        .await;
+        match joined {
+            Ok(done) => done,
+            // The task panicked (a bug) and took the data with it: the caller reloads from disk.
+            Err(e) => (
+                StateData::new(),
+                Err(state_error(&self.path, "cannot write").with_cause(e)),
+            ),
+        }
     }
 
     /// Runs `f` on the data in memory, changing nothing on disk (the marks of a prune pass).
@@ -216,12 +315,97 @@ fn state_error(path: &Path, what: &str) -> Error {
     )
 }
 
-async fn read_snapshot(path: &Path) -> Result<(StateData, u64)> {
-    let owned = path.to_path_buf();
-    // Parsed from a buffered reader on the blocking pool: the snapshot of a large source is
-    // tens of MiB, which should neither sit in memory twice nor stall the runtime.
-    let read = tokio::task::spawn_blocking(move || -> std::io::Result<Option<(StateData, u64)>> {
-        let file = match std::fs::File::open(&owned) {
+/// Runs `f` on the blocking pool (file I/O and parsing must not stall the runtime).
+async fn blocking<T: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(e) => Err(state_error(path, "cannot use").with_cause(e)),
+    }
+}
+
+/// Takes the advisory lock on `{state}.lock` and writes this process's id into it; when another
+/// store holds it, an error naming the holder's process id (as it wrote it). Blocking.
+fn lock_state(state: &Path) -> Result<File> {
+    let lock_path = crate::fs::with_suffix(state, ".lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| state_error(&lock_path, "cannot open the lock of").with_cause(e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let who = match holder.trim().parse::<u32>() {
+                Ok(pid) if pid == std::process::id() => {
+                    format!("another store in this process (pid {pid})")
+                }
+                Ok(pid) => format!("another run (pid {pid})"),
+                // The holder locked the file but has not written its id yet.
+                Err(_) => "another run".to_owned(),
+            };
+            return Err(Error::new(
+                ErrorKind::State,
+                format!(
+                    "state file {} is in use by {who}; two runs on one state would corrupt it, \
+                     so wait for that run to end (its lock is {})",
+                    state.display(),
+                    lock_path.display()
+                ),
+            ));
+        }
+        // A file system without locks (some network mounts): running unlocked beats not
+        // running, and the user is told.
+        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+            tracing::warn!(
+                lock = %lock_path.display(),
+                "this file system cannot lock files; do not run two syncs on this state at once"
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(state_error(&lock_path, "cannot take the lock of").with_cause(e));
+        }
+    }
+    let pid = format!("{}\n", std::process::id());
+    file.set_len(0)
+        .and_then(|()| file.seek(SeekFrom::Start(0)))
+        .and_then(|_| file.write_all(pid.as_bytes()))
+        .map_err(|e| state_error(&lock_path, "cannot write the lock of").with_cause(e))?;
+    Ok(file)
+}
+
+/// Removes the temporary files a snapshot write that crashed left beside the state file
+/// (`{name}.*.tmp`). Only the lock holder writes snapshots, so none of them is in use.
+/// Best effort: a leftover temporary file harms nothing but space.
+fn remove_stale_temporaries(state: &Path) {
+    let Some(name) = state.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return;
+    };
+    let prefix = format!("{name}.");
+    let Ok(entries) = std::fs::read_dir(parent_of(state)) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if file_name.starts_with(&prefix) && file_name.ends_with(".tmp") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The snapshot and its size; an empty state when there is none. Parsed from a buffered
+/// reader: the snapshot of a large source is tens of MiB, which should not sit in memory
+/// twice. Blocking.
+fn read_snapshot(path: &Path) -> Result<(StateData, u64)> {
+    let read = (|| -> std::io::Result<Option<(StateData, u64)>> {
+        let file = match File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
@@ -229,9 +413,7 @@ async fn read_snapshot(path: &Path) -> Result<(StateData, u64)> {
         let size = file.metadata()?.len();
         let data = serde_json::from_reader(std::io::BufReader::new(file))?;
         Ok(Some((data, size)))
-    })
-    .await
-    .map_err(|e| state_error(path, "cannot read").with_cause(e))?;
+    })();
     let (data, size) = match read {
         Ok(Some(found)) => found,
         Ok(None) => return Ok((StateData::new(), 0)),
@@ -252,61 +434,80 @@ async fn read_snapshot(path: &Path) -> Result<(StateData, u64)> {
     Ok((data, size))
 }
 
-/// Applies the journal's entries newer than the snapshot; returns the journal's size.
-async fn replay_journal(path: &Path, data: &mut StateData) -> Result<u64> {
-    let bytes = match tokio::fs::read(path).await {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(state_error(path, "cannot read").with_cause(e)),
-    };
-    let complete = bytes.ends_with(b"\n");
-    let lines: Vec<&[u8]> = bytes
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .collect();
-    let last = lines.len();
-    for (i, line) in lines.into_iter().enumerate() {
-        match serde_json::from_slice::<Entry>(line) {
-            Ok(entry) if entry.seq() <= data.seq => {}
-            Ok(entry) => entry.apply(data),
-            // A crash in the middle of an append leaves a last line without its newline: that
-            // entry was never acknowledged, so dropping it loses nothing.
-            Err(_) if i + 1 == last && !complete => {}
-            Err(e) => {
-                return Err(state_error(
-                    path,
-                    &format!("corrupt line {} of the journal of", i + 1),
-                )
-                .with_cause(e));
-            }
+/// What replaying the journal had to mend.
+#[derive(Debug, Default)]
+struct Mended {
+    /// Bytes of a torn last line cut off the journal.
+    cut: u64,
+    /// Lines (1-based) that began with the remains of a torn write and were read from the
+    /// entry after them.
+    salvaged: Vec<usize>,
+}
+
+/// Applies the journal's entries newer than the snapshot, after cutting a torn last line (no
+/// newline) off the file, so that the next append starts a line of its own; returns the
+/// journal's size and what was mended. Blocking.
+fn replay_journal(path: &Path, journal: &mut File, data: &mut StateData) -> Result<(u64, Mended)> {
+    let mut bytes = Vec::new();
+    journal
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| journal.read_to_end(&mut bytes))
+        .map_err(|e| state_error(path, "cannot read").with_cause(e))?;
+    let mut mended = Mended::default();
+    // A crash in the middle of an append leaves a last line without its newline: that entry
+    // was never acknowledged, so cutting it loses nothing, and appending after it would glue
+    // the next entry to it.
+    let complete = bytes
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |at| at + 1);
+    if complete < bytes.len() {
+        journal
+            .set_len(complete as u64)
+            .and_then(|()| journal.sync_all())
+            .map_err(|e| state_error(path, "cannot repair").with_cause(e))?;
+        mended.cut = (bytes.len() - complete) as u64;
+        bytes.truncate(complete);
+    }
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let entry = match serde_json::from_slice::<Entry>(line) {
+            Ok(entry) => entry,
+            Err(e) => match salvage(line) {
+                Some(entry) => {
+                    mended.salvaged.push(i + 1);
+                    entry
+                }
+                None => {
+                    return Err(state_error(
+                        path,
+                        &format!("corrupt line {} of the journal of", i + 1),
+                    )
+                    .with_cause(e));
+                }
+            },
+        };
+        if entry.seq() > data.seq {
+            entry.apply(data);
         }
     }
-    Ok(bytes.len() as u64)
+    Ok((bytes.len() as u64, mended))
 }
 
-/// Writes the snapshot atomically on the blocking pool, streaming it to the file rather than
-/// building it in memory first; hands the data back with the snapshot's size.
-async fn write_snapshot(path: &Path, data: StateData) -> (StateData, Result<u64>) {
-    let owned = path.to_path_buf();
-    let joined = tokio::task::spawn_blocking(move || {
-        let written = write_snapshot_blocking(&owned, &data);
-        (data, written)
-    })
-    .await;
-    match joined {
-        Ok((data, written)) => (
-            data,
-            written.map_err(|e| state_error(path, "cannot write").with_cause(e)),
-        ),
-        // The task panicked (a bug) and took the data with it: the caller reloads from disk.
-        Err(e) => (
-            StateData::new(),
-            Err(state_error(path, "cannot write").with_cause(e)),
-        ),
-    }
+/// The entry in a line that an older version appended right after a torn line (it did not
+/// cut torn lines off): the remains, then a whole entry. An entry is serialised with its tag
+/// first, `{"op":"`, which a JSON string inside the remains cannot hold unescaped, so the
+/// entry is the first such start whose rest parses.
+fn salvage(line: &[u8]) -> Option<Entry<'_>> {
+    const START: &[u8] = b"{\"op\":\"";
+    (1..line.len())
+        .filter(|&at| line[at..].starts_with(START))
+        .find_map(|at| serde_json::from_slice::<Entry>(&line[at..]).ok())
 }
 
-fn write_snapshot_blocking(path: &Path, data: &StateData) -> std::io::Result<u64> {
+fn write_snapshot(path: &Path, data: &StateData) -> std::io::Result<u64> {
     crate::fs::write_atomically(path, |out| Ok(serde_json::to_writer(out, data)?))
 }
 
@@ -434,6 +635,8 @@ mod tests {
             })
             .await
             .unwrap();
+        // One store per file: the first one goes (as its process would) before the reopen.
+        drop(store);
         let reopened = FileStateStore::open(&path).await.unwrap();
         assert_eq!(reopened.load().await.unwrap().checkpoint, Some(cp));
         assert_eq!(reopened.document_ids().await.unwrap(), vec!["a".to_owned()]);
