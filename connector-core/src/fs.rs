@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Replaces the file at `path` with what `write` writes, atomically: into a temporary file
 /// beside it of this writer's own (`{name}.{pid}-{n}.tmp`: two writers of one file never share
-/// a temporary file, so neither renames the other's half-written one), flushed and fsynced, given the permissions of the file it
-/// replaces (a file of secrets stays closed), renamed over `path`, and the folder fsynced so the
-/// rename itself is durable. On an error the temporary file is removed and `path` is untouched.
-/// Returns the size written. Blocking: call it from `spawn_blocking` in async code.
+/// a temporary file, so neither renames the other's half-written one), flushed and fsynced,
+/// given the permissions of the file it replaces (a file of secrets stays closed), renamed over
+/// `path`, and the folder fsynced so the rename itself is durable. On an error the temporary
+/// file is removed and `path` is untouched. Returns the size written. Blocking: call it from
+/// `spawn_blocking` in async code.
 ///
 /// ```
 /// # fn main() -> std::io::Result<()> {

@@ -99,7 +99,11 @@ async fn a_journal_glued_to_a_torn_line_by_an_older_version_is_read() {
     // What versions that appended after a torn line left: the remains, then a whole entry.
     append_to(
         &journal_of(&path),
-        br#"{"op":"commit","seq":2,"documents":[["torn"{"op":"commit","seq":2,"documents":[["b",{"fingerprint":"fp-b"}]]}"#,
+        br#"{"op":"commit","seq":2,"documents":[["torn""#,
+    );
+    append_to(
+        &journal_of(&path),
+        br#"{"op":"commit","seq":2,"documents":[["b",{"fingerprint":"fp-b"}]]}"#,
     );
     append_to(&journal_of(&path), b"\n");
     let store = FileStateStore::open(&path).await.unwrap();
@@ -267,12 +271,19 @@ enum Step {
     StaleTemporary,
 }
 
+/// Up to 64 bytes, none of them a newline.
+fn garbage() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(
+        any::<u8>().prop_filter("no newline", |b| *b != b'\n'),
+        1..64,
+    )
+}
+
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         4 => Just(Step::Commit),
         3 => any::<usize>().prop_map(Step::TornCommit),
-        1 => proptest::collection::vec(any::<u8>().prop_filter("no newline", |b| *b != b'\n'), 1..64)
-            .prop_map(Step::Garbage),
+        1 => garbage().prop_map(Step::Garbage),
         1 => Just(Step::Finish),
         1 => Just(Step::InterruptedFinish),
         1 => Just(Step::StaleTemporary),

@@ -62,8 +62,8 @@ impl DirectorySink {
     /// earlier run is cut back to its last complete line first, with a warning.
     ///
     /// # Errors
-    /// [`ErrorKind::Sink`] naming the folder when it cannot be created, or the manifest when it
-    /// cannot be opened or repaired.
+    /// [`ErrorKind::Sink`](crate::ErrorKind::Sink) naming the folder when it cannot be created,
+    /// or the manifest when it cannot be opened or repaired.
     pub async fn open(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         let files = root.join("files");

@@ -136,10 +136,9 @@ impl FileStateStore {
         tokio::fs::create_dir_all(parent_of(&path))
             .await
             .map_err(|e| state_error(&path, "cannot create the folder of").with_cause(e))?;
-        let (lock, journal) = {
-            let path = path.clone();
-            let journal_path = journal_path.clone();
-            blocking(&path.clone(), move || {
+        let (lock, journal) = blocking(&path, {
+            let (path, journal_path) = (path.clone(), journal_path.clone());
+            move || {
                 // The lock first: nothing is read, repaired or removed while another run
                 // writes.
                 let lock = lock_state(&path)?;
@@ -151,9 +150,9 @@ impl FileStateStore {
                     .open(&journal_path)
                     .map_err(|e| state_error(&journal_path, "cannot open").with_cause(e))?;
                 Ok((lock, journal))
-            })
-            .await?
-        };
+            }
+        })
+        .await?;
         let store = Self {
             path,
             journal_path,
