@@ -31,8 +31,17 @@ const ANCHORS_KEPT: usize = 100;
 /// be read.
 const MAX_STEP_BACKS: u32 = 64;
 
-/// Where an offset-paged walk is, and the ids it has to find again; see the
-/// [module documentation](self).
+/// Offset paging (`start`, `startAt`) that does not skip items when the result set shrinks
+/// under it.
+///
+/// When an item before the cursor leaves the set mid-walk (deleted, moved out of scope, its
+/// permission changed), every later item moves one place forward and plain offsets skip one;
+/// a prune that trusted the listing then deletes it. The walk asks each page a few items
+/// before where the last one ended and looks in it for the last page's ids: items after the
+/// latest one found are new. When none is found, items left before the page, so it steps back
+/// (twice as far each time) until it finds one, or reaches the start and delivers from there.
+/// Items are delivered at least once, never skipped; duplicates are possible (the sink upserts
+/// and version tokens skip them). It is a small serialisable value: a checkpoint stores it.
 ///
 /// ```
 /// use connector_core::pages::{OffsetWalk, Step};
