@@ -1,6 +1,8 @@
-//! The host's network policy (the guard against server-side request forgery): a tenant who
-//! sets `url` cannot make the host fetch loopback, intranet or metadata addresses, not even
-//! through a redirect, unless the host allows them (issue 16).
+//! Where requests may go (the guard against server-side request forgery, issue 16): `url` is
+//! the tenant's, so loopback, intranet and metadata addresses are denied unless the config's
+//! `allowed_hosts` names them, on every redirect too; a host's own policy
+//! (`Registry::set_network_policy`) replaces the connector's and rules `allowed_hosts` out
+//! unless it accepts config hosts.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Test helpers: a broken setup should fail loudly.
 
 mod common;
@@ -9,18 +11,20 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use common::{FakeApi, Style, cursor_config};
-use connector_core::http::NetworkPolicy;
+use connector_core::net::NetworkPolicy;
 use connector_core::{Connector, Error, ErrorKind, Registry, SyncContext};
 use connector_generic_rest::rest_api::{RestApiConfig, RestApiConnector};
 use futures::StreamExt;
-use serde_json::json;
+use serde_json::{Value, json};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-fn registry(policy: NetworkPolicy) -> Registry {
+fn registry(policy: Option<NetworkPolicy>) -> Registry {
     let mut registry = Registry::new();
     connector_generic_rest::register(&mut registry);
-    registry.set_network_policy(policy);
+    if let Some(policy) = policy {
+        registry.set_network_policy(policy);
+    }
     registry
 }
 
@@ -39,20 +43,32 @@ fn assert_denied(err: &Error, address: &str) {
     let text = err.to_string();
     assert!(text.contains(address), "names the address: {text}");
     assert!(
+        text.contains("allowed_hosts"),
+        "says how to allow it: {text}"
+    );
+    assert!(
         text.contains("--allow-host"),
         "says how to allow it: {text}"
     );
 }
 
-#[tokio::test]
-async fn a_loopback_url_is_denied_under_public_only() {
-    let server = MockServer::start().await;
-    let api = FakeApi::new(5, Style::Cursor).bearer();
+async fn api(server: &MockServer, n: usize) -> Arc<std::sync::atomic::AtomicUsize> {
+    let api = FakeApi::new(n, Style::Cursor).bearer();
     let hits = api.hits.clone();
-    api.mount(&server, "/v1/articles").await;
+    api.mount(server, "/v1/articles").await;
+    hits
+}
 
-    let registry = registry(NetworkPolicy::public_only());
-    let connector = registry
+fn allowing(mut config: Value, hosts: &[&str]) -> Value {
+    config["allowed_hosts"] = json!(hosts);
+    config
+}
+
+#[tokio::test]
+async fn a_loopback_url_is_denied_by_default() {
+    let server = MockServer::start().await;
+    let hits = api(&server, 5).await;
+    let connector = registry(None)
         .build("rest_api", cursor_config(&server.uri()))
         .unwrap();
     assert_denied(&connector.check().await.unwrap_err(), "127.0.0.1");
@@ -65,10 +81,46 @@ async fn a_loopback_url_is_denied_under_public_only() {
 }
 
 #[tokio::test]
+async fn the_configs_allowed_hosts_reach_it() {
+    let server = MockServer::start().await;
+    api(&server, 7).await;
+    let config = allowing(cursor_config(&server.uri()), &["127.0.0.0/8"]);
+    let connector = registry(None).build("rest_api", config).unwrap();
+    connector.check().await.unwrap();
+    assert_eq!(load(&connector).await.unwrap(), 7);
+}
+
+#[tokio::test]
+async fn a_hosts_public_only_policy_rules_the_configs_allowed_hosts_out() {
+    let server = MockServer::start().await;
+    let hits = api(&server, 3).await;
+    let config = allowing(cursor_config(&server.uri()), &["127.0.0.1"]);
+
+    let strict = registry(Some(NetworkPolicy::public_only()));
+    let connector = strict.build("rest_api", config.clone()).unwrap();
+    assert_denied(&connector.check().await.unwrap_err(), "127.0.0.1");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+
+    // The host's own allow list reaches it, whatever the config says.
+    let host_allows = registry(Some(
+        NetworkPolicy::public_only().allow(["127.0.0.1"]).unwrap(),
+    ));
+    let connector = host_allows
+        .build("rest_api", cursor_config(&server.uri()))
+        .unwrap();
+    assert_eq!(load(&connector).await.unwrap(), 3);
+
+    // A host that accepts config hosts (a command line run by the config's author).
+    let accepting = registry(Some(NetworkPolicy::public_only().with_config_hosts(true)));
+    let connector = accepting.build("rest_api", config).unwrap();
+    assert_eq!(load(&connector).await.unwrap(), 3);
+}
+
+#[tokio::test]
 async fn a_redirect_from_an_allowed_host_to_loopback_is_denied() {
     let server = MockServer::start().await;
     let port = server.address().port();
-    // The allowed name answers with a redirect to an address the policy denies.
+    // The allowed name answers with a redirect to an address nobody allowed.
     Mock::given(path("/v1/start"))
         .respond_with(ResponseTemplate::new(302).insert_header(
             "Location",
@@ -76,78 +128,70 @@ async fn a_redirect_from_an_allowed_host_to_loopback_is_denied() {
         ))
         .mount(&server)
         .await;
-    let api = FakeApi::new(5, Style::Cursor).bearer();
-    let hits = api.hits.clone();
-    api.mount(&server, "/v1/articles").await;
+    let hits = api(&server, 5).await;
 
-    let registry = registry(NetworkPolicy::public_only().allow(["localhost"]).unwrap());
-    let mut config = cursor_config(&format!("http://localhost:{port}"));
-    config["url"] = json!(format!("http://localhost:{port}/v1/start"));
-    let connector = registry.build("rest_api", config).unwrap();
-    assert_denied(&load(&connector).await.unwrap_err(), "127.0.0.1");
-    assert_eq!(
-        hits.load(Ordering::SeqCst),
-        0,
-        "the redirect was not followed"
-    );
+    for policy in [
+        None,
+        Some(NetworkPolicy::public_only().allow(["localhost"]).unwrap()),
+    ] {
+        let registry = registry(policy.clone());
+        let base = format!("http://localhost:{port}");
+        let mut config = allowing(cursor_config(&base), &["localhost"]);
+        config["url"] = json!(format!("{base}/v1/start"));
+        let connector = registry.build("rest_api", config).unwrap();
+        assert_denied(&load(&connector).await.unwrap_err(), "127.0.0.1");
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            0,
+            "{policy:?}: the redirect was not followed"
+        );
 
-    // The same host reached by its allowed name is fine.
-    let direct = registry
-        .build(
-            "rest_api",
-            cursor_config(&format!("http://localhost:{port}")),
-        )
-        .unwrap();
-    assert_eq!(load(&direct).await.unwrap(), 5);
-}
-
-#[tokio::test]
-async fn an_allowed_address_is_reached() {
-    let server = MockServer::start().await;
-    FakeApi::new(7, Style::Cursor)
-        .bearer()
-        .mount(&server, "/v1/articles")
-        .await;
-
-    let registry = registry(NetworkPolicy::public_only().allow(["127.0.0.1"]).unwrap());
-    let connector = registry
-        .build("rest_api", cursor_config(&server.uri()))
-        .unwrap();
-    connector.check().await.unwrap();
-    assert_eq!(load(&connector).await.unwrap(), 7);
+        // The same server reached by its allowed name is fine.
+        let direct = registry
+            .build("rest_api", allowing(cursor_config(&base), &["localhost"]))
+            .unwrap();
+        assert_eq!(load(&direct).await.unwrap(), 5);
+        hits.store(0, Ordering::SeqCst);
+    }
 }
 
 #[tokio::test]
 async fn a_config_built_in_code_takes_the_policy_from_with_network_policy() {
     let server = MockServer::start().await;
-    FakeApi::new(3, Style::Cursor)
-        .bearer()
-        .mount(&server, "/v1/articles")
-        .await;
+    api(&server, 3).await;
     let config: RestApiConfig =
-        connector_core::config::from_json(cursor_config(&server.uri())).unwrap();
-
-    let guarded = RestApiConnector::new(
-        config
-            .clone()
-            .with_network_policy(NetworkPolicy::public_only()),
-    )
-    .unwrap();
-    assert_denied(&guarded.check().await.unwrap_err(), "127.0.0.1");
-
-    // The default reaches everything, as before.
-    let open: Arc<dyn Connector> = Arc::new(RestApiConnector::new(config).unwrap());
+        connector_core::config::from_json(allowing(cursor_config(&server.uri()), &["127.0.0.1"]))
+            .unwrap();
+    let open: Arc<dyn Connector> = Arc::new(RestApiConnector::new(config.clone()).unwrap());
     assert_eq!(load(&open).await.unwrap(), 3);
+
+    let guarded =
+        RestApiConnector::new(config.with_network_policy(NetworkPolicy::public_only())).unwrap();
+    assert_denied(&guarded.check().await.unwrap_err(), "127.0.0.1");
 }
 
 #[test]
-fn the_policy_is_no_config_field() {
-    let registry = registry(NetworkPolicy::any());
-    let schema = registry.schema("rest_api").unwrap().to_string();
-    assert!(!schema.contains("\"network\""), "{schema}");
-    // A tenant cannot widen (or set) it from the config.
+fn allowed_hosts_are_checked_and_the_hosts_policy_is_no_config_field() {
+    let registry = registry(None);
+    let config = allowing(
+        cursor_config("https://api.example.com"),
+        &["wiki.corp.example", "http://10.0.0.1/", "10.0.0.0/99"],
+    );
+    let err = registry.build("rest_api", config).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("allowed_hosts[1]") && text.contains("allowed_hosts[2]"),
+        "{text}"
+    );
+    assert!(!text.contains("allowed_hosts[0]"), "{text}");
+
+    let schema = registry.schema("rest_api").unwrap();
+    let properties = &schema["properties"];
+    assert!(properties.get("allowed_hosts").is_some(), "{schema}");
+    assert!(properties.get("host_network").is_none(), "{schema}");
     let mut config = cursor_config("https://api.example.com");
-    config["network"] = json!("any");
+    config["host_network"] = json!("any");
     let err = registry.build("rest_api", config).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
 }

@@ -252,7 +252,12 @@ impl RestClient {
         let mut endpoint = Endpoint::new(cfg)?;
         let (auth, field) = endpoint.auth();
         endpoint.credential_field = field;
-        let mut builder = HttpClient::builder(SOURCE).network_policy(endpoint.cfg.network.clone());
+        let mut builder = HttpClient::builder(SOURCE).network_policy(
+            endpoint
+                .cfg
+                .network_policy()
+                .map_err(|e| e.with_connector(SOURCE))?,
+        );
         if let Some(field) = field {
             builder = builder.auth(auth, field);
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use connector_core::config::{Ignored, IgnoredField, join_path};
-use connector_core::http::NetworkPolicy;
+use connector_core::net::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError, StringList};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -128,13 +128,20 @@ pub struct RestApiConfig {
     /// Request timeout in seconds (default 60).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
-    /// Which addresses requests may reach: the host's policy, never the tenant's, so it is no
-    /// config field. A [`Registry`](connector_core::Registry) sets it
-    /// ([`ConnectorConfig::set_network_policy`]); a config built in code sets it with
-    /// [`with_network_policy`](Self::with_network_policy). Default: every address.
+    /// Hosts this connector may reach although they are not public addresses: host names
+    /// (`wiki.corp.example`), domains (`*.corp.example`), addresses (`10.1.2.3`) or networks
+    /// (`10.20.0.0/16`). Private, loopback and link-local addresses (the cloud metadata
+    /// service at 169.254.169.254) are denied otherwise, on every redirect and next-page URL
+    /// too. A host that runs connectors for others can rule this field out
+    /// (`Registry::set_network_policy`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// The host's network policy, which replaces the connector's own: set by a
+    /// [`Registry`](connector_core::Registry) ([`ConnectorConfig::set_network_policy`]) or
+    /// [`with_network_policy`](Self::with_network_policy), never by the tenant's JSON.
     #[serde(skip)]
     #[schemars(skip)]
-    pub network: NetworkPolicy,
+    host_network: Option<NetworkPolicy>,
 }
 
 /// The HTTP method.
@@ -428,24 +435,41 @@ pub(crate) fn is_secret_header(name: &str) -> bool {
 }
 
 impl RestApiConfig {
-    /// This config with the host's network policy: every request, the next-page URLs a
-    /// response names (`next_url_path`, `link_header`) and every redirect are checked against
-    /// it. A [`Registry`](connector_core::Registry) does this itself with its own policy.
+    /// This config with the host's network policy, in place of the connector's own (public
+    /// addresses plus `allowed_hosts`): every request, the next-page URLs a response names
+    /// (`next_url_path`, `link_header`) and every redirect are checked against it. A
+    /// [`Registry`](connector_core::Registry) does this itself when the host set a policy.
     ///
     /// ```
-    /// use connector_core::http::NetworkPolicy;
+    /// use connector_core::net::NetworkPolicy;
     /// use connector_generic_rest::rest_api::RestApiConfig;
     /// let config: RestApiConfig = connector_core::config::from_json(serde_json::json!({
     ///     "url": "https://api.example.com/items", "content_fields": "title",
+    ///     "allowed_hosts": ["10.1.2.3"],
     /// }))?;
-    /// let config = config.with_network_policy(NetworkPolicy::public_only());
-    /// assert!(config.network.is_guarded());
+    /// let own = config.network_policy()?;
+    /// assert!(own.permits("api", "10.1.2.3".parse().unwrap()));
+    /// assert!(!own.permits("api", "169.254.169.254".parse().unwrap()));
+    /// // A host's policy that does not accept config hosts rules `allowed_hosts` out.
+    /// let hosts = config.with_network_policy(NetworkPolicy::public_only());
+    /// assert!(!hosts.network_policy()?.permits("api", "10.1.2.3".parse().unwrap()));
     /// # Ok::<(), connector_core::Error>(())
     /// ```
     #[must_use]
     pub fn with_network_policy(mut self, policy: NetworkPolicy) -> Self {
-        self.network = policy;
+        self.host_network = Some(policy);
         self
+    }
+
+    /// The policy the connector's requests are held to: the host's, if it set one (widened
+    /// by `allowed_hosts` only where it [accepts them](NetworkPolicy::with_config_hosts)),
+    /// else public addresses plus `allowed_hosts`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) naming an `allowed_hosts`
+    /// entry that is no host, domain, address or network.
+    pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
+        NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
     }
 
     /// The POST body: `request_body`, else `pagination_config.request_body`.
@@ -486,7 +510,7 @@ impl ConnectorConfig for RestApiConfig {
     /// Honoured: the connector's one HTTP client is built with it (there is no separate
     /// token endpoint; every `auth_type` sends its credentials with the requests).
     fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
-        self.network = policy.clone();
+        self.host_network = Some(policy.clone());
         true
     }
 
@@ -503,6 +527,10 @@ impl ConnectorConfig for RestApiConfig {
                 out.push(FieldError::new(field, e));
             }
         }
+        out.extend(NetworkPolicy::check_allowed_hosts(
+            "allowed_hosts",
+            &self.allowed_hosts,
+        ));
         if self.content_fields.is_empty() && self.content_template.is_none() {
             out.push(FieldError::new("content_fields", "name at least one field"));
         }
@@ -663,7 +691,8 @@ impl fmt::Debug for RestApiConfig {
             .field("pagination_type", &self.pagination_type)
             .field("poll_timestamp_field", &self.poll_timestamp_field)
             .field("since", &self.since)
-            .field("network", &self.network)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("host_network", &self.host_network)
             .finish_non_exhaustive()
     }
 }

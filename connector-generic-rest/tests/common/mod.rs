@@ -168,8 +168,14 @@ impl Respond for FakeApi {
     }
 }
 
-/// A connector from a JSON config.
-pub fn build(config: Value) -> Arc<dyn Connector> {
+/// A connector from a JSON config. The fake APIs listen on loopback, which the connector
+/// denies unless `allowed_hosts` names it: added here when the config does not say.
+pub fn build(mut config: Value) -> Arc<dyn Connector> {
+    if let Some(object) = config.as_object_mut() {
+        object
+            .entry("allowed_hosts")
+            .or_insert_with(|| json!(["127.0.0.1", "localhost"]));
+    }
     let mut registry = connector_core::Registry::new();
     connector_generic_rest::register(&mut registry);
     registry
