@@ -199,10 +199,12 @@ async fn pagination_across_pages_when_server_caps_the_limit() {
     );
     let unique: BTreeSet<&str> = docs.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(unique.len(), 95);
+    // Each page after the first overlaps the last by 5 results (the offset walk finds them
+    // again to know nothing left the set): 20 + 5 × 15 ≥ 95.
     assert_eq!(
         fake.page_searches().await.len(),
-        5,
-        "ceil(95 / 20) search requests"
+        6,
+        "1 + ceil((95 - 20) / 15) search requests"
     );
 
     // Cloud follows its next links (cursor) as given.
@@ -540,6 +542,89 @@ async fn a_page_edited_mid_sync_does_not_make_offset_paging_skip_another() {
     let docs = poll(c.as_ref(), TimeWindow::new(at(60), at(120)).unwrap()).await;
     // P1 came with the first page (its new version comes in the next run); P3 is not skipped.
     assert_eq!(titles(&docs), set(&["P1", "P2", "P3", "P4"]));
+}
+
+/// Server/Data Center pages by offset (`start`). A page deleted (or moved out of scope, or
+/// restricted) while the sync reads moves every later result one place forward: a plain
+/// offset then skips the result that moved onto it, for good, and prune, trusting the
+/// listing, deletes it. Core's `OffsetWalk` asks each page overlapping the last one and steps
+/// back when it cannot find the last one's ids: every page still there is delivered and
+/// listed, and so is every attachment of a page whose attachments are paged.
+#[tokio::test]
+async fn a_page_leaving_the_results_mid_walk_is_not_skipped_by_offset_paging() {
+    let fake = Fake::start(false).await;
+    fake.state.lock().unwrap().max_limit = 2;
+    for i in 1..=6u64 {
+        fake.add(FakePage::new(
+            i,
+            "ENG",
+            &format!("P{i}"),
+            "<p>x</p>",
+            at(i as i64),
+        ));
+    }
+    // After the first page of results [P1, P2], P1 is deleted: P3 moves to offset 1.
+    fake.state.lock().unwrap().delete_after_first_page = Some(1);
+    let c = build(fake.config(json!({})));
+    let (docs, failures) = load(c.as_ref()).await.unwrap();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(titles(&docs), set(&["P1", "P2", "P3", "P4", "P5", "P6"]));
+
+    // The listing prune trusts: P2 leaves after the first page; P3 to P6 are all listed.
+    fake.state.lock().unwrap().delete_after_first_page = Some(2);
+    let listed: BTreeSet<String> = c
+        .as_slim()
+        .unwrap()
+        .list_ids(SyncContext::new())
+        .map_ok(|page| {
+            page.into_iter()
+                .map(|s: SlimDocument| s.id)
+                .collect::<Vec<_>>()
+        })
+        .try_concat()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    for d in docs
+        .iter()
+        .filter(|d| !["P1", "P2"].contains(&d.title.as_str()))
+    {
+        assert!(
+            listed.contains(&d.id),
+            "{} missing from {listed:?}",
+            d.title
+        );
+    }
+
+    // A page's attachments past the embedded ones, paged by offset too: one of the first
+    // ones is deleted after the first page of them.
+    let fake = Fake::start(false).await;
+    let mut page = FakePage::new(9, "ENG", "Files", "<p>x</p>", at(1));
+    page.attachments = (1..=5u64)
+        .map(|id| FakeAttachment {
+            id,
+            title: format!("f{id}.txt"),
+            media_type: "text/plain".into(),
+            data: b"x".to_vec(),
+            ..Default::default()
+        })
+        .collect();
+    fake.add(page);
+    {
+        let mut st = fake.state.lock().unwrap();
+        st.max_limit = 2;
+        st.embedded_attachments = Some(2);
+        st.delete_attachment_after_first_child_page = Some(1);
+    }
+    let (docs, _) = load(build(fake.config(json!({}))).as_ref()).await.unwrap();
+    let files: BTreeSet<String> = docs
+        .iter()
+        .filter(|d| d.parent_id.is_some())
+        .map(|d| d.title.clone())
+        .collect();
+    // f1 was deleted before its download; f2 to f5 are all there.
+    assert_eq!(files, set(&["f2.txt", "f3.txt", "f4.txt", "f5.txt"]));
 }
 
 /// `includeArchivedSpaces` is a parameter of Server/Data Center's content search; Cloud's

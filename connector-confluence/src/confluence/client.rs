@@ -8,10 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use connector_core::http::{Auth, HttpClient, RequestBuilder};
-use connector_core::pages::{Page, PageLimit, paginate};
 use connector_core::{Error, ErrorKind, Result, SyncContext};
-use futures::TryStreamExt;
-use futures::stream::BoxStream;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 use url::Url;
@@ -21,15 +18,12 @@ use super::config::{ConfluenceConfig, IndexMode, gateway_base, is_cloud_id};
 use super::model::{Content, Paged, TenantInfo, User};
 use super::storage::{PageRef, UserRef};
 
+mod paging;
+
+pub(crate) use paging::Cursor;
+
 /// The field a 401 or 403 tells the user to fix.
 pub(crate) const TOKEN_FIELD: &str = "credentials.confluence_access_token";
-
-/// Results per request of the collections paged on their own (attachments).
-const CHILD_PAGE_SIZE: u32 = 100;
-
-/// A runaway guard on every listing (searches and child collections): no real site needs this
-/// many pages of results.
-const MAX_PAGES: u64 = 1_000_000;
 
 #[derive(Debug)]
 struct Site {
@@ -294,127 +288,6 @@ impl Client {
 
     pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: Url) -> Result<T> {
         self.get(url).await?.send().await?.json()
-    }
-
-    /// One page of a search (or any paged collection) at `cursor` (path and query relative to
-    /// the API base), with the cursor of the page after it.
-    ///
-    /// A search whose expansions are too large to render in time fails with a 5xx or a
-    /// timeout however often it is retried; when the HTTP layer's retries are spent, the same
-    /// page is asked for again with half the `limit` (down to one result), as Onyx does,
-    /// rather than failing the run. The smaller `limit` stays in the cursors after it. A
-    /// response over core's body cap (64 MiB: many large bodies and expansions) is halved the
-    /// same way: asking again cannot make it smaller.
-    pub(crate) async fn search_page(
-        &self,
-        cursor: String,
-    ) -> Result<Page<Paged<serde_json::Value>, String>> {
-        let mut cursor = cursor;
-        loop {
-            let url = self.api_url(&cursor).await?;
-            match self.search_json(url).await {
-                Ok(page) => {
-                    let next = self.next_cursor(&cursor, &page);
-                    return Ok(Page::new(page, next));
-                }
-                // Cloud answers 404 to the whole search when one result's ancestors include
-                // a page the credentials cannot read (a draft; CONFCLOUD-77618): go on
-                // without the ancestors' restrictions, which are then read one by one.
-                Err(e)
-                    if e.kind() == ErrorKind::NotFound
-                        && cursor.contains(ANCESTOR_RESTRICTIONS) =>
-                {
-                    tracing::warn!(
-                        connector = SOURCE,
-                        "the search refuses the ancestors' restrictions; reading them one by one"
-                    );
-                    cursor = without_ancestor_restrictions(&cursor);
-                }
-                Err(e) if e.kind() == ErrorKind::Unavailable || too_large(&e) => {
-                    let Some((smaller, limit)) = halve_limit(&cursor) else {
-                        return Err(e);
-                    };
-                    tracing::warn!(connector = SOURCE, limit, error = %e, "the service keeps failing this page; asking for fewer results at once");
-                    cursor = smaller;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// One search page; an error of the response body being over the cap is told apart
-    /// from one of its JSON ([`too_large`]).
-    async fn search_json(&self, url: Url) -> Result<Paged<serde_json::Value>> {
-        let response = self.get(url).await?.send().await.map_err(|e| {
-            // A 2xx answer fails to arrive as data only when its body is over the cap or
-            // its redirects are unusable (core's classifier): mark it, for the caller to
-            // ask for fewer results. A bad redirect halves to one result and then fails.
-            if e.kind() == ErrorKind::InvalidData {
-                e.with_cause(BodyOverCap)
-            } else {
-                e
-            }
-        })?;
-        response.json()
-    }
-
-    /// Every page of a search (or any paged collection) from `first` on, with the cursor after
-    /// each; a repeated cursor or a runaway listing ends it with an error.
-    pub(crate) fn pages(
-        &self,
-        first: String,
-    ) -> BoxStream<'static, Result<Page<Paged<serde_json::Value>, String>>> {
-        let client = self.clone();
-        paginate(first, PageLimit::fail_after(MAX_PAGES), move |cursor| {
-            let client = client.clone();
-            async move { client.search_page(cursor).await }
-        })
-    }
-
-    /// The cursor after `page`. Cloud's `_links.next` is followed as given (it carries an
-    /// opaque `cursor`); on Server/DC `start` is advanced by what was received, because the
-    /// server may cap `limit` below what was asked and its `next` link then skips results.
-    fn next_cursor<T>(&self, cursor: &str, page: &Paged<T>) -> Option<String> {
-        let next = page.links.next.as_deref()?;
-        // A next link on an empty page would loop without progress.
-        if page.results.is_empty() {
-            return None;
-        }
-        if self.site.is_cloud {
-            let relative = next.find("/rest/api/").map(|i| &next[i..])?;
-            Some(keep_params(relative, cursor))
-        } else {
-            let start = page.start.unwrap_or(0) + page.results.len() as u64;
-            Some(set_param(cursor, "start", &start.to_string()))
-        }
-    }
-
-    /// Every item of a paged child collection of `content_id` from `start` on (attachments
-    /// beyond what the search result embedded).
-    pub(crate) async fn children(
-        &self,
-        content_id: &str,
-        kind: &str,
-        expand: &str,
-        start: u64,
-    ) -> Result<Vec<Content>> {
-        let first = format!(
-            "/rest/api/content/{content_id}/child/{kind}?limit={CHILD_PAGE_SIZE}&start={start}&expand={expand}"
-        );
-        let pages: Vec<Page<Paged<serde_json::Value>, String>> =
-            self.pages(first).try_collect().await?;
-        let mut out = Vec::new();
-        for page in pages {
-            for item in page.items.results {
-                match serde_json::from_value::<Content>(item) {
-                    Ok(c) => out.push(c),
-                    Err(e) => {
-                        tracing::warn!(connector = SOURCE, content_id, kind, error = %e, "skipping an unreadable child")
-                    }
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// The display name of a mentioned user; `None` when the user is unknown or hidden.
@@ -684,124 +557,4 @@ pub(crate) fn soft(e: &Error) -> bool {
 pub(crate) fn with_query(mut url: Url, pairs: &[(&str, &str)]) -> Url {
     url.query_pairs_mut().extend_pairs(pairs);
     url
-}
-
-fn split(path: &str) -> (&str, Vec<(String, String)>) {
-    let (p, q) = path.split_once('?').unwrap_or((path, ""));
-    let pairs = url::form_urlencoded::parse(q.as_bytes())
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    (p, pairs)
-}
-
-fn join(path: &str, pairs: &[(String, String)]) -> String {
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish();
-    if query.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{query}")
-    }
-}
-
-/// `path` with the query parameter `key` set to `value`.
-pub(crate) fn set_param(path: &str, key: &str, value: &str) -> String {
-    let (p, mut pairs) = split(path);
-    pairs.retain(|(k, _)| k != key);
-    pairs.push((key.to_owned(), value.to_owned()));
-    join(p, &pairs)
-}
-
-/// The expansions of the ancestors' restrictions.
-const ANCESTOR_RESTRICTIONS: &str = "ancestors.restrictions";
-
-/// `path` with no expansion of the ancestors' restrictions.
-fn without_ancestor_restrictions(path: &str) -> String {
-    let (_, pairs) = split(path);
-    match pairs.iter().find(|(k, _)| k == "expand") {
-        Some((_, expand)) => {
-            let kept: Vec<&str> = expand
-                .split(',')
-                .filter(|e| !e.starts_with(ANCESTOR_RESTRICTIONS))
-                .collect();
-            set_param(path, "expand", &kept.join(","))
-        }
-        None => path.to_owned(),
-    }
-}
-
-/// The mark [`Client::search_json`] puts on an answer that did not arrive as data (its body
-/// over core's cap).
-#[derive(Debug)]
-struct BodyOverCap;
-
-impl std::fmt::Display for BodyOverCap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the response is over the body cap")
-    }
-}
-
-impl std::error::Error for BodyOverCap {}
-
-/// Whether `e` is an answer too large to read ([`BodyOverCap`]).
-fn too_large(e: &connector_core::Error) -> bool {
-    std::error::Error::source(e).is_some_and(|c| c.is::<BodyOverCap>())
-}
-
-/// `path` with its `limit` halved, and the new limit; `None` when it has no `limit` above 1.
-fn halve_limit(path: &str) -> Option<(String, u64)> {
-    let (_, pairs) = split(path);
-    let limit: u64 = pairs
-        .iter()
-        .find(|(k, _)| k == "limit")
-        .and_then(|(_, v)| v.parse().ok())?;
-    (limit > 1).then(|| {
-        let half = limit / 2;
-        (set_param(path, "limit", &half.to_string()), half)
-    })
-}
-
-/// `next` with the `expand` and `limit` of `previous` when it lost them (Cloud's next links
-/// keep them, but a proxy or an older version may not).
-fn keep_params(next: &str, previous: &str) -> String {
-    let (p, mut pairs) = split(next);
-    let (_, old) = split(previous);
-    for key in ["expand", "limit", "cql", "includeArchivedSpaces"] {
-        if !pairs.iter().any(|(k, _)| k == key)
-            && let Some(pair) = old.iter().find(|(k, _)| k == key)
-        {
-            pairs.push(pair.clone());
-        }
-    }
-    join(p, &pairs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn params() {
-        assert_eq!(
-            set_param("/a?x=1&start=0", "start", "50"),
-            "/a?x=1&start=50"
-        );
-        assert_eq!(
-            keep_params("/a?cursor=abc", "/a?expand=body.storage&limit=50"),
-            "/a?cursor=abc&expand=body.storage&limit=50"
-        );
-        assert_eq!(
-            halve_limit("/a?cql=x&limit=50&start=100"),
-            Some(("/a?cql=x&start=100&limit=25".to_owned(), 25))
-        );
-        assert_eq!(halve_limit("/a?limit=1"), None);
-        assert_eq!(
-            without_ancestor_restrictions(
-                "/a?cql=x&expand=ancestors,ancestors.restrictions.read.restrictions.user,version"
-            ),
-            "/a?cql=x&expand=ancestors%2Cversion"
-        );
-        assert_eq!(halve_limit("/a?cql=x"), None);
-    }
 }

@@ -52,7 +52,9 @@
 //! - **Layout**: `pages.rs` walks the search and turns each result page into a batch through
 //!   [`connector_core::pages`] (`pages/touched.rs`: the second pass of an incremental run);
 //!   `comments.rs` lists and orders comments; `access.rs` reads permissions; `ids.rs` names
-//!   documents; `client.rs` makes the requests (and the probes of `check`); `convert.rs`
+//!   documents; `client.rs` makes the requests (and the probes of `check`), its listings
+//!   page by page through `client/paging.rs` (Cloud's cursors, offset walks elsewhere);
+//!   `zone.rs` writes an incremental search's start; `convert.rs`
 //!   renders documents, their text through `storage/` (storage format to Markdown: `parse.rs`,
 //!   `render.rs`, `macros.rs`); this module wires them to the connector traits.
 //!

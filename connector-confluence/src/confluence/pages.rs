@@ -218,7 +218,7 @@ pub(super) fn load(
         let resume = from.resume(&query, window, first);
         let run = Run::new(client.clone(), Arc::clone(&settings));
         if let Resume::Pages(start) = &resume {
-            let mut pages = client.pages(start.clone());
+            let mut pages = client.pages_from(client.cursor(start.path.clone(), start.walk.clone()));
             while let Some(page) = pages.next().await {
                 ctx.cancellation().check()?;
                 let page = page?;
@@ -234,10 +234,12 @@ pub(super) fn load(
         };
         let start = match resume {
             Resume::Done => return,
-            Resume::Touched(Some(cursor)) => cursor,
-            Resume::Touched(None) | Resume::Pages(_) => settings.touched_search(&since),
+            Resume::Touched(Some(cursor)) => client.cursor(cursor.path, cursor.walk),
+            Resume::Touched(None) | Resume::Pages(_) => {
+                client.cursor(settings.touched_search(&since), None)
+            }
         };
-        let mut changed = client.pages(start);
+        let mut changed = client.pages_from(start);
         // Pages delivered by this pass already (a page with many new comments is named by
         // several of them); lost on resume, which then only repeats a page.
         let mut seen = HashSet::new();
@@ -389,11 +391,15 @@ impl Item {
 
     /// Fetches the attachments the result did not embed.
     async fn complete(&mut self, client: &Client) -> Result<()> {
-        if let Some(start) = self.more_attachments.take() {
+        if self.more_attachments.take().is_some() {
+            // Listed from the start (see `Client::children`): keep the embedded ones, add
+            // the rest.
             let more = client
-                .children(&self.content.id, "attachment", "version", start)
+                .children(&self.content.id, "attachment", "version")
                 .await?;
-            self.attachments.extend(more);
+            let known: HashSet<String> = self.attachments.iter().map(|a| a.id.clone()).collect();
+            self.attachments
+                .extend(more.into_iter().filter(|a| !known.contains(&a.id)));
         }
         Ok(())
     }

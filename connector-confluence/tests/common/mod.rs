@@ -123,6 +123,14 @@ pub struct State {
     /// A page edited while a sync pages: after the first search page (`start` 0) is served,
     /// the page with this id gets a new version at this time.
     pub edit_after_first_page: Option<(u64, DateTime<Utc>)>,
+    /// A page deleted while a sync pages: after the first search page (`start` 0) is served,
+    /// the page with this id is gone (every later result moves one place forward).
+    pub delete_after_first_page: Option<u64>,
+    /// How many attachments a search result embeds (all when `None`; Confluence embeds 25).
+    pub embedded_attachments: Option<usize>,
+    /// An attachment deleted after the first page of a page's attachments (`child/attachment`)
+    /// is served.
+    pub delete_attachment_after_first_child_page: Option<u64>,
 }
 
 #[derive(Clone)]
@@ -471,12 +479,18 @@ impl Responder {
             children.insert("comment".into(), coll);
         }
         if expand.contains("children.attachment") {
+            let n = state.embedded_attachments.unwrap_or(25);
             let shown: Vec<Value> = page
                 .attachments
                 .iter()
+                .take(state.embedded_attachments.unwrap_or(usize::MAX))
                 .map(|a| self.attachment_json(page, a))
                 .collect();
-            children.insert("attachment".into(), json!({"results": shown, "start": 0, "limit": 25, "size": page.attachments.len(), "_links": {}}));
+            let size = shown.len();
+            children.insert(
+                "attachment".into(),
+                json!({"results": shown, "start": 0, "limit": n, "size": size, "_links": {}}),
+            );
         }
         if !children.is_empty() {
             v["children"] = Value::Object(children);
@@ -629,6 +643,9 @@ impl Responder {
             p.version += 1;
             p.when = when;
         }
+        if first && let Some(id) = state.delete_after_first_page.take() {
+            state.pages.retain(|p| p.id != id);
+        }
     }
 
     fn children(&self, state: &State, req: &Request, id: u64, kind: &str) -> ResponseTemplate {
@@ -637,7 +654,11 @@ impl Responder {
         };
         let q: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
         let start: usize = q.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
-        let limit: usize = q.get("limit").and_then(|s| s.parse().ok()).unwrap_or(25);
+        let limit: usize = q
+            .get("limit")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(25)
+            .min(state.max_limit);
         let all: Vec<Value> = if kind == "comment" {
             // Cloud ignores `depth` and lists root comments only; Server lists replies too
             // with `depth=all`.
@@ -749,8 +770,18 @@ impl Respond for Responder {
                     None => error(404, "no attachment"),
                 }
             }
-            ["rest", "api", "content", id, "child", kind] => match id.parse() {
-                Ok(id) => self.children(&state, req, id, kind),
+            ["rest", "api", "content", id, "child", kind] => match id.parse::<u64>() {
+                Ok(id) => {
+                    let answer = self.children(&state, req, id, kind);
+                    if *kind == "attachment"
+                        && let Some(gone) = state.delete_attachment_after_first_child_page.take()
+                    {
+                        for p in state.pages.iter_mut().filter(|p| p.id == id) {
+                            p.attachments.retain(|a| a.id != gone);
+                        }
+                    }
+                    answer
+                }
                 Err(_) => error(404, "not found"),
             },
             ["rest", "api", "content"] => {
