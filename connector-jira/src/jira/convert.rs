@@ -13,7 +13,7 @@ use url::Url;
 use super::SOURCE;
 use super::access::Principals;
 use super::adf::{self, MediaNames};
-use super::ids::DocIds;
+use super::ids::{DocIds, IdScheme};
 use super::model::{Attachment, Comment, Issue};
 use super::restricted::{is_restricted, restricted_attachments};
 use super::wiki;
@@ -307,7 +307,7 @@ pub(crate) fn issue_document(
     let mut doc = Document::text(id, SOURCE, format!("{}: {summary}", issue.key), text)
         .with_updated_at(updated)
         .with_owners(owners)
-        .with_version(&issue_version(&f.updated, options));
+        .with_version(&issue_version(issue, options, Some(access)));
     doc.metadata = metadata;
     if let Ok(link) = Url::parse(&url) {
         doc = doc.with_link(link);
@@ -319,9 +319,36 @@ pub(crate) fn issue_document(
 }
 
 /// The version token of an issue's document: `fields.updated` changes with every edit,
-/// comment and attachment.
-pub(crate) fn issue_version(updated: &str, options: &Options) -> String {
-    format!("issue:{updated}:{}", options.token())
+/// comment and attachment. What changes the document without touching `updated` is in it
+/// too, so that a reconciliation run (every issue listed, unchanged versions skipped)
+/// delivers it again: with `include_permissions`, a hash of the issue's access (a group
+/// added to the project's scheme, a role's members changed; `access`: `None` when it could
+/// not be computed before the fetch, which then fetches it); under `id_scheme: issue_id`,
+/// the project the issue is in (a move keeps the document's id).
+pub(crate) fn issue_version(
+    issue: &Issue,
+    options: &Options,
+    access: Option<Option<&Principals>>,
+) -> String {
+    let mut version = format!("issue:{}:{}", issue.fields.updated, options.token());
+    if options.ids.scheme() == IdScheme::IssueId {
+        let project = issue.fields.project.as_ref();
+        let project = project.and_then(|p| p.id.as_deref().or(p.key.as_deref()));
+        let _ = write!(version, ":in{}", project.unwrap_or("-"));
+    }
+    version.push_str(&access_token(options, access));
+    version
+}
+
+/// The part of a version token that is the document's access (see [`issue_version`]):
+/// empty without `include_permissions`.
+fn access_token(options: &Options, access: Option<Option<&Principals>>) -> String {
+    match (options.include_permissions, access) {
+        (false, _) => String::new(),
+        (true, Some(Some(p))) => format!(":p{}", p.short_hash()),
+        (true, Some(None)) => ":p-".to_owned(),
+        (true, None) => ":p?".to_owned(),
+    }
 }
 
 /// The version token of an attachment: attachments never change, only appear and go. With
@@ -334,13 +361,12 @@ pub(crate) fn attachment_version(
     options: &Options,
     access: Option<Option<&Principals>>,
 ) -> String {
-    let access = match (options.include_permissions, access) {
-        (false, _) => String::new(),
-        (true, Some(Some(p))) => format!(":p{}", p.short_hash()),
-        (true, Some(None)) => ":p-".to_owned(),
-        (true, None) => ":p?".to_owned(),
-    };
-    format!("attachment:{}:{}{access}", a.id, a.size)
+    format!(
+        "attachment:{}:{}{}",
+        a.id,
+        a.size,
+        access_token(options, access)
+    )
 }
 
 /// An attachment as a bytes document whose parent is the issue; `access` who may read it,

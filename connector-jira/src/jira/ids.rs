@@ -68,6 +68,10 @@ impl DocIds {
         &self.site
     }
 
+    pub(crate) fn scheme(&self) -> IdScheme {
+        self.scheme
+    }
+
     /// Where a person opens the issue: `{base_url}/browse/{KEY}` under either scheme.
     pub(crate) fn browse(&self, key: &str) -> String {
         format!("{}/browse/{key}", self.site)

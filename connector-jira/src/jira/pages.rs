@@ -115,6 +115,22 @@ impl Walk {
         }
     }
 
+    /// An issue's version token (see [`convert::issue_version`]), its access computed from
+    /// the lookups the fetch makes anyway; when that fails, a token that matches nothing
+    /// stored, so the fetch runs and fails the item by the one policy (or ends the sync).
+    async fn issue_version(&self, issue: &Issue) -> Result<String> {
+        let options = &*self.options;
+        match self.issue_access(issue).await {
+            Ok(access) => Ok(convert::issue_version(
+                issue,
+                options,
+                Some(access.as_ref()),
+            )),
+            Err(e) if e.kind().ends_sync() => Err(e),
+            Err(_) => Ok(convert::issue_version(issue, options, None)),
+        }
+    }
+
     /// An attachment's version token. With `include_permissions` it holds a hash of the
     /// attachment's access, computed here from the lookups the fetch makes anyway (cached
     /// per project, role and level); when that fails, a token that matches nothing stored,
@@ -459,7 +475,7 @@ async fn convert_page(
         // A restricted comment's document comes with its issue's.
         let of_issue = only.is_some_and(|o| o.iter().any(|w| options.ids.is_comment_of(w, &id)));
         if wanted(&id) || of_issue {
-            let version = convert::issue_version(&issue.fields.updated, options);
+            let version = walk.issue_version(&issue).await?;
             let fetch = Fetch::Issue {
                 issue: Arc::clone(&issue),
                 updated,
