@@ -108,7 +108,7 @@ fn s3_config(s3: &MockServer, credentials: serde_json::Value) -> S3Config {
     credentials["endpoint_url"] = s3.uri().into();
     credentials["region"] = "eu-west-1".into();
     connector_core::config::from_json(serde_json::json!({
-        "bucket_name": "docs", "bucket_type": "s3", "credentials": credentials,
+        "bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "bucket_type": "s3", "credentials": credentials,
     }))
     .expect("valid config")
 }
@@ -243,7 +243,7 @@ async fn iam_role_signs_assume_role_with_the_ambient_credentials_and_reports_lef
         .with_var("AWS_SECRET_ACCESS_KEY", "ambient-secret")
         .with_var("AWS_ENDPOINT_URL_STS", sts.uri());
     let parsed = connector_core::config::parse::<S3Config>(serde_json::json!({
-        "bucket_name": "docs", "bucket_type": "s3",
+        "bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "bucket_type": "s3",
         "credentials": {"authentication_method": "iam_role", "aws_role_arn": ROLE,
             "aws_access_key_id": "AKIDLEFTOVER", "aws_secret_access_key": "leftover-secret",
             "endpoint_url": s3.uri(), "region": "eu-west-1", "addressing_style": "virtual"},
@@ -657,7 +657,7 @@ async fn the_hosts_region_is_the_default_region_of_amazon_s3() {
         .mount(&s3)
         .await;
     let config: S3Config = connector_core::config::from_json(serde_json::json!({
-        "bucket_name": "docs", "bucket_type": "s3",
+        "bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "bucket_type": "s3",
         "credentials": {"aws_access_key_id": "AKIA", "aws_secret_access_key": "s",
             "endpoint_url": s3.uri()},
     }))
@@ -684,7 +684,7 @@ async fn s3_compatible_signs_with_its_keys_whatever_the_method_left_in_the_form(
         .mount(&store)
         .await;
     let config: S3Config = connector_core::config::from_json(serde_json::json!({
-        "bucket_name": "docs", "bucket_type": "s3_compatible",
+        "bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "bucket_type": "s3_compatible",
         "credentials": {"authentication_method": "iam_role", "aws_role_arn": ROLE,
             "sts_endpoint_url": sts.uri(), "endpoint_url": store.uri(), "addressing_style": "path",
             "aws_access_key_id": "minio-indexer", "aws_secret_access_key": "minio-secret"},

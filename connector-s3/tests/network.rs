@@ -1,14 +1,16 @@
-//! The host's network policy (the guard against server-side request forgery, issue 16): what a
-//! tenant sets (`endpoint_url`, `sts_endpoint_url`) cannot reach loopback, intranet or metadata
-//! addresses unless the host allows them, while the host's own credential sources (instance
-//! metadata, the ECS container endpoint, `AWS_ENDPOINT_URL_STS`) keep working under the guard.
+//! Where requests may go (the guard against server-side request forgery, issue 16): what a
+//! tenant sets (`endpoint_url`, `sts_endpoint_url`, the `account_id` or `namespace` an
+//! endpoint is made from) cannot reach loopback, intranet or metadata addresses unless the
+//! config's `allowed_hosts` or the host's policy allows them, while the host's own credential
+//! sources (instance metadata, the ECS container endpoint, `AWS_ENDPOINT_URL_STS`) keep
+//! working under a guarding host policy.
 #![allow(clippy::unwrap_used)] // Test helpers: a broken setup should fail loudly.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use connector_core::http::NetworkPolicy;
+use connector_core::net::NetworkPolicy;
 use connector_core::{Connector, ConnectorConfig, Error, ErrorKind, Registry};
 use connector_s3::s3::{S3Config, S3Connector, StaticEnvironment};
 use wiremock::matchers::{method, path, query_param};
@@ -36,10 +38,12 @@ async fn bucket(server: &MockServer, token: Option<&'static str>) {
         .await;
 }
 
-fn registry(policy: NetworkPolicy) -> Registry {
+fn registry(policy: Option<NetworkPolicy>) -> Registry {
     let mut registry = Registry::new();
     connector_s3::register(&mut registry);
-    registry.set_network_policy(policy);
+    if let Some(policy) = policy {
+        registry.set_network_policy(policy);
+    }
     registry
 }
 
@@ -56,7 +60,7 @@ fn assert_denied(err: &Error, address: &str) {
     let text = err.to_string();
     assert!(text.contains(address), "names the address: {text}");
     assert!(
-        text.contains("--allow-host"),
+        text.contains("allowed_hosts") && text.contains("--allow-host"),
         "says how to allow it: {text}"
     );
 }
@@ -66,11 +70,19 @@ async fn requests(server: &MockServer) -> usize {
 }
 
 #[tokio::test]
-async fn a_loopback_endpoint_is_denied_under_public_only() {
+async fn a_loopback_endpoint_is_denied_by_default_and_under_public_only() {
     let server = MockServer::start().await;
     bucket(&server, None).await;
-    let registry = registry(NetworkPolicy::public_only());
-    for source in ["s3_compatible", "s3", "oci_storage", "r2"] {
+    for (source, registry) in [
+        ("s3_compatible", registry(None)),
+        ("s3", registry(None)),
+        (
+            "s3_compatible",
+            registry(Some(NetworkPolicy::public_only())),
+        ),
+        ("oci_storage", registry(Some(NetworkPolicy::public_only()))),
+        ("r2", registry(Some(NetworkPolicy::public_only()))),
+    ] {
         let mut config = compat(&server.uri());
         let credentials = &mut config["credentials"];
         if source == "oci_storage" {
@@ -101,11 +113,19 @@ async fn a_redirect_from_an_allowed_host_to_loopback_is_denied() {
         .mount(&allowed)
         .await;
     bucket(&target, None).await;
-    let registry = registry(NetworkPolicy::public_only().allow(["localhost"]).unwrap());
     let endpoint = format!("http://localhost:{}", allowed.address().port());
-    let connector = registry.build("s3_compatible", compat(&endpoint)).unwrap();
-    assert_denied(&connector.check().await.unwrap_err(), "127.0.0.1");
-    assert_eq!(requests(&allowed).await, 1, "the allowed host was asked");
+    // Allowed by the config, then by the host.
+    let mut config = compat(&endpoint);
+    config["allowed_hosts"] = serde_json::json!(["localhost"]);
+    let by_config = registry(None).build("s3_compatible", config).unwrap();
+    assert_denied(&by_config.check().await.unwrap_err(), "127.0.0.1");
+    let by_host = registry(Some(
+        NetworkPolicy::public_only().allow(["localhost"]).unwrap(),
+    ))
+    .build("s3_compatible", compat(&endpoint))
+    .unwrap();
+    assert_denied(&by_host.check().await.unwrap_err(), "127.0.0.1");
+    assert_eq!(requests(&allowed).await, 2, "the allowed host was asked");
     assert_eq!(requests(&target).await, 0, "the redirect was not followed");
 }
 
@@ -113,12 +133,33 @@ async fn a_redirect_from_an_allowed_host_to_loopback_is_denied() {
 async fn an_allowed_address_is_reached() {
     let server = MockServer::start().await;
     bucket(&server, None).await;
-    let registry = registry(NetworkPolicy::public_only().allow(["127.0.0.1"]).unwrap());
-    let connector = registry
-        .build("s3_compatible", compat(&server.uri()))
+    let mut allowing = compat(&server.uri());
+    allowing["allowed_hosts"] = serde_json::json!(["127.0.0.0/8"]);
+    // By the config's `allowed_hosts`, by the host's policy, and by the config's where the
+    // host's policy accepts config hosts.
+    for (registry, config) in [
+        (registry(None), allowing.clone()),
+        (
+            registry(Some(
+                NetworkPolicy::public_only().allow(["127.0.0.1"]).unwrap(),
+            )),
+            compat(&server.uri()),
+        ),
+        (
+            registry(Some(NetworkPolicy::public_only().with_config_hosts(true))),
+            allowing.clone(),
+        ),
+    ] {
+        let connector = registry.build("s3_compatible", config).unwrap();
+        connector.check().await.unwrap();
+    }
+    assert!(requests(&server).await >= 3);
+
+    // A host's policy that does not accept config hosts rules `allowed_hosts` out.
+    let strict = registry(Some(NetworkPolicy::public_only()))
+        .build("s3_compatible", allowing)
         .unwrap();
-    connector.check().await.unwrap();
-    assert!(requests(&server).await > 0);
+    assert_denied(&strict.check().await.unwrap_err(), "127.0.0.1");
 }
 
 #[tokio::test]
@@ -126,9 +167,9 @@ async fn a_tenants_sts_endpoint_is_denied() {
     let (s3, sts) = (MockServer::start().await, MockServer::start().await);
     bucket(&s3, None).await;
     // The bucket's host is allowed by name; the STS endpoint the tenant set is not.
-    let registry = registry(NetworkPolicy::public_only().allow(["localhost"]).unwrap());
+    let registry = registry(None);
     let config = serde_json::json!({
-        "bucket_name": "docs", "bucket_type": "s3",
+        "bucket_name": "docs", "bucket_type": "s3", "allowed_hosts": ["localhost"],
         "credentials": {
             "authentication_method": "iam_role", "iam_role_with_keys": true,
             "aws_role_arn": "arn:aws:iam::123456789012:role/docs-reader",
@@ -161,23 +202,30 @@ fn metadata_credentials(key: &str, token: &str, expires: DateTime<Utc>) -> Respo
     }))
 }
 
-/// `assume_role` (the host's ambient chain) with the bucket at `localhost`, under a policy
-/// that allows only that name, as a registry would set it.
-fn ambient(s3: &MockServer, env: StaticEnvironment) -> S3Connector {
+/// Checks `assume_role` (the host's ambient chain, from `env`) with the bucket at
+/// `localhost`, allowed by name only: by the config's `allowed_hosts`, then by a host policy
+/// as a registry sets it. The credential sources' loopback addresses are allowed by neither.
+async fn check_ambient(s3: &MockServer, env: StaticEnvironment) {
     let mut config: S3Config = connector_core::config::from_json(serde_json::json!({
-        "bucket_name": "docs", "bucket_type": "s3",
+        "bucket_name": "docs", "bucket_type": "s3", "allowed_hosts": ["localhost"],
         "credentials": {
             "authentication_method": "assume_role", "region": "eu-west-1",
             "endpoint_url": format!("http://localhost:{}", s3.address().port()),
         },
     }))
     .unwrap();
+    let own = config.clone();
     let policy = NetworkPolicy::public_only().allow(["localhost"]).unwrap();
     assert!(config.set_network_policy(&policy));
-    S3Connector::with_environment("s3", config, Arc::new(env), |b| {
-        b.backoff(Duration::from_millis(5), Duration::from_millis(20))
-    })
-    .unwrap()
+    for config in [own, config] {
+        S3Connector::with_environment("s3", config, Arc::new(env.clone()), |b| {
+            b.backoff(Duration::from_millis(5), Duration::from_millis(20))
+        })
+        .unwrap()
+        .check()
+        .await
+        .expect("listed with the host's credentials");
+    }
 }
 
 #[tokio::test]
@@ -205,10 +253,7 @@ async fn the_hosts_ambient_credentials_still_work_under_public_only() {
         .await;
     bucket(&s3, Some("imds-token")).await;
     let env = StaticEnvironment::new().with_var("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.uri());
-    ambient(&s3, env)
-        .check()
-        .await
-        .expect("listed with IMDS credentials");
+    check_ambient(&s3, env).await;
 
     // The ECS container endpoint, at an address the policy denies.
     let (s3, ecs) = (MockServer::start().await, MockServer::start().await);
@@ -224,10 +269,7 @@ async fn the_hosts_ambient_credentials_still_work_under_public_only() {
             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
             format!("{}/v2/credentials/task-role", ecs.uri()),
         );
-    ambient(&s3, env)
-        .check()
-        .await
-        .expect("listed with ECS credentials");
+    check_ambient(&s3, env).await;
 
     // A web identity token exchanged at the host's own STS endpoint (AWS_ENDPOINT_URL_STS).
     let (s3, sts) = (MockServer::start().await, MockServer::start().await);
@@ -256,39 +298,54 @@ async fn the_hosts_ambient_credentials_still_work_under_public_only() {
         )
         .with_var("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/docs-reader")
         .with_var("AWS_ENDPOINT_URL_STS", sts.uri());
-    ambient(&s3, env)
-        .check()
-        .await
-        .expect("listed with web identity credentials");
+    check_ambient(&s3, env).await;
 }
 
 #[tokio::test]
 async fn a_config_built_in_code_takes_the_policy_from_with_network_policy() {
     let server = MockServer::start().await;
     bucket(&server, None).await;
-    let config = S3Config::s3_compatible(
+    let mut config = S3Config::s3_compatible(
         "docs",
         server.uri().parse().unwrap(),
         "AKIDEXAMPLE",
         "wJalrXUtnFEMI",
     );
-    let guarded = S3Connector::new(
-        config
-            .clone()
-            .with_network_policy(NetworkPolicy::public_only()),
-    )
-    .unwrap();
+    // Denied by default, as a config from JSON.
+    let default = S3Connector::new(config.clone()).unwrap();
+    assert_denied(&default.check().await.unwrap_err(), "127.0.0.1");
+    config.allowed_hosts.push("127.0.0.1".to_owned());
+    S3Connector::new(config.clone())
+        .unwrap()
+        .check()
+        .await
+        .unwrap();
+    // The host's policy replaces the connector's.
+    let guarded =
+        S3Connector::new(config.with_network_policy(NetworkPolicy::public_only())).unwrap();
     assert_denied(&guarded.check().await.unwrap_err(), "127.0.0.1");
-    S3Connector::new(config).unwrap().check().await.unwrap();
 }
 
 #[test]
-fn the_policy_is_no_config_field() {
-    let registry = registry(NetworkPolicy::any());
-    let schema = registry.schema("s3").unwrap().to_string();
-    assert!(!schema.contains("\"network\""), "{schema}");
+fn allowed_hosts_are_checked_and_the_hosts_policy_is_no_config_field() {
+    let registry = registry(None);
     let mut config = compat("https://minio.example.com");
-    config["network"] = "any".into();
+    config["allowed_hosts"] = serde_json::json!(["minio.corp.example", "http://10.0.0.1/"]);
+    let err = registry.build("s3_compatible", config).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert!(err.to_string().contains("allowed_hosts[1]"), "{err}");
+
+    let schema = registry.schema("s3").unwrap();
+    assert!(
+        schema["properties"].get("allowed_hosts").is_some(),
+        "{schema}"
+    );
+    assert!(
+        schema["properties"].get("host_network").is_none(),
+        "{schema}"
+    );
+    let mut config = compat("https://minio.example.com");
+    config["host_network"] = "any".into();
     let err = registry.build("s3_compatible", config).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Config, "{err}");
 }

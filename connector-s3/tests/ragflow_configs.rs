@@ -81,7 +81,7 @@ fn keys(docs: &[Document]) -> Vec<&str> {
 /// RAGFlow's S3 form in mode S3 Compatible, as it stores it: `virtual` is the form's default.
 fn compatible_form(bucket: &str, endpoint: &str) -> serde_json::Value {
     serde_json::json!({
-        "bucket_name": bucket, "bucket_type": "s3_compatible", "prefix": "",
+        "bucket_name": bucket, "allowed_hosts": ["127.0.0.1", "localhost"], "bucket_type": "s3_compatible", "prefix": "",
         "credentials": {
             "aws_access_key_id": "minio-indexer", "aws_secret_access_key": "minio-secret",
             "region": "", "authentication_method": "access_key", "aws_role_arn": "",
@@ -205,7 +205,7 @@ async fn images_are_documents_by_default_except_under_r2_and_gcs() {
             &["a.md"],
         ),
     ] {
-        let mut config = serde_json::json!({"bucket_name": "docs", "bucket_type": bucket_type,
+        let mut config = serde_json::json!({"bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "bucket_type": bucket_type,
             "credentials": credentials});
         if let Some(allow) = allow_images {
             config["allow_images"] = allow.into();
@@ -225,7 +225,7 @@ async fn size_threshold_is_max_object_size_as_in_ragflows_go_connectors() {
     let server = MockServer::start().await;
     bucket(&server, "docs", "", &[("small.md", 4), ("big.md", 5000)]).await;
     let r2 = |size_threshold: serde_json::Value| {
-        serde_json::json!({"bucket_name": "docs", "size_threshold": size_threshold,
+        serde_json::json!({"bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "size_threshold": size_threshold,
             "credentials": {"account_id": "acc1", "r2_access_key_id": "k",
                 "r2_secret_access_key": "s", "endpoint_url": server.uri()}})
     };

@@ -79,7 +79,7 @@ fn config(server: &MockServer, region: Option<&str>) -> S3Config {
         credentials["region"] = region.into();
     }
     connector_core::config::from_json(serde_json::json!({
-        "bucket_name": "docs", "bucket_type": "s3", "credentials": credentials,
+        "bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "bucket_type": "s3", "credentials": credentials,
     }))
     .expect("valid config")
 }
@@ -259,7 +259,7 @@ async fn a_region_that_cannot_be_found_names_credentials_region() {
 async fn an_error_the_client_cannot_classify_keeps_its_own_message() {
     let r2 = |server: &MockServer| -> S3Config {
         connector_core::config::from_json(serde_json::json!({
-            "bucket_name": "docs",
+            "bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"],
             "credentials": {"endpoint_url": server.uri(), "account_id": "acc1",
                 "r2_access_key_id": "r2key", "r2_secret_access_key": "r2secret"},
         }))

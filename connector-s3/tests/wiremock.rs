@@ -39,7 +39,7 @@ fn config(json: serde_json::Value) -> S3Config {
 
 fn compat(server: &MockServer) -> S3Config {
     config(serde_json::json!({
-        "bucket_name": "docs", "bucket_type": "s3_compatible",
+        "bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "bucket_type": "s3_compatible",
         "credentials": {"endpoint_url": server.uri(), "aws_access_key_id": "AKIDEXAMPLE",
             "aws_secret_access_key": "wJalrXUtnFEMI", "addressing_style": "path"},
     }))
@@ -126,7 +126,7 @@ async fn virtual_host_style_names_the_bucket_in_the_host() {
         .mount(&server)
         .await;
     let cfg = config(serde_json::json!({
-        "bucket_name": "docs", "bucket_type": "s3_compatible",
+        "bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "bucket_type": "s3_compatible",
         "credentials": {"endpoint_url": format!("http://s3.test:{port}"), "aws_access_key_id": "k",
             "aws_secret_access_key": "s", "addressing_style": "virtual"},
     }));
@@ -186,7 +186,9 @@ async fn r2_gcs_and_oci_sign_with_their_key_and_region() {
             .await;
         let mut creds = creds;
         creds["endpoint_url"] = server.uri().into();
-        let cfg = config(serde_json::json!({"bucket_name": "docs", "credentials": creds}));
+        let cfg = config(
+            serde_json::json!({"bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "credentials": creds}),
+        );
         let c = S3Connector::for_source(source, cfg).expect("valid config");
         assert_eq!(c.bucket_type().as_str(), source);
         c.check().await.expect("check passes");
@@ -206,7 +208,7 @@ async fn registry_refuses_a_bucket_type_of_another_source() {
     let err = registry
         .build(
             "r2",
-            serde_json::json!({"bucket_name": "docs", "bucket_type": "oci_storage",
+            serde_json::json!({"bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "bucket_type": "oci_storage",
                 "credentials": {"namespace": "n", "region": "r", "access_key_id": "k", "secret_access_key": "s"}}),
         )
         .expect_err("r2 with an OCI bucket");
@@ -219,7 +221,7 @@ async fn registry_refuses_a_bucket_type_of_another_source() {
     let c = registry
         .build(
             "s3",
-            serde_json::json!({"bucket_name": "docs", "bucket_type": "r2",
+            serde_json::json!({"bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "bucket_type": "r2",
                 "credentials": {"account_id": "a", "r2_access_key_id": "k", "r2_secret_access_key": "s"}}),
         )
         .expect("s3 takes any bucket_type");
@@ -228,7 +230,7 @@ async fn registry_refuses_a_bucket_type_of_another_source() {
     let missing = registry
         .build(
             "r2",
-            serde_json::json!({"bucket_name": "docs", "credentials": {}}),
+            serde_json::json!({"bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"], "credentials": {}}),
         )
         .expect_err("R2 without keys");
     let paths: Vec<&str> = missing.problems().iter().map(|p| p.path.as_str()).collect();
@@ -283,9 +285,11 @@ async fn xml_error_codes_map_to_kinds_naming_the_bucket_and_the_field() {
     assert!(!err.to_string().contains("wJalrXUtnFEMI"), "{err}");
 
     let err = check_error(403, "InvalidAccessKeyId", "r2", |server| {
-        config(serde_json::json!({"bucket_name": "docs",
+        config(
+            serde_json::json!({"bucket_name": "docs", "allowed_hosts": ["127.0.0.1", "localhost"],
             "credentials": {"endpoint_url": server.uri(), "account_id": "a",
-                "r2_access_key_id": "k", "r2_secret_access_key": "s"}}))
+                "r2_access_key_id": "k", "r2_secret_access_key": "s"}}),
+        )
     })
     .await;
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");

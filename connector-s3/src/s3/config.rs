@@ -5,7 +5,7 @@ use std::num::{NonZeroU32, NonZeroU64};
 
 use connector_core::config::Ignored;
 use connector_core::glob::PathFilter;
-use connector_core::http::NetworkPolicy;
+use connector_core::net::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError, Secret};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -324,15 +324,23 @@ pub struct S3Config {
     /// before a run and completed after it is missed until a full run.
     #[serde(default)]
     pub incremental_by_last_modified: bool,
-    /// Which addresses the connector's requests may reach: the host's policy, never the
-    /// tenant's, so it is no config field. A [`Registry`](connector_core::Registry) sets it
-    /// ([`ConnectorConfig::set_network_policy`]); a config built in code sets it with
-    /// [`with_network_policy`](Self::with_network_policy). Default: every address. What it
-    /// guards: the bucket's endpoint and a `credentials.sts_endpoint_url` (see
-    /// [`with_network_policy`](Self::with_network_policy)).
+    /// Hosts the connector may reach although they are not public addresses: host names
+    /// (`minio.corp.example`), domains (`*.corp.example`), addresses (`10.1.2.3`) or networks
+    /// (`10.20.0.0/16`). The bucket's endpoint (`credentials.endpoint_url`, or the one made
+    /// from `account_id`, `namespace` or `region`) and `credentials.sts_endpoint_url` are
+    /// denied private, loopback and link-local addresses (the cloud metadata service at
+    /// 169.254.169.254) otherwise, on every redirect too; a MinIO on `localhost` needs
+    /// `["127.0.0.1"]` here. A host that runs connectors for others can rule this field out
+    /// (`Registry::set_network_policy`). The host's own AWS credential sources are never
+    /// held to it (see [`with_network_policy`](Self::with_network_policy)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// The host's network policy, which replaces the connector's own: set by a
+    /// [`Registry`](connector_core::Registry) ([`ConnectorConfig::set_network_policy`]) or
+    /// [`with_network_policy`](Self::with_network_policy), never by the tenant's JSON.
     #[serde(skip)]
     #[schemars(skip)]
-    pub network: NetworkPolicy,
+    pub(crate) host_network: Option<NetworkPolicy>,
 }
 
 impl fmt::Debug for S3Config {
@@ -354,6 +362,8 @@ impl fmt::Debug for S3Config {
                 "incremental_by_last_modified",
                 &self.incremental_by_last_modified,
             )
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("host_network", &self.host_network)
             .finish()
     }
 }
@@ -387,33 +397,55 @@ impl S3Config {
             concurrency: default_concurrency(),
             page_size: default_page_size(),
             incremental_by_last_modified: false,
-            network: NetworkPolicy::any(),
+            allowed_hosts: Vec::new(),
+            host_network: None,
         }
     }
 
-    /// This config with the host's network policy (a [`Registry`](connector_core::Registry)
-    /// does this itself with its own). It guards what a tenant can point the connector at:
-    /// the bucket's endpoint (`credentials.endpoint_url`, and the endpoints derived from
-    /// `account_id`, `namespace` and `region`, every redirect included) and a
-    /// `credentials.sts_endpoint_url`. It does not guard the host's own credential sources
+    /// This config with the host's network policy, in place of the connector's own (public
+    /// addresses plus `allowed_hosts`); a [`Registry`](connector_core::Registry) does this
+    /// itself when the host set a policy. It holds for what the tenant can point the
+    /// connector at: the bucket's endpoint (`credentials.endpoint_url`, and the endpoints made
+    /// from `account_id`, `namespace` and `region`, every redirect included) and a
+    /// `credentials.sts_endpoint_url`.
+    ///
+    /// Neither it nor the connector's own policy holds for the host's own credential sources
     /// (`authentication_method: assume_role`, and `iam_role` without keys): the EC2 instance
     /// metadata service (`169.254.169.254`), the ECS container endpoint (`169.254.170.2`),
-    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI` and `AWS_ENDPOINT_URL_STS` are set by whoever runs
-    /// the process, not by the tenant, and the link-local addresses they live at are exactly
-    /// what a guard denies; their answers sign requests and never become documents.
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`, `AWS_ENDPOINT_URL_STS` and the regional STS
+    /// endpoint are set by whoever runs the process, not by the tenant, and live at exactly
+    /// the link-local (behind a VPC endpoint, private) addresses a guard denies; their answers
+    /// sign requests and never become documents.
     ///
     /// ```
-    /// use connector_core::http::NetworkPolicy;
+    /// use connector_core::net::NetworkPolicy;
     /// use connector_s3::s3::S3Config;
-    /// let endpoint = "https://minio.example.com".parse().expect("a URL");
-    /// let config = S3Config::s3_compatible("handbook", endpoint, "minio", "minio-secret")
-    ///     .with_network_policy(NetworkPolicy::public_only());
-    /// assert!(config.network.is_guarded());
+    /// let endpoint = "http://127.0.0.1:9000".parse().expect("a URL");
+    /// let mut config = S3Config::s3_compatible("handbook", endpoint, "minio", "minio-secret");
+    /// // The connector's own policy: public addresses plus `allowed_hosts`.
+    /// config.allowed_hosts.push("127.0.0.1".to_owned());
+    /// assert!(config.network_policy()?.permits("minio", "127.0.0.1".parse().unwrap()));
+    /// // A host's policy that does not accept config hosts rules `allowed_hosts` out.
+    /// let config = config.with_network_policy(NetworkPolicy::public_only());
+    /// assert!(!config.network_policy()?.permits("minio", "127.0.0.1".parse().unwrap()));
+    /// # Ok::<(), connector_core::Error>(())
     /// ```
     #[must_use]
     pub fn with_network_policy(mut self, policy: NetworkPolicy) -> Self {
-        self.network = policy;
+        self.host_network = Some(policy);
         self
+    }
+
+    /// The policy the bucket's endpoint (and a `credentials.sts_endpoint_url`) is held to:
+    /// the host's, if it set one (widened by `allowed_hosts` only where it
+    /// [accepts them](NetworkPolicy::with_config_hosts)), else public addresses plus
+    /// `allowed_hosts`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) naming an `allowed_hosts`
+    /// entry that is no host, domain, address or network.
+    pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
+        NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
     }
 
     /// An S3-compatible store at `endpoint` with path-style requests and these keys.
@@ -597,7 +629,7 @@ fn is_role_arn(arn: &str) -> bool {
 impl ConnectorConfig for S3Config {
     /// Honoured: see [`S3Config::with_network_policy`] for what it guards.
     fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
-        self.network = policy.clone();
+        self.host_network = Some(policy.clone());
         true
     }
 
@@ -605,7 +637,7 @@ impl ConnectorConfig for S3Config {
     /// `s3`; the registry checks again with the source's own type). Whether the bucket exists
     /// and the credentials work is for [`check`](connector_core::Connector::check).
     fn validate(&self) -> Vec<FieldError> {
-        let mut problems = Vec::new();
+        let mut problems = NetworkPolicy::check_allowed_hosts("allowed_hosts", &self.allowed_hosts);
         let name = self.bucket_name.trim();
         // Only a config built in code can hold an empty name (JSON blanks are absent, so
         // "required"); it would address the endpoint itself.

@@ -84,6 +84,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use connector_core::http::{HttpClient, HttpClientBuilder};
+use connector_core::net::NetworkPolicy;
 use connector_core::{
     Batch, CheckpointedBatch, CheckpointedConnector, Connector, Error, FieldError,
     RefetchConnector, Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
@@ -127,7 +128,9 @@ pub const SOURCE_S3_COMPATIBLE: &str = "s3_compatible";
 ///
 /// # async fn demo() -> connector_core::Result<()> {
 /// let endpoint = "http://127.0.0.1:9000".parse().expect("a URL");
-/// let config = S3Config::s3_compatible("handbook", endpoint, "minio", "minio-secret");
+/// let mut config = S3Config::s3_compatible("handbook", endpoint, "minio", "minio-secret");
+/// // A loopback or private endpoint is reached only when allowed.
+/// config.allowed_hosts.push("127.0.0.1".to_owned());
 /// let connector = S3Connector::new(config)?;
 /// let sink = MemorySink::new();
 /// Syncer::new(Arc::new(connector)).sink(sink.clone()).run(SyncMode::Auto).await?;
@@ -135,6 +138,8 @@ pub const SOURCE_S3_COMPATIBLE: &str = "s3_compatible";
 /// ```
 pub struct S3Connector {
     config: S3Config,
+    /// The policy the bucket's endpoint is held to (`check` builds its own client).
+    network: NetworkPolicy,
     walk: Arc<Walk>,
 }
 
@@ -243,13 +248,16 @@ impl S3Connector {
         let (Ok(paths), Some(endpoint), true) = (paths, endpoint, problems.is_empty()) else {
             return Err(Error::config(problems).with_connector(source));
         };
-        // The bucket's endpoint is the tenant's (or derived from the tenant's fields), so the
-        // host's network policy holds for it.
+        // The bucket's endpoint is the tenant's, or made from the tenant's fields (an
+        // `account_id` or `namespace` can carry a host of its own), so it is guarded.
+        let network = config
+            .network_policy()
+            .map_err(|e| e.with_connector(source))?;
         let http = customise(
             HttpClient::builder(source)
                 .timeout(Duration::from_secs(120))
                 .connect_timeout(Duration::from_secs(10))
-                .network_policy(config.network.clone()),
+                .network_policy(network.clone()),
         )
         .build()?;
         let prefix = config.list_prefix();
@@ -259,7 +267,7 @@ impl S3Connector {
             source,
             endpoint.bucket.region(),
             config.credentials.sts_endpoint_url.as_ref(),
-            &config.network,
+            &network,
         )
         .map_err(|e| e.with_connector(source))?;
         let client = S3Client::new(
@@ -284,6 +292,7 @@ impl S3Connector {
         };
         Ok(Self {
             config,
+            network,
             walk: Arc::new(walk),
         })
     }
@@ -355,7 +364,7 @@ impl Connector for S3Connector {
             .connect_timeout(Duration::from_secs(5))
             .max_retries(1)
             .backoff(Duration::from_millis(200), Duration::from_millis(500))
-            .network_policy(self.config.network.clone())
+            .network_policy(self.network.clone())
             .build()?;
         let client = &self.walk.client;
         let page = client.list_page(&http, None, None, Some(1)).await?;

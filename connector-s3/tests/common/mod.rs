@@ -201,9 +201,11 @@ impl Seeder {
     }
 }
 
-/// A config for `bucket` on the server at `endpoint`.
+/// A config for `bucket` on the server at `endpoint`, which listens on loopback: allowed.
 pub fn config(endpoint: Url, bucket: &str) -> S3Config {
-    S3Config::s3_compatible(bucket, endpoint, KEY, SECRET)
+    let mut config = S3Config::s3_compatible(bucket, endpoint, KEY, SECRET);
+    config.allowed_hosts = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+    config
 }
 
 /// A TCP proxy in front of a server that records the request line of every request (the

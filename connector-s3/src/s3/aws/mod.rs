@@ -55,7 +55,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
-use connector_core::http::{HttpClient, NetworkPolicy};
+use connector_core::http::HttpClient;
+use connector_core::net::NetworkPolicy;
 use connector_core::{Error, ErrorKind, Result, Secret};
 use tokio::sync::Mutex;
 use url::Url;
@@ -277,8 +278,9 @@ impl State {
 /// endpoint, and one with short timeouts and a single retry for the instance metadata service,
 /// which is simply absent off EC2 and must not hold a sync up (botocore waits 1 s there too).
 ///
-/// Only the STS client can be held to the host's network policy, and only when the tenant
-/// chose the STS endpoint (`credentials.sts_endpoint_url`). The container endpoint, the
+/// Only the STS client is held to a network policy (the bucket's: the host's, else public
+/// addresses plus `allowed_hosts`), and only when the tenant chose the STS endpoint
+/// (`credentials.sts_endpoint_url`). The container endpoint, the
 /// instance metadata service, `AWS_ENDPOINT_URL_STS` and the regional STS endpoint are the
 /// host's own credential sources, set by whoever runs the process (environment, instance,
 /// task definition) and out of the tenant's reach; the metadata and container endpoints live
@@ -336,7 +338,7 @@ pub(crate) enum Signing {
 
 /// The cached, refreshing source of the credentials `signing` describes. STS calls go to
 /// `sts_endpoint` (else `AWS_ENDPOINT_URL_STS`, else the regional endpoint of `region`);
-/// `network`, the host's policy, holds for `sts_endpoint` only (see [`CredentialHttp`]).
+/// `network`, the bucket's policy, holds for `sts_endpoint` only (see [`CredentialHttp`]).
 /// Nothing is sent before the first [`Refreshing::get`].
 ///
 /// # Errors
@@ -350,7 +352,8 @@ pub(crate) fn credential_source(
     sts_endpoint: Option<&Url>,
     network: &NetworkPolicy,
 ) -> Result<Refreshing> {
-    // The tenant's STS endpoint is guarded; the host's (environment, AWS's regional one) not.
+    // The tenant's STS endpoint is guarded as the bucket's is; the host's (environment,
+    // AWS's regional one) is not.
     let sts_network = match sts_endpoint {
         Some(_) => network.clone(),
         None => NetworkPolicy::any(),
