@@ -221,6 +221,28 @@ pub(crate) fn page_token<'a>(
     token
 }
 
+/// A short token of where `page` is and how it is labelled: its space, its ancestors (ids
+/// and titles, Cloud folders among them) and its labels. Confluence bumps no version when a
+/// page is moved or labelled, nor when an ancestor is renamed, so these go into the version
+/// tokens: a reconciliation run (core's `SyncMode::Reconcile`) then delivers such a page
+/// again with its new metadata (and, with permissions, its new inherited access), and skips
+/// the rest.
+pub(crate) fn placement_token(page: &Content) -> String {
+    let mut text = page.space.as_ref().map_or(String::new(), |s| s.key.clone());
+    for a in &page.ancestors {
+        let _ = write!(text, "/{}:{}", a.id, a.title);
+    }
+    let mut labels: Vec<&str> = page
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.as_ref())
+        .map(|l| l.results.iter().map(|l| l.name.as_str()).collect())
+        .unwrap_or_default();
+    labels.sort_unstable();
+    let _ = write!(text, "#{}", labels.join(","));
+    format!(";at:{}", &connector_core::ids::hash128(&text)[..16])
+}
+
 /// The version token of an attachment.
 pub(crate) fn attachment_token(att: &Content) -> String {
     format!(

@@ -37,10 +37,13 @@
 //!   meanwhile), and results are filtered exactly on `version.when` within the half-open
 //!   window. A second pass searches the comments and
 //!   attachments changed in the window and delivers their pages again.
-//! - **Fingerprints** come from the page version and the ids and versions of its comments (an
-//!   attachment's from its version and size), and who may read it with
-//!   `include_permissions`: unchanged pages are not rendered and unchanged attachments are
-//!   not downloaded; both are reported as unchanged.
+//! - **Fingerprints** come from the page version and the ids and versions of its comments, its
+//!   space, ancestors and labels (which change without a new version), and who may read it
+//!   with `include_permissions` (an attachment's from its version and size, its page's title
+//!   and place, and its page's access): unchanged pages are not rendered and unchanged
+//!   attachments are not downloaded; both are reported as unchanged. A full load asks the
+//!   fingerprint lookup as a poll does, so core's `SyncMode::Reconcile` delivers exactly the
+//!   pages moved, relabelled or whose access changed.
 //! - **Failures** follow core's one policy ([`ErrorKind::ends_sync`]): a body that cannot be
 //!   parsed, a result that cannot be read, comments, permissions, a user or an included page
 //!   that cannot be looked up, an attachment that cannot be downloaded each become a

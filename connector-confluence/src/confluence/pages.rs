@@ -440,19 +440,28 @@ impl Run {
         }
     }
 
-    /// The version token of a page: its version, its comments' and, with permissions, who
-    /// may read it.
+    /// The version token of a page: its version, its comments', where it is and how it is
+    /// labelled ([`convert::placement_token`]) and, with permissions, who may read it. What
+    /// changes without a new version (a move, a label, a restriction, a space permission)
+    /// changes the token, so a reconciliation run delivers the page again.
     fn page_token(&self, item: &Item) -> String {
         let mut token = convert::page_token(&item.content, &item.comments);
+        token.push_str(&convert::placement_token(&item.content));
         if self.permissions.is_some() {
             token.push_str(&access::token(item.access.as_ref()));
         }
         token
     }
 
-    /// The version token of an attachment of `item`.
+    /// The version token of an attachment of `item`: its own version and size, and its
+    /// page's title and placement (an attachment's metadata names its page and space).
     fn attachment_token(&self, item: &Item, attachment: &Content) -> String {
         let mut token = convert::attachment_token(attachment);
+        token.push_str(&format!(
+            ";on:{}{}",
+            &connector_core::ids::hash128(&item.content.title)[..8],
+            convert::placement_token(&item.content)
+        ));
         if self.permissions.is_some() {
             token.push_str(&access::token(item.access.as_ref()));
         }
