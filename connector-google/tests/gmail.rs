@@ -160,7 +160,17 @@ async fn threads_with_nested_multipart_charsets_html_and_attachments() {
         json!({"include_attachments": true}),
     ));
     let (docs, failures) = collect_load(c.as_ref()).await;
-    assert!(failures.is_empty(), "{failures:?}");
+    // The attachment over the limit is not downloaded, and says so (naming its file).
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(
+        failures[0].id.as_deref(),
+        Some("gmail:alice@example.com:t-nested:m1:2")
+    );
+    assert!(
+        failures[0].message.contains("huge.mp4")
+            && failures[0].message.contains("attachment_size_limit"),
+        "{failures:?}"
+    );
     let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -444,6 +454,11 @@ async fn a_denied_or_rate_limited_thread_is_a_failure_and_the_sync_goes_on() {
         failed,
         [
             (
+                Some("gmail:alice@example.com:t-nested:m1:2"),
+                ErrorKind::InvalidData,
+                false
+            ),
+            (
                 Some("gmail:alice@example.com:t-a2"),
                 ErrorKind::PermissionDenied,
                 false
@@ -456,7 +471,7 @@ async fn a_denied_or_rate_limited_thread_is_a_failure_and_the_sync_goes_on() {
         ],
         "{failures:?}"
     );
-    assert!(failures[0].message.contains("t-a2"), "{failures:?}");
+    assert!(failures[1].message.contains("t-a2"), "{failures:?}");
 
     // A listing that needs the threads (for their attachments) and cannot read one is not
     // complete: it fails rather than let prune delete what it missed.
@@ -761,4 +776,102 @@ async fn the_checkpoint_after_a_failed_mailbox_names_the_next_one() {
         "{cp:?}"
     );
     assert_eq!(cp.page_token, None, "{cp:?}");
+}
+
+/// Drafts (unsent, their author's alone) and chats are no mail to index: a draft reply is left
+/// out of its thread's document, a thread of chats is no document. An inline image of the
+/// body (a signature logo: `Content-ID`, shown by `cid:` in the HTML) is no attachment
+/// document; a real attachment next to it is. Every document is readable by its mailbox's
+/// owner.
+#[tokio::test]
+async fn drafts_chats_and_inline_images_are_left_out_and_access_is_the_mailbox() {
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    mount_directory(&server, &["alice@example.com"], 10).await;
+    let logo = json!({
+        "partId": "0.1", "mimeType": "image/png", "filename": "image001.png",
+        "headers": [{"name": "Content-Type", "value": "image/png; name=\"image001.png\""},
+                    {"name": "Content-Disposition", "value": "inline; filename=\"image001.png\""},
+                    {"name": "Content-ID", "value": "<ii_logo1>"}],
+        "body": {"size": 9, "attachmentId": "ANGjdJ_logo"}
+    });
+    // Outlook marks some inline images `attachment`; the HTML's `cid:` shows them inline.
+    let logo2 = json!({
+        "partId": "0.2", "mimeType": "image/png", "filename": "image002.png",
+        "headers": [{"name": "Content-Disposition", "value": "attachment; filename=\"image002.png\""},
+                    {"name": "Content-ID", "value": "<image002.png@01DA>"}],
+        "body": {"size": 9, "attachmentId": "ANGjdJ_logo2"}
+    });
+    let pdf = json!({
+        "partId": "1", "mimeType": "application/pdf", "filename": "minutes.pdf",
+        "headers": [{"name": "Content-Disposition", "value": "attachment; filename=\"minutes.pdf\""}],
+        "body": {"size": 9, "attachmentId": "ANGjdJ_att-1"}
+    });
+    let related = json!({
+        "partId": "0", "mimeType": "multipart/related", "filename": "", "headers": [],
+        "body": {"size": 0},
+        "parts": [
+            leaf("0.0", "text/html", "UTF-8", b"<p>See the minutes.</p><img src=\"cid:ii_logo1\"><img src=\"cid:image002.png@01DA\">"),
+            logo, logo2,
+        ]
+    });
+    let payload = json!({
+        "partId": "", "mimeType": "multipart/mixed", "filename": "",
+        "headers": headers("Alice <alice@example.com>", "Bob <bob@example.com>", "Minutes", "multipart/mixed"),
+        "body": {"size": 0}, "parts": [related, pdf]
+    });
+    let mut draft = plain_message(
+        "m2",
+        "t-d",
+        2,
+        "alice@example.com",
+        "Re: Minutes",
+        "UNSENT DRAFT TEXT",
+    );
+    draft["labelIds"] = json!(["DRAFT"]);
+    let mut chat = plain_message("c1", "t-chat", 3, "bob@example.com", "", "a chat line");
+    chat["labelIds"] = json!(["CHAT"]);
+    mount_gmail(
+        &server,
+        vec![(
+            "alice@example.com",
+            vec![
+                thread("t-d", vec![message("m1", "t-d", 1, payload), draft]),
+                thread("t-chat", vec![chat]),
+            ],
+        )],
+        vec![
+            ("ANGjdJ_att-1", b"%PDF-1.7\n".to_vec()),
+            ("ANGjdJ_logo", b"\x89PNG....".to_vec()),
+            ("ANGjdJ_logo2", b"\x89PNG....".to_vec()),
+        ],
+        10,
+    )
+    .await;
+    let c = build(config(
+        &server.uri(),
+        service_account_key(),
+        json!({"include_attachments": true}),
+    ));
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "gmail:alice@example.com:t-d",
+            "gmail:alice@example.com:t-d:m1:1"
+        ]
+    );
+    let text = docs[0].content.as_text().unwrap();
+    assert!(!text.contains("UNSENT DRAFT TEXT"), "{text}");
+    assert_eq!(docs[0].metadata["message_count"], 1);
+    assert_eq!(docs[0].updated_at, Some(time(1)));
+    for d in &docs {
+        let access = d.access.as_ref().unwrap();
+        assert_eq!(
+            (access.emails.as_slice(), access.public),
+            (&["alice@example.com".to_owned()][..], false)
+        );
+    }
 }

@@ -7,9 +7,9 @@ use base64::Engine;
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use chrono::{DateTime, Utc};
-use connector_core::Document;
 use connector_core::text::html_to_markdown;
 use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::{Access, Document};
 use url::Url;
 
 use super::SOURCE;
@@ -49,8 +49,29 @@ pub(crate) fn thread_link(user: &str, thread: &str) -> Option<Url> {
 }
 
 /// The version token of a thread: its history id changes with every message and label change.
+/// `:m` marks documents that carry their mailbox as `access` (earlier ones did not), so a
+/// reconciling run delivers that once.
 pub(crate) fn version(thread: &str, history_id: Option<&str>) -> String {
-    format!("{thread}:{}", history_id.unwrap_or(""))
+    format!("{thread}:{}:m", history_id.unwrap_or(""))
+}
+
+/// Who reads a document of `user`'s mailbox: that user.
+///
+/// The same message delivered to several users of the domain is a document per mailbox
+/// (ids are scoped by mailbox, as RAGFlow's and Onyx's are by thread), each readable by its
+/// mailbox's owner, rather than one document whose access unites the mailboxes: a thread is
+/// not the same thread in two mailboxes (each holds its own messages, labels and drafts), and
+/// telling which mailboxes hold a message would cost one search per message and mailbox
+/// (`rfc822msgid:`).
+fn mailbox_access(user: &str) -> Access {
+    Access::restricted(vec![user.trim().to_lowercase()], Vec::new())
+}
+
+/// Whether a message is left out: a draft (unsent; only its author reads it, and a reply
+/// being written is not part of the conversation) or a chat (Hangouts history kept in Gmail),
+/// neither of which RAGFlow's or Onyx's Gmail connectors mean to index as mail.
+pub(crate) fn left_out(m: &Message) -> bool {
+    m.label_ids.iter().any(|l| l == "DRAFT" || l == "CHAT")
 }
 
 fn charset(part: &Part) -> Option<String> {
@@ -108,6 +129,30 @@ fn walk<'a>(part: &'a Part, out: &mut Leaves<'a>) -> Result<(), String> {
         out.html.push(text);
     }
     Ok(())
+}
+
+/// Whether a part with a file name is an inline image of the body rather than an attachment:
+/// it has a `Content-ID` and is not marked `attachment`, or an HTML body shows it
+/// (`<img src="cid:...">`). Signature logos and pasted screenshots are such parts; as
+/// documents of their own they would be junk.
+fn is_inline(part: &Part, html: &[String]) -> bool {
+    let Some(cid) = part
+        .header("Content-ID")
+        .or_else(|| part.header("X-Attachment-Id"))
+    else {
+        return false;
+    };
+    let cid = cid.trim().trim_start_matches('<').trim_end_matches('>');
+    if cid.is_empty() {
+        return false;
+    }
+    let disposition = part
+        .header("Content-Disposition")
+        .unwrap_or_default()
+        .trim_start()
+        .to_ascii_lowercase();
+    let referenced = html.iter().any(|h| h.contains(&format!("cid:{cid}")));
+    referenced || !disposition.starts_with("attachment")
 }
 
 /// One message as read: headers, body, attachments.
@@ -168,6 +213,9 @@ pub(crate) fn read_message(m: &Message) -> Result<Read<'_>, String> {
         .ok_or("the message has neither payload nor raw")?;
     let mut leaves = Leaves::default();
     walk(payload, &mut leaves)?;
+    leaves
+        .attachments
+        .retain(|part| !is_inline(part, &leaves.html));
     let body = if !leaves.plain.is_empty() {
         leaves
             .plain
@@ -267,6 +315,7 @@ pub(crate) fn thread_document(user: &str, thread: &Thread, read: &[Read<'_>]) ->
     let mut doc = Document::text(id, SOURCE, subject, text)
         .with_version(&version(&thread.id, thread.history_id.as_deref()))
         .with_owners(vec![user.to_owned()])
+        .with_access(mailbox_access(user))
         .with_metadata("user", user.to_owned())
         .with_metadata("thread_id", thread.id.clone())
         .with_metadata("message_count", thread.messages.len())
@@ -304,11 +353,12 @@ pub(crate) fn attachment_document(
     };
     let mut doc = Document::bytes(id.clone(), SOURCE, part.filename.clone(), data, mime, ext)
         .with_version(&format!(
-            "{id}:{}",
+            "{id}:{}:m",
             part.body.as_ref().map_or(0, |b| b.size)
         ))
         .with_parent_id(thread_id(user, &thread.id))
         .with_owners(vec![user.to_owned()])
+        .with_access(mailbox_access(user))
         .with_metadata("user", user.to_owned())
         .with_metadata("thread_id", thread.id.clone())
         .with_metadata("message_id", message.id.clone());

@@ -15,9 +15,18 @@
 //!   charsets decoded by mail-parser (ISO-8859-x, Shift_JIS, ...), `text/plain` preferred and
 //!   HTML converted to Markdown otherwise; a message in `raw` form is parsed by mail-parser.
 //!   `updated_at` is the last message's time.
+//!   Drafts (label `DRAFT`: unsent, their author's alone) and chats (`CHAT`) are left out of
+//!   a thread's document; a thread of nothing else is no document.
 //! - **Attachments** (`include_attachments`): documents of their own, id
-//!   `gmail:{user}:{threadId}:{messageId}:{partId}`, `parent_id` the thread; larger than
-//!   `attachment_size_limit` are skipped before download.
+//!   `gmail:{user}:{threadId}:{messageId}:{partId}`, `parent_id` the thread; one larger than
+//!   `attachment_size_limit` is not downloaded and is a failure naming its file. Inline images
+//!   of a body (a `Content-ID` not marked `attachment`, or shown by `cid:` in the HTML:
+//!   signature logos, pasted screenshots) are no attachment documents.
+//! - **Access**: every document is readable by its mailbox's owner. A message delivered to
+//!   several mailboxes is a document per mailbox (ids scoped by mailbox), each with its
+//!   owner's access, not one document uniting the mailboxes: a thread holds different
+//!   messages in each mailbox, and finding which mailboxes hold a message would cost a
+//!   search per message and mailbox.
 //! - **Errors**: a mailbox that cannot be listed is a [`Failure`](connector_core::Failure) with
 //!   id `gmail:{user}`, retryable, and the walk goes on to the next mailbox: a user without
 //!   Gmail (400 `failedPrecondition` "Mail service not enabled"), a suspended or deleted user

@@ -4,7 +4,7 @@
 //! [`fetch_items`].
 
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
-use connector_core::{Batch, Error, ErrorKind, Result, SyncContext};
+use connector_core::{Batch, Error, ErrorKind, Failure, Result, SyncContext};
 
 use super::checkpoint::{GmailCheckpoint, GmailStage};
 use super::client::GmailClient;
@@ -101,9 +101,15 @@ impl Walker {
         self.convert_thread(user, thread).await
     }
 
-    async fn convert_thread(&self, user: &str, thread: Thread) -> Result<Vec<Outcome>> {
+    async fn convert_thread(&self, user: &str, mut thread: Thread) -> Result<Vec<Outcome>> {
         let c = &self.client.config;
         let id = convert::thread_id(user, &thread.id);
+        // Drafts and chats are no part of a thread's document; a thread of nothing else is
+        // no document.
+        thread.messages.retain(|m| !convert::left_out(m));
+        if thread.messages.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut read = Vec::with_capacity(thread.messages.len());
         for m in &thread.messages {
             let r = convert::read_message(m).map_err(|why| {
@@ -132,15 +138,28 @@ impl Walker {
         for (m, r) in thread.messages.iter().zip(&read) {
             for part in &r.attachments {
                 let Some(body) = &part.body else { continue };
-                if body.size > c.attachment_size_limit() {
-                    continue;
-                }
                 let aid = convert::attachment_id(
                     user,
                     &thread.id,
                     &m.id,
                     part.part_id.as_deref().unwrap_or("0"),
                 );
+                if body.size > c.attachment_size_limit() {
+                    // Not downloaded; said, so a person knows it is not indexed (prune's
+                    // listing leaves it out, as a load does).
+                    if !slim {
+                        let msg = format!(
+                            "Gmail attachment `{}` ({aid}) is {} bytes, over attachment_size_limit ({} bytes); not downloaded",
+                            part.filename,
+                            body.size,
+                            c.attachment_size_limit()
+                        );
+                        let mut failure = Failure::new(Some(aid), ErrorKind::InvalidData, msg);
+                        failure.link = convert::thread_link(user, &thread.id);
+                        outcomes.push(failure.into());
+                    }
+                    continue;
+                }
                 if slim {
                     outcomes.push(Outcome::Unchanged(aid));
                     continue;
