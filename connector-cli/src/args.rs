@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use connector_core::Result;
+use connector_core::net::NetworkPolicy;
 use connector_core::sync::SyncMode;
 
 /// Pull documents out of the places organisations keep knowledge.
@@ -32,6 +34,8 @@ pub(crate) enum Command {
         source: String,
         #[command(flatten)]
         config: ConfigArgs,
+        #[command(flatten)]
+        network: NetworkArgs,
     },
     /// Sync a source into an NDJSON file (default `out/documents.ndjson`), stdout or a folder.
     Sync(SyncArgs),
@@ -55,12 +59,53 @@ pub(crate) struct ConfigArgs {
     pub(crate) path: Option<PathBuf>,
 }
 
+/// Which addresses the connector may reach (the guard against server-side request forgery,
+/// for configs other people write).
+///
+/// Without these flags each connector keeps its own policy: one whose URL the config sets
+/// (REST, Confluence, Jira, an S3 endpoint) denies loopback, private and link-local addresses
+/// unless the config's `allowed_hosts` names them.
+#[derive(Debug, Args)]
+pub(crate) struct NetworkArgs {
+    /// Reach public addresses only: no loopback, private or link-local address (the cloud
+    /// metadata service at 169.254.169.254), on any request or redirect, unless `--allow-host`
+    /// names it; the config's `allowed_hosts` no longer counts. Sources that cannot be held
+    /// to it, such as local files, are refused.
+    #[arg(long)]
+    pub(crate) public_only: bool,
+    /// Also allow HOST under `--public-only` (implied): a host name, `*.domain`, an address
+    /// or a network such as `10.0.0.0/8`. Repeatable.
+    #[arg(long, value_name = "HOST")]
+    pub(crate) allow_host: Vec<String>,
+}
+
+impl NetworkArgs {
+    /// The host's policy for the registry, if these flags set one. It does not accept the
+    /// config's `allowed_hosts`: whoever passes `--public-only` does not trust the config to
+    /// widen it (a config could otherwise allow the metadata service); `--allow-host` is the
+    /// allow list then.
+    ///
+    /// # Errors
+    /// `Config` naming an `--allow-host` value that is no host, address or network.
+    pub(crate) fn policy(&self) -> Result<Option<NetworkPolicy>> {
+        if self.public_only || !self.allow_host.is_empty() {
+            NetworkPolicy::public_only()
+                .allow(&self.allow_host)
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct SyncArgs {
     /// The source key, as `list-sources` prints it.
     pub(crate) source: String,
     #[command(flatten)]
     pub(crate) config: ConfigArgs,
+    #[command(flatten)]
+    pub(crate) network: NetworkArgs,
     /// Write documents as NDJSON to FILE (`-` is stdout). Truncated on each run, or appended to
     /// when `--state` is given so incremental runs add to it. Default `out/documents.ndjson`.
     #[arg(long, short = 'o', value_name = "FILE", conflicts_with = "out_dir")]
@@ -99,6 +144,10 @@ pub(crate) enum Mode {
     Incremental,
     /// Continue the interrupted run from its checkpoint (needs `--state`).
     Resume,
+    /// Everything, from the start, delivering only what changed since the last run (needs
+    /// `--state`): catches what changes without a new modification time (moves, access),
+    /// for sources whose version tokens carry it. Best with `--prune`.
+    Reconcile,
     /// Resume, else incremental, else full.
     Auto,
 }
@@ -109,6 +158,7 @@ impl From<Mode> for SyncMode {
             Mode::Full => SyncMode::Full,
             Mode::Incremental => SyncMode::Incremental,
             Mode::Resume => SyncMode::Resume,
+            Mode::Reconcile => SyncMode::Reconcile,
             Mode::Auto => SyncMode::Auto,
         }
     }

@@ -24,7 +24,7 @@ use connector_core::sync::{SyncOptions, Syncer};
 use connector_core::{Error, Registry, Result};
 use tracing_subscriber::EnvFilter;
 
-use crate::args::{Cli, Command, ConfigArgs, SyncArgs};
+use crate::args::{Cli, Command, ConfigArgs, NetworkArgs, SyncArgs};
 use crate::progress::BarSlot;
 
 /// Where `sync` writes when neither `--out` nor `--out-dir` is given.
@@ -45,12 +45,16 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let bars = BarSlot::default();
     init_tracing(bars.clone());
-    let registry = connectors::registry();
+    let mut registry = connectors::registry();
     let outcome = match cli.command {
         Command::ListSources => list_sources(&registry),
         Command::Schema { source } => schema(&registry, &source),
-        Command::Check { source, config } => check(&registry, &source, &config).await,
-        Command::Sync(args) => sync(&registry, args, &bars).await,
+        Command::Check {
+            source,
+            config,
+            network,
+        } => check(&mut registry, &source, &config, &network).await,
+        Command::Sync(args) => sync(&mut registry, args, &bars).await,
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("{}", report::error(&err));
@@ -90,7 +94,15 @@ fn schema(registry: &Registry, source: &str) -> Result<ExitCode> {
     print(&serde_json::to_string_pretty(&schema)?)
 }
 
-async fn check(registry: &Registry, source: &str, config: &ConfigArgs) -> Result<ExitCode> {
+async fn check(
+    registry: &mut Registry,
+    source: &str,
+    config: &ConfigArgs,
+    network: &NetworkArgs,
+) -> Result<ExitCode> {
+    if let Some(policy) = network.policy()? {
+        registry.set_network_policy(policy);
+    }
     let built = config::build(registry, source, config).await?;
     // What the config says that does nothing, so a user is not left guessing; before the
     // check, which may fail on something else and should not hide these.
@@ -102,7 +114,10 @@ async fn check(registry: &Registry, source: &str, config: &ConfigArgs) -> Result
     print(&format!("ok: {}", built.connector))
 }
 
-async fn sync(registry: &Registry, args: SyncArgs, bars: &BarSlot) -> Result<ExitCode> {
+async fn sync(registry: &mut Registry, args: SyncArgs, bars: &BarSlot) -> Result<ExitCode> {
+    if let Some(policy) = args.network.policy()? {
+        registry.set_network_policy(policy);
+    }
     let built = config::build(registry, &args.source, &args.config).await?;
     for ignored in &built.ignored {
         eprintln!("note: {ignored}");

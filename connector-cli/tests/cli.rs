@@ -391,3 +391,212 @@ fn a_corrupt_state_file_exits_2_and_names_it() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("state.json"), "{}", stderr(&out));
 }
+
+/// A loopback HTTP server answering every request with `body` as JSON, until the test ends.
+fn json_server(body: &'static str) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            // The request's head; the connector sends GETs without a body.
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    addr
+}
+
+/// A `rest_api` config file for an API at `addr`, with these `allowed_hosts`.
+fn rest_config(dir: &Path, addr: std::net::SocketAddr, allowed_hosts: &[&str]) -> String {
+    let config = serde_json::json!({
+        "url": format!("http://{addr}/v1/articles"),
+        "id_field": "id",
+        "content_fields": "title",
+        "allowed_hosts": allowed_hosts,
+    });
+    let name = format!("rest-{}.json", allowed_hosts.len());
+    std::fs::write(dir.join(&name), config.to_string()).unwrap();
+    name
+}
+
+const ARTICLES: &str =
+    r#"{"items": [{"id": "A-1", "title": "One"}, {"id": "A-2", "title": "Two"}]}"#;
+
+fn assert_denied(out: &Output) {
+    assert_eq!(code(out), 2, "{}", stderr(out));
+    let message = stderr(out);
+    assert!(
+        message.contains("`127.0.0.1` is not a public address"),
+        "{message}"
+    );
+    assert!(message.contains("--allow-host"), "{message}");
+}
+
+#[test]
+fn a_loopback_url_needs_the_configs_allowed_hosts_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = json_server(ARTICLES);
+    let plain = rest_config(dir.path(), addr, &[]);
+    let allowing = rest_config(dir.path(), addr, &["127.0.0.1"]);
+
+    let denied = connectors(&["check", "rest_api", "--config", &plain], dir.path());
+    assert_denied(&denied);
+    assert!(
+        stderr(&denied).contains("allowed_hosts"),
+        "{}",
+        stderr(&denied)
+    );
+
+    let allowed = connectors(&["check", "rest_api", "--config", &allowing], dir.path());
+    assert_eq!(code(&allowed), 0, "{}", stderr(&allowed));
+    assert!(
+        stdout(&allowed).starts_with("ok: rest_api"),
+        "{}",
+        stdout(&allowed)
+    );
+}
+
+#[test]
+fn public_only_rules_the_configs_allowed_hosts_out_and_allow_host_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = json_server(ARTICLES);
+    let plain = rest_config(dir.path(), addr, &[]);
+    let allowing = rest_config(dir.path(), addr, &["127.0.0.1"]);
+
+    for config in [&plain, &allowing] {
+        assert_denied(&connectors(
+            &["check", "rest_api", "--config", config, "--public-only"],
+            dir.path(),
+        ));
+    }
+    assert_denied(&connectors(
+        &[
+            "sync",
+            "rest_api",
+            "--config",
+            &allowing,
+            "--public-only",
+            "--out",
+            "out.ndjson",
+        ],
+        dir.path(),
+    ));
+
+    // `--allow-host` implies `--public-only` and opens what it names.
+    let allowed = connectors(
+        &[
+            "check",
+            "rest_api",
+            "--config",
+            &plain,
+            "--allow-host",
+            "127.0.0.1",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&allowed), 0, "{}", stderr(&allowed));
+    let synced = connectors(
+        &[
+            "sync",
+            "rest_api",
+            "--config",
+            &plain,
+            "--public-only",
+            "--allow-host",
+            "10.0.0.0/8",
+            "--allow-host",
+            "127.0.0.1",
+            "--out",
+            "out.ndjson",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&synced), 0, "{}", stderr(&synced));
+    assert_eq!(lines(&dir.path().join("out.ndjson")).len(), 2);
+
+    let bad = connectors(
+        &[
+            "check",
+            "rest_api",
+            "--config",
+            &plain,
+            "--allow-host",
+            "http://x",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("http://x"), "{}", stderr(&bad));
+}
+
+#[test]
+fn public_only_refuses_local_files() {
+    let dir = tempfile::tempdir().unwrap();
+    sample(dir.path());
+    for command in ["check", "sync"] {
+        let out = connectors(
+            &[command, "local", "--path", "src", "--public-only"],
+            dir.path(),
+        );
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("cannot be held to the host's network policy"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert!(!dir.path().join("out").exists(), "nothing was written");
+    let help = connectors(&["sync", "--help"], dir.path());
+    assert!(
+        stdout(&help).contains("such as local files, are refused"),
+        "{}",
+        stdout(&help)
+    );
+}
+
+#[test]
+fn a_reconcile_run_reads_everything_and_delivers_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = sample(dir.path());
+    let run = |mode: &str| {
+        connectors(
+            &[
+                "sync",
+                "local",
+                "--path",
+                "src",
+                "--state",
+                "state.json",
+                "--out",
+                "out/docs.ndjson",
+                "--mode",
+                mode,
+            ],
+            dir.path(),
+        )
+    };
+    let first = run("full");
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    assert_eq!(lines(&dir.path().join("out/docs.ndjson")).len(), 4);
+
+    std::fs::write(src.join("guides/b.md"), "# B\n\nsecond, edited").unwrap();
+    let second = run("reconcile");
+    assert_eq!(code(&second), 0, "{}", stderr(&second));
+    let summary = stderr(&second);
+    assert!(
+        summary.contains("reconcile sync of `local`: 0 new, 1 updated, 3 unchanged"),
+        "{summary}"
+    );
+    let docs = lines(&dir.path().join("out/docs.ndjson"));
+    assert_eq!(docs.len(), 5, "only the changed file was delivered");
+    assert_eq!(docs[4]["id"], "guides/b.md");
+}
