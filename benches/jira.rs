@@ -153,6 +153,10 @@ fn main() {
         let config: JiraConfig = connectors::core::config::from_json(json!({
             "base_url": server.uri(),
             "project_key": "ENG",
+            // The mock listens on loopback, which the connector denies unless allowed.
+            "allowed_hosts": ["127.0.0.1"],
+            // Declared, so no serverInfo request is made to decide it.
+            "is_cloud": false,
             "credentials": {"jira_api_token": "bench-token"},
         }))
         .unwrap();

@@ -29,6 +29,7 @@ fn undeclared(uri: &str) -> connector_jira::JiraConfig {
     connector_core::config::from_json(json!({
         "base_url": uri,
         "project_key": "ENG",
+        "allowed_hosts": [common::LOOPBACK],
         "credentials": { "jira_user_email": "me@example.com", "jira_api_token": common::TOKEN },
     }))
     .unwrap()

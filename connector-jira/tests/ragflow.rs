@@ -27,7 +27,10 @@ async fn load(c: &connector_jira::JiraConnector) -> Batch {
     all
 }
 
-fn config(json: Value) -> JiraConfig {
+/// A RAGFlow config as it is, plus the loopback address the mock serves on (which the
+/// connector denies unless allowed).
+fn config(mut json: Value) -> JiraConfig {
+    json["allowed_hosts"] = json!([common::LOOPBACK]);
     connector_core::config::from_json(json).expect("a valid config")
 }
 
@@ -206,6 +209,7 @@ fn corpus_config(name: &str, uri: &str) -> Value {
     let case: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let mut config = case["config"].clone();
     config["base_url"] = json!(uri);
+    config["allowed_hosts"] = json!([common::LOOPBACK]);
     config
 }
 

@@ -74,7 +74,11 @@ impl JiraClient {
             },
             _ => Auth::None,
         };
-        let mut http = HttpClient::builder(SOURCE).auth(auth, config.credential_field());
+        // Every request (the site, serverInfo, the tenant info, the gateway, downloads and
+        // their redirects) goes through the policy: `base_url` is the tenant's.
+        let mut http = HttpClient::builder(SOURCE)
+            .auth(auth, config.credential_field())
+            .network_policy(config.network_policy()?);
         if let Some(secs) = config.rate_limit_budget_secs {
             let retries = RetryPolicy::default().max_rate_limit_retries;
             http = http.rate_limit_retries(retries, Duration::from_secs(secs));

@@ -6,6 +6,7 @@ use std::fmt;
 use std::num::NonZeroU32;
 
 use connector_core::config::{Ignored, IgnoredField};
+use connector_core::net::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
 
 use super::ids::IdScheme;
@@ -204,6 +205,20 @@ pub struct JiraConfig {
     /// The sync's own `SyncOptions::overlap` applies when it is longer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_buffer_seconds: Option<u64>,
+    /// Hosts this connector may reach although they are not public addresses: host names
+    /// (`jira.corp.example`), domains (`*.corp.example`), addresses (`10.1.2.3`) or networks
+    /// (`10.20.0.0/16`). Private, loopback and link-local addresses (the cloud metadata
+    /// service at 169.254.169.254) are denied otherwise, on every redirect too: `base_url` is
+    /// set by whoever writes the config. A Server/Data Center on an intranet is named here. A
+    /// host that runs connectors for others can rule this field out
+    /// (`Registry::set_network_policy`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// The host's network policy, which replaces the one above
+    /// ([`ConnectorConfig::set_network_policy`]); never a config field.
+    #[serde(skip)]
+    #[schemars(skip)]
+    host_network: Option<NetworkPolicy>,
 }
 
 /// The least overlap of incremental windows on Jira Cloud: its search index's lag.
@@ -251,7 +266,32 @@ impl JiraConfig {
             id_scheme: IdScheme::default(),
             rate_limit_budget_secs: None,
             time_buffer_seconds: None,
+            allowed_hosts: Vec::new(),
+            host_network: None,
         }
+    }
+
+    /// May also reach `hosts` although they are not public addresses (see
+    /// [`allowed_hosts`](Self::allowed_hosts)): a Server/Data Center on an intranet.
+    #[must_use]
+    pub fn with_allowed_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_hosts.extend(hosts.into_iter().map(Into::into));
+        self
+    }
+
+    /// The policy every request of this connector goes through: the host's when it set one
+    /// (see [`ConnectorConfig::set_network_policy`]), else public addresses plus
+    /// `allowed_hosts`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) naming an `allowed_hosts`
+    /// entry that is not a host, domain, address or network.
+    pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
+        NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
     }
 
     /// Documents identified by `scheme` (see [`IdScheme`]).
@@ -411,6 +451,8 @@ struct InEffect<'a> {
     rate_limit_budget_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     time_buffer_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    allowed_hosts: &'a [String],
 }
 
 impl Serialize for JiraConfig {
@@ -434,6 +476,7 @@ impl Serialize for JiraConfig {
             id_scheme: self.id_scheme,
             rate_limit_budget_secs: self.rate_limit_budget_secs,
             time_buffer_seconds: self.time_buffer_seconds,
+            allowed_hosts: &self.allowed_hosts,
         }
         .serialize(s)
     }
@@ -459,6 +502,8 @@ impl fmt::Debug for JiraConfig {
             .field("id_scheme", &self.id_scheme)
             .field("rate_limit_budget_secs", &self.rate_limit_budget_secs)
             .field("time_buffer_seconds", &self.time_buffer_seconds)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("host_network", &self.host_network)
             .finish_non_exhaustive()
     }
 }
@@ -539,9 +584,18 @@ impl ConnectorConfig for JiraConfig {
         out
     }
 
+    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
+        self.host_network = Some(policy.clone());
+        true
+    }
+
     fn validate(&self) -> Vec<FieldError> {
         let mut out = Vec::new();
         check_url("base_url", &self.base_url, &mut out);
+        out.extend(NetworkPolicy::check_allowed_hosts(
+            "allowed_hosts",
+            &self.allowed_hosts,
+        ));
         if let Some(url) = &self.api_gateway_url {
             check_url("api_gateway_url", url, &mut out);
         }

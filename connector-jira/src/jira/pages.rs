@@ -677,7 +677,8 @@ mod tests {
         }
         let mut cfg = JiraConfig::new(Url::parse(&uri).unwrap())
             .with_project("ENG")
-            .with_token(None, "token");
+            .with_token(None, "token")
+            .with_allowed_hosts(["127.0.0.1"]);
         cfg.include_attachments = true;
         (server, JiraConnector::new(cfg).unwrap())
     }

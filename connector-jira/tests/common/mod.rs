@@ -226,10 +226,14 @@ pub async fn cloud_mock(
     (server, search)
 }
 
+/// The loopback address wiremock serves on, which connectors deny unless allowed.
+pub const LOOPBACK: &str = "127.0.0.1";
+
 pub fn server_config(uri: &str, extra: Value) -> JiraConfig {
     let mut cfg = json!({
         "base_url": uri,
         "project_key": "ENG",
+        "allowed_hosts": [LOOPBACK],
         "credentials": { "jira_api_token": TOKEN },
     });
     merge(&mut cfg, extra);
@@ -240,6 +244,7 @@ pub fn cloud_config(uri: &str, extra: Value) -> JiraConfig {
     let mut cfg = json!({
         "base_url": uri,
         "project_key": "ENG",
+        "allowed_hosts": [LOOPBACK],
         "is_cloud": true,
         "credentials": { "jira_user_email": "me@example.com", "jira_api_token": TOKEN },
     });
