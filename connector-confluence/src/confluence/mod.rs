@@ -53,7 +53,8 @@
 //!   images without `include_images` are skipped before download and are not listed by
 //!   `list_ids` either.
 //! - **Layout**: `pages.rs` walks the search and turns each result page into a batch through
-//!   [`connector_core::pages`] (`pages/touched.rs`: the second pass of an incremental run);
+//!   [`connector_core::pages`] (`pages/search.rs`: the CQL and the requests of the search;
+//!   `pages/touched.rs`: the second pass of an incremental run);
 //!   `comments.rs` lists and orders comments; `access.rs` reads permissions; `ids.rs` names
 //!   documents; `client.rs` makes the requests (and the probes of `check`), its listings
 //!   page by page through `client/paging.rs` (Cloud's cursors, offset walks elsewhere);

@@ -15,7 +15,8 @@ use std::collections::HashSet;
 use connector_core::TimeWindow;
 use serde_json::Value;
 
-use super::{SOURCE, Settings, cql_string};
+use super::search::cql_string;
+use super::{SOURCE, Settings};
 use crate::confluence::model::{Content, Paged};
 
 /// What the search for changed comments and attachments expands: the page each is on and
