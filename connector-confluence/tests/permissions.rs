@@ -234,6 +234,24 @@ async fn unreadable_space_permissions_fail_closed() {
             );
         }
     }
+
+    // A scoped token without the scope of v2's space permissions: the gateway answers 401
+    // there while the searches go through; the pages name nobody and the sync goes on.
+    use wiremock::matchers::{method, path_regex};
+    use wiremock::{Mock, ResponseTemplate};
+    let fake = site(true).await;
+    Mock::given(method("GET"))
+        .and(path_regex("/api/v2/spaces/.*/permissions$"))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(
+                json!({"code": 401, "message": "Unauthorized; scope does not match"}),
+            ),
+        )
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let docs = load(build(fake.config(json!({"include_permissions": true}))).as_ref()).await;
+    assert_eq!(by_title(&docs)["Open"], Some(access(&[], &[], false)));
 }
 
 /// Cloud's v1 space permissions (`expand=permissions`) need the space's admin permission,

@@ -60,7 +60,7 @@ impl Permissions {
                 };
                 match found {
                     Ok(access) => Ok(access),
-                    Err(e) if soft(&e) => {
+                    Err(e) if unreadable(&e) => {
                         tracing::warn!(connector = SOURCE, space = key, error = %e, "the space's permissions cannot be read; its pages get an access naming nobody");
                         Ok(Access::default())
                     }
@@ -158,7 +158,7 @@ impl Permissions {
                         .email
                         .map(|e| e.trim().to_owned())
                         .filter(|e| !e.is_empty())),
-                    Err(e) if soft(&e) => Ok(None),
+                    Err(e) if unreadable(&e) => Ok(None),
                     Err(e) => Err(e),
                 }
             })
@@ -177,7 +177,7 @@ impl Permissions {
                     let url = with_query(url, &[("id", id.as_str())]);
                     match self.client.get_json::<Group>(url).await {
                         Ok(g) => Ok(Some(g.name.trim().to_owned()).filter(|n| !n.is_empty())),
-                        Err(e) if soft(&e) => {
+                        Err(e) if unreadable(&e) => {
                             tracing::warn!(connector = SOURCE, group = %id, error = %e, "a group of a space permission cannot be named; leaving it out");
                             Ok(None)
                         }
@@ -291,6 +291,14 @@ impl Permissions {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Errors that only mean "these permissions cannot be read": missing, hidden, not what was
+/// expected, or a 401. The search that brought the page was answered with the same
+/// credentials, so a 401 here is the API gateway refusing a scoped token the scope of this
+/// one endpoint (`read:space:confluence`, `read:user:confluence`), not wrong credentials.
+fn unreadable(e: &connector_core::Error) -> bool {
+    soft(e) || e.kind() == ErrorKind::Unauthenticated
 }
 
 /// Whether an anonymous-permissions answer grants `read` of `space`: a list of
