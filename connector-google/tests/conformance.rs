@@ -26,6 +26,9 @@ fn build(source: &str, uri: &str, extra: Value) -> Arc<dyn Connector> {
         "drive_base_url"
     };
     cfg[base] = json!(uri);
+    if source != "gmail" {
+        cfg["sheets_base_url"] = json!(uri);
+    }
     if let (Value::Object(m), Value::Object(e)) = (&mut cfg, extra) {
         m.extend(e);
     }

@@ -1,7 +1,8 @@
 //! Google Drive: who may read a file (`include_permissions`), shared drives the admin is not a
-//! member of, and shortcuts, against wiremock fixtures in Drive v3's documented wire format
-//! (`files.list` with `permissions`/`permissionIds`, `permissions.list`, `drives.list` with
-//! `useDomainAdminAccess`, `shortcutDetails`).
+//! member of, shortcuts and Sheets read per tab, against wiremock fixtures in Drive v3's and
+//! Sheets v4's documented wire format (`files.list` with `permissions`/`permissionIds`,
+//! `permissions.list`, `drives.list` with `useDomainAdminAccess`, `shortcutDetails`,
+//! `spreadsheets.get`, `values.batchGet`).
 #![cfg(feature = "google_drive")]
 #![allow(clippy::unwrap_used)] // Fixtures: a poisoned lock should fail the test loudly.
 
@@ -29,6 +30,7 @@ fn build(uri: &str, extra: Value) -> Arc<dyn Connector> {
         "token_uri": format!("{uri}/token"),
         "directory_base_url": uri,
         "drive_base_url": uri,
+        "sheets_base_url": uri,
     });
     if let (Value::Object(m), Value::Object(e)) = (&mut cfg, extra) {
         m.extend(e);
@@ -489,4 +491,118 @@ async fn shortcuts_index_their_targets_once() {
     let mut expected: Vec<String> = docs.iter().map(|d| d.id.clone()).collect();
     expected.sort();
     assert_eq!(listed, expected);
+}
+
+/// A spreadsheet is every tab as a Markdown table (Sheets API: the tab names, then one
+/// `values.batchGet` of the grid tabs; a chart-only tab is no table), so a host that reads
+/// only text reads every tab, not the first (Drive's CSV export) nor an xlsx blob. Where the
+/// Sheets API is not enabled (403 `SERVICE_DISABLED`), the xlsx export as before, and the
+/// API is not asked again in the run.
+#[tokio::test]
+async fn a_spreadsheet_is_every_tab_as_a_markdown_table() {
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    let sheet = |id: &str| {
+        let mut f = file(id, Some("alice@example.com"), json!({}));
+        f["mimeType"] = json!("application/vnd.google-apps.spreadsheet");
+        f["name"] = json!(format!("Budget {id}"));
+        f["webViewLink"] = json!(format!("https://docs.google.com/spreadsheets/d/{id}/edit"));
+        f.as_object_mut().unwrap().remove("size");
+        f
+    };
+    let (s1, s2) = (sheet("s1"), sheet("s2"));
+    // First a run that lists s1, then one that lists s2 (whose Sheets API answer is 403).
+    let second = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let in_second = Arc::clone(&second);
+    mount_listing(&server, move |_, q, _| {
+        Some(if !q.starts_with("'me' in owners") {
+            vec![]
+        } else if in_second.load(std::sync::atomic::Ordering::SeqCst) {
+            vec![s2.clone()]
+        } else {
+            vec![s1.clone()]
+        })
+    })
+    .await;
+    let asked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = Arc::clone(&asked);
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/v4/spreadsheets/"))
+        .respond_with(move |req: &Request| {
+            let p = req.url.path().to_owned();
+            record.lock().unwrap().push(p.clone());
+            if p.contains("/s2") {
+                return ResponseTemplate::new(403).set_body_json(json!({"error": {
+                    "code": 403, "status": "PERMISSION_DENIED",
+                    "message": "Google Sheets API has not been used in project 1234 before or it is disabled.",
+                    "errors": [{"reason": "accessNotConfigured", "domain": "usageLimits", "message": "disabled"}],
+                    "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "SERVICE_DISABLED"}]
+                }}));
+            }
+            if p.ends_with("values:batchGet") {
+                let ranges: Vec<String> = req
+                    .url
+                    .query_pairs()
+                    .filter(|(k, _)| k == "ranges")
+                    .map(|(_, v)| v.into_owned())
+                    .collect();
+                assert_eq!(ranges, ["'Q1'", "'Bob''s costs'"]);
+                assert_eq!(query(req, "valueRenderOption").as_deref(), Some("FORMATTED_VALUE"));
+                return ResponseTemplate::new(200).set_body_json(json!({
+                    "spreadsheetId": "s1",
+                    "valueRanges": [
+                        {"range": "Q1!A1:B3", "majorDimension": "ROWS",
+                         "values": [["Item", "Cost"], ["Rent", "$1,200.00"], ["Fees"]]},
+                        {"range": "'Bob''s costs'!A1:A2", "majorDimension": "ROWS",
+                         "values": [["Taxi | late"], ["12"]]}
+                    ]
+                }));
+            }
+            ResponseTemplate::new(200).set_body_json(json!({"sheets": [
+                {"properties": {"sheetId": 0, "title": "Q1", "index": 0, "sheetType": "GRID"}},
+                {"properties": {"sheetId": 7, "title": "Chart", "index": 1, "sheetType": "OBJECT"}},
+                {"properties": {"sheetId": 9, "title": "Bob's costs", "index": 2, "sheetType": "GRID"}}
+            ]}))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/files/s2/export"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            b"PK\x03\x04xlsx".to_vec(),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ))
+        .mount(&server)
+        .await;
+    let c = build(
+        &server.uri(),
+        json!({"my_drive_emails": "alice@example.com"}),
+    );
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let s1 = by_file(&docs, "s1");
+    let text = s1.content.as_text().unwrap();
+    assert!(text.starts_with("# Budget s1\n"), "{text}");
+    assert!(text.contains("## Q1"), "{text}");
+    assert!(text.contains("| Item | Cost |"), "{text}");
+    assert!(text.contains("| Rent | $1,200.00 |"), "{text}");
+    assert!(text.contains("## Bob's costs"), "{text}");
+    assert!(
+        text.contains("Taxi \\| late"),
+        "a pipe in a cell is escaped: {text}"
+    );
+    assert!(!text.contains("Chart"), "{text}");
+    second.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let s2 = by_file(&docs, "s2");
+    assert!(
+        matches!(&s2.content, connector_core::Content::Bytes { extension: Some(e), .. } if e == "xlsx")
+    );
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(
+        asked.iter().filter(|p| p.contains("/s2")).count(),
+        1,
+        "{asked:?}"
+    );
 }

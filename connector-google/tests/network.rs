@@ -45,6 +45,7 @@ fn config(source: &str, uri: &str, extra: Value) -> Value {
         "gmail_base_url"
     } else {
         cfg["my_drive_emails"] = json!("alice@example.com");
+        cfg["sheets_base_url"] = json!(uri);
         "drive_base_url"
     };
     cfg[base] = json!(uri);

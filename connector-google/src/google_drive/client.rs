@@ -2,6 +2,7 @@
 //! for the user it acts as.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use connector_core::http::{RequestBuilder, Response};
@@ -10,7 +11,7 @@ use connector_core::{Result, SyncContext, TimeWindow};
 use url::Url;
 
 use super::SOURCE;
-use super::config::{DEFAULT_DRIVE_BASE_URL, GoogleDriveConfig};
+use super::config::{DEFAULT_DRIVE_BASE_URL, DEFAULT_SHEETS_BASE_URL, GoogleDriveConfig};
 use super::model::{DriveList, FileList, PERMISSION_FIELDS, Permission, PermissionList};
 use crate::auth::GoogleApi;
 
@@ -61,6 +62,10 @@ pub(crate) struct DriveClient {
     pub(crate) api: GoogleApi,
     pub(crate) config: Arc<GoogleDriveConfig>,
     pub(crate) drive_base: Url,
+    pub(crate) sheets_base: Url,
+    /// Set once the Sheets API answered that it cannot serve this project (not enabled), so
+    /// later spreadsheets go straight to the xlsx export.
+    sheets_unavailable: Arc<AtomicBool>,
 }
 
 /// A Drive query time in RFC 3339 with milliseconds.
@@ -86,6 +91,8 @@ impl DriveClient {
                 &config.network,
             )?,
             drive_base: crate::url_or(config.drive_base_url.as_ref(), DEFAULT_DRIVE_BASE_URL)?,
+            sheets_base: crate::url_or(config.sheets_base_url.as_ref(), DEFAULT_SHEETS_BASE_URL)?,
+            sheets_unavailable: Arc::default(),
             config: Arc::new(config),
         })
     }
@@ -274,6 +281,103 @@ impl DriveClient {
         .json()
     }
 
+    /// A spreadsheet's tabs with the Sheets API (`spreadsheets.get` for the tab names, then
+    /// one `values.batchGet` of every grid tab, formatted values, row by row), each response
+    /// at most `cap` bytes; `None` where the Sheets API cannot serve it (not enabled in the
+    /// Cloud project: 403; not answering at this host: 404), for the caller to export xlsx.
+    /// The Drive scope is one the Sheets API accepts: no new delegation.
+    ///
+    /// # Errors
+    /// Any other failure (rate limits after retries, a body over `cap`, a malformed answer).
+    pub(crate) async fn sheet_tabs(
+        &self,
+        subject: Option<&str>,
+        id: &str,
+        cap: u64,
+    ) -> Result<Option<Vec<(String, Vec<Vec<String>>)>>> {
+        if self.sheets_unavailable.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let unavailable = |e: &connector_core::Error| {
+            matches!(
+                e.kind(),
+                connector_core::ErrorKind::PermissionDenied | connector_core::ErrorKind::NotFound
+            )
+        };
+        let url = crate::endpoint(&self.sheets_base, &format!("v4/spreadsheets/{id}"))?;
+        let meta = self
+            .api
+            .send(url, subject, &[DRIVE_SCOPE], |req| {
+                req.query([("fields", "sheets.properties(title,sheetType)")])
+                    .max_body_bytes(cap)
+            })
+            .await;
+        let meta: SpreadsheetMeta = match meta {
+            Ok(r) => r.json()?,
+            Err(e) if unavailable(&e) => {
+                tracing::warn!(
+                    "the Sheets API does not serve spreadsheet {id} ({e}); spreadsheets are read as xlsx exports for the rest of this run: enable the Google Sheets API in the service account's Cloud project for text per tab"
+                );
+                self.sheets_unavailable.store(true, Ordering::Relaxed);
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let titles: Vec<String> = meta
+            .sheets
+            .into_iter()
+            .filter_map(|s| s.properties)
+            .filter(|p| p.sheet_type.as_deref().is_none_or(|t| t == "GRID"))
+            .map(|p| p.title)
+            .collect();
+        if titles.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        // A1 notation: a tab name in single quotes, its own quotes doubled.
+        let ranges: Vec<String> = titles
+            .iter()
+            .map(|t| format!("'{}'", t.replace('\'', "''")))
+            .collect();
+        let url = crate::endpoint(
+            &self.sheets_base,
+            &format!("v4/spreadsheets/{id}/values:batchGet"),
+        )?;
+        let values: BatchValues = self
+            .api
+            .send(url, subject, &[DRIVE_SCOPE], |req| {
+                let mut req = req
+                    .query([
+                        ("majorDimension", "ROWS"),
+                        ("valueRenderOption", "FORMATTED_VALUE"),
+                    ])
+                    .max_body_bytes(cap);
+                for r in &ranges {
+                    req = req.query([("ranges", r.as_str())]);
+                }
+                req
+            })
+            .await?
+            .json()?;
+        let mut rows = values.value_ranges.into_iter();
+        Ok(Some(
+            titles
+                .into_iter()
+                .map(|t| {
+                    let cells = rows
+                        .next()
+                        .map(|r| {
+                            r.values
+                                .into_iter()
+                                .map(|row| row.into_iter().map(cell_text).collect())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (t, cells)
+                })
+                .collect(),
+        ))
+    }
+
     /// A Google Docs editors file exported as `mime`, at most `cap` bytes.
     pub(crate) async fn export(
         &self,
@@ -318,5 +422,52 @@ impl DriveClient {
             .pointer("/user/emailAddress")
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned))
+    }
+}
+
+/// `spreadsheets.get` with `fields=sheets.properties(title,sheetType)`.
+#[derive(serde::Deserialize)]
+struct SpreadsheetMeta {
+    #[serde(default)]
+    sheets: Vec<SheetMeta>,
+}
+
+#[derive(serde::Deserialize)]
+struct SheetMeta {
+    #[serde(default)]
+    properties: Option<SheetProperties>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SheetProperties {
+    #[serde(default)]
+    title: String,
+    /// `GRID`; `OBJECT` for a tab holding a chart only.
+    #[serde(default)]
+    sheet_type: Option<String>,
+}
+
+/// `values.batchGet`: one value range per range asked, in order.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchValues {
+    #[serde(default)]
+    value_ranges: Vec<ValueRange>,
+}
+
+#[derive(serde::Deserialize)]
+struct ValueRange {
+    /// Rows of cells; trailing empty rows and cells are left out by the API.
+    #[serde(default)]
+    values: Vec<Vec<serde_json::Value>>,
+}
+
+/// A formatted cell as text (formatted values are strings; anything else as JSON text).
+fn cell_text(v: serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
     }
 }

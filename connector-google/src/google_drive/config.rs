@@ -19,6 +19,9 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
 /// Google's API host for Drive v3.
 pub const DEFAULT_DRIVE_BASE_URL: &str = "https://www.googleapis.com";
 
+/// Google's API host for Sheets v4.
+pub const DEFAULT_SHEETS_BASE_URL: &str = "https://sheets.googleapis.com";
+
 /// The overlap between incremental windows without `time_buffer_seconds`: five minutes.
 pub const DEFAULT_DRIVE_OVERLAP_SECS: u64 = 300;
 
@@ -31,6 +34,19 @@ pub enum DocsFormat {
     Markdown,
     /// `text/plain`.
     Text,
+}
+
+/// How Google Sheets are read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SheetsFormat {
+    /// Text: every tab as a Markdown table under its name, read with the Sheets API
+    /// (`spreadsheets.get`, `values.batchGet`, formatted values; the Drive scope suffices).
+    /// Where the Sheets API is not enabled in the Cloud project, the xlsx export instead.
+    #[default]
+    Markdown,
+    /// The xlsx export, as bytes for the host's own parser.
+    Xlsx,
 }
 
 /// The Google Drive connector's config.
@@ -99,6 +115,10 @@ pub struct GoogleDriveConfig {
     /// How Google Docs are exported (default Markdown).
     #[serde(default)]
     pub docs_format: DocsFormat,
+    /// How Google Sheets are read (default every tab as a Markdown table; `xlsx`: the xlsx
+    /// export, as before). Drive's text export of a spreadsheet holds its first tab only.
+    #[serde(default)]
+    pub sheets_format: SheetsFormat,
     /// Set each document's `access` from the file's Drive permissions: users and groups by
     /// e-mail, a domain as the group `domain:{domain}`, `anyone` as public (see the
     /// connector's docs). Not in RAGFlow (Onyx has it in its enterprise edition). Costs one
@@ -131,6 +151,9 @@ pub struct GoogleDriveConfig {
     /// The Drive API host (default `https://www.googleapis.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drive_base_url: Option<Url>,
+    /// The Sheets API host (default `https://sheets.googleapis.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheets_base_url: Option<Url>,
     /// Which addresses requests may reach: the host's policy, never the tenant's, so it is no
     /// config field (a tenant could otherwise allow the metadata service). A
     /// [`Registry`](connector_core::Registry) sets it
@@ -159,11 +182,13 @@ impl GoogleDriveConfig {
             allow_images: false,
             max_file_size: None,
             docs_format: DocsFormat::Markdown,
+            sheets_format: SheetsFormat::Markdown,
             include_permissions: false,
             time_buffer_seconds: None,
             token_uri: None,
             directory_base_url: None,
             drive_base_url: None,
+            sheets_base_url: None,
             network: NetworkPolicy::any(),
         }
     }
@@ -200,6 +225,7 @@ impl GoogleDriveConfig {
         self.token_uri = crate::endpoint(base, "token").ok();
         self.directory_base_url = Some(base.clone());
         self.drive_base_url = Some(base.clone());
+        self.sheets_base_url = Some(base.clone());
         self
     }
 
@@ -323,6 +349,7 @@ impl Serialize for GoogleDriveConfig {
             allow_images: bool,
             max_file_size: u64,
             docs_format: DocsFormat,
+            sheets_format: SheetsFormat,
             include_permissions: bool,
             #[serde(skip_serializing_if = "Option::is_none")]
             time_buffer_seconds: Option<u64>,
@@ -332,6 +359,8 @@ impl Serialize for GoogleDriveConfig {
             directory_base_url: Option<&'a Url>,
             #[serde(skip_serializing_if = "Option::is_none")]
             drive_base_url: Option<&'a Url>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            sheets_base_url: Option<&'a Url>,
         }
         // Every field named, so a new one cannot be left out of the serialised form.
         let Self {
@@ -346,11 +375,13 @@ impl Serialize for GoogleDriveConfig {
             allow_images,
             max_file_size: _,
             docs_format,
+            sheets_format,
             include_permissions,
             time_buffer_seconds,
             token_uri,
             directory_base_url,
             drive_base_url,
+            sheets_base_url,
             network: _,
         } = self;
         Effective {
@@ -365,11 +396,13 @@ impl Serialize for GoogleDriveConfig {
             allow_images: *allow_images,
             max_file_size: self.max_file_size(),
             docs_format: *docs_format,
+            sheets_format: *sheets_format,
             include_permissions: *include_permissions,
             time_buffer_seconds: *time_buffer_seconds,
             token_uri: token_uri.as_ref(),
             directory_base_url: directory_base_url.as_ref(),
             drive_base_url: drive_base_url.as_ref(),
+            sheets_base_url: sheets_base_url.as_ref(),
         }
         .serialize(serializer)
     }
@@ -392,6 +425,7 @@ impl fmt::Debug for GoogleDriveConfig {
             .field("allow_images", &self.allow_images)
             .field("max_file_size", &self.max_file_size())
             .field("docs_format", &self.docs_format)
+            .field("sheets_format", &self.sheets_format)
             .field("include_permissions", &self.include_permissions)
             .field("time_buffer_seconds", &self.time_buffer_seconds)
             .field("network", &self.network)

@@ -7,7 +7,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::access::Readers;
-use super::config::DocsFormat;
+use super::config::{DocsFormat, SheetsFormat};
 use super::model::{self, File};
 
 /// How a file's content is fetched.
@@ -21,13 +21,30 @@ pub(crate) enum Fetch {
     },
     /// Downloaded as it is.
     Download,
+    /// A spreadsheet read tab by tab with the Sheets API, as Markdown.
+    Sheet,
+}
+
+/// A spreadsheet's xlsx export.
+pub(crate) fn xlsx() -> Fetch {
+    Fetch::Export {
+        mime: model::XLSX,
+        text: false,
+        extension: "xlsx",
+    }
 }
 
 /// What to do with a file of this MIME type; `None` for files that are not documents
 /// (folders, shortcuts, whose targets are read instead, forms, sites ...) and for images
 /// unless allowed.
-pub(crate) fn fetch_for(mime: &str, docs: DocsFormat, allow_images: bool) -> Option<Fetch> {
+pub(crate) fn fetch_for(
+    mime: &str,
+    docs: DocsFormat,
+    sheets: SheetsFormat,
+    allow_images: bool,
+) -> Option<Fetch> {
     match mime {
+        model::SPREADSHEET if sheets == SheetsFormat::Markdown => Some(Fetch::Sheet),
         model::DOCUMENT => Some(match docs {
             DocsFormat::Markdown => Fetch::Export {
                 mime: "text/markdown",
@@ -40,11 +57,7 @@ pub(crate) fn fetch_for(mime: &str, docs: DocsFormat, allow_images: bool) -> Opt
                 extension: "txt",
             },
         }),
-        model::SPREADSHEET => Some(Fetch::Export {
-            mime: model::XLSX,
-            text: false,
-            extension: "xlsx",
-        }),
+        model::SPREADSHEET => Some(xlsx()),
         model::PRESENTATION => Some(Fetch::Export {
             mime: "text/plain",
             text: true,
@@ -75,13 +88,20 @@ pub(crate) fn document_id(id: &str, web_view_link: Option<&str>) -> String {
 /// The version token the fingerprint is made of; with `readers` (`include_permissions`) a
 /// short hash of them too, so a sharing change (which need not bump the file's `version`: a
 /// shared drive's new member) is a new version that a reconciling run delivers again.
-pub(crate) fn version(file: &File, readers: Option<&Readers>) -> String {
+///
+/// A spreadsheet read as tabs (`Fetch::Sheet`) has `:tabs` too, so the xlsx delivered before
+/// is replaced once; one that fell back to the xlsx export has not, and is read again on the
+/// next run that lists it (the Sheets API may be enabled by then).
+pub(crate) fn version(file: &File, fetch: &Fetch, readers: Option<&Readers>) -> String {
     let mut token = format!(
         "{}:{}:{}",
         file.id,
         file.version.as_deref().unwrap_or(""),
         file.modified_time.as_deref().unwrap_or("")
     );
+    if *fetch == Fetch::Sheet {
+        token.push_str(":tabs");
+    }
     if let Some(r) = readers {
         token.push_str(":a");
         token.push_str(&r.short_hash());
@@ -120,7 +140,7 @@ pub(crate) fn document(
     let id = document_id(&file.id, file.web_view_link.as_deref());
     let title = file.name.clone();
     let doc = match fetch {
-        Fetch::Export { text: true, .. } => Document::text(
+        Fetch::Export { text: true, .. } | Fetch::Sheet => Document::text(
             id,
             SOURCE,
             title,
@@ -153,7 +173,7 @@ pub(crate) fn document(
     };
     let mut doc = doc
         .with_updated_at(updated)
-        .with_version(&version(file, readers))
+        .with_version(&version(file, fetch, readers))
         .with_owners(
             file.owners
                 .iter()
@@ -181,6 +201,31 @@ pub(crate) fn document(
     doc
 }
 
+/// A spreadsheet's tabs (name, rows of formatted cells) as Markdown: a heading per tab and its
+/// rows as a table, the first row as the header.
+pub(crate) fn sheet_markdown(title: &str, tabs: &[(String, Vec<Vec<String>>)]) -> String {
+    use connector_core::text::markdown::{self, Block, Inline, Table};
+    let cell = |c: &String| {
+        if c.is_empty() {
+            Vec::new()
+        } else {
+            vec![Block::paragraph(vec![Inline::text(c.as_str())])]
+        }
+    };
+    let mut blocks = vec![Block::heading(1, vec![Inline::text(title)])];
+    for (name, rows) in tabs {
+        blocks.push(Block::heading(2, vec![Inline::text(name.as_str())]));
+        let mut rows = rows.iter();
+        if let Some(header) = rows.next() {
+            blocks.push(Block::Table(Table::new(
+                header.iter().map(cell).collect(),
+                rows.map(|r| r.iter().map(cell).collect()).collect(),
+            )));
+        }
+    }
+    markdown::render(&blocks) + "\n"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,20 +248,41 @@ mod tests {
     #[test]
     fn fetch_by_type() {
         assert!(matches!(
-            fetch_for(model::DOCUMENT, DocsFormat::Markdown, false),
+            fetch_for(
+                model::DOCUMENT,
+                DocsFormat::Markdown,
+                SheetsFormat::Xlsx,
+                false
+            ),
             Some(Fetch::Export {
                 mime: "text/markdown",
                 ..
             })
         ));
-        assert_eq!(fetch_for(model::FOLDER, DocsFormat::Markdown, true), None);
-        assert_eq!(fetch_for("image/png", DocsFormat::Markdown, false), None);
         assert_eq!(
-            fetch_for("image/png", DocsFormat::Markdown, true),
+            fetch_for(
+                model::FOLDER,
+                DocsFormat::Markdown,
+                SheetsFormat::Xlsx,
+                true
+            ),
+            None
+        );
+        assert_eq!(
+            fetch_for("image/png", DocsFormat::Markdown, SheetsFormat::Xlsx, false),
+            None
+        );
+        assert_eq!(
+            fetch_for("image/png", DocsFormat::Markdown, SheetsFormat::Xlsx, true),
             Some(Fetch::Download)
         );
         assert_eq!(
-            fetch_for("application/pdf", DocsFormat::Markdown, false),
+            fetch_for(
+                "application/pdf",
+                DocsFormat::Markdown,
+                SheetsFormat::Xlsx,
+                false
+            ),
             Some(Fetch::Download)
         );
     }

@@ -39,7 +39,9 @@
 //!   `trashed = false`, and for a window `modifiedTime >= start and modifiedTime < end`
 //!   (filtered exactly again on the response). Folder crawls list every child, since a
 //!   subfolder is needed whatever its time, and filter files by the window.
-//! - **Content**: Docs exported as Markdown (or plain text), Sheets as xlsx, Slides as text,
+//! - **Content**: Docs exported as Markdown (or plain text), Sheets as Markdown with a table
+//!   per tab (Sheets API; the xlsx export where that API is not enabled, or with
+//!   `sheets_format: xlsx`), Slides as text,
 //!   Drawings as PNG with `allow_images`; other files downloaded as bytes (text files as text)
 //!   when `size` is within `max_file_size`, checked before the download (the cap applies to
 //!   downloads and exports; listings have core's default body cap). Images only with
@@ -80,8 +82,8 @@ mod pages;
 
 pub use checkpoint::{DriveStage, GoogleDriveCheckpoint};
 pub use config::{
-    DEFAULT_DRIVE_BASE_URL, DEFAULT_DRIVE_OVERLAP_SECS, DEFAULT_MAX_FILE_SIZE, DocsFormat,
-    GoogleDriveConfig,
+    DEFAULT_DRIVE_BASE_URL, DEFAULT_DRIVE_OVERLAP_SECS, DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_SHEETS_BASE_URL, DocsFormat, GoogleDriveConfig, SheetsFormat,
 };
 
 use crate::connector::google_connector;

@@ -432,8 +432,12 @@ impl Walker {
                 }
                 continue;
             }
-            let Some(fetch) = convert::fetch_for(&file.mime_type, c.docs_format, c.allow_images)
-            else {
+            let Some(fetch) = convert::fetch_for(
+                &file.mime_type,
+                c.docs_format,
+                c.sheets_format,
+                c.allow_images,
+            ) else {
                 continue;
             };
             let id = convert::document_id(&file.id, file.web_view_link.as_deref());
@@ -523,7 +527,7 @@ impl Walker {
             candidates = kept;
         }
         let wanted = candidates.into_iter().map(|(id, wanted)| {
-            let version = convert::version(&wanted.0, wanted.3.as_ref());
+            let version = convert::version(&wanted.0, &wanted.1, wanted.3.as_ref());
             PendingItem::new(id, wanted).with_version(&version)
         });
         let fetched = fetch_items(&self.ctx, wanted, FILE_CONCURRENCY, |wanted| {
@@ -542,9 +546,30 @@ impl Walker {
         (file, fetch, updated, readers): Wanted,
     ) -> Result<Document> {
         let cap = self.config().max_file_size();
-        let data = match &fetch {
-            Fetch::Export { mime, .. } => self.client.export(subject, &file.id, mime, cap).await?,
-            Fetch::Download => self.client.download(subject, &file.id, cap).await?,
+        let (fetch, data) = match fetch {
+            Fetch::Sheet => match self.client.sheet_tabs(subject, &file.id, cap).await? {
+                Some(tabs) => {
+                    let text = convert::sheet_markdown(&file.name, &tabs);
+                    (Fetch::Sheet, bytes::Bytes::from(text))
+                }
+                // The Sheets API is not enabled: the xlsx export, as before.
+                None => {
+                    let xlsx = convert::xlsx();
+                    let data = self
+                        .client
+                        .export(subject, &file.id, model::XLSX, cap)
+                        .await?;
+                    (xlsx, data)
+                }
+            },
+            Fetch::Export { mime, .. } => {
+                let data = self.client.export(subject, &file.id, mime, cap).await?;
+                (fetch, data)
+            }
+            Fetch::Download => {
+                let data = self.client.download(subject, &file.id, cap).await?;
+                (fetch, data)
+            }
         };
         Ok(convert::document(
             &file,
