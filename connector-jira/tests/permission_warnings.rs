@@ -1,5 +1,6 @@
-//! The warning of a permission scheme the token may not read: once per project and run,
-//! naming the project. Alone in its test binary: `tracing`'s per-thread capture is reliable
+//! The warnings of `include_permissions`: a permission scheme the token may not read (once
+//! per project and run, naming the project), and `ragflow_url` ids, under which a moved
+//! issue's old document keeps the old project's access until a prune. Alone in its test binary: `tracing`'s per-thread capture is reliable
 //! only when no other test thread logs at the same time.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests: a failed unwrap is a failed test.
@@ -57,4 +58,17 @@ async fn an_unreadable_scheme_is_warned_of_once_per_project() {
         "{logged}"
     );
     assert!(warnings.iter().any(|w| w.contains("OPS")), "{logged}");
+    // `issue_id` ids: no warning about moves.
+    assert!(!logged.contains("id_scheme: issue_id"), "{logged}");
+
+    // With the default `ragflow_url` ids, a moved issue's old document keeps the old
+    // project's access until a prune: building the connector and `check` say so.
+    let c = common::connector(common::cloud_config(
+        &server.uri(),
+        json!({"jql_query": "project in (ENG, OPS)", "include_permissions": true}),
+    ));
+    let moves = |logs: &str| logs.matches("set `id_scheme: issue_id`").count();
+    assert_eq!(moves(&logs.contents()), 1, "{}", logs.contents());
+    connector_core::Connector::check(&c).await.unwrap();
+    assert_eq!(moves(&logs.contents()), 2, "{}", logs.contents());
 }

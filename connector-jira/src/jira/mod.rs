@@ -52,8 +52,11 @@
 //!   field) before the previous window's end, by default 600 s on Cloud and 60 s on
 //!   Server/Data Center ([`Connector::min_overlap`]); issues listed again are skipped by
 //!   version.
-//! - **Fingerprints**: from `fields.updated` (and the attachment id and size). In incremental
-//!   runs an unchanged issue is reported unchanged without fetching its further comments.
+//! - **Fingerprints**: from `fields.updated` (and the attachment id and size); with
+//!   `include_permissions` also a hash of the document's access, under `id_scheme: issue_id`
+//!   the issue's project, so that `SyncMode::Reconcile` delivers what changed without a new
+//!   `updated` (permissions, moves). In incremental and reconciliation runs an unchanged
+//!   issue is reported unchanged without fetching its further comments.
 //!
 //! The page walk (search pages, each page's issues and attachments through core's
 //! [`fetch_items`](connector_core::pages::fetch_items), the slim listing, the refetch) is in
