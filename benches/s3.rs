@@ -140,6 +140,8 @@ fn seed(data: &Path, n: usize) -> Vec<String> {
 
 fn config(endpoint: url::Url) -> S3Config {
     let mut c = S3Config::s3_compatible(BUCKET, endpoint, "benchkey", "benchsecret");
+    // rclone listens on loopback, which the connector reaches only when allowed.
+    c.allowed_hosts.push("127.0.0.1".to_owned());
     c.concurrency = u32::try_from(CONCURRENCY)
         .ok()
         .and_then(std::num::NonZeroU32::new)

@@ -81,6 +81,8 @@ pub(crate) fn connector(uri: &str) -> Arc<dyn Connector> {
         "poll_timestamp_field": "updated_at",
         "pagination_type": "cursor",
         "pagination_config": {"cursor_param": "cursor", "next_cursor_path": "$.meta.next", "page_size": PAGE},
+        // The fake API listens on loopback, which the connector reaches only when allowed.
+        "allowed_hosts": ["127.0.0.1"],
     });
     match registry.build("rest_api", config) {
         Ok(c) => c,
