@@ -32,7 +32,7 @@ struct Reason {
 }
 
 /// What an error says when the API is disabled in the Cloud project, which concerns every user.
-pub(super) const API_DISABLED: &str =
+pub(crate) const API_DISABLED: &str =
     "the API is disabled in the service account's Google Cloud project";
 
 /// Reasons that mean "slow down", whatever the status.

@@ -25,6 +25,8 @@ use tokio::sync::Mutex;
 use url::Url;
 
 pub(crate) use api::GoogleApi;
+#[cfg(feature = "google_drive")] // Drive's Sheets fallback tells a disabled API apart.
+pub(crate) use api_error::API_DISABLED;
 use api_error::classify;
 pub use config::{GoogleCredentialsConfig, GoogleTokens};
 /// The type of the configs' list fields (an array or a comma-separated string), re-exported so

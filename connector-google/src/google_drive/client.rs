@@ -284,7 +284,8 @@ impl DriveClient {
     /// A spreadsheet's tabs with the Sheets API (`spreadsheets.get` for the tab names, then
     /// one `values.batchGet` of every grid tab, formatted values, row by row), each response
     /// at most `cap` bytes; `None` where the Sheets API cannot serve it (not enabled in the
-    /// Cloud project: 403; not answering at this host: 404), for the caller to export xlsx.
+    /// Cloud project, which is then remembered for the run; 403 or 404 for this file), for
+    /// the caller to export xlsx.
     /// The Drive scope is one the Sheets API accepts: no new delegation.
     ///
     /// # Errors
@@ -315,10 +316,15 @@ impl DriveClient {
         let meta: SpreadsheetMeta = match meta {
             Ok(r) => r.json()?,
             Err(e) if unavailable(&e) => {
-                tracing::warn!(
-                    "the Sheets API does not serve spreadsheet {id} ({e}); spreadsheets are read as xlsx exports for the rest of this run: enable the Google Sheets API in the service account's Cloud project for text per tab"
-                );
-                self.sheets_unavailable.store(true, Ordering::Relaxed);
+                // Only a disabled API concerns every spreadsheet; a file the API cannot find or
+                // show (gone since the listing, not shared) falls back alone, and its export
+                // then says what is wrong with it.
+                if e.message().contains(crate::auth::API_DISABLED) {
+                    tracing::warn!(
+                        "the Sheets API is not enabled ({e}); spreadsheets are read as xlsx exports for the rest of this run: enable the Google Sheets API in the Cloud project for text per tab"
+                    );
+                    self.sheets_unavailable.store(true, Ordering::Relaxed);
+                }
                 return Ok(None);
             }
             Err(e) => return Err(e),
