@@ -606,3 +606,41 @@ async fn a_spreadsheet_is_every_tab_as_a_markdown_table() {
         "{asked:?}"
     );
 }
+
+/// Drive lists a folder the caller cannot see as empty, without an error. A configured folder
+/// that is not shared with the admin is a failure naming it and saying what to do, not an
+/// empty success; an empty folder the admin can see is just empty.
+#[tokio::test]
+async fn a_configured_folder_the_admin_cannot_see_is_a_failure_not_an_empty_folder() {
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    mount_listing(&server, |_, _, _| Some(vec![])).await;
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/files/Fempty"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "Fempty"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/files/Fhidden"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(google_error(
+            404,
+            "notFound",
+            "NOT_FOUND",
+            "File not found: Fhidden.",
+        )))
+        .mount(&server)
+        .await;
+    let c = build(
+        &server.uri(),
+        json!({"shared_folder_urls": "https://drive.google.com/drive/folders/Fempty, https://drive.google.com/drive/folders/Fhidden"}),
+    );
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    assert!(docs.is_empty());
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].id.as_deref(), Some("folder:Fhidden"));
+    assert!(
+        failures[0].message.contains("google_primary_admin"),
+        "{}",
+        failures[0].message
+    );
+}

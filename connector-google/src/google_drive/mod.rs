@@ -56,7 +56,9 @@
 //!   `shared_with_me:EMAIL`, `drive:ID`, `folder:ID`), retryable where it may heal, and the
 //!   walk goes on to the next one (a user without Drive, whom Drive answers with 401; a
 //!   suspended or deleted user, whose token is refused with `invalid_grant`; a drive the admin
-//!   cannot read); prune's listing then fails rather than come back without it. What concerns
+//!   cannot read; a configured folder Drive lists as empty and then cannot find, since Drive
+//!   lists a folder the caller cannot see as empty without an error); prune's listing then
+//!   fails rather than come back without it. What concerns
 //!   every listing ends the sync, naming `credentials.google_tokens`: the directory or
 //!   `drives.list` failing, a refused key, client or scope, a missing domain-wide delegation,
 //!   the Drive API disabled, a 401 to the admin or to an OAuth token. A 403 whose reason is `rateLimitExceeded` or

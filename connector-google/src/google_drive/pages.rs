@@ -369,6 +369,34 @@ impl Walker {
                 return Ok(batch);
             }
         };
+        // Drive lists a folder the caller cannot see as empty, without an error: a configured
+        // folder that comes back empty is looked up, so one not shared with the admin (or
+        // gone) is a failure that says so, not an empty success.
+        if let Listing::Folder(folder) = listing
+            && cp.page_token.is_none()
+            && page.items.files.is_empty()
+            && page.next.is_none()
+            && c.shared_folder_urls
+                .iter()
+                .any(|u| config::id_from_url(u).as_deref() == Some(folder.as_str()))
+            && let Err(e) = self.client.file(subject.as_deref(), folder, "id").await
+        {
+            let hint = if e.kind() == ErrorKind::NotFound {
+                " (Drive does not show it to the user it is read as: share it with google_primary_admin, or check the URL)"
+            } else {
+                ""
+            };
+            batch.failures.push(crate::walk::partition_failure(
+                listing.key(),
+                &listing.to_string(),
+                hint,
+                e,
+                false,
+                false,
+            )?);
+            cp.next_entity();
+            return Ok(batch);
+        }
         let me = self.me().await?;
         // Who a file read through this listing is sure to be readable by.
         let user = subject.clone().or_else(|| me.clone());
