@@ -139,12 +139,12 @@ impl Walker {
         let admin = self.client.admin().unwrap_or_default();
         let domain = admin.rsplit_once('@').map_or("", |(_, d)| d).to_lowercase();
         let members = self.client.permissions(Some(admin), drive, true).await?;
-        let mut users = members
+        let all: Vec<String> = members
             .iter()
             .filter(|p| p.kind == "user" && !p.deleted)
             .filter_map(|p| p.email_address.as_deref())
-            .map(str::to_lowercase);
-        let all: Vec<String> = users.by_ref().collect();
+            .map(str::to_lowercase)
+            .collect();
         Ok(all
             .iter()
             .find(|u| u.ends_with(&format!("@{domain}")))
