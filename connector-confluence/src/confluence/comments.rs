@@ -69,9 +69,13 @@ pub(crate) async fn of_pages(
             .pages(format!("/rest/api/content/search?{query}"))
             .try_collect()
             .await?;
+        // An offset walk that lost its place and restarted may bring a comment twice.
+        let mut seen = HashSet::new();
         for page in pages {
             for value in page.items.results {
-                if let Some((page_id, comment)) = read(value) {
+                if let Some((page_id, comment)) = read(value)
+                    && seen.insert(comment.id.clone())
+                {
                     by_page.entry(page_id).or_default().push(comment);
                 }
             }

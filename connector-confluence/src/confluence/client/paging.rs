@@ -211,11 +211,17 @@ impl Client {
             "/rest/api/content/{content_id}/child/{kind}?limit={CHILD_PAGE_SIZE}&start=0&expand={expand}"
         );
         let pages: Vec<Page<Paged<Value>, Cursor>> = self.pages(first).try_collect().await?;
-        let mut out = Vec::new();
+        let mut out: Vec<Content> = Vec::new();
+        // A walk that lost its place and restarted may bring an item twice.
+        let mut seen = std::collections::HashSet::new();
         for page in pages {
             for item in page.items.results {
                 match serde_json::from_value::<Content>(item) {
-                    Ok(c) => out.push(c),
+                    Ok(c) => {
+                        if seen.insert(c.id.clone()) {
+                            out.push(c);
+                        }
+                    }
                     Err(e) => {
                         tracing::warn!(connector = SOURCE, content_id, kind, error = %e, "skipping an unreadable child")
                     }
