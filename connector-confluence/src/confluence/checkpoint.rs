@@ -12,8 +12,8 @@ use super::client::Cursor;
 /// (Cloud's `_links.next`, or on Server/Data Center the same search, whose `start` comes from
 /// `walk`: core's [`OffsetWalk`], where the offset paging ended and the ids of the last page,
 /// to find them again when earlier results left the set meanwhile). A Server/Data Center
-/// checkpoint written before `walk` existed resumes at its `start` as it is. `query` is a hash of the
-/// CQL and window the cursor belongs to: a checkpoint written for another query (the config
+/// checkpoint written before `walk` existed resumes at its `start` as it is. `query` is a hash
+/// of the CQL and window the cursor belongs to: a checkpoint written for another query (the config
 /// changed, or another window) starts the search again rather than resuming in the wrong
 /// place. An incremental run has a second pass, the search for comments and attachments
 /// changed in the window (`touched`), whose pages are delivered again; `next` is then that

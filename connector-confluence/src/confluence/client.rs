@@ -41,13 +41,13 @@ struct Site {
     server_auth: Option<ServerAuth>,
 }
 
-/// Server/Data Center credentials with a user name: RAGFlow's form asks for the user name on
-/// Server too; RAGFlow's Python connector then sends the token alone, as a personal access
-/// token (Bearer), and its Go connector sends it with the user name as a password (Basic),
-/// which Data Center refuses for a personal access token. So the token is tried as a personal access
-/// token first and, when the server refuses it, sent with the user name as a password
-/// (Basic). Bearer goes first because a refused Bearer token is no failed login of the user,
-/// while a refused password is, and enough of those lock the account behind a CAPTCHA.
+/// Server/Data Center credentials with a user name: RAGFlow's form asks for the user name on Server
+/// too; RAGFlow's Python connector then sends the token alone, as a personal access token (Bearer),
+/// and its Go connector sends it with the user name as a password (Basic), which Data Center
+/// refuses for a personal access token. So the token is tried as a personal access token first and,
+/// when the server refuses it, sent with the user name as a password (Basic). Bearer goes first
+/// because a refused Bearer token is no failed login of the user, while a refused password is, and
+/// enough of those lock the account behind a CAPTCHA.
 #[derive(Debug)]
 struct ServerAuth {
     token: Auth,

@@ -60,21 +60,21 @@ impl fmt::Display for IndexMode {
 
 /// The configuration of the Confluence connector (source `"confluence"`).
 ///
-/// It accepts RAGFlow's Confluence config as RAGFlow's web form stores it (`wiki_base`,
-/// `is_cloud`, `index_mode`, `space`, `page_id`, `index_recursively`, `credentials`) and the
-/// fields RAGFlow's connectors take besides (`cql_query`, `scoped_token`, `batch_size`: its
-/// Python connector takes them as constructor arguments but builds from a stored config
-/// without them; its Go connector reads `cql_query` and `batch_size`, not `scoped_token`;
-/// see the crate's README for where the two differ), with RAGFlow's defaults, so a config means the same documents here as there: pages (not blog
-/// posts) of the selected scope and their attachments, images included. The options below
-/// it are this connector's own, and `time_buffer_seconds` (RAGFlow's generic knob) is read.
-/// RAGFlow's other generic knobs (`sync_batch_size`, `sync_deleted_files`, `allow_images`,
+/// It accepts RAGFlow's Confluence config as RAGFlow's web form stores it (`wiki_base`, `is_cloud`,
+/// `index_mode`, `space`, `page_id`, `index_recursively`, `credentials`) and the fields RAGFlow's
+/// connectors take besides (`cql_query`, `scoped_token`, `batch_size`: its Python connector takes
+/// them as constructor arguments but builds from a stored config without them; its Go connector
+/// reads `cql_query` and `batch_size`, not `scoped_token`; see the crate's README for where the two
+/// differ), with RAGFlow's defaults, so a config means the same documents here as there: pages (not
+/// blog posts) of the selected scope and their attachments, images included. The options below it
+/// are this connector's own, and `time_buffer_seconds` (RAGFlow's generic knob) is read. RAGFlow's
+/// other generic knobs (`sync_batch_size`, `sync_deleted_files`, `allow_images`,
 /// `credentials.authentication_method`) are accepted and reported as ignored
-/// ([`connector_core::config::parse`]), except for values that change nothing
-/// (`sync_deleted_files: false`, `allow_images: true`); `batch_size` is a field here, and
-/// used. Fields that the others leave unused, as in RAGFlow, are reported too
-/// ([`ConnectorConfig::unused`](connector_core::ConnectorConfig::unused)): a `space`, `page_id` or `index_recursively` that the
-/// `index_mode` (or a `cql_query`) does not read.
+/// ([`connector_core::config::parse`]), except for values that change nothing (`sync_deleted_files:
+/// false`, `allow_images: true`); `batch_size` is a field here, and used. Fields that the others
+/// leave unused, as in RAGFlow, are reported too
+/// ([`ConnectorConfig::unused`](connector_core::ConnectorConfig::unused)): a `space`, `page_id` or
+/// `index_recursively` that the `index_mode` (or a `cql_query`) does not read.
 ///
 /// ```
 /// use connector_confluence::confluence::ConfluenceConfig;
@@ -100,7 +100,8 @@ impl fmt::Display for IndexMode {
 ///   stored before RAGFlow added it) the mode follows the field that is set: `page_id`, else
 ///   `space`, else everything: the scope such a config was written for. (RAGFlow now reads it
 ///   as `everything`; the field that chose the mode is reported through
-///   [`ConnectorConfig::unused`](connector_core::ConnectorConfig::unused), so the difference is told.)
+///   [`ConnectorConfig::unused`](connector_core::ConnectorConfig::unused), so the
+///   difference is told.)
 /// - `cql_query`, when set, replaces the mode's selection, as in RAGFlow's Go connector
 ///   (its Python connector ignores a stored `cql_query`); the window of an
 ///   incremental run, `labels_to_skip` and the connector's own order are added around it.
@@ -251,8 +252,8 @@ pub struct ConfluenceConfig {
     /// Which addresses requests may reach: the host's policy, never the tenant's, so it is no
     /// config field (a tenant could otherwise allow the metadata service). A
     /// [`Registry`](connector_core::Registry) sets it
-    /// ([`ConnectorConfig::set_network_policy`](connector_core::ConnectorConfig::set_network_policy)); a config built in code sets it with
-    /// [`with_network_policy`](Self::with_network_policy). Every request goes through it:
+    /// ([`set_network_policy`](connector_core::ConnectorConfig::set_network_policy)); a
+    /// config built in code sets it with [`with_network_policy`](Self::with_network_policy). Every request goes through it:
     /// the site, the tenant info, the API gateway, attachment downloads and redirects.
     /// Default: every address.
     #[serde(skip)]
