@@ -333,7 +333,7 @@ fn timeout_during_a_large_batch_write() {
 
 // --- 3. two runs on one state ----------------------------------------------------------------
 
-/// The REST source of the two-runs cases: 12 pages of 40 ms, long enough that two runs
+/// The REST source of the two-runs cases: 12 pages of 60 ms, long enough that two runs
 /// started together overlap.
 fn slow_rest(ws: &mut Workspace) -> (Server, PathBuf, Vec<String>) {
     let items = Items {
@@ -342,7 +342,7 @@ fn slow_rest(ws: &mut Workspace) -> (Server, PathBuf, Vec<String>) {
         body_bytes: 64,
     };
     let server = Server::start(move |req| {
-        Action::Delayed(Duration::from_millis(40), Box::new(items.cursor_page(req)))
+        Action::Delayed(Duration::from_millis(60), Box::new(items.cursor_page(req)))
     });
     let config = ws.config("rest.json", &rest_config(&server.url("/items")));
     let args = sync_args("rest_api", &config, "16");
