@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::net::NetworkPolicy;
 use super::retry::{RetryContext, RetryPolicy};
 use crate::context::{Cancellation, SyncContext, SyncStats};
 use crate::error::{Error, ErrorKind, Result};
+use crate::net::NetworkPolicy;
 use crate::secret::Secret;
 
 /// How requests authenticate. Every credential is sent in a header marked sensitive, so it is

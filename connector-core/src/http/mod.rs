@@ -31,9 +31,9 @@ mod redirect;
 mod request;
 mod retry;
 
+pub use crate::net::{ALLOW_HINT, NetworkPolicy, is_public};
 pub use classify::is_body_too_large;
 pub use client::{Auth, ErrorClass, HttpClient, HttpClientBuilder};
-pub use crate::net::{ALLOW_HINT, NetworkPolicy, is_public};
 pub use link::{Link, next_link, parse_link_header};
 // The page walk moved to `crate::pages` (it needs no HTTP); these names stay for connectors
 // that reach them here.
