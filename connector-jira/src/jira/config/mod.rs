@@ -99,10 +99,10 @@ impl fmt::Debug for JiraCredentials {
 /// RAGFlow's `batch_size`, `timezone_offset` (and the generic
 /// `sync_batch_size`, `sync_deleted_files`, `allow_images`, `credentials.authentication_method`)
 /// are accepted and reported as ignored, each with the reason (see
-/// [`ConnectorConfig::IGNORED`]), except for values that change nothing (`batch_size: 2` and
+/// [`ConnectorConfig::IGNORED`](connector_core::config::ConnectorConfig::IGNORED)), except for values that change nothing (`batch_size: 2` and
 /// `sync_deleted_files: false`, which RAGFlow's form always sends, and `allow_images: true`).
 /// Fields that the others leave unused, as in RAGFlow, are reported too
-/// ([`ConnectorConfig::unused`]): `project_key` next to a `jql_query`, and
+/// ([`ConnectorConfig::unused`](connector_core::config::ConnectorConfig::unused)): `project_key` next to a `jql_query`, and
 /// `credentials.jira_password` next to a `credentials.jira_api_token`.
 ///
 /// Serialised as the settings in effect: `is_cloud` as decided (see
@@ -219,7 +219,7 @@ pub struct JiraConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_hosts: Vec<String>,
     /// The host's network policy, which replaces the one above
-    /// ([`ConnectorConfig::set_network_policy`]); never a config field.
+    /// ([`ConnectorConfig::set_network_policy`](connector_core::config::ConnectorConfig::set_network_policy)); never a config field.
     #[serde(skip)]
     #[schemars(skip)]
     host_network: Option<NetworkPolicy>,
@@ -288,7 +288,7 @@ impl JiraConfig {
     }
 
     /// The policy every request of this connector goes through: the host's when it set one
-    /// (see [`ConnectorConfig::set_network_policy`]), else public addresses plus
+    /// (see [`ConnectorConfig::set_network_policy`](connector_core::config::ConnectorConfig::set_network_policy)), else public addresses plus
     /// `allowed_hosts`.
     ///
     /// # Errors
