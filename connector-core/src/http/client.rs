@@ -101,6 +101,9 @@ pub(crate) struct Inner {
     pub(crate) classifier: Option<ErrorClassifier>,
     pub(crate) network: NetworkPolicy,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
+    /// The `Basic` credential as sent (base64 of `user:password`), held so the redactor knows
+    /// it while the client lives: a service that echoes the header cannot show it.
+    _sent_basic: Option<Secret>,
 }
 
 /// The HTTP client every HTTP connector uses: retries with backoff and `Retry-After`, a per-host
@@ -420,6 +423,16 @@ impl HttpClientBuilder {
             })?;
         Ok(HttpClient {
             inner: Arc::new(Inner {
+                _sent_basic: match &self.auth {
+                    Auth::Basic { username, password } => {
+                        use base64::Engine;
+                        let raw = format!("{username}:{}", password.expose());
+                        Some(Secret::new(
+                            base64::engine::general_purpose::STANDARD.encode(raw),
+                        ))
+                    }
+                    _ => None,
+                },
                 client,
                 connector: self.connector,
                 credential_field: self.credential_field,
