@@ -55,7 +55,19 @@ pub struct FileStateStore {
     files: Arc<Mutex<File>>,
     inner: Mutex<Option<Loaded>>,
     /// The advisory lock on `{path}.lock`, released when this file is closed.
-    _lock: File,
+    _lock: StateLock,
+}
+
+/// The locked `{state}.lock`, holding this process's pid; emptied before it is released, so a
+/// run refused later never reads the pid of a holder that is gone.
+#[derive(Debug)]
+struct StateLock(File);
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        // Best effort: a lock file left with a pid names a process that has ended.
+        let _ = self.0.set_len(0);
+    }
 }
 
 #[derive(Debug)]
@@ -158,7 +170,7 @@ impl FileStateStore {
             journal_path,
             files: Arc::new(Mutex::new(journal)),
             inner: Mutex::new(None),
-            _lock: lock,
+            _lock: StateLock(lock),
         };
         let loaded = store.load_files().await?;
         *store.inner.lock().await = Some(loaded);
@@ -339,8 +351,18 @@ fn lock_state(state: &Path) -> Result<File> {
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
+            // The holder empties the file and then writes its pid: read again for a moment
+            // rather than name nobody.
             let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
+            for _ in 0..50 {
+                holder.clear();
+                let _ = file.seek(std::io::SeekFrom::Start(0));
+                let _ = file.read_to_string(&mut holder);
+                if holder.trim().parse::<u32>().is_ok() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             let who = match holder.trim().parse::<u32>() {
                 Ok(pid) if pid == std::process::id() => {
                     format!("another store in this process (pid {pid})")
