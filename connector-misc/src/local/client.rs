@@ -115,7 +115,8 @@ impl Walker {
             .follow_links(self.follow_symlinks)
             .sort_by_file_name()
             .into_iter();
-        let mut page = Vec::with_capacity(self.page_size);
+        // Capacity grows with what is found, never from the user's number up front.
+        let mut page = Vec::with_capacity(self.page_size.min(1024));
         while let Some(next) = walk.next() {
             if tx.is_closed() {
                 // Nobody reads any more (the stream was dropped): stop quietly.
@@ -329,7 +330,7 @@ impl Filters {
 
 /// Sends a full page; false when the consumer is gone.
 fn send(tx: &mpsc::Sender<Page>, page: &mut Page, page_size: usize) -> bool {
-    let full = std::mem::replace(page, Vec::with_capacity(page_size));
+    let full = std::mem::replace(page, Vec::with_capacity(page_size.min(1024)));
     tx.blocking_send(full).is_ok()
 }
 
