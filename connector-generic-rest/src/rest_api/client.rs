@@ -37,6 +37,28 @@ pub(crate) struct Endpoint {
     id_path: Option<FieldPath>,
     /// The config field named when a later page answers 401/403.
     credential_field: Option<&'static str>,
+    /// Query parameters that carry a credential (`api_key`, `token`, ...), as secrets: the
+    /// redactor removes them from errors, logs and stored next-page URLs, and a next-page URL
+    /// gets their real value back before it is sent.
+    secret_params: Vec<(String, connector_core::Secret)>,
+}
+
+/// Whether a query parameter's name says it carries a credential.
+fn is_credential_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "key",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "signature",
+        "sig",
+        "auth",
+        "credential",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
 }
 
 /// The HTTP client and the endpoint; cheap to clone into a stream.
@@ -72,6 +94,26 @@ impl Totals {
                 .or_else(|| field(&["total"]).and_then(number)),
         }
     }
+}
+
+/// `url` with each credential parameter it names set to its real value: a stored next-page
+/// URL holds `***` there (checkpoints are stored without secrets).
+fn with_secret_params(mut url: Url, secrets: &[(String, connector_core::Secret)]) -> Url {
+    if secrets.is_empty() || url.query().is_none() {
+        return url;
+    }
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = secrets
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map_or_else(|| v.into_owned(), |(_, secret)| secret.expose().to_owned());
+            (k.into_owned(), v)
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url
 }
 
 fn config_error(field: &str, msg: impl Into<String>) -> Error {
@@ -154,7 +196,13 @@ impl Endpoint {
             .as_deref()
             .filter(|f| !f.trim().is_empty())
             .and_then(|f| FieldPath::parse(f).ok());
+        let secret_params = params
+            .iter()
+            .filter(|(k, _)| is_credential_param(k))
+            .map(|(k, v)| (k.clone(), connector_core::Secret::new(v.clone())))
+            .collect();
         Ok(Self {
+            secret_params,
             cfg,
             base,
             params,
@@ -298,7 +346,7 @@ impl RestClient {
                         .with_url(&next)
                         .with_connector(SOURCE));
                 }
-                next
+                with_secret_params(next, &e.secret_params)
             }
             at => {
                 match at {
