@@ -67,6 +67,8 @@ fn init_tracing(bars: BarSlot) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(bars)
+        // Colour codes only on a terminal: a log piped or written to a file stays plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(true)
         .init();
 }

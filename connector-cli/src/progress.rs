@@ -46,7 +46,8 @@ pub(crate) fn show(bar: &ProgressBar, p: &Progress, started: std::time::Instant)
     ));
 }
 
-/// Writes log lines to stderr, above the progress bar when there is one.
+/// Writes log lines to stderr, above the progress bar when there is one, without any live
+/// secret.
 pub(crate) struct LogWriter {
     slot: BarSlot,
     buf: Vec<u8>,
@@ -63,7 +64,10 @@ impl Write for LogWriter {
             return Ok(());
         }
         let buf = std::mem::take(&mut self.buf);
-        let write = || std::io::stderr().lock().write_all(&buf);
+        // One event per writer: no live secret (an echoed token, a query key) reaches stderr.
+        let text = String::from_utf8_lossy(&buf);
+        let text = connector_core::secret::redact(&text);
+        let write = || std::io::stderr().lock().write_all(text.as_bytes());
         match self.slot.bar() {
             Some(bar) => bar.suspend(write),
             None => write(),

@@ -416,9 +416,6 @@ fn two_runs_on_one_state() {
 
 /// The refused run of two started together names the holder's pid every time.
 #[test]
-#[ignore = "issue 17: the lock holder truncates {state}.lock before it writes its pid, so a run \
-            refused in between reads an empty file and says only `in use by another run` \
-            (connector-core state/file.rs lock_state); seen in round 2 of 3; racy"]
 fn two_runs_started_together_always_name_the_holder() {
     two_runs_started_together(10, true);
 }
@@ -775,9 +772,6 @@ fn rest_echoing_server_basic_leaks_no_canary() {
 
 /// An API key in `query_params` (RAGFlow's way to pass `?api_key=`) is a credential too.
 #[test]
-#[ignore = "issue 17: a query_params api_key reaches state.json in plain text (the checkpoint's \
-            next-page URL, rest_api At::Url) and error text: query values are plain strings, \
-            never a Secret the redactor knows"]
 fn rest_echoing_server_query_api_key_leaks_no_canary() {
     echo_case(
         "bearer",
@@ -802,8 +796,6 @@ fn rest_echoing_server_header_api_key_leaks_no_canary() {
 
 /// The Basic credential as it travels (base64 of `user:password` in `Authorization`).
 #[test]
-#[ignore = "issue 17: an echoed `Authorization: Basic <base64(user:password)>` reaches stderr \
-            and state.json: the redactor knows the password, not its encoded header form"]
 fn rest_echoing_server_basic_header_leaks_no_canary() {
     echo_case(
         "basic",
@@ -817,9 +809,6 @@ fn rest_echoing_server_basic_header_leaks_no_canary() {
 /// An error body quoting the token twice, the second time across the 300th character, where
 /// the error's snippet of the body is cut: no part of the token may reach stderr or the state.
 #[test]
-#[ignore = "issue 17: connector-core http::classify::scrub cuts the body at 300 chars before \
-            replacing secrets, and withholds it only when nothing was replaced, so a second \
-            copy of the secret straddling the cut leaks its first characters"]
 fn rest_error_snippet_cut_leaks_no_part_of_the_token() {
     const SECRET: &str = "tok9f3b2a7c1e5d8046b1a9c3e7f2d5b8";
     let server = Server::start(|_req| {
@@ -979,8 +968,6 @@ fn hostile_numbers(ws: &mut Workspace, source: &str, base: &Value, fields: &[&st
 }
 
 #[test]
-#[ignore = "issue 17: local page_size 4294967295 passes check, then sync aborts allocating 343 GB \
-            (Vec::with_capacity(page_size) in connector-misc/src/local/client.rs)"]
 fn hostile_numbers_local() {
     let mut ws = Workspace::new();
     local_folder(&ws, "run/src", 5, 64);
