@@ -560,6 +560,13 @@ pub(super) fn declaration_problems(schema: &Value, ignored: &[&str]) -> Vec<Stri
             continue;
         };
         for (name, property) in properties {
+            if is_unbounded_integer(property) {
+                out.push(format!(
+                    "`{name}` is an integer without a maximum: bound it to what the code can \
+                     honour (`#[schemars(range(max = N))]`), so a hostile number is refused \
+                     when the config is read rather than allocated from"
+                ));
+            }
             for alias in names_in(property.get(ALIASES)) {
                 if properties.contains_key(alias) {
                     out.push(format!(
@@ -570,6 +577,25 @@ pub(super) fn declaration_problems(schema: &Value, ignored: &[&str]) -> Vec<Stri
         }
     }
     out
+}
+
+/// Whether a property's schema admits integers with no upper bound (directly, or through the
+/// integer branch of an `anyOf`/`oneOf`).
+fn is_unbounded_integer(property: &Value) -> bool {
+    let is_integer = match property.get("type") {
+        Some(Value::String(t)) => t == "integer",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
+        _ => false,
+    };
+    if is_integer && property.get("maximum").is_none() {
+        return true;
+    }
+    ["anyOf", "oneOf"].iter().any(|key| {
+        property
+            .get(*key)
+            .and_then(Value::as_array)
+            .is_some_and(|branches| branches.iter().any(is_unbounded_integer))
+    })
 }
 
 /// The properties of the object schema at a dotted path of property names (following

@@ -334,6 +334,7 @@ struct Rag {
     #[serde(default)]
     project_key: Option<String>,
     #[serde(default)]
+    #[schemars(range(max = 1_073_741_824))]
     attachment_size_limit: Option<u64>,
     #[serde(default)]
     timezone_offset: Option<f64>,
@@ -350,6 +351,7 @@ struct Rag {
     #[serde(default)]
     credentials: RagCreds,
     #[serde(default)]
+    #[schemars(range(max = 10_000))]
     batch_size: Option<u32>,
 }
 
@@ -498,6 +500,7 @@ fn sound_declarations_have_no_problems_and_bad_ones_are_named() {
         name: String,
         #[schemars(extend("x-aliases" = ["name"]))]
         title: String,
+        page_size: u32,
     }
     impl ConnectorConfig for Bad {
         const IGNORED: &'static [IgnoredField] = &[
@@ -510,6 +513,9 @@ fn sound_declarations_have_no_problems_and_bad_ones_are_named() {
         [
             "IGNORED names `name`, a field the config declares (and so uses)",
             "IGNORED names `credentials.token`, but the config has no object `credentials`",
+            "`page_size` is an integer without a maximum: bound it to what the code can \
+             honour (`#[schemars(range(max = N))]`), so a hostile number is refused when the \
+             config is read rather than allocated from",
             "`name` is declared as another name of `title` and is a field too",
         ]
     );
