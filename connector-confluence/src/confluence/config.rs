@@ -175,6 +175,7 @@ pub struct ConfluenceConfig {
     /// 2 results at a time.) Zero or less is the default, as RAGFlow's Go connector reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-default-unless-positive" = true))]
+    #[schemars(range(max = u32::MAX as u64))]
     pub batch_size: Option<NonZeroU32>,
     /// Pages and blog posts with any of these labels are skipped: a list, or one text of
     /// labels separated by commas or line breaks (`"secret, internal"`, as RAGFlow's
@@ -197,6 +198,7 @@ pub struct ConfluenceConfig {
     /// Largest attachment downloaded, in bytes (default 10 MiB); larger ones are skipped
     /// before any download.
     #[serde(default = "default_attachment_size_limit")]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
     pub attachment_size_limit: NonZeroU64,
     /// Also index image attachments (default true: RAGFlow's Confluence connectors take
     /// them). RAGFlow's `allow_images` does not set it: neither of RAGFlow's Confluence
@@ -232,6 +234,7 @@ pub struct ConfluenceConfig {
     /// version), so a day is safe but slower. The sync's own `SyncOptions::overlap` applies
     /// when it is longer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = connector_core::config::limits::MAX_SECONDS))]
     pub time_buffer_seconds: Option<u64>,
     /// How documents are identified: `ragflow_url` (the default: the web URL, as RAGFlow
     /// names them) or `content_id` (`confluence:{site}/page/{id}`: Confluence's content ids,

@@ -25,6 +25,9 @@
 //!   limit > 0`): `#[schemars(extend("x-default-unless-positive" = true))]`;
 //! - fields its other settings leave unused (a `space` left over from another mode):
 //!   [`ConnectorConfig::unused`].
+//! - every integer field: the largest value the code honours,
+//!   `#[schemars(range(max = connector_core::config::limits::MAX_PAGE_SIZE))]` (the shared
+//!   bounds are in [`limits`]), so a hostile number is refused when the config is read.
 //!
 //! It stays strict about everything else: an unknown field is still an error, with a "did you
 //! mean" hint for a likely typo.
@@ -44,6 +47,7 @@ use crate::net::NetworkPolicy;
 
 mod check;
 mod lenient;
+pub mod limits;
 mod string_list;
 
 use check::check_value;

@@ -108,6 +108,7 @@ pub struct RestApiConfig {
     /// RAGFlow's does; a full listing for prune that would need more fails instead of pruning
     /// from a partial list.
     #[serde(default = "default_max_pages")]
+    #[schemars(range(max = connector_core::config::limits::MAX_COUNT))]
     pub max_pages: u64,
     /// Seconds to wait before every page after the first (default 0; RAGFlow's default is 0.5,
     /// which its web form sends).
@@ -124,9 +125,11 @@ pub struct RestApiConfig {
     pub link_field: Option<String>,
     /// Retries of a failed request (default 5).
     #[serde(default)]
+    #[schemars(range(max = connector_core::config::limits::MAX_RETRIES))]
     pub max_retries: Option<u32>,
     /// Request timeout in seconds (default 60).
     #[serde(default)]
+    #[schemars(range(max = connector_core::config::limits::MAX_SECONDS))]
     pub timeout_secs: Option<u64>,
     /// Hosts this connector may reach although they are not public addresses: host names
     /// (`wiki.corp.example`), domains (`*.corp.example`), addresses (`10.1.2.3`) or networks
@@ -188,9 +191,11 @@ pub struct PaginationConfig {
     /// Items requested per page (default: the size parameter's value in `query_params` or the
     /// URL, else 100).
     #[serde(default)]
+    #[schemars(range(max = connector_core::config::limits::MAX_PAGE_SIZE))]
     pub page_size: Option<u64>,
     /// First page (default 1).
     #[serde(default = "default_start_page")]
+    #[schemars(range(max = connector_core::config::limits::MAX_COUNT))]
     pub start_page: u64,
     /// Offset parameter (default `offset`).
     #[serde(default = "default_offset_param")]
@@ -200,9 +205,11 @@ pub struct PaginationConfig {
     pub limit_param: Option<String>,
     /// Items requested per page for offset pagination (default `page_size`).
     #[serde(default)]
+    #[schemars(range(max = connector_core::config::limits::MAX_PAGE_SIZE))]
     pub limit: Option<u64>,
     /// First offset (default 0).
     #[serde(default)]
+    #[schemars(range(max = connector_core::config::limits::MAX_COUNT))]
     pub start_offset: u64,
     /// Cursor parameter (default `cursor`).
     #[serde(default = "default_cursor_param")]

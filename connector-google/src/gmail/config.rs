@@ -40,10 +40,12 @@ pub struct GmailConfig {
     /// Attachments larger than this (bytes) are skipped (default 10 MiB). Serialised as the
     /// limit in effect, so a host sees the default.
     #[serde(default, serialize_with = "limit_in_effect")]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
     pub attachment_size_limit: Option<u64>,
     /// Threads fetched at the same time (default 8, at most 64). Serialised as the number in
     /// effect.
     #[serde(default, serialize_with = "concurrency_in_effect")]
+    #[schemars(range(max = connector_core::config::limits::MAX_CONCURRENCY))]
     pub thread_concurrency: Option<usize>,
     /// The OAuth token endpoint (default: the key's `token_uri`, else Google's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -60,6 +62,7 @@ pub struct GmailConfig {
     /// see a message delivered just before a run's end. Threads listed again are skipped
     /// by their `historyId` without being fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = connector_core::config::limits::MAX_SECONDS))]
     pub time_buffer_seconds: Option<u64>,
     /// Which addresses requests may reach: the host's policy, never the tenant's (see
     /// [`GoogleDriveConfig::network`](crate::GoogleDriveConfig)); set by a

@@ -111,6 +111,7 @@ pub struct GoogleDriveConfig {
     /// `size_threshold`, the name RAGFlow's Go syncer reads.
     #[serde(default)]
     #[schemars(extend("x-aliases" = ["size_threshold"]))]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
     pub max_file_size: Option<u64>,
     /// How Google Docs are exported (default Markdown).
     #[serde(default)]
@@ -141,6 +142,7 @@ pub struct GoogleDriveConfig {
     /// (an upload that keeps the local time): a reconciling or full run does. The sync's own
     /// `SyncOptions::overlap` applies when it is longer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = connector_core::config::limits::MAX_SECONDS))]
     pub time_buffer_seconds: Option<u64>,
     /// The OAuth token endpoint (default: the key's `token_uri`, else Google's).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -59,6 +59,7 @@ pub struct LocalConfig {
     pub extensions: Vec<String>,
     /// Largest file read, in bytes; a larger file becomes a failure and the sync goes on.
     #[serde(default = "default_max_file_size")]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
     pub max_file_size: NonZeroU64,
     /// Follow symbolic links to files and folders (default false: links are skipped).
     #[serde(default)]
@@ -68,6 +69,7 @@ pub struct LocalConfig {
     pub include_hidden: bool,
     /// Files per source page: the unit of one fingerprint lookup and one checkpoint.
     #[serde(default = "default_page_size")]
+    #[schemars(range(max = connector_core::config::limits::MAX_PAGE_SIZE))]
     pub page_size: NonZeroU32,
 }
 

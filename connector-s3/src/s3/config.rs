@@ -305,14 +305,17 @@ pub struct S3Config {
     /// default, as there.
     #[serde(default = "default_max_object_size", alias = "size_threshold")]
     #[schemars(extend("x-aliases" = ["size_threshold"], "x-default-unless-positive" = true))]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
     pub max_object_size: NonZeroU64,
     /// Objects downloaded at the same time (default 8, at most 64); documents still come in
     /// listing order.
     #[serde(default = "default_concurrency")]
+    #[schemars(range(max = connector_core::config::limits::MAX_CONCURRENCY))]
     pub concurrency: NonZeroU32,
     /// Keys per listing page (`max-keys`, default and maximum 1000): the unit of one
     /// fingerprint lookup and one checkpoint.
     #[serde(default = "default_page_size")]
+    #[schemars(range(max = connector_core::config::limits::MAX_PAGE_SIZE))]
     pub page_size: NonZeroU32,
     /// Incremental runs take only the objects whose `LastModified` is in the run's window
     /// (default false: they list the whole prefix and skip unchanged objects by ETag, as

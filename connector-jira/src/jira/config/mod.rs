@@ -152,6 +152,7 @@ pub struct JiraConfig {
     /// RAGFlow); larger ones are listed in the issue but not downloaded.
     #[serde(default)]
     #[schemars(extend("x-default-unless-positive" = true))]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
     pub attachment_size_limit: Option<u64>,
     /// Issues with any of these labels (compared without regard to case) are skipped.
     ///
@@ -183,6 +184,7 @@ pub struct JiraConfig {
     pub is_cloud: Option<bool>,
     /// Issues per search request, at most 100 (the default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = connector_core::config::limits::MAX_PAGE_SIZE))]
     pub page_size: Option<NonZeroU32>,
     /// The gateway scoped tokens go through (default `https://api.atlassian.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,6 +200,7 @@ pub struct JiraConfig {
     /// resumes from the last acknowledged page, with Jira's wait in the error's
     /// `retry_after`; one item's (further comments, an attachment) becomes its failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = connector_core::config::limits::MAX_SECONDS))]
     pub rate_limit_budget_secs: Option<u64>,
     /// How long before the previous window's end an incremental run starts, in seconds
     /// (RAGFlow's `time_buffer_seconds`; `0`: no overlap). Jira's search index lags its
@@ -208,6 +211,7 @@ pub struct JiraConfig {
     /// overlap lists again costs a search only: unchanged issues are skipped by version.
     /// The sync's own `SyncOptions::overlap` applies when it is longer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = connector_core::config::limits::MAX_SECONDS))]
     pub time_buffer_seconds: Option<u64>,
     /// Hosts this connector may reach although they are not public addresses: host names
     /// (`jira.corp.example`), domains (`*.corp.example`), addresses (`10.1.2.3`) or networks
