@@ -471,6 +471,66 @@ async fn assume_role_uses_a_web_identity_token_file_as_on_eks() {
     connector(config, env).check().await.expect("listed");
 }
 
+/// The host's web identity token is exchanged at the host's STS only: a tenant that names an
+/// STS endpoint of its own (`credentials.sts_endpoint_url`) receives the config's own
+/// `AssumeRole`, signed (no secret in it), and never `AssumeRoleWithWebIdentity` with the
+/// host's token.
+#[tokio::test]
+async fn a_tenants_sts_endpoint_never_receives_the_hosts_web_identity_token() {
+    let s3 = MockServer::start().await;
+    let (host_sts, tenant_sts) = (MockServer::start().await, MockServer::start().await);
+    let dir = tempfile::tempdir().expect("dir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "eyJhbGciOiJSUzI1NiJ9.host-identity.sig").expect("write");
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=AssumeRoleWithWebIdentity&"))
+        .respond_with(assume_role_response(
+            "AssumeRoleWithWebIdentity",
+            "ASIAHOST",
+            "host-token",
+            Utc::now() + TimeDelta::hours(1),
+        ))
+        .expect(1)
+        .mount(&host_sts)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=AssumeRole&"))
+        .and(|req: &Request| {
+            req.headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.contains("Credential=ASIAHOST/"))
+        })
+        .respond_with(assume_role_response(
+            "AssumeRole",
+            "ASIAROLE",
+            "role-token",
+            Utc::now() + TimeDelta::hours(1),
+        ))
+        .expect(1)
+        .mount(&tenant_sts)
+        .await;
+    bucket_accepting(&s3, "ASIAROLE", "role-token").await;
+    let env = bare_env()
+        .with_var(
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            token_file.display().to_string(),
+        )
+        .with_var("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/host-pod")
+        .with_var("AWS_ENDPOINT_URL_STS", host_sts.uri());
+    let config = s3_config(
+        &s3,
+        serde_json::json!({"authentication_method": "iam_role", "aws_role_arn": ROLE,
+            "sts_endpoint_url": tenant_sts.uri()}),
+    );
+    connector(config, env).check().await.expect("listed");
+    for request in tenant_sts.received_requests().await.unwrap_or_default() {
+        let body = String::from_utf8_lossy(&request.body);
+        assert!(!body.contains("host-identity"), "host token sent: {body}");
+        assert!(!body.contains("AssumeRoleWithWebIdentity"), "{body}");
+    }
+}
+
 #[tokio::test]
 async fn assume_role_reads_the_named_profile_from_the_files_the_environment_names() {
     let s3 = MockServer::start().await;

@@ -269,8 +269,7 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     fn chain(env: StaticEnvironment) -> AmbientChain {
-        let http =
-            CredentialHttp::new("s3", connector_core::http::NetworkPolicy::any()).expect("clients");
+        let http = CredentialHttp::new("s3").expect("clients");
         let sts = Sts::new(http.sts.clone(), None, &env, "us-east-1").expect("sts");
         AmbientChain::new(Arc::new(env), http, sts)
     }

@@ -278,9 +278,9 @@ impl State {
 /// endpoint, and one with short timeouts and a single retry for the instance metadata service,
 /// which is simply absent off EC2 and must not hold a sync up (botocore waits 1 s there too).
 ///
-/// Only the STS client is held to a network policy (the bucket's: the host's, else public
-/// addresses plus `allowed_hosts`), and only when the tenant chose the STS endpoint
-/// (`credentials.sts_endpoint_url`). The container endpoint, the
+/// None of them is held to a network policy: they are the host's. A tenant's STS endpoint
+/// (`credentials.sts_endpoint_url`) gets a client of its own, held to the bucket's policy
+/// ([`CredentialHttp::sts_client`]), and serves only the config's own role. The container endpoint, the
 /// instance metadata service, `AWS_ENDPOINT_URL_STS` and the regional STS endpoint are the
 /// host's own credential sources, set by whoever runs the process (environment, instance,
 /// task definition) and out of the tenant's reach; the metadata and container endpoints live
@@ -296,21 +296,14 @@ pub(crate) struct CredentialHttp {
 }
 
 impl CredentialHttp {
-    /// Clients named after `source` (errors and logs say which connector asked), the STS one
-    /// held to `sts_network`.
+    /// The host's clients, named after `source` (errors and logs say which connector asked).
     ///
     /// # Errors
     /// `Internal` when a client cannot be built.
-    pub(crate) fn new(source: &'static str, sts_network: NetworkPolicy) -> Result<Self> {
-        let sts = || {
-            HttpClient::builder(source)
-                .timeout(Duration::from_secs(30))
-                .connect_timeout(Duration::from_secs(10))
-                .max_retries(3)
-        };
+    pub(crate) fn new(source: &'static str) -> Result<Self> {
         Ok(Self {
-            sts: sts().network_policy(sts_network).build()?,
-            container: sts().build()?,
+            sts: Self::sts_client(source, NetworkPolicy::any())?,
+            container: Self::sts_client(source, NetworkPolicy::any())?,
             metadata: HttpClient::builder(source)
                 .timeout(Duration::from_secs(2))
                 .connect_timeout(Duration::from_secs(1))
@@ -318,6 +311,20 @@ impl CredentialHttp {
                 .backoff(Duration::from_millis(100), Duration::from_millis(200))
                 .build()?,
         })
+    }
+
+    /// A client for STS calls held to `network` (the bucket's policy, for the tenant's
+    /// `credentials.sts_endpoint_url`).
+    ///
+    /// # Errors
+    /// `Internal` when the client cannot be built.
+    pub(crate) fn sts_client(source: &'static str, network: NetworkPolicy) -> Result<HttpClient> {
+        HttpClient::builder(source)
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .max_retries(3)
+            .network_policy(network)
+            .build()
     }
 }
 
@@ -352,26 +359,32 @@ pub(crate) fn credential_source(
     sts_endpoint: Option<&Url>,
     network: &NetworkPolicy,
 ) -> Result<Refreshing> {
-    // The tenant's STS endpoint is guarded as the bucket's is; the host's (environment,
-    // AWS's regional one) is not.
-    let sts_network = match sts_endpoint {
-        Some(_) => network.clone(),
-        None => NetworkPolicy::any(),
-    };
-    let sts =
-        |http: &CredentialHttp| Sts::new(http.sts.clone(), sts_endpoint, env.as_ref(), region);
+    // The host's STS (`AWS_ENDPOINT_URL_STS`, else AWS's regional endpoint) serves the
+    // ambient chain: the host's web identity token is exchanged there and nowhere else. The
+    // tenant's `credentials.sts_endpoint_url` serves only the config's own role, held to the
+    // bucket's policy: a tenant must not receive the host's web identity token by naming an
+    // STS endpoint of its own.
+    let http = CredentialHttp::new(source)?;
+    let host_sts = Sts::new(http.sts.clone(), None, env.as_ref(), region)?;
     Ok(match signing {
         Signing::Keys(keys) => Refreshing::new(Fixed(keys)),
         Signing::IamRole { role_arn, keys } => {
-            let http = CredentialHttp::new(source, sts_network)?;
-            let sts = sts(&http)?;
+            let sts = match sts_endpoint {
+                Some(url) => Sts::new(
+                    CredentialHttp::sts_client(source, network.clone())?,
+                    Some(url),
+                    env.as_ref(),
+                    region,
+                )?,
+                None => host_sts.clone(),
+            };
             let (base, base_field) = match keys {
                 Some(keys) => (
                     Refreshing::new(Fixed(keys)),
                     "credentials.aws_access_key_id",
                 ),
                 None => (
-                    Refreshing::new(AmbientChain::new(Arc::clone(&env), http, sts.clone())),
+                    Refreshing::new(AmbientChain::new(Arc::clone(&env), http, host_sts)),
                     "credentials.authentication_method",
                 ),
             };
@@ -382,11 +395,7 @@ pub(crate) fn credential_source(
                 base_field,
             })
         }
-        Signing::Ambient => {
-            let http = CredentialHttp::new(source, sts_network)?;
-            let sts = sts(&http)?;
-            Refreshing::new(AmbientChain::new(Arc::clone(&env), http, sts))
-        }
+        Signing::Ambient => Refreshing::new(AmbientChain::new(Arc::clone(&env), http, host_sts)),
     })
 }
 
