@@ -57,6 +57,11 @@ pub(crate) struct ConfigArgs {
     /// `--config` it sets that file's `path`.
     #[arg(long, value_name = "DIR")]
     pub(crate) path: Option<PathBuf>,
+    /// Name documents as RAGFlow does where the config names no `id_scheme` (Confluence and
+    /// Jira by web URL, not by the ids that survive renames and moves): for configs and
+    /// indexes carried over from RAGFlow.
+    #[arg(long)]
+    pub(crate) ragflow_ids: bool,
 }
 
 /// Which addresses the connector may reach (the guard against server-side request forgery,

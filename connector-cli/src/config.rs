@@ -146,7 +146,11 @@ mod tests {
     }
 
     fn args(config: Option<PathBuf>) -> ConfigArgs {
-        ConfigArgs { config, path: None }
+        ConfigArgs {
+            config,
+            path: None,
+            ragflow_ids: false,
+        }
     }
 
     #[tokio::test]

@@ -105,6 +105,7 @@ async fn check(
     if let Some(policy) = network.policy()? {
         registry.set_network_policy(policy);
     }
+    registry.set_ragflow_ids(config.ragflow_ids);
     let built = config::build(registry, source, config).await?;
     // What the config says that does nothing, so a user is not left guessing; before the
     // check, which may fail on something else and should not hide these.
@@ -120,6 +121,7 @@ async fn sync(registry: &mut Registry, args: SyncArgs, bars: &BarSlot) -> Result
     if let Some(policy) = args.network.policy()? {
         registry.set_network_policy(policy);
     }
+    registry.set_ragflow_ids(args.config.ragflow_ids);
     let built = config::build(registry, &args.source, &args.config).await?;
     for ignored in &built.ignored {
         eprintln!("note: {ignored}");

@@ -1356,3 +1356,41 @@ async fn items_are_fetched_again_by_id() {
         assert_eq!(titles(&docs), set(&["kept.txt", "Other"]), "{scheme}");
     }
 }
+
+/// Ids survive renames by default; a host migrating from RAGFlow keeps RAGFlow's web-URL ids
+/// for every config that names no scheme with one switch, and a config's own choice stays.
+#[tokio::test]
+async fn ids_are_content_ids_unless_the_host_or_the_config_asks_for_ragflows() {
+    let fake = Fake::start(false).await;
+    let page = FakePage::new(101, "ENG", "Home", "<p>hello</p>", at(0));
+    let web = fake.url_of(&page);
+    fake.add(page);
+    let mut plain = fake.config(json!({}));
+    plain.as_object_mut().unwrap().remove("id_scheme");
+    let mut chosen = plain.clone();
+    chosen["id_scheme"] = json!("content_id");
+    let mut registry = Registry::new();
+    connector_confluence::register(&mut registry);
+    let ids = |registry: &Registry, cfg: &serde_json::Value| {
+        let c = registry.build("confluence", cfg.clone()).unwrap();
+        async move {
+            let (docs, _) = load(c.as_ref()).await.unwrap();
+            docs.into_iter().map(|d| d.id).collect::<Vec<_>>()
+        }
+    };
+    let site = fake.base();
+    let content_id = format!("confluence:{}/page/101", site.trim_start_matches("http://"));
+    assert_eq!(
+        ids(&registry, &plain).await,
+        std::slice::from_ref(&content_id)
+    );
+    registry.set_ragflow_ids(true);
+    assert_eq!(ids(&registry, &plain).await, [web]);
+    assert_eq!(
+        registry
+            .effective_config("confluence", plain.clone())
+            .unwrap()["id_scheme"],
+        "ragflow_url"
+    );
+    assert_eq!(ids(&registry, &chosen).await, [content_id]);
+}

@@ -13,12 +13,19 @@ use crate::connector::{Connector, DynConnector};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::NetworkPolicy;
 
-type Builder = Box<dyn Fn(Value, Option<&NetworkPolicy>) -> Result<Built> + Send + Sync>;
+type Builder = Box<dyn Fn(Value, &Host) -> Result<Built> + Send + Sync>;
+
+/// What the host set for every connector it builds.
+#[derive(Debug, Clone, Default)]
+struct Host {
+    network: Option<NetworkPolicy>,
+    ragflow_ids: bool,
+}
 
 struct Entry {
     description: &'static str,
     schema: fn() -> Value,
-    effective: fn(Value) -> Result<Value>,
+    effective: fn(Value, bool) -> Result<Value>,
     declaration_problems: fn() -> Vec<String>,
     build: Builder,
 }
@@ -46,8 +53,11 @@ impl fmt::Debug for Built {
 
 /// The config as the connector reads it: parsed (RAGFlow's shapes read, defaults filled in)
 /// and serialised back. Secrets serialise as `***`.
-fn effective<C: ConnectorConfig + Serialize>(json: Value) -> Result<Value> {
-    let config = parse::<C>(json)?.config;
+fn effective<C: ConnectorConfig + Serialize>(json: Value, ragflow_ids: bool) -> Result<Value> {
+    let mut config = parse::<C>(json)?.config;
+    if ragflow_ids {
+        config.use_ragflow_ids();
+    }
     serde_json::to_value(&config).map_err(|e| {
         Error::new(
             ErrorKind::Internal,
@@ -79,7 +89,7 @@ fn effective<C: ConnectorConfig + Serialize>(json: Value) -> Result<Value> {
 #[derive(Default)]
 pub struct Registry {
     entries: BTreeMap<&'static str, Entry>,
-    network: Option<NetworkPolicy>,
+    host: Host,
 }
 
 impl Registry {
@@ -102,9 +112,12 @@ impl Registry {
         C: ConnectorConfig + Serialize + 'static,
         F: Fn(C) -> Result<Box<dyn Connector>> + Send + Sync + 'static,
     {
-        let builder: Builder = Box::new(move |json, network| {
+        let builder: Builder = Box::new(move |json, host| {
             let mut parsed = parse::<C>(json).map_err(|e| e.with_connector(source))?;
-            if let Some(network) = network
+            if host.ragflow_ids {
+                parsed.config.use_ragflow_ids();
+            }
+            if let Some(network) = &host.network
                 && !parsed.config.set_network_policy(network)
                 && network.is_guarded()
             {
@@ -161,7 +174,7 @@ impl Registry {
     /// # Errors
     /// As [`build`](Self::build).
     pub fn build_with_notes(&self, source: &str, config: Value) -> Result<Built> {
-        (self.entry(source)?.build)(config, self.network.as_ref())
+        (self.entry(source)?.build)(config, &self.host)
     }
 
     /// Builds every connector from now on with `policy` in place of its own: with
@@ -181,12 +194,33 @@ impl Registry {
     /// # Ok::<(), connector_core::Error>(())
     /// ```
     pub fn set_network_policy(&mut self, policy: NetworkPolicy) {
-        self.network = Some(policy);
+        self.host.network = Some(policy);
     }
 
     /// The host's policy connectors are built with, if it set one.
     pub fn network_policy(&self) -> Option<&NetworkPolicy> {
-        self.network.as_ref()
+        self.host.network.as_ref()
+    }
+
+    /// Builds every connector from now on with RAGFlow's document ids where its config does
+    /// not choose an id scheme ([`ConnectorConfig::use_ragflow_ids`]): for a host migrating
+    /// from RAGFlow, whose stored configs name no scheme and whose indexed documents carry
+    /// RAGFlow's ids. Without it, connectors use their own default ids, which survive renames
+    /// and moves where the source has such ids (Confluence's content ids, Jira's issue ids),
+    /// so a rename is an update and not a new document plus a deletion.
+    ///
+    /// ```
+    /// let mut registry = connector_core::Registry::new();
+    /// registry.set_ragflow_ids(true);
+    /// assert!(registry.ragflow_ids());
+    /// ```
+    pub fn set_ragflow_ids(&mut self, ragflow_ids: bool) {
+        self.host.ragflow_ids = ragflow_ids;
+    }
+
+    /// Whether connectors are built with RAGFlow's ids ([`set_ragflow_ids`](Self::set_ragflow_ids)).
+    pub fn ragflow_ids(&self) -> bool {
+        self.host.ragflow_ids
     }
 
     /// The config as `source`'s connector reads it: RAGFlow's shapes read, aliases resolved,
@@ -202,7 +236,7 @@ impl Registry {
             .entries
             .get_key_value(source)
             .map_or("", |(key, _)| *key);
-        (entry.effective)(config).map_err(|e| e.with_connector(key))
+        (entry.effective)(config, self.host.ragflow_ids).map_err(|e| e.with_connector(key))
     }
 
     /// Mistakes in how `source`'s config type declares its RAGFlow compatibility (see

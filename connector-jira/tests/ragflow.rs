@@ -315,3 +315,54 @@ async fn a_token_kept_from_cloud_mode_wins_over_the_server_password_and_is_said(
     let c = common::connector(parsed.config);
     assert_eq!(load(&c).await.documents.len(), 1);
 }
+
+/// Ids survive moves by default; a host migrating from RAGFlow keeps RAGFlow's browse-URL ids
+/// for every config that names no scheme with one switch, and a config's own choice stays.
+#[tokio::test]
+async fn ids_are_issue_ids_unless_the_host_or_the_config_asks_for_ragflows() {
+    let server = MockServer::start().await;
+    let search = common::ServerSearch {
+        issues: Arc::new(Mutex::new(common::numbered(1, false))),
+        cap: 50,
+        jqls: Arc::default(),
+    };
+    Mock::given(method("GET"))
+        .and(path("/rest/api/2/search"))
+        .respond_with(search)
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let host = uri.trim_start_matches("http://").to_owned();
+    let plain = json!({"base_url": uri, "project_key": "ENG", "allowed_hosts": [common::LOOPBACK],
+        "credentials": {"jira_api_token": "t"}});
+    let mut chosen = plain.clone();
+    chosen["id_scheme"] = json!("issue_id");
+    let ids = |registry: &connector_core::Registry, config: &Value| {
+        let c = registry.build("jira", config.clone()).unwrap();
+        async move {
+            let mut stream = c.as_load().unwrap().load(SyncContext::new());
+            let mut ids = Vec::new();
+            while let Some(page) = stream.next().await {
+                ids.extend(page.unwrap().documents.into_iter().map(|d| d.id));
+            }
+            ids
+        }
+    };
+    let mut registry = connector_core::Registry::new();
+    connector_jira::register(&mut registry);
+    let issue_id = format!("jira:{host}/issue/10001");
+    assert_eq!(
+        ids(&registry, &plain).await,
+        std::slice::from_ref(&issue_id)
+    );
+    registry.set_ragflow_ids(true);
+    assert_eq!(
+        ids(&registry, &plain).await,
+        [format!("{uri}/browse/ENG-1")]
+    );
+    assert_eq!(
+        registry.effective_config("jira", plain.clone()).unwrap()["id_scheme"],
+        "ragflow_url"
+    );
+    assert_eq!(ids(&registry, &chosen).await, [issue_id]);
+}

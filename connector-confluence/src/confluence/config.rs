@@ -236,13 +236,14 @@ pub struct ConfluenceConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = connector_core::config::limits::MAX_SECONDS))]
     pub time_buffer_seconds: Option<u64>,
-    /// How documents are identified: `ragflow_url` (the default: the web URL, as RAGFlow
-    /// names them) or `content_id` (`confluence:{site}/page/{id}`: Confluence's content ids,
-    /// which survive renames and moves, so a rename is an update of the same document). See
-    /// [`IdScheme`] for the ids and why the default is RAGFlow's; new deployments should set
-    /// `content_id`.
-    #[serde(default)]
-    pub id_scheme: IdScheme,
+    /// How documents are identified: `content_id` (the default:
+    /// `confluence:{site}/page/{id}`, Confluence's content ids, which survive renames and
+    /// moves, so a rename is an update of the same document) or `ragflow_url` (the web URL,
+    /// as RAGFlow names them, for a host migrating from RAGFlow; a host can also make it the
+    /// default of every config that names no scheme with `Registry::set_ragflow_ids`). See
+    /// [`IdScheme`]. Read it with [`id_scheme()`](Self::id_scheme).
+    #[serde(default, serialize_with = "scheme_in_effect")]
+    pub id_scheme: Option<IdScheme>,
     /// Give every document who may read it (`access`: users by e-mail, groups by name,
     /// `public` for spaces anonymous users may view), from the page's and its ancestors'
     /// read restrictions, else its space's view permission (default false). Costs no request
@@ -390,7 +391,7 @@ impl ConfluenceConfig {
             api_gateway: None,
             timezone_offset: None,
             time_buffer_seconds: None,
-            id_scheme: IdScheme::default(),
+            id_scheme: None,
             include_permissions: false,
             network: NetworkPolicy::default(),
         }
@@ -416,8 +417,13 @@ impl ConfluenceConfig {
     /// Documents identified by `scheme` (see [`IdScheme`]).
     #[must_use]
     pub fn with_id_scheme(mut self, scheme: IdScheme) -> Self {
-        self.id_scheme = scheme;
+        self.id_scheme = Some(scheme);
         self
+    }
+
+    /// The id scheme in effect: the config's, else [`IdScheme::ContentId`].
+    pub fn id_scheme(&self) -> IdScheme {
+        self.id_scheme.unwrap_or_default()
     }
 
     /// The index mode in effect (explicit, else from `page_id` / `space`).
@@ -500,4 +506,12 @@ pub(crate) fn gateway_base(gateway: &str, cloud_id: &str) -> String {
 /// Whether `id` looks like a cloud id (a UUID): it goes into request paths.
 pub(crate) fn is_cloud_id(id: &str) -> bool {
     !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+}
+
+/// Serialises the id scheme in effect, so the effective config shows it.
+fn scheme_in_effect<S: serde::Serializer>(
+    scheme: &Option<IdScheme>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    Serialize::serialize(&scheme.unwrap_or_default(), serializer)
 }

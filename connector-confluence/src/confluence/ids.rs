@@ -10,10 +10,10 @@ use super::model::Content;
 /// How documents are identified (the `id_scheme` of the config; the same field and shape as
 /// the Jira connector's).
 ///
-/// | | `ragflow_url` (default) | `content_id` |
+/// | | `content_id` (default) | `ragflow_url` |
 /// | --- | --- | --- |
-/// | page, blog post | `{wiki_base}{_links.webui}` | `confluence:{site}/page/{id}`, `confluence:{site}/blogpost/{id}` |
-/// | attachment | `{wiki_base}{_links.webui}` | `confluence:{site}/attachment/{id}` |
+/// | page, blog post | `confluence:{site}/page/{id}`, `confluence:{site}/blogpost/{id}` | `{wiki_base}{_links.webui}` |
+/// | attachment | `confluence:{site}/attachment/{id}` | `{wiki_base}{_links.webui}` |
 ///
 /// `{site}` is the site's web base without its scheme (`acme.atlassian.net/wiki`,
 /// `confluence.example.com/confluence`); `{id}` is Confluence's content id, which never
@@ -22,22 +22,20 @@ use super::model::Content;
 ///
 /// `content_id` keeps a renamed or moved page's documents: the rename is an update of the same
 /// document. Under `ragflow_url` a rename is a new document, and the old one stays until a
-/// prune deletes it. `ragflow_url` is the default all the same, because it is what RAGFlow
-/// (and this connector before) named documents with: a host migrating from RAGFlow hands over
-/// its stored configs unchanged, and nothing in a stored config tells it from a new one
-/// (RAGFlow's form stores `wiki_base`, `index_mode` and credentials whatever the origin), so a
-/// default of `content_id` would give every document of every migrated knowledge base a new
-/// id at once (all new, the old ones refused by prune's safety bound). New deployments should
-/// set `content_id`. Switching a deployed connector is a one-time re-index under the new ids
-/// (the old ids are pruned). Links are web URLs under either scheme.
+/// prune deletes it. `ragflow_url` is what RAGFlow (and this connector before) named documents
+/// with: a host migrating from RAGFlow, whose stored configs name no scheme, keeps its
+/// documents' ids with [`Registry::set_ragflow_ids`](connector_core::Registry::set_ragflow_ids)
+/// (`connectors --ragflow-ids`), or per config with `id_scheme: ragflow_url`. Switching a
+/// deployed connector is a one-time re-index under the new ids (the old ids are pruned).
+/// Links are web URLs under either scheme.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum IdScheme {
     /// RAGFlow's ids: the absolute web URL of the page, blog post or attachment.
-    #[default]
     RagflowUrl,
     /// Confluence's content ids, which survive renames and moves.
+    #[default]
     ContentId,
 }
 

@@ -18,11 +18,12 @@
 //!   result page come from one CQL search (`type = comment`, the pages as containers),
 //!   replies and inline comments included. User mentions and `include` macros are looked up
 //!   once per run. Attachments are downloaded a few at a time.
-//! - **Ids** ([`IdScheme`]): by default the absolute web URL of the page, blog post or
-//!   attachment (`{wiki_base}{_links.webui}`, as in RAGFlow), so a host migrating from
-//!   RAGFlow keeps its documents; with `id_scheme: content_id`, Confluence's content ids
+//! - **Ids** ([`IdScheme`]): by default Confluence's content ids
 //!   (`confluence:{site}/page/{id}`), so a page renamed or moved to another space is an
-//!   update of the same document. Links are web URLs under either. The title is the page
+//!   update of the same document; with `id_scheme: ragflow_url` (or a host's
+//!   `Registry::set_ragflow_ids`), the absolute web URL of the page, blog post or attachment
+//!   (`{wiki_base}{_links.webui}`, as in RAGFlow), so a host migrating from RAGFlow keeps its
+//!   documents. Links are web URLs under either. The title is the page
 //!   title, `updated_at` is `version.when`; metadata holds `space`, `space_name`, `labels`,
 //!   `ancestors`, `author`, `version`, `type` and `content_id`; owners are the creator and
 //!   the last editor. Attachments carry `parent_id` = the page's id.
@@ -143,6 +144,7 @@ impl ConfluenceConnector {
         if !problems.is_empty() {
             return Err(Error::config(problems).with_connector(SOURCE));
         }
+        warn_of_renames(&config);
         Ok(Self {
             client: Client::new(&config)?,
             settings: Arc::new(Settings::new(&config)),
@@ -153,6 +155,19 @@ impl ConfluenceConnector {
     /// The configuration it was built from.
     pub fn config(&self) -> &ConfluenceConfig {
         &self.config
+    }
+}
+
+/// Warns of `include_permissions` with `ragflow_url` ids: a page renamed or moved to another
+/// space gets a new web URL, hence a new document, and the old document keeps its old
+/// `access` (the old space's readers) until a prune retires it; with `content_id` the rename
+/// updates the same document.
+fn warn_of_renames(config: &ConfluenceConfig) {
+    if config.include_permissions && config.id_scheme() == IdScheme::RagflowUrl {
+        tracing::warn!(
+            site = %config.web_base(),
+            "`include_permissions` with `id_scheme: ragflow_url`: a page renamed or moved to another space becomes a new document, and the old one keeps its old access until a prune; set `id_scheme: content_id` so that a rename updates the same document"
+        );
     }
 }
 
@@ -207,6 +222,7 @@ impl Connector for ConfluenceConnector {
     /// [`PermissionDenied`]: connector_core::ErrorKind::PermissionDenied
     /// [`Config`]: connector_core::ErrorKind::Config
     async fn check(&self) -> Result<()> {
+        warn_of_renames(&self.config);
         self.client.check(&self.config).await?;
         if self.config.cql_query().is_some() {
             self.client.check_query(&self.settings.probe()).await?;

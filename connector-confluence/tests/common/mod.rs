@@ -186,6 +186,9 @@ impl Fake {
         let mut cfg = json!({
             "wiki_base": self.base(),
             "is_cloud": self.cloud,
+            // Fixtures name documents by RAGFlow's ids (web URLs), which read best in
+            // assertions; the conformance kit and `tests/ragflow.rs` cover the default.
+            "id_scheme": "ragflow_url",
             "credentials": if self.cloud {
                 json!({"confluence_username": EMAIL, "confluence_access_token": TOKEN})
             } else {

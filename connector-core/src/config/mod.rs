@@ -93,6 +93,14 @@ pub trait ConnectorConfig: DeserializeOwned + JsonSchema {
         let _ = policy;
         false
     }
+
+    /// A host migrating from RAGFlow ([`Registry::set_ragflow_ids`](crate::Registry::set_ragflow_ids))
+    /// asks for RAGFlow's document ids where this config does not choose an id scheme itself.
+    /// A connector whose default ids differ from RAGFlow's (ids that survive renames, where
+    /// RAGFlow names documents by URL) switches to RAGFlow's; an explicit choice in the config
+    /// stays. The default does nothing: the connector's ids already are RAGFlow's, or it has
+    /// no other.
+    fn use_ragflow_ids(&mut self) {}
 }
 
 /// A field a config accepts for RAGFlow compatibility and ignores, with the reason.

@@ -90,7 +90,8 @@ pub fn cases(dir: &Path) -> Vec<Case> {
         .collect()
 }
 
-/// What is wrong with `case` read as a `C` config, one message each (empty when it holds):
+/// What is wrong with `case` read as a `C` config by a host migrating from RAGFlow (with
+/// RAGFlow's ids: [`ConnectorConfig::use_ragflow_ids`]), one message each (empty when it holds):
 /// the config does not parse, its config as read does not contain `expect`, the ignored
 /// fields differ from `ignored`, or a secret of the config (a value of a field the schema marks
 /// `writeOnly`) shows in the config's `Debug` or in the config as read.
@@ -102,13 +103,15 @@ pub fn check_case<C: ConnectorConfig + Serialize + Debug>(case: &Case) -> Vec<St
             "{name}: `origin` must say where the config comes from"
         ));
     }
-    let parsed = match parse::<C>(case.config.clone()) {
+    let mut parsed = match parse::<C>(case.config.clone()) {
         Ok(parsed) => parsed,
         Err(e) => {
             wrong.push(format!("{name}: does not parse: {e}"));
             return wrong;
         }
     };
+    // Read as a host migrating from RAGFlow reads it: with RAGFlow's document ids.
+    parsed.config.use_ragflow_ids();
     let effective = match serde_json::to_value(&parsed.config) {
         Ok(value) => value,
         Err(e) => {

@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 
 /// How documents are identified.
 ///
-/// | | `ragflow_url` (default) | `issue_id` |
+/// | | `issue_id` (default) | `ragflow_url` |
 /// | --- | --- | --- |
-/// | issue | `{base_url}/browse/{KEY}` | `jira:{site}/issue/{id}` |
-/// | attachment | `{KEY}::attachment::{id}` | `jira:{site}/issue/{id}/attachment/{id}` |
-/// | restricted comment | `{base_url}/browse/{KEY}?focusedCommentId={id}` | `jira:{site}/issue/{id}/comment/{id}` |
+/// | issue | `jira:{site}/issue/{id}` | `{base_url}/browse/{KEY}` |
+/// | attachment | `jira:{site}/issue/{id}/attachment/{id}` | `{KEY}::attachment::{id}` |
+/// | restricted comment | `jira:{site}/issue/{id}/comment/{id}` | `{base_url}/browse/{KEY}?focusedCommentId={id}` |
 ///
 /// `{site}` is the base URL without its scheme (`acme.atlassian.net`,
 /// `jira.example.com/jira`); `{id}` is Jira's numeric id, which never changes, while an issue's
@@ -18,22 +18,19 @@ use serde::{Deserialize, Serialize};
 ///
 /// `issue_id` keeps a moved issue's documents: the move is an update of the same documents.
 /// Under `ragflow_url` a move is a new document, and the old one stays until a prune deletes
-/// it. `ragflow_url` is the default all the same, because it is what RAGFlow (and this
-/// connector before) named documents with: a host migrating from RAGFlow hands over its
-/// stored configs unchanged, and nothing in a stored config tells it from a new one (RAGFlow's
-/// API stores configs as short as `base_url`, `project_key` and credentials), so a default of
-/// `issue_id` would give every document of every migrated knowledge base a new id at once
-/// (all new, the old ones refused by prune's safety bound). New deployments should set
-/// `issue_id`. Switching a deployed connector is a one-time re-index under the new ids (the
-/// old ids are pruned).
+/// it. `ragflow_url` is what RAGFlow (and this connector before) named documents with: a host
+/// migrating from RAGFlow, whose stored configs name no scheme, keeps its documents' ids with
+/// [`Registry::set_ragflow_ids`](connector_core::Registry::set_ragflow_ids) (`connectors
+/// --ragflow-ids`), or per config with `id_scheme: ragflow_url`. Switching a deployed
+/// connector is a one-time re-index under the new ids (the old ids are pruned).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum IdScheme {
     /// RAGFlow's ids: the issue's browse URL, `{KEY}::attachment::{id}`.
-    #[default]
     RagflowUrl,
     /// Jira's numeric ids, which survive renames and moves.
+    #[default]
     IssueId,
 }
 

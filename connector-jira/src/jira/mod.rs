@@ -25,11 +25,11 @@
 //!   ([`ErrorKind::ends_sync`](connector_core::ErrorKind::ends_sync)): rejected credentials
 //!   end the sync, anything else (403, 404, 429 after retries, a malformed issue) becomes a
 //!   [`Failure`](connector_core::Failure) naming the item and the sync goes on.
-//! - **Ids** ([`IdScheme`]): by default RAGFlow's (`{base_url}/browse/{KEY}`,
-//!   `{KEY}::attachment::{id}`), so a host migrating from RAGFlow keeps its documents; with
-//!   `id_scheme: issue_id`, Jira's numeric ids (`jira:{site}/issue/{id}`), so an issue moved
-//!   to another project (a new key) is an update of the same document. Links are browse URLs
-//!   under either.
+//! - **Ids** ([`IdScheme`]): by default Jira's numeric ids (`jira:{site}/issue/{id}`), so an
+//!   issue moved to another project (a new key) is an update of the same document; with
+//!   `id_scheme: ragflow_url` (or a host's `Registry::set_ragflow_ids`), RAGFlow's
+//!   (`{base_url}/browse/{KEY}`, `{KEY}::attachment::{id}`), so a host migrating from RAGFlow
+//!   keeps its documents. Links are browse URLs under either.
 //! - **Documents**: title `KEY: summary`, `updated_at` =
 //!   `fields.updated`, Markdown with a front matter of key, url, summary, status, priority,
 //!   issue type, project, reporter, assignee, labels, components, fix versions, created and
@@ -150,7 +150,7 @@ impl JiraConnector {
         }
         warn_of_moves(&config);
         let options = Options {
-            ids: DocIds::new(config.id_scheme, config.site()),
+            ids: DocIds::new(config.id_scheme(), config.site()),
             include_comments: config.include_comments,
             blacklist: config
                 .comment_email_blacklist
@@ -249,10 +249,10 @@ impl Connector for JiraConnector {
 /// gets a new key, hence a new document, and the old document keeps the old project's
 /// `access` until a prune retires it (with `issue_id` a move updates the same document).
 fn warn_of_moves(config: &JiraConfig) {
-    if config.include_permissions && config.id_scheme == IdScheme::RagflowUrl {
+    if config.include_permissions && config.id_scheme() == IdScheme::RagflowUrl {
         tracing::warn!(
             site = %config.site(),
-            "`include_permissions` with `id_scheme: ragflow_url` (the default): an issue moved to another project becomes a new document, and the old one keeps the old project's access until a prune; set `id_scheme: issue_id` so that a move updates the same document"
+            "`include_permissions` with `id_scheme: ragflow_url`: an issue moved to another project becomes a new document, and the old one keeps the old project's access until a prune; set `id_scheme: issue_id` so that a move updates the same document"
         );
     }
 }

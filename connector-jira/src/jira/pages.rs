@@ -678,7 +678,9 @@ mod tests {
         let mut cfg = JiraConfig::new(Url::parse(&uri).unwrap())
             .with_project("ENG")
             .with_token(None, "token")
-            .with_allowed_hosts(["127.0.0.1"]);
+            .with_allowed_hosts(["127.0.0.1"])
+            // These tests read RAGFlow's ids (browse URLs, `KEY::attachment::id`).
+            .with_id_scheme(crate::jira::IdScheme::RagflowUrl);
         cfg.include_attachments = true;
         (server, JiraConnector::new(cfg).unwrap())
     }

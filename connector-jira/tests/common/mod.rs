@@ -229,11 +229,16 @@ pub async fn cloud_mock(
 /// The loopback address wiremock serves on, which connectors deny unless allowed.
 pub const LOOPBACK: &str = "127.0.0.1";
 
+/// The fixtures name documents by RAGFlow's ids (browse URLs), which read best in
+/// assertions; `tests/conformance.rs` and `tests/ragflow.rs` cover the default, `issue_id`.
+const IDS: &str = "ragflow_url";
+
 pub fn server_config(uri: &str, extra: Value) -> JiraConfig {
     let mut cfg = json!({
         "base_url": uri,
         "project_key": "ENG",
         "allowed_hosts": [LOOPBACK],
+        "id_scheme": IDS,
         "credentials": { "jira_api_token": TOKEN },
     });
     merge(&mut cfg, extra);
@@ -246,6 +251,7 @@ pub fn cloud_config(uri: &str, extra: Value) -> JiraConfig {
         "project_key": "ENG",
         "allowed_hosts": [LOOPBACK],
         "is_cloud": true,
+        "id_scheme": IDS,
         "credentials": { "jira_user_email": "me@example.com", "jira_api_token": TOKEN },
     });
     merge(&mut cfg, extra);

@@ -5,7 +5,7 @@ use connector_core::config::{Ignored, IgnoredField};
 use connector_core::net::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError};
 
-use super::{ConfluenceConfig, IndexMode, is_cloud_id};
+use super::{ConfluenceConfig, IdScheme, IndexMode, is_cloud_id};
 
 impl ConnectorConfig for ConfluenceConfig {
     const IGNORED: &'static [IgnoredField] = &[IgnoredField::new(
@@ -16,6 +16,10 @@ impl ConnectorConfig for ConfluenceConfig {
     )
     // Images are indexed, which is what `true` asks for.
     .quiet_for(&["true"])];
+
+    fn use_ragflow_ids(&mut self) {
+        self.id_scheme.get_or_insert(IdScheme::RagflowUrl);
+    }
 
     fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
         self.network = policy.clone();

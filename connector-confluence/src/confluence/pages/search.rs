@@ -39,7 +39,7 @@ impl Settings {
                 include_images: config.include_images,
             }),
             timezone_offset: config.timezone_offset,
-            ids: DocIds::new(config.id_scheme, &config.web_base()),
+            ids: DocIds::new(config.id_scheme(), &config.web_base()),
             permissions: config.include_permissions,
             space: match (config.cql_query(), config.mode()) {
                 (None, IndexMode::Space) => config.space().map(str::to_owned),

@@ -64,7 +64,7 @@ impl Serialize for JiraConfig {
             is_cloud: self.cloud_declared(),
             page_size: self.page_size,
             api_gateway_url: self.api_gateway_url.as_ref(),
-            id_scheme: self.id_scheme,
+            id_scheme: self.id_scheme(),
             rate_limit_budget_secs: self.rate_limit_budget_secs,
             time_buffer_seconds: self.time_buffer_seconds,
             allowed_hosts: &self.allowed_hosts,

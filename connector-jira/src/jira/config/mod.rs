@@ -189,11 +189,13 @@ pub struct JiraConfig {
     /// The gateway scoped tokens go through (default `https://api.atlassian.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_gateway_url: Option<Url>,
-    /// How documents are identified: `ragflow_url` (the default: `{base_url}/browse/{KEY}`,
-    /// as RAGFlow names them) or `issue_id` (Jira's numeric ids, which survive a move to
-    /// another project). See [`IdScheme`] for the ids and why the default is RAGFlow's.
-    #[serde(default)]
-    pub id_scheme: IdScheme,
+    /// How documents are identified: `issue_id` (the default: Jira's numeric ids, which
+    /// survive a move to another project) or `ragflow_url` (`{base_url}/browse/{KEY}`, as
+    /// RAGFlow names them, for a host migrating from RAGFlow; a host can also make it the
+    /// default of every config that names no scheme with `Registry::set_ragflow_ids`). See
+    /// [`IdScheme`]. Read it with [`id_scheme()`](Self::id_scheme).
+    #[serde(default, serialize_with = "scheme_in_effect")]
+    pub id_scheme: Option<IdScheme>,
     /// The most one request waits in all for Jira's rate limits (429 with `Retry-After` or
     /// `X-RateLimit-Reset`, each wait as long as Jira asks, up to 5 minutes), in seconds
     /// (default 900, connector-core's). Past it, a search page's error ends the sync, which
@@ -271,7 +273,7 @@ impl JiraConfig {
             is_cloud: None,
             page_size: None,
             api_gateway_url: None,
-            id_scheme: IdScheme::default(),
+            id_scheme: None,
             rate_limit_budget_secs: None,
             time_buffer_seconds: None,
             allowed_hosts: Vec::new(),
@@ -305,8 +307,13 @@ impl JiraConfig {
     /// Documents identified by `scheme` (see [`IdScheme`]).
     #[must_use]
     pub fn with_id_scheme(mut self, scheme: IdScheme) -> Self {
-        self.id_scheme = scheme;
+        self.id_scheme = Some(scheme);
         self
+    }
+
+    /// The id scheme in effect: the config's, else [`IdScheme::IssueId`].
+    pub fn id_scheme(&self) -> IdScheme {
+        self.id_scheme.unwrap_or_default()
     }
 
     /// Only issues of `key`.
@@ -426,4 +433,12 @@ impl JiraConfig {
             "credentials.jira_password"
         }
     }
+}
+
+/// Serialises the id scheme in effect, so the effective config shows it.
+fn scheme_in_effect<S: serde::Serializer>(
+    scheme: &Option<IdScheme>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serde::Serialize::serialize(&scheme.unwrap_or_default(), serializer)
 }

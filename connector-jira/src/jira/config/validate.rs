@@ -7,7 +7,7 @@ use connector_core::net::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError};
 use url::Url;
 
-use super::{JiraConfig, MAX_PAGE_SIZE};
+use super::{IdScheme, JiraConfig, MAX_PAGE_SIZE};
 
 fn check_url(field: &str, url: &Url, out: &mut Vec<FieldError>) {
     if !matches!(url.scheme(), "http" | "https") {
@@ -58,6 +58,10 @@ impl ConnectorConfig for JiraConfig {
              offset (and no `/myself` call) is needed",
         ),
     ];
+
+    fn use_ragflow_ids(&mut self) {
+        self.id_scheme.get_or_insert(IdScheme::RagflowUrl);
+    }
 
     fn unused(&self) -> Vec<Ignored> {
         let mut out = Vec::new();
