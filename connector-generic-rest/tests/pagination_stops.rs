@@ -336,3 +336,39 @@ async fn ragflows_known_names_come_before_response_order() {
     assert_eq!(docs.len(), 1);
     assert_eq!(docs[0].title, "Rec");
 }
+
+#[tokio::test]
+async fn a_total_in_the_body_alone_ends_a_page_walk() {
+    // No page size asked, no `total_pages`, no header: `total` items, counted across pages.
+    let (server, hits) = serve(|req| {
+        let page = q(req, "page").unwrap_or(1);
+        let items: Vec<Value> = ((page - 1) * 4..(page * 4).min(7)).map(post).collect();
+        ResponseTemplate::new(200).set_body_json(json!({"items": items, "total": 7}))
+    })
+    .await;
+    let cfg = json!({"url": format!("{}/things", server.uri()), "id_field": "id",
+        "content_fields": "title.rendered", "pagination_type": "page"});
+    let c = build(cfg);
+    let (docs, err) = load(&c).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(docs.len(), 7);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(list_ids(&c).await.unwrap(), 7);
+}
+
+#[tokio::test]
+async fn a_404_after_a_short_first_page_ends_the_listing() {
+    // An API that answers a page past the last with 404 (as many Rails and Django APIs do),
+    // capped below the size asked: the short first page is confirmed by one more request.
+    let (server, hits) = serve(|req| match q(req, "page").unwrap_or(1) {
+        1 => ResponseTemplate::new(200).set_body_json((0..3).map(post).collect::<Vec<_>>()),
+        _ => ResponseTemplate::new(404).set_body_json(json!({"detail": "Invalid page."})),
+    })
+    .await;
+    let c = build(wp_config(&server, 10));
+    let (docs, err) = load(&c).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(docs.len(), 3);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(list_ids(&c).await.unwrap(), 3);
+}
