@@ -68,9 +68,50 @@ pub struct GoogleDriveCheckpoint {
     /// the drive's permissions), so a resumed walk goes on as the same user.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub drive_members: BTreeMap<String, String>,
+    /// The changes feeds (Drive's `changes.list`), when the walk follows them: per user
+    /// (`user:EMAIL`), shared drive (`drive:ID`) and the shared folders' reader (`folders`),
+    /// the page token the feed continues from. `None` (the default): no feed, every run finds
+    /// its files by `modifiedTime` alone. Start with [`tracking_changes`](Self::tracking_changes)
+    /// and carry the tokens from one run to the next with [`next_run`](Self::next_run); see
+    /// the connector's docs for what the feed adds to a windowed run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<BTreeMap<String, String>>,
+    /// The feeds whose token Drive no longer honours in this run: their listings run without
+    /// the window (unchanged files skipped by version), since what changed since the token is
+    /// unknown.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub relist: BTreeSet<String>,
 }
 
 impl GoogleDriveCheckpoint {
+    /// The checkpoint of a first run that follows Drive's changes feeds: it takes each
+    /// feed's start token before the feed's listings, so the run's last checkpoint holds
+    /// where every feed stands (see [`next_run`](Self::next_run)).
+    pub fn tracking_changes() -> Self {
+        Self {
+            changes: Some(BTreeMap::new()),
+            ..Self::default()
+        }
+    }
+
+    /// Where the run after the one that ended here starts: from the beginning, with the
+    /// changes feeds' tokens. A windowed run from it reads each feed from its token, and so
+    /// delivers the files that moved into its scope, were shared with a user or had their
+    /// permissions changed, whatever their `modifiedTime`.
+    ///
+    /// Why the host carries it: core's batch loop starts every run from
+    /// [`initial_checkpoint`](connector_core::CheckpointedConnector::initial_checkpoint) and
+    /// clears a finished run's checkpoint, so it has no place for state that outlives a run.
+    #[must_use]
+    pub fn next_run(&self) -> Self {
+        Self {
+            changes: self.changes.clone(),
+            // A shared drive's feed is read as the member its listing is read as.
+            drive_members: self.drive_members.clone(),
+            ..Self::default()
+        }
+    }
+
     /// Moves to the next entity of the stage.
     pub(crate) fn next_entity(&mut self) {
         self.entity += 1;
@@ -95,5 +136,6 @@ impl Hash for GoogleDriveCheckpoint {
         self.users.len().hash(state);
         self.drives.len().hash(state);
         self.folders.len().hash(state);
+        self.relist.len().hash(state);
     }
 }

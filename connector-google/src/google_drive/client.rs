@@ -12,7 +12,9 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::{DEFAULT_DRIVE_BASE_URL, DEFAULT_SHEETS_BASE_URL, GoogleDriveConfig};
-use super::model::{DriveList, FileList, PERMISSION_FIELDS, Permission, PermissionList};
+use super::model::{
+    ChangeList, DriveList, FileList, PERMISSION_FIELDS, Permission, PermissionList, StartPageToken,
+};
 use crate::auth::GoogleApi;
 
 /// Read-only access to Drive.
@@ -52,6 +54,49 @@ impl Listing {
             Self::SharedWithMe(u) => format!("shared_with_me:{u}"),
             Self::Drive(d) => format!("drive:{d}"),
             Self::Folder(f) => format!("folder:{f}"),
+        }
+    }
+}
+
+/// One changes feed (`changes.list`): what a windowed run reads, besides its listings, for the
+/// files whose change moved no `modifiedTime` (a move, a share, a permission change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Feed {
+    /// A user's corpus (their My Drive and the files shared with them), shared drives left
+    /// out: each has its own feed.
+    User(String),
+    /// A shared drive's files.
+    Drive(String),
+    /// Everything the folders' reader sees, shared drives included, for the crawled folders.
+    Folders,
+}
+
+impl std::fmt::Display for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::User(u) => write!(f, "the changes feed of `{u}`"),
+            Self::Drive(d) => write!(f, "the changes feed of shared drive `{d}`"),
+            Self::Folders => f.write_str("the changes feed of the shared folders' reader"),
+        }
+    }
+}
+
+impl Feed {
+    /// The key of the checkpoint's `changes`.
+    pub(crate) fn key(&self) -> String {
+        match self {
+            Self::User(u) => format!("user:{u}"),
+            Self::Drive(d) => format!("drive:{d}"),
+            Self::Folders => "folders".to_owned(),
+        }
+    }
+
+    /// The feed whose changes concern `listing`'s files, if any (folders have one feed).
+    pub(crate) fn of(listing: &Listing) -> Option<Self> {
+        match listing {
+            Listing::Mine(u) | Listing::SharedWithMe(u) => Some(Self::User(u.clone())),
+            Listing::Drive(d) => Some(Self::Drive(d.clone())),
+            Listing::Folder(_) => None,
         }
     }
 }
@@ -192,6 +237,56 @@ impl DriveClient {
         let list: FileList = self.send("drive/v3/files", subject, build).await?.json()?;
         let next = list.next_page_token.clone().filter(|t| !t.is_empty());
         Ok(Page::new(list, next))
+    }
+
+    /// Where `feed` stands now (`changes.getStartPageToken`): its changes from here on.
+    pub(crate) async fn start_page_token(
+        &self,
+        subject: Option<&str>,
+        feed: &Feed,
+    ) -> Result<String> {
+        let build = |req: RequestBuilder| {
+            let req = req.query([("supportsAllDrives", "true")]);
+            match feed {
+                Feed::Drive(d) => req.query([("driveId", d.as_str())]),
+                Feed::User(_) | Feed::Folders => req,
+            }
+        };
+        let token: StartPageToken = self
+            .send("drive/v3/changes/startPageToken", subject, build)
+            .await?
+            .json()?;
+        Ok(token.start_page_token)
+    }
+
+    /// One page of `feed` from `page_token` (`changes.list`), removals included, with
+    /// `fields`.
+    pub(crate) async fn changes(
+        &self,
+        subject: Option<&str>,
+        feed: &Feed,
+        page_token: &str,
+        fields: &str,
+    ) -> Result<ChangeList> {
+        let build = |req: RequestBuilder| {
+            let req = req.query([
+                ("pageToken", page_token),
+                ("pageSize", "1000"),
+                ("fields", fields),
+                ("spaces", "drive"),
+                ("includeRemoved", "true"),
+                ("supportsAllDrives", "true"),
+            ]);
+            match feed {
+                Feed::User(_) => req.query([("includeItemsFromAllDrives", "false")]),
+                Feed::Drive(d) => req.query([
+                    ("driveId", d.as_str()),
+                    ("includeItemsFromAllDrives", "true"),
+                ]),
+                Feed::Folders => req.query([("includeItemsFromAllDrives", "true")]),
+            }
+        };
+        self.send("drive/v3/changes", subject, build).await?.json()
     }
 
     /// One page of the shared drives: with a service account every shared drive of the

@@ -67,6 +67,21 @@
 //!   downloaded or exported (denied, still rate limited after the retries, gone), is
 //!   malformed or is over the size cap is a [`Failure`](connector_core::Failure) linking to
 //!   it, and the sync goes on.
+//! - **Changes feeds** (`changes.list`, opt-in through the checkpoint): a windowed run sees
+//!   only `modifiedTime`, so a file moved into a crawled folder, newly shared with a user or
+//!   whose permissions changed is missed until a full or reconciling run. A walk started from
+//!   [`GoogleDriveCheckpoint::tracking_changes`] takes each feed's start token
+//!   (`changes.getStartPageToken`: per user, per shared drive, and for the folders' reader)
+//!   before that feed's listings, and its last checkpoint holds the tokens; a windowed run
+//!   from [`GoogleDriveCheckpoint::next_run`] of it reads each feed from its token before
+//!   the feed's listings (the folders' after the crawl, whose folders it needs) and delivers
+//!   the changed files in scope whose `modifiedTime` is before the window (the listings
+//!   deliver the others), then stores the feed's `newStartPageToken`. A token Drive
+//!   refuses (404, 410) restarts the feed and lists that user's or drive's files without the
+//!   window once; a feed that fails otherwise keeps its token for the next run. Removed,
+//!   trashed and unshared files are deletions, which a poll cannot report: prune finds them.
+//!   The host carries the checkpoint between runs: core's batch loop starts every run from
+//!   the initial checkpoint, which follows no feed.
 //! - **Checkpoint**: staged (users → My Drives → shared drives → folders → done) with the
 //!   entity and its page token, see [`GoogleDriveCheckpoint`].
 //!

@@ -68,6 +68,12 @@ pub(crate) struct File {
     /// What a shortcut points to.
     #[serde(default)]
     pub(crate) shortcut_details: Option<ShortcutDetails>,
+    /// The folders it sits in (asked by the changes feed only, to place a file that moved).
+    #[serde(default)]
+    pub(crate) parents: Vec<String>,
+    /// In the trash (asked by the changes feed only; listings ask `trashed = false`).
+    #[serde(default)]
+    pub(crate) trashed: bool,
 }
 
 /// A shortcut's target.
@@ -131,4 +137,58 @@ pub(crate) struct DriveList {
 #[derive(Deserialize)]
 pub(crate) struct SharedDrive {
     pub(crate) id: String,
+}
+
+/// `changes.getStartPageToken`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StartPageToken {
+    pub(crate) start_page_token: String,
+}
+
+/// `changes.list`: a page has `nextPageToken` or, on the last page, `newStartPageToken` (where
+/// the next run's feed starts). Changes kept as JSON so that one malformed change fails alone.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ChangeList {
+    #[serde(default)]
+    pub(crate) changes: Vec<Value>,
+    #[serde(default)]
+    pub(crate) next_page_token: Option<String>,
+    #[serde(default)]
+    pub(crate) new_start_page_token: Option<String>,
+}
+
+/// One change (`changes` resource).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Change {
+    /// `file` or `drive` (a shared drive's own metadata changed).
+    #[serde(default)]
+    pub(crate) change_type: Option<String>,
+    /// The file was deleted for good or the caller lost access to it.
+    #[serde(default)]
+    pub(crate) removed: bool,
+    #[serde(default)]
+    pub(crate) file_id: Option<String>,
+    /// The file as it is now (absent when `removed`).
+    #[serde(default)]
+    pub(crate) file: Option<Value>,
+}
+
+/// The per-file fields of a listing's `nextPageToken,files(...)`, for requests of one file.
+pub(crate) fn per_file_fields(fields: &str) -> &str {
+    fields
+        .strip_prefix("nextPageToken,files(")
+        .and_then(|f| f.strip_suffix(')'))
+        .unwrap_or(fields)
+}
+
+/// The fields of a `changes.list` page whose files carry the per-file fields of a listing's
+/// `files`, with the parents and trash state a change needs.
+pub(crate) fn change_fields(files: &str) -> String {
+    let per_file = per_file_fields(files);
+    format!(
+        "nextPageToken,newStartPageToken,changes(changeType,removed,fileId,driveId,time,file({per_file},parents,trashed))"
+    )
 }

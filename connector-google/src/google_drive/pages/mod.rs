@@ -5,19 +5,20 @@
 
 use chrono::{DateTime, Utc};
 use connector_core::pages::{self, PendingItem, fetch_items};
-use connector_core::{Batch, Document, ErrorKind, Failure, Result, SyncContext};
+use connector_core::{Batch, Document, ErrorKind, Failure, Result, SyncContext, TimeWindow};
 use futures::StreamExt;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::access::Readers;
 use super::checkpoint::{DriveStage, GoogleDriveCheckpoint};
-use super::client::{DriveClient, Listing};
+use super::client::{DriveClient, Feed, Listing};
 use super::config::{self, GoogleDriveConfig};
 use super::convert::{self, Fetch};
 use super::model::{self, File};
 use crate::walk::{Mode, Walk};
 
+mod changes;
 mod resolve;
 
 /// Files of a page downloaded or exported at the same time.
@@ -26,6 +27,14 @@ const FILE_CONCURRENCY: usize = 8;
 /// A file of a page that becomes a document: how to fetch it, its modification time and, with
 /// `include_permissions`, its readers.
 type Wanted = (File, Fetch, DateTime<Utc>, Option<Readers>);
+
+/// What a stage reads at one of its entities.
+enum Entity {
+    /// A listing (`files.list`).
+    List(Listing),
+    /// A changes feed (`changes.list`).
+    Feed(Feed),
+}
 
 /// One Drive walk: a state machine over [`GoogleDriveCheckpoint`], one source page per step.
 pub(super) struct Walker {
@@ -100,21 +109,70 @@ impl Walker {
         out
     }
 
-    /// The current listing, if the stage has one at its entity.
-    fn listing(&self, cp: &GoogleDriveCheckpoint) -> Option<Listing> {
+    /// The current entity of the stage, if any. With the changes feeds (the checkpoint's
+    /// `changes`, loads only) each user's and shared drive's feed comes right before its
+    /// listings, so a start token is taken before they list; the folders' feed comes after
+    /// the crawl, which it needs whole to place a file.
+    fn entity(&self, cp: &GoogleDriveCheckpoint) -> Option<Entity> {
+        let feeds = cp.changes.is_some() && !self.mode.is_slim();
+        let i = cp.entity;
         match cp.stage {
-            DriveStage::MyDrives => self.my_listings(&cp.users).into_iter().nth(cp.entity),
-            DriveStage::SharedDrives => cp.drives.get(cp.entity).cloned().map(Listing::Drive),
-            DriveStage::Folders => cp.folders.get(cp.entity).cloned().map(Listing::Folder),
+            DriveStage::MyDrives if feeds => {
+                let mut n = 0;
+                for u in &cp.users {
+                    let listings = self.my_listings(std::slice::from_ref(u));
+                    if listings.is_empty() {
+                        continue;
+                    }
+                    if i == n {
+                        return Some(Entity::Feed(Feed::User(u.clone())));
+                    }
+                    if let Some(l) = i.checked_sub(n + 1).and_then(|k| listings.get(k)) {
+                        return Some(Entity::List(l.clone()));
+                    }
+                    n += 1 + listings.len();
+                }
+                None
+            }
+            DriveStage::MyDrives => self
+                .my_listings(&cp.users)
+                .into_iter()
+                .nth(i)
+                .map(Entity::List),
+            DriveStage::SharedDrives if feeds => cp.drives.get(i / 2).map(|d| {
+                if i.is_multiple_of(2) {
+                    Entity::Feed(Feed::Drive(d.clone()))
+                } else {
+                    Entity::List(Listing::Drive(d.clone()))
+                }
+            }),
+            DriveStage::SharedDrives => cp
+                .drives
+                .get(i)
+                .cloned()
+                .map(|d| Entity::List(Listing::Drive(d))),
+            DriveStage::Folders => match cp.folders.get(i) {
+                Some(f) => Some(Entity::List(Listing::Folder(f.clone()))),
+                None if feeds && i == cp.folders.len() && !cp.folders.is_empty() => {
+                    Some(Entity::Feed(Feed::Folders))
+                }
+                None => None,
+            },
             _ => None,
         }
+    }
+
+    /// The window `listing` lists: none when its feed's token was refused in this run.
+    fn window_of(&self, listing: &Listing, cp: &GoogleDriveCheckpoint) -> Option<TimeWindow> {
+        let relisted = Feed::of(listing).is_some_and(|f| cp.relist.contains(&f.key()));
+        if relisted { None } else { self.mode.window() }
     }
 
     /// One page of `listing`: its files as documents (or ids), failures and unchanged ids;
     /// advances `cp` past it.
     async fn files_page(&self, listing: &Listing, cp: &mut GoogleDriveCheckpoint) -> Result<Batch> {
         let c = self.config();
-        let window = self.mode.window();
+        let window = self.window_of(listing, cp);
         let permissions = c.include_permissions && !self.mode.is_slim();
         let fields = if self.mode.is_slim() {
             model::SLIM_FIELDS
@@ -282,19 +340,7 @@ impl Walker {
             if !owned_here {
                 cp.seen.insert(file.id.clone());
             }
-            if fetch == Fetch::Download
-                && let Some(size) = convert::size(&file)
-                && size > c.max_file_size()
-            {
-                if !self.mode.is_slim() {
-                    let msg = format!(
-                        "Drive file `{id}` is {size} bytes, over max_file_size ({} bytes); not downloaded",
-                        c.max_file_size()
-                    );
-                    batch
-                        .failures
-                        .push(Failure::new(Some(id), ErrorKind::InvalidData, msg));
-                }
+            if self.over_cap(&id, &file, &fetch, &mut batch) {
                 continue;
             }
             candidates.push((id, (file, fetch, updated, None)));
@@ -312,12 +358,25 @@ impl Walker {
             convert::link_failures(&mut batch.failures);
             return Ok(batch);
         }
-        if permissions {
+        self.deliver(subject.as_deref(), user.as_deref(), candidates, batch)
+            .await
+    }
+
+    /// Turns a page's `candidates` into documents in `batch`: their readers (with
+    /// `include_permissions`), the fingerprint check, then the downloads and exports, as
+    /// `subject`; `user` is who a file read this way is sure to be readable by.
+    async fn deliver(
+        &self,
+        subject: Option<&str>,
+        user: Option<&str>,
+        mut candidates: Vec<(String, Wanted)>,
+        mut batch: Batch,
+    ) -> Result<Batch> {
+        if self.config().include_permissions {
             // Who reads each file, before the fingerprint check: a sharing change is a new
             // version. Asked a few at a time, in page order.
             // Owned items: a stream over borrowed ones is not `Send` enough for the walk.
             let files: Vec<File> = candidates.iter().map(|(_, w)| w.0.clone()).collect();
-            let (subject, user) = (subject.as_deref(), user.as_deref());
             let read: Vec<Result<Readers>> = futures::stream::iter(files)
                 .map(|file| async move { self.readers(subject, user, &file).await })
                 .buffered(FILE_CONCURRENCY)
@@ -340,12 +399,33 @@ impl Walker {
             PendingItem::new(id, wanted).with_version(&version)
         });
         let fetched = fetch_items(&self.ctx, wanted, FILE_CONCURRENCY, |wanted| {
-            self.fetch_file(subject.as_deref(), wanted)
+            self.fetch_file(subject, wanted)
         })
         .await?;
         batch.append(fetched);
         convert::link_failures(&mut batch.failures);
         Ok(batch)
+    }
+
+    /// Whether `file` is a download over `max_file_size`, which is then a failure in `batch`
+    /// (when documents are wanted): it is not downloaded.
+    fn over_cap(&self, id: &str, file: &File, fetch: &Fetch, batch: &mut Batch) -> bool {
+        let cap = self.config().max_file_size();
+        let Some(size) = convert::size(file).filter(|s| *fetch == Fetch::Download && *s > cap)
+        else {
+            return false;
+        };
+        if !self.mode.is_slim() {
+            let msg = format!(
+                "Drive file `{id}` is {size} bytes, over max_file_size ({cap} bytes); not downloaded"
+            );
+            batch.failures.push(Failure::new(
+                Some(id.to_owned()),
+                ErrorKind::InvalidData,
+                msg,
+            ));
+        }
+        true
     }
 
     /// Downloads or exports one file as `subject` and makes its document.
@@ -420,7 +500,7 @@ impl Walk for Walker {
                     }
                 }
                 DriveStage::MyDrives | DriveStage::SharedDrives | DriveStage::Folders => {
-                    if self.listing(cp).is_some() {
+                    if self.entity(cp).is_some() {
                         return true;
                     }
                     match cp.stage {
@@ -478,8 +558,12 @@ impl Walk for Walker {
                 }
             }
             DriveStage::MyDrives | DriveStage::SharedDrives | DriveStage::Folders => {
-                if let Some(listing) = self.listing(&cp) {
-                    batch = self.files_page(&listing, &mut cp).await?;
+                match self.entity(&cp) {
+                    Some(Entity::List(listing)) => {
+                        batch = self.files_page(&listing, &mut cp).await?;
+                    }
+                    Some(Entity::Feed(feed)) => batch = self.feed_page(&feed, &mut cp).await?,
+                    None => {}
                 }
             }
             DriveStage::Done => {}

@@ -9,7 +9,7 @@ use super::super::access::Readers;
 use super::super::checkpoint::GoogleDriveCheckpoint;
 use super::super::client::Listing;
 use super::super::config;
-use super::super::model::{File, FileList};
+use super::super::model::{self, File, FileList};
 use super::Walker;
 
 impl Walker {
@@ -69,7 +69,7 @@ impl Walker {
         cp: &mut GoogleDriveCheckpoint,
         fields: &str,
     ) -> Result<(Option<String>, Page<FileList, String>)> {
-        let window = self.mode.window();
+        let window = self.window_of(listing, cp);
         let subject = self.subject_of(listing, cp);
         let first = self
             .client
@@ -191,11 +191,7 @@ impl Walker {
         else {
             return Ok(None);
         };
-        // The per-file fields of the listing's `files(...)`.
-        let per_file = fields
-            .strip_prefix("nextPageToken,files(")
-            .and_then(|f| f.strip_suffix(')'))
-            .unwrap_or(fields);
+        let per_file = model::per_file_fields(fields);
         match self.client.file(subject, target, per_file).await {
             Ok(v) => Ok(Some(v)),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied) => {
