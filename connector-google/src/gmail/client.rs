@@ -9,7 +9,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::{DEFAULT_GMAIL_BASE_URL, GmailConfig};
-use super::model::{AttachmentBody, Profile, Thread, ThreadList, ThreadRef};
+use super::model::{AttachmentBody, HistoryList, Profile, Thread, ThreadList, ThreadRef};
 use crate::auth::GoogleApi;
 
 /// Read-only access to Gmail.
@@ -132,5 +132,45 @@ impl GmailClient {
     pub(crate) async fn profile(&self, user: &str) -> Result<String> {
         let p: Profile = self.send(user, "profile", |req| req).await?.json()?;
         Ok(p.email_address)
+    }
+
+    /// The mailbox's current history id (`users.getProfile`): a history feed taken now.
+    pub(crate) async fn history_id(&self, user: &str) -> Result<Option<String>> {
+        let p: Profile = self.send(user, "profile", |req| req).await?.json()?;
+        Ok(p.history_id)
+    }
+
+    /// One page of the mailbox's history after `start` (`users.history.list`): messages
+    /// added and deleted, labels added and removed.
+    pub(crate) async fn history(
+        &self,
+        user: &str,
+        start: &str,
+        page_token: Option<&str>,
+    ) -> Result<HistoryList> {
+        let build = |req: RequestBuilder| {
+            let req = req.query([
+                ("startHistoryId", start),
+                ("maxResults", "500"),
+                ("historyTypes", "messageAdded"),
+                ("historyTypes", "messageDeleted"),
+                ("historyTypes", "labelAdded"),
+                ("historyTypes", "labelRemoved"),
+            ]);
+            match page_token {
+                Some(t) => req.query([("pageToken", t)]),
+                None => req,
+            }
+        };
+        self.send(user, "history", build).await?.json()
+    }
+
+    /// A thread's messages without their bodies (`format=minimal`: ids, labels, dates).
+    pub(crate) async fn thread_minimal(&self, user: &str, id: &str) -> Result<Thread> {
+        self.send(user, &format!("threads/{id}"), |req| {
+            req.query([("format", "minimal")])
+        })
+        .await?
+        .json()
     }
 }

@@ -9,6 +9,20 @@
 //!   seconds, widened by a second each way, and is applied exactly to each thread's last
 //!   message (`internalDate`). Threads are then fetched with `threads.get?format=full`, a few
 //!   at a time (`thread_concurrency`), unless the thread's `historyId` shows it unchanged.
+//! - **History feed** (`users.history.list`, opt-in through the checkpoint): a windowed run
+//!   selects threads by date, so a label added or removed, a message imported with an old
+//!   date or a thread back from spam or trash is missed until a full run. A walk started from
+//!   [`GmailCheckpoint::tracking_history`] takes each mailbox's history id
+//!   (`users.getProfile`) before listing its threads, and its last checkpoint holds the ids;
+//!   a windowed run from [`GmailCheckpoint::next_run`] of it reads each mailbox's history
+//!   first (messages added and deleted, labels added and removed), looks at the touched
+//!   threads' dates (`format=minimal`) and delivers those whose last message is before the
+//!   window (the listing delivers the others), then stores the history's new `historyId`.
+//!   An id Gmail no longer keeps (404, after about a week) lists that mailbox without the
+//!   window once; a history that fails otherwise keeps its id for the next run. A deleted
+//!   thread is a deletion, which a poll cannot report: prune finds it. The host carries the
+//!   checkpoint between runs: core's batch loop starts every run from the initial
+//!   checkpoint, which follows no feed.
 //! - **Documents**: one per thread: id `gmail:{user}:{threadId}` (scoped by mailbox), title
 //!   the subject, Markdown with the participants, the dates and every message (From, To, Cc,
 //!   Date, body). Bodies come from the MIME tree: nested multiparts walked, base64url decoded,

@@ -98,6 +98,62 @@ pub(crate) struct AttachmentBody {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Profile {
     pub(crate) email_address: String,
+    /// The mailbox's current history record: where a history feed started now begins.
+    #[serde(default)]
+    pub(crate) history_id: Option<String>,
+}
+
+/// `users.history.list`: the changes after `startHistoryId`, oldest first; `historyId` is the
+/// mailbox's current record, where the next feed starts once the last page is read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct HistoryList {
+    #[serde(default)]
+    pub(crate) history: Vec<History>,
+    #[serde(default)]
+    pub(crate) next_page_token: Option<String>,
+    #[serde(default)]
+    pub(crate) history_id: Option<String>,
+}
+
+/// One history record: the messages it added, deleted or relabelled.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct History {
+    #[serde(default)]
+    pub(crate) messages_added: Vec<HistoryMessage>,
+    #[serde(default)]
+    pub(crate) messages_deleted: Vec<HistoryMessage>,
+    #[serde(default)]
+    pub(crate) labels_added: Vec<HistoryMessage>,
+    #[serde(default)]
+    pub(crate) labels_removed: Vec<HistoryMessage>,
+}
+
+impl History {
+    /// The threads this record touches, in its order.
+    pub(crate) fn thread_ids(&self) -> impl Iterator<Item = &str> {
+        self.messages_added
+            .iter()
+            .chain(&self.messages_deleted)
+            .chain(&self.labels_added)
+            .chain(&self.labels_removed)
+            .filter_map(|m| m.message.thread_id.as_deref())
+    }
+}
+
+/// A message of a history record (`{"message": {...}}`); Gmail fills `id` and `threadId`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct HistoryMessage {
+    pub(crate) message: MessageRef,
+}
+
+/// A message as a history record names it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MessageRef {
+    #[serde(default)]
+    pub(crate) thread_id: Option<String>,
 }
 
 impl Part {

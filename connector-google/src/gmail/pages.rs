@@ -3,14 +3,36 @@
 //! changed threads fetched and converted through core's
 //! [`fetch_items`].
 
+use chrono::{DateTime, Utc};
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
-use connector_core::{Batch, Error, ErrorKind, Failure, Result, SyncContext};
+use connector_core::{Batch, Error, ErrorKind, Failure, Result, SyncContext, TimeWindow};
 
 use super::checkpoint::{GmailCheckpoint, GmailStage};
 use super::client::GmailClient;
 use super::convert;
 use super::model::{Thread, ThreadRef};
 use crate::walk::{Mode, Walk};
+
+mod history;
+
+/// Which threads of those read become documents, by their last message's time.
+#[derive(Debug, Clone, Copy)]
+enum Keep {
+    /// Those in the window; all without one.
+    Window(Option<TimeWindow>),
+    /// Those before this time: what a history feed adds to a window's listing.
+    Before(DateTime<Utc>),
+}
+
+impl Keep {
+    fn keeps(self, updated: Option<DateTime<Utc>>) -> bool {
+        match self {
+            Self::Window(None) => true,
+            Self::Window(Some(w)) => updated.is_some_and(|u| w.contains(u)),
+            Self::Before(t) => updated.is_some_and(|u| u < t),
+        }
+    }
+}
 
 /// One Gmail walk: a state machine over [`GmailCheckpoint`], one source page per step.
 pub(super) struct Walker {
@@ -58,7 +80,7 @@ impl Walker {
 
     /// Fetches a page's threads (and their attachments) as documents; in [`Mode::Slim`] lists
     /// their ids, fetching the threads only when attachments need their MIME trees.
-    async fn threads_page(&self, user: &str, threads: Vec<ThreadRef>) -> Result<Batch> {
+    async fn threads_page(&self, user: &str, threads: Vec<ThreadRef>, keep: Keep) -> Result<Batch> {
         let c = &self.client.config;
         if self.mode.is_slim() && !c.include_attachments {
             let mut batch = Batch::default();
@@ -80,7 +102,7 @@ impl Walker {
             }
         });
         let mut batch = fetch_items(&self.ctx, pending, c.thread_concurrency(), |thread| {
-            self.thread(user, thread)
+            self.thread(user, thread, keep)
         })
         .await?;
         if self.mode.is_slim() {
@@ -96,12 +118,17 @@ impl Walker {
     }
 
     /// One thread of `user` as its document and its attachments' (or their ids).
-    async fn thread(&self, user: &str, thread: String) -> Result<Vec<Outcome>> {
+    async fn thread(&self, user: &str, thread: String, keep: Keep) -> Result<Vec<Outcome>> {
         let thread = self.client.thread(user, &thread).await?;
-        self.convert_thread(user, thread).await
+        self.convert_thread(user, thread, keep).await
     }
 
-    async fn convert_thread(&self, user: &str, mut thread: Thread) -> Result<Vec<Outcome>> {
+    async fn convert_thread(
+        &self,
+        user: &str,
+        mut thread: Thread,
+        keep: Keep,
+    ) -> Result<Vec<Outcome>> {
         let c = &self.client.config;
         let id = convert::thread_id(user, &thread.id);
         // Drafts and chats are no part of a thread's document; a thread of nothing else is
@@ -121,9 +148,7 @@ impl Walker {
             read.push(r);
         }
         let updated = read.iter().filter_map(|r| r.date).max();
-        if let Some(w) = self.mode.window()
-            && !updated.is_some_and(|u| w.contains(u))
-        {
+        if !keep.keeps(updated) {
             return Ok(Vec::new());
         }
         let slim = self.mode.is_slim();
@@ -233,9 +258,19 @@ impl Walk for Walker {
             }
             GmailStage::Threads => {
                 if let Some(user) = cp.users.get(cp.user).cloned() {
+                    if cp.history.is_some() && !self.mode.is_slim() && !cp.history_read {
+                        batch = self.history_page(&user, &mut cp).await?;
+                        return Ok((batch, cp));
+                    }
+                    // A mailbox whose history id was refused is listed whole once.
+                    let window = if cp.relist.contains(&user) {
+                        None
+                    } else {
+                        self.mode.window()
+                    };
                     let listed = self
                         .client
-                        .threads(&user, cp.page_token.as_deref(), self.mode.window())
+                        .threads(&user, cp.page_token.as_deref(), window)
                         .await;
                     let page = match listed {
                         Ok(page) => page,
@@ -260,7 +295,9 @@ impl Walk for Walker {
                         Some(t) => cp.page_token = Some(t),
                         None => cp.next_user(),
                     }
-                    batch = self.threads_page(&user, page.items).await?;
+                    batch = self
+                        .threads_page(&user, page.items, Keep::Window(window))
+                        .await?;
                 }
             }
             GmailStage::Done => {}
