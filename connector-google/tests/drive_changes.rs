@@ -46,6 +46,8 @@ struct Changes {
     gone: Arc<Mutex<Vec<String>>>,
     /// Every request, as `startPageToken FEED` or `changes FEED TOKEN`, in order.
     log: Arc<Mutex<Vec<String>>>,
+    /// Shared drives only their member may read (others get Drive's 404).
+    members: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl Changes {
@@ -58,6 +60,16 @@ impl Respond for Changes {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let feed = Self::feed(req);
         assert_eq!(query(req, "supportsAllDrives").as_deref(), Some("true"));
+        if let Some(member) = self.members.lock().unwrap().get(&feed)
+            && caller(req).as_deref() != Some(member.as_str())
+        {
+            return ResponseTemplate::new(404).set_body_json(google_error(
+                404,
+                "notFound",
+                "NOT_FOUND",
+                &format!("Shared drive not found: {feed}"),
+            ));
+        }
         if req.url.path().ends_with("/startPageToken") {
             self.log
                 .lock()
@@ -459,4 +471,49 @@ async fn a_shared_drive_feed_delivers_an_old_file_moved_into_the_drive_and_skips
     assert_eq!(next.changes.unwrap()["drive:0AD1"], "d-5");
     let log = changes.log.lock().unwrap().clone();
     assert_eq!(log.last().map(String::as_str), Some("changes 0AD1 d-1"));
+}
+
+#[tokio::test]
+async fn a_shared_drive_the_admin_is_not_in_has_its_feed_read_as_a_member() {
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    let changes = mount_changes(&server).await;
+    changes
+        .members
+        .lock()
+        .unwrap()
+        .insert("0AD2".into(), "carol@example.com".into());
+    changes
+        .start
+        .lock()
+        .unwrap()
+        .insert("0AD2".into(), "c-1".into());
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/files/0AD2/permissions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"permissions": [
+            {"id": "u2", "type": "user", "emailAddress": "carol@example.com", "role": "organizer"}
+        ]})))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let moved = DriveFile::new("m2", "carol@example.com", 2).in_drive("0AD2");
+    let drive = mount_drive(&server, vec![], &["0AD2"], 10).await;
+    let c = connector(
+        &server.uri(),
+        json!({"shared_drive_urls": "https://drive.google.com/drive/folders/0AD2"}),
+    );
+    let (docs, first) = walk(&c, GoogleDriveCheckpoint::tracking_changes(), None).await;
+    assert!(docs.is_empty());
+    assert_eq!(first.changes.as_ref().unwrap()["drive:0AD2"], "c-1");
+    assert_eq!(first.drive_members["0AD2"], "carol@example.com");
+
+    drive.files.lock().unwrap().push(moved.clone());
+    changes.pages.lock().unwrap().insert(
+        "c-1".into(),
+        json!({"kind": "drive#changeList", "newStartPageToken": "c-2",
+            "changes": [change(&moved, 31)]}),
+    );
+    let (docs, next) = walk(&c, first.next_run(), Some(later())).await;
+    assert_eq!(ids(&docs), ["m2"]);
+    assert_eq!(next.changes.unwrap()["drive:0AD2"], "c-2");
 }

@@ -39,7 +39,27 @@ impl Walker {
     /// What concerns every feed and listing (see [`feed_error_ends_sync`]).
     async fn start_feed(&self, feed: &Feed, cp: &mut GoogleDriveCheckpoint) -> Result<bool> {
         let subject = self.feed_subject(feed, cp);
-        match self.client.start_page_token(subject.as_deref(), feed).await {
+        let mut answer = self.client.start_page_token(subject.as_deref(), feed).await;
+        // A shared drive the admin is not a member of (404), before its listing found a
+        // member to read it as: found here, as its listing would.
+        if let (Err(e), Feed::Drive(d)) = (&answer, feed)
+            && e.kind() == ErrorKind::NotFound
+            && self.client.api.is_service_account()
+            && !cp.drive_members.contains_key(d)
+        {
+            match self.drive_member(d).await {
+                Ok(Some(member)) => {
+                    answer = self.client.start_page_token(Some(&member), feed).await;
+                    if answer.is_ok() {
+                        cp.drive_members.insert(d.clone(), member);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) if self.feed_error_ends_sync(feed, &e) => return Err(e),
+                Err(e) => tracing::debug!(%feed, "no member found to read the drive as: {e}"),
+            }
+        }
+        match answer {
             Ok(token) => {
                 if let Some(changes) = cp.changes.as_mut() {
                     changes.insert(feed.key(), token);
