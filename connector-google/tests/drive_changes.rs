@@ -517,3 +517,46 @@ async fn a_shared_drive_the_admin_is_not_in_has_its_feed_read_as_a_member() {
     assert_eq!(ids(&docs), ["m2"]);
     assert_eq!(next.changes.unwrap()["drive:0AD2"], "c-2");
 }
+
+#[tokio::test]
+async fn a_permission_change_on_an_old_file_is_delivered_with_its_new_readers() {
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    let changes = mount_changes(&server).await;
+    changes
+        .start
+        .lock()
+        .unwrap()
+        .insert("alice@example.com".into(), "a-1".into());
+    let old = DriveFile::new("a1", "alice@example.com", 1);
+    mount_drive(&server, vec![old.clone()], &[], 10).await;
+    let c = connector(
+        &server.uri(),
+        json!({"my_drive_emails": "alice@example.com", "include_permissions": true}),
+    );
+    let (docs, first) = walk(&c, GoogleDriveCheckpoint::tracking_changes(), None).await;
+    assert_eq!(ids(&docs), ["a1"]);
+
+    // Alice shares a1 with dana: a change of the file's permissions, not of its content.
+    let mut shared = change(&old, 32);
+    shared["file"]["permissions"] = json!([
+        {"id": "p0", "type": "user", "emailAddress": "alice@example.com", "role": "owner"},
+        {"id": "p1", "type": "user", "emailAddress": "dana@example.com", "role": "reader"},
+    ]);
+    changes.pages.lock().unwrap().insert(
+        "a-1".into(),
+        json!({"kind": "drive#changeList", "newStartPageToken": "a-2", "changes": [shared]}),
+    );
+    let (docs, _) = walk(&c, first.next_run(), Some(later())).await;
+    assert_eq!(ids(&docs), ["a1"]);
+    let access = docs[0].access.as_ref().unwrap();
+    assert!(
+        access.emails.iter().any(|e| e == "dana@example.com"),
+        "{access:?}"
+    );
+    let log = changes.log.lock().unwrap().clone();
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("changes alice@example.com a-1")
+    );
+}
