@@ -231,6 +231,23 @@ async fn a_label_change_on_an_old_thread_is_delivered_by_the_history_feed() {
     );
     assert!(failures.is_empty(), "{failures:?}");
     assert_eq!(next.history.unwrap()[ALICE], "9010");
+
+    // Resuming at any checkpoint of that run yields exactly the rest.
+    let pages: Vec<_> = c
+        .load_from_checkpoint(first.next_run(), Some(later()), SyncContext::new())
+        .map(|p| p.unwrap())
+        .collect()
+        .await;
+    for (i, page) in pages.iter().enumerate() {
+        let json = serde_json::to_string(&page.checkpoint).unwrap();
+        let (rest, _, _) = walk(&c, serde_json::from_str(&json).unwrap(), Some(later())).await;
+        let expected: Vec<String> = pages[i + 1..]
+            .iter()
+            .flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone()))
+            .collect();
+        let rest: Vec<String> = rest.into_iter().map(|d| d.id).collect();
+        assert_eq!(rest, expected, "resumed after page {i}");
+    }
 }
 
 #[tokio::test]
