@@ -155,6 +155,24 @@ pub trait CheckpointedConnector: Connector {
     /// The checkpoint of a sync that has not started.
     fn initial_checkpoint(&self) -> Self::Checkpoint;
 
+    /// What the next incremental run starts from, given the checkpoint this finished run
+    /// ended with; `None` (the default) starts it from
+    /// [`initial_checkpoint`](Self::initial_checkpoint).
+    ///
+    /// For a connector that follows a change feed besides its time window: the feed's
+    /// position (Drive's page tokens, Gmail's `historyId`), taken before the run listed
+    /// anything, so nothing changed during the run is missed by the next. The batch loop keeps
+    /// it in the state store ([`StateStore::carry`](crate::state::StateStore::carry)) and hands
+    /// it to the next [`SyncMode::Incremental`](crate::sync::SyncMode::Incremental) run; a
+    /// full run or a reconciliation starts from the initial checkpoint, and a carried
+    /// checkpoint the connector can no longer read (another version) is dropped with a
+    /// warning. The carried checkpoint must describe a run at its start: nothing of the
+    /// finished run's progress.
+    fn carry_over(&self, last: &Self::Checkpoint) -> Option<Self::Checkpoint> {
+        let _ = last;
+        None
+    }
+
     /// Documents after `from`, page by page, each page with the checkpoint after it.
     fn load_from_checkpoint(
         &self,
@@ -238,6 +256,17 @@ pub trait DynCheckpointed: Send + Sync {
     /// When the checkpoint cannot be serialised (a bug in the connector).
     fn initial_checkpoint_json(&self) -> Result<CheckpointJson>;
 
+    /// What the next incremental run starts from after a run that ended at `last`
+    /// ([`CheckpointedConnector::carry_over`]); `None` also when `last` was written by another
+    /// source or version.
+    ///
+    /// # Errors
+    /// When the carried checkpoint cannot be serialised (a bug in the connector).
+    fn carry_over_json(&self, last: &CheckpointJson) -> Result<Option<CheckpointJson>>;
+
+    /// Whether `checkpoint` was written by this connector's source and checkpoint version.
+    fn reads(&self, checkpoint: &CheckpointJson) -> bool;
+
     /// Resumes from a JSON checkpoint.
     ///
     /// The stream's first item is an [`ErrorKind::Checkpoint`](crate::ErrorKind::Checkpoint)
@@ -267,6 +296,22 @@ impl<T: CheckpointedConnector> DynCheckpointed for T {
             self.checkpoint_version(),
             &self.initial_checkpoint(),
         )
+    }
+
+    fn carry_over_json(&self, last: &CheckpointJson) -> Result<Option<CheckpointJson>> {
+        if !self.reads(last) {
+            return Ok(None);
+        }
+        let Ok(typed) = serde_json::from_value::<T::Checkpoint>(last.state.clone()) else {
+            return Ok(None);
+        };
+        self.carry_over(&typed)
+            .map(|next| to_json(self.source(), self.checkpoint_version(), &next))
+            .transpose()
+    }
+
+    fn reads(&self, checkpoint: &CheckpointJson) -> bool {
+        checkpoint.source == self.source() && checkpoint.version == self.checkpoint_version()
     }
 
     fn load_from_checkpoint_json(

@@ -14,6 +14,7 @@ use super::{
     CheckpointUpdate, Commit, DocumentState, DocumentStates, FailedItem, Known, PrunePass,
     RunRecord, STATE_VERSION, StateData, StateStore, StoredCheckpoint, SyncState,
 };
+use crate::connector::CheckpointJson;
 use crate::document::Document;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -102,12 +103,20 @@ enum Entry<'a> {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         window_end: Option<DateTime<Utc>>,
     },
+    Carry {
+        seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        checkpoint: Option<CheckpointJson>,
+    },
 }
 
 impl Entry<'_> {
     fn seq(&self) -> u64 {
         match self {
-            Self::Commit { seq, .. } | Self::Remove { seq, .. } | Self::Finish { seq, .. } => *seq,
+            Self::Commit { seq, .. }
+            | Self::Remove { seq, .. }
+            | Self::Finish { seq, .. }
+            | Self::Carry { seq, .. } => *seq,
         }
     }
 
@@ -130,6 +139,7 @@ impl Entry<'_> {
             Self::Finish {
                 run, window_end, ..
             } => data.finish(run, window_end),
+            Self::Carry { checkpoint, .. } => data.carried = checkpoint,
         }
     }
 }
@@ -612,6 +622,14 @@ impl StateStore for FileStateStore {
             true,
         )
         .await
+    }
+
+    async fn carry(&self, checkpoint: Option<CheckpointJson>) -> Result<()> {
+        if checkpoint.is_none() && self.read_with(|d| d.carried.is_none()).await? {
+            return Ok(());
+        }
+        self.append(|seq| Entry::Carry { seq, checkpoint }, false)
+            .await
     }
 
     async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {

@@ -6,6 +6,7 @@ use futures::future::BoxFuture;
 
 use super::prune::{MarkedData, MarkingPass};
 use super::{Commit, DocumentState, Known, PrunePass, RunRecord, StateData, StateStore, SyncState};
+use crate::connector::CheckpointJson;
 use crate::document::Document;
 use crate::error::Result;
 
@@ -87,6 +88,11 @@ impl StateStore for MemoryStateStore {
 
     async fn finish_run(&self, run: RunRecord, window_end: Option<DateTime<Utc>>) -> Result<()> {
         self.lock().finish(run, window_end);
+        Ok(())
+    }
+
+    async fn carry(&self, checkpoint: Option<CheckpointJson>) -> Result<()> {
+        self.lock().carried = checkpoint;
         Ok(())
     }
 

@@ -245,6 +245,10 @@ pub struct SyncState {
     pub last_window_end: Option<DateTime<Utc>>,
     /// Items that failed and have not been produced since.
     pub failed: Vec<FailedItem>,
+    /// What the last finished run left for the next incremental run to start from
+    /// ([`CheckpointedConnector::carry_over`](crate::CheckpointedConnector::carry_over):
+    /// a change feed's page tokens, say).
+    pub carried: Option<CheckpointJson>,
 }
 
 /// Persistent state of one connector.
@@ -334,6 +338,24 @@ pub trait StateStore: Send + Sync {
     /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be written.
     async fn finish_run(&self, run: RunRecord, window_end: Option<DateTime<Utc>>) -> Result<()>;
 
+    /// Keeps `checkpoint` for the next incremental run to start from, replacing what was kept
+    /// (`None` forgets it): what a finished run's connector carries over
+    /// ([`CheckpointedConnector::carry_over`](crate::CheckpointedConnector::carry_over)), such
+    /// as a change feed's page tokens. The batch loop calls it just before
+    /// [`finish_run`](StateStore::finish_run) of a finished run; [`load`](StateStore::load)
+    /// returns it as [`SyncState::carried`].
+    ///
+    /// The provided implementation keeps nothing: every incremental run then starts from the
+    /// connector's initial checkpoint, which loses no document (a feed only adds to what the
+    /// run's window selects) but costs the feed. The built-in stores keep it.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`](crate::ErrorKind::State) when the store cannot be written.
+    async fn carry(&self, checkpoint: Option<CheckpointJson>) -> Result<()> {
+        let _ = checkpoint;
+        Ok(())
+    }
+
     /// The most recent runs, newest last.
     ///
     /// # Errors
@@ -350,6 +372,8 @@ struct StateData {
     checkpoint: Option<StoredCheckpoint>,
     #[serde(default)]
     last_window_end: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    carried: Option<CheckpointJson>,
     #[serde(default)]
     documents: std::collections::BTreeMap<String, Kept>,
     #[serde(default)]
@@ -383,6 +407,7 @@ impl StateData {
             checkpoint: self.checkpoint.clone(),
             last_window_end: self.last_window_end,
             failed: self.failed.values().cloned().collect(),
+            carried: self.carried.clone(),
         }
     }
 

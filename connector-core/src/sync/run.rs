@@ -47,6 +47,9 @@ struct RunState {
     window_end: DateTime<Utc>,
     progress: Progress,
     failures: Vec<Failure>,
+    /// What a completed run leaves for the next incremental one (`Some(None)`: forget what
+    /// was kept); `None` when the run did not complete or the connector has no checkpoints.
+    carried: Option<Option<CheckpointJson>>,
 }
 
 pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
@@ -62,6 +65,7 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
         window_end: started_at,
         progress: Progress::default(),
         failures: Vec::new(),
+        carried: None,
     };
 
     // Held by the loop while a sink batch is written and committed; a cancelled or timed-out
@@ -154,6 +158,11 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
             tracing::warn!(error = %log_err, "could not log the failed run");
         }
         return Err(err);
+    }
+    // Before the run is recorded as finished: a crash between the two resumes the run, which
+    // carries over again.
+    if let Some(carried) = state.carried.take() {
+        syncer.state.carry(carried).await?;
     }
     syncer
         .state
@@ -291,11 +300,33 @@ async fn execute(
 
     let known_failures: HashMap<String, FailedItem> =
         stored.failed.iter().map(|f| (f.key(), f.clone())).collect();
+    // Where a run that resumes nothing starts: an incremental run from what the last finished
+    // run carried over (a change feed's position), else from the initial checkpoint.
+    let start = match (&resume_from, checkpointed) {
+        (None, Some(dyn_cp)) => {
+            let carried = stored
+                .carried
+                .as_ref()
+                .filter(|_| resolved == SyncMode::Incremental);
+            match carried {
+                Some(c) if dyn_cp.reads(c) => Some(c.clone()),
+                Some(c) => {
+                    tracing::warn!(
+                        written_by = %c.source,
+                        version = c.version,
+                        "the checkpoint the last run carried over is not this connector's; starting from the initial one"
+                    );
+                    Some(dyn_cp.initial_checkpoint_json()?)
+                }
+                None => Some(dyn_cp.initial_checkpoint_json()?),
+            }
+        }
+        _ => None,
+    };
     // Where the first page of the run starts, for a checkpoint inside it.
-    let base_checkpoint = match (&resume_from, checkpointed) {
+    let base_checkpoint = match (&resume_from, &start) {
         (Some(cp), _) => Some(cp.checkpoint.clone()),
-        (None, Some(dyn_cp)) => Some(dyn_cp.initial_checkpoint_json()?),
-        (None, None) => None,
+        (None, start) => start.clone(),
     };
     let mut pipeline = Pipeline {
         gate,
@@ -351,9 +382,10 @@ async fn execute(
 
     // 2. The run itself.
     let pages: Pages = if let Some(dyn_cp) = checkpointed {
-        let from = match &resume_from {
-            Some(cp) => cp.checkpoint.clone(),
-            None => dyn_cp.initial_checkpoint_json()?,
+        let from = match (&resume_from, start) {
+            (Some(cp), _) => cp.checkpoint.clone(),
+            (None, Some(start)) => start,
+            (None, None) => dyn_cp.initial_checkpoint_json()?,
         };
         dyn_cp
             .load_from_checkpoint_json(from, window, ctx.clone())
@@ -396,7 +428,18 @@ async fn execute(
         })
         .map(|(key, _)| key.clone())
         .collect();
-    pipeline.resolve(covered).await
+    pipeline.resolve(covered).await?;
+
+    // 4. What the next incremental run starts from, out of where this one ended.
+    if let Some(dyn_cp) = checkpointed {
+        pipeline.state.carried = Some(match &pipeline.base_checkpoint {
+            Some(last) => dyn_cp
+                .carry_over_json(last)?
+                .map(checkpoint_without_secrets),
+            None => None,
+        });
+    }
+    Ok(())
 }
 
 fn unreachable_auto() -> Result<(Option<TimeWindow>, DateTime<Utc>, Option<StoredCheckpoint>)> {
@@ -431,7 +474,13 @@ impl PendingPage {
 /// connector then resumes from a cursor holding `***` where the secret was, which it must
 /// fill in again (its credentials are added to every request anyway); a warning says so.
 fn without_secrets(mut stored: StoredCheckpoint) -> StoredCheckpoint {
-    let text = stored.checkpoint.state.to_string();
+    stored.checkpoint = checkpoint_without_secrets(stored.checkpoint);
+    stored
+}
+
+/// [`without_secrets`] for a bare checkpoint (what a run carries over to the next).
+fn checkpoint_without_secrets(mut checkpoint: CheckpointJson) -> CheckpointJson {
+    let text = checkpoint.state.to_string();
     if let std::borrow::Cow::Owned(redacted) = crate::secret::redact(&text) {
         match serde_json::from_str(&redacted) {
             Ok(state) => {
@@ -442,14 +491,14 @@ fn without_secrets(mut stored: StoredCheckpoint) -> StoredCheckpoint {
                         "a connector's checkpoint held a credential; checkpoints are stored with it removed"
                     );
                 }
-                stored.checkpoint.state = state;
+                checkpoint.state = state;
             }
             // A replacement that broke the JSON (it cannot: `***` replaces text inside a
             // string); storing nothing is safer than storing the secret.
-            Err(_) => stored.checkpoint.state = serde_json::Value::Null,
+            Err(_) => checkpoint.state = serde_json::Value::Null,
         }
     }
-    stored
+    checkpoint
 }
 
 /// Keeps the entries of `items` whose flag is set, and the same entries of `positions`.
