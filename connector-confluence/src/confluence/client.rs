@@ -176,16 +176,17 @@ impl Client {
                 password: auth.clone(),
                 chosen: OnceCell::new(),
             });
-        // The host's network policy guards every request (the site, the tenant info, the
-        // gateway, downloads) and every redirect.
+        // One policy guards every request (the site, the tenant info, the gateway,
+        // downloads) and every redirect: the tenant sets `wiki_base` and `api_gateway`.
+        let network = config.network_policy()?;
         let http = HttpClient::builder(SOURCE)
             .auth(auth.clone(), TOKEN_FIELD)
             .timeout(Duration::from_secs(120))
-            .network_policy(config.network.clone())
+            .network_policy(network.clone())
             .build()?;
         let check = HttpClient::builder(SOURCE)
             .auth(auth, TOKEN_FIELD)
-            .network_policy(config.network.clone())
+            .network_policy(network)
             .timeout(Duration::from_secs(20))
             .max_retries(1)
             .backoff(Duration::from_millis(200), Duration::from_secs(1))

@@ -253,16 +253,23 @@ pub struct ConfluenceConfig {
     /// (fails closed). See the crate's README for what `access` means.
     #[serde(default)]
     pub include_permissions: bool,
-    /// Which addresses requests may reach: the host's policy, never the tenant's, so it is no
-    /// config field (a tenant could otherwise allow the metadata service). A
-    /// [`Registry`](connector_core::Registry) sets it
-    /// ([`set_network_policy`](connector_core::ConnectorConfig::set_network_policy)); a
-    /// config built in code sets it with [`with_network_policy`](Self::with_network_policy). Every request goes through it:
-    /// the site, the tenant info, the API gateway, attachment downloads and redirects.
-    /// Default: every address.
+    /// Hosts this connector may reach although they are not public addresses: host names
+    /// (`confluence.corp.example`), domains (`*.corp.example`), addresses (`10.1.2.3`) or
+    /// networks (`10.20.0.0/16`). Private, loopback and link-local addresses (the cloud
+    /// metadata service at 169.254.169.254) are denied otherwise, for every request (the
+    /// site, the tenant info, the API gateway, attachment downloads) and every redirect:
+    /// `wiki_base` and `api_gateway` are set by whoever writes the config. A Confluence
+    /// Server/Data Center on an intranet is named here. A host that runs connectors for
+    /// others can rule this field out (`Registry::set_network_policy`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// The host's network policy, which replaces the connector's own: set by a
+    /// [`Registry`](connector_core::Registry)
+    /// ([`ConnectorConfig::set_network_policy`](connector_core::ConnectorConfig::set_network_policy))
+    /// or [`with_network_policy`](Self::with_network_policy), never by the tenant's JSON.
     #[serde(skip)]
     #[schemars(skip)]
-    pub network: NetworkPolicy,
+    host_network: Option<NetworkPolicy>,
 }
 
 fn yes() -> bool {
@@ -343,7 +350,8 @@ impl fmt::Debug for ConfluenceConfig {
             .field("time_buffer_seconds", &self.time_buffer_seconds)
             .field("id_scheme", &self.id_scheme)
             .field("include_permissions", &self.include_permissions)
-            .field("network", &self.network)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("host_network", &self.host_network)
             .finish_non_exhaustive()
     }
 }
@@ -393,25 +401,57 @@ impl ConfluenceConfig {
             time_buffer_seconds: None,
             id_scheme: None,
             include_permissions: false,
-            network: NetworkPolicy::default(),
+            allowed_hosts: Vec::new(),
+            host_network: None,
         }
     }
 
-    /// This config with the host's network policy (see [`network`](Self::network)). A
-    /// [`Registry`](connector_core::Registry) does this itself with its own policy.
+    /// This config with the host's network policy, in place of the connector's own (public
+    /// addresses plus `allowed_hosts`). A [`Registry`](connector_core::Registry) does this
+    /// itself when the host set a policy.
     ///
     /// ```
     /// use connector_core::net::NetworkPolicy;
     /// use connector_confluence::confluence::{ConfluenceConfig, ConfluenceCredentials};
-    /// let base = "https://wiki.corp.example".parse().expect("a URL");
+    /// let base = "https://confluence.corp.example".parse().expect("a URL");
     /// let config = ConfluenceConfig::new(base, ConfluenceCredentials::token("pat"))
-    ///     .with_network_policy(NetworkPolicy::public_only());
-    /// assert!(config.network.is_guarded());
+    ///     .with_allowed_hosts(["10.1.2.3"]);
+    /// let own = config.network_policy()?;
+    /// assert!(own.permits("confluence", "10.1.2.3".parse().unwrap()));
+    /// assert!(!own.permits("confluence", "169.254.169.254".parse().unwrap()));
+    /// // A host's policy that does not accept config hosts rules `allowed_hosts` out.
+    /// let hosts = config.with_network_policy(NetworkPolicy::public_only());
+    /// assert!(!hosts.network_policy()?.permits("confluence", "10.1.2.3".parse().unwrap()));
+    /// # Ok::<(), connector_core::Error>(())
     /// ```
     #[must_use]
     pub fn with_network_policy(mut self, policy: NetworkPolicy) -> Self {
-        self.network = policy;
+        self.host_network = Some(policy);
         self
+    }
+
+    /// May also reach `hosts` although they are not public addresses (see
+    /// [`allowed_hosts`](Self::allowed_hosts)): a Server/Data Center on an intranet.
+    #[must_use]
+    pub fn with_allowed_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_hosts.extend(hosts.into_iter().map(Into::into));
+        self
+    }
+
+    /// The policy every request of this connector goes through: the host's, if it set one
+    /// (widened by `allowed_hosts` only where it
+    /// [accepts them](NetworkPolicy::with_config_hosts)), else public addresses plus
+    /// `allowed_hosts`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) naming an `allowed_hosts`
+    /// entry that is not a host, domain, address or network.
+    pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
+        NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
     }
 
     /// Documents identified by `scheme` (see [`IdScheme`]).

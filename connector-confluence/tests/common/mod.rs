@@ -189,6 +189,8 @@ impl Fake {
             // Fixtures name documents by RAGFlow's ids (web URLs), which read best in
             // assertions; the conformance kit and `tests/ragflow.rs` cover the default.
             "id_scheme": "ragflow_url",
+            // The fake listens on loopback, which the connector denies unless allowed.
+            "allowed_hosts": ["127.0.0.1"],
             "credentials": if self.cloud {
                 json!({"confluence_username": EMAIL, "confluence_access_token": TOKEN})
             } else {

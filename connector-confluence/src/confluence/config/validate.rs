@@ -22,7 +22,7 @@ impl ConnectorConfig for ConfluenceConfig {
     }
 
     fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
-        self.network = policy.clone();
+        self.host_network = Some(policy.clone());
         true
     }
 
@@ -34,6 +34,10 @@ impl ConnectorConfig for ConfluenceConfig {
         if self.wiki_base.query().is_some() {
             problems.push(FieldError::new("wiki_base", "must not have a query string"));
         }
+        problems.extend(NetworkPolicy::check_allowed_hosts(
+            "allowed_hosts",
+            &self.allowed_hosts,
+        ));
         if let Some(query) = self.cql_query() {
             if let Some(problem) = cql_problem(query) {
                 problems.push(FieldError::new("cql_query", problem));
