@@ -9,6 +9,8 @@
 
 pub mod auth;
 #[cfg(any(feature = "google_drive", feature = "gmail"))]
+mod config;
+#[cfg(any(feature = "google_drive", feature = "gmail"))]
 mod connector;
 #[cfg(feature = "gmail")]
 pub mod gmail;

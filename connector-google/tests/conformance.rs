@@ -18,7 +18,7 @@ fn build(source: &str, uri: &str, extra: Value) -> Arc<dyn Connector> {
     let mut cfg = json!({
         "credentials": {"google_tokens": service_account_key(), "google_primary_admin": ADMIN},
         "token_uri": format!("{uri}/token"),
-        "directory_base_url": uri,
+        "directory_base_url": uri, "allowed_hosts": ["127.0.0.1"],
     });
     let base = if source == "gmail" {
         "gmail_base_url"

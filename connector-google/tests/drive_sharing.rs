@@ -28,7 +28,7 @@ fn build(uri: &str, extra: Value) -> Arc<dyn Connector> {
             "google_primary_admin": ADMIN,
         },
         "token_uri": format!("{uri}/token"),
-        "directory_base_url": uri,
+        "directory_base_url": uri, "allowed_hosts": ["127.0.0.1"],
         "drive_base_url": uri,
         "sheets_base_url": uri,
     });

@@ -19,7 +19,7 @@ fn config(uri: &str, tokens: Value, extra: Value) -> Value {
     let mut cfg = json!({
         "credentials": {"google_tokens": tokens, "google_primary_admin": ADMIN},
         "token_uri": format!("{uri}/token"),
-        "directory_base_url": uri,
+        "directory_base_url": uri, "allowed_hosts": ["127.0.0.1"],
         "gmail_base_url": uri,
     });
     if let (Value::Object(m), Value::Object(e)) = (&mut cfg, extra) {
@@ -508,7 +508,7 @@ async fn ragflow_s_stored_configs_read_every_mailbox_of_the_domain() {
                     "credentials": credentials,
                     // Values that change something in RAGFlow, so each gets a note.
                     "sync_deleted_files": true, "batch_size": "5",
-                    "token_uri": format!("{uri}/token"), "directory_base_url": uri, "gmail_base_url": uri,
+                    "token_uri": format!("{uri}/token"), "directory_base_url": uri, "allowed_hosts": ["127.0.0.1"], "gmail_base_url": uri,
                 }),
             )
             .unwrap();

@@ -28,7 +28,7 @@ fn config(uri: &str, tokens: Value, extra: Value) -> Value {
             "authentication_method": "uploaded"
         },
         "token_uri": format!("{uri}/token"),
-        "directory_base_url": uri,
+        "directory_base_url": uri, "allowed_hosts": ["127.0.0.1"],
         "drive_base_url": uri,
         "sheets_base_url": uri,
     });
@@ -886,7 +886,7 @@ async fn ragflow_s_service_account_key_field_and_size_threshold() {
         },
         "my_drive_emails": "alice@example.com",
         "size_threshold": "1024",
-        "token_uri": format!("{uri}/token"), "directory_base_url": uri, "drive_base_url": uri, "sheets_base_url": uri,
+        "token_uri": format!("{uri}/token"), "directory_base_url": uri, "allowed_hosts": ["127.0.0.1"], "drive_base_url": uri, "sheets_base_url": uri,
     }));
     let (docs, failures) = collect_load(c.as_ref()).await;
     assert_eq!(file_ids(&docs), vec!["ok"]);

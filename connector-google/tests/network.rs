@@ -1,9 +1,11 @@
-//! The host's network policy (the guard against server-side request forgery) and the overlap
-//! between incremental windows, for both Google sources.
+//! The guard against server-side request forgery and the overlap between incremental windows,
+//! for both Google sources.
 //!
 //! Every URL a Google config holds is the tenant's to write: the base URLs and the token
-//! endpoint, which a service-account key even carries inside itself (`token_uri`). A host
-//! that guards its network must see none of them reach loopback unless it allows them.
+//! endpoint, which a service-account key even carries inside itself (`token_uri`). None of
+//! them reaches loopback, intranet or metadata addresses unless the config's `allowed_hosts`
+//! names them, on every redirect too; a host's own policy (`Registry::set_network_policy`)
+//! replaces the connector's and rules `allowed_hosts` out unless it accepts config hosts.
 #![allow(clippy::unwrap_used)] // Tests.
 
 mod common;
@@ -20,7 +22,8 @@ use connector_core::testkit::collect_load;
 use connector_core::{Connector, Error, ErrorKind, Registry, SyncContext};
 use futures::StreamExt;
 use serde_json::{Value, json};
-use wiremock::MockServer;
+use wiremock::matchers::path_regex;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn registry(policy: Option<NetworkPolicy>) -> Registry {
     let mut registry = Registry::new();
@@ -38,7 +41,7 @@ fn config(source: &str, uri: &str, extra: Value) -> Value {
     key["token_uri"] = json!(format!("{uri}/token"));
     let mut cfg = json!({
         "credentials": {"google_tokens": key.to_string(), "google_primary_admin": ADMIN},
-        "directory_base_url": uri,
+        "directory_base_url": uri, "allowed_hosts": ["127.0.0.1"],
         "specific_user_emails": "alice@example.com",
     });
     let base = if source == "gmail" {
@@ -68,6 +71,17 @@ fn assert_denied(err: &Error) {
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
     let text = err.to_string();
     assert!(text.contains("127.0.0.1"), "names the host: {text}");
+    assert!(
+        text.contains("allowed_hosts"),
+        "names the config field: {text}"
+    );
+}
+
+/// `config` without `allowed_hosts`.
+fn unallowed(source: &str, uri: &str) -> Value {
+    let mut cfg = config(source, uri, json!({}));
+    cfg.as_object_mut().unwrap().remove("allowed_hosts");
+    cfg
 }
 
 async fn server() -> MockServer {
@@ -124,6 +138,76 @@ async fn a_loopback_google_endpoint_is_denied_under_public_only_and_reached_when
         let connector = allowed.build(source, cfg).unwrap();
         connector.check().await.unwrap();
         assert_eq!(load(&connector).await.unwrap(), 1, "{source}");
+    }
+}
+
+#[tokio::test]
+async fn a_loopback_google_endpoint_is_denied_unless_allowed_hosts_names_it() {
+    for source in ["google_drive", "gmail"] {
+        let server = server().await;
+        let connector = registry(None)
+            .build(source, unallowed(source, &server.uri()))
+            .unwrap();
+        assert_denied(&connector.check().await.unwrap_err());
+        assert_denied(&load(&connector).await.unwrap_err());
+        assert!(
+            server.received_requests().await.unwrap().is_empty(),
+            "{source}: no request reached the server, the key's token endpoint neither"
+        );
+
+        let connector = registry(None)
+            .build(source, config(source, &server.uri(), json!({})))
+            .unwrap();
+        connector.check().await.unwrap();
+        assert_eq!(load(&connector).await.unwrap(), 1, "{source}");
+
+        // A host's policy that accepts config hosts is widened by them.
+        let host = registry(Some(NetworkPolicy::public_only().with_config_hosts(true)));
+        let connector = host
+            .build(source, config(source, &server.uri(), json!({})))
+            .unwrap();
+        assert_eq!(load(&connector).await.unwrap(), 1, "{source}");
+        let connector = host
+            .build(source, unallowed(source, &server.uri()))
+            .unwrap();
+        assert_denied(&connector.check().await.unwrap_err());
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_from_an_allowed_endpoint_to_loopback_is_denied() {
+    for source in ["google_drive", "gmail"] {
+        let server = server().await;
+        let port = server.address().port();
+        // The allowed name answers everything, the token endpoint included, with a redirect
+        // to an address nobody allowed.
+        Mock::given(path_regex(".*"))
+            .respond_with(
+                ResponseTemplate::new(307)
+                    .insert_header("Location", format!("http://127.0.0.1:{port}/").as_str()),
+            )
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        let mut cfg = unallowed(source, &format!("http://localhost:{port}"));
+        cfg["allowed_hosts"] = json!(["localhost"]);
+
+        let connector = registry(None).build(source, cfg).unwrap();
+        assert_denied(&connector.check().await.unwrap_err());
+        assert_denied(&load(&connector).await.unwrap_err());
+        let requests = server.received_requests().await.unwrap();
+        assert!(
+            !requests.is_empty(),
+            "{source}: the allowed endpoint was asked"
+        );
+        assert!(
+            requests.iter().all(|r| r
+                .headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|h| h.starts_with("localhost"))),
+            "{source}: the redirect was not followed"
+        );
     }
 }
 

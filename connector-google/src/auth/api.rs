@@ -43,8 +43,8 @@ impl GoogleApi {
             // A 403 whose reason is a rate limit is retried; credentials are named as
             // `credentials.google_tokens`.
             .error_classifier(super::classify)
-            // The host's policy guards every request, the token endpoint's included (one
-            // client serves both): a key's `token_uri` is as tenant-set as any base URL.
+            // One policy guards every request, the token endpoint's included (one client
+            // serves both): a key's `token_uri` is as tenant-set as any base URL.
             .network_policy(network.clone());
         if let Some(max) = max_body {
             http = http.max_body_bytes(max);

@@ -38,7 +38,7 @@ impl GmailClient {
                 config.token_uri.as_ref(),
                 config.directory_base_url.as_ref(),
                 Some(cap.saturating_mul(2)),
-                &config.network,
+                &config.network_policy()?,
             )?,
             gmail_base: crate::url_or(config.gmail_base_url.as_ref(), DEFAULT_GMAIL_BASE_URL)?,
             config: Arc::new(config),

@@ -5,15 +5,14 @@
 
 use std::fmt;
 
-use connector_core::config::IgnoredField;
 use connector_core::net::NetworkPolicy;
-use connector_core::{ConnectorConfig, FieldError, StringList};
+use connector_core::{FieldError, StringList};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::auth::GoogleCredentialsConfig;
-use crate::auth::config::{AUTHENTICATION_METHOD, check_addresses};
+use crate::auth::config::check_addresses;
 
 /// Gmail's API host.
 pub const DEFAULT_GMAIL_BASE_URL: &str = "https://gmail.googleapis.com";
@@ -64,13 +63,13 @@ pub struct GmailConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = connector_core::config::limits::MAX_SECONDS))]
     pub time_buffer_seconds: Option<u64>,
-    /// Which addresses requests may reach: the host's policy, never the tenant's (see
-    /// [`GoogleDriveConfig::network`](crate::GoogleDriveConfig)); set by a
-    /// [`Registry`](connector_core::Registry) or
-    /// [`with_network_policy`](Self::with_network_policy). Default: every address.
+    #[doc = crate::config::allowed_hosts_doc!()]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// The host's network policy, which replaces the connector's own; never the tenant's.
     #[serde(skip)]
     #[schemars(skip)]
-    pub network: NetworkPolicy,
+    host_network: Option<NetworkPolicy>,
 }
 
 /// Writes `attachment_size_limit` as the limit in effect.
@@ -91,6 +90,12 @@ fn concurrency(threads: Option<usize>) -> usize {
     threads.unwrap_or(8).clamp(1, 64)
 }
 
+crate::config::google_config!(
+    GmailConfig,
+    overlap: DEFAULT_GMAIL_OVERLAP_SECS,
+    api_hosts: [gmail_base_url],
+);
+
 impl GmailConfig {
     /// A config over `credentials`: every user's mailbox, no attachments.
     pub fn new(credentials: GoogleCredentialsConfig) -> Self {
@@ -104,34 +109,9 @@ impl GmailConfig {
             directory_base_url: None,
             gmail_base_url: None,
             time_buffer_seconds: None,
-            network: NetworkPolicy::any(),
+            allowed_hosts: Vec::new(),
+            host_network: None,
         }
-    }
-
-    /// Builds the connector's HTTP clients with `policy` (see [`network`](Self::network)); a
-    /// [`Registry`](connector_core::Registry) does this itself with its own policy.
-    #[must_use]
-    pub fn with_network_policy(mut self, policy: NetworkPolicy) -> Self {
-        self.network = policy;
-        self
-    }
-
-    /// The overlap incremental runs need (see
-    /// [`time_buffer_seconds`](Self::time_buffer_seconds)).
-    pub fn overlap(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(
-            self.time_buffer_seconds
-                .unwrap_or(DEFAULT_GMAIL_OVERLAP_SECS),
-        )
-    }
-
-    /// Sends every request to `base` (token, directory and Gmail), for tests and proxies.
-    #[must_use]
-    pub fn with_base_url(mut self, base: &Url) -> Self {
-        self.token_uri = crate::endpoint(base, "token").ok();
-        self.directory_base_url = Some(base.clone());
-        self.gmail_base_url = Some(base.clone());
-        self
     }
 
     /// The attachment cap.
@@ -144,26 +124,17 @@ impl GmailConfig {
     pub fn thread_concurrency(&self) -> usize {
         concurrency(self.thread_concurrency)
     }
-}
 
-impl ConnectorConfig for GmailConfig {
-    const IGNORED: &'static [IgnoredField] = &[AUTHENTICATION_METHOD];
-
-    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
-        self.network = policy.clone();
-        true
-    }
-
-    fn validate(&self) -> Vec<FieldError> {
-        let mut out = self.credentials.validate();
-        check_addresses("specific_user_emails", &self.specific_user_emails, &mut out);
+    /// This source's own problems (see
+    /// [`ConnectorConfig::validate`](connector_core::ConnectorConfig::validate)).
+    fn check_source(&self, out: &mut Vec<FieldError>) {
+        check_addresses("specific_user_emails", &self.specific_user_emails, out);
         if self.thread_concurrency == Some(0) {
             out.push(FieldError::new(
                 "thread_concurrency",
                 "must be larger than 0",
             ));
         }
-        out
     }
 }
 
@@ -174,6 +145,8 @@ impl fmt::Debug for GmailConfig {
             .field("specific_user_emails", &self.specific_user_emails)
             .field("include_attachments", &self.include_attachments)
             .field("attachment_size_limit", &self.attachment_size_limit())
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("host_network", &self.host_network)
             .finish_non_exhaustive()
     }
 }

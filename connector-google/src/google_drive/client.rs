@@ -133,7 +133,7 @@ impl DriveClient {
                 // Listings get core's default body cap; `max_file_size` caps the downloads and
                 // exports, per request.
                 None,
-                &config.network,
+                &config.network_policy()?,
             )?,
             drive_base: crate::url_or(config.drive_base_url.as_ref(), DEFAULT_DRIVE_BASE_URL)?,
             sheets_base: crate::url_or(config.sheets_base_url.as_ref(), DEFAULT_SHEETS_BASE_URL)?,

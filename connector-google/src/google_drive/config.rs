@@ -3,15 +3,14 @@
 
 use std::fmt;
 
-use connector_core::config::IgnoredField;
 use connector_core::net::NetworkPolicy;
-use connector_core::{ConnectorConfig, FieldError, StringList};
+use connector_core::{FieldError, StringList};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::auth::GoogleCredentialsConfig;
-use crate::auth::config::{AUTHENTICATION_METHOD, check_addresses};
+use crate::auth::config::check_addresses;
 
 /// Files larger than this are not downloaded unless configured otherwise: 10 MiB, as in RAGFlow.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
@@ -156,17 +155,20 @@ pub struct GoogleDriveConfig {
     /// The Sheets API host (default `https://sheets.googleapis.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sheets_base_url: Option<Url>,
-    /// Which addresses requests may reach: the host's policy, never the tenant's, so it is no
-    /// config field (a tenant could otherwise allow the metadata service). A
-    /// [`Registry`](connector_core::Registry) sets it
-    /// ([`ConnectorConfig::set_network_policy`]); a config built in code sets it with
-    /// [`with_network_policy`](Self::with_network_policy). Every request goes through it,
-    /// the token endpoint included (a service-account key's `token_uri` is the tenant's to
-    /// write). Default: every address.
+    #[doc = crate::config::allowed_hosts_doc!()]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// The host's network policy, which replaces the connector's own; never the tenant's.
     #[serde(skip)]
     #[schemars(skip)]
-    pub network: NetworkPolicy,
+    host_network: Option<NetworkPolicy>,
 }
+
+crate::config::google_config!(
+    GoogleDriveConfig,
+    overlap: DEFAULT_DRIVE_OVERLAP_SECS,
+    api_hosts: [drive_base_url, sheets_base_url],
+);
 
 impl GoogleDriveConfig {
     /// A config over `credentials` with nothing selected yet: set a switch or a list before
@@ -191,44 +193,9 @@ impl GoogleDriveConfig {
             directory_base_url: None,
             drive_base_url: None,
             sheets_base_url: None,
-            network: NetworkPolicy::any(),
+            allowed_hosts: Vec::new(),
+            host_network: None,
         }
-    }
-
-    /// Builds the connector's HTTP clients with `policy` (see [`network`](Self::network)); a
-    /// [`Registry`](connector_core::Registry) does this itself with its own policy.
-    ///
-    /// ```
-    /// use connector_core::net::NetworkPolicy;
-    /// use connector_google::{GoogleCredentialsConfig, GoogleDriveConfig};
-    /// let token = r#"{"refresh_token": "r", "client_id": "c", "client_secret": "s"}"#;
-    /// let config = GoogleDriveConfig::new(GoogleCredentialsConfig::new(token))
-    ///     .with_network_policy(NetworkPolicy::public_only());
-    /// assert!(config.network.is_guarded());
-    /// ```
-    #[must_use]
-    pub fn with_network_policy(mut self, policy: NetworkPolicy) -> Self {
-        self.network = policy;
-        self
-    }
-
-    /// The overlap incremental runs need (see
-    /// [`time_buffer_seconds`](Self::time_buffer_seconds)).
-    pub fn overlap(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(
-            self.time_buffer_seconds
-                .unwrap_or(DEFAULT_DRIVE_OVERLAP_SECS),
-        )
-    }
-
-    /// Sends every request to `base` (token, directory and Drive), for tests and proxies.
-    #[must_use]
-    pub fn with_base_url(mut self, base: &Url) -> Self {
-        self.token_uri = crate::endpoint(base, "token").ok();
-        self.directory_base_url = Some(base.clone());
-        self.drive_base_url = Some(base.clone());
-        self.sheets_base_url = Some(base.clone());
-        self
     }
 
     /// The size cap.
@@ -292,16 +259,10 @@ pub(crate) fn id_from_url(text: &str) -> Option<String> {
     valid(id).then(|| id.to_owned())
 }
 
-impl ConnectorConfig for GoogleDriveConfig {
-    const IGNORED: &'static [IgnoredField] = &[AUTHENTICATION_METHOD];
-
-    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
-        self.network = policy.clone();
-        true
-    }
-
-    fn validate(&self) -> Vec<FieldError> {
-        let mut out = self.credentials.validate();
+impl GoogleDriveConfig {
+    /// This source's own problems (see
+    /// [`ConnectorConfig::validate`](connector_core::ConnectorConfig::validate)).
+    fn check_source(&self, out: &mut Vec<FieldError>) {
         for (field, list) in [
             ("shared_folder_urls", &self.shared_folder_urls),
             ("shared_drive_urls", &self.shared_drive_urls),
@@ -320,8 +281,8 @@ impl ConnectorConfig for GoogleDriveConfig {
                 out.push(FieldError::new(format!("{field}[{i}]"), message));
             }
         }
-        check_addresses("my_drive_emails", &self.my_drive_emails, &mut out);
-        check_addresses("specific_user_emails", &self.specific_user_emails, &mut out);
+        check_addresses("my_drive_emails", &self.my_drive_emails, out);
+        check_addresses("specific_user_emails", &self.specific_user_emails, out);
         if self.selects_nothing() {
             out.push(FieldError::new(
                 "include_my_drives",
@@ -331,7 +292,6 @@ impl ConnectorConfig for GoogleDriveConfig {
         if self.max_file_size == Some(0) {
             out.push(FieldError::new("max_file_size", "must be larger than 0"));
         }
-        out
     }
 }
 
@@ -363,6 +323,8 @@ impl Serialize for GoogleDriveConfig {
             drive_base_url: Option<&'a Url>,
             #[serde(skip_serializing_if = "Option::is_none")]
             sheets_base_url: Option<&'a Url>,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            allowed_hosts: &'a [String],
         }
         // Every field named, so a new one cannot be left out of the serialised form.
         let Self {
@@ -384,7 +346,8 @@ impl Serialize for GoogleDriveConfig {
             directory_base_url,
             drive_base_url,
             sheets_base_url,
-            network: _,
+            allowed_hosts,
+            host_network: _,
         } = self;
         Effective {
             credentials,
@@ -405,6 +368,7 @@ impl Serialize for GoogleDriveConfig {
             directory_base_url: directory_base_url.as_ref(),
             drive_base_url: drive_base_url.as_ref(),
             sheets_base_url: sheets_base_url.as_ref(),
+            allowed_hosts,
         }
         .serialize(serializer)
     }
@@ -430,7 +394,8 @@ impl fmt::Debug for GoogleDriveConfig {
             .field("sheets_format", &self.sheets_format)
             .field("include_permissions", &self.include_permissions)
             .field("time_buffer_seconds", &self.time_buffer_seconds)
-            .field("network", &self.network)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("host_network", &self.host_network)
             .finish_non_exhaustive()
     }
 }
