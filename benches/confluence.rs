@@ -135,6 +135,8 @@ async fn connector_run(registry: &Registry, base: &str) -> (Duration, usize, u64
             json!({
                 "wiki_base": base, "is_cloud": false, "space": "ENG",
                 "credentials": {"confluence_access_token": "bench-token"},
+                // The mock listens on loopback, which the connector denies unless allowed.
+                "allowed_hosts": ["127.0.0.1"],
             }),
         )
         .unwrap();

@@ -238,6 +238,8 @@ async fn main() {
     let cfg: GoogleDriveConfig = serde_json::from_value(json!({
         "credentials": creds, "include_my_drives": true,
         "token_uri": format!("{uri}/token"), "drive_base_url": uri,
+        // The mock listens on loopback, which the connector denies unless allowed.
+        "allowed_hosts": ["127.0.0.1"],
     }))
     .unwrap();
     let drive = GoogleDriveConnector::new(cfg).unwrap();
@@ -261,6 +263,7 @@ async fn main() {
     let base = rate(n, t.elapsed().as_secs_f64());
     let cfg: GmailConfig = serde_json::from_value(json!({
         "credentials": creds, "token_uri": format!("{uri}/token"), "gmail_base_url": uri,
+        "allowed_hosts": ["127.0.0.1"],
     }))
     .unwrap();
     let gmail = GmailConnector::new(cfg).unwrap();
