@@ -27,6 +27,7 @@ fn connector(uri: &str, extra: Value) -> GoogleDriveConnector {
         },
         "token_uri": format!("{uri}/token"),
         "directory_base_url": uri,
+        "allowed_hosts": ["127.0.0.1"],
         "drive_base_url": uri,
         "sheets_base_url": uri,
     });

@@ -25,6 +25,7 @@ fn connector(uri: &str) -> GmailConnector {
         "credentials": {"google_tokens": service_account_key(), "google_primary_admin": ADMIN},
         "token_uri": format!("{uri}/token"),
         "directory_base_url": uri,
+        "allowed_hosts": ["127.0.0.1"],
         "gmail_base_url": uri,
         "specific_user_emails": ALICE,
     });
