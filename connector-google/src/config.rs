@@ -12,6 +12,19 @@
 //! `allowed_hosts`. Drive and Gmail differ here only in their default overlap and their own
 //! checks.
 
+/// `true`, for `#[serde(default = ...)]`.
+pub(crate) fn yes() -> bool {
+    true
+}
+
+/// The checkpoint of a source that follows a change feed besides its time window.
+pub(crate) trait FeedCheckpoint: Sized {
+    /// The checkpoint of a first run that takes each feed's position before its listings.
+    fn tracking() -> Self;
+    /// What the next run starts from after a run that ended here: the feeds' positions.
+    fn carried(&self) -> Self;
+}
+
 /// The docs (and schema description) of both configs' `allowed_hosts`.
 macro_rules! allowed_hosts_doc {
     () => {

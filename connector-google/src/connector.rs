@@ -135,8 +135,23 @@ macro_rules! google_connector {
         impl connector_core::CheckpointedConnector for $name {
             type Checkpoint = $checkpoint;
 
+            /// With `follow_changes` (the default), a run that takes each feed's position
+            /// before its listings.
             fn initial_checkpoint(&self) -> $checkpoint {
-                <$checkpoint>::default()
+                if self.client.config.follow_changes {
+                    <$checkpoint as $crate::config::FeedCheckpoint>::tracking()
+                } else {
+                    <$checkpoint>::default()
+                }
+            }
+
+            /// With `follow_changes`, the feeds' positions the run took before it listed,
+            /// for the next incremental run to read the feeds from.
+            fn carry_over(&self, last: &$checkpoint) -> Option<$checkpoint> {
+                self.client
+                    .config
+                    .follow_changes
+                    .then(|| $crate::config::FeedCheckpoint::carried(last))
             }
 
             fn load_from_checkpoint(

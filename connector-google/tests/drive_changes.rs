@@ -561,3 +561,79 @@ async fn a_permission_change_on_an_old_file_is_delivered_with_its_new_readers() 
         Some("changes alice@example.com a-1")
     );
 }
+
+/// The same move through core's batch loop, feeds on by default: the full run takes the feed's
+/// token, the loop carries it over, and the next incremental run delivers the moved file with
+/// nothing kept by hand. With `follow_changes: false` the incremental run misses it.
+#[tokio::test]
+async fn the_batch_loop_carries_the_feed_from_a_full_run_to_the_next_incremental_run() {
+    use connector_core::sink::MemorySink;
+    use connector_core::state::MemoryStateStore;
+    use connector_core::sync::{SyncMode, Syncer};
+
+    for follow in [true, false] {
+        let server = MockServer::start().await;
+        mount_token(&server, TokenEndpoint::default()).await;
+        let changes = mount_changes(&server).await;
+        changes
+            .start
+            .lock()
+            .unwrap()
+            .insert(ADMIN.into(), "100".into());
+        let folder = |id: &str, minute| {
+            DriveFile::new(id, ADMIN, minute).mime("application/vnd.google-apps.folder")
+        };
+        let moved = DriveFile::new("x1", "ext@other.com", 1).in_folder("ELSEWHERE");
+        let drive = mount_drive(
+            &server,
+            vec![
+                folder("F1", 0),
+                DriveFile::new("f1", "ext@other.com", 2).in_folder("F1"),
+                moved.clone(),
+            ],
+            &[],
+            10,
+        )
+        .await;
+        let c: Arc<dyn connector_core::Connector> = Arc::new(connector(
+            &server.uri(),
+            json!({"shared_folder_urls": "https://drive.google.com/drive/folders/F1",
+                "follow_changes": follow}),
+        ));
+        let store = MemoryStateStore::new();
+        let run = |mode, minute| {
+            let (c, store, sink) = (c.clone(), store.clone(), MemorySink::new());
+            async move {
+                Syncer::new(c)
+                    .sink(sink.clone())
+                    .state(store)
+                    .at(time(minute))
+                    .run(mode)
+                    .await
+                    .unwrap();
+                sink.deliveries().concat()
+            }
+        };
+        assert_eq!(run(SyncMode::Full, 30).await.len(), 1);
+
+        drive.files.lock().unwrap().iter_mut().for_each(|f| {
+            if f.id == "x1" {
+                f.parents = vec!["F1".into()];
+            }
+        });
+        let mut now_in_f1 = moved.clone();
+        now_in_f1.parents = vec!["F1".into()];
+        changes.pages.lock().unwrap().insert(
+            "100".into(),
+            json!({"kind": "drive#changeList", "newStartPageToken": "107",
+                "changes": [change(&now_in_f1, 34)]}),
+        );
+        let delivered = run(SyncMode::Incremental, 40).await;
+        if follow {
+            assert_eq!(delivered.len(), 1, "{delivered:?}");
+            assert!(delivered[0].contains("x1"), "{delivered:?}");
+        } else {
+            assert!(delivered.is_empty(), "{delivered:?}");
+        }
+    }
+}

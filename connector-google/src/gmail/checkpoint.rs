@@ -66,9 +66,9 @@ impl GmailCheckpoint {
     /// removed, a message imported with an old date, a thread back from spam or trash; the
     /// listing delivers the others).
     ///
-    /// Why the host carries it: core's batch loop starts every run from
-    /// [`initial_checkpoint`](connector_core::CheckpointedConnector::initial_checkpoint) and
-    /// clears a finished run's checkpoint, so it has no place for state that outlives a run.
+    /// Core's batch loop keeps it between runs
+    /// ([`carry_over`](connector_core::CheckpointedConnector::carry_over)) when the config's
+    /// `follow_changes` is on; a host that drives the checkpointed load itself carries it.
     #[must_use]
     pub fn next_run(&self) -> Self {
         Self {
@@ -107,5 +107,15 @@ impl Hash for GmailCheckpoint {
         self.page_token.hash(state);
         self.history_read.hash(state);
         self.users.len().hash(state);
+    }
+}
+
+impl crate::config::FeedCheckpoint for GmailCheckpoint {
+    fn tracking() -> Self {
+        Self::tracking_history()
+    }
+
+    fn carried(&self) -> Self {
+        self.next_run()
     }
 }

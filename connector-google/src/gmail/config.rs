@@ -63,6 +63,15 @@ pub struct GmailConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = connector_core::config::limits::MAX_SECONDS))]
     pub time_buffer_seconds: Option<u64>,
+    /// Follow each mailbox's history (default true): `users.history.list` from the
+    /// `historyId` the last finished run carried over. An incremental run selects threads by
+    /// date, which a label change, a thread back from spam or trash or a message imported
+    /// with an old date does not bump; the history delivers those threads too (an expired
+    /// history id lists that mailbox once without the window). Costs one profile request per
+    /// mailbox per run, the history pages and one minimal thread read per thread it names.
+    /// Deletions are left to prune.
+    #[serde(default = "crate::config::yes")]
+    pub follow_changes: bool,
     #[doc = crate::config::allowed_hosts_doc!()]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_hosts: Vec<String>,
@@ -109,6 +118,7 @@ impl GmailConfig {
             directory_base_url: None,
             gmail_base_url: None,
             time_buffer_seconds: None,
+            follow_changes: true,
             allowed_hosts: Vec::new(),
             host_network: None,
         }

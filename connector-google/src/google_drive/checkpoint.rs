@@ -99,9 +99,9 @@ impl GoogleDriveCheckpoint {
     /// delivers the files that moved into its scope, were shared with a user or had their
     /// permissions changed, whatever their `modifiedTime`.
     ///
-    /// Why the host carries it: core's batch loop starts every run from
-    /// [`initial_checkpoint`](connector_core::CheckpointedConnector::initial_checkpoint) and
-    /// clears a finished run's checkpoint, so it has no place for state that outlives a run.
+    /// Core's batch loop keeps it between runs
+    /// ([`carry_over`](connector_core::CheckpointedConnector::carry_over)) when the config's
+    /// `follow_changes` is on; a host that drives the checkpointed load itself carries it.
     #[must_use]
     pub fn next_run(&self) -> Self {
         Self {
@@ -137,5 +137,15 @@ impl Hash for GoogleDriveCheckpoint {
         self.drives.len().hash(state);
         self.folders.len().hash(state);
         self.relist.len().hash(state);
+    }
+}
+
+impl crate::config::FeedCheckpoint for GoogleDriveCheckpoint {
+    fn tracking() -> Self {
+        Self::tracking_changes()
+    }
+
+    fn carried(&self) -> Self {
+        self.next_run()
     }
 }

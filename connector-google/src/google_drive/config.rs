@@ -143,6 +143,14 @@ pub struct GoogleDriveConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = connector_core::config::limits::MAX_SECONDS))]
     pub time_buffer_seconds: Option<u64>,
+    /// Follow Drive's changes feeds (default true): `changes.list` per user, shared drive and
+    /// shared-folder reader, from the page tokens the last finished run carried over. An
+    /// incremental run selects files by `modifiedTime`, which a move into a crawled folder, a
+    /// new share or a permission change does not bump; the feeds deliver those files too.
+    /// Costs one `changes/startPageToken` request per feed per full run and the feed's pages
+    /// (usually one) per incremental run. Deletions and trash are left to prune.
+    #[serde(default = "crate::config::yes")]
+    pub follow_changes: bool,
     /// The OAuth token endpoint (default: the key's `token_uri`, else Google's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_uri: Option<Url>,
@@ -189,6 +197,7 @@ impl GoogleDriveConfig {
             sheets_format: SheetsFormat::Markdown,
             include_permissions: false,
             time_buffer_seconds: None,
+            follow_changes: true,
             token_uri: None,
             directory_base_url: None,
             drive_base_url: None,
@@ -315,6 +324,7 @@ impl Serialize for GoogleDriveConfig {
             include_permissions: bool,
             #[serde(skip_serializing_if = "Option::is_none")]
             time_buffer_seconds: Option<u64>,
+            follow_changes: bool,
             #[serde(skip_serializing_if = "Option::is_none")]
             token_uri: Option<&'a Url>,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -342,6 +352,7 @@ impl Serialize for GoogleDriveConfig {
             sheets_format,
             include_permissions,
             time_buffer_seconds,
+            follow_changes,
             token_uri,
             directory_base_url,
             drive_base_url,
@@ -364,6 +375,7 @@ impl Serialize for GoogleDriveConfig {
             sheets_format: *sheets_format,
             include_permissions: *include_permissions,
             time_buffer_seconds: *time_buffer_seconds,
+            follow_changes: *follow_changes,
             token_uri: token_uri.as_ref(),
             directory_base_url: directory_base_url.as_ref(),
             drive_base_url: drive_base_url.as_ref(),
