@@ -67,9 +67,9 @@ pub(crate) struct ConfigArgs {
 /// Which addresses the connector may reach (the guard against server-side request forgery,
 /// for configs other people write).
 ///
-/// Without these flags each connector keeps its own policy: one whose URL the config sets
-/// (REST, Confluence, Jira, an S3 endpoint) denies loopback, private and link-local addresses
-/// unless the config's `allowed_hosts` names them.
+/// Without these flags each connector keeps its own policy: one whose URLs the config sets
+/// (REST, Confluence, Jira, an S3 endpoint, Google's token and API endpoints) denies loopback,
+/// private and link-local addresses unless the config's `allowed_hosts` names them.
 #[derive(Debug, Args)]
 pub(crate) struct NetworkArgs {
     /// Reach public addresses only: no loopback, private or link-local address (the cloud
