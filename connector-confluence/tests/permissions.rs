@@ -123,9 +123,9 @@ async fn access_follows_restrictions_ancestors_and_space_permissions() {
             // Dora may not view ENG: the restriction alone would name her (on Data Center,
             // which gives her e-mail), the space permission leaves her out.
             ("Hidden", access(&[], &[], false)),
-            // Anonymous access is no principal of Cloud's v2 space permissions: the space
-            // names its groups only there (narrower), and is public on Data Center.
-            ("Public", access(&[], &["confluence-users"], !cloud)),
+            // Public on both: Data Center lists anonymous access; Cloud (whose v2 list has no
+            // anonymous principal) shows the space to an anonymous visitor.
+            ("Public", access(&[], &["confluence-users"], true)),
         ]
         .into_iter()
         .map(|(t, a)| (t.to_owned(), Some(a)))
@@ -139,6 +139,7 @@ async fn access_follows_restrictions_ancestors_and_space_permissions() {
         if cloud {
             assert_eq!(fake.count("/api/v2/spaces/").await, 3 + 1);
             assert_eq!(fake.v1_space_permission_reads().await, 0);
+            assert_eq!(anonymous_views(&fake).await, ["ENG", "PUB"]);
         } else {
             assert_eq!(fake.count("/permissions").await, 2 * 2);
         }
@@ -463,14 +464,109 @@ async fn restrictions_are_intersected_with_the_space_permission() {
             Some(access(&["lead@example.com"], &["eng"], false)),
             "cloud={cloud}"
         );
-        // A space anonymous users may view names no one to intersect with (Data Center).
-        // Cloud's v2 permissions do not say so: the space names the group confluence-users
-        // only, and Carol by name is left out (group membership is not looked up): narrower.
-        let carol: &[&str] = if cloud { &[] } else { &["carol@example.com"] };
+        // A space anonymous users may view names no one to intersect with (on Cloud too,
+        // where an anonymous visitor is shown the space).
         assert_eq!(
             got["Public restricted"],
-            Some(access(carol, &[], false)),
+            Some(access(&["carol@example.com"], &[], false)),
             "cloud={cloud}"
         );
     }
+}
+
+/// The spaces asked for without credentials (`/wiki/rest/api/space/{key}`), sorted.
+async fn anonymous_views(fake: &Fake) -> Vec<String> {
+    let mut keys: Vec<String> = fake
+        .requests()
+        .await
+        .iter()
+        .filter(|r| !r.headers.contains_key("authorization"))
+        .filter_map(|r| r.url.path().strip_prefix("/wiki/rest/api/space/"))
+        .map(str::to_owned)
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Cloud's v2 space permissions have no anonymous principal, so whether anonymous users may
+/// view a space is asked as Confluence decides it: `GET /wiki/rest/api/space/{key}` without
+/// credentials, once per space per run. A 200 carrying the space makes it public (its
+/// groups kept); a 401 (Cloud's answer to an anonymous visitor the space does not admit)
+/// keeps the users and groups; a login page instead of the space is not public either.
+#[tokio::test]
+async fn cloud_spaces_anonymous_users_may_view_are_public() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, Request, ResponseTemplate};
+    let anonymous = |r: &Request| !r.headers.contains_key("authorization");
+
+    let fake = site(true).await;
+    fake.add(FakePage::new(7, "ENG", "Open too", "<p>b</p>", at(7)));
+    {
+        // v2 names the groups only, whatever the fake's anonymous flag says.
+        let mut st = fake.state.lock().unwrap();
+        st.space_permissions.get_mut("PUB").unwrap().2 = false;
+    }
+    Mock::given(method("GET"))
+        .and(path("/wiki/rest/api/space/PUB"))
+        .and(anonymous)
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(common::space_json("PUB", fake.base())),
+        )
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/wiki/rest/api/space/ENG"))
+        .and(anonymous)
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "statusCode": 401,
+            "message": "This request requires authentication",
+            "data": {"authorized": false, "valid": true, "errors": [], "successful": false}
+        })))
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let docs = load(build(fake.config(json!({"include_permissions": true}))).as_ref()).await;
+    let got = by_title(&docs);
+    assert_eq!(
+        got["Public"],
+        Some(access(&[], &["confluence-users"], true))
+    );
+    let eng = access(
+        &["alice@example.com", "bob@example.com", "lead@example.com"],
+        &["eng", "hr"],
+        false,
+    );
+    assert_eq!(got["Open"], Some(eng.clone()));
+    assert_eq!(got["Open too"], Some(eng));
+    // A restricted page of a public space: its restrictions alone decide.
+    assert_eq!(
+        got["HR"],
+        Some(access(
+            &["alice@example.com", "bob@example.com"],
+            &["hr"],
+            false
+        ))
+    );
+    // Once per space per run, whatever the number of pages.
+    assert_eq!(anonymous_views(&fake).await, ["ENG", "PUB"]);
+
+    // A site that sends anonymous visitors to its login page (200, HTML) shows no space:
+    // not public.
+    let fake = site(true).await;
+    Mock::given(method("GET"))
+        .and(path("/wiki/rest/api/space/PUB"))
+        .and(anonymous)
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            "<html><title>Log in with Atlassian account</title></html>",
+            "text/html",
+        ))
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    let docs = load(build(fake.config(json!({"include_permissions": true}))).as_ref()).await;
+    assert_eq!(
+        by_title(&docs)["Public"],
+        Some(access(&[], &["confluence-users"], false))
+    );
 }

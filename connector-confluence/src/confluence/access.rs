@@ -31,7 +31,8 @@
 //! 403 or 404 there (or comes without its lists) counts as one naming nobody, so the page
 //! and its descendants get an access naming nobody (with a warning), never the space's
 //! (Onyx skips such an ancestor, which can widen the access). Space permissions are read
-//! once per space per run (`space.rs`: Cloud's REST API v2, which needs no admin permission;
+//! once per space per run (`space.rs`: Cloud's REST API v2, which needs no admin permission,
+//! and one request without credentials that tells whether anonymous users may view the space;
 //! Data Center 9.1+'s permissions and anonymous lists); a space whose permissions cannot be
 //! read gives its pages an access naming nobody, with one warning per space, never `None`.
 //! Server e-mails: one request per user (two for a user named by key only) per run.

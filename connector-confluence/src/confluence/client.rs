@@ -291,6 +291,35 @@ impl Client {
         self.get(url).await?.send().await?.json()
     }
 
+    /// A GET of `{web}{path}` sent without credentials, as an anonymous visitor of the site
+    /// (not through the gateway, which serves no anonymous requests), under the same network
+    /// policy, retries and caps as every other request; the body is capped at `cap` bytes.
+    ///
+    /// # Errors
+    /// The request's errors: a 401, 403 or 404 is the site refusing anonymous users.
+    pub(crate) async fn get_anonymous(
+        &self,
+        path_segments: &[&str],
+        cap: u64,
+    ) -> Result<connector_core::http::Response> {
+        let mut url = Url::parse(&format!("{}/", self.site.web)).map_err(|e| {
+            Error::new(ErrorKind::Config, "cannot build a URL from `wiki_base`")
+                .with_field("wiki_base")
+                .with_connector(SOURCE)
+                .with_cause(e)
+        })?;
+        url.path_segments_mut()
+            .map_err(|()| Error::internal("no path segments"))?
+            .pop_if_empty()
+            .extend(path_segments);
+        self.http
+            .get(url)
+            .auth(Auth::None, TOKEN_FIELD)
+            .max_body_bytes(cap)
+            .send()
+            .await
+    }
+
     /// The display name of a mentioned user; `None` when the user is unknown or hidden.
     ///
     /// # Errors

@@ -751,6 +751,22 @@ impl Respond for Responder {
             // Data Center: a personal access token as Bearer only, or a user's password.
             auth == format!("Bearer {TOKEN}") || auth == basic(SERVER_USER, PASSWORD)
         };
+        if auth.is_empty() && self.0.1 {
+            // Cloud shows a space to an anonymous visitor when the space grants anonymous
+            // "view" (the fake's site has anonymous access on); anything else is refused.
+            if let ["rest", "api", "space", key] = path
+                .trim_start_matches('/')
+                .split('/')
+                .collect::<Vec<_>>()
+                .as_slice()
+                && state
+                    .space_permissions
+                    .get(*key)
+                    .is_some_and(|(_, _, anonymous)| *anonymous)
+            {
+                return ResponseTemplate::new(200).set_body_json(space_json(key, self.base()));
+            }
+        }
         if !ok {
             return error(401, "Client must be authenticated to access this resource.");
         }
@@ -1080,4 +1096,17 @@ impl Cql {
         }
         true
     }
+}
+
+/// A space as Cloud's `GET /wiki/rest/api/space/{spaceKey}` returns it (v1 `Space`).
+pub fn space_json(key: &str, base: String) -> Value {
+    json!({
+        "id": space_id(key),
+        "key": key,
+        "name": key,
+        "type": "global",
+        "status": "current",
+        "_expandable": {"settings": format!("/rest/api/space/{key}/settings"), "homepage": "/rest/api/content/1"},
+        "_links": {"webui": format!("/spaces/{key}"), "self": format!("{base}/rest/api/space/{key}"), "base": base, "context": "/wiki"},
+    })
 }

@@ -5,10 +5,17 @@
 //!   admin permission, which a sync account rarely has). Principals are `user` (an account
 //!   id: its e-mail is looked up once per run through `/rest/api/user?accountId=`) and `group`
 //!   (a group id: its name, which restrictions use too, through `/rest/api/group/by-id`, once
-//!   per run); an `anonymous` principal, should one come, makes the space public. Anonymous
-//!   access is no v2 principal, so a space open to anonymous users names its users and groups
-//!   only: narrower than Confluence, never wider. When v2 is missing (404), or the space's id
-//!   is not known, v1's `expand=permissions` is asked instead.
+//!   per run); an `anonymous` principal, should one come, makes the space public. When v2 is
+//!   missing (404), or the space's id is not known, v1's `expand=permissions` is asked
+//!   instead (its `anonymousAccess` makes the space public).
+//! - **Cloud, anonymous access**: no v2 principal says it, so unless v1 did, the space is
+//!   asked for as an anonymous visitor: one `GET {wiki}/rest/api/space/{key}` without
+//!   credentials per space per run, to the site (never the gateway), under the same network
+//!   policy. Confluence shows the space then only when the site's anonymous access is on and
+//!   the space grants anonymous "view", which is what `public` means: a 200 carrying the
+//!   space makes it `public` (its users and groups kept); 401, 403 or 404 leave it not
+//!   public; anything else (a 5xx after retries, a login page) leaves it not public with a
+//!   warning: narrower, never wider.
 //! - **Data Center 9.1+**: `GET /rest/api/space/{key}/permissions` (users by key, groups by
 //!   name) and `GET /rest/api/space/{key}/permissions/anonymous`, where 9.1+ lists what
 //!   anonymous users may do (the permissions list itself holds no anonymous row; an inline one
@@ -44,6 +51,9 @@ const V2_PAGE_SIZE: u32 = 250;
 /// A runaway guard on the v2 listing of one space.
 const V2_MAX_PAGES: usize = 10_000;
 
+/// The largest answer read from the anonymous view of a space (a space is a few KiB).
+const ANONYMOUS_PROBE_CAP: u64 = 1024 * 1024;
+
 impl Permissions {
     /// Who may view `space`, once per run; nobody when its permissions cannot be read.
     ///
@@ -58,14 +68,21 @@ impl Permissions {
                 } else {
                     self.server_space(key).await
                 };
-                match found {
-                    Ok(access) => Ok(access),
+                let mut access = match found {
+                    Ok(access) => access,
                     Err(e) if unreadable(&e) => {
                         tracing::warn!(connector = SOURCE, space = key, error = %e, "the space's permissions cannot be read; its pages get an access naming nobody");
-                        Ok(Access::default())
+                        Access::default()
                     }
-                    Err(e) => Err(e),
+                    Err(e) => return Err(e),
+                };
+                // Cloud's v2 list has no anonymous principal: ask as an anonymous visitor.
+                // What it finds holds even when the list could not be read (anyone can
+                // view the space, whoever else is named).
+                if self.cloud && !access.public {
+                    access.public = self.cloud_anonymous_views(key).await?;
                 }
+                Ok(access)
             })
             .await
     }
@@ -135,6 +152,48 @@ impl Permissions {
             "the space's permissions do not end (too many pages)",
         )
         .with_connector(SOURCE))
+    }
+
+    /// Whether anonymous users may view the Cloud space `key`, decided as Confluence decides
+    /// it: one `GET {wiki}/rest/api/space/{key}` without credentials. Confluence answers it
+    /// only when the site's anonymous access is on and the space grants anonymous "view", so
+    /// a 200 carrying this space is `true`; 401, 403 and 404 are `false` (should Atlassian
+    /// retire this v1 endpoint, its 404 makes every space not public: narrower); anything
+    /// else (a 5xx after retries, a login page, another body) is `false` with a warning.
+    ///
+    /// # Errors
+    /// Only cancellation.
+    async fn cloud_anonymous_views(&self, key: &str) -> Result<bool> {
+        let answer = self
+            .client
+            .get_anonymous(&["rest", "api", "space", key], ANONYMOUS_PROBE_CAP)
+            .await;
+        match answer {
+            Ok(answer) => {
+                let shown = answer.status().as_u16() == 200
+                    && serde_json::from_slice::<Space>(answer.body())
+                        .is_ok_and(|s| s.key.eq_ignore_ascii_case(key));
+                if !shown {
+                    tracing::warn!(
+                        connector = SOURCE,
+                        space = key,
+                        status = answer.status().as_u16(),
+                        "the anonymous view of the space answered without the space; counting it as not public"
+                    );
+                }
+                Ok(shown)
+            }
+            Err(e) => match e.kind() {
+                ErrorKind::Unauthenticated | ErrorKind::PermissionDenied | ErrorKind::NotFound => {
+                    Ok(false)
+                }
+                ErrorKind::Cancelled => Err(e),
+                _ => {
+                    tracing::warn!(connector = SOURCE, space = key, error = %e, "whether anonymous users may view the space cannot be told; counting it as not public");
+                    Ok(false)
+                }
+            },
+        }
     }
 
     /// The e-mails of Cloud users by account id (those Cloud shows), once per user per run.
