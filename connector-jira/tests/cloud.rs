@@ -591,6 +591,156 @@ async fn media_without_alt_is_named_by_its_attachment() {
     assert!(!text.contains("6e7c7f2c"), "{text}");
 }
 
+/// Search results may lack `mediaApiFileId`, a field Atlassian documents on
+/// `AttachmentMetadata` (`GET /rest/api/3/attachment/{id}`). When an issue shows media no
+/// attachment's id names and some attachments came without one, their metadata is read
+/// (through the gateway, for a scoped token), once per such attachment; a lookup that fails
+/// leaves the node as it was, and the issue does not fail. Issues whose media all match, or
+/// that show none, cost nothing.
+#[tokio::test]
+async fn media_named_from_attachment_metadata_when_the_search_omits_it() {
+    let site = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/_edge/tenant_info"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"cloudId": "0a1b2c3d-cloud"})),
+        )
+        .mount(&site)
+        .await;
+    let gateway = MockServer::start().await;
+    let api = "/ex/jira/0a1b2c3d-cloud/rest/api/3";
+    let uri = site.uri();
+    let attachment = |id: u32, name: &str, media: Option<&str>| {
+        let mut a = json!({
+            "self": format!("{uri}/rest/api/3/attachment/{id}"), "id": id.to_string(),
+            "filename": name, "size": 2048, "mimeType": "image/png",
+            "created": "2026-01-14T08:00:00.000+0000",
+            "author": {"accountId": "5b10a2844c20165700ede21g", "displayName": "Mia Krystof", "active": true},
+            "content": format!("{uri}/rest/api/3/attachment/content/{id}"),
+            "thumbnail": format!("{uri}/rest/api/3/attachment/thumbnail/{id}")
+        });
+        if let Some(m) = media {
+            a["mediaApiFileId"] = json!(m);
+        }
+        a
+    };
+    let media = |id: &str| {
+        json!({"type": "mediaSingle", "attrs": {"layout": "center"}, "content": [
+            {"type": "media", "attrs": {"id": id, "type": "file", "collection": "", "width": 640, "height": 480}}
+        ]})
+    };
+    let trace = "6e7c7f2c-1a9b-4c3d-9e8f-0a1b2c3d4e5f";
+    let log = "0d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a";
+    // ENG-9: no attachment has its id; the description shows the trace, a comment the log.
+    let mut nine = common::issue(9, "2026-01-15T10:00:00.000+0000", true);
+    nine["fields"]["attachment"] = json!([
+        attachment(10044, "trace-2026-01-15.png", None),
+        attachment(10045, "server.log", None),
+        attachment(10049, "gone.png", None),
+    ]);
+    nine["fields"]["description"] = json!({"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": "The trace:"}]},
+        media(trace),
+    ]});
+    nine["fields"]["comment"] = json!({"comments": [{
+        "self": format!("{uri}/rest/api/3/issue/10009/comment/20001"), "id": "20001",
+        "author": {"accountId": "5b10a2844c20165700ede21g", "displayName": "Mia Krystof", "active": true},
+        "body": {"type": "doc", "version": 1, "content": [media(log)]},
+        "created": "2026-01-15T09:00:00.000+0000", "updated": "2026-01-15T09:00:00.000+0000",
+        "jsdPublic": true
+    }], "maxResults": 1, "total": 1, "startAt": 0});
+    // ENG-10: its media matches the attachment that has an id; the other needs no lookup.
+    let mut ten = common::issue(10, "2026-01-15T10:01:00.000+0000", true);
+    ten["fields"]["attachment"] = json!([
+        attachment(
+            10046,
+            "diagram.png",
+            Some("11111111-2222-4333-8444-555555555555")
+        ),
+        attachment(10047, "unshown.png", None),
+    ]);
+    ten["fields"]["description"] = json!({"type": "doc", "version": 1, "content": [
+        media("11111111-2222-4333-8444-555555555555")
+    ]});
+    // ENG-11: no media node at all.
+    let mut eleven = common::issue(11, "2026-01-15T10:02:00.000+0000", true);
+    eleven["fields"]["attachment"] = json!([attachment(10048, "photo.png", None)]);
+    let search = common::CloudSearch {
+        issues: Arc::new(std::sync::Mutex::new(vec![nine, ten, eleven])),
+        per_page: 10,
+        bodies: Arc::default(),
+    };
+    Mock::given(method("POST"))
+        .and(path(format!("{api}/search/jql")))
+        .respond_with(search)
+        .mount(&gateway)
+        .await;
+    for (id, name, file) in [
+        (10044, "trace-2026-01-15.png", trace),
+        (10045, "server.log", log),
+    ] {
+        let mut metadata = attachment(id, name, Some(file));
+        metadata["id"] = json!(id);
+        metadata["properties"] = json!({});
+        Mock::given(method("GET"))
+            .and(path(format!("{api}/attachment/{id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(metadata))
+            .expect(1)
+            .mount(&gateway)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path(format!("{api}/attachment/10049")))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "errorMessages": ["The attachment with id '10049' does not exist"], "errors": {}
+        })))
+        .expect(1)
+        .mount(&gateway)
+        .await;
+    for id in [10046, 10047, 10048] {
+        Mock::given(method("GET"))
+            .and(path(format!("{api}/attachment/{id}")))
+            .respond_with(ResponseTemplate::new(500))
+            .expect(0)
+            .mount(&gateway)
+            .await;
+    }
+    let cfg = common::cloud_config(
+        &uri,
+        json!({"scoped_token": true, "api_gateway_url": gateway.uri()}),
+    );
+    let all = collect(common::connector(cfg).load(SyncContext::new()))
+        .await
+        .unwrap();
+    assert!(all.failures.is_empty(), "{:?}", all.failures);
+    let text = |key: &str| {
+        all.documents
+            .iter()
+            .find(|d| d.title.starts_with(&format!("{key}:")))
+            .and_then(|d| d.content.as_text())
+            .unwrap()
+            .to_owned()
+    };
+    let nine = text("ENG-9");
+    assert!(
+        nine.contains("The trace:\n\n[attachment: trace-2026-01-15.png]"),
+        "{nine}"
+    );
+    assert!(nine.contains("[attachment: server.log]"), "{nine}");
+    assert!(!nine.contains(trace) && !nine.contains(log), "{nine}");
+    assert!(text("ENG-10").contains("[attachment: diagram.png]"));
+    // No request to the site itself but the tenant info.
+    let to_site = site.received_requests().await.unwrap();
+    assert!(
+        to_site.iter().all(|r| r.url.path() == "/_edge/tenant_info"),
+        "{:?}",
+        to_site
+            .iter()
+            .map(|r| r.url.path().to_owned())
+            .collect::<Vec<_>>()
+    );
+}
+
 /// Cloud reports an attachment's `content` URL on the site host even when the API is reached
 /// through the gateway; a scoped token is refused there (401). The bytes come through the
 /// gateway's `/rest/api/3/attachment/content/{id}`, which answers 303 to the media store.

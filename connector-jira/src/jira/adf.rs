@@ -49,6 +49,23 @@ pub(crate) fn media_refs(doc: &Value) -> Vec<String> {
     out
 }
 
+/// The Media Services file ids an ADF document's media nodes show (`media`, `mediaInline`;
+/// not external images, which have a URL instead). Iterative, as [`media_refs`].
+pub(crate) fn media_file_ids(doc: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![doc];
+    while let Some(n) = stack.pop() {
+        if matches!(kind(n), "media" | "mediaInline")
+            && attr_str(n, "type") != Some("external")
+            && let Some(id) = attr_str(n, "id").map(str::trim).filter(|id| !id.is_empty())
+        {
+            out.push(id.to_owned());
+        }
+        stack.extend(children(n));
+    }
+    out
+}
+
 /// What rendering needs beside the document.
 struct Render<'a> {
     media: &'a MediaNames,

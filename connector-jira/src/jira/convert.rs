@@ -179,11 +179,13 @@ fn fields_of(issue: &Issue, url: &str) -> Vec<(&'static str, Value)> {
 
 /// An issue as a Markdown document. `comments` are all of the issue's comments (the embedded
 /// page plus the pages fetched after it), of which those restricted by a `visibility` are left
-/// out, as are the attachments only they show; `updated` is `fields.updated`, already parsed;
+/// out, as are the attachments only they show; `media` names the files ADF media nodes show
+/// (see `media::names`); `updated` is `fields.updated`, already parsed;
 /// `access` who may read it, when known.
 pub(crate) fn issue_document(
     issue: &Issue,
     comments: &[Comment],
+    media: &MediaNames,
     updated: DateTime<Utc>,
     options: &Options,
     access: Option<&Principals>,
@@ -202,8 +204,7 @@ pub(crate) fn issue_document(
     text.push_str("---\n\n");
     let _ = writeln!(text, "# {}: {summary}", issue.key);
 
-    let media = media_names(issue);
-    let description = rich_text(f.description.as_ref(), &media);
+    let description = rich_text(f.description.as_ref(), media);
     if !description.is_empty() {
         let _ = write!(text, "\n## Description\n\n{description}\n");
     }
@@ -226,7 +227,7 @@ pub(crate) fn issue_document(
                     .and_then(|a| a.shown())
                     .unwrap_or("Unknown");
                 let when = c.created.as_deref().map(time_text).unwrap_or_default();
-                let body = rich_text(c.body.as_ref(), &media);
+                let body = rich_text(c.body.as_ref(), media);
                 let _ = write!(text, "\n### {author} ({when})\n\n{body}\n");
             }
         }

@@ -36,7 +36,9 @@
 //!   updated (the same fields are the metadata), the description (ADF or wiki markup as
 //!   Markdown), the comments (all of them, paged past the embedded ones, minus
 //!   `comment_email_blacklist`), linked issues and the attachment list. Owners are the
-//!   reporter and the assignee.
+//!   reporter and the assignee. ADF media nodes are named by their attachment's file name
+//!   (its `mediaApiFileId`; read from the attachment's metadata, one request per attachment,
+//!   only for an issue whose media the search did not name: `media.rs`).
 //! - **Attachments** (`include_attachments`): `parent_id` = the issue's id, bytes for the host's parser; larger than `attachment_size_limit` is not
 //!   downloaded (the size is known before). Their ids are part of `list_ids`, so prune keeps
 //!   them.
@@ -73,6 +75,7 @@ mod client;
 mod config;
 mod convert;
 mod ids;
+mod media;
 mod model;
 mod pages;
 mod restricted;

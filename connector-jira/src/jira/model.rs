@@ -343,6 +343,16 @@ pub(crate) struct Attachment {
     pub(crate) author: Option<User>,
 }
 
+/// An attachment's metadata (`GET /rest/api/3/attachment/{id}`, Atlassian's
+/// `AttachmentMetadata`): only what search results may lack.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AttachmentMetadata {
+    /// The file's id in Atlassian's Media Services, which ADF `media` nodes name.
+    #[serde(default)]
+    pub(crate) media_api_file_id: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct IssueLink {

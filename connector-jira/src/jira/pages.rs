@@ -30,6 +30,7 @@ use super::checkpoint::{Cursor, JiraCheckpoint};
 use super::client::{JiraClient, is_refused_token};
 use super::convert::{self, Options, parse_time};
 use super::ids::DocIds;
+use super::media;
 use super::model::{Attachment, Comment, ISSUE_FIELDS, Issue};
 use super::restricted::{
     comment_doc_id, comment_document, comment_documents_of, indexes_attachment_shown_by,
@@ -520,9 +521,11 @@ async fn fetch(walk: &Walk, item: Fetch) -> Result<Vec<Document>> {
         Fetch::Issue { issue, updated } => {
             let comments = all_comments(&walk.client, &issue, options).await?;
             let access = walk.issue_access(&issue).await?;
+            let media = media::names(&walk.client, &issue, &comments, options).await;
             let mut docs = vec![convert::issue_document(
                 &issue,
                 &comments,
+                &media,
                 updated,
                 options,
                 access.as_ref(),
@@ -535,7 +538,7 @@ async fn fetch(walk: &Walk, item: Fetch) -> Result<Vec<Document>> {
                     let readers = permissions
                         .comment(&issue, access.as_ref(), visibility)
                         .await?;
-                    docs.extend(comment_document(&issue, c, options, &readers));
+                    docs.extend(comment_document(&issue, c, &media, options, &readers));
                 }
             }
             Ok(docs)

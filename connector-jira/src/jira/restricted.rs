@@ -23,7 +23,8 @@ use url::Url;
 use super::SOURCE;
 use super::access::Principals;
 use super::adf;
-use super::convert::{Options, media_names, parse_time, rich_text, time_text};
+use super::adf::MediaNames;
+use super::convert::{Options, parse_time, rich_text, time_text};
 use super::model::{Comment, Issue};
 use super::wiki;
 
@@ -117,10 +118,12 @@ pub(crate) fn comment_doc_id(
     Some(options.ids.comment(&issue.id, &issue.key, id))
 }
 
-/// A restricted comment as a document of its own, child of its issue, readable by `access`.
+/// A restricted comment as a document of its own, child of its issue, readable by `access`;
+/// `media` names the files its ADF media nodes show.
 pub(crate) fn comment_document(
     issue: &Issue,
     comment: &Comment,
+    media: &MediaNames,
     options: &Options,
     access: &Principals,
 ) -> Option<Document> {
@@ -149,7 +152,7 @@ pub(crate) fn comment_document(
         text,
         "## Comment by {author} ({when}), restricted to {shown_to}\n\n"
     );
-    text.push_str(&rich_text(comment.body.as_ref(), &media_names(issue)));
+    text.push_str(&rich_text(comment.body.as_ref(), media));
     text.push('\n');
     let updated = comment
         .updated
