@@ -58,13 +58,9 @@ impl Fixture for ConfluenceFixture {
         seed(&good);
         let bad = Fake::start(true).await;
         seed(&bad);
-        bad.add(FakePage::new(
-            99,
-            "ENG",
-            "Broken",
-            "<p>unclosed <em>emphasis</p>",
-            at(5),
-        ));
+        // Malformed storage with nothing left to read: a body that is merely malformed is
+        // read by the fallback (`malformed_storage_is_indexed_by_a_fallback_and_flagged`).
+        bad.add(FakePage::new(99, "ENG", "Broken", "<p> <em></p>", at(5)));
         Self { good, bad }
     }
 

@@ -45,10 +45,14 @@
 //!   attachments are not downloaded; both are reported as unchanged. A full load asks the
 //!   fingerprint lookup as a poll does, so core's `SyncMode::Reconcile` delivers exactly the
 //!   pages moved, relabelled or whose access changed.
-//! - **Failures** follow core's one policy ([`ErrorKind::ends_sync`]): a body that cannot be
-//!   parsed, a result that cannot be read, comments, permissions, a user or an included page
-//!   that cannot be looked up, an attachment that cannot be downloaded each become a
-//!   [`Failure`] naming the item; the sync goes on. Wrong credentials (401) stop the sync at
+//! - **Failures** follow core's one policy ([`ErrorKind::ends_sync`]): a result that cannot be
+//!   read, comments, permissions, a user or an included page that cannot be looked up, an
+//!   attachment that cannot be downloaded each become a [`Failure`] naming the item; the sync
+//!   goes on. A page whose storage format is not well-formed (or nests too deep) is read
+//!   anyway, leniently (as a browser reads broken HTML: structure and macros kept) or else as
+//!   its text with the tags stripped, with a warning and the metadata `storage_fallback: true`
+//!   (`storage_fallback_mode`: `lenient` or `text`); it is a failure only when nothing is left
+//!   (`storage/fallback.rs`). Wrong credentials (401) stop the sync at
 //!   once, as does any error on the search itself (a 403: no permission on the space).
 //!   Attachments over `attachment_size_limit`, with an extension that is not accepted, or
 //!   images without `include_images` are skipped before download and are not listed by

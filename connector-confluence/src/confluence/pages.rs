@@ -520,12 +520,21 @@ impl Run {
     /// it names are looked up.
     async fn page(&self, item: &Item) -> Result<Outcome> {
         let space = item.content.space.as_ref().map_or("", |s| s.key.as_str());
-        let body = match storage::parse(item.content.storage().unwrap_or("")) {
-            Ok(nodes) => nodes,
-            Err(e) => {
-                let link = item.link.as_deref();
-                return Ok(convert::unreadable(&item.id, link, &item.content, &e).into());
-            }
+        let storage_text = item.content.storage().unwrap_or("");
+        // A body that is not well-formed (or nests too deep) would fail on every run: it is
+        // read anyway, leniently or as its text, flagged, and fails only when nothing is left.
+        let (body, fallback) = match storage::parse(storage_text) {
+            Ok(nodes) => (nodes, None),
+            Err(e) => match storage::read_anyway(storage_text) {
+                Some((nodes, how)) => {
+                    tracing::warn!(connector = SOURCE, page = %item.id, title = %item.content.title, error = %e, fallback = how.name(), "a page's storage format cannot be read as it should; indexing it as read by the fallback");
+                    (nodes, Some(how))
+                }
+                None => {
+                    let link = item.link.as_deref();
+                    return Ok(convert::unreadable(&item.id, link, &item.content, &e).into());
+                }
+            },
         };
         let mut refs = Refs::default();
         storage::collect_refs(&body, space, &mut refs);
@@ -554,6 +563,12 @@ impl Run {
             &self.page_token(item),
             &self.lookups,
         );
+        let doc = match fallback {
+            Some(how) => doc
+                .with_metadata("storage_fallback", true)
+                .with_metadata("storage_fallback_mode", how.name()),
+            None => doc,
+        };
         Ok(Self::with_access(item, doc).into())
     }
 

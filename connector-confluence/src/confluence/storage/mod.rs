@@ -8,7 +8,9 @@
 //! core's Markdown writer (which escapes the text and owns lists, tables and fences).
 //!
 //! `parse.rs` reads the fragment into a tree and collects what it refers to; `render.rs`
-//! writes a tree as Markdown; `macros.rs` renders macros and Cloud's editor nodes.
+//! writes a tree as Markdown; `macros.rs` renders macros and Cloud's editor nodes;
+//! `fallback.rs` reads a body that is not well-formed (or nests too deep) anyway, leniently
+//! or as its text, so that its page is still indexed.
 
 /// A file of `tests/fixtures/storage/` at the crate's root, for the tests of rendering.
 #[cfg(test)]
@@ -18,10 +20,12 @@ macro_rules! fixture {
     };
 }
 
+mod fallback;
 mod macros;
 mod parse;
 mod render;
 
+pub(crate) use fallback::read_anyway;
 pub(crate) use parse::{Node, PageRef, Refs, StorageError, UserRef, collect_refs, parse};
 pub(crate) use render::{Owner, Resolver, render, render_for};
 

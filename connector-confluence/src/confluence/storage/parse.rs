@@ -66,11 +66,32 @@ pub(crate) enum StorageError {
 
 /// Parses a storage-format fragment.
 pub(crate) fn parse(storage: &str) -> Result<Vec<Node>, StorageError> {
+    read(storage, false)
+}
+
+/// Parses a storage-format fragment that [`parse`] refuses, as a browser reads broken HTML:
+/// a stray `&` is text, an end tag closes the elements opened since its own start tag (and
+/// is ignored when none matches), elements still open at the end are closed there, and
+/// nesting past the depth limit is flattened into its ancestor (its text kept). What the
+/// XML reader itself cannot get past (a malformed tag) is still an error.
+pub(crate) fn parse_lenient(storage: &str) -> Result<Vec<Node>, StorageError> {
+    read(storage, true)
+}
+
+fn read(storage: &str, lenient: bool) -> Result<Vec<Node>, StorageError> {
     const OPEN: &str = r#"<root xmlns:ac="http://atlassian.com/content" xmlns:ri="http://atlassian.com/resource/identifier" xmlns:at="http://atlassian.com/template">"#;
     let wrapped = format!("{OPEN}{storage}</root>");
     let mut reader = Reader::from_str(&wrapped);
+    if lenient {
+        let config = reader.config_mut();
+        config.allow_dangling_amp = true;
+        config.allow_unmatched_ends = true;
+        config.check_end_names = false;
+    }
     let mut stack: Vec<Element> = Vec::new();
     let mut top: Vec<Node> = Vec::new();
+    // Lenient: start tags past the depth limit, whose end tags are dropped with them.
+    let mut flattened = 0usize;
     let malformed = |reader: &Reader<&[u8]>, message: String| StorageError::Malformed {
         position: reader.buffer_position().saturating_sub(OPEN.len() as u64),
         message,
@@ -82,11 +103,29 @@ pub(crate) fn parse(storage: &str) -> Result<Vec<Node>, StorageError> {
         match event {
             Event::Start(start) => {
                 if stack.len() >= MAX_DEPTH {
-                    return Err(StorageError::TooDeep);
+                    if !lenient {
+                        return Err(StorageError::TooDeep);
+                    }
+                    flattened += 1;
+                } else {
+                    stack.push(element(&start));
                 }
-                stack.push(element(&start));
             }
             Event::Empty(start) => push(&mut stack, &mut top, Node::Element(element(&start))),
+            Event::End(end) if lenient => {
+                if flattened > 0 {
+                    flattened -= 1;
+                    continue;
+                }
+                let name = end.name();
+                let name: &str = name.into_inner();
+                // The nearest open element of that name, and everything opened since.
+                if let Some(at) = stack.iter().rposition(|e| e.name == name) {
+                    while stack.len() > at {
+                        close(&mut stack, &mut top);
+                    }
+                }
+            }
             Event::End(_) => {
                 let Some(done) = stack.pop() else {
                     return Err(malformed(&reader, "unexpected end tag".to_owned()));
@@ -112,14 +151,29 @@ pub(crate) fn parse(storage: &str) -> Result<Vec<Node>, StorageError> {
         }
     }
     if !stack.is_empty() {
-        return Err(malformed(&reader, "unclosed element".to_owned()));
+        if !lenient {
+            return Err(malformed(&reader, "unclosed element".to_owned()));
+        }
+        while !stack.is_empty() {
+            close(&mut stack, &mut top);
+        }
     }
-    // Unwrap the synthetic root.
-    Ok(match top.pop() {
-        Some(Node::Element(root)) if root.name == "root" => root.children,
-        Some(other) => vec![other],
-        None => Vec::new(),
-    })
+    // Unwrap the synthetic root (leniently, whatever ended up beside it too).
+    let mut nodes = Vec::new();
+    for node in top {
+        match node {
+            Node::Element(root) if root.name == "root" => nodes.extend(root.children),
+            other => nodes.push(other),
+        }
+    }
+    Ok(nodes)
+}
+
+/// Closes the innermost open element into its parent.
+fn close(stack: &mut Vec<Element>, top: &mut Vec<Node>) {
+    if let Some(done) = stack.pop() {
+        push(stack, top, Node::Element(done));
+    }
 }
 
 fn element(start: &BytesStart<'_>) -> Element {
