@@ -67,17 +67,24 @@ fn page_json(i: usize) -> serde_json::Value {
     })
 }
 
-/// Serves the precomputed search pages by `start`.
-struct Search(Arc<HashMap<usize, Vec<u8>>>);
+/// Serves the search pages from the precomputed results: any `start` and `limit`, as
+/// Confluence does (the connector's offset walk overlaps its pages, so its starts are not
+/// multiples of the page size).
+struct Search {
+    base: String,
+    /// Each page's JSON, serialised once.
+    results: Arc<Vec<String>>,
+}
 
 impl Respond for Search {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let cql = req
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == "cql")
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default();
+        let query = |name: &str| {
+            req.url
+                .query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+        };
+        let cql = query("cql").unwrap_or_default();
         // The connector's comment search for one result page: `container = N` per page.
         if cql.starts_with("type = comment") {
             let results: Vec<serde_json::Value> = cql
@@ -96,36 +103,32 @@ impl Respond for Search {
                 json!({"results": results, "start": 0, "limit": 100, "size": size, "_links": {}}),
             );
         }
-        let start: usize = req
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == "start")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        match self.0.get(&start) {
-            Some(body) => ResponseTemplate::new(200).set_body_raw(body.clone(), "application/json"),
-            None => ResponseTemplate::new(404),
-        }
+        let start: usize = query("start").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let limit: usize = query("limit")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(PAGE_SIZE)
+            .min(PAGE_SIZE);
+        let end = (start + limit).min(self.results.len());
+        let slice = self.results.get(start.min(end)..end).unwrap_or(&[]);
+        let next = if end < self.results.len() {
+            format!(r#","next":"/rest/api/content/search?cql=x&limit={limit}&start={end}""#)
+        } else {
+            String::new()
+        };
+        let body = format!(
+            r#"{{"results":[{}],"start":{start},"limit":{limit},"size":{},"_links":{{"base":"{}","context":""{next}}}}}"#,
+            slice.join(","),
+            slice.len(),
+            self.base
+        );
+        ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
     }
 }
 
-fn search_pages(base: &str) -> HashMap<usize, Vec<u8>> {
-    let mut out = HashMap::new();
-    for start in (0..PAGES).step_by(PAGE_SIZE) {
-        let results: Vec<serde_json::Value> = (start..(start + PAGE_SIZE).min(PAGES))
-            .map(page_json)
-            .collect();
-        let mut links = json!({"base": base, "context": ""});
-        if start + PAGE_SIZE < PAGES {
-            links["next"] = json!(format!(
-                "/rest/api/content/search?cql=x&limit={PAGE_SIZE}&start={}",
-                start + PAGE_SIZE
-            ));
-        }
-        let page = json!({"results": results, "start": start, "limit": PAGE_SIZE, "size": PAGE_SIZE, "_links": links});
-        out.insert(start, serde_json::to_vec(&page).unwrap());
-    }
-    out
+fn search_results() -> Vec<String> {
+    (0..PAGES)
+        .map(|i| serde_json::to_string(&page_json(i)).unwrap())
+        .collect()
 }
 
 async fn connector_run(registry: &Registry, base: &str) -> (Duration, usize, u64) {
@@ -182,11 +185,14 @@ fn main() {
     rt.block_on(async {
         let server = MockServer::start().await;
         let base = server.uri();
-        let pages = Arc::new(search_pages(&base));
-        let bytes: usize = pages.values().map(Vec::len).sum();
+        let results = Arc::new(search_results());
+        let bytes: usize = results.iter().map(String::len).sum();
         Mock::given(method("GET"))
             .and(path("/rest/api/content/search"))
-            .respond_with(Search(pages))
+            .respond_with(Search {
+                base: base.clone(),
+                results,
+            })
             .mount(&server)
             .await;
         let registry = connectors::registry();

@@ -209,10 +209,29 @@ async fn main() {
         .respond_with(drive_fixture())
         .mount(&server)
         .await;
+    // Who the OAuth user is (files it owns are its own), and the changes feed's start token
+    // each run takes before it lists (`follow_changes`, on by default).
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/about"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"user": {"emailAddress": "me@example.com"}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/drive/v3/changes/startPageToken"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"kind": "drive#startPageToken", "startPageToken": "1"})),
+        )
+        .mount(&server)
+        .await;
     Mock::given(method("GET"))
         .and(path("/gmail/v1/users/me/profile"))
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"emailAddress": "me@example.com"})),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"emailAddress": "me@example.com", "historyId": "42"})),
         )
         .mount(&server)
         .await;
