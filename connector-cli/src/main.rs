@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use connector_core::Cancellation;
 use connector_core::sink::{DirectorySink, NdjsonSink, Sink};
-use connector_core::state::{FileStateStore, MemoryStateStore, StateStore};
+use connector_core::state::{EphemeralStateStore, FileStateStore, StateStore};
 use connector_core::sync::{SyncOptions, Syncer};
 use connector_core::{Error, Registry, Result};
 use tracing_subscriber::EnvFilter;
@@ -128,9 +128,11 @@ async fn sync(registry: &mut Registry, args: SyncArgs, bars: &BarSlot) -> Result
     }
     let connector = built.connector;
     // The state first: a corrupt state file stops the run before the output is touched.
+    // Without `--state` the run's state is thrown away at its end, so it keeps no per-document
+    // fingerprints: its memory stays flat however large the source.
     let state: Arc<dyn StateStore> = match &args.state {
         Some(path) => Arc::new(FileStateStore::open(path).await?),
-        None => Arc::new(MemoryStateStore::new()),
+        None => Arc::new(EphemeralStateStore::new()),
     };
     let (sink, target) = open_sink(&args).await?;
     let batch_docs = usize::try_from(args.batch_size).unwrap_or(usize::MAX);

@@ -4,12 +4,15 @@
 //! window it covers, the end of the last finished window, each document's fingerprint and
 //! `updated_at`, the items that failed, and a log of runs. The batch loop writes it with one
 //! [`Commit`] per acknowledged sink batch, so a crash at any point leaves it consistent with what
-//! the sink holds. [`MemoryStateStore`] is for tests and one-shot runs, [`FileStateStore`] a JSON
-//! file written atomically; `connector-sync` adds SQLite and PostgreSQL.
+//! the sink holds. [`MemoryStateStore`] is for tests and one-shot runs, [`EphemeralStateStore`]
+//! for runs whose state is thrown away (it keeps the checkpoint, no per-document state, so its
+//! memory is flat), [`FileStateStore`] a JSON file written atomically; `connector-sync` adds
+//! SQLite and PostgreSQL.
 //!
 //! Prune compares the source's id listing with the store through a [`PrunePass`], page by
 //! page and inside the store, so its memory stays flat at any number of documents.
 
+mod ephemeral;
 mod file;
 mod kept;
 mod memory;
@@ -27,6 +30,7 @@ use crate::ids::hash128;
 use crate::window::TimeWindow;
 use kept::Kept;
 
+pub use ephemeral::EphemeralStateStore;
 pub use file::FileStateStore;
 pub use memory::MemoryStateStore;
 pub use prune::{PruneCounts, PrunePass};

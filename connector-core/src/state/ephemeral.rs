@@ -1,0 +1,144 @@
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{
+    Commit, DocumentState, DocumentStates, Known, RunRecord, StateData, StateStore, SyncState,
+};
+use crate::document::Document;
+use crate::error::Result;
+
+/// Keeps in memory only what one run needs: the latest checkpoint, the window end, the open
+/// failures and the run log; no document ids and no fingerprints.
+///
+/// For a run whose state is thrown away at its end (the CLI without `--state`): such a run
+/// delivers every document anyway, so remembering each one's fingerprint buys nothing and costs
+/// memory that grows with the source. This store's memory stays flat at any number of
+/// documents.
+///
+/// What it gives up, by design:
+/// - Every document compares as [`Known::New`] (it knows none), so a run's report counts
+///   everything as new, and an id a source yields twice in one run is delivered twice (a
+///   [`MemoryStateStore`](super::MemoryStateStore) would count the second as unchanged; a
+///   full run delivers it again in both cases).
+/// - A prune finds nothing to delete: the store knows no id the listing could miss.
+///
+/// Clones share the state, as with [`MemoryStateStore`](super::MemoryStateStore), so a test can
+/// resume a run from the checkpoint another one left.
+#[derive(Debug, Clone)]
+pub struct EphemeralStateStore {
+    data: Arc<Mutex<StateData>>,
+}
+
+impl Default for EphemeralStateStore {
+    fn default() -> Self {
+        Self {
+            data: Arc::new(Mutex::new(StateData::new())),
+        }
+    }
+}
+
+impl EphemeralStateStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StateData> {
+        // Every mutation below is a single in-memory update that cannot panic halfway.
+        self.data
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl StateStore for EphemeralStateStore {
+    async fn load(&self) -> Result<SyncState> {
+        Ok(self.lock().sync_state())
+    }
+
+    async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>> {
+        Ok(vec![None; ids.len()])
+    }
+
+    async fn compare(&self, documents: &[Document]) -> Result<Vec<Known>> {
+        Ok(vec![Known::New; documents.len()])
+    }
+
+    async fn document_ids(&self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
+    async fn commit(&self, commit: Commit<'_>) -> Result<()> {
+        // The documents are what this store does not keep; the checkpoint and failures are.
+        self.lock().apply(Commit {
+            documents: DocumentStates::default(),
+            ..commit
+        });
+        Ok(())
+    }
+
+    async fn remove_documents(&self, _ids: &[String]) -> Result<()> {
+        Ok(())
+    }
+
+    async fn finish_run(&self, run: RunRecord, window_end: Option<DateTime<Utc>>) -> Result<()> {
+        self.lock().finish(run, window_end);
+        Ok(())
+    }
+
+    async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+        Ok(self.lock().runs(limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::CheckpointJson;
+    use crate::state::{CheckpointUpdate, StoredCheckpoint};
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        futures::executor::block_on(f)
+    }
+
+    #[test]
+    fn keeps_the_checkpoint_and_no_document() {
+        let store = EphemeralStateStore::new();
+        let mut docs = vec![Document::text("a", "test", "a", "hello")];
+        let checkpoint = StoredCheckpoint {
+            checkpoint: CheckpointJson {
+                source: "test".to_owned(),
+                version: 1,
+                state: serde_json::json!({"page": 2}),
+            },
+            window: None,
+            started_at: Utc::now(),
+            reconcile: false,
+            page_prefix: None,
+        };
+        let commit = Commit {
+            checkpoint: CheckpointUpdate::Set(checkpoint.clone()),
+            documents: DocumentStates::from(&mut docs[..]),
+            ..Commit::default()
+        };
+        block_on(store.commit(commit)).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = block_on(store.load()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.checkpoint, Some(checkpoint));
+        assert_eq!(
+            block_on(store.compare(&docs)).unwrap_or_default(),
+            vec![Known::New]
+        );
+        assert!(
+            block_on(store.document_ids())
+                .unwrap_or_default()
+                .is_empty()
+        );
+        assert_eq!(
+            block_on(store.documents(&["a"])).unwrap_or_default(),
+            vec![None]
+        );
+    }
+}
