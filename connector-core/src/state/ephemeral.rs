@@ -6,11 +6,13 @@ use chrono::{DateTime, Utc};
 use super::{
     Commit, DocumentState, DocumentStates, Known, RunRecord, StateData, StateStore, SyncState,
 };
+use crate::connector::CheckpointJson;
 use crate::document::Document;
 use crate::error::Result;
 
 /// Keeps in memory only what one run needs: the latest checkpoint, the window end, the open
-/// failures and the run log; no document ids and no fingerprints.
+/// failures, what a finished run carries over and the run log; no document ids and no
+/// fingerprints.
 ///
 /// For a run whose state is thrown away at its end (the CLI without `--state`): such a run
 /// delivers every document anyway, so remembering each one's fingerprint buys nothing and costs
@@ -89,6 +91,11 @@ impl StateStore for EphemeralStateStore {
         Ok(())
     }
 
+    async fn carry(&self, checkpoint: Option<CheckpointJson>) -> Result<()> {
+        self.lock().carried = checkpoint;
+        Ok(())
+    }
+
     async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
         Ok(self.lock().runs(limit))
     }
@@ -97,7 +104,6 @@ impl StateStore for EphemeralStateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connector::CheckpointJson;
     use crate::state::{CheckpointUpdate, StoredCheckpoint};
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
