@@ -1,0 +1,471 @@
+//! [`ConnectorStore`]: the connector records (create, read, update, delete), configs validated
+//! by the registry and their secrets sealed before they are written.
+
+use std::sync::Arc;
+
+use chacha20poly1305::aead::OsRng;
+use chacha20poly1305::aead::rand_core::RngCore;
+use chrono::{DateTime, Duration, Utc};
+use connector_core::{Error, ErrorKind, Registry, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sqlx::types::Json;
+
+use crate::db::{Pool, SyncDb};
+use crate::seal::{Sealer, keep_masked, mask_config, open_config, seal_config, secret_fields};
+use crate::store::{SqlStateStore, on_pool};
+
+/// Whether the scheduler runs a connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorStatus {
+    /// Scheduled by its frequencies, and runnable by hand.
+    Active,
+    /// Not scheduled; jobs already queued wait.
+    Paused,
+}
+
+impl ConnectorStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Paused => "paused",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "paused" {
+            Self::Paused
+        } else {
+            Self::Active
+        }
+    }
+}
+
+/// A connector to create.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewConnector {
+    /// A name for people.
+    pub name: String,
+    /// The registry's source key (`confluence`, `local`, …).
+    pub source: String,
+    /// The connector's JSON config, as [`Registry::build`] reads it.
+    pub config: Value,
+    /// Minutes between scheduled syncs; 0 = manual only (as RAGFlow stores it).
+    #[serde(default)]
+    pub refresh_freq: u32,
+    /// Minutes between scheduled prunes; 0 = manual only.
+    #[serde(default)]
+    pub prune_freq: u32,
+    /// Seconds a job may run before it is stopped; 0 = no limit.
+    #[serde(default)]
+    pub timeout_secs: u64,
+}
+
+impl NewConnector {
+    /// A manual connector (no schedule, no timeout).
+    pub fn new(name: impl Into<String>, source: impl Into<String>, config: Value) -> Self {
+        Self {
+            name: name.into(),
+            source: source.into(),
+            config,
+            refresh_freq: 0,
+            prune_freq: 0,
+            timeout_secs: 0,
+        }
+    }
+}
+
+/// Changes to a connector; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ConnectorUpdate {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new config, replacing the old one whole. A secret given as `"***"` (what
+    /// [`ConnectorStore::get`] shows) keeps the stored secret.
+    pub config: Option<Value>,
+    /// New minutes between syncs (0 = manual); the next sync time moves with it.
+    pub refresh_freq: Option<u32>,
+    /// New minutes between prunes (0 = manual); the next prune time moves with it.
+    pub prune_freq: Option<u32>,
+    /// New job timeout in seconds (0 = none).
+    pub timeout_secs: Option<u64>,
+    /// Pause or resume.
+    pub status: Option<ConnectorStatus>,
+}
+
+/// A stored connector, as [`ConnectorStore::get`] and [`list`](ConnectorStore::list) show it:
+/// its config's secrets are shown as `"***"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectorRecord {
+    /// Its id (32 hex digits, given at creation).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its source key.
+    pub source: String,
+    /// Its config, secrets shown as `"***"`.
+    pub config: Value,
+    /// Minutes between syncs; 0 = manual.
+    pub refresh_freq: u32,
+    /// Minutes between prunes; 0 = manual.
+    pub prune_freq: u32,
+    /// Job timeout in seconds; 0 = none.
+    pub timeout_secs: u64,
+    /// Active or paused.
+    pub status: ConnectorStatus,
+    /// When the scheduler next queues a sync (`None`: manual only).
+    pub next_sync_at: Option<DateTime<Utc>>,
+    /// When the scheduler next queues a prune (`None`: manual only).
+    pub next_prune_at: Option<DateTime<Utc>>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+type Row = (
+    String,
+    String,
+    String,
+    Json<Value>,
+    i64,
+    i64,
+    i64,
+    String,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+    DateTime<Utc>,
+);
+
+const COLUMNS: &str = "id, name, source, config, refresh_freq, prune_freq, timeout_secs, \
+     status, next_sync_at, next_prune_at, created_at, updated_at";
+
+/// The connector records of a sync database.
+///
+/// Every config is validated by the [`Registry`] (the same checks as
+/// [`Registry::build`], without building the connector) before it is saved, and the fields
+/// its schema marks `writeOnly` (the credentials) are sealed with the [`Sealer`]: a dump of
+/// the database shows no secret. Without a sealer a config that holds a secret is refused
+/// with an error saying how to set a key.
+///
+/// ```
+/// use std::sync::Arc;
+/// use connector_core::Registry;
+/// use connector_sync::{ConnectorStore, NewConnector, Sealer, SyncDb};
+///
+/// # connector_core::testkit::block_on(async {
+/// let mut registry = Registry::new();
+/// connector_example_notes::register(&mut registry); // your host registers its families
+/// let db = SyncDb::connect("sqlite::memory:").await?;
+/// let sealer = Sealer::from_base64(&Sealer::generate_key(), "an example key")?;
+/// let store = ConnectorStore::new(db, Arc::new(registry)).with_sealer(sealer);
+///
+/// let config = serde_json::json!({
+///     "base_url": "https://notes.example.com/api/",
+///     "credentials": { "token": "s3cr3t-t0ken" },
+/// });
+/// let mut new = NewConnector::new("team notes", "notes", config);
+/// new.refresh_freq = 60; // a sync every hour, the first one due now
+/// let created = store.create(new).await?;
+/// assert!(created.next_sync_at.is_some());
+/// assert_eq!(created.config["credentials"]["token"], "***"); // shown masked
+/// assert_eq!(store.config(&created.id).await?["credentials"]["token"], "s3cr3t-t0ken");
+/// assert_eq!(store.list().await?.len(), 1);
+/// let state = store.state_store(&created.id); // core's StateStore for its syncs
+/// # drop(state);
+/// assert!(store.delete(&created.id).await?);
+/// # Ok::<(), connector_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct ConnectorStore {
+    db: SyncDb,
+    registry: Arc<Registry>,
+    sealer: Option<Arc<Sealer>>,
+}
+
+impl std::fmt::Debug for ConnectorStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorStore")
+            .field("db", &self.db)
+            .field("sealer", &self.sealer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectorStore {
+    /// The connectors in `db`, with configs validated by `registry`; no sealer (see
+    /// [`with_sealer`](Self::with_sealer) and [`from_env`](Self::from_env)).
+    pub fn new(db: SyncDb, registry: Arc<Registry>) -> Self {
+        Self {
+            db,
+            registry,
+            sealer: None,
+        }
+    }
+
+    /// [`new`](Self::new) with the sealer of the environment ([`Sealer::from_env`]), if a
+    /// key is set.
+    ///
+    /// # Errors
+    /// As [`Sealer::from_env`].
+    pub fn from_env(db: SyncDb, registry: Arc<Registry>) -> Result<Self> {
+        let sealer = Sealer::from_env()?.map(Arc::new);
+        Ok(Self {
+            db,
+            registry,
+            sealer,
+        })
+    }
+
+    /// Seals secrets with `sealer`.
+    #[must_use]
+    pub fn with_sealer(mut self, sealer: Sealer) -> Self {
+        self.sealer = Some(Arc::new(sealer));
+        self
+    }
+
+    /// The database.
+    pub fn db(&self) -> &SyncDb {
+        &self.db
+    }
+
+    /// The registry configs are validated (and connectors built) with.
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    /// The state store of connector `id` (its checkpoint, documents, failures and runs).
+    pub fn state_store(&self, id: &str) -> SqlStateStore {
+        SqlStateStore::new(self.db.clone(), id)
+    }
+
+    /// Validates `config` for `source` and seals its secrets.
+    fn prepare(&self, source: &str, mut config: Value, old: Option<&Value>) -> Result<Value> {
+        let fields = secret_fields(&self.registry.schema(source)?);
+        if let Some(old) = old {
+            keep_masked(&mut config, old, &fields, 0);
+        }
+        // Validate the config as the connector will read it: secrets opened.
+        let mut plain = config.clone();
+        open_config(&mut plain, self.sealer.as_deref())?;
+        self.registry.effective_config(source, plain)?;
+        seal_config(&mut config, &fields, self.sealer.as_deref())?;
+        Ok(config)
+    }
+
+    /// Creates a connector. A scheduled one is due for its first sync at once, and for its
+    /// first prune one `prune_freq` later.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for an unknown source or an invalid config (every problem by
+    /// field path), or a secret with no key to seal it; [`ErrorKind::State`] when the
+    /// database cannot be written.
+    pub async fn create(&self, new: NewConnector) -> Result<ConnectorRecord> {
+        if new.name.trim().is_empty() {
+            return Err(
+                Error::new(ErrorKind::Config, "a connector needs a name").with_field("name")
+            );
+        }
+        let config = self.prepare(&new.source, new.config, None)?;
+        let now = Utc::now();
+        let mut id_bytes = [0u8; 16];
+        OsRng.fill_bytes(&mut id_bytes);
+        let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let next_sync = (new.refresh_freq > 0).then_some(now);
+        let next_prune = next_after(now, new.prune_freq);
+        on_pool!(self.db, pool => {
+            sqlx::query(
+                "INSERT INTO connector (id, name, source, config, refresh_freq, prune_freq, \
+                 timeout_secs, status, next_sync_at, next_prune_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $10)",
+            )
+            .bind(&id)
+            .bind(&new.name)
+            .bind(&new.source)
+            .bind(Json(&config))
+            .bind(i64::from(new.refresh_freq))
+            .bind(i64::from(new.prune_freq))
+            .bind(i64::try_from(new.timeout_secs).unwrap_or(i64::MAX))
+            .bind(next_sync)
+            .bind(next_prune)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(|e| self.db.error("cannot create a connector in", &e))?;
+        });
+        self.get(&id).await?.ok_or_else(|| not_found(&id))
+    }
+
+    async fn row(&self, id: &str) -> Result<Option<Row>> {
+        on_pool!(self.db, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM connector WHERE id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| self.db.error("cannot read a connector from", &e))
+        })
+    }
+
+    /// The connector `id`, secrets shown as `"***"`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database cannot be read.
+    pub async fn get(&self, id: &str) -> Result<Option<ConnectorRecord>> {
+        Ok(self.row(id).await?.map(record))
+    }
+
+    /// Every connector, by name, secrets shown as `"***"`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database cannot be read.
+    pub async fn list(&self) -> Result<Vec<ConnectorRecord>> {
+        let rows: Vec<Row> = on_pool!(self.db, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM connector ORDER BY name, id"
+            )))
+            .fetch_all(pool)
+            .await
+            .map_err(|e| self.db.error("cannot list the connectors in", &e))?
+        });
+        Ok(rows.into_iter().map(record).collect())
+    }
+
+    /// The config of connector `id` with its secrets opened: what
+    /// [`Registry::build`] takes to build it for a run. Never show it to people.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for an unknown id; [`ErrorKind::Config`] when its secrets do
+    /// not open (no key, or another key: the message names the key's source).
+    pub async fn config(&self, id: &str) -> Result<Value> {
+        let row = self.row(id).await?.ok_or_else(|| not_found(id))?;
+        let mut config = row.3.0;
+        open_config(&mut config, self.sealer.as_deref())?;
+        Ok(config)
+    }
+
+    /// Changes connector `id`. A new frequency moves the next run time to one new period
+    /// from now (a sync due now stays due).
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for an unknown id; as [`create`](Self::create) for a config.
+    pub async fn update(&self, id: &str, update: ConnectorUpdate) -> Result<ConnectorRecord> {
+        let row = self.row(id).await?.ok_or_else(|| not_found(id))?;
+        let old = record(row.clone());
+        let config = match update.config {
+            Some(config) => self.prepare(&old.source, config, Some(&row.3.0))?,
+            None => row.3.0,
+        };
+        let now = Utc::now();
+        let refresh_freq = update.refresh_freq.unwrap_or(old.refresh_freq);
+        let prune_freq = update.prune_freq.unwrap_or(old.prune_freq);
+        let next_sync_at = match update.refresh_freq {
+            Some(f) if f != old.refresh_freq => match old.next_sync_at {
+                Some(at) if at <= now && f > 0 => Some(at),
+                _ => next_after(now, f),
+            },
+            _ => old.next_sync_at,
+        };
+        let next_prune_at = match update.prune_freq {
+            Some(f) if f != old.prune_freq => next_after(now, f),
+            _ => old.next_prune_at,
+        };
+        let name = update.name.unwrap_or(old.name);
+        let timeout = update.timeout_secs.unwrap_or(old.timeout_secs);
+        let status = update.status.unwrap_or(old.status);
+        on_pool!(self.db, pool => {
+            sqlx::query(
+                "UPDATE connector SET name = $2, config = $3, refresh_freq = $4, prune_freq = $5, \
+                 timeout_secs = $6, status = $7, next_sync_at = $8, next_prune_at = $9, \
+                 updated_at = $10 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&name)
+            .bind(Json(&config))
+            .bind(i64::from(refresh_freq))
+            .bind(i64::from(prune_freq))
+            .bind(i64::try_from(timeout).unwrap_or(i64::MAX))
+            .bind(status.as_str())
+            .bind(next_sync_at)
+            .bind(next_prune_at)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map_err(|e| self.db.error("cannot update a connector in", &e))?;
+        });
+        self.get(id).await?.ok_or_else(|| not_found(id))
+    }
+
+    /// Deletes connector `id` with everything kept for it: its state, jobs, failures and
+    /// run log, in one transaction. `false` when there was no such connector.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database cannot be written.
+    pub async fn delete(&self, id: &str) -> Result<bool> {
+        on_pool!(self.db, pool => {
+            let fail = |e: sqlx::Error| self.db.error("cannot delete a connector from", &e);
+            let mut tx = pool.begin().await.map_err(fail)?;
+            for table in ["job", "checkpoint", "document_state", "failed_item", "run_log"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DELETE FROM {table} WHERE connector_id = $1"
+                )))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            }
+            let deleted = sqlx::query("DELETE FROM connector WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?
+                .rows_affected();
+            tx.commit().await.map_err(fail)?;
+            Ok(deleted > 0)
+        })
+    }
+}
+
+fn next_after(now: DateTime<Utc>, minutes: u32) -> Option<DateTime<Utc>> {
+    (minutes > 0).then(|| now + Duration::minutes(i64::from(minutes)))
+}
+
+fn not_found(id: &str) -> Error {
+    Error::new(ErrorKind::NotFound, format!("no connector `{id}`"))
+}
+
+fn record(row: Row) -> ConnectorRecord {
+    let (
+        id,
+        name,
+        source,
+        Json(mut config),
+        refresh_freq,
+        prune_freq,
+        timeout_secs,
+        status,
+        next_sync_at,
+        next_prune_at,
+        created_at,
+        updated_at,
+    ) = row;
+    mask_config(&mut config);
+    ConnectorRecord {
+        id,
+        name,
+        source,
+        config,
+        refresh_freq: u32::try_from(refresh_freq).unwrap_or(0),
+        prune_freq: u32::try_from(prune_freq).unwrap_or(0),
+        timeout_secs: u64::try_from(timeout_secs).unwrap_or(0),
+        status: ConnectorStatus::parse(&status),
+        next_sync_at,
+        next_prune_at,
+        created_at,
+        updated_at,
+    }
+}

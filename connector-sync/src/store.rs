@@ -1,0 +1,550 @@
+//! [`SqlStateStore`]: core's [`StateStore`] over the sync database.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use connector_core::CheckpointJson;
+use connector_core::state::{
+    CheckpointUpdate, Commit, DocumentState, FailedItem, Known, PruneCounts, PrunePass, RunRecord,
+    StateStore, StoredCheckpoint, SyncState,
+};
+use connector_core::{Document, Error, ErrorKind, Result};
+use sqlx::types::Json;
+
+use crate::db::{Pool, SyncDb};
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db` (the same code for both
+/// backends, each arm compiled against its own driver).
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match &$db.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// Runs in the log of one connector before the oldest are dropped.
+const RUN_LOG_LEN: i64 = 1000;
+
+/// Keeps one connector's sync state in the sync database (SQLite or PostgreSQL): core's
+/// [`StateStore`], for [`Syncer::shared_state`](connector_core::sync::Syncer::shared_state).
+///
+/// Every store is scoped to one connector id: its documents, failures and runs are the rows
+/// with that id, its checkpoint the row of that id and [partition](Self::partition). Many
+/// stores (of many connectors) share one [`SyncDb`].
+///
+/// - [`commit`](StateStore::commit) is one transaction: the checkpoint, the acknowledged
+///   documents (one statement per batch, the page passed as one JSON parameter), the
+///   failures and the resolved ones, all or nothing, durable when it returns.
+/// - A prune pass marks in place (see [`PrunePass`]): `begin_prune` increments the
+///   connector's pass number, `mark` is one `UPDATE … SET pass = n` per page, the unlisted
+///   ids are `pass <> n` paged by id, and a document committed while the pass is open is
+///   written with `pass = n`. A pass outlived by a newer one fails with
+///   [`ErrorKind::State`]; a pass that ends without `finish` leaves nothing behind (the next
+///   one has a new number).
+/// - Checkpoints and failures are stored as core hands them over (already redacted).
+///
+/// **Cancel safety.** Each call is one transaction (or one statement): a call whose future
+/// is dropped is rolled back whole or committed whole, never half.
+#[derive(Debug, Clone)]
+pub struct SqlStateStore {
+    db: SyncDb,
+    connector_id: String,
+    partition: String,
+}
+
+impl SqlStateStore {
+    /// The state of `connector_id` in `db`. Nothing is read or written until the store is
+    /// used; a connector id the database has never seen starts empty.
+    pub fn new(db: SyncDb, connector_id: impl Into<String>) -> Self {
+        Self {
+            db,
+            connector_id: connector_id.into(),
+            partition: String::new(),
+        }
+    }
+
+    /// Connects to `url` ([`SyncDb::connect`]) and returns the state of `connector_id` there.
+    ///
+    /// # Errors
+    /// As [`SyncDb::connect`].
+    pub async fn open(url: &str, connector_id: impl Into<String>) -> Result<Self> {
+        Ok(Self::new(SyncDb::connect(url).await?, connector_id))
+    }
+
+    /// The store of one partition of the connector: its own checkpoint, window end and
+    /// carried checkpoint, while documents, failures and runs stay the connector's.
+    #[must_use]
+    pub fn partition(mut self, partition: impl Into<String>) -> Self {
+        self.partition = partition.into();
+        self
+    }
+
+    /// The connector id the store is scoped to.
+    pub fn connector_id(&self) -> &str {
+        &self.connector_id
+    }
+
+    /// The database it writes to.
+    pub fn db(&self) -> &SyncDb {
+        &self.db
+    }
+
+    fn pg(&self) -> bool {
+        self.db.is_postgres()
+    }
+
+    fn err(&self, what: &str, e: &sqlx::Error) -> Error {
+        self.db.error(
+            &format!("{what} of connector `{}` in", self.connector_id),
+            e,
+        )
+    }
+}
+
+/// `(id, fingerprint, updated_at)` of each acknowledged document, the last of an id winning
+/// (one `INSERT … ON CONFLICT` may not touch a row twice).
+fn unique_states(commit: &Commit<'_>) -> Vec<(String, String, Option<DateTime<Utc>>)> {
+    let mut at: HashMap<&str, usize> = HashMap::with_capacity(commit.documents.len());
+    let mut rows: Vec<(String, String, Option<DateTime<Utc>>)> =
+        Vec::with_capacity(commit.documents.len());
+    for s in commit.documents.iter() {
+        let row = (s.id.to_owned(), s.fingerprint.to_owned(), s.updated_at);
+        match at.get(s.id) {
+            Some(&i) => {
+                if let Some(slot) = rows.get_mut(i) {
+                    *slot = row;
+                }
+            }
+            None => {
+                at.insert(s.id, rows.len());
+                rows.push(row);
+            }
+        }
+    }
+    rows
+}
+
+const UPSERT_DOCUMENTS_SQLITE: &str = "INSERT INTO document_state \
+     (connector_id, doc_id, fingerprint, updated_at, pass) \
+     SELECT $1, e.value ->> 0, e.value ->> 1, e.value ->> 2, \
+       COALESCE((SELECT prune_pass FROM checkpoint WHERE connector_id = $1 AND partition_key = ''), 0) \
+     FROM json_each($2) AS e WHERE true \
+     ON CONFLICT (connector_id, doc_id) DO UPDATE SET fingerprint = excluded.fingerprint, \
+       updated_at = excluded.updated_at, pass = excluded.pass";
+const UPSERT_DOCUMENTS_PG: &str = "INSERT INTO document_state \
+     (connector_id, doc_id, fingerprint, updated_at, pass) \
+     SELECT $1, e ->> 0, e ->> 1, (e ->> 2)::timestamptz, \
+       COALESCE((SELECT prune_pass FROM checkpoint WHERE connector_id = $1 AND partition_key = ''), 0) \
+     FROM jsonb_array_elements($2) AS e WHERE true \
+     ON CONFLICT (connector_id, doc_id) DO UPDATE SET fingerprint = excluded.fingerprint, \
+       updated_at = excluded.updated_at, pass = excluded.pass";
+
+const SELECT_DOCUMENTS_SQLITE: &str = "SELECT doc_id, fingerprint, updated_at FROM document_state \
+     WHERE connector_id = $1 AND doc_id IN (SELECT value FROM json_each($2))";
+const SELECT_DOCUMENTS_PG: &str = "SELECT doc_id, fingerprint, updated_at FROM document_state \
+     WHERE connector_id = $1 AND doc_id IN (SELECT jsonb_array_elements_text($2))";
+
+const DELETE_DOCUMENTS_SQLITE: &str = "DELETE FROM document_state \
+     WHERE connector_id = $1 AND doc_id IN (SELECT value FROM json_each($2))";
+const DELETE_DOCUMENTS_PG: &str = "DELETE FROM document_state \
+     WHERE connector_id = $1 AND doc_id IN (SELECT jsonb_array_elements_text($2))";
+
+const MARK_SQLITE: &str = "UPDATE document_state SET pass = $2 \
+     WHERE connector_id = $1 AND doc_id IN (SELECT value FROM json_each($3))";
+const MARK_PG: &str = "UPDATE document_state SET pass = $2 \
+     WHERE connector_id = $1 AND doc_id IN (SELECT jsonb_array_elements_text($3))";
+
+const DELETE_RESOLVED_SQLITE: &str = "DELETE FROM failed_item \
+     WHERE connector_id = $1 AND item_key IN (SELECT value FROM json_each($2))";
+const DELETE_RESOLVED_PG: &str = "DELETE FROM failed_item \
+     WHERE connector_id = $1 AND item_key IN (SELECT jsonb_array_elements_text($2))";
+
+const SET_CHECKPOINT: &str = "INSERT INTO checkpoint (connector_id, partition_key, checkpoint, updated_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (connector_id, partition_key) \
+     DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = excluded.updated_at";
+const FINISH_WINDOW: &str = "INSERT INTO checkpoint \
+     (connector_id, partition_key, checkpoint, last_window_end, updated_at) \
+     VALUES ($1, $2, NULL, $3, $4) ON CONFLICT (connector_id, partition_key) \
+     DO UPDATE SET checkpoint = NULL, last_window_end = excluded.last_window_end, \
+       updated_at = excluded.updated_at";
+const SET_CARRIED: &str = "INSERT INTO checkpoint (connector_id, partition_key, carried, updated_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (connector_id, partition_key) \
+     DO UPDATE SET carried = excluded.carried, updated_at = excluded.updated_at";
+const UPSERT_FAILED: &str = "INSERT INTO failed_item \
+     (connector_id, item_key, doc_id, attempts, first_failed_at, item) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connector_id, item_key) \
+     DO UPDATE SET doc_id = excluded.doc_id, attempts = excluded.attempts, \
+       first_failed_at = excluded.first_failed_at, item = excluded.item";
+const INSERT_RUN: &str = "INSERT INTO run_log \
+     (connector_id, mode, status, started_at, finished_at, record) VALUES ($1, $2, $3, $4, $5, $6)";
+const TRIM_RUNS: &str = "DELETE FROM run_log WHERE connector_id = $1 AND id <= \
+     (SELECT id FROM run_log WHERE connector_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)";
+const BEGIN_PASS: &str = "INSERT INTO checkpoint (connector_id, partition_key, prune_pass, updated_at) \
+     VALUES ($1, '', 1, $2) ON CONFLICT (connector_id, partition_key) \
+     DO UPDATE SET prune_pass = checkpoint.prune_pass + 1, updated_at = excluded.updated_at \
+     RETURNING prune_pass";
+const CURRENT_PASS: &str =
+    "SELECT prune_pass FROM checkpoint WHERE connector_id = $1 AND partition_key = ''";
+
+type CheckpointRow = (
+    Option<Json<StoredCheckpoint>>,
+    Option<DateTime<Utc>>,
+    Option<Json<CheckpointJson>>,
+);
+
+#[async_trait]
+impl StateStore for SqlStateStore {
+    async fn load(&self) -> Result<SyncState> {
+        let (row, failed) = on_pool!(self.db, pool => {
+            let row: Option<CheckpointRow> = sqlx::query_as(
+                "SELECT checkpoint, last_window_end, carried FROM checkpoint \
+                 WHERE connector_id = $1 AND partition_key = $2",
+            )
+            .bind(&self.connector_id)
+            .bind(&self.partition)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| self.err("cannot read the checkpoint", &e))?;
+            let failed: Vec<(Json<FailedItem>,)> = sqlx::query_as(
+                "SELECT item FROM failed_item WHERE connector_id = $1 ORDER BY item_key",
+            )
+            .bind(&self.connector_id)
+            .fetch_all(pool)
+            .await
+            .map_err(|e| self.err("cannot read the failed items", &e))?;
+            (row, failed)
+        });
+        let (checkpoint, last_window_end, carried) = row.unwrap_or((None, None, None));
+        Ok(SyncState {
+            checkpoint: checkpoint.map(|j| j.0),
+            last_window_end,
+            failed: failed.into_iter().map(|(j,)| j.0).collect(),
+            carried: carried.map(|j| j.0),
+        })
+    }
+
+    async fn documents(&self, ids: &[&str]) -> Result<Vec<Option<DocumentState>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = if self.pg() {
+            SELECT_DOCUMENTS_PG
+        } else {
+            SELECT_DOCUMENTS_SQLITE
+        };
+        let rows: Vec<(String, String, Option<DateTime<Utc>>)> = on_pool!(self.db, pool => {
+            sqlx::query_as(sql)
+                .bind(&self.connector_id)
+                .bind(Json(ids))
+                .fetch_all(pool)
+                .await
+                .map_err(|e| self.err("cannot read the documents", &e))?
+        });
+        let known: HashMap<String, DocumentState> = rows
+            .into_iter()
+            .map(|(id, fingerprint, updated_at)| {
+                (
+                    id,
+                    DocumentState {
+                        fingerprint,
+                        updated_at,
+                    },
+                )
+            })
+            .collect();
+        Ok(ids.iter().map(|id| known.get(*id).cloned()).collect())
+    }
+
+    async fn compare(&self, documents: &[Document]) -> Result<Vec<Known>> {
+        let ids: Vec<&str> = documents.iter().map(|d| d.id.as_str()).collect();
+        let known = self.documents(&ids).await?;
+        Ok(documents
+            .iter()
+            .zip(known)
+            .map(|(doc, state)| Known::of(doc, state.as_ref().map(|s| s.fingerprint.as_str())))
+            .collect())
+    }
+
+    async fn document_ids(&self) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = on_pool!(self.db, pool => {
+            sqlx::query_as(
+                "SELECT doc_id FROM document_state WHERE connector_id = $1 ORDER BY doc_id",
+            )
+            .bind(&self.connector_id)
+            .fetch_all(pool)
+            .await
+            .map_err(|e| self.err("cannot list the documents", &e))?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn commit(&self, commit: Commit<'_>) -> Result<()> {
+        if commit.is_empty() {
+            return Ok(());
+        }
+        let documents = unique_states(&commit);
+        let (upsert, resolve) = if self.pg() {
+            (UPSERT_DOCUMENTS_PG, DELETE_RESOLVED_PG)
+        } else {
+            (UPSERT_DOCUMENTS_SQLITE, DELETE_RESOLVED_SQLITE)
+        };
+        let now = Utc::now();
+        on_pool!(self.db, pool => {
+            let fail = |e: sqlx::Error| self.err("cannot commit the state", &e);
+            let mut tx = pool.begin().await.map_err(fail)?;
+            if let CheckpointUpdate::Set(cp) = &commit.checkpoint {
+                sqlx::query(SET_CHECKPOINT)
+                    .bind(&self.connector_id)
+                    .bind(&self.partition)
+                    .bind(Json(cp))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            }
+            if !documents.is_empty() {
+                sqlx::query(upsert)
+                    .bind(&self.connector_id)
+                    .bind(Json(&documents))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            }
+            if !commit.resolved.is_empty() {
+                sqlx::query(resolve)
+                    .bind(&self.connector_id)
+                    .bind(Json(&commit.resolved))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            }
+            for item in &commit.failed {
+                sqlx::query(UPSERT_FAILED)
+                    .bind(&self.connector_id)
+                    .bind(item.key())
+                    .bind(item.failure.id.as_deref())
+                    .bind(i64::from(item.attempts))
+                    .bind(item.first_failed_at)
+                    .bind(Json(item))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            }
+            tx.commit().await.map_err(fail)?;
+        });
+        Ok(())
+    }
+
+    async fn begin_prune(&self) -> Result<Box<dyn PrunePass + '_>> {
+        let (pass,): (i64,) = on_pool!(self.db, pool => {
+            sqlx::query_as(BEGIN_PASS)
+                .bind(&self.connector_id)
+                .bind(Utc::now())
+                .fetch_one(pool)
+                .await
+                .map_err(|e| self.err("cannot begin a prune pass", &e))?
+        });
+        Ok(Box::new(SqlPrunePass { store: self, pass }))
+    }
+
+    async fn remove_documents(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = if self.pg() {
+            DELETE_DOCUMENTS_PG
+        } else {
+            DELETE_DOCUMENTS_SQLITE
+        };
+        on_pool!(self.db, pool => {
+            sqlx::query(sql)
+                .bind(&self.connector_id)
+                .bind(Json(ids))
+                .execute(pool)
+                .await
+                .map_err(|e| self.err("cannot remove documents", &e))?;
+        });
+        Ok(())
+    }
+
+    async fn finish_run(&self, run: RunRecord, window_end: Option<DateTime<Utc>>) -> Result<()> {
+        let status = serde_json::to_value(run.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let now = Utc::now();
+        on_pool!(self.db, pool => {
+            let fail = |e: sqlx::Error| self.err("cannot record the run", &e);
+            let mut tx = pool.begin().await.map_err(fail)?;
+            if let Some(end) = window_end {
+                sqlx::query(FINISH_WINDOW)
+                    .bind(&self.connector_id)
+                    .bind(&self.partition)
+                    .bind(end)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            }
+            sqlx::query(INSERT_RUN)
+                .bind(&self.connector_id)
+                .bind(&run.mode)
+                .bind(&status)
+                .bind(run.started_at)
+                .bind(run.finished_at)
+                .bind(Json(&run))
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            sqlx::query(TRIM_RUNS)
+                .bind(&self.connector_id)
+                .bind(RUN_LOG_LEN)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+        });
+        Ok(())
+    }
+
+    async fn carry(&self, checkpoint: Option<CheckpointJson>) -> Result<()> {
+        on_pool!(self.db, pool => {
+            sqlx::query(SET_CARRIED)
+                .bind(&self.connector_id)
+                .bind(&self.partition)
+                .bind(checkpoint.as_ref().map(Json))
+                .bind(Utc::now())
+                .execute(pool)
+                .await
+                .map_err(|e| self.err("cannot keep the carried checkpoint", &e))?;
+        });
+        Ok(())
+    }
+
+    async fn runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(Json<RunRecord>,)> = on_pool!(self.db, pool => {
+            sqlx::query_as(
+                "SELECT record FROM run_log WHERE connector_id = $1 ORDER BY id DESC LIMIT $2",
+            )
+            .bind(&self.connector_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(|e| self.err("cannot read the run log", &e))?
+        });
+        Ok(rows.into_iter().rev().map(|(j,)| j.0).collect())
+    }
+}
+
+/// A prune pass of a [`SqlStateStore`]: the connector's pass number `pass`.
+struct SqlPrunePass<'a> {
+    store: &'a SqlStateStore,
+    pass: i64,
+}
+
+impl SqlPrunePass<'_> {
+    /// Fails unless this is still the connector's latest pass.
+    async fn check_open(&self) -> Result<()> {
+        let store = self.store;
+        let current: Option<(i64,)> = on_pool!(store.db, pool => {
+            sqlx::query_as(CURRENT_PASS)
+                .bind(&store.connector_id)
+                .fetch_optional(pool)
+                .await
+                .map_err(|e| store.err("cannot read the prune pass", &e))?
+        });
+        if current.map(|(n,)| n) == Some(self.pass) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::State,
+                format!(
+                    "the prune pass of connector `{}` is no longer open: another pass began",
+                    store.connector_id
+                ),
+            ))
+        }
+    }
+}
+
+#[async_trait]
+impl PrunePass for SqlPrunePass<'_> {
+    async fn mark(&mut self, ids: &[&str]) -> Result<()> {
+        self.check_open().await?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let store = self.store;
+        let sql = if store.pg() { MARK_PG } else { MARK_SQLITE };
+        on_pool!(store.db, pool => {
+            sqlx::query(sql)
+                .bind(&store.connector_id)
+                .bind(self.pass)
+                .bind(Json(ids))
+                .execute(pool)
+                .await
+                .map_err(|e| store.err("cannot mark listed documents", &e))?;
+        });
+        Ok(())
+    }
+
+    async fn counts(&mut self) -> Result<PruneCounts> {
+        self.check_open().await?;
+        let store = self.store;
+        let (known, marked): (i64, i64) = on_pool!(store.db, pool => {
+            sqlx::query_as(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN pass = $2 THEN 1 ELSE 0 END), 0) \
+                 FROM document_state WHERE connector_id = $1",
+            )
+            .bind(&store.connector_id)
+            .bind(self.pass)
+            .fetch_one(pool)
+            .await
+            .map_err(|e| store.err("cannot count documents", &e))?
+        });
+        Ok(PruneCounts {
+            known: u64::try_from(known).unwrap_or(0),
+            marked: u64::try_from(marked).unwrap_or(0),
+        })
+    }
+
+    async fn unlisted(&mut self, after: Option<&str>, limit: usize) -> Result<Vec<String>> {
+        self.check_open().await?;
+        let store = self.store;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(String,)> = on_pool!(store.db, pool => {
+            let query = match after {
+                Some(after) => sqlx::query_as(
+                    "SELECT doc_id FROM document_state WHERE connector_id = $1 AND pass <> $2 \
+                     AND doc_id > $3 ORDER BY doc_id LIMIT $4",
+                )
+                .bind(&store.connector_id)
+                .bind(self.pass)
+                .bind(after)
+                .bind(limit),
+                None => sqlx::query_as(
+                    "SELECT doc_id FROM document_state WHERE connector_id = $1 AND pass <> $2 \
+                     ORDER BY doc_id LIMIT $3",
+                )
+                .bind(&store.connector_id)
+                .bind(self.pass)
+                .bind(limit),
+            };
+            query
+                .fetch_all(pool)
+                .await
+                .map_err(|e| store.err("cannot list unlisted documents", &e))?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn finish(&mut self) -> Result<()> {
+        // The marks mean nothing once the pass ends: the next pass has a new number.
+        Ok(())
+    }
+}

@@ -1,0 +1,17 @@
+//! Test support: a real PostgreSQL server, started once per test binary.
+
+#![allow(dead_code)] // Each test binary uses a part of it.
+
+pub(crate) mod postgres;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A connector id no other test of this run uses.
+pub(crate) fn unique_id(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{prefix}-{}-{nanos}-{n}", std::process::id())
+}
