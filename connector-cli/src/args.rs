@@ -118,10 +118,17 @@ pub(crate) struct SyncArgs {
     /// Write each document to its own file under DIR, plus `DIR/manifest.ndjson`.
     #[arg(long, value_name = "DIR")]
     pub(crate) out_dir: Option<PathBuf>,
-    /// Keep sync state (fingerprints, checkpoint, failures) in this JSON file across runs.
-    /// Without it every run starts from nothing.
-    #[arg(long, short = 's', value_name = "FILE")]
+    /// Keep sync state (fingerprints, checkpoint, failures) across runs: in a JSON file (a
+    /// path), or in a sync database, `sqlite:PATH` (created if missing) or
+    /// `postgres://USER@HOST:PORT/DB`, shared with `connector-sync`. Without it every run
+    /// starts from nothing.
+    #[arg(long, short = 's', value_name = "FILE|sqlite:PATH|postgres://…")]
     pub(crate) state: Option<PathBuf>,
+    /// The connector id the state is kept under in a sync database (`--state sqlite:…` or
+    /// `postgres://…`). Default: the source and a hash of the config without its credentials
+    /// (`local-1f2e…`), so the same config finds its state again and a rotated token keeps it.
+    #[arg(long, value_name = "ID", requires = "state")]
+    pub(crate) connector_id: Option<String>,
     /// `auto` resumes an interrupted run, else runs incrementally after a finished one, else
     /// in full.
     #[arg(long, short = 'm', value_enum, default_value_t = Mode::Auto)]

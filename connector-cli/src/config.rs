@@ -17,6 +17,15 @@ use crate::credentials::ConfigFileCredentials;
 /// [`ErrorKind::Config`] for an unknown source, an unreadable or non-JSON file, `--path` for a
 /// source without a `path` field, and every problem the registry finds in the config.
 pub(crate) async fn build(registry: &Registry, source: &str, args: &ConfigArgs) -> Result<Built> {
+    let config = read(registry, source, args).await?;
+    build_from(registry, source, config, args)
+}
+
+/// The JSON config the arguments describe, not yet checked.
+///
+/// # Errors
+/// As [`build`], short of the registry's checks of the config.
+pub(crate) async fn read(registry: &Registry, source: &str, args: &ConfigArgs) -> Result<Value> {
     // Fail on an unknown source before reading anything, with the list of known ones.
     let schema = registry.schema(source)?;
     let mut config = match &args.config {
@@ -26,6 +35,19 @@ pub(crate) async fn build(registry: &Registry, source: &str, args: &ConfigArgs) 
     if let Some(dir) = &args.path {
         set_path(source, &schema, &mut config, dir)?;
     }
+    Ok(config)
+}
+
+/// Builds the connector for `source` from a config [`read`] returned.
+///
+/// # Errors
+/// As [`build`].
+pub(crate) fn build_from(
+    registry: &Registry,
+    source: &str,
+    config: Value,
+    args: &ConfigArgs,
+) -> Result<Built> {
     let built = registry.build_with_notes(source, config)?;
     keep_rotated_credentials(built.connector.as_ref(), args);
     Ok(built)

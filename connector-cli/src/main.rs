@@ -22,6 +22,7 @@ use connector_core::sink::{DirectorySink, NdjsonSink, Sink};
 use connector_core::state::{EphemeralStateStore, FileStateStore, StateStore};
 use connector_core::sync::{SyncOptions, Syncer};
 use connector_core::{Error, Registry, Result};
+use connector_sync::{SqlStateStore, config_connector_id};
 use tracing_subscriber::EnvFilter;
 
 use crate::args::{Cli, Command, ConfigArgs, NetworkArgs, SyncArgs};
@@ -122,7 +123,12 @@ async fn sync(registry: &mut Registry, args: SyncArgs, bars: &BarSlot) -> Result
         registry.set_network_policy(policy);
     }
     registry.set_ragflow_ids(args.config.ragflow_ids);
-    let built = config::build(registry, &args.source, &args.config).await?;
+    let config = config::read(registry, &args.source, &args.config).await?;
+    let connector_id = match &args.connector_id {
+        Some(id) => id.clone(),
+        None => config_connector_id(&args.source, &config, &registry.schema(&args.source)?),
+    };
+    let built = config::build_from(registry, &args.source, config, &args.config)?;
     for ignored in &built.ignored {
         eprintln!("note: {ignored}");
     }
@@ -131,7 +137,10 @@ async fn sync(registry: &mut Registry, args: SyncArgs, bars: &BarSlot) -> Result
     // Without `--state` the run's state is thrown away at its end, so it keeps no per-document
     // fingerprints: its memory stays flat however large the source.
     let state: Arc<dyn StateStore> = match &args.state {
-        Some(path) => Arc::new(FileStateStore::open(path).await?),
+        Some(path) => match sync_database_url(path) {
+            Some(url) => Arc::new(SqlStateStore::open(url, connector_id).await?),
+            None => Arc::new(FileStateStore::open(path).await?),
+        },
         None => Arc::new(EphemeralStateStore::new()),
     };
     let (sink, target) = open_sink(&args).await?;
@@ -168,6 +177,16 @@ async fn sync(registry: &mut Registry, args: SyncArgs, bars: &BarSlot) -> Result
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The URL when `--state` names a sync database (`sqlite:PATH`, `postgres://…`) rather than a
+/// JSON file.
+fn sync_database_url(state: &Path) -> Option<&str> {
+    let s = state.to_str()?;
+    ["sqlite:", "postgres://", "postgresql://"]
+        .iter()
+        .any(|p| s.starts_with(p))
+        .then_some(s)
 }
 
 /// The sink `--out` / `--out-dir` ask for, and how the summary names it.

@@ -54,6 +54,10 @@ pub struct DbOptions {
     pub max_connections: u32,
     /// Apply the schema's migrations when connecting (on by default).
     pub migrate: bool,
+    /// How long to wait for a PostgreSQL connection (the server may be starting) before
+    /// failing; 10 s by default. (SQLite's one connection is waited for as long as sqlx's
+    /// default: waiting behind this process's own writes is no failure.)
+    pub acquire_timeout: Duration,
 }
 
 impl Default for DbOptions {
@@ -61,6 +65,7 @@ impl Default for DbOptions {
         Self {
             max_connections: 8,
             migrate: true,
+            acquire_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -123,6 +128,7 @@ impl SyncDb {
             );
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections.max(1))
+                .acquire_timeout(options.acquire_timeout)
                 .connect_with(opts)
                 .await
                 .map_err(|e| state_error(&location, "cannot connect to", &e))?;

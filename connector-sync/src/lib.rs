@@ -10,4 +10,4 @@ pub use connectors::{
 };
 pub use db::{DbOptions, SyncDb};
 pub use seal::{SEALED_KEY, SECRET_KEY_ENV, SECRET_KEY_FILE_ENV, Sealer};
-pub use store::SqlStateStore;
+pub use store::{SqlStateStore, config_connector_id};

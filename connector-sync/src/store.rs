@@ -548,3 +548,76 @@ impl PrunePass for SqlPrunePass<'_> {
         Ok(())
     }
 }
+
+/// A stable connector id for `config` of `source`, for a host (the CLI's `--state
+/// sqlite:…`) that keeps state in the database without a connector record: `SOURCE-HASH`,
+/// HASH 16 hex digits of the config's canonical JSON with its credential fields (those
+/// `schema` marks `writeOnly`) left out, so that rotating a token keeps the state, and no
+/// secret, not even a hash of one, is in the id.
+pub fn config_connector_id(
+    source: &str,
+    config: &serde_json::Value,
+    schema: &serde_json::Value,
+) -> String {
+    let fields = crate::seal::secret_fields(schema);
+    let mut config = config.clone();
+    strip_fields(&mut config, &fields, 0);
+    let text = canonical(config).to_string();
+    format!(
+        "{source}-{:016x}",
+        xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+    )
+}
+
+/// `value` with every object's keys inserted in sorted order, so its text is the same
+/// whichever order they came in (and whether or not serde_json keeps insertion order).
+fn canonical(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let sorted: std::collections::BTreeMap<String, serde_json::Value> =
+                map.into_iter().map(|(k, v)| (k, canonical(v))).collect();
+            serde_json::Value::Object(sorted.into_iter().collect())
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(canonical).collect())
+        }
+        other => other,
+    }
+}
+
+fn strip_fields(value: &mut serde_json::Value, fields: &[String], depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|k, _| !fields.contains(k));
+            map.values_mut()
+                .for_each(|v| strip_fields(v, fields, depth + 1));
+        }
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| strip_fields(v, fields, depth + 1)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_config_id_is_stable_and_ignores_secrets() {
+        let schema = json!({ "properties": { "token": { "writeOnly": true } } });
+        let a = config_connector_id("notes", &json!({ "url": "u", "token": "t1" }), &schema);
+        let b = config_connector_id("notes", &json!({ "token": "t2", "url": "u" }), &schema);
+        let c = config_connector_id("notes", &json!({ "url": "v", "token": "t1" }), &schema);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert!(
+            a.starts_with("notes-") && a.len() == "notes-".len() + 16,
+            "{a}"
+        );
+    }
+}
