@@ -489,6 +489,24 @@ mod tests {
     }
 
     #[test]
+    fn a_key_file_names_itself_in_errors() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        let path = dir.path().join("connectors.key");
+        let written = std::fs::write(&path, format!("{}\n", Sealer::generate_key()));
+        assert!(written.is_ok());
+        let from_file = Sealer::from_key_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let other = sealer("$CONNECTORS_SECRET_KEY");
+        let err = from_file
+            .open(&other.seal("x"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("connectors.key"), "{err}");
+        let missing = Sealer::from_key_file(&dir.path().join("nope")).err();
+        assert!(missing.is_some_and(|e| e.to_string().contains("nope")));
+    }
+
+    #[test]
     fn bad_keys_are_config_errors() {
         assert!(Sealer::from_base64("not base64!", "x").is_err());
         assert!(Sealer::from_base64("AAAA", "x").is_err());

@@ -42,7 +42,8 @@ const RUN_LOG_LEN: i64 = 1000;
 /// - A prune pass marks in place (see [`PrunePass`]): `begin_prune` increments the
 ///   connector's pass number, `mark` is one `UPDATE … SET pass = n` per page, the unlisted
 ///   ids are `pass <> n` paged by id, and a document committed while the pass is open is
-///   written with `pass = n`. A pass outlived by a newer one fails with
+///   written with `pass = n` (a commit locks the connector's pass row, so a pass never begins
+///   between a commit reading the number and committing). A pass outlived by a newer one fails with
 ///   [`ErrorKind::State`]; a pass that ends without `finish` leaves nothing behind (the next
 ///   one has a new number).
 /// - Checkpoints and failures are stored as core hands them over (already redacted).
@@ -130,15 +131,13 @@ fn unique_states(commit: &Commit<'_>) -> Vec<(String, String, Option<DateTime<Ut
 
 const UPSERT_DOCUMENTS_SQLITE: &str = "INSERT INTO document_state \
      (connector_id, doc_id, fingerprint, updated_at, pass) \
-     SELECT $1, e.value ->> 0, e.value ->> 1, e.value ->> 2, \
-       COALESCE((SELECT prune_pass FROM checkpoint WHERE connector_id = $1 AND partition_key = ''), 0) \
+     SELECT $1, e.value ->> 0, e.value ->> 1, e.value ->> 2, $3 \
      FROM json_each($2) AS e WHERE true \
      ON CONFLICT (connector_id, doc_id) DO UPDATE SET fingerprint = excluded.fingerprint, \
        updated_at = excluded.updated_at, pass = excluded.pass";
 const UPSERT_DOCUMENTS_PG: &str = "INSERT INTO document_state \
      (connector_id, doc_id, fingerprint, updated_at, pass) \
-     SELECT $1, e ->> 0, e ->> 1, (e ->> 2)::timestamptz, \
-       COALESCE((SELECT prune_pass FROM checkpoint WHERE connector_id = $1 AND partition_key = ''), 0) \
+     SELECT $1, e ->> 0, e ->> 1, (e ->> 2)::timestamptz, $3 \
      FROM jsonb_array_elements($2) AS e WHERE true \
      ON CONFLICT (connector_id, doc_id) DO UPDATE SET fingerprint = excluded.fingerprint, \
        updated_at = excluded.updated_at, pass = excluded.pass";
@@ -187,6 +186,13 @@ const BEGIN_PASS: &str = "INSERT INTO checkpoint (connector_id, partition_key, p
      VALUES ($1, '', 1, $2) ON CONFLICT (connector_id, partition_key) \
      DO UPDATE SET prune_pass = checkpoint.prune_pass + 1, updated_at = excluded.updated_at \
      RETURNING prune_pass";
+/// Locks the connector's pass row for the commit's transaction (creating it if need be) and
+/// returns its pass number: a prune pass cannot begin between the moment a commit reads the
+/// number and the moment it commits, so a document committed during a pass always carries
+/// that pass's number.
+const LOCK_PASS: &str = "INSERT INTO checkpoint (connector_id, partition_key, updated_at) \
+     VALUES ($1, '', $2) ON CONFLICT (connector_id, partition_key) \
+     DO UPDATE SET updated_at = checkpoint.updated_at RETURNING prune_pass";
 const CURRENT_PASS: &str =
     "SELECT prune_pass FROM checkpoint WHERE connector_id = $1 AND partition_key = ''";
 
@@ -307,9 +313,16 @@ impl StateStore for SqlStateStore {
                     .map_err(fail)?;
             }
             if !documents.is_empty() {
+                let (pass,): (i64,) = sqlx::query_as(LOCK_PASS)
+                    .bind(&self.connector_id)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(fail)?;
                 sqlx::query(upsert)
                     .bind(&self.connector_id)
                     .bind(Json(&documents))
+                    .bind(pass)
                     .execute(&mut *tx)
                     .await
                     .map_err(fail)?;
