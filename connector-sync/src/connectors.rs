@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::types::Json;
 
-use crate::db::{Pool, SyncDb};
+use crate::db::SyncDb;
 use crate::seal::{Sealer, keep_masked, mask_config, open_config, seal_config, secret_fields};
 use crate::store::{SqlStateStore, on_pool};
 

@@ -12,15 +12,15 @@ use connector_core::state::{
 use connector_core::{Document, Error, ErrorKind, Result};
 use sqlx::types::Json;
 
-use crate::db::{Pool, SyncDb};
+use crate::db::SyncDb;
 
 /// Runs `$body` with `$pool` bound to the concrete pool of `$db` (the same code for both
 /// backends, each arm compiled against its own driver).
 macro_rules! on_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match &$db.pool {
-            Pool::Sqlite($pool) => $body,
-            Pool::Postgres($pool) => $body,
+            $crate::db::Pool::Sqlite($pool) => $body,
+            $crate::db::Pool::Postgres($pool) => $body,
         }
     };
 }
@@ -55,7 +55,24 @@ pub struct SqlStateStore {
     db: SyncDb,
     connector_id: String,
     partition: String,
+    lease: Option<Lease>,
 }
+
+/// The lease of the job a store writes for: every write that moves the run on (a commit,
+/// the end of the run, the carried checkpoint) renews it in the same transaction, and is
+/// rolled back when the job is no longer this worker's (its lease expired and another worker
+/// took it, or it was cancelled). A worker that lost its job can therefore never write over
+/// the checkpoint of the worker that took it over.
+#[derive(Debug, Clone)]
+pub(crate) struct Lease {
+    pub(crate) job_id: i64,
+    pub(crate) owner: String,
+    pub(crate) duration: chrono::Duration,
+}
+
+/// Renews a running job's lease if it is still `owner`'s.
+pub(crate) const RENEW_LEASE: &str = "UPDATE job SET lease_expires_at = $3, heartbeat_at = $4 \
+     WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
 
 impl SqlStateStore {
     /// The state of `connector_id` in `db`. Nothing is read or written until the store is
@@ -65,7 +82,20 @@ impl SqlStateStore {
             db,
             connector_id: connector_id.into(),
             partition: String::new(),
+            lease: None,
         }
+    }
+
+    /// Fences the store's writes by a job's lease (see [`Lease`]).
+    #[must_use]
+    pub(crate) fn with_lease(mut self, lease: Lease) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// The partition the store's checkpoint belongs to (`""` for the whole connector).
+    pub fn partition_key(&self) -> &str {
+        &self.partition
     }
 
     /// Connects to `url` ([`SyncDb::connect`]) and returns the state of `connector_id` there.
@@ -108,6 +138,41 @@ impl SqlStateStore {
 
 /// `(id, fingerprint, updated_at)` of each acknowledged document, the last of an id winning
 /// (one `INSERT … ON CONFLICT` may not touch a row twice).
+/// Renews the store's lease inside the transaction `$tx`, or returns (rolling the
+/// transaction back) when the job is no longer the store's.
+macro_rules! renew_lease {
+    ($store:expr, $tx:expr, $fail:expr) => {
+        if let Some(lease) = &$store.lease {
+            let now = Utc::now();
+            let renewed = sqlx::query(RENEW_LEASE)
+                .bind(lease.job_id)
+                .bind(&lease.owner)
+                .bind(now + lease.duration)
+                .bind(now)
+                .execute(&mut *$tx)
+                .await
+                .map_err($fail)?
+                .rows_affected();
+            if renewed == 0 {
+                return Err($store.lease_lost(lease));
+            }
+        }
+    };
+}
+
+impl SqlStateStore {
+    fn lease_lost(&self, lease: &Lease) -> Error {
+        Error::new(
+            ErrorKind::State,
+            format!(
+                "job {} of connector `{}` is no longer this worker's (`{}`): its lease expired and \
+                 another worker took it, or it was cancelled; nothing of this write was kept",
+                lease.job_id, self.connector_id, lease.owner
+            ),
+        )
+    }
+}
+
 fn unique_states(commit: &Commit<'_>) -> Vec<(String, String, Option<DateTime<Utc>>)> {
     let mut at: HashMap<&str, usize> = HashMap::with_capacity(commit.documents.len());
     let mut rows: Vec<(String, String, Option<DateTime<Utc>>)> =
@@ -179,7 +244,8 @@ const UPSERT_FAILED: &str = "INSERT INTO failed_item \
      DO UPDATE SET doc_id = excluded.doc_id, attempts = excluded.attempts, \
        first_failed_at = excluded.first_failed_at, item = excluded.item";
 const INSERT_RUN: &str = "INSERT INTO run_log \
-     (connector_id, mode, status, started_at, finished_at, record) VALUES ($1, $2, $3, $4, $5, $6)";
+     (connector_id, job_id, mode, status, started_at, finished_at, record) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const TRIM_RUNS: &str = "DELETE FROM run_log WHERE connector_id = $1 AND id <= \
      (SELECT id FROM run_log WHERE connector_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)";
 const BEGIN_PASS: &str = "INSERT INTO checkpoint (connector_id, partition_key, prune_pass, updated_at) \
@@ -347,6 +413,7 @@ impl StateStore for SqlStateStore {
                     .await
                     .map_err(fail)?;
             }
+            renew_lease!(self, tx, fail);
             tx.commit().await.map_err(fail)?;
         });
         Ok(())
@@ -405,6 +472,7 @@ impl StateStore for SqlStateStore {
             }
             sqlx::query(INSERT_RUN)
                 .bind(&self.connector_id)
+                .bind(self.lease.as_ref().map(|l| l.job_id))
                 .bind(&run.mode)
                 .bind(&status)
                 .bind(run.started_at)
@@ -419,6 +487,7 @@ impl StateStore for SqlStateStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(fail)?;
+            renew_lease!(self, tx, fail);
             tx.commit().await.map_err(fail)?;
         });
         Ok(())
@@ -426,14 +495,18 @@ impl StateStore for SqlStateStore {
 
     async fn carry(&self, checkpoint: Option<CheckpointJson>) -> Result<()> {
         on_pool!(self.db, pool => {
+            let fail = |e: sqlx::Error| self.err("cannot keep the carried checkpoint", &e);
+            let mut tx = pool.begin().await.map_err(fail)?;
             sqlx::query(SET_CARRIED)
                 .bind(&self.connector_id)
                 .bind(&self.partition)
                 .bind(checkpoint.as_ref().map(Json))
                 .bind(Utc::now())
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
-                .map_err(|e| self.err("cannot keep the carried checkpoint", &e))?;
+                .map_err(fail)?;
+            renew_lease!(self, tx, fail);
+            tx.commit().await.map_err(fail)?;
         });
         Ok(())
     }

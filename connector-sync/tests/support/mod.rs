@@ -1,7 +1,9 @@
-//! Test support: a real PostgreSQL server, started once per test binary.
+//! Test support: a real PostgreSQL server, started once per test binary, and an engine over a
+//! database of its own.
 
 #![allow(dead_code)] // Each test binary uses a part of it.
 
+pub(crate) mod engine;
 pub(crate) mod postgres;
 
 use std::sync::atomic::{AtomicU64, Ordering};

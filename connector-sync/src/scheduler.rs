@@ -1,0 +1,164 @@
+//! The scheduler: queues the syncs and prunes that are due by each connector's frequencies,
+//! and records why queued jobs wait.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector_core::{Cancellation, Result};
+
+use crate::connectors::ConnectorStore;
+use crate::jobs::{self, JobKind, JobMode, NewJob};
+use crate::store::on_pool;
+
+/// How the scheduler runs (see [`SyncService::run_scheduler`](crate::SyncService::run_scheduler)).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SchedulerOptions {
+    /// How often it looks for due connectors (default 5 s).
+    pub tick: Duration,
+    /// A worker whose heartbeat is older than this counts as dead when a job says why it
+    /// waits (default 60 s).
+    pub worker_ttl: Duration,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_secs(5),
+            worker_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What one tick queued.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tick {
+    /// Sync jobs queued.
+    pub syncs: usize,
+    /// Prune jobs queued.
+    pub prunes: usize,
+}
+
+/// One pass: every active connector whose next sync (prune) time has come gets a sync
+/// (prune) job unless one is pending, and its next time moves one period on. Several
+/// schedulers (processes) may run at once: the move is a compare-and-set on the stored time,
+/// so only one of them queues.
+pub(crate) async fn tick(store: &ConnectorStore, worker_ttl: Duration) -> Result<Tick> {
+    let db = store.db();
+    let now = Utc::now();
+    let mut done = Tick::default();
+    for kind in [JobKind::Sync, JobKind::Prune] {
+        let (next_col, freq_col) = match kind {
+            JobKind::Sync => ("next_sync_at", "refresh_freq"),
+            JobKind::Prune => ("next_prune_at", "prune_freq"),
+        };
+        let due: Vec<(String, String, i64, DateTime<Utc>)> = on_pool!(db, pool => {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT id, source, {freq_col}, {next_col} FROM connector \
+                 WHERE status = 'active' AND {freq_col} > 0 AND {next_col} IS NOT NULL \
+                 AND {next_col} <= $1 ORDER BY {next_col}"
+            )))
+            .bind(now)
+            .fetch_all(pool)
+            .await
+            .map_err(|e| db.error("cannot read the due connectors of", &e))?
+        });
+        for (id, source, freq, due_at) in due {
+            let period = chrono::Duration::minutes(freq.max(1));
+            // One period after the time it was due; if that is past too (the scheduler was
+            // down), one period from now: missed runs are not made up one by one.
+            let mut next = due_at + period;
+            if next <= now {
+                next = now + period;
+            }
+            let moved = on_pool!(db, pool => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE connector SET {next_col} = $3 WHERE id = $1 AND {next_col} = $2"
+                )))
+                .bind(&id)
+                .bind(due_at)
+                .bind(next)
+                .execute(pool)
+                .await
+                .map_err(|e| db.error("cannot move the next run time of a connector in", &e))?
+                .rows_affected()
+            });
+            if moved == 0 {
+                continue; // another scheduler took it
+            }
+            let partitions = match kind {
+                JobKind::Sync => partitions(store, &id, &source).await,
+                JobKind::Prune => vec![String::new()],
+            };
+            for partition in &partitions {
+                let job = NewJob {
+                    connector_id: &id,
+                    kind,
+                    mode: JobMode::Auto,
+                    partition,
+                    refetch_ids: None,
+                    run_after: now,
+                    wait_reason: None,
+                };
+                if jobs::enqueue(db, &job).await?.is_some() {
+                    match kind {
+                        JobKind::Sync => done.syncs += 1,
+                        JobKind::Prune => done.prunes += 1,
+                    }
+                }
+            }
+        }
+    }
+    let ttl = chrono::Duration::from_std(worker_ttl).unwrap_or(chrono::Duration::seconds(60));
+    let reasons = jobs::wait_reasons(db, ttl).await?;
+    jobs::record_wait_reasons(db, &reasons).await?;
+    Ok(done)
+}
+
+/// The partitions a sync of connector `id` runs as (one job each), or the whole connector
+/// (`""`) when it does not split or cannot be built here (its job then fails with the
+/// reason, where people look).
+pub(crate) async fn partitions(store: &ConnectorStore, id: &str, source: &str) -> Vec<String> {
+    let built = match store.config(id).await {
+        Ok(config) => store.registry().build(source, config),
+        Err(e) => Err(e),
+    };
+    match built {
+        Ok(connector) => {
+            let parts = connector.partitions();
+            if parts.is_empty() {
+                vec![String::new()]
+            } else {
+                parts
+            }
+        }
+        Err(e) => {
+            tracing::warn!(connector = id, error = %e, "cannot build the connector to list its partitions");
+            vec![String::new()]
+        }
+    }
+}
+
+/// Runs [`tick`] every `options.tick` until `stop` fires.
+pub(crate) async fn run(
+    store: ConnectorStore,
+    options: SchedulerOptions,
+    stop: Cancellation,
+) -> Result<()> {
+    tracing::info!(db = store.db().location(), "scheduler started");
+    loop {
+        match tick(&store, options.worker_ttl).await {
+            Ok(t) if t.syncs + t.prunes > 0 => {
+                tracing::info!(syncs = t.syncs, prunes = t.prunes, "queued due jobs");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduler tick failed; trying again"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(options.tick) => {}
+        }
+    }
+    tracing::info!("scheduler stopped");
+    Ok(())
+}

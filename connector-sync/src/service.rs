@@ -1,0 +1,536 @@
+//! [`SyncService`]: the library API a host embeds: connectors, triggers, jobs, logs,
+//! documents, and the worker and scheduler loops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector_core::state::{RunRecord, StateStore};
+use connector_core::{Cancellation, Error, ErrorKind, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::connectors::{
+    ConnectorRecord, ConnectorStatus, ConnectorStore, ConnectorUpdate, NewConnector,
+};
+use crate::db::SyncDb;
+use crate::jobs::{self, JobKind, JobMode, JobRecord, JobStatus, NewJob};
+use crate::scheduler::{self, SchedulerOptions, Tick};
+use crate::sinks::SinkFactory;
+use crate::store::on_pool;
+use crate::worker::{self, WorkerOptions};
+
+/// What a manual sync covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerMode {
+    /// Everything from the start.
+    Full,
+    /// What changed since the last run (with ids: those items fetched again first).
+    Incremental,
+    /// Resume an interrupted run, else incremental, else full.
+    Auto,
+}
+
+/// A manual sync request ([`SyncService::trigger`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    /// What the run covers.
+    pub mode: TriggerMode,
+    /// Items to fetch again by id before the incremental run (only with
+    /// [`TriggerMode::Incremental`], and only for a source that can fetch by id, a
+    /// [`RefetchConnector`](connector_core::RefetchConnector)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids: Option<Vec<String>>,
+}
+
+impl Trigger {
+    /// A run in `mode`, without ids.
+    pub fn new(mode: TriggerMode) -> Self {
+        Self { mode, ids: None }
+    }
+
+    /// An incremental run that fetches `ids` again first.
+    pub fn refetch(ids: Vec<String>) -> Self {
+        Self {
+            mode: TriggerMode::Incremental,
+            ids: Some(ids),
+        }
+    }
+}
+
+/// A job a trigger asked for: queued now, or already pending (one pending job per
+/// connector, kind and partition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Triggered {
+    /// The job's id.
+    pub job_id: i64,
+    /// `false` when a job was already queued or running and nothing new was queued.
+    pub created: bool,
+}
+
+/// One acknowledged document of a connector, as the state store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentEntry {
+    /// The document id.
+    pub id: String,
+    /// Its fingerprint.
+    pub fingerprint: String,
+    /// When the source last changed it.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A worker as registered in the `worker` table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerRecord {
+    /// Its id.
+    pub id: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// Its last heartbeat.
+    pub heartbeat_at: DateTime<Utc>,
+}
+
+/// The sync engine a host embeds: connector records, manual triggers, job status with
+/// progress and why a job waits, run logs, document listings, and the two loops that do the
+/// work, [`run_scheduler`](Self::run_scheduler) and [`run_workers`](Self::run_workers).
+///
+/// Any number of processes may run the loops on one database (PostgreSQL to spread over
+/// machines): the database is the queue, and nothing else is shared between them.
+///
+/// ```
+/// use std::sync::Arc;
+/// use connector_core::{Cancellation, Registry};
+/// use connector_sync::{
+///     ConnectorStore, DataDirSinks, DataLayout, JobStatus, NewConnector, SchedulerOptions,
+///     SyncDb, SyncService, Trigger, TriggerMode, WorkerOptions,
+/// };
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> connector_core::Result<()> {
+/// # let tmp = tempfile::tempdir().map_err(|e| connector_core::Error::internal(e.to_string()))?;
+/// # let docs = tmp.path().join("docs");
+/// # std::fs::create_dir_all(&docs).map_err(|e| connector_core::Error::internal(e.to_string()))?;
+/// # std::fs::write(docs.join("a.md"), "# A").map_err(|e| connector_core::Error::internal(e.to_string()))?;
+/// # let db_url = format!("sqlite:{}", tmp.path().join("sync.db").display());
+/// # let data = tmp.path().join("data");
+///     // The host registers the sources it ships, opens the database and picks a sink.
+///     let mut registry = Registry::new();
+///     connector_misc::register(&mut registry);
+///     let db = SyncDb::connect(&db_url).await?; // or "postgres://…"
+///     let store = ConnectorStore::from_env(db, Arc::new(registry))?;
+///     let service = SyncService::new(store, Arc::new(DataDirSinks::new(&data, DataLayout::Ndjson)));
+///
+///     let mut handbook = NewConnector::new(
+///         "handbook",
+///         "local",
+///         serde_json::json!({ "path": docs }),
+///     );
+///     handbook.refresh_freq = 60; // a sync every hour, the first one now
+///     let handbook = service.create(handbook).await?;
+///
+///     // The loops run until `stop` fires (on a signal, say); both stop cleanly.
+///     let stop = Cancellation::new();
+///     let workers = service.run_workers(WorkerOptions::default(), stop.clone());
+///     let scheduler = service.run_scheduler(SchedulerOptions::default(), stop.clone());
+///     let watch = async {
+///         let job = service.trigger(&handbook.id, Trigger::new(TriggerMode::Full)).await?;
+///         loop {
+///             let status = service.job(job[0].job_id).await?;
+///             if status.is_some_and(|j| j.status.is_finished()) {
+///                 break;
+///             }
+///             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+///         }
+///         stop.cancel();
+///         Ok::<(), connector_core::Error>(())
+///     };
+///     let (w, s, watched) = tokio::join!(workers, scheduler, watch);
+///     (w?, s?, watched?);
+///
+///     let jobs = service.jobs(Some(&handbook.id), 10).await?;
+///     assert!(jobs.iter().any(|j| j.status == JobStatus::Done));
+///     assert_eq!(service.documents(&handbook.id, None, 100).await?.len(), 1);
+///     Ok(())
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SyncService {
+    store: ConnectorStore,
+    sinks: Arc<dyn SinkFactory>,
+    worker_ttl: Duration,
+}
+
+impl SyncService {
+    /// The engine over `store`'s database, writing documents through `sinks`.
+    pub fn new(store: ConnectorStore, sinks: Arc<dyn SinkFactory>) -> Self {
+        Self {
+            store,
+            sinks,
+            worker_ttl: SchedulerOptions::default().worker_ttl,
+        }
+    }
+
+    /// How old a worker's heartbeat may be before a job says "no worker alive" (60 s by
+    /// default; keep it above the workers' heartbeat interval).
+    #[must_use]
+    pub fn worker_ttl(mut self, ttl: Duration) -> Self {
+        self.worker_ttl = ttl;
+        self
+    }
+
+    /// The connector records.
+    pub fn store(&self) -> &ConnectorStore {
+        &self.store
+    }
+
+    /// The database.
+    pub fn db(&self) -> &SyncDb {
+        self.store.db()
+    }
+
+    /// Creates a connector ([`ConnectorStore::create`]).
+    ///
+    /// # Errors
+    /// As [`ConnectorStore::create`].
+    pub async fn create(&self, new: NewConnector) -> Result<ConnectorRecord> {
+        self.store.create(new).await
+    }
+
+    /// Changes a connector ([`ConnectorStore::update`]).
+    ///
+    /// # Errors
+    /// As [`ConnectorStore::update`].
+    pub async fn update(&self, id: &str, update: ConnectorUpdate) -> Result<ConnectorRecord> {
+        self.store.update(id, update).await
+    }
+
+    /// Deletes a connector with its state, jobs and logs ([`ConnectorStore::delete`]); a
+    /// job of it that is running stops at its next heartbeat or commit.
+    ///
+    /// # Errors
+    /// As [`ConnectorStore::delete`].
+    pub async fn delete(&self, id: &str) -> Result<bool> {
+        self.store.delete(id).await
+    }
+
+    /// The connector `id`.
+    ///
+    /// # Errors
+    /// As [`ConnectorStore::get`].
+    pub async fn get(&self, id: &str) -> Result<Option<ConnectorRecord>> {
+        self.store.get(id).await
+    }
+
+    /// Every connector.
+    ///
+    /// # Errors
+    /// As [`ConnectorStore::list`].
+    pub async fn list(&self) -> Result<Vec<ConnectorRecord>> {
+        self.store.list().await
+    }
+
+    async fn existing(&self, id: &str) -> Result<ConnectorRecord> {
+        self.store
+            .get(id)
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no connector `{id}`")))
+    }
+
+    /// Queues a sync of connector `id` now: one job per partition of the connector (one for
+    /// a connector that does not split), unless one is pending already (then its id comes
+    /// back with `created: false`). A paused connector's job waits until it is resumed.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for an unknown connector; [`ErrorKind::Config`] for ids with
+    /// another mode than incremental; [`ErrorKind::Unsupported`] for ids when the source
+    /// cannot fetch by id; [`ErrorKind::State`] when the database fails.
+    pub async fn trigger(&self, id: &str, trigger: Trigger) -> Result<Vec<Triggered>> {
+        let record = self.existing(id).await?;
+        let mode = match trigger.mode {
+            TriggerMode::Full => JobMode::Full,
+            TriggerMode::Incremental => JobMode::Incremental,
+            TriggerMode::Auto => JobMode::Auto,
+        };
+        let ids = trigger.ids.filter(|ids| !ids.is_empty());
+        if ids.is_some() {
+            if mode != JobMode::Incremental {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    "ids to fetch again go with an incremental sync",
+                )
+                .with_field("ids"));
+            }
+            let config = self.store.config(id).await?;
+            let connector = self.store.registry().build(&record.source, config)?;
+            if connector.as_refetch().is_none() {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "source `{}` cannot fetch items by id; trigger a sync without ids",
+                        record.source
+                    ),
+                )
+                .with_field("ids"));
+            }
+        }
+        let partitions = scheduler::partitions(&self.store, id, &record.source).await;
+        let mut out = Vec::with_capacity(partitions.len());
+        for partition in &partitions {
+            let job = NewJob {
+                connector_id: id,
+                kind: JobKind::Sync,
+                mode,
+                partition,
+                refetch_ids: ids.as_deref(),
+                run_after: Utc::now(),
+                wait_reason: None,
+            };
+            out.push(self.queue(&job).await?);
+        }
+        Ok(out)
+    }
+
+    /// Queues a prune of connector `id` now (deletes what its source no longer lists),
+    /// unless one is pending.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for an unknown connector; [`ErrorKind::State`] when the
+    /// database fails.
+    pub async fn trigger_prune(&self, id: &str) -> Result<Triggered> {
+        self.existing(id).await?;
+        let job = NewJob {
+            connector_id: id,
+            kind: JobKind::Prune,
+            mode: JobMode::Auto,
+            partition: "",
+            refetch_ids: None,
+            run_after: Utc::now(),
+            wait_reason: None,
+        };
+        self.queue(&job).await
+    }
+
+    async fn queue(&self, job: &NewJob<'_>) -> Result<Triggered> {
+        if let Some(job_id) = jobs::enqueue(self.db(), job).await? {
+            return Ok(Triggered {
+                job_id,
+                created: true,
+            });
+        }
+        let db = self.db();
+        let pending: Option<(i64,)> = on_pool!(db, pool => {
+            sqlx::query_as(
+                "SELECT id FROM job WHERE connector_id = $1 AND kind = $2 AND partition_key = $3 \
+                 AND status IN ('queued', 'running') ORDER BY id DESC LIMIT 1",
+            )
+            .bind(job.connector_id)
+            .bind(job.kind.as_str())
+            .bind(job.partition)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| db.error("cannot read the pending job of", &e))?
+        });
+        match pending {
+            Some((job_id,)) => Ok(Triggered {
+                job_id,
+                created: false,
+            }),
+            // It finished between the two statements: queue again.
+            None => Box::pin(self.queue(job)).await,
+        }
+    }
+
+    /// Cancels job `id` if it is queued or running (a running one stops between two sink
+    /// writes, at its worker's next heartbeat or commit). `false` when it was already over.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for an unknown job; [`ErrorKind::State`] when the database
+    /// fails.
+    pub async fn cancel(&self, job_id: i64) -> Result<bool> {
+        if jobs::get(self.db(), job_id).await?.is_none() {
+            return Err(jobs::job_not_found(job_id));
+        }
+        jobs::cancel(self.db(), job_id).await
+    }
+
+    /// Pauses connector `id`: the scheduler queues nothing for it and its queued jobs wait
+    /// (a running job finishes).
+    ///
+    /// # Errors
+    /// As [`ConnectorStore::update`].
+    pub async fn pause(&self, id: &str) -> Result<ConnectorRecord> {
+        self.set_status(id, ConnectorStatus::Paused).await
+    }
+
+    /// Resumes connector `id`: its schedule and queued jobs go on (a sync that fell due
+    /// while paused is queued at the next tick).
+    ///
+    /// # Errors
+    /// As [`ConnectorStore::update`].
+    pub async fn resume(&self, id: &str) -> Result<ConnectorRecord> {
+        self.set_status(id, ConnectorStatus::Active).await
+    }
+
+    async fn set_status(&self, id: &str, status: ConnectorStatus) -> Result<ConnectorRecord> {
+        self.store
+            .update(
+                id,
+                ConnectorUpdate {
+                    status: Some(status),
+                    ..ConnectorUpdate::default()
+                },
+            )
+            .await
+    }
+
+    /// Forgets what connector `id` has synced (checkpoints, document states, failures; its
+    /// run log stays), cancels its pending jobs and queues a full run, in one transaction.
+    /// The sink is not cleared: the full run delivers every document again (sinks upsert).
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for an unknown connector; [`ErrorKind::State`] when the
+    /// database fails.
+    pub async fn rebuild(&self, id: &str) -> Result<Triggered> {
+        self.existing(id).await?;
+        let job_id = jobs::rebuild(self.db(), id).await?;
+        Ok(Triggered {
+            job_id,
+            created: true,
+        })
+    }
+
+    /// Job `id` with its progress; a queued job's `wait_reason` is computed now (paused,
+    /// scheduled or backing off until T, rate-limited until T, no worker alive, queued behind
+    /// N jobs).
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database fails.
+    pub async fn job(&self, id: i64) -> Result<Option<JobRecord>> {
+        let Some(mut job) = jobs::get(self.db(), id).await? else {
+            return Ok(None);
+        };
+        if job.status == JobStatus::Queued {
+            let ttl = chrono::Duration::from_std(self.worker_ttl)
+                .unwrap_or(chrono::Duration::seconds(60));
+            let reasons = jobs::wait_reasons(self.db(), ttl).await?;
+            if let Some((_, reason)) = reasons.into_iter().find(|(j, _)| *j == id) {
+                job.wait_reason = Some(reason);
+            }
+        }
+        Ok(Some(job))
+    }
+
+    /// The newest jobs (of one connector when `connector_id` is given), at most `limit`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database fails.
+    pub async fn jobs(&self, connector_id: Option<&str>, limit: usize) -> Result<Vec<JobRecord>> {
+        jobs::list(self.db(), connector_id, None, limit).await
+    }
+
+    /// The jobs in `status`, newest first, at most `limit` (all connectors).
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database fails.
+    pub async fn jobs_in(&self, status: JobStatus, limit: usize) -> Result<Vec<JobRecord>> {
+        jobs::list(self.db(), None, Some(status), limit).await
+    }
+
+    /// The last `limit` finished runs of connector `id`, oldest first (the run log).
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database fails.
+    pub async fn runs(&self, id: &str, limit: usize) -> Result<Vec<RunRecord>> {
+        self.store.state_store(id).runs(limit).await
+    }
+
+    /// A page of connector `id`'s acknowledged documents, by id: at most `limit` after
+    /// `after` (the last id of the previous page).
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database fails.
+    pub async fn documents(
+        &self,
+        id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<DocumentEntry>> {
+        let db = self.db();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<(String, String, Option<DateTime<Utc>>)> = on_pool!(db, pool => {
+            sqlx::query_as(
+                "SELECT doc_id, fingerprint, updated_at FROM document_state \
+                 WHERE connector_id = $1 AND ($2 IS NULL OR doc_id > $2) ORDER BY doc_id LIMIT $3",
+            )
+            .bind(id)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+            .map_err(|e| db.error(&format!("cannot list the documents of connector `{id}` in"), &e))?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, fingerprint, updated_at)| DocumentEntry {
+                id,
+                fingerprint,
+                updated_at,
+            })
+            .collect())
+    }
+
+    /// The workers registered in the database (those that stopped cleanly are gone; a dead
+    /// one stays with its last heartbeat).
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database fails.
+    pub async fn workers(&self) -> Result<Vec<WorkerRecord>> {
+        let db = self.db();
+        let rows: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = on_pool!(db, pool => {
+            sqlx::query_as("SELECT id, started_at, heartbeat_at FROM worker ORDER BY id")
+                .fetch_all(pool)
+                .await
+                .map_err(|e| db.error("cannot list the workers of", &e))?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, started_at, heartbeat_at)| WorkerRecord {
+                id,
+                started_at,
+                heartbeat_at,
+            })
+            .collect())
+    }
+
+    /// One scheduler pass now ([`run_scheduler`](Self::run_scheduler) runs it on a timer):
+    /// queues what is due and records why queued jobs wait.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database fails.
+    pub async fn schedule_now(&self) -> Result<Tick> {
+        scheduler::tick(&self.store, self.worker_ttl).await
+    }
+
+    /// The scheduler loop: a pass every `options.tick` until `stop` fires. Run it in one
+    /// or more processes (they agree through the database).
+    ///
+    /// # Errors
+    /// None so far: a failed pass is logged and tried again at the next tick.
+    pub async fn run_scheduler(&self, options: SchedulerOptions, stop: Cancellation) -> Result<()> {
+        scheduler::run(self.store.clone(), options, stop).await
+    }
+
+    /// One worker: claims due jobs (up to `options.jobs` at once, `options.per_source` of one
+    /// source) with a lease, runs them through core's `Syncer` with their connector built by
+    /// the registry, renews the lease with a heartbeat that stores the counters, finishes
+    /// each DONE or FAILED with its error after its retries. When `stop` fires it claims
+    /// nothing more, lets running jobs stop between two sink writes, gives them back to the
+    /// queue and returns.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the worker cannot register or unregister itself; failures
+    /// of jobs are recorded on the jobs, not returned.
+    pub async fn run_workers(&self, options: WorkerOptions, stop: Cancellation) -> Result<()> {
+        worker::run(self.store.clone(), self.sinks.clone(), options, stop).await
+    }
+}

@@ -1,0 +1,485 @@
+//! Workers: claim jobs with a lease, run them through core's [`Syncer`], renew the lease
+//! with a heartbeat that also stores the counters, finish, retry with backoff.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use connector_core::state::{FailedItem, StateStore};
+use connector_core::sync::{Progress, SyncMode, SyncOptions, Syncer};
+use connector_core::{Cancellation, Error, ErrorKind, Failure, Result};
+use tokio::task::JoinSet;
+
+use crate::connectors::ConnectorStore;
+use crate::db::SyncDb;
+use crate::jobs::{self, Claim, Claimed, Finish, JobCounters, JobKind, JobMode};
+use crate::sinks::SinkFactory;
+use crate::store::{Lease, SqlStateStore, on_pool};
+
+/// How a worker runs (see [`SyncService::run_workers`](crate::SyncService::run_workers)).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct WorkerOptions {
+    /// The worker's id in the `worker` table and in job leases; by default the host name,
+    /// the process id and a random suffix.
+    pub id: Option<String>,
+    /// Jobs it runs at once (default 4).
+    pub jobs: usize,
+    /// Jobs of one source it runs at once (default 2), so one slow service does not take
+    /// every slot.
+    pub per_source: usize,
+    /// How long a claimed job stays this worker's without a heartbeat (default 30 s): after
+    /// that another worker may take it over and resume it from its checkpoint.
+    pub lease: Duration,
+    /// How often the lease is renewed and the counters stored (default 5 s); keep it well
+    /// under `lease`.
+    pub heartbeat: Duration,
+    /// How often an idle worker looks for due jobs (default 1 s).
+    pub poll: Duration,
+    /// Attempts of a job before it fails for good (default 5).
+    pub max_attempts: u32,
+    /// The wait before the first retry (default 10 s), doubled after each failed attempt.
+    pub backoff: Duration,
+    /// The longest wait between retries (default 10 min).
+    pub max_backoff: Duration,
+    /// The batch loop's options (batch size, overlap…); the timeout is each connector's
+    /// `timeout_secs`.
+    pub sync: SyncOptions,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            id: None,
+            jobs: 4,
+            per_source: 2,
+            lease: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(5),
+            poll: Duration::from_secs(1),
+            max_attempts: 5,
+            backoff: Duration::from_secs(10),
+            max_backoff: Duration::from_secs(600),
+            sync: SyncOptions::default(),
+        }
+    }
+}
+
+impl WorkerOptions {
+    /// The wait before the retry that follows failed attempt `attempt` (1-based).
+    pub fn backoff_after(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(20);
+        self.backoff
+            .saturating_mul(1u32 << doublings)
+            .min(self.max_backoff)
+    }
+
+    fn worker_id(&self) -> String {
+        self.id.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME")
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "worker".to_owned());
+            let suffix = xxhash_rust::xxh3::xxh3_64(
+                format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes(),
+            );
+            format!("{host}-{}-{:06x}", std::process::id(), suffix & 0xff_ffff)
+        })
+    }
+}
+
+/// What every job of a worker shares.
+#[derive(Debug)]
+pub(crate) struct WorkerContext {
+    pub(crate) store: ConnectorStore,
+    pub(crate) sinks: Arc<dyn SinkFactory>,
+    pub(crate) options: WorkerOptions,
+    pub(crate) id: String,
+}
+
+impl WorkerContext {
+    fn db(&self) -> &SyncDb {
+        self.store.db()
+    }
+
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.options.lease).unwrap_or(chrono::Duration::seconds(30))
+    }
+}
+
+/// Runs one worker until `stop` fires: registers it, claims due jobs up to its limits, runs
+/// them, and on stop lets its running jobs stop between two sink writes and gives them back
+/// to the queue (another worker resumes them from their checkpoints).
+pub(crate) async fn run(
+    store: ConnectorStore,
+    sinks: Arc<dyn SinkFactory>,
+    options: WorkerOptions,
+    stop: Cancellation,
+) -> Result<()> {
+    let id = options.worker_id();
+    let ctx = Arc::new(WorkerContext {
+        store,
+        sinks,
+        options,
+        id,
+    });
+    register(ctx.db(), &ctx.id).await?;
+    tracing::info!(worker = %ctx.id, db = ctx.db().location(), "worker started");
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut tasks: HashMap<tokio::task::Id, String> = HashMap::new();
+    let mut per_source: HashMap<String, usize> = HashMap::new();
+    let mut last_beat = tokio::time::Instant::now();
+    let outcome = loop {
+        if stop.is_cancelled() {
+            break Ok(());
+        }
+        if last_beat.elapsed() >= ctx.options.heartbeat {
+            if let Err(e) = register(ctx.db(), &ctx.id).await {
+                tracing::warn!(worker = %ctx.id, error = %e, "cannot record the worker's heartbeat");
+            }
+            last_beat = tokio::time::Instant::now();
+        }
+        if let Err(e) = claim_more(&ctx, &stop, &mut running, &mut tasks, &mut per_source).await {
+            tracing::warn!(worker = %ctx.id, error = %e, "cannot claim jobs; trying again");
+        }
+        tokio::select! {
+            () = stop.cancelled() => break Ok(()),
+            done = running.join_next_with_id(), if !running.is_empty() => {
+                // A job task that panicked gives its slot back too (its lease expires and
+                // another worker resumes it).
+                let id = match done {
+                    Some(Ok((id, ()))) => Some(id),
+                    Some(Err(e)) => Some(e.id()),
+                    None => None,
+                };
+                if let Some(source) = id.and_then(|id| tasks.remove(&id))
+                    && let Some(n) = per_source.get_mut(&source)
+                {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            () = tokio::time::sleep(ctx.options.poll) => {}
+        }
+    };
+    // The jobs' cancellations are children of `stop`: they stop at their next boundary and
+    // give themselves back.
+    while running.join_next().await.is_some() {}
+    unregister(ctx.db(), &ctx.id).await?;
+    tracing::info!(worker = %ctx.id, "worker stopped");
+    outcome
+}
+
+async fn claim_more(
+    ctx: &Arc<WorkerContext>,
+    stop: &Cancellation,
+    running: &mut JoinSet<()>,
+    tasks: &mut HashMap<tokio::task::Id, String>,
+    per_source: &mut HashMap<String, usize>,
+) -> Result<()> {
+    jobs::requeue_expired(ctx.db(), ctx.options.max_attempts).await?;
+    while running.len() < ctx.options.jobs.max(1) {
+        let busy: Vec<String> = per_source
+            .iter()
+            .filter(|(_, n)| **n >= ctx.options.per_source.max(1))
+            .map(|(s, _)| s.clone())
+            .collect();
+        let claim = Claim {
+            worker: &ctx.id,
+            lease: ctx.lease(),
+            busy_sources: &busy,
+        };
+        let Some(claimed) = jobs::claim(ctx.db(), &claim).await? else {
+            break;
+        };
+        *per_source.entry(claimed.source.clone()).or_default() += 1;
+        let ctx = ctx.clone();
+        let cancel = stop.child();
+        let source = claimed.source.clone();
+        let task = running.spawn(async move { run_job(&ctx, claimed, cancel).await });
+        tasks.insert(task.id(), source);
+    }
+    Ok(())
+}
+
+async fn register(db: &SyncDb, id: &str) -> Result<()> {
+    let now = Utc::now();
+    on_pool!(db, pool => {
+        sqlx::query(
+            "INSERT INTO worker (id, started_at, heartbeat_at) VALUES ($1, $2, $2) \
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(|e| db.error(&format!("cannot register worker `{id}` in"), &e))?;
+    });
+    Ok(())
+}
+
+async fn unregister(db: &SyncDb, id: &str) -> Result<()> {
+    on_pool!(db, pool => {
+        sqlx::query("DELETE FROM worker WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await
+            .map_err(|e| db.error(&format!("cannot unregister worker `{id}` in"), &e))?;
+    });
+    Ok(())
+}
+
+/// Whether trying a job again may help after `e`: not for a config, credential, permission
+/// or capability problem, nor a cancellation.
+fn worth_retrying(e: &Error) -> bool {
+    !matches!(
+        e.kind(),
+        ErrorKind::Config
+            | ErrorKind::Unauthenticated
+            | ErrorKind::PermissionDenied
+            | ErrorKind::Unsupported
+            | ErrorKind::Cancelled
+    )
+}
+
+fn counters_of(p: &Progress) -> JobCounters {
+    JobCounters {
+        new: p.new,
+        updated: p.updated,
+        unchanged: p.unchanged,
+        failed: p.failed,
+        deleted: 0,
+    }
+}
+
+/// Aborts its task when dropped: a job's heartbeat ends with the job, also when the job's
+/// own task is aborted (its worker stopped without waiting).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs one claimed job to its end and records how it ended. Never returns an error: every
+/// outcome is written to the job's row (or, when the job is no longer this worker's, left to
+/// whoever has it).
+async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
+    let job_id = claimed.job.id;
+    let attempt = claimed.job.attempt;
+    let progress: Arc<Mutex<Option<JobCounters>>> = Arc::new(Mutex::new(None));
+    let lost = Cancellation::new();
+
+    // The heartbeat: renews the lease and stores the counters; stops the run when the job is
+    // no longer ours (cancelled, or taken over after our lease expired).
+    let heartbeat = AbortOnDrop({
+        let db = ctx.db().clone();
+        let worker = ctx.id.clone();
+        let lease = ctx.lease();
+        let every = ctx.options.heartbeat;
+        let progress = progress.clone();
+        let cancel = cancel.clone();
+        let lost = lost.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let counters = progress.lock().map(|p| *p).unwrap_or(None);
+                match jobs::heartbeat(&db, job_id, &worker, lease, counters.as_ref()).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(
+                            job = job_id,
+                            "the job is no longer this worker's (cancelled or taken over); stopping it"
+                        );
+                        lost.cancel();
+                        cancel.cancel();
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = job_id, error = %e, "cannot renew the job's lease");
+                    }
+                }
+            }
+        })
+    });
+
+    let outcome = attempt_job(ctx, &claimed, cancel.clone(), progress.clone()).await;
+    drop(heartbeat);
+    let counters = progress
+        .lock()
+        .map(|p| p.unwrap_or_default())
+        .unwrap_or_default();
+    let db = ctx.db();
+    let finish = match outcome {
+        Ok(done) => done,
+        Err(_) if lost.is_cancelled() => return,
+        Err(e) if e.kind() == ErrorKind::Cancelled && cancel.is_cancelled() => Finish::Released,
+        Err(e) => {
+            // A write fenced by the lease fails when the job is someone else's now (or was
+            // cancelled): then its row is not ours to write.
+            if matches!(
+                jobs::heartbeat(db, job_id, &ctx.id, ctx.lease(), None).await,
+                Ok(false)
+            ) {
+                tracing::warn!(job = job_id, error = %e, "the job is no longer this worker's");
+                return;
+            }
+            if e.kind() == ErrorKind::RateLimited {
+                let wait = e.retry_after().unwrap_or(ctx.options.backoff);
+                let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                if let Err(e) = jobs::rate_limit(db, &claimed.job.connector_id, until).await {
+                    tracing::warn!(job = job_id, error = %e, "cannot record the rate limit");
+                }
+            }
+            let retry_at = (worth_retrying(&e) && attempt < ctx.options.max_attempts).then(|| {
+                Utc::now()
+                    + chrono::Duration::from_std(ctx.options.backoff_after(attempt))
+                        .unwrap_or_default()
+            });
+            tracing::warn!(job = job_id, attempt, error = %e, retry = retry_at.is_some(), "job attempt failed");
+            Finish::Failed {
+                error: e.to_string(),
+                counters,
+                retry_at,
+            }
+        }
+    };
+    match jobs::finish(db, job_id, &ctx.id, finish).await {
+        Ok(true) => {}
+        Ok(false) => tracing::info!(
+            job = job_id,
+            "the job was cancelled or taken over before it finished here"
+        ),
+        Err(e) => {
+            tracing::warn!(job = job_id, error = %e, "cannot record the end of the job; its lease expires and another worker resumes it")
+        }
+    }
+}
+
+/// One attempt of a job: build the connector and the sink, pick the mode, run.
+async fn attempt_job(
+    ctx: &WorkerContext,
+    claimed: &Claimed,
+    cancel: Cancellation,
+    progress: Arc<Mutex<Option<JobCounters>>>,
+) -> Result<Finish> {
+    let job = &claimed.job;
+    let store = &ctx.store;
+    let Some(record) = store.get(&job.connector_id).await? else {
+        return Ok(Finish::Cancelled);
+    };
+    let config = store.config(&job.connector_id).await?;
+    let connector = store.registry().build(&claimed.source, config)?;
+    let sink = ctx.sinks.sink(&record).await?;
+    let state = SqlStateStore::new(ctx.db().clone(), job.connector_id.clone())
+        .partition(job.partition.clone())
+        .with_lease(Lease {
+            job_id: job.id,
+            owner: ctx.id.clone(),
+            duration: ctx.lease(),
+        });
+    let mut options = ctx.options.sync.clone();
+    if claimed.timeout_secs > 0 {
+        options = options.timeout(Duration::from_secs(claimed.timeout_secs));
+    }
+    let counters = progress.clone();
+    let syncer = Syncer::new(connector.clone())
+        .shared_sink(sink)
+        .shared_state(Arc::new(state.clone()))
+        .options(options)
+        .cancellation(cancel.clone())
+        .on_progress(move |p| {
+            if let Ok(mut slot) = counters.lock() {
+                *slot = Some(counters_of(p));
+            }
+        });
+
+    if job.kind == JobKind::Prune {
+        let limit = (claimed.timeout_secs > 0).then(|| Duration::from_secs(claimed.timeout_secs));
+        let deadline = async {
+            match limit {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let report = tokio::select! {
+            r = syncer.prune() => r?,
+            () = cancel.cancelled() => return Err(Error::new(ErrorKind::Cancelled, "the prune was cancelled")),
+            () = deadline => return Err(Error::new(ErrorKind::Timeout, format!("the prune ran past its timeout of {}s", claimed.timeout_secs))),
+        };
+        return Ok(Finish::Done {
+            counters: JobCounters {
+                deleted: report.deleted,
+                ..JobCounters::default()
+            },
+            window: None,
+        });
+    }
+
+    // A job started before (a retry, or taken over from a lost worker) resumes its run from
+    // the last acknowledged checkpoint when there is one.
+    let stored = state.load().await?;
+    let resumes = job.attempt > 1 && stored.checkpoint.is_some();
+    let mode = if resumes {
+        SyncMode::Resume
+    } else {
+        match job.mode {
+            JobMode::Full | JobMode::Rebuild => SyncMode::Full,
+            JobMode::Incremental => SyncMode::Incremental,
+            JobMode::Auto => SyncMode::Auto,
+        }
+    };
+    if let (Some(ids), false) = (&job.refetch_ids, resumes) {
+        request_refetch(&state, ids, &connector).await?;
+    }
+    let report = syncer.run(mode).await?;
+    Ok(Finish::Done {
+        counters: JobCounters {
+            new: report.new,
+            updated: report.updated,
+            unchanged: report.unchanged,
+            failed: report.failed,
+            deleted: report.deleted,
+        },
+        window: report.window.map(|w| (w.start, w.end)),
+    })
+}
+
+/// Asks the incremental run to fetch `ids` again before anything else: they are recorded as
+/// items to retry, which core's batch loop fetches by id first
+/// ([`RefetchConnector`](connector_core::RefetchConnector)) and forgets once produced.
+async fn request_refetch(
+    state: &SqlStateStore,
+    ids: &[String],
+    connector: &connector_core::DynConnector,
+) -> Result<()> {
+    if connector.as_refetch().is_none() {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "source `{}` cannot fetch items by id; trigger an incremental or full sync without ids",
+                connector.source()
+            ),
+        ));
+    }
+    let now = Utc::now();
+    let failed = ids
+        .iter()
+        .map(|id| FailedItem {
+            failure: Failure::new(
+                Some(id.clone()),
+                ErrorKind::Unavailable,
+                format!("{id}: asked to be fetched again"),
+            ),
+            window_start: None,
+            attempts: 0,
+            first_failed_at: now,
+        })
+        .collect();
+    state
+        .commit(connector_core::state::Commit {
+            failed,
+            ..Default::default()
+        })
+        .await
+}
