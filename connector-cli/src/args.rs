@@ -39,6 +39,61 @@ pub(crate) enum Command {
     },
     /// Sync a source into an NDJSON file (default `out/documents.ndjson`), stdout or a folder.
     Sync(SyncArgs),
+    /// Run the sync engine's scheduler and workers on a sync database, until Ctrl-C or
+    /// SIGTERM: the connectors stored there are synced on their schedules and their queued jobs
+    /// run, each connector's documents going to `DATA/CONNECTOR-ID/`. Run several (on several
+    /// machines, with PostgreSQL) to share the work.
+    Worker(WorkerArgs),
+}
+
+/// The arguments of `connectors worker`.
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    /// The sync database: `sqlite:PATH` or `postgres://USER@HOST:PORT/DB`. Credentials in
+    /// stored configs are opened with `CONNECTORS_SECRET_KEY` (or `CONNECTORS_SECRET_KEY_FILE`).
+    #[arg(long, value_name = "URL", env = "CONNECTORS_DB")]
+    pub(crate) db: String,
+    /// Where documents go: one folder per connector under DIR.
+    #[arg(long, value_name = "DIR", default_value = "data")]
+    pub(crate) data: PathBuf,
+    /// How the documents are written: `ndjson` (`documents.ndjson`) or `directory` (a file per
+    /// document and a manifest).
+    #[arg(long, value_enum, default_value_t = Layout::Ndjson)]
+    pub(crate) layout: Layout,
+    /// Jobs run at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub(crate) jobs: usize,
+    /// Jobs of one source run at once.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub(crate) per_source: usize,
+    /// Seconds a job stays this worker's without a heartbeat; another worker takes it over
+    /// after that.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub(crate) lease: f64,
+    /// Seconds between heartbeats (keep it well under `--lease`).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub(crate) heartbeat: f64,
+    /// Seconds between looks for due jobs when idle, and between scheduler passes.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    pub(crate) poll: f64,
+    /// Documents per sink batch.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub(crate) batch_size: u32,
+    /// Run the workers only, no scheduler (another process schedules).
+    #[arg(long)]
+    pub(crate) no_scheduler: bool,
+    /// This worker's id (default: host name, process id and a random suffix).
+    #[arg(long, value_name = "ID")]
+    pub(crate) worker_id: Option<String>,
+}
+
+/// How `connectors worker` writes documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Layout {
+    /// `DATA/ID/documents.ndjson`.
+    Ndjson,
+    /// `DATA/ID/` with a file per document and `manifest.ndjson`.
+    Directory,
 }
 
 /// Where the connector's config comes from.

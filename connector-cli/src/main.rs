@@ -25,7 +25,7 @@ use connector_core::{Error, Registry, Result};
 use connector_sync::{SqlStateStore, config_connector_id};
 use tracing_subscriber::EnvFilter;
 
-use crate::args::{Cli, Command, ConfigArgs, NetworkArgs, SyncArgs};
+use crate::args::{Cli, Command, ConfigArgs, Layout, NetworkArgs, SyncArgs, WorkerArgs};
 use crate::progress::BarSlot;
 
 /// Where `sync` writes when neither `--out` nor `--out-dir` is given.
@@ -56,6 +56,7 @@ async fn main() -> ExitCode {
             network,
         } => check(&mut registry, &source, &config, &network).await,
         Command::Sync(args) => sync(&mut registry, args, &bars).await,
+        Command::Worker(args) => worker(registry, args).await,
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("{}", report::error(&err));
@@ -212,6 +213,76 @@ async fn open_sink(args: &SyncArgs) -> Result<(Arc<dyn Sink>, String)> {
         NdjsonSink::create(&path).await?
     };
     Ok((Arc::new(sink), path.display().to_string()))
+}
+
+/// `connectors worker`: the scheduler and the workers on one database until Ctrl-C or
+/// SIGTERM, then a clean stop (running jobs stop between two sink writes and go back to the
+/// queue).
+async fn worker(registry: Registry, args: WorkerArgs) -> Result<ExitCode> {
+    let secs = |s: f64, what: &str| {
+        Duration::try_from_secs_f64(s).map_err(|_| {
+            Error::new(
+                connector_core::ErrorKind::Config,
+                format!("--{what} takes a number of seconds"),
+            )
+        })
+    };
+    let db = connector_sync::SyncDb::connect(&args.db).await?;
+    let store = connector_sync::ConnectorStore::from_env(db, Arc::new(registry))?;
+    let layout = match args.layout {
+        Layout::Ndjson => connector_sync::DataLayout::Ndjson,
+        Layout::Directory => connector_sync::DataLayout::Directory,
+    };
+    let sinks = Arc::new(connector_sync::DataDirSinks::new(&args.data, layout));
+    let service = connector_sync::SyncService::new(store, sinks);
+    let mut options = connector_sync::WorkerOptions::default();
+    options.id = args.worker_id;
+    options.jobs = args.jobs.max(1);
+    options.per_source = args.per_source.max(1);
+    options.lease = secs(args.lease, "lease")?;
+    options.heartbeat = secs(args.heartbeat, "heartbeat")?;
+    options.poll = secs(args.poll, "poll")?;
+    options.sync = SyncOptions::default().batch_docs(args.batch_size.max(1) as usize);
+    let mut scheduling = connector_sync::SchedulerOptions::default();
+    scheduling.tick = options.poll;
+    let stop = Cancellation::new();
+    tokio::spawn(stop_on_signal(stop.clone()));
+    let workers = service.run_workers(options, stop.clone());
+    let scheduler = async {
+        if args.no_scheduler {
+            Ok(())
+        } else {
+            service.run_scheduler(scheduling, stop.clone()).await
+        }
+    };
+    let (w, s) = tokio::join!(workers, scheduler);
+    w?;
+    s?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fires `stop` on Ctrl-C or SIGTERM; a second signal exits at once.
+async fn stop_on_signal(stop: Cancellation) {
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let signalled = async {
+        #[cfg(unix)]
+        if let Some(term) = term.as_mut() {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => return r.is_ok(),
+                _ = term.recv() => return true,
+            }
+        }
+        tokio::signal::ctrl_c().await.is_ok()
+    };
+    if !signalled.await {
+        return;
+    }
+    eprintln!("stopping: running jobs finish their batch in flight and go back to the queue");
+    stop.cancel();
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(130);
+    }
 }
 
 /// The first Ctrl-C cancels the sync through its token (the state keeps the last acknowledged
