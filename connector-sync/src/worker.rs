@@ -128,16 +128,21 @@ pub(crate) async fn run(
     let mut running: JoinSet<()> = JoinSet::new();
     let mut tasks: HashMap<tokio::task::Id, String> = HashMap::new();
     let mut per_source: HashMap<String, usize> = HashMap::new();
-    let mut last_beat = tokio::time::Instant::now();
+    let mut last_beat: Option<tokio::time::Instant> = None;
     let outcome = loop {
         if stop.is_cancelled() {
             break Ok(());
         }
-        if last_beat.elapsed() >= ctx.options.heartbeat {
+        // Once per heartbeat period: the worker's own heartbeat, and the jobs of workers
+        // whose leases ran out put back in the queue.
+        if last_beat.is_none_or(|t| t.elapsed() >= ctx.options.heartbeat) {
             if let Err(e) = register(ctx.db(), &ctx.id).await {
                 tracing::warn!(worker = %ctx.id, error = %e, "cannot record the worker's heartbeat");
             }
-            last_beat = tokio::time::Instant::now();
+            if let Err(e) = jobs::requeue_expired(ctx.db(), ctx.options.max_attempts).await {
+                tracing::warn!(worker = %ctx.id, error = %e, "cannot put back the jobs of lost workers");
+            }
+            last_beat = Some(tokio::time::Instant::now());
         }
         if let Err(e) = claim_more(&ctx, &stop, &mut running, &mut tasks, &mut per_source).await {
             tracing::warn!(worker = %ctx.id, error = %e, "cannot claim jobs; trying again");
@@ -176,7 +181,6 @@ async fn claim_more(
     tasks: &mut HashMap<tokio::task::Id, String>,
     per_source: &mut HashMap<String, usize>,
 ) -> Result<()> {
-    jobs::requeue_expired(ctx.db(), ctx.options.max_attempts).await?;
     while running.len() < ctx.options.jobs.max(1) {
         let busy: Vec<String> = per_source
             .iter()
