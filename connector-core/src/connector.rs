@@ -71,6 +71,14 @@ pub trait Connector: Debug + Display + Send + Sync + 'static {
         Vec::new()
     }
 
+    /// This connector restricted to `partition`, one of [`partitions`](Connector::partitions):
+    /// what a host runs as that partition's own job, with its own checkpoint. `None` (the
+    /// default) for a source that does not split, or a key it does not list.
+    fn partition(&self, partition: &str) -> Option<DynConnector> {
+        let _ = partition;
+        None
+    }
+
     /// The least overlap between incremental windows this source needs: how long a change can
     /// take to show up in the source's change query (a search index that lags its writes, as
     /// Jira's and Confluence's Cloud search do; clock skew). An incremental run starts this

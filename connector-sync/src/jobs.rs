@@ -717,9 +717,13 @@ pub(crate) async fn record_wait_reasons(db: &SyncDb, reasons: &[(i64, String)]) 
 }
 
 /// Forgets the sync state of connector `id` (checkpoints, documents, failures; the run log
-/// stays), cancels its pending jobs and queues a full run, in one transaction. Returns the
-/// new job's id.
-pub(crate) async fn rebuild(db: &SyncDb, connector_id: &str) -> Result<i64> {
+/// stays), cancels its pending jobs and queues a full run of each of its `partitions`, in one
+/// transaction. Returns the new jobs' ids.
+pub(crate) async fn rebuild(
+    db: &SyncDb,
+    connector_id: &str,
+    partitions: &[String],
+) -> Result<Vec<i64>> {
     let now = Utc::now();
     let fail =
         |e: sqlx::Error| db.error(&format!("cannot rebuild connector `{connector_id}` in"), &e);
@@ -744,17 +748,22 @@ pub(crate) async fn rebuild(db: &SyncDb, connector_id: &str) -> Result<i64> {
             .await
             .map_err(fail)?;
         }
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO job (connector_id, kind, mode, partition_key, status, run_after, created_at) \
-             VALUES ($1, 'sync', 'rebuild', '', 'queued', $2, $2) RETURNING id",
-        )
-        .bind(connector_id)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(fail)?;
+        let mut ids = Vec::with_capacity(partitions.len());
+        for partition in partitions {
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO job (connector_id, kind, mode, partition_key, status, run_after, \
+                 created_at) VALUES ($1, 'sync', 'rebuild', $2, 'queued', $3, $3) RETURNING id",
+            )
+            .bind(connector_id)
+            .bind(partition)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(fail)?;
+            ids.push(id);
+        }
         tx.commit().await.map_err(fail)?;
-        Ok(id)
+        Ok(ids)
     })
 }
 

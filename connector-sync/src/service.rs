@@ -384,19 +384,24 @@ impl SyncService {
     }
 
     /// Forgets what connector `id` has synced (checkpoints, document states, failures; its
-    /// run log stays), cancels its pending jobs and queues a full run, in one transaction.
+    /// run log stays), cancels its pending jobs and queues a full run (one per partition), in
+    /// one transaction.
     /// The sink is not cleared: the full run delivers every document again (sinks upsert).
     ///
     /// # Errors
     /// [`ErrorKind::NotFound`] for an unknown connector; [`ErrorKind::State`] when the
     /// database fails.
-    pub async fn rebuild(&self, id: &str) -> Result<Triggered> {
-        self.existing(id).await?;
-        let job_id = jobs::rebuild(self.db(), id).await?;
-        Ok(Triggered {
-            job_id,
-            created: true,
-        })
+    pub async fn rebuild(&self, id: &str) -> Result<Vec<Triggered>> {
+        let record = self.existing(id).await?;
+        let partitions = scheduler::partitions(&self.store, id, &record.source).await;
+        let ids = jobs::rebuild(self.db(), id, &partitions).await?;
+        Ok(ids
+            .into_iter()
+            .map(|job_id| Triggered {
+                job_id,
+                created: true,
+            })
+            .collect())
     }
 
     /// Job `id` with its progress; a queued job's `wait_reason` is computed now (paused,

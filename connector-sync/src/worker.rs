@@ -373,7 +373,18 @@ async fn attempt_job(
         return Ok(Finish::Cancelled);
     };
     let config = store.config(&job.connector_id).await?;
-    let connector = store.registry().build(&claimed.source, config)?;
+    let mut connector = store.registry().build(&claimed.source, config)?;
+    if !job.partition.is_empty() {
+        connector = connector.partition(&job.partition).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "connector `{}` ({}) no longer has partition `{}`",
+                    job.connector_id, claimed.source, job.partition
+                ),
+            )
+        })?;
+    }
     let sink = ctx.sinks.sink(&record).await?;
     let state = SqlStateStore::new(ctx.db().clone(), job.connector_id.clone())
         .partition(job.partition.clone())

@@ -283,6 +283,8 @@ async fn rebuild_forgets_the_state_and_runs_full(backend: Backend) {
     worker.stop().await;
 
     let rebuild = ok("rebuild", env.service.rebuild(&c.id).await);
+    assert_eq!(rebuild.len(), 1);
+    let rebuild = rebuild[0];
     assert!(
         ok("documents", env.service.documents(&c.id, None, 100).await).is_empty(),
         "the state is forgotten at once"
