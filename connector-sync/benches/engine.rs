@@ -7,6 +7,13 @@
 //! `cargo bench -p connector-sync --bench engine` (`CONNECTORS=N` to change the count, `JOBS=N`
 //! for the slots of each worker). Not a criterion bench: one run of this size says what it
 //! needs to.
+//!
+//! Measured once here (release, 2 shared cores, SQLite `synchronous=FULL` on disk, PostgreSQL
+//! with fsync off on loopback): SQLite direct 2.17 ms/sync; through one worker with one slot
+//! 3.65 ms/job (1.68x direct: +1.48 ms/job for claim, lease, heartbeat and finish) plus
+//! 1.32 ms/job for the scheduler pass that queued it; four slots 1.73x (SQLite has one
+//! writer). PostgreSQL, four slots each: two workers did the 1,000 jobs in 0.69x the time of
+//! one (1.44x the throughput). Debug build: 1.77x direct, two PG workers 1.18x one.
 
 #[path = "../tests/support/postgres.rs"]
 #[allow(dead_code)]
