@@ -9,6 +9,7 @@ mod service;
 mod sinks;
 mod store;
 mod worker;
+mod webhook;
 
 pub use connectors::{
     ConnectorRecord, ConnectorStatus, ConnectorStore, ConnectorUpdate, NewConnector,
@@ -21,3 +22,6 @@ pub use service::{DocumentEntry, SyncService, Trigger, TriggerMode, Triggered, W
 pub use sinks::{DataDirSinks, DataLayout, SharedSink, SinkFactory};
 pub use store::{SqlStateStore, config_connector_id};
 pub use worker::WorkerOptions;
+pub use webhook::{
+    IDEMPOTENCY_KEY_HEADER, WebhookConfig, WebhookHeader, WebhookSink, WebhookSinkBuilder,
+};
