@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::rate::RateGate;
 
 /// Asks a sync, and every stream and request it started, to stop.
 ///
@@ -150,6 +151,7 @@ pub struct SyncContext {
     cancel: Cancellation,
     fingerprints: Arc<dyn FingerprintLookup>,
     stats: Arc<SyncStats>,
+    rate_gate: Option<Arc<dyn RateGate>>,
 }
 
 impl SyncContext {
@@ -159,6 +161,7 @@ impl SyncContext {
             cancel: Cancellation::new(),
             fingerprints: Arc::new(NoFingerprints),
             stats: Arc::new(SyncStats::default()),
+            rate_gate: None,
         }
     }
 
@@ -181,6 +184,21 @@ impl SyncContext {
     pub fn with_stats(mut self, stats: Arc<SyncStats>) -> Self {
         self.stats = stats;
         self
+    }
+
+    /// Shares `gate` with every HTTP client of the sync: a client that takes this context
+    /// ([`HttpClient::with_context`](crate::http::HttpClient::with_context)) and has no gate of
+    /// its own asks it before each request (see [`RateGate`]). How a host that runs many
+    /// workers keeps them, together, within a credential's rate limit.
+    #[must_use]
+    pub fn with_rate_gate(mut self, gate: Arc<dyn RateGate>) -> Self {
+        self.rate_gate = Some(gate);
+        self
+    }
+
+    /// The rate gate shared with the sync's HTTP clients, if any.
+    pub fn rate_gate(&self) -> Option<&Arc<dyn RateGate>> {
+        self.rate_gate.as_ref()
     }
 
     /// The sync's cancellation.
@@ -215,6 +233,7 @@ impl fmt::Debug for SyncContext {
         f.debug_struct("SyncContext")
             .field("cancelled", &self.cancel.is_cancelled())
             .field("stats", &self.stats)
+            .field("rate_gate", &self.rate_gate)
             .finish_non_exhaustive()
     }
 }

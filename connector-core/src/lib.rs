@@ -15,6 +15,7 @@ pub mod http;
 pub mod ids;
 pub mod net;
 pub mod pages;
+pub mod rate;
 mod registry;
 mod roles;
 pub mod secret;

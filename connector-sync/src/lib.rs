@@ -4,6 +4,7 @@ mod connectors;
 mod db;
 mod jobs;
 mod scheduler;
+mod rate_gate;
 mod seal;
 mod service;
 mod sinks;
@@ -17,6 +18,7 @@ pub use connectors::{
 pub use db::{DbOptions, SyncDb};
 pub use jobs::{JobCounters, JobKind, JobMode, JobRecord, JobStatus};
 pub use scheduler::{SchedulerOptions, Tick};
+pub use rate_gate::SqlRateGate;
 pub use seal::{SEALED_KEY, SECRET_KEY_ENV, SECRET_KEY_FILE_ENV, Sealer};
 pub use service::{DocumentEntry, SyncService, Trigger, TriggerMode, Triggered, WorkerRecord};
 pub use sinks::{DataDirSinks, DataLayout, SharedSink, SinkFactory};

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use url::Url;
 
 use super::retry::{RetryContext, RetryPolicy};
 use crate::context::{Cancellation, SyncContext, SyncStats};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, redact_url};
 use crate::net::NetworkPolicy;
+use crate::rate::RateGate;
 use crate::secret::Secret;
 
 /// How requests authenticate. Every credential is sent in a header marked sensitive, so it is
@@ -101,6 +103,11 @@ pub(crate) struct Inner {
     pub(crate) classifier: Option<ErrorClassifier>,
     pub(crate) network: NetworkPolicy,
     limiter: Option<DefaultKeyedRateLimiter<String>>,
+    /// The shared limiter's key for this client's credential (see [`gate_key`]); `None`
+    /// without credentials, where the key is made per host.
+    gate_key: Option<String>,
+    /// The spacing asked of a [`RateGate`]: the rate limit's period per request, else zero.
+    gate_interval: Duration,
     /// The `Basic` credential as sent (base64 of `user:password`), held so the redactor knows
     /// it while the client lives: a service that echoes the header cannot show it.
     _sent_basic: Option<Secret>,
@@ -112,8 +119,8 @@ pub(crate) struct Inner {
 ///
 /// Cheap to clone; clones share connections and the rate limiter. A stream takes
 /// [`with_context`](HttpClient::with_context) so its requests, retries and rate-limit waits are
-/// counted in the sync's [`SyncReport`](crate::sync::SyncReport) and its waits end when the sync
-/// is cancelled.
+/// counted in the sync's [`SyncReport`](crate::sync::SyncReport), its waits end when the sync
+/// is cancelled, and the sync's [`RateGate`] (if the host set one) is asked before each request.
 ///
 /// ```
 /// use std::time::Duration;
@@ -134,6 +141,8 @@ pub struct HttpClient {
     pub(crate) inner: Arc<Inner>,
     pub(crate) stats: Option<Arc<SyncStats>>,
     pub(crate) cancel: Option<Cancellation>,
+    /// The shared rate limiter: the builder's, else the sync context's.
+    pub(crate) gate: Option<Arc<dyn RateGate>>,
 }
 
 impl HttpClient {
@@ -142,13 +151,15 @@ impl HttpClient {
         HttpClientBuilder::new(connector)
     }
 
-    /// This client counting into `ctx`'s stats and stopping its waits when `ctx` is cancelled.
+    /// This client counting into `ctx`'s stats, stopping its waits when `ctx` is cancelled, and
+    /// asking `ctx`'s [`RateGate`] before each request unless the builder gave it one.
     #[must_use]
     pub fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
             stats: Some(Arc::clone(ctx.stats())),
             cancel: Some(ctx.cancellation().clone()),
+            gate: self.gate.clone().or_else(|| ctx.rate_gate().cloned()),
         }
     }
 
@@ -159,6 +170,7 @@ impl HttpClient {
             inner: Arc::clone(&self.inner),
             stats: Some(stats),
             cancel: self.cancel.clone(),
+            gate: self.gate.clone(),
         }
     }
 
@@ -170,6 +182,60 @@ impl HttpClient {
     /// The retry policy.
     pub fn retry_policy(&self) -> RetryPolicy {
         self.inner.policy
+    }
+
+    /// The key this client's requests to `url` take at a [`RateGate`]: `connector:` and a hash of
+    /// the credential (or the builder's [`rate_gate_key`](HttpClientBuilder::rate_gate_key)),
+    /// else, without credentials, `connector@host:port`. Never the secret itself.
+    ///
+    /// A host that reports "rate-limited until T" looks this key up in its gate.
+    pub fn rate_gate_key(&self, url: &Url) -> String {
+        match &self.inner.gate_key {
+            Some(key) => key.clone(),
+            None => format!(
+                "{}@{}:{}",
+                self.inner.connector,
+                url.host_str().unwrap_or(""),
+                url.port_or_known_default().unwrap_or(0)
+            ),
+        }
+    }
+
+    /// Waits for the slot the [`RateGate`] gives the next attempt to `url`, if there is a gate;
+    /// the wait is counted as rate-limit wait and ends when the sync is cancelled.
+    pub(crate) async fn pass_gate(&self, retry: &RetryContext, url: &Url) -> Result<()> {
+        let Some(gate) = &self.gate else {
+            return Ok(());
+        };
+        let key = self.rate_gate_key(url);
+        let wait = gate
+            .acquire(&key, self.inner.gate_interval)
+            .await
+            .map_err(|e| {
+                Error::new(e.kind(), "the shared rate limiter failed")
+                    .with_connector(self.inner.connector)
+                    .with_url(url)
+                    .with_cause(e)
+            })?;
+        if wait.is_zero() {
+            return Ok(());
+        }
+        tracing::debug!(connector = self.inner.connector, url = %redact_url(url), ?wait, "waiting for the shared rate limit");
+        retry.count_throttle(wait);
+        retry.sleep(wait, url).await
+    }
+
+    /// Tells the [`RateGate`], if there is one, that the service asked to wait `wait` before
+    /// the next request, so every client sharing the gate backs off. A gate that fails is
+    /// logged: this request's own retry still waits.
+    pub(crate) async fn defer_gate(&self, url: &Url, wait: Duration) {
+        let Some(gate) = &self.gate else {
+            return;
+        };
+        let key = self.rate_gate_key(url);
+        if let Err(e) = gate.defer(&key, wait).await {
+            tracing::warn!(connector = self.inner.connector, url = %redact_url(url), error = %e, "cannot share the rate limit's wait");
+        }
     }
 
     /// Sends `req` once, as it is (no retry, no redirect), after waiting for the per-host rate
@@ -228,6 +294,8 @@ pub struct HttpClientBuilder {
     resolve: Vec<(String, std::net::SocketAddr)>,
     classifier: Option<ErrorClassifier>,
     network: NetworkPolicy,
+    gate: Option<Arc<dyn RateGate>>,
+    gate_key: Option<String>,
 }
 
 impl HttpClientBuilder {
@@ -246,6 +314,8 @@ impl HttpClientBuilder {
             resolve: Vec::new(),
             classifier: None,
             network: NetworkPolicy::any(),
+            gate: None,
+            gate_key: None,
         }
     }
 
@@ -308,6 +378,28 @@ impl HttpClientBuilder {
     #[must_use]
     pub fn rate_limit(mut self, requests: NonZeroU32, period: Duration) -> Self {
         self.rate_limit = Some((requests, period));
+        self
+    }
+
+    /// Asks `gate` before every attempt, so that clients in many processes sharing the gate keep
+    /// together to one rate per credential (see [`RateGate`]); a rate-limited answer's wait is
+    /// passed to the gate, so they all back off. The spacing asked is the
+    /// [`rate_limit`](Self::rate_limit)'s period per request (zero without one: then only the
+    /// services' waits are shared); the in-process limit still applies too. Without a gate
+    /// here, a client taken [`with_context`](HttpClient::with_context) uses the context's.
+    #[must_use]
+    pub fn rate_gate(mut self, gate: Arc<dyn RateGate>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// The name of this client's limit at a [`RateGate`] instead of the hash of its credential:
+    /// for a credential sent per request ([`RequestBuilder::auth`](super::RequestBuilder::auth))
+    /// or one that rotates (an OAuth access token), name what the service counts against (the
+    /// account). Prefixed with the connector's source key.
+    #[must_use]
+    pub fn rate_gate_key(mut self, key: impl Into<String>) -> Self {
+        self.gate_key = Some(key.into());
         self
     }
 
@@ -384,6 +476,13 @@ impl HttpClientBuilder {
     /// [`ErrorKind::Config`] for a zero rate-limit period or a user agent that is not a valid
     /// header; [`ErrorKind::Internal`] when the TLS backend cannot start.
     pub fn build(self) -> Result<HttpClient> {
+        let gate_interval = self
+            .rate_limit
+            .map_or(Duration::ZERO, |(requests, period)| period / requests.get());
+        let gate_key = match &self.gate_key {
+            Some(key) => Some(format!("{}:{key}", self.connector)),
+            None => gate_key(self.connector, &self.auth),
+        };
         let limiter = match self.rate_limit {
             None => None,
             Some((requests, period)) => {
@@ -444,11 +543,42 @@ impl HttpClientBuilder {
                 classifier: self.classifier,
                 network: self.network,
                 limiter,
+                gate_key,
+                gate_interval,
             }),
             stats: None,
             cancel: None,
+            gate: self.gate,
         })
     }
+}
+
+/// `connector:` and 32 hex digits of SHA-256 over the credential, for a [`RateGate`]: the same
+/// credential names the same limit in every process, and the key shows nothing of it.
+/// `None` without credentials.
+fn gate_key(connector: &str, auth: &Auth) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let (kind, name, secret) = match auth {
+        Auth::None => return None,
+        Auth::Bearer(token) => ("bearer", "", token),
+        Auth::Basic { username, password } => ("basic", username.as_str(), password),
+        Auth::Header { name, value } => ("header", name.as_str(), value),
+    };
+    let mut hash = Sha256::new();
+    // Domain-separated and length-prefixed, so no two credentials hash the same input.
+    for part in [
+        "connectors rate gate v1",
+        connector,
+        kind,
+        name,
+        secret.expose(),
+    ] {
+        hash.update(part.len().to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    let digest = hash.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("{connector}:{hex}"))
 }
 
 impl fmt::Debug for HttpClientBuilder {

@@ -8,7 +8,9 @@
 //! - honours `Retry-After` in seconds or HTTP-date form, capped (60 s by default), and counts
 //!   the wait in the sync's [`SyncReport`](crate::sync::SyncReport) with the requests and
 //!   retries (take the client [`with_context`](HttpClient::with_context) in each stream);
-//! - keeps to a per-host rate limit, a request timeout, and a body cap (after gzip
+//! - keeps to a per-host rate limit and, when a host shares one, to a [`RateGate`] per
+//!   credential across processes (a 429's wait is shared through it too); a request timeout,
+//!   and a body cap (after gzip
 //!   decompression), so an oversize item is an error the connector turns into a
 //!   [`Failure`](crate::Failure) rather than an out-of-memory;
 //! - fails at once on 401 ([`ErrorKind::Unauthenticated`](crate::ErrorKind::Unauthenticated))
@@ -38,6 +40,7 @@ pub use link::{Link, next_link, parse_link_header};
 // The page walk moved to `crate::pages` (it needs no HTTP); these names stay for connectors
 // that reach them here.
 pub use crate::pages::{Page, PageLimit, convert_blocking, paginate, read_ahead};
+pub use crate::rate::RateGate;
 pub use request::{RequestBuilder, Response};
 pub use reqwest::{Method, StatusCode, header};
 pub use retry::RetryPolicy;

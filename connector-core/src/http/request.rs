@@ -226,6 +226,10 @@ impl RequestBuilder {
         };
         loop {
             retry.next_attempt();
+            client
+                .pass_gate(&retry, &first.url)
+                .await
+                .map_err(|e| e.with_connector(connector))?;
             let (url, sent) = redirect::follow(client, &retry, first.clone()).await;
             let verdict = match sent {
                 Sent::Response(resp) => judge(&classifier, resp, &url).await,
@@ -235,7 +239,12 @@ impl RequestBuilder {
             match verdict {
                 Verdict::Accept(response) => return Ok(response),
                 Verdict::Fail(e) => return Err(e.with_connector(connector).with_url(&url)),
-                Verdict::Retry(failure) => retry.wait_or_give_up(failure, &url).await?,
+                Verdict::Retry(failure) => {
+                    if let Some(wait) = retry.shared_wait(&failure) {
+                        client.defer_gate(&first.url, wait).await;
+                    }
+                    retry.wait_or_give_up(failure, &url).await?;
+                }
             }
         }
     }

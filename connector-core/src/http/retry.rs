@@ -289,6 +289,19 @@ impl RetryContext {
         }
     }
 
+    /// The wait a rate-limited `failure` asks every client of the credential for: the
+    /// service's, capped as the retry's wait is. `None` for other failures.
+    pub(crate) fn shared_wait(&self, failure: &Retryable) -> Option<Duration> {
+        match failure {
+            Retryable::Status {
+                rate_limited: true,
+                asked: Some(asked),
+                ..
+            } => Some((*asked).min(self.policy.retry_after_cap)),
+            _ => None,
+        }
+    }
+
     /// Counts time spent waiting for the client's own rate limit.
     pub(crate) fn count_throttle(&self, waited: Duration) {
         if let Some(stats) = &self.stats {
@@ -394,7 +407,7 @@ impl RetryContext {
     }
 
     /// Sleeps `wait`, unless the sync is cancelled first.
-    async fn sleep(&self, wait: Duration, url: &Url) -> Result<()> {
+    pub(crate) async fn sleep(&self, wait: Duration, url: &Url) -> Result<()> {
         let Some(cancel) = &self.cancel else {
             tokio::time::sleep(wait).await;
             return Ok(());

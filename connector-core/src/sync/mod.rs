@@ -52,7 +52,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::connector::Connector;
-use crate::context::Cancellation;
+use crate::context::{Cancellation, SyncContext};
 use crate::document::Failure;
 use crate::error::Result;
 use crate::sink::Sink;
@@ -285,6 +285,7 @@ pub struct Syncer {
     cancel: Cancellation,
     progress: Option<ProgressFn>,
     now: Option<DateTime<Utc>>,
+    rate_gate: Option<Arc<dyn crate::rate::RateGate>>,
 }
 
 impl Syncer {
@@ -303,6 +304,7 @@ impl Syncer {
             cancel: Cancellation::new(),
             progress: None,
             now: None,
+            rate_gate: None,
         }
     }
 
@@ -346,6 +348,24 @@ impl Syncer {
     pub fn cancellation(mut self, cancel: impl Into<Cancellation>) -> Self {
         self.cancel = cancel.into();
         self
+    }
+
+    /// Shares `gate` with the connector's HTTP clients through the streams' [`SyncContext`]
+    /// ([`SyncContext::with_rate_gate`](crate::SyncContext::with_rate_gate)): how workers in
+    /// many processes keep, together, within one credential's rate limit.
+    #[must_use]
+    pub fn rate_gate(mut self, gate: Arc<dyn crate::rate::RateGate>) -> Self {
+        self.rate_gate = Some(gate);
+        self
+    }
+
+    /// The context the streams of this run get: `cancel`, and the rate gate if one was set.
+    pub(crate) fn context(&self, cancel: Cancellation) -> SyncContext {
+        let ctx = SyncContext::new().with_cancellation(cancel);
+        match &self.rate_gate {
+            Some(gate) => ctx.with_rate_gate(Arc::clone(gate)),
+            None => ctx,
+        }
     }
 
     /// Calls `f` with the counters after every source page and sink batch.

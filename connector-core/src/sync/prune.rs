@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use super::Syncer;
 use crate::connector::SlimConnector;
-use crate::context::SyncContext;
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::PrunePass;
 
@@ -66,7 +65,7 @@ async fn prune_in(
     pass: &mut dyn PrunePass,
 ) -> Result<PruneReport> {
     let source = syncer.connector.source();
-    let ctx = SyncContext::new().with_cancellation(syncer.cancel.child());
+    let ctx = syncer.context(syncer.cancel.child());
     let mut listed = 0u64;
     let mut stream = slim.list_ids(ctx);
     while let Some(page) = stream.next().await {

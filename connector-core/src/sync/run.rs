@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use super::{Progress, SyncMode, SyncReport, Syncer};
 use crate::connector::CheckpointJson;
-use crate::context::{FingerprintLookup, NoFingerprints, SyncContext, SyncStats};
+use crate::context::{FingerprintLookup, NoFingerprints, SyncStats};
 use crate::document::{Batch, Document, Failure};
 use crate::error::{Error, ErrorKind, Result};
 use crate::state::{
@@ -293,8 +293,8 @@ async fn execute(
     } else {
         Arc::new(StoreLookup(syncer.state.clone()))
     };
-    let ctx = SyncContext::new()
-        .with_cancellation(cancel)
+    let ctx = syncer
+        .context(cancel)
         .with_fingerprints(lookup)
         .with_stats(stats);
 

@@ -1,0 +1,185 @@
+//! [`SqlRateGate`]: core's [`RateGate`] over the `rate_limit` table, so every worker on one
+//! database keeps, together, to one rate per credential.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use connector_core::Result;
+use connector_core::rate::RateGate;
+
+use crate::db::{Pool, SyncDb};
+use crate::store::on_pool;
+
+/// Reserves a slot: `next_at = max(next_at, now) + interval`, returning the wait in ms for the
+/// slot (`next_at - interval - now`). SQLite's clock (`julianday('now')`, one value per
+/// statement), timestamps as ISO 8601 text with milliseconds; `?2` is the interval in days,
+/// `?3` in milliseconds.
+const ACQUIRE_SQLITE: &str = "INSERT INTO rate_limit (key, next_at)
+     VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') + ?2))
+     ON CONFLICT (key) DO UPDATE SET next_at = strftime('%Y-%m-%dT%H:%M:%fZ',
+         max(julianday(rate_limit.next_at), julianday('now')) + ?2)
+     RETURNING (julianday(next_at) - julianday('now')) * 86400000.0 - ?3";
+
+/// The same on PostgreSQL, on the server's clock (workers on many machines need not agree on
+/// the time); `$2` is the interval in seconds, `$3` in milliseconds. The row lock of
+/// `ON CONFLICT DO UPDATE` orders concurrent callers.
+const ACQUIRE_PG: &str = "INSERT INTO rate_limit AS r (key, next_at)
+     VALUES ($1, clock_timestamp() + make_interval(secs => $2))
+     ON CONFLICT (key) DO UPDATE SET next_at =
+         GREATEST(r.next_at, clock_timestamp()) + make_interval(secs => $2)
+     RETURNING (EXTRACT(EPOCH FROM (r.next_at - clock_timestamp())) * 1000)::float8 - $3";
+
+/// Pushes `next_at` to at least now + the wait (`?2` in days), never earlier.
+const DEFER_SQLITE: &str = "INSERT INTO rate_limit (key, next_at)
+     VALUES (?1, strftime('%Y-%m-%dT%H:%M:%fZ', julianday('now') + ?2))
+     ON CONFLICT (key) DO UPDATE SET next_at = CASE
+         WHEN julianday(excluded.next_at) > julianday(rate_limit.next_at) THEN excluded.next_at
+         ELSE rate_limit.next_at END";
+
+/// The same on PostgreSQL (`$2` in seconds).
+const DEFER_PG: &str = "INSERT INTO rate_limit AS r (key, next_at)
+     VALUES ($1, clock_timestamp() + make_interval(secs => $2))
+     ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(r.next_at, EXCLUDED.next_at)";
+
+/// How long until a key's next free slot, in ms (negative when it is free now).
+const UNTIL_SQLITE: &str =
+    "SELECT (julianday(next_at) - julianday('now')) * 86400000.0 FROM rate_limit WHERE key = ?1";
+const UNTIL_PG: &str = "SELECT (EXTRACT(EPOCH FROM (next_at - clock_timestamp())) * 1000)::float8
+     FROM rate_limit WHERE key = $1";
+
+const MS_PER_DAY: f64 = 86_400_000.0;
+
+/// One rate limiter per credential, shared by every worker on the database through its
+/// `rate_limit` table: core's [`RateGate`], for
+/// [`Syncer::rate_gate`](connector_core::sync::Syncer::rate_gate) (every HTTP client of the run
+/// then asks it), [`SyncContext::with_rate_gate`](connector_core::SyncContext::with_rate_gate)
+/// or [`HttpClientBuilder::rate_gate`](connector_core::http::HttpClientBuilder::rate_gate).
+///
+/// - [`acquire`](RateGate::acquire) is one statement: `next_at = max(next_at, now) + interval`,
+///   returning the wait for the slot it took. SQLite runs it under its write lock, PostgreSQL
+///   under the row's lock, so N workers reserve N distinct slots `interval` apart and together
+///   stay under the rate. PostgreSQL's clock is used, so the workers' clocks need not agree.
+/// - [`defer`](RateGate::defer) (a 429's `Retry-After`) pushes `next_at` to at least now plus
+///   the wait: every worker's next request of that credential waits it out.
+/// - [`limited_until`](Self::limited_until) is the end of the last wait this gate handed out,
+///   while it is in the future, and [`next_free`](Self::next_free) reads a key's next free
+///   slot: what a job reports as "rate-limited until T".
+///
+/// Keys are made by core's HTTP layer and hold no secret (a hash of the credential). Each
+/// request costs one write to the database (on SQLite a durable commit): a gate is for
+/// services whose limits are per second or slower, not for bulk downloads.
+///
+/// # Cancel safety
+/// Each call is one statement: a dropped `acquire` may have reserved its slot, which then goes
+/// unused (the next caller waits one interval more), never half-written state.
+#[derive(Debug)]
+pub struct SqlRateGate {
+    db: SyncDb,
+    last: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl SqlRateGate {
+    /// A gate on `db`'s `rate_limit` table. Gates on one database share their limits; make
+    /// one per job to know that job's waits ([`limited_until`](Self::limited_until)).
+    pub fn new(db: SyncDb) -> Self {
+        Self {
+            db,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// When the latest wait this gate handed out ends, if that is still to come: the job
+    /// using the gate is rate-limited until then.
+    pub fn limited_until(&self) -> Option<DateTime<Utc>> {
+        let last = *self.last.lock().unwrap_or_else(|e| e.into_inner());
+        last.filter(|until| *until > Utc::now())
+    }
+
+    /// When `key`'s next request may go, if that is in the future (by the database's clock,
+    /// measured as a wait from now and added to this machine's time).
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`](connector_core::ErrorKind::State) when the table cannot be read.
+    pub async fn next_free(&self, key: &str) -> Result<Option<DateTime<Utc>>> {
+        let ms: Option<(f64,)> = on_pool!(self.db, pool => {
+            let sql = if self.db.is_postgres() { UNTIL_PG } else { UNTIL_SQLITE };
+            sqlx::query_as(sql)
+                .bind(key)
+                .fetch_optional(pool)
+                .await
+                .map_err(|e| self.db.error("cannot read the rate limit of", &e))?
+        });
+        Ok(ms
+            .map(|(ms,)| ms)
+            .filter(|ms| *ms > 0.0)
+            .map(|ms| Utc::now() + millis(ms)))
+    }
+
+    fn note_wait(&self, wait: Duration) {
+        if wait.is_zero() {
+            return;
+        }
+        let until = Utc::now() + chrono::TimeDelta::from_std(wait).unwrap_or_default();
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_none_or(|l| l < until) {
+            *last = Some(until);
+        }
+    }
+}
+
+/// `ms` as a duration, zero when negative or not a number.
+fn millis(ms: f64) -> chrono::TimeDelta {
+    let d = Duration::try_from_secs_f64(ms / 1000.0).unwrap_or_default();
+    chrono::TimeDelta::from_std(d).unwrap_or_default()
+}
+
+#[async_trait]
+impl RateGate for SqlRateGate {
+    async fn acquire(&self, key: &str, min_interval: Duration) -> Result<Duration> {
+        let interval_ms = min_interval.as_secs_f64() * 1000.0;
+        let (ms,): (f64,) = match &self.db.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query_as(ACQUIRE_SQLITE)
+                    .bind(key)
+                    .bind(interval_ms / MS_PER_DAY)
+                    .bind(interval_ms)
+                    .fetch_one(pool)
+                    .await
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query_as(ACQUIRE_PG)
+                    .bind(key)
+                    .bind(min_interval.as_secs_f64())
+                    .bind(interval_ms)
+                    .fetch_one(pool)
+                    .await
+            }
+        }
+        .map_err(|e| self.db.error("cannot take a rate-limit slot in", &e))?;
+        let wait = Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or_default();
+        self.note_wait(wait);
+        Ok(wait)
+    }
+
+    async fn defer(&self, key: &str, wait: Duration) -> Result<()> {
+        let done = match &self.db.pool {
+            Pool::Sqlite(pool) => sqlx::query(DEFER_SQLITE)
+                .bind(key)
+                .bind(wait.as_secs_f64() * 1000.0 / MS_PER_DAY)
+                .execute(pool)
+                .await
+                .map(drop),
+            Pool::Postgres(pool) => sqlx::query(DEFER_PG)
+                .bind(key)
+                .bind(wait.as_secs_f64())
+                .execute(pool)
+                .await
+                .map(drop),
+        };
+        done.map_err(|e| self.db.error("cannot record a rate limit's wait in", &e))?;
+        self.note_wait(wait);
+        Ok(())
+    }
+}

@@ -1,0 +1,316 @@
+//! `SqlRateGate` shared by two HTTP clients (two workers) against a wiremock server, on SQLite
+//! (two pools on one file, as two processes) and on a real PostgreSQL: the requests of one
+//! credential keep the interval across both clients, and a 429's `Retry-After` holds both back.
+
+#![allow(clippy::unwrap_used)] // Tests: a bad fixture should fail loudly.
+
+mod support;
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use connector_core::Secret;
+use connector_core::http::{Auth, HttpClient};
+use connector_sync::{SqlRateGate, SyncDb};
+use url::Url;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// The spacing the clients' rate limit asks for (one request per this).
+const INTERVAL: Duration = Duration::from_millis(200);
+/// How much earlier than the interval a request may arrive: the time between the database
+/// handing out a slot and the request reaching the server differs between the two clients by
+/// scheduling on a busy machine.
+const SLACK: Duration = Duration::from_millis(60);
+
+/// Answers 200 (or 429 with `Retry-After: 1` to the first request when `throttle_first`) and
+/// notes when each request arrived.
+#[derive(Clone, Default)]
+struct Stamps {
+    at: Arc<Mutex<Vec<Instant>>>,
+    count: Arc<AtomicUsize>,
+    throttle_first: bool,
+}
+
+impl Respond for Stamps {
+    fn respond(&self, _request: &Request) -> ResponseTemplate {
+        self.at.lock().unwrap().push(Instant::now());
+        if self.throttle_first && self.count.fetch_add(1, Ordering::SeqCst) == 0 {
+            ResponseTemplate::new(429).insert_header("retry-after", "1")
+        } else {
+            ResponseTemplate::new(200)
+        }
+    }
+}
+
+impl Stamps {
+    fn sorted(&self) -> Vec<Instant> {
+        let mut at = self.at.lock().unwrap().clone();
+        at.sort();
+        at
+    }
+}
+
+async fn server(stamps: &Stamps) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(stamps.clone())
+        .mount(&server)
+        .await;
+    server
+}
+
+/// A worker's client: the credential `token`, one request per [`INTERVAL`], and `gate`.
+fn client(token: &str, gate: Option<SqlRateGate>) -> HttpClient {
+    let builder = HttpClient::builder("test")
+        .auth(Auth::Bearer(Secret::new(token)), "credentials.token")
+        .rate_limit(NonZeroU32::MIN, INTERVAL);
+    match gate {
+        Some(gate) => builder.rate_gate(Arc::new(gate)).build().unwrap(),
+        None => builder.build().unwrap(),
+    }
+}
+
+/// Two clients sending `each` requests at once; the smallest gap between arrivals and the
+/// time from the first to the last.
+async fn two_workers(a: HttpClient, b: HttpClient, each: usize) -> (Duration, Duration) {
+    let stamps = Stamps::default();
+    let server = server(&stamps).await;
+    let url = Url::parse(&format!("{}/items", server.uri())).unwrap();
+    let send = |client: HttpClient, url: Url| async move {
+        for _ in 0..each {
+            client.get(url.clone()).send().await.unwrap();
+        }
+    };
+    tokio::join!(send(a, url.clone()), send(b, url));
+    let at = stamps.sorted();
+    assert_eq!(at.len(), 2 * each);
+    let gaps = at.windows(2).map(|w| w[1] - w[0]);
+    (gaps.min().unwrap(), at[at.len() - 1] - at[0])
+}
+
+async fn the_interval_holds_across_workers(db_a: SyncDb, db_b: SyncDb) {
+    let token = support::unique_id("token");
+    let a = client(&token, Some(SqlRateGate::new(db_a)));
+    let b = client(&token, Some(SqlRateGate::new(db_b)));
+    let (min_gap, span) = two_workers(a, b, 5).await;
+    assert!(min_gap >= INTERVAL - SLACK, "smallest gap {min_gap:?}");
+    // Ten requests, nine intervals.
+    assert!(span >= INTERVAL * 9 - SLACK, "span {span:?}");
+}
+
+async fn a_429_holds_back_every_worker(db_a: SyncDb, db_b: SyncDb) {
+    let token = support::unique_id("token");
+    let stamps = Stamps {
+        throttle_first: true,
+        ..Stamps::default()
+    };
+    let server = server(&stamps).await;
+    let url = Url::parse(&format!("{}/items", server.uri())).unwrap();
+    // No spacing asked: only the service's wait is shared.
+    let gate_b = Arc::new(SqlRateGate::new(db_b));
+    let a = HttpClient::builder("test")
+        .auth(Auth::Bearer(Secret::new(&token)), "credentials.token")
+        .rate_gate(Arc::new(SqlRateGate::new(db_a)))
+        .build()
+        .unwrap();
+    let b = HttpClient::builder("test")
+        .auth(Auth::Bearer(Secret::new(&token)), "credentials.token")
+        .rate_gate(gate_b.clone())
+        .build()
+        .unwrap();
+
+    // Worker A meets the 429 and waits out its Retry-After.
+    let a_url = url.clone();
+    let a_task = tokio::spawn(async move { a.get(a_url).send().await.map(|r| r.status()) });
+    while stamps.at.lock().unwrap().is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let throttled_at = stamps.sorted()[0];
+    // The wait is in the database (the deferral follows the answer by a moment).
+    let key = b.rate_gate_key(&url);
+    let mut until = None;
+    for _ in 0..100 {
+        until = gate_b.next_free(&key).await.unwrap();
+        if until.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let until = until.unwrap();
+    let ahead = until - chrono::Utc::now();
+    assert!(
+        ahead > chrono::TimeDelta::milliseconds(700) && ahead <= chrono::TimeDelta::seconds(1),
+        "rate-limited for {ahead:?} more"
+    );
+
+    // Worker B, which never saw a 429, waits too.
+    b.get(url).send().await.unwrap();
+    assert!(gate_b.limited_until().is_none(), "the wait is over");
+    assert_eq!(a_task.await.unwrap().unwrap().as_u16(), 200);
+    let at = stamps.sorted();
+    assert_eq!(at.len(), 3);
+    for later in &at[1..] {
+        let after = *later - throttled_at;
+        assert!(
+            after >= Duration::from_millis(950),
+            "sent {after:?} after the 429"
+        );
+    }
+}
+
+async fn sqlite_pair(dir: &tempfile::TempDir) -> (SyncDb, SyncDb) {
+    let url = format!("sqlite:{}", dir.path().join("sync.db").display());
+    // Two pools on one file: two processes' worth of connections.
+    let a = SyncDb::connect(&url).await.unwrap();
+    let b = SyncDb::connect(&url).await.unwrap();
+    (a, b)
+}
+
+async fn postgres_pair() -> (SyncDb, SyncDb) {
+    let url = support::postgres::url();
+    (
+        SyncDb::connect(url).await.unwrap(),
+        SyncDb::connect(url).await.unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn sqlite_two_workers_keep_the_interval_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = sqlite_pair(&dir).await;
+    the_interval_holds_across_workers(a, b).await;
+}
+
+#[tokio::test]
+async fn without_a_gate_two_workers_send_twice_the_rate() {
+    // The control: each client keeps its own rate, so together they send in pairs.
+    let token = support::unique_id("token");
+    let (min_gap, span) = two_workers(client(&token, None), client(&token, None), 5).await;
+    assert!(min_gap < INTERVAL / 2, "smallest gap {min_gap:?}");
+    assert!(span < INTERVAL * 5, "span {span:?}");
+}
+
+#[tokio::test]
+async fn sqlite_a_429_holds_back_both_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = sqlite_pair(&dir).await;
+    a_429_holds_back_every_worker(a, b).await;
+}
+
+#[tokio::test]
+async fn postgres_two_workers_keep_the_interval_together() {
+    let (a, b) = postgres_pair().await;
+    the_interval_holds_across_workers(a, b).await;
+}
+
+#[tokio::test]
+async fn postgres_a_429_holds_back_both_workers() {
+    let (a, b) = postgres_pair().await;
+    a_429_holds_back_every_worker(a, b).await;
+}
+
+#[tokio::test]
+async fn many_acquires_at_once_get_distinct_slots() {
+    // Eight callers on each backend at once: the slots they are given are all an interval apart.
+    let dir = tempfile::tempdir().unwrap();
+    let (sqlite, _) = sqlite_pair(&dir).await;
+    let (pg, _) = postgres_pair().await;
+    for db in [sqlite, pg] {
+        use connector_core::rate::RateGate;
+        let key = support::unique_id("key");
+        let gate = Arc::new(SqlRateGate::new(db));
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (gate, key) = (gate.clone(), key.clone());
+            tasks.push(tokio::spawn(async move {
+                gate.acquire(&key, Duration::from_millis(100))
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut waits = Vec::new();
+        for task in tasks {
+            waits.push(task.await.unwrap());
+        }
+        waits.sort();
+        assert!(waits[0] < Duration::from_millis(50), "{waits:?}");
+        assert!(waits[7] >= Duration::from_millis(500), "{waits:?}");
+        for pair in waits.windows(2) {
+            // Each took its slot at its own moment, so a later caller's wait is shorter by the
+            // time between them; distinct slots leave most of the interval.
+            assert!(pair[1] - pair[0] >= Duration::from_millis(50), "{waits:?}");
+        }
+        assert!(gate.limited_until().is_some());
+    }
+}
+
+/// A [`SqlRateGate`] that also notes the keys it is asked for.
+#[derive(Debug)]
+struct Noting(SqlRateGate, Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl connector_core::rate::RateGate for Noting {
+    async fn acquire(&self, key: &str, min_interval: Duration) -> connector_core::Result<Duration> {
+        self.1.lock().unwrap().push(key.to_owned());
+        self.0.acquire(key, min_interval).await
+    }
+
+    async fn defer(&self, key: &str, wait: Duration) -> connector_core::Result<()> {
+        self.0.defer(key, wait).await
+    }
+}
+
+#[tokio::test]
+async fn a_syncer_lends_its_gate_to_the_connectors_http_client() {
+    use connector_core::sync::{SyncMode, Syncer};
+    use serde_json::json;
+    use wiremock::matchers::{method, path};
+
+    let server = MockServer::start().await;
+    let updated = "2026-01-01T00:00:00Z";
+    Mock::given(method("GET"))
+        .and(path("/api/notes"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "notes": [{"id": "n1", "updated": updated}, {"id": "n2", "updated": updated}]
+        })))
+        .mount(&server)
+        .await;
+    for id in ["n1", "n2"] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/notes/{id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "id": id, "title": id, "body": "text", "updated": updated
+            })))
+            .mount(&server)
+            .await;
+    }
+    let token = support::unique_id("notes-token");
+    let config = serde_json::from_value(json!({
+        "base_url": format!("{}/api/", server.uri()),
+        "credentials": {"token": token}
+    }))
+    .unwrap();
+    let connector = connector_example_notes::NotesConnector::new(config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = sqlite_pair(&dir).await;
+    let gate = Arc::new(Noting(SqlRateGate::new(db), Mutex::new(Vec::new())));
+    let report = Syncer::new(Arc::new(connector))
+        .rate_gate(gate.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(report.new, 2);
+    let keys = gate.1.lock().unwrap().clone();
+    assert_eq!(
+        keys.len() as u64,
+        report.requests,
+        "every request asked the gate"
+    );
+    assert!(
+        keys.iter()
+            .all(|k| k == &keys[0] && k.starts_with("notes:"))
+    );
+    assert!(!keys[0].contains(&token));
+}
