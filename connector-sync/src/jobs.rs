@@ -448,6 +448,7 @@ pub(crate) async fn heartbeat(
     worker: &str,
     lease: chrono::Duration,
     counters: Option<&JobCounters>,
+    wait_reason: Option<&str>,
 ) -> Result<bool> {
     let now = Utc::now();
     let c = counters.copied().unwrap_or_default();
@@ -457,7 +458,8 @@ pub(crate) async fn heartbeat(
              docs_new = CASE WHEN $5 THEN $6 ELSE docs_new END, \
              docs_updated = CASE WHEN $5 THEN $7 ELSE docs_updated END, \
              docs_unchanged = CASE WHEN $5 THEN $8 ELSE docs_unchanged END, \
-             docs_failed = CASE WHEN $5 THEN $9 ELSE docs_failed END \
+             docs_failed = CASE WHEN $5 THEN $9 ELSE docs_failed END, \
+             wait_reason = $10 \
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
         )
         .bind(id)
@@ -469,6 +471,7 @@ pub(crate) async fn heartbeat(
         .bind(i64::try_from(c.updated).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.unchanged).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.failed).unwrap_or(i64::MAX))
+        .bind(wait_reason)
         .execute(pool)
         .await
         .map_err(|e| db.error(&format!("cannot renew the lease of job {id} in"), &e))?

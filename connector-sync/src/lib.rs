@@ -3,27 +3,27 @@
 mod connectors;
 mod db;
 mod jobs;
-mod scheduler;
 mod rate_gate;
+mod scheduler;
 mod seal;
 mod service;
 mod sinks;
 mod store;
-mod worker;
 mod webhook;
+mod worker;
 
 pub use connectors::{
     ConnectorRecord, ConnectorStatus, ConnectorStore, ConnectorUpdate, NewConnector,
 };
 pub use db::{DbOptions, SyncDb};
 pub use jobs::{JobCounters, JobKind, JobMode, JobRecord, JobStatus};
-pub use scheduler::{SchedulerOptions, Tick};
 pub use rate_gate::SqlRateGate;
+pub use scheduler::{SchedulerOptions, Tick};
 pub use seal::{SEALED_KEY, SECRET_KEY_ENV, SECRET_KEY_FILE_ENV, Sealer};
 pub use service::{DocumentEntry, SyncService, Trigger, TriggerMode, Triggered, WorkerRecord};
 pub use sinks::{DataDirSinks, DataLayout, SharedSink, SinkFactory};
 pub use store::{SqlStateStore, config_connector_id};
-pub use worker::WorkerOptions;
 pub use webhook::{
     IDEMPOTENCY_KEY_HEADER, WebhookConfig, WebhookHeader, WebhookSink, WebhookSinkBuilder,
 };
+pub use worker::WorkerOptions;

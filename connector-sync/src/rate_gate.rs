@@ -68,8 +68,10 @@ const MS_PER_DAY: f64 = 86_400_000.0;
 ///   slot: what a job reports as "rate-limited until T".
 ///
 /// Keys are made by core's HTTP layer and hold no secret (a hash of the credential). Each
-/// request costs one write to the database (on SQLite a durable commit): a gate is for
-/// services whose limits are per second or slower, not for bulk downloads.
+/// request of a client with a rate limit costs one write to the database (on SQLite a durable
+/// commit): a gate is for services whose limits are per second or slower, not for bulk
+/// downloads. A client without a rate limit (`min_interval` zero) only reads its key, to wait
+/// out a 429 another worker was told about.
 ///
 /// # Cancel safety
 /// Each call is one statement: a dropped `acquire` may have reserved its slot, which then goes
@@ -138,6 +140,16 @@ fn millis(ms: f64) -> chrono::TimeDelta {
 #[async_trait]
 impl RateGate for SqlRateGate {
     async fn acquire(&self, key: &str, min_interval: Duration) -> Result<Duration> {
+        if min_interval.is_zero() {
+            // A client without a rate limit of its own only honours the service's waits
+            // (`defer`): a read, so it costs no commit per request.
+            let wait = match self.next_free(key).await? {
+                Some(until) => (until - Utc::now()).to_std().unwrap_or_default(),
+                None => Duration::ZERO,
+            };
+            self.note_wait(wait);
+            return Ok(wait);
+        }
         let interval_ms = min_interval.as_secs_f64() * 1000.0;
         let (ms,): (f64,) = match &self.db.pool {
             Pool::Sqlite(pool) => {

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use crate::connectors::ConnectorStore;
 use crate::db::SyncDb;
 use crate::jobs::{self, Claim, Claimed, Finish, JobCounters, JobKind, JobMode};
+use crate::rate_gate::SqlRateGate;
 use crate::sinks::SinkFactory;
 use crate::store::{Lease, SqlStateStore, on_pool};
 
@@ -46,6 +47,12 @@ pub struct WorkerOptions {
     /// The batch loop's options (batch size, overlap…); the timeout is each connector's
     /// `timeout_secs`.
     pub sync: SyncOptions,
+    /// Share rate limits through the database (default true): each job's HTTP clients ask a
+    /// [`SqlRateGate`] before every request, so the workers of one database keep together to
+    /// a connector's configured rate per credential and all back off when the service answers
+    /// 429 with `Retry-After`. A running job that waits for the gate says so in its
+    /// `wait_reason` ("rate-limited until T"). Off: each job limits only its own requests.
+    pub shared_rate_limits: bool,
 }
 
 impl Default for WorkerOptions {
@@ -61,6 +68,7 @@ impl Default for WorkerOptions {
             backoff: Duration::from_secs(10),
             max_backoff: Duration::from_secs(600),
             sync: SyncOptions::default(),
+            shared_rate_limits: true,
         }
     }
 }
@@ -273,6 +281,10 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
     let attempt = claimed.job.attempt;
     let progress: Arc<Mutex<Option<JobCounters>>> = Arc::new(Mutex::new(None));
     let lost = Cancellation::new();
+    let gate = ctx
+        .options
+        .shared_rate_limits
+        .then(|| Arc::new(SqlRateGate::new(ctx.db().clone())));
 
     // The heartbeat: renews the lease and stores the counters; stops the run when the job is
     // no longer ours (cancelled, or taken over after our lease expired).
@@ -284,11 +296,23 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         let progress = progress.clone();
         let cancel = cancel.clone();
         let lost = lost.clone();
+        let gate = gate.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
                 let counters = progress.lock().map(|p| *p).unwrap_or(None);
-                match jobs::heartbeat(&db, job_id, &worker, lease, counters.as_ref()).await {
+                let limited = gate.as_ref().and_then(|g| g.limited_until());
+                let reason = limited.map(|t| format!("rate-limited until {}", t.to_rfc3339()));
+                match jobs::heartbeat(
+                    &db,
+                    job_id,
+                    &worker,
+                    lease,
+                    counters.as_ref(),
+                    reason.as_deref(),
+                )
+                .await
+                {
                     Ok(true) => {}
                     Ok(false) => {
                         tracing::warn!(
@@ -307,7 +331,7 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         })
     });
 
-    let outcome = attempt_job(ctx, &claimed, cancel.clone(), progress.clone()).await;
+    let outcome = attempt_job(ctx, &claimed, cancel.clone(), progress.clone(), gate).await;
     drop(heartbeat);
     let counters = progress
         .lock()
@@ -322,7 +346,7 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             // A write fenced by the lease fails when the job is someone else's now (or was
             // cancelled): then its row is not ours to write.
             if matches!(
-                jobs::heartbeat(db, job_id, &ctx.id, ctx.lease(), None).await,
+                jobs::heartbeat(db, job_id, &ctx.id, ctx.lease(), None, None).await,
                 Ok(false)
             ) {
                 tracing::warn!(job = job_id, error = %e, "the job is no longer this worker's");
@@ -366,6 +390,7 @@ async fn attempt_job(
     claimed: &Claimed,
     cancel: Cancellation,
     progress: Arc<Mutex<Option<JobCounters>>>,
+    gate: Option<Arc<SqlRateGate>>,
 ) -> Result<Finish> {
     let job = &claimed.job;
     let store = &ctx.store;
@@ -398,7 +423,11 @@ async fn attempt_job(
         options = options.timeout(Duration::from_secs(claimed.timeout_secs));
     }
     let counters = progress.clone();
-    let syncer = Syncer::new(connector.clone())
+    let mut syncer = Syncer::new(connector.clone());
+    if let Some(gate) = gate {
+        syncer = syncer.rate_gate(gate);
+    }
+    let syncer = syncer
         .shared_sink(sink)
         .shared_state(Arc::new(state.clone()))
         .options(options)
