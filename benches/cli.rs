@@ -67,6 +67,21 @@
 //!   (b) figures are ranges over three runs of the bench.
 //! - (c) and (d) hold: small batches no longer hop through the blocking pool, and a run
 //!   without `--state` keeps no per-document state.
+//!
+//! Where the time goes (`perf record --call-graph dwarf` of the release binary on the bench's
+//! server, 2026-12-04, the machine busy with other builds: sync 0.25-0.30 s, curl 0.07-0.09 s,
+//! so 3-4x that day), for whoever takes (a) and (b) on:
+//! - (a): the pages' JSON parsed into `serde_json::Value` 23% of the CPU (its `BTreeMap`
+//!   inserts and allocations) and dropped 6%; HTML to Markdown 13%; `Mapping::typed` 5%;
+//!   fingerprints 5%; the NDJSON serialisation 7.5%; `write` 5%. Allocation is a quarter of it
+//!   all, but mimalloc as the binary's allocator gained no wall time and took peak RSS from 19
+//!   to 33 MiB, so it was left out. Within 2x needs a parse that does not build the DOM (items
+//!   read straight into what the mapping needs), not a faster allocator.
+//! - (b) on tmpfs (0.47-0.57 s with `--state` against 0.24-0.28 s without): the snapshot's
+//!   serialisation 10% (compaction rewrites it each time the journal outgrows it, and once
+//!   more at the end of the run), timestamps written through `fmt` 9.5%, the journal entries'
+//!   `BTreeMap` inserts 5.5%: the file store's own format, which a binary or columnar
+//!   snapshot would cut.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
