@@ -335,6 +335,36 @@ impl ConnectorStore {
         Ok(rows.into_iter().map(record).collect())
     }
 
+    /// A page of the connectors, by name: at most `limit` after the first `offset`, and how
+    /// many there are in all. Secrets shown as `"***"`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database cannot be read.
+    pub async fn list_page(&self, offset: u64, limit: u64) -> Result<(Vec<ConnectorRecord>, u64)> {
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (rows, total): (Vec<Row>, i64) = on_pool!(self.db, pool => {
+            let fail = |e: sqlx::Error| self.db.error("cannot list the connectors in", &e);
+            let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM connector ORDER BY name, id LIMIT $1 OFFSET $2"
+            )))
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await
+            .map_err(fail)?;
+            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM connector")
+                .fetch_one(pool)
+                .await
+                .map_err(fail)?;
+            (rows, total)
+        });
+        Ok((
+            rows.into_iter().map(record).collect(),
+            u64::try_from(total).unwrap_or(0),
+        ))
+    }
+
     /// The config of connector `id` with its secrets opened: what
     /// [`Registry::build`] takes to build it for a run. Never show it to people.
     ///

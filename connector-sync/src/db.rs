@@ -12,10 +12,29 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-/// The schema in SQLite's dialect (timestamps and JSON as `TEXT`).
-const SQLITE_SCHEMA: &str = include_str!("../migrations/sqlite/0001_initial.sql");
+/// The schema's migrations in SQLite's dialect (timestamps and JSON as `TEXT`): version,
+/// name, SQL. Add a migration to both lists, in step.
+const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (2, "api", include_str!("../migrations/sqlite/0002_api.sql")),
+];
 /// The same tables in PostgreSQL's dialect (`TIMESTAMPTZ`, `JSONB`, `BIGSERIAL`).
-const POSTGRES_SCHEMA: &str = include_str!("../migrations/postgres/0001_initial.sql");
+const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "api",
+        include_str!("../migrations/postgres/0002_api.sql"),
+    ),
+];
 
 /// How long a SQLite statement waits for another process's write lock before it fails.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -166,6 +185,23 @@ impl SyncDb {
         })
     }
 
+    /// Whether the database answers: one `SELECT 1`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when it does not.
+    pub async fn ping(&self) -> Result<()> {
+        let fail = |e: sqlx::Error| self.error("cannot reach", &e);
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                sqlx::query("SELECT 1").execute(pool).await.map_err(fail)?;
+            }
+            Pool::Postgres(pool) => {
+                sqlx::query("SELECT 1").execute(pool).await.map_err(fail)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Where the database is, for messages: the SQLite file, or PostgreSQL's
     /// `user@host:port/database` (never a password).
     pub fn location(&self) -> &str {
@@ -191,14 +227,21 @@ impl SyncDb {
     }
 }
 
-fn migrator(schema: &'static str) -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("initial"),
-        MigrationType::Simple,
-        schema.into_sql_str(),
-        false,
-    )])
+fn migrator(schema: &'static [(i64, &'static str, &'static str)]) -> Migrator {
+    Migrator::with_migrations(
+        schema
+            .iter()
+            .map(|(version, name, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*name),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
 }
 
 fn state_error(location: &str, what: &str, e: &sqlx::Error) -> Error {

@@ -324,6 +324,47 @@ pub(crate) async fn list(
     })
 }
 
+/// A page of connector `connector_id`'s jobs, newest first.
+pub(crate) async fn list_page(
+    db: &SyncDb,
+    connector_id: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<JobRecord>> {
+    let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} FROM job WHERE connector_id = $1 ORDER BY id DESC LIMIT $2 OFFSET $3"
+    );
+    on_pool!(db, pool => {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(connector_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await
+            .map_err(|e| db.error("cannot list the jobs in", &e))?;
+        rows.iter()
+            .map(|row| job_from_row!(row))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| db.error("cannot list the jobs in", &e))
+    })
+}
+
+/// How many jobs are in each status.
+pub(crate) async fn counts(db: &SyncDb) -> Result<Vec<(JobStatus, u64)>> {
+    let rows: Vec<(String, i64)> = on_pool!(db, pool => {
+        sqlx::query_as("SELECT status, COUNT(*) FROM job GROUP BY status")
+            .fetch_all(pool)
+            .await
+            .map_err(|e| db.error("cannot count the jobs in", &e))?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(s, n)| (JobStatus::parse(&s), u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
 /// What a worker may claim: no more jobs of the `busy_sources`, whose limit it reached.
 pub(crate) struct Claim<'a> {
     pub(crate) worker: &'a str,

@@ -3,6 +3,7 @@
 mod connectors;
 mod db;
 mod jobs;
+mod observe;
 mod rate_gate;
 mod scheduler;
 mod seal;
@@ -17,6 +18,7 @@ pub use connectors::{
 };
 pub use db::{DbOptions, SyncDb};
 pub use jobs::{JobCounters, JobKind, JobMode, JobRecord, JobStatus};
+pub use observe::{JobEvent, JobEventKind, JobObserver, RunStats};
 pub use rate_gate::SqlRateGate;
 pub use scheduler::{SchedulerOptions, Tick};
 pub use seal::{SEALED_KEY, SECRET_KEY_ENV, SECRET_KEY_FILE_ENV, Sealer};

@@ -14,6 +14,7 @@ use crate::connectors::{
 };
 use crate::db::SyncDb;
 use crate::jobs::{self, JobKind, JobMode, JobRecord, JobStatus, NewJob};
+use crate::observe::JobObserver;
 use crate::scheduler::{self, SchedulerOptions, Tick};
 use crate::sinks::SinkFactory;
 use crate::store::on_pool;
@@ -158,6 +159,7 @@ pub struct SyncService {
     store: ConnectorStore,
     sinks: Arc<dyn SinkFactory>,
     worker_ttl: Duration,
+    observers: Vec<Arc<dyn JobObserver>>,
 }
 
 impl SyncService {
@@ -167,7 +169,21 @@ impl SyncService {
             store,
             sinks,
             worker_ttl: SchedulerOptions::default().worker_ttl,
+            observers: Vec::new(),
         }
+    }
+
+    /// Adds an observer of the job events (started, finished, failed) of this service's
+    /// workers ([`run_workers`](Self::run_workers)): the hook for metrics and job webhooks.
+    #[must_use]
+    pub fn observe(mut self, observer: Arc<dyn JobObserver>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
+    /// The sink factory documents go through.
+    pub fn sinks(&self) -> &Arc<dyn SinkFactory> {
+        &self.sinks
     }
 
     /// How old a worker's heartbeat may be before a job says "no worker alive" (60 s by
@@ -484,6 +500,173 @@ impl SyncService {
             .collect())
     }
 
+    /// Document `doc_id` of connector `id`, as its state store keeps it (`None`: the
+    /// connector has no such acknowledged document).
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database fails.
+    pub async fn document(&self, id: &str, doc_id: &str) -> Result<Option<DocumentEntry>> {
+        let db = self.db();
+        let row: Option<(String, String, Option<DateTime<Utc>>)> = on_pool!(db, pool => {
+            sqlx::query_as(
+                "SELECT doc_id, fingerprint, updated_at FROM document_state \
+                 WHERE connector_id = $1 AND doc_id = $2",
+            )
+            .bind(id)
+            .bind(doc_id)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| db.error(&format!("cannot read a document of connector `{id}` in"), &e))?
+        });
+        Ok(row.map(|(id, fingerprint, updated_at)| DocumentEntry {
+            id,
+            fingerprint,
+            updated_at,
+        }))
+    }
+
+    /// How many acknowledged documents connector `id` has.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database fails.
+    pub async fn document_count(&self, id: &str) -> Result<u64> {
+        let db = self.db();
+        let (n,): (i64,) = on_pool!(db, pool => {
+            sqlx::query_as("SELECT COUNT(*) FROM document_state WHERE connector_id = $1")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .map_err(|e| db.error(&format!("cannot count the documents of connector `{id}` in"), &e))?
+        });
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Deletes document `doc_id` of connector `id`: first through the connector's sink
+    /// ([`Sink::delete`](connector_core::sink::Sink::delete), so the host drops it), then from
+    /// the state (its fingerprint and any failure kept for it), so the next sync delivers it
+    /// again as new if the source still has it. `false` when the connector has no such
+    /// document (nothing is sent to the sink then).
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for an unknown connector; the sink's error (the state is kept
+    /// then); [`ErrorKind::State`] when the database fails.
+    pub async fn delete_document(&self, id: &str, doc_id: &str) -> Result<bool> {
+        let record = self.existing(id).await?;
+        if self.document(id, doc_id).await?.is_none() {
+            return Ok(false);
+        }
+        let sink = self.sinks.sink(&record).await?;
+        sink.delete(&[doc_id.to_owned()]).await?;
+        let db = self.db();
+        on_pool!(db, pool => {
+            let fail = |e: sqlx::Error| db.error(&format!("cannot forget a document of connector `{id}` in"), &e);
+            let mut tx = pool.begin().await.map_err(fail)?;
+            sqlx::query("DELETE FROM document_state WHERE connector_id = $1 AND doc_id = $2")
+                .bind(id)
+                .bind(doc_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            sqlx::query("DELETE FROM failed_item WHERE connector_id = $1 AND doc_id = $2")
+                .bind(id)
+                .bind(doc_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+        });
+        Ok(true)
+    }
+
+    /// A page of connector `id`'s jobs (its sync log), newest first: at most `limit` after
+    /// the first `offset`, and how many there are in all.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database fails.
+    pub async fn jobs_page(
+        &self,
+        id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<JobRecord>, u64)> {
+        let db = self.db();
+        let (n,): (i64,) = on_pool!(db, pool => {
+            sqlx::query_as("SELECT COUNT(*) FROM job WHERE connector_id = $1")
+                .bind(id)
+                .fetch_one(pool)
+                .await
+                .map_err(|e| db.error("cannot count the jobs in", &e))?
+        });
+        let jobs = jobs::list_page(db, id, offset, limit).await?;
+        Ok((jobs, u64::try_from(n).unwrap_or(0)))
+    }
+
+    /// Cancels every queued or running job of connector `id` (RAGFlow's `cancel_tasks`);
+    /// returns how many.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for an unknown connector; [`ErrorKind::State`] when the
+    /// database fails.
+    pub async fn cancel_pending(&self, id: &str) -> Result<u64> {
+        self.existing(id).await?;
+        let mut n = 0;
+        for status in [JobStatus::Queued, JobStatus::Running] {
+            for job in jobs::list(self.db(), Some(id), Some(status), usize::MAX).await? {
+                if jobs::cancel(self.db(), job.id).await? {
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Counts the jobs by status (all connectors), for metrics.
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database fails.
+    pub async fn job_counts(&self) -> Result<Vec<(JobStatus, u64)>> {
+        jobs::counts(self.db()).await
+    }
+
+    /// Validates `config` for `source` (every problem by field path), builds the connector
+    /// and runs its [`check`](connector_core::Connector::check) (credentials and
+    /// reachability), giving up after `timeout`. Nothing is stored.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] for an unknown source or an invalid config; the check's error
+    /// (`Unauthenticated`, `Unavailable`, …); [`ErrorKind::Timeout`] past `timeout`.
+    pub async fn test_config(
+        &self,
+        source: &str,
+        config: serde_json::Value,
+        timeout: Duration,
+    ) -> Result<()> {
+        let registry = self.store.registry();
+        registry.effective_config(source, config.clone())?;
+        let connector = registry.build(source, config)?;
+        match tokio::time::timeout(timeout, connector.check()).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the check of source `{source}` did not answer within {}s",
+                    timeout.as_secs()
+                ),
+            )),
+        }
+    }
+
+    /// [`test_config`](Self::test_config) with the stored config of connector `id`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for an unknown connector; as
+    /// [`test_config`](Self::test_config).
+    pub async fn test_connector(&self, id: &str, timeout: Duration) -> Result<()> {
+        let record = self.existing(id).await?;
+        let config = self.store.config(id).await?;
+        self.test_config(&record.source, config, timeout).await
+    }
+
     /// The workers registered in the database (those that stopped cleanly are gone; a dead
     /// one stays with its last heartbeat).
     ///
@@ -536,6 +719,13 @@ impl SyncService {
     /// [`ErrorKind::State`] when the worker cannot register or unregister itself; failures
     /// of jobs are recorded on the jobs, not returned.
     pub async fn run_workers(&self, options: WorkerOptions, stop: Cancellation) -> Result<()> {
-        worker::run(self.store.clone(), self.sinks.clone(), options, stop).await
+        worker::run(
+            self.store.clone(),
+            self.sinks.clone(),
+            options,
+            self.observers.clone(),
+            stop,
+        )
+        .await
     }
 }

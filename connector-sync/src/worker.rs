@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use crate::connectors::ConnectorStore;
 use crate::db::SyncDb;
 use crate::jobs::{self, Claim, Claimed, Finish, JobCounters, JobKind, JobMode};
+use crate::observe::{JobEvent, JobEventKind, JobObserver, RunStats};
 use crate::rate_gate::SqlRateGate;
 use crate::sinks::SinkFactory;
 use crate::store::{Lease, SqlStateStore, on_pool};
@@ -103,6 +104,7 @@ pub(crate) struct WorkerContext {
     pub(crate) sinks: Arc<dyn SinkFactory>,
     pub(crate) options: WorkerOptions,
     pub(crate) id: String,
+    pub(crate) observers: Vec<Arc<dyn JobObserver>>,
 }
 
 impl WorkerContext {
@@ -113,6 +115,38 @@ impl WorkerContext {
     fn lease(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.options.lease).unwrap_or(chrono::Duration::seconds(30))
     }
+
+    /// Tells every observer (the hook for metrics and job webhooks).
+    fn emit(&self, event: &JobEvent) {
+        for observer in &self.observers {
+            observer.job_event(event);
+        }
+    }
+}
+
+/// The event of `kind` for `claimed`, without outcome fields.
+fn event(
+    ctx: &WorkerContext,
+    claimed: &Claimed,
+    kind: JobEventKind,
+    counters: JobCounters,
+) -> JobEvent {
+    JobEvent {
+        kind,
+        job_id: claimed.job.id,
+        connector_id: claimed.job.connector_id.clone(),
+        source: claimed.source.clone(),
+        job_kind: claimed.job.kind,
+        partition: claimed.job.partition.clone(),
+        attempt: claimed.job.attempt,
+        counters,
+        duration: None,
+        stats: None,
+        error: None,
+        retry_at: None,
+        worker: ctx.id.clone(),
+        at: Utc::now(),
+    }
 }
 
 /// Runs one worker until `stop` fires: registers it, claims due jobs up to its limits, runs
@@ -122,6 +156,7 @@ pub(crate) async fn run(
     store: ConnectorStore,
     sinks: Arc<dyn SinkFactory>,
     options: WorkerOptions,
+    observers: Vec<Arc<dyn JobObserver>>,
     stop: Cancellation,
 ) -> Result<()> {
     let id = options.worker_id();
@@ -130,6 +165,7 @@ pub(crate) async fn run(
         sinks,
         options,
         id,
+        observers,
     });
     register(ctx.db(), &ctx.id).await?;
     tracing::info!(worker = %ctx.id, db = ctx.db().location(), "worker started");
@@ -279,6 +315,13 @@ impl Drop for AbortOnDrop {
 async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
     let job_id = claimed.job.id;
     let attempt = claimed.job.attempt;
+    let started = std::time::Instant::now();
+    ctx.emit(&event(
+        ctx,
+        &claimed,
+        JobEventKind::Started,
+        JobCounters::default(),
+    ));
     let progress: Arc<Mutex<Option<JobCounters>>> = Arc::new(Mutex::new(None));
     let lost = Cancellation::new();
     let gate = ctx
@@ -338,8 +381,12 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         .map(|p| p.unwrap_or_default())
         .unwrap_or_default();
     let db = ctx.db();
+    let mut stats = None;
     let finish = match outcome {
-        Ok(done) => done,
+        Ok((done, run)) => {
+            stats = run;
+            done
+        }
         Err(_) if lost.is_cancelled() => return,
         Err(e) if e.kind() == ErrorKind::Cancelled && cancel.is_cancelled() => Finish::Released,
         Err(e) => {
@@ -372,8 +419,35 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             }
         }
     };
+    // The event the observers get once the end is recorded (none for a job given back or
+    // cancelled: it did not finish here).
+    let mut ended = match &finish {
+        Finish::Done { counters, .. } => {
+            let mut e = event(ctx, &claimed, JobEventKind::Finished, *counters);
+            e.stats = stats;
+            Some(e)
+        }
+        Finish::Failed {
+            error,
+            counters,
+            retry_at,
+        } => {
+            let mut e = event(ctx, &claimed, JobEventKind::Failed, *counters);
+            e.error = Some(error.clone());
+            e.retry_at = *retry_at;
+            Some(e)
+        }
+        Finish::Released | Finish::Cancelled => None,
+    };
+    if let Some(e) = ended.as_mut() {
+        e.duration = Some(started.elapsed());
+    }
     match jobs::finish(db, job_id, &ctx.id, finish).await {
-        Ok(true) => {}
+        Ok(true) => {
+            if let Some(e) = ended {
+                ctx.emit(&e);
+            }
+        }
         Ok(false) => tracing::info!(
             job = job_id,
             "the job was cancelled or taken over before it finished here"
@@ -391,11 +465,11 @@ async fn attempt_job(
     cancel: Cancellation,
     progress: Arc<Mutex<Option<JobCounters>>>,
     gate: Option<Arc<SqlRateGate>>,
-) -> Result<Finish> {
+) -> Result<(Finish, Option<RunStats>)> {
     let job = &claimed.job;
     let store = &ctx.store;
     let Some(record) = store.get(&job.connector_id).await? else {
-        return Ok(Finish::Cancelled);
+        return Ok((Finish::Cancelled, None));
     };
     let config = store.config(&job.connector_id).await?;
     let mut connector = store.registry().build(&claimed.source, config)?;
@@ -451,13 +525,16 @@ async fn attempt_job(
             () = cancel.cancelled() => return Err(Error::new(ErrorKind::Cancelled, "the prune was cancelled")),
             () = deadline => return Err(Error::new(ErrorKind::Timeout, format!("the prune ran past its timeout of {}s", claimed.timeout_secs))),
         };
-        return Ok(Finish::Done {
-            counters: JobCounters {
-                deleted: report.deleted,
-                ..JobCounters::default()
+        return Ok((
+            Finish::Done {
+                counters: JobCounters {
+                    deleted: report.deleted,
+                    ..JobCounters::default()
+                },
+                window: None,
             },
-            window: None,
-        });
+            None,
+        ));
     }
 
     // A job started before (a retry, or taken over from a lost worker) resumes its run from
@@ -477,16 +554,25 @@ async fn attempt_job(
         request_refetch(&state, ids, &connector).await?;
     }
     let report = syncer.run(mode).await?;
-    Ok(Finish::Done {
-        counters: JobCounters {
-            new: report.new,
-            updated: report.updated,
-            unchanged: report.unchanged,
-            failed: report.failed,
-            deleted: report.deleted,
+    let stats = RunStats {
+        requests: report.requests,
+        retries: report.retries,
+        rate_limit_wait: report.rate_limit_wait,
+        delivered: report.delivered,
+    };
+    Ok((
+        Finish::Done {
+            counters: JobCounters {
+                new: report.new,
+                updated: report.updated,
+                unchanged: report.unchanged,
+                failed: report.failed,
+                deleted: report.deleted,
+            },
+            window: report.window.map(|w| (w.start, w.end)),
         },
-        window: report.window.map(|w| (w.start, w.end)),
-    })
+        Some(stats),
+    ))
 }
 
 /// Asks the incremental run to fetch `ids` again before anything else: they are recorded as
