@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "api")]
+pub mod api;
 mod connectors;
 mod db;
 mod jobs;
