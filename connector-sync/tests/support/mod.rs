@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses a part of it.
 
+#[cfg(feature = "api")]
+pub(crate) mod api;
 pub(crate) mod engine;
 pub(crate) mod postgres;
 
