@@ -44,6 +44,95 @@ pub(crate) enum Command {
     /// run, each connector's documents going to `DATA/CONNECTOR-ID/`. Run several (on several
     /// machines, with PostgreSQL) to share the work.
     Worker(WorkerArgs),
+    /// Run the management HTTP API with the scheduler and the workers in one process, until
+    /// Ctrl-C or SIGTERM. With no `--db`, a SQLite database under the data folder
+    /// (`DATA/connectors.db`) and, with no `CONNECTORS_SECRET_KEY`, a key file for the
+    /// credentials there (`DATA/secret.key`): nothing to install. Every endpoint but
+    /// `/healthz` needs an API key (`connectors api-key create`). Several `serve` and
+    /// `worker` processes on one PostgreSQL share the work.
+    Serve(ServeArgs),
+    /// Create, list or revoke the management API's keys (bearer tokens; only a hash is kept).
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+}
+
+/// `connectors api-key …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ApiKeyCommand {
+    /// Create a key and print its token once (store it: it cannot be shown again).
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        /// A name for people (who or what uses it).
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// List the keys: id, name, created, revoked (never a token).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a key by its id (the part after `cks_` in its token).
+    Revoke {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The key's id, as `api-key list` prints it.
+        id: String,
+    },
+}
+
+/// Which sync database (`serve` and `api-key`).
+#[derive(Debug, Args)]
+pub(crate) struct DbArgs {
+    /// The sync database: `sqlite:PATH` or `postgres://USER@HOST:PORT/DB` (default:
+    /// `sqlite:DATA/connectors.db`).
+    #[arg(long, value_name = "URL", env = "CONNECTORS_DB")]
+    pub(crate) db: Option<String>,
+    /// The data folder: documents go to one folder per connector under it, and the default
+    /// database and secret key file live there.
+    #[arg(long, value_name = "DIR", default_value = "data")]
+    pub(crate) data: PathBuf,
+}
+
+impl DbArgs {
+    /// The database URL: `--db`, or the SQLite file under the data folder.
+    pub(crate) fn url(&self) -> String {
+        self.db
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.data.join("connectors.db").display()))
+    }
+}
+
+/// How `serve` writes its logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// One JSON object per line (the request logs: method, route, status, latency, key id).
+    Json,
+    /// Plain text.
+    Text,
+}
+
+/// The arguments of `connectors serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    /// The address the API listens on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: String,
+    /// Largest request body in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    pub(crate) body_limit: usize,
+    /// Serve the API only: no workers run here (other processes run them).
+    #[arg(long)]
+    pub(crate) no_workers: bool,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    pub(crate) log_format: LogFormat,
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
 }
 
 /// The arguments of `connectors worker`.
@@ -56,6 +145,13 @@ pub(crate) struct WorkerArgs {
     /// Where documents go: one folder per connector under DIR.
     #[arg(long, value_name = "DIR", default_value = "data")]
     pub(crate) data: PathBuf,
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+}
+
+/// How the scheduler and the workers run (`worker` and `serve`).
+#[derive(Debug, Args)]
+pub(crate) struct EngineArgs {
     /// How the documents are written: `ndjson` (`documents.ndjson`) or `directory` (a file per
     /// document and a manifest).
     #[arg(long, value_enum, default_value_t = Layout::Ndjson)]

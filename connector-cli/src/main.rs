@@ -25,7 +25,10 @@ use connector_core::{Error, Registry, Result};
 use connector_sync::{SqlStateStore, config_connector_id};
 use tracing_subscriber::EnvFilter;
 
-use crate::args::{Cli, Command, ConfigArgs, Layout, NetworkArgs, SyncArgs, WorkerArgs};
+use crate::args::{
+    ApiKeyCommand, Cli, Command, ConfigArgs, DbArgs, EngineArgs, Layout, LogFormat, NetworkArgs,
+    ServeArgs, SyncArgs, WorkerArgs,
+};
 use crate::progress::BarSlot;
 
 /// Where `sync` writes when neither `--out` nor `--out-dir` is given.
@@ -45,7 +48,10 @@ async fn main() -> ExitCode {
     // Usage errors exit with 2 (clap's code), `--help` and `--version` with 0.
     let cli = Cli::parse();
     let bars = BarSlot::default();
-    init_tracing(bars.clone());
+    match &cli.command {
+        Command::Serve(args) => init_serve_tracing(args.log_format),
+        _ => init_tracing(bars.clone()),
+    }
     let mut registry = connectors::registry();
     let outcome = match cli.command {
         Command::ListSources => list_sources(&registry),
@@ -57,6 +63,8 @@ async fn main() -> ExitCode {
         } => check(&mut registry, &source, &config, &network).await,
         Command::Sync(args) => sync(&mut registry, args, &bars).await,
         Command::Worker(args) => worker(registry, args).await,
+        Command::Serve(args) => serve(registry, args).await,
+        Command::ApiKey { command } => api_key(command).await,
     };
     outcome.unwrap_or_else(|err| {
         eprintln!("{}", report::error(&err));
@@ -73,6 +81,22 @@ fn init_tracing(bars: BarSlot) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(true)
         .init();
+}
+
+/// Log filter of `serve` when `RUST_LOG` is unset: its request logs and the engine's events.
+const SERVE_LOG: &str = "warn,connector_sync=info,connector_core::sync=error";
+
+/// `serve` logs one JSON object per line (or plain text), no progress bars.
+fn init_serve_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(SERVE_LOG));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder.with_ansi(false).init(),
+    }
 }
 
 /// Writes to stdout; a closed pipe (`connectors list-sources | head -1`) is not an error.
@@ -215,10 +239,13 @@ async fn open_sink(args: &SyncArgs) -> Result<(Arc<dyn Sink>, String)> {
     Ok((Arc::new(sink), path.display().to_string()))
 }
 
-/// `connectors worker`: the scheduler and the workers on one database until Ctrl-C or
-/// SIGTERM, then a clean stop (running jobs stop between two sink writes and go back to the
-/// queue).
-async fn worker(registry: Registry, args: WorkerArgs) -> Result<ExitCode> {
+/// The worker and scheduler options of `args`.
+fn engine_options(
+    args: &EngineArgs,
+) -> Result<(
+    connector_sync::WorkerOptions,
+    connector_sync::SchedulerOptions,
+)> {
     let secs = |s: f64, what: &str| {
         Duration::try_from_secs_f64(s).map_err(|_| {
             Error::new(
@@ -227,16 +254,8 @@ async fn worker(registry: Registry, args: WorkerArgs) -> Result<ExitCode> {
             )
         })
     };
-    let db = connector_sync::SyncDb::connect(&args.db).await?;
-    let store = connector_sync::ConnectorStore::from_env(db, Arc::new(registry))?;
-    let layout = match args.layout {
-        Layout::Ndjson => connector_sync::DataLayout::Ndjson,
-        Layout::Directory => connector_sync::DataLayout::Directory,
-    };
-    let sinks = Arc::new(connector_sync::DataDirSinks::new(&args.data, layout));
-    let service = connector_sync::SyncService::new(store, sinks);
     let mut options = connector_sync::WorkerOptions::default();
-    options.id = args.worker_id;
+    options.id = args.worker_id.clone();
     options.jobs = args.jobs.max(1);
     options.per_source = args.per_source.max(1);
     options.lease = secs(args.lease, "lease")?;
@@ -245,9 +264,33 @@ async fn worker(registry: Registry, args: WorkerArgs) -> Result<ExitCode> {
     options.sync = SyncOptions::default().batch_docs(args.batch_size.max(1) as usize);
     let mut scheduling = connector_sync::SchedulerOptions::default();
     scheduling.tick = options.poll;
-    let stop = Cancellation::new();
-    tokio::spawn(stop_on_signal(stop.clone()));
-    let workers = service.run_workers(options, stop.clone());
+    Ok((options, scheduling))
+}
+
+fn sinks(data: &Path, layout: Layout) -> Arc<connector_sync::DataDirSinks> {
+    let layout = match layout {
+        Layout::Ndjson => connector_sync::DataLayout::Ndjson,
+        Layout::Directory => connector_sync::DataLayout::Directory,
+    };
+    Arc::new(connector_sync::DataDirSinks::new(data, layout))
+}
+
+/// Runs the workers (unless `workers` is false) and the scheduler (unless `--no-scheduler`)
+/// until `stop` fires.
+async fn run_engine(
+    service: &connector_sync::SyncService,
+    args: &EngineArgs,
+    workers: bool,
+    stop: &Cancellation,
+) -> Result<()> {
+    let (options, scheduling) = engine_options(args)?;
+    let workers = async {
+        if workers {
+            service.run_workers(options, stop.clone()).await
+        } else {
+            Ok(())
+        }
+    };
     let scheduler = async {
         if args.no_scheduler {
             Ok(())
@@ -257,8 +300,166 @@ async fn worker(registry: Registry, args: WorkerArgs) -> Result<ExitCode> {
     };
     let (w, s) = tokio::join!(workers, scheduler);
     w?;
-    s?;
+    s
+}
+
+/// `connectors worker`: the scheduler and the workers on one database until Ctrl-C or
+/// SIGTERM, then a clean stop (running jobs stop between two sink writes and go back to the
+/// queue).
+async fn worker(registry: Registry, args: WorkerArgs) -> Result<ExitCode> {
+    engine_options(&args.engine)?;
+    let db = connector_sync::SyncDb::connect(&args.db).await?;
+    let store = connector_sync::ConnectorStore::from_env(db, Arc::new(registry))?;
+    let service = connector_sync::SyncService::new(store, sinks(&args.data, args.engine.layout));
+    let stop = Cancellation::new();
+    tokio::spawn(stop_on_signal(stop.clone()));
+    run_engine(&service, &args.engine, true, &stop).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The sealer for `serve`: the environment's key, else the key file under the data folder,
+/// created (readable by its owner only) on the first start.
+fn serve_sealer(data: &Path) -> Result<connector_sync::Sealer> {
+    if let Some(sealer) = connector_sync::Sealer::from_env()? {
+        return Ok(sealer);
+    }
+    let path = data.join("secret.key");
+    if !path.exists() {
+        std::fs::create_dir_all(data).map_err(|e| {
+            Error::internal(format!("cannot create the data folder {}", data.display()))
+                .with_cause(e)
+        })?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(|e| {
+            Error::internal(format!("cannot create the key file {}", path.display())).with_cause(e)
+        })?;
+        file.write_all(connector_sync::Sealer::generate_key().as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| {
+                Error::internal(format!("cannot write the key file {}", path.display()))
+                    .with_cause(e)
+            })?;
+        tracing::info!(key_file = %path.display(), "created a secret key for stored credentials; keep it with the database");
+    }
+    connector_sync::Sealer::from_key_file(&path)
+}
+
+/// `connectors serve`: the management API, the scheduler and the workers in one process
+/// until Ctrl-C or SIGTERM; then the API stops taking requests and running jobs go back to
+/// the queue.
+async fn serve(registry: Registry, args: ServeArgs) -> Result<ExitCode> {
+    engine_options(&args.engine)?;
+    let url = args.db.url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&args.db.data).map_err(|e| {
+            Error::internal(format!(
+                "cannot create the data folder {}",
+                args.db.data.display()
+            ))
+            .with_cause(e)
+        })?;
+    }
+    let db = connector_sync::SyncDb::connect(&url).await?;
+    let sealer = serve_sealer(&args.db.data)?;
+    let store = connector_sync::ConnectorStore::new(db, Arc::new(registry)).with_sealer(sealer);
+    let metrics = Arc::new(connector_sync::api::ApiMetrics::new());
+    let service = connector_sync::SyncService::new(store, sinks(&args.db.data, args.engine.layout))
+        .observe(metrics.clone());
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| {
+            Error::new(
+                connector_core::ErrorKind::Config,
+                format!("cannot listen on {}", args.listen),
+            )
+            .with_cause(e)
+        })?;
+    let mut options = connector_sync::api::ApiOptions::default();
+    options.body_limit = args.body_limit;
+    let api = connector_sync::api::Api::new(service.clone())
+        .metrics(metrics)
+        .options(options);
+    let stop = Cancellation::new();
+    tokio::spawn(stop_on_signal(stop.clone()));
+    let (served, engine) = tokio::join!(
+        api.serve(listener, stop.clone()),
+        run_engine(&service, &args.engine, !args.no_workers, &stop)
+    );
+    served?;
+    engine?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `connectors api-key create|list|revoke`.
+async fn api_key(command: ApiKeyCommand) -> Result<ExitCode> {
+    let open = |db: &DbArgs| {
+        let url = db.url();
+        async move {
+            let db = connector_sync::SyncDb::connect(&url).await?;
+            Ok::<_, Error>(connector_sync::api::ApiKeys::new(db))
+        }
+    };
+    match command {
+        ApiKeyCommand::Create { db, name } => {
+            if db.db.is_none() {
+                std::fs::create_dir_all(&db.data).map_err(|e| {
+                    Error::internal(format!(
+                        "cannot create the data folder {}",
+                        db.data.display()
+                    ))
+                    .with_cause(e)
+                })?;
+            }
+            let key = open(&db).await?.create(&name).await?;
+            eprintln!(
+                "created API key {} ({}); its token is shown once, on stdout:",
+                key.id, key.name
+            );
+            print(&key.token)
+        }
+        ApiKeyCommand::List { db } => {
+            let keys = open(&db).await?.list().await?;
+            let lines: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}\t{}\t{}\t{}",
+                        k.id,
+                        k.name,
+                        k.created_at.to_rfc3339_opts(
+                            connector_core::reexports::chrono::SecondsFormat::Secs,
+                            true
+                        ),
+                        k.revoked_at.map_or_else(
+                            || "valid".to_owned(),
+                            |t| format!(
+                                "revoked {}",
+                                t.to_rfc3339_opts(
+                                    connector_core::reexports::chrono::SecondsFormat::Secs,
+                                    true
+                                )
+                            )
+                        )
+                    )
+                })
+                .collect();
+            print(&lines.join("\n"))
+        }
+        ApiKeyCommand::Revoke { db, id } => {
+            if open(&db).await?.revoke(&id).await? {
+                eprintln!("revoked API key {id}");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Err(Error::new(
+                    connector_core::ErrorKind::NotFound,
+                    format!("no valid API key `{id}` (see `connectors api-key list`)"),
+                ))
+            }
+        }
+    }
 }
 
 /// Fires `stop` on Ctrl-C or SIGTERM; a second signal exits at once.
