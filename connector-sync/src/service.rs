@@ -441,6 +441,15 @@ impl SyncService {
         Ok(Some(job))
     }
 
+    /// Job `id` as stored, its `wait_reason` as last recorded (no live computation: one
+    /// read, however long the queue).
+    ///
+    /// # Errors
+    /// [`ErrorKind::State`] when the database fails.
+    pub async fn job_stored(&self, id: i64) -> Result<Option<JobRecord>> {
+        jobs::get(self.db(), id).await
+    }
+
     /// The newest jobs (of one connector when `connector_id` is given), at most `limit`.
     ///
     /// # Errors

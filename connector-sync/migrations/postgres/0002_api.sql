@@ -12,3 +12,6 @@ CREATE TABLE api_key (
     created_at  TIMESTAMPTZ NOT NULL,
     revoked_at  TIMESTAMPTZ
 );
+
+-- The API lists connectors by name a page at a time.
+CREATE INDEX connector_name ON connector (name, id);

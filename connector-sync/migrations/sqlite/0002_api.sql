@@ -12,3 +12,6 @@ CREATE TABLE api_key (
     created_at  TEXT NOT NULL,
     revoked_at  TEXT
 );
+
+-- The API lists connectors by name a page at a time.
+CREATE INDEX connector_name ON connector (name, id);

@@ -168,7 +168,8 @@ impl ApiKeys {
     /// [`ErrorKind::State`] when the database fails.
     pub async fn list(&self) -> Result<Vec<ApiKeyRecord>> {
         let db = &self.db;
-        let rows: Vec<(String, String, DateTime<Utc>, Option<DateTime<Utc>>)> = on_pool!(db, pool => {
+        type Row = (String, String, DateTime<Utc>, Option<DateTime<Utc>>);
+        let rows: Vec<Row> = on_pool!(db, pool => {
             sqlx::query_as("SELECT id, name, created_at, revoked_at FROM api_key ORDER BY created_at, id")
                 .fetch_all(pool)
                 .await

@@ -336,10 +336,10 @@ impl From<JobStatus> for JobState {
 }
 
 /// A job's progress in the three numbers of the `/api/v1/connectors` shape, mapped from the
-/// engine's counters: `collected` = every item the source produced this run (new + updated
-/// + unchanged + failed); `parsed` = those that became documents or were found unchanged
-/// (collected − failed); `indexed` = documents the sink acknowledged as new or changed
-/// (new + updated). Unchanged documents are collected and parsed, not indexed again.
+/// engine's counters: `collected` = every item the source produced this run (new, updated,
+/// unchanged and failed); `parsed` = those that became documents or were found unchanged
+/// (collected minus failed); `indexed` = documents the sink acknowledged as new or changed
+/// (new and updated). Unchanged documents are collected and parsed, not indexed again.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SyncProgress {
     /// Items seen.

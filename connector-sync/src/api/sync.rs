@@ -70,7 +70,7 @@ pub(crate) async fn trigger(
     };
     let job = state
         .service
-        .job(first.job_id)
+        .job_stored(first.job_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("job {} is gone", first.job_id)))?;
     Ok((
