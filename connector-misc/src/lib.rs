@@ -1,6 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "dropbox")]
+pub mod dropbox;
+#[cfg(any(feature = "local", feature = "dropbox", feature = "box"))]
+mod files;
 #[cfg(feature = "local")]
 pub mod local;
 
@@ -13,10 +17,19 @@ pub mod local;
 /// assert!(registry.sources().contains(&"local"));
 /// ```
 // With no feature enabled there is nothing to register.
-#[cfg_attr(not(feature = "local"), allow(unused_variables))]
+#[cfg_attr(
+    not(any(feature = "local", feature = "dropbox", feature = "box")),
+    allow(unused_variables)
+)]
 pub fn register(registry: &mut connector_core::Registry) {
     #[cfg(feature = "local")]
     registry.register::<local::LocalConfig, _>(local::SOURCE, "a folder on this machine", |cfg| {
         Ok(Box::new(local::LocalConnector::new(cfg)?))
     });
+    #[cfg(feature = "dropbox")]
+    registry.register::<dropbox::DropboxConfig, _>(
+        dropbox::SOURCE,
+        "files in a Dropbox account",
+        |cfg| Ok(Box::new(dropbox::DropboxConnector::new(cfg)?)),
+    );
 }

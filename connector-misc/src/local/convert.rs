@@ -10,36 +10,7 @@ use super::SOURCE;
 use super::client::{Read, extension_of};
 use super::model::{Entry, Problem, Stat, StatError, io_kind};
 
-/// Extensions delivered as [`Content::Text`](connector_core::Content::Text): formats whose
-/// bytes are already the text a reader sees. Everything else (PDF, Office, images, and HTML,
-/// which needs its markup extracted) goes as bytes with its MIME type for the host's parser.
-pub const TEXT_EXTENSIONS: &[&str] = &[
-    "txt",
-    "text",
-    "md",
-    "markdown",
-    "mdx",
-    "rst",
-    "adoc",
-    "asciidoc",
-    "org",
-    "tex",
-    "csv",
-    "tsv",
-    "json",
-    "jsonl",
-    "ndjson",
-    "xml",
-    "yml",
-    "yaml",
-    "toml",
-    "ini",
-    "cfg",
-    "conf",
-    "properties",
-    "log",
-    "sql",
-];
+pub use crate::files::TEXT_EXTENSIONS;
 
 /// The `file://` URL of an absolute path.
 pub(crate) fn link(path: &Path) -> Option<Url> {

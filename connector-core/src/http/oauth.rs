@@ -1,0 +1,357 @@
+//! [`OAuthToken`]: a bearer token renewed with an OAuth 2.0 refresh token (RFC 6749 §6), for
+//! connectors whose users hand over an access token and, for long-lived access, a refresh token
+//! and the app's client id (Dropbox, Box).
+//!
+//! - The access token is used until shortly before the expiry the token endpoint announced;
+//!   a token given in the config (its expiry unknown) is used until the service answers 401.
+//! - A request answered 401 is sent once more with a renewed token
+//!   ([`OAuthToken::send`]); concurrent requests that hit the same 401 wait for one renewal.
+//! - A refresh token the endpoint rotates (Box's are single-use) is handed to the
+//!   [`CredentialStore`] *before* the new access token is used or returned; if it cannot be
+//!   saved the run stops, rather than run on a token nobody kept.
+//! - What is saved is the connector's business ([`OAuthToken::persist_with`]): the config field
+//!   the tokens live in, rewritten with the new values.
+
+use std::fmt;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::client::{Auth, HttpClient};
+use super::request::{RequestBuilder, Response};
+use crate::credentials::{CredentialStore, DiscardCredentials};
+use crate::error::{Error, ErrorKind, Result};
+use crate::secret::Secret;
+
+/// An access token is renewed this long before the expiry the token endpoint announced.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+
+/// Builds the value saved under the token's config field after a renewal, from the new access
+/// token and the refresh token now current.
+type Persist = Box<dyn Fn(&Secret, &Secret) -> Secret + Send + Sync>;
+
+/// How to renew: the token endpoint and the app's credentials.
+struct Grant {
+    token_url: Url,
+    client_id: String,
+    client_secret: Option<Secret>,
+    /// The config field a refused refresh token is reported on.
+    refresh_field: String,
+}
+
+struct State {
+    access: Option<Secret>,
+    refresh: Option<Secret>,
+    /// When the access token expires, if the token endpoint said.
+    until: Option<Instant>,
+}
+
+/// A bearer token that renews itself with a refresh token; shared by a connector's streams
+/// (cheap to share behind an `Arc`).
+///
+/// ```
+/// use connector_core::http::{HttpClient, OAuthToken};
+/// use connector_core::Secret;
+/// # async fn demo(url: url::Url) -> connector_core::Result<()> {
+/// let http = HttpClient::builder("box").build()?;
+/// let token = OAuthToken::new("box", "credentials.box_tokens", Some(Secret::new("a1")))
+///     .refreshable(
+///         url::Url::parse("https://api.box.com/oauth2/token").unwrap(),
+///         "client-id",
+///         Some(Secret::new("client-secret")),
+///         Secret::new("r1"),
+///         "credentials.box_tokens",
+///     )
+///     .persist_with(|access, refresh| {
+///         Secret::new(serde_json::json!({"access_token": access.expose(), "refresh_token": refresh.expose()}).to_string())
+///     });
+/// // A 401 renews the token once, saving the rotated refresh token before it is used.
+/// let response = token.send(&http, |auth| http.get(url.clone()).auth(auth, "credentials.box_tokens")).await?;
+/// # Ok(()) }
+/// ```
+pub struct OAuthToken {
+    source: &'static str,
+    field: String,
+    grant: Option<Grant>,
+    state: Mutex<State>,
+    store: StdMutex<Arc<dyn CredentialStore>>,
+    persist: Option<Persist>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct TokenError {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+impl OAuthToken {
+    /// A token for the connector `source`, kept in the config field `field` (named by errors
+    /// and used as the [`CredentialStore`] key), starting from `access` when the config holds
+    /// one. Without [`refreshable`](Self::refreshable) it is used as it is.
+    pub fn new(source: &'static str, field: impl Into<String>, access: Option<Secret>) -> Self {
+        Self {
+            source,
+            field: field.into(),
+            grant: None,
+            state: Mutex::new(State {
+                access,
+                refresh: None,
+                until: None,
+            }),
+            store: StdMutex::new(Arc::new(DiscardCredentials)),
+            persist: None,
+        }
+    }
+
+    /// Renews the token at `token_url` with `refresh` and the app's `client_id` (and
+    /// `client_secret`, which PKCE apps do not have); a refused refresh names `refresh_field`.
+    #[must_use]
+    pub fn refreshable(
+        mut self,
+        token_url: Url,
+        client_id: impl Into<String>,
+        client_secret: Option<Secret>,
+        refresh: Secret,
+        refresh_field: impl Into<String>,
+    ) -> Self {
+        self.grant = Some(Grant {
+            token_url,
+            client_id: client_id.into(),
+            client_secret,
+            refresh_field: refresh_field.into(),
+        });
+        self.state.get_mut().refresh = Some(refresh);
+        self
+    }
+
+    /// After each renewal, saves `persist(new access token, current refresh token)` as the new
+    /// content of the token's field through the [`CredentialStore`].
+    #[must_use]
+    pub fn persist_with(
+        mut self,
+        persist: impl Fn(&Secret, &Secret) -> Secret + Send + Sync + 'static,
+    ) -> Self {
+        self.persist = Some(Box::new(persist));
+        self
+    }
+
+    /// Hands renewed tokens to `store` from now on.
+    pub fn set_store(&self, store: Arc<dyn CredentialStore>) {
+        *self.store.lock().unwrap_or_else(|p| p.into_inner()) = store;
+    }
+
+    /// Whether the token can be renewed (a refresh token and a client id were given).
+    pub fn can_refresh(&self) -> bool {
+        self.grant.is_some()
+    }
+
+    /// The config field the token lives in.
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// The bearer token to send: the current one, or a renewed one when it is missing or about
+    /// to expire.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unauthenticated`] naming the field when there is no token and none can be
+    /// had; the token endpoint's refusal (see [`renew`](Self::renew)).
+    pub async fn bearer(&self, http: &HttpClient) -> Result<Auth> {
+        let mut state = self.state.lock().await;
+        let fresh = state
+            .until
+            .is_none_or(|until| Instant::now() + EXPIRY_MARGIN < until);
+        if let Some(access) = state.access.as_ref().filter(|_| fresh) {
+            return Ok(Auth::Bearer(access.clone()));
+        }
+        if self.grant.is_none() {
+            return Err(Error::new(
+                ErrorKind::Unauthenticated,
+                "no access token is configured and none can be had without a refresh token",
+            )
+            .with_connector(self.source)
+            .with_field(self.field.clone()));
+        }
+        self.refresh(http, &mut state).await
+    }
+
+    /// A new token after the service refused `rejected`: the current one if another request
+    /// renewed it meanwhile, else one from the token endpoint; `None` when the token cannot be
+    /// renewed.
+    ///
+    /// # Errors
+    /// The token endpoint's refusal ([`ErrorKind::Unauthenticated`] naming the refresh
+    /// token's or the token's field), its unavailability, or the store's failure to save a
+    /// rotated refresh token.
+    pub async fn renew(&self, http: &HttpClient, rejected: &Auth) -> Result<Option<Auth>> {
+        if self.grant.is_none() {
+            return Ok(None);
+        }
+        let mut state = self.state.lock().await;
+        if let (Auth::Bearer(rejected), Some(current)) = (rejected, state.access.as_ref())
+            && rejected != current
+        {
+            return Ok(Some(Auth::Bearer(current.clone())));
+        }
+        self.refresh(http, &mut state).await.map(Some)
+    }
+
+    /// Sends the request `build` makes with the current token; a 401 (an error, or a response
+    /// when the request hands client errors back) renews the token and the request is sent
+    /// once more.
+    ///
+    /// # Errors
+    /// As [`bearer`](Self::bearer) and [`renew`](Self::renew), and the request's own (a second
+    /// 401 included).
+    pub async fn send(
+        &self,
+        http: &HttpClient,
+        build: impl Fn(Auth) -> RequestBuilder,
+    ) -> Result<Response> {
+        let auth = self.bearer(http).await?;
+        let first = build(auth.clone()).send().await;
+        let rejected = match &first {
+            Err(e) => e.kind() == ErrorKind::Unauthenticated,
+            Ok(resp) => resp.status() == reqwest::StatusCode::UNAUTHORIZED,
+        };
+        if !rejected {
+            return first;
+        }
+        match self.renew(http, &auth).await? {
+            Some(renewed) => build(renewed).send().await,
+            None => first,
+        }
+    }
+
+    async fn refresh(&self, http: &HttpClient, state: &mut State) -> Result<Auth> {
+        let (Some(grant), Some(refresh)) = (&self.grant, state.refresh.clone()) else {
+            return Err(
+                Error::internal("refresh without a refresh grant").with_connector(self.source)
+            );
+        };
+        // Built in a block: the serializer is not `Send` and must not live across an await.
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "refresh_token")
+                .append_pair("refresh_token", refresh.expose())
+                .append_pair("client_id", &grant.client_id);
+            if let Some(secret) = &grant.client_secret {
+                form.append_pair("client_secret", secret.expose());
+            }
+            form.finish()
+        };
+        let resp = http
+            .post(grant.token_url.clone())
+            .body(form, "application/x-www-form-urlencoded")
+            .idempotent(true)
+            .client_errors_as_responses()
+            .send()
+            .await?;
+        if resp.status().is_client_error() {
+            return Err(self.refused(grant, resp.status().as_u16(), resp.body()));
+        }
+        let parsed: TokenResponse = resp.json().map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidData,
+                "the token endpoint answered without an access token",
+            )
+            .with_connector(self.source)
+            .with_url(&grant.token_url)
+            .with_cause(e)
+        })?;
+        let access = Secret::new(parsed.access_token);
+        let new_refresh = parsed
+            .refresh_token
+            .filter(|t| !t.is_empty() && t != refresh.expose())
+            .map(Secret::new);
+        let rotated = new_refresh.is_some();
+        let current_refresh = new_refresh.unwrap_or(refresh);
+        if let Some(persist) = &self.persist {
+            let value = persist(&access, &current_refresh);
+            let store = Arc::clone(&self.store.lock().unwrap_or_else(|p| p.into_inner()));
+            match store.save(self.source, &self.field, &value).await {
+                Ok(()) => {}
+                // The old refresh token may already be spent: running on is losing it.
+                Err(e) if rotated => {
+                    return Err(Error::new(
+                        e.kind(),
+                        "the refresh token rotated but the CredentialStore could not save it",
+                    )
+                    .with_connector(self.source)
+                    .with_field(self.field.clone())
+                    .with_cause(e));
+                }
+                Err(e) => tracing::warn!(
+                    source = self.source,
+                    field = %self.field,
+                    "the renewed access token could not be saved: {e}"
+                ),
+            }
+        }
+        state.access = Some(access.clone());
+        state.refresh = Some(current_refresh);
+        state.until = parsed
+            .expires_in
+            .map(|s| Instant::now() + Duration::from_secs(s));
+        Ok(Auth::Bearer(access))
+    }
+
+    /// The token endpoint's refusal, naming the field to fix.
+    fn refused(&self, grant: &Grant, status: u16, body: &[u8]) -> Error {
+        let err: TokenError = serde_json::from_slice(body).unwrap_or_default();
+        let desc = if err.error_description.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", err.error_description)
+        };
+        let (kind, message) = match err.error.as_str() {
+            "invalid_grant" => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the refresh token was revoked, has expired or was already used; authorise again{desc}"
+                ),
+            ),
+            "invalid_client" | "unauthorized_client" => (
+                ErrorKind::Unauthenticated,
+                format!("the token endpoint refused the app: check the client id and secret{desc}"),
+            ),
+            other => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the token endpoint refused to renew the token (HTTP {status}, {other}){desc}"
+                ),
+            ),
+        };
+        Error::new(kind, message)
+            .with_connector(self.source)
+            .with_field(grant.refresh_field.clone())
+            .with_url(&grant.token_url)
+    }
+}
+
+impl fmt::Debug for OAuthToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthToken")
+            .field("source", &self.source)
+            .field("field", &self.field)
+            .field(
+                "token_url",
+                &self.grant.as_ref().map(|g| g.token_url.as_str()),
+            )
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,240 @@
+//! The Dropbox connector (source `"dropbox"`): every file under a folder of a Dropbox account
+//! (the whole account by default), one document each, over the HTTP API v2.
+//!
+//! - **Listing**: `files/list_folder` with `recursive: true` and `limit`, then
+//!   `files/list_folder/continue`. The cursor is the checkpoint ([`DropboxCheckpoint`]): a
+//!   resumed run continues the listing where it stopped, and the cursor a finished run ends
+//!   with is carried to the next incremental run, which continues from it and so gets exactly
+//!   the files changed since (an edit, a new file, a move), whatever their times. A cursor
+//!   Dropbox no longer honours (the `reset` error) starts the listing over, in the same run.
+//! - **Deletions** come from the cursor as `deleted` entries; core's batches carry no
+//!   deletions, so they are left to prune ([`SlimConnector`]), which lists every id.
+//! - **Ids** are RAGFlow's, `dropbox:{id}` with Dropbox's file id (`dropbox:id:a4ayc…`), which
+//!   survives renames and moves. The title is the file name, the link the file previewed in
+//!   its folder on dropbox.com, `updated_at` its `server_modified` (when Dropbox got this
+//!   version; RAGFlow used `client_modified`, which a desktop client may set to anything);
+//!   metadata holds `path`, `size`, `rev`, `extension` and, inside a shared folder,
+//!   `shared_folder_id`, `read_only` and `modified_by` (the account id of the last editor).
+//! - **Access**: not set. The listing shows only whether a file is in a shared folder; who it
+//!   is shared with costs a `sharing/list_folder_members` call per shared folder, not made.
+//! - **Fingerprint**: from `content_hash` (else `rev`). The listing shows it, so an unchanged
+//!   file is reported unchanged without a download.
+//! - **Content**: `files/download` with the `Dropbox-API-Arg` header (non-ASCII escaped as
+//!   `\uXXXX`); text extensions as text, the rest as bytes with a guessed MIME type. A file over
+//!   `max_file_size` (its listed size) is a failure without a download; so is a file Dropbox
+//!   does not let be downloaded (cloud documents) and a text file that is not UTF-8.
+//! - **Tokens**: the access token as given; with `dropbox_refresh_token` and
+//!   `dropbox_app_key`, a 401 (`expired_access_token`) renews it once at the token endpoint
+//!   and the renewed token is handed to the [`CredentialStore`](connector_core::CredentialStore)
+//!   as the new `credentials.dropbox_access_token` (Dropbox's refresh tokens do not rotate).
+//! - **Limits**: 429 and 503 with `Retry-After` are waited out by core's client; team spaces
+//!   and namespaces other than the account's own are not listed.
+
+mod checkpoint;
+mod client;
+mod config;
+mod pages;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_core::http::{HttpClient, OAuthToken};
+use connector_core::{
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore, Error, Result,
+    Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+};
+use futures::stream::BoxStream;
+use url::Url;
+
+pub use checkpoint::{DropboxCheckpoint, Phase};
+pub use config::{
+    DEFAULT_API_BASE_URL, DEFAULT_CONTENT_BASE_URL, DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE,
+    DEFAULT_TOKEN_URL, DropboxConfig, DropboxCredentials,
+};
+
+use client::{Client, TOKEN_FIELD};
+
+/// The registry key of the Dropbox connector.
+pub const SOURCE: &str = "dropbox";
+
+/// Reads a Dropbox account. Built from a [`DropboxConfig`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use connector_core::sink::MemorySink;
+/// use connector_core::sync::{SyncMode, Syncer};
+/// use connector_misc::dropbox::{DropboxConfig, DropboxConnector};
+///
+/// # async fn demo() -> connector_core::Result<()> {
+/// let connector = DropboxConnector::new(DropboxConfig::new("sl.example-token"))?;
+/// let sink = MemorySink::new();
+/// Syncer::new(Arc::new(connector)).sink(sink.clone()).run(SyncMode::Auto).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct DropboxConnector {
+    config: DropboxConfig,
+    client: Client,
+}
+
+fn url_or(configured: Option<&Url>, default: &str) -> Result<Url> {
+    match configured {
+        Some(u) => Ok(u.clone()),
+        None => Url::parse(default).map_err(|e| {
+            Error::internal(format!("bad default URL {default}"))
+                .with_connector(SOURCE)
+                .with_cause(e)
+        }),
+    }
+}
+
+/// `url` with a trailing `/`, so joining a relative path keeps its own path.
+fn as_base(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
+}
+
+impl DropboxConnector {
+    /// A connector for `config`; nothing is requested until a sync or
+    /// [`check`](Connector::check).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of the
+    /// config by field path; `Internal` when the HTTP client cannot start.
+    pub fn new(config: DropboxConfig) -> Result<Self> {
+        let problems = connector_core::ConnectorConfig::validate(&config);
+        if !problems.is_empty() {
+            return Err(Error::config(problems).with_connector(SOURCE));
+        }
+        let http = HttpClient::builder(SOURCE)
+            .error_classifier(client::classify)
+            .network_policy(config.network_policy()?)
+            .build()?;
+        let c = &config.credentials;
+        let mut token = OAuthToken::new(SOURCE, TOKEN_FIELD, c.dropbox_access_token.clone());
+        if let (Some(refresh), Some(app_key)) = (&c.dropbox_refresh_token, &c.dropbox_app_key) {
+            token = token
+                .refreshable(
+                    url_or(config.token_url.as_ref(), DEFAULT_TOKEN_URL)?,
+                    app_key.clone(),
+                    c.dropbox_app_secret.clone(),
+                    refresh.clone(),
+                    "credentials.dropbox_refresh_token",
+                )
+                .persist_with(|access, _refresh| access.clone());
+        }
+        let client = Client::new(
+            http,
+            Arc::new(token),
+            as_base(url_or(config.api_base_url.as_ref(), DEFAULT_API_BASE_URL)?),
+            as_base(url_or(
+                config.content_base_url.as_ref(),
+                DEFAULT_CONTENT_BASE_URL,
+            )?),
+            config.path.clone(),
+            config.page_size.get().min(2000),
+        );
+        Ok(Self { config, client })
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &DropboxConfig {
+        &self.config
+    }
+}
+
+impl fmt::Display for DropboxConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = if self.config.path.is_empty() {
+            "/"
+        } else {
+            &self.config.path
+        };
+        write!(f, "{SOURCE}:{path}")
+    }
+}
+
+#[async_trait]
+impl Connector for DropboxConnector {
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .refetch()
+            .fingerprint_skip()
+            .into()
+    }
+
+    /// Lists one entry of `path`: the token is accepted, the app may read files, the folder
+    /// exists.
+    ///
+    /// # Errors
+    /// `Unauthenticated` naming `credentials.dropbox_access_token` (or the refresh token when
+    /// it cannot be renewed), `PermissionDenied` for a missing scope, `NotFound` naming
+    /// `path`, `Unavailable` when Dropbox cannot be reached.
+    async fn check(&self) -> Result<()> {
+        self.client.list_folder(Some(1)).await.map(|_| ())
+    }
+
+    fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
+        self.client.token().set_store(store);
+        self.client.token().can_refresh()
+    }
+}
+
+impl CheckpointedConnector for DropboxConnector {
+    type Checkpoint = DropboxCheckpoint;
+
+    fn initial_checkpoint(&self) -> DropboxCheckpoint {
+        DropboxCheckpoint::start()
+    }
+
+    /// The cursor the finished run ended with: the next incremental run reads the changes
+    /// since.
+    fn carry_over(&self, last: &DropboxCheckpoint) -> Option<DropboxCheckpoint> {
+        last.cursor.as_ref().map(|cursor| DropboxCheckpoint {
+            cursor: Some(cursor.clone()),
+            phase: Phase::Changes,
+            after: None,
+        })
+    }
+
+    fn load_from_checkpoint(
+        &self,
+        from: DropboxCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<DropboxCheckpoint>>> {
+        pages::checkpointed(
+            &self.client,
+            self.config.max_file_size.get(),
+            from,
+            window,
+            ctx,
+        )
+    }
+}
+
+impl SlimConnector for DropboxConnector {
+    /// Every file id of a fresh listing, whatever the file's size; fails rather than come back
+    /// short.
+    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        pages::list_ids(&self.client, ctx)
+    }
+}
+
+impl connector_core::RefetchConnector for DropboxConnector {
+    /// These files again, by `files/get_metadata` then a download; a file that is gone yields
+    /// nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        pages::refetch(&self.client, self.config.max_file_size.get(), ids, ctx)
+    }
+}
