@@ -1,7 +1,7 @@
 //! What every file source of this crate does with a file's bytes: text formats as text,
 //! everything else as bytes with the MIME type its extension suggests.
 
-#[cfg(any(feature = "dropbox", feature = "box"))]
+#[cfg(feature = "dropbox")]
 use connector_core::Document;
 
 /// Extensions delivered as [`Content::Text`](connector_core::Content::Text): formats whose
@@ -36,7 +36,7 @@ pub const TEXT_EXTENSIONS: &[&str] = &[
 ];
 
 /// The extension of a file name, lower case without the dot; none for `.bashrc` or `README`.
-#[cfg(any(feature = "dropbox", feature = "box"))]
+#[cfg(feature = "dropbox")]
 pub(crate) fn extension_of(name: &str) -> Option<String> {
     std::path::Path::new(name)
         .extension()
@@ -46,7 +46,7 @@ pub(crate) fn extension_of(name: &str) -> Option<String> {
 
 /// The document of a file named `name` with `data`: text for [`TEXT_EXTENSIONS`] (which must
 /// be UTF-8; the error says where it is not), bytes with the guessed MIME type otherwise.
-#[cfg(any(feature = "dropbox", feature = "box"))]
+#[cfg(feature = "dropbox")]
 pub(crate) fn file_document(
     id: String,
     source: &'static str,

@@ -3,7 +3,7 @@
 
 #[cfg(feature = "dropbox")]
 pub mod dropbox;
-#[cfg(any(feature = "local", feature = "dropbox", feature = "box"))]
+#[cfg(any(feature = "local", feature = "dropbox"))]
 mod files;
 #[cfg(feature = "local")]
 pub mod local;
@@ -18,7 +18,7 @@ pub mod local;
 /// ```
 // With no feature enabled there is nothing to register.
 #[cfg_attr(
-    not(any(feature = "local", feature = "dropbox", feature = "box")),
+    not(any(feature = "local", feature = "dropbox")),
     allow(unused_variables)
 )]
 pub fn register(registry: &mut connector_core::Registry) {

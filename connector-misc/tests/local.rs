@@ -625,7 +625,7 @@ fn registry_builds_it_with_every_capability() {
     let dir = tree();
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
-    assert_eq!(registry.sources(), ["local"]);
+    assert!(registry.sources().contains(&"local"));
     assert_eq!(
         registry.description("local").unwrap(),
         "a folder on this machine"

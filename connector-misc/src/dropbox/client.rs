@@ -97,7 +97,7 @@ impl Listed {
 /// What `files/download` gave.
 pub(crate) enum Download {
     /// The bytes, and the metadata of the version they are (from `Dropbox-API-Result`).
-    Data(Vec<u8>, Option<FileMeta>),
+    Data(Vec<u8>, Option<Box<FileMeta>>),
     /// The file is gone since the listing.
     Gone,
 }
@@ -229,7 +229,8 @@ impl Client {
         };
         let meta = resp
             .header("dropbox-api-result")
-            .and_then(|h| serde_json::from_str::<FileMeta>(h).ok());
+            .and_then(|h| serde_json::from_str::<FileMeta>(h).ok())
+            .map(Box::new);
         Ok(Download::Data(resp.into_body().to_vec(), meta))
     }
 

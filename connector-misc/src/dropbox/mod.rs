@@ -25,7 +25,7 @@
 //!   does not let be downloaded (cloud documents) and a text file that is not UTF-8.
 //! - **Tokens**: the access token as given; with `dropbox_refresh_token` and
 //!   `dropbox_app_key`, a 401 (`expired_access_token`) renews it once at the token endpoint
-//!   and the renewed token is handed to the [`CredentialStore`](connector_core::CredentialStore)
+//!   and the renewed token is handed to the [`connector_core::CredentialStore`]
 //!   as the new `credentials.dropbox_access_token` (Dropbox's refresh tokens do not rotate).
 //! - **Limits**: 429 and 503 with `Retry-After` are waited out by core's client; team spaces
 //!   and namespaces other than the account's own are not listed.

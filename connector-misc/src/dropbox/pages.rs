@@ -228,7 +228,7 @@ async fn fetch(client: Client, item: Item, max: u64) -> Result<Option<Outcome>> 
         Ok(Download::Gone) => Ok(None),
         Ok(Download::Data(data, current)) => {
             // The version downloaded, which may be newer than the one listed.
-            let meta = current.filter(|c| c.id == meta.id).map_or(meta, Box::new);
+            let meta = current.filter(|c| c.id == meta.id).unwrap_or(meta);
             Ok(Some(document(&meta, data)))
         }
         Err(e) if is_body_too_large(&e) => Ok(Some(too_large(&meta, meta.size, max).into())),
