@@ -3,6 +3,7 @@
 //! rebuild, refetch by id, lease expiry and resume from the checkpoint, the job timeout, and
 //! retries with backoff that end FAILED with the sink's error.
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -10,28 +11,6 @@ use std::time::Duration;
 use chrono::Utc;
 use connector_sync::{ConnectorUpdate, JobMode, JobStatus, Trigger, TriggerMode};
 use support::engine::{Backend, Env, fast_worker, local, ok, write_files};
-
-/// Runs each test on SQLite and on PostgreSQL.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
-}
 
 on_both!(
     scheduling_queues_due_syncs_once_and_moves_the_next_time,

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use connector_core::sink::Sink;
 use connector_core::{Cancellation, Document, Error, ErrorKind, Registry, Result};
 use connector_sync::{
-    ConnectorStore, JobRecord, NewConnector, SharedSink, SinkFactory, SyncDb, SyncService,
+    ConnectorStore, JobRecord, NewConnector, Sealer, SharedSink, SinkFactory, SyncDb, SyncService,
     WorkerOptions,
 };
 
@@ -48,10 +48,17 @@ pub(crate) async fn fresh_url(backend: Backend, dir: &Path) -> String {
     }
 }
 
+/// The local folder and the generic REST API (against [`super::rest::PagedApi`]).
 pub(crate) fn registry() -> Arc<Registry> {
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
+    connector_generic_rest::register(&mut registry);
     Arc::new(registry)
+}
+
+/// The key the tests' connector records are sealed with (a REST token is a credential).
+pub(crate) fn sealer() -> Sealer {
+    Sealer::from_key([7; 32], "the tests' key")
 }
 
 /// Writes `n` small text files `doc-000.md`… under `dir`.
@@ -166,8 +173,8 @@ impl Env {
         let url = fresh_url(backend, dir.path()).await;
         let db = ok("connect", SyncDb::connect(&url).await);
         let sink = Recorder::default();
-        let service = SyncService::new(ConnectorStore::new(db, registry()), sink.factory())
-            .worker_ttl(Duration::from_secs(5));
+        let store = ConnectorStore::new(db, registry()).with_sealer(sealer());
+        let service = SyncService::new(store, sink.factory()).worker_ttl(Duration::from_secs(5));
         Self {
             dir,
             url,

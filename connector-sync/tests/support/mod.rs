@@ -7,6 +7,31 @@
 pub(crate) mod api;
 pub(crate) mod engine;
 pub(crate) mod postgres;
+pub(crate) mod rest;
+
+/// Runs each named `async fn(Backend)` of the test file as a test on SQLite and one on
+/// PostgreSQL (modules `sqlite` and `postgres`).
+#[allow(unused_macros)] // Only the engine's test binaries use it.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
