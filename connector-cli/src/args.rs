@@ -159,7 +159,7 @@ pub(crate) struct EngineArgs {
     /// Jobs run at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub(crate) jobs: usize,
-    /// Jobs of one source run at once.
+    /// Jobs of one source run at once by this worker (each worker counts its own).
     #[arg(long, value_name = "N", default_value_t = 2)]
     pub(crate) per_source: usize,
     /// Seconds a job stays this worker's without a heartbeat; another worker takes it over

@@ -29,7 +29,9 @@ pub struct WorkerOptions {
     /// Jobs it runs at once (default 4).
     pub jobs: usize,
     /// Jobs of one source it runs at once (default 2), so one slow service does not take
-    /// every slot.
+    /// every slot. A limit of this worker, not of all workers on the database: N workers run
+    /// up to N × `per_source` jobs of a source (the shared rate limit per credential is what
+    /// holds all of them to a service's rate).
     pub per_source: usize,
     /// How long a claimed job stays this worker's without a heartbeat (default 30 s): after
     /// that another worker may take it over and resume it from its checkpoint.

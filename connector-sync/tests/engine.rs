@@ -1,7 +1,8 @@
 //! The engine on both backends (a SQLite file, and a database of its own on the real
 //! PostgreSQL server the tests start): scheduling, the one-pending-job rule, pause, cancel,
 //! rebuild, refetch by id, lease expiry and resume from the checkpoint, the job timeout, and
-//! retries with backoff that end FAILED with the sink's error.
+//! retries with backoff that end FAILED with the sink's error, and the per-source limit of a
+//! worker.
 
 #[macro_use]
 mod support;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 use connector_sync::{ConnectorUpdate, JobMode, JobStatus, Trigger, TriggerMode};
 use support::engine::{Backend, Env, fast_worker, local, ok, write_files};
+use support::rest::PagedApi;
 
 on_both!(
     scheduling_queues_due_syncs_once_and_moves_the_next_time,
@@ -25,6 +27,7 @@ on_both!(
     the_job_timeout_fires,
     a_failing_sink_is_retried_with_backoff_then_failed_with_its_error,
     a_queued_job_says_why_it_waits,
+    per_source_limits_the_jobs_of_one_source_on_a_worker,
 );
 
 async fn scheduling_queues_due_syncs_once_and_moves_the_next_time(backend: Backend) {
@@ -537,4 +540,129 @@ async fn a_queued_job_says_why_it_waits(backend: Backend) {
         .and_then(|j| j.wait_reason.clone());
     assert_eq!(stored.as_deref(), Some("queued behind 1 jobs"));
     worker.stop().await;
+}
+
+/// Job `id`'s run, `started_at..finished_at`.
+fn ran(
+    env_jobs: &[connector_sync::JobRecord],
+    id: i64,
+) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
+    let job = env_jobs
+        .iter()
+        .find(|j| j.id == id)
+        .unwrap_or_else(|| panic!("job {id} is gone"));
+    match (job.started_at, job.finished_at) {
+        (Some(s), Some(f)) => (s, f),
+        _ => panic!("job {id} did not run to its end: {job:#?}"),
+    }
+}
+
+/// `WorkerOptions::per_source` (per worker): with 1, the two jobs of the local source run one
+/// after the other on a worker with three slots, while the REST source's job runs beside them;
+/// with 2, the same two jobs run at once.
+async fn per_source_limits_the_jobs_of_one_source_on_a_worker(backend: Backend) {
+    let env = Env::new(backend).await;
+    let api = PagedApi::start().await;
+    // The REST job outlasts the two local ones together: 8 pages of 5, 150 ms each.
+    api.serve("slow", 40, 5, Duration::from_millis(150)).await;
+    write_files(&env.path("a"), 12);
+    write_files(&env.path("b"), 12);
+    // Batches of 2, 30 ms each at the sink: a local job takes about 200 ms.
+    env.sink.set_delay(Duration::from_millis(30));
+    let a = ok(
+        "create",
+        env.service.create(local("a", &env.path("a"), 4)).await,
+    );
+    let b = ok(
+        "create",
+        env.service.create(local("b", &env.path("b"), 4)).await,
+    );
+    let rest = ok(
+        "create",
+        env.service
+            .create(connector_sync::NewConnector::new(
+                "slow",
+                "rest_api",
+                api.config("slow", 5, None),
+            ))
+            .await,
+    );
+    let trigger = |id: String| {
+        let service = env.service.clone();
+        async move {
+            ok(
+                "trigger",
+                service.trigger(&id, Trigger::new(TriggerMode::Full)).await,
+            )[0]
+            .job_id
+        }
+    };
+
+    for per_source in [1, 2] {
+        let jobs = [
+            trigger(rest.id.clone()).await,
+            trigger(a.id.clone()).await,
+            trigger(b.id.clone()).await,
+        ];
+        let mut options = fast_worker("w1");
+        options.jobs = 3;
+        options.per_source = per_source;
+        let worker = env.worker(options);
+        // What runs at once, sampled as it goes.
+        let (mut most_local, mut local_beside_rest) = (0, false);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let running = ok("running", env.service.jobs_in(JobStatus::Running, 10).await);
+            let local_now = running.iter().filter(|j| j.id != jobs[0]).count();
+            most_local = most_local.max(local_now);
+            local_beside_rest |= local_now > 0 && running.iter().any(|j| j.id == jobs[0]);
+            let listed = ok("jobs", env.service.jobs(None, 20).await);
+            if jobs
+                .iter()
+                .all(|id| listed.iter().any(|j| j.id == *id && j.status.is_finished()))
+            {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{listed:#?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        worker.stop().await;
+        let listed = ok("jobs", env.service.jobs(None, 20).await);
+        assert!(
+            jobs.iter().all(|id| listed
+                .iter()
+                .any(|j| j.id == *id && j.status == JobStatus::Done)),
+            "{listed:#?}"
+        );
+        let (rest_run, a_run, b_run) = (
+            ran(&listed, jobs[0]),
+            ran(&listed, jobs[1]),
+            ran(&listed, jobs[2]),
+        );
+        let overlap = |x: (chrono::DateTime<Utc>, chrono::DateTime<Utc>),
+                       y: (chrono::DateTime<Utc>, chrono::DateTime<Utc>)| {
+            x.0 < y.1 && y.0 < x.1
+        };
+        assert!(
+            overlap(rest_run, a_run) && overlap(rest_run, b_run),
+            "per_source {per_source}: the other source's job runs beside both: {listed:#?}"
+        );
+        assert!(
+            local_beside_rest,
+            "per_source {per_source}: never seen beside the REST job"
+        );
+        if per_source == 1 {
+            assert!(
+                !overlap(a_run, b_run),
+                "two jobs of one source ran at once: {listed:#?}"
+            );
+            assert_eq!(most_local, 1);
+        } else {
+            assert!(
+                overlap(a_run, b_run),
+                "per_source 2 ran them one by one: {listed:#?}"
+            );
+            assert_eq!(most_local, 2);
+        }
+    }
 }
