@@ -41,8 +41,8 @@ pub(crate) enum Command {
     Sync(SyncArgs),
     /// Run the sync engine's scheduler and workers on a sync database, until Ctrl-C or
     /// SIGTERM: the connectors stored there are synced on their schedules and their queued jobs
-    /// run, each connector's documents going to `DATA/CONNECTOR-ID/`. Run several (on several
-    /// machines, with PostgreSQL) to share the work.
+    /// run, each connector's documents going to `DATA/CONNECTOR-ID/` or to `--webhook`. Run
+    /// several (on several machines, with PostgreSQL) to share the work.
     Worker(WorkerArgs),
     /// Run the management HTTP API with the scheduler and the workers in one process, until
     /// Ctrl-C or SIGTERM. With no `--db`, a SQLite database under the data folder
@@ -156,6 +156,25 @@ pub(crate) struct EngineArgs {
     /// document and a manifest).
     #[arg(long, value_enum, default_value_t = Layout::Ndjson)]
     pub(crate) layout: Layout,
+    /// Send each connector's documents to this URL instead of `--data`: every batch POSTed as
+    /// JSON with the connector's id in its envelope, acknowledged by a 2xx, retried on 5xx,
+    /// 408, 429 and timeouts; a delete is a POST of its own (connector-sync's webhook sink).
+    /// The host of URL may be on loopback or the intranet.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["data", "layout"])]
+    pub(crate) webhook: Option<String>,
+    /// Send `Authorization: Bearer TOKEN` to the webhook, TOKEN read from the environment
+    /// variable NAME (never given on the command line, where `ps` would show it).
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "webhook",
+        conflicts_with = "webhook_token_file"
+    )]
+    pub(crate) webhook_token_env: Option<String>,
+    /// As `--webhook-token-env`, TOKEN read from FILE (surrounding whitespace and the final
+    /// line break dropped); keep the file readable by the worker's user only.
+    #[arg(long, value_name = "FILE", requires = "webhook")]
+    pub(crate) webhook_token_file: Option<PathBuf>,
     /// Jobs run at once.
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub(crate) jobs: usize,

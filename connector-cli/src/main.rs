@@ -267,12 +267,17 @@ fn engine_options(
     Ok((options, scheduling))
 }
 
-fn sinks(data: &Path, layout: Layout) -> Arc<connector_sync::DataDirSinks> {
-    let layout = match layout {
+/// Where the engine's documents go: `--webhook` when given, else one folder per connector
+/// under `data`. Called before the database is opened, so a bad `--webhook` is reported first.
+async fn sinks(data: &Path, args: &EngineArgs) -> Result<Arc<dyn connector_sync::SinkFactory>> {
+    if let Some(url) = &args.webhook {
+        return Ok(Arc::new(webhook_sinks(url, args).await?));
+    }
+    let layout = match args.layout {
         Layout::Ndjson => connector_sync::DataLayout::Ndjson,
         Layout::Directory => connector_sync::DataLayout::Directory,
     };
-    Arc::new(connector_sync::DataDirSinks::new(data, layout))
+    Ok(Arc::new(connector_sync::DataDirSinks::new(data, layout)))
 }
 
 /// Runs the workers (unless `workers` is false) and the scheduler (unless `--no-scheduler`)
@@ -308,9 +313,10 @@ async fn run_engine(
 /// queue).
 async fn worker(registry: Registry, args: WorkerArgs) -> Result<ExitCode> {
     engine_options(&args.engine)?;
+    let sinks = sinks(&args.data, &args.engine).await?;
     let db = connector_sync::SyncDb::connect(&args.db).await?;
     let store = connector_sync::ConnectorStore::from_env(db, Arc::new(registry))?;
-    let service = connector_sync::SyncService::new(store, sinks(&args.data, args.engine.layout));
+    let service = connector_sync::SyncService::new(store, sinks);
     let stop = Cancellation::new();
     tokio::spawn(stop_on_signal(stop.clone()));
     run_engine(&service, &args.engine, true, &stop).await?;
@@ -352,6 +358,7 @@ fn serve_sealer(data: &Path) -> Result<connector_sync::Sealer> {
 /// the queue.
 async fn serve(registry: Registry, args: ServeArgs) -> Result<ExitCode> {
     engine_options(&args.engine)?;
+    let sinks = sinks(&args.db.data, &args.engine).await?;
     let url = args.db.url();
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&args.db.data).map_err(|e| {
@@ -366,7 +373,7 @@ async fn serve(registry: Registry, args: ServeArgs) -> Result<ExitCode> {
     let sealer = serve_sealer(&args.db.data)?;
     let store = connector_sync::ConnectorStore::new(db, Arc::new(registry)).with_sealer(sealer);
     let metrics = Arc::new(connector_sync::api::ApiMetrics::new());
-    let service = connector_sync::SyncService::new(store, sinks(&args.db.data, args.engine.layout))
+    let service = connector_sync::SyncService::new(store, sinks)
         .observe(metrics.clone());
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -460,6 +467,46 @@ async fn api_key(command: ApiKeyCommand) -> Result<ExitCode> {
             }
         }
     }
+}
+
+/// `--webhook URL` with its token from `--webhook-token-env NAME` or `--webhook-token-file
+/// FILE`: a webhook sink per connector.
+async fn webhook_sinks(url: &str, args: &EngineArgs) -> Result<connector_sync::WebhookSinks> {
+    let config_error = |field: &str, message: String| {
+        Error::config(vec![connector_core::FieldError::new(field, message)])
+    };
+    let url = url
+        .parse()
+        .map_err(|e| config_error("--webhook", format!("`{url}` is not a URL: {e}")))?;
+    let mut config = connector_sync::WebhookConfig::new(url);
+    let token = match (&args.webhook_token_env, &args.webhook_token_file) {
+        (Some(name), _) => Some(std::env::var(name).map_err(|_| {
+            config_error(
+                "--webhook-token-env",
+                format!("the environment variable `{name}` is not set (or not UTF-8)"),
+            )
+        })?),
+        (None, Some(path)) => Some(tokio::fs::read_to_string(path).await.map_err(|e| {
+            config_error(
+                "--webhook-token-file",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?),
+        (None, None) => None,
+    };
+    if let Some(token) = token {
+        let token = token.trim();
+        if token.is_empty() {
+            let flag = if args.webhook_token_env.is_some() {
+                "--webhook-token-env"
+            } else {
+                "--webhook-token-file"
+            };
+            return Err(config_error(flag, "the webhook token is empty".to_owned()));
+        }
+        config.token = Some(connector_core::Secret::new(token));
+    }
+    connector_sync::WebhookSinks::new(config)
 }
 
 /// Fires `stop` on Ctrl-C or SIGTERM; a second signal exits at once.

@@ -25,7 +25,7 @@ pub use rate_gate::SqlRateGate;
 pub use scheduler::{SchedulerOptions, Tick};
 pub use seal::{SEALED_KEY, SECRET_KEY_ENV, SECRET_KEY_FILE_ENV, Sealer};
 pub use service::{DocumentEntry, SyncService, Trigger, TriggerMode, Triggered, WorkerRecord};
-pub use sinks::{DataDirSinks, DataLayout, SharedSink, SinkFactory};
+pub use sinks::{DataDirSinks, DataLayout, SharedSink, SinkFactory, WebhookSinks};
 pub use store::{SqlStateStore, config_connector_id};
 pub use webhook::{
     IDEMPOTENCY_KEY_HEADER, WebhookConfig, WebhookHeader, WebhookSink, WebhookSinkBuilder,

@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use connector_core::Result;
+use connector_core::http::NetworkPolicy;
 use connector_core::sink::{DirectorySink, Durability, NdjsonSink, Sink};
+use connector_core::{ConnectorConfig, Error, Result};
 
 use crate::connectors::ConnectorRecord;
+use crate::webhook::{WebhookConfig, WebhookSink};
 
 /// Gives each job the sink its connector's documents go to. The host implements it (an
 /// index, a queue, a webhook); [`DataDirSinks`] is the built-in one for hosts that are not
@@ -100,6 +102,64 @@ impl SinkFactory for DataDirSinks {
                     .durability(self.durability),
             ),
         })
+    }
+}
+
+/// The built-in [`SinkFactory`] that sends every connector's documents to one webhook: each
+/// job gets a [`WebhookSink`] of its own with the connector's id in every envelope
+/// (`connector_id`), so one receiver tells the connectors apart.
+///
+/// ```
+/// use connector_sync::{WebhookConfig, WebhookSinks};
+/// let config = WebhookConfig::new("http://127.0.0.1:8080/ingest".parse()?);
+/// let sinks = WebhookSinks::new(config)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct WebhookSinks {
+    config: WebhookConfig,
+    network: Option<NetworkPolicy>,
+}
+
+impl WebhookSinks {
+    /// Every connector's documents POSTed as [`config`](WebhookConfig) says.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) naming every problem of the
+    /// config, found here rather than at each job.
+    pub fn new(config: WebhookConfig) -> Result<Self> {
+        let problems = config.validate();
+        if !problems.is_empty() {
+            return Err(Error::config(problems));
+        }
+        Ok(Self {
+            config,
+            network: None,
+        })
+    }
+
+    /// The host's network policy for the sinks (see
+    /// [`WebhookSinkBuilder::network_policy`](crate::WebhookSinkBuilder::network_policy)).
+    #[must_use]
+    pub fn network_policy(mut self, policy: NetworkPolicy) -> Self {
+        self.network = Some(policy);
+        self
+    }
+
+    /// The config the sinks are built from.
+    pub fn config(&self) -> &WebhookConfig {
+        &self.config
+    }
+}
+
+#[async_trait]
+impl SinkFactory for WebhookSinks {
+    async fn sink(&self, connector: &ConnectorRecord) -> Result<Arc<dyn Sink>> {
+        let mut builder = WebhookSink::builder(self.config.clone(), connector.id.clone());
+        if let Some(policy) = &self.network {
+            builder = builder.network_policy(policy.clone());
+        }
+        Ok(Arc::new(builder.build()?))
     }
 }
 
