@@ -1,13 +1,19 @@
 //! Two `connectors worker` processes on one PostgreSQL (the real server the tests start) share
-//! the jobs of a few local-folder connectors; one is killed with SIGKILL in the middle of a job,
-//! and the other finishes that job from its last acknowledged checkpoint: every document is
-//! delivered, the only duplicates are the batch that was in flight, no job is left RUNNING.
+//! the jobs of a few local-folder connectors and a generic REST connector (`rest_api`) reading
+//! a slow paged JSON API on loopback. The first worker is killed with SIGKILL in the middle of
+//! its jobs (the REST one among them), and the other finishes them from their last
+//! acknowledged checkpoints: every document is delivered, the only duplicates are the batch
+//! that was in flight, no job is left RUNNING.
 
 #[path = "../../connector-sync/tests/support/postgres.rs"]
 mod postgres;
+// The loopback REST API of connector-sync's engine tests.
+#[path = "../../connector-sync/tests/support/rest.rs"]
+#[allow(dead_code)] // This test serves no throttled listing.
+mod rest;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,7 +45,7 @@ fn write_files(dir: &Path, n: usize) {
     }
 }
 
-fn start_worker(url: &str, data: &Path, id: &str, log: &Path) -> Child {
+fn start_worker(url: &str, data: &Path, id: &str, jobs: u32, log: &Path) -> Child {
     let log = ok("log file", std::fs::File::create(log));
     ok(
         "start a worker",
@@ -48,7 +54,7 @@ fn start_worker(url: &str, data: &Path, id: &str, log: &Path) -> Child {
             .arg(data)
             .args([
                 "--jobs",
-                "1",
+                &jobs.to_string(),
                 "--lease",
                 "2",
                 "--heartbeat",
@@ -81,8 +87,13 @@ fn delivered(path: &Path) -> HashMap<String, u32> {
     out
 }
 
+/// Items of the REST listing, and its page size; each page answers after 40 ms, so the job
+/// takes a few seconds.
+const REST_ITEMS: usize = 600;
+const REST_PAGE: usize = 10;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_worker_s_job_is_finished_by_the_other_from_its_checkpoint() {
+async fn a_killed_worker_s_jobs_are_finished_by_the_other_from_their_checkpoints() {
     let url = postgres::url();
     let tmp = ok("tempdir", tempfile::tempdir());
     let data = tmp.path().join("data");
@@ -90,13 +101,28 @@ async fn a_killed_worker_s_job_is_finished_by_the_other_from_its_checkpoint() {
     let store = ConnectorStore::new(db, Arc::new(connectors::registry()));
     let sinks = DataDirSinks::new(&data, DataLayout::Ndjson);
     let service = SyncService::new(store, Arc::new(sinks.clone()));
+    let api = rest::PagedApi::start().await;
+    api.serve("articles", REST_ITEMS, REST_PAGE, Duration::from_millis(40))
+        .await;
 
-    // Three connectors; each file makes a document, pages of 7, batches of 3.
-    let sizes = [1500usize, 1500, 1500];
-    let mut connectors: Vec<(String, PathBuf, usize)> = Vec::new();
-    for (i, n) in sizes.iter().enumerate() {
+    // The REST connector first (its job is claimed first), then three folders; each file or
+    // item makes a document; folder pages of 7, REST pages of 10, batches of 3.
+    let mut connectors: Vec<(String, usize)> = Vec::new();
+    let rest = ok(
+        "create",
+        service
+            .create(NewConnector::new(
+                "articles",
+                "rest_api",
+                api.config("articles", REST_PAGE, None),
+            ))
+            .await,
+    );
+    connectors.push((rest.id.clone(), REST_ITEMS));
+    for i in 0..3 {
+        let n = 1500;
         let dir = tmp.path().join(format!("src{i}"));
-        write_files(&dir, *n);
+        write_files(&dir, n);
         let c = ok(
             "create",
             service
@@ -107,55 +133,85 @@ async fn a_killed_worker_s_job_is_finished_by_the_other_from_its_checkpoint() {
                 ))
                 .await,
         );
+        connectors.push((c.id, n));
+    }
+    for (id, _) in &connectors {
         ok(
             "trigger",
-            service
-                .trigger(&c.id, Trigger::new(TriggerMode::Full))
-                .await,
+            service.trigger(id, Trigger::new(TriggerMode::Full)).await,
         );
-        connectors.push((c.id, dir, *n));
     }
+    let size_of = |id: &str| {
+        connectors
+            .iter()
+            .find(|(c, _)| c == id)
+            .map_or(0, |(_, n)| *n)
+    };
 
-    let mut doomed = start_worker(url, &data, "doomed", &tmp.path().join("doomed.log"));
-    let mut heir = start_worker(url, &data, "heir", &tmp.path().join("heir.log"));
-
-    // Wait until the doomed worker is in the middle of a job: running, some documents
-    // acknowledged, far from all.
+    // The doomed worker, two slots, starts alone and takes the REST job and a folder's; then
+    // the heir, one slot, joins.
+    let mut doomed = start_worker(url, &data, "doomed", 2, &tmp.path().join("doomed.log"));
     let deadline = Instant::now() + Duration::from_secs(60);
-    let victim: JobRecord = loop {
+    loop {
         let running = ok("jobs", service.jobs_in(JobStatus::Running, 10).await);
-        let mine = running
-            .into_iter()
-            .find(|j| j.lease_owner.as_deref() == Some("doomed"));
-        if let Some(job) = mine {
-            let docs = ok(
-                "documents",
-                service.documents(&job.connector_id, None, 2000).await,
-            );
-            if docs.len() >= 30 && docs.len() < 1000 {
-                break job;
-            }
+        if running.len() == 2 {
+            assert!(running.iter().any(|j| j.connector_id == rest.id));
+            break;
         }
         assert!(
             Instant::now() < deadline,
-            "the doomed worker never got into the middle of a job; log:\n{}",
+            "the doomed worker never took its jobs; log:\n{}",
+            std::fs::read_to_string(tmp.path().join("doomed.log")).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut heir = start_worker(url, &data, "heir", 1, &tmp.path().join("heir.log"));
+
+    // Wait until each of the doomed worker's jobs, the REST one among them, is in the middle:
+    // some documents acknowledged, far from all.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let victims: Vec<JobRecord> = loop {
+        let mine: Vec<JobRecord> = ok("jobs", service.jobs_in(JobStatus::Running, 10).await)
+            .into_iter()
+            .filter(|j| j.lease_owner.as_deref() == Some("doomed"))
+            .collect();
+        let mut midway = mine.iter().any(|j| j.connector_id == rest.id);
+        for job in &mine {
+            let n = size_of(&job.connector_id);
+            let acknowledged = ok(
+                "documents",
+                service.documents(&job.connector_id, None, 2000).await,
+            )
+            .len();
+            midway &= acknowledged >= 30 && acknowledged < n * 2 / 3;
+        }
+        if midway {
+            break mine;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the doomed worker never got into the middle of the REST job; log:\n{}",
             std::fs::read_to_string(tmp.path().join("doomed.log")).unwrap_or_default()
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     ok("SIGKILL", doomed.kill());
     ok("reap", doomed.wait());
-    let acknowledged = ok(
-        "documents",
-        service.documents(&victim.connector_id, None, 2000).await,
-    )
-    .len();
+    let mut acknowledged = HashMap::new();
+    for job in &victims {
+        let n = ok(
+            "documents",
+            service.documents(&job.connector_id, None, 2000).await,
+        )
+        .len();
+        acknowledged.insert(job.connector_id.clone(), n);
+    }
 
-    // The heir finishes everything, the victim's job included.
+    // The heir finishes everything, the victims' jobs included.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let jobs = ok("jobs", service.jobs(None, 20).await);
-        if jobs.len() == sizes.len() && jobs.iter().all(|j| j.status == JobStatus::Done) {
+        if jobs.len() == connectors.len() && jobs.iter().all(|j| j.status == JobStatus::Done) {
             break;
         }
         assert!(
@@ -166,24 +222,37 @@ async fn a_killed_worker_s_job_is_finished_by_the_other_from_its_checkpoint() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ok("running", service.jobs_in(JobStatus::Running, 10).await).is_empty());
-    let finished = ok("job", service.job(victim.id).await).unwrap_or_else(|| panic!("gone"));
-    assert_eq!(finished.attempt, 2, "taken over once: {finished:#?}");
-    let runs = ok("runs", service.runs(&victim.connector_id, 10).await);
-    assert_eq!(
-        runs.last().map(|r| r.mode.as_str()),
-        Some("resume"),
-        "{runs:#?}"
-    );
+    for victim in &victims {
+        let finished = ok("job", service.job(victim.id).await).unwrap_or_else(|| panic!("gone"));
+        assert_eq!(finished.attempt, 2, "taken over once: {finished:#?}");
+        assert_eq!(finished.lease_owner, None);
+        let runs = ok("runs", service.runs(&victim.connector_id, 10).await);
+        assert_eq!(
+            runs.last().map(|r| r.mode.as_str()),
+            Some("resume"),
+            "{runs:#?}"
+        );
+    }
+    // The REST job resumed from the page it had reached, not from the start: the first page
+    // was asked once, and no page more than twice (the one in flight at the kill).
+    let hits = api.hits();
+    let mut asked: HashMap<u64, usize> = HashMap::new();
+    for hit in &hits {
+        *asked.entry(hit.page).or_default() += 1;
+    }
+    assert_eq!(asked.get(&1), Some(&1), "{asked:?}");
+    assert_eq!(asked.len(), REST_ITEMS.div_ceil(REST_PAGE), "{asked:?}");
+    assert!(asked.values().all(|n| *n <= 2), "{asked:?}");
 
-    for (id, _dir, n) in &connectors {
+    for (id, n) in &connectors {
         let seen = delivered(&sinks.ndjson_path(id));
         assert_eq!(seen.len(), *n, "every document of {id} delivered");
         let duplicates: u32 = seen.values().map(|c| c - 1).sum();
-        if *id == victim.connector_id {
+        if let Some(at_kill) = acknowledged.get(id) {
             // Only the batch in flight when the worker died is delivered twice.
             assert!(
                 duplicates as usize <= BATCH,
-                "{duplicates} duplicates (batch {BATCH}, {acknowledged} acknowledged at the kill)"
+                "{id}: {duplicates} duplicates (batch {BATCH}, {at_kill} acknowledged at the kill)"
             );
         } else {
             assert_eq!(duplicates, 0, "connector {id} was not interrupted");
