@@ -5,6 +5,8 @@
 pub mod dropbox;
 #[cfg(any(feature = "local", feature = "dropbox"))]
 mod files;
+#[cfg(feature = "imap")]
+pub mod imap;
 #[cfg(feature = "local")]
 pub mod local;
 
@@ -18,7 +20,7 @@ pub mod local;
 /// ```
 // With no feature enabled there is nothing to register.
 #[cfg_attr(
-    not(any(feature = "local", feature = "dropbox")),
+    not(any(feature = "local", feature = "dropbox", feature = "imap")),
     allow(unused_variables)
 )]
 pub fn register(registry: &mut connector_core::Registry) {
@@ -32,4 +34,8 @@ pub fn register(registry: &mut connector_core::Registry) {
         "files in a Dropbox account",
         |cfg| Ok(Box::new(dropbox::DropboxConnector::new(cfg)?)),
     );
+    #[cfg(feature = "imap")]
+    registry.register::<imap::ImapConfig, _>(imap::SOURCE, "mailboxes on an IMAP server", |cfg| {
+        Ok(Box::new(imap::ImapConnector::new(cfg)?))
+    });
 }

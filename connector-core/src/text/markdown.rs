@@ -122,6 +122,27 @@ impl Block {
         Self::Quote(blocks.into())
     }
 
+    /// Labelled lines in one paragraph, one `**Label** value` per line (a mail's `From:`,
+    /// `To:`, `Date:` header lines): labels bold, values as plain text (nothing in them is
+    /// read as Markdown), in the order given.
+    ///
+    /// ```
+    /// use connector_core::text::markdown::{Block, render};
+    /// let block = Block::labelled_lines(&[("From:", "a@example.com"), ("Date:", "2025-03-01")]);
+    /// assert_eq!(render(&[block]), "**From:** a@example.com  \n**Date:** 2025-03-01");
+    /// ```
+    pub fn labelled_lines(fields: &[(&str, &str)]) -> Self {
+        let mut line = Vec::with_capacity(fields.len() * 3);
+        for (label, value) in fields {
+            if !line.is_empty() {
+                line.push(Inline::LineBreak);
+            }
+            line.push(Inline::strong(vec![Inline::text(*label)]));
+            line.push(Inline::Text(format!(" {value}")));
+        }
+        Self::Paragraph(line)
+    }
+
     /// Plain text (a `text/plain` mail body, a macro's verbatim body) as paragraphs: blank
     /// lines separate paragraphs, other line breaks are kept as soft breaks, and nothing in it
     /// is read as Markdown.

@@ -281,24 +281,17 @@ pub(crate) fn thread_document(user: &str, thread: &Thread, read: &[Read<'_>]) ->
     for r in read {
         blocks.push(Block::Rule);
         // One header per line: `**From:** alice@…`.
-        let mut headers = Vec::new();
         let date = r.date.map(|d| d.to_rfc3339()).unwrap_or_default();
-        for (name, value) in [
-            ("From:", &r.from),
-            ("To:", &r.to),
-            ("Cc:", &r.cc),
-            ("Date:", &date),
-        ] {
-            if value.is_empty() && name != "From:" {
-                continue;
-            }
-            if !headers.is_empty() {
-                headers.push(Inline::LineBreak);
-            }
-            headers.push(Inline::strong(vec![Inline::text(name)]));
-            headers.push(Inline::Text(format!(" {value}")));
-        }
-        blocks.push(Block::Paragraph(headers));
+        let headers: Vec<(&str, &str)> = [
+            ("From:", r.from.as_str()),
+            ("To:", r.to.as_str()),
+            ("Cc:", r.cc.as_str()),
+            ("Date:", date.as_str()),
+        ]
+        .into_iter()
+        .filter(|(name, value)| !value.is_empty() || *name == "From:")
+        .collect();
+        blocks.push(Block::labelled_lines(&headers));
         blocks.extend(r.body.iter().cloned());
     }
     let text = markdown::render(&blocks) + "\n";

@@ -1,0 +1,254 @@
+//! [`ImapConfig`]: which server, which mailboxes, which account. RAGFlow's IMAP config
+//! (`imap_host`, `imap_port`, `imap_mailbox`, `poll_range`, `credentials.imap_username` /
+//! `imap_password`) is accepted as it is.
+
+use std::net::IpAddr;
+use std::num::{NonZeroU32, NonZeroU64};
+use std::path::PathBuf;
+
+use connector_core::net::NetworkPolicy;
+use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The port of implicit TLS (`imaps`), RAGFlow's default.
+pub const DEFAULT_TLS_PORT: u16 = 993;
+
+/// The port of STARTTLS and plain IMAP.
+pub const DEFAULT_PLAIN_PORT: u16 = 143;
+
+/// Attachments larger than this (decoded) are failures unless configured otherwise: 10 MiB,
+/// RAGFlow's `IMAP_CONNECTOR_SIZE_THRESHOLD`.
+pub const DEFAULT_ATTACHMENT_SIZE_LIMIT: u64 = 10 * 1024 * 1024;
+
+/// Messages larger than this (`RFC822.SIZE`) are failures and never downloaded unless
+/// configured otherwise: 50 MiB.
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 50 * 1024 * 1024;
+
+/// Messages per `UID FETCH` (one source page, one checkpoint) unless configured otherwise.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+
+/// Seconds a connection, the login or one command may take unless configured otherwise.
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 60;
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Security {
+    /// Implicit TLS from the first byte (`imaps`, port 993): RAGFlow's only mode.
+    #[default]
+    Tls,
+    /// A plain connection upgraded with `STARTTLS` before the login (port 143); a server that
+    /// refuses the upgrade is an error, never a plain login.
+    Starttls,
+    /// No encryption at all: the password crosses the network in clear. Accepted only for a
+    /// loopback `imap_host` (`localhost`, `127.0.0.1`, `::1`), for tests and local bridges.
+    Plain,
+}
+
+/// The account: RAGFlow's `credentials` object.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ImapCredentials {
+    /// The login name (often the mail address). It is also the mailbox owner every document
+    /// is readable by.
+    pub imap_username: String,
+    /// The password or app password, sent once per run with `LOGIN` over TLS.
+    pub imap_password: Secret,
+}
+
+/// The IMAP connector's config (source `"imap"`).
+///
+/// ```
+/// use connector_misc::imap::ImapConfig;
+///
+/// let config: ImapConfig = connector_core::config::from_json(serde_json::json!({
+///     "imap_host": "imap.example.com",
+///     "imap_port": 993,
+///     "imap_mailbox": ["INBOX", "Archive"],
+///     "poll_range": 30,
+///     "credentials": { "imap_username": "me@example.com", "imap_password": "app-password" },
+/// }))?;
+/// assert_eq!(config.mailboxes(), ["INBOX", "Archive"]);
+/// # Ok::<(), connector_core::Error>(())
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ImapConfig {
+    /// The server's host name or address.
+    pub imap_host: String,
+    /// The server's port (default 993 with `security: tls`, 143 otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_port: Option<u16>,
+    /// The mailboxes to read, in this order (a JSON array or one comma-separated string;
+    /// default `INBOX`).
+    #[serde(default)]
+    pub imap_mailbox: StringList,
+    /// A full run reads only the mail of the last this many days (by arrival,
+    /// `INTERNALDATE`), as RAGFlow's `poll_range` does; absent or `0`: all of it. RAGFlow
+    /// defaults to 30 days because it keeps no state between runs; here, incremental runs
+    /// take their window from the state store, so the default is everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 36_500))]
+    pub poll_range: Option<u32>,
+    /// The account.
+    pub credentials: ImapCredentials,
+    /// `tls` (default, implicit TLS), `starttls`, or `plain` (loopback hosts only).
+    #[serde(default)]
+    pub security: Security,
+    /// A PEM file of extra certificate authorities to trust besides the system's (a
+    /// self-signed or company CA). The host name is always verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificate: Option<PathBuf>,
+    /// Attachments larger than this, decoded, in bytes, become failures (default 10 MiB).
+    #[serde(default = "default_attachment_size_limit")]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
+    pub attachment_size_limit: NonZeroU64,
+    /// Messages larger than this (`RFC822.SIZE`) are failures and are not downloaded
+    /// (default 50 MiB).
+    #[serde(default = "default_max_message_size")]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
+    pub max_message_size: NonZeroU64,
+    /// Messages per `UID FETCH`: one source page and one checkpoint (default 50).
+    #[serde(default = "default_page_size")]
+    #[schemars(range(max = connector_core::config::limits::MAX_PAGE_SIZE))]
+    pub page_size: NonZeroU32,
+    /// Seconds the connection, the login or one command may take (default 60).
+    #[serde(default = "default_timeout")]
+    #[schemars(range(max = connector_core::config::limits::MAX_SECONDS))]
+    pub timeout_seconds: NonZeroU64,
+    #[doc = "Hosts this connector may reach although they are not public addresses: host names, domains (`*.corp.example`), addresses or networks (`10.20.0.0/16`). Private, loopback and link-local addresses are denied otherwise. A host that runs connectors for others can rule this field out (`Registry::set_network_policy`)."]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// The host's network policy, which replaces the connector's own; never the tenant's.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(crate) host_network: Option<NetworkPolicy>,
+}
+
+fn default_attachment_size_limit() -> NonZeroU64 {
+    NonZeroU64::new(DEFAULT_ATTACHMENT_SIZE_LIMIT).unwrap_or(NonZeroU64::MIN)
+}
+
+fn default_max_message_size() -> NonZeroU64 {
+    NonZeroU64::new(DEFAULT_MAX_MESSAGE_SIZE).unwrap_or(NonZeroU64::MIN)
+}
+
+fn default_page_size() -> NonZeroU32 {
+    NonZeroU32::new(DEFAULT_PAGE_SIZE).unwrap_or(NonZeroU32::MIN)
+}
+
+fn default_timeout() -> NonZeroU64 {
+    NonZeroU64::new(DEFAULT_TIMEOUT_SECONDS).unwrap_or(NonZeroU64::MIN)
+}
+
+impl ImapConfig {
+    /// A config for `username`'s `INBOX` on `host` over implicit TLS, every other setting at
+    /// its default.
+    pub fn new(host: impl Into<String>, username: impl Into<String>, password: Secret) -> Self {
+        Self {
+            imap_host: host.into(),
+            imap_port: None,
+            imap_mailbox: StringList::default(),
+            poll_range: None,
+            credentials: ImapCredentials {
+                imap_username: username.into(),
+                imap_password: password,
+            },
+            security: Security::Tls,
+            ca_certificate: None,
+            attachment_size_limit: default_attachment_size_limit(),
+            max_message_size: default_max_message_size(),
+            page_size: default_page_size(),
+            timeout_seconds: default_timeout(),
+            allowed_hosts: Vec::new(),
+            host_network: None,
+        }
+    }
+
+    /// The mailboxes to read: `imap_mailbox`, or `INBOX` when it is empty.
+    pub fn mailboxes(&self) -> Vec<String> {
+        if self.imap_mailbox.is_empty() {
+            vec!["INBOX".to_owned()]
+        } else {
+            self.imap_mailbox.iter().cloned().collect()
+        }
+    }
+
+    /// The port in effect.
+    pub fn port(&self) -> u16 {
+        self.imap_port.unwrap_or(match self.security {
+            Security::Tls => DEFAULT_TLS_PORT,
+            Security::Starttls | Security::Plain => DEFAULT_PLAIN_PORT,
+        })
+    }
+
+    /// The network policy in effect: the host's, else public addresses plus `allowed_hosts`.
+    pub(crate) fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
+        NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
+    }
+}
+
+/// Whether `host` names this machine: `localhost` or a loopback address.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+impl ConnectorConfig for ImapConfig {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        let host = self.imap_host.trim();
+        if host.is_empty() {
+            problems.push(FieldError::new("imap_host", "must not be empty"));
+        } else if host.contains("://") || host.contains('/') {
+            problems.push(FieldError::new(
+                "imap_host",
+                "is a host name or address, not a URL",
+            ));
+        }
+        if self.imap_port == Some(0) {
+            problems.push(FieldError::new("imap_port", "must be between 1 and 65535"));
+        }
+        if self.credentials.imap_username.trim().is_empty() {
+            problems.push(FieldError::new(
+                "credentials.imap_username",
+                "must not be empty",
+            ));
+        }
+        if self.credentials.imap_password.is_empty() {
+            problems.push(FieldError::new(
+                "credentials.imap_password",
+                "must not be empty",
+            ));
+        }
+        if self.security == Security::Plain && !is_loopback(host) {
+            problems.push(FieldError::new(
+                "security",
+                "`plain` sends the password unencrypted and is accepted only for a loopback \
+                 `imap_host` (localhost, 127.0.0.1, ::1); use `tls` or `starttls`",
+            ));
+        }
+        for (i, name) in self.imap_mailbox.iter().enumerate() {
+            if name.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+                problems.push(FieldError::new(
+                    format!("imap_mailbox[{i}]"),
+                    "must not contain line breaks or NUL",
+                ));
+            }
+        }
+        if let Err(e) = self.network_policy() {
+            problems.push(FieldError::new("allowed_hosts", e.message().to_owned()));
+        }
+        problems
+    }
+
+    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
+        self.host_network = Some(policy.clone());
+        true
+    }
+}

@@ -1,0 +1,357 @@
+//! Messages to documents: mail-parser reads the MIME tree (charsets, transfer encodings,
+//! nested multiparts); the body is `text/plain` as paragraphs or, for an HTML-only message,
+//! the HTML as Markdown through core's converter; each attachment is a document of its own
+//! under the size cap. The message's document is written by core's Markdown writer.
+
+use chrono::{DateTime, Utc};
+use connector_core::pages::Outcome;
+use connector_core::text::html_to_markdown;
+use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::{Access, Document, ErrorKind, Failure};
+use mail_parser::{Address, HeaderValue, Message, MessagePart, MimeHeaders, PartType};
+use url::Url;
+
+use super::SOURCE;
+use super::model::{Listed, PartFacts, attachment_doc_id, is_attachment, normalise_message_id};
+
+/// Where the messages come from: the same for every message of a mailbox.
+#[derive(Debug, Clone)]
+pub(crate) struct Place<'a> {
+    pub(crate) host: &'a str,
+    pub(crate) port: u16,
+    pub(crate) owner: &'a str,
+    pub(crate) mailbox: &'a str,
+    pub(crate) uid_validity: u32,
+    pub(crate) attachment_cap: u64,
+}
+
+impl Place<'_> {
+    /// The message's RFC 5092 IMAP URL (`imap://user@host:port/INBOX;UIDVALIDITY=7/;UID=3`),
+    /// which mail clients open.
+    fn link(&self, uid: u32) -> Option<Url> {
+        let mut url = Url::parse(&format!("imap://{}:{}/", self.host, self.port)).ok()?;
+        url.set_username(self.owner).ok()?;
+        let mailbox: String = url::form_urlencoded::byte_serialize(self.mailbox.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20");
+        url.set_path(&format!(
+            "/{mailbox};UIDVALIDITY={}/;UID={uid}",
+            self.uid_validity
+        ));
+        Some(url)
+    }
+
+    fn access(&self) -> Access {
+        Access::restricted(vec![self.owner.trim().to_lowercase()], Vec::new())
+    }
+}
+
+/// The version token of a message: IMAP messages never change, so mailbox, UIDVALIDITY and
+/// UID name one version (a re-delivered or moved copy is fetched again).
+pub(crate) fn version(place: &Place<'_>, uid: u32) -> String {
+    format!("{}:{}:{uid}", place.mailbox, place.uid_validity)
+}
+
+/// The failure of a message that could not be read, named by its id and UID.
+pub(crate) fn message_failure(
+    place: &Place<'_>,
+    listed: &Listed,
+    kind: ErrorKind,
+    why: &str,
+) -> Failure {
+    Failure::new(
+        Some(listed.id.clone()),
+        kind,
+        format!(
+            "message UID {} of mailbox {:?}: {why}",
+            listed.uid, place.mailbox
+        ),
+    )
+}
+
+/// The outcomes of one fetched message: its document and its attachments' (or their
+/// failures), or the message's failure when it is not a mail message at all.
+pub(crate) fn message_outcomes(place: &Place<'_>, listed: &Listed, raw: &[u8]) -> Vec<Outcome> {
+    let parser = mail_parser::MessageParser::default();
+    let Some(message) = parser
+        .parse(raw)
+        .filter(|m| !m.root_part().headers.is_empty())
+    else {
+        return vec![
+            message_failure(
+                place,
+                listed,
+                ErrorKind::InvalidData,
+                "not an RFC 5322 message (no header field could be read)",
+            )
+            .into(),
+        ];
+    };
+    let mut attachments = Vec::new();
+    walk(&message, 0, "", true, &mut attachments);
+    let mut out = Vec::with_capacity(1 + attachments.len());
+    out.push(message_document(place, listed, &message, attachments.len()).into());
+    for (section, part) in attachments {
+        out.push(attachment_outcome(place, listed, &section, part));
+    }
+    out
+}
+
+/// The attachment parts with their IMAP section numbers, as [`super::model`] finds them in
+/// `BODYSTRUCTURE`.
+fn walk<'m>(
+    message: &'m Message<'m>,
+    index: u32,
+    prefix: &str,
+    root: bool,
+    out: &mut Vec<(String, &'m MessagePart<'m>)>,
+) {
+    let Some(part) = usize::try_from(index)
+        .ok()
+        .and_then(|i| message.parts.get(i))
+    else {
+        return;
+    };
+    if let PartType::Multipart(children) = &part.body {
+        for (i, child) in children.iter().enumerate() {
+            let section = if prefix.is_empty() {
+                (i + 1).to_string()
+            } else {
+                format!("{prefix}.{}", i + 1)
+            };
+            walk(message, *child, &section, false, out);
+        }
+        return;
+    }
+    let ct = part.content_type();
+    let facts = PartFacts {
+        ctype: ct.map_or("text", |c| c.ctype()),
+        subtype: ct.and_then(|c| c.subtype()).unwrap_or("plain"),
+        disposition: part.content_disposition().map(|d| d.ctype()),
+        has_name: part.attachment_name().is_some_and(|n| !n.trim().is_empty()),
+        has_content_id: part.content_id().is_some_and(|i| !i.trim().is_empty()),
+    };
+    if is_attachment(&facts) {
+        out.push((
+            if root {
+                "1".to_owned()
+            } else {
+                prefix.to_owned()
+            },
+            part,
+        ));
+    }
+}
+
+/// `Name <address>, ...` of an address header.
+fn addresses(a: Option<&Address<'_>>) -> Vec<String> {
+    let Some(a) = a else {
+        return Vec::new();
+    };
+    a.iter()
+        .filter_map(|x| {
+            let address = x.address()?;
+            Some(match x.name() {
+                Some(name) if !name.trim().is_empty() => format!("{} <{address}>", name.trim()),
+                _ => address.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The ids in a `References` or `In-Reply-To` header, normalised.
+fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
+    match value {
+        HeaderValue::Text(t) => normalise_message_id(t).into_iter().collect(),
+        HeaderValue::TextList(list) => list
+            .iter()
+            .filter_map(|t| normalise_message_id(t))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The body as blocks: every `text/plain` body part as paragraphs (nothing read as
+/// Markdown), or, when the message has only HTML, the HTML as Markdown.
+fn body(message: &Message<'_>) -> Vec<Block> {
+    let mut plain = Vec::new();
+    let mut html = Vec::new();
+    for id in &message.text_body {
+        if let Some(part) = message.part(*id) {
+            match &part.body {
+                PartType::Text(t) => plain.push(t.as_ref()),
+                PartType::Html(h) => html.push(h.as_ref()),
+                _ => {}
+            }
+        }
+    }
+    if plain.is_empty() {
+        for id in &message.html_body {
+            if let Some(PartType::Html(h)) = message.part(*id).map(|p| &p.body) {
+                html.push(h.as_ref());
+            }
+        }
+        html.dedup();
+        html.iter()
+            .map(|h| Block::Markdown(html_to_markdown(h)))
+            .collect()
+    } else {
+        plain.iter().flat_map(|t| Block::plain_text(t)).collect()
+    }
+}
+
+fn header_date(message: &Message<'_>) -> Option<DateTime<Utc>> {
+    message
+        .date()
+        .and_then(|d| DateTime::<Utc>::from_timestamp(d.to_timestamp(), 0))
+}
+
+fn message_document(
+    place: &Place<'_>,
+    listed: &Listed,
+    message: &Message<'_>,
+    attachments: usize,
+) -> Document {
+    let subject = message
+        .subject()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("(no subject)")
+        .to_owned();
+    let from = addresses(message.from());
+    let to = addresses(message.to());
+    let cc = addresses(message.cc());
+    let date = header_date(message);
+    let references = id_list(message.references());
+    let in_reply_to = id_list(message.in_reply_to()).into_iter().next();
+    // The thread's root: the first of References, else the parent, else this message.
+    let thread_id = references
+        .first()
+        .cloned()
+        .or_else(|| in_reply_to.clone())
+        .or_else(|| listed.message_id.clone());
+
+    let date_text = date.map(|d| d.to_rfc3339()).unwrap_or_default();
+    let (from_text, to_text, cc_text) = (from.join(", "), to.join(", "), cc.join(", "));
+    let fields: Vec<(&str, &str)> = [
+        ("From:", from_text.as_str()),
+        ("To:", to_text.as_str()),
+        ("Cc:", cc_text.as_str()),
+        ("Date:", date_text.as_str()),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .collect();
+    let mut blocks = vec![Block::heading(1, vec![Inline::text(subject.as_str())])];
+    if !fields.is_empty() {
+        blocks.push(Block::labelled_lines(&fields));
+    }
+    blocks.extend(body(message));
+    let text = markdown::render(&blocks) + "\n";
+
+    let mut doc = Document::text(listed.id.clone(), SOURCE, subject.clone(), text)
+        .with_version(&version(place, listed.uid))
+        .with_owners(vec![place.owner.to_owned()])
+        .with_access(place.access())
+        .with_metadata("mailbox", place.mailbox.to_owned())
+        .with_metadata("uid", listed.uid)
+        .with_metadata("uid_validity", place.uid_validity)
+        .with_metadata("subject", subject)
+        .with_metadata("from", from)
+        .with_metadata("to", to)
+        .with_metadata("cc", cc)
+        .with_metadata("attachment_count", attachments);
+    if let Some(m) = &listed.message_id {
+        doc = doc.with_metadata("message_id", m.clone());
+    }
+    if let Some(t) = thread_id {
+        doc = doc.with_metadata("thread_id", t);
+    }
+    if let Some(p) = in_reply_to {
+        doc = doc.with_metadata("in_reply_to", p);
+    }
+    if !references.is_empty() {
+        doc = doc.with_metadata("references", references);
+    }
+    if let Some(d) = date {
+        doc = doc.with_metadata("date", d.to_rfc3339());
+    }
+    if let Some(at) = listed.arrived.or(date) {
+        doc = doc.with_updated_at(at);
+    }
+    if let Some(size) = listed.size {
+        doc = doc.with_metadata("size", size);
+    }
+    if let Some(link) = place.link(listed.uid) {
+        doc = doc.with_link(link);
+    }
+    doc
+}
+
+fn attachment_outcome(
+    place: &Place<'_>,
+    listed: &Listed,
+    section: &str,
+    part: &MessagePart<'_>,
+) -> Outcome {
+    let id = attachment_doc_id(&listed.id, section);
+    let is_message = matches!(part.body, PartType::Message(_));
+    let name = part
+        .attachment_name()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .unwrap_or_else(|| {
+            let ext = if is_message { "eml" } else { "bin" };
+            format!("attachment-{section}.{ext}")
+        });
+    let data = part.contents();
+    let size = data.len() as u64;
+    if size > place.attachment_cap {
+        return Failure::new(
+            Some(id),
+            ErrorKind::InvalidData,
+            format!(
+                "attachment {name:?} (part {section}) of message UID {} of mailbox {:?} is {size} bytes, over `attachment_size_limit` ({})",
+                listed.uid, place.mailbox, place.attachment_cap
+            ),
+        )
+        .into();
+    }
+    let mime = part
+        .content_type()
+        .map(|c| match c.subtype() {
+            Some(sub) => format!("{}/{sub}", c.ctype()),
+            None => c.ctype().to_owned(),
+        })
+        .map(|m| m.to_ascii_lowercase())
+        .filter(|m| m.contains('/') && !m.starts_with("application/octet-stream"))
+        .or_else(|| {
+            mime_guess::from_path(&name)
+                .first()
+                .map(|m| m.essence_str().to_owned())
+        })
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    let ext = name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| !e.is_empty() && e.len() <= 8);
+    let mut doc = Document::bytes(id, SOURCE, name, data.to_vec(), mime, ext)
+        .with_version(&version(place, listed.uid))
+        .with_parent_id(listed.id.clone())
+        .with_owners(vec![place.owner.to_owned()])
+        .with_access(place.access())
+        .with_metadata("mailbox", place.mailbox.to_owned())
+        .with_metadata("uid", listed.uid)
+        .with_metadata("section", section.to_owned());
+    if let Some(m) = &listed.message_id {
+        doc = doc.with_metadata("message_id", m.clone());
+    }
+    if let Some(at) = listed.arrived {
+        doc = doc.with_updated_at(at);
+    }
+    if let Some(link) = place.link(listed.uid) {
+        doc = doc.with_link(link);
+    }
+    doc.into()
+}

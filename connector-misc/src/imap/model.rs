@@ -1,0 +1,225 @@
+//! What a listing `UID FETCH` tells of a message before its body is read, document ids, and
+//! which MIME parts are attachments (one rule for `BODYSTRUCTURE` and for parsed messages).
+
+use async_imap::imap_proto::BodyStructure;
+use async_imap::types::Fetch;
+use chrono::{DateTime, Utc};
+
+/// The items of a listing fetch: enough for ids, windows, size caps and attachment ids.
+pub(crate) const LISTING_ITEMS: &str = "(UID RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)";
+
+/// The items of a body fetch (`PEEK`: reading sets no `\Seen`).
+pub(crate) const BODY_ITEMS: &str = "(UID BODY.PEEK[])";
+
+/// One message as listed.
+#[derive(Debug, Clone)]
+pub(crate) struct Listed {
+    pub(crate) uid: u32,
+    pub(crate) size: Option<u64>,
+    /// `INTERNALDATE`: when the message arrived in the mailbox.
+    pub(crate) arrived: Option<DateTime<Utc>>,
+    /// The message's document id.
+    pub(crate) id: String,
+    /// `Message-ID`, normalised (`<a@b>`), when it has one.
+    pub(crate) message_id: Option<String>,
+    /// Attachment parts by IMAP section number (`2`, `1.3`), as `BODYSTRUCTURE` shows them.
+    pub(crate) attachment_sections: Vec<String>,
+}
+
+impl Listed {
+    /// The message of a listing fetch response in `mailbox` (of UIDVALIDITY `validity`).
+    pub(crate) fn from_fetch(mailbox: &str, validity: u32, fetch: &Fetch) -> Option<Self> {
+        let uid = fetch.uid?;
+        let message_id = fetch
+            .envelope()
+            .and_then(|e| e.message_id.as_deref())
+            .and_then(|raw| normalise_message_id(&String::from_utf8_lossy(raw)));
+        let id = message_doc_id(mailbox, validity, uid, message_id.as_deref());
+        let mut attachment_sections = Vec::new();
+        if let Some(structure) = fetch.bodystructure() {
+            structure_attachments(structure, "", true, &mut attachment_sections);
+        }
+        Some(Self {
+            uid,
+            size: fetch.size.map(u64::from),
+            arrived: fetch.internal_date().map(|d| d.with_timezone(&Utc)),
+            id,
+            message_id,
+            attachment_sections,
+        })
+    }
+
+    /// The ids of its attachment documents.
+    pub(crate) fn attachment_ids(&self) -> impl Iterator<Item = String> + '_ {
+        self.attachment_sections
+            .iter()
+            .map(|s| attachment_doc_id(&self.id, s))
+    }
+}
+
+/// `Message-ID` as `<local@domain>`: trimmed, folded whitespace and comments' spaces removed,
+/// angle brackets added when missing; `None` when nothing is left.
+pub(crate) fn normalise_message_id(raw: &str) -> Option<String> {
+    let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    let bare = compact.trim_start_matches('<').trim_end_matches('>');
+    (!bare.is_empty()).then(|| format!("<{bare}>"))
+}
+
+/// A message's document id: `{mailbox}:{Message-ID}` (the same message in two mailboxes is
+/// two documents, each with the mailbox's access), or, for a message without one,
+/// `{mailbox}:uid:{hash}` over mailbox, UIDVALIDITY and UID, stable as long as the mailbox
+/// keeps its UIDs.
+///
+/// ```
+/// use connector_misc::imap::message_doc_id;
+/// assert_eq!(message_doc_id("INBOX", 7, 3, Some("<a@example.com>")), "INBOX:<a@example.com>");
+/// assert!(message_doc_id("INBOX", 7, 3, None).starts_with("INBOX:uid:"));
+/// ```
+pub fn message_doc_id(
+    mailbox: &str,
+    uid_validity: u32,
+    uid: u32,
+    message_id: Option<&str>,
+) -> String {
+    match message_id {
+        Some(m) => format!("{mailbox}:{m}"),
+        None => format!(
+            "{mailbox}:uid:{}",
+            connector_core::ids::hash128_concat(&[
+                mailbox,
+                &uid_validity.to_string(),
+                &uid.to_string()
+            ])
+        ),
+    }
+}
+
+/// An attachment's document id: its message's id and its IMAP section number.
+pub(crate) fn attachment_doc_id(message: &str, section: &str) -> String {
+    format!("{message}/{section}")
+}
+
+/// What decides whether a MIME part is an attachment.
+pub(crate) struct PartFacts<'a> {
+    pub(crate) ctype: &'a str,
+    pub(crate) subtype: &'a str,
+    pub(crate) disposition: Option<&'a str>,
+    pub(crate) has_name: bool,
+    pub(crate) has_content_id: bool,
+}
+
+/// Whether a leaf part is an attachment document: a forwarded message, a part marked
+/// `attachment`, or a named part that is no inline image of the body (no `Content-ID`).
+/// Unnamed text is the body; an inline image with a `Content-ID` belongs to the HTML body.
+pub(crate) fn is_attachment(p: &PartFacts<'_>) -> bool {
+    if p.ctype.eq_ignore_ascii_case("multipart") {
+        return false;
+    }
+    if p.ctype.eq_ignore_ascii_case("message") && p.subtype.eq_ignore_ascii_case("rfc822") {
+        return true;
+    }
+    match p.disposition {
+        Some(d) if d.eq_ignore_ascii_case("attachment") => true,
+        _ => p.has_name && !p.has_content_id,
+    }
+}
+
+/// Whether a parameter list names a file (`filename`, `name`, RFC 2231 `filename*`...).
+fn names_file(
+    params: &Option<Vec<(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)>>,
+) -> bool {
+    params.as_ref().is_some_and(|ps| {
+        ps.iter().any(|(k, v)| {
+            let k = k.to_ascii_lowercase();
+            (k.starts_with("filename") || k.starts_with("name")) && !v.trim().is_empty()
+        })
+    })
+}
+
+/// The attachment sections of a `BODYSTRUCTURE`, numbered as IMAP numbers parts.
+fn structure_attachments(s: &BodyStructure<'_>, prefix: &str, root: bool, out: &mut Vec<String>) {
+    let section = |n: usize| {
+        if prefix.is_empty() {
+            n.to_string()
+        } else {
+            format!("{prefix}.{n}")
+        }
+    };
+    match s {
+        BodyStructure::Multipart { bodies, .. } => {
+            for (i, body) in bodies.iter().enumerate() {
+                structure_attachments(body, &section(i + 1), false, out);
+            }
+        }
+        BodyStructure::Basic { common, other, .. }
+        | BodyStructure::Text { common, other, .. }
+        | BodyStructure::Message { common, other, .. } => {
+            let facts = PartFacts {
+                ctype: &common.ty.ty,
+                subtype: &common.ty.subtype,
+                disposition: common.disposition.as_ref().map(|d| d.ty.as_ref()),
+                has_name: names_file(&common.ty.params)
+                    || common
+                        .disposition
+                        .as_ref()
+                        .is_some_and(|d| names_file(&d.params)),
+                has_content_id: other.id.as_deref().is_some_and(|i| !i.trim().is_empty()),
+            };
+            if is_attachment(&facts) {
+                // A single-part message's body is its part 1.
+                out.push(if root {
+                    "1".to_owned()
+                } else {
+                    prefix.to_owned()
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_normalised() {
+        assert_eq!(normalise_message_id(" <a@b> ").as_deref(), Some("<a@b>"));
+        assert_eq!(normalise_message_id("a@b").as_deref(), Some("<a@b>"));
+        assert_eq!(normalise_message_id("<a@\r\n b>").as_deref(), Some("<a@b>"));
+        assert_eq!(normalise_message_id(" <> "), None);
+    }
+
+    #[test]
+    fn fallback_ids_are_stable_and_distinct() {
+        let a = message_doc_id("INBOX", 1, 2, None);
+        assert_eq!(a, message_doc_id("INBOX", 1, 2, None));
+        assert_ne!(a, message_doc_id("INBOX", 2, 2, None));
+        assert_ne!(a, message_doc_id("Archive", 1, 2, None));
+    }
+
+    #[test]
+    fn attachment_rule() {
+        let part = |ctype, disposition, has_name, has_content_id| PartFacts {
+            ctype,
+            subtype: "x",
+            disposition,
+            has_name,
+            has_content_id,
+        };
+        assert!(is_attachment(&part(
+            "application",
+            Some("attachment"),
+            false,
+            false
+        )));
+        assert!(is_attachment(&part("application", None, true, false)));
+        assert!(!is_attachment(&part("image", Some("inline"), true, true)));
+        assert!(!is_attachment(&part("text", None, false, false)));
+        assert!(!is_attachment(&part(
+            "multipart",
+            Some("attachment"),
+            true,
+            false
+        )));
+    }
+}
