@@ -29,11 +29,22 @@ async fn smoke() {
     let server = dovecot::server().await;
     let user = dovecot::user("smoke");
     let mut s = dovecot::login(server, &user).await;
-    dovecot::append(&mut s, "INBOX", &dovecot::text_message("a@x", "Hello", "Hi there"), None).await;
+    dovecot::append(
+        &mut s,
+        "INBOX",
+        &dovecot::text_message("a@x", "Hello", "Hi there"),
+        None,
+    )
+    .await;
     dovecot::append(&mut s, "INBOX", &dovecot::malformed_message(), None).await;
     let all = load(connector(server.config(&user, &["INBOX"])).as_ref()).await;
     for d in &all.documents {
-        println!("{} {:?}\n{}", d.id, d.title, d.content.as_text().unwrap_or_default());
+        println!(
+            "{} {:?}\n{}",
+            d.id,
+            d.title,
+            d.content.as_text().unwrap_or_default()
+        );
     }
     println!("{:?}", all.failures);
 }

@@ -63,8 +63,8 @@ pub(crate) fn message_failure(
         Some(listed.id.clone()),
         kind,
         format!(
-            "message UID {} of mailbox {:?}: {why}",
-            listed.uid, place.mailbox
+            "message {} (UID {} of mailbox {:?}): {why}",
+            listed.id, listed.uid, place.mailbox
         ),
     )
 }
@@ -309,10 +309,10 @@ fn attachment_outcome(
     let size = data.len() as u64;
     if size > place.attachment_cap {
         return Failure::new(
-            Some(id),
+            Some(id.clone()),
             ErrorKind::InvalidData,
             format!(
-                "attachment {name:?} (part {section}) of message UID {} of mailbox {:?} is {size} bytes, over `attachment_size_limit` ({})",
+                "attachment {id} ({name:?}, part {section} of message UID {} of mailbox {:?}) is {size} bytes, over `attachment_size_limit` ({})",
                 listed.uid, place.mailbox, place.attachment_cap
             ),
         )

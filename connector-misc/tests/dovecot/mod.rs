@@ -79,7 +79,17 @@ impl Dovecot {
             std::fs::create_dir_all(d.join(sub)).expect("dovecot dirs");
         }
         let status = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=localhost"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "30",
+                "-subj",
+                "/CN=localhost",
+            ])
             .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
             .arg("-keyout")
             .arg(d.join("key.pem"))
@@ -169,7 +179,9 @@ userdb {{
         let plain: SocketAddr = ([127, 0, 0, 1], plain).into();
         let tls: SocketAddr = ([127, 0, 0, 1], tls).into();
         let started = Instant::now();
-        while std::net::TcpStream::connect(plain).is_err() || std::net::TcpStream::connect(tls).is_err() {
+        while std::net::TcpStream::connect(plain).is_err()
+            || std::net::TcpStream::connect(tls).is_err()
+        {
             assert!(
                 started.elapsed() < Duration::from_secs(20),
                 "dovecot did not listen on {plain} and {tls} within 20 s; its log: {}",
@@ -177,7 +189,12 @@ userdb {{
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { plain, tls, dir, child }
+        Self {
+            plain,
+            tls,
+            dir,
+            child,
+        }
     }
 
     /// The self-signed certificate the TLS listeners present.
@@ -195,7 +212,8 @@ userdb {{
         config.imap_port = Some(self.plain.port());
         config.security = Security::Plain;
         config.allowed_hosts = vec!["127.0.0.1".to_owned()];
-        config.imap_mailbox = serde_json::from_value(serde_json::json!(mailboxes)).expect("mailboxes");
+        config.imap_mailbox =
+            serde_json::from_value(serde_json::json!(mailboxes)).expect("mailboxes");
         config
     }
 }
@@ -215,7 +233,9 @@ pub fn shared() -> &'static Dovecot {
 
 /// The shared server, started off the async runtime.
 pub async fn server() -> &'static Dovecot {
-    tokio::task::spawn_blocking(shared).await.expect("start dovecot")
+    tokio::task::spawn_blocking(shared)
+        .await
+        .expect("start dovecot")
 }
 
 /// A unique user name.
@@ -231,8 +251,16 @@ pub type Session = async_imap::Session<TcpStream>;
 pub async fn login(server: &Dovecot, user: &str) -> Session {
     let tcp = TcpStream::connect(server.plain).await.expect("connect");
     let mut client = async_imap::Client::new(tcp);
-    client.read_response().await.expect("greeting").expect("greeting");
-    client.login(user, PASSWORD).await.map_err(|(e, _)| e).expect("login")
+    client
+        .read_response()
+        .await
+        .expect("greeting")
+        .expect("greeting");
+    client
+        .login(user, PASSWORD)
+        .await
+        .map_err(|(e, _)| e)
+        .expect("login")
 }
 
 /// Creates `mailbox` (not INBOX, which exists), ignoring "already exists".
@@ -244,12 +272,20 @@ pub async fn create(session: &mut Session, mailbox: &str) {
 /// and returns the mailbox's UIDVALIDITY.
 pub async fn append(session: &mut Session, mailbox: &str, raw: &[u8], internal_date: Option<&str>) {
     let date = internal_date.map(|d| format!("\"{d}\""));
-    session.append(mailbox, None, date.as_deref(), raw).await.expect("APPEND");
+    session
+        .append(mailbox, None, date.as_deref(), raw)
+        .await
+        .expect("APPEND");
 }
 
 /// A mailbox's UIDVALIDITY.
 pub async fn uid_validity(session: &mut Session, mailbox: &str) -> u32 {
-    session.examine(mailbox).await.expect("EXAMINE").uid_validity.expect("UIDVALIDITY")
+    session
+        .examine(mailbox)
+        .await
+        .expect("EXAMINE")
+        .uid_validity
+        .expect("UIDVALIDITY")
 }
 
 /// A simple text message.
