@@ -61,6 +61,14 @@ fn search_query(after: u32, since: Option<DateTime<Utc>>, window: Option<TimeWin
     query
 }
 
+/// Whether a message that arrived at `t` (`INTERNALDATE`, whole seconds) is in `w`: its second
+/// `[t, t + 1 s)` overlaps the half-open window. A message delivered in the second a window
+/// ends at is thus in both windows (the second run finds it stored and skips it) rather than
+/// in neither.
+fn in_window(t: DateTime<Utc>, w: TimeWindow) -> bool {
+    t < w.end && t + Days::seconds(1) > w.start
+}
+
 impl Reader {
     /// The start of the mail a full run reads (`poll_range`), none for everything.
     fn since(&self, window: Option<TimeWindow>) -> Option<DateTime<Utc>> {
@@ -144,8 +152,10 @@ pub(super) fn checkpointed(
         ctx.cancellation().check()?;
         let since = reader.since(window);
         let mut session = reader.server.login().await?;
+        ctx.stats().add_request();
         for (index, mailbox) in reader.mailboxes.iter().enumerate().skip(start) {
             let selected = client::examine(&reader.server, &mut session, mailbox).await?;
+            ctx.stats().add_request();
             let validity = selected.uid_validity;
             let mut after = 0;
             if index == start && from.mailbox.is_some() {
@@ -167,15 +177,17 @@ pub(super) fn checkpointed(
                 .into_iter()
                 .filter(|u| *u > after)
                 .collect();
+            ctx.stats().add_request();
             let place = reader.place(mailbox, validity);
             for chunk in uids.chunks(reader.page_size.max(1)) {
                 ctx.cancellation().check()?;
                 let last = chunk.last().copied().unwrap_or(after);
                 let listed = reader.listing(&mut session, mailbox, validity, chunk).await?;
+                ctx.stats().add_request();
                 let in_scope: Vec<Listed> = listed
                     .into_iter()
                     .filter(|l| match (window, since) {
-                        (Some(w), _) => l.arrived.is_some_and(|t| w.contains(t)),
+                        (Some(w), _) => l.arrived.is_some_and(|t| in_window(t, w)),
                         (None, Some(s)) => l.arrived.is_none_or(|t| t >= s),
                         (None, None) => true,
                     })
@@ -224,6 +236,9 @@ pub(super) fn checkpointed(
                         })
                         .collect();
                     let mut bodies = reader.bodies(&mut session, &wanted).await?;
+                    if !wanted.is_empty() {
+                        ctx.stats().add_request();
+                    }
                     let mut batch = Batch::default();
                     for slot in slots {
                         match slot {
@@ -260,12 +275,16 @@ pub(super) fn list_ids(
     let reader = Arc::clone(reader);
     async_stream::try_stream! {
         let mut session = reader.server.login().await?;
+        ctx.stats().add_request();
         for mailbox in &reader.mailboxes {
             let selected = client::examine(&reader.server, &mut session, mailbox).await?;
+            ctx.stats().add_request();
             let uids = client::uid_search(&reader.server, &mut session, "ALL").await?;
+            ctx.stats().add_request();
             for chunk in uids.chunks(LIST_CHUNK) {
                 ctx.cancellation().check()?;
                 let listed = reader.listing(&mut session, mailbox, selected.uid_validity, chunk).await?;
+                ctx.stats().add_request();
                 let mut ids = Vec::with_capacity(listed.len());
                 for l in &listed {
                     ids.push(SlimDocument::new(l.id.clone()));

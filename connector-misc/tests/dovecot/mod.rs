@@ -91,6 +91,9 @@ impl Dovecot {
                 "/CN=localhost",
             ])
             .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+            // A server certificate, not a CA (webpki refuses a CA certificate as the server's).
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .args(["-addext", "extendedKeyUsage=serverAuth"])
             .arg("-keyout")
             .arg(d.join("key.pem"))
             .arg("-out")
