@@ -625,7 +625,11 @@ fn registry_builds_it_with_every_capability() {
     let dir = tree();
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
-    assert!(registry.sources().contains(&"local"));
+    assert!(
+        registry.sources().contains(&"local"),
+        "{:?}",
+        registry.sources()
+    );
     assert_eq!(
         registry.description("local").unwrap(),
         "a folder on this machine"
