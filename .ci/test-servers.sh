@@ -80,3 +80,34 @@ install_dovecot() {
 }
 
 install_dovecot
+# Azurite (`azurite-blob`, Microsoft's Azure Blob Storage emulator: Shared Key, SAS, List
+# Blobs paging), from npm into $CONNECTORS_TEST_SERVERS/azurite:
+# $CONNECTORS_TEST_SERVERS/azurite/node_modules/.bin/azurite-blob (3.35 is the last release that runs on Node 20; 3.36 needs Node 21).
+AZURITE_VERSION=3.35.0
+AZURITE_DIR="$ROOT/azurite"
+
+install_azurite() {
+    local have=""
+    if [ -x "$AZURITE_DIR/node_modules/.bin/azurite-blob" ]; then
+        have="$("$AZURITE_DIR/node_modules/.bin/azurite-blob" --version 2>/dev/null || true)"
+    fi
+    if [ "$have" = "$AZURITE_VERSION" ]; then
+        echo "azurite $AZURITE_VERSION: already installed in $AZURITE_DIR"
+        return
+    fi
+    if ! command -v npm >/dev/null 2>&1; then
+        if ! command -v apt-get >/dev/null 2>&1; then
+            echo "azurite: npm not found and no apt-get here; install Node.js 18+ with npm" >&2
+            exit 1
+        fi
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm
+    fi
+    echo "azurite $AZURITE_VERSION: installing into $AZURITE_DIR"
+    rm -rf "$AZURITE_DIR"
+    mkdir -p "$AZURITE_DIR"
+    npm install --prefix "$AZURITE_DIR" --no-audit --no-fund --loglevel=error "azurite@$AZURITE_VERSION"
+    echo "azurite $("$AZURITE_DIR/node_modules/.bin/azurite-blob" --version)"
+}
+
+install_azurite

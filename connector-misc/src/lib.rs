@@ -7,6 +7,8 @@ pub mod dropbox;
 mod files;
 #[cfg(feature = "imap")]
 pub mod imap;
+#[cfg(feature = "azure_blob")]
+pub mod azure_blob;
 #[cfg(feature = "local")]
 pub mod local;
 
@@ -20,7 +22,12 @@ pub mod local;
 /// ```
 // With no feature enabled there is nothing to register.
 #[cfg_attr(
-    not(any(feature = "local", feature = "dropbox", feature = "imap")),
+    not(any(
+        feature = "local",
+        feature = "dropbox",
+        feature = "imap",
+        feature = "azure_blob"
+    )),
     allow(unused_variables)
 )]
 pub fn register(registry: &mut connector_core::Registry) {
@@ -38,4 +45,10 @@ pub fn register(registry: &mut connector_core::Registry) {
     registry.register::<imap::ImapConfig, _>(imap::SOURCE, "mailboxes on an IMAP server", |cfg| {
         Ok(Box::new(imap::ImapConnector::new(cfg)?))
     });
+    #[cfg(feature = "azure_blob")]
+    registry.register::<azure_blob::AzureBlobConfig, _>(
+        azure_blob::SOURCE,
+        "a container of Azure Blob Storage",
+        |cfg| Ok(Box::new(azure_blob::AzureBlobConnector::new(cfg)?)),
+    );
 }
