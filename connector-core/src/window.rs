@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -53,6 +53,28 @@ impl TimeWindow {
     /// Whether `t` is in `[start, end)`.
     pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.start <= t && t < self.end
+    }
+
+    /// Whether `t`, a time the source truncated to whole `step`s (HTTP dates and most blob
+    /// stores: whole seconds), may lie in the window: the start is widened down to its step,
+    /// so an item written at `10:00:00.700`, listed as `10:00:00`, is not lost to a window
+    /// that starts at `10:00:00.500`. An item near a boundary may so fall in two consecutive
+    /// windows; the second time its version token finds it unchanged.
+    ///
+    /// ```
+    /// use chrono::{DateTime, TimeDelta, Utc};
+    /// use connector_core::TimeWindow;
+    /// let start: DateTime<Utc> = "2026-01-15T10:00:00.500Z".parse().unwrap();
+    /// let end: DateTime<Utc> = "2026-01-15T10:05:00Z".parse().unwrap();
+    /// let w = TimeWindow::new(start, end).unwrap();
+    /// let listed: DateTime<Utc> = "2026-01-15T10:00:00Z".parse().unwrap();
+    /// assert!(!w.contains(listed));
+    /// assert!(w.contains_truncated(listed, TimeDelta::seconds(1)));
+    /// assert!(!w.contains_truncated(end, TimeDelta::seconds(1)));
+    /// ```
+    pub fn contains_truncated(&self, t: DateTime<Utc>, step: chrono::TimeDelta) -> bool {
+        let start = self.start.duration_trunc(step).unwrap_or(self.start);
+        start <= t && t < self.end
     }
 
     /// Whether the window holds no instant at all.

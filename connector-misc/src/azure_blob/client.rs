@@ -244,7 +244,16 @@ impl AzureClient {
         };
         let secret = self.secret_field;
         let sas = matches!(self.signer, Signer::Sas(_));
-        let (kind, message, field) = match (body.code.as_str(), status.as_u16()) {
+        // Azurite (and some gateways) answer a wrong signature with `AuthorizationFailure`
+        // and Azure's authentication message; Azure itself says `AuthenticationFailed`.
+        let code_str = if body.code == "AuthorizationFailure"
+            && body.message.starts_with("Server failed to authenticate")
+        {
+            "AuthenticationFailed"
+        } else {
+            body.code.as_str()
+        };
+        let (kind, message, field) = match (code_str, status.as_u16()) {
             ("ContainerNotFound", _) => (
                 ErrorKind::NotFound,
                 format!("container `{container}` does not exist (ContainerNotFound)"),

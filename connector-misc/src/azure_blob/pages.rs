@@ -11,9 +11,13 @@
 //!
 //! A window leaves out the blobs whose `Last-Modified` is outside it, before the lookup, as
 //! RAGFlow does: Azure sets `Last-Modified` on every write that completes a blob (a block
-//! list commit included), so it is a reliable "changed since".
+//! list commit included), so it is a reliable "changed since". It has whole seconds, so the
+//! window's start is widened down to its second and the ETag lookup drops what the widening
+//! takes twice.
 
 use std::sync::Arc;
+
+use chrono::TimeDelta;
 
 use connector_core::glob::PathFilter;
 use connector_core::http::HttpClient;
@@ -88,9 +92,9 @@ pub(super) fn checkpointed(
         let http = walk.client.http.with_context(&ctx);
         let mut skip_until = from.after;
         let mut pages = listing(&walk, &http, from.marker, None);
-        let in_window = |o: &Listed| {
-            window.is_none_or(|w| o.last_modified.is_some_and(|t| w.contains(t)))
-        };
+        let in_window = |o: &Listed| window.is_none_or(|w| {
+            o.last_modified.is_some_and(|t| w.contains_truncated(t, TimeDelta::seconds(1)))
+        });
         loop {
             ctx.cancellation().check()?;
             let Some(page) = pages.next().await else {
