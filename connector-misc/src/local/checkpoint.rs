@@ -1,6 +1,4 @@
-//! [`LocalCheckpoint`] and the walk order it relies on.
-
-use std::cmp::Ordering;
+//! [`LocalCheckpoint`]; the walk order it relies on is `crate::files::walk_order`.
 
 use serde::{Deserialize, Serialize};
 
@@ -31,53 +29,5 @@ impl LocalCheckpoint {
         Self {
             after: Some(id.into()),
         }
-    }
-}
-
-/// Compares two relative paths (document ids) in walk order: folder by folder, each name by
-/// its bytes, as the walk sorts them.
-pub(crate) fn walk_order(a: &str, b: &str) -> Ordering {
-    a.split('/').cmp(b.split('/'))
-}
-
-/// Whether the folder `dir` and everything under it come before `after` in walk order, so a
-/// resumed walk need not enter it.
-pub(crate) fn folder_done(dir: &str, after: &str) -> bool {
-    let mut dir_parts = dir.split('/');
-    let mut after_parts = after.split('/');
-    loop {
-        match (dir_parts.next(), after_parts.next()) {
-            // `after` is inside `dir` (or is `dir`): the folder still holds later files.
-            (None, _) => return false,
-            // `dir` is deeper than `after` but shares all of `after`: it comes after `after`.
-            (Some(_), None) => return false,
-            (Some(d), Some(a)) => match d.cmp(a) {
-                Ordering::Equal => {}
-                Ordering::Less => return true,
-                Ordering::Greater => return false,
-            },
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folders_sort_before_their_siblings_with_suffixes() {
-        let mut ids = vec!["a.txt", "a/x", "b", "a/b/c", "a-b", "Z"];
-        ids.sort_by(|a, b| walk_order(a, b));
-        assert_eq!(ids, vec!["Z", "a/b/c", "a/x", "a-b", "a.txt", "b"]);
-    }
-
-    #[test]
-    fn folder_done_only_when_entirely_before() {
-        assert!(folder_done("a", "b/c"));
-        assert!(folder_done("a/b", "a/c"));
-        assert!(!folder_done("a", "a/c"));
-        assert!(!folder_done("a/c", "a/c"));
-        assert!(!folder_done("a/c/d", "a/c"));
-        assert!(!folder_done("b", "a/z"));
     }
 }

@@ -13,8 +13,8 @@ use tokio::sync::mpsc;
 use walkdir::WalkDir;
 
 use super::SOURCE;
-use super::checkpoint::{folder_done, walk_order};
 use super::model::{Entry, Listed, Page, Problem, Stat, StatError, io_kind};
+use crate::files::{folder_done, walk_order};
 
 /// Pages the walk may run ahead of the consumer: enough to overlap walking and reading,
 /// small enough that a huge folder never sits in memory.
@@ -63,14 +63,6 @@ impl Filters {
         }
         self.accepts_file(rel)
     }
-}
-
-/// The extension of a file name, lower case without the dot; none for `.bashrc` or `README`.
-pub(crate) fn extension_of(name: &str) -> Option<String> {
-    Path::new(name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_lowercase)
 }
 
 /// The folder and how to walk it; shared by every stream of a connector.

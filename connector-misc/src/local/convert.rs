@@ -3,11 +3,11 @@
 use std::path::Path;
 
 use connector_core::pages::Outcome;
-use connector_core::{Document, ErrorKind, Failure};
+use connector_core::{ErrorKind, Failure};
 use url::Url;
 
 use super::SOURCE;
-use super::client::{Read, extension_of};
+use super::client::Read;
 use super::model::{Entry, Problem, Stat, StatError, io_kind};
 
 pub use crate::files::TEXT_EXTENSIONS;
@@ -77,46 +77,21 @@ pub(crate) fn document(entry: &Entry, read: Read, max: u64) -> Option<Outcome> {
 
 fn build(entry: &Entry, data: Vec<u8>, stat: Stat) -> Outcome {
     let name = entry.id.rsplit('/').next().unwrap_or(&entry.id);
-    let extension = extension_of(name);
-    let is_text = extension
-        .as_deref()
-        .is_some_and(|e| TEXT_EXTENSIONS.contains(&e));
-    let doc = if is_text {
-        let text = match String::from_utf8(data) {
-            Ok(text) => text,
-            Err(e) => {
-                let at = e.utf8_error().valid_up_to();
-                return Outcome::from(failure(
-                    &entry.id,
-                    &entry.path,
-                    ErrorKind::InvalidData,
-                    format!("a text file that is not valid UTF-8 (first bad byte at offset {at})"),
-                ));
-            }
-        };
-        Document::text(entry.id.clone(), SOURCE, name, text)
-    } else {
-        let mime = match &extension {
-            Some(ext) => mime_guess::from_ext(ext).first_or_octet_stream(),
-            None => mime_guess::mime::APPLICATION_OCTET_STREAM,
-        };
-        Document::bytes(
-            entry.id.clone(),
-            SOURCE,
-            name,
-            data,
-            mime.essence_str(),
-            extension.clone(),
-        )
+    let doc = match crate::files::file_document(entry.id.clone(), SOURCE, name, data) {
+        Ok(doc) => doc,
+        Err(message) => {
+            return Outcome::from(failure(
+                &entry.id,
+                &entry.path,
+                ErrorKind::InvalidData,
+                message,
+            ));
+        }
     };
     let mut doc = doc
         .with_size(stat.size)
         .with_metadata("path", entry.path.display().to_string())
-        .with_metadata("size", stat.size)
-        .with_metadata(
-            "extension",
-            extension.map_or(serde_json::Value::Null, serde_json::Value::from),
-        );
+        .with_metadata("size", stat.size);
     if let Some(version) = stat.version() {
         doc = doc.with_version(&version);
     }

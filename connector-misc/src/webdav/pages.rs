@@ -1,0 +1,179 @@
+//! The walk's pages as checkpointed batches, and the id listing for prune.
+//!
+//! Each file of a walk page becomes a [`PendingItem`] with the version its listing shows
+//! (`getetag`, else `getcontentlength` and `getlastmodified`), and core's [`ItemFetches`]
+//! does the rest: one fingerprint lookup per page, unchanged files reported without a GET,
+//! the others downloaded a few at a time in walk order, and the page handed on in parts once
+//! its documents pass [`PAGE_BYTES`].
+
+use std::sync::Arc;
+
+use connector_core::pages::{ItemFetches, Outcome, PendingItem};
+use connector_core::{
+    Batch, CheckpointedBatch, Error, ErrorKind, Result, SlimDocument, SyncContext, TimeWindow,
+};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use super::SOURCE;
+use super::checkpoint::WebdavCheckpoint;
+use super::client::Dav;
+use super::convert;
+use super::model::{Listed, Page};
+
+/// Files downloaded at the same time within a page.
+const READ_CONCURRENCY: usize = 4;
+
+/// Content bytes after which a page is handed on in parts (a single larger file goes alone).
+const PAGE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The walk from `from` on, each page with the checkpoint valid after it.
+pub(super) fn checkpointed(
+    dav: &Arc<Dav>,
+    max: u64,
+    from: WebdavCheckpoint,
+    window: Option<TimeWindow>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<CheckpointedBatch<WebdavCheckpoint>>> {
+    let http = dav.http.with_context(&ctx);
+    let pages = dav.pages(http.clone(), from.after.clone());
+    let dav = Arc::clone(dav);
+    async_stream::try_stream! {
+        let mut pages = pages;
+        let mut handed_on = from.after;
+        loop {
+            ctx.cancellation().check()?;
+            let Some(page) = pages.next().await else {
+                break;
+            };
+            let page: Page = page?;
+            // After the page, the walk resumes after its last file, whatever became of it.
+            let last = page.iter().rev().find_map(|item| match item {
+                Listed::File(member) => Some(member.rel.clone()),
+                Listed::Problem(_) => None,
+            });
+            let pending = page
+                .into_iter()
+                .filter_map(|item| pending(&dav, item, window, max));
+            let fetch_dav = Arc::clone(&dav);
+            let fetch_http = http.clone();
+            let mut fetches = ItemFetches::start(&ctx, pending, READ_CONCURRENCY, move |item| {
+                read(Arc::clone(&fetch_dav), fetch_http.clone(), item, max)
+            })
+            .await?;
+            let mut rest = Batch::default();
+            while let Some(part) = fetches.next_part(PAGE_BYTES).await? {
+                // A part before the page's last ends with a document: resume after it.
+                let after = part
+                    .documents
+                    .last()
+                    .and_then(|d| d.metadata.get("path"))
+                    .and_then(|p| p.as_str().map(str::to_owned));
+                match after {
+                    Some(after) if !fetches.is_done() => {
+                        handed_on = Some(after);
+                        yield CheckpointedBatch::new(part, WebdavCheckpoint { after: handed_on.clone() });
+                    }
+                    _ if rest.is_empty() => rest = part,
+                    _ => rest.append(part),
+                }
+            }
+            let checkpoint = last.or_else(|| handed_on.clone());
+            if !rest.is_empty() || checkpoint != handed_on {
+                handed_on.clone_from(&checkpoint);
+                yield CheckpointedBatch::new(rest, WebdavCheckpoint { after: checkpoint });
+            }
+        }
+    }
+    .boxed()
+}
+
+/// Every id a load could produce: the files of the walk, whatever their size or time. Fails,
+/// rather than come back short, when a folder cannot be listed or a member the server could
+/// not describe may hide files.
+pub(super) fn list_ids(
+    dav: &Arc<Dav>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+    let http = dav.http.with_context(&ctx);
+    let mut pages = dav.pages(http, None);
+    let dav = Arc::clone(dav);
+    async_stream::try_stream! {
+        loop {
+            ctx.cancellation().check()?;
+            let Some(page) = pages.next().await else {
+                break;
+            };
+            let mut ids = Vec::new();
+            for item in page? {
+                match item {
+                    Listed::File(member) => ids.push(SlimDocument::new(dav.document_id(&member.rel))),
+                    Listed::Problem(p) if p.hides_files => Err(Error::new(
+                        ErrorKind::InvalidData,
+                        format!("cannot list every file, so nothing may be pruned: {}: {}", p.path, p.message),
+                    )
+                    .with_connector(SOURCE))?,
+                    Listed::Problem(_) => {}
+                }
+            }
+            if !ids.is_empty() {
+                yield ids;
+            }
+        }
+    }
+    .boxed()
+}
+
+/// A walk item as a page item: a file in the window, with its listed version when it is
+/// within the size cap (so an unchanged one costs no GET), or anything `read` turns into a
+/// failure. A file outside the window is skipped: none. A file without a readable
+/// `getlastmodified` is in every window (the fingerprint still skips it when unchanged).
+fn pending(
+    dav: &Dav,
+    item: Listed,
+    window: Option<TimeWindow>,
+    max: u64,
+) -> Option<PendingItem<Listed>> {
+    let (id, version) = match &item {
+        Listed::Problem(problem) => (problem.path.clone(), None),
+        Listed::File(member) => {
+            let r = &member.resource;
+            if let (Some(w), Some(at)) = (window, r.modified()) {
+                if !w.contains(at) {
+                    return None;
+                }
+            }
+            let fits = r.length.is_none_or(|len| len <= max);
+            let version = if fits { r.version() } else { None };
+            (dav.document_id(&member.rel), version)
+        }
+    };
+    let pending = PendingItem::new(id, item);
+    Some(match version {
+        Some(version) => pending.with_version(&version),
+        None => pending,
+    })
+}
+
+/// One walk item's outcome: its document or its failure.
+async fn read(
+    dav: Arc<Dav>,
+    http: connector_core::http::HttpClient,
+    item: Listed,
+    max: u64,
+) -> Result<Option<Outcome>> {
+    let member = match item {
+        Listed::File(member) => member,
+        Listed::Problem(problem) => return Ok(Some(convert::problem_failure(&problem).into())),
+    };
+    if let Some(len) = member.resource.length.filter(|len| *len > max) {
+        return Ok(Some(
+            convert::too_large(&dav, &member.rel, Some(len), max).into(),
+        ));
+    }
+    Ok(Some(match dav.get(&http, &member.rel, max).await {
+        Ok(body) => convert::document(&dav, member, body),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => convert::download_failure(&dav, &member, max, e)?,
+    }))
+}
