@@ -55,6 +55,7 @@ pub fn register(registry: &mut connector_core::Registry) {
         azure_blob::SOURCE,
         "a container of Azure Blob Storage",
         |cfg| Ok(Box::new(azure_blob::AzureBlobConnector::new(cfg)?)),
+    );
     #[cfg(feature = "webdav")]
     registry.register::<webdav::WebdavConfig, _>(
         webdav::SOURCE,
