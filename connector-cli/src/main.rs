@@ -373,8 +373,7 @@ async fn serve(registry: Registry, args: ServeArgs) -> Result<ExitCode> {
     let sealer = serve_sealer(&args.db.data)?;
     let store = connector_sync::ConnectorStore::new(db, Arc::new(registry)).with_sealer(sealer);
     let metrics = Arc::new(connector_sync::api::ApiMetrics::new());
-    let service = connector_sync::SyncService::new(store, sinks)
-        .observe(metrics.clone());
+    let service = connector_sync::SyncService::new(store, sinks).observe(metrics.clone());
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| {

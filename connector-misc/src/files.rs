@@ -65,7 +65,9 @@ pub(crate) fn file_document(
         .is_some_and(|e| TEXT_EXTENSIONS.contains(&e));
     if is_text {
         return match String::from_utf8(data) {
-            Ok(text) => Ok(Document::text(id, source, name, text).with_metadata("extension", metadata)),
+            Ok(text) => {
+                Ok(Document::text(id, source, name, text).with_metadata("extension", metadata))
+            }
             Err(e) => {
                 let at = e.utf8_error().valid_up_to();
                 Err(format!(
@@ -78,15 +80,10 @@ pub(crate) fn file_document(
         Some(ext) => mime_guess::from_ext(ext).first_or_octet_stream(),
         None => mime_guess::mime::APPLICATION_OCTET_STREAM,
     };
-    Ok(Document::bytes(
-        id,
-        source,
-        name,
-        data,
-        mime.essence_str(),
-        extension,
+    Ok(
+        Document::bytes(id, source, name, data, mime.essence_str(), extension)
+            .with_metadata("extension", metadata),
     )
-    .with_metadata("extension", metadata))
 }
 
 /// Compares two relative paths in walk order: folder by folder, each name by its bytes, as a

@@ -1,12 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "azure_blob")]
+pub mod azure_blob;
 #[cfg(feature = "dropbox")]
 pub mod dropbox;
 #[cfg(feature = "imap")]
 pub mod imap;
-#[cfg(feature = "azure_blob")]
-pub mod azure_blob;
 // Each file source uses a part of it (the walk order is `local`'s and `webdav`'s).
 #[cfg(any(feature = "local", feature = "dropbox", feature = "webdav"))]
 #[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
