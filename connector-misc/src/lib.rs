@@ -7,8 +7,15 @@ pub mod azure_blob;
 pub mod dropbox;
 #[cfg(feature = "imap")]
 pub mod imap;
+#[cfg(feature = "seafile")]
+pub mod seafile;
 // Each file source uses a part of it (the walk order is `local`'s and `webdav`'s).
-#[cfg(any(feature = "local", feature = "dropbox", feature = "webdav"))]
+#[cfg(any(
+    feature = "local",
+    feature = "dropbox",
+    feature = "webdav",
+    feature = "seafile"
+))]
 #[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
 mod files;
 #[cfg(feature = "local")]
@@ -31,7 +38,8 @@ pub mod webdav;
         feature = "dropbox",
         feature = "imap",
         feature = "azure_blob",
-        feature = "webdav"
+        feature = "webdav",
+        feature = "seafile"
     )),
     allow(unused_variables)
 )]
@@ -61,5 +69,11 @@ pub fn register(registry: &mut connector_core::Registry) {
         webdav::SOURCE,
         "a folder on a WebDAV server",
         |cfg| Ok(Box::new(webdav::WebdavConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "seafile")]
+    registry.register::<seafile::SeafileConfig, _>(
+        seafile::SOURCE,
+        "libraries of a SeaFile server",
+        |cfg| Ok(Box::new(seafile::SeafileConnector::new(cfg)?)),
     );
 }
