@@ -1,4 +1,4 @@
-//! What the file sources of this crate (`local`, `webdav`, `dropbox`) share: which files are
+//! What the file sources of this crate (`local`, `webdav`, `dropbox`, `seafile`) share: which files are
 //! text, how a file's bytes become a [`Document`], and the walk order their checkpoints rely on.
 
 use std::cmp::Ordering;
