@@ -55,6 +55,9 @@ pub(crate) struct Lib {
     pub(crate) files: BTreeMap<String, File>,
 }
 
+/// An edit waiting for a download link: (repo, path, new body).
+pub(crate) type Edit = (String, String, Vec<u8>);
+
 /// The server's state; the responder reads it on every request.
 #[derive(Clone, Default)]
 pub(crate) struct Seafile {
@@ -65,7 +68,7 @@ pub(crate) struct Seafile {
     pub(crate) repo_token_lib: String,
     /// Edits applied to a file right after its download link is handed out:
     /// (repo, path, new body).
-    pub(crate) change_on_link: Arc<Mutex<Vec<(String, String, Vec<u8>)>>>,
+    pub(crate) change_on_link: Arc<Mutex<Vec<Edit>>>,
     /// The server's own address, for the download links it hands out.
     base: Arc<Mutex<String>>,
 }
