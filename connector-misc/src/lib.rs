@@ -3,6 +3,8 @@
 
 #[cfg(feature = "azure_blob")]
 pub mod azure_blob;
+#[cfg(feature = "box")]
+pub mod r#box;
 #[cfg(feature = "dropbox")]
 pub mod dropbox;
 #[cfg(feature = "imap")]
@@ -14,7 +16,8 @@ pub mod seafile;
     feature = "local",
     feature = "dropbox",
     feature = "webdav",
-    feature = "seafile"
+    feature = "seafile",
+    feature = "box"
 ))]
 #[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
 mod files;
@@ -39,7 +42,8 @@ pub mod webdav;
         feature = "imap",
         feature = "azure_blob",
         feature = "webdav",
-        feature = "seafile"
+        feature = "seafile",
+        feature = "box"
     )),
     allow(unused_variables)
 )]
@@ -64,6 +68,10 @@ pub fn register(registry: &mut connector_core::Registry) {
         "a container of Azure Blob Storage",
         |cfg| Ok(Box::new(azure_blob::AzureBlobConnector::new(cfg)?)),
     );
+    #[cfg(feature = "box")]
+    registry.register::<r#box::BoxConfig, _>(r#box::SOURCE, "files in a Box account", |cfg| {
+        Ok(Box::new(r#box::BoxConnector::new(cfg)?))
+    });
     #[cfg(feature = "webdav")]
     registry.register::<webdav::WebdavConfig, _>(
         webdav::SOURCE,

@@ -1,0 +1,331 @@
+//! [`BoxConfig`]: which Box account (its OAuth tokens), which folder, and how much of it.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::num::{NonZeroU32, NonZeroU64};
+
+use connector_core::config::IgnoredField;
+use connector_core::net::NetworkPolicy;
+use connector_core::{ConnectorConfig, FieldError, Secret};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use url::Url;
+
+/// Files larger than this are reported as failures unless configured otherwise: 20 MiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
+
+/// Entries per folder-items page unless configured otherwise (Box's maximum with markers).
+pub const DEFAULT_PAGE_SIZE: u32 = 1000;
+
+/// Requests per minute unless configured otherwise: Box's documented limit for general API
+/// calls per user.
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 1000;
+
+/// Box's API host.
+pub const DEFAULT_API_BASE_URL: &str = "https://api.box.com";
+/// Box's OAuth 2 token endpoint.
+pub const DEFAULT_TOKEN_URL: &str = "https://api.box.com/oauth2/token";
+
+/// The config field the tokens live in (and the [`CredentialStore`](connector_core::CredentialStore) key).
+pub(crate) const TOKENS_FIELD: &str = "credentials.box_tokens";
+
+/// `credentials.box_tokens`: the JSON RAGFlow's Box OAuth flow stores, as a string (RAGFlow's
+/// shape) or an object: `client_id`, `client_secret`, `access_token`, `refresh_token` (and
+/// `redirect_uri`, `authorization_code`, kept as they are). Kept whole as a [`Secret`].
+#[derive(Clone, PartialEq)]
+pub struct BoxTokens(Secret);
+
+impl BoxTokens {
+    /// Wraps the JSON text of the tokens.
+    pub fn new(json: impl Into<String>) -> Self {
+        Self(Secret::new(json))
+    }
+
+    /// The JSON text.
+    pub fn secret(&self) -> &Secret {
+        &self.0
+    }
+
+    /// The JSON object; the error says what is wrong without a value.
+    pub(crate) fn object(&self) -> Result<Map<String, Value>, String> {
+        match serde_json::from_str::<Value>(self.0.expose()) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err("must be a JSON object".to_owned()),
+            Err(e) => Err(format!(
+                "is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            )),
+        }
+    }
+
+    /// The parts the connector uses.
+    pub(crate) fn parse(&self) -> Result<TokenParts, Vec<String>> {
+        let map = self.object().map_err(|e| vec![e])?;
+        let text = |key: &str| {
+            map.get(key)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let parts = TokenParts {
+            client_id: text("client_id").unwrap_or_default(),
+            client_secret: text("client_secret").map(Secret::new),
+            access_token: text("access_token").map(Secret::new),
+            refresh_token: text("refresh_token").map(Secret::new),
+            rest: map,
+        };
+        let mut problems = Vec::new();
+        if parts.access_token.is_none() && parts.refresh_token.is_none() {
+            problems.push(
+                "holds neither `access_token` nor `refresh_token`: finish Box's authorisation first"
+                    .to_owned(),
+            );
+        }
+        if parts.refresh_token.is_some() && parts.client_id.is_empty() {
+            problems.push("needs `client_id` to renew the token with `refresh_token`".to_owned());
+        }
+        if parts.refresh_token.is_some() && parts.client_secret.is_none() {
+            problems
+                .push("needs `client_secret` to renew the token with `refresh_token`".to_owned());
+        }
+        if problems.is_empty() {
+            Ok(parts)
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+/// What `box_tokens` holds.
+pub(crate) struct TokenParts {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: Option<Secret>,
+    pub(crate) access_token: Option<Secret>,
+    pub(crate) refresh_token: Option<Secret>,
+    /// The whole object, rewritten with the new tokens after a renewal.
+    pub(crate) rest: Map<String, Value>,
+}
+
+impl fmt::Debug for BoxTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for BoxTokens {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for BoxTokens {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Never echo the value in an error: it holds the tokens and the client secret.
+        match Value::deserialize(deserializer) {
+            Ok(Value::String(s)) => Ok(Self::new(s)),
+            Ok(v @ Value::Object(_)) => Ok(Self::new(v.to_string())),
+            _ => Err(serde::de::Error::custom(
+                "must be a JSON object or a string holding one",
+            )),
+        }
+    }
+}
+
+impl JsonSchema for BoxTokens {
+    fn schema_name() -> Cow<'static, str> {
+        "BoxTokens".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "The tokens of Box's OAuth 2 flow as RAGFlow stores them: `client_id`, `client_secret`, `access_token`, `refresh_token` (other keys such as `redirect_uri` are kept), as a JSON object or a string holding one. Box refresh tokens are single-use: after each renewal the connector hands this JSON, with the new tokens, to the host's CredentialStore before using them.",
+            "anyOf": [{ "type": "object" }, { "type": "string" }],
+            "examples": [r#"{"client_id": "ly1nj6n11vionaie65emwzk575hnnmrk", "client_secret": "…", "access_token": "…", "refresh_token": "…"}"#],
+            "writeOnly": true
+        })
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+}
+
+/// The credentials: RAGFlow's `box_tokens`.
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BoxCredentials {
+    /// The OAuth tokens and the app's client id and secret, as one JSON value.
+    pub box_tokens: BoxTokens,
+}
+
+impl fmt::Debug for BoxCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoxCredentials")
+            .field("box_tokens", &"***")
+            .finish()
+    }
+}
+
+/// The configuration of the Box connector (source `"box"`).
+///
+/// ```
+/// use connector_misc::r#box::BoxConfig;
+///
+/// // RAGFlow's shape: the tokens as a JSON string, the folder id (`"0"`: All Files).
+/// let config: BoxConfig = connector_core::config::from_json(serde_json::json!({
+///     "name": "box",
+///     "folder_id": "0",
+///     "credentials": {"box_tokens": r#"{"client_id": "c", "client_secret": "s",
+///         "access_token": "a", "refresh_token": "r", "redirect_uri": "http://localhost/cb"}"#},
+/// }))?;
+/// assert_eq!(config.folder_id, "0");
+/// # Ok::<(), connector_core::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BoxConfig {
+    /// The OAuth tokens.
+    pub credentials: BoxCredentials,
+    /// The id of the folder to read, as in its URL (`https://app.box.com/folder/123`);
+    /// `0` (the default) is the root, "All Files".
+    #[serde(default = "default_folder_id")]
+    #[schemars(example = "0", example = "123456789")]
+    pub folder_id: String,
+    /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.
+    #[serde(default = "default_max_file_size")]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
+    pub max_file_size: NonZeroU64,
+    /// Entries per folder-items page (at most 1000): the unit of one fingerprint lookup and
+    /// one checkpoint.
+    #[serde(default = "default_page_size")]
+    #[schemars(range(max = 1000))]
+    pub page_size: NonZeroU32,
+    /// Read who a file is shared with (its and its folders' collaborations) into
+    /// `Document.access`: one request per folder or file that has collaborations. Default on.
+    #[serde(default = "default_true")]
+    pub include_permissions: bool,
+    /// Requests per minute to each Box host (Box allows 1000 per user for general calls).
+    #[serde(default = "default_requests_per_minute")]
+    pub requests_per_minute: NonZeroU32,
+    /// The API host (default `https://api.box.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_base_url: Option<Url>,
+    /// The OAuth token endpoint (default `https://api.box.com/oauth2/token`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<Url>,
+    #[doc = "Hosts this connector may reach although they are not public (a proxy, a test server)."]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// The host's network policy, which replaces the connector's own; never the tenant's.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(crate) host_network: Option<NetworkPolicy>,
+}
+
+fn default_folder_id() -> String {
+    "0".to_owned()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_max_file_size() -> NonZeroU64 {
+    NonZeroU64::new(DEFAULT_MAX_FILE_SIZE).unwrap_or(NonZeroU64::MIN)
+}
+
+fn default_page_size() -> NonZeroU32 {
+    NonZeroU32::new(DEFAULT_PAGE_SIZE).unwrap_or(NonZeroU32::MIN)
+}
+
+fn default_requests_per_minute() -> NonZeroU32 {
+    NonZeroU32::new(DEFAULT_REQUESTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN)
+}
+
+impl BoxConfig {
+    /// The whole Box account of these tokens (the JSON of `box_tokens`), every other setting
+    /// at its default.
+    pub fn new(box_tokens: impl Into<String>) -> Self {
+        Self {
+            credentials: BoxCredentials {
+                box_tokens: BoxTokens::new(box_tokens),
+            },
+            folder_id: default_folder_id(),
+            max_file_size: default_max_file_size(),
+            page_size: default_page_size(),
+            include_permissions: true,
+            requests_per_minute: default_requests_per_minute(),
+            api_base_url: None,
+            token_url: None,
+            allowed_hosts: Vec::new(),
+            host_network: None,
+        }
+    }
+
+    /// The policy every request of the connector follows: the host's if it set one, else
+    /// public addresses plus `allowed_hosts`.
+    ///
+    /// # Errors
+    /// An `allowed_hosts` entry that names no host.
+    pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
+        NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
+    }
+}
+
+impl fmt::Debug for BoxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BoxConfig")
+            .field("credentials", &self.credentials)
+            .field("folder_id", &self.folder_id)
+            .field("max_file_size", &self.max_file_size)
+            .field("page_size", &self.page_size)
+            .field("include_permissions", &self.include_permissions)
+            .field("requests_per_minute", &self.requests_per_minute)
+            .field("api_base_url", &self.api_base_url.as_ref().map(Url::as_str))
+            .field("token_url", &self.token_url.as_ref().map(Url::as_str))
+            .field("allowed_hosts", &self.allowed_hosts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectorConfig for BoxConfig {
+    const IGNORED: &'static [IgnoredField] = &[IgnoredField::new(
+        "name",
+        "RAGFlow's Box form puts the connection's name inside the config too; it names nothing here",
+    )];
+
+    fn validate(&self) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        if let Err(messages) = self.credentials.box_tokens.parse() {
+            problems.extend(
+                messages
+                    .into_iter()
+                    .map(|m| FieldError::new(TOKENS_FIELD, m)),
+            );
+        }
+        if self.folder_id.is_empty() || !self.folder_id.bytes().all(|b| b.is_ascii_digit()) {
+            problems.push(FieldError::new(
+                "folder_id",
+                "must be a Box folder id, digits only (the number in https://app.box.com/folder/123), or 0 for All Files",
+            ));
+        }
+        if self.page_size.get() > 1000 {
+            problems.push(FieldError::new("page_size", "must be at most 1000"));
+        }
+        problems.extend(NetworkPolicy::check_allowed_hosts(
+            "allowed_hosts",
+            &self.allowed_hosts,
+        ));
+        problems
+    }
+
+    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
+        self.host_network = Some(policy.clone());
+        true
+    }
+}

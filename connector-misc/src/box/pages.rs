@@ -1,0 +1,546 @@
+//! The folder walk: folder-items pages as checkpointed batches, the id listing and the refetch
+//! of named files, on core's [`ItemFetches`] (one fingerprint lookup per page, unchanged files
+//! not downloaded, the others a few at a time, large pages handed on in parts).
+
+use chrono::{DateTime, Utc};
+use connector_core::http::is_body_too_large;
+use connector_core::pages::{ItemFetches, Outcome, PendingItem, fetch_items};
+use connector_core::{
+    Access, Batch, CheckpointedBatch, Document, Error, ErrorKind, Failure, Result, SlimDocument,
+    SyncContext, TimeWindow,
+};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use url::Url;
+
+use super::SOURCE;
+use super::checkpoint::{BoxCheckpoint, FolderFrame};
+use super::client::{Client, Download, FileMeta, Listed, SharedLink};
+
+/// Downloads (and collaboration requests) at the same time within a page.
+const CONCURRENCY: usize = 8;
+
+/// Content bytes after which a page is handed on in parts.
+const PAGE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The prefix of every document id: RAGFlow's `box:{id}`.
+const ID_PREFIX: &str = "box:";
+
+/// The document id of the file with Box id `id`.
+pub(crate) fn doc_id(id: &str) -> String {
+    format!("{ID_PREFIX}{id}")
+}
+
+/// What the walk needs besides the client.
+#[derive(Debug, Clone)]
+pub(crate) struct Walk {
+    pub(crate) client: Client,
+    /// The configured folder.
+    pub(crate) root: String,
+    pub(crate) max: u64,
+    pub(crate) permissions: bool,
+}
+
+/// A file to fetch: its metadata, folder, path and access.
+struct Item {
+    meta: Box<FileMeta>,
+    folder: String,
+    path: String,
+    access: Option<Access>,
+}
+
+enum Pending {
+    File(Item),
+    Failed(Failure),
+}
+
+/// `access` with a shared link's: `open` links make everything under them public.
+fn with_link_access(mut access: Access, link: Option<&SharedLink>) -> Access {
+    if link.and_then(|l| l.access.as_deref()) == Some("open") {
+        access.public = true;
+    }
+    access
+}
+
+fn merge(into: &mut Access, more: Access) {
+    into.emails.extend(more.emails);
+    into.groups.extend(more.groups);
+    into.public |= more.public;
+    into.emails.sort();
+    into.emails.dedup();
+    into.groups.sort();
+    into.groups.dedup();
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{path}/{name}")
+    }
+}
+
+impl Walk {
+    /// The frame the walk starts from: the configured folder, whose collaborations are read
+    /// when it is entered (All Files, `0`, has none).
+    fn root_frame(&self) -> FolderFrame {
+        FolderFrame {
+            id: self.root.clone(),
+            path: String::new(),
+            access: Access::default(),
+            collaborated: self.permissions && self.root != "0",
+        }
+    }
+
+    /// A listing error of the configured folder, naming `folder_id` when it is missing.
+    pub(crate) fn named_root_error(&self, e: Error) -> Error {
+        match e.kind() {
+            ErrorKind::NotFound => Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "the folder {} does not exist in this Box account, or the user cannot see it",
+                    self.root
+                ),
+            )
+            .with_connector(SOURCE)
+            .with_field("folder_id")
+            .with_cause(e),
+            _ => e,
+        }
+    }
+
+    /// The access of `frame` with its own collaborations added, read when it is entered.
+    /// A folder whose collaborations the user may not list keeps what it inherited.
+    async fn enter(&self, frame: &mut FolderFrame) -> Result<()> {
+        if !frame.collaborated {
+            return Ok(());
+        }
+        match self.client.collaborations("folders", &frame.id).await {
+            Ok(own) => merge(&mut frame.access, own),
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                tracing::warn!(connector = SOURCE, folder = %frame.id, "the folder's collaborations cannot be listed; its files carry what its parents share: {e}");
+            }
+            Err(e) => return Err(e),
+        }
+        frame.collaborated = false;
+        Ok(())
+    }
+
+    /// The access of a listed file: its folder's, its own collaborations when it has some,
+    /// its shared link's and its owner.
+    async fn file_access(&self, meta: &FileMeta, folder: &Access) -> Result<Option<Access>> {
+        if !self.permissions {
+            return Ok(None);
+        }
+        let mut access = with_link_access(folder.clone(), meta.shared_link.as_ref());
+        if let Some(login) = meta.owned_by.as_ref().and_then(|o| o.login.as_deref()) {
+            merge(
+                &mut access,
+                Access::restricted(vec![login.to_lowercase()], Vec::new()),
+            );
+        }
+        if meta.has_collaborations == Some(true) {
+            match self.client.collaborations("files", &meta.id).await {
+                Ok(own) => merge(&mut access, own),
+                // The user may see the file but not who else does: what its folders share.
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => {}
+                Err(e) => return Err(e),
+            }
+        }
+        merge(&mut access, Access::default());
+        Ok(Some(access))
+    }
+
+    /// The walk from `from` on, each page with the checkpoint after it.
+    pub(super) fn checkpointed(
+        &self,
+        from: BoxCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<BoxCheckpoint>>> {
+        let walk = Walk {
+            client: self.client.with_context(&ctx),
+            ..self.clone()
+        };
+        async_stream::try_stream! {
+            let mut cp = from;
+            if !cp.started {
+                cp = BoxCheckpoint { folders: vec![walk.root_frame()], started: true, ..BoxCheckpoint::start() };
+            }
+            loop {
+                ctx.cancellation().check()?;
+                let Some(mut frame) = cp.folders.last().cloned() else { break };
+                let is_root = cp.folders.len() == 1 && frame.id == walk.root;
+                if let Err(e) = walk.enter(&mut frame).await {
+                    if e.kind() == ErrorKind::NotFound && !is_root {
+                        tracing::warn!(connector = SOURCE, folder = %frame.id, "the folder is gone since its parent was listed");
+                        cp.folders.pop();
+                        cp.marker = None;
+                        continue;
+                    }
+                    Err(if is_root { walk.named_root_error(e) } else { e })?;
+                }
+                if let Some(last) = cp.folders.last_mut() {
+                    *last = frame.clone();
+                }
+                let page = match walk.client.folder_items(&frame.id, cp.marker.as_deref(), walk.client.page_size, false).await {
+                    Ok(page) => page,
+                    Err(e) if e.kind() == ErrorKind::NotFound && !is_root && cp.marker.is_none() => {
+                        tracing::warn!(connector = SOURCE, folder = %frame.id, "the folder is gone since its parent was listed");
+                        cp.folders.pop();
+                        continue;
+                    }
+                    Err(e) => Err(if is_root { walk.named_root_error(e) } else { e })?,
+                };
+                let before = cp.clone();
+                let mut children = Vec::new();
+                let mut files = Vec::new();
+                let mut failures = Vec::new();
+                for listed in page.entries.into_iter().map(Listed::from_value) {
+                    match listed {
+                        Listed::Folder(f) => children.push(FolderFrame {
+                            path: join(&frame.path, &f.name),
+                            access: with_link_access(frame.access.clone(), f.shared_link.as_ref()),
+                            collaborated: walk.permissions && f.has_collaborations == Some(true),
+                            id: f.id,
+                        }),
+                        Listed::File(meta) => {
+                            if window.is_none_or(|w| w.contains(meta.modified_at)) {
+                                files.push(meta);
+                            }
+                        }
+                        Listed::Malformed { id, message } => {
+                            let id = id.map(|i| doc_id(&i));
+                            let shown = frame.path.clone();
+                            failures.push(Failure::new(id, ErrorKind::InvalidData, format!("an entry of the folder `{shown}` ({}): {message}", frame.id)));
+                        }
+                        Listed::Other => {}
+                    }
+                }
+                if let Some(after) = cp.after.take()
+                    && let Some(pos) = files.iter().position(|m| doc_id(&m.id) == after)
+                {
+                    files.drain(..=pos);
+                    // The failures of the entries before it were handed on with it.
+                    failures.clear();
+                }
+                let pending = walk.pending(files, &frame).await?;
+                let pending = failures
+                    .into_iter()
+                    .map(|f| PendingItem::new(f.id.clone().unwrap_or_default(), Pending::Failed(f)))
+                    .chain(pending);
+                let fetch_walk = walk.clone();
+                let mut fetches = ItemFetches::start(&ctx, pending, CONCURRENCY, move |item| {
+                    fetch_walk.clone().fetch(item)
+                })
+                .await?;
+                let mut rest = Batch::default();
+                while let Some(part) = fetches.next_part(PAGE_BYTES).await? {
+                    match part.documents.last().map(|d| d.id.clone()) {
+                        Some(after) if !fetches.is_done() => {
+                            let mut at = before.clone();
+                            at.after = Some(after);
+                            yield CheckpointedBatch::new(part, at);
+                        }
+                        _ if rest.is_empty() => rest = part,
+                        _ => rest.append(part),
+                    }
+                }
+                let mut next = before;
+                next.after = None;
+                match page.next_marker.filter(|m| !m.is_empty()) {
+                    Some(marker) => {
+                        next.marker = Some(marker);
+                        // Below the current folder, which stays on top until its last page.
+                        let at = next.folders.len().saturating_sub(1);
+                        for child in children.into_iter().rev() {
+                            next.folders.insert(at, child);
+                        }
+                    }
+                    None => {
+                        next.marker = None;
+                        next.folders.pop();
+                        next.folders.extend(children.into_iter().rev());
+                    }
+                }
+                cp = next;
+                yield CheckpointedBatch::new(rest, cp.clone());
+            }
+        }
+        .boxed()
+    }
+
+    /// The listed files of a page as page items, their access read first (it is part of
+    /// their version, so a new collaborator re-sends the document).
+    async fn pending(
+        &self,
+        files: Vec<Box<FileMeta>>,
+        frame: &FolderFrame,
+    ) -> Result<Vec<PendingItem<Pending>>> {
+        let folder_access = frame.access.clone();
+        futures::stream::iter(files)
+            .map(|meta| {
+                let access = folder_access.clone();
+                async move {
+                    let id = doc_id(&meta.id);
+                    let path = join(&frame.path, &meta.name);
+                    if meta.size > self.max {
+                        let failure = too_large(&meta, &path, self.max);
+                        return Ok(PendingItem::new(id, Pending::Failed(failure)));
+                    }
+                    let access = match self.file_access(&meta, &access).await {
+                        Ok(a) => a,
+                        Err(e) if e.kind().ends_sync() => return Err(e),
+                        Err(e) => {
+                            let failure = failure(
+                                &meta,
+                                &path,
+                                e.kind(),
+                                format!("its collaborations cannot be read: {e}"),
+                            );
+                            return Ok(PendingItem::new(id, Pending::Failed(failure)));
+                        }
+                    };
+                    let version = version(&meta, access.as_ref());
+                    let item = Item {
+                        meta,
+                        folder: frame.id.clone(),
+                        path,
+                        access,
+                    };
+                    Ok(PendingItem::new(id, Pending::File(item)).with_version(&version))
+                }
+            })
+            .buffered(CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    /// One item's outcome: its document, its failure, or nothing when the file is gone since
+    /// the listing (prune deals with it).
+    async fn fetch(self, item: Pending) -> Result<Option<Outcome>> {
+        let item = match item {
+            Pending::Failed(failure) => return Ok(Some(failure.into())),
+            Pending::File(item) => item,
+        };
+        match self.client.download(&item.meta.id, self.max).await {
+            Ok(Download::Gone) => Ok(None),
+            Ok(Download::Data(data)) => Ok(Some(document(&item, data))),
+            Err(e) if is_body_too_large(&e) => {
+                Ok(Some(too_large(&item.meta, &item.path, self.max).into()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every file id under the configured folder; fails, rather than come back short, when a
+    /// page cannot be listed.
+    pub(super) fn list_ids(
+        &self,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        let walk = Walk {
+            client: self.client.with_context(&ctx),
+            ..self.clone()
+        };
+        async_stream::try_stream! {
+            let mut folders = vec![walk.root.clone()];
+            while let Some(folder) = folders.pop() {
+                let mut marker: Option<String> = None;
+                loop {
+                    ctx.cancellation().check()?;
+                    let page = walk
+                        .client
+                        .folder_items(&folder, marker.as_deref(), 1000, true)
+                        .await
+                        .map_err(|e| if folder == walk.root { walk.named_root_error(e) } else { e })?;
+                    let mut ids = Vec::new();
+                    for entry in &page.entries {
+                        let id = entry.get("id").and_then(serde_json::Value::as_str);
+                        match (entry.get("type").and_then(serde_json::Value::as_str), id) {
+                            (Some("file"), Some(id)) => ids.push(SlimDocument::new(doc_id(id))),
+                            (Some("folder"), Some(id)) => folders.push(id.to_owned()),
+                            _ => {}
+                        }
+                    }
+                    if !ids.is_empty() {
+                        yield ids;
+                    }
+                    match page.next() {
+                        Some(next) if marker.as_deref() != Some(next.as_str()) => marker = Some(next),
+                        _ => break,
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The files with these document ids again, by their current metadata; an id that is not
+    /// Box's, a file that is gone or one outside the configured folder yields nothing.
+    pub(super) fn refetch(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Batch>> {
+        let walk = Walk {
+            client: self.client.with_context(&ctx),
+            ..self.clone()
+        };
+        async_stream::try_stream! {
+            for chunk in ids.chunks(100) {
+                let pending = chunk.iter().filter_map(|id| {
+                    let file = id.strip_prefix(ID_PREFIX).filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))?;
+                    Some(PendingItem::new(id.clone(), file.to_owned()))
+                });
+                let batch = fetch_items(&ctx, pending, CONCURRENCY, |file: String| {
+                    let walk = walk.clone();
+                    async move {
+                        match walk.located(&file).await? {
+                            Some(item) => walk.fetch(item).await,
+                            None => Ok(None),
+                        }
+                    }
+                })
+                .await?;
+                if !batch.is_empty() {
+                    yield batch;
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The file `id` as the walk would find it: its path below the configured folder and the
+    /// access its folders there give; none when it is gone or outside.
+    async fn located(&self, id: &str) -> Result<Option<Pending>> {
+        let Some(meta) = self.client.file(id).await? else {
+            return Ok(None);
+        };
+        let ancestors = meta
+            .path_collection
+            .as_ref()
+            .map(|p| p.entries.clone())
+            .unwrap_or_default();
+        let inside: Vec<_> = if self.root == "0" {
+            ancestors.into_iter().skip_while(|f| f.id == "0").collect()
+        } else {
+            match ancestors.iter().position(|f| f.id == self.root) {
+                Some(at) => ancestors.into_iter().skip(at + 1).collect(),
+                None => return Ok(None),
+            }
+        };
+        let mut frame = self.root_frame();
+        self.enter(&mut frame).await?;
+        for folder in &inside {
+            let meta = self.client.folder(&folder.id).await?;
+            let mut next = FolderFrame {
+                id: folder.id.clone(),
+                path: join(&frame.path, &folder.name),
+                access: with_link_access(frame.access.clone(), meta.shared_link.as_ref()),
+                collaborated: self.permissions && meta.has_collaborations == Some(true),
+            };
+            self.enter(&mut next).await?;
+            frame = next;
+        }
+        let items = self.pending(vec![Box::new(meta)], &frame).await?;
+        Ok(items.into_iter().next().map(|p| p.value))
+    }
+}
+
+/// The version token of a file: its `sha1` (the content) and `etag` (any change: a rename, a
+/// move), and who may read it, so either kind of change re-sends it and nothing else does.
+fn version(meta: &FileMeta, access: Option<&Access>) -> String {
+    let access = access.map_or_else(String::new, |a| {
+        connector_core::ids::hash128(&format!(
+            "{}|{}|{}",
+            a.emails.join(","),
+            a.groups.join(","),
+            a.public
+        ))
+    });
+    format!(
+        "{}:{}:{access}",
+        meta.sha1.as_deref().unwrap_or_default(),
+        meta.etag.as_deref().unwrap_or_default()
+    )
+}
+
+/// The web page of a file in Box's web app.
+fn link(meta: &FileMeta) -> Option<Url> {
+    Url::parse(&format!("https://app.box.com/file/{}", meta.id)).ok()
+}
+
+fn failure(
+    meta: &FileMeta,
+    path: &str,
+    kind: ErrorKind,
+    message: impl std::fmt::Display,
+) -> Failure {
+    let failure = Failure::new(Some(doc_id(&meta.id)), kind, format!("{path}: {message}"));
+    match link(meta) {
+        Some(url) => failure.with_link(url),
+        None => failure,
+    }
+}
+
+fn too_large(meta: &FileMeta, path: &str, max: u64) -> Failure {
+    failure(
+        meta,
+        path,
+        ErrorKind::Unsupported,
+        format!(
+            "the file is {} bytes, larger than max_file_size ({max} bytes); raise max_file_size or move it out of the folder",
+            meta.size
+        ),
+    )
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The document of a downloaded file.
+fn document(item: &Item, data: Vec<u8>) -> Outcome {
+    let meta = &item.meta;
+    let doc: Document =
+        match crate::files::file_document(doc_id(&meta.id), SOURCE, &meta.name, data) {
+            Ok(doc) => doc,
+            Err(message) => {
+                return failure(meta, &item.path, ErrorKind::InvalidData, message).into();
+            }
+        };
+    let mut doc = doc
+        .with_size(meta.size)
+        .with_version(&version(meta, item.access.as_ref()))
+        .with_updated_at(meta.modified_at)
+        .with_parent_id(format!("box-folder:{}", item.folder))
+        .with_metadata("path", item.path.clone())
+        .with_metadata("folder_id", item.folder.clone())
+        .with_metadata("size", meta.size);
+    if let Some(sha1) = &meta.sha1 {
+        doc = doc.with_metadata("sha1", sha1.clone());
+    }
+    if let Some(etag) = &meta.etag {
+        doc = doc.with_metadata("etag", etag.clone());
+    }
+    if let Some(created) = meta.created_at {
+        doc = doc.with_metadata("created_at", rfc3339(created));
+    }
+    if let Some(by) = meta.modified_by.as_ref().and_then(|u| u.login.clone()) {
+        doc = doc.with_metadata("modified_by", by.to_lowercase());
+    }
+    if let Some(description) = meta.description.as_ref().filter(|d| !d.is_empty()) {
+        doc = doc.with_metadata("description", description.clone());
+    }
+    if let Some(owner) = meta.owned_by.as_ref().and_then(|u| u.login.clone()) {
+        doc = doc.with_owners(vec![owner.to_lowercase()]);
+    }
+    if let Some(access) = &item.access {
+        doc = doc.with_access(access.clone());
+    }
+    if let Some(url) = link(meta) {
+        doc = doc.with_link(url);
+    }
+    doc.into()
+}

@@ -1,0 +1,117 @@
+//! The conformance kit and core's HTTP checks against the wiremock Box of `box_common`.
+#![cfg(feature = "box")]
+#![allow(clippy::unwrap_used)] // Test fixtures: a bad literal should fail the test loudly.
+
+mod box_common;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use box_common::{ACCESS, BoxApi, Servers, build, standard, time, tree};
+use connector_core::testkit::Fixture;
+use connector_core::{Connector, TimeWindow};
+use serde_json::json;
+
+struct BoxFixture {
+    servers: Servers,
+    malformed: Servers,
+}
+
+#[async_trait]
+impl Fixture for BoxFixture {
+    async fn setup() -> Self {
+        let (mut files, folders) = tree();
+        files[1].body = vec![0xff, 0xfe, b'x'];
+        Self {
+            servers: Servers::start(standard(2)).await,
+            malformed: Servers::start(BoxApi::new(files, folders, 2)).await,
+        }
+    }
+
+    fn connector(&self) -> Arc<dyn Connector> {
+        build(&self.servers.api.uri(), json!({}))
+    }
+
+    fn secret(&self) -> Option<String> {
+        Some(ACCESS.to_owned())
+    }
+
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
+        (
+            build(&self.malformed.api.uri(), json!({})),
+            Some("box:202".to_owned()),
+        )
+    }
+
+    fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
+        // Files are modified at their id's minute: 201..=205 at minutes 1..=5.
+        let window = TimeWindow::new(time(2), time(4)).ok()?;
+        Some((window, vec!["box:202".into(), "box:203".into()]))
+    }
+}
+
+connector_core::conformance_tests!(box_conformance, BoxFixture);
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    connector_core::testkit::block_on(f)
+}
+
+#[test]
+fn retry_after_is_waited_out() {
+    run(async {
+        let s = Servers::start(standard(2)).await;
+        connector_core::testkit::http::retry_after_is_waited_out(&s.api, |uri| {
+            build(uri, json!({}))
+        })
+        .await;
+    });
+}
+
+#[test]
+fn server_error_storm_is_survived() {
+    run(async {
+        let s = Servers::start(standard(2)).await;
+        connector_core::testkit::http::server_error_storm_is_survived(
+            &s.api,
+            |uri| build(uri, json!({})),
+            3,
+        )
+        .await;
+    });
+}
+
+#[test]
+fn unauthorized_fails_fast() {
+    run(async {
+        let s = Servers::start(standard(2)).await;
+        connector_core::testkit::http::unauthorized_fails_fast(&s.api, |uri| build(uri, json!({})))
+            .await;
+    });
+}
+
+#[test]
+fn secret_never_leaks() {
+    run(async {
+        let s = Servers::start(standard(2)).await;
+        connector_core::testkit::http::secret_never_leaks(
+            &s.api,
+            |uri| build(uri, json!({})),
+            ACCESS,
+        )
+        .await;
+        // Nor the client secret, nor the refresh token.
+        let with_refresh = box_common::tokens(Some(ACCESS), Some(box_common::REFRESH));
+        connector_core::testkit::http::secret_never_leaks(
+            &s.api,
+            |uri| box_common::build_with(uri, &with_refresh, json!({})),
+            box_common::CLIENT_SECRET,
+        )
+        .await;
+        connector_core::testkit::http::secret_never_leaks(
+            &s.api,
+            |uri| box_common::build_with(uri, &with_refresh, json!({})),
+            box_common::REFRESH,
+        )
+        .await;
+    });
+}
