@@ -147,7 +147,6 @@ impl Walk {
                 Err(e) => return Err(e),
             }
         }
-        merge(&mut access, Access::default());
         Ok(Some(access))
     }
 
