@@ -122,7 +122,7 @@ async fn folders_are_paged_by_marker_and_downloads_leave_the_token_behind() {
     }
     let downloads = s.dl.received_requests().await.unwrap();
     assert_eq!(downloads.len(), 5);
-    assert!(downloads.iter().all(|r| bearer(&r).is_none()));
+    assert!(downloads.iter().all(|r| bearer(r).is_none()));
 }
 
 #[tokio::test]

@@ -205,7 +205,7 @@ impl Walk {
                         }),
                         Listed::File(meta) => {
                             if window.is_none_or(|w| w.contains(meta.modified_at)) {
-                                files.push(meta);
+                                files.push(*meta);
                             }
                         }
                         Listed::Malformed { id, message } => {
@@ -273,7 +273,7 @@ impl Walk {
     /// their version, so a new collaborator re-sends the document).
     async fn pending(
         &self,
-        files: Vec<Box<FileMeta>>,
+        files: Vec<FileMeta>,
         frame: &FolderFrame,
     ) -> Result<Vec<PendingItem<Pending>>> {
         let folder_access = frame.access.clone();
@@ -302,7 +302,7 @@ impl Walk {
                     };
                     let version = version(&meta, access.as_ref());
                     let item = Item {
-                        meta,
+                        meta: Box::new(meta),
                         folder: frame.id.clone(),
                         path,
                         access,
@@ -442,7 +442,7 @@ impl Walk {
             self.enter(&mut next).await?;
             frame = next;
         }
-        let items = self.pending(vec![Box::new(meta)], &frame).await?;
+        let items = self.pending(vec![meta], &frame).await?;
         Ok(items.into_iter().next().map(|p| p.value))
     }
 }
