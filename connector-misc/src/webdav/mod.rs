@@ -26,10 +26,10 @@
 //!   [`PermissionDenied`](connector_core::ErrorKind::PermissionDenied), both naming
 //!   `credentials.password`. A file that cannot be downloaded, is too large or is a text file
 //!   that is not UTF-8 is a [`Failure`](connector_core::Failure) naming its path; the sync goes
-//!   on. Requests go through core's [`HttpClient`](connector_core::http::HttpClient): retries,
+//!   on. Requests go through core's `HttpClient`: retries,
 //!   `Retry-After`, timeouts, the network policy.
-//! - **Content**: as the `local` connector (the same `TEXT_EXTENSIONS`: `md`, `txt`,
-//!   `csv`, `json`, ...) as UTF-8 text, everything else as bytes with its MIME type; images only with
+//! - **Content**: as the `local` connector: [`TEXT_EXTENSIONS`] (`md`, `txt`, `csv`,
+//!   `json`, ...) as UTF-8 text, everything else as bytes with its MIME type; images only with
 //!   `allow_images`.
 //!
 //! # Cancel safety
@@ -55,6 +55,7 @@ use connector_core::{
 };
 use futures::stream::BoxStream;
 
+pub use crate::files::TEXT_EXTENSIONS;
 pub use checkpoint::WebdavCheckpoint;
 pub use client::IMAGE_EXTENSIONS;
 pub use config::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE, WebdavConfig, WebdavCredentials};

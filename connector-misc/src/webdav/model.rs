@@ -145,31 +145,21 @@ pub(crate) fn parse_multistatus(xml: &str) -> Result<Vec<Resource>, String> {
                     open.push(name);
                 }
             }
-            Event::Text(t) => {
-                if field.is_some() {
-                    text.push_str(&t.xml10_content());
-                }
-            }
-            Event::CData(t) => {
-                if field.is_some() {
-                    text.push_str(&t.xml10_content());
-                }
-            }
-            Event::GeneralRef(r) => {
-                if field.is_some() {
-                    let resolved = match r.resolve_char_ref() {
-                        Ok(Some(c)) => Some(c.to_string()),
-                        _ => quick_xml::escape::resolve_predefined_entity(&r.xml10_content())
-                            .map(str::to_owned),
-                    };
-                    match resolved {
-                        Some(s) => text.push_str(&s),
-                        None => {
-                            return Err(format!(
-                                "the multistatus body uses an unknown entity `&{};`",
-                                r.xml10_content()
-                            ));
-                        }
+            Event::Text(t) if field.is_some() => text.push_str(&t.xml10_content()),
+            Event::CData(t) if field.is_some() => text.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) if field.is_some() => {
+                let resolved = match r.resolve_char_ref() {
+                    Ok(Some(c)) => Some(c.to_string()),
+                    _ => quick_xml::escape::resolve_predefined_entity(&r.xml10_content())
+                        .map(str::to_owned),
+                };
+                match resolved {
+                    Some(s) => text.push_str(&s),
+                    None => {
+                        return Err(format!(
+                            "the multistatus body uses an unknown entity `&{};`",
+                            r.xml10_content()
+                        ));
                     }
                 }
             }
@@ -232,10 +222,10 @@ fn store(
             }
         }
         Field::ResponseStatus => {
-            if let (Some(r), Some(v)) = (response, non_empty) {
-                if !status_code(&v).is_some_and(|s| (200..300).contains(&s)) {
-                    r.error = Some(v);
-                }
+            if let (Some(r), Some(v)) = (response, non_empty)
+                && !status_code(&v).is_some_and(|s| (200..300).contains(&s))
+            {
+                r.error = Some(v);
             }
         }
         Field::PropstatStatus => {

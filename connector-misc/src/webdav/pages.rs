@@ -138,10 +138,10 @@ fn pending(
         Listed::Problem(problem) => (problem.path.clone(), None),
         Listed::File(member) => {
             let r = &member.resource;
-            if let (Some(w), Some(at)) = (window, r.modified()) {
-                if !w.contains(at) {
-                    return None;
-                }
+            if let (Some(w), Some(at)) = (window, r.modified())
+                && !w.contains(at)
+            {
+                return None;
             }
             let fits = r.length.is_none_or(|len| len <= max);
             let version = if fits { r.version() } else { None };
