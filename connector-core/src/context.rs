@@ -87,6 +87,15 @@ pub trait FingerprintLookup: Send + Sync + 'static {
     /// # Errors
     /// When the store cannot be read.
     async fn fingerprints(&self, ids: &[String]) -> Result<HashMap<String, String>>;
+
+    /// Whether the lookup remembers what earlier runs delivered (a state store's does;
+    /// [`NoFingerprints`] does not). A connector whose time filter cannot see every change (a
+    /// WebDAV `getlastmodified` is the file's own mtime, which uploads and moves keep) may
+    /// then hand items outside the window to the lookup, which tells new and changed ones from
+    /// the rest by their version; without it, it keeps to the window.
+    fn remembers(&self) -> bool {
+        true
+    }
 }
 
 /// A lookup that knows no fingerprint: every item is downloaded.
@@ -97,6 +106,10 @@ pub struct NoFingerprints;
 impl FingerprintLookup for NoFingerprints {
     async fn fingerprints(&self, _ids: &[String]) -> Result<HashMap<String, String>> {
         Ok(HashMap::new())
+    }
+
+    fn remembers(&self) -> bool {
+        false
     }
 }
 

@@ -3,7 +3,6 @@
 //! Folders are built with blocking `std::fs` *outside* the async runtime; every test drives
 //! the connector on its own current-thread runtime through [`block_on`].
 #![cfg(feature = "local")]
-
 // Helpers that build the fixture folders are not `#[test]` functions themselves; a setup step
 // that fails should fail its test loudly, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]

@@ -1,6 +1,5 @@
 //! The conformance kit on the local folder connector.
 #![cfg(feature = "local")]
-
 // Fixture setup is not a `#[test]` function itself; a setup step that fails should fail the
 // check loudly, which is what `unwrap` does.
 #![allow(clippy::unwrap_used)]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
-use connector_core::sync::{SyncMode, Syncer};
+use connector_core::sync::{SyncMode, SyncOptions, Syncer};
 use connector_core::testkit::http as kit;
 use connector_core::{Connector, ErrorKind, SyncContext};
 use connector_misc::webdav::{WebdavConfig, WebdavConnector};
@@ -129,8 +129,9 @@ fn build(uri: &str) -> Arc<dyn Connector> {
     Arc::new(WebdavConnector::new(config(uri)).unwrap())
 }
 
+/// RAGFlow's id: `webdav:{base_url.rstrip("/")}:{path under base_url}`.
 fn id(uri: &str, rel: &str) -> String {
-    format!("webdav:{uri}{ROOT}:Handbook/{rel}")
+    format!("webdav:{uri}{}:Handbook/{rel}", ROOT.trim_end_matches('/'))
 }
 
 async fn requests(server: &MockServer, verb: &str) -> Vec<wiremock::Request> {
@@ -288,30 +289,487 @@ async fn recorded_server_bodies() {
     }
 }
 
+/// Drains `list_ids`: the ids, or whether a page failed.
+async fn list_ids(connector: &Arc<dyn Connector>) -> Result<Vec<String>, connector_core::Error> {
+    let mut pages = connector.as_slim().unwrap().list_ids(SyncContext::new());
+    let mut ids = Vec::new();
+    while let Some(page) = pages.next().await {
+        ids.extend(page?.into_iter().map(|d| d.id));
+    }
+    Ok(ids)
+}
+
 #[tokio::test]
-async fn a_failed_sub_folder_listing_fails_the_sync_and_prune() {
+async fn a_sub_folder_that_cannot_be_listed_is_a_failure_and_the_sync_goes_on() {
     let server = nextcloud().await;
     let uri = server.uri();
-    // The sub-folder now answers 403 (a share revoked): no partial snapshot may come out.
-    Mock::given(method("PROPFIND"))
+    let state = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let connector = build(&uri);
+    let syncer = Syncer::new(connector.clone())
+        .sink(sink.clone())
+        .state(state.clone())
+        .options(SyncOptions::default().max_prune_fraction(1.0));
+    syncer.run(SyncMode::Full).await.unwrap();
+    assert_eq!(sink.ids().len(), 3);
+    // The sub-folder now answers 403 (a groupfolder with advanced permissions, Apache auth
+    // on one sub-directory): a failure naming it, and the rest of the tree is read.
+    let _denied = Mock::given(method("PROPFIND"))
         .and(path(format!("{ROOT}Handbook/Team%20Notes/").as_str()))
         .respond_with(ResponseTemplate::new(403))
         .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let report = syncer.run(SyncMode::Reconcile).await.unwrap();
+    let folder_failures: Vec<_> = report
+        .failures
+        .iter()
+        .filter(|f| f.message.contains("Team Notes"))
+        .collect();
+    assert_eq!(folder_failures.len(), 1, "{:?}", report.failures);
+    assert!(
+        folder_failures[0].message.contains("could not be listed"),
+        "{:?}",
+        folder_failures[0]
+    );
+    assert_eq!(report.unchanged, 1, "{report:?}");
+    // Prune cannot know what is under it: the id listing fails, nothing is deleted.
+    assert!(list_ids(&connector).await.is_err());
+    assert!(syncer.prune().await.is_err());
+    assert_eq!(sink.ids().len(), 3, "nothing under the folder is pruned");
+}
+
+#[tokio::test]
+async fn a_sub_folder_deleted_mid_walk_is_skipped() {
+    let server = nextcloud().await;
+    let uri = server.uri();
+    // Listed by its parent, gone by the time it is listed itself: a concurrent delete.
+    Mock::given(method("PROPFIND"))
+        .and(path(format!("{ROOT}Handbook/Team%20Notes/").as_str()))
+        .respond_with(ResponseTemplate::new(404))
+        .with_priority(1)
         .mount(&server)
         .await;
-    let connector = build(&uri);
-    let err = Syncer::new(connector.clone())
+    let sink = MemorySink::new();
+    let report = Syncer::new(build(&uri))
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(sink.ids(), vec![id(&uri, "Read Me.md")]);
+    // Only the oversize PDF fails; the folder is gone, not failed.
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(
+        list_ids(&build(&uri)).await.unwrap(),
+        vec![id(&uri, "Read Me.md"), id(&uri, "huge.pdf")]
+    );
+}
+
+#[tokio::test]
+async fn incremental_takes_files_whose_mtime_is_older_than_the_window() {
+    let server = nextcloud().await;
+    let uri = server.uri();
+    let state = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let syncer = Syncer::new(build(&uri))
+        .sink(sink.clone())
+        .state(state.clone());
+    syncer.run(SyncMode::Full).await.unwrap();
+    // Uploaded now by a desktop client with its local mtime (X-OC-MTIME), an hour and years
+    // before the last window: an ETag the state has never seen.
+    let handbook = format!("{ROOT}Handbook/");
+    let hour_ago = httpdate::fmt_http_date(
+        std::time::SystemTime::now() - std::time::Duration::from_secs(3600),
+    );
+    Mock::given(method("PROPFIND"))
+        .and(path(handbook.as_str()))
+        .respond_with(multistatus(&format!(
+            "{}{}{}{}",
+            folder(&handbook),
+            file(
+                &format!("{handbook}Read%20Me.md"),
+                "a1",
+                7,
+                "Mon, 03 Mar 2025 09:00:00 GMT",
+                "text/markdown"
+            ),
+            file(
+                &format!("{handbook}offline%20edit.md"),
+                "n1",
+                3,
+                &hour_ago,
+                "text/markdown"
+            ),
+            file(
+                &format!("{handbook}old.txt"),
+                "o1",
+                3,
+                "Sat, 01 Jan 2000 00:00:00 GMT",
+                "text/plain"
+            ),
+        )))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    for p in ["offline%20edit.md", "old.txt"] {
+        Mock::given(method("GET"))
+            .and(path(format!("{handbook}{p}").as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_string("new"))
+            .mount(&server)
+            .await;
+    }
+    let gets_before = requests(&server, "GET").await.len();
+    let report = syncer.run(SyncMode::Incremental).await.unwrap();
+    assert_eq!(report.mode, SyncMode::Incremental);
+    assert_eq!(report.new, 2, "{report:?}");
+    assert!(sink.get(&id(&uri, "offline edit.md")).is_some());
+    assert!(sink.get(&id(&uri, "old.txt")).is_some());
+    // The unchanged file costs no GET: only the two new ones are read.
+    assert_eq!(requests(&server, "GET").await.len(), gets_before + 2);
+}
+
+#[tokio::test]
+async fn a_name_that_is_not_utf8_is_read_through_its_raw_href() {
+    let server = MockServer::start().await;
+    let handbook = format!("{ROOT}Handbook/");
+    Mock::given(method("PROPFIND"))
+        .and(path(handbook.as_str()))
+        .respond_with(multistatus(&format!(
+            "{}{}{}",
+            folder(&handbook),
+            file(
+                &format!("{handbook}caf%E9.txt"),
+                "l1",
+                4,
+                "Mon, 03 Mar 2025 09:00:00 GMT",
+                "text/plain"
+            ),
+            file(
+                &format!("{handbook}ok.md"),
+                "k1",
+                2,
+                "Mon, 03 Mar 2025 09:00:00 GMT",
+                "text/markdown"
+            ),
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{handbook}caf%E9.txt").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_string("menu"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{handbook}ok.md").as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let sink = MemorySink::new();
+    let report = Syncer::new(build(&uri))
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let latin1 = sink.get(&id(&uri, "caf\u{fffd}.txt")).unwrap();
+    assert_eq!(latin1.content.as_text(), Some("menu"));
+    assert_eq!(
+        latin1.link.as_ref().map(|l| l.path().to_owned()).as_deref(),
+        Some(format!("{handbook}caf%E9.txt").as_str())
+    );
+    assert!(sink.get(&id(&uri, "ok.md")).is_some());
+}
+
+#[tokio::test]
+async fn only_ragflow_extensions_are_read_and_lock_files_never() {
+    let server = MockServer::start().await;
+    let handbook = format!("{ROOT}Handbook/");
+    let names = [
+        "movie.mp4",
+        "a.zip",
+        "~$a.docx",
+        ".~lock.b.odt#",
+        "a.docx",
+        "photo.jpg",
+        "notes.md",
+    ];
+    let listing: String = names
+        .iter()
+        .map(|n| {
+            let href = format!("{handbook}{}", n.replace('#', "%23").replace('$', "%24"));
+            file(
+                &href,
+                n,
+                4,
+                "Mon, 03 Mar 2025 09:00:00 GMT",
+                "application/octet-stream",
+            )
+        })
+        .collect();
+    Mock::given(method("PROPFIND"))
+        .and(path(handbook.as_str()))
+        .respond_with(multistatus(&format!("{}{listing}", folder(&handbook))))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("body"))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let sink = MemorySink::new();
+    let report = Syncer::new(build(&uri))
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let mut got = sink.ids();
+    got.sort();
+    assert_eq!(got, vec![id(&uri, "a.docx"), id(&uri, "notes.md")]);
+    let gets: Vec<String> = requests(&server, "GET")
+        .await
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert_eq!(gets.len(), 2, "{gets:?}");
+    // Prune agrees with load.
+    let mut listed = list_ids(&build(&uri)).await.unwrap();
+    listed.sort();
+    assert_eq!(listed, got);
+    // A configured list replaces the default; allow_images adds images to it.
+    let mut config = config(&uri);
+    config.extensions = vec![".MP4".into()];
+    let ids = list_ids(&(Arc::new(WebdavConnector::new(config).unwrap()) as Arc<dyn Connector>))
+        .await
+        .unwrap();
+    assert_eq!(ids, vec![id(&uri, "movie.mp4")]);
+    let mut config = self::config(&uri);
+    config.allow_images = true;
+    let ids = list_ids(&(Arc::new(WebdavConnector::new(config).unwrap()) as Arc<dyn Connector>))
+        .await
+        .unwrap();
+    assert!(ids.contains(&id(&uri, "photo.jpg")), "{ids:?}");
+}
+
+#[tokio::test]
+async fn a_slow_listing_names_the_folder_and_the_setting() {
+    let server = nextcloud().await;
+    let uri = server.uri();
+    Mock::given(method("PROPFIND"))
+        .and(path(format!("{ROOT}Handbook/Team%20Notes/").as_str()))
+        .respond_with(multistatus(&folder("x")).set_delay(std::time::Duration::from_secs(3)))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let mut config = config(&uri);
+    config.listing_timeout_secs = NonZeroU64::new(1).unwrap();
+    let report = Syncer::new(Arc::new(WebdavConnector::new(config).unwrap()))
         .sink(MemorySink::new())
         .run(SyncMode::Full)
         .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
-    let mut ids = connector.as_slim().unwrap().list_ids(SyncContext::new());
-    let mut failed = false;
-    while let Some(page) = ids.next().await {
-        failed |= page.is_err();
+        .unwrap();
+    let failure = report
+        .failures
+        .iter()
+        .find(|f| f.message.contains("Team Notes"))
+        .unwrap_or_else(|| panic!("{:?}", report.failures));
+    assert!(
+        failure.message.contains("listing_timeout_secs"),
+        "{failure:?}"
+    );
+}
+
+#[tokio::test]
+async fn check_names_a_digest_challenge_a_redirect_and_a_missing_folder() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    {
+        let _digest = Mock::given(method("PROPFIND"))
+            .respond_with(ResponseTemplate::new(401).insert_header(
+                "WWW-Authenticate",
+                r#"Digest realm="x", nonce="n", qop="auth""#,
+            ))
+            .mount_as_scoped(&server)
+            .await;
+        let err = build(&uri).check().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        assert!(err.to_string().contains("Digest"), "{err}");
     }
-    assert!(failed, "list_ids must fail, not come back short");
+    {
+        // Basic among the challenges: a wrong password.
+        let _basic = Mock::given(method("PROPFIND"))
+            .respond_with(
+                ResponseTemplate::new(401)
+                    .append_header("WWW-Authenticate", r#"Basic realm="x""#)
+                    .append_header("WWW-Authenticate", r#"Digest realm="x", nonce="n""#),
+            )
+            .mount_as_scoped(&server)
+            .await;
+        let err = build(&uri).check().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+        assert_eq!(err.field(), Some("credentials.password"));
+    }
+    {
+        // A redirect to another origin (http to https in the field; here another port).
+        let other = MockServer::start().await;
+        Mock::given(method("PROPFIND"))
+            .respond_with(ResponseTemplate::new(401))
+            .mount(&other)
+            .await;
+        let _moved = Mock::given(method("PROPFIND"))
+            .respond_with(ResponseTemplate::new(301).insert_header(
+                "Location",
+                format!("{}{ROOT}Handbook/", other.uri()).as_str(),
+            ))
+            .mount_as_scoped(&server)
+            .await;
+        let err = build(&uri).check().await.unwrap_err();
+        assert_eq!(err.field(), Some("base_url"), "{err}");
+        assert!(err.to_string().contains(&other.uri()), "{err}");
+    }
+    {
+        let _missing = Mock::given(method("PROPFIND"))
+            .respond_with(ResponseTemplate::new(404))
+            .mount_as_scoped(&server)
+            .await;
+        let err = build(&uri).check().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+        assert_eq!(err.field(), Some("remote_path"), "{err}");
+        assert!(err.to_string().contains("user id"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn check_is_bounded_in_time() {
+    let server = MockServer::start().await;
+    Mock::given(method("PROPFIND"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "300"))
+        .mount(&server)
+        .await;
+    let started = std::time::Instant::now();
+    let err = build(&server.uri()).check().await.unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(err.kind(), ErrorKind::Unavailable | ErrorKind::RateLimited),
+        "{err}"
+    );
+    assert!(requests(&server, "PROPFIND").await.len() <= 2);
+}
+
+/// A Nextcloud answer with its `oc:` properties (owner, file id, permissions), written from
+/// Nextcloud's WebDAV docs: the converted document, in full.
+#[tokio::test]
+async fn nextcloud_document_snapshot() {
+    let body = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/webdav/nextcloud-handbook.xml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let server = MockServer::start().await;
+    let handbook = format!("{ROOT}Handbook/");
+    Mock::given(method("PROPFIND"))
+        .and(path(handbook.as_str()))
+        .respond_with(ResponseTemplate::new(207).set_body_string(body))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{handbook}Onboarding%20Guide.md").as_str()))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("# Onboarding\n\nAsk **Bob** for a laptop on day one.\n"),
+        )
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let sink = MemorySink::new();
+    Syncer::new(build(&uri))
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    let doc = sink.get(&id(&uri, "Onboarding Guide.md")).unwrap();
+    assert_eq!(doc.owners, vec!["bob".to_owned()]);
+    let shown = serde_json::to_string(&doc)
+        .unwrap()
+        .replace(&uri, "https://cloud.example.org");
+    let json: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    insta::assert_json_snapshot!("nextcloud_document", json);
+}
+
+/// Ids as RAGFlow builds them (`webdav:{base_url.rstrip("/")}:{path}`), built through the
+/// registry from the JSON text, with and without a trailing `/`, and with `remote_path`
+/// percent-encoded or not.
+#[tokio::test]
+async fn ids_are_ragflow_s_with_and_without_a_trailing_slash() {
+    let server = nextcloud().await;
+    let uri = server.uri();
+    Mock::given(method("PROPFIND"))
+        .and(path("/"))
+        .respond_with(multistatus(&format!(
+            "{}{}",
+            folder("/"),
+            file(
+                "/a.md",
+                "r1",
+                2,
+                "Mon, 03 Mar 2025 09:00:00 GMT",
+                "text/markdown"
+            )
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/a.md"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("hi"))
+        .mount(&server)
+        .await;
+    let mut registry = connector_core::Registry::new();
+    connector_misc::register(&mut registry);
+    let handbook = format!("webdav:{uri}/remote.php/dav/files/alice:Handbook/Read Me.md");
+    for (base, remote, want) in [
+        (format!("{uri}{ROOT}"), "/Handbook", handbook.clone()),
+        (
+            format!("{uri}/remote.php/dav/files/alice"),
+            "Handbook/",
+            handbook.clone(),
+        ),
+        (format!("{uri}{ROOT}"), "/Hand%62ook", handbook.clone()),
+        (uri.clone(), "/", format!("webdav:{uri}:a.md")),
+        (format!("{uri}/"), "", format!("webdav:{uri}:a.md")),
+    ] {
+        let connector = registry
+            .build(
+                "webdav",
+                serde_json::json!({
+                    "base_url": base, "remote_path": remote, "allowed_hosts": ["127.0.0.1"],
+                    "credentials": {"username": "alice", "password": SECRET},
+                }),
+            )
+            .unwrap();
+        let sink = MemorySink::new();
+        Syncer::new(connector)
+            .sink(sink.clone())
+            .run(SyncMode::Full)
+            .await
+            .unwrap();
+        assert!(
+            sink.ids().contains(&want),
+            "{base} {remote}: {:?}",
+            sink.ids()
+        );
+    }
+    // The host and port as written, not as the `url` crate normalises them.
+    let config: WebdavConfig = connector_core::config::from_json(serde_json::json!({
+        "base_url": "http://NAS.local:80/dav/", "credentials": {"username": "u", "password": "p"},
+    }))
+    .unwrap();
+    assert_eq!(config.base_url.id_prefix(), "http://NAS.local:80/dav");
+    assert_eq!(config.base_url.as_str(), "http://nas.local/dav/");
 }
 
 #[tokio::test]
@@ -341,9 +799,12 @@ async fn check_tells_401_403_and_404_apart() {
             .await;
         let err = build(&server.uri()).check().await.unwrap_err();
         assert_eq!(err.kind(), kind, "{status}: {err}");
-        if status != 404 {
-            assert_eq!(err.field(), Some("credentials.password"), "{status}: {err}");
-        }
+        let field = if status == 404 {
+            "remote_path"
+        } else {
+            "credentials.password"
+        };
+        assert_eq!(err.field(), Some(field), "{status}: {err}");
         assert!(!format!("{err:?}").contains(SECRET));
     }
 }
@@ -401,4 +862,13 @@ fn ragflow_config_is_accepted_as_stored() {
     for field in ["base_url", "remote_path"] {
         assert!(text.contains(field), "{field} not named: {text}");
     }
+    // Nextcloud's DAV root would walk the trash bin and old versions.
+    let err = registry
+        .build(
+            "webdav",
+            serde_json::json!({"base_url": "https://cloud.example.org/remote.php/dav/", "credentials": {"username": "u", "password": "p"}}),
+        )
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("files/<user id>"), "{err}");
 }

@@ -58,7 +58,10 @@ impl DavFixture {
     }
 
     fn id(&self, rel: &str) -> String {
-        format!("webdav:{}:{rel}", self.server.base_url())
+        format!(
+            "webdav:{}:{rel}",
+            self.server.base_url().as_str().trim_end_matches('/')
+        )
     }
 }
 

@@ -46,7 +46,10 @@ fn config(server: &Server) -> connector_misc::webdav::WebdavConfig {
 }
 
 fn id(server: &Server, rel: &str) -> String {
-    format!("webdav:{}:docs/{rel}", server.base_url())
+    format!(
+        "webdav:{}:docs/{rel}",
+        server.base_url().as_str().trim_end_matches('/')
+    )
 }
 
 async fn walk_and_sync(kind: Kind) {
@@ -122,15 +125,36 @@ async fn walk_and_sync(kind: Kind) {
     let doc = sink.get(&id(&server, "sub dir/deep/z.md")).unwrap();
     assert_eq!(doc.content.as_text(), Some("zed, edited"));
 
-    // A deleted file is pruned; nothing else is.
+    // A file copied in with its old mtime (`cp -p`, rclone, a desktop client's X-OC-MTIME)
+    // and a renamed folder (its files keep their mtimes, under new ids): both long before the
+    // window, both delivered by the incremental run, by their ETags and new ids.
+    write(&server.root(), "docs/new.md", b"old but new here", 1);
+    std::fs::rename(
+        server.root().join("docs/sub dir/deep"),
+        server.root().join("docs/sub dir/deeper"),
+    )
+    .unwrap();
+    let report = syncer
+        .run(SyncMode::Incremental)
+        .await
+        .expect("incremental");
+    assert_eq!(report.new, 2, "{kind:?}: {report:?}");
+    assert!(sink.get(&id(&server, "new.md")).is_some(), "{kind:?}");
+    assert!(
+        sink.get(&id(&server, "sub dir/deeper/z.md")).is_some(),
+        "{kind:?}"
+    );
+
+    // A deleted file is pruned, and the renamed folder's old id; nothing else is.
     std::fs::remove_file(server.root().join("docs/report.pdf")).unwrap();
     let syncer = Syncer::new(connector.clone())
         .sink(sink.clone())
         .state(state.clone())
         .options(SyncOptions::default().max_prune_fraction(1.0));
     let pruned = syncer.prune().await.expect("prune");
-    assert_eq!(pruned.deleted, 1, "{kind:?}: {pruned:?}");
+    assert_eq!(pruned.deleted, 2, "{kind:?}: {pruned:?}");
     assert!(sink.get(&id(&server, "report.pdf")).is_none());
+    assert!(sink.get(&id(&server, "sub dir/deep/z.md")).is_none());
 }
 
 #[tokio::test]

@@ -25,11 +25,16 @@ pub const IMAGE_EXTENSIONS: &[&str] = &[
     "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "svg", "ico", "heic", "heif", "avif",
 ];
 
+/// Document formats read by default next to [`TEXT_EXTENSIONS`](crate::files::TEXT_EXTENSIONS):
+/// RAGFlow's `is_accepted_file_ext` document set.
+pub const DOCUMENT_EXTENSIONS: &[&str] = &["pdf", "docx", "pptx", "xlsx", "eml", "epub", "html"];
+
 /// The server, the folder, and how to walk it; shared by every stream of a connector.
 #[derive(Debug)]
 pub(crate) struct Dav {
     pub(crate) http: HttpClient,
-    /// `base_url` as configured: the first part of every document id (RAGFlow's).
+    /// `base_url` as configured, without its trailing `/`: the first part of every document
+    /// id (RAGFlow's).
     pub(crate) base_id: String,
     /// `remote_path`'s names, decoded: the path under `base_url` of the configured folder.
     pub(crate) remote: Vec<String>,
@@ -37,11 +42,19 @@ pub(crate) struct Dav {
     pub(crate) root: Url,
     pub(crate) page_size: usize,
     pub(crate) allow_images: bool,
+    /// The configured `extensions`, lower case; empty: the default set.
+    pub(crate) extensions: Vec<String>,
+    /// The timeout of one PROPFIND.
+    pub(crate) listing_timeout: std::time::Duration,
+    /// The Nextcloud / ownCloud web UI root (`https://host/index.php/`) when `base_url` is
+    /// one of their DAV endpoints: documents with an `oc:fileid` link to `f/{fileid}` there.
+    pub(crate) web_root: Option<Url>,
 }
 
 /// One member of a folder's listing, before it is placed in the walk.
 enum Child {
-    Folder(String),
+    /// A sub-folder: its relative path and its URL (ending in `/`).
+    Folder(String, Url),
     File(Member),
     Problem(Problem),
 }
@@ -49,7 +62,7 @@ enum Child {
 impl Child {
     fn rel(&self) -> &str {
         match self {
-            Self::Folder(rel) => rel,
+            Self::Folder(rel, _) => rel,
             Self::File(m) => &m.rel,
             Self::Problem(p) => &p.path,
         }
@@ -57,34 +70,53 @@ impl Child {
 }
 
 impl Dav {
-    /// The root joined with the names of `rel` (each percent-encoded here, whatever the
-    /// server's hrefs looked like), with a trailing `/` for a folder.
-    pub(crate) fn url_of(&self, rel: &str, folder: bool) -> Url {
-        let mut url = self.root.clone();
-        if let Ok(mut segments) = url.path_segments_mut() {
-            segments.pop_if_empty();
-            segments.extend(rel.split('/').filter(|s| !s.is_empty()));
-            if folder {
-                segments.push("");
-            }
-        }
-        url
-    }
-
-    /// RAGFlow's document id: `webdav:{base_url}:{path under base_url}`.
+    /// RAGFlow's document id: `webdav:{base_url}:{path under base_url}`, `base_url` as
+    /// configured without its trailing `/`, the path's names decoded.
     pub(crate) fn document_id(&self, rel: &str) -> String {
         let mut path = self.remote.join("/");
-        if !path.is_empty() {
+        if !path.is_empty() && !rel.is_empty() {
             path.push('/');
         }
         path.push_str(rel);
         format!("webdav:{}:{path}", self.base_id)
     }
 
-    /// Whether a file name passes the image filter.
-    fn accepts(&self, name: &str) -> bool {
-        self.allow_images
-            || !extension_of(name).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
+    /// The id of the folder `rel` (empty: the configured folder), in the same form: the
+    /// documents' `parent_id`.
+    pub(crate) fn folder_id(&self, rel: &str) -> String {
+        self.document_id(rel)
+    }
+
+    /// Whether a file is read: its extension is in `extensions`, or by default a text or
+    /// document format (images with `allow_images`), as RAGFlow's `is_accepted_file_ext`;
+    /// never an Office or LibreOffice lock file.
+    pub(crate) fn accepts(&self, name: &str) -> bool {
+        if name.starts_with("~$") || (name.starts_with(".~lock.") && name.ends_with('#')) {
+            return false;
+        }
+        let Some(ext) = extension_of(name) else {
+            return false;
+        };
+        if !self.extensions.is_empty() {
+            return self.extensions.contains(&ext);
+        }
+        let ext = ext.as_str();
+        crate::files::TEXT_EXTENSIONS.contains(&ext)
+            || DOCUMENT_EXTENSIONS.contains(&ext)
+            || (self.allow_images && IMAGE_EXTENSIONS.contains(&ext))
+    }
+
+    /// The web UI page of a file with this `oc:fileid`, where the server is Nextcloud or
+    /// ownCloud.
+    pub(crate) fn web_link(&self, file_id: &str) -> Option<Url> {
+        let root = self.web_root.as_ref()?;
+        let mut url = root.clone();
+        url.path_segments_mut()
+            .ok()?
+            .pop_if_empty()
+            .push("f")
+            .push(file_id);
+        Some(url)
     }
 
     /// PROPFIND of `url` at `depth` ("0" or "1"), its multistatus read.
@@ -107,8 +139,27 @@ impl Dav {
             // PROPFIND changes nothing: safe to retry.
             .idempotent(true)
             .max_body_bytes(LISTING_MAX_BYTES)
+            .timeout(self.listing_timeout)
             .send()
-            .await?;
+            .await
+            .map_err(|e| {
+                if e.message().contains("timed out") {
+                    Error::new(
+                        e.kind(),
+                        format!(
+                            "listing {} took longer than listing_timeout_secs ({} s): {}",
+                            connector_core::error::redact_url(url),
+                            self.listing_timeout.as_secs(),
+                            e.message()
+                        ),
+                    )
+                    .with_connector(SOURCE)
+                    .with_field("listing_timeout_secs")
+                    .with_url(url)
+                } else {
+                    e
+                }
+            })?;
         let bad = |message: String| {
             Error::invalid_data(message)
                 .with_connector(SOURCE)
@@ -125,26 +176,32 @@ impl Dav {
         parse_multistatus(text).map_err(bad)
     }
 
-    /// The members of the folder `rel` (empty: the configured folder), sorted by name.
+    /// The members of the folder `rel` (empty: the configured folder) at `url`, sorted by
+    /// name.
     ///
     /// # Errors
     /// A failed PROPFIND, or an answer whose hrefs do not describe the folder: a failed
     /// listing is an error, never an empty folder.
-    async fn list(&self, http: &HttpClient, rel: &str) -> Result<VecDeque<Child>> {
-        let url = self.url_of(rel, true);
-        let resources = self.propfind(http, &url, "1").await?;
-        let members = members(&url, resources).map_err(|message| {
+    async fn list(&self, http: &HttpClient, rel: &str, url: &Url) -> Result<VecDeque<Child>> {
+        let resources = self.propfind(http, url, "1").await?;
+        let members = members(url, resources).map_err(|message| {
             Error::invalid_data(message)
                 .with_connector(SOURCE)
-                .with_url(&url)
+                .with_url(url)
         })?;
         let mut children: Vec<Child> = Vec::with_capacity(members.len());
-        for (name, resource) in members {
+        for entry in members {
+            let Entry {
+                name,
+                raw,
+                resource,
+            } = entry;
             let path = if rel.is_empty() {
                 name.clone()
             } else {
                 format!("{rel}/{name}")
             };
+            let child_url = || child_url(url, &name, &raw, resource.collection);
             let child = if let Some(status) = &resource.error {
                 Child::Problem(Problem {
                     message: format!("the server could not describe it: {status}"),
@@ -158,19 +215,63 @@ impl Dav {
                     hides_files: resource.collection,
                 })
             } else if resource.collection {
-                Child::Folder(path)
+                match child_url() {
+                    Some(u) => Child::Folder(path, u),
+                    None => Child::Problem(Problem {
+                        message: format!("its href `{}` gives no URL", resource.href),
+                        path,
+                        hides_files: true,
+                    }),
+                }
             } else if !self.accepts(&name) {
                 continue;
             } else {
-                Child::File(Member {
-                    rel: path,
-                    resource,
-                })
+                match child_url() {
+                    Some(u) => Child::File(Member {
+                        rel: path,
+                        url: u,
+                        resource,
+                    }),
+                    None => Child::Problem(Problem {
+                        message: format!("its href `{}` gives no URL", resource.href),
+                        path,
+                        hides_files: false,
+                    }),
+                }
             };
             children.push(child);
         }
         children.sort_by(|a, b| walk_order(a.rel(), b.rel()));
         Ok(children.into())
+    }
+
+    /// The listing of the sub-folder `rel`, or what became of it when it cannot be listed: a
+    /// folder gone since its parent was listed (404, 410) is skipped, with nothing in it;
+    /// any other failure but a rejected login or a cancel is a problem naming the folder
+    /// (a failure in the page, the sync goes on; `list_ids` fails on it, so nothing under it
+    /// is pruned).
+    async fn list_sub(&self, http: &HttpClient, rel: &str, url: &Url) -> Result<SubListing> {
+        match self.list(http, rel, url).await {
+            Ok(children) => Ok(SubListing::Children(children)),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                tracing::debug!(
+                    connector = SOURCE,
+                    folder = rel,
+                    "folder gone since its parent was listed"
+                );
+                Ok(SubListing::Gone)
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::Unauthenticated | ErrorKind::Cancelled) => {
+                Err(e)
+            }
+            Err(e) => Ok(SubListing::Failed(Problem {
+                message: format!(
+                    "the folder could not be listed, so its files are left as they were: {e}"
+                ),
+                path: rel.to_owned(),
+                hides_files: true,
+            })),
+        }
     }
 
     /// The walk after `after` (every file when `None`), in pages of `page_size` items:
@@ -184,7 +285,7 @@ impl Dav {
         let dav = Arc::clone(self);
         async_stream::try_stream! {
             let after = after.as_deref();
-            let top = dav.list(&http, "").await?;
+            let top = dav.list(&http, "", &dav.root).await?;
             let mut stack = vec![top];
             let mut page = Vec::new();
             while let Some(folder) = stack.last_mut() {
@@ -193,10 +294,19 @@ impl Dav {
                     continue;
                 };
                 match child {
-                    Child::Folder(rel) => {
+                    Child::Folder(rel, url) => {
                         if !after.is_some_and(|a| folder_done(&rel, a)) {
-                            let children = dav.list(&http, &rel).await?;
-                            stack.push(children);
+                            match dav.list_sub(&http, &rel, &url).await? {
+                                SubListing::Children(children) => stack.push(children),
+                                SubListing::Gone => {}
+                                SubListing::Failed(problem) => {
+                                    // Placed where the folder's first file would be; a resumed
+                                    // walk after that folder does not repeat it.
+                                    if !after.is_some_and(|a| walk_order(&problem.path, a).is_le()) {
+                                        page.push(Listed::Problem(problem));
+                                    }
+                                }
+                            }
                         }
                     }
                     Child::File(member) => {
@@ -223,83 +333,219 @@ impl Dav {
         .boxed()
     }
 
-    /// GET of the file `rel`, its body up to `max` bytes.
+    /// GET of the file at `url`, its body up to `max` bytes.
     ///
     /// # Errors
     /// The HTTP layer's; a body over `max` is
     /// [`is_body_too_large`](connector_core::http::is_body_too_large).
-    pub(crate) async fn get(&self, http: &HttpClient, rel: &str, max: u64) -> Result<Bytes> {
-        let response = http
-            .get(self.url_of(rel, false))
-            .max_body_bytes(max)
-            .send()
-            .await?;
+    pub(crate) async fn get(&self, http: &HttpClient, url: &Url, max: u64) -> Result<Bytes> {
+        let response = http.get(url.clone()).max_body_bytes(max).send().await?;
         Ok(response.into_body())
     }
 
     /// Checks that the configured folder is a collection the login may list (PROPFIND
-    /// `Depth: 0`, one request).
-    pub(crate) async fn check(&self) -> Result<()> {
-        let resources = self.propfind(&self.http, &self.root, "0").await?;
+    /// `Depth: 0`) with `http`, a client that retries once and waits seconds, not minutes.
+    pub(crate) async fn check(&self, http: &HttpClient) -> Result<()> {
+        let method = Method::from_bytes(b"PROPFIND")
+            .map_err(|e| Error::internal("the PROPFIND method").with_cause(e))?;
+        let response = http
+            .request(method, self.root.clone())
+            .header("Depth", "0")
+            .body(PROPFIND_BODY, "application/xml; charset=utf-8")
+            .idempotent(true)
+            .max_body_bytes(LISTING_MAX_BYTES)
+            .client_errors_as_responses()
+            .send()
+            .await?;
+        let status = response.status();
+        let error = |kind: ErrorKind, message: String, field: &str| {
+            Error::new(kind, message)
+                .with_connector(SOURCE)
+                .with_field(field)
+                .with_url(&self.root)
+        };
+        // A redirect to another scheme or host drops the login on the way (core never sends
+        // credentials to another origin): name where base_url should point.
+        let landed = response.url();
+        if landed.origin() != self.root.origin() {
+            return Err(error(
+                ErrorKind::Config,
+                format!(
+                    "the server redirects to {}: use base_url = {}",
+                    connector_core::error::redact_url(landed),
+                    connector_core::error::redact_url(
+                        &landed.join(".").unwrap_or_else(|_| landed.clone())
+                    )
+                ),
+                "base_url",
+            ));
+        }
+        match status.as_u16() {
+            207 => {}
+            401 => {
+                let schemes: Vec<String> = response
+                    .headers()
+                    .get_all("www-authenticate")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .filter_map(|v| v.split_whitespace().next())
+                    .map(str::to_owned)
+                    .collect();
+                if !schemes.is_empty() && !schemes.iter().any(|s| s.eq_ignore_ascii_case("basic")) {
+                    return Err(error(
+                        ErrorKind::Unsupported,
+                        format!(
+                            "the server asks for {} authentication, and only Basic is supported; enable Basic authentication on the server (over HTTPS)",
+                            schemes.join(" or ")
+                        ),
+                        "credentials",
+                    ));
+                }
+                return Err(error(
+                    ErrorKind::Unauthenticated,
+                    "the server rejected the credentials (HTTP 401)".to_owned(),
+                    super::CREDENTIAL_FIELD,
+                ));
+            }
+            403 => {
+                return Err(error(
+                    ErrorKind::PermissionDenied,
+                    "the server refused access with these credentials (HTTP 403)".to_owned(),
+                    super::CREDENTIAL_FIELD,
+                ));
+            }
+            404 | 410 => {
+                return Err(error(
+                    ErrorKind::NotFound,
+                    format!(
+                        "no folder at {} (HTTP {status}); check remote_path, and base_url (Nextcloud's has the user id, which may differ from the login: .../remote.php/dav/files/<user id>/)",
+                        connector_core::error::redact_url(&self.root)
+                    ),
+                    "remote_path",
+                ));
+            }
+            _ => {
+                return Err(error(
+                    ErrorKind::InvalidData,
+                    format!(
+                        "PROPFIND answered {status} instead of 207 Multi-Status: is base_url a WebDAV server?"
+                    ),
+                    "base_url",
+                ));
+            }
+        }
+        let text = std::str::from_utf8(response.body()).map_err(|e| {
+            error(
+                ErrorKind::InvalidData,
+                format!("the multistatus body is not UTF-8: {e}"),
+                "base_url",
+            )
+        })?;
+        let resources =
+            parse_multistatus(text).map_err(|m| error(ErrorKind::InvalidData, m, "base_url"))?;
         if resources.iter().any(|r| r.collection) {
             Ok(())
         } else {
-            Err(
-                Error::new(ErrorKind::NotFound, "remote_path is a file, not a folder")
-                    .with_connector(SOURCE)
-                    .with_field("remote_path"),
-            )
+            Err(error(
+                ErrorKind::NotFound,
+                "remote_path is a file, not a folder".to_owned(),
+                "remote_path",
+            ))
         }
     }
 }
 
-/// The names of the direct members of the folder at `folder` in a Depth 1 answer, decoded, in
-/// the server's order, without the folder itself.
+/// What became of a sub-folder's listing.
+enum SubListing {
+    Children(VecDeque<Child>),
+    Gone,
+    Failed(Problem),
+}
+
+/// The URL of the member `name` of the folder at `folder`: the name encoded here when it is
+/// UTF-8 (whatever the server's encoding), else the server's own `raw` segment, so a Latin-1
+/// name is requested with the bytes the server listed.
+fn child_url(folder: &Url, name: &str, raw: &str, collection: bool) -> Option<Url> {
+    let exact = percent_decode_str(raw).decode_utf8().is_ok();
+    let mut url = if exact {
+        let mut url = folder.clone();
+        url.path_segments_mut().ok()?.pop_if_empty().push(name);
+        url
+    } else {
+        folder.join(&format!("./{raw}")).ok()?
+    };
+    if collection {
+        url.path_segments_mut().ok()?.push("");
+    }
+    Some(url)
+}
+
+/// One direct member of a listed folder.
+pub(crate) struct Entry {
+    /// Its name, decoded (U+FFFD for bytes that are not UTF-8).
+    pub(crate) name: String,
+    /// Its last path segment as the server wrote it (percent-encoded).
+    pub(crate) raw: String,
+    pub(crate) resource: Resource,
+}
+
+/// The direct members of the folder at `folder` in a Depth 1 answer, names decoded, in the
+/// server's order, without the folder itself.
 ///
 /// Servers write hrefs in their own ways (RFC 4918 §8.3 allows absolute URLs and absolute
 /// paths; wsgidav and rclone send paths, others full URLs; percent-encoding of the same name
 /// differs; the folder itself may come with or without its trailing `/`; behind a proxy the
 /// path prefix may differ from the one requested). So each href is resolved against the
 /// request URL, split into decoded names, and compared name by name: the folder is the entry
-/// with the requested path, or failing that the one every other entry is a direct member of.
+/// with the requested path; failing that (a proxy that rewrites the prefix), the shortest
+/// entry when it is a collection with the folder's own name and every other entry is
+/// directly under it; failing that, no entry is the folder and all are its members. A name
+/// that is not UTF-8 once decoded (Latin-1 file systems) is decoded lossily.
 ///
 /// # Errors
-/// An href that is no URL, a name that is not UTF-8 once decoded, or members that are not
-/// all under one folder (the answer then does not describe the folder asked for).
+/// An href that is no URL, or members that are not all under one folder (the answer then
+/// does not describe the folder asked for).
 pub(crate) fn members(
     folder: &Url,
     resources: Vec<Resource>,
-) -> std::result::Result<Vec<(String, Resource)>, String> {
-    let asked = names_of(folder)?;
+) -> std::result::Result<Vec<Entry>, String> {
+    let asked = names_of(folder);
     let mut entries = Vec::with_capacity(resources.len());
     for resource in resources {
         let url = folder
             .join(&resource.href)
             .map_err(|e| format!("the href `{}` is not a URL: {e}", resource.href))?;
-        entries.push((names_of(&url)?, resource));
+        let raw = url
+            .path_segments()
+            .and_then(|s| s.filter(|s| !s.is_empty()).last())
+            .unwrap_or_default()
+            .to_owned();
+        entries.push((names_of(&url), raw, resource));
     }
-    // The folder's own entry: the requested path; else (a proxy that rewrites the prefix)
-    // the shortest entry, if every other entry is directly under it.
-    let own = if entries.iter().any(|(names, _)| *names == asked) {
+    let own = if entries.iter().any(|(names, _, _)| *names == asked) {
         Some(asked)
     } else {
         entries
             .iter()
-            .map(|(names, _)| names)
-            .min_by_key(|names| names.len())
-            .filter(|shortest| {
-                entries.iter().all(|(names, _)| {
-                    names == *shortest
-                        || (names.len() == shortest.len() + 1 && names.starts_with(shortest))
-                })
+            .min_by_key(|(names, _, _)| names.len())
+            .filter(|(shortest, _, resource)| {
+                // A proxy rewrites the prefix, never the folder's own name; a lone entry that
+                // is a file, or a folder of another name, is a member of an answer without
+                // a self entry.
+                resource.collection
+                    && shortest.last().is_some_and(|n| asked.last() == Some(n))
+                    && entries.iter().all(|(names, _, _)| {
+                        names == shortest
+                            || (names.len() == shortest.len() + 1 && names.starts_with(shortest))
+                    })
             })
-            .cloned()
+            .map(|(names, _, _)| names.clone())
     };
     let Some(own) = own else {
         // No entry for the folder: every member must then share one parent.
         let parents: Vec<&[String]> = entries
             .iter()
-            .map(|(names, _)| &names[..names.len().saturating_sub(1)])
+            .map(|(names, _, _)| &names[..names.len().saturating_sub(1)])
             .collect();
         if parents.windows(2).any(|w| w[0] != w[1]) {
             return Err(format!(
@@ -309,11 +555,17 @@ pub(crate) fn members(
         }
         return Ok(entries
             .into_iter()
-            .filter_map(|(mut names, r)| names.pop().map(|n| (n, r)))
+            .filter_map(|(mut names, raw, resource)| {
+                names.pop().map(|name| Entry {
+                    name,
+                    raw,
+                    resource,
+                })
+            })
             .collect());
     };
     let mut out = Vec::with_capacity(entries.len());
-    for (mut names, resource) in entries {
+    for (mut names, raw, resource) in entries {
         if names == own {
             continue;
         }
@@ -321,7 +573,11 @@ pub(crate) fn members(
         // is listed; entries elsewhere are not this folder's.
         if names.len() == own.len() + 1 && names.starts_with(&own) {
             if let Some(name) = names.pop() {
-                out.push((name, resource));
+                out.push(Entry {
+                    name,
+                    raw,
+                    resource,
+                });
             }
         } else {
             tracing::debug!(
@@ -334,19 +590,15 @@ pub(crate) fn members(
     Ok(out)
 }
 
-/// The decoded, non-empty names of a URL's path (`/dav/a%20b/` is `dav`, `a b`).
-fn names_of(url: &Url) -> std::result::Result<Vec<String>, String> {
+/// The decoded, non-empty names of a URL's path (`/dav/a%20b/` is `dav`, `a b`); bytes that
+/// are not UTF-8 once decoded become U+FFFD.
+fn names_of(url: &Url) -> Vec<String> {
     let Some(segments) = url.path_segments() else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
     segments
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            percent_decode_str(s)
-                .decode_utf8()
-                .map(|n| n.into_owned())
-                .map_err(|_| format!("the name `{s}` is not UTF-8 once decoded"))
-        })
+        .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
         .collect()
 }
 
@@ -366,7 +618,7 @@ mod tests {
         members(&folder, hrefs.iter().map(|h| res(h)).collect())
             .unwrap_or_else(|e| panic!("{e}"))
             .into_iter()
-            .map(|(n, _)| n)
+            .map(|e| e.name)
             .collect()
     }
 
@@ -388,8 +640,52 @@ mod tests {
     #[test]
     fn a_proxy_prefix_is_recognised() {
         // Requested /files/dav/x/, the server (mounted at /dav behind a proxy) answers /dav/x/.
-        let hrefs = ["/dav/x/", "/dav/x/a.md", "/dav/x/b/"];
-        assert_eq!(names("https://h/files/dav/x/", &hrefs), ["a.md", "b"]);
+        let folder = Url::parse("https://h/files/dav/x/").unwrap_or_else(|e| panic!("{e}"));
+        let mut own = res("/dav/x/");
+        own.collection = true;
+        let got: Vec<String> = members(&folder, vec![own, res("/dav/x/a.md"), res("/dav/x/b/")])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(got, ["a.md", "b"]);
+    }
+
+    #[test]
+    fn a_lone_child_without_a_self_entry_is_kept() {
+        assert_eq!(names("https://h/dav/x/", &["/dav/x/only.md"]), ["only.md"]);
+        let folder = Url::parse("https://h/dav/x/").unwrap_or_else(|e| panic!("{e}"));
+        let mut sub = res("/dav/x/sub/");
+        sub.collection = true;
+        let got = members(&folder, vec![sub]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].name, "sub");
+    }
+
+    #[test]
+    fn a_latin1_name_is_decoded_lossily_and_requested_as_listed() {
+        let folder = Url::parse("https://h/dav/x/").unwrap_or_else(|e| panic!("{e}"));
+        let got = members(
+            &folder,
+            vec![
+                res("/dav/x/"),
+                res("/dav/x/caf%E9.txt"),
+                res("/dav/x/ok.md"),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got[0].name, "caf\u{fffd}.txt");
+        assert_eq!(got[0].raw, "caf%E9.txt");
+        let url = child_url(&folder, &got[0].name, &got[0].raw, false);
+        assert_eq!(
+            url.map(String::from).as_deref(),
+            Some("https://h/dav/x/caf%E9.txt")
+        );
+        let url = child_url(&folder, "a b.md", "a%20b.md", false);
+        assert_eq!(
+            url.map(String::from).as_deref(),
+            Some("https://h/dav/x/a%20b.md")
+        );
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! [`WebdavConfig`]: which server, which folder on it, and how to log in, with RAGFlow's field
 //! names.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
+use std::ops::Deref;
 
 use connector_core::net::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError, Secret};
+use percent_encoding::percent_decode_str;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -15,6 +19,89 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
 
 /// Files per source page unless configured otherwise.
 pub const DEFAULT_PAGE_SIZE: u32 = 256;
+
+/// Seconds one folder's PROPFIND may take unless configured otherwise: 10 minutes, since
+/// Nextcloud computes properties file by file and folders of thousands of files take minutes.
+pub const DEFAULT_LISTING_TIMEOUT_SECS: u64 = 600;
+
+/// `base_url` as parsed, and as written: the written text (trailing `/` trimmed) is the first
+/// part of every document id, as RAGFlow builds it (`base_url.rstrip("/")`), while the parsed
+/// URL (host lower-cased, default port dropped, path re-encoded by the `url` crate) is what
+/// requests go to. Dereferences to the [`Url`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct BaseUrl {
+    url: Url,
+    text: String,
+}
+
+impl BaseUrl {
+    /// The URL requests are built from.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The text as configured, without its trailing `/`s: RAGFlow's `self.base_url`.
+    pub fn id_prefix(&self) -> &str {
+        self.text.trim_end_matches('/')
+    }
+}
+
+impl From<Url> for BaseUrl {
+    fn from(url: Url) -> Self {
+        let text = url.as_str().to_owned();
+        Self { url, text }
+    }
+}
+
+impl Deref for BaseUrl {
+    type Target = Url;
+    fn deref(&self) -> &Url {
+        &self.url
+    }
+}
+
+impl fmt::Debug for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&connector_core::error::redact_url(&self.url), f)
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&connector_core::error::redact_url(&self.url))
+    }
+}
+
+impl Serialize for BaseUrl {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for BaseUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let url = Url::parse(text.trim()).map_err(serde::de::Error::custom)?;
+        Ok(Self {
+            url,
+            text: text.trim().to_owned(),
+        })
+    }
+}
+
+impl JsonSchema for BaseUrl {
+    fn schema_name() -> Cow<'static, str> {
+        "BaseUrl".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Url as JsonSchema>::json_schema(generator)
+    }
+}
 
 /// The configuration of the WebDAV connector (source `"webdav"`), as RAGFlow stores it.
 ///
@@ -35,11 +122,13 @@ pub const DEFAULT_PAGE_SIZE: u32 = 256;
 pub struct WebdavConfig {
     /// The server's WebDAV root: `https://cloud.example.org/remote.php/dav/files/alice/`,
     /// `http://nas.local:8080/dav`. A server mounted under a sub-path is fine; `remote_path` is
-    /// relative to this URL.
+    /// relative to this URL. Document ids start with it as written (trailing `/` trimmed), as
+    /// RAGFlow's do, so ids carried over from RAGFlow stay the same.
     #[schemars(example = &"https://cloud.example.org/remote.php/dav/files/alice/")]
-    pub base_url: Url,
+    pub base_url: BaseUrl,
     /// The folder to read, relative to `base_url` (`/` or empty: all of it). Everything under
-    /// it is read, folder by folder (PROPFIND `Depth: 1`, never `infinity`).
+    /// it is read, folder by folder (PROPFIND `Depth: 1`, never `infinity`). Plain or
+    /// percent-encoded (`/Shared Docs` and `/Shared%20Docs` are the same folder).
     #[serde(default = "default_remote_path")]
     #[schemars(example = &"/Handbook")]
     pub remote_path: String,
@@ -48,6 +137,20 @@ pub struct WebdavConfig {
     /// Read image files too (default false: `png`, `jpg`, ... are skipped, as RAGFlow does).
     #[serde(default)]
     pub allow_images: bool,
+    /// The file extensions read (without the dot, any case). Empty (the default): RAGFlow's
+    /// accepted set, the text formats plus `pdf`, `docx`, `pptx`, `xlsx`, `eml`, `epub`,
+    /// `html`, and images with `allow_images`; videos, archives and other files are neither
+    /// downloaded nor listed for prune. Office lock files (`~$x.docx`, `.~lock.x.odt#`) are
+    /// always skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = &["md", "pdf", "odt"])]
+    pub extensions: Vec<String>,
+    /// Seconds one folder listing (PROPFIND) may take, body included (default 600): Nextcloud
+    /// takes minutes for folders of thousands of files. A folder that times out is a failure
+    /// naming it; the sync goes on.
+    #[serde(default = "default_listing_timeout")]
+    #[schemars(range(max = 86_400))]
+    pub listing_timeout_secs: NonZeroU64,
     /// Largest file read, in bytes; a larger file becomes a failure (checked against the
     /// listed `getcontentlength` before any download) and the sync goes on.
     #[serde(default = "default_max_file_size")]
@@ -92,6 +195,10 @@ fn default_max_file_size() -> NonZeroU64 {
     NonZeroU64::new(DEFAULT_MAX_FILE_SIZE).unwrap_or(NonZeroU64::MIN)
 }
 
+fn default_listing_timeout() -> NonZeroU64 {
+    NonZeroU64::new(DEFAULT_LISTING_TIMEOUT_SECS).unwrap_or(NonZeroU64::MIN)
+}
+
 fn default_page_size() -> NonZeroU32 {
     NonZeroU32::new(DEFAULT_PAGE_SIZE).unwrap_or(NonZeroU32::MIN)
 }
@@ -106,13 +213,15 @@ impl WebdavConfig {
         password: impl Into<Secret>,
     ) -> Self {
         Self {
-            base_url,
+            base_url: base_url.into(),
             remote_path: remote_path.into(),
             credentials: WebdavCredentials {
                 username: username.into(),
                 password: password.into(),
             },
             allow_images: false,
+            extensions: Vec::new(),
+            listing_timeout_secs: default_listing_timeout(),
             max_file_size: default_max_file_size(),
             page_size: default_page_size(),
             allowed_hosts: Vec::new(),
@@ -138,11 +247,13 @@ impl WebdavConfig {
         NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
     }
 
-    /// The segments of `remote_path`, without empty ones (`/a//b/` is `a`, `b`).
-    pub(crate) fn remote_segments(&self) -> Vec<&str> {
+    /// The names of `remote_path`, percent-decoded once, without empty ones (`/a//b%20c/` is
+    /// `a`, `b c`).
+    pub(crate) fn remote_segments(&self) -> Vec<String> {
         self.remote_path
             .split('/')
             .filter(|s| !s.is_empty())
+            .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
             .collect()
     }
 }
@@ -173,14 +284,28 @@ impl ConnectorConfig for WebdavConfig {
                 "must not carry a login; use credentials.username and credentials.password",
             ));
         }
-        if self
-            .remote_segments()
+        let remote = self.remote_segments();
+        if remote
             .iter()
-            .any(|s| *s == "." || *s == "..")
+            .any(|s| s == "." || s == ".." || s.contains('/'))
         {
             problems.push(FieldError::new(
                 "remote_path",
                 "must not contain `.` or `..` segments",
+            ));
+        }
+        // Nextcloud's and ownCloud's DAV root holds the trash bin, old versions, calendars
+        // and uploads next to the files: walking it indexes deleted files and old versions.
+        if self
+            .base_url
+            .path()
+            .trim_end_matches('/')
+            .ends_with("/remote.php/dav")
+            && remote.first().is_none_or(|s| s != "files")
+        {
+            problems.push(FieldError::new(
+                "base_url",
+                "is Nextcloud's or ownCloud's DAV root, which also holds the trash bin, file versions and calendars; use .../remote.php/dav/files/<user id>/",
             ));
         }
         if self.credentials.username.trim().is_empty() {

@@ -9,22 +9,27 @@ use super::SOURCE;
 use super::client::Dav;
 use super::model::{Member, Problem};
 
-/// A failure of the file `rel`, with its link.
-fn failure(dav: &Dav, rel: &str, kind: ErrorKind, message: impl std::fmt::Display) -> Failure {
+/// A failure of the file `member`, with its link.
+fn failure(
+    dav: &Dav,
+    member: &Member,
+    kind: ErrorKind,
+    message: impl std::fmt::Display,
+) -> Failure {
     Failure::new(
-        Some(dav.document_id(rel)),
+        Some(dav.document_id(&member.rel)),
         kind,
-        format!("{rel}: {message}"),
+        format!("{}: {message}", member.rel),
     )
-    .with_link(dav.url_of(rel, false))
+    .with_link(member.url.clone())
 }
 
 /// The failure of a file larger than `max_file_size`, by its listed or downloaded size.
-pub(crate) fn too_large(dav: &Dav, rel: &str, size: Option<u64>, max: u64) -> Failure {
+pub(crate) fn too_large(dav: &Dav, member: &Member, size: Option<u64>, max: u64) -> Failure {
     let size = size.map_or_else(|| "more than".to_owned(), |s| format!("{s}"));
     failure(
         dav,
-        rel,
+        member,
         ErrorKind::Unsupported,
         format!(
             "the file is {size} bytes, larger than max_file_size ({max} bytes); raise max_file_size or move it out of remote_path"
@@ -53,14 +58,19 @@ pub(crate) fn download_failure(
     error: Error,
 ) -> Result<Outcome> {
     if is_body_too_large(&error) {
-        return Ok(too_large(dav, &member.rel, None, max).into());
+        return Ok(too_large(dav, member, None, max).into());
     }
     Ok(item_failure(dav.document_id(&member.rel), error)?
-        .with_link(dav.url_of(&member.rel, false))
+        .with_link(member.url.clone())
         .into())
 }
 
 /// The document of a downloaded file, or the failure of a text file that is not UTF-8.
+///
+/// Its link is the file's page in the web UI where the server is Nextcloud or ownCloud and
+/// lists an `oc:fileid`, else the file's URL; `owners` holds `oc:owner-id` where listed;
+/// `parent_id` is the id of its folder (`webdav:{base_url}:{folder path}`). `access` stays
+/// unset: WebDAV lists no readers (Nextcloud's sharees need the OCS sharing API).
 pub(crate) fn document(dav: &Dav, member: Member, body: Bytes) -> Outcome {
     let name = member.rel.rsplit('/').next().unwrap_or(&member.rel);
     let id = dav.document_id(&member.rel);
@@ -68,15 +78,36 @@ pub(crate) fn document(dav: &Dav, member: Member, body: Bytes) -> Outcome {
     let doc = match crate::files::file_document(id, SOURCE, name, Vec::from(body)) {
         Ok(doc) => doc,
         Err(message) => {
-            return failure(dav, &member.rel, ErrorKind::InvalidData, message).into();
+            return failure(dav, &member, ErrorKind::InvalidData, message).into();
         }
     };
     let resource = member.resource;
+    let link = resource
+        .file_id
+        .as_deref()
+        .and_then(|f| dav.web_link(f))
+        .unwrap_or(member.url);
+    let folder = member.rel.rsplit_once('/').map_or("", |(folder, _)| folder);
     let mut doc = doc
-        .with_link(dav.url_of(&member.rel, false))
+        .with_link(link)
         .with_size(size)
+        .with_parent_id(dav.folder_id(folder))
         .with_metadata("path", member.rel.clone())
         .with_metadata("size", size);
+    if let Some(owner) = &resource.owner_id {
+        doc = doc
+            .with_owners(vec![owner.clone()])
+            .with_metadata("owner_id", owner.clone());
+    }
+    if let Some(owner) = &resource.owner_name {
+        doc = doc.with_metadata("owner_name", owner.clone());
+    }
+    if let Some(file_id) = &resource.file_id {
+        doc = doc.with_metadata("fileid", file_id.clone());
+    }
+    if let Some(permissions) = &resource.permissions {
+        doc = doc.with_metadata("permissions", permissions.clone());
+    }
     if let Some(version) = resource.version() {
         doc = doc.with_version(&version);
     }

@@ -10,18 +10,31 @@
 //!   the same name, a trailing `/` or its absence, and a server mounted under a sub-path or
 //!   behind a proxy that rewrites the prefix all give the same paths. Request URLs are built
 //!   from the names, each encoded once.
-//! - **Ids** are RAGFlow's: `webdav:{base_url}:{path under base_url}` (names decoded). The
-//!   title is the file name, the link the file's URL, `updated_at` its `getlastmodified`;
-//!   metadata holds `path` (relative to `remote_path`), `size`, `etag` and `content_type`.
-//!   `access` is none: WebDAV lists no permissions.
+//! - **Ids** are RAGFlow's: `webdav:{base_url}:{path under base_url}`, `base_url` as written
+//!   with its trailing `/` trimmed (`base_url.rstrip("/")`), names decoded. The title is the
+//!   file name, `updated_at` its `getlastmodified`, `parent_id` its folder's id; metadata holds
+//!   `path` (relative to `remote_path`), `size`, `etag`, `content_type`, `extension`.
+//!   Nextcloud and ownCloud also list `oc:owner-id` (the document's `owners`, metadata
+//!   `owner_id`, `owner_name`), `oc:fileid` (metadata `fileid`, and the link goes to the web
+//!   UI's `/index.php/f/{fileid}`) and `oc:permissions`; elsewhere the link is the file's
+//!   URL. `access` is none: PROPFIND lists no readers.
+//! - **Files read**: RAGFlow's accepted extensions (text formats, `pdf`, `docx`, `pptx`,
+//!   `xlsx`, `eml`, `epub`, `html`; images with `allow_images`) or the configured
+//!   `extensions`; Office lock files never. Others are neither downloaded nor listed.
 //! - **Fingerprint**: from `getetag`, else `getcontentlength` + `getlastmodified` (nginx lists
 //!   no ETags). The host's fingerprints are asked once per page and an unchanged file costs no
 //!   GET. Files over `max_file_size` by their listed length are failures before any download;
 //!   a file listed without a length is downloaded with the cap enforced on the body.
-//! - **Window**: an incremental run takes the files whose `getlastmodified` is in the window
-//!   (a file without a readable one is in every window; its fingerprint still skips it).
-//! - **Errors**: a failed listing (any folder) ends the sync with its error, never an empty
-//!   page (RAGFlow swallows it, and its prune then deletes everything); 401 is
+//! - **Window**: the whole tree is listed on every run, and a file with a version token is
+//!   handed to the fingerprint lookup whatever its `getlastmodified`, which is the file's own
+//!   mtime, kept by desktop clients, `rclone`, `cp -p` and moves (RAGFlow #19955): a new id or
+//!   version is read, the rest skipped without a GET. Only files listed without any token
+//!   are held to the window, widened to whole seconds; `min_overlap` is 5 minutes.
+//! - **Errors**: a failed listing of the configured folder ends the sync with its error,
+//!   never an empty page (RAGFlow swallows it, and its prune then deletes everything). A
+//!   sub-folder gone since its parent was listed (404, 410) is skipped; one that cannot be
+//!   listed (403, 5xx or a timeout after retries) is a failure naming it and the sync goes
+//!   on, while `list_ids` fails so nothing under it is pruned. 401 is
 //!   [`Unauthenticated`](connector_core::ErrorKind::Unauthenticated) and 403
 //!   [`PermissionDenied`](connector_core::ErrorKind::PermissionDenied), both naming
 //!   `credentials.password`. A file that cannot be downloaded, is too large or is a text file
@@ -29,8 +42,11 @@
 //!   on. Requests go through core's `HttpClient`: retries,
 //!   `Retry-After`, timeouts, the network policy.
 //! - **Content**: as the `local` connector: [`TEXT_EXTENSIONS`] (`md`, `txt`, `csv`,
-//!   `json`, ...) as UTF-8 text, everything else as bytes with its MIME type; images only with
-//!   `allow_images`.
+//!   `json`, ...) as UTF-8 text, everything else as bytes with its MIME type.
+//! - **`check()`** uses a client of its own (20 s, one retry, `Retry-After` up to 5 s): a
+//!   wrong login, a server that asks for Digest/NTLM/Negotiate (`Unsupported`), a missing
+//!   folder (`NotFound` naming `remote_path`), a redirect to another host or scheme (naming
+//!   the URL to configure) and an unreachable server are told apart in seconds.
 //!
 //! # Cancel safety
 //! Streams hold no lock; dropping one drops its requests in flight. Nothing is committed by
@@ -57,8 +73,11 @@ use futures::stream::BoxStream;
 
 pub use crate::files::TEXT_EXTENSIONS;
 pub use checkpoint::WebdavCheckpoint;
-pub use client::IMAGE_EXTENSIONS;
-pub use config::{DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE, WebdavConfig, WebdavCredentials};
+pub use client::{DOCUMENT_EXTENSIONS, IMAGE_EXTENSIONS};
+pub use config::{
+    BaseUrl, DEFAULT_LISTING_TIMEOUT_SECS, DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE, WebdavConfig,
+    WebdavCredentials,
+};
 
 use client::Dav;
 
@@ -67,6 +86,10 @@ pub const SOURCE: &str = "webdav";
 
 /// The credential field 401 and 403 errors name.
 const CREDENTIAL_FIELD: &str = "credentials.password";
+
+/// How far an incremental window reaches back before the previous one's end (files listed
+/// without a version token only; see the module docs).
+const MIN_OVERLAP: Duration = Duration::from_secs(5 * 60);
 
 /// Reads a folder of a WebDAV server. Built from a [`WebdavConfig`].
 ///
@@ -88,6 +111,7 @@ const CREDENTIAL_FIELD: &str = "credentials.password";
 pub struct WebdavConnector {
     config: WebdavConfig,
     dav: Arc<Dav>,
+    network: connector_core::net::NetworkPolicy,
 }
 
 impl WebdavConnector {
@@ -105,21 +129,13 @@ impl WebdavConnector {
         let network = config
             .network_policy()
             .map_err(|e| e.with_connector(SOURCE))?;
-        let auth = Auth::Basic {
-            username: config.credentials.username.clone(),
-            password: config.credentials.password.clone(),
-        };
         let http = HttpClient::builder(SOURCE)
-            .auth(auth, CREDENTIAL_FIELD)
-            .network_policy(network)
+            .auth(basic_auth(&config), CREDENTIAL_FIELD)
+            .network_policy(network.clone())
             .timeout(Duration::from_secs(60))
             .build()?;
-        let remote: Vec<String> = config
-            .remote_segments()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        let mut root = config.base_url.clone();
+        let remote: Vec<String> = config.remote_segments();
+        let mut root = config.base_url.url().clone();
         if let Ok(mut segments) = root.path_segments_mut() {
             segments.pop_if_empty();
             segments.extend(&remote);
@@ -127,15 +143,23 @@ impl WebdavConnector {
         }
         let dav = Dav {
             http,
-            base_id: config.base_url.as_str().to_owned(),
+            base_id: config.base_url.id_prefix().to_owned(),
             remote,
             root,
             page_size: usize::try_from(config.page_size.get()).unwrap_or(usize::MAX),
             allow_images: config.allow_images,
+            extensions: config
+                .extensions
+                .iter()
+                .map(|e| e.trim_start_matches('.').to_lowercase())
+                .collect(),
+            listing_timeout: Duration::from_secs(config.listing_timeout_secs.get()),
+            web_root: web_root(config.base_url.url()),
         };
         Ok(Self {
             config,
             dav: Arc::new(dav),
+            network,
         })
     }
 
@@ -143,6 +167,29 @@ impl WebdavConnector {
     pub fn config(&self) -> &WebdavConfig {
         &self.config
     }
+}
+
+/// The login as HTTP Basic authentication.
+fn basic_auth(config: &WebdavConfig) -> Auth {
+    Auth::Basic {
+        username: config.credentials.username.clone(),
+        password: config.credentials.password.clone(),
+    }
+}
+
+/// The web UI root (`https://host/index.php/`, under any prefix) of a Nextcloud or ownCloud
+/// DAV endpoint (`.../remote.php/dav/files/<user>/` or `.../remote.php/webdav/`).
+fn web_root(base: &url::Url) -> Option<url::Url> {
+    let path = base.path();
+    let at = path.find("/remote.php/")?;
+    let rest = &path[at + "/remote.php/".len()..];
+    let is_files = rest.starts_with("webdav") || rest.starts_with("dav/files/");
+    if !is_files {
+        return None;
+    }
+    let mut root = base.clone();
+    root.set_path(&format!("{}/index.php/", &path[..at]));
+    Some(root)
 }
 
 impl fmt::Display for WebdavConnector {
@@ -179,7 +226,21 @@ impl Connector for WebdavConnector {
     /// that does not answer, [`InvalidData`](connector_core::ErrorKind::InvalidData) for one
     /// that is no WebDAV server.
     async fn check(&self) -> Result<()> {
-        self.dav.check().await
+        let http = HttpClient::builder(SOURCE)
+            .auth(basic_auth(&self.config), CREDENTIAL_FIELD)
+            .network_policy(self.network.clone())
+            .timeout(Duration::from_secs(20))
+            .connect_timeout(Duration::from_secs(5))
+            .max_retries(1)
+            .rate_limit_retries(1, Duration::from_secs(5))
+            .retry_after_cap(Duration::from_secs(5))
+            .backoff(Duration::from_millis(200), Duration::from_millis(500))
+            .build()?;
+        self.dav.check(&http).await
+    }
+
+    fn min_overlap(&self) -> Duration {
+        MIN_OVERLAP
     }
 }
 

@@ -6,12 +6,18 @@ use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
+/// ownCloud's property namespace, which Nextcloud keeps.
+const OC_NS: &str = "http://owncloud.org/ns";
+
 /// The PROPFIND body the connector sends: only the properties it uses, so servers do not
-/// compute quotas or lock discovery for every file.
+/// compute quotas or lock discovery for every file. The `oc:` ones (owner, file id,
+/// permissions) are Nextcloud's and ownCloud's; other servers answer them in a `404`
+/// propstat, which is ignored.
 pub(crate) const PROPFIND_BODY: &str = concat!(
     r#"<?xml version="1.0" encoding="utf-8"?>"#,
-    r#"<D:propfind xmlns:D="DAV:"><D:prop>"#,
+    r#"<D:propfind xmlns:D="DAV:" xmlns:oc="http://owncloud.org/ns"><D:prop>"#,
     "<D:resourcetype/><D:getetag/><D:getlastmodified/><D:getcontentlength/><D:getcontenttype/>",
+    "<oc:fileid/><oc:owner-id/><oc:owner-display-name/><oc:permissions/>",
     "</D:prop></D:propfind>"
 );
 
@@ -32,6 +38,14 @@ pub(crate) struct Resource {
     pub(crate) length: Option<u64>,
     /// `getcontenttype`.
     pub(crate) content_type: Option<String>,
+    /// `oc:fileid` (Nextcloud, ownCloud): the id of the web UI's `/index.php/f/{fileid}`.
+    pub(crate) file_id: Option<String>,
+    /// `oc:owner-id` (Nextcloud, ownCloud): the owner's user id.
+    pub(crate) owner_id: Option<String>,
+    /// `oc:owner-display-name`.
+    pub(crate) owner_name: Option<String>,
+    /// `oc:permissions` (`RGDNVW`...): what the login may do with it.
+    pub(crate) permissions: Option<String>,
     /// The response's own `<D:status>` when it is not a success (a member the server could
     /// not describe): the status line.
     pub(crate) error: Option<String>,
@@ -72,6 +86,10 @@ enum Field {
     LastModified,
     Length,
     ContentType,
+    FileId,
+    OwnerId,
+    OwnerName,
+    Permissions,
     PropstatStatus,
     ResponseStatus,
 }
@@ -96,16 +114,18 @@ pub(crate) fn parse_multistatus(xml: &str) -> Result<Vec<Resource>, String> {
         let (ns, event) = reader
             .read_resolved_event()
             .map_err(|e| format!("the multistatus body is not well-formed XML: {e}"))?;
-        let dav = |ns: &ResolveResult<'_>| match ns {
-            ResolveResult::Bound(n) => n.as_ref() == "DAV:",
+        // DAV names bare, ownCloud's with `oc:`; other namespaces as `None`.
+        let named = |ns: &ResolveResult<'_>, local: &str| match ns {
+            ResolveResult::Bound(n) if n.as_ref() == "DAV:" => Some(local.to_owned()),
+            ResolveResult::Bound(n) if n.as_ref() == OC_NS => Some(format!("oc:{local}")),
             // Servers that forget the namespace: their bare names are taken as DAV's.
-            ResolveResult::Unbound => true,
-            ResolveResult::Unknown(_) => false,
+            ResolveResult::Unbound => Some(local.to_owned()),
+            _ => None,
         };
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(event, Event::Empty(_));
-                let name = dav(&ns).then(|| e.local_name().as_ref().to_owned());
+                let name = named(&ns, e.local_name().as_ref());
                 let parent = open.last().cloned().flatten();
                 match (name.as_deref(), parent.as_deref()) {
                     (Some("multistatus"), None) if open.is_empty() => seen_root = true,
@@ -129,6 +149,10 @@ pub(crate) fn parse_multistatus(xml: &str) -> Result<Vec<Resource>, String> {
                             ("getlastmodified", "prop") => Some(Field::LastModified),
                             ("getcontentlength", "prop") => Some(Field::Length),
                             ("getcontenttype", "prop") => Some(Field::ContentType),
+                            ("oc:fileid", "prop") => Some(Field::FileId),
+                            ("oc:owner-id", "prop") => Some(Field::OwnerId),
+                            ("oc:owner-display-name", "prop") => Some(Field::OwnerName),
+                            ("oc:permissions", "prop") => Some(Field::Permissions),
                             _ => None,
                         };
                         text.clear();
@@ -233,7 +257,7 @@ fn store(
                 *status = non_empty.as_deref().and_then(status_code).or(Some(0));
             }
         }
-        Field::Etag | Field::LastModified | Field::Length | Field::ContentType => {
+        _ => {
             let Some((props, _)) = propstat else {
                 return;
             };
@@ -241,7 +265,11 @@ fn store(
                 Field::Etag => props.etag = non_empty,
                 Field::LastModified => props.last_modified = non_empty,
                 Field::Length => props.length = non_empty.and_then(|v| v.parse().ok()),
-                _ => props.content_type = non_empty,
+                Field::ContentType => props.content_type = non_empty,
+                Field::FileId => props.file_id = non_empty,
+                Field::OwnerId => props.owner_id = non_empty,
+                Field::OwnerName => props.owner_name = non_empty,
+                _ => props.permissions = non_empty,
             }
         }
     }
@@ -253,13 +281,20 @@ fn merge(into: &mut Resource, props: Resource) {
     into.last_modified = into.last_modified.take().or(props.last_modified);
     into.length = into.length.or(props.length);
     into.content_type = into.content_type.take().or(props.content_type);
+    into.file_id = into.file_id.take().or(props.file_id);
+    into.owner_id = into.owner_id.take().or(props.owner_id);
+    into.owner_name = into.owner_name.take().or(props.owner_name);
+    into.permissions = into.permissions.take().or(props.permissions);
 }
 
 /// One member of a listed folder, by the path relative to the configured folder.
 #[derive(Debug, Clone)]
 pub(crate) struct Member {
-    /// The path relative to the configured folder, `/` between names, names decoded.
+    /// The path relative to the configured folder, `/` between names, names decoded (a name
+    /// that is not UTF-8 once decoded has U+FFFD in its place).
     pub(crate) rel: String,
+    /// Its URL: the folder's URL and the name as the server wrote it.
+    pub(crate) url: url::Url,
     /// What the server listed.
     pub(crate) resource: Resource,
 }

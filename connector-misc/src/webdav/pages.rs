@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use connector_core::pages::{ItemFetches, Outcome, PendingItem};
+use connector_core::reexports::chrono::TimeDelta;
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Result, SlimDocument, SyncContext, TimeWindow,
 };
@@ -52,9 +53,10 @@ pub(super) fn checkpointed(
                 Listed::File(member) => Some(member.rel.clone()),
                 Listed::Problem(_) => None,
             });
+            let remembers = ctx.fingerprints().remembers();
             let pending = page
                 .into_iter()
-                .filter_map(|item| pending(&dav, item, window, max));
+                .filter_map(|item| pending(&dav, item, window, remembers, max));
             let fetch_dav = Arc::clone(&dav);
             let fetch_http = http.clone();
             let mut fetches = ItemFetches::start(&ctx, pending, READ_CONCURRENCY, move |item| {
@@ -124,27 +126,37 @@ pub(super) fn list_ids(
     .boxed()
 }
 
-/// A walk item as a page item: a file in the window, with its listed version when it is
-/// within the size cap (so an unchanged one costs no GET), or anything `read` turns into a
-/// failure. A file outside the window is skipped: none. A file without a readable
-/// `getlastmodified` is in every window (the fingerprint still skips it when unchanged).
+/// A walk item as a page item: a file with its listed version when it is within the size cap
+/// (so an unchanged one costs no GET), or anything `read` turns into a failure.
+///
+/// The window does not decide for a file with a version token (ETag, or length and time)
+/// when the host's fingerprint lookup [`remembers`](connector_core::FingerprintLookup::remembers)
+/// earlier runs: `getlastmodified` is the file's own mtime, which desktop clients
+/// (`X-OC-MTIME`), `rclone`, `cp -p` and `MOVE` keep, so a file uploaded or moved now can
+/// carry an mtime long before the window (RAGFlow #19955). The tree is walked anyway; the
+/// lookup finds a new id or a new version and skips the rest without a GET. A file listed
+/// without any token, or any file when nothing is remembered (a bare `poll`), is held to the
+/// window, widened to whole seconds since HTTP dates are.
 fn pending(
     dav: &Dav,
     item: Listed,
     window: Option<TimeWindow>,
+    remembers: bool,
     max: u64,
 ) -> Option<PendingItem<Listed>> {
     let (id, version) = match &item {
         Listed::Problem(problem) => (problem.path.clone(), None),
         Listed::File(member) => {
             let r = &member.resource;
-            if let (Some(w), Some(at)) = (window, r.modified())
-                && !w.contains(at)
+            let token = r.version();
+            if (token.is_none() || !remembers)
+                && let (Some(w), Some(at)) = (window, r.modified())
+                && !w.contains_truncated(at, TimeDelta::seconds(1))
             {
                 return None;
             }
             let fits = r.length.is_none_or(|len| len <= max);
-            let version = if fits { r.version() } else { None };
+            let version = if fits { token } else { None };
             (dav.document_id(&member.rel), version)
         }
     };
@@ -168,12 +180,74 @@ async fn read(
     };
     if let Some(len) = member.resource.length.filter(|len| *len > max) {
         return Ok(Some(
-            convert::too_large(&dav, &member.rel, Some(len), max).into(),
+            convert::too_large(&dav, &member, Some(len), max).into(),
         ));
     }
-    Ok(Some(match dav.get(&http, &member.rel, max).await {
+    Ok(Some(match dav.get(&http, &member.url, max).await {
         Ok(body) => convert::document(&dav, member, body),
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => convert::download_failure(&dav, &member, max, e)?,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webdav::model::{Member, Resource};
+    use connector_core::http::HttpClient;
+
+    fn dav() -> Dav {
+        let root = url::Url::parse("https://h/dav/").unwrap_or_else(|e| panic!("{e}"));
+        Dav {
+            http: HttpClient::builder(SOURCE)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+            base_id: "https://h/dav".to_owned(),
+            remote: Vec::new(),
+            root,
+            page_size: 10,
+            allow_images: false,
+            extensions: Vec::new(),
+            listing_timeout: std::time::Duration::from_secs(1),
+            web_root: None,
+        }
+    }
+
+    fn listed(etag: Option<&str>, length: Option<u64>) -> Listed {
+        Listed::File(Member {
+            rel: "a.md".to_owned(),
+            url: url::Url::parse("https://h/dav/a.md").unwrap_or_else(|e| panic!("{e}")),
+            resource: Resource {
+                href: "/dav/a.md".to_owned(),
+                etag: etag.map(str::to_owned),
+                length,
+                last_modified: Some("Thu, 15 Jan 2026 10:00:00 GMT".to_owned()),
+                ..Resource::default()
+            },
+        })
+    }
+
+    fn window(start: &str, end: &str) -> TimeWindow {
+        let parse = |t: &str| t.parse().unwrap_or_else(|e| panic!("{e}"));
+        TimeWindow::new(parse(start), parse(end)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn whole_second_times_are_kept_by_a_window_starting_within_their_second() {
+        // Written at 10:00:00.700, listed as 10:00:00; the window starts at .500.
+        let w = window("2026-01-15T10:00:00.500Z", "2026-01-15T11:00:00Z");
+        assert!(pending(&dav(), listed(None, None), Some(w), true, 100).is_some());
+        let later = window("2026-01-15T10:00:01Z", "2026-01-15T11:00:00Z");
+        assert!(pending(&dav(), listed(None, None), Some(later), true, 100).is_none());
+    }
+
+    #[test]
+    fn a_versioned_file_before_the_window_goes_to_the_lookup_when_it_remembers() {
+        let w = window("2026-02-01T00:00:00Z", "2026-02-02T00:00:00Z");
+        let item = pending(&dav(), listed(Some("\"e1\""), Some(3)), Some(w), true, 100);
+        assert!(item.is_some(), "the fingerprint decides, not the mtime");
+        // A bare poll (nothing remembered) and a file without any version keep to the window.
+        assert!(pending(&dav(), listed(Some("\"e1\""), Some(3)), Some(w), false, 100).is_none());
+        assert!(pending(&dav(), listed(None, None), Some(w), true, 100).is_none());
+    }
 }
