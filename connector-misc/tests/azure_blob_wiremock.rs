@@ -289,7 +289,7 @@ async fn a_blob_edited_between_listing_and_download_is_fetched_again_next_run() 
         .with_priority(1)
         .mount(&server)
         .await;
-    azure_fixture::mount(&server, &[listed.clone()], 10).await;
+    azure_fixture::mount(&server, std::slice::from_ref(&listed), 10).await;
     let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
     let sink = MemorySink::new();
     let run = |mode| {

@@ -55,7 +55,7 @@ pub(crate) struct Dav {
 enum Child {
     /// A sub-folder: its relative path and its URL (ending in `/`).
     Folder(String, Url),
-    File(Member),
+    File(Box<Member>),
     Problem(Problem),
 }
 
@@ -227,11 +227,11 @@ impl Dav {
                 continue;
             } else {
                 match child_url() {
-                    Some(u) => Child::File(Member {
+                    Some(u) => Child::File(Box::new(Member {
                         rel: path,
                         url: u,
                         resource,
-                    }),
+                    })),
                     None => Child::Problem(Problem {
                         message: format!("its href `{}` gives no URL", resource.href),
                         path,
@@ -517,7 +517,7 @@ pub(crate) fn members(
             .map_err(|e| format!("the href `{}` is not a URL: {e}", resource.href))?;
         let raw = url
             .path_segments()
-            .and_then(|s| s.filter(|s| !s.is_empty()).last())
+            .and_then(|mut s| s.rfind(|s| !s.is_empty()))
             .unwrap_or_default()
             .to_owned();
         entries.push((names_of(&url), raw, resource));

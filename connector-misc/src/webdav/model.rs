@@ -315,7 +315,7 @@ pub(crate) struct Problem {
 /// One item of the walk, in walk order.
 #[derive(Debug, Clone)]
 pub(crate) enum Listed {
-    File(Member),
+    File(Box<Member>),
     Problem(Problem),
 }
 

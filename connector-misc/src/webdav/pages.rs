@@ -175,7 +175,7 @@ async fn read(
     max: u64,
 ) -> Result<Option<Outcome>> {
     let member = match item {
-        Listed::File(member) => member,
+        Listed::File(member) => *member,
         Listed::Problem(problem) => return Ok(Some(convert::problem_failure(&problem).into())),
     };
     if let Some(len) = member.resource.length.filter(|len| *len > max) {
@@ -214,7 +214,7 @@ mod tests {
     }
 
     fn listed(etag: Option<&str>, length: Option<u64>) -> Listed {
-        Listed::File(Member {
+        Listed::File(Box::new(Member {
             rel: "a.md".to_owned(),
             url: url::Url::parse("https://h/dav/a.md").unwrap_or_else(|e| panic!("{e}")),
             resource: Resource {
@@ -224,7 +224,7 @@ mod tests {
                 last_modified: Some("Thu, 15 Jan 2026 10:00:00 GMT".to_owned()),
                 ..Resource::default()
             },
-        })
+        }))
     }
 
     fn window(start: &str, end: &str) -> TimeWindow {
