@@ -64,7 +64,7 @@ pub(crate) fn file_document(
         .as_deref()
         .is_some_and(|e| TEXT_EXTENSIONS.contains(&e));
     if is_text {
-        return match String::from_utf8(data) {
+        return match decode_text(data) {
             Ok(text) => {
                 Ok(Document::text(id, source, name, text).with_metadata("extension", metadata))
             }
@@ -84,6 +84,34 @@ pub(crate) fn file_document(
         Document::bytes(id, source, name, data, mime.essence_str(), extension)
             .with_metadata("extension", metadata),
     )
+}
+
+/// The text of a text file: UTF-8 without its byte order mark, or UTF-16 with one (old
+/// Notepad, Excel's "Unicode text"), as UTF-8.
+///
+/// # Errors
+/// The UTF-8 error of anything else.
+fn decode_text(data: Vec<u8>) -> Result<String, std::string::FromUtf8Error> {
+    let utf16 = |bytes: &[u8], from: fn([u8; 2]) -> u16| {
+        let units: Vec<u16> = bytes.chunks_exact(2).map(|c| from([c[0], c[1]])).collect();
+        (bytes.len() % 2 == 0)
+            .then(|| String::from_utf16(&units).ok())
+            .flatten()
+    };
+    if let Some(rest) = data.strip_prefix(b"\xFF\xFE")
+        && let Some(text) = utf16(rest, u16::from_le_bytes)
+    {
+        return Ok(text);
+    }
+    if let Some(rest) = data.strip_prefix(b"\xFE\xFF")
+        && let Some(text) = utf16(rest, u16::from_be_bytes)
+    {
+        return Ok(text);
+    }
+    match data.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => String::from_utf8(rest.to_vec()),
+        None => String::from_utf8(data),
+    }
 }
 
 /// Compares two relative paths in walk order: folder by folder, each name by its bytes, as a
@@ -144,5 +172,38 @@ mod tests {
             matches!(&doc.content, connector_core::Content::Bytes { mime, .. } if mime == "application/pdf")
         );
         assert!(file_document("c".into(), "t", "c.txt", vec![b'a', 0xff]).is_err());
+    }
+
+    #[test]
+    fn byte_order_marks() {
+        let text = |name: &str, data: &[u8]| {
+            file_document("a".into(), "t", name, data.to_vec())
+                .map(|d| d.content.as_text().map(str::to_owned))
+        };
+        // An Excel "CSV UTF-8" export: the BOM is no part of the first column's name.
+        assert_eq!(
+            text("a.csv", b"\xEF\xBB\xBFid,name\n")
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("id,name\n")
+        );
+        // UTF-16LE with its BOM (Notepad's "Unicode").
+        assert_eq!(
+            text("a.txt", b"\xFF\xFEh\0\xE9\0")
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("h\u{e9}")
+        );
+        assert_eq!(
+            text("a.txt", b"\xFE\xFF\0h\0\xE9")
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some("h\u{e9}")
+        );
+        // Latin-1 without a mark stays a failure naming the offset.
+        assert!(text("a.csv", b"caf\xE9").is_err());
     }
 }

@@ -371,11 +371,8 @@ impl Dav {
             return Err(error(
                 ErrorKind::Config,
                 format!(
-                    "the server redirects to {}: use base_url = {}",
-                    connector_core::error::redact_url(landed),
-                    connector_core::error::redact_url(
-                        &landed.join(".").unwrap_or_else(|_| landed.clone())
-                    )
+                    "the server redirects to {}, another scheme, host or port, where the login is never sent: use that scheme, host and port in base_url",
+                    connector_core::error::redact_url(landed)
                 ),
                 "base_url",
             ));
