@@ -94,7 +94,9 @@ pub(crate) fn file_document(
 fn decode_text(data: Vec<u8>) -> Result<String, std::string::FromUtf8Error> {
     let utf16 = |bytes: &[u8], from: fn([u8; 2]) -> u16| {
         let units: Vec<u16> = bytes.chunks_exact(2).map(|c| from([c[0], c[1]])).collect();
-        bytes.len().is_multiple_of(2)
+        bytes
+            .len()
+            .is_multiple_of(2)
             .then(|| String::from_utf16(&units).ok())
             .flatten()
     };
