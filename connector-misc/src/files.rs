@@ -1,5 +1,6 @@
-//! What the file sources of this crate (`local`, `webdav`, `dropbox`, `seafile`) share: which files are
-//! text, how a file's bytes become a [`Document`], and the walk order their checkpoints rely on.
+//! What the file sources of this crate (`local`, `webdav`, `dropbox`, `seafile`) share: which
+//! files are text, how a file's bytes become a [`Document`], and the walk order their
+//! checkpoints rely on.
 
 use std::cmp::Ordering;
 
@@ -36,6 +37,70 @@ pub const TEXT_EXTENSIONS: &[&str] = &[
     "sql",
 ];
 
+/// Image extensions, skipped unless a source's `allow_images` (RAGFlow leaves them out the
+/// same way).
+#[cfg_attr(not(feature = "webdav"), allow(unreachable_pub))]
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "svg", "ico", "heic", "heif", "avif",
+];
+
+/// Whether the file `name` is an image by its extension.
+#[cfg_attr(not(feature = "dropbox"), allow(dead_code))]
+pub(crate) fn is_image(name: &str) -> bool {
+    extension_of(name).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str()))
+}
+
+/// Text from the bytes of a text file: UTF-8 (a byte order mark dropped), or UTF-16 when
+/// it starts with its byte order mark (as Excel's "Unicode text" and Windows tools write it);
+/// the bytes back otherwise (another legacy charset, binary data).
+pub(crate) fn decode_text(data: Vec<u8>) -> Result<String, Vec<u8>> {
+    let utf16 = |bytes: &[u8], unit: fn([u8; 2]) -> u16| -> Option<String> {
+        if bytes.len() % 2 != 0 {
+            return None;
+        }
+        let units = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]]));
+        char::decode_utf16(units).collect::<Result<String, _>>().ok()
+    };
+    let decoded = match data.as_slice() {
+        [0xEF, 0xBB, 0xBF, rest @ ..] => std::str::from_utf8(rest).ok().map(str::to_owned),
+        [0xFF, 0xFE, rest @ ..] => utf16(rest, u16::from_le_bytes),
+        [0xFE, 0xFF, rest @ ..] => utf16(rest, u16::from_be_bytes),
+        _ => return String::from_utf8(data).map_err(|e| e.into_bytes()),
+    };
+    decoded.ok_or(data)
+}
+
+/// The document of the file `name`, as [`file_document`] makes it, except that a text file in
+/// UTF-16 is decoded and one in another charset goes as bytes (`text/plain`) for the host's
+/// parser to detect, instead of failing.
+#[cfg_attr(not(feature = "dropbox"), allow(dead_code))]
+pub(crate) fn file_document_lenient(
+    id: String,
+    source: &'static str,
+    name: &str,
+    data: Vec<u8>,
+) -> Document {
+    let extension = extension_of(name);
+    let is_text = extension
+        .as_deref()
+        .is_some_and(|e| TEXT_EXTENSIONS.contains(&e));
+    if !is_text {
+        return match file_document(id.clone(), source, name, data) {
+            Ok(doc) => doc,
+            // Only text files fail; kept total for the type's sake.
+            Err(_) => Document::text(id, source, name, String::new()),
+        };
+    }
+    let metadata = extension
+        .as_deref()
+        .map_or(serde_json::Value::Null, serde_json::Value::from);
+    match decode_text(data) {
+        Ok(text) => Document::text(id, source, name, text).with_metadata("extension", metadata),
+        Err(bytes) => Document::bytes(id, source, name, bytes, "text/plain", extension)
+            .with_metadata("extension", metadata),
+    }
+}
+
 /// The extension of a file name, lower case without the dot; none for `.bashrc` or `README`.
 pub(crate) fn extension_of(name: &str) -> Option<String> {
     std::path::Path::new(name)
@@ -68,8 +133,8 @@ pub(crate) fn file_document(
             Ok(text) => {
                 Ok(Document::text(id, source, name, text).with_metadata("extension", metadata))
             }
-            Err(e) => {
-                let at = e.utf8_error().valid_up_to();
+            Err(bytes) => {
+                let at = std::str::from_utf8(&bytes).err().map_or(0, |e| e.valid_up_to());
                 Err(format!(
                     "a text file that is not valid UTF-8 (first bad byte at offset {at})"
                 ))
@@ -84,36 +149,6 @@ pub(crate) fn file_document(
         Document::bytes(id, source, name, data, mime.essence_str(), extension)
             .with_metadata("extension", metadata),
     )
-}
-
-/// The text of a text file: UTF-8 without its byte order mark, or UTF-16 with one (old
-/// Notepad, Excel's "Unicode text"), as UTF-8.
-///
-/// # Errors
-/// The UTF-8 error of anything else.
-fn decode_text(data: Vec<u8>) -> Result<String, std::string::FromUtf8Error> {
-    let utf16 = |bytes: &[u8], from: fn([u8; 2]) -> u16| {
-        let units: Vec<u16> = bytes.chunks_exact(2).map(|c| from([c[0], c[1]])).collect();
-        bytes
-            .len()
-            .is_multiple_of(2)
-            .then(|| String::from_utf16(&units).ok())
-            .flatten()
-    };
-    if let Some(rest) = data.strip_prefix(b"\xFF\xFE")
-        && let Some(text) = utf16(rest, u16::from_le_bytes)
-    {
-        return Ok(text);
-    }
-    if let Some(rest) = data.strip_prefix(b"\xFE\xFF")
-        && let Some(text) = utf16(rest, u16::from_be_bytes)
-    {
-        return Ok(text);
-    }
-    match data.strip_prefix(b"\xEF\xBB\xBF") {
-        Some(rest) => String::from_utf8(rest.to_vec()),
-        None => String::from_utf8(data),
-    }
 }
 
 /// Compares two relative paths in walk order: folder by folder, each name by its bytes, as a
@@ -207,5 +242,22 @@ mod tests {
         );
         // Latin-1 without a mark stays a failure naming the offset.
         assert!(text("a.csv", b"caf\xE9").is_err());
+    }
+
+    #[test]
+    fn text_in_other_encodings() {
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend("Grüße,1".encode_utf16().flat_map(u16::to_le_bytes));
+        assert_eq!(decode_text(utf16).as_deref(), Ok("Grüße,1"));
+        let mut be = vec![0xFE, 0xFF];
+        be.extend("日本".encode_utf16().flat_map(u16::to_be_bytes));
+        assert_eq!(decode_text(be).as_deref(), Ok("日本"));
+        assert_eq!(decode_text(b"\xEF\xBB\xBFabc".to_vec()).as_deref(), Ok("abc"));
+        // cp1252 "café": not UTF-8, no BOM: the bytes come back.
+        assert_eq!(decode_text(b"caf\xE9".to_vec()), Err(b"caf\xE9".to_vec()));
+        let doc = file_document_lenient("c".into(), "t", "c.txt", b"caf\xE9".to_vec());
+        assert!(
+            matches!(&doc.content, connector_core::Content::Bytes { mime, .. } if mime == "text/plain")
+        );
     }
 }

@@ -32,6 +32,8 @@ struct File {
     folder: String,
     minute: u32,
     body: Vec<u8>,
+    /// Listed with a `size` that is no number: an entry that cannot be read.
+    broken: bool,
 }
 
 impl File {
@@ -42,6 +44,7 @@ impl File {
             folder: folder.to_owned(),
             minute: n,
             body: body.to_vec(),
+            broken: false,
         }
     }
 
@@ -54,11 +57,16 @@ impl File {
         // Dropbox's content_hash is SHA-256 of block hashes; any value that follows the bytes
         // serves the fixture.
         let hash = connector_core::ids::hash128_bytes(&self.body);
+        let size = if self.broken {
+            json!("many")
+        } else {
+            json!(self.body.len())
+        };
         json!({
             ".tag": "file", "name": self.name, "id": self.id,
             "client_modified": "2001-01-01T00:00:00Z",
             "server_modified": time(self.minute).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            "rev": format!("a1c10ce0dd{:02}", self.minute), "size": self.body.len(),
+            "rev": format!("a1c10ce0dd{:02}", self.minute), "size": size,
             "path_lower": self.path().to_lowercase(), "path_display": self.path(),
             "sharing_info": {"read_only": false, "parent_shared_folder_id": "84528192421", "modified_by": "dbid:AAH4f99T0taONIb"},
             "is_downloadable": true, "content_hash": hash,
@@ -74,6 +82,47 @@ struct Dropbox {
     page: usize,
     changes: Arc<Mutex<HashMap<String, Value>>>,
     reset: Arc<Mutex<Vec<String>>>,
+    /// `users/get_current_account`'s answer (a personal account when unset).
+    account: Arc<Mutex<Option<Value>>>,
+}
+
+/// `FullAccount` of a personal account: its root is its home.
+fn personal_account() -> Value {
+    json!({
+        "account_id": "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc",
+        "name": {"given_name": "Franz", "surname": "Ferdinand", "familiar_name": "Franz",
+                 "display_name": "Franz Ferdinand (Personal)", "abbreviated_name": "FF"},
+        "email": "franz@example.com", "email_verified": true, "disabled": false,
+        "locale": "en", "referral_link": "https://db.tt/ZITNuhtI", "is_paired": false,
+        "account_type": {".tag": "basic"},
+        "root_info": {".tag": "user", "root_namespace_id": "3235641", "home_namespace_id": "3235641"},
+        "country": "US",
+    })
+}
+
+/// The members of shared folder `84528192421` (`SharedFolderMembers`): Franz owns it, Alice
+/// edits, an invitee by e-mail, and a team group.
+fn folder_members() -> Value {
+    json!({
+        "users": [
+            {"access_type": {".tag": "owner"}, "is_inherited": false, "permissions": [],
+             "user": {"account_id": "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc", "email": "franz@example.com",
+                      "display_name": "Franz Ferdinand", "same_team": true, "team_member_id": "dbmid:abcd1234"}},
+            {"access_type": {".tag": "editor"}, "is_inherited": false, "permissions": [],
+             "user": {"account_id": "dbid:AAGbcd", "email": "Alice@example.com",
+                      "display_name": "Alice", "same_team": true}},
+        ],
+        "groups": [
+            {"access_type": {".tag": "editor"}, "is_inherited": false, "permissions": [],
+             "group": {"group_name": "Test group", "group_id": "g:e2db7665347abcd600000000001a2b3c",
+                       "group_management_type": {".tag": "user_managed"}, "group_type": {".tag": "user_managed"},
+                       "is_member": false, "is_owner": false, "same_team": true, "member_count": 10}},
+        ],
+        "invitees": [
+            {"access_type": {".tag": "viewer"}, "is_inherited": false, "permissions": [],
+             "invitee": {".tag": "email", "email": "jessica@example.com"}},
+        ],
+    })
 }
 
 impl Dropbox {
@@ -186,7 +235,26 @@ async fn serve(dropbox: &Dropbox) -> MockServer {
     server
 }
 
+struct CurrentAccount(Dropbox);
+impl Respond for CurrentAccount {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let account = self.0.account.lock().unwrap().clone();
+        ResponseTemplate::new(200).set_body_json(account.unwrap_or_else(personal_account))
+    }
+}
+
 async fn mount(server: &MockServer, dropbox: &Dropbox) {
+    Mock::given(method("POST"))
+        .and(path("/2/users/get_current_account"))
+        .respond_with(CurrentAccount(dropbox.clone()))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/2/sharing/list_folder_members"))
+        .and(body_partial_json(json!({"shared_folder_id": "84528192421"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(folder_members()))
+        .mount(server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/2/files/list_folder"))
         .respond_with(ListFolder(dropbox.clone()))
@@ -263,7 +331,7 @@ struct DropboxFixture {
 impl Fixture for DropboxFixture {
     async fn setup() -> Self {
         let mut bad = files();
-        bad[1].body = vec![0xff, 0xfe, b'x'];
+        bad[1].broken = true;
         Self {
             server: serve(&dropbox(files(), 2)).await,
             malformed: serve(&dropbox(bad, 2)).await,
@@ -558,10 +626,13 @@ async fn a_rejected_token_without_refresh_fails_naming_the_field() {
 async fn a_missing_folder_is_not_found_naming_path() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
+        .and(path("/2/users/get_current_account"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(personal_account()))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
         .and(path("/2/files/list_folder"))
-        .and(body_partial_json(
-            json!({"path": "/Nope", "recursive": true}),
-        ))
+        .and(body_partial_json(json!({"path": "/Nope"})))
         .respond_with(ResponseTemplate::new(409).set_body_json(json!({
             "error_summary": "path/not_found/..",
             "error": {".tag": "path", "path": {".tag": "not_found"}}})))

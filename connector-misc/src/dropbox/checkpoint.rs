@@ -20,10 +20,14 @@ pub enum Phase {
 }
 
 /// Where a resumed Dropbox sync starts: the `list_folder` cursor after the last page done
-/// (none before the first page), and within the page that follows, the id of the last file
-/// handed on when a page was handed on in parts.
+/// (none before the first page), and what that cursor lists.
 ///
-/// JSON: `{"cursor": "AAH4…", "phase": "changes", "after": null}`.
+/// A page handed on in parts keeps the cursor before it until its last part: a resumed run
+/// lists that page again, and the files of its parts already delivered are unchanged by
+/// their fingerprint (no download). Dropbox need not replay a cursor with the same page, so
+/// nothing is skipped by position: duplicates, never a loss.
+///
+/// JSON: `{"cursor": "AAH4…", "phase": "changes", "scope": "3235641::/docs"}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct DropboxCheckpoint {
@@ -32,10 +36,11 @@ pub struct DropboxCheckpoint {
     /// What the cursor continues.
     #[serde(default)]
     pub phase: Phase,
-    /// The document id of the last file done in the page after `cursor`, when only part of
-    /// that page was handed on.
+    /// What the cursor lists: the root namespace, the team member and the folder (lower
+    /// case). A cursor whose scope is not the config's (the `path` was edited, the team root
+    /// taken up) is not continued: the folder is listed from the start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<String>,
+    pub scope: Option<String>,
 }
 
 impl DropboxCheckpoint {

@@ -5,12 +5,20 @@
 //! header, with every character outside ASCII escaped as `\uXXXX` (a header carries ASCII
 //! only; Dropbox documents this escaping). Endpoint errors come as 409 with an
 //! `error_summary` such as `path/not_found/..` or `reset/..`.
+//!
+//! Every call but `users/get_current_account` carries `Dropbox-API-Path-Root` with the team
+//! root when the account is in a team space (its root namespace is not its home), and
+//! `Dropbox-API-Select-User` when a team token reads one member's Dropbox.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use connector_core::http::{Auth, ErrorClass, HttpClient, OAuthToken, Response, StatusCode};
+use connector_core::http::{
+    Auth, ErrorClass, HttpClient, OAuthToken, Response, StatusCode, is_body_too_large,
+};
 use connector_core::{Error, ErrorKind, Result, SyncContext};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,6 +28,85 @@ use super::SOURCE;
 
 /// The config field the access token lives in.
 pub(crate) const TOKEN_FIELD: &str = "credentials.dropbox_access_token";
+
+/// A download's timeout before its size is counted in.
+const DOWNLOAD_BASE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The slowest transfer rate a download is allowed before it times out: 1 MiB/s.
+const DOWNLOAD_MIN_RATE: u64 = 1024 * 1024;
+
+/// The account the token reads (`users/get_current_account`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Account {
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+    pub(crate) root_info: RootInfo,
+}
+
+/// `RootInfo`: the account's root namespace (the team root in a team space) and its home.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct RootInfo {
+    pub(crate) root_namespace_id: String,
+    pub(crate) home_namespace_id: String,
+}
+
+/// The members of a shared folder or file (`SharedFolderMembers`, `SharedFileMembers`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Members {
+    #[serde(default)]
+    pub(crate) users: Vec<UserMember>,
+    #[serde(default)]
+    pub(crate) groups: Vec<GroupMember>,
+    #[serde(default)]
+    pub(crate) invitees: Vec<InviteeMember>,
+    #[serde(default)]
+    pub(crate) cursor: Option<String>,
+}
+
+/// `UserMembershipInfo`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct UserMember {
+    pub(crate) access_type: Tagged,
+    pub(crate) user: UserInfo,
+}
+
+/// `UserInfo`: who a member is.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct UserInfo {
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+}
+
+/// `GroupMembershipInfo`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GroupMember {
+    pub(crate) group: GroupInfo,
+}
+
+/// `GroupInfo`: the group's id is what `access` carries.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GroupInfo {
+    pub(crate) group_id: String,
+}
+
+/// `InviteeMembershipInfo`: someone invited by e-mail.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct InviteeMember {
+    pub(crate) invitee: InviteeInfo,
+}
+
+/// `InviteeInfo`, a union of which only `email` names a person.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct InviteeInfo {
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+}
+
+/// A union value's tag (`{".tag": "owner"}`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Tagged {
+    #[serde(rename = ".tag")]
+    pub(crate) tag: String,
+}
 
 /// One `list_folder` page.
 #[derive(Debug, Deserialize)]
@@ -37,6 +124,8 @@ pub(crate) struct FileMeta {
     pub(crate) name: String,
     #[serde(default)]
     pub(crate) path_display: Option<String>,
+    #[serde(default)]
+    pub(crate) path_lower: Option<String>,
     pub(crate) server_modified: DateTime<Utc>,
     pub(crate) rev: String,
     pub(crate) size: u64,
@@ -46,6 +135,19 @@ pub(crate) struct FileMeta {
     pub(crate) is_downloadable: Option<bool>,
     #[serde(default)]
     pub(crate) sharing_info: Option<SharingInfo>,
+    #[serde(default)]
+    pub(crate) has_explicit_shared_members: Option<bool>,
+    #[serde(default)]
+    pub(crate) export_info: Option<ExportInfo>,
+}
+
+/// `ExportInfo`: how a file Dropbox does not let be downloaded (a Paper doc) exports.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ExportInfo {
+    #[serde(default)]
+    pub(crate) export_as: Option<String>,
+    #[serde(default)]
+    pub(crate) export_options: Vec<String>,
 }
 
 /// `FileSharingInfo`: set for files inside a shared folder.
@@ -76,16 +178,16 @@ impl Listed {
     pub(crate) fn from_value(value: Value) -> Self {
         match value.get(".tag").and_then(Value::as_str) {
             Some("file") => {
-                let id = value
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .or_else(|| value.get("path_display").and_then(Value::as_str))
-                    .map(str::to_owned);
+                let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+                let id = text("id").or_else(|| text("path_display"));
+                let shown = text("path_display")
+                    .or_else(|| text("name"))
+                    .unwrap_or_else(|| "a file".to_owned());
                 match serde_json::from_value::<FileMeta>(value) {
                     Ok(meta) => Self::File(Box::new(meta)),
                     Err(e) => Self::Malformed {
                         id,
-                        message: format!("the listing entry cannot be read: {e}"),
+                        message: format!("{shown}: the listing entry cannot be read: {e}"),
                     },
                 }
             }
@@ -111,6 +213,20 @@ pub(crate) struct Client {
     content: Url,
     pub(crate) path: String,
     pub(crate) page_size: u32,
+    /// Read from the team root when the account is in a team space.
+    team_space: bool,
+    /// `Dropbox-API-Select-User` for a team token.
+    select_user: Option<String>,
+    /// The account, asked once per connector (again after Dropbox says its root changed).
+    account: Arc<std::sync::Mutex<Option<Account>>>,
+}
+
+/// What a [`Client`] reads besides its connection.
+pub(crate) struct Scope {
+    pub(crate) path: String,
+    pub(crate) page_size: u32,
+    pub(crate) team_space: bool,
+    pub(crate) select_user: Option<String>,
 }
 
 impl Client {
@@ -119,16 +235,18 @@ impl Client {
         token: Arc<OAuthToken>,
         api: Url,
         content: Url,
-        path: String,
-        page_size: u32,
+        scope: Scope,
     ) -> Self {
         Self {
             http,
             token,
             api,
             content,
-            path,
-            page_size,
+            path: scope.path,
+            page_size: scope.page_size,
+            team_space: scope.team_space,
+            select_user: scope.select_user,
+            account: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -152,28 +270,123 @@ impl Client {
         })
     }
 
+    /// The account the token reads, asked once (`users/get_current_account`, which every
+    /// token may call).
+    ///
+    /// # Errors
+    /// A team token without `team_member_id` is a [`ErrorKind::Config`] error naming it.
+    pub(crate) async fn account(&self) -> Result<Account> {
+        if let Some(known) = self.account.lock().ok().and_then(|a| a.clone()) {
+            return Ok(known);
+        }
+        let headers = self
+            .select_user
+            .iter()
+            .map(|m| ("Dropbox-API-Select-User", m.clone()))
+            .collect();
+        let account: Account = self
+            .send_rpc("2/users/get_current_account", &Value::Null, headers)
+            .await?
+            .json()?;
+        if let Ok(mut slot) = self.account.lock() {
+            *slot = Some(account.clone());
+        }
+        Ok(account)
+    }
+
+    /// Forgets the account, so the next call asks again (its team root changed).
+    pub(crate) fn forget_account(&self) {
+        if let Ok(mut slot) = self.account.lock() {
+            *slot = None;
+        }
+    }
+
+    /// The namespace every path is relative to: the team root in a team space (when
+    /// `team_space` is on), else none (the member's home, Dropbox's default).
+    pub(crate) async fn path_root(&self) -> Result<Option<String>> {
+        if !self.team_space {
+            return Ok(None);
+        }
+        let root = self.account().await?.root_info;
+        Ok((root.root_namespace_id != root.home_namespace_id).then_some(root.root_namespace_id))
+    }
+
+    /// What a listing cursor is bound to: the folder (lower case, as Dropbox compares paths),
+    /// the root namespace, the member read.
+    pub(crate) async fn scope_key(&self) -> Result<String> {
+        let root = self.path_root().await?.unwrap_or_default();
+        let member = self.select_user.as_deref().unwrap_or_default();
+        Ok(format!("{root}:{member}:{}", self.path.to_lowercase()))
+    }
+
+    /// The headers every call but the account's own carries.
+    async fn scope_headers(&self) -> Result<Vec<(&'static str, String)>> {
+        let mut headers = Vec::new();
+        if let Some(member) = &self.select_user {
+            headers.push(("Dropbox-API-Select-User", member.clone()));
+        }
+        if let Some(root) = self.path_root().await? {
+            headers.push((
+                "Dropbox-API-Path-Root",
+                json!({".tag": "root", "root": root}).to_string(),
+            ));
+        }
+        Ok(headers)
+    }
+
     /// A read-only RPC call with a JSON body (retried like a GET: it changes nothing).
     async fn rpc(&self, path: &str, body: &Value) -> Result<Response> {
+        let headers = self.scope_headers().await?;
+        self.send_rpc(path, body, headers).await
+    }
+
+    async fn send_rpc(
+        &self,
+        path: &str,
+        body: &Value,
+        headers: Vec<(&'static str, String)>,
+    ) -> Result<Response> {
         let url = self.endpoint(&self.api, path)?;
         self.token
             .send(&self.http, |auth: Auth| {
-                self.http
+                let mut req = self
+                    .http
                     .post(url.clone())
                     .json(body)
                     .idempotent(true)
-                    .auth(auth, TOKEN_FIELD)
+                    .auth(auth, TOKEN_FIELD);
+                for (name, value) in &headers {
+                    req = req.header(name, value);
+                }
+                req
             })
             .await
+            .map_err(|e| self.after_error(e))
+    }
+
+    /// `e`, explained when it is a team token without a member; a changed team root makes
+    /// the next call ask for the account again.
+    fn after_error(&self, e: Error) -> Error {
+        if e.kind() == ErrorKind::Checkpoint && e.to_string().contains("root changed") {
+            self.forget_account();
+        }
+        select_user_hint(e)
     }
 
     /// The first page of the recursive listing of the configured folder; `limit` entries at
     /// most (the configured page size when `None`).
     pub(crate) async fn list_folder(&self, limit: Option<u32>) -> Result<ListPage> {
+        self.list(limit, true).await
+    }
+
+    /// The first page of a listing, recursive or of the folder alone.
+    pub(crate) async fn list(&self, limit: Option<u32>, recursive: bool) -> Result<ListPage> {
         let body = json!({
             "path": self.path,
-            "recursive": true,
+            "recursive": recursive,
             "include_deleted": false,
             "include_non_downloadable_files": true,
+            "include_has_explicit_shared_members": true,
             "limit": limit.unwrap_or(self.page_size),
         });
         let resp = self
@@ -188,8 +401,66 @@ impl Client {
     pub(crate) async fn list_continue(&self, cursor: &str) -> Result<ListPage> {
         let resp = self
             .rpc("2/files/list_folder/continue", &json!({"cursor": cursor}))
-            .await?;
+            .await
+            .map_err(|e| self.named_path(e))?;
         resp.json()
+    }
+
+    /// Everyone a shared folder is shared with (`sharing/list_folder_members` and its
+    /// `/continue`).
+    pub(crate) async fn folder_members(&self, shared_folder_id: &str) -> Result<Members> {
+        let first = self
+            .rpc(
+                "2/sharing/list_folder_members",
+                &json!({"shared_folder_id": shared_folder_id, "limit": 1000}),
+            )
+            .await?;
+        let mut all: Members = first.json()?;
+        while let Some(cursor) = all.cursor.take() {
+            let more: Members = self
+                .rpc(
+                    "2/sharing/list_folder_members/continue",
+                    &json!({"cursor": cursor}),
+                )
+                .await?
+                .json()?;
+            all.users.extend(more.users);
+            all.groups.extend(more.groups);
+            all.invitees.extend(more.invitees);
+            all.cursor = more.cursor;
+        }
+        Ok(all)
+    }
+
+    /// The members of files shared on their own, by file id (`sharing/list_file_members/batch`,
+    /// up to 100 files a call); a file Dropbox answers with an error for is left out.
+    pub(crate) async fn file_members(&self, ids: &[String]) -> Result<HashMap<String, Members>> {
+        #[derive(Deserialize)]
+        struct Entry {
+            file: String,
+            result: Value,
+        }
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(100) {
+            let entries: Vec<Entry> = self
+                .rpc(
+                    "2/sharing/list_file_members/batch",
+                    &json!({"files": chunk, "limit": 300}),
+                )
+                .await?
+                .json()?;
+            for entry in entries {
+                if entry.result.get(".tag").and_then(Value::as_str) != Some("result") {
+                    continue;
+                }
+                if let Some(members) = entry.result.get("members")
+                    && let Ok(members) = serde_json::from_value::<Members>(members.clone())
+                {
+                    out.insert(entry.file, members);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The current metadata of the file `id` (`id:…`); none when it is gone or not a file.
@@ -207,35 +478,78 @@ impl Client {
         }
     }
 
-    /// Downloads the file `id`, refusing a body over `max` bytes.
-    pub(crate) async fn download(&self, id: &str, max: u64) -> Result<Download> {
-        let url = self.endpoint(&self.content, "2/files/download")?;
-        let arg = api_arg(&json!({"path": id}));
+    /// Downloads the file `id` listed at `size` bytes, refusing a body over `max` bytes; the
+    /// timeout grows with the size (a minute, plus a second per MiB).
+    pub(crate) async fn download(&self, id: &str, size: u64, max: u64) -> Result<Download> {
+        self.content_call("2/files/download", &json!({"path": id}), size, max)
+            .await
+    }
+
+    /// Exports the file `id` (a Paper doc) as `format` (`markdown`, `html`, …), refusing a
+    /// body over `max` bytes.
+    pub(crate) async fn export(&self, id: &str, format: &str, max: u64) -> Result<Download> {
+        let arg = json!({"path": id, "export_format": format});
+        self.content_call("2/files/export", &arg, 0, max).await
+    }
+
+    async fn content_call(&self, path: &str, arg: &Value, size: u64, max: u64) -> Result<Download> {
+        let url = self.endpoint(&self.content, path)?;
+        let arg = api_arg(arg);
+        let headers = self.scope_headers().await?;
+        let timeout = download_timeout(size);
         let sent = self
             .token
             .send(&self.http, |auth: Auth| {
-                self.http
+                let mut req = self
+                    .http
                     .post(url.clone())
                     .header("Dropbox-API-Arg", &arg)
                     .idempotent(true)
+                    .timeout(timeout)
                     .max_body_bytes(max)
-                    .auth(auth, TOKEN_FIELD)
+                    .auth(auth, TOKEN_FIELD);
+                for (name, value) in &headers {
+                    req = req.header(name, value);
+                }
+                req
             })
             .await;
         let resp = match sent {
             Ok(resp) => resp,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Download::Gone),
-            Err(e) => return Err(e),
+            Err(e) => return Err(self.after_error(e)),
         };
-        let meta = resp
-            .header("dropbox-api-result")
-            .and_then(|h| serde_json::from_str::<FileMeta>(h).ok())
-            .map(Box::new);
-        Ok(Download::Data(resp.into_body().to_vec(), meta))
+        let meta = resp.header("dropbox-api-result").and_then(|h| {
+            let value: Value = serde_json::from_str(h).ok()?;
+            // `files/export` wraps the file's metadata in `file_metadata`.
+            let value = value.get("file_metadata").cloned().unwrap_or(value);
+            serde_json::from_value::<FileMeta>(value).ok()
+        });
+        Ok(Download::Data(resp.into_body().to_vec(), meta.map(Box::new)))
+    }
+
+    /// Whether the token may read file contents: a download of a path that does not exist
+    /// answers `path/not_found` when it may, `missing_scope` when it may not.
+    pub(crate) async fn probe_content(&self) -> Result<()> {
+        let probe = format!("{}/.connectors-check-{}", self.path, std::process::id());
+        match self.download(&probe, 0, 1).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_body_too_large(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// A listing error naming the `path` field when the folder does not exist.
     fn named_path(&self, e: Error) -> Error {
+        if e.kind() == ErrorKind::InvalidData && e.to_string().contains("not_folder") {
+            return Error::new(
+                ErrorKind::Config,
+                format!("`{}` is a file, not a folder, in this Dropbox", self.path),
+            )
+            .with_connector(SOURCE)
+            .with_field("path")
+            .with_cause(e);
+        }
         if e.kind() == ErrorKind::NotFound {
             Error::new(
                 ErrorKind::NotFound,
@@ -269,19 +583,56 @@ pub(crate) fn api_arg(value: &Value) -> String {
     out
 }
 
+/// A download's timeout: [`DOWNLOAD_BASE_TIMEOUT`] plus the time `size` bytes take at
+/// [`DOWNLOAD_MIN_RATE`].
+pub(crate) fn download_timeout(size: u64) -> Duration {
+    DOWNLOAD_BASE_TIMEOUT + Duration::from_secs(size / DOWNLOAD_MIN_RATE)
+}
+
+/// A team token used without `team_member_id`: Dropbox's 400 says to send
+/// `Dropbox-API-Select-User`, which is the config's `team_member_id`.
+fn select_user_hint(e: Error) -> Error {
+    if e.kind() == ErrorKind::InvalidData && e.to_string().contains("Select-User") {
+        Error::new(
+            ErrorKind::Config,
+            "the token is a team token (a Dropbox Business app with team member file access): \
+             set `team_member_id` (`dbmid:…`) to the member whose Dropbox to read",
+        )
+        .with_connector(SOURCE)
+        .with_field("team_member_id")
+        .with_cause(e)
+    } else {
+        e
+    }
+}
+
 #[derive(Deserialize, Default)]
 struct ApiError {
     #[serde(default)]
     error_summary: String,
+    #[serde(default)]
+    error: Value,
+    #[serde(default)]
+    user_message: Option<Value>,
 }
 
-/// What Dropbox's error bodies mean: 409 is an endpoint error whose `error_summary` says
-/// which (`path/not_found/..`, `reset/..`); 400 a bad request (plain text); 403 a missing
-/// scope or a disabled account. 401 and 429 are core's (credential field, `Retry-After`).
+/// What Dropbox's error bodies mean (`auth.stone`'s `AuthError`, the error-handling guide):
+/// - 409 is an endpoint error whose `error_summary` says which (`path/not_found/..`,
+///   `reset/..`);
+/// - 401 `missing_scope` is a permission the app lacks (named; no token renewal helps), and
+///   `expired_access_token` says how to stop tokens expiring; other 401s are core's;
+/// - 403 `invalid_account_type` (the team's monthly data transport limit, or a feature the
+///   account lacks) stops the sync; other 403s are a refused access;
+/// - 422 `invalid_root`: the team space's root changed since the listing started;
+/// - 400 is a bad request (plain text).
 pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
-    let summary = serde_json::from_slice::<ApiError>(body)
-        .unwrap_or_default()
-        .error_summary;
+    let parsed = serde_json::from_slice::<ApiError>(body).unwrap_or_default();
+    let summary = parsed.error_summary;
+    let tag = parsed
+        .error
+        .get(".tag")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     match status.as_u16() {
         409 if summary.starts_with("reset") => Some(ErrorClass::new(
             ErrorKind::Checkpoint,
@@ -295,10 +646,52 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
             ErrorKind::InvalidData,
             format!("Dropbox refused the request: {summary}"),
         )),
+        401 if tag == "missing_scope" || summary.starts_with("missing_scope") => {
+            let scope = parsed
+                .error
+                .get("required_scope")
+                .and_then(Value::as_str)
+                .unwrap_or("(not named)");
+            Some(ErrorClass::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "the Dropbox app lacks the scope `{scope}`: enable it in the App Console \
+                     (Permissions tab) and issue a new token"
+                ),
+            ))
+        }
+        401 if tag == "expired_access_token" || summary.starts_with("expired_access_token") => {
+            Some(ErrorClass::new(
+                ErrorKind::Unauthenticated,
+                "the Dropbox access token expired (App Console tokens last four hours): add \
+                 `credentials.dropbox_refresh_token` and `credentials.dropbox_app_key` so the \
+                 connector renews it",
+            ))
+        }
+        403 if tag == "invalid_account_type" || summary.starts_with("invalid_account_type") => {
+            let said = parsed
+                .user_message
+                .as_ref()
+                .and_then(|m| m.get("text").and_then(Value::as_str).or(m.as_str()))
+                .map_or_else(String::new, |t| format!(" ({t})"));
+            Some(ErrorClass::new(
+                ErrorKind::Config,
+                format!(
+                    "Dropbox refuses this call for the account{said}: {summary}; for a team \
+                     that used all of its monthly data transport API calls, the sync can only \
+                     go on once the limit resets or the admin raises it"
+                ),
+            ))
+        }
         403 => Some(ErrorClass::new(
             ErrorKind::PermissionDenied,
+            format!("Dropbox refused access: {summary}"),
+        )),
+        422 => Some(ErrorClass::new(
+            ErrorKind::Checkpoint,
             format!(
-                "Dropbox refused access (the app may lack the `files.metadata.read` and `files.content.read` scopes): {summary}"
+                "Dropbox: the team space's root changed ({summary}); the next run lists the \
+                 new root from the start"
             ),
         )),
         400 => Some(ErrorClass::new(

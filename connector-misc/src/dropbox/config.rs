@@ -3,6 +3,8 @@
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 
+use connector_core::config::IgnoredField;
+use connector_core::glob::PathFilter;
 use connector_core::net::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError, Secret};
 use schemars::JsonSchema;
@@ -31,12 +33,14 @@ pub struct DropboxCredentials {
     /// An access token (`sl.…`), as RAGFlow takes it. Short-lived tokens expire after four
     /// hours: give a refresh token and the app key too, and the connector renews it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"sl.u.AAbc…")]
     pub dropbox_access_token: Option<Secret>,
     /// A refresh token from the app's OAuth flow (`token_access_type=offline`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropbox_refresh_token: Option<Secret>,
     /// The app key (OAuth client id) the refresh token was issued to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"a1b2c3d4e5f6g7h")]
     pub dropbox_app_key: Option<String>,
     /// The app secret; leave it out for a PKCE app, which has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,30 +87,69 @@ impl fmt::Debug for DropboxCredentials {
 pub struct DropboxConfig {
     /// The access token, or a refresh token with the app key.
     pub credentials: DropboxCredentials,
-    /// The folder to read, as Dropbox shows paths (`/Team notes`); empty (the default) for
-    /// the whole Dropbox.
+    /// The folder to read, as Dropbox shows paths (`/Team notes`); empty or `/` (the default)
+    /// for the whole Dropbox. In a team space paths start at the team root (`/Marketing`),
+    /// unless `team_space` is false.
     #[serde(default)]
+    #[schemars(example = &"/Team notes")]
     pub path: String,
+    /// Read from the team root of a Dropbox Business team space (default true): team folders
+    /// are then listed with the member's own folder. False keeps every call at the member's
+    /// home folder, as before team spaces.
+    #[serde(default = "yes")]
+    pub team_space: bool,
+    /// With a team token (a Business app with `team_data.member`), the team member whose
+    /// Dropbox is read (`dbmid:…`, sent as `Dropbox-API-Select-User`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU")]
+    pub team_member_id: Option<String>,
+    /// Set `access` on each document from Dropbox's sharing (default true; needs the
+    /// `sharing.read` scope): the members of its shared folder and of the file itself, or the
+    /// account's owner for a private file. False leaves `access` unset.
+    #[serde(default = "yes")]
+    pub sync_permissions: bool,
+    /// Read image files too (default false: `png`, `jpg`, … are skipped, as RAGFlow does).
+    #[serde(default)]
+    pub allow_images: bool,
+    /// Globs of the paths to include, relative to `path` (all when empty; a pattern without
+    /// `/` matches at any depth, `**` crosses folders).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = &["Handbook/**", "*.md"])]
+    pub include: Vec<String>,
+    /// Globs of the paths to skip, relative to `path`; they win over `include`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = &["Camera Uploads", "*.mov"])]
+    pub exclude: Vec<String>,
+    /// File extensions to accept (all when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = &["md", "pdf", "docx"])]
+    pub extensions: Vec<String>,
     /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.
     #[serde(default = "default_max_file_size")]
     #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
+    #[schemars(example = &20_971_520)]
     pub max_file_size: NonZeroU64,
     /// Entries per `list_folder` page (at most 2000): the unit of one fingerprint lookup and
     /// one checkpoint.
     #[serde(default = "default_page_size")]
     #[schemars(range(max = 2000))]
+    #[schemars(example = &500)]
     pub page_size: NonZeroU32,
     /// The RPC host (default `https://api.dropboxapi.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"https://api.dropboxapi.com")]
     pub api_base_url: Option<Url>,
     /// The content host that serves downloads (default `https://content.dropboxapi.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"https://content.dropboxapi.com")]
     pub content_base_url: Option<Url>,
     /// The OAuth token endpoint (default `https://api.dropboxapi.com/oauth2/token`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"https://api.dropboxapi.com/oauth2/token")]
     pub token_url: Option<Url>,
     #[doc = "Hosts this connector may reach although they are not public (a proxy, a test server)."]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = &["dropbox-proxy.internal"])]
     pub allowed_hosts: Vec<String>,
     /// The host's network policy, which replaces the connector's own; never the tenant's.
     #[serde(skip)]
@@ -116,6 +159,10 @@ pub struct DropboxConfig {
 
 fn default_max_file_size() -> NonZeroU64 {
     NonZeroU64::new(DEFAULT_MAX_FILE_SIZE).unwrap_or(NonZeroU64::MIN)
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_page_size() -> NonZeroU32 {
@@ -131,6 +178,13 @@ impl DropboxConfig {
                 ..DropboxCredentials::default()
             },
             path: String::new(),
+            team_space: true,
+            team_member_id: None,
+            sync_permissions: true,
+            allow_images: false,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            extensions: Vec::new(),
             max_file_size: default_max_file_size(),
             page_size: default_page_size(),
             api_base_url: None,
@@ -149,6 +203,20 @@ impl DropboxConfig {
     pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
         NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
     }
+
+    /// `include`, `exclude` and `extensions` compiled, or every bad entry by field path.
+    pub(crate) fn path_filter(&self) -> Result<PathFilter, Vec<FieldError>> {
+        PathFilter::new(&self.include, &self.exclude, &self.extensions)
+    }
+
+    /// The folder as Dropbox's API takes it: `""` for the whole Dropbox (`/` included).
+    pub(crate) fn api_path(&self) -> String {
+        if self.path == "/" {
+            String::new()
+        } else {
+            self.path.clone()
+        }
+    }
 }
 
 impl fmt::Debug for DropboxConfig {
@@ -156,6 +224,13 @@ impl fmt::Debug for DropboxConfig {
         f.debug_struct("DropboxConfig")
             .field("credentials", &self.credentials)
             .field("path", &self.path)
+            .field("team_space", &self.team_space)
+            .field("team_member_id", &self.team_member_id)
+            .field("sync_permissions", &self.sync_permissions)
+            .field("allow_images", &self.allow_images)
+            .field("include", &self.include)
+            .field("exclude", &self.exclude)
+            .field("extensions", &self.extensions)
             .field("max_file_size", &self.max_file_size)
             .field("page_size", &self.page_size)
             .field("api_base_url", &self.api_base_url.as_ref().map(Url::as_str))
@@ -170,6 +245,14 @@ impl fmt::Debug for DropboxConfig {
 }
 
 impl ConnectorConfig for DropboxConfig {
+    const IGNORED: &'static [IgnoredField] = &[IgnoredField::new(
+        "sync_deleted_files",
+        "Dropbox's deleted files are removed by the prune pass only, which the host runs \
+         (`SyncOptions::prune`, `connectors sync --prune`): run it for this source, or \
+         deleted and moved-out files stay searchable",
+    )
+    .quiet_for(&["false"])];
+
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
         let c = &self.credentials;
@@ -192,7 +275,21 @@ impl ConnectorConfig for DropboxConfig {
                 "is only used with `dropbox_refresh_token`",
             ));
         }
-        if !self.path.is_empty() && (!self.path.starts_with('/') || self.path.ends_with('/')) {
+        if let Err(mut found) = self.path_filter() {
+            problems.append(&mut found);
+        }
+        if self
+            .team_member_id
+            .as_deref()
+            .is_some_and(|m| !m.starts_with("dbmid:"))
+        {
+            problems.push(FieldError::new(
+                "team_member_id",
+                "must be a team member id as Dropbox gives it (`dbmid:…`)",
+            ));
+        }
+        let path = self.api_path();
+        if !path.is_empty() && (!path.starts_with('/') || path.ends_with('/')) {
             problems.push(FieldError::new(
                 "path",
                 "must start with `/` and not end with one (`/Team notes`), or be empty for the whole Dropbox",

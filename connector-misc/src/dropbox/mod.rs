@@ -1,34 +1,59 @@
 //! The Dropbox connector (source `"dropbox"`): every file under a folder of a Dropbox account
 //! (the whole account by default), one document each, over the HTTP API v2.
 //!
+//! - **Team spaces**: `users/get_current_account` tells the account's root namespace; when it
+//!   is not the member's home (a Dropbox Business team space), every call carries
+//!   `Dropbox-API-Path-Root` with the team root, so team folders are listed with the member's
+//!   own folder (`team_space: false` keeps the home root). A team token reads the member named
+//!   by `team_member_id` (`Dropbox-API-Select-User`); without it, it is refused naming that
+//!   field. One connector reads one member: members are not partitions.
 //! - **Listing**: `files/list_folder` with `recursive: true` and `limit`, then
 //!   `files/list_folder/continue`. The cursor is the checkpoint ([`DropboxCheckpoint`]): a
 //!   resumed run continues the listing where it stopped, and the cursor a finished run ends
 //!   with is carried to the next incremental run, which continues from it and so gets exactly
 //!   the files changed since (an edit, a new file, a move), whatever their times. A cursor
-//!   Dropbox no longer honours (the `reset` error) starts the listing over, in the same run.
+//!   Dropbox no longer honours (the `reset` error), or one made for another folder or root
+//!   than the config's, starts the listing over, in the same run.
 //! - **Deletions** come from the cursor as `deleted` entries; core's batches carry no
-//!   deletions, so they are left to prune ([`SlimConnector`]), which lists every id.
+//!   deletions, so they are left to prune ([`SlimConnector`]), which lists every id: **run
+//!   prune for this source** (`SyncOptions::prune`, `connectors sync --prune`), or deleted
+//!   files and files moved out of `path` stay searchable. RAGFlow's `sync_deleted_files` says
+//!   the same when given.
 //! - **Ids** are RAGFlow's, `dropbox:{id}` with Dropbox's file id (`dropbox:id:a4ayc…`), which
 //!   survives renames and moves. The title is the file name, the link the file previewed in
 //!   its folder on dropbox.com, `updated_at` its `server_modified` (when Dropbox got this
 //!   version; RAGFlow used `client_modified`, which a desktop client may set to anything);
 //!   metadata holds `path`, `size`, `rev`, `extension` and, inside a shared folder,
 //!   `shared_folder_id`, `read_only` and `modified_by` (the account id of the last editor).
-//! - **Access**: not set. The listing shows only whether a file is in a shared folder; who it
-//!   is shared with costs a `sharing/list_folder_members` call per shared folder, not made.
-//! - **Fingerprint**: from `content_hash` (else `rev`). The listing shows it, so an unchanged
-//!   file is reported unchanged without a download.
+//! - **Access** (unless `sync_permissions: false`; needs the `sharing.read` scope): a file in
+//!   a shared folder may be read by the folder's members (`sharing/list_folder_members`,
+//!   asked once per folder and run), a file shared on its own (`has_explicit_shared_members`)
+//!   by its members too (`sharing/list_file_members/batch`, per page), any other file by the
+//!   account's owner. Users and invitees by e-mail, groups by group id; `owners` are the
+//!   folder's owners, else the account's e-mail. Shared links are not read: a file open to
+//!   anyone with its link is not marked public.
+//! - **Fingerprint**: from `content_hash` (else `rev`), the path and the shared folder. The
+//!   listing shows them, so an unchanged file is reported unchanged without a download, and a
+//!   renamed or moved one is delivered again. A change of a folder's members alone changes no
+//!   fingerprint: it reaches the index with the next edit or Full run.
 //! - **Content**: `files/download` with the `Dropbox-API-Arg` header (non-ASCII escaped as
-//!   `\uXXXX`); text extensions as text, the rest as bytes with a guessed MIME type. A file over
-//!   `max_file_size` (its listed size) is a failure without a download; so is a file Dropbox
-//!   does not let be downloaded (cloud documents) and a text file that is not UTF-8.
+//!   `\uXXXX`) and a timeout of a minute plus a second per MiB of the listed size; files
+//!   downloading at once hold at most 32 MiB of listed size (a larger file downloads alone).
+//!   Text extensions as text (UTF-8, or UTF-16 with its byte order mark; any other charset as
+//!   `text/plain` bytes for the host's parser), the rest as bytes with a guessed MIME type. A
+//!   file over `max_file_size` (its listed size) is a failure without a download. Paper docs
+//!   and other cloud documents Dropbox does not let be downloaded are exported as Markdown
+//!   (`files/export`) when offered, else skipped (logged, not a failure).
+//! - **Filters**: images only with `allow_images`; `include`/`exclude` globs on the path below
+//!   `path` and `extensions`, the same in the listing, prune's id listing and refetches.
 //! - **Tokens**: the access token as given; with `dropbox_refresh_token` and
 //!   `dropbox_app_key`, a 401 (`expired_access_token`) renews it once at the token endpoint
 //!   and the renewed token is handed to the [`connector_core::CredentialStore`]
 //!   as the new `credentials.dropbox_access_token` (Dropbox's refresh tokens do not rotate).
-//! - **Limits**: 429 and 503 with `Retry-After` are waited out by core's client; team spaces
-//!   and namespaces other than the account's own are not listed.
+//!   A 401 `missing_scope` names the scope, renews nothing; `expired_access_token` without a
+//!   refresh token says how to add one.
+//! - **Limits**: 429 and 503 with `Retry-After` are waited out by core's client; a 403
+//!   `invalid_account_type` (a team's monthly data transport limit) stops the sync.
 
 mod checkpoint;
 mod client;
@@ -53,7 +78,8 @@ pub use config::{
     DEFAULT_TOKEN_URL, DropboxConfig, DropboxCredentials,
 };
 
-use client::{Client, TOKEN_FIELD};
+use client::{Client, Scope, TOKEN_FIELD};
+use pages::Reader;
 
 /// The registry key of the Dropbox connector.
 pub const SOURCE: &str = "dropbox";
@@ -75,7 +101,16 @@ pub const SOURCE: &str = "dropbox";
 #[derive(Debug)]
 pub struct DropboxConnector {
     config: DropboxConfig,
-    client: Client,
+    reader: Reader,
+}
+
+impl fmt::Debug for Reader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reader")
+            .field("client", &self.client)
+            .field("max", &self.max)
+            .finish_non_exhaustive()
+    }
 }
 
 fn url_or(configured: Option<&Url>, default: &str) -> Result<Url> {
@@ -135,10 +170,24 @@ impl DropboxConnector {
                 config.content_base_url.as_ref(),
                 DEFAULT_CONTENT_BASE_URL,
             )?),
-            config.path.clone(),
-            config.page_size.get().min(2000),
+            Scope {
+                path: config.api_path(),
+                page_size: config.page_size.get().min(2000),
+                team_space: config.team_space,
+                select_user: config.team_member_id.clone(),
+            },
         );
-        Ok(Self { config, client })
+        let filter = config
+            .path_filter()
+            .map_err(|problems| Error::config(problems).with_connector(SOURCE))?;
+        let reader = Reader {
+            client,
+            max: config.max_file_size.get(),
+            filter: Arc::new(filter),
+            allow_images: config.allow_images,
+            permissions: config.sync_permissions,
+        };
+        Ok(Self { config, reader })
     }
 
     /// The configuration it was built from.
@@ -173,20 +222,25 @@ impl Connector for DropboxConnector {
             .into()
     }
 
-    /// Lists one entry of `path`: the token is accepted, the app may read files, the folder
-    /// exists.
+    /// Asks for the account (a team token without `team_member_id` is refused naming it),
+    /// lists one entry of `path` (not recursively) and downloads a file that does not exist:
+    /// the token is accepted, the app may read metadata and contents, the folder exists.
     ///
     /// # Errors
     /// `Unauthenticated` naming `credentials.dropbox_access_token` (or the refresh token when
-    /// it cannot be renewed), `PermissionDenied` for a missing scope, `NotFound` naming
-    /// `path`, `Unavailable` when Dropbox cannot be reached.
+    /// it cannot be renewed), `PermissionDenied` naming a missing scope
+    /// (`files.content.read`, …), `Config` naming `team_member_id` or `path` (a file),
+    /// `NotFound` naming `path`, `Unavailable` when Dropbox cannot be reached.
     async fn check(&self) -> Result<()> {
-        self.client.list_folder(Some(1)).await.map(|_| ())
+        let client = &self.reader.client;
+        client.account().await?;
+        client.list(Some(1), false).await?;
+        client.probe_content().await
     }
 
     fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
-        self.client.token().set_store(store);
-        self.client.token().can_refresh()
+        self.reader.client.token().set_store(store);
+        self.reader.client.token().can_refresh()
     }
 }
 
@@ -203,7 +257,7 @@ impl CheckpointedConnector for DropboxConnector {
         last.cursor.as_ref().map(|cursor| DropboxCheckpoint {
             cursor: Some(cursor.clone()),
             phase: Phase::Changes,
-            after: None,
+            scope: last.scope.clone(),
         })
     }
 
@@ -213,21 +267,15 @@ impl CheckpointedConnector for DropboxConnector {
         window: Option<TimeWindow>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<DropboxCheckpoint>>> {
-        pages::checkpointed(
-            &self.client,
-            self.config.max_file_size.get(),
-            from,
-            window,
-            ctx,
-        )
+        pages::checkpointed(&self.reader, from, window, ctx)
     }
 }
 
 impl SlimConnector for DropboxConnector {
-    /// Every file id of a fresh listing, whatever the file's size; fails rather than come back
-    /// short.
+    /// Every file id of a fresh listing that the filters admit, whatever the file's size;
+    /// fails rather than come back short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
-        pages::list_ids(&self.client, ctx)
+        pages::list_ids(&self.reader, ctx)
     }
 }
 
@@ -235,6 +283,6 @@ impl connector_core::RefetchConnector for DropboxConnector {
     /// These files again, by `files/get_metadata` then a download; a file that is gone yields
     /// nothing.
     fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        pages::refetch(&self.client, self.config.max_file_size.get(), ids, ctx)
+        pages::refetch(&self.reader, ids, ctx)
     }
 }

@@ -20,10 +20,7 @@ use crate::files::{extension_of, folder_done, walk_order};
 /// Largest PROPFIND answer read: a folder of about 100,000 files.
 const LISTING_MAX_BYTES: u64 = 128 * 1024 * 1024;
 
-/// Image extensions, skipped unless `allow_images` (RAGFlow leaves them out the same way).
-pub const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "svg", "ico", "heic", "heif", "avif",
-];
+pub use crate::files::IMAGE_EXTENSIONS;
 
 /// Document formats read by default next to [`TEXT_EXTENSIONS`](crate::files::TEXT_EXTENSIONS):
 /// RAGFlow's `is_accepted_file_ext` document set.
