@@ -59,7 +59,9 @@ pub(crate) fn decode_text(data: Vec<u8>) -> Result<String, Vec<u8>> {
             return None;
         }
         let units = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]]));
-        char::decode_utf16(units).collect::<Result<String, _>>().ok()
+        char::decode_utf16(units)
+            .collect::<Result<String, _>>()
+            .ok()
     };
     let decoded = match data.as_slice() {
         [0xEF, 0xBB, 0xBF, rest @ ..] => std::str::from_utf8(rest).ok().map(str::to_owned),
@@ -252,7 +254,10 @@ mod tests {
         let mut be = vec![0xFE, 0xFF];
         be.extend("日本".encode_utf16().flat_map(u16::to_be_bytes));
         assert_eq!(decode_text(be).as_deref(), Ok("日本"));
-        assert_eq!(decode_text(b"\xEF\xBB\xBFabc".to_vec()).as_deref(), Ok("abc"));
+        assert_eq!(
+            decode_text(b"\xEF\xBB\xBFabc".to_vec()).as_deref(),
+            Ok("abc")
+        );
         // cp1252 "café": not UTF-8, no BOM: the bytes come back.
         assert_eq!(decode_text(b"caf\xE9".to_vec()), Err(b"caf\xE9".to_vec()));
         let doc = file_document_lenient("c".into(), "t", "c.txt", b"caf\xE9".to_vec());

@@ -34,6 +34,8 @@ struct File {
     body: Vec<u8>,
     /// Listed with a `size` that is no number: an entry that cannot be read.
     broken: bool,
+    /// Fields that replace the listed ones (`sharing_info: null` for a private file, …).
+    extra: Value,
 }
 
 impl File {
@@ -45,7 +47,13 @@ impl File {
             minute: n,
             body: body.to_vec(),
             broken: false,
+            extra: json!({}),
         }
+    }
+
+    fn with(mut self, extra: Value) -> Self {
+        self.extra = extra;
+        self
     }
 
     fn path(&self) -> String {
@@ -62,7 +70,7 @@ impl File {
         } else {
             json!(self.body.len())
         };
-        json!({
+        let mut meta = json!({
             ".tag": "file", "name": self.name, "id": self.id,
             "client_modified": "2001-01-01T00:00:00Z",
             "server_modified": time(self.minute).format("%Y-%m-%dT%H:%M:%SZ").to_string(),
@@ -70,7 +78,11 @@ impl File {
             "path_lower": self.path().to_lowercase(), "path_display": self.path(),
             "sharing_info": {"read_only": false, "parent_shared_folder_id": "84528192421", "modified_by": "dbid:AAH4f99T0taONIb"},
             "is_downloadable": true, "content_hash": hash,
-        })
+        });
+        if let (Value::Object(m), Value::Object(e)) = (&mut meta, &self.extra) {
+            m.extend(e.clone());
+        }
+        meta
     }
 }
 
@@ -251,7 +263,9 @@ async fn mount(server: &MockServer, dropbox: &Dropbox) {
         .await;
     Mock::given(method("POST"))
         .and(path("/2/sharing/list_folder_members"))
-        .and(body_partial_json(json!({"shared_folder_id": "84528192421"})))
+        .and(body_partial_json(
+            json!({"shared_folder_id": "84528192421"}),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(folder_members()))
         .mount(server)
         .await;
@@ -660,4 +674,645 @@ fn ragflow_config_is_accepted() {
         missing.to_string().contains("dropbox_access_token"),
         "{missing}"
     );
+}
+
+// ---- Review fixes (review-dropbox.md), each against the API v2 reference's shapes. ----
+
+/// Requests to `p`, in order.
+async fn requests(server: &MockServer, p: &str) -> Vec<Request> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.url.path() == p)
+        .collect()
+}
+
+fn body_of(r: &Request) -> Value {
+    serde_json::from_slice(&r.body).unwrap_or_default()
+}
+
+fn connector_of(uri: &str, extra: Value) -> connector_misc::dropbox::DropboxConnector {
+    let config: connector_misc::dropbox::DropboxConfig =
+        connector_core::config::from_json(config(uri, extra)).unwrap();
+    connector_misc::dropbox::DropboxConnector::new(config).unwrap()
+}
+
+/// #1: a team-space account (`root_info` of tag `team`, root ≠ home) is read from the team
+/// root: every call carries `Dropbox-API-Path-Root`, and a team folder is synced.
+#[tokio::test]
+async fn a_team_space_is_read_from_the_team_root() {
+    let db = dropbox(vec![File::new(1, "plan.md", "/Marketing", b"# Plan")], 5);
+    let mut account = personal_account();
+    account["root_info"] = json!({".tag": "team", "root_namespace_id": "7",
+        "home_namespace_id": "9", "home_path": "/Franz Ferdinand"});
+    *db.account.lock().unwrap() = Some(account);
+    let server = MockServer::start().await;
+    let rooted = |r: &Request| {
+        r.headers
+            .get("dropbox-api-path-root")
+            .and_then(|h| serde_json::from_str::<Value>(h.to_str().ok()?).ok())
+            == Some(json!({".tag": "root", "root": "7"}))
+    };
+    // Rooted at the member's home, the listing shows no team folder.
+    Mock::given(method("POST"))
+        .and(path("/2/files/list_folder"))
+        .and(move |r: &Request| !rooted(r))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"entries": [], "cursor": "home", "has_more": false})),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount(&server, &db).await;
+    let c = build(&server.uri(), json!({}));
+    c.check().await.unwrap();
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids(), ["dropbox:id:f1"]);
+    for r in server.received_requests().await.unwrap() {
+        if r.url.path() != "/2/users/get_current_account" {
+            assert!(rooted(&r), "{} without the team root", r.url.path());
+        }
+    }
+    // `team_space: false` keeps the home root: no header, no team folder.
+    let server = serve(&db).await;
+    Mock::given(method("POST"))
+        .and(path("/2/files/list_folder"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"entries": [], "cursor": "home", "has_more": false})),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), json!({"team_space": false}));
+    assert!(
+        run(&c, &MemoryStateStore::new(), SyncMode::Full)
+            .await
+            .is_empty()
+    );
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.headers.get("dropbox-api-path-root").is_none())
+    );
+}
+
+/// #1: a team token is refused naming `team_member_id`; with it, every call selects the
+/// member.
+#[tokio::test]
+async fn a_team_token_needs_a_team_member() {
+    let db = dropbox(files(), 5);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(|r: &Request| r.headers.get("dropbox-api-select-user").is_none())
+        .respond_with(ResponseTemplate::new(400).set_body_string(
+            "Error in call to API function \"users/get_current_account\": This API function operates on a single Dropbox account, but the OAuth 2 access token you provided is for an entire Dropbox Business team.  Since your API app key has team member file access permissions, you can operate on a team member's Dropbox by providing the \"Dropbox-API-Select-User\" HTTP header or \"select_user\" URL parameter.",
+        ))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount(&server, &db).await;
+    let e = build(&server.uri(), json!({})).check().await.unwrap_err();
+    assert_eq!(e.kind(), connector_core::ErrorKind::Config, "{e}");
+    assert_eq!(e.field(), Some("team_member_id"));
+    let member = "dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU";
+    let c = build(&server.uri(), json!({"team_member_id": member}));
+    c.check().await.unwrap();
+    assert_eq!(
+        run(&c, &MemoryStateStore::new(), SyncMode::Full)
+            .await
+            .len(),
+        4
+    );
+    let selected = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.headers.get("dropbox-api-select-user").is_some())
+        .count();
+    assert!(selected > 5);
+}
+
+/// #2: `access` from the shared folder's members (asked once), from a file's own members
+/// (one batch call), or the owner alone for a private file.
+#[tokio::test]
+async fn access_comes_from_folder_and_file_members() {
+    let db = dropbox(
+        vec![
+            File::new(1, "a.md", "/Docs", b"# A"),
+            File::new(2, "b.txt", "/Docs", b"bee"),
+            File::new(3, "private.md", "", b"mine").with(json!({"sharing_info": null})),
+            File::new(4, "shared.md", "", b"ours")
+                .with(json!({"sharing_info": null, "has_explicit_shared_members": true})),
+        ],
+        5,
+    );
+    let server = serve(&db).await;
+    Mock::given(method("POST"))
+        .and(path("/2/sharing/list_file_members/batch"))
+        .and(body_partial_json(json!({"files": ["id:f4"]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"file": "id:f4", "result": {".tag": "result", "member_count": 2, "members": {
+                "users": [
+                    {"access_type": {".tag": "owner"}, "is_inherited": false, "permissions": [],
+                     "user": {"account_id": "dbid:AAH4f99T0taONIb-OurWxbNQ6ywGRopQngc", "email": "franz@example.com",
+                              "display_name": "Franz Ferdinand", "same_team": true}},
+                    {"access_type": {".tag": "viewer"}, "is_inherited": false, "permissions": [],
+                     "user": {"account_id": "dbid:AAGbob", "email": "bob@example.com",
+                              "display_name": "Bob", "same_team": false}}],
+                "groups": [], "invitees": []}}}
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let access = |id: &str| sink.get(id).unwrap().access.clone().unwrap();
+    let folder = connector_core::Access::restricted(
+        vec![
+            "alice@example.com".into(),
+            "franz@example.com".into(),
+            "jessica@example.com".into(),
+        ],
+        vec!["g:e2db7665347abcd600000000001a2b3c".into()],
+    );
+    assert_eq!(access("dropbox:id:f1"), folder);
+    assert_eq!(access("dropbox:id:f2"), folder);
+    assert_eq!(
+        access("dropbox:id:f3"),
+        connector_core::Access::restricted(vec!["franz@example.com".into()], vec![])
+    );
+    assert_eq!(
+        access("dropbox:id:f4"),
+        connector_core::Access::restricted(
+            vec!["bob@example.com".into(), "franz@example.com".into()],
+            vec![]
+        )
+    );
+    assert_eq!(
+        sink.get("dropbox:id:f1").unwrap().owners,
+        ["franz@example.com"]
+    );
+    // One members call for the folder of two files.
+    assert_eq!(
+        requests_to(&server, "/2/sharing/list_folder_members").await,
+        1
+    );
+    // The listing asked for the explicit-sharing flag.
+    let listed = requests(&server, "/2/files/list_folder").await;
+    assert_eq!(
+        body_of(&listed[0])["include_has_explicit_shared_members"],
+        true
+    );
+    // `sync_permissions: false`: no sharing calls, no access.
+    let server = serve(&db).await;
+    let c = build(&server.uri(), json!({"sync_permissions": false}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(sink.get("dropbox:id:f1").unwrap().access.is_none());
+    assert_eq!(
+        requests_to(&server, "/2/sharing/list_folder_members").await,
+        0
+    );
+}
+
+/// #3: a rename comes in the change feed with the same content hash; it is delivered again
+/// with its new title, path and link.
+#[tokio::test]
+async fn a_renamed_file_is_delivered_again() {
+    let db = dropbox(files(), 5);
+    let server = serve(&db).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    let mut renamed = db.files.lock().unwrap()[0].clone();
+    renamed.name = "A renamed.md".into();
+    renamed.folder = "/Docs2".into();
+    db.files.lock().unwrap()[0] = renamed.clone();
+    db.changes.lock().unwrap().insert(
+        "end".into(),
+        json!({"entries": [renamed.meta()], "cursor": "after", "has_more": false}),
+    );
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    let doc = sink.get("dropbox:id:f1").expect("the renamed file");
+    assert_eq!(doc.title, "A renamed.md");
+    assert_eq!(doc.metadata["path"], "/Docs2/A renamed.md");
+    assert_eq!(
+        doc.link.as_ref().map(url::Url::as_str),
+        Some("https://www.dropbox.com/home/Docs2?preview=A+renamed.md")
+    );
+}
+
+/// #5: a cursor carried from a run with another `path` is not continued: the new folder is
+/// listed from the start.
+#[tokio::test]
+async fn an_edited_path_lists_the_new_folder() {
+    let db = dropbox(
+        vec![
+            File::new(1, "a.md", "/Docs", b"# A"),
+            File::new(2, "b.md", "/Other", b"# B"),
+        ],
+        5,
+    );
+    let server = serve(&db).await;
+    let store = MemoryStateStore::new();
+    let sink = run(
+        &build(&server.uri(), json!({"path": "/Docs"})),
+        &store,
+        SyncMode::Full,
+    )
+    .await;
+    assert_eq!(sink.ids(), ["dropbox:id:f1"]);
+    let c = build(&server.uri(), json!({"path": "/Other"}));
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), ["dropbox:id:f2"]);
+    let listed = requests(&server, "/2/files/list_folder").await;
+    assert_eq!(body_of(listed.last().unwrap())["path"], "/Other");
+    // The old cursor was never continued.
+    assert!(
+        requests(&server, "/2/files/list_folder/continue")
+            .await
+            .iter()
+            .all(|r| body_of(r)["cursor"] != "end")
+    );
+}
+
+/// #7: a 401 `missing_scope` names the scope and renews no token; `check()` finds it with
+/// its content probe.
+#[tokio::test]
+async fn a_missing_scope_is_named_and_renews_nothing() {
+    let db = dropbox(files(), 5);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/2/files/download"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error_summary": "missing_scope/..",
+            "error": {".tag": "missing_scope", "required_scope": "files.content.read"}})))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": "sl.renewed", "expires_in": 14400, "token_type": "bearer"}),
+        ))
+        .expect(0)
+        .mount(&server)
+        .await;
+    mount(&server, &db).await;
+    let c = build(
+        &server.uri(),
+        json!({"credentials": {"dropbox_refresh_token": "r-long", "dropbox_app_key": "app-key"}}),
+    );
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), connector_core::ErrorKind::PermissionDenied);
+    assert!(e.to_string().contains("files.content.read"), "{e}");
+    // The probe asked for a file that does not exist.
+    let probe = requests(&server, "/2/files/download").await;
+    let arg = probe[0]
+        .headers
+        .get("dropbox-api-arg")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(arg.contains(".connectors-check-"), "{arg}");
+}
+
+/// #7: an expired short-lived token without a refresh token says how to add one.
+#[tokio::test]
+async fn an_expired_token_without_refresh_says_what_to_add() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error_summary": "expired_access_token/..", "error": {".tag": "expired_access_token"}})))
+        .mount(&server)
+        .await;
+    let e = build(&server.uri(), json!({})).check().await.unwrap_err();
+    assert_eq!(e.kind(), connector_core::ErrorKind::Unauthenticated);
+    assert!(e.to_string().contains("dropbox_refresh_token"), "{e}");
+    assert_eq!(e.field(), Some("credentials.dropbox_access_token"));
+}
+
+/// #7/#16: a 403 `no_permission` on one download fails that file alone; a 403
+/// `invalid_account_type` (the data transport limit) stops the sync.
+#[tokio::test]
+async fn forbidden_downloads_fail_the_file_or_stop_at_the_transport_limit() {
+    let db = dropbox(files(), 5);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/2/files/download"))
+        .and(header("Dropbox-API-Arg", r#"{"path":"id:f2"}"#))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "error_summary": "no_permission/..", "error": {".tag": "no_permission"}})))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount(&server, &db).await;
+    let c = build(&server.uri(), json!({}));
+    let (docs, failures) = connector_core::testkit::collect_load(c.as_ref()).await;
+    assert_eq!(docs.len(), 3);
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].id.as_deref(), Some("dropbox:id:f2"));
+    assert_eq!(
+        failures[0].kind,
+        connector_core::ErrorKind::PermissionDenied
+    );
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/2/files/download"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "error_summary": "invalid_account_type/feature/..",
+            "error": {".tag": "invalid_account_type", "invalid_account_type": {".tag": "feature"}},
+            "user_message": {"locale": "en", "text": "Your team has used all of its data transport API calls for the month."}})))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount(&server, &db).await;
+    let c = build(&server.uri(), json!({}));
+    let e = Syncer::new(c)
+        .sink(MemorySink::new())
+        .state(MemoryStateStore::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("data transport"), "{e}");
+}
+
+/// #16: a 5xx on a listing page is retried and the sync completes.
+#[tokio::test]
+async fn a_server_error_on_a_page_is_retried() {
+    let db = dropbox(files(), 2);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/2/files/list_folder/continue"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("Internal Server Error"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount(&server, &db).await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.len(), 4);
+    // The one continue call, answered 500 once, then again.
+    assert_eq!(
+        requests_to(&server, "/2/files/list_folder/continue").await,
+        2
+    );
+}
+
+/// #8: a Paper doc (not downloadable, Markdown among its export options) is exported as
+/// Markdown; a cloud document without a Markdown export is skipped, not a stored failure, and
+/// never downloaded.
+#[tokio::test]
+async fn paper_docs_are_exported_as_markdown() {
+    let paper = File::new(1, "Plan.paper", "/Docs", b"").with(json!({
+        "is_downloadable": false, "content_hash": null,
+        "export_info": {"export_as": "html", "export_options": ["html", "markdown"]}}));
+    let sheet = File::new(2, "Budget.gsheet", "/Docs", b"").with(json!({
+        "is_downloadable": false, "export_info": {"export_as": "xlsx"}}));
+    let db = dropbox(
+        vec![paper.clone(), sheet, File::new(3, "c.md", "/Docs", b"c")],
+        5,
+    );
+    let server = serve(&db).await;
+    Mock::given(method("POST"))
+        .and(path("/2/files/export"))
+        .and(|r: &Request| {
+            // (wiremock's `header` matcher splits values at commas, which JSON has.)
+            r.headers
+                .get("dropbox-api-arg")
+                .and_then(|h| serde_json::from_str::<Value>(h.to_str().ok()?).ok())
+                == Some(json!({"path": "id:f1", "export_format": "markdown"}))
+        })
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "Dropbox-API-Result",
+                    ascii_json(&json!({
+                        "export_metadata": {"name": "Plan.md", "size": 14, "export_hash": "2d1b", "paper_revision": 3},
+                        "file_metadata": paper.meta()})).as_str(),
+                )
+                .set_body_bytes(b"# Plan\n\nShip it".to_vec()),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(30))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(report.failed, 0, "{report:?}");
+    let doc = sink.get("dropbox:id:f1").expect("the Paper doc");
+    assert_eq!(doc.content.as_text(), Some("# Plan\n\nShip it"));
+    assert_eq!(doc.metadata["exported_as"], "markdown");
+    assert!(sink.get("dropbox:id:f2").is_none());
+    // Only c.md was downloaded; the skipped sheet is not retried next run.
+    assert_eq!(requests_to(&server, "/2/files/download").await, 1);
+    db.reset.lock().unwrap().push("end".into());
+    run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(requests_to(&server, "/2/files/download").await, 1);
+    assert_eq!(requests_to(&server, "/2/files/get_metadata").await, 0);
+}
+
+/// #10: a UTF-16 CSV (with its BOM) is decoded; a cp1252 text goes as `text/plain` bytes;
+/// neither is a failure, and neither is downloaded again next run.
+#[tokio::test]
+async fn text_in_other_encodings_is_delivered() {
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(
+        "name,city\nJosé,Zürich"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes),
+    );
+    let db = dropbox(
+        vec![
+            File::new(1, "b.csv", "/Docs", &utf16),
+            File::new(2, "c.txt", "/Docs", b"caf\xE9 cr\xE8me"),
+        ],
+        5,
+    );
+    let server = serve(&db).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    assert_eq!(
+        sink.get("dropbox:id:f1").unwrap().content.as_text(),
+        Some("name,city\nJosé,Zürich")
+    );
+    let c2 = sink.get("dropbox:id:f2").unwrap();
+    assert!(matches!(&c2.content,
+        connector_core::Content::Bytes { mime, data, .. } if mime == "text/plain" && data.as_ref() == b"caf\xE9 cr\xE8me"));
+    db.reset.lock().unwrap().push("end".into());
+    let report = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .state(store.clone())
+        .at(time(31))
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    assert_eq!((report.unchanged, report.failed), (2, 0), "{report:?}");
+    assert_eq!(requests_to(&server, "/2/files/download").await, 2);
+}
+
+/// #9: images only with `allow_images`; `exclude` leaves out a 30 MiB video without a
+/// failure; prune's id listing admits exactly the same files.
+#[tokio::test]
+async fn images_and_excluded_files_are_left_out() {
+    let db = dropbox(
+        vec![
+            File::new(1, "IMG_0001.jpg", "/Camera Uploads", b"\xFF\xD8\xFF"),
+            File::new(2, "clip.mov", "/Camera Uploads", b"moov").with(json!({"size": 31_457_280})),
+            File::new(3, "a.md", "/Docs", b"# A"),
+        ],
+        5,
+    );
+    let server = serve(&db).await;
+    let c = build(&server.uri(), json!({"exclude": ["*.mov"]}));
+    let (docs, failures) = connector_core::testkit::collect_load(c.as_ref()).await;
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["dropbox:id:f3"]);
+    assert!(failures.is_empty(), "{failures:?}");
+    let mut slim = Vec::new();
+    let mut listing = c
+        .roles()
+        .as_slim()
+        .unwrap()
+        .list_ids(connector_core::SyncContext::new());
+    while let Some(page) = futures::StreamExt::next(&mut listing).await {
+        slim.extend(page.unwrap().into_iter().map(|s| s.id));
+    }
+    assert_eq!(slim, ["dropbox:id:f3"]);
+    let c = build(
+        &server.uri(),
+        json!({"exclude": ["*.mov"], "allow_images": true}),
+    );
+    let (docs, _) = connector_core::testkit::collect_load(c.as_ref()).await;
+    let mut ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["dropbox:id:f1", "dropbox:id:f3"]);
+}
+
+/// #12: a refetched file that moved out of the configured folder yields nothing and is not
+/// downloaded.
+#[tokio::test]
+async fn a_refetch_outside_the_folder_yields_nothing() {
+    let db = dropbox(
+        vec![
+            File::new(1, "a.md", "/Docs", b"# A"),
+            File::new(3, "c.pdf", "/Private", b"%PDF-1.4 c"),
+        ],
+        5,
+    );
+    let server = serve(&db).await;
+    let c = build(&server.uri(), json!({"path": "/Docs"}));
+    let refetch = c.roles().as_refetch().unwrap();
+    let mut stream = refetch.fetch(
+        vec!["dropbox:id:f3".into(), "dropbox:id:f1".into()],
+        connector_core::SyncContext::new(),
+    );
+    let mut ids = Vec::new();
+    while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+        ids.extend(batch.unwrap().documents.into_iter().map(|d| d.id));
+    }
+    assert_eq!(ids, ["dropbox:id:f1"]);
+    assert_eq!(requests_to(&server, "/2/files/download").await, 1);
+}
+
+/// #13: Dropbox's whole-second `server_modified` at the second a window starts in (half a
+/// second in) is taken.
+#[tokio::test]
+async fn a_window_starting_mid_second_takes_that_second() {
+    use connector_core::CheckpointedConnector as _;
+    let server = serve(&dropbox(files(), 5)).await;
+    let c = connector_of(&server.uri(), json!({}));
+    let start = time(2) + chrono::TimeDelta::milliseconds(500);
+    let window = TimeWindow::new(start, time(4)).unwrap();
+    let mut stream = c.load_from_checkpoint(
+        connector_misc::dropbox::DropboxCheckpoint::start(),
+        Some(window),
+        connector_core::SyncContext::new(),
+    );
+    let mut ids = Vec::new();
+    while let Some(page) = futures::StreamExt::next(&mut stream).await {
+        ids.extend(page.unwrap().batch.documents.into_iter().map(|d| d.id));
+    }
+    assert_eq!(ids, ["dropbox:id:f2", "dropbox:id:f3"]);
+}
+
+/// #16: the account changes between the listing and the download: an edited file comes as
+/// the version downloaded (`Dropbox-API-Result`), a deleted one is no document and no failure.
+#[tokio::test]
+async fn a_page_that_changes_between_requests() {
+    struct Changing(Dropbox);
+    impl Respond for Changing {
+        fn respond(&self, _: &Request) -> ResponseTemplate {
+            let listing = self.0.listing(0);
+            let mut files = self.0.files.lock().unwrap();
+            files[0].body = b"# A, edited after the listing".to_vec();
+            files[0].minute = 40;
+            files.remove(1);
+            ResponseTemplate::new(200).set_body_json(listing)
+        }
+    }
+    let db = dropbox(files(), 5);
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/2/files/list_folder"))
+        .respond_with(Changing(db.clone()))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount(&server, &db).await;
+    let c = build(&server.uri(), json!({}));
+    let sink = MemorySink::new();
+    let report = Syncer::new(c)
+        .sink(sink.clone())
+        .state(MemoryStateStore::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(report.failed, 0, "{report:?}");
+    let a = sink.get("dropbox:id:f1").unwrap();
+    assert_eq!(a.content.as_text(), Some("# A, edited after the listing"));
+    assert_eq!(a.metadata["rev"], "a1c10ce0dd40");
+    assert_eq!(a.updated_at, Some(time(40)));
+    assert!(sink.get("dropbox:id:f2").is_none());
+    assert_eq!(sink.len(), 3);
+}
+
+/// #16: converted documents, as a host receives them.
+#[tokio::test]
+async fn documents_snapshot() {
+    let server = serve(&dropbox(
+        vec![
+            File::new(1, "a.md", "/Docs", b"# A\n\nSome *text*."),
+            File::new(3, "c.pdf", "/Docs/Sub", b"%PDF-1.4 c"),
+            File::new(9, "Ünïcode 日本.md", "/Åsa", b"# Hej"),
+        ],
+        5,
+    ))
+    .await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    for (name, id) in [
+        ("markdown", "dropbox:id:f1"),
+        ("pdf", "dropbox:id:f3"),
+        ("non_ascii", "dropbox:id:f9"),
+    ] {
+        insta::assert_json_snapshot!(name, sink.get(id).unwrap());
+    }
 }

@@ -525,14 +525,18 @@ impl Client {
             let value = value.get("file_metadata").cloned().unwrap_or(value);
             serde_json::from_value::<FileMeta>(value).ok()
         });
-        Ok(Download::Data(resp.into_body().to_vec(), meta.map(Box::new)))
+        Ok(Download::Data(
+            resp.into_body().to_vec(),
+            meta.map(Box::new),
+        ))
     }
 
     /// Whether the token may read file contents: a download of a path that does not exist
     /// answers `path/not_found` when it may, `missing_scope` when it may not.
     pub(crate) async fn probe_content(&self) -> Result<()> {
         let probe = format!("{}/.connectors-check-{}", self.path, std::process::id());
-        match self.download(&probe, 0, 1).await {
+        // A body cap that still reads Dropbox's error body in full.
+        match self.download(&probe, 0, 64 * 1024).await {
             Ok(_) => Ok(()),
             Err(e) if is_body_too_large(&e) => Ok(()),
             Err(e) => Err(e),
@@ -694,6 +698,12 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
                  new root from the start"
             ),
         )),
+        400 if String::from_utf8_lossy(body).contains("Dropbox-API-Select-User") => {
+            Some(ErrorClass::new(
+                ErrorKind::InvalidData,
+                "Dropbox rejected the request: a team token used without Dropbox-API-Select-User",
+            ))
+        }
         400 => Some(ErrorClass::new(
             ErrorKind::InvalidData,
             format!(
@@ -708,6 +718,50 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn download_timeout_grows_with_the_size() {
+        assert_eq!(download_timeout(0), Duration::from_secs(60));
+        // A 50 MB file listed: 60 s + 47 s at 1 MiB/s.
+        assert_eq!(download_timeout(50_000_000), Duration::from_secs(107));
+        assert_eq!(download_timeout(1 << 30), Duration::from_secs(60 + 1024));
+    }
+
+    #[test]
+    fn dropbox_error_tags() {
+        let class = |status: u16, body: Value| {
+            classify(
+                StatusCode::from_u16(status).unwrap(),
+                body.to_string().as_bytes(),
+            )
+            .map(|c| (c.kind, c.message))
+        };
+        let (kind, message) = class(
+            401,
+            json!({"error_summary": "missing_scope/..",
+            "error": {".tag": "missing_scope", "required_scope": "sharing.read"}}),
+        )
+        .unwrap();
+        assert_eq!(kind, ErrorKind::PermissionDenied);
+        assert!(message.contains("`sharing.read`"));
+        assert!(
+            class(
+                401,
+                json!({"error_summary": "invalid_access_token/..",
+            "error": {".tag": "invalid_access_token"}})
+            )
+            .is_none(),
+            "core's 401"
+        );
+        let (kind, _) = class(
+            422,
+            json!({"error_summary": "invalid_root/..",
+            "error": {".tag": "invalid_root", "invalid_root": {".tag": "team",
+            "home_namespace_id": "9", "root_namespace_id": "8"}}}),
+        )
+        .unwrap();
+        assert_eq!(kind, ErrorKind::Checkpoint);
+    }
 
     #[test]
     fn header_argument_escapes_everything_outside_ascii() {

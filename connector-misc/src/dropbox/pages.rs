@@ -73,7 +73,9 @@ impl RunShared {
 
 /// The permits of `size` bytes in the in-flight budget: at least one, at most all of them.
 fn permits(size: u64) -> u32 {
-    let n = size.div_ceil(PERMIT_BYTES).clamp(1, PAGE_BYTES / PERMIT_BYTES);
+    let n = size
+        .div_ceil(PERMIT_BYTES)
+        .clamp(1, PAGE_BYTES / PERMIT_BYTES);
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
@@ -100,7 +102,12 @@ impl Reader {
         if !self.allow_images && crate::files::is_image(&meta.name) {
             return false;
         }
-        let depth = self.client.path.split('/').filter(|s| !s.is_empty()).count();
+        let depth = self
+            .client
+            .path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .count();
         let relative = meta.path_display.as_deref().map_or_else(
             || meta.name.clone(),
             |p| {
@@ -407,12 +414,9 @@ async fn fetch(reader: Reader, shared: RunShared, item: Item) -> Result<Option<O
             let meta = current.filter(|c| c.id == meta.id).unwrap_or(meta);
             let doc = match export {
                 Some(format) => exported(&meta, &format, data),
-                None => crate::files::file_document_lenient(
-                    doc_id(&meta.id),
-                    SOURCE,
-                    &meta.name,
-                    data,
-                ),
+                None => {
+                    crate::files::file_document_lenient(doc_id(&meta.id), SOURCE, &meta.name, data)
+                }
             };
             Ok(Some(document(&meta, doc, access).into()))
         }
