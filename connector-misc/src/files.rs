@@ -55,7 +55,7 @@ pub(crate) fn is_image(name: &str) -> bool {
 /// the bytes back otherwise (another legacy charset, binary data).
 pub(crate) fn decode_text(data: Vec<u8>) -> Result<String, Vec<u8>> {
     let utf16 = |bytes: &[u8], unit: fn([u8; 2]) -> u16| -> Option<String> {
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return None;
         }
         let units = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]]));

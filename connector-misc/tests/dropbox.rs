@@ -834,7 +834,7 @@ async fn access_comes_from_folder_and_file_members() {
         .await;
     let c = build(&server.uri(), json!({}));
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
-    let access = |id: &str| sink.get(id).unwrap().access.clone().unwrap();
+    let access = |id: &str| sink.get(id).unwrap().access.unwrap();
     let folder = connector_core::Access::restricted(
         vec![
             "alice@example.com".into(),
