@@ -24,6 +24,9 @@ use connector_core::sync::{SyncOptions, Syncer};
 use connector_core::{Error, Registry, Result};
 use connector_sync::{SqlStateStore, config_connector_id};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::args::{
     ApiKeyCommand, Cli, Command, ConfigArgs, DbArgs, EngineArgs, Layout, LogFormat, NetworkArgs,
@@ -72,6 +75,21 @@ async fn main() -> ExitCode {
     })
 }
 
+/// Crates that log the wire itself below `WARN`: async-imap logs every command it sends
+/// (`LOGIN "user" "password"`) and every response it reads (mail bodies) at `TRACE`.
+const WIRE_LOGGERS: &[&str] = &["async_imap", "imap_proto"];
+
+/// Whether an event may be logged whatever `RUST_LOG` says: a wire logger's only at `WARN` and
+/// above, so that no filter an operator sets prints a password or a mail.
+fn not_the_wire(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() <= tracing::Level::WARN
+        || !WIRE_LOGGERS.iter().any(|w| {
+            meta.target()
+                .strip_prefix(w)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        })
+}
+
 fn init_tracing(bars: BarSlot) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG));
     tracing_subscriber::fmt()
@@ -80,6 +98,8 @@ fn init_tracing(bars: BarSlot) {
         // Colour codes only on a terminal: a log piped or written to a file stays plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(true)
+        .finish()
+        .with(filter_fn(not_the_wire))
         .init();
 }
 
@@ -94,8 +114,17 @@ fn init_serve_tracing(format: LogFormat) {
         .with_writer(std::io::stderr)
         .with_target(true);
     match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Text => builder.with_ansi(false).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(filter_fn(not_the_wire))
+            .init(),
+        LogFormat::Text => builder
+            .with_ansi(false)
+            .finish()
+            .with(filter_fn(not_the_wire))
+            .init(),
     }
 }
 
@@ -542,5 +571,58 @@ async fn cancel_on_ctrl_c(cancel: Cancellation) {
     cancel.cancel();
     if tokio::signal::ctrl_c().await.is_ok() {
         std::process::exit(130);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::not_the_wire;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut b) = self.0.lock() {
+                b.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// `RUST_LOG=trace` does not print async-imap's wire log (its `LOGIN` line has the
+    /// password), while its warnings and everything else at trace still come through.
+    #[test]
+    fn the_wire_is_never_logged_whatever_the_filter() {
+        let out = Buffer::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+            .with_writer(move || writer.clone())
+            .finish()
+            .with(filter_fn(not_the_wire));
+        tracing::subscriber::with_default(subscriber, || {
+            // What tracing-log turns async-imap's `log::trace!` into: the target is the module.
+            tracing::trace!(target: "async_imap::imap_stream", "encode: input: A1 LOGIN \"me\" \"Pa55-secret\"");
+            tracing::debug!(target: "async_imap", "decode: input: the body of a private mail");
+            tracing::warn!(target: "async_imap::client", "a warning of async-imap");
+            tracing::trace!(target: "async_imapx", "another crate whose name starts alike");
+            tracing::trace!(target: "connector_misc::imap", "the connector's own trace");
+        });
+        let text = String::from_utf8(out.0.lock().map(|b| b.clone()).unwrap_or_default())
+            .unwrap_or_default();
+        assert!(!text.contains("Pa55-secret"), "{text}");
+        assert!(!text.contains("private mail"), "{text}");
+        assert!(text.contains("a warning of async-imap"), "{text}");
+        assert!(text.contains("another crate"), "{text}");
+        assert!(text.contains("the connector's own trace"), "{text}");
     }
 }
