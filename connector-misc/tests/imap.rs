@@ -14,7 +14,7 @@ use connector_core::sync::{SyncMode, Syncer};
 use connector_core::{
     Batch, CheckpointedConnector, Connector, ErrorKind, Registry, SyncContext, SyncStats,
 };
-use connector_misc::imap::{ImapCheckpoint, ImapConfig, ImapConnector, Security};
+use connector_misc::imap::{ImapConfig, ImapConnector, Security};
 use futures::StreamExt;
 
 fn connector(config: ImapConfig) -> Arc<dyn Connector> {
@@ -336,7 +336,18 @@ async fn a_changed_uidvalidity_restarts_the_mailbox() {
     let mut pages = c.load_from_checkpoint(c.initial_checkpoint(), None, SyncContext::new());
     let first = pages.next().await.expect("a page").expect("page");
     drop(pages);
-    assert_eq!(first.checkpoint, ImapCheckpoint::after("Box", before, 1));
+    assert_eq!(
+        (
+            first.checkpoint.mailbox.as_deref(),
+            first.checkpoint.uid_validity,
+            first.checkpoint.after_uid
+        ),
+        (Some("Box"), Some(before), 1)
+    );
+    assert_eq!(
+        first.checkpoint.next["Box"].uid_next, 4,
+        "the next incremental run starts at UIDNEXT"
+    );
     // Resuming while the mailbox is unchanged goes on after UID 1.
     let rest: Vec<String> = c
         .load_from_checkpoint(first.checkpoint.clone(), None, SyncContext::new())
@@ -573,4 +584,273 @@ async fn ragflow_config_is_accepted() {
     assert_eq!(ids(&all), ["INBOX:<r1@x>", "Archive:<r2@x>"]);
     let text = format!("{c} {c:?}");
     assert!(!text.contains(dovecot::PASSWORD), "{text}");
+}
+
+/// Incremental runs go by UID, not by date: a message copied today into another configured
+/// mailbox (it keeps its 2020 INTERNALDATE), one APPENDed with an old date (a migration tool)
+/// and one stamped five minutes before the last run (a server clock behind ours) are all new
+/// arrivals and all delivered.
+#[tokio::test]
+async fn an_incremental_run_finds_copied_backdated_and_skewed_mail() {
+    let server = dovecot::server().await;
+    let user = dovecot::user("arrivals");
+    let mut s = dovecot::login(server, &user).await;
+    dovecot::create(&mut s, "Archive").await;
+    dovecot::append(
+        &mut s,
+        "INBOX",
+        &dovecot::text_message("filed@x", "Filed", "old mail"),
+        Some("01-Jun-2020 09:00:00 +0000"),
+    )
+    .await;
+    let c = connector(server.config(&user, &["INBOX", "Archive"]));
+    let sink = MemorySink::new();
+    let state = MemoryStateStore::new();
+    let first = Syncer::new(Arc::clone(&c))
+        .sink(sink.clone())
+        .state(state.clone())
+        .run(SyncMode::Auto)
+        .await
+        .expect("full run");
+    assert_eq!((first.mode, first.new), (SyncMode::Full, 1));
+
+    s.select("INBOX").await.expect("select");
+    s.uid_copy("1", "Archive").await.expect("UID COPY");
+    dovecot::append(
+        &mut s,
+        "INBOX",
+        &dovecot::text_message("migrated@x", "Migrated", "imapsync"),
+        Some("15-Feb-2019 08:00:00 +0000"),
+    )
+    .await;
+    let skewed = (chrono::Utc::now() - chrono::Duration::minutes(5))
+        .format("%d-%b-%Y %H:%M:%S +0000")
+        .to_string();
+    dovecot::append(
+        &mut s,
+        "INBOX",
+        &dovecot::text_message("skewed@x", "Skewed", "server clock behind"),
+        Some(&skewed),
+    )
+    .await;
+
+    let second = Syncer::new(Arc::clone(&c))
+        .sink(sink.clone())
+        .state(state.clone())
+        .run(SyncMode::Auto)
+        .await
+        .expect("incremental run");
+    assert_eq!(second.mode, SyncMode::Incremental);
+    assert_eq!((second.new, second.failed), (3, 0), "{second:?}");
+    for id in [
+        "Archive:<filed@x>",
+        "INBOX:<migrated@x>",
+        "INBOX:<skewed@x>",
+    ] {
+        assert!(sink.get(id).is_some(), "{id} delivered");
+    }
+
+    // Nothing new: nothing listed, nothing fetched (login, two EXAMINEs, two SEARCHes).
+    let third = Syncer::new(Arc::clone(&c))
+        .sink(sink.clone())
+        .state(state.clone())
+        .run(SyncMode::Auto)
+        .await
+        .expect("incremental run");
+    assert_eq!((third.new, third.unchanged), (0, 0), "{third:?}");
+    assert_eq!(third.requests, 5, "{third:?}");
+}
+
+/// An empty `imap_mailbox` reads every mailbox, as RAGFlow and Onyx do; names are modified
+/// UTF-7 on the wire and UTF-8 in ids and metadata, and configured UTF-8 names are found.
+#[tokio::test]
+async fn all_mailboxes_and_non_ascii_names() {
+    let server = dovecot::server().await;
+    let user = dovecot::user("utf7");
+    let mut s = dovecot::login(server, &user).await;
+    // Created as the server knows them: modified UTF-7.
+    for wire in ["Archive", "Entw&APw-rfe", "&XfJT0ZAB-"] {
+        dovecot::create(&mut s, wire).await;
+    }
+    for (wire, id) in [
+        ("INBOX", "in@x"),
+        ("Archive", "ar@x"),
+        ("Entw&APw-rfe", "de@x"),
+        ("&XfJT0ZAB-", "zh@x"),
+    ] {
+        dovecot::append(&mut s, wire, &dovecot::text_message(id, "M", "m"), None).await;
+    }
+    let all = load(connector(server.config(&user, &[])).as_ref()).await;
+    assert!(all.failures.is_empty(), "{:?}", all.failures);
+    let mut got = ids(&all);
+    assert_eq!(
+        got.first().map(String::as_str),
+        Some("INBOX:<in@x>"),
+        "INBOX first"
+    );
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "Archive:<ar@x>",
+            "Entwürfe:<de@x>",
+            "INBOX:<in@x>",
+            "已发送:<zh@x>"
+        ]
+    );
+    let de = all
+        .documents
+        .iter()
+        .find(|d| d.id == "Entwürfe:<de@x>")
+        .expect("Entwürfe");
+    assert_eq!(de.metadata["mailbox"], "Entwürfe");
+
+    let named = load(connector(server.config(&user, &["Entwürfe", "已发送"])).as_ref()).await;
+    assert_eq!(ids(&named), ["Entwürfe:<de@x>", "已发送:<zh@x>"]);
+
+    // A name the server does not have: the error lists the ones it has.
+    let err = connector(server.config(&user, &["Projects"]))
+        .check()
+        .await
+        .expect_err("no such mailbox");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.message().contains("\"Entwürfe\""), "{err}");
+}
+
+/// RAGFlow's IMAP config as its sync service stores it after a run: the form's defaults
+/// (`name: ""`, mailboxes as an array, numbers as numbers) plus `imap_initial_sync_start`.
+#[tokio::test]
+async fn ragflow_stored_config_is_accepted() {
+    let server = dovecot::server().await;
+    let user = dovecot::user("stored");
+    let mut s = dovecot::login(server, &user).await;
+    dovecot::append(
+        &mut s,
+        "INBOX",
+        &dovecot::text_message("st@x", "S", "s"),
+        None,
+    )
+    .await;
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let stored = serde_json::json!({
+        "name": "",
+        "imap_host": "127.0.0.1",
+        "imap_port": server.tls.port(),
+        "imap_mailbox": ["INBOX"],
+        "poll_range": 30,
+        "sync_deleted_files": false,
+        "imap_initial_sync_start": 1_733_300_000.0,
+        "credentials": { "imap_username": user, "imap_password": dovecot::PASSWORD },
+        // Not RAGFlow's: a test server's self-signed CA on loopback.
+        "ca_certificate": server.cert(),
+        "allowed_hosts": ["127.0.0.1"],
+    });
+    let c = registry
+        .build("imap", stored)
+        .expect("RAGFlow's stored config");
+    assert_eq!(ids(&load(c.as_ref()).await), ["INBOX:<st@x>"]);
+}
+
+/// The documents of representative messages, as a host receives them: an HTML mail with an
+/// inline image and an attachment, a Latin-1 quoted-printable mail.
+#[tokio::test]
+async fn converted_documents_snapshot() {
+    let server = dovecot::server().await;
+    let user = dovecot::user("snap");
+    let mut s = dovecot::login(server, &user).await;
+    dovecot::append(
+        &mut s,
+        "INBOX",
+        HTML_WITH_ATTACHMENT.as_bytes(),
+        Some("03-Mar-2025 08:30:00 +0000"),
+    )
+    .await;
+    dovecot::append(
+        &mut s,
+        "INBOX",
+        b"From: hans@example.de\r\nTo: me@example.com\r\nSubject: =?ISO-8859-1?Q?Gr=FC=DFe?=\r\n\
+Message-ID: <l1@example.de>\r\nDate: Tue, 4 Mar 2025 10:00:00 +0100\r\n\
+MIME-Version: 1.0\r\nContent-Type: text/plain; charset=ISO-8859-1\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe aus M=FCnchen\r\n\r\nHans\r\n",
+        Some("04-Mar-2025 09:00:00 +0000"),
+    )
+    .await;
+    let all = load(connector(server.config(&user, &["INBOX"])).as_ref()).await;
+    assert!(all.failures.is_empty(), "{:?}", all.failures);
+    let shown = serde_json::to_string(&all.documents)
+        .expect("json")
+        .replace(&user, "me@example.com")
+        .replace(
+            &format!("127.0.0.1:{}", server.plain.port()),
+            "imap.example.com:143",
+        );
+    let json: serde_json::Value = serde_json::from_str(&shown).expect("json");
+    insta::assert_json_snapshot!("imap_documents", json, {
+        "[].metadata.uid_validity" => "[uid_validity]",
+        // A hash of mailbox, UIDVALIDITY and UID: dovecot's UIDVALIDITY is a timestamp.
+        "[].fingerprint" => "[fingerprint]",
+        "[].link" => "[link]",
+    });
+}
+
+/// The same Message-ID twice in a mailbox (a list copy and a direct copy): two documents
+/// with ids of their own, the same ids from prune's listing and from an incremental run that
+/// meets a third copy, and nothing downloaded again by a reconciliation.
+#[tokio::test]
+async fn duplicate_message_ids_keep_distinct_stable_ids() {
+    let server = dovecot::server().await;
+    let user = dovecot::user("dup");
+    let mut s = dovecot::login(server, &user).await;
+    let raw = dovecot::text_message("same@x", "Twice", "one mail, two copies");
+    dovecot::append(&mut s, "INBOX", &raw, None).await;
+    dovecot::append(&mut s, "INBOX", &raw, None).await;
+    let c = connector(server.config(&user, &["INBOX"]));
+    let sink = MemorySink::new();
+    let state = MemoryStateStore::new();
+    let first = Syncer::new(Arc::clone(&c))
+        .sink(sink.clone())
+        .state(state.clone())
+        .run(SyncMode::Auto)
+        .await
+        .expect("full run");
+    assert_eq!(first.new, 2, "{first:?}");
+    let all = load(c.as_ref()).await;
+    let loaded = ids(&all);
+    assert_eq!(loaded[0], "INBOX:<same@x>");
+    assert!(loaded[1].starts_with("INBOX:<same@x>:uid:"), "{loaded:?}");
+    let mut listed = Vec::new();
+    let mut pages = c.as_slim().expect("slim").list_ids(SyncContext::new());
+    while let Some(page) = pages.next().await {
+        listed.extend(page.expect("ids").into_iter().map(|d| d.id));
+    }
+    assert_eq!(listed, loaded);
+    for _ in 0..2 {
+        let again = Syncer::new(Arc::clone(&c))
+            .sink(sink.clone())
+            .state(state.clone())
+            .run(SyncMode::Reconcile)
+            .await
+            .expect("reconcile");
+        assert_eq!(
+            (again.new, again.unchanged, again.bytes),
+            (0, 2, 0),
+            "{again:?}"
+        );
+    }
+    // A third copy arrives: the incremental run asks the older UIDs and gives it an id of
+    // its own too.
+    dovecot::append(&mut s, "INBOX", &raw, None).await;
+    let third = Syncer::new(Arc::clone(&c))
+        .sink(sink.clone())
+        .state(state.clone())
+        .run(SyncMode::Auto)
+        .await
+        .expect("incremental");
+    assert_eq!(
+        (third.mode, third.new),
+        (SyncMode::Incremental, 1),
+        "{third:?}"
+    );
+    assert_eq!(sink.len(), 3);
 }

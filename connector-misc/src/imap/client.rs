@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_imap::types::Fetch;
+use async_imap::imap_proto::{AttributeValue, Response, Status};
 use connector_core::net::{ALLOW_HINT, NetworkPolicy};
 use connector_core::{Error, ErrorKind, Result, Secret};
 use futures::TryStreamExt;
@@ -110,9 +110,42 @@ impl Server {
             .timed("the TLS handshake and greeting", self.secure(tcp))
             .await?;
         let login = client.login(&self.username, self.password.expose());
-        match self.timed("the login", async { Ok(login.await) }).await? {
-            Ok(session) => Ok(session),
-            Err((err, _)) => Err(login_error(&self.address(), err)),
+        let mut session = match self.timed("the login", async { Ok(login.await) }).await? {
+            Ok(session) => session,
+            Err((err, _)) => return Err(login_error(&self.address(), err)),
+        };
+        self.identify(&mut session).await;
+        Ok(session)
+    }
+
+    /// Sends RFC 2971 `ID` when the server offers it, as every mail client does: NetEase
+    /// (163, 126, yeah.net) refuses `EXAMINE` with "Unsafe Login" until it has seen one. A
+    /// server that fails it is read all the same.
+    async fn identify(&self, session: &mut Session) {
+        let offered = self
+            .timed("CAPABILITY", async {
+                Ok(session.capabilities().await.map(|c| c.has_str("ID")))
+            })
+            .await;
+        if !matches!(offered, Ok(Ok(true))) {
+            return;
+        }
+        let sent = self
+            .timed("ID", async {
+                Ok(session
+                    .id([
+                        ("name", Some("connectors")),
+                        ("version", Some(env!("CARGO_PKG_VERSION"))),
+                    ])
+                    .await)
+            })
+            .await;
+        match sent {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(connector = SOURCE, error = %describe(&e), "the server refused ID");
+            }
+            Err(e) => tracing::debug!(connector = SOURCE, error = %e, "ID took too long"),
         }
     }
 
@@ -310,65 +343,199 @@ fn tls_connector(config: &ImapConfig) -> Result<TlsConnector> {
     Ok(TlsConnector::from(Arc::new(tls)))
 }
 
-/// async-imap's error without anything of the request in it.
-fn describe(e: &async_imap::error::Error) -> String {
-    e.to_string()
+/// The most of a server's status text an error repeats.
+const STATUS_TEXT_MAX: usize = 200;
+
+/// async-imap's error without anything of the request or of mail in it: a `NO`/`BAD`'s status
+/// text cut to [`STATUS_TEXT_MAX`] characters, an I/O error's kind only. async-imap puts the
+/// whole unparsed response into a parse error's text (during a body fetch: the mail itself),
+/// so neither a parse error's nor an I/O error's own text is ever passed on.
+pub(crate) fn describe(e: &async_imap::error::Error) -> String {
+    use async_imap::error::Error as E;
+    match e {
+        E::No(text) => format!("the server said NO: {}", status_text(text)),
+        E::Bad(text) => format!("the server said BAD: {}", status_text(text)),
+        E::ConnectionLost => "the connection was lost".to_owned(),
+        E::Io(io) => match io.kind() {
+            // async-imap's decoder reports an unparsable response as `Other`, with the
+            // response in the text.
+            std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData => {
+                "the server's response could not be parsed".to_owned()
+            }
+            kind => format!("I/O error: {kind}"),
+        },
+        E::Parse(_) => "the server's response could not be parsed".to_owned(),
+        E::Validate(_) => "a command argument is not a valid IMAP string".to_owned(),
+        E::Append => "APPEND failed".to_owned(),
+        _ => "unknown IMAP error".to_owned(),
+    }
+}
+
+/// A status text for an error message: one line, at most [`STATUS_TEXT_MAX`] characters.
+fn status_text(text: &str) -> String {
+    let one_line: String = text
+        .trim()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match one_line.char_indices().nth(STATUS_TEXT_MAX) {
+        Some((cut, _)) => format!("{}…", &one_line[..cut]),
+        None => one_line,
+    }
+}
+
+/// What a `NO`/`BAD` status text says, by its response code (RFC 5530) or by the words real
+/// servers use without one (Gmail's bandwidth cut-off, Exchange's throttling, NetEase's
+/// "Unsafe Login"); `None` when it says nothing known.
+pub(crate) fn status_kind(text: &str) -> Option<ErrorKind> {
+    let t = text.to_ascii_uppercase();
+    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
+    if has(&["AUTHENTICATIONFAILED", "EXPIRED"]) {
+        Some(ErrorKind::Unauthenticated)
+    } else if has(&["AUTHORIZATIONFAILED", "NOPERM", "UNSAFE LOGIN"]) {
+        Some(ErrorKind::PermissionDenied)
+    } else if has(&[
+        "THROTTLED",
+        "BANDWIDTH LIMIT",
+        "COMMAND OR BANDWIDTH",
+        "TOO MANY",
+        "LIMIT",
+        "OVERQUOTA",
+    ]) {
+        Some(ErrorKind::RateLimited)
+    } else if has(&["UNAVAILABLE", "INUSE", "SERVERBUG"]) {
+        Some(ErrorKind::Unavailable)
+    } else if has(&["NONEXISTENT", "TRYCREATE"]) {
+        Some(ErrorKind::NotFound)
+    } else {
+        None
+    }
+}
+
+/// The wait a throttling server suggests (Exchange: "Suggested Backoff Time: 1234 ms").
+pub(crate) fn suggested_backoff(text: &str) -> Option<Duration> {
+    let lower = text.to_ascii_lowercase();
+    let at = lower.find("backoff time:")? + "backoff time:".len();
+    let digits: String = lower[at..]
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok().map(Duration::from_millis)
+}
+
+/// The error of a refused command whose status text tells the kind, with the wait a
+/// throttling server asks for.
+fn status_error(kind: ErrorKind, message: String, text: &str) -> Error {
+    let mut err = Error::new(kind, message).with_connector(SOURCE);
+    if kind == ErrorKind::RateLimited {
+        err = err.with_retry_after(suggested_backoff(text).unwrap_or(Duration::from_secs(5)));
+    }
+    err
 }
 
 fn login_error(address: &str, e: async_imap::error::Error) -> Error {
     use async_imap::error::Error as E;
     match e {
-        E::No(text) | E::Bad(text) => Error::new(
-            ErrorKind::Unauthenticated,
-            format!(
-                "{address} refused the login of `credentials.imap_username` with \
-                 `credentials.imap_password`: {}",
-                text.trim()
+        E::No(text) | E::Bad(text) => match status_kind(&text) {
+            Some(kind) if kind != ErrorKind::Unauthenticated => status_error(
+                kind,
+                format!(
+                    "{address} did not take the login now: {}",
+                    status_text(&text)
+                ),
+                &text,
             ),
-        )
-        .with_field("credentials.imap_password")
-        .with_connector(SOURCE),
+            _ => Error::new(
+                ErrorKind::Unauthenticated,
+                format!(
+                    "{address} refused the login of `credentials.imap_username` with \
+                     `credentials.imap_password` (Gmail, Yahoo and iCloud need an app \
+                     password; Outlook/Exchange Online accept OAuth only): {}",
+                    status_text(&text)
+                ),
+            )
+            .with_field("credentials.imap_password")
+            .with_connector(SOURCE),
+        },
         other => command_error("the login", &other),
     }
 }
 
 /// A failed command as core's error: lost connections and I/O are retryable
-/// ([`ErrorKind::Unavailable`]), a `NO` or `BAD` is the server's refusal, anything it sent
-/// that does not parse is [`ErrorKind::InvalidData`].
+/// ([`ErrorKind::Unavailable`]); a `NO` or `BAD` is what its response code says
+/// ([`status_kind`]), else [`ErrorKind::InvalidData`]; a response that does not parse is
+/// [`ErrorKind::InvalidData`].
 pub(crate) fn command_error(what: &str, e: &async_imap::error::Error) -> Error {
     use async_imap::error::Error as E;
-    let kind = match e {
-        E::Io(_) | E::ConnectionLost => ErrorKind::Unavailable,
-        E::No(_) | E::Bad(_) => ErrorKind::InvalidData,
-        _ => ErrorKind::InvalidData,
-    };
-    Error::new(kind, format!("{what}: {}", describe(e))).with_connector(SOURCE)
+    let message = format!("{what}: {}", describe(e));
+    match e {
+        E::Io(io)
+            if !matches!(
+                io.kind(),
+                std::io::ErrorKind::Other | std::io::ErrorKind::InvalidData
+            ) =>
+        {
+            Error::new(ErrorKind::Unavailable, message).with_connector(SOURCE)
+        }
+        E::ConnectionLost => Error::new(ErrorKind::Unavailable, message).with_connector(SOURCE),
+        E::No(text) | E::Bad(text) => status_error(
+            status_kind(text).unwrap_or(ErrorKind::InvalidData),
+            message,
+            text,
+        ),
+        _ => Error::new(ErrorKind::InvalidData, message).with_connector(SOURCE),
+    }
 }
 
-/// What `SELECT` tells of a mailbox.
+/// What `EXAMINE` tells of a mailbox.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Selected {
     pub(crate) uid_validity: u32,
+    /// `UIDNEXT`, when the server tells it.
+    pub(crate) uid_next: Option<u32>,
 }
 
-/// Selects `mailbox` read-only (`EXAMINE`: reading never sets `\Seen`).
+/// Selects `mailbox` read-only (`EXAMINE`: reading never sets `\Seen`); the name is sent in
+/// modified UTF-7 (RFC 3501 §5.1.3).
+///
+/// # Errors
+/// By the response code: [`ErrorKind::NotFound`] naming `imap_mailbox` for a mailbox that is
+/// not there (or a `NO` without a code), [`ErrorKind::PermissionDenied`] for `NOPERM` or
+/// NetEase's "Unsafe Login", [`ErrorKind::Unavailable`]/[`ErrorKind::RateLimited`] for
+/// `UNAVAILABLE`, `INUSE`, `LIMIT` (retryable).
 pub(crate) async fn examine(
     server: &Server,
     session: &mut Session,
     mailbox: &str,
 ) -> Result<Selected> {
+    let wire = super::utf7::encode(mailbox);
     let selected = server
         .timed("selecting a mailbox", async {
-            session.examine(mailbox).await.map_err(|e| match e {
-                async_imap::error::Error::No(text) => Error::new(
-                    ErrorKind::NotFound,
-                    format!(
-                        "mailbox {mailbox:?} of `imap_mailbox` cannot be selected: {}",
-                        text.trim()
-                    ),
-                )
-                .with_field("imap_mailbox")
-                .with_connector(SOURCE),
+            session.examine(&wire).await.map_err(|e| match e {
+                async_imap::error::Error::No(text) => {
+                    let kind = status_kind(&text).unwrap_or(ErrorKind::NotFound);
+                    let what = match kind {
+                        ErrorKind::NotFound => {
+                            "cannot be selected (is it spelled as the server lists it?)"
+                        }
+                        ErrorKind::PermissionDenied => "may not be read by this account",
+                        _ => "cannot be selected now",
+                    };
+                    let err = status_error(
+                        kind,
+                        format!(
+                            "mailbox {mailbox:?} of `imap_mailbox` {what}: {}",
+                            status_text(&text)
+                        ),
+                        &text,
+                    );
+                    if matches!(kind, ErrorKind::NotFound | ErrorKind::PermissionDenied) {
+                        err.with_field("imap_mailbox")
+                    } else {
+                        err
+                    }
+                }
                 other => command_error(&format!("selecting mailbox {mailbox:?}"), &other),
             })
         })
@@ -380,7 +547,64 @@ pub(crate) async fn examine(
         )
         .with_connector(SOURCE)
     })?;
-    Ok(Selected { uid_validity })
+    Ok(Selected {
+        uid_validity,
+        uid_next: selected.uid_next,
+    })
+}
+
+/// One mailbox of `LIST`: its name (UTF-8) and whether it can be selected and is worth
+/// reading by default.
+#[derive(Debug, Clone)]
+pub(crate) struct Listed {
+    pub(crate) name: String,
+    /// Not `\Noselect`/`\NonExistent`.
+    pub(crate) selectable: bool,
+    /// `\All`, `\Junk` or `\Trash` (RFC 6154): copies of other mail, or mail nobody wants
+    /// found.
+    pub(crate) skipped_by_default: bool,
+}
+
+/// `LIST "" "*"`: every mailbox of the account, names decoded from modified UTF-7.
+pub(crate) async fn list_mailboxes(server: &Server, session: &mut Session) -> Result<Vec<Listed>> {
+    use async_imap::types::NameAttribute as A;
+    let names = server
+        .timed("LIST", async {
+            let stream = session
+                .list(Some(""), Some("*"))
+                .await
+                .map_err(|e| command_error("LIST", &e))?;
+            stream
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(|e| command_error("LIST", &e))
+        })
+        .await?;
+    let mut out: Vec<Listed> = names
+        .iter()
+        .map(|n| {
+            let attrs = n.attributes();
+            let has = |want: &str| {
+                attrs.iter().any(|a| match a {
+                    A::Extension(x) => x.trim_start_matches('\\').eq_ignore_ascii_case(want),
+                    _ => false,
+                })
+            };
+            Listed {
+                name: super::utf7::decode(n.name()),
+                selectable: !attrs.iter().any(|a| matches!(a, A::NoSelect)) && !has("NonExistent"),
+                skipped_by_default: attrs
+                    .iter()
+                    .any(|a| matches!(a, A::All | A::Junk | A::Trash))
+                    || has("All")
+                    || has("Junk")
+                    || has("Trash"),
+            }
+        })
+        .collect();
+    // INBOX first (its name is case-insensitive), the rest as the server sent them.
+    out.sort_by_key(|l| !l.name.eq_ignore_ascii_case("INBOX"));
+    Ok(out)
 }
 
 /// `UID SEARCH query`, the UIDs ascending.
@@ -402,25 +626,82 @@ pub(crate) async fn uid_search(
     Ok(uids)
 }
 
-/// `UID FETCH set items`, every response collected.
-pub(crate) async fn uid_fetch(
+/// What a `UID FETCH` returned: what `extract` took from every FETCH response that came, and
+/// the error that ended it early.
+pub(crate) struct Fetched<T> {
+    pub(crate) fetches: Vec<T>,
+    /// Why it ended early or short: the tagged `NO`/`BAD` (which a server sends after serving
+    /// part of the messages), a response that did not parse, a lost connection, the timeout.
+    pub(crate) error: Option<Error>,
+    /// Whether the connection is out of step after `error`: only a new one goes on.
+    pub(crate) broken: bool,
+}
+
+/// `UID FETCH set items`, read response by response (async-imap's own fetch stream drops the
+/// tagged status, so a `NO` after part of the messages would pass unseen): `extract` of every
+/// FETCH response, and the error that ended it, if any.
+pub(crate) async fn uid_fetch<T>(
     server: &Server,
     session: &mut Session,
     set: &str,
     items: &str,
-) -> Result<Vec<Fetch>> {
-    server
-        .timed("UID FETCH", async {
-            let stream = session
-                .uid_fetch(set, items)
-                .await
-                .map_err(|e| command_error("UID FETCH", &e))?;
-            stream
-                .try_collect::<Vec<Fetch>>()
-                .await
-                .map_err(|e| command_error("UID FETCH", &e))
-        })
-        .await
+    extract: impl Fn(&[AttributeValue<'_>]) -> Option<T>,
+) -> Fetched<T> {
+    use async_imap::error::Error as E;
+    let mut fetches = Vec::new();
+    let run = async {
+        let tag = match session
+            .run_command(format!("UID FETCH {set} {items}"))
+            .await
+        {
+            Ok(tag) => tag,
+            Err(e) => return Some((command_error("UID FETCH", &e), true)),
+        };
+        loop {
+            let response = match session.read_response().await {
+                Ok(Some(response)) => response,
+                Ok(None) => {
+                    return Some((command_error("UID FETCH", &E::ConnectionLost), true));
+                }
+                Err(e) => return Some((command_error("UID FETCH", &E::Io(e)), true)),
+            };
+            match response.parsed() {
+                Response::Fetch(_, attrs) => fetches.extend(extract(attrs)),
+                Response::Done {
+                    tag: done,
+                    status,
+                    outcome,
+                } if *done == tag => {
+                    let text = format!("code: {:?}, info: {:?}", outcome.code, outcome.information);
+                    return match status {
+                        Status::Ok => None,
+                        Status::No => Some((command_error("UID FETCH", &E::No(text)), false)),
+                        Status::Bad => Some((command_error("UID FETCH", &E::Bad(text)), false)),
+                        _ => Some((command_error("UID FETCH", &E::ConnectionLost), true)),
+                    };
+                }
+                // `BYE` (the server closes the connection), unsolicited EXISTS/EXPUNGE/FLAGS.
+                Response::Data {
+                    status: Status::Bye,
+                    ..
+                } => return Some((command_error("UID FETCH", &E::ConnectionLost), true)),
+                _ => {}
+            }
+        }
+    };
+    let failed = match server.timed("UID FETCH", async { Ok(run.await) }).await {
+        Ok(outcome) => outcome,
+        Err(timeout) => Some((timeout, true)),
+    };
+    let (error, broken) = match failed {
+        Some((e, b)) => (Some(e), b),
+        None => (None, false),
+    };
+    Fetched {
+        fetches,
+        error,
+        broken,
+    }
 }
 
 /// Logs out, ignoring a server that already hung up.

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::num::{NonZeroU32, NonZeroU64};
 use std::path::PathBuf;
 
+use connector_core::config::IgnoredField;
 use connector_core::net::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError, Secret, StringList};
 use schemars::JsonSchema;
@@ -83,8 +84,12 @@ pub struct ImapConfig {
     /// The server's port (default 993 with `security: tls`, 143 otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imap_port: Option<u16>,
-    /// The mailboxes to read, in this order (a JSON array or one comma-separated string;
-    /// default `INBOX`).
+    /// The mailboxes to read, in this order, as the account shows them, in UTF-8 (`INBOX`,
+    /// `Archive`, `Entwürfe`, `已发送`; sent to the server in modified UTF-7). A JSON array or
+    /// one comma-separated string. Empty (the default, as in RAGFlow and Onyx): every mailbox
+    /// `LIST` shows that can be selected, INBOX first, except the RFC 6154 special-use `\All`
+    /// (Gmail's "All Mail", copies of the rest), `\Junk` and `\Trash`; name them here to
+    /// read them.
     #[serde(default)]
     pub imap_mailbox: StringList,
     /// A full run reads only the mail of the last this many days (by arrival,
@@ -169,13 +174,15 @@ impl ImapConfig {
         }
     }
 
-    /// The mailboxes to read: `imap_mailbox`, or `INBOX` when it is empty.
+    /// The mailboxes named in `imap_mailbox`, blanks left out; empty means every mailbox the
+    /// server lists (but `\All`, `\Junk` and `\Trash`).
     pub fn mailboxes(&self) -> Vec<String> {
-        if self.imap_mailbox.is_empty() {
-            vec!["INBOX".to_owned()]
-        } else {
-            self.imap_mailbox.iter().cloned().collect()
-        }
+        self.imap_mailbox
+            .iter()
+            .map(|m| m.trim())
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The port in effect.
@@ -200,6 +207,21 @@ pub(crate) fn is_loopback(host: &str) -> bool {
 }
 
 impl ConnectorConfig for ImapConfig {
+    const IGNORED: &'static [IgnoredField] = &[
+        IgnoredField::new(
+            "imap_initial_sync_start",
+            "RAGFlow's sync service writes it after a first run; here incremental runs start \
+             from each mailbox's UIDNEXT kept in the state store, and prune lists every \
+             message, so no snapshot start is needed",
+        ),
+        IgnoredField::new(
+            "name",
+            "the connector's name is the host's business (RAGFlow's form keeps it in the \
+             config)",
+        )
+        .quiet_for(&[""]),
+    ];
+
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
         let host = self.imap_host.trim();

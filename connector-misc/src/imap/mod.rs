@@ -10,15 +10,25 @@
 //!   [`ErrorKind::Unauthenticated`](connector_core::ErrorKind::Unauthenticated) naming
 //!   `credentials.imap_password`; the password is a [`Secret`](connector_core::Secret) and is
 //!   in no `Debug`, log line or error.
-//! - **Listing**: each mailbox of `imap_mailbox` in turn, opened read-only (`EXAMINE`, so
-//!   nothing is marked `\Seen`); one `UID SEARCH UID n:*` (with `SINCE`/`BEFORE` for a window
-//!   or `poll_range`), then `UID FETCH` in chunks of `page_size`: first `UID RFC822.SIZE
-//!   INTERNALDATE ENVELOPE BODYSTRUCTURE`, then `BODY.PEEK[]` of the messages that are in the
-//!   window, within `max_message_size` and not already stored. UIDs and UIDVALIDITY only,
+//! - **Mailboxes**: `imap_mailbox`, or, when it is empty (as RAGFlow and Onyx read it),
+//!   every mailbox `LIST` shows that can be selected, INBOX first, without the RFC 6154
+//!   special-use `\All`, `\Junk` and `\Trash`. Names are UTF-8 in the config, ids and
+//!   metadata, and modified UTF-7 on the wire. After the login the connector sends RFC 2971
+//!   `ID` when the server offers it (NetEase refuses `EXAMINE` without it).
+//! - **Listing**: each mailbox in turn, opened read-only (`EXAMINE`, so nothing is marked
+//!   `\Seen`); one `UID SEARCH UID n:*`, then `UID FETCH` in chunks of `page_size`: first
+//!   `UID RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE`, then `BODY.PEEK[]` of the
+//!   messages within `max_message_size` and not already stored. UIDs and UIDVALIDITY only,
 //!   never sequence numbers ([`ImapCheckpoint`]).
-//! - **Windows**: IMAP searches by day, so `SINCE`/`BEFORE` are widened by a day each way and
-//!   each message is kept by its exact `INTERNALDATE` (arrival time) in the half-open window.
-//!   `updated_at` is that `INTERNALDATE`.
+//! - **Incremental runs** go by UID: each run keeps every mailbox's UIDNEXT as it opened it
+//!   (checked against UIDVALIDITY), and the next reads `UID n:*` with no dates, so mail
+//!   copied, moved, labelled or APPENDed with an old date, and mail stamped by a server
+//!   clock behind ours, are all new arrivals. A mailbox without a mark (newly configured, or
+//!   recreated) is read in full; the fingerprint skip keeps that to a listing.
+//! - **Windows**: a window given to a run that continues none (a host polling by time) and
+//!   `poll_range` search by day (`SINCE`/`BEFORE`, widened by a day each way), and each
+//!   message is kept by its exact `INTERNALDATE` (arrival time). `updated_at` is that
+//!   `INTERNALDATE`.
 //! - **Ids**: `{mailbox}:{Message-ID}` ([`message_doc_id`]); a message without `Message-ID`
 //!   gets `{mailbox}:uid:{hash of mailbox, UIDVALIDITY, UID}`. Attachments are
 //!   `{message id}/{IMAP section}` (`INBOX:<a@b>/2`), with `parent_id` the message.
@@ -36,10 +46,25 @@
 //!   its version: an incremental run asks the host's fingerprints once per page and does not
 //!   download a message it already holds.
 //! - **Failures**: a message that is not RFC 5322 (no header field can be read) or over
-//!   `max_message_size`, and an attachment over the cap, each become a
-//!   [`Failure`](connector_core::Failure) naming it; the sync goes on. A mailbox that cannot
-//!   be selected ends the sync ([`ErrorKind::NotFound`](connector_core::ErrorKind::NotFound)
-//!   naming `imap_mailbox`).
+//!   `max_message_size`, an attachment over the cap, and a message the server will not serve
+//!   (a tagged `NO` after part of a FETCH, a response imap-proto cannot parse, `BODY[] NIL`)
+//!   each become a [`Failure`](connector_core::Failure) naming mailbox and UID, and the sync
+//!   goes on: a chunk the server fails is split down to single UIDs, on a new connection when
+//!   the old one is out of step, and a message whose `BODYSTRUCTURE` cannot be read is listed
+//!   without it. Errors carry the server's status text cut to 200 characters and never a
+//!   response's content (async-imap puts the unparsed response, i.e. mail, in its errors).
+//! - **Server answers**: RFC 5530 codes tell the kinds apart: `AUTHENTICATIONFAILED` is
+//!   [`ErrorKind::Unauthenticated`](connector_core::ErrorKind::Unauthenticated), `NOPERM`
+//!   and "Unsafe Login" `PermissionDenied`, `NONEXISTENT` (or a bare `NO` to `EXAMINE`)
+//!   `NotFound` listing the mailboxes the account has, `UNAVAILABLE`/`INUSE`/`SERVERBUG`
+//!   `Unavailable`, `LIMIT`, "too many connections", Gmail's bandwidth limit and Exchange's
+//!   throttling `RateLimited` (waited out up to four times, Exchange's "Suggested Backoff
+//!   Time" honoured, then an error with that wait). A lost connection is reopened (login,
+//!   `EXAMINE`, UIDVALIDITY checked) and the run goes on.
+//! - **Logs**: async-imap logs every command (the `LOGIN` line with the password) and every
+//!   response at `TRACE` through `log`; the CLI drops `async_imap` and `imap_proto` events
+//!   below `WARN` whatever `RUST_LOG` says, and a host with its own subscriber must do the
+//!   same.
 //! - **Prune**: [`SlimConnector::list_ids`] lists every message's and attachment's id from
 //!   `ENVELOPE` and `BODYSTRUCTURE`, without bodies.
 //!
@@ -53,6 +78,7 @@ mod config;
 mod convert;
 mod model;
 mod pages;
+mod utf7;
 
 use std::fmt;
 use std::sync::Arc;
@@ -64,7 +90,7 @@ use connector_core::{
 };
 use futures::stream::BoxStream;
 
-pub use checkpoint::ImapCheckpoint;
+pub use checkpoint::{ImapCheckpoint, MailboxMark};
 pub use config::{
     DEFAULT_ATTACHMENT_SIZE_LIMIT, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_PAGE_SIZE, DEFAULT_PLAIN_PORT,
     DEFAULT_TIMEOUT_SECONDS, DEFAULT_TLS_PORT, ImapConfig, ImapCredentials, Security,
@@ -173,8 +199,19 @@ impl Connector for ImapConnector {
 impl CheckpointedConnector for ImapConnector {
     type Checkpoint = ImapCheckpoint;
 
+    /// 2: per-mailbox marks (`start`, `next`, `carried`) for incremental runs by UID.
+    fn checkpoint_version(&self) -> u32 {
+        2
+    }
+
     fn initial_checkpoint(&self) -> ImapCheckpoint {
         ImapCheckpoint::start()
+    }
+
+    /// The marks this run left: the next incremental run reads each mailbox's UIDs from its
+    /// UIDNEXT of this run on, whatever the messages' dates.
+    fn carry_over(&self, last: &ImapCheckpoint) -> Option<ImapCheckpoint> {
+        Some(last.carried_over())
     }
 
     fn load_from_checkpoint(

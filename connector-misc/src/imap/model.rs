@@ -1,12 +1,15 @@
 //! What a listing `UID FETCH` tells of a message before its body is read, document ids, and
 //! which MIME parts are attachments (one rule for `BODYSTRUCTURE` and for parsed messages).
 
-use async_imap::imap_proto::BodyStructure;
-use async_imap::types::Fetch;
+use async_imap::imap_proto::{AttributeValue, BodyStructure};
 use chrono::{DateTime, Utc};
 
 /// The items of a listing fetch: enough for ids, windows, size caps and attachment ids.
 pub(crate) const LISTING_ITEMS: &str = "(UID RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE)";
+
+/// The items of a listing fetch of a single message whose `BODYSTRUCTURE` the server cannot
+/// send (or sends malformed): its attachment ids then come from the parsed body only.
+pub(crate) const LEAN_LISTING_ITEMS: &str = "(UID RFC822.SIZE INTERNALDATE ENVELOPE)";
 
 /// The items of a body fetch (`PEEK`: reading sets no `\Seen`).
 pub(crate) const BODY_ITEMS: &str = "(UID BODY.PEEK[])";
@@ -28,25 +31,55 @@ pub(crate) struct Listed {
 
 impl Listed {
     /// The message of a listing fetch response in `mailbox` (of UIDVALIDITY `validity`).
-    pub(crate) fn from_fetch(mailbox: &str, validity: u32, fetch: &Fetch) -> Option<Self> {
-        let uid = fetch.uid?;
-        let message_id = fetch
-            .envelope()
-            .and_then(|e| e.message_id.as_deref())
-            .and_then(|raw| normalise_message_id(&String::from_utf8_lossy(raw)));
-        let id = message_doc_id(mailbox, validity, uid, message_id.as_deref());
+    pub(crate) fn from_fetch(
+        mailbox: &str,
+        validity: u32,
+        attrs: &[AttributeValue<'_>],
+    ) -> Option<Self> {
+        let mut uid = None;
+        let mut size = None;
+        let mut arrived = None;
+        let mut message_id = None;
         let mut attachment_sections = Vec::new();
-        if let Some(structure) = fetch.bodystructure() {
-            structure_attachments(structure, "", true, &mut attachment_sections);
+        for a in attrs {
+            match a {
+                AttributeValue::Uid(u) => uid = Some(*u),
+                AttributeValue::Rfc822Size(n) => size = Some(u64::from(*n)),
+                AttributeValue::InternalDate(d) => {
+                    arrived = DateTime::parse_from_str(d, "%d-%b-%Y %H:%M:%S %z")
+                        .ok()
+                        .map(|d| d.with_timezone(&Utc));
+                }
+                AttributeValue::Envelope(e) => {
+                    message_id = e
+                        .message_id
+                        .as_deref()
+                        .and_then(|raw| normalise_message_id(&String::from_utf8_lossy(raw)));
+                }
+                AttributeValue::BodyStructure(structure) => {
+                    structure_attachments(structure, "", true, &mut attachment_sections);
+                }
+                _ => {}
+            }
         }
+        let uid = uid?;
+        let id = message_doc_id(mailbox, validity, uid, message_id.as_deref());
         Some(Self {
             uid,
-            size: fetch.size.map(u64::from),
-            arrived: fetch.internal_date().map(|d| d.with_timezone(&Utc)),
+            size,
+            arrived,
             id,
             message_id,
             attachment_sections,
         })
+    }
+
+    /// Gives it the id of a second message with the same `Message-ID` in its mailbox
+    /// ([`duplicate_doc_id`]).
+    pub(crate) fn make_duplicate(&mut self, mailbox: &str, validity: u32) {
+        if let Some(m) = &self.message_id {
+            self.id = duplicate_doc_id(mailbox, validity, self.uid, m);
+        }
     }
 
     /// The ids of its attachment documents.
@@ -92,6 +125,43 @@ pub fn message_doc_id(
             ])
         ),
     }
+}
+
+/// The id of a message whose `Message-ID` a message with a lower UID in the same mailbox
+/// already has (a list copy and a direct copy, a resent mail, a mailer that reuses ids):
+/// `{mailbox}:{Message-ID}:uid:{hash of mailbox, UIDVALIDITY, UID}`, so neither overwrites
+/// the other and each keeps its id on every run while the mailbox keeps its UIDs.
+pub(crate) fn duplicate_doc_id(
+    mailbox: &str,
+    uid_validity: u32,
+    uid: u32,
+    message_id: &str,
+) -> String {
+    format!(
+        "{mailbox}:{message_id}:uid:{}",
+        connector_core::ids::hash128_concat(&[
+            mailbox,
+            &uid_validity.to_string(),
+            &uid.to_string()
+        ])
+    )
+}
+
+/// The UID and the whole message of a body fetch response (none for `BODY[] NIL`).
+pub(crate) fn body_of(attrs: &[AttributeValue<'_>]) -> Option<(u32, Vec<u8>)> {
+    let uid = attrs.iter().find_map(|a| match a {
+        AttributeValue::Uid(u) => Some(*u),
+        _ => None,
+    })?;
+    let body = attrs.iter().find_map(|a| match a {
+        AttributeValue::BodySection {
+            section: None,
+            data: Some(d),
+            ..
+        } => Some(d.to_vec()),
+        _ => None,
+    })?;
+    Some((uid, body))
 }
 
 /// An attachment's document id: its message's id and its IMAP section number.

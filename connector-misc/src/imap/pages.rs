@@ -2,22 +2,23 @@
 //! FETCH` of the listing items and of the bodies in chunks), as checkpointed batches; the id
 //! listing for prune; the check.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration as Days, Utc};
 use connector_core::pages::{KnownFingerprints, Outcome};
 use connector_core::{
-    Batch, CheckpointedBatch, Error, ErrorKind, Result, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::SOURCE;
-use super::checkpoint::ImapCheckpoint;
+use super::checkpoint::{ImapCheckpoint, MailboxMark};
 use super::client::{self, Server, Session};
 use super::convert::{self, Place};
-use super::model::{BODY_ITEMS, LISTING_ITEMS, Listed};
+use super::model::{BODY_ITEMS, LEAN_LISTING_ITEMS, LISTING_ITEMS, Listed, body_of};
 
 /// Message bytes (`RFC822.SIZE`) after which a page is handed on in parts, each with the
 /// checkpoint after its last message, so a page of large messages never sits in memory
@@ -27,10 +28,14 @@ const PART_BYTES: u64 = 32 * 1024 * 1024;
 /// UIDs per listing fetch of [`list_ids`].
 const LIST_CHUNK: usize = 1000;
 
+/// Waits for a throttling server ("try again later") before a command is given up.
+const MAX_THROTTLED: u32 = 4;
+
 /// Everything a run needs; shared by the streams of a connector.
 #[derive(Debug)]
 pub(crate) struct Reader {
     pub(crate) server: Server,
+    /// `imap_mailbox`; empty: every mailbox `LIST` shows but `\All`, `\Junk` and `\Trash`.
     pub(crate) mailboxes: Vec<String>,
     pub(crate) page_size: usize,
     pub(crate) max_message_size: u64,
@@ -43,19 +48,33 @@ fn imap_date(t: DateTime<Utc>) -> String {
     t.format("%d-%b-%Y").to_string()
 }
 
-/// The `UID SEARCH` of a mailbox: the UIDs after `after`, within the window widened to whole
-/// days with a day to spare each way (IMAP compares dates "disregarding time and timezone",
-/// in the server's zone); the listing then filters by `INTERNALDATE` exactly.
-fn search_query(after: u32, since: Option<DateTime<Utc>>, window: Option<TimeWindow>) -> String {
+/// Which messages of a mailbox a run reads, after the UIDs already done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every UID after the mark the last run left: new arrivals, whatever their date.
+    Arrivals,
+    /// The messages that arrived (`INTERNALDATE`) in the window: a window given to a run that
+    /// continues none.
+    Window(TimeWindow),
+    /// Everything, or the last `poll_range` days of it.
+    All(Option<DateTime<Utc>>),
+}
+
+/// The `UID SEARCH` of a mailbox: the UIDs after `after`; for a window or `poll_range`, within
+/// the dates widened to whole days with a day to spare each way (IMAP compares dates
+/// "disregarding time and timezone", in the server's zone); the listing then filters by
+/// `INTERNALDATE` exactly.
+fn search_query(after: u32, scope: Scope) -> String {
     let mut query = format!("UID {}:*", after.saturating_add(1));
-    let start = match (since, window) {
-        (Some(s), Some(w)) => Some(s.max(w.start)),
-        (s, w) => s.or(w.map(|w| w.start)),
+    let (start, end) = match scope {
+        Scope::Arrivals => (None, None),
+        Scope::Window(w) => (Some(w.start), Some(w.end)),
+        Scope::All(since) => (since, None),
     };
     if let Some(start) = start.and_then(|s| s.checked_sub_signed(Days::days(1))) {
         query.push_str(&format!(" SINCE {}", imap_date(start)));
     }
-    if let Some(end) = window.and_then(|w| w.end.checked_add_signed(Days::days(2))) {
+    if let Some(end) = end.and_then(|e| e.checked_add_signed(Days::days(2))) {
         query.push_str(&format!(" BEFORE {}", imap_date(end)));
     }
     query
@@ -69,12 +88,24 @@ fn in_window(t: DateTime<Utc>, w: TimeWindow) -> bool {
     t < w.end && t + Days::seconds(1) > w.start
 }
 
+/// The failure of a message that could not even be listed: named by mailbox and UID.
+fn unlisted_failure(mailbox: &str, uid: u32, err: &Error) -> Failure {
+    Failure::new(
+        None,
+        err.kind(),
+        format!(
+            "message UID {uid} of mailbox {mailbox:?} could not be listed: {}",
+            err.message()
+        ),
+    )
+}
+
+/// A set of UIDs still to fetch, and whether it was already tried again on a new connection.
+type Todo = (Vec<u32>, bool);
+
 impl Reader {
-    /// The start of the mail a full run reads (`poll_range`), none for everything.
-    fn since(&self, window: Option<TimeWindow>) -> Option<DateTime<Utc>> {
-        if window.is_some() {
-            return None;
-        }
+    /// The start of the mail a full read takes (`poll_range`), none for everything.
+    fn poll_since(&self) -> Option<DateTime<Utc>> {
         self.poll_range_days
             .filter(|d| *d > 0)
             .and_then(|d| Utc::now().checked_sub_signed(Days::days(i64::from(d))))
@@ -91,37 +122,413 @@ impl Reader {
         }
     }
 
-    /// The listing of `uids`, by UID; a UID expunged since the search is simply absent.
+    /// The mailboxes a run reads: `imap_mailbox`, or, when it is empty, every selectable
+    /// mailbox but `\All`, `\Junk` and `\Trash` (INBOX first), as RAGFlow and Onyx read all.
+    async fn mailboxes(&self, session: &mut Session, ctx: &SyncContext) -> Result<Vec<String>> {
+        if !self.mailboxes.is_empty() {
+            return Ok(self.mailboxes.clone());
+        }
+        let listed = client::list_mailboxes(&self.server, session).await?;
+        ctx.stats().add_request();
+        Ok(listed
+            .into_iter()
+            .filter(|l| l.selectable && !l.skipped_by_default)
+            .map(|l| l.name)
+            .collect())
+    }
+
+    /// `EXAMINE`; a mailbox that is not there is told with the names the server has.
+    async fn examine(&self, session: &mut Session, mailbox: &str) -> Result<client::Selected> {
+        match client::examine(&self.server, session, mailbox).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let known = client::list_mailboxes(&self.server, session)
+                    .await
+                    .map(|l| {
+                        l.into_iter()
+                            .filter(|m| m.selectable)
+                            .map(|m| format!("{:?}", m.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                if known.is_empty() {
+                    Err(e)
+                } else {
+                    Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("{}; the account has {known}", e.message()),
+                    )
+                    .with_field("imap_mailbox")
+                    .with_connector(SOURCE))
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// A new connection on `mailbox`, after the old one went out of step; an error if the
+    /// mailbox's UIDVALIDITY changed meanwhile (its UIDs mean something else now).
+    async fn reconnect(
+        &self,
+        session: &mut Session,
+        mailbox: &str,
+        validity: u32,
+        ctx: &SyncContext,
+    ) -> Result<()> {
+        tracing::info!(
+            connector = SOURCE,
+            mailbox,
+            "reconnecting after a broken or unreadable response"
+        );
+        let mut fresh = self.server.login().await?;
+        ctx.stats().add_request();
+        let selected = client::examine(&self.server, &mut fresh, mailbox).await?;
+        ctx.stats().add_request();
+        if selected.uid_validity != validity {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "the UIDVALIDITY of mailbox {mailbox:?} changed during the run; the next \
+                     run reads it again"
+                ),
+            )
+            .with_connector(SOURCE));
+        }
+        *session = fresh;
+        Ok(())
+    }
+
+    /// What to do after a fetch of `set` ended with `err`: wait and try again when the
+    /// server throttles, reconnect when the connection is out of step, then the same set
+    /// again once (a lost connection), else its halves; `Ok(Some(uid))` for a single UID that
+    /// cannot be fetched, with why.
+    #[allow(clippy::too_many_arguments)]
+    async fn recover(
+        &self,
+        session: &mut Session,
+        mailbox: &str,
+        validity: u32,
+        ctx: &SyncContext,
+        (set, retried): Todo,
+        err: Error,
+        broken: bool,
+        throttled: &mut u32,
+        todo: &mut Vec<Todo>,
+    ) -> Result<Option<(u32, Error)>> {
+        if err.kind() == ErrorKind::Unauthenticated {
+            return Err(err);
+        }
+        if err.kind() == ErrorKind::RateLimited {
+            *throttled += 1;
+            if *throttled > MAX_THROTTLED {
+                return Err(err);
+            }
+            let wait = err
+                .retry_after()
+                .unwrap_or(std::time::Duration::from_secs(1 << *throttled));
+            tracing::warn!(
+                connector = SOURCE,
+                mailbox,
+                ?wait,
+                "the server throttles; waiting"
+            );
+            ctx.cancellation().check()?;
+            tokio::time::sleep(wait).await;
+            if broken {
+                self.reconnect(session, mailbox, validity, ctx).await?;
+            }
+            todo.push((set, retried));
+            return Ok(None);
+        }
+        if broken {
+            self.reconnect(session, mailbox, validity, ctx).await?;
+            // A lost connection says nothing about the messages: the same set again, once.
+            if !retried && matches!(err.kind(), ErrorKind::Unavailable | ErrorKind::Timeout) {
+                todo.push((set, true));
+                return Ok(None);
+            }
+        }
+        match set.len() {
+            0 => Ok(None),
+            1 => Ok(set.first().map(|u| (*u, err))),
+            n => {
+                let (a, b) = set.split_at(n / 2);
+                todo.push((b.to_vec(), retried));
+                todo.push((a.to_vec(), retried));
+                Ok(None)
+            }
+        }
+    }
+
+    /// The listing of `uids`, by UID; a UID expunged since the search is simply absent. A
+    /// chunk the server fails is split down to single UIDs; a single one is listed again
+    /// without `BODYSTRUCTURE` (which some servers send malformed), and one that still fails
+    /// is a failure naming it.
     async fn listing(
         &self,
         session: &mut Session,
         mailbox: &str,
         validity: u32,
         uids: &[u32],
+        ctx: &SyncContext,
+        failures: &mut Vec<Failure>,
     ) -> Result<Vec<Listed>> {
-        let fetched =
-            client::uid_fetch(&self.server, session, &client::uid_set(uids), LISTING_ITEMS).await?;
-        let mut listed: Vec<Listed> = fetched
-            .iter()
-            .filter_map(|f| Listed::from_fetch(mailbox, validity, f))
-            .filter(|l| uids.binary_search(&l.uid).is_ok())
-            .collect();
+        let mut listed: Vec<Listed> = Vec::with_capacity(uids.len());
+        let mut todo: Vec<Todo> = vec![(uids.to_vec(), false)];
+        let mut throttled = 0;
+        while let Some((set, retried)) = todo.pop() {
+            if set.is_empty() {
+                continue;
+            }
+            ctx.cancellation().check()?;
+            let got = client::uid_fetch(
+                &self.server,
+                session,
+                &client::uid_set(&set),
+                LISTING_ITEMS,
+                |attrs| Listed::from_fetch(mailbox, validity, attrs),
+            )
+            .await;
+            ctx.stats().add_request();
+            let before = listed.len();
+            listed.extend(
+                got.fetches
+                    .into_iter()
+                    .filter(|l| set.binary_search(&l.uid).is_ok()),
+            );
+            let Some(err) = got.error else { continue };
+            let have: Vec<u32> = listed[before..].iter().map(|l| l.uid).collect();
+            let missing: Vec<u32> = set.iter().copied().filter(|u| !have.contains(u)).collect();
+            let Some((uid, err)) = self
+                .recover(
+                    session,
+                    mailbox,
+                    validity,
+                    ctx,
+                    (missing, retried),
+                    err,
+                    got.broken,
+                    &mut throttled,
+                    &mut todo,
+                )
+                .await?
+            else {
+                continue;
+            };
+            let lean = client::uid_fetch(
+                &self.server,
+                session,
+                &uid.to_string(),
+                LEAN_LISTING_ITEMS,
+                |attrs| Listed::from_fetch(mailbox, validity, attrs),
+            )
+            .await;
+            ctx.stats().add_request();
+            match lean.fetches.into_iter().find(|l| l.uid == uid) {
+                Some(l) => {
+                    tracing::warn!(
+                        connector = SOURCE,
+                        mailbox,
+                        uid,
+                        error = %err,
+                        "listed without BODYSTRUCTURE"
+                    );
+                    listed.push(l);
+                }
+                None => failures.push(unlisted_failure(
+                    mailbox,
+                    uid,
+                    lean.error.as_ref().unwrap_or(&err),
+                )),
+            }
+            if lean.broken {
+                self.reconnect(session, mailbox, validity, ctx).await?;
+            }
+        }
         listed.sort_by_key(|l| l.uid);
         listed.dedup_by_key(|l| l.uid);
         Ok(listed)
     }
 
-    /// The bodies of `uids` by UID.
-    async fn bodies(&self, session: &mut Session, uids: &[u32]) -> Result<HashMap<u32, Vec<u8>>> {
-        if uids.is_empty() {
-            return Ok(HashMap::new());
+    /// The bodies of `uids` by UID, and the UIDs the server would not serve with why. A chunk
+    /// the server fails is split down to single UIDs; a message it answers without a body
+    /// (`BODY[] NIL`) is a failure unless it was expunged meanwhile.
+    async fn bodies(
+        &self,
+        session: &mut Session,
+        mailbox: &str,
+        validity: u32,
+        uids: &[u32],
+        ctx: &SyncContext,
+    ) -> Result<(HashMap<u32, Vec<u8>>, HashMap<u32, Error>)> {
+        let mut bodies = HashMap::with_capacity(uids.len());
+        let mut refused = HashMap::new();
+        let mut todo: Vec<Todo> = vec![(uids.to_vec(), false)];
+        let mut throttled = 0;
+        while let Some((set, retried)) = todo.pop() {
+            if set.is_empty() {
+                continue;
+            }
+            ctx.cancellation().check()?;
+            let got = client::uid_fetch(
+                &self.server,
+                session,
+                &client::uid_set(&set),
+                BODY_ITEMS,
+                body_of,
+            )
+            .await;
+            ctx.stats().add_request();
+            for (uid, body) in got.fetches {
+                if set.binary_search(&uid).is_ok() {
+                    bodies.insert(uid, body);
+                }
+            }
+            let missing: Vec<u32> = set
+                .iter()
+                .copied()
+                .filter(|u| !bodies.contains_key(u))
+                .collect();
+            match got.error {
+                None => {
+                    if missing.is_empty() {
+                        continue;
+                    }
+                    // No body and no error: expunged meanwhile, or the server sent NIL.
+                    let still = client::uid_search(
+                        &self.server,
+                        session,
+                        &format!("UID {}", client::uid_set(&missing)),
+                    )
+                    .await?;
+                    ctx.stats().add_request();
+                    for uid in missing.into_iter().filter(|u| still.contains(u)) {
+                        refused.insert(
+                            uid,
+                            Error::new(
+                                ErrorKind::InvalidData,
+                                "the server sent no body for it (`BODY[] NIL`)",
+                            )
+                            .with_connector(SOURCE),
+                        );
+                    }
+                }
+                Some(err) => {
+                    if let Some((uid, err)) = self
+                        .recover(
+                            session,
+                            mailbox,
+                            validity,
+                            ctx,
+                            (missing, retried),
+                            err,
+                            got.broken,
+                            &mut throttled,
+                            &mut todo,
+                        )
+                        .await?
+                    {
+                        refused.insert(uid, err);
+                    }
+                }
+            }
         }
-        let fetched =
-            client::uid_fetch(&self.server, session, &client::uid_set(uids), BODY_ITEMS).await?;
-        Ok(fetched
-            .iter()
-            .filter_map(|f| Some((f.uid?, f.body()?.to_vec())))
-            .collect())
+        Ok((bodies, refused))
+    }
+}
+
+/// The `Message-ID`s met in a mailbox so far in a run (hashed), to tell a second message with
+/// the same one from the first.
+#[derive(Default)]
+struct Seen {
+    hashes: HashSet<u64>,
+    /// Whether every message of the mailbox up to the current one was met (a read from UID 1
+    /// without dates): then an unseen `Message-ID` is the first, else older UIDs are asked.
+    complete: bool,
+}
+
+fn id_hash(message_id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    message_id.hash(&mut h);
+    h.finish()
+}
+
+/// A `Message-ID` as an IMAP quoted string, `None` when it cannot be one.
+fn quoted(message_id: &str) -> Option<String> {
+    message_id
+        .chars()
+        .all(|c| c.is_ascii_graphic() || c == ' ')
+        .then(|| {
+            format!(
+                "\"{}\"",
+                message_id.replace('\\', "\\\\").replace('"', "\\\"")
+            )
+        })
+}
+
+impl Reader {
+    /// Gives every message of `listed` (UID order) whose `Message-ID` a lower UID of the
+    /// mailbox has the id of a duplicate: by what the run met, and, when it did not meet every
+    /// lower UID, by one `UID SEARCH ... HEADER Message-ID` over them.
+    async fn mark_duplicates(
+        &self,
+        session: &mut Session,
+        mailbox: &str,
+        validity: u32,
+        listed: &mut [Listed],
+        seen: &mut Seen,
+        ctx: &SyncContext,
+    ) -> Result<()> {
+        let mut earlier: HashSet<String> = HashSet::new();
+        let first = listed.first().map_or(0, |l| l.uid);
+        if !seen.complete && first > 1 {
+            let terms: Vec<String> = listed
+                .iter()
+                .filter_map(|l| l.message_id.as_deref())
+                .filter(|m| !seen.hashes.contains(&id_hash(m)))
+                .filter_map(|m| quoted(m).map(|q| format!("HEADER Message-ID {q}")))
+                .collect();
+            if !terms.is_empty() {
+                let query = format!(
+                    "UID 1:{} {}{}",
+                    first - 1,
+                    "OR ".repeat(terms.len() - 1),
+                    terms.join(" ")
+                );
+                let found: Vec<u32> = client::uid_search(&self.server, session, &query)
+                    .await?
+                    .into_iter()
+                    .filter(|u| *u < first)
+                    .collect();
+                ctx.stats().add_request();
+                if !found.is_empty() {
+                    let got = client::uid_fetch(
+                        &self.server,
+                        session,
+                        &client::uid_set(&found),
+                        "(UID ENVELOPE)",
+                        |attrs| Listed::from_fetch(mailbox, validity, attrs),
+                    )
+                    .await;
+                    ctx.stats().add_request();
+                    if let Some(e) = got.error {
+                        return Err(e);
+                    }
+                    earlier.extend(got.fetches.into_iter().filter_map(|l| l.message_id));
+                }
+            }
+        }
+        for l in listed.iter_mut() {
+            let Some(m) = l.message_id.as_deref() else {
+                continue;
+            };
+            let fresh = seen.hashes.insert(id_hash(m));
+            if !fresh || earlier.contains(m) {
+                l.make_duplicate(mailbox, validity);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -129,6 +536,49 @@ impl Reader {
 enum Slot {
     Done(Vec<Outcome>),
     Fetch(Listed),
+}
+
+/// Where a run starts in a mailbox it opened with UIDVALIDITY `validity`: after which UID,
+/// and which messages.
+fn start_in(
+    reader: &Reader,
+    from: &ImapCheckpoint,
+    mailbox: &str,
+    validity: u32,
+    resuming: bool,
+    window: Option<TimeWindow>,
+) -> (u32, Scope) {
+    let mark = from
+        .start
+        .get(mailbox)
+        .filter(|m| m.uid_validity == validity);
+    let (mut after, scope) = match (mark, from.carried, window) {
+        (Some(m), true, _) => (m.uid_next.saturating_sub(1), Scope::Arrivals),
+        (_, false, Some(w)) => (0, Scope::Window(w)),
+        _ => (0, Scope::All(reader.poll_since())),
+    };
+    if from.carried && mark.is_none() {
+        tracing::info!(
+            connector = SOURCE,
+            mailbox,
+            "no mark of the last run for this mailbox (new, or its UIDVALIDITY changed): \
+             it is read in full"
+        );
+    }
+    if resuming {
+        if from.uid_validity == Some(validity) {
+            after = after.max(from.after_uid);
+        } else {
+            tracing::warn!(
+                connector = SOURCE,
+                mailbox,
+                was = ?from.uid_validity,
+                now = validity,
+                "UIDVALIDITY changed: the mailbox is read again from its first message"
+            );
+        }
+    }
+    (after, scope)
 }
 
 /// The run from `from` on, each page with the checkpoint valid after it.
@@ -140,56 +590,69 @@ pub(super) fn checkpointed(
 ) -> BoxStream<'static, Result<CheckpointedBatch<ImapCheckpoint>>> {
     let reader = Arc::clone(reader);
     async_stream::try_stream! {
+        ctx.cancellation().check()?;
+        let mut session = reader.server.login().await?;
+        ctx.stats().add_request();
+        let mailboxes = reader.mailboxes(&mut session, &ctx).await?;
         let start = match &from.mailbox {
             None => 0,
-            Some(name) => reader.mailboxes.iter().position(|m| m == name).ok_or_else(|| {
+            Some(name) => mailboxes.iter().position(|m| m == name).ok_or_else(|| {
                 Error::checkpoint(format!(
-                    "the checkpoint is in mailbox {name:?}, which `imap_mailbox` no longer lists"
+                    "the checkpoint is in mailbox {name:?}, which is no longer read \
+                     (`imap_mailbox`)"
                 ))
                 .with_connector(SOURCE)
             })?,
         };
-        ctx.cancellation().check()?;
-        let since = reader.since(window);
-        let mut session = reader.server.login().await?;
-        ctx.stats().add_request();
-        for (index, mailbox) in reader.mailboxes.iter().enumerate().skip(start) {
-            let selected = client::examine(&reader.server, &mut session, mailbox).await?;
+        let mut next = from.next.clone();
+        for (index, mailbox) in mailboxes.iter().enumerate().skip(start) {
+            let selected = reader.examine(&mut session, mailbox).await?;
             ctx.stats().add_request();
             let validity = selected.uid_validity;
-            let mut after = 0;
-            if index == start && from.mailbox.is_some() {
-                if from.uid_validity == Some(validity) {
-                    after = from.after_uid;
-                } else {
-                    tracing::warn!(
-                        connector = SOURCE,
-                        mailbox = mailbox.as_str(),
-                        was = ?from.uid_validity,
-                        now = validity,
-                        "UIDVALIDITY changed: the mailbox is read again from its first message"
-                    );
-                }
-            }
-            let query = search_query(after, since, window);
-            let uids: Vec<u32> = client::uid_search(&reader.server, &mut session, &query)
+            let resuming = index == start && from.mailbox.is_some();
+            let (after, scope) = start_in(&reader, &from, mailbox, validity, resuming, window);
+            let uids: Vec<u32> = client::uid_search(&reader.server, &mut session, &search_query(after, scope))
                 .await?
                 .into_iter()
                 .filter(|u| *u > after)
                 .collect();
             ctx.stats().add_request();
+            // Where the next run starts: UIDNEXT as the mailbox was opened (or, from a server
+            // that does not tell it, after the highest UID found), so mail arriving while this
+            // run reads is the next run's.
+            let uid_next = selected
+                .uid_next
+                .unwrap_or_else(|| uids.last().map_or(after, |u| *u).saturating_add(1));
+            next.insert(mailbox.clone(), MailboxMark { uid_validity: validity, uid_next });
+            let checkpoint = |after_uid: u32, next: &BTreeMap<String, MailboxMark>| {
+                let mut c = ImapCheckpoint::after(mailbox.clone(), validity, after_uid);
+                c.start = from.start.clone();
+                c.next = next.clone();
+                c.carried = from.carried;
+                c
+            };
             let place = reader.place(mailbox, validity);
+            let mut seen = Seen {
+                complete: after == 0 && scope == Scope::All(None),
+                ..Seen::default()
+            };
+            let mut yielded = false;
             for chunk in uids.chunks(reader.page_size.max(1)) {
                 ctx.cancellation().check()?;
                 let last = chunk.last().copied().unwrap_or(after);
-                let listed = reader.listing(&mut session, mailbox, validity, chunk).await?;
-                ctx.stats().add_request();
+                let mut unlisted = Vec::new();
+                let mut listed = reader
+                    .listing(&mut session, mailbox, validity, chunk, &ctx, &mut unlisted)
+                    .await?;
+                reader
+                    .mark_duplicates(&mut session, mailbox, validity, &mut listed, &mut seen, &ctx)
+                    .await?;
                 let in_scope: Vec<Listed> = listed
                     .into_iter()
-                    .filter(|l| match (window, since) {
-                        (Some(w), _) => l.arrived.is_some_and(|t| in_window(t, w)),
-                        (None, Some(s)) => l.arrived.is_none_or(|t| t >= s),
-                        (None, None) => true,
+                    .filter(|l| match scope {
+                        Scope::Window(w) => l.arrived.is_some_and(|t| in_window(t, w)),
+                        Scope::All(Some(s)) => l.arrived.is_none_or(|t| t >= s),
+                        Scope::All(None) | Scope::Arrivals => true,
                     })
                     .collect();
                 let ids: Vec<String> = in_scope.iter().map(|l| l.id.clone()).collect();
@@ -197,7 +660,8 @@ pub(super) fn checkpointed(
                 // Messages in UID order, each done already or waiting for its body; cut into
                 // parts of at most PART_BYTES of bodies.
                 let mut parts: Vec<(Vec<Slot>, u32)> = Vec::new();
-                let mut current: Vec<Slot> = Vec::new();
+                let mut current: Vec<Slot> =
+                    unlisted.into_iter().map(|f| Slot::Done(vec![f.into()])).collect();
                 let mut current_last = after;
                 let mut bytes = 0u64;
                 for l in in_scope {
@@ -235,29 +699,42 @@ pub(super) fn checkpointed(
                             Slot::Done(_) => None,
                         })
                         .collect();
-                    let mut bodies = reader.bodies(&mut session, &wanted).await?;
-                    if !wanted.is_empty() {
-                        ctx.stats().add_request();
-                    }
+                    let (mut bodies, mut refused) = if wanted.is_empty() {
+                        Default::default()
+                    } else {
+                        reader.bodies(&mut session, mailbox, validity, &wanted, &ctx).await?
+                    };
                     let mut batch = Batch::default();
                     for slot in slots {
                         match slot {
                             Slot::Done(outcomes) => outcomes.into_iter().for_each(|o| batch.push(o)),
-                            // Expunged since the listing: prune deals with it.
                             Slot::Fetch(l) => {
                                 if let Some(raw) = bodies.remove(&l.uid) {
                                     for outcome in convert::message_outcomes(&place, &l, &raw) {
                                         batch.push(outcome);
                                     }
+                                } else if let Some(err) = refused.remove(&l.uid) {
+                                    batch.push(
+                                        convert::message_failure(
+                                            &place,
+                                            &l,
+                                            err.kind(),
+                                            &format!("the server would not serve it: {}", err.message()),
+                                        )
+                                        .into(),
+                                    );
                                 }
+                                // Else expunged since the listing: prune deals with it.
                             }
                         }
                     }
-                    yield CheckpointedBatch::new(
-                        batch,
-                        ImapCheckpoint::after(mailbox.clone(), validity, checkpoint_uid),
-                    );
+                    yielded = true;
+                    yield CheckpointedBatch::new(batch, checkpoint(checkpoint_uid, &next));
                 }
+            }
+            if !yielded {
+                // Nothing to read here: the checkpoint still records this mailbox's mark.
+                yield CheckpointedBatch::new(Batch::default(), checkpoint(after, &next));
             }
         }
         client::logout(&reader.server, &mut session).await;
@@ -267,7 +744,7 @@ pub(super) fn checkpointed(
 
 /// Every id a load could produce: each message's and its attachments', by `ENVELOPE` and
 /// `BODYSTRUCTURE` (no body is read). Fails, rather than come back short, when a mailbox
-/// cannot be read.
+/// cannot be read or a message cannot be listed at all (its document would be pruned).
 pub(super) fn list_ids(
     reader: &Arc<Reader>,
     ctx: SyncContext,
@@ -276,15 +753,28 @@ pub(super) fn list_ids(
     async_stream::try_stream! {
         let mut session = reader.server.login().await?;
         ctx.stats().add_request();
-        for mailbox in &reader.mailboxes {
-            let selected = client::examine(&reader.server, &mut session, mailbox).await?;
+        let mailboxes = reader.mailboxes(&mut session, &ctx).await?;
+        for mailbox in &mailboxes {
+            let selected = reader.examine(&mut session, mailbox).await?;
             ctx.stats().add_request();
             let uids = client::uid_search(&reader.server, &mut session, "ALL").await?;
             ctx.stats().add_request();
+            let mut seen = Seen {
+                complete: true,
+                ..Seen::default()
+            };
             for chunk in uids.chunks(LIST_CHUNK) {
                 ctx.cancellation().check()?;
-                let listed = reader.listing(&mut session, mailbox, selected.uid_validity, chunk).await?;
-                ctx.stats().add_request();
+                let mut unlisted = Vec::new();
+                let mut listed = reader
+                    .listing(&mut session, mailbox, selected.uid_validity, chunk, &ctx, &mut unlisted)
+                    .await?;
+                reader
+                    .mark_duplicates(&mut session, mailbox, selected.uid_validity, &mut listed, &mut seen, &ctx)
+                    .await?;
+                if let Some(f) = unlisted.first() {
+                    Err(Error::new(f.kind, f.message.clone()).with_connector(SOURCE))?;
+                }
                 let mut ids = Vec::with_capacity(listed.len());
                 for l in &listed {
                     ids.push(SlimDocument::new(l.id.clone()));
@@ -303,8 +793,9 @@ pub(super) fn list_ids(
 /// Logs in and selects every mailbox.
 pub(super) async fn check(reader: &Reader) -> Result<()> {
     let mut session = reader.server.login().await?;
-    for mailbox in &reader.mailboxes {
-        client::examine(&reader.server, &mut session, mailbox).await?;
+    let mailboxes = reader.mailboxes(&mut session, &SyncContext::new()).await?;
+    for mailbox in &mailboxes {
+        reader.examine(&mut session, mailbox).await?;
     }
     client::logout(&reader.server, &mut session).await;
     Ok(())
@@ -324,9 +815,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            search_query(0, None, Some(w)),
+            search_query(0, Scope::Window(w)),
             "UID 1:* SINCE 01-Mar-2025 BEFORE 07-Mar-2025"
         );
-        assert_eq!(search_query(40, None, None), "UID 41:*");
+        assert_eq!(search_query(40, Scope::All(None)), "UID 41:*");
+        // An incremental run goes by UID alone: an old INTERNALDATE is no reason to miss mail.
+        assert_eq!(search_query(56, Scope::Arrivals), "UID 57:*");
     }
 }

@@ -1,0 +1,456 @@
+//! The IMAP connector against a scripted IMAP server: what real servers do and dovecot does
+//! not (Gmail's tagged `NO` after part of a FETCH, a `BODYSTRUCTURE` imap-proto cannot parse,
+//! Coremail's `BODY[] NIL`, NetEase's "Unsafe Login" before `ID`, response codes, throttling,
+//! a dropped connection). The server speaks plain IMAP on loopback; each test overrides the
+//! answers it is about and leaves the rest to a well-behaved default over three messages.
+
+#![cfg(feature = "imap")]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use connector_core::{Batch, Connector, ErrorKind, Secret, SyncContext};
+use connector_misc::imap::{ImapConfig, ImapConnector, Security};
+use futures::StreamExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+const PASSWORD: &str = "Scripted-Pa55-7781";
+
+/// What a connection has done so far, for the scripts.
+#[derive(Debug, Default)]
+struct Conn {
+    /// Which connection of the server this is (from 0).
+    index: usize,
+    /// Whether the client sent `ID` on it.
+    id_sent: bool,
+    /// `UID FETCH` commands on it so far, this one included.
+    fetches: usize,
+}
+
+/// An answer: bytes to send, then whether to hang up.
+struct Reply(Vec<u8>, bool);
+
+impl Reply {
+    fn text(s: impl Into<String>) -> Self {
+        Self(s.into().into_bytes(), false)
+    }
+}
+
+type Script = dyn Fn(&Conn, &str, &str) -> Option<Reply> + Send + Sync;
+
+const MESSAGES: u32 = 3;
+
+fn message(uid: u32) -> String {
+    format!(
+        "From: a@example.com\r\nTo: me@example.com\r\nSubject: M{uid}\r\nMessage-ID: <m{uid}@x>\r\n\r\nbody {uid}\r\n"
+    )
+}
+
+/// The UIDs of a UID set (`1:3,5`, `2:*`).
+fn uids(set: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in set.split(',') {
+        let num = |s: &str| {
+            if s == "*" {
+                MESSAGES
+            } else {
+                s.parse().unwrap_or(0)
+            }
+        };
+        match part.split_once(':') {
+            Some((a, b)) => {
+                let (a, b) = (num(a), num(b));
+                out.extend(a.min(b)..=a.max(b));
+            }
+            None => out.push(num(part)),
+        }
+    }
+    out.retain(|u| (1..=MESSAGES).contains(u));
+    out
+}
+
+fn listing_line(uid: u32) -> String {
+    let size = message(uid).len();
+    format!(
+        "* {uid} FETCH (UID {uid} RFC822.SIZE {size} INTERNALDATE \"01-Mar-2025 10:00:00 +0000\" \
+         ENVELOPE (\"Sat, 1 Mar 2025 10:00:00 +0000\" \"M{uid}\" ((NIL NIL \"a\" \"example.com\")) NIL NIL \
+         ((NIL NIL \"me\" \"example.com\")) NIL NIL NIL \"<m{uid}@x>\") \
+         BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 8 1 NIL NIL NIL NIL))\r\n"
+    )
+}
+
+fn body_line(uid: u32) -> String {
+    let m = message(uid);
+    format!(
+        "* {uid} FETCH (UID {uid} BODY[] {{{}}}\r\n{m})\r\n",
+        m.len()
+    )
+}
+
+/// The well-behaved answer to `command`.
+fn default_reply(conn: &Conn, tag: &str, command: &str) -> Reply {
+    let upper = command.to_ascii_uppercase();
+    let ok = |s: String| Reply::text(format!("{s}{tag} OK done\r\n"));
+    if upper.starts_with("CAPABILITY") {
+        ok("* CAPABILITY IMAP4rev1 ID\r\n".into())
+    } else if upper.starts_with("LOGIN") {
+        ok(String::new())
+    } else if upper.starts_with("ID ") {
+        ok("* ID (\"name\" \"scripted\")\r\n".into())
+    } else if upper.starts_with("EXAMINE") {
+        Reply::text(format!(
+            "* {MESSAGES} EXISTS\r\n* 0 RECENT\r\n* FLAGS (\\Seen)\r\n* OK [UIDVALIDITY 7] ok\r\n\
+             * OK [UIDNEXT {}] ok\r\n{tag} OK [READ-ONLY] done\r\n",
+            MESSAGES + 1
+        ))
+    } else if let Some(q) = upper.strip_prefix("UID SEARCH ") {
+        let found: Vec<String> = match q.strip_prefix("UID ") {
+            Some(set) => uids(set.split_whitespace().next().unwrap_or("")),
+            None => (1..=MESSAGES).collect(),
+        }
+        .iter()
+        .map(u32::to_string)
+        .collect();
+        ok(format!("* SEARCH {}\r\n", found.join(" ")))
+    } else if let Some(rest) = upper.strip_prefix("UID FETCH ") {
+        let (set, items) = rest.split_once(' ').unwrap_or((rest, ""));
+        let lines: String = uids(set)
+            .into_iter()
+            .map(|u| {
+                if items.contains("BODY.PEEK[]") {
+                    body_line(u)
+                } else {
+                    listing_line(u)
+                }
+            })
+            .collect();
+        let _ = conn;
+        ok(lines)
+    } else if upper.starts_with("LOGOUT") {
+        Reply(format!("* BYE bye\r\n{tag} OK done\r\n").into_bytes(), true)
+    } else {
+        Reply::text(format!("{tag} BAD unknown\r\n"))
+    }
+}
+
+/// A scripted server on a loopback port; `script` answers first, the default the rest.
+async fn serve(script: Arc<Script>) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&connections);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let index = count.fetch_add(1, Ordering::SeqCst);
+            let script = Arc::clone(&script);
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read);
+                let mut conn = Conn {
+                    index,
+                    ..Conn::default()
+                };
+                if write
+                    .write_all(b"* OK [CAPABILITY IMAP4rev1 ID] scripted ready\r\n")
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    match lines.read_line(&mut line).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    let text = line.trim_end();
+                    let Some((tag, command)) = text.split_once(' ') else {
+                        continue;
+                    };
+                    let upper = command.to_ascii_uppercase();
+                    if upper.starts_with("UID FETCH") {
+                        conn.fetches += 1;
+                    }
+                    let reply = script(&conn, tag, command)
+                        .unwrap_or_else(|| default_reply(&conn, tag, command));
+                    if upper.starts_with("ID ") {
+                        conn.id_sent = true;
+                    }
+                    if write.write_all(&reply.0).await.is_err() || reply.1 {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, connections)
+}
+
+fn config(port: u16) -> ImapConfig {
+    let mut config = ImapConfig::new("127.0.0.1", "me@example.com", Secret::new(PASSWORD));
+    config.imap_port = Some(port);
+    config.security = Security::Plain;
+    config.allowed_hosts = vec!["127.0.0.1".to_owned()];
+    config.imap_mailbox = serde_json::from_value(serde_json::json!(["INBOX"])).expect("list");
+    config.timeout_seconds = std::num::NonZeroU64::new(5).expect("nonzero");
+    config
+}
+
+async fn run(port: u16) -> connector_core::Result<Batch> {
+    let c: Arc<dyn Connector> = Arc::new(ImapConnector::new(config(port)).expect("config"));
+    let mut stream = c.as_load().expect("load").load(SyncContext::new());
+    let mut all = Batch::default();
+    while let Some(page) = stream.next().await {
+        all.append(page?);
+    }
+    Ok(all)
+}
+
+fn ids(batch: &Batch) -> Vec<&str> {
+    batch.documents.iter().map(|d| d.id.as_str()).collect()
+}
+
+fn is_body_fetch(command: &str) -> bool {
+    let upper = command.to_ascii_uppercase();
+    upper.starts_with("UID FETCH") && upper.contains("BODY.PEEK[]")
+}
+
+fn is_listing(command: &str) -> bool {
+    let upper = command.to_ascii_uppercase();
+    upper.starts_with("UID FETCH") && upper.contains("ENVELOPE")
+}
+
+/// Gmail: FETCHes of the messages it can serve, then `NO Some messages could not be
+/// FETCHed`, every time UID 2 is asked for.
+#[tokio::test]
+async fn a_tagged_no_after_part_of_a_fetch_fails_only_that_message() {
+    let (port, _) = serve(Arc::new(|_: &Conn, tag: &str, command: &str| {
+        let set = command.split_whitespace().nth(2).unwrap_or("");
+        (is_body_fetch(command) && uids(set).contains(&2)).then(|| {
+            let served: String = uids(set)
+                .into_iter()
+                .filter(|u| *u != 2)
+                .map(body_line)
+                .collect();
+            Reply::text(format!(
+                "{served}{tag} NO Some messages could not be FETCHed (Failure)\r\n"
+            ))
+        })
+    }))
+    .await;
+    let all = run(port).await.expect("the run completes");
+    assert_eq!(ids(&all), ["INBOX:<m1@x>", "INBOX:<m3@x>"]);
+    assert_eq!(all.failures.len(), 1, "{:?}", all.failures);
+    let f = &all.failures[0];
+    assert_eq!(f.id.as_deref(), Some("INBOX:<m2@x>"));
+    assert!(
+        f.message.contains("UID 2 of mailbox \"INBOX\""),
+        "{}",
+        f.message
+    );
+    assert!(f.message.contains("could not be FETCHed"), "{}", f.message);
+}
+
+/// Exchange and GMX send `BODYSTRUCTURE` that imap-proto cannot parse: the message is listed
+/// again without it (after a new connection, since the stream is out of step) and read.
+#[tokio::test]
+async fn a_malformed_bodystructure_is_listed_without_it() {
+    let (port, connections) = serve(Arc::new(|_: &Conn, tag: &str, command: &str| {
+        let set = command.split_whitespace().nth(2).unwrap_or("");
+        (is_listing(command) && command.contains("BODYSTRUCTURE") && uids(set).contains(&2)).then(
+            || {
+                let lines: String = uids(set)
+                    .into_iter()
+                    .map(|u| {
+                        if u == 2 {
+                            // A bare atom where the part's size belongs, then a stray bracket.
+                            let good = listing_line(2);
+                            let cut = good.find("BODYSTRUCTURE").unwrap_or(0);
+                            format!(
+                                "{}BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"CHARSET\") NIL NIL 7BIT ] 8 1))\r\n",
+                                &good[..cut]
+                            )
+                        } else {
+                            listing_line(u)
+                        }
+                    })
+                    .collect();
+                Reply::text(format!("{lines}{tag} OK done\r\n"))
+            },
+        )
+    }))
+    .await;
+    let all = run(port).await.expect("the run completes");
+    assert!(all.failures.is_empty(), "{:?}", all.failures);
+    assert_eq!(ids(&all), ["INBOX:<m1@x>", "INBOX:<m2@x>", "INBOX:<m3@x>"]);
+    assert!(connections.load(Ordering::SeqCst) >= 2, "it reconnected");
+}
+
+/// Coremail and NetEase answer `BODY[] NIL` for a message they will not serve: a failure
+/// naming it (the message is still there: `UID SEARCH` finds it), not a silent gap.
+#[tokio::test]
+async fn a_nil_body_is_a_failure_naming_the_message() {
+    let (port, _) = serve(Arc::new(|_: &Conn, tag: &str, command: &str| {
+        let set = command.split_whitespace().nth(2).unwrap_or("");
+        is_body_fetch(command).then(|| {
+            let lines: String = uids(set)
+                .into_iter()
+                .map(|u| {
+                    if u == 2 {
+                        "* 2 FETCH (UID 2 BODY[] NIL)\r\n".to_owned()
+                    } else {
+                        body_line(u)
+                    }
+                })
+                .collect();
+            Reply::text(format!("{lines}{tag} OK done\r\n"))
+        })
+    }))
+    .await;
+    let all = run(port).await.expect("the run completes");
+    assert_eq!(ids(&all), ["INBOX:<m1@x>", "INBOX:<m3@x>"]);
+    assert_eq!(all.failures.len(), 1, "{:?}", all.failures);
+    assert_eq!(all.failures[0].id.as_deref(), Some("INBOX:<m2@x>"));
+    assert!(
+        all.failures[0].message.contains("no body"),
+        "{}",
+        all.failures[0].message
+    );
+}
+
+/// A body FETCH whose response does not parse holds the mail in async-imap's error text:
+/// neither the failure nor any error repeats it, and the message is short.
+#[tokio::test]
+async fn an_unparsable_body_response_leaks_no_mail() {
+    const MARKER: &str = "PRIVATE-MAIL-MARKER-42";
+    let (port, _) = serve(Arc::new(|_: &Conn, tag: &str, command: &str| {
+        let set = command.split_whitespace().nth(2).unwrap_or("");
+        (is_body_fetch(command) && uids(set).contains(&2)).then(|| {
+            let body = format!("Subject: secret\r\n\r\n{MARKER} {}\r\n", "x".repeat(4000));
+            Reply::text(format!(
+                "* 2 FETCH (UID 2 BODY[] {{{}}}\r\n{body} ]]] (\r\n{tag} OK done\r\n",
+                body.len()
+            ))
+        })
+    }))
+    .await;
+    let all = run(port).await.expect("the run completes");
+    assert_eq!(ids(&all), ["INBOX:<m1@x>", "INBOX:<m3@x>"]);
+    assert_eq!(all.failures.len(), 1, "{:?}", all.failures);
+    let f = &all.failures[0];
+    assert_eq!(f.id.as_deref(), Some("INBOX:<m2@x>"));
+    assert!(!f.message.contains(MARKER), "{}", f.message);
+    assert!(f.message.len() < 1024, "{}", f.message.len());
+    assert!(f.message.contains("could not be parsed"), "{}", f.message);
+}
+
+/// NetEase refuses `EXAMINE` with "Unsafe Login" until the client has sent `ID`.
+#[tokio::test]
+async fn id_is_sent_before_examine() {
+    let (port, _) = serve(Arc::new(|conn: &Conn, tag: &str, command: &str| {
+        (command.to_ascii_uppercase().starts_with("EXAMINE") && !conn.id_sent).then(|| {
+            Reply::text(format!(
+                "{tag} NO EXAMINE Unsafe Login. Please contact kefu@188.com for help\r\n"
+            ))
+        })
+    }))
+    .await;
+    let all = run(port).await.expect("EXAMINE after ID");
+    assert_eq!(all.documents.len(), 3);
+}
+
+async fn check_with(reply_to: &'static str, answer: &'static str) -> connector_core::Error {
+    let (port, _) = serve(Arc::new(move |_: &Conn, tag: &str, command: &str| {
+        command
+            .to_ascii_uppercase()
+            .starts_with(reply_to)
+            .then(|| Reply::text(format!("{tag} {answer}\r\n")))
+    }))
+    .await;
+    let c = ImapConnector::new(config(port)).expect("config");
+    c.check().await.expect_err("refused")
+}
+
+/// RFC 5530 response codes tell the kinds apart, at LOGIN and at EXAMINE.
+#[tokio::test]
+async fn response_codes_are_mapped() {
+    let e = check_with("LOGIN", "NO [AUTHENTICATIONFAILED] Invalid credentials").await;
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
+    assert_eq!(e.field(), Some("credentials.imap_password"));
+    assert!(!e.is_retryable());
+    assert!(!e.message().contains(PASSWORD));
+
+    let e = check_with("LOGIN", "NO [UNAVAILABLE] Temporary authentication failure").await;
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(e.is_retryable(), "{e}");
+
+    let e = check_with(
+        "LOGIN",
+        "NO [ALERT] Too many simultaneous connections. (Failure)",
+    )
+    .await;
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+    assert!(e.is_retryable(), "{e}");
+
+    let e = check_with("EXAMINE", "NO [NOPERM] Permission denied").await;
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert_eq!(e.field(), Some("imap_mailbox"));
+
+    let e = check_with("EXAMINE", "NO [NONEXISTENT] Unknown Mailbox: INBOX").await;
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+
+    let e = check_with("EXAMINE", "NO [INUSE] Mailbox in use").await;
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+    assert!(e.is_retryable(), "{e}");
+}
+
+/// Exchange's throttling: waited out (its suggested backoff) and retried; a server that
+/// keeps throttling ends the run retryably, with the wait it asked for.
+#[tokio::test]
+async fn throttling_is_waited_out() {
+    let once = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&once);
+    let (port, _) = serve(Arc::new(move |_: &Conn, tag: &str, command: &str| {
+        (is_body_fetch(command) && seen.fetch_add(1, Ordering::SeqCst) == 0).then(|| {
+            Reply::text(format!(
+                "{tag} NO Request is throttled. Suggested Backoff Time: 50 milliseconds\r\n"
+            ))
+        })
+    }))
+    .await;
+    let all = run(port).await.expect("throttled once, then served");
+    assert_eq!(all.documents.len(), 3);
+    assert!(all.failures.is_empty(), "{:?}", all.failures);
+
+    let (port, _) = serve(Arc::new(|_: &Conn, tag: &str, command: &str| {
+        is_body_fetch(command).then(|| {
+            Reply::text(format!(
+                "{tag} NO Request is throttled. Suggested Backoff Time: 20 milliseconds\r\n"
+            ))
+        })
+    }))
+    .await;
+    let e = run(port).await.expect_err("always throttled");
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+    assert!(e.is_retryable());
+    assert_eq!(e.retry_after(), Some(std::time::Duration::from_millis(20)));
+}
+
+/// The connection drops in the middle of a body fetch: the run reconnects, checks
+/// UIDVALIDITY and goes on, with every document.
+#[tokio::test]
+async fn a_dropped_connection_is_reconnected() {
+    let (port, connections) = serve(Arc::new(|conn: &Conn, _: &str, command: &str| {
+        (conn.index == 0 && is_body_fetch(command)).then(|| {
+            // Half a response, then the socket closes.
+            Reply(body_line(1).into_bytes()[..20].to_vec(), true)
+        })
+    }))
+    .await;
+    let all = run(port).await.expect("the run completes");
+    assert_eq!(ids(&all), ["INBOX:<m1@x>", "INBOX:<m2@x>", "INBOX:<m3@x>"]);
+    assert!(all.failures.is_empty(), "{:?}", all.failures);
+    assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
