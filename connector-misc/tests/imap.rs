@@ -138,7 +138,7 @@ async fn html_body_becomes_markdown_and_the_attachment_a_document() {
     );
     let link = msg.link.as_ref().expect("link").to_string();
     assert!(
-        link.starts_with(&format!("imap://{user}@127.0.0.1:"))
+        link.starts_with(&format!("imap://{}@127.0.0.1:", user.replace('@', "%40")))
             && link.contains("/INBOX;UIDVALIDITY="),
         "{link}"
     );
@@ -449,7 +449,11 @@ async fn implicit_tls_and_starttls_verify_the_certificate() {
 
 #[tokio::test]
 async fn plain_is_for_loopback_and_loopback_must_be_allowed() {
-    let mut config = ImapConfig::new("imap.example.com", "me", connector_core::Secret::new("pw"));
+    let mut config = ImapConfig::new(
+        "imap.example.com",
+        "me@example.com",
+        connector_core::Secret::new("pw"),
+    );
     config.security = Security::Plain;
     let err = ImapConnector::new(config).expect_err("plain off loopback");
     assert_eq!(err.kind(), ErrorKind::Config);
@@ -853,4 +857,73 @@ async fn duplicate_message_ids_keep_distinct_stable_ids() {
         "{third:?}"
     );
     assert_eq!(sink.len(), 3);
+}
+
+/// Each configured mailbox is a partition: a connector of its own reading only it, with the
+/// same ids as the whole.
+#[tokio::test]
+async fn mailboxes_are_partitions() {
+    let server = dovecot::server().await;
+    let user = dovecot::user("parts");
+    let mut s = dovecot::login(server, &user).await;
+    dovecot::create(&mut s, "Archive").await;
+    dovecot::append(
+        &mut s,
+        "INBOX",
+        &dovecot::text_message("p1@x", "1", "1"),
+        None,
+    )
+    .await;
+    dovecot::append(
+        &mut s,
+        "Archive",
+        &dovecot::text_message("p2@x", "2", "2"),
+        None,
+    )
+    .await;
+    let c = connector(server.config(&user, &["INBOX", "Archive"]));
+    assert_eq!(c.partitions(), ["INBOX", "Archive"]);
+    let archive = c.partition("Archive").expect("a partition");
+    assert_eq!(ids(&load(archive.as_ref()).await), ["Archive:<p2@x>"]);
+    assert!(c.partition("Elsewhere").is_none());
+    assert!(connector(server.config(&user, &[])).partitions().is_empty());
+}
+
+/// A login that is no mail address needs `owner_email`, which documents are then readable by.
+#[tokio::test]
+async fn a_login_that_is_no_address_needs_owner_email() {
+    let mut config = ImapConfig::new(
+        "imap.example.com",
+        "jdoe",
+        connector_core::Secret::new("pw"),
+    );
+    let err = ImapConnector::new(config.clone()).expect_err("no owner");
+    assert!(
+        err.problems().iter().any(|p| p.path == "owner_email"),
+        "{err}"
+    );
+    config.owner_email = Some("John.Doe@Example.com".to_owned());
+    assert_eq!(config.owner().as_deref(), Some("john.doe@example.com"));
+    assert!(ImapConnector::new(config).is_ok());
+
+    let server = dovecot::server().await;
+    let user = dovecot::user("owner");
+    let mut s = dovecot::login(server, &user).await;
+    dovecot::append(
+        &mut s,
+        "INBOX",
+        &dovecot::text_message("o@x", "O", "o"),
+        None,
+    )
+    .await;
+    let mut config = server.config(&user, &["INBOX"]);
+    config.owner_email = Some("team@example.org".to_owned());
+    let all = load(connector(config).as_ref()).await;
+    let access = serde_json::to_value(&all.documents[0].access).expect("access");
+    assert_eq!(
+        access["emails"],
+        serde_json::json!(["team@example.org"]),
+        "{access}"
+    );
+    assert_eq!(all.documents[0].owners, ["team@example.org"]);
 }

@@ -28,12 +28,20 @@ struct Conn {
     fetches: usize,
 }
 
-/// An answer: bytes to send, then whether to hang up.
-struct Reply(Vec<u8>, bool);
+/// An answer: bytes to send, then whether to hang up; or lines sent [`PACE`] apart.
+struct Reply(Vec<u8>, bool, Vec<String>);
+
+/// The pause before each line of a paced answer.
+const PACE: std::time::Duration = std::time::Duration::from_millis(600);
 
 impl Reply {
     fn text(s: impl Into<String>) -> Self {
-        Self(s.into().into_bytes(), false)
+        Self(s.into().into_bytes(), false, Vec::new())
+    }
+
+    /// `lines` one by one, each after [`PACE`], then `last`.
+    fn paced(lines: Vec<String>, last: String) -> Self {
+        Self(last.into_bytes(), false, lines)
     }
 }
 
@@ -128,7 +136,11 @@ fn default_reply(conn: &Conn, tag: &str, command: &str) -> Reply {
         let _ = conn;
         ok(lines)
     } else if upper.starts_with("LOGOUT") {
-        Reply(format!("* BYE bye\r\n{tag} OK done\r\n").into_bytes(), true)
+        Reply(
+            format!("* BYE bye\r\n{tag} OK done\r\n").into_bytes(),
+            true,
+            Vec::new(),
+        )
     } else {
         Reply::text(format!("{tag} BAD unknown\r\n"))
     }
@@ -177,6 +189,12 @@ async fn serve(script: Arc<Script>) -> (u16, Arc<AtomicUsize>) {
                         .unwrap_or_else(|| default_reply(&conn, tag, command));
                     if upper.starts_with("ID ") {
                         conn.id_sent = true;
+                    }
+                    for line in &reply.2 {
+                        tokio::time::sleep(PACE).await;
+                        if write.write_all(line.as_bytes()).await.is_err() {
+                            return;
+                        }
                     }
                     if write.write_all(&reply.0).await.is_err() || reply.1 {
                         return;
@@ -445,7 +463,7 @@ async fn a_dropped_connection_is_reconnected() {
     let (port, connections) = serve(Arc::new(|conn: &Conn, _: &str, command: &str| {
         (conn.index == 0 && is_body_fetch(command)).then(|| {
             // Half a response, then the socket closes.
-            Reply(body_line(1).into_bytes()[..20].to_vec(), true)
+            Reply(body_line(1).into_bytes()[..20].to_vec(), true, Vec::new())
         })
     }))
     .await;
@@ -453,4 +471,29 @@ async fn a_dropped_connection_is_reconnected() {
     assert_eq!(ids(&all), ["INBOX:<m1@x>", "INBOX:<m2@x>", "INBOX:<m3@x>"]);
     assert!(all.failures.is_empty(), "{:?}", all.failures);
     assert_eq!(connections.load(Ordering::SeqCst), 2);
+}
+
+/// A server that answers slowly but steadily: each response comes within the timeout, the
+/// whole FETCH takes longer than it, and the run succeeds (the timeout is per response).
+#[tokio::test]
+async fn a_slow_steady_fetch_is_not_timed_out() {
+    let (port, _) = serve(Arc::new(|_: &Conn, tag: &str, command: &str| {
+        let set = command.split_whitespace().nth(2).unwrap_or("");
+        is_body_fetch(command).then(|| {
+            let lines: Vec<String> = uids(set).into_iter().map(body_line).collect();
+            Reply::paced(lines, format!("{tag} OK done\r\n"))
+        })
+    }))
+    .await;
+    let mut config = config(port);
+    config.timeout_seconds = std::num::NonZeroU64::new(1).expect("nonzero");
+    let c: Arc<dyn Connector> = Arc::new(ImapConnector::new(config).expect("config"));
+    let started = std::time::Instant::now();
+    let mut stream = c.as_load().expect("load").load(SyncContext::new());
+    let mut all = Batch::default();
+    while let Some(page) = stream.next().await {
+        all.append(page.expect("a page"));
+    }
+    assert!(started.elapsed() > std::time::Duration::from_millis(1500));
+    assert_eq!(all.documents.len(), 3);
 }

@@ -650,20 +650,33 @@ pub(crate) async fn uid_fetch<T>(
     use async_imap::error::Error as E;
     let mut fetches = Vec::new();
     let run = async {
-        let tag = match session
-            .run_command(format!("UID FETCH {set} {items}"))
-            .await
-        {
-            Ok(tag) => tag,
-            Err(e) => return Some((command_error("UID FETCH", &e), true)),
+        let sent = server
+            .timed("sending UID FETCH", async {
+                Ok(session
+                    .run_command(format!("UID FETCH {set} {items}"))
+                    .await)
+            })
+            .await;
+        let tag = match sent {
+            Ok(Ok(tag)) => tag,
+            Ok(Err(e)) => return Some((command_error("UID FETCH", &e), true)),
+            Err(timeout) => return Some((timeout, true)),
         };
         loop {
-            let response = match session.read_response().await {
-                Ok(Some(response)) => response,
-                Ok(None) => {
+            // The timeout bounds each response, not the command: a slow server that keeps
+            // sending (Gmail throttles its pace) finishes a large part.
+            let read = server
+                .timed("reading a FETCH response", async {
+                    Ok(session.read_response().await)
+                })
+                .await;
+            let response = match read {
+                Ok(Ok(Some(response))) => response,
+                Ok(Ok(None)) => {
                     return Some((command_error("UID FETCH", &E::ConnectionLost), true));
                 }
-                Err(e) => return Some((command_error("UID FETCH", &E::Io(e)), true)),
+                Ok(Err(e)) => return Some((command_error("UID FETCH", &E::Io(e)), true)),
+                Err(timeout) => return Some((timeout, true)),
             };
             match response.parsed() {
                 Response::Fetch(_, attrs) => fetches.extend(extract(attrs)),
@@ -689,10 +702,7 @@ pub(crate) async fn uid_fetch<T>(
             }
         }
     };
-    let failed = match server.timed("UID FETCH", async { Ok(run.await) }).await {
-        Ok(outcome) => outcome,
-        Err(timeout) => Some((timeout, true)),
-    };
+    let failed = run.await;
     let (error, broken) = match failed {
         Some((e, b)) => (Some(e), b),
         None => (None, false),

@@ -101,6 +101,12 @@ pub struct ImapConfig {
     pub poll_range: Option<u32>,
     /// The account.
     pub credentials: ImapCredentials,
+    /// The mail address of the mailbox's owner, whom every document is readable by and owned
+    /// by. Default: `credentials.imap_username` when it is a mail address; required when the
+    /// login is not one (iCloud's bare name, `jdoe` on a company server, a master-user login
+    /// such as `jdoe*admin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
     /// `tls` (default, implicit TLS), `starttls`, or `plain` (loopback hosts only).
     #[serde(default)]
     pub security: Security,
@@ -163,6 +169,7 @@ impl ImapConfig {
                 imap_username: username.into(),
                 imap_password: password,
             },
+            owner_email: None,
             security: Security::Tls,
             ca_certificate: None,
             attachment_size_limit: default_attachment_size_limit(),
@@ -185,6 +192,17 @@ impl ImapConfig {
             .collect()
     }
 
+    /// The mailbox owner's address: `owner_email`, else the login when it is a mail address.
+    pub fn owner(&self) -> Option<String> {
+        match &self.owner_email {
+            Some(o) if !o.trim().is_empty() => Some(o.trim().to_lowercase()),
+            _ => {
+                let login = self.credentials.imap_username.trim();
+                is_address(login).then(|| login.to_lowercase())
+            }
+        }
+    }
+
     /// The port in effect.
     pub fn port(&self) -> u16 {
         self.imap_port.unwrap_or(match self.security {
@@ -197,6 +215,17 @@ impl ImapConfig {
     pub(crate) fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
         NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
     }
+}
+
+/// Whether `s` looks like a mail address (`local@domain`, nothing else around it).
+fn is_address(s: &str) -> bool {
+    s.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !s.contains(char::is_whitespace)
+            && !domain.contains(['@', '\\', '*'])
+            && !local.contains(['\\', '*'])
+    })
 }
 
 /// Whether `host` names this machine: `localhost` or a loopback address.
@@ -247,6 +276,20 @@ impl ConnectorConfig for ImapConfig {
                 "credentials.imap_password",
                 "must not be empty",
             ));
+        }
+        match &self.owner_email {
+            Some(o) if !is_address(o.trim()) => problems.push(FieldError::new(
+                "owner_email",
+                "must be a mail address (`name@example.com`)",
+            )),
+            None if !self.credentials.imap_username.trim().is_empty() && self.owner().is_none() => {
+                problems.push(FieldError::new(
+                    "owner_email",
+                    "is needed because the login `credentials.imap_username` is no mail \
+                     address: documents are readable by the mailbox owner, named by address",
+                ));
+            }
+            _ => {}
         }
         if self.security == Security::Plain && !is_loopback(host) {
             problems.push(FieldError::new(

@@ -19,6 +19,9 @@ use super::model::{Listed, PartFacts, attachment_doc_id, is_attachment, normalis
 pub(crate) struct Place<'a> {
     pub(crate) host: &'a str,
     pub(crate) port: u16,
+    /// The login, for the `imap://` URL.
+    pub(crate) login: &'a str,
+    /// The owner's address: access and owners.
     pub(crate) owner: &'a str,
     pub(crate) mailbox: &'a str,
     pub(crate) uid_validity: u32,
@@ -30,7 +33,7 @@ impl Place<'_> {
     /// which mail clients open.
     fn link(&self, uid: u32) -> Option<Url> {
         let mut url = Url::parse(&format!("imap://{}:{}/", self.host, self.port)).ok()?;
-        url.set_username(self.owner).ok()?;
+        url.set_username(self.login).ok()?;
         let mailbox: String = url::form_urlencoded::byte_serialize(self.mailbox.as_bytes())
             .collect::<String>()
             .replace('+', "%20");

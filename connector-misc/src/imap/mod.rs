@@ -38,7 +38,8 @@
 //!   UID, UIDVALIDITY, `message_id`, `thread_id` (first of `References`, else `In-Reply-To`,
 //!   else its own id), `in_reply_to`, `references`, addresses, date, size. The link is the
 //!   RFC 5092 `imap://` URL of the message. `access` and `owners`: the mailbox owner
-//!   (`credentials.imap_username`).
+//!   (`owner_email`, else `credentials.imap_username` when it is a mail address; a login
+//!   that is not one needs `owner_email`).
 //! - **Attachments**: parts marked `attachment`, named parts that are no inline image (no
 //!   `Content-ID`) and forwarded messages (`message/rfc822`, as `.eml`), each a document with
 //!   its MIME type, or a failure naming it when over `attachment_size_limit`.
@@ -85,8 +86,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, Error, Result, Roles, SlimConnector,
-    SlimDocument, SyncContext, TimeWindow,
+    CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
+    SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 
@@ -144,6 +145,7 @@ impl ImapConnector {
             max_message_size: config.max_message_size.get(),
             attachment_cap: config.attachment_size_limit.get(),
             poll_range_days: config.poll_range,
+            owner: config.owner().unwrap_or_default(),
         };
         Ok(Self {
             config,
@@ -180,6 +182,25 @@ impl Connector for ImapConnector {
             .slim()
             .fingerprint_skip()
             .into()
+    }
+
+    /// The mailboxes of `imap_mailbox` when it names more than one, each a job of its own with
+    /// its own checkpoint; none when it is empty (the mailboxes are known only from the
+    /// server's `LIST`) or names one.
+    fn partitions(&self) -> Vec<String> {
+        let named = self.config.mailboxes();
+        if named.len() > 1 { named } else { Vec::new() }
+    }
+
+    /// This connector reading only `partition`, one of [`partitions`](Connector::partitions).
+    fn partition(&self, partition: &str) -> Option<DynConnector> {
+        if !self.config.mailboxes().iter().any(|m| m == partition) {
+            return None;
+        }
+        let mut config = self.config.clone();
+        config.imap_mailbox = vec![partition.to_owned()].into();
+        let connector = Self::new(config).ok()?;
+        Some(Arc::new(connector))
     }
 
     /// Logs in and selects every mailbox of `imap_mailbox`.

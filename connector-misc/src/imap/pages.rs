@@ -41,6 +41,8 @@ pub(crate) struct Reader {
     pub(crate) max_message_size: u64,
     pub(crate) attachment_cap: u64,
     pub(crate) poll_range_days: Option<u32>,
+    /// The mailbox owner's address (`owner_email`, else the login).
+    pub(crate) owner: String,
 }
 
 /// An IMAP date (`SINCE`, `BEFORE`): days only, in English.
@@ -115,7 +117,8 @@ impl Reader {
         Place {
             host: &self.server.host,
             port: self.server.port,
-            owner: &self.server.username,
+            login: &self.server.username,
+            owner: &self.owner,
             mailbox,
             uid_validity,
             attachment_cap: self.attachment_cap,

@@ -241,11 +241,11 @@ pub async fn server() -> &'static Dovecot {
         .expect("start dovecot")
 }
 
-/// A unique user name.
+/// A unique user name, a mail address (the mailbox owner).
 pub fn user(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
-    format!("{tag}-{}-{n}", std::process::id())
+    format!("{tag}-{}-{n}@example.com", std::process::id())
 }
 
 pub type Session = async_imap::Session<TcpStream>;
