@@ -33,7 +33,11 @@ const PAGE: usize = 50;
 fn message(i: usize) -> Vec<u8> {
     let para = "A paragraph of an ordinary business mail, long enough to look like one. ".repeat(8);
     let body: String = (0..7).map(|p| format!("{para}({i}.{p})\r\n\r\n")).collect();
-    dovecot::text_message(&format!("bench-{i}@example.com"), &format!("Message {i}"), &body)
+    dovecot::text_message(
+        &format!("bench-{i}@example.com"),
+        &format!("Message {i}"),
+        &body,
+    )
 }
 
 #[allow(clippy::expect_used)] // A benchmark.
@@ -53,7 +57,12 @@ async fn seed(server: &dovecot::Dovecot, user: &str, mailbox: &str, n: usize) {
 async fn raw(server: &dovecot::Dovecot, user: &str) -> (usize, u64) {
     let mut s = dovecot::login(server, user).await;
     s.examine("INBOX").await.expect("examine");
-    let mut uids: Vec<u32> = s.uid_search("ALL").await.expect("search").into_iter().collect();
+    let mut uids: Vec<u32> = s
+        .uid_search("ALL")
+        .await
+        .expect("search")
+        .into_iter()
+        .collect();
     uids.sort_unstable();
     let (mut n, mut bytes) = (0, 0);
     for chunk in uids.chunks(PAGE) {
