@@ -228,6 +228,34 @@ where
     Ok(fetches.next_part(u64::MAX).await?.unwrap_or_default())
 }
 
+/// Resuming inside a page: drops from `items` (the page listed again) every item up to and
+/// including the one whose id is `handed_on`, the last item a checkpoint says was handed on.
+///
+/// Items are matched by identity, never by comparing ids: a listing need not come in byte
+/// order (Azure's hierarchical-namespace accounts list depth-first, many stores count in
+/// UTF-16 units), and an `id > handed_on` filter would silently skip whatever sorts before
+/// it. When no item has that id (it went since the first listing), the page is kept whole:
+/// its items are handed on again, and their fingerprints make that cost a lookup, not a
+/// download. Returns whether `handed_on` was found.
+///
+/// ```
+/// let mut page = vec!["A", "A/dat1", "A-B", "A-B/dat2"];
+/// assert!(connector_core::pages::skip_handed_on(&mut page, "A/dat1", |s: &&str| *s));
+/// assert_eq!(page, ["A-B", "A-B/dat2"]);
+/// let mut page = vec!["x", "y"];
+/// assert!(!connector_core::pages::skip_handed_on(&mut page, "gone", |s: &&str| *s));
+/// assert_eq!(page, ["x", "y"]);
+/// ```
+pub fn skip_handed_on<T>(items: &mut Vec<T>, handed_on: &str, id: impl Fn(&T) -> &str) -> bool {
+    match items.iter().position(|item| id(item) == handed_on) {
+        Some(at) => {
+            items.drain(..=at);
+            true
+        }
+        None => false,
+    }
+}
+
 /// The policy in one place: `Err(e)` back when `e` ends the sync, else the item's failure.
 ///
 /// # Errors
