@@ -196,7 +196,10 @@ async fn documents_carry_id_title_link_metadata_and_etag_fingerprint() {
     assert_eq!(docs.len(), 2, "images are skipped unless allow_images");
     let md = &docs[0];
     assert_eq!(md.id, "notes/2026/été plan.md");
-    assert_eq!(md.title, "été plan.md");
+    assert_eq!(
+        md.title, "notes/2026/été plan.md",
+        "the name under the prefix"
+    );
     assert_eq!(md.source, "azure_blob");
     assert_eq!(md.content.as_text(), Some("# Plan\nship it"));
     assert_eq!(
@@ -392,9 +395,14 @@ async fn wrong_key_missing_permission_missing_container_and_expired_sas_are_told
         "{err:?}"
     );
 
-    // A SAS that may list but not read: every blob is a failure naming the permission; the
-    // listing itself works.
+    // A SAS that may list but not read: check() reads one byte of the first blob and fails
+    // naming the SAS field, rather than the sync sending one doomed GET per blob.
     let (list_only, _) = sas_config("l", ChronoDuration::minutes(-5), ChronoDuration::hours(1));
+    let err = connector(list_only.clone()).check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert_eq!(err.field(), Some("credentials.sas_token"), "{err}");
+    assert!(err.to_string().contains("may not read blobs"), "{err}");
+    // A sync run anyway makes every blob a failure naming the permission.
     let report = Syncer::new(connector(list_only))
         .sink(MemorySink::new())
         .run(SyncMode::Full)
@@ -422,4 +430,33 @@ async fn wrong_key_missing_permission_missing_container_and_expired_sas_are_told
     let err = connector(gone).check().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
     assert_eq!(err.field(), Some("blob_endpoint"));
+}
+
+#[tokio::test]
+async fn hadoop_folder_stubs_are_skipped_and_user_metadata_is_kept() {
+    let (container, seeder) = seeded("stubs", 0).await;
+    seeder
+        .put_with_metadata(
+            &container,
+            "lake/2026",
+            Vec::new(),
+            "application/octet-stream",
+            &[("hdi_isfolder", "true")],
+        )
+        .await;
+    seeder
+        .put_with_metadata(
+            &container,
+            "lake/2026/q1.md",
+            "# Q1",
+            "text/markdown",
+            &[("department", "finance")],
+        )
+        .await;
+    let mut config = key_config(&container);
+    config.extensions = Some(vec!["*".into()]);
+    let docs = docs_of(load_pages(connector(config).as_ref()).await);
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["lake/2026/q1.md"], "the stub is no document");
+    assert_eq!(docs[0].metadata["meta.department"], "finance");
 }

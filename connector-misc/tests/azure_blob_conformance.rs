@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use azure_fixture::{Blob, day};
+use connector_core::testkit;
 use connector_core::testkit::Fixture;
 use connector_core::{Connector, TimeWindow};
 use wiremock::MockServer;
@@ -40,8 +41,12 @@ impl Fixture for AzureFixture {
         Self { server, malformed }
     }
 
+    /// The opt-in mode, whose window the window check tests; the default mode lists
+    /// everything and lets the ETag decide (`default_mode` below).
     fn connector(&self) -> Arc<dyn Connector> {
-        azure_fixture::connector(azure_fixture::config(&self.server.uri(), 2))
+        let mut config = azure_fixture::config(&self.server.uri(), 2);
+        config.incremental_by_last_modified = true;
+        azure_fixture::connector(config)
     }
 
     fn secret(&self) -> Option<String> {
@@ -69,3 +74,59 @@ impl Fixture for AzureFixture {
 }
 
 connector_core::conformance_tests!(azure_blob, AzureFixture);
+
+/// The same container in the default mode (a poll lists everything and skips by ETag), for
+/// the checks that run full, incremental or resumed syncs.
+struct DefaultModeFixture(AzureFixture);
+
+#[async_trait]
+impl Fixture for DefaultModeFixture {
+    async fn setup() -> Self {
+        Self(AzureFixture::setup().await)
+    }
+
+    fn connector(&self) -> Arc<dyn Connector> {
+        azure_fixture::connector(azure_fixture::config(&self.0.server.uri(), 2))
+    }
+
+    fn secret(&self) -> Option<String> {
+        self.0.secret()
+    }
+
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
+        self.0.malformed()
+    }
+}
+
+mod default_mode {
+    use super::*;
+
+    fn run<Fut: std::future::Future<Output = ()>>(check: impl FnOnce(DefaultModeFixture) -> Fut) {
+        testkit::run_check(DefaultModeFixture::setup(), check);
+    }
+
+    #[test]
+    fn drop_mid_page_is_safe() {
+        run(|f| async move { testkit::drop_mid_page_is_safe(&f).await });
+    }
+
+    #[test]
+    fn sink_failure_at_every_batch_loses_nothing() {
+        run(|f| async move { testkit::sink_failure_at_every_batch_loses_nothing(&f).await });
+    }
+
+    #[test]
+    fn full_sync_delivers_every_document() {
+        run(|f| async move { testkit::full_sync_delivers_every_document(&f).await });
+    }
+
+    #[test]
+    fn resume_from_every_checkpoint() {
+        run(|f| async move { testkit::resume_from_every_checkpoint(&f).await });
+    }
+
+    #[test]
+    fn ids_unique_and_stable() {
+        run(|f| async move { testkit::ids_unique_and_stable(&f).await });
+    }
+}

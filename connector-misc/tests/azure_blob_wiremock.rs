@@ -9,9 +9,12 @@ mod azure_fixture;
 use azure_fixture::{ACCOUNT, Blob, CONTAINER, error};
 use connector_core::sink::MemorySink;
 use connector_core::state::{MemoryStateStore, StateStore};
-use connector_core::sync::{SyncMode, Syncer};
-use connector_core::{Document, ErrorKind};
-use connector_misc::azure_blob::{API_VERSION, AzureBlobConfig};
+use connector_core::sync::{SyncMode, SyncOptions, Syncer};
+use connector_core::{CheckpointedConnector, Document, ErrorKind, RefetchConnector, SyncContext};
+use connector_misc::azure_blob::{
+    API_VERSION, AzureBlobCheckpoint, AzureBlobConfig, AzureBlobConnector,
+};
+use futures::StreamExt;
 use std::sync::Arc;
 use wiremock::matchers::{any, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -57,7 +60,10 @@ async fn pages_follow_next_marker_and_every_request_is_signed_and_versioned() {
         .map(|r| r.url.query().unwrap().to_owned())
         .collect();
     assert_eq!(lists.len(), 4);
-    assert_eq!(lists[0], "restype=container&comp=list&maxresults=2");
+    assert_eq!(
+        lists[0],
+        "restype=container&comp=list&include=metadata&maxresults=2"
+    );
     for (i, q) in lists.iter().enumerate().skip(1) {
         let m = url::form_urlencoded::byte_serialize(azure_fixture::marker(i).as_bytes())
             .collect::<String>();
@@ -80,7 +86,7 @@ async fn pages_follow_next_marker_and_every_request_is_signed_and_versioned() {
         assert_eq!(sig.len(), 44, "base64 of a SHA-256 HMAC: {auth}");
     }
     let md = sink.get("guide/intro.md").unwrap();
-    assert_eq!(md.title, "intro.md");
+    assert_eq!(md.title, "guide/intro.md", "the name under the prefix");
     assert_eq!(md.content.as_text(), Some("# Intro"));
     assert_eq!(md.updated_at, Some(azure_fixture::day(3)));
     assert_eq!(
@@ -354,4 +360,496 @@ async fn ragflow_config_is_accepted_by_the_registry() {
     assert_eq!(c.source(), "azure_blob");
     assert_eq!(c.to_string(), "azure_blob:kb-docs/handbook/");
     assert!(!format!("{c:?}").contains(azure_fixture::KEY));
+}
+
+/// Requests whose path ends with `suffix`.
+async fn requested(server: &MockServer, suffix: &str) -> Vec<wiremock::Request> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path().ends_with(suffix))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_incremental_run_finds_a_blob_moved_with_its_old_last_modified_and_prune_drops_the_old_name()
+ {
+    // On a hierarchical namespace a rename keeps Last-Modified (and here the ETag): the new
+    // name is outside any window, so only the fingerprint lookup can find it.
+    let server = MockServer::start().await;
+    let old = Blob::new("a/x.md", b"# moved", "text/markdown", 1);
+    let moved = Blob::new("b/x.md", b"# moved", "text/markdown", 1);
+    assert_eq!(old.etag(), moved.etag());
+    azure_fixture::mount(&server, std::slice::from_ref(&moved), 10).await;
+    Mock::given(method("GET"))
+        .and(query_param("comp", "list"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_string(azure_fixture::page_xml(
+                std::slice::from_ref(&old),
+                None,
+                None,
+            )),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/{ACCOUNT}/{CONTAINER}/a/x.md")))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(old.body))
+        .mount(&server)
+        .await;
+    let state: Arc<dyn StateStore> = Arc::new(MemoryStateStore::new());
+    let sink = MemorySink::new();
+    let run = |mode, prune| {
+        let syncer = Syncer::new(azure_fixture::connector(azure_fixture::config(
+            &server.uri(),
+            10,
+        )))
+        .sink(sink.clone())
+        .shared_state(Arc::clone(&state))
+        .options(SyncOptions::default().prune(prune));
+        async move { syncer.run(mode).await }
+    };
+    run(SyncMode::Full, false).await.unwrap();
+    assert_eq!(sink.ids(), vec!["a/x.md"]);
+    let report = run(SyncMode::Incremental, true).await.unwrap();
+    assert!(report.window.is_some(), "{report:?}");
+    assert_eq!(report.new, 1, "the moved blob is delivered: {report:?}");
+    assert!(sink.get("b/x.md").is_some());
+    assert_eq!(
+        sink.deleted(),
+        vec!["a/x.md"],
+        "prune drops the old name only"
+    );
+    // A third run sees nothing new: the moved blob is unchanged by its ETag.
+    let gets = requested(&server, "/b/x.md").await.len();
+    let again = run(SyncMode::Incremental, true).await.unwrap();
+    assert_eq!((again.new, again.unchanged), (0, 1), "{again:?}");
+    assert_eq!(
+        requested(&server, "/b/x.md").await.len(),
+        gets,
+        "no download"
+    );
+}
+
+/// A listing page in the depth-first order of an account with a hierarchical namespace:
+/// `A/dat1.md` comes before `A-B` although `-` and `.` sort before `/`.
+fn hns_page() -> Vec<Blob> {
+    let dir = |name| {
+        let mut b = Blob::new(name, b"", "application/octet-stream", 1);
+        b.resource_type = Some("directory");
+        b.metadata = "<hdi_isfolder>true</hdi_isfolder>";
+        b
+    };
+    let file = |name, body| {
+        let mut b = Blob::new(name, body, "text/markdown", 2);
+        b.resource_type = Some("file");
+        b
+    };
+    vec![
+        dir("A"),
+        file("A/dat1.md", b"one"),
+        dir("A-B"),
+        file("A-B/dat2.md", b"two"),
+        file("A-B-C.md", b"three"),
+        dir("A.C"),
+        file("A.C/dat3.md", b"four"),
+        file("AB.md", b"five"),
+    ]
+}
+
+async fn resumed_ids(c: &AzureBlobConnector, from: AzureBlobCheckpoint) -> Vec<String> {
+    let mut stream = c.load_from_checkpoint(from, None, SyncContext::new());
+    let mut ids = Vec::new();
+    while let Some(page) = stream.next().await {
+        ids.extend(page.unwrap().batch.documents.into_iter().map(|d| d.id));
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_page_resumed_in_its_middle_skips_by_identity_not_by_name_order() {
+    let server = MockServer::start().await;
+    azure_fixture::mount(&server, &hns_page(), 10).await;
+    // Every document its own part, as a page of large PDFs would be.
+    let c = AzureBlobConnector::new(azure_fixture::config(&server.uri(), 10))
+        .unwrap()
+        .with_page_bytes(1);
+    let mut stream = c.load_from_checkpoint(AzureBlobCheckpoint::start(), None, SyncContext::new());
+    let first = stream.next().await.unwrap().unwrap();
+    drop(stream); // killed after the first part was acknowledged
+    let first_ids: Vec<&str> = first
+        .batch
+        .documents
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect();
+    assert_eq!(first_ids, ["A/dat1.md"]);
+    assert_eq!(first.checkpoint.after.as_deref(), Some("A/dat1.md"));
+    let rest = resumed_ids(&c, first.checkpoint.clone()).await;
+    assert_eq!(
+        rest,
+        ["A-B/dat2.md", "A-B-C.md", "A.C/dat3.md", "AB.md"],
+        "every blob after the one handed on, in listing order"
+    );
+    // The blob named in the checkpoint is gone since: the page is handed on whole again.
+    let gone: AzureBlobCheckpoint = serde_json::from_value(serde_json::json!({
+        "after": "A/deleted.md"
+    }))
+    .unwrap();
+    assert_eq!(resumed_ids(&c, gone).await.len(), 5);
+    // Directories (ResourceType, hdi_isfolder) were never requested.
+    for dir in ["/A", "/A-B", "/A.C"] {
+        assert!(
+            requested(&server, dir).await.is_empty(),
+            "{dir} was downloaded"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hadoop_folder_stubs_and_directories_become_no_documents_and_user_metadata_is_kept() {
+    let server = MockServer::start().await;
+    let mut stub = Blob::new("reports/2026", b"", "application/octet-stream", 1);
+    stub.metadata = "<hdi_isfolder>true</hdi_isfolder>";
+    let mut dir = Blob::new("reports/archive", b"", "", 1);
+    dir.resource_type = Some("directory");
+    let mut q1 = Blob::new("reports/2026/q1.md", b"# Q1", "text/markdown", 2);
+    q1.metadata = "<department>finance</department>";
+    azure_fixture::mount(&server, &[stub, dir, q1], 10).await;
+    let mut config = azure_fixture::config(&server.uri(), 10);
+    config.extensions = Some(vec!["*".into()]); // a stub has no extension: let it through
+    let sink = MemorySink::new();
+    let report = Syncer::new(azure_fixture::connector(config))
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(sink.ids(), vec!["reports/2026/q1.md"], "{report:?}");
+    assert_eq!(report.failed, 0);
+    assert!(requested(&server, "/reports/2026").await.is_empty());
+    assert!(requested(&server, "/reports/archive").await.is_empty());
+    let doc = sink.get("reports/2026/q1.md").unwrap();
+    assert_eq!(doc.metadata["meta.department"], "finance");
+    assert!(!doc.metadata.contains_key("meta.hdi_isfolder"));
+}
+
+#[tokio::test]
+async fn ragflow_sas_form_with_a_stale_container_name_is_accepted_and_reported() {
+    let mut registry = connector_core::Registry::new();
+    connector_misc::register(&mut registry);
+    // The user filled "account key" first (container_name "docs"), then switched to SAS:
+    // RAGFlow hides the old fields, keeps their values, and its SAS branch never reads them.
+    let config = serde_json::json!({
+        "prefix": "",
+        "auth_mode": "sas_token",
+        "allow_images": false,
+        "credentials": {
+            "account_name": "ragflowdocs",
+            "account_key": azure_fixture::KEY,
+            "container_name": "docs",
+            "connection_string": "",
+            "container_url": "https://ragflowdocs.blob.core.windows.net/reports",
+            "sas_token": "sv=2022-11-02&sr=c&sp=rl&se=2030-01-01T00%3A00%3A00Z&sig=c2lnbmF0dXJl"
+        }
+    });
+    let built = registry.build_with_notes("azure_blob", config).unwrap();
+    assert_eq!(built.connector.to_string(), "azure_blob:reports/");
+    let ignored: Vec<&str> = built.ignored.iter().map(|i| i.path.as_str()).collect();
+    assert!(
+        ignored.contains(&"credentials.container_name"),
+        "{ignored:?}"
+    );
+    assert!(ignored.contains(&"credentials.account_key"), "{ignored:?}");
+    // Our own top-level field still must agree with the URL.
+    let err = registry
+        .build(
+            "azure_blob",
+            serde_json::json!({
+                "container_name": "docs",
+                "credentials": {
+                    "container_url": "https://ragflowdocs.blob.core.windows.net/reports",
+                    "sas_token": "sv=1&sig=c2lnbmF0dXJl"
+                }
+            }),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert!(err.to_string().contains("container_name"), "{err}");
+}
+
+#[tokio::test]
+async fn check_reads_one_byte_so_a_list_only_sas_fails_naming_the_field() {
+    let server = fixture().await;
+    let sas = "sv=2022-11-02&sr=c&sp=l&sig=bGlzdG9ubHk%3D";
+    let sas_config = |uri: &str| {
+        let mut c = AzureBlobConfig::sas(format!("{uri}/{ACCOUNT}/{CONTAINER}"), sas);
+        c.allowed_hosts.push("127.0.0.1".into());
+        c
+    };
+    // With read permission the probe passes, and asks for the first byte only.
+    azure_fixture::connector(sas_config(&server.uri()))
+        .check()
+        .await
+        .unwrap();
+    let probes = requested(&server, "/data/table.csv").await;
+    assert_eq!(probes.len(), 1);
+    assert_eq!(
+        probes[0]
+            .headers
+            .get("x-ms-range")
+            .and_then(|v| v.to_str().ok()),
+        Some("bytes=0-0")
+    );
+    // Without it: the listing works, the read is refused (as Azure answers `sp=l`).
+    Mock::given(method("GET"))
+        .and(path(format!("/{ACCOUNT}/{CONTAINER}/data/table.csv")))
+        .respond_with(error(
+            403,
+            "AuthorizationPermissionMismatch",
+            "This request is not authorized to perform this operation using this permission.",
+        ))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let err = azure_fixture::connector(sas_config(&server.uri()))
+        .check()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert_eq!(err.field(), Some("credentials.sas_token"), "{err}");
+    assert!(err.to_string().contains("may not read blobs"), "{err}");
+    assert!(!err.to_string().contains("bGlzdG9ubHk"), "{err}");
+    // An empty first blob answers 416 to the range: that is a read.
+    let empty = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/{ACCOUNT}/{CONTAINER}/empty.md")))
+        .respond_with(error(
+            416,
+            "InvalidRange",
+            "The range specified is invalid for the current size of the resource.",
+        ))
+        .with_priority(1)
+        .mount(&empty)
+        .await;
+    azure_fixture::mount(
+        &empty,
+        &[Blob::new("empty.md", b"", "text/markdown", 1)],
+        10,
+    )
+    .await;
+    azure_fixture::connector(sas_config(&empty.uri()))
+        .check()
+        .await
+        .unwrap();
+}
+
+/// An error body with the extra elements some codes carry.
+fn error_with(status: u16, code: &str, message: &str, extra: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("content-type", "application/xml")
+        .insert_header("x-ms-error-code", code)
+        .set_body_string(format!(
+            "\u{feff}<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>{message}\nRequestId:5e7c0f3a-e01e-0059-3c1a-000000000000\nTime:2026-12-04T12:00:00.0000000Z</Message>{extra}</Error>"
+        ))
+}
+
+#[tokio::test]
+async fn key_auth_disabled_clock_skew_refused_version_and_cpk_have_their_own_remedies() {
+    let cases = [
+        (
+            error(
+                403,
+                "KeyBasedAuthenticationNotPermitted",
+                "Key based authentication is not permitted on this storage account.",
+            ),
+            ErrorKind::Unauthenticated,
+            "credentials.connection_string",
+            "disallows key-based authorization",
+        ),
+        (
+            error_with(
+                403,
+                "AuthenticationFailed",
+                "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.",
+                "<AuthenticationErrorDetail>Request date header too old: 'Fri, 04 Dec 2026 11:00:00 GMT'</AuthenticationErrorDetail>",
+            ),
+            ErrorKind::Unauthenticated,
+            "credentials.connection_string",
+            "clock is off",
+        ),
+        (
+            error_with(
+                400,
+                "InvalidHeaderValue",
+                "The value for one of the HTTP headers is not in the correct format.",
+                "<HeaderName>x-ms-version</HeaderName><HeaderValue>2021-08-06</HeaderValue>",
+            ),
+            ErrorKind::Config,
+            "api_version",
+            "does not support REST version `2021-08-06`",
+        ),
+        (
+            error(
+                403,
+                "AuthorizationSourceIPMismatch",
+                "This request is not authorized to perform this operation using this source IP 203.0.113.7.",
+            ),
+            ErrorKind::PermissionDenied,
+            "credentials.connection_string",
+            "firewall",
+        ),
+    ];
+    for (response, kind, field, says) in cases {
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(response)
+            .mount(&server)
+            .await;
+        let err = azure_fixture::connector(azure_fixture::config(&server.uri(), 2))
+            .check()
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), kind, "{err}");
+        assert_eq!(err.field(), Some(field), "{err}");
+        assert!(err.to_string().contains(says), "{says}: {err}");
+    }
+    // A blob under a customer-provided key fails alone, named as such.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/{ACCOUNT}/{CONTAINER}/a.md")))
+        .respond_with(error(
+            409,
+            "BlobUsesCustomerSpecifiedEncryption",
+            "The blob is encrypted with customer specified encryption, but it was not provided in the request.",
+        ))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    azure_fixture::mount(
+        &server,
+        &[
+            Blob::new("a.md", b"x", "text/markdown", 1),
+            Blob::new("b.md", b"y", "text/markdown", 1),
+        ],
+        10,
+    )
+    .await;
+    let report = full(&server).await.unwrap();
+    assert_eq!(report.new, 1);
+    assert_eq!(report.failures[0].kind, ErrorKind::Unsupported);
+    assert!(
+        report.failures[0].message.contains("customer-provided key"),
+        "{:?}",
+        report.failures
+    );
+}
+
+#[tokio::test]
+async fn api_version_is_configurable_and_checked() {
+    let server = fixture().await;
+    let mut config = azure_fixture::config(&server.uri(), 10);
+    config.api_version = Some("2019-02-02".into());
+    azure_fixture::connector(config).check().await.unwrap();
+    for r in server.received_requests().await.unwrap() {
+        assert_eq!(
+            r.headers.get("x-ms-version").and_then(|v| v.to_str().ok()),
+            Some("2019-02-02")
+        );
+    }
+    let mut bad = azure_fixture::config(&server.uri(), 10);
+    bad.api_version = Some("2019".into());
+    let err = AzureBlobConnector::new(bad).unwrap_err();
+    assert!(err.to_string().contains("api_version"), "{err}");
+}
+
+#[tokio::test]
+async fn without_extensions_ragflow_types_are_taken_and_star_takes_all() {
+    let server = MockServer::start().await;
+    azure_fixture::mount(
+        &server,
+        &[
+            Blob::new("a.md", b"# a", "text/markdown", 1),
+            Blob::new("backup.zip", b"PK", "application/zip", 1),
+            Blob::new("logs/app.log", b"started", "text/plain", 1),
+            Blob::new(
+                "slides.PPTX",
+                b"PK",
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                1,
+            ),
+        ],
+        10,
+    )
+    .await;
+    let ids = |config: AzureBlobConfig| async {
+        let sink = MemorySink::new();
+        Syncer::new(azure_fixture::connector(config))
+            .sink(sink.clone())
+            .run(SyncMode::Full)
+            .await
+            .unwrap();
+        sink.ids()
+    };
+    assert_eq!(
+        ids(azure_fixture::config(&server.uri(), 10)).await,
+        vec!["a.md", "slides.PPTX"]
+    );
+    let mut all = azure_fixture::config(&server.uri(), 10);
+    all.extensions = Some(vec!["*".into()]);
+    assert_eq!(ids(all).await.len(), 4);
+    let mut some = azure_fixture::config(&server.uri(), 10);
+    some.extensions = Some(vec![".log".into()]);
+    assert_eq!(ids(some).await, vec!["logs/app.log"]);
+}
+
+#[tokio::test]
+async fn refetch_keeps_to_the_prefix() {
+    let server = fixture().await;
+    let c = AzureBlobConnector::new(azure_fixture::config_at(&server.uri(), 10, "guide/")).unwrap();
+    let mut stream = c.fetch(
+        vec!["data/table.csv".into(), "guide/intro.md".into()],
+        SyncContext::new(),
+    );
+    let mut ids = Vec::new();
+    while let Some(batch) = stream.next().await {
+        ids.extend(batch.unwrap().documents.into_iter().map(|d| d.id));
+    }
+    assert_eq!(
+        ids,
+        vec!["guide/intro.md"],
+        "an id from before the prefix was narrowed is out"
+    );
+    assert!(requested(&server, "/data/table.csv").await.is_empty());
+}
+
+#[tokio::test]
+async fn converted_documents_snapshot() {
+    let server = fixture().await;
+    let sink = MemorySink::new();
+    Syncer::new(azure_fixture::connector(azure_fixture::config_at(
+        &server.uri(),
+        10,
+        "",
+    )))
+    .sink(sink.clone())
+    .run(SyncMode::Full)
+    .await
+    .unwrap();
+    for (name, id) in [
+        ("markdown_document", "guide/setup/install.md"),
+        ("pdf_document", "report.pdf"),
+        ("unicode_document", "notes/été.md"),
+    ] {
+        let doc = sink.get(id).unwrap();
+        let text = serde_json::to_string(&doc).unwrap().replace(
+            &format!("{}/{ACCOUNT}", server.uri()),
+            "https://acct.blob.core.windows.net",
+        );
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        insta::assert_json_snapshot!(name, value);
+    }
 }

@@ -7,9 +7,13 @@ use serde::{Deserialize, Serialize};
 ///
 /// After a whole page, `marker` is the page's `NextMarker`. A page whose documents pass
 /// 32 MiB is handed on in parts; the checkpoint after a part keeps the marker *of that page*
-/// and names its last blob in `after`, and a resume lists that page again and skips the blobs
-/// up to and including `after` (List Blobs returns names in lexicographic order). A run killed
-/// mid-container so goes on after the last acknowledged blob, never from the start.
+/// and names its last blob in `after`, and a resume lists that page again and drops the blobs
+/// up to and including the one named `after`, found by identity
+/// ([`skip_handed_on`](connector_core::pages::skip_handed_on)): the listing of an account with
+/// a hierarchical namespace is depth-first, not in byte order, so no name comparison would
+/// do. When that blob is gone since, the page is handed on whole again (its fingerprints make
+/// that cost lookups, not downloads). A run killed mid-container so goes on after the last
+/// acknowledged blob, never from the start.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AzureBlobCheckpoint {

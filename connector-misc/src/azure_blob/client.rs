@@ -14,7 +14,7 @@ use url::Url;
 
 use super::config::{Resolved, Signer};
 use super::model::{ErrorBody, ListPage, clean_etag, parse_time};
-use super::sign::{self, API_VERSION, StandardHeaders};
+use super::sign::{self, StandardHeaders};
 
 /// The container, how to sign, and the HTTP client.
 pub(crate) struct AzureClient {
@@ -28,7 +28,12 @@ pub(crate) struct AzureClient {
     endpoint_field: &'static str,
     prefix: String,
     page_size: usize,
+    /// `x-ms-version`: `api_version` or the default.
+    api_version: String,
 }
+
+/// The field that sets `x-ms-version`.
+const API_VERSION_FIELD: &str = "api_version";
 
 /// A downloaded blob.
 pub(crate) struct Fetched {
@@ -45,6 +50,7 @@ impl AzureClient {
         resolved: Resolved,
         prefix: String,
         page_size: usize,
+        api_version: String,
     ) -> Self {
         Self {
             http,
@@ -57,6 +63,7 @@ impl AzureClient {
             endpoint_field: resolved.endpoint_field,
             prefix,
             page_size,
+            api_version,
         }
     }
 
@@ -95,6 +102,8 @@ impl AzureClient {
             let mut q = url.query_pairs_mut();
             q.append_pair("restype", "container");
             q.append_pair("comp", "list");
+            // Metadata tells Hadoop's folder stubs (`hdi_isfolder`) and carries user fields.
+            q.append_pair("include", "metadata");
             if !self.prefix.is_empty() {
                 q.append_pair("prefix", &self.prefix);
             }
@@ -106,7 +115,7 @@ impl AzureClient {
                 q.append_pair("marker", marker);
             }
         }
-        let resp = self.send(http, url, None).await?;
+        let resp = self.send(http, url, None, &[]).await?;
         if !resp.status().is_success() {
             return Err(self.map_error(&resp, None));
         }
@@ -128,10 +137,19 @@ impl AzureClient {
         max: u64,
     ) -> Result<Option<Fetched>> {
         let url = self.blob_url(name);
-        let resp = self.send(http, url, Some((name, max))).await?;
+        let resp = self.send(http, url, Some((name, max)), &[]).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             let body = ErrorBody::parse(resp.body(), resp.header("x-ms-error-code"));
             if body.code != "ContainerNotFound" {
+                // Listed a moment ago: deleted since (prune deals with it), or a name the
+                // request did not reach as listed. Either way it is not silent.
+                tracing::warn!(
+                    connector = self.source,
+                    container = %self.container,
+                    blob = name,
+                    code = %body.code,
+                    "a listed blob was not found when downloaded; skipped"
+                );
                 return Ok(None);
             }
         }
@@ -146,21 +164,61 @@ impl AzureClient {
         }))
     }
 
-    /// Signs and sends a `GET` of `url` (the body capped at `max` for a blob), handing 4xx
-    /// answers back; a transport error is put in the container's terms.
+    /// Reads the first byte of `name` (`Get Blob` with `x-ms-range: bytes=0-0`), so `check()`
+    /// finds credentials that may list but not read. An empty blob's `416` is a read too.
+    ///
+    /// # Errors
+    /// The mapped error of a refused read (`PermissionDenied` naming the secret field), or
+    /// of the transport.
+    pub(crate) async fn probe_read(&self, http: &HttpClient, name: &str) -> Result<()> {
+        let url = self.blob_url(name);
+        let resp = self
+            .send(
+                http,
+                url,
+                Some((name, 1024)),
+                &[("x-ms-range", "bytes=0-0")],
+            )
+            .await?;
+        let status = resp.status();
+        // 416: an empty blob; 409: archived or customer-encrypted, refused after the
+        // authorization passed. Both prove the read permission.
+        if status.is_success()
+            || status == StatusCode::RANGE_NOT_SATISFIABLE
+            || status == StatusCode::CONFLICT
+        {
+            return Ok(());
+        }
+        if status == StatusCode::NOT_FOUND {
+            let body = ErrorBody::parse(resp.body(), resp.header("x-ms-error-code"));
+            if body.code != "ContainerNotFound" {
+                // Deleted since the listing: the probe proves nothing either way.
+                return Ok(());
+            }
+        }
+        Err(self.map_error(&resp, Some(name)))
+    }
+
+    /// Signs and sends a `GET` of `url` (the body capped at `max` for a blob) with the
+    /// `x-ms-*` headers `extra`, handing 4xx answers back; a transport error is put in the
+    /// container's terms.
     async fn send(
         &self,
         http: &HttpClient,
         mut url: Url,
         blob: Option<(&str, u64)>,
+        extra: &[(&str, &str)],
     ) -> Result<Response> {
         let date = httpdate::fmt_http_date(SystemTime::now());
+        let version = self.api_version.as_str();
         let mut request = match &self.signer {
             Signer::SharedKey(key) => {
+                let mut ms_headers = vec![("x-ms-date", date.as_str()), ("x-ms-version", version)];
+                ms_headers.extend_from_slice(extra);
                 let to_sign = sign::string_to_sign(
                     "GET",
                     &StandardHeaders::default(),
-                    &[("x-ms-date", &date), ("x-ms-version", API_VERSION)],
+                    &ms_headers,
                     key.account(),
                     &url,
                 );
@@ -173,8 +231,11 @@ impl AzureClient {
             }
         }
         .header("x-ms-date", &date)
-        .header("x-ms-version", API_VERSION)
+        .header("x-ms-version", version)
         .client_errors_as_responses();
+        for (name, value) in extra {
+            request = request.header(name, value);
+        }
         if let Some((_, max)) = blob {
             request = request.max_body_bytes(max);
         }
@@ -253,7 +314,53 @@ impl AzureClient {
         } else {
             body.code.as_str()
         };
+        let detail_text = body.authentication_error_detail.to_ascii_lowercase();
+        let network = "the account's firewall or virtual network rules refuse this host";
         let (kind, message, field) = match (code_str, status.as_u16()) {
+            ("KeyBasedAuthenticationNotPermitted", _) => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the storage account of container `{container}` disallows key-based authorization ({code}): account keys and account or service SAS are refused; use a user delegation SAS in `credentials.sas_token`, or ask an administrator to allow Shared Key access (fix `{secret}`)"
+                ),
+                Some(secret),
+            ),
+            ("AuthenticationFailed", _)
+                if detail_text.contains("date header") || detail_text.contains("x-ms-date") =>
+            {
+                (
+                    ErrorKind::Unauthenticated,
+                    format!(
+                        "the storage service refused the request time for container `{container}` ({code}{detail}): this host's clock is off by more than 15 minutes; fix the clock, not `{secret}`"
+                    ),
+                    Some(secret),
+                )
+            }
+            ("AuthorizationSourceIPMismatch", _) => (
+                ErrorKind::PermissionDenied,
+                format!(
+                    "the storage service refused container `{container}` ({code}){detail}: {network}, or `{secret}` may not read it"
+                ),
+                Some(secret),
+            ),
+            ("InvalidHeaderValue" | "UnsupportedHeader", _)
+                if body.header_name.eq_ignore_ascii_case("x-ms-version") =>
+            {
+                (
+                    ErrorKind::Config,
+                    format!(
+                        "the storage endpoint of container `{container}` does not support REST version `{}` ({code}); set `{API_VERSION_FIELD}` to a version it supports (Azure Stack Hub: 2019-02-02)",
+                        self.api_version
+                    ),
+                    Some(API_VERSION_FIELD),
+                )
+            }
+            ("BlobUsesCustomerSpecifiedEncryption", _) => (
+                ErrorKind::Unsupported,
+                format!(
+                    "the blob is encrypted with a customer-provided key ({code}) in container `{container}`: the connector cannot read it without that key"
+                ),
+                None,
+            ),
             ("ContainerNotFound", _) => (
                 ErrorKind::NotFound,
                 format!("container `{container}` does not exist (ContainerNotFound)"),
@@ -294,7 +401,6 @@ impl AzureClient {
                 | "AuthorizationFailure"
                 | "AuthorizationResourceTypeMismatch"
                 | "AuthorizationServiceMismatch"
-                | "AuthorizationSourceIPMismatch"
                 | "AuthorizationProtocolMismatch"
                 | "InsufficientAccountPermissions"
                 | "AccountIsDisabled",
@@ -304,7 +410,7 @@ impl AzureClient {
                 ErrorKind::PermissionDenied,
                 if sas {
                     format!(
-                        "the shared access signature may not {} container `{container}` ({code}); `{secret}` needs the r (read) and l (list) permissions on it{detail}",
+                        "the shared access signature may not {} container `{container}` ({code}); `{secret}` needs the r (read) and l (list) permissions on it (or {network}){detail}",
                         if blob.is_some() {
                             "read blobs of"
                         } else {

@@ -12,7 +12,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::sign::{ConnectionString, SasToken, SharedKey};
+use super::convert::IMAGE_EXTENSIONS;
+use super::sign::{API_VERSION, ConnectionString, SasToken, SharedKey};
 
 /// Blobs larger than this are reported as failures unless configured otherwise: 20 MiB, as
 /// RAGFlow's `BLOB_STORAGE_SIZE_THRESHOLD` for its other blob stores.
@@ -29,6 +30,14 @@ pub const MAX_PAGE_SIZE: u32 = 5000;
 
 /// The most downloads in flight that `concurrency` may ask for.
 pub const MAX_CONCURRENCY: u32 = 64;
+
+/// The file types a config without `extensions` accepts, as RAGFlow's Azure Blob connector
+/// takes them (plus the image types when `allow_images`): a container shared with backups,
+/// logs and telemetry is not indexed whole. `extensions: ["*"]` accepts every type.
+pub const RAGFLOW_EXTENSIONS: &[&str] = &[
+    "pdf", "docx", "doc", "xlsx", "xls", "pptx", "ppt", "txt", "md", "csv", "html", "htm", "json",
+    "xml",
+];
 
 /// The public cloud's blob endpoint suffix: `https://{account}.blob.core.windows.net`.
 pub const DEFAULT_ENDPOINT_SUFFIX: &str = "core.windows.net";
@@ -130,8 +139,10 @@ fn redact_query(url: &str) -> String {
 /// Names ending in `/` and the directories of an account with a hierarchical namespace are
 /// skipped. `include` and `exclude` are globs matched against the blob name *after* `prefix`
 /// (a pattern without `/` matches at any depth, `*` never crosses a `/`, `**` does; `exclude`
-/// wins). `extensions` restricts the accepted file types (all when empty, where RAGFlow takes
-/// a fixed list of document types); images are skipped unless `allow_images`.
+/// wins). `extensions` restricts the accepted file types: when absent, RAGFlow's list
+/// ([`RAGFLOW_EXTENSIONS`]), so a migrated config indexes what RAGFlow indexed; `["*"]`
+/// accepts every type. Images are skipped unless `allow_images`. Zero-byte folder stubs
+/// (metadata `hdi_isfolder=true`, written by Hadoop, Data Factory and AzCopy) are skipped.
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -165,9 +176,12 @@ pub struct AzureBlobConfig {
     /// Globs of the blob names to skip; they win over `include`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<String>,
-    /// File extensions to accept (all when empty).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub extensions: Vec<String>,
+    /// File extensions to accept (`md` or `.md`). When absent, RAGFlow's list: pdf, docx,
+    /// doc, xlsx, xls, pptx, ppt, txt, md, csv, html, htm, json, xml (and the image types
+    /// when `allow_images`). `["*"]` (or `[]`) accepts every type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &["pdf", "docx", "md"])]
+    pub extensions: Option<Vec<String>>,
     /// Largest blob downloaded, in bytes (default 20 MiB), checked against the listed
     /// `Content-Length` before downloading; a larger blob becomes a failure naming it.
     #[serde(default = "default_max_object_size")]
@@ -183,6 +197,22 @@ pub struct AzureBlobConfig {
     #[serde(default = "default_page_size")]
     #[schemars(range(max = connector_core::config::limits::MAX_PAGE_SIZE))]
     pub page_size: NonZeroU32,
+    /// Incremental runs take only the blobs whose `Last-Modified` is in the run's window
+    /// (default false: they list the whole prefix and let the ETag decide, so a blob is never
+    /// missed for its `Last-Modified`). List Blobs cannot filter by time, so both list every
+    /// blob; this saves only the host's fingerprint lookups of the blobs outside the window.
+    /// The risk: on an account with a hierarchical namespace a renamed or moved file keeps
+    /// its `Last-Modified`, so its new name is never synced incrementally (and prune drops the
+    /// old one); so does a blob restored by Undelete Blob, and a host clock ahead of Azure's.
+    #[serde(default)]
+    pub incremental_by_last_modified: bool,
+    /// The storage REST version sent as `x-ms-version` (default [`API_VERSION`], which Azure
+    /// and Azurite 3.x accept). Azure Stack Hub and other older endpoints take only older
+    /// versions (`2019-02-02` for Azure Stack Hub 2301+); before `2020-02-10` the listing
+    /// shows no `ResourceType`, and only the `hdi_isfolder` marker tells a directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"2019-02-02")]
+    pub api_version: Option<String>,
     /// Hosts the connector may reach although they are not public addresses (an emulator on
     /// `127.0.0.1`, a private endpoint): host names, domains (`*.corp.example`), addresses or
     /// networks. The blob endpoint is denied private, loopback and link-local addresses
@@ -214,6 +244,11 @@ impl fmt::Debug for AzureBlobConfig {
             .field("max_object_size", &self.max_object_size)
             .field("concurrency", &self.concurrency)
             .field("page_size", &self.page_size)
+            .field(
+                "incremental_by_last_modified",
+                &self.incremental_by_last_modified,
+            )
+            .field("api_version", &self.api_version)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("host_network", &self.host_network)
             .finish()
@@ -303,10 +338,12 @@ impl AzureBlobConfig {
             allow_images: false,
             include: Vec::new(),
             exclude: Vec::new(),
-            extensions: Vec::new(),
+            extensions: None,
             max_object_size: default_max_object_size(),
             concurrency: default_concurrency(),
             page_size: default_page_size(),
+            incremental_by_last_modified: false,
+            api_version: None,
             allowed_hosts: Vec::new(),
             host_network: None,
         }
@@ -335,9 +372,33 @@ impl AzureBlobConfig {
         self.prefix.trim_start_matches('/').to_owned()
     }
 
-    /// `include`, `exclude` and `extensions` compiled, or every bad entry by field path.
+    /// `include`, `exclude` and the extensions in effect compiled, or every bad entry by
+    /// field path.
     pub(crate) fn path_filter(&self) -> Result<PathFilter, Vec<FieldError>> {
-        PathFilter::new(&self.include, &self.exclude, &self.extensions)
+        PathFilter::new(&self.include, &self.exclude, &self.effective_extensions())
+    }
+
+    /// The extensions accepted: `extensions`, RAGFlow's list when absent (with the image
+    /// types when `allow_images`), none (every type) for `["*"]` or `[]`.
+    pub fn effective_extensions(&self) -> Vec<String> {
+        match &self.extensions {
+            None => RAGFLOW_EXTENSIONS
+                .iter()
+                .chain(IMAGE_EXTENSIONS.iter().filter(|_| self.allow_images))
+                .map(|e| (*e).to_owned())
+                .collect(),
+            Some(list) if list.iter().any(|e| e.trim() == "*") => Vec::new(),
+            Some(list) => list.clone(),
+        }
+    }
+
+    /// The `x-ms-version` sent: `api_version`, else [`API_VERSION`].
+    pub fn effective_api_version(&self) -> &str {
+        self.api_version
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .unwrap_or(API_VERSION)
     }
 
     /// The credential form in effect: `auth_mode`, else the first complete one.
@@ -534,6 +595,9 @@ impl AzureBlobConfig {
                             .decode_utf8_lossy()
                             .into_owned()
                     });
+                // RAGFlow's form keeps `credentials.container_name` from another auth mode
+                // and its SAS branch never reads it: only our top-level field must agree.
+                let container = container.filter(|(_, field)| *field == "container_name");
                 let container = match (from_url, container) {
                     (Some(name), Some((given, field))) if name != given => {
                         problems.push(FieldError::new(
@@ -604,6 +668,13 @@ fn container_problem(name: &str, field: &'static str) -> Option<FieldError> {
     })
 }
 
+/// `YYYY-MM-DD`, the shape of every storage REST version.
+fn is_api_version(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([4, 2, 2])
+        && parts.iter().all(|p| p.bytes().all(|c| c.is_ascii_digit()))
+}
+
 fn endpoint_problem(url: &Url, field: &'static str) -> Option<FieldError> {
     (!matches!(url.scheme(), "http" | "https") || url.host().is_none())
         .then(|| FieldError::new(field, "must be an http or https URL with a host"))
@@ -630,6 +701,14 @@ impl ConnectorConfig for AzureBlobConfig {
             problems.push(FieldError::new(
                 "concurrency",
                 format!("must be at most {MAX_CONCURRENCY}"),
+            ));
+        }
+        if let Some(v) = &self.api_version
+            && !is_api_version(v.trim())
+        {
+            problems.push(FieldError::new(
+                "api_version",
+                format!("`{v}` is not a storage REST version (YYYY-MM-DD, e.g. {API_VERSION})"),
             ));
         }
         if self.page_size.get() > MAX_PAGE_SIZE {
@@ -677,6 +756,9 @@ impl ConnectorConfig for AzureBlobConfig {
         if mode != AuthMode::SasToken {
             note(c.sas_token.is_some(), "credentials.sas_token");
             note(c.container_url.is_some(), "credentials.container_url");
+        } else {
+            // The container URL names the container; RAGFlow's SAS branch never reads this.
+            note(c.container_name.is_some(), "credentials.container_name");
         }
         out
     }

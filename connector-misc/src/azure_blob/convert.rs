@@ -55,7 +55,14 @@ pub(crate) fn document(client: &AzureClient, listed: Listed, fetched: Fetched) -
     });
     let size = listed.size.max(fetched.body.len() as u64);
     let id = listed.name.clone();
-    let title = file_name(&listed.name).to_owned();
+    // The name under the prefix: a file name alone would make forty `README.md` alike.
+    let title = listed
+        .name
+        .strip_prefix(client.prefix())
+        .map(|t| t.trim_start_matches('/'))
+        .filter(|t| !t.is_empty())
+        .unwrap_or(&listed.name)
+        .to_owned();
     let mut doc = if is_text {
         // The body is the only owner of its buffer: it becomes the `String` without a copy.
         match String::from_utf8(Vec::from(fetched.body)) {
@@ -78,6 +85,12 @@ pub(crate) fn document(client: &AzureClient, listed: Listed, fetched: Fetched) -
         .with_metadata("content_type", mime);
     if !client.prefix().is_empty() {
         doc = doc.with_metadata("prefix", client.prefix());
+    }
+    for (key, value) in listed.metadata {
+        // Hadoop's marker is no user field.
+        if !key.eq_ignore_ascii_case("hdi_isfolder") {
+            doc = doc.with_metadata(format!("meta.{key}"), value);
+        }
     }
     if let Some(t) = listed.last_modified.or(fetched.last_modified) {
         doc = doc.with_updated_at(t);

@@ -13,27 +13,38 @@
 //!   carries; `UseDevelopmentStorage=true` too), `account_name` + `account_key`, or
 //!   `container_url` + `sas_token`, chosen by `auth_mode` or else in that order. The container
 //!   is `container_name` or RAGFlow's `credentials.container_name`.
-//! - **Ids** are blob names, as RAGFlow's. The title is the file name, the link the blob's
-//!   URL (never with the SAS), `updated_at` its `Last-Modified`; metadata holds `container`,
-//!   `name`, `size`, `etag`, `content_type` and `prefix`. `access` is left unset: a
+//! - **Ids** are blob names, as RAGFlow's. The title is the name under `prefix` (`guide/
+//!   intro.md`, so forty `README.md` are told apart), the link the blob's URL (never with the
+//!   SAS: it opens only for a reader with access to the container), `updated_at` its
+//!   `Last-Modified`; metadata holds `container`, `name`, `size`, `etag`, `content_type`,
+//!   `prefix` and the blob's user metadata as `meta.{name}`. `access` is left unset: a
 //!   container's readers are not listed by the Blob API (RBAC and SAS live elsewhere).
 //! - **Listing**: List Blobs (`restype=container&comp=list`, `prefix`, `maxresults` =
 //!   `page_size`, `marker` = the previous `NextMarker`), page by page, the next page listed
-//!   while this one downloads. Names ending in `/`, directories of a hierarchical namespace,
-//!   the filters and (unless `allow_images`) images are skipped.
+//!   while this one downloads, with `include=metadata`. Names ending in `/`, directories of a
+//!   hierarchical namespace, Hadoop's folder stubs (`hdi_isfolder=true`), the filters,
+//!   extensions outside `extensions` (RAGFlow's list when absent) and (unless
+//!   `allow_images`) images are skipped.
 //! - **Fingerprint**: from the ETag. Each page's ETags are asked of the host's fingerprints
 //!   once, and an unchanged blob is reported as unchanged, never downloaded.
-//! - **Window**: a poll takes the blobs whose `Last-Modified` is in `[start, end)`.
+//! - **Window**: a poll lists the whole prefix and lets the ETag decide, so a blob renamed or
+//!   moved on a hierarchical namespace (which keeps its `Last-Modified`) is found under its
+//!   new name; the window saves no request, only lookups. `incremental_by_last_modified`
+//!   takes only the blobs whose `Last-Modified` is in `[start, end)`, with that risk.
 //! - **Size cap**: the listed `Content-Length` against `max_object_size` before downloading
 //!   (a larger blob is a failure naming it), and the download capped there too. A blob in
 //!   the Archive tier is a failure without a request.
 //! - **Checkpoint**: [`AzureBlobCheckpoint`], the page's marker (and the last blob handed on
-//!   when a page goes in parts), so a killed run resumes where it stopped.
+//!   when a page goes in parts, skipped past by identity, never by name order), so a killed
+//!   run resumes where it stopped.
 //! - **Errors**: `AuthenticationFailed` (a wrong key or signature, an expired SAS) is
 //!   `Unauthenticated` naming the secret field; `AuthorizationPermissionMismatch` and the other
 //!   `Authorization*` codes are `PermissionDenied` naming it with the permission needed;
-//!   `ContainerNotFound` is `NotFound` naming the container field; a blob gone since the
-//!   listing is skipped. A listing error ends the sync; a download error ends it only when
+//!   `ContainerNotFound` is `NotFound` naming the container field;
+//!   `KeyBasedAuthenticationNotPermitted` is `Unauthenticated` saying the account refuses
+//!   keys; a refused `x-ms-version` is `Config` naming `api_version`; a host clock off by
+//!   over 15 minutes is named as such; a blob gone since the listing is skipped with a
+//!   warning. A listing error ends the sync; a download error ends it only when
 //!   core's policy says so.
 //! - **Secrets**: the account key, the connection string and the SAS (and its `sig`) are
 //!   [`Secret`](connector_core::Secret)s: in no `Debug`, error or log line; URLs in errors
@@ -67,7 +78,7 @@ use futures::stream::BoxStream;
 pub use checkpoint::AzureBlobCheckpoint;
 pub use config::{
     AuthMode, AzureBlobConfig, AzureBlobCredentials, DEFAULT_CONCURRENCY, DEFAULT_ENDPOINT_SUFFIX,
-    DEFAULT_MAX_OBJECT_SIZE, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, MAX_PAGE_SIZE,
+    DEFAULT_MAX_OBJECT_SIZE, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, MAX_PAGE_SIZE, RAGFLOW_EXTENSIONS,
 };
 pub use convert::{IMAGE_EXTENSIONS, TEXT_EXTENSIONS};
 pub use sign::API_VERSION;
@@ -140,7 +151,14 @@ impl AzureBlobConnector {
         .build()?;
         let prefix = config.list_prefix();
         let page_size = usize::try_from(config.page_size.get()).unwrap_or(1000);
-        let client = AzureClient::new(http, SOURCE, resolved, prefix.clone(), page_size);
+        let client = AzureClient::new(
+            http,
+            SOURCE,
+            resolved,
+            prefix.clone(),
+            page_size,
+            config.effective_api_version().to_owned(),
+        );
         let walk = Walk {
             client,
             filters: Filters {
@@ -150,12 +168,25 @@ impl AzureBlobConnector {
             },
             max_object_size: config.max_object_size.get(),
             concurrency: usize::try_from(config.concurrency.get()).unwrap_or(8),
+            page_bytes: pages::PAGE_BYTES,
+            window_filter: config.incremental_by_last_modified,
         };
         Ok(Self {
             config,
             network,
             walk: Arc::new(walk),
         })
+    }
+
+    /// This connector handing a listing page on in parts once its documents pass `bytes`
+    /// (default 32 MiB): for tests of the in-page checkpoint, not for hosts.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_page_bytes(mut self, bytes: u64) -> Self {
+        if let Some(walk) = Arc::get_mut(&mut self.walk) {
+            walk.page_bytes = bytes.max(1);
+        }
+        self
     }
 
     /// The configuration it was built from.
@@ -199,10 +230,12 @@ impl Connector for AzureBlobConnector {
             .into()
     }
 
-    /// Lists one blob with a client that retries once, so wrong credentials
-    /// (`Unauthenticated`, naming the key, connection string or SAS field), a missing
-    /// permission (`PermissionDenied`), a missing container (`NotFound`, naming the container
-    /// field) and an unreachable endpoint (`Unavailable`) are told apart within seconds.
+    /// Lists one blob and reads its first byte, with a client that retries once, so wrong
+    /// credentials (`Unauthenticated`, naming the key, connection string or SAS field), a
+    /// missing permission (`PermissionDenied`: a SAS with `sp=l` only, or credentials that
+    /// may list but not read, fail here rather than once per blob in the sync), a missing
+    /// container (`NotFound`, naming the container field) and an unreachable endpoint
+    /// (`Unavailable`) are told apart within seconds. An empty container proves listing only.
     async fn check(&self) -> Result<()> {
         let http = HttpClient::builder(SOURCE)
             .timeout(Duration::from_secs(20))
@@ -211,7 +244,10 @@ impl Connector for AzureBlobConnector {
             .backoff(Duration::from_millis(200), Duration::from_millis(500))
             .network_policy(self.network.clone())
             .build()?;
-        self.walk.client.list_page(&http, None, Some(1)).await?;
+        let page = self.walk.client.list_page(&http, None, Some(1)).await?;
+        if let Some(blob) = page.blobs.first() {
+            self.walk.client.probe_read(&http, &blob.name).await?;
+        }
         Ok(())
     }
 }

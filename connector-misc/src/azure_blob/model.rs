@@ -1,6 +1,8 @@
 //! Wire types: a List Blobs page (`EnumerationResults`) and an error body, with the REST
 //! API's own element names, parsed by quick-xml.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -19,8 +21,12 @@ pub(crate) struct Listed {
     pub(crate) content_type: Option<String>,
     /// `AccessTier`: an `Archive` blob cannot be read until rehydrated.
     pub(crate) access_tier: Option<String>,
-    /// A directory of an account with a hierarchical namespace (`ResourceType`).
+    /// A directory: of an account with a hierarchical namespace (`ResourceType`), or a
+    /// zero-byte folder stub that Hadoop (WASB, HDInsight), Data Factory or AzCopy wrote with
+    /// metadata `hdi_isfolder=true` on any account.
     pub(crate) is_directory: bool,
+    /// The blob's user metadata (`x-ms-meta-*`, listed with `include=metadata`), by name.
+    pub(crate) metadata: BTreeMap<String, String>,
 }
 
 impl Listed {
@@ -34,6 +40,7 @@ impl Listed {
             content_type: None,
             access_tier: None,
             is_directory: false,
+            metadata: BTreeMap::new(),
         }
     }
 }
@@ -67,6 +74,9 @@ struct WireBlob {
     name: WireName,
     #[serde(default)]
     properties: WireProperties,
+    /// `<Metadata><name>value</name>…</Metadata>` (with `include=metadata`).
+    #[serde(default)]
+    metadata: Option<BTreeMap<String, String>>,
 }
 
 /// `<Name>` or `<Name Encoded="true">` (percent-encoded, for names with characters XML
@@ -131,6 +141,11 @@ impl Listed {
         } else {
             b.name.value
         };
+        let metadata = b.metadata.unwrap_or_default();
+        // Hadoop's folder marker: `hdi_isfolder` (any case of `true`), a stub with no content.
+        let folder_stub = metadata.iter().any(|(k, v)| {
+            k.eq_ignore_ascii_case("hdi_isfolder") && v.trim().eq_ignore_ascii_case("true")
+        });
         Self {
             name,
             size: p
@@ -142,9 +157,10 @@ impl Listed {
             last_modified: p.last_modified.as_deref().and_then(parse_time),
             content_type: p.content_type.filter(|c| !c.trim().is_empty()),
             access_tier: p.access_tier,
-            is_directory: p
-                .resource_type
-                .is_some_and(|r| r.eq_ignore_ascii_case("directory")),
+            is_directory: folder_stub
+                || p.resource_type
+                    .is_some_and(|r| r.eq_ignore_ascii_case("directory")),
+            metadata,
         }
     }
 }
@@ -175,6 +191,9 @@ pub(crate) struct ErrorBody {
     pub(crate) message: String,
     #[serde(default)]
     pub(crate) authentication_error_detail: String,
+    /// The header an `InvalidHeaderValue` or `UnsupportedHeader` answer is about.
+    #[serde(default)]
+    pub(crate) header_name: String,
 }
 
 impl ErrorBody {
@@ -222,7 +241,17 @@ mod tests {
         <LeaseState>available</LeaseState>
         <ServerEncrypted>true</ServerEncrypted>
       </Properties>
+      <Metadata><Author>Ana</Author><hdi_isfolder>false</hdi_isfolder></Metadata>
       <OrMetadata />
+    </Blob>
+    <Blob>
+      <Name>docs/2026</Name>
+      <Properties>
+        <Last-Modified>Thu, 03 Dec 2026 10:00:00 GMT</Last-Modified>
+        <Etag>0x8DBF4B4C6A3B2C3</Etag>
+        <Content-Length>0</Content-Length>
+      </Properties>
+      <Metadata><hdi_isfolder>true</hdi_isfolder></Metadata>
     </Blob>
     <Blob>
       <Name Encoded="true">docs/%EF%BF%BEodd.txt</Name>
@@ -240,7 +269,7 @@ mod tests {
     #[test]
     fn list_page_parses() {
         let page = ListPage::parse(PAGE.as_bytes()).unwrap();
-        assert_eq!(page.blobs.len(), 2);
+        assert_eq!(page.blobs.len(), 3);
         let a = &page.blobs[0];
         assert_eq!(a.name, "docs/a.md");
         assert_eq!(a.size, 12);
@@ -251,8 +280,16 @@ mod tests {
         );
         assert_eq!(a.content_type.as_deref(), Some("text/markdown"));
         assert_eq!(a.access_tier.as_deref(), Some("Hot"));
-        assert_eq!(page.blobs[1].name, "docs/\u{fffe}odd.txt");
-        assert_eq!(page.blobs[1].etag.as_deref(), Some("0x8DBF4B4C6A3B2C2"));
+        assert!(!a.is_directory);
+        assert_eq!(a.metadata.get("Author").map(String::as_str), Some("Ana"));
+        assert!(
+            page.blobs[1].is_directory,
+            "an hdi_isfolder stub is a directory"
+        );
+        assert!(!page.blobs[2].is_directory);
+        assert_eq!(page.blobs[2].name, "docs/\u{fffe}odd.txt");
+        assert!(page.blobs[2].metadata.is_empty());
+        assert_eq!(page.blobs[2].etag.as_deref(), Some("0x8DBF4B4C6A3B2C2"));
         assert_eq!(
             page.next_marker.as_deref(),
             Some("2!72!MDAwMDA3IWRvY3MvYi5tZCEwMDAwMjgh")

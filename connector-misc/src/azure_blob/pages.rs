@@ -9,20 +9,29 @@
 //! error sorted by the one policy, and the page handed on in parts once its documents pass
 //! [`PAGE_BYTES`].
 //!
-//! A window leaves out the blobs whose `Last-Modified` is outside it, before the lookup, as
-//! RAGFlow does: Azure sets `Last-Modified` on every write that completes a blob (a block
-//! list commit included), so it is a reliable "changed since". It has whole seconds, so the
-//! window's start is widened down to its second and the ETag lookup drops what the widening
-//! takes twice.
+//! A poll lists the whole prefix, as a load does, and lets the ETag fingerprint decide: the
+//! listing costs the same requests either way, and `Last-Modified` is no "changed since" for
+//! a name. On an account with a hierarchical namespace a renamed or moved file keeps its
+//! `Last-Modified`, as does a blob restored by Undelete Blob, and a host clock ahead of
+//! Azure's shifts the window; a `Last-Modified` filter would never see those under their
+//! new names (and prune would drop the old ones). An unchanged blob costs one row of the
+//! page's fingerprint lookup, never a download; S3 does the same. Only with
+//! `incremental_by_last_modified` are the blobs outside the window left out, before the
+//! lookup (`Last-Modified` has whole seconds: the window's start is widened down to its
+//! second, and the lookup drops what the widening takes twice).
+//!
+//! A page handed on in parts is resumed by identity ([`skip_handed_on`]): the listing of a
+//! hierarchical-namespace account is depth-first (`A/dat1` before `A-B`), not in byte order,
+//! so "names after the last one handed on" would skip blobs.
 
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-
 use connector_core::glob::PathFilter;
 use connector_core::http::HttpClient;
 use connector_core::pages::{
     ItemFetches, Outcome, Page, PageLimit, PendingItem, fetch_items, paginate, read_ahead,
+    skip_handed_on,
 };
 use connector_core::{
     Batch, CheckpointedBatch, Document, Result, SlimDocument, SyncContext, TimeWindow,
@@ -36,7 +45,7 @@ use super::convert::{self, IMAGE_EXTENSIONS};
 use super::model::Listed;
 
 /// Content bytes after which a listing page is handed on in parts.
-const PAGE_BYTES: u64 = 32 * 1024 * 1024;
+pub(super) const PAGE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Ids refetched per batch.
 const REFETCH_CHUNK: usize = 256;
@@ -49,6 +58,10 @@ pub(super) struct Walk {
     pub(super) max_object_size: u64,
     /// Downloads in flight within a page.
     pub(super) concurrency: usize,
+    /// Content bytes after which a page is handed on in parts ([`PAGE_BYTES`]).
+    pub(super) page_bytes: u64,
+    /// `incremental_by_last_modified`: a window leaves out the blobs modified outside it.
+    pub(super) window_filter: bool,
 }
 
 /// Which listed blobs become documents.
@@ -59,12 +72,15 @@ pub(super) struct Filters {
 }
 
 impl Filters {
-    /// Whether `name` becomes a document.
+    /// Whether `name` becomes a document: under the prefix (a refetched id from before the
+    /// prefix was narrowed is not), not a folder name, through the filters.
     pub(super) fn accepts(&self, name: &str) -> bool {
         if name.is_empty() || name.ends_with('/') {
             return false;
         }
-        let relative = name.strip_prefix(self.prefix.as_str()).unwrap_or(name);
+        let Some(relative) = name.strip_prefix(self.prefix.as_str()) else {
+            return false;
+        };
         if !self.paths.matches(relative) {
             return false;
         }
@@ -78,7 +94,9 @@ impl Filters {
     }
 }
 
-/// The pages of a listing from `from` on, each with the checkpoint valid after it.
+/// The pages of a listing from `from` on, each with the checkpoint valid after it. Without
+/// `incremental_by_last_modified` the window is not used: every listed blob is asked of the
+/// fingerprints (see the module).
 pub(super) fn checkpointed(
     walk: Arc<Walk>,
     from: AzureBlobCheckpoint,
@@ -92,6 +110,7 @@ pub(super) fn checkpointed(
         let http = walk.client.http.with_context(&ctx);
         let mut skip_until = from.after;
         let mut pages = listing(&walk, &http, from.marker, None);
+        let window = window.filter(|_| walk.window_filter);
         let in_window = |o: &Listed| window.is_none_or(|w| {
             o.last_modified.is_some_and(|t| w.contains_truncated(t, TimeDelta::seconds(1)))
         });
@@ -100,12 +119,19 @@ pub(super) fn checkpointed(
             let Some(page) = pages.next().await else {
                 break;
             };
-            let Page { items: (marker, blobs), next } = page?;
+            let Page { items: (marker, mut blobs), next } = page?;
             // Only the first page of a resume can hold blobs already handed on.
-            let after = skip_until.take();
+            if let Some(after) = skip_until.take()
+                && !skip_handed_on(&mut blobs, &after, |b| b.name.as_str())
+            {
+                tracing::debug!(
+                    connector = walk.client.source,
+                    blob = %after,
+                    "the last blob handed on is gone from its page; the page is handed on again"
+                );
+            }
             let pending = blobs
                 .into_iter()
-                .filter(|b| after.as_deref().is_none_or(|a| b.name.as_str() > a))
                 .filter(|b| walk.filters.accepts_listed(b))
                 .filter(|b| in_window(b))
                 .map(|b| walk.pending(b));
@@ -114,7 +140,7 @@ pub(super) fn checkpointed(
             })
             .await?;
             let mut rest = Batch::default();
-            while let Some(part) = fetches.next_part(PAGE_BYTES).await? {
+            while let Some(part) = fetches.next_part(walk.page_bytes).await? {
                 // A part before the page's last ends with a document: resume after it.
                 let last = part.documents.last().map(|d| d.id.clone());
                 match last {

@@ -30,6 +30,10 @@ pub struct Blob {
     pub content_type: &'static str,
     pub day: u32,
     pub tier: &'static str,
+    /// The inner XML of `<Metadata>` (`<hdi_isfolder>true</hdi_isfolder>`), empty for none.
+    pub metadata: &'static str,
+    /// `<ResourceType>` of an account with a hierarchical namespace (`file`, `directory`).
+    pub resource_type: Option<&'static str>,
 }
 
 impl Blob {
@@ -45,6 +49,8 @@ impl Blob {
             content_type,
             day,
             tier: "Hot",
+            metadata: "",
+            resource_type: None,
         }
     }
 
@@ -54,12 +60,16 @@ impl Blob {
 
     fn xml(&self) -> String {
         format!(
-            "<Blob><Name>{}</Name><Properties><Creation-Time>{lm}</Creation-Time><Last-Modified>{lm}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length><Content-Type>{}</Content-Type><Content-Encoding /><Content-Language /><Content-MD5 /><Cache-Control /><BlobType>BlockBlob</BlobType><AccessTier>{}</AccessTier><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true</ServerEncrypted></Properties><OrMetadata /></Blob>",
+            "<Blob><Name>{}</Name><Properties><Creation-Time>{lm}</Creation-Time><Last-Modified>{lm}</Last-Modified><Etag>{}</Etag><Content-Length>{}</Content-Length><Content-Type>{}</Content-Type><Content-Encoding /><Content-Language /><Content-MD5 /><Cache-Control /><BlobType>BlockBlob</BlobType><AccessTier>{}</AccessTier><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState><ServerEncrypted>true</ServerEncrypted>{}</Properties><Metadata>{}</Metadata><OrMetadata /></Blob>",
             self.name,
             self.etag(),
             self.body.len(),
             self.content_type,
             self.tier,
+            self.resource_type
+                .map(|r| format!("<ResourceType>{r}</ResourceType>"))
+                .unwrap_or_default(),
+            self.metadata,
             lm = httpdate::fmt_http_date(day(self.day).into()),
         )
     }
@@ -160,6 +170,11 @@ pub fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
 /// A config for the fixture at `uri`: a connection string with a `BlobEndpoint`, pages of
 /// `page_size`.
 pub fn config(uri: &str, page_size: u32) -> AzureBlobConfig {
+    config_at(uri, page_size, "")
+}
+
+/// [`config`] under `prefix`.
+pub fn config_at(uri: &str, page_size: u32, prefix: &str) -> AzureBlobConfig {
     let mut config = AzureBlobConfig::connection_string(
         CONTAINER,
         format!(
@@ -167,6 +182,7 @@ pub fn config(uri: &str, page_size: u32) -> AzureBlobConfig {
         ),
     );
     config.page_size = page_size.try_into().unwrap();
+    config.prefix = prefix.to_owned();
     config.allowed_hosts.push("127.0.0.1".to_owned());
     config
 }

@@ -221,10 +221,25 @@ impl Seeder {
         if !content_type.is_empty() {
             req = req.header("content-type", content_type);
         }
+        // An empty body still says so: Put Blob needs a `Content-Length`.
+        let req = if body.is_empty() {
+            req.header("content-length", "0")
+        } else {
+            req
+        };
         let resp = req.body(body).send().await.unwrap();
         let status = resp.status();
+        let code = resp
+            .headers()
+            .get("x-ms-error-code")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let text = resp.text().await.unwrap_or_default();
-        assert!(status.is_success(), "{method} {url}: {status} {text}");
+        assert!(
+            status.is_success(),
+            "{method} {url}: {status} {code} {text}"
+        );
     }
 
     pub async fn create_container(&self, container: &str) {
@@ -244,6 +259,27 @@ impl Seeder {
             &[("x-ms-blob-type", "BlockBlob")],
         )
         .await;
+    }
+
+    /// [`put`](Self::put) with user metadata (`x-ms-meta-{name}` headers), as Hadoop marks
+    /// its folder stubs (`hdi_isfolder: true`).
+    pub async fn put_with_metadata(
+        &self,
+        container: &str,
+        name: &str,
+        body: impl Into<Vec<u8>>,
+        ctype: &str,
+        metadata: &[(&str, &str)],
+    ) {
+        let url = self.url(container, Some(name));
+        let headers: Vec<(String, String)> = metadata
+            .iter()
+            .map(|(k, v)| (format!("x-ms-meta-{k}"), (*v).to_owned()))
+            .collect();
+        let mut extra: Vec<(&str, &str)> = vec![("x-ms-blob-type", "BlockBlob")];
+        extra.extend(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        self.send(reqwest::Method::PUT, url, body.into(), ctype, &extra)
+            .await;
     }
 
     pub async fn delete(&self, container: &str, name: &str) {
