@@ -136,7 +136,7 @@ fn answer(
     target: &str,
 ) -> (&'static str, &'static str, Vec<u8>) {
     let url = url::Url::parse(&format!("http://x{target}")).expect("target");
-    let mut segments = url
+    let segments = url
         .path_segments()
         .map(|s| s.collect::<Vec<_>>())
         .unwrap_or_default();
