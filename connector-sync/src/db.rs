@@ -21,6 +21,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0001_initial.sql"),
     ),
     (2, "api", include_str!("../migrations/sqlite/0002_api.sql")),
+    (
+        4,
+        "engine",
+        include_str!("../migrations/sqlite/0004_engine.sql"),
+    ),
 ];
 /// The same tables in PostgreSQL's dialect (`TIMESTAMPTZ`, `JSONB`, `BIGSERIAL`).
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
@@ -34,7 +39,32 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         "api",
         include_str!("../migrations/postgres/0002_api.sql"),
     ),
+    (
+        4,
+        "engine",
+        include_str!("../migrations/postgres/0004_engine.sql"),
+    ),
 ];
+
+/// SHA-384 of migrations/*/0002_api.sql as b42f4f5 shipped them (see
+/// `SyncDb::repair_shipped_api_migration`).
+const SHIPPED_API_SQLITE: &str = "004c891fca5625f7c917d8ea16be84d195d40af2f3ebd1d72d91c122138b493346f08fe5b1d0867afd2724285e14d6f7";
+const SHIPPED_API_POSTGRES: &str = "bb9957703f481159b465a21235a00a2658dd62c48529f81a408a7ff1d7c8535955ba16d72cad7cebc1196ade9d852dd1";
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db`.
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match &$db.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// How long a SQLite statement waits for another process's write lock before it fails.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -85,6 +115,21 @@ impl Default for DbOptions {
             max_connections: 8,
             migrate: true,
             acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl DbOptions {
+    /// Options for a process that runs `jobs` jobs at once: a PostgreSQL pool of 3
+    /// connections per job (at any moment a job may hold its heartbeat's, its commit's or
+    /// lookup's, and its rate-gate's) plus 4 for the worker loop, the scheduler and the API,
+    /// so that no heartbeat waits out the acquire timeout behind the others and loses its
+    /// lease.
+    pub fn for_jobs(jobs: usize) -> Self {
+        let per_jobs = u32::try_from(jobs.max(1)).unwrap_or(u32::MAX / 4);
+        Self {
+            max_connections: per_jobs.saturating_mul(3).saturating_add(4),
+            ..Self::default()
         }
     }
 }
@@ -173,6 +218,7 @@ impl SyncDb {
     /// # Errors
     /// [`ErrorKind::State`] when a migration fails or the database holds a newer schema.
     pub async fn migrate(&self) -> Result<()> {
+        self.repair_shipped_api_migration().await?;
         let result = match &self.pool {
             Pool::Sqlite(pool) => migrator(SQLITE_SCHEMA).run(pool).await,
             Pool::Postgres(pool) => migrator(POSTGRES_SCHEMA).run(pool).await,
@@ -183,6 +229,46 @@ impl SyncDb {
                 format!("cannot migrate the {}: {e}", self.location),
             )
         })
+    }
+
+    /// A database migrated by b42f4f5 recorded migration 2 (`api`) before 0b24196 appended
+    /// the `connector_name` index to it, so sqlx would refuse it (`VersionMismatch(2)`). Such a
+    /// database gets the index and the current checksum: the one edit there ever was is undone
+    /// in place (never again: `committed_migrations_are_never_edited` pins them).
+    async fn repair_shipped_api_migration(&self) -> Result<()> {
+        let (shipped, schema) = match &self.pool {
+            Pool::Sqlite(_) => (SHIPPED_API_SQLITE, SQLITE_SCHEMA),
+            Pool::Postgres(_) => (SHIPPED_API_POSTGRES, POSTGRES_SCHEMA),
+        };
+        let Some(current) = migrator(schema)
+            .iter()
+            .find(|m| m.version == 2)
+            .map(|m| m.checksum.to_vec())
+        else {
+            return Ok(());
+        };
+        let fail = |e: sqlx::Error| self.error("cannot repair migration 2 of", &e);
+        on_db!(self, pool => {
+            // No table yet (a new database): nothing to repair.
+            let recorded: Option<(Vec<u8>,)> =
+                sqlx::query_as("SELECT checksum FROM _sqlx_migrations WHERE version = 2")
+                    .fetch_optional(pool)
+                    .await
+                    .unwrap_or(None);
+            if recorded.is_some_and(|(c,)| hex(&c) == shipped) {
+                sqlx::query("CREATE INDEX IF NOT EXISTS connector_name ON connector (name, id)")
+                    .execute(pool)
+                    .await
+                    .map_err(fail)?;
+                sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = 2")
+                    .bind(current)
+                    .execute(pool)
+                    .await
+                    .map_err(fail)?;
+                tracing::info!(db = %self.location, "migration 2 as b42f4f5 shipped it: added its index and recorded its checksum");
+            }
+        });
+        Ok(())
     }
 
     /// Whether the database answers: one `SELECT 1`.
@@ -287,6 +373,69 @@ mod tests {
             strip_password("postgres://u@db:5432/x"),
             "postgres://u@db:5432/x"
         );
+    }
+
+    /// The SHA-384 (what sqlx records in `_sqlx_migrations.checksum`) of every committed
+    /// migration, per dialect. A database migrated once refuses to open when one of them
+    /// changes (sqlx's `VersionMismatch`), so a committed migration is never edited: a change
+    /// goes in a new migration. A new migration gets its line here when it is committed.
+    const PINNED: &[(&str, i64, &str)] = &[
+        (
+            "sqlite",
+            1,
+            "2803b18ceb937da07df94047f0c7e45342c0ccd1aec74b3f23828edc86161a9157452f8f09e8b321d02fb8a3865fb4ed",
+        ),
+        (
+            "sqlite",
+            2,
+            "1b292e3cbf3dbf057c6bb919d7b5283a65a0a71124d816e1883c2dbbda4e96ab88a53f83a60d4ff9c786c89ebdc577d6",
+        ),
+        (
+            "sqlite",
+            4,
+            "4a792f557320b65e69697d47b5e39ad6af50a62c94b32dec22fc57b7ad5d760771cf5f6fa9c2aca42881478627ddcf75",
+        ),
+        (
+            "postgres",
+            1,
+            "20bd0b6807ce59725196b8f401e1e87debf98e86bcb1bd21a860dcfe152e2fa2ea46f372a9641f340fd7afdc253e0570",
+        ),
+        (
+            "postgres",
+            2,
+            "0c14ab6e7ac3c03f852052fd05fb46e0f0c795f048142b7700ec588a5c112104e5ee63fe71e4b92ddabee7de705c06ce",
+        ),
+        (
+            "postgres",
+            4,
+            "fb4b8689181e3e63725350d4da85a18b1da0579f1d7c6767b32f1488cf2939087b4c62940786b354d5f42f065d2b2ccd",
+        ),
+    ];
+
+    #[test]
+    fn committed_migrations_are_never_edited() {
+        for (dialect, schema) in [("sqlite", SQLITE_SCHEMA), ("postgres", POSTGRES_SCHEMA)] {
+            let migrator = migrator(schema);
+            for migration in migrator.iter() {
+                let got = hex(&migration.checksum);
+                match PINNED
+                    .iter()
+                    .find(|(d, v, _)| *d == dialect && *v == migration.version)
+                {
+                    Some((_, _, pinned)) => assert_eq!(
+                        &got, pinned,
+                        "{dialect} migration {} ({}) was edited after it was committed: \
+                         restore it and put the change in a new migration",
+                        migration.version, migration.description
+                    ),
+                    None => panic!(
+                        "{dialect} migration {} ({}) has no pinned checksum: once it is \
+                         committed, add (\"{dialect}\", {}, \"{got}\") to PINNED",
+                        migration.version, migration.description, migration.version
+                    ),
+                }
+            }
+        }
     }
 
     #[tokio::test]
