@@ -57,13 +57,26 @@ pub struct NewConnector {
     /// Minutes between scheduled prunes; 0 = manual only.
     #[serde(default)]
     pub prune_freq: u32,
-    /// Seconds a job may run before it is stopped; 0 = no limit.
-    #[serde(default)]
+    /// Seconds a job attempt may run before it is stopped (a sync resumes from its
+    /// checkpoint in the next attempt); 0 = no limit. By default
+    /// [`DEFAULT_TIMEOUT_SECS`]: a job never holds its connector's slot for ever.
+    #[serde(default = "default_timeout_secs")]
     pub timeout_secs: u64,
 }
 
+/// The job timeout of a connector created without one: 3 hours (RAGFlow defaults to 1 h,
+/// Onyx watches for 3 h without activity). A sync stopped by it resumes from its checkpoint
+/// in its next attempt, and an attempt that advanced is not counted against the retry limit,
+/// so a sync longer than this still finishes.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 3 * 60 * 60;
+
+fn default_timeout_secs() -> u64 {
+    DEFAULT_TIMEOUT_SECS
+}
+
 impl NewConnector {
-    /// A manual connector (no schedule, no timeout).
+    /// A manual connector (no schedule), with the default job timeout
+    /// ([`DEFAULT_TIMEOUT_SECS`]).
     pub fn new(name: impl Into<String>, source: impl Into<String>, config: Value) -> Self {
         Self {
             name: name.into(),
@@ -71,7 +84,7 @@ impl NewConnector {
             config,
             refresh_freq: 0,
             prune_freq: 0,
-            timeout_secs: 0,
+            timeout_secs: DEFAULT_TIMEOUT_SECS,
         }
     }
 }
@@ -381,51 +394,50 @@ impl ConnectorStore {
     /// Changes connector `id`. A new frequency moves the next run time to one new period
     /// from now (a sync due now stays due).
     ///
+    /// One statement that sets only the fields given, each next run time computed from the
+    /// row as it is then: a change racing another (a pause, the scheduler moving the next
+    /// sync time) never writes back what the other changed.
+    ///
     /// # Errors
     /// [`ErrorKind::NotFound`] for an unknown id; as [`create`](Self::create) for a config.
     pub async fn update(&self, id: &str, update: ConnectorUpdate) -> Result<ConnectorRecord> {
         let row = self.row(id).await?.ok_or_else(|| not_found(id))?;
-        let old = record(row.clone());
         let config = match update.config {
-            Some(config) => self.prepare(&old.source, config, Some(&row.3.0))?,
-            None => row.3.0,
+            Some(config) => Some(self.prepare(&row.2, config, Some(&row.3.0))?),
+            None => None,
         };
         let now = Utc::now();
-        let refresh_freq = update.refresh_freq.unwrap_or(old.refresh_freq);
-        let prune_freq = update.prune_freq.unwrap_or(old.prune_freq);
-        let next_sync_at = match update.refresh_freq {
-            Some(f) if f != old.refresh_freq => match old.next_sync_at {
-                Some(at) if at <= now && f > 0 => Some(at),
-                _ => next_after(now, f),
-            },
-            _ => old.next_sync_at,
-        };
-        let next_prune_at = match update.prune_freq {
-            Some(f) if f != old.prune_freq => next_after(now, f),
-            _ => old.next_prune_at,
-        };
-        let name = update.name.unwrap_or(old.name);
-        let timeout = update.timeout_secs.unwrap_or(old.timeout_secs);
-        let status = update.status.unwrap_or(old.status);
+        let freq = |f: Option<u32>| f.map(i64::from);
+        let after = |f: Option<u32>| f.and_then(|f| next_after(now, f));
         on_pool!(self.db, pool => {
-            sqlx::query(
-                "UPDATE connector SET name = $2, config = $3, refresh_freq = $4, prune_freq = $5, \
-                 timeout_secs = $6, status = $7, next_sync_at = $8, next_prune_at = $9, \
+            let n = sqlx::query(
+                "UPDATE connector SET name = COALESCE($2, name), config = COALESCE($3, config), \
+                 next_sync_at = CASE WHEN $4 IS NULL OR $4 = refresh_freq THEN next_sync_at \
+                   WHEN $4 > 0 AND next_sync_at IS NOT NULL AND next_sync_at <= $10 THEN next_sync_at \
+                   ELSE $5 END, \
+                 next_prune_at = CASE WHEN $6 IS NULL OR $6 = prune_freq THEN next_prune_at \
+                   ELSE $7 END, \
+                 refresh_freq = COALESCE($4, refresh_freq), prune_freq = COALESCE($6, prune_freq), \
+                 timeout_secs = COALESCE($8, timeout_secs), status = COALESCE($9, status), \
                  updated_at = $10 WHERE id = $1",
             )
             .bind(id)
-            .bind(&name)
-            .bind(Json(&config))
-            .bind(i64::from(refresh_freq))
-            .bind(i64::from(prune_freq))
-            .bind(i64::try_from(timeout).unwrap_or(i64::MAX))
-            .bind(status.as_str())
-            .bind(next_sync_at)
-            .bind(next_prune_at)
+            .bind(update.name.as_deref())
+            .bind(config.as_ref().map(Json))
+            .bind(freq(update.refresh_freq))
+            .bind(after(update.refresh_freq))
+            .bind(freq(update.prune_freq))
+            .bind(after(update.prune_freq))
+            .bind(update.timeout_secs.map(|t| i64::try_from(t).unwrap_or(i64::MAX)))
+            .bind(update.status.map(ConnectorStatus::as_str))
             .bind(now)
             .execute(pool)
             .await
-            .map_err(|e| self.db.error("cannot update a connector in", &e))?;
+            .map_err(|e| self.db.error("cannot update a connector in", &e))?
+            .rows_affected();
+            if n == 0 {
+                return Err(not_found(id));
+            }
         });
         self.get(id).await?.ok_or_else(|| not_found(id))
     }
@@ -439,6 +451,16 @@ impl ConnectorStore {
         on_pool!(self.db, pool => {
             let fail = |e: sqlx::Error| self.db.error("cannot delete a connector from", &e);
             let mut tx = pool.begin().await.map_err(fail)?;
+            // The connector row first: a job queued at the same moment (its insert reads the
+            // connector row `FOR SHARE`) either commits before, and is deleted below, or
+            // finds no connector and is not queued. And then the jobs, then the state: the
+            // order every transaction that takes both a job and a checkpoint row follows.
+            let deleted = sqlx::query("DELETE FROM connector WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?
+                .rows_affected();
             for table in ["job", "checkpoint", "document_state", "failed_item", "run_log"] {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DELETE FROM {table} WHERE connector_id = $1"
@@ -448,12 +470,6 @@ impl ConnectorStore {
                 .await
                 .map_err(fail)?;
             }
-            let deleted = sqlx::query("DELETE FROM connector WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(fail)?
-                .rows_affected();
             tx.commit().await.map_err(fail)?;
             Ok(deleted > 0)
         })

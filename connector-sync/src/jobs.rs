@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 
 use crate::db::SyncDb;
-use crate::store::on_pool;
+use crate::store::{on_pool, secs, sql_in_secs, sql_now};
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -175,6 +175,13 @@ pub struct JobRecord {
     pub wait_reason: Option<String>,
     /// Attempts started so far.
     pub attempt: u32,
+    /// Attempts in a row that ended without committing anything (a commit resets it): what
+    /// the retry limit counts, so a job that advances is never failed for being interrupted.
+    #[serde(default)]
+    pub attempts_without_progress: u32,
+    /// The job's last commit (its last progress), by the database's clock.
+    #[serde(default)]
+    pub last_progress_at: Option<DateTime<Utc>>,
     /// Not claimed before this time (schedule, backoff).
     pub run_after: DateTime<Utc>,
     /// The worker that holds it.
@@ -194,7 +201,7 @@ pub struct JobRecord {
 pub(crate) const JOB_COLUMNS: &str = "id, connector_id, kind, mode, partition_key, status, \
      refetch_ids, window_start, window_end, docs_new, docs_updated, docs_unchanged, docs_failed, \
      docs_deleted, error, wait_reason, attempt, run_after, lease_owner, lease_expires_at, \
-     heartbeat_at, created_at, started_at, finished_at";
+     heartbeat_at, created_at, started_at, finished_at, fruitless, last_progress_at";
 
 /// A [`JobRecord`] from a row of [`JOB_COLUMNS`] (a macro: the row type differs per backend).
 macro_rules! job_from_row {
@@ -210,6 +217,7 @@ macro_rules! job_from_row {
             let mode: String = row.try_get(3)?;
             let status: String = row.try_get(5)?;
             let attempt: i64 = row.try_get(16)?;
+            let fruitless: i64 = row.try_get(24)?;
             Ok(JobRecord {
                 id: row.try_get(0)?,
                 connector_id: row.try_get(1)?,
@@ -237,6 +245,8 @@ macro_rules! job_from_row {
                 created_at: row.try_get(21)?,
                 started_at: row.try_get(22)?,
                 finished_at: row.try_get(23)?,
+                attempts_without_progress: u32::try_from(fruitless).unwrap_or(u32::MAX),
+                last_progress_at: row.try_get(25)?,
             })
         })()
     }};
@@ -250,35 +260,140 @@ pub(crate) struct NewJob<'a> {
     pub(crate) mode: JobMode,
     pub(crate) partition: &'a str,
     pub(crate) refetch_ids: Option<&'a [String]>,
-    pub(crate) run_after: DateTime<Utc>,
     pub(crate) wait_reason: Option<String>,
 }
 
-/// Queues `job` unless one is pending (queued or running) for the same connector, kind and
-/// partition (the `job_one_pending` unique index): `Some(id)` of the new job, `None` when one
-/// was pending already.
+/// `FOR SHARE` on PostgreSQL: a job is inserted only for a connector row that stays until the
+/// insert commits (a delete of the connector waits for it, then deletes the job too, or runs
+/// first and the insert finds no connector). SQLite has one writer: nothing to lock.
+fn share_lock(db: &SyncDb) -> &'static str {
+    if db.is_postgres() { "FOR SHARE" } else { "" }
+}
+
+/// Queues `job`, due now by the database's clock, unless one is pending (queued or running)
+/// for the same connector, kind and partition (the `job_one_pending` unique index), or its
+/// connector is gone (deleted since the caller looked: no orphan job is left behind).
+/// `Some(id)` of the new job, `None` when none was queued.
 pub(crate) async fn enqueue(db: &SyncDb, job: &NewJob<'_>) -> Result<Option<i64>> {
     let now = Utc::now();
+    let sql = format!(
+        "INSERT INTO job (connector_id, kind, mode, partition_key, status, refetch_ids, \
+         wait_reason, run_after, created_at) \
+         SELECT c.id, $2, $3, $4, 'queued', $5, $6, {}, $7 FROM connector c WHERE c.id = $1 {} \
+         ON CONFLICT (connector_id, kind, partition_key) WHERE status IN ('queued', 'running') \
+         DO NOTHING RETURNING id",
+        sql_now(db.is_postgres()),
+        share_lock(db)
+    );
     let row: Option<(i64,)> = on_pool!(db, pool => {
-        sqlx::query_as(
-            "INSERT INTO job (connector_id, kind, mode, partition_key, status, refetch_ids, \
-             wait_reason, run_after, created_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $8) \
-             ON CONFLICT (connector_id, kind, partition_key) WHERE status IN ('queued', 'running') \
-             DO NOTHING RETURNING id",
-        )
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(job.connector_id)
         .bind(job.kind.as_str())
         .bind(job.mode.as_str())
         .bind(job.partition)
         .bind(job.refetch_ids.map(Json))
         .bind(job.wait_reason.as_deref())
-        .bind(job.run_after)
         .bind(now)
         .fetch_optional(pool)
         .await
         .map_err(|e| db.error(&format!("cannot queue a {} job of connector `{}` in", job.kind.as_str(), job.connector_id), &e))?
     });
     Ok(row.map(|(id,)| id))
+}
+
+/// The rank of a mode when two triggers meet: the one that covers more wins.
+fn mode_rank(column: &str) -> String {
+    format!(
+        "(CASE {column} WHEN 'rebuild' THEN 3 WHEN 'full' THEN 2 WHEN 'incremental' THEN 1 \
+         ELSE 0 END)"
+    )
+}
+
+/// What [`merge_into_pending`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Merged {
+    /// Into the queued job `id`: its mode is the stronger of the two, its ids the union.
+    Queued(i64),
+    /// The pending job `id` is running and already covers the trigger (same or stronger
+    /// mode, no new ids).
+    Covered(i64),
+    /// The pending job `id` is running and cannot take the trigger any more.
+    Running(i64),
+    /// Nothing is pending (it ended meanwhile).
+    None,
+}
+
+/// Folds `job` into the job pending for its connector, kind and partition, in one statement
+/// when that job is still queued: the stronger mode wins (a full trigger upgrades a queued
+/// auto or incremental job) and the ids to fetch again are merged. A trigger is never dropped
+/// while its caller believes it was taken.
+pub(crate) async fn merge_into_pending(db: &SyncDb, job: &NewJob<'_>) -> Result<Merged> {
+    let pg = db.is_postgres();
+    let union = if pg {
+        "(SELECT jsonb_agg(x ORDER BY x) FROM (SELECT jsonb_array_elements_text(\
+         COALESCE(refetch_ids, '[]'::jsonb)) AS x UNION SELECT jsonb_array_elements_text($5::jsonb)) u)"
+    } else {
+        "(SELECT json_group_array(x) FROM (SELECT value AS x FROM json_each(\
+         COALESCE(refetch_ids, '[]')) UNION SELECT value FROM json_each($5) ORDER BY 1))"
+    };
+    let sql = format!(
+        "UPDATE job SET mode = CASE WHEN {new} > {old} THEN $4 ELSE mode END, \
+         refetch_ids = CASE WHEN $5 IS NULL THEN refetch_ids ELSE {union} END \
+         WHERE connector_id = $1 AND kind = $2 AND partition_key = $3 AND status = 'queued' \
+         RETURNING id",
+        new = mode_rank("$4"),
+        old = mode_rank("mode"),
+    );
+    let fail = |e: sqlx::Error| {
+        db.error(
+            &format!(
+                "cannot merge a trigger into the pending job of connector `{}` in",
+                job.connector_id
+            ),
+            &e,
+        )
+    };
+    let ids = job.refetch_ids.map(Json);
+    on_pool!(db, pool => {
+        let merged: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(job.connector_id)
+            .bind(job.kind.as_str())
+            .bind(job.partition)
+            .bind(job.mode.as_str())
+            .bind(ids)
+            .fetch_optional(pool)
+            .await
+            .map_err(fail)?;
+        if let Some((id,)) = merged {
+            return Ok(Merged::Queued(id));
+        }
+        let running: Option<(i64, String)> = sqlx::query_as(
+            "SELECT id, mode FROM job WHERE connector_id = $1 AND kind = $2 \
+             AND partition_key = $3 AND status = 'running' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(job.connector_id)
+        .bind(job.kind.as_str())
+        .bind(job.partition)
+        .fetch_optional(pool)
+        .await
+        .map_err(fail)?;
+        Ok(match running {
+            None => Merged::None,
+            Some((id, mode)) => {
+                let rank = |m: JobMode| match m {
+                    JobMode::Rebuild => 3,
+                    JobMode::Full => 2,
+                    JobMode::Incremental => 1,
+                    JobMode::Auto => 0,
+                };
+                if job.refetch_ids.is_none() && rank(job.mode) <= rank(JobMode::parse(&mode)) {
+                    Merged::Covered(id)
+                } else {
+                    Merged::Running(id)
+                }
+            }
+        })
+    })
 }
 
 /// The job `id`.
@@ -385,35 +500,36 @@ pub(crate) struct Claimed {
 /// SKIP LOCKED)` on PostgreSQL, so concurrent workers skip each other's rows instead of
 /// waiting; SQLite has one writer at a time, so the statement is atomic there).
 pub(crate) async fn claim(db: &SyncDb, claim: &Claim<'_>) -> Result<Option<Claimed>> {
-    let now = Utc::now();
+    let pg = db.is_postgres();
     let lock = if db.is_postgres() {
         "FOR UPDATE OF j SKIP LOCKED"
     } else {
         ""
     };
     let busy = if db.is_postgres() {
-        "(SELECT jsonb_array_elements_text($4::jsonb))"
+        "(SELECT jsonb_array_elements_text($3::jsonb))"
     } else {
-        "(SELECT value FROM json_each($4))"
+        "(SELECT value FROM json_each($3))"
     };
     let sql = format!(
-        "UPDATE job SET status = 'running', lease_owner = $1, lease_expires_at = $2, \
-         heartbeat_at = $3, started_at = COALESCE(started_at, $3), attempt = attempt + 1, \
-         wait_reason = NULL \
+        "UPDATE job SET status = 'running', lease_owner = $1, lease_expires_at = {expires}, \
+         heartbeat_at = {now}, started_at = COALESCE(started_at, {now}), attempt = attempt + 1, \
+         fruitless = fruitless + 1, wait_reason = NULL \
          WHERE id = (SELECT j.id FROM job j JOIN connector c ON c.id = j.connector_id \
-           WHERE j.status = 'queued' AND j.run_after <= $3 AND c.status = 'active' \
+           WHERE j.status = 'queued' AND j.run_after <= {now} AND c.status = 'active' \
            AND c.source NOT IN {busy} \
            AND NOT EXISTS (SELECT 1 FROM rate_limit r WHERE r.key = 'connector:' || j.connector_id \
-             AND r.next_at > $3) \
+             AND r.next_at > {now}) \
            ORDER BY j.run_after, j.id LIMIT 1 {lock}) \
-         RETURNING {JOB_COLUMNS}"
+         RETURNING {JOB_COLUMNS}",
+        now = sql_now(pg),
+        expires = sql_in_secs(pg, "$2"),
     );
     let fail = |e: sqlx::Error| db.error("cannot claim a job in", &e);
     let job = on_pool!(db, pool => {
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(claim.worker)
-            .bind(now + claim.lease)
-            .bind(now)
+            .bind(secs(claim.lease))
             .bind(Json(claim.busy_sources))
             .fetch_optional(pool)
             .await
@@ -443,35 +559,34 @@ pub(crate) async fn claim(db: &SyncDb, claim: &Claim<'_>) -> Result<Option<Claim
     }))
 }
 
-/// Puts back the running jobs whose lease expired (their worker died or hangs): queued again
-/// at once, so that the next worker resumes them from their last acknowledged checkpoint; a
-/// job that already used `max_attempts` fails instead, saying so. Returns how many.
+/// Puts back the running jobs whose lease expired by the database's clock (their worker died
+/// or hangs): queued again at once, so that the next worker resumes them from their last
+/// acknowledged checkpoint; a job whose last `max_attempts` attempts all ended without a
+/// commit fails instead, saying so. Returns how many.
 pub(crate) async fn requeue_expired(db: &SyncDb, max_attempts: u32) -> Result<u64> {
-    let now = Utc::now();
+    let now = sql_now(db.is_postgres());
     let fail = |e: sqlx::Error| db.error("cannot put back the jobs of lost workers in", &e);
     on_pool!(db, pool => {
         let mut tx = pool.begin().await.map_err(fail)?;
-        let failed = sqlx::query(
-            "UPDATE job SET status = 'failed', finished_at = $1, \
+        let failed = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE job SET status = 'failed', finished_at = {now}, \
              error = 'its worker ' || COALESCE(lease_owner, '?') || ' stopped renewing its lease ' \
-               || 'and it had used all of its ' || attempt || ' attempts', \
+               || 'and its last ' || fruitless || ' attempts made no progress', \
              lease_owner = NULL, lease_expires_at = NULL \
-             WHERE status = 'running' AND lease_expires_at < $1 AND attempt >= $2",
-        )
-        .bind(now)
+             WHERE status = 'running' AND lease_expires_at < {now} AND fruitless >= $1",
+        )))
         .bind(i64::from(max_attempts))
         .execute(&mut *tx)
         .await
         .map_err(fail)?
         .rows_affected();
-        let requeued = sqlx::query(
-            "UPDATE job SET status = 'queued', run_after = $1, \
+        let requeued = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE job SET status = 'queued', run_after = {now}, \
              wait_reason = 'the lease of worker ' || COALESCE(lease_owner, '?') \
                || ' expired; resumes from its last acknowledged checkpoint', \
              lease_owner = NULL, lease_expires_at = NULL \
-             WHERE status = 'running' AND lease_expires_at < $1",
-        )
-        .bind(now)
+             WHERE status = 'running' AND lease_expires_at < {now}",
+        )))
         .execute(&mut *tx)
         .await
         .map_err(fail)?
@@ -491,22 +606,24 @@ pub(crate) async fn heartbeat(
     counters: Option<&JobCounters>,
     wait_reason: Option<&str>,
 ) -> Result<bool> {
-    let now = Utc::now();
+    let pg = db.is_postgres();
     let c = counters.copied().unwrap_or_default();
-    let n = on_pool!(db, pool => {
-        sqlx::query(
-            "UPDATE job SET lease_expires_at = $3, heartbeat_at = $4, \
-             docs_new = CASE WHEN $5 THEN $6 ELSE docs_new END, \
-             docs_updated = CASE WHEN $5 THEN $7 ELSE docs_updated END, \
-             docs_unchanged = CASE WHEN $5 THEN $8 ELSE docs_unchanged END, \
-             docs_failed = CASE WHEN $5 THEN $9 ELSE docs_failed END, \
-             wait_reason = $10 \
+    let sql = format!(
+        "UPDATE job SET lease_expires_at = {}, heartbeat_at = {}, \
+             docs_new = CASE WHEN $4 THEN $5 ELSE docs_new END, \
+             docs_updated = CASE WHEN $4 THEN $6 ELSE docs_updated END, \
+             docs_unchanged = CASE WHEN $4 THEN $7 ELSE docs_unchanged END, \
+             docs_failed = CASE WHEN $4 THEN $8 ELSE docs_failed END, \
+             wait_reason = $9 \
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
-        )
+        sql_in_secs(pg, "$3"),
+        sql_now(pg)
+    );
+    let n = on_pool!(db, pool => {
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
         .bind(id)
         .bind(worker)
-        .bind(now + lease)
-        .bind(now)
+        .bind(secs(lease))
         .bind(counters.is_some())
         .bind(i64::try_from(c.new).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.updated).unwrap_or(i64::MAX))
@@ -529,43 +646,53 @@ pub(crate) enum Finish {
         counters: JobCounters,
         window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     },
-    /// Failed; queued again at `retry_at`, or failed for good when `None`.
+    /// Failed; queued again at `retry_at`, or failed for good when `None`. `counted: false`
+    /// for a failure that says nothing about the job (its service asked it to slow down):
+    /// the attempt is not counted against the retry limit.
     Failed {
         error: String,
         counters: JobCounters,
         retry_at: Option<DateTime<Utc>>,
+        counted: bool,
     },
-    /// Given back unfinished (the worker stops): queued again at once.
+    /// Given back unfinished (the worker stops): queued again at once, the attempt not
+    /// counted against the retry limit.
     Released,
     /// Cancelled (its connector is gone).
     Cancelled,
 }
 
 /// Ends the current attempt of job `id`, if it is still `worker`'s. `false` when it was not
-/// (cancelled meanwhile, or lost to another worker): nothing is changed then.
+/// (cancelled meanwhile, or lost to another worker): nothing is changed then. Times are the
+/// database's (a retry is due after the same wait from its clock).
 pub(crate) async fn finish(db: &SyncDb, id: i64, worker: &str, how: Finish) -> Result<bool> {
-    let now = Utc::now();
-    let (status, error, counters, window, run_after, reason) = match &how {
-        Finish::Done { counters, window } => ("done", None, Some(*counters), *window, None, None),
+    let pg = db.is_postgres();
+    let (status, error, counters, window, run_after, reason, uncount) = match &how {
+        Finish::Done { counters, window } => {
+            ("done", None, Some(*counters), *window, None, None, false)
+        }
         Finish::Failed {
             error,
             counters,
             retry_at: Some(at),
+            counted,
         } => (
             "queued",
             Some(error.as_str()),
             Some(*counters),
             None,
-            Some(*at),
+            Some((*at - Utc::now()).max(chrono::Duration::zero())),
             Some(format!(
                 "retrying at {} after a failed attempt: {error}",
                 at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             )),
+            !counted,
         ),
         Finish::Failed {
             error,
             counters,
             retry_at: None,
+            ..
         } => (
             "failed",
             Some(error.as_str()),
@@ -573,38 +700,46 @@ pub(crate) async fn finish(db: &SyncDb, id: i64, worker: &str, how: Finish) -> R
             None,
             None,
             None,
+            false,
         ),
         Finish::Released => (
             "queued",
             None,
             None,
             None,
-            Some(now),
+            Some(chrono::Duration::zero()),
             Some("its worker stopped; resumes from its last acknowledged checkpoint".to_owned()),
+            true,
         ),
-        Finish::Cancelled => ("cancelled", None, None, None, None, None),
+        Finish::Cancelled => ("cancelled", None, None, None, None, None, false),
     };
-    let finished = (status != "queued").then_some(now);
     let c = counters.unwrap_or_default();
+    // A job that ends well keeps no error of an earlier attempt.
+    let sql = format!(
+        "UPDATE job SET status = $3, \
+         error = CASE WHEN $3 = 'done' THEN NULL ELSE COALESCE($4, error) END, \
+         finished_at = CASE WHEN $3 = 'queued' THEN NULL ELSE {now} END, \
+         run_after = CASE WHEN $5 THEN {retry} ELSE run_after END, wait_reason = $7, \
+         lease_owner = NULL, lease_expires_at = NULL, \
+         fruitless = CASE WHEN $16 AND fruitless > 0 THEN fruitless - 1 ELSE fruitless END, \
+         window_start = COALESCE($8, window_start), window_end = COALESCE($9, window_end), \
+         docs_new = CASE WHEN $10 THEN $11 ELSE docs_new END, \
+         docs_updated = CASE WHEN $10 THEN $12 ELSE docs_updated END, \
+         docs_unchanged = CASE WHEN $10 THEN $13 ELSE docs_unchanged END, \
+         docs_failed = CASE WHEN $10 THEN $14 ELSE docs_failed END, \
+         docs_deleted = CASE WHEN $10 THEN $15 ELSE docs_deleted END \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+        now = sql_now(pg),
+        retry = sql_in_secs(pg, "$6"),
+    );
     let n = on_pool!(db, pool => {
-        sqlx::query(
-            "UPDATE job SET status = $3, error = COALESCE($4, error), \
-             finished_at = $5, run_after = COALESCE($6, run_after), wait_reason = $7, \
-             lease_owner = NULL, lease_expires_at = NULL, \
-             window_start = COALESCE($8, window_start), window_end = COALESCE($9, window_end), \
-             docs_new = CASE WHEN $10 THEN $11 ELSE docs_new END, \
-             docs_updated = CASE WHEN $10 THEN $12 ELSE docs_updated END, \
-             docs_unchanged = CASE WHEN $10 THEN $13 ELSE docs_unchanged END, \
-             docs_failed = CASE WHEN $10 THEN $14 ELSE docs_failed END, \
-             docs_deleted = CASE WHEN $10 THEN $15 ELSE docs_deleted END \
-             WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .bind(worker)
         .bind(status)
         .bind(error)
-        .bind(finished)
-        .bind(run_after)
+        .bind(run_after.is_some())
+        .bind(run_after.map_or(0.0, secs))
         .bind(reason)
         .bind(window.map(|w| w.0))
         .bind(window.map(|w| w.1))
@@ -614,6 +749,7 @@ pub(crate) async fn finish(db: &SyncDb, id: i64, worker: &str, how: Finish) -> R
         .bind(i64::try_from(c.unchanged).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.failed).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.deleted).unwrap_or(i64::MAX))
+        .bind(uncount)
         .execute(pool)
         .await
         .map_err(|e| db.error(&format!("cannot finish job {id} in"), &e))?
@@ -664,6 +800,79 @@ pub(crate) async fn rate_limit(
     Ok(())
 }
 
+/// A queued job as [`wait_reasons`] reads it: id, `run_after`, error, its connector's
+/// status, its rate limit, its recorded reason.
+type QueuedRow = (
+    i64,
+    DateTime<Utc>,
+    Option<String>,
+    String,
+    Option<DateTime<Utc>>,
+    Option<String>,
+);
+
+const QUEUED_ROWS: &str = "SELECT j.id, j.run_after, j.error, c.status, r.next_at, j.wait_reason \
+     FROM job j JOIN connector c ON c.id = j.connector_id \
+     LEFT JOIN rate_limit r ON r.key = 'connector:' || j.connector_id \
+     WHERE j.status = 'queued'";
+
+/// What the database says about the workers: how many are alive, and the last heartbeat.
+async fn workers_alive(
+    db: &SyncDb,
+    now: DateTime<Utc>,
+    worker_ttl: chrono::Duration,
+) -> Result<(i64, Option<DateTime<Utc>>)> {
+    on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT COALESCE(SUM(CASE WHEN heartbeat_at > $1 THEN 1 ELSE 0 END), 0), \
+             MAX(heartbeat_at) FROM worker",
+        )
+        .bind(now - worker_ttl)
+        .fetch_one(pool)
+        .await
+        .map_err(|e| db.error("cannot read the workers of", &e))
+    })
+}
+
+/// Why the queued job of `row` waits, unless it only waits for the jobs ahead of it (`None`).
+fn reason_before_queue(
+    row: &QueuedRow,
+    now: DateTime<Utc>,
+    alive: i64,
+    last_seen: Option<DateTime<Utc>>,
+) -> Option<String> {
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (_, run_after, error, status, limited, _) = row;
+    if status == "paused" {
+        Some("its connector is paused".to_owned())
+    } else if let Some(until) = limited.filter(|t| *t > now) {
+        Some(format!("rate-limited until {}", stamp(until)))
+    } else if *run_after > now {
+        Some(match error {
+            Some(e) => format!(
+                "retrying at {} after a failed attempt: {e}",
+                stamp(*run_after)
+            ),
+            None => format!("scheduled for {}", stamp(*run_after)),
+        })
+    } else if alive == 0 {
+        Some(match last_seen {
+            Some(t) => format!("no worker alive (the last heartbeat was at {})", stamp(t)),
+            None => "no worker alive (none has ever run on this database)".to_owned(),
+        })
+    } else {
+        None
+    }
+}
+
+/// "queued behind N jobs", with why it was put back when its worker's lease expired.
+fn queued_behind(ahead: u64, recorded: Option<&String>) -> String {
+    match recorded.filter(|r| r.starts_with("the lease of worker")) {
+        Some(r) => format!("queued behind {ahead} jobs; {r}"),
+        None => format!("queued behind {ahead} jobs"),
+    }
+}
+
 /// Why each queued job waits, computed from what the database holds now: its connector is
 /// paused, it is scheduled or backing off until T, its service rate-limited it until T, no
 /// worker is alive, or it is queued behind N jobs that are due before it.
@@ -671,68 +880,85 @@ pub(crate) async fn wait_reasons(
     db: &SyncDb,
     worker_ttl: chrono::Duration,
 ) -> Result<Vec<(i64, String)>> {
-    let now = Utc::now();
-    let fail = |e: sqlx::Error| db.error("cannot read the queue of", &e);
-    type Row = (
-        i64,
-        DateTime<Utc>,
-        Option<String>,
-        String,
-        Option<DateTime<Utc>>,
-        Option<String>,
-    );
-    let (rows, alive, last_seen): (Vec<Row>, i64, Option<DateTime<Utc>>) = on_pool!(db, pool => {
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT j.id, j.run_after, j.error, c.status, r.next_at, j.wait_reason \
-             FROM job j JOIN connector c ON c.id = j.connector_id \
-             LEFT JOIN rate_limit r ON r.key = 'connector:' || j.connector_id \
-             WHERE j.status = 'queued' ORDER BY j.run_after, j.id",
-        )
-        .fetch_all(pool)
-        .await
-        .map_err(fail)?;
-        let (alive, last): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
-            "SELECT COALESCE(SUM(CASE WHEN heartbeat_at > $1 THEN 1 ELSE 0 END), 0), \
-             MAX(heartbeat_at) FROM worker",
-        )
-        .bind(now - worker_ttl)
-        .fetch_one(pool)
-        .await
-        .map_err(fail)?;
-        (rows, alive, last)
+    let now = db_now(db).await?;
+    let sql = format!("{QUEUED_ROWS} ORDER BY j.run_after, j.id");
+    let rows: Vec<QueuedRow> = on_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(pool)
+            .await
+            .map_err(|e| db.error("cannot read the queue of", &e))?
     });
-    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (alive, last_seen) = workers_alive(db, now, worker_ttl).await?;
     let mut ahead = 0u64;
     let mut out = Vec::with_capacity(rows.len());
-    for (id, run_after, error, status, limited, recorded) in rows {
-        let reason = if status == "paused" {
-            "its connector is paused".to_owned()
-        } else if let Some(until) = limited.filter(|t| *t > now) {
-            format!("rate-limited until {}", stamp(until))
-        } else if run_after > now {
-            match error {
-                Some(e) => format!(
-                    "retrying at {} after a failed attempt: {e}",
-                    stamp(run_after)
-                ),
-                None => format!("scheduled for {}", stamp(run_after)),
+    for row in rows {
+        let reason = match reason_before_queue(&row, now, alive, last_seen) {
+            Some(r) => r,
+            None => {
+                let r = queued_behind(ahead, row.5.as_ref());
+                ahead += 1;
+                r
             }
-        } else if alive == 0 {
-            match last_seen {
-                Some(t) => format!("no worker alive (the last heartbeat was at {})", stamp(t)),
-                None => "no worker alive (none has ever run on this database)".to_owned(),
-            }
-        } else {
-            let reason = match recorded.filter(|r| r.starts_with("the lease of worker")) {
-                Some(r) => format!("queued behind {ahead} jobs; {r}"),
-                None => format!("queued behind {ahead} jobs"),
-            };
-            ahead += 1;
-            reason
         };
-        out.push((id, reason));
+        out.push((row.0, reason));
     }
     Ok(out)
+}
+
+/// Why queued job `id` waits ([`wait_reasons`] for one job): a few indexed reads and one
+/// count of the due jobs ahead of it, however long the queue. `None` when it is not queued.
+pub(crate) async fn wait_reason_of(
+    db: &SyncDb,
+    id: i64,
+    worker_ttl: chrono::Duration,
+) -> Result<Option<String>> {
+    let now = db_now(db).await?;
+    let fail = |e: sqlx::Error| db.error("cannot read the queue of", &e);
+    let sql = format!("{QUEUED_ROWS} AND j.id = $1");
+    let row: Option<QueuedRow> = on_pool!(db, pool => {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .map_err(fail)?
+    });
+    let Some(row) = row else { return Ok(None) };
+    let (alive, last_seen) = workers_alive(db, now, worker_ttl).await?;
+    if let Some(reason) = reason_before_queue(&row, now, alive, last_seen) {
+        return Ok(Some(reason));
+    }
+    // The jobs before it in claim order that wait only for their turn too.
+    let (ahead,): (i64,) = on_pool!(db, pool => {
+        sqlx::query_as(
+            "SELECT COUNT(*) FROM job j JOIN connector c ON c.id = j.connector_id \
+             LEFT JOIN rate_limit r ON r.key = 'connector:' || j.connector_id \
+             WHERE j.status = 'queued' AND c.status <> 'paused' \
+             AND (r.next_at IS NULL OR r.next_at <= $1) AND j.run_after <= $1 \
+             AND (j.run_after < $2 OR (j.run_after = $2 AND j.id < $3))",
+        )
+        .bind(now)
+        .bind(row.1)
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .map_err(fail)?
+    });
+    Ok(Some(queued_behind(
+        u64::try_from(ahead).unwrap_or(0),
+        row.5.as_ref(),
+    )))
+}
+
+/// The database's clock now (see [`sql_now`]).
+pub(crate) async fn db_now(db: &SyncDb) -> Result<DateTime<Utc>> {
+    let sql = format!("SELECT {}", sql_now(db.is_postgres()));
+    on_pool!(db, pool => {
+        let (now,): (DateTime<Utc>,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_one(pool)
+            .await
+            .map_err(|e| db.error("cannot read the clock of", &e))?;
+        Ok(now)
+    })
 }
 
 /// Stores `reasons` ([`wait_reasons`]) on their queued jobs, in one transaction.
@@ -794,24 +1020,116 @@ pub(crate) async fn rebuild(
         }
         let mut ids = Vec::with_capacity(partitions.len());
         for partition in partitions {
-            let (id,): (i64,) = sqlx::query_as(
+            // Nothing when the connector was deleted meanwhile: no orphan job.
+            let id: Option<(i64,)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO job (connector_id, kind, mode, partition_key, status, run_after, \
-                 created_at) VALUES ($1, 'sync', 'rebuild', $2, 'queued', $3, $3) RETURNING id",
-            )
+                 created_at) SELECT c.id, 'sync', 'rebuild', $2, 'queued', {}, $3 \
+                 FROM connector c WHERE c.id = $1 {} RETURNING id",
+                sql_now(db.is_postgres()),
+                share_lock(db)
+            )))
             .bind(connector_id)
             .bind(partition)
             .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
             .map_err(fail)?;
-            ids.push(id);
+            ids.extend(id.map(|(id,)| id));
         }
         tx.commit().await.map_err(fail)?;
         Ok(ids)
     })
 }
 
+/// Rows deleted by one [`clean_up`] statement at most, so a first clean-up of a big table
+/// never holds the database for long (the next tick goes on).
+const CLEAN_UP_BATCH: i64 = 1000;
+
+/// What [`clean_up`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct CleanedUp {
+    pub(crate) jobs: u64,
+    pub(crate) workers: u64,
+    pub(crate) rate_limits: u64,
+}
+
+/// Retention, by the database's clock: finished jobs older than `job_age` (a batch at a
+/// time), workers not heard of for `worker_age` (killed ones never unregister), and
+/// rate-limit rows whose time passed a day ago.
+pub(crate) async fn clean_up(
+    db: &SyncDb,
+    job_age: Option<chrono::Duration>,
+    worker_age: chrono::Duration,
+) -> Result<CleanedUp> {
+    let pg = db.is_postgres();
+    let fail = |e: sqlx::Error| db.error("cannot clean up old rows of", &e);
+    let jobs_sql = format!(
+        "DELETE FROM job WHERE id IN (SELECT id FROM job WHERE finished_at IS NOT NULL \
+         AND status IN ('done', 'failed', 'cancelled') AND finished_at < {} \
+         ORDER BY finished_at LIMIT $2)",
+        sql_in_secs(pg, "$1")
+    );
+    let workers_sql = format!(
+        "DELETE FROM worker WHERE heartbeat_at < {}",
+        sql_in_secs(pg, "$1")
+    );
+    let limits_sql = format!(
+        "DELETE FROM rate_limit WHERE next_at < {}",
+        sql_in_secs(pg, "$1")
+    );
+    on_pool!(db, pool => {
+        let jobs = match job_age {
+            Some(age) => sqlx::query(sqlx::AssertSqlSafe(jobs_sql))
+                .bind(-secs(age))
+                .bind(CLEAN_UP_BATCH)
+                .execute(pool)
+                .await
+                .map_err(fail)?
+                .rows_affected(),
+            None => 0,
+        };
+        let workers = sqlx::query(sqlx::AssertSqlSafe(workers_sql))
+            .bind(-secs(worker_age))
+            .execute(pool)
+            .await
+            .map_err(fail)?
+            .rows_affected();
+        let rate_limits = sqlx::query(sqlx::AssertSqlSafe(limits_sql))
+            .bind(-secs(chrono::Duration::days(1)))
+            .execute(pool)
+            .await
+            .map_err(fail)?
+            .rows_affected();
+        Ok(CleanedUp { jobs, workers, rate_limits })
+    })
+}
+
 /// An error for an unknown job id.
 pub(crate) fn job_not_found(id: i64) -> Error {
     Error::new(ErrorKind::NotFound, format!("no job {id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A trigger or a scheduler tick that raced a delete of the connector queues nothing: the
+    /// insert reads the connector row (on PostgreSQL `FOR SHARE`, so a delete either waits for
+    /// it and deletes the job too, or goes first; see `tests/engine_fixes.rs` for both
+    /// backends' triggers).
+    #[tokio::test]
+    async fn no_job_is_queued_for_a_connector_that_is_gone() -> Result<()> {
+        let db = SyncDb::connect("sqlite::memory:").await?;
+        let job = NewJob {
+            connector_id: "gone",
+            kind: JobKind::Sync,
+            mode: JobMode::Auto,
+            partition: "",
+            refetch_ids: None,
+            wait_reason: None,
+        };
+        assert_eq!(enqueue(&db, &job).await?, None);
+        assert!(list(&db, None, None, 10).await?.is_empty());
+        Ok(())
+    }
 }

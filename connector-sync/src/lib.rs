@@ -16,7 +16,8 @@ mod webhook;
 mod worker;
 
 pub use connectors::{
-    ConnectorRecord, ConnectorStatus, ConnectorStore, ConnectorUpdate, NewConnector,
+    ConnectorRecord, ConnectorStatus, ConnectorStore, ConnectorUpdate, DEFAULT_TIMEOUT_SECS,
+    NewConnector,
 };
 pub use db::{DbOptions, SyncDb};
 pub use jobs::{JobCounters, JobKind, JobMode, JobRecord, JobStatus};

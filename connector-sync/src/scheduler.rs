@@ -17,8 +17,12 @@ pub struct SchedulerOptions {
     /// How often it looks for due connectors (default 5 s).
     pub tick: Duration,
     /// A worker whose heartbeat is older than this counts as dead when a job says why it
-    /// waits (default 60 s).
+    /// waits (default 60 s); its row is deleted after ten times as long.
     pub worker_ttl: Duration,
+    /// Finished jobs (done, failed, cancelled) older than this are deleted, a batch per tick
+    /// (default 7 days, as long as Onyx keeps index attempts; the run log keeps each
+    /// connector's last 1,000 runs apart from it). Zero keeps them for ever.
+    pub job_retention: Duration,
 }
 
 impl Default for SchedulerOptions {
@@ -26,6 +30,7 @@ impl Default for SchedulerOptions {
         Self {
             tick: Duration::from_secs(5),
             worker_ttl: Duration::from_secs(60),
+            job_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -43,7 +48,8 @@ pub struct Tick {
 /// (prune) job unless one is pending, and its next time moves one period on. Several
 /// schedulers (processes) may run at once: the move is a compare-and-set on the stored time,
 /// so only one of them queues.
-pub(crate) async fn tick(store: &ConnectorStore, worker_ttl: Duration) -> Result<Tick> {
+pub(crate) async fn tick(store: &ConnectorStore, options: &SchedulerOptions) -> Result<Tick> {
+    let worker_ttl = options.worker_ttl;
     let db = store.db();
     let now = Utc::now();
     let mut done = Tick::default();
@@ -97,7 +103,6 @@ pub(crate) async fn tick(store: &ConnectorStore, worker_ttl: Duration) -> Result
                     mode: JobMode::Auto,
                     partition,
                     refetch_ids: None,
-                    run_after: now,
                     wait_reason: None,
                 };
                 if jobs::enqueue(db, &job).await?.is_some() {
@@ -112,6 +117,18 @@ pub(crate) async fn tick(store: &ConnectorStore, worker_ttl: Duration) -> Result
     let ttl = chrono::Duration::from_std(worker_ttl).unwrap_or(chrono::Duration::seconds(60));
     let reasons = jobs::wait_reasons(db, ttl).await?;
     jobs::record_wait_reasons(db, &reasons).await?;
+    let keep_jobs = (!options.job_retention.is_zero())
+        .then(|| chrono::Duration::from_std(options.job_retention).ok())
+        .flatten();
+    let cleaned = jobs::clean_up(db, keep_jobs, ttl * 10).await?;
+    if cleaned != jobs::CleanedUp::default() {
+        tracing::debug!(
+            jobs = cleaned.jobs,
+            workers = cleaned.workers,
+            rate_limits = cleaned.rate_limits,
+            "cleaned up old rows"
+        );
+    }
     Ok(done)
 }
 
@@ -147,7 +164,7 @@ pub(crate) async fn run(
 ) -> Result<()> {
     tracing::info!(db = store.db().location(), "scheduler started");
     loop {
-        match tick(&store, options.worker_ttl).await {
+        match tick(&store, &options).await {
             Ok(t) if t.syncs + t.prunes > 0 => {
                 tracing::info!(syncs = t.syncs, prunes = t.prunes, "queued due jobs");
             }

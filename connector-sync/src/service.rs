@@ -13,7 +13,7 @@ use crate::connectors::{
     ConnectorRecord, ConnectorStatus, ConnectorStore, ConnectorUpdate, NewConnector,
 };
 use crate::db::SyncDb;
-use crate::jobs::{self, JobKind, JobMode, JobRecord, JobStatus, NewJob};
+use crate::jobs::{self, JobKind, JobMode, JobRecord, JobStatus, Merged, NewJob};
 use crate::observe::JobObserver;
 use crate::scheduler::{self, SchedulerOptions, Tick};
 use crate::sinks::SinkFactory;
@@ -298,7 +298,6 @@ impl SyncService {
                 mode,
                 partition,
                 refetch_ids: ids.as_deref(),
-                run_after: Utc::now(),
                 wait_reason: None,
             };
             out.push(self.queue(&job).await?);
@@ -320,7 +319,6 @@ impl SyncService {
             mode: JobMode::Auto,
             partition: "",
             refetch_ids: None,
-            run_after: Utc::now(),
             wait_reason: None,
         };
         self.queue(&job).await
@@ -333,26 +331,31 @@ impl SyncService {
                 created: true,
             });
         }
-        let db = self.db();
-        let pending: Option<(i64,)> = on_pool!(db, pool => {
-            sqlx::query_as(
-                "SELECT id FROM job WHERE connector_id = $1 AND kind = $2 AND partition_key = $3 \
-                 AND status IN ('queued', 'running') ORDER BY id DESC LIMIT 1",
-            )
-            .bind(job.connector_id)
-            .bind(job.kind.as_str())
-            .bind(job.partition)
-            .fetch_optional(pool)
-            .await
-            .map_err(|e| db.error("cannot read the pending job of", &e))?
-        });
-        match pending {
-            Some((job_id,)) => Ok(Triggered {
+        match jobs::merge_into_pending(self.db(), job).await? {
+            Merged::Queued(job_id) | Merged::Covered(job_id) => Ok(Triggered {
                 job_id,
                 created: false,
             }),
-            // It finished between the two statements: queue again.
-            None => Box::pin(self.queue(job)).await,
+            Merged::Running(job_id) => Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "job {job_id} of connector `{}` is running and cannot take this {} sync{}; \
+                     trigger it again once that job ends",
+                    job.connector_id,
+                    job.mode.as_str(),
+                    if job.refetch_ids.is_some() {
+                        " with ids"
+                    } else {
+                        ""
+                    }
+                ),
+            )),
+            Merged::None => {
+                // Nothing pending: it ended between the two statements, or the connector is
+                // gone (then no job is queued for it).
+                self.existing(job.connector_id).await?;
+                Box::pin(self.queue(job)).await
+            }
         }
     }
 
@@ -433,8 +436,7 @@ impl SyncService {
         if job.status == JobStatus::Queued {
             let ttl = chrono::Duration::from_std(self.worker_ttl)
                 .unwrap_or(chrono::Duration::seconds(60));
-            let reasons = jobs::wait_reasons(self.db(), ttl).await?;
-            if let Some((_, reason)) = reasons.into_iter().find(|(j, _)| *j == id) {
+            if let Some(reason) = jobs::wait_reason_of(self.db(), id, ttl).await? {
                 job.wait_reason = Some(reason);
             }
         }
@@ -705,7 +707,11 @@ impl SyncService {
     /// # Errors
     /// [`ErrorKind::State`] when the database fails.
     pub async fn schedule_now(&self) -> Result<Tick> {
-        scheduler::tick(&self.store, self.worker_ttl).await
+        let options = SchedulerOptions {
+            worker_ttl: self.worker_ttl,
+            ..SchedulerOptions::default()
+        };
+        scheduler::tick(&self.store, &options).await
     }
 
     /// The scheduler loop: a pass every `options.tick` until `stop` fires. Run it in one

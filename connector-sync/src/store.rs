@@ -1,6 +1,8 @@
 //! [`SqlStateStore`]: core's [`StateStore`] over the sync database.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -68,11 +70,50 @@ pub(crate) struct Lease {
     pub(crate) job_id: i64,
     pub(crate) owner: String,
     pub(crate) duration: chrono::Duration,
+    /// Set once a commit of this attempt is durable: the attempt made progress.
+    pub(crate) progressed: Arc<AtomicBool>,
 }
 
-/// Renews a running job's lease if it is still `owner`'s.
-pub(crate) const RENEW_LEASE: &str = "UPDATE job SET lease_expires_at = $3, heartbeat_at = $4 \
-     WHERE id = $1 AND lease_owner = $2 AND status = 'running'";
+/// The database's clock now, as SQL: leases, heartbeats and due times are computed by the
+/// database, never by a worker's clock (workers on many machines need not agree; SQLite
+/// writes the text format sqlx writes, `…T…+00:00`, which sorts with it).
+pub(crate) fn sql_now(pg: bool) -> &'static str {
+    if pg {
+        "clock_timestamp()"
+    } else {
+        "strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now')"
+    }
+}
+
+/// The database's clock plus `param` seconds (a bound `f64`), as SQL.
+pub(crate) fn sql_in_secs(pg: bool, param: &str) -> String {
+    if pg {
+        format!("(clock_timestamp() + make_interval(secs => {param}))")
+    } else {
+        format!("strftime('%Y-%m-%dT%H:%M:%f+00:00', julianday('now') + ({param}) / 86400.0)")
+    }
+}
+
+/// A duration as the seconds [`sql_in_secs`] binds.
+pub(crate) fn secs(d: chrono::Duration) -> f64 {
+    d.num_milliseconds() as f64 / 1000.0
+}
+
+/// Renews a running job's lease if it is still `owner`'s (`$3`: the lease in seconds); with
+/// `progress`, also records a commit: the job's last progress, and no fruitless attempt.
+pub(crate) fn renew_lease_sql(pg: bool, progress: bool) -> String {
+    let progress = if progress {
+        format!(", last_progress_at = {}, fruitless = 0", sql_now(pg))
+    } else {
+        String::new()
+    };
+    format!(
+        "UPDATE job SET lease_expires_at = {}, heartbeat_at = {}{progress} \
+         WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+        sql_in_secs(pg, "$3"),
+        sql_now(pg)
+    )
+}
 
 impl SqlStateStore {
     /// The state of `connector_id` in `db`. Nothing is read or written until the store is
@@ -136,19 +177,18 @@ impl SqlStateStore {
     }
 }
 
-/// `(id, fingerprint, updated_at)` of each acknowledged document, the last of an id winning
-/// (one `INSERT … ON CONFLICT` may not touch a row twice).
 /// Renews the store's lease inside the transaction `$tx`, or returns (rolling the
-/// transaction back) when the job is no longer the store's.
+/// transaction back) when the job is no longer the store's. It is the transaction's first
+/// statement: the job row is always locked before any checkpoint row, in every transaction
+/// that takes both (commit, end of run, carry, rebuild, delete), so PostgreSQL never sees two
+/// of them wait on each other; and a write for a lost job fails before it writes anything.
 macro_rules! renew_lease {
-    ($store:expr, $tx:expr, $fail:expr) => {
+    ($store:expr, $tx:expr, $fail:expr, $progress:expr) => {
         if let Some(lease) = &$store.lease {
-            let now = Utc::now();
-            let renewed = sqlx::query(RENEW_LEASE)
+            let renewed = sqlx::query(sqlx::AssertSqlSafe(renew_lease_sql($store.pg(), $progress)))
                 .bind(lease.job_id)
                 .bind(&lease.owner)
-                .bind(now + lease.duration)
-                .bind(now)
+                .bind(secs(lease.duration))
                 .execute(&mut *$tx)
                 .await
                 .map_err($fail)?
@@ -160,7 +200,133 @@ macro_rules! renew_lease {
     };
 }
 
+/// What [`SqlStateStore::enter_scope`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// The state was written under this config (or under none recorded: kept).
+    Same,
+    /// The config changed since: the checkpoint, window end and carried checkpoint were
+    /// forgotten, so the run must be full.
+    Changed,
+}
+
 impl SqlStateStore {
+    /// Records that the store's state is now written under the config that hashes to `hash`
+    /// ([`scope_hash`]). When its checkpoint row was written under another one, the row's
+    /// checkpoint, window end and carried checkpoint belonged to the old scope (another path,
+    /// another set of projects…): they are forgotten, in the same transaction, and
+    /// [`Scope::Changed`] says the run must be full. A row written before hashes were kept
+    /// takes the hash and keeps its state. Fenced by the lease.
+    pub(crate) async fn enter_scope(&self, hash: &str) -> Result<Scope> {
+        let now = Utc::now();
+        on_pool!(self.db, pool => {
+            let fail = |e: sqlx::Error| self.err("cannot check the config scope of the state", &e);
+            let mut tx = pool.begin().await.map_err(fail)?;
+            renew_lease!(self, tx, fail, false);
+            let old: Option<(Option<String>,)> = sqlx::query_as(
+                "SELECT config_hash FROM checkpoint WHERE connector_id = $1 AND partition_key = $2",
+            )
+            .bind(&self.connector_id)
+            .bind(&self.partition)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(fail)?;
+            let changed = matches!(&old, Some((Some(h),)) if h != hash);
+            let sql = if changed {
+                "UPDATE checkpoint SET config_hash = $3, checkpoint = NULL, last_window_end = NULL, \
+                 carried = NULL, stalls = 0, updated_at = $4 \
+                 WHERE connector_id = $1 AND partition_key = $2"
+            } else {
+                "INSERT INTO checkpoint (connector_id, partition_key, config_hash, updated_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (connector_id, partition_key) \
+                 DO UPDATE SET config_hash = excluded.config_hash"
+            };
+            if changed || !matches!(&old, Some((Some(_),))) {
+                sqlx::query(sql)
+                    .bind(&self.connector_id)
+                    .bind(&self.partition)
+                    .bind(hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            }
+            tx.commit().await.map_err(fail)?;
+            Ok(if changed { Scope::Changed } else { Scope::Same })
+        })
+    }
+
+    /// The job that wrote the stored checkpoint, when a job did.
+    pub(crate) async fn checkpoint_job(&self) -> Result<Option<i64>> {
+        let row: Option<(Option<i64>,)> = on_pool!(self.db, pool => {
+            sqlx::query_as(
+                "SELECT job_id FROM checkpoint WHERE connector_id = $1 AND partition_key = $2 \
+                 AND checkpoint IS NOT NULL",
+            )
+            .bind(&self.connector_id)
+            .bind(&self.partition)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| self.err("cannot read the checkpoint", &e))?
+        });
+        Ok(row.and_then(|(id,)| id))
+    }
+
+    /// Attempts in a row that resumed the stored checkpoint and failed without a commit.
+    pub(crate) async fn checkpoint_stalls(&self) -> Result<u32> {
+        let row: Option<(i64,)> = on_pool!(self.db, pool => {
+            sqlx::query_as(
+                "SELECT stalls FROM checkpoint WHERE connector_id = $1 AND partition_key = $2 \
+                 AND checkpoint IS NOT NULL",
+            )
+            .bind(&self.connector_id)
+            .bind(&self.partition)
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| self.err("cannot read the checkpoint", &e))?
+        });
+        Ok(row.map_or(0, |(n,)| u32::try_from(n).unwrap_or(u32::MAX)))
+    }
+
+    /// Counts one more attempt that resumed the stored checkpoint and got nowhere.
+    pub(crate) async fn count_stall(&self) -> Result<()> {
+        on_pool!(self.db, pool => {
+            sqlx::query(
+                "UPDATE checkpoint SET stalls = stalls + 1 \
+                 WHERE connector_id = $1 AND partition_key = $2 AND checkpoint IS NOT NULL",
+            )
+            .bind(&self.connector_id)
+            .bind(&self.partition)
+            .execute(pool)
+            .await
+            .map_err(|e| self.err("cannot count a stalled resume", &e))?;
+        });
+        Ok(())
+    }
+
+    /// Forgets the stored checkpoint (the interrupted run), keeping the window end and the
+    /// carried checkpoint: the next run starts over instead of resuming. Fenced by the lease.
+    pub(crate) async fn drop_checkpoint(&self) -> Result<()> {
+        let now = Utc::now();
+        on_pool!(self.db, pool => {
+            let fail = |e: sqlx::Error| self.err("cannot drop the checkpoint", &e);
+            let mut tx = pool.begin().await.map_err(fail)?;
+            renew_lease!(self, tx, fail, false);
+            sqlx::query(
+                "UPDATE checkpoint SET checkpoint = NULL, stalls = 0, updated_at = $3 \
+                 WHERE connector_id = $1 AND partition_key = $2",
+            )
+            .bind(&self.connector_id)
+            .bind(&self.partition)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+        });
+        Ok(())
+    }
+
     fn lease_lost(&self, lease: &Lease) -> Error {
         Error::new(
             ErrorKind::State,
@@ -173,6 +339,8 @@ impl SqlStateStore {
     }
 }
 
+/// `(id, fingerprint, updated_at)` of each acknowledged document, the last of an id winning
+/// (one `INSERT … ON CONFLICT` may not touch a row twice).
 fn unique_states(commit: &Commit<'_>) -> Vec<(String, String, Option<DateTime<Utc>>)> {
     let mut at: HashMap<&str, usize> = HashMap::with_capacity(commit.documents.len());
     let mut rows: Vec<(String, String, Option<DateTime<Utc>>)> =
@@ -223,13 +391,17 @@ const MARK_PG: &str = "UPDATE document_state SET pass = $2 \
      WHERE connector_id = $1 AND doc_id IN (SELECT jsonb_array_elements_text($3))";
 
 const DELETE_RESOLVED_SQLITE: &str = "DELETE FROM failed_item \
-     WHERE connector_id = $1 AND item_key IN (SELECT value FROM json_each($2))";
+     WHERE connector_id = $1 AND partition_key = $3 \
+     AND item_key IN (SELECT value FROM json_each($2))";
 const DELETE_RESOLVED_PG: &str = "DELETE FROM failed_item \
-     WHERE connector_id = $1 AND item_key IN (SELECT jsonb_array_elements_text($2))";
+     WHERE connector_id = $1 AND partition_key = $3 \
+     AND item_key IN (SELECT jsonb_array_elements_text($2))";
 
-const SET_CHECKPOINT: &str = "INSERT INTO checkpoint (connector_id, partition_key, checkpoint, updated_at) \
-     VALUES ($1, $2, $3, $4) ON CONFLICT (connector_id, partition_key) \
-     DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = excluded.updated_at";
+const SET_CHECKPOINT: &str = "INSERT INTO checkpoint \
+     (connector_id, partition_key, checkpoint, updated_at, job_id) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connector_id, partition_key) \
+     DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = excluded.updated_at, \
+       job_id = excluded.job_id, stalls = 0";
 const FINISH_WINDOW: &str = "INSERT INTO checkpoint \
      (connector_id, partition_key, checkpoint, last_window_end, updated_at) \
      VALUES ($1, $2, NULL, $3, $4) ON CONFLICT (connector_id, partition_key) \
@@ -239,8 +411,8 @@ const SET_CARRIED: &str = "INSERT INTO checkpoint (connector_id, partition_key, 
      VALUES ($1, $2, $3, $4) ON CONFLICT (connector_id, partition_key) \
      DO UPDATE SET carried = excluded.carried, updated_at = excluded.updated_at";
 const UPSERT_FAILED: &str = "INSERT INTO failed_item \
-     (connector_id, item_key, doc_id, attempts, first_failed_at, item) \
-     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connector_id, item_key) \
+     (connector_id, partition_key, item_key, doc_id, attempts, first_failed_at, item) \
+     VALUES ($1, $7, $2, $3, $4, $5, $6) ON CONFLICT (connector_id, partition_key, item_key) \
      DO UPDATE SET doc_id = excluded.doc_id, attempts = excluded.attempts, \
        first_failed_at = excluded.first_failed_at, item = excluded.item";
 const INSERT_RUN: &str = "INSERT INTO run_log \
@@ -282,9 +454,11 @@ impl StateStore for SqlStateStore {
             .await
             .map_err(|e| self.err("cannot read the checkpoint", &e))?;
             let failed: Vec<(Json<FailedItem>,)> = sqlx::query_as(
-                "SELECT item FROM failed_item WHERE connector_id = $1 ORDER BY item_key",
+                "SELECT item FROM failed_item WHERE connector_id = $1 AND partition_key = $2 \
+                 ORDER BY item_key",
             )
             .bind(&self.connector_id)
+            .bind(&self.partition)
             .fetch_all(pool)
             .await
             .map_err(|e| self.err("cannot read the failed items", &e))?;
@@ -359,6 +533,9 @@ impl StateStore for SqlStateStore {
             return Ok(());
         }
         let documents = unique_states(&commit);
+        // What moves the run on: a checkpoint or documents (failures alone do not).
+        let progress =
+            !documents.is_empty() || matches!(commit.checkpoint, CheckpointUpdate::Set(_));
         let (upsert, resolve) = if self.pg() {
             (UPSERT_DOCUMENTS_PG, DELETE_RESOLVED_PG)
         } else {
@@ -368,12 +545,14 @@ impl StateStore for SqlStateStore {
         on_pool!(self.db, pool => {
             let fail = |e: sqlx::Error| self.err("cannot commit the state", &e);
             let mut tx = pool.begin().await.map_err(fail)?;
+            renew_lease!(self, tx, fail, progress);
             if let CheckpointUpdate::Set(cp) = &commit.checkpoint {
                 sqlx::query(SET_CHECKPOINT)
                     .bind(&self.connector_id)
                     .bind(&self.partition)
                     .bind(Json(cp))
                     .bind(now)
+                    .bind(self.lease.as_ref().map(|l| l.job_id))
                     .execute(&mut *tx)
                     .await
                     .map_err(fail)?;
@@ -397,6 +576,7 @@ impl StateStore for SqlStateStore {
                 sqlx::query(resolve)
                     .bind(&self.connector_id)
                     .bind(Json(&commit.resolved))
+                    .bind(&self.partition)
                     .execute(&mut *tx)
                     .await
                     .map_err(fail)?;
@@ -409,13 +589,16 @@ impl StateStore for SqlStateStore {
                     .bind(i64::from(item.attempts))
                     .bind(item.first_failed_at)
                     .bind(Json(item))
+                    .bind(&self.partition)
                     .execute(&mut *tx)
                     .await
                     .map_err(fail)?;
             }
-            renew_lease!(self, tx, fail);
             tx.commit().await.map_err(fail)?;
         });
+        if let (Some(lease), true) = (&self.lease, progress) {
+            lease.progressed.store(true, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -460,6 +643,7 @@ impl StateStore for SqlStateStore {
         on_pool!(self.db, pool => {
             let fail = |e: sqlx::Error| self.err("cannot record the run", &e);
             let mut tx = pool.begin().await.map_err(fail)?;
+            renew_lease!(self, tx, fail, false);
             if let Some(end) = window_end {
                 sqlx::query(FINISH_WINDOW)
                     .bind(&self.connector_id)
@@ -487,7 +671,6 @@ impl StateStore for SqlStateStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(fail)?;
-            renew_lease!(self, tx, fail);
             tx.commit().await.map_err(fail)?;
         });
         Ok(())
@@ -497,6 +680,7 @@ impl StateStore for SqlStateStore {
         on_pool!(self.db, pool => {
             let fail = |e: sqlx::Error| self.err("cannot keep the carried checkpoint", &e);
             let mut tx = pool.begin().await.map_err(fail)?;
+            renew_lease!(self, tx, fail, false);
             sqlx::query(SET_CARRIED)
                 .bind(&self.connector_id)
                 .bind(&self.partition)
@@ -505,7 +689,6 @@ impl StateStore for SqlStateStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(fail)?;
-            renew_lease!(self, tx, fail);
             tx.commit().await.map_err(fail)?;
         });
         Ok(())
@@ -645,14 +828,18 @@ pub fn config_connector_id(
     config: &serde_json::Value,
     schema: &serde_json::Value,
 ) -> String {
+    format!("{source}-{}", scope_hash(config, schema))
+}
+
+/// 16 hex digits of `config`'s canonical JSON without its credential fields (those `schema`
+/// marks `writeOnly`): what a connector's sync state is valid for. Rotating a token keeps it;
+/// changing what is synced (a path, a project list, a base URL) changes it.
+pub(crate) fn scope_hash(config: &serde_json::Value, schema: &serde_json::Value) -> String {
     let fields = crate::seal::secret_fields(schema);
     let mut config = config.clone();
     strip_fields(&mut config, &fields, 0);
     let text = canonical(config).to_string();
-    format!(
-        "{source}-{:016x}",
-        xxhash_rust::xxh3::xxh3_64(text.as_bytes())
-    )
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
 /// `value` with every object's keys inserted in sorted order, so its text is the same

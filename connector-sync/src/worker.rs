@@ -2,6 +2,7 @@
 //! with a heartbeat that also stores the counters, finish, retry with backoff.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,7 +18,13 @@ use crate::jobs::{self, Claim, Claimed, Finish, JobCounters, JobKind, JobMode};
 use crate::observe::{JobEvent, JobEventKind, JobObserver, RunStats};
 use crate::rate_gate::SqlRateGate;
 use crate::sinks::SinkFactory;
-use crate::store::{Lease, SqlStateStore, on_pool};
+use crate::store::{Lease, Scope, SqlStateStore, on_pool, scope_hash, sql_now};
+
+/// Attempts in a row that resumed a stored checkpoint and failed without committing anything
+/// before that checkpoint is dropped and the run starts over (Onyx ignores a checkpoint after
+/// repeated attempts without progress too): a checkpoint that cannot be resumed from never
+/// blocks its connector for good.
+const MAX_CHECKPOINT_STALLS: u32 = 3;
 
 /// How a worker runs (see [`SyncService::run_workers`](crate::SyncService::run_workers)).
 #[derive(Debug, Clone)]
@@ -41,8 +48,16 @@ pub struct WorkerOptions {
     pub heartbeat: Duration,
     /// How often an idle worker looks for due jobs (default 1 s).
     pub poll: Duration,
-    /// Attempts of a job before it fails for good (default 5).
+    /// Attempts in a row without progress (no commit) before a job fails for good
+    /// (default 5). An attempt that committed anything is not counted, nor one given back
+    /// when its worker stops, nor one its service rate-limited: a long job interrupted many
+    /// times while it advances is never failed for it.
     pub max_attempts: u32,
+    /// How long a sync attempt may go without progress (a source page, a sink batch) before
+    /// it is stopped and counted as failed (default 30 min; waiting for a shared rate limit is
+    /// not a stall). Its lease is then no longer renewed, so a hung source stream or a sink
+    /// write stuck on a dead mount never holds its connector's pending slot for good.
+    pub stall_timeout: Duration,
     /// The wait before the first retry (default 10 s), doubled after each failed attempt.
     pub backoff: Duration,
     /// The longest wait between retries (default 10 min).
@@ -68,6 +83,7 @@ impl Default for WorkerOptions {
             heartbeat: Duration::from_secs(5),
             poll: Duration::from_secs(1),
             max_attempts: 5,
+            stall_timeout: Duration::from_secs(30 * 60),
             backoff: Duration::from_secs(10),
             max_backoff: Duration::from_secs(600),
             sync: SyncOptions::default(),
@@ -252,14 +268,13 @@ async fn claim_more(
 }
 
 async fn register(db: &SyncDb, id: &str) -> Result<()> {
-    let now = Utc::now();
+    let now = sql_now(db.is_postgres());
     on_pool!(db, pool => {
-        sqlx::query(
-            "INSERT INTO worker (id, started_at, heartbeat_at) VALUES ($1, $2, $2) \
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO worker (id, started_at, heartbeat_at) VALUES ($1, {now}, {now}) \
              ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-        )
+        )))
         .bind(id)
-        .bind(now)
         .execute(pool)
         .await
         .map_err(|e| db.error(&format!("cannot register worker `{id}` in"), &e))?;
@@ -278,9 +293,14 @@ async fn unregister(db: &SyncDb, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Whether trying a job again may help after `e`: not for a config, credential, permission
-/// or capability problem, nor a cancellation.
-fn worth_retrying(e: &Error) -> bool {
+/// Whether trying a job of `kind` again may help after `e`: not for a config, credential,
+/// permission or capability problem, nor a cancellation; nor for a prune its guard refused
+/// (invalid data: the source listed too little to trust), which would list the whole source
+/// again each time to be refused again.
+fn worth_retrying(kind: JobKind, e: &Error) -> bool {
+    if kind == JobKind::Prune && e.kind() == ErrorKind::InvalidData {
+        return false;
+    }
     !matches!(
         e.kind(),
         ErrorKind::Config
@@ -298,6 +318,18 @@ fn counters_of(p: &Progress) -> JobCounters {
         unchanged: p.unchanged,
         failed: p.failed,
         deleted: 0,
+    }
+}
+
+/// `base` (what the job's earlier attempts counted) plus `this` attempt's counts: a job's
+/// counters are its whole work, not its last attempt's.
+fn plus(base: JobCounters, this: JobCounters) -> JobCounters {
+    JobCounters {
+        new: base.new.saturating_add(this.new),
+        updated: base.updated.saturating_add(this.updated),
+        unchanged: base.unchanged.saturating_add(this.unchanged),
+        failed: base.failed.saturating_add(this.failed),
+        deleted: base.deleted.saturating_add(this.deleted),
     }
 }
 
@@ -325,7 +357,10 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         JobCounters::default(),
     ));
     let progress: Arc<Mutex<Option<JobCounters>>> = Arc::new(Mutex::new(None));
+    let progressed = Arc::new(AtomicBool::new(false));
+    let activity = Arc::new(Mutex::new(tokio::time::Instant::now()));
     let lost = Cancellation::new();
+    let stalled = Cancellation::new();
     let gate = ctx
         .options
         .shared_rate_limits
@@ -342,9 +377,17 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         let cancel = cancel.clone();
         let lost = lost.clone();
         let gate = gate.clone();
+        let stalled = stalled.clone();
+        let lease_std = ctx.options.lease;
         tokio::spawn(async move {
+            let mut renewed = tokio::time::Instant::now();
             loop {
                 tokio::time::sleep(every).await;
+                if stalled.is_cancelled() {
+                    // A stalled attempt is not kept alive: its lease runs out unless its end
+                    // is recorded first.
+                    break;
+                }
                 let counters = progress.lock().map(|p| *p).unwrap_or(None);
                 let limited = gate.as_ref().and_then(|g| g.limited_until());
                 let reason = limited.map(|t| format!("rate-limited until {}", t.to_rfc3339()));
@@ -358,12 +401,21 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                 )
                 .await
                 {
-                    Ok(true) => {}
+                    Ok(true) => renewed = tokio::time::Instant::now(),
                     Ok(false) => {
                         tracing::warn!(
                             job = job_id,
                             "the job is no longer this worker's (cancelled or taken over); stopping it"
                         );
+                        lost.cancel();
+                        cancel.cancel();
+                        break;
+                    }
+                    Err(e) if renewed.elapsed() >= lease_std => {
+                        // The lease has run out by now: another worker may have taken the job
+                        // over. Stop at once rather than run it twice (our commits would be
+                        // refused anyway).
+                        tracing::warn!(job = job_id, error = %e, "the job's lease ran out without a renewal; stopping it");
                         lost.cancel();
                         cancel.cancel();
                         break;
@@ -376,12 +428,67 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
         })
     });
 
-    let outcome = attempt_job(ctx, &claimed, cancel.clone(), progress.clone(), gate).await;
+    // The stall watchdog (sync jobs): no source page or sink batch for `stall_timeout`, and
+    // no wait for a shared rate limit, stops the attempt; a moment later it is abandoned
+    // even if a call in flight never returns.
+    let watchdog = {
+        let activity = activity.clone();
+        let gate = gate.clone();
+        let stalled = stalled.clone();
+        let cancel = cancel.clone();
+        let limit = ctx.options.stall_timeout;
+        // The heartbeat stops renewing at the stall: the end must be recorded while the last
+        // renewal still holds (at least `lease - heartbeat` of it was left).
+        let grace = ctx.options.lease.saturating_sub(ctx.options.heartbeat) / 2;
+        let sync = claimed.job.kind == JobKind::Sync && !limit.is_zero();
+        async move {
+            if !sync {
+                return std::future::pending().await;
+            }
+            loop {
+                tokio::time::sleep(
+                    (limit / 4).clamp(Duration::from_millis(50), Duration::from_secs(30)),
+                )
+                .await;
+                if gate.as_ref().and_then(|g| g.limited_until()).is_some() {
+                    if let Ok(mut at) = activity.lock() {
+                        *at = tokio::time::Instant::now();
+                    }
+                    continue;
+                }
+                let idle = activity.lock().map(|at| at.elapsed()).unwrap_or_default();
+                if idle >= limit {
+                    break;
+                }
+            }
+            stalled.cancel();
+            cancel.cancel();
+            tokio::time::sleep(grace).await;
+        }
+    };
+    let outcome = tokio::select! {
+        r = attempt_job(ctx, &claimed, cancel.clone(), progress.clone(), gate, &progressed, activity.clone()) => r,
+        () = watchdog => Err(Error::new(ErrorKind::Cancelled, "the stalled attempt did not stop")),
+    };
+    let outcome = if stalled.is_cancelled() {
+        Err(Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "no progress (no source page, no sink batch) for {}s, the stall timeout; \
+                 stopped, it resumes from its last acknowledged checkpoint",
+                ctx.options.stall_timeout.as_secs()
+            ),
+        ))
+    } else {
+        outcome
+    };
     drop(heartbeat);
+    let progressed = progressed.load(Ordering::Relaxed);
+    // The progress slot holds the job's totals (its earlier attempts' counts included).
     let counters = progress
         .lock()
-        .map(|p| p.unwrap_or_default())
-        .unwrap_or_default();
+        .map(|p| p.unwrap_or(claimed.job.counters))
+        .unwrap_or(claimed.job.counters);
     let db = ctx.db();
     let mut stats = None;
     let finish = match outcome {
@@ -401,23 +508,40 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
                 tracing::warn!(job = job_id, error = %e, "the job is no longer this worker's");
                 return;
             }
-            if e.kind() == ErrorKind::RateLimited {
+            let rate_limited = e.kind() == ErrorKind::RateLimited;
+            if rate_limited {
                 let wait = e.retry_after().unwrap_or(ctx.options.backoff);
                 let until = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
                 if let Err(e) = jobs::rate_limit(db, &claimed.job.connector_id, until).await {
                     tracing::warn!(job = job_id, error = %e, "cannot record the rate limit");
                 }
             }
-            let retry_at = (worth_retrying(&e) && attempt < ctx.options.max_attempts).then(|| {
+            // Attempts in a row without progress, this one included: what the limit counts.
+            let fruitless = if progressed {
+                0
+            } else {
+                claimed.job.attempts_without_progress.max(1)
+            };
+            if !progressed && claimed.job.kind == JobKind::Sync {
+                let state = SqlStateStore::new(db.clone(), claimed.job.connector_id.clone())
+                    .partition(claimed.job.partition.clone());
+                if let Err(e) = state.count_stall().await {
+                    tracing::warn!(job = job_id, error = %e, "cannot count the stalled resume");
+                }
+            }
+            let retry = worth_retrying(claimed.job.kind, &e)
+                && (rate_limited || fruitless < ctx.options.max_attempts);
+            let retry_at = retry.then(|| {
                 Utc::now()
-                    + chrono::Duration::from_std(ctx.options.backoff_after(attempt))
+                    + chrono::Duration::from_std(ctx.options.backoff_after(fruitless.max(1)))
                         .unwrap_or_default()
             });
-            tracing::warn!(job = job_id, attempt, error = %e, retry = retry_at.is_some(), "job attempt failed");
+            tracing::warn!(job = job_id, attempt, fruitless, error = %e, retry = retry_at.is_some(), "job attempt failed");
             Finish::Failed {
                 error: e.to_string(),
                 counters,
                 retry_at,
+                counted: !rate_limited,
             }
         }
     };
@@ -433,6 +557,7 @@ async fn run_job(ctx: &WorkerContext, claimed: Claimed, cancel: Cancellation) {
             error,
             counters,
             retry_at,
+            ..
         } => {
             let mut e = event(ctx, &claimed, JobEventKind::Failed, *counters);
             e.error = Some(error.clone());
@@ -467,6 +592,8 @@ async fn attempt_job(
     cancel: Cancellation,
     progress: Arc<Mutex<Option<JobCounters>>>,
     gate: Option<Arc<SqlRateGate>>,
+    progressed: &Arc<AtomicBool>,
+    activity: Arc<Mutex<tokio::time::Instant>>,
 ) -> Result<(Finish, Option<RunStats>)> {
     let job = &claimed.job;
     let store = &ctx.store;
@@ -474,6 +601,7 @@ async fn attempt_job(
         return Ok((Finish::Cancelled, None));
     };
     let config = store.config(&job.connector_id).await?;
+    let scope = scope_hash(&config, &store.registry().schema(&claimed.source)?);
     let mut connector = store.registry().build(&claimed.source, config)?;
     if !job.partition.is_empty() {
         connector = connector.partition(&job.partition).ok_or_else(|| {
@@ -493,12 +621,14 @@ async fn attempt_job(
             job_id: job.id,
             owner: ctx.id.clone(),
             duration: ctx.lease(),
+            progressed: progressed.clone(),
         });
     let mut options = ctx.options.sync.clone();
     if claimed.timeout_secs > 0 {
         options = options.timeout(Duration::from_secs(claimed.timeout_secs));
     }
     let counters = progress.clone();
+    let base = job.counters;
     let mut syncer = Syncer::new(connector.clone());
     if let Some(gate) = gate {
         syncer = syncer.rate_gate(gate);
@@ -510,7 +640,10 @@ async fn attempt_job(
         .cancellation(cancel.clone())
         .on_progress(move |p| {
             if let Ok(mut slot) = counters.lock() {
-                *slot = Some(counters_of(p));
+                *slot = Some(plus(base, counters_of(p)));
+            }
+            if let Ok(mut at) = activity.lock() {
+                *at = tokio::time::Instant::now();
             }
         });
 
@@ -529,33 +662,79 @@ async fn attempt_job(
         };
         return Ok((
             Finish::Done {
-                counters: JobCounters {
-                    deleted: report.deleted,
-                    ..JobCounters::default()
-                },
+                counters: plus(
+                    base,
+                    JobCounters {
+                        deleted: report.deleted,
+                        ..JobCounters::default()
+                    },
+                ),
                 window: None,
             },
             None,
         ));
     }
 
+    // State written under another config belongs to another scope (another path, other
+    // projects): forgotten, and the run is full, else the new scope's older items would
+    // never be fetched.
+    let rescoped = state.enter_scope(&scope).await? == Scope::Changed;
+    if rescoped {
+        tracing::warn!(
+            job = job.id,
+            connector = %job.connector_id,
+            partition = %job.partition,
+            "the connector's config changed since its state was written: its checkpoint and window are forgotten and this run is full"
+        );
+    }
+    // A checkpoint that attempt after attempt could not be resumed from is dropped.
+    let stalls = state.checkpoint_stalls().await?;
+    if stalls >= MAX_CHECKPOINT_STALLS {
+        tracing::warn!(
+            job = job.id,
+            connector = %job.connector_id,
+            stalls,
+            "the last {stalls} attempts that resumed the stored checkpoint made no progress: it is dropped and the run starts over"
+        );
+        state.drop_checkpoint().await?;
+    }
     // A job started before (a retry, or taken over from a lost worker) resumes its run from
-    // the last acknowledged checkpoint when there is one.
+    // the last acknowledged checkpoint when there is one and it wrote it (not another job's,
+    // cancelled long ago: a full job would resume an old incremental run and call it done).
     let stored = state.load().await?;
-    let resumes = job.attempt > 1 && stored.checkpoint.is_some();
-    let mode = if resumes {
-        SyncMode::Resume
-    } else {
-        match job.mode {
-            JobMode::Full | JobMode::Rebuild => SyncMode::Full,
-            JobMode::Incremental => SyncMode::Incremental,
-            JobMode::Auto => SyncMode::Auto,
-        }
+    let own = state.checkpoint_job().await? == Some(job.id);
+    let resumes = !rescoped && job.attempt > 1 && own && stored.checkpoint.is_some();
+    let fresh = match job.mode {
+        _ if rescoped => SyncMode::Full,
+        JobMode::Full | JobMode::Rebuild => SyncMode::Full,
+        JobMode::Incremental => SyncMode::Incremental,
+        JobMode::Auto => SyncMode::Auto,
     };
+    let mode = if resumes { SyncMode::Resume } else { fresh };
     if let (Some(ids), false) = (&job.refetch_ids, resumes) {
         request_refetch(&state, ids, &connector).await?;
     }
-    let report = syncer.run(mode).await?;
+    let report = match syncer.run(mode).await {
+        // The stored checkpoint cannot be read (another version of the source wrote it, or
+        // it is corrupt): dropped, and the run starts over from the last window end (a full
+        // job: from the start) instead of failing on it for good.
+        Err(e) if e.kind() == ErrorKind::Checkpoint && stored.checkpoint.is_some() => {
+            tracing::warn!(
+                job = job.id,
+                connector = %job.connector_id,
+                error = %e,
+                "the stored checkpoint cannot be resumed from: it is dropped and the run starts over"
+            );
+            state.drop_checkpoint().await?;
+            let mode = match fresh {
+                SyncMode::Full => SyncMode::Full,
+                _ => SyncMode::Auto,
+            };
+            syncer.run(mode).await
+        }
+        other => other,
+    };
+    let report = report?;
     let stats = RunStats {
         requests: report.requests,
         retries: report.retries,
@@ -564,13 +743,16 @@ async fn attempt_job(
     };
     Ok((
         Finish::Done {
-            counters: JobCounters {
-                new: report.new,
-                updated: report.updated,
-                unchanged: report.unchanged,
-                failed: report.failed,
-                deleted: report.deleted,
-            },
+            counters: plus(
+                base,
+                JobCounters {
+                    new: report.new,
+                    updated: report.updated,
+                    unchanged: report.unchanged,
+                    failed: report.failed,
+                    deleted: report.deleted,
+                },
+            ),
             window: report.window.map(|w| (w.start, w.end)),
         },
         Some(stats),

@@ -432,18 +432,33 @@ async fn the_job_timeout_fires(backend: Backend) {
     options.max_attempts = 1;
     let started = std::time::Instant::now();
     let worker = env.worker(options);
-    let failed = env
-        .wait_job(job, 30, "failed", |j| j.status == JobStatus::Failed)
+    // The first attempt is stopped at its timeout, its progress kept; it advanced, so it is
+    // not counted against the retry limit (1 here) and the next attempt resumes.
+    let stopped = env
+        .wait_job(job, 30, "stopped by its timeout", |j| j.error.is_some())
         .await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );
-    let error = failed.error.unwrap_or_default();
+    let error = stopped.error.clone().unwrap_or_default();
     assert!(error.contains("timeout"), "{error}");
     assert!(env.sink.deliveries().len() < 40);
-    assert!(failed.counters.new > 0, "its progress is kept");
+    assert!(stopped.counters.new > 0, "its progress is kept");
+    assert_eq!(stopped.attempts_without_progress, 0, "{stopped:#?}");
+    env.sink.set_delay(Duration::ZERO);
+    let done = env
+        .wait_job(job, 30, "done", |j| j.status == JobStatus::Done)
+        .await;
+    assert!(done.attempt >= 2, "{done:#?}");
+    assert!(
+        done.error.is_none(),
+        "a job that ends well keeps no old error"
+    );
+    assert_eq!(env.sink.deliveries().len(), 40);
+    let runs = ok("runs", env.service.runs(&c.id, 10).await);
+    assert_eq!(runs.last().map(|r| r.mode.as_str()), Some("resume"));
     worker.stop().await;
 }
 

@@ -133,7 +133,7 @@ pub(crate) async fn create(
     let mut new = NewConnector::new(body.name, source, config);
     new.refresh_freq = body.refresh_freq.unwrap_or(0);
     new.prune_freq = body.prune_freq.unwrap_or(0);
-    new.timeout_secs = body.timeout_secs.unwrap_or(0);
+    new.timeout_secs = body.timeout_secs.unwrap_or(crate::DEFAULT_TIMEOUT_SECS);
     let created = state.service.create(new).await.map_err(source_field)?;
     Ok((StatusCode::CREATED, Data::of(created.into())))
 }

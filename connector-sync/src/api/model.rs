@@ -169,7 +169,7 @@ pub struct CreateConnector {
     /// Minutes between scheduled prunes; 0 (default) = manual only.
     #[serde(default)]
     pub prune_freq: Option<u32>,
-    /// Seconds a job may run; 0 (default) = no limit.
+    /// Seconds a job attempt may run; 0 = no limit; 10800 (3 h) when left out.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
 }
