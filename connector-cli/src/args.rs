@@ -188,9 +188,17 @@ pub(crate) struct EngineArgs {
     /// Seconds between heartbeats (keep it well under `--lease`).
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub(crate) heartbeat: f64,
-    /// Seconds between looks for due jobs when idle, and between scheduler passes.
+    /// Seconds between looks for due jobs when idle.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub(crate) poll: f64,
+    /// Seconds between scheduler passes (each queues the due syncs and records why every
+    /// queued job waits).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub(crate) tick: f64,
+    /// Connections to a PostgreSQL database (default: 3 per job, plus 4 for the scheduler
+    /// and the API); SQLite always uses one.
+    #[arg(long, value_name = "N")]
+    pub(crate) db_connections: Option<u32>,
     /// Documents per sink batch.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub(crate) batch_size: u32,

@@ -290,10 +290,31 @@ fn engine_options(
     options.lease = secs(args.lease, "lease")?;
     options.heartbeat = secs(args.heartbeat, "heartbeat")?;
     options.poll = secs(args.poll, "poll")?;
+    if options.heartbeat.is_zero() || options.heartbeat * 2 > options.lease {
+        return Err(Error::new(
+            connector_core::ErrorKind::Config,
+            format!(
+                "--heartbeat ({}s) must be above 0 and at most half of --lease ({}s): a job whose \
+                 lease runs out between two heartbeats is taken over by another worker",
+                args.heartbeat, args.lease
+            ),
+        ));
+    }
     options.sync = SyncOptions::default().batch_docs(args.batch_size.max(1) as usize);
     let mut scheduling = connector_sync::SchedulerOptions::default();
-    scheduling.tick = options.poll;
+    scheduling.tick = secs(args.tick, "tick")?;
     Ok((options, scheduling))
+}
+
+/// The database options of `args`: a PostgreSQL pool sized for the jobs that share it.
+fn db_options(args: &EngineArgs) -> connector_sync::DbOptions {
+    match args.db_connections {
+        Some(n) => connector_sync::DbOptions {
+            max_connections: n.max(1),
+            ..connector_sync::DbOptions::default()
+        },
+        None => connector_sync::DbOptions::for_jobs(args.jobs.max(1)),
+    }
 }
 
 /// Where the engine's documents go: `--webhook` when given, else one folder per connector
@@ -343,7 +364,7 @@ async fn run_engine(
 async fn worker(registry: Registry, args: WorkerArgs) -> Result<ExitCode> {
     engine_options(&args.engine)?;
     let sinks = sinks(&args.data, &args.engine).await?;
-    let db = connector_sync::SyncDb::connect(&args.db).await?;
+    let db = connector_sync::SyncDb::connect_with(&args.db, db_options(&args.engine)).await?;
     let store = connector_sync::ConnectorStore::from_env(db, Arc::new(registry))?;
     let service = connector_sync::SyncService::new(store, sinks);
     let stop = Cancellation::new();
@@ -398,7 +419,7 @@ async fn serve(registry: Registry, args: ServeArgs) -> Result<ExitCode> {
             .with_cause(e)
         })?;
     }
-    let db = connector_sync::SyncDb::connect(&url).await?;
+    let db = connector_sync::SyncDb::connect_with(&url, db_options(&args.engine)).await?;
     let sealer = serve_sealer(&args.db.data)?;
     let store = connector_sync::ConnectorStore::new(db, Arc::new(registry)).with_sealer(sealer);
     let metrics = Arc::new(connector_sync::api::ApiMetrics::new());
