@@ -391,6 +391,99 @@ impl ConnectorStore {
         Ok(config)
     }
 
+    /// Writes `value` as the new content of the config field at the dotted `path`
+    /// (`credentials.google_tokens`) of connector `id`, sealed: how a credential that rotated
+    /// while the connector ran (an OAuth refresh token), or one an OAuth web flow obtained, is
+    /// persisted. Missing objects on the path are created. The row is locked for the
+    /// read-modify-write (a write of its own first), so two jobs of one connector that rotate
+    /// at once do not lose either write.
+    ///
+    /// The value is always sealed, whatever the source's schema says of the field: a
+    /// credential never lands in the database in clear.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] for an unknown id; [`ErrorKind::Config`] for an empty path or
+    /// no sealer; [`ErrorKind::State`] when the database cannot be written.
+    pub async fn set_secret_field(
+        &self,
+        id: &str,
+        path: &str,
+        value: &connector_core::Secret,
+    ) -> Result<()> {
+        let segments: Vec<&str> = path.split('.').collect();
+        let Some((leaf, parents)) = segments.split_last().filter(|(l, _)| !l.is_empty()) else {
+            return Err(
+                Error::new(ErrorKind::Config, "an empty config field path").with_field(path)
+            );
+        };
+        let sealer = self.sealer.as_deref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                format!(
+                    "a credential of connector `{id}` cannot be stored: no key to encrypt it \
+                     with is set (set {} or {})",
+                    crate::seal::SECRET_KEY_ENV,
+                    crate::seal::SECRET_KEY_FILE_ENV
+                ),
+            )
+            .with_field(path)
+        })?;
+        let sealed = crate::seal::sealed_value(
+            sealer,
+            &serde_json::Value::String(value.expose().to_owned()),
+        );
+        let now = Utc::now();
+        on_pool!(self.db, pool => {
+            let fail = |e: sqlx::Error| {
+                self.db.error(&format!("cannot store `{path}` of connector `{id}` in"), &e)
+            };
+            let mut tx = pool.begin().await.map_err(fail)?;
+            // A write first: SQLite takes its write lock now (not at the UPDATE below, where
+            // another writer could have come between), PostgreSQL locks the row.
+            let found = sqlx::query("UPDATE connector SET updated_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?
+                .rows_affected();
+            if found == 0 {
+                return Err(not_found(id));
+            }
+            let (Json(mut config),): (Json<Value>,) =
+                sqlx::query_as("SELECT config FROM connector WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(fail)?;
+            let mut at = &mut config;
+            for segment in parents {
+                if !at.get(*segment).is_some_and(Value::is_object) {
+                    if let Value::Object(map) = at {
+                        map.insert((*segment).to_owned(), Value::Object(serde_json::Map::new()));
+                    } else {
+                        *at = serde_json::json!({ *segment: {} });
+                    }
+                }
+                let Some(next) = at.get_mut(*segment) else {
+                    return Err(Error::internal("a config path vanished while it was written"));
+                };
+                at = next;
+            }
+            if let Value::Object(map) = at {
+                map.insert((*leaf).to_owned(), sealed);
+            }
+            sqlx::query("UPDATE connector SET config = $2 WHERE id = $1")
+                .bind(id)
+                .bind(Json(&config))
+                .execute(&mut *tx)
+                .await
+                .map_err(fail)?;
+            tx.commit().await.map_err(fail)?;
+        });
+        Ok(())
+    }
+
     /// Changes connector `id`. A new frequency moves the next run time to one new period
     /// from now (a sync due now stays due).
     ///
@@ -461,7 +554,15 @@ impl ConnectorStore {
                 .await
                 .map_err(fail)?
                 .rows_affected();
-            for table in ["job", "checkpoint", "document_state", "failed_item", "run_log"] {
+            for table in [
+                "job",
+                "checkpoint",
+                "document_state",
+                "failed_item",
+                "run_log",
+                "connector_webhook",
+                "oauth_flow",
+            ] {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "DELETE FROM {table} WHERE connector_id = $1"
                 )))

@@ -22,6 +22,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
     ),
     (2, "api", include_str!("../migrations/sqlite/0002_api.sql")),
     (
+        3,
+        "oauth",
+        include_str!("../migrations/sqlite/0003_oauth.sql"),
+    ),
+    (
         4,
         "engine",
         include_str!("../migrations/sqlite/0004_engine.sql"),
@@ -38,6 +43,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         2,
         "api",
         include_str!("../migrations/postgres/0002_api.sql"),
+    ),
+    (
+        3,
+        "oauth",
+        include_str!("../migrations/postgres/0003_oauth.sql"),
     ),
     (
         4,

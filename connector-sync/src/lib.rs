@@ -3,6 +3,7 @@
 #[cfg(feature = "api")]
 pub mod api;
 mod connectors;
+mod credentials;
 mod db;
 mod jobs;
 mod observe;
@@ -19,6 +20,7 @@ pub use connectors::{
     ConnectorRecord, ConnectorStatus, ConnectorStore, ConnectorUpdate, DEFAULT_TIMEOUT_SECS,
     NewConnector,
 };
+pub use credentials::SqlCredentialStore;
 pub use db::{DbOptions, SyncDb};
 pub use jobs::{JobCounters, JobKind, JobMode, JobRecord, JobStatus};
 pub use observe::{JobEvent, JobEventKind, JobObserver, RunStats};

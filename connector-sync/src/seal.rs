@@ -331,12 +331,7 @@ fn seal_walk(
                         )
                         .with_field(key.clone()));
                     };
-                    let mut wrapped = Map::new();
-                    wrapped.insert(
-                        SEALED_KEY.to_owned(),
-                        Value::String(sealer.seal(&v.to_string())),
-                    );
-                    *v = Value::Object(wrapped);
+                    *v = sealed_value(sealer, v);
                     sealed.count += 1;
                 } else {
                     seal_walk(v, fields, sealer, sealed, depth + 1)?;
@@ -351,6 +346,16 @@ fn seal_walk(
         _ => {}
     }
     Ok(())
+}
+
+/// `{"$sealed": …}` holding `value`'s JSON text sealed, as [`seal_config`] writes a field.
+pub(crate) fn sealed_value(sealer: &Sealer, value: &Value) -> Value {
+    let mut wrapped = Map::new();
+    wrapped.insert(
+        SEALED_KEY.to_owned(),
+        Value::String(sealer.seal(&value.to_string())),
+    );
+    Value::Object(wrapped)
 }
 
 /// Opens every `{"$sealed": …}` in `config`, back to the value that was sealed.

@@ -13,6 +13,7 @@ use connector_core::{Cancellation, Error, ErrorKind, Failure, Result};
 use tokio::task::JoinSet;
 
 use crate::connectors::ConnectorStore;
+use crate::credentials::SqlCredentialStore;
 use crate::db::SyncDb;
 use crate::jobs::{self, Claim, Claimed, Finish, JobCounters, JobKind, JobMode};
 use crate::observe::{JobEvent, JobEventKind, JobObserver, RunStats};
@@ -614,6 +615,12 @@ async fn attempt_job(
             )
         })?;
     }
+    // A credential that rotates during the run (an OAuth refresh token) is written back to
+    // the connector's config, sealed, before the connector uses it.
+    connector.set_credential_store(Arc::new(SqlCredentialStore::new(
+        store.clone(),
+        job.connector_id.clone(),
+    )));
     let sink = ctx.sinks.sink(&record).await?;
     let state = SqlStateStore::new(ctx.db().clone(), job.connector_id.clone())
         .partition(job.partition.clone())
