@@ -245,6 +245,11 @@ impl ConnectorStore {
         &self.db
     }
 
+    /// The sealer of secrets, if a key is set.
+    pub(crate) fn sealer(&self) -> Option<&Sealer> {
+        self.sealer.as_deref()
+    }
+
     /// The registry configs are validated (and connectors built) with.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry

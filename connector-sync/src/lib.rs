@@ -5,7 +5,10 @@ pub mod api;
 mod connectors;
 mod credentials;
 mod db;
+pub mod events;
 mod jobs;
+#[cfg(feature = "api")]
+mod json_error;
 mod observe;
 mod rate_gate;
 mod scheduler;

@@ -13,6 +13,7 @@ use crate::connectors::{
     ConnectorRecord, ConnectorStatus, ConnectorStore, ConnectorUpdate, NewConnector,
 };
 use crate::db::SyncDb;
+use crate::events::EventNotifier;
 use crate::jobs::{self, JobKind, JobMode, JobRecord, JobStatus, Merged, NewJob};
 use crate::observe::JobObserver;
 use crate::scheduler::{self, SchedulerOptions, Tick};
@@ -734,11 +735,15 @@ impl SyncService {
     /// [`ErrorKind::State`] when the worker cannot register or unregister itself; failures
     /// of jobs are recorded on the jobs, not returned.
     pub async fn run_workers(&self, options: WorkerOptions, stop: Cancellation) -> Result<()> {
+        let mut observers = self.observers.clone();
+        if options.job_webhooks {
+            observers.push(Arc::new(EventNotifier::new(self.store.clone())));
+        }
         worker::run(
             self.store.clone(),
             self.sinks.clone(),
             options,
-            self.observers.clone(),
+            observers,
             stop,
         )
         .await

@@ -72,6 +72,11 @@ pub struct WorkerOptions {
     /// 429 with `Retry-After`. A running job that waits for the gate says so in its
     /// `wait_reason` ("rate-limited until T"). Off: each job limits only its own requests.
     pub shared_rate_limits: bool,
+    /// Send each job's started / finished / failed events to its connector's job event
+    /// webhook, when it has one ([`EventNotifier`](crate::events::EventNotifier); default
+    /// true). A connector without a webhook costs one lookup per event and sends nothing;
+    /// delivery never blocks or fails a job.
+    pub job_webhooks: bool,
 }
 
 impl Default for WorkerOptions {
@@ -89,6 +94,7 @@ impl Default for WorkerOptions {
             max_backoff: Duration::from_secs(600),
             sync: SyncOptions::default(),
             shared_rate_limits: true,
+            job_webhooks: true,
         }
     }
 }

@@ -1,0 +1,503 @@
+//! Job event webhooks over real HTTP: a wiremock receiver gets `started` and `finished` for a
+//! local-folder job and `failed` for a failing one, each signed so that the connector's secret
+//! verifies it and another secret does not; a receiver that is down fails nothing; the routes
+//! that set, show and remove a webhook (feature `api`).
+
+mod support;
+
+use std::time::Duration;
+
+use connector_core::Secret;
+use connector_sync::events::{
+    EVENT_HEADER, EventPayload, SIGNATURE_HEADER, SignatureError, verify_signature,
+};
+use connector_sync::{
+    ConnectorStore, JobStatus, Sealer, SyncDb, SyncService, Trigger, TriggerMode, WorkerOptions,
+};
+use support::engine::{
+    Backend, Env, Recorder, fast_worker, fresh_url, local, ok, registry, write_files,
+};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const SECRET: &str = "whsec_test-secret-for-the-receiver";
+
+/// An engine whose store seals secrets (a webhook's secret is stored sealed).
+async fn sealed_env(backend: Backend) -> Env {
+    let dir = ok(
+        "tempdir",
+        tempfile::tempdir().map_err(|e| connector_core::Error::internal("tempdir").with_cause(e)),
+    );
+    let url = fresh_url(backend, dir.path()).await;
+    let db = ok("connect", SyncDb::connect(&url).await);
+    let sealer = ok(
+        "sealer",
+        Sealer::from_base64(&Sealer::generate_key(), "a test key"),
+    );
+    let sink = Recorder::default();
+    let store = ConnectorStore::new(db, registry()).with_sealer(sealer);
+    let service = SyncService::new(store, sink.factory()).worker_ttl(Duration::from_secs(5));
+    Env {
+        dir,
+        url,
+        service,
+        sink,
+    }
+}
+
+/// Waits (up to 10 s) until `server` has received `n` requests, and returns them.
+async fn received(server: &MockServer, n: usize) -> Vec<Request> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = server.received_requests().await.unwrap_or_default();
+        if got.len() >= n {
+            return got;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("the receiver got {} requests, not {n}: {got:#?}", got.len());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn header<'a>(r: &'a Request, name: &str) -> &'a str {
+    r.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no {name} header in {r:?}"))
+}
+
+/// Checks the signature of `r` with the right and a wrong secret, and returns its payload.
+fn checked(r: &Request) -> EventPayload {
+    let signature = header(r, SIGNATURE_HEADER);
+    assert_eq!(
+        verify_signature(&Secret::new(SECRET), signature, &r.body),
+        Ok(()),
+        "{signature}"
+    );
+    assert_eq!(
+        verify_signature(&Secret::new("whsec_another"), signature, &r.body),
+        Err(SignatureError::Mismatch)
+    );
+    let mut altered = r.body.clone();
+    altered.push(b' ');
+    assert_eq!(
+        verify_signature(&Secret::new(SECRET), signature, &altered),
+        Err(SignatureError::Mismatch)
+    );
+    let payload: EventPayload = ok(
+        "payload",
+        serde_json::from_slice(&r.body)
+            .map_err(|e| connector_core::Error::internal("payload").with_cause(e)),
+    );
+    assert_eq!(header(r, EVENT_HEADER), payload.event_type);
+    assert_eq!(header(r, "idempotency-key"), payload.id);
+    assert_eq!(header(r, "content-type"), "application/json");
+    assert!(
+        !String::from_utf8_lossy(&r.body).contains(SECRET),
+        "the secret is in the body"
+    );
+    payload
+}
+
+async fn receiver() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/jobs"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_gets_started_and_finished_for_a_local_folder_job() {
+    let env = sealed_env(Backend::Sqlite).await;
+    let server = receiver().await;
+    write_files(&env.path("docs"), 3);
+    let c = ok(
+        "create",
+        env.service
+            .create(local("docs", &env.path("docs"), 10))
+            .await,
+    );
+    let hook_url = ok(
+        "url",
+        format!("{}/hooks/jobs", server.uri())
+            .parse()
+            .map_err(|e| connector_core::Error::internal("url").with_cause(e)),
+    );
+    let hook = ok(
+        "set webhook",
+        env.service
+            .store()
+            .set_event_webhook(&c.id, hook_url, Some(Secret::new(SECRET)))
+            .await,
+    );
+    assert!(!format!("{hook:?}").contains(SECRET));
+    let triggered = ok(
+        "trigger",
+        env.service
+            .trigger(&c.id, Trigger::new(TriggerMode::Full))
+            .await,
+    );
+    let worker = env.worker(fast_worker("w-events"));
+    let job = env
+        .wait_job(triggered[0].job_id, 20, "done", |j| j.status.is_finished())
+        .await;
+    assert_eq!(job.status, JobStatus::Done);
+    let requests = received(&server, 2).await;
+    worker.stop().await;
+
+    let events: Vec<EventPayload> = requests.iter().map(checked).collect();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+        ["job.started", "job.finished"]
+    );
+    for e in &events {
+        assert_eq!(e.data.job_id, job.id);
+        assert_eq!(e.data.connector_id, c.id);
+        assert_eq!(e.data.source, "local");
+        assert_eq!(e.data.attempt, 1);
+    }
+    let finished = &events[1];
+    assert_eq!(finished.data.counters.new, 3);
+    assert_eq!(finished.data.counters.failed, 0);
+    assert!(finished.data.duration_ms.is_some());
+    assert_eq!(finished.data.stats.map(|s| s.delivered), Some(3));
+    assert_eq!(events[0].data.counters.new, 0);
+    assert_eq!(events[0].id, format!("job-{}-1-started", job.id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_sends_failed_with_its_error() {
+    let env = sealed_env(Backend::Sqlite).await;
+    let server = receiver().await;
+    write_files(&env.path("docs"), 2);
+    let c = ok(
+        "create",
+        env.service
+            .create(local("docs", &env.path("docs"), 10))
+            .await,
+    );
+    let hook_url = ok(
+        "url",
+        format!("{}/hooks/jobs", server.uri())
+            .parse()
+            .map_err(|e| connector_core::Error::internal("url").with_cause(e)),
+    );
+    ok(
+        "set webhook",
+        env.service
+            .store()
+            .set_event_webhook(&c.id, hook_url, Some(Secret::new(SECRET)))
+            .await,
+    );
+    env.sink.set_fail(Some("the index refused the batch"));
+    let triggered = ok(
+        "trigger",
+        env.service
+            .trigger(&c.id, Trigger::new(TriggerMode::Full))
+            .await,
+    );
+    let mut options = fast_worker("w-failing");
+    options.max_attempts = 1;
+    let worker = env.worker(options);
+    let job = env
+        .wait_job(triggered[0].job_id, 20, "failed", |j| {
+            j.status.is_finished()
+        })
+        .await;
+    assert_eq!(job.status, JobStatus::Failed);
+    let requests = received(&server, 2).await;
+    worker.stop().await;
+
+    let events: Vec<EventPayload> = requests.iter().map(checked).collect();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+        ["job.started", "job.failed"]
+    );
+    let failed = &events[1].data;
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("the index refused the batch")),
+        "{failed:?}"
+    );
+    assert_eq!(failed.retry_at, None, "one attempt only: failed for good");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_is_down_fails_nothing() {
+    let env = sealed_env(Backend::Sqlite).await;
+    // A port nothing listens on.
+    let port = {
+        let listener = ok(
+            "bind",
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .map_err(|e| connector_core::Error::internal("bind").with_cause(e)),
+        );
+        ok(
+            "addr",
+            listener
+                .local_addr()
+                .map_err(|e| connector_core::Error::internal("addr").with_cause(e)),
+        )
+        .port()
+    };
+    write_files(&env.path("docs"), 3);
+    let c = ok(
+        "create",
+        env.service
+            .create(local("docs", &env.path("docs"), 10))
+            .await,
+    );
+    let hook_url = ok(
+        "url",
+        format!("http://127.0.0.1:{port}/hooks/jobs")
+            .parse()
+            .map_err(|e| connector_core::Error::internal("url").with_cause(e)),
+    );
+    ok(
+        "set webhook",
+        env.service
+            .store()
+            .set_event_webhook(&c.id, hook_url, None)
+            .await,
+    );
+    let triggered = ok(
+        "trigger",
+        env.service
+            .trigger(&c.id, Trigger::new(TriggerMode::Full))
+            .await,
+    );
+    let worker = env.worker(fast_worker("w-down"));
+    let job = env
+        .wait_job(triggered[0].job_id, 20, "done", |j| j.status.is_finished())
+        .await;
+    worker.stop().await;
+    assert_eq!(job.status, JobStatus::Done, "{job:?}");
+    assert_eq!(job.error, None);
+    assert_eq!(job.counters.new, 3);
+    assert_eq!(env.sink.deliveries().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_webhook_nothing_is_sent_and_events_can_be_turned_off() {
+    let env = sealed_env(Backend::Sqlite).await;
+    let server = receiver().await;
+    write_files(&env.path("docs"), 1);
+    let with_none = ok(
+        "create",
+        env.service
+            .create(local("none", &env.path("docs"), 10))
+            .await,
+    );
+    let off = ok(
+        "create",
+        env.service
+            .create(local("off", &env.path("docs"), 10))
+            .await,
+    );
+    let hook_url: url::Url = ok(
+        "url",
+        format!("{}/hooks/jobs", server.uri())
+            .parse()
+            .map_err(|e| connector_core::Error::internal("url").with_cause(e)),
+    );
+    ok(
+        "set webhook",
+        env.service
+            .store()
+            .set_event_webhook(&off.id, hook_url, Some(Secret::new(SECRET)))
+            .await,
+    );
+    let mut options: WorkerOptions = fast_worker("w-off");
+    options.job_webhooks = false;
+    let worker = env.worker(options);
+    for c in [&with_none, &off] {
+        let t = ok(
+            "trigger",
+            env.service
+                .trigger(&c.id, Trigger::new(TriggerMode::Full))
+                .await,
+        );
+        let job = env
+            .wait_job(t[0].job_id, 20, "done", |j| j.status.is_finished())
+            .await;
+        assert_eq!(job.status, JobStatus::Done);
+    }
+    worker.stop().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+}
+
+#[cfg(feature = "api")]
+mod routes {
+    use super::*;
+
+    async fn serve(router: axum::Router) -> String {
+        let listener = ok(
+            "bind",
+            tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| connector_core::Error::internal("bind").with_cause(e)),
+        );
+        let addr = ok(
+            "addr",
+            listener
+                .local_addr()
+                .map_err(|e| connector_core::Error::internal("addr").with_cause(e)),
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        format!("http://{addr}")
+    }
+
+    async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        let value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
+        (status, value)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_webhook_routes_set_show_and_remove_it_without_showing_a_given_secret() {
+        let env = sealed_env(Backend::Sqlite).await;
+        write_files(&env.path("docs"), 1);
+        let c = ok(
+            "create",
+            env.service
+                .create(local("docs", &env.path("docs"), 10))
+                .await,
+        );
+        let base = serve(connector_sync::events::router(env.service.store().clone())).await;
+        let http = reqwest::Client::new();
+        let at = format!("{base}/api/v1/connectors/{}/webhook", c.id);
+
+        // Nothing yet.
+        let (status, body) =
+            json(http.get(&at).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (404, Some("not_found"))
+        );
+
+        // A generated secret is shown once, and verifies what the notifier signs.
+        let (status, body) = json(
+            http.put(&at)
+                .json(&serde_json::json!({ "url": "https://hooks.example.com/jobs?k=1" }))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let generated = body["data"]["secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            generated.starts_with("whsec_") && generated.len() == 70,
+            "{generated}"
+        );
+        let stored = ok("stored", env.service.store().event_webhook(&c.id).await)
+            .unwrap_or_else(|| panic!("not stored"));
+        assert_eq!(stored.secret.expose(), generated);
+
+        // A given secret is never shown; GET shows `***`.
+        let (status, body) = json(
+            http.put(&at)
+                .json(
+                    &serde_json::json!({ "url": "https://hooks.example.com/v2", "secret": SECRET }),
+                )
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await;
+        assert_eq!(
+            (status, body["data"]["secret"].as_str()),
+            (200, Some("***"))
+        );
+        let response = http.get(&at).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let text = response.text().await.unwrap_or_default();
+        assert!(!text.contains(SECRET), "{text}");
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(body["data"]["url"], "https://hooks.example.com/v2");
+        assert_eq!(body["data"]["secret"], "***");
+
+        // Bad requests, in the error shape.
+        for (request, code, status) in [
+            (
+                serde_json::json!({ "url": "ftp://x.example.com/" }),
+                "invalid_config",
+                400,
+            ),
+            (
+                serde_json::json!({ "url": "https://x.example.com/", "extra": 1 }),
+                "invalid_body",
+                400,
+            ),
+            (serde_json::json!({ "url": 7 }), "invalid_body", 400),
+        ] {
+            let (s, body) = json(
+                http.put(&at)
+                    .json(&request)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
+            .await;
+            assert_eq!(
+                (s, body["error"]["code"].as_str()),
+                (status, Some(code)),
+                "{request}: {body}"
+            );
+        }
+        let (s, body) = json(
+            http.put(format!("{base}/api/v1/connectors/nope/webhook"))
+                .json(&serde_json::json!({ "url": "https://x.example.com/" }))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await;
+        assert_eq!(
+            (s, body["error"]["code"].as_str()),
+            (404, Some("not_found"))
+        );
+
+        // Removed.
+        let response = http
+            .delete(&at)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(response.status().as_u16(), 204);
+        let (status, _) = json(
+            http.delete(&at)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert!(ok("gone", env.service.store().event_webhook(&c.id).await).is_none());
+    }
+}
