@@ -9,6 +9,8 @@ pub mod events;
 mod jobs;
 #[cfg(feature = "api")]
 mod json_error;
+#[cfg(feature = "api")]
+pub mod oauth;
 mod observe;
 mod rate_gate;
 mod scheduler;
