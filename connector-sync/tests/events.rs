@@ -110,9 +110,36 @@ async fn receiver() -> MockServer {
     server
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_receiver_gets_started_and_finished_for_a_local_folder_job() {
-    let env = sealed_env(Backend::Sqlite).await;
+/// Runs each test on SQLite and on PostgreSQL.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    a_receiver_gets_started_and_finished_for_a_local_folder_job,
+    a_failing_job_sends_failed_with_its_error,
+    a_rotated_credential_is_written_back_sealed,
+);
+
+async fn a_receiver_gets_started_and_finished_for_a_local_folder_job(backend: Backend) {
+    let env = sealed_env(backend).await;
     let server = receiver().await;
     write_files(&env.path("docs"), 3);
     let c = ok(
@@ -172,9 +199,8 @@ async fn a_receiver_gets_started_and_finished_for_a_local_folder_job() {
     assert_eq!(events[0].id, format!("job-{}-1-started", job.id));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_job_sends_failed_with_its_error() {
-    let env = sealed_env(Backend::Sqlite).await;
+async fn a_failing_job_sends_failed_with_its_error(backend: Backend) {
+    let env = sealed_env(backend).await;
     let server = receiver().await;
     write_files(&env.path("docs"), 2);
     let c = ok(
@@ -232,6 +258,89 @@ async fn a_failing_job_sends_failed_with_its_error() {
         "{failed:?}"
     );
     assert_eq!(failed.retry_at, None, "one attempt only: failed for good");
+}
+
+/// The credential store the workers give each job (a rotated OAuth token): the new value is
+/// in the config the next run reads, shown as `***`, the rest of the config kept; concurrent
+/// rotations of two connectors each leave a whole config with one of its own values.
+async fn a_rotated_credential_is_written_back_sealed(backend: Backend) {
+    let env = sealed_env(backend).await;
+    let mut registry = connector_core::Registry::new();
+    connector_example_notes::register(&mut registry);
+    let db = ok("connect", SyncDb::connect(&env.url).await);
+    let sealer = ok(
+        "sealer",
+        Sealer::from_base64(&Sealer::generate_key(), "a test key"),
+    );
+    let store = ConnectorStore::new(db, std::sync::Arc::new(registry)).with_sealer(sealer);
+    let mut ids = Vec::new();
+    for name in ["a", "b"] {
+        let config = serde_json::json!({
+            "base_url": "https://notes.example.com/api/",
+            "credentials": { "token": format!("old-token-{name}") },
+        });
+        let c = ok(
+            "create",
+            store
+                .create(connector_sync::NewConnector::new(name, "notes", config))
+                .await,
+        );
+        ids.push(c.id);
+    }
+    // Both connectors rotate at once, several times.
+    let mut tasks = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        for round in 0..5 {
+            let credentials = connector_sync::SqlCredentialStore::new(store.clone(), id);
+            tasks.push(tokio::spawn(async move {
+                connector_core::CredentialStore::save(
+                    &credentials,
+                    "notes",
+                    "credentials.token",
+                    &Secret::new(format!("rotated-{n}-{round}")),
+                )
+                .await
+            }));
+        }
+    }
+    for t in tasks {
+        ok("save", t.await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    for (n, id) in ids.iter().enumerate() {
+        let token = ok("config", store.config(id).await)["credentials"]["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(token.starts_with(&format!("rotated-{n}-")), "{token}");
+        let shown = ok("get", store.get(id).await).unwrap_or_else(|| panic!("gone"));
+        assert_eq!(shown.config["credentials"]["token"], "***");
+        assert_eq!(shown.config["base_url"], "https://notes.example.com/api/");
+    }
+    let listed = format!("{:?}", ok("list", store.list().await));
+    assert!(!listed.contains("rotated-"), "{listed}");
+    // Another source's value is refused; an unknown connector is NotFound.
+    let wrong = connector_sync::SqlCredentialStore::new(store.clone(), &ids[0]);
+    let err = connector_core::CredentialStore::save(
+        &wrong,
+        "gmail",
+        "credentials.token",
+        &Secret::new("x"),
+    )
+    .await
+    .err()
+    .map(|e| e.kind());
+    assert_eq!(err, Some(connector_core::ErrorKind::Internal));
+    let gone = connector_sync::SqlCredentialStore::new(store.clone(), "no-such-connector");
+    let err = connector_core::CredentialStore::save(
+        &gone,
+        "notes",
+        "credentials.token",
+        &Secret::new("x"),
+    )
+    .await
+    .err()
+    .map(|e| e.kind());
+    assert_eq!(err, Some(connector_core::ErrorKind::NotFound));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

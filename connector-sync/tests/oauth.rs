@@ -804,3 +804,87 @@ async fn init_refuses_what_it_cannot_bind() {
         .await;
     assert_eq!(status, 404);
 }
+
+/// A worker's job gets the database credential store: a Drive sync whose token refresh
+/// rotates the refresh token leaves the new one in the connector's config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_job_writes_a_rotated_token_back() {
+    let f = Fixture::new(Duration::from_secs(900)).await;
+    let token = json!({
+        "refresh_token": "1//REFRESH-worker-1", "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET, "token_uri": format!("{}/token", f.provider.uri()),
+    })
+    .to_string();
+    let mut config = f.drive_config();
+    config["credentials"]["google_tokens"] = Value::String(token);
+    let c = must(
+        "create",
+        f.store
+            .create(NewConnector::new("drive", "google_drive", config))
+            .await,
+    );
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("REFRESH-worker-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29.ACCESS-worker", "expires_in": 3599,
+            "refresh_token": "1//ROTATED-worker-2", "token_type": "Bearer",
+        })))
+        .mount(&f.provider)
+        .await;
+    // An empty Drive: every listing Drive's API has answers nothing.
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "files": [], "drives": [], "changes": [], "startPageToken": "1",
+            "newStartPageToken": "1", "user": {"emailAddress": "me@example.com"},
+        })))
+        .mount(&f.provider)
+        .await;
+    let sink = Arc::new(connector_core::sink::MemorySink::new());
+    let service = connector_sync::SyncService::new(
+        f.store.clone(),
+        Arc::new(connector_sync::SharedSink(sink)),
+    );
+    let triggered = must(
+        "trigger",
+        service
+            .trigger(
+                &c.id,
+                connector_sync::Trigger::new(connector_sync::TriggerMode::Full),
+            )
+            .await,
+    );
+    let stop = connector_core::Cancellation::new();
+    let mut options = connector_sync::WorkerOptions::default();
+    options.poll = Duration::from_millis(50);
+    let workers = {
+        let service = service.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { service.run_workers(options, stop).await })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let job = loop {
+        let job =
+            must("job", service.job(triggered[0].job_id).await).unwrap_or_else(|| panic!("no job"));
+        if job.status.is_finished() {
+            break job;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{job:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    stop.cancel();
+    must("workers", must("join", workers.await));
+    assert_eq!(job.status, connector_sync::JobStatus::Done, "{job:?}");
+    let config = must("config", f.store.config(&c.id).await);
+    let tokens: Value = must(
+        "tokens",
+        serde_json::from_str(
+            config["credentials"]["google_tokens"]
+                .as_str()
+                .unwrap_or_default(),
+        ),
+    );
+    assert_eq!(tokens["refresh_token"], "1//ROTATED-worker-2");
+    f.assert_nowhere(&["1//ROTATED-worker-2", "ya29.ACCESS-worker"])
+        .await;
+}

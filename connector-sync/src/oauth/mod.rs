@@ -28,7 +28,10 @@
 //! Rotation: a connector that refreshes its token during a run hands a rotated one to
 //! [`SqlCredentialStore`](crate::SqlCredentialStore), which every worker job gets.
 
+mod exchange;
+mod model;
 mod provider;
+mod record;
 mod router;
 
 use std::collections::BTreeMap;
@@ -40,15 +43,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use chacha20poly1305::aead::OsRng;
 use chacha20poly1305::aead::rand_core::RngCore;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use connector_core::http::{HttpClient, NetworkPolicy};
 use connector_core::{Error, ErrorKind, Result, Secret};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use provider::Tokens;
+use exchange::{client_of, exchange, scrub};
+pub use model::{CallbackOutcome, CallbackParams, FlowResult, FlowStatus, InitRequest, Initiated};
 pub use provider::{
     GMAIL_SCOPES, GOOGLE_AUTH_URL, GOOGLE_DRIVE_SCOPES, GOOGLE_TOKEN_URL, OAuthClient,
     OAuthProvider, TokenFormat,
@@ -66,140 +69,6 @@ const KEEP_FLOWS: chrono::Duration = chrono::Duration::days(1);
 
 /// The name the token exchange's HTTP client gives in its errors and logs.
 const CLIENT_NAME: &str = "oauth";
-
-/// The body of `POST /api/v1/oauth/init`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InitRequest {
-    /// The provider (`google-drive`, `gmail`, …).
-    pub provider: String,
-    /// A stored connector whose credentials the flow sets.
-    #[serde(default)]
-    pub connector_id: Option<String>,
-    /// Or a connector to create once authorised (its config without the tokens).
-    #[serde(default)]
-    pub connector: Option<NewConnector>,
-    /// The OAuth client to use instead of the server's: RAGFlow's uploaded client
-    /// configuration (`{"web": {"client_id", "client_secret"}}`, an object or a string
-    /// holding one) or `{"client_id", "client_secret"}`. Its endpoints are ignored: the
-    /// provider's are the server's setting.
-    #[serde(default)]
-    pub credentials: Option<Value>,
-}
-
-/// What `init` answers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Initiated {
-    /// The flow's id, for [`OAuthFlows::result`].
-    pub flow_id: String,
-    /// Where to send the user's browser.
-    pub authorization_url: Url,
-    /// Seconds the user has to authorise.
-    pub expires_in: u64,
-}
-
-/// Where a flow is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FlowStatus {
-    /// Waiting for the provider's redirect.
-    Pending,
-    /// The redirect came; the code is being exchanged.
-    Exchanging,
-    /// The tokens are stored; see [`FlowResult::connector_id`].
-    Succeeded,
-    /// It failed; see [`FlowResult::message`].
-    Failed,
-    /// No redirect came in time.
-    Expired,
-}
-
-impl FlowStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Exchanging => "exchanging",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Expired => "expired",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "exchanging" => Self::Exchanging,
-            "succeeded" => Self::Succeeded,
-            "failed" => Self::Failed,
-            "expired" => Self::Expired,
-            _ => Self::Pending,
-        }
-    }
-}
-
-/// A flow's outcome, as `result` reports it. Never holds a token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FlowResult {
-    /// The flow's id.
-    pub flow_id: String,
-    /// Its provider.
-    pub provider: String,
-    /// Where it is.
-    pub status: FlowStatus,
-    /// The connector whose credentials it set (or that it created).
-    pub connector_id: Option<String>,
-    /// Why it failed, or what it did.
-    pub message: Option<String>,
-    /// When it started.
-    pub created_at: DateTime<Utc>,
-    /// Until when the provider's redirect is accepted.
-    pub expires_at: DateTime<Utc>,
-    /// When it ended.
-    pub finished_at: Option<DateTime<Utc>>,
-}
-
-/// The query of the provider's redirect to the callback.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct CallbackParams {
-    /// The state given in the authorisation URL.
-    #[serde(default)]
-    pub state: Option<String>,
-    /// The authorisation code.
-    #[serde(default)]
-    pub code: Option<String>,
-    /// The provider's error (`access_denied`).
-    #[serde(default)]
-    pub error: Option<String>,
-    /// Its description.
-    #[serde(default)]
-    pub error_description: Option<String>,
-}
-
-/// How a callback ended: an HTTP status, a stable code, a message for the user, and the flow
-/// when the state named one.
-#[derive(Debug, Clone)]
-pub struct CallbackOutcome {
-    /// 200 when the tokens are stored; 400 for a refused state or a provider's error; 502
-    /// when the code exchange failed.
-    pub status: u16,
-    /// `ok`, `missing_state`, `unknown_state`, `expired_state`, `used_state`,
-    /// `provider_error`, `missing_code`, `exchange_failed`, `store_failed`.
-    pub code: &'static str,
-    /// What happened, for the user.
-    pub message: String,
-    /// The flow, when the state named one.
-    pub flow: Option<FlowResult>,
-}
-
-impl CallbackOutcome {
-    fn refused(code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status: 400,
-            code,
-            message: message.into(),
-            flow: None,
-        }
-    }
-}
 
 /// A provider with its HTTP client for the token endpoint.
 struct Provider {
@@ -599,10 +468,7 @@ impl OAuthFlows {
             })?,
         };
         let verifier = secrets.get("verifier").and_then(Value::as_str);
-        let tokens = match self
-            .exchange(p, &client, &code, &redirect_uri, verifier)
-            .await
-        {
+        let tokens = match exchange(p, &client, &code, &redirect_uri, verifier).await {
             Ok(t) => t,
             Err(message) => {
                 let message = scrub(&message, &[&code, client.client_secret.expose()]);
@@ -697,271 +563,6 @@ impl OAuthFlows {
         );
         Ok(self.store.create(new).await?.id)
     }
-
-    /// Why no pending flow could be taken for `hash`: unknown, expired or already used.
-    async fn why_not_taken(
-        &self,
-        hash: &str,
-        provider: &str,
-        now: DateTime<Utc>,
-    ) -> Result<CallbackOutcome> {
-        let db = self.store.db();
-        let row: Option<(String, String, DateTime<Utc>)> = on_pool!(db, pool => {
-            sqlx::query_as(
-                "SELECT id, status, expires_at FROM oauth_flow WHERE state_hash = $1 AND provider = $2",
-            )
-            .bind(hash)
-            .bind(provider)
-            .fetch_optional(pool)
-            .await
-            .map_err(|e| db.error("cannot read an OAuth flow from", &e))?
-        });
-        Ok(match row {
-            None => CallbackOutcome::refused(
-                "unknown_state",
-                "this authorisation is not known here (a forged or foreign `state`): start it again",
-            ),
-            Some((id, status, _)) if status == "pending" => {
-                self.end(
-                    &id,
-                    FlowStatus::Expired,
-                    None,
-                    "the authorisation took longer than allowed; start it again",
-                    400,
-                    "expired_state",
-                )
-                .await?
-            }
-            Some((id, _, expires_at)) if expires_at <= now => {
-                let mut outcome = CallbackOutcome::refused(
-                    "expired_state",
-                    "this authorisation has expired; start it again",
-                );
-                outcome.flow = self.result(&id).await?;
-                outcome
-            }
-            Some((id, _, _)) => {
-                let mut outcome = CallbackOutcome::refused(
-                    "used_state",
-                    "this authorisation was already completed; a repeated redirect is refused",
-                );
-                outcome.flow = self.result(&id).await?;
-                outcome
-            }
-        })
-    }
-
-    /// Records the end of flow `id` and makes the answer.
-    async fn end(
-        &self,
-        id: &str,
-        status: FlowStatus,
-        connector_id: Option<&str>,
-        message: &str,
-        http_status: u16,
-        code: &'static str,
-    ) -> Result<CallbackOutcome> {
-        let db = self.store.db();
-        on_pool!(db, pool => {
-            sqlx::query(
-                "UPDATE oauth_flow SET status = $2, connector_id = COALESCE($3, connector_id), \
-                 message = $4, finished_at = $5, secrets = '' WHERE id = $1",
-            )
-            .bind(id)
-            .bind(status.as_str())
-            .bind(connector_id)
-            .bind(message)
-            .bind(Utc::now())
-            .execute(pool)
-            .await
-            .map_err(|e| db.error("cannot finish an OAuth flow in", &e))?;
-        });
-        if status == FlowStatus::Failed {
-            tracing::warn!(flow = id, code, message, "OAuth flow failed");
-        }
-        Ok(CallbackOutcome {
-            status: http_status,
-            code,
-            message: message.to_owned(),
-            flow: self.result(id).await?,
-        })
-    }
-
-    /// The outcome of flow `flow_id`; `None` for an unknown (or long finished) flow.
-    ///
-    /// # Errors
-    /// [`ErrorKind::State`] when the database cannot be read.
-    pub async fn result(&self, flow_id: &str) -> Result<Option<FlowResult>> {
-        type Row = (
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            DateTime<Utc>,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-        );
-        let db = self.store.db();
-        let row: Option<Row> = on_pool!(db, pool => {
-            sqlx::query_as(
-                "SELECT id, provider, status, connector_id, message, created_at, expires_at, \
-                 finished_at FROM oauth_flow WHERE id = $1",
-            )
-            .bind(flow_id)
-            .fetch_optional(pool)
-            .await
-            .map_err(|e| db.error("cannot read an OAuth flow from", &e))?
-        });
-        Ok(row.map(
-            |(
-                flow_id,
-                provider,
-                status,
-                connector_id,
-                message,
-                created_at,
-                expires_at,
-                finished_at,
-            )| {
-                let mut status = FlowStatus::parse(&status);
-                if status == FlowStatus::Pending && expires_at <= Utc::now() {
-                    status = FlowStatus::Expired;
-                }
-                FlowResult {
-                    flow_id,
-                    provider,
-                    status,
-                    connector_id,
-                    message,
-                    created_at,
-                    expires_at,
-                    finished_at,
-                }
-            },
-        ))
-    }
-
-    /// Exchanges `code` at the provider's token endpoint. The error is a message for the
-    /// user (the caller scrubs the code and the client secret from it).
-    async fn exchange(
-        &self,
-        p: &Provider,
-        client: &OAuthClient,
-        code: &str,
-        redirect_uri: &str,
-        verifier: Option<&str>,
-    ) -> std::result::Result<Tokens, String> {
-        // Built before any await: the serializer is not `Send`.
-        let form = {
-            let mut form = url::form_urlencoded::Serializer::new(String::new());
-            form.append_pair("grant_type", "authorization_code")
-                .append_pair("code", code)
-                .append_pair("redirect_uri", redirect_uri)
-                .append_pair("client_id", &client.client_id)
-                .append_pair("client_secret", client.client_secret.expose());
-            if let Some(v) = verifier {
-                form.append_pair("code_verifier", v);
-            }
-            form.finish()
-        };
-        let name = &p.provider.name;
-        let response = p
-            .http
-            .post(p.provider.token_url.clone())
-            .header("accept", "application/json")
-            .body(form, "application/x-www-form-urlencoded")
-            // A code is single-use: a POST that may have reached the provider is not sent
-            // again.
-            .idempotent(false)
-            .client_errors_as_responses()
-            .send()
-            .await
-            .map_err(|e| format!("the token endpoint of {name} could not be reached: {e}"))?;
-        let body: Value = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
-        if !response.status().is_success() {
-            let error = body
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("no error code");
-            let desc = body
-                .get("error_description")
-                .and_then(Value::as_str)
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default();
-            return Err(format!(
-                "{name} refused the authorisation code (HTTP {}, {error}){desc}: start the \
-                 authorisation again",
-                response.status().as_u16()
-            ));
-        }
-        let Value::Object(raw) = body else {
-            return Err(format!(
-                "the token endpoint of {name} did not answer a JSON object"
-            ));
-        };
-        let text = |k: &str| raw.get(k).and_then(Value::as_str).map(str::to_owned);
-        let Some(access_token) = text("access_token") else {
-            return Err(format!(
-                "the token endpoint of {name} answered no `access_token`"
-            ));
-        };
-        Ok(Tokens {
-            access_token,
-            refresh_token: text("refresh_token").filter(|t| !t.is_empty()),
-            expires_in: raw.get("expires_in").and_then(|v| {
-                v.as_i64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            }),
-            scope: text("scope"),
-            raw,
-        })
-    }
-}
-
-/// An OAuth client from RAGFlow's uploaded client configuration or a flat object.
-fn client_of(credentials: &Value) -> Result<OAuthClient> {
-    let parsed;
-    let value = match credentials {
-        Value::String(text) => {
-            parsed = serde_json::from_str::<Value>(text).map_err(|_| {
-                Error::new(
-                    ErrorKind::Config,
-                    "is not JSON (expected the OAuth client configuration)",
-                )
-                .with_field("credentials")
-            })?;
-            &parsed
-        }
-        other => other,
-    };
-    if value.get("refresh_token").is_some() {
-        return Err(Error::new(
-            ErrorKind::Config,
-            "already holds a refresh token: store it in the connector's config instead of \
-             authorising again",
-        )
-        .with_field("credentials"));
-    }
-    let section = value
-        .get("web")
-        .or_else(|| value.get("installed"))
-        .unwrap_or(value);
-    let text = |k: &str| {
-        section
-            .get(k)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    match (text("client_id"), text("client_secret")) {
-        (Some(id), Some(secret)) => Ok(OAuthClient::new(id, secret)),
-        _ => Err(Error::new(
-            ErrorKind::Config,
-            "needs `client_id` and `client_secret` (in its `web` section for a Google client \
-             configuration)",
-        )
-        .with_field("credentials")),
-    }
 }
 
 /// Sets `value` at the dotted `path` of `config`, creating objects on the way.
@@ -1001,14 +602,6 @@ fn prefixed(e: Error, prefix: &str) -> Error {
             })
             .collect(),
     )
-}
-
-/// `message` with every occurrence of each of `secrets` replaced by `***`.
-fn scrub(message: &str, secrets: &[&str]) -> String {
-    secrets
-        .iter()
-        .filter(|s| s.len() >= 4)
-        .fold(message.to_owned(), |m, s| m.replace(s, "***"))
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
