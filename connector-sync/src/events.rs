@@ -4,7 +4,8 @@
 //!
 //! - Where: the `connector_webhook` table (one row per connector: the URL and the signing
 //!   secret, sealed with the store's [`Sealer`](crate::Sealer)); set with
-//!   [`ConnectorStore::set_event_webhook`], or over HTTP with [`router`] (feature `api`).
+//!   [`ConnectorStore::set_event_webhook`], or over HTTP with the management API's
+//!   `PUT /api/v1/connectors/{id}/webhook` (feature `api`).
 //! - Who sends: [`EventNotifier`], a [`JobObserver`] that the workers call at each job start
 //!   and end ([`WorkerOptions::job_webhooks`](crate::WorkerOptions::job_webhooks), on by
 //!   default: a connector without a URL costs one primary-key lookup per event and sends
@@ -27,8 +28,6 @@
 //!           "error": null, "retry_at": null, "worker": "…", "at": "2026-01-01T00:00:00Z"}}
 //! ```
 
-#[cfg(feature = "api")]
-mod router;
 mod signature;
 
 use std::collections::HashMap;
@@ -53,8 +52,6 @@ use crate::seal::SECRET_KEY_ENV;
 use crate::store::on_pool;
 use crate::webhook::WebhookConfig;
 
-#[cfg(feature = "api")]
-pub use router::router;
 pub use signature::{
     DEFAULT_TOLERANCE, SignatureError, generate_secret, sign, verify_signature, verify_signature_at,
 };

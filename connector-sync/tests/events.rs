@@ -3,6 +3,7 @@
 //! verifies it and another secret does not; a receiver that is down fails nothing; the routes
 //! that set, show and remove a webhook (feature `api`).
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -108,28 +109,6 @@ async fn receiver() -> MockServer {
         .mount(&server)
         .await;
     server
-}
-
-/// Runs each test on SQLite and on PostgreSQL.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(super::Backend::Postgres).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both!(
@@ -456,157 +435,122 @@ async fn without_a_webhook_nothing_is_sent_and_events_can_be_turned_off() {
 
 #[cfg(feature = "api")]
 mod routes {
+    use connector_sync::api::ApiOptions;
+    use reqwest::Method;
+    use serde_json::json;
+
     use super::*;
+    use crate::support::api::{Server, assert_error};
 
-    async fn serve(router: axum::Router) -> String {
-        let listener = ok(
-            "bind",
-            tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(|e| connector_core::Error::internal("bind").with_cause(e)),
-        );
-        let addr = ok(
-            "addr",
-            listener
-                .local_addr()
-                .map_err(|e| connector_core::Error::internal("addr").with_cause(e)),
-        );
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        format!("http://{addr}")
-    }
+    /// The webhook routes of the management API on both backends, behind its API key, in its
+    /// error shape, and in its OpenAPI document.
+    async fn the_webhook_routes_set_show_and_remove_it_without_showing_a_given_secret(
+        backend: Backend,
+    ) {
+        let server = Server::start(backend, false, ApiOptions::default()).await;
+        let docs = server.dir.path().join("docs");
+        write_files(&docs, 1);
+        let (status, created) = server
+            .post(
+                "/api/v1/connectors",
+                json!({"name": "docs", "source": "local", "config": {"path": docs}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["data"]["id"].as_str().unwrap_or_default().to_owned();
+        let at = format!("/api/v1/connectors/{id}/webhook");
 
-    async fn json(response: reqwest::Response) -> (u16, serde_json::Value) {
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
-        let value =
-            serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"));
-        (status, value)
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_webhook_routes_set_show_and_remove_it_without_showing_a_given_secret() {
-        let env = sealed_env(Backend::Sqlite).await;
-        write_files(&env.path("docs"), 1);
-        let c = ok(
-            "create",
-            env.service
-                .create(local("docs", &env.path("docs"), 10))
-                .await,
+        // In the OpenAPI document, behind the key.
+        let (_, doc) = server.get("/openapi.json").await;
+        for method in ["get", "put", "delete"] {
+            assert!(
+                doc["paths"]["/api/v1/connectors/{id}/webhook"][method].is_object(),
+                "{method} not documented"
+            );
+        }
+        assert_eq!(
+            doc["components"]["schemas"]["SetWebhook"]["additionalProperties"],
+            false
         );
-        let base = serve(connector_sync::events::router(env.service.store().clone())).await;
-        let http = reqwest::Client::new();
-        let at = format!("{base}/api/v1/connectors/{}/webhook", c.id);
+        let anonymous = server
+            .client
+            .get(server.url(&at))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(anonymous.status().as_u16(), 401);
 
         // Nothing yet.
-        let (status, body) =
-            json(http.get(&at).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (404, Some("not_found"))
-        );
+        let (status, body) = server.get(&at).await;
+        assert_error(status, &body, 404, "not_found");
 
-        // A generated secret is shown once, and verifies what the notifier signs.
-        let (status, body) = json(
-            http.put(&at)
-                .json(&serde_json::json!({ "url": "https://hooks.example.com/jobs?k=1" }))
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}")),
-        )
-        .await;
+        // A generated secret is shown once, and is the one stored.
+        let (status, body) = server
+            .send(
+                server
+                    .req(Method::PUT, &at)
+                    .json(&json!({ "url": "https://hooks.example.com/jobs?k=1" })),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
-        let generated = body["data"]["secret"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+        let generated = body["data"]["secret"].as_str().unwrap_or_default().to_owned();
         assert!(
             generated.starts_with("whsec_") && generated.len() == 70,
             "{generated}"
         );
-        let stored = ok("stored", env.service.store().event_webhook(&c.id).await)
+        let stored = ok("stored", server.service.store().event_webhook(&id).await)
             .unwrap_or_else(|| panic!("not stored"));
         assert_eq!(stored.secret.expose(), generated);
 
         // A given secret is never shown; GET shows `***`.
-        let (status, body) = json(
-            http.put(&at)
-                .json(
-                    &serde_json::json!({ "url": "https://hooks.example.com/v2", "secret": SECRET }),
-                )
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}")),
-        )
-        .await;
-        assert_eq!(
-            (status, body["data"]["secret"].as_str()),
-            (200, Some("***"))
-        );
-        let response = http.get(&at).send().await.unwrap_or_else(|e| panic!("{e}"));
-        let text = response.text().await.unwrap_or_default();
-        assert!(!text.contains(SECRET), "{text}");
-        let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let (status, body) = server
+            .send(
+                server
+                    .req(Method::PUT, &at)
+                    .json(&json!({ "url": "https://hooks.example.com/v2", "secret": SECRET })),
+            )
+            .await;
+        assert_eq!((status, body["data"]["secret"].as_str()), (200, Some("***")));
+        let (status, body) = server.get(&at).await;
+        assert_eq!(status, 200);
+        assert!(!body.to_string().contains(SECRET), "{body}");
         assert_eq!(body["data"]["url"], "https://hooks.example.com/v2");
         assert_eq!(body["data"]["secret"], "***");
 
-        // Bad requests, in the error shape.
-        for (request, code, status) in [
-            (
-                serde_json::json!({ "url": "ftp://x.example.com/" }),
-                "invalid_config",
-                400,
-            ),
-            (
-                serde_json::json!({ "url": "https://x.example.com/", "extra": 1 }),
-                "invalid_body",
-                400,
-            ),
-            (serde_json::json!({ "url": 7 }), "invalid_body", 400),
+        // Bad requests, in the error shape, by field.
+        for (request, code, field) in [
+            (json!({ "url": "ftp://x.example.com/" }), "invalid_request", "url"),
+            (json!({ "url": "https://x.example.com/", "secret": "" }), "invalid_request", "secret"),
+            (json!({ "url": "https://x.example.com/", "extra": 1 }), "invalid_request", ""),
+            (json!({ "url": 7 }), "invalid_request", "url"),
         ] {
-            let (s, body) = json(
-                http.put(&at)
-                    .json(&request)
-                    .send()
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}")),
+            let (s, body) = server.send(server.req(Method::PUT, &at).json(&request)).await;
+            assert_error(s, &body, 400, code);
+            if !field.is_empty() {
+                assert_eq!(body["error"]["problems"][0]["field"], field, "{request}: {body}");
+            }
+        }
+        let (s, body) = server
+            .send(
+                server
+                    .req(Method::PUT, "/api/v1/connectors/nope/webhook")
+                    .json(&json!({ "url": "https://x.example.com/" })),
             )
             .await;
-            assert_eq!(
-                (s, body["error"]["code"].as_str()),
-                (status, Some(code)),
-                "{request}: {body}"
-            );
-        }
-        let (s, body) = json(
-            http.put(format!("{base}/api/v1/connectors/nope/webhook"))
-                .json(&serde_json::json!({ "url": "https://x.example.com/" }))
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}")),
-        )
-        .await;
-        assert_eq!(
-            (s, body["error"]["code"].as_str()),
-            (404, Some("not_found"))
-        );
+        assert_error(s, &body, 404, "not_found");
 
         // Removed.
-        let response = http
-            .delete(&at)
+        let response = server
+            .req(Method::DELETE, &at)
             .send()
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(response.status().as_u16(), 204);
-        let (status, _) = json(
-            http.delete(&at)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}")),
-        )
-        .await;
-        assert_eq!(status, 404);
-        assert!(ok("gone", env.service.store().event_webhook(&c.id).await).is_none());
+        let (s, body) = server.send(server.req(Method::DELETE, &at)).await;
+        assert_error(s, &body, 404, "not_found");
+        assert!(ok("gone", server.service.store().event_webhook(&id).await).is_none());
+        server.stop().await;
     }
+
+    on_both!(the_webhook_routes_set_show_and_remove_it_without_showing_a_given_secret);
 }

@@ -21,6 +21,7 @@ mod metrics;
 pub mod model;
 mod ragflow;
 mod sync;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +42,7 @@ pub use error::{
 };
 pub use metrics::ApiMetrics;
 pub use model::Data;
+pub use webhooks::{SetWebhook, WebhookView};
 
 use crate::service::SyncService;
 
@@ -232,6 +234,10 @@ impl Api {
                 &format!("{v1}/{{id}}/refresh-permissions"),
                 post(sync::refresh_permissions),
             )
+            .route(
+                &format!("{v1}/{{id}}/webhook"),
+                get(webhooks::get).put(webhooks::set).delete(webhooks::delete),
+            )
             .route(&format!("{v1}/{{id}}/documents"), get(sync::documents))
             .route(
                 &format!("{v1}/{{id}}/documents/{{documentId}}"),
@@ -375,6 +381,7 @@ async fn metrics_text(State(state): State<Arc<ApiState>>) -> Response {
         ragflow::pause,
         sync::trigger, sync::status, sync::cancel, sync::refresh_permissions, sync::documents,
         sync::document, sync::delete_document,
+        webhooks::set, webhooks::get, webhooks::delete,
     ),
     components(schemas(ErrorBody, ErrorDetail, Problem)),
     modifiers(&Conventions),
@@ -383,6 +390,7 @@ async fn metrics_text(State(state): State<Arc<ApiState>>) -> Response {
         (name = "ragflow", description = "RAGFlow's logs, rebuild, pause/resume"),
         (name = "sync", description = "The /api/v1/connectors shape's syncs and job status"),
         (name = "documents", description = "A connector's documents"),
+        (name = "webhooks", description = "A connector's job event webhook (signed job started / finished / failed events)"),
         (name = "sources", description = "The sources compiled in"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
