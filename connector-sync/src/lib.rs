@@ -8,8 +8,6 @@ mod db;
 pub mod events;
 mod jobs;
 #[cfg(feature = "api")]
-mod json_error;
-#[cfg(feature = "api")]
 pub mod oauth;
 mod observe;
 mod rate_gate;

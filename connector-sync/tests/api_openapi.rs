@@ -4,7 +4,8 @@
 //! request schema (right shape, random values, sometimes an extra field) or arbitrary JSON or
 //! bytes. The server must never answer 500, every answer must be JSON, its status must be
 //! documented for the operation (or covered by its `default`), and its body must match the
-//! documented schema (errors: the one error shape).
+//! documented schema (errors: the one error shape). The OAuth flows are installed, so their
+//! routes are generated too (their callbacks may answer a documented HTML page).
 
 mod support;
 
@@ -359,6 +360,15 @@ fn generated_requests_never_get_a_500_and_always_the_documented_shape() {
         prop_assert!(documented.is_some(), "undocumented status: {what}");
         if content_type.starts_with("application/openmetrics-text") {
             prop_assert!(op.path == "/metrics" && status == 200, "{what}");
+            return Ok(());
+        }
+        // The OAuth callbacks answer the browser a page unless it asks for JSON: the page must
+        // be documented for that status.
+        if content_type.starts_with("text/html") {
+            let page = documented
+                .map(|r| resolve(&doc, r))
+                .is_some_and(|r| r["content"]["text/html"].is_object());
+            prop_assert!(page, "an undocumented page: {what}");
             return Ok(());
         }
         prop_assert!(

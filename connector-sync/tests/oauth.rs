@@ -1,10 +1,15 @@
-//! The OAuth web flows end to end over real HTTP: the routes served on loopback, a wiremock
+//! The OAuth web flows end to end over real HTTP: the management API with the flows installed
+//! served on loopback (init and result behind its API key, the callbacks public), a wiremock
 //! provider (authorisation and token endpoints, and Drive's API for the rotation), the
 //! browser's redirect played by a real client. Happy path (PKCE checked at the token
 //! endpoint, tokens sealed in the config), wrong / missing / expired state refused, a replayed
 //! code refused without a second exchange, the provider's `access_denied` and a refused code
 //! reported, RAGFlow's Google routes, a rotated refresh token written back through
-//! `SqlCredentialStore`, and no token in any answer, log line, error or `Debug`.
+//! `SqlCredentialStore` and used by the next run (SQLite and PostgreSQL), and no token in any
+//! answer, log line, error or `Debug`.
+
+#[macro_use]
+mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,7 +20,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use connector_core::Registry;
 use connector_core::http::NetworkPolicy;
 use connector_sync::oauth::{OAuthClient, OAuthFlows, OAuthProvider};
+use connector_sync::api::{Api, ApiKeys};
 use connector_sync::{ConnectorStore, NewConnector, Sealer, SqlCredentialStore, SyncDb};
+use support::engine::{Backend, fresh_url};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use wiremock::matchers::{body_string_contains, method, path};
@@ -69,6 +76,8 @@ struct Fixture {
     store: ConnectorStore,
     flows: OAuthFlows,
     http: reqwest::Client,
+    /// The API key of the requests to the routes behind it.
+    token: String,
     /// Every answer body the client got.
     answers: Mutex<Vec<String>>,
     db_url: String,
@@ -77,13 +86,19 @@ struct Fixture {
 
 impl Fixture {
     async fn new(ttl: Duration) -> Self {
+        Self::on(Backend::Sqlite, ttl).await
+    }
+
+    async fn on(backend: Backend, ttl: Duration) -> Self {
         logs();
         let provider = MockServer::start().await;
         let mut registry = Registry::new();
         connector_google::register(&mut registry);
         let dir = must("tempdir", tempfile::tempdir());
-        let db_url = format!("sqlite:{}", dir.path().join("sync.db").display());
+        let db_url = fresh_url(backend, dir.path()).await;
         let db = must("db", SyncDb::connect(&db_url).await);
+        let keys = ApiKeys::new(db.clone()).cache_ttl(Duration::ZERO);
+        let api_key = must("a key", keys.create("oauth tests").await).token;
         let sealer = must(
             "sealer",
             Sealer::from_base64(&Sealer::generate_key(), "a test key"),
@@ -121,9 +136,14 @@ impl Fixture {
             ),
         )
         .ttl(ttl);
-        let router = flows.router();
+        let sink = Arc::new(connector_core::sink::MemorySink::new());
+        let service = connector_sync::SyncService::new(
+            store.clone(),
+            Arc::new(connector_sync::SharedSink(sink)),
+        );
+        let api = flows.install(Api::new(service).keys(keys));
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = api.serve(listener, connector_core::Cancellation::new()).await;
         });
         Self {
             provider,
@@ -136,6 +156,7 @@ impl Fixture {
                     .redirect(reqwest::redirect::Policy::none())
                     .build(),
             ),
+            token: api_key,
             answers: Mutex::new(Vec::new()),
             db_url,
             _dir: dir,
@@ -157,6 +178,7 @@ impl Fixture {
             "post",
             self.http
                 .post(format!("{}{route}", self.base))
+                .bearer_auth(&self.token)
                 .json(body)
                 .send()
                 .await,
@@ -168,15 +190,14 @@ impl Fixture {
         )
     }
 
+    /// A GET asking for JSON; with the API key unless it is a provider's redirect to a
+    /// callback, which the browser makes without one.
     async fn get_json(&self, url: &str) -> (u16, Value) {
-        let response = must(
-            "get",
-            self.http
-                .get(url)
-                .header("accept", "application/json")
-                .send()
-                .await,
-        );
+        let mut request = self.http.get(url).header("accept", "application/json");
+        if !url.contains("callback") {
+            request = request.bearer_auth(&self.token);
+        }
+        let response = must("get", request.send().await);
         let (status, text) = self.keep(response).await;
         (
             status,
@@ -278,11 +299,19 @@ impl Fixture {
 
     /// Rows as stored, read past the store.
     async fn raw(&self, sql: &'static str) -> Vec<(String,)> {
-        let mut conn = must(
-            "raw connection",
-            <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.db_url).await,
-        );
-        must("raw query", sqlx::query_as(sql).fetch_all(&mut conn).await)
+        if self.db_url.starts_with("sqlite:") {
+            let mut conn = must(
+                "raw connection",
+                <sqlx::SqliteConnection as sqlx::Connection>::connect(&self.db_url).await,
+            );
+            must("raw query", sqlx::query_as(sql).fetch_all(&mut conn).await)
+        } else {
+            let mut conn = must(
+                "raw connection",
+                <sqlx::PgConnection as sqlx::Connection>::connect(&self.db_url).await,
+            );
+            must("raw query", sqlx::query_as(sql).fetch_all(&mut conn).await)
+        }
     }
 }
 
@@ -805,51 +834,15 @@ async fn init_refuses_what_it_cannot_bind() {
     assert_eq!(status, 404);
 }
 
-/// A worker's job gets the database credential store: a Drive sync whose token refresh
-/// rotates the refresh token leaves the new one in the connector's config.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_job_writes_a_rotated_token_back() {
-    let f = Fixture::new(Duration::from_secs(900)).await;
-    let token = json!({
-        "refresh_token": "1//REFRESH-worker-1", "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET, "token_uri": format!("{}/token", f.provider.uri()),
-    })
-    .to_string();
-    let mut config = f.drive_config();
-    config["credentials"]["google_tokens"] = Value::String(token);
-    let c = must(
-        "create",
-        f.store
-            .create(NewConnector::new("drive", "google_drive", config))
-            .await,
-    );
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(body_string_contains("REFRESH-worker-1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "ya29.ACCESS-worker", "expires_in": 3599,
-            "refresh_token": "1//ROTATED-worker-2", "token_type": "Bearer",
-        })))
-        .mount(&f.provider)
-        .await;
-    // An empty Drive: every listing Drive's API has answers nothing.
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "files": [], "drives": [], "changes": [], "startPageToken": "1",
-            "newStartPageToken": "1", "user": {"emailAddress": "me@example.com"},
-        })))
-        .mount(&f.provider)
-        .await;
-    let sink = Arc::new(connector_core::sink::MemorySink::new());
-    let service = connector_sync::SyncService::new(
-        f.store.clone(),
-        Arc::new(connector_sync::SharedSink(sink)),
-    );
+on_both!(a_rotated_refresh_token_is_what_the_next_run_uses);
+
+/// Runs one Drive sync of connector `id` on `service`'s workers to its end.
+async fn run_once(service: &connector_sync::SyncService, id: &str) -> connector_sync::JobRecord {
     let triggered = must(
         "trigger",
         service
             .trigger(
-                &c.id,
+                id,
                 connector_sync::Trigger::new(connector_sync::TriggerMode::Full),
             )
             .await,
@@ -874,17 +867,101 @@ async fn a_worker_job_writes_a_rotated_token_back() {
     };
     stop.cancel();
     must("workers", must("join", workers.await));
-    assert_eq!(job.status, connector_sync::JobStatus::Done, "{job:?}");
-    let config = must("config", f.store.config(&c.id).await);
-    let tokens: Value = must(
-        "tokens",
-        serde_json::from_str(
-            config["credentials"]["google_tokens"]
-                .as_str()
-                .unwrap_or_default(),
-        ),
+    job
+}
+
+/// A worker's job gets the database credential store: a Drive sync whose token refresh
+/// rotates the refresh token leaves the new one in the connector's config, sealed, and the
+/// next run refreshes with the rotated token (the old one is never sent again).
+async fn a_rotated_refresh_token_is_what_the_next_run_uses(backend: Backend) {
+    let f = Fixture::on(backend, Duration::from_secs(900)).await;
+    let token = json!({
+        "refresh_token": "1//REFRESH-worker-1", "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET, "token_uri": format!("{}/token", f.provider.uri()),
+    })
+    .to_string();
+    let mut config = f.drive_config();
+    config["credentials"]["google_tokens"] = Value::String(token);
+    let c = must(
+        "create",
+        f.store
+            .create(NewConnector::new("drive", "google_drive", config))
+            .await,
     );
-    assert_eq!(tokens["refresh_token"], "1//ROTATED-worker-2");
-    f.assert_nowhere(&["1//ROTATED-worker-2", "ya29.ACCESS-worker"])
+    for (sent, access, rotated) in [
+        ("REFRESH-worker-1", "ya29.ACCESS-worker-1", "1//ROTATED-worker-2"),
+        ("ROTATED-worker-2", "ya29.ACCESS-worker-2", "1//ROTATED-worker-3"),
+    ] {
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .and(body_string_contains(sent))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": access, "expires_in": 3599,
+                "refresh_token": rotated, "token_type": "Bearer",
+            })))
+            .mount(&f.provider)
+            .await;
+    }
+    // An empty Drive: every listing Drive's API has answers nothing.
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "files": [], "drives": [], "changes": [], "startPageToken": "1",
+            "newStartPageToken": "1", "user": {"emailAddress": "me@example.com"},
+        })))
+        .mount(&f.provider)
         .await;
+    let sink = Arc::new(connector_core::sink::MemorySink::new());
+    let service = connector_sync::SyncService::new(
+        f.store.clone(),
+        Arc::new(connector_sync::SharedSink(sink)),
+    );
+    let stored_refresh = || async {
+        let config = must("config", f.store.config(&c.id).await);
+        let tokens: Value = must(
+            "tokens",
+            serde_json::from_str(
+                config["credentials"]["google_tokens"]
+                    .as_str()
+                    .unwrap_or_default(),
+            ),
+        );
+        tokens["refresh_token"].as_str().unwrap_or_default().to_owned()
+    };
+
+    let first = run_once(&service, &c.id).await;
+    assert_eq!(first.status, connector_sync::JobStatus::Done, "{first:?}");
+    assert_eq!(stored_refresh().await, "1//ROTATED-worker-2");
+
+    let second = run_once(&service, &c.id).await;
+    assert_eq!(second.status, connector_sync::JobStatus::Done, "{second:?}");
+    assert_eq!(stored_refresh().await, "1//ROTATED-worker-3");
+
+    // The token endpoint saw the first refresh token once, then only the rotated one.
+    let bodies: Vec<String> = f
+        .token_requests()
+        .await
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    let with = |t: &str| bodies.iter().filter(|b| b.contains(t)).count();
+    assert_eq!(with("REFRESH-worker-1"), 1, "{bodies:?}");
+    assert!(with("ROTATED-worker-2") >= 1, "{bodies:?}");
+    let first_rotated = bodies
+        .iter()
+        .position(|b| b.contains("ROTATED-worker-2"))
+        .unwrap_or(usize::MAX);
+    assert!(
+        bodies
+            .iter()
+            .skip(first_rotated)
+            .all(|b| !b.contains("REFRESH-worker-1")),
+        "the old refresh token was sent after the rotation: {bodies:?}"
+    );
+    f.assert_nowhere(&[
+        "1//ROTATED-worker-2",
+        "1//ROTATED-worker-3",
+        "ya29.ACCESS-worker-1",
+        "ya29.ACCESS-worker-2",
+    ])
+    .await;
 }

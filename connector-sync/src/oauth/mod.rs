@@ -51,7 +51,10 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use exchange::{client_of, exchange, scrub};
-pub use model::{CallbackOutcome, CallbackParams, FlowResult, FlowStatus, InitRequest, Initiated};
+pub use model::{
+    CallbackOutcome, CallbackParams, FlowResult, FlowStatus, InitRequest, Initiated, RagflowResult,
+    RagflowStart,
+};
 pub use provider::{
     GMAIL_SCOPES, GOOGLE_AUTH_URL, GOOGLE_DRIVE_SCOPES, GOOGLE_TOKEN_URL, OAuthClient,
     OAuthProvider, TokenFormat,

@@ -4,11 +4,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::connectors::NewConnector;
 
 /// The body of `POST /api/v1/oauth/init`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InitRequest {
     /// The provider (`google-drive`, `gmail`, …).
@@ -16,30 +17,34 @@ pub struct InitRequest {
     /// A stored connector whose credentials the flow sets.
     #[serde(default)]
     pub connector_id: Option<String>,
-    /// Or a connector to create once authorised (its config without the tokens).
+    /// Or a connector to create once authorised (its config without the tokens):
+    /// `{"name", "source", "config", "refresh_freq", "prune_freq", "timeout_secs"}`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub connector: Option<NewConnector>,
     /// The OAuth client to use instead of the server's: RAGFlow's uploaded client
     /// configuration (`{"web": {"client_id", "client_secret"}}`, an object or a string
     /// holding one) or `{"client_id", "client_secret"}`. Its endpoints are ignored: the
     /// provider's are the server's setting.
     #[serde(default)]
+    #[schema(value_type = Option<Value>, write_only)]
     pub credentials: Option<Value>,
 }
 
 /// What `init` answers.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Initiated {
-    /// The flow's id, for [`OAuthFlows::result`].
+    /// The flow's id, for [`OAuthFlows::result`](super::OAuthFlows::result).
     pub flow_id: String,
     /// Where to send the user's browser.
+    #[schema(value_type = String)]
     pub authorization_url: Url,
     /// Seconds the user has to authorise.
     pub expires_in: u64,
 }
 
 /// Where a flow is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FlowStatus {
     /// Waiting for the provider's redirect.
@@ -77,7 +82,7 @@ impl FlowStatus {
 }
 
 /// A flow's outcome, as `result` reports it. Never holds a token.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct FlowResult {
     /// The flow's id.
     pub flow_id: String,
@@ -97,8 +102,10 @@ pub struct FlowResult {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// The query of the provider's redirect to the callback.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The query of the provider's redirect to the callback (other parameters, such as Google's
+/// `scope` or `authuser`, are ignored).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackParams {
     /// The state given in the authorisation URL.
     #[serde(default)]
@@ -112,6 +119,32 @@ pub struct CallbackParams {
     /// Its description.
     #[serde(default)]
     pub error_description: Option<String>,
+}
+
+/// The body of RAGFlow's `POST /api/v1/connectors/google/oauth/web/start?type=`: an
+/// [`InitRequest`] whose provider is the `type`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RagflowStart {
+    /// A stored connector whose credentials the flow sets.
+    #[serde(default)]
+    pub connector_id: Option<String>,
+    /// Or a connector to create once authorised.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub connector: Option<NewConnector>,
+    /// RAGFlow's uploaded client configuration (`{"web": {"client_id", "client_secret"}}`).
+    #[serde(default)]
+    #[schema(value_type = Option<Value>, write_only)]
+    pub credentials: Option<Value>,
+}
+
+/// The body of RAGFlow's `POST /api/v1/connectors/google/oauth/web/result?type=`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RagflowResult {
+    /// The flow's id, as `start` answered it.
+    pub flow_id: String,
 }
 
 /// How a callback ended: an HTTP status, a stable code, a message for the user, and the flow

@@ -1,29 +1,34 @@
-//! The routes of the OAuth web flows, and the page the browser lands on.
+//! The routes of the OAuth web flows, their OpenAPI paths, and the page the browser lands on.
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use utoipa::{IntoParams, OpenApi};
 
-use super::{CallbackOutcome, CallbackParams, InitRequest, OAuthFlows};
-use crate::json_error::JsonError;
+use super::{
+    CallbackOutcome, CallbackParams, FlowResult, FlowStatus, InitRequest, Initiated, OAuthFlows,
+    RagflowResult, RagflowStart,
+};
+use crate::api::{Api, ApiError, ApiJson, ApiPath, ApiQuery, Data, ErrorBody};
+
+/// An answer of the OAuth routes.
+type Answer<T> = Result<axum::Json<Data<T>>, ApiError>;
 
 impl OAuthFlows {
-    /// The routes that need the API key, for the management API's
-    /// `merge_authenticated`:
+    /// The routes that need the API key, for [`Api::merge_authenticated`]:
     ///
     /// - `POST /api/v1/oauth/init` [`InitRequest`] → `{"data": {"flow_id",
     ///   "authorization_url", "expires_in"}}`.
     /// - `GET /api/v1/oauth/result/{flow_id}` → `{"data": FlowResult}`; 404 for an unknown flow.
     /// - RAGFlow's `POST /api/v1/connectors/google/oauth/web/start?type=google-drive|gmail`
-    ///   (`{"credentials", "connector_id" | "connector"}`) and
-    ///   `POST /api/v1/connectors/google/oauth/web/result?type=…` (`{"flow_id"}`).
+    ///   ([`RagflowStart`]) and `POST /api/v1/connectors/google/oauth/web/result?type=…`
+    ///   (`{"flow_id"}`).
     ///
-    /// Errors answer `{"error": {"status", "code", "message", "problems"}}`.
+    /// Errors answer the API's error shape.
     pub fn authenticated_router(&self) -> Router {
         Router::new()
             .route("/api/v1/oauth/init", post(init))
@@ -40,9 +45,8 @@ impl OAuthFlows {
     }
 
     /// The routes the provider redirects the browser to (no API key: the `state` is the
-    /// credential), for the management API's `merge_public`:
-    /// `GET /api/v1/oauth/callback/{provider}`, and RAGFlow's
-    /// `GET /api/v1/connectors/google-drive/oauth/web/callback` and
+    /// credential), for [`Api::merge_public`]: `GET /api/v1/oauth/callback/{provider}`, and
+    /// RAGFlow's `GET /api/v1/connectors/google-drive/oauth/web/callback` and
     /// `GET /api/v1/connectors/gmail/oauth/web/callback`.
     ///
     /// The answer is a page that tells the window that opened it the outcome
@@ -65,41 +69,60 @@ impl OAuthFlows {
             .with_state(self.clone())
     }
 
-    /// Both routers, for a host that serves them without API keys (tests, a host with its
-    /// own authentication in front).
-    pub fn router(&self) -> Router {
-        self.authenticated_router().merge(self.public_router())
+    /// The OpenAPI paths of both routers, for [`Api::merge_openapi`].
+    pub fn openapi() -> utoipa::openapi::OpenApi {
+        OAuthDoc::openapi()
+    }
+
+    /// `api` serving the flows: [`authenticated_router`](Self::authenticated_router) behind
+    /// its API keys, [`public_router`](Self::public_router) without, and their paths in its
+    /// OpenAPI document.
+    #[must_use]
+    pub fn install(&self, api: Api) -> Api {
+        api.merge_authenticated(self.authenticated_router())
+            .merge_public(self.public_router())
+            .merge_openapi(Self::openapi())
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, JsonError> {
-    serde_json::from_slice(body).map_err(|e| JsonError::bad_body(&e))
+/// Start an OAuth web flow.
+///
+/// Binds the flow to a stored connector (`connector_id`) or to a connector to create once
+/// authorised (`connector`, its config validated now), and answers the provider's
+/// authorisation URL to send the browser to. Its `state` expires; the PKCE verifier and an
+/// uploaded client are stored sealed.
+#[utoipa::path(post, path = "/api/v1/oauth/init", tag = "oauth",
+    request_body = InitRequest,
+    responses((status = 200, description = "The authorisation URL", body = Data<Initiated>)))]
+async fn init(
+    State(flows): State<OAuthFlows>,
+    ApiJson(request): ApiJson<InitRequest>,
+) -> Answer<Initiated> {
+    Ok(Data::of(flows.init(request).await?))
 }
 
-async fn init(State(flows): State<OAuthFlows>, body: Bytes) -> Result<Response, JsonError> {
-    let request: InitRequest = parse(&body)?;
-    let started = flows.init(request).await?;
-    Ok(Json(json!({ "data": started })).into_response())
-}
-
+/// Where an OAuth flow is: `pending`, `exchanging`, `succeeded` (with the connector's id),
+/// `failed` (with why) or `expired`. Never a token.
+#[utoipa::path(get, path = "/api/v1/oauth/result/{flow_id}", tag = "oauth",
+    params(("flow_id" = String, Path, description = "The flow's id, as `init` answered it")),
+    responses((status = 200, description = "The flow", body = Data<FlowResult>)))]
 async fn result(
     State(flows): State<OAuthFlows>,
-    Path(flow_id): Path<String>,
-) -> Result<Response, JsonError> {
+    ApiPath(flow_id): ApiPath<String>,
+) -> Answer<FlowResult> {
     match flows.result(&flow_id).await? {
-        Some(r) => Ok(Json(json!({ "data": r })).into_response()),
-        None => Err(JsonError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no OAuth flow `{flow_id}`"),
-        )),
+        Some(r) => Ok(Data::of(r)),
+        None => Err(ApiError::not_found(format!("no OAuth flow `{flow_id}`"))),
     }
 }
 
 /// RAGFlow's `?type=` of its Google routes.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SourceType {
+    /// `google-drive` (the default) or `gmail`.
     #[serde(rename = "type", default = "drive")]
+    #[param(rename = "type")]
     kind: String,
 }
 
@@ -107,70 +130,114 @@ fn drive() -> String {
     "google-drive".to_owned()
 }
 
+/// RAGFlow's Google OAuth start: `init` with the provider from `type`.
+#[utoipa::path(post, path = "/api/v1/connectors/google/oauth/web/start", tag = "oauth",
+    params(SourceType),
+    request_body = RagflowStart,
+    responses((status = 200, description = "The authorisation URL", body = Data<Initiated>)))]
 async fn ragflow_start(
     State(flows): State<OAuthFlows>,
-    Query(q): Query<SourceType>,
-    body: Bytes,
-) -> Result<Response, JsonError> {
-    let mut value: Value = parse(&body)?;
-    if let Value::Object(map) = &mut value {
-        map.insert("provider".into(), Value::String(q.kind));
-    }
-    let request: InitRequest =
-        serde_json::from_value(value).map_err(|e| JsonError::bad_body(&e))?;
-    let started = flows.init(request).await?;
-    Ok(Json(json!({ "data": started })).into_response())
+    ApiQuery(q): ApiQuery<SourceType>,
+    ApiJson(body): ApiJson<RagflowStart>,
+) -> Answer<Initiated> {
+    let request = InitRequest {
+        provider: q.kind,
+        connector_id: body.connector_id,
+        connector: body.connector,
+        credentials: body.credentials,
+    };
+    Ok(Data::of(flows.init(request).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ResultRequest {
-    flow_id: String,
-}
-
+/// RAGFlow's Google OAuth result: the flow of `type` with that id.
+#[utoipa::path(post, path = "/api/v1/connectors/google/oauth/web/result", tag = "oauth",
+    params(SourceType),
+    request_body = RagflowResult,
+    responses((status = 200, description = "The flow", body = Data<FlowResult>)))]
 async fn ragflow_result(
     State(flows): State<OAuthFlows>,
-    Query(q): Query<SourceType>,
-    body: Bytes,
-) -> Result<Response, JsonError> {
-    let request: ResultRequest = parse(&body)?;
+    ApiQuery(q): ApiQuery<SourceType>,
+    ApiJson(request): ApiJson<RagflowResult>,
+) -> Answer<FlowResult> {
     match flows.result(&request.flow_id).await? {
-        Some(r) if r.provider == q.kind => Ok(Json(json!({ "data": r })).into_response()),
-        _ => Err(JsonError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no `{}` OAuth flow `{}`", q.kind, request.flow_id),
-        )),
+        Some(r) if r.provider == q.kind => Ok(Data::of(r)),
+        _ => Err(ApiError::not_found(format!(
+            "no `{}` OAuth flow `{}`",
+            q.kind, request.flow_id
+        ))),
     }
 }
 
+/// The provider's redirect after the user authorised (or refused).
+///
+/// Public: the `state` is the credential, taken once. Answers a page that tells the opener
+/// window the outcome (RAGFlow's `postMessage`), or JSON with `Accept: application/json`.
+#[utoipa::path(get, path = "/api/v1/oauth/callback/{provider}", tag = "oauth", security(()),
+    params(("provider" = String, Path, description = "The provider (`google-drive`, `gmail`, …)"),
+           CallbackParams),
+    responses(
+        (status = 200, description = "The tokens are stored", content(
+            (Data<FlowResult> = "application/json"), (String = "text/html"))),
+        (status = 400, description = "A missing, unknown, expired or used state, or the provider's error", content(
+            (ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 502, description = "The provider refused the code, or could not be reached", content(
+            (ErrorBody = "application/json"), (String = "text/html")))))]
 async fn callback(
     State(flows): State<OAuthFlows>,
-    Path(provider): Path<String>,
+    ApiPath(provider): ApiPath<String>,
     headers: HeaderMap,
-    Query(params): Query<CallbackParams>,
+    ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Response {
     let outcome = flows.callback(&provider, params).await;
     answer(&provider, &outcome, &headers)
 }
 
+/// RAGFlow's Google Drive redirect: the callback of `google-drive`.
+#[utoipa::path(get, path = "/api/v1/connectors/google-drive/oauth/web/callback", tag = "oauth",
+    security(()), params(CallbackParams),
+    responses(
+        (status = 200, description = "The tokens are stored", content(
+            (Data<FlowResult> = "application/json"), (String = "text/html"))),
+        (status = 400, description = "A missing, unknown, expired or used state, or the provider's error", content(
+            (ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 502, description = "The provider refused the code, or could not be reached", content(
+            (ErrorBody = "application/json"), (String = "text/html")))))]
 async fn drive_callback(
     State(flows): State<OAuthFlows>,
     headers: HeaderMap,
-    Query(params): Query<CallbackParams>,
+    ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Response {
     let outcome = flows.callback("google-drive", params).await;
     answer("google-drive", &outcome, &headers)
 }
 
+/// RAGFlow's Gmail redirect: the callback of `gmail`.
+#[utoipa::path(get, path = "/api/v1/connectors/gmail/oauth/web/callback", tag = "oauth",
+    security(()), params(CallbackParams),
+    responses(
+        (status = 200, description = "The tokens are stored", content(
+            (Data<FlowResult> = "application/json"), (String = "text/html"))),
+        (status = 400, description = "A missing, unknown, expired or used state, or the provider's error", content(
+            (ErrorBody = "application/json"), (String = "text/html"))),
+        (status = 502, description = "The provider refused the code, or could not be reached", content(
+            (ErrorBody = "application/json"), (String = "text/html")))))]
 async fn gmail_callback(
     State(flows): State<OAuthFlows>,
     headers: HeaderMap,
-    Query(params): Query<CallbackParams>,
+    ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Response {
     let outcome = flows.callback("gmail", params).await;
     answer("gmail", &outcome, &headers)
 }
+
+/// The OpenAPI paths of the OAuth routes.
+#[derive(OpenApi)]
+#[openapi(
+    paths(init, result, ragflow_start, ragflow_result, callback, drive_callback, gmail_callback),
+    components(schemas(FlowStatus)),
+    tags((name = "oauth", description = "OAuth web flows: a user authorises a connector in the browser; its tokens are stored sealed"))
+)]
+struct OAuthDoc;
 
 fn answer(provider: &str, outcome: &CallbackOutcome, headers: &HeaderMap) -> Response {
     let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::BAD_REQUEST);
@@ -180,9 +247,17 @@ fn answer(provider: &str, outcome: &CallbackOutcome, headers: &HeaderMap) -> Res
         .is_some_and(|a| a.contains("application/json"));
     if wants_json {
         return if status.is_success() {
-            (status, Json(json!({ "data": outcome.flow }))).into_response()
+            match &outcome.flow {
+                Some(flow) => (status, Data::of(flow.clone())).into_response(),
+                None => ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the flow succeeded without a record",
+                )
+                .into_response(),
+            }
         } else {
-            JsonError::new(status, outcome.code, outcome.message.clone()).into_response()
+            ApiError::new(status, outcome.code, outcome.message.clone()).into_response()
         };
     }
     (

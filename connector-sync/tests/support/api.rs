@@ -4,8 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use connector_core::http::NetworkPolicy;
 use connector_core::{Cancellation, Registry};
 use connector_sync::api::{Api, ApiKeys, ApiMetrics, ApiOptions};
+use connector_sync::oauth::{OAuthClient, OAuthFlows, OAuthProvider};
 use connector_sync::{ConnectorStore, SchedulerOptions, Sealer, SyncDb, SyncService};
 
 use super::engine::{Backend, Recorder, fast_worker, fresh_url, ok};
@@ -67,10 +69,33 @@ impl Server {
                     .map_err(|e| connector_core::Error::internal(e.to_string()))
             )
         );
-        let api = Api::new(service.clone())
-            .keys(keys.clone())
-            .metrics(metrics)
-            .options(options);
+        // The OAuth web flows of Google Drive and Gmail (Google's endpoints, never reached:
+        // no test here completes a flow; tests/oauth.rs does, against a loopback provider).
+        let providers = vec![
+            ok("drive", OAuthProvider::google_drive())
+                .with_client(OAuthClient::new("client-id", "client-secret")),
+            ok("gmail", OAuthProvider::gmail()),
+        ];
+        let public_url = ok(
+            "public url",
+            base.parse()
+                .map_err(|_| connector_core::Error::internal("public url")),
+        );
+        let oauth = ok(
+            "oauth",
+            OAuthFlows::new(
+                service.store().clone(),
+                providers,
+                Some(public_url),
+                &NetworkPolicy::public_only(),
+            ),
+        );
+        let api = oauth.install(
+            Api::new(service.clone())
+                .keys(keys.clone())
+                .metrics(metrics)
+                .options(options),
+        );
         let mut tasks = Vec::new();
         let token_stop = stop.clone();
         tasks.push(tokio::spawn(async move {
