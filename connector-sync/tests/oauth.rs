@@ -280,7 +280,8 @@ impl Fixture {
         let flows: Vec<(String,)> = self
             .raw("SELECT secrets || ' ' || COALESCE(message, '') FROM oauth_flow")
             .await;
-        let configs: Vec<(String,)> = self.raw("SELECT config FROM connector").await;
+        // `config` is TEXT on SQLite and JSONB on PostgreSQL: read as text on both.
+        let configs: Vec<(String,)> = self.raw("SELECT CAST(config AS TEXT) FROM connector").await;
         for secret in secrets {
             assert!(
                 !answers.contains(secret),
@@ -797,7 +798,7 @@ async fn init_refuses_what_it_cannot_bind() {
         (
             json!({"provider": "google-drive", "unknown": 1}),
             400,
-            "invalid_body",
+            "invalid_request",
         ),
         (
             json!({"provider": "google-drive", "connector_id": "x", "credentials": {"refresh_token": "1//x", "client_id": "a", "client_secret": "b"}}),
@@ -805,6 +806,36 @@ async fn init_refuses_what_it_cannot_bind() {
             "invalid_config",
         ),
     ];
+    // Behind the API key, and in the API's OpenAPI document (the callbacks public).
+    let anonymous = must(
+        "post",
+        f.http
+            .post(format!("{}/api/v1/oauth/init", f.base))
+            .json(&json!({"provider": "google-drive"}))
+            .send()
+            .await,
+    );
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let (status, doc) = f.get_json(&format!("{}/openapi.json", f.base)).await;
+    assert_eq!(status, 200);
+    let init = &doc["paths"]["/api/v1/oauth/init"]["post"];
+    assert!(init["responses"]["401"].is_object(), "{init}");
+    assert_eq!(
+        doc["components"]["schemas"]["InitRequest"]["additionalProperties"],
+        false
+    );
+    let callback = &doc["paths"]["/api/v1/oauth/callback/{provider}"]["get"];
+    assert_eq!(callback["security"], json!([{}]), "{callback}");
+    assert!(callback["responses"]["200"]["content"]["text/html"].is_object());
+    for route in [
+        "/api/v1/oauth/result/{flow_id}",
+        "/api/v1/connectors/google/oauth/web/start",
+        "/api/v1/connectors/google/oauth/web/result",
+        "/api/v1/connectors/google-drive/oauth/web/callback",
+        "/api/v1/connectors/gmail/oauth/web/callback",
+    ] {
+        assert!(doc["paths"][route].is_object(), "{route} not documented");
+    }
     for (request, status, code) in cases {
         let (s, body) = f.post("/api/v1/oauth/init", &request).await;
         assert_eq!(

@@ -169,10 +169,13 @@ impl Api {
         self
     }
 
-    /// Adds paths and schemas to the OpenAPI document (for the merged routers).
+    /// Adds paths and schemas to the OpenAPI document (for the merged routers). Their
+    /// operations get the API's conventions too: the bearer key unless they say
+    /// `security(())`, its 401, and the error shape as their `default` answer.
     #[must_use]
     pub fn merge_openapi(mut self, doc: utoipa::openapi::OpenApi) -> Self {
         self.openapi.merge(doc);
+        utoipa::Modify::modify(&Conventions, &mut self.openapi);
         self
     }
 
