@@ -128,6 +128,14 @@ pub(crate) struct ServeArgs {
     /// Serve the API only: no workers run here (other processes run them).
     #[arg(long)]
     pub(crate) no_workers: bool,
+    /// Where browsers reach this server (`https://connectors.example.com`): the OAuth web
+    /// flows' redirect URI is `URL/api/v1/oauth/callback/{provider}` unless
+    /// `GOOGLE_DRIVE_WEB_OAUTH_REDIRECT_URI` / `GMAIL_WEB_OAUTH_REDIRECT_URI` set one. Default:
+    /// `http://` and the `--listen` address. The Google clients come from
+    /// `OAUTH_GOOGLE_DRIVE_CLIENT_ID` / `_SECRET` and `OAUTH_GMAIL_CLIENT_ID` / `_SECRET`
+    /// (RAGFlow's names), or with each flow's request.
+    #[arg(long, value_name = "URL")]
+    pub(crate) public_url: Option<String>,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Json)]
     pub(crate) log_format: LogFormat,

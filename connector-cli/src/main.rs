@@ -435,9 +435,27 @@ async fn serve(registry: Registry, args: ServeArgs) -> Result<ExitCode> {
         })?;
     let mut options = connector_sync::api::ApiOptions::default();
     options.body_limit = args.body_limit;
-    let api = connector_sync::api::Api::new(service.clone())
-        .metrics(metrics)
-        .options(options);
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.listen));
+    let public_url = connector_core::reexports::Url::parse(&public_url).map_err(|_| {
+        Error::new(
+            connector_core::ErrorKind::Config,
+            format!("--public-url `{public_url}` is not a URL"),
+        )
+    })?;
+    let oauth = connector_sync::oauth::OAuthFlows::new(
+        service.store().clone(),
+        connector_sync::oauth::OAuthProvider::google_from_env()?,
+        Some(public_url),
+        &connector_core::http::NetworkPolicy::public_only(),
+    )?;
+    let api = oauth.install(
+        connector_sync::api::Api::new(service.clone())
+            .metrics(metrics)
+            .options(options),
+    );
     let stop = Cancellation::new();
     tokio::spawn(stop_on_signal(stop.clone()));
     let (served, engine) = tokio::join!(
