@@ -457,7 +457,10 @@ mod routes {
             )
             .await;
         assert_eq!(status, 201, "{created}");
-        let id = created["data"]["id"].as_str().unwrap_or_default().to_owned();
+        let id = created["data"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let at = format!("/api/v1/connectors/{id}/webhook");
 
         // In the OpenAPI document, behind the key.
@@ -493,7 +496,10 @@ mod routes {
             )
             .await;
         assert_eq!(status, 200, "{body}");
-        let generated = body["data"]["secret"].as_str().unwrap_or_default().to_owned();
+        let generated = body["data"]["secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         assert!(
             generated.starts_with("whsec_") && generated.len() == 70,
             "{generated}"
@@ -510,7 +516,10 @@ mod routes {
                     .json(&json!({ "url": "https://hooks.example.com/v2", "secret": SECRET })),
             )
             .await;
-        assert_eq!((status, body["data"]["secret"].as_str()), (200, Some("***")));
+        assert_eq!(
+            (status, body["data"]["secret"].as_str()),
+            (200, Some("***"))
+        );
         let (status, body) = server.get(&at).await;
         assert_eq!(status, 200);
         assert!(!body.to_string().contains(SECRET), "{body}");
@@ -519,15 +528,32 @@ mod routes {
 
         // Bad requests, in the error shape, by field.
         for (request, code, field) in [
-            (json!({ "url": "ftp://x.example.com/" }), "invalid_request", "url"),
-            (json!({ "url": "https://x.example.com/", "secret": "" }), "invalid_request", "secret"),
-            (json!({ "url": "https://x.example.com/", "extra": 1 }), "invalid_request", ""),
+            (
+                json!({ "url": "ftp://x.example.com/" }),
+                "invalid_request",
+                "url",
+            ),
+            (
+                json!({ "url": "https://x.example.com/", "secret": "" }),
+                "invalid_request",
+                "secret",
+            ),
+            (
+                json!({ "url": "https://x.example.com/", "extra": 1 }),
+                "invalid_request",
+                "",
+            ),
             (json!({ "url": 7 }), "invalid_request", "url"),
         ] {
-            let (s, body) = server.send(server.req(Method::PUT, &at).json(&request)).await;
+            let (s, body) = server
+                .send(server.req(Method::PUT, &at).json(&request))
+                .await;
             assert_error(s, &body, 400, code);
             if !field.is_empty() {
-                assert_eq!(body["error"]["problems"][0]["field"], field, "{request}: {body}");
+                assert_eq!(
+                    body["error"]["problems"][0]["field"], field,
+                    "{request}: {body}"
+                );
             }
         }
         let (s, body) = server

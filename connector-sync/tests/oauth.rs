@@ -19,12 +19,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use connector_core::Registry;
 use connector_core::http::NetworkPolicy;
-use connector_sync::oauth::{OAuthClient, OAuthFlows, OAuthProvider};
 use connector_sync::api::{Api, ApiKeys};
+use connector_sync::oauth::{OAuthClient, OAuthFlows, OAuthProvider};
 use connector_sync::{ConnectorStore, NewConnector, Sealer, SqlCredentialStore, SyncDb};
-use support::engine::{Backend, fresh_url};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use support::engine::{Backend, fresh_url};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -143,7 +143,9 @@ impl Fixture {
         );
         let api = flows.install(Api::new(service).keys(keys));
         tokio::spawn(async move {
-            let _ = api.serve(listener, connector_core::Cancellation::new()).await;
+            let _ = api
+                .serve(listener, connector_core::Cancellation::new())
+                .await;
         });
         Self {
             provider,
@@ -920,8 +922,16 @@ async fn a_rotated_refresh_token_is_what_the_next_run_uses(backend: Backend) {
             .await,
     );
     for (sent, access, rotated) in [
-        ("REFRESH-worker-1", "ya29.ACCESS-worker-1", "1//ROTATED-worker-2"),
-        ("ROTATED-worker-2", "ya29.ACCESS-worker-2", "1//ROTATED-worker-3"),
+        (
+            "REFRESH-worker-1",
+            "ya29.ACCESS-worker-1",
+            "1//ROTATED-worker-2",
+        ),
+        (
+            "ROTATED-worker-2",
+            "ya29.ACCESS-worker-2",
+            "1//ROTATED-worker-3",
+        ),
     ] {
         Mock::given(method("POST"))
             .and(path("/token"))
@@ -956,7 +966,10 @@ async fn a_rotated_refresh_token_is_what_the_next_run_uses(backend: Backend) {
                     .unwrap_or_default(),
             ),
         );
-        tokens["refresh_token"].as_str().unwrap_or_default().to_owned()
+        tokens["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
     };
 
     let first = run_once(&service, &c.id).await;

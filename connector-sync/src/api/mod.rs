@@ -239,7 +239,9 @@ impl Api {
             )
             .route(
                 &format!("{v1}/{{id}}/webhook"),
-                get(webhooks::get).put(webhooks::set).delete(webhooks::delete),
+                get(webhooks::get)
+                    .put(webhooks::set)
+                    .delete(webhooks::delete),
             )
             .route(&format!("{v1}/{{id}}/documents"), get(sync::documents))
             .route(
