@@ -640,7 +640,7 @@ mod tests {
     #[test]
     fn pkce_challenge_is_rfc7636_s256() {
         // RFC 7636 appendix B.
-        let verifier = "dBjftJeZ4CVP-mJ92K1Ri8a1HSdp6Pi1uIbzXQfy_Vg";
+        let verifier = "dBjftJeZ4CVP-mJ92K1Ri8a1HSdp6Pi1uIbzXQfy-cM";
         assert_eq!(
             B64URL.encode(Sha256::digest(verifier.as_bytes())),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGjSw4ZsIM"
