@@ -640,10 +640,10 @@ mod tests {
     #[test]
     fn pkce_challenge_is_rfc7636_s256() {
         // RFC 7636 appendix B.
-        let verifier = "dBjftJeZ4CVP-mJ92K1Ri8a1HSdp6Pi1uIbzXQfy-cM";
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         assert_eq!(
             B64URL.encode(Sha256::digest(verifier.as_bytes())),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGjSw4ZsIM"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
         assert_eq!(random_token().len(), 43);
     }
