@@ -402,6 +402,11 @@ mod tests {
         ),
         (
             "sqlite",
+            3,
+            "fde8e5f4b9d634ed88e9aeaf85d7ef76a56ba3caf01f1bde6612984d64e974a9979c526aed49b6a5cdd1defa21e4e544",
+        ),
+        (
+            "sqlite",
             4,
             "4a792f557320b65e69697d47b5e39ad6af50a62c94b32dec22fc57b7ad5d760771cf5f6fa9c2aca42881478627ddcf75",
         ),
@@ -414,6 +419,11 @@ mod tests {
             "postgres",
             2,
             "0c14ab6e7ac3c03f852052fd05fb46e0f0c795f048142b7700ec588a5c112104e5ee63fe71e4b92ddabee7de705c06ce",
+        ),
+        (
+            "postgres",
+            3,
+            "8c90d26da2330761680dff070e9ae0221994f9335dcc6940c97d0e913719abaf8663f3ce41e348fd74a635ab67aa30e0",
         ),
         (
             "postgres",
