@@ -336,10 +336,12 @@ async fn a_job_that_advances_is_not_failed_for_its_interruptions(backend: Backen
     assert_eq!(done.status, JobStatus::Done, "{done:#?}");
     assert_eq!(done.attempt, 3);
     assert_eq!(env.sink.deliveries().len(), 30);
-    // Its counters are the whole job's, every attempt's counts added up.
+    // Its counters are the whole job's, every attempt's counts added up. They are stored at
+    // heartbeats, so a killed attempt loses what it counted since its last one: at most a
+    // heartbeat's work (200 ms of 2-document batches every 60 ms: 8 documents) per kill.
     let c = done.counters;
     assert!(
-        c.new + c.updated + c.unchanged >= 30,
+        c.new + c.updated + c.unchanged >= 30 - 2 * 8,
         "the last attempt's counts only: {done:#?}"
     );
     heir.stop().await;
