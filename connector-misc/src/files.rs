@@ -136,7 +136,9 @@ pub(crate) fn file_document(
                 Ok(Document::text(id, source, name, text).with_metadata("extension", metadata))
             }
             Err(bytes) => {
-                let at = std::str::from_utf8(&bytes).err().map_or(0, |e| e.valid_up_to());
+                let at = std::str::from_utf8(&bytes)
+                    .err()
+                    .map_or(0, |e| e.valid_up_to());
                 Err(format!(
                     "a text file that is not valid UTF-8 (first bad byte at offset {at})"
                 ))
