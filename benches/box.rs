@@ -12,6 +12,8 @@
 //! then the process's peak RSS (`VmHWM`); run it at two sizes to see memory grow with the
 //! files listed (`BOX_BENCH_FILES=1000` and `=10000`). `cargo bench --bench box`.
 
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -195,7 +197,6 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
     (bodies.len(), requests + 2 * bodies.len() as u64)
 }
 
-#[allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark's main.
 fn main() {
     let n = files();
     let rt = tokio::runtime::Builder::new_multi_thread()

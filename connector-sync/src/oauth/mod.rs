@@ -80,7 +80,7 @@ struct Provider {
 }
 
 /// The OAuth web flows of a connector store: `init`, the provider's `callback`, `result`;
-/// [`router`](Self::router) serves them.
+/// [`install`](Self::install) adds their routes to the management API.
 #[derive(Clone)]
 pub struct OAuthFlows {
     store: ConnectorStore,

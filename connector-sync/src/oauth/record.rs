@@ -99,7 +99,7 @@ impl OAuthFlows {
     /// The outcome of flow `flow_id`; `None` for an unknown (or long finished) flow.
     ///
     /// # Errors
-    /// [`ErrorKind::State`] when the database cannot be read.
+    /// [`ErrorKind::State`](connector_core::ErrorKind::State) when the database cannot be read.
     pub async fn result(&self, flow_id: &str) -> Result<Option<FlowResult>> {
         type Row = (
             String,
