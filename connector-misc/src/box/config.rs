@@ -209,8 +209,10 @@ pub struct BoxConfig {
     /// `Document.access`: one request per folder or file that has collaborations. Default on.
     #[serde(default = "default_true")]
     pub include_permissions: bool,
-    /// Requests per minute to each Box host (Box allows 1000 per user for general calls).
+    /// Requests per minute to each Box host (Box allows 1000 per user for general calls; at
+    /// most 1,000,000).
     #[serde(default = "default_requests_per_minute")]
+    #[schemars(range(max = 1_000_000))]
     pub requests_per_minute: NonZeroU32,
     /// The API host (default `https://api.box.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
