@@ -358,7 +358,17 @@ fn lock_state(state: &Path) -> Result<File> {
         .truncate(false)
         .open(&lock_path)
         .map_err(|e| state_error(&lock_path, "cannot open the lock of").with_cause(e))?;
-    match file.try_lock() {
+    // A lock its holder just released can stay held for a moment by a copy of its descriptor
+    // in a process being spawned (between fork and exec): retry briefly before naming a holder.
+    let mut attempt = file.try_lock();
+    for _ in 0..50 {
+        if !matches!(attempt, Err(std::fs::TryLockError::WouldBlock)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        attempt = file.try_lock();
+    }
+    match attempt {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
             // The holder empties the file and then writes its pid: read again for a moment
