@@ -1,5 +1,5 @@
 //! The WebDAV connector end to end, against a raw fetch of the same PROPFIND and GET pages in
-//! the same run: `cargo bench -p connector-misc --features webdav --bench webdav`. Not run in
+//! the same run: `cargo bench --bench webdav`. Not run in
 //! CI; no assertion on timings.
 //!
 //! - **loopback**: a local fake (wiremock, one responder computing each folder's multistatus
@@ -21,7 +21,7 @@
     missing_docs
 )] // A bench binary.
 
-#[path = "../tests/webdav_common/mod.rs"]
+#[path = "../connector-misc/tests/webdav_common/mod.rs"]
 mod webdav_common;
 
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! Loopback benchmark of the Dropbox connector (`harness = false`, not run in CI):
-//! `cargo bench -p connector-misc --features dropbox --bench dropbox`.
+//! `cargo bench --bench dropbox`.
 //!
 //! A wiremock Dropbox in a child process (this binary with `--serve <files>`, so the counting
 //! allocator sees the client alone) serves `files/list_folder` pages of 500 entries, their

@@ -10,7 +10,7 @@
 //!    no link asked for) against the listings alone.
 //!
 //! Prints files/s and the ratio to the baseline (best of `ROUNDS`). Run with
-//! `cargo bench -p connector-misc --features seafile --bench seafile` (add `--profile dev` to
+//! `cargo bench --bench seafile` (add `--profile dev` to
 //! reuse the test build; the ratios are then those of unoptimised code on both sides).
 
 use std::sync::Arc;
