@@ -238,6 +238,15 @@ where
 /// its items are handed on again, and their fingerprints make that cost a lookup, not a
 /// download. Returns whether `handed_on` was found.
 ///
+/// This is the connector's side of an in-page resume, for a connector that hands one listing
+/// page on in parts (each with a checkpoint naming its last item, as a page of large blobs is)
+/// and whose store cannot list "from after a key". It differs from the engine's
+/// [`PagePrefix`](crate::state::PagePrefix), which resumes a page the *sink* acknowledged in
+/// part: that one holds a count and a hash, because the engine knows nothing of an item's
+/// identity beyond its place in the page, and it delivers the page whole when the prefix
+/// changed. Both stay: the two resumes happen at different layers and can both apply to one
+/// page.
+///
 /// ```
 /// let mut page = vec!["A", "A/dat1", "A-B", "A-B/dat2"];
 /// assert!(connector_core::pages::skip_handed_on(&mut page, "A/dat1", |s: &&str| *s));
