@@ -16,7 +16,7 @@ use connector_core::{CheckpointedConnector, Connector, ErrorKind, Registry, Sync
 use futures::StreamExt;
 use seafile_common::*;
 use serde_json::json;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn run(c: &Arc<dyn Connector>, store: &MemoryStateStore, mode: SyncMode) -> MemorySink {
@@ -273,7 +273,7 @@ async fn throttling_is_waited_out() {
 }
 
 #[tokio::test]
-async fn a_failed_listing_ends_the_sync_instead_of_an_empty_page() {
+async fn a_failed_listing_of_the_configured_library_ends_the_sync_instead_of_an_empty_page() {
     let sf = seafile(&handbook_files(), &team_files());
     let server = MockServer::start().await;
     Mock::given(method("GET"))
@@ -285,7 +285,10 @@ async fn a_failed_listing_ends_the_sync_instead_of_an_empty_page() {
         .mount(&server)
         .await;
     mount(&server, &sf).await;
-    let c = build(&server.uri(), json!({}));
+    let c = build(
+        &server.uri(),
+        json!({"sync_scope": "library", "repo_id": TEAM}),
+    );
     let e = Syncer::new(c)
         .sink(MemorySink::new())
         .state(MemoryStateStore::new())
@@ -293,6 +296,63 @@ async fn a_failed_listing_ends_the_sync_instead_of_an_empty_page() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+}
+
+#[tokio::test]
+async fn a_folder_gone_or_forbidden_mid_walk_does_not_end_the_sync() {
+    let sf = seafile(&handbook_files(), &team_files());
+    let server = MockServer::start().await;
+    // Deleted between the listing of `/guide` and its own.
+    Mock::given(method("GET"))
+        .and(path(format!("/api2/repos/{HANDBOOK}/dir/")))
+        .and(query_param("p", "/guide/setup"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"error_msg": "Folder /guide/setup/ not found."})),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    // A shared library the account may see but not list (a folder permission, say).
+    Mock::given(method("GET"))
+        .and(path(format!("/api2/repos/{TEAM}/dir/")))
+        .respond_with(
+            ResponseTemplate::new(403).set_body_json(json!({"error_msg": "Permission denied."})),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount(&server, &sf).await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let mut ids = sink.ids();
+    ids.sort();
+    let mut want: Vec<String> = [
+        "/guide/intro.md",
+        "/guide.txt",
+        "/data/table.csv",
+        "/report.pdf",
+        "/notes/\u{e9}t\u{e9} #1.md",
+    ]
+    .iter()
+    .map(|p| id(HANDBOOK, p))
+    .collect();
+    want.sort();
+    assert_eq!(ids, want);
+
+    let (_, failures) = connector_core::testkit::collect_load(c.as_ref()).await;
+    let team = failures
+        .iter()
+        .find(|f| f.kind == ErrorKind::PermissionDenied)
+        .expect("the unlistable library's failure");
+    assert!(team.message.contains("Team:/"), "{}", team.message);
+    // The forbidden library may still hold files: nothing may be pruned.
+    let slim = c.roles().as_slim().expect("slim");
+    let listed: Vec<_> = slim.list_ids(SyncContext::new()).collect().await;
+    assert!(
+        listed.iter().any(Result::is_err),
+        "list_ids must not come back short"
+    );
 }
 
 #[tokio::test]
@@ -482,4 +542,158 @@ fn ragflow_config_is_accepted() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("credentials.seafile_token"), "{e}");
+}
+
+#[tokio::test]
+async fn files_uploaded_or_moved_with_old_mtimes_are_found_by_the_next_incremental_run() {
+    let sf = seafile(&handbook_files(), &team_files());
+    let server = serve(&sf).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    let links = requests_to(&server, is_link).await;
+
+    // A desktop client uploads a file with its local mtime (day 2), and `/guide.txt` is
+    // moved, which keeps its mtime (day 3): both long before the window from day 28 on.
+    sf.edit(HANDBOOK, "/old upload.md", b"written offline", 2);
+    {
+        let mut libs = sf.libs.lock().unwrap();
+        let lib = libs.iter_mut().find(|l| l.id == HANDBOOK).unwrap();
+        let moved = lib.files.remove("/guide.txt").unwrap();
+        lib.files.insert("/archive/guide.txt".into(), moved);
+    }
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(day(30))
+        .run(SyncMode::Incremental)
+        .await
+        .expect("the incremental run");
+    let mut ids = sink.ids();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            id(HANDBOOK, "/archive/guide.txt"),
+            id(HANDBOOK, "/old upload.md")
+        ]
+    );
+    assert_eq!(
+        sink.get(&id(HANDBOOK, "/old upload.md"))
+            .unwrap()
+            .updated_at,
+        Some(day(2))
+    );
+    // Only those two are fetched; every other file is skipped by its object id.
+    assert_eq!(requests_to(&server, is_link).await, links + 2);
+}
+
+#[tokio::test]
+async fn a_share_removed_re_sends_the_library_with_its_new_access() {
+    let sf = seafile(&handbook_files(), &team_files());
+    let server = serve(&sf).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    let plan = sink.get(&id(TEAM, "/plan.md")).unwrap();
+    assert_eq!(plan.access.as_ref().unwrap().groups, ["70"]);
+
+    // Team is no longer shared with group 70 (the personal share stays): no file changes.
+    sf.libs
+        .lock()
+        .unwrap()
+        .iter_mut()
+        .find(|l| l.id == TEAM)
+        .unwrap()
+        .entries
+        .retain(|e| e["type"] != "grepo");
+    let sink = run(&c, &store, SyncMode::Reconcile).await;
+    assert_eq!(
+        sink.ids(),
+        [id(TEAM, "/plan.md")],
+        "only Team's files again"
+    );
+    let access = sink
+        .get(&id(TEAM, "/plan.md"))
+        .unwrap()
+        .access
+        .clone()
+        .unwrap();
+    assert!(access.groups.is_empty(), "{access:?}");
+    assert_eq!(access.emails, ["lian@lian.com", ME]);
+}
+
+#[tokio::test]
+async fn an_account_token_on_one_library_keeps_its_access_and_owner() {
+    let server = serve(&seafile(&handbook_files(), &team_files())).await;
+    let team = build(
+        &server.uri(),
+        json!({"sync_scope": "library", "repo_id": TEAM}),
+    );
+    team.check().await.expect("the library is readable");
+    let sink = run(&team, &MemoryStateStore::new(), SyncMode::Full).await;
+    let plan = sink.get(&id(TEAM, "/plan.md")).expect("plan");
+    let access = plan.access.as_ref().expect("a shared library's access");
+    assert_eq!(access.emails, ["lian@lian.com", ME]);
+    assert_eq!(access.groups, ["70"]);
+    assert_eq!(plan.owners, ["lian@lian.com"]);
+
+    let own = build(
+        &server.uri(),
+        json!({"sync_scope": "directory", "repo_id": HANDBOOK, "sync_path": "/guide"}),
+    );
+    let sink = run(&own, &MemoryStateStore::new(), SyncMode::Full).await;
+    let intro = sink.get(&id(HANDBOOK, "/guide/intro.md")).expect("intro");
+    assert_eq!(intro.access.as_ref().unwrap().emails, [ME]);
+    assert_eq!(intro.owners, [ME]);
+}
+
+#[tokio::test]
+async fn a_spent_one_time_link_is_asked_for_again() {
+    let sf = seafile(&handbook_files(), &team_files());
+    sf.fail_first_download
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let server = serve(&sf).await;
+    let c = build(
+        &server.uri(),
+        json!({"sync_scope": "library", "credentials": {"repo_token": REPO_TOKEN}}),
+    );
+    let (docs, failures) = connector_core::testkit::collect_load(c.as_ref()).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(docs.len(), 6);
+    // The 502 spent the first token; its retry met 400 and a new link was asked for.
+    assert_eq!(
+        requests_to(&server, |p| p.ends_with("/download-link/")).await,
+        7
+    );
+}
+
+#[tokio::test]
+async fn an_own_library_shared_with_others_is_readable_by_them() {
+    let sf = seafile(&handbook_files(), &team_files());
+    {
+        let mut libs = sf.libs.lock().unwrap();
+        let handbook = libs.iter_mut().find(|l| l.id == HANDBOOK).unwrap();
+        handbook.user_shares.push("bob@example.com".into());
+        handbook.group_shares.push(9);
+    }
+    let server = serve(&sf).await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let intro = sink.get(&id(HANDBOOK, "/guide/intro.md")).unwrap();
+    let access = intro.access.as_ref().unwrap();
+    assert_eq!(access.emails, [ME, "bob@example.com"]);
+    assert_eq!(access.groups, ["9"]);
+    // Asked of own libraries only: Team is shared with the account, Vault is encrypted.
+    assert_eq!(
+        requests_to(&server, |p| p.ends_with("/shared_items/")).await,
+        2
+    );
+    assert_eq!(
+        requests_to(&server, |p| p.contains(TEAM)
+            && p.ends_with("/shared_items/"))
+        .await,
+        0
+    );
 }

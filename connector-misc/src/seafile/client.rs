@@ -176,18 +176,7 @@ impl Client {
         let mut libraries = match (self.kind, self.scope) {
             (TokenKind::Repo, _) => vec![self.repo_library().await?],
             (TokenKind::Account, SyncScope::Account) => self.account_libraries().await?,
-            (TokenKind::Account, _) => {
-                let id = self.repo_id.as_deref().unwrap_or_default();
-                let url = self.url_segments(&["api2", "repos", id], &[])?;
-                let mut library: Library = self
-                    .get(url, None)
-                    .await
-                    .map_err(|e| named_repo(e, id))?
-                    .json()?;
-                let me = self.me().await?;
-                library.gather(me.as_deref());
-                vec![library]
-            }
+            (TokenKind::Account, _) => vec![self.configured_library().await?],
         };
         libraries.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(libraries)
@@ -219,8 +208,48 @@ impl Client {
         })
     }
 
+    /// The library `repo_id` with an account token, with the access facts of every
+    /// `/api2/repos/` entry of it (how it reaches the account: own, shared, through groups).
+    /// `GET /api2/repos/{id}/` tells none of that (its `type` is always `repo`, its `owner`
+    /// `self` or `share`): it serves to name a library the listing does not hold, or its 404.
+    async fn configured_library(&self) -> Result<Library> {
+        let id = self.repo_id.as_deref().unwrap_or_default();
+        let me = self.me().await?;
+        if let Some(library) = self
+            .listed_libraries(me.as_deref(), true)
+            .await?
+            .into_iter()
+            .find(|l| l.id == id)
+        {
+            return Ok(library);
+        }
+        let url = self.url_segments(&["api2", "repos", id], &[])?;
+        let mut library: Library = self
+            .get(url, None)
+            .await
+            .map_err(|e| named_repo(e, id))?
+            .json()?;
+        // Not listed (an administrator's token, say): only "self" tells who reads it.
+        match (library.owner.as_deref(), &me) {
+            (Some("self"), Some(me)) => {
+                library.owner = Some(me.clone());
+                library.kind = Some("repo".to_owned());
+                library.gather(Some(me));
+            }
+            _ => library.owner = None,
+        }
+        Ok(library)
+    }
+
     async fn account_libraries(&self) -> Result<Vec<Library>> {
         let me = self.me().await?;
+        self.listed_libraries(me.as_deref(), self.include_shared)
+            .await
+    }
+
+    /// The libraries of `GET /api2/repos/`, each once with the facts of all its entries;
+    /// without `shared`, only the account's own.
+    async fn listed_libraries(&self, me: Option<&str>, shared: bool) -> Result<Vec<Library>> {
         let url = self.url("api2/repos/", &[])?;
         let entries: Vec<Value> = self.get(url, Some(LISTING_MAX_BYTES)).await?.json()?;
         let mut out: Vec<Library> = Vec::with_capacity(entries.len());
@@ -235,17 +264,67 @@ impl Client {
                 }
             };
             let own = library.kind.as_deref() == Some("repo")
-                || (me.is_some() && library.owner_email() == me.as_deref());
-            if !own && !self.include_shared {
+                || (me.is_some() && library.owner_email() == me);
+            if !own && !shared {
                 continue;
             }
-            library.gather(me.as_deref());
+            library.gather(me);
             match out.iter_mut().find(|l| l.id == library.id) {
                 Some(seen) => seen.merge(&library),
                 None => out.push(library),
             }
         }
         Ok(out)
+    }
+
+    /// Adds to an own library's access the users and groups its owner shared it with
+    /// (`GET /api2/repos/{id}/dir/shared_items/?p=/&share_type=user|group`, which only the
+    /// owner's token may ask: the account listing names only the owner for an own library).
+    /// An answer that cannot be had (an older server, a refused request) leaves the access
+    /// at the owner: narrower than the truth, never wider.
+    ///
+    /// # Errors
+    /// One that [ends the sync](ErrorKind::ends_sync) (a refused token).
+    pub(crate) async fn add_shares(&self, library: &mut Library) -> Result<()> {
+        if self.kind != TokenKind::Account
+            || library.kind.as_deref() != Some("repo")
+            || library.encrypted
+        {
+            return Ok(());
+        }
+        for share_type in ["user", "group"] {
+            let url = self.url_segments(
+                &["api2", "repos", &library.id, "dir", "shared_items"],
+                &[("p", "/"), ("share_type", share_type)],
+            )?;
+            let items: Vec<Value> = match self.get(url, Some(LISTING_MAX_BYTES)).await {
+                Ok(r) => match r.json() {
+                    Ok(items) => items,
+                    Err(_) => continue,
+                },
+                Err(e) if e.kind().ends_sync() => return Err(e),
+                Err(_) => continue,
+            };
+            for item in &items {
+                match share_type {
+                    "user" => {
+                        if let Some(user) = item
+                            .pointer("/user_info/name")
+                            .and_then(Value::as_str)
+                            .filter(|u| !u.is_empty())
+                        {
+                            library.add_reader(user.to_owned());
+                        }
+                    }
+                    _ => {
+                        if let Some(group) = item.pointer("/group_info/id") {
+                            library.add_group(group);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The entries of the folder `path` of `library`, as sent (each read on its own).
@@ -273,6 +352,11 @@ impl Client {
     /// The file `path` of `library`: a download link from the API, then the link, its body
     /// up to `max` bytes. None when the file is gone.
     ///
+    /// A link refused with 400 is asked for again, once: the repo-token API hands out
+    /// one-time file-server tokens (`FILESERVER_TOKEN_ONCE_ONLY`, on by default), which the
+    /// file server spends on the first request, so the HTTP layer's retry of a request that
+    /// failed after it reached the file server meets `Bad access token`.
+    ///
     /// # Errors
     /// The HTTP layer's; a body over `max` is
     /// [`is_body_too_large`](connector_core::http::is_body_too_large).
@@ -282,6 +366,38 @@ impl Client {
         path: &str,
         max: u64,
     ) -> Result<Option<Downloaded>> {
+        let mut fresh_link_asked = false;
+        loop {
+            let Some((link, _held)) = self.download_link(library, path).await? else {
+                return Ok(None);
+            };
+            let response = match self.http.get(link).max_body_bytes(max).send().await {
+                Ok(r) => r,
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+                Err(e) if e.kind() == ErrorKind::InvalidData && !fresh_link_asked => {
+                    fresh_link_asked = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let object_id = response
+                .header("etag")
+                .map(|e| e.trim_start_matches("W/").trim_matches('"').to_owned())
+                .filter(|e| !e.is_empty());
+            return Ok(Some(Downloaded {
+                body: response.into_body(),
+                object_id,
+            }));
+        }
+    }
+
+    /// A download link for the file `path` of `library`, with the secrets it carries held
+    /// (kept out of every message while they live); None when the file is gone.
+    async fn download_link(
+        &self,
+        library: &Library,
+        path: &str,
+    ) -> Result<Option<(Url, Vec<Secret>)>> {
         let url = match self.kind {
             TokenKind::Account => self.url_segments(
                 &["api2", "repos", &library.id, "file"],
@@ -297,25 +413,21 @@ impl Client {
             Err(e) => return Err(e),
         };
         let link: String = answer.json()?;
-        // The link carries a file-server access token: kept out of every message while held.
-        let _held = Secret::new(link.clone());
-        let link = Url::parse(link.trim()).map_err(|e| {
+        let link = link.trim();
+        // `…/seafhttp/files/<access token>/<name>`: the token alone too, since a message may
+        // show the link in another form (decoded, or its path only).
+        let mut held = vec![Secret::new(link.to_owned())];
+        if let Some((_, rest)) = link.split_once("/files/")
+            && let Some(token) = rest.split('/').next().filter(|t| !t.is_empty())
+        {
+            held.push(Secret::new(token.to_owned()));
+        }
+        let link = Url::parse(link).map_err(|e| {
             Error::invalid_data(format!("the download link for {path} is not a URL: {e}"))
                 .with_connector(SOURCE)
         })?;
-        let response = match self.http.get(link).max_body_bytes(max).send().await {
-            Ok(r) => r,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let object_id = response
-            .header("etag")
-            .map(|e| e.trim_start_matches("W/").trim_matches('"').to_owned())
-            .filter(|e| !e.is_empty());
-        Ok(Some(Downloaded {
-            body: response.into_body(),
-            object_id,
-        }))
+        held.push(Secret::new(link.as_str().to_owned()));
+        Ok(Some((link, held)))
     }
 
     /// The web page of the file `path` of `library` in SeaFile's UI: `/lib/{id}/file/{path}`.

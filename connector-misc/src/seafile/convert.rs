@@ -24,6 +24,25 @@ pub(crate) fn parse_id(id: &str) -> Option<(&str, &str)> {
     (!repo.is_empty() && path.starts_with('/') && path.len() > 1).then_some((repo, path))
 }
 
+/// The version token of a file: its object id (the content), and who may read it when the
+/// token's answers tell, so that a share added or removed re-sends the library's documents
+/// (no object id or `mtime` changes with a share). None without an object id.
+pub(crate) fn version(library: &Library, object_id: Option<&str>) -> Option<String> {
+    let object_id = object_id?;
+    Some(match library.access() {
+        None => object_id.to_owned(),
+        Some(a) => format!(
+            "{object_id}:{}",
+            connector_core::ids::hash128(&format!(
+                "{}|{}|{}",
+                a.emails.join(","),
+                a.groups.join(","),
+                a.public
+            ))
+        ),
+    })
+}
+
 /// What the failure of a file says first: `library:path`.
 fn shown(item: &FileItem) -> String {
     format!("{}:{}", item.library.name, item.path)
@@ -88,8 +107,8 @@ pub(crate) fn encrypted(library: &Library) -> Problem {
 
 /// The document of a downloaded file, or the failure of a text file that is not UTF-8.
 ///
-/// The version is the object id the file server says it sent (its `ETag`), else the listed
-/// one: a file changed between the listing and the download is stored with the version of the
+/// The version is that of the object id the file server says it sent (its `ETag`), else of the
+/// listed one (see [`version`]): a file changed between the listing and the download is stored with the version of the
 /// bytes it holds, so the next run does not skip a newer version, nor fetch this one again.
 pub(crate) fn document(client: &Client, item: FileItem, downloaded: Downloaded) -> Outcome {
     let id = doc_id(&item.library.id, &item.path);
@@ -114,10 +133,11 @@ pub(crate) fn document(client: &Client, item: FileItem, downloaded: Downloaded) 
         .with_metadata("repo_id", library.id.clone())
         .with_metadata("path", item.path.clone())
         .with_metadata("size", size);
-    if let Some(version) = downloaded.object_id.or(listed) {
-        doc = doc
-            .with_version(&version)
-            .with_metadata("object_id", version);
+    if let Some(object_id) = downloaded.object_id.or(listed) {
+        if let Some(version) = version(library, Some(&object_id)) {
+            doc = doc.with_version(&version);
+        }
+        doc = doc.with_metadata("object_id", object_id);
     }
     if changed {
         doc = doc.with_metadata("changed_since_listing", true);

@@ -23,24 +23,36 @@
 //!   listed `modifier_email`, `modifier_name`, `permission`.
 //! - **Access** (what the token's answers tell): with an account token, an own library is its
 //!   owner's, a library shared with the account is its owner's and the account's (who else
-//!   it is shared with only the owner may ask), a group library is the group's (`groupid`);
-//!   `owners` is the owner's e-mail. A public library (owner `Organization`) and any library
-//!   read with a library token (`repo-info/` names only the library) carry no access.
-//! - **Fingerprint**: the file's object id (a content id) from the listing, asked of the
-//!   host's fingerprints once per page before any request: an unchanged file costs nothing
-//!   beyond its folder's listing. A file over `max_file_size` by its listed `size` is a failure
+//!   it is shared with only the owner may ask), a group library is the group's (`groupid`),
+//!   all facts of every `/api2/repos/` entry of it, in every scope (`/api2/repos/{id}/` says
+//!   `type: repo`, `owner: self|share` whatever the library is, so it is asked only for a
+//!   library the listing does not hold); `owners` is the owner's e-mail. A public library
+//!   (a `grepo` owned by `Organization`) is public. A library read with a library token
+//!   (`repo-info/` names only the library) carries no access.
+//! - **Fingerprint**: the file's object id (a content id) from the listing and a hash of its
+//!   access, asked of the host's fingerprints once per page before any request: an unchanged
+//!   file costs nothing beyond its folder's listing, and a share added or removed (which
+//!   changes no object id and no `mtime`) re-sends the library's files. A file over `max_file_size` by its listed `size` is a failure
 //!   without a download.
 //! - **Content**: the API answers a download link, fetched without the token (its
 //!   file-server token is kept out of messages). The file server's `ETag` is the object id of
 //!   what it sent: a file changed between the listing and the download is stored with the
 //!   version it holds (metadata `changed_since_listing`), so no later run skips a newer one.
 //!   Text extensions as UTF-8 text, the rest as bytes with their MIME type.
-//! - **Window**: an incremental run takes the files whose `mtime` is in the window (a file
-//!   without a readable one is in every window). An edit sets `mtime`; a move or rename keeps
-//!   it, so a renamed file is found by the next reconcile run (every file listed, the known
-//!   object ids skipped: only the new path is downloaded), and its old id by prune.
+//! - **Window**: a dirent's `mtime` is the file's own: desktop clients upload it as it was on
+//!   disk, moves, renames and restores keep it. So when the host's fingerprints remember
+//!   earlier runs, every listed file with an object id goes to the lookup whatever its
+//!   `mtime`: a new path or a new object id is read, the rest skipped without a request (the
+//!   walk lists every folder anyway). A file without an object id, or any file in a bare poll,
+//!   keeps to the window (one without a readable `mtime` is in every window). A moved file's
+//!   old id goes at the next prune.
 //! - **Errors**: an encrypted library is a failure naming the library, and the sync goes on;
-//!   a failed listing ends the sync (never an empty page); 401 is `Unauthenticated`, 403
+//!   a sub-folder gone since its parent was listed (404), or in the `account` scope a library
+//!   gone since `/api2/repos/`, is skipped; one the token may not list (403) is a failure
+//!   naming it that keeps prune from trusting the listing, and the walk goes on; any other
+//!   failed listing, and any of the configured library or folder, ends the sync (never an
+//!   empty page). A download link refused with 400 (a one-time repo-token link spent by a
+//!   failed first try) is asked for again once. 401 is `Unauthenticated`, 403
 //!   `PermissionDenied`, both naming the token's field, 404 `NotFound` (naming `repo_id` for
 //!   the configured library), each with SeaFile's `error_msg`; 429 and 5xx are retried by
 //!   core's client, honouring `Retry-After`.

@@ -43,6 +43,10 @@ pub(crate) struct Library {
     /// Whether the token's answers tell who may read it (no for a library token).
     #[serde(skip)]
     pub(crate) knows_access: bool,
+    /// Whether it is public: shared with every user of the server, listed as a `grepo` owned
+    /// by `Organization`.
+    #[serde(skip)]
+    pub(crate) public: bool,
 }
 
 /// The repo-token API's library info.
@@ -72,6 +76,9 @@ impl Library {
     /// it is shared with only the owner may ask); a group library is the group's.
     pub(crate) fn gather(&mut self, me: Option<&str>) {
         self.knows_access = true;
+        if self.kind.as_deref() == Some("grepo") && self.owner.as_deref() == Some("Organization") {
+            self.public = true;
+        }
         if let Some(owner) = self.owner_email().map(str::to_owned) {
             push_new(&mut self.readers, owner);
         }
@@ -87,8 +94,21 @@ impl Library {
         }
     }
 
+    /// Adds a user the library is shared with.
+    pub(crate) fn add_reader(&mut self, user: String) {
+        push_new(&mut self.readers, user);
+    }
+
+    /// Adds a group the library is shared with (its id, a number or a string).
+    pub(crate) fn add_group(&mut self, id: &Value) {
+        if let Some(group) = id_text(id) {
+            push_new(&mut self.groups, group);
+        }
+    }
+
     /// Merges the facts of another listing entry of the same library.
     pub(crate) fn merge(&mut self, other: &Library) {
+        self.public |= other.public;
         for r in &other.readers {
             push_new(&mut self.readers, r.clone());
         }
@@ -103,9 +123,13 @@ impl Library {
         }
     }
 
-    /// Who may read the library's files, as far as the token's answers tell: none for a
-    /// library token, or a library whose listing names no person or group (a public one).
+    /// Who may read the library's files, as far as the token's answers tell: public for a
+    /// public library; none for a library token, or a library whose listing names no person
+    /// or group.
     pub(crate) fn access(&self) -> Option<Access> {
+        if self.knows_access && self.public {
+            return Some(Access::public());
+        }
         if !self.knows_access || (self.readers.is_empty() && self.groups.is_empty()) {
             return None;
         }
@@ -257,10 +281,12 @@ mod tests {
         let access = shared.access().unwrap_or_else(|| panic!("access"));
         assert_eq!(access.emails, ["lian@lian.com", "me@example.com"]);
         assert_eq!(access.groups, ["70"]);
-        let public: Library = serde_json::from_value(json!({
+        let mut public: Library = serde_json::from_value(json!({
             "type": "grepo", "id": "r2", "owner": "Organization"
         }))
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(public.access(), None);
+        assert_eq!(public.access(), None, "nothing is known before gather");
+        public.gather(Some("me@example.com"));
+        assert_eq!(public.access(), Some(Access::public()));
     }
 }

@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::SOURCE;
 use super::checkpoint::SeafileCheckpoint;
 use super::client::Client;
+use super::config::SyncScope;
 use super::convert::{self, doc_id, parse_id};
 use super::model::{Dirent, FileItem, Library, Listed, Problem};
 use crate::files::{folder_done, walk_order};
@@ -126,7 +127,8 @@ fn child(library: &Arc<Library>, folder: &str, value: Value) -> Child {
 
 /// The walk from `from` on, in pages of `page_size` items: libraries by id, each depth-first
 /// from its root folder, each folder sorted by name, one `dir/` request per folder entered.
-/// An encrypted library is a problem item; a failed listing ends the stream with its error.
+/// An encrypted library is a problem item; a folder that fails to list is what
+/// [`folder_error`] makes of it (the configured root's failure ends the stream).
 fn walk(
     client: Client,
     page_size: usize,
@@ -141,6 +143,8 @@ fn walk(
                 Some(at) if library.id == *at => (true, from.after.clone()),
                 _ => (false, None),
             };
+            let mut library = library;
+            client.add_shares(&mut library).await?;
             let library = Arc::new(library);
             if library.encrypted {
                 if !resume {
@@ -156,6 +160,16 @@ fn walk(
                     page.push(Listed::Problem(convert::encrypted(&library)));
                     continue;
                 }
+                // In the account scope a library is one of many, found by `/api2/repos/`: one
+                // deleted or unshared since is gone, one the account may not list is that
+                // library's failure. The configured library or folder fails the sync instead.
+                Err(e) if client.scope == SyncScope::Account => match folder_error(&library, &client.root, e)? {
+                    Some(problem) => {
+                        page.push(Listed::Problem(problem));
+                        continue;
+                    }
+                    None => continue,
+                },
                 Err(e) => Err(e)?,
             };
             let mut stack = vec![top];
@@ -169,7 +183,14 @@ fn walk(
                         if after.is_some_and(|a| folder_done(rel(&path), a)) {
                             continue;
                         }
-                        stack.push(list(&client, &library, &path).await?);
+                        match list(&client, &library, &path).await {
+                            Ok(children) => stack.push(children),
+                            Err(e) => {
+                                if let Some(problem) = folder_error(&library, &path, e)? {
+                                    page.push(Listed::Problem(problem));
+                                }
+                            }
+                        }
                     }
                     Child::File(item) => {
                         if after.is_some_and(|a| walk_order(rel(&item.path), a).is_le()) {
@@ -194,6 +215,29 @@ fn walk(
         }
     }
     .boxed()
+}
+
+/// What a folder's failed listing means for the walk: a folder gone since its parent was
+/// listed (404) is skipped, so prune removes its files; one the token may not list (403:
+/// folder permissions, a library shared as preview-only) is a problem naming it that hides
+/// files (prune then keeps what it held) and the walk goes on; any other error ends the sync.
+///
+/// # Errors
+/// `error` itself when it is neither.
+fn folder_error(library: &Library, path: &str, error: Error) -> Result<Option<Problem>> {
+    match error.kind() {
+        ErrorKind::NotFound => Ok(None),
+        ErrorKind::PermissionDenied => Ok(Some(Problem {
+            id: None,
+            message: format!(
+                "{}:{path}: the folder cannot be listed, its files are not read: {error}",
+                library.name
+            ),
+            hides_files: true,
+            kind: ErrorKind::PermissionDenied,
+        })),
+        _ => Err(error),
+    }
 }
 
 /// The checkpoint after a file.
@@ -233,7 +277,10 @@ pub(super) fn checkpointed(
                     positions.insert(doc_id(&f.library.id, &f.path), after(f));
                 }
             }
-            let pending = page.into_iter().filter_map(|item| pending(item, window, max));
+            let remembers = ctx.fingerprints().remembers();
+            let pending = page
+                .into_iter()
+                .filter_map(|item| pending(item, window, remembers, max));
             let fetch_client = client.clone();
             let mut fetches = ItemFetches::start(&ctx, pending, CONCURRENCY, move |item| {
                 read(fetch_client.clone(), item, max)
@@ -328,11 +375,16 @@ pub(super) fn refetch(
         if wanted.is_empty() {
             return;
         }
-        let libraries: Vec<Arc<Library>> =
-            client.libraries().await?.into_iter().map(Arc::new).collect();
+        let mut libraries: Vec<Arc<Library>> = Vec::new();
+        for mut library in client.libraries().await? {
+            if !library.encrypted && wanted.keys().any(|(repo, _)| *repo == library.id) {
+                client.add_shares(&mut library).await?;
+                libraries.push(Arc::new(library));
+            }
+        }
         for ((repo, folder), names) in wanted {
             ctx.cancellation().check()?;
-            let Some(library) = libraries.iter().find(|l| l.id == repo && !l.encrypted) else {
+            let Some(library) = libraries.iter().find(|l| l.id == repo) else {
                 continue;
             };
             let children = match list(&client, library, &folder).await {
@@ -359,26 +411,36 @@ pub(super) fn refetch(
     .boxed()
 }
 
-/// A walk item as a page item: a file in the window with its listed object id when it is
+/// A walk item as a page item: a file with its version (object id and access) when it is
 /// within the size cap (so an unchanged one costs no request), or anything `read` turns into a
-/// failure. A file outside the window is skipped; one without a readable `mtime` is in every
-/// window (its fingerprint still skips it when unchanged).
-fn pending(item: Listed, window: Option<TimeWindow>, max: u64) -> Option<PendingItem<Listed>> {
+/// failure.
+///
+/// The window does not decide for a file with an object id when the host's fingerprint lookup
+/// [`remembers`](connector_core::FingerprintLookup::remembers) earlier runs: a dirent's `mtime`
+/// is the file's own, which SeaFile's desktop and drive clients upload as it was on disk, the
+/// upload API takes as `last_modified`, and moves, renames and restores from the trash keep.
+/// Such a file, new at its path, would be outside every window. The walk lists every folder
+/// anyway; the lookup reads a new path or a new object id and skips the rest without a request.
+/// A file without an object id, or any file when nothing is remembered (a bare poll), keeps to
+/// the window (one without a readable `mtime` is in every window).
+fn pending(
+    item: Listed,
+    window: Option<TimeWindow>,
+    remembers: bool,
+    max: u64,
+) -> Option<PendingItem<Listed>> {
     let (id, version) = match &item {
         Listed::Problem(p) => (p.id.clone().unwrap_or_else(|| p.message.clone()), None),
         Listed::File(f) => {
-            if let (Some(w), Some(at)) = (window, f.dirent.modified())
+            let version = convert::version(&f.library, f.dirent.version());
+            if (version.is_none() || !remembers)
+                && let (Some(w), Some(at)) = (window, f.dirent.modified())
                 && !w.contains(at)
             {
                 return None;
             }
             let fits = f.dirent.size.is_none_or(|s| s <= max);
-            let version = if fits {
-                f.dirent.version().map(str::to_owned)
-            } else {
-                None
-            };
-            (doc_id(&f.library.id, &f.path), version)
+            (doc_id(&f.library.id, &f.path), version.filter(|_| fits))
         }
     };
     let pending = PendingItem::new(id, item);

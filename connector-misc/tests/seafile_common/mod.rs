@@ -53,6 +53,9 @@ pub(crate) struct Lib {
     pub(crate) entries: Vec<Value>,
     pub(crate) encrypted: bool,
     pub(crate) files: BTreeMap<String, File>,
+    /// Who the owner shared it with: users (their e-mail) and groups (their id).
+    pub(crate) user_shares: Vec<String>,
+    pub(crate) group_shares: Vec<u64>,
 }
 
 /// An edit waiting for a download link: (repo, path, new body).
@@ -71,6 +74,11 @@ pub(crate) struct Seafile {
     pub(crate) change_on_link: Arc<Mutex<Vec<Edit>>>,
     /// The server's own address, for the download links it hands out.
     base: Arc<Mutex<String>>,
+    /// The tokens handed out by the repo-token API, which the file server spends on use.
+    one_time: Arc<Mutex<Vec<String>>>,
+    /// The next request for a file answers 502 after the file server took its token (a
+    /// proxy failing in front of it).
+    pub(crate) fail_first_download: Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub(crate) fn file(body: &[u8], day_n: u32) -> File {
@@ -111,6 +119,8 @@ pub(crate) fn seafile(handbook: &[(&str, File)], team: &[(&str, File)]) -> Seafi
                 .iter()
                 .map(|(p, f)| ((*p).to_owned(), f.clone()))
                 .collect(),
+            user_shares: Vec::new(),
+            group_shares: Vec::new(),
         },
         Lib {
             id: TEAM.into(),
@@ -121,6 +131,8 @@ pub(crate) fn seafile(handbook: &[(&str, File)], team: &[(&str, File)]) -> Seafi
                 .iter()
                 .map(|(p, f)| ((*p).to_owned(), f.clone()))
                 .collect(),
+            user_shares: Vec::new(),
+            group_shares: Vec::new(),
         },
         Lib {
             id: VAULT.into(),
@@ -128,6 +140,8 @@ pub(crate) fn seafile(handbook: &[(&str, File)], team: &[(&str, File)]) -> Seafi
             entries: vec![repo_entry("repo", VAULT, "Vault", ME, true)],
             encrypted: true,
             files: BTreeMap::from([("/secret.md".to_owned(), file(b"s", 1))]),
+            user_shares: Vec::new(),
+            group_shares: Vec::new(),
         },
     ];
     Seafile {
@@ -227,7 +241,7 @@ impl Seafile {
         Some(out)
     }
 
-    fn link(&self, base: &str, repo: &str, path: &str) -> ResponseTemplate {
+    fn link(&self, base: &str, repo: &str, path: &str, one_time: bool) -> ResponseTemplate {
         let Some(lib) = self.lib(repo) else {
             return error(404, "Library not found.");
         };
@@ -240,6 +254,9 @@ impl Seafile {
             .lock()
             .unwrap()
             .insert(token.clone(), (repo.to_owned(), path.to_owned()));
+        if one_time {
+            self.one_time.lock().unwrap().push(token.clone());
+        }
         let name = path.rsplit('/').next().unwrap_or(path);
         let mut url = url::Url::parse(base).unwrap();
         url.path_segments_mut()
@@ -272,9 +289,22 @@ impl Respond for Seafile {
             .to_owned();
         if let Some(rest) = path.strip_prefix("/seafhttp/files/") {
             let token = rest.split('/').next().unwrap_or("");
-            let Some((repo, p)) = self.links.lock().unwrap().get(token).cloned() else {
-                return ResponseTemplate::new(404).set_body_string("Bad access token");
+            // seafhttp answers 400 for a token it does not know (expired, or one-time and
+            // spent); repo-token links are one-time (`FILESERVER_TOKEN_ONCE_ONLY`).
+            let known = {
+                let mut links = self.links.lock().unwrap();
+                let known = links.get(token).cloned();
+                if known.is_some() && self.one_time.lock().unwrap().iter().any(|t| t == token) {
+                    links.remove(token);
+                }
+                known
             };
+            let Some((repo, p)) = known else {
+                return ResponseTemplate::new(400).set_body_string("Bad access token\n");
+            };
+            if self.fail_first_download.swap(false, Ordering::SeqCst) {
+                return ResponseTemplate::new(502).set_body_string("Bad Gateway");
+            }
             let lib = self.lib(&repo).unwrap();
             let Some(f) = lib.files.get(&p) else {
                 return ResponseTemplate::new(404).set_body_string("File not found");
@@ -307,7 +337,7 @@ impl Respond for Seafile {
                 }
                 "download-link/" => {
                     let p = query(req, "path").unwrap_or_default();
-                    self.link(&base, &lib.id, &p)
+                    self.link(&base, &lib.id, &p, true)
                 }
                 _ => error(404, "Not found."),
             };
@@ -338,7 +368,44 @@ impl Respond for Seafile {
             return error(404, "Library not found.");
         };
         match parts.get(2).copied() {
-            None => ResponseTemplate::new(200).set_body_json(lib.entries[0].clone()),
+            // seahub's `Repo.get`: `type` is always `repo`, `owner` is `self` or `share`, and
+            // nothing tells how the library reaches the account.
+            None => {
+                let own = lib.entries.iter().any(|e| e["type"] == "repo");
+                let mut info = lib.entries[0].clone();
+                info["type"] = json!("repo");
+                info["owner"] = json!(if own { "self" } else { "share" });
+                if let Some(m) = info.as_object_mut() {
+                    for key in ["groupid", "group_name", "share_type"] {
+                        m.remove(key);
+                    }
+                }
+                ResponseTemplate::new(200).set_body_json(info)
+            }
+            // seahub's `DirSharedItemsEndpoint`: what the owner shared the library with.
+            Some("dir") if parts.get(3) == Some(&"shared_items") => {
+                let own = lib.entries.iter().any(|e| e["type"] == "repo");
+                let items: Vec<Value> = match query(req, "share_type").as_deref() {
+                    Some("user") if own => lib
+                        .user_shares
+                        .iter()
+                        .map(|u| {
+                            json!({"share_type": "user", "permission": "r",
+                            "user_info": {"name": u, "nickname": u.split('@').next()}})
+                        })
+                        .collect(),
+                    Some("group") if own => lib
+                        .group_shares
+                        .iter()
+                        .map(|g| {
+                            json!({"share_type": "group", "permission": "rw",
+                            "group_info": {"id": g, "name": format!("group {g}")}})
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                ResponseTemplate::new(200).set_body_json(items)
+            }
             Some("dir") => {
                 if lib.encrypted {
                     return error(440, "Library password is needed.");
@@ -351,7 +418,7 @@ impl Respond for Seafile {
             }
             Some("file") => {
                 let p = query(req, "p").unwrap_or_default();
-                self.link(&base, &lib.id, &p)
+                self.link(&base, &lib.id, &p, false)
             }
             _ => error(404, "Not found."),
         }
