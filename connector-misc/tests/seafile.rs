@@ -614,12 +614,7 @@ async fn a_share_removed_re_sends_the_library_with_its_new_access() {
         [id(TEAM, "/plan.md")],
         "only Team's files again"
     );
-    let access = sink
-        .get(&id(TEAM, "/plan.md"))
-        .unwrap()
-        .access
-        .clone()
-        .unwrap();
+    let access = sink.get(&id(TEAM, "/plan.md")).unwrap().access.unwrap();
     assert!(access.groups.is_empty(), "{access:?}");
     assert_eq!(access.emails, ["lian@lian.com", ME]);
 }
