@@ -75,7 +75,7 @@ pub(crate) fn decode_text(data: Vec<u8>) -> Result<String, Vec<u8>> {
 /// The document of the file `name`, as [`file_document`] makes it, except that a text file in
 /// UTF-16 is decoded and one in another charset goes as bytes (`text/plain`) for the host's
 /// parser to detect, instead of failing.
-#[cfg_attr(not(feature = "dropbox"), allow(dead_code))]
+#[cfg_attr(not(any(feature = "dropbox", feature = "box")), allow(dead_code))]
 pub(crate) fn file_document_lenient(
     id: String,
     source: &'static str,

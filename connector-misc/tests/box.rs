@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use box_common::{
-    ACCESS, REFRESH, Servers, build, build_with, not_found, standard, time, token_endpoint,
-    token_refusals, tokens,
+    ACCESS, BoxApi, File, Folder, REFRESH, Servers, build, build_with, not_found, standard, time,
+    token_endpoint, token_refusals, tokens,
 };
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
@@ -433,6 +433,8 @@ async fn a_spent_refresh_token_fails_naming_box_tokens() {
         &tokens(Some(ACCESS), Some(REFRESH)),
         json!({}),
     );
+    // With a store, so the check may renew (without one it does not, see below).
+    c.set_credential_store(Arc::new(MemoryCredentials::new()));
     let e = c.check().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated);
     assert_eq!(e.field(), Some("credentials.box_tokens"));
@@ -465,6 +467,7 @@ async fn check_tells_a_missing_folder_and_a_refused_one_apart() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert_eq!(e.field(), Some("folder_id"), "{e}");
     assert!(
         e.to_string()
             .contains("access_denied_insufficient_permissions"),
@@ -528,4 +531,324 @@ fn ragflow_config_is_accepted() {
         .unwrap_err();
     assert!(err.to_string().contains("credentials.box_tokens"), "{err}");
     assert!(!err.to_string().contains("\"s\""), "{err}");
+}
+
+async fn run_at(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    mode: SyncMode,
+    minute: u32,
+) -> MemorySink {
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(minute))
+        .run(mode)
+        .await
+        .expect("the sync runs");
+    sink
+}
+
+#[tokio::test]
+async fn an_incremental_run_finds_folders_moved_in_renamed_or_shared_anew() {
+    let api = standard(5);
+    {
+        let mut st = api.state.lock().unwrap();
+        // A folder outside the configured one (its parent is not listed).
+        st.folders.push(Folder {
+            id: "300".into(),
+            name: "Outside".into(),
+            parent: "77".into(),
+            collaborators: vec![],
+        });
+        st.files
+            .push(File::new(301, "moved.md", "300", b"moved in later"));
+    }
+    let s = Servers::start(api).await;
+    let c = build(&s.api.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let first = run(&c, &store, SyncMode::Full).await;
+    assert!(first.get("box:301").is_none());
+    assert_eq!(s.downloads().await, 5);
+    {
+        let mut st = s.box_api.state.lock().unwrap();
+        // Moved into All Files: Box leaves its file's modified_at (minute 1) as it was.
+        st.folders
+            .iter_mut()
+            .find(|f| f.id == "300")
+            .unwrap()
+            .parent = "0".into();
+        // Renamed: c.pdf keeps its modified_at and etag, its path changes.
+        st.folders.iter_mut().find(|f| f.id == "110").unwrap().name = "Renamed".into();
+        // Shared anew (All Files cannot be shared, so d.md itself): modified_at unmoved.
+        st.files
+            .iter_mut()
+            .find(|f| f.id == "204")
+            .unwrap()
+            .collaborators = vec!["erin@example.com"];
+    }
+    let sink = run_at(&c, &store, SyncMode::Incremental, 45).await;
+    let mut ids = sink.ids();
+    ids.sort();
+    assert_eq!(ids, ["box:203", "box:204", "box:301"]);
+    assert_eq!(
+        sink.get("box:203").unwrap().metadata["path"],
+        "Docs/Renamed/c.pdf"
+    );
+    assert_eq!(
+        sink.get("box:301").unwrap().metadata["path"],
+        "Outside/moved.md"
+    );
+    assert_eq!(
+        sink.get("box:204").unwrap().access.as_ref().unwrap().emails,
+        ["erin@example.com", "owner@example.com"]
+    );
+    // Only those three downloaded again; the unchanged two were told apart by their version.
+    assert_eq!(s.downloads().await, 8);
+    // Without a store that remembers, the window alone decides (the conformance kit's
+    // half-open window checks that).
+}
+
+#[tokio::test]
+async fn a_file_box_has_not_finished_storing_is_waited_for_never_empty() {
+    let api = standard(5);
+    {
+        let mut st = api.state.lock().unwrap();
+        // b.txt answers 202 once (uploaded moments ago), d.md never becomes ready.
+        st.not_ready.insert("202".into(), 1);
+        st.not_ready.insert("204".into(), 100);
+    }
+    let s = Servers::start(api).await;
+    let c = build(&s.api.uri(), json!({}));
+    let (docs, failures) = connector_core::testkit::collect_load(c.as_ref()).await;
+    let b = docs
+        .iter()
+        .find(|d| d.id == "box:202")
+        .expect("b.txt after the wait");
+    assert_eq!(b.content.as_text(), Some("bee"));
+    assert!(docs.iter().all(|d| d.id != "box:204"), "no empty document");
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].id.as_deref(), Some("box:204"));
+    assert_eq!(failures[0].kind, ErrorKind::Unavailable);
+    assert!(
+        failures[0].message.contains("202"),
+        "{}",
+        failures[0].message
+    );
+    assert_eq!(s.requests_to("/2.0/files/204/content").await.len(), 3);
+}
+
+#[tokio::test]
+async fn check_without_a_credential_store_never_spends_the_refresh_token() {
+    let api = standard(5);
+    let server = MockServer::start().await;
+    // The stored access token is over an hour old.
+    Mock::given(header("authorization", format!("Bearer {ACCESS}").as_str()))
+        .respond_with(ResponseTemplate::new(401))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    token_endpoint(&server, REFRESH, "a2", "r2").await;
+    token_refusals(&server).await;
+    box_common::mount(&server, &api).await;
+    let tokens = tokens(Some(ACCESS), Some(REFRESH));
+
+    // A "test connection" of a stored config: no store to keep a rotated token.
+    let c = build_with(&server.uri(), &tokens, json!({}));
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    assert_eq!(e.field(), Some("credentials.box_tokens"));
+    assert!(e.to_string().contains("single-use"), "{e}");
+    let posts = |reqs: Vec<wiremock::Request>| {
+        reqs.iter()
+            .filter(|r| r.url.path() == "/oauth2/token")
+            .count()
+    };
+    assert_eq!(posts(server.received_requests().await.unwrap()), 0);
+
+    // With a store, the check renews and the new pair is kept.
+    let c = build_with(&server.uri(), &tokens, json!({}));
+    let store = MemoryCredentials::new();
+    c.set_credential_store(Arc::new(store.clone()));
+    c.check().await.expect("renewed");
+    assert_eq!(posts(server.received_requests().await.unwrap()), 1);
+    let saved = store.saved("box", "credentials.box_tokens");
+    assert_eq!(saved.len(), 1);
+    assert!(saved[0].expose().contains("\"r2\""));
+}
+
+#[tokio::test]
+async fn access_follows_box_roles_link_policy_and_company_links() {
+    let api = standard(5);
+    {
+        let mut st = api.state.lock().unwrap();
+        // An uploader may only upload and see names.
+        st.folders[0].collaborators.push("uploader:upl@example.com");
+        // An open link behind a password is not public.
+        st.files.iter_mut().find(|f| f.id == "204").unwrap().link = Some(json!({
+            "url": "https://app.box.com/s/204", "access": "open", "effective_access": "open",
+            "is_password_enabled": true}));
+        // An open link the enterprise's policy turned into a company one.
+        st.files.iter_mut().find(|f| f.id == "202").unwrap().link = Some(json!({
+            "url": "https://app.box.com/s/202", "access": "open", "effective_access": "company",
+            "is_password_enabled": false}));
+    }
+    let s = Servers::start(api).await;
+    let c = build(&s.api.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let a = sink.get("box:201").unwrap().access.unwrap();
+    assert_eq!(a.emails, ["bob@example.com", "owner@example.com"]);
+    let d = sink.get("box:204").unwrap().access.unwrap();
+    assert!(!d.public);
+    let b = sink.get("box:202").unwrap().access.unwrap();
+    assert!(!b.public);
+    assert_eq!(b.groups, ["box-enterprise:55555", "box-group:900"]);
+    // The open link without a password stays public.
+    assert!(sink.get("box:205").unwrap().access.as_ref().unwrap().public);
+}
+
+#[tokio::test]
+async fn a_subfolder_scope_takes_what_the_folders_above_share() {
+    let s = Servers::start(standard(5)).await;
+    // Sub (110) lies in Docs (100), shared with bob and group 900.
+    let c = build(&s.api.uri(), json!({"folder_id": "110"}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids(), ["box:203"]);
+    let access = sink.get("box:203").unwrap().access.unwrap();
+    assert_eq!(access.emails, ["bob@example.com", "owner@example.com"]);
+    assert_eq!(access.groups, ["box-group:900"]);
+    assert_eq!(sink.get("box:203").unwrap().metadata["path"], "c.pdf");
+}
+
+#[tokio::test]
+async fn the_token_user_keeps_access_when_collaborations_are_hidden() {
+    let api = standard(5);
+    {
+        let mut st = api.state.lock().unwrap();
+        st.me = Some(json!({"type": "user", "id": "12000", "name": "Reader",
+            "login": "Reader@Example.com", "enterprise": null}));
+        st.hidden_collaborations.push("100".into());
+    }
+    let s = Servers::start(api).await;
+    let c = build(&s.api.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let a = sink.get("box:201").unwrap().access.unwrap();
+    assert_eq!(a.emails, ["owner@example.com", "reader@example.com"]);
+    // One request for the user, whatever the number of files.
+    assert_eq!(s.requests_to("/2.0/users/me").await.len(), 1);
+}
+
+/// The checkpointed load from a checkpoint given as JSON, every page's documents and failures.
+async fn resume(
+    c: &Arc<dyn Connector>,
+    checkpoint: Value,
+) -> (Vec<connector_core::Document>, Vec<connector_core::Failure>) {
+    let roles = c.roles();
+    let cp = roles.as_checkpointed().expect("checkpointed");
+    let mut from = cp.initial_checkpoint_json().expect("a checkpoint");
+    from.state = checkpoint;
+    let mut stream = cp.load_from_checkpoint_json(from, None, connector_core::SyncContext::new());
+    let (mut docs, mut failures) = (Vec::new(), Vec::new());
+    while let Some(page) = stream.next().await {
+        let page = page.expect("the walk goes on");
+        docs.extend(page.batch.documents);
+        failures.extend(page.batch.failures);
+    }
+    (docs, failures)
+}
+
+#[tokio::test]
+async fn a_folder_gone_or_a_marker_refused_mid_folder_does_not_wedge_resume() {
+    let s = Servers::start(standard(1)).await;
+    let c = build(&s.api.uri(), json!({}));
+    // Interrupted inside Docs (100), after its first entry; Docs is then deleted.
+    let inside_docs = json!({
+        "folders": [{"id": "0", "path": ""}, {"id": "100", "path": "Docs"}],
+        "marker": "JV9IRGZm110", "started": true,
+    });
+    {
+        let mut st = s.box_api.state.lock().unwrap();
+        st.folders.retain(|f| f.id != "100" && f.id != "110");
+        st.files.retain(|f| f.parent == "0");
+    }
+    let (docs, failures) = resume(&c, inside_docs).await;
+    let mut ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["box:204", "box:205"]);
+    assert!(failures.is_empty(), "{failures:?}");
+
+    // A marker Box no longer takes: the folder again from its first page.
+    let s = Servers::start(standard(1)).await;
+    let c = build(&s.api.uri(), json!({}));
+    let stale = json!({
+        "folders": [{"id": "100", "path": "Docs"}],
+        "marker": "expired-marker", "started": true,
+    });
+    let (docs, _) = resume(&c, stale).await;
+    let mut ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["box:201", "box:202", "box:203"]);
+}
+
+#[tokio::test]
+async fn a_marker_box_repeats_ends_the_folder() {
+    let api = standard(1);
+    api.state.lock().unwrap().stuck_marker.push("0".into());
+    let s = Servers::start(api).await;
+    let c = build(&s.api.uri(), json!({}));
+    let run = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        connector_core::testkit::collect_load(c.as_ref()),
+    )
+    .await
+    .expect("the walk ends");
+    // The root's first page (folder 100), then the same marker forever: Docs is still read.
+    let ids: Vec<&str> = run.0.iter().map(|d| d.id.as_str()).collect();
+    assert!(ids.contains(&"box:201"), "{ids:?}");
+    assert_eq!(s.requests_to("/2.0/folders/0/items").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_text_file_in_another_charset_goes_as_bytes() {
+    let (mut files, folders) = box_common::tree();
+    files.push(File::new(206, "latin.txt", "0", b"caf\xe9 cr\xe8me"));
+    let s = Servers::start(BoxApi::new(files, folders, 5)).await;
+    let c = build(&s.api.uri(), json!({}));
+    let (docs, failures) = connector_core::testkit::collect_load(c.as_ref()).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let latin = docs.iter().find(|d| d.id == "box:206").expect("delivered");
+    assert_eq!(latin.content.as_bytes(), b"caf\xe9 cr\xe8me");
+    match &latin.content {
+        connector_core::Content::Bytes { mime, .. } => assert_eq!(mime, "text/plain"),
+        other => panic!("expected bytes, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn as_user_id_acts_as_that_user_on_every_api_request() {
+    let s = Servers::start(standard(5)).await;
+    let c = build(&s.api.uri(), json!({"as_user_id": "11446498"}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.len(), 5);
+    let api = s.api.received_requests().await.unwrap();
+    assert!(!api.is_empty());
+    for r in api {
+        let as_user = r.headers.get("as-user").and_then(|v| v.to_str().ok());
+        assert_eq!(as_user, Some("11446498"), "{}", r.url);
+    }
+    // A login is not an id: refused, naming the field.
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let err = registry
+        .build(
+            "box",
+            box_common::config(
+                &s.api.uri(),
+                &tokens(Some(ACCESS), None),
+                json!({"as_user_id": "admin@example.com"}),
+            ),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("as_user_id"), "{err}");
 }

@@ -20,11 +20,13 @@ struct BoxFixture {
 #[async_trait]
 impl Fixture for BoxFixture {
     async fn setup() -> Self {
-        let (mut files, folders) = tree();
-        files[1].body = vec![0xff, 0xfe, b'x'];
+        let (files, folders) = tree();
+        // b.txt's listing entry lacks `modified_at`: a failure of its own, the rest delivered.
+        let malformed = BoxApi::new(files, folders, 2);
+        malformed.state.lock().unwrap().malformed.push("202".into());
         Self {
             servers: Servers::start(standard(2)).await,
-            malformed: Servers::start(BoxApi::new(files, folders, 2)).await,
+            malformed: Servers::start(malformed).await,
         }
     }
 

@@ -10,9 +10,12 @@
 //!   "request_id": …}`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use connector_core::http::{Auth, ErrorClass, HttpClient, OAuthToken, Response, StatusCode};
+use connector_core::http::{
+    Auth, ErrorClass, HttpClient, OAuthToken, RequestBuilder, Response, StatusCode,
+};
 use connector_core::{Access, Error, ErrorKind, Result, SyncContext};
 use serde::Deserialize;
 use serde_json::Value;
@@ -57,6 +60,21 @@ pub(crate) struct SharedLink {
     /// `open` (anyone with the link), `company` or `collaborators`.
     #[serde(default)]
     pub(crate) access: Option<String>,
+    /// What the link allows once the enterprise's policy applies (an admin can turn `open`
+    /// links into `company` ones); Box sends it beside `access`.
+    #[serde(default)]
+    pub(crate) effective_access: Option<String>,
+    /// Whether the link asks for a password: an `open` link with one is not public.
+    #[serde(default)]
+    pub(crate) is_password_enabled: Option<bool>,
+}
+
+impl SharedLink {
+    /// Who the link lets in: `open`, `company` or `collaborators` (`effective_access` when
+    /// Box sent it, else `access`).
+    pub(crate) fn effective(&self) -> Option<&str> {
+        self.effective_access.as_deref().or(self.access.as_deref())
+    }
 }
 
 /// A folder of `path_collection`.
@@ -109,6 +127,24 @@ pub(crate) struct FolderMeta {
     pub(crate) has_collaborations: Option<bool>,
     #[serde(default)]
     pub(crate) shared_link: Option<SharedLink>,
+    /// The folders above it, All Files first (asked of `GET /folders/{id}` only).
+    #[serde(default)]
+    pub(crate) path_collection: Option<PathCollection>,
+}
+
+/// The user the token belongs to (`GET /users/me`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Me {
+    #[serde(default)]
+    pub(crate) login: Option<String>,
+    #[serde(default)]
+    pub(crate) enterprise: Option<Enterprise>,
+}
+
+/// The enterprise of a user, when it has one.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Enterprise {
+    pub(crate) id: String,
 }
 
 /// One listing entry, by its `type`.
@@ -121,6 +157,8 @@ pub(crate) enum Listed {
     /// An entry that could not be read: its id when it has one, and why.
     Malformed {
         id: Option<String>,
+        /// Its name, when it has one.
+        name: Option<String>,
         message: String,
     },
 }
@@ -131,8 +169,10 @@ impl Listed {
             return Self::Other;
         }
         let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+        let name = value.get("name").and_then(Value::as_str).map(str::to_owned);
         let malformed = |e: serde_json::Error| Self::Malformed {
             id: id.clone(),
+            name: name.clone(),
             message: format!("the listing entry cannot be read: {e}"),
         };
         match value.get("type").and_then(Value::as_str) {
@@ -154,6 +194,8 @@ struct Collaboration {
     #[serde(default)]
     status: Option<String>,
     #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
     accessible_by: Option<Value>,
 }
 
@@ -164,6 +206,26 @@ struct CollaborationsPage {
     #[serde(default)]
     next_marker: Option<String>,
 }
+
+/// The collaboration roles that may read a file (Box's role table: the others, `uploader`,
+/// may only upload and see names). An allow-list: a role Box adds later grants nothing until
+/// it is looked at.
+const READ_ROLES: &[&str] = &[
+    "editor",
+    "viewer",
+    "previewer",
+    "previewer uploader",
+    "viewer uploader",
+    "co-owner",
+    "owner",
+];
+
+/// How often `files/{id}/content` is asked while Box answers `202` (not ready yet).
+const NOT_READY_TRIES: u32 = 3;
+/// The longest wait for a file that is not ready, whatever `Retry-After` asks.
+const NOT_READY_WAIT_CAP: Duration = Duration::from_secs(10);
+/// The wait when a `202` names none.
+const NOT_READY_WAIT: Duration = Duration::from_secs(2);
 
 /// What `files/{id}/content` gave.
 pub(crate) enum Download {
@@ -179,15 +241,32 @@ pub(crate) struct Client {
     token: Arc<OAuthToken>,
     api: Url,
     pub(crate) page_size: u32,
+    /// The user every request acts as (`As-User`), when configured.
+    as_user: Option<String>,
 }
 
 impl Client {
-    pub(crate) fn new(http: HttpClient, token: Arc<OAuthToken>, api: Url, page_size: u32) -> Self {
+    pub(crate) fn new(
+        http: HttpClient,
+        token: Arc<OAuthToken>,
+        api: Url,
+        page_size: u32,
+        as_user: Option<String>,
+    ) -> Self {
         Self {
             http,
             token,
             api,
             page_size,
+            as_user,
+        }
+    }
+
+    /// `req` acting as the configured user, if any.
+    fn acting(&self, req: RequestBuilder) -> RequestBuilder {
+        match &self.as_user {
+            Some(user) => req.header("As-User", user),
+            None => req,
         }
     }
 
@@ -217,17 +296,53 @@ impl Client {
     async fn get(&self, url: Url, query: &[(&str, String)], max: Option<u64>) -> Result<Response> {
         self.token
             .send(&self.http, |auth: Auth| {
-                let mut req = self
-                    .http
-                    .get(url.clone())
-                    .query(query.iter().map(|(k, v)| (*k, v)))
-                    .auth(auth, TOKENS_FIELD);
+                let mut req = self.acting(
+                    self.http
+                        .get(url.clone())
+                        .query(query.iter().map(|(k, v)| (*k, v)))
+                        .auth(auth, TOKENS_FIELD),
+                );
                 if let Some(max) = max {
                     req = req.max_body_bytes(max);
                 }
                 req
             })
             .await
+    }
+
+    /// `url` with the current token and no renewal on 401 (see [`folder_items_unrenewed`]).
+    ///
+    /// [`folder_items_unrenewed`]: Self::folder_items_unrenewed
+    async fn get_unrenewed(&self, url: Url, query: &[(&str, String)]) -> Result<Response> {
+        let auth = self.token.bearer(&self.http).await?;
+        self.acting(
+            self.http
+                .get(url)
+                .query(query.iter().map(|(k, v)| (*k, v)))
+                .auth(auth, TOKENS_FIELD),
+        )
+        .send()
+        .await
+    }
+
+    fn items_request(
+        &self,
+        id: &str,
+        marker: Option<&str>,
+        limit: u32,
+        slim: bool,
+    ) -> Result<(Url, Vec<(&'static str, String)>)> {
+        let url = self.endpoint(&["2.0", "folders", id, "items"])?;
+        let fields = if slim { SLIM_FIELDS } else { ITEM_FIELDS };
+        let mut query = vec![
+            ("usemarker", "true".to_owned()),
+            ("limit", limit.to_string()),
+            ("fields", fields.to_owned()),
+        ];
+        if let Some(marker) = marker {
+            query.push(("marker", marker.to_owned()));
+        }
+        Ok((url, query))
     }
 
     /// One page of the folder `id`, from `marker` (its first page when none); `slim` asks only
@@ -239,17 +354,22 @@ impl Client {
         limit: u32,
         slim: bool,
     ) -> Result<ItemsPage> {
-        let url = self.endpoint(&["2.0", "folders", id, "items"])?;
-        let fields = if slim { SLIM_FIELDS } else { ITEM_FIELDS };
-        let mut query = vec![
-            ("usemarker", "true".to_owned()),
-            ("limit", limit.to_string()),
-            ("fields", fields.to_owned()),
-        ];
-        if let Some(marker) = marker {
-            query.push(("marker", marker.to_owned()));
-        }
+        let (url, query) = self.items_request(id, marker, limit, slim)?;
         self.get(url, &query, None).await?.json()
+    }
+
+    /// [`folder_items`](Self::folder_items) with the token as it is: a 401 is an error, not a
+    /// renewal (which spends Box's single-use refresh token), for a check with no
+    /// [`CredentialStore`](connector_core::CredentialStore) to keep the new one.
+    pub(crate) async fn folder_items_unrenewed(
+        &self,
+        id: &str,
+        marker: Option<&str>,
+        limit: u32,
+        slim: bool,
+    ) -> Result<ItemsPage> {
+        let (url, query) = self.items_request(id, marker, limit, slim)?;
+        self.get_unrenewed(url, &query).await?.json()
     }
 
     /// The file `id` with [`ITEM_FIELDS`]; none when it is gone.
@@ -265,15 +385,16 @@ impl Client {
         }
     }
 
-    /// Whether the folder `id` may be read and has collaborations (for the configured folder,
-    /// whose listing entry the walk never sees).
+    /// Whether the folder `id` may be read, has collaborations or a shared link, and the
+    /// folders above it (for the configured folder, whose listing entry the walk never sees,
+    /// and those above it).
     pub(crate) async fn folder(&self, id: &str) -> Result<FolderMeta> {
         let url = self.endpoint(&["2.0", "folders", id])?;
         self.get(
             url,
             &[(
                 "fields",
-                "type,id,name,has_collaborations,shared_link".to_owned(),
+                "type,id,name,has_collaborations,shared_link,path_collection".to_owned(),
             )],
             None,
         )
@@ -301,6 +422,16 @@ impl Client {
                 if c.status.as_deref().is_some_and(|s| s != "accepted") {
                     continue;
                 }
+                match c.role.as_deref() {
+                    Some(role) if READ_ROLES.contains(&role) => {}
+                    Some("uploader") => continue,
+                    Some(other) => {
+                        tracing::warn!(connector = SOURCE, item = %id, role = other, "a collaboration of a role this connector does not know grants no access");
+                        continue;
+                    }
+                    // Box always sends the role; an answer without one keeps the old meaning.
+                    None => {}
+                }
                 let Some(by) = c.accessible_by else { continue };
                 match by.get("type").and_then(Value::as_str) {
                     Some("user") => {
@@ -324,15 +455,47 @@ impl Client {
         Ok(access)
     }
 
+    /// The user the token belongs to: its login and enterprise.
+    pub(crate) async fn me(&self) -> Result<Me> {
+        let url = self.endpoint(&["2.0", "users", "me"])?;
+        self.get(url, &[("fields", "id,login,enterprise".to_owned())], None)
+            .await?
+            .json()
+    }
+
     /// Downloads the file `id`, refusing a body over `max` bytes; Box answers with a redirect
-    /// to its download host, which is followed.
+    /// to its download host, which is followed. A file uploaded just before is answered `202`
+    /// with `Retry-After` until Box has stored it: that is waited out a few times (never
+    /// taken for its empty body), then an `Unavailable` error the item's failure carries.
     pub(crate) async fn download(&self, id: &str, max: u64) -> Result<Download> {
         let url = self.endpoint(&["2.0", "files", id, "content"])?;
-        match self.get(url, &[], Some(max)).await {
-            Ok(resp) => Ok(Download::Data(resp.into_body().to_vec())),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Download::Gone),
-            Err(e) => Err(e),
+        for attempt in 1..=NOT_READY_TRIES {
+            let resp = match self.get(url.clone(), &[], Some(max)).await {
+                Ok(resp) => resp,
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Download::Gone),
+                Err(e) => return Err(e),
+            };
+            if resp.status() != StatusCode::ACCEPTED {
+                return Ok(Download::Data(resp.into_body().to_vec()));
+            }
+            if attempt == NOT_READY_TRIES {
+                break;
+            }
+            let wait = resp
+                .header("retry-after")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map_or(NOT_READY_WAIT, Duration::from_secs)
+                .min(NOT_READY_WAIT_CAP);
+            tokio::time::sleep(wait).await;
         }
+        Err(Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "Box has not finished storing the file (HTTP 202 to its download {NOT_READY_TRIES} times): it was probably uploaded moments ago; the next run fetches it"
+            ),
+        )
+        .with_connector(SOURCE)
+        .with_retryable(true))
     }
 }
 

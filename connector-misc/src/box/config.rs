@@ -214,6 +214,12 @@ pub struct BoxConfig {
     #[serde(default = "default_requests_per_minute")]
     #[schemars(range(max = 1_000_000))]
     pub requests_per_minute: NonZeroU32,
+    /// Read the files of this Box user (its numeric id) instead of the token's own: Box's
+    /// `As-User` header, for the token of an admin or co-admin whose app may act as users.
+    /// One connector per user of an enterprise, with one admin token. Not RAGFlow's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "11446498")]
+    pub as_user_id: Option<String>,
     /// The API host (default `https://api.box.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_base_url: Option<Url>,
@@ -262,6 +268,7 @@ impl BoxConfig {
             page_size: default_page_size(),
             include_permissions: true,
             requests_per_minute: default_requests_per_minute(),
+            as_user_id: None,
             api_base_url: None,
             token_url: None,
             allowed_hosts: Vec::new(),
@@ -288,6 +295,7 @@ impl fmt::Debug for BoxConfig {
             .field("page_size", &self.page_size)
             .field("include_permissions", &self.include_permissions)
             .field("requests_per_minute", &self.requests_per_minute)
+            .field("as_user_id", &self.as_user_id)
             .field("api_base_url", &self.api_base_url.as_ref().map(Url::as_str))
             .field("token_url", &self.token_url.as_ref().map(Url::as_str))
             .field("allowed_hosts", &self.allowed_hosts)
@@ -314,6 +322,14 @@ impl ConnectorConfig for BoxConfig {
             problems.push(FieldError::new(
                 "folder_id",
                 "must be a Box folder id, digits only (the number in https://app.box.com/folder/123), or 0 for All Files",
+            ));
+        }
+        if let Some(user) = &self.as_user_id
+            && (user.is_empty() || !user.bytes().all(|b| b.is_ascii_digit()))
+        {
+            problems.push(FieldError::new(
+                "as_user_id",
+                "must be a Box user id, digits only (Admin Console > Users, or GET /users)",
             ));
         }
         if self.page_size.get() > 1000 {

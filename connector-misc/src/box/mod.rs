@@ -8,12 +8,14 @@
 //!   current one: a resumed run continues mid-folder, and since a marker (unlike an offset)
 //!   names a position in the folder, an item added or removed meanwhile shifts nothing.
 //! - **Incremental runs**: Box's folder listing has no modified-since filter, so every run
-//!   lists the folder tree (one request per `page_size` items, no download) and takes the
-//!   files whose `modified_at` is in the window; Box sets `modified_at` on every change of a
-//!   file (a new version, a rename, a move), so edits to old files are found. A new
-//!   collaborator does not touch it: it is part of the version (below), so a
-//!   [`Reconcile`](connector_core::sync::SyncMode::Reconcile) run re-sends exactly the files
-//!   whose access changed. The events API (`/events?stream_type=changes`) was not used:
+//!   lists the folder tree (one request per `page_size` items, no download). Box sets a
+//!   file's `modified_at` on every change of the file itself (a new version, a rename, a
+//!   move), but not when a folder holding it is moved or copied in, renamed or shared anew.
+//!   So when the host's fingerprint lookup remembers earlier runs
+//!   ([`FingerprintLookup::remembers`](connector_core::FingerprintLookup::remembers)), the
+//!   files outside the window go to it too, and their version (content, path and access,
+//!   below) tells which changed: those are downloaded, the rest cost nothing. Without such a
+//!   lookup the window alone decides. The events API (`/events?stream_type=changes`) was not used:
 //!   it reports the whole account of the user, not one folder, keeps events for a limited
 //!   time and may repeat them, so it would need the same listing as a fallback anyway.
 //! - **Deletions** are left to prune ([`SlimConnector`]), which lists every file id.
@@ -22,21 +24,33 @@
 //!   `modified_at` (RAGFlow used `created_at`, so edits never synced); metadata holds `path`
 //!   (below the configured folder), `folder_id`, `size`, `sha1`, `etag`, `created_at`,
 //!   `modified_by` and `description`; `parent_id` is `box-folder:{id}`.
-//! - **Access**: the file's owner, its collaborators and those of each folder from the
-//!   configured one down (accepted collaborations; users by login, groups as
-//!   `box-group:{id}`), public under an `open` shared link. Collaborations are read only for
-//!   items whose `has_collaborations` is set (one request each); collaborators of folders
-//!   above the configured one are not read. `include_permissions: false` leaves access unset.
-//! - **Fingerprint**: `sha1` and `etag` (and a hash of the access), all listed, so an unchanged
-//!   file is reported unchanged without a download.
+//! - **Access**: the file's owner, the token's user (`GET /users/me`, once a run), its
+//!   collaborators and those of every folder above it, the configured one's ancestors
+//!   included (accepted collaborations whose role may read: not `uploader`; users by login,
+//!   groups as `box-group:{id}`). Shared links count as Box applies them
+//!   (`effective_access`): `open` without a password makes a file public, `company` adds
+//!   `box-enterprise:{id}` (every user of the token user's enterprise). Collaborations are read
+//!   only for items whose `has_collaborations` is set (one request each).
+//!   `include_permissions: false` leaves access unset.
+//! - **Fingerprint**: `sha1` and `etag`, and a hash of the path and the access, all listed, so
+//!   an unchanged file is reported unchanged without a download.
 //! - **Content**: `GET /2.0/files/{id}/content`, whose `302` to Box's download host is followed
 //!   without the token; text extensions as text, the rest as bytes with a guessed MIME type.
 //!   A file over `max_file_size` (its listed size) is a failure without a download; one gone
-//!   between the listing and the download (404) yields nothing.
+//!   between the listing and the download (404) yields nothing; one Box has not finished
+//!   storing (`202` with `Retry-After`, just uploaded) is waited for twice, then a retryable
+//!   failure, never an empty document. A text file not in UTF-8 goes as `text/plain` bytes.
+//! - **Resume**: a folder deleted while the walk is inside it is skipped; a marker Box no
+//!   longer takes restarts that folder from its first page; a marker Box repeats ends it.
 //! - **Tokens**: `credentials.box_tokens` as RAGFlow stores it. A 401 renews the access token
 //!   once at the token endpoint; Box's refresh tokens are single-use, so the new pair is
 //!   handed to the [`CredentialStore`] (as the whole `box_tokens` JSON, other keys kept)
 //!   *before* the new access token is used, and a store that cannot save it stops the run.
+//!   `check()` renews only when a store was given: without one it would spend the stored
+//!   refresh token and lose the new one.
+//! - **Enterprise**: `as_user_id` sends Box's `As-User` header with every API request, so an
+//!   admin's token reads one user's files (one connector per user); access is then computed
+//!   as that user sees it.
 //! - **Limits**: 429 with `Retry-After` is waited out by core's client; requests are kept to
 //!   `requests_per_minute` (Box's 1000 per user by default). Web links and trashed items are
 //!   skipped; Box Notes and other files download as Box serves them.
@@ -48,13 +62,14 @@ mod pages;
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use connector_core::http::{HttpClient, OAuthToken};
 use connector_core::{
-    Batch, CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore, Error, Result,
-    Roles, Secret, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore, Error, ErrorKind,
+    Result, Roles, Secret, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use url::Url;
@@ -91,6 +106,10 @@ pub const SOURCE: &str = "box";
 pub struct BoxConnector {
     config: BoxConfig,
     walk: Walk,
+    /// Whether `box_tokens` holds an access token (else the first request renews one).
+    configured_access: bool,
+    /// Whether the host gave a [`CredentialStore`]: without one, `check()` does not renew.
+    store_set: AtomicBool,
 }
 
 fn url_or(configured: Option<&Url>, default: &str) -> Result<Url> {
@@ -154,14 +173,21 @@ impl BoxConnector {
             Arc::new(token),
             url_or(config.api_base_url.as_ref(), DEFAULT_API_BASE_URL)?,
             config.page_size.get().min(1000),
+            config.as_user_id.clone(),
         );
         let walk = Walk {
             client,
             root: config.folder_id.clone(),
             max: config.max_file_size.get(),
             permissions: config.include_permissions,
+            me: Arc::default(),
         };
-        Ok(Self { config, walk })
+        Ok(Self {
+            config,
+            walk,
+            configured_access: parts.access_token.is_some(),
+            store_set: AtomicBool::new(false),
+        })
     }
 
     /// The configuration it was built from.
@@ -194,23 +220,57 @@ impl Connector for BoxConnector {
     /// Lists one entry of the folder: the token is accepted (or renewed), the user may read
     /// the folder, it exists.
     ///
+    /// Box refresh tokens are single-use, so the token is renewed here only when the host gave
+    /// a [`CredentialStore`] to keep the new pair: a check of a stored config without one (a
+    /// "test connection") would otherwise spend the stored refresh token and leave the next
+    /// sync with a dead one. Without a store an expired access token is reported instead.
+    ///
     /// # Errors
     /// `Unauthenticated` naming `credentials.box_tokens`, `PermissionDenied` for a folder the
     /// user may not read, `NotFound` naming `folder_id`, `Unavailable` when Box cannot be
     /// reached.
     async fn check(&self) -> Result<()> {
-        self.walk
-            .client
-            .folder_items(&self.config.folder_id, None, 1, true)
-            .await
+        let client = &self.walk.client;
+        let renews = self.store_set.load(Ordering::Acquire) || !client.token().can_refresh();
+        let listed = if renews {
+            client
+                .folder_items(&self.config.folder_id, None, 1, true)
+                .await
+        } else if !self.configured_access {
+            return Err(unrenewed(
+                "`box_tokens` holds no access token, and getting one here would spend Box's single-use refresh token with nowhere to keep the new one; run a sync, which renews and saves it",
+            ));
+        } else {
+            match client
+                .folder_items_unrenewed(&self.config.folder_id, None, 1, true)
+                .await
+            {
+                Err(e) if e.kind() == ErrorKind::Unauthenticated => {
+                    return Err(unrenewed(
+                        "Box refused the access token (they last an hour); it was not renewed because Box's refresh tokens are single-use and this check has no CredentialStore to keep the new one: a sync renews and saves it, and if syncs fail too, authorise again",
+                    )
+                    .with_cause(e));
+                }
+                other => other,
+            }
+        };
+        listed
             .map(|_| ())
             .map_err(|e| self.walk.named_root_error(e))
     }
 
     fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
         self.walk.client.token().set_store(store);
+        self.store_set.store(true, Ordering::Release);
         self.walk.client.token().can_refresh()
     }
+}
+
+/// A check's refusal to renew the token, naming `credentials.box_tokens`.
+fn unrenewed(message: &str) -> Error {
+    Error::new(ErrorKind::Unauthenticated, message)
+        .with_connector(SOURCE)
+        .with_field(TOKENS_FIELD)
 }
 
 impl CheckpointedConnector for BoxConnector {

@@ -2,6 +2,8 @@
 //! of named files, on core's [`ItemFetches`] (one fingerprint lookup per page, unchanged files
 //! not downloaded, the others a few at a time, large pages handed on in parts).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use connector_core::http::is_body_too_large;
 use connector_core::pages::{ItemFetches, Outcome, PendingItem, fetch_items};
@@ -11,11 +13,12 @@ use connector_core::{
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
+use tokio::sync::OnceCell;
 use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::{BoxCheckpoint, FolderFrame};
-use super::client::{Client, Download, FileMeta, Listed, SharedLink};
+use super::client::{Client, Download, FileMeta, Listed, Me, SharedLink};
 
 /// Downloads (and collaboration requests) at the same time within a page.
 const CONCURRENCY: usize = 8;
@@ -39,6 +42,13 @@ pub(crate) struct Walk {
     pub(crate) root: String,
     pub(crate) max: u64,
     pub(crate) permissions: bool,
+    /// The token's user, read once (with `include_permissions`).
+    pub(crate) me: Arc<OnceCell<Me>>,
+}
+
+/// The group standing for every user of the Box enterprise `id` (a `company` shared link).
+pub(crate) fn enterprise_group(id: &str) -> String {
+    format!("box-enterprise:{id}")
 }
 
 /// A file to fetch: its metadata, folder, path and access.
@@ -54,10 +64,21 @@ enum Pending {
     Failed(Failure),
 }
 
-/// `access` with a shared link's: `open` links make everything under them public.
-fn with_link_access(mut access: Access, link: Option<&SharedLink>) -> Access {
-    if link.and_then(|l| l.access.as_deref()) == Some("open") {
-        access.public = true;
+/// `access` with a shared link's: an `open` link without a password makes everything under
+/// it public, a `company` link opens it to the enterprise's users (`enterprise`, the token
+/// user's, when known); what the enterprise's policy allows (`effective_access`) counts.
+fn with_link_access(mut access: Access, link: Option<&SharedLink>, me: &Me) -> Access {
+    let Some(link) = link else { return access };
+    match link.effective() {
+        Some("open") if link.is_password_enabled != Some(true) => access.public = true,
+        Some("company") => {
+            if let Some(enterprise) = &me.enterprise {
+                access.groups.push(enterprise_group(&enterprise.id));
+                access.groups.sort();
+                access.groups.dedup();
+            }
+        }
+        _ => {}
     }
     access
 }
@@ -92,7 +113,8 @@ impl Walk {
         }
     }
 
-    /// A listing error of the configured folder, naming `folder_id` when it is missing.
+    /// A listing error of the configured folder, naming `folder_id` when it is missing or the
+    /// user may not read it.
     pub(crate) fn named_root_error(&self, e: Error) -> Error {
         match e.kind() {
             ErrorKind::NotFound => Error::new(
@@ -105,35 +127,123 @@ impl Walk {
             .with_connector(SOURCE)
             .with_field("folder_id")
             .with_cause(e),
+            // The folder is not shared with the user (a token without the scope says
+            // `insufficient_scope`: that one is the token's).
+            ErrorKind::PermissionDenied if !e.message().contains("insufficient_scope") => {
+                Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "the user of these tokens may not read the folder {}; share it with them or pick another `folder_id`: {}",
+                        self.root,
+                        // Without core's "check the token" advice: the token is fine.
+                        e.message().split("; check `").next().unwrap_or_default()
+                    ),
+                )
+                .with_connector(SOURCE)
+                .with_field("folder_id")
+                .with_cause(e)
+            }
             _ => e,
         }
     }
 
+    /// The token's user (its login and enterprise), read once; nothing without
+    /// `include_permissions`, or when Box will not say (a warning).
+    async fn me(&self) -> Result<Me> {
+        if !self.permissions {
+            return Ok(Me::default());
+        }
+        self.me
+            .get_or_try_init(|| async {
+                match self.client.me().await {
+                    Ok(me) => Ok(me),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::InvalidData
+                        ) =>
+                    {
+                        tracing::warn!(connector = SOURCE, "the token's user cannot be read; documents do not name it nor company-wide links: {e}");
+                        Ok(Me::default())
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .cloned()
+    }
+
     /// The access of `frame` with its own collaborations added, read when it is entered.
-    /// A folder whose collaborations the user may not list keeps what it inherited.
+    /// A folder whose collaborations the user may not list keeps what it inherited. The
+    /// configured folder also takes its shared link and what each folder above it shares
+    /// (collaborations and links), since Box gives those to everything below.
     async fn enter(&self, frame: &mut FolderFrame) -> Result<()> {
         if !frame.collaborated {
             return Ok(());
         }
-        match self.client.collaborations("folders", &frame.id).await {
-            Ok(own) => merge(&mut frame.access, own),
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
-                tracing::warn!(connector = SOURCE, folder = %frame.id, "the folder's collaborations cannot be listed; its files carry what its parents share: {e}");
+        let mut own = true;
+        if frame.id == self.root && frame.path.is_empty() {
+            let me = self.me().await?;
+            let meta = self.client.folder(&frame.id).await?;
+            frame.access = with_link_access(frame.access.clone(), meta.shared_link.as_ref(), &me);
+            own = meta.has_collaborations != Some(false);
+            let above = meta.path_collection.map(|p| p.entries).unwrap_or_default();
+            let root = frame.id.clone();
+            for folder in above.iter().filter(|f| f.id != "0" && f.id != root) {
+                match self.shared_by(&folder.id, &me).await {
+                    Ok(access) => merge(&mut frame.access, access),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            ErrorKind::PermissionDenied | ErrorKind::NotFound
+                        ) =>
+                    {
+                        tracing::warn!(connector = SOURCE, folder = %folder.id, "a folder above the configured one cannot be read; what it shares is not in the documents' access: {e}");
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            Err(e) => return Err(e),
+        }
+        if own {
+            match self.client.collaborations("folders", &frame.id).await {
+                Ok(own) => merge(&mut frame.access, own),
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                    tracing::warn!(connector = SOURCE, folder = %frame.id, "the folder's collaborations cannot be listed; its files carry what its parents share: {e}");
+                }
+                Err(e) => return Err(e),
+            }
         }
         frame.collaborated = false;
         Ok(())
     }
 
+    /// What the folder `id` shares: its collaborators and its shared link's audience.
+    async fn shared_by(&self, id: &str, me: &Me) -> Result<Access> {
+        let meta = self.client.folder(id).await?;
+        let mut access = with_link_access(Access::default(), meta.shared_link.as_ref(), me);
+        if meta.has_collaborations == Some(true) {
+            merge(
+                &mut access,
+                self.client.collaborations("folders", id).await?,
+            );
+        }
+        Ok(access)
+    }
+
     /// The access of a listed file: its folder's, its own collaborations when it has some,
-    /// its shared link's and its owner.
+    /// its shared link's, its owner and the token's user (who reads it, whatever Box lets it
+    /// see of the collaborations).
     async fn file_access(&self, meta: &FileMeta, folder: &Access) -> Result<Option<Access>> {
         if !self.permissions {
             return Ok(None);
         }
-        let mut access = with_link_access(folder.clone(), meta.shared_link.as_ref());
-        if let Some(login) = meta.owned_by.as_ref().and_then(|o| o.login.as_deref()) {
+        let me = self.me().await?;
+        let mut access = with_link_access(folder.clone(), meta.shared_link.as_ref(), &me);
+        let logins = [
+            meta.owned_by.as_ref().and_then(|o| o.login.as_deref()),
+            me.login.as_deref(),
+        ];
+        for login in logins.into_iter().flatten() {
             merge(
                 &mut access,
                 Access::restricted(vec![login.to_lowercase()], Vec::new()),
@@ -163,6 +273,13 @@ impl Walk {
         };
         async_stream::try_stream! {
             let mut cp = from;
+            // A lookup that remembers earlier runs is handed the files outside the window
+            // too: a file keeps its `modified_at` when a folder holding it is moved in, renamed
+            // or shared anew, and only its version (path and access in it) tells.
+            let remembers = ctx.fingerprints().remembers();
+            let me = walk.me().await?;
+            // The folder read again from its first page after Box refused a stored marker.
+            let mut restarted: Option<String> = None;
             if !cp.started {
                 cp = BoxCheckpoint { folders: vec![walk.root_frame()], started: true, ..BoxCheckpoint::start() };
             }
@@ -175,6 +292,7 @@ impl Walk {
                         tracing::warn!(connector = SOURCE, folder = %frame.id, "the folder is gone since its parent was listed");
                         cp.folders.pop();
                         cp.marker = None;
+                        cp.after = None;
                         continue;
                     }
                     Err(if is_root { walk.named_root_error(e) } else { e })?;
@@ -184,9 +302,26 @@ impl Walk {
                 }
                 let page = match walk.client.folder_items(&frame.id, cp.marker.as_deref(), walk.client.page_size, false).await {
                     Ok(page) => page,
-                    Err(e) if e.kind() == ErrorKind::NotFound && !is_root && cp.marker.is_none() => {
+                    // Gone since its parent was listed, or between two of its pages: what is
+                    // left of it is gone too.
+                    Err(e) if e.kind() == ErrorKind::NotFound && !is_root => {
                         tracing::warn!(connector = SOURCE, folder = %frame.id, "the folder is gone since its parent was listed");
                         cp.folders.pop();
+                        cp.marker = None;
+                        cp.after = None;
+                        continue;
+                    }
+                    // A marker Box no longer takes (a checkpoint kept long): the folder again
+                    // from its first page, once; what was delivered comes again, unchanged.
+                    Err(e) if e.kind() == ErrorKind::InvalidData
+                        && cp.marker.is_some()
+                        && !is_body_too_large(&e)
+                        && restarted.as_deref() != Some(frame.id.as_str()) =>
+                    {
+                        tracing::warn!(connector = SOURCE, folder = %frame.id, "Box refused the stored marker; the folder is read again from its first page: {e}");
+                        restarted = Some(frame.id.clone());
+                        cp.marker = None;
+                        cp.after = None;
                         continue;
                     }
                     Err(e) => Err(if is_root { walk.named_root_error(e) } else { e })?,
@@ -199,19 +334,25 @@ impl Walk {
                     match listed {
                         Listed::Folder(f) => children.push(FolderFrame {
                             path: join(&frame.path, &f.name),
-                            access: with_link_access(frame.access.clone(), f.shared_link.as_ref()),
+                            access: with_link_access(frame.access.clone(), f.shared_link.as_ref(), &me),
                             collaborated: walk.permissions && f.has_collaborations == Some(true),
                             id: f.id,
                         }),
                         Listed::File(meta) => {
-                            if window.is_none_or(|w| w.contains(meta.modified_at)) {
+                            if remembers || window.is_none_or(|w| w.contains(meta.modified_at)) {
                                 files.push(*meta);
                             }
                         }
-                        Listed::Malformed { id, message } => {
+                        Listed::Malformed { id, name, message } => {
+                            // Named by its path and id, linked to its page when it has an id.
+                            let shown = join(&frame.path, name.as_deref().unwrap_or("?"));
+                            let link = id.as_deref().and_then(|i| Url::parse(&format!("https://app.box.com/file/{i}")).ok());
                             let id = id.map(|i| doc_id(&i));
-                            let shown = frame.path.clone();
-                            failures.push(Failure::new(id, ErrorKind::InvalidData, format!("an entry of the folder `{shown}` ({}): {message}", frame.id)));
+                            let mut failure = Failure::new(id.clone(), ErrorKind::InvalidData, format!("{shown} ({}) in the folder {}: {message}", id.as_deref().unwrap_or("no id"), frame.id));
+                            if let Some(link) = link {
+                                failure = failure.with_link(link);
+                            }
+                            failures.push(failure);
                         }
                         Listed::Other => {}
                     }
@@ -247,7 +388,14 @@ impl Walk {
                 }
                 let mut next = before;
                 next.after = None;
-                match page.next_marker.filter(|m| !m.is_empty()) {
+                let next_marker = match page.next_marker.filter(|m| !m.is_empty()) {
+                    Some(m) if next.marker.as_deref() == Some(m.as_str()) => {
+                        tracing::warn!(connector = SOURCE, folder = %frame.id, "Box answered the marker it was given as the next one; the folder ends here");
+                        None
+                    }
+                    other => other,
+                };
+                match next_marker {
                     Some(marker) => {
                         next.marker = Some(marker);
                         // Below the current folder, which stays on top until its last page.
@@ -300,7 +448,7 @@ impl Walk {
                             return Ok(PendingItem::new(id, Pending::Failed(failure)));
                         }
                     };
-                    let version = version(&meta, access.as_ref());
+                    let version = version(&meta, &path, access.as_ref());
                     let item = Item {
                         meta: Box::new(meta),
                         folder: frame.id.clone(),
@@ -429,6 +577,7 @@ impl Walk {
                 None => return Ok(None),
             }
         };
+        let me = self.me().await?;
         let mut frame = self.root_frame();
         self.enter(&mut frame).await?;
         for folder in &inside {
@@ -436,7 +585,7 @@ impl Walk {
             let mut next = FolderFrame {
                 id: folder.id.clone(),
                 path: join(&frame.path, &folder.name),
-                access: with_link_access(frame.access.clone(), meta.shared_link.as_ref()),
+                access: with_link_access(frame.access.clone(), meta.shared_link.as_ref(), &me),
                 collaborated: self.permissions && meta.has_collaborations == Some(true),
             };
             self.enter(&mut next).await?;
@@ -447,19 +596,17 @@ impl Walk {
     }
 }
 
-/// The version token of a file: its `sha1` (the content) and `etag` (any change: a rename, a
-/// move), and who may read it, so either kind of change re-sends it and nothing else does.
-fn version(meta: &FileMeta, access: Option<&Access>) -> String {
+/// The version token of a file: its `sha1` (the content) and `etag` (a change of the file:
+/// a rename, a move), its path below the configured folder and who may read it (which a
+/// folder above it changes without touching the file), so any of these re-sends it and
+/// nothing else does.
+fn version(meta: &FileMeta, path: &str, access: Option<&Access>) -> String {
     let access = access.map_or_else(String::new, |a| {
-        connector_core::ids::hash128(&format!(
-            "{}|{}|{}",
-            a.emails.join(","),
-            a.groups.join(","),
-            a.public
-        ))
+        format!("{}|{}|{}", a.emails.join(","), a.groups.join(","), a.public)
     });
+    let context = connector_core::ids::hash128(&format!("{path}\n{access}"));
     format!(
-        "{}:{}:{access}",
+        "{}:{}:{context}",
         meta.sha1.as_deref().unwrap_or_default(),
         meta.etag.as_deref().unwrap_or_default()
     )
@@ -502,16 +649,13 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 /// The document of a downloaded file.
 fn document(item: &Item, data: Vec<u8>) -> Outcome {
     let meta = &item.meta;
+    // A text file in another charset goes as bytes for the host's parser (a Windows-1252
+    // `.txt` is common on Box), rather than fail.
     let doc: Document =
-        match crate::files::file_document(doc_id(&meta.id), SOURCE, &meta.name, data) {
-            Ok(doc) => doc,
-            Err(message) => {
-                return failure(meta, &item.path, ErrorKind::InvalidData, message).into();
-            }
-        };
+        crate::files::file_document_lenient(doc_id(&meta.id), SOURCE, &meta.name, data);
     let mut doc = doc
         .with_size(meta.size)
-        .with_version(&version(meta, item.access.as_ref()))
+        .with_version(&version(meta, &item.path, item.access.as_ref()))
         .with_updated_at(meta.modified_at)
         .with_parent_id(format!("box-folder:{}", item.folder))
         .with_metadata("path", item.path.clone())

@@ -45,6 +45,8 @@ pub(crate) struct File {
     pub(crate) etag: u32,
     pub(crate) collaborators: Vec<&'static str>,
     pub(crate) open_link: bool,
+    /// A `shared_link` object sent as it is (instead of `open_link`'s).
+    pub(crate) link: Option<Value>,
 }
 
 impl File {
@@ -58,6 +60,7 @@ impl File {
             etag: 1,
             collaborators: Vec::new(),
             open_link: false,
+            link: None,
         }
     }
 }
@@ -83,6 +86,16 @@ pub(crate) struct State {
     /// When the second page of this folder is asked for, its first file (served on the first
     /// page) is deleted and a file with a higher id added: an offset would now skip an entry.
     pub(crate) change_after_first_page: Option<String>,
+    /// `GET /users/me`; `owner@example.com` of enterprise 55555 when none.
+    pub(crate) me: Option<Value>,
+    /// Files whose download answers `202` with `Retry-After: 0` this many more times.
+    pub(crate) not_ready: HashMap<String, u32>,
+    /// Files whose listing entry lacks `modified_at` (a malformed entry).
+    pub(crate) malformed: Vec<String>,
+    /// Folders whose collaborations answer 403 (the owner hides them from collaborators).
+    pub(crate) hidden_collaborations: Vec<String>,
+    /// Folders whose pages, asked with a marker, name that same marker as the next one.
+    pub(crate) stuck_marker: Vec<String>,
 }
 
 /// The fixture's Box account; cheap to clone.
@@ -135,7 +148,7 @@ impl BoxApi {
 
     fn file_json(st: &State, f: &File) -> Value {
         let sha1 = sha1_like(&f.body);
-        json!({
+        let mut v = json!({
             "type": "file", "id": f.id, "sequence_id": "3", "etag": f.etag.to_string(),
             "sha1": sha1, "name": f.name, "size": f.body.len(),
             "description": if f.name.ends_with(".pdf") { "Quarterly figures" } else { "" },
@@ -146,11 +159,19 @@ impl BoxApi {
             "owned_by": user("owner@example.com"),
             "modified_by": user("Editor@Example.com"),
             "has_collaborations": !f.collaborators.is_empty(),
-            "shared_link": if f.open_link { json!({"url": format!("https://app.box.com/s/{}", f.id), "access": "open", "effective_access": "open"}) } else { Value::Null },
+            "shared_link": match (&f.link, f.open_link) {
+                (Some(link), _) => link.clone(),
+                (None, true) => json!({"url": format!("https://app.box.com/s/{}", f.id), "access": "open", "effective_access": "open", "is_password_enabled": false}),
+                (None, false) => Value::Null,
+            },
             "item_status": "active",
             "file_version": {"type": "file_version", "id": format!("{}0", f.id), "sha1": sha1},
             "path_collection": Self::path_collection(st, &f.parent),
-        })
+        });
+        if st.malformed.contains(&f.id) {
+            v.as_object_mut().unwrap().remove("modified_at");
+        }
+        v
     }
 
     fn folder_json(st: &State, f: &Folder) -> Value {
@@ -226,6 +247,9 @@ impl BoxApi {
             .collect();
         let more = entries.iter().filter(|(id, _)| *id > after).count() > page.len();
         let next = match (more, page.last()) {
+            _ if after != 0 && st.stuck_marker.iter().any(|f| f == folder) => {
+                json!(format!("JV9IRGZm{after}"))
+            }
             (true, Some((id, _))) => json!(format!("JV9IRGZm{id}")),
             _ => Value::Null,
         };
@@ -241,12 +265,16 @@ impl BoxApi {
             .iter()
             .enumerate()
             .map(|(i, c)| {
+                let (role, c) = match c.strip_prefix("uploader:") {
+                    Some(rest) => ("uploader", rest),
+                    None => ("editor", *c),
+                };
                 let by = match c.strip_prefix("group:") {
                     Some(g) => json!({"type": "group", "id": g, "name": "Engineering", "group_type": "managed_group"}),
                     None => user(c),
                 };
                 let status = if c.starts_with("pending") { "pending" } else { "accepted" };
-                json!({"type": "collaboration", "id": format!("{}", 1_000 + i), "role": "editor",
+                json!({"type": "collaboration", "id": format!("{}", 1_000 + i), "role": role,
                     "status": status, "accessible_by": by, "created_at": box_time(time(0))})
             })
             .collect();
@@ -267,8 +295,24 @@ impl Respond for Api {
         let segments: Vec<&str> = req.url.path().trim_start_matches('/').split('/').collect();
         match segments.as_slice() {
             ["2.0", "folders", id, "items"] => self.0.items(id, req),
+            ["2.0", "users", "me"] => {
+                let st = self.0.state.lock().unwrap();
+                let me = st.me.clone().unwrap_or_else(|| {
+                    let mut me = user("owner@example.com");
+                    me["enterprise"] = json!({"type": "enterprise", "id": "55555", "name": "Acme"});
+                    me
+                });
+                ResponseTemplate::new(200).set_body_json(me)
+            }
             ["2.0", "folders", id, "collaborations"] => {
                 let st = self.0.state.lock().unwrap();
+                if st.hidden_collaborations.iter().any(|h| h == id) {
+                    return error(
+                        403,
+                        "access_denied_insufficient_permissions",
+                        "Access denied - insufficient permission",
+                    );
+                }
                 match st.folders.iter().find(|f| f.id == *id) {
                     Some(f) => self.0.collaborations(&f.collaborators),
                     None => not_found(),
@@ -291,11 +335,15 @@ impl Respond for Api {
                 }
             }
             ["2.0", "files", id, "content"] => {
-                let st = self.0.state.lock().unwrap();
+                let mut st = self.0.state.lock().unwrap();
                 if st.gone_on_download.iter().any(|g| g == id)
                     || !st.files.iter().any(|f| f.id == *id)
                 {
                     return not_found();
+                }
+                if let Some(left) = st.not_ready.get_mut(*id).filter(|n| **n > 0) {
+                    *left -= 1;
+                    return ResponseTemplate::new(202).insert_header("Retry-After", "0");
                 }
                 let dl = self.0.dl.lock().unwrap().clone();
                 ResponseTemplate::new(302).insert_header(
