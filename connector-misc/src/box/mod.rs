@@ -128,7 +128,7 @@ impl BoxConnector {
     /// [`check`](Connector::check).
     ///
     /// # Errors
-    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of the
+    /// [`ErrorKind::Config`] listing every problem of the
     /// config by field path; `Internal` when the HTTP client cannot start.
     pub fn new(config: BoxConfig) -> Result<Self> {
         let problems = connector_core::ConnectorConfig::validate(&config);
