@@ -439,6 +439,12 @@ async fn implicit_tls_and_starttls_verify_the_certificate() {
         ["INBOX:<t@x>"]
     );
 
+    // The CA as PEM text (what a multi-tenant host takes) works the same.
+    let mut pem = tls.clone();
+    pem.ca_certificate = None;
+    pem.ca_certificate_pem = Some(std::fs::read_to_string(server.cert()).expect("cert"));
+    assert_eq!(ids(&load(connector(pem).as_ref()).await), ["INBOX:<t@x>"]);
+
     // Without the CA the self-signed certificate is refused, and nothing is retried.
     let mut untrusted = tls;
     untrusted.ca_certificate = None;
@@ -795,6 +801,7 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe aus M=FCnchen\r\n\r
         // A hash of mailbox, UIDVALIDITY and UID: dovecot's UIDVALIDITY is a timestamp.
         "[].fingerprint" => "[fingerprint]",
         "[].link" => "[link]",
+        "[].metadata.imap_url" => "[imap_url]",
     });
 }
 
@@ -926,4 +933,46 @@ async fn a_login_that_is_no_address_needs_owner_email() {
         "{access}"
     );
     assert_eq!(all.documents[0].owners, ["team@example.org"]);
+}
+
+/// `ca_certificate` is a path on the host: a file that is no PEM (or none at all) is one
+/// config error that repeats nothing of the file, and a host serving tenants (one that sets a
+/// network policy) refuses the path outright, pointing at `ca_certificate_pem`.
+#[test]
+fn ca_certificate_paths_reveal_nothing_of_host_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret_file = dir.path().join("hostname");
+    std::fs::write(&secret_file, "secret-host-line-7731\n").expect("write");
+    let mut config = ImapConfig::new("imap.example.com", "me@example.com", "pw".into());
+    config.ca_certificate = Some(secret_file);
+    let not_pem = ImapConnector::new(config.clone()).expect_err("no PEM");
+    let mut missing = config;
+    missing.ca_certificate = Some(dir.path().join("absent.pem"));
+    let absent = ImapConnector::new(missing).expect_err("no file");
+    for e in [&not_pem, &absent] {
+        assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+        assert_eq!(e.field(), Some("ca_certificate"), "{e}");
+        assert!(!e.to_string().contains("secret-host-line"), "{e}");
+    }
+    // The same words whether the file exists or not: no existence oracle.
+    assert_eq!(not_pem.message(), absent.message());
+
+    let mut registry = connector_core::Registry::new();
+    connector_misc::register(&mut registry);
+    registry.set_network_policy(connector_core::net::NetworkPolicy::public_only());
+    let err = registry
+        .build(
+            "imap",
+            serde_json::json!({
+                "imap_host": "imap.example.com",
+                "ca_certificate": "/etc/hostname",
+                "credentials": {"imap_username": "me@example.com", "imap_password": "pw"},
+            }),
+        )
+        .expect_err("a host path on a tenant host");
+    assert!(
+        err.problems().iter().any(|p| p.path == "ca_certificate"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("ca_certificate_pem"), "{err}");
 }

@@ -28,6 +28,9 @@ struct Conn {
     fetches: usize,
 }
 
+/// The access token the scripted server accepts with `AUTHENTICATE XOAUTH2`.
+const TOKEN: &str = "ya29.scripted-Access-T0ken";
+
 /// An answer: bytes to send, then whether to hang up; or lines sent [`PACE`] apart.
 struct Reply(Vec<u8>, bool, Vec<String>);
 
@@ -148,6 +151,11 @@ fn default_reply(conn: &Conn, tag: &str, command: &str) -> Reply {
 
 /// A scripted server on a loopback port; `script` answers first, the default the rest.
 async fn serve(script: Arc<Script>) -> (u16, Arc<AtomicUsize>) {
+    serve_counting(script, Arc::new(AtomicUsize::new(0))).await
+}
+
+/// [`serve`], counting the `LOGIN` commands it gets in `logins`.
+async fn serve_counting(script: Arc<Script>, logins: Arc<AtomicUsize>) -> (u16, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let connections = Arc::new(AtomicUsize::new(0));
@@ -156,6 +164,7 @@ async fn serve(script: Arc<Script>) -> (u16, Arc<AtomicUsize>) {
         while let Ok((socket, _)) = listener.accept().await {
             let index = count.fetch_add(1, Ordering::SeqCst);
             let script = Arc::clone(&script);
+            let logins = Arc::clone(&logins);
             tokio::spawn(async move {
                 let (read, mut write) = socket.into_split();
                 let mut lines = BufReader::new(read);
@@ -182,6 +191,50 @@ async fn serve(script: Arc<Script>) -> (u16, Arc<AtomicUsize>) {
                         continue;
                     };
                     let upper = command.to_ascii_uppercase();
+                    if upper.starts_with("AUTHENTICATE XOAUTH2") {
+                        // RFC 4422 exchange: an empty challenge, the client's initial
+                        // response; a refused token gets the JSON error as a challenge, which
+                        // the client answers empty, then NO.
+                        let mut answer = String::new();
+                        if write.write_all(b"+ \r\n").await.is_err()
+                            || !matches!(lines.read_line(&mut answer).await, Ok(n) if n > 0)
+                        {
+                            return;
+                        }
+                        use base64::Engine as _;
+                        let decoded = base64::engine::general_purpose::STANDARD
+                            .decode(answer.trim_end())
+                            .unwrap_or_default();
+                        let expected =
+                            format!("user=me@example.com\x01auth=Bearer {TOKEN}\x01\x01");
+                        let reply = if decoded == expected.as_bytes() {
+                            format!("{tag} OK [CAPABILITY IMAP4rev1 ID] authenticated\r\n")
+                        } else {
+                            let error = base64::engine::general_purpose::STANDARD.encode(
+                                r#"{"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}"#,
+                            );
+                            let mut empty = String::new();
+                            if write
+                                .write_all(format!("+ {error}\r\n").as_bytes())
+                                .await
+                                .is_err()
+                                || !matches!(lines.read_line(&mut empty).await, Ok(n) if n > 0)
+                                || !empty.trim().is_empty()
+                            {
+                                return;
+                            }
+                            format!(
+                                "{tag} NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)\r\n"
+                            )
+                        };
+                        if write.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    if upper.starts_with("LOGIN") {
+                        logins.fetch_add(1, Ordering::SeqCst);
+                    }
                     if upper.starts_with("UID FETCH") {
                         conn.fetches += 1;
                     }
@@ -496,4 +549,79 @@ async fn a_slow_steady_fetch_is_not_timed_out() {
     }
     assert!(started.elapsed() > std::time::Duration::from_millis(1500));
     assert_eq!(all.documents.len(), 3);
+}
+
+fn oauth_config(port: u16, token: &str) -> ImapConfig {
+    config(port).with_access_token(Secret::new(token))
+}
+
+/// Gmail and Microsoft 365: an access token instead of a password logs in with `AUTHENTICATE
+/// XOAUTH2` (no `LOGIN` is sent), and the run reads as with a password.
+#[tokio::test]
+async fn an_access_token_logs_in_with_xoauth2() {
+    let logins = Arc::new(AtomicUsize::new(0));
+    let (port, _) = serve_counting(
+        Arc::new(|_: &Conn, _: &str, _: &str| None),
+        Arc::clone(&logins),
+    )
+    .await;
+    let c: Arc<dyn Connector> =
+        Arc::new(ImapConnector::new(oauth_config(port, TOKEN)).expect("config"));
+    c.check().await.expect("check with the token");
+    let mut stream = c.as_load().expect("load").load(SyncContext::new());
+    let mut all = Batch::default();
+    while let Some(page) = stream.next().await {
+        all.append(page.expect("page"));
+    }
+    assert_eq!(ids(&all), ["INBOX:<m1@x>", "INBOX:<m2@x>", "INBOX:<m3@x>"]);
+    assert_eq!(logins.load(Ordering::SeqCst), 0, "no LOGIN with a token");
+    assert!(!format!("{c:?}").contains(TOKEN));
+}
+
+/// A refused token (the server's JSON challenge answered empty, then `NO`) is
+/// `Unauthenticated` naming `credentials.imap_access_token`, without the token.
+#[tokio::test]
+async fn a_refused_access_token_names_its_field() {
+    let (port, _) = serve(Arc::new(|_: &Conn, _: &str, _: &str| None)).await;
+    let wrong = "ya29.expired-T0ken-4411";
+    let c = ImapConnector::new(oauth_config(port, wrong)).expect("config");
+    let e = c.check().await.expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
+    assert_eq!(e.field(), Some("credentials.imap_access_token"));
+    assert!(!e.to_string().contains(wrong), "{e}");
+    assert!(e.to_string().contains("AUTHENTICATIONFAILED"), "{e}");
+}
+
+/// A password or a token: neither, or both, is a config error naming the field.
+#[test]
+fn a_password_or_an_access_token() {
+    let parse = |credentials: serde_json::Value| {
+        connector_core::config::from_json::<ImapConfig>(serde_json::json!({
+            "imap_host": "imap.gmail.com",
+            "credentials": credentials,
+        }))
+    };
+    let both = parse(serde_json::json!({
+        "imap_username": "me@example.com", "imap_password": "p", "imap_access_token": "t",
+    }))
+    .expect_err("both");
+    assert!(
+        both.problems()
+            .iter()
+            .any(|p| p.path == "credentials.imap_access_token"),
+        "{both}"
+    );
+    let token_only =
+        parse(serde_json::json!({"imap_username": "me@example.com", "imap_access_token": "t"}))
+            .expect("a token alone");
+    ImapConnector::new(token_only).expect("a token alone");
+    let neither =
+        parse(serde_json::json!({"imap_username": "me@example.com"})).expect_err("neither");
+    assert!(
+        neither
+            .problems()
+            .iter()
+            .any(|p| p.path == "credentials.imap_password"),
+        "{neither}"
+    );
 }

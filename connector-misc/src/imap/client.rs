@@ -35,6 +35,8 @@ pub(crate) struct Server {
     pub(crate) security: Security,
     pub(crate) username: String,
     pub(crate) password: Secret,
+    /// An OAuth 2 access token: the login is `AUTHENTICATE XOAUTH2` with it.
+    pub(crate) access_token: Option<Secret>,
     pub(crate) timeout: Duration,
     pub(crate) policy: NetworkPolicy,
     /// Built once: the system's roots plus `ca_certificate`'s.
@@ -49,6 +51,7 @@ impl fmt::Debug for Server {
             .field("security", &self.security)
             .field("username", &self.username)
             .field("password", &self.password)
+            .field("access_token", &self.access_token)
             .finish_non_exhaustive()
     }
 }
@@ -66,6 +69,7 @@ impl Server {
             security: config.security,
             username: config.credentials.imap_username.clone(),
             password: config.credentials.imap_password.clone(),
+            access_token: config.credentials.access_token().cloned(),
             timeout: Duration::from_secs(config.timeout_seconds.get()),
             policy: config.network_policy()?,
             tls,
@@ -109,10 +113,22 @@ impl Server {
         let client = self
             .timed("the TLS handshake and greeting", self.secure(tcp))
             .await?;
-        let login = client.login(&self.username, self.password.expose());
-        let mut session = match self.timed("the login", async { Ok(login.await) }).await? {
-            Ok(session) => session,
-            Err((err, _)) => return Err(login_error(&self.address(), err)),
+        let mut session = match &self.access_token {
+            Some(token) => {
+                let sasl = XOAuth2::new(&self.username, token);
+                let login = client.authenticate("XOAUTH2", sasl);
+                match self.timed("the login", async { Ok(login.await) }).await? {
+                    Ok(session) => session,
+                    Err((err, _)) => return Err(oauth_login_error(&self.address(), err)),
+                }
+            }
+            None => {
+                let login = client.login(&self.username, self.password.expose());
+                match self.timed("the login", async { Ok(login.await) }).await? {
+                    Ok(session) => session,
+                    Err((err, _)) => return Err(login_error(&self.address(), err)),
+                }
+            }
         };
         self.identify(&mut session).await;
         Ok(session)
@@ -293,38 +309,43 @@ impl Server {
     }
 }
 
-/// The TLS client: the platform's verifier with `ca_certificate`'s roots added.
+/// The TLS client: the platform's verifier with the roots of `ca_certificate` (a file) or
+/// `ca_certificate_pem` (its text) added. What goes wrong with them is told without anything
+/// of the file: neither its lines nor whether it exists (a file-existence oracle), only that
+/// it gave no certificate.
 fn tls_connector(config: &ImapConfig) -> Result<TlsConnector> {
+    let unusable = |field: &'static str| {
+        Error::new(
+            ErrorKind::Config,
+            format!(
+                "`{field}` gave no usable certificate: it must be PEM certificates \
+                 (`-----BEGIN CERTIFICATE-----`), readable by the connector"
+            ),
+        )
+        .with_field(field)
+        .with_connector(SOURCE)
+    };
     let mut extra = Vec::new();
-    if let Some(path) = &config.ca_certificate {
-        let certs = CertificateDer::pem_file_iter(path).map_err(|e| {
-            Error::new(
-                ErrorKind::Config,
-                format!("cannot read `ca_certificate` {}: {e}", path.display()),
-            )
-            .with_field("ca_certificate")
-            .with_connector(SOURCE)
-        })?;
+    let parsed: Option<(&'static str, Vec<_>)> =
+        match (&config.ca_certificate, &config.ca_certificate_pem) {
+            (Some(path), _) => Some((
+                "ca_certificate",
+                CertificateDer::pem_file_iter(path)
+                    .map(|certs| certs.collect::<Vec<_>>())
+                    .map_err(|_| unusable("ca_certificate"))?,
+            )),
+            (None, Some(pem)) => Some((
+                "ca_certificate_pem",
+                CertificateDer::pem_slice_iter(pem.as_bytes()).collect(),
+            )),
+            (None, None) => None,
+        };
+    if let Some((field, certs)) = parsed {
         for cert in certs {
-            extra.push(cert.map_err(|e| {
-                Error::new(
-                    ErrorKind::Config,
-                    format!(
-                        "`ca_certificate` {} is not PEM certificates: {e}",
-                        path.display()
-                    ),
-                )
-                .with_field("ca_certificate")
-                .with_connector(SOURCE)
-            })?);
+            extra.push(cert.map_err(|_| unusable(field))?);
         }
         if extra.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Config,
-                format!("`ca_certificate` {} holds no certificate", path.display()),
-            )
-            .with_field("ca_certificate")
-            .with_connector(SOURCE));
+            return Err(unusable(field));
         }
     }
     let provider = Arc::new(crypto::aws_lc_rs::default_provider());
@@ -459,6 +480,70 @@ fn login_error(address: &str, e: async_imap::error::Error) -> Error {
             .with_connector(SOURCE),
         },
         other => command_error("the login", &other),
+    }
+}
+
+/// The SASL `XOAUTH2` exchange (Google's and Microsoft's IMAP OAuth login): the initial
+/// response `user={user}^Aauth=Bearer {token}^A^A`; when the server refuses the token it sends
+/// a challenge (a JSON error), which is answered with an empty response, as the mechanism
+/// asks, and the server then ends the command with `NO`.
+pub(crate) struct XOAuth2 {
+    /// The initial response, `None` once sent.
+    initial: Option<Vec<u8>>,
+}
+
+impl XOAuth2 {
+    pub(crate) fn new(user: &str, token: &Secret) -> Self {
+        let initial = format!("user={user}\x01auth=Bearer {}\x01\x01", token.expose());
+        Self {
+            initial: Some(initial.into_bytes()),
+        }
+    }
+}
+
+impl fmt::Debug for XOAuth2 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("XOAuth2").finish_non_exhaustive()
+    }
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
+        // The first continuation asks for the initial response; a later one carries the
+        // server's error (never passed on: it may repeat the request), answered empty.
+        self.initial.take().unwrap_or_default()
+    }
+}
+
+fn oauth_login_error(address: &str, e: async_imap::error::Error) -> Error {
+    use async_imap::error::Error as E;
+    match e {
+        E::No(text) | E::Bad(text) => match status_kind(&text) {
+            Some(kind) if kind != ErrorKind::Unauthenticated => status_error(
+                kind,
+                format!(
+                    "{address} did not take the login now: {}",
+                    status_text(&text)
+                ),
+                &text,
+            ),
+            _ => Error::new(
+                ErrorKind::Unauthenticated,
+                format!(
+                    "{address} refused the XOAUTH2 login of `credentials.imap_username` with \
+                     `credentials.imap_access_token` (an expired token, one without the IMAP \
+                     scope `https://mail.google.com/` or \
+                     `https://outlook.office.com/IMAP.AccessAsUser.All`, a user name that is \
+                     not the token's mailbox, or a server without `AUTH=XOAUTH2`): {}",
+                    status_text(&text)
+                ),
+            )
+            .with_field("credentials.imap_access_token")
+            .with_connector(SOURCE),
+        },
+        other => command_error("the XOAUTH2 login", &other),
     }
 }
 

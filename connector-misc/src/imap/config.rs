@@ -32,6 +32,9 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Seconds a connection, the login or one command may take unless configured otherwise.
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 60;
 
+/// Gmail's web UI, searching for one message by its `Message-ID`.
+const GMAIL_LINK: &str = "https://mail.google.com/mail/u/0/#search/rfc822msgid%3A{message_id}";
+
 /// How the connection is protected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -56,8 +59,32 @@ pub struct ImapCredentials {
     /// The login name (often the mail address). It is also the mailbox owner every document
     /// is readable by.
     pub imap_username: String,
-    /// The password or app password, sent once per run with `LOGIN` over TLS.
+    /// The password or app password, sent once per run with `LOGIN` over TLS. Leave it out
+    /// (or empty) when `imap_access_token` is given.
+    #[serde(default = "no_secret")]
     pub imap_password: Secret,
+    /// An OAuth 2 access token instead of a password: the login is then `AUTHENTICATE
+    /// XOAUTH2` (SASL, as Gmail and Microsoft 365 take it; Microsoft 365 has turned password
+    /// logins off). The token needs the scope `https://mail.google.com/` (Gmail) or
+    /// `https://outlook.office.com/IMAP.AccessAsUser.All` (Microsoft 365), and
+    /// `imap_username` is the mailbox's address. Access tokens expire (after an hour at
+    /// both): the host renews it before a run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"ya29.a0AfB_byC…")]
+    pub imap_access_token: Option<Secret>,
+}
+
+fn no_secret() -> Secret {
+    Secret::new("")
+}
+
+impl ImapCredentials {
+    /// The access token, when one is given and not blank.
+    pub(crate) fn access_token(&self) -> Option<&Secret> {
+        self.imap_access_token
+            .as_ref()
+            .filter(|t| !t.expose().trim().is_empty())
+    }
 }
 
 /// The IMAP connector's config (source `"imap"`).
@@ -110,10 +137,28 @@ pub struct ImapConfig {
     /// `tls` (default, implicit TLS), `starttls`, or `plain` (loopback hosts only).
     #[serde(default)]
     pub security: Security,
-    /// A PEM file of extra certificate authorities to trust besides the system's (a
-    /// self-signed or company CA). The host name is always verified.
+    /// A PEM file on the connector's host of extra certificate authorities to trust besides
+    /// the system's (a self-signed or company CA). The host name is always verified. Refused
+    /// on a host that runs connectors for others (one that sets a network policy, as
+    /// `connectors serve` does): a tenant's config must not open the host's files; use
+    /// `ca_certificate_pem` there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"/etc/ssl/company-ca.pem")]
     pub ca_certificate: Option<PathBuf>,
+    /// The same as `ca_certificate`, as the PEM text itself (`-----BEGIN CERTIFICATE-----…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n")]
+    pub ca_certificate_pem: Option<String>,
+    /// Where a document's `link` points: `gmail` (Gmail's web UI, a search for the message's
+    /// `Message-ID`; the default for `imap.gmail.com`), or a URL template with `{message_id}`
+    /// (without angle brackets), `{mailbox}`, `{uid}` and `{uid_validity}`, each
+    /// percent-encoded (`https://webmail.example.com/?_mbox={mailbox}&_uid={uid}`). Without
+    /// one (or for a message without `Message-ID` when the template needs it) the link is
+    /// the RFC 5092 `imap://` URL, which mail clients open but browsers do not; metadata
+    /// `imap_url` always holds that URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"gmail")]
+    pub web_link: Option<String>,
     /// Attachments larger than this, decoded, in bytes, become failures (default 10 MiB).
     #[serde(default = "default_attachment_size_limit")]
     #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
@@ -158,7 +203,8 @@ fn default_timeout() -> NonZeroU64 {
 
 impl ImapConfig {
     /// A config for `username`'s `INBOX` on `host` over implicit TLS, every other setting at
-    /// its default.
+    /// its default. For an OAuth login, give an empty password and set
+    /// `credentials.imap_access_token` ([`ImapConfig::with_access_token`]).
     pub fn new(host: impl Into<String>, username: impl Into<String>, password: Secret) -> Self {
         Self {
             imap_host: host.into(),
@@ -168,10 +214,13 @@ impl ImapConfig {
             credentials: ImapCredentials {
                 imap_username: username.into(),
                 imap_password: password,
+                imap_access_token: None,
             },
             owner_email: None,
             security: Security::Tls,
             ca_certificate: None,
+            ca_certificate_pem: None,
+            web_link: None,
             attachment_size_limit: default_attachment_size_limit(),
             max_message_size: default_max_message_size(),
             page_size: default_page_size(),
@@ -179,6 +228,14 @@ impl ImapConfig {
             allowed_hosts: Vec::new(),
             host_network: None,
         }
+    }
+
+    /// This config logging in with an OAuth 2 access token (`AUTHENTICATE XOAUTH2`) instead
+    /// of a password.
+    pub fn with_access_token(mut self, token: Secret) -> Self {
+        self.credentials.imap_password = no_secret();
+        self.credentials.imap_access_token = Some(token);
+        self
     }
 
     /// The mailboxes named in `imap_mailbox`, blanks left out; empty means every mailbox the
@@ -199,6 +256,21 @@ impl ImapConfig {
             _ => {
                 let login = self.credentials.imap_username.trim();
                 is_address(login).then(|| login.to_lowercase())
+            }
+        }
+    }
+
+    /// The `link` template in effect: `web_link` (the `gmail` preset expanded), else Gmail's
+    /// for Gmail's IMAP host, else none (the `imap://` URL).
+    pub(crate) fn web_link_template(&self) -> Option<String> {
+        match self.web_link.as_deref().map(str::trim) {
+            Some(t) if t.eq_ignore_ascii_case("gmail") => Some(GMAIL_LINK.to_owned()),
+            Some("") => None,
+            Some(t) => Some(t.to_owned()),
+            None => {
+                let host = self.imap_host.trim().to_ascii_lowercase();
+                (host == "imap.gmail.com" || host == "imap.googlemail.com")
+                    .then(|| GMAIL_LINK.to_owned())
             }
         }
     }
@@ -271,11 +343,20 @@ impl ConnectorConfig for ImapConfig {
                 "must not be empty",
             ));
         }
-        if self.credentials.imap_password.is_empty() {
-            problems.push(FieldError::new(
+        match (
+            self.credentials.imap_password.is_empty(),
+            self.credentials.access_token().is_some(),
+        ) {
+            (true, false) => problems.push(FieldError::new(
                 "credentials.imap_password",
-                "must not be empty",
-            ));
+                "must not be empty (or give `credentials.imap_access_token` for an OAuth login)",
+            )),
+            (false, true) => problems.push(FieldError::new(
+                "credentials.imap_access_token",
+                "is given with `credentials.imap_password`: give one of them (the token logs \
+                 in with XOAUTH2, the password with LOGIN)",
+            )),
+            _ => {}
         }
         match &self.owner_email {
             Some(o) if !is_address(o.trim()) => problems.push(FieldError::new(
@@ -305,6 +386,32 @@ impl ConnectorConfig for ImapConfig {
                     "must not contain line breaks or NUL",
                 ));
             }
+        }
+        if let Some(t) = self.web_link_template()
+            && !(t.starts_with("https://") || t.starts_with("http://"))
+        {
+            problems.push(FieldError::new(
+                "web_link",
+                "must be `gmail` or an http(s) URL template (`https://…{message_id}…`)",
+            ));
+        }
+        if self.ca_certificate.is_some()
+            && self
+                .host_network
+                .as_ref()
+                .is_some_and(NetworkPolicy::is_guarded)
+        {
+            problems.push(FieldError::new(
+                "ca_certificate",
+                "names a file on the host, which this host does not open for a connector's \
+                 config; give the certificates' PEM text in `ca_certificate_pem`",
+            ));
+        }
+        if self.ca_certificate.is_some() && self.ca_certificate_pem.is_some() {
+            problems.push(FieldError::new(
+                "ca_certificate_pem",
+                "is given with `ca_certificate`: give one of them",
+            ));
         }
         if let Err(e) = self.network_policy() {
             problems.push(FieldError::new("allowed_hosts", e.message().to_owned()));

@@ -26,22 +26,54 @@ pub(crate) struct Place<'a> {
     pub(crate) mailbox: &'a str,
     pub(crate) uid_validity: u32,
     pub(crate) attachment_cap: u64,
+    /// The `link` template (`web_link`), none for the `imap://` URL.
+    pub(crate) web_link: Option<&'a str>,
 }
 
+/// What a URL path segment or query value keeps unescaped: RFC 3986 unreserved characters.
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// What RFC 5092's `enc-mailbox` keeps: unreserved characters and the hierarchy separators a
+/// mailbox path has (`/`, and `:`/`@`/`&`/`=` which `bchar` allows).
+const ENC_MAILBOX: &percent_encoding::AsciiSet = &COMPONENT
+    .remove(b'/')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'&')
+    .remove(b'=');
+
 impl Place<'_> {
-    /// The message's RFC 5092 IMAP URL (`imap://user@host:port/INBOX;UIDVALIDITY=7/;UID=3`),
-    /// which mail clients open.
-    fn link(&self, uid: u32) -> Option<Url> {
+    /// The message's RFC 5092 IMAP URL
+    /// (`imap://user@host:port/Archive/2025;UIDVALIDITY=7/;UID=3`), which mail clients open;
+    /// the mailbox keeps its hierarchy separator `/` (RFC 5092 `enc-mailbox`).
+    pub(crate) fn imap_url(&self, uid: u32) -> Option<Url> {
         let mut url = Url::parse(&format!("imap://{}:{}/", self.host, self.port)).ok()?;
         url.set_username(self.login).ok()?;
-        let mailbox: String = url::form_urlencoded::byte_serialize(self.mailbox.as_bytes())
-            .collect::<String>()
-            .replace('+', "%20");
-        url.set_path(&format!(
-            "/{mailbox};UIDVALIDITY={}/;UID={uid}",
-            self.uid_validity
-        ));
-        Some(url)
+        let mailbox = percent_encoding::utf8_percent_encode(self.mailbox, ENC_MAILBOX);
+        let path = format!("/{mailbox};UIDVALIDITY={}/;UID={uid}", self.uid_validity);
+        Url::parse(&format!("{}{}", url.as_str().trim_end_matches('/'), path)).ok()
+    }
+
+    /// The document's link: `web_link` filled in for the message, else its `imap://` URL.
+    fn link(&self, uid: u32, message_id: Option<&str>) -> Option<Url> {
+        let web = self.web_link.and_then(|template| {
+            let bare = message_id.map(|m| m.trim_start_matches('<').trim_end_matches('>'));
+            if template.contains("{message_id}") && bare.is_none() {
+                return None;
+            }
+            let enc = |s: &str| percent_encoding::utf8_percent_encode(s, COMPONENT).to_string();
+            let filled = template
+                .replace("{message_id}", &enc(bare.unwrap_or_default()))
+                .replace("{mailbox}", &enc(self.mailbox))
+                .replace("{uid_validity}", &self.uid_validity.to_string())
+                .replace("{uid}", &uid.to_string());
+            Url::parse(&filled).ok()
+        });
+        web.or_else(|| self.imap_url(uid))
     }
 
     fn access(&self) -> Access {
@@ -285,7 +317,10 @@ fn message_document(
     if let Some(size) = listed.size {
         doc = doc.with_metadata("size", size);
     }
-    if let Some(link) = place.link(listed.uid) {
+    if let Some(url) = place.imap_url(listed.uid) {
+        doc = doc.with_metadata("imap_url", url.to_string());
+    }
+    if let Some(link) = place.link(listed.uid, listed.message_id.as_deref()) {
         doc = doc.with_link(link);
     }
     doc
@@ -353,8 +388,75 @@ fn attachment_outcome(
     if let Some(at) = listed.arrived {
         doc = doc.with_updated_at(at);
     }
-    if let Some(link) = place.link(listed.uid) {
+    if let Some(link) = place.link(listed.uid, listed.message_id.as_deref()) {
         doc = doc.with_link(link);
     }
     doc.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn place<'a>(mailbox: &'a str, web_link: Option<&'a str>) -> Place<'a> {
+        Place {
+            host: "imap.example.com",
+            port: 993,
+            login: "me@example.com",
+            owner: "me@example.com",
+            mailbox,
+            uid_validity: 7,
+            attachment_cap: 1,
+            web_link,
+        }
+    }
+
+    #[test]
+    fn imap_urls_keep_the_hierarchy_separator() {
+        let url = place("Archive/2025 Q1", None).imap_url(3).expect("url");
+        assert_eq!(
+            url.as_str(),
+            "imap://me%40example.com@imap.example.com:993/Archive/2025%20Q1;UIDVALIDITY=7/;UID=3"
+        );
+        let url = place("Entwürfe", None).imap_url(3).expect("url");
+        assert!(
+            url.as_str().contains("/Entw%C3%BCrfe;UIDVALIDITY=7/"),
+            "{url}"
+        );
+    }
+
+    #[test]
+    fn web_links_fill_the_template_or_fall_back() {
+        let gmail = "https://mail.google.com/mail/u/0/#search/rfc822msgid%3A{message_id}";
+        let p = place("INBOX", Some(gmail));
+        assert_eq!(
+            p.link(3, Some("<a+b@mail.example.com>"))
+                .expect("link")
+                .as_str(),
+            "https://mail.google.com/mail/u/0/#search/rfc822msgid%3Aa%2Bb%40mail.example.com"
+        );
+        // No Message-ID for the template: the imap:// URL.
+        assert_eq!(p.link(3, None).expect("link").scheme(), "imap");
+        let webmail = place(
+            "Archive/2025",
+            Some("https://mail.example.com/?_mbox={mailbox}&_uid={uid}"),
+        );
+        assert_eq!(
+            webmail.link(9, None).expect("link").as_str(),
+            "https://mail.example.com/?_mbox=Archive%2F2025&_uid=9"
+        );
+    }
+
+    #[test]
+    fn gmail_links_by_default_for_gmail_only() {
+        use super::super::config::ImapConfig;
+        let gmail = ImapConfig::new("imap.gmail.com", "me@gmail.com", "pw".into());
+        assert!(
+            gmail
+                .web_link_template()
+                .is_some_and(|t| t.starts_with("https://mail.google.com/"))
+        );
+        let other = ImapConfig::new("imap.example.com", "me@example.com", "pw".into());
+        assert_eq!(other.web_link_template(), None);
+    }
 }

@@ -4,12 +4,15 @@
 //! - **Connection**: implicit TLS (`security: tls`, port 993, RAGFlow's mode), `STARTTLS`
 //!   (refused upgrade = error, never a plain login) or, for a loopback host only, plain. The
 //!   certificate and host name are always verified (the system's roots plus
-//!   `ca_certificate`); the host's addresses are checked against the network policy before
-//!   connecting. **One login per run** (RAGFlow logs in per 100 messages and never logs out),
-//!   `LOGOUT` at the end; every step is bounded by `timeout_seconds`. A refused login is
-//!   [`ErrorKind::Unauthenticated`](connector_core::ErrorKind::Unauthenticated) naming
-//!   `credentials.imap_password`; the password is a [`Secret`](connector_core::Secret) and is
-//!   in no `Debug`, log line or error.
+//!   `ca_certificate`, a file, or `ca_certificate_pem`, its text; a host serving tenants
+//!   refuses the file path); the host's addresses are checked against the network policy
+//!   before connecting. **One login per run** (RAGFlow logs in per 100 messages and never
+//!   logs out), `LOGOUT` at the end; every step is bounded by `timeout_seconds`. The login is
+//!   `LOGIN` with `credentials.imap_password`, or, with `credentials.imap_access_token` (an
+//!   OAuth 2 access token, for Gmail and Microsoft 365), SASL `AUTHENTICATE XOAUTH2`. A
+//!   refused login is [`ErrorKind::Unauthenticated`](connector_core::ErrorKind::Unauthenticated)
+//!   naming the field; password and token are [`Secret`](connector_core::Secret)s and are in
+//!   no `Debug`, log line or error.
 //! - **Mailboxes**: `imap_mailbox`, or, when it is empty (as RAGFlow and Onyx read it),
 //!   every mailbox `LIST` shows that can be selected, INBOX first, without the RFC 6154
 //!   special-use `\All`, `\Junk` and `\Trash`. Names are UTF-8 in the config, ids and
@@ -146,6 +149,7 @@ impl ImapConnector {
             attachment_cap: config.attachment_size_limit.get(),
             poll_range_days: config.poll_range,
             owner: config.owner().unwrap_or_default(),
+            web_link: config.web_link_template(),
         };
         Ok(Self {
             config,

@@ -43,6 +43,8 @@ pub(crate) struct Reader {
     pub(crate) poll_range_days: Option<u32>,
     /// The mailbox owner's address (`owner_email`, else the login).
     pub(crate) owner: String,
+    /// The `link` template (`web_link`).
+    pub(crate) web_link: Option<String>,
 }
 
 /// An IMAP date (`SINCE`, `BEFORE`): days only, in English.
@@ -122,6 +124,7 @@ impl Reader {
             mailbox,
             uid_validity,
             attachment_cap: self.attachment_cap,
+            web_link: self.web_link.as_deref(),
         }
     }
 
