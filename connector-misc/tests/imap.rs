@@ -976,3 +976,68 @@ fn ca_certificate_paths_reveal_nothing_of_host_files() {
     );
     assert!(err.to_string().contains("ca_certificate_pem"), "{err}");
 }
+
+/// Refetch by id: a message by its Message-ID, an attachment alone by its section, a later
+/// copy of a Message-ID and a message without one by the UID their ids hash; ids of messages
+/// that are gone, or of mailboxes not read, yield nothing.
+#[tokio::test]
+async fn refetch_finds_messages_and_attachments_by_id() {
+    let server = dovecot::server().await;
+    let user = dovecot::user("refetch");
+    let mut s = dovecot::login(server, &user).await;
+    dovecot::append(&mut s, "INBOX", HTML_WITH_ATTACHMENT.as_bytes(), None).await;
+    let same = dovecot::text_message("same@x", "Twice", "one mail, two copies");
+    dovecot::append(&mut s, "INBOX", &same, None).await;
+    dovecot::append(&mut s, "INBOX", &same, None).await;
+    let bare = b"From: a@example.com\r\nSubject: No id\r\n\r\nno Message-ID here\r\n";
+    dovecot::append(&mut s, "INBOX", bare, None).await;
+    let c = connector(server.config(&user, &["INBOX"]));
+    let all = load(c.as_ref()).await;
+    let loaded = ids(&all);
+    assert_eq!(loaded.len(), 5, "{loaded:?}");
+
+    let refetch = c.roles().as_refetch().expect("refetch");
+    let ask = |wanted: Vec<String>| {
+        let mut stream = refetch.fetch(wanted, SyncContext::new());
+        async move {
+            let mut got = Batch::default();
+            while let Some(page) = stream.next().await {
+                got.append(page.expect("page"));
+            }
+            got
+        }
+    };
+    // Every id, in another order: the same documents, the same text.
+    let mut shuffled = loaded.clone();
+    shuffled.reverse();
+    let again = ask(shuffled).await;
+    assert!(again.failures.is_empty(), "{:?}", again.failures);
+    let mut got = ids(&again);
+    got.sort();
+    let mut want = loaded.clone();
+    want.sort();
+    assert_eq!(got, want);
+    for d in &all.documents {
+        let twin = again
+            .documents
+            .iter()
+            .find(|x| x.id == d.id)
+            .expect("refetched");
+        assert_eq!(twin.content, d.content, "{}", d.id);
+        assert_eq!(twin.fingerprint, d.fingerprint, "{}", d.id);
+    }
+
+    // The attachment alone.
+    let one = ask(vec!["INBOX:<html1@example.com>/2".to_owned()]).await;
+    assert_eq!(ids(&one), ["INBOX:<html1@example.com>/2"]);
+    assert_eq!(one.documents[0].title, "data.csv");
+
+    // Gone, or not this connector's: nothing.
+    let none = ask(vec![
+        "INBOX:<never@x>".to_owned(),
+        "Archive:<html1@example.com>".to_owned(),
+        "INBOX:uid:0000".to_owned(),
+    ])
+    .await;
+    assert!(none.documents.is_empty() && none.failures.is_empty());
+}

@@ -89,7 +89,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
     SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
@@ -184,6 +184,7 @@ impl Connector for ImapConnector {
         Roles::of(self)
             .checkpointed()
             .slim()
+            .refetch()
             .fingerprint_skip()
             .into()
     }
@@ -246,6 +247,16 @@ impl CheckpointedConnector for ImapConnector {
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<ImapCheckpoint>>> {
         pages::checkpointed(&self.reader, from, window, ctx)
+    }
+}
+
+impl connector_core::RefetchConnector for ImapConnector {
+    /// These messages and attachments again: each id's mailbox opened, its message found by
+    /// `Message-ID` (or, without one, by mailbox, UIDVALIDITY and UID, which its id hashes),
+    /// downloaded and converted; only the ids asked for are handed on. A message that is
+    /// gone yields nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        pages::refetch(&self.reader, ids, ctx)
     }
 }
 

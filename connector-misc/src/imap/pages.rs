@@ -796,6 +796,221 @@ pub(super) fn list_ids(
     .boxed()
 }
 
+/// What a document id names: a message of a mailbox, and, for an attachment, its section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Named {
+    mailbox: String,
+    /// The message's document id.
+    message: String,
+    /// The message's key after `{mailbox}:`: `<Message-ID>`, `<Message-ID>:uid:{hash}` (a
+    /// later copy of the same Message-ID) or `uid:{hash}` (no Message-ID).
+    key: String,
+    /// The attachment's IMAP section, `None` for the message itself.
+    section: Option<String>,
+}
+
+/// Whether `s` is an IMAP section number (`2`, `1.3`).
+fn is_section(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.')
+            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether `key` is a message key (see [`Named::key`]).
+fn is_message_key(key: &str) -> bool {
+    let hashed = |h: &str| !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric());
+    if let Some(h) = key.strip_prefix("uid:") {
+        return hashed(h);
+    }
+    key.starts_with('<')
+        && (key.ends_with('>') || key.rsplit_once(">:uid:").is_some_and(|(_, h)| hashed(h)))
+}
+
+/// What `id` names, among the ids of `mailboxes` (the longest mailbox whose `{mailbox}:`
+/// starts it: names may hold `:`).
+fn parse_id(id: &str, mailboxes: &[String]) -> Option<Named> {
+    let mailbox = mailboxes
+        .iter()
+        .filter(|m| {
+            id.len() > m.len() && id.starts_with(m.as_str()) && id[m.len()..].starts_with(':')
+        })
+        .max_by_key(|m| m.len())?;
+    let rest = &id[mailbox.len() + 1..];
+    if is_message_key(rest) {
+        return Some(Named {
+            mailbox: mailbox.clone(),
+            message: id.to_owned(),
+            key: rest.to_owned(),
+            section: None,
+        });
+    }
+    let (key, section) = rest.rsplit_once('/')?;
+    (is_message_key(key) && is_section(section)).then(|| Named {
+        mailbox: mailbox.clone(),
+        message: format!("{mailbox}:{key}"),
+        key: key.to_owned(),
+        section: Some(section.to_owned()),
+    })
+}
+
+/// The ids' outcomes again, message by message: each id's mailbox is opened, its message found
+/// by what the id holds (by `UID SEARCH HEADER Message-ID` for a Message-ID, among its UIDs
+/// by the hash of mailbox, UIDVALIDITY and UID otherwise), listed and downloaded, and only the
+/// outcomes of the ids asked for are handed on. An id whose message is gone (expunged, or its
+/// mailbox recreated with a new UIDVALIDITY) or that no mailbox read has yields nothing.
+pub(super) fn refetch(
+    reader: &Arc<Reader>,
+    ids: Vec<String>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Batch>> {
+    let reader = Arc::clone(reader);
+    async_stream::try_stream! {
+        if ids.is_empty() {
+            return;
+        }
+        ctx.cancellation().check()?;
+        let mut session = reader.server.login().await?;
+        ctx.stats().add_request();
+        let mailboxes = reader.mailboxes(&mut session, &ctx).await?;
+        // Message by message, in mailbox order, each with the ids asked of it.
+        let mut wanted: BTreeMap<(String, String), (Named, HashSet<String>)> = BTreeMap::new();
+        for id in &ids {
+            let Some(named) = parse_id(id, &mailboxes) else {
+                tracing::debug!(connector = SOURCE, id, "not an id of a mailbox read: skipped");
+                continue;
+            };
+            wanted
+                .entry((named.mailbox.clone(), named.message.clone()))
+                .or_insert_with(|| (named.clone(), HashSet::new()))
+                .1
+                .insert(id.clone());
+        }
+        let mut open: Option<(String, u32)> = None;
+        for ((mailbox, _), (named, asked)) in wanted {
+            ctx.cancellation().check()?;
+            let validity = match &open {
+                Some((m, v)) if *m == mailbox => *v,
+                _ => match reader.examine(&mut session, &mailbox).await {
+                    Ok(selected) => {
+                        ctx.stats().add_request();
+                        open = Some((mailbox.clone(), selected.uid_validity));
+                        selected.uid_validity
+                    }
+                    // The mailbox is gone: so are its messages (prune's).
+                    Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                    Err(e) => Err(e)?,
+                },
+            };
+            let Some(listed) = reader.find(&mut session, &named, validity, &ctx).await? else {
+                continue;
+            };
+            let place = reader.place(&mailbox, validity);
+            let mut batch = Batch::default();
+            let outcomes = if let Some(size) = listed.size.filter(|s| *s > reader.max_message_size) {
+                vec![convert::message_failure(
+                    &place,
+                    &listed,
+                    ErrorKind::InvalidData,
+                    &format!("{size} bytes, over `max_message_size` ({}); not downloaded", reader.max_message_size),
+                )
+                .into()]
+            } else {
+                let (mut bodies, mut refused) = reader
+                    .bodies(&mut session, &mailbox, validity, &[listed.uid], &ctx)
+                    .await?;
+                match (bodies.remove(&listed.uid), refused.remove(&listed.uid)) {
+                    (Some(raw), _) => convert::message_outcomes(&place, &listed, &raw),
+                    (None, Some(err)) => vec![convert::message_failure(
+                        &place,
+                        &listed,
+                        err.kind(),
+                        &format!("the server would not serve it: {}", err.message()),
+                    )
+                    .into()],
+                    (None, None) => Vec::new(),
+                }
+            };
+            for outcome in outcomes {
+                let id = match &outcome {
+                    Outcome::Document(d) => Some(d.id.as_str()),
+                    Outcome::Failure(f) => f.id.as_deref(),
+                    Outcome::Unchanged(id) => Some(id.as_str()),
+                };
+                // A failure of the whole message answers for its attachments too.
+                let whole = matches!(&outcome, Outcome::Failure(f) if f.id.as_deref() == Some(named.message.as_str()));
+                if whole || id.is_some_and(|i| asked.contains(i)) {
+                    batch.push(outcome);
+                }
+            }
+            if !batch.is_empty() {
+                yield batch;
+            }
+        }
+        client::logout(&reader.server, &mut session).await;
+    }
+    .boxed()
+}
+
+impl Reader {
+    /// The message `named` names in the open mailbox (UIDVALIDITY `validity`), as listed and
+    /// with the id a run gives it; `None` when it is not there.
+    async fn find(
+        &self,
+        session: &mut Session,
+        named: &Named,
+        validity: u32,
+        ctx: &SyncContext,
+    ) -> Result<Option<Listed>> {
+        let mailbox = named.mailbox.as_str();
+        let message_id = named.key.starts_with('<').then(|| {
+            named
+                .key
+                .split_once(">:uid:")
+                .map_or(named.key.clone(), |(m, _)| format!("{m}>"))
+        });
+        let candidates: Vec<u32> = match &message_id {
+            Some(m) => match quoted(m) {
+                Some(q) => {
+                    client::uid_search(&self.server, session, &format!("HEADER Message-ID {q}"))
+                        .await?
+                }
+                None => return Ok(None),
+            },
+            // No Message-ID: the UID whose hash the id holds.
+            None => client::uid_search(&self.server, session, "ALL")
+                .await?
+                .into_iter()
+                .filter(|u| {
+                    super::model::message_doc_id(mailbox, validity, *u, None) == named.message
+                })
+                .collect(),
+        };
+        ctx.stats().add_request();
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let mut failures = Vec::new();
+        let listed = self
+            .listing(session, mailbox, validity, &candidates, ctx, &mut failures)
+            .await?;
+        // The lowest UID with the Message-ID keeps the bare id; later copies get theirs by UID.
+        let mut first = true;
+        for mut l in listed {
+            if l.message_id != message_id {
+                continue;
+            }
+            if message_id.is_some() && !first {
+                l.make_duplicate(mailbox, validity);
+            }
+            first = false;
+            if l.id == named.message {
+                return Ok(Some(l));
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// Logs in and selects every mailbox.
 pub(super) async fn check(reader: &Reader) -> Result<()> {
     let mut session = reader.server.login().await?;
@@ -812,6 +1027,25 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn ids_name_their_message_and_section() {
+        let boxes = vec!["INBOX".to_owned(), "Work:Old".to_owned(), "Work".to_owned()];
+        let named = parse_id("INBOX:<a/2@x>", &boxes).expect("message");
+        assert_eq!((named.key.as_str(), named.section), ("<a/2@x>", None));
+        let named = parse_id("INBOX:<a@x>/1.2", &boxes).expect("attachment");
+        assert_eq!(named.message, "INBOX:<a@x>");
+        assert_eq!(named.section.as_deref(), Some("1.2"));
+        let named = parse_id("Work:Old:uid:0f3a", &boxes).expect("no Message-ID");
+        assert_eq!(
+            (named.mailbox.as_str(), named.key.as_str()),
+            ("Work:Old", "uid:0f3a")
+        );
+        let named = parse_id("Work:<d@x>:uid:99ab/2", &boxes).expect("duplicate's attachment");
+        assert_eq!(named.message, "Work:<d@x>:uid:99ab");
+        assert_eq!(parse_id("Spam:<a@x>", &boxes), None);
+        assert_eq!(parse_id("INBOX:something", &boxes), None);
+    }
 
     #[test]
     fn searches_widen_windows_to_whole_days() {
