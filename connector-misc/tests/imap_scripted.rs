@@ -625,3 +625,84 @@ fn a_password_or_an_access_token() {
         "{neither}"
     );
 }
+
+/// Message 2 as the server lists it: `multipart/mixed` of a text part and `b.pdf` (section 2).
+fn structured_listing_line() -> String {
+    let good = listing_line(2);
+    let cut = good.find("BODYSTRUCTURE").unwrap_or(0);
+    format!(
+        "{}BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 5 1 NIL NIL NIL NIL)\
+         (\"APPLICATION\" \"PDF\" (\"NAME\" \"b.pdf\") NIL NIL \"BASE64\" 8 NIL (\"ATTACHMENT\" (\"FILENAME\" \"b.pdf\")) NIL NIL) \
+         \"MIXED\" (\"BOUNDARY\" \"XX\") NIL NIL NIL))\r\n",
+        &good[..cut]
+    )
+}
+
+/// Message 2 as sent: the same two parts, a third attachment `c.txt` that the server's
+/// structure does not show, and no closing boundary (mail-parser and the server disagree).
+const MALFORMED_MIME: &str = "From: a@example.com\r\nTo: me@example.com\r\nSubject: M2\r\n\
+Message-ID: <m2@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n\
+--XX\r\nContent-Type: text/plain\r\n\r\nhello\r\n\
+--XX\r\nContent-Type: application/pdf; name=b.pdf\r\nContent-Disposition: attachment; filename=b.pdf\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nJVBERi0x\r\n\
+--XX\r\nContent-Type: text/plain; name=c.txt\r\nContent-Disposition: attachment; filename=c.txt\r\n\r\nc\r\n";
+
+/// Review 12: attachment ids come from the server's `BODYSTRUCTURE` alone, in the load as in
+/// prune's id listing, so a MIME tree mail-parser reads otherwise never has prune delete an
+/// attachment the load wrote (and, the message being unchanged, never writes again).
+#[tokio::test]
+async fn attachment_ids_agree_between_load_and_prune() {
+    let (port, _) = serve(Arc::new(|_: &Conn, tag: &str, command: &str| {
+        let set = command.split_whitespace().nth(2).unwrap_or("");
+        if !uids(set).contains(&2) {
+            return None;
+        }
+        let line = |u: u32| {
+            if is_listing(command) {
+                if u == 2 {
+                    structured_listing_line()
+                } else {
+                    listing_line(u)
+                }
+            } else if u == 2 {
+                format!(
+                    "* 2 FETCH (UID 2 BODY[] {{{}}}\r\n{MALFORMED_MIME})\r\n",
+                    MALFORMED_MIME.len()
+                )
+            } else {
+                body_line(u)
+            }
+        };
+        command
+            .to_ascii_uppercase()
+            .starts_with("UID FETCH")
+            .then(|| {
+                let lines: String = uids(set).into_iter().map(line).collect();
+                Reply::text(format!("{lines}{tag} OK done\r\n"))
+            })
+    }))
+    .await;
+    let all = run(port).await.expect("the run completes");
+    assert!(all.failures.is_empty(), "{:?}", all.failures);
+    let loaded = ids(&all);
+    assert_eq!(
+        loaded,
+        [
+            "INBOX:<m1@x>",
+            "INBOX:<m2@x>",
+            "INBOX:<m2@x>/2",
+            "INBOX:<m3@x>"
+        ]
+    );
+    let pdf = &all.documents[2];
+    assert_eq!(pdf.title, "b.pdf");
+    assert_eq!(pdf.content.as_bytes(), b"%PDF-1");
+
+    let c: Arc<dyn Connector> = Arc::new(ImapConnector::new(config(port)).expect("config"));
+    let mut listed = Vec::new();
+    let mut pages = c.as_slim().expect("slim").list_ids(SyncContext::new());
+    while let Some(page) = pages.next().await {
+        listed.extend(page.expect("ids").into_iter().map(|d| d.id));
+    }
+    assert_eq!(listed, loaded);
+}

@@ -122,24 +122,75 @@ pub(crate) fn message_outcomes(place: &Place<'_>, listed: &Listed, raw: &[u8]) -
             .into(),
         ];
     };
-    let mut attachments = Vec::new();
-    walk(&message, 0, "", true, &mut attachments);
+    let mut leaves = Vec::new();
+    walk(&message, 0, "", true, &mut leaves);
+    // One source of attachment ids: the server's BODYSTRUCTURE, which prune and the
+    // fingerprint skip go by too, so a MIME tree the two parsers read differently (a missing
+    // closing boundary, parts without Content-Type, TNEF, a server rewriting the structure)
+    // never makes prune delete what the load wrote. A part the server lists that mail-parser
+    // does not find is a failure under that id; one only mail-parser sees is left out. A
+    // message listed without BODYSTRUCTURE goes by mail-parser alone.
+    let attachments: Vec<(String, Option<&MessagePart<'_>>)> = if listed.structured {
+        for (section, _, is_attachment) in &leaves {
+            if *is_attachment && !listed.attachment_sections.contains(section) {
+                tracing::debug!(
+                    connector = SOURCE,
+                    mailbox = place.mailbox,
+                    uid = listed.uid,
+                    section = section.as_str(),
+                    "an attachment the server's BODYSTRUCTURE does not list: left out"
+                );
+            }
+        }
+        listed
+            .attachment_sections
+            .iter()
+            .map(|section| {
+                let part = leaves
+                    .iter()
+                    .find(|(s, _, _)| s == section)
+                    .map(|(_, p, _)| *p);
+                (section.clone(), part)
+            })
+            .collect()
+    } else {
+        leaves
+            .into_iter()
+            .filter(|(_, _, is_attachment)| *is_attachment)
+            .map(|(section, part, _)| (section, Some(part)))
+            .collect()
+    };
     let mut out = Vec::with_capacity(1 + attachments.len());
     out.push(message_document(place, listed, &message, attachments.len()).into());
     for (section, part) in attachments {
-        out.push(attachment_outcome(place, listed, &section, part));
+        out.push(match part {
+            Some(part) => attachment_outcome(place, listed, &section, part),
+            None => {
+                let id = attachment_doc_id(&listed.id, &section);
+                Failure::new(
+                    Some(id.clone()),
+                    ErrorKind::InvalidData,
+                    format!(
+                        "attachment {id} (part {section} of message UID {} of mailbox {:?}): the \
+                         server lists the part, but it cannot be found in the message as sent",
+                        listed.uid, place.mailbox
+                    ),
+                )
+                .into()
+            }
+        });
     }
     out
 }
 
-/// The attachment parts with their IMAP section numbers, as [`super::model`] finds them in
-/// `BODYSTRUCTURE`.
+/// The leaf parts with their IMAP section numbers, each with whether it is an attachment by
+/// the rule [`super::model`] applies to `BODYSTRUCTURE`.
 fn walk<'m>(
     message: &'m Message<'m>,
     index: u32,
     prefix: &str,
     root: bool,
-    out: &mut Vec<(String, &'m MessagePart<'m>)>,
+    out: &mut Vec<(String, &'m MessagePart<'m>, bool)>,
 ) {
     let Some(part) = usize::try_from(index)
         .ok()
@@ -166,16 +217,15 @@ fn walk<'m>(
         has_name: part.attachment_name().is_some_and(|n| !n.trim().is_empty()),
         has_content_id: part.content_id().is_some_and(|i| !i.trim().is_empty()),
     };
-    if is_attachment(&facts) {
-        out.push((
-            if root {
-                "1".to_owned()
-            } else {
-                prefix.to_owned()
-            },
-            part,
-        ));
-    }
+    out.push((
+        if root {
+            "1".to_owned()
+        } else {
+            prefix.to_owned()
+        },
+        part,
+        is_attachment(&facts),
+    ));
 }
 
 /// `Name <address>, ...` of an address header.

@@ -39,13 +39,23 @@
 //!   the body: `text/plain` as paragraphs, an HTML-only body through core's HTML-to-Markdown
 //!   conversion; charsets and transfer encodings decoded by mail-parser. Metadata: mailbox,
 //!   UID, UIDVALIDITY, `message_id`, `thread_id` (first of `References`, else `In-Reply-To`,
-//!   else its own id), `in_reply_to`, `references`, addresses, date, size. The link is the
-//!   RFC 5092 `imap://` URL of the message. `access` and `owners`: the mailbox owner
+//!   else its own id), `in_reply_to`, `references`, addresses, date, size, and `imap_url`,
+//!   the RFC 5092 `imap://` URL of the message (the mailbox's `/` kept). The link is
+//!   `web_link` filled in (`gmail`, Gmail's web UI, by default for `imap.gmail.com`, or a
+//!   template), else that `imap://` URL. `access` and `owners`: the mailbox owner
 //!   (`owner_email`, else `credentials.imap_username` when it is a mail address; a login
 //!   that is not one needs `owner_email`).
 //! - **Attachments**: parts marked `attachment`, named parts that are no inline image (no
 //!   `Content-ID`) and forwarded messages (`message/rfc822`, as `.eml`), each a document with
-//!   its MIME type, or a failure naming it when over `attachment_size_limit`.
+//!   its MIME type, or a failure naming it when over `attachment_size_limit`. Which parts
+//!   they are, and their section numbers, come from the server's `BODYSTRUCTURE` in the load
+//!   as in prune's listing (mail-parser only supplies their content), so the two never
+//!   disagree on a malformed MIME tree; a message listed without `BODYSTRUCTURE` goes by
+//!   mail-parser.
+//! - **Refetch** ([`RefetchConnector`](connector_core::RefetchConnector)): an id's mailbox is
+//!   opened and its message found by `UID SEARCH HEADER Message-ID`, or, for a message
+//!   without one, by the UID its id hashes (mailbox, UIDVALIDITY, UID); only the ids asked
+//!   for are handed on, an attachment alone if that is what was asked.
 //! - **Fingerprints**: a message never changes in IMAP, so mailbox, UIDVALIDITY and UID are
 //!   its version: an incremental run asks the host's fingerprints once per page and does not
 //!   download a message it already holds.

@@ -27,6 +27,9 @@ pub(crate) struct Listed {
     pub(crate) message_id: Option<String>,
     /// Attachment parts by IMAP section number (`2`, `1.3`), as `BODYSTRUCTURE` shows them.
     pub(crate) attachment_sections: Vec<String>,
+    /// Whether the listing had `BODYSTRUCTURE`: then `attachment_sections` is what the load
+    /// and prune both go by; else (a lean listing) the parsed message's parts.
+    pub(crate) structured: bool,
 }
 
 impl Listed {
@@ -41,6 +44,7 @@ impl Listed {
         let mut arrived = None;
         let mut message_id = None;
         let mut attachment_sections = Vec::new();
+        let mut structured = false;
         for a in attrs {
             match a {
                 AttributeValue::Uid(u) => uid = Some(*u),
@@ -57,6 +61,7 @@ impl Listed {
                         .and_then(|raw| normalise_message_id(&String::from_utf8_lossy(raw)));
                 }
                 AttributeValue::BodyStructure(structure) => {
+                    structured = true;
                     structure_attachments(structure, "", true, &mut attachment_sections);
                 }
                 _ => {}
@@ -71,6 +76,7 @@ impl Listed {
             id,
             message_id,
             attachment_sections,
+            structured,
         })
     }
 
