@@ -112,6 +112,13 @@ async fn start_server(files: usize) -> MockServer {
             "root_info": {".tag": "user", "root_namespace_id": "1", "home_namespace_id": "1"}})))
         .mount(&server)
         .await;
+    Mock::given(method("POST"))
+        .and(path("/2/sharing/list_shared_links"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"links": [], "has_more": false})),
+        )
+        .mount(&server)
+        .await;
     for p in ["/2/files/list_folder", "/2/files/list_folder/continue"] {
         Mock::given(method("POST"))
             .and(path(p))

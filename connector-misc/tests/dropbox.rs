@@ -270,6 +270,13 @@ async fn mount(server: &MockServer, dropbox: &Dropbox) {
         .mount(server)
         .await;
     Mock::given(method("POST"))
+        .and(path("/2/sharing/list_shared_links"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"links": [], "has_more": false})),
+        )
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
         .and(path("/2/files/list_folder"))
         .respond_with(ListFolder(dropbox.clone()))
         .mount(server)
@@ -1369,4 +1376,98 @@ async fn a_resume_inside_a_page_loses_no_file() {
             "dropbox:id:f2"
         ]
     );
+}
+
+/// `SharedLinkMetadata` of a link to `path` whose audience is `audience` (`effective_audience`
+/// and, as Dropbox sends both, the older `resolved_visibility`).
+fn shared_link(tag: &str, path: &str, audience: &str, visibility: &str) -> Value {
+    json!({
+        ".tag": tag, "url": format!("https://www.dropbox.com/scl/fi/x{}", path.len()),
+        "name": path.rsplit('/').next().unwrap_or(""), "id": format!("id:link{}", path.len()),
+        "path_lower": path,
+        "link_permissions": {
+            "can_revoke": true, "visibility_policies": [], "can_set_expiry": true,
+            "can_remove_expiry": true, "allow_download": true, "can_allow_download": true,
+            "can_disallow_download": true, "allow_comments": true, "team_restricts_comments": false,
+            "resolved_visibility": {".tag": visibility},
+            "effective_audience": {".tag": audience},
+            "link_access_level": {".tag": "viewer"},
+        },
+    })
+}
+
+/// A shared link widens `access`: `public` audience to everyone, `team` (a link to a folder
+/// counts for what is in it) to the team as group `team:{id}`; a `members` link adds nobody.
+/// The links are listed once per run, over their pages.
+#[tokio::test]
+async fn shared_link_audiences_widen_access() {
+    let db = dropbox(
+        vec![
+            File::new(1, "a.md", "/Docs", b"# A"),
+            File::new(2, "c.pdf", "/Docs/Sub", b"%PDF-1.4 c"),
+            File::new(3, "private.md", "", b"mine").with(json!({"sharing_info": null})),
+            File::new(4, "members.md", "", b"ours").with(json!({"sharing_info": null})),
+        ],
+        5,
+    );
+    let mut team = personal_account();
+    team["team"] = json!({"id": "dbtid:AAFdgehTzw7WlXhZJsbGCLePe8RvQGYDr-I", "name": "Acme, Inc."});
+    *db.account.lock().unwrap() = Some(team);
+    let server = serve(&db).await;
+    Mock::given(method("POST"))
+        .and(path("/2/sharing/list_shared_links"))
+        .and(body_partial_json(json!({"cursor": "links-2"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "links": [shared_link("file", "/members.md", "members", "shared_folder_only")],
+            "has_more": false,
+        })))
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/2/sharing/list_shared_links"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "links": [
+                shared_link("file", "/docs/a.md", "public", "public"),
+                shared_link("folder", "/docs/sub", "team", "team_only"),
+            ],
+            "has_more": true, "cursor": "links-2",
+        })))
+        .with_priority(2)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let access = |id: &str| sink.get(id).unwrap().access.unwrap();
+    assert_eq!(access("dropbox:id:f1"), connector_core::Access::public());
+    let folder_and_team = access("dropbox:id:f2");
+    assert!(!folder_and_team.public);
+    assert!(
+        folder_and_team
+            .groups
+            .contains(&"team:dbtid:AAFdgehTzw7WlXhZJsbGCLePe8RvQGYDr-I".to_owned()),
+        "{folder_and_team:?}"
+    );
+    assert!(
+        folder_and_team
+            .emails
+            .contains(&"alice@example.com".to_owned())
+    );
+    let owner_only = connector_core::Access::restricted(vec!["franz@example.com".into()], vec![]);
+    assert_eq!(access("dropbox:id:f3"), owner_only);
+    assert_eq!(access("dropbox:id:f4"), owner_only);
+}
+
+/// `parent_id` is the folder a file is in, by its path as Dropbox shows it (`/` at the top).
+#[tokio::test]
+async fn parent_ids_are_folder_paths() {
+    let server = serve(&dropbox(files(), 5)).await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let parent = |id: &str| sink.get(id).unwrap().parent_id;
+    assert_eq!(parent("dropbox:id:f1").as_deref(), Some("/Docs"));
+    assert_eq!(parent("dropbox:id:f3").as_deref(), Some("/Docs/Sub"));
+    assert_eq!(parent("dropbox:id:f4").as_deref(), Some("/"));
 }

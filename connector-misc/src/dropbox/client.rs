@@ -40,6 +40,44 @@ pub(crate) struct Account {
     #[serde(default)]
     pub(crate) email: Option<String>,
     pub(crate) root_info: RootInfo,
+    /// The team of a Dropbox Business account.
+    #[serde(default)]
+    pub(crate) team: Option<Team>,
+}
+
+/// `FullTeam`: the team a member belongs to.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Team {
+    pub(crate) id: String,
+}
+
+/// Who a shared link opens a file or folder to, as far as `access` goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Audience {
+    /// The members of the account's team.
+    Team,
+    /// Anyone with the link.
+    Public,
+}
+
+impl Audience {
+    /// A link's audience from its `link_permissions`: `effective_audience` (`public`, `team`,
+    /// else the link widens nothing: `members`, `password`, `no_one`), else the older
+    /// `resolved_visibility` (`public`, `team_only`).
+    pub(crate) fn of_link(link: &Value) -> Option<Self> {
+        let perms = link.get("link_permissions")?;
+        let tag = |key: &str| {
+            perms
+                .get(key)
+                .and_then(|v| v.get(".tag"))
+                .and_then(Value::as_str)
+        };
+        match tag("effective_audience").or(tag("resolved_visibility")) {
+            Some("public") => Some(Self::Public),
+            Some("team" | "team_only") => Some(Self::Team),
+            _ => None,
+        }
+    }
 }
 
 /// `RootInfo`: the account's root namespace (the team root in a team space) and its home.
@@ -430,6 +468,41 @@ impl Client {
             all.cursor = more.cursor;
         }
         Ok(all)
+    }
+
+    /// The widest audience of the shared links of the account, by the lower-case path of the
+    /// file or folder each opens (`sharing/list_shared_links` without a path: every link of
+    /// the user, paged); links that widen nothing are left out.
+    pub(crate) async fn link_audiences(&self) -> Result<HashMap<String, Audience>> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(default)]
+            links: Vec<Value>,
+            #[serde(default)]
+            has_more: bool,
+            #[serde(default)]
+            cursor: Option<String>,
+        }
+        let mut out: HashMap<String, Audience> = HashMap::new();
+        let mut body = json!({});
+        loop {
+            let page: Page = self
+                .rpc("2/sharing/list_shared_links", &body)
+                .await?
+                .json()?;
+            for link in &page.links {
+                let path = link.get("path_lower").and_then(Value::as_str);
+                if let (Some(path), Some(audience)) = (path, Audience::of_link(link)) {
+                    let slot = out.entry(path.to_owned()).or_insert(audience);
+                    *slot = (*slot).max(audience);
+                }
+            }
+            match page.cursor.filter(|_| page.has_more) {
+                Some(cursor) => body = json!({"cursor": cursor}),
+                None => break,
+            }
+        }
+        Ok(out)
     }
 
     /// The members of files shared on their own, by file id (`sharing/list_file_members/batch`,

@@ -23,15 +23,19 @@
 //!   survives renames and moves. The title is the file name, the link the file previewed in
 //!   its folder on dropbox.com, `updated_at` its `server_modified` (when Dropbox got this
 //!   version; RAGFlow used `client_modified`, which a desktop client may set to anything);
-//!   metadata holds `path`, `size`, `rev`, `extension` and, inside a shared folder,
+//!   `parent_id` the path of its folder as Dropbox shows it (`/Team notes/2025`, `/` at the
+//!   top); metadata holds `path`, `size`, `rev`, `extension` and, inside a shared folder,
 //!   `shared_folder_id`, `read_only` and `modified_by` (the account id of the last editor).
 //! - **Access** (unless `sync_permissions: false`; needs the `sharing.read` scope): a file in
 //!   a shared folder may be read by the folder's members (`sharing/list_folder_members`,
 //!   asked once per folder and run), a file shared on its own (`has_explicit_shared_members`)
 //!   by its members too (`sharing/list_file_members/batch`, per page), any other file by the
 //!   account's owner. Users and invitees by e-mail, groups by group id; `owners` are the
-//!   folder's owners, else the account's e-mail. Shared links are not read: a file open to
-//!   anyone with its link is not marked public.
+//!   folder's owners, else the account's e-mail. Shared links widen it
+//!   (`sharing/list_shared_links`, every link of the account, once per run): a link to the
+//!   file or to a folder it is in with audience `public` makes it public, `team` adds the
+//!   team as group `team:{team id}`; other audiences (members, a password, no one) add
+//!   nobody.
 //! - **Fingerprint**: from `content_hash` (else `rev`), the path and the shared folder. The
 //!   listing shows them, so an unchanged file is reported unchanged without a download, and a
 //!   renamed or moved one is delivered again. A change of a folder's members alone changes no

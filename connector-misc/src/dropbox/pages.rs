@@ -20,7 +20,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::{DropboxCheckpoint, Phase};
-use super::client::{Client, Download, FileMeta, Listed, Members};
+use super::client::{Audience, Client, Download, FileMeta, Listed, Members};
 
 /// Downloads at the same time within a page.
 const CONCURRENCY: usize = 8;
@@ -58,6 +58,8 @@ pub(crate) struct Reader {
 struct RunShared {
     folders: Arc<Mutex<HashMap<String, Arc<OnceCell<Members>>>>>,
     files: Arc<Mutex<HashMap<String, Members>>>,
+    /// The audiences of the account's shared links by path, asked once per run.
+    links: Arc<OnceCell<HashMap<String, Audience>>>,
     budget: Arc<Semaphore>,
 }
 
@@ -66,9 +68,25 @@ impl RunShared {
         Self {
             folders: Arc::default(),
             files: Arc::default(),
+            links: Arc::default(),
             budget: Arc::new(Semaphore::new(permits(PAGE_BYTES) as usize)),
         }
     }
+}
+
+/// The widest audience a shared link opens the file at `path_lower` to: a link to the file
+/// itself or to a folder it is in.
+fn link_audience(links: &HashMap<String, Audience>, path_lower: &str) -> Option<Audience> {
+    let mut best = links.get(path_lower).copied();
+    let mut rest = path_lower;
+    while let Some((parent, _)) = rest.rsplit_once('/') {
+        if parent.is_empty() {
+            break;
+        }
+        best = best.max(links.get(parent).copied());
+        rest = parent;
+    }
+    best
 }
 
 /// The permits of `size` bytes in the in-flight budget: at least one, at most all of them.
@@ -485,10 +503,27 @@ async fn access_of(
     if owners.is_empty() {
         owners.extend(account.email.as_ref().map(|e| e.to_lowercase()));
     }
-    Ok((
-        Access::restricted(emails.into_iter().collect(), groups.into_iter().collect()),
-        owners.into_iter().collect(),
-    ))
+    // A shared link widens who reads it: `public` to everyone, `team` to the team (its group
+    // `team:{team id}`); other audiences (members, a password, no one) add nobody.
+    let links = shared
+        .links
+        .get_or_try_init(|| reader.client.link_audiences())
+        .await?;
+    let audience = meta
+        .path_lower
+        .as_deref()
+        .and_then(|p| link_audience(links, p));
+    let access = match audience {
+        Some(Audience::Public) => Access::public(),
+        Some(Audience::Team) => {
+            if let Some(team) = &account.team {
+                groups.insert(format!("team:{}", team.id));
+            }
+            Access::restricted(emails.into_iter().collect(), groups.into_iter().collect())
+        }
+        None => Access::restricted(emails.into_iter().collect(), groups.into_iter().collect()),
+    };
+    Ok((access, owners.into_iter().collect()))
 }
 
 /// The web page of a file: its folder in Dropbox's web UI with the file previewed.
@@ -546,6 +581,9 @@ fn document(meta: &FileMeta, doc: Document, access: Option<(Access, Vec<String>)
     }
     if let Some(path) = &meta.path_display {
         doc = doc.with_metadata("path", path.clone());
+        // The folder the file is in, by its path as Dropbox shows it (`/` at the top).
+        let parent = path.rsplit_once('/').map_or("", |(folder, _)| folder);
+        doc = doc.with_parent_id(if parent.is_empty() { "/" } else { parent });
     }
     if let Some(sharing) = &meta.sharing_info {
         doc = doc.with_metadata("read_only", sharing.read_only);
@@ -560,4 +598,27 @@ fn document(meta: &FileMeta, doc: Document, access: Option<(Access, Vec<String>)
         doc = doc.with_link(url);
     }
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Audience, link_audience};
+
+    #[test]
+    fn links_to_folders_open_what_is_in_them() {
+        let links = std::collections::HashMap::from([
+            ("/team".to_owned(), Audience::Team),
+            ("/team/press/kit.pdf".to_owned(), Audience::Public),
+        ]);
+        assert_eq!(
+            link_audience(&links, "/team/press/kit.pdf"),
+            Some(Audience::Public)
+        );
+        assert_eq!(
+            link_audience(&links, "/team/press/other.pdf"),
+            Some(Audience::Team)
+        );
+        assert_eq!(link_audience(&links, "/teammates/a.md"), None);
+        assert_eq!(link_audience(&links, "/private/a.md"), None);
+    }
 }
