@@ -1471,3 +1471,71 @@ async fn parent_ids_are_folder_paths() {
     assert_eq!(parent("dropbox:id:f3").as_deref(), Some("/Docs/Sub"));
     assert_eq!(parent("dropbox:id:f4").as_deref(), Some("/"));
 }
+
+/// A team token with `team_members`: each member's space is a partition, read with
+/// `Dropbox-API-Select-User` naming that member; the connector without a partition refuses to
+/// read them all by one stream, naming the field.
+#[tokio::test]
+async fn team_members_are_partitions() {
+    let (ann, bob) = (
+        "dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU",
+        "dbmid:AAFoi1ZFCQ0NkoYdPdoAbC5eKrNg3ruGvWk",
+    );
+    let server = MockServer::start().await;
+    // Bob's space holds one file, Ann's the usual four.
+    let bobs = dropbox(vec![File::new(9, "bob.md", "/Bob", b"# Bob")], 5);
+    Mock::given(method("POST"))
+        .and(path("/2/files/list_folder"))
+        .and(move |r: &Request| {
+            r.headers
+                .get("dropbox-api-select-user")
+                .and_then(|h| h.to_str().ok())
+                == Some(bob)
+        })
+        .respond_with(ListFolder(bobs.clone()))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/2/files/download"))
+        .and(move |r: &Request| {
+            r.headers
+                .get("dropbox-api-select-user")
+                .and_then(|h| h.to_str().ok())
+                == Some(bob)
+        })
+        .respond_with(Download(bobs.clone()))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount(&server, &dropbox(files(), 5)).await;
+    let c = build(&server.uri(), json!({"team_members": [ann, bob]}));
+    assert_eq!(c.partitions(), [ann, bob]);
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.field(), Some("team_members"), "{e}");
+    assert!(c.partition("dbmid:other").is_none());
+
+    let a = c.partition(ann).expect("Ann's partition");
+    let b = c.partition(bob).expect("Bob's partition");
+    assert!(a.partitions().is_empty());
+    a.check().await.unwrap();
+    assert_eq!(
+        run(&a, &MemoryStateStore::new(), SyncMode::Full)
+            .await
+            .len(),
+        4
+    );
+    assert_eq!(
+        run(&b, &MemoryStateStore::new(), SyncMode::Full)
+            .await
+            .ids(),
+        ["dropbox:id:f9"]
+    );
+
+    let e = connector_core::config::from_json::<connector_misc::dropbox::DropboxConfig>(config(
+        &server.uri(),
+        json!({"team_members": [ann], "team_member_id": bob}),
+    ))
+    .unwrap_err();
+    assert!(e.problems().iter().any(|p| p.path == "team_members"), "{e}");
+}

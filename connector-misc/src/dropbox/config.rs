@@ -103,6 +103,14 @@ pub struct DropboxConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU")]
     pub team_member_id: Option<String>,
+    /// With a team token, the team members whose Dropboxes are read (`dbmid:…`), each a
+    /// partition: a job of its own with its own cursor, as the sync service runs them (a
+    /// member's space is listed with `Dropbox-API-Select-User`, as with `team_member_id`).
+    /// Mutually exclusive with `team_member_id`; a host that does not run partitions reads
+    /// one member through `team_member_id` instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = &["dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU", "dbmid:AAFoi1ZFCQ0NkoYdPdoAbC5eKrNg3ruGvWk"])]
+    pub team_members: Vec<String>,
     /// Set `access` on each document from Dropbox's sharing (default true; needs the
     /// `sharing.read` scope): the members of its shared folder and of the file itself, or the
     /// account's owner for a private file. False leaves `access` unset.
@@ -180,6 +188,7 @@ impl DropboxConfig {
             path: String::new(),
             team_space: true,
             team_member_id: None,
+            team_members: Vec::new(),
             sync_permissions: true,
             allow_images: false,
             include: Vec::new(),
@@ -226,6 +235,7 @@ impl fmt::Debug for DropboxConfig {
             .field("path", &self.path)
             .field("team_space", &self.team_space)
             .field("team_member_id", &self.team_member_id)
+            .field("team_members", &self.team_members)
             .field("sync_permissions", &self.sync_permissions)
             .field("allow_images", &self.allow_images)
             .field("include", &self.include)
@@ -286,6 +296,20 @@ impl ConnectorConfig for DropboxConfig {
             problems.push(FieldError::new(
                 "team_member_id",
                 "must be a team member id as Dropbox gives it (`dbmid:…`)",
+            ));
+        }
+        for (i, m) in self.team_members.iter().enumerate() {
+            if !m.starts_with("dbmid:") {
+                problems.push(FieldError::new(
+                    format!("team_members[{i}]"),
+                    "must be a team member id as Dropbox gives it (`dbmid:…`)",
+                ));
+            }
+        }
+        if !self.team_members.is_empty() && self.team_member_id.is_some() {
+            problems.push(FieldError::new(
+                "team_members",
+                "is given with `team_member_id`: give the one member or the list",
             ));
         }
         let path = self.api_path();

@@ -6,7 +6,9 @@
 //!   `Dropbox-API-Path-Root` with the team root, so team folders are listed with the member's
 //!   own folder (`team_space: false` keeps the home root). A team token reads the member named
 //!   by `team_member_id` (`Dropbox-API-Select-User`); without it, it is refused naming that
-//!   field. One connector reads one member: members are not partitions.
+//!   field. A team token with `team_members` reads each member's space as a **partition**
+//!   ([`Connector::partitions`]): a job of its own with its own cursor (the sync service
+//!   runs them; a host that runs no partitions is told to name one `team_member_id`).
 //! - **Listing**: `files/list_folder` with `recursive: true` and `limit`, then
 //!   `files/list_folder/continue`. The cursor is the checkpoint ([`DropboxCheckpoint`]): a
 //!   resumed run continues the listing where it stopped, and the cursor a finished run ends
@@ -70,8 +72,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use connector_core::http::{HttpClient, OAuthToken};
 use connector_core::{
-    Batch, CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore, Error, Result,
-    Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore, DynConnector,
+    Error, ErrorKind, Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use url::Url;
@@ -198,6 +200,25 @@ impl DropboxConnector {
     pub fn config(&self) -> &DropboxConfig {
         &self.config
     }
+
+    /// An error when the config names several team members: each is a partition, read as a
+    /// job of its own ([`Connector::partition`]), never all by one stream.
+    fn one_member(&self) -> Result<()> {
+        if self.config.team_members.is_empty() {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "`team_members` names {} members, each a partition read as a job of its own \
+                 (the sync service runs them); to read one member here, set `team_member_id` \
+                 instead",
+                self.config.team_members.len()
+            ),
+        )
+        .with_field("team_members")
+        .with_connector(SOURCE))
+    }
 }
 
 impl fmt::Display for DropboxConnector {
@@ -226,6 +247,23 @@ impl Connector for DropboxConnector {
             .into()
     }
 
+    /// The team members of `team_members`, each a partition (its own job and cursor).
+    fn partitions(&self) -> Vec<String> {
+        self.config.team_members.clone()
+    }
+
+    /// This connector reading only the member `partition` (as `team_member_id`).
+    fn partition(&self, partition: &str) -> Option<DynConnector> {
+        if !self.config.team_members.iter().any(|m| m == partition) {
+            return None;
+        }
+        let mut config = self.config.clone();
+        config.team_members = Vec::new();
+        config.team_member_id = Some(partition.to_owned());
+        let connector = Self::new(config).ok()?;
+        Some(Arc::new(connector))
+    }
+
     /// Asks for the account (a team token without `team_member_id` is refused naming it),
     /// lists one entry of `path` (not recursively) and downloads a file that does not exist:
     /// the token is accepted, the app may read metadata and contents, the folder exists.
@@ -236,6 +274,7 @@ impl Connector for DropboxConnector {
     /// (`files.content.read`, …), `Config` naming `team_member_id` or `path` (a file),
     /// `NotFound` naming `path`, `Unavailable` when Dropbox cannot be reached.
     async fn check(&self) -> Result<()> {
+        self.one_member()?;
         let client = &self.reader.client;
         client.account().await?;
         client.list(Some(1), false).await?;
@@ -271,6 +310,9 @@ impl CheckpointedConnector for DropboxConnector {
         window: Option<TimeWindow>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<DropboxCheckpoint>>> {
+        if let Err(e) = self.one_member() {
+            return Box::pin(futures::stream::once(async move { Err(e) }));
+        }
         pages::checkpointed(&self.reader, from, window, ctx)
     }
 }
@@ -279,6 +321,9 @@ impl SlimConnector for DropboxConnector {
     /// Every file id of a fresh listing that the filters admit, whatever the file's size;
     /// fails rather than come back short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        if let Err(e) = self.one_member() {
+            return Box::pin(futures::stream::once(async move { Err(e) }));
+        }
         pages::list_ids(&self.reader, ctx)
     }
 }
@@ -287,6 +332,9 @@ impl connector_core::RefetchConnector for DropboxConnector {
     /// These files again, by `files/get_metadata` then a download; a file that is gone yields
     /// nothing.
     fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        if let Err(e) = self.one_member() {
+            return Box::pin(futures::stream::once(async move { Err(e) }));
+        }
         pages::refetch(&self.reader, ids, ctx)
     }
 }
