@@ -166,7 +166,12 @@ async fn absolute_paths_and_urls_as_nextcloud_sends_them() {
         .get(&id(&uri, "Team Notes/caf\u{e9} & more.txt"))
         .unwrap();
     assert_eq!(doc.content.as_text(), Some("caf\u{e9}"));
-    assert_eq!(doc.title, "caf\u{e9} & more.txt");
+    // The path under remote_path: files of one name in two folders are told apart.
+    assert_eq!(doc.title, "Team Notes/caf\u{e9} & more.txt");
+    assert_eq!(
+        sink.get(&id(&uri, "Read Me.md")).unwrap().title,
+        "Read Me.md"
+    );
     assert_eq!(doc.size_bytes, 5);
     assert_eq!(doc.metadata["etag"], "\"b2\"");
     assert_eq!(

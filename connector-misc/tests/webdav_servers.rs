@@ -90,7 +90,7 @@ async fn walk_and_sync(kind: Kind) {
     assert_eq!(report.failures[1].kind, ErrorKind::Unsupported);
     let doc = sink.get(&id(&server, "sub dir/\u{e9}t\u{e9}.txt")).unwrap();
     assert_eq!(doc.content.as_text(), Some("\u{e9}t\u{e9}"));
-    assert_eq!(doc.title, "\u{e9}t\u{e9}.txt");
+    assert_eq!(doc.title, "sub dir/\u{e9}t\u{e9}.txt");
     assert_eq!(doc.updated_at, Some(day(2)));
     assert_eq!(doc.access, None);
     assert_eq!(

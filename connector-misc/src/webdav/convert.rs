@@ -67,6 +67,11 @@ pub(crate) fn download_failure(
 
 /// The document of a downloaded file, or the failure of a text file that is not UTF-8.
 ///
+/// Its title is the path under `remote_path` (`Handbook/README.md`), so files of the same
+/// name in different folders are told apart in results: RAGFlow switches to the path only
+/// for names that occur twice in the whole tree, which needs the whole tree in memory, and a
+/// title that changes when a second `README.md` appears elsewhere would retitle the first.
+///
 /// Its link is the file's page in the web UI where the server is Nextcloud or ownCloud and
 /// lists an `oc:fileid`, else the file's URL; `owners` holds `oc:owner-id` where listed;
 /// `parent_id` is the id of its folder (`webdav:{base_url}:{folder path}`). `access` stays
@@ -76,7 +81,10 @@ pub(crate) fn document(dav: &Dav, member: Member, body: Bytes) -> Outcome {
     let id = dav.document_id(&member.rel);
     let size = member.resource.length.unwrap_or(body.len() as u64);
     let doc = match crate::files::file_document(id, SOURCE, name, Vec::from(body)) {
-        Ok(doc) => doc,
+        Ok(mut doc) => {
+            doc.title.clone_from(&member.rel);
+            doc
+        }
         Err(message) => {
             return failure(dav, &member, ErrorKind::InvalidData, message).into();
         }

@@ -12,8 +12,9 @@
 //!   from the names, each encoded once.
 //! - **Ids** are RAGFlow's: `webdav:{base_url}:{path under base_url}`, `base_url` as written
 //!   with its trailing `/` trimmed (`base_url.rstrip("/")`), names decoded. The title is the
-//!   file name, `updated_at` its `getlastmodified`, `parent_id` its folder's id; metadata holds
-//!   `path` (relative to `remote_path`), `size`, `etag`, `content_type`, `extension`.
+//!   path under `remote_path` (`Handbook/README.md`), `updated_at` its `getlastmodified`,
+//!   `parent_id` its folder's id; metadata holds `path` (relative to `remote_path`), `size`,
+//!   `etag`, `content_type`, `extension`.
 //!   Nextcloud and ownCloud also list `oc:owner-id` (the document's `owners`, metadata
 //!   `owner_id`, `owner_name`), `oc:fileid` (metadata `fileid`, and the link goes to the web
 //!   UI's `/index.php/f/{fileid}`) and `oc:permissions`; elsewhere the link is the file's
