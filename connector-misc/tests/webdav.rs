@@ -370,6 +370,122 @@ async fn a_sub_folder_deleted_mid_walk_is_skipped() {
     );
 }
 
+/// Files that failed are read again first, by id (PROPFIND `Depth: 0`, then GET), so a file
+/// that keeps failing (too large) no longer holds the incremental window at the full run's
+/// start: the third run's window starts at the second's end, less `min_overlap`.
+#[tokio::test]
+async fn failed_files_are_refetched_first_and_hold_no_window_back() {
+    let server = nextcloud().await;
+    let uri = server.uri();
+    let handbook = format!("{ROOT}Handbook/");
+    // The first GET of Read Me.md is refused (a 400 is not retried): a failure of run 1.
+    Mock::given(method("GET"))
+        .and(path(format!("{handbook}Read%20Me.md").as_str()))
+        .respond_with(ResponseTemplate::new(400))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    for (name, etag, len, content_type) in [
+        ("Read%20Me.md", "a1", 7, "text/markdown"),
+        ("huge.pdf", "h1", 50_000_000, "application/pdf"),
+    ] {
+        Mock::given(method("PROPFIND"))
+            .and(path(format!("{handbook}{name}").as_str()))
+            .and(header("depth", "0"))
+            .respond_with(multistatus(&file(
+                &format!("{handbook}{name}"),
+                etag,
+                len,
+                "Mon, 03 Mar 2025 09:00:00 GMT",
+                content_type,
+            )))
+            .mount(&server)
+            .await;
+    }
+    let state = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let syncer = Syncer::new(build(&uri))
+        .sink(sink.clone())
+        .state(state.clone());
+    let first = syncer.run(SyncMode::Full).await.unwrap();
+    let mut failed: Vec<_> = first.failures.iter().filter_map(|f| f.id.clone()).collect();
+    failed.sort();
+    assert_eq!(failed, [id(&uri, "Read Me.md"), id(&uri, "huge.pdf")]);
+    assert!(sink.get(&id(&uri, "Read Me.md")).is_none());
+
+    let seen = server.received_requests().await.unwrap().len();
+    let second = syncer.run(SyncMode::Incremental).await.unwrap();
+    let doc = sink.get(&id(&uri, "Read Me.md")).unwrap();
+    assert_eq!(doc.content.as_text(), Some("# Hello"));
+    assert_eq!(doc.metadata["etag"], "\"a1\"");
+    // Before the walk: the two failed files, each by its own Depth 0 listing; the huge one
+    // is refused by its listed length again, without a GET.
+    let after: Vec<(String, String)> = server.received_requests().await.unwrap()[seen..]
+        .iter()
+        .map(|r| (r.method.to_string(), r.url.path().to_owned()))
+        .collect();
+    let first_folder = after
+        .iter()
+        .position(|(m, p)| m == "PROPFIND" && p.ends_with('/'))
+        .unwrap();
+    let mut refetched: Vec<_> = after[..first_folder].to_vec();
+    refetched.sort();
+    assert_eq!(
+        refetched,
+        [
+            ("GET".to_owned(), format!("{handbook}Read%20Me.md")),
+            ("PROPFIND".to_owned(), format!("{handbook}Read%20Me.md")),
+            ("PROPFIND".to_owned(), format!("{handbook}huge.pdf")),
+        ]
+    );
+    assert_eq!(second.failures.len(), 1, "{:?}", second.failures);
+    assert_eq!(second.failures[0].id, Some(id(&uri, "huge.pdf")));
+
+    let third = syncer.run(SyncMode::Incremental).await.unwrap();
+    let (w2, w3) = (second.window.unwrap(), third.window.unwrap());
+    assert_eq!(w3.start, w2.end - chrono::Duration::minutes(5));
+}
+
+/// An id outside `remote_path`, of another `base_url`, or of a file the walk does not read is
+/// not fetched at all.
+#[tokio::test]
+async fn refetch_keeps_to_remote_path_and_the_extensions() {
+    let server = nextcloud().await;
+    let uri = server.uri();
+    let connector = WebdavConnector::new(config(&uri)).unwrap();
+    let base = format!("webdav:{uri}{}", ROOT.trim_end_matches('/'));
+    let ids = vec![
+        format!("{base}:Other/x.md"),
+        format!("{base}:Handbook/movie.mp4"),
+        format!("{base}:Handbook/../x.md"),
+        format!("webdav:http://elsewhere:Handbook/Read Me.md"),
+        // Gone since (no mock: 404): nothing, and no failure.
+        id(&uri, "gone.md"),
+    ];
+    let batches: Vec<_> =
+        connector_core::RefetchConnector::fetch(&connector, ids, SyncContext::new())
+            .collect()
+            .await;
+    let docs: usize = batches
+        .iter()
+        .map(|b| b.as_ref().unwrap().documents.len())
+        .sum();
+    let failures: usize = batches
+        .iter()
+        .map(|b| b.as_ref().unwrap().failures.len())
+        .sum();
+    assert_eq!((docs, failures), (0, 0));
+    let asked: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.url.path().to_owned())
+        .collect();
+    assert_eq!(asked, [format!("{ROOT}Handbook/gone.md")]);
+}
+
 #[tokio::test]
 async fn incremental_takes_files_whose_mtime_is_older_than_the_window() {
     let server = nextcloud().await;

@@ -78,6 +78,37 @@ impl Dav {
         format!("webdav:{}:{path}", self.base_id)
     }
 
+    /// The path under `remote_path` of the file with document id `id`, when the id is one of
+    /// this connector's (same `base_url`), under `remote_path`, a path of plain names and a
+    /// file the walk would read; `None` otherwise.
+    pub(crate) fn rel_of_id(&self, id: &str) -> Option<String> {
+        let path = id
+            .strip_prefix("webdav:")?
+            .strip_prefix(self.base_id.as_str())?
+            .strip_prefix(':')?;
+        let rel = if self.remote.is_empty() {
+            path
+        } else {
+            path.strip_prefix(self.remote.join("/").as_str())?
+                .strip_prefix('/')?
+        };
+        let plain = rel
+            .split('/')
+            .all(|n| !n.is_empty() && n != "." && n != "..");
+        let name = rel.rsplit('/').next()?;
+        (plain && self.accepts(name)).then(|| rel.to_owned())
+    }
+
+    /// The URL of the file `rel` (a path under `remote_path`), each name encoded once.
+    pub(crate) fn file_url(&self, rel: &str) -> Option<Url> {
+        let mut url = self.root.clone();
+        url.path_segments_mut()
+            .ok()?
+            .pop_if_empty()
+            .extend(rel.split('/'));
+        Some(url)
+    }
+
     /// The id of the folder `rel` (empty: the configured folder), in the same form: the
     /// documents' `parent_id`.
     pub(crate) fn folder_id(&self, rel: &str) -> String {

@@ -44,6 +44,9 @@
 //!   `Retry-After`, timeouts, the network policy.
 //! - **Content**: as the `local` connector: [`TEXT_EXTENSIONS`] (`md`, `txt`, `csv`,
 //!   `json`, ...) as UTF-8 text, everything else as bytes with its MIME type.
+//! - **Refetch**: the files that failed last time are read again first, by id: a PROPFIND
+//!   `Depth: 0` of the path the id carries, then a GET, so a failure no longer holds the
+//!   incremental window back.
 //! - **`check()`** uses a client of its own (20 s, one retry, `Retry-After` up to 5 s): a
 //!   wrong login, a server that asks for Digest/NTLM/Negotiate (`Unsupported`), a missing
 //!   folder (`NotFound` naming `remote_path`), a redirect to another host or scheme (naming
@@ -67,8 +70,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_core::http::{Auth, HttpClient};
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, Error, Result, Roles, SlimConnector,
-    SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, Error, RefetchConnector, Result,
+    Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 
@@ -213,6 +216,7 @@ impl Connector for WebdavConnector {
         Roles::of(self)
             .checkpointed()
             .slim()
+            .refetch()
             .fingerprint_skip()
             .into()
     }
@@ -273,5 +277,14 @@ impl SlimConnector for WebdavConnector {
     /// cannot be listed.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         pages::list_ids(&self.dav, ctx)
+    }
+}
+
+impl RefetchConnector for WebdavConnector {
+    /// Reads the files with these ids again: a PROPFIND `Depth: 0` for each one's version and
+    /// length, then its GET. Ids of files gone, now folders, outside `remote_path` or no
+    /// longer read by the walk yield nothing (prune deals with them).
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        pages::refetch(&self.dav, self.config.max_file_size.get(), ids, ctx)
     }
 }

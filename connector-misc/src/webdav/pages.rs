@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use connector_core::pages::{ItemFetches, Outcome, PendingItem};
+use connector_core::pages::{ItemFetches, Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::reexports::chrono::TimeDelta;
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Result, SlimDocument, SyncContext, TimeWindow,
@@ -20,7 +20,7 @@ use super::SOURCE;
 use super::checkpoint::WebdavCheckpoint;
 use super::client::Dav;
 use super::convert;
-use super::model::{Listed, Page};
+use super::model::{Listed, Member, Page};
 
 /// Files downloaded at the same time within a page.
 const READ_CONCURRENCY: usize = 4;
@@ -126,6 +126,70 @@ pub(super) fn list_ids(
     .boxed()
 }
 
+/// Ids refetched per batch.
+const REFETCH_CHUNK: usize = 64;
+
+/// The files with these ids, read again (the host retries what failed last time first):
+/// each one's PROPFIND `Depth: 0` for its version and length (so the size cap holds before any
+/// download), then its GET. An id that is not this connector's, lies outside `remote_path` or
+/// is no longer a file the walk reads yields nothing, as does a file that is gone (404) or is
+/// now a folder; prune deals with those.
+pub(super) fn refetch(
+    dav: &Arc<Dav>,
+    max: u64,
+    ids: Vec<String>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Batch>> {
+    let dav = Arc::clone(dav);
+    async_stream::try_stream! {
+        let http = dav.http.with_context(&ctx);
+        for chunk in ids.chunks(REFETCH_CHUNK) {
+            ctx.cancellation().check()?;
+            let pending = chunk
+                .iter()
+                .filter_map(|id| dav.rel_of_id(id).map(|rel| PendingItem::new(id.as_str(), rel)));
+            yield fetch_items(&ctx, pending, READ_CONCURRENCY, |rel| {
+                refetch_one(Arc::clone(&dav), http.clone(), rel, max)
+            })
+            .await?;
+        }
+    }
+    .boxed()
+}
+
+/// One refetched file: its listing (`Depth: 0`), then [`read`].
+async fn refetch_one(
+    dav: Arc<Dav>,
+    http: connector_core::http::HttpClient,
+    rel: String,
+    max: u64,
+) -> Result<Option<Outcome>> {
+    let id = dav.document_id(&rel);
+    let Some(url) = dav.file_url(&rel) else {
+        return Ok(None);
+    };
+    let resource = match dav.propfind(&http, &url, "0").await {
+        Ok(resources) => resources.into_iter().next(),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Ok(Some(item_failure(id, e)?.with_link(url).into())),
+    };
+    let Some(resource) = resource else {
+        let e = Error::invalid_data(format!("{rel}: the PROPFIND answer lists nothing"))
+            .with_connector(SOURCE);
+        return Ok(Some(item_failure(id, e)?.with_link(url).into()));
+    };
+    if resource.collection {
+        return Ok(None);
+    }
+    if let Some(status) = &resource.error {
+        let e = Error::invalid_data(format!("{rel}: the server could not describe it: {status}"))
+            .with_connector(SOURCE);
+        return Ok(Some(item_failure(id, e)?.with_link(url).into()));
+    }
+    let member = Member { rel, url, resource };
+    read(dav, http, Listed::File(Box::new(member)), max).await
+}
+
 /// A walk item as a page item: a file with its listed version when it is within the size cap
 /// (so an unchanged one costs no GET), or anything `read` turns into a failure.
 ///
@@ -193,7 +257,7 @@ async fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::webdav::model::{Member, Resource};
+    use crate::webdav::model::Resource;
     use connector_core::http::HttpClient;
 
     fn dav() -> Dav {
