@@ -701,6 +701,96 @@ async fn a_slow_listing_names_the_folder_and_the_setting() {
     );
 }
 
+/// A server that takes HTTP Digest only (RFC 7616): with `auth_scheme: "digest"` the first
+/// request's 401 challenge is answered, and every later request answers it up front (one 401
+/// in the run), each with the next nonce count and a fresh cnonce; the password is never
+/// sent.
+#[tokio::test]
+async fn a_digest_challenge_is_answered_once_then_up_front() {
+    let server = MockServer::start().await;
+    let handbook = format!("{ROOT}Handbook/");
+    let answer = |target: &str| {
+        wiremock::matchers::header_regex(
+            "authorization",
+            &format!(
+                r#"^Digest username="alice", realm="files@nas", nonce="n0nce", uri="{target}", algorithm=MD5, response="[0-9a-f]{{32}}", qop=auth, nc=[0-9a-f]{{8}}, cnonce="[0-9a-f]{{32}}", opaque="0paque"$"#
+            ),
+        )
+    };
+    Mock::given(method("PROPFIND"))
+        .and(path(handbook.as_str()))
+        .and(answer(&handbook))
+        .respond_with(multistatus(&format!(
+            "{}{}",
+            folder(&handbook),
+            file(
+                &format!("{handbook}Read%20Me.md"),
+                "a1",
+                7,
+                "Mon, 03 Mar 2025 09:00:00 GMT",
+                "text/markdown"
+            ),
+        )))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(answer(&format!("{handbook}Read%20Me.md")))
+        .respond_with(ResponseTemplate::new(200).set_body_string("# Hello"))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(401).insert_header(
+            "WWW-Authenticate",
+            r#"Digest realm="files@nas", qop="auth,auth-int", algorithm=MD5, nonce="n0nce", opaque="0paque""#,
+        ))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let mut digest = config(&uri);
+    digest.auth_scheme = connector_misc::webdav::AuthScheme::Digest;
+    let connector: Arc<dyn Connector> = Arc::new(WebdavConnector::new(digest).unwrap());
+    let sink = MemorySink::new();
+    let report = Syncer::new(connector)
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(
+        sink.get(&id(&uri, "Read Me.md")).unwrap().content.as_text(),
+        Some("# Hello")
+    );
+    let all = server.received_requests().await.unwrap();
+    let unanswered = all
+        .iter()
+        .filter(|r| r.headers.get("authorization").is_none())
+        .count();
+    assert_eq!(unanswered, 1, "one challenge for the run");
+    let counts: Vec<String> = all
+        .iter()
+        .filter_map(|r| r.headers.get("authorization"))
+        .map(|v| {
+            let v = v.to_str().unwrap();
+            assert!(!v.contains(SECRET));
+            v.split("nc=").nth(1).unwrap()[..8].to_owned()
+        })
+        .collect();
+    let distinct: std::collections::HashSet<&String> = counts.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        counts.len(),
+        "a nonce count is never reused: {counts:?}"
+    );
+    assert_eq!(
+        counts.len(),
+        2,
+        "the PROPFIND answered, then the GET up front: {counts:?}"
+    );
+}
+
 #[tokio::test]
 async fn check_names_a_digest_challenge_a_redirect_and_a_missing_folder() {
     let server = MockServer::start().await;
@@ -713,9 +803,24 @@ async fn check_names_a_digest_challenge_a_redirect_and_a_missing_folder() {
             ))
             .mount_as_scoped(&server)
             .await;
+        // Digest only, the login configured as Basic: the setting to change is named.
+        let err = build(&uri).check().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+        assert_eq!(err.field(), Some("auth_scheme"), "{err}");
+        assert!(err.to_string().contains("digest"), "{err}");
+    }
+    {
+        let _ntlm = Mock::given(method("PROPFIND"))
+            .respond_with(
+                ResponseTemplate::new(401)
+                    .append_header("WWW-Authenticate", "NTLM")
+                    .append_header("WWW-Authenticate", "Negotiate"),
+            )
+            .mount_as_scoped(&server)
+            .await;
         let err = build(&uri).check().await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
-        assert!(err.to_string().contains("Digest"), "{err}");
+        assert!(err.to_string().contains("NTLM"), "{err}");
     }
     {
         // Basic among the challenges: a wrong password.

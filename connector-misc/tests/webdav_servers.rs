@@ -215,3 +215,44 @@ async fn rclone_errors_are_told_apart() {
 async fn wsgidav_errors_are_told_apart() {
     errors_are_told_apart(Kind::Wsgidav).await;
 }
+
+/// wsgidav taking Digest only (its `accept_basic: false`): with `auth_scheme: "digest"` the
+/// whole tree is read, its challenge answered (the server checks the answer); with the default
+/// Basic, `check()` names the setting to change; a wrong password is `Unauthenticated`.
+#[tokio::test]
+async fn digest_only_server() {
+    let server = tokio::task::spawn_blocking(Server::start_digest)
+        .await
+        .unwrap();
+    seed(&server);
+    let mut digest = config(&server);
+    digest.auth_scheme = connector_misc::webdav::AuthScheme::Digest;
+    let connector = server.connector(digest.clone());
+    connector.check().await.unwrap();
+    let sink = MemorySink::new();
+    let report = Syncer::new(connector)
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    let doc = sink.get(&id(&server, "sub dir/\u{e9}t\u{e9}.txt")).unwrap();
+    assert_eq!(doc.content.as_text(), Some("\u{e9}t\u{e9}"));
+    assert_eq!(sink.ids().len(), 4, "{:?}", sink.ids());
+    // One challenge for the whole run: later requests answer it up front.
+    assert!(
+        report.requests < 2 * (report.delivered + 4),
+        "{} requests for {} files",
+        report.requests,
+        report.delivered
+    );
+
+    let err = server.connector(config(&server)).check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+    assert_eq!(err.field(), Some("auth_scheme"), "{err}");
+
+    let mut wrong = digest;
+    wrong.credentials.password = "not-the-password".into();
+    let err = server.connector(wrong).check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert!(!format!("{err:?}").contains(PASS));
+}

@@ -33,6 +33,17 @@ pub enum Auth {
         /// The password.
         password: Secret,
     },
+    /// HTTP Digest (RFC 7616; MD5 and SHA-256, `qop=auth`): nothing is sent until the server
+    /// answers 401 with a `WWW-Authenticate: Digest` challenge; the request is then sent
+    /// once more with its answer, and the challenge is kept, so the client's later requests
+    /// carry credentials from the start (a fresh `cnonce` and the next nonce count each;
+    /// a stale nonce is answered again). The password never goes over the wire.
+    Digest {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
     /// A key in a header of its own (`X-API-Key: <key>`).
     Header {
         /// The header's name.
@@ -48,7 +59,9 @@ impl Auth {
         match self {
             Self::None => Vec::new(),
             Self::Bearer(t) => vec![t.expose()],
-            Self::Basic { password, .. } => vec![password.expose()],
+            Self::Basic { password, .. } | Self::Digest { password, .. } => {
+                vec![password.expose()]
+            }
             Self::Header { value, .. } => vec![value.expose()],
         }
     }
@@ -61,6 +74,9 @@ impl fmt::Debug for Auth {
             Self::Bearer(_) => f.write_str("Bearer(***)"),
             Self::Basic { username, .. } => {
                 write!(f, "Basic {{ username: {username:?}, password: *** }}")
+            }
+            Self::Digest { username, .. } => {
+                write!(f, "Digest {{ username: {username:?}, password: *** }}")
             }
             Self::Header { name, .. } => write!(f, "Header {{ name: {name:?}, value: *** }}"),
         }
@@ -108,6 +124,8 @@ pub(crate) struct Inner {
     gate_key: Option<String>,
     /// The spacing asked of a [`RateGate`]: the rate limit's period per request, else zero.
     gate_interval: Duration,
+    /// The `Digest` challenge answered so far, shared by the client's requests.
+    pub(crate) digest: std::sync::Mutex<super::digest::Session>,
     /// The `Basic` credential as sent (base64 of `user:password`), held so the redactor knows
     /// it while the client lives: a service that echoes the header cannot show it.
     _sent_basic: Option<Secret>,
@@ -532,6 +550,7 @@ impl HttpClientBuilder {
                     }
                     _ => None,
                 },
+                digest: std::sync::Mutex::default(),
                 client,
                 connector: self.connector,
                 credential_field: self.credential_field,
@@ -562,6 +581,7 @@ fn gate_key(connector: &str, auth: &Auth) -> Option<String> {
         Auth::None => return None,
         Auth::Bearer(token) => ("bearer", "", token),
         Auth::Basic { username, password } => ("basic", username.as_str(), password),
+        Auth::Digest { username, password } => ("digest", username.as_str(), password),
         Auth::Header { name, value } => ("header", name.as_str(), value),
     };
     let mut hash = Sha256::new();

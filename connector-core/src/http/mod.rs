@@ -26,6 +26,7 @@
 mod body;
 mod classify;
 mod client;
+mod digest;
 mod guard;
 mod link;
 mod oauth;

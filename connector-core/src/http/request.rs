@@ -224,13 +224,44 @@ impl RequestBuilder {
             body: self.body.map(|(body, _)| body),
             timeout: self.timeout.unwrap_or(inner.timeout),
         };
+        let digest = match auth {
+            Auth::Digest { username, password } => Some((username.as_str(), password.expose())),
+            _ => None,
+        };
+        // One 401 per send is answered with the challenge it carries.
+        let mut challenged = false;
         loop {
             retry.next_attempt();
             client
                 .pass_gate(&retry, &first.url)
                 .await
                 .map_err(|e| e.with_connector(connector))?;
-            let (url, sent) = redirect::follow(client, &retry, first.clone()).await;
+            let mut hop = first.clone();
+            if let Some((username, password)) = digest {
+                let answer = inner
+                    .digest
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .authorization(username, password, &hop.method, &hop.url);
+                if let Some(answer) = answer {
+                    let (name, value) = header_pair("authorization", &answer, true)
+                        .map_err(|e| e.with_connector(connector))?;
+                    hop.headers.insert(name, value);
+                }
+            }
+            let (url, sent) = redirect::follow(client, &retry, hop).await;
+            if let (Some(_), false, Sent::Response(resp)) = (digest, challenged, &sent)
+                && resp.status() == StatusCode::UNAUTHORIZED
+                && let Some(challenge) = super::digest::challenge(resp.headers())
+            {
+                challenged = true;
+                inner
+                    .digest
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .set(challenge);
+                continue;
+            }
             let verdict = match sent {
                 Sent::Response(resp) => judge(&classifier, resp, &url).await,
                 Sent::Transport(e) => Verdict::Retry(Retryable::sending(e)),
@@ -343,6 +374,8 @@ fn apply_auth(auth: &Auth, headers: &mut HeaderMap) -> Result<()> {
             )
         }
         Auth::Header { name, value } => (name.clone(), value.expose().to_owned()),
+        // Answered per attempt, once the server has sent its challenge (`send`).
+        Auth::Digest { .. } => return Ok(()),
     };
     let (n, v) = header_pair(&name, &value, true)?;
     headers.insert(n, v);

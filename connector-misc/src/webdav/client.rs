@@ -14,6 +14,7 @@ use percent_encoding::percent_decode_str;
 use url::Url;
 
 use super::SOURCE;
+use super::config::AuthScheme;
 use super::model::{Listed, Member, PROPFIND_BODY, Page, Problem, Resource, parse_multistatus};
 use crate::files::{extension_of, folder_done, walk_order};
 
@@ -373,7 +374,8 @@ impl Dav {
 
     /// Checks that the configured folder is a collection the login may list (PROPFIND
     /// `Depth: 0`) with `http`, a client that retries once and waits seconds, not minutes.
-    pub(crate) async fn check(&self, http: &HttpClient) -> Result<()> {
+    /// `scheme` is how the login is sent, for telling a server that asks for the other one.
+    pub(crate) async fn check(&self, http: &HttpClient, scheme: AuthScheme) -> Result<()> {
         let method = Method::from_bytes(b"PROPFIND")
             .map_err(|e| Error::internal("the PROPFIND method").with_cause(e))?;
         let response = http
@@ -414,13 +416,28 @@ impl Dav {
                     .iter()
                     .filter_map(|v| v.to_str().ok())
                     .filter_map(|v| v.split_whitespace().next())
-                    .map(str::to_owned)
+                    .map(|s| s.trim_end_matches(',').to_owned())
                     .collect();
-                if !schemes.is_empty() && !schemes.iter().any(|s| s.eq_ignore_ascii_case("basic")) {
+                let offers = |name: &str| schemes.iter().any(|s| s.eq_ignore_ascii_case(name));
+                let (ours, other) = match scheme {
+                    AuthScheme::Digest => ("digest", "basic"),
+                    _ => ("basic", "digest"),
+                };
+                if !schemes.is_empty() && !offers(ours) {
+                    if offers(other) {
+                        return Err(error(
+                            ErrorKind::Config,
+                            format!(
+                                "the server asks for {} authentication: set auth_scheme to \"{other}\"",
+                                schemes.join(" or ")
+                            ),
+                            "auth_scheme",
+                        ));
+                    }
                     return Err(error(
                         ErrorKind::Unsupported,
                         format!(
-                            "the server asks for {} authentication, and only Basic is supported; enable Basic authentication on the server (over HTTPS)",
+                            "the server asks for {} authentication, and only Basic and Digest are supported; enable one of them on the server",
                             schemes.join(" or ")
                         ),
                         "credentials",

@@ -132,8 +132,14 @@ pub struct WebdavConfig {
     #[serde(default = "default_remote_path")]
     #[schemars(example = &"/Handbook")]
     pub remote_path: String,
-    /// The login, sent with HTTP Basic authentication.
+    /// The login, sent as `auth_scheme` says.
     pub credentials: WebdavCredentials,
+    /// How the login is sent: `basic` (the default, as RAGFlow does: on every request, so
+    /// use HTTPS) or `digest` (HTTP Digest, RFC 7616: the server's challenge is answered and
+    /// the password never sent), for servers that offer only Digest (Apache
+    /// `AuthType Digest`, lighttpd `mod_auth` with `auth.backend.htdigest`, wsgidav's default).
+    #[serde(default)]
+    pub auth_scheme: AuthScheme,
     /// Read image files too (default false: `png`, `jpg`, ... are skipped, as RAGFlow does).
     #[serde(default)]
     pub allow_images: bool,
@@ -172,6 +178,19 @@ pub struct WebdavConfig {
     #[serde(skip)]
     #[schemars(skip)]
     pub(crate) host_network: Option<NetworkPolicy>,
+}
+
+/// How a [`WebdavConfig`]'s login is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthScheme {
+    /// HTTP Basic, on every request.
+    #[default]
+    Basic,
+    /// HTTP Digest (RFC 7616, MD5 or SHA-256): the server's `WWW-Authenticate: Digest`
+    /// challenge is answered.
+    Digest,
 }
 
 /// The login of a [`WebdavConfig`] (RAGFlow's `credentials`).
@@ -219,6 +238,7 @@ impl WebdavConfig {
                 username: username.into(),
                 password: password.into(),
             },
+            auth_scheme: AuthScheme::Basic,
             allow_images: false,
             extensions: Vec::new(),
             listing_timeout_secs: default_listing_timeout(),

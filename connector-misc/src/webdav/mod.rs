@@ -38,7 +38,9 @@
 //!   on, while `list_ids` fails so nothing under it is pruned. 401 is
 //!   [`Unauthenticated`](connector_core::ErrorKind::Unauthenticated) and 403
 //!   [`PermissionDenied`](connector_core::ErrorKind::PermissionDenied), both naming
-//!   `credentials.password`. A file that cannot be downloaded, is too large or is a text file
+//!   `credentials.password`. The login goes as HTTP Basic, or with `auth_scheme: "digest"` as
+//!   HTTP Digest (RFC 7616, core's [`Auth::Digest`]: the server's challenge answered, the
+//!   password never sent). A file that cannot be downloaded, is too large or is a text file
 //!   that is not UTF-8 is a [`Failure`](connector_core::Failure) naming its path; the sync goes
 //!   on. Requests go through core's `HttpClient`: retries,
 //!   `Retry-After`, timeouts, the network policy.
@@ -79,8 +81,8 @@ pub use crate::files::TEXT_EXTENSIONS;
 pub use checkpoint::WebdavCheckpoint;
 pub use client::{DOCUMENT_EXTENSIONS, IMAGE_EXTENSIONS};
 pub use config::{
-    BaseUrl, DEFAULT_LISTING_TIMEOUT_SECS, DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE, WebdavConfig,
-    WebdavCredentials,
+    AuthScheme, BaseUrl, DEFAULT_LISTING_TIMEOUT_SECS, DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE,
+    WebdavConfig, WebdavCredentials,
 };
 
 use client::Dav;
@@ -134,7 +136,7 @@ impl WebdavConnector {
             .network_policy()
             .map_err(|e| e.with_connector(SOURCE))?;
         let http = HttpClient::builder(SOURCE)
-            .auth(basic_auth(&config), CREDENTIAL_FIELD)
+            .auth(login(&config), CREDENTIAL_FIELD)
             .network_policy(network.clone())
             .timeout(Duration::from_secs(60))
             .build()?;
@@ -173,11 +175,13 @@ impl WebdavConnector {
     }
 }
 
-/// The login as HTTP Basic authentication.
-fn basic_auth(config: &WebdavConfig) -> Auth {
-    Auth::Basic {
-        username: config.credentials.username.clone(),
-        password: config.credentials.password.clone(),
+/// The login, as `auth_scheme` sends it.
+fn login(config: &WebdavConfig) -> Auth {
+    let username = config.credentials.username.clone();
+    let password = config.credentials.password.clone();
+    match config.auth_scheme {
+        AuthScheme::Digest => Auth::Digest { username, password },
+        _ => Auth::Basic { username, password },
     }
 }
 
@@ -232,7 +236,7 @@ impl Connector for WebdavConnector {
     /// that is no WebDAV server.
     async fn check(&self) -> Result<()> {
         let http = HttpClient::builder(SOURCE)
-            .auth(basic_auth(&self.config), CREDENTIAL_FIELD)
+            .auth(login(&self.config), CREDENTIAL_FIELD)
             .network_policy(self.network.clone())
             .timeout(Duration::from_secs(20))
             .connect_timeout(Duration::from_secs(5))
@@ -241,7 +245,7 @@ impl Connector for WebdavConnector {
             .retry_after_cap(Duration::from_secs(5))
             .backoff(Duration::from_millis(200), Duration::from_millis(500))
             .build()?;
-        self.dav.check(&http).await
+        self.dav.check(&http, self.config.auth_scheme).await
     }
 
     fn min_overlap(&self) -> Duration {

@@ -71,6 +71,16 @@ pub struct Server {
 impl Server {
     /// Starts `kind` over a new empty folder on a free port and waits until it answers.
     pub fn start(kind: Kind) -> Self {
+        Self::start_with(kind, false)
+    }
+
+    /// wsgidav taking HTTP Digest only (`accept_basic: false`), as an Apache
+    /// `AuthType Digest` share does.
+    pub fn start_digest() -> Self {
+        Self::start_with(Kind::Wsgidav, true)
+    }
+
+    fn start_with(kind: Kind, digest: bool) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("data dir");
@@ -105,11 +115,12 @@ impl Server {
                     &config,
                     format!(
                         "host: 127.0.0.1\nport: {port}\nprovider_mapping:\n  \"/dav\": \"{}\"\n\
-                         http_authenticator:\n  domain_controller: null\n  accept_basic: true\n  \
-                         accept_digest: false\n  default_to_digest: false\nsimple_dc:\n  \
+                         http_authenticator:\n  domain_controller: null\n  accept_basic: {basic}\n  \
+                         accept_digest: {digest}\n  default_to_digest: {digest}\nsimple_dc:\n  \
                          user_mapping:\n    \"*\":\n      \"{USER}\":\n        password: \"{PASS}\"\n\
                          verbose: 0\n",
-                        data.display()
+                        data.display(),
+                        basic = !digest,
                     ),
                 )
                 .expect("wsgidav config");
