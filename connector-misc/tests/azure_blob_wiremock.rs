@@ -853,3 +853,23 @@ async fn converted_documents_snapshot() {
         insta::assert_json_snapshot!(name, value);
     }
 }
+
+/// `check()` goes through the client `with_http` customised (here its user agent; a
+/// `resolve` for split DNS or a shared rate gate alike), not a fresh one.
+#[tokio::test]
+async fn check_uses_the_customised_client() {
+    let server = fixture().await;
+    let connector = AzureBlobConnector::with_http(azure_fixture::config(&server.uri(), 2), |b| {
+        b.user_agent("handbook-sync/2.1")
+    })
+    .unwrap();
+    connector_core::Connector::check(&connector).await.unwrap();
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2);
+    for r in requests {
+        assert_eq!(
+            r.headers.get("user-agent").and_then(|v| v.to_str().ok()),
+            Some("handbook-sync/2.1")
+        );
+    }
+}

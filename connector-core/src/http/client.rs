@@ -118,7 +118,7 @@ pub(crate) struct Inner {
     pub(crate) max_redirects: u32,
     pub(crate) classifier: Option<ErrorClassifier>,
     pub(crate) network: NetworkPolicy,
-    limiter: Option<DefaultKeyedRateLimiter<String>>,
+    limiter: Option<Arc<DefaultKeyedRateLimiter<String>>>,
     /// The shared limiter's key for this client's credential (see [`gate_key`]); `None`
     /// without credentials, where the key is made per host.
     gate_key: Option<String>,
@@ -187,6 +187,37 @@ impl HttpClient {
         Self {
             inner: Arc::clone(&self.inner),
             stats: Some(stats),
+            cancel: self.cancel.clone(),
+            gate: self.gate.clone(),
+        }
+    }
+
+    /// This client with another retry `policy` and whole-request `timeout`, sharing its
+    /// connections, credentials, rate limit, rate gate, network policy, error classifier and
+    /// counters: a `check()` that must answer in seconds, with the client a host customised
+    /// (a `resolve` for split DNS, a shared rate gate, a user agent) rather than a fresh one.
+    #[must_use]
+    pub fn with_retry_policy(&self, policy: RetryPolicy, timeout: Duration) -> Self {
+        let inner = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                client: inner.client.clone(),
+                connector: inner.connector,
+                credential_field: inner.credential_field.clone(),
+                auth: inner.auth.clone(),
+                policy,
+                timeout,
+                max_body_bytes: inner.max_body_bytes,
+                max_redirects: inner.max_redirects,
+                classifier: inner.classifier.clone(),
+                network: inner.network.clone(),
+                limiter: inner.limiter.clone(),
+                gate_key: inner.gate_key.clone(),
+                gate_interval: inner.gate_interval,
+                digest: std::sync::Mutex::default(),
+                _sent_basic: inner._sent_basic.clone(),
+            }),
+            stats: self.stats.clone(),
             cancel: self.cancel.clone(),
             gate: self.gate.clone(),
         }
@@ -512,7 +543,7 @@ impl HttpClientBuilder {
                         )
                     })?
                     .allow_burst(requests);
-                Some(RateLimiter::keyed(quota))
+                Some(Arc::new(RateLimiter::keyed(quota)))
             }
         };
         let mut client = reqwest::Client::builder();

@@ -68,7 +68,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use connector_core::http::{HttpClient, HttpClientBuilder};
-use connector_core::net::NetworkPolicy;
 use connector_core::{
     Batch, CheckpointedBatch, CheckpointedConnector, Connector, Error, RefetchConnector, Result,
     Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
@@ -109,7 +108,6 @@ pub const SOURCE: &str = "azure_blob";
 /// ```
 pub struct AzureBlobConnector {
     config: AzureBlobConfig,
-    network: NetworkPolicy,
     walk: Arc<Walk>,
 }
 
@@ -173,7 +171,6 @@ impl AzureBlobConnector {
         };
         Ok(Self {
             config,
-            network,
             walk: Arc::new(walk),
         })
     }
@@ -230,20 +227,25 @@ impl Connector for AzureBlobConnector {
             .into()
     }
 
-    /// Lists one blob and reads its first byte, with a client that retries once, so wrong
+    /// Lists one blob and reads its first byte, with the sync's client (as
+    /// [`with_http`](AzureBlobConnector::with_http) customised it) retrying once, so wrong
     /// credentials (`Unauthenticated`, naming the key, connection string or SAS field), a
     /// missing permission (`PermissionDenied`: a SAS with `sp=l` only, or credentials that
     /// may list but not read, fail here rather than once per blob in the sync), a missing
     /// container (`NotFound`, naming the container field) and an unreachable endpoint
     /// (`Unavailable`) are told apart within seconds. An empty container proves listing only.
     async fn check(&self) -> Result<()> {
-        let http = HttpClient::builder(SOURCE)
-            .timeout(Duration::from_secs(20))
-            .connect_timeout(Duration::from_secs(5))
-            .max_retries(1)
-            .backoff(Duration::from_millis(200), Duration::from_millis(500))
-            .network_policy(self.network.clone())
-            .build()?;
+        // The sync's client (its resolve, rate gate and user agent as the host customised
+        // it), with a policy that answers in seconds.
+        let sync = &self.walk.client.http;
+        let mut policy = sync.retry_policy();
+        policy.max_retries = 1;
+        policy.initial_backoff = Duration::from_millis(200);
+        policy.max_backoff = Duration::from_millis(500);
+        policy.max_rate_limit_retries = policy.max_rate_limit_retries.min(1);
+        policy.retry_after_cap = policy.retry_after_cap.min(Duration::from_secs(5));
+        policy.rate_limit_budget = policy.rate_limit_budget.min(Duration::from_secs(10));
+        let http = sync.with_retry_policy(policy, Duration::from_secs(20));
         let page = self.walk.client.list_page(&http, None, Some(1)).await?;
         if let Some(blob) = page.blobs.first() {
             self.walk.client.probe_read(&http, &blob.name).await?;
