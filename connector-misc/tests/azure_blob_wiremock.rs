@@ -854,6 +854,250 @@ async fn converted_documents_snapshot() {
     }
 }
 
+/// A Microsoft Entra ID service principal (client credentials), as RAGFlow-style JSON: one
+/// token from `{authority_host}/{tenant}/oauth2/v2.0/token` (form written from Microsoft's
+/// identity platform reference) for `check()` and the whole sync, sent as `Bearer` with
+/// `x-ms-version`; the secret and the token in no error or `Debug`.
+#[tokio::test]
+async fn service_principal_gets_one_token_and_sends_it_as_bearer() {
+    let server = MockServer::start().await;
+    azure_fixture::mount(&server, &azure_fixture::blobs(), 2).await;
+    token_endpoint(&server, 3599).await;
+    let connector = service_principal(&server);
+    connector.check().await.unwrap();
+    let report = Syncer::new(connector.clone())
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(report.new, 7);
+    let requests = server.received_requests().await.unwrap();
+    let tokens: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .collect();
+    assert_eq!(tokens.len(), 1, "one token for the check and the whole run");
+    let form = String::from_utf8_lossy(&tokens[0].body).into_owned();
+    for pair in [
+        "grant_type=client_credentials",
+        "client_id=0f1e2d3c-app",
+        "client_secret=sp-s3cret%7Evalue",
+        "scope=https%3A%2F%2Fstorage.azure.com%2F.default",
+    ] {
+        assert!(form.contains(pair), "{pair} in {form}");
+    }
+    for r in requests.iter().filter(|r| r.method.as_str() == "GET") {
+        let header = |n: &str| r.headers.get(n).and_then(|v| v.to_str().ok());
+        assert_eq!(
+            header("authorization"),
+            Some("Bearer eyJ0eXAiOiJKV1Qi.tok-1")
+        );
+        assert_eq!(header("x-ms-version"), Some(API_VERSION));
+    }
+    let shown = format!("{connector:?} {connector}");
+    assert!(
+        !shown.contains("sp-s3cret") && !shown.contains("tok-1"),
+        "{shown}"
+    );
+}
+
+/// The token is kept until a minute before its announced expiry: one that expires in 30 s
+/// is got again for every request.
+#[tokio::test]
+async fn a_token_near_its_expiry_is_got_again() {
+    let server = MockServer::start().await;
+    azure_fixture::mount(&server, &azure_fixture::blobs(), 2).await;
+    token_endpoint(&server, 30).await;
+    service_principal(&server).check().await.unwrap();
+    let requests = server.received_requests().await.unwrap();
+    let posts = requests
+        .iter()
+        .filter(|r| r.method.as_str() == "POST")
+        .count();
+    let gets = requests
+        .iter()
+        .filter(|r| r.method.as_str() == "GET")
+        .count();
+    assert_eq!((posts, gets), (2, 2), "list and probe read, a token each");
+}
+
+/// A refused client secret (AADSTS7000215) names `credentials.client_secret`; a principal
+/// without a data role is told which role it needs.
+#[tokio::test]
+async fn service_principal_refusals_name_the_field_and_the_role() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(serde_json::json!({
+            "error": "invalid_client",
+            "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+            "error_codes": [7000215],
+        })))
+        .mount(&server)
+        .await;
+    let err = service_principal(&server).check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert_eq!(err.field(), Some("credentials.client_secret"), "{err}");
+    assert!(err.to_string().contains("AADSTS7000215"), "{err}");
+    assert!(!format!("{err} {err:?}").contains("sp-s3cret"));
+
+    let server = MockServer::start().await;
+    token_endpoint(&server, 3599).await;
+    Mock::given(method("GET"))
+        .respond_with(error(
+            403,
+            "AuthorizationPermissionMismatch",
+            "This request is not authorized to perform this operation using this permission.",
+        ))
+        .mount(&server)
+        .await;
+    let err = service_principal(&server).check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(
+        err.to_string().contains("Storage Blob Data Reader"),
+        "{err}"
+    );
+    assert!(!format!("{err} {err:?}").contains("tok-1"));
+}
+
+/// The service principal's fields are checked by name, and are reported unused under
+/// another auth_mode.
+#[test]
+fn service_principal_fields_are_validated() {
+    let err = connector_core::config::from_json::<AzureBlobConfig>(serde_json::json!({
+        "auth_mode": "service_principal",
+        "credentials": {"tenant_id": "bad tenant/", "account_name": "acct", "container_name": "docs"},
+    }))
+    .unwrap_err()
+    .to_string();
+    for field in [
+        "credentials.tenant_id",
+        "credentials.client_id",
+        "credentials.client_secret",
+    ] {
+        assert!(err.contains(field), "{field}: {err}");
+    }
+    let config = connector_core::config::from_json::<AzureBlobConfig>(serde_json::json!({
+        "auth_mode": "account_key",
+        "credentials": {
+            "account_name": "acct", "account_key": azure_fixture::KEY, "container_name": "docs",
+            "tenant_id": "t", "client_id": "c", "client_secret": "s",
+        },
+    }))
+    .unwrap();
+    let unused: Vec<String> = connector_core::ConnectorConfig::unused(&config)
+        .into_iter()
+        .map(|i| i.path)
+        .collect();
+    assert_eq!(
+        unused,
+        [
+            "credentials.tenant_id",
+            "credentials.client_id",
+            "credentials.client_secret"
+        ]
+    );
+}
+
+async fn token_endpoint(server: &MockServer, expires_in: u64) {
+    Mock::given(method("POST"))
+        .and(path("/72f988bf-tenant/oauth2/v2.0/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "ext_expires_in": expires_in,
+            "access_token": "eyJ0eXAiOiJKV1Qi.tok-1",
+        })))
+        .mount(server)
+        .await;
+}
+
+fn service_principal(server: &MockServer) -> Arc<dyn connector_core::Connector> {
+    let uri = server.uri();
+    let config = connector_core::config::from_json::<AzureBlobConfig>(serde_json::json!({
+        "auth_mode": "service_principal",
+        "prefix": "",
+        "credentials": {
+            "tenant_id": "72f988bf-tenant",
+            "client_id": "0f1e2d3c-app",
+            "client_secret": "sp-s3cret~value",
+            "account_name": ACCOUNT,
+            "container_name": CONTAINER,
+        },
+        "blob_endpoint": format!("{uri}/{ACCOUNT}"),
+        "authority_host": uri,
+        "page_size": 2,
+        "allowed_hosts": ["127.0.0.1"],
+    }))
+    .unwrap();
+    azure_fixture::connector(config)
+}
+
+/// A Shared Key request aged past 15 minutes by core's retries (a long ServerBusy storm) is
+/// refused for its date once, then signed anew and sent again.
+#[tokio::test]
+async fn a_request_refused_for_its_date_is_signed_again() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(error_with(
+            403,
+            "AuthenticationFailed",
+            "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.",
+            "<AuthenticationErrorDetail>Request date header too old: 'Fri, 04 Dec 2026 11:00:00 GMT'</AuthenticationErrorDetail>",
+        ))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    azure_fixture::mount(&server, &azure_fixture::blobs(), 10).await;
+    let report = full(&server).await.unwrap();
+    assert_eq!(report.new, 7);
+}
+
+/// `link_template` gives documents a link for people (the portal's blob page); a blob whose
+/// name has a `.` segment is a failure without any request, since a URL cannot carry it.
+#[tokio::test]
+async fn link_template_and_dot_segment_names() {
+    let server = MockServer::start().await;
+    let blobs = [
+        Blob::new("guide/a b.md", b"one", "text/markdown", 1),
+        Blob::new("guide/./b.md", b"two", "text/markdown", 1),
+    ];
+    azure_fixture::mount(&server, &blobs, 10).await;
+    let mut config = azure_fixture::config(&server.uri(), 10);
+    config.link_template = Some(
+        "https://portal.azure.com/#view/Microsoft_Azure_Storage/BlobPropertiesBladeV2/storageAccountId/%2Fsubscriptions%2Fsub-1%2FresourceGroups%2Frg%2Fproviders%2FMicrosoft.Storage%2FstorageAccounts%2Facct/path/{container}%2F{name_encoded}".into(),
+    );
+    let sink = MemorySink::new();
+    let report = Syncer::new(azure_fixture::connector(config))
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    let doc = sink.get("guide/a b.md").unwrap();
+    assert_eq!(
+        doc.link.as_ref().map(url::Url::as_str),
+        Some(
+            "https://portal.azure.com/#view/Microsoft_Azure_Storage/BlobPropertiesBladeV2/storageAccountId/%2Fsubscriptions%2Fsub-1%2FresourceGroups%2Frg%2Fproviders%2FMicrosoft.Storage%2FstorageAccounts%2Facct/path/docs%2Fguide%2Fa%20b.md"
+        )
+    );
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(report.failures[0].id.as_deref(), Some("guide/./b.md"));
+    assert_eq!(report.failures[0].kind, ErrorKind::Unsupported);
+    let downloads = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.query().is_none())
+        .count();
+    assert_eq!(downloads, 1, "only guide/a b.md is downloaded");
+
+    let mut bad = azure_fixture::config(&server.uri(), 10);
+    bad.link_template = Some("not a url {name}".into());
+    let err = AzureBlobConnector::new(bad).unwrap_err();
+    assert!(err.to_string().contains("link_template"), "{err}");
+}
+
 /// `check()` goes through the client `with_http` customised (here its user agent; a
 /// `resolve` for split DNS or a shared rate gate alike), not a fresh one.
 #[tokio::test]

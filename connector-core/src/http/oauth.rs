@@ -1,6 +1,8 @@
 //! [`OAuthToken`]: a bearer token renewed with an OAuth 2.0 refresh token (RFC 6749 §6), for
 //! connectors whose users hand over an access token and, for long-lived access, a refresh token
-//! and the app's client id (Dropbox, Box).
+//! and the app's client id (Dropbox, Box); or one got with the client credentials grant
+//! (RFC 6749 §4.4) from an app's id, secret and a scope, for services a daemon reaches as
+//! itself (Microsoft Entra ID service principals: Azure Storage, Graph).
 //!
 //! - The access token is used until shortly before the expiry the token endpoint announced;
 //!   a token given in the config (its expiry unknown) is used until the service answers 401.
@@ -38,8 +40,10 @@ struct Grant {
     token_url: Url,
     client_id: String,
     client_secret: Option<Secret>,
-    /// The config field a refused refresh token is reported on.
+    /// The config field a refused refresh token (or client secret) is reported on.
     refresh_field: String,
+    /// The client credentials grant's `scope`; `None`: the refresh token grant.
+    scope: Option<String>,
 }
 
 struct State {
@@ -133,9 +137,51 @@ impl OAuthToken {
             client_id: client_id.into(),
             client_secret,
             refresh_field: refresh_field.into(),
+            scope: None,
         });
         self.state.get_mut().refresh = Some(refresh);
         self
+    }
+
+    /// A token got with the client credentials grant (RFC 6749 §4.4): `client_id` and
+    /// `client_secret` posted to `token_url` with `scope`, the token kept until shortly before
+    /// the expiry the endpoint announces, and got again then or after a 401. Microsoft Entra
+    /// ID: `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token` with scope
+    /// `https://storage.azure.com/.default`. A refusal names `secret_field`.
+    ///
+    /// ```
+    /// use connector_core::http::OAuthToken;
+    /// use connector_core::Secret;
+    /// let url = url::Url::parse("https://login.microsoftonline.com/tenant/oauth2/v2.0/token").unwrap();
+    /// let token = OAuthToken::client_credentials(
+    ///     "azure_blob",
+    ///     url,
+    ///     "client-id",
+    ///     Secret::new("client-secret"),
+    ///     "https://storage.azure.com/.default",
+    ///     "credentials.client_secret",
+    /// );
+    /// assert!(token.can_refresh());
+    /// assert!(!format!("{token:?}").contains("client-secret"));
+    /// ```
+    pub fn client_credentials(
+        source: &'static str,
+        token_url: Url,
+        client_id: impl Into<String>,
+        client_secret: Secret,
+        scope: impl Into<String>,
+        secret_field: impl Into<String>,
+    ) -> Self {
+        let secret_field = secret_field.into();
+        let mut token = Self::new(source, secret_field.clone(), None);
+        token.grant = Some(Grant {
+            token_url,
+            client_id: client_id.into(),
+            client_secret: Some(client_secret),
+            refresh_field: secret_field,
+            scope: Some(scope.into()),
+        });
+        token
     }
 
     /// After each renewal, saves `persist(new access token, current refresh token)` as the new
@@ -238,7 +284,15 @@ impl OAuthToken {
     }
 
     async fn refresh(&self, http: &HttpClient, state: &mut State) -> Result<Auth> {
-        let (Some(grant), Some(refresh)) = (&self.grant, state.refresh.clone()) else {
+        let Some(grant) = &self.grant else {
+            return Err(Error::internal("refresh without a grant").with_connector(self.source));
+        };
+        if let Some(scope) = &grant.scope {
+            return self
+                .client_credentials_token(http, grant, scope, state)
+                .await;
+        }
+        let Some(refresh) = state.refresh.clone() else {
             return Err(
                 Error::internal("refresh without a refresh grant").with_connector(self.source)
             );
@@ -310,6 +364,51 @@ impl OAuthToken {
         Ok(Auth::Bearer(access))
     }
 
+    /// A token from the client credentials grant, kept in `state` with its expiry.
+    async fn client_credentials_token(
+        &self,
+        http: &HttpClient,
+        grant: &Grant,
+        scope: &str,
+        state: &mut State,
+    ) -> Result<Auth> {
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", "client_credentials")
+                .append_pair("client_id", &grant.client_id)
+                .append_pair("scope", scope);
+            if let Some(secret) = &grant.client_secret {
+                form.append_pair("client_secret", secret.expose());
+            }
+            form.finish()
+        };
+        let resp = http
+            .post(grant.token_url.clone())
+            .body(form, "application/x-www-form-urlencoded")
+            .idempotent(true)
+            .client_errors_as_responses()
+            .send()
+            .await?;
+        if resp.status().is_client_error() {
+            return Err(self.refused(grant, resp.status().as_u16(), resp.body()));
+        }
+        let parsed: TokenResponse = resp.json().map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidData,
+                "the token endpoint answered without an access token",
+            )
+            .with_connector(self.source)
+            .with_url(&grant.token_url)
+            .with_cause(e)
+        })?;
+        let access = Secret::new(parsed.access_token);
+        state.access = Some(access.clone());
+        state.until = parsed
+            .expires_in
+            .map(|s| Instant::now() + Duration::from_secs(s));
+        Ok(Auth::Bearer(access))
+    }
+
     /// The token endpoint's refusal, naming the field to fix.
     fn refused(&self, grant: &Grant, status: u16, body: &[u8]) -> Error {
         let err: TokenError = serde_json::from_slice(body).unwrap_or_default();
@@ -319,6 +418,19 @@ impl OAuthToken {
             format!(" ({})", err.error_description)
         };
         let (kind, message) = match err.error.as_str() {
+            "invalid_client" | "unauthorized_client" if grant.scope.is_some() => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the token endpoint refused the client id or secret (HTTP {status}, {}){desc}",
+                    err.error
+                ),
+            ),
+            other if grant.scope.is_some() => (
+                ErrorKind::Unauthenticated,
+                format!(
+                    "the token endpoint refused the client credentials (HTTP {status}, {other}){desc}"
+                ),
+            ),
             "invalid_grant" => (
                 ErrorKind::Unauthenticated,
                 format!(

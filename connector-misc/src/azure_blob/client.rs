@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use connector_core::http::{HttpClient, Response, StatusCode};
+use connector_core::http::{HttpClient, RequestBuilder, Response, StatusCode};
 use connector_core::{Error, ErrorKind, Result};
 use url::Url;
 
@@ -30,6 +30,8 @@ pub(crate) struct AzureClient {
     page_size: usize,
     /// `x-ms-version`: `api_version` or the default.
     api_version: String,
+    /// `link_template`, when given: documents link there instead of to the blob URL.
+    link_template: Option<String>,
 }
 
 /// The field that sets `x-ms-version`.
@@ -64,7 +66,24 @@ impl AzureClient {
             prefix,
             page_size,
             api_version,
+            link_template: None,
         }
+    }
+
+    /// Documents link through `template` (see `link_template`) instead of to the blob URL.
+    #[must_use]
+    pub(crate) fn with_link_template(mut self, template: Option<String>) -> Self {
+        self.link_template = template;
+        self
+    }
+
+    /// The link for people to the blob `name`: `link_template` filled in, else the blob's
+    /// URL without any SAS.
+    pub(crate) fn link(&self, name: &str) -> Url {
+        self.link_template
+            .as_deref()
+            .and_then(|t| Url::parse(&super::config::fill_link(t, &self.container, name)).ok())
+            .unwrap_or_else(|| self.blob_url(name))
     }
 
     /// The container's name.
@@ -202,7 +221,35 @@ impl AzureClient {
     /// Signs and sends a `GET` of `url` (the body capped at `max` for a blob) with the
     /// `x-ms-*` headers `extra`, handing 4xx answers back; a transport error is put in the
     /// container's terms.
+    ///
+    /// A Shared Key request is signed with its `x-ms-date` once, and core's retries resend it
+    /// as signed: after a long `ServerBusy` or `429` storm the date is over 15 minutes old and
+    /// Azure refuses it (`AuthenticationFailed`, "Request date header too old"). That answer
+    /// is sent once more, signed anew; a host clock that is really off gets the same answer
+    /// again, reported as such.
     async fn send(
+        &self,
+        http: &HttpClient,
+        url: Url,
+        blob: Option<(&str, u64)>,
+        extra: &[(&str, &str)],
+    ) -> Result<Response> {
+        let resp = self.send_signed(http, url.clone(), blob, extra).await?;
+        if matches!(self.signer, Signer::SharedKey(_)) && resp.status() == StatusCode::FORBIDDEN {
+            let body = ErrorBody::parse(resp.body(), resp.header("x-ms-error-code"));
+            if body
+                .authentication_error_detail
+                .to_ascii_lowercase()
+                .contains("date header")
+            {
+                return self.send_signed(http, url, blob, extra).await;
+            }
+        }
+        Ok(resp)
+    }
+
+    /// [`send`](Self::send)'s one signed request.
+    async fn send_signed(
         &self,
         http: &HttpClient,
         mut url: Url,
@@ -211,7 +258,7 @@ impl AzureClient {
     ) -> Result<Response> {
         let date = httpdate::fmt_http_date(SystemTime::now());
         let version = self.api_version.as_str();
-        let mut request = match &self.signer {
+        let request = match &self.signer {
             Signer::SharedKey(key) => {
                 let mut ms_headers = vec![("x-ms-date", date.as_str()), ("x-ms-version", version)];
                 ms_headers.extend_from_slice(extra);
@@ -229,16 +276,26 @@ impl AzureClient {
                 sas.apply(&mut url);
                 http.get(url)
             }
+            Signer::Bearer(token) => {
+                // The token is got (or renewed after a 401) per request; the request is built
+                // again for the second try.
+                let build = |auth| {
+                    let request = http
+                        .get(url.clone())
+                        .auth(auth, self.secret_field)
+                        .header("x-ms-date", &date)
+                        .header("x-ms-version", version);
+                    finish(request, extra, blob)
+                };
+                return token
+                    .send(http, build)
+                    .await
+                    .map_err(|e| self.transport_error(e, blob.map(|(n, _)| n)));
+            }
         }
         .header("x-ms-date", &date)
-        .header("x-ms-version", version)
-        .client_errors_as_responses();
-        for (name, value) in extra {
-            request = request.header(name, value);
-        }
-        if let Some((_, max)) = blob {
-            request = request.max_body_bytes(max);
-        }
+        .header("x-ms-version", version);
+        let request = finish(request, extra, blob);
         request
             .send()
             .await
@@ -248,7 +305,8 @@ impl AzureClient {
     /// An error of the HTTP layer (unreachable, retries spent on `ServerBusy`, a body over
     /// the cap) with the container named.
     fn transport_error(&self, e: Error, blob: Option<&str>) -> Error {
-        if e.kind() == ErrorKind::Cancelled {
+        // A refusal of the token endpoint already names the field to fix.
+        if matches!(e.kind(), ErrorKind::Cancelled | ErrorKind::Unauthenticated) {
             return e;
         }
         let container = &self.container;
@@ -305,6 +363,7 @@ impl AzureClient {
         };
         let secret = self.secret_field;
         let sas = matches!(self.signer, Signer::Sas(_));
+        let entra = matches!(self.signer, Signer::Bearer(_));
         // Azurite (and some gateways) answer a wrong signature with `AuthorizationFailure`
         // and Azure's authentication message; Azure itself says `AuthenticationFailed`.
         let code_str = if body.code == "AuthorizationFailure"
@@ -320,7 +379,7 @@ impl AzureClient {
             ("KeyBasedAuthenticationNotPermitted", _) => (
                 ErrorKind::Unauthenticated,
                 format!(
-                    "the storage account of container `{container}` disallows key-based authorization ({code}): account keys and account or service SAS are refused; use a user delegation SAS in `credentials.sas_token`, or ask an administrator to allow Shared Key access (fix `{secret}`)"
+                    "the storage account of container `{container}` disallows key-based authorization ({code}): account keys and account or service SAS are refused; use a service principal (auth_mode service_principal: Microsoft Entra ID) or a user delegation SAS in `credentials.sas_token`, or ask an administrator to allow Shared Key access (fix `{secret}`)"
                 ),
                 Some(secret),
             ),
@@ -385,7 +444,11 @@ impl AzureClient {
             )
             | ("", 401) => (
                 ErrorKind::Unauthenticated,
-                if sas {
+                if entra {
+                    format!(
+                        "the storage service rejected the Microsoft Entra ID token for container `{container}` ({code}){detail}; check the service principal (`{secret}`, credentials.client_id, credentials.tenant_id) and authority_host"
+                    )
+                } else if sas {
                     format!(
                         "the storage service rejected the shared access signature for container `{container}` ({code}); check `{secret}`"
                     )
@@ -408,7 +471,11 @@ impl AzureClient {
             )
             | ("", 403) => (
                 ErrorKind::PermissionDenied,
-                if sas {
+                if entra {
+                    format!(
+                        "the service principal may not read container `{container}` ({code}){detail}: give it a data role on the container or account (Storage Blob Data Reader; Reader or Contributor are not enough), or check the account's network rules"
+                    )
+                } else if sas {
                     format!(
                         "the shared access signature may not {} container `{container}` ({code}); `{secret}` needs the r (read) and l (list) permissions on it (or {network}){detail}",
                         if blob.is_some() {
@@ -463,6 +530,23 @@ impl AzureClient {
     }
 }
 
+/// A request's last touches: the `x-ms-*` headers `extra`, client errors handed back, and
+/// a blob's body cap.
+fn finish(
+    mut request: RequestBuilder,
+    extra: &[(&str, &str)],
+    blob: Option<(&str, u64)>,
+) -> RequestBuilder {
+    request = request.client_errors_as_responses();
+    for (name, value) in extra {
+        request = request.header(name, value);
+    }
+    if let Some((_, max)) = blob {
+        request = request.max_body_bytes(max);
+    }
+    request
+}
+
 impl fmt::Debug for AzureClient {
     // By hand: the signer must never reach a log line, whatever its own Debug does.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -474,6 +558,7 @@ impl fmt::Debug for AzureClient {
                 &match self.signer {
                     Signer::SharedKey(_) => "shared key",
                     Signer::Sas(_) => "sas",
+                    Signer::Bearer(_) => "entra id",
                 },
             )
             .field("prefix", &self.prefix)

@@ -53,7 +53,20 @@ pub enum AuthMode {
     AccountKey,
     /// `credentials.container_url` + `credentials.sas_token`.
     SasToken,
+    /// A Microsoft Entra ID (Azure AD) service principal: `credentials.tenant_id`,
+    /// `client_id` and `client_secret`, for accounts that refuse keys and SAS
+    /// (`allowSharedKeyAccess=false`). The account is `credentials.account_name` (or
+    /// `blob_endpoint`); the principal needs a data role on the container (Storage Blob Data
+    /// Reader).
+    ServicePrincipal,
 }
+
+/// Microsoft Entra ID's public cloud authority: tokens from
+/// `{authority}/{tenant}/oauth2/v2.0/token`.
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+/// The scope a storage token is asked for.
+pub const STORAGE_SCOPE: &str = "https://storage.azure.com/.default";
 
 /// Credentials, as RAGFlow names them: one of three forms.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -83,6 +96,16 @@ pub struct AzureBlobCredentials {
     /// top-level `container_name` is the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
+    /// The Microsoft Entra ID tenant (directory) id or domain, for `service_principal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"72f988bf-86f1-41af-91ab-2d7cd011db47")]
+    pub tenant_id: Option<String>,
+    /// The service principal's application (client) id, for `service_principal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The service principal's client secret, for `service_principal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Secret>,
 }
 
 impl fmt::Debug for AzureBlobCredentials {
@@ -99,6 +122,9 @@ impl fmt::Debug for AzureBlobCredentials {
             )
             .field("sas_token", &secret(&self.sas_token))
             .field("container_name", &self.container_name)
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &secret(&self.client_secret))
             .finish()
     }
 }
@@ -167,6 +193,22 @@ pub struct AzureBlobConfig {
     /// (`http://127.0.0.1:10000/devstoreaccount1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blob_endpoint: Option<Url>,
+    /// The Microsoft Entra ID authority `service_principal` gets its token from (default
+    /// [`DEFAULT_AUTHORITY`]): `https://login.chinacloudapi.cn` (Azure China),
+    /// `https://login.microsoftonline.us` (Azure Government).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"https://login.microsoftonline.us")]
+    pub authority_host: Option<Url>,
+    /// A link for people in place of the blob's URL, which opens only for a reader with
+    /// access to the container (a private container answers `ResourceNotFound` in a
+    /// browser). `{container}` is replaced by the container, `{name}` by the blob name
+    /// percent-encoded segment by segment, `{name_encoded}` by the name with its `/` encoded
+    /// too: the portal's blob page is
+    /// `https://portal.azure.com/#view/Microsoft_Azure_Storage/BlobPropertiesBladeV2/storageAccountId/%2Fsubscriptions%2F{subscription}%2FresourceGroups%2F{group}%2Fproviders%2FMicrosoft.Storage%2FstorageAccounts%2F{account}/path/{container}%2F{name_encoded}`
+    /// with the account's own subscription, group and account written in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"https://intranet.example/storage/{container}/{name}")]
+    pub link_template: Option<String>,
     /// Accept image files (`png`, `jpg` …), default false as in RAGFlow.
     #[serde(default)]
     pub allow_images: bool,
@@ -237,6 +279,11 @@ impl fmt::Debug for AzureBlobConfig {
                 "blob_endpoint",
                 &self.blob_endpoint.as_ref().map(Url::as_str),
             )
+            .field(
+                "authority_host",
+                &self.authority_host.as_ref().map(Url::as_str),
+            )
+            .field("link_template", &self.link_template)
             .field("allow_images", &self.allow_images)
             .field("include", &self.include)
             .field("exclude", &self.exclude)
@@ -274,6 +321,8 @@ pub(crate) enum Signer {
     SharedKey(SharedKey),
     /// The SAS appended to every URL's query.
     Sas(SasToken),
+    /// `Authorization: Bearer` with a Microsoft Entra ID token (client credentials).
+    Bearer(std::sync::Arc<connector_core::http::OAuthToken>),
 }
 
 /// The container, its account, and how to sign: what the three credential forms resolve to.
@@ -328,6 +377,25 @@ impl AzureBlobConfig {
         config
     }
 
+    /// The container `container_name` of account `account_name`, read as the Microsoft Entra
+    /// ID service principal `client_id` of tenant `tenant_id` with `client_secret`.
+    pub fn service_principal(
+        container_name: impl Into<String>,
+        account_name: impl Into<String>,
+        tenant_id: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        let mut config = Self::empty();
+        config.auth_mode = Some(AuthMode::ServicePrincipal);
+        config.container_name = Some(container_name.into());
+        config.credentials.account_name = Some(account_name.into());
+        config.credentials.tenant_id = Some(tenant_id.into());
+        config.credentials.client_id = Some(client_id.into());
+        config.credentials.client_secret = Some(Secret::new(client_secret));
+        config
+    }
+
     fn empty() -> Self {
         Self {
             container_name: None,
@@ -335,6 +403,8 @@ impl AzureBlobConfig {
             auth_mode: None,
             credentials: AzureBlobCredentials::default(),
             blob_endpoint: None,
+            authority_host: None,
+            link_template: None,
             allow_images: false,
             include: Vec::new(),
             exclude: Vec::new(),
@@ -411,6 +481,8 @@ impl AzureBlobConfig {
                 Some(AuthMode::AccountKey)
             } else if c.container_url.is_some() {
                 Some(AuthMode::SasToken)
+            } else if c.tenant_id.is_some() && c.client_id.is_some() && c.client_secret.is_some() {
+                Some(AuthMode::ServicePrincipal)
             } else {
                 None
             }
@@ -430,6 +502,50 @@ impl AzureBlobConfig {
             })
     }
 
+    /// `credentials.account_name`, trimmed, with a problem when it is missing (for `mode`) or
+    /// no storage account name.
+    fn account_name(&self, problems: &mut Vec<FieldError>, mode: &str) -> &str {
+        let account = self
+            .credentials
+            .account_name
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default();
+        if account.is_empty() {
+            problems.push(FieldError::new(
+                "credentials.account_name",
+                format!("is required with auth_mode {mode}"),
+            ));
+        } else if !account
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+        {
+            problems.push(FieldError::new(
+                "credentials.account_name",
+                "is a storage account name: lower-case letters and digits only",
+            ));
+        }
+        account
+    }
+
+    /// The account's blob endpoint: `blob_endpoint`, else the public cloud's for `account`.
+    fn account_endpoint(&self, account: &str, problems: &mut Vec<FieldError>) -> Option<Url> {
+        match &self.blob_endpoint {
+            Some(url) => {
+                problems.extend(endpoint_problem(url, "blob_endpoint"));
+                Some(url.clone())
+            }
+            None => Url::parse(&format!("https://{account}.blob.{DEFAULT_ENDPOINT_SUFFIX}"))
+                .map_err(|e| {
+                    problems.push(FieldError::new(
+                        "credentials.account_name",
+                        format!("makes no valid endpoint: {e}"),
+                    ));
+                })
+                .ok(),
+        }
+    }
+
     /// The endpoint, container and signer the credentials give, or every problem by field.
     pub(crate) fn resolve(&self) -> Result<Resolved, Vec<FieldError>> {
         let c = &self.credentials;
@@ -438,7 +554,8 @@ impl AzureBlobConfig {
             return Err(vec![FieldError::new(
                 "credentials",
                 "give one of: connection_string (+ container_name), account_name + account_key \
-                 (+ container_name), or container_url + sas_token",
+                 (+ container_name), container_url + sas_token, or tenant_id + client_id + \
+                 client_secret + account_name (+ container_name)",
             )]);
         };
         let container = self.given_container();
@@ -482,21 +599,7 @@ impl AzureBlobConfig {
                 })
             }
             AuthMode::AccountKey => {
-                let account = c.account_name.as_deref().map(str::trim).unwrap_or_default();
-                if account.is_empty() {
-                    problems.push(FieldError::new(
-                        "credentials.account_name",
-                        "is required with auth_mode account_key",
-                    ));
-                } else if !account
-                    .chars()
-                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit())
-                {
-                    problems.push(FieldError::new(
-                        "credentials.account_name",
-                        "is a storage account name: lower-case letters and digits only",
-                    ));
-                }
+                let account = self.account_name(&mut problems, "account_key");
                 let key = match &c.account_key {
                     None => {
                         problems.push(FieldError::new(
@@ -512,22 +615,7 @@ impl AzureBlobConfig {
                         .ok(),
                 };
                 let container = need_container(&mut problems);
-                let endpoint = match &self.blob_endpoint {
-                    Some(url) => {
-                        problems.extend(endpoint_problem(url, "blob_endpoint"));
-                        Some(url.clone())
-                    }
-                    None => {
-                        Url::parse(&format!("https://{account}.blob.{DEFAULT_ENDPOINT_SUFFIX}"))
-                            .map_err(|e| {
-                                problems.push(FieldError::new(
-                                    "credentials.account_name",
-                                    format!("makes no valid endpoint: {e}"),
-                                ));
-                            })
-                            .ok()
-                    }
-                };
+                let endpoint = self.account_endpoint(account, &mut problems);
                 let (Some(key), Some(endpoint), Some((container, container_field)), true) =
                     (key, endpoint, container, problems.is_empty())
                 else {
@@ -538,6 +626,85 @@ impl AzureBlobConfig {
                     container,
                     signer: Signer::SharedKey(key),
                     secret_field: "credentials.account_key",
+                    container_field,
+                    endpoint_field: if self.blob_endpoint.is_some() {
+                        "blob_endpoint"
+                    } else {
+                        "credentials.account_name"
+                    },
+                })
+            }
+            AuthMode::ServicePrincipal => {
+                // The account names the endpoint only: a given blob_endpoint does without it.
+                let account = if self.blob_endpoint.is_some() {
+                    c.account_name.as_deref().map(str::trim).unwrap_or_default()
+                } else {
+                    self.account_name(&mut problems, "service_principal")
+                };
+                let mut required = |value: Option<&str>, field: &'static str| {
+                    let value = value.map(str::trim).unwrap_or_default();
+                    if value.is_empty() {
+                        problems.push(FieldError::new(
+                            field,
+                            "is required with auth_mode service_principal",
+                        ));
+                    }
+                    value.to_owned()
+                };
+                let tenant = required(c.tenant_id.as_deref(), "credentials.tenant_id");
+                let client_id = required(c.client_id.as_deref(), "credentials.client_id");
+                let secret = c.client_secret.clone().filter(|s| !s.expose().is_empty());
+                if secret.is_none() {
+                    problems.push(FieldError::new(
+                        "credentials.client_secret",
+                        "is required with auth_mode service_principal",
+                    ));
+                }
+                if !tenant
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '.')
+                {
+                    problems.push(FieldError::new(
+                        "credentials.tenant_id",
+                        "is a tenant id (a GUID) or domain (contoso.onmicrosoft.com)",
+                    ));
+                }
+                let authority = match &self.authority_host {
+                    Some(url) => {
+                        problems.extend(endpoint_problem(url, "authority_host"));
+                        url.clone()
+                    }
+                    None => Url::parse(DEFAULT_AUTHORITY)
+                        .map_err(|e| vec![FieldError::new("authority_host", format!("{e}"))])?,
+                };
+                let mut token_url = authority;
+                token_url.set_query(None);
+                token_url.set_fragment(None);
+                if let Ok(mut segments) = token_url.path_segments_mut() {
+                    segments
+                        .pop_if_empty()
+                        .extend([tenant.as_str(), "oauth2", "v2.0", "token"]);
+                }
+                let container = need_container(&mut problems);
+                let endpoint = self.account_endpoint(account, &mut problems);
+                let (Some(secret), Some(endpoint), Some((container, container_field)), true) =
+                    (secret, endpoint, container, problems.is_empty())
+                else {
+                    return Err(problems);
+                };
+                let token = connector_core::http::OAuthToken::client_credentials(
+                    super::SOURCE,
+                    token_url,
+                    client_id,
+                    secret,
+                    STORAGE_SCOPE,
+                    "credentials.client_secret",
+                );
+                Ok(Resolved {
+                    container_url: container_url(&endpoint, &container),
+                    container,
+                    signer: Signer::Bearer(std::sync::Arc::new(token)),
+                    secret_field: "credentials.client_secret",
                     container_field,
                     endpoint_field: if self.blob_endpoint.is_some() {
                         "blob_endpoint"
@@ -668,6 +835,32 @@ fn container_problem(name: &str, field: &'static str) -> Option<FieldError> {
     })
 }
 
+/// `template` with `{container}`, `{name}` (percent-encoded by segment) and
+/// `{name_encoded}` (its `/` encoded too) replaced.
+pub(crate) fn fill_link(template: &str, container: &str, name: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // RFC 3986 unreserved characters stay as they are.
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let by_segment: Vec<String> = name
+        .split('/')
+        .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
+        .collect();
+    template
+        .replace(
+            "{container}",
+            &utf8_percent_encode(container, SEGMENT).to_string(),
+        )
+        .replace(
+            "{name_encoded}",
+            &utf8_percent_encode(name, SEGMENT).to_string(),
+        )
+        .replace("{name}", &by_segment.join("/"))
+}
+
 /// `YYYY-MM-DD`, the shape of every storage REST version.
 fn is_api_version(v: &str) -> bool {
     let parts: Vec<&str> = v.split('-').collect();
@@ -711,6 +904,15 @@ impl ConnectorConfig for AzureBlobConfig {
                 format!("`{v}` is not a storage REST version (YYYY-MM-DD, e.g. {API_VERSION})"),
             ));
         }
+        if let Some(template) = &self.link_template {
+            let example = fill_link(template, "container", "a folder/b.md");
+            if !Url::parse(&example).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+                problems.push(FieldError::new(
+                    "link_template",
+                    "must give an http or https URL once {container}, {name} and {name_encoded} are replaced",
+                ));
+            }
+        }
         if self.page_size.get() > MAX_PAGE_SIZE {
             problems.push(FieldError::new(
                 "page_size",
@@ -732,6 +934,7 @@ impl ConnectorConfig for AzureBlobConfig {
             AuthMode::ConnectionString => "connection_string",
             AuthMode::AccountKey => "account_key",
             AuthMode::SasToken => "sas_token",
+            AuthMode::ServicePrincipal => "service_principal",
         };
         let mut out = Vec::new();
         let mut note = |given: bool, path: &str| {
@@ -747,11 +950,19 @@ impl ConnectorConfig for AzureBlobConfig {
         }
         if mode != AuthMode::AccountKey {
             note(c.account_key.is_some(), "credentials.account_key");
+        }
+        if !matches!(mode, AuthMode::AccountKey | AuthMode::ServicePrincipal) {
             note(
                 c.account_name.is_some() && mode != AuthMode::SasToken,
                 "credentials.account_name",
             );
             note(self.blob_endpoint.is_some(), "blob_endpoint");
+        }
+        if mode != AuthMode::ServicePrincipal {
+            note(c.tenant_id.is_some(), "credentials.tenant_id");
+            note(c.client_id.is_some(), "credentials.client_id");
+            note(c.client_secret.is_some(), "credentials.client_secret");
+            note(self.authority_host.is_some(), "authority_host");
         }
         if mode != AuthMode::SasToken {
             note(c.sas_token.is_some(), "credentials.sas_token");

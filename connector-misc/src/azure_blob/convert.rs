@@ -77,7 +77,7 @@ pub(crate) fn document(client: &AzureClient, listed: Listed, fetched: Fetched) -
         Document::bytes(id, client.source, title, fetched.body, mime.clone(), ext)
     };
     doc = doc
-        .with_link(client.blob_url(&listed.name))
+        .with_link(client.link(&listed.name))
         .with_size(size)
         .with_metadata("container", client.container())
         .with_metadata("name", listed.name)
@@ -113,7 +113,7 @@ pub(crate) fn too_large(client: &AzureClient, listed: &Listed, max: u64) -> Fail
             listed.size
         ),
     )
-    .with_link(client.blob_url(&listed.name))
+    .with_link(client.link(&listed.name))
 }
 
 /// A blob in the Archive tier, which cannot be read until rehydrated.
@@ -127,7 +127,7 @@ pub(crate) fn archived(client: &AzureClient, listed: &Listed) -> Failure {
             client.container()
         ),
     )
-    .with_link(client.blob_url(&listed.name))
+    .with_link(client.link(&listed.name))
 }
 
 /// The failure of a download that failed for this blob only, by the one policy.
@@ -135,7 +135,27 @@ pub(crate) fn archived(client: &AzureClient, listed: &Listed) -> Failure {
 /// # Errors
 /// `error` itself when it [ends the sync](connector_core::ErrorKind::ends_sync).
 pub(crate) fn download_failure(client: &AzureClient, name: &str, error: Error) -> Result<Failure> {
-    Ok(item_failure(name, error)?.with_link(client.blob_url(name)))
+    Ok(item_failure(name, error)?.with_link(client.link(name)))
+}
+
+/// Whether a blob name has a `.` or `..` segment (`a/./b.md`), which every URL resolves
+/// away (RFC 3986 §5.2.4, WHATWG URL even in its `%2E` spelling): a request for it would
+/// read another blob, or none.
+pub(crate) fn has_dot_segment(name: &str) -> bool {
+    name.split('/').any(|s| s == "." || s == "..")
+}
+
+/// The failure of a blob whose name no request can carry as listed.
+pub(crate) fn dot_segment(client: &AzureClient, listed: &Listed) -> Failure {
+    Failure::new(
+        Some(listed.name.clone()),
+        ErrorKind::Unsupported,
+        format!(
+            "blob `{}` in container `{}` has a `.` or `..` segment in its name, which URLs resolve away: a download would read another blob; rename it",
+            listed.name,
+            client.container()
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -148,5 +168,7 @@ mod tests {
         assert_eq!(raw_extension("a/.env"), None);
         assert_eq!(raw_extension("a.b/c"), None);
         assert_eq!(file_name("a/b/c.md"), "c.md");
+        assert!(has_dot_segment("a/./b.md") && has_dot_segment("../b.md"));
+        assert!(!has_dot_segment("a/.b/c..md") && !has_dot_segment("a...md"));
     }
 }

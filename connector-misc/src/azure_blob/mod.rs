@@ -11,11 +11,19 @@
 //!
 //! - **Credentials**, as RAGFlow's: `credentials.connection_string` (Shared Key, or the SAS it
 //!   carries; `UseDevelopmentStorage=true` too), `account_name` + `account_key`, or
-//!   `container_url` + `sas_token`, chosen by `auth_mode` or else in that order. The container
-//!   is `container_name` or RAGFlow's `credentials.container_name`.
+//!   `container_url` + `sas_token`, chosen by `auth_mode` or else in that order; and, for
+//!   accounts that refuse keys and SAS, a Microsoft Entra ID service principal
+//!   (`auth_mode: "service_principal"`, `credentials.tenant_id` / `client_id` /
+//!   `client_secret` with `account_name`): a token from
+//!   `{authority_host}/{tenant}/oauth2/v2.0/token` (client credentials, scope
+//!   `https://storage.azure.com/.default`, through core's
+//!   [`OAuthToken`](connector_core::http::OAuthToken)), sent as `Authorization: Bearer` and
+//!   kept until a minute before its expiry (or a 401). The container is `container_name` or
+//!   RAGFlow's `credentials.container_name`.
 //! - **Ids** are blob names, as RAGFlow's. The title is the name under `prefix` (`guide/
 //!   intro.md`, so forty `README.md` are told apart), the link the blob's URL (never with the
-//!   SAS: it opens only for a reader with access to the container), `updated_at` its
+//!   SAS: it opens only for a reader with access to the container) or `link_template` filled
+//!   in (the portal's blob page, an intranet viewer), `updated_at` its
 //!   `Last-Modified`; metadata holds `container`, `name`, `size`, `etag`, `content_type`,
 //!   `prefix` and the blob's user metadata as `meta.{name}`. `access` is left unset: a
 //!   container's readers are not listed by the Blob API (RBAC and SAS live elsewhere).
@@ -76,8 +84,9 @@ use futures::stream::BoxStream;
 
 pub use checkpoint::AzureBlobCheckpoint;
 pub use config::{
-    AuthMode, AzureBlobConfig, AzureBlobCredentials, DEFAULT_CONCURRENCY, DEFAULT_ENDPOINT_SUFFIX,
-    DEFAULT_MAX_OBJECT_SIZE, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, MAX_PAGE_SIZE, RAGFLOW_EXTENSIONS,
+    AuthMode, AzureBlobConfig, AzureBlobCredentials, DEFAULT_AUTHORITY, DEFAULT_CONCURRENCY,
+    DEFAULT_ENDPOINT_SUFFIX, DEFAULT_MAX_OBJECT_SIZE, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY,
+    MAX_PAGE_SIZE, RAGFLOW_EXTENSIONS, STORAGE_SCOPE,
 };
 pub use convert::{IMAGE_EXTENSIONS, TEXT_EXTENSIONS};
 pub use sign::API_VERSION;
@@ -156,7 +165,8 @@ impl AzureBlobConnector {
             prefix.clone(),
             page_size,
             config.effective_api_version().to_owned(),
-        );
+        )
+        .with_link_template(config.link_template.clone());
         let walk = Walk {
             client,
             filters: Filters {

@@ -279,6 +279,9 @@ impl Walk {
         if is_archived(&listed) {
             return Ok(Some(convert::archived(client, &listed).into()));
         }
+        if convert::has_dot_segment(&listed.name) {
+            return Ok(Some(convert::dot_segment(client, &listed).into()));
+        }
         Ok(match client.get_blob(http, &listed.name, max).await {
             Ok(Some(fetched)) => Some(convert::document(client, listed, fetched).into()),
             Ok(None) => None,
