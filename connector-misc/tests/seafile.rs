@@ -561,6 +561,7 @@ async fn files_uploaded_or_moved_with_old_mtimes_are_found_by_the_next_increment
         let lib = libs.iter_mut().find(|l| l.id == HANDBOOK).unwrap();
         let moved = lib.files.remove("/guide.txt").unwrap();
         lib.files.insert("/archive/guide.txt".into(), moved);
+        lib.commit();
     }
     let sink = MemorySink::new();
     Syncer::new(c.clone())
@@ -587,6 +588,37 @@ async fn files_uploaded_or_moved_with_old_mtimes_are_found_by_the_next_increment
     );
     // Only those two are fetched; every other file is skipped by its object id.
     assert_eq!(requests_to(&server, is_link).await, links + 2);
+}
+
+#[tokio::test]
+async fn an_incremental_run_does_not_walk_a_library_unchanged_since_the_window() {
+    let sf = seafile(&handbook_files(), &team_files());
+    // The encrypted library's failure names no document, so the host holds every window back
+    // to it (to the epoch): without it the window starts at the last run.
+    sf.libs.lock().unwrap().retain(|l| !l.encrypted);
+    let server = serve(&sf).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    let team_listings = || requests_to(&server, |p| p.contains(TEAM) && p.ends_with("/dir/"));
+    let before = team_listings().await;
+    assert!(before > 0);
+
+    sf.edit(HANDBOOK, "/guide.txt", b"see the guide", COMMIT_DAY);
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(day(30))
+        .run(SyncMode::Incremental)
+        .await
+        .expect("the incremental run");
+    assert_eq!(sink.ids(), [id(HANDBOOK, "/guide.txt")]);
+    // Team's last commit (day 7) is weeks before the window (from day 28): not listed.
+    assert_eq!(team_listings().await, before);
+    // A reconcile run walks everything.
+    run(&c, &store, SyncMode::Reconcile).await;
+    assert!(team_listings().await > before);
 }
 
 #[tokio::test]

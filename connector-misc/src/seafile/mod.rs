@@ -45,7 +45,9 @@
 //!   `mtime`: a new path or a new object id is read, the rest skipped without a request (the
 //!   walk lists every folder anyway). A file without an object id, or any file in a bare poll,
 //!   keeps to the window (one without a readable `mtime` is in every window). A moved file's
-//!   old id goes at the next prune.
+//!   old id goes at the next prune. A library whose last commit (its `mtime` in
+//!   `/api2/repos/`; every change is a commit) is more than an hour before the window's start
+//!   is not walked at all; a share changed on such a library is seen by the next reconcile.
 //! - **Errors**: an encrypted library is a failure naming the library, and the sync goes on;
 //!   a sub-folder gone since its parent was listed (404), or in the `account` scope a library
 //!   gone since `/api2/repos/`, is skipped; one the token may not list (403) is a failure

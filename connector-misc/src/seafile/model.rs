@@ -33,6 +33,10 @@ pub(crate) struct Library {
     /// `r` or `rw`.
     #[serde(default)]
     pub(crate) permission: Option<String>,
+    /// The time of the library's last commit (Unix seconds): every change to its files,
+    /// moves and uploads with old file times included, is a commit.
+    #[serde(default)]
+    pub(crate) mtime: Option<Value>,
     /// The groups it is shared with, gathered over its listing entries (a library shared with
     /// two groups of the account is listed twice).
     #[serde(skip)]
@@ -94,6 +98,11 @@ impl Library {
         }
     }
 
+    /// When the library last changed, when its listing says.
+    pub(crate) fn modified(&self) -> Option<DateTime<Utc>> {
+        parse_mtime(self.mtime.as_ref()?)
+    }
+
     /// Adds a user the library is shared with.
     pub(crate) fn add_reader(&mut self, user: String) {
         push_new(&mut self.readers, user);
@@ -146,6 +155,22 @@ fn push_new(list: &mut Vec<String>, value: String) {
     }
 }
 
+/// A SeaFile `mtime`: Unix seconds (number or numeric string) or ISO 8601 with an offset.
+fn parse_mtime(value: &Value) -> Option<DateTime<Utc>> {
+    match value {
+        Value::Number(n) => n.as_i64().and_then(|s| Utc.timestamp_opt(s, 0).single()),
+        Value::String(s) => {
+            if let Ok(secs) = s.trim().parse::<i64>() {
+                return Utc.timestamp_opt(secs, 0).single();
+            }
+            DateTime::parse_from_rfc3339(s.trim())
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        }
+        _ => None,
+    }
+}
+
 /// A JSON number or string as text (`groupid` is a number, ids elsewhere strings).
 fn id_text(v: &Value) -> Option<String> {
     match v {
@@ -180,18 +205,7 @@ impl Dirent {
     /// `mtime` as a time: Unix seconds (number or numeric string) or ISO 8601; none when
     /// missing or unreadable (RAGFlow then uses now(); here the file is in every window).
     pub(crate) fn modified(&self) -> Option<DateTime<Utc>> {
-        match self.mtime.as_ref()? {
-            Value::Number(n) => n.as_i64().and_then(|s| Utc.timestamp_opt(s, 0).single()),
-            Value::String(s) => {
-                if let Ok(secs) = s.trim().parse::<i64>() {
-                    return Utc.timestamp_opt(secs, 0).single();
-                }
-                DateTime::parse_from_rfc3339(s.trim())
-                    .ok()
-                    .map(|t| t.with_timezone(&Utc))
-            }
-            _ => None,
-        }
+        parse_mtime(self.mtime.as_ref()?)
     }
 
     /// The version token of a file: its object id (the same bytes, the same id).

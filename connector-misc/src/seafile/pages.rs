@@ -29,6 +29,10 @@ const CONCURRENCY: usize = 4;
 /// Content bytes after which a page is handed on in parts (a single larger file goes alone).
 const PAGE_BYTES: u64 = 32 * 1024 * 1024;
 
+/// How far a library's last commit (the server's clock) may lie before an incremental
+/// window's start (the host's) and its library still be walked: covers clocks that disagree.
+const CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
 /// A page of the walk.
 type Page = Vec<Listed>;
 
@@ -129,10 +133,14 @@ fn child(library: &Arc<Library>, folder: &str, value: Value) -> Child {
 /// from its root folder, each folder sorted by name, one `dir/` request per folder entered.
 /// An encrypted library is a problem item; a folder that fails to list is what
 /// [`folder_error`] makes of it (the configured root's failure ends the stream).
+///
+/// With a `window` (an incremental run), a library whose last commit is more than
+/// [`CLOCK_SLACK`] before the window's start is not entered: nothing in it changed.
 fn walk(
     client: Client,
     page_size: usize,
     from: SeafileCheckpoint,
+    window: Option<TimeWindow>,
 ) -> BoxStream<'static, Result<Page>> {
     async_stream::try_stream! {
         let libraries = client.libraries().await?;
@@ -143,6 +151,11 @@ fn walk(
                 Some(at) if library.id == *at => (true, from.after.clone()),
                 _ => (false, None),
             };
+            if let (Some(w), Some(at)) = (window, library.modified())
+                && at + CLOCK_SLACK < w.start
+            {
+                continue;
+            }
             let mut library = library;
             client.add_shares(&mut library).await?;
             let library = Arc::new(library);
@@ -255,7 +268,7 @@ pub(super) fn checkpointed(
     ctx: SyncContext,
 ) -> BoxStream<'static, Result<CheckpointedBatch<SeafileCheckpoint>>> {
     let client = client.with_context(&ctx);
-    let pages = walk(client.clone(), page_size, from.clone());
+    let pages = walk(client.clone(), page_size, from.clone(), window);
     async_stream::try_stream! {
         let mut pages = pages;
         let mut handed_on = from;
@@ -318,7 +331,7 @@ pub(super) fn list_ids(
     ctx: SyncContext,
 ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
     let client = client.with_context(&ctx);
-    let mut pages = walk(client, page_size, SeafileCheckpoint::start());
+    let mut pages = walk(client, page_size, SeafileCheckpoint::start(), None);
     async_stream::try_stream! {
         loop {
             ctx.cancellation().check()?;

@@ -56,6 +56,18 @@ pub(crate) struct Lib {
     /// Who the owner shared it with: users (their e-mail) and groups (their id).
     pub(crate) user_shares: Vec<String>,
     pub(crate) group_shares: Vec<u64>,
+    /// The time of its last commit (Unix seconds), listed as the library's `mtime`.
+    pub(crate) committed: i64,
+}
+
+/// When the fixture's edits are committed: the day between a run at day 28 and one at day 30.
+pub(crate) const COMMIT_DAY: u32 = 29;
+
+impl Lib {
+    /// Records a change made now (see [`COMMIT_DAY`]).
+    pub(crate) fn commit(&mut self) {
+        self.committed = self.committed.max(day(COMMIT_DAY).timestamp());
+    }
 }
 
 /// An edit waiting for a download link: (repo, path, new body).
@@ -121,6 +133,7 @@ pub(crate) fn seafile(handbook: &[(&str, File)], team: &[(&str, File)]) -> Seafi
                 .collect(),
             user_shares: Vec::new(),
             group_shares: Vec::new(),
+            committed: 0,
         },
         Lib {
             id: TEAM.into(),
@@ -133,6 +146,7 @@ pub(crate) fn seafile(handbook: &[(&str, File)], team: &[(&str, File)]) -> Seafi
                 .collect(),
             user_shares: Vec::new(),
             group_shares: Vec::new(),
+            committed: 0,
         },
         Lib {
             id: VAULT.into(),
@@ -142,8 +156,16 @@ pub(crate) fn seafile(handbook: &[(&str, File)], team: &[(&str, File)]) -> Seafi
             files: BTreeMap::from([("/secret.md".to_owned(), file(b"s", 1))]),
             user_shares: Vec::new(),
             group_shares: Vec::new(),
+            committed: 0,
         },
     ];
+    let libs = libs
+        .into_iter()
+        .map(|mut l| {
+            l.committed = l.files.values().map(|f| f.mtime).max().unwrap_or(0);
+            l
+        })
+        .collect::<Vec<_>>();
     Seafile {
         libs: Arc::new(Mutex::new(libs)),
         repo_token_lib: HANDBOOK.into(),
@@ -193,6 +215,7 @@ impl Seafile {
         f.body = body.to_vec();
         f.mtime = day(day_n).timestamp();
         f.rev += 1;
+        lib.commit();
     }
 
     /// The entries of folder `dir` (`/` or `/a/b`), as api2 lists them.
@@ -359,7 +382,13 @@ impl Respond for Seafile {
                 .unwrap()
                 .iter()
                 .rev()
-                .flat_map(|l| l.entries.clone())
+                .flat_map(|l| {
+                    l.entries.iter().map(|e| {
+                        let mut e = e.clone();
+                        e["mtime"] = json!(l.committed);
+                        e
+                    })
+                })
                 .collect();
             return ResponseTemplate::new(200).set_body_json(list);
         }
