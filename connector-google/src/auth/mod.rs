@@ -570,6 +570,101 @@ mod tests {
         }
     }
 
+    /// The `sub` claim of a JWT-bearer grant's assertion (read, not verified).
+    fn subject_of(body: &[u8]) -> String {
+        use base64::Engine;
+        let assertion = url::form_urlencoded::parse(body)
+            .find(|(k, _)| k == "assertion")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let payload = assertion.split('.').nth(1).unwrap_or_default();
+        let claims: Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null);
+        claims["sub"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Token fetches are locked per subject, not globally: while one user's token request
+    /// hangs at Google's token endpoint, another user's goes out and comes back; and a user's
+    /// concurrent requests wait for that one fetch rather than send one each. Told by the
+    /// order the fetches finish in and the requests the endpoint saw, not by timings: `slow`'s
+    /// grant is answered after a delay, `fast`'s at once, and `slow` asks first (`join!`
+    /// polls in order), so a global lock would finish `slow` first.
+    #[tokio::test]
+    async fn token_fetches_are_locked_per_subject_not_globally() {
+        use wiremock::{Mock, MockServer, Request, ResponseTemplate, matchers};
+        let server = MockServer::start().await;
+        let asked: Arc<StdMutex<Vec<String>>> = Arc::default();
+        let record = Arc::clone(&asked);
+        Mock::given(matchers::method("POST"))
+            .and(matchers::path("/token"))
+            .respond_with(move |req: &Request| {
+                let sub = subject_of(&req.body);
+                record.lock().unwrap().push(sub.clone());
+                let answer = ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                    "access_token": format!("tok-{sub}"), "expires_in": 3599, "token_type": "Bearer"
+                }));
+                if sub.starts_with("slow") {
+                    answer.set_delay(Duration::from_millis(700))
+                } else {
+                    answer
+                }
+            })
+            .mount(&server)
+            .await;
+        let key = serde_json::json!({
+            "type": "service_account",
+            "project_id": "test-project",
+            "private_key_id": "0123456789abcdef0123456789abcdef01234567",
+            "private_key": include_str!("../../tests/fixtures/test-service-account-key.pem"),
+            "client_email": "indexer@test-project.iam.gserviceaccount.com",
+            "client_id": "112233445566778899000",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        });
+        let credentials = GoogleCredentialsConfig::new(key.to_string());
+        let token_uri = Url::parse(&format!("{}/token", server.uri())).unwrap();
+        let auth = Authenticator::new("google_drive", &credentials, Some(&token_uri)).unwrap();
+        let http = HttpClient::builder("google_drive").build().unwrap();
+        let finished: StdMutex<Vec<&str>> = StdMutex::new(Vec::new());
+        let get = |sub: &'static str| {
+            let (auth, http, finished) = (&auth, &http, &finished);
+            async move {
+                let token = auth.token(http, Some(sub), &["scope-a"]).await;
+                finished.lock().unwrap().push(sub);
+                token
+            }
+        };
+        let (s1, f, s2, s3) = tokio::join!(
+            get("slow@example.com"),
+            get("fast@example.com"),
+            get("slow@example.com"),
+            get("slow@example.com"),
+        );
+        let bearer = |t: Result<Auth>| match t.unwrap() {
+            Auth::Bearer(s) => s.expose().to_owned(),
+            _ => String::new(),
+        };
+        assert_eq!(bearer(f), "tok-fast@example.com");
+        for s in [s1, s2, s3] {
+            assert_eq!(bearer(s), "tok-slow@example.com");
+        }
+        let finished = finished.into_inner().unwrap();
+        assert_eq!(
+            finished.first(),
+            Some(&"fast@example.com"),
+            "fast's fetch waited for slow's: {finished:?}"
+        );
+        let mut asked = asked.lock().unwrap().clone();
+        asked.sort();
+        assert_eq!(
+            asked,
+            ["fast@example.com", "slow@example.com"],
+            "one token request per subject"
+        );
+    }
+
     #[test]
     fn a_rotated_refresh_token_lands_where_the_token_is_read() {
         let token = serde_json::json!({
