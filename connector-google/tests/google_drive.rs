@@ -1141,3 +1141,109 @@ async fn a_shared_drive_the_admin_cannot_read_is_a_failure_and_the_sync_goes_on(
         report.failures
     );
 }
+
+/// A host's fingerprint store after the pages it acknowledged: what core's batch loop commits
+/// with each checkpoint.
+struct Acknowledged(std::collections::HashMap<String, String>);
+
+#[async_trait::async_trait]
+impl connector_core::FingerprintLookup for Acknowledged {
+    async fn fingerprints(
+        &self,
+        ids: &[String],
+    ) -> connector_core::Result<std::collections::HashMap<String, String>> {
+        Ok(ids
+            .iter()
+            .filter_map(|id| self.0.get(id).map(|f| (id.clone(), f.clone())))
+            .collect())
+    }
+}
+
+/// The checkpoint is written after every page, so the ids it keeps to emit a file once must
+/// not grow with the drive: 1,200 files from outside the domain, shared with both indexed
+/// users (12 pages each), are emitted once in a walk, while no checkpoint holds more than
+/// [`SEEN_IN_CHECKPOINT`] ids. A walk resumed in the second user's listing, past what the
+/// checkpoint holds, meets the files again with the host's fingerprints of what it
+/// acknowledged: none is downloaded or delivered again.
+#[tokio::test]
+#[allow(clippy::unwrap_used)] // A bad fixture should fail the test loudly.
+async fn the_checkpoint_s_seen_ids_stay_bounded_across_many_pages() {
+    use connector_core::CheckpointedConnector;
+    use connector_google::google_drive::SEEN_IN_CHECKPOINT;
+    const FILES: usize = 1_200;
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    mount_directory(&server, &["alice@example.com", "bob@example.com"], 2).await;
+    let files: Vec<DriveFile> = (0..FILES)
+        .map(|i| {
+            DriveFile::new(&format!("x{i:04}"), "ext@other.com", 1)
+                .shared_with("alice@example.com")
+                .shared_with("bob@example.com")
+        })
+        .collect();
+    mount_drive(&server, files, &[], 100).await;
+    let cfg = config(
+        &server.uri(),
+        service_account_key(),
+        json!({"include_my_drives": false, "include_shared_drives": false,
+            "include_files_shared_with_me": true}),
+    );
+    let connector =
+        GoogleDriveConnector::new(from_json::<GoogleDriveConfig>(cfg).unwrap()).unwrap();
+    let pages: Vec<_> = connector
+        .load_from_checkpoint(connector.initial_checkpoint(), None, SyncContext::new())
+        .map(|p| p.unwrap())
+        .collect()
+        .await;
+    let docs: Vec<_> = pages
+        .iter()
+        .flat_map(|p| p.batch.documents.clone())
+        .collect();
+    assert_eq!(docs.len(), FILES, "each file once");
+    assert!(pages.len() >= 24, "{} pages", pages.len());
+    let largest = pages.iter().map(|p| p.checkpoint.seen.len()).max().unwrap();
+    assert_eq!(
+        largest, SEEN_IN_CHECKPOINT,
+        "the checkpoint's seen set is bounded"
+    );
+    let bytes = pages
+        .iter()
+        .map(|p| serde_json::to_string(&p.checkpoint).unwrap().len())
+        .max()
+        .unwrap();
+    assert!(bytes < SEEN_IN_CHECKPOINT * 16 + 1_024, "{bytes} bytes");
+
+    // Resumed inside bob's listing, after its first page.
+    let mid = pages
+        .iter()
+        .filter(|p| p.checkpoint.page_token.as_deref() == Some("p100"))
+        .nth(1)
+        .expect("a checkpoint inside bob's listing");
+    assert!(
+        mid.batch.documents.is_empty(),
+        "bob's first page is alice's files"
+    );
+    let acknowledged = Acknowledged(
+        docs.iter()
+            .map(|d| (d.id.clone(), d.fingerprint.clone()))
+            .collect(),
+    );
+    let ctx = SyncContext::new().with_fingerprints(Arc::new(acknowledged));
+    let json = serde_json::to_string(&mid.checkpoint).unwrap();
+    let rest: Vec<_> = connector
+        .load_from_checkpoint(serde_json::from_str(&json).unwrap(), None, ctx)
+        .map(|p| p.unwrap().batch)
+        .collect()
+        .await;
+    let delivered: usize = rest.iter().map(|b| b.documents.len()).sum();
+    let unchanged: usize = rest.iter().map(|b| b.unchanged.len()).sum();
+    assert_eq!(
+        delivered, 0,
+        "a resumed walk delivers what was acknowledged again"
+    );
+    assert_eq!(
+        unchanged,
+        FILES - SEEN_IN_CHECKPOINT,
+        "past the checkpoint's ids, files are skipped by their fingerprints"
+    );
+}

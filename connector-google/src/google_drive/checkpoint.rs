@@ -6,6 +6,10 @@ use std::hash::{Hash, Hasher};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// At most this many ids in a checkpoint's [`seen`](GoogleDriveCheckpoint::seen) set: the
+/// checkpoint is written after every page, so what it holds must not grow with the drive.
+pub const SEEN_IN_CHECKPOINT: usize = 1_000;
+
 /// The stages of a Drive sync, in order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -29,11 +33,12 @@ pub enum DriveStage {
 /// drive, a folder) and that entity's next page token.
 ///
 /// The lists it holds grow as the sync discovers them (users, shared drives, subfolders), so a
-/// resumed sync walks exactly the same entities in the same order. `seen` holds the ids of the
-/// files already emitted when a later stage can reach a file again (files shared with me,
-/// folder crawls), so a file reachable through several paths is emitted once, across resumes
-/// too. `completed_until` records, per finished entity, the end of the window it was synced
-/// to (`None` for a full load).
+/// resumed sync walks exactly the same entities in the same order. `seen` holds the first
+/// ids (at most [`SEEN_IN_CHECKPOINT`]) of the files emitted where a later stage can reach a
+/// file again (files shared with me, folder crawls), so a file reachable through several
+/// paths is emitted once, across resumes too (see the field for past the limit).
+/// `completed_until` records, per finished entity, the end of the window it was synced to
+/// (`None` for a full load).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GoogleDriveCheckpoint {
     /// The current stage.
@@ -60,8 +65,15 @@ pub struct GoogleDriveCheckpoint {
     /// File ids already emitted, where a later stage could reach them again: only files that
     /// no listing of the walk owns (a file owned by a user whose My Drive is listed is that
     /// listing's; a shared drive's file, its drive's), reached through files shared with a
-    /// user, a folder crawl or a shortcut. So it grows with the files shared from outside the
-    /// indexed drives, not with the drives.
+    /// user, a folder crawl or a shortcut; and only the first [`SEEN_IN_CHECKPOINT`] of them.
+    ///
+    /// The checkpoint is written after every page, so it holds a bounded set: the walk keeps
+    /// every such id in memory for the rest of its run, which emits each file once whatever
+    /// the count. A walk resumed from a checkpoint (another process, after a crash) knows the
+    /// ids held here; a file past them that a later listing reaches again is emitted again,
+    /// with the same id and version: the host's fingerprints, committed with the checkpoint,
+    /// show it unchanged, so it is neither downloaded nor delivered again (a host without
+    /// fingerprints writes the same document twice).
     #[serde(default)]
     pub seen: BTreeSet<String>,
     /// Per shared drive the admin is not a member of: the member it is read as (found in

@@ -16,10 +16,12 @@
 //! - **Once per file**: a file is emitted by the listing that owns it (its owner's My Drive,
 //!   its shared drive) and by any other listing (files shared with a user, a folder crawl, a
 //!   shortcut) only when that owning listing has not finished in this walk; those other
-//!   emissions go into the checkpoint's `seen` set, which thus grows with the files shared
-//!   from outside the indexed drives (and with those reached before their owner's listing),
-//!   not with every file. A large domain with `include_files_shared_with_me` still holds, in
-//!   the worst case, one id per file shared across users, for the length of one run.
+//!   emissions are remembered by the walk (in memory, one id per file shared from outside
+//!   the indexed drives or reached before its owner's listing), and the first
+//!   [`SEEN_IN_CHECKPOINT`] of them in the checkpoint's `seen`, so the checkpoint written
+//!   after every page stays bounded however large the drive. A resumed walk that reaches a
+//!   file past those again emits it unchanged, which the host's fingerprints skip (see
+//!   [`GoogleDriveCheckpoint::seen`]).
 //! - **Shortcuts** stand for their targets (`shortcutDetails.targetId`, read with
 //!   `files.get` as the listing's user): a target that a listing of the walk owns is left to
 //!   it; another is indexed once, under its own id, link and time, and a new shortcut brings
@@ -97,7 +99,7 @@ mod convert;
 mod model;
 mod pages;
 
-pub use checkpoint::{DriveStage, GoogleDriveCheckpoint};
+pub use checkpoint::{DriveStage, GoogleDriveCheckpoint, SEEN_IN_CHECKPOINT};
 pub use config::{
     DEFAULT_DRIVE_BASE_URL, DEFAULT_DRIVE_OVERLAP_SECS, DEFAULT_MAX_FILE_SIZE,
     DEFAULT_SHEETS_BASE_URL, DocsFormat, GoogleDriveConfig, SheetsFormat,

@@ -231,10 +231,10 @@ impl Walker {
                 Feed::Folders => false,
             };
             if !owned_here {
-                if self.owned_in_walk(&file, cp, me.as_deref()) || cp.seen.contains(&file.id) {
+                if self.owned_in_walk(&file, cp, me.as_deref()) || self.seen(cp, &file.id) {
                     continue;
                 }
-                cp.seen.insert(file.id.clone());
+                self.mark_seen(cp, &file.id);
             }
             if self.over_cap(&id, &file, &fetch, &mut batch) {
                 continue;

@@ -3,6 +3,9 @@
 //! each file page's changed files downloaded or exported through core's
 //! [`fetch_items`].
 
+use std::collections::HashSet;
+use std::sync::Mutex;
+
 use chrono::{DateTime, Utc};
 use connector_core::pages::{self, PendingItem, fetch_items};
 use connector_core::{Batch, Document, ErrorKind, Failure, Result, SyncContext, TimeWindow};
@@ -43,6 +46,9 @@ pub(super) struct Walker {
     ctx: SyncContext,
     /// The OAuth user's e-mail, asked once.
     me: OnceCell<Option<String>>,
+    /// Every file id this walk emitted through a listing that does not own the file (see
+    /// [`GoogleDriveCheckpoint::seen`], which holds the first of them for a resumed walk).
+    seen: Mutex<HashSet<String>>,
 }
 
 impl Walker {
@@ -53,6 +59,7 @@ impl Walker {
             mode,
             ctx,
             me: OnceCell::new(),
+            seen: Mutex::default(),
         }
     }
 
@@ -334,11 +341,11 @@ impl Walker {
             if !owned_here && self.emitted_elsewhere(&file, cp, me.as_deref()) {
                 continue;
             }
-            if cp.seen.contains(&file.id) {
+            if self.seen(cp, &file.id) {
                 continue;
             }
             if !owned_here {
-                cp.seen.insert(file.id.clone());
+                self.mark_seen(cp, &file.id);
             }
             if self.over_cap(&id, &file, &fetch, &mut batch) {
                 continue;

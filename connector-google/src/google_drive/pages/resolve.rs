@@ -1,12 +1,13 @@
 //! What a Drive page needs resolved besides its files: the user a listing is read as (a
-//! shared drive's member where the admin is not one), which listing owns a file (so it is
-//! emitted once), a shortcut's target and a file's readers.
+//! shared drive's member where the admin is not one), which listing owns a file and which
+//! files were emitted already (so each is emitted once), a shortcut's target and a file's
+//! readers.
 
 use connector_core::pages::Page;
 use connector_core::{Error, ErrorKind, Result};
 
 use super::super::access::Readers;
-use super::super::checkpoint::GoogleDriveCheckpoint;
+use super::super::checkpoint::{GoogleDriveCheckpoint, SEEN_IN_CHECKPOINT};
 use super::super::client::Listing;
 use super::super::config;
 use super::super::model::{self, File, FileList};
@@ -141,6 +142,32 @@ impl Walker {
                             .contains_key(&Listing::Mine(u.clone()).key())
                 })
             })
+    }
+
+    /// Whether this walk emitted file `id` already through a listing that does not own it:
+    /// in this process (the walk's own set) or before the checkpoint it resumed from (the
+    /// checkpoint's `seen`).
+    pub(super) fn seen(&self, cp: &GoogleDriveCheckpoint, id: &str) -> bool {
+        cp.seen.contains(id)
+            || self
+                .seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains(id)
+    }
+
+    /// Records that file `id` was emitted through a listing that does not own it: in the
+    /// walk's own set, and in the checkpoint while it holds fewer than
+    /// [`SEEN_IN_CHECKPOINT`] ids, so the checkpoint written after every page stays bounded
+    /// whatever the drive's size.
+    pub(super) fn mark_seen(&self, cp: &mut GoogleDriveCheckpoint, id: &str) {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id.to_owned());
+        if cp.seen.len() < SEEN_IN_CHECKPOINT {
+            cp.seen.insert(id.to_owned());
+        }
     }
 
     /// Whether a listing of this walk owns `file` (lists it as its own): the My Drive listing
