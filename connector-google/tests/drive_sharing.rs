@@ -644,3 +644,105 @@ async fn a_configured_folder_the_admin_cannot_see_is_a_failure_not_an_empty_fold
         failures[0].message
     );
 }
+
+/// A configured folder not shared with the admin (Drive lists it to the admin as empty and
+/// answers its `files.get` with 404) is read as a user of the domain who can see it: the
+/// directory's users are asked in turn until one's `files.get` answers, and the folder, its
+/// subfolder and their files are listed and downloaded as that user. A folder nobody asked can
+/// see stays a failure naming it and `google_primary_admin`.
+#[tokio::test]
+async fn a_folder_hidden_from_the_admin_is_read_as_a_user_who_can_see_it() {
+    const BOB: &str = "bob@example.com";
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    mount_directory(&server, &["alice@example.com", BOB, "carol@example.com"], 2).await;
+    mount_listing(&server, |who, q, _| {
+        let as_bob = who == BOB;
+        Some(if q.starts_with("'Fhidden' in parents") && as_bob {
+            vec![
+                file("h1", Some("dave@other.com"), json!({})),
+                file(
+                    "Fsub",
+                    Some(BOB),
+                    json!({"mimeType": "application/vnd.google-apps.folder"}),
+                ),
+            ]
+        } else if q.starts_with("'Fsub' in parents") && as_bob {
+            vec![file("h2", Some(BOB), json!({}))]
+        } else {
+            // What Drive lists to a user who cannot see the folder: nothing, no error.
+            vec![]
+        })
+    })
+    .await;
+    let looked_up: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let record = Arc::clone(&looked_up);
+    Mock::given(method("GET"))
+        .and(path_regex(r"^/drive/v3/files/F[a-z]+$"))
+        .respond_with(move |req: &Request| {
+            let id = req
+                .url
+                .path()
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            let who = caller(req).unwrap_or_default();
+            record.lock().unwrap().push((id.clone(), who.clone()));
+            if id == "Fhidden" && who == BOB {
+                ResponseTemplate::new(200).set_body_json(json!({"id": id}))
+            } else {
+                ResponseTemplate::new(404).set_body_json(google_error(
+                    404,
+                    "notFound",
+                    "NOT_FOUND",
+                    &format!("File not found: {id}."),
+                ))
+            }
+        })
+        .mount(&server)
+        .await;
+    let downloads = mount_downloads(&server).await;
+    let c = build(
+        &server.uri(),
+        json!({"shared_folder_urls": "https://drive.google.com/drive/folders/Fhidden, https://drive.google.com/drive/folders/Fnobody"}),
+    );
+    let (docs, failures) = collect_load(c.as_ref()).await;
+    let mut got: Vec<&str> = docs
+        .iter()
+        .map(|d| d.metadata["file_id"].as_str().unwrap())
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, ["h1", "h2"]);
+    let mut downloaded = downloads.lock().unwrap().clone();
+    downloaded.sort();
+    assert_eq!(
+        downloaded,
+        [
+            ("h1".to_owned(), BOB.to_owned()),
+            ("h2".to_owned(), BOB.to_owned())
+        ]
+    );
+    // The admin first, then the directory's users in turn, up to the first who sees it.
+    let asked = |folder: &str| -> Vec<String> {
+        looked_up
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(id, _)| id == folder)
+            .map(|(_, who)| who.clone())
+            .collect()
+    };
+    assert_eq!(asked("Fhidden"), [ADMIN, "alice@example.com", BOB]);
+    assert_eq!(
+        asked("Fnobody"),
+        [ADMIN, "alice@example.com", BOB, "carol@example.com"]
+    );
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].id.as_deref(), Some("folder:Fnobody"));
+    assert!(
+        failures[0].message.contains("google_primary_admin"),
+        "{}",
+        failures[0].message
+    );
+}

@@ -80,6 +80,11 @@ pub struct GoogleDriveCheckpoint {
     /// the drive's permissions), so a resumed walk goes on as the same user.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub drive_members: BTreeMap<String, String>,
+    /// Per folder the admin cannot see (a configured folder, and the subfolders found in
+    /// it): the user of the domain it is read as (the first found who can `files.get` it),
+    /// so a resumed walk goes on as the same user.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub folder_readers: BTreeMap<String, String>,
     /// The changes feeds (Drive's `changes.list`), when the walk follows them: per user
     /// (`user:EMAIL`), shared drive (`drive:ID`) and the shared folders' reader (`folders`),
     /// the page token the feed continues from. `None` (the default): no feed, every run finds

@@ -13,6 +13,15 @@
 //!   (`permissions.list` with domain admin access; users of the admin's domain first) and kept
 //!   in the checkpoint. A drive whose members are all groups is a failure asking to add the
 //!   admin. An OAuth token lists the drives its user is a member of.
+//! - **Shared folders** are crawled as the admin. Drive lists a folder the caller cannot see
+//!   as empty, without an error, so a configured folder whose listing is empty is looked up
+//!   (`files.get`); one the admin cannot see is read, with its subfolders and files, as the
+//!   first user of the domain who can see it: the walk's users, then the Admin SDK
+//!   directory's (listed once per walk), at most 100 asked, the one found kept in the
+//!   checkpoint. A folder none of them can see is a failure naming it and
+//!   `google_primary_admin`. The folders' changes feed is the admin's and does not show
+//!   such a folder, so a file moved into it with an old `modifiedTime` waits for a full or
+//!   reconciling run.
 //! - **Once per file**: a file is emitted by the listing that owns it (its owner's My Drive,
 //!   its shared drive) and by any other listing (files shared with a user, a folder crawl, a
 //!   shortcut) only when that owning listing has not finished in this walk; those other
@@ -58,8 +67,8 @@
 //!   `shared_with_me:EMAIL`, `drive:ID`, `folder:ID`), retryable where it may heal, and the
 //!   walk goes on to the next one (a user without Drive, whom Drive answers with 401; a
 //!   suspended or deleted user, whose token is refused with `invalid_grant`; a drive the admin
-//!   cannot read; a configured folder Drive lists as empty and then cannot find, since Drive
-//!   lists a folder the caller cannot see as empty without an error); prune's listing then
+//!   cannot read; a configured folder that neither the admin nor any user asked can see);
+//!   prune's listing then
 //!   fails rather than come back without it. What concerns
 //!   every listing ends the sync, naming `credentials.google_tokens`: the directory or
 //!   `drives.list` failing, a refused key, client or scope, a missing domain-wide delegation,

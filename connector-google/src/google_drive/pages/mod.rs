@@ -24,8 +24,13 @@ use crate::walk::{Mode, Walk};
 mod changes;
 mod resolve;
 
+use resolve::add_folder;
+
 /// Files of a page downloaded or exported at the same time.
 const FILE_CONCURRENCY: usize = 8;
+
+/// At most this many users are asked whether they can read a folder the admin cannot see.
+const FOLDER_READER_PROBES: usize = 100;
 
 /// A file of a page that becomes a document: how to fetch it, its modification time and, with
 /// `include_permissions`, its readers.
@@ -46,6 +51,9 @@ pub(super) struct Walker {
     ctx: SyncContext,
     /// The OAuth user's e-mail, asked once.
     me: OnceCell<Option<String>>,
+    /// The users of the Admin SDK directory, asked in turn (after the walk's users) who can
+    /// read a folder the admin cannot see; listed once per walk.
+    readers: OnceCell<Vec<String>>,
     /// Every file id this walk emitted through a listing that does not own the file (see
     /// [`GoogleDriveCheckpoint::seen`], which holds the first of them for a resumed walk).
     seen: Mutex<HashSet<String>>,
@@ -59,6 +67,7 @@ impl Walker {
             mode,
             ctx,
             me: OnceCell::new(),
+            readers: OnceCell::new(),
             seen: Mutex::default(),
         }
     }
@@ -216,33 +225,19 @@ impl Walker {
             }
         };
         // Drive lists a folder the caller cannot see as empty, without an error: a configured
-        // folder that comes back empty is looked up, so one not shared with the admin (or
-        // gone) is a failure that says so, not an empty success.
-        if let Listing::Folder(folder) = listing
-            && cp.page_token.is_none()
-            && page.items.files.is_empty()
-            && page.next.is_none()
-            && c.shared_folder_urls
-                .iter()
-                .any(|u| config::id_from_url(u).as_deref() == Some(folder.as_str()))
-            && let Err(e) = self.client.file(subject.as_deref(), folder, "id").await
+        // folder that comes back empty is looked up, and one the admin cannot see is read as
+        // a user who can, or is a failure that says so, not an empty success.
+        let (subject, page) = match self
+            .hidden_folder(listing, cp, fields, subject, page)
+            .await?
         {
-            let hint = if e.kind() == ErrorKind::NotFound {
-                " (Drive does not show it to the user it is read as: share it with google_primary_admin, or check the URL)"
-            } else {
-                ""
-            };
-            batch.failures.push(crate::walk::partition_failure(
-                listing.key(),
-                &listing.to_string(),
-                hint,
-                e,
-                false,
-                false,
-            )?);
-            cp.next_entity();
-            return Ok(batch);
-        }
+            Ok(listed) => listed,
+            Err(failure) => {
+                batch.failures.push(failure);
+                cp.next_entity();
+                return Ok(batch);
+            }
+        };
         let me = self.me().await?;
         // Who a file read through this listing is sure to be readable by.
         let user = subject.clone().or_else(|| me.clone());
@@ -269,9 +264,8 @@ impl Walker {
                         file.shortcut_details
                             .as_ref()
                             .and_then(|d| d.target_id.clone()),
-                    ) && !cp.folders.contains(&t)
-                    {
-                        cp.folders.push(t);
+                    ) {
+                        add_folder(cp, listing, t);
                     }
                     continue;
                 }
@@ -301,8 +295,8 @@ impl Walker {
                 file = target;
             }
             if file.mime_type == model::FOLDER {
-                if matches!(listing, Listing::Folder(_)) && !cp.folders.contains(&file.id) {
-                    cp.folders.push(file.id.clone());
+                if matches!(listing, Listing::Folder(_)) {
+                    add_folder(cp, listing, file.id.clone());
                 }
                 continue;
             }

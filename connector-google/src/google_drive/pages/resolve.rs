@@ -1,30 +1,34 @@
 //! What a Drive page needs resolved besides its files: the user a listing is read as (a
-//! shared drive's member where the admin is not one), which listing owns a file and which
-//! files were emitted already (so each is emitted once), a shortcut's target and a file's
-//! readers.
+//! shared drive's member where the admin is not one, a user who can see a folder the admin
+//! cannot), which listing owns a file and which files were emitted already (so each is
+//! emitted once), a shortcut's target and a file's readers.
 
 use connector_core::pages::Page;
-use connector_core::{Error, ErrorKind, Result};
+use connector_core::{Error, ErrorKind, Failure, Result};
 
 use super::super::access::Readers;
 use super::super::checkpoint::{GoogleDriveCheckpoint, SEEN_IN_CHECKPOINT};
 use super::super::client::Listing;
 use super::super::config;
 use super::super::model::{self, File, FileList};
-use super::Walker;
+use super::{FOLDER_READER_PROBES, Walker};
 
 impl Walker {
     /// The user `listing` is read as: a shared drive the admin is not a member of is read as
-    /// the member found for it; else [`DriveClient::subject`].
+    /// the member found for it, a folder the admin cannot see as the user found for it; else
+    /// [`DriveClient::subject`](super::super::client::DriveClient::subject).
     pub(super) fn subject_of(
         &self,
         listing: &Listing,
         cp: &GoogleDriveCheckpoint,
     ) -> Option<String> {
-        if let Listing::Drive(d) = listing
-            && let Some(member) = cp.drive_members.get(d)
-        {
-            return Some(member.clone());
+        let found = match listing {
+            Listing::Drive(d) => cp.drive_members.get(d),
+            Listing::Folder(f) => cp.folder_readers.get(f),
+            _ => None,
+        };
+        if let Some(user) = found {
+            return Some(user.clone());
         }
         self.client.subject(listing).map(str::to_owned)
     }
@@ -110,6 +114,148 @@ impl Walker {
             }
             (page, _) => Ok((subject, page?)),
         }
+    }
+
+    /// A configured folder whose first page lists empty, looked up (Drive lists a folder the
+    /// caller cannot see as empty, without an error): `(subject, page)` as they were when the
+    /// caller sees it (an empty folder is just empty). One the admin cannot see (404, 403) is
+    /// read as the first user of the domain who can see it ([`folder_reader`]), kept in `cp`
+    /// with its subfolders, and its first page listed again as that user. Else (nobody
+    /// can, or an OAuth token's user cannot) the folder's failure, naming it and
+    /// `google_primary_admin`.
+    ///
+    /// # Errors
+    /// What concerns every listing (see [`affects_everyone`](crate::auth::affects_everyone)).
+    ///
+    /// [`folder_reader`]: Self::folder_reader
+    pub(super) async fn hidden_folder(
+        &self,
+        listing: &Listing,
+        cp: &mut GoogleDriveCheckpoint,
+        fields: &str,
+        subject: Option<String>,
+        page: Page<FileList, String>,
+    ) -> Result<std::result::Result<(Option<String>, Page<FileList, String>), Failure>> {
+        let Listing::Folder(folder) = listing else {
+            return Ok(Ok((subject, page)));
+        };
+        let configured = || {
+            self.config()
+                .shared_folder_urls
+                .iter()
+                .any(|u| config::id_from_url(u).as_deref() == Some(folder.as_str()))
+        };
+        if cp.page_token.is_some()
+            || !page.items.files.is_empty()
+            || page.next.is_some()
+            || !configured()
+        {
+            return Ok(Ok((subject, page)));
+        }
+        let Err(e) = self.client.file(subject.as_deref(), folder, "id").await else {
+            return Ok(Ok((subject, page)));
+        };
+        let hidden = matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied);
+        let failure = |hint: &str, e: Error, as_user: bool| {
+            crate::walk::partition_failure(
+                listing.key(),
+                &listing.to_string(),
+                hint,
+                e,
+                as_user,
+                as_user,
+            )
+        };
+        if !hidden
+            || !self.client.api.is_service_account()
+            || cp.folder_readers.contains_key(folder)
+        {
+            let hint = if hidden {
+                " (Drive does not show it to the user it is read as: share it with google_primary_admin, or check the URL)"
+            } else {
+                ""
+            };
+            return Ok(Err(failure(hint, e, false)?));
+        }
+        let walk_users = cp.users.clone();
+        let Some(reader) = self
+            .folder_reader(folder, subject.as_deref(), &walk_users)
+            .await?
+        else {
+            let hint = format!(
+                " (Drive shows it neither to google_primary_admin nor to any of the first {FOLDER_READER_PROBES} users of the domain asked: share it with google_primary_admin, or check the URL)"
+            );
+            return Ok(Err(failure(&hint, e, false)?));
+        };
+        tracing::info!(%folder, user = %reader, "the admin cannot see the folder; it is read as a user who can");
+        cp.folder_readers.insert(folder.clone(), reader.clone());
+        match self.list(listing, cp, fields).await {
+            Ok(listed) => Ok(Ok(listed)),
+            Err(e) => Ok(Err(failure("", e, true)?)),
+        }
+    }
+
+    /// The first user of the domain who can see `folder` (`files.get` answers as them), other
+    /// than `tried`: the walk's users, then the Admin SDK directory's (listed once per walk),
+    /// at most [`FOLDER_READER_PROBES`] of them. A user who cannot see it, has no Drive or
+    /// is suspended is passed over.
+    ///
+    /// # Errors
+    /// What concerns every listing; cancellation.
+    async fn folder_reader(
+        &self,
+        folder: &str,
+        tried: Option<&str>,
+        walk_users: &[String],
+    ) -> Result<Option<String>> {
+        let users = self
+            .readers
+            .get_or_init(|| async {
+                let mut users: Vec<String> = Vec::new();
+                let Some(admin) = self.client.admin() else {
+                    return users;
+                };
+                let mut token = None;
+                loop {
+                    match self
+                        .client
+                        .api
+                        .list_users(admin, token.as_deref(), &mut users)
+                        .await
+                    {
+                        Ok(Some(next)) if users.len() < FOLDER_READER_PROBES => token = Some(next),
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!("no directory to find a folder's reader in: {e}");
+                            break;
+                        }
+                    }
+                }
+                users
+            })
+            .await;
+        let mut asked = 0;
+        let mut passed: Vec<&str> = Vec::new();
+        for user in walk_users.iter().chain(users) {
+            if asked >= FOLDER_READER_PROBES {
+                break;
+            }
+            let skip = user == "me"
+                || tried.is_some_and(|t| t.eq_ignore_ascii_case(user))
+                || passed.iter().any(|p| p.eq_ignore_ascii_case(user));
+            if skip {
+                continue;
+            }
+            passed.push(user);
+            asked += 1;
+            self.ctx.cancellation().check()?;
+            match self.client.file(Some(user), folder, "id").await {
+                Ok(_) => return Ok(Some(user.clone())),
+                Err(e) if crate::auth::affects_everyone(&e, true, true) => return Err(e),
+                Err(e) => tracing::debug!(%folder, %user, "cannot see the folder: {e}"),
+            }
+        }
+        Ok(None)
     }
 
     /// Whether a listing of the walk other than the one at hand emitted `file` already: the
@@ -270,4 +416,19 @@ impl Walker {
         }
         Ok(readers)
     }
+}
+
+/// Adds `folder`, found in `listing` (a folder), to the folders to crawl, read as the user
+/// `listing` is read as when that is not the admin: a subfolder of a folder the admin cannot
+/// see is hidden from the admin too.
+pub(super) fn add_folder(cp: &mut GoogleDriveCheckpoint, listing: &Listing, folder: String) {
+    if cp.folders.contains(&folder) {
+        return;
+    }
+    if let Listing::Folder(parent) = listing
+        && let Some(reader) = cp.folder_readers.get(parent).cloned()
+    {
+        cp.folder_readers.insert(folder.clone(), reader);
+    }
+    cp.folders.push(folder);
 }
