@@ -45,6 +45,8 @@ struct Changes {
     start: Arc<Mutex<BTreeMap<String, String>>>,
     pages: Arc<Mutex<BTreeMap<String, Value>>>,
     gone: Arc<Mutex<Vec<String>>>,
+    /// How a token in `gone` is refused (status and body); Google's 410 when unset.
+    refusal: Arc<Mutex<Option<(u16, Value)>>>,
     /// Every request, as `startPageToken FEED` or `changes FEED TOKEN`, in order.
     log: Arc<Mutex<Vec<String>>>,
     /// Shared drives only their member may read (others get Drive's 404).
@@ -102,12 +104,18 @@ impl Respond for Changes {
         );
         if self.gone.lock().unwrap().contains(&token) {
             // What Drive answers a page token it no longer honours.
-            return ResponseTemplate::new(410).set_body_json(google_error(
-                410,
-                "gone",
-                "NOT_FOUND",
-                "The page token is no longer valid.",
-            ));
+            let (status, body) = self.refusal.lock().unwrap().clone().unwrap_or_else(|| {
+                (
+                    410,
+                    google_error(
+                        410,
+                        "gone",
+                        "NOT_FOUND",
+                        "The page token is no longer valid.",
+                    ),
+                )
+            });
+            return ResponseTemplate::new(status).set_body_json(body);
         }
         let body = self
             .pages
@@ -368,11 +376,47 @@ async fn a_file_newly_shared_with_a_user_is_delivered_by_the_users_feed() {
     assert_resumes(&c, first.next_run(), Some(later())).await;
 }
 
+/// The ways Drive refuses a stored page token: 410 (expired), 404, and 400 "Invalid Value"
+/// naming the `pageToken` parameter (a token Drive cannot read at all), in Google's error
+/// bodies.
+fn refusals() -> Vec<(u16, Value)> {
+    vec![
+        (
+            410,
+            google_error(
+                410,
+                "gone",
+                "NOT_FOUND",
+                "The page token is no longer valid.",
+            ),
+        ),
+        (
+            404,
+            google_error(404, "notFound", "NOT_FOUND", "Page token not found."),
+        ),
+        (
+            400,
+            json!({"error": {"code": 400, "message": "Invalid Value", "errors": [{
+                "message": "Invalid Value", "domain": "global", "reason": "invalid",
+                "locationType": "parameter", "location": "pageToken"}]}}),
+        ),
+    ]
+}
+
 #[tokio::test]
 async fn a_refused_page_token_restarts_the_feed_and_lists_the_user_without_the_window() {
+    for refusal in refusals() {
+        refused_page_token(refusal).await;
+    }
+}
+
+/// A windowed run whose stored token for alice's feed Drive refuses with `refusal`.
+async fn refused_page_token(refusal: (u16, Value)) {
+    let status = refusal.0;
     let server = MockServer::start().await;
     mount_token(&server, TokenEndpoint::default()).await;
     let changes = mount_changes(&server).await;
+    *changes.refusal.lock().unwrap() = Some(refusal);
     changes
         .start
         .lock()
@@ -401,7 +445,7 @@ async fn a_refused_page_token_restarts_the_feed_and_lists_the_user_without_the_w
 
     let (docs, next) = walk(&c, from, Some(later())).await;
     // The whole My Drive, since what changed after the refused token is unknown.
-    assert_eq!(ids(&docs), ["a1", "a2"]);
+    assert_eq!(ids(&docs), ["a1", "a2"], "HTTP {status}");
     assert_eq!(
         changes.log.lock().unwrap().clone(),
         [
@@ -414,7 +458,11 @@ async fn a_refused_page_token_restarts_the_feed_and_lists_the_user_without_the_w
         queries.iter().all(|q| !q.contains("modifiedTime")),
         "{queries:?}"
     );
-    assert_eq!(next.changes.unwrap()["user:alice@example.com"], "500");
+    assert_eq!(
+        next.changes.unwrap()["user:alice@example.com"],
+        "500",
+        "HTTP {status}"
+    );
 
     // The run after lists the window again, from the new token.
     let again = GoogleDriveCheckpoint {

@@ -88,9 +88,10 @@
 //!   the feed's listings (the folders' after the crawl, whose folders it needs) and delivers
 //!   the changed files in scope whose `modifiedTime` is before the window (the listings
 //!   deliver the others), then stores the feed's `newStartPageToken`. A token Drive
-//!   refuses (404, 410) restarts the feed and lists that user's or drive's files without the
-//!   window once; a feed that fails otherwise keeps its token for the next run. Removed,
-//!   trashed and unshared files are deletions, which a poll cannot report: prune finds them.
+//!   refuses (404, 410, or a 400 naming `pageToken`) restarts the feed and lists that user's
+//!   or drive's files without the window once; a feed that fails otherwise keeps its token
+//!   for the next run. Removed, trashed and unshared files are deletions, which a load's
+//!   [`Batch`](connector_core::Batch) cannot carry (it holds no deletes): prune finds them.
 //!   The host carries the checkpoint between runs: core's batch loop starts every run from
 //!   the initial checkpoint, which follows no feed.
 //! - **Checkpoint**: staged (users → My Drives → shared drives → folders → done) with the

@@ -110,12 +110,19 @@ impl Walker {
     /// - In a windowed run, the changes since the stored token: each changed file in scope
     ///   whose `modifiedTime` is before the window (what no window selects; a later one is
     ///   this run's listing's or the next run's) is delivered, once per walk as a listing
-    ///   does. Removed, trashed and no longer visible files are deletions, which a poll cannot
-    ///   report: prune finds them. Shortcuts and folders are left to the listings (a new
-    ///   shortcut has its own new time). The last page's `newStartPageToken` is stored.
-    /// - A token Drive refuses (404, 410) while a new one can be taken: the feed restarts
-    ///   from the new token and, for a user or shared drive, its listings run without the
-    ///   window in this run (the folders' feed comes after the crawl: it only restarts).
+    ///   does. Shortcuts and folders are left to the listings (a new shortcut has its own new
+    ///   time). The last page's `newStartPageToken` is stored.
+    /// - Removed entries (`removed: true`: deleted, or no longer visible to the feed's user)
+    ///   and trashed files are skipped: they are deletions, and a page of a load can carry
+    ///   none, since core's [`Batch`] holds documents, failures and unchanged ids, with no
+    ///   deletes. Deletions are prune's ([`SlimConnector`](connector_core::SlimConnector)):
+    ///   its listing of every id no longer holds them, and the host deletes what it stored
+    ///   and the listing lacks. A file that left one user's view but is still in scope
+    ///   through another listing stays, which a delete from this feed would have got wrong.
+    /// - A token Drive refuses ([`refused_token`]: 404, 410, or a 400 naming `pageToken`)
+    ///   while a new one can be taken: the feed restarts from the new token and, for a user or
+    ///   shared drive, its listings run without the window in this run, so a gap in the feed
+    ///   loses nothing (the folders' feed comes after the crawl: it only restarts).
     /// - Any other error: the stored token is kept, so the next run reads the same changes
     ///   again, and this run's listings go on.
     ///
@@ -151,7 +158,7 @@ impl Walker {
             Err(e) if self.feed_error_ends_sync(feed, &e) => return Err(e),
             // A refused token, if a new one can be taken (else the user or drive itself is
             // not found, which its listing reports).
-            Err(e) if e.kind() == ErrorKind::NotFound && self.start_feed(feed, cp).await? => {
+            Err(e) if refused_token(&e) && self.start_feed(feed, cp).await? => {
                 tracing::warn!(%feed, "Drive refused the feed's page token ({e}); it restarts now");
                 if !matches!(feed, Feed::Folders) {
                     cp.relist.insert(key);
@@ -255,6 +262,24 @@ impl Walker {
         let user = subject.clone().or(me);
         self.deliver(subject.as_deref(), user.as_deref(), candidates, batch)
             .await
+    }
+}
+
+/// Whether `e`, the answer to `changes.list`, refuses the page token itself: 404 or 410 (an
+/// expired or unknown token), or a 400 whose Google error names the `pageToken` parameter
+/// (`"reason": "invalid"`, `"location": "pageToken"`: a token Drive cannot read). Kept
+/// otherwise, such a token would be read again and refused again on every later run, and the
+/// feed would never move on.
+fn refused_token(e: &connector_core::Error) -> bool {
+    match e.kind() {
+        ErrorKind::NotFound => true,
+        // Core reports a 400 Google's classifier leaves alone as `HTTP 400: {body}`.
+        ErrorKind::InvalidData => {
+            e.message().starts_with("HTTP 400")
+                && e.message().contains("\"location\"")
+                && e.message().contains("\"pageToken\"")
+        }
+        _ => false,
     }
 }
 
