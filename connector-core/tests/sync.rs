@@ -278,6 +278,38 @@ async fn the_window_never_moves_past_a_recorded_failure() {
 }
 
 #[tokio::test]
+async fn an_item_the_connector_cannot_read_does_not_hold_the_window_back() {
+    let source = MemoryConnector::numbered(3, 2, t0());
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let run = |now| {
+        Syncer::new(Arc::new(PollOnly(source.clone())))
+            .sink(sink.clone())
+            .state(store.clone())
+            .at(now)
+    };
+    run(at(100)).run(SyncMode::Full).await.unwrap();
+
+    // Changed into something the connector has no reader for (an encrypted library).
+    source.upsert(MemoryItem::new("doc-00001", "sealed", at(150)).unsupported());
+    let second = run(at(200)).run(SyncMode::Incremental).await.unwrap();
+    assert_eq!(second.failed, 1);
+    assert_eq!(
+        store.load().await.unwrap().failed.len(),
+        1,
+        "it stays recorded"
+    );
+
+    // No later window could repair it: the next one starts where the last one ended.
+    let third = run(at(300)).run(SyncMode::Incremental).await.unwrap();
+    assert_eq!(
+        third.window.unwrap().start,
+        at(200),
+        "an unreadable item must not pin the window to its run"
+    );
+}
+
+#[tokio::test]
 async fn prune_deletes_what_the_source_dropped_within_the_guard() {
     let source = MemoryConnector::numbered(10, 4, t0());
     let store = MemoryStateStore::new();

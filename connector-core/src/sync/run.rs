@@ -248,8 +248,16 @@ async fn execute(
                 .last_window_end
                 .map_or(DateTime::<Utc>::UNIX_EPOCH, |end| end - overlap);
             // Failures the connector cannot fetch again by id hold the window back, so the run
-            // covers them again: the window never moves past a recorded loss.
+            // covers them again: the window never moves past a recorded loss. An item the
+            // connector cannot read at all (`Unsupported`: an encrypted library, a format it
+            // has no reader for) is no loss a later window could repair, only a change of the
+            // item (which dates it anew) or of the connector (a full run) can: it stays
+            // recorded and reported, but pinning every later window to its time would make
+            // each incremental run as long as a full one, for good.
             for item in &stored.failed {
+                if item.failure.kind == ErrorKind::Unsupported {
+                    continue;
+                }
                 if refetch.is_none() || item.failure.id.is_none() {
                     start = start.min(item.window_start.unwrap_or(DateTime::<Utc>::UNIX_EPOCH));
                 }

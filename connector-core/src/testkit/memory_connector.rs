@@ -34,6 +34,9 @@ pub struct MemoryItem {
     pub updated_at: DateTime<Utc>,
     /// When set, the item cannot be produced and becomes a [`Failure`].
     pub malformed: bool,
+    /// When set, the item is of a kind the connector cannot read and becomes an
+    /// [`Unsupported`](ErrorKind::Unsupported) [`Failure`].
+    pub unsupported: bool,
     /// Its version, bumped by [`MemoryConnector::upsert`].
     pub version: u64,
 }
@@ -46,6 +49,7 @@ impl MemoryItem {
             text: text.into(),
             updated_at,
             malformed: false,
+            unsupported: false,
             version: 1,
         }
     }
@@ -54,6 +58,14 @@ impl MemoryItem {
     #[must_use]
     pub fn malformed(mut self) -> Self {
         self.malformed = true;
+        self
+    }
+
+    /// Marks the item unreadable by the connector (an encrypted library, a format without a
+    /// reader).
+    #[must_use]
+    pub fn unsupported(mut self) -> Self {
+        self.unsupported = true;
         self
     }
 }
@@ -238,6 +250,10 @@ impl MemoryConnector {
                     let version = format!("v{}", item.version);
                     if known.get(&item.id).is_some_and(|f| *f == Document::version_fingerprint(&version)) {
                         batch.unchanged.push(item.id.clone());
+                        continue;
+                    }
+                    if item.unsupported {
+                        batch.failures.push(Failure::new(Some(item.id.clone()), ErrorKind::Unsupported, format!("item `{}` cannot be read", item.id)));
                         continue;
                     }
                     if item.malformed {
