@@ -3,6 +3,8 @@
 
 #[cfg(feature = "azure_blob")]
 pub mod azure_blob;
+#[cfg(feature = "bitbucket")]
+pub mod bitbucket;
 #[cfg(feature = "box")]
 pub mod r#box;
 #[cfg(feature = "dropbox")]
@@ -43,7 +45,8 @@ pub mod webdav;
         feature = "azure_blob",
         feature = "webdav",
         feature = "seafile",
-        feature = "box"
+        feature = "box",
+        feature = "bitbucket"
     )),
     allow(unused_variables)
 )]
@@ -83,5 +86,11 @@ pub fn register(registry: &mut connector_core::Registry) {
         seafile::SOURCE,
         "libraries of a SeaFile server",
         |cfg| Ok(Box::new(seafile::SeafileConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "bitbucket")]
+    registry.register::<bitbucket::BitbucketConfig, _>(
+        bitbucket::SOURCE,
+        "pull requests of a Bitbucket Cloud workspace",
+        |cfg| Ok(Box::new(bitbucket::BitbucketConnector::new(cfg)?)),
     );
 }

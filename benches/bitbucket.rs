@@ -1,0 +1,275 @@
+//! Loopback end-to-end benchmark of the Bitbucket connector (`harness = false`, not run in CI):
+//! a wiremock Bitbucket Cloud holding `BITBUCKET_BENCH_PRS` pull requests (default 5,000) in 10
+//! repositories, 50 per page with Bitbucket's absolute `next` links, each with one page of two
+//! comments, read by
+//!
+//! 1. the baseline: raw `reqwest` over the same requests: the repository list, every
+//!    pull-request page by its `next` link, then every pull request's comments, 4 at a time,
+//!    each body parsed as JSON;
+//! 2. `BitbucketConnector::load`: the same requests through core's client, each pull request a
+//!    Markdown document;
+//! 3. a full `Syncer` run into a discarding sink.
+//!
+//! Prints pull requests/s, requests per pull request and the ratios to the baseline (best of
+//! three rounds), then the process's peak RSS (`VmHWM`); run it at two sizes to see memory grow
+//! with the pull requests listed (`BITBUCKET_BENCH_PRS=5000` and `=50000`).
+//! `cargo bench --bench bitbucket`.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use connectors::core::sink::DiscardSink;
+use connectors::core::state::MemoryStateStore;
+use connectors::core::sync::{SyncMode, Syncer};
+use connectors::core::{LoadConnector, SyncContext};
+use connectors::misc::bitbucket::{BitbucketConfig, BitbucketConnector};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const REPOS: usize = 10;
+const PAGE: usize = 50;
+const CONCURRENCY: usize = 4;
+const ROUNDS: usize = 3;
+
+fn prs() -> usize {
+    std::env::var("BITBUCKET_BENCH_PRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000)
+}
+
+fn user(name: &str) -> Value {
+    json!({"type": "user", "display_name": name, "nickname": name, "account_id": "5b10a2844c20165700ede21g"})
+}
+
+fn pr(repo: usize, id: usize) -> Value {
+    json!({
+        "type": "pullrequest", "id": id, "title": format!("Change {id} of r{repo}"),
+        "description": "Fixes the *flaky* test.\n\n- one\n- two",
+        "state": "MERGED", "draft": false, "reason": "",
+        "author": user("Jane Doe"), "reviewers": [user("Rob Reviewer")],
+        "participants": [{"type": "participant", "user": user("Rob Reviewer"), "role": "REVIEWER", "approved": true}],
+        "closed_by": user("Rob Reviewer"),
+        "source": {"branch": {"name": format!("feature/{id}")}},
+        "destination": {"branch": {"name": "main"}},
+        "merge_commit": {"hash": "e3b0c44298fc"},
+        "created_on": "2025-03-01T10:00:00.000000+00:00",
+        "updated_on": format!("2025-03-01T10:{:02}:{:02}.000000+00:00", (id / 60) % 60, id % 60),
+        "comment_count": 2, "task_count": 0,
+        "links": {"html": {"href": format!("https://bitbucket.org/bench/r{repo}/pull-requests/{id}")}}
+    })
+}
+
+/// The pull-request pages, pre-rendered without their `next` link: `pages[repo][n]`.
+struct Listing {
+    pages: Vec<Vec<String>>,
+    base: String,
+}
+
+impl Respond for Listing {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let repo: usize = req
+            .url
+            .path()
+            .split('/')
+            .nth(4)
+            .and_then(|s| s.strip_prefix('r'))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let page: usize = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "page")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(1);
+        let pages = &self.pages[repo];
+        let body = &pages[page - 1];
+        let body = if page < pages.len() {
+            // Bitbucket's `next`: the request's own URL with the next page number.
+            let mut next = url::Url::parse(&format!("{}{}", self.base, req.url.path())).unwrap();
+            {
+                let mut q = next.query_pairs_mut();
+                for (k, v) in req.url.query_pairs().filter(|(k, _)| k != "page") {
+                    q.append_pair(&k, &v);
+                }
+                q.append_pair("page", &(page + 1).to_string());
+            }
+            format!("{},\"next\":{}}}", &body[..body.len() - 1], json!(next.as_str()))
+        } else {
+            body.clone()
+        };
+        ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
+    }
+}
+
+fn pages(n: usize) -> Vec<Vec<String>> {
+    let per = n / REPOS;
+    (0..REPOS)
+        .map(|r| {
+            let values: Vec<Value> = (1..=per).rev().map(|id| pr(r, id)).collect();
+            values
+                .chunks(PAGE)
+                .enumerate()
+                .map(|(i, c)| {
+                    json!({"pagelen": PAGE, "size": per, "page": i + 1, "values": c}).to_string()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn comments() -> String {
+    let c = |id: u64, who: &str, raw: &str| {
+        json!({"type": "pullrequest_comment", "id": id, "content": {"type": "rendered", "raw": raw, "markup": "markdown"},
+               "user": user(who), "created_on": "2025-03-01T10:00:00.000000+00:00", "deleted": false})
+    };
+    json!({"pagelen": 100, "size": 2, "page": 1, "values": [
+        c(1, "Rob Reviewer", "Looks good, one nit on the **retry**."),
+        {"type": "pullrequest_comment", "id": 2, "content": {"type": "rendered", "raw": "Off by one?", "markup": "markdown"},
+         "user": user("Rob Reviewer"), "created_on": "2025-03-01T10:00:00.000000+00:00", "deleted": false,
+         "inline": {"path": "src/lib.rs", "from": null, "to": 42}}
+    ]})
+    .to_string()
+}
+
+fn line(name: &str, n: usize, secs: f64, requests: u64, baseline: Option<f64>) {
+    let rate = n as f64 / secs;
+    let ratio = baseline.map_or_else(String::new, |b| {
+        format!("  ({:.2}x the baseline's time)", secs / b)
+    });
+    println!(
+        "{name:<30} {secs:>7.3} s  {rate:>9.0} PRs/s  {:.3} requests/PR{ratio}",
+        requests as f64 / n as f64
+    );
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> Value {
+    let body = client
+        .get(url)
+        .basic_auth("bench@example.com", Some("bench"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// The raw fetch: the same listings by `next`, then the same comment pages, 4 at a time.
+async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
+    let repos = get(client, &format!("{base}/2.0/repositories/bench?pagelen=100")).await;
+    let mut requests = 1u64;
+    let mut listed = Vec::new();
+    for repo in repos["values"].as_array().unwrap() {
+        let slug = repo["slug"].as_str().unwrap().to_owned();
+        let mut url = Some(format!(
+            "{base}/2.0/repositories/bench/{slug}/pullrequests?pagelen={PAGE}&state=OPEN&state=MERGED&state=DECLINED&state=SUPERSEDED&sort=-updated_on"
+        ));
+        while let Some(u) = url.take() {
+            let page = get(client, &u).await;
+            requests += 1;
+            for v in page["values"].as_array().unwrap() {
+                listed.push((slug.clone(), v["id"].as_u64().unwrap()));
+            }
+            url = page["next"].as_str().map(str::to_owned);
+        }
+    }
+    let counts: Vec<usize> = futures::stream::iter(listed)
+        .map(|(slug, id)| async move {
+            let url = format!("{base}/2.0/repositories/bench/{slug}/pullrequests/{id}/comments?pagelen=100");
+            get(client, &url).await["values"].as_array().unwrap().len()
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    assert!(counts.iter().all(|c| *c == 2));
+    (counts.len(), requests + counts.len() as u64)
+}
+
+fn main() {
+    let n = prs();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        let repos: Vec<Value> = (0..REPOS)
+            .map(|r| json!({"type": "repository", "slug": format!("r{r}"), "is_private": false, "project": {"key": "BENCH"}}))
+            .collect();
+        Mock::given(method("GET"))
+            .and(path_regex("^/2\\.0/repositories/bench$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"pagelen": 100, "size": REPOS, "page": 1, "values": repos})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/2\\.0/repositories/bench/r[0-9]+/pullrequests$"))
+            .respond_with(Listing { pages: pages(n), base: server.uri() })
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/2\\.0/repositories/bench/r[0-9]+/pullrequests/[0-9]+/comments$"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(comments().into_bytes(), "application/json"))
+            .mount(&server)
+            .await;
+        println!("bitbucket loopback: {n} pull requests in {REPOS} repositories, {PAGE} per page, 2 comments each");
+
+        let config: BitbucketConfig = connectors::core::config::from_json(json!({
+            "workspace": "bench",
+            "credentials": {"bitbucket_account_email": "bench@example.com", "bitbucket_api_token": "bench"},
+            "api_base_url": server.uri(),
+            "allowed_hosts": ["127.0.0.1"],
+            // Bitbucket's 1,000 per hour would make this a test of the limiter.
+            "requests_per_hour": 1_000_000_000,
+        }))
+        .unwrap();
+        let client = reqwest::Client::new();
+        let (mut base, mut conn, mut sync) = (f64::MAX, f64::MAX, f64::MAX);
+        let (mut base_req, mut conn_req, mut sync_req) = (0, 0, 0);
+        for _ in 0..ROUNDS {
+            let started = Instant::now();
+            let (got, requests) = raw(&client, &server.uri()).await;
+            assert_eq!(got, n);
+            base = base.min(started.elapsed().as_secs_f64());
+            base_req = requests;
+
+            let connector = BitbucketConnector::new(config.clone()).unwrap();
+            let ctx = SyncContext::new();
+            let started = Instant::now();
+            let mut docs = 0usize;
+            let mut stream = connector.load(ctx.clone());
+            while let Some(page) = stream.next().await {
+                docs += page.unwrap().documents.len();
+            }
+            assert_eq!(docs, n);
+            conn = conn.min(started.elapsed().as_secs_f64());
+            conn_req = ctx.stats().requests();
+
+            let started = Instant::now();
+            let report = Syncer::new(Arc::new(BitbucketConnector::new(config.clone()).unwrap()))
+                .sink(DiscardSink)
+                .state(MemoryStateStore::new())
+                .run(SyncMode::Full)
+                .await
+                .unwrap();
+            assert_eq!(report.delivered as usize, n);
+            sync = sync.min(started.elapsed().as_secs_f64());
+            sync_req = report.requests;
+        }
+        line("raw reqwest (baseline)", n, base, base_req, None);
+        line("BitbucketConnector::load", n, conn, conn_req, Some(base));
+        line("Syncer full run", n, sync, sync_req, Some(base));
+        println!("peak RSS {} KiB", peak_rss_kib().unwrap_or(0));
+    });
+}

@@ -1,0 +1,307 @@
+//! The Bitbucket Cloud REST 2.0 calls the connector makes.
+//!
+//! - `GET /2.0/repositories/{workspace}?pagelen=100&sort=slug[&q=project.key="KEY"]`: the
+//!   repositories of the workspace (or of a project);
+//! - `GET /2.0/repositories/{workspace}/{slug}`: one repository;
+//! - `GET /2.0/workspaces/{workspace}/projects/{key}`: one project (`check`);
+//! - `GET /2.0/repositories/{workspace}/{slug}/pullrequests?state=OPEN&state=MERGED&state=DECLINED&state=SUPERSEDED&sort=-updated_on&q=updated_on >= "…"&fields=…`:
+//!   pull requests, newest change first;
+//! - `GET /2.0/repositories/{workspace}/{slug}/pullrequests/{id}` and `…/{id}/comments`;
+//! - `GET /2.0/repositories/{workspace}/{slug}/permissions-config/groups`: who may read a
+//!   private repository (admins only).
+//!
+//! Every collection is paged by the absolute `next` link in the body, followed as it is given
+//! (never rebuilt) once it is checked to stay on the API's origin, so the credentials go
+//! nowhere else. Errors come as `{"type": "error", "error": {"message": …, "detail": …}}`.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use connector_core::http::{ErrorClass, HttpClient, StatusCode};
+use connector_core::{Error, ErrorKind, Result, SyncContext, TimeWindow};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use super::SOURCE;
+use super::checkpoint::RepoFrame;
+use super::model::{Comment, GroupPermission, Paged, Repository};
+
+/// The pull-request fields asked of a listing (the list's default representation lacks the
+/// description, reviewers and participants).
+pub(crate) const PR_FIELDS: &str = "next,page,pagelen,size,values.id,values.title,values.description,values.state,values.draft,values.reason,values.author,values.reviewers,values.participants,values.closed_by,values.source.branch.name,values.destination.branch.name,values.merge_commit.hash,values.created_on,values.updated_on,values.comment_count,values.task_count,values.links.html";
+
+/// The fields asked when only ids are wanted (prune).
+const SLIM_FIELDS: &str = "next,values.id";
+
+const REPO_FIELDS: &str = "next,values.slug,values.is_private,values.project.key";
+
+/// Every state Bitbucket has: the list shows only `OPEN` unless asked.
+const STATES: [&str; 4] = ["OPEN", "MERGED", "DECLINED", "SUPERSEDED"];
+
+/// More pages than any collection has: a loop guard beside the repeated-link check.
+const MAX_PAGES: usize = 100_000;
+
+/// Requests to one workspace; cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Client {
+    http: HttpClient,
+    api: Url,
+    pub(crate) workspace: String,
+    pub(crate) page_size: u32,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl Client {
+    pub(crate) fn new(http: HttpClient, api: Url, workspace: String, page_size: u32) -> Self {
+        Self {
+            http,
+            api,
+            workspace,
+            page_size,
+        }
+    }
+
+    /// This client counting its requests into `ctx`.
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            http: self.http.with_context(ctx),
+            ..self.clone()
+        }
+    }
+
+    fn endpoint(&self, segments: &[&str]) -> Result<Url> {
+        let mut url = self.api.clone();
+        url.path_segments_mut()
+            .map_err(|()| {
+                Error::internal("the API base URL cannot take a path").with_connector(SOURCE)
+            })?
+            .pop_if_empty()
+            .push("2.0")
+            .extend(segments);
+        Ok(url)
+    }
+
+    fn repo_endpoint(&self, slug: &str, rest: &[&str]) -> Result<Url> {
+        let mut segments = vec!["repositories", self.workspace.as_str(), slug];
+        segments.extend_from_slice(rest);
+        self.endpoint(&segments)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, url: Url) -> Result<T> {
+        self.http.get(url).send().await?.json()
+    }
+
+    /// A `next` link as Bitbucket gave it, refused unless it stays on the API's origin.
+    pub(crate) fn next_url(&self, next: &str) -> Result<Url> {
+        let url = Url::parse(next).map_err(|e| {
+            Error::invalid_data("Bitbucket sent a `next` link that is not a URL")
+                .with_connector(SOURCE)
+                .with_cause(e)
+        })?;
+        if url.origin() != self.api.origin() {
+            return Err(Error::invalid_data(format!(
+                "Bitbucket sent a `next` link to another host ({}); it is not followed with the credentials",
+                url.host_str().unwrap_or("?")
+            ))
+            .with_connector(SOURCE));
+        }
+        Ok(url)
+    }
+
+    /// Every page of the collection at `first`, its values in order.
+    async fn all<T: DeserializeOwned>(&self, first: Url) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut url = first;
+        for _ in 0..MAX_PAGES {
+            let page: Paged<T> = self.get(url.clone()).await?;
+            out.extend(page.values);
+            match page.next {
+                Some(next) if seen.insert(next.clone()) => url = self.next_url(&next)?,
+                Some(_) => {
+                    return Err(Error::invalid_data(
+                        "Bitbucket sent the same `next` link twice; the listing would never end",
+                    )
+                    .with_connector(SOURCE));
+                }
+                None => return Ok(out),
+            }
+        }
+        Err(Error::invalid_data("a Bitbucket listing has no end").with_connector(SOURCE))
+    }
+
+    /// The repositories of the workspace, or of the project `key`, by slug.
+    pub(crate) async fn repositories(&self, project: Option<&str>) -> Result<Vec<RepoFrame>> {
+        let mut url = self.endpoint(&["repositories", &self.workspace])?;
+        url.query_pairs_mut()
+            .append_pair("pagelen", "100")
+            .append_pair("sort", "slug")
+            .append_pair("fields", REPO_FIELDS);
+        if let Some(key) = project {
+            url.query_pairs_mut()
+                .append_pair("q", &format!("project.key=\"{key}\""));
+        }
+        let repos: Vec<Repository> = self.all(url).await?;
+        Ok(repos.into_iter().map(frame).collect())
+    }
+
+    /// One repository.
+    pub(crate) async fn repository(&self, slug: &str) -> Result<RepoFrame> {
+        let mut url = self.repo_endpoint(slug, &[])?;
+        url.query_pairs_mut()
+            .append_pair("fields", "slug,is_private,project.key");
+        self.get::<Repository>(url).await.map(frame)
+    }
+
+    /// Whether the project `key` exists in the workspace (an error if not).
+    pub(crate) async fn project(&self, key: &str) -> Result<()> {
+        let mut url = self.endpoint(&["workspaces", &self.workspace, "projects", key])?;
+        url.query_pairs_mut().append_pair("fields", "key");
+        self.get::<Value>(url).await.map(|_| ())
+    }
+
+    /// One page of `repositories?pagelen=1`: the credentials work and the workspace exists.
+    pub(crate) async fn probe(&self) -> Result<()> {
+        let mut url = self.endpoint(&["repositories", &self.workspace])?;
+        url.query_pairs_mut()
+            .append_pair("pagelen", "1")
+            .append_pair("fields", "pagelen");
+        self.get::<Value>(url).await.map(|_| ())
+    }
+
+    /// The first pull-request page of `slug`: every state, newest change first, changed at or
+    /// after the window's start when there is one (the end is filtered exactly by the caller:
+    /// a bound there would let pull requests updated during the run drop out of the listing
+    /// and shift the next page past others).
+    pub(crate) fn first_pr_page(
+        &self,
+        slug: &str,
+        window: Option<&TimeWindow>,
+        slim: bool,
+    ) -> Result<Url> {
+        let mut url = self.repo_endpoint(slug, &["pullrequests"])?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("pagelen", &self.page_size.to_string());
+            for state in STATES {
+                q.append_pair("state", state);
+            }
+            q.append_pair("sort", "-updated_on");
+            q.append_pair("fields", if slim { SLIM_FIELDS } else { PR_FIELDS });
+            if let Some(w) = window {
+                q.append_pair("q", &format!("updated_on >= \"{}\"", rfc3339(w.start)));
+            }
+        }
+        Ok(url)
+    }
+
+    /// One pull-request page: its values as sent (each read on its own) and its `next` link.
+    pub(crate) async fn pr_page(&self, url: Url) -> Result<Paged<Value>> {
+        self.get(url).await
+    }
+
+    /// The pull request `id` of `slug`; none when it is gone.
+    pub(crate) async fn pull_request(&self, slug: &str, id: u64) -> Result<Option<Value>> {
+        let mut url = self.repo_endpoint(slug, &["pullrequests", &id.to_string()])?;
+        url.query_pairs_mut().append_pair(
+            "fields",
+            &PR_FIELDS
+                .split(',')
+                .filter_map(|f| f.strip_prefix("values."))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        match self.get(url).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every comment of the pull request `id`, oldest first.
+    pub(crate) async fn comments(&self, slug: &str, id: u64) -> Result<Vec<Comment>> {
+        let mut url = self.repo_endpoint(slug, &["pullrequests", &id.to_string(), "comments"])?;
+        url.query_pairs_mut()
+            .append_pair("pagelen", "100")
+            .append_pair("sort", "created_on");
+        self.all(url).await
+    }
+
+    /// The groups given access to the repository `slug`, as `bitbucket-group:{workspace}/{group}`.
+    pub(crate) async fn repo_groups(&self, slug: &str) -> Result<Vec<String>> {
+        let mut url = self.repo_endpoint(slug, &["permissions-config", "groups"])?;
+        url.query_pairs_mut().append_pair("pagelen", "100");
+        let groups: Vec<GroupPermission> = self.all(url).await?;
+        Ok(groups
+            .into_iter()
+            .filter_map(|g| g.group.and_then(|g| g.slug))
+            .map(|g| format!("bitbucket-group:{}/{g}", self.workspace))
+            .collect())
+    }
+}
+
+fn frame(repo: Repository) -> RepoFrame {
+    RepoFrame {
+        slug: repo.slug,
+        // A repository whose visibility is not shown is treated as private.
+        private: repo.is_private.unwrap_or(true),
+        project: repo.project.and_then(|p| p.key),
+        groups: Vec::new(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ApiError {
+    #[serde(default)]
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorDetail {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    detail: Option<Value>,
+}
+
+/// What Bitbucket says in an error body (`{"type": "error", "error": {"message", "detail"}}`),
+/// or the start of the body when it is not that shape.
+fn said(body: &[u8]) -> String {
+    let err = serde_json::from_slice::<ApiError>(body).unwrap_or_default();
+    if err.error.message.is_empty() {
+        return String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+    }
+    match err.error.detail {
+        Some(Value::String(d)) if !d.is_empty() => format!("{} ({d})", err.error.message),
+        _ => err.error.message,
+    }
+}
+
+/// What Bitbucket's error answers mean: 404 a workspace, repository or pull request that does
+/// not exist or is hidden from the account, 403 a missing permission or token scope, 400 a
+/// query Bitbucket rejects. 401 and 429 are core's (credential field, `Retry-After`).
+pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
+    let said = said(body);
+    match status.as_u16() {
+        404 => Some(ErrorClass::new(
+            ErrorKind::NotFound,
+            format!("Bitbucket: {said}"),
+        )),
+        403 => Some(ErrorClass::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "Bitbucket refused access (the token needs the read:repository:bitbucket and read:pullrequest:bitbucket scopes and the account access to the workspace): {said}"
+            ),
+        )),
+        400 | 405 | 409 | 412 => Some(ErrorClass::new(
+            ErrorKind::InvalidData,
+            format!("Bitbucket rejected the request: {said}"),
+        )),
+        _ => None,
+    }
+}

@@ -1,0 +1,225 @@
+//! A pull request and its comments as one Markdown document.
+
+use chrono::{DateTime, Utc};
+use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::{Access, Document};
+use url::Url;
+
+use super::SOURCE;
+use super::checkpoint::RepoFrame;
+use super::model::{Comment, PullRequest, User};
+
+/// The document id of pull request `id` of `workspace/slug`: RAGFlow's
+/// `bitbucket:{workspace}:{slug}:pr:{id}`.
+pub(crate) fn doc_id(workspace: &str, slug: &str, id: u64) -> String {
+    format!("{SOURCE}:{workspace}:{slug}:pr:{id}")
+}
+
+/// The web page of a pull request: `links.html.href`, else the one Bitbucket's UI uses.
+pub(crate) fn link(workspace: &str, slug: &str, pr: &PullRequest) -> Option<Url> {
+    pr.links
+        .as_ref()
+        .and_then(|l| l.html.as_ref())
+        .and_then(|h| h.href.as_deref())
+        .and_then(|h| Url::parse(h).ok())
+        .or_else(|| {
+            Url::parse(&format!(
+                "https://bitbucket.org/{workspace}/{slug}/pull-requests/{}",
+                pr.id
+            ))
+            .ok()
+        })
+}
+
+/// The version token of a pull request: its `updated_on` (which Bitbucket moves on every
+/// change, comments included) and its comment and task counts, all listed, so an unchanged
+/// pull request costs no comment request.
+pub(crate) fn version(pr: &PullRequest, access: &Access) -> String {
+    let access = connector_core::ids::hash128(&format!(
+        "{}|{}",
+        access.groups.join(","),
+        access.public
+    ));
+    format!(
+        "{}:{}:{}:{access}",
+        rfc3339(pr.updated_on),
+        pr.comment_count.unwrap_or_default(),
+        pr.task_count.unwrap_or_default()
+    )
+}
+
+/// Who may read the pull requests of `repo`: anyone for a public repository, else the
+/// repository as a group (`bitbucket-repo:{workspace}/{slug}`) and the groups given access to
+/// it, when they could be read.
+pub(crate) fn access(workspace: &str, repo: &RepoFrame) -> Access {
+    if !repo.private {
+        return Access::public();
+    }
+    let mut groups = vec![format!("bitbucket-repo:{workspace}/{}", repo.slug)];
+    groups.extend(repo.groups.iter().cloned());
+    Access::restricted(Vec::new(), groups)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn names(users: &[User]) -> Vec<String> {
+    users
+        .iter()
+        .filter_map(User::name)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Where an inline comment sits: `path` and the line in the new (or old) version.
+fn place(c: &Comment) -> Option<String> {
+    let inline = c.inline.as_ref()?;
+    let path = inline.path.as_deref()?;
+    Some(match (inline.to, inline.from) {
+        (Some(line), _) => format!("{path}:{line}"),
+        (None, Some(line)) => format!("{path}:{line} (old)"),
+        (None, None) => path.to_owned(),
+    })
+}
+
+/// The Markdown document of `pr` of `repo` with its `comments` (deleted ones left out).
+pub(crate) fn document(
+    workspace: &str,
+    repo: &RepoFrame,
+    pr: &PullRequest,
+    comments: &[Comment],
+    access: Access,
+) -> Document {
+    let slug = &repo.slug;
+    let author = pr.author.as_ref().and_then(User::name).map(str::to_owned);
+    let reviewers = names(&pr.reviewers);
+    let approved: Vec<String> = pr
+        .participants
+        .iter()
+        .filter(|p| p.approved)
+        .filter_map(|p| p.user.as_ref().and_then(User::name))
+        .map(str::to_owned)
+        .collect();
+    let state = pr.state.clone().unwrap_or_default();
+    let draft = pr.draft.unwrap_or(false);
+    let source = pr.source.as_ref().and_then(|e| e.branch()).unwrap_or("");
+    let target = pr.destination.as_ref().and_then(|e| e.branch()).unwrap_or("");
+
+    let mut lines: Vec<(&str, String)> = vec![
+        ("Repository:", format!("{workspace}/{slug}")),
+        (
+            "State:",
+            if draft { format!("{state} (draft)") } else { state.clone() },
+        ),
+    ];
+    if state == "DECLINED"
+        && let Some(reason) = pr.reason.as_ref().filter(|r| !r.is_empty())
+    {
+        lines.push(("Reason:", reason.clone()));
+    }
+    if let Some(a) = &author {
+        lines.push(("Author:", a.clone()));
+    }
+    if !reviewers.is_empty() {
+        lines.push(("Reviewers:", reviewers.join(", ")));
+    }
+    if !approved.is_empty() {
+        lines.push(("Approved by:", approved.join(", ")));
+    }
+    if !source.is_empty() || !target.is_empty() {
+        lines.push(("Branches:", format!("{source} → {target}")));
+    }
+    if let Some(c) = pr.created_on {
+        lines.push(("Created:", day(c)));
+    }
+    lines.push(("Updated:", day(pr.updated_on)));
+    let labelled: Vec<(&str, &str)> = lines.iter().map(|(l, v)| (*l, v.as_str())).collect();
+
+    let mut blocks = vec![
+        Block::heading(1, vec![Inline::text(format!("#{} {}", pr.id, pr.title))]),
+        Block::labelled_lines(&labelled),
+    ];
+    if let Some(d) = pr.description.as_ref().filter(|d| !d.trim().is_empty()) {
+        // Bitbucket descriptions and comments are Markdown already.
+        blocks.push(Block::Markdown(d.clone()));
+    }
+    let shown: Vec<&Comment> = comments.iter().filter(|c| !c.deleted).collect();
+    if !shown.is_empty() {
+        blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
+    }
+    for c in shown {
+        let who = c.user.as_ref().and_then(User::name).unwrap_or("someone");
+        let mut head = vec![Inline::text(format!("Comment {} by {who}", c.id))];
+        if let Some(at) = c.created_on {
+            head.push(Inline::text(format!(", {}", day(at))));
+        }
+        if let Some(place) = place(c) {
+            head.push(Inline::text(", on "));
+            head.push(Inline::code(place));
+        }
+        if let Some(parent) = c.parent.as_ref().and_then(|p| p.id) {
+            head.push(Inline::text(format!(", in reply to comment {parent}")));
+        }
+        blocks.push(Block::heading(3, head));
+        if let Some(raw) = c.content.as_ref().and_then(|r| r.raw.as_ref()) {
+            blocks.push(Block::Markdown(raw.clone()));
+        }
+    }
+
+    let title = format!("{slug}#{}: {}", pr.id, pr.title);
+    let mut doc = Document::text(
+        doc_id(workspace, slug, pr.id),
+        SOURCE,
+        title,
+        markdown::render(&blocks),
+    )
+    .with_version(&version(pr, &access))
+    .with_updated_at(pr.updated_on)
+    .with_parent_id(format!("{SOURCE}:{workspace}:{slug}"))
+    .with_metadata("object_type", "PullRequest")
+    .with_metadata("workspace", workspace.to_owned())
+    .with_metadata("repository", slug.clone())
+    .with_metadata("pr_key", format!("{workspace}/{slug}#{}", pr.id))
+    .with_metadata("state", state)
+    .with_metadata("draft", draft)
+    .with_metadata("source_branch", source.to_owned())
+    .with_metadata("destination_branch", target.to_owned())
+    .with_metadata("reviewers", reviewers.clone())
+    .with_metadata("approved_by", approved)
+    .with_metadata("comment_count", pr.comment_count.unwrap_or_default())
+    .with_metadata("task_count", pr.task_count.unwrap_or_default())
+    .with_metadata("updated_on", rfc3339(pr.updated_on));
+    if let Some(a) = &author {
+        doc = doc.with_metadata("author", a.clone());
+    }
+    if let Some(p) = &repo.project {
+        doc = doc.with_metadata("project", p.clone());
+    }
+    if let Some(c) = pr.created_on {
+        doc = doc.with_metadata("created_on", rfc3339(c));
+    }
+    if let Some(by) = pr.closed_by.as_ref().and_then(User::name) {
+        doc = doc.with_metadata("closed_by", by.to_owned());
+    }
+    if let Some(hash) = pr.merge_commit.as_ref().and_then(|m| m.hash.clone()) {
+        doc = doc.with_metadata("merge_commit", hash);
+    }
+    let mut owners: Vec<String> = author.into_iter().collect();
+    for r in reviewers {
+        if !owners.contains(&r) {
+            owners.push(r);
+        }
+    }
+    if !owners.is_empty() {
+        doc = doc.with_owners(owners);
+    }
+    if let Some(url) = link(workspace, slug, pr) {
+        doc = doc.with_link(url);
+    }
+    doc.with_access(access)
+}

@@ -1,0 +1,209 @@
+//! What Bitbucket Cloud's REST 2.0 answers hold (the fields the connector reads).
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One page of a paginated collection: `values`, and `next`, the absolute URL of the next
+/// page (absent on the last). `pagelen`, `size` and `page` are informational.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Paged<T> {
+    #[serde(default = "Vec::new")]
+    pub(crate) values: Vec<T>,
+    #[serde(default)]
+    pub(crate) next: Option<String>,
+}
+
+/// A user (`author`, `reviewers[]`, `participants[].user`, `comment.user`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct User {
+    #[serde(default)]
+    pub(crate) display_name: Option<String>,
+    #[serde(default)]
+    pub(crate) nickname: Option<String>,
+}
+
+impl User {
+    /// The name a person recognises: `display_name`, else `nickname`.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.display_name
+            .as_deref()
+            .or(self.nickname.as_deref())
+            .filter(|s| !s.is_empty())
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Participant {
+    #[serde(default)]
+    pub(crate) user: Option<User>,
+    #[serde(default)]
+    pub(crate) approved: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Named {
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Endpoint {
+    #[serde(default)]
+    pub(crate) branch: Option<Named>,
+}
+
+impl Endpoint {
+    pub(crate) fn branch(&self) -> Option<&str> {
+        self.branch.as_ref().and_then(|b| b.name.as_deref())
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Href {
+    #[serde(default)]
+    pub(crate) href: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Links {
+    #[serde(default)]
+    pub(crate) html: Option<Href>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Hash {
+    #[serde(default)]
+    pub(crate) hash: Option<String>,
+}
+
+/// A pull request as listed with [`PR_FIELDS`](super::client::PR_FIELDS).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct PullRequest {
+    pub(crate) id: u64,
+    #[serde(default)]
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+    #[serde(default)]
+    pub(crate) state: Option<String>,
+    #[serde(default)]
+    pub(crate) draft: Option<bool>,
+    #[serde(default)]
+    pub(crate) reason: Option<String>,
+    #[serde(default)]
+    pub(crate) author: Option<User>,
+    #[serde(default)]
+    pub(crate) reviewers: Vec<User>,
+    #[serde(default)]
+    pub(crate) participants: Vec<Participant>,
+    #[serde(default)]
+    pub(crate) closed_by: Option<User>,
+    #[serde(default)]
+    pub(crate) source: Option<Endpoint>,
+    #[serde(default)]
+    pub(crate) destination: Option<Endpoint>,
+    #[serde(default)]
+    pub(crate) merge_commit: Option<Hash>,
+    #[serde(default)]
+    pub(crate) created_on: Option<DateTime<Utc>>,
+    pub(crate) updated_on: DateTime<Utc>,
+    #[serde(default)]
+    pub(crate) comment_count: Option<u64>,
+    #[serde(default)]
+    pub(crate) task_count: Option<u64>,
+    #[serde(default)]
+    pub(crate) links: Option<Links>,
+}
+
+/// A listed pull request: read, or malformed (with its id when it has one).
+pub(crate) enum Listed {
+    Pr(Box<PullRequest>),
+    Malformed { id: Option<u64>, message: String },
+}
+
+impl Listed {
+    /// Each value on its own, so one malformed pull request fails alone.
+    pub(crate) fn from_value(value: Value) -> Self {
+        let id = value.get("id").and_then(Value::as_u64);
+        match serde_json::from_value::<PullRequest>(value) {
+            Ok(pr) => Self::Pr(Box::new(pr)),
+            Err(e) => Self::Malformed {
+                id,
+                message: format!("the pull request cannot be read: {e}"),
+            },
+        }
+    }
+}
+
+/// A comment's body.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Rendered {
+    #[serde(default)]
+    pub(crate) raw: Option<String>,
+}
+
+/// Where an inline comment sits: the file and the line in the old (`from`) or new (`to`)
+/// version.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Inline {
+    #[serde(default)]
+    pub(crate) path: Option<String>,
+    #[serde(default)]
+    pub(crate) from: Option<u64>,
+    #[serde(default)]
+    pub(crate) to: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct ParentRef {
+    #[serde(default)]
+    pub(crate) id: Option<u64>,
+}
+
+/// A pull-request comment.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Comment {
+    pub(crate) id: u64,
+    #[serde(default)]
+    pub(crate) content: Option<Rendered>,
+    #[serde(default)]
+    pub(crate) user: Option<User>,
+    #[serde(default)]
+    pub(crate) created_on: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) deleted: bool,
+    #[serde(default)]
+    pub(crate) inline: Option<Inline>,
+    #[serde(default)]
+    pub(crate) parent: Option<ParentRef>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct ProjectRef {
+    #[serde(default)]
+    pub(crate) key: Option<String>,
+}
+
+/// A repository as listed.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Repository {
+    pub(crate) slug: String,
+    #[serde(default)]
+    pub(crate) is_private: Option<bool>,
+    #[serde(default)]
+    pub(crate) project: Option<ProjectRef>,
+}
+
+/// An entry of `permissions-config/groups`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GroupPermission {
+    #[serde(default)]
+    pub(crate) group: Option<GroupRef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct GroupRef {
+    #[serde(default)]
+    pub(crate) slug: Option<String>,
+}
