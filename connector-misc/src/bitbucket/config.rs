@@ -7,7 +7,9 @@ use std::num::NonZeroU32;
 use connector_core::config::{IgnoredField, StringList};
 use connector_core::net::NetworkPolicy;
 use connector_core::{ConnectorConfig, FieldError, Secret};
-use schemars::JsonSchema;
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -29,7 +31,7 @@ pub(crate) const TOKEN_FIELD: &str = "credentials.bitbucket_api_token";
 ///
 /// RAGFlow's form sends `workspace`, `repositories` or `projects`; the singular forms are
 /// accepted too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IndexMode {
     /// Every repository of the workspace the account can see.
@@ -40,6 +42,22 @@ pub enum IndexMode {
     /// Every repository of the projects named in `projects` (by project key).
     #[serde(alias = "projects")]
     Project,
+}
+
+impl JsonSchema for IndexMode {
+    fn schema_name() -> Cow<'static, str> {
+        "IndexMode".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        // RAGFlow's plural values are listed too, so a stored config passes the schema check.
+        json_schema!({
+            "description": "`workspace`: every repository of the workspace; `repository` (RAGFlow: `repositories`): those of `repository_slugs`; `project` (RAGFlow: `projects`): those of the projects in `projects`.",
+            "type": "string",
+            "enum": ["workspace", "repository", "project", "repositories", "projects"],
+            "examples": ["workspace", "repositories"]
+        })
+    }
 }
 
 /// The credentials: an Atlassian API token (or a Bitbucket app password) and the account it
@@ -57,6 +75,7 @@ pub struct BitbucketCredentials {
         alias = "bitbucket_username",
         skip_serializing_if = "String::is_empty"
     )]
+    #[schemars(extend("x-aliases" = ["bitbucket_email", "bitbucket_username"]))]
     #[schemars(example = &"jane@example.com")]
     pub bitbucket_account_email: String,
     /// The API token (with the `read:repository:bitbucket` and `read:pullrequest:bitbucket`

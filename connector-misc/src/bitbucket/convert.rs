@@ -22,13 +22,15 @@ pub(crate) fn link(workspace: &str, slug: &str, pr: &PullRequest) -> Option<Url>
         .and_then(|l| l.html.as_ref())
         .and_then(|h| h.href.as_deref())
         .and_then(|h| Url::parse(h).ok())
-        .or_else(|| {
-            Url::parse(&format!(
-                "https://bitbucket.org/{workspace}/{slug}/pull-requests/{}",
-                pr.id
-            ))
-            .ok()
-        })
+        .or_else(|| web_link(workspace, slug, pr.id))
+}
+
+/// The web page of pull request `id` as Bitbucket's UI addresses it.
+pub(crate) fn web_link(workspace: &str, slug: &str, id: u64) -> Option<Url> {
+    Url::parse(&format!(
+        "https://bitbucket.org/{workspace}/{slug}/pull-requests/{id}"
+    ))
+    .ok()
 }
 
 /// The version token of a pull request: its `updated_on` (which Bitbucket moves on every

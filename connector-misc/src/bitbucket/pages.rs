@@ -166,12 +166,12 @@ impl Walk {
                 }
                 Listed::Malformed { id, message } => {
                     let doc = id.map(|n| doc_id(self.workspace(), &repo.slug, n));
-                    let shown = id.map_or_else(|| "a pull request".to_owned(), |n| format!("pull request #{n}"));
-                    let failure = Failure::new(
-                        doc.clone(),
-                        ErrorKind::InvalidData,
-                        format!("{shown} of {}/{}: {message}", self.workspace(), repo.slug),
-                    );
+                    let shown = doc.clone().unwrap_or_else(|| format!("a pull request of {}/{}", self.workspace(), repo.slug));
+                    let failure = Failure::new(doc.clone(), ErrorKind::InvalidData, format!("{shown}: {message}"));
+                    let failure = match id.and_then(|n| convert::web_link(self.workspace(), &repo.slug, n)) {
+                        Some(url) => failure.with_link(url),
+                        None => failure,
+                    };
                     out.push(PendingItem::new(doc.unwrap_or_default(), Pending::Failed(failure)));
                 }
             }
