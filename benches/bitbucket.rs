@@ -98,7 +98,11 @@ impl Respond for Listing {
                 }
                 q.append_pair("page", &(page + 1).to_string());
             }
-            format!("{},\"next\":{}}}", &body[..body.len() - 1], json!(next.as_str()))
+            format!(
+                "{},\"next\":{}}}",
+                &body[..body.len() - 1],
+                json!(next.as_str())
+            )
         } else {
             body.clone()
         };
@@ -168,7 +172,11 @@ async fn get(client: &reqwest::Client, url: &str) -> Value {
 
 /// The raw fetch: the same listings by `next`, then the same comment pages, 4 at a time.
 async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
-    let repos = get(client, &format!("{base}/2.0/repositories/bench?pagelen=100")).await;
+    let repos = get(
+        client,
+        &format!("{base}/2.0/repositories/bench?pagelen=100"),
+    )
+    .await;
     let mut requests = 1u64;
     let mut listed = Vec::new();
     for repo in repos["values"].as_array().unwrap() {
@@ -187,7 +195,9 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
     }
     let counts: Vec<usize> = futures::stream::iter(listed)
         .map(|(slug, id)| async move {
-            let url = format!("{base}/2.0/repositories/bench/{slug}/pullrequests/{id}/comments?pagelen=100");
+            let url = format!(
+                "{base}/2.0/repositories/bench/{slug}/pullrequests/{id}/comments?pagelen=100"
+            );
             get(client, &url).await["values"].as_array().unwrap().len()
         })
         .buffered(CONCURRENCY)

@@ -18,7 +18,12 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-async fn run(c: &Arc<dyn Connector>, store: &MemoryStateStore, mode: SyncMode, at: u32) -> (MemorySink, SyncReport) {
+async fn run(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    mode: SyncMode,
+    at: u32,
+) -> (MemorySink, SyncReport) {
     let sink = MemorySink::new();
     let report = Syncer::new(c.clone())
         .sink(sink.clone())
@@ -69,8 +74,14 @@ async fn pull_requests_of_every_state_become_markdown_documents_with_comments() 
     let text = pr.content.as_text().unwrap();
     // The description's Markdown is kept; comments follow, inline ones with their place,
     // replies with their parent, deleted ones left out.
-    assert!(text.contains("Fixes the *Add rate limiting* bug."), "{text}");
-    assert!(text.contains("Looks good, but see **the** retry note."), "{text}");
+    assert!(
+        text.contains("Fixes the *Add rate limiting* bug."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Looks good, but see **the** retry note."),
+        "{text}"
+    );
     assert!(text.contains("`src/limit.rs:42`"), "{text}");
     assert!(text.contains("in reply to comment 102"), "{text}");
     assert!(!text.contains("(deleted)"), "{text}");
@@ -79,26 +90,65 @@ async fn pull_requests_of_every_state_become_markdown_documents_with_comments() 
     // Private with readable group permissions, private without, public.
     let access = pr.access.clone().unwrap();
     assert!(!access.public);
-    assert_eq!(access.groups, ["bitbucket-repo:acme/api", "bitbucket-group:acme/developers"]);
+    assert_eq!(
+        access.groups,
+        ["bitbucket-repo:acme/api", "bitbucket-group:acme/developers"]
+    );
     let infra = sink.get("bitbucket:acme:infra:pr:1").unwrap();
     assert_eq!(infra.access.unwrap().groups, ["bitbucket-repo:acme/infra"]);
     assert_eq!(infra.metadata["state"], "SUPERSEDED");
-    assert!(sink.get("bitbucket:acme:web:pr:7").unwrap().access.unwrap().public);
+    assert!(
+        sink.get("bitbucket:acme:web:pr:7")
+            .unwrap()
+            .access
+            .unwrap()
+            .public
+    );
     let declined = sink.get("bitbucket:acme:api:pr:2").unwrap();
-    assert!(declined.content.as_text().unwrap().contains("**Reason:** Superseded by a better fix"));
+    assert!(
+        declined
+            .content
+            .as_text()
+            .unwrap()
+            .contains("**Reason:** Superseded by a better fix")
+    );
 
     // Every listing asked for every state, newest change first, and was paged by `next`.
     let lists = requests_to(&server, "/2.0/repositories/acme/api/pullrequests").await;
-    let lists: Vec<_> = lists.iter().filter(|r| r.url.path().ends_with("/pullrequests")).collect();
+    let lists: Vec<_> = lists
+        .iter()
+        .filter(|r| r.url.path().ends_with("/pullrequests"))
+        .collect();
     assert_eq!(lists.len(), 2, "three pull requests, two per page");
     for r in &lists {
-        let states: Vec<String> = r.url.query_pairs().filter(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).collect();
+        let states: Vec<String> = r
+            .url
+            .query_pairs()
+            .filter(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .collect();
         assert_eq!(states, ["OPEN", "MERGED", "DECLINED", "SUPERSEDED"]);
-        assert!(r.url.query_pairs().any(|(k, v)| k == "sort" && v == "-updated_on"));
+        assert!(
+            r.url
+                .query_pairs()
+                .any(|(k, v)| k == "sort" && v == "-updated_on")
+        );
     }
-    assert!(lists[1].url.query_pairs().any(|(k, v)| k == "page" && v == "2"));
+    assert!(
+        lists[1]
+            .url
+            .query_pairs()
+            .any(|(k, v)| k == "page" && v == "2")
+    );
     // A pull request with no comments costs no comment request.
-    assert!(requests_to(&server, "/2.0/repositories/acme/api/pullrequests/3/comments").await.is_empty());
+    assert!(
+        requests_to(
+            &server,
+            "/2.0/repositories/acme/api/pullrequests/3/comments"
+        )
+        .await
+        .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -106,7 +156,11 @@ async fn a_pull_request_whose_comments_fail_is_a_failure_and_the_run_goes_on() {
     let api = standard(2);
     {
         let mut st = api.state.lock().unwrap();
-        let p = st.prs.iter_mut().find(|p| p.repo == "api" && p.id == 1).unwrap();
+        let p = st
+            .prs
+            .iter_mut()
+            .find(|p| p.repo == "api" && p.id == 1)
+            .unwrap();
         p.broken_comments = true;
     }
     let server = start(api).await;
@@ -120,7 +174,13 @@ async fn a_pull_request_whose_comments_fail_is_a_failure_and_the_run_goes_on() {
     // Everything else came, each page once: the walk did not stop or loop on the failure.
     assert_eq!(sink.len(), 5);
     let lists = requests_to(&server, "/2.0/repositories/acme/api/pullrequests").await;
-    assert_eq!(lists.iter().filter(|r| r.url.path().ends_with("/pullrequests")).count(), 2);
+    assert_eq!(
+        lists
+            .iter()
+            .filter(|r| r.url.path().ends_with("/pullrequests"))
+            .count(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -133,19 +193,40 @@ async fn an_incremental_run_finds_a_new_comment_on_an_old_pull_request() {
     {
         // A comment on PR 3: Bitbucket moves its `updated_on` and `comment_count`.
         let mut st = api.state.lock().unwrap();
-        let p = st.prs.iter_mut().find(|p| p.repo == "api" && p.id == 3).unwrap();
-        p.comments.push(Comment::new(301, "Rob Reviewer", "Please add a changelog entry."));
+        let p = st
+            .prs
+            .iter_mut()
+            .find(|p| p.repo == "api" && p.id == 3)
+            .unwrap();
+        p.comments.push(Comment::new(
+            301,
+            "Rob Reviewer",
+            "Please add a changelog entry.",
+        ));
         p.minute = 40;
     }
     let (sink, _) = run(&c, &store, SyncMode::Incremental, 45).await;
     assert_eq!(sink.ids(), ["bitbucket:acme:api:pr:3"]);
     let doc = sink.get("bitbucket:acme:api:pr:3").unwrap();
-    assert!(doc.content.as_text().unwrap().contains("Please add a changelog entry."));
+    assert!(
+        doc.content
+            .as_text()
+            .unwrap()
+            .contains("Please add a changelog entry.")
+    );
     assert_eq!(doc.updated_at, Some(time(40)));
     // The incremental listing asked Bitbucket for the window's start.
     let lists = requests_to(&server, "/2.0/repositories/acme/api/pullrequests").await;
-    let last = lists.iter().rfind(|r| r.url.path().ends_with("/pullrequests")).unwrap();
-    let q = last.url.query_pairs().find(|(k, _)| k == "q").map(|(_, v)| v.into_owned()).unwrap();
+    let last = lists
+        .iter()
+        .rfind(|r| r.url.path().ends_with("/pullrequests"))
+        .unwrap();
+    let q = last
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
     // The previous run's end (10:30), less the sync's overlap.
     assert!(q.starts_with("updated_on >= \"2025-03-01T10:"), "{q}");
     assert!(q.ends_with("Z\""), "{q}");
@@ -158,18 +239,49 @@ async fn a_reconcile_run_fetches_comments_only_of_changed_pull_requests() {
     let c = build(&server.uri(), json!({}));
     let store = MemoryStateStore::new();
     run(&c, &store, SyncMode::Full, 30).await;
-    let before = requests_to(&server, "/2.0/repositories/acme/web/pullrequests/8/comments").await.len();
-    let api_before = requests_to(&server, "/2.0/repositories/acme/api/pullrequests/1/comments").await.len();
+    let before = requests_to(
+        &server,
+        "/2.0/repositories/acme/web/pullrequests/8/comments",
+    )
+    .await
+    .len();
+    let api_before = requests_to(
+        &server,
+        "/2.0/repositories/acme/api/pullrequests/1/comments",
+    )
+    .await
+    .len();
     {
         let mut st = api.state.lock().unwrap();
-        let p = st.prs.iter_mut().find(|p| p.repo == "web" && p.id == 8).unwrap();
-        p.comments.push(Comment::new(202, "Rob Reviewer", "Approved."));
+        let p = st
+            .prs
+            .iter_mut()
+            .find(|p| p.repo == "web" && p.id == 8)
+            .unwrap();
+        p.comments
+            .push(Comment::new(202, "Rob Reviewer", "Approved."));
     }
     let (sink, report) = run(&c, &store, SyncMode::Reconcile, 31).await;
     assert_eq!(sink.ids(), ["bitbucket:acme:web:pr:8"]);
     assert_eq!(report.unchanged, 5);
-    assert_eq!(requests_to(&server, "/2.0/repositories/acme/web/pullrequests/8/comments").await.len(), before + 1);
-    assert_eq!(requests_to(&server, "/2.0/repositories/acme/api/pullrequests/1/comments").await.len(), api_before);
+    assert_eq!(
+        requests_to(
+            &server,
+            "/2.0/repositories/acme/web/pullrequests/8/comments"
+        )
+        .await
+        .len(),
+        before + 1
+    );
+    assert_eq!(
+        requests_to(
+            &server,
+            "/2.0/repositories/acme/api/pullrequests/1/comments"
+        )
+        .await
+        .len(),
+        api_before
+    );
 }
 
 #[tokio::test]
@@ -192,25 +304,60 @@ async fn a_pull_request_updated_between_pages_is_not_skipped_past() {
 #[tokio::test]
 async fn index_modes_pick_repositories_and_projects() {
     let server = start(standard(50)).await;
-    let repos = build(&server.uri(), json!({"index_mode": "repositories", "repository_slugs": "web"}));
+    let repos = build(
+        &server.uri(),
+        json!({"index_mode": "repositories", "repository_slugs": "web"}),
+    );
     let (docs, _) = connector_core::testkit::collect_load(repos.as_ref()).await;
-    assert_eq!(sorted(docs.iter().map(|d| d.id.clone()).collect()), ["bitbucket:acme:web:pr:7", "bitbucket:acme:web:pr:8"]);
+    assert_eq!(
+        sorted(docs.iter().map(|d| d.id.clone()).collect()),
+        ["bitbucket:acme:web:pr:7", "bitbucket:acme:web:pr:8"]
+    );
 
-    let project = build(&server.uri(), json!({"index_mode": "project", "projects": ["PLAT"]}));
+    let project = build(
+        &server.uri(),
+        json!({"index_mode": "project", "projects": ["PLAT"]}),
+    );
     let (docs, _) = connector_core::testkit::collect_load(project.as_ref()).await;
     assert_eq!(docs.len(), 4);
     assert!(docs.iter().all(|d| d.metadata["project"] == "PLAT"));
     let listings = requests_to(&server, "/2.0/repositories/acme").await;
-    assert!(listings.iter().any(|r| r.url.path() == "/2.0/repositories/acme"
-        && r.url.query_pairs().any(|(k, v)| k == "q" && v == "project.key=\"PLAT\"")));
+    assert!(listings.iter().any(|r| {
+        r.url.path() == "/2.0/repositories/acme"
+            && r.url
+                .query_pairs()
+                .any(|(k, v)| k == "q" && v == "project.key=\"PLAT\"")
+    }));
 
     // Several repositories are partitions, each a connector of its own.
-    let two = build(&server.uri(), json!({"index_mode": "repository", "repository_slugs": ["api", "web"]}));
+    let two = build(
+        &server.uri(),
+        json!({"index_mode": "repository", "repository_slugs": ["api", "web"]}),
+    );
     assert_eq!(two.partitions(), ["api", "web"]);
     let web = two.partition("web").unwrap();
     let (docs, _) = connector_core::testkit::collect_load(web.as_ref()).await;
     assert_eq!(docs.len(), 2);
     assert!(two.partition("infra").is_none());
+    // Refetch by id stays in the scope: a repository not named, another workspace, a
+    // pull request that is gone yield nothing.
+    let refetched: Vec<connector_core::Document> = web
+        .as_refetch()
+        .expect("refetch")
+        .fetch(
+            vec![
+                "bitbucket:acme:web:pr:8".into(),
+                "bitbucket:acme:api:pr:1".into(),
+                "bitbucket:other:web:pr:7".into(),
+                "bitbucket:acme:web:pr:99".into(),
+            ],
+            connector_core::SyncContext::new(),
+        )
+        .map(|b| b.unwrap().documents)
+        .concat()
+        .await;
+    assert_eq!(refetched.len(), 1);
+    assert_eq!(refetched[0].id, "bitbucket:acme:web:pr:8");
     assert!(build(&server.uri(), json!({})).partitions().is_empty());
 }
 
@@ -224,26 +371,43 @@ async fn check_tells_credentials_permission_and_missing_things_apart() {
     wrong["credentials"]["bitbucket_api_token"] = json!("not-the-token");
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
-    let e = registry.build("bitbucket", wrong).unwrap().check().await.unwrap_err();
+    let e = registry
+        .build("bitbucket", wrong)
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated);
     assert_eq!(e.field(), Some("credentials.bitbucket_api_token"));
 
-    let e = build(&uri, json!({"workspace": "nobody"})).check().await.unwrap_err();
+    let e = build(&uri, json!({"workspace": "nobody"}))
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(e.field(), Some("workspace"));
 
-    let e = build(&uri, json!({"repository_slugs": "api, ghost"})).check().await.unwrap_err();
+    let e = build(&uri, json!({"repository_slugs": "api, ghost"}))
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(e.field(), Some("repository_slugs"));
     assert!(e.to_string().contains("ghost"), "{e}");
 
-    let e = build(&uri, json!({"projects": "NOPE"})).check().await.unwrap_err();
+    let e = build(&uri, json!({"projects": "NOPE"}))
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(e.field(), Some("projects"));
 
     let _refusal = Mock::given(method("GET"))
         .and(path("/2.0/repositories/acme"))
-        .respond_with(error(403, "Your credentials lack one or more required privilege scopes."))
+        .respond_with(error(
+            403,
+            "Your credentials lack one or more required privilege scopes.",
+        ))
         .with_priority(1)
         .mount_as_scoped(&server)
         .await;
@@ -265,7 +429,10 @@ async fn a_next_link_to_another_host_is_not_followed() {
         .mount_as_scoped(&server)
         .await;
     let c = build(&server.uri(), json!({"repository_slugs": "web"}));
-    let mut stream = c.as_load().unwrap().load(connector_core::SyncContext::new());
+    let mut stream = c
+        .as_load()
+        .unwrap()
+        .load(connector_core::SyncContext::new());
     let mut err = None;
     while let Some(page) = stream.next().await {
         if let Err(e) = page {
@@ -283,7 +450,10 @@ async fn rate_limits_are_waited_out_and_the_hourly_limit_is_the_default() {
     let server = start(standard(50)).await;
     let _limited = Mock::given(method("GET"))
         .and(path("/2.0/repositories/acme/web/pullrequests"))
-        .respond_with(error(429, "Rate limit for this resource has been exceeded").insert_header("Retry-After", "1"))
+        .respond_with(
+            error(429, "Rate limit for this resource has been exceeded")
+                .insert_header("Retry-After", "1"),
+        )
         .up_to_n_times(1)
         .with_priority(1)
         .mount_as_scoped(&server)
@@ -291,11 +461,16 @@ async fn rate_limits_are_waited_out_and_the_hourly_limit_is_the_default() {
     let c = build(&server.uri(), json!({}));
     let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     assert_eq!(sink.len(), 6);
-    assert!(report.rate_limit_wait >= std::time::Duration::from_secs(1), "{report:?}");
+    assert!(
+        report.rate_limit_wait >= std::time::Duration::from_secs(1),
+        "{report:?}"
+    );
 
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
-    let effective = registry.effective_config("bitbucket", config(&server.uri(), json!({}))).unwrap();
+    let effective = registry
+        .effective_config("bitbucket", config(&server.uri(), json!({})))
+        .unwrap();
     assert_eq!(effective["requests_per_hour"], 1000);
 }
 
@@ -314,7 +489,10 @@ fn ragflow_config_is_accepted() {
     });
     let built = registry.build("bitbucket", stored);
     assert!(built.is_ok(), "{:?}", built.err());
-    assert_eq!(built.unwrap().to_string(), "bitbucket:acme projects PLAT,WEB");
+    assert_eq!(
+        built.unwrap().to_string(),
+        "bitbucket:acme projects PLAT,WEB"
+    );
     // A username (app password) under another name.
     let built = registry.build(
         "bitbucket",

@@ -19,8 +19,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use connector_core::http::{ErrorClass, HttpClient, StatusCode};
 use connector_core::{Error, ErrorKind, Result, SyncContext, TimeWindow};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 

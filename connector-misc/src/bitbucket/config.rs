@@ -243,8 +243,7 @@ impl fmt::Debug for BitbucketConfig {
 fn is_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
@@ -268,13 +267,22 @@ impl ConnectorConfig for BitbucketConfig {
                 "is required: the Atlassian account's e-mail for an API token, or the Bitbucket username for an app password",
             ));
         }
-        if self.credentials.bitbucket_api_token.expose().trim().is_empty() {
+        if self
+            .credentials
+            .bitbucket_api_token
+            .expose()
+            .trim()
+            .is_empty()
+        {
             problems.push(FieldError::new(TOKEN_FIELD, "is required"));
         }
         match self.mode() {
-            IndexMode::Repository if self.repository_slugs.is_empty() => problems.push(
-                FieldError::new("repository_slugs", "names no repository, which `index_mode: repository` reads"),
-            ),
+            IndexMode::Repository if self.repository_slugs.is_empty() => {
+                problems.push(FieldError::new(
+                    "repository_slugs",
+                    "names no repository, which `index_mode: repository` reads",
+                ))
+            }
             IndexMode::Project if self.projects.is_empty() => problems.push(FieldError::new(
                 "projects",
                 "names no project key, which `index_mode: project` reads",

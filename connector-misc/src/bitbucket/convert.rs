@@ -37,11 +37,8 @@ pub(crate) fn web_link(workspace: &str, slug: &str, id: u64) -> Option<Url> {
 /// change, comments included) and its comment and task counts, all listed, so an unchanged
 /// pull request costs no comment request.
 pub(crate) fn version(pr: &PullRequest, access: &Access) -> String {
-    let access = connector_core::ids::hash128(&format!(
-        "{}|{}",
-        access.groups.join(","),
-        access.public
-    ));
+    let access =
+        connector_core::ids::hash128(&format!("{}|{}", access.groups.join(","), access.public));
     format!(
         "{}:{}:{}:{access}",
         rfc3339(pr.updated_on),
@@ -110,13 +107,21 @@ pub(crate) fn document(
     let state = pr.state.clone().unwrap_or_default();
     let draft = pr.draft.unwrap_or(false);
     let source = pr.source.as_ref().and_then(|e| e.branch()).unwrap_or("");
-    let target = pr.destination.as_ref().and_then(|e| e.branch()).unwrap_or("");
+    let target = pr
+        .destination
+        .as_ref()
+        .and_then(|e| e.branch())
+        .unwrap_or("");
 
     let mut lines: Vec<(&str, String)> = vec![
         ("Repository:", format!("{workspace}/{slug}")),
         (
             "State:",
-            if draft { format!("{state} (draft)") } else { state.clone() },
+            if draft {
+                format!("{state} (draft)")
+            } else {
+                state.clone()
+            },
         ),
     ];
     if state == "DECLINED"

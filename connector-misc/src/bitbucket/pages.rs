@@ -6,10 +6,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use connector_core::pages::{Outcome, PendingItem, fetch_items};
+use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::{
-    Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument,
-    SyncContext, TimeWindow,
+    Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -74,17 +74,20 @@ impl Walk {
 
     /// The repository `slug` of `repository_slugs`, naming the field when it is missing.
     async fn named_repository(&self, slug: &str) -> Result<RepoFrame> {
-        self.client.repository(slug).await.map_err(|e| match e.kind() {
-            ErrorKind::NotFound => gone_error(
-                "repository_slugs",
-                format!(
-                    "the repository {}/{slug} does not exist, or the account cannot see it",
-                    self.workspace()
+        self.client
+            .repository(slug)
+            .await
+            .map_err(|e| match e.kind() {
+                ErrorKind::NotFound => gone_error(
+                    "repository_slugs",
+                    format!(
+                        "the repository {}/{slug} does not exist, or the account cannot see it",
+                        self.workspace()
+                    ),
+                    e,
                 ),
-                e,
-            ),
-            _ => e,
-        })
+                _ => e,
+            })
     }
 
     /// The repositories of the configured scope, each once, in a stable order.
@@ -166,13 +169,23 @@ impl Walk {
                 }
                 Listed::Malformed { id, message } => {
                     let doc = id.map(|n| doc_id(self.workspace(), &repo.slug, n));
-                    let shown = doc.clone().unwrap_or_else(|| format!("a pull request of {}/{}", self.workspace(), repo.slug));
-                    let failure = Failure::new(doc.clone(), ErrorKind::InvalidData, format!("{shown}: {message}"));
-                    let failure = match id.and_then(|n| convert::web_link(self.workspace(), &repo.slug, n)) {
-                        Some(url) => failure.with_link(url),
-                        None => failure,
-                    };
-                    out.push(PendingItem::new(doc.unwrap_or_default(), Pending::Failed(failure)));
+                    let shown = doc.clone().unwrap_or_else(|| {
+                        format!("a pull request of {}/{}", self.workspace(), repo.slug)
+                    });
+                    let failure = Failure::new(
+                        doc.clone(),
+                        ErrorKind::InvalidData,
+                        format!("{shown}: {message}"),
+                    );
+                    let failure =
+                        match id.and_then(|n| convert::web_link(self.workspace(), &repo.slug, n)) {
+                            Some(url) => failure.with_link(url),
+                            None => failure,
+                        };
+                    out.push(PendingItem::new(
+                        doc.unwrap_or_default(),
+                        Pending::Failed(failure),
+                    ));
                 }
             }
         }
@@ -189,7 +202,10 @@ impl Walk {
         };
         let comments = if self.comments && pr.comment_count != Some(0) {
             self.client.comments(&repo.slug, pr.id).await.map_err(|e| {
-                let text = format!("the comments of pull request #{} cannot be read: {e}", pr.id);
+                let text = format!(
+                    "the comments of pull request #{} cannot be read: {e}",
+                    pr.id
+                );
                 Error::new(e.kind(), text).with_connector(SOURCE)
             })?
         } else {
@@ -268,7 +284,10 @@ impl Walk {
 
     /// Every pull-request id of the scope; fails, rather than come back short, when a page
     /// cannot be listed.
-    pub(crate) fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+    pub(crate) fn list_ids(
+        &self,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         let walk = Walk {
             client: self.client.with_context(&ctx),
             ..self.clone()
@@ -323,7 +342,11 @@ impl Walk {
 
     /// The pull requests with these document ids again; an id that is not this workspace's,
     /// a pull request that is gone or one outside the scope yields nothing.
-    pub(crate) fn refetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+    pub(crate) fn refetch(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Batch>> {
         let walk = Walk {
             client: self.client.with_context(&ctx),
             ..self.clone()
@@ -333,6 +356,7 @@ impl Walk {
             let mut repos: HashMap<String, Option<Arc<RepoFrame>>> = HashMap::new();
             for chunk in ids.chunks(50) {
                 let mut pending = Vec::new();
+                let mut failures = Vec::new();
                 for id in chunk {
                     let Some((slug, n)) = id
                         .strip_prefix(&prefix)
@@ -346,14 +370,23 @@ impl Walk {
                         repos.insert(slug.clone(), repo);
                     }
                     let Some(Some(repo)) = repos.get(&slug).cloned() else { continue };
-                    let Some(value) = walk.client.pull_request(&slug, n).await? else { continue };
+                    let value = match walk.client.pull_request(&slug, n).await {
+                        Ok(Some(value)) => value,
+                        Ok(None) => continue,
+                        // One pull request that cannot be read fails alone.
+                        Err(e) => {
+                            failures.push(item_failure(id.clone(), e)?);
+                            continue;
+                        }
+                    };
                     pending.extend(walk.pending(&repo, vec![value], None));
                 }
                 let fetch_walk = walk.clone();
-                let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
+                let mut batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
                     fetch_walk.clone().fetch(item)
                 })
                 .await?;
+                batch.failures.extend(failures);
                 if !batch.is_empty() {
                     yield batch;
                 }

@@ -214,9 +214,15 @@ impl BitbucketApi {
             .and_then(|p| p.parse::<usize>().ok())
             .unwrap_or(default_len)
             .min(default_len.max(1));
-        let page = param(&q, "page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1);
+        let page = param(&q, "page")
+            .and_then(|p| p.parse::<usize>().ok())
+            .unwrap_or(1);
         let size = items.len();
-        let values: Vec<Value> = items.into_iter().skip((page - 1) * pagelen).take(pagelen).collect();
+        let values: Vec<Value> = items
+            .into_iter()
+            .skip((page - 1) * pagelen)
+            .take(pagelen)
+            .collect();
         let mut body = json!({"pagelen": pagelen, "size": size, "page": page, "values": values});
         if page * pagelen < size {
             let base = self.base.lock().unwrap().clone();
@@ -235,21 +241,42 @@ impl BitbucketApi {
 
     fn pull_requests(&self, req: &Request, slug: &str) -> ResponseTemplate {
         let q = query(req);
-        let states: Vec<String> = q.iter().filter(|(k, _)| k == "state").map(|(_, v)| v.clone()).collect();
-        let states = if states.is_empty() { vec!["OPEN".to_owned()] } else { states };
+        let states: Vec<String> = q
+            .iter()
+            .filter(|(k, _)| k == "state")
+            .map(|(_, v)| v.clone())
+            .collect();
+        let states = if states.is_empty() {
+            vec!["OPEN".to_owned()]
+        } else {
+            states
+        };
         let since: Option<DateTime<Utc>> = param(&q, "q").map(|f| {
             let value = f
                 .strip_prefix("updated_on >= \"")
                 .and_then(|r| r.strip_suffix('"'))
                 .unwrap_or_else(|| panic!("unexpected q: {f}"));
-            DateTime::parse_from_rfc3339(value).unwrap().with_timezone(&Utc)
+            DateTime::parse_from_rfc3339(value)
+                .unwrap()
+                .with_timezone(&Utc)
         });
         let page: usize = param(&q, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
         let mut st = self.state.lock().unwrap();
         if page == 2 && st.touch_after_first_page.as_deref() == Some(slug) {
             st.touch_after_first_page = None;
-            let newest = st.prs.iter().filter(|p| p.repo == slug).map(|p| p.minute).max().unwrap_or(0);
-            if let Some(p) = st.prs.iter_mut().filter(|p| p.repo == slug).max_by_key(|p| p.minute) {
+            let newest = st
+                .prs
+                .iter()
+                .filter(|p| p.repo == slug)
+                .map(|p| p.minute)
+                .max()
+                .unwrap_or(0);
+            if let Some(p) = st
+                .prs
+                .iter_mut()
+                .filter(|p| p.repo == slug)
+                .max_by_key(|p| p.minute)
+            {
                 p.minute = newest + 1;
             }
         }
@@ -278,17 +305,29 @@ impl Respond for BitbucketApi {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}:{TOKEN}"))
         );
-        if req.headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
-            return error(401, "Unauthorized").insert_header("WWW-Authenticate", "Basic realm=\"Bitbucket.org HTTP\"");
+        if req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            != Some(expected.as_str())
+        {
+            return error(401, "Unauthorized")
+                .insert_header("WWW-Authenticate", "Basic realm=\"Bitbucket.org HTTP\"");
         }
-        let segments: Vec<String> = req.url.path_segments().unwrap().map(str::to_owned).collect();
+        let segments: Vec<String> = req
+            .url
+            .path_segments()
+            .unwrap()
+            .map(str::to_owned)
+            .collect();
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
         let q = query(req);
         match segs.as_slice() {
             ["2.0", "workspaces", ws, "projects", key] => {
                 let st = self.state.lock().unwrap();
                 if *ws == WORKSPACE && st.repos.iter().any(|r| r.project == *key) {
-                    ResponseTemplate::new(200).set_body_json(json!({"type": "project", "key": key, "name": key}))
+                    ResponseTemplate::new(200)
+                        .set_body_json(json!({"type": "project", "key": key, "name": key}))
                 } else {
                     error(404, &format!("Project {key} not found"))
                 }
@@ -298,24 +337,40 @@ impl Respond for BitbucketApi {
                     return error(404, &format!("No workspace with identifier '{ws}'."));
                 }
                 let project = param(&q, "q").map(|f| {
-                    f.strip_prefix("project.key=\"").and_then(|r| r.strip_suffix('"')).unwrap_or_else(|| panic!("unexpected q: {f}")).to_owned()
+                    f.strip_prefix("project.key=\"")
+                        .and_then(|r| r.strip_suffix('"'))
+                        .unwrap_or_else(|| panic!("unexpected q: {f}"))
+                        .to_owned()
                 });
                 let st = self.state.lock().unwrap();
-                let mut repos: Vec<Repo> = st.repos.iter().filter(|r| project.as_ref().is_none_or(|p| *p == r.project)).cloned().collect();
+                let mut repos: Vec<Repo> = st
+                    .repos
+                    .iter()
+                    .filter(|r| project.as_ref().is_none_or(|p| *p == r.project))
+                    .cloned()
+                    .collect();
                 drop(st);
                 repos.sort_by(|a, b| a.slug.cmp(&b.slug));
                 self.paged(req, repos.iter().map(Self::repo_json).collect(), 100)
             }
             ["2.0", "repositories", ws, slug, rest @ ..] => {
                 let st = self.state.lock().unwrap();
-                let Some(repo) = st.repos.iter().find(|r| *ws == WORKSPACE && r.slug == *slug).cloned() else {
+                let Some(repo) = st
+                    .repos
+                    .iter()
+                    .find(|r| *ws == WORKSPACE && r.slug == *slug)
+                    .cloned()
+                else {
                     return error(404, &format!("Repository {ws}/{slug} not found"));
                 };
                 drop(st);
                 match rest {
                     [] => ResponseTemplate::new(200).set_body_json(Self::repo_json(&repo)),
                     ["permissions-config", "groups"] => match &repo.groups {
-                        None => error(403, "You must be an admin of this repository to view its permissions."),
+                        None => error(
+                            403,
+                            "You must be an admin of this repository to view its permissions.",
+                        ),
                         Some(groups) => {
                             let values = groups.iter().map(|g| json!({"type": "repository_group_permission", "permission": "read", "group": {"type": "group", "slug": g, "name": g}})).collect();
                             self.paged(req, values, 100)
@@ -324,7 +379,12 @@ impl Respond for BitbucketApi {
                     ["pullrequests"] => self.pull_requests(req, slug),
                     ["pullrequests", id, tail @ ..] => {
                         let st = self.state.lock().unwrap();
-                        let Some(pr) = st.prs.iter().find(|p| p.repo == *slug && p.id.to_string() == *id).cloned() else {
+                        let Some(pr) = st
+                            .prs
+                            .iter()
+                            .find(|p| p.repo == *slug && p.id.to_string() == *id)
+                            .cloned()
+                        else {
                             return error(404, &format!("Pull request {id} not found"));
                         };
                         drop(st);
@@ -332,7 +392,11 @@ impl Respond for BitbucketApi {
                             [] => ResponseTemplate::new(200).set_body_json(self.pr_json(&pr)),
                             ["comments"] if pr.broken_comments => error(404, "Resource not found"),
                             ["comments"] => {
-                                let values = pr.comments.iter().map(|c| Self::comment_json(&pr, c)).collect();
+                                let values = pr
+                                    .comments
+                                    .iter()
+                                    .map(|c| Self::comment_json(&pr, c))
+                                    .collect();
                                 self.paged(req, values, 100)
                             }
                             _ => error(404, "Resource not found"),
@@ -361,16 +425,44 @@ pub(crate) async fn start(api: BitbucketApi) -> MockServer {
 /// repository whose permissions the account may not read; pull requests updated at minutes 1..=6.
 pub(crate) fn standard(page: usize) -> BitbucketApi {
     let repos = vec![
-        Repo { slug: "api".into(), private: true, project: "PLAT".into(), groups: Some(vec!["developers"]) },
-        Repo { slug: "infra".into(), private: true, project: "PLAT".into(), groups: None },
-        Repo { slug: "web".into(), private: false, project: "WEB".into(), groups: None },
+        Repo {
+            slug: "api".into(),
+            private: true,
+            project: "PLAT".into(),
+            groups: Some(vec!["developers"]),
+        },
+        Repo {
+            slug: "infra".into(),
+            private: true,
+            project: "PLAT".into(),
+            groups: None,
+        },
+        Repo {
+            slug: "web".into(),
+            private: false,
+            project: "WEB".into(),
+            groups: None,
+        },
     ];
     let mut p1 = Pr::new("api", 1, "Add rate limiting", "MERGED", 1);
     p1.comments = vec![
-        Comment::new(101, "Rob Reviewer", "Looks good, but see **the** retry note."),
-        Comment { inline: Some(("src/limit.rs", 42)), ..Comment::new(102, "Rob Reviewer", "Off by one here?") },
-        Comment { parent: Some(102), ..Comment::new(103, "Jane Doe", "Fixed in `a1b2c3`.") },
-        Comment { deleted: true, ..Comment::new(104, "Jane Doe", "(deleted)") },
+        Comment::new(
+            101,
+            "Rob Reviewer",
+            "Looks good, but see **the** retry note.",
+        ),
+        Comment {
+            inline: Some(("src/limit.rs", 42)),
+            ..Comment::new(102, "Rob Reviewer", "Off by one here?")
+        },
+        Comment {
+            parent: Some(102),
+            ..Comment::new(103, "Jane Doe", "Fixed in `a1b2c3`.")
+        },
+        Comment {
+            deleted: true,
+            ..Comment::new(104, "Jane Doe", "(deleted)")
+        },
     ];
     let p2 = Pr::new("api", 2, "Drop Python 2", "DECLINED", 2);
     let p3 = Pr::new("api", 3, "Bump serde", "OPEN", 3);
@@ -397,7 +489,9 @@ pub(crate) fn config(uri: &str, extra: Value) -> Value {
 pub(crate) fn build(uri: &str, extra: Value) -> Arc<dyn Connector> {
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
-    registry.build("bitbucket", config(uri, extra)).expect("a valid config")
+    registry
+        .build("bitbucket", config(uri, extra))
+        .expect("a valid config")
 }
 
 /// Requests the server saw whose path starts with `prefix`.
