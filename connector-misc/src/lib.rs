@@ -9,6 +9,8 @@ pub mod bitbucket;
 pub mod r#box;
 #[cfg(feature = "dropbox")]
 pub mod dropbox;
+#[cfg(feature = "github")]
+pub mod github;
 #[cfg(feature = "imap")]
 pub mod imap;
 #[cfg(feature = "seafile")]
@@ -19,7 +21,8 @@ pub mod seafile;
     feature = "dropbox",
     feature = "webdav",
     feature = "seafile",
-    feature = "box"
+    feature = "box",
+    feature = "github"
 ))]
 #[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
 mod files;
@@ -46,7 +49,8 @@ pub mod webdav;
         feature = "webdav",
         feature = "seafile",
         feature = "box",
-        feature = "bitbucket"
+        feature = "bitbucket",
+        feature = "github"
     )),
     allow(unused_variables)
 )]
@@ -75,6 +79,12 @@ pub fn register(registry: &mut connector_core::Registry) {
     registry.register::<r#box::BoxConfig, _>(r#box::SOURCE, "files in a Box account", |cfg| {
         Ok(Box::new(r#box::BoxConnector::new(cfg)?))
     });
+    #[cfg(feature = "github")]
+    registry.register::<github::GithubConfig, _>(
+        github::SOURCE,
+        "issues, pull requests and code of GitHub repositories",
+        |cfg| Ok(Box::new(github::GithubConnector::new(cfg)?)),
+    );
     #[cfg(feature = "webdav")]
     registry.register::<webdav::WebdavConfig, _>(
         webdav::SOURCE,

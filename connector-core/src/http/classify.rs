@@ -194,7 +194,13 @@ impl Classifier<'_> {
                 status,
                 kind: class.kind,
                 reason: Some(message),
-                asked: retry_after(headers, SystemTime::now()),
+                // A rate limit told by the body (GitHub's 403 "API rate limit exceeded")
+                // says when it resets in the headers: `Retry-After`, else the reset headers.
+                asked: if class.kind == ErrorKind::RateLimited {
+                    asked_wait(StatusCode::TOO_MANY_REQUESTS, headers, SystemTime::now())
+                } else {
+                    retry_after(headers, SystemTime::now())
+                },
                 rate_limited: class.kind == ErrorKind::RateLimited,
             });
         }

@@ -415,7 +415,8 @@ impl HttpClientBuilder {
     }
 
     /// The longest wait a service asks for that is honoured (default 5 min): `Retry-After`, and
-    /// on 429 and 503 without it, `RateLimit-Reset` or Atlassian's `X-RateLimit-Reset`.
+    /// on 429 and 503 without it, `RateLimit-Reset`, Atlassian's `X-RateLimit-Reset` or
+    /// GitHub's (epoch seconds beside `X-RateLimit-Remaining: 0`).
     #[must_use]
     pub fn retry_after_cap(mut self, cap: Duration) -> Self {
         self.policy.retry_after_cap = cap;
@@ -506,7 +507,8 @@ impl HttpClientBuilder {
     ///
     /// `classify` sees every 4xx response other than 408 and 429 with the first 64 KiB of its
     /// body. `Some(class)` replaces the default mapping: a retryable kind is retried with
-    /// backoff (honouring `Retry-After`) while retries remain, then returned with the attempts
+    /// backoff (honouring `Retry-After`, and for [`ErrorKind::RateLimited`] the reset headers
+    /// a 429 would be read for, GitHub's `X-RateLimit-Reset` among them) while retries remain, then returned with the attempts
     /// made; any other kind is returned at once (naming the credential field for
     /// [`ErrorKind::Unauthenticated`] and [`ErrorKind::PermissionDenied`]). `None` keeps the
     /// default mapping.

@@ -124,8 +124,9 @@ pub(crate) fn asked_wait(
 ///
 /// A reset that is due already is no hint: a minute-precision time is often in the past by the
 /// time it arrives, and waiting zero would spend every retry at once, so the backoff applies.
-/// `X-RateLimit-Reset` as a number (GitHub sends epoch seconds, others delta seconds) is
-/// ambiguous and ignored.
+/// `X-RateLimit-Reset` as a number is ambiguous (GitHub sends epoch seconds, others delta
+/// seconds) and is read only beside `X-RateLimit-Remaining: 0`, GitHub's spent primary
+/// limit, as the epoch second the limit resets at.
 pub(crate) fn rate_limit_reset(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let text = |name: &str| {
         headers
@@ -137,7 +138,14 @@ pub(crate) fn rate_limit_reset(headers: &HeaderMap, now: SystemTime) -> Option<D
         .and_then(|v| v.parse::<u64>().ok())
         .map(Duration::from_secs);
     let at = || {
-        let reset = parse_iso8601(text("x-ratelimit-reset")?)?;
+        let value = text("x-ratelimit-reset")?;
+        let reset = match value.parse::<i64>() {
+            Ok(epoch) if text("x-ratelimit-remaining") == Some("0") => {
+                DateTime::<Utc>::from_timestamp(epoch, 0)?
+            }
+            Ok(_) => return None,
+            Err(_) => parse_iso8601(value)?,
+        };
         (reset - DateTime::<Utc>::from(now)).to_std().ok()
     };
     delta
@@ -500,8 +508,22 @@ mod tests {
             reset(&[("x-ratelimit-reset", &iso(-30, "%Y-%m-%dT%H:%MZ"))]),
             None
         );
-        // Epoch seconds (GitHub) and junk are ignored.
+        // Epoch seconds (GitHub) only with the limit spent; junk is ignored.
         assert_eq!(reset(&[("x-ratelimit-reset", "1700000030")]), None);
+        assert_eq!(
+            reset(&[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1700000030")
+            ]),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            reset(&[
+                ("x-ratelimit-remaining", "12"),
+                ("x-ratelimit-reset", "1700000030")
+            ]),
+            None
+        );
         assert_eq!(reset(&[("x-ratelimit-reset", "soon")]), None);
         assert_eq!(reset(&[("ratelimit-reset", "-3")]), None);
     }

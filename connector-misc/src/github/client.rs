@@ -1,0 +1,332 @@
+//! The GitHub REST calls the connector makes.
+//!
+//! - `GET /repos/{owner}/{repo}`, `GET /orgs/{org}/repos` (else `GET /users/{user}/repos`);
+//! - `GET /repos/{owner}/{repo}/issues?state=all&sort=updated&direction=asc&since=…`: issues
+//!   and pull requests together (a pull request carries `pull_request`), `Link` paging;
+//! - `GET /repos/{owner}/{repo}/issues/{n}/comments`, `GET /repos/{owner}/{repo}/pulls/{n}/comments`;
+//! - `GET /repos/{owner}/{repo}/collaborators` (needs push access to the repository);
+//! - `GET /repos/{owner}/{repo}/commits/{ref}` as `application/vnd.github.sha`, then
+//!   `GET /repos/{owner}/{repo}/git/trees/{sha}?recursive=1` and
+//!   `GET /repos/{owner}/{repo}/git/blobs/{sha}` as `application/vnd.github.raw+json`;
+//! - errors as `{"message": "Bad credentials", "documentation_url": …}`; a spent primary rate
+//!   limit is a `403`/`429` saying `API rate limit exceeded` with `x-ratelimit-remaining: 0`
+//!   and `x-ratelimit-reset` (epoch seconds), a secondary one a `403`/`429` with `retry-after`.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use connector_core::http::{ErrorClass, HttpClient, Response, StatusCode};
+use connector_core::pages::{Page, PageLimit, paginate};
+use connector_core::{Error, ErrorKind, Result, SyncContext};
+use futures::TryStreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use url::Url;
+
+use super::SOURCE;
+use super::model::{ApiError, Comment, Content, Repo, Tree, User};
+
+/// The media type of GitHub's JSON.
+const JSON: &str = "application/vnd.github+json";
+/// The REST API version asked for.
+const API_VERSION: &str = "2022-11-28";
+/// Pages followed by `Link` at most, as a guard against a loop.
+const MAX_PAGES: u64 = 100_000;
+
+/// Requests to one GitHub (or GitHub Enterprise Server) API; cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Client {
+    http: HttpClient,
+    api: Url,
+    pub(crate) per_page: u32,
+}
+
+impl Client {
+    pub(crate) fn new(http: HttpClient, api: Url, per_page: u32) -> Self {
+        Self {
+            http,
+            api,
+            per_page,
+        }
+    }
+
+    /// This client counting its requests into `ctx`.
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            http: self.http.with_context(ctx),
+            ..self.clone()
+        }
+    }
+
+    fn endpoint(&self, segments: &[&str]) -> Result<Url> {
+        let mut url = self.api.clone();
+        url.path_segments_mut()
+            .map_err(|()| Error::internal("base_url cannot take a path").with_connector(SOURCE))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    fn repo_endpoint(&self, owner: &str, name: &str, rest: &[&str]) -> Result<Url> {
+        let mut segments = vec!["repos", owner, name];
+        segments.extend_from_slice(rest);
+        self.endpoint(&segments)
+    }
+
+    async fn get(&self, url: Url, accept: &str, max: Option<u64>) -> Result<Response> {
+        let mut req = self
+            .http
+            .get(url)
+            .header("accept", accept)
+            .header("x-github-api-version", API_VERSION);
+        if let Some(max) = max {
+            req = req.max_body_bytes(max);
+        }
+        req.send().await
+    }
+
+    async fn json<T: DeserializeOwned>(&self, url: Url) -> Result<T> {
+        self.get(url, JSON, None).await?.json()
+    }
+
+    /// One page of a list and the `Link` `rel="next"` after it.
+    pub(crate) async fn page(&self, url: Url) -> Result<(Vec<Value>, Option<Url>)> {
+        let resp = self.get(url, JSON, None).await?;
+        let next = resp.next_link();
+        Ok((resp.json()?, next))
+    }
+
+    /// Every item of a list, following `Link` headers through core's pagination.
+    async fn all<T: DeserializeOwned + Send + 'static>(&self, first: Url) -> Result<Vec<T>> {
+        let client = self.clone();
+        let pages: Vec<Vec<T>> = paginate(first, PageLimit::fail_after(MAX_PAGES), move |url| {
+            let client = client.clone();
+            async move {
+                let resp = client.get(url, JSON, None).await?;
+                let next = resp.next_link();
+                Ok(Page::new(resp.json::<Vec<T>>()?, next))
+            }
+        })
+        .map_ok(|page| page.items)
+        .try_collect()
+        .await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    fn paged(&self, mut url: Url, query: &[(&str, &str)]) -> Url {
+        {
+            let mut q = url.query_pairs_mut();
+            for (k, v) in query {
+                q.append_pair(k, v);
+            }
+            q.append_pair("per_page", &self.per_page.to_string());
+        }
+        url
+    }
+
+    /// The repository `owner/name`.
+    pub(crate) async fn repo(&self, owner: &str, name: &str) -> Result<Repo> {
+        self.json(self.repo_endpoint(owner, name, &[])?).await
+    }
+
+    /// The user or organisation `owner` exists and may be seen.
+    pub(crate) async fn owner(&self, owner: &str) -> Result<()> {
+        self.json::<Value>(self.endpoint(&["users", owner])?)
+            .await
+            .map(|_| ())
+    }
+
+    /// Every repository of the organisation `owner`, else of the user `owner` (public ones,
+    /// and private ones the token may see when it is that user's), sorted by full name.
+    pub(crate) async fn owner_repos(&self, owner: &str) -> Result<Vec<Repo>> {
+        let org = self.paged(
+            self.endpoint(&["orgs", owner, "repos"])?,
+            &[("type", "all"), ("sort", "full_name"), ("direction", "asc")],
+        );
+        let mut repos: Vec<Repo> = match self.all(org).await {
+            Ok(repos) => repos,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let user = self.paged(
+                    self.endpoint(&["users", owner, "repos"])?,
+                    &[("type", "owner"), ("sort", "full_name"), ("direction", "asc")],
+                );
+                self.all(user).await?
+            }
+            Err(e) => return Err(e),
+        };
+        repos.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+        Ok(repos)
+    }
+
+    /// The first page of issues and pull requests of `owner/name` updated at `since` or later,
+    /// oldest update first.
+    pub(crate) fn issues_url(
+        &self,
+        owner: &str,
+        name: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Url> {
+        let since = since.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true));
+        let mut query = vec![
+            ("state", "all"),
+            ("sort", "updated"),
+            ("direction", "asc"),
+        ];
+        if let Some(since) = &since {
+            query.push(("since", since.as_str()));
+        }
+        Ok(self.paged(self.repo_endpoint(owner, name, &["issues"])?, &query))
+    }
+
+    /// The issue or pull request `number` as the issues endpoint shows it; none when gone.
+    pub(crate) async fn issue(&self, owner: &str, name: &str, number: u64) -> Result<Option<Value>> {
+        let url = self.repo_endpoint(owner, name, &["issues", &number.to_string()])?;
+        match self.json(url).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The comments of issue (or pull request) `number`, oldest first.
+    pub(crate) async fn issue_comments(
+        &self,
+        owner: &str,
+        name: &str,
+        number: u64,
+    ) -> Result<Vec<Comment>> {
+        let url = self.repo_endpoint(owner, name, &["issues", &number.to_string(), "comments"])?;
+        self.all(self.paged(url, &[])).await
+    }
+
+    /// The review comments (on lines of the diff) of pull request `number`.
+    pub(crate) async fn review_comments(
+        &self,
+        owner: &str,
+        name: &str,
+        number: u64,
+    ) -> Result<Vec<Comment>> {
+        let url = self.repo_endpoint(owner, name, &["pulls", &number.to_string(), "comments"])?;
+        self.all(self.paged(url, &[("sort", "created"), ("direction", "asc")]))
+            .await
+    }
+
+    /// Who may read `owner/name`: its collaborators (needs push access to list them).
+    pub(crate) async fn collaborators(&self, owner: &str, name: &str) -> Result<Vec<User>> {
+        let url = self.repo_endpoint(owner, name, &["collaborators"])?;
+        self.all(self.paged(url, &[("affiliation", "all")])).await
+    }
+
+    /// The commit at the head of `branch`; none when the repository is empty (`409`).
+    pub(crate) async fn head_commit(
+        &self,
+        owner: &str,
+        name: &str,
+        branch: &str,
+    ) -> Result<Option<String>> {
+        let url = self.repo_endpoint(owner, name, &["commits", branch])?;
+        match self.get(url, "application/vnd.github.sha", Some(1024)).await {
+            Ok(resp) => {
+                let sha = resp.text().trim().to_owned();
+                if sha.len() >= 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    Ok(Some(sha))
+                } else {
+                    Err(Error::invalid_data(format!(
+                        "the head of branch `{branch}` of {owner}/{name} is not a commit SHA"
+                    ))
+                    .with_connector(SOURCE))
+                }
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound && e.message().contains("empty") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The tree `sha` (a commit's, or a subtree's), with every level below when `recursive`.
+    pub(crate) async fn tree(
+        &self,
+        owner: &str,
+        name: &str,
+        sha: &str,
+        recursive: bool,
+    ) -> Result<Tree> {
+        let mut url = self.repo_endpoint(owner, name, &["git", "trees", sha])?;
+        if recursive {
+            url.query_pairs_mut().append_pair("recursive", "1");
+        }
+        self.json(url).await
+    }
+
+    /// The bytes of blob `sha`, refused over `max` bytes.
+    pub(crate) async fn blob(&self, owner: &str, name: &str, sha: &str, max: u64) -> Result<Vec<u8>> {
+        let url = self.repo_endpoint(owner, name, &["git", "blobs", sha])?;
+        let resp = self
+            .get(url, "application/vnd.github.raw+json", Some(max))
+            .await?;
+        Ok(resp.into_body().to_vec())
+    }
+
+    /// The file at `path` on `reference`; none when there is none (or it is not a file).
+    pub(crate) async fn content(
+        &self,
+        owner: &str,
+        name: &str,
+        path: &str,
+        reference: &str,
+    ) -> Result<Option<Content>> {
+        let mut segments = vec!["contents"];
+        segments.extend(path.split('/'));
+        let mut url = self.repo_endpoint(owner, name, &segments)?;
+        url.query_pairs_mut().append_pair("ref", reference);
+        match self.get(url, "application/vnd.github.object+json", None).await {
+            Ok(resp) => {
+                let content: Content = resp.json()?;
+                Ok((content.kind == "file").then_some(content))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What GitHub's error bodies mean (`{"message": …}`): a `403` that says "rate limit"
+/// (primary: `API rate limit exceeded for …`; secondary: `You have exceeded a secondary rate
+/// limit …`) is a rate limit, waited out by core's client until `retry-after` or
+/// `x-ratelimit-reset`; any other `403` a missing permission; `401` a token that is wrong,
+/// expired or revoked; `404` a resource that is missing or hidden from the token; `409` an
+/// empty repository; `422` a request GitHub cannot serve.
+pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
+    let message = serde_json::from_slice::<ApiError>(body)
+        .map(|e| e.message)
+        .unwrap_or_default();
+    let said = if message.is_empty() {
+        String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned()
+    } else {
+        message
+    };
+    let lower = said.to_lowercase();
+    match status.as_u16() {
+        403 | 429 if lower.contains("rate limit") || lower.contains("abuse") => Some(
+            ErrorClass::new(ErrorKind::RateLimited, format!("GitHub rate limit: {said}")),
+        ),
+        401 => Some(ErrorClass::new(
+            ErrorKind::Unauthenticated,
+            format!("GitHub rejected the token (wrong, expired or revoked): {said}"),
+        )),
+        403 => Some(ErrorClass::new(
+            ErrorKind::PermissionDenied,
+            format!("GitHub refused access (the token lacks a scope or the repository's permission): {said}"),
+        )),
+        404 => Some(ErrorClass::new(
+            ErrorKind::NotFound,
+            format!("GitHub: {said}"),
+        )),
+        409 => Some(ErrorClass::new(
+            ErrorKind::NotFound,
+            format!("GitHub: {said} (an empty repository)"),
+        )),
+        400 | 422 => Some(ErrorClass::new(
+            ErrorKind::InvalidData,
+            format!("GitHub rejected the request: {said}"),
+        )),
+        _ => None,
+    }
+}

@@ -1,0 +1,285 @@
+//! Issues, pull requests and code files as documents.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use connector_core::pages::Outcome;
+use connector_core::{Access, Document, ErrorKind, Failure};
+use serde_json::Value;
+use url::Url;
+
+use super::SOURCE;
+use super::model::{Comment, Issue};
+
+/// A repository as the documents of its items need it.
+#[derive(Debug, Clone)]
+pub(crate) struct RepoInfo {
+    pub(crate) owner: String,
+    pub(crate) name: String,
+    /// `owner/name` as GitHub spells it.
+    pub(crate) full_name: String,
+    /// The repository's web page (`https://github.com/owner/name`).
+    pub(crate) html_url: String,
+    /// The branch code files are read from.
+    pub(crate) branch: Option<String>,
+    pub(crate) visibility: String,
+    pub(crate) archived: bool,
+    pub(crate) access: Access,
+}
+
+impl RepoInfo {
+    /// A hash of who may read the repository, part of every version token, so a change of
+    /// visibility or collaborators re-sends its documents.
+    pub(crate) fn access_hash(&self) -> String {
+        let a = &self.access;
+        connector_core::ids::hash128(&format!(
+            "{}|{}|{}",
+            a.emails.join(","),
+            a.groups.join(","),
+            a.public
+        ))
+    }
+
+    /// The document id (RAGFlow's: the web URL) of the code file at `path`.
+    pub(crate) fn file_id(&self, branch: &str, path: &str) -> String {
+        format!("{}/blob/{branch}/{path}", self.html_url)
+    }
+
+    fn file_link(&self, branch: &str, path: &str) -> Option<Url> {
+        let mut url = Url::parse(&self.html_url).ok()?;
+        url.path_segments_mut()
+            .ok()?
+            .pop_if_empty()
+            .push("blob")
+            .extend(branch.split('/'))
+            .extend(path.split('/'));
+        Some(url)
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The version token of an issue or pull request: its `updated_at` (GitHub moves it on every
+/// edit, comment, review comment, label or state change) and the repository's access.
+pub(crate) fn issue_version(repo: &RepoInfo, issue: &Issue) -> String {
+    format!(
+        "{}:{}:{}",
+        issue.number,
+        rfc3339(issue.updated_at),
+        repo.access_hash()
+    )
+}
+
+/// The version token of a code file: its blob SHA (the content) and the repository's access.
+pub(crate) fn file_version(repo: &RepoInfo, sha: &str) -> String {
+    format!("{sha}:{}", repo.access_hash())
+}
+
+fn login(user: Option<&super::model::User>) -> &str {
+    user.map_or("ghost", |u| u.login.as_str())
+}
+
+/// The Markdown of an issue or pull request: a heading, a line of facts, the body as written
+/// (GitHub bodies are Markdown), then every comment and review comment under its author.
+pub(crate) fn issue_markdown(
+    repo: &RepoInfo,
+    issue: &Issue,
+    comments: &[Comment],
+    reviews: &[Comment],
+) -> String {
+    let kind = if issue.is_pull_request() {
+        "Pull request"
+    } else {
+        "Issue"
+    };
+    let mut md = String::new();
+    let _ = writeln!(md, "# {}\n", issue.title.trim());
+    let _ = writeln!(
+        md,
+        "{kind} #{} in {} · {} · opened by @{} on {}",
+        issue.number,
+        repo.full_name,
+        issue.state,
+        login(issue.user.as_ref()),
+        issue.created_at.format("%Y-%m-%d")
+    );
+    if !issue.labels.is_empty() {
+        let labels: Vec<&str> = issue.labels.iter().map(|l| l.name.as_str()).collect();
+        let _ = writeln!(md, "Labels: {}", labels.join(", "));
+    }
+    if !issue.assignees.is_empty() {
+        let who: Vec<String> = issue
+            .assignees
+            .iter()
+            .map(|u| format!("@{}", u.login))
+            .collect();
+        let _ = writeln!(md, "Assignees: {}", who.join(", "));
+    }
+    if let Some(body) = issue.body.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        let _ = write!(md, "\n{body}\n");
+    }
+    if !comments.is_empty() {
+        md.push_str("\n## Comments\n");
+        for c in comments {
+            let _ = write!(
+                md,
+                "\n### @{} · {}\n\n{}\n",
+                login(c.user.as_ref()),
+                rfc3339(c.created_at),
+                c.body.as_deref().unwrap_or("").trim()
+            );
+        }
+    }
+    if !reviews.is_empty() {
+        md.push_str("\n## Review comments\n");
+        for c in reviews {
+            let place = match (c.path.as_deref(), c.line.or(c.original_line)) {
+                (Some(path), Some(line)) => format!(" on `{path}` line {line}"),
+                (Some(path), None) => format!(" on `{path}`"),
+                _ => String::new(),
+            };
+            let _ = write!(
+                md,
+                "\n### @{}{place} · {}\n\n{}\n",
+                login(c.user.as_ref()),
+                rfc3339(c.created_at),
+                c.body.as_deref().unwrap_or("").trim()
+            );
+        }
+    }
+    md
+}
+
+/// The document of an issue or pull request with its comments and review comments.
+pub(crate) fn issue_document(
+    repo: &RepoInfo,
+    issue: &Issue,
+    comments: &[Comment],
+    reviews: &[Comment],
+) -> Document {
+    let text = issue_markdown(repo, issue, comments, reviews);
+    let title = format!("{}#{}: {}", repo.full_name, issue.number, issue.title.trim());
+    let mut owners: Vec<String> = issue.user.iter().map(|u| u.login.clone()).collect();
+    for a in &issue.assignees {
+        if !owners.contains(&a.login) {
+            owners.push(a.login.clone());
+        }
+    }
+    let labels: Vec<Value> = issue
+        .labels
+        .iter()
+        .map(|l| Value::from(l.name.clone()))
+        .collect();
+    let assignees: Vec<Value> = issue
+        .assignees
+        .iter()
+        .map(|u| Value::from(u.login.clone()))
+        .collect();
+    let kind = if issue.is_pull_request() {
+        "pull_request"
+    } else {
+        "issue"
+    };
+    let mut doc = Document::text(issue.html_url.clone(), SOURCE, title, text)
+        .with_version(&issue_version(repo, issue))
+        .with_updated_at(issue.updated_at)
+        .with_parent_id(repo.html_url.clone())
+        .with_owners(owners)
+        .with_access(repo.access.clone())
+        .with_metadata("repo", repo.full_name.clone())
+        .with_metadata("number", issue.number)
+        .with_metadata("type", kind)
+        .with_metadata("state", issue.state.clone())
+        .with_metadata("labels", labels)
+        .with_metadata("assignees", assignees)
+        .with_metadata("author", login(issue.user.as_ref()))
+        .with_metadata("comments", issue.comments)
+        .with_metadata("created_at", rfc3339(issue.created_at))
+        .with_metadata("visibility", repo.visibility.clone());
+    if issue.is_pull_request() {
+        doc = doc.with_metadata("review_comments", reviews.len());
+        if let Some(merged) = issue.pull_request.as_ref().and_then(|p| p.merged_at) {
+            doc = doc.with_metadata("merged_at", rfc3339(merged));
+        }
+        if let Some(draft) = issue.draft {
+            doc = doc.with_metadata("draft", draft);
+        }
+    }
+    if let Some(reason) = &issue.state_reason {
+        doc = doc.with_metadata("state_reason", reason.clone());
+    }
+    if let Some(closed) = issue.closed_at {
+        doc = doc.with_metadata("closed_at", rfc3339(closed));
+    }
+    if let Some(m) = &issue.milestone {
+        doc = doc.with_metadata("milestone", m.title.clone());
+    }
+    if issue.locked {
+        doc = doc.with_metadata("locked", true);
+    }
+    if repo.archived {
+        doc = doc.with_metadata("archived", true);
+    }
+    match Url::parse(&issue.html_url) {
+        Ok(url) => doc.with_link(url),
+        Err(_) => doc,
+    }
+}
+
+/// A code file to fetch: where it is and what the tree says of it.
+#[derive(Debug, Clone)]
+pub(crate) struct CodeFile {
+    pub(crate) path: String,
+    pub(crate) sha: String,
+    pub(crate) size: Option<u64>,
+    pub(crate) branch: String,
+    pub(crate) commit: String,
+}
+
+/// A failure of the code file `file`.
+pub(crate) fn file_failure(
+    repo: &RepoInfo,
+    file: &CodeFile,
+    kind: ErrorKind,
+    message: impl std::fmt::Display,
+) -> Failure {
+    let failure = Failure::new(
+        Some(repo.file_id(&file.branch, &file.path)),
+        kind,
+        format!("{}: {}: {message}", repo.full_name, file.path),
+    );
+    match repo.file_link(&file.branch, &file.path) {
+        Some(url) => failure.with_link(url),
+        None => failure,
+    }
+}
+
+/// The document of a downloaded code file.
+pub(crate) fn file_document(repo: &RepoInfo, file: &CodeFile, data: Vec<u8>) -> Outcome {
+    let size = data.len() as u64;
+    let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+    let id = repo.file_id(&file.branch, &file.path);
+    let doc = match crate::files::file_document(id, SOURCE, name, data) {
+        Ok(doc) => doc,
+        Err(message) => return file_failure(repo, file, ErrorKind::InvalidData, message).into(),
+    };
+    let mut doc = doc
+        .with_size(size)
+        .with_version(&file_version(repo, &file.sha))
+        .with_parent_id(repo.html_url.clone())
+        .with_access(repo.access.clone())
+        .with_metadata("repo", repo.full_name.clone())
+        .with_metadata("type", "file")
+        .with_metadata("path", file.path.clone())
+        .with_metadata("branch", file.branch.clone())
+        .with_metadata("commit", file.commit.clone())
+        .with_metadata("blob_sha", file.sha.clone())
+        .with_metadata("visibility", repo.visibility.clone());
+    doc.title = format!("{}: {}", repo.full_name, file.path);
+    if let Some(url) = repo.file_link(&file.branch, &file.path) {
+        doc = doc.with_link(url);
+    }
+    doc.into()
+}

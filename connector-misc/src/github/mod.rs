@@ -1,0 +1,243 @@
+//! The GitHub connector (source `"github"`): the issues and pull requests of repositories,
+//! with their comments and review comments, and optionally their code files, over GitHub's
+//! REST API (github.com or GitHub Enterprise Server through `base_url`).
+//!
+//! - **Scope**: RAGFlow's `repository_owner` with `repository_name` (a comma list; empty: every
+//!   repository of the organisation, else of the user), plus `repositories` (`owner/name` or a
+//!   whole `owner`). With more than one scope, each is a [partition](Connector::partitions).
+//! - **Issues and pull requests**: `GET /repos/{o}/{r}/issues?state=all&sort=updated&direction=asc`
+//!   lists both (a pull request carries `pull_request`); each becomes one Markdown document:
+//!   the title, a line of facts, the body as written, every comment
+//!   (`/issues/{n}/comments`) and, for a pull request, every review comment
+//!   (`/pulls/{n}/comments`) under its author. RAGFlow sent the body alone.
+//! - **Incremental runs and checkpoints**: pages are read oldest update first and each next
+//!   page is asked with `since` = the last `updated_at` read (a key, not an offset: an item
+//!   updated meanwhile moves behind the position rather than shifting another past it); the
+//!   `Link` header tells whether a page follows and is followed itself only while more than
+//!   a page of items share one second. GitHub moves `updated_at` on every new comment or
+//!   review comment, so a window's `since` finds comments on old issues. The checkpoint
+//!   ([`GithubCheckpoint`]) holds that key.
+//! - **Fingerprint**: `updated_at` (with the repository's access), listed: an unchanged item
+//!   costs no comment request. Code files: the blob SHA, listed in the tree, so an unchanged
+//!   file is never downloaded again.
+//! - **Code files** (`include_code_files`): the tree of the head commit of `branch` (default:
+//!   the repository's default branch), fixed in the checkpoint, by
+//!   `GET /git/trees/{sha}?recursive=1`; a truncated tree is read level by level. Files through
+//!   `include_paths`/`exclude_paths`, then downloaded raw (`/git/blobs/{sha}`); a file over
+//!   `max_file_size` (its listed size) is a failure without a download. The tree has no
+//!   modification times: every run lists it and sends the files whose blob changed.
+//! - **Ids** are RAGFlow's, the item's web URL (`…/issues/12`, `…/pull/7`), and
+//!   `…/blob/{branch}/{path}` for code files; the link is the same URL. `updated_at` is
+//!   GitHub's; `owners` are the author and assignees (logins); metadata holds `repo`,
+//!   `number`, `type` (`issue`, `pull_request`, `file`), `state`, `labels`, `assignees`,
+//!   `author`, `milestone`, `created_at`, `closed_at`, `merged_at`, `comments`.
+//! - **Access**: a public repository's items are public; a private one's go to its
+//!   collaborators (`github-user:{login}` groups) when the token may list them (push access),
+//!   else to the repository as a group (`github-repo:{owner}/{name}`); `internal` repositories
+//!   add `github-org:{owner}`.
+//! - **Limits**: requests are kept to `requests_per_hour` (GitHub's 5000 per token). A spent
+//!   primary limit (`403`/`429` "API rate limit exceeded", `x-ratelimit-remaining: 0`) is
+//!   waited out until `x-ratelimit-reset`, a secondary one (`403`/`429` with `retry-after`)
+//!   for its `retry-after`, by core's client, and counted in the sync report.
+
+mod checkpoint;
+mod client;
+mod config;
+mod convert;
+mod model;
+mod pages;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use connector_core::http::{Auth, HttpClient};
+use connector_core::{
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result,
+    Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+};
+use futures::stream::BoxStream;
+use url::Url;
+
+pub use checkpoint::{GithubCheckpoint, RepoCursor, Stage};
+pub use config::{
+    DEFAULT_API_BASE_URL, DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE, DEFAULT_REQUESTS_PER_HOUR,
+    GithubConfig, GithubCredentials,
+};
+
+use client::Client;
+use config::{Scope, TOKEN_FIELD};
+use pages::Walk;
+
+/// The registry key of the GitHub connector.
+pub const SOURCE: &str = "github";
+
+/// The longest wait for a rate limit honoured: GitHub's primary limit resets within the hour.
+const RATE_LIMIT_WAIT: Duration = Duration::from_secs(3660);
+
+/// Reads GitHub repositories. Built from a [`GithubConfig`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use connector_core::sink::MemorySink;
+/// use connector_core::sync::{SyncMode, Syncer};
+/// use connector_misc::github::{GithubConfig, GithubConnector};
+///
+/// # async fn demo() -> connector_core::Result<()> {
+/// let connector = GithubConnector::new(GithubConfig::new("infiniflow", "ragflow", "ghp_…"))?;
+/// let sink = MemorySink::new();
+/// Syncer::new(Arc::new(connector)).sink(sink.clone()).run(SyncMode::Auto).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct GithubConnector {
+    config: GithubConfig,
+    walk: Walk,
+}
+
+impl GithubConnector {
+    /// A connector for `config`; nothing is requested until a sync or
+    /// [`check`](Connector::check).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of the
+    /// config by field path; `Internal` when the HTTP client cannot start.
+    pub fn new(config: GithubConfig) -> Result<Self> {
+        let problems = connector_core::ConnectorConfig::validate(&config);
+        if !problems.is_empty() {
+            return Err(Error::config(problems).with_connector(SOURCE));
+        }
+        let filter = config
+            .path_filter()
+            .map_err(|p| Error::config(p).with_connector(SOURCE))?;
+        let http = HttpClient::builder(SOURCE)
+            .auth(
+                Auth::Bearer(config.credentials.github_access_token.clone()),
+                TOKEN_FIELD,
+            )
+            .error_classifier(client::classify)
+            .network_policy(config.network_policy()?)
+            .rate_limit(config.requests_per_hour, Duration::from_secs(3600))
+            .retry_after_cap(RATE_LIMIT_WAIT)
+            .rate_limit_retries(10, RATE_LIMIT_WAIT * 2)
+            .build()?;
+        let api = match &config.base_url {
+            Some(u) => u.clone(),
+            None => Url::parse(DEFAULT_API_BASE_URL).map_err(|e| {
+                Error::internal("bad default URL")
+                    .with_connector(SOURCE)
+                    .with_cause(e)
+            })?,
+        };
+        let walk = Walk {
+            client: Client::new(http, api, config.page_size.get().min(100)),
+            scopes: config.scopes(),
+            issues: config.include_issues,
+            pulls: config.include_pull_requests,
+            code: config.include_code_files,
+            branch: config.branch.clone(),
+            filter: Arc::new(filter),
+            max: config.max_file_size.get(),
+        };
+        Ok(Self { config, walk })
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &GithubConfig {
+        &self.config
+    }
+}
+
+impl fmt::Display for GithubConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<String> = self.walk.scopes.iter().map(Scope::key).collect();
+        write!(f, "{SOURCE}:{}", keys.join(","))
+    }
+}
+
+#[async_trait]
+impl Connector for GithubConnector {
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .refetch()
+            .fingerprint_skip()
+            .into()
+    }
+
+    /// Reads each configured repository (`GET /repos/{o}/{r}`) or owner (`GET /users/{o}`).
+    ///
+    /// # Errors
+    /// `Unauthenticated` naming `credentials.github_access_token` for a token GitHub rejects
+    /// (401 `Bad credentials`); `NotFound` naming `repository_name` (or `repository_owner`)
+    /// for a repository that does not exist or the token may not see (GitHub answers 404 for
+    /// both); `PermissionDenied` for a token without the scope; `Unavailable` when GitHub
+    /// cannot be reached.
+    async fn check(&self) -> Result<()> {
+        for scope in &self.walk.scopes {
+            let result = match scope {
+                Scope::Repo { owner, name } => self.walk.client.repo(owner, name).await.map(|_| ()),
+                Scope::Owner(owner) => self.walk.client.owner(owner).await,
+            };
+            result.map_err(|e| Walk::named_scope_error(scope, e))?;
+        }
+        Ok(())
+    }
+
+    /// The scopes (`owner/name` or `owner`) when there is more than one.
+    fn partitions(&self) -> Vec<String> {
+        let keys: Vec<String> = self.walk.scopes.iter().map(Scope::key).collect();
+        if keys.len() > 1 { keys } else { Vec::new() }
+    }
+
+    /// This connector reading only `partition`, one of [`partitions`](Connector::partitions).
+    fn partition(&self, partition: &str) -> Option<DynConnector> {
+        if !self.partitions().iter().any(|k| k == partition) {
+            return None;
+        }
+        let mut config = self.config.clone();
+        config.repository_owner = String::new();
+        config.repository_name = Vec::<String>::new().into();
+        config.repositories = vec![partition.to_owned()].into();
+        let connector = Self::new(config).ok()?;
+        Some(Arc::new(connector))
+    }
+}
+
+impl CheckpointedConnector for GithubConnector {
+    type Checkpoint = GithubCheckpoint;
+
+    fn initial_checkpoint(&self) -> GithubCheckpoint {
+        GithubCheckpoint::start()
+    }
+
+    fn load_from_checkpoint(
+        &self,
+        from: GithubCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<GithubCheckpoint>>> {
+        self.walk.checkpointed(from, window, ctx)
+    }
+}
+
+impl SlimConnector for GithubConnector {
+    /// Every issue, pull request and code file id in scope; fails rather than come back short.
+    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        self.walk.list_ids(ctx)
+    }
+}
+
+impl connector_core::RefetchConnector for GithubConnector {
+    /// These items again: an issue or pull request by its number, a code file at the head of
+    /// its branch; one that is gone or out of scope yields nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        self.walk.refetch(ids, ctx)
+    }
+}

@@ -1,0 +1,150 @@
+//! What GitHub's REST answers hold, as far as the connector reads them (field names as in
+//! <https://docs.github.com/en/rest>).
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// A user as GitHub shows one (`user`, `assignees[]`, `owner`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct User {
+    pub(crate) login: String,
+}
+
+/// An owner of a repository.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Owner {
+    pub(crate) login: String,
+}
+
+/// `GET /repos/{owner}/{repo}` and the entries of `GET /orgs/{org}/repos`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Repo {
+    pub(crate) name: String,
+    pub(crate) full_name: String,
+    pub(crate) owner: Owner,
+    #[serde(default)]
+    pub(crate) private: bool,
+    /// `public`, `private` or `internal` (GitHub Enterprise).
+    #[serde(default)]
+    pub(crate) visibility: Option<String>,
+    pub(crate) html_url: String,
+    #[serde(default)]
+    pub(crate) default_branch: Option<String>,
+    #[serde(default)]
+    pub(crate) archived: bool,
+}
+
+/// A label (`labels[]`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Label {
+    pub(crate) name: String,
+}
+
+/// A milestone.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Milestone {
+    pub(crate) title: String,
+}
+
+/// `pull_request` of an issues-endpoint item: present exactly on pull requests.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct PullRequestLink {
+    #[serde(default)]
+    pub(crate) merged_at: Option<DateTime<Utc>>,
+}
+
+/// An item of `GET /repos/{owner}/{repo}/issues` (issues and pull requests alike).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Issue {
+    pub(crate) number: u64,
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) body: Option<String>,
+    pub(crate) state: String,
+    #[serde(default)]
+    pub(crate) state_reason: Option<String>,
+    pub(crate) html_url: String,
+    #[serde(default)]
+    pub(crate) user: Option<User>,
+    #[serde(default)]
+    pub(crate) assignees: Vec<User>,
+    #[serde(default)]
+    pub(crate) labels: Vec<Label>,
+    #[serde(default)]
+    pub(crate) milestone: Option<Milestone>,
+    /// The number of (issue) comments.
+    #[serde(default)]
+    pub(crate) comments: u64,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub(crate) closed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) pull_request: Option<PullRequestLink>,
+    #[serde(default)]
+    pub(crate) draft: Option<bool>,
+    #[serde(default)]
+    pub(crate) locked: bool,
+}
+
+impl Issue {
+    pub(crate) fn is_pull_request(&self) -> bool {
+        self.pull_request.is_some()
+    }
+}
+
+/// A comment of `GET /repos/{owner}/{repo}/issues/{number}/comments`, or a review comment of
+/// `GET /repos/{owner}/{repo}/pulls/{number}/comments` (which adds `path`, `line`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Comment {
+    #[serde(default)]
+    pub(crate) body: Option<String>,
+    #[serde(default)]
+    pub(crate) user: Option<User>,
+    pub(crate) created_at: DateTime<Utc>,
+    #[serde(default)]
+    pub(crate) path: Option<String>,
+    #[serde(default)]
+    pub(crate) line: Option<u64>,
+    #[serde(default)]
+    pub(crate) original_line: Option<u64>,
+}
+
+/// `GET /repos/{owner}/{repo}/git/trees/{sha}`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Tree {
+    #[serde(default)]
+    pub(crate) tree: Vec<TreeEntry>,
+    #[serde(default)]
+    pub(crate) truncated: bool,
+}
+
+/// One entry of a tree: `blob` (a file), `tree` (a folder) or `commit` (a submodule).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct TreeEntry {
+    pub(crate) path: String,
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) sha: String,
+    #[serde(default)]
+    pub(crate) size: Option<u64>,
+    #[serde(default)]
+    pub(crate) mode: Option<String>,
+}
+
+/// `GET /repos/{owner}/{repo}/contents/{path}` for a file.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Content {
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) sha: String,
+    #[serde(default)]
+    pub(crate) size: u64,
+}
+
+/// GitHub's error body: `{"message": "...", "documentation_url": "..."}`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ApiError {
+    #[serde(default)]
+    pub(crate) message: String,
+}

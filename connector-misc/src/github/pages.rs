@@ -1,0 +1,582 @@
+//! The walk: scopes → repositories → issues and pull requests (keyset pages over `since`),
+//! then code files (the tree at one commit), as checkpointed batches on core's
+//! [`fetch_items`] (one fingerprint lookup per page; unchanged items cost no comment or blob
+//! request); the id listing and the refetch of named items.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use connector_core::glob::PathFilter;
+use connector_core::http::is_body_too_large;
+use connector_core::pages::{Outcome, PendingItem, fetch_items};
+use connector_core::{
+    Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument,
+    SyncContext, TimeWindow,
+};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde_json::Value;
+use url::Url;
+
+use super::SOURCE;
+use super::checkpoint::{GithubCheckpoint, RepoCursor, Stage};
+use super::client::Client;
+use super::config::Scope;
+use super::convert::{
+    CodeFile, RepoInfo, file_document, file_failure, file_version, issue_document, issue_version,
+};
+use super::model::{Issue, Repo, TreeEntry};
+
+/// Comment (or blob) requests at the same time within a page.
+const CONCURRENCY: usize = 8;
+
+/// What the walk needs besides the client.
+#[derive(Debug, Clone)]
+pub(crate) struct Walk {
+    pub(crate) client: Client,
+    pub(crate) scopes: Vec<Scope>,
+    pub(crate) issues: bool,
+    pub(crate) pulls: bool,
+    pub(crate) code: bool,
+    pub(crate) branch: Option<String>,
+    pub(crate) filter: Arc<PathFilter>,
+    pub(crate) max: u64,
+}
+
+/// One item of a page before its comments or body are fetched.
+enum Pending {
+    Issue(Box<Issue>, Arc<RepoInfo>),
+    File(CodeFile, Arc<RepoInfo>),
+    Failed(Failure),
+}
+
+impl Walk {
+    fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            client: self.client.with_context(ctx),
+            ..self.clone()
+        }
+    }
+
+    /// Whether an item of this kind is read.
+    fn wants(&self, issue: &Issue) -> bool {
+        if issue.is_pull_request() {
+            self.pulls
+        } else {
+            self.issues
+        }
+    }
+
+    /// A listing error of a configured scope, naming the field to fix when it is missing.
+    pub(crate) fn named_scope_error(scope: &Scope, e: Error) -> Error {
+        if e.kind() != ErrorKind::NotFound {
+            return e;
+        }
+        let (field, what) = match scope {
+            Scope::Repo { owner, name } => (
+                "repository_name",
+                format!("the repository {owner}/{name} does not exist, or the token cannot see it"),
+            ),
+            Scope::Owner(owner) => (
+                "repository_owner",
+                format!("the organisation or user {owner} does not exist, or the token cannot see it"),
+            ),
+        };
+        Error::new(ErrorKind::NotFound, what)
+            .with_connector(SOURCE)
+            .with_field(field)
+            .with_cause(e)
+    }
+
+    /// The repositories of `scope`.
+    async fn repos(&self, scope: &Scope) -> Result<Vec<Repo>> {
+        let listed = match scope {
+            Scope::Repo { owner, name } => self.client.repo(owner, name).await.map(|r| vec![r]),
+            Scope::Owner(owner) => self.client.owner_repos(owner).await,
+        };
+        listed.map_err(|e| Self::named_scope_error(scope, e))
+    }
+
+    /// Who may read `repo`: everyone when it is public; else its collaborators when the token
+    /// may list them (`github-user:{login}`), else the repository as a group
+    /// (`github-repo:{owner}/{name}`); an `internal` repository (GitHub Enterprise) adds the
+    /// organisation (`github-org:{owner}`).
+    async fn info(&self, repo: Repo) -> Result<RepoInfo> {
+        let visibility = repo.visibility.clone().unwrap_or_else(|| {
+            if repo.private { "private" } else { "public" }.to_owned()
+        });
+        let access = if visibility == "public" && !repo.private {
+            Access::public()
+        } else {
+            let mut groups = match self
+                .client
+                .collaborators(&repo.owner.login, &repo.name)
+                .await
+            {
+                Ok(users) => users
+                    .into_iter()
+                    .map(|u| format!("github-user:{}", u.login.to_lowercase()))
+                    .collect(),
+                Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
+                    tracing::debug!(connector = SOURCE, repo = %repo.full_name, "the token may not list collaborators; access is the repository as a group");
+                    vec![format!("github-repo:{}", repo.full_name.to_lowercase())]
+                }
+                Err(e) => return Err(e),
+            };
+            if visibility == "internal" {
+                groups.push(format!("github-org:{}", repo.owner.login.to_lowercase()));
+            }
+            groups.sort();
+            groups.dedup();
+            Access::restricted(Vec::new(), groups)
+        };
+        Ok(RepoInfo {
+            owner: repo.owner.login,
+            name: repo.name,
+            full_name: repo.full_name,
+            html_url: repo.html_url.trim_end_matches('/').to_owned(),
+            branch: self.branch.clone().or(repo.default_branch),
+            visibility,
+            archived: repo.archived,
+            access,
+        })
+    }
+
+    /// The walk from `from` on, each page with the checkpoint after it.
+    pub(super) fn checkpointed(
+        &self,
+        from: GithubCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<GithubCheckpoint>>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let mut cp = from;
+            for scope in walk.scopes.clone() {
+                let key = scope.key();
+                if cp.scopes_done.contains(&key) {
+                    continue;
+                }
+                ctx.cancellation().check()?;
+                for repo in walk.repos(&scope).await? {
+                    if cp.repos_done.contains(&repo.full_name) {
+                        continue;
+                    }
+                    let full_name = repo.full_name.clone();
+                    let info = Arc::new(walk.info(repo).await?);
+                    let mut cur = match cp.current.take() {
+                        Some(c) if c.repo == full_name => c,
+                        _ => RepoCursor { repo: full_name.clone(), ..RepoCursor::default() },
+                    };
+                    while cur.stage == Stage::Issues && (walk.issues || walk.pulls) {
+                        ctx.cancellation().check()?;
+                        let (batch, next) = walk.issues_page(&info, cur, window, &ctx).await?;
+                        cur = next;
+                        cp.current = Some(cur.clone());
+                        yield CheckpointedBatch::new(batch, cp.clone());
+                    }
+                    cur.stage = Stage::Code;
+                    if walk.code && window.is_none_or(|w| !w.is_empty()) {
+                        let files = walk.code_files(&info, &mut cur).await?;
+                        for chunk in files.chunks(walk.client.per_page as usize) {
+                            ctx.cancellation().check()?;
+                            let batch = walk.files_batch(&info, chunk, &ctx).await?;
+                            cur.after_path = chunk.last().map(|f| f.path.clone());
+                            cp.current = Some(cur.clone());
+                            yield CheckpointedBatch::new(batch, cp.clone());
+                        }
+                    }
+                    cp.current = None;
+                    if matches!(scope, Scope::Owner(_)) {
+                        cp.repos_done.push(full_name);
+                    }
+                    yield CheckpointedBatch::new(Batch::default(), cp.clone());
+                }
+                cp.repos_done.clear();
+                cp.current = None;
+                cp.scopes_done.push(key);
+                yield CheckpointedBatch::new(Batch::default(), cp.clone());
+            }
+        }
+        .boxed()
+    }
+
+    /// One page of issues and pull requests after `cur`, and the cursor after it.
+    async fn issues_page(
+        &self,
+        info: &Arc<RepoInfo>,
+        mut cur: RepoCursor,
+        window: Option<TimeWindow>,
+        ctx: &SyncContext,
+    ) -> Result<(Batch, RepoCursor)> {
+        // `since` is to the second and said to be "after"; one second earlier loses nothing,
+        // and the keyset below drops what was read.
+        let from = match (cur.since, window) {
+            (Some(s), _) => Some(s),
+            (None, Some(w)) => Some(w.start),
+            (None, None) => None,
+        }
+        .map(|t| floor_second(t) - TimeDelta::seconds(1));
+        let url = match cur.link.as_deref() {
+            Some(link) => Url::parse(link).map_err(|e| {
+                Error::checkpoint(format!("the checkpoint's link is not a URL: {e}"))
+            })?,
+            None => self.client.issues_url(&info.owner, &info.name, from)?,
+        };
+        let (values, next) = self.client.page(url).await?;
+        let (mut since, mut seen) = (cur.since, cur.seen.clone());
+        let mut pending = Vec::new();
+        let mut past_end = false;
+        for value in values {
+            let issue = match serde_json::from_value::<Issue>(value.clone()) {
+                Ok(issue) => issue,
+                Err(e) => {
+                    let id = value.get("html_url").and_then(Value::as_str).map(str::to_owned);
+                    let failure = Failure::new(
+                        id,
+                        ErrorKind::InvalidData,
+                        format!(
+                            "{}#{} cannot be read: {e}",
+                            info.full_name,
+                            value.get("number").and_then(Value::as_u64).map_or_else(|| "?".to_owned(), |n| n.to_string())
+                        ),
+                    );
+                    pending.push(PendingItem::new(failure.id.clone().unwrap_or_default(), Pending::Failed(failure)));
+                    continue;
+                }
+            };
+            if window.is_some_and(|w| issue.updated_at >= w.end) {
+                past_end = true;
+                break;
+            }
+            if let Some(s) = cur.since
+                && (issue.updated_at < s || (issue.updated_at == s && cur.seen.contains(&issue.number)))
+            {
+                continue;
+            }
+            if since == Some(issue.updated_at) {
+                seen.push(issue.number);
+            } else if since.is_none_or(|s| issue.updated_at > s) {
+                since = Some(issue.updated_at);
+                seen = vec![issue.number];
+            }
+            if window.is_some_and(|w| !w.contains(issue.updated_at)) || !self.wants(&issue) {
+                continue;
+            }
+            let version = issue_version(info, &issue);
+            pending.push(
+                PendingItem::new(issue.html_url.clone(), Pending::Issue(Box::new(issue), Arc::clone(info)))
+                    .with_version(&version),
+            );
+        }
+        let walk = self.clone();
+        let batch = fetch_items(ctx, pending, CONCURRENCY, move |item| walk.clone().fetch(item)).await?;
+        match next {
+            Some(next) if !past_end => {
+                // Time moved on: the next page is the next key. It did not (more than a page
+                // in one second): the `Link` goes on past them.
+                cur.link = (since == cur.since).then(|| next.to_string());
+                cur.since = since;
+                cur.seen = seen;
+            }
+            _ => {
+                cur = RepoCursor { repo: cur.repo, stage: Stage::Code, ..RepoCursor::default() };
+            }
+        }
+        Ok((batch, cur))
+    }
+
+    /// The code files of the repository at the commit of `cur` (fixed on first use), sorted
+    /// by path, after `cur.after_path`, through the path filter.
+    async fn code_files(&self, info: &RepoInfo, cur: &mut RepoCursor) -> Result<Vec<CodeFile>> {
+        let Some(branch) = info.branch.clone() else {
+            return Ok(Vec::new());
+        };
+        let commit = match cur.commit.clone() {
+            Some(c) => c,
+            None => match self.client.head_commit(&info.owner, &info.name, &branch).await? {
+                Some(c) => {
+                    cur.commit = Some(c.clone());
+                    c
+                }
+                None => return Ok(Vec::new()),
+            },
+        };
+        let mut entries = self.tree(info, &commit).await?;
+        entries.retain(|e| e.kind == "blob" && e.mode.as_deref() != Some("120000") && self.filter.matches(&e.path));
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        if let Some(after) = &cur.after_path {
+            entries.retain(|e| e.path.as_str() > after.as_str());
+        }
+        Ok(entries
+            .into_iter()
+            .map(|e| CodeFile { path: e.path, sha: e.sha, size: e.size, branch: branch.clone(), commit: commit.clone() })
+            .collect())
+    }
+
+    /// Every entry below the tree `sha`, paths from the repository's root: one recursive
+    /// request, or, when GitHub truncates it (over 100,000 entries or 7 MB), level by level,
+    /// each subtree again recursively first.
+    async fn tree(&self, info: &RepoInfo, sha: &str) -> Result<Vec<TreeEntry>> {
+        let mut out = Vec::new();
+        let mut stack = vec![(String::new(), sha.to_owned(), true)];
+        while let Some((prefix, sha, recursive)) = stack.pop() {
+            let tree = self.client.tree(&info.owner, &info.name, &sha, recursive).await?;
+            if recursive && tree.truncated {
+                tracing::info!(connector = SOURCE, repo = %info.full_name, path = %prefix, "the tree is truncated; reading it level by level");
+                stack.push((prefix, sha, false));
+                continue;
+            }
+            for mut entry in tree.tree {
+                if !prefix.is_empty() {
+                    entry.path = format!("{prefix}/{}", entry.path);
+                }
+                if !recursive && entry.kind == "tree" {
+                    stack.push((entry.path.clone(), entry.sha.clone(), true));
+                }
+                out.push(entry);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The batch of these code files: unchanged ones (by blob SHA) not downloaded.
+    async fn files_batch(&self, info: &Arc<RepoInfo>, files: &[CodeFile], ctx: &SyncContext) -> Result<Batch> {
+        let pending = files.iter().map(|f| {
+            let id = info.file_id(&f.branch, &f.path);
+            if f.size.is_some_and(|s| s > self.max) {
+                let failure = too_large(info, f, self.max);
+                return PendingItem::new(id, Pending::Failed(failure));
+            }
+            PendingItem::new(id, Pending::File(f.clone(), Arc::clone(info)))
+                .with_version(&file_version(info, &f.sha))
+        });
+        let walk = self.clone();
+        fetch_items(ctx, pending, CONCURRENCY, move |item| walk.clone().fetch(item)).await
+    }
+
+    /// One item's outcome: an issue with its comments, a downloaded file, or its failure.
+    async fn fetch(self, item: Pending) -> Result<Option<Outcome>> {
+        match item {
+            Pending::Failed(f) => Ok(Some(f.into())),
+            Pending::Issue(issue, info) => {
+                let comments = if issue.comments > 0 {
+                    self.client.issue_comments(&info.owner, &info.name, issue.number).await?
+                } else {
+                    Vec::new()
+                };
+                let reviews = if issue.is_pull_request() {
+                    self.client.review_comments(&info.owner, &info.name, issue.number).await?
+                } else {
+                    Vec::new()
+                };
+                Ok(Some(issue_document(&info, &issue, &comments, &reviews).into()))
+            }
+            Pending::File(file, info) => {
+                match self.client.blob(&info.owner, &info.name, &file.sha, self.max).await {
+                    Ok(data) => Ok(Some(file_document(&info, &file, data))),
+                    Err(e) if is_body_too_large(&e) => Ok(Some(too_large(&info, &file, self.max).into())),
+                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Every document id in scope; fails, rather than come back short, when a page cannot be
+    /// listed.
+    pub(super) fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            for scope in walk.scopes.clone() {
+                for repo in walk.repos(&scope).await? {
+                    let info = walk.info(repo).await?;
+                    if walk.issues || walk.pulls {
+                        let mut url = Some(walk.client.issues_url(&info.owner, &info.name, None)?);
+                        while let Some(at) = url.take() {
+                            ctx.cancellation().check()?;
+                            let (values, next) = walk.client.page(at).await?;
+                            let ids: Vec<SlimDocument> = values
+                                .iter()
+                                .filter(|v| if v.get("pull_request").is_some_and(|p| !p.is_null()) { walk.pulls } else { walk.issues })
+                                .filter_map(|v| v.get("html_url").and_then(Value::as_str))
+                                .map(SlimDocument::new)
+                                .collect();
+                            if !ids.is_empty() {
+                                yield ids;
+                            }
+                            url = next;
+                        }
+                    }
+                    if walk.code {
+                        let mut cur = RepoCursor::default();
+                        let files = walk.code_files(&info, &mut cur).await?;
+                        for chunk in files.chunks(1000) {
+                            yield chunk.iter().map(|f| SlimDocument::new(info.file_id(&f.branch, &f.path))).collect();
+                        }
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The items with these document ids again; an id that is not of a repository in scope,
+    /// or an item that is gone, yields nothing.
+    pub(super) fn refetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let mut repos: HashMap<String, Option<Arc<RepoInfo>>> = HashMap::new();
+            let mut heads: HashMap<String, Option<String>> = HashMap::new();
+            for chunk in ids.chunks(100) {
+                let mut pending = Vec::new();
+                for id in chunk {
+                    let Some(target) = parse_id(id) else { continue };
+                    let (owner, name) = (target.owner(), target.name());
+                    if !walk.in_scope(owner, name) {
+                        continue;
+                    }
+                    let key = format!("{owner}/{name}").to_lowercase();
+                    if !repos.contains_key(&key) {
+                        let info = match walk.client.repo(owner, name).await {
+                            Ok(repo) => Some(Arc::new(walk.info(repo).await?)),
+                            Err(e) if e.kind() == ErrorKind::NotFound => None,
+                            Err(e) => Err(e)?,
+                        };
+                        repos.insert(key.clone(), info);
+                    }
+                    let Some(Some(info)) = repos.get(&key).cloned() else { continue };
+                    match target {
+                        Target::Issue { number, .. } => {
+                            if !(walk.issues || walk.pulls) { continue; }
+                            let Some(value) = walk.client.issue(&info.owner, &info.name, number).await? else { continue };
+                            match serde_json::from_value::<Issue>(value) {
+                                Ok(issue) if issue.html_url == *id && walk.wants(&issue) => {
+                                    pending.push(PendingItem::new(id.clone(), Pending::Issue(Box::new(issue), Arc::clone(&info))));
+                                }
+                                Ok(_) => {}
+                                Err(e) => pending.push(PendingItem::new(id.clone(), Pending::Failed(Failure::new(Some(id.clone()), ErrorKind::InvalidData, format!("the item cannot be read: {e}"))))),
+                            }
+                        }
+                        Target::Blob { rest, .. } => {
+                            if !walk.code { continue; }
+                            let Some(branch) = info.branch.clone() else { continue };
+                            let Some(path) = rest.strip_prefix(&format!("{branch}/")) else { continue };
+                            if !walk.filter.matches(path) { continue; }
+                            if !heads.contains_key(&key) {
+                                let head = walk.client.head_commit(&info.owner, &info.name, &branch).await?;
+                                heads.insert(key.clone(), head);
+                            }
+                            let Some(Some(commit)) = heads.get(&key).cloned() else { continue };
+                            let Some(content) = walk.client.content(&info.owner, &info.name, path, &commit).await? else { continue };
+                            let file = CodeFile { path: path.to_owned(), sha: content.sha, size: Some(content.size), branch, commit };
+                            if content.size > walk.max {
+                                let failure = too_large(&info, &file, walk.max);
+                                pending.push(PendingItem::new(id.clone(), Pending::Failed(failure)));
+                            } else {
+                                pending.push(PendingItem::new(id.clone(), Pending::File(file, Arc::clone(&info))));
+                            }
+                        }
+                    }
+                }
+                let fetch_walk = walk.clone();
+                let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| fetch_walk.clone().fetch(item)).await?;
+                if !batch.is_empty() {
+                    yield batch;
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// Whether `owner/name` is one of the configured scopes.
+    fn in_scope(&self, owner: &str, name: &str) -> bool {
+        self.scopes.iter().any(|s| match s {
+            Scope::Repo { owner: o, name: n } => o.eq_ignore_ascii_case(owner) && n.eq_ignore_ascii_case(name),
+            Scope::Owner(o) => o.eq_ignore_ascii_case(owner),
+        })
+    }
+}
+
+/// What a document id (a web URL) names.
+enum Target<'a> {
+    Issue { owner: &'a str, name: &'a str, number: u64 },
+    Blob { owner: &'a str, name: &'a str, rest: String },
+}
+
+impl Target<'_> {
+    fn owner(&self) -> &str {
+        match self {
+            Self::Issue { owner, .. } | Self::Blob { owner, .. } => owner,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Self::Issue { name, .. } | Self::Blob { name, .. } => name,
+        }
+    }
+}
+
+/// `https://HOST/{owner}/{name}/issues/{n}`, `…/pull/{n}` or `…/blob/{branch}/{path}`.
+fn parse_id(id: &str) -> Option<Target<'_>> {
+    let rest = id.split_once("://")?.1;
+    let segments: Vec<&str> = rest.split('/').skip(1).collect();
+    let (owner, name, kind) = (*segments.first()?, *segments.get(1)?, *segments.get(2)?);
+    match kind {
+        "issues" | "pull" if segments.len() == 4 => Some(Target::Issue {
+            owner,
+            name,
+            number: segments[3].parse().ok()?,
+        }),
+        "blob" if segments.len() > 4 => Some(Target::Blob {
+            owner,
+            name,
+            rest: segments[3..].join("/"),
+        }),
+        _ => None,
+    }
+}
+
+fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+fn too_large(info: &RepoInfo, file: &CodeFile, max: u64) -> Failure {
+    file_failure(
+        info,
+        file,
+        ErrorKind::Unsupported,
+        format!(
+            "the file is {} bytes, larger than max_file_size ({max} bytes); raise max_file_size or leave it out with exclude_paths",
+            file.size.unwrap_or_default()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse() {
+        match parse_id("https://github.com/acme/api/issues/12") {
+            Some(Target::Issue { owner, name, number }) => {
+                assert_eq!((owner, name, number), ("acme", "api", 12));
+            }
+            _ => panic!("an issue"),
+        }
+        match parse_id("https://ghe.example.com/acme/api/pull/3") {
+            Some(Target::Issue { number, .. }) => assert_eq!(number, 3),
+            _ => panic!("a pull request"),
+        }
+        match parse_id("https://github.com/acme/api/blob/main/src/issues/1") {
+            Some(Target::Blob { owner, name, rest }) => {
+                assert_eq!((owner, name, rest.as_str()), ("acme", "api", "main/src/issues/1"));
+            }
+            _ => panic!("a blob"),
+        }
+        assert!(parse_id("https://github.com/acme").is_none());
+    }
+}
