@@ -155,6 +155,37 @@ pub(crate) fn file_document(
     )
 }
 
+/// The document of a file of a source-code repository (the code hosts: `github`): as
+/// [`file_document`] makes it, except that a file whose extension is not in
+/// [`TEXT_EXTENSIONS`] is text too when git would call it text (no NUL byte in its first
+/// 8000 bytes) and it is UTF-8, so `.rs`, `.py`, `Makefile` and `.gitignore` reach the host as
+/// text; binary files go as bytes with their MIME type.
+#[cfg_attr(not(feature = "github"), allow(dead_code))]
+pub(crate) fn code_file_document(
+    id: String,
+    source: &'static str,
+    name: &str,
+    data: Vec<u8>,
+) -> Result<Document, String> {
+    let extension = extension_of(name);
+    let listed = extension
+        .as_deref()
+        .is_some_and(|e| TEXT_EXTENSIONS.contains(&e));
+    let binary = data.iter().take(8000).any(|b| *b == 0);
+    if listed || binary {
+        return file_document(id, source, name, data);
+    }
+    match String::from_utf8(data) {
+        Ok(text) => {
+            let metadata = extension
+                .as_deref()
+                .map_or(serde_json::Value::Null, serde_json::Value::from);
+            Ok(Document::text(id, source, name, text).with_metadata("extension", metadata))
+        }
+        Err(e) => file_document(id, source, name, e.into_bytes()),
+    }
+}
+
 /// Compares two relative paths in walk order: folder by folder, each name by its bytes, as a
 /// depth-first walk that sorts each folder by name meets them.
 pub(crate) fn walk_order(a: &str, b: &str) -> Ordering {

@@ -124,8 +124,8 @@ async fn incremental_runs_find_new_comments_on_old_issues_and_skip_unchanged_one
     sync(&c, &store, SyncMode::Full, 6).await;
     let comments_before = fake.count("/comments").await;
 
-    // A full run again: every item unchanged by its `updated_at`, no comment request.
-    let (_, report) = sync(&c, &store, SyncMode::Full, 6).await;
+    // A reconciling run: every item unchanged by its `updated_at`, no comment request.
+    let (_, report) = sync(&c, &store, SyncMode::Reconcile, 6).await;
     assert_eq!(report.unchanged, 5, "{report:?}");
     assert_eq!(fake.count("/comments").await, comments_before);
 
@@ -184,7 +184,7 @@ async fn code_files_at_one_commit_are_downloaded_once_per_blob() {
     assert_eq!(lib.title, "acme/api: src/lib.rs");
 
     // Nothing changed: the tree is listed again, no blob is downloaded.
-    let (_, report) = sync(&c, &store, SyncMode::Full, 6).await;
+    let (_, report) = sync(&c, &store, SyncMode::Reconcile, 6).await;
     assert_eq!(report.unchanged, 3, "{report:?}");
     let after = fake.server.received_requests().await.unwrap().iter().filter(|r| r.url.path().contains("/git/blobs/")).count();
     assert_eq!(after, 3);
@@ -195,7 +195,7 @@ async fn code_files_at_one_commit_are_downloaded_once_per_blob() {
         let f = state.repos[0].files.get_mut("README.md").unwrap();
         *f = (format!("{:040x}", 0xfeed_u64), b"# API v2".to_vec());
     }
-    let (sink, _) = sync(&c, &store, SyncMode::Full, 6).await;
+    let (sink, _) = sync(&c, &store, SyncMode::Reconcile, 6).await;
     assert_eq!(sink.ids(), [blob("README.md")]);
     let after = fake.server.received_requests().await.unwrap().iter().filter(|r| r.url.path().contains("/git/blobs/")).count();
     assert_eq!(after, 4);

@@ -58,7 +58,7 @@ pub struct GithubCheckpoint {
     /// Scopes (partition keys: `owner/name` or `owner`) read to the end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scopes_done: Vec<String>,
-    /// Repositories of the current owner scope read to the end.
+    /// Repositories of the current scope read to the end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repos_done: Vec<String>,
     /// The repository being read.

@@ -261,7 +261,7 @@ pub(crate) fn file_document(repo: &RepoInfo, file: &CodeFile, data: Vec<u8>) -> 
     let size = data.len() as u64;
     let name = file.path.rsplit('/').next().unwrap_or(&file.path);
     let id = repo.file_id(&file.branch, &file.path);
-    let doc = match crate::files::file_document(id, SOURCE, name, data) {
+    let doc = match crate::files::code_file_document(id, SOURCE, name, data) {
         Ok(doc) => doc,
         Err(message) => return file_failure(repo, file, ErrorKind::InvalidData, message).into(),
     };

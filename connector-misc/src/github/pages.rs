@@ -188,9 +188,7 @@ impl Walk {
                         }
                     }
                     cp.current = None;
-                    if matches!(scope, Scope::Owner(_)) {
-                        cp.repos_done.push(full_name);
-                    }
+                    cp.repos_done.push(full_name);
                     yield CheckpointedBatch::new(Batch::default(), cp.clone());
                 }
                 cp.repos_done.clear();
@@ -234,10 +232,11 @@ impl Walk {
                 Err(e) => {
                     let id = value.get("html_url").and_then(Value::as_str).map(str::to_owned);
                     let failure = Failure::new(
-                        id,
+                        id.clone(),
                         ErrorKind::InvalidData,
                         format!(
-                            "{}#{} cannot be read: {e}",
+                            "{} ({}#{}) cannot be read: {e}",
+                            id.as_deref().unwrap_or("an item without html_url"),
                             info.full_name,
                             value.get("number").and_then(Value::as_u64).map_or_else(|| "?".to_owned(), |n| n.to_string())
                         ),

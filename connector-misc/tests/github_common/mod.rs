@@ -170,6 +170,14 @@ fn query(r: &Request, key: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The `Host` the request was sent to (with its port).
+fn host(r: &Request) -> String {
+    r.headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .map_or_else(|| r.url.authority().to_owned(), str::to_owned)
+}
+
 /// One page of `all` by `page`/`per_page`, with GitHub's `Link` header.
 fn paged(r: &Request, all: Vec<Value>) -> ResponseTemplate {
     let per_page: usize = query(r, "per_page")
@@ -184,6 +192,12 @@ fn paged(r: &Request, all: Vec<Value>) -> ResponseTemplate {
         .collect();
     let link_to = |n: usize| {
         let mut url = r.url.clone();
+        // wiremock's URL lacks the port: the `Host` header has it.
+        if let Ok(with_host) = url::Url::parse(&format!("http://{}{}", host(r), r.url.path())) {
+            let query = url.query().map(str::to_owned);
+            url = with_host;
+            url.set_query(query.as_deref());
+        }
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .filter(|(k, _)| k != "page")
@@ -220,7 +234,7 @@ fn paged(r: &Request, all: Vec<Value>) -> ResponseTemplate {
 impl Respond for FakeGithub {
     fn respond(&self, r: &Request) -> ResponseTemplate {
         let state = self.0.lock().unwrap();
-        let base = format!("http://{}", r.url.authority());
+        let base = format!("http://{}", host(r));
         let auth = r
             .headers
             .get("authorization")
