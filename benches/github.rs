@@ -155,7 +155,15 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
         .map(|n| {
             let url = format!("{base}/repos/acme/bench/issues/{n}/comments?per_page=100");
             async move {
-                let body = client.get(&url).bearer_auth("bench").send().await.unwrap().bytes().await.unwrap();
+                let body = client
+                    .get(&url)
+                    .bearer_auth("bench")
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
                 body.len()
             }
         })

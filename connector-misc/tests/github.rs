@@ -18,7 +18,12 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-async fn sync(c: &Arc<dyn Connector>, store: &MemoryStateStore, mode: SyncMode, at: u32) -> (MemorySink, SyncReport) {
+async fn sync(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    mode: SyncMode,
+    at: u32,
+) -> (MemorySink, SyncReport) {
     let sink = MemorySink::new();
     let report = Syncer::new(c.clone())
         .sink(sink.clone())
@@ -32,7 +37,9 @@ async fn sync(c: &Arc<dyn Connector>, store: &MemoryStateStore, mode: SyncMode, 
 
 /// The document as JSON with the fake's address replaced, for snapshots.
 fn portable(doc: &Document, uri: &str) -> Value {
-    let text = serde_json::to_string(doc).unwrap().replace(uri, "https://github.com");
+    let text = serde_json::to_string(doc)
+        .unwrap()
+        .replace(uri, "https://github.com");
     serde_json::from_str(&text).unwrap()
 }
 
@@ -56,15 +63,24 @@ async fn issues_and_pulls_carry_comments_review_comments_and_facts() {
     assert_eq!(one.title, "acme/api#1: Crash on start");
     let text = one.content.as_text().unwrap();
     assert!(text.starts_with("# Crash on start\n"), "{text}");
-    assert!(text.contains("Body of **Crash on start**.\n\n- [ ] a task"), "Markdown kept: {text}");
-    assert!(text.contains("### @hubot · 2026-01-01T10:00:00Z\n\nSeen it too."), "{text}");
+    assert!(
+        text.contains("Body of **Crash on start**.\n\n- [ ] a task"),
+        "Markdown kept: {text}"
+    );
+    assert!(
+        text.contains("### @hubot · 2026-01-01T10:00:00Z\n\nSeen it too."),
+        "{text}"
+    );
     assert!(text.contains("Fixed in `main`."), "{text}");
     assert_eq!(one.updated_at, Some(day(1)));
     assert_eq!(one.owners, ["octocat", "hubot"]);
     assert_eq!(one.metadata["type"], "issue");
     assert_eq!(one.metadata["labels"], json!(["bug"]));
     assert_eq!(one.metadata["state"], "open");
-    assert_eq!(one.link.as_ref().map(url::Url::as_str), Some(item_id(&uri, 1, false).as_str()));
+    assert_eq!(
+        one.link.as_ref().map(url::Url::as_str),
+        Some(item_id(&uri, 1, false).as_str())
+    );
     let access = one.access.as_ref().unwrap();
     assert!(!access.public);
     assert_eq!(access.groups, ["github-user:hubot", "github-user:octocat"]);
@@ -72,7 +88,10 @@ async fn issues_and_pulls_carry_comments_review_comments_and_facts() {
     let two = sink.get(&item_id(&uri, 2, true)).unwrap();
     assert_eq!(two.metadata["type"], "pull_request");
     let text = two.content.as_text().unwrap();
-    assert!(text.contains("## Review comments\n\n### @hubot on `src/main.rs` line 2"), "{text}");
+    assert!(
+        text.contains("## Review comments\n\n### @hubot on `src/main.rs` line 2"),
+        "{text}"
+    );
     assert!(text.contains("Why `unwrap` here?"), "{text}");
 
     insta::assert_json_snapshot!("issue_with_comments", portable(&one, &uri));
@@ -85,7 +104,11 @@ async fn an_item_updated_during_the_walk_shifts_nothing_past_the_position() {
     let uri = fake.uri();
     let c = build(&uri, json!({}));
     let cp = c.as_checkpointed().unwrap();
-    let mut stream = cp.load_from_checkpoint_json(cp.initial_checkpoint_json().unwrap(), None, SyncContext::new());
+    let mut stream = cp.load_from_checkpoint_json(
+        cp.initial_checkpoint_json().unwrap(),
+        None,
+        SyncContext::new(),
+    );
     let mut seen: Vec<Document> = Vec::new();
     let mut first = true;
     while let Some(page) = stream.next().await {
@@ -95,24 +118,40 @@ async fn an_item_updated_during_the_walk_shifts_nothing_past_the_position() {
             // `updated` order. Page-number paging would now skip the item that slides into
             // page 1; the `since` key does not.
             let mut state = fake.state.lock().unwrap();
-            let item = state.repos[0].items.iter_mut().find(|i| i.number == 1).unwrap();
+            let item = state.repos[0]
+                .items
+                .iter_mut()
+                .find(|i| i.number == 1)
+                .unwrap();
             item.updated = day(9);
-            item.comments.push(("octocat".into(), "Reopened: it crashes again.".into()));
+            item.comments
+                .push(("octocat".into(), "Reopened: it crashes again.".into()));
             first = false;
         }
     }
     let mut ids: Vec<String> = seen.iter().map(|d| d.id.clone()).collect();
     ids.dedup();
     for (n, pull) in [(1, false), (2, true), (3, false), (4, false), (5, true)] {
-        assert!(ids.contains(&item_id(&uri, n, pull)), "item {n} lost: {ids:?}");
+        assert!(
+            ids.contains(&item_id(&uri, n, pull)),
+            "item {n} lost: {ids:?}"
+        );
     }
-    let last_one = seen.iter().rev().find(|d| d.id == item_id(&uri, 1, false)).unwrap();
+    let last_one = seen
+        .iter()
+        .rev()
+        .find(|d| d.id == item_id(&uri, 1, false))
+        .unwrap();
     assert_eq!(last_one.updated_at, Some(day(9)));
     assert!(last_one.content.as_text().unwrap().contains("Reopened"));
     // Paging by `since` asked GitHub with the key of the last item read.
     let requests = fake.server.received_requests().await.unwrap();
-    assert!(requests.iter().any(|r| r.url.path().ends_with("/issues")
-        && r.url.query().is_some_and(|q| q.contains("since=2026-01-02T09%3A59%3A59Z"))));
+    assert!(requests.iter().any(|r| {
+        r.url.path().ends_with("/issues")
+            && r.url
+                .query()
+                .is_some_and(|q| q.contains("since=2026-01-02T09%3A59%3A59Z"))
+    }));
 }
 
 #[tokio::test]
@@ -132,16 +171,30 @@ async fn incremental_runs_find_new_comments_on_old_issues_and_skip_unchanged_one
     // A comment on old issue 3 moves its `updated_at`; the next window asks `since` and finds it.
     {
         let mut state = fake.state.lock().unwrap();
-        let item = state.repos[0].items.iter_mut().find(|i| i.number == 3).unwrap();
+        let item = state.repos[0]
+            .items
+            .iter_mut()
+            .find(|i| i.number == 3)
+            .unwrap();
         item.updated = day(7);
-        item.comments.push(("hubot".into(), "The install page is out of date.".into()));
+        item.comments
+            .push(("hubot".into(), "The install page is out of date.".into()));
     }
     let (sink, report) = sync(&c, &store, SyncMode::Incremental, 8).await;
     assert_eq!(sink.ids(), [item_id(&uri, 3, false)], "{report:?}");
     let doc = sink.get(&item_id(&uri, 3, false)).unwrap();
-    assert!(doc.content.as_text().unwrap().contains("The install page is out of date."));
+    assert!(
+        doc.content
+            .as_text()
+            .unwrap()
+            .contains("The install page is out of date.")
+    );
     let requests = fake.server.received_requests().await.unwrap();
-    assert!(requests.iter().any(|r| r.url.query().is_some_and(|q| q.contains("since=2026-01-06T09%3A59%3A59Z"))));
+    assert!(requests.iter().any(|r| {
+        r.url
+            .query()
+            .is_some_and(|q| q.contains("since=2026-01-06T09%3A59%3A59Z"))
+    }));
 }
 
 #[tokio::test]
@@ -165,28 +218,58 @@ async fn code_files_at_one_commit_are_downloaded_once_per_blob() {
     state.repos[0].files = files();
     let fake = Fake::start(state).await;
     let uri = fake.uri();
-    let c = build(&uri, json!({"include_code_files": true, "max_file_size": 1000, "include_issues": false, "include_pull_requests": false}));
+    let c = build(
+        &uri,
+        json!({"include_code_files": true, "max_file_size": 1000, "include_issues": false, "include_pull_requests": false}),
+    );
     let store = MemoryStateStore::new();
     let (sink, report) = sync(&c, &store, SyncMode::Full, 6).await;
     let mut ids = sink.ids();
     ids.sort();
     let blob = |p: &str| format!("{uri}/acme/api/blob/main/{p}");
-    assert_eq!(ids, [blob("README.md"), blob("src/deep/mod.rs"), blob("src/lib.rs")]);
+    assert_eq!(
+        ids,
+        [
+            blob("README.md"),
+            blob("src/deep/mod.rs"),
+            blob("src/lib.rs")
+        ]
+    );
     // big.bin is listed at 4096 bytes: a failure naming it, never downloaded.
     assert_eq!(report.failures.len(), 1);
-    assert_eq!(report.failures[0].id.as_deref(), Some(blob("big.bin").as_str()));
+    assert_eq!(
+        report.failures[0].id.as_deref(),
+        Some(blob("big.bin").as_str())
+    );
     assert_eq!(report.failures[0].kind, ErrorKind::Unsupported);
-    let blobs = fake.server.received_requests().await.unwrap().iter().filter(|r| r.url.path().contains("/git/blobs/")).count();
+    let blobs = fake
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().contains("/git/blobs/"))
+        .count();
     assert_eq!(blobs, 3);
     let lib = sink.get(&blob("src/lib.rs")).unwrap();
-    assert_eq!(lib.content.as_text(), Some("pub fn answer() -> u32 { 42 }\n"));
+    assert_eq!(
+        lib.content.as_text(),
+        Some("pub fn answer() -> u32 { 42 }\n")
+    );
     assert_eq!(lib.metadata["commit"], github_common::COMMIT);
     assert_eq!(lib.title, "acme/api: src/lib.rs");
 
     // Nothing changed: the tree is listed again, no blob is downloaded.
     let (_, report) = sync(&c, &store, SyncMode::Reconcile, 6).await;
     assert_eq!(report.unchanged, 3, "{report:?}");
-    let after = fake.server.received_requests().await.unwrap().iter().filter(|r| r.url.path().contains("/git/blobs/")).count();
+    let after = fake
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().contains("/git/blobs/"))
+        .count();
     assert_eq!(after, 3);
 
     // One file changes (a new blob SHA): only it is downloaded.
@@ -197,7 +280,14 @@ async fn code_files_at_one_commit_are_downloaded_once_per_blob() {
     }
     let (sink, _) = sync(&c, &store, SyncMode::Reconcile, 6).await;
     assert_eq!(sink.ids(), [blob("README.md")]);
-    let after = fake.server.received_requests().await.unwrap().iter().filter(|r| r.url.path().contains("/git/blobs/")).count();
+    let after = fake
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().contains("/git/blobs/"))
+        .count();
     assert_eq!(after, 4);
 }
 
@@ -208,23 +298,48 @@ async fn truncated_trees_are_walked_by_subtree_and_paths_filter() {
     state.truncated = true;
     let fake = Fake::start(state).await;
     let uri = fake.uri();
-    let c = build(&uri, json!({"include_code_files": true, "include_issues": false, "include_pull_requests": false,
-        "exclude_paths": ["src/deep", "*.bin"]}));
+    let c = build(
+        &uri,
+        json!({"include_code_files": true, "include_issues": false, "include_pull_requests": false,
+        "exclude_paths": ["src/deep", "*.bin"]}),
+    );
     let (sink, report) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
     let mut ids = sink.ids();
     ids.sort();
     let blob = |p: &str| format!("{uri}/acme/api/blob/main/{p}");
     assert_eq!(ids, [blob("README.md"), blob("src/lib.rs")], "{report:?}");
-    let trees: Vec<String> = fake.server.received_requests().await.unwrap().iter()
+    let trees: Vec<String> = fake
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
         .filter(|r| r.url.path().contains("/git/trees/"))
-        .map(|r| format!("{}?{}", r.url.path().rsplit('/').next().unwrap(), r.url.query().unwrap_or("")))
+        .map(|r| {
+            format!(
+                "{}?{}",
+                r.url.path().rsplit('/').next().unwrap(),
+                r.url.query().unwrap_or("")
+            )
+        })
         .collect();
-    assert!(trees.contains(&format!("{}?", github_common::COMMIT)), "the root level by level: {trees:?}");
-    assert!(trees.contains(&"tree-src?recursive=1".to_owned()), "{trees:?}");
+    assert!(
+        trees.contains(&format!("{}?", github_common::COMMIT)),
+        "the root level by level: {trees:?}"
+    );
+    assert!(
+        trees.contains(&"tree-src?recursive=1".to_owned()),
+        "{trees:?}"
+    );
 }
 
 fn epoch_in(secs: u64) -> String {
-    (SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + secs).to_string()
+    (SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + secs)
+        .to_string()
 }
 
 #[tokio::test]
@@ -253,7 +368,10 @@ async fn primary_rate_limit_is_waited_out_until_reset_and_counted() {
     assert_eq!(sink.len(), 5);
     assert!(report.retries >= 1, "{report:?}");
     // Waited until the reset (1 to 2 s from now, by the second), not a backoff of a few ms.
-    assert!(report.rate_limit_wait >= Duration::from_millis(900), "{report:?}");
+    assert!(
+        report.rate_limit_wait >= Duration::from_millis(900),
+        "{report:?}"
+    );
 }
 
 #[tokio::test]
@@ -273,7 +391,10 @@ async fn secondary_rate_limit_waits_retry_after() {
     let (sink, report) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
     assert_eq!(sink.len(), 5);
     assert_eq!(report.failed, 0);
-    assert!(report.rate_limit_wait >= Duration::from_secs(1), "{report:?}");
+    assert!(
+        report.rate_limit_wait >= Duration::from_secs(1),
+        "{report:?}"
+    );
 }
 
 #[tokio::test]
@@ -286,17 +407,31 @@ async fn check_tells_a_bad_token_from_a_missing_repository() {
     cfg["credentials"]["github_access_token"] = json!("ghp_wrong");
     let mut registry = connector_core::Registry::new();
     connector_misc::register(&mut registry);
-    let err = registry.build("github", cfg).unwrap().check().await.unwrap_err();
+    let err = registry
+        .build("github", cfg)
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
     assert_eq!(err.field(), Some("credentials.github_access_token"));
     assert!(err.to_string().contains("Bad credentials"), "{err}");
 
-    let err = build(&uri, json!({"repository_name": "gone"})).check().await.unwrap_err();
+    let err = build(&uri, json!({"repository_name": "gone"}))
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert_eq!(err.field(), Some("repository_name"));
     assert!(err.to_string().contains("acme/gone"), "{err}");
 
-    let err = build(&uri, json!({"repository_owner": "nobody", "repository_name": ""})).check().await.unwrap_err();
+    let err = build(
+        &uri,
+        json!({"repository_owner": "nobody", "repository_name": ""}),
+    )
+    .check()
+    .await
+    .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert_eq!(err.field(), Some("repository_owner"));
 }
@@ -304,25 +439,44 @@ async fn check_tells_a_bad_token_from_a_missing_repository() {
 #[tokio::test]
 async fn organisations_and_repositories_are_partitions() {
     let mut state = standard();
-    state.repos.push(RepoData::new("acme", "web", false, vec![Item::issue(1, "Dark mode", day(2))]));
-    state.repos.push(RepoData::new("other", "tools", true, vec![Item::issue(9, "Lint", day(3))]));
+    state.repos.push(RepoData::new(
+        "acme",
+        "web",
+        false,
+        vec![Item::issue(1, "Dark mode", day(2))],
+    ));
+    state.repos.push(RepoData::new(
+        "other",
+        "tools",
+        true,
+        vec![Item::issue(9, "Lint", day(3))],
+    ));
     state.repos[2].collaborators = None;
     let fake = Fake::start(state).await;
     let uri = fake.uri();
-    let c = build(&uri, json!({"repository_name": "", "repositories": ["other/tools"]}));
+    let c = build(
+        &uri,
+        json!({"repository_name": "", "repositories": ["other/tools"]}),
+    );
     assert_eq!(c.partitions(), ["acme", "other/tools"]);
 
     let acme = c.partition("acme").expect("a partition");
     let (sink, _) = sync(&acme, &MemoryStateStore::new(), SyncMode::Full, 6).await;
     assert_eq!(sink.len(), 6, "acme/api and acme/web: {:?}", sink.ids());
     let web = sink.get(&format!("{uri}/acme/web/issues/1")).unwrap();
-    assert!(web.access.as_ref().unwrap().public, "a public repository's items are public");
+    assert!(
+        web.access.as_ref().unwrap().public,
+        "a public repository's items are public"
+    );
 
     let tools = c.partition("other/tools").expect("a partition");
     let (sink, _) = sync(&tools, &MemoryStateStore::new(), SyncMode::Full, 6).await;
     let lint = sink.get(&format!("{uri}/other/tools/issues/9")).unwrap();
     // The token may not list the collaborators: the repository as a group.
-    assert_eq!(lint.access.as_ref().unwrap().groups, ["github-repo:other/tools"]);
+    assert_eq!(
+        lint.access.as_ref().unwrap().groups,
+        ["github-repo:other/tools"]
+    );
     assert!(c.partition("elsewhere").is_none());
 }
 
@@ -342,13 +496,23 @@ async fn refetch_and_prune_listing_cover_code_files() {
     assert_eq!(ids.len(), 9, "5 items and 4 files: {ids:?}");
     let lib = format!("{uri}/acme/api/blob/main/src/lib.rs");
     let refetch = c.as_refetch().unwrap();
-    let mut stream = refetch.fetch(vec![lib.clone(), item_id(&uri, 2, true), format!("{uri}/elsewhere/x/issues/1")], SyncContext::new());
+    let mut stream = refetch.fetch(
+        vec![
+            lib.clone(),
+            item_id(&uri, 2, true),
+            format!("{uri}/elsewhere/x/issues/1"),
+        ],
+        SyncContext::new(),
+    );
     let mut docs = Vec::new();
     while let Some(batch) = stream.next().await {
         docs.extend(batch.unwrap().documents);
     }
     let got: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(got, [lib.as_str(), item_id(&uri, 2, true).as_str()]);
-    assert_eq!(docs[0].content.as_text(), Some("pub fn answer() -> u32 { 42 }\n"));
+    assert_eq!(
+        docs[0].content.as_text(),
+        Some("pub fn answer() -> u32 { 42 }\n")
+    );
     let _ = TOKEN;
 }

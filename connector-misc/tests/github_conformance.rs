@@ -45,7 +45,10 @@ impl Fixture for GithubFixture {
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
         let uri = self.fake.uri();
         let window = TimeWindow::new(day(2), day(4)).ok()?;
-        Some((window, vec![item_id(&uri, 2, true), item_id(&uri, 3, false)]))
+        Some((
+            window,
+            vec![item_id(&uri, 2, true), item_id(&uri, 3, false)],
+        ))
     }
 }
 

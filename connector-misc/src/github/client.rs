@@ -146,7 +146,11 @@ impl Client {
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 let user = self.paged(
                     self.endpoint(&["users", owner, "repos"])?,
-                    &[("type", "owner"), ("sort", "full_name"), ("direction", "asc")],
+                    &[
+                        ("type", "owner"),
+                        ("sort", "full_name"),
+                        ("direction", "asc"),
+                    ],
                 );
                 self.all(user).await?
             }
@@ -165,11 +169,7 @@ impl Client {
         since: Option<DateTime<Utc>>,
     ) -> Result<Url> {
         let since = since.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true));
-        let mut query = vec![
-            ("state", "all"),
-            ("sort", "updated"),
-            ("direction", "asc"),
-        ];
+        let mut query = vec![("state", "all"), ("sort", "updated"), ("direction", "asc")];
         if let Some(since) = &since {
             query.push(("since", since.as_str()));
         }
@@ -177,7 +177,12 @@ impl Client {
     }
 
     /// The issue or pull request `number` as the issues endpoint shows it; none when gone.
-    pub(crate) async fn issue(&self, owner: &str, name: &str, number: u64) -> Result<Option<Value>> {
+    pub(crate) async fn issue(
+        &self,
+        owner: &str,
+        name: &str,
+        number: u64,
+    ) -> Result<Option<Value>> {
         let url = self.repo_endpoint(owner, name, &["issues", &number.to_string()])?;
         match self.json(url).await {
             Ok(v) => Ok(Some(v)),
@@ -223,7 +228,10 @@ impl Client {
         branch: &str,
     ) -> Result<Option<String>> {
         let url = self.repo_endpoint(owner, name, &["commits", branch])?;
-        match self.get(url, "application/vnd.github.sha", Some(1024)).await {
+        match self
+            .get(url, "application/vnd.github.sha", Some(1024))
+            .await
+        {
             Ok(resp) => {
                 let sha = resp.text().trim().to_owned();
                 if sha.len() >= 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -256,7 +264,13 @@ impl Client {
     }
 
     /// The bytes of blob `sha`, refused over `max` bytes.
-    pub(crate) async fn blob(&self, owner: &str, name: &str, sha: &str, max: u64) -> Result<Vec<u8>> {
+    pub(crate) async fn blob(
+        &self,
+        owner: &str,
+        name: &str,
+        sha: &str,
+        max: u64,
+    ) -> Result<Vec<u8>> {
         let url = self.repo_endpoint(owner, name, &["git", "blobs", sha])?;
         let resp = self
             .get(url, "application/vnd.github.raw+json", Some(max))
@@ -276,7 +290,10 @@ impl Client {
         segments.extend(path.split('/'));
         let mut url = self.repo_endpoint(owner, name, &segments)?;
         url.query_pairs_mut().append_pair("ref", reference);
-        match self.get(url, "application/vnd.github.object+json", None).await {
+        match self
+            .get(url, "application/vnd.github.object+json", None)
+            .await
+        {
             Ok(resp) => {
                 let content: Content = resp.json()?;
                 Ok((content.kind == "file").then_some(content))
@@ -313,7 +330,9 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
         )),
         403 => Some(ErrorClass::new(
             ErrorKind::PermissionDenied,
-            format!("GitHub refused access (the token lacks a scope or the repository's permission): {said}"),
+            format!(
+                "GitHub refused access (the token lacks a scope or the repository's permission): {said}"
+            ),
         )),
         404 => Some(ErrorClass::new(
             ErrorKind::NotFound,

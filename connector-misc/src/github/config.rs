@@ -81,8 +81,7 @@ fn valid_name(s: &str) -> bool {
         && s.len() <= 100
         && s != "."
         && s != ".."
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
@@ -245,10 +244,11 @@ impl GithubConfig {
             problems
                 .into_iter()
                 .map(|p| {
-                    let path = p
-                        .path
-                        .replacen("include", "include_paths", 1)
-                        .replacen("exclude", "exclude_paths", 1);
+                    let path = p.path.replacen("include", "include_paths", 1).replacen(
+                        "exclude",
+                        "exclude_paths",
+                        1,
+                    );
                     FieldError::new(path, p.message)
                 })
                 .collect()
@@ -295,7 +295,13 @@ impl ConnectorConfig for GithubConfig {
 
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
-        if self.credentials.github_access_token.expose().trim().is_empty() {
+        if self
+            .credentials
+            .github_access_token
+            .expose()
+            .trim()
+            .is_empty()
+        {
             problems.push(FieldError::new(TOKEN_FIELD, "must not be empty"));
         }
         let owner = self.repository_owner.trim();

@@ -117,7 +117,12 @@ pub(crate) fn issue_markdown(
             .collect();
         let _ = writeln!(md, "Assignees: {}", who.join(", "));
     }
-    if let Some(body) = issue.body.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+    if let Some(body) = issue
+        .body
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+    {
         let _ = write!(md, "\n{body}\n");
     }
     if !comments.is_empty() {
@@ -160,7 +165,12 @@ pub(crate) fn issue_document(
     reviews: &[Comment],
 ) -> Document {
     let text = issue_markdown(repo, issue, comments, reviews);
-    let title = format!("{}#{}: {}", repo.full_name, issue.number, issue.title.trim());
+    let title = format!(
+        "{}#{}: {}",
+        repo.full_name,
+        issue.number,
+        issue.title.trim()
+    );
     let mut owners: Vec<String> = issue.user.iter().map(|u| u.login.clone()).collect();
     for a in &issue.assignees {
         if !owners.contains(&a.login) {

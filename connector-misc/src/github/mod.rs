@@ -54,8 +54,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_core::http::{Auth, HttpClient};
 use connector_core::{
-    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result,
-    Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
+    SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use url::Url;

@@ -11,8 +11,8 @@ use connector_core::glob::PathFilter;
 use connector_core::http::is_body_too_large;
 use connector_core::pages::{Outcome, PendingItem, fetch_items};
 use connector_core::{
-    Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument,
-    SyncContext, TimeWindow,
+    Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -80,7 +80,9 @@ impl Walk {
             ),
             Scope::Owner(owner) => (
                 "repository_owner",
-                format!("the organisation or user {owner} does not exist, or the token cannot see it"),
+                format!(
+                    "the organisation or user {owner} does not exist, or the token cannot see it"
+                ),
             ),
         };
         Error::new(ErrorKind::NotFound, what)
@@ -103,9 +105,10 @@ impl Walk {
     /// (`github-repo:{owner}/{name}`); an `internal` repository (GitHub Enterprise) adds the
     /// organisation (`github-org:{owner}`).
     async fn info(&self, repo: Repo) -> Result<RepoInfo> {
-        let visibility = repo.visibility.clone().unwrap_or_else(|| {
-            if repo.private { "private" } else { "public" }.to_owned()
-        });
+        let visibility = repo
+            .visibility
+            .clone()
+            .unwrap_or_else(|| if repo.private { "private" } else { "public" }.to_owned());
         let access = if visibility == "public" && !repo.private {
             Access::public()
         } else {
@@ -230,7 +233,10 @@ impl Walk {
             let issue = match serde_json::from_value::<Issue>(value.clone()) {
                 Ok(issue) => issue,
                 Err(e) => {
-                    let id = value.get("html_url").and_then(Value::as_str).map(str::to_owned);
+                    let id = value
+                        .get("html_url")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
                     let failure = Failure::new(
                         id.clone(),
                         ErrorKind::InvalidData,
@@ -238,10 +244,16 @@ impl Walk {
                             "{} ({}#{}) cannot be read: {e}",
                             id.as_deref().unwrap_or("an item without html_url"),
                             info.full_name,
-                            value.get("number").and_then(Value::as_u64).map_or_else(|| "?".to_owned(), |n| n.to_string())
+                            value
+                                .get("number")
+                                .and_then(Value::as_u64)
+                                .map_or_else(|| "?".to_owned(), |n| n.to_string())
                         ),
                     );
-                    pending.push(PendingItem::new(failure.id.clone().unwrap_or_default(), Pending::Failed(failure)));
+                    pending.push(PendingItem::new(
+                        failure.id.clone().unwrap_or_default(),
+                        Pending::Failed(failure),
+                    ));
                     continue;
                 }
             };
@@ -250,7 +262,8 @@ impl Walk {
                 break;
             }
             if let Some(s) = cur.since
-                && (issue.updated_at < s || (issue.updated_at == s && cur.seen.contains(&issue.number)))
+                && (issue.updated_at < s
+                    || (issue.updated_at == s && cur.seen.contains(&issue.number)))
             {
                 continue;
             }
@@ -265,12 +278,18 @@ impl Walk {
             }
             let version = issue_version(info, &issue);
             pending.push(
-                PendingItem::new(issue.html_url.clone(), Pending::Issue(Box::new(issue), Arc::clone(info)))
-                    .with_version(&version),
+                PendingItem::new(
+                    issue.html_url.clone(),
+                    Pending::Issue(Box::new(issue), Arc::clone(info)),
+                )
+                .with_version(&version),
             );
         }
         let walk = self.clone();
-        let batch = fetch_items(ctx, pending, CONCURRENCY, move |item| walk.clone().fetch(item)).await?;
+        let batch = fetch_items(ctx, pending, CONCURRENCY, move |item| {
+            walk.clone().fetch(item)
+        })
+        .await?;
         match next {
             Some(next) if !past_end => {
                 // Time moved on: the next page is the next key. It did not (more than a page
@@ -280,7 +299,11 @@ impl Walk {
                 cur.seen = seen;
             }
             _ => {
-                cur = RepoCursor { repo: cur.repo, stage: Stage::Code, ..RepoCursor::default() };
+                cur = RepoCursor {
+                    repo: cur.repo,
+                    stage: Stage::Code,
+                    ..RepoCursor::default()
+                };
             }
         }
         Ok((batch, cur))
@@ -294,7 +317,11 @@ impl Walk {
         };
         let commit = match cur.commit.clone() {
             Some(c) => c,
-            None => match self.client.head_commit(&info.owner, &info.name, &branch).await? {
+            None => match self
+                .client
+                .head_commit(&info.owner, &info.name, &branch)
+                .await?
+            {
                 Some(c) => {
                     cur.commit = Some(c.clone());
                     c
@@ -303,14 +330,22 @@ impl Walk {
             },
         };
         let mut entries = self.tree(info, &commit).await?;
-        entries.retain(|e| e.kind == "blob" && e.mode.as_deref() != Some("120000") && self.filter.matches(&e.path));
+        entries.retain(|e| {
+            e.kind == "blob" && e.mode.as_deref() != Some("120000") && self.filter.matches(&e.path)
+        });
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         if let Some(after) = &cur.after_path {
             entries.retain(|e| e.path.as_str() > after.as_str());
         }
         Ok(entries
             .into_iter()
-            .map(|e| CodeFile { path: e.path, sha: e.sha, size: e.size, branch: branch.clone(), commit: commit.clone() })
+            .map(|e| CodeFile {
+                path: e.path,
+                sha: e.sha,
+                size: e.size,
+                branch: branch.clone(),
+                commit: commit.clone(),
+            })
             .collect())
     }
 
@@ -321,7 +356,10 @@ impl Walk {
         let mut out = Vec::new();
         let mut stack = vec![(String::new(), sha.to_owned(), true)];
         while let Some((prefix, sha, recursive)) = stack.pop() {
-            let tree = self.client.tree(&info.owner, &info.name, &sha, recursive).await?;
+            let tree = self
+                .client
+                .tree(&info.owner, &info.name, &sha, recursive)
+                .await?;
             if recursive && tree.truncated {
                 tracing::info!(connector = SOURCE, repo = %info.full_name, path = %prefix, "the tree is truncated; reading it level by level");
                 stack.push((prefix, sha, false));
@@ -341,7 +379,12 @@ impl Walk {
     }
 
     /// The batch of these code files: unchanged ones (by blob SHA) not downloaded.
-    async fn files_batch(&self, info: &Arc<RepoInfo>, files: &[CodeFile], ctx: &SyncContext) -> Result<Batch> {
+    async fn files_batch(
+        &self,
+        info: &Arc<RepoInfo>,
+        files: &[CodeFile],
+        ctx: &SyncContext,
+    ) -> Result<Batch> {
         let pending = files.iter().map(|f| {
             let id = info.file_id(&f.branch, &f.path);
             if f.size.is_some_and(|s| s > self.max) {
@@ -352,7 +395,10 @@ impl Walk {
                 .with_version(&file_version(info, &f.sha))
         });
         let walk = self.clone();
-        fetch_items(ctx, pending, CONCURRENCY, move |item| walk.clone().fetch(item)).await
+        fetch_items(ctx, pending, CONCURRENCY, move |item| {
+            walk.clone().fetch(item)
+        })
+        .await
     }
 
     /// One item's outcome: an issue with its comments, a downloaded file, or its failure.
@@ -361,21 +407,33 @@ impl Walk {
             Pending::Failed(f) => Ok(Some(f.into())),
             Pending::Issue(issue, info) => {
                 let comments = if issue.comments > 0 {
-                    self.client.issue_comments(&info.owner, &info.name, issue.number).await?
+                    self.client
+                        .issue_comments(&info.owner, &info.name, issue.number)
+                        .await?
                 } else {
                     Vec::new()
                 };
                 let reviews = if issue.is_pull_request() {
-                    self.client.review_comments(&info.owner, &info.name, issue.number).await?
+                    self.client
+                        .review_comments(&info.owner, &info.name, issue.number)
+                        .await?
                 } else {
                     Vec::new()
                 };
-                Ok(Some(issue_document(&info, &issue, &comments, &reviews).into()))
+                Ok(Some(
+                    issue_document(&info, &issue, &comments, &reviews).into(),
+                ))
             }
             Pending::File(file, info) => {
-                match self.client.blob(&info.owner, &info.name, &file.sha, self.max).await {
+                match self
+                    .client
+                    .blob(&info.owner, &info.name, &file.sha, self.max)
+                    .await
+                {
                     Ok(data) => Ok(Some(file_document(&info, &file, data))),
-                    Err(e) if is_body_too_large(&e) => Ok(Some(too_large(&info, &file, self.max).into())),
+                    Err(e) if is_body_too_large(&e) => {
+                        Ok(Some(too_large(&info, &file, self.max).into()))
+                    }
                     Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
                     Err(e) => Err(e),
                 }
@@ -385,7 +443,10 @@ impl Walk {
 
     /// Every document id in scope; fails, rather than come back short, when a page cannot be
     /// listed.
-    pub(super) fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+    pub(super) fn list_ids(
+        &self,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         let walk = self.with_context(&ctx);
         async_stream::try_stream! {
             for scope in walk.scopes.clone() {
@@ -423,7 +484,11 @@ impl Walk {
 
     /// The items with these document ids again; an id that is not of a repository in scope,
     /// or an item that is gone, yields nothing.
-    pub(super) fn refetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+    pub(super) fn refetch(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Batch>> {
         let walk = self.with_context(&ctx);
         async_stream::try_stream! {
             let mut repos: HashMap<String, Option<Arc<RepoInfo>>> = HashMap::new();
@@ -492,7 +557,9 @@ impl Walk {
     /// Whether `owner/name` is one of the configured scopes.
     fn in_scope(&self, owner: &str, name: &str) -> bool {
         self.scopes.iter().any(|s| match s {
-            Scope::Repo { owner: o, name: n } => o.eq_ignore_ascii_case(owner) && n.eq_ignore_ascii_case(name),
+            Scope::Repo { owner: o, name: n } => {
+                o.eq_ignore_ascii_case(owner) && n.eq_ignore_ascii_case(name)
+            }
             Scope::Owner(o) => o.eq_ignore_ascii_case(owner),
         })
     }
@@ -500,8 +567,16 @@ impl Walk {
 
 /// What a document id (a web URL) names.
 enum Target<'a> {
-    Issue { owner: &'a str, name: &'a str, number: u64 },
-    Blob { owner: &'a str, name: &'a str, rest: String },
+    Issue {
+        owner: &'a str,
+        name: &'a str,
+        number: u64,
+    },
+    Blob {
+        owner: &'a str,
+        name: &'a str,
+        rest: String,
+    },
 }
 
 impl Target<'_> {
@@ -561,7 +636,11 @@ mod tests {
     #[test]
     fn ids_parse() {
         match parse_id("https://github.com/acme/api/issues/12") {
-            Some(Target::Issue { owner, name, number }) => {
+            Some(Target::Issue {
+                owner,
+                name,
+                number,
+            }) => {
                 assert_eq!((owner, name, number), ("acme", "api", 12));
             }
             _ => panic!("an issue"),
@@ -572,7 +651,10 @@ mod tests {
         }
         match parse_id("https://github.com/acme/api/blob/main/src/issues/1") {
             Some(Target::Blob { owner, name, rest }) => {
-                assert_eq!((owner, name, rest.as_str()), ("acme", "api", "main/src/issues/1"));
+                assert_eq!(
+                    (owner, name, rest.as_str()),
+                    ("acme", "api", "main/src/issues/1")
+                );
             }
             _ => panic!("a blob"),
         }

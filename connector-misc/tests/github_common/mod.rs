@@ -243,7 +243,11 @@ impl Respond for FakeGithub {
         if auth != format!("Bearer {TOKEN}") {
             return error(401, "Bad credentials");
         }
-        let segments: Vec<&str> = r.url.path_segments().map(Iterator::collect).unwrap_or_default();
+        let segments: Vec<&str> = r
+            .url
+            .path_segments()
+            .map(Iterator::collect)
+            .unwrap_or_default();
         let find = |owner: &str, name: &str| {
             state
                 .repos
@@ -288,7 +292,13 @@ impl Respond for FakeGithub {
     }
 }
 
-fn repo_route(r: &Request, repo: &RepoData, rest: &[&str], base: &str, truncated: bool) -> ResponseTemplate {
+fn repo_route(
+    r: &Request,
+    repo: &RepoData,
+    rest: &[&str],
+    base: &str,
+    truncated: bool,
+) -> ResponseTemplate {
     let item = |n: &str| repo.items.iter().find(|i| i.number.to_string() == n);
     match rest {
         [] => ResponseTemplate::new(200).set_body_json(repo.repo_json(base)),
@@ -384,12 +394,15 @@ fn tree(r: &Request, repo: &RepoData, sha: &str, truncated: bool) -> ResponseTem
         return error(404, "Not Found");
     };
     if truncated && recursive && prefix.is_empty() {
-        return ResponseTemplate::new(200).set_body_json(json!({"sha": COMMIT, "url": "", "tree": [], "truncated": true}));
+        return ResponseTemplate::new(200)
+            .set_body_json(json!({"sha": COMMIT, "url": "", "tree": [], "truncated": true}));
     }
     let mut entries = Vec::new();
     let mut folders = std::collections::BTreeSet::new();
     for (path, (blob, data)) in &repo.files {
-        let Some(rel) = path.strip_prefix(&prefix) else { continue };
+        let Some(rel) = path.strip_prefix(&prefix) else {
+            continue;
+        };
         let parts: Vec<&str> = rel.split('/').collect();
         for k in 1..parts.len() {
             let folder = parts[..k].join("/");
@@ -399,21 +412,31 @@ fn tree(r: &Request, repo: &RepoData, sha: &str, truncated: bool) -> ResponseTem
             }
         }
         if recursive || parts.len() == 1 {
-            entries.push(json!({"path": rel, "mode": "100644", "type": "blob", "sha": blob,
-                "size": data.len()}));
+            entries.push(
+                json!({"path": rel, "mode": "100644", "type": "blob", "sha": blob,
+                "size": data.len()}),
+            );
         }
     }
-    ResponseTemplate::new(200).set_body_json(json!({"sha": sha, "url": "", "tree": entries, "truncated": false}))
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"sha": sha, "url": "", "tree": entries, "truncated": false}))
 }
 
 /// acme/api: private, five items over three pages of two (issues 1, 3, 4; pull requests 2, 5).
 pub fn standard() -> State {
     let mut one = Item::issue(1, "Crash on start", day(1));
-    one.comments = vec![("hubot".into(), "Seen it too.".into()), ("octocat".into(), "Fixed in `main`.".into())];
+    one.comments = vec![
+        ("hubot".into(), "Seen it too.".into()),
+        ("octocat".into(), "Fixed in `main`.".into()),
+    ];
     one.labels = vec!["bug".into()];
     one.assignees = vec!["hubot".into()];
     let mut two = Item::pull(2, "Fix the crash", day(2));
-    two.reviews = vec![("hubot".into(), "src/main.rs".into(), "Why `unwrap` here?".into())];
+    two.reviews = vec![(
+        "hubot".into(),
+        "src/main.rs".into(),
+        "Why `unwrap` here?".into(),
+    )];
     let items = vec![
         one,
         two,
