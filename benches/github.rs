@@ -92,7 +92,14 @@ impl Respond for Issues {
             .insert_header("x-ratelimit-limit", "5000")
             .insert_header("x-ratelimit-remaining", "4999");
         if at + per < rest.len() {
-            let mut next = req.url.clone();
+            // wiremock's URL lacks the port: the `Host` header has it.
+            let host = req
+                .headers
+                .get("host")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("127.0.0.1");
+            let mut next = url::Url::parse(&format!("http://{host}{}", req.url.path())).unwrap();
+            next.set_query(req.url.query());
             let pairs: Vec<(String, String)> = next
                 .query_pairs()
                 .filter(|(k, _)| k != "page")

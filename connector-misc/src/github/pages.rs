@@ -28,6 +28,9 @@ use super::convert::{
 };
 use super::model::{Issue, Repo, TreeEntry};
 
+/// A listed page: its items and the `Link` `rel="next"` after it.
+type Listing = (Vec<Value>, Option<Url>);
+
 /// Comment (or blob) requests at the same time within a page.
 const CONCURRENCY: usize = 8;
 
@@ -172,10 +175,12 @@ impl Walk {
                         Some(c) if c.repo == full_name => c,
                         _ => RepoCursor { repo: full_name.clone(), ..RepoCursor::default() },
                     };
+                    let mut listed = None;
                     while cur.stage == Stage::Issues && (walk.issues || walk.pulls) {
                         ctx.cancellation().check()?;
-                        let (batch, next) = walk.issues_page(&info, cur, window, &ctx).await?;
+                        let (batch, next, after) = walk.issues_page(&info, cur, window, &ctx, listed).await?;
                         cur = next;
+                        listed = after;
                         cp.current = Some(cur.clone());
                         yield CheckpointedBatch::new(batch, cp.clone());
                     }
@@ -203,40 +208,82 @@ impl Walk {
         .boxed()
     }
 
-    /// One page of issues and pull requests after `cur`, and the cursor after it.
-    async fn issues_page(
+    /// The URL of the page of issues and pull requests after `cur`.
+    fn issues_url_for(
         &self,
-        info: &Arc<RepoInfo>,
-        mut cur: RepoCursor,
+        info: &RepoInfo,
+        cur: &RepoCursor,
         window: Option<TimeWindow>,
-        ctx: &SyncContext,
-    ) -> Result<(Batch, RepoCursor)> {
+    ) -> Result<Url> {
+        if let Some(link) = cur.link.as_deref() {
+            return Url::parse(link).map_err(|e| {
+                Error::checkpoint(format!("the checkpoint's link is not a URL: {e}"))
+            });
+        }
         // `since` is to the second and said to be "after"; one second earlier loses nothing,
-        // and the keyset below drops what was read.
+        // and the keyset drops what was read.
         let from = match (cur.since, window) {
             (Some(s), _) => Some(s),
             (None, Some(w)) => Some(w.start),
             (None, None) => None,
         }
         .map(|t| floor_second(t) - TimeDelta::seconds(1));
-        let url = match cur.link.as_deref() {
-            Some(link) => Url::parse(link).map_err(|e| {
-                Error::checkpoint(format!("the checkpoint's link is not a URL: {e}"))
-            })?,
-            None => self.client.issues_url(&info.owner, &info.name, from)?,
+        self.client.issues_url(&info.owner, &info.name, from)
+    }
+
+    /// One page of issues and pull requests after `cur` (`listed` when it was fetched while
+    /// the page before was), the cursor after it, and the listing of the page after that,
+    /// fetched while this page's comments are.
+    async fn issues_page(
+        &self,
+        info: &Arc<RepoInfo>,
+        cur: RepoCursor,
+        window: Option<TimeWindow>,
+        ctx: &SyncContext,
+        listed: Option<Result<Listing>>,
+    ) -> Result<(Batch, RepoCursor, Option<Result<Listing>>)> {
+        let (values, next) = match listed {
+            Some(listing) => listing?,
+            None => {
+                self.client
+                    .page(self.issues_url_for(info, &cur, window)?)
+                    .await?
+            }
         };
-        let (values, next) = self.client.page(url).await?;
+        let (pending, cur) = self.sort_page(info, cur, values, next, window);
+        let walk = self.clone();
+        let fetch = fetch_items(ctx, pending, CONCURRENCY, move |item| {
+            walk.clone().fetch(item)
+        });
+        if cur.stage != Stage::Issues {
+            return Ok((fetch.await?, cur, None));
+        }
+        let url = self.issues_url_for(info, &cur, window)?;
+        let (batch, listing) = futures::join!(fetch, self.client.page(url));
+        Ok((batch?, cur, Some(listing)))
+    }
+
+    /// The items of a listed page to fetch, and the cursor after the page.
+    fn sort_page(
+        &self,
+        info: &Arc<RepoInfo>,
+        mut cur: RepoCursor,
+        values: Vec<Value>,
+        next: Option<Url>,
+        window: Option<TimeWindow>,
+    ) -> (Vec<PendingItem<Pending>>, RepoCursor) {
         let (mut since, mut seen) = (cur.since, cur.seen.clone());
         let mut pending = Vec::new();
         let mut past_end = false;
         for value in values {
-            let issue = match serde_json::from_value::<Issue>(value.clone()) {
+            let id = value
+                .get("html_url")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let number = value.get("number").and_then(Value::as_u64);
+            let issue = match serde_json::from_value::<Issue>(value) {
                 Ok(issue) => issue,
                 Err(e) => {
-                    let id = value
-                        .get("html_url")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned);
                     let failure = Failure::new(
                         id.clone(),
                         ErrorKind::InvalidData,
@@ -244,14 +291,11 @@ impl Walk {
                             "{} ({}#{}) cannot be read: {e}",
                             id.as_deref().unwrap_or("an item without html_url"),
                             info.full_name,
-                            value
-                                .get("number")
-                                .and_then(Value::as_u64)
-                                .map_or_else(|| "?".to_owned(), |n| n.to_string())
+                            number.map_or_else(|| "?".to_owned(), |n| n.to_string())
                         ),
                     );
                     pending.push(PendingItem::new(
-                        failure.id.clone().unwrap_or_default(),
+                        id.unwrap_or_default(),
                         Pending::Failed(failure),
                     ));
                     continue;
@@ -285,11 +329,6 @@ impl Walk {
                 .with_version(&version),
             );
         }
-        let walk = self.clone();
-        let batch = fetch_items(ctx, pending, CONCURRENCY, move |item| {
-            walk.clone().fetch(item)
-        })
-        .await?;
         match next {
             Some(next) if !past_end => {
                 // Time moved on: the next page is the next key. It did not (more than a page
@@ -306,7 +345,7 @@ impl Walk {
                 };
             }
         }
-        Ok((batch, cur))
+        (pending, cur)
     }
 
     /// The code files of the repository at the commit of `cur` (fixed on first use), sorted
