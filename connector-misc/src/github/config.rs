@@ -407,7 +407,8 @@ mod tests {
 
     #[test]
     fn validate_names_every_problem() {
-        let c = config(serde_json::json!({
+        // Past the schema's own checks (which `from_json` applies first), to reach validate().
+        let c: GithubConfig = serde_json::from_value(serde_json::json!({
             "repository_owner": "",
             "repository_name": "a b",
             "include_issues": false,
@@ -415,7 +416,8 @@ mod tests {
             "include_paths": ["["],
             "page_size": 500,
             "credentials": {"github_access_token": " "},
-        }));
+        }))
+        .unwrap();
         let mut paths: Vec<String> = c.validate().into_iter().map(|p| p.path).collect();
         paths.sort();
         assert_eq!(
