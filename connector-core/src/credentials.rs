@@ -30,6 +30,20 @@ pub trait CredentialStore: Send + Sync + 'static {
     /// # Errors
     /// When the value could not be stored; the connector then stops with this error.
     async fn save(&self, source: &str, key: &str, value: &Secret) -> Result<()>;
+
+    /// The value stored now for `source` and `key`, when the store can read it back.
+    ///
+    /// A connector asks when the service refused a refresh token it believed current: another
+    /// process sharing the credential (a sync and a prune job of one connector, two workers)
+    /// may have spent it and saved its successor here. The default reads nothing (`None`),
+    /// which leaves the refusal as it was.
+    ///
+    /// # Errors
+    /// When the store could not be read.
+    async fn load(&self, source: &str, key: &str) -> Result<Option<Secret>> {
+        let _ = (source, key);
+        Ok(None)
+    }
 }
 
 /// A store that keeps nothing and logs a warning: the default when the host gave none, so a
@@ -86,6 +100,10 @@ impl CredentialStore for MemoryCredentials {
                 .push(value.clone());
         }
         Ok(())
+    }
+
+    async fn load(&self, source: &str, key: &str) -> Result<Option<Secret>> {
+        Ok(self.saved(source, key).pop())
     }
 }
 

@@ -539,3 +539,113 @@ async fn every_redirect_hop_is_checked() {
         .collect();
     assert_eq!(paths, ["/start"]);
 }
+
+/// Two processes share one connector's single-use refresh token (a sync and a prune job of a
+/// Box connector): the first renews and saves the new pair; the second, still holding the
+/// spent token, is refused `invalid_grant` and takes up what the first saved instead of
+/// failing with "authorise again".
+#[tokio::test]
+async fn a_refresh_token_spent_by_another_process_is_taken_up_from_the_store() {
+    use connector_core::http::OAuthToken;
+    use connector_core::{CredentialStore, MemoryCredentials};
+    use wiremock::matchers::body_string_contains;
+
+    let server = MockServer::start().await;
+    // r1 is single-use: the first renewal gets a2/r2, any later one is refused.
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("refresh_token=r1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "a2", "refresh_token": "r2", "expires_in": 3600, "token_type": "bearer"
+        })))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": "invalid_grant", "error_description": "Invalid refresh token"
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/data"))
+        .and(header("authorization", "Bearer a2"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/data"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+
+    let store = Arc::new(MemoryCredentials::new());
+    let token = |restore: bool| {
+        let t = OAuthToken::new("box", "credentials.box_tokens", Some(Secret::new("a1")))
+            .refreshable(
+                url(&server, "/token"),
+                "client",
+                Some(Secret::new("client-secret")),
+                Secret::new("r1"),
+                "credentials.box_tokens",
+            )
+            .persist_with(|access, refresh| {
+                Secret::new(format!("{}|{}", access.expose(), refresh.expose()))
+            });
+        let t = if restore {
+            t.restore_with(|value| {
+                let (access, refresh) = value.expose().split_once('|')?;
+                Some((Some(Secret::new(access)), Secret::new(refresh)))
+            })
+        } else {
+            t
+        };
+        t.set_store(store.clone());
+        t
+    };
+    let http = HttpClient::builder("box").build().unwrap();
+    let get = |t: OAuthToken| {
+        let http = http.clone();
+        let u = url(&server, "/data");
+        async move {
+            t.send(&http, |auth| {
+                http.get(u.clone())
+                    .auth(auth, "credentials.box_tokens")
+                    .client_errors_as_responses()
+            })
+            .await
+        }
+    };
+
+    // The first process renews: r1 is spent, a2|r2 saved.
+    let first = get(token(true)).await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(
+        store
+            .load("box", "credentials.box_tokens")
+            .await
+            .unwrap()
+            .unwrap()
+            .expose(),
+        "a2|r2"
+    );
+
+    // The second still holds r1: refused, then it takes a2 up from the store.
+    let second = get(token(true)).await.unwrap();
+    assert_eq!(
+        second.status(),
+        200,
+        "the second process must go on with the saved tokens"
+    );
+    assert_eq!(
+        store.saved("box", "credentials.box_tokens").len(),
+        1,
+        "nothing renewed twice"
+    );
+
+    // Without a way to read the field back, the refusal stands and names the field.
+    let err = get(token(false)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert_eq!(err.field(), Some("credentials.box_tokens"));
+}

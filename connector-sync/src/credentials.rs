@@ -38,6 +38,9 @@ use crate::connectors::ConnectorStore;
 /// let credentials = SqlCredentialStore::new(store.clone(), &created.id);
 /// credentials.save("notes", "credentials.token", &Secret::new("new-t0ken")).await?;
 /// assert_eq!(store.config(&created.id).await?["credentials"]["token"], "new-t0ken");
+/// // What another job of the connector reads back after a refused refresh token.
+/// let loaded = credentials.load("notes", "credentials.token").await?;
+/// assert_eq!(loaded.as_ref().map(Secret::expose), Some("new-t0ken"));
 /// # Ok::<(), connector_core::Error>(())
 /// # }).unwrap();
 /// ```
@@ -100,5 +103,25 @@ impl CredentialStore for SqlCredentialStore {
             "stored a rotated credential"
         );
         Ok(())
+    }
+
+    /// The field's current value in the connector's stored config, unsealed: what another job
+    /// of the same connector saved (a string as it is, an object or array as its JSON text).
+    async fn load(&self, _source: &str, key: &str) -> Result<Option<Secret>> {
+        let config = match self.store.config(&self.connector_id).await {
+            Ok(config) => config,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let value = key
+            .split('.')
+            .try_fold(&config, |v, segment| v.get(segment));
+        Ok(match value {
+            Some(serde_json::Value::String(s)) => Some(Secret::new(s.clone())),
+            Some(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => {
+                Some(Secret::new(v.to_string()))
+            }
+            _ => None,
+        })
     }
 }

@@ -11,6 +11,11 @@
 //! - A refresh token the endpoint rotates (Box's are single-use) is handed to the
 //!   [`CredentialStore`] *before* the new access token is used or returned; if it cannot be
 //!   saved the run stops, rather than run on a token nobody kept.
+//! - A refresh token refused as `invalid_grant` is looked up in the store first
+//!   ([`OAuthToken::restore_with`], [`CredentialStore::load`]): another job of the same
+//!   connector may have spent it and saved its successor, which is taken up instead. The
+//!   renewal POST itself is retried on a timeout or 5xx like any idempotent request: a retry
+//!   of a renewal the endpoint did process is refused, and then the store decides.
 //! - What is saved is the connector's business ([`OAuthToken::persist_with`]): the config field
 //!   the tokens live in, rewritten with the new values.
 
@@ -34,6 +39,14 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
 /// Builds the value saved under the token's config field after a renewal, from the new access
 /// token and the refresh token now current.
 type Persist = Box<dyn Fn(&Secret, &Secret) -> Secret + Send + Sync>;
+
+/// Reads a value of the token's config field back into (access token, refresh token).
+type Restore = Box<dyn Fn(&Secret) -> Option<(Option<Secret>, Secret)> + Send + Sync>;
+
+/// How often, and how far apart, the store is read again after a refused refresh token:
+/// the process that spent it may still be saving its successor.
+const RELOAD_TRIES: u32 = 3;
+const RELOAD_PAUSE: Duration = Duration::from_millis(500);
 
 /// How to renew: the token endpoint and the app's credentials.
 struct Grant {
@@ -83,6 +96,7 @@ pub struct OAuthToken {
     state: Mutex<State>,
     store: StdMutex<Arc<dyn CredentialStore>>,
     persist: Option<Persist>,
+    restore: Option<Restore>,
 }
 
 #[derive(Deserialize)]
@@ -118,6 +132,7 @@ impl OAuthToken {
             }),
             store: StdMutex::new(Arc::new(DiscardCredentials)),
             persist: None,
+            restore: None,
         }
     }
 
@@ -192,6 +207,23 @@ impl OAuthToken {
         persist: impl Fn(&Secret, &Secret) -> Secret + Send + Sync + 'static,
     ) -> Self {
         self.persist = Some(Box::new(persist));
+        self
+    }
+
+    /// Reads the token's field back, as [`persist_with`](Self::persist_with) wrote it, into
+    /// the access token (if the value holds one) and the refresh token.
+    ///
+    /// With it, a refresh token the endpoint refuses as `invalid_grant` is looked up in the
+    /// [`CredentialStore`] ([`CredentialStore::load`]) before the refusal stands: when another
+    /// process sharing the credential spent it and saved its successor (Box's refresh tokens
+    /// are single-use; a sync and a prune job of one connector renew side by side), the
+    /// stored tokens are taken up instead and the run goes on.
+    #[must_use]
+    pub fn restore_with(
+        mut self,
+        restore: impl Fn(&Secret) -> Option<(Option<Secret>, Secret)> + Send + Sync + 'static,
+    ) -> Self {
+        self.restore = Some(Box::new(restore));
         self
     }
 
@@ -292,76 +324,130 @@ impl OAuthToken {
                 .client_credentials_token(http, grant, scope, state)
                 .await;
         }
-        let Some(refresh) = state.refresh.clone() else {
-            return Err(
-                Error::internal("refresh without a refresh grant").with_connector(self.source)
-            );
-        };
-        // Built in a block: the serializer is not `Send` and must not live across an await.
-        let form = {
-            let mut form = url::form_urlencoded::Serializer::new(String::new());
-            form.append_pair("grant_type", "refresh_token")
-                .append_pair("refresh_token", refresh.expose())
-                .append_pair("client_id", &grant.client_id);
-            if let Some(secret) = &grant.client_secret {
-                form.append_pair("client_secret", secret.expose());
-            }
-            form.finish()
-        };
-        let resp = http
-            .post(grant.token_url.clone())
-            .body(form, "application/x-www-form-urlencoded")
-            .idempotent(true)
-            .client_errors_as_responses()
-            .send()
-            .await?;
-        if resp.status().is_client_error() {
-            return Err(self.refused(grant, resp.status().as_u16(), resp.body()));
-        }
-        let parsed: TokenResponse = resp.json().map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidData,
-                "the token endpoint answered without an access token",
-            )
-            .with_connector(self.source)
-            .with_url(&grant.token_url)
-            .with_cause(e)
-        })?;
-        let access = Secret::new(parsed.access_token);
-        let new_refresh = parsed
-            .refresh_token
-            .filter(|t| !t.is_empty() && t != refresh.expose())
-            .map(Secret::new);
-        let rotated = new_refresh.is_some();
-        let current_refresh = new_refresh.unwrap_or(refresh);
-        if let Some(persist) = &self.persist {
-            let value = persist(&access, &current_refresh);
-            let store = Arc::clone(&self.store.lock().unwrap_or_else(|p| p.into_inner()));
-            match store.save(self.source, &self.field, &value).await {
-                Ok(()) => {}
-                // The old refresh token may already be spent: running on is losing it.
-                Err(e) if rotated => {
-                    return Err(Error::new(
-                        e.kind(),
-                        "the refresh token rotated but the CredentialStore could not save it",
-                    )
-                    .with_connector(self.source)
-                    .with_field(self.field.clone())
-                    .with_cause(e));
+        // Once: a refusal met by tokens another process saved (see `restore_with`).
+        let mut may_take_up = self.restore.is_some();
+        loop {
+            let Some(refresh) = state.refresh.clone() else {
+                return Err(
+                    Error::internal("refresh without a refresh grant").with_connector(self.source)
+                );
+            };
+            // Built in a block: the serializer is not `Send` and must not live across an await.
+            let form = {
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.append_pair("grant_type", "refresh_token")
+                    .append_pair("refresh_token", refresh.expose())
+                    .append_pair("client_id", &grant.client_id);
+                if let Some(secret) = &grant.client_secret {
+                    form.append_pair("client_secret", secret.expose());
                 }
-                Err(e) => tracing::warn!(
-                    source = self.source,
-                    field = %self.field,
-                    "the renewed access token could not be saved: {e}"
-                ),
+                form.finish()
+            };
+            let resp = http
+                .post(grant.token_url.clone())
+                .body(form, "application/x-www-form-urlencoded")
+                .idempotent(true)
+                .client_errors_as_responses()
+                .send()
+                .await?;
+            if resp.status().is_client_error() {
+                let refused = self.refused(grant, resp.status().as_u16(), resp.body());
+                let err: TokenError = serde_json::from_slice(resp.body()).unwrap_or_default();
+                if may_take_up && err.error == "invalid_grant" {
+                    may_take_up = false;
+                    match self.taken_up(&refresh, state).await? {
+                        Some(Some(access)) => return Ok(Auth::Bearer(access)),
+                        // A stored refresh token without an access token: renew with it.
+                        Some(None) => continue,
+                        None => {}
+                    }
+                }
+                return Err(refused);
             }
+            let parsed: TokenResponse = resp.json().map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidData,
+                    "the token endpoint answered without an access token",
+                )
+                .with_connector(self.source)
+                .with_url(&grant.token_url)
+                .with_cause(e)
+            })?;
+            let access = Secret::new(parsed.access_token);
+            let new_refresh = parsed
+                .refresh_token
+                .filter(|t| !t.is_empty() && t != refresh.expose())
+                .map(Secret::new);
+            let rotated = new_refresh.is_some();
+            let current_refresh = new_refresh.unwrap_or(refresh);
+            if let Some(persist) = &self.persist {
+                let value = persist(&access, &current_refresh);
+                let store = Arc::clone(&self.store.lock().unwrap_or_else(|p| p.into_inner()));
+                match store.save(self.source, &self.field, &value).await {
+                    Ok(()) => {}
+                    // The old refresh token may already be spent: running on is losing it.
+                    Err(e) if rotated => {
+                        return Err(Error::new(
+                            e.kind(),
+                            "the refresh token rotated but the CredentialStore could not save it",
+                        )
+                        .with_connector(self.source)
+                        .with_field(self.field.clone())
+                        .with_cause(e));
+                    }
+                    Err(e) => tracing::warn!(
+                        source = self.source,
+                        field = %self.field,
+                        "the renewed access token could not be saved: {e}"
+                    ),
+                }
+            }
+            state.access = Some(access.clone());
+            state.refresh = Some(current_refresh);
+            state.until = parsed
+                .expires_in
+                .map(|s| Instant::now() + Duration::from_secs(s));
+            return Ok(Auth::Bearer(access));
         }
-        state.access = Some(access.clone());
-        state.refresh = Some(current_refresh);
-        state.until = parsed
-            .expires_in
-            .map(|s| Instant::now() + Duration::from_secs(s));
-        Ok(Auth::Bearer(access))
+    }
+
+    /// After the endpoint refused `spent`: the tokens another process saved in its place, if
+    /// the store holds other ones (read up to [`RELOAD_TRIES`] times, [`RELOAD_PAUSE`] apart,
+    /// since that process saves right after its renewal). They become the state. `None`:
+    /// nothing else is stored; `Some(Some(access))`: the stored access token, to use (its
+    /// expiry unknown, so until a 401); `Some(None)`: only a refresh token was stored, to
+    /// renew with.
+    async fn taken_up(&self, spent: &Secret, state: &mut State) -> Result<Option<Option<Secret>>> {
+        let Some(restore) = &self.restore else {
+            return Ok(None);
+        };
+        let store = Arc::clone(&self.store.lock().unwrap_or_else(|p| p.into_inner()));
+        for attempt in 0..RELOAD_TRIES {
+            if attempt > 0 {
+                tokio::time::sleep(RELOAD_PAUSE).await;
+            }
+            let Some(value) = store.load(self.source, &self.field).await? else {
+                return Ok(None);
+            };
+            let Some((access, refresh)) = restore(&value) else {
+                return Ok(None);
+            };
+            if refresh == *spent {
+                continue;
+            }
+            tracing::info!(
+                source = self.source,
+                field = %self.field,
+                "the refresh token was spent by another process; using the one it saved"
+            );
+            state.refresh = Some(refresh);
+            state.until = None;
+            if let Some(access) = &access {
+                state.access = Some(access.clone());
+            }
+            return Ok(Some(access));
+        }
+        Ok(None)
     }
 
     /// A token from the client credentials grant, kept in `state` with its expiry.

@@ -166,6 +166,14 @@ impl BoxConnector {
                     saved.insert("access_token".into(), access.expose().into());
                     saved.insert("refresh_token".into(), refresh.expose().into());
                     Secret::new(serde_json::Value::Object(saved).to_string())
+                })
+                .restore_with(|saved| {
+                    // What another job of this connector saved after spending the token we
+                    // hold (a sync and a prune renewing side by side).
+                    let saved: serde_json::Value = serde_json::from_str(saved.expose()).ok()?;
+                    let field =
+                        |k: &str| saved[k].as_str().filter(|v| !v.is_empty()).map(Secret::new);
+                    Some((field("access_token"), field("refresh_token")?))
                 });
         }
         let client = Client::new(
