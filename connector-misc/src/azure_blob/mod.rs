@@ -153,7 +153,7 @@ impl AzureBlobConnector {
             HttpClient::builder(SOURCE)
                 .timeout(Duration::from_secs(120))
                 .connect_timeout(Duration::from_secs(10))
-                .network_policy(network.clone()),
+                .network_policy(network),
         )
         .build()?;
         let prefix = config.list_prefix();
