@@ -59,7 +59,7 @@ fn issue(base: &str, i: usize) -> String {
         "body": "Steps:\n\n1. open the widget\n2. **click** it\n\n```\npanic at src/widget.rs:12\n```\n",
         "user": user("octocat"), "labels": [{"id": 1, "name": "bug", "color": "f29513"}],
         "assignee": null, "assignees": [], "milestone": null, "locked": false,
-        "comments": if n % 10 == 0 { 2 } else { 0 },
+        "comments": if n.is_multiple_of(10) { 2 } else { 0 },
         "created_at": "2024-12-01T00:00:00Z",
         "updated_at": updated.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "closed_at": null, "author_association": "MEMBER",
