@@ -60,7 +60,13 @@ impl Place<'_> {
 
     /// The document's link: `web_link` filled in for the message, else its `imap://` URL.
     fn link(&self, uid: u32, message_id: Option<&str>) -> Option<Url> {
-        let web = self.web_link.and_then(|template| {
+        self.web_url(uid, message_id).or_else(|| self.imap_url(uid))
+    }
+
+    /// `web_link` filled in for the message; none without a template, or when it needs the
+    /// `Message-ID` the message lacks.
+    fn web_url(&self, uid: u32, message_id: Option<&str>) -> Option<Url> {
+        self.web_link.and_then(|template| {
             let bare = message_id.map(|m| m.trim_start_matches('<').trim_end_matches('>'));
             if template.contains("{message_id}") && bare.is_none() {
                 return None;
@@ -72,8 +78,7 @@ impl Place<'_> {
                 .replace("{uid_validity}", &self.uid_validity.to_string())
                 .replace("{uid}", &uid.to_string());
             Url::parse(&filled).ok()
-        });
-        web.or_else(|| self.imap_url(uid))
+        })
     }
 
     fn access(&self) -> Access {
@@ -367,10 +372,15 @@ fn message_document(
     if let Some(size) = listed.size {
         doc = doc.with_metadata("size", size);
     }
-    if let Some(url) = place.imap_url(listed.uid) {
+    // The imap:// URL once per message: metadata, and the link when no web link applies.
+    let imap_url = place.imap_url(listed.uid);
+    if let Some(url) = &imap_url {
         doc = doc.with_metadata("imap_url", url.to_string());
     }
-    if let Some(link) = place.link(listed.uid, listed.message_id.as_deref()) {
+    if let Some(link) = place
+        .web_url(listed.uid, listed.message_id.as_deref())
+        .or(imap_url)
+    {
         doc = doc.with_link(link);
     }
     doc

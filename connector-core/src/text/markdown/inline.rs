@@ -661,6 +661,11 @@ impl<'a> InlineWriter<'a> {
 
     /// Writes the closers that wait.
     fn flush_closes(&mut self) {
+        // Called before every visible character: most have nothing to close, and taking the
+        // empty list would still build and drop an iterator per character.
+        if self.closes.is_empty() {
+            return;
+        }
         for close in std::mem::take(&mut self.closes) {
             match close.dest {
                 Some(dest) => {
