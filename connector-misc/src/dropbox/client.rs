@@ -592,14 +592,22 @@ impl Client {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Download::Gone),
             Err(e) => return Err(self.after_error(e)),
         };
+        /// `files/export`'s result wraps the file's metadata in `file_metadata`.
+        #[derive(Deserialize)]
+        struct Exported {
+            file_metadata: FileMeta,
+        }
         let meta = resp.header("dropbox-api-result").and_then(|h| {
-            let value: Value = serde_json::from_str(h).ok()?;
-            // `files/export` wraps the file's metadata in `file_metadata`.
-            let value = value.get("file_metadata").cloned().unwrap_or(value);
-            serde_json::from_value::<FileMeta>(value).ok()
+            // Read straight into the metadata, no JSON tree in between: once per file.
+            serde_json::from_str::<FileMeta>(h).ok().or_else(|| {
+                serde_json::from_str::<Exported>(h)
+                    .ok()
+                    .map(|e| e.file_metadata)
+            })
         });
+        // The body's buffer is taken over, not copied, when nothing else holds it.
         Ok(Download::Data(
-            resp.into_body().to_vec(),
+            Vec::from(resp.into_body()),
             meta.map(Box::new),
         ))
     }
