@@ -73,7 +73,7 @@ use async_trait::async_trait;
 use connector_core::http::{HttpClient, OAuthToken};
 use connector_core::{
     Batch, CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore, DynConnector,
-    Error, ErrorKind, Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Error, Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use url::Url;
@@ -208,7 +208,7 @@ impl DropboxConnector {
             return Ok(());
         }
         Err(Error::new(
-            ErrorKind::Config,
+            connector_core::ErrorKind::Config,
             format!(
                 "`team_members` names {} members, each a partition read as a job of its own \
                  (the sync service runs them); to read one member here, set `team_member_id` \
