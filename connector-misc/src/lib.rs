@@ -11,6 +11,8 @@ pub mod r#box;
 pub mod dropbox;
 #[cfg(feature = "github")]
 pub mod github;
+#[cfg(feature = "gitlab")]
+pub mod gitlab;
 #[cfg(feature = "imap")]
 pub mod imap;
 #[cfg(feature = "seafile")]
@@ -22,7 +24,8 @@ pub mod seafile;
     feature = "webdav",
     feature = "seafile",
     feature = "box",
-    feature = "github"
+    feature = "github",
+    feature = "gitlab"
 ))]
 #[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
 mod files;
@@ -50,7 +53,8 @@ pub mod webdav;
         feature = "seafile",
         feature = "box",
         feature = "bitbucket",
-        feature = "github"
+        feature = "github",
+        feature = "gitlab"
     )),
     allow(unused_variables)
 )]
@@ -84,6 +88,12 @@ pub fn register(registry: &mut connector_core::Registry) {
         github::SOURCE,
         "issues, pull requests and code of GitHub repositories",
         |cfg| Ok(Box::new(github::GithubConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "gitlab")]
+    registry.register::<gitlab::GitlabConfig, _>(
+        gitlab::SOURCE,
+        "merge requests, issues and code files of GitLab projects",
+        |cfg| Ok(Box::new(gitlab::GitlabConnector::new(cfg)?)),
     );
     #[cfg(feature = "webdav")]
     registry.register::<webdav::WebdavConfig, _>(

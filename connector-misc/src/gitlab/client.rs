@@ -1,0 +1,512 @@
+//! The GitLab REST v4 calls the connector makes, and what their answers hold.
+//!
+//! - `GET /projects/{path or id}`: a project (its id, `web_url`, `visibility`,
+//!   `default_branch`);
+//! - `GET /groups/{path}/projects?include_subgroups=true` (or `/users/{name}/projects`): the
+//!   projects of a namespace, by `Link` header;
+//! - `GET /projects/{id}/repository/tree?recursive=true&pagination=keyset`: the files of a ref
+//!   with their blob ids, by keyset `Link` header (`page_token`);
+//! - `GET /projects/{id}/repository/blobs/{sha}/raw`: a file's bytes;
+//! - `GET /projects/{id}/repository/commits/{ref}`: the commit a ref points at;
+//! - `GET /projects/{id}/{issues|merge_requests}?order_by=updated_at&sort=asc&updated_after=…`
+//!   and their `/notes`, by offset `Link` header (GitLab offers keyset paging only for some
+//!   lists, not these; the walk pages them by `updated_after` instead, see
+//!   [`UpdatedCursor`](super::UpdatedCursor));
+//! - `GET /projects/{id}/members/all`: who may read a private project;
+//! - errors as `{"message": "404 Project Not Found"}` or `{"error": "invalid_token",
+//!   "error_description": …}`; `RateLimit-Remaining` / `RateLimit-Reset` (epoch seconds) on
+//!   every answer, `Retry-After` on a 429.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, Utc};
+use connector_core::http::{ErrorClass, HttpClient, Response, StatusCode};
+use connector_core::{Error, ErrorKind, Result, SyncContext};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use url::Url;
+
+use super::SOURCE;
+
+/// The longest wait for GitLab's `RateLimit-Reset` when `RateLimit-Remaining` reached 0.
+const MAX_RESET_WAIT: Duration = Duration::from_secs(60);
+
+/// Pages of one listing at most (a link that never ends would loop forever).
+const MAX_PAGES: usize = 100_000;
+
+/// A user as GitLab shows one in `author`, `assignees`, `reviewers`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct User {
+    #[serde(default)]
+    pub(crate) username: String,
+}
+
+/// A project.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Project {
+    pub(crate) id: u64,
+    pub(crate) path_with_namespace: String,
+    pub(crate) web_url: String,
+    /// `public`, `internal` or `private`.
+    #[serde(default)]
+    pub(crate) visibility: Option<String>,
+    /// None for a project without a repository.
+    #[serde(default)]
+    pub(crate) default_branch: Option<String>,
+}
+
+/// A tree entry: `blob` (a file), `tree` (a folder) or `commit` (a submodule).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct TreeEntry {
+    /// The blob id (git's SHA-1 of the content).
+    pub(crate) id: String,
+    pub(crate) name: String,
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) path: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Milestone {
+    #[serde(default)]
+    pub(crate) title: String,
+}
+
+/// An issue or a merge request as listed (the fields both have, and each one's own).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Item {
+    pub(crate) id: u64,
+    pub(crate) iid: u64,
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+    pub(crate) state: String,
+    #[serde(default)]
+    pub(crate) created_at: Option<DateTime<Utc>>,
+    pub(crate) updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub(crate) closed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) author: Option<User>,
+    #[serde(default)]
+    pub(crate) assignees: Vec<User>,
+    #[serde(default)]
+    pub(crate) labels: Vec<String>,
+    #[serde(default)]
+    pub(crate) milestone: Option<Milestone>,
+    pub(crate) web_url: String,
+    #[serde(default)]
+    pub(crate) user_notes_count: u64,
+    /// Issues: visible to project members with Reporter access and to author and assignees.
+    #[serde(default)]
+    pub(crate) confidential: Option<bool>,
+    /// Issues: `issue`, `incident`, `test_case`, `task`.
+    #[serde(default)]
+    pub(crate) issue_type: Option<String>,
+    /// Merge requests.
+    #[serde(default)]
+    pub(crate) merged_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) source_branch: Option<String>,
+    #[serde(default)]
+    pub(crate) target_branch: Option<String>,
+    #[serde(default)]
+    pub(crate) draft: Option<bool>,
+    #[serde(default)]
+    pub(crate) reviewers: Vec<User>,
+}
+
+/// A note (comment) on an issue or merge request.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Note {
+    #[serde(default)]
+    pub(crate) body: String,
+    #[serde(default)]
+    pub(crate) author: Option<User>,
+    pub(crate) created_at: DateTime<Utc>,
+    /// A note GitLab wrote itself ("added label ~bug").
+    #[serde(default)]
+    pub(crate) system: bool,
+    /// An internal note, visible only to members with Reporter access.
+    #[serde(default)]
+    pub(crate) internal: bool,
+}
+
+/// A project member (`/members/all`); `email` only for administrators' tokens.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Member {
+    #[serde(default)]
+    pub(crate) username: String,
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+    #[serde(default)]
+    pub(crate) public_email: Option<String>,
+    #[serde(default)]
+    pub(crate) state: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Commit {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) committed_date: Option<DateTime<Utc>>,
+}
+
+/// One page of a listing: its entries as sent (each read on its own, so one malformed entry
+/// fails alone) and the next page's URL.
+#[derive(Debug)]
+pub(crate) struct ListPage {
+    pub(crate) items: Vec<Value>,
+    pub(crate) next: Option<Url>,
+}
+
+/// What `blobs/{sha}/raw` gave.
+pub(crate) enum Download {
+    Data(Vec<u8>),
+    /// The blob is gone since the listing (a force push).
+    Gone,
+}
+
+/// Requests to one GitLab instance; cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Client {
+    http: HttpClient,
+    /// `{gitlab_url}/api/v4/`.
+    api: Url,
+}
+
+impl Client {
+    pub(crate) fn new(http: HttpClient, api: Url) -> Self {
+        Self { http, api }
+    }
+
+    /// This client counting its requests into `ctx`.
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            http: self.http.with_context(ctx),
+            api: self.api.clone(),
+        }
+    }
+
+    /// `{api}/{segments…}`, each segment percent-encoded (a project path's `/` as `%2F`).
+    pub(crate) fn endpoint(&self, segments: &[&str]) -> Result<Url> {
+        let mut url = self.api.clone();
+        url.path_segments_mut()
+            .map_err(|()| {
+                Error::internal("the GitLab URL cannot take a path").with_connector(SOURCE)
+            })?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// A URL a `Link` header or a checkpoint gave, accepted only under this instance's API
+    /// (the token goes with it).
+    pub(crate) fn own_url(&self, url: &str) -> Result<Url> {
+        match Url::parse(url) {
+            Ok(u) if u.as_str().starts_with(self.api.as_str()) => Ok(u),
+            _ => Err(Error::new(
+                ErrorKind::InvalidData,
+                "GitLab sent a next-page link outside its API; not followed",
+            )
+            .with_connector(SOURCE)),
+        }
+    }
+
+    async fn get(&self, url: Url, max: Option<u64>) -> Result<Response> {
+        let mut req = self.http.get(url);
+        if let Some(max) = max {
+            req = req.max_body_bytes(max);
+        }
+        let resp = req.send().await?;
+        pace(&resp).await;
+        Ok(resp)
+    }
+
+    async fn json<T: DeserializeOwned>(&self, url: Url) -> Result<T> {
+        self.get(url, None).await?.json()
+    }
+
+    /// One page of a listing at `url`; the next from the `Link` header (`rel="next"`), or
+    /// else from `X-Next-Page` (GitLab leaves `Link` out in some proxied setups).
+    pub(crate) async fn page(&self, url: Url) -> Result<ListPage> {
+        let resp = self.get(url.clone(), None).await?;
+        let items: Vec<Value> = resp.json()?;
+        let next = match resp.next_link() {
+            Some(next) => Some(self.own_url(next.as_str())?),
+            None => resp
+                .header("x-next-page")
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let mut next = url.clone();
+                    let pairs: Vec<(String, String)> = url
+                        .query_pairs()
+                        .filter(|(k, _)| k != "page")
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .collect();
+                    next.query_pairs_mut()
+                        .clear()
+                        .extend_pairs(pairs)
+                        .append_pair("page", p);
+                    next
+                }),
+        };
+        Ok(ListPage { items, next })
+    }
+
+    /// Every entry of a listing from `url`, page by page, read as `T`.
+    pub(crate) async fn all<T: DeserializeOwned>(&self, url: Url) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut at = Some(url);
+        let mut pages = 0;
+        while let Some(url) = at.take() {
+            let page = self.page(url.clone()).await?;
+            for item in page.items {
+                out.push(serde_json::from_value(item).map_err(|e| {
+                    Error::invalid_data(format!("GitLab sent an entry that cannot be read: {e}"))
+                        .with_connector(SOURCE)
+                })?);
+            }
+            pages += 1;
+            at = page.next.filter(|n| *n != url && pages < MAX_PAGES);
+        }
+        Ok(out)
+    }
+
+    /// The project at `path` (`group/sub/name`) or numeric id.
+    pub(crate) async fn project(&self, path: &str) -> Result<Project> {
+        self.json(self.endpoint(&["projects", path])?).await
+    }
+
+    /// The paths of every project of the group `owner` and its subgroups, or of the user
+    /// `owner` when no group has that path.
+    pub(crate) async fn namespace_projects(&self, owner: &str) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Listed {
+            path_with_namespace: String,
+        }
+        let mut url = self.endpoint(&["groups", owner, "projects"])?;
+        url.query_pairs_mut()
+            .append_pair("include_subgroups", "true")
+            .append_pair("with_shared", "false")
+            .append_pair("order_by", "id")
+            .append_pair("sort", "asc")
+            .append_pair("simple", "true")
+            .append_pair("per_page", "100");
+        let listed: Vec<Listed> = match self.all(url).await {
+            Err(e) if e.kind() == ErrorKind::NotFound && !owner.contains('/') => {
+                let mut url = self.endpoint(&["users", owner, "projects"])?;
+                url.query_pairs_mut()
+                    .append_pair("order_by", "id")
+                    .append_pair("sort", "asc")
+                    .append_pair("simple", "true")
+                    .append_pair("per_page", "100");
+                self.all(url).await?
+            }
+            other => other?,
+        };
+        Ok(listed.into_iter().map(|p| p.path_with_namespace).collect())
+    }
+
+    /// The first page of the tree of `reference` (recursive, keyset-paged).
+    pub(crate) fn tree_url(&self, project: u64, reference: &str, per_page: u32) -> Result<Url> {
+        let mut url = self.endpoint(&["projects", &project.to_string(), "repository", "tree"])?;
+        url.query_pairs_mut()
+            .append_pair("ref", reference)
+            .append_pair("recursive", "true")
+            .append_pair("pagination", "keyset")
+            .append_pair("per_page", &per_page.to_string());
+        Ok(url)
+    }
+
+    /// A tree page; an empty repository (404 `Tree Not Found`) is an empty last page.
+    pub(crate) async fn tree_page(&self, url: Url) -> Result<ListPage> {
+        match self.page(url).await {
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(ListPage {
+                items: Vec::new(),
+                next: None,
+            }),
+            other => other,
+        }
+    }
+
+    /// The commit `reference` (a branch, tag or SHA) points at; none for an empty repository.
+    pub(crate) async fn commit(&self, project: u64, reference: &str) -> Result<Option<Commit>> {
+        let url = self.endpoint(&[
+            "projects",
+            &project.to_string(),
+            "repository",
+            "commits",
+            reference,
+        ])?;
+        match self.json(url).await {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The bytes of blob `sha`, refusing more than `max`.
+    pub(crate) async fn blob(&self, project: u64, sha: &str, max: u64) -> Result<Download> {
+        let url = self.endpoint(&[
+            "projects",
+            &project.to_string(),
+            "repository",
+            "blobs",
+            sha,
+            "raw",
+        ])?;
+        match self.get(url, Some(max)).await {
+            Ok(resp) => Ok(Download::Data(resp.into_body().to_vec())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Download::Gone),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A page of issues or merge requests (`kind`) by `updated_at` ascending, from `after`
+    /// (inclusive) up to `before` (inclusive; the walk filters the window's end exactly).
+    pub(crate) fn items_url(
+        &self,
+        project: u64,
+        kind: &str,
+        after: Option<DateTime<Utc>>,
+        before: Option<DateTime<Utc>>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Url> {
+        let mut url = self.endpoint(&["projects", &project.to_string(), kind])?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("state", "all")
+                .append_pair("scope", "all")
+                .append_pair("order_by", "updated_at")
+                .append_pair("sort", "asc")
+                .append_pair("per_page", &per_page.to_string())
+                .append_pair("page", &page.to_string());
+            if let Some(after) = after {
+                q.append_pair("updated_after", &iso(after));
+            }
+            if let Some(before) = before {
+                q.append_pair("updated_before", &iso(before));
+            }
+        }
+        Ok(url)
+    }
+
+    /// One issue or merge request (`kind`) by its `iid`; none when it is gone.
+    pub(crate) async fn item(&self, project: u64, kind: &str, iid: u64) -> Result<Option<Value>> {
+        let url = self.endpoint(&["projects", &project.to_string(), kind, &iid.to_string()])?;
+        match self.json(url).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every note of an issue or merge request, oldest first.
+    pub(crate) async fn notes(&self, project: u64, kind: &str, iid: u64) -> Result<Vec<Note>> {
+        let mut url = self.endpoint(&[
+            "projects",
+            &project.to_string(),
+            kind,
+            &iid.to_string(),
+            "notes",
+        ])?;
+        url.query_pairs_mut()
+            .append_pair("sort", "asc")
+            .append_pair("order_by", "created_at")
+            .append_pair("per_page", "100");
+        self.all(url).await
+    }
+
+    /// Every member of the project, inherited ones included; none when the token may not list
+    /// them.
+    pub(crate) async fn members(&self, project: u64) -> Result<Option<Vec<Member>>> {
+        let mut url = self.endpoint(&["projects", &project.to_string(), "members", "all"])?;
+        url.query_pairs_mut().append_pair("per_page", "100");
+        match self.all(url).await {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A time as GitLab's filters take it: ISO 8601 in UTC with milliseconds.
+pub(crate) fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Waits out an exhausted quota: when `RateLimit-Remaining` is 0, until `RateLimit-Reset`
+/// (GitLab sends epoch seconds), at most [`MAX_RESET_WAIT`], so the next request does not
+/// draw a 429.
+async fn pace(resp: &Response) {
+    let remaining = resp
+        .header("ratelimit-remaining")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if remaining != Some(0) {
+        return;
+    }
+    let Some(reset) = resp
+        .header("ratelimit-reset")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    else {
+        return;
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let wait = Duration::from_secs(reset.saturating_sub(now)).min(MAX_RESET_WAIT);
+    if !wait.is_zero() {
+        tracing::info!(connector = SOURCE, wait_secs = wait.as_secs(), "GitLab's rate limit quota is used up; waiting for its reset");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct ApiError {
+    #[serde(default)]
+    message: Value,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// What GitLab's error bodies say: `{"message": "404 Project Not Found"}` (a string, or an
+/// object of field errors for a 400), `{"error": "insufficient_scope", "error_description":
+/// …}`. 404 is a missing (or hidden: GitLab answers 404 for a private project the token may
+/// not see) resource, 403 a missing permission or scope. 401 and 429 are core's.
+pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
+    let err = serde_json::from_slice::<ApiError>(body).unwrap_or_default();
+    let said = match (&err.message, &err.error) {
+        (Value::String(m), _) => m.clone(),
+        (Value::Null, Some(e)) => match &err.error_description {
+            Some(d) => format!("{e}: {d}"),
+            None => e.clone(),
+        },
+        (Value::Null, None) => String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+        (other, _) => other.to_string(),
+    };
+    match status.as_u16() {
+        404 => Some(ErrorClass::new(
+            ErrorKind::NotFound,
+            format!("GitLab: {said} (or the token may not see it)"),
+        )),
+        403 => Some(ErrorClass::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "GitLab refused access (the token needs the `read_api` scope and access to the project): {said}"
+            ),
+        )),
+        400 | 405 | 409 | 422 => Some(ErrorClass::new(
+            ErrorKind::InvalidData,
+            format!("GitLab rejected the request: {said}"),
+        )),
+        _ => None,
+    }
+}
