@@ -201,17 +201,25 @@ impl Client {
         Ok(url)
     }
 
-    /// A URL a `Link` header or a checkpoint gave, accepted only under this instance's API
-    /// (the token goes with it).
+    /// A URL a `Link` header or a checkpoint gave, taken by its path and query onto this
+    /// instance's API origin (the token goes with it): an instance behind a proxy may write
+    /// its links with another `external_url`, and a link outside the API is refused.
     pub(crate) fn own_url(&self, url: &str) -> Result<Url> {
-        match Url::parse(url) {
-            Ok(u) if u.as_str().starts_with(self.api.as_str()) => Ok(u),
-            _ => Err(Error::new(
+        let refused = || {
+            Error::new(
                 ErrorKind::InvalidData,
                 "GitLab sent a next-page link outside its API; not followed",
             )
-            .with_connector(SOURCE)),
+            .with_connector(SOURCE)
+        };
+        let given = Url::parse(url).map_err(|_| refused())?;
+        if !given.path().starts_with(self.api.path()) {
+            return Err(refused());
         }
+        let mut own = self.api.clone();
+        own.set_path(given.path());
+        own.set_query(given.query());
+        Ok(own)
     }
 
     async fn get(&self, url: Url, max: Option<u64>) -> Result<Response> {
@@ -361,6 +369,34 @@ impl Client {
         match self.get(url, Some(max)).await {
             Ok(resp) => Ok(Download::Data(resp.into_body().to_vec())),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Download::Gone),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The file at `path` of `reference` and its blob id (GitLab's `X-Gitlab-Blob-Id`); none
+    /// when it is not there.
+    pub(crate) async fn file_raw(
+        &self,
+        project: u64,
+        reference: &str,
+        path: &str,
+        max: u64,
+    ) -> Result<Option<(String, Vec<u8>)>> {
+        let mut url = self.endpoint(&[
+            "projects",
+            &project.to_string(),
+            "repository",
+            "files",
+            path,
+            "raw",
+        ])?;
+        url.query_pairs_mut().append_pair("ref", reference);
+        match self.get(url, Some(max)).await {
+            Ok(resp) => {
+                let sha = resp.header("x-gitlab-blob-id").unwrap_or_default().to_owned();
+                Ok(Some((sha, resp.into_body().to_vec())))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }

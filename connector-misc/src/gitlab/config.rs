@@ -98,7 +98,7 @@ pub struct GitlabConfig {
     pub include_code_files: bool,
     /// The branch, tag or commit whose files are read; default: the project's default branch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = "main")]
+    #[schemars(example = &"main")]
     pub branch: Option<String>,
     /// Put each issue's and merge request's comments (GitLab's notes) into its document.
     /// Default on.

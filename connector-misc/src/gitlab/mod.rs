@@ -60,7 +60,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_core::http::{Auth, HttpClient};
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
     SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
@@ -124,6 +124,7 @@ impl GitlabConnector {
             .rate_limit(config.requests_per_minute, Duration::from_secs(60))
             .build()?;
         let host = api.host_str().unwrap_or_default().to_owned();
+        let web = api.as_str().trim_end_matches("api/v4/").to_owned();
         let walk = Walk {
             client: Client::new(http, api),
             owner: config.owner().to_owned(),
@@ -138,6 +139,7 @@ impl GitlabConnector {
             max: config.max_file_size.get(),
             per_page: config.page_size.get().min(100),
             host,
+            web,
         };
         Ok(Self { config, walk })
     }
@@ -169,6 +171,7 @@ impl Connector for GitlabConnector {
         Roles::of(self)
             .checkpointed()
             .slim()
+            .refetch()
             .fingerprint_skip()
             .into()
     }
@@ -245,5 +248,15 @@ impl SlimConnector for GitlabConnector {
     /// short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         self.walk.list_ids(ctx)
+    }
+}
+
+impl connector_core::RefetchConnector for GitlabConnector {
+    /// These issues, merge requests and files again, by id: `GET /issues/{iid}` (and its
+    /// notes), `GET /merge_requests/{iid}`, `GET /repository/files/{path}/raw?ref=` (its blob
+    /// id from `X-Gitlab-Blob-Id`); one that is gone, of another project or another ref yields
+    /// nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        self.walk.refetch(ids, ctx)
     }
 }

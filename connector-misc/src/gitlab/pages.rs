@@ -41,6 +41,9 @@ pub(crate) struct Walk {
     pub(crate) per_page: u32,
     /// The instance's host, in the group names of `access`.
     pub(crate) host: String,
+    /// The instance's web base (`https://gitlab.com/`), which every project's `web_url`
+    /// starts with.
+    pub(crate) web: String,
 }
 
 /// A project as the walk reads it: its metadata, who may read it, the ref and head commit of
@@ -153,10 +156,12 @@ impl Walk {
     /// (`gitlab-project:{host}/{path}`, and their e-mail addresses where GitLab shows them)
     /// for any that is not public.
     async fn access(&self, project: &Project) -> Result<Access> {
-        match project.visibility.as_deref() {
-            Some("public") => return Ok(Access::public()),
-            Some("internal") | Some("private") | None => {}
-            Some(_) => {}
+        let members_group = format!("gitlab-project:{}/{}", self.host, project.path_with_namespace);
+        if project.visibility.as_deref() == Some("public") {
+            // The members' group too: what a confidential issue keeps.
+            let mut access = Access::public();
+            access.groups.push(members_group);
+            return Ok(access);
         }
         let mut emails = Vec::new();
         if let Some(members) = self.client.members(project.id).await? {
@@ -173,10 +178,7 @@ impl Walk {
         }
         emails.sort();
         emails.dedup();
-        let mut groups = vec![format!(
-            "gitlab-project:{}/{}",
-            self.host, project.path_with_namespace
-        )];
+        let mut groups = vec![members_group];
         if project.visibility.as_deref() == Some("internal") {
             groups.push(format!("gitlab-internal:{}", self.host));
         }
@@ -468,7 +470,11 @@ impl Walk {
                                 Err(Error::invalid_data(format!("GitLab listed a {} of {} without web_url, id or updated_at", kind.path(), project.path_with_namespace)).with_connector(SOURCE))?;
                                 continue;
                             };
-                            listed.push((updated.to_utc(), id));
+                            let updated = updated.to_utc();
+                            listed.push((updated, id));
+                            if cursor.after == Some(updated) && cursor.done.contains(&id) {
+                                continue;
+                            }
                             ids.push(SlimDocument::new(web_url));
                         }
                         if !ids.is_empty() {
@@ -483,6 +489,128 @@ impl Walk {
             }
         }
         .boxed()
+    }
+}
+
+/// What a document id names: an issue or merge request of a project, or a file at a ref.
+enum Named {
+    Item(String, Kind, u64),
+    File(String, String),
+}
+
+impl Walk {
+    fn parse_id(&self, id: &str) -> Option<Named> {
+        let rest = id.strip_prefix(self.web.as_str())?;
+        let (project, rest) = rest.split_once("/-/")?;
+        if project.is_empty() {
+            return None;
+        }
+        let inside = if self.projects.is_empty() {
+            project.strip_prefix(self.owner.as_str()).is_some_and(|r| r.starts_with('/'))
+        } else {
+            self.projects.iter().any(|p| p == project)
+        };
+        if !inside {
+            return None;
+        }
+        let (kind, tail) = rest.split_once('/')?;
+        match kind {
+            "issues" | "merge_requests" => {
+                let iid = tail.parse().ok()?;
+                let kind = if kind == "issues" { Kind::Issue } else { Kind::MergeRequest };
+                Some(Named::Item(project.to_owned(), kind, iid))
+            }
+            "blob" => Some(Named::File(project.to_owned(), tail.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// The documents with these ids again, read by id; an id of no configured project, an
+    /// item that is gone, or a file of another ref yields nothing.
+    pub(crate) fn refetch(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<connector_core::Batch>> {
+        let walk = Walk {
+            client: self.client.with_context(&ctx),
+            ..self.clone()
+        };
+        async_stream::try_stream! {
+            let mut entered: std::collections::HashMap<String, Option<Entered>> = Default::default();
+            for chunk in ids.chunks(100) {
+                let mut pending = Vec::new();
+                for id in chunk {
+                    let Some(named) = walk.parse_id(id) else { continue };
+                    let path = match &named {
+                        Named::Item(p, ..) | Named::File(p, _) => p.clone(),
+                    };
+                    if !entered.contains_key(&path) {
+                        let e = match walk.enter(&path, walk.code).await {
+                            Ok(e) => e,
+                            Err(e) if e.kind() == ErrorKind::NotFound => None,
+                            Err(e) => Err(e)?,
+                        };
+                        entered.insert(path.clone(), e);
+                    }
+                    let Some(Some(project)) = entered.get(&path).cloned() else { continue };
+                    pending.push(PendingItem::new(id.clone(), (project, named)));
+                }
+                let batch = fetch_items(&ctx, pending, CONCURRENCY, |(entered, named): (Entered, Named)| {
+                    let walk = walk.clone();
+                    async move { walk.refetch_one(&entered, named).await }
+                })
+                .await?;
+                if !batch.is_empty() {
+                    yield batch;
+                }
+            }
+        }
+        .boxed()
+    }
+
+    async fn refetch_one(&self, entered: &Entered, named: Named) -> Result<Option<Outcome>> {
+        let project = &entered.project;
+        match named {
+            Named::Item(_, kind, iid) => {
+                if !(match kind { Kind::Issue => self.issues, Kind::MergeRequest => self.mrs }) {
+                    return Ok(None);
+                }
+                let Some(value) = self.client.item(project.id, kind.path(), iid).await? else {
+                    return Ok(None);
+                };
+                let item: Item = serde_json::from_value(value).map_err(|e| {
+                    Error::invalid_data(format!("GitLab sent a {} that cannot be read: {e}", kind.path()))
+                        .with_connector(SOURCE)
+                })?;
+                self.fetch_one(entered, Job::Item(kind, Box::new(item))).await
+            }
+            Named::File(_, tail) => {
+                let Some(reference) = entered.reference.as_deref() else { return Ok(None) };
+                let Some(path) = tail.strip_prefix(reference).and_then(|p| p.strip_prefix('/')) else {
+                    return Ok(None);
+                };
+                if !self.code {
+                    return Ok(None);
+                }
+                let id = convert::file_id(project, reference, path);
+                match self.client.file_raw(project.id, reference, path, self.max).await {
+                    Ok(None) => Ok(None),
+                    Ok(Some((sha, data))) => {
+                        let name = path.rsplit('/').next().unwrap_or(path).to_owned();
+                        let entry = TreeEntry { id: sha, name, kind: "blob".to_owned(), path: path.to_owned() };
+                        Ok(Some(convert::file_document(&entry, data, project, reference, entered.head.as_ref(), entered.access.clone())))
+                    }
+                    Err(e) if is_body_too_large(&e) => Ok(Some(convert::failure(
+                        &id,
+                        path,
+                        ErrorKind::Unsupported,
+                        format!("the file is larger than max_file_size ({} bytes); raise max_file_size to read it", self.max),
+                    ))),
+                    Err(e) => Err(e),
+                }
+            }
+        }
     }
 }
 

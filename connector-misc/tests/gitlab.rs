@@ -1,0 +1,357 @@
+//! The GitLab connector against the wiremock GitLab of `gitlab_common` (REST v4 reference:
+//! projects, group projects, keyset tree, raw blobs, issues and merge requests with
+//! `updated_after` and offset `Link` paging, notes, members, error bodies, rate-limit headers).
+#![cfg(feature = "gitlab")]
+#![allow(clippy::unwrap_used)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
+
+mod gitlab_common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use connector_core::sink::MemorySink;
+use connector_core::state::MemoryStateStore;
+use connector_core::sync::{SyncMode, Syncer};
+use connector_core::{Connector, ErrorKind, Registry};
+use gitlab_common::{
+    File, GitlabApi, Item, Note, Project, TOKEN, build, standard, standard_project, start, time,
+};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn run(c: &Arc<dyn Connector>, store: &MemoryStateStore, mode: SyncMode, at: u32) -> MemorySink {
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(at))
+        .run(mode)
+        .await
+        .expect("the sync runs");
+    sink
+}
+
+async fn requests(server: &MockServer, needle: &str) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path().contains(needle))
+        .count()
+}
+
+/// A document as JSON with the server's address replaced, for a snapshot.
+fn portable(doc: &connector_core::Document, uri: &str) -> Value {
+    let text = serde_json::to_string(doc).unwrap().replace(uri, "https://gitlab.example.com");
+    let host = uri.trim_start_matches("http://");
+    serde_json::from_str(&text.replace(host, "gitlab.example.com")).unwrap()
+}
+
+#[tokio::test]
+async fn issues_and_merge_requests_carry_their_comments_access_owners_and_links() {
+    let server = start(standard(2)).await;
+    let uri = server.uri();
+    let c = build(&uri, json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let base = format!("{uri}/acme/platform/api/-");
+    let mut ids = sink.ids();
+    ids.sort();
+    let mut want: Vec<String> = (1..=5)
+        .map(|i| format!("{base}/issues/{i}"))
+        .chain((1..=3).map(|i| format!("{base}/merge_requests/{i}")))
+        .chain(
+            ["README.md", "docs/logo.png", "src/lib/util.py", "src/main.rs"]
+                .iter()
+                .map(|p| format!("{base}/blob/main/{p}")),
+        )
+        .collect();
+    want.sort();
+    assert_eq!(ids, want);
+
+    let issue = sink.get(&format!("{base}/issues/1")).unwrap();
+    let text = issue.content.as_text().unwrap();
+    assert!(text.starts_with("# Login fails on Safari"), "{text}");
+    assert!(text.contains("Body of **Login fails on Safari**."), "{text}");
+    assert!(text.contains("Reproduced on **Safari 17**."), "{text}");
+    assert!(!text.contains("added ~bug label"), "a system note is left out: {text}");
+    assert!(!text.contains("customer ACME"), "an internal note is left out: {text}");
+    assert_eq!(issue.owners, ["alice", "bob"]);
+    assert_eq!(issue.updated_at, Some(time(1)));
+    assert_eq!(issue.metadata["labels"], json!(["bug", "frontend"]));
+    assert_eq!(issue.metadata["state"], "opened");
+    assert_eq!(issue.metadata["type"], "Issue");
+    assert_eq!(issue.link.as_ref().map(url::Url::as_str), Some(format!("{base}/issues/1").as_str()));
+    // A private project: its members, by group and by the address an admin token sees.
+    let access = issue.access.as_ref().unwrap();
+    assert!(!access.public);
+    assert_eq!(access.emails, ["alice@example.com"]);
+    assert_eq!(access.groups, ["gitlab-project:127.0.0.1/acme/platform/api"]);
+    insta::assert_json_snapshot!("gitlab_issue", portable(&issue, &uri));
+
+    let mr = sink.get(&format!("{base}/merge_requests/1")).unwrap();
+    assert!(mr.content.as_text().unwrap().contains("LGTM"));
+    assert_eq!(mr.metadata["state"], "merged");
+    assert_eq!(mr.metadata["target_branch"], "main");
+    insta::assert_json_snapshot!("gitlab_merge_request", portable(&mr, &uri));
+
+    // Code: text whatever the extension, bytes for what is not text; the head commit's time.
+    let main = sink.get(&format!("{base}/blob/main/src/main.rs")).unwrap();
+    assert_eq!(main.content.as_text(), Some("fn main() {\n    println!(\"hi\");\n}\n"));
+    assert_eq!(main.title, "main.rs");
+    assert_eq!(main.updated_at, Some(time(20)));
+    assert_eq!(main.metadata["path"], "src/main.rs");
+    let logo = sink.get(&format!("{base}/blob/main/docs/logo.png")).unwrap();
+    assert!(logo.content.as_text().is_none());
+    insta::assert_json_snapshot!("gitlab_code_file", portable(&main, &uri));
+
+    // Folders (tree entries) are walked, never downloaded; notes asked only where there are
+    // some: issue 1 (three notes, two pages of two) and merge request 1.
+    assert_eq!(requests(&server, "/raw").await, 4);
+    assert_eq!(requests(&server, "/notes").await, 3);
+}
+
+#[tokio::test]
+async fn system_notes_are_kept_and_marked_when_asked_for() {
+    let server = start(standard(10)).await;
+    let c = build(&server.uri(), json!({"include_system_notes": true}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let issue = sink.get(&format!("{}/acme/platform/api/-/issues/1", server.uri())).unwrap();
+    let text = issue.content.as_text().unwrap();
+    assert!(text.contains("(system note)"), "{text}");
+    assert!(text.contains("added ~bug label"), "{text}");
+}
+
+#[tokio::test]
+async fn a_confidential_issue_is_for_members_only_even_in_a_public_project() {
+    let mut p = standard_project();
+    p.visibility = "public";
+    let server = start(GitlabApi::new(vec![p], 10)).await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let base = format!("{}/acme/platform/api/-", server.uri());
+    assert!(sink.get(&format!("{base}/issues/1")).unwrap().access.as_ref().unwrap().public);
+    let secret = sink.get(&format!("{base}/issues/3")).unwrap();
+    let access = secret.access.as_ref().unwrap();
+    assert!(!access.public);
+    assert_eq!(access.groups, ["gitlab-project:127.0.0.1/acme/platform/api"]);
+    // Members are not even read for a public project.
+    assert_eq!(requests(&server, "/members").await, 0);
+}
+
+#[tokio::test]
+async fn an_incremental_run_finds_a_new_comment_on_an_old_issue_although_every_merge_request_is_older() {
+    // RAGFlow listed merge requests newest first and returned at the first one older than the
+    // window, so no issue was ever read by a poll.
+    let api = standard(2);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    {
+        let mut st = api.state.lock().unwrap();
+        let issue = st.projects[0].issues.iter_mut().find(|i| i.iid == 2).unwrap();
+        issue.notes.push(Note::user("carol", "Shipped in 17.2"));
+        // GitLab touches the issue's updated_at when a note is added.
+        issue.minute = 35;
+    }
+    server.reset().await;
+    gitlab_common::mount(&server, &api).await;
+    let sink = run(&c, &store, SyncMode::Incremental, 40).await;
+    let base = format!("{}/acme/platform/api/-", server.uri());
+    assert_eq!(sink.ids(), [format!("{base}/issues/2")]);
+    let text = sink.get(&format!("{base}/issues/2")).unwrap().content.as_text().unwrap().to_owned();
+    assert!(text.contains("Shipped in 17.2"), "{text}");
+    // The head commit is older than the window: the tree is not even listed.
+    assert_eq!(requests(&server, "/repository/tree").await, 0);
+    assert_eq!(requests(&server, "/raw").await, 0);
+}
+
+#[tokio::test]
+async fn an_unchanged_file_or_issue_costs_no_download_and_an_edited_file_one() {
+    let api = standard(2);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    server.reset().await;
+    gitlab_common::mount(&server, &api).await;
+    let again = run(&c, &store, SyncMode::Reconcile, 31).await;
+    assert!(again.ids().is_empty(), "{:?}", again.ids());
+    assert_eq!(requests(&server, "/raw").await, 0);
+    assert_eq!(requests(&server, "/notes").await, 0);
+
+    api.state.lock().unwrap().projects[0].files[1] = File::new("src/main.rs", b"fn main() {}\n");
+    server.reset().await;
+    gitlab_common::mount(&server, &api).await;
+    let edited = run(&c, &store, SyncMode::Reconcile, 32).await;
+    let base = format!("{}/acme/platform/api/-", server.uri());
+    assert_eq!(edited.ids(), [format!("{base}/blob/main/src/main.rs")]);
+    assert_eq!(requests(&server, "/raw").await, 1);
+}
+
+#[tokio::test]
+async fn an_issue_edited_between_pages_is_neither_lost_nor_does_it_shift_the_rest() {
+    let api = standard(2);
+    // Issue 2 (page 1) is edited before page 2 is asked for: an offset would skip issue 3.
+    api.state.lock().unwrap().touch_on_second_page = Some((2, 10));
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({"include_mrs": false, "include_code_files": false}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let mut ids = sink.ids();
+    ids.sort();
+    let base = format!("{}/acme/platform/api/-", server.uri());
+    let want: Vec<String> = (1..=5).map(|i| format!("{base}/issues/{i}")).collect();
+    assert_eq!(ids, want);
+}
+
+#[tokio::test]
+async fn a_group_is_read_project_by_project_and_a_public_project_is_public() {
+    let mut www = Project::new(7, "acme/www", "public");
+    www.files = vec![File::new("index.md", b"# Welcome")];
+    www.issues = vec![Item::new(1, "Broken link", 3)];
+    let mut internal = Project::new(8, "acme/tools/ci", "internal");
+    internal.issues = vec![Item::new(1, "Flaky runner", 4)];
+    internal.members_forbidden = true;
+    let api = GitlabApi::new(vec![standard_project(), www, internal], 2);
+    api.state.lock().unwrap().groups = vec!["acme".into()];
+    let server = start(api).await;
+    let uri = server.uri();
+    let c = build(&uri, json!({"project_owner": "acme", "project_name": null}));
+    assert!(c.partitions().is_empty());
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(sink.ids().len(), 12 + 2 + 1);
+    let page = sink.get(&format!("{uri}/acme/www/-/blob/main/index.md")).unwrap();
+    assert!(page.access.as_ref().unwrap().public);
+    // Internal: every signed-in user; members unreadable with this token (403) leave the group.
+    let flaky = sink.get(&format!("{uri}/acme/tools/ci/-/issues/1")).unwrap();
+    let access = flaky.access.as_ref().unwrap();
+    assert!(!access.public);
+    assert!(access.emails.is_empty());
+    assert_eq!(
+        access.groups,
+        ["gitlab-project:127.0.0.1/acme/tools/ci", "gitlab-internal:127.0.0.1"]
+    );
+    // One project of the group as a job of its own.
+    let one = c.partition("acme/www").expect("a project under the group");
+    let sink = run(&one, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(sink.ids().len(), 2);
+    assert!(c.partition("other/www").is_none());
+}
+
+#[tokio::test]
+async fn several_projects_are_partitions() {
+    let server = start(standard(2)).await;
+    let c = build(&server.uri(), json!({"project_owner": "acme", "project_name": "platform/api, www"}));
+    assert_eq!(c.partitions(), ["acme/platform/api", "acme/www"]);
+    assert!(c.partition("acme/www").is_some());
+    assert!(c.partition("acme/other").is_none());
+}
+
+#[tokio::test]
+async fn check_tells_a_wrong_token_a_missing_project_and_a_missing_scope_apart() {
+    let server = start(standard(2)).await;
+    let mut cfg = gitlab_common::config(&server.uri(), json!({}));
+    cfg["credentials"]["gitlab_access_token"] = json!("glpat-wrong");
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let e = registry.build("gitlab", cfg).unwrap().check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
+    assert_eq!(e.field(), Some("credentials.gitlab_access_token"));
+
+    let e = build(&server.uri(), json!({"project_name": "nope"})).check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert_eq!(e.field(), Some("project_name"));
+    assert!(e.to_string().contains("404 Project Not Found"), "{e}");
+
+    let e = build(&server.uri(), json!({"project_owner": "nobody", "project_name": null}))
+        .check()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert_eq!(e.field(), Some("project_owner"));
+
+    let _guard = Mock::given(method("GET"))
+        .and(path("/api/v4/projects/acme%2Fplatform%2Fapi"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "error": "insufficient_scope",
+            "error_description": "The request requires higher privileges than provided by the access token.",
+            "scope": "read_api"})))
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let e = build(&server.uri(), json!({})).check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert!(e.to_string().contains("insufficient_scope"), "{e}");
+}
+
+#[tokio::test]
+async fn an_exhausted_quota_waits_for_its_reset() {
+    let server = start(standard(2)).await;
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2;
+    let body: Value = {
+        let probe = reqwest::Client::new()
+            .get(format!("{}/api/v4/projects/acme%2Fplatform%2Fapi", server.uri()))
+            .header("PRIVATE-TOKEN", TOKEN)
+            .send()
+            .await
+            .unwrap();
+        probe.json().await.unwrap()
+    };
+    let _guard = Mock::given(method("GET"))
+        .and(path("/api/v4/projects/acme%2Fplatform%2Fapi"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("RateLimit-Limit", "2000")
+                .insert_header("RateLimit-Remaining", "0")
+                .insert_header("RateLimit-Reset", reset.to_string().as_str())
+                .set_body_json(body),
+        )
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let started = Instant::now();
+    build(&server.uri(), json!({})).check().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_file_over_max_file_size_is_a_failure_and_the_sync_goes_on() {
+    let server = start(standard(10)).await;
+    let c = build(&server.uri(), json!({"max_file_size": 30, "include_mrs": false, "include_issues": false}));
+    let sink = MemorySink::new();
+    let report = Syncer::new(c)
+        .sink(sink.clone())
+        .state(MemoryStateStore::new())
+        .at(time(30))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    // main.rs (34 B) is over 30 B; README.md (23 B), util.py (22 B) and logo.png (17 B) fit.
+    let mut ids: Vec<String> = sink.ids().into_iter().map(|i| i.rsplit('/').next().unwrap().to_owned()).collect();
+    ids.sort();
+    assert_eq!(ids, ["README.md", "logo.png", "util.py"]);
+    assert_eq!(report.failed, 1, "{report:?}");
+}
+
+#[test]
+fn ragflow_config_is_accepted() {
+    // RAGFlow's form (web/src/pages/user-setting/data-source/constant/index.tsx), as stored.
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let config = json!({
+        "project_owner": "gitlab-org", "project_name": "gitlab-runner",
+        "gitlab_url": "https://gitlab.com", "include_mrs": true, "include_issues": true,
+        "include_code_files": true, "credentials": {"gitlab_access_token": "glpat-abc"},
+    });
+    let built = registry.build("gitlab", config.clone()).unwrap();
+    assert_eq!(built.to_string(), "gitlab:gitlab-org/gitlab-runner");
+    let effective = registry.effective_config("gitlab", config).unwrap();
+    assert_eq!(effective["include_code_files"], true);
+    assert_eq!(effective["include_comments"], true);
+}
