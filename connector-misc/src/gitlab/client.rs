@@ -546,3 +546,26 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_bodies_are_read_as_gitlab_writes_them() {
+        let c = classify(StatusCode::NOT_FOUND, br#"{"message":"404 Project Not Found"}"#);
+        let c = c.map(|c| (c.kind, c.message)).unwrap_or((ErrorKind::Internal, String::new()));
+        assert_eq!(c.0, ErrorKind::NotFound);
+        assert!(c.1.contains("404 Project Not Found"), "{}", c.1);
+        let c = classify(
+            StatusCode::FORBIDDEN,
+            br#"{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token.","scope":"read_api"}"#,
+        );
+        let c = c.map(|c| (c.kind, c.message)).unwrap_or((ErrorKind::Internal, String::new()));
+        assert_eq!(c.0, ErrorKind::PermissionDenied);
+        assert!(c.1.contains("insufficient_scope: The request requires"), "{}", c.1);
+        let c = classify(StatusCode::BAD_REQUEST, br#"{"message":{"updated_after":["is invalid"]}}"#);
+        assert!(c.is_some_and(|c| c.kind == ErrorKind::InvalidData && c.message.contains("updated_after")));
+        assert!(classify(StatusCode::UNAUTHORIZED, br#"{"message":"401 Unauthorized"}"#).is_none());
+    }
+}

@@ -307,3 +307,41 @@ impl ConnectorConfig for GitlabConfig {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_url(url: Option<&str>) -> GitlabConfig {
+        let mut c = GitlabConfig::new("acme", "api", "glpat-x");
+        c.gitlab_url = url.and_then(|u| Url::parse(u).ok());
+        c
+    }
+
+    #[test]
+    fn the_api_base_takes_self_managed_paths_and_a_given_api_v4() {
+        let base = |u| with_url(u).api_base().map(|b| b.to_string()).unwrap_or_default();
+        assert_eq!(base(None), "https://gitlab.com/api/v4/");
+        assert_eq!(base(Some("https://git.example.com/gitlab/")), "https://git.example.com/gitlab/api/v4/");
+        assert_eq!(base(Some("https://gitlab.com/api/v4")), "https://gitlab.com/api/v4/");
+        assert_eq!(base(Some("http://10.0.0.5:8080?x=1")), "http://10.0.0.5:8080/api/v4/");
+    }
+
+    #[test]
+    fn projects_are_split_on_commas_under_the_owner() {
+        let mut c = GitlabConfig::new("/acme/platform/", " api , www ,", "glpat-x");
+        assert_eq!(c.projects(), ["acme/platform/api", "acme/platform/www"]);
+        c.project_name = None;
+        assert!(c.projects().is_empty());
+    }
+
+    #[test]
+    fn a_config_that_reads_nothing_or_has_no_owner_is_refused_naming_the_fields() {
+        let mut c = GitlabConfig::new("", "api", "");
+        c.include_mrs = false;
+        c.include_issues = false;
+        c.include_code_files = false;
+        let fields: Vec<String> = c.validate().into_iter().map(|p| p.path).collect();
+        assert_eq!(fields, [TOKEN_FIELD, "project_owner", "include_mrs"]);
+    }
+}

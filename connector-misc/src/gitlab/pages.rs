@@ -645,3 +645,32 @@ pub(crate) fn advance(
         page: if stuck { cursor.page.saturating_add(1) } else { 1 },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(s: u32) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, s).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_cursor_moves_to_the_last_time_with_the_ids_handed_on_at_it() {
+        let c = advance(&UpdatedCursor::start(), &[(at(1), 10), (at(2), 11), (at(2), 12)]);
+        assert_eq!((c.after, c.done.clone(), c.page), (Some(at(2)), vec![11, 12], 1));
+        // The next page starts with those again (GitLab's bound is inclusive), then newer ones.
+        let c2 = advance(&c, &[(at(2), 11), (at(2), 12), (at(3), 13)]);
+        assert_eq!((c2.after, c2.done, c2.page), (Some(at(3)), vec![13], 1));
+    }
+
+    #[test]
+    fn a_page_of_one_time_that_brings_nothing_new_moves_to_the_next_page() {
+        let c = advance(&UpdatedCursor::start(), &[(at(5), 1), (at(5), 2)]);
+        assert_eq!(c.page, 1);
+        let stuck = advance(&c, &[(at(5), 1), (at(5), 2)]);
+        assert_eq!((stuck.after, stuck.page), (Some(at(5)), 2));
+        let on = advance(&stuck, &[(at(5), 3), (at(6), 4)]);
+        assert_eq!((on.after, on.done, on.page), (Some(at(6)), vec![4], 1));
+    }
+}

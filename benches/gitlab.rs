@@ -1,0 +1,329 @@
+//! Loopback end-to-end benchmark of the GitLab connector (`harness = false`, not run in CI): a
+//! wiremock GitLab project holding `GITLAB_BENCH_ITEMS` items (default 10,000): half code files
+//! of 1 KiB (a recursive tree in keyset pages of 100), half issues with one comment each
+//! (listed 100 a page by `updated_at`), read by
+//!
+//! 1. the baseline: raw `reqwest` over the same requests: the project, the head commit, every
+//!    tree page by its `Link`, every blob, every issue page by its `Link`, every issue's notes,
+//!    8 at a time, each body kept;
+//! 2. `GitlabConnector::load`: the same through core's client, each item a document;
+//! 3. a full `Syncer` run into a discarding sink.
+//!
+//! Prints items/s, requests per item and the ratios to the baseline (best of three rounds),
+//! then the process's peak RSS (`VmHWM`); run it at two sizes to see memory grow with the
+//! items (`GITLAB_BENCH_ITEMS=1000` and `=10000`). `cargo bench --bench gitlab`.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use connectors::core::sink::DiscardSink;
+use connectors::core::state::MemoryStateStore;
+use connectors::core::sync::{SyncMode, Syncer};
+use connectors::core::{LoadConnector, SyncContext};
+use connectors::misc::gitlab::{GitlabConfig, GitlabConnector};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const PAGE: usize = 100;
+const BODY: usize = 1024;
+const CONCURRENCY: usize = 8;
+const ROUNDS: usize = 3;
+const TOKEN: &str = "glpat-bench";
+
+fn items() -> usize {
+    std::env::var("GITLAB_BENCH_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, 0).unwrap()
+}
+
+fn gl_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn query(req: &Request, key: &str) -> Option<String> {
+    req.url
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The tree, pre-rendered: `pages[n]` is the n-th keyset page (`page_token=p{n}`).
+struct Tree(Vec<String>);
+
+impl Respond for Tree {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let n: usize = query(req, "page_token")
+            .and_then(|t| t.strip_prefix('p').and_then(|n| n.parse().ok()))
+            .unwrap_or(0);
+        let mut t = ResponseTemplate::new(200);
+        if n + 1 < self.0.len() {
+            let next = format!(
+                "{}://{}/api/v4/projects/1/repository/tree?id=1&page_token=p{}&pagination=keyset&per_page={PAGE}&recursive=true&ref=main",
+                req.url.scheme(),
+                req.url.authority(),
+                n + 1
+            );
+            t = t.insert_header("Link", format!("<{next}>; rel=\"next\"").as_str());
+        }
+        t.set_body_raw(
+            self.0.get(n).cloned().unwrap_or_else(|| "[]".into()).into_bytes(),
+            "application/json",
+        )
+    }
+}
+
+/// The issues, each pre-rendered, in `updated_at` order (issue i at `t0 + i s`); pages by
+/// `updated_after` (inclusive) and `page`, with GitLab's offset `Link`.
+struct Issues(Vec<String>);
+
+impl Respond for Issues {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let start = query(req, "updated_after")
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map_or(0, |t| (t.to_utc() - t0()).num_seconds().max(0) as usize);
+        let page: usize = query(req, "page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+        let from = (start + (page - 1) * PAGE).min(self.0.len());
+        let to = (from + PAGE).min(self.0.len());
+        let body = format!("[{}]", self.0[from..to].join(","));
+        let mut t = ResponseTemplate::new(200);
+        if to < self.0.len() {
+            let mut next = req.url.clone();
+            let pairs: Vec<(String, String)> = req
+                .url
+                .query_pairs()
+                .filter(|(k, _)| k != "page")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            next.query_pairs_mut()
+                .clear()
+                .extend_pairs(pairs)
+                .append_pair("page", &(page + 1).to_string());
+            t = t
+                .insert_header("Link", format!("<{next}>; rel=\"next\"").as_str())
+                .insert_header("X-Next-Page", (page + 1).to_string().as_str());
+        }
+        t.set_body_raw(body.into_bytes(), "application/json")
+    }
+}
+
+fn tree_pages(files: usize) -> Vec<String> {
+    let entries: Vec<Value> = (0..files)
+        .map(|i| {
+            json!({"id": format!("{i:040x}"), "name": format!("f{i}.md"), "type": "blob",
+                "path": format!("docs/d{}/f{i}.md", i / 1000), "mode": "100644"})
+        })
+        .collect();
+    entries
+        .chunks(PAGE)
+        .map(|c| Value::Array(c.to_vec()).to_string())
+        .collect()
+}
+
+fn issues(n: usize, base: &str) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let iid = i + 1;
+            json!({"id": 10_000 + iid, "iid": iid, "project_id": 1, "title": format!("Issue {iid}"),
+                "description": "Steps to reproduce: open the page, click **Save**.", "state": "opened",
+                "created_at": gl_time(t0()), "updated_at": gl_time(t0() + TimeDelta::seconds(i as i64)),
+                "closed_at": null, "labels": ["bug"], "milestone": null,
+                "author": {"id": 1, "username": "alice", "name": "Alice", "state": "active"},
+                "assignees": [], "user_notes_count": 1, "confidential": false, "issue_type": "issue",
+                "web_url": format!("{base}/acme/api/-/issues/{iid}")})
+            .to_string()
+        })
+        .collect()
+}
+
+fn line(name: &str, n: usize, secs: f64, requests: u64, baseline: Option<f64>) {
+    let rate = n as f64 / secs;
+    let ratio = baseline.map_or_else(String::new, |b| {
+        format!("  ({:.2}x the baseline's time)", secs / b)
+    });
+    println!(
+        "{name:<24} {secs:>7.3} s  {rate:>9.0} items/s  {:.3} requests/item{ratio}",
+        requests as f64 / n as f64
+    );
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    client
+        .get(url)
+        .header("PRIVATE-TOKEN", TOKEN)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn next_link(resp: &reqwest::Response) -> Option<String> {
+    let link = resp.headers().get("link")?.to_str().ok()?;
+    let start = link.find('<')? + 1;
+    let end = link.find('>')?;
+    Some(link[start..end].to_owned())
+}
+
+/// The raw fetch: the same listings by their `Link`, the same blob and note requests.
+async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
+    let api = format!("{base}/api/v4/projects/1");
+    let mut requests = 2u64;
+    get(client, &format!("{base}/api/v4/projects/acme%2Fapi")).await.bytes().await.unwrap();
+    get(client, &format!("{api}/repository/commits/main")).await.bytes().await.unwrap();
+    let mut shas = Vec::new();
+    let mut at = Some(format!(
+        "{api}/repository/tree?ref=main&recursive=true&pagination=keyset&per_page={PAGE}"
+    ));
+    while let Some(url) = at.take() {
+        let resp = get(client, &url).await;
+        at = next_link(&resp);
+        let page: Vec<Value> = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+        requests += 1;
+        shas.extend(page.iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+    }
+    let mut iids = Vec::new();
+    let mut at = Some(format!(
+        "{api}/issues?state=all&scope=all&order_by=updated_at&sort=asc&per_page={PAGE}&page=1"
+    ));
+    while let Some(url) = at.take() {
+        let resp = get(client, &url).await;
+        at = next_link(&resp);
+        let page: Vec<Value> = serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap();
+        requests += 1;
+        iids.extend(page.iter().map(|e| e["iid"].as_u64().unwrap()));
+    }
+    let blobs: Vec<usize> = futures::stream::iter(shas)
+        .map(|sha| {
+            let url = format!("{api}/repository/blobs/{sha}/raw");
+            async move { get(client, &url).await.bytes().await.unwrap().len() }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    assert!(blobs.iter().all(|b| *b == BODY));
+    let notes: Vec<usize> = futures::stream::iter(iids)
+        .map(|iid| {
+            let url = format!("{api}/issues/{iid}/notes?sort=asc&order_by=created_at&per_page=100");
+            async move { get(client, &url).await.bytes().await.unwrap().len() }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let n = blobs.len() + notes.len();
+    (n, requests + n as u64)
+}
+
+fn main() {
+    let n = items();
+    let files = n / 2;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        let base = server.uri();
+        let project = json!({"id": 1, "path_with_namespace": "acme/api", "web_url": format!("{base}/acme/api"),
+            "visibility": "public", "default_branch": "main", "name": "api", "path": "api"});
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/v4/projects/acme%2Fapi$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(project))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/v4/projects/1/repository/commits/main$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "id": "6104942438c14ec7bd21c6cd5bd995272b3faff6",
+                "committed_date": "2025-03-01T09:00:00.000Z"})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/v4/projects/1/repository/tree$"))
+            .respond_with(Tree(tree_pages(files)))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/v4/projects/1/repository/blobs/[0-9a-f]+/raw$"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; BODY]))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/v4/projects/1/issues$"))
+            .respond_with(Issues(issues(n - files, &base)))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/v4/projects/1/issues/[0-9]+/notes$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([{
+                "id": 1, "body": "Confirmed on **17.2**.", "author": {"id": 2, "username": "bob"},
+                "created_at": "2025-03-01T11:00:00.000Z", "updated_at": "2025-03-01T11:00:00.000Z",
+                "system": false, "internal": false, "noteable_type": "Issue"}])))
+            .mount(&server)
+            .await;
+        println!(
+            "gitlab loopback: {files} code files of {BODY} B and {} issues with a comment each, {PAGE} per page",
+            n - files
+        );
+
+        let config: GitlabConfig = connectors::core::config::from_json(json!({
+            "project_owner": "acme", "project_name": "api", "gitlab_url": base,
+            "include_mrs": false, "include_issues": true, "include_code_files": true,
+            "credentials": {"gitlab_access_token": TOKEN},
+            "allowed_hosts": ["127.0.0.1"],
+            // GitLab.com's 2,000 a minute would make this a test of the limiter.
+            "requests_per_minute": 100_000_000,
+        }))
+        .unwrap();
+        let client = reqwest::Client::new();
+        let (mut base_t, mut conn, mut sync) = (f64::MAX, f64::MAX, f64::MAX);
+        let (mut base_req, mut conn_req, mut sync_req) = (0, 0, 0);
+        for _ in 0..ROUNDS {
+            let started = Instant::now();
+            let (got, requests) = raw(&client, &server.uri()).await;
+            assert_eq!(got, n);
+            base_t = base_t.min(started.elapsed().as_secs_f64());
+            base_req = requests;
+
+            let connector = GitlabConnector::new(config.clone()).unwrap();
+            let ctx = SyncContext::new();
+            let started = Instant::now();
+            let mut docs = 0usize;
+            let mut stream = connector.load(ctx.clone());
+            while let Some(page) = stream.next().await {
+                docs += page.unwrap().documents.len();
+            }
+            assert_eq!(docs, n);
+            conn = conn.min(started.elapsed().as_secs_f64());
+            conn_req = ctx.stats().requests();
+
+            let started = Instant::now();
+            let report = Syncer::new(Arc::new(GitlabConnector::new(config.clone()).unwrap()))
+                .sink(DiscardSink)
+                .state(MemoryStateStore::new())
+                .run(SyncMode::Full)
+                .await
+                .unwrap();
+            assert_eq!(report.delivered as usize, n);
+            sync = sync.min(started.elapsed().as_secs_f64());
+            sync_req = report.requests;
+        }
+        line("raw reqwest (baseline)", n, base_t, base_req, None);
+        line("GitlabConnector::load", n, conn, conn_req, Some(base_t));
+        line("Syncer full run", n, sync, sync_req, Some(base_t));
+        println!("peak RSS {} KiB", peak_rss_kib().unwrap_or(0));
+    });
+}
