@@ -58,7 +58,7 @@ fn query(req: &Request, key: &str) -> Option<String> {
 }
 
 /// The tree, pre-rendered: `pages[n]` is the n-th keyset page (`page_token=p{n}`).
-struct Tree(Vec<String>);
+struct Tree(Vec<String>, String);
 
 impl Respond for Tree {
     fn respond(&self, req: &Request) -> ResponseTemplate {
@@ -68,15 +68,18 @@ impl Respond for Tree {
         let mut t = ResponseTemplate::new(200);
         if n + 1 < self.0.len() {
             let next = format!(
-                "{}://{}/api/v4/projects/1/repository/tree?id=1&page_token=p{}&pagination=keyset&per_page={PAGE}&recursive=true&ref=main",
-                req.url.scheme(),
-                req.url.authority(),
+                "{}/api/v4/projects/1/repository/tree?id=1&page_token=p{}&pagination=keyset&per_page={PAGE}&recursive=true&ref=main",
+                self.1,
                 n + 1
             );
             t = t.insert_header("Link", format!("<{next}>; rel=\"next\"").as_str());
         }
         t.set_body_raw(
-            self.0.get(n).cloned().unwrap_or_else(|| "[]".into()).into_bytes(),
+            self.0
+                .get(n)
+                .cloned()
+                .unwrap_or_else(|| "[]".into())
+                .into_bytes(),
             "application/json",
         )
     }
@@ -84,20 +87,24 @@ impl Respond for Tree {
 
 /// The issues, each pre-rendered, in `updated_at` order (issue i at `t0 + i s`); pages by
 /// `updated_after` (inclusive) and `page`, with GitLab's offset `Link`.
-struct Issues(Vec<String>);
+struct Issues(Vec<String>, String);
 
 impl Respond for Issues {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let start = query(req, "updated_after")
             .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
             .map_or(0, |t| (t.to_utc() - t0()).num_seconds().max(0) as usize);
-        let page: usize = query(req, "page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+        let page: usize = query(req, "page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1)
+            .max(1);
         let from = (start + (page - 1) * PAGE).min(self.0.len());
         let to = (from + PAGE).min(self.0.len());
         let body = format!("[{}]", self.0[from..to].join(","));
         let mut t = ResponseTemplate::new(200);
         if to < self.0.len() {
-            let mut next = req.url.clone();
+            // wiremock's request URL has no port: the link is written on the server's own.
+            let mut next = url::Url::parse(&format!("{}{}", self.1, req.url.path())).unwrap();
             let pairs: Vec<(String, String)> = req
                 .url
                 .query_pairs()
@@ -182,8 +189,16 @@ fn next_link(resp: &reqwest::Response) -> Option<String> {
 async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
     let api = format!("{base}/api/v4/projects/1");
     let mut requests = 2u64;
-    get(client, &format!("{base}/api/v4/projects/acme%2Fapi")).await.bytes().await.unwrap();
-    get(client, &format!("{api}/repository/commits/main")).await.bytes().await.unwrap();
+    get(client, &format!("{base}/api/v4/projects/acme%2Fapi"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    get(client, &format!("{api}/repository/commits/main"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
     let mut shas = Vec::new();
     let mut at = Some(format!(
         "{api}/repository/tree?ref=main&recursive=true&pagination=keyset&per_page={PAGE}"
@@ -235,7 +250,11 @@ fn main() {
         .build()
         .expect("a runtime");
     rt.block_on(async {
-        let server = MockServer::start().await;
+        // Recording every request would make the server's memory grow with the items.
+        let server = MockServer::builder()
+            .disable_request_recording()
+            .start()
+            .await;
         let base = server.uri();
         let project = json!({"id": 1, "path_with_namespace": "acme/api", "web_url": format!("{base}/acme/api"),
             "visibility": "public", "default_branch": "main", "name": "api", "path": "api"});
@@ -253,7 +272,7 @@ fn main() {
             .await;
         Mock::given(method("GET"))
             .and(path_regex("^/api/v4/projects/1/repository/tree$"))
-            .respond_with(Tree(tree_pages(files)))
+            .respond_with(Tree(tree_pages(files), base.clone()))
             .mount(&server)
             .await;
         Mock::given(method("GET"))
@@ -263,7 +282,7 @@ fn main() {
             .await;
         Mock::given(method("GET"))
             .and(path_regex("^/api/v4/projects/1/issues$"))
-            .respond_with(Issues(issues(n - files, &base)))
+            .respond_with(Issues(issues(n - files, &base), base.clone()))
             .mount(&server)
             .await;
         Mock::given(method("GET"))
@@ -285,7 +304,7 @@ fn main() {
             "credentials": {"gitlab_access_token": TOKEN},
             "allowed_hosts": ["127.0.0.1"],
             // GitLab.com's 2,000 a minute would make this a test of the limiter.
-            "requests_per_minute": 100_000_000,
+            "requests_per_minute": 1_000_000,
         }))
         .unwrap();
         let client = reqwest::Client::new();

@@ -20,7 +20,12 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-async fn run(c: &Arc<dyn Connector>, store: &MemoryStateStore, mode: SyncMode, at: u32) -> MemorySink {
+async fn run(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    mode: SyncMode,
+    at: u32,
+) -> MemorySink {
     let sink = MemorySink::new();
     Syncer::new(c.clone())
         .sink(sink.clone())
@@ -44,7 +49,9 @@ async fn requests(server: &MockServer, needle: &str) -> usize {
 
 /// A document as JSON with the server's address replaced, for a snapshot.
 fn portable(doc: &connector_core::Document, uri: &str) -> Value {
-    let text = serde_json::to_string(doc).unwrap().replace(uri, "https://gitlab.example.com");
+    let text = serde_json::to_string(doc)
+        .unwrap()
+        .replace(uri, "https://gitlab.example.com");
     let host = uri.trim_start_matches("http://");
     serde_json::from_str(&text.replace(host, "gitlab.example.com")).unwrap()
 }
@@ -62,9 +69,14 @@ async fn issues_and_merge_requests_carry_their_comments_access_owners_and_links(
         .map(|i| format!("{base}/issues/{i}"))
         .chain((1..=3).map(|i| format!("{base}/merge_requests/{i}")))
         .chain(
-            ["README.md", "docs/logo.png", "src/lib/util.py", "src/main.rs"]
-                .iter()
-                .map(|p| format!("{base}/blob/main/{p}")),
+            [
+                "README.md",
+                "docs/logo.png",
+                "src/lib/util.py",
+                "src/main.rs",
+            ]
+            .iter()
+            .map(|p| format!("{base}/blob/main/{p}")),
         )
         .collect();
     want.sort();
@@ -73,21 +85,36 @@ async fn issues_and_merge_requests_carry_their_comments_access_owners_and_links(
     let issue = sink.get(&format!("{base}/issues/1")).unwrap();
     let text = issue.content.as_text().unwrap();
     assert!(text.starts_with("# Login fails on Safari"), "{text}");
-    assert!(text.contains("Body of **Login fails on Safari**."), "{text}");
+    assert!(
+        text.contains("Body of **Login fails on Safari**."),
+        "{text}"
+    );
     assert!(text.contains("Reproduced on **Safari 17**."), "{text}");
-    assert!(!text.contains("added ~bug label"), "a system note is left out: {text}");
-    assert!(!text.contains("customer ACME"), "an internal note is left out: {text}");
+    assert!(
+        !text.contains("added ~bug label"),
+        "a system note is left out: {text}"
+    );
+    assert!(
+        !text.contains("customer ACME"),
+        "an internal note is left out: {text}"
+    );
     assert_eq!(issue.owners, ["alice", "bob"]);
     assert_eq!(issue.updated_at, Some(time(1)));
     assert_eq!(issue.metadata["labels"], json!(["bug", "frontend"]));
     assert_eq!(issue.metadata["state"], "opened");
     assert_eq!(issue.metadata["type"], "Issue");
-    assert_eq!(issue.link.as_ref().map(url::Url::as_str), Some(format!("{base}/issues/1").as_str()));
+    assert_eq!(
+        issue.link.as_ref().map(url::Url::as_str),
+        Some(format!("{base}/issues/1").as_str())
+    );
     // A private project: its members, by group and by the address an admin token sees.
     let access = issue.access.as_ref().unwrap();
     assert!(!access.public);
     assert_eq!(access.emails, ["alice@example.com"]);
-    assert_eq!(access.groups, ["gitlab-project:127.0.0.1/acme/platform/api"]);
+    assert_eq!(
+        access.groups,
+        ["gitlab-project:127.0.0.1/acme/platform/api"]
+    );
     insta::assert_json_snapshot!("gitlab_issue", portable(&issue, &uri));
 
     let mr = sink.get(&format!("{base}/merge_requests/1")).unwrap();
@@ -98,11 +125,16 @@ async fn issues_and_merge_requests_carry_their_comments_access_owners_and_links(
 
     // Code: text whatever the extension, bytes for what is not text; the head commit's time.
     let main = sink.get(&format!("{base}/blob/main/src/main.rs")).unwrap();
-    assert_eq!(main.content.as_text(), Some("fn main() {\n    println!(\"hi\");\n}\n"));
+    assert_eq!(
+        main.content.as_text(),
+        Some("fn main() {\n    println!(\"hi\");\n}\n")
+    );
     assert_eq!(main.title, "main.rs");
     assert_eq!(main.updated_at, Some(time(20)));
     assert_eq!(main.metadata["path"], "src/main.rs");
-    let logo = sink.get(&format!("{base}/blob/main/docs/logo.png")).unwrap();
+    let logo = sink
+        .get(&format!("{base}/blob/main/docs/logo.png"))
+        .unwrap();
     assert!(logo.content.as_text().is_none());
     insta::assert_json_snapshot!("gitlab_code_file", portable(&main, &uri));
 
@@ -117,7 +149,9 @@ async fn system_notes_are_kept_and_marked_when_asked_for() {
     let server = start(standard(10)).await;
     let c = build(&server.uri(), json!({"include_system_notes": true}));
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
-    let issue = sink.get(&format!("{}/acme/platform/api/-/issues/1", server.uri())).unwrap();
+    let issue = sink
+        .get(&format!("{}/acme/platform/api/-/issues/1", server.uri()))
+        .unwrap();
     let text = issue.content.as_text().unwrap();
     assert!(text.contains("(system note)"), "{text}");
     assert!(text.contains("added ~bug label"), "{text}");
@@ -131,17 +165,28 @@ async fn a_confidential_issue_is_for_members_only_even_in_a_public_project() {
     let c = build(&server.uri(), json!({}));
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     let base = format!("{}/acme/platform/api/-", server.uri());
-    assert!(sink.get(&format!("{base}/issues/1")).unwrap().access.as_ref().unwrap().public);
+    assert!(
+        sink.get(&format!("{base}/issues/1"))
+            .unwrap()
+            .access
+            .as_ref()
+            .unwrap()
+            .public
+    );
     let secret = sink.get(&format!("{base}/issues/3")).unwrap();
     let access = secret.access.as_ref().unwrap();
     assert!(!access.public);
-    assert_eq!(access.groups, ["gitlab-project:127.0.0.1/acme/platform/api"]);
+    assert_eq!(
+        access.groups,
+        ["gitlab-project:127.0.0.1/acme/platform/api"]
+    );
     // Members are not even read for a public project.
     assert_eq!(requests(&server, "/members").await, 0);
 }
 
 #[tokio::test]
-async fn an_incremental_run_finds_a_new_comment_on_an_old_issue_although_every_merge_request_is_older() {
+async fn an_incremental_run_finds_a_new_comment_on_an_old_issue_although_every_merge_request_is_older()
+ {
     // RAGFlow listed merge requests newest first and returned at the first one older than the
     // window, so no issue was ever read by a poll.
     let api = standard(2);
@@ -151,7 +196,11 @@ async fn an_incremental_run_finds_a_new_comment_on_an_old_issue_although_every_m
     run(&c, &store, SyncMode::Full, 30).await;
     {
         let mut st = api.state.lock().unwrap();
-        let issue = st.projects[0].issues.iter_mut().find(|i| i.iid == 2).unwrap();
+        let issue = st.projects[0]
+            .issues
+            .iter_mut()
+            .find(|i| i.iid == 2)
+            .unwrap();
         issue.notes.push(Note::user("carol", "Shipped in 17.2"));
         // GitLab touches the issue's updated_at when a note is added.
         issue.minute = 35;
@@ -161,7 +210,13 @@ async fn an_incremental_run_finds_a_new_comment_on_an_old_issue_although_every_m
     let sink = run(&c, &store, SyncMode::Incremental, 40).await;
     let base = format!("{}/acme/platform/api/-", server.uri());
     assert_eq!(sink.ids(), [format!("{base}/issues/2")]);
-    let text = sink.get(&format!("{base}/issues/2")).unwrap().content.as_text().unwrap().to_owned();
+    let text = sink
+        .get(&format!("{base}/issues/2"))
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
     assert!(text.contains("Shipped in 17.2"), "{text}");
     // The head commit is older than the window: the tree is not even listed.
     assert_eq!(requests(&server, "/repository/tree").await, 0);
@@ -197,7 +252,10 @@ async fn an_issue_edited_between_pages_is_neither_lost_nor_does_it_shift_the_res
     // Issue 2 (page 1) is edited before page 2 is asked for: an offset would skip issue 3.
     api.state.lock().unwrap().touch_on_second_page = Some((2, 10));
     let server = start(api).await;
-    let c = build(&server.uri(), json!({"include_mrs": false, "include_code_files": false}));
+    let c = build(
+        &server.uri(),
+        json!({"include_mrs": false, "include_code_files": false}),
+    );
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     let mut ids = sink.ids();
     ids.sort();
@@ -222,16 +280,23 @@ async fn a_group_is_read_project_by_project_and_a_public_project_is_public() {
     assert!(c.partitions().is_empty());
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     assert_eq!(sink.ids().len(), 12 + 2 + 1);
-    let page = sink.get(&format!("{uri}/acme/www/-/blob/main/index.md")).unwrap();
+    let page = sink
+        .get(&format!("{uri}/acme/www/-/blob/main/index.md"))
+        .unwrap();
     assert!(page.access.as_ref().unwrap().public);
     // Internal: every signed-in user; members unreadable with this token (403) leave the group.
-    let flaky = sink.get(&format!("{uri}/acme/tools/ci/-/issues/1")).unwrap();
+    let flaky = sink
+        .get(&format!("{uri}/acme/tools/ci/-/issues/1"))
+        .unwrap();
     let access = flaky.access.as_ref().unwrap();
     assert!(!access.public);
     assert!(access.emails.is_empty());
     assert_eq!(
         access.groups,
-        ["gitlab-project:127.0.0.1/acme/tools/ci", "gitlab-internal:127.0.0.1"]
+        [
+            "gitlab-project:127.0.0.1/acme/tools/ci",
+            "gitlab-internal:127.0.0.1"
+        ]
     );
     // One project of the group as a job of its own.
     let one = c.partition("acme/www").expect("a project under the group");
@@ -243,7 +308,10 @@ async fn a_group_is_read_project_by_project_and_a_public_project_is_public() {
 #[tokio::test]
 async fn several_projects_are_partitions() {
     let server = start(standard(2)).await;
-    let c = build(&server.uri(), json!({"project_owner": "acme", "project_name": "platform/api, www"}));
+    let c = build(
+        &server.uri(),
+        json!({"project_owner": "acme", "project_name": "platform/api, www"}),
+    );
     assert_eq!(c.partitions(), ["acme/platform/api", "acme/www"]);
     assert!(c.partition("acme/www").is_some());
     assert!(c.partition("acme/other").is_none());
@@ -256,19 +324,30 @@ async fn check_tells_a_wrong_token_a_missing_project_and_a_missing_scope_apart()
     cfg["credentials"]["gitlab_access_token"] = json!("glpat-wrong");
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
-    let e = registry.build("gitlab", cfg).unwrap().check().await.unwrap_err();
+    let e = registry
+        .build("gitlab", cfg)
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
     assert_eq!(e.field(), Some("credentials.gitlab_access_token"));
 
-    let e = build(&server.uri(), json!({"project_name": "nope"})).check().await.unwrap_err();
+    let e = build(&server.uri(), json!({"project_name": "nope"}))
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
     assert_eq!(e.field(), Some("project_name"));
     assert!(e.to_string().contains("404 Project Not Found"), "{e}");
 
-    let e = build(&server.uri(), json!({"project_owner": "nobody", "project_name": null}))
-        .check()
-        .await
-        .unwrap_err();
+    let e = build(
+        &server.uri(),
+        json!({"project_owner": "nobody", "project_name": null}),
+    )
+    .check()
+    .await
+    .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
     assert_eq!(e.field(), Some("project_owner"));
 
@@ -296,7 +375,10 @@ async fn an_exhausted_quota_waits_for_its_reset() {
         + 2;
     let body: Value = {
         let probe = reqwest::Client::new()
-            .get(format!("{}/api/v4/projects/acme%2Fplatform%2Fapi", server.uri()))
+            .get(format!(
+                "{}/api/v4/projects/acme%2Fplatform%2Fapi",
+                server.uri()
+            ))
             .header("PRIVATE-TOKEN", TOKEN)
             .send()
             .await
@@ -317,13 +399,20 @@ async fn an_exhausted_quota_waits_for_its_reset() {
         .await;
     let started = Instant::now();
     build(&server.uri(), json!({})).check().await.unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn a_file_over_max_file_size_is_a_failure_and_the_sync_goes_on() {
     let server = start(standard(10)).await;
-    let c = build(&server.uri(), json!({"max_file_size": 30, "include_mrs": false, "include_issues": false}));
+    let c = build(
+        &server.uri(),
+        json!({"max_file_size": 30, "include_mrs": false, "include_issues": false}),
+    );
     let sink = MemorySink::new();
     let report = Syncer::new(c)
         .sink(sink.clone())
@@ -333,7 +422,11 @@ async fn a_file_over_max_file_size_is_a_failure_and_the_sync_goes_on() {
         .await
         .unwrap();
     // main.rs (34 B) is over 30 B; README.md (23 B), util.py (22 B) and logo.png (17 B) fit.
-    let mut ids: Vec<String> = sink.ids().into_iter().map(|i| i.rsplit('/').next().unwrap().to_owned()).collect();
+    let mut ids: Vec<String> = sink
+        .ids()
+        .into_iter()
+        .map(|i| i.rsplit('/').next().unwrap().to_owned())
+        .collect();
     ids.sort();
     assert_eq!(ids, ["README.md", "logo.png", "util.py"]);
     assert_eq!(report.failed, 1, "{report:?}");

@@ -393,7 +393,10 @@ impl Client {
         url.query_pairs_mut().append_pair("ref", reference);
         match self.get(url, Some(max)).await {
             Ok(resp) => {
-                let sha = resp.header("x-gitlab-blob-id").unwrap_or_default().to_owned();
+                let sha = resp
+                    .header("x-gitlab-blob-id")
+                    .unwrap_or_default()
+                    .to_owned();
                 Ok(Some((sha, resp.into_body().to_vec())))
             }
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
@@ -498,7 +501,11 @@ async fn pace(resp: &Response) {
         .map_or(0, |d| d.as_secs());
     let wait = Duration::from_secs(reset.saturating_sub(now)).min(MAX_RESET_WAIT);
     if !wait.is_zero() {
-        tracing::info!(connector = SOURCE, wait_secs = wait.as_secs(), "GitLab's rate limit quota is used up; waiting for its reset");
+        tracing::info!(
+            connector = SOURCE,
+            wait_secs = wait.as_secs(),
+            "GitLab's rate limit quota is used up; waiting for its reset"
+        );
         tokio::time::sleep(wait).await;
     }
 }
@@ -553,19 +560,41 @@ mod tests {
 
     #[test]
     fn error_bodies_are_read_as_gitlab_writes_them() {
-        let c = classify(StatusCode::NOT_FOUND, br#"{"message":"404 Project Not Found"}"#);
-        let c = c.map(|c| (c.kind, c.message)).unwrap_or((ErrorKind::Internal, String::new()));
+        let c = classify(
+            StatusCode::NOT_FOUND,
+            br#"{"message":"404 Project Not Found"}"#,
+        );
+        let c = c
+            .map(|c| (c.kind, c.message))
+            .unwrap_or((ErrorKind::Internal, String::new()));
         assert_eq!(c.0, ErrorKind::NotFound);
         assert!(c.1.contains("404 Project Not Found"), "{}", c.1);
         let c = classify(
             StatusCode::FORBIDDEN,
             br#"{"error":"insufficient_scope","error_description":"The request requires higher privileges than provided by the access token.","scope":"read_api"}"#,
         );
-        let c = c.map(|c| (c.kind, c.message)).unwrap_or((ErrorKind::Internal, String::new()));
+        let c = c
+            .map(|c| (c.kind, c.message))
+            .unwrap_or((ErrorKind::Internal, String::new()));
         assert_eq!(c.0, ErrorKind::PermissionDenied);
-        assert!(c.1.contains("insufficient_scope: The request requires"), "{}", c.1);
-        let c = classify(StatusCode::BAD_REQUEST, br#"{"message":{"updated_after":["is invalid"]}}"#);
-        assert!(c.is_some_and(|c| c.kind == ErrorKind::InvalidData && c.message.contains("updated_after")));
-        assert!(classify(StatusCode::UNAUTHORIZED, br#"{"message":"401 Unauthorized"}"#).is_none());
+        assert!(
+            c.1.contains("insufficient_scope: The request requires"),
+            "{}",
+            c.1
+        );
+        let c = classify(
+            StatusCode::BAD_REQUEST,
+            br#"{"message":{"updated_after":["is invalid"]}}"#,
+        );
+        assert!(c.is_some_and(
+            |c| c.kind == ErrorKind::InvalidData && c.message.contains("updated_after")
+        ));
+        assert!(
+            classify(
+                StatusCode::UNAUTHORIZED,
+                br#"{"message":"401 Unauthorized"}"#
+            )
+            .is_none()
+        );
     }
 }

@@ -260,7 +260,13 @@ impl ConnectorConfig for GitlabConfig {
 
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
-        if self.credentials.gitlab_access_token.expose().trim().is_empty() {
+        if self
+            .credentials
+            .gitlab_access_token
+            .expose()
+            .trim()
+            .is_empty()
+        {
             problems.push(FieldError::new(TOKEN_FIELD, "must not be empty"));
         }
         let owner = self.owner();
@@ -320,11 +326,25 @@ mod tests {
 
     #[test]
     fn the_api_base_takes_self_managed_paths_and_a_given_api_v4() {
-        let base = |u| with_url(u).api_base().map(|b| b.to_string()).unwrap_or_default();
+        let base = |u| {
+            with_url(u)
+                .api_base()
+                .map(|b| b.to_string())
+                .unwrap_or_default()
+        };
         assert_eq!(base(None), "https://gitlab.com/api/v4/");
-        assert_eq!(base(Some("https://git.example.com/gitlab/")), "https://git.example.com/gitlab/api/v4/");
-        assert_eq!(base(Some("https://gitlab.com/api/v4")), "https://gitlab.com/api/v4/");
-        assert_eq!(base(Some("http://10.0.0.5:8080?x=1")), "http://10.0.0.5:8080/api/v4/");
+        assert_eq!(
+            base(Some("https://git.example.com/gitlab/")),
+            "https://git.example.com/gitlab/api/v4/"
+        );
+        assert_eq!(
+            base(Some("https://gitlab.com/api/v4")),
+            "https://gitlab.com/api/v4/"
+        );
+        assert_eq!(
+            base(Some("http://10.0.0.5:8080?x=1")),
+            "http://10.0.0.5:8080/api/v4/"
+        );
     }
 
     #[test]

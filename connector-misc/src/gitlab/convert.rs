@@ -115,7 +115,11 @@ pub(crate) fn item_document(
             return Failure::new(
                 Some(item.web_url.clone()),
                 ErrorKind::InvalidData,
-                format!("{} {}: its web_url is not a URL: {e}", kind.label(), item.iid),
+                format!(
+                    "{} {}: its web_url is not a URL: {e}",
+                    kind.label(),
+                    item.iid
+                ),
             )
             .into();
         }
@@ -245,14 +249,15 @@ pub(crate) fn file_document(
     // Source code is text whatever its extension; what is not UTF-8 goes by extension.
     let doc = match crate::files::decode_text(data) {
         Ok(text) if !text.contains('\0') => {
-            let ext = crate::files::extension_of(&entry.name)
-                .map_or(Value::Null, Value::from);
+            let ext = crate::files::extension_of(&entry.name).map_or(Value::Null, Value::from);
             Document::text(id.clone(), SOURCE, &entry.name, text).with_metadata("extension", ext)
         }
-        Ok(text) => match crate::files::file_document(id.clone(), SOURCE, &entry.name, text.into_bytes()) {
-            Ok(doc) => doc,
-            Err(message) => return failure(&id, &entry.path, ErrorKind::InvalidData, message),
-        },
+        Ok(text) => {
+            match crate::files::file_document(id.clone(), SOURCE, &entry.name, text.into_bytes()) {
+                Ok(doc) => doc,
+                Err(message) => return failure(&id, &entry.path, ErrorKind::InvalidData, message),
+            }
+        }
         Err(bytes) => match crate::files::file_document(id.clone(), SOURCE, &entry.name, bytes) {
             Ok(doc) => doc,
             Err(message) => return failure(&id, &entry.path, ErrorKind::InvalidData, message),
@@ -284,7 +289,12 @@ pub(crate) fn file_document(
 }
 
 /// A failure of the item `id` at `what` (a path, an iid).
-pub(crate) fn failure(id: &str, what: &str, kind: ErrorKind, message: impl std::fmt::Display) -> Outcome {
+pub(crate) fn failure(
+    id: &str,
+    what: &str,
+    kind: ErrorKind,
+    message: impl std::fmt::Display,
+) -> Outcome {
     let failure = Failure::new(Some(id.to_owned()), kind, format!("{what}: {message}"));
     match Url::parse(id) {
         Ok(url) => failure.with_link(url).into(),

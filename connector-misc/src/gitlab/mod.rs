@@ -180,7 +180,11 @@ impl Connector for GitlabConnector {
     /// none for one project or a whole group (whose projects are known only from GitLab).
     fn partitions(&self) -> Vec<String> {
         let projects = self.config.projects();
-        if projects.len() > 1 { projects } else { Vec::new() }
+        if projects.len() > 1 {
+            projects
+        } else {
+            Vec::new()
+        }
     }
 
     /// This connector reading only the project `partition`: one of
@@ -189,13 +193,10 @@ impl Connector for GitlabConnector {
     fn partition(&self, partition: &str) -> Option<DynConnector> {
         let owner = self.config.owner();
         let projects = self.config.projects();
-        let name = if projects.is_empty() {
-            partition.strip_prefix(owner)?.strip_prefix('/')?
-        } else if projects.iter().any(|p| p == partition) {
-            partition.strip_prefix(owner)?.strip_prefix('/')?
-        } else {
+        if !projects.is_empty() && !projects.iter().any(|p| p == partition) {
             return None;
-        };
+        }
+        let name = partition.strip_prefix(owner)?.strip_prefix('/')?;
         if name.is_empty() {
             return None;
         }

@@ -65,11 +65,7 @@ enum Job {
 impl Walk {
     /// The first stage after `done` (none: the project's first) that the config asks for.
     fn next_stage(&self, done: Option<&Stage>) -> Option<Stage> {
-        let order = [
-            (self.code, 0),
-            (self.mrs, 1),
-            (self.issues, 2),
-        ];
+        let order = [(self.code, 0), (self.mrs, 1), (self.issues, 2)];
         let from = match done {
             None => 0,
             Some(Stage::CodeFiles { .. }) => 1,
@@ -114,7 +110,11 @@ impl Walk {
             .map_err(|e| match e.kind() {
                 ErrorKind::NotFound => Error::new(
                     ErrorKind::NotFound,
-                    format!("GitLab has no group or user `{}` the token may see ({})", self.owner, e.message()),
+                    format!(
+                        "GitLab has no group or user `{}` the token may see ({})",
+                        self.owner,
+                        e.message()
+                    ),
                 )
                 .with_connector(SOURCE)
                 .with_field("project_owner"),
@@ -128,7 +128,11 @@ impl Walk {
         let project = match self.client.project(path).await {
             Ok(p) => p,
             Err(e) if e.kind() == ErrorKind::NotFound && self.projects.is_empty() => {
-                tracing::warn!(connector = SOURCE, project = path, "the project is gone since the group was listed");
+                tracing::warn!(
+                    connector = SOURCE,
+                    project = path,
+                    "the project is gone since the group was listed"
+                );
                 return Ok(None);
             }
             Err(e) => return Err(self.named_project_error(e, path)),
@@ -138,7 +142,10 @@ impl Walk {
         } else {
             None
         };
-        let reference = self.branch.clone().or_else(|| project.default_branch.clone());
+        let reference = self
+            .branch
+            .clone()
+            .or_else(|| project.default_branch.clone());
         let head = match (&reference, code) {
             (Some(r), true) => self.client.commit(project.id, r).await?,
             _ => None,
@@ -156,7 +163,10 @@ impl Walk {
     /// (`gitlab-project:{host}/{path}`, and their e-mail addresses where GitLab shows them)
     /// for any that is not public.
     async fn access(&self, project: &Project) -> Result<Access> {
-        let members_group = format!("gitlab-project:{}/{}", self.host, project.path_with_namespace);
+        let members_group = format!(
+            "gitlab-project:{}/{}",
+            self.host, project.path_with_namespace
+        );
         if project.visibility.as_deref() == Some("public") {
             // The members' group too: what a confidential issue keeps.
             let mut access = Access::public();
@@ -172,7 +182,9 @@ impl Walk {
                 let email = m.email.or(m.public_email).filter(|e| e.contains('@'));
                 match email {
                     Some(e) => emails.push(e.to_lowercase()),
-                    None => tracing::debug!(connector = SOURCE, member = %m.username, "a member without a visible e-mail address"),
+                    None => {
+                        tracing::debug!(connector = SOURCE, member = %m.username, "a member without a visible e-mail address")
+                    }
                 }
             }
         }
@@ -269,10 +281,15 @@ impl Walk {
         }
         let url = match next {
             Some(n) => self.client.own_url(n).map_err(|e| {
-                Error::checkpoint(format!("the checkpoint's tree page is not a link of this instance: {}", e.message()))
-                    .with_connector(SOURCE)
+                Error::checkpoint(format!(
+                    "the checkpoint's tree page is not a link of this instance: {}",
+                    e.message()
+                ))
+                .with_connector(SOURCE)
             })?,
-            None => self.client.tree_url(entered.project.id, reference, self.per_page)?,
+            None => self
+                .client
+                .tree_url(entered.project.id, reference, self.per_page)?,
         };
         let page = self.client.tree_page(url).await?;
         let project = &entered.project;
@@ -287,15 +304,25 @@ impl Walk {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let id = path.as_deref().map(|p| convert::file_id(project, reference, p)).unwrap_or_default();
+                    let id = path
+                        .as_deref()
+                        .map(|p| convert::file_id(project, reference, p))
+                        .unwrap_or_default();
                     let what = path.unwrap_or_else(|| "a tree entry".to_owned());
-                    let failed = convert::failure(&id, &what, ErrorKind::InvalidData, format!("the tree entry cannot be read: {e}"));
+                    let failed = convert::failure(
+                        &id,
+                        &what,
+                        ErrorKind::InvalidData,
+                        format!("the tree entry cannot be read: {e}"),
+                    );
                     pending.push(PendingItem::new(id, Job::Failed(failed)));
                 }
             }
         }
         let batch = self.fetch(entered, pending, ctx).await?;
-        let next = page.next.map(|n| Stage::CodeFiles { next: Some(n.to_string()) });
+        let next = page.next.map(|n| Stage::CodeFiles {
+            next: Some(n.to_string()),
+        });
         Ok((batch, next))
     }
 
@@ -328,7 +355,10 @@ impl Walk {
         let mut pending = Vec::new();
         let mut listed: Vec<(chrono::DateTime<chrono::Utc>, u64)> = Vec::new();
         for value in page.items {
-            let web_url = value.get("web_url").and_then(Value::as_str).map(str::to_owned);
+            let web_url = value
+                .get("web_url")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             match serde_json::from_value::<Item>(value) {
                 Ok(item) => {
                     listed.push((item.updated_at, item.id));
@@ -349,7 +379,11 @@ impl Walk {
                     let id = web_url.unwrap_or_default();
                     let failed = convert::failure(
                         &id,
-                        &format!("a listed {} of {}", kind.path(), project.path_with_namespace),
+                        &format!(
+                            "a listed {} of {}",
+                            kind.path(),
+                            project.path_with_namespace
+                        ),
                         ErrorKind::InvalidData,
                         format!("it cannot be read: {e}"),
                     );
@@ -362,10 +396,13 @@ impl Walk {
             return Ok((batch, None));
         }
         let next = advance(cursor, &listed);
-        Ok((batch, Some(match kind {
-            Kind::Issue => Stage::Issues(next),
-            Kind::MergeRequest => Stage::MergeRequests(next),
-        })))
+        Ok((
+            batch,
+            Some(match kind {
+                Kind::Issue => Stage::Issues(next),
+                Kind::MergeRequest => Stage::MergeRequests(next),
+            }),
+        ))
     }
 
     async fn fetch(
@@ -404,7 +441,10 @@ impl Walk {
                         &id,
                         &entry.path,
                         ErrorKind::Unsupported,
-                        format!("the file is larger than max_file_size ({} bytes); raise max_file_size to read it", self.max),
+                        format!(
+                            "the file is larger than max_file_size ({} bytes); raise max_file_size to read it",
+                            self.max
+                        ),
                     ))),
                     Err(e) => Err(e),
                 }
@@ -417,14 +457,24 @@ impl Walk {
                     Vec::new()
                 };
                 let access = convert::item_access(&item, entered.access.as_ref());
-                Ok(Some(convert::item_document(kind, &item, &notes, project, access, self.system_notes)))
+                Ok(Some(convert::item_document(
+                    kind,
+                    &item,
+                    &notes,
+                    project,
+                    access,
+                    self.system_notes,
+                )))
             }
         }
     }
 
     /// Every document id of the configured projects: the files of each ref, every merge
     /// request and issue; fails rather than come back short.
-    pub(crate) fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+    pub(crate) fn list_ids(
+        &self,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         let walk = Walk {
             client: self.client.with_context(&ctx),
             ..self.clone()
@@ -506,7 +556,9 @@ impl Walk {
             return None;
         }
         let inside = if self.projects.is_empty() {
-            project.strip_prefix(self.owner.as_str()).is_some_and(|r| r.starts_with('/'))
+            project
+                .strip_prefix(self.owner.as_str())
+                .is_some_and(|r| r.starts_with('/'))
         } else {
             self.projects.iter().any(|p| p == project)
         };
@@ -517,7 +569,11 @@ impl Walk {
         match kind {
             "issues" | "merge_requests" => {
                 let iid = tail.parse().ok()?;
-                let kind = if kind == "issues" { Kind::Issue } else { Kind::MergeRequest };
+                let kind = if kind == "issues" {
+                    Kind::Issue
+                } else {
+                    Kind::MergeRequest
+                };
                 Some(Named::Item(project.to_owned(), kind, iid))
             }
             "blob" => Some(Named::File(project.to_owned(), tail.to_owned())),
@@ -573,39 +629,70 @@ impl Walk {
         let project = &entered.project;
         match named {
             Named::Item(_, kind, iid) => {
-                if !(match kind { Kind::Issue => self.issues, Kind::MergeRequest => self.mrs }) {
+                if !(match kind {
+                    Kind::Issue => self.issues,
+                    Kind::MergeRequest => self.mrs,
+                }) {
                     return Ok(None);
                 }
                 let Some(value) = self.client.item(project.id, kind.path(), iid).await? else {
                     return Ok(None);
                 };
                 let item: Item = serde_json::from_value(value).map_err(|e| {
-                    Error::invalid_data(format!("GitLab sent a {} that cannot be read: {e}", kind.path()))
-                        .with_connector(SOURCE)
+                    Error::invalid_data(format!(
+                        "GitLab sent a {} that cannot be read: {e}",
+                        kind.path()
+                    ))
+                    .with_connector(SOURCE)
                 })?;
-                self.fetch_one(entered, Job::Item(kind, Box::new(item))).await
+                self.fetch_one(entered, Job::Item(kind, Box::new(item)))
+                    .await
             }
             Named::File(_, tail) => {
-                let Some(reference) = entered.reference.as_deref() else { return Ok(None) };
-                let Some(path) = tail.strip_prefix(reference).and_then(|p| p.strip_prefix('/')) else {
+                let Some(reference) = entered.reference.as_deref() else {
+                    return Ok(None);
+                };
+                let Some(path) = tail
+                    .strip_prefix(reference)
+                    .and_then(|p| p.strip_prefix('/'))
+                else {
                     return Ok(None);
                 };
                 if !self.code {
                     return Ok(None);
                 }
                 let id = convert::file_id(project, reference, path);
-                match self.client.file_raw(project.id, reference, path, self.max).await {
+                match self
+                    .client
+                    .file_raw(project.id, reference, path, self.max)
+                    .await
+                {
                     Ok(None) => Ok(None),
                     Ok(Some((sha, data))) => {
                         let name = path.rsplit('/').next().unwrap_or(path).to_owned();
-                        let entry = TreeEntry { id: sha, name, kind: "blob".to_owned(), path: path.to_owned() };
-                        Ok(Some(convert::file_document(&entry, data, project, reference, entered.head.as_ref(), entered.access.clone())))
+                        let entry = TreeEntry {
+                            id: sha,
+                            name,
+                            kind: "blob".to_owned(),
+                            path: path.to_owned(),
+                        };
+                        Ok(Some(convert::file_document(
+                            &entry,
+                            data,
+                            project,
+                            reference,
+                            entered.head.as_ref(),
+                            entered.access.clone(),
+                        )))
                     }
                     Err(e) if is_body_too_large(&e) => Ok(Some(convert::failure(
                         &id,
                         path,
                         ErrorKind::Unsupported,
-                        format!("the file is larger than max_file_size ({} bytes); raise max_file_size to read it", self.max),
+                        format!(
+                            "the file is larger than max_file_size ({} bytes); raise max_file_size to read it",
+                            self.max
+                        ),
                     ))),
                     Err(e) => Err(e),
                 }
@@ -642,7 +729,11 @@ pub(crate) fn advance(
     UpdatedCursor {
         after: Some(last),
         done,
-        page: if stuck { cursor.page.saturating_add(1) } else { 1 },
+        page: if stuck {
+            cursor.page.saturating_add(1)
+        } else {
+            1
+        },
     }
 }
 
@@ -652,13 +743,22 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(s: u32) -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, s).unwrap_or_default()
+        chrono::Utc
+            .with_ymd_and_hms(2025, 3, 1, 10, 0, s)
+            .single()
+            .unwrap_or_default()
     }
 
     #[test]
     fn the_cursor_moves_to_the_last_time_with_the_ids_handed_on_at_it() {
-        let c = advance(&UpdatedCursor::start(), &[(at(1), 10), (at(2), 11), (at(2), 12)]);
-        assert_eq!((c.after, c.done.clone(), c.page), (Some(at(2)), vec![11, 12], 1));
+        let c = advance(
+            &UpdatedCursor::start(),
+            &[(at(1), 10), (at(2), 11), (at(2), 12)],
+        );
+        assert_eq!(
+            (c.after, c.done.clone(), c.page),
+            (Some(at(2)), vec![11, 12], 1)
+        );
         // The next page starts with those again (GitLab's bound is inclusive), then newer ones.
         let c2 = advance(&c, &[(at(2), 11), (at(2), 12), (at(3), 13)]);
         assert_eq!((c2.after, c2.done, c2.page), (Some(at(3)), vec![13], 1));

@@ -104,10 +104,15 @@ impl File {
     /// A blob id: 40 hex digits from the content, as git's would be.
     pub(crate) fn sha(&self) -> String {
         let h = connector_core::ids::hash128(&String::from_utf8_lossy(&self.body));
-        format!("{:0<40}", h.chars().filter(char::is_ascii_hexdigit).collect::<String>())
-            .chars()
-            .take(40)
-            .collect()
+        format!(
+            "{:0<40}",
+            h.chars()
+                .filter(char::is_ascii_hexdigit)
+                .collect::<String>()
+        )
+        .chars()
+        .take(40)
+        .collect()
     }
 }
 
@@ -210,7 +215,11 @@ impl GitlabApi {
 
     fn item_json(&self, p: &Project, kind: &str, it: &Item) -> Value {
         let base = self.base.lock().unwrap().clone();
-        let segment = if kind == "issues" { "issues" } else { "merge_requests" };
+        let segment = if kind == "issues" {
+            "issues"
+        } else {
+            "merge_requests"
+        };
         let offset = if kind == "issues" { 0 } else { 5000 };
         let mut v = json!({
             "id": p.id * 10_000 + offset + it.iid, "iid": it.iid, "project_id": p.id,
@@ -234,7 +243,11 @@ impl GitlabApi {
             v["source_branch"] = json!(format!("feature-{}", it.iid));
             v["target_branch"] = json!("main");
             v["draft"] = json!(false);
-            v["merged_at"] = if it.state == "merged" { json!(gl_time(time(it.minute))) } else { Value::Null };
+            v["merged_at"] = if it.state == "merged" {
+                json!(gl_time(time(it.minute)))
+            } else {
+                Value::Null
+            };
             v["reviewers"] = json!([user("reviewer")]);
             v["merge_status"] = json!("can_be_merged");
         }
@@ -244,15 +257,29 @@ impl GitlabApi {
     /// An offset-paginated answer as GitLab sends it.
     fn offset_page(&self, req: &Request, all: Vec<Value>) -> ResponseTemplate {
         let default = self.state.lock().unwrap().page;
-        let per: usize = query(req, "per_page").and_then(|v| v.parse().ok()).unwrap_or(20).min(default.max(1));
-        let page: usize = query(req, "page").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
+        let per: usize = query(req, "per_page")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20)
+            .min(default.max(1));
+        let page: usize = query(req, "page")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
+            .max(1);
         let total = all.len();
         let pages = total.div_ceil(per).max(1);
         let items: Vec<Value> = all.into_iter().skip((page - 1) * per).take(per).collect();
         let link_to = |n: usize| {
             let mut u = req.url.clone();
-            let pairs: Vec<(String, String)> = req.url.query_pairs().filter(|(k, _)| k != "page").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-            u.query_pairs_mut().clear().extend_pairs(pairs).append_pair("page", &n.to_string());
+            let pairs: Vec<(String, String)> = req
+                .url
+                .query_pairs()
+                .filter(|(k, _)| k != "page")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            u.query_pairs_mut()
+                .clear()
+                .extend_pairs(pairs)
+                .append_pair("page", &n.to_string());
             u.to_string()
         };
         let mut links = Vec::new();
@@ -264,8 +291,16 @@ impl GitlabApi {
         }
         links.push(format!("<{}>; rel=\"first\"", link_to(1)));
         links.push(format!("<{}>; rel=\"last\"", link_to(pages)));
-        let next = if page < pages { (page + 1).to_string() } else { String::new() };
-        let prev = if page > 1 { (page - 1).to_string() } else { String::new() };
+        let next = if page < pages {
+            (page + 1).to_string()
+        } else {
+            String::new()
+        };
+        let prev = if page > 1 {
+            (page - 1).to_string()
+        } else {
+            String::new()
+        };
         ResponseTemplate::new(200)
             .insert_header("Link", links.join(", ").as_str())
             .insert_header("X-Page", page.to_string().as_str())
@@ -282,7 +317,10 @@ impl GitlabApi {
             return message(404, "404 Tree Not Found");
         }
         let default = self.state.lock().unwrap().page;
-        let per: usize = query(req, "per_page").and_then(|v| v.parse().ok()).unwrap_or(20).min(default.max(1));
+        let per: usize = query(req, "per_page")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20)
+            .min(default.max(1));
         // Folders and files, sorted by path as GitLab's keyset tree is.
         let mut entries: Vec<(String, Value)> = Vec::new();
         let mut dirs = std::collections::BTreeSet::new();
@@ -301,13 +339,25 @@ impl GitlabApi {
         }
         entries.sort_by(|a, b| a.0.cmp(&b.0));
         let token = query(req, "page_token");
-        let start = token.map_or(0, |t| entries.iter().position(|(path, _)| *path > t).unwrap_or(entries.len()));
-        let page: Vec<Value> = entries.iter().skip(start).take(per).map(|(_, v)| v.clone()).collect();
+        let start = token.map_or(0, |t| {
+            entries
+                .iter()
+                .position(|(path, _)| *path > t)
+                .unwrap_or(entries.len())
+        });
+        let page: Vec<Value> = entries
+            .iter()
+            .skip(start)
+            .take(per)
+            .map(|(_, v)| v.clone())
+            .collect();
         let mut t = ResponseTemplate::new(200);
         if start + per < entries.len() {
             let last = entries[start + per - 1].0.clone();
             let base = self.base.lock().unwrap().clone();
-            let mut next = url::Url::parse(&format!("{base}/api/v4/projects/{}/repository/tree", p.id)).unwrap();
+            let mut next =
+                url::Url::parse(&format!("{base}/api/v4/projects/{}/repository/tree", p.id))
+                    .unwrap();
             next.query_pairs_mut()
                 .append_pair("id", &p.id.to_string())
                 .append_pair("page_token", &last)
@@ -333,8 +383,10 @@ impl GitlabApi {
         }
         let p = st.projects.iter().find(|x| x.id == p.id).cloned().unwrap();
         drop(st);
-        let after = query(req, "updated_after").map(|t| DateTime::parse_from_rfc3339(&t).unwrap().to_utc());
-        let before = query(req, "updated_before").map(|t| DateTime::parse_from_rfc3339(&t).unwrap().to_utc());
+        let after =
+            query(req, "updated_after").map(|t| DateTime::parse_from_rfc3339(&t).unwrap().to_utc());
+        let before = query(req, "updated_before")
+            .map(|t| DateTime::parse_from_rfc3339(&t).unwrap().to_utc());
         let list = if kind == "issues" { &p.issues } else { &p.mrs };
         let mut items: Vec<&Item> = list
             .iter()
@@ -347,7 +399,10 @@ impl GitlabApi {
         if query(req, "sort").as_deref() == Some("desc") {
             items.reverse();
         }
-        let values = items.into_iter().map(|i| self.item_json(&p, kind, i)).collect();
+        let values = items
+            .into_iter()
+            .map(|i| self.item_json(&p, kind, i))
+            .collect();
         self.offset_page(req, values)
     }
 
@@ -356,7 +411,11 @@ impl GitlabApi {
         let Some(it) = list.iter().find(|i| i.iid == iid) else {
             return message(404, "404 Not found");
         };
-        let noteable = if kind == "issues" { "Issue" } else { "MergeRequest" };
+        let noteable = if kind == "issues" {
+            "Issue"
+        } else {
+            "MergeRequest"
+        };
         let values = it
             .notes
             .iter()
@@ -383,15 +442,17 @@ impl Respond for Api {
 
 impl Api {
     fn route(&self, req: &Request) -> ResponseTemplate {
-        if req.headers.get("private-token").and_then(|h| h.to_str().ok()) != Some(TOKEN) {
+        if req
+            .headers
+            .get("private-token")
+            .and_then(|h| h.to_str().ok())
+            != Some(TOKEN)
+        {
             return message(401, "401 Unauthorized");
         }
         // The path with `%2F` kept inside a segment, as GitLab reads a project path.
         let raw = req.url.path().trim_start_matches("/api/v4/");
-        let parts: Vec<String> = raw
-            .split('/')
-            .map(|s| percent_decode(s))
-            .collect();
+        let parts: Vec<String> = raw.split('/').map(percent_decode).collect();
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         let st = self.0.state.lock().unwrap();
         let find = |key: &str| {
@@ -406,7 +467,12 @@ impl Api {
                     return message(404, "404 Group Not Found");
                 }
                 let prefix = format!("{group}/");
-                let mut list: Vec<Project> = st.projects.iter().filter(|p| p.path.starts_with(&prefix)).cloned().collect();
+                let mut list: Vec<Project> = st
+                    .projects
+                    .iter()
+                    .filter(|p| p.path.starts_with(&prefix))
+                    .cloned()
+                    .collect();
                 drop(st);
                 list.sort_by_key(|p| p.id);
                 let values = list.iter().map(|p| self.0.project_json(p)).collect();
@@ -433,12 +499,14 @@ impl Api {
                             "committed_date": gl_time(time(p.head_minute)),
                             "authored_date": gl_time(time(p.head_minute)), "parent_ids": []}))
                     }
-                    ["repository", "blobs", sha, "raw"] => match p.files.iter().find(|f| f.sha() == *sha) {
-                        Some(f) => ResponseTemplate::new(200)
-                            .insert_header("Content-Type", "text/plain; charset=utf-8")
-                            .set_body_bytes(f.body.clone()),
-                        None => message(404, "404 Blob Not Found"),
-                    },
+                    ["repository", "blobs", sha, "raw"] => {
+                        match p.files.iter().find(|f| f.sha() == *sha) {
+                            Some(f) => ResponseTemplate::new(200)
+                                .insert_header("Content-Type", "text/plain; charset=utf-8")
+                                .set_body_bytes(f.body.clone()),
+                            None => message(404, "404 Blob Not Found"),
+                        }
+                    }
                     ["repository", "files", file, "raw"] => {
                         if query(req, "ref").as_deref() != Some("main") {
                             return message(404, "404 Commit Not Found");
@@ -456,14 +524,18 @@ impl Api {
                         if p.members_forbidden {
                             return message(403, "403 Forbidden");
                         }
-                        let values = p.members.iter().map(|(u, email)| {
-                            let mut m = user(u);
-                            m["access_level"] = json!(30);
-                            if let Some(e) = email {
-                                m["email"] = json!(e);
-                            }
-                            m
-                        }).collect();
+                        let values = p
+                            .members
+                            .iter()
+                            .map(|(u, email)| {
+                                let mut m = user(u);
+                                m["access_level"] = json!(30);
+                                if let Some(e) = email {
+                                    m["email"] = json!(e);
+                                }
+                                m
+                            })
+                            .collect();
                         self.0.offset_page(req, values)
                     }
                     [kind @ ("issues" | "merge_requests")] => self.0.items(req, &p, kind),
@@ -516,8 +588,18 @@ pub(crate) fn standard_project() -> Project {
     i1.assignees = vec!["bob"];
     i1.notes = vec![
         Note::user("bob", "Reproduced on **Safari 17**."),
-        Note { author: "bob", body: "added ~bug label".into(), system: true, internal: false },
-        Note { author: "carol", body: "internal: customer ACME".into(), system: false, internal: true },
+        Note {
+            author: "bob",
+            body: "added ~bug label".into(),
+            system: true,
+            internal: false,
+        },
+        Note {
+            author: "carol",
+            body: "internal: customer ACME".into(),
+            system: false,
+            internal: true,
+        },
     ];
     let mut i2 = Item::new(2, "Add dark mode", 2);
     i2.state = "closed";
