@@ -185,6 +185,43 @@ async fn a_confidential_issue_is_for_members_only_even_in_a_public_project() {
 }
 
 #[tokio::test]
+async fn a_public_project_that_keeps_its_issues_to_members_does_not_make_them_public() {
+    // A public repository with a members-only tracker (issues_access_level: private).
+    let mut p = standard_project();
+    p.visibility = "public";
+    p.issues_access_level = "private";
+    let server = start(GitlabApi::new(vec![p], 10)).await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let base = format!("{}/acme/platform/api/-", server.uri());
+    let issue = sink.get(&format!("{base}/issues/1")).unwrap();
+    let access = issue.access.as_ref().unwrap();
+    assert!(
+        !access.public,
+        "a members-only issue went out public: {access:?}"
+    );
+    assert_eq!(
+        access.groups,
+        ["gitlab-project:127.0.0.1/acme/platform/api"]
+    );
+    // What the project does not keep to members stays public.
+    let public_docs: Vec<_> = sink
+        .documents()
+        .into_iter()
+        .filter(|d| !d.id.contains("/issues/"))
+        .collect();
+    assert!(!public_docs.is_empty());
+    assert!(
+        public_docs
+            .iter()
+            .all(|d| d.access.as_ref().is_some_and(|a| a.public)),
+        "merge requests and files of a public project are public"
+    );
+    // Members are read once something is kept to them.
+    assert!(requests(&server, "/members").await > 0);
+}
+
+#[tokio::test]
 async fn an_incremental_run_finds_a_new_comment_on_an_old_issue_although_every_merge_request_is_older()
  {
     // RAGFlow listed merge requests newest first and returned at the first one older than the

@@ -54,6 +54,29 @@ pub(crate) struct Project {
     /// None for a project without a repository.
     #[serde(default)]
     pub(crate) default_branch: Option<String>,
+    /// Who may read the project's issues: `enabled` (whoever may read the project),
+    /// `private` (its members only, whatever its visibility) or `disabled`.
+    #[serde(default)]
+    pub(crate) issues_access_level: Option<String>,
+    /// The same for merge requests.
+    #[serde(default)]
+    pub(crate) merge_requests_access_level: Option<String>,
+    /// The same for the repository (code files).
+    #[serde(default)]
+    pub(crate) repository_access_level: Option<String>,
+}
+
+impl Project {
+    /// Whether the project keeps any of what the connector reads to its members.
+    pub(crate) fn keeps_any_to_members(&self) -> bool {
+        [
+            &self.issues_access_level,
+            &self.merge_requests_access_level,
+            &self.repository_access_level,
+        ]
+        .iter()
+        .any(|level| level.as_deref() == Some("private"))
+    }
 }
 
 /// A tree entry: `blob` (a file), `tree` (a folder) or `commit` (a submodule).

@@ -51,9 +51,36 @@ pub(crate) struct Walk {
 #[derive(Debug, Clone)]
 pub(crate) struct Entered {
     pub(crate) project: Project,
+    /// Who may read the project (by its visibility).
     pub(crate) access: Option<Access>,
+    /// Its members alone: who may read a feature the project keeps to members
+    /// (`*_access_level: private`), even on a public or internal project.
+    pub(crate) members: Option<Access>,
     pub(crate) reference: Option<String>,
     pub(crate) head: Option<Commit>,
+}
+
+impl Entered {
+    /// Who may read the project's code files.
+    pub(crate) fn file_access(&self) -> Option<&Access> {
+        self.feature_access(self.project.repository_access_level.as_deref())
+    }
+
+    /// Who may read the project's items of `kind` (before an item's own restriction, such
+    /// as a confidential issue's).
+    pub(crate) fn item_access(&self, kind: Kind) -> Option<&Access> {
+        self.feature_access(match kind {
+            Kind::Issue => self.project.issues_access_level.as_deref(),
+            Kind::MergeRequest => self.project.merge_requests_access_level.as_deref(),
+        })
+    }
+
+    fn feature_access(&self, level: Option<&str>) -> Option<&Access> {
+        match level {
+            Some("private") => self.members.as_ref(),
+            _ => self.access.as_ref(),
+        }
+    }
 }
 
 enum Job {
@@ -137,10 +164,11 @@ impl Walk {
             }
             Err(e) => return Err(self.named_project_error(e, path)),
         };
-        let access = if self.permissions {
-            Some(self.access(&project).await?)
+        let (access, members) = if self.permissions {
+            let (access, members) = self.access(&project).await?;
+            (Some(access), Some(members))
         } else {
-            None
+            (None, None)
         };
         let reference = self
             .branch
@@ -153,48 +181,58 @@ impl Walk {
         Ok(Some(Entered {
             project,
             access,
+            members,
             reference,
             head,
         }))
     }
 
-    /// Who may read what is in `project`: anyone for a public one; for an internal one every
-    /// signed-in user of the instance (`gitlab-internal:{host}`); its members
-    /// (`gitlab-project:{host}/{path}`, and their e-mail addresses where GitLab shows them)
-    /// for any that is not public.
-    async fn access(&self, project: &Project) -> Result<Access> {
+    /// Who may read what is in `project`, and who may read what it keeps to its members.
+    ///
+    /// The first: anyone for a public one; for an internal one every signed-in user of the
+    /// instance (`gitlab-internal:{host}`); its members (`gitlab-project:{host}/{path}`, and
+    /// their e-mail addresses where GitLab shows them) for any that is not public. The second:
+    /// its members alone, for the features a project keeps to them whatever its visibility
+    /// (`issues_access_level: private` on a public project: a public repository with a
+    /// members-only tracker).
+    async fn access(&self, project: &Project) -> Result<(Access, Access)> {
         let members_group = format!(
             "gitlab-project:{}/{}",
             self.host, project.path_with_namespace
         );
-        if project.visibility.as_deref() == Some("public") {
-            // The members' group too: what a confidential issue keeps.
-            let mut access = Access::public();
-            access.groups.push(members_group);
-            return Ok(access);
-        }
+        let public = project.visibility.as_deref() == Some("public");
         let mut emails = Vec::new();
-        if let Some(members) = self.client.members(project.id).await? {
-            for m in members {
-                if m.state.as_deref().is_some_and(|s| s != "active") {
-                    continue;
-                }
-                let email = m.email.or(m.public_email).filter(|e| e.contains('@'));
-                match email {
-                    Some(e) => emails.push(e.to_lowercase()),
-                    None => {
-                        tracing::debug!(connector = SOURCE, member = %m.username, "a member without a visible e-mail address")
+        // A public project's members are read only when something is kept to them.
+        if !public || project.keeps_any_to_members() {
+            if let Some(members) = self.client.members(project.id).await? {
+                for m in members {
+                    if m.state.as_deref().is_some_and(|s| s != "active") {
+                        continue;
+                    }
+                    let email = m.email.or(m.public_email).filter(|e| e.contains('@'));
+                    match email {
+                        Some(e) => emails.push(e.to_lowercase()),
+                        None => {
+                            tracing::debug!(connector = SOURCE, member = %m.username, "a member without a visible e-mail address")
+                        }
                     }
                 }
             }
+            emails.sort();
+            emails.dedup();
         }
-        emails.sort();
-        emails.dedup();
+        let members = Access::restricted(emails.clone(), vec![members_group.clone()]);
+        if public {
+            // The members' group too: what a confidential issue keeps.
+            let mut access = Access::public();
+            access.groups.push(members_group);
+            return Ok((access, members));
+        }
         let mut groups = vec![members_group];
         if project.visibility.as_deref() == Some("internal") {
             groups.push(format!("gitlab-internal:{}", self.host));
         }
-        Ok(Access::restricted(emails, groups))
+        Ok((Access::restricted(emails, groups), members))
     }
 
     /// The checkpointed walk from `from`, within `window` when given.
@@ -299,7 +337,7 @@ impl Walk {
             match serde_json::from_value::<TreeEntry>(value) {
                 Ok(entry) if entry.kind == "blob" => {
                     let id = convert::file_id(project, reference, &entry.path);
-                    let version = convert::file_version(&entry, entered.access.as_ref());
+                    let version = convert::file_version(&entry, entered.file_access());
                     pending.push(PendingItem::new(id, Job::File(entry)).with_version(&version));
                 }
                 Ok(_) => {}
@@ -368,7 +406,7 @@ impl Walk {
                     if window.is_some_and(|w| !w.contains(item.updated_at)) {
                         continue;
                     }
-                    let access = convert::item_access(&item, entered.access.as_ref());
+                    let access = convert::item_access(&item, entered.item_access(kind));
                     let version = convert::item_version(&item, access.as_ref());
                     pending.push(
                         PendingItem::new(item.web_url.clone(), Job::Item(kind, Box::new(item)))
@@ -435,7 +473,7 @@ impl Walk {
                         project,
                         &reference,
                         entered.head.as_ref(),
-                        entered.access.clone(),
+                        entered.file_access().cloned(),
                     ))),
                     Err(e) if is_body_too_large(&e) => Ok(Some(convert::failure(
                         &id,
@@ -456,7 +494,7 @@ impl Walk {
                 } else {
                     Vec::new()
                 };
-                let access = convert::item_access(&item, entered.access.as_ref());
+                let access = convert::item_access(&item, entered.item_access(kind));
                 Ok(Some(convert::item_document(
                     kind,
                     &item,
@@ -682,7 +720,7 @@ impl Walk {
                             project,
                             reference,
                             entered.head.as_ref(),
-                            entered.access.clone(),
+                            entered.file_access().cloned(),
                         )))
                     }
                     Err(e) if is_body_too_large(&e) => Ok(Some(convert::failure(

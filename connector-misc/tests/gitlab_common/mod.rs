@@ -129,6 +129,8 @@ pub(crate) struct Project {
     pub(crate) head_minute: u32,
     /// Members cannot be listed with the token (403).
     pub(crate) members_forbidden: bool,
+    /// `issues_access_level`: `enabled`, or `private` (members only, whatever the visibility).
+    pub(crate) issues_access_level: &'static str,
 }
 
 impl Project {
@@ -143,6 +145,7 @@ impl Project {
             members: vec![],
             head_minute: 20,
             members_forbidden: false,
+            issues_access_level: "enabled",
         }
     }
 }
@@ -210,6 +213,8 @@ impl GitlabApi {
             "visibility": p.visibility, "archived": false, "last_activity_at": "2025-03-01T10:00:00.000Z",
             "namespace": {"id": 9, "name": ns, "path": ns, "kind": "group", "full_path": ns},
             "issues_enabled": true, "merge_requests_enabled": true,
+            "issues_access_level": p.issues_access_level, "merge_requests_access_level": "enabled",
+            "repository_access_level": "enabled",
         })
     }
 
