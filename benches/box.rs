@@ -233,7 +233,7 @@ fn main() {
             "api_base_url": server.uri(),
             "allowed_hosts": ["127.0.0.1"],
             // Box's 1000 per minute would make this a test of the limiter.
-            "requests_per_minute": 100_000_000,
+            "requests_per_minute": 1_000_000,
         }))
         .unwrap();
         let client = reqwest::Client::new();
