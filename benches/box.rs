@@ -14,13 +14,11 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
-use std::sync::Arc;
-use std::time::Instant;
+#[path = "support/compare.rs"]
+mod compare;
 
-use connectors::core::sink::DiscardSink;
-use connectors::core::state::MemoryStateStore;
-use connectors::core::sync::{SyncMode, Syncer};
-use connectors::core::{LoadConnector, SyncContext};
+use compare::Compare;
+
 use connectors::misc::r#box::{BoxConfig, BoxConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -116,23 +114,6 @@ fn pages(n: usize) -> Vec<Vec<String>> {
         json!({"entries": root, "limit": PAGE, "next_marker": null}).to_string(),
     ]);
     out
-}
-
-fn line(name: &str, n: usize, secs: f64, requests: u64, baseline: Option<f64>) {
-    let rate = n as f64 / secs;
-    let ratio = baseline.map_or_else(String::new, |b| {
-        format!("  ({:.2}x the baseline's time)", secs / b)
-    });
-    println!(
-        "{name:<24} {secs:>7.3} s  {rate:>9.0} files/s  {:.3} requests/file{ratio}",
-        requests as f64 / n as f64
-    );
-}
-
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The raw fetch: the same pages by marker, then the same downloads, 8 at a time.
@@ -237,41 +218,19 @@ fn main() {
         }))
         .unwrap();
         let client = reqwest::Client::new();
-        let (mut base, mut conn, mut sync) = (f64::MAX, f64::MAX, f64::MAX);
-        let (mut base_req, mut conn_req, mut sync_req) = (0, 0, 0);
-        for _ in 0..ROUNDS {
-            let started = Instant::now();
-            let (got, requests) = raw(&client, &server.uri()).await;
-            assert_eq!(got, n);
-            base = base.min(started.elapsed().as_secs_f64());
-            base_req = requests;
-
-            let connector = BoxConnector::new(config.clone()).unwrap();
-            let ctx = SyncContext::new();
-            let started = Instant::now();
-            let mut docs = 0usize;
-            let mut stream = connector.load(ctx.clone());
-            while let Some(page) = stream.next().await {
-                docs += page.unwrap().documents.len();
-            }
-            assert_eq!(docs, n);
-            conn = conn.min(started.elapsed().as_secs_f64());
-            conn_req = ctx.stats().requests();
-
-            let started = Instant::now();
-            let report = Syncer::new(Arc::new(BoxConnector::new(config.clone()).unwrap()))
-                .sink(DiscardSink)
-                .state(MemoryStateStore::new())
-                .run(SyncMode::Full)
-                .await
-                .unwrap();
-            assert_eq!(report.delivered as usize, n);
-            sync = sync.min(started.elapsed().as_secs_f64());
-            sync_req = report.requests;
-        }
-        line("raw reqwest (baseline)", n, base, base_req, None);
-        line("BoxConnector::load", n, conn, conn_req, Some(base));
-        line("Syncer full run", n, sync, sync_req, Some(base));
-        println!("peak RSS {} KiB", peak_rss_kib().unwrap_or(0));
+        let uri = server.uri();
+        let compare = Compare {
+            rounds: ROUNDS,
+            n,
+            unit: "file",
+            name: "BoxConnector",
+            width: 24,
+        };
+        compare
+            .run(
+                || raw(&client, &uri),
+                || BoxConnector::new(config.clone()).unwrap(),
+            )
+            .await;
     });
 }

@@ -14,14 +14,12 @@
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
-use std::sync::Arc;
-use std::time::Instant;
+#[path = "support/compare.rs"]
+mod compare;
+
+use compare::Compare;
 
 use chrono::{DateTime, TimeZone, Utc};
-use connectors::core::sink::DiscardSink;
-use connectors::core::state::MemoryStateStore;
-use connectors::core::sync::{SyncMode, Syncer};
-use connectors::core::{LoadConnector, SyncContext};
 use connectors::misc::github::{GithubConfig, GithubConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -113,23 +111,6 @@ impl Respond for Issues {
         }
         resp
     }
-}
-
-fn line(name: &str, n: usize, secs: f64, requests: u64, baseline: Option<f64>) {
-    let rate = n as f64 / secs;
-    let ratio = baseline.map_or_else(String::new, |b| {
-        format!("  ({:.2}x the baseline's time)", secs / b)
-    });
-    println!(
-        "{name:<24} {secs:>7.3} s  {rate:>9.0} issues/s  {:.3} requests/issue{ratio}",
-        requests as f64 / n as f64
-    );
-}
-
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The raw fetch: every page by `Link`, then the comments of the issues that have some.
@@ -227,41 +208,18 @@ fn main() {
         .unwrap();
         config.page_size = std::num::NonZeroU32::new(PAGE as u32).unwrap();
         let client = reqwest::Client::new();
-        let (mut raw_s, mut conn, mut sync) = (f64::MAX, f64::MAX, f64::MAX);
-        let (mut raw_req, mut conn_req, mut sync_req) = (0, 0, 0);
-        for _ in 0..ROUNDS {
-            let started = Instant::now();
-            let (got, requests) = raw(&client, &base).await;
-            assert_eq!(got, n);
-            raw_s = raw_s.min(started.elapsed().as_secs_f64());
-            raw_req = requests;
-
-            let connector = GithubConnector::new(config.clone()).unwrap();
-            let ctx = SyncContext::new();
-            let started = Instant::now();
-            let mut docs = 0usize;
-            let mut stream = connector.load(ctx.clone());
-            while let Some(page) = stream.next().await {
-                docs += page.unwrap().documents.len();
-            }
-            assert_eq!(docs, n);
-            conn = conn.min(started.elapsed().as_secs_f64());
-            conn_req = ctx.stats().requests();
-
-            let started = Instant::now();
-            let report = Syncer::new(Arc::new(GithubConnector::new(config.clone()).unwrap()))
-                .sink(DiscardSink)
-                .state(MemoryStateStore::new())
-                .run(SyncMode::Full)
-                .await
-                .unwrap();
-            assert_eq!(report.delivered as usize, n);
-            sync = sync.min(started.elapsed().as_secs_f64());
-            sync_req = report.requests;
-        }
-        line("raw reqwest (baseline)", n, raw_s, raw_req, None);
-        line("GithubConnector::load", n, conn, conn_req, Some(raw_s));
-        line("Syncer full run", n, sync, sync_req, Some(raw_s));
-        println!("peak RSS {} KiB", peak_rss_kib().unwrap_or(0));
+        let compare = Compare {
+            rounds: ROUNDS,
+            n,
+            unit: "issue",
+            name: "GithubConnector",
+            width: 24,
+        };
+        compare
+            .run(
+                || raw(&client, &base),
+                || GithubConnector::new(config.clone()).unwrap(),
+            )
+            .await;
     });
 }

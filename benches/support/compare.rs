@@ -1,0 +1,91 @@
+//! The timing loop the API sources' loopback benches share (box, github, gitlab, bitbucket):
+//! a raw reqwest fetch of the same requests, the connector's `load()` drained, and a full
+//! `Syncer` run, each the best of `rounds`, printed with rates, requests per item and the
+//! ratio to the raw fetch's time, then the process's peak RSS.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use connectors::core::sink::DiscardSink;
+use connectors::core::state::MemoryStateStore;
+use connectors::core::sync::{SyncMode, Syncer};
+use connectors::core::{Connector, LoadConnector, SyncContext};
+use futures::StreamExt;
+
+/// What is compared: `n` items named `unit` ("file", "issue"), the connector's `name` in the
+/// table, and the column width of the names.
+pub(crate) struct Compare<'a> {
+    pub(crate) rounds: usize,
+    pub(crate) n: usize,
+    pub(crate) unit: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) width: usize,
+}
+
+impl Compare<'_> {
+    /// Runs the three sides `rounds` times and prints the table. `raw` returns the items it
+    /// got and the requests it sent; `make` builds a fresh connector.
+    pub(crate) async fn run<C, R, F>(&self, raw: R, make: impl Fn() -> C)
+    where
+        C: Connector + LoadConnector + 'static,
+        R: Fn() -> F,
+        F: Future<Output = (usize, u64)>,
+    {
+        let (mut raw_s, mut conn, mut sync) = (f64::MAX, f64::MAX, f64::MAX);
+        let (mut raw_req, mut conn_req, mut sync_req) = (0, 0, 0);
+        for _ in 0..self.rounds {
+            let started = Instant::now();
+            let (got, requests) = raw().await;
+            assert_eq!(got, self.n);
+            raw_s = raw_s.min(started.elapsed().as_secs_f64());
+            raw_req = requests;
+
+            let connector = make();
+            let ctx = SyncContext::new();
+            let started = Instant::now();
+            let mut docs = 0usize;
+            let mut stream = connector.load(ctx.clone());
+            while let Some(page) = stream.next().await {
+                docs += page.unwrap().documents.len();
+            }
+            assert_eq!(docs, self.n);
+            conn = conn.min(started.elapsed().as_secs_f64());
+            conn_req = ctx.stats().requests();
+
+            let started = Instant::now();
+            let report = Syncer::new(Arc::new(make()))
+                .sink(DiscardSink)
+                .state(MemoryStateStore::new())
+                .run(SyncMode::Full)
+                .await
+                .unwrap();
+            assert_eq!(report.delivered as usize, self.n);
+            sync = sync.min(started.elapsed().as_secs_f64());
+            sync_req = report.requests;
+        }
+        self.line("raw reqwest (baseline)", raw_s, raw_req, None);
+        self.line(&format!("{}::load", self.name), conn, conn_req, Some(raw_s));
+        self.line("Syncer full run", sync, sync_req, Some(raw_s));
+        println!("peak RSS {} KiB", peak_rss_kib().unwrap_or(0));
+    }
+
+    fn line(&self, name: &str, secs: f64, requests: u64, baseline: Option<f64>) {
+        let (n, unit, width) = (self.n, self.unit, self.width);
+        let rate = n as f64 / secs;
+        let ratio = baseline.map_or_else(String::new, |b| {
+            format!("  ({:.2}x the baseline's time)", secs / b)
+        });
+        println!(
+            "{name:<width$} {secs:>7.3} s  {rate:>9.0} {unit}s/s  {:.3} requests/{unit}{ratio}",
+            requests as f64 / n as f64
+        );
+    }
+}
+
+/// The process's peak resident memory (`VmHWM`), in KiB.
+pub(crate) fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
