@@ -13,6 +13,7 @@ use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, Syncer};
 use connector_core::{Connector, ErrorKind, Registry};
+use futures::TryStreamExt;
 use gitlab_common::{
     File, GitlabApi, Item, Note, Project, TOKEN, build, standard, standard_project, start, time,
 };
@@ -145,6 +146,33 @@ async fn issues_and_merge_requests_carry_their_comments_access_owners_and_links(
 }
 
 #[tokio::test]
+async fn a_confidential_note_of_gitlab_before_15_is_left_out_and_odd_file_names_link_right() {
+    let mut p = standard_project();
+    // Before 15.0 a confidential note has `confidential: true` and no `internal` key.
+    p.issues[0].notes.push(Note {
+        author: "carol",
+        body: "old-style secret".into(),
+        system: false,
+        internal: true,
+        before_15: true,
+    });
+    p.files.push(File::new("docs/C#.md", b"# C sharp"));
+    let server = start(GitlabApi::new(vec![p], 10)).await;
+    let c = build(&server.uri(), json!({"include_mrs": false}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let base = format!("{}/acme/platform/api/-", server.uri());
+    let issue = sink.get(&format!("{base}/issues/1")).unwrap();
+    let text = issue.content.as_text().unwrap();
+    assert!(!text.contains("old-style secret"), "{text}");
+    // The id keeps the name as RAGFlow's does; the link encodes `#`, not a fragment.
+    let file = sink.get(&format!("{base}/blob/main/docs/C#.md")).unwrap();
+    assert_eq!(
+        file.link.as_ref().map(url::Url::as_str),
+        Some(format!("{base}/blob/main/docs/C%23.md").as_str())
+    );
+}
+
+#[tokio::test]
 async fn system_notes_are_kept_and_marked_when_asked_for() {
     let server = start(standard(10)).await;
     let c = build(&server.uri(), json!({"include_system_notes": true}));
@@ -178,7 +206,10 @@ async fn a_confidential_issue_is_for_members_only_even_in_a_public_project() {
     assert!(!access.public);
     assert_eq!(
         access.groups,
-        ["gitlab-project:127.0.0.1/acme/platform/api"]
+        [
+            "gitlab-project:127.0.0.1/acme/platform/api:planner",
+            "gitlab-user:127.0.0.1/alice"
+        ]
     );
     // Members are not even read for a public project.
     assert_eq!(requests(&server, "/members").await, 0);
@@ -255,9 +286,327 @@ async fn an_incremental_run_finds_a_new_comment_on_an_old_issue_although_every_m
         .unwrap()
         .to_owned();
     assert!(text.contains("Shipped in 17.2"), "{text}");
-    // The head commit is older than the window: the tree is not even listed.
+    // The ref's head commit is the one the last run saw: the tree is not even listed.
     assert_eq!(requests(&server, "/repository/tree").await, 0);
     assert_eq!(requests(&server, "/raw").await, 0);
+}
+
+#[tokio::test]
+async fn an_incremental_run_reads_a_file_pushed_with_an_old_commit_date() {
+    // Commits written before the last run and pushed (or fast-forward merged) after it: the
+    // head's committed_date is older than the window, the file changed all the same.
+    let api = standard(2);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    {
+        let mut st = api.state.lock().unwrap();
+        st.projects[0].files[1] = File::new("src/main.rs", b"fn main() { run() }\n");
+        assert!(st.projects[0].head_minute < 30);
+    }
+    server.reset().await;
+    gitlab_common::mount(&server, &api).await;
+    let sink = run(&c, &store, SyncMode::Incremental, 40).await;
+    let base = format!("{}/acme/platform/api/-", server.uri());
+    assert_eq!(sink.ids(), [format!("{base}/blob/main/src/main.rs")]);
+    assert_eq!(
+        sink.get(&format!("{base}/blob/main/src/main.rs"))
+            .unwrap()
+            .content
+            .as_text(),
+        Some("fn main() { run() }\n")
+    );
+    // Only the changed file is downloaded.
+    assert_eq!(requests(&server, "/raw").await, 1);
+}
+
+#[tokio::test]
+async fn each_document_is_for_the_roles_gitlab_shows_it_to() {
+    // A private project: a Guest reads issues but not code or merge requests; a Planner
+    // reads confidential issues too; Minimal Access and a member awaiting a seat read nothing.
+    let mut p = standard_project();
+    p.members.extend([
+        ("gus", Some("gus@example.com"), 10),
+        ("pat", Some("pat@example.com"), 15),
+        ("rita", Some("rita@example.com"), 20),
+        ("min", Some("min@example.com"), 5),
+    ]);
+    p.awaiting = vec![("wait", Some("wait@example.com"))];
+    p.issues[2].assignees = vec!["dave"]; // issue 3, confidential, by alice
+    let server = start(GitlabApi::new(vec![p], 10)).await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let base = format!("{}/acme/platform/api/-", server.uri());
+    let access = |id: &str| {
+        sink.get(&format!("{base}/{id}"))
+            .unwrap()
+            .access
+            .clone()
+            .unwrap()
+    };
+    let group = "gitlab-project:127.0.0.1/acme/platform/api";
+
+    let file = access("blob/main/README.md");
+    assert_eq!(file.emails, ["alice@example.com", "rita@example.com"]);
+    assert_eq!(file.groups, [format!("{group}:reporter")]);
+    let mr = access("merge_requests/2");
+    assert_eq!(mr.emails, ["alice@example.com", "rita@example.com"]);
+    assert_eq!(mr.groups, [format!("{group}:reporter")]);
+
+    let issue = access("issues/2");
+    assert_eq!(
+        issue.emails,
+        [
+            "alice@example.com",
+            "gus@example.com",
+            "pat@example.com",
+            "rita@example.com"
+        ]
+    );
+    assert_eq!(issue.groups, [group]);
+
+    // Confidential: Planner and up, and its author and assignees who are members (dave is
+    // none: in a private project he reads nothing).
+    let secret = access("issues/3");
+    assert_eq!(
+        secret.emails,
+        ["alice@example.com", "pat@example.com", "rita@example.com"]
+    );
+    assert_eq!(
+        secret.groups,
+        [
+            format!("{group}:planner"),
+            "gitlab-user:127.0.0.1/alice".to_owned()
+        ]
+    );
+    for doc in sink.documents() {
+        let a = doc.access.as_ref().unwrap();
+        assert!(!a.public);
+        for who in ["min@example.com", "wait@example.com"] {
+            assert!(!a.emails.iter().any(|e| e == who), "{who} in {}", doc.id);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_confidential_issue_of_a_public_project_is_also_for_its_author_and_assignees() {
+    let mut p = standard_project();
+    p.visibility = "public";
+    p.issues[2].assignees = vec!["dave"];
+    let server = start(GitlabApi::new(vec![p], 10)).await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let secret = sink
+        .get(&format!("{}/acme/platform/api/-/issues/3", server.uri()))
+        .unwrap();
+    let access = secret.access.as_ref().unwrap();
+    assert!(!access.public);
+    assert_eq!(
+        access.groups,
+        [
+            "gitlab-project:127.0.0.1/acme/platform/api:planner",
+            "gitlab-user:127.0.0.1/alice",
+            "gitlab-user:127.0.0.1/dave"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_project_whose_merge_requests_the_token_may_not_read_is_a_failure_and_the_rest_comes() {
+    let mut a = Project::new(1, "acme/a", "public");
+    a.issues = vec![Item::new(1, "A issue", 3)];
+    a.mrs = vec![Item::new(1, "A change", 4)];
+    // GitLab answers 403 on /merge_requests (a Guest's token on a private project).
+    let mut b = Project::new(2, "acme/b", "public");
+    b.issues = vec![Item::new(1, "B issue", 3)];
+    b.mrs = vec![Item::new(1, "B change", 4)];
+    b.forbidden = vec!["merge_requests"];
+    // Merge requests and the repository turned off: nothing to read, no failure.
+    let mut c3 = Project::new(3, "acme/c", "public");
+    c3.files = vec![File::new("README.md", b"# C")];
+    c3.issues = vec![Item::new(1, "C issue", 3)];
+    c3.merge_requests_access_level = "disabled";
+    c3.repository_access_level = "disabled";
+    let api = GitlabApi::new(vec![a, b, c3], 10);
+    api.state.lock().unwrap().groups = vec!["acme".into()];
+    let server = start(api).await;
+    let uri = server.uri();
+    let c = build(&uri, json!({"project_owner": "acme", "project_name": null}));
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(MemoryStateStore::new())
+        .at(time(30))
+        .run(SyncMode::Full)
+        .await
+        .expect("one forbidden stage does not end the sync");
+    let mut ids = sink.ids();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            format!("{uri}/acme/a/-/issues/1"),
+            format!("{uri}/acme/a/-/merge_requests/1"),
+            format!("{uri}/acme/b/-/issues/1"),
+            format!("{uri}/acme/c/-/issues/1"),
+        ]
+    );
+    assert_eq!(report.failed, 1, "{report:?}");
+    let failure = &report.failures[0];
+    assert_eq!(failure.kind, ErrorKind::PermissionDenied);
+    assert!(
+        failure.message.contains("acme/b") && failure.message.contains("merge requests"),
+        "{}",
+        failure.message
+    );
+    // A disabled feature is not even asked for.
+    assert_eq!(requests(&server, "/projects/3/merge_requests").await, 0);
+    assert_eq!(requests(&server, "/projects/3/repository").await, 0);
+
+    // Listing every id for prune does not fail either.
+    let slim = c.roles().as_slim().expect("a slim connector");
+    let listed: Vec<Vec<connector_core::SlimDocument>> = slim
+        .list_ids(connector_core::SyncContext::new())
+        .try_collect()
+        .await
+        .expect("list_ids goes past the forbidden stage");
+    let mut listed: Vec<String> = listed.into_iter().flatten().map(|d| d.id).collect();
+    listed.sort();
+    assert_eq!(listed, ids);
+}
+
+#[tokio::test]
+async fn a_change_inside_the_millisecond_a_window_ends_in_is_not_lost() {
+    use connector_core::{CheckpointedConnector, SyncContext, TimeWindow};
+    use connector_misc::gitlab::{GitlabCheckpoint, GitlabConfig, GitlabConnector};
+    // GitLab stores microseconds and prints milliseconds. A window ending at .123456 and the
+    // next starting there: issues updated at .123300 and .123700 share the printed .123.
+    let end: chrono::DateTime<chrono::Utc> = "2025-03-01T10:40:00.123456Z".parse().unwrap();
+    let mut p = standard_project();
+    let mut before = Item::new(6, "Just before the end", 40);
+    before.exact = Some(end - chrono::TimeDelta::microseconds(156));
+    let mut after = Item::new(7, "Just after the end", 40);
+    after.exact = Some(end + chrono::TimeDelta::microseconds(244));
+    p.issues.extend([before, after]);
+    let server = start(GitlabApi::new(vec![p], 10)).await;
+    let config: GitlabConfig = connector_core::config::from_json(gitlab_common::config(
+        &server.uri(),
+        json!({"include_mrs": false, "include_code_files": false}),
+    ))
+    .unwrap();
+    let c = GitlabConnector::new(config).unwrap();
+    assert!(c.min_overlap() >= Duration::from_secs(60));
+    let mut seen = Vec::new();
+    for w in [
+        TimeWindow::new(time(30), end).unwrap(),
+        TimeWindow::new(end, time(50)).unwrap(),
+    ] {
+        let pages: Vec<_> = c
+            .load_from_checkpoint(GitlabCheckpoint::start(), Some(w), SyncContext::new())
+            .try_collect()
+            .await
+            .unwrap();
+        for page in pages {
+            seen.extend(page.batch.documents.into_iter().map(|d| d.id));
+        }
+    }
+    let base = format!("{}/acme/platform/api/-", server.uri());
+    for iid in [6, 7] {
+        assert!(
+            seen.contains(&format!("{base}/issues/{iid}")),
+            "issue {iid} lost between the windows: {seen:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_project_made_private_loses_public_on_the_next_incremental_run() {
+    // No item's updated_at moves when a project's visibility or members change.
+    let mut p = standard_project();
+    p.visibility = "public";
+    let api = GitlabApi::new(vec![p], 10);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let first = run(&c, &store, SyncMode::Full, 30).await;
+    assert!(
+        first
+            .documents()
+            .iter()
+            .filter(|d| !d.id.ends_with("/issues/3"))
+            .all(|d| d.access.as_ref().unwrap().public)
+    );
+    // Nothing changed: an incremental run hands nothing on.
+    let quiet = run(&c, &store, SyncMode::Incremental, 35).await;
+    assert!(quiet.ids().is_empty(), "{:?}", quiet.ids());
+
+    api.state.lock().unwrap().projects[0].visibility = "private";
+    let second = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert_eq!(second.ids().len(), first.ids().len(), "{:?}", second.ids());
+    for doc in second.documents() {
+        assert!(
+            !doc.access.as_ref().unwrap().public,
+            "{} still public",
+            doc.id
+        );
+    }
+    // And the run after that is quiet again.
+    let third = run(&c, &store, SyncMode::Incremental, 45).await;
+    assert!(third.ids().is_empty(), "{:?}", third.ids());
+}
+
+#[tokio::test]
+async fn a_project_new_to_the_group_is_read_whole_by_an_incremental_run() {
+    let mut a = Project::new(1, "acme/a", "public");
+    a.issues = vec![Item::new(1, "A issue", 3)];
+    let api = GitlabApi::new(vec![a], 10);
+    api.state.lock().unwrap().groups = vec!["acme".into()];
+    let server = start(api.clone()).await;
+    let uri = server.uri();
+    let c = build(&uri, json!({"project_owner": "acme", "project_name": null}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    // Moved into the group with issues older than any window.
+    let mut b = Project::new(2, "acme/b", "public");
+    b.issues = vec![Item::new(1, "B issue", 2)];
+    api.state.lock().unwrap().projects.push(b);
+    let sink = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert_eq!(sink.ids(), [format!("{uri}/acme/b/-/issues/1")]);
+}
+
+#[tokio::test]
+async fn a_project_named_in_another_case_or_reached_by_another_host_reads_and_refetches() {
+    let server = start(standard(2)).await;
+    let port = server.address().port();
+    // GitLab writes its ids with its own host (here 127.0.0.1); the connector reaches it as
+    // localhost, and the config spells the path in capitals.
+    let c = build(
+        &format!("http://localhost:{port}"),
+        json!({"project_owner": "ACME/Platform", "project_name": "API", "allowed_hosts": ["localhost"]}),
+    );
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(sink.ids().len(), 12);
+    // One project request for the run, not one before every page.
+    assert_eq!(
+        requests(&server, "/projects/ACME%2FPlatform%2FAPI").await,
+        1
+    );
+    let ids = sink.ids();
+    let refetch = c.roles().as_refetch().expect("refetch");
+    let batches: Vec<connector_core::Batch> = refetch
+        .fetch(ids.clone(), connector_core::SyncContext::new())
+        .try_collect()
+        .await
+        .unwrap();
+    let mut again: Vec<String> = batches
+        .into_iter()
+        .flat_map(|b| b.documents.into_iter().map(|d| d.id))
+        .collect();
+    again.sort();
+    let mut ids = ids;
+    ids.sort();
+    assert_eq!(again, ids);
 }
 
 #[tokio::test]
@@ -400,6 +749,67 @@ async fn check_tells_a_wrong_token_a_missing_project_and_a_missing_scope_apart()
     let e = build(&server.uri(), json!({})).check().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
     assert!(e.to_string().contains("insufficient_scope"), "{e}");
+}
+
+#[tokio::test]
+async fn check_of_a_large_group_is_bounded_and_a_misspelt_branch_is_named() {
+    let projects: Vec<Project> = (1..=30)
+        .map(|i| Project::new(i, &format!("acme/p{i}"), "private"))
+        .collect();
+    let api = GitlabApi::new(projects, 2);
+    api.state.lock().unwrap().groups = vec!["acme".into()];
+    let server = start(api).await;
+    build(
+        &server.uri(),
+        json!({"project_owner": "acme", "project_name": null}),
+    )
+    .check()
+    .await
+    .unwrap();
+    // Fifteen pages of projects, one request.
+    let asked = server.received_requests().await.unwrap_or_default().len();
+    assert_eq!(asked, 1);
+
+    let server = start(standard(2)).await;
+    build(&server.uri(), json!({"branch": "main"}))
+        .check()
+        .await
+        .unwrap();
+    let e = build(&server.uri(), json!({"branch": "mian"}))
+        .check()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert_eq!(e.field(), Some("branch"));
+    // Every configured project is checked, not the first alone.
+    let e = build(
+        &server.uri(),
+        json!({"project_owner": "acme", "project_name": "platform/api, nope"}),
+    )
+    .check()
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert!(e.to_string().contains("acme/nope"), "{e}");
+
+    // In the walk, the misspelt branch is a failure, not silence.
+    let c = build(
+        &server.uri(),
+        json!({"branch": "mian", "include_mrs": false, "include_issues": false}),
+    );
+    let report = Syncer::new(c)
+        .sink(MemorySink::new())
+        .state(MemoryStateStore::new())
+        .at(time(30))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert!(
+        report.failures[0].message.contains("mian"),
+        "{:?}",
+        report.failures
+    );
 }
 
 #[tokio::test]

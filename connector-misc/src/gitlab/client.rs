@@ -64,18 +64,64 @@ pub(crate) struct Project {
     /// The same for the repository (code files).
     #[serde(default)]
     pub(crate) repository_access_level: Option<String>,
+    /// The older flag of `issues_access_level` (`false`: disabled), for instances that send
+    /// no access level.
+    #[serde(default)]
+    pub(crate) issues_enabled: Option<bool>,
+    /// The older flag of `merge_requests_access_level`.
+    #[serde(default)]
+    pub(crate) merge_requests_enabled: Option<bool>,
+}
+
+/// A feature of a project the connector reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Feature {
+    Repository,
+    MergeRequests,
+    Issues,
+}
+
+impl Feature {
+    /// The API's name of the feature, in failures.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Repository => "repository",
+            Self::MergeRequests => "merge requests",
+            Self::Issues => "issues",
+        }
+    }
 }
 
 impl Project {
+    /// The feature's access level: `enabled`, `private` (members only) or `disabled`; an
+    /// instance that sends no level is read from the older `*_enabled` flag.
+    pub(crate) fn level(&self, feature: Feature) -> &str {
+        let (level, enabled) = match feature {
+            Feature::Repository => (&self.repository_access_level, None),
+            Feature::MergeRequests => (
+                &self.merge_requests_access_level,
+                self.merge_requests_enabled,
+            ),
+            Feature::Issues => (&self.issues_access_level, self.issues_enabled),
+        };
+        match (level.as_deref(), enabled) {
+            (Some(level), _) => level,
+            (None, Some(false)) => "disabled",
+            (None, _) => "enabled",
+        }
+    }
+
+    /// Whether the project has the feature turned off (nothing to read, and a request for it
+    /// is refused).
+    pub(crate) fn disables(&self, feature: Feature) -> bool {
+        self.level(feature) == "disabled"
+    }
+
     /// Whether the project keeps any of what the connector reads to its members.
     pub(crate) fn keeps_any_to_members(&self) -> bool {
-        [
-            &self.issues_access_level,
-            &self.merge_requests_access_level,
-            &self.repository_access_level,
-        ]
-        .iter()
-        .any(|level| level.as_deref() == Some("private"))
+        [Feature::Repository, Feature::MergeRequests, Feature::Issues]
+            .into_iter()
+            .any(|f| self.level(f) == "private")
     }
 }
 
@@ -154,6 +200,10 @@ pub(crate) struct Note {
     /// An internal note, visible only to members with Reporter access.
     #[serde(default)]
     pub(crate) internal: bool,
+    /// The same before GitLab 15.0, which sends no `internal` (newer versions send both
+    /// with one value).
+    #[serde(default)]
+    pub(crate) confidential: bool,
 }
 
 /// A project member (`/members/all`); `email` only for administrators' tokens.
@@ -165,8 +215,16 @@ pub(crate) struct Member {
     pub(crate) email: Option<String>,
     #[serde(default)]
     pub(crate) public_email: Option<String>,
+    /// The user's state (`active`, `blocked`, …).
     #[serde(default)]
     pub(crate) state: Option<String>,
+    /// The member's role: 5 Minimal Access, 10 Guest, 15 Planner, 20 Reporter, 30
+    /// Developer, 40 Maintainer, 50 Owner; absent reads as none (no access).
+    #[serde(default)]
+    pub(crate) access_level: u32,
+    /// `active`, or `awaiting` (invited or added without a seat: no access yet).
+    #[serde(default)]
+    pub(crate) membership_state: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -311,6 +369,26 @@ impl Client {
         self.json(self.endpoint(&["projects", path])?).await
     }
 
+    /// The first project of the group `owner` (or else the user `owner`), one request of
+    /// one entry: that the namespace is there and the token may list it.
+    pub(crate) async fn namespace_probe(&self, owner: &str) -> Result<()> {
+        let mut url = self.endpoint(&["groups", owner, "projects"])?;
+        url.query_pairs_mut()
+            .append_pair("include_subgroups", "true")
+            .append_pair("simple", "true")
+            .append_pair("per_page", "1");
+        match self.get(url, None).await {
+            Err(e) if e.kind() == ErrorKind::NotFound && !owner.contains('/') => {
+                let mut url = self.endpoint(&["users", owner, "projects"])?;
+                url.query_pairs_mut()
+                    .append_pair("simple", "true")
+                    .append_pair("per_page", "1");
+                self.get(url, None).await.map(|_| ())
+            }
+            other => other.map(|_| ()),
+        }
+    }
+
     /// The paths of every project of the group `owner` and its subgroups, or of the user
     /// `owner` when no group has that path.
     pub(crate) async fn namespace_projects(&self, owner: &str) -> Result<Vec<String>> {
@@ -428,7 +506,10 @@ impl Client {
     }
 
     /// A page of issues or merge requests (`kind`) by `updated_at` ascending, from `after`
-    /// (inclusive) up to `before` (inclusive; the walk filters the window's end exactly).
+    /// (inclusive, its millisecond) up to `before` (inclusive, rounded up to the next
+    /// millisecond: GitLab compares the stored microseconds, so a bound cut down to the
+    /// millisecond it prints would leave out what changed inside that millisecond; the walk
+    /// filters the window exactly).
     pub(crate) fn items_url(
         &self,
         project: u64,
@@ -451,7 +532,7 @@ impl Client {
                 q.append_pair("updated_after", &iso(after));
             }
             if let Some(before) = before {
-                q.append_pair("updated_before", &iso(before));
+                q.append_pair("updated_before", &iso(ceil_ms(before)));
             }
         }
         Ok(url)
@@ -498,9 +579,20 @@ impl Client {
     }
 }
 
-/// A time as GitLab's filters take it: ISO 8601 in UTC with milliseconds.
+/// A time as GitLab's filters take it: ISO 8601 in UTC with milliseconds (cut down to the
+/// millisecond).
 pub(crate) fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// `t` rounded up to the next whole millisecond (itself when it is one).
+pub(crate) fn ceil_ms(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::DurationRound;
+    let step = chrono::TimeDelta::milliseconds(1);
+    match t.duration_trunc(step) {
+        Ok(floor) if floor < t => floor + step,
+        _ => t,
+    }
 }
 
 /// Waits out an exhausted quota: when `RateLimit-Remaining` is 0, until `RateLimit-Reset`
@@ -580,6 +672,14 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_window_end_is_sent_rounded_up_to_the_millisecond() {
+        let end: DateTime<Utc> = "2025-03-01T10:00:00.123456Z".parse().unwrap_or_default();
+        assert_eq!(iso(ceil_ms(end)), "2025-03-01T10:00:00.124Z");
+        let whole: DateTime<Utc> = "2025-03-01T10:00:00.123Z".parse().unwrap_or_default();
+        assert_eq!(iso(ceil_ms(whole)), "2025-03-01T10:00:00.123Z");
+    }
 
     #[test]
     fn error_bodies_are_read_as_gitlab_writes_them() {

@@ -31,8 +31,9 @@ pub(crate) const TOKEN_FIELD: &str = "credentials.gitlab_access_token";
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct GitlabCredentials {
-    /// A personal, group or project access token with the `read_api` scope (`read_repository`
-    /// is enough for code files alone), sent as the `PRIVATE-TOKEN` header.
+    /// A personal, group or project access token with the `read_api` scope (every call the
+    /// connector makes needs it, code files included: `read_repository` alone is refused),
+    /// sent as the `PRIVATE-TOKEN` header.
     #[schemars(example = "glpat-xxxxxxxxxxxxxxxxxxxx")]
     pub gitlab_access_token: Secret,
 }

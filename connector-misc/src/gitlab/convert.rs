@@ -46,6 +46,20 @@ pub(crate) fn file_id(project: &Project, reference: &str, path: &str) -> String 
     format!("{}/-/blob/{reference}/{path}", project.web_url)
 }
 
+/// The web page of a code file, each segment of the ref and the path percent-encoded (the
+/// id keeps them as they are, as RAGFlow's does): a `#`, `?` or `%` in a file name would
+/// otherwise start a fragment or a query and open another page.
+pub(crate) fn file_link(project: &Project, reference: &str, path: &str) -> Option<Url> {
+    let mut url = Url::parse(&project.web_url).ok()?;
+    url.path_segments_mut()
+        .ok()?
+        .pop_if_empty()
+        .extend(["-", "blob"])
+        .extend(reference.split('/'))
+        .extend(path.split('/'));
+    Some(url)
+}
+
 /// The version of an issue or merge request: its `updated_at` (GitLab touches it on every
 /// edit and every new or edited note), its comment count and who may read it.
 pub(crate) fn item_version(item: &Item, access: Option<&Access>) -> String {
@@ -82,21 +96,6 @@ fn users(list: &[super::client::User]) -> Vec<String> {
 
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// Who may read an issue: the project's readers, unless it is confidential (then only its
-/// members, never the public or every signed-in user).
-pub(crate) fn item_access(item: &Item, project_access: Option<&Access>) -> Option<Access> {
-    let access = project_access?.clone();
-    if item.confidential == Some(true) {
-        let groups = access
-            .groups
-            .into_iter()
-            .filter(|g| g.starts_with("gitlab-project:"))
-            .collect();
-        return Some(Access::restricted(access.emails, groups));
-    }
-    Some(access)
 }
 
 /// The document of an issue or merge request with its notes (system notes only when
@@ -152,7 +151,7 @@ pub(crate) fn item_document(
     }
     let shown: Vec<&Note> = notes
         .iter()
-        .filter(|n| !n.internal && (system_notes || !n.system))
+        .filter(|n| !n.internal && !n.confidential && (system_notes || !n.system))
         .collect();
     if !shown.is_empty() {
         blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
@@ -279,7 +278,7 @@ pub(crate) fn file_document(
             doc = doc.with_updated_at(t);
         }
     }
-    if let Ok(link) = Url::parse(&id) {
+    if let Some(link) = file_link(project, reference, &entry.path) {
         doc = doc.with_link(link);
     }
     if let Some(access) = access {

@@ -12,8 +12,12 @@
 //!   paged by value, not by offset: the next page is asked with `updated_after` set to the
 //!   last `updated_at` handed on ([`UpdatedCursor`], the checkpoint), so an item edited during
 //!   the sync moves to the end instead of shifting the rest under a page number. GitLab offers
-//!   keyset paging for the tree and for project lists, not for these lists. Polls ask
-//!   `updated_after` / `updated_before` for the window and keep exactly `[start, end)`. RAGFlow
+//!   keyset paging for the tree and for project lists (and, on recent versions, for a
+//!   project's issues), not used for these lists. Polls ask `updated_after` /
+//!   `updated_before` for the window, the end rounded up to the millisecond (GitLab prints
+//!   milliseconds and compares microseconds), and keep `[start, end)` with the start widened
+//!   to its millisecond; each window starts [`MIN_OVERLAP`] before the last one ended, for
+//!   what GitLab writes late (replica lag, notes of background jobs, clock skew). RAGFlow
 //!   listed merge requests newest first and returned at the first old one, which skipped the
 //!   issues of every incremental run; here each listing ends on its own.
 //! - **Comments**: each issue's and merge request's notes (`/notes?sort=asc`) are part of its
@@ -27,9 +31,11 @@
 //!   version is its blob id, asked of the fingerprint lookup before the download (`GET
 //!   /repository/blobs/{sha}/raw`), so an unchanged file is never downloaded again; RAGFlow
 //!   downloaded every file and looked up its last commit on every run. A file's `updated_at`
-//!   is the committed date of the ref's head; a poll reads the files only when that commit is
-//!   in its window (a fast-forward to an older commit is seen by the next full or reconcile
-//!   run). Files are text when they decode as UTF-8, else bytes by extension; a file over
+//!   is the committed date of the ref's head. A poll lists the tree when the head commit is
+//!   another one than the last run saw (a commit's date is when it was written, not when it
+//!   was pushed or merged, so no date tells), and downloads only the files whose blob id
+//!   changed; a poll without a record of the last run goes by the head commit's date.
+//!   Files are text when they decode as UTF-8, else bytes by extension; a file over
 //!   `max_file_size` is stopped while it downloads and becomes a failure.
 //! - **Ids** are RAGFlow's: an issue's or merge request's `web_url`, and a file's blob page
 //!   `{project web_url}/-/blob/{ref}/{path}`. The title is the item's title or the file name;
@@ -37,11 +43,24 @@
 //!   `project`, `state`, `labels`, `author`, `assignees`, `milestone`, `iid` and the like;
 //!   `owners` are the author and the assignees (GitLab usernames); `parent_id` is
 //!   `gitlab-project:{path}`.
-//! - **Access**: a public project's documents are public; a private or internal one's are
-//!   for the group `gitlab-project:{host}/{path}` (its members) plus the members' e-mail
-//!   addresses where GitLab shows them (`/members/all`; addresses only to administrators'
-//!   tokens or when public), and an internal one's also for `gitlab-internal:{host}` (every
-//!   signed-in user). A confidential issue is for the project's members alone.
+//! - **Access**, by GitLab's rules (visibility, each feature's access level, each member's
+//!   role from `/members/all`): a feature open to everyone in a public project is public; in
+//!   an internal one it is for `gitlab-internal:{host}` (every signed-in user) and the
+//!   members; a feature of a private project, or one kept to members, is for the members
+//!   whose role reaches it: issues from Guest (group `gitlab-project:{host}/{path}`), merge
+//!   requests and a private project's code from Reporter (`…:reporter`), other code from
+//!   Guest. A confidential issue is for members from Planner up (`…:planner`) and its author
+//!   and assignees (`gitlab-user:{host}/{username}`). Members are also named by their e-mail
+//!   addresses where GitLab shows them (to administrators' tokens, or when public); Minimal
+//!   Access and members awaiting a seat get nothing.
+//! - **Access changes** move no `updated_at`: each project's readers (visibility, feature
+//!   levels, members and roles) are fingerprinted into the checkpoint with its head commit
+//!   and carried to the next incremental run, which reads a project whole when they changed,
+//!   or when it did not read the project before (a project new to the group), so old
+//!   documents get their new access.
+//! - **Failures**: a disabled feature is not read; a project or a stage the token may not
+//!   read (403: a Guest's token on a private repository) is a failure naming the project and
+//!   the stage, and the walk goes on with the next.
 //! - **Limits**: GitLab.com's 2,000 authenticated requests a minute by default
 //!   (`requests_per_minute`); `RateLimit-Remaining: 0` waits for `RateLimit-Reset`, and a 429
 //!   is waited out by its `Retry-After` in core's client.
@@ -77,6 +96,10 @@ use pages::Walk;
 
 /// The registry key of the GitLab connector.
 pub const SOURCE: &str = "gitlab";
+
+/// How long before the last window's end an incremental run starts
+/// ([`Connector::min_overlap`]).
+pub const MIN_OVERLAP: Duration = Duration::from_secs(300);
 
 /// Reads GitLab projects. Built from a [`GitlabConfig`].
 ///
@@ -176,6 +199,15 @@ impl Connector for GitlabConnector {
             .into()
     }
 
+    /// Five minutes: `updated_at` is written by GitLab's clock before its transaction commits,
+    /// GitLab.com reads from replicas that may lag, and some notes (approvals) are written by
+    /// background jobs after the event, so an item may show up in a listing a while after
+    /// the time it carries. What the overlap lists again costs a list row: its version is
+    /// unchanged, so its notes are not read.
+    fn min_overlap(&self) -> Duration {
+        MIN_OVERLAP
+    }
+
     /// The projects of `project_name` when it names more than one, each a job of its own;
     /// none for one project or a whole group (whose projects are known only from GitLab).
     fn partitions(&self) -> Vec<String> {
@@ -205,25 +237,46 @@ impl Connector for GitlabConnector {
         Some(Arc::new(Self::new(config).ok()?))
     }
 
-    /// Reads the first project (or the group's list of projects): the token is accepted, it
-    /// may see the project, the project exists.
+    /// Reads each configured project, and the configured `branch` in it when code files are
+    /// read; for a whole group, the group's first project alone (bounded, however large the
+    /// group): the token is accepted, it may see them, they exist.
     ///
     /// # Errors
     /// `Unauthenticated` naming `credentials.gitlab_access_token` (401), `PermissionDenied`
     /// for a token without the scope (403), `NotFound` naming `project_name` or
     /// `project_owner` (GitLab answers 404 also for a private project the token may not
-    /// see), `Unavailable` when the instance cannot be reached.
+    /// see) or `branch`, `Unavailable` when the instance cannot be reached.
     async fn check(&self) -> Result<()> {
-        match self.config.projects().first() {
-            Some(path) => self
+        let projects = self.config.projects();
+        if projects.is_empty() {
+            return self.walk.check_namespace().await;
+        }
+        for path in &projects {
+            let project = self
                 .walk
                 .client
                 .project(path)
                 .await
-                .map(|_| ())
-                .map_err(|e| self.walk.named_project_error(e, path)),
-            None => self.walk.list_projects().await.map(|_| ()),
+                .map_err(|e| self.walk.named_project_error(e, path))?;
+            let Some(branch) = self.config.branch.as_deref() else {
+                continue;
+            };
+            if !self.config.include_code_files
+                || project.default_branch.is_none()
+                || project.disables(client::Feature::Repository)
+            {
+                continue;
+            }
+            if self.walk.client.commit(project.id, branch).await?.is_none() {
+                return Err(Error::new(
+                    connector_core::ErrorKind::NotFound,
+                    format!("project {path} has no branch, tag or commit `{branch}`"),
+                )
+                .with_connector(SOURCE)
+                .with_field("branch"));
+            }
         }
+        Ok(())
     }
 }
 
@@ -232,6 +285,13 @@ impl CheckpointedConnector for GitlabConnector {
 
     fn initial_checkpoint(&self) -> GitlabCheckpoint {
         GitlabCheckpoint::start()
+    }
+
+    /// The start, with what this run saw of each project: a project whose readers changed
+    /// since (made private, a member removed) is read whole by the next incremental run, and
+    /// its tree is listed when its ref's head commit changed.
+    fn carry_over(&self, last: &GitlabCheckpoint) -> Option<GitlabCheckpoint> {
+        Some(last.carried())
     }
 
     fn load_from_checkpoint(

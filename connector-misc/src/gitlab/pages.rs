@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use connector_core::http::is_body_too_large;
 use connector_core::pages::{Outcome, PendingItem, fetch_items};
 use connector_core::{
-    Access, CheckpointedBatch, Error, ErrorKind, Result, SlimDocument, SyncContext, TimeWindow,
+    Access, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -15,7 +16,7 @@ use serde_json::Value;
 
 use super::SOURCE;
 use super::checkpoint::{GitlabCheckpoint, Stage, UpdatedCursor};
-use super::client::{Client, Commit, Download, Item, Project, TreeEntry};
+use super::client::{Client, Commit, Download, Feature, Item, Project, TreeEntry};
 use super::convert::{self, Kind};
 
 /// Note listings or downloads at the same time within a page.
@@ -51,35 +52,246 @@ pub(crate) struct Walk {
 #[derive(Debug, Clone)]
 pub(crate) struct Entered {
     pub(crate) project: Project,
-    /// Who may read the project (by its visibility).
-    pub(crate) access: Option<Access>,
-    /// Its members alone: who may read a feature the project keeps to members
-    /// (`*_access_level: private`), even on a public or internal project.
-    pub(crate) members: Option<Access>,
+    /// Who may read what in it; none without `include_permissions`.
+    pub(crate) readers: Option<Readers>,
     pub(crate) reference: Option<String>,
     pub(crate) head: Option<Commit>,
+    /// Why the ref's head could not be read (the token may not read the repository, the
+    /// configured `branch` is not there), for the code stage's failure.
+    pub(crate) head_error: Option<(ErrorKind, String)>,
+}
+
+/// GitLab's roles, as `access_level` numbers.
+const GUEST: u32 = 10;
+const PLANNER: u32 = 15;
+const REPORTER: u32 = 20;
+
+/// Who may read what in a project, by GitLab's rules: the project's visibility, each
+/// feature's access level and each member's role.
+///
+/// - A feature `enabled` in a public project is for anyone, in an internal one for every
+///   signed-in user (`gitlab-internal:{host}`) and its members.
+/// - A feature of a private project, or one kept to members (`private`), is for the members
+///   whose role reaches the feature's minimum, as GitLab's `ProjectFeature` sets it: issues
+///   Guest, merge requests Reporter, the repository Reporter in a private project and Guest
+///   in the others. Minimal Access and members awaiting a seat read nothing.
+/// - A confidential issue is for members from Planner up (Reporter on versions before
+///   Planner) and for its author and assignees (`gitlab-user:{host}/{username}`), these when
+///   they may read the project's issues at all.
+///
+/// Members are named by the group of their least role (`gitlab-project:{host}/{path}` for
+/// Guest and up, `…:planner`, `…:reporter`) and by their e-mail addresses where GitLab shows
+/// them.
+#[derive(Debug, Clone)]
+pub(crate) struct Readers {
+    visibility: Visibility,
+    /// `gitlab-project:{host}/{path}`.
+    group: String,
+    host: String,
+    /// Active members from Guest up: role, username, lower-cased address when shown.
+    members: Vec<(u32, String, Option<String>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Visibility {
+    Public,
+    Internal,
+    Private,
+}
+
+impl Readers {
+    /// The members whose role is `min` or more.
+    fn members_from(&self, min: u32) -> Access {
+        let mut emails: Vec<String> = self
+            .members
+            .iter()
+            .filter(|(level, ..)| *level >= min)
+            .filter_map(|(_, _, email)| email.clone())
+            .collect();
+        emails.sort();
+        emails.dedup();
+        let group = match min {
+            m if m >= REPORTER => format!("{}:reporter", self.group),
+            m if m >= PLANNER => format!("{}:planner", self.group),
+            _ => self.group.clone(),
+        };
+        Access::restricted(emails, vec![group])
+    }
+
+    /// Who may read `feature` of `project`.
+    fn feature(&self, project: &Project, feature: Feature) -> Access {
+        let private = self.visibility == Visibility::Private;
+        let min = match feature {
+            Feature::Issues => GUEST,
+            Feature::MergeRequests => REPORTER,
+            Feature::Repository if private => REPORTER,
+            Feature::Repository => GUEST,
+        };
+        let members = self.members_from(min);
+        if private || project.level(feature) != "enabled" {
+            return members;
+        }
+        match self.visibility {
+            Visibility::Public => Access::public(),
+            _ => {
+                let mut access = members;
+                access.groups.push(format!("gitlab-internal:{}", self.host));
+                access
+            }
+        }
+    }
+
+    /// Who may read the confidential issue `item`.
+    fn confidential(&self, project: &Project, item: &Item) -> Access {
+        let mut access = self.members_from(PLANNER);
+        // Author and assignees, when they may read the project's issues at all.
+        let open =
+            self.visibility != Visibility::Private && project.level(Feature::Issues) == "enabled";
+        let people = item.author.iter().chain(item.assignees.iter());
+        for user in people.filter(|u| !u.username.is_empty()) {
+            let member = self
+                .members
+                .iter()
+                .find(|(_, name, _)| *name == user.username);
+            if !open && member.is_none() {
+                continue;
+            }
+            if let Some((_, _, Some(email))) = member
+                && !access.emails.contains(email)
+            {
+                access.emails.push(email.clone());
+            }
+            let group = format!("gitlab-user:{}/{}", self.host, user.username);
+            if !access.groups.contains(&group) {
+                access.groups.push(group);
+            }
+        }
+        access.emails.sort();
+        access
+    }
+}
+
+/// What of a project a run reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    /// Its issues and merge requests whatever the window: who may read the project changed
+    /// since the last run, or the last run did not read it (new to the group), so its old
+    /// documents must be handed on again with their access.
+    whole: bool,
+    /// Its tree.
+    tree: bool,
+}
+
+impl Plan {
+    /// The plan for the project `path` in `window`, from what the last run saw of it (`cp`).
+    ///
+    /// - No window: everything.
+    /// - A record carried over from the last run: the whole project when its readers
+    ///   changed or it has no record; else the tree when the ref's head commit is another
+    ///   one than last time (a push, a merge, a reset, whatever the commit's date).
+    /// - No record at all (a window asked without a run before it): the items in the
+    ///   window, and the tree when the head commit's date is in it.
+    fn of(
+        cp: &GitlabCheckpoint,
+        path: &str,
+        entered: &Entered,
+        window: Option<&TimeWindow>,
+    ) -> Self {
+        let Some(w) = window else {
+            return Self {
+                whole: true,
+                tree: true,
+            };
+        };
+        if !cp.carried {
+            let tree = entered
+                .head
+                .as_ref()
+                .and_then(|h| h.committed_date)
+                .is_some_and(|t| w.contains(t));
+            return Self { whole: false, tree };
+        }
+        let now = entered.seen();
+        match cp.seen.get(path) {
+            None => Self {
+                whole: true,
+                tree: true,
+            },
+            Some(before) => {
+                let (readers_before, head_before) = before.split_once(':').unwrap_or((before, ""));
+                let (readers_now, head_now) = now.split_once(':').unwrap_or((&now, ""));
+                if readers_before != readers_now {
+                    Self {
+                        whole: true,
+                        tree: true,
+                    }
+                } else {
+                    Self {
+                        whole: false,
+                        tree: head_before != head_now,
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Entered {
-    /// Who may read the project's code files.
-    pub(crate) fn file_access(&self) -> Option<&Access> {
-        self.feature_access(self.project.repository_access_level.as_deref())
+    /// What a run saw of the project, for the next one: `{readers}:{head}`, a fingerprint
+    /// of who may read what in it (16 hex digits) and the first 12 hex digits of its ref's
+    /// head commit.
+    pub(crate) fn seen(&self) -> String {
+        let readers = self.readers_fingerprint();
+        let readers = readers.get(..16).unwrap_or(&readers);
+        let head = self
+            .head
+            .as_ref()
+            .map_or("", |h| h.id.get(..12).unwrap_or(&h.id));
+        format!("{readers}:{head}")
     }
 
-    /// Who may read the project's items of `kind` (before an item's own restriction, such
-    /// as a confidential issue's).
-    pub(crate) fn item_access(&self, kind: Kind) -> Option<&Access> {
-        self.feature_access(match kind {
-            Kind::Issue => self.project.issues_access_level.as_deref(),
-            Kind::MergeRequest => self.project.merge_requests_access_level.as_deref(),
-        })
-    }
-
-    fn feature_access(&self, level: Option<&str>) -> Option<&Access> {
-        match level {
-            Some("private") => self.members.as_ref(),
-            _ => self.access.as_ref(),
+    /// A fingerprint of who may read what in the project: its visibility, its features'
+    /// levels and, with permissions, its members with their roles and addresses.
+    pub(crate) fn readers_fingerprint(&self) -> String {
+        let p = &self.project;
+        let mut text = format!(
+            "{}|{}|{}|{}",
+            p.visibility.as_deref().unwrap_or_default(),
+            p.level(Feature::Repository),
+            p.level(Feature::MergeRequests),
+            p.level(Feature::Issues)
+        );
+        if let Some(readers) = &self.readers {
+            let mut members: Vec<String> = readers
+                .members
+                .iter()
+                .map(|(level, name, email)| {
+                    format!("{level}:{name}:{}", email.as_deref().unwrap_or_default())
+                })
+                .collect();
+            members.sort();
+            text.push('|');
+            text.push_str(&members.join(","));
         }
+        connector_core::ids::hash128(&text)
+    }
+
+    /// Who may read the project's code files.
+    pub(crate) fn file_access(&self) -> Option<Access> {
+        let readers = self.readers.as_ref()?;
+        Some(readers.feature(&self.project, Feature::Repository))
+    }
+
+    /// Who may read `item`, an issue or merge request of the project.
+    pub(crate) fn item_access(&self, kind: Kind, item: &Item) -> Option<Access> {
+        let readers = self.readers.as_ref()?;
+        Some(match kind {
+            Kind::Issue if item.confidential == Some(true) => {
+                readers.confidential(&self.project, item)
+            }
+            Kind::Issue => readers.feature(&self.project, Feature::Issues),
+            Kind::MergeRequest => readers.feature(&self.project, Feature::MergeRequests),
+        })
     }
 }
 
@@ -90,9 +302,15 @@ enum Job {
 }
 
 impl Walk {
-    /// The first stage after `done` (none: the project's first) that the config asks for.
-    fn next_stage(&self, done: Option<&Stage>) -> Option<Stage> {
-        let order = [(self.code, 0), (self.mrs, 1), (self.issues, 2)];
+    /// The first stage after `done` (none: the project's first) that the config asks for and
+    /// the project has turned on (a disabled feature has nothing to read, and GitLab refuses
+    /// its listing).
+    fn next_stage(&self, done: Option<&Stage>, project: &Project) -> Option<Stage> {
+        let order = [
+            (self.code && !project.disables(Feature::Repository), 0),
+            (self.mrs && !project.disables(Feature::MergeRequests), 1),
+            (self.issues && !project.disables(Feature::Issues), 2),
+        ];
         let from = match done {
             None => 0,
             Some(Stage::CodeFiles { .. }) => 1,
@@ -126,6 +344,15 @@ impl Walk {
         }
     }
 
+    /// That the namespace `owner` is there and the token may list its projects, in one or
+    /// two requests whatever its size.
+    pub(crate) async fn check_namespace(&self) -> Result<()> {
+        self.client
+            .namespace_probe(&self.owner)
+            .await
+            .map_err(|e| self.named_owner_error(e))
+    }
+
     /// The projects to read: the configured ones, or every project of the namespace.
     pub(crate) async fn list_projects(&self) -> Result<Vec<String>> {
         if !self.projects.is_empty() {
@@ -134,19 +361,23 @@ impl Walk {
         self.client
             .namespace_projects(&self.owner)
             .await
-            .map_err(|e| match e.kind() {
-                ErrorKind::NotFound => Error::new(
-                    ErrorKind::NotFound,
-                    format!(
-                        "GitLab has no group or user `{}` the token may see ({})",
-                        self.owner,
-                        e.message()
-                    ),
-                )
-                .with_connector(SOURCE)
-                .with_field("project_owner"),
-                _ => e,
-            })
+            .map_err(|e| self.named_owner_error(e))
+    }
+
+    fn named_owner_error(&self, e: Error) -> Error {
+        match e.kind() {
+            ErrorKind::NotFound => Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "GitLab has no group or user `{}` the token may see ({})",
+                    self.owner,
+                    e.message()
+                ),
+            )
+            .with_connector(SOURCE)
+            .with_field("project_owner"),
+            _ => e,
+        }
     }
 
     /// Reads the project at `path` with what its documents need; none when a project of a
@@ -164,75 +395,86 @@ impl Walk {
             }
             Err(e) => return Err(self.named_project_error(e, path)),
         };
-        let (access, members) = if self.permissions {
-            let (access, members) = self.access(&project).await?;
-            (Some(access), Some(members))
+        let readers = if self.permissions {
+            Some(self.readers(&project).await?)
         } else {
-            (None, None)
+            None
         };
         let reference = self
             .branch
             .clone()
             .or_else(|| project.default_branch.clone());
-        let head = match (&reference, code) {
-            (Some(r), true) => self.client.commit(project.id, r).await?,
+        let mut head_error = None;
+        let head = match (&reference, code && !project.disables(Feature::Repository)) {
+            (Some(r), true) => match self.client.commit(project.id, r).await {
+                // The configured ref is missing from a repository that has commits (a
+                // misspelt `branch`): a failure, not a project without files.
+                Ok(None) if self.branch.is_some() && project.default_branch.is_some() => {
+                    head_error = Some((
+                        ErrorKind::NotFound,
+                        format!(
+                            "the branch, tag or commit `{r}` (config field `branch`) is not in the repository"
+                        ),
+                    ));
+                    None
+                }
+                Ok(head) => head,
+                // A repository the token's user may not read (a Guest of a private project,
+                // a members-only repository): the code stage fails alone.
+                Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                    head_error = Some((e.kind(), e.message().to_owned()));
+                    None
+                }
+                Err(e) => return Err(e),
+            },
             _ => None,
         };
         Ok(Some(Entered {
             project,
-            access,
-            members,
+            readers,
             reference,
             head,
+            head_error,
         }))
     }
 
-    /// Who may read what is in `project`, and who may read what it keeps to its members.
-    ///
-    /// The first: anyone for a public one; for an internal one every signed-in user of the
-    /// instance (`gitlab-internal:{host}`); its members (`gitlab-project:{host}/{path}`, and
-    /// their e-mail addresses where GitLab shows them) for any that is not public. The second:
-    /// its members alone, for the features a project keeps to them whatever its visibility
-    /// (`issues_access_level: private` on a public project: a public repository with a
-    /// members-only tracker).
-    async fn access(&self, project: &Project) -> Result<(Access, Access)> {
-        let members_group = format!(
-            "gitlab-project:{}/{}",
-            self.host, project.path_with_namespace
-        );
-        let public = project.visibility.as_deref() == Some("public");
-        let mut emails = Vec::new();
-        // A public project's members are read only when something is kept to them.
-        if !public || project.keeps_any_to_members() {
-            if let Some(members) = self.client.members(project.id).await? {
-                for m in members {
-                    if m.state.as_deref().is_some_and(|s| s != "active") {
-                        continue;
-                    }
-                    let email = m.email.or(m.public_email).filter(|e| e.contains('@'));
-                    match email {
-                        Some(e) => emails.push(e.to_lowercase()),
-                        None => {
-                            tracing::debug!(connector = SOURCE, member = %m.username, "a member without a visible e-mail address")
-                        }
-                    }
+    /// Who may read what in `project` ([`Readers`]): its members with their roles, read
+    /// (`/members/all`, inherited ones included) unless the project is public and keeps
+    /// nothing to its members. Members the token may not list leave only the groups.
+    async fn readers(&self, project: &Project) -> Result<Readers> {
+        let visibility = match project.visibility.as_deref() {
+            Some("public") => Visibility::Public,
+            Some("internal") => Visibility::Internal,
+            _ => Visibility::Private,
+        };
+        let mut members = Vec::new();
+        if visibility != Visibility::Public || project.keeps_any_to_members() {
+            for m in self.client.members(project.id).await?.unwrap_or_default() {
+                let active = m.state.as_deref().is_none_or(|s| s == "active")
+                    && m.membership_state.as_deref().is_none_or(|s| s == "active");
+                if !active || m.access_level < GUEST {
+                    continue;
                 }
+                let email = m
+                    .email
+                    .or(m.public_email)
+                    .filter(|e| e.contains('@'))
+                    .map(|e| e.to_lowercase());
+                if email.is_none() {
+                    tracing::debug!(connector = SOURCE, member = %m.username, "a member without a visible e-mail address");
+                }
+                members.push((m.access_level, m.username, email));
             }
-            emails.sort();
-            emails.dedup();
         }
-        let members = Access::restricted(emails.clone(), vec![members_group.clone()]);
-        if public {
-            // The members' group too: what a confidential issue keeps.
-            let mut access = Access::public();
-            access.groups.push(members_group);
-            return Ok((access, members));
-        }
-        let mut groups = vec![members_group];
-        if project.visibility.as_deref() == Some("internal") {
-            groups.push(format!("gitlab-internal:{}", self.host));
-        }
-        Ok((Access::restricted(emails, groups), members))
+        Ok(Readers {
+            visibility,
+            group: format!(
+                "gitlab-project:{}/{}",
+                self.host, project.path_with_namespace
+            ),
+            host: self.host.clone(),
+            members,
+        })
     }
 
     /// The checkpointed walk from `from`, within `window` when given.
@@ -252,44 +494,71 @@ impl Walk {
                 cp.projects = walk.list_projects().await?;
                 cp.started = true;
                 cp.stage = None;
+                // Projects gone since the last run are forgotten.
+                let listed: HashSet<&String> = cp.projects.iter().collect();
+                cp.seen.retain(|path, _| listed.contains(path));
             }
-            let mut entered: Option<Entered> = None;
+            // The project read, by the path it was asked by (GitLab's own may differ in case,
+            // or after a rename).
+            let mut entered: Option<(String, Entered)> = None;
             loop {
                 ctx.cancellation().check()?;
                 let Some(path) = cp.projects.first().cloned() else { break };
-                if entered.as_ref().is_none_or(|e| e.project.path_with_namespace != path) {
-                    entered = walk.enter(&path, walk.code).await?;
+                if entered.as_ref().is_none_or(|(asked, _)| *asked != path) {
+                    let mut skipped = connector_core::Batch::default();
+                    entered = match walk.enter(&path, walk.code).await {
+                        Ok(e) => e.map(|e| (path.clone(), e)),
+                        // A project the token may not read: its failure, then the next one.
+                        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                            skipped.failures.push(Failure::new(
+                                None,
+                                e.kind(),
+                                format!("project {path}: it cannot be read with this token, skipped: {}", e.message()),
+                            ));
+                            None
+                        }
+                        Err(e) => Err(e)?,
+                    };
                     if entered.is_none() {
-                        cp.projects.remove(0);
-                        cp.stage = None;
-                        yield CheckpointedBatch::new(connector_core::Batch::default(), cp.clone());
+                        cp.finish_project(None);
+                        yield CheckpointedBatch::new(skipped, cp.clone());
                         continue;
                     }
                 }
-                let Some(project) = entered.clone() else { continue };
+                let Some((_, project)) = entered.clone() else { continue };
+                // What of the project this window reads, from what the last run saw of it
+                // (recorded once the project is done, so a resumed run decides the same).
+                let plan = Plan::of(&cp, &path, &project, window.as_ref());
+                let window = if plan.whole { None } else { window };
                 let stage = match cp.stage.clone() {
                     Some(s) => Some(s),
-                    None => walk.next_stage(None),
+                    None => walk.next_stage(None, &project.project),
                 };
                 let Some(stage) = stage else {
-                    cp.projects.remove(0);
-                    cp.stage = None;
+                    cp.finish_project(Some(project.seen()));
                     yield CheckpointedBatch::new(connector_core::Batch::default(), cp.clone());
                     continue;
                 };
-                let (batch, next) = match &stage {
-                    Stage::CodeFiles { next } => walk.code_page(&project, next.as_deref(), window.as_ref(), &ctx).await?,
-                    Stage::MergeRequests(cursor) => walk.items_page(&project, Kind::MergeRequest, cursor, window.as_ref(), &ctx).await?,
-                    Stage::Issues(cursor) => walk.items_page(&project, Kind::Issue, cursor, window.as_ref(), &ctx).await?,
+                let read = match &stage {
+                    Stage::CodeFiles { .. } if !plan.tree => Ok((connector_core::Batch::default(), None)),
+                    Stage::CodeFiles { next } => walk.code_page(&project, next.as_deref(), &ctx).await,
+                    Stage::MergeRequests(cursor) => walk.items_page(&project, Kind::MergeRequest, cursor, window.as_ref(), &ctx).await,
+                    Stage::Issues(cursor) => walk.items_page(&project, Kind::Issue, cursor, window.as_ref(), &ctx).await,
+                };
+                let (batch, next) = match read {
+                    Ok(read) => read,
+                    // The token may not read this stage of this project: a failure naming
+                    // both, and the walk goes on with the next stage.
+                    Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                        (stage_failure(&project.project, stage_feature(&stage), &e), None)
+                    }
+                    Err(e) => Err(e)?,
                 };
                 match next {
                     Some(next) => cp.stage = Some(next),
-                    None => match walk.next_stage(Some(&stage)) {
+                    None => match walk.next_stage(Some(&stage), &project.project) {
                         Some(s) => cp.stage = Some(s),
-                        None => {
-                            cp.projects.remove(0);
-                            cp.stage = None;
-                        }
+                        None => cp.finish_project(Some(project.seen())),
                     },
                 }
                 yield CheckpointedBatch::new(batch, cp.clone());
@@ -299,24 +568,28 @@ impl Walk {
     }
 
     /// One tree page of the project's ref as a batch, and the stage after it (none: the
-    /// tree is done). In a window, the files are read only when the ref's head commit is in
-    /// it: the tree lists no times, and a file's time is that of the commit read.
+    /// tree is done). Whether a poll lists the tree at all is its [`Plan`]'s: the head
+    /// commit's date is when it was written, not when the branch moved to it (a push of
+    /// older local commits, a fast-forward merge), so a poll goes by the head commit's id.
+    /// Each file's blob id is its version, so an unchanged one costs its row of a tree page
+    /// (100 a request), never a download.
     async fn code_page(
         &self,
         entered: &Entered,
         next: Option<&str>,
-        window: Option<&TimeWindow>,
         ctx: &SyncContext,
     ) -> Result<(connector_core::Batch, Option<Stage>)> {
-        let (Some(reference), Some(head)) = (&entered.reference, &entered.head) else {
+        if let Some((kind, message)) = &entered.head_error {
+            let e = Error::new(*kind, message.clone()).with_connector(SOURCE);
+            return Ok((
+                stage_failure(&entered.project, Feature::Repository, &e),
+                None,
+            ));
+        }
+        let (Some(reference), Some(_)) = (&entered.reference, &entered.head) else {
             // No repository, or an empty one.
             return Ok((Default::default(), None));
         };
-        if let Some(w) = window
-            && !head.committed_date.is_some_and(|t| w.contains(t))
-        {
-            return Ok((Default::default(), None));
-        }
         let url = match next {
             Some(n) => self.client.own_url(n).map_err(|e| {
                 Error::checkpoint(format!(
@@ -331,13 +604,14 @@ impl Walk {
         };
         let page = self.client.tree_page(url).await?;
         let project = &entered.project;
+        let access = entered.file_access();
         let mut pending = Vec::new();
         for value in page.items {
             let path = value.get("path").and_then(Value::as_str).map(str::to_owned);
             match serde_json::from_value::<TreeEntry>(value) {
                 Ok(entry) if entry.kind == "blob" => {
                     let id = convert::file_id(project, reference, &entry.path);
-                    let version = convert::file_version(&entry, entered.file_access());
+                    let version = convert::file_version(&entry, access.as_ref());
                     pending.push(PendingItem::new(id, Job::File(entry)).with_version(&version));
                 }
                 Ok(_) => {}
@@ -403,10 +677,14 @@ impl Walk {
                     if cursor.after == Some(item.updated_at) && done.contains(&item.id) {
                         continue;
                     }
-                    if window.is_some_and(|w| !w.contains(item.updated_at)) {
+                    // GitLab prints milliseconds: the window's start is widened to its
+                    // millisecond (the query's end was rounded up to the next one).
+                    if window.is_some_and(|w| {
+                        !w.contains_truncated(item.updated_at, chrono::TimeDelta::milliseconds(1))
+                    }) {
                         continue;
                     }
-                    let access = convert::item_access(&item, entered.item_access(kind));
+                    let access = entered.item_access(kind, &item);
                     let version = convert::item_version(&item, access.as_ref());
                     pending.push(
                         PendingItem::new(item.web_url.clone(), Job::Item(kind, Box::new(item)))
@@ -473,7 +751,7 @@ impl Walk {
                         project,
                         &reference,
                         entered.head.as_ref(),
-                        entered.file_access().cloned(),
+                        entered.file_access(),
                     ))),
                     Err(e) if is_body_too_large(&e) => Ok(Some(convert::failure(
                         &id,
@@ -494,7 +772,7 @@ impl Walk {
                 } else {
                     Vec::new()
                 };
-                let access = convert::item_access(&item, entered.item_access(kind));
+                let access = entered.item_access(kind, &item);
                 Ok(Some(convert::item_document(
                     kind,
                     &item,
@@ -518,14 +796,26 @@ impl Walk {
             ..self.clone()
         };
         async_stream::try_stream! {
+            // What the token may not read (a project, or a stage of one) lists no ids: nothing
+            // of it can have been read by a sync either.
+            let denied = |e: &Error| e.kind() == ErrorKind::PermissionDenied;
             for path in walk.list_projects().await? {
                 ctx.cancellation().check()?;
-                let Some(entered) = walk.enter(&path, walk.code).await? else { continue };
+                let entered = match walk.enter(&path, walk.code).await {
+                    Ok(e) => e,
+                    Err(e) if denied(&e) => None,
+                    Err(e) => Err(e)?,
+                };
+                let Some(entered) = entered else { continue };
                 let project = &entered.project;
                 if let (true, Some(reference), Some(_)) = (walk.code, &entered.reference, &entered.head) {
                     let mut at = Some(walk.client.tree_url(project.id, reference, 100)?);
                     while let Some(url) = at.take() {
-                        let page = walk.client.tree_page(url.clone()).await?;
+                        let page = match walk.client.tree_page(url.clone()).await {
+                            Ok(page) => page,
+                            Err(e) if denied(&e) => break,
+                            Err(e) => Err(e)?,
+                        };
                         let ids: Vec<SlimDocument> = page
                             .items
                             .iter()
@@ -539,14 +829,21 @@ impl Walk {
                         at = page.next.filter(|n| *n != url);
                     }
                 }
-                for (on, kind) in [(walk.mrs, Kind::MergeRequest), (walk.issues, Kind::Issue)] {
-                    if !on {
+                for (on, kind, feature) in [
+                    (walk.mrs, Kind::MergeRequest, Feature::MergeRequests),
+                    (walk.issues, Kind::Issue, Feature::Issues),
+                ] {
+                    if !on || project.disables(feature) {
                         continue;
                     }
                     let mut cursor = UpdatedCursor::start();
                     loop {
                         let url = walk.client.items_url(project.id, kind.path(), cursor.after, None, cursor.page.max(1), 100)?;
-                        let page = walk.client.page(url).await?;
+                        let page = match walk.client.page(url).await {
+                            Ok(page) => page,
+                            Err(e) if denied(&e) => break,
+                            Err(e) => Err(e)?,
+                        };
                         let mut listed = Vec::new();
                         let mut ids = Vec::new();
                         for v in &page.items {
@@ -580,6 +877,37 @@ impl Walk {
     }
 }
 
+/// The feature a stage reads.
+fn stage_feature(stage: &Stage) -> Feature {
+    match stage {
+        Stage::CodeFiles { .. } => Feature::Repository,
+        Stage::MergeRequests(_) => Feature::MergeRequests,
+        Stage::Issues(_) => Feature::Issues,
+    }
+}
+
+/// The batch of a stage the token may not read: one failure naming the project and the
+/// feature. It has no id (no document to fetch again), so core holds the next window back
+/// until the stage reads again.
+fn stage_failure(project: &Project, feature: Feature, e: &Error) -> connector_core::Batch {
+    let mut failure = Failure::new(
+        None,
+        e.kind(),
+        format!(
+            "project {}: its {} cannot be read, skipped: {}",
+            project.path_with_namespace,
+            feature.name(),
+            e.message()
+        ),
+    );
+    if let Ok(link) = url::Url::parse(&project.web_url) {
+        failure = failure.with_link(link);
+    }
+    let mut batch = connector_core::Batch::default();
+    batch.failures.push(failure);
+    batch
+}
+
 /// What a document id names: an issue or merge request of a project, or a file at a ref.
 enum Named {
     Item(String, Kind, u64),
@@ -587,18 +915,29 @@ enum Named {
 }
 
 impl Walk {
+    /// What the document id `id` names, when it is of a configured project. The id is read
+    /// by its path alone: GitLab writes its ids with its own `external_url`, which need not be
+    /// the `gitlab_url` this connector reaches it by (a proxy, an internal address); project
+    /// paths are compared without case, as GitLab does.
     fn parse_id(&self, id: &str) -> Option<Named> {
-        let rest = id.strip_prefix(self.web.as_str())?;
+        fn after_origin(url: &str) -> Option<&str> {
+            let rest = url.split_once("://")?.1;
+            rest.find('/').map(|at| &rest[at..])
+        }
+        let rest = after_origin(id)?.strip_prefix(after_origin(&self.web)?)?;
         let (project, rest) = rest.split_once("/-/")?;
         if project.is_empty() {
             return None;
         }
         let inside = if self.projects.is_empty() {
             project
-                .strip_prefix(self.owner.as_str())
-                .is_some_and(|r| r.starts_with('/'))
+                .get(..self.owner.len())
+                .is_some_and(|o| o.eq_ignore_ascii_case(&self.owner))
+                && project[self.owner.len()..].starts_with('/')
         } else {
-            self.projects.iter().any(|p| p == project)
+            self.projects
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(project))
         };
         if !inside {
             return None;
@@ -631,9 +970,10 @@ impl Walk {
             ..self.clone()
         };
         async_stream::try_stream! {
-            let mut entered: std::collections::HashMap<String, Option<Entered>> = Default::default();
+            let mut entered: std::collections::HashMap<String, Option<std::result::Result<Entered, (ErrorKind, String)>>> = Default::default();
             for chunk in ids.chunks(100) {
                 let mut pending = Vec::new();
+                let mut denied = Vec::new();
                 for id in chunk {
                     let Some(named) = walk.parse_id(id) else { continue };
                     let path = match &named {
@@ -641,13 +981,26 @@ impl Walk {
                     };
                     if !entered.contains_key(&path) {
                         let e = match walk.enter(&path, walk.code).await {
-                            Ok(e) => e,
+                            Ok(e) => e.map(Ok),
                             Err(e) if e.kind() == ErrorKind::NotFound => None,
+                            // Not connector-wide: its documents fail, the others come.
+                            Err(e) if !e.kind().ends_sync() => Some(Err((e.kind(), e.message().to_owned()))),
                             Err(e) => Err(e)?,
                         };
                         entered.insert(path.clone(), e);
                     }
-                    let Some(Some(project)) = entered.get(&path).cloned() else { continue };
+                    let project = match entered.get(&path).cloned() {
+                        Some(Some(Ok(project))) => project,
+                        Some(Some(Err((kind, message)))) => {
+                            denied.push(Failure::new(
+                                Some(id.clone()),
+                                kind,
+                                format!("{id}: project {path} cannot be read: {message}"),
+                            ));
+                            continue;
+                        }
+                        _ => continue,
+                    };
                     pending.push(PendingItem::new(id.clone(), (project, named)));
                 }
                 let batch = fetch_items(&ctx, pending, CONCURRENCY, |(entered, named): (Entered, Named)| {
@@ -655,6 +1008,8 @@ impl Walk {
                     async move { walk.refetch_one(&entered, named).await }
                 })
                 .await?;
+                let mut batch = batch;
+                batch.failures.append(&mut denied);
                 if !batch.is_empty() {
                     yield batch;
                 }
@@ -720,7 +1075,7 @@ impl Walk {
                             project,
                             reference,
                             entered.head.as_ref(),
-                            entered.file_access().cloned(),
+                            entered.file_access(),
                         )))
                     }
                     Err(e) if is_body_too_large(&e) => Ok(Some(convert::failure(

@@ -41,6 +41,8 @@ pub(crate) struct Note {
     pub(crate) body: String,
     pub(crate) system: bool,
     pub(crate) internal: bool,
+    /// Written as GitLab before 15.0 does: `confidential` alone, no `internal` key.
+    pub(crate) before_15: bool,
 }
 
 impl Note {
@@ -50,6 +52,7 @@ impl Note {
             body: body.to_owned(),
             system: false,
             internal: false,
+            before_15: false,
         }
     }
 }
@@ -67,6 +70,8 @@ pub(crate) struct Item {
     pub(crate) assignees: Vec<&'static str>,
     pub(crate) notes: Vec<Note>,
     pub(crate) confidential: bool,
+    /// The exact `updated_at` (microseconds, as PostgreSQL stores it), overriding `minute`.
+    pub(crate) exact: Option<DateTime<Utc>>,
 }
 
 impl Item {
@@ -82,7 +87,13 @@ impl Item {
             assignees: vec![],
             notes: vec![],
             confidential: false,
+            exact: None,
         }
+    }
+
+    /// When it was last updated, as GitLab stores it.
+    pub(crate) fn updated(&self) -> DateTime<Utc> {
+        self.exact.unwrap_or_else(|| time(self.minute))
     }
 }
 
@@ -125,12 +136,22 @@ pub(crate) struct Project {
     pub(crate) files: Vec<File>,
     pub(crate) issues: Vec<Item>,
     pub(crate) mrs: Vec<Item>,
-    pub(crate) members: Vec<(&'static str, Option<&'static str>)>,
+    /// Username, e-mail address, `access_level` (10 Guest, 20 Reporter, 30 Developer …).
+    pub(crate) members: Vec<(&'static str, Option<&'static str>, u32)>,
+    /// Members invited without a seat yet (`membership_state: awaiting`), Developer role.
+    pub(crate) awaiting: Vec<(&'static str, Option<&'static str>)>,
     pub(crate) head_minute: u32,
     /// Members cannot be listed with the token (403).
     pub(crate) members_forbidden: bool,
     /// `issues_access_level`: `enabled`, or `private` (members only, whatever the visibility).
     pub(crate) issues_access_level: &'static str,
+    /// `merge_requests_access_level`: `enabled`, `private` or `disabled`.
+    pub(crate) merge_requests_access_level: &'static str,
+    /// `repository_access_level`: `enabled`, `private` or `disabled`.
+    pub(crate) repository_access_level: &'static str,
+    /// Listings of these (`merge_requests`, `issues`, `repository`) answer 403, as GitLab's
+    /// `authorize!` does for a user below the feature's role.
+    pub(crate) forbidden: Vec<&'static str>,
 }
 
 impl Project {
@@ -143,9 +164,13 @@ impl Project {
             issues: vec![],
             mrs: vec![],
             members: vec![],
+            awaiting: vec![],
             head_minute: 20,
             members_forbidden: false,
             issues_access_level: "enabled",
+            merge_requests_access_level: "enabled",
+            repository_access_level: "enabled",
+            forbidden: vec![],
         }
     }
 }
@@ -212,9 +237,11 @@ impl GitlabApi {
             "http_url_to_repo": format!("{base}/{}.git", p.path), "web_url": format!("{base}/{}", p.path),
             "visibility": p.visibility, "archived": false, "last_activity_at": "2025-03-01T10:00:00.000Z",
             "namespace": {"id": 9, "name": ns, "path": ns, "kind": "group", "full_path": ns},
-            "issues_enabled": true, "merge_requests_enabled": true,
-            "issues_access_level": p.issues_access_level, "merge_requests_access_level": "enabled",
-            "repository_access_level": "enabled",
+            "issues_enabled": p.issues_access_level != "disabled",
+            "merge_requests_enabled": p.merge_requests_access_level != "disabled",
+            "issues_access_level": p.issues_access_level,
+            "merge_requests_access_level": p.merge_requests_access_level,
+            "repository_access_level": p.repository_access_level,
         })
     }
 
@@ -229,7 +256,7 @@ impl GitlabApi {
         let mut v = json!({
             "id": p.id * 10_000 + offset + it.iid, "iid": it.iid, "project_id": p.id,
             "title": it.title, "description": it.description, "state": it.state,
-            "created_at": gl_time(time(0)), "updated_at": gl_time(time(it.minute)),
+            "created_at": gl_time(time(0)), "updated_at": gl_time(it.updated()),
             "closed_at": if it.state == "closed" { json!(gl_time(time(it.minute))) } else { Value::Null },
             "closed_by": null, "labels": it.labels, "milestone": null,
             "author": user(it.author),
@@ -393,14 +420,15 @@ impl GitlabApi {
         let before = query(req, "updated_before")
             .map(|t| DateTime::parse_from_rfc3339(&t).unwrap().to_utc());
         let list = if kind == "issues" { &p.issues } else { &p.mrs };
+        // Inclusive bounds compared with the stored microseconds, as GitLab's finders do.
         let mut items: Vec<&Item> = list
             .iter()
-            .filter(|i| after.is_none_or(|a| time(i.minute) >= a))
-            .filter(|i| before.is_none_or(|b| time(i.minute) <= b))
+            .filter(|i| after.is_none_or(|a| i.updated() >= a))
+            .filter(|i| before.is_none_or(|b| i.updated() <= b))
             .collect();
         assert_eq!(query(req, "order_by").as_deref(), Some("updated_at"));
         assert_eq!(query(req, "state").as_deref(), Some("all"));
-        items.sort_by_key(|i| (i.minute, i.iid));
+        items.sort_by_key(|i| (i.updated(), i.iid));
         if query(req, "sort").as_deref() == Some("desc") {
             items.reverse();
         }
@@ -426,11 +454,15 @@ impl GitlabApi {
             .iter()
             .enumerate()
             .map(|(n, note)| {
-                json!({"id": 900 + n, "type": null, "body": note.body, "attachment": null,
+                let mut v = json!({"id": 900 + n, "type": null, "body": note.body, "attachment": null,
                     "author": user(note.author), "created_at": gl_time(time(it.minute) - chrono::TimeDelta::seconds(30 - n as i64)),
                     "updated_at": gl_time(time(it.minute)), "system": note.system, "noteable_id": it.iid,
                     "noteable_type": noteable, "project_id": p.id, "resolvable": false,
-                    "confidential": note.internal, "internal": note.internal, "noteable_iid": it.iid})
+                    "confidential": note.internal, "internal": note.internal, "noteable_iid": it.iid});
+                if note.before_15 && let Value::Object(m) = &mut v {
+                    m.remove("internal");
+                }
+                v
             })
             .collect();
         self.offset_page(req, values)
@@ -463,7 +495,8 @@ impl Api {
         let find = |key: &str| {
             st.projects
                 .iter()
-                .find(|p| p.path == key || p.id.to_string() == key)
+                // Paths without case, as GitLab finds them.
+                .find(|p| p.path.eq_ignore_ascii_case(key) || p.id.to_string() == key)
                 .cloned()
         };
         match parts.as_slice() {
@@ -492,14 +525,35 @@ impl Api {
                     return message(404, "404 Project Not Found");
                 };
                 drop(st);
+                let feature = match rest.first().copied() {
+                    Some("repository") => "repository",
+                    Some(other) => other,
+                    None => "",
+                };
+                let level = match feature {
+                    "repository" => p.repository_access_level,
+                    "merge_requests" => p.merge_requests_access_level,
+                    "issues" => p.issues_access_level,
+                    _ => "enabled",
+                };
+                if level == "disabled" || p.forbidden.contains(&feature) {
+                    return message(403, "403 Forbidden");
+                }
                 match rest {
                     ["repository", "tree"] => self.0.tree(req, &p),
                     ["repository", "commits", reference] => {
                         if p.files.is_empty() || *reference != "main" {
                             return message(404, "404 Commit Not Found");
                         }
+                        // A commit id of the tree's content: another tree, another head.
+                        let shas: Vec<String> = p
+                            .files
+                            .iter()
+                            .map(|f| format!("{}:{}", f.path, f.sha()))
+                            .collect();
+                        let id = File::new("", shas.join(",").as_bytes()).sha();
                         ResponseTemplate::new(200).set_body_json(json!({
-                            "id": "6104942438c14ec7bd21c6cd5bd995272b3faff6", "short_id": "6104942438c",
+                            "id": id, "short_id": &id[..11],
                             "title": "Sanitize for network graph", "author_name": "randx",
                             "committed_date": gl_time(time(p.head_minute)),
                             "authored_date": gl_time(time(p.head_minute)), "parent_ids": []}))
@@ -529,21 +583,38 @@ impl Api {
                         if p.members_forbidden {
                             return message(403, "403 Forbidden");
                         }
+                        let member = |u: &str, email: &Option<&str>, level: u32, state: &str| {
+                            let mut m = user(u);
+                            m["access_level"] = json!(level);
+                            m["created_at"] = json!("2024-01-01T00:00:00.000Z");
+                            m["expires_at"] = Value::Null;
+                            m["membership_state"] = json!(state);
+                            if let Some(e) = email {
+                                m["email"] = json!(e);
+                            }
+                            m
+                        };
                         let values = p
                             .members
                             .iter()
-                            .map(|(u, email)| {
-                                let mut m = user(u);
-                                m["access_level"] = json!(30);
-                                if let Some(e) = email {
-                                    m["email"] = json!(e);
-                                }
-                                m
-                            })
+                            .map(|(u, email, level)| member(u, email, *level, "active"))
+                            .chain(
+                                p.awaiting
+                                    .iter()
+                                    .map(|(u, email)| member(u, email, 30, "awaiting")),
+                            )
                             .collect();
                         self.0.offset_page(req, values)
                     }
                     [kind @ ("issues" | "merge_requests")] => self.0.items(req, &p, kind),
+                    [kind @ ("issues" | "merge_requests"), iid] => {
+                        let list = if *kind == "issues" { &p.issues } else { &p.mrs };
+                        match list.iter().find(|i| i.iid.to_string() == *iid) {
+                            Some(it) => ResponseTemplate::new(200)
+                                .set_body_json(self.0.item_json(&p, kind, it)),
+                            None => message(404, "404 Not found"),
+                        }
+                    }
                     [kind @ ("issues" | "merge_requests"), iid, "notes"] => {
                         self.0.notes(req, &p, kind, iid.parse().unwrap_or(0))
                     }
@@ -587,7 +658,7 @@ pub(crate) fn standard_project() -> Project {
         File::new("src/lib/util.py", b"def f():\n    return 1\n"),
         File::new("docs/logo.png", b"\x89PNG\r\n\x1a\n\0\0\0binary"),
     ];
-    p.members = vec![("alice", Some("Alice@Example.com")), ("bob", None)];
+    p.members = vec![("alice", Some("Alice@Example.com"), 30), ("bob", None, 30)];
     let mut i1 = Item::new(1, "Login fails on Safari", 1);
     i1.labels = vec!["bug", "frontend"];
     i1.assignees = vec!["bob"];
@@ -598,12 +669,14 @@ pub(crate) fn standard_project() -> Project {
             body: "added ~bug label".into(),
             system: true,
             internal: false,
+            before_15: false,
         },
         Note {
             author: "carol",
             body: "internal: customer ACME".into(),
             system: false,
             internal: true,
+            before_15: false,
         },
     ];
     let mut i2 = Item::new(2, "Add dark mode", 2);
