@@ -146,7 +146,8 @@ async fn issues_and_merge_requests_carry_their_comments_access_owners_and_links(
 }
 
 #[tokio::test]
-async fn a_confidential_note_of_gitlab_before_15_is_left_out_and_odd_file_names_link_right() {
+async fn a_confidential_note_of_gitlab_before_15_is_left_out_odd_file_names_link_right_and_lfs_pointers_fail()
+ {
     let mut p = standard_project();
     // Before 15.0 a confidential note has `confidential: true` and no `internal` key.
     p.issues[0].notes.push(Note {
@@ -157,13 +158,32 @@ async fn a_confidential_note_of_gitlab_before_15_is_left_out_and_odd_file_names_
         before_15: true,
     });
     p.files.push(File::new("docs/C#.md", b"# C sharp"));
+    // A Git LFS pointer, as blobs/:sha/raw returns it for an LFS-tracked file.
+    p.files.push(File::new(
+        "assets/model.bin",
+        b"version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 12345\n",
+    ));
     let server = start(GitlabApi::new(vec![p], 10)).await;
     let c = build(&server.uri(), json!({"include_mrs": false}));
-    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let sink = MemorySink::new();
+    let report = Syncer::new(c)
+        .sink(sink.clone())
+        .state(MemoryStateStore::new())
+        .at(time(30))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
     let base = format!("{}/acme/platform/api/-", server.uri());
     let issue = sink.get(&format!("{base}/issues/1")).unwrap();
     let text = issue.content.as_text().unwrap();
     assert!(!text.contains("old-style secret"), "{text}");
+    // The LFS pointer is a failure, not a document of pointer text.
+    assert!(
+        sink.get(&format!("{base}/blob/main/assets/model.bin"))
+            .is_none()
+    );
+    assert_eq!(report.failed, 1, "{report:?}");
+    assert!(report.failures[0].message.contains("LFS"), "{report:?}");
     // The id keeps the name as RAGFlow's does; the link encodes `#`, not a fragment.
     let file = sink.get(&format!("{base}/blob/main/docs/C#.md")).unwrap();
     assert_eq!(
@@ -342,7 +362,6 @@ async fn each_document_is_for_the_roles_gitlab_shows_it_to() {
         sink.get(&format!("{base}/{id}"))
             .unwrap()
             .access
-            .clone()
             .unwrap()
     };
     let group = "gitlab-project:127.0.0.1/acme/platform/api";
@@ -474,6 +493,43 @@ async fn a_project_whose_merge_requests_the_token_may_not_read_is_a_failure_and_
     let mut listed: Vec<String> = listed.into_iter().flatten().map(|d| d.id).collect();
     listed.sort();
     assert_eq!(listed, ids);
+}
+
+#[tokio::test]
+async fn a_repository_the_token_may_not_read_fails_on_every_run_until_it_reads() {
+    // A Guest's token on a private project: commits and tree answer 403.
+    let mut p = standard_project();
+    p.forbidden = vec!["repository"];
+    let api = GitlabApi::new(vec![p], 10);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    for (mode, at) in [(SyncMode::Full, 30), (SyncMode::Incremental, 40)] {
+        let report = Syncer::new(c.clone())
+            .sink(MemorySink::new())
+            .state(store.clone())
+            .at(time(at))
+            .run(mode)
+            .await
+            .unwrap();
+        assert_eq!(report.failed, 1, "{mode:?}: {report:?}");
+        assert!(
+            report.failures[0].message.contains("repository"),
+            "{report:?}"
+        );
+    }
+    // Readable again: the next poll reads the files.
+    api.state.lock().unwrap().projects[0].forbidden.clear();
+    let sink = run(&c, &store, SyncMode::Incremental, 50).await;
+    assert_eq!(
+        sink.ids()
+            .iter()
+            .filter(|id| id.contains("/-/blob/"))
+            .count(),
+        4,
+        "{:?}",
+        sink.ids()
+    );
 }
 
 #[tokio::test]
@@ -648,6 +704,25 @@ async fn an_issue_edited_between_pages_is_neither_lost_nor_does_it_shift_the_res
     let base = format!("{}/acme/platform/api/-", server.uri());
     let want: Vec<String> = (1..=5).map(|i| format!("{base}/issues/{i}")).collect();
     assert_eq!(ids, want);
+}
+
+#[tokio::test]
+async fn a_bucket_of_many_issues_at_one_time_is_read_in_linear_pages() {
+    // 350 issues touched at once (a migration, a bulk edit) at 100 a page.
+    let mut p = Project::new(5, "acme/bulk", "public");
+    p.issues = (1..=350)
+        .map(|i| Item::new(i, &format!("Bulk {i}"), 5))
+        .collect();
+    let server = start(GitlabApi::new(vec![p], 100)).await;
+    let c = build(
+        &server.uri(),
+        json!({"project_owner": "acme", "project_name": "bulk", "include_mrs": false,
+            "include_code_files": false}),
+    );
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(sink.ids().len(), 350);
+    let listed = requests(&server, "/issues").await;
+    assert!(listed <= 5, "{listed} list requests");
 }
 
 #[tokio::test]
@@ -877,6 +952,24 @@ async fn a_file_over_max_file_size_is_a_failure_and_the_sync_goes_on() {
     ids.sort();
     assert_eq!(ids, ["README.md", "logo.png", "util.py"]);
     assert_eq!(report.failed, 1, "{report:?}");
+}
+
+#[test]
+fn a_config_without_the_three_switches_is_refused_not_read_short() {
+    // RAGFlow's Python connector reads absent include_* as false, its Go syncer as true; an
+    // API-made config without them is refused loudly here.
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let e = registry
+        .build(
+            "gitlab",
+            json!({"project_owner": "gitlab-org", "project_name": "gitlab-runner",
+                "credentials": {"gitlab_access_token": "glpat-abc"}}),
+        )
+        .map(|_| ())
+        .expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert!(e.to_string().contains("nothing to read"), "{e}");
 }
 
 #[test]

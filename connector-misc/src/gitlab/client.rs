@@ -255,11 +255,18 @@ pub(crate) struct Client {
     http: HttpClient,
     /// `{gitlab_url}/api/v4/`.
     api: Url,
+    /// The sync it requests for: its cancellation ends a wait for the quota's reset, and the
+    /// wait is counted into its stats.
+    ctx: Option<SyncContext>,
 }
 
 impl Client {
     pub(crate) fn new(http: HttpClient, api: Url) -> Self {
-        Self { http, api }
+        Self {
+            http,
+            api,
+            ctx: None,
+        }
     }
 
     /// This client counting its requests into `ctx`.
@@ -267,6 +274,7 @@ impl Client {
         Self {
             http: self.http.with_context(ctx),
             api: self.api.clone(),
+            ctx: Some(ctx.clone()),
         }
     }
 
@@ -309,7 +317,7 @@ impl Client {
             req = req.max_body_bytes(max);
         }
         let resp = req.send().await?;
-        pace(&resp).await;
+        pace(&resp, self.ctx.as_ref()).await?;
         Ok(resp)
     }
 
@@ -597,31 +605,44 @@ pub(crate) fn ceil_ms(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Waits out an exhausted quota: when `RateLimit-Remaining` is 0, until `RateLimit-Reset`
 /// (GitLab sends epoch seconds), at most [`MAX_RESET_WAIT`], so the next request does not
-/// draw a 429.
-async fn pace(resp: &Response) {
+/// draw a 429. The wait is counted into the sync's stats and ends when the sync is cancelled.
+async fn pace(resp: &Response, ctx: Option<&SyncContext>) -> Result<()> {
     let remaining = resp
         .header("ratelimit-remaining")
         .and_then(|v| v.trim().parse::<u64>().ok());
     if remaining != Some(0) {
-        return;
+        return Ok(());
     }
     let Some(reset) = resp
         .header("ratelimit-reset")
         .and_then(|v| v.trim().parse::<u64>().ok())
     else {
-        return;
+        return Ok(());
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let wait = Duration::from_secs(reset.saturating_sub(now)).min(MAX_RESET_WAIT);
-    if !wait.is_zero() {
-        tracing::info!(
-            connector = SOURCE,
-            wait_secs = wait.as_secs(),
-            "GitLab's rate limit quota is used up; waiting for its reset"
-        );
+    if wait.is_zero() {
+        return Ok(());
+    }
+    tracing::info!(
+        connector = SOURCE,
+        wait_secs = wait.as_secs(),
+        "GitLab's rate limit quota is used up; waiting for its reset"
+    );
+    let Some(ctx) = ctx else {
         tokio::time::sleep(wait).await;
+        return Ok(());
+    };
+    ctx.stats().add_rate_limit_wait(wait);
+    tokio::select! {
+        () = tokio::time::sleep(wait) => Ok(()),
+        () = ctx.cancellation().cancelled() => Err(Error::new(
+            ErrorKind::Cancelled,
+            "cancelled while waiting for GitLab's rate limit reset",
+        )
+        .with_connector(SOURCE)),
     }
 }
 

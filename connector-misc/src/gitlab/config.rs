@@ -86,15 +86,17 @@ pub struct GitlabConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = "https://gitlab.com")]
     pub gitlab_url: Option<Url>,
-    /// Read merge requests (with their comments) as documents. RAGFlow's default when the
-    /// field is absent: off.
+    /// Read merge requests (with their comments) as documents. Absent: off, as RAGFlow's
+    /// Python connector (`build_connector`, `sync_data_source.Gitlab`) reads it; RAGFlow's Go
+    /// syncer reads an absent one as on, but its form always stores all three, and a config
+    /// with none of them on is refused ("nothing to read"), never read short.
     #[serde(default)]
     pub include_mrs: bool,
-    /// Read issues (with their comments) as documents. RAGFlow's default when absent: off.
+    /// Read issues (with their comments) as documents. Absent: off (see `include_mrs`).
     #[serde(default)]
     pub include_issues: bool,
-    /// Read the files of the default branch (or `branch`) as documents. RAGFlow's default
-    /// when absent: off.
+    /// Read the files of the default branch (or `branch`) as documents. Absent: off (see
+    /// `include_mrs`).
     #[serde(default)]
     pub include_code_files: bool,
     /// The branch, tag or commit whose files are read; default: the project's default branch.

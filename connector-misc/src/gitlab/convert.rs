@@ -244,6 +244,15 @@ pub(crate) fn file_document(
     access: Option<Access>,
 ) -> Outcome {
     let id = file_id(project, reference, &entry.path);
+    if is_lfs_pointer(&data) {
+        // `blobs/:sha/raw` gives what git holds: the pointer, not the file.
+        return failure(
+            &id,
+            &entry.path,
+            ErrorKind::Unsupported,
+            "a Git LFS pointer: the file's content is in LFS storage, which is not read",
+        );
+    }
     let size = data.len() as u64;
     // Source code is text whatever its extension; what is not UTF-8 goes by extension.
     let doc = match crate::files::decode_text(data) {
@@ -271,7 +280,7 @@ pub(crate) fn file_document(
         .with_metadata("ref", reference.to_owned())
         .with_metadata("project", project.path_with_namespace.clone())
         .with_metadata("blob_id", entry.id.clone())
-        .with_metadata("web_url", id.clone());
+        .with_metadata("web_url", id);
     if let Some(head) = head {
         doc = doc.with_metadata("commit", head.id.clone());
         if let Some(t) = head.committed_date {
@@ -285,6 +294,12 @@ pub(crate) fn file_document(
         doc = doc.with_access(access);
     }
     doc.into()
+}
+
+/// Whether `data` is a Git LFS pointer file (a few lines under 200 bytes, starting with the
+/// spec's version line) rather than the file it stands for.
+fn is_lfs_pointer(data: &[u8]) -> bool {
+    data.len() < 200 && data.starts_with(b"version https://git-lfs.github.com/spec/v1")
 }
 
 /// A failure of the item `id` at `what` (a path, an iid).

@@ -45,7 +45,8 @@
 //!   `gitlab-project:{path}`.
 //! - **Access**, by GitLab's rules (visibility, each feature's access level, each member's
 //!   role from `/members/all`): a feature open to everyone in a public project is public; in
-//!   an internal one it is for `gitlab-internal:{host}` (every signed-in user) and the
+//!   an internal one it is for `gitlab-internal:{host}` (every signed-in user but external
+//!   ones; `{host}` is GitLab's own, from `web_url`) and the
 //!   members; a feature of a private project, or one kept to members, is for the members
 //!   whose role reaches it: issues from Guest (group `gitlab-project:{host}/{path}`), merge
 //!   requests and a private project's code from Reporter (`…:reporter`), other code from

@@ -70,7 +70,9 @@ const REPORTER: u32 = 20;
 /// feature's access level and each member's role.
 ///
 /// - A feature `enabled` in a public project is for anyone, in an internal one for every
-///   signed-in user (`gitlab-internal:{host}`) and its members.
+///   signed-in user but external ones (`gitlab-internal:{host}`: GitLab's external users
+///   see only what they are members of, so a host resolves the group without them) and
+///   its members. `{host}` is GitLab's own, from the project's `web_url`.
 /// - A feature of a private project, or one kept to members (`private`), is for the members
 ///   whose role reaches the feature's minimum, as GitLab's `ProjectFeature` sets it: issues
 ///   Guest, merge requests Reporter, the repository Reporter in a private project and Guest
@@ -197,9 +199,11 @@ impl Plan {
         entered: &Entered,
         window: Option<&TimeWindow>,
     ) -> Self {
-        let Some(w) = window else {
+        // No window; or a ref that could not be read, whose failure must come again until
+        // it reads.
+        let Some(w) = window.filter(|_| entered.head_error.is_none()) else {
             return Self {
-                whole: true,
+                whole: window.is_none(),
                 tree: true,
             };
         };
@@ -466,13 +470,16 @@ impl Walk {
                 members.push((m.access_level, m.username, email));
             }
         }
+        // GitLab's own host (its `external_url`, in every `web_url`), so that two connectors
+        // reaching one instance by different addresses name the same groups.
+        let host = url::Url::parse(&project.web_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| self.host.clone());
         Ok(Readers {
             visibility,
-            group: format!(
-                "gitlab-project:{}/{}",
-                self.host, project.path_with_namespace
-            ),
-            host: self.host.clone(),
+            group: format!("gitlab-project:{host}/{}", project.path_with_namespace),
+            host,
             members,
         })
     }
@@ -550,6 +557,10 @@ impl Walk {
                     // The token may not read this stage of this project: a failure naming
                     // both, and the walk goes on with the next stage.
                     Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                        if let (Stage::CodeFiles { .. }, Some((_, read))) = (&stage, &mut entered) {
+                            // No head recorded: the next run lists the tree again.
+                            read.head = None;
+                        }
                         (stage_failure(&project.project, stage_feature(&stage), &e), None)
                     }
                     Err(e) => Err(e)?,
@@ -558,7 +569,7 @@ impl Walk {
                     Some(next) => cp.stage = Some(next),
                     None => match walk.next_stage(Some(&stage), &project.project) {
                         Some(s) => cp.stage = Some(s),
-                        None => cp.finish_project(Some(project.seen())),
+                        None => cp.finish_project(entered.as_ref().map(|(_, read)| read.seen())),
                     },
                 }
                 yield CheckpointedBatch::new(batch, cp.clone());
@@ -908,6 +919,9 @@ fn stage_failure(project: &Project, feature: Feature, e: &Error) -> connector_co
     batch
 }
 
+/// A project refetch read, or why it could not (an error that does not end the sync).
+type Reachable = std::result::Result<Entered, (ErrorKind, String)>;
+
 /// What a document id names: an issue or merge request of a project, or a file at a ref.
 enum Named {
     Item(String, Kind, u64),
@@ -970,7 +984,7 @@ impl Walk {
             ..self.clone()
         };
         async_stream::try_stream! {
-            let mut entered: std::collections::HashMap<String, Option<std::result::Result<Entered, (ErrorKind, String)>>> = Default::default();
+            let mut entered: std::collections::HashMap<String, Option<Reachable>> = Default::default();
             for chunk in ids.chunks(100) {
                 let mut pending = Vec::new();
                 let mut denied = Vec::new();
@@ -1096,7 +1110,8 @@ impl Walk {
 
 /// The cursor after a page whose items were `listed` (`updated_at`, id, in the page's
 /// order): at the last `updated_at` with the ids handed on at it; the next page number when
-/// the page made no progress (a whole page sharing one `updated_at`).
+/// the page ended at the time it started from (a bucket of items sharing one `updated_at`
+/// larger than a page, read page after page).
 pub(crate) fn advance(
     cursor: &UpdatedCursor,
     listed: &[(chrono::DateTime<chrono::Utc>, u64)],
@@ -1118,15 +1133,17 @@ pub(crate) fn advance(
         }
     }
     done.sort_unstable();
-    let stuck = cursor.after == Some(last) && done == cursor.done;
+    // Still at the same time: the next page of the same listing, whether or not this one
+    // brought new ids (starting over at page 1 re-read a bucket of K pages K²/2 times).
+    let page = if cursor.after == Some(last) {
+        cursor.page.saturating_add(1)
+    } else {
+        1
+    };
     UpdatedCursor {
         after: Some(last),
         done,
-        page: if stuck {
-            cursor.page.saturating_add(1)
-        } else {
-            1
-        },
+        page,
     }
 }
 
