@@ -72,7 +72,8 @@ pub struct GitlabConfig {
     pub credentials: GitlabCredentials,
     /// The namespace of the project: a user or a group, subgroups joined by `/`
     /// (`gitlab-org/security`). Without `project_name`, every project of this group and its
-    /// subgroups is read, one partition each.
+    /// subgroups is read, one after the other in one job (a host that lists the group's
+    /// projects itself can run each as a job of its own through `Connector::partition`).
     #[schemars(example = "gitlab-org")]
     pub project_owner: String,
     /// The project's path within `project_owner` (`gitlab-runner`), or several separated by
