@@ -358,12 +358,7 @@ async fn each_document_is_for_the_roles_gitlab_shows_it_to() {
     let c = build(&server.uri(), json!({}));
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     let base = format!("{}/acme/platform/api/-", server.uri());
-    let access = |id: &str| {
-        sink.get(&format!("{base}/{id}"))
-            .unwrap()
-            .access
-            .unwrap()
-    };
+    let access = |id: &str| sink.get(&format!("{base}/{id}")).unwrap().access.unwrap();
     let group = "gitlab-project:127.0.0.1/acme/platform/api";
 
     let file = access("blob/main/README.md");
