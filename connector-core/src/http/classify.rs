@@ -200,7 +200,8 @@ impl Classifier<'_> {
                     asked_wait(StatusCode::TOO_MANY_REQUESTS, headers, SystemTime::now())
                 } else {
                     retry_after(headers, SystemTime::now())
-                },
+                }
+                .or(class.wait),
                 rate_limited: class.kind == ErrorKind::RateLimited,
             });
         }
@@ -400,6 +401,26 @@ mod tests {
             (ErrorKind::RateLimited, Some("rate limit"))
         );
         assert!(rate_limited);
+        // A wait of the class counts when the headers ask for none, never over theirs.
+        let waiting: ErrorClassifier = Arc::new(|_, _| {
+            Some(
+                ErrorClass::new(ErrorKind::RateLimited, "secondary")
+                    .with_wait(Duration::from_secs(60)),
+            )
+        });
+        let w = Classifier {
+            custom: Some(&waiting),
+            ..classifier(&[])
+        };
+        let asked_of =
+            |headers: &HeaderMap| match retry(w.classify(status(403), headers, Ok(Bytes::new()))) {
+                Retryable::Status { asked, .. } => asked,
+                other => panic!("a status retry, got {other:?}"),
+            };
+        assert_eq!(asked_of(&h), Some(Duration::from_secs(60)));
+        let mut told = HeaderMap::new();
+        told.insert("retry-after", HeaderValue::from_static("5"));
+        assert_eq!(asked_of(&told), Some(Duration::from_secs(5)));
         let e = fail(c.classify(status(400), &h, Ok(Bytes::new())));
         assert_eq!(e.kind(), ErrorKind::PermissionDenied);
         assert_eq!(

@@ -91,6 +91,9 @@ pub struct ErrorClass {
     pub kind: ErrorKind,
     /// What went wrong, in the service's terms (no credential in it).
     pub message: String,
+    /// The wait before the retry of a retryable kind when the response's headers ask for
+    /// none ([`with_wait`](Self::with_wait)).
+    pub(crate) wait: Option<Duration>,
 }
 
 impl ErrorClass {
@@ -99,7 +102,24 @@ impl ErrorClass {
         Self {
             kind,
             message: message.into(),
+            wait: None,
         }
+    }
+
+    /// A retryable error that asks for `wait` before its retry when the response's headers
+    /// (`Retry-After`, the rate limit's reset) ask for none: the service documents a wait the
+    /// headers do not carry (GitHub's secondary rate limit without `retry-after`: "wait for
+    /// at least one minute"). Like a `Retry-After`, a [rate limit](ErrorKind::RateLimited)'s
+    /// wait holds every request of the client, not only this one's retry.
+    #[must_use]
+    pub fn with_wait(mut self, wait: Duration) -> Self {
+        self.wait = Some(wait);
+        self
+    }
+
+    /// The wait set by [`with_wait`](Self::with_wait).
+    pub fn wait(&self) -> Option<Duration> {
+        self.wait
     }
 }
 
