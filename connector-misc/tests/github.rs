@@ -190,11 +190,14 @@ async fn incremental_runs_find_new_comments_on_old_issues_and_skip_unchanged_one
             .contains("The install page is out of date.")
     );
     let requests = fake.server.received_requests().await.unwrap();
-    assert!(requests.iter().any(|r| {
-        r.url
-            .query()
-            .is_some_and(|q| q.contains("since=2026-01-06T09%3A59%3A59Z"))
-    }));
+    assert!(
+        requests.iter().any(|r| {
+            r.url
+                .query()
+                .is_some_and(|q| q.contains("since=2026-01-06T06%3A59%3A59Z"))
+        }),
+        "the window starts the lag allowance (3 h) before the last run ended, less a second"
+    );
 }
 
 #[tokio::test]
@@ -352,7 +355,7 @@ async fn primary_rate_limit_is_waited_out_until_reset_and_counted() {
                 .insert_header("x-ratelimit-limit", "5000")
                 .insert_header("x-ratelimit-remaining", "0")
                 .insert_header("x-ratelimit-used", "5000")
-                .insert_header("x-ratelimit-reset", epoch_in(2).as_str())
+                .insert_header("x-ratelimit-reset", epoch_in(3).as_str())
                 .insert_header("x-ratelimit-resource", "core")
                 .set_body_json(json!({
                     "message": "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID DBD8:1C8F:1A5E4B:1B8B3A:6593A2F1.",
@@ -367,7 +370,7 @@ async fn primary_rate_limit_is_waited_out_until_reset_and_counted() {
     let (sink, report) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
     assert_eq!(sink.len(), 5);
     assert!(report.retries >= 1, "{report:?}");
-    // Waited until the reset (1 to 2 s from now, by the second), not a backoff of a few ms.
+    // Waited until the reset (2 to 3 s from now, by the second), not a backoff of a few ms.
     assert!(
         report.rate_limit_wait >= Duration::from_millis(900),
         "{report:?}"
@@ -515,4 +518,337 @@ async fn refetch_and_prune_listing_cover_code_files() {
         Some("pub fn answer() -> u32 { 42 }\n")
     );
     let _ = TOKEN;
+}
+
+/// The pull request 2 of acme/api in the fake.
+fn pull_two(state: &mut github_common::State) -> &mut Item {
+    state.repos[0]
+        .items
+        .iter_mut()
+        .find(|i| i.number == 2)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_review_or_review_comment_alone_brings_its_pull_request_back() {
+    let fake = Fake::start(standard()).await;
+    let uri = fake.uri();
+    let c = build(&uri, json!({}));
+    let store = MemoryStateStore::new();
+    sync(&c, &store, SyncMode::Full, 6).await;
+
+    // A review comment on old pull request 2: GitHub moves the pull request's own
+    // `updated_at` (`GET /pulls`) and the comment's, not the issues endpoint's.
+    {
+        let mut state = fake.state.lock().unwrap();
+        let two = pull_two(&mut state);
+        two.reviews.push((
+            "hubot".into(),
+            "src/token.rs".into(),
+            "blocking: this leaks the token".into(),
+        ));
+        two.pr_updated = Some(day(7));
+        two.reviews_updated = Some(day(7));
+    }
+    let (sink, report) = sync(&c, &store, SyncMode::Incremental, 8).await;
+    assert_eq!(sink.ids(), [item_id(&uri, 2, true)], "{report:?}");
+    let two = sink.get(&item_id(&uri, 2, true)).unwrap();
+    let text = two.content.as_text().unwrap();
+    assert!(text.contains("blocking: this leaks the token"), "{text}");
+    assert_eq!(two.updated_at, Some(day(7)));
+    // Found through the repository-wide listing since the window's start.
+    let requests = fake.server.received_requests().await.unwrap();
+    assert!(requests.iter().any(|r| {
+        r.url.path() == "/repos/acme/api/pulls/comments"
+            && r.url
+                .query()
+                .is_some_and(|q| q.contains("since=2026-01-06T06%3A59%3A59Z"))
+    }));
+
+    // A review with a body alone (no line comment) moves only the pull request's own
+    // `updated_at`: a reconciling run reads the pull request again, the others are unchanged.
+    {
+        let mut state = fake.state.lock().unwrap();
+        let two = pull_two(&mut state);
+        two.review_bodies.push((
+            "octocat".into(),
+            "CHANGES_REQUESTED".into(),
+            "The migration is not reversible.".into(),
+        ));
+        two.pr_updated = Some(day(9));
+    }
+    let (sink, report) = sync(&c, &store, SyncMode::Reconcile, 10).await;
+    assert_eq!(sink.ids(), [item_id(&uri, 2, true)], "{report:?}");
+    assert_eq!(report.unchanged, 4, "{report:?}");
+    let text = sink
+        .get(&item_id(&uri, 2, true))
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains("## Reviews\n\n### @octocat requested changes · 2026-01-09T10:00:00Z\n\nThe migration is not reversible."),
+        "{text}"
+    );
+
+    // Approved in the next window: an incremental run finds it by `GET /pulls` alone.
+    {
+        let mut state = fake.state.lock().unwrap();
+        let two = pull_two(&mut state);
+        two.review_bodies
+            .push(("hubot".into(), "APPROVED".into(), "Ship it.".into()));
+        two.pr_updated = Some(day(11));
+    }
+    let (sink, report) = sync(&c, &store, SyncMode::Incremental, 12).await;
+    assert_eq!(sink.ids(), [item_id(&uri, 2, true)], "{report:?}");
+    let text = sink
+        .get(&item_id(&uri, 2, true))
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("### @hubot approved"), "{text}");
+    assert!(text.contains("Ship it."), "{text}");
+}
+
+#[tokio::test]
+async fn an_edited_or_deleted_comment_brings_its_issue_back() {
+    let fake = Fake::start(standard()).await;
+    let uri = fake.uri();
+    let c = build(&uri, json!({}));
+    let store = MemoryStateStore::new();
+    sync(&c, &store, SyncMode::Full, 6).await;
+
+    // Comment 1 of issue 1 is edited: only the comment's `updated_at` moves.
+    {
+        let mut state = fake.state.lock().unwrap();
+        let one = &mut state.repos[0].items[0];
+        one.comments[0].1 = "Seen it too (edited: on 1.2 only).".into();
+        one.comments_edited.insert(0, day(7));
+    }
+    let (sink, report) = sync(&c, &store, SyncMode::Incremental, 8).await;
+    assert_eq!(sink.ids(), [item_id(&uri, 1, false)], "{report:?}");
+    let text = sink
+        .get(&item_id(&uri, 1, false))
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("edited: on 1.2 only"), "{text}");
+
+    // Comment 2 is deleted (the count drops, `updated_at` does not move): a reconciling run
+    // reads the issue again and the text is gone.
+    {
+        let mut state = fake.state.lock().unwrap();
+        let one = &mut state.repos[0].items[0];
+        one.comments.truncate(1);
+    }
+    let (sink, report) = sync(&c, &store, SyncMode::Reconcile, 9).await;
+    assert_eq!(sink.ids(), [item_id(&uri, 1, false)], "{report:?}");
+    let text = sink
+        .get(&item_id(&uri, 1, false))
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(!text.contains("Fixed in `main`."), "{text}");
+}
+
+#[tokio::test]
+async fn the_token_users_own_private_repositories_are_read() {
+    let mut state = standard();
+    state.me = Some("acme-user".into());
+    state.repos.push(RepoData::new(
+        "acme-user",
+        "secret",
+        true,
+        vec![Item::issue(1, "Rotate the keys", day(2))],
+    ));
+    state.repos.push(RepoData::new(
+        "acme-user",
+        "open",
+        false,
+        vec![Item::issue(1, "Typo", day(3))],
+    ));
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let c = build(
+        &uri,
+        json!({"repository_owner": "acme-user", "repository_name": ""}),
+    );
+    let (sink, report) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    let mut ids = sink.ids();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            format!("{uri}/acme-user/open/issues/1"),
+            format!("{uri}/acme-user/secret/issues/1")
+        ],
+        "{report:?}"
+    );
+    let requests = fake.server.received_requests().await.unwrap();
+    assert!(requests.iter().any(|r| r.url.path() == "/user/repos"
+        && r.url.query().is_some_and(
+            |q| q.contains("affiliation=owner%2Ccollaborator") && q.contains("visibility=all")
+        )));
+
+    // Another user's: their public repositories, as GitHub shows no more.
+    fake.state.lock().unwrap().me = Some("someone-else".into());
+    let (sink, _) = sync(&c, &MemoryStateStore::new(), SyncMode::Full, 6).await;
+    assert_eq!(sink.ids(), [format!("{uri}/acme-user/open/issues/1")]);
+}
+
+#[tokio::test]
+async fn one_repository_failing_is_its_failure_and_the_others_are_read() {
+    let mut state = standard();
+    state.repos[0].files = files();
+    let mut legacy = RepoData::new(
+        "acme",
+        "legacy",
+        true,
+        vec![Item::issue(1, "Old bug", day(1))],
+    );
+    legacy.files = files();
+    legacy.errors.insert(
+        "issues".into(),
+        (
+            403,
+            "Resource not accessible by personal access token".into(),
+        ),
+    );
+    legacy.errors.insert(
+        "commits/main".into(),
+        (404, "No commit found for SHA: main".into()),
+    );
+    state.repos.push(legacy);
+    state.repos.push(RepoData::new(
+        "acme",
+        "web",
+        false,
+        vec![Item::issue(1, "Dark mode", day(2))],
+    ));
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let c = build(
+        &uri,
+        json!({"repository_name": "", "include_code_files": true, "branch": "main",
+            "max_file_size": 10000}),
+    );
+    let store = MemoryStateStore::new();
+    let (sink, report) = sync(&c, &store, SyncMode::Full, 6).await;
+    let ids = sink.ids();
+    assert!(ids.contains(&format!("{uri}/acme/web/issues/1")), "{ids:?}");
+    assert!(ids.contains(&item_id(&uri, 5, true)), "{ids:?}");
+    assert!(
+        ids.contains(&format!("{uri}/acme/api/blob/main/src/lib.rs")),
+        "{ids:?}"
+    );
+    assert!(
+        !ids.iter().any(|id| id.contains("/acme/legacy/")),
+        "{ids:?}"
+    );
+    let legacy = format!("{uri}/acme/legacy");
+    let failures: Vec<_> = report
+        .failures
+        .iter()
+        .filter(|f| f.id.as_deref() == Some(legacy.as_str()))
+        .collect();
+    assert_eq!(failures.len(), 2, "{:?}", report.failures);
+    assert_eq!(failures[0].kind, ErrorKind::PermissionDenied);
+    assert!(
+        failures[0].message.contains("repository acme/legacy")
+            && failures[0]
+                .message
+                .contains("credentials.github_access_token")
+            && failures[0]
+                .message
+                .contains("Resource not accessible by personal access token"),
+        "{}",
+        failures[0].message
+    );
+    assert_eq!(failures[1].kind, ErrorKind::NotFound);
+    assert!(
+        failures[1].message.contains("branch `main`")
+            && failures[1].message.contains("acme/legacy"),
+        "{}",
+        failures[1].message
+    );
+
+    // The next run reads the failed repository again whole; it fails again while the token
+    // lacks the permission...
+    let (_, report) = sync(&c, &store, SyncMode::Incremental, 7).await;
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.id.as_deref() == Some(legacy.as_str())),
+        "{report:?}"
+    );
+    // ...and, once granted, delivers its old issue, outside the window.
+    fake.state.lock().unwrap().repos[1].errors.clear();
+    let (sink, report) = sync(&c, &store, SyncMode::Incremental, 8).await;
+    assert!(
+        sink.ids().contains(&format!("{uri}/acme/legacy/issues/1")),
+        "{report:?}"
+    );
+    assert!(
+        sink.ids()
+            .contains(&format!("{uri}/acme/legacy/blob/main/src/lib.rs")),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_repository_new_in_scope_or_made_private_is_read_whole_next_run() {
+    let mut state = standard();
+    state.repos.push(RepoData::new(
+        "acme",
+        "web",
+        false,
+        vec![Item::issue(1, "Dark mode", day(2))],
+    ));
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let c = build(&uri, json!({"repository_name": ""}));
+    let store = MemoryStateStore::new();
+    sync(&c, &store, SyncMode::Full, 6).await;
+
+    // acme/web is made private (after a leak); acme/new appears with an issue from last year.
+    {
+        let mut state = fake.state.lock().unwrap();
+        state.repos[1].private = true;
+        state.repos[1].collaborators = Some(vec!["octocat".into()]);
+        let mut new = RepoData::new(
+            "acme",
+            "new",
+            true,
+            vec![Item::issue(1, "Imported", day(1))],
+        );
+        new.collaborators = Some(vec!["hubot".into()]);
+        state.repos.push(new);
+    }
+    let (sink, report) = sync(&c, &store, SyncMode::Incremental, 8).await;
+    let mut ids = sink.ids();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            format!("{uri}/acme/new/issues/1"),
+            format!("{uri}/acme/web/issues/1")
+        ],
+        "acme/api, unchanged, stays to its window: {report:?}"
+    );
+    let web = sink.get(&format!("{uri}/acme/web/issues/1")).unwrap();
+    let access = web.access.as_ref().unwrap();
+    assert!(!access.public, "no longer public");
+    assert_eq!(access.groups, ["github-user:octocat"]);
+
+    // Known now: the next run keeps to its window.
+    let (sink, report) = sync(&c, &store, SyncMode::Incremental, 9).await;
+    assert!(sink.is_empty(), "{:?} {report:?}", sink.ids());
 }

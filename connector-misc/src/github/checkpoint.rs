@@ -1,6 +1,8 @@
 //! [`GithubCheckpoint`]: the scopes and repositories done, and a keyset position within the
 //! current repository.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +14,9 @@ pub enum Stage {
     /// Issues and pull requests.
     #[default]
     Issues,
+    /// In an incremental run, the issues and pull requests whose change the issues endpoint's
+    /// `updated_at` missed: a review, a review comment, an edited comment.
+    Activity,
     /// Code files.
     Code,
 }
@@ -40,6 +45,13 @@ pub struct RepoCursor {
     /// second of `updated_at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// Read without the run's window: the repository is new in scope, or who may read it
+    /// changed, since the last run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whole: bool,
+    /// The number of the last item handed on in the [`Stage::Activity`] stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_number: Option<u64>,
     /// The commit whose files are read (code stage), so a resumed read sees the same tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
@@ -64,6 +76,12 @@ pub struct GithubCheckpoint {
     /// The repository being read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<RepoCursor>,
+    /// Who may read each repository walked (`owner/name` → a hash of its access), carried to
+    /// the next incremental run: a repository it does not hold (new in scope: created,
+    /// transferred in, newly granted to the token) or holds with another access (made
+    /// private, a collaborator removed) is read whole, not only its window.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub known: BTreeMap<String, String>,
 }
 
 impl GithubCheckpoint {

@@ -1,9 +1,15 @@
 //! The GitHub REST calls the connector makes.
 //!
-//! - `GET /repos/{owner}/{repo}`, `GET /orgs/{org}/repos` (else `GET /users/{user}/repos`);
+//! - `GET /repos/{owner}/{repo}`, `GET /orgs/{org}/repos`, else, for the token's own user
+//!   (`GET /user`), `GET /user/repos?affiliation=owner,collaborator&visibility=all`, else
+//!   `GET /users/{user}/repos` (public repositories only);
 //! - `GET /repos/{owner}/{repo}/issues?state=all&sort=updated&direction=asc&since=…`: issues
 //!   and pull requests together (a pull request carries `pull_request`), `Link` paging;
-//! - `GET /repos/{owner}/{repo}/issues/{n}/comments`, `GET /repos/{owner}/{repo}/pulls/{n}/comments`;
+//! - `GET /repos/{owner}/{repo}/issues/{n}/comments`, `GET /repos/{owner}/{repo}/pulls/{n}/reviews`,
+//!   `GET /repos/{owner}/{repo}/pulls/{n}/comments`;
+//! - what changed besides the issues endpoint's `updated_at`: `GET /repos/{owner}/{repo}/pulls?state=all&sort=updated&direction=desc`
+//!   (a pull request's own `updated_at`), `GET /repos/{owner}/{repo}/pulls/comments` and
+//!   `GET /repos/{owner}/{repo}/issues/comments` with `sort=updated&direction=asc&since=…`;
 //! - `GET /repos/{owner}/{repo}/collaborators` (needs push access to the repository);
 //! - `GET /repos/{owner}/{repo}/commits/{ref}` as `application/vnd.github.sha`, then
 //!   `GET /repos/{owner}/{repo}/git/trees/{sha}?recursive=1` and
@@ -22,12 +28,16 @@ use serde_json::Value;
 use url::Url;
 
 use super::SOURCE;
-use super::model::{ApiError, Comment, Content, Repo, Tree, User};
+use super::model::{
+    ApiError, Comment, Content, ListedComment, PullSummary, Repo, Review, Tree, User,
+};
 
 /// The media type of GitHub's JSON.
 const JSON: &str = "application/vnd.github+json";
 /// The REST API version asked for.
 const API_VERSION: &str = "2022-11-28";
+/// The wait after a secondary rate limit that names none (GitHub: "at least one minute").
+const SECONDARY_LIMIT_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Pages followed by `Link` at most, as a guard against a loop.
 const MAX_PAGES: u64 = 100_000;
 
@@ -134,8 +144,23 @@ impl Client {
             .map(|_| ())
     }
 
-    /// Every repository of the organisation `owner`, else of the user `owner` (public ones,
-    /// and private ones the token may see when it is that user's), sorted by full name.
+    /// The login of the token's user; none for a token that is no user's (a GitHub App
+    /// installation's: `403`).
+    pub(crate) async fn me(&self) -> Result<Option<String>> {
+        match self.json::<User>(self.endpoint(&["user"])?).await {
+            Ok(user) => Ok(Some(user.login)),
+            Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every repository of the organisation `owner`, else of the user `owner`, sorted by full
+    /// name. A user's private repositories are listed only by `GET /user/repos`, so when
+    /// `owner` is the token's own user (`GET /user`) they come from there (those it owns or
+    /// collaborates on, with `owner` as their owner); another user's are their public ones
+    /// (`GET /users/{owner}/repos`).
     pub(crate) async fn owner_repos(&self, owner: &str) -> Result<Vec<Repo>> {
         let org = self.paged(
             self.endpoint(&["orgs", owner, "repos"])?,
@@ -144,20 +169,103 @@ impl Client {
         let mut repos: Vec<Repo> = match self.all(org).await {
             Ok(repos) => repos,
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                let user = self.paged(
-                    self.endpoint(&["users", owner, "repos"])?,
-                    &[
-                        ("type", "owner"),
-                        ("sort", "full_name"),
-                        ("direction", "asc"),
-                    ],
-                );
-                self.all(user).await?
+                let me = self.me().await?;
+                if me.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(owner)) {
+                    let mine = self.paged(
+                        self.endpoint(&["user", "repos"])?,
+                        &[
+                            ("affiliation", "owner,collaborator"),
+                            ("visibility", "all"),
+                            ("sort", "full_name"),
+                            ("direction", "asc"),
+                        ],
+                    );
+                    let mut repos: Vec<Repo> = self.all(mine).await?;
+                    repos.retain(|r| r.owner.login.eq_ignore_ascii_case(owner));
+                    repos
+                } else {
+                    tracing::info!(
+                        connector = SOURCE,
+                        owner,
+                        "the user is not the token's own: only their public repositories are listed (name private ones in repository_name)"
+                    );
+                    let user = self.paged(
+                        self.endpoint(&["users", owner, "repos"])?,
+                        &[
+                            ("type", "owner"),
+                            ("sort", "full_name"),
+                            ("direction", "asc"),
+                        ],
+                    );
+                    self.all(user).await?
+                }
             }
             Err(e) => return Err(e),
         };
         repos.sort_by(|a, b| a.full_name.cmp(&b.full_name));
         Ok(repos)
+    }
+
+    /// The numbers and own `updated_at` of the pull requests of `owner/name`, last updated
+    /// first, down to the first one updated before `stop` (all of them without one).
+    pub(crate) async fn pulls_updated(
+        &self,
+        owner: &str,
+        name: &str,
+        stop: Option<DateTime<Utc>>,
+    ) -> Result<Vec<PullSummary>> {
+        let mut url = Some(self.paged(
+            self.repo_endpoint(owner, name, &["pulls"])?,
+            &[("state", "all"), ("sort", "updated"), ("direction", "desc")],
+        ));
+        let mut out = Vec::new();
+        let mut pages = 0u64;
+        while let Some(at) = url.take() {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(Error::invalid_data(format!(
+                    "the pull requests of {owner}/{name} did not end after {MAX_PAGES} pages"
+                ))
+                .with_connector(SOURCE));
+            }
+            let resp = self.get(at, JSON, None).await?;
+            let next = resp.next_link();
+            let page: Vec<PullSummary> = resp.json()?;
+            let done = stop.is_some_and(|s| page.last().is_some_and(|p| p.updated_at < s));
+            out.extend(page);
+            if !done {
+                url = next;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The comments of `owner/name` written (created or edited) at `since` or later: of
+    /// issues and pull requests (`kind` `issues`) or on the diffs of pull requests (`pulls`).
+    pub(crate) async fn comments_since(
+        &self,
+        owner: &str,
+        name: &str,
+        kind: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<ListedComment>> {
+        let since = since.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let url = self.paged(
+            self.repo_endpoint(owner, name, &[kind, "comments"])?,
+            &[("sort", "updated"), ("direction", "asc"), ("since", &since)],
+        );
+        self.all(url).await
+    }
+
+    /// The reviews of pull request `number`, in the order submitted.
+    pub(crate) async fn reviews(
+        &self,
+        owner: &str,
+        name: &str,
+        number: u64,
+    ) -> Result<Vec<Review>> {
+        let url = self.repo_endpoint(owner, name, &["pulls", &number.to_string(), "reviews"])?;
+        self.all(self.paged(url, &[])).await
     }
 
     /// The first page of issues and pull requests of `owner/name` updated at `since` or later,
@@ -307,7 +415,8 @@ impl Client {
 /// What GitHub's error bodies mean (`{"message": …}`): a `403` that says "rate limit"
 /// (primary: `API rate limit exceeded for …`; secondary: `You have exceeded a secondary rate
 /// limit …`) is a rate limit, waited out by core's client until `retry-after` or
-/// `x-ratelimit-reset`; any other `403` a missing permission; `401` a token that is wrong,
+/// `x-ratelimit-reset`, a secondary one without either for a minute (every request of the
+/// client waits with it); any other `403` a missing permission; `401` a token that is wrong,
 /// expired or revoked; `404` a resource that is missing or hidden from the token; `409` an
 /// empty repository; `422` a request GitHub cannot serve.
 pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
@@ -321,9 +430,16 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
     };
     let lower = said.to_lowercase();
     match status.as_u16() {
-        403 | 429 if lower.contains("rate limit") || lower.contains("abuse") => Some(
-            ErrorClass::new(ErrorKind::RateLimited, format!("GitHub rate limit: {said}")),
+        403 | 429 if lower.contains("secondary rate limit") || lower.contains("abuse") => Some(
+            // GitHub: without `retry-after` (or a spent primary limit's reset), "wait for at
+            // least one minute before retrying".
+            ErrorClass::new(ErrorKind::RateLimited, format!("GitHub rate limit: {said}"))
+                .with_wait(SECONDARY_LIMIT_WAIT),
         ),
+        403 | 429 if lower.contains("rate limit") => Some(ErrorClass::new(
+            ErrorKind::RateLimited,
+            format!("GitHub rate limit: {said}"),
+        )),
         401 => Some(ErrorClass::new(
             ErrorKind::Unauthenticated,
             format!("GitHub rejected the token (wrong, expired or revoked): {said}"),
@@ -347,5 +463,46 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
             format!("GitHub rejected the request: {said}"),
         )),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn class(status: u16, message: &str) -> Option<ErrorClass> {
+        let body = serde_json::json!({"message": message, "documentation_url": "https://docs.github.com/rest"});
+        classify(
+            StatusCode::from_u16(status).ok()?,
+            body.to_string().as_bytes(),
+        )
+    }
+
+    #[test]
+    fn a_secondary_limit_without_retry_after_waits_a_minute_and_a_primary_its_reset() {
+        let secondary = class(
+            403,
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        );
+        assert_eq!(
+            secondary.as_ref().map(|c| c.kind),
+            Some(ErrorKind::RateLimited)
+        );
+        assert_eq!(
+            secondary.and_then(|c| c.wait()),
+            Some(std::time::Duration::from_secs(60))
+        );
+        let primary = class(403, "API rate limit exceeded for user ID 1.");
+        assert_eq!(
+            primary.as_ref().map(|c| c.kind),
+            Some(ErrorKind::RateLimited)
+        );
+        assert_eq!(
+            primary.and_then(|c| c.wait()),
+            None,
+            "its reset headers say"
+        );
+        let denied = class(403, "Resource not accessible by personal access token");
+        assert_eq!(denied.map(|c| c.kind), Some(ErrorKind::PermissionDenied));
     }
 }

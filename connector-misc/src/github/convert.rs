@@ -9,7 +9,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::SOURCE;
-use super::model::{Comment, Issue};
+use super::model::{Comment, Issue, Review};
 
 /// A repository as the documents of its items need it.
 #[derive(Debug, Clone)]
@@ -61,13 +61,17 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The version token of an issue or pull request: its `updated_at` (GitHub moves it on every
-/// edit, comment, review comment, label or state change) and the repository's access.
-pub(crate) fn issue_version(repo: &RepoInfo, issue: &Issue) -> String {
+/// The version token of an issue or pull request: `touched` (the latest of its `updated_at`
+/// on the issues endpoint, which edits, new comments, labels and state changes move, and what
+/// that one misses: a pull request's own `updated_at`, moved by reviews and review comments,
+/// and the `updated_at` of a comment edited in the run's window), its count of comments (a
+/// deleted comment lowers it) and the repository's access.
+pub(crate) fn issue_version(repo: &RepoInfo, issue: &Issue, touched: DateTime<Utc>) -> String {
     format!(
-        "{}:{}:{}",
+        "{}:{}:{}:{}",
         issue.number,
-        rfc3339(issue.updated_at),
+        rfc3339(touched.max(issue.updated_at)),
+        issue.comments,
         repo.access_hash()
     )
 }
@@ -82,12 +86,14 @@ fn login(user: Option<&super::model::User>) -> &str {
 }
 
 /// The Markdown of an issue or pull request: a heading, a line of facts, the body as written
-/// (GitHub bodies are Markdown), then every comment and review comment under its author.
+/// (GitHub bodies are Markdown), then every comment, review (its verdict and body) and
+/// review comment under its author.
 pub(crate) fn issue_markdown(
     repo: &RepoInfo,
     issue: &Issue,
     comments: &[Comment],
-    reviews: &[Comment],
+    reviews: &[Review],
+    review_comments: &[Comment],
 ) -> String {
     let kind = if issue.is_pull_request() {
         "Pull request"
@@ -137,9 +143,29 @@ pub(crate) fn issue_markdown(
             );
         }
     }
+    let reviews = shown(reviews);
     if !reviews.is_empty() {
+        md.push_str("\n## Reviews\n");
+        for r in reviews {
+            let verdict = match r.state.as_str() {
+                "APPROVED" => "approved",
+                "CHANGES_REQUESTED" => "requested changes",
+                "DISMISSED" => "review dismissed",
+                _ => "commented",
+            };
+            let when = r
+                .submitted_at
+                .map(|t| format!(" · {}", rfc3339(t)))
+                .unwrap_or_default();
+            let _ = write!(md, "\n### @{} {verdict}{when}\n", login(r.user.as_ref()));
+            if let Some(body) = r.body.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+                let _ = write!(md, "\n{body}\n");
+            }
+        }
+    }
+    if !review_comments.is_empty() {
         md.push_str("\n## Review comments\n");
-        for c in reviews {
+        for c in review_comments {
             let place = match (c.path.as_deref(), c.line.or(c.original_line)) {
                 (Some(path), Some(line)) => format!(" on `{path}` line {line}"),
                 (Some(path), None) => format!(" on `{path}`"),
@@ -157,14 +183,30 @@ pub(crate) fn issue_markdown(
     md
 }
 
-/// The document of an issue or pull request with its comments and review comments.
+/// The reviews a document shows: a verdict, or a body (a review made of line comments alone
+/// is a `COMMENTED` one without a body, shown by its comments); not a `PENDING` one (a draft
+/// only its author sees).
+fn shown(reviews: &[Review]) -> Vec<&Review> {
+    reviews
+        .iter()
+        .filter(|r| r.state != "PENDING")
+        .filter(|r| {
+            r.state != "COMMENTED" || r.body.as_deref().is_some_and(|b| !b.trim().is_empty())
+        })
+        .collect()
+}
+
+/// The document of an issue or pull request with its comments, reviews and review comments;
+/// `touched` as in [`issue_version`].
 pub(crate) fn issue_document(
     repo: &RepoInfo,
     issue: &Issue,
+    touched: DateTime<Utc>,
     comments: &[Comment],
-    reviews: &[Comment],
+    reviews: &[Review],
+    review_comments: &[Comment],
 ) -> Document {
-    let text = issue_markdown(repo, issue, comments, reviews);
+    let text = issue_markdown(repo, issue, comments, reviews, review_comments);
     let title = format!(
         "{}#{}: {}",
         repo.full_name,
@@ -193,8 +235,8 @@ pub(crate) fn issue_document(
         "issue"
     };
     let mut doc = Document::text(issue.html_url.clone(), SOURCE, title, text)
-        .with_version(&issue_version(repo, issue))
-        .with_updated_at(issue.updated_at)
+        .with_version(&issue_version(repo, issue, touched))
+        .with_updated_at(touched.max(issue.updated_at))
         .with_parent_id(repo.html_url.clone())
         .with_owners(owners)
         .with_access(repo.access.clone())
@@ -209,7 +251,9 @@ pub(crate) fn issue_document(
         .with_metadata("created_at", rfc3339(issue.created_at))
         .with_metadata("visibility", repo.visibility.clone());
     if issue.is_pull_request() {
-        doc = doc.with_metadata("review_comments", reviews.len());
+        doc = doc
+            .with_metadata("review_comments", review_comments.len())
+            .with_metadata("reviews", shown(reviews).len());
         if let Some(merged) = issue.pull_request.as_ref().and_then(|p| p.merged_at) {
             doc = doc.with_metadata("merged_at", rfc3339(merged));
         }

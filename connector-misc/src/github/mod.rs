@@ -3,23 +3,46 @@
 //! REST API (github.com or GitHub Enterprise Server through `base_url`).
 //!
 //! - **Scope**: RAGFlow's `repository_owner` with `repository_name` (a comma list; empty: every
-//!   repository of the organisation, else of the user), plus `repositories` (`owner/name` or a
+//!   repository of the organisation, else of the user: all of them, private ones included,
+//!   when the user is the token's own, through `GET /user/repos`; another user's public ones
+//!   only, as `GET /users/{o}/repos` shows no more), plus `repositories` (`owner/name` or a
 //!   whole `owner`). With more than one scope, each is a [partition](Connector::partitions).
 //! - **Issues and pull requests**: `GET /repos/{o}/{r}/issues?state=all&sort=updated&direction=asc`
 //!   lists both (a pull request carries `pull_request`); each becomes one Markdown document:
 //!   the title, a line of facts, the body as written, every comment
-//!   (`/issues/{n}/comments`) and, for a pull request, every review comment
-//!   (`/pulls/{n}/comments`) under its author. RAGFlow sent the body alone.
+//!   (`/issues/{n}/comments`) and, for a pull request, every review with its verdict
+//!   (`/pulls/{n}/reviews`) and every review comment (`/pulls/{n}/comments`, asked only when
+//!   there is a review) under its author. RAGFlow sent the body alone.
 //! - **Incremental runs and checkpoints**: pages are read oldest update first and each next
 //!   page is asked with `since` = the last `updated_at` read (a key, not an offset: an item
 //!   updated meanwhile moves behind the position rather than shifting another past it); the
 //!   `Link` header tells whether a page follows and is followed itself only while more than
-//!   a page of items share one second. GitHub moves `updated_at` on every new comment or
-//!   review comment, so a window's `since` finds comments on old issues. The checkpoint
+//!   a page of items share one second. A new (top-level) comment moves the issue's
+//!   `updated_at`, so a window's `since` finds it on an old issue. The checkpoint
 //!   ([`GithubCheckpoint`]) holds that key.
-//! - **Fingerprint**: `updated_at` (with the repository's access), listed: an unchanged item
-//!   costs no comment request. Code files: the blob SHA, listed in the tree, so an unchanged
-//!   file is never downloaded again.
+//! - **What the issues endpoint's `updated_at` misses**: a review or a review comment moves
+//!   only the pull request's own `updated_at` (on `GET /pulls`), and an edited comment only its
+//!   own. So each repository's walk first lists `GET /repos/{o}/{r}/pulls?state=all&sort=updated&direction=desc`
+//!   (down to the window's start; in a full run all of it, one request per 100 pull requests)
+//!   and, in an incremental run, `GET /repos/{o}/{r}/pulls/comments` and
+//!   `GET /repos/{o}/{r}/issues/comments` with `sort=updated&since={window start}` (each
+//!   comment names its item by `pull_request_url` or `issue_url`). An item changed in the
+//!   window by those alone is read again after the issues listing (`GET /issues/{n}`, then
+//!   its comments and reviews). An incremental run costs up to three more requests per
+//!   repository for this.
+//! - **Fingerprint**: the latest of those times, the count of comments (a deleted comment
+//!   lowers it; a reconciling run then reads the item again) and the repository's access,
+//!   listed: an unchanged item costs no comment request. Code files: the blob SHA, listed in
+//!   the tree, so an unchanged file is never downloaded again.
+//! - **Lag**: GitHub's listings can show a change late; an incremental run starts
+//!   [`min_overlap`](Connector::min_overlap) (three hours) before the last one ended, and the
+//!   fingerprints make what it lists again cost a lookup.
+//! - **Failures**: an error of one repository of an owner scope (a token without its Issues or
+//!   Contents permission, SAML enforcement, a `branch` it lacks, a repository gone since the
+//!   listing, a `5xx` after the retries) is a failure with the repository's web URL as id,
+//!   naming it and the field to look at; the other repositories are read. The next run reads
+//!   that repository again whole. A rejected token or a scope that cannot be listed ends the
+//!   sync.
 //! - **Code files** (`include_code_files`): the tree of the head commit of `branch` (default:
 //!   the repository's default branch), fixed in the checkpoint, by
 //!   `GET /git/trees/{sha}?recursive=1`; a truncated tree is read level by level. Files through
@@ -37,8 +60,9 @@
 //!   add `github-org:{owner}`.
 //! - **Limits**: requests are kept to `requests_per_hour` (GitHub's 5000 per token). A spent
 //!   primary limit (`403`/`429` "API rate limit exceeded", `x-ratelimit-remaining: 0`) is
-//!   waited out until `x-ratelimit-reset`, a secondary one (`403`/`429` with `retry-after`)
-//!   for its `retry-after`, by core's client, and counted in the sync report.
+//!   waited out until `x-ratelimit-reset`, a secondary one (`403`/`429` "secondary rate
+//!   limit") for its `retry-after`, or, without one, for a minute as GitHub asks, with every
+//!   request of the sync held meanwhile, by core's client, and counted in the sync report.
 
 mod checkpoint;
 mod client;
@@ -75,6 +99,10 @@ pub const SOURCE: &str = "github";
 
 /// The longest wait for a rate limit honoured: GitHub's primary limit resets within the hour.
 const RATE_LIMIT_WAIT: Duration = Duration::from_secs(3660);
+
+/// How late GitHub's listings may show a change: Onyx's connector goes back three hours
+/// "since some Issues/PRs are getting dropped"; the same here.
+const LISTING_LAG: Duration = Duration::from_secs(3 * 3600);
 
 /// Reads GitHub repositories. Built from a [`GithubConfig`].
 ///
@@ -171,6 +199,12 @@ impl Connector for GithubConnector {
             .into()
     }
 
+    /// Three hours: GitHub's issue and comment listings can show a change after a run has
+    /// read past it.
+    fn min_overlap(&self) -> Duration {
+        LISTING_LAG
+    }
+
     /// Reads each configured repository (`GET /repos/{o}/{r}`) or owner (`GET /users/{o}`).
     ///
     /// # Errors
@@ -215,6 +249,15 @@ impl CheckpointedConnector for GithubConnector {
 
     fn initial_checkpoint(&self) -> GithubCheckpoint {
         GithubCheckpoint::start()
+    }
+
+    /// The access of every repository walked ([`GithubCheckpoint::known`]), so the next
+    /// incremental run reads a repository new in scope, or whose access changed, whole.
+    fn carry_over(&self, last: &GithubCheckpoint) -> Option<GithubCheckpoint> {
+        (!last.known.is_empty()).then(|| GithubCheckpoint {
+            known: last.known.clone(),
+            ..GithubCheckpoint::start()
+        })
     }
 
     fn load_from_checkpoint(

@@ -110,6 +110,52 @@ pub(crate) struct Comment {
     pub(crate) original_line: Option<u64>,
 }
 
+/// When an item of `GET /repos/{owner}/{repo}/pulls` last changed: a pull request's own
+/// `updated_at`, which reviews and review comments move (the issues endpoint's does not).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct PullSummary {
+    pub(crate) number: u64,
+    pub(crate) updated_at: DateTime<Utc>,
+}
+
+/// A comment of the repository-wide listings `GET /repos/{owner}/{repo}/issues/comments` (with
+/// `issue_url`) and `GET /repos/{owner}/{repo}/pulls/comments` (with `pull_request_url`):
+/// which item it is on and when it was last written (created or edited).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ListedComment {
+    pub(crate) updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub(crate) issue_url: Option<String>,
+    #[serde(default)]
+    pub(crate) pull_request_url: Option<String>,
+}
+
+impl ListedComment {
+    /// The number of the issue or pull request the comment is on (the last segment of its
+    /// `issue_url` or `pull_request_url`).
+    pub(crate) fn number(&self) -> Option<u64> {
+        let url = self
+            .pull_request_url
+            .as_deref()
+            .or(self.issue_url.as_deref())?;
+        url.trim_end_matches('/').rsplit('/').next()?.parse().ok()
+    }
+}
+
+/// A review of `GET /repos/{owner}/{repo}/pulls/{number}/reviews`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Review {
+    #[serde(default)]
+    pub(crate) user: Option<User>,
+    #[serde(default)]
+    pub(crate) body: Option<String>,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED` or `PENDING`.
+    #[serde(default)]
+    pub(crate) state: String,
+    #[serde(default)]
+    pub(crate) submitted_at: Option<DateTime<Utc>>,
+}
+
 /// `GET /repos/{owner}/{repo}/git/trees/{sha}`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Tree {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use connector_core::glob::PathFilter;
 use connector_core::http::is_body_too_large;
-use connector_core::pages::{Outcome, PendingItem, fetch_items};
+use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -27,6 +27,40 @@ use super::convert::{
     CodeFile, RepoInfo, file_document, file_failure, file_version, issue_document, issue_version,
 };
 use super::model::{Issue, Repo, TreeEntry};
+
+/// The latest change of each issue or pull request (by number) that the issues endpoint's
+/// `updated_at` may not show: a pull request's own `updated_at` (reviews, review comments)
+/// and, in an incremental run, the `updated_at` of its comments written in the window.
+#[derive(Debug, Default)]
+struct Activity(HashMap<u64, DateTime<Utc>>);
+
+impl Activity {
+    fn note(&mut self, number: u64, at: DateTime<Utc>) {
+        let latest = self.0.entry(number).or_insert(at);
+        if *latest < at {
+            *latest = at;
+        }
+    }
+
+    /// When `issue` last changed, by whichever listing shows it latest.
+    fn touched(&self, issue: &Issue) -> DateTime<Utc> {
+        self.0
+            .get(&issue.number)
+            .map_or(issue.updated_at, |t| (*t).max(issue.updated_at))
+    }
+
+    /// The numbers changed within `window`, after `after`, ascending.
+    fn within(&self, window: TimeWindow, after: Option<u64>) -> Vec<u64> {
+        let mut numbers: Vec<u64> = self
+            .0
+            .iter()
+            .filter(|(n, t)| window.contains(**t) && after.is_none_or(|a| **n > a))
+            .map(|(n, _)| *n)
+            .collect();
+        numbers.sort_unstable();
+        numbers
+    }
+}
 
 /// A listed page: its items and the `Link` `rel="next"` after it.
 type Listing = (Vec<Value>, Option<Url>);
@@ -49,7 +83,8 @@ pub(crate) struct Walk {
 
 /// One item of a page before its comments or body are fetched.
 enum Pending {
-    Issue(Box<Issue>, Arc<RepoInfo>),
+    /// An issue or pull request, and when it last changed (see [`Activity::touched`]).
+    Issue(Box<Issue>, Arc<RepoInfo>, DateTime<Utc>),
     File(CodeFile, Arc<RepoInfo>),
     Failed(Failure),
 }
@@ -159,6 +194,9 @@ impl Walk {
         let walk = self.with_context(&ctx);
         async_stream::try_stream! {
             let mut cp = from;
+            // A checkpoint that knows no repository (the first run, or one written before
+            // `known` was) tells nothing new: the window holds for all.
+            let informed = !cp.known.is_empty();
             for scope in walk.scopes.clone() {
                 let key = scope.key();
                 if cp.scopes_done.contains(&key) {
@@ -170,30 +208,34 @@ impl Walk {
                         continue;
                     }
                     let full_name = repo.full_name.clone();
-                    let info = Arc::new(walk.info(repo).await?);
-                    let mut cur = match cp.current.take() {
-                        Some(c) if c.repo == full_name => c,
-                        _ => RepoCursor { repo: full_name.clone(), ..RepoCursor::default() },
-                    };
-                    let mut listed = None;
-                    while cur.stage == Stage::Issues && (walk.issues || walk.pulls) {
-                        ctx.cancellation().check()?;
-                        let (batch, next, after) = walk.issues_page(&info, cur, window, &ctx, listed).await?;
-                        cur = next;
-                        listed = after;
-                        cp.current = Some(cur.clone());
-                        yield CheckpointedBatch::new(batch, cp.clone());
-                    }
-                    cur.stage = Stage::Code;
-                    if walk.code && window.is_none_or(|w| !w.is_empty()) {
-                        let files = walk.code_files(&info, &mut cur).await?;
-                        for chunk in files.chunks(walk.client.per_page as usize) {
-                            ctx.cancellation().check()?;
-                            let batch = walk.files_batch(&info, chunk, &ctx).await?;
-                            cur.after_path = chunk.last().map(|f| f.path.clone());
-                            cp.current = Some(cur.clone());
-                            yield CheckpointedBatch::new(batch, cp.clone());
+                    let info = match walk.repo_info(repo).await? {
+                        Ok(info) => info,
+                        Err(failure) => {
+                            cp.current = None;
+                            cp.repos_done.push(full_name);
+                            yield CheckpointedBatch::new(failure, cp.clone());
+                            continue;
                         }
+                    };
+                    let access = info.access_hash();
+                    let cur = match cp.current.take() {
+                        Some(c) if c.repo == full_name => c,
+                        _ => RepoCursor {
+                            repo: full_name.clone(),
+                            whole: window.is_some() && informed && cp.known.get(&full_name) != Some(&access),
+                            ..RepoCursor::default()
+                        },
+                    };
+                    if cur.whole {
+                        tracing::info!(connector = SOURCE, repo = %full_name, "new in scope, or its access changed: read whole");
+                    }
+                    cp.known.insert(full_name.clone(), access);
+                    let repo_window = if cur.whole { None } else { window };
+                    let mut pages = walk.repo_pages(info, cur, repo_window, ctx.clone());
+                    while let Some(page) = pages.next().await {
+                        let (batch, cur) = page?;
+                        cp.current = Some(cur);
+                        yield CheckpointedBatch::new(batch, cp.clone());
                     }
                     cp.current = None;
                     cp.repos_done.push(full_name);
@@ -206,6 +248,191 @@ impl Walk {
             }
         }
         .boxed()
+    }
+
+    /// One repository's pages from `cur` on, each with the cursor after it: its issues and
+    /// pull requests, then (in an incremental run) those whose change the issues endpoint
+    /// missed, then its code files.
+    ///
+    /// An error of this repository that does not end the sync (a `403` of a token without
+    /// its Issues or Contents permission, a `404` of a repository gone since the listing or
+    /// of a `branch` it lacks, a `451`, a `5xx` after the retries) ends its walk as a failure
+    /// whose id is the repository's web URL (refetched next run as the whole repository),
+    /// and the walk goes on with the next repository.
+    fn repo_pages(
+        &self,
+        info: Arc<RepoInfo>,
+        mut cur: RepoCursor,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<(Batch, RepoCursor)>> {
+        let walk = self.clone();
+        async_stream::try_stream! {
+            let id = info.html_url.clone();
+            let full_name = info.full_name.clone();
+            let items = walk.issues || walk.pulls;
+            let code = RepoCursor { repo: cur.repo.clone(), stage: Stage::Code, ..RepoCursor::default() };
+            // An error of the issues stage fails them alone: the code files are read still.
+            let mut failed = None;
+            let mut activity = Activity::default();
+            if items && cur.stage != Stage::Code {
+                match walk.activity(&info, window).await {
+                    Ok(a) => activity = a,
+                    Err(e) => failed = Some(e),
+                }
+            }
+            let activity = Arc::new(activity);
+            let mut listed = None;
+            while failed.is_none() && cur.stage == Stage::Issues && items {
+                ctx.cancellation().check()?;
+                match walk.issues_page(&info, &activity, cur.clone(), window, &ctx, listed.take()).await {
+                    Ok((batch, next, after)) => {
+                        cur = next;
+                        listed = after;
+                        yield (batch, cur.clone());
+                    }
+                    Err(e) => failed = Some(e),
+                }
+            }
+            while let (None, Stage::Activity, Some(w), true) = (&failed, cur.stage, window, items) {
+                ctx.cancellation().check()?;
+                match walk.activity_page(&info, &activity, w, &mut cur, &ctx).await {
+                    Ok(Some(batch)) => yield (batch, cur.clone()),
+                    Ok(None) => break,
+                    Err(e) => failed = Some(e),
+                }
+            }
+            if cur.stage != Stage::Code {
+                cur = code;
+            }
+            if let Some(e) = failed {
+                yield (repo_failure(&id, &full_name, "issues and pull requests", None, e)?, cur.clone());
+            }
+            if walk.code && window.is_none_or(|w| !w.is_empty()) {
+                let files = match walk.code_files(&info, &mut cur).await {
+                    Ok(files) => files,
+                    Err(e) => {
+                        yield (repo_failure(&id, &full_name, "code files", walk.branch.as_deref(), e)?, cur);
+                        return;
+                    }
+                };
+                for chunk in files.chunks(walk.client.per_page as usize) {
+                    ctx.cancellation().check()?;
+                    let batch = walk.files_batch(&info, chunk, &ctx).await?;
+                    cur.after_path = chunk.last().map(|f| f.path.clone());
+                    yield (batch, cur.clone());
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// `repo` as its items need it ([`info`](Self::info)), or the batch of its failure
+    /// when that cannot be read (its collaborators' listing failed after the retries).
+    async fn repo_info(&self, repo: Repo) -> Result<std::result::Result<Arc<RepoInfo>, Batch>> {
+        let id = repo.html_url.trim_end_matches('/').to_owned();
+        let full_name = repo.full_name.clone();
+        match self.info(repo).await {
+            Ok(info) => Ok(Ok(Arc::new(info))),
+            Err(e) => Ok(Err(repo_failure(&id, &full_name, "items", None, e)?)),
+        }
+    }
+
+    /// What changed in `info`'s issues and pull requests besides their `updated_at` on the
+    /// issues endpoint: every pull request's own `updated_at` (down to the window's start),
+    /// and in a window the comments and review comments written (created or edited) since
+    /// its start.
+    async fn activity(&self, info: &RepoInfo, window: Option<TimeWindow>) -> Result<Activity> {
+        let mut activity = Activity::default();
+        let since = window.map(|w| floor_second(w.start) - TimeDelta::seconds(1));
+        if self.pulls {
+            for pull in self
+                .client
+                .pulls_updated(&info.owner, &info.name, since)
+                .await?
+            {
+                activity.note(pull.number, pull.updated_at);
+            }
+        }
+        if let Some(since) = since {
+            let kinds: &[&str] = if self.pulls {
+                &["issues", "pulls"]
+            } else {
+                &["issues"]
+            };
+            for kind in kinds {
+                for comment in self
+                    .client
+                    .comments_since(&info.owner, &info.name, kind, since)
+                    .await?
+                {
+                    if let Some(number) = comment.number() {
+                        activity.note(number, comment.updated_at);
+                    }
+                }
+            }
+        }
+        Ok(activity)
+    }
+
+    /// The next page of the items whose change within `window` only `activity` shows (their
+    /// `updated_at` on the issues endpoint is before the window, so its listing left them
+    /// out), after `cur.after_number`; none when there are no more.
+    async fn activity_page(
+        &self,
+        info: &Arc<RepoInfo>,
+        activity: &Activity,
+        window: TimeWindow,
+        cur: &mut RepoCursor,
+        ctx: &SyncContext,
+    ) -> Result<Option<Batch>> {
+        let numbers = activity.within(window, cur.after_number);
+        if numbers.is_empty() {
+            return Ok(None);
+        }
+        let mut pending = Vec::new();
+        for &number in numbers.iter().take(self.client.per_page as usize) {
+            cur.after_number = Some(number);
+            let Some(value) = self.client.issue(&info.owner, &info.name, number).await? else {
+                continue;
+            };
+            let issue = match serde_json::from_value::<Issue>(value) {
+                Ok(issue) => issue,
+                Err(e) => {
+                    let id = format!("{}/issues/{number}", info.html_url);
+                    let failure = Failure::new(
+                        Some(id.clone()),
+                        ErrorKind::InvalidData,
+                        format!("{id} ({}#{number}) cannot be read: {e}", info.full_name),
+                    );
+                    pending.push(PendingItem::new(id, Pending::Failed(failure)));
+                    continue;
+                }
+            };
+            // Listed by the issues endpoint (in this window, or the next), moved away, or
+            // not read.
+            if issue.updated_at >= window.start
+                || !issue.html_url.starts_with(&format!("{}/", info.html_url))
+                || !self.wants(&issue)
+            {
+                continue;
+            }
+            let touched = activity.touched(&issue);
+            let version = issue_version(info, &issue, touched);
+            pending.push(
+                PendingItem::new(
+                    issue.html_url.clone(),
+                    Pending::Issue(Box::new(issue), Arc::clone(info), touched),
+                )
+                .with_version(&version),
+            );
+        }
+        let walk = self.clone();
+        let batch = fetch_items(ctx, pending, CONCURRENCY, move |item| {
+            walk.clone().fetch(item)
+        })
+        .await?;
+        Ok(Some(batch))
     }
 
     /// The URL of the page of issues and pull requests after `cur`.
@@ -237,6 +464,7 @@ impl Walk {
     async fn issues_page(
         &self,
         info: &Arc<RepoInfo>,
+        activity: &Activity,
         cur: RepoCursor,
         window: Option<TimeWindow>,
         ctx: &SyncContext,
@@ -250,7 +478,7 @@ impl Walk {
                     .await?
             }
         };
-        let (pending, cur) = self.sort_page(info, cur, values, next, window);
+        let (pending, cur) = self.sort_page(info, activity, cur, values, next, window);
         let walk = self.clone();
         let fetch = fetch_items(ctx, pending, CONCURRENCY, move |item| {
             walk.clone().fetch(item)
@@ -267,6 +495,7 @@ impl Walk {
     fn sort_page(
         &self,
         info: &Arc<RepoInfo>,
+        activity: &Activity,
         mut cur: RepoCursor,
         values: Vec<Value>,
         next: Option<Url>,
@@ -320,11 +549,12 @@ impl Walk {
             if window.is_some_and(|w| !w.contains(issue.updated_at)) || !self.wants(&issue) {
                 continue;
             }
-            let version = issue_version(info, &issue);
+            let touched = activity.touched(&issue);
+            let version = issue_version(info, &issue, touched);
             pending.push(
                 PendingItem::new(
                     issue.html_url.clone(),
-                    Pending::Issue(Box::new(issue), Arc::clone(info)),
+                    Pending::Issue(Box::new(issue), Arc::clone(info), touched),
                 )
                 .with_version(&version),
             );
@@ -340,7 +570,7 @@ impl Walk {
             _ => {
                 cur = RepoCursor {
                     repo: cur.repo,
-                    stage: Stage::Code,
+                    stage: Stage::Activity,
                     ..RepoCursor::default()
                 };
             }
@@ -444,7 +674,7 @@ impl Walk {
     async fn fetch(self, item: Pending) -> Result<Option<Outcome>> {
         match item {
             Pending::Failed(f) => Ok(Some(f.into())),
-            Pending::Issue(issue, info) => {
+            Pending::Issue(issue, info, touched) => {
                 let comments = if issue.comments > 0 {
                     self.client
                         .issue_comments(&info.owner, &info.name, issue.number)
@@ -452,15 +682,33 @@ impl Walk {
                 } else {
                     Vec::new()
                 };
-                let reviews = if issue.is_pull_request() {
-                    self.client
-                        .review_comments(&info.owner, &info.name, issue.number)
-                        .await?
+                let (reviews, review_comments) = if issue.is_pull_request() {
+                    let reviews = self
+                        .client
+                        .reviews(&info.owner, &info.name, issue.number)
+                        .await?;
+                    // A review comment is made during a review: none without a review.
+                    let review_comments = if reviews.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.client
+                            .review_comments(&info.owner, &info.name, issue.number)
+                            .await?
+                    };
+                    (reviews, review_comments)
                 } else {
-                    Vec::new()
+                    (Vec::new(), Vec::new())
                 };
                 Ok(Some(
-                    issue_document(&info, &issue, &comments, &reviews).into(),
+                    issue_document(
+                        &info,
+                        &issue,
+                        touched,
+                        &comments,
+                        &reviews,
+                        &review_comments,
+                    )
+                    .into(),
                 ))
             }
             Pending::File(file, info) => {
@@ -534,10 +782,17 @@ impl Walk {
             let mut heads: HashMap<String, Option<String>> = HashMap::new();
             for chunk in ids.chunks(100) {
                 let mut pending = Vec::new();
+                // Repositories whose walk failed: walked again whole (unchanged items by
+                // their fingerprint), or their failure again.
+                let mut whole: Vec<String> = Vec::new();
                 for id in chunk {
                     let Some(target) = parse_id(id) else { continue };
                     let (owner, name) = (target.owner(), target.name());
                     if !walk.in_scope(owner, name) {
+                        continue;
+                    }
+                    if let Target::Repo { .. } = target {
+                        whole.push(id.clone());
                         continue;
                     }
                     let key = format!("{owner}/{name}").to_lowercase();
@@ -551,12 +806,14 @@ impl Walk {
                     }
                     let Some(Some(info)) = repos.get(&key).cloned() else { continue };
                     match target {
+                        Target::Repo { .. } => {}
                         Target::Issue { number, .. } => {
                             if !(walk.issues || walk.pulls) { continue; }
                             let Some(value) = walk.client.issue(&info.owner, &info.name, number).await? else { continue };
                             match serde_json::from_value::<Issue>(value) {
                                 Ok(issue) if issue.html_url == *id && walk.wants(&issue) => {
-                                    pending.push(PendingItem::new(id.clone(), Pending::Issue(Box::new(issue), Arc::clone(&info))));
+                                    let touched = issue.updated_at;
+                                    pending.push(PendingItem::new(id.clone(), Pending::Issue(Box::new(issue), Arc::clone(&info), touched)));
                                 }
                                 Ok(_) => {}
                                 Err(e) => pending.push(PendingItem::new(id.clone(), Pending::Failed(Failure::new(Some(id.clone()), ErrorKind::InvalidData, format!("the item cannot be read: {e}"))))),
@@ -588,6 +845,33 @@ impl Walk {
                 if !batch.is_empty() {
                     yield batch;
                 }
+                for id in whole {
+                    let Some(target) = parse_id(&id) else { continue };
+                    match walk.client.repo(target.owner(), target.name()).await {
+                        Ok(repo) => {
+                            let cur = RepoCursor { repo: repo.full_name.clone(), ..RepoCursor::default() };
+                            let info = match walk.repo_info(repo).await? {
+                                Ok(info) => info,
+                                Err(failure) => {
+                                    yield failure;
+                                    continue;
+                                }
+                            };
+                            let mut pages = walk.repo_pages(info, cur, None, ctx.clone());
+                            while let Some(page) = pages.next().await {
+                                let (batch, _) = page?;
+                                if !batch.is_empty() {
+                                    yield batch;
+                                }
+                            }
+                        }
+                        Err(e) if e.kind() == ErrorKind::NotFound => {}
+                        Err(e) => {
+                            let failure = item_failure(id.clone(), e)?;
+                            yield Batch::with_parts(Vec::new(), vec![failure], Vec::new());
+                        }
+                    }
+                }
             }
         }
         .boxed()
@@ -606,6 +890,8 @@ impl Walk {
 
 /// What a document id (a web URL) names.
 enum Target<'a> {
+    /// A repository: the id of its failure (see [`Walk::repo_pages`]).
+    Repo { owner: &'a str, name: &'a str },
     Issue {
         owner: &'a str,
         name: &'a str,
@@ -621,22 +907,28 @@ enum Target<'a> {
 impl Target<'_> {
     fn owner(&self) -> &str {
         match self {
-            Self::Issue { owner, .. } | Self::Blob { owner, .. } => owner,
+            Self::Repo { owner, .. } | Self::Issue { owner, .. } | Self::Blob { owner, .. } => {
+                owner
+            }
         }
     }
 
     fn name(&self) -> &str {
         match self {
-            Self::Issue { name, .. } | Self::Blob { name, .. } => name,
+            Self::Repo { name, .. } | Self::Issue { name, .. } | Self::Blob { name, .. } => name,
         }
     }
 }
 
-/// `https://HOST/{owner}/{name}/issues/{n}`, `…/pull/{n}` or `…/blob/{branch}/{path}`.
+/// `https://HOST/{owner}/{name}`, `…/issues/{n}`, `…/pull/{n}` or `…/blob/{branch}/{path}`.
 fn parse_id(id: &str) -> Option<Target<'_>> {
     let rest = id.split_once("://")?.1;
     let segments: Vec<&str> = rest.split('/').skip(1).collect();
-    let (owner, name, kind) = (*segments.first()?, *segments.get(1)?, *segments.get(2)?);
+    let (owner, name) = (*segments.first()?, *segments.get(1)?);
+    if segments.len() == 2 && !owner.is_empty() && !name.is_empty() {
+        return Some(Target::Repo { owner, name });
+    }
+    let kind = *segments.get(2)?;
     match kind {
         "issues" | "pull" if segments.len() == 4 => Some(Target::Issue {
             owner,
@@ -650,6 +942,37 @@ fn parse_id(id: &str) -> Option<Target<'_>> {
         }),
         _ => None,
     }
+}
+
+/// The batch of one repository's failure, naming it, what of it was not read, and the field
+/// to look at; `Err(e)` when `e` ends the sync.
+fn repo_failure(
+    id: &str,
+    full_name: &str,
+    what: &str,
+    branch: Option<&str>,
+    e: Error,
+) -> Result<Batch> {
+    let kind = e.kind();
+    let mut failure = item_failure(id, e)?;
+    let hint = match (kind, branch) {
+        (ErrorKind::NotFound | ErrorKind::InvalidData, Some(branch)) => format!(
+            " (branch `{branch}`, field `branch`, may not exist in it; leave `branch` empty to read each repository's default branch)"
+        ),
+        (ErrorKind::PermissionDenied | ErrorKind::NotFound, _) => {
+            " (the token, field `credentials.github_access_token`, may lack access to it)"
+                .to_owned()
+        }
+        _ => String::new(),
+    };
+    failure.message = format!(
+        "repository {full_name}: its {what} were not read{hint}; the other repositories go on: {}",
+        failure.message
+    );
+    if let Ok(link) = Url::parse(id) {
+        failure = failure.with_link(link);
+    }
+    Ok(Batch::with_parts(Vec::new(), vec![failure], Vec::new()))
 }
 
 fn floor_second(t: DateTime<Utc>) -> DateTime<Utc> {

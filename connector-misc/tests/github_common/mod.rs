@@ -1,7 +1,10 @@
-//! A wiremock GitHub written from the REST reference (docs.github.com/en/rest): repositories,
+//! A wiremock GitHub written from the REST reference (docs.github.com/en/rest): repositories
+//! (of an organisation, a user, and the token's own user by `GET /user/repos`), `GET /user`,
 //! the issues endpoint (issues and pull requests, `state`/`sort=updated`/`direction`/`since`,
-//! `page`/`per_page` with `Link` headers), issue comments, review comments, collaborators, the
-//! commit SHA media type, git trees (with `truncated`) and raw blobs; errors as GitHub's
+//! `page`/`per_page` with `Link` headers), the pulls endpoint (a pull request's own
+//! `updated_at`), issue comments, reviews, review comments, the repository-wide comment
+//! listings (`/issues/comments`, `/pulls/comments` with `since`), collaborators, the commit SHA
+//! media type, git trees (with `truncated`) and raw blobs; errors as GitHub's
 //! `{"message", "documentation_url"}`.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
@@ -40,6 +43,14 @@ pub struct Item {
     pub updated: DateTime<Utc>,
     pub comments: Vec<(String, String)>,
     pub reviews: Vec<(String, String, String)>,
+    /// Reviews with a body: (login, `state`, body).
+    pub review_bodies: Vec<(String, String, String)>,
+    /// A pull request's own `updated_at` (`GET /pulls`), when it differs from `updated`.
+    pub pr_updated: Option<DateTime<Utc>>,
+    /// The `updated_at` of the review comments, when it differs from `updated`.
+    pub reviews_updated: Option<DateTime<Utc>>,
+    /// The `updated_at` of edited comments, by index, when it differs from `updated`.
+    pub comments_edited: BTreeMap<usize, DateTime<Utc>>,
     pub labels: Vec<String>,
     pub assignees: Vec<String>,
     /// Served as malformed (a field of the wrong type).
@@ -56,6 +67,10 @@ impl Item {
             updated,
             comments: Vec::new(),
             reviews: Vec::new(),
+            review_bodies: Vec::new(),
+            pr_updated: None,
+            reviews_updated: None,
+            comments_edited: BTreeMap::new(),
             labels: Vec::new(),
             assignees: Vec::new(),
             broken: false,
@@ -79,6 +94,9 @@ pub struct RepoData {
     /// path → (blob sha, content).
     pub files: BTreeMap<String, (String, Vec<u8>)>,
     pub collaborators: Option<Vec<String>>,
+    /// Error answers by the path after `/repos/{owner}/{name}/` (`issues`, `commits/main`):
+    /// (status, message).
+    pub errors: BTreeMap<String, (u16, String)>,
 }
 
 impl RepoData {
@@ -90,6 +108,7 @@ impl RepoData {
             items,
             files: BTreeMap::new(),
             collaborators: Some(vec!["octocat".into(), "Hubot".into()]),
+            errors: BTreeMap::new(),
         }
     }
 
@@ -151,6 +170,8 @@ pub struct State {
     pub truncated: bool,
     /// Organisations (their repositories are those with that owner).
     pub orgs: Vec<String>,
+    /// The login of the token's user (`GET /user`); none: a token of no user (`403`).
+    pub me: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -255,6 +276,37 @@ impl Respond for FakeGithub {
                 .find(|d| d.owner.eq_ignore_ascii_case(owner) && d.name.eq_ignore_ascii_case(name))
         };
         match segments.as_slice() {
+            ["user"] => match &state.me {
+                Some(me) => ResponseTemplate::new(200).set_body_json(user(me)),
+                None => error(403, "Resource not accessible by integration"),
+            },
+            ["user", "repos"] => {
+                // `type` cannot be combined with `affiliation` or `visibility`: GitHub answers 422.
+                if query(r, "type").is_some() {
+                    return error(422, "Validation Failed");
+                }
+                let Some(me) = &state.me else {
+                    return error(403, "Resource not accessible by integration");
+                };
+                let affiliation = query(r, "affiliation").unwrap_or_default();
+                let visibility = query(r, "visibility").unwrap_or_else(|| "all".into());
+                let repos: Vec<Value> = state
+                    .repos
+                    .iter()
+                    .filter(|d| {
+                        let owned = d.owner.eq_ignore_ascii_case(me);
+                        let collaborates = !owned
+                            && d.collaborators
+                                .as_ref()
+                                .is_some_and(|c| c.iter().any(|l| l.eq_ignore_ascii_case(me)));
+                        (owned && affiliation.contains("owner"))
+                            || (collaborates && affiliation.contains("collaborator"))
+                    })
+                    .filter(|d| visibility == "all" || (visibility == "private") == d.private)
+                    .map(|d| d.repo_json(&base))
+                    .collect();
+                paged(r, repos)
+            }
             ["users", owner] => {
                 if state.repos.iter().any(|d| d.owner == *owner) {
                     ResponseTemplate::new(200).set_body_json(user(owner))
@@ -300,59 +352,121 @@ fn repo_route(
     truncated: bool,
 ) -> ResponseTemplate {
     let item = |n: &str| repo.items.iter().find(|i| i.number.to_string() == n);
+    if let Some((status, message)) = repo.errors.get(&rest.join("/")) {
+        return error(*status, message);
+    }
+    let since = || query(r, "since").map(|s| DateTime::parse_from_rfc3339(&s).unwrap().to_utc());
     match rest {
         [] => ResponseTemplate::new(200).set_body_json(repo.repo_json(base)),
         ["issues"] => {
             assert_eq!(query(r, "state").as_deref(), Some("all"));
             assert_eq!(query(r, "sort").as_deref(), Some("updated"));
             assert_eq!(query(r, "direction").as_deref(), Some("asc"));
-            let since = query(r, "since").map(|s| DateTime::parse_from_rfc3339(&s).unwrap().to_utc());
+            let since =
+                query(r, "since").map(|s| DateTime::parse_from_rfc3339(&s).unwrap().to_utc());
             let mut items: Vec<&Item> = repo
                 .items
                 .iter()
                 .filter(|i| since.is_none_or(|s| i.updated >= s))
                 .collect();
             items.sort_by_key(|i| (i.updated, i.number));
-            paged(r, items.into_iter().map(|i| repo.item_json(base, i)).collect())
+            paged(
+                r,
+                items.into_iter().map(|i| repo.item_json(base, i)).collect(),
+            )
         }
-        ["issues", n] => match item(n) {
+        ["issues", n] if *n != "comments" => match item(n) {
             Some(i) => ResponseTemplate::new(200).set_body_json(repo.item_json(base, i)),
             None => error(404, "Not Found"),
         },
         ["issues", n, "comments"] => match item(n) {
-            Some(i) => paged(
-                r,
-                i.comments
-                    .iter()
-                    .enumerate()
-                    .map(|(k, (who, body))| {
-                        json!({"id": k + 1, "body": body, "user": user(who),
-                            "created_at": ts(i.updated), "updated_at": ts(i.updated),
-                            "author_association": "MEMBER"})
-                    })
-                    .collect(),
-            ),
+            Some(i) => paged(r, repo.comments_json(base, i)),
             None => error(404, "Not Found"),
         },
+        ["issues", "comments"] => {
+            assert_eq!(query(r, "sort").as_deref(), Some("updated"));
+            let since = since();
+            let mut all: Vec<Value> = repo
+                .items
+                .iter()
+                .flat_map(|i| repo.comments_json(base, i))
+                .filter(|c| since.is_none_or(|s| updated_at(c) >= s))
+                .collect();
+            all.sort_by_key(updated_at);
+            paged(r, all)
+        }
         ["pulls", n, "comments"] => match item(n).filter(|i| i.pull) {
-            Some(i) => paged(
-                r,
-                i.reviews
-                    .iter()
-                    .enumerate()
-                    .map(|(k, (who, path, body))| {
-                        json!({"id": 10 + k, "pull_request_review_id": 42, "diff_hunk": "@@ -16,33 +16,40 @@",
-                            "path": path, "position": 1, "line": 2, "original_line": 2, "side": "RIGHT",
-                            "commit_id": COMMIT, "user": user(who), "body": body,
-                            "created_at": ts(i.updated), "updated_at": ts(i.updated)})
-                    })
-                    .collect(),
-            ),
+            Some(i) => paged(r, repo.review_comments_json(base, i)),
             None => error(404, "Not Found"),
         },
+        ["pulls", "comments"] => {
+            assert_eq!(query(r, "sort").as_deref(), Some("updated"));
+            let since = since();
+            let mut all: Vec<Value> = repo
+                .items
+                .iter()
+                .filter(|i| i.pull)
+                .flat_map(|i| repo.review_comments_json(base, i))
+                .filter(|c| since.is_none_or(|s| updated_at(c) >= s))
+                .collect();
+            all.sort_by_key(updated_at);
+            paged(r, all)
+        }
+        ["pulls", n, "reviews"] => match item(n).filter(|i| i.pull) {
+            Some(i) => {
+                let mut reviews = Vec::new();
+                // A review comment is made in a review (a lone one: a `COMMENTED` review
+                // without a body).
+                if !i.reviews.is_empty() {
+                    reviews.push(review_json(
+                        base,
+                        repo,
+                        i,
+                        42,
+                        &i.reviews[0].0,
+                        "COMMENTED",
+                        "",
+                    ));
+                }
+                for (k, (who, state, body)) in i.review_bodies.iter().enumerate() {
+                    reviews.push(review_json(base, repo, i, 80 + k as u64, who, state, body));
+                }
+                paged(r, reviews)
+            }
+            None => error(404, "Not Found"),
+        },
+        ["pulls"] => {
+            assert_eq!(query(r, "state").as_deref(), Some("all"));
+            assert_eq!(query(r, "sort").as_deref(), Some("updated"));
+            assert_eq!(query(r, "direction").as_deref(), Some("desc"));
+            let mut pulls: Vec<&Item> = repo.items.iter().filter(|i| i.pull).collect();
+            pulls.sort_by_key(|i| std::cmp::Reverse((i.pr_updated.unwrap_or(i.updated), i.number)));
+            paged(
+                r,
+                pulls
+                    .into_iter()
+                    .map(|i| {
+                        let mut v = repo.item_json(base, i);
+                        v["updated_at"] = json!(ts(i.pr_updated.unwrap_or(i.updated)));
+                        v["url"] = json!(format!(
+                            "{base}/api/repos/{}/{}/pulls/{}",
+                            repo.owner, repo.name, i.number
+                        ));
+                        v["merged_at"] = Value::Null;
+                        v["head"] = json!({"ref": "fix", "sha": COMMIT});
+                        v["base"] = json!({"ref": "main", "sha": COMMIT});
+                        v.as_object_mut().map(|o| o.remove("pull_request"));
+                        v
+                    })
+                    .collect(),
+            )
+        }
         ["collaborators"] => match &repo.collaborators {
             Some(c) => paged(r, c.iter().map(|l| user(l)).collect()),
-            None => error(403, "Must have push access to view repository collaborators."),
+            None => error(
+                403,
+                "Must have push access to view repository collaborators.",
+            ),
         },
         ["commits", "main"] => {
             if repo.files.is_empty() {
@@ -380,6 +494,60 @@ fn repo_route(
             }
         }
         _ => error(404, "Not Found"),
+    }
+}
+
+fn updated_at(v: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(v["updated_at"].as_str().unwrap())
+        .unwrap()
+        .to_utc()
+}
+
+fn review_json(
+    base: &str,
+    repo: &RepoData,
+    i: &Item,
+    id: u64,
+    who: &str,
+    state: &str,
+    body: &str,
+) -> Value {
+    json!({"id": id, "node_id": "MDE3OlB1bGxSZXF1ZXN0UmV2aWV3ODA=", "user": user(who), "body": body,
+        "state": state, "commit_id": COMMIT, "author_association": "COLLABORATOR",
+        "html_url": format!("{}/pull/{}#pullrequestreview-{id}", repo.html(base), i.number),
+        "pull_request_url": format!("{base}/api/repos/{}/{}/pulls/{}", repo.owner, repo.name, i.number),
+        "submitted_at": ts(i.pr_updated.unwrap_or(i.updated))})
+}
+
+impl RepoData {
+    fn comments_json(&self, base: &str, i: &Item) -> Vec<Value> {
+        i.comments
+            .iter()
+            .enumerate()
+            .map(|(k, (who, body))| {
+                let updated = i.comments_edited.get(&k).copied().unwrap_or(i.updated);
+                json!({"id": i.number * 1000 + k as u64 + 1, "body": body, "user": user(who),
+                    "html_url": format!("{}/issues/{}#issuecomment-{}", self.html(base), i.number, k + 1),
+                    "issue_url": format!("{base}/api/repos/{}/{}/issues/{}", self.owner, self.name, i.number),
+                    "created_at": ts(i.updated), "updated_at": ts(updated),
+                    "author_association": "MEMBER"})
+            })
+            .collect()
+    }
+
+    fn review_comments_json(&self, base: &str, i: &Item) -> Vec<Value> {
+        i.reviews
+            .iter()
+            .enumerate()
+            .map(|(k, (who, path, body))| {
+                json!({"id": i.number * 1000 + 10 + k as u64, "pull_request_review_id": 42,
+                    "diff_hunk": "@@ -16,33 +16,40 @@", "path": path, "position": 1, "line": 2,
+                    "original_line": 2, "side": "RIGHT", "commit_id": COMMIT, "user": user(who),
+                    "body": body,
+                    "pull_request_url": format!("{base}/api/repos/{}/{}/pulls/{}", self.owner, self.name, i.number),
+                    "created_at": ts(i.updated), "updated_at": ts(i.reviews_updated.unwrap_or(i.updated))})
+            })
+            .collect()
     }
 }
 
@@ -448,6 +616,7 @@ pub fn standard() -> State {
         repos: vec![RepoData::new("acme", "api", true, items)],
         truncated: false,
         orgs: vec!["acme".into()],
+        me: Some("octocat".into()),
     }
 }
 
