@@ -505,11 +505,13 @@ impl Walk {
         let mut pending = Vec::new();
         let mut past_end = false;
         for value in values {
+            let number = value.get("number").and_then(Value::as_u64);
+            // An item without its web URL is named by the repository's and its number.
             let id = value
                 .get("html_url")
                 .and_then(Value::as_str)
-                .map(str::to_owned);
-            let number = value.get("number").and_then(Value::as_u64);
+                .map(str::to_owned)
+                .or_else(|| number.map(|n| format!("{}/issues/{n}", info.html_url)));
             let issue = match serde_json::from_value::<Issue>(value) {
                 Ok(issue) => issue,
                 Err(e) => {
