@@ -852,3 +852,46 @@ async fn a_repository_new_in_scope_or_made_private_is_read_whole_next_run() {
     let (sink, report) = sync(&c, &store, SyncMode::Incremental, 9).await;
     assert!(sink.is_empty(), "{:?} {report:?}", sink.ids());
 }
+
+#[tokio::test]
+async fn check_answers_in_seconds_and_probes_the_issues_permission() {
+    let fake = Fake::start(standard()).await;
+    let uri = fake.uri();
+    // A fine-grained token granted the repository's metadata, not its Issues.
+    fake.state.lock().unwrap().repos[0].errors.insert(
+        "issues".into(),
+        (
+            403,
+            "Resource not accessible by personal access token".into(),
+        ),
+    );
+    let err = build(&uri, json!({})).check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert_eq!(err.field(), Some("credentials.github_access_token"));
+    fake.state.lock().unwrap().repos[0].errors.clear();
+
+    // A spent primary limit that resets in an hour: `RateLimited` now, not an hour later.
+    let _guard = Mock::given(method("GET"))
+        .and(path("/repos/acme/api"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("x-ratelimit-limit", "5000")
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset", epoch_in(3600).as_str())
+                .set_body_json(json!({
+                    "message": "API rate limit exceeded for user ID 1.",
+                    "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"
+                })),
+        )
+        .with_priority(1)
+        .mount_as_scoped(&fake.server)
+        .await;
+    let started = std::time::Instant::now();
+    let err = build(&uri, json!({})).check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

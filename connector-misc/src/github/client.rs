@@ -58,6 +58,41 @@ impl Client {
         }
     }
 
+    /// This client answering within seconds, for `check()`: one quick retry of a transient
+    /// error, none of a rate limit (a spent limit is `RateLimited` at once, not an hour's
+    /// wait), 20 s per request.
+    pub(crate) fn bounded(&self) -> Self {
+        let mut policy = self.http.retry_policy();
+        policy.max_retries = 1;
+        policy.initial_backoff = std::time::Duration::from_millis(200);
+        policy.max_backoff = std::time::Duration::from_millis(500);
+        policy.max_rate_limit_retries = 0;
+        policy.retry_after_cap = policy
+            .retry_after_cap
+            .min(std::time::Duration::from_secs(2));
+        policy.rate_limit_budget = policy
+            .rate_limit_budget
+            .min(std::time::Duration::from_secs(2));
+        Self {
+            http: self
+                .http
+                .with_retry_policy(policy, std::time::Duration::from_secs(20)),
+            ..self.clone()
+        }
+    }
+
+    /// One issue or pull request of `owner/name`, to prove the token may list them (a
+    /// fine-grained token without the Issues permission: `403`).
+    pub(crate) async fn probe_issues(&self, owner: &str, name: &str) -> Result<()> {
+        let mut url = self.repo_endpoint(owner, name, &["issues"])?;
+        url.query_pairs_mut()
+            .append_pair("state", "all")
+            .append_pair("sort", "updated")
+            .append_pair("direction", "asc")
+            .append_pair("per_page", "1");
+        self.json::<Vec<Value>>(url).await.map(|_| ())
+    }
+
     /// This client counting its requests into `ctx`.
     pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {

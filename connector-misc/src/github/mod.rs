@@ -213,11 +213,22 @@ impl Connector for GithubConnector {
     /// for a repository that does not exist or the token may not see (GitHub answers 404 for
     /// both); `PermissionDenied` for a token without the scope; `Unavailable` when GitHub
     /// cannot be reached.
+    ///
+    /// Within seconds: a spent rate limit is `RateLimited` at once (the sync waits it out).
+    /// For a repository whose issues or pull requests are read, one issue is listed too, so
+    /// a token without that permission (a fine-grained one without Issues: `403`) is
+    /// `PermissionDenied` naming `credentials.github_access_token`.
     async fn check(&self) -> Result<()> {
+        let client = self.walk.client.bounded();
         for scope in &self.walk.scopes {
             let result = match scope {
-                Scope::Repo { owner, name } => self.walk.client.repo(owner, name).await.map(|_| ()),
-                Scope::Owner(owner) => self.walk.client.owner(owner).await,
+                Scope::Repo { owner, name } => match client.repo(owner, name).await {
+                    Ok(_) if self.walk.issues || self.walk.pulls => {
+                        client.probe_issues(owner, name).await
+                    }
+                    other => other.map(|_| ()),
+                },
+                Scope::Owner(owner) => client.owner(owner).await,
             };
             result.map_err(|e| Walk::named_scope_error(scope, e))?;
         }
