@@ -11,8 +11,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// `"a\nb"` and `["a", "b"]` are the same list.
 ///
 /// Every entry is trimmed and blank entries are dropped, in both shapes (`" a,, b "` and
-/// `["a", " ", null, "b"]` are `["a", "b"]`). It serialises as a JSON array of the cleaned
-/// entries, and its JSON Schema accepts either shape.
+/// `["a", " ", null, "b"]` are `["a", "b"]`), and `null` is the empty list (RAGFlow's HTTP
+/// API stores an unset field so). It serialises as a JSON array of the cleaned entries, and
+/// its JSON Schema accepts each shape.
 ///
 /// ```
 /// use connector_core::config::StringList;
@@ -24,6 +25,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// assert_eq!(from_text, from_array);
 /// assert_eq!(from_text.as_slice(), ["a", "b"]);
 /// assert_eq!(serde_json::to_value(&from_text)?, serde_json::json!(["a", "b"]));
+/// let from_null: StringList = serde_json::from_value(serde_json::Value::Null)?;
+/// assert!(from_null.is_empty());
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash, Serialize)]
@@ -90,12 +93,15 @@ impl<'de> Deserialize<'de> for StringList {
             Many(Vec<Option<String>>),
         }
         let cleaned = |s: &str| Some(s.trim()).filter(|s| !s.is_empty()).map(str::to_owned);
-        Ok(Self(match Raw::deserialize(deserializer)? {
+        Ok(Self(match Option::<Raw>::deserialize(deserializer)? {
             // RAGFlow's list fields are text boxes: entries come comma-separated or one per
             // line.
-            Raw::One(s) => s.split([',', '\n', '\r']).filter_map(cleaned).collect(),
+            Some(Raw::One(s)) => s.split([',', '\n', '\r']).filter_map(cleaned).collect(),
             // RAGFlow's `_normalize_list` drops `None` entries.
-            Raw::Many(v) => v.iter().flatten().filter_map(|s| cleaned(s)).collect(),
+            Some(Raw::Many(v)) => v.iter().flatten().filter_map(|s| cleaned(s)).collect(),
+            // `null`, as RAGFlow's HTTP API stores an unset field (its `config.get` reads it
+            // as nothing).
+            None => Vec::new(),
         }))
     }
 }
@@ -107,10 +113,11 @@ impl JsonSchema for StringList {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "A JSON array of strings, or one string of entries separated by commas or line breaks.",
+            "description": "A JSON array of strings, or one string of entries separated by commas or line breaks; `null` is no entry.",
             "anyOf": [
                 { "type": "array", "items": { "type": ["string", "null"] } },
-                { "type": "string" }
+                { "type": "string" },
+                { "type": "null" }
             ]
         })
     }

@@ -293,6 +293,8 @@ fn string_list_accepts_an_array_or_a_comma_separated_string() {
     assert_eq!(parse(serde_json::json!(["a,b"])).as_slice(), ["a,b"]);
     assert!(parse(serde_json::json!("")).is_empty());
     assert!(parse(serde_json::json!([])).is_empty());
+    // RAGFlow's HTTP API stores an unset list as `null`.
+    assert!(parse(Value::Null).is_empty());
     assert!(serde_json::from_value::<StringList>(serde_json::json!(5)).is_err());
     assert!(serde_json::from_value::<StringList>(serde_json::json!([1])).is_err());
 }
@@ -318,6 +320,13 @@ fn string_list_schema_takes_both_shapes_and_names_bad_entries() {
     assert_eq!(field["anyOf"][1]["type"], "string");
     from_json::<Lists>(serde_json::json!({ "emails": "a, b" })).unwrap();
     from_json::<Lists>(serde_json::json!({ "emails": ["a"] })).unwrap();
+    assert_eq!(field["anyOf"][2]["type"], "null");
+    assert!(
+        from_json::<Lists>(serde_json::json!({ "emails": null }))
+            .unwrap()
+            .emails
+            .is_empty()
+    );
     let err = from_json::<Lists>(serde_json::json!({ "emails": ["a", {}] })).unwrap_err();
     assert_eq!(err.problems()[0].path, "emails[1]", "{err}");
     let err = from_json::<Lists>(serde_json::json!({ "emails": true })).unwrap_err();
