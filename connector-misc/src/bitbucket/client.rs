@@ -3,12 +3,13 @@
 //! - `GET /2.0/repositories/{workspace}?pagelen=100&sort=slug[&q=project.key="KEY"]`: the
 //!   repositories of the workspace (or of a project);
 //! - `GET /2.0/repositories/{workspace}/{slug}`: one repository;
-//! - `GET /2.0/workspaces/{workspace}/projects/{key}`: one project (`check`);
 //! - `GET /2.0/repositories/{workspace}/{slug}/pullrequests?state=OPEN&state=MERGED&state=DECLINED&state=SUPERSEDED&sort=-updated_on&q=updated_on >= "…"&fields=…`:
-//!   pull requests, newest change first;
+//!   pull requests, newest change first (`sort=id` for prune's id listing);
 //! - `GET /2.0/repositories/{workspace}/{slug}/pullrequests/{id}` and `…/{id}/comments`;
-//! - `GET /2.0/repositories/{workspace}/{slug}/permissions-config/groups`: who may read a
-//!   private repository (admins only).
+//! - `GET /2.0/workspaces/{workspace}/permissions/repositories/{slug}`: who may read a
+//!   private repository, each user with the effective permission (direct, by group, by
+//!   project or by workspace default), readable by the repository's admins with the
+//!   `admin:repository:bitbucket` scope (OAuth `repository:admin`).
 //!
 //! Every collection is paged by the absolute `next` link in the body, followed as it is given
 //! (never rebuilt) once it is checked to stay on the API's origin, so the credentials go
@@ -26,7 +27,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::RepoFrame;
-use super::model::{Comment, GroupPermission, Paged, Repository};
+use super::model::{Comment, Paged, Repository, RepositoryPermission};
 
 /// The pull-request fields asked of a listing (the list's default representation lacks the
 /// description, reviewers and participants).
@@ -158,10 +159,29 @@ impl Client {
         self.get::<Repository>(url).await.map(frame)
     }
 
-    /// Whether the project `key` exists in the workspace (an error if not).
-    pub(crate) async fn project(&self, key: &str) -> Result<()> {
-        let mut url = self.endpoint(&["workspaces", &self.workspace, "projects", key])?;
-        url.query_pairs_mut().append_pair("fields", "key");
+    /// The slug of the first repository of the workspace, or of the project `key` (the
+    /// listing the sync makes, so `check` needs no project scope the sync does not); none when
+    /// there is none.
+    pub(crate) async fn first_repository(&self, project: Option<&str>) -> Result<Option<String>> {
+        let mut url = self.endpoint(&["repositories", &self.workspace])?;
+        url.query_pairs_mut()
+            .append_pair("pagelen", "1")
+            .append_pair("fields", "values.slug");
+        if let Some(key) = project {
+            url.query_pairs_mut()
+                .append_pair("q", &format!("project.key=\"{key}\""));
+        }
+        let page: Paged<Repository> = self.get(url).await?;
+        Ok(page.values.into_iter().next().map(|r| r.slug))
+    }
+
+    /// One pull request of `slug` at most: the token may read pull requests (a scope of its
+    /// own, `read:pullrequest:bitbucket`, which reading repositories does not need).
+    pub(crate) async fn probe_pull_requests(&self, slug: &str) -> Result<()> {
+        let mut url = self.repo_endpoint(slug, &["pullrequests"])?;
+        url.query_pairs_mut()
+            .append_pair("pagelen", "1")
+            .append_pair("fields", "values.id");
         self.get::<Value>(url).await.map(|_| ())
     }
 
@@ -174,10 +194,16 @@ impl Client {
         self.get::<Value>(url).await.map(|_| ())
     }
 
-    /// The first pull-request page of `slug`: every state, newest change first, changed at or
-    /// after the window's start when there is one (the end is filtered exactly by the caller:
-    /// a bound there would let pull requests updated during the run drop out of the listing
-    /// and shift the next page past others).
+    /// The first pull-request page of `slug`: every state, changed at or after the window's
+    /// start when there is one (the end is filtered exactly by the caller: a bound there would
+    /// let pull requests updated during the run drop out of the listing and shift the next
+    /// page past others).
+    ///
+    /// Loads list newest change first. The id listing (`slim`, prune's) lists by `id`: pages
+    /// are by position, and under `-updated_on` an unread pull request updated mid-walk jumps
+    /// onto a page already read and would be missing, so deleted. Ids never change and new
+    /// pull requests take the next one, at the end; Bitbucket Cloud cannot delete a pull
+    /// request (only decline it), so nothing moves an unread one backwards.
     pub(crate) fn first_pr_page(
         &self,
         slug: &str,
@@ -191,7 +217,7 @@ impl Client {
             for state in STATES {
                 q.append_pair("state", state);
             }
-            q.append_pair("sort", "-updated_on");
+            q.append_pair("sort", if slim { "id" } else { "-updated_on" });
             q.append_pair("fields", if slim { SLIM_FIELDS } else { PR_FIELDS });
             if let Some(w) = window {
                 q.append_pair("q", &format!("updated_on >= \"{}\"", rfc3339(w.start)));
@@ -232,16 +258,33 @@ impl Client {
         self.all(url).await
     }
 
-    /// The groups given access to the repository `slug`, as `bitbucket-group:{workspace}/{group}`.
-    pub(crate) async fn repo_groups(&self, slug: &str) -> Result<Vec<String>> {
-        let mut url = self.repo_endpoint(slug, &["permissions-config", "groups"])?;
-        url.query_pairs_mut().append_pair("pagelen", "100");
-        let groups: Vec<GroupPermission> = self.all(url).await?;
-        Ok(groups
+    /// The users who may read the repository `slug`, as `bitbucket-user:{account_id}` (the
+    /// `uuid` when an account shows no `account_id`): its effective permissions, which hold
+    /// users given access directly, through a group, a project or the workspace default.
+    pub(crate) async fn repo_users(&self, slug: &str) -> Result<Vec<String>> {
+        let mut url = self.endpoint(&[
+            "workspaces",
+            &self.workspace,
+            "permissions",
+            "repositories",
+            slug,
+        ])?;
+        url.query_pairs_mut()
+            .append_pair("pagelen", "100")
+            .append_pair(
+                "fields",
+                "next,values.permission,values.user.account_id,values.user.uuid",
+            );
+        let entries: Vec<RepositoryPermission> = self.all(url).await?;
+        let mut users: Vec<String> = entries
             .into_iter()
-            .filter_map(|g| g.group.and_then(|g| g.slug))
-            .map(|g| format!("bitbucket-group:{}/{g}", self.workspace))
-            .collect())
+            .filter_map(|e| e.user)
+            .filter_map(|u| u.account_id.filter(|a| !a.is_empty()).or(u.uuid))
+            .map(|id| format!("bitbucket-user:{id}"))
+            .collect();
+        users.sort();
+        users.dedup();
+        Ok(users)
     }
 }
 
@@ -251,7 +294,8 @@ fn frame(repo: Repository) -> RepoFrame {
         // A repository whose visibility is not shown is treated as private.
         private: repo.is_private.unwrap_or(true),
         project: repo.project.and_then(|p| p.key),
-        groups: Vec::new(),
+        users: Vec::new(),
+        whole: false,
     }
 }
 
@@ -269,16 +313,44 @@ struct ErrorDetail {
     detail: Option<Value>,
 }
 
+/// The strings of `detail[key]`, when it is a list of them.
+fn scope_list(detail: &Value, key: &str) -> Option<String> {
+    let list: Vec<&str> = detail
+        .get(key)?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    Some(list.join(", "))
+}
+
 /// What Bitbucket says in an error body (`{"type": "error", "error": {"message", "detail"}}`),
-/// or the start of the body when it is not that shape.
-fn said(body: &[u8]) -> String {
+/// or the start of the body when it is not that shape, and whether it named the scopes it
+/// wants (a scope refusal's `detail` is `{"required": […], "granted": […]}`).
+fn said(body: &[u8]) -> (String, bool) {
     let err = serde_json::from_slice::<ApiError>(body).unwrap_or_default();
     if err.error.message.is_empty() {
-        return String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+        return (
+            String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+            false,
+        );
     }
     match err.error.detail {
-        Some(Value::String(d)) if !d.is_empty() => format!("{} ({d})", err.error.message),
-        _ => err.error.message,
+        Some(Value::String(d)) if !d.is_empty() => (format!("{} ({d})", err.error.message), false),
+        Some(detail @ Value::Object(_)) => match scope_list(&detail, "required") {
+            Some(required) => {
+                let granted = scope_list(&detail, "granted").unwrap_or_default();
+                (
+                    format!(
+                        "{} (required: {required}; granted: {granted})",
+                        err.error.message
+                    ),
+                    true,
+                )
+            }
+            None => (format!("{} ({detail})", err.error.message), false),
+        },
+        _ => (err.error.message, false),
     }
 }
 
@@ -286,11 +358,16 @@ fn said(body: &[u8]) -> String {
 /// not exist or is hidden from the account, 403 a missing permission or token scope, 400 a
 /// query Bitbucket rejects. 401 and 429 are core's (credential field, `Retry-After`).
 pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
-    let said = said(body);
+    let (said, names_scopes) = said(body);
     match status.as_u16() {
         404 => Some(ErrorClass::new(
             ErrorKind::NotFound,
             format!("Bitbucket: {said}"),
+        )),
+        // Bitbucket named the scopes this endpoint wants: that is the fix, not a guess.
+        403 if names_scopes => Some(ErrorClass::new(
+            ErrorKind::PermissionDenied,
+            format!("Bitbucket refused access: {said}"),
         )),
         403 => Some(ErrorClass::new(
             ErrorKind::PermissionDenied,
@@ -303,5 +380,29 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
             format!("Bitbucket rejected the request: {said}"),
         )),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scope_refusal_names_the_scopes_bitbucket_wants() {
+        let body = br#"{"type": "error", "error": {"message": "Your credentials lack one or more required privilege scopes.", "detail": {"granted": ["repository"], "required": ["pullrequest"]}}}"#;
+        let class = classify(StatusCode::FORBIDDEN, body).unwrap();
+        assert_eq!(class.kind, ErrorKind::PermissionDenied);
+        let text = class.message;
+        assert!(
+            text.contains("required: pullrequest; granted: repository"),
+            "{text}"
+        );
+        // The read-scope guess is left out when Bitbucket said what it wants.
+        assert!(!text.contains("read:repository:bitbucket"), "{text}");
+
+        let body = br#"{"type": "error", "error": {"message": "Access denied"}}"#;
+        let text = classify(StatusCode::FORBIDDEN, body).unwrap().message;
+        assert!(text.contains("read:pullrequest:bitbucket"), "{text}");
+        assert!(text.contains("Access denied"), "{text}");
     }
 }

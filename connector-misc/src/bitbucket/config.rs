@@ -24,8 +24,14 @@ pub const DEFAULT_REQUESTS_PER_HOUR: u32 = 1000;
 /// requests).
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 
-/// The config field of the token, named by authentication errors.
+/// The most comments of one pull request read unless configured otherwise.
+pub const DEFAULT_MAX_COMMENTS: u32 = 1000;
+
+/// The config field of the API token, named by authentication errors.
 pub(crate) const TOKEN_FIELD: &str = "credentials.bitbucket_api_token";
+
+/// The config field of the access token, named by authentication errors when it is used.
+pub(crate) const ACCESS_TOKEN_FIELD: &str = "credentials.bitbucket_access_token";
 
 /// Which repositories of the workspace are read.
 ///
@@ -60,15 +66,24 @@ impl JsonSchema for IndexMode {
     }
 }
 
-/// The credentials: an Atlassian API token (or a Bitbucket app password) and the account it
-/// belongs to, sent as HTTP Basic auth.
+/// The credentials, one of two forms:
+///
+/// - an Atlassian API token and the account it belongs to (RAGFlow's form), sent as HTTP
+///   Basic auth; Bitbucket counts its rate limit per user;
+/// - a workspace, project or repository access token (`bitbucket_access_token`), sent as
+///   `Authorization: Bearer`, with no account; Bitbucket's scaled rate limits (above 1,000
+///   requests per hour for workspaces of more than 100 seats) apply to these only, so raise
+///   `requests_per_hour` to the workspace's limit.
+///
+/// Bitbucket app passwords are gone (no new ones since 9 September 2025, none work since
+/// 28 July 2026).
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct BitbucketCredentials {
-    /// The user part of Basic auth: the Atlassian account's e-mail address for an API token
-    /// (RAGFlow's `bitbucket_account_email`), or the Bitbucket username for an app password.
-    /// `bitbucket_email` (Onyx) and `bitbucket_username` are accepted as other names.
+    /// The user part of Basic auth: the Atlassian account's e-mail address (RAGFlow's
+    /// `bitbucket_account_email`). `bitbucket_email` (Onyx) and `bitbucket_username` are
+    /// accepted as other names. Not used with `bitbucket_access_token`.
     #[serde(
         default,
         alias = "bitbucket_email",
@@ -78,9 +93,28 @@ pub struct BitbucketCredentials {
     #[schemars(extend("x-aliases" = ["bitbucket_email", "bitbucket_username"]))]
     #[schemars(example = &"jane@example.com")]
     pub bitbucket_account_email: String,
-    /// The API token (with the `read:repository:bitbucket` and `read:pullrequest:bitbucket`
-    /// scopes) or app password.
+    /// The account's API token, with the `read:repository:bitbucket` and
+    /// `read:pullrequest:bitbucket` scopes (and `admin:repository:bitbucket` for
+    /// `include_permissions`). Surrounding whitespace is dropped.
+    #[serde(default = "no_secret", skip_serializing_if = "Secret::is_empty")]
     pub bitbucket_api_token: Secret,
+    /// A workspace, project or repository access token, instead of the account and its API
+    /// token: sent as `Authorization: Bearer`. Surrounding whitespace is dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitbucket_access_token: Option<Secret>,
+}
+
+fn no_secret() -> Secret {
+    Secret::new(String::new())
+}
+
+impl BitbucketCredentials {
+    /// The access token, when one is given (not blank).
+    pub fn access_token(&self) -> Option<&Secret> {
+        self.bitbucket_access_token
+            .as_ref()
+            .filter(|t| !t.expose().trim().is_empty())
+    }
 }
 
 impl fmt::Debug for BitbucketCredentials {
@@ -88,6 +122,10 @@ impl fmt::Debug for BitbucketCredentials {
         f.debug_struct("BitbucketCredentials")
             .field("bitbucket_account_email", &self.bitbucket_account_email)
             .field("bitbucket_api_token", &"***")
+            .field(
+                "bitbucket_access_token",
+                &self.bitbucket_access_token.as_ref().map(|_| "***"),
+            )
             .finish()
     }
 }
@@ -115,12 +153,18 @@ impl fmt::Debug for BitbucketCredentials {
 pub struct BitbucketConfig {
     /// The account and its token.
     pub credentials: BitbucketCredentials,
-    /// The workspace id, as in `https://bitbucket.org/{workspace}/`.
+    /// The workspace id, as in `https://bitbucket.org/{workspace}/`, or its UUID in braces
+    /// (`{…}`).
     #[schemars(example = &"acme")]
     pub workspace: String,
     /// `workspace` (every repository), `repository` (`repository_slugs`) or `project`
-    /// (`projects`). When absent: `repository` if `repository_slugs` names any, else `project`
-    /// if `projects` does, else `workspace` (RAGFlow's connector's order).
+    /// (`projects`); only the list of the mode in effect is read (and checked), a stale one
+    /// the form kept hidden is not. When absent: `repository` if `repository_slugs` names any,
+    /// else `project` if `projects` does, else `workspace`.
+    ///
+    /// RAGFlow's connector ignores `index_mode` and always takes that order, so a stored
+    /// `{"index_mode": "workspace", "repository_slugs": "api"}` reads one repository there
+    /// and the whole workspace here: this connector does what the form showed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index_mode: Option<IndexMode>,
     /// Repository slugs (as in `https://bitbucket.org/{workspace}/{slug}`), a list or
@@ -136,9 +180,18 @@ pub struct BitbucketConfig {
     /// document: one request per changed pull request. Default on.
     #[serde(default = "default_true")]
     pub include_comments: bool,
-    /// Read a private repository's group permissions (`permissions-config/groups`, which
-    /// needs admin rights on it) into `Document.access`; without them, the repository itself
-    /// is the group. Default on; a refusal is logged and not an error.
+    /// The most comments a pull request's document takes (default 1,000; 0 for no limit): one
+    /// with more, by its listed `comment_count`, is a failure before any comment is requested
+    /// (a bot-spammed pull request would otherwise cost a request per 100 comments of the
+    /// hourly budget and make one huge document).
+    #[serde(default = "default_max_comments")]
+    pub max_comments: u32,
+    /// Read who may see a private repository (each user's effective permission, from
+    /// `workspaces/{workspace}/permissions/repositories/{slug}`) into `Document.access` as
+    /// `bitbucket-user:{account_id}`. It needs admin rights on the repository and the token
+    /// scope `admin:repository:bitbucket`; without them the repository itself
+    /// (`bitbucket-repo:{workspace}/{slug}`) is the only principal, a run warns once and asks
+    /// no further repository. Default on.
     #[serde(default = "default_true")]
     pub include_permissions: bool,
     /// Pull requests per page (at most 50): one fingerprint lookup and one checkpoint.
@@ -166,6 +219,10 @@ fn default_true() -> bool {
     true
 }
 
+fn default_max_comments() -> u32 {
+    DEFAULT_MAX_COMMENTS
+}
+
 fn default_page_size() -> NonZeroU32 {
     NonZeroU32::new(DEFAULT_PAGE_SIZE).unwrap_or(NonZeroU32::MIN)
 }
@@ -186,12 +243,14 @@ impl BitbucketConfig {
             credentials: BitbucketCredentials {
                 bitbucket_account_email: account.into(),
                 bitbucket_api_token: Secret::new(token),
+                bitbucket_access_token: None,
             },
             workspace: workspace.into(),
             index_mode: None,
             repository_slugs: StringList::default(),
             projects: StringList::default(),
             include_comments: true,
+            max_comments: DEFAULT_MAX_COMMENTS,
             include_permissions: true,
             page_size: default_page_size(),
             requests_per_hour: default_requests_per_hour(),
@@ -230,6 +289,7 @@ impl fmt::Debug for BitbucketConfig {
             .field("repository_slugs", &self.repository_slugs.as_slice())
             .field("projects", &self.projects.as_slice())
             .field("include_comments", &self.include_comments)
+            .field("max_comments", &self.max_comments)
             .field("include_permissions", &self.include_permissions)
             .field("page_size", &self.page_size)
             .field("requests_per_hour", &self.requests_per_hour)
@@ -247,6 +307,14 @@ fn is_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
+/// Whether `s` is a UUID in braces, as Bitbucket takes in place of a workspace id or slug
+/// (`{e2f4…}`).
+fn is_braced_uuid(s: &str) -> bool {
+    s.strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .is_some_and(|u| u.len() == 36 && u.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+}
+
 impl ConnectorConfig for BitbucketConfig {
     const IGNORED: &'static [IgnoredField] = &[IgnoredField::new(
         "name",
@@ -255,27 +323,36 @@ impl ConnectorConfig for BitbucketConfig {
 
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
-        if !is_name(self.workspace.trim()) {
+        let workspace = self.workspace.trim();
+        if !is_name(workspace) && !is_braced_uuid(workspace) {
             problems.push(FieldError::new(
                 "workspace",
-                "must be the workspace id as in https://bitbucket.org/{workspace}/ (letters, digits, `-`, `_`, `.`)",
+                "must be the workspace id as in https://bitbucket.org/{workspace}/ (letters, digits, `-`, `_`, `.`) or its UUID in braces",
             ));
         }
-        if self.credentials.bitbucket_account_email.trim().is_empty() {
-            problems.push(FieldError::new(
-                "credentials.bitbucket_account_email",
-                "is required: the Atlassian account's e-mail for an API token, or the Bitbucket username for an app password",
-            ));
+        // An access token stands alone; otherwise the account and its API token.
+        if self.credentials.access_token().is_none() {
+            if self.credentials.bitbucket_account_email.trim().is_empty() {
+                problems.push(FieldError::new(
+                    "credentials.bitbucket_account_email",
+                    "is required with an API token: the Atlassian account's e-mail (or give `credentials.bitbucket_access_token` instead)",
+                ));
+            }
+            if self
+                .credentials
+                .bitbucket_api_token
+                .expose()
+                .trim()
+                .is_empty()
+            {
+                problems.push(FieldError::new(
+                    TOKEN_FIELD,
+                    "is required (or give `credentials.bitbucket_access_token` instead)",
+                ));
+            }
         }
-        if self
-            .credentials
-            .bitbucket_api_token
-            .expose()
-            .trim()
-            .is_empty()
-        {
-            problems.push(FieldError::new(TOKEN_FIELD, "is required"));
-        }
+        // Only the list the mode reads is checked: RAGFlow's form keeps a hidden field's
+        // value, so the other one may be stale.
         match self.mode() {
             IndexMode::Repository if self.repository_slugs.is_empty() => {
                 problems.push(FieldError::new(
@@ -283,23 +360,33 @@ impl ConnectorConfig for BitbucketConfig {
                     "names no repository, which `index_mode: repository` reads",
                 ))
             }
+            IndexMode::Repository => {
+                for slug in self
+                    .repository_slugs
+                    .iter()
+                    .filter(|s| !is_name(s) && !is_braced_uuid(s))
+                {
+                    problems.push(FieldError::new(
+                        "repository_slugs",
+                        format!(
+                            "`{slug}` is not a repository slug (letters, digits, `-`, `_`, `.`)"
+                        ),
+                    ));
+                }
+            }
             IndexMode::Project if self.projects.is_empty() => problems.push(FieldError::new(
                 "projects",
                 "names no project key, which `index_mode: project` reads",
             )),
-            _ => {}
-        }
-        for slug in self.repository_slugs.iter().filter(|s| !is_name(s)) {
-            problems.push(FieldError::new(
-                "repository_slugs",
-                format!("`{slug}` is not a repository slug (letters, digits, `-`, `_`, `.`)"),
-            ));
-        }
-        for key in self.projects.iter().filter(|s| !is_name(s)) {
-            problems.push(FieldError::new(
-                "projects",
-                format!("`{key}` is not a project key (letters, digits, `-`, `_`, `.`)"),
-            ));
+            IndexMode::Project => {
+                for key in self.projects.iter().filter(|s| !is_name(s)) {
+                    problems.push(FieldError::new(
+                        "projects",
+                        format!("`{key}` is not a project key (letters, digits, `-`, `_`, `.`)"),
+                    ));
+                }
+            }
+            IndexMode::Workspace => {}
         }
         if self.page_size.get() > 50 {
             problems.push(FieldError::new("page_size", "must be at most 50"));

@@ -33,29 +33,37 @@ pub(crate) fn web_link(workspace: &str, slug: &str, id: u64) -> Option<Url> {
     .ok()
 }
 
-/// The version token of a pull request: its `updated_on` (which Bitbucket moves on every
-/// change, comments included) and its comment and task counts, all listed, so an unchanged
-/// pull request costs no comment request.
+/// The version token of a pull request: its `updated_on`, its comment and task counts and a
+/// hash of everything else listed (an approval changes a participant's `approved`, which the
+/// text shows, and may not move `updated_on`), and the access. All of it is listed, so an
+/// unchanged pull request costs no comment request. An edited comment changes none of it
+/// unless Bitbucket moves `updated_on`.
 pub(crate) fn version(pr: &PullRequest, access: &Access) -> String {
-    let access =
-        connector_core::ids::hash128(&format!("{}|{}", access.groups.join(","), access.public));
+    let access = access_hash(access);
     format!(
-        "{}:{}:{}:{access}",
+        "{}:{}:{}:{}:{access}",
         rfc3339(pr.updated_on),
         pr.comment_count.unwrap_or_default(),
-        pr.task_count.unwrap_or_default()
+        pr.task_count.unwrap_or_default(),
+        pr.listed
     )
 }
 
+/// A hash of who may read a document.
+pub(crate) fn access_hash(access: &Access) -> String {
+    connector_core::ids::hash128(&format!("{}|{}", access.groups.join(","), access.public))
+}
+
 /// Who may read the pull requests of `repo`: anyone for a public repository, else the
-/// repository as a group (`bitbucket-repo:{workspace}/{slug}`) and the groups given access to
-/// it, when they could be read.
+/// repository as a group (`bitbucket-repo:{workspace}/{slug}`, for a host that resolves it)
+/// and each user with an effective permission on it (`bitbucket-user:{account_id}`), when
+/// they could be read.
 pub(crate) fn access(workspace: &str, repo: &RepoFrame) -> Access {
     if !repo.private {
         return Access::public();
     }
     let mut groups = vec![format!("bitbucket-repo:{workspace}/{}", repo.slug)];
-    groups.extend(repo.groups.iter().cloned());
+    groups.extend(repo.users.iter().cloned());
     Access::restricted(Vec::new(), groups)
 }
 

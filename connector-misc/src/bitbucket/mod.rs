@@ -14,9 +14,18 @@
 //!   The window's end is filtered here rather than in `q`: newest first and no upper bound,
 //!   a pull request updated during the run moves to the front of the listing (a page may then
 //!   repeat one) instead of dropping out of it and shifting an unread one past the next page.
-//! - **Incremental runs** find new comments: Bitbucket moves a pull request's `updated_on` on
-//!   every activity, comments included, and the version token also holds `comment_count`,
-//!   so a full or reconciling run re-sends it too.
+//! - **Incremental runs** find a pull request changed since the last window by its
+//!   `updated_on`. That Bitbucket moves `updated_on` when a comment is added or an approval
+//!   given is assumed, not documented: a full or reconciling run re-sends such a pull request
+//!   anyway, since the version token holds `comment_count` and a hash of every listed field
+//!   (participants' approvals included). An edited comment changes none of them; only a full
+//!   run (or Bitbucket moving `updated_on`) picks it up. Bitbucket's repository-wide
+//!   `pullrequests/activity` feed is not read.
+//! - **Repositories new to the scope, or whose access changed** (made private, a user's
+//!   grant removed): each run carries the repositories it read, with a hash of their access,
+//!   to the next incremental run ([`CheckpointedConnector::carry_over`]), which reads such a
+//!   repository without its window, so its old pull requests are indexed, or re-sent with
+//!   the new access.
 //! - **Failures**: a pull request that cannot be read, or whose comments cannot be, is a
 //!   [`Failure`](connector_core::Failure) in its page and the walk goes on with the next page
 //!   (RAGFlow's loop re-ran the same repository forever on one).
@@ -29,14 +38,23 @@
 //!   Bitbucket keeps it), then every comment that is not deleted, with its author, time, file
 //!   and line for inline ones and the comment it answers.
 //! - **Access**: a public repository's pull requests are public; a private one's go to the
-//!   repository as a group (`bitbucket-repo:{workspace}/{slug}`) and the groups of its
-//!   `permissions-config` when the account may read them (`bitbucket-group:{workspace}/{slug}`).
-//!   Bitbucket shows no user's e-mail, so users are not listed. **Owners**: the author and the
-//!   reviewers (display names).
-//! - **Fingerprint**: `updated_on`, `comment_count`, `task_count` and the access, all listed,
-//!   so an unchanged pull request costs no comment request.
-//! - **Auth and limits**: HTTP Basic with `credentials.bitbucket_account_email` (or the
-//!   username, for an app password) and `credentials.bitbucket_api_token`; 429 with
+//!   repository as a group (`bitbucket-repo:{workspace}/{slug}`, which only a host that
+//!   resolves it fills) and, when the account may read them, to every user with an effective
+//!   permission on it (`bitbucket-user:{account_id}`, from
+//!   `workspaces/{workspace}/permissions/repositories/{slug}`: direct, group, project and
+//!   workspace-default grants alike; Bitbucket shows no e-mail, so the host maps account ids).
+//!   Reading them needs admin rights on the repository and the `admin:repository:bitbucket`
+//!   scope; without them a run warns once and asks no further repository.
+//!   **Owners**: the author and the reviewers (display names).
+//! - **Fingerprint**: `updated_on`, `comment_count`, `task_count`, a hash of every listed
+//!   field and the access, all listed, so an unchanged pull request costs no comment request.
+//! - **Prune** lists ids by `sort=id` (an id never moves, unlike `-updated_on` under edits)
+//!   and the repositories twice, united (a deletion during one pass shifts the next
+//!   repository onto a page already read).
+//! - **Auth and limits**: HTTP Basic with `credentials.bitbucket_account_email` and the
+//!   account's API token `credentials.bitbucket_api_token`, or `Authorization: Bearer` with a
+//!   workspace, project or repository access token (`credentials.bitbucket_access_token`,
+//!   which Bitbucket's scaled rate limits apply to); tokens are sent trimmed. 429 with
 //!   `Retry-After` is waited out by core's client, and requests are kept to
 //!   `requests_per_hour` (Bitbucket's documented 1,000 per hour by default), shared across
 //!   processes through the host's rate gate.
@@ -53,6 +71,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use connector_core::Secret;
 use connector_core::http::{Auth, HttpClient};
 use connector_core::{
     Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
@@ -63,16 +82,19 @@ use url::Url;
 
 pub use checkpoint::{BitbucketCheckpoint, RepoFrame};
 pub use config::{
-    BitbucketConfig, BitbucketCredentials, DEFAULT_API_BASE_URL, DEFAULT_PAGE_SIZE,
-    DEFAULT_REQUESTS_PER_HOUR, IndexMode,
+    BitbucketConfig, BitbucketCredentials, DEFAULT_API_BASE_URL, DEFAULT_MAX_COMMENTS,
+    DEFAULT_PAGE_SIZE, DEFAULT_REQUESTS_PER_HOUR, IndexMode,
 };
 
 use client::Client;
-use config::TOKEN_FIELD;
+use config::{ACCESS_TOKEN_FIELD, TOKEN_FIELD};
 use pages::Walk;
 
 /// The registry key of the Bitbucket connector.
 pub const SOURCE: &str = "bitbucket";
+
+/// How far back an incremental run lists before the previous window's end (clock skew).
+const MIN_OVERLAP: Duration = Duration::from_secs(120);
 
 /// Reads the pull requests of a Bitbucket Cloud workspace. Built from a [`BitbucketConfig`].
 ///
@@ -107,12 +129,27 @@ impl BitbucketConnector {
         if !problems.is_empty() {
             return Err(Error::config(problems).with_connector(SOURCE));
         }
-        let auth = Auth::Basic {
-            username: config.credentials.bitbucket_account_email.trim().to_owned(),
-            password: config.credentials.bitbucket_api_token.clone(),
+        // Tokens are sent trimmed: one pasted with a trailing newline works (as in RAGFlow).
+        let builder = match config.credentials.access_token() {
+            Some(token) => HttpClient::builder(SOURCE).auth(
+                Auth::Bearer(Secret::new(token.expose().trim())),
+                ACCESS_TOKEN_FIELD,
+            ),
+            None => {
+                let account = config.credentials.bitbucket_account_email.trim();
+                let auth = Auth::Basic {
+                    username: account.to_owned(),
+                    password: Secret::new(config.credentials.bitbucket_api_token.expose().trim()),
+                };
+                // Bitbucket counts an account's requests across all its tokens, so the host's
+                // rate gate is keyed on the account (hashed), not on this token.
+                let key = connector_core::ids::hash128(&account.to_lowercase());
+                HttpClient::builder(SOURCE)
+                    .auth(auth, TOKEN_FIELD)
+                    .rate_gate_key(format!("account-{key}"))
+            }
         };
-        let http = HttpClient::builder(SOURCE)
-            .auth(auth, TOKEN_FIELD)
+        let http = builder
             .error_classifier(client::classify)
             .network_policy(config.network_policy()?)
             .rate_limit(config.requests_per_hour, Duration::from_secs(3600))
@@ -137,7 +174,9 @@ impl BitbucketConnector {
             slugs: config.repository_slugs.as_slice().to_vec(),
             projects: config.projects.as_slice().to_vec(),
             comments: config.include_comments,
+            max_comments: config.max_comments,
             permissions: config.include_permissions,
+            permissions_refused: Arc::default(),
         };
         Ok(Self { config, walk })
     }
@@ -165,6 +204,14 @@ impl Connector for BitbucketConnector {
         SOURCE
     }
 
+    /// Two minutes: the window's end is this host's clock and `updated_on` is Bitbucket's, so
+    /// a pull request updated during a run (moved onto a page already read) with a clock
+    /// behind ours would fall between two windows. Unchanged ones in the overlap cost no
+    /// comment request (fingerprints).
+    fn min_overlap(&self) -> Duration {
+        MIN_OVERLAP
+    }
+
     fn roles(&self) -> Roles<'_> {
         Roles::of(self)
             .checkpointed()
@@ -174,13 +221,15 @@ impl Connector for BitbucketConnector {
             .into()
     }
 
-    /// Reads the workspace's first repository, then each configured repository or project.
+    /// Reads the workspace's repository listing, each configured repository (or the first
+    /// repository of each configured project, by the listing the sync makes), then one pull
+    /// request of the first repository of the scope.
     ///
     /// # Errors
-    /// `Unauthenticated` naming `credentials.bitbucket_api_token` (401), `PermissionDenied`
-    /// (403: a token without the read scopes, an account outside the workspace), `NotFound`
-    /// naming `workspace`, `repository_slugs` or `projects` (404), `Unavailable` when
-    /// Bitbucket cannot be reached.
+    /// `Unauthenticated` naming the token field in use (401), `PermissionDenied` (403: a token
+    /// without the repository or pull-request read scope, an account outside the workspace),
+    /// `NotFound` naming `workspace`, `repository_slugs` or `projects` (404, or a project with
+    /// no repository), `Unavailable` when Bitbucket cannot be reached.
     async fn check(&self) -> Result<()> {
         self.walk.check().await
     }
@@ -213,6 +262,12 @@ impl CheckpointedConnector for BitbucketConnector {
 
     fn initial_checkpoint(&self) -> BitbucketCheckpoint {
         BitbucketCheckpoint::start()
+    }
+
+    /// The repositories the run read and a hash of each one's access: the next incremental
+    /// run reads a repository new to the scope, or whose access changed, without its window.
+    fn carry_over(&self, last: &BitbucketCheckpoint) -> Option<BitbucketCheckpoint> {
+        Some(last.carried())
     }
 
     fn load_from_checkpoint(

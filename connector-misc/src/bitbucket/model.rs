@@ -114,6 +114,10 @@ pub(crate) struct PullRequest {
     pub(crate) task_count: Option<u64>,
     #[serde(default)]
     pub(crate) links: Option<Links>,
+    /// A hash of everything listed of it (the `fields` the listing asks for): title,
+    /// description, state, reviewers, each participant's approval, counts, `updated_on`.
+    #[serde(skip)]
+    pub(crate) listed: String,
 }
 
 /// A listed pull request: read, or malformed (with its id when it has one).
@@ -126,8 +130,12 @@ impl Listed {
     /// Each value on its own, so one malformed pull request fails alone.
     pub(crate) fn from_value(value: Value) -> Self {
         let id = value.get("id").and_then(Value::as_u64);
+        let listed = connector_core::ids::hash128(&value.to_string());
         match serde_json::from_value::<PullRequest>(value) {
-            Ok(pr) => Self::Pr(Box::new(pr)),
+            Ok(mut pr) => {
+                pr.listed = listed;
+                Self::Pr(Box::new(pr))
+            }
             Err(e) => Self::Malformed {
                 id,
                 message: format!("the pull request cannot be read: {e}"),
@@ -195,15 +203,20 @@ pub(crate) struct Repository {
     pub(crate) project: Option<ProjectRef>,
 }
 
-/// An entry of `permissions-config/groups`.
+/// An entry of `workspaces/{workspace}/permissions/repositories/{slug}`:
+/// `{"type": "repository_permission", "permission": "read", "user": {"account_id", "uuid", …},
+/// "repository": {…}}`, one per user with the user's effective permission.
 #[derive(Debug, Clone, Deserialize)]
-pub(crate) struct GroupPermission {
+pub(crate) struct RepositoryPermission {
     #[serde(default)]
-    pub(crate) group: Option<GroupRef>,
+    pub(crate) user: Option<Account>,
 }
 
+/// The ids of an account: `account_id` (Atlassian's, across products) and Bitbucket's `uuid`.
 #[derive(Debug, Clone, Deserialize)]
-pub(crate) struct GroupRef {
+pub(crate) struct Account {
     #[serde(default)]
-    pub(crate) slug: Option<String>,
+    pub(crate) account_id: Option<String>,
+    #[serde(default)]
+    pub(crate) uuid: Option<String>,
 }

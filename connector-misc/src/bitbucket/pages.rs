@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::{
@@ -32,7 +33,13 @@ pub(crate) struct Walk {
     pub(crate) slugs: Vec<String>,
     pub(crate) projects: Vec<String>,
     pub(crate) comments: bool,
+    /// The most comments read for one pull request; 0: no limit.
+    pub(crate) max_comments: u32,
     pub(crate) permissions: bool,
+    /// Set once a run has been refused a repository's permissions: the account is not an
+    /// admin or the token lacks the admin scope, and asking for each further repository would
+    /// cost a request apiece of the hourly budget for another 403.
+    pub(crate) permissions_refused: Arc<AtomicBool>,
 }
 
 /// A pull request to fetch (its comments) and convert.
@@ -55,6 +62,15 @@ fn gone_error(field: &'static str, what: String, e: Error) -> Error {
 impl Walk {
     fn workspace(&self) -> &str {
         &self.client.workspace
+    }
+
+    /// This walk for one run: requests counted into `ctx`, permissions not refused yet.
+    fn for_run(&self, ctx: &SyncContext) -> Self {
+        Self {
+            client: self.client.with_context(ctx),
+            permissions_refused: Arc::new(AtomicBool::new(false)),
+            ..self.clone()
+        }
     }
 
     /// A listing error of the workspace, naming `workspace` when it is missing.
@@ -126,16 +142,29 @@ impl Walk {
         Ok(repos)
     }
 
-    /// `repo` with the groups that may read it, for a private one when permissions are read;
-    /// an account that may not read them (not an admin) leaves the repository as the group.
-    async fn with_groups(&self, mut repo: RepoFrame) -> Result<RepoFrame> {
-        if !self.permissions || !repo.private {
+    /// `repo` with the users who may read it, for a private one when permissions are read.
+    /// A refusal (the account is not an admin of it, or the token lacks the
+    /// `admin:repository:bitbucket` scope) leaves the repository as the group: it is warned
+    /// about once in a run, and the run asks for no other repository's permissions.
+    async fn with_access(&self, mut repo: RepoFrame) -> Result<RepoFrame> {
+        if !self.permissions || !repo.private || self.permissions_refused.load(Ordering::Relaxed) {
             return Ok(repo);
         }
-        match self.client.repo_groups(&repo.slug).await {
-            Ok(groups) => repo.groups = groups,
-            Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
-                tracing::debug!(connector = SOURCE, repo = %repo.slug, "the repository's group permissions cannot be read: {e}");
+        match self.client.repo_users(&repo.slug).await {
+            Ok(users) => repo.users = users,
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                if !self.permissions_refused.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        connector = SOURCE,
+                        repo = %repo.slug,
+                        "the users of private repositories cannot be read (it needs admin rights on the repository and the admin:repository:bitbucket scope); for this run their pull requests go to the repository as a group, bitbucket-repo:{}/{{slug}}: {e}",
+                        self.workspace()
+                    );
+                }
+            }
+            // Gone since the listing: its pull-request listing says so next.
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                tracing::debug!(connector = SOURCE, repo = %repo.slug, "the repository's permissions are not found: {e}");
             }
             Err(e) => return Err(e),
         }
@@ -200,6 +229,23 @@ impl Walk {
             Pending::Failed(failure) => return Ok(failure.into()),
             Pending::Pr { repo, pr, access } => (repo, pr, access),
         };
+        let count = pr.comment_count.unwrap_or_default();
+        if self.comments && self.max_comments > 0 && count > u64::from(self.max_comments) {
+            let id = doc_id(self.workspace(), &repo.slug, pr.id);
+            let failure = Failure::new(
+                Some(id.clone()),
+                ErrorKind::Unsupported,
+                format!(
+                    "{id}: {count} comments, more than max_comments ({}); raise max_comments to read it",
+                    self.max_comments
+                ),
+            );
+            let failure = match convert::link(self.workspace(), &repo.slug, &pr) {
+                Some(url) => failure.with_link(url),
+                None => failure,
+            };
+            return Ok(failure.into());
+        }
         let comments = if self.comments && pr.comment_count != Some(0) {
             self.client.comments(&repo.slug, pr.id).await.map_err(|e| {
                 let text = format!(
@@ -221,10 +267,7 @@ impl Walk {
         window: Option<TimeWindow>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<BitbucketCheckpoint>>> {
-        let walk = Walk {
-            client: self.client.with_context(&ctx),
-            ..self.clone()
-        };
+        let walk = self.for_run(&ctx);
         async_stream::try_stream! {
             let mut cp = from;
             if !cp.started {
@@ -238,23 +281,54 @@ impl Walk {
                 let (repo, url) = match &cp.next {
                     Some(next) => (first, walk.client.next_url(next)?),
                     None => {
-                        let repo = walk.with_groups(first).await?;
-                        let url = walk.client.first_pr_page(&repo.slug, window.as_ref(), false)?;
+                        let mut repo = walk.with_access(first).await?;
+                        let access = convert::access_hash(&convert::access(walk.workspace(), &repo));
+                        // New to the scope since the last run, or its access changed: its
+                        // old pull requests are outside the window, so it is read whole.
+                        repo.whole = window.is_some()
+                            && cp.known.as_ref().is_some_and(|known| known.get(&repo.slug) != Some(&access));
+                        if repo.whole {
+                            tracing::info!(connector = SOURCE, repo = %repo.slug, "new to the scope or its access changed: read without the window");
+                        }
+                        cp.seen.insert(repo.slug.clone(), access);
+                        let repo_window = window.as_ref().filter(|_| !repo.whole);
+                        let url = walk.client.first_pr_page(&repo.slug, repo_window, false)?;
                         (repo, url)
                     }
                 };
+                let repo_window = window.as_ref().filter(|_| !repo.whole);
                 let page = match walk.client.pr_page(url).await {
                     Ok(page) => page,
-                    // Deleted since the listing: nothing of it to read (prune deals with it).
-                    Err(e) if e.kind() == ErrorKind::NotFound && cp.next.is_none() && walk.mode != IndexMode::Repository => {
-                        tracing::warn!(connector = SOURCE, repo = %repo.slug, "the repository is gone since the listing");
+                    // Deleted or renamed since the listing, on its first page or on a stored
+                    // `next` link: nothing of it to read (prune deals with its documents). The
+                    // walk moves past it, so a resumed run cannot fail on it for ever.
+                    Err(e) if e.kind() == ErrorKind::NotFound => {
+                        tracing::warn!(connector = SOURCE, repo = %repo.slug, "the repository is gone since the listing: {e}");
+                        cp.seen.remove(&repo.slug);
                         cp.repos.remove(0);
+                        cp.next = None;
+                        if walk.mode == IndexMode::Repository {
+                            // A repository the config names: said once, as a failure naming
+                            // the field (a new run's listing refuses the config outright).
+                            let failure = Failure::new(
+                                None,
+                                ErrorKind::NotFound,
+                                format!(
+                                    "repository_slugs: the repository {}/{} does not exist any more, or the account cannot see it: {e}",
+                                    walk.workspace(),
+                                    repo.slug
+                                ),
+                            );
+                            let mut batch = Batch::default();
+                            batch.failures.push(failure);
+                            yield CheckpointedBatch::new(batch, cp.clone());
+                        }
                         continue;
                     }
                     Err(e) => Err(e)?,
                 };
                 let repo = Arc::new(repo);
-                let pending = walk.pending(&repo, page.values, window.as_ref());
+                let pending = walk.pending(&repo, page.values, repo_window);
                 let fetch_walk = walk.clone();
                 let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
                     fetch_walk.clone().fetch(item)
@@ -282,23 +356,46 @@ impl Walk {
         .boxed()
     }
 
-    /// Every pull-request id of the scope; fails, rather than come back short, when a page
-    /// cannot be listed.
+    /// The repositories whose ids prune keeps: [`repos`](Self::repos) listed twice and
+    /// united. The repository listing is paged by position (`page=N`, by slug), so a
+    /// repository deleted during one pass shifts the next one onto a page already read; a
+    /// repository missing there would have every pull request pruned. A second pass sees it.
+    pub(crate) async fn prune_repos(&self) -> Result<Vec<RepoFrame>> {
+        let mut repos = self.repos().await?;
+        if self.mode == IndexMode::Repository {
+            return Ok(repos);
+        }
+        let known: HashSet<String> = repos.iter().map(|r| r.slug.clone()).collect();
+        let again = self.repos().await?;
+        repos.extend(again.into_iter().filter(|r| !known.contains(&r.slug)));
+        repos.sort_by(|a, b| a.slug.cmp(&b.slug));
+        Ok(repos)
+    }
+
+    /// Every pull-request id of the scope, listed by id (see [`Client::first_pr_page`]);
+    /// fails, rather than come back short, when a page cannot be listed.
     pub(crate) fn list_ids(
         &self,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
-        let walk = Walk {
-            client: self.client.with_context(&ctx),
-            ..self.clone()
-        };
+        let walk = self.for_run(&ctx);
         async_stream::try_stream! {
-            for repo in walk.repos().await? {
+            for repo in walk.prune_repos().await? {
                 let mut url = walk.client.first_pr_page(&repo.slug, None, true)?;
                 let mut seen = HashSet::new();
+                let mut first = true;
                 loop {
                     ctx.cancellation().check()?;
-                    let page = walk.client.pr_page(url.clone()).await?;
+                    let page = match walk.client.pr_page(url.clone()).await {
+                        Ok(page) => page,
+                        // Deleted since the listing: none of its ids are live.
+                        Err(e) if e.kind() == ErrorKind::NotFound && first && walk.mode != IndexMode::Repository => {
+                            tracing::warn!(connector = SOURCE, repo = %repo.slug, "the repository is gone since the listing");
+                            break;
+                        }
+                        Err(e) => Err(e)?,
+                    };
+                    first = false;
                     let ids: Vec<SlimDocument> = page
                         .values
                         .iter()
@@ -337,7 +434,7 @@ impl Walk {
         {
             return Ok(None);
         }
-        self.with_groups(repo).await.map(Some)
+        self.with_access(repo).await.map(Some)
     }
 
     /// The pull requests with these document ids again; an id that is not this workspace's,
@@ -347,10 +444,7 @@ impl Walk {
         ids: Vec<String>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<Batch>> {
-        let walk = Walk {
-            client: self.client.with_context(&ctx),
-            ..self.clone()
-        };
+        let walk = self.for_run(&ctx);
         async_stream::try_stream! {
             let prefix = format!("{SOURCE}:{}:", walk.workspace());
             let mut repos: HashMap<String, Option<Arc<RepoFrame>>> = HashMap::new();
@@ -395,34 +489,65 @@ impl Walk {
         .boxed()
     }
 
-    /// The checks of `check()`: the workspace, then each configured repository or project.
+    /// The checks of `check()`: the workspace, each configured repository or project, then
+    /// the pull requests of one repository of the scope (their scope is a token's own).
     pub(crate) async fn check(&self) -> Result<()> {
         self.client
             .probe()
             .await
             .map_err(|e| self.named_workspace_error(e))?;
-        match self.mode {
-            IndexMode::Workspace => {}
+        let sample = match self.mode {
+            IndexMode::Workspace => self
+                .client
+                .first_repository(None)
+                .await
+                .map_err(|e| self.named_workspace_error(e))?,
             IndexMode::Repository => {
                 for slug in &self.slugs {
                     self.named_repository(slug).await?;
                 }
+                self.slugs.first().cloned()
             }
             IndexMode::Project => {
+                let mut sample = None;
                 for key in &self.projects {
-                    self.client.project(key).await.map_err(|e| match e.kind() {
-                        ErrorKind::NotFound => gone_error(
-                            "projects",
+                    let first = self
+                        .client
+                        .first_repository(Some(key))
+                        .await
+                        .map_err(|e| self.named_workspace_error(e))?;
+                    let Some(first) = first else {
+                        return Err(Error::new(
+                            ErrorKind::NotFound,
                             format!(
-                                "the project {key} does not exist in the workspace {}, or the account cannot see it",
+                                "the project {key} has no repository the account can see in the workspace {}, or does not exist (keys are case-sensitive)",
                                 self.workspace()
                             ),
-                            e,
-                        ),
-                        _ => e,
-                    })?;
+                        )
+                        .with_connector(SOURCE)
+                        .with_field("projects"));
+                    };
+                    sample.get_or_insert(first);
                 }
+                sample
             }
+        };
+        if let Some(slug) = sample {
+            self.client
+                .probe_pull_requests(&slug)
+                .await
+                .map_err(|e| match e.kind() {
+                    ErrorKind::PermissionDenied => Error::new(
+                        ErrorKind::PermissionDenied,
+                        format!(
+                            "the pull requests of {}/{slug} cannot be read (the token needs the read:pullrequest:bitbucket scope): {e}",
+                            self.workspace()
+                        ),
+                    )
+                    .with_connector(SOURCE)
+                    .with_cause(e),
+                    _ => e,
+                })?;
         }
         Ok(())
     }

@@ -4,7 +4,8 @@
 //! request's query and moves `page`; repositories (`q=project.key="KEY"`, `is_private`,
 //! `project.key`), pull requests (`state` repeated, only `OPEN` without it; `sort=-updated_on`;
 //! `q=updated_on >= "…"`; `links.html.href`), comments (`content.raw`, `inline.path`,
-//! `inline.to`, `parent.id`, `deleted`), `permissions-config/groups`, projects, HTTP Basic
+//! `inline.to`, `parent.id`, `deleted`), `workspaces/{ws}/permissions/repositories/{slug}`
+//! (`repository_permission` values, a scope 403 with `detail.required`), projects, HTTP Basic
 //! auth, and the error body `{"type": "error", "error": {"message": …}}`.
 #![allow(clippy::unwrap_used, dead_code)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
 
@@ -21,6 +22,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 pub(crate) const WORKSPACE: &str = "acme";
 pub(crate) const EMAIL: &str = "jane@example.com";
 pub(crate) const TOKEN: &str = "ATATT3xFfGF0T4JcQkzxOqR7dZhLmPq2vWsYb9nE";
+/// A workspace access token, sent as `Authorization: Bearer`.
+pub(crate) const ACCESS_TOKEN: &str = "ATCTT3xFfGF0Wk5pQ2tLmZ8rVb7nYc4dXs1A";
 
 pub(crate) fn time(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 1, 10, minute, 0).unwrap()
@@ -44,8 +47,10 @@ pub(crate) struct Repo {
     pub(crate) slug: String,
     pub(crate) private: bool,
     pub(crate) project: String,
-    /// Groups of `permissions-config/groups`; none: the endpoint answers 403 (not an admin).
-    pub(crate) groups: Option<Vec<&'static str>>,
+    /// The users (display names) with an effective permission, as
+    /// `workspaces/{ws}/permissions/repositories/{slug}` lists them; none: that endpoint
+    /// answers 403 (not an admin, or no admin scope).
+    pub(crate) users: Option<Vec<&'static str>>,
 }
 
 #[derive(Clone, Debug)]
@@ -84,6 +89,8 @@ pub(crate) struct Pr {
     pub(crate) broken_comments: bool,
     /// `updated_on` is not a date: the value cannot be read.
     pub(crate) malformed: bool,
+    /// Who approved it (display names): the reviewer, and others as participants.
+    pub(crate) approved: Vec<&'static str>,
 }
 
 impl Pr {
@@ -97,6 +104,7 @@ impl Pr {
             comments: Vec::new(),
             broken_comments: false,
             malformed: false,
+            approved: vec!["Rob Reviewer"],
         }
     }
 }
@@ -110,6 +118,16 @@ pub(crate) struct State {
     /// When the second pull-request page of this repository is asked for, the newest pull
     /// request of the first page is updated again (it moves to the front of the listing).
     pub(crate) touch_after_first_page: Option<String>,
+    /// When the second pull-request page of this repository is asked for, its pull request
+    /// changed longest ago (the last of `-updated_on`, not read yet) is updated: it moves to
+    /// the front of a newest-first listing, onto a page already read.
+    pub(crate) touch_unread_on_page_two: Option<String>,
+    /// Repositories per page of the repository listing, when fewer than the request's
+    /// `pagelen`.
+    pub(crate) repo_page: Option<usize>,
+    /// When the second page of the repository listing is asked for, this repository is
+    /// deleted (with its pull requests): the ones after it move up a place.
+    pub(crate) delete_repo_on_page_two: Option<String>,
 }
 
 /// The fixture's workspace; cheap to clone.
@@ -122,6 +140,18 @@ pub(crate) struct BitbucketApi {
 pub(crate) fn error(status: u16, message: &str) -> ResponseTemplate {
     ResponseTemplate::new(status)
         .set_body_json(json!({"type": "error", "error": {"message": message}}))
+}
+
+/// Bitbucket's refusal of a token without a scope the endpoint needs: the scopes it wants
+/// and those it has in an object `detail`.
+pub(crate) fn scope_error(required: &[&str]) -> ResponseTemplate {
+    ResponseTemplate::new(403).set_body_json(json!({
+        "type": "error",
+        "error": {
+            "message": "Your credentials lack one or more required privilege scopes.",
+            "detail": {"granted": ["pullrequest", "repository"], "required": required}
+        }
+    }))
 }
 
 fn query(req: &Request) -> Vec<(String, String)> {
@@ -154,10 +184,7 @@ impl BitbucketApi {
             "state": pr.state, "draft": false, "reason": if pr.state == "DECLINED" { "Superseded by a better fix" } else { "" },
             "author": user("Jane Doe"),
             "reviewers": [user("Rob Reviewer")],
-            "participants": [
-                {"type": "participant", "user": user("Rob Reviewer"), "role": "REVIEWER", "approved": true, "state": "approved", "participated_on": bb_time(time(pr.minute))},
-                {"type": "participant", "user": user("Jane Doe"), "role": "PARTICIPANT", "approved": false, "state": null, "participated_on": null}
-            ],
+            "participants": [],
             "closed_by": if pr.state == "MERGED" { user("Rob Reviewer") } else { Value::Null },
             "source": {"branch": {"name": format!("feature/{}", pr.id)}, "commit": {"hash": "e3b0c44298fc"}, "repository": {"full_name": format!("{ws}/{}", pr.repo)}},
             "destination": {"branch": {"name": "main"}, "commit": {"hash": "1c9e5b2a7d4f"}, "repository": {"full_name": format!("{ws}/{}", pr.repo)}},
@@ -172,6 +199,15 @@ impl BitbucketApi {
                 "html": {"href": format!("https://bitbucket.org/{ws}/{}/pull-requests/{}", pr.repo, pr.id)}
             }
         });
+        let rob = pr.approved.contains(&"Rob Reviewer");
+        let mut participants = vec![
+            json!({"type": "participant", "user": user("Rob Reviewer"), "role": "REVIEWER", "approved": rob, "state": if rob { json!("approved") } else { Value::Null }, "participated_on": bb_time(time(pr.minute))}),
+            json!({"type": "participant", "user": user("Jane Doe"), "role": "PARTICIPANT", "approved": false, "state": null, "participated_on": null}),
+        ];
+        for name in pr.approved.iter().filter(|n| **n != "Rob Reviewer") {
+            participants.push(json!({"type": "participant", "user": user(name), "role": "PARTICIPANT", "approved": true, "state": "approved", "participated_on": bb_time(time(pr.minute))}));
+        }
+        v["participants"] = json!(participants);
         if pr.malformed {
             v["updated_on"] = json!("yesterday");
         }
@@ -280,6 +316,24 @@ impl BitbucketApi {
                 p.minute = newest + 1;
             }
         }
+        if page == 2 && st.touch_unread_on_page_two.as_deref() == Some(slug) {
+            st.touch_unread_on_page_two = None;
+            let newest = st
+                .prs
+                .iter()
+                .filter(|p| p.repo == slug)
+                .map(|p| p.minute)
+                .max()
+                .unwrap_or(0);
+            if let Some(p) = st
+                .prs
+                .iter_mut()
+                .filter(|p| p.repo == slug)
+                .min_by_key(|p| (p.minute, std::cmp::Reverse(p.id)))
+            {
+                p.minute = newest + 1;
+            }
+        }
         let mut prs: Vec<Pr> = st
             .prs
             .iter()
@@ -290,7 +344,8 @@ impl BitbucketApi {
         match param(&q, "sort").as_deref() {
             Some("-updated_on") => prs.sort_by_key(|p| (std::cmp::Reverse(p.minute), p.id)),
             Some("updated_on") => prs.sort_by_key(|p| (p.minute, p.id)),
-            _ => prs.sort_by_key(|p| p.id),
+            Some("id") | None => prs.sort_by_key(|p| p.id),
+            Some(other) => panic!("unexpected sort: {other}"),
         }
         let page_len = st.page;
         drop(st);
@@ -305,12 +360,12 @@ impl Respond for BitbucketApi {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}:{TOKEN}"))
         );
-        if req
+        let bearer = format!("Bearer {ACCESS_TOKEN}");
+        let sent = req
             .headers
             .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            != Some(expected.as_str())
-        {
+            .and_then(|v| v.to_str().ok());
+        if sent != Some(expected.as_str()) && sent != Some(bearer.as_str()) {
             return error(401, "Unauthorized")
                 .insert_header("WWW-Authenticate", "Basic realm=\"Bitbucket.org HTTP\"");
         }
@@ -332,6 +387,37 @@ impl Respond for BitbucketApi {
                     error(404, &format!("Project {key} not found"))
                 }
             }
+            ["2.0", "workspaces", ws, "permissions", "repositories", slug] => {
+                let st = self.state.lock().unwrap();
+                let Some(repo) = st
+                    .repos
+                    .iter()
+                    .find(|r| *ws == WORKSPACE && r.slug == *slug)
+                    .cloned()
+                else {
+                    return error(404, &format!("Repository {ws}/{slug} not found"));
+                };
+                drop(st);
+                match &repo.users {
+                    None => scope_error(&["repository:admin"]),
+                    Some(users) => {
+                        let values = users
+                            .iter()
+                            .enumerate()
+                            .map(|(i, u)| {
+                                let permission = ["admin", "write", "read"][i % 3];
+                                json!({
+                                    "type": "repository_permission",
+                                    "permission": permission,
+                                    "user": user(u),
+                                    "repository": {"type": "repository", "name": repo.slug, "full_name": format!("{WORKSPACE}/{}", repo.slug), "uuid": format!("{{{}}}", repo.slug)}
+                                })
+                            })
+                            .collect();
+                        self.paged(req, values, 100)
+                    }
+                }
+            }
             ["2.0", "repositories", ws] => {
                 if *ws != WORKSPACE {
                     return error(404, &format!("No workspace with identifier '{ws}'."));
@@ -342,7 +428,15 @@ impl Respond for BitbucketApi {
                         .unwrap_or_else(|| panic!("unexpected q: {f}"))
                         .to_owned()
                 });
-                let st = self.state.lock().unwrap();
+                let mut st = self.state.lock().unwrap();
+                let page: usize = param(&q, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                if page == 2
+                    && let Some(gone) = st.delete_repo_on_page_two.take()
+                {
+                    st.repos.retain(|r| r.slug != gone);
+                    st.prs.retain(|p| p.repo != gone);
+                }
+                let repo_page = st.repo_page.unwrap_or(100);
                 let mut repos: Vec<Repo> = st
                     .repos
                     .iter()
@@ -351,7 +445,7 @@ impl Respond for BitbucketApi {
                     .collect();
                 drop(st);
                 repos.sort_by(|a, b| a.slug.cmp(&b.slug));
-                self.paged(req, repos.iter().map(Self::repo_json).collect(), 100)
+                self.paged(req, repos.iter().map(Self::repo_json).collect(), repo_page)
             }
             ["2.0", "repositories", ws, slug, rest @ ..] => {
                 let st = self.state.lock().unwrap();
@@ -366,16 +460,6 @@ impl Respond for BitbucketApi {
                 drop(st);
                 match rest {
                     [] => ResponseTemplate::new(200).set_body_json(Self::repo_json(&repo)),
-                    ["permissions-config", "groups"] => match &repo.groups {
-                        None => error(
-                            403,
-                            "You must be an admin of this repository to view its permissions.",
-                        ),
-                        Some(groups) => {
-                            let values = groups.iter().map(|g| json!({"type": "repository_group_permission", "permission": "read", "group": {"type": "group", "slug": g, "name": g}})).collect();
-                            self.paged(req, values, 100)
-                        }
-                    },
                     ["pullrequests"] => self.pull_requests(req, slug),
                     ["pullrequests", id, tail @ ..] => {
                         let st = self.state.lock().unwrap();
@@ -429,19 +513,19 @@ pub(crate) fn standard(page: usize) -> BitbucketApi {
             slug: "api".into(),
             private: true,
             project: "PLAT".into(),
-            groups: Some(vec!["developers"]),
+            users: Some(vec!["Jane Doe", "Rob Reviewer"]),
         },
         Repo {
             slug: "infra".into(),
             private: true,
             project: "PLAT".into(),
-            groups: None,
+            users: None,
         },
         Repo {
             slug: "web".into(),
             private: false,
             project: "WEB".into(),
-            groups: None,
+            users: None,
         },
     ];
     let mut p1 = Pr::new("api", 1, "Add rate limiting", "MERGED", 1);
