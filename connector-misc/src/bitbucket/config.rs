@@ -180,11 +180,13 @@ pub struct BitbucketConfig {
     /// document: one request per changed pull request. Default on.
     #[serde(default = "default_true")]
     pub include_comments: bool,
-    /// The most comments a pull request's document takes (default 1,000; 0 for no limit): one
+    /// The most comments a pull request's document takes (default 1,000, at most 1,000,000;
+    /// 0 for no limit): one
     /// with more, by its listed `comment_count`, is a failure before any comment is requested
     /// (a bot-spammed pull request would otherwise cost a request per 100 comments of the
     /// hourly budget and make one huge document).
     #[serde(default = "default_max_comments")]
+    #[schemars(range(max = 1_000_000))]
     pub max_comments: u32,
     /// Read who may see a private repository (each user's effective permission, from
     /// `workspaces/{workspace}/permissions/repositories/{slug}`) into `Document.access` as
