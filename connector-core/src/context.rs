@@ -165,6 +165,7 @@ pub struct SyncContext {
     fingerprints: Arc<dyn FingerprintLookup>,
     stats: Arc<SyncStats>,
     rate_gate: Option<Arc<dyn RateGate>>,
+    spool: crate::spool::Spool,
 }
 
 impl SyncContext {
@@ -175,6 +176,7 @@ impl SyncContext {
             fingerprints: Arc::new(NoFingerprints),
             stats: Arc::new(SyncStats::default()),
             rate_gate: None,
+            spool: crate::spool::Spool::new(),
         }
     }
 
@@ -207,6 +209,19 @@ impl SyncContext {
     pub fn with_rate_gate(mut self, gate: Arc<dyn RateGate>) -> Self {
         self.rate_gate = Some(gate);
         self
+    }
+
+    /// Spools bodies too large for memory to `spool` (default: the OS temporary folder), for
+    /// connectors that spool them ([`crate::spool`]).
+    #[must_use]
+    pub fn with_spool(mut self, spool: crate::spool::Spool) -> Self {
+        self.spool = spool;
+        self
+    }
+
+    /// Where bodies too large for memory are spooled.
+    pub fn spool(&self) -> &crate::spool::Spool {
+        &self.spool
     }
 
     /// The rate gate shared with the sync's HTTP clients, if any.
@@ -247,6 +262,7 @@ impl fmt::Debug for SyncContext {
             .field("cancelled", &self.cancel.is_cancelled())
             .field("stats", &self.stats)
             .field("rate_gate", &self.rate_gate)
+            .field("spool", &self.spool)
             .finish_non_exhaustive()
     }
 }

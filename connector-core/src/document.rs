@@ -10,6 +10,7 @@ use url::Url;
 
 use crate::error::{Error, ErrorKind};
 use crate::ids::{hash128, hash128_bytes};
+use crate::spool::SpooledBody;
 
 /// The body of a [`Document`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -32,14 +33,96 @@ pub enum Content {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         extension: Option<String>,
     },
+    /// Raw bytes too large for memory, in a spool file ([`crate::spool`]): the body never sits
+    /// whole in memory. Read it with [`SpooledBody::open`] (an `AsyncRead`) or
+    /// [`SpooledBody::chunks`]; [`Content::len`] is its length, without I/O.
+    ///
+    /// Serialised exactly as [`Content::Bytes`] (`"type":"bytes"`, base64 `data`): the base64
+    /// is streamed from the file in chunks into the serialiser's output (blocking reads, so
+    /// serialise it on a blocking thread, as the [`NdjsonSink`](crate::sink::NdjsonSink)
+    /// does). It reads back as [`Content::Bytes`].
+    ///
+    /// Only sinks that say so ([`Sink::takes_spooled`](crate::sink::Sink::takes_spooled))
+    /// are handed one; for any other the batch loop reports the document as a
+    /// [`Failure`] naming it and the sync goes on.
+    #[serde(rename = "bytes", skip_deserializing)]
+    Spooled {
+        /// The file holding the bytes.
+        #[serde(rename = "data", serialize_with = "spooled_base64")]
+        body: SpooledBody,
+        /// MIME type, `application/octet-stream` when unknown.
+        mime: String,
+        /// File extension without the dot (`pdf`), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        extension: Option<String>,
+    },
+}
+
+/// Streams a spooled body's base64 into the serialiser (`collect_str` writes it piece by
+/// piece where the serialiser supports it, as serde_json does).
+fn spooled_base64<S: serde::Serializer>(body: &SpooledBody, s: S) -> Result<S::Ok, S::Error> {
+    struct Base64File<'a> {
+        body: &'a SpooledBody,
+        error: std::cell::RefCell<Option<std::io::Error>>,
+    }
+    impl std::fmt::Display for Base64File<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.body.write_base64(f, &mut self.error.borrow_mut())
+        }
+    }
+    let file = Base64File {
+        body,
+        error: std::cell::RefCell::new(None),
+    };
+    let written = s.collect_str(&file)?;
+    match file.error.take() {
+        // The base64 written is short: the serialiser's output must not be used.
+        Some(io) => Err(serde::ser::Error::custom(format!(
+            "cannot read the spooled body {}: {io}",
+            body.path().display()
+        ))),
+        None => Ok(written),
+    }
 }
 
 impl Content {
-    /// Size of the body in bytes.
+    /// Size of the body in bytes (a spooled body's length is known without reading it).
     pub fn len(&self) -> usize {
         match self {
             Self::Text { text } => text.len(),
             Self::Bytes { data, .. } => data.len(),
+            Self::Spooled { body, .. } => usize::try_from(body.len()).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Size of the body in memory: [`len`](Self::len), but 0 for a spooled body.
+    pub fn memory_len(&self) -> usize {
+        match self {
+            Self::Spooled { .. } => 0,
+            _ => self.len(),
+        }
+    }
+
+    /// Whether the body is in a spool file rather than in memory.
+    pub fn is_spooled(&self) -> bool {
+        matches!(self, Self::Spooled { .. })
+    }
+
+    /// The MIME type of a bytes body (in memory or spooled); `None` for text.
+    pub fn mime(&self) -> Option<&str> {
+        match self {
+            Self::Text { .. } => None,
+            Self::Bytes { mime, .. } | Self::Spooled { mime, .. } => Some(mime),
+        }
+    }
+
+    /// The file extension of a bytes body (in memory or spooled), when known.
+    pub fn extension(&self) -> Option<&str> {
+        match self {
+            Self::Text { .. } => None,
+            Self::Bytes { extension, .. } | Self::Spooled { extension, .. } => {
+                extension.as_deref()
+            }
         }
     }
 
@@ -52,15 +135,28 @@ impl Content {
     pub fn as_text(&self) -> Option<&str> {
         match self {
             Self::Text { text } => Some(text),
-            Self::Bytes { .. } => None,
+            Self::Bytes { .. } | Self::Spooled { .. } => None,
         }
     }
 
-    /// The raw bytes of the body (the UTF-8 of text content).
+    /// The raw bytes of an in-memory body (the UTF-8 of text content). **Empty for a spooled
+    /// body**, whose bytes are not in memory: read those with [`SpooledBody::open`] or
+    /// [`SpooledBody::chunks`] (check [`is_spooled`](Self::is_spooled)). A sink is handed a
+    /// spooled body only when it [takes one](crate::sink::Sink::takes_spooled).
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Self::Text { text } => text.as_bytes(),
             Self::Bytes { data, .. } => data,
+            Self::Spooled { .. } => &[],
+        }
+    }
+
+    /// The hash of the body: `hash128_bytes` of its bytes, for a spooled body the hash taken
+    /// while it was written (the same value, no I/O).
+    fn content_hash(&self) -> String {
+        match self {
+            Self::Spooled { body, .. } => body.content_hash(),
+            _ => hash128_bytes(self.as_bytes()),
         }
     }
 }
@@ -192,8 +288,26 @@ impl Document {
         Self::new(id.into(), source, title.into(), content)
     }
 
+    /// A document whose body was spooled to a file ([`Content::Spooled`]): too large for
+    /// memory. Its fingerprint is the hash of the bytes, as [`Document::bytes`] would give.
+    pub fn spooled(
+        id: impl Into<String>,
+        source: &'static str,
+        title: impl Into<String>,
+        body: SpooledBody,
+        mime: impl Into<String>,
+        extension: Option<String>,
+    ) -> Self {
+        let content = Content::Spooled {
+            body,
+            mime: mime.into(),
+            extension,
+        };
+        Self::new(id.into(), source, title.into(), content)
+    }
+
     fn new(id: String, source: &'static str, title: String, content: Content) -> Self {
-        let fingerprint = hash128_bytes(content.as_bytes());
+        let fingerprint = content.content_hash();
         Self {
             id,
             source: Cow::Borrowed(source),
@@ -289,13 +403,14 @@ impl Document {
     #[must_use]
     pub fn with_fields_fingerprint(mut self) -> Self {
         let mut h = crate::ids::PartsHasher::new();
-        h.part(self.content.as_bytes());
-        if let Content::Bytes {
-            mime, extension, ..
-        } = &self.content
-        {
+        match &self.content {
+            // The hash taken while the file was written stands for the bytes: no read.
+            Content::Spooled { body, .. } => h.part(body.content_hash().as_bytes()),
+            content => h.part(content.as_bytes()),
+        }
+        if let Some(mime) = self.content.mime() {
             h.part(mime.as_bytes());
-            h.part(extension.as_deref().unwrap_or("").as_bytes());
+            h.part(self.content.extension().unwrap_or("").as_bytes());
         }
         h.part(self.title.as_bytes());
         h.part(self.link.as_ref().map_or("", Url::as_str).as_bytes());

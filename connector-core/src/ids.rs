@@ -18,7 +18,7 @@ pub fn hash128_bytes(bytes: &[u8]) -> String {
 
 /// `format!("{:032x}", v)` without the formatting machinery: fingerprints are computed for
 /// every document, and `LowerHex` showed up in the batch loop's profile.
-fn hex128(v: u128) -> String {
+pub(crate) fn hex128(v: u128) -> String {
     let digits = hex128_digits(v);
     // Every byte is an ASCII hex digit: this never fails, and copies once.
     std::str::from_utf8(&digits)

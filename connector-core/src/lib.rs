@@ -20,6 +20,7 @@ mod registry;
 mod roles;
 pub mod secret;
 pub mod sink;
+pub mod spool;
 pub mod state;
 pub mod sync;
 #[cfg(feature = "testkit")]

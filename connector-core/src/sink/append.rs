@@ -133,6 +133,44 @@ impl AppendFile {
         .await
     }
 
+    /// Appends what `write` writes (through a buffer, on the blocking pool, under the file's
+    /// lock), synced when the file is durable. When `write` fails the file is cut back to where
+    /// it was, so a failed batch leaves no partial line. For batches too large to build in
+    /// memory first (spooled bodies, streamed from their files).
+    pub(super) async fn append_streamed(
+        &self,
+        write: impl FnOnce(&mut dyn Write) -> Result<()> + Send + 'static,
+    ) -> Result<()> {
+        let guard = self.file.clone().lock_owned().await;
+        let durability = self.durability;
+        let path = self.path.clone();
+        join(tokio::task::spawn_blocking(move || {
+            let mut file: OwnedMutexGuard<File> = guard;
+            let start = file
+                .metadata()
+                .map_err(|e| io_error(&path, "write to", e))?
+                .len();
+            let written = (|| {
+                let mut out = std::io::BufWriter::with_capacity(crate::spool::CHUNK, &mut *file);
+                write(&mut out)?;
+                out.flush().map_err(|e| io_error(&path, "write to", e))
+            })();
+            match written {
+                Ok(()) if durability == Durability::Fsync => {
+                    file.sync_data().map_err(|e| io_error(&path, "write to", e))
+                }
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    if let Err(cut) = file.set_len(start) {
+                        tracing::warn!(file = %path.display(), error = %cut, "cannot cut back a failed batch; the next open repairs the torn line");
+                    }
+                    Err(e)
+                }
+            }
+        }))
+        .await
+    }
+
     /// Appends `buf` in one write, synced when the file is durable.
     ///
     /// A small batch that needs no `fsync` is written by the calling task itself, under the

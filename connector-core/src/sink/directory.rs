@@ -12,12 +12,14 @@ use super::append::{AppendFile, Durability, io_error, sync_dir, unique_temporary
 use crate::document::{Content, Document};
 use crate::error::Result;
 use crate::ids::hash128;
+use crate::spool::SpooledBody;
 
 /// Writes each document's body to its own file and appends a line per change to
 /// `manifest.ndjson`.
 ///
 /// Layout: `{root}/files/{hash128(id)}.{ext}` holds the body (text as `.md`/`.txt`, bytes with
-/// their extension) and `{root}/manifest.ndjson` one JSON object per line: `{"op":"upsert",
+/// their extension; a [spooled](crate::Content::Spooled) body is copied from its file in
+/// chunks, never read whole) and `{root}/manifest.ndjson` one JSON object per line: `{"op":"upsert",
 /// "id", "file", "title", "source", "link", "updated_at", "fingerprint", "metadata"}` or
 /// `{"op":"delete","id"}`. The last line for an id wins. Bodies are written to a temporary
 /// file of their writer's own and renamed into place, so a reader never sees half a file.
@@ -91,7 +93,7 @@ impl DirectorySink {
     fn file_name(doc: &Document) -> String {
         let ext = match &doc.content {
             Content::Text { .. } => "md".to_owned(),
-            Content::Bytes { extension, .. } => extension
+            Content::Bytes { extension, .. } | Content::Spooled { extension, .. } => extension
                 .as_deref()
                 .filter(|e| e.chars().all(|c| c.is_ascii_alphanumeric()))
                 .unwrap_or("bin")
@@ -101,16 +103,30 @@ impl DirectorySink {
     }
 }
 
+/// A body to write: in memory, or a spool file copied in chunks.
+enum Body {
+    Memory(Bytes),
+    Spooled(SpooledBody),
+}
+
 /// Writes each body to a temporary file of this writer's own and renames it into place; with
-/// `Fsync`, every body and then the folder are synced. Blocking.
-fn write_bodies(files: &Path, bodies: Vec<(String, Bytes)>, durability: Durability) -> Result<()> {
+/// `Fsync`, every body and then the folder are synced. Blocking. A spooled body is copied
+/// from its file by `std::io::copy` (a fixed buffer, or the kernel's own copy): memory does
+/// not grow with its size.
+fn write_bodies(files: &Path, bodies: Vec<(String, Body)>, durability: Durability) -> Result<()> {
     let fsync = durability == Durability::Fsync;
     for (name, body) in &bodies {
         let path = files.join(name);
         let tmp = unique_temporary(&path);
         let written = (|| {
             let mut file = std::fs::File::create(&tmp)?;
-            file.write_all(body)?;
+            match body {
+                Body::Memory(data) => file.write_all(data)?,
+                Body::Spooled(spooled) => {
+                    let mut from = std::fs::File::open(spooled.path())?;
+                    std::io::copy(&mut from, &mut file)?;
+                }
+            }
             if fsync {
                 file.sync_data()?;
             }
@@ -176,8 +192,9 @@ impl Sink for DirectorySink {
             // The blocking task that writes the bodies outlives this borrow when the future is
             // dropped, so it owns them (bytes are shared, text is copied once).
             let body = match &doc.content {
-                Content::Text { text } => Bytes::copy_from_slice(text.as_bytes()),
-                Content::Bytes { data, .. } => data.clone(),
+                Content::Text { text } => Body::Memory(Bytes::copy_from_slice(text.as_bytes())),
+                Content::Bytes { data, .. } => Body::Memory(data.clone()),
+                Content::Spooled { body, .. } => Body::Spooled(body.clone()),
             };
             bodies.push((name, body));
         }
@@ -187,6 +204,10 @@ impl Sink for DirectorySink {
                 write_bodies(&files, bodies, durability)
             })
             .await
+    }
+
+    fn takes_spooled(&self) -> bool {
+        true
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {

@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::Sink;
-use crate::document::Document;
-use crate::error::Result;
+use crate::document::{Content, Document};
+use crate::error::{Error, ErrorKind, Result};
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -15,7 +15,9 @@ struct Inner {
 }
 
 /// Keeps documents in memory, keyed by id, and remembers every delivery. For tests and small
-/// embedded uses. Clones share the same storage.
+/// embedded uses. Clones share the same storage. A spooled body
+/// ([`Content::Spooled`](crate::Content::Spooled)) is read into memory and kept as
+/// [`Content::Bytes`](crate::Content::Bytes).
 #[derive(Debug, Clone, Default)]
 pub struct MemorySink {
     inner: Arc<Mutex<Inner>>,
@@ -74,14 +76,46 @@ impl MemorySink {
 #[async_trait]
 impl Sink for MemorySink {
     async fn write(&self, documents: &[Document]) -> Result<()> {
+        // A spooled body is read into memory (this sink is memory): what it holds is
+        // `Content::Bytes`, and the spool file goes once the loop drops its document.
+        let mut read = Vec::new();
+        for (n, doc) in documents.iter().enumerate() {
+            if let Content::Spooled {
+                body,
+                mime,
+                extension,
+            } = &doc.content
+            {
+                let data = body
+                    .read_all()
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::Sink, "cannot read a spooled body").with_item(doc.id.clone()).with_cause(e))?;
+                let mut doc = doc.clone();
+                doc.content = Content::Bytes {
+                    data,
+                    mime: mime.clone(),
+                    extension: extension.clone(),
+                };
+                read.push((n, doc));
+            }
+        }
+        let mut read = read.into_iter().peekable();
         let mut inner = self.lock();
         inner
             .deliveries
             .push(documents.iter().map(|d| d.id.clone()).collect());
-        for doc in documents {
-            inner.documents.insert(doc.id.clone(), doc.clone());
+        for (n, doc) in documents.iter().enumerate() {
+            let doc = match read.next_if(|(at, _)| *at == n) {
+                Some((_, doc)) => doc,
+                None => doc.clone(),
+            };
+            inner.documents.insert(doc.id.clone(), doc);
         }
         Ok(())
+    }
+
+    fn takes_spooled(&self) -> bool {
+        true
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {

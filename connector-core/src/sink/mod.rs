@@ -90,6 +90,16 @@ pub trait Sink: Send + Sync {
     /// # Errors
     /// Any error: the prune stops and the ids stay known to the state store.
     async fn delete(&self, ids: &[String]) -> Result<()>;
+
+    /// Whether this sink reads [`Content::Spooled`](crate::Content::Spooled) bodies from
+    /// their file (a body too large for memory; [`Content::as_bytes`](crate::Content::as_bytes)
+    /// is empty for one). Default `false`: the batch loop then never hands it one, it reports
+    /// each such document as a [`Failure`](crate::Failure) of kind
+    /// [`Unsupported`](crate::ErrorKind::Unsupported) naming it, and the sync goes on (the
+    /// failure is retried next run, as every failure is). Core's sinks all take them.
+    fn takes_spooled(&self) -> bool {
+        false
+    }
 }
 
 #[async_trait]
@@ -101,6 +111,9 @@ impl<S: Sink + ?Sized> Sink for Arc<S> {
     async fn delete(&self, ids: &[String]) -> Result<()> {
         (**self).delete(ids).await
     }
+    fn takes_spooled(&self) -> bool {
+        (**self).takes_spooled()
+    }
 }
 
 #[async_trait]
@@ -111,6 +124,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
 
     async fn delete(&self, ids: &[String]) -> Result<()> {
         (**self).delete(ids).await
+    }
+    fn takes_spooled(&self) -> bool {
+        (**self).takes_spooled()
     }
 }
 
@@ -126,5 +142,8 @@ impl Sink for DiscardSink {
 
     async fn delete(&self, _ids: &[String]) -> Result<()> {
         Ok(())
+    }
+    fn takes_spooled(&self) -> bool {
+        true
     }
 }

@@ -1,4 +1,5 @@
 use std::fmt;
+use std::io::Write;
 use std::path::Path;
 
 use async_trait::async_trait;
@@ -23,6 +24,10 @@ enum Target {
 /// two apart by the `op` key. A batch is serialised into one buffer and written with one
 /// `write_all`, then flushed (and, with [`Durability::Fsync`], `fsync`ed) before the write is
 /// acknowledged; see [`Durability`] for which is the default and why.
+///
+/// A batch with a [spooled](crate::Content::Spooled) body is not built in memory: it is
+/// serialised on the blocking pool straight into the file, each spooled body's base64 read
+/// from its file in chunks (a file cut back to where it was if the batch fails).
 ///
 /// # Cancel safety
 /// A file is written on the blocking pool by a task that owns the file's lock: when the future
@@ -136,6 +141,85 @@ impl NdjsonSink {
     }
 }
 
+/// Serialises `documents` as lines into `out`; a spooled body's base64 is streamed from its
+/// file in chunks. Blocking.
+fn write_lines(out: &mut dyn Write, documents: &[Document]) -> Result<()> {
+    for doc in documents {
+        let fail = |e: serde_json::Error| {
+            Error::new(ErrorKind::Sink, "cannot serialise document")
+                .with_item(doc.id.clone())
+                .with_cause(e)
+        };
+        serde_json::to_writer(&mut *out, doc).map_err(fail)?;
+        out.write_all(b"\n")
+            .map_err(|e| fail(serde_json::Error::io(e)))?;
+    }
+    Ok(())
+}
+
+/// A blocking writer that hands its chunks to an async task over a bounded channel.
+struct ChannelWriter(tokio::sync::mpsc::Sender<Vec<u8>>);
+
+impl Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(buf.to_vec())
+            .map_err(|_| std::io::Error::other("the output stopped"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl NdjsonSink {
+    /// Writes a batch that holds spooled bodies without building it in memory: serialised on
+    /// the blocking pool straight into the file (cut back if it fails), or into a bounded
+    /// channel that this task drains into the writer. Memory stays at a few chunks.
+    async fn write_streamed(&self, documents: Vec<Document>) -> Result<()> {
+        match &self.target {
+            Target::File(file) => {
+                file.append_streamed(move |out| write_lines(out, &documents))
+                    .await
+            }
+            Target::Stream(w) => {
+                let fail = |e: std::io::Error| {
+                    Error::new(ErrorKind::Sink, format!("cannot write to {}", self.name))
+                        .with_cause(e)
+                };
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+                let task = tokio::task::spawn_blocking(move || {
+                    let mut out =
+                        std::io::BufWriter::with_capacity(crate::spool::CHUNK, ChannelWriter(tx));
+                    write_lines(&mut out, &documents)?;
+                    out.flush().map_err(|e| {
+                        Error::new(ErrorKind::Sink, "cannot serialise a batch").with_cause(e)
+                    })
+                });
+                let mut w = w.lock().await;
+                let mut written = Ok(());
+                while let Some(chunk) = rx.recv().await {
+                    if let Err(e) = w.write_all(&chunk).await {
+                        written = Err(fail(e));
+                        break;
+                    }
+                }
+                // Dropping the receiver stops the serialiser at its next chunk.
+                drop(rx);
+                let serialised = match task.await {
+                    Ok(result) => result,
+                    Err(e) => Err(Error::new(ErrorKind::Sink, "a sink write stopped unexpectedly")
+                        .with_cause(e)),
+                };
+                written?;
+                serialised?;
+                w.flush().await.map_err(fail)
+            }
+        }
+    }
+}
+
 impl fmt::Debug for NdjsonSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut f = f.debug_struct("NdjsonSink");
@@ -153,6 +237,9 @@ impl Sink for NdjsonSink {
         if documents.is_empty() {
             return Ok(());
         }
+        if documents.iter().any(|d| d.content.is_spooled()) {
+            return self.write_streamed(documents.to_vec()).await;
+        }
         let content: usize = documents.iter().map(|d| d.content.len()).sum();
         let mut buf = Vec::with_capacity(content + 256 * documents.len());
         for doc in documents {
@@ -164,6 +251,10 @@ impl Sink for NdjsonSink {
             buf.push(b'\n');
         }
         self.write_bytes(buf).await
+    }
+
+    fn takes_spooled(&self) -> bool {
+        true
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {

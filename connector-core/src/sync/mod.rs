@@ -286,6 +286,7 @@ pub struct Syncer {
     progress: Option<ProgressFn>,
     now: Option<DateTime<Utc>>,
     rate_gate: Option<Arc<dyn crate::rate::RateGate>>,
+    spool: crate::spool::Spool,
 }
 
 impl Syncer {
@@ -305,6 +306,7 @@ impl Syncer {
             progress: None,
             now: None,
             rate_gate: None,
+            spool: crate::spool::Spool::new(),
         }
     }
 
@@ -359,9 +361,21 @@ impl Syncer {
         self
     }
 
-    /// The context the streams of this run get: `cancel`, and the rate gate if one was set.
+    /// Spools bodies too large for memory to `spool` (default: the OS temporary folder),
+    /// through the streams' [`SyncContext`]
+    /// ([`SyncContext::with_spool`](crate::SyncContext::with_spool)).
+    #[must_use]
+    pub fn spool(mut self, spool: crate::spool::Spool) -> Self {
+        self.spool = spool;
+        self
+    }
+
+    /// The context the streams of this run get: `cancel`, the spool, and the rate gate if one
+    /// was set.
     pub(crate) fn context(&self, cancel: Cancellation) -> SyncContext {
-        let ctx = SyncContext::new().with_cancellation(cancel);
+        let ctx = SyncContext::new()
+            .with_cancellation(cancel)
+            .with_spool(self.spool.clone());
         match &self.rate_gate {
             Some(gate) => ctx.with_rate_gate(Arc::clone(gate)),
             None => ctx,

@@ -510,6 +510,35 @@ fn checkpoint_without_secrets(mut checkpoint: CheckpointJson) -> CheckpointJson 
 }
 
 /// Keeps the entries of `items` whose flag is set, and the same entries of `positions`.
+/// Turns the spooled documents of `batch` into failures naming them, for a sink that cannot
+/// read a spooled body ([`Sink::takes_spooled`](crate::sink::Sink::takes_spooled)): the rest
+/// of the page goes on, and the failures are retried next run.
+fn refuse_spooled(batch: &mut Batch, positions: &mut Vec<u32>) {
+    let keep: Vec<bool> = batch
+        .documents
+        .iter()
+        .map(|d| !d.content.is_spooled())
+        .collect();
+    for doc in batch.documents.iter().filter(|d| d.content.is_spooled()) {
+        let mut failure = Failure::new(
+            Some(doc.id.clone()),
+            ErrorKind::Unsupported,
+            format!(
+                "{}: its body ({} bytes) was spooled to a file because it is too large for \
+                 memory, and the sink cannot read a spooled body (Sink::takes_spooled); use a \
+                 sink that does or lower the source's limit",
+                doc.id,
+                doc.content.len()
+            ),
+        );
+        if let Some(link) = &doc.link {
+            failure = failure.with_link(link.clone());
+        }
+        batch.failures.push(failure);
+    }
+    retain_flagged(&mut batch.documents, positions, &keep);
+}
+
 fn retain_flagged<T>(items: &mut Vec<T>, positions: &mut Vec<u32>, keep: &[bool]) {
     let mut n = 0;
     items.retain(|_| {
@@ -596,6 +625,10 @@ impl Pipeline<'_> {
             } else if prefix.documents > 0 {
                 tracing::info!("the interrupted page changed since; it is delivered again whole");
             }
+        }
+        if !self.syncer.sink.takes_spooled() && batch.documents.iter().any(|d| d.content.is_spooled())
+        {
+            refuse_spooled(&mut batch, &mut positions);
         }
         if self.refetching {
             let ids = batch.documents.iter().map(|d| d.id.clone());
