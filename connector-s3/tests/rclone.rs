@@ -585,3 +585,97 @@ async fn repeated_file_names_are_titled_by_their_relative_path() {
         ]
     );
 }
+
+#[tokio::test]
+async fn an_object_over_the_memory_cap_is_spooled_to_a_directory_sink_byte_identical() {
+    let (bucket, seeder) = seeded("spool", 2).await;
+    // 3 MiB and a bit, not one repeated byte: over the 1 MiB in-memory cap.
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 5).map(|n: usize| (n * 31 % 251) as u8).collect();
+    seeder.put(&bucket, "data/big.bin", big.clone(), None).await;
+    seeder.put(&bucket, "huge.bin", vec![7u8; 5 * 1024 * 1024], None).await;
+    let mut config = common::config(common::shared().endpoint(), &bucket);
+    config.max_object_size = (1024 * 1024).try_into().expect("nonzero");
+    config.spool_large_objects = true;
+    config.max_spooled_object_size = (4 * 1024 * 1024).try_into().expect("nonzero");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spool = dir.path().join("spool");
+    let sink = Arc::new(
+        connector_core::sink::DirectorySink::open(dir.path().join("out"))
+            .await
+            .expect("sink"),
+    );
+    let report = Syncer::new(connector(config))
+        .sink(Arc::clone(&sink))
+        .spool(connector_core::spool::Spool::in_dir(&spool))
+        .run(SyncMode::Full)
+        .await
+        .expect("sync");
+    assert_eq!(report.delivered, 3, "{report:?}");
+    // Over even the spooled cap: a failure naming the key and the field.
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let failure = &report.failures[0];
+    assert!(failure.message.contains("huge.bin"), "{}", failure.message);
+    assert!(
+        failure.message.contains("max_spooled_object_size"),
+        "{}",
+        failure.message
+    );
+    let id = format!("s3_compatible:{bucket}:data/big.bin");
+    let file = dir
+        .path()
+        .join("out/files")
+        .join(format!("{}.bin", connector_core::ids::hash128(&id)));
+    let written = std::fs::read(&file).expect("the body file");
+    assert_eq!(written.len(), big.len());
+    assert!(written == big, "the copy differs from the object");
+    assert_eq!(
+        std::fs::read_dir(&spool).map_or(0, Iterator::count),
+        0,
+        "no spool file outlives its document"
+    );
+}
+
+#[tokio::test]
+async fn without_spooling_the_memory_cap_still_fails_the_object_and_names_the_option() {
+    let (bucket, seeder) = seeded("nospool", 1).await;
+    seeder.put(&bucket, "big.bin", vec![1u8; 8192], None).await;
+    let mut config = common::config(common::shared().endpoint(), &bucket);
+    config.max_object_size = 4096.try_into().expect("nonzero");
+    let pages = load_pages(connector(config).as_ref()).await;
+    let failures: Vec<_> = pages.into_iter().flat_map(|p| p.failures).collect();
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0].message.contains("max_object_size")
+            && failures[0].message.contains("spool_large_objects"),
+        "{}",
+        failures[0].message
+    );
+}
+
+/// A refetch knows no size: an object over the memory cap is read into memory first, refused
+/// at the cap, and then spooled.
+#[tokio::test]
+async fn a_refetched_object_over_the_memory_cap_is_spooled() {
+    let (bucket, seeder) = seeded("respool", 0).await;
+    let big = vec![9u8; 300_000];
+    seeder.put(&bucket, "big.bin", big.clone(), None).await;
+    let mut config = common::config(common::shared().endpoint(), &bucket);
+    config.max_object_size = (100_000).try_into().expect("nonzero");
+    config.spool_large_objects = true;
+    let c = connector(config);
+    let id = format!("s3_compatible:{bucket}:big.bin");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctx = SyncContext::new().with_spool(connector_core::spool::Spool::in_dir(dir.path()));
+    let mut stream = c.as_refetch().expect("refetch").fetch(vec![id], ctx);
+    let mut docs = Vec::new();
+    while let Some(page) = stream.next().await {
+        let page = page.expect("page");
+        assert!(page.failures.is_empty(), "{:?}", page.failures);
+        docs.extend(page.documents);
+    }
+    assert_eq!(docs.len(), 1);
+    let Content::Spooled { body, .. } = &docs[0].content else {
+        panic!("expected a spooled body, got {:?}", docs[0].content);
+    };
+    assert_eq!(body.read_all().await.expect("read").as_ref(), &big[..]);
+}

@@ -10,9 +10,13 @@
 /// own page sizes far lower; this bounds what the code would buffer for one page).
 pub const MAX_PAGE_SIZE: u64 = 100_000;
 
-/// A size in bytes (largest file, object or attachment): 4 GiB. A document's content is
-/// held in memory, so nothing larger could be delivered anyway.
+/// A size in bytes (largest file, object or attachment held in memory): 4 GiB. Larger bodies
+/// are delivered only spooled to a file ([`MAX_SPOOLED_BYTES`]).
 pub const MAX_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// A size in bytes of a body spooled to a file rather than held in memory
+/// ([`crate::spool`]): 5 TiB, the largest object Amazon S3 stores.
+pub const MAX_SPOOLED_BYTES: u64 = 5 * 1024 * 1024 * 1024 * 1024;
 
 /// A duration in seconds (timeouts, overlaps, waiting budgets): 30 days.
 pub const MAX_SECONDS: u64 = 30 * 24 * 60 * 60;

@@ -21,6 +21,8 @@ pub(crate) enum BodyError {
     TooLarge,
     /// The connection failed while reading it.
     Transport(reqwest::Error),
+    /// The spool file it was going to could not be written.
+    Spool(crate::error::Error),
 }
 
 impl BodyRead {
@@ -53,4 +55,25 @@ async fn read_body(resp: &mut reqwest::Response, cap: u64) -> Result<Bytes, Body
         buf.extend_from_slice(&chunk);
     }
     Ok(buf.freeze())
+}
+
+/// Writes `resp`'s body (after decompression) to a new file of `spool`, up to `cap` bytes,
+/// refusing a larger one before reading it when its length is declared. Memory holds one
+/// chunk at a time; a body cut short or over the cap leaves no file.
+pub(crate) async fn spool_body(
+    resp: &mut reqwest::Response,
+    cap: u64,
+    spool: &crate::spool::Spool,
+) -> Result<crate::spool::SpooledBody, BodyError> {
+    if resp.content_length().is_some_and(|len| len > cap) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut writer = spool.writer().await.map_err(BodyError::Spool)?;
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        if writer.len() + chunk.len() as u64 > cap {
+            return Err(BodyError::TooLarge);
+        }
+        writer.write(&chunk).await.map_err(BodyError::Spool)?;
+    }
+    writer.finish().await.map_err(BodyError::Spool)
 }

@@ -120,6 +120,7 @@ impl Classifier<'_> {
                     .with_retryable(false),
                 ),
                 Err(BodyError::Transport(e)) => Verdict::Retry(Retryable::reading(e)),
+                Err(BodyError::Spool(e)) => Verdict::Fail(e),
             };
         }
         // Error bodies are read as snippets, which never fail.

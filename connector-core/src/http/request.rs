@@ -15,11 +15,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::body::{BodyRead, spool_body};
 use super::classify::{Classifier, Verdict};
 use super::client::{Auth, HttpClient};
 use super::redirect::{self, Hop, Sent};
 use super::retry::{RetryContext, Retryable};
 use crate::error::{Error, ErrorKind, Result, redact_url};
+use crate::spool::{Spool, SpooledBody};
 
 /// One request being built. Send it with [`send`](RequestBuilder::send).
 ///
@@ -37,6 +39,7 @@ pub struct RequestBuilder {
     timeout: Option<Duration>,
     max_body_bytes: Option<u64>,
     client_errors: bool,
+    spool: Option<Spool>,
     invalid: Option<Error>,
 }
 
@@ -54,6 +57,7 @@ impl RequestBuilder {
             timeout: None,
             max_body_bytes: None,
             client_errors: false,
+            spool: None,
             invalid: None,
         }
     }
@@ -164,6 +168,17 @@ impl RequestBuilder {
         self
     }
 
+    /// Writes a success body to a new file of `spool` as it arrives instead of holding it in
+    /// memory (still capped by [`max_body_bytes`](Self::max_body_bytes)): for bodies too large
+    /// for memory. Read it from [`Response::into_spooled`]; [`Response::body`] is then empty.
+    /// Error bodies are read as usual. A body cut short is retried as any read is, and leaves
+    /// no file.
+    #[must_use]
+    pub fn spool_to(mut self, spool: Spool) -> Self {
+        self.spool = Some(spool);
+        self
+    }
+
     /// Sends the request, retrying idempotent ones on 408/429/500/502/503/504 and connection
     /// errors, following redirects, and reads the whole body up to the cap.
     ///
@@ -195,6 +210,7 @@ impl RequestBuilder {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         }
         let secrets = sent_secrets(auth, &headers);
+        let spool = self.spool;
         let classifier = Classifier {
             credential_field: self
                 .credential_field
@@ -263,7 +279,7 @@ impl RequestBuilder {
                 continue;
             }
             let verdict = match sent {
-                Sent::Response(resp) => judge(&classifier, resp, &url).await,
+                Sent::Response(resp) => judge(&classifier, resp, &url, spool.as_ref()).await,
                 Sent::Transport(e) => Verdict::Retry(Retryable::sending(e)),
                 Sent::Denied(e) => Verdict::Fail(e),
             };
@@ -282,13 +298,24 @@ impl RequestBuilder {
 }
 
 /// Reads as much of `resp`'s body as `classifier` needs and classifies the answer.
+/// A success body goes to `spool` when one is given.
 async fn judge(
     classifier: &Classifier<'_>,
     mut resp: reqwest::Response,
     url: &Url,
+    spool: Option<&Spool>,
 ) -> Verdict<Response> {
     let status = resp.status();
-    let body = classifier.body_read(status).read(&mut resp).await;
+    let read = classifier.body_read(status);
+    let (body, spooled) = match (read, spool) {
+        (BodyRead::Whole(cap), Some(spool)) if status.is_success() => {
+            match spool_body(&mut resp, cap, spool).await {
+                Ok(spooled) => (Ok(Bytes::new()), Some(spooled)),
+                Err(e) => (Err(e), None),
+            }
+        }
+        _ => (read.read(&mut resp).await, None),
+    };
     classifier
         .classify(status, resp.headers(), body)
         .map(|body| Response {
@@ -296,6 +323,7 @@ async fn judge(
             headers: std::mem::take(resp.headers_mut()),
             url: url.clone(),
             body,
+            spooled,
         })
 }
 
@@ -388,6 +416,7 @@ pub struct Response {
     headers: HeaderMap,
     url: Url,
     body: Bytes,
+    spooled: Option<SpooledBody>,
 }
 
 impl Response {
@@ -419,6 +448,17 @@ impl Response {
     /// The body, owned.
     pub fn into_body(self) -> Bytes {
         self.body
+    }
+
+    /// The body written to a spool file, for a request sent with
+    /// [`spool_to`](RequestBuilder::spool_to) that succeeded (`None` otherwise).
+    pub fn spooled(&self) -> Option<&SpooledBody> {
+        self.spooled.as_ref()
+    }
+
+    /// The spooled body, owned (see [`spooled`](Self::spooled)).
+    pub fn into_spooled(self) -> Option<SpooledBody> {
+        self.spooled
     }
 
     /// The body as text; invalid UTF-8 is replaced.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use connector_core::http::{HttpClient, Response, StatusCode};
+use connector_core::spool::{Spool, SpooledBody};
 use connector_core::{Error, ErrorKind, Result};
 use rusty_s3::actions::{GetObject, ListObjectsV2};
 use rusty_s3::{Bucket, Credentials, S3Action};
@@ -51,8 +52,27 @@ pub(crate) struct S3Client {
 }
 
 /// A downloaded object.
+/// How an object's body is read: its key, the cap, and the spool when it goes to a file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObjectRead<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) max: u64,
+    pub(crate) spool: Option<&'a Spool>,
+}
+
+/// Whether `e` (the bucket's error, or the HTTP layer's it wraps) is a body over the cap.
+pub(crate) fn is_too_large(e: &Error) -> bool {
+    connector_core::http::is_body_too_large(e)
+        || std::error::Error::source(e)
+            .and_then(|c| c.downcast_ref::<Error>())
+            .is_some_and(connector_core::http::is_body_too_large)
+}
+
 pub(crate) struct Fetched {
+    /// The body, empty when it was spooled.
     pub(crate) body: Bytes,
+    /// The body in a spool file, when it was downloaded to one.
+    pub(crate) spooled: Option<SpooledBody>,
     pub(crate) content_type: Option<String>,
     pub(crate) etag: Option<String>,
     pub(crate) last_modified: Option<DateTime<Utc>>,
@@ -168,12 +188,14 @@ impl S3Client {
         })
     }
 
-    /// Downloads `key`, reading at most `max` bytes; `Ok(None)` when the object is gone.
+    /// Downloads `key`, reading at most `max` bytes, into memory or, given a spool, into a
+    /// spool file; `Ok(None)` when the object is gone.
     pub(crate) async fn get_object(
         &self,
         http: &HttpClient,
         key: &str,
         max: u64,
+        spool: Option<&Spool>,
     ) -> Result<Option<Fetched>> {
         let keys = self.signing_keys().await.map_err(|e| match e.kind() {
             // Credentials that cannot be had (a role no longer assumable, an unsupported
@@ -191,7 +213,8 @@ impl S3Client {
             _ => e,
         })?;
         let sign = |bucket: &Bucket| GetObject::new(bucket, Some(&keys), key).sign(SIGNED_FOR);
-        let resp = self.located(http, Some((key, max)), sign).await?;
+        let read = ObjectRead { key, max, spool };
+        let resp = self.located(http, Some(read), sign).await?;
         if resp.status() == StatusCode::NOT_FOUND {
             let body = ErrorBody::parse(resp.body());
             if body.code != "NoSuchBucket" {
@@ -205,6 +228,7 @@ impl S3Client {
             content_type: resp.header("content-type").map(str::to_owned),
             etag: resp.header("etag").and_then(clean_etag),
             last_modified: resp.header("last-modified").and_then(parse_time),
+            spooled: resp.spooled().cloned(),
             body: resp.into_body(),
         }))
     }
@@ -215,11 +239,14 @@ impl S3Client {
         &self,
         http: &HttpClient,
         url: Url,
-        object: Option<(&str, u64)>,
+        object: Option<ObjectRead<'_>>,
     ) -> Result<Response> {
         let mut request = http.get(url).client_errors_as_responses();
-        if let Some((_, max)) = object {
-            request = request.max_body_bytes(max);
+        if let Some(read) = object {
+            request = request.max_body_bytes(read.max);
+            if let Some(spool) = read.spool {
+                request = request.spool_to(spool.clone());
+            }
         }
         request.send().await
     }
@@ -249,7 +276,7 @@ impl S3Client {
                 if key.is_some() && connector_core::http::is_body_too_large(&e) =>
             {
                 format!(
-                    "the object grew past `max_object_size` since it was listed, in bucket `{}`",
+                    "the object grew past its cap (`max_object_size`, or `max_spooled_object_size` when spooled) since it was listed, in bucket `{}`",
                     self.bucket_name()
                 )
             }

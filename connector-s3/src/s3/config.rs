@@ -15,6 +15,13 @@ use url::Url;
 /// RAGFlow's `BLOB_STORAGE_SIZE_THRESHOLD`.
 pub const DEFAULT_MAX_OBJECT_SIZE: u64 = 20 * 1024 * 1024;
 
+/// The largest object spooled to a file (with `spool_large_objects`) unless configured
+/// otherwise: 16 GiB.
+pub const DEFAULT_MAX_SPOOLED_OBJECT_SIZE: u64 = 16 * 1024 * 1024 * 1024;
+
+/// The largest `max_spooled_object_size`: 5 TiB, the largest object Amazon S3 stores.
+const MAX_SPOOLED_BYTES: u64 = connector_core::config::limits::MAX_SPOOLED_BYTES;
+
 /// Objects downloaded at the same time unless configured otherwise.
 pub const DEFAULT_CONCURRENCY: u32 = 8;
 
@@ -307,6 +314,19 @@ pub struct S3Config {
     #[schemars(extend("x-aliases" = ["size_threshold"], "x-default-unless-positive" = true))]
     #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
     pub max_object_size: NonZeroU64,
+    /// Objects over `max_object_size` are downloaded to a spool file (the sync's spool
+    /// folder, by default the OS temporary folder) in chunks and delivered as
+    /// [`Content::Spooled`](connector_core::Content::Spooled), never held in memory, up to
+    /// `max_spooled_object_size` (default false: they fail, naming their key). The sink must
+    /// take spooled bodies (core's all do); another reports each as a failure.
+    #[serde(default)]
+    pub spool_large_objects: bool,
+    /// Largest object spooled when `spool_large_objects` is on, in bytes (default 16 GiB, at
+    /// most 5 TiB, S3's own limit): the disk a sync may fill is `concurrency` times this plus
+    /// what the batch loop holds. A larger object fails, naming its key.
+    #[serde(default = "default_max_spooled_object_size")]
+    #[schemars(range(max = connector_core::config::limits::MAX_SPOOLED_BYTES))]
+    pub max_spooled_object_size: NonZeroU64,
     /// Objects downloaded at the same time (default 8, at most 64); documents still come in
     /// listing order.
     #[serde(default = "default_concurrency")]
@@ -359,6 +379,8 @@ impl fmt::Debug for S3Config {
             .field("exclude", &self.exclude)
             .field("extensions", &self.extensions)
             .field("max_object_size", &self.max_object_size)
+            .field("spool_large_objects", &self.spool_large_objects)
+            .field("max_spooled_object_size", &self.max_spooled_object_size)
             .field("concurrency", &self.concurrency)
             .field("page_size", &self.page_size)
             .field(
@@ -373,6 +395,10 @@ impl fmt::Debug for S3Config {
 
 fn default_max_object_size() -> NonZeroU64 {
     NonZeroU64::new(DEFAULT_MAX_OBJECT_SIZE).unwrap_or(NonZeroU64::MIN)
+}
+
+fn default_max_spooled_object_size() -> NonZeroU64 {
+    NonZeroU64::new(DEFAULT_MAX_SPOOLED_OBJECT_SIZE).unwrap_or(NonZeroU64::MIN)
 }
 
 fn default_concurrency() -> NonZeroU32 {
@@ -397,6 +423,8 @@ impl S3Config {
             exclude: Vec::new(),
             extensions: Vec::new(),
             max_object_size: default_max_object_size(),
+            spool_large_objects: false,
+            max_spooled_object_size: default_max_spooled_object_size(),
             concurrency: default_concurrency(),
             page_size: default_page_size(),
             incremental_by_last_modified: false,
@@ -657,6 +685,12 @@ impl ConnectorConfig for S3Config {
         }
         if let Err(mut found) = self.path_filter() {
             problems.append(&mut found);
+        }
+        if self.max_spooled_object_size.get() > MAX_SPOOLED_BYTES {
+            problems.push(FieldError::new(
+                "max_spooled_object_size",
+                format!("must be at most {MAX_SPOOLED_BYTES} (5 TiB, the largest S3 object)"),
+            ));
         }
         if self.concurrency.get() > MAX_CONCURRENCY {
             problems.push(FieldError::new(

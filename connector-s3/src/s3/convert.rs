@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use connector_core::pages::item_failure;
+use connector_core::spool::SpooledBody;
 use connector_core::{Document, Error, ErrorKind, Failure, Result};
 
 use super::client::{Fetched, S3Client};
@@ -61,8 +62,15 @@ pub(crate) fn document(
             .unwrap_or("application/octet-stream")
             .to_owned()
     });
-    let size = listed.size.max(fetched.body.len() as u64);
-    let mut doc = if is_text {
+    let size = listed
+        .size
+        .max(fetched.body.len() as u64)
+        .max(fetched.spooled.as_ref().map_or(0, SpooledBody::len));
+    let mut doc = if let Some(body) = fetched.spooled {
+        // Too large for memory: delivered from its file, as bytes even for a text extension
+        // (its UTF-8 is not checked, that would read it).
+        Document::spooled(id, client.source, title, body, mime.clone(), ext)
+    } else if is_text {
         // The body is the only owner of its buffer: it becomes the `String` without a copy,
         // so a text object is held once, not twice.
         match String::from_utf8(Vec::from(fetched.body)) {
@@ -93,14 +101,20 @@ pub(crate) fn document(
     doc
 }
 
-/// An object over `max_object_size`, by its listed size.
-pub(crate) fn too_large(client: &S3Client, listed: &Listed, max: u64) -> Failure {
+/// An object over the cap `field` (`max_object_size`, or `max_spooled_object_size` when
+/// spooling), by its listed size.
+pub(crate) fn too_large(client: &S3Client, listed: &Listed, (field, max): (&str, u64)) -> Failure {
     let id = document_id(client, &listed.key);
+    let hint = if field == "max_object_size" {
+        " (spool_large_objects delivers larger objects from a file)"
+    } else {
+        ""
+    };
     Failure::new(
         Some(id),
         ErrorKind::InvalidData,
         format!(
-            "object `{}` in bucket `{}` is {} bytes, over max_object_size ({max} bytes)",
+            "object `{}` in bucket `{}` is {} bytes, over {field} ({max} bytes){hint}",
             listed.key,
             client.bucket_name(),
             listed.size

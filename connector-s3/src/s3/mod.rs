@@ -98,7 +98,7 @@ pub use aws::{
 pub use checkpoint::S3Checkpoint;
 pub use config::{
     AddressingStyle, AuthenticationMethod, BucketType, DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_OBJECT_SIZE, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, S3Config, S3Credentials,
+    DEFAULT_MAX_OBJECT_SIZE, DEFAULT_MAX_SPOOLED_OBJECT_SIZE, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, S3Config, S3Credentials,
 };
 pub use convert::{IMAGE_EXTENSIONS, TEXT_EXTENSIONS};
 
@@ -287,6 +287,9 @@ impl S3Connector {
                 allow_images: config.allow_images(source_type),
             },
             max_object_size: config.max_object_size.get(),
+            max_spooled_object_size: config
+                .spool_large_objects
+                .then(|| config.max_spooled_object_size.get()),
             concurrency: usize::try_from(config.concurrency.get()).unwrap_or(8),
             window_filter: config.incremental_by_last_modified,
         };

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use connector_core::glob::PathFilter;
 use connector_core::http::HttpClient;
+use connector_core::spool::Spool;
 use connector_core::pages::{
     ItemFetches, Outcome, Page, PageLimit, PendingItem, fetch_items, paginate, read_ahead,
 };
@@ -29,7 +30,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::checkpoint::S3Checkpoint;
-use super::client::S3Client;
+use super::client::{S3Client, is_too_large};
 use super::convert::{self, IMAGE_EXTENSIONS};
 use super::model::Listed;
 use super::titles::Titles;
@@ -46,8 +47,12 @@ const REFETCH_CHUNK: usize = 256;
 pub(super) struct Walk {
     pub(super) client: S3Client,
     pub(super) filters: Filters,
-    /// `max_object_size`: a larger object is a failure, never downloaded.
+    /// `max_object_size`: a larger object is spooled to a file when spooling is on, else a
+    /// failure, never downloaded.
     pub(super) max_object_size: u64,
+    /// `max_spooled_object_size` when `spool_large_objects` is on: a larger object is a
+    /// failure.
+    pub(super) max_spooled_object_size: Option<u64>,
     /// Downloads in flight within a page.
     pub(super) concurrency: usize,
     /// `incremental_by_last_modified`: a window leaves out the objects modified outside it.
@@ -127,7 +132,7 @@ pub(super) fn checkpointed(
                 .filter(|o| in_window(o))
                 .map(|o| walk.pending(o));
             let mut fetches = ItemFetches::start(&ctx, pending, walk.concurrency, |listed| {
-                walk.object(&http, listed, &titles)
+                walk.object(&http, ctx.spool(), listed, &titles)
             })
             .await?;
             let mut rest = Batch::default();
@@ -203,7 +208,7 @@ pub(super) fn refetch(
                     .then(|| PendingItem::new(id.as_str(), Listed::named(key)))
             });
             yield fetch_items(&ctx, pending, walk.concurrency, |listed| {
-                walk.object(&http, listed, &titles)
+                walk.object(&http, ctx.spool(), listed, &titles)
             })
             .await?;
         }
@@ -269,6 +274,13 @@ async fn list(
 }
 
 impl Walk {
+    /// The largest object delivered: spooled up to `max_spooled_object_size` when spooling is
+    /// on, else in memory up to `max_object_size`.
+    fn deliverable(&self) -> u64 {
+        self.max_spooled_object_size
+            .map_or(self.max_object_size, |s| s.max(self.max_object_size))
+    }
+
     /// A listed object as a page item, with the fingerprint of its ETag when it has one and is
     /// within the size cap (a larger object fails whatever the store holds).
     fn pending(&self, listed: Listed) -> PendingItem<Listed> {
@@ -276,7 +288,7 @@ impl Walk {
         let fingerprint = listed
             .etag
             .as_deref()
-            .filter(|_| listed.size <= self.max_object_size)
+            .filter(|_| listed.size <= self.deliverable())
             .map(Document::version_fingerprint);
         let item = PendingItem::new(id, listed);
         match fingerprint {
@@ -294,18 +306,42 @@ impl Walk {
     async fn object(
         &self,
         http: &HttpClient,
+        spool: &Spool,
         listed: Listed,
         titles: &Titles,
     ) -> Result<Option<Outcome>> {
         let client = &self.client;
         let max = self.max_object_size;
-        if listed.size > max {
-            return Ok(Some(convert::too_large(client, &listed, max).into()));
+        if listed.size > self.deliverable() {
+            let field = match self.max_spooled_object_size {
+                Some(_) => ("max_spooled_object_size", self.deliverable()),
+                None => ("max_object_size", max),
+            };
+            return Ok(Some(convert::too_large(client, &listed, field).into()));
         }
         if let Some(failure) = convert::unaddressable(client, &listed.key) {
             return Ok(Some(failure.into()));
         }
-        Ok(match client.get_object(http, &listed.key, max).await {
+        // Over the in-memory cap: to a spool file, in chunks.
+        let spooled = listed.size > max;
+        let read = if spooled {
+            client
+                .get_object(http, &listed.key, self.deliverable(), Some(spool))
+                .await
+        } else {
+            client.get_object(http, &listed.key, max, None).await
+        };
+        let read = match (read, self.max_spooled_object_size) {
+            // Larger than its listed size (it grew, or a refetch knows no size): spooled when
+            // spooling is on.
+            (Err(e), Some(limit)) if !spooled && is_too_large(&e) => {
+                client
+                    .get_object(http, &listed.key, limit.max(max), Some(spool))
+                    .await
+            }
+            (read, _) => read,
+        };
+        Ok(match read {
             Ok(Some(fetched)) => {
                 let title = titles.of(&listed.key).await;
                 Some(convert::document(client, listed, fetched, title).into())

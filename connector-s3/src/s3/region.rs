@@ -29,7 +29,7 @@ use rusty_s3::actions::HeadBucket;
 use rusty_s3::{Bucket, S3Action};
 use url::Url;
 
-use super::client::{S3Client, SIGNED_FOR};
+use super::client::{ObjectRead, S3Client, SIGNED_FOR};
 use super::config::BucketType;
 use super::endpoint::plausible_region;
 use super::model::ErrorBody;
@@ -57,10 +57,10 @@ impl S3Client {
     pub(super) async fn located(
         &self,
         http: &HttpClient,
-        object: Option<(&str, u64)>,
+        object: Option<ObjectRead<'_>>,
         sign: impl Fn(&Bucket) -> Url,
     ) -> Result<Response> {
-        let key = object.map(|(k, _)| k);
+        let key = object.map(|o| o.key);
         let mut relocated = false;
         loop {
             let bucket = self.bucket();
