@@ -120,9 +120,7 @@ impl Content {
     pub fn extension(&self) -> Option<&str> {
         match self {
             Self::Text { .. } => None,
-            Self::Bytes { extension, .. } | Self::Spooled { extension, .. } => {
-                extension.as_deref()
-            }
+            Self::Bytes { extension, .. } | Self::Spooled { extension, .. } => extension.as_deref(),
         }
     }
 

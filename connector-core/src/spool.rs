@@ -105,7 +105,11 @@ impl Spool {
 }
 
 fn spool_error(path: &Path, what: &str, e: std::io::Error) -> Error {
-    Error::new(ErrorKind::Internal, format!("cannot {what} {}", path.display())).with_cause(e)
+    Error::new(
+        ErrorKind::Internal,
+        format!("cannot {what} {}", path.display()),
+    )
+    .with_cause(e)
 }
 
 /// A spool file being written: append chunks with [`write`](SpoolWriter::write), then

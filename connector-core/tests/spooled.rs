@@ -94,7 +94,10 @@ async fn a_spooled_body_reaches_the_directory_sink_byte_identical() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((report.delivered, report.failed), (3, 0));
-    assert_eq!(report.bytes, (big.len() + "first".len() + "third".len()) as u64);
+    assert_eq!(
+        report.bytes,
+        (big.len() + "first".len() + "third".len()) as u64
+    );
     let file = dir
         .path()
         .join("out/files")
@@ -102,7 +105,10 @@ async fn a_spooled_body_reaches_the_directory_sink_byte_identical() {
     let written = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     assert!(written == big, "the copy differs from the body");
     let left = std::fs::read_dir(&spool_dir).map_or(0, Iterator::count);
-    assert_eq!(left, 0, "the spool file is deleted once its document is dropped");
+    assert_eq!(
+        left, 0,
+        "the spool file is deleted once its document is dropped"
+    );
 }
 
 #[tokio::test]
@@ -150,11 +156,28 @@ async fn serde_of_a_spooled_document_matches_its_bytes_twin() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let data = pattern(100_000);
     let body = spooled(&Spool::in_dir(dir.path()), &data).await;
-    let doc = Document::spooled("x", "s", "x.pdf", body, "application/pdf", Some("pdf".into()));
-    let twin = Document::bytes("x", "s", "x.pdf", data.clone(), "application/pdf", Some("pdf".into()));
+    let doc = Document::spooled(
+        "x",
+        "s",
+        "x.pdf",
+        body,
+        "application/pdf",
+        Some("pdf".into()),
+    );
+    let twin = Document::bytes(
+        "x",
+        "s",
+        "x.pdf",
+        data.clone(),
+        "application/pdf",
+        Some("pdf".into()),
+    );
     assert_eq!(doc.fingerprint, twin.fingerprint);
     assert_eq!(doc.content.len(), data.len());
-    assert!(doc.content.as_bytes().is_empty(), "a spooled body is not in memory");
+    assert!(
+        doc.content.as_bytes().is_empty(),
+        "a spooled body is not in memory"
+    );
     let json = serde_json::to_string(&doc).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(json, serde_json::to_string(&twin).unwrap_or_default());
     assert!(json.contains(&base64::engine::general_purpose::STANDARD.encode(&data)));
@@ -164,9 +187,19 @@ async fn serde_of_a_spooled_document_matches_its_bytes_twin() {
     // with the body.
     let other = spooled(&Spool::in_dir(dir.path()), &pattern(99_999)).await;
     let a = doc.clone().with_fields_fingerprint();
-    assert_eq!(a.fingerprint, doc.clone().with_fields_fingerprint().fingerprint);
-    let b = Document::spooled("x", "s", "x.pdf", other, "application/pdf", Some("pdf".into()))
-        .with_fields_fingerprint();
+    assert_eq!(
+        a.fingerprint,
+        doc.clone().with_fields_fingerprint().fingerprint
+    );
+    let b = Document::spooled(
+        "x",
+        "s",
+        "x.pdf",
+        other,
+        "application/pdf",
+        Some("pdf".into()),
+    )
+    .with_fields_fingerprint();
     assert_ne!(a.fingerprint, b.fingerprint);
 }
 
@@ -225,5 +258,9 @@ async fn a_sink_that_cannot_take_a_spooled_body_gets_a_failure_naming_it_and_the
     assert_eq!(failure.id.as_deref(), Some("big"));
     assert_eq!(failure.kind, ErrorKind::Unsupported);
     assert!(failure.message.starts_with("big: "), "{}", failure.message);
-    assert!(failure.message.contains("takes_spooled"), "{}", failure.message);
+    assert!(
+        failure.message.contains("takes_spooled"),
+        "{}",
+        failure.message
+    );
 }

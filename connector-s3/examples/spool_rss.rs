@@ -104,7 +104,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for mib in SIZES_MIB {
         write_object(data.path(), mib)?;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let mut rclone = Command::new(rclone_binary())
         .args(["serve", "s3"])

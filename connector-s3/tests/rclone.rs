@@ -590,9 +590,13 @@ async fn repeated_file_names_are_titled_by_their_relative_path() {
 async fn an_object_over_the_memory_cap_is_spooled_to_a_directory_sink_byte_identical() {
     let (bucket, seeder) = seeded("spool", 2).await;
     // 3 MiB and a bit, not one repeated byte: over the 1 MiB in-memory cap.
-    let big: Vec<u8> = (0..3 * 1024 * 1024 + 5).map(|n: usize| (n * 31 % 251) as u8).collect();
+    let big: Vec<u8> = (0..3 * 1024 * 1024 + 5)
+        .map(|n: usize| (n * 31 % 251) as u8)
+        .collect();
     seeder.put(&bucket, "data/big.bin", big.clone(), None).await;
-    seeder.put(&bucket, "huge.bin", vec![7u8; 5 * 1024 * 1024], None).await;
+    seeder
+        .put(&bucket, "huge.bin", vec![7u8; 5 * 1024 * 1024], None)
+        .await;
     let mut config = common::config(common::shared().endpoint(), &bucket);
     config.max_object_size = (1024 * 1024).try_into().expect("nonzero");
     config.spool_large_objects = true;

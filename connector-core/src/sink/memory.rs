@@ -86,10 +86,11 @@ impl Sink for MemorySink {
                 extension,
             } = &doc.content
             {
-                let data = body
-                    .read_all()
-                    .await
-                    .map_err(|e| Error::new(ErrorKind::Sink, "cannot read a spooled body").with_item(doc.id.clone()).with_cause(e))?;
+                let data = body.read_all().await.map_err(|e| {
+                    Error::new(ErrorKind::Sink, "cannot read a spooled body")
+                        .with_item(doc.id.clone())
+                        .with_cause(e)
+                })?;
                 let mut doc = doc.clone();
                 doc.content = Content::Bytes {
                     data,

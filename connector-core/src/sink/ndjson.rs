@@ -209,8 +209,10 @@ impl NdjsonSink {
                 drop(rx);
                 let serialised = match task.await {
                     Ok(result) => result,
-                    Err(e) => Err(Error::new(ErrorKind::Sink, "a sink write stopped unexpectedly")
-                        .with_cause(e)),
+                    Err(e) => Err(
+                        Error::new(ErrorKind::Sink, "a sink write stopped unexpectedly")
+                            .with_cause(e),
+                    ),
                 };
                 written?;
                 serialised?;

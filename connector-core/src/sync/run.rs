@@ -626,7 +626,8 @@ impl Pipeline<'_> {
                 tracing::info!("the interrupted page changed since; it is delivered again whole");
             }
         }
-        if !self.syncer.sink.takes_spooled() && batch.documents.iter().any(|d| d.content.is_spooled())
+        if !self.syncer.sink.takes_spooled()
+            && batch.documents.iter().any(|d| d.content.is_spooled())
         {
             refuse_spooled(&mut batch, &mut positions);
         }

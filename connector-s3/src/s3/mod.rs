@@ -24,15 +24,28 @@
 //!   once per listing page and does not download an object whose ETag is unchanged; it reports
 //!   its id as unchanged instead. Changed objects are downloaded `concurrency` at a time
 //!   (default 8) while documents keep the listing order.
-//! - **Size cap and memory**: every body is held in memory whole (core's HTTP layer buffers a
-//!   response, a `Document` holds `Bytes`; text becomes a `String` without a copy). The listed
-//!   size is checked against `max_object_size` before downloading, and a larger object
-//!   becomes a [`Failure`](connector_core::Failure) naming its key; the download itself is
-//!   capped there too (an object that grew since the listing fails, it is not read whole).
-//!   The cap bounds memory: up to `concurrency × max_object_size` of bodies at once (160 MiB
-//!   with the defaults), plus a page part. A page whose documents pass 32 MiB is handed on in
-//!   parts, each with the checkpoint after its last key. Core has no streamed body, so an
-//!   object larger than memory cannot be synced.
+//! - **Size cap and memory**: a body up to `max_object_size` (default 20 MiB) is held in
+//!   memory whole (core's HTTP layer buffers the response, a `Document` holds `Bytes`; text
+//!   becomes a `String` without a copy). The cap protects the process's memory: up to
+//!   `concurrency × max_object_size` of bodies at once (160 MiB with the defaults), plus a
+//!   page part (a page whose documents pass 32 MiB is handed on in parts, each with the
+//!   checkpoint after its last key). The listed size is checked before downloading, and the
+//!   download itself is capped there too (an object that grew since the listing is not read
+//!   whole). By default a larger object becomes a [`Failure`](connector_core::Failure)
+//!   naming its key and the option below.
+//! - **Large objects** (`spool_large_objects`, default off): an object over `max_object_size`
+//!   is downloaded chunk by chunk into a file of the sync's spool folder
+//!   ([`connector_core::spool`]; the OS temporary folder unless the host sets
+//!   [`Syncer::spool`](connector_core::sync::Syncer::spool)) and delivered as
+//!   [`Content::Spooled`](connector_core::Content::Spooled): memory holds one chunk whatever
+//!   the size, disk holds the spooled bodies in flight. `max_spooled_object_size` (default
+//!   16 GiB, at most 5 TiB) caps it the same way: checked against the listed size, then on
+//!   the download; a larger object is a failure naming that field. A spooled object is bytes
+//!   even with a text extension (its UTF-8 would have to be read to tell), with the MIME type
+//!   of `Content-Type` or the extension. A refetch, which knows no size, reads into memory and
+//!   spools when the memory cap refuses the body. The sink must take spooled bodies (core's
+//!   directory, ndjson and memory sinks do, in chunks): another gets each as a failure naming
+//!   it, and the sync goes on.
 //! - **Window**: a poll lists the whole prefix and skips unchanged objects by ETag, as
 //!   RAGFlow does, so an object is never missed for its `LastModified` (a multipart upload's
 //!   is its initiation). With `incremental_by_last_modified` it yields only the objects whose
@@ -98,7 +111,8 @@ pub use aws::{
 pub use checkpoint::S3Checkpoint;
 pub use config::{
     AddressingStyle, AuthenticationMethod, BucketType, DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_OBJECT_SIZE, DEFAULT_MAX_SPOOLED_OBJECT_SIZE, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY, S3Config, S3Credentials,
+    DEFAULT_MAX_OBJECT_SIZE, DEFAULT_MAX_SPOOLED_OBJECT_SIZE, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY,
+    S3Config, S3Credentials,
 };
 pub use convert::{IMAGE_EXTENSIONS, TEXT_EXTENSIONS};
 

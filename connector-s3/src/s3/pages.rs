@@ -19,10 +19,10 @@ use std::sync::Arc;
 
 use connector_core::glob::PathFilter;
 use connector_core::http::HttpClient;
-use connector_core::spool::Spool;
 use connector_core::pages::{
     ItemFetches, Outcome, Page, PageLimit, PendingItem, fetch_items, paginate, read_ahead,
 };
+use connector_core::spool::Spool;
 use connector_core::{
     Batch, CheckpointedBatch, Document, ErrorKind, Result, SlimDocument, SyncContext, TimeWindow,
 };
