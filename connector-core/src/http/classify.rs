@@ -60,6 +60,8 @@ pub(crate) struct Classifier<'a> {
     pub(crate) secrets: &'a [String],
     /// The connector's error classifier.
     pub(crate) custom: Option<&'a ErrorClassifier>,
+    /// The connector's classifier of 2xx bodies.
+    pub(crate) success: Option<&'a ErrorClassifier>,
     /// Whether 4xx answers (but 408 and 429) are handed back as responses.
     pub(crate) client_errors: bool,
     /// The body cap.
@@ -111,7 +113,14 @@ impl Classifier<'_> {
         }
         if code < 400 {
             return match body {
-                Ok(body) => Verdict::Accept(body),
+                Ok(body) => match self
+                    .success
+                    .filter(|_| status.is_success())
+                    .and_then(|classify| classify(status, &body))
+                {
+                    Some(class) => self.custom_class(status, headers, class),
+                    None => Verdict::Accept(body),
+                },
                 Err(BodyError::TooLarge) => Verdict::Fail(
                     Error::new(
                         ErrorKind::InvalidData,
@@ -253,6 +262,7 @@ mod tests {
             credential_field: Some("credentials.token"),
             secrets,
             custom: None,
+            success: None,
             client_errors: false,
             max_body_bytes: 1024,
             max_redirects: 5,
@@ -438,6 +448,54 @@ mod tests {
         assert!(matches!(
             c.classify(status(403), &h, Ok(Bytes::from("slow down"))),
             Verdict::Accept(b) if b == "slow down"
+        ));
+    }
+
+    #[test]
+    fn success_classifier_turns_a_200_body_into_an_error() {
+        let success: ErrorClassifier = Arc::new(|_, body: &[u8]| {
+            let text = String::from_utf8_lossy(body);
+            if text.contains("\"ratelimited\"") {
+                Some(ErrorClass::new(ErrorKind::RateLimited, "ratelimited"))
+            } else if text.contains("\"invalid_auth\"") {
+                Some(ErrorClass::new(ErrorKind::Unauthenticated, "invalid_auth"))
+            } else {
+                None
+            }
+        });
+        let c = Classifier {
+            success: Some(&success),
+            ..classifier(&[])
+        };
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("7"));
+        let Retryable::Status { kind, asked, .. } = retry(c.classify(
+            status(200),
+            &h,
+            Ok(Bytes::from(r#"{"ok":false,"error":"ratelimited"}"#)),
+        )) else {
+            panic!("a status retry")
+        };
+        assert_eq!(kind, ErrorKind::RateLimited);
+        assert_eq!(asked, Some(Duration::from_secs(7)));
+        let e = fail(c.classify(
+            status(200),
+            &HeaderMap::new(),
+            Ok(Bytes::from(r#"{"ok":false,"error":"invalid_auth"}"#)),
+        ));
+        assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+        assert_eq!(
+            e.message(),
+            "invalid_auth (HTTP 200); check `credentials.token`"
+        );
+        assert!(matches!(
+            c.classify(status(200), &h, Ok(Bytes::from(r#"{"ok":true}"#))),
+            Verdict::Accept(b) if b == r#"{"ok":true}"#
+        ));
+        // A 304 is not a success body.
+        assert!(matches!(
+            c.classify(status(304), &h, Ok(Bytes::from(r#"{"error":"invalid_auth"}"#))),
+            Verdict::Accept(_)
         ));
     }
 }

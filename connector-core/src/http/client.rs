@@ -137,6 +137,7 @@ pub(crate) struct Inner {
     pub(crate) max_body_bytes: u64,
     pub(crate) max_redirects: u32,
     pub(crate) classifier: Option<ErrorClassifier>,
+    pub(crate) success_classifier: Option<ErrorClassifier>,
     pub(crate) network: NetworkPolicy,
     limiter: Option<Arc<DefaultKeyedRateLimiter<String>>>,
     /// The shared limiter's key for this client's credential (see [`gate_key`]); `None`
@@ -230,6 +231,7 @@ impl HttpClient {
                 max_body_bytes: inner.max_body_bytes,
                 max_redirects: inner.max_redirects,
                 classifier: inner.classifier.clone(),
+                success_classifier: inner.success_classifier.clone(),
                 network: inner.network.clone(),
                 limiter: inner.limiter.clone(),
                 gate_key: inner.gate_key.clone(),
@@ -362,6 +364,7 @@ pub struct HttpClientBuilder {
     credential_field: Option<String>,
     resolve: Vec<(String, std::net::SocketAddr)>,
     classifier: Option<ErrorClassifier>,
+    success_classifier: Option<ErrorClassifier>,
     network: NetworkPolicy,
     gate: Option<Arc<dyn RateGate>>,
     gate_key: Option<String>,
@@ -382,6 +385,7 @@ impl HttpClientBuilder {
             credential_field: None,
             resolve: Vec::new(),
             classifier: None,
+            success_classifier: None,
             network: NetworkPolicy::any(),
             gate: None,
             gate_key: None,
@@ -541,6 +545,25 @@ impl HttpClientBuilder {
         self
     }
 
+    /// Classifies successful (2xx) answers by their body, for services that answer errors with
+    /// HTTP 200: Slack's Web API says `{"ok": false, "error": "invalid_auth"}` (or
+    /// `ratelimited`, `not_in_channel`, `internal_error`) with status 200.
+    ///
+    /// `classify` sees every 2xx body the caller would get (whole, up to the body cap), so it
+    /// should be cheap on the common answer. `Some(class)` turns the answer into an error
+    /// exactly as [`error_classifier`](Self::error_classifier)'s classes do: a retryable kind is
+    /// retried (a [`ErrorKind::RateLimited`] one after the `Retry-After` the answer carries),
+    /// [`ErrorKind::Unauthenticated`] and [`ErrorKind::PermissionDenied`] name the credential
+    /// field, and the message ends with `(HTTP 200)`. `None` hands the answer on.
+    #[must_use]
+    pub fn success_classifier(
+        mut self,
+        classify: impl Fn(reqwest::StatusCode, &[u8]) -> Option<ErrorClass> + Send + Sync + 'static,
+    ) -> Self {
+        self.success_classifier = Some(Arc::new(classify));
+        self
+    }
+
     /// Builds the client.
     ///
     /// # Errors
@@ -613,6 +636,7 @@ impl HttpClientBuilder {
                 max_body_bytes: self.max_body_bytes,
                 max_redirects: self.max_redirects,
                 classifier: self.classifier,
+                success_classifier: self.success_classifier,
                 network: self.network,
                 limiter,
                 gate_key,

@@ -218,6 +218,7 @@ impl RequestBuilder {
                 .or(inner.credential_field.as_deref()),
             secrets: &secrets,
             custom: inner.classifier.as_ref(),
+            success: inner.success_classifier.as_ref(),
             client_errors: self.client_errors,
             max_body_bytes: self.max_body_bytes.unwrap_or(inner.max_body_bytes),
             max_redirects: inner.max_redirects,
