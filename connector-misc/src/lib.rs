@@ -17,6 +17,8 @@ pub mod gitlab;
 pub mod imap;
 #[cfg(feature = "seafile")]
 pub mod seafile;
+#[cfg(feature = "slack")]
+pub mod slack;
 // Each file source uses a part of it (the walk order is `local`'s and `webdav`'s).
 #[cfg(any(
     feature = "local",
@@ -54,7 +56,8 @@ pub mod webdav;
         feature = "box",
         feature = "bitbucket",
         feature = "github",
-        feature = "gitlab"
+        feature = "gitlab",
+        feature = "slack"
     )),
     allow(unused_variables)
 )]
@@ -113,4 +116,8 @@ pub fn register(registry: &mut connector_core::Registry) {
         "pull requests of a Bitbucket Cloud workspace",
         |cfg| Ok(Box::new(bitbucket::BitbucketConnector::new(cfg)?)),
     );
+    #[cfg(feature = "slack")]
+    registry.register::<slack::SlackConfig, _>(slack::SOURCE, "threads of Slack channels", |cfg| {
+        Ok(Box::new(slack::SlackConnector::new(cfg)?))
+    });
 }

@@ -494,7 +494,11 @@ mod tests {
         ));
         // A 304 is not a success body.
         assert!(matches!(
-            c.classify(status(304), &h, Ok(Bytes::from(r#"{"error":"invalid_auth"}"#))),
+            c.classify(
+                status(304),
+                &h,
+                Ok(Bytes::from(r#"{"error":"invalid_auth"}"#))
+            ),
             Verdict::Accept(_)
         ));
     }

@@ -1,0 +1,240 @@
+//! The Slack connector (source `"slack"`): the threads of a workspace's channels over Slack's
+//! Web API, read with a bot token.
+//!
+//! - **Scope**: RAGFlow's `channels` (names, a leading `#` dropped; with
+//!   `channel_regex_enabled`, regular expressions a whole name must match; empty: every
+//!   channel) out of `conversations.list`: public channels, and the private ones the bot is
+//!   in (`include_private_channels`; without `groups:read`, public ones alone, as RAGFlow).
+//!   The bot reads the channels it is a member of; a public channel it is not in is joined
+//!   (`conversations.join`) only with `join_public_channels` (RAGFlow always joined). A
+//!   named channel that is missing, or that the bot is not in, is a failure naming it. More
+//!   than one named channel: each is a [partition](Connector::partitions).
+//! - **Threads**: `conversations.history` lists a channel's top-level messages (Slack's
+//!   cursor, `response_metadata.next_cursor`); each thread becomes one Markdown document, the
+//!   parent and every reply (`conversations.replies`) under its author's name and time, in
+//!   RAGFlow's id `{channel}__{thread_ts}`. A message without replies costs no further
+//!   request. Joins, leaves, archive notices, pins and renames are dropped, and bot or app
+//!   messages unless `include_bot_messages`, as RAGFlow's filter does. Users (`<@U…>` and
+//!   authors) are named through `users.info`, asked once per user and kept for the
+//!   connector's life. `mrkdwn` (mentions, `<#C…|name>`, `<url|text>`, `*bold*`, `_italic_`,
+//!   `~strike~`, code, quotes) is written as Markdown by core's writer.
+//! - **Incremental runs**: a window `[start, end)` lists each channel from
+//!   `start - thread_lookback_days` (default 30) to `end` and keeps the threads whose latest
+//!   activity (the parent's `ts`, or its `latest_reply`) is in the window. Slack files a reply
+//!   under its parent and does not move the parent, so a listing from `start` alone (RAGFlow's)
+//!   misses new replies to older threads; a reply also sent to the channel names its thread
+//!   wherever its parent is. A reply to a thread older than the look-back is not found.
+//! - **Checkpoints** ([`SlackCheckpoint`]): the channels done and Slack's own history cursor
+//!   in the current one (RAGFlow's checkpointed load returned nothing).
+//! - **Fingerprint**: the parent's `ts`, `edited.ts`, `reply_count` and `latest_reply` (and
+//!   the channel's access), listed: an unchanged thread costs no replies request. An edit of
+//!   a reply moves none of them and is seen on the next full run.
+//! - **Documents**: title as RAGFlow's (`{author} in #{channel}: {first 50 characters}`);
+//!   link to the thread (`{workspace}/archives/{C}/p{ts}`); `updated_at` the newest message;
+//!   `owners` the authors (their email when `users:read.email` shows it); metadata
+//!   `channel`, `channel_id`, `team_id`, `thread_ts`, `replies`, `author`, `private`,
+//!   `created_at`.
+//! - **Access**: a public channel is readable by the whole workspace
+//!   (`slack-team:{team_id}`); a private one by its members (`conversations.members`,
+//!   `slack-user:{user_id}` each).
+//! - **Limits**: each method keeps to its tier (`tier2_requests_per_minute` for
+//!   `conversations.list`, `tier3_…` for history, replies and join, `tier4_…` for users,
+//!   members and `auth.test`), each method counted on its own as Slack does. A spent tier
+//!   (HTTP 429 with `Retry-After`) is waited out by core's client; Slack's HTTP 200 answers
+//!   with `{"ok": false, "error": …}` are errors of their kind (`invalid_auth` →
+//!   unauthenticated naming `credentials.slack_bot_token`, `missing_scope` and
+//!   `not_in_channel` → permission denied, `channel_not_found` → not found, `ratelimited`
+//!   → retried after `Retry-After`, `internal_error` → retried).
+
+mod checkpoint;
+mod client;
+mod config;
+mod convert;
+mod model;
+mod pages;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::TimeDelta;
+use connector_core::{
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, ErrorKind,
+    Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+};
+use futures::stream::BoxStream;
+
+pub use checkpoint::{ChannelCursor, SlackCheckpoint};
+pub use config::{
+    DEFAULT_API_BASE_URL, DEFAULT_PAGE_SIZE, DEFAULT_THREAD_LOOKBACK_DAYS,
+    DEFAULT_TIER2_PER_MINUTE, DEFAULT_TIER3_PER_MINUTE, DEFAULT_TIER4_PER_MINUTE, SlackConfig,
+    SlackCredentials,
+};
+
+use client::Client;
+use pages::{UserCache, Walk};
+
+/// The registry key of the Slack connector.
+pub const SOURCE: &str = "slack";
+
+/// Reads the threads of Slack channels. Built from a [`SlackConfig`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use connector_core::sink::MemorySink;
+/// use connector_core::sync::{SyncMode, Syncer};
+/// use connector_misc::slack::{SlackConfig, SlackConnector};
+///
+/// # async fn demo() -> connector_core::Result<()> {
+/// let connector = SlackConnector::new(SlackConfig::new("xoxb-…"))?;
+/// let sink = MemorySink::new();
+/// Syncer::new(Arc::new(connector)).sink(sink.clone()).run(SyncMode::Auto).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct SlackConnector {
+    config: SlackConfig,
+    walk: Walk,
+}
+
+impl SlackConnector {
+    /// A connector for `config`; nothing is requested until a sync or
+    /// [`check`](Connector::check).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] listing every problem of the config by field path; `Internal`
+    /// when the HTTP client cannot start.
+    pub fn new(config: SlackConfig) -> Result<Self> {
+        let problems = connector_core::ConnectorConfig::validate(&config);
+        if !problems.is_empty() {
+            return Err(Error::config(problems).with_connector(SOURCE));
+        }
+        let patterns = config
+            .patterns()
+            .map_err(|p| Error::config(p).with_connector(SOURCE))?;
+        let walk = Walk {
+            client: Client::new(&config)?,
+            names: config.channel_names(),
+            patterns: Arc::new(patterns),
+            join: config.join_public_channels,
+            private: config.include_private_channels,
+            archived: config.include_archived,
+            bots: config.include_bot_messages,
+            lookback: TimeDelta::days(i64::from(config.thread_lookback_days)),
+            users: Arc::new(UserCache::default()),
+        };
+        Ok(Self { config, walk })
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &SlackConfig {
+        &self.config
+    }
+}
+
+impl fmt::Display for SlackConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.walk.names.is_empty() {
+            write!(f, "{SOURCE}:*")
+        } else {
+            write!(f, "{SOURCE}:{}", self.walk.names.join(","))
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for SlackConnector {
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .refetch()
+            .fingerprint_skip()
+            .into()
+    }
+
+    /// Asks `auth.test`, lists the channels and finds every named one.
+    ///
+    /// # Errors
+    /// `Unauthenticated` naming `credentials.slack_bot_token` for a token Slack rejects
+    /// (`invalid_auth`, `token_revoked`, …); `PermissionDenied` for a token without a scope
+    /// it needs (`missing_scope`, naming it) or a named channel the bot is not in;
+    /// `NotFound` naming `channels` for a named channel that is not there; `Unavailable`
+    /// when Slack cannot be reached.
+    async fn check(&self) -> Result<()> {
+        let scope = self.walk.scope().await?;
+        if let Some(f) = scope.failures.first() {
+            return Err(Error::new(f.kind, f.message.clone())
+                .with_connector(SOURCE)
+                .with_field("channels"));
+        }
+        if scope.channels.is_empty() && !self.walk.names.is_empty() {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                "no channel the bot can read matches `channels`",
+            )
+            .with_connector(SOURCE)
+            .with_field("channels"));
+        }
+        Ok(())
+    }
+
+    /// The named channels when there is more than one (patterns and "every channel" need a
+    /// listing, so they do not split here).
+    fn partitions(&self) -> Vec<String> {
+        if self.walk.patterns.is_empty() && self.walk.names.len() > 1 {
+            self.walk.names.clone()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// This connector reading only `partition`, one of [`partitions`](Connector::partitions).
+    fn partition(&self, partition: &str) -> Option<DynConnector> {
+        if !self.partitions().iter().any(|k| k == partition) {
+            return None;
+        }
+        let mut config = self.config.clone();
+        config.channels = vec![partition.to_owned()].into();
+        let mut connector = Self::new(config).ok()?;
+        // The partitions share what was learnt of users.
+        connector.walk.users = Arc::clone(&self.walk.users);
+        Some(Arc::new(connector))
+    }
+}
+
+impl CheckpointedConnector for SlackConnector {
+    type Checkpoint = SlackCheckpoint;
+
+    fn initial_checkpoint(&self) -> SlackCheckpoint {
+        SlackCheckpoint::start()
+    }
+
+    fn load_from_checkpoint(
+        &self,
+        from: SlackCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<SlackCheckpoint>>> {
+        self.walk.checkpointed(from, window, ctx)
+    }
+}
+
+impl SlimConnector for SlackConnector {
+    /// Every thread id in scope; fails rather than come back short.
+    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        self.walk.list_ids(ctx)
+    }
+}
+
+impl connector_core::RefetchConnector for SlackConnector {
+    /// These threads again (`{channel}__{ts}`); one that is gone or out of scope yields
+    /// nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        self.walk.refetch(ids, ctx)
+    }
+}

@@ -1,0 +1,272 @@
+//! Slack Web API wire types, with Slack's own field names (docs.slack.dev/reference/methods).
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// What every Web API answer carries: `ok`, and on failure `error` (`invalid_auth`,
+/// `not_in_channel`, `ratelimited`, …) with `needed` for `missing_scope`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Envelope {
+    #[serde(default)]
+    pub(crate) ok: Option<bool>,
+    #[serde(default)]
+    pub(crate) error: Option<String>,
+    #[serde(default)]
+    pub(crate) needed: Option<String>,
+}
+
+/// `response_metadata` of a cursor-paged method.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Meta {
+    #[serde(default)]
+    pub(crate) next_cursor: Option<String>,
+}
+
+impl Meta {
+    /// The cursor of the next page; Slack sends `""` after the last one.
+    pub(crate) fn next(self) -> Option<String> {
+        self.next_cursor.filter(|c| !c.is_empty())
+    }
+}
+
+/// `auth.test`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct AuthTest {
+    /// The workspace's web address, `https://acme.slack.com/`.
+    #[serde(default)]
+    pub(crate) url: String,
+    #[serde(default)]
+    pub(crate) team_id: String,
+}
+
+/// A conversation of `conversations.list` / `conversations.info`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Channel {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) is_private: bool,
+    #[serde(default)]
+    pub(crate) is_member: bool,
+}
+
+/// A page of `conversations.list`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ChannelsPage {
+    #[serde(default)]
+    pub(crate) channels: Vec<Channel>,
+    #[serde(default)]
+    pub(crate) response_metadata: Meta,
+}
+
+/// A page of `conversations.history` or `conversations.replies`; messages stay JSON until
+/// each is read, so one malformed message is a failure of its thread, not of the page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MessagesPage {
+    #[serde(default)]
+    pub(crate) messages: Vec<Value>,
+    #[serde(default)]
+    pub(crate) response_metadata: Meta,
+}
+
+/// A page of `conversations.members`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MembersPage {
+    #[serde(default)]
+    pub(crate) members: Vec<String>,
+    #[serde(default)]
+    pub(crate) response_metadata: Meta,
+}
+
+/// `users.info`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserInfo {
+    pub(crate) user: User,
+}
+
+/// A member of the workspace.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct User {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) real_name: Option<String>,
+    #[serde(default)]
+    pub(crate) profile: Profile,
+}
+
+impl User {
+    /// The name people see: the display name, else the real name, else the handle.
+    pub(crate) fn display(&self) -> String {
+        [
+            self.profile.display_name.as_deref(),
+            self.profile.real_name.as_deref(),
+            self.real_name.as_deref(),
+            Some(self.name.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .unwrap_or(self.id.as_str())
+        .to_owned()
+    }
+}
+
+/// A user's `profile`; `email` needs the `users:read.email` scope.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Profile {
+    #[serde(default)]
+    pub(crate) display_name: Option<String>,
+    #[serde(default)]
+    pub(crate) real_name: Option<String>,
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+}
+
+/// One message of a channel or thread.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Message {
+    pub(crate) ts: String,
+    #[serde(default)]
+    pub(crate) thread_ts: Option<String>,
+    #[serde(default)]
+    pub(crate) user: Option<String>,
+    #[serde(default)]
+    pub(crate) username: Option<String>,
+    #[serde(default)]
+    pub(crate) text: String,
+    #[serde(default)]
+    pub(crate) subtype: Option<String>,
+    #[serde(default)]
+    pub(crate) bot_id: Option<String>,
+    #[serde(default)]
+    pub(crate) app_id: Option<String>,
+    #[serde(default)]
+    pub(crate) bot_profile: Option<BotProfile>,
+    #[serde(default)]
+    pub(crate) reply_count: Option<u64>,
+    #[serde(default)]
+    pub(crate) latest_reply: Option<String>,
+    #[serde(default)]
+    pub(crate) edited: Option<Edited>,
+    #[serde(default)]
+    pub(crate) files: Vec<File>,
+}
+
+/// `bot_profile` of a bot's message.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BotProfile {
+    #[serde(default)]
+    pub(crate) name: String,
+}
+
+/// `edited` of an edited message.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Edited {
+    pub(crate) ts: String,
+}
+
+/// A file shared in a message (named and linked; its bytes are not read).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct File {
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) title: Option<String>,
+    #[serde(default)]
+    pub(crate) permalink: Option<String>,
+}
+
+/// Message subtypes RAGFlow leaves out (`_DISALLOWED_MSG_SUBTYPES`): joins, leaves, archive
+/// notices, pins, renames and the like say nothing a search should find.
+pub(crate) const NOISE_SUBTYPES: &[&str] = &[
+    "channel_join",
+    "channel_leave",
+    "channel_archive",
+    "channel_unarchive",
+    "pinned_item",
+    "unpinned_item",
+    "ekm_access_denied",
+    "channel_posting_permissions",
+    "group_join",
+    "group_leave",
+    "group_archive",
+    "group_unarchive",
+    "channel_name",
+];
+
+impl Message {
+    /// Whether RAGFlow's filter keeps it: no bot or app message (`bot_id`/`app_id`), no
+    /// noise subtype.
+    pub(crate) fn is_noise(&self, keep_bots: bool) -> bool {
+        if !keep_bots && (self.bot_id.is_some() || self.app_id.is_some()) {
+            return true;
+        }
+        self.subtype
+            .as_deref()
+            .is_some_and(|s| NOISE_SUBTYPES.contains(&s))
+    }
+
+    /// The thread this message belongs to: its `thread_ts`, else its own `ts`.
+    pub(crate) fn thread(&self) -> &str {
+        self.thread_ts.as_deref().unwrap_or(&self.ts)
+    }
+
+    /// A reply shown in the channel too (`thread_broadcast`, or any message whose
+    /// `thread_ts` is another message's).
+    pub(crate) fn is_reply(&self) -> bool {
+        self.thread_ts.as_deref().is_some_and(|t| t != self.ts)
+    }
+
+    /// The latest activity the listing shows: the newest of its own `ts`, its `latest_reply`.
+    pub(crate) fn activity(&self) -> Option<DateTime<Utc>> {
+        let own = parse_ts(&self.ts)?;
+        Some(
+            self.latest_reply
+                .as_deref()
+                .and_then(parse_ts)
+                .map_or(own, |r| r.max(own)),
+        )
+    }
+}
+
+/// A Slack timestamp (`"1512085950.000216"`: seconds and microseconds) as a time.
+pub(crate) fn parse_ts(ts: &str) -> Option<DateTime<Utc>> {
+    let (secs, frac) = ts.split_once('.').unwrap_or((ts, ""));
+    let secs: i64 = secs.parse().ok()?;
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos: u32 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    DateTime::from_timestamp(secs, nanos)
+}
+
+/// A time as a Slack timestamp, to the microsecond (what `oldest` and `latest` take).
+pub(crate) fn to_ts(t: DateTime<Utc>) -> String {
+    format!("{}.{:06}", t.timestamp(), t.timestamp_subsec_micros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip() {
+        let t = parse_ts("1512085950.000216");
+        assert_eq!(t.map(to_ts).as_deref(), Some("1512085950.000216"));
+        assert_eq!(
+            parse_ts("1512085950").map(to_ts).as_deref(),
+            Some("1512085950.000000")
+        );
+        assert!(parse_ts("abc").is_none());
+        assert!(parse_ts("1.2x").is_none());
+    }
+}

@@ -1,0 +1,530 @@
+//! The walk: channels → `conversations.history` pages (Slack's cursor) → threads
+//! (`conversations.replies`), as checkpointed batches on core's [`fetch_items`] (one
+//! fingerprint lookup per page; an unchanged thread costs no replies request); the id
+//! listing and the refetch of named threads.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use connector_core::pages::{Outcome, PendingItem, fetch_items};
+use connector_core::{
+    Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
+};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde_json::Value;
+
+use super::SOURCE;
+use super::checkpoint::{ChannelCursor, SlackCheckpoint};
+use super::client::Client;
+use super::convert::{ChannelInfo, Names, thread_document, thread_id, thread_version, user_ids};
+use super::model::{AuthTest, Channel, Message, User, parse_ts, to_ts};
+
+/// Threads read at the same time within a page.
+const CONCURRENCY: usize = 4;
+
+/// Users looked up so far (`users.info`), shared by every stream of the connector: a user is
+/// asked for once per connector, not once per thread. `None`: Slack does not know the id, or
+/// the token may not read users. An async lock held over the lookups, so threads read at
+/// the same time naming the same user ask for it once.
+#[derive(Debug, Default)]
+pub(crate) struct UserCache(tokio::sync::Mutex<HashMap<String, Option<User>>>);
+
+/// What the walk needs besides the client.
+#[derive(Debug, Clone)]
+pub(crate) struct Walk {
+    pub(crate) client: Client,
+    /// Channel names (or patterns) from the config, without `#`.
+    pub(crate) names: Vec<String>,
+    pub(crate) patterns: Arc<Vec<regex::Regex>>,
+    pub(crate) join: bool,
+    pub(crate) private: bool,
+    pub(crate) archived: bool,
+    pub(crate) bots: bool,
+    pub(crate) lookback: TimeDelta,
+    pub(crate) users: Arc<UserCache>,
+}
+
+/// The channels in scope, with the workspace, names for `<#C…>` and the failures of the
+/// selection.
+pub(crate) struct Scope {
+    pub(crate) team: AuthTest,
+    pub(crate) channels: Vec<Channel>,
+    pub(crate) names: Arc<HashMap<String, String>>,
+    pub(crate) failures: Vec<Failure>,
+}
+
+/// One thread of a page before its replies are fetched.
+enum Pending {
+    /// A message with no replies: its document needs no further request.
+    Lone(Box<Message>),
+    /// A thread to read with `conversations.replies`; `window` when only a thread active in
+    /// it is wanted (a reply seen in the channel whose parent is older than the listing).
+    Thread {
+        ts: String,
+        window: Option<TimeWindow>,
+    },
+    Failed(Failure),
+}
+
+/// A page's thread fetches: what they share.
+#[derive(Clone)]
+struct Fetcher {
+    walk: Walk,
+    channel: Arc<ChannelInfo>,
+    names: Arc<HashMap<String, String>>,
+}
+
+impl Walk {
+    fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            client: self.client.with_context(ctx),
+            ..self.clone()
+        }
+    }
+
+    /// The channels the config selects, in name order. A named channel (not a pattern) that
+    /// is missing, or public without the bot in it while `join_public_channels` is off, is a
+    /// failure of the selection; a selected public channel the bot is not in is joined when
+    /// configured, else left out.
+    pub(crate) async fn scope(&self) -> Result<Scope> {
+        let team = self.client.auth_test().await?;
+        let listed = match self.client.channels(self.private, self.archived).await {
+            Ok(c) => c,
+            // RAGFlow's fallback: without `groups:read`, public channels alone.
+            Err(e) if self.private && e.kind() == ErrorKind::PermissionDenied => {
+                tracing::warn!(connector = SOURCE, error = %e, "cannot list private channels; reading public channels only");
+                self.client.channels(false, self.archived).await?
+            }
+            Err(e) => return Err(e),
+        };
+        let names: HashMap<String, String> = listed
+            .iter()
+            .map(|c| (c.id.clone(), c.name.clone()))
+            .collect();
+        let mut failures = Vec::new();
+        let mut selected: Vec<Channel> = if self.names.is_empty() {
+            listed
+        } else if !self.patterns.is_empty() {
+            listed
+                .into_iter()
+                .filter(|c| self.patterns.iter().any(|p| p.is_match(&c.name)))
+                .collect()
+        } else {
+            for name in &self.names {
+                if !listed.iter().any(|c| &c.name == name) {
+                    failures.push(Failure::new(
+                        None,
+                        ErrorKind::NotFound,
+                        format!(
+                            "channel #{name} (in `channels`) is not in the workspace, is archived, or is private without the bot in it"
+                        ),
+                    ));
+                }
+            }
+            listed
+                .into_iter()
+                .filter(|c| self.names.contains(&c.name))
+                .collect()
+        };
+        let explicit = !self.names.is_empty() && self.patterns.is_empty();
+        selected.retain(|c| {
+            if c.is_member || (self.join && !c.is_private) {
+                return true;
+            }
+            if explicit {
+                failures.push(Failure::new(
+                    None,
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "the bot is not a member of #{} ({}): invite it, or set join_public_channels",
+                        c.name, c.id
+                    ),
+                ));
+            } else {
+                tracing::debug!(connector = SOURCE, channel = %c.name, "the bot is not a member; left out");
+            }
+            false
+        });
+        selected.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        Ok(Scope {
+            team,
+            channels: selected,
+            names: Arc::new(names),
+            failures,
+        })
+    }
+
+    /// Makes sure the bot can read `channel` (joining it when configured and needed) and
+    /// says who may read its threads: a public channel is readable by the whole workspace
+    /// (`slack-team:{team_id}`); a private one by its members (`slack-user:{user_id}` each,
+    /// from `conversations.members`).
+    async fn open(&self, channel: &Channel, team: &AuthTest) -> Result<ChannelInfo> {
+        if !channel.is_member && self.join && !channel.is_private {
+            self.client.join(&channel.id).await?;
+        }
+        let access = if channel.is_private {
+            let mut groups: Vec<String> = self
+                .client
+                .members(&channel.id)
+                .await?
+                .into_iter()
+                .map(|u| format!("slack-user:{u}"))
+                .collect();
+            groups.sort();
+            groups.dedup();
+            Access::restricted(Vec::new(), groups)
+        } else {
+            Access::restricted(Vec::new(), vec![format!("slack-team:{}", team.team_id)])
+        };
+        Ok(ChannelInfo::new(channel, &team.url, &team.team_id, access))
+    }
+
+    /// The `oldest` of a window's listing: the window's start, `thread_lookback_days` earlier.
+    fn oldest(&self, window: Option<TimeWindow>) -> Option<DateTime<Utc>> {
+        window.map(|w| w.start - self.lookback)
+    }
+
+    /// The walk from `from` on, each page with the checkpoint after it.
+    ///
+    /// A window `[start, end)` lists each channel's top-level messages from
+    /// `start - thread_lookback_days` to `end` and keeps the threads whose latest activity
+    /// (the parent's `ts`, or its `latest_reply`) falls in the window: Slack does not move a
+    /// parent when a reply comes, so this is how new replies in older threads are found.
+    pub(super) fn checkpointed(
+        &self,
+        from: SlackCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<SlackCheckpoint>>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let mut cp = from;
+            if window.is_some_and(|w| w.is_empty()) {
+                return;
+            }
+            let scope = walk.scope().await?;
+            if !cp.selection_reported {
+                cp.selection_reported = true;
+                if !scope.failures.is_empty() {
+                    let mut batch = Batch::default();
+                    batch.failures = scope.failures.clone();
+                    yield CheckpointedBatch::new(batch, cp.clone());
+                }
+            }
+            let oldest = walk.oldest(window).map(to_ts);
+            let latest = window.map(|w| to_ts(w.end));
+            for channel in &scope.channels {
+                if cp.channels_done.contains(&channel.id) {
+                    continue;
+                }
+                ctx.cancellation().check()?;
+                let info = Arc::new(walk.open(channel, &scope.team).await?);
+                let mut cur = match cp.current.take() {
+                    Some(c) if c.channel == channel.id => c,
+                    _ => ChannelCursor { channel: channel.id.clone(), cursor: None },
+                };
+                let fetcher = Fetcher { walk: walk.clone(), channel: Arc::clone(&info), names: Arc::clone(&scope.names) };
+                // Threads handed on this run from a reply whose parent is older than the
+                // listing (several such replies name one thread).
+                let mut seen: HashSet<String> = HashSet::new();
+                loop {
+                    ctx.cancellation().check()?;
+                    let page = walk
+                        .client
+                        .history(&channel.id, oldest.as_deref(), latest.as_deref(), cur.cursor.as_deref())
+                        .await?;
+                    let next = page.response_metadata.next();
+                    let pending = walk.sort_page(&info, page.messages, window, &mut seen);
+                    let f = fetcher.clone();
+                    let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| f.clone().fetch(item)).await?;
+                    match next {
+                        Some(n) => {
+                            cur.cursor = Some(n);
+                            cp.current = Some(cur.clone());
+                            yield CheckpointedBatch::new(batch, cp.clone());
+                        }
+                        None => {
+                            cp.current = None;
+                            cp.channels_done.push(channel.id.clone());
+                            yield CheckpointedBatch::new(batch, cp.clone());
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The threads of a listed page to read.
+    fn sort_page(
+        &self,
+        info: &Arc<ChannelInfo>,
+        values: Vec<Value>,
+        window: Option<TimeWindow>,
+        seen: &mut HashSet<String>,
+    ) -> Vec<PendingItem<Pending>> {
+        let oldest = self.oldest(window);
+        let mut pending = Vec::new();
+        for value in values {
+            let m = match serde_json::from_value::<Message>(value.clone()) {
+                Ok(m) => m,
+                Err(e) => {
+                    let ts = value
+                        .get("thread_ts")
+                        .or_else(|| value.get("ts"))
+                        .and_then(Value::as_str);
+                    let id = ts.map(|ts| thread_id(&info.id, ts));
+                    let mut failure = Failure::new(
+                        id.clone(),
+                        ErrorKind::InvalidData,
+                        format!(
+                            "{} (a message of #{}) cannot be read: {e}",
+                            id.as_deref().unwrap_or("a message without ts"),
+                            info.name
+                        ),
+                    );
+                    if let Some(link) = ts.and_then(|ts| info.message_link(ts)) {
+                        failure = failure.with_link(link);
+                    }
+                    pending.push(PendingItem::new(
+                        id.unwrap_or_default(),
+                        Pending::Failed(failure),
+                    ));
+                    continue;
+                }
+            };
+            if m.is_reply() {
+                // A reply also sent to the channel: its thread is listed through its parent,
+                // unless the parent is older than what this listing reaches.
+                let parent = m.thread().to_owned();
+                let parent_listed = match (oldest, parse_ts(&parent)) {
+                    (None, _) => true,
+                    (Some(o), Some(p)) => p >= o,
+                    (Some(_), None) => false,
+                };
+                if parent_listed || !seen.insert(parent.clone()) {
+                    continue;
+                }
+                let id = thread_id(&info.id, &parent);
+                pending.push(PendingItem::new(id, Pending::Thread { ts: parent, window }));
+                continue;
+            }
+            if let Some(w) = window
+                && !m.activity().is_some_and(|t| w.contains(t))
+            {
+                continue;
+            }
+            let id = thread_id(&info.id, &m.ts);
+            let version = thread_version(info, &m);
+            let has_replies = m.reply_count.unwrap_or(0) > 0 || m.latest_reply.is_some();
+            if has_replies {
+                let ts = m.ts.clone();
+                pending.push(
+                    PendingItem::new(id, Pending::Thread { ts, window: None })
+                        .with_version(&version),
+                );
+            } else if !m.is_noise(self.bots) {
+                pending
+                    .push(PendingItem::new(id, Pending::Lone(Box::new(m))).with_version(&version));
+            }
+        }
+        pending
+    }
+
+    /// Names for the users `messages` name, from the cache or `users.info`.
+    async fn names_for(
+        &self,
+        messages: &[Message],
+        channels: &Arc<HashMap<String, String>>,
+    ) -> Result<Names> {
+        let mut ids = Vec::new();
+        for m in messages {
+            user_ids(m, &mut ids);
+        }
+        ids.sort();
+        ids.dedup();
+        let mut users = HashMap::new();
+        let mut cache = self.users.0.lock().await;
+        for id in ids {
+            let user = match cache.get(&id) {
+                Some(u) => u.clone(),
+                None => {
+                    let u = match self.client.user(&id).await {
+                        Ok(u) => u,
+                        // Without `users:read` names stay ids; the threads still come.
+                        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                            tracing::debug!(connector = SOURCE, error = %e, "cannot read users");
+                            None
+                        }
+                        Err(e) => return Err(e),
+                    };
+                    cache.insert(id.clone(), u.clone());
+                    u
+                }
+            };
+            if let Some(u) = user {
+                users.insert(id, u);
+            }
+        }
+        drop(cache);
+        Ok(Names {
+            users,
+            channels: Arc::clone(channels),
+        })
+    }
+
+    /// Every document id in scope; fails, rather than come back short, when a page cannot be
+    /// listed.
+    pub(super) fn list_ids(
+        &self,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let scope = walk.scope().await?;
+            for channel in &scope.channels {
+                if !channel.is_member && walk.join && !channel.is_private {
+                    walk.client.join(&channel.id).await?;
+                }
+                let mut cursor: Option<String> = None;
+                let mut pages: HashSet<String> = HashSet::new();
+                loop {
+                    ctx.cancellation().check()?;
+                    let page = walk.client.history(&channel.id, None, None, cursor.as_deref()).await?;
+                    let ids: Vec<SlimDocument> = page
+                        .messages
+                        .iter()
+                        .filter_map(|v| serde_json::from_value::<Message>(v.clone()).ok())
+                        .filter(|m| !m.is_reply())
+                        .filter(|m| m.reply_count.unwrap_or(0) > 0 || m.latest_reply.is_some() || !m.is_noise(walk.bots))
+                        .map(|m| SlimDocument::new(thread_id(&channel.id, &m.ts)))
+                        .collect();
+                    if !ids.is_empty() {
+                        yield ids;
+                    }
+                    match page.response_metadata.next() {
+                        Some(n) if pages.insert(n.clone()) => cursor = Some(n),
+                        Some(n) => Err(Error::invalid_data(format!("conversations.history repeated the cursor {n:?}")).with_connector(SOURCE))?,
+                        None => break,
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The threads with these document ids again; an id of a channel out of scope, or a
+    /// thread that is gone, yields nothing.
+    pub(super) fn refetch(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Batch>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let scope = walk.scope().await?;
+            let mut opened: HashMap<String, Arc<ChannelInfo>> = HashMap::new();
+            for chunk in ids.chunks(100) {
+                let mut by_channel: Vec<(Arc<ChannelInfo>, Vec<PendingItem<Pending>>)> = Vec::new();
+                for id in chunk {
+                    let Some((channel_id, ts)) = id.split_once("__") else { continue };
+                    let Some(channel) = scope.channels.iter().find(|c| c.id == channel_id) else { continue };
+                    if parse_ts(ts).is_none() {
+                        continue;
+                    }
+                    let info = match opened.get(channel_id) {
+                        Some(i) => Arc::clone(i),
+                        None => {
+                            let i = Arc::new(walk.open(channel, &scope.team).await?);
+                            opened.insert(channel_id.to_owned(), Arc::clone(&i));
+                            i
+                        }
+                    };
+                    let item = PendingItem::new(id.clone(), Pending::Thread { ts: ts.to_owned(), window: None });
+                    match by_channel.iter_mut().find(|(c, _)| c.id == info.id) {
+                        Some((_, items)) => items.push(item),
+                        None => by_channel.push((info, vec![item])),
+                    }
+                }
+                for (info, items) in by_channel {
+                    let f = Fetcher { walk: walk.clone(), channel: info, names: Arc::clone(&scope.names) };
+                    let batch = fetch_items(&ctx, items, CONCURRENCY, move |item| f.clone().fetch(item)).await?;
+                    if !batch.is_empty() {
+                        yield batch;
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+}
+
+impl Fetcher {
+    /// One thread's outcome: its document, its failure, or nothing (all noise, gone, or not
+    /// active in the window asked).
+    async fn fetch(self, item: Pending) -> Result<Option<Outcome>> {
+        let channel = &self.channel;
+        let (ts, window) = match item {
+            Pending::Failed(f) => return Ok(Some(f.into())),
+            Pending::Lone(m) => {
+                let version = thread_version(channel, &m);
+                let messages = vec![*m];
+                let names = self.walk.names_for(&messages, &self.names).await?;
+                let ts = messages[0].ts.clone();
+                return Ok(Some(
+                    thread_document(channel, &ts, &messages, None, &names, &version).into(),
+                ));
+            }
+            Pending::Thread { ts, window } => (ts, window),
+        };
+        let values = match self.walk.client.replies(&channel.id, &ts).await {
+            Ok(v) => v,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut all = Vec::with_capacity(values.len());
+        for v in values {
+            match serde_json::from_value::<Message>(v) {
+                Ok(m) => all.push(m),
+                Err(e) => {
+                    let id = thread_id(&channel.id, &ts);
+                    let mut failure = Failure::new(
+                        Some(id.clone()),
+                        ErrorKind::InvalidData,
+                        format!("{id} (a thread of #{}) cannot be read: {e}", channel.name),
+                    );
+                    if let Some(link) = channel.message_link(&ts) {
+                        failure = failure.with_link(link);
+                    }
+                    return Ok(Some(failure.into()));
+                }
+            }
+        }
+        let latest = all.iter().filter_map(|m| parse_ts(&m.ts)).max();
+        if let Some(w) = window
+            && !latest.is_some_and(|t| w.contains(t))
+        {
+            return Ok(None);
+        }
+        let version = all
+            .iter()
+            .find(|m| m.ts == ts)
+            .map(|parent| thread_version(channel, parent))
+            .unwrap_or_default();
+        let kept: Vec<Message> = all
+            .into_iter()
+            .filter(|m| !m.is_noise(self.walk.bots))
+            .collect();
+        if kept.is_empty() {
+            return Ok(None);
+        }
+        let names = self.walk.names_for(&kept, &self.names).await?;
+        Ok(Some(
+            thread_document(channel, &ts, &kept, latest, &names, &version).into(),
+        ))
+    }
+}

@@ -1,0 +1,436 @@
+//! The Slack connector against the wiremock Slack of `slack_common`: threads as documents,
+//! cursor paging, new replies in old threads on incremental runs, fingerprints, `ok: false`
+//! errors, 429 `Retry-After`, joining, access, `check()`, partitions.
+#![cfg(feature = "slack")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod slack_common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector_core::sink::MemorySink;
+use connector_core::state::MemoryStateStore;
+use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::{Connector, Document, ErrorKind};
+use serde_json::{Value, json};
+use slack_common::{Chan, Fake, Msg, at, build, id, slack_error, standard, ts};
+
+async fn sync_at(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    mode: SyncMode,
+    now: DateTime<Utc>,
+) -> (MemorySink, SyncReport) {
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(now)
+        .run(mode)
+        .await
+        .expect("the sync runs");
+    (sink, report)
+}
+
+async fn full(c: &Arc<dyn Connector>) -> (MemorySink, SyncReport) {
+    sync_at(c, &MemoryStateStore::new(), SyncMode::Full, at(8, 0)).await
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn text(d: &Document) -> &str {
+    d.content.as_text().unwrap()
+}
+
+#[tokio::test]
+async fn threads_are_documents_with_names_and_markdown() {
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({}));
+    let (sink, report) = full(&c).await;
+    let g1 = id("C01GENERAL", &ts(at(1, 0), 1));
+    let e2 = id("C02ENG", &ts(at(6, 0), 6));
+    assert_eq!(
+        sorted(sink.ids()),
+        sorted(vec![
+            g1.clone(),
+            id("C01GENERAL", &ts(at(4, 0), 5)),
+            id("C02ENG", &ts(at(1, 50), 8)),
+            e2.clone(),
+        ]),
+        "the join notice and the bot's message are left out"
+    );
+    assert_eq!(report.failed, 0);
+
+    let thread = sink.get(&g1).unwrap();
+    assert_eq!(
+        thread.title,
+        "ana in #general: Welcome everyone to #eng! Ask @ben for access."
+    );
+    assert_eq!(
+        text(&thread),
+        "**ana** · 2026-01-01T10:00:00Z\n\n\
+         Welcome **everyone** to #eng! Ask @ben for access.\n\n\
+         **ben** · 2026-01-02T10:00:00Z\n\n\
+         Thanks @ana :wave:\n\n\
+         **ana** · 2026-01-03T10:00:00Z\n\n\
+         Runbook: [the *runbook*](https://wiki.acme.test/run?a=1&b=2)"
+    );
+    assert_eq!(
+        thread.link.as_ref().map(|u| u.as_str()),
+        Some("https://acme.slack.com/archives/C01GENERAL/p1767261600000001")
+    );
+    assert_eq!(
+        thread.updated_at.map(|t| t.timestamp()),
+        Some(at(3, 0).timestamp())
+    );
+    assert_eq!(thread.owners, ["ana@acme.test", "ben"]);
+    assert_eq!(thread.metadata["channel"], "general");
+    assert_eq!(thread.metadata["replies"], 2);
+    let access = thread.access.clone().unwrap();
+    assert_eq!(access.groups, ["slack-team:T012AB3C4"]);
+
+    // A private channel goes to its members.
+    let eng = sink.get(&e2).unwrap();
+    assert_eq!(
+        eng.access.clone().unwrap().groups,
+        ["slack-user:U01ANA", "slack-user:U02BEN"]
+    );
+    assert!(
+        text(&eng).contains("Standup notes:\n\n> ship it\n\n```\ncargo test\n```"),
+        "{}",
+        text(&eng)
+    );
+    assert!(text(&eng).contains("~~maybe~~ **yes**"), "{}", text(&eng));
+
+    // Users asked once each, whatever the number of threads naming them.
+    assert_eq!(
+        fake.count("users.info"),
+        2,
+        "{:?}",
+        fake.queries("users.info")
+    );
+    // A lone message costs no replies request: two threads, three pages of two.
+    assert_eq!(fake.count("conversations.replies"), 3);
+    insta::assert_json_snapshot!("slack_thread", portable(&thread));
+}
+
+/// The document as JSON with the fingerprint kept (it is the version token's hash).
+fn portable(doc: &Document) -> Value {
+    serde_json::to_value(doc).unwrap()
+}
+
+#[tokio::test]
+async fn channels_and_history_are_read_page_by_page_with_the_cursor() {
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({"page_size": 1}));
+    let (sink, _) = full(&c).await;
+    assert_eq!(sink.len(), 4);
+    // One channel per conversations.list page: two pages, the second asked by its cursor.
+    let lists = fake.queries("conversations.list");
+    assert_eq!(lists.len(), 2, "{lists:?}");
+    assert_eq!(
+        lists[1].get("cursor").map(String::as_str),
+        Some("dXNlcjpV1")
+    );
+    assert_eq!(
+        lists[0].get("types").map(String::as_str),
+        Some("public_channel,private_channel")
+    );
+    // #general has four top-level messages: four pages of one, each after the cursor.
+    let general: Vec<_> = fake
+        .queries("conversations.history")
+        .into_iter()
+        .filter(|q| q["channel"] == "C01GENERAL")
+        .collect();
+    assert_eq!(general.len(), 4);
+    assert_eq!(general[0].get("cursor"), None);
+    assert_eq!(
+        general[3].get("cursor").map(String::as_str),
+        Some("dXNlcjpV3")
+    );
+    // Replies paged too: the three messages of the thread over three pages.
+    let replies: Vec<_> = fake
+        .queries("conversations.replies")
+        .into_iter()
+        .filter(|q| q["channel"] == "C01GENERAL")
+        .collect();
+    assert_eq!(replies.len(), 3);
+    let thread = sink.get(&id("C01GENERAL", &ts(at(1, 0), 1))).unwrap();
+    assert!(text(&thread).contains("Runbook"));
+}
+
+#[tokio::test]
+async fn a_new_reply_in_an_old_thread_is_found_by_the_next_incremental_run() {
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, at(8, 0)).await;
+    let replies_before = fake.count("conversations.replies");
+
+    // Nothing changed: the next window lists, and reads no thread.
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, at(9, 0)).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(fake.count("conversations.replies"), replies_before);
+
+    // A reply on day 10 to the thread of day 1: Slack leaves the parent where it was and
+    // moves its `latest_reply`.
+    let g1 = ts(at(1, 0), 1);
+    fake.state.lock().unwrap().channels[0]
+        .messages
+        .push(Msg::reply(
+            &g1,
+            &ts(at(10, 0), 20),
+            "U02BEN",
+            "Runbook moved to the wiki",
+        ));
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, at(11, 0)).await;
+    assert_eq!(sink.ids(), [id("C01GENERAL", &g1)], "{report:?}");
+    let doc = sink.get(&id("C01GENERAL", &g1)).unwrap();
+    assert!(text(&doc).contains("Runbook moved to the wiki"));
+    assert_eq!(
+        doc.updated_at.map(|t| t.timestamp()),
+        Some(at(10, 0).timestamp())
+    );
+    // How: the window's listing reaches `thread_lookback_days` before its start.
+    let last = fake.queries("conversations.history").pop().unwrap();
+    let oldest: f64 = last["oldest"].parse().unwrap();
+    assert!(oldest < at(1, 0).timestamp() as f64, "{last:?}");
+
+    // RAGFlow's listing from the window's start alone misses it.
+    fake.state.lock().unwrap().channels[0]
+        .messages
+        .push(Msg::reply(&g1, &ts(at(12, 0), 21), "U01ANA", "Thanks"));
+    let narrow = build(&fake.uri(), json!({"thread_lookback_days": 0}));
+    let (sink, _) = sync_at(&narrow, &store, SyncMode::Incremental, at(13, 0)).await;
+    assert!(sink.ids().is_empty());
+}
+
+#[tokio::test]
+async fn a_broadcast_reply_names_a_thread_older_than_the_look_back() {
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({"thread_lookback_days": 2}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, at(19, 0)).await;
+    // A reply to the thread of day 1, also sent to the channel: the window's listing (from
+    // two days before its start) does not reach the parent, but the broadcast names it.
+    let old = ts(at(1, 0), 1);
+    fake.state.lock().unwrap().channels[0].messages.push(Msg {
+        broadcast: true,
+        ..Msg::reply(&old, &ts(at(20, 0), 30), "U01ANA", "Also sent to #general")
+    });
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, at(21, 0)).await;
+    assert_eq!(sink.ids(), [id("C01GENERAL", &old)]);
+    assert!(text(&sink.get(&id("C01GENERAL", &old)).unwrap()).contains("Also sent to #general"));
+
+    // A full run lists the parent and reads the thread once, the broadcast not a second
+    // document.
+    let (sink, _) = full(&c).await;
+    assert_eq!(
+        sink.ids().iter().filter(|i| i.contains(&old)).count(),
+        1,
+        "{:?}",
+        sink.ids()
+    );
+    assert_eq!(sink.len(), 4);
+}
+
+#[tokio::test]
+async fn unchanged_threads_cost_no_replies_request() {
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, at(8, 0)).await;
+    let before = fake.count("conversations.replies");
+    let (_, report) = sync_at(&c, &store, SyncMode::Reconcile, at(8, 0)).await;
+    assert_eq!(report.unchanged, 4, "{report:?}");
+    assert_eq!(fake.count("conversations.replies"), before);
+}
+
+#[tokio::test]
+async fn ok_false_invalid_auth_is_unauthenticated_naming_the_token() {
+    let fake = Fake::start(standard()).await;
+    fake.state
+        .lock()
+        .unwrap()
+        .always
+        .insert("auth.test".into(), slack_error("invalid_auth"));
+    let c = build(&fake.uri(), json!({}));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert_eq!(err.field(), Some("credentials.slack_bot_token"));
+    assert!(err.to_string().contains("invalid_auth"), "{err}");
+    assert_eq!(fake.count("auth.test"), 1, "not retried");
+    let err = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+}
+
+#[tokio::test]
+async fn ok_false_errors_have_their_kinds() {
+    let fake = Fake::start(standard()).await;
+    // not_in_channel while reading a channel's history: the listing fails, never empty.
+    fake.state.lock().unwrap().always.insert(
+        "conversations.history".into(),
+        slack_error("not_in_channel"),
+    );
+    let c = build(&fake.uri(), json!({}));
+    let err = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(err.to_string().contains("not_in_channel"), "{err}");
+
+    // missing_scope for private channels: public ones alone, as RAGFlow falls back.
+    let fake = Fake::start(standard()).await;
+    fake.state.lock().unwrap().once.insert(
+        "conversations.list".into(),
+        vec![(
+            200,
+            vec![],
+            json!({"ok": false, "error": "missing_scope", "needed": "groups:read", "provided": "channels:read,channels:history"}),
+        )],
+    );
+    let c = build(&fake.uri(), json!({}));
+    let (sink, _) = full(&c).await;
+    assert!(
+        sink.ids().iter().all(|i| i.starts_with("C01GENERAL")),
+        "{:?}",
+        sink.ids()
+    );
+    assert_eq!(
+        fake.queries("conversations.list")[1]["types"],
+        "public_channel"
+    );
+
+    // An internal_error is retried.
+    let fake = Fake::start(standard()).await;
+    fake.state.lock().unwrap().once.insert(
+        "conversations.replies".into(),
+        vec![(200, vec![], slack_error("internal_error"))],
+    );
+    let c = build(&fake.uri(), json!({}));
+    let (sink, report) = full(&c).await;
+    assert_eq!(sink.len(), 4);
+    assert!(report.retries >= 1, "{report:?}");
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_429_and_ok_false() {
+    let fake = Fake::start(standard()).await;
+    fake.state.lock().unwrap().once.insert(
+        "conversations.history".into(),
+        vec![
+            (
+                429,
+                vec![("Retry-After".into(), "1".into())],
+                slack_error("ratelimited"),
+            ),
+            (
+                200,
+                vec![("Retry-After".into(), "1".into())],
+                slack_error("ratelimited"),
+            ),
+        ],
+    );
+    let c = build(&fake.uri(), json!({}));
+    let (sink, report) = full(&c).await;
+    assert_eq!(sink.len(), 4);
+    assert!(report.retries >= 2, "{report:?}");
+    assert!(
+        report.rate_limit_wait >= Duration::from_secs(2),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn public_channels_are_joined_only_when_configured() {
+    let mut state = standard();
+    state.channels.push(Chan {
+        member: false,
+        ..Chan::new(
+            "C03RANDOM",
+            "random",
+            false,
+            vec![Msg::new(&ts(at(2, 0), 40), "U01ANA", "hello random")],
+        )
+    });
+    let fake = Fake::start(state).await;
+    // Every channel: the one the bot is not in is left out, nothing joined.
+    let c = build(&fake.uri(), json!({}));
+    let (sink, report) = full(&c).await;
+    assert_eq!(sink.len(), 4);
+    assert_eq!(report.failed, 0);
+    assert_eq!(fake.count("conversations.join"), 0);
+    // Named: a failure that says so.
+    let c = build(&fake.uri(), json!({"channels": ["#random", "general"]}));
+    let (sink, report) = full(&c).await;
+    assert_eq!(sink.len(), 2);
+    assert_eq!(report.failures.len(), 1, "{report:?}");
+    assert!(report.failures[0].message.contains("#random"), "{report:?}");
+    assert_eq!(
+        c.check().await.unwrap_err().kind(),
+        ErrorKind::PermissionDenied
+    );
+    // Configured: joined, then read.
+    let c = build(
+        &fake.uri(),
+        json!({"channels": "random", "join_public_channels": true}),
+    );
+    let (sink, _) = full(&c).await;
+    assert_eq!(sink.ids(), [id("C03RANDOM", &ts(at(2, 0), 40))]);
+    assert_eq!(
+        fake.queries("conversations.join")[0]["channel"],
+        "C03RANDOM"
+    );
+}
+
+#[tokio::test]
+async fn named_channels_patterns_and_partitions() {
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({"channels": "#general, eng"}));
+    assert_eq!(c.partitions(), ["general", "eng"]);
+    let eng = c.partition("eng").unwrap();
+    let (sink, _) = full(&eng).await;
+    assert!(sink.ids().iter().all(|i| i.starts_with("C02ENG")));
+    assert_eq!(sink.len(), 2);
+
+    let c = build(
+        &fake.uri(),
+        json!({"channels": ["e.g"], "channel_regex_enabled": true}),
+    );
+    assert!(c.partitions().is_empty());
+    let (sink, _) = full(&c).await;
+    assert_eq!(sink.len(), 2);
+    // A pattern matches whole names only.
+    let c = build(
+        &fake.uri(),
+        json!({"channels": ["en"], "channel_regex_enabled": true}),
+    );
+    let (sink, _) = full(&c).await;
+    assert!(sink.is_empty());
+
+    let c = build(&fake.uri(), json!({"channels": ["nowhere"]}));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(err.field(), Some("channels"));
+    c.as_ref();
+}
+
+#[tokio::test]
+async fn bot_messages_are_kept_when_asked() {
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({"include_bot_messages": true}));
+    let (sink, _) = full(&c).await;
+    let bot = sink.get(&id("C01GENERAL", &ts(at(5, 0), 7))).unwrap();
+    assert_eq!(bot.title, "deploybot in #general: Build #42 passed");
+}
