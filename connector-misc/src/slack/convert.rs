@@ -126,7 +126,7 @@ pub(crate) fn user_ids(m: &Message, out: &mut Vec<String>) {
     while let Some(at) = rest.find("<@") {
         rest = &rest[at + 2..];
         let end = rest
-            .find(|c: char| c == '>' || c == '|')
+            .find(['>', '|'])
             .unwrap_or(rest.len());
         let id = &rest[..end];
         if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) {

@@ -160,6 +160,9 @@ pub struct Person {
     pub email: Option<String>,
 }
 
+/// An answer given once: status, headers, body.
+pub type Canned = (u16, Vec<(String, String)>, Value);
+
 /// The fake's state, shared with the tests (which change it between requests).
 #[derive(Debug, Default)]
 pub struct State {
@@ -168,7 +171,7 @@ pub struct State {
     /// Channels per `conversations.list` page (Slack's `limit` is a maximum).
     pub channels_per_page: usize,
     /// Answers to give once, before the normal one, per method: (status, headers, body).
-    pub once: BTreeMap<String, Vec<(u16, Vec<(String, String)>, Value)>>,
+    pub once: BTreeMap<String, Vec<Canned>>,
     /// Answers to give always, per method.
     pub always: BTreeMap<String, Value>,
     /// Methods asked, in order, with their query.
@@ -281,7 +284,7 @@ impl Respond for FakeSlack {
                     .map(Chan::json)
                     .collect();
                 let per = st.channels_per_page.max(1);
-                let mut q2 = q.clone();
+                let mut q2 = q;
                 q2.insert("limit".into(), per.to_string());
                 let (items, next) = page(&all, &q2, per);
                 ok(json!({"channels": items, "response_metadata": meta(next)}))
