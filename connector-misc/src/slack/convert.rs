@@ -125,9 +125,7 @@ pub(crate) fn user_ids(m: &Message, out: &mut Vec<String>) {
     let mut rest = m.text.as_str();
     while let Some(at) = rest.find("<@") {
         rest = &rest[at + 2..];
-        let end = rest
-            .find(['>', '|'])
-            .unwrap_or(rest.len());
+        let end = rest.find(['>', '|']).unwrap_or(rest.len());
         let id = &rest[..end];
         if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             out.push(id.to_owned());
