@@ -15,6 +15,8 @@ pub mod github;
 pub mod gitlab;
 #[cfg(feature = "imap")]
 pub mod imap;
+#[cfg(feature = "notion")]
+pub mod notion;
 #[cfg(feature = "seafile")]
 pub mod seafile;
 #[cfg(feature = "slack")]
@@ -27,7 +29,8 @@ pub mod slack;
     feature = "seafile",
     feature = "box",
     feature = "github",
-    feature = "gitlab"
+    feature = "gitlab",
+    feature = "notion"
 ))]
 #[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
 mod files;
@@ -57,7 +60,8 @@ pub mod webdav;
         feature = "bitbucket",
         feature = "github",
         feature = "gitlab",
-        feature = "slack"
+        feature = "slack",
+        feature = "notion"
     )),
     allow(unused_variables)
 )]
@@ -97,6 +101,12 @@ pub fn register(registry: &mut connector_core::Registry) {
         gitlab::SOURCE,
         "merge requests, issues and code files of GitLab projects",
         |cfg| Ok(Box::new(gitlab::GitlabConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "notion")]
+    registry.register::<notion::NotionConfig, _>(
+        notion::SOURCE,
+        "pages, databases and files of a Notion workspace",
+        |cfg| Ok(Box::new(notion::NotionConnector::new(cfg)?)),
     );
     #[cfg(feature = "webdav")]
     registry.register::<webdav::WebdavConfig, _>(

@@ -392,3 +392,46 @@ impl MarkdownWriter {
 pub fn render(blocks: &[Block]) -> String {
     MarkdownWriter::new().render(blocks)
 }
+
+/// YAML front matter (`---` lines around `key: value` lines, then a blank line) for the fields
+/// a document's header shows, in the order given. Values are written as JSON, which YAML reads
+/// as the same scalars, lists and maps; a key that is not a plain word (spaces inside are
+/// fine) or that YAML reads as something else (`true`, `no`) is written as a JSON string, so a Notion property named `Due: soon` or `#` stays
+/// one key. No fields: an empty string.
+///
+/// ```
+/// use connector_core::text::markdown::front_matter;
+/// use serde_json::json;
+/// let fm = front_matter([("title", &json!("Q3 plan")), ("Due: soon", &json!(["a", 1]))]);
+/// assert_eq!(fm, "---\ntitle: \"Q3 plan\"\n\"Due: soon\": [\"a\",1]\n---\n\n");
+/// ```
+pub fn front_matter<'a>(
+    fields: impl IntoIterator<Item = (&'a str, &'a serde_json::Value)>,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for (key, value) in fields {
+        if out.is_empty() {
+            out.push_str("---\n");
+        }
+        // YAML would read `true`, `no`, `null` or `12` as other things than strings.
+        const WORDS: &[&str] = &["true", "false", "null", "yes", "no", "on", "off", "y", "n"];
+        let plain = key.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && !key.ends_with(' ')
+            && key
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == ' ' || c == '-')
+            && !WORDS.contains(&key.to_ascii_lowercase().as_str());
+        let value = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());
+        let _ = if plain {
+            writeln!(out, "{key}: {value}")
+        } else {
+            let key = serde_json::to_string(key).unwrap_or_else(|_| "\"\"".to_owned());
+            writeln!(out, "{key}: {value}")
+        };
+    }
+    if !out.is_empty() {
+        out.push_str("---\n\n");
+    }
+    out
+}

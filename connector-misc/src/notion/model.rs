@@ -1,0 +1,255 @@
+//! What Notion's answers hold (API version `2022-06-28`): pages, databases, blocks and rich
+//! text, with the fields the connector reads.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// A list answer: `{"object": "list", "results": [...], "next_cursor", "has_more"}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct List {
+    /// Results as sent: each is read on its own, so one malformed result fails alone.
+    #[serde(default)]
+    pub(crate) results: Vec<Value>,
+    #[serde(default)]
+    pub(crate) next_cursor: Option<String>,
+    #[serde(default)]
+    pub(crate) has_more: bool,
+}
+
+impl List {
+    /// The cursor of the next page; none at the end.
+    pub(crate) fn next(&self) -> Option<String> {
+        if self.has_more {
+            self.next_cursor.clone().filter(|c| !c.is_empty())
+        } else {
+            None
+        }
+    }
+}
+
+/// A user reference (`created_by`, `last_edited_by`): an id, a name when Notion sends one.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct UserRef {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+}
+
+/// Where a page, database or block sits: `{"type": "page_id", "page_id": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub(crate) struct Parent {
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) page_id: Option<String>,
+    #[serde(default)]
+    pub(crate) database_id: Option<String>,
+    #[serde(default)]
+    pub(crate) block_id: Option<String>,
+}
+
+impl Parent {
+    /// The parent's kind (`page`, `database`, `block`) and id; none for the workspace.
+    pub(crate) fn target(&self) -> Option<(&'static str, &str)> {
+        match self.kind.as_str() {
+            "page_id" => self.page_id.as_deref().map(|id| ("page", id)),
+            "database_id" => self.database_id.as_deref().map(|id| ("database", id)),
+            "block_id" => self.block_id.as_deref().map(|id| ("block", id)),
+            _ => None,
+        }
+    }
+}
+
+/// A page (a search result, `GET /v1/pages/{id}`, a database query's row) or a database
+/// (`GET /v1/databases/{id}`): the fields both have.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Page {
+    pub(crate) object: String,
+    pub(crate) id: String,
+    pub(crate) created_time: DateTime<Utc>,
+    pub(crate) last_edited_time: DateTime<Utc>,
+    #[serde(default)]
+    pub(crate) created_by: Option<UserRef>,
+    #[serde(default)]
+    pub(crate) last_edited_by: Option<UserRef>,
+    pub(crate) parent: Parent,
+    #[serde(default)]
+    pub(crate) archived: bool,
+    #[serde(default)]
+    pub(crate) in_trash: bool,
+    #[serde(default)]
+    pub(crate) properties: Map<String, Value>,
+    #[serde(default)]
+    pub(crate) url: Option<String>,
+    /// A database's title (a page's is its `title` property).
+    #[serde(default)]
+    pub(crate) title: Option<Vec<RichText>>,
+}
+
+impl Page {
+    /// Whether it is in the trash.
+    pub(crate) fn deleted(&self) -> bool {
+        self.archived || self.in_trash
+    }
+
+    /// Its title: a database's `title`, else the page's `title` property; empty when it has
+    /// none.
+    pub(crate) fn title(&self) -> String {
+        if let Some(title) = &self.title {
+            return plain(title);
+        }
+        self.properties
+            .values()
+            .find(|p| p.get("type").and_then(Value::as_str) == Some("title"))
+            .and_then(|p| p.get("title"))
+            .and_then(|t| serde_json::from_value::<Vec<RichText>>(t.clone()).ok())
+            .map(|t| plain(&t))
+            .unwrap_or_default()
+    }
+
+    /// Whether it is a row of a database (its properties are the database's columns).
+    pub(crate) fn is_row(&self) -> bool {
+        self.parent.kind == "database_id" || self.parent.kind == "data_source_id"
+    }
+}
+
+/// One run of rich text: `text`, `mention` or `equation`, with its annotations and link.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct RichText {
+    #[serde(rename = "type", default)]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) plain_text: String,
+    #[serde(default)]
+    pub(crate) href: Option<String>,
+    #[serde(default)]
+    pub(crate) annotations: Annotations,
+    #[serde(default)]
+    pub(crate) mention: Option<Value>,
+    #[serde(default)]
+    pub(crate) equation: Option<Equation>,
+}
+
+/// The styles of a run.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Annotations {
+    #[serde(default)]
+    pub(crate) bold: bool,
+    #[serde(default)]
+    pub(crate) italic: bool,
+    #[serde(default)]
+    pub(crate) strikethrough: bool,
+    #[serde(default)]
+    pub(crate) code: bool,
+}
+
+/// An equation (a rich text run or a block): its KaTeX expression.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Equation {
+    #[serde(default)]
+    pub(crate) expression: String,
+}
+
+/// The text of runs, without styles.
+pub(crate) fn plain(runs: &[RichText]) -> String {
+    runs.iter().map(|r| r.plain_text.as_str()).collect()
+}
+
+/// A block as listed by `GET /v1/blocks/{id}/children`: its id, type, whether it has
+/// children, and the object under its type's key (`"paragraph": {...}`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Block {
+    pub(crate) id: String,
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) has_children: bool,
+    #[serde(default)]
+    pub(crate) last_edited_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) archived: bool,
+    #[serde(default)]
+    pub(crate) in_trash: bool,
+    #[serde(default)]
+    pub(crate) parent: Option<Parent>,
+    /// Everything else, the type's object among it.
+    #[serde(flatten)]
+    pub(crate) rest: Map<String, Value>,
+}
+
+impl Block {
+    /// The object under the block's type key (empty when missing).
+    pub(crate) fn body(&self) -> &Value {
+        self.rest.get(&self.kind).unwrap_or(&Value::Null)
+    }
+
+    /// The block's `rich_text` (or `caption` when `key` says so).
+    pub(crate) fn runs(&self, key: &str) -> Vec<RichText> {
+        self.body()
+            .get(key)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+
+    /// Whether its children are a page or database of their own (read as their own
+    /// documents, not as part of this page).
+    pub(crate) fn is_child_object(&self) -> bool {
+        matches!(self.kind.as_str(), "child_page" | "child_database")
+    }
+
+    /// Whether it is a file block whose file becomes a document.
+    pub(crate) fn is_file(&self) -> bool {
+        FILE_BLOCKS.contains(&self.kind.as_str())
+    }
+
+    /// A file block's URL and whether Notion hosts it (an expiring `file` URL) rather than
+    /// linking it (`external`).
+    pub(crate) fn file_url(&self) -> Option<(String, bool)> {
+        let body = self.body();
+        let kind = body.get("type").and_then(Value::as_str)?;
+        let url = body.get(kind)?.get("url")?.as_str()?.to_owned();
+        Some((url, kind == "file"))
+    }
+
+    /// A file block's name: its `name`, else the last segment of its URL's path, else
+    /// `notion_file_{id}`.
+    pub(crate) fn file_name(&self) -> String {
+        if let Some(name) = self
+            .body()
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.trim().is_empty())
+        {
+            return name.to_owned();
+        }
+        self.file_url()
+            .and_then(|(u, _)| url::Url::parse(&u).ok())
+            .and_then(|u| {
+                u.path_segments()
+                    .and_then(|mut s| s.next_back().map(str::to_owned))
+            })
+            .map(|s| {
+                percent_encoding::percent_decode_str(&s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| format!("notion_file_{}", self.id))
+    }
+}
+
+/// The block types that hold a file.
+pub(crate) const FILE_BLOCKS: &[&str] = &["file", "image", "pdf", "video", "audio"];
+
+/// Notion's error body: `{"object": "error", "status": 429, "code": "rate_limited",
+/// "message": "…", "request_id": "…"}`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ApiError {
+    #[serde(default)]
+    pub(crate) code: String,
+    #[serde(default)]
+    pub(crate) message: String,
+    #[serde(default)]
+    pub(crate) request_id: String,
+}

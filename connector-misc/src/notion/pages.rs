@@ -1,0 +1,523 @@
+//! The search walk: search pages as checkpointed batches (pages in scope, their block trees
+//! read a few requests at a time, their file blocks downloaded), the id listing and the
+//! refetch of named pages and files, on core's [`fetch_items`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{TimeDelta, Utc};
+use connector_core::http::is_body_too_large;
+use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
+use connector_core::{
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
+};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use serde_json::Value;
+
+use super::SOURCE;
+use super::checkpoint::NotionCheckpoint;
+use super::client::{Client, PAGE_SIZE};
+use super::config::compact_id;
+use super::convert::{Node, file_document, notion_url, page_document};
+use super::model::{Block, List, Page, Parent};
+
+/// Pages read at the same time within a search page.
+const CONCURRENCY: usize = 3;
+/// Children lists asked at the same time within one page's block tree.
+const BLOCK_CONCURRENCY: usize = 4;
+/// Levels of nested blocks read at most (Notion's editor nests far less).
+const MAX_DEPTH: usize = 64;
+/// Parents followed at most from a page up to the configured root.
+const MAX_ANCESTORS: usize = 64;
+/// Pages of one cursor-paged list read at most, as a guard against a cursor that loops.
+const MAX_LIST_PAGES: usize = 100_000;
+/// Notion rounds `last_edited_time` down to the minute.
+const PRECISION: TimeDelta = TimeDelta::minutes(1);
+/// How long after its `last_edited_time` a page's version is trusted: an edit within the same
+/// minute keeps the time, so a page edited this recently is read whatever the store holds.
+const SETTLE: TimeDelta = TimeDelta::minutes(2);
+
+/// What the walk needs besides the client.
+#[derive(Debug, Clone)]
+pub(crate) struct Walk {
+    pub(crate) client: Client,
+    /// The configured root page, compact.
+    pub(crate) root: Option<String>,
+    pub(crate) max: u64,
+    pub(crate) files: bool,
+    /// The parents seen or asked: compact id → its parent (none: not visible to the
+    /// integration), shared by the runs of this connector.
+    pub(crate) parents: Arc<Mutex<HashMap<String, Option<Parent>>>>,
+}
+
+/// A page to read: the page and the version token its document carries, if settled.
+pub(crate) struct Item {
+    page: Page,
+    version: Option<String>,
+}
+
+enum Pending {
+    Page(Box<Item>),
+    Failed(Failure),
+}
+
+/// The version token of a page: its `last_edited_time`, which Notion moves when the page's
+/// properties or any block in it, at any depth, change.
+fn version(page: &Page) -> String {
+    format!(
+        "{}|{}",
+        page.last_edited_time
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        page.id
+    )
+}
+
+impl Walk {
+    fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            client: self.client.with_context(ctx),
+            ..self.clone()
+        }
+    }
+
+    fn remember(&self, id: &str, parent: Option<Parent>) {
+        if let (Some(id), Ok(mut map)) = (compact_id(id), self.parents.lock()) {
+            map.insert(id, parent);
+        }
+    }
+
+    fn known(&self, id: &str) -> Option<Option<Parent>> {
+        let id = compact_id(id)?;
+        self.parents.lock().ok()?.get(&id).cloned()
+    }
+
+    /// The parent of the `kind` (`page`, `database`, `block`) `id`, asked once; none when
+    /// the integration cannot see it.
+    async fn parent_of(&self, kind: &str, id: &str) -> Result<Option<Parent>> {
+        if let Some(known) = self.known(id) {
+            return Ok(known);
+        }
+        let parent = match kind {
+            "page" => self.client.page(id).await?.map(|p| p.parent),
+            "database" => self.client.database(id).await?.map(|p| p.parent),
+            _ => self.client.block(id).await?.and_then(|b| b.parent),
+        };
+        self.remember(id, parent.clone());
+        Ok(parent)
+    }
+
+    /// Whether `page` is the configured root or below it, at any depth (through pages,
+    /// databases and blocks such as columns); always without a root.
+    async fn in_scope(&self, page: &Page) -> Result<bool> {
+        let Some(root) = &self.root else {
+            return Ok(true);
+        };
+        if compact_id(&page.id).as_deref() == Some(root.as_str()) {
+            return Ok(true);
+        }
+        let mut parent = Some(page.parent.clone());
+        for _ in 0..MAX_ANCESTORS {
+            let Some((kind, id)) = parent.as_ref().and_then(Parent::target) else {
+                return Ok(false);
+            };
+            if compact_id(id).as_deref() == Some(root.as_str()) {
+                return Ok(true);
+            }
+            let (kind, id) = (kind.to_owned(), id.to_owned());
+            parent = self.parent_of(&kind, &id).await?;
+        }
+        tracing::warn!(connector = SOURCE, page = %page.id, "more than {MAX_ANCESTORS} parents above the page; taken as outside the root");
+        Ok(false)
+    }
+
+    /// The search from `from` on, each page with the checkpoint after it: oldest edit first
+    /// for a full run (a page edited meanwhile moves behind the cursor and comes again, never
+    /// shifts another past it), newest first for a window, which ends at the first page older
+    /// than the window.
+    pub(super) fn checkpointed(
+        &self,
+        from: NotionCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<NotionCheckpoint>>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let mut cp = from;
+            let started = Utc::now();
+            let ascending = window.is_none();
+            while !cp.is_done() {
+                ctx.cancellation().check()?;
+                let list = walk.client.search(cp.cursor.as_deref(), ascending, PAGE_SIZE).await?;
+                let next = list.next();
+                let mut past = false;
+                let mut pending = Vec::new();
+                for (page, failure) in pages_of(list) {
+                    let page = match (page, failure) {
+                        (Some(page), _) => page,
+                        (None, Some(failure)) => {
+                            pending.push(PendingItem::new(failure.id.clone().unwrap_or_default(), Pending::Failed(failure)));
+                            continue;
+                        }
+                        (None, None) => continue,
+                    };
+                    walk.remember(&page.id, Some(page.parent.clone()));
+                    if page.deleted() {
+                        continue;
+                    }
+                    if let Some(w) = &window
+                        && !w.contains_truncated(page.last_edited_time, PRECISION)
+                    {
+                        // Newest first: once older than the window, every later one is.
+                        past |= page.last_edited_time < w.start;
+                        continue;
+                    }
+                    if !walk.in_scope(&page).await? {
+                        continue;
+                    }
+                    let settled = page.last_edited_time + SETTLE <= started;
+                    let version = settled.then(|| version(&page));
+                    let id = page.id.clone();
+                    let item = PendingItem::new(id, Pending::Page(Box::new(Item { page, version: version.clone() })));
+                    pending.push(match &version {
+                        Some(v) => item.with_version(v),
+                        None => item,
+                    });
+                }
+                let fetch_walk = walk.clone();
+                let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
+                    let walk = fetch_walk.clone();
+                    async move {
+                        match item {
+                            Pending::Failed(f) => Ok(vec![Outcome::from(f)]),
+                            Pending::Page(item) => walk.read(*item).await,
+                        }
+                    }
+                })
+                .await?;
+                cp = NotionCheckpoint {
+                    cursor: if past { None } else { next.filter(|n| cp.cursor.as_deref() != Some(n.as_str())) },
+                    started: true,
+                };
+                yield CheckpointedBatch::new(batch, cp.clone());
+            }
+        }
+        .boxed()
+    }
+
+    /// A page's document, then its file blocks' documents (or failures).
+    async fn read(&self, item: Item) -> Result<Vec<Outcome>> {
+        let Item { page, version } = item;
+        let nodes = self.tree(&page.id, true).await?;
+        let mut out = vec![Outcome::from(page_document(
+            &page,
+            &nodes,
+            version.as_deref(),
+        ))];
+        if self.files {
+            let mut files = Vec::new();
+            collect_files(&nodes, &mut files);
+            for block in files {
+                out.push(self.file(&page, &block).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A file block's document: its file downloaded now, while its URL is fresh.
+    async fn file(&self, page: &Page, block: &Block) -> Result<Outcome> {
+        let Some((url, _)) = block.file_url() else {
+            return Ok(Failure::new(
+                Some(block.id.clone()),
+                ErrorKind::InvalidData,
+                format!("the {} block {} of the page {} holds no URL", block.kind, block.id, page.id),
+            )
+            .into());
+        };
+        match self.client.download(&url, self.max).await {
+            Ok(data) => Ok(file_document(page, block, data.to_vec()).into()),
+            Err(e) if is_body_too_large(&e) => Ok(Failure::new(
+                Some(block.id.clone()),
+                ErrorKind::Unsupported,
+                format!(
+                    "{} in the page {}: the file is larger than max_file_size ({} bytes)",
+                    block.file_name(),
+                    page.id,
+                    self.max
+                ),
+            )
+            .into()),
+            Err(e) => Ok(item_failure(block.id.clone(), e)?.into()),
+        }
+    }
+
+    /// Every child of block (or page) `id`, following the cursor.
+    async fn all_children(&self, id: &str) -> Result<Vec<Block>> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let list = self.client.children(id, cursor.as_deref()).await?;
+            let next = list.next();
+            for value in list.results {
+                match serde_json::from_value::<Block>(value) {
+                    Ok(block) => out.push(block),
+                    Err(e) => {
+                        tracing::warn!(connector = SOURCE, parent = %id, "a block cannot be read and is left out: {e}");
+                    }
+                }
+            }
+            match next {
+                Some(n) if cursor.as_deref() != Some(n.as_str()) => cursor = Some(n),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every row of database `id`; none when the integration cannot query it (a linked
+    /// database whose source is not shared).
+    async fn rows(&self, id: &str) -> Result<Vec<Page>> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let list = match self.client.query_database(id, cursor.as_deref()).await {
+                Ok(list) => list,
+                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidData) => {
+                    tracing::warn!(connector = SOURCE, database = %id, "the database cannot be queried; its rows are not listed in its page: {e}");
+                    return Ok(out);
+                }
+                Err(e) => return Err(e),
+            };
+            let next = list.next();
+            out.extend(
+                list.results
+                    .into_iter()
+                    .filter_map(|v| serde_json::from_value::<Page>(v).ok())
+                    .filter(|p| !p.deleted()),
+            );
+            match next {
+                Some(n) if cursor.as_deref() != Some(n.as_str()) => cursor = Some(n),
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// The block tree of page `id`: level by level, up to [`BLOCK_CONCURRENCY`] children
+    /// lists at a time, every block with `has_children` opened (child pages and databases
+    /// are documents of their own and are not); with `rows`, each inline database queried.
+    async fn tree(&self, id: &str, rows: bool) -> Result<Vec<Node>> {
+        let mut lists: HashMap<String, Vec<Block>> = HashMap::new();
+        let mut databases = Vec::new();
+        let mut frontier = vec![id.to_owned()];
+        for _ in 0..MAX_DEPTH {
+            if frontier.is_empty() {
+                break;
+            }
+            let read: Vec<(String, Vec<Block>)> = futures::stream::iter(std::mem::take(&mut frontier))
+                .map(|parent| async move {
+                    let children = self.all_children(&parent).await?;
+                    Ok::<_, Error>((parent, children))
+                })
+                .buffered(BLOCK_CONCURRENCY)
+                .try_collect()
+                .await?;
+            for (parent, children) in read {
+                for b in &children {
+                    if b.has_children && !b.is_child_object() {
+                        frontier.push(b.id.clone());
+                    }
+                    if rows && b.kind == "child_database" {
+                        databases.push(b.id.clone());
+                    }
+                }
+                lists.insert(parent, children);
+            }
+        }
+        let mut table: HashMap<String, Vec<Page>> = HashMap::new();
+        for db in databases {
+            let found = self.rows(&db).await?;
+            table.insert(db, found);
+        }
+        Ok(assemble(id, &mut lists, &mut table))
+    }
+
+    /// Every page id in scope and, with `include_files`, every file block id in them; fails,
+    /// rather than come back short, when a page cannot be listed.
+    pub(super) fn list_ids(
+        &self,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let mut cursor: Option<String> = None;
+            for _ in 0..MAX_LIST_PAGES {
+                ctx.cancellation().check()?;
+                let list = walk.client.search(cursor.as_deref(), true, PAGE_SIZE).await?;
+                let next = list.next();
+                let mut ids = Vec::new();
+                for (page, _) in pages_of(list) {
+                    let Some(page) = page else { continue };
+                    walk.remember(&page.id, Some(page.parent.clone()));
+                    if page.deleted() || !walk.in_scope(&page).await? {
+                        continue;
+                    }
+                    if walk.files {
+                        let nodes = walk.tree(&page.id, false).await?;
+                        let mut files = Vec::new();
+                        collect_files(&nodes, &mut files);
+                        ids.extend(files.into_iter().map(|b| SlimDocument::new(b.id)));
+                    }
+                    ids.push(SlimDocument::new(page.id));
+                }
+                if !ids.is_empty() {
+                    yield ids;
+                }
+                match next {
+                    Some(n) if cursor.as_deref() != Some(n.as_str()) => cursor = Some(n),
+                    _ => break,
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The pages and file blocks with these ids again; one that is gone, in the trash or
+    /// outside the root yields nothing.
+    pub(super) fn refetch(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Batch>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            for chunk in ids.chunks(PAGE_SIZE as usize) {
+                let pending = chunk
+                    .iter()
+                    .filter(|id| compact_id(id).is_some())
+                    .map(|id| PendingItem::new(id.clone(), id.clone()));
+                let batch = fetch_items(&ctx, pending, CONCURRENCY, |id: String| {
+                    let walk = walk.clone();
+                    async move { walk.refetch_one(&id).await }
+                })
+                .await?;
+                if !batch.is_empty() {
+                    yield batch;
+                }
+            }
+        }
+        .boxed()
+    }
+
+    async fn refetch_one(&self, id: &str) -> Result<Vec<Outcome>> {
+        if let Some(value) = self.client.page_value(id).await? {
+            let page: Page = serde_json::from_value(value).map_err(|e| {
+                Error::new(ErrorKind::InvalidData, format!("the page {id} cannot be read: {e}"))
+                    .with_connector(SOURCE)
+            })?;
+            if page.deleted() || !self.in_scope(&page).await? {
+                return Ok(Vec::new());
+            }
+            let settled = page.last_edited_time + SETTLE <= Utc::now();
+            let version = settled.then(|| version(&page));
+            let outcomes = self.read(Item { page, version }).await?;
+            return Ok(outcomes);
+        }
+        // A file block: its page first (the block's parents up to it), then the file.
+        let Some(block) = self.client.block(id).await? else {
+            return Ok(Vec::new());
+        };
+        if !block.is_file() || block.archived || block.in_trash || !self.files {
+            return Ok(Vec::new());
+        }
+        let mut parent = block.parent.clone();
+        for _ in 0..MAX_ANCESTORS {
+            match parent.as_ref().and_then(Parent::target) {
+                Some(("page", page_id)) => {
+                    let Some(page) = self.client.page(page_id).await? else {
+                        return Ok(Vec::new());
+                    };
+                    if page.deleted() || !self.in_scope(&page).await? {
+                        return Ok(Vec::new());
+                    }
+                    return Ok(vec![self.file(&page, &block).await?]);
+                }
+                Some(("block", block_id)) => {
+                    let block_id = block_id.to_owned();
+                    parent = self.parent_of("block", &block_id).await?;
+                }
+                _ => return Ok(Vec::new()),
+            }
+        }
+        Ok(Vec::new())
+    }
+}
+
+/// The results of a search page: each a page, or the failure of one that cannot be read
+/// (named by its id when it has one).
+fn pages_of(list: List) -> Vec<(Option<Page>, Option<Failure>)> {
+    list.results
+        .into_iter()
+        .map(|value| {
+            let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+            match serde_json::from_value::<Page>(value) {
+                Ok(page) => (Some(page), None),
+                Err(e) => {
+                    let Some(id) = id else {
+                        tracing::warn!(connector = SOURCE, "a search result without an id is left out: {e}");
+                        return (None, None);
+                    };
+                    let failure = Failure::new(
+                        Some(id.clone()),
+                        ErrorKind::InvalidData,
+                        format!("the page {id} cannot be read from the search result: {e}"),
+                    );
+                    let failure = match url::Url::parse(&notion_url(&id)) {
+                        Ok(link) => failure.with_link(link),
+                        Err(_) => failure,
+                    };
+                    (None, Some(failure))
+                }
+            }
+        })
+        .collect()
+}
+
+/// The tree under `id` from the children lists read.
+fn assemble(
+    id: &str,
+    lists: &mut HashMap<String, Vec<Block>>,
+    rows: &mut HashMap<String, Vec<Page>>,
+) -> Vec<Node> {
+    let Some(blocks) = lists.remove(id) else {
+        return Vec::new();
+    };
+    blocks
+        .into_iter()
+        .map(|block| {
+            let children = if block.is_child_object() {
+                Vec::new()
+            } else {
+                assemble(&block.id, lists, rows)
+            };
+            let found = rows.remove(&block.id).unwrap_or_default();
+            Node {
+                block,
+                children,
+                rows: found,
+            }
+        })
+        .collect()
+}
+
+/// The file blocks of a tree, in page order.
+fn collect_files(nodes: &[Node], out: &mut Vec<Block>) {
+    for node in nodes {
+        if node.block.is_file() && !node.block.archived && !node.block.in_trash {
+            out.push(node.block.clone());
+        }
+        collect_files(&node.children, out);
+    }
+}
+

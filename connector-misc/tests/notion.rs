@@ -1,0 +1,359 @@
+//! The Notion connector against the wiremock Notion of `notion_common`: search paging, scope
+//! below a root page, nested blocks as Markdown, database rows with their properties, file
+//! blocks, polls, 429 `Retry-After`, 401, and a page changed only in a nested block.
+#![cfg(feature = "notion")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod notion_common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use connector_core::sink::MemorySink;
+use connector_core::state::MemoryStateStore;
+use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::{Batch, Connector, Content, Document, ErrorKind, SyncContext, TimeWindow};
+use futures::StreamExt;
+use notion_common::*;
+use serde_json::{Value, json};
+
+async fn load(c: &Arc<dyn Connector>) -> Batch {
+    let mut out = Batch::default();
+    let mut stream = c.roles().as_load().unwrap().load(SyncContext::new());
+    while let Some(page) = stream.next().await {
+        out.append(page.unwrap());
+    }
+    out
+}
+
+async fn poll(c: &Arc<dyn Connector>, window: TimeWindow) -> Batch {
+    let mut out = Batch::default();
+    let mut stream = c
+        .roles()
+        .as_poll()
+        .unwrap()
+        .poll(window, SyncContext::new());
+    while let Some(page) = stream.next().await {
+        out.append(page.unwrap());
+    }
+    out
+}
+
+fn doc<'a>(batch: &'a Batch, id: &str) -> &'a Document {
+    batch
+        .documents
+        .iter()
+        .find(|d| d.id == id)
+        .unwrap_or_else(|| panic!("no document {id} among {:?}", ids(batch)))
+}
+
+fn ids(batch: &Batch) -> Vec<String> {
+    let mut ids: Vec<String> = batch.documents.iter().map(|d| d.id.clone()).collect();
+    ids.sort();
+    ids
+}
+
+fn text(d: &Document) -> &str {
+    d.content.as_text().unwrap()
+}
+
+/// The document as JSON with the fake's address replaced, for snapshots.
+fn portable(doc: &Document, uri: &str) -> Value {
+    let text = serde_json::to_string(doc)
+        .unwrap()
+        .replace(uri, "https://files.notion.test");
+    serde_json::from_str(&text).unwrap()
+}
+
+fn sorted(mut v: Vec<&str>) -> Vec<String> {
+    v.sort();
+    v.into_iter().map(str::to_owned).collect()
+}
+
+async fn sync(c: &Arc<dyn Connector>, store: &MemoryStateStore, mode: SyncMode) -> (MemorySink, SyncReport) {
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .run(mode)
+        .await
+        .expect("the sync runs");
+    (sink, report)
+}
+
+#[tokio::test]
+async fn every_shared_page_is_a_document_over_cursor_pages() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({}));
+    let batch = load(&c).await;
+    assert_eq!(
+        ids(&batch),
+        sorted(vec![ROOT, CHILD, ROW, OTHER, DEEP, PDF_BLOCK, IMAGE_BLOCK])
+    );
+    assert!(batch.failures.is_empty(), "{:?}", batch.failures);
+    // Five pages, two a search page: three searches, each after the first with the cursor.
+    assert_eq!(fake.notion.searches.load(Ordering::SeqCst), 3);
+    let searches: Vec<Value> = fake
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/v1/search")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(searches[0]["filter"], json!({"property": "object", "value": "page"}));
+    assert_eq!(searches[0]["sort"]["timestamp"], "last_edited_time");
+    assert_eq!(searches[0].get("start_cursor"), None);
+    assert_eq!(searches[1]["start_cursor"], "s-2");
+    assert_eq!(searches[2]["start_cursor"], "s-4");
+}
+
+#[tokio::test]
+async fn blocks_render_as_markdown() {
+    let fake = Fake::start(|_| {}).await;
+    let uri = fake.uri();
+    let c = build(&uri, json!({}));
+    let batch = load(&c).await;
+    let root = doc(&batch, ROOT);
+    insta::assert_json_snapshot!("notion_handbook", portable(root, &uri));
+    let t = text(root);
+    assert!(t.starts_with("---\ntitle: \"Handbook\"\n"), "{t}");
+    assert!(t.contains("# Handbook\n\n## Welcome"), "{t}");
+    // Nested list items, the toggle's content and the table's rows were read (has_children).
+    assert!(t.contains("  - nested \\| pipe"), "{t}");
+    assert!(t.contains("hidden detail"), "{t}");
+    assert!(t.contains("| Ada | Eng \\| Ops |"), "{t}");
+    assert!(t.contains("- [x] ship it"), "{t}");
+    assert!(t.contains("```rust"), "{t}");
+    assert!(t.contains("> 💡 Heads up"), "{t}");
+    assert!(t.contains("[Onboarding](https://www.notion.so/a1d8501e1ac143e9a6bdea9fe6c8822b)"), "{t}");
+    // The inline database, queried: its row with its properties.
+    assert!(t.contains("Write docs"), "{t}");
+    assert!(t.contains("Done"), "{t}");
+    assert_eq!(root.title, "Handbook");
+    assert_eq!(root.updated_at, Some(time(10)));
+    assert_eq!(root.link.as_ref().unwrap().as_str(), "https://www.notion.so/Handbook-598337872cf94fdf8782e53db20768a5");
+}
+
+#[tokio::test]
+async fn nested_blocks_at_any_depth_are_read() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({}));
+    let batch = load(&c).await;
+    let child = doc(&batch, CHILD);
+    // column_list > column > paragraph: three levels below the page.
+    assert!(text(child).contains("deep text"), "{}", text(child));
+    assert!(text(child).contains("[Deep page](https://www.notion.so/e0e0e0e011114222833394444444444"), "{}", text(child));
+}
+
+#[tokio::test]
+async fn a_database_row_has_its_properties_as_front_matter() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({}));
+    let batch = load(&c).await;
+    let row = doc(&batch, ROW);
+    let t = text(row);
+    assert!(t.contains("Status: \"Done\"\n"), "{t}");
+    assert!(t.contains("Tags: [\"docs\",\"q1\"]\n"), "{t}");
+    assert!(t.contains("Points: 3\n"), "{t}");
+    assert!(t.contains("Due: \"2025-03-15\"\n"), "{t}");
+    assert!(t.contains("row body"), "{t}");
+    assert_eq!(row.metadata["database_id"], json!(DATABASE));
+    assert_eq!(row.metadata["properties"]["Done"], json!(true));
+    assert_eq!(row.parent_id.as_deref(), Some(DATABASE));
+}
+
+#[tokio::test]
+async fn root_page_reads_what_is_below_it_at_any_depth() {
+    let fake = Fake::start(|_| {}).await;
+    // The root as in its URL, without dashes.
+    let c = build(&fake.uri(), json!({"root_page_id": "598337872cf94fdf8782e53db20768a5", "include_files": false}));
+    let batch = load(&c).await;
+    // OTHER is outside; DEEP is below a column block of CHILD, ROW below the database.
+    assert_eq!(ids(&batch), sorted(vec![ROOT, CHILD, ROW, DEEP]));
+}
+
+#[tokio::test]
+async fn file_blocks_are_documents_of_their_own() {
+    let fake = Fake::start(|_| {}).await;
+    let uri = fake.uri();
+    let c = build(&uri, json!({}));
+    let batch = load(&c).await;
+    let pdf = doc(&batch, PDF_BLOCK);
+    assert_eq!(pdf.title, "guide.pdf");
+    match &pdf.content {
+        Content::Bytes { data, mime, .. } => {
+            assert_eq!(&data[..], b"%PDF-1.4 guide");
+            assert_eq!(mime, "application/pdf");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(pdf.parent_id.as_deref(), Some(ROOT));
+    assert_eq!(pdf.metadata["caption"], json!("the guide"));
+    assert_eq!(pdf.metadata["hosted_by"], json!("notion"));
+    // The page links the block, not the URL that expires.
+    assert!(!text(doc(&batch, ROOT)).contains("X-Amz-Signature"));
+    let image = doc(&batch, IMAGE_BLOCK);
+    assert_eq!(image.title, "diagram.png");
+    assert_eq!(image.metadata["hosted_by"], json!("external"));
+}
+
+#[tokio::test]
+async fn a_file_over_max_file_size_is_a_failure() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({"max_file_size": 10}));
+    let batch = load(&c).await;
+    let failure = batch
+        .failures
+        .iter()
+        .find(|f| f.id.as_deref() == Some(PDF_BLOCK))
+        .expect("the PDF fails");
+    assert_eq!(failure.kind, ErrorKind::Unsupported);
+    assert!(failure.message.contains("max_file_size"), "{}", failure.message);
+    // The page itself still comes.
+    doc(&batch, ROOT);
+}
+
+#[tokio::test]
+async fn rate_limited_search_waits_for_retry_after() {
+    let fake = Fake::start(|st| st.rate_limited = 1).await;
+    let c = build(&fake.uri(), json!({"include_files": false}));
+    let started = Instant::now();
+    let batch = load(&c).await;
+    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert_eq!(batch.documents.len(), 5);
+    assert_eq!(fake.notion.searches.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn unauthorized_names_the_token_field() {
+    let fake = Fake::start(|_| {}).await;
+    let mut registry = connector_core::Registry::new();
+    connector_misc::register(&mut registry);
+    let c = registry
+        .build(
+            "notion",
+            json!({
+                "credentials": {"notion_integration_token": "ntn_wrong_wrong_wrong"},
+                "api_base_url": fake.uri(), "allowed_hosts": ["127.0.0.1"],
+            }),
+        )
+        .unwrap();
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert!(err.to_string().contains("credentials.notion_integration_token"), "{err}");
+    let mut stream = c.roles().as_load().unwrap().load(SyncContext::new());
+    let first = stream.next().await.unwrap();
+    assert_eq!(first.unwrap_err().kind(), ErrorKind::Unauthenticated);
+    // Once: a 401 is not retried.
+    assert_eq!(fake.notion.searches.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn check_names_a_root_that_is_not_shared() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({"root_page_id": "00000000-0000-4000-8000-000000000000"}));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.to_string().contains("root_page_id"), "{err}");
+    build(&fake.uri(), json!({"root_page_id": ROOT})).check().await.unwrap();
+    build(&fake.uri(), json!({})).check().await.unwrap();
+}
+
+#[tokio::test]
+async fn poll_reads_the_window_newest_first_and_stops_past_it() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({"include_files": false}));
+    // Edited at 10:20 (CHILD) and 10:30 (ROW); the start inside a minute is widened to it.
+    let window = TimeWindow::new(time(20) + chrono::TimeDelta::seconds(30), time(31)).unwrap();
+    let batch = poll(&c, window).await;
+    assert_eq!(ids(&batch), sorted(vec![CHILD, ROW]));
+    let bodies: Vec<Value> = fake
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/v1/search")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(bodies[0]["sort"]["direction"], "descending");
+    // DEEP (40), ROW (30) | CHILD (20), ROOT (10): the second page holds an older page, so
+    // the third is never asked.
+    assert_eq!(bodies.len(), 2);
+}
+
+#[tokio::test]
+async fn a_change_in_a_nested_block_is_found_by_the_next_poll() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({"include_files": false, "root_page_id": ROOT}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = sync(&c, &store, SyncMode::Full).await;
+    assert!(sink.documents().iter().any(|d| d.id == CHILD && d.content.as_text().unwrap().contains("deep text")));
+    // The paragraph three levels down in CHILD changes; Notion moves the page's
+    // last_edited_time with it (and not ROOT's, its parent).
+    {
+        let mut st = fake.notion.state.lock().unwrap();
+        let column = st.children.get_mut(COLUMN).unwrap();
+        column[0] = paragraph(DEEP_TEXT_BLOCK, vec![notion_common::text("deeper text")]);
+        st.pages.iter_mut().find(|p| p.id == CHILD).unwrap().minute = 50;
+    }
+    let window = TimeWindow::new(time(45), time(55)).unwrap();
+    let batch = poll(&c, window).await;
+    assert_eq!(ids(&batch), vec![CHILD.to_owned()]);
+    assert!(text(doc(&batch, CHILD)).contains("deeper text"));
+}
+
+#[tokio::test]
+async fn an_unchanged_page_costs_no_block_request() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({"include_files": false}));
+    let store = MemoryStateStore::new();
+    let (_, first) = sync(&c, &store, SyncMode::Full).await;
+    assert_eq!(first.delivered, 5);
+    let before = fake.notion.children_requests.load(Ordering::SeqCst);
+    fake.notion.state.lock().unwrap().pages.iter_mut().find(|p| p.id == OTHER).unwrap().minute = 45;
+    let (sink, second) = sync(&c, &store, SyncMode::Full).await;
+    assert_eq!(second.delivered, 1);
+    assert_eq!(sink.ids(), vec![OTHER.to_owned()]);
+    // One children list: OTHER's.
+    assert_eq!(fake.notion.children_requests.load(Ordering::SeqCst) - before, 1);
+}
+
+#[tokio::test]
+async fn resume_from_the_search_cursor_reads_the_rest() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({"include_files": false}));
+    let cp = c
+        .roles()
+        .as_checkpointed()
+        .unwrap()
+        .load_from_checkpoint_json(Some(json!({"cursor": "s-2", "started": true})), None, SyncContext::new());
+    let mut got = Vec::new();
+    let mut stream = cp;
+    while let Some(page) = stream.next().await {
+        got.extend(page.unwrap().batch.documents.into_iter().map(|d| d.id));
+    }
+    got.sort();
+    // Oldest first: OTHER (5), ROOT (10) were the first page.
+    assert_eq!(got, sorted(vec![CHILD, ROW, DEEP]));
+}
+
+#[tokio::test]
+async fn refetch_reads_pages_and_file_blocks_by_id() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({"root_page_id": ROOT}));
+    let mut stream = c.roles().as_refetch().unwrap().fetch(
+        vec![CHILD.to_owned(), PDF_BLOCK.to_owned(), OTHER.to_owned(), "nope".to_owned()],
+        SyncContext::new(),
+    );
+    let mut batch = Batch::default();
+    while let Some(b) = stream.next().await {
+        batch.append(b.unwrap());
+    }
+    // OTHER is outside the root: nothing.
+    assert_eq!(ids(&batch), sorted(vec![CHILD, PDF_BLOCK]));
+    assert_eq!(doc(&batch, PDF_BLOCK).parent_id.as_deref(), Some(ROOT));
+}
