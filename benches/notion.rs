@@ -77,12 +77,36 @@ fn block(n: usize, kind: &str, body: Value) -> Value {
 /// The same children list for every page: six blocks, about 2 KiB.
 fn children() -> String {
     let results = vec![
-        block(1, "heading_2", json!({"rich_text": [run("Overview", false, None)], "is_toggleable": false, "color": "default"})),
-        block(2, "paragraph", json!({"rich_text": [run("This page explains the ", false, None), run("release process", true, None), run(" and links the ", false, None), run("runbook", false, Some("https://example.com/runbook"))], "color": "default"})),
-        block(3, "bulleted_list_item", json!({"rich_text": [run("Tag the release_candidate branch", false, None)], "color": "default"})),
-        block(4, "bulleted_list_item", json!({"rich_text": [run("Run the *full* test suite", false, None)], "color": "default"})),
-        block(5, "code", json!({"rich_text": [run("cargo test --workspace\ncargo bench", false, None)], "language": "shell", "caption": []})),
-        block(6, "paragraph", json!({"rich_text": [run("Ask in #releases when in doubt; 2 reviewers sign off.", false, None)], "color": "default"})),
+        block(
+            1,
+            "heading_2",
+            json!({"rich_text": [run("Overview", false, None)], "is_toggleable": false, "color": "default"}),
+        ),
+        block(
+            2,
+            "paragraph",
+            json!({"rich_text": [run("This page explains the ", false, None), run("release process", true, None), run(" and links the ", false, None), run("runbook", false, Some("https://example.com/runbook"))], "color": "default"}),
+        ),
+        block(
+            3,
+            "bulleted_list_item",
+            json!({"rich_text": [run("Tag the release_candidate branch", false, None)], "color": "default"}),
+        ),
+        block(
+            4,
+            "bulleted_list_item",
+            json!({"rich_text": [run("Run the *full* test suite", false, None)], "color": "default"}),
+        ),
+        block(
+            5,
+            "code",
+            json!({"rich_text": [run("cargo test --workspace\ncargo bench", false, None)], "language": "shell", "caption": []}),
+        ),
+        block(
+            6,
+            "paragraph",
+            json!({"rich_text": [run("Ask in #releases when in doubt; 2 reviewers sign off.", false, None)], "color": "default"}),
+        ),
     ];
     json!({"object": "list", "results": results, "next_cursor": null, "has_more": false, "type": "block", "block": {}}).to_string()
 }
@@ -193,7 +217,10 @@ fn main() {
             .await;
         Mock::given(method("GET"))
             .and(path_regex("^/v1/blocks/[0-9a-f-]+/children$"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(children().into_bytes(), "application/json"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(children().into_bytes(), "application/json"),
+            )
             .mount(&server)
             .await;
         println!("notion loopback: {n} pages, {PAGE} per search page, 6 blocks each");

@@ -71,7 +71,11 @@ fn sorted(mut v: Vec<&str>) -> Vec<String> {
     v.into_iter().map(str::to_owned).collect()
 }
 
-async fn sync(c: &Arc<dyn Connector>, store: &MemoryStateStore, mode: SyncMode) -> (MemorySink, SyncReport) {
+async fn sync(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    mode: SyncMode,
+) -> (MemorySink, SyncReport) {
     let sink = MemorySink::new();
     let report = Syncer::new(c.clone())
         .sink(sink.clone())
@@ -103,7 +107,10 @@ async fn every_shared_page_is_a_document_over_cursor_pages() {
         .filter(|r| r.url.path() == "/v1/search")
         .map(|r| serde_json::from_slice(&r.body).unwrap())
         .collect();
-    assert_eq!(searches[0]["filter"], json!({"property": "object", "value": "page"}));
+    assert_eq!(
+        searches[0]["filter"],
+        json!({"property": "object", "value": "page"})
+    );
     assert_eq!(searches[0]["sort"]["timestamp"], "last_edited_time");
     assert_eq!(searches[0].get("start_cursor"), None);
     assert_eq!(searches[1]["start_cursor"], "s-2");
@@ -128,13 +135,19 @@ async fn blocks_render_as_markdown() {
     assert!(t.contains("- [x] ship it"), "{t}");
     assert!(t.contains("```rust"), "{t}");
     assert!(t.contains("> 💡 Heads up"), "{t}");
-    assert!(t.contains("[Onboarding](https://www.notion.so/a1d8501e1ac143e9a6bdea9fe6c8822b)"), "{t}");
+    assert!(
+        t.contains("[Onboarding](https://www.notion.so/a1d8501e1ac143e9a6bdea9fe6c8822b)"),
+        "{t}"
+    );
     // The inline database, queried: its row with its properties.
     assert!(t.contains("Write docs"), "{t}");
     assert!(t.contains("Done"), "{t}");
     assert_eq!(root.title, "Handbook");
     assert_eq!(root.updated_at, Some(time(10)));
-    assert_eq!(root.link.as_ref().unwrap().as_str(), "https://www.notion.so/Handbook-598337872cf94fdf8782e53db20768a5");
+    assert_eq!(
+        root.link.as_ref().unwrap().as_str(),
+        "https://www.notion.so/Handbook-598337872cf94fdf8782e53db20768a5"
+    );
 }
 
 #[tokio::test]
@@ -145,7 +158,11 @@ async fn nested_blocks_at_any_depth_are_read() {
     let child = doc(&batch, CHILD);
     // column_list > column > paragraph: three levels below the page.
     assert!(text(child).contains("deep text"), "{}", text(child));
-    assert!(text(child).contains("[Deep page](https://www.notion.so/e0e0e0e011114222833394444444444"), "{}", text(child));
+    assert!(
+        text(child).contains("[Deep page](https://www.notion.so/e0e0e0e011114222833394444444444"),
+        "{}",
+        text(child)
+    );
 }
 
 #[tokio::test]
@@ -169,7 +186,10 @@ async fn a_database_row_has_its_properties_as_front_matter() {
 async fn root_page_reads_what_is_below_it_at_any_depth() {
     let fake = Fake::start(|_| {}).await;
     // The root as in its URL, without dashes.
-    let c = build(&fake.uri(), json!({"root_page_id": "598337872cf94fdf8782e53db20768a5", "include_files": false}));
+    let c = build(
+        &fake.uri(),
+        json!({"root_page_id": "598337872cf94fdf8782e53db20768a5", "include_files": false}),
+    );
     let batch = load(&c).await;
     // OTHER is outside; DEEP is below a column block of CHILD, ROW below the database.
     assert_eq!(ids(&batch), sorted(vec![ROOT, CHILD, ROW, DEEP]));
@@ -211,7 +231,11 @@ async fn a_file_over_max_file_size_is_a_failure() {
         .find(|f| f.id.as_deref() == Some(PDF_BLOCK))
         .expect("the PDF fails");
     assert_eq!(failure.kind, ErrorKind::Unsupported);
-    assert!(failure.message.contains("max_file_size"), "{}", failure.message);
+    assert!(
+        failure.message.contains("max_file_size"),
+        "{}",
+        failure.message
+    );
     // The page itself still comes.
     doc(&batch, ROOT);
 }
@@ -222,7 +246,11 @@ async fn rate_limited_search_waits_for_retry_after() {
     let c = build(&fake.uri(), json!({"include_files": false}));
     let started = Instant::now();
     let batch = load(&c).await;
-    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(batch.documents.len(), 5);
     assert_eq!(fake.notion.searches.load(Ordering::SeqCst), 4);
 }
@@ -243,7 +271,11 @@ async fn unauthorized_names_the_token_field() {
         .unwrap();
     let err = c.check().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated);
-    assert!(err.to_string().contains("credentials.notion_integration_token"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("credentials.notion_integration_token"),
+        "{err}"
+    );
     let mut stream = c.roles().as_load().unwrap().load(SyncContext::new());
     let first = stream.next().await.unwrap();
     assert_eq!(first.unwrap_err().kind(), ErrorKind::Unauthenticated);
@@ -262,11 +294,17 @@ async fn unauthorized_names_the_token_field() {
 #[tokio::test]
 async fn check_names_a_root_that_is_not_shared() {
     let fake = Fake::start(|_| {}).await;
-    let c = build(&fake.uri(), json!({"root_page_id": "00000000-0000-4000-8000-000000000000"}));
+    let c = build(
+        &fake.uri(),
+        json!({"root_page_id": "00000000-0000-4000-8000-000000000000"}),
+    );
     let err = c.check().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(err.to_string().contains("root_page_id"), "{err}");
-    build(&fake.uri(), json!({"root_page_id": ROOT})).check().await.unwrap();
+    build(&fake.uri(), json!({"root_page_id": ROOT}))
+        .check()
+        .await
+        .unwrap();
     build(&fake.uri(), json!({})).check().await.unwrap();
 }
 
@@ -296,10 +334,17 @@ async fn poll_reads_the_window_newest_first_and_stops_past_it() {
 #[tokio::test]
 async fn a_change_in_a_nested_block_is_found_by_the_next_poll() {
     let fake = Fake::start(|_| {}).await;
-    let c = build(&fake.uri(), json!({"include_files": false, "root_page_id": ROOT}));
+    let c = build(
+        &fake.uri(),
+        json!({"include_files": false, "root_page_id": ROOT}),
+    );
     let store = MemoryStateStore::new();
     let (sink, _) = sync(&c, &store, SyncMode::Full).await;
-    assert!(sink.documents().iter().any(|d| d.id == CHILD && d.content.as_text().unwrap().contains("deep text")));
+    assert!(
+        sink.documents()
+            .iter()
+            .any(|d| d.id == CHILD && d.content.as_text().unwrap().contains("deep text"))
+    );
     // The paragraph three levels down in CHILD changes; Notion moves the page's
     // last_edited_time with it (and not ROOT's, its parent).
     {
@@ -322,14 +367,25 @@ async fn an_unchanged_page_costs_no_block_request() {
     let (_, first) = sync(&c, &store, SyncMode::Full).await;
     assert_eq!(first.delivered, 5);
     let before = fake.notion.children_requests.load(Ordering::SeqCst);
-    fake.notion.state.lock().unwrap().pages.iter_mut().find(|p| p.id == OTHER).unwrap().minute = 45;
+    fake.notion
+        .state
+        .lock()
+        .unwrap()
+        .pages
+        .iter_mut()
+        .find(|p| p.id == OTHER)
+        .unwrap()
+        .minute = 45;
     // A reconciling run lists every page and reads only what moved.
     let (sink, second) = sync(&c, &store, SyncMode::Reconcile).await;
     assert_eq!(second.delivered, 1, "{second:?}");
     assert_eq!(second.unchanged, 4, "{second:?}");
     assert_eq!(sink.ids(), vec![OTHER.to_owned()]);
     // One children list: OTHER's.
-    assert_eq!(fake.notion.children_requests.load(Ordering::SeqCst) - before, 1);
+    assert_eq!(
+        fake.notion.children_requests.load(Ordering::SeqCst) - before,
+        1
+    );
 }
 
 #[tokio::test]
@@ -355,7 +411,12 @@ async fn refetch_reads_pages_and_file_blocks_by_id() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({"root_page_id": ROOT}));
     let mut stream = c.roles().as_refetch().unwrap().fetch(
-        vec![CHILD.to_owned(), PDF_BLOCK.to_owned(), OTHER.to_owned(), "nope".to_owned()],
+        vec![
+            CHILD.to_owned(),
+            PDF_BLOCK.to_owned(),
+            OTHER.to_owned(),
+            "nope".to_owned(),
+        ],
         SyncContext::new(),
     );
     let mut batch = Batch::default();

@@ -43,7 +43,10 @@ impl Fixture for NotionFixture {
     }
 
     fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
-        (build(&self.malformed.uri(), config()), Some(OTHER.to_owned()))
+        (
+            build(&self.malformed.uri(), config()),
+            Some(OTHER.to_owned()),
+        )
     }
 
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {

@@ -416,7 +416,10 @@ pub fn front_matter<'a>(
         }
         // YAML would read `true`, `no`, `null` or `12` as other things than strings.
         const WORDS: &[&str] = &["true", "false", "null", "yes", "no", "on", "off", "y", "n"];
-        let plain = key.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        let plain = key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
             && !key.ends_with(' ')
             && key
                 .chars()

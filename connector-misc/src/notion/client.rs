@@ -161,9 +161,12 @@ impl Client {
     /// the token (Notion's file URLs are pre-signed, external ones are someone else's).
     pub(crate) async fn download(&self, url: &str, max: u64) -> Result<Bytes> {
         let url = Url::parse(url).map_err(|e| {
-            Error::new(ErrorKind::InvalidData, "the file block's URL cannot be read")
-                .with_connector(SOURCE)
-                .with_cause(e)
+            Error::new(
+                ErrorKind::InvalidData,
+                "the file block's URL cannot be read",
+            )
+            .with_connector(SOURCE)
+            .with_cause(e)
         })?;
         Ok(self
             .http

@@ -101,9 +101,7 @@ pub struct NotionConfig {
 
 fn empty_is_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     let value = Option::<String>::deserialize(d)?;
-    Ok(value
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty()))
+    Ok(value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()))
 }
 
 fn default_true() -> bool {
@@ -200,12 +198,18 @@ impl ConnectorConfig for NotionConfig {
             ));
         }
         if self.requests_per_second.get() > 10_000 {
-            problems.push(FieldError::new("requests_per_second", "must be at most 10000"));
+            problems.push(FieldError::new(
+                "requests_per_second",
+                "must be at most 10000",
+            ));
         }
         if self.max_file_size.get() > connector_core::config::limits::MAX_BYTES {
             problems.push(FieldError::new(
                 "max_file_size",
-                format!("must be at most {}", connector_core::config::limits::MAX_BYTES),
+                format!(
+                    "must be at most {}",
+                    connector_core::config::limits::MAX_BYTES
+                ),
             ));
         }
         problems.extend(NetworkPolicy::check_allowed_hosts(

@@ -416,14 +416,21 @@ pub(crate) fn property_value(p: &Value) -> Value {
             v.as_array()
                 .map(|a| {
                     a.iter()
-                        .map(|u| u.get("name").or_else(|| u.get("id")).cloned().unwrap_or_default())
+                        .map(|u| {
+                            u.get("name")
+                                .or_else(|| u.get("id"))
+                                .cloned()
+                                .unwrap_or_default()
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
         ),
-        "created_by" | "last_edited_by" => {
-            v.get("name").or_else(|| v.get("id")).cloned().unwrap_or_default()
-        }
+        "created_by" | "last_edited_by" => v
+            .get("name")
+            .or_else(|| v.get("id"))
+            .cloned()
+            .unwrap_or_default(),
         "files" => Value::Array(
             v.as_array()
                 .map(|a| a.iter().map(name).collect())

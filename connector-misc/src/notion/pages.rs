@@ -231,7 +231,10 @@ impl Walk {
             return Ok(Failure::new(
                 Some(block.id.clone()),
                 ErrorKind::InvalidData,
-                format!("the {} block {} of the page {} holds no URL", block.kind, block.id, page.id),
+                format!(
+                    "the {} block {} of the page {} holds no URL",
+                    block.kind, block.id, page.id
+                ),
             )
             .into());
         };
@@ -315,14 +318,15 @@ impl Walk {
             if frontier.is_empty() {
                 break;
             }
-            let read: Vec<(String, Vec<Block>)> = futures::stream::iter(std::mem::take(&mut frontier))
-                .map(|parent| async move {
-                    let children = self.all_children(&parent).await?;
-                    Ok::<_, Error>((parent, children))
-                })
-                .buffered(BLOCK_CONCURRENCY)
-                .try_collect()
-                .await?;
+            let read: Vec<(String, Vec<Block>)> =
+                futures::stream::iter(std::mem::take(&mut frontier))
+                    .map(|parent| async move {
+                        let children = self.all_children(&parent).await?;
+                        Ok::<_, Error>((parent, children))
+                    })
+                    .buffered(BLOCK_CONCURRENCY)
+                    .try_collect()
+                    .await?;
             for (parent, children) in read {
                 for b in &children {
                     if b.has_children && !b.is_child_object() {
@@ -413,8 +417,11 @@ impl Walk {
     async fn refetch_one(&self, id: &str) -> Result<Vec<Outcome>> {
         if let Some(value) = self.client.page_value(id).await? {
             let page: Page = serde_json::from_value(value).map_err(|e| {
-                Error::new(ErrorKind::InvalidData, format!("the page {id} cannot be read: {e}"))
-                    .with_connector(SOURCE)
+                Error::new(
+                    ErrorKind::InvalidData,
+                    format!("the page {id} cannot be read: {e}"),
+                )
+                .with_connector(SOURCE)
             })?;
             if page.deleted() || !self.in_scope(&page).await? {
                 return Ok(Vec::new());
@@ -465,7 +472,10 @@ fn pages_of(list: List) -> Vec<(Option<Page>, Option<Failure>)> {
                 Ok(page) => (Some(page), None),
                 Err(e) => {
                     let Some(id) = id else {
-                        tracing::warn!(connector = SOURCE, "a search result without an id is left out: {e}");
+                        tracing::warn!(
+                            connector = SOURCE,
+                            "a search result without an id is left out: {e}"
+                        );
                         return (None, None);
                     };
                     let failure = Failure::new(
@@ -520,4 +530,3 @@ fn collect_files(nodes: &[Node], out: &mut Vec<Block>) {
         collect_files(&node.children, out);
     }
 }
-

@@ -84,7 +84,12 @@ pub(crate) fn block(id: &str, kind: &str, body: Value, has_children: bool) -> Va
 }
 
 pub(crate) fn paragraph(id: &str, runs: Vec<Value>) -> Value {
-    block(id, "paragraph", json!({"rich_text": runs, "color": "default"}), false)
+    block(
+        id,
+        "paragraph",
+        json!({"rich_text": runs, "color": "default"}),
+        false,
+    )
 }
 
 fn title_property(title: &str) -> Value {
@@ -121,7 +126,11 @@ impl PageFx {
 
     pub(crate) fn json(&self) -> Value {
         let mut properties = self.properties.clone().unwrap_or_else(|| json!({}));
-        let key = if self.parent.0 == "database_id" { "Name" } else { "title" };
+        let key = if self.parent.0 == "database_id" {
+            "Name"
+        } else {
+            "title"
+        };
         properties[key] = title_property(&self.title);
         let parent = if self.parent.0 == "workspace" {
             json!({"type": "workspace", "workspace": true})
@@ -180,7 +189,9 @@ fn not_found(id: &str) -> ResponseTemplate {
     error(
         404,
         "object_not_found",
-        &format!("Could not find page with ID: {id}. Make sure the relevant pages and databases are shared with your integration."),
+        &format!(
+            "Could not find page with ID: {id}. Make sure the relevant pages and databases are shared with your integration."
+        ),
     )
 }
 
@@ -207,7 +218,10 @@ fn compact(id: &str) -> String {
 impl Notion {
     fn find_page(&self, id: &str) -> Option<PageFx> {
         let st = self.state.lock().unwrap();
-        st.pages.iter().find(|p| compact(&p.id) == compact(id)).cloned()
+        st.pages
+            .iter()
+            .find(|p| compact(&p.id) == compact(id))
+            .cloned()
     }
 
     fn find_block(&self, id: &str) -> Option<(Value, String)> {
@@ -253,9 +267,17 @@ impl Respond for Notion {
         if auth != format!("Bearer {TOKEN}") {
             return error(401, "unauthorized", "API token is invalid.");
         }
-        if req.headers.get("notion-version").and_then(|v| v.to_str().ok()) != Some("2022-06-28")
+        if req
+            .headers
+            .get("notion-version")
+            .and_then(|v| v.to_str().ok())
+            != Some("2022-06-28")
         {
-            return error(400, "missing_version", "Notion-Version header failed validation.");
+            return error(
+                400,
+                "missing_version",
+                "Notion-Version header failed validation.",
+            );
         }
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
@@ -265,8 +287,12 @@ impl Respond for Notion {
                 let mut st = self.state.lock().unwrap();
                 if st.rate_limited > 0 {
                     st.rate_limited -= 1;
-                    return error(429, "rate_limited", "You have been rate limited. Please try again in a few minutes.")
-                        .insert_header("Retry-After", "1");
+                    return error(
+                        429,
+                        "rate_limited",
+                        "You have been rate limited. Please try again in a few minutes.",
+                    )
+                    .insert_header("Retry-After", "1");
                 }
                 let ascending = body["sort"]["direction"] != "descending";
                 let mut pages = st.pages.clone();
@@ -274,10 +300,18 @@ impl Respond for Notion {
                 if !ascending {
                     pages.reverse();
                 }
-                let size = body["page_size"].as_u64().map_or(st.page_size, |n| (n as usize).min(st.page_size));
+                let size = body["page_size"]
+                    .as_u64()
+                    .map_or(st.page_size, |n| (n as usize).min(st.page_size));
                 let items = pages.iter().map(PageFx::json).collect();
                 let cursor = body["start_cursor"].as_str();
-                ResponseTemplate::new(200).set_body_json(list(items, cursor, "s-", size, "page_or_database"))
+                ResponseTemplate::new(200).set_body_json(list(
+                    items,
+                    cursor,
+                    "s-",
+                    size,
+                    "page_or_database",
+                ))
             }
             ("GET", ["v1", "pages", id]) => match self.find_page(id) {
                 Some(p) => ResponseTemplate::new(200).set_body_json(p.json()),
@@ -308,20 +342,41 @@ impl Respond for Notion {
                     .filter(|p| p.parent.0 == "database_id" && compact(&p.parent.1) == compact(id))
                     .map(PageFx::json)
                     .collect();
-                ResponseTemplate::new(200).set_body_json(list(rows, body["start_cursor"].as_str(), "q-", 100, "page_or_database"))
+                ResponseTemplate::new(200).set_body_json(list(
+                    rows,
+                    body["start_cursor"].as_str(),
+                    "q-",
+                    100,
+                    "page_or_database",
+                ))
             }
             ("GET", ["v1", "blocks", id, "children"]) => {
                 self.children_requests.fetch_add(1, Ordering::SeqCst);
                 let blocks = {
                     let st = self.state.lock().unwrap();
-                    st.children.iter().find(|(k, _)| compact(k) == compact(id)).map(|(_, v)| v.clone())
+                    st.children
+                        .iter()
+                        .find(|(k, _)| compact(k) == compact(id))
+                        .map(|(_, v)| v.clone())
                 };
-                let exists = blocks.is_some() || self.find_page(id).is_some() || self.find_block(id).is_some();
+                let exists = blocks.is_some()
+                    || self.find_page(id).is_some()
+                    || self.find_block(id).is_some();
                 if !exists {
                     return not_found(id);
                 }
-                let cursor = req.url.query_pairs().find(|(k, _)| k == "start_cursor").map(|(_, v)| v.into_owned());
-                ResponseTemplate::new(200).set_body_json(list(blocks.unwrap_or_default(), cursor.as_deref(), "b-", 3, "block"))
+                let cursor = req
+                    .url
+                    .query_pairs()
+                    .find(|(k, _)| k == "start_cursor")
+                    .map(|(_, v)| v.into_owned());
+                ResponseTemplate::new(200).set_body_json(list(
+                    blocks.unwrap_or_default(),
+                    cursor.as_deref(),
+                    "b-",
+                    3,
+                    "block",
+                ))
             }
             ("GET", ["v1", "blocks", id]) => match self.find_block(id) {
                 Some((mut b, parent)) => {
@@ -376,7 +431,8 @@ pub(crate) fn standard(base: &str) -> State {
         PageFx::new(OTHER, "Other notes", ("workspace", ""), 5),
         PageFx::new(DEEP, "Deep page", ("block_id", COLUMN), 40),
     ];
-    st.databases.insert(DATABASE.to_owned(), ("Tasks".to_owned(), ROOT.to_owned()));
+    st.databases
+        .insert(DATABASE.to_owned(), ("Tasks".to_owned(), ROOT.to_owned()));
     let mention = json!({
         "type": "mention",
         "mention": {"type": "page", "page": {"id": CHILD}},
@@ -410,26 +466,73 @@ pub(crate) fn standard(base: &str) -> State {
         file_block(PDF_BLOCK, "pdf", base, "guide.pdf"),
         block(IMAGE_BLOCK, "image", json!({"caption": [], "type": "external", "external": {"url": format!("{base}/files/diagram.png")}}), false),
     ]);
-    st.children.insert(b(4), vec![block(&b(16), "bulleted_list_item", json!({"rich_text": [text("nested | pipe")], "color": "default"}), false)]);
-    st.children.insert(b(9), vec![paragraph(&b(17), vec![text("hidden detail")])]);
-    st.children.insert(b(13), vec![
-        block(&b(18), "table_row", json!({"cells": [[text("Name")], [text("Role")]]}), false),
-        block(&b(19), "table_row", json!({"cells": [[text("Ada")], [text("Eng | Ops")]]}), false),
-    ]);
-    st.children.insert(CHILD.to_owned(), vec![
-        paragraph(&b(20), vec![text("Day one")]),
-        block("7f7f7f7f-0000-4000-8000-000000000001", "column_list", json!({}), true),
-    ]);
-    st.children.insert("7f7f7f7f-0000-4000-8000-000000000001".to_owned(), vec![block(COLUMN, "column", json!({}), true)]);
-    st.children.insert(COLUMN.to_owned(), vec![
-        paragraph(DEEP_TEXT_BLOCK, vec![text("deep text")]),
-        block(DEEP, "child_page", json!({"title": "Deep page"}), true),
-    ]);
-    st.children.insert(ROW.to_owned(), vec![paragraph(&b(21), vec![text("row body")])]);
-    st.children.insert(DEEP.to_owned(), vec![paragraph(&b(22), vec![text("at the bottom")])]);
-    st.children.insert(OTHER.to_owned(), vec![paragraph(&b(23), vec![text("elsewhere")])]);
-    st.files.insert("guide.pdf".to_owned(), b"%PDF-1.4 guide".to_vec());
-    st.files.insert("diagram.png".to_owned(), b"\x89PNG\r\n\x1a\n".to_vec());
+    st.children.insert(
+        b(4),
+        vec![block(
+            &b(16),
+            "bulleted_list_item",
+            json!({"rich_text": [text("nested | pipe")], "color": "default"}),
+            false,
+        )],
+    );
+    st.children
+        .insert(b(9), vec![paragraph(&b(17), vec![text("hidden detail")])]);
+    st.children.insert(
+        b(13),
+        vec![
+            block(
+                &b(18),
+                "table_row",
+                json!({"cells": [[text("Name")], [text("Role")]]}),
+                false,
+            ),
+            block(
+                &b(19),
+                "table_row",
+                json!({"cells": [[text("Ada")], [text("Eng | Ops")]]}),
+                false,
+            ),
+        ],
+    );
+    st.children.insert(
+        CHILD.to_owned(),
+        vec![
+            paragraph(&b(20), vec![text("Day one")]),
+            block(
+                "7f7f7f7f-0000-4000-8000-000000000001",
+                "column_list",
+                json!({}),
+                true,
+            ),
+        ],
+    );
+    st.children.insert(
+        "7f7f7f7f-0000-4000-8000-000000000001".to_owned(),
+        vec![block(COLUMN, "column", json!({}), true)],
+    );
+    st.children.insert(
+        COLUMN.to_owned(),
+        vec![
+            paragraph(DEEP_TEXT_BLOCK, vec![text("deep text")]),
+            block(DEEP, "child_page", json!({"title": "Deep page"}), true),
+        ],
+    );
+    st.children.insert(
+        ROW.to_owned(),
+        vec![paragraph(&b(21), vec![text("row body")])],
+    );
+    st.children.insert(
+        DEEP.to_owned(),
+        vec![paragraph(&b(22), vec![text("at the bottom")])],
+    );
+    st.children.insert(
+        OTHER.to_owned(),
+        vec![paragraph(&b(23), vec![text("elsewhere")])],
+    );
+    st.files
+        .insert("guide.pdf".to_owned(), b"%PDF-1.4 guide".to_vec());
+    st.files
+        .insert("diagram.png".to_owned(), b"\x89PNG\r\n\x1a\n".to_vec());
     st
 }
 
