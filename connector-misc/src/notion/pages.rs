@@ -48,7 +48,7 @@ pub(crate) struct Walk {
     pub(crate) max: u64,
     pub(crate) files: bool,
     /// The parents seen or asked: compact id → its parent (none: not visible to the
-    /// integration), shared by the runs of this connector.
+    /// integration); new for every run, so a page moved since the last one is placed anew.
     pub(crate) parents: Arc<Mutex<HashMap<String, Option<Parent>>>>,
 }
 
@@ -75,9 +75,11 @@ fn version(page: &Page) -> String {
 }
 
 impl Walk {
+    /// The walk of one run: its requests counted into `ctx`, its own parent cache.
     fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {
             client: self.client.with_context(ctx),
+            parents: Arc::default(),
             ..self.clone()
         }
     }
