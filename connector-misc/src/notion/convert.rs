@@ -468,7 +468,7 @@ pub(crate) fn page_document(page: &Page, nodes: &[Node], version: Option<&str>) 
     let shown_title = if title.is_empty() {
         "Untitled".to_owned()
     } else {
-        title.clone()
+        title
     };
     let url = page.url.clone().unwrap_or_else(|| notion_url(&page.id));
     let time = |t: chrono::DateTime<chrono::Utc>| {
