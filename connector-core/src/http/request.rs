@@ -488,6 +488,15 @@ impl Response {
     pub fn next_link(&self) -> Option<Url> {
         super::link::next_link(&self.headers, &self.url)
     }
+
+    /// How long to wait before the next request of this route when the answer says its rate
+    /// limit is spent (`X-RateLimit-Remaining: 0` or `RateLimit-Remaining: 0`, with
+    /// `X-RateLimit-Reset-After`, `RateLimit-Reset` or a reset time); `None` while requests
+    /// are left. Services with per-route buckets (Discord) answer the next request with a
+    /// `429` otherwise; the client retries that too, but waiting first costs no request.
+    pub fn spent_rate_limit(&self) -> Option<std::time::Duration> {
+        super::retry::spent_rate_limit(&self.headers, std::time::SystemTime::now())
+    }
 }
 
 impl fmt::Debug for Response {

@@ -119,8 +119,9 @@ pub(crate) fn asked_wait(
 }
 
 /// When a rate limit resets, from `RateLimit-Reset` (delta seconds, the IETF
-/// `draft-ietf-httpapi-ratelimit-headers` form) or else Atlassian's `X-RateLimit-Reset` (an
-/// ISO 8601 time, `2026-03-26T16:00Z` on Jira and Confluence Cloud, minutes only).
+/// `draft-ietf-httpapi-ratelimit-headers` form), else Discord's `X-RateLimit-Reset-After`
+/// (delta seconds with fractions), else Atlassian's `X-RateLimit-Reset` (an ISO 8601 time,
+/// `2026-03-26T16:00Z` on Jira and Confluence Cloud, minutes only).
 ///
 /// A reset that is due already is no hint: a minute-precision time is often in the past by the
 /// time it arrives, and waiting zero would spend every retry at once, so the backoff applies.
@@ -136,7 +137,15 @@ pub(crate) fn rate_limit_reset(headers: &HeaderMap, now: SystemTime) -> Option<D
     };
     let delta = text("ratelimit-reset")
         .and_then(|v| v.parse::<u64>().ok())
-        .map(Duration::from_secs);
+        .map(Duration::from_secs)
+        .filter(|d| !d.is_zero())
+        // Discord: delta seconds with fractions (`X-RateLimit-Reset-After: 1.234`).
+        .or_else(|| {
+            text("x-ratelimit-reset-after")
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|s| *s > 0.0)
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        });
     let at = || {
         let value = text("x-ratelimit-reset")?;
         let reset = match value.parse::<i64>() {
@@ -151,6 +160,18 @@ pub(crate) fn rate_limit_reset(headers: &HeaderMap, now: SystemTime) -> Option<D
     delta
         .filter(|d| !d.is_zero())
         .or_else(|| at().filter(|d| !d.is_zero()))
+}
+
+/// The wait before the next request when an accepted answer says its rate limit is spent:
+/// `X-RateLimit-Remaining: 0` (or `RateLimit-Remaining: 0`) with a reset header
+/// ([`rate_limit_reset`]). Discord sends this on every answer of a route whose bucket is
+/// empty; the next request of that route would be a `429`.
+pub(crate) fn spent_rate_limit(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let spent = ["x-ratelimit-remaining", "ratelimit-remaining"]
+        .iter()
+        .filter_map(|name| headers.get(*name)?.to_str().ok())
+        .any(|v| v.trim() == "0");
+    spent.then(|| rate_limit_reset(headers, now)).flatten()
 }
 
 /// An ISO 8601 time with a zone: RFC 3339 (`2026-03-26T16:00:30Z`, `+01:00`, fractions) or
@@ -524,8 +545,41 @@ mod tests {
             ]),
             None
         );
+        // Discord: fractional delta seconds, before the reset time it also sends.
+        assert_eq!(
+            reset(&[
+                ("x-ratelimit-reset-after", "1.5"),
+                ("x-ratelimit-reset", "1700000030.5")
+            ]),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(reset(&[("x-ratelimit-reset-after", "0.000")]), None);
+        assert_eq!(reset(&[("x-ratelimit-reset-after", "-1")]), None);
         assert_eq!(reset(&[("x-ratelimit-reset", "soon")]), None);
         assert_eq!(reset(&[("ratelimit-reset", "-3")]), None);
+    }
+
+    #[test]
+    fn spent_limit_only_when_remaining_is_zero() {
+        let spent = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset-after", "0.25"),
+        ]);
+        assert_eq!(
+            spent_rate_limit(&spent, now()),
+            Some(Duration::from_millis(250))
+        );
+        let left = headers(&[
+            ("x-ratelimit-remaining", "4"),
+            ("x-ratelimit-reset-after", "0.25"),
+        ]);
+        assert_eq!(spent_rate_limit(&left, now()), None);
+        let ietf = headers(&[("ratelimit-remaining", "0"), ("ratelimit-reset", "3")]);
+        assert_eq!(spent_rate_limit(&ietf, now()), Some(Duration::from_secs(3)));
+        assert_eq!(
+            spent_rate_limit(&headers(&[("x-ratelimit-remaining", "0")]), now()),
+            None
+        );
     }
 
     #[test]
