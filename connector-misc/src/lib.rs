@@ -7,6 +7,8 @@ pub mod azure_blob;
 pub mod bitbucket;
 #[cfg(feature = "box")]
 pub mod r#box;
+#[cfg(feature = "discord")]
+pub mod discord;
 #[cfg(feature = "dropbox")]
 pub mod dropbox;
 #[cfg(feature = "github")]
@@ -61,7 +63,8 @@ pub mod webdav;
         feature = "github",
         feature = "gitlab",
         feature = "slack",
-        feature = "notion"
+        feature = "notion",
+        feature = "discord"
     )),
     allow(unused_variables)
 )]
@@ -119,6 +122,12 @@ pub fn register(registry: &mut connector_core::Registry) {
         seafile::SOURCE,
         "libraries of a SeaFile server",
         |cfg| Ok(Box::new(seafile::SeafileConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "discord")]
+    registry.register::<discord::DiscordConfig, _>(
+        discord::SOURCE,
+        "messages and threads of Discord servers",
+        |cfg| Ok(Box::new(discord::DiscordConnector::new(cfg)?)),
     );
     #[cfg(feature = "bitbucket")]
     registry.register::<bitbucket::BitbucketConfig, _>(

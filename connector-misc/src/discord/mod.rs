@@ -1,0 +1,251 @@
+//! The Discord connector (source `"discord"`): the messages of a bot's servers over Discord's
+//! REST API v10 only (no gateway, no websocket), as RAGFlow's `discord` source configures it.
+//!
+//! - **Scope**: `server_ids` (empty: every server the bot is in; with more than one, each
+//!   server is a [partition](Connector::partitions)), `channel_names` or the web form's
+//!   `channels` (empty: every channel). Text and announcement channels are read, and the
+//!   public threads (active and archived) of those and of forum and media channels. A channel
+//!   the bot may not read (View Channel and Read Message History, computed from its roles and
+//!   the channel's overwrites, as RAGFlow's `permissions_for(me)`) is left out with a log
+//!   line. Private threads are not read (listing archived ones needs Manage Threads).
+//! - **Documents**: a channel's messages are grouped into fixed time buckets
+//!   (`bucket_hours`, default one UTC day), one document each:
+//!   `discord:{guild}:{channel}:{YYYYMMDDTHHMMZ}:{hours}h`. Buckets are aligned on the clock,
+//!   so the id of a bucket is the same on every run, full or incremental (RAGFlow's
+//!   `DISCORD_{first message id}` of each run of `batch_size` messages shifts with where a
+//!   run starts). Each public thread is one document, `discord:{guild}:{thread}`. Messages
+//!   are rendered as Markdown (author, time, edit time, the text as written, attachments as
+//!   links, embeds as quotes); joins, pins and other system messages are left out.
+//! - **Paging, checkpoints and windows**: `GET /channels/{id}/messages?after={snowflake}`;
+//!   the snowflake is the checkpoint ([`DiscordCheckpoint`]: the `after` of the next bucket,
+//!   or the last thread handed on) and the poll cursor. Snowflakes hold their creation time,
+//!   so a window `[start, end)` is the exact id range `[first_at(start), first_at(end))`,
+//!   widened to the start of `start`'s bucket so the bucket's document is whole. A channel
+//!   whose `last_message_id` is older than the window costs no message request.
+//! - **Edits**: an edit keeps the message's id (and so its bucket); Discord has no query for
+//!   "edited since". Each incremental run reads the buckets of `edit_lookback_hours` (default
+//!   24) before the window again and re-sends those whose messages or edit times changed
+//!   (the version token holds every message id with its `edited_timestamp`); an edit older
+//!   than that is found by the next full run. A thread is read again when its
+//!   `last_message_id` or `message_count` moves; an edit alone inside a thread is found by a
+//!   full run.
+//! - **Access**: from the server's roles and the channel's permission overwrites (see
+//!   [`access`]): `discord-guild:{id}` when `@everyone` may view the channel, else the roles
+//!   (`discord-role:{guild}:{role}`) and members (`discord-user:{id}`) that may. Threads
+//!   inherit their channel's.
+//! - **Limits**: `requests_per_second` (Discord's global 50 per bot) by default; a route whose
+//!   answer says `X-RateLimit-Remaining: 0` is waited out for `X-RateLimit-Reset-After`
+//!   before the next request; a `429` (per route or `global`) is retried after its
+//!   `Retry-After` by core's client and counted in the sync report.
+
+mod access;
+mod checkpoint;
+mod client;
+mod config;
+mod convert;
+mod model;
+mod pages;
+mod snowflake;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::TimeDelta;
+use connector_core::http::{Auth, HttpClient};
+use connector_core::{
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
+    Secret, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+};
+use futures::stream::BoxStream;
+use url::Url;
+
+pub use checkpoint::{ChannelCursor, DiscordCheckpoint, GuildCursor, Stage};
+pub use config::{
+    DEFAULT_API_BASE_URL, DEFAULT_BUCKET_HOURS, DEFAULT_EDIT_LOOKBACK_HOURS,
+    DEFAULT_REQUESTS_PER_SECOND, DiscordConfig, DiscordCredentials,
+};
+
+use client::Client;
+use config::TOKEN_FIELD;
+use pages::Walk;
+use snowflake::Buckets;
+
+/// The registry key of the Discord connector.
+pub const SOURCE: &str = "discord";
+
+/// The longest `Retry-After` honoured: Discord's per-route resets are seconds, a global
+/// limit or a Cloudflare ban can be longer.
+const RATE_LIMIT_WAIT: Duration = Duration::from_secs(600);
+
+/// Reads Discord servers. Built from a [`DiscordConfig`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use connector_core::sink::MemorySink;
+/// use connector_core::sync::{SyncMode, Syncer};
+/// use connector_misc::discord::{DiscordConfig, DiscordConnector};
+///
+/// # async fn demo() -> connector_core::Result<()> {
+/// let connector = DiscordConnector::new(DiscordConfig::new(["1098765432109876543"], "MTA5…"))?;
+/// let sink = MemorySink::new();
+/// Syncer::new(Arc::new(connector)).sink(sink.clone()).run(SyncMode::Auto).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct DiscordConnector {
+    config: DiscordConfig,
+    walk: Walk,
+}
+
+impl DiscordConnector {
+    /// A connector for `config`; nothing is requested until a sync or
+    /// [`check`](Connector::check).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of the
+    /// config by field path; `Internal` when the HTTP client cannot start.
+    pub fn new(config: DiscordConfig) -> Result<Self> {
+        let problems = connector_core::ConnectorConfig::validate(&config);
+        if !problems.is_empty() {
+            return Err(Error::config(problems).with_connector(SOURCE));
+        }
+        let http = HttpClient::builder(SOURCE)
+            .auth(
+                Auth::Header {
+                    name: "authorization".to_owned(),
+                    value: Secret::from(format!("Bot {}", config.bare_token())),
+                },
+                TOKEN_FIELD,
+            )
+            .error_classifier(client::classify)
+            .network_policy(config.network_policy()?)
+            .rate_limit(config.requests_per_second, Duration::from_secs(1))
+            .retry_after_cap(RATE_LIMIT_WAIT)
+            .build()?;
+        let api = match &config.base_url {
+            Some(u) => u.clone(),
+            None => Url::parse(DEFAULT_API_BASE_URL).map_err(|e| {
+                Error::internal("bad default URL")
+                    .with_connector(SOURCE)
+                    .with_cause(e)
+            })?,
+        };
+        let walk = Walk {
+            client: Client::new(http, api),
+            servers: config.servers(),
+            channel_names: config.channel_filter(),
+            buckets: Buckets::hours(config.bucket_hours.get()),
+            lookback: TimeDelta::hours(i64::from(config.edit_lookback_hours)),
+            threads: config.include_threads,
+            start_date: config
+                .start_date
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc()),
+        };
+        Ok(Self { config, walk })
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &DiscordConfig {
+        &self.config
+    }
+}
+
+impl fmt::Display for DiscordConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.walk.servers.is_empty() {
+            write!(f, "{SOURCE}:*")
+        } else {
+            write!(f, "{SOURCE}:{}", self.walk.servers.join(","))
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for DiscordConnector {
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .refetch()
+            .fingerprint_skip()
+            .into()
+    }
+
+    /// Reads the bot (`GET /users/@me`) and each configured server (`GET /guilds/{id}`).
+    ///
+    /// # Errors
+    /// `Unauthenticated` naming `credentials.discord_bot_token` for a token Discord rejects;
+    /// `NotFound` naming `server_ids[i]` for a server that does not exist or the bot is not
+    /// in; `Unavailable` when Discord cannot be reached.
+    async fn check(&self) -> Result<()> {
+        self.walk.client.me().await?;
+        for id in &self.walk.servers {
+            self.walk
+                .client
+                .guild(id)
+                .await
+                .map_err(|e| self.walk.named_guild_error(id, e))?;
+        }
+        Ok(())
+    }
+
+    /// The configured servers when there is more than one.
+    fn partitions(&self) -> Vec<String> {
+        if self.walk.servers.len() > 1 {
+            self.walk.servers.clone()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// This connector reading only the server `partition`, one of
+    /// [`partitions`](Connector::partitions).
+    fn partition(&self, partition: &str) -> Option<DynConnector> {
+        if !self.walk.servers.iter().any(|s| s == partition) || self.walk.servers.len() < 2 {
+            return None;
+        }
+        let mut config = self.config.clone();
+        config.server_ids = vec![partition.to_owned()].into();
+        let connector = Self::new(config).ok()?;
+        Some(Arc::new(connector))
+    }
+}
+
+impl CheckpointedConnector for DiscordConnector {
+    type Checkpoint = DiscordCheckpoint;
+
+    fn initial_checkpoint(&self) -> DiscordCheckpoint {
+        DiscordCheckpoint::start()
+    }
+
+    fn load_from_checkpoint(
+        &self,
+        from: DiscordCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<DiscordCheckpoint>>> {
+        self.walk.checkpointed(from, window, ctx)
+    }
+}
+
+impl SlimConnector for DiscordConnector {
+    /// Every bucket and thread id in scope; fails rather than come back short.
+    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        self.walk.list_ids(ctx)
+    }
+}
+
+impl connector_core::RefetchConnector for DiscordConnector {
+    /// These buckets (read again from their first snowflake to their last) and threads; one
+    /// that is gone or out of scope yields nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        self.walk.refetch(ids, ctx)
+    }
+}

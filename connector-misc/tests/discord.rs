@@ -1,0 +1,477 @@
+//! The Discord connector against the wiremock Discord of `discord_common` (REST API v10
+//! reference: `after` snowflake paging, active and archived threads, roles and permission
+//! overwrites, per-route rate-limit headers, `429` bodies, error bodies).
+#![cfg(feature = "discord")]
+#![allow(clippy::unwrap_used)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
+
+mod discord_common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_core::sink::MemorySink;
+use connector_core::state::MemoryStateStore;
+use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::{Connector, ErrorKind};
+use discord_common::{
+    FORUM, GENERAL, GUILD, Msg, OWNER, SECRET, STAFF, STAFF_ROLE, Thread, bucket, build, snowflake,
+    standard, start, thread, time,
+};
+use serde_json::json;
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, ResponseTemplate};
+
+async fn run(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    mode: SyncMode,
+    at: chrono::DateTime<chrono::Utc>,
+) -> (MemorySink, SyncReport) {
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(at)
+        .run(mode)
+        .await
+        .expect("the sync runs");
+    (sink, report)
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+fn text(sink: &MemorySink, id: &str) -> String {
+    sink.get(id)
+        .unwrap_or_else(|| panic!("no document {id}"))
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn buckets_and_threads_become_markdown_documents_with_access() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let release = snowflake(time(3, 0), 0);
+    let forum = snowflake(time(5, 0), 0);
+    let mut want: Vec<String> = (1..=6).map(|h| bucket(GENERAL, h)).collect();
+    want.push(bucket(STAFF, 2));
+    want.push(thread(release));
+    want.push(thread(forum));
+    assert_eq!(sorted(sink.ids()), sorted(want));
+
+    let three = text(&sink, &bucket(GENERAL, 3));
+    assert!(
+        three.starts_with("# #general · 2025-03-01 03:00 UTC to 2025-03-01 04:00 UTC"),
+        "{three}"
+    );
+    assert!(
+        three.contains("**Alice** · 2025-03-01 03:05 UTC"),
+        "{three}"
+    );
+    assert!(
+        three.contains("Ack 3:35 *noted*"),
+        "Discord's Markdown is kept: {three}"
+    );
+    assert!(
+        three.contains(
+            "[report.pdf](https://cdn.discordapp.com/attachments/1/2/report.pdf) (2048 bytes)"
+        ),
+        "{three}"
+    );
+    assert!(
+        three.contains("*Started the thread release-plan*"),
+        "{three}"
+    );
+    // The join notice at 4:01 is not a message anyone said.
+    assert!(!text(&sink, &bucket(GENERAL, 4)).contains("Carol"));
+
+    let doc = sink.get(&bucket(GENERAL, 3)).unwrap();
+    assert_eq!(
+        doc.title,
+        "#general · Acme · 2025-03-01 03:00 UTC to 2025-03-01 04:00 UTC"
+    );
+    assert_eq!(
+        doc.link.as_ref().unwrap().as_str(),
+        format!("https://discord.com/channels/{GUILD}/{GENERAL}/{release}")
+    );
+    assert_eq!(doc.updated_at, Some(time(3, 35)));
+    assert_eq!(
+        doc.parent_id.as_deref(),
+        Some(format!("discord:{GUILD}:{GENERAL}").as_str())
+    );
+    assert_eq!(
+        doc.access.as_ref().unwrap().groups,
+        [format!("discord-guild:{GUILD}")]
+    );
+    assert_eq!(doc.metadata["message_count"], json!(3));
+    assert_eq!(doc.metadata["bucket_start"], json!("2025-03-01T03:00:00Z"));
+    assert_eq!(doc.owners, ["alice", "bob"]);
+
+    // #staff-only: the staff role (which the bot has) and the owner; #secret is left out.
+    let staff = sink.get(&bucket(STAFF, 2)).unwrap();
+    assert_eq!(
+        staff.access.as_ref().unwrap().groups,
+        [
+            format!("discord-role:{GUILD}:{STAFF_ROLE}"),
+            format!("discord-user:{OWNER}")
+        ]
+    );
+    let st = api.state.lock().unwrap();
+    assert!(
+        !st.requests.iter().any(|r| r.contains(SECRET)),
+        "#secret was requested"
+    );
+    drop(st);
+
+    let t = text(&sink, &thread(release));
+    assert!(
+        t.starts_with("# release-plan\n\nThread in #general on Acme"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Ship on Friday?") && t.contains("Friday it is."),
+        "{t}"
+    );
+    let f = sink.get(&thread(forum)).unwrap();
+    assert!(
+        f.content
+            .as_text()
+            .unwrap()
+            .contains("How do I reset my token?")
+    );
+    assert_eq!(f.metadata["archived"], json!(true));
+    assert_eq!(f.metadata["channel"], json!("help-forum"));
+    assert_eq!(f.updated_at, Some(time(5, 10)));
+    assert!(
+        !sink
+            .ids()
+            .iter()
+            .any(|id| id.ends_with(&snowflake(time(4, 0), 9).to_string())),
+        "a private thread was read"
+    );
+}
+
+#[tokio::test]
+async fn messages_are_paged_with_after_snowflakes() {
+    let api = standard();
+    {
+        let mut st = api.state.lock().unwrap();
+        let general = st.channels.iter_mut().find(|c| c.id == GENERAL).unwrap();
+        general.messages = (0..250u64)
+            .map(|i| {
+                Msg::new(
+                    time(1, 0) + chrono::TimeDelta::seconds(i64::try_from(i).unwrap() * 10),
+                    0,
+                    "Alice",
+                    &format!("line {i}"),
+                )
+            })
+            .collect();
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"include_threads": false}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    let doc = sink.get(&bucket(GENERAL, 1)).unwrap();
+    assert_eq!(doc.metadata["message_count"], json!(250));
+    let body = doc.content.as_text().unwrap();
+    assert!(body.contains("line 0\n") && body.contains("line 249"));
+    let st = api.state.lock().unwrap();
+    let afters = &st.afters[GENERAL];
+    // From the start, then after the 100th and the 200th message.
+    let ids: Vec<u64> = st
+        .channels
+        .iter()
+        .find(|c| c.id == GENERAL)
+        .unwrap()
+        .messages
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(afters, &[0, ids[99], ids[199]]);
+}
+
+#[tokio::test]
+async fn bucket_ids_are_the_same_in_full_and_incremental_runs() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let (full, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    // A window that starts in the middle of the 3:00 bucket reads the bucket from its start:
+    // the same id, the same whole document.
+    let window = connector_core::TimeWindow::new(time(3, 30), time(8, 0)).unwrap();
+    let stream = c
+        .as_poll()
+        .unwrap()
+        .poll(window, connector_core::SyncContext::new());
+    let batches: Vec<_> = futures::StreamExt::collect::<Vec<_>>(stream).await;
+    let docs: Vec<connector_core::Document> = batches
+        .into_iter()
+        .flat_map(|b| b.unwrap().documents)
+        .collect();
+    let three = docs.iter().find(|d| d.id == bucket(GENERAL, 3)).unwrap();
+    assert_eq!(
+        three.content,
+        full.get(&bucket(GENERAL, 3)).unwrap().content
+    );
+    assert!(
+        docs.iter().all(|d| full.get(&d.id).is_some()),
+        "an id not seen in the full run"
+    );
+    assert!(!docs.iter().any(|d| d.id == bucket(GENERAL, 2)));
+}
+
+#[tokio::test]
+async fn an_incremental_run_finds_edits_new_messages_and_new_replies_in_old_threads() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"edit_lookback_hours": 2}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, time(7, 0)).await;
+    let release = snowflake(time(3, 0), 0);
+    {
+        let mut st = api.state.lock().unwrap();
+        let general = st.channels.iter_mut().find(|c| c.id == GENERAL).unwrap();
+        // An edit keeps the id (and so the bucket) of the message.
+        let m = general
+            .messages
+            .iter_mut()
+            .find(|m| m.at == time(6, 35))
+            .unwrap();
+        m.content = "Ack 6:35, corrected".to_owned();
+        m.edited = Some(time(7, 20));
+        general
+            .messages
+            .push(Msg::new(time(7, 10), 0, "Bob", "New day, new build"));
+        // A reply in an old thread (its last message was at 3:20).
+        let t: &mut Thread = st.threads.iter_mut().find(|t| t.id == release).unwrap();
+        t.messages
+            .push(Msg::new(time(7, 30), 0, "Erin", "Moved to Monday."));
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, time(9, 0)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(
+        sorted(sink.ids()),
+        sorted(vec![
+            bucket(GENERAL, 6),
+            bucket(GENERAL, 7),
+            thread(release)
+        ])
+    );
+    assert!(text(&sink, &bucket(GENERAL, 6)).contains("Ack 6:35, corrected"));
+    assert!(text(&sink, &bucket(GENERAL, 6)).contains("edited 2025-03-01 07:20 UTC"));
+    assert!(text(&sink, &thread(release)).contains("Moved to Monday."));
+    assert!(
+        text(&sink, &thread(release)).contains("Ship on Friday?"),
+        "the thread is sent whole"
+    );
+    // The 5:00 bucket was read again for edits (it has none); the forum post is unchanged.
+    let st = api.state.lock().unwrap();
+    let from_five = snowflake(time(5, 0), 0) & !((1 << 22) - 1);
+    assert!(
+        st.afters[GENERAL].contains(&(from_five - 1)),
+        "{:?}",
+        st.afters[GENERAL]
+    );
+    drop(st);
+    assert_eq!(
+        sink.get(&bucket(GENERAL, 6)).unwrap().updated_at,
+        Some(time(7, 20))
+    );
+}
+
+#[tokio::test]
+async fn archived_threads_are_paged_by_archive_time() {
+    let api = standard();
+    {
+        let mut st = api.state.lock().unwrap();
+        st.archived_page = 2;
+        for i in 0..5u32 {
+            let id = snowflake(time(1, i * 5), 7);
+            st.threads.push(Thread {
+                id,
+                parent: FORUM,
+                name: "old post",
+                kind: 11,
+                archived_at: Some(time(2, i)),
+                messages: vec![Msg::new(
+                    time(1, i * 5 + 1),
+                    0,
+                    "Dave",
+                    &format!("question {i}"),
+                )],
+            });
+        }
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    let threads = sink
+        .ids()
+        .into_iter()
+        .filter(|id| id.split(':').count() == 3)
+        .count();
+    assert_eq!(threads, 7, "{:?}", sink.ids());
+    let st = api.state.lock().unwrap();
+    let pages: Vec<&String> = st
+        .requests
+        .iter()
+        .filter(|r| r.contains(&format!("/channels/{FORUM}/threads/archived/public")))
+        .collect();
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    // Newest archived first: the next page is before the oldest of the page.
+    assert!(
+        pages[1].contains("before=2025-03-01T02%3A04%3A00.000Z"),
+        "{pages:?}"
+    );
+    assert!(
+        pages[2].contains("before=2025-03-01T02%3A02%3A00.000Z"),
+        "{pages:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_global_429_with_its_body_is_waited_out() {
+    let server = start(standard()).await;
+    Mock::given(method("GET"))
+        .and(path_regex("/messages$"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .insert_header("x-ratelimit-global", "true")
+                .insert_header("x-ratelimit-scope", "global")
+                .set_body_json(json!({"message": "You are being rate limited.", "retry_after": 0.64, "global": true})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    assert_eq!(sink.ids().len(), 9);
+    assert_eq!(report.retries, 1, "{report:?}");
+    assert!(
+        report.rate_limit_wait >= Duration::from_secs(1),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_429_with_only_reset_after_is_waited_for_that_long() {
+    let server = start(standard()).await;
+    Mock::given(method("GET"))
+        .and(path_regex("/messages$"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("x-ratelimit-remaining", "0")
+                .insert_header("x-ratelimit-reset-after", "0.400")
+                .insert_header("x-ratelimit-scope", "shared")
+                .set_body_json(json!({"message": "You are being rate limited.", "retry_after": 0.4, "global": false})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), json!({}));
+    let (_, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    assert_eq!(report.retries, 1, "{report:?}");
+    assert!(
+        report.rate_limit_wait >= Duration::from_millis(400),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_spent_route_is_waited_out_before_the_next_request() {
+    let api = standard();
+    api.state.lock().unwrap().spent_for = Some(Duration::from_millis(300));
+    {
+        let mut st = api.state.lock().unwrap();
+        let general = st.channels.iter_mut().find(|c| c.id == GENERAL).unwrap();
+        general.messages = (0..150u64)
+            .map(|i| {
+                Msg::new(
+                    time(1, 0) + chrono::TimeDelta::seconds(i64::try_from(i).unwrap()),
+                    0,
+                    "Alice",
+                    "x",
+                )
+            })
+            .collect();
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"include_threads": false}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    assert_eq!(
+        sink.get(&bucket(GENERAL, 1)).unwrap().metadata["message_count"],
+        json!(150)
+    );
+    // The mock answers 429 to a request before the route's reset: none was needed.
+    assert_eq!(report.retries, 0, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_token_fails_the_sync_naming_the_field() {
+    let server = start(standard()).await;
+    let mut registry = connector_core::Registry::new();
+    connector_misc::register(&mut registry);
+    let mut cfg = discord_common::config(&server.uri(), json!({}));
+    cfg["credentials"]["discord_bot_token"] = json!("Bot wrong-token");
+    let c: Arc<dyn Connector> = registry.build("discord", cfg).unwrap();
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert!(
+        err.to_string().contains("credentials.discord_bot_token"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("401: Unauthorized"), "{err}");
+    let sink = MemorySink::new();
+    let e = Syncer::new(c)
+        .sink(sink)
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+}
+
+#[tokio::test]
+async fn an_unknown_server_is_named_by_its_field() {
+    let server = start(standard()).await;
+    let c = build(
+        &server.uri(),
+        json!({"server_ids": [GUILD, "999999999999999999"]}),
+    );
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.to_string().contains("server_ids[1]"), "{err}");
+    assert_eq!(c.partitions(), [GUILD, "999999999999999999"]);
+    let one = c.partition(GUILD).unwrap();
+    one.check().await.unwrap();
+}
+
+#[tokio::test]
+async fn channel_names_limit_the_channels_read() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(
+        &server.uri(),
+        json!({"channels": ["#Staff-Only"], "include_threads": false}),
+    );
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    assert_eq!(sink.ids(), [bucket(STAFF, 2)]);
+    assert!(
+        !api.state
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .any(|r| r.contains(&format!("/channels/{GENERAL}/")))
+    );
+}

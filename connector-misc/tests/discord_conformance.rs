@@ -1,0 +1,118 @@
+//! The conformance kit and core's HTTP checks against the wiremock Discord of
+//! `discord_common`.
+#![cfg(feature = "discord")]
+#![allow(clippy::unwrap_used)] // Test fixtures: a bad literal should fail the test loudly.
+
+mod discord_common;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_core::testkit::Fixture;
+use connector_core::{Connector, TimeWindow};
+use discord_common::{
+    GENERAL, STAFF, TOKEN, bucket, build, snowflake, standard, start, thread, time,
+};
+use serde_json::json;
+use wiremock::MockServer;
+
+struct DiscordFixture {
+    server: MockServer,
+    malformed: MockServer,
+}
+
+#[async_trait]
+impl Fixture for DiscordFixture {
+    async fn setup() -> Self {
+        let broken = standard();
+        broken
+            .state
+            .lock()
+            .unwrap()
+            .channels
+            .iter_mut()
+            .flat_map(|c| c.messages.iter_mut())
+            .filter(|m| m.at == time(3, 35))
+            .for_each(|m| m.malformed = true);
+        Self {
+            server: start(standard()).await,
+            malformed: start(broken).await,
+        }
+    }
+
+    fn connector(&self) -> Arc<dyn Connector> {
+        build(&self.server.uri(), json!({}))
+    }
+
+    fn secret(&self) -> Option<String> {
+        Some(TOKEN.to_owned())
+    }
+
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
+        (
+            build(&self.malformed.uri(), json!({})),
+            Some(bucket(GENERAL, 3)),
+        )
+    }
+
+    fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
+        // Hourly buckets; the thread started at 3:00 had its last message at 3:20; the forum
+        // post was made at 5:00.
+        let window = TimeWindow::new(time(2, 0), time(4, 0)).ok()?;
+        Some((
+            window,
+            vec![
+                bucket(GENERAL, 2),
+                bucket(GENERAL, 3),
+                bucket(STAFF, 2),
+                thread(snowflake(time(3, 0), 0)),
+            ],
+        ))
+    }
+}
+
+connector_core::conformance_tests!(discord_conformance, DiscordFixture);
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    connector_core::testkit::block_on(f)
+}
+
+#[test]
+fn retry_after_is_waited_out() {
+    run(async {
+        let s = start(standard()).await;
+        connector_core::testkit::http::retry_after_is_waited_out(&s, |uri| build(uri, json!({})))
+            .await;
+    });
+}
+
+#[test]
+fn server_error_storm_is_survived() {
+    run(async {
+        let s = start(standard()).await;
+        connector_core::testkit::http::server_error_storm_is_survived(
+            &s,
+            |uri| build(uri, json!({})),
+            3,
+        )
+        .await;
+    });
+}
+
+#[test]
+fn unauthorized_fails_fast() {
+    run(async {
+        let s = start(standard()).await;
+        connector_core::testkit::http::unauthorized_fails_fast(&s, |uri| build(uri, json!({})))
+            .await;
+    });
+}
+
+#[test]
+fn secret_never_leaks() {
+    run(async {
+        let s = start(standard()).await;
+        connector_core::testkit::http::secret_never_leaks(&s, |uri| build(uri, json!({})), TOKEN)
+            .await;
+    });
+}
