@@ -19,16 +19,20 @@
 //! - **Paging, checkpoints and windows**: `GET /channels/{id}/messages?after={snowflake}`;
 //!   the snowflake is the checkpoint ([`DiscordCheckpoint`]: the `after` of the next bucket,
 //!   or the last thread handed on) and the poll cursor. Snowflakes hold their creation time,
-//!   so a window `[start, end)` is the exact id range `[first_at(start), first_at(end))`,
-//!   widened to the start of `start`'s bucket so the bucket's document is whole. A channel
-//!   whose `last_message_id` is older than the window costs no message request.
+//!   so the messages of a window `[start, end)` are an exact id range; it is read widened to
+//!   whole buckets (from the start of `start`'s bucket to the end of the bucket `end` falls
+//!   in), and a bucket or thread is sent when its last change (newest `timestamp` or
+//!   `edited_timestamp`: its `updated_at`) is in the window, whole. A channel whose
+//!   `last_message_id` is older than the window costs no message request.
 //! - **Edits**: an edit keeps the message's id (and so its bucket); Discord has no query for
-//!   "edited since". Each incremental run reads the buckets of `edit_lookback_hours` (default
-//!   24) before the window again and re-sends those whose messages or edit times changed
-//!   (the version token holds every message id with its `edited_timestamp`); an edit older
-//!   than that is found by the next full run. A thread is read again when its
-//!   `last_message_id` or `message_count` moves; an edit alone inside a thread is found by a
-//!   full run.
+//!   "edited since". Each incremental run reads `edit_lookback_hours` (default 24) before the
+//!   window too: a bucket there with an edit made in the window has its last change in the
+//!   window and is sent again, whole. An edit to an older message, and a deletion (which
+//!   leaves no time behind), are found by a full run (the version token of a bucket holds
+//!   every message id with its edit time, so a full run sends exactly the buckets that
+//!   changed). A thread is read again when its `last_message_id` or `message_count` moves
+//!   (new replies in old threads are found); an edit alone inside an older thread is found
+//!   by a full run.
 //! - **Access**: from the server's roles and the channel's permission overwrites (see
 //!   [`access`]): `discord-guild:{id}` when `@everyone` may view the channel, else the roles
 //!   (`discord-role:{guild}:{role}`) and members (`discord-user:{id}`) that may. Threads

@@ -430,17 +430,20 @@ impl Walk {
                         Some(c) if c.channel == ch.id => c,
                         _ => ChannelCursor { channel: ch.id.clone(), ..ChannelCursor::default() },
                     };
-                    if cc.stage == Stage::Messages && ch.has_messages {
-                        if let Some(mut read) = walk.bucket_read(ch, cc.after.as_deref(), window)? {
-                            loop {
-                                ctx.cancellation().check()?;
-                                let Some((buckets, resume)) = read.next(&walk.client, walk.buckets).await? else { break };
-                                let batch = walk.buckets_batch(ch, buckets, window, &ctx).await?;
-                                cc.after = Some(resume.to_string());
-                                gc.current = Some(cc.clone());
-                                cp.current = Some(gc.clone());
-                                yield CheckpointedBatch::new(batch, cp.clone());
-                            }
+                    let read = if cc.stage == Stage::Messages && ch.has_messages {
+                        walk.bucket_read(ch, cc.after.as_deref(), window)?
+                    } else {
+                        None
+                    };
+                    if let Some(mut read) = read {
+                        loop {
+                            ctx.cancellation().check()?;
+                            let Some((buckets, resume)) = read.next(&walk.client, walk.buckets).await? else { break };
+                            let batch = walk.buckets_batch(ch, buckets, window, &ctx).await?;
+                            cc.after = Some(resume.to_string());
+                            gc.current = Some(cc.clone());
+                            cp.current = Some(gc.clone());
+                            yield CheckpointedBatch::new(batch, cp.clone());
                         }
                     }
                     cc.stage = Stage::Threads;
