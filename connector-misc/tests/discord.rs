@@ -475,3 +475,37 @@ async fn channel_names_limit_the_channels_read() {
             .any(|r| r.contains(&format!("/channels/{GENERAL}/")))
     );
 }
+
+#[tokio::test]
+async fn a_channel_the_bot_lost_access_to_is_a_failure_and_the_walk_goes_on() {
+    let server = start(standard()).await;
+    // The bot's role still allows #staff-only, but Discord refuses (access changed meanwhile).
+    Mock::given(method("GET"))
+        .and(path_regex(format!("/channels/{STAFF}/messages$")))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"message": "Missing Access", "code": 50001})),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let f = &report.failures[0];
+    assert_eq!(
+        f.id.as_deref(),
+        Some(format!("discord:{GUILD}:{STAFF}").as_str())
+    );
+    assert_eq!(f.kind, ErrorKind::PermissionDenied);
+    assert!(
+        f.message.contains("Missing Access (code 50001)"),
+        "{}",
+        f.message
+    );
+    assert_eq!(
+        sink.ids().len(),
+        8,
+        "the other channels and threads still come"
+    );
+}

@@ -33,8 +33,8 @@
 //!   changed). A thread is read again when its `last_message_id` or `message_count` moves
 //!   (new replies in old threads are found); an edit alone inside an older thread is found
 //!   by a full run.
-//! - **Access**: from the server's roles and the channel's permission overwrites (see
-//!   [`access`]): `discord-guild:{id}` when `@everyone` may view the channel, else the roles
+//! - **Access**: from the server's roles and the channel's permission overwrites, computed
+//!   in Discord's order: `discord-guild:{id}` when `@everyone` may view the channel, else the roles
 //!   (`discord-role:{guild}:{role}`) and members (`discord-user:{id}`) that may. Threads
 //!   inherit their channel's.
 //! - **Limits**: `requests_per_second` (Discord's global 50 per bot) by default; a route whose

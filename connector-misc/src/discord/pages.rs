@@ -8,7 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use connector_core::pages::{Outcome, PendingItem, fetch_items};
 use connector_core::{
-    Batch, CheckpointedBatch, Error, ErrorKind, Result, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -438,7 +439,17 @@ impl Walk {
                     if let Some(mut read) = read {
                         loop {
                             ctx.cancellation().check()?;
-                            let Some((buckets, resume)) = read.next(&walk.client, walk.buckets).await? else { break };
+                            let (buckets, resume) = match read.next(&walk.client, walk.buckets).await {
+                                Ok(Some(next)) => next,
+                                Ok(None) => break,
+                                Err(e) => match channel_failure(ch, &e) {
+                                    Some(failed) => {
+                                        yield CheckpointedBatch::new(failed, cp.clone());
+                                        break;
+                                    }
+                                    None => Err(e)?,
+                                },
+                            };
                             let batch = walk.buckets_batch(ch, buckets, window, &ctx).await?;
                             cc.after = Some(resume.to_string());
                             gc.current = Some(cc.clone());
@@ -449,7 +460,16 @@ impl Walk {
                     cc.stage = Stage::Threads;
                     cc.after = None;
                     if walk.threads && ch.has_threads {
-                        let threads = walk.threads_of(ch, &info.active_threads, window, cc.thread_after.as_deref()).await?;
+                        let threads = match walk.threads_of(ch, &info.active_threads, window, cc.thread_after.as_deref()).await {
+                            Ok(threads) => threads,
+                            Err(e) => match channel_failure(ch, &e) {
+                                Some(failed) => {
+                                    yield CheckpointedBatch::new(failed, cp.clone());
+                                    Vec::new()
+                                }
+                                None => Err(e)?,
+                            },
+                        };
                         for chunk in threads.chunks(THREAD_BATCH) {
                             ctx.cancellation().check()?;
                             let batch = walk.threads_batch(ch, chunk, window, &ctx).await?;
@@ -581,6 +601,20 @@ impl Walk {
         }
         .boxed()
     }
+}
+
+/// A channel whose messages or threads cannot be listed for a reason of its own (the bot
+/// lost access to it since the permissions were read, it was deleted meanwhile): a failure
+/// naming the channel, and the walk goes on with the next. `None` for any other error, which
+/// ends the sync.
+fn channel_failure(channel: &ChannelInfo, e: &Error) -> Option<Batch> {
+    if !matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) {
+        return None;
+    }
+    tracing::warn!(connector = SOURCE, channel = %channel.name, error = %e, "the channel cannot be read; going on with the next");
+    let mut batch = Batch::default();
+    batch.failures.push(Failure::of_item(channel.doc_id(), e));
+    Some(batch)
 }
 
 /// When a bucket last changed: its newest `edited_timestamp` or `timestamp` (else the time
