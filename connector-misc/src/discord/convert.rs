@@ -4,6 +4,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use connector_core::pages::Outcome;
 use connector_core::text::markdown::{self, Block, Inline, List, ListItem};
 use connector_core::{Access, Document, ErrorKind, Failure};
+use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
@@ -88,23 +89,9 @@ fn parse(messages: &[(u64, Value)]) -> Result<Vec<Message>, String> {
     messages
         .iter()
         .map(|(id, v)| {
-            serde_json::from_value::<Message>(v.clone())
-                .map_err(|e| format!("message {id} cannot be read: {e}"))
+            Message::deserialize(v).map_err(|e| format!("message {id} cannot be read: {e}"))
         })
         .collect()
-}
-
-/// A version token of messages: each id with its edit time, so an edit changes it although
-/// it does not move the id.
-fn messages_token(messages: &[Message]) -> String {
-    let mut token = String::with_capacity(messages.len() * 32);
-    for m in messages {
-        token.push_str(&m.id);
-        token.push('@');
-        token.push_str(&m.changed_at().timestamp_millis().to_string());
-        token.push(',');
-    }
-    connector_core::ids::hash128(&token)
 }
 
 /// The blocks of one message: who and when, what was said (Discord's Markdown, kept as it
@@ -177,11 +164,23 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 
 /// The version token of a bucket: its messages (ids and edit times) and the channel's access.
 pub(crate) fn bucket_version(channel: &ChannelInfo, bucket: &Bucket) -> String {
-    let messages = parse(&bucket.messages).unwrap_or_default();
+    // Read from the listing, without parsing the messages: an edit changes it although it
+    // does not move the id.
+    let mut token = String::with_capacity(bucket.messages.len() * 48);
+    for (id, v) in &bucket.messages {
+        token.push_str(&id.to_string());
+        token.push('@');
+        token.push_str(
+            v.get("edited_timestamp")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        );
+        token.push(',');
+    }
     format!(
         "{}:{}:{}",
         bucket.messages.len(),
-        messages_token(&messages),
+        connector_core::ids::hash128(&token),
         channel.access_hash()
     )
 }
