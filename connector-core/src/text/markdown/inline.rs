@@ -34,9 +34,20 @@ pub(super) enum Context {
 
 /// `content` written as Markdown for `context`; empty when nothing visible is in it.
 pub(super) fn render(content: &[Inline], context: Context, collapse: bool) -> String {
+    render_with(content, context, collapse, true)
+}
+
+/// [`render`] writing every character on its own (no bulk copies of plain text): what the
+/// bulk path must match.
+#[cfg(test)]
+pub(super) fn render_per_char(content: &[Inline], context: Context, collapse: bool) -> String {
+    render_with(content, context, collapse, false)
+}
+
+fn render_with(content: &[Inline], context: Context, collapse: bool, bulk: bool) -> String {
     let mut disabled: Vec<usize> = Vec::new();
     loop {
-        let mut w = InlineWriter::new(context, collapse, &disabled);
+        let mut w = InlineWriter::new(context, collapse, &disabled, bulk);
         w.inlines(content, 0);
         w.finish();
         if w.failed.is_empty() {
@@ -179,10 +190,12 @@ struct InlineWriter<'a> {
     para_bracket: Option<usize>,
     /// A link that starts the paragraph, until the first `]` in it.
     para_link: Option<usize>,
+    /// Plain text may be copied in bulk (off only to test that it changes nothing).
+    bulk: bool,
 }
 
 impl<'a> InlineWriter<'a> {
-    fn new(context: Context, collapse: bool, disabled: &'a [usize]) -> Self {
+    fn new(context: Context, collapse: bool, disabled: &'a [usize], bulk: bool) -> Self {
         Self {
             out: String::new(),
             context,
@@ -205,6 +218,7 @@ impl<'a> InlineWriter<'a> {
             opener_runs: Vec::new(),
             para_bracket: None,
             para_link: None,
+            bulk,
         }
     }
 
@@ -241,25 +255,37 @@ impl<'a> InlineWriter<'a> {
     // --- Text -----------------------------------------------------------------------------
 
     fn text(&mut self, text: &str) {
-        let mut chars = text.char_indices().peekable();
-        while let Some((i, c)) = chars.next() {
+        let mut i = 0;
+        while let Some(c) = text[i..].chars().next() {
+            if self.settled() {
+                // Most text is words and single spaces that need nothing: copied in bulk.
+                let len = plain_run(&text.as_bytes()[i..]);
+                if len > 0 {
+                    let run = &text[i..i + len];
+                    self.out.push_str(run);
+                    self.prev = run.chars().next_back();
+                    self.code = None;
+                    i += len;
+                    continue;
+                }
+            }
+            let mut next = i + c.len_utf8();
             match c {
                 // An autolink in text renders as the link it spells; escapes inside it would
                 // show. Inside a link's text it would break the link: escaped there.
                 '<' if !self.in_link() => {
+                    self.visible();
                     if let Some(len) = autolink_len(&text[i..]) {
-                        self.visible();
                         self.markup(&text[i..i + len]);
-                        while chars.next_if(|(j, _)| *j < i + len).is_some() {}
+                        next = i + len;
                     } else {
-                        self.visible();
                         self.literal(c);
                     }
                 }
                 '\r' | '\n' if self.collapse => self.space(' '),
                 '\r' | '\n' => {
-                    if c == '\r' {
-                        chars.next_if(|(_, c)| *c == '\n');
+                    if c == '\r' && text[next..].starts_with('\n') {
+                        next += 1;
                     }
                     self.line_break(Break::Soft);
                 }
@@ -274,7 +300,24 @@ impl<'a> InlineWriter<'a> {
                     self.literal(c);
                 }
             }
+            i = next;
         }
+    }
+
+    /// Nothing waits and nothing looks ahead: a [`plain_run`] can be written as it is (it
+    /// would pass [`Self::visible`] and [`Self::literal`] unchanged, one character after the
+    /// other).
+    fn settled(&self) -> bool {
+        self.bulk
+            && !self.line_start
+            && self.line_digits.is_none()
+            && !self.squeeze
+            && self.pending_space.is_empty()
+            && self.pending_break.is_none()
+            && self.opens.is_empty()
+            && self.closes.is_empty()
+            && self.checks.is_empty()
+            && self.run.is_none()
     }
 
     fn space(&mut self, c: char) {
@@ -808,4 +851,62 @@ impl<'a> InlineWriter<'a> {
             Context::Paragraph => {}
         }
     }
+}
+
+/// Bytes of text that [`InlineWriter::literal`] never escapes nor checks once a line has
+/// started (its digits done): letters, digits, every non-ASCII character, and the punctuation
+/// that matters only at a line start (`#`, `-`, `+`, `=`, `:`, `>`, `|`) or after a line
+/// start's digits (`.`, `)`).
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c >= 0x80
+            || c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'"' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'+'
+                    | b','
+                    | b'-'
+                    | b'.'
+                    | b'/'
+                    | b':'
+                    | b';'
+                    | b'='
+                    | b'>'
+                    | b'?'
+                    | b'@'
+                    | b'^'
+                    | b'{'
+                    | b'|'
+                    | b'}'
+            );
+        b += 1;
+    }
+    t
+};
+
+/// The length of the longest start of `text` made of [`PLAIN`] bytes and single spaces each
+/// followed by one, so that nothing in it is escaped, held back or collapsed. It ends on a
+/// character boundary: every byte of a multi-byte character is plain, and what ends the run
+/// is ASCII or the end.
+fn plain_run(text: &[u8]) -> usize {
+    let mut n = 0;
+    while let Some(&b) = text.get(n) {
+        if PLAIN[usize::from(b)] {
+            n += 1;
+        } else if b == b' ' && text.get(n + 1).is_some_and(|&b| PLAIN[usize::from(b)]) {
+            n += 2;
+        } else {
+            break;
+        }
+    }
+    n
 }

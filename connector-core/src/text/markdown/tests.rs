@@ -648,3 +648,74 @@ proptest! {
         }
     }
 }
+
+/// Text of words and the fragments around which the writer escapes, holds back or breaks.
+fn fragments_strategy() -> impl Strategy<Value = Inline> {
+    const FRAGMENTS: &[&str] = &[
+        "word",
+        "Wörter",
+        " ",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\r\n",
+        "\r",
+        "*",
+        "_",
+        "~",
+        "`",
+        "\\",
+        "1.",
+        "12)",
+        "# ",
+        "- ",
+        "+",
+        "=",
+        ":",
+        ">",
+        "|",
+        "[",
+        "]",
+        "(",
+        "!",
+        "&amp;",
+        "&",
+        "<",
+        "<a@b.example>",
+        "<https://x.io/a>",
+        "<b>",
+        "a_b",
+        "a*b",
+        ".",
+        ",",
+        "\0",
+        "\u{a0}",
+    ];
+    prop::collection::vec(select(FRAGMENTS), 0..40).prop_map(|v| Inline::Text(v.concat()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// Plain text copied in bulk is written exactly as character by character would write it,
+    /// in every context, collapsing whitespace or not.
+    #[test]
+    fn bulk_text_is_written_as_per_character(
+        content in prop::collection::vec(
+            prop_oneof![inline_strategy(), fragments_strategy()],
+            0..5,
+        ),
+        context in select(&[
+            inline::Context::Paragraph,
+            inline::Context::Heading,
+            inline::Context::Cell,
+        ][..]),
+        collapse in any::<bool>(),
+    ) {
+        prop_assert_eq!(
+            inline::render(&content, context, collapse),
+            inline::render_per_char(&content, context, collapse)
+        );
+    }
+}
