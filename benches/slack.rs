@@ -73,7 +73,7 @@ fn build(n: usize) -> Slack {
             .map(|k| {
                 let i = c * per + k;
                 let mut m = json!({"type": "message", "ts": ts(i), "user": USERS[i % 3], "text": text(i)});
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     let r1 = format!("{}.{:06}", 1_767_261_600 + i * 60 + 1, i % 1_000_000);
                     let r2 = format!("{}.{:06}", 1_767_261_600 + i * 60 + 2, i % 1_000_000);
                     m["thread_ts"] = json!(ts(i));
