@@ -48,7 +48,7 @@ pub const ALLOWED_HOSTS_DOC: &str = "Hosts this connector may reach although the
 /// documentation and other reserved ranges, except what [`allow`](Self::allow) names.
 ///
 /// ```
-/// use connector_core::http::NetworkPolicy;
+/// use connector_core::net::NetworkPolicy;
 /// let policy = NetworkPolicy::public_only().allow(["wiki.corp.example", "10.20.0.0/16"])?;
 /// assert!(policy.permits("wiki.corp.example", "10.1.2.3".parse().unwrap()));
 /// assert!(policy.permits("api.corp.example", "10.20.3.4".parse().unwrap()));
