@@ -427,3 +427,197 @@ async fn refetch_reads_pages_and_file_blocks_by_id() {
     assert_eq!(ids(&batch), sorted(vec![CHILD, PDF_BLOCK]));
     assert_eq!(doc(&batch, PDF_BLOCK).parent_id.as_deref(), Some(ROOT));
 }
+
+async fn slim_ids(c: &Arc<dyn Connector>) -> connector_core::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut stream = c.roles().as_slim().unwrap().list_ids(SyncContext::new());
+    while let Some(page) = stream.next().await {
+        out.extend(page?.into_iter().map(|s| s.id));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A duplicate synced block whose original sits in a page not shared with the integration:
+/// Notion answers its children list 404 `object_not_found`.
+const SYNCED: &str = "5e5e5e5e-0000-4000-8000-000000000001";
+
+async fn with_unshared_synced_block() -> Fake {
+    let fake = Fake::start(|st| {
+        st.children.get_mut(ROOT).unwrap().push(block(
+            SYNCED,
+            "synced_block",
+            json!({"synced_from": {"type": "block_id", "block_id": "5e5e5e5e-0000-4000-8000-0000000000ff"}}),
+            true,
+        ));
+    })
+    .await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path(format!("/v1/blocks/{SYNCED}/children")))
+        .respond_with(error(
+            404,
+            "object_not_found",
+            "Could not find block with ID: 5e5e5e5e-0000-4000-8000-0000000000ff. Make sure the relevant pages and databases are shared with your integration.",
+        ))
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+    fake
+}
+
+#[tokio::test]
+async fn an_unreadable_synced_block_is_left_out_and_the_page_still_comes() {
+    let fake = with_unshared_synced_block().await;
+    let c = build(&fake.uri(), json!({}));
+    let batch = load(&c).await;
+    assert!(batch.failures.is_empty(), "{:?}", batch.failures);
+    let root = text(doc(&batch, ROOT));
+    assert!(
+        root.contains("(Synced content not shared with the integration.)"),
+        "{root}"
+    );
+    // The rest of the page is there.
+    assert!(root.contains("hidden detail"), "{root}");
+    // The prune's listing, which reads every tree for its file ids, goes through.
+    assert_eq!(
+        slim_ids(&c).await.unwrap(),
+        sorted(vec![ROOT, CHILD, ROW, OTHER, DEEP, PDF_BLOCK, IMAGE_BLOCK])
+    );
+}
+
+/// Answers `verb path` with `answer` ahead of the fixture.
+async fn override_route(
+    fake: &Fake,
+    verb: &str,
+    route: String,
+    answer: wiremock::ResponseTemplate,
+) {
+    wiremock::Mock::given(wiremock::matchers::method(verb))
+        .and(wiremock::matchers::path(route))
+        .respond_with(answer)
+        .with_priority(1)
+        .mount(&fake.server)
+        .await;
+}
+
+#[tokio::test]
+async fn an_ancestor_notion_refuses_fails_that_page_and_the_run_goes_on() {
+    let fake = Fake::start(|_| {}).await;
+    // DEEP sits in COLUMN: placing it under the root asks for the column block.
+    override_route(
+        &fake,
+        "GET",
+        format!("/v1/blocks/{COLUMN}"),
+        error(
+            403,
+            "restricted_resource",
+            "API token does not have access to this resource.",
+        ),
+    )
+    .await;
+    let c = build(
+        &fake.uri(),
+        json!({"root_page_id": ROOT, "include_files": false}),
+    );
+    let batch = load(&c).await;
+    assert_eq!(ids(&batch), sorted(vec![ROOT, CHILD, ROW]));
+    assert_eq!(batch.failures.len(), 1, "{:?}", batch.failures);
+    let failure = &batch.failures[0];
+    assert_eq!(failure.id.as_deref(), Some(DEEP));
+    assert_eq!(failure.kind, ErrorKind::PermissionDenied);
+    assert!(failure.message.contains(DEEP), "{}", failure.message);
+    assert!(failure.message.contains(COLUMN), "{}", failure.message);
+    // The prune keeps the page whose scope is unknown rather than delete it.
+    assert_eq!(
+        slim_ids(&c).await.unwrap(),
+        sorted(vec![ROOT, CHILD, ROW, DEEP])
+    );
+}
+
+#[tokio::test]
+async fn a_database_the_pinned_version_cannot_read_fails_its_rows_and_says_so_in_its_page() {
+    let fake = Fake::start(|_| {}).await;
+    // What 2022-06-28 answers once a second data source is added to the database.
+    let refused = || {
+        error(
+            400,
+            "validation_error",
+            "Databases with multiple data sources are not supported in this API version.",
+        )
+    };
+    override_route(&fake, "GET", format!("/v1/databases/{DATABASE}"), refused()).await;
+    override_route(
+        &fake,
+        "POST",
+        format!("/v1/databases/{DATABASE}/query"),
+        refused(),
+    )
+    .await;
+    let c = build(
+        &fake.uri(),
+        json!({"root_page_id": ROOT, "include_files": false}),
+    );
+    let batch = load(&c).await;
+    assert_eq!(ids(&batch), sorted(vec![ROOT, CHILD, DEEP]));
+    assert_eq!(batch.failures.len(), 1, "{:?}", batch.failures);
+    assert_eq!(batch.failures[0].id.as_deref(), Some(ROW));
+    assert!(
+        batch.failures[0].message.contains(DATABASE),
+        "{}",
+        batch.failures[0].message
+    );
+    let root = text(doc(&batch, ROOT));
+    assert!(
+        root.contains("The rows of this database cannot be read"),
+        "{root}"
+    );
+}
+
+#[tokio::test]
+async fn an_edit_the_search_index_showed_late_is_read_by_the_next_incremental_run() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({"include_files": false}));
+    assert_eq!(c.min_overlap(), connector_misc::notion::MIN_OVERLAP);
+    let store = MemoryStateStore::new();
+    let (_, first) = sync(&c, &store, SyncMode::Full).await;
+    assert_eq!(first.failed, 0);
+    // Edited five minutes before that run ended, but missing from the search index then.
+    let late = "1a7e1a7e-0000-4000-8000-000000000001";
+    {
+        let mut st = fake.notion.state.lock().unwrap();
+        let mut page = PageFx::new(late, "Indexed late", ("workspace", ""), 59);
+        page.at = Some(chrono::Utc::now() - chrono::TimeDelta::minutes(5));
+        st.pages.push(page);
+        st.children.insert(
+            late.to_owned(),
+            vec![paragraph(
+                "1a7e1a7e-0000-4000-8000-000000000002",
+                vec![notion_common::text("late text")],
+            )],
+        );
+    }
+    let (sink, _) = sync(&c, &store, SyncMode::Incremental).await;
+    let got: Vec<String> = sink.documents().into_iter().map(|d| d.id).collect();
+    assert_eq!(got, vec![late.to_owned()]);
+}
+
+#[tokio::test]
+async fn check_accepts_a_database_root() {
+    let fake = Fake::start(|_| {}).await;
+    // What Notion answers when a database id is asked as a page.
+    override_route(
+        &fake,
+        "GET",
+        format!("/v1/pages/{DATABASE}"),
+        error(
+            400,
+            "validation_error",
+            &format!("Provided ID {DATABASE} is a database, not a page. Use the retrieve database API instead"),
+        ),
+    )
+    .await;
+    build(&fake.uri(), json!({"root_page_id": DATABASE}))
+        .check()
+        .await
+        .unwrap();
+}

@@ -18,6 +18,21 @@ pub(crate) struct Node {
     pub(crate) block: Block,
     pub(crate) children: Vec<Node>,
     pub(crate) rows: Vec<Page>,
+    /// Its children (or a database's rows) could not be read, such as a synced block whose
+    /// original is not shared with the integration: the text says so in their place.
+    pub(crate) unreadable: bool,
+}
+
+/// What stands in for children the integration may not read.
+fn unreadable(b: &Block) -> Md {
+    let text = match b.kind.as_str() {
+        "synced_block" => "(Synced content not shared with the integration.)",
+        "child_database" => {
+            "(The rows of this database cannot be read: its source is not shared with the integration, or it has several data sources, which Notion-Version 2022-06-28 cannot query.)"
+        }
+        _ => "(Content not shared with the integration.)",
+    };
+    Md::paragraph(vec![Inline::text(text)])
 }
 
 /// The web page of a Notion page, database or block (`https://www.notion.so/{id}`).
@@ -126,6 +141,9 @@ pub(crate) fn blocks(nodes: &[Node], page_url: &str) -> Vec<Md> {
         if let Some((kind, task)) = item {
             let mut content = vec![Md::paragraph(inlines(&b.runs("rich_text")))];
             content.extend(blocks(&node.children, page_url));
+            if node.unreadable {
+                content.push(unreadable(b));
+            }
             let entry = match task {
                 Some(done) => ListItem::task(done, content),
                 None => ListItem::new(content),
@@ -141,6 +159,9 @@ pub(crate) fn blocks(nodes: &[Node], page_url: &str) -> Vec<Md> {
         }
         flush(&mut list, &mut out);
         block(node, page_url, &mut out);
+        if node.unreadable {
+            out.push(unreadable(b));
+        }
     }
     flush(&mut list, &mut out);
     out

@@ -13,7 +13,8 @@
 //!   page, so a changed page below an unchanged one was never reached.
 //! - **Incremental runs** (poll): the same search newest edit first, ending at the first page
 //!   edited before the window; the window's start is widened to the minute, since Notion
-//!   rounds `last_edited_time` down to it. A page whose only change is in a nested block is
+//!   rounds `last_edited_time` down to it, and the run starts [`MIN_OVERLAP`] (10 minutes)
+//!   before the last one ended, since Notion's search index lags its writes. A page whose only change is in a nested block is
 //!   found because Notion moves the page's `last_edited_time` on any change to a block in it,
 //!   at any depth, and its block tree is read again whole. A changed page below the root is
 //!   found whatever its parents did (scope is by ancestry, not by walking down).
@@ -81,6 +82,10 @@ use pages::Walk;
 
 /// The registry key of the Notion connector.
 pub const SOURCE: &str = "notion";
+
+/// How long before the last window's end an incremental run starts
+/// ([`Connector::min_overlap`]): an allowance for the lag of Notion's search index.
+pub const MIN_OVERLAP: Duration = Duration::from_secs(600);
 
 /// Reads a Notion workspace. Built from a [`NotionConfig`].
 ///
@@ -163,6 +168,15 @@ impl Connector for NotionConnector {
         SOURCE
     }
 
+    /// [`MIN_OVERLAP`]: Notion's search index lags its writes ("Search indexing is not
+    /// immediate"), so a page edited shortly before the last window's end may have been
+    /// missing from the search, or still sorted by its old time, when that window was read.
+    /// The poll's early stop is at this widened start, so it reads that page the next time.
+    /// What the overlap lists again costs a search result: its version is unchanged.
+    fn min_overlap(&self) -> Duration {
+        MIN_OVERLAP
+    }
+
     fn roles(&self) -> Roles<'_> {
         Roles::of(self)
             .checkpointed()
@@ -185,7 +199,13 @@ impl Connector for NotionConnector {
         let Some(root) = &self.config.root_page_id else {
             return client.search(None, false, 1).await.map(|_| ());
         };
-        if client.page(root).await?.is_some() || client.database(root).await?.is_some() {
+        let page = match client.page(root).await {
+            Ok(page) => page.is_some(),
+            // Notion answers a database id at `/v1/pages` with 400 `validation_error`.
+            Err(e) if e.kind() == ErrorKind::InvalidData => false,
+            Err(e) => return Err(e),
+        };
+        if page || client.database(root).await?.is_some() {
             return Ok(());
         }
         Err(Error::new(

@@ -2,7 +2,7 @@
 //! read a few requests at a time, their file blocks downloaded), the id listing and the
 //! refetch of named pages and files, on core's [`fetch_items`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{TimeDelta, Utc};
@@ -128,7 +128,16 @@ impl Walk {
                 return Ok(true);
             }
             let (kind, id) = (kind.to_owned(), id.to_owned());
-            parent = self.parent_of(&kind, &id).await?;
+            parent = self.parent_of(&kind, &id).await.map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    format!(
+                        "the page {} cannot be placed under root_page_id: its ancestor {kind} {id} cannot be read: {e}",
+                        page.id
+                    ),
+                )
+                .with_connector(SOURCE)
+            })?;
         }
         tracing::warn!(connector = SOURCE, page = %page.id, "more than {MAX_ANCESTORS} parents above the page; taken as outside the root");
         Ok(false)
@@ -175,8 +184,16 @@ impl Walk {
                         past |= page.last_edited_time < w.start;
                         continue;
                     }
-                    if !walk.in_scope(&page).await? {
-                        continue;
+                    match walk.in_scope(&page).await {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        // An ancestor Notion refuses (403, a 400 such as a database with
+                        // several data sources, a 5xx past the retries) fails this page only.
+                        Err(e) => {
+                            let failure = item_failure(page.id.clone(), e)?;
+                            pending.push(PendingItem::new(page.id.clone(), Pending::Failed(failure)));
+                            continue;
+                        }
                     }
                     let settled = page.last_edited_time + SETTLE <= started;
                     let version = settled.then(|| version(&page));
@@ -281,16 +298,17 @@ impl Walk {
     }
 
     /// Every row of database `id`; none when the integration cannot query it (a linked
-    /// database whose source is not shared).
-    async fn rows(&self, id: &str) -> Result<Vec<Page>> {
+    /// database whose source is not shared, or a database with several data sources, which
+    /// `Notion-Version: 2022-06-28` cannot query).
+    async fn rows(&self, id: &str) -> Result<Option<Vec<Page>>> {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_LIST_PAGES {
             let list = match self.client.query_database(id, cursor.as_deref()).await {
                 Ok(list) => list,
-                Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidData) => {
-                    tracing::warn!(connector = SOURCE, database = %id, "the database cannot be queried; its rows are not listed in its page: {e}");
-                    return Ok(out);
+                Err(e) if skippable(e.kind()) => {
+                    tracing::warn!(connector = SOURCE, database = %id, "the database cannot be queried; its page says so in place of its rows: {e}");
+                    return Ok(None);
                 }
                 Err(e) => return Err(e),
             };
@@ -306,7 +324,7 @@ impl Walk {
                 _ => break,
             }
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// The block tree of page `id`: level by level, up to [`BLOCK_CONCURRENCY`] children
@@ -314,22 +332,36 @@ impl Walk {
     /// are documents of their own and are not); with `rows`, each inline database queried.
     async fn tree(&self, id: &str, rows: bool) -> Result<Vec<Node>> {
         let mut lists: HashMap<String, Vec<Block>> = HashMap::new();
+        let mut unreadable: HashSet<String> = HashSet::new();
         let mut databases = Vec::new();
         let mut frontier = vec![id.to_owned()];
         for _ in 0..MAX_DEPTH {
             if frontier.is_empty() {
                 break;
             }
-            let read: Vec<(String, Vec<Block>)> =
+            let read: Vec<(String, Option<Vec<Block>>)> =
                 futures::stream::iter(std::mem::take(&mut frontier))
                     .map(|parent| async move {
-                        let children = self.all_children(&parent).await?;
-                        Ok::<_, Error>((parent, children))
+                        match self.all_children(&parent).await {
+                            Ok(children) => Ok((parent, Some(children))),
+                            // Below the page, a list Notion refuses (a synced block whose
+                            // original is not shared, a restricted block kind) is left out
+                            // with a marker; the page's own list failing fails the page.
+                            Err(e) if parent != id && skippable(e.kind()) => {
+                                tracing::warn!(connector = SOURCE, page = %id, block = %parent, "the block's children cannot be read and are left out: {e}");
+                                Ok((parent, None))
+                            }
+                            Err(e) => Err(e),
+                        }
                     })
                     .buffered(BLOCK_CONCURRENCY)
                     .try_collect()
                     .await?;
             for (parent, children) in read {
+                let Some(children) = children else {
+                    unreadable.insert(parent);
+                    continue;
+                };
                 for b in &children {
                     if b.has_children && !b.is_child_object() {
                         frontier.push(b.id.clone());
@@ -343,10 +375,16 @@ impl Walk {
         }
         let mut table: HashMap<String, Vec<Page>> = HashMap::new();
         for db in databases {
-            let found = self.rows(&db).await?;
-            table.insert(db, found);
+            match self.rows(&db).await? {
+                Some(found) => {
+                    table.insert(db, found);
+                }
+                None => {
+                    unreadable.insert(db);
+                }
+            }
         }
-        Ok(assemble(id, &mut lists, &mut table))
+        Ok(assemble(id, &mut lists, &mut table, &unreadable))
     }
 
     /// Every page id in scope and, with `include_files`, every file block id in them; fails,
@@ -366,8 +404,18 @@ impl Walk {
                 for (page, _) in pages_of(list) {
                     let Some(page) = page else { continue };
                     walk.remember(&page.id, Some(page.parent.clone()));
-                    if page.deleted() || !walk.in_scope(&page).await? {
+                    if page.deleted() {
                         continue;
+                    }
+                    match walk.in_scope(&page).await {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        // Scope unknown: the page stays listed, so the prune keeps it
+                        // rather than delete a document that may still be in scope.
+                        Err(e) if !e.kind().ends_sync() => {
+                            tracing::warn!(connector = SOURCE, page = %page.id, "kept in the listing, its scope unknown: {e}");
+                        }
+                        Err(e) => Err(e)?,
                     }
                     if walk.files {
                         let nodes = walk.tree(&page.id, false).await?;
@@ -501,6 +549,7 @@ fn assemble(
     id: &str,
     lists: &mut HashMap<String, Vec<Block>>,
     rows: &mut HashMap<String, Vec<Page>>,
+    unreadable: &HashSet<String>,
 ) -> Vec<Node> {
     let Some(blocks) = lists.remove(id) else {
         return Vec::new();
@@ -511,16 +560,27 @@ fn assemble(
             let children = if block.is_child_object() {
                 Vec::new()
             } else {
-                assemble(&block.id, lists, rows)
+                assemble(&block.id, lists, rows, unreadable)
             };
             let found = rows.remove(&block.id).unwrap_or_default();
             Node {
+                unreadable: unreadable.contains(&block.id),
                 block,
                 children,
                 rows: found,
             }
         })
         .collect()
+}
+
+/// Whether a children list below the page that fails with `kind` is left out (with a marker)
+/// rather than fail the page: Notion's answer for content the integration may not see (404
+/// `object_not_found`, 403 `restricted_resource`, 400 `validation_error`), not a transient one.
+fn skippable(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::InvalidData
+    )
 }
 
 /// The file blocks of a tree, in page order.

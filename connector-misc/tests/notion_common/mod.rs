@@ -109,6 +109,8 @@ pub(crate) struct PageFx {
     pub(crate) archived: bool,
     /// Served without `last_edited_time` (a malformed result).
     pub(crate) broken: bool,
+    /// The `last_edited_time` served in place of `minute`'s (a page edited around now).
+    pub(crate) at: Option<DateTime<Utc>>,
 }
 
 impl PageFx {
@@ -121,6 +123,7 @@ impl PageFx {
             properties: None,
             archived: false,
             broken: false,
+            at: None,
         }
     }
 
@@ -139,7 +142,7 @@ impl PageFx {
         };
         let mut v = json!({
             "object": "page", "id": self.id,
-            "created_time": stamp(0), "last_edited_time": stamp(self.minute),
+            "created_time": stamp(0), "last_edited_time": self.at.map_or_else(|| stamp(self.minute), |at| at.format("%Y-%m-%dT%H:%M:00.000Z").to_string()),
             "created_by": user(), "last_edited_by": user(),
             "cover": null, "icon": null, "parent": parent,
             "archived": self.archived, "in_trash": self.archived,
