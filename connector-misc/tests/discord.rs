@@ -160,6 +160,42 @@ async fn buckets_and_threads_become_markdown_documents_with_access() {
 }
 
 #[tokio::test]
+async fn deny_overwrites_narrow_access_below_the_whole_server() {
+    const HISTORY: u64 = 1 << 16;
+    let cases = [
+        // @everyone may view but not read the history; the staff role may.
+        (
+            json!([
+                {"id": GUILD, "type": 0, "allow": "0", "deny": HISTORY.to_string()},
+                {"id": STAFF_ROLE, "type": 0, "allow": HISTORY.to_string(), "deny": "0"}
+            ]),
+            vec![
+                format!("discord-role:{GUILD}:{STAFF_ROLE}"),
+                format!("discord-user:{OWNER}"),
+            ],
+        ),
+        // An open channel with one member denied: only the owner is certain.
+        (
+            json!([{"id": "555", "type": 1, "allow": "0", "deny": discord_common::VIEW.to_string()}]),
+            vec![format!("discord-user:{OWNER}")],
+        ),
+    ];
+    for (overwrites, groups) in cases {
+        let api = standard();
+        {
+            let mut st = api.state.lock().unwrap();
+            let general = st.channels.iter_mut().find(|c| c.id == GENERAL).unwrap();
+            general.overwrites = overwrites;
+        }
+        let server = start(api.clone()).await;
+        let c = build(&server.uri(), json!({}));
+        let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+        let doc = sink.get(&bucket(GENERAL, 3)).unwrap();
+        assert_eq!(doc.access.as_ref().unwrap().groups, groups);
+    }
+}
+
+#[tokio::test]
 async fn messages_are_paged_with_after_snowflakes() {
     let api = standard();
     {

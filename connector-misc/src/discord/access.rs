@@ -6,11 +6,13 @@
 //! member's roles' overwrites together (deny, then allow), the member's own overwrite.
 //!
 //! Members are not listed (that needs the privileged Server Members intent), so access is
-//! given as groups: `discord-guild:{guild}` when `@everyone` may view the channel; else each
-//! role that may view it on its own (`discord-role:{guild}:{role}`), each member overwrite
-//! that allows it (`discord-user:{user}`) and the server owner. A member whose roles together
-//! differ from each role alone (one role allows View Channel, another's overwrite denies it)
-//! is not modelled: the group of the allowing role is listed.
+//! given as groups, for View Channel and Read Message History together:
+//! `discord-guild:{guild}` when `@everyone` may read the channel and no role or member
+//! overwrite denies either bit; else each role that may read it even when held with every
+//! role whose overwrite denies a bit (`discord-role:{guild}:{role}`), each member overwrite
+//! that allows both (`discord-user:{user}`) and the server owner. A member overwrite that
+//! denies a bit cannot be expressed without a member list, so then no role is listed. This
+//! under-grants (a member with no listed role loses access in the index), never over-grants.
 
 use connector_core::Access;
 
@@ -67,25 +69,57 @@ pub(crate) fn permissions(
     perms
 }
 
-/// Who may read `channel` (see the module docs).
+/// Who may read `channel` (see the module docs): both View Channel and Read Message History
+/// are needed (without the latter a member sees none of the channel's past messages).
+///
+/// `discord-guild:{guild}` only when `@everyone` may read it and no role or member
+/// overwrite denies either bit; else the groups that may read it whatever else their members
+/// hold (an under-grant: a member with no listed role loses access, never the reverse).
 pub(crate) fn channel_access(guild: &Guild, channel: &Channel) -> Access {
-    if permissions(guild, channel, &[], None) & VIEW_CHANNEL != 0 {
+    let need = VIEW_CHANNEL | READ_MESSAGE_HISTORY;
+    let denies = |o: &&Overwrite| o.id != guild.id && o.deny & need != 0;
+    let role_deny = channel
+        .permission_overwrites
+        .iter()
+        .filter(|o| o.kind == 0)
+        .filter(denies)
+        .fold(0, |d, o| d | o.deny);
+    let member_denies = channel
+        .permission_overwrites
+        .iter()
+        .filter(|o| o.kind == 1)
+        .any(|o| o.deny & need != 0);
+    if role_deny & need == 0
+        && !member_denies
+        && permissions(guild, channel, &[], None) & need == need
+    {
         return Access::restricted(Vec::new(), vec![format!("discord-guild:{}", guild.id)]);
     }
-    let mut groups: Vec<String> = guild
-        .roles
-        .iter()
-        .filter(|r| r.id != guild.id)
-        .filter(|r| {
-            permissions(guild, channel, std::slice::from_ref(&r.id), None) & VIEW_CHANNEL != 0
-        })
-        .map(|r| format!("discord-role:{}:{}", guild.id, r.id))
-        .collect();
+    let mut groups: Vec<String> = Vec::new();
+    // A member overwrite denying a bit removes that member whatever roles they hold: without
+    // a member list only the members named by allowing overwrites and the owner are safe.
+    if !member_denies {
+        groups.extend(
+            guild
+                .roles
+                .iter()
+                .filter(|r| r.id != guild.id)
+                .filter(|r| {
+                    let alone = permissions(guild, channel, std::slice::from_ref(&r.id), None);
+                    // Held together with a role whose overwrite denies a bit, only this role's
+                    // own overwrite allows it back.
+                    let own = overwrite(channel, &r.id, 0).map_or(0, |o| o.allow);
+                    let admin = r.permissions & ADMINISTRATOR != 0;
+                    admin || (alone & !role_deny | own) & need == need
+                })
+                .map(|r| format!("discord-role:{}:{}", guild.id, r.id)),
+        );
+    }
     groups.extend(
         channel
             .permission_overwrites
             .iter()
-            .filter(|o| o.kind == 1 && o.allow & VIEW_CHANNEL != 0)
+            .filter(|o| o.kind == 1 && o.allow & need == need)
             .map(|o| format!("discord-user:{}", o.id)),
     );
     groups.extend(guild.owner_id.iter().map(|o| format!("discord-user:{o}")));
@@ -130,7 +164,7 @@ mod tests {
         let c = channel(json!([
             {"id": "100", "type": 0, "allow": "0", "deny": VIEW_CHANNEL.to_string()},
             {"id": "200", "type": 0, "allow": VIEW_CHANNEL.to_string(), "deny": "0"},
-            {"id": "555", "type": 1, "allow": VIEW_CHANNEL.to_string(), "deny": "0"}
+            {"id": "555", "type": 1, "allow": (VIEW_CHANNEL | READ_MESSAGE_HISTORY).to_string(), "deny": "0"}
         ]));
         let a = channel_access(&guild(), &c);
         assert!(!a.public);
@@ -149,5 +183,33 @@ mod tests {
             permissions(&guild(), &c, &["200".into()], Some("7")) & VIEW_CHANNEL,
             0
         );
+    }
+
+    #[test]
+    fn a_role_deny_on_an_open_channel_is_not_the_whole_server() {
+        let c = channel(json!([
+            {"id": "200", "type": 0, "allow": "0", "deny": VIEW_CHANNEL.to_string()}
+        ]));
+        let a = channel_access(&guild(), &c);
+        assert_eq!(a.groups, ["discord-role:100:300", "discord-user:900"]);
+    }
+
+    #[test]
+    fn a_member_deny_leaves_only_named_members() {
+        let c = channel(json!([
+            {"id": "555", "type": 1, "allow": "0", "deny": VIEW_CHANNEL.to_string()}
+        ]));
+        let a = channel_access(&guild(), &c);
+        assert_eq!(a.groups, ["discord-user:900"]);
+    }
+
+    #[test]
+    fn read_message_history_is_needed() {
+        let c = channel(json!([
+            {"id": "100", "type": 0, "allow": "0", "deny": READ_MESSAGE_HISTORY.to_string()}
+        ]));
+        let a = channel_access(&guild(), &c);
+        assert!(!a.groups.contains(&"discord-guild:100".to_owned()), "{a:?}");
+        assert_eq!(a.groups, ["discord-role:100:300", "discord-user:900"]);
     }
 }
