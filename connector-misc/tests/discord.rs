@@ -324,46 +324,6 @@ async fn an_incremental_run_finds_edits_new_messages_and_new_replies_in_old_thre
 }
 
 #[tokio::test]
-async fn a_message_posted_after_the_window_end_does_not_hold_back_the_current_bucket() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), json!({}));
-    let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, time(7, 0)).await;
-    let release = snowflake(time(3, 0), 0);
-    {
-        let mut st = api.state.lock().unwrap();
-        let general = st.channels.iter_mut().find(|c| c.id == GENERAL).unwrap();
-        general
-            .messages
-            .push(Msg::new(time(9, 10), 0, "Bob", "Before the run started"));
-        // Posted while the run (window end 9:17) reads the channel.
-        general
-            .messages
-            .push(Msg::new(time(9, 20), 0, "Carol", "While the run reads"));
-        let t: &mut Thread = st.threads.iter_mut().find(|t| t.id == release).unwrap();
-        t.messages
-            .push(Msg::new(time(9, 10), 0, "Erin", "Reply before the run"));
-        t.messages
-            .push(Msg::new(time(9, 20), 0, "Dave", "Reply during the run"));
-    }
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, time(9, 17)).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
-    assert_eq!(
-        sorted(sink.ids()),
-        sorted(vec![bucket(GENERAL, 9), thread(release)])
-    );
-    let nine = text(&sink, &bucket(GENERAL, 9));
-    assert!(nine.contains("Before the run started"), "{nine}");
-    assert!(nine.contains("While the run reads"), "the bucket is sent whole: {nine}");
-    assert!(text(&sink, &thread(release)).contains("Reply during the run"));
-    // The next run sends neither again: nothing changed since.
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, time(9, 40)).await;
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
-    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
-}
-
-#[tokio::test]
 async fn archived_threads_are_paged_by_archive_time() {
     let api = standard();
     {
@@ -515,6 +475,25 @@ async fn a_wrong_token_fails_the_sync_naming_the_field() {
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+}
+
+#[tokio::test]
+async fn a_bot_without_the_message_content_intent_fails_check_naming_the_token() {
+    let api = standard();
+    // GATEWAY_GUILD_MEMBERS_LIMITED only: no Message Content intent.
+    api.state.lock().unwrap().app_flags = 1 << 15;
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(
+        err.to_string().contains("credentials.discord_bot_token"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("Message Content"), "{err}");
+    // With the intent (the fixture's default) it passes.
+    api.state.lock().unwrap().app_flags = 1 << 18;
+    c.check().await.unwrap();
 }
 
 #[tokio::test]

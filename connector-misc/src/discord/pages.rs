@@ -263,13 +263,8 @@ impl Walk {
         }))
     }
 
-    /// The batch of these complete buckets with a change (a message or an edit) at or after
-    /// the window's start; unchanged ones (same messages and edit times) reported as such.
-    ///
-    /// A change after the window's end (a message posted while the run reads) does not hold
-    /// a bucket back: it is sent with that message, and the next run sends it again only if
-    /// its version moved. Asking for the newest change to be inside the window would defer a
-    /// busy channel's current bucket run after run.
+    /// The batch of these complete buckets whose last change is in `window`; unchanged ones
+    /// (same messages and edit times) reported as such.
     async fn buckets_batch(
         &self,
         channel: &Arc<ChannelInfo>,
@@ -278,7 +273,7 @@ impl Walk {
         ctx: &SyncContext,
     ) -> Result<Batch> {
         let hours = self.buckets.span_hours();
-        let in_window = move |b: &Bucket| window.is_none_or(|w| last_change(b) >= w.start);
+        let in_window = move |b: &Bucket| window.is_none_or(|w| w.contains(last_change(b)));
         let pending = buckets.into_iter().filter(in_window).map(|b| {
             let id = bucket_id(&channel.guild_id, &channel.id, b.start, hours);
             let version = bucket_version(channel, &b);
@@ -373,9 +368,8 @@ impl Walk {
         Ok(out)
     }
 
-    /// The batch of these threads with a message at or after the window's start (one after
-    /// its end does not hold the thread back, as for buckets): unchanged ones (same newest
-    /// message and count) cost no message request.
+    /// The batch of these threads whose last change is in `window`: unchanged ones (same
+    /// newest message and count) cost no message request.
     async fn threads_batch(
         &self,
         channel: &Arc<ChannelInfo>,
@@ -400,7 +394,7 @@ impl Walk {
                     _ => None,
                 };
                 let inside = match (window, changed) {
-                    (Some(w), Some(at)) => at >= w.start,
+                    (Some(w), Some(at)) => w.contains(at),
                     _ => true,
                 };
                 Ok(inside.then_some(outcome))
