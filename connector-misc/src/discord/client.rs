@@ -27,7 +27,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::SOURCE;
-use super::model::{ApiError, Channel, Guild, Member, PartialGuild, ThreadList, User};
+use super::model::{ApiError, Application, Channel, Guild, Member, PartialGuild, ThreadList, User};
 
 /// Messages per page: Discord's maximum.
 pub(crate) const PAGE: usize = 100;
@@ -77,6 +77,11 @@ impl Client {
             tokio::time::sleep(wait.min(SPENT_WAIT_CAP)).await;
         }
         resp.json()
+    }
+
+    /// The bot's application, with its intent flags.
+    pub(crate) async fn application(&self) -> Result<Application> {
+        self.json(self.endpoint(&["applications", "@me"])?).await
     }
 
     /// The bot.

@@ -190,6 +190,17 @@ impl Connector for DiscordConnector {
     /// in; `Unavailable` when Discord cannot be reached.
     async fn check(&self) -> Result<()> {
         self.walk.client.me().await?;
+        // Without the Message Content intent Discord returns other users' messages with empty
+        // text, embeds and attachments: every document would be author and time lines only.
+        if !self.walk.client.application().await?.has_message_content() {
+            return Err(Error::new(
+                connector_core::ErrorKind::PermissionDenied,
+                format!(
+                    "{TOKEN_FIELD}: the bot's application lacks the Message Content intent, so Discord returns messages without their text; switch on \"Message Content Intent\" under Bot → Privileged Gateway Intents in the Developer Portal"
+                ),
+            )
+            .with_field(TOKEN_FIELD));
+        }
         for id in &self.walk.servers {
             self.walk
                 .client

@@ -4,6 +4,24 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 
+/// The bot's application (`GET /applications/@me`): its flags say which privileged
+/// intents it has.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Application {
+    /// `flags`: `GATEWAY_MESSAGE_CONTENT` (1 << 18), `GATEWAY_MESSAGE_CONTENT_LIMITED`
+    /// (1 << 19) among them.
+    #[serde(default)]
+    pub(crate) flags: u64,
+}
+
+impl Application {
+    /// Whether Discord returns other users' message text to this bot (the Message Content
+    /// intent, granted or, under 100 servers, switched on).
+    pub(crate) fn has_message_content(&self) -> bool {
+        self.flags & ((1 << 18) | (1 << 19)) != 0
+    }
+}
+
 /// A user (`GET /users/@me`, a message's `author`).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct User {

@@ -154,6 +154,8 @@ pub(crate) struct State {
     /// `after` values asked of each channel's messages.
     pub(crate) afters: HashMap<String, Vec<u64>>,
     pub(crate) requests: Vec<String>,
+    /// `GET /applications/@me`'s `flags`.
+    pub(crate) app_flags: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -271,6 +273,8 @@ pub(crate) fn standard() -> DiscordApi {
         ],
         bot_roles: vec![STAFF_ROLE],
         archived_page: 100,
+        // GATEWAY_MESSAGE_CONTENT_LIMITED | GATEWAY_GUILD_MEMBERS_LIMITED
+        app_flags: (1 << 19) | (1 << 15),
         ..State::default()
     };
     DiscordApi {
@@ -388,6 +392,11 @@ impl Respond for DiscordApi {
             ["users", "@me"] => ResponseTemplate::new(200).set_body_json(json!({
                 "id": BOT, "username": "ragbot", "discriminator": "0", "global_name": null,
                 "avatar": null, "bot": true, "flags": 0
+            })),
+            ["applications", "@me"] => ResponseTemplate::new(200).set_body_json(json!({
+                "id": BOT, "name": "ragbot", "icon": null, "description": "", "bot_public": true,
+                "bot_require_code_grant": false, "verify_key": "1e0a356058d627ca38a5c8c9648818061d49e49bd9da9e3ab17d98ad4d6bg2u8",
+                "team": null, "flags": st.app_flags
             })),
             ["users", "@me", "guilds"] => {
                 let after: u64 = query(req, "after")
