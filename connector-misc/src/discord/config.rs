@@ -91,9 +91,10 @@ pub struct DiscordConfig {
     pub bucket_hours: NonZeroU32,
     /// Hours before an incremental window's start read again (default 24). Discord keeps an
     /// edited message's id (and so its place in time); re-reading these buckets finds edits
-    /// and deletions made within this time after a message was posted. Buckets whose
-    /// messages did not change are reported unchanged, not sent again. `0` reads the window
-    /// alone.
+    /// made within this time after a message was posted. Deletions are not found this way (a
+    /// deleted message leaves no timestamp in the window): a full run finds them. Buckets
+    /// whose messages did not change are reported unchanged, not sent again. `0` reads the
+    /// window alone.
     #[serde(default = "default_edit_lookback_hours")]
     #[schemars(range(max = 8760))]
     pub edit_lookback_hours: u32,
