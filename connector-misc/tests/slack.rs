@@ -276,19 +276,25 @@ async fn ok_false_invalid_auth_is_unauthenticated_naming_the_token() {
 #[tokio::test]
 async fn ok_false_errors_have_their_kinds() {
     let fake = Fake::start(standard()).await;
-    // not_in_channel while reading a channel's history: the listing fails, never empty.
+    // not_in_channel while reading every channel's history: one failure per channel, named,
+    // and no document (never an empty listing).
     fake.state.lock().unwrap().always.insert(
         "conversations.history".into(),
         slack_error("not_in_channel"),
     );
     let c = build(&fake.uri(), json!({}));
-    let err = Syncer::new(c.clone())
-        .sink(MemorySink::new())
-        .run(SyncMode::Full)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
-    assert!(err.to_string().contains("not_in_channel"), "{err}");
+    let (sink, report) = full(&c).await;
+    assert_eq!(sink.len(), 0);
+    assert_eq!(report.failures.len(), 2, "{report:?}");
+    for (f, name) in report
+        .failures
+        .iter()
+        .zip(["#eng (C02ENG)", "#general (C01GENERAL)"])
+    {
+        assert_eq!(f.kind, ErrorKind::PermissionDenied, "{f:?}");
+        assert!(f.message.contains(name), "{f:?}");
+        assert!(f.message.contains("not_in_channel"), "{f:?}");
+    }
 
     // missing_scope for private channels: public ones alone, as RAGFlow falls back.
     let fake = Fake::start(standard()).await;
@@ -433,4 +439,78 @@ async fn bot_messages_are_kept_when_asked() {
     let (sink, _) = full(&c).await;
     let bot = sink.get(&id("C01GENERAL", &ts(at(5, 0), 7))).unwrap();
     assert_eq!(bot.title, "deploybot in #general: Build #42 passed");
+}
+
+#[tokio::test]
+async fn one_channels_error_is_its_failure_and_the_others_go_on() {
+    // #eng (read first) was left or deleted during the run: its failure, #general still read.
+    for error in ["not_in_channel", "channel_not_found", "ekm_access_denied"] {
+        let fake = Fake::start(standard()).await;
+        fake.state.lock().unwrap().once.insert(
+            "conversations.history".into(),
+            vec![(200, vec![], slack_error(error))],
+        );
+        let c = build(&fake.uri(), json!({}));
+        let (sink, report) = full(&c).await;
+        assert_eq!(
+            sorted(sink.ids()),
+            sorted(vec![
+                id("C01GENERAL", &ts(at(1, 0), 1)),
+                id("C01GENERAL", &ts(at(4, 0), 5)),
+            ]),
+            "{error}"
+        );
+        assert_eq!(report.failures.len(), 1, "{report:?}");
+        let f = &report.failures[0];
+        assert!(f.message.contains("#eng (C02ENG)"), "{f:?}");
+        assert!(f.message.contains(error), "{f:?}");
+        assert_eq!(
+            f.link.as_ref().map(|u| u.as_str()),
+            Some("https://acme.slack.com/archives/C02ENG")
+        );
+    }
+
+    // An archived public channel the bot would join: `is_archived`, skipped as Onyx does.
+    let mut state = standard();
+    state.channels.push(Chan {
+        member: false,
+        ..Chan::new(
+            "C03RANDOM",
+            "random",
+            false,
+            vec![Msg::new(&ts(at(2, 0), 40), "U01ANA", "hello random")],
+        )
+    });
+    let fake = Fake::start(state).await;
+    fake.state.lock().unwrap().once.insert(
+        "conversations.join".into(),
+        vec![(200, vec![], slack_error("is_archived"))],
+    );
+    let c = build(
+        &fake.uri(),
+        json!({"join_public_channels": true, "include_archived": true}),
+    );
+    let (sink, report) = full(&c).await;
+    assert_eq!(sink.len(), 4, "{:?}", sink.ids());
+    assert_eq!(report.failures.len(), 1, "{report:?}");
+    assert!(
+        report.failures[0].message.contains("#random (C03RANDOM)")
+            && report.failures[0].message.contains("is_archived"),
+        "{report:?}"
+    );
+
+    // A scope the token lacks concerns every channel: the run ends.
+    let fake = Fake::start(standard()).await;
+    fake.state.lock().unwrap().always.insert(
+        "conversations.history".into(),
+        json!({"ok": false, "error": "missing_scope", "needed": "channels:history"}),
+    );
+    let c = build(&fake.uri(), json!({}));
+    let err = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(err.to_string().contains("missing_scope"), "{err}");
 }

@@ -25,6 +25,43 @@ use super::model::{AuthTest, Channel, Message, User, parse_ts, to_ts};
 /// Threads read at the same time within a page.
 const CONCURRENCY: usize = 4;
 
+/// The failure of `channel` for an error opening it or reading its first page, when the
+/// error concerns that channel alone: refused (`not_in_channel`, `is_archived`,
+/// `ekm_access_denied`, `method_not_supported_for_channel_type`, ...) or gone
+/// (`channel_not_found`). The sync goes on with the other channels.
+///
+/// # Errors
+/// `e` itself for any other error: one that [ends the sync](ErrorKind::ends_sync), a scope
+/// the token lacks (`missing_scope`: every channel would fail the same way), a rate limit or
+/// an outage after the HTTP layer's retries, invalid data.
+fn channel_failure(channel: &Channel, team: &AuthTest, e: Error) -> Result<Failure> {
+    let own = match e.kind() {
+        ErrorKind::PermissionDenied => !e.message().contains("missing_scope"),
+        ErrorKind::NotFound => true,
+        _ => false,
+    };
+    if !own {
+        return Err(e);
+    }
+    let mut failure = Failure::new(
+        None,
+        e.kind(),
+        format!(
+            "#{} ({}) cannot be read: {}",
+            channel.name,
+            channel.id,
+            e.message()
+        ),
+    );
+    let base = team.url.trim_end_matches('/');
+    if !base.is_empty()
+        && let Ok(link) = url::Url::parse(&format!("{base}/archives/{}", channel.id))
+    {
+        failure = failure.with_link(link);
+    }
+    Ok(failure)
+}
+
 /// Users looked up so far (`users.info`), shared by every stream of the connector: a user is
 /// asked for once per connector, not once per thread. `None`: Slack does not know the id, or
 /// the token may not read users. An async lock held over the lookups, so threads read at
@@ -221,10 +258,20 @@ impl Walk {
                     continue;
                 }
                 ctx.cancellation().check()?;
-                let info = Arc::new(walk.open(channel, &scope.team).await?);
                 let mut cur = match cp.current.take() {
                     Some(c) if c.channel == channel.id => c,
                     _ => ChannelCursor { channel: channel.id.clone(), cursor: None },
+                };
+                let info = match walk.open(channel, &scope.team).await {
+                    Ok(info) => Arc::new(info),
+                    Err(e) => {
+                        let failure = channel_failure(channel, &scope.team, e)?;
+                        cp.channels_done.push(channel.id.clone());
+                        let mut batch = Batch::default();
+                        batch.failures.push(failure);
+                        yield CheckpointedBatch::new(batch, cp.clone());
+                        continue;
+                    }
                 };
                 let fetcher = Fetcher { walk: walk.clone(), channel: Arc::clone(&info), names: Arc::clone(&scope.names) };
                 // Threads handed on this run from a reply whose parent is older than the
@@ -232,10 +279,25 @@ impl Walk {
                 let mut seen: HashSet<String> = HashSet::new();
                 loop {
                     ctx.cancellation().check()?;
-                    let page = walk
+                    let page = match walk
                         .client
                         .history(&channel.id, oldest.as_deref(), latest.as_deref(), cur.cursor.as_deref())
-                        .await?;
+                        .await
+                    {
+                        Ok(page) => page,
+                        // The channel's first page: it cannot be read at all (left, deleted,
+                        // archived, EKM); the others go on. Later pages' errors end the run.
+                        Err(e) if cur.cursor.is_none() => {
+                            let failure = channel_failure(channel, &scope.team, e)?;
+                            cp.current = None;
+                            cp.channels_done.push(channel.id.clone());
+                            let mut batch = Batch::default();
+                            batch.failures.push(failure);
+                            yield CheckpointedBatch::new(batch, cp.clone());
+                            break;
+                        }
+                        Err(e) => Err(e)?,
+                    };
                     let next = page.response_metadata.next();
                     let pending = walk.sort_page(&info, page.messages, window, &mut seen);
                     let f = fetcher.clone();
