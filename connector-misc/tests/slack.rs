@@ -514,3 +514,31 @@ async fn one_channels_error_is_its_failure_and_the_others_go_on() {
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
     assert!(err.to_string().contains("missing_scope"), "{err}");
 }
+
+#[tokio::test]
+async fn partitions_share_each_methods_rate() {
+    // Three channels, one partition each, history at 2 a minute (a burst of 2, then one
+    // every 30 s): the third partition's history waits, as Slack counts the method once
+    // for the workspace and app, whatever the partitions.
+    let mut state = standard();
+    state.channels.push(Chan::new(
+        "C03RANDOM",
+        "random",
+        false,
+        vec![Msg::new(&ts(at(2, 0), 40), "U01ANA", "hello random")],
+    ));
+    let fake = Fake::start(state).await;
+    let c = build(
+        &fake.uri(),
+        json!({"channels": ["general", "eng", "random"], "tier3_requests_per_minute": 2}),
+    );
+    let mut waits = Vec::new();
+    for name in ["random", "eng", "general"] {
+        let p = c.partition(name).unwrap();
+        let (_, report) = full(&p).await;
+        waits.push(report.rate_limit_wait);
+    }
+    assert!(fake.count("conversations.history") >= 3);
+    assert_eq!(waits[0], Duration::ZERO, "{waits:?}");
+    assert!(waits[2] >= Duration::from_secs(20), "{waits:?}");
+}

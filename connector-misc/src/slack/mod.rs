@@ -201,8 +201,10 @@ impl Connector for SlackConnector {
         let mut config = self.config.clone();
         config.channels = vec![partition.to_owned()].into();
         let mut connector = Self::new(config).ok()?;
-        // The partitions share what was learnt of users.
+        // The partitions share what was learnt of users, and the clients: Slack counts each
+        // method per workspace and app, so N partitions keep to one rate per method, not N.
         connector.walk.users = Arc::clone(&self.walk.users);
+        connector.walk.client = self.walk.client.clone();
         Some(Arc::new(connector))
     }
 }
