@@ -95,6 +95,10 @@ impl Client {
     pub(crate) fn new(config: &SlackConfig) -> Result<Self> {
         let policy = config.network_policy()?;
         let mut http = Vec::with_capacity(Method::ALL.len());
+        // Slack counts each method per workspace and app: one key per method at a shared
+        // rate gate, so a history request's spacing or a 429 on it holds back no other
+        // method. The token's hash, never the token.
+        let token = connector_core::ids::hash128(config.credentials.slack_bot_token.expose());
         for method in Method::ALL {
             let per_minute: NonZeroU32 = match method.tier() {
                 2 => config.tier2_requests_per_minute,
@@ -110,6 +114,7 @@ impl Client {
                     .success_classifier(classify)
                     .network_policy(policy.clone())
                     .rate_limit(per_minute, Duration::from_secs(60))
+                    .rate_gate_key(format!("{token}:{}", method.name()))
                     .build()?,
             );
         }
@@ -369,7 +374,29 @@ fn error_class(error: &str, needed: Option<&str>) -> ErrorClass {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn each_method_has_its_own_gate_key_without_the_token() {
+        let config: SlackConfig = connector_core::config::from_json(serde_json::json!({
+            "credentials": {"slack_bot_token": "xoxb-secret-token"},
+        }))
+        .unwrap();
+        let client = Client::new(&config).unwrap();
+        let mut keys: Vec<String> = Method::ALL
+            .iter()
+            .map(|m| {
+                let url = client.url(*m, &[]).unwrap();
+                client.http(*m).unwrap().rate_gate_key(&url)
+            })
+            .collect();
+        assert!(keys.iter().all(|k| !k.contains("xoxb")), "{keys:?}");
+        assert!(keys[3].ends_with("conversations.history"), "{keys:?}");
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), Method::ALL.len());
+    }
 
     fn kind(body: &str) -> Option<ErrorKind> {
         classify(StatusCode::OK, body.as_bytes()).map(|c| c.kind)
