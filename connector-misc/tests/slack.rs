@@ -464,6 +464,7 @@ async fn one_channels_error_is_its_failure_and_the_others_go_on() {
         let f = &report.failures[0];
         assert!(f.message.contains("#eng (C02ENG)"), "{f:?}");
         assert!(f.message.contains(error), "{f:?}");
+        assert!(!f.message.contains("slack_bot_token"), "{f:?}");
         assert_eq!(
             f.link.as_ref().map(|u| u.as_str()),
             Some("https://acme.slack.com/archives/C02ENG")

@@ -47,10 +47,12 @@ fn channel_failure(channel: &Channel, team: &AuthTest, e: Error) -> Result<Failu
         None,
         e.kind(),
         format!(
-            "#{} ({}) cannot be read: {}",
+            "#{} ({}) cannot be read: {}; check `channels` (or invite the bot)",
             channel.name,
             channel.id,
+            // The fix is in the channel or `channels`, not the token (review #16).
             e.message()
+                .replace(&format!("; check `{}`", super::config::TOKEN_FIELD), "")
         ),
     );
     let base = team.url.trim_end_matches('/');
