@@ -196,12 +196,8 @@ pub(crate) fn issue_document(
     let f = &issue.fields;
     let summary = f.summary.clone().unwrap_or_default();
 
-    let mut text = String::from("---\n");
-    for (k, v) in &fields {
-        // JSON scalars and arrays are valid YAML flow values.
-        let _ = writeln!(text, "{k}: {v}");
-    }
-    text.push_str("---\n\n");
+    let mut text =
+        connector_core::text::markdown::front_matter(fields.iter().map(|(k, v)| (*k, v)));
     let _ = writeln!(text, "# {}: {summary}", issue.key);
 
     let description = rich_text(f.description.as_ref(), media);
