@@ -15,6 +15,8 @@ pub mod dropbox;
 pub mod github;
 #[cfg(feature = "gitlab")]
 pub mod gitlab;
+#[cfg(feature = "graph")]
+pub mod graph;
 #[cfg(feature = "imap")]
 pub mod imap;
 #[cfg(feature = "notion")]

@@ -1,0 +1,44 @@
+//! Microsoft Graph, shared by the Microsoft 365 sources (feature `graph`, which `onedrive`,
+//! `sharepoint`, `teams` and `outlook` turn on): one place for the token, paging, delta
+//! queries, JSON batching and throttling, so each source only says what it reads.
+//!
+//! - [`GraphApp`]: the app registration (tenant, client id, client secret) and the hosts of
+//!   its cloud; its [`problems`](GraphApp::problems) are the config's, by field.
+//! - [`GraphClient`]: requests as that app, the token cached until shortly before its expiry,
+//!   `@odata.nextLink` paging ([`GraphClient::page`], [`GraphClient::all`]), delta rounds
+//!   ([`GraphClient::delta`], whose `410 Gone` is a [`Delta::Restart`], not an error), `$batch`
+//!   ([`GraphClient::batch_get`]) and Graph's error bodies in every error.
+//! - [`Page`], [`Delta`]: what a listing answers.
+//!
+//! A delta round's `@odata.deltaLink` is what a source keeps as its checkpoint and as the
+//! start of its next incremental run: Graph then lists only what changed since, deletions
+//! included (as items with a `deleted` facet or `@removed`). It carries Graph's own
+//! state token, not a credential.
+//!
+//! ```no_run
+//! use connector_core::net::NetworkPolicy;
+//! use connector_misc::graph::{Delta, GraphApp, GraphClient};
+//! # async fn demo() -> connector_core::Result<()> {
+//! let app = GraphApp::new("contoso.onmicrosoft.com", "app-id", "secret");
+//! let graph = GraphClient::new("onedrive", &app, NetworkPolicy::public_only(), "Files.Read.All", |b| b)?;
+//! let mut next = Some(graph.url("drives/b!abc/root/delta", &[])?);
+//! while let Some(url) = next.take() {
+//!     match graph.delta::<serde_json::Value>(&url).await? {
+//!         Delta::Page(page) => {
+//!             println!("{} changes", page.value.len());
+//!             next = page.next_link; // None at the end: keep page.delta_link for next time
+//!         }
+//!         Delta::Restart { restart_at, .. } => next = restart_at,
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod model;
+
+pub use client::{
+    API_VERSION, BATCH_LIMIT, DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL, GraphApp, GraphClient,
+    SECRET_FIELD,
+};
+pub use model::{Delta, Page};

@@ -1,0 +1,145 @@
+//! The shapes Microsoft Graph answers with that every Graph source shares: a collection page
+//! with its `@odata` links, the error body, and the JSON batch envelope.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use url::Url;
+
+/// One page of a collection: `{"value": [...], "@odata.nextLink": ..., "@odata.deltaLink": ...}`.
+///
+/// A collection read to its end has neither link on its last page; a delta query's last page
+/// has a `@odata.deltaLink` (the position to ask from next time) instead of a
+/// `@odata.nextLink`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(bound = "T: serde::de::DeserializeOwned")]
+pub struct Page<T> {
+    /// The items of this page.
+    #[serde(default = "Vec::new")]
+    pub value: Vec<T>,
+    /// The next page of the same listing.
+    #[serde(rename = "@odata.nextLink", default)]
+    pub next_link: Option<Url>,
+    /// The end of a delta round: ask this URL for the changes made after it.
+    #[serde(rename = "@odata.deltaLink", default)]
+    pub delta_link: Option<Url>,
+}
+
+/// A page of a delta query, or the service's order to start it over.
+#[derive(Debug, Clone)]
+pub enum Delta<T> {
+    /// A page of changes.
+    Page(Page<T>),
+    /// `410 Gone`: the delta token expired or the service cannot continue from it
+    /// (`resyncRequired`, `resyncChangesApplyDifferences`, `resyncChangesUploadDifferences`).
+    /// The round starts over from `restart_at` (the `Location` the service gave) or, without
+    /// one, from the query's first URL; what it lists again is told apart by version tokens.
+    Restart {
+        /// Where the new round starts, when the service said.
+        restart_at: Option<Url>,
+        /// Graph's error code, for the log.
+        code: String,
+    },
+}
+
+/// Graph's error body: `{"error": {"code": "itemNotFound", "message": "...", "innerError":
+/// {"request-id": "...", "date": "..."}}}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct ErrorBody {
+    #[serde(default)]
+    pub(crate) error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct ErrorDetail {
+    #[serde(default)]
+    pub(crate) code: String,
+    #[serde(default)]
+    pub(crate) message: String,
+    #[serde(rename = "innerError", default)]
+    pub(crate) inner: Option<InnerError>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct InnerError {
+    #[serde(rename = "request-id", default)]
+    pub(crate) request_id: String,
+}
+
+impl ErrorBody {
+    /// `code: message (request id …)`, or the body's first characters when it is not Graph's
+    /// error shape.
+    pub(crate) fn describe(body: &[u8]) -> (String, String) {
+        let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+        let e = parsed.error;
+        if e.code.is_empty() {
+            let text = String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
+            return (String::new(), text);
+        }
+        let mut said = format!("{}: {}", e.code, e.message);
+        if let Some(inner) = e.inner.filter(|i| !i.request_id.is_empty()) {
+            said.push_str(&format!(" (request id {})", inner.request_id));
+        }
+        (e.code, said)
+    }
+}
+
+/// One request of a JSON batch (`POST /$batch`): a GET of a path relative to the API root.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct BatchRequest<'a> {
+    pub(crate) id: String,
+    pub(crate) method: &'static str,
+    pub(crate) url: &'a str,
+}
+
+/// The batch envelope Graph answers with.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BatchEnvelope {
+    #[serde(default)]
+    pub(crate) responses: Vec<BatchResponse>,
+}
+
+/// One answer inside a batch: its request's id, status and JSON body (its headers are not
+/// read: a throttled member is sent again on its own, and that answer's `Retry-After` is
+/// waited for).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BatchResponse {
+    pub(crate) id: String,
+    pub(crate) status: u16,
+    #[serde(default)]
+    pub(crate) body: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_page_reads_its_links_and_defaults_to_empty() {
+        let p: Page<Value> = serde_json::from_str(
+            r#"{"@odata.context": "x", "value": [{"id": "1"}],
+                "@odata.nextLink": "https://graph.microsoft.com/v1.0/drives/d/root/delta?token=a"}"#,
+        )
+        .unwrap();
+        assert_eq!(p.value.len(), 1);
+        assert!(p.next_link.is_some() && p.delta_link.is_none());
+        let empty: Page<Value> = serde_json::from_str("{}").unwrap();
+        assert!(empty.value.is_empty());
+    }
+
+    #[test]
+    fn errors_are_described_by_code_and_request_id() {
+        let (code, said) = ErrorBody::describe(
+            br#"{"error": {"code": "itemNotFound", "message": "The resource could not be found.",
+                 "innerError": {"request-id": "r-1", "date": "2026-01-01T00:00:00"}}}"#,
+        );
+        assert_eq!(code, "itemNotFound");
+        assert_eq!(
+            said,
+            "itemNotFound: The resource could not be found. (request id r-1)"
+        );
+        let (code, said) = ErrorBody::describe(b"<html>gateway</html>");
+        assert!(code.is_empty());
+        assert_eq!(said, "<html>gateway</html>");
+    }
+}
