@@ -21,6 +21,8 @@ pub mod graph;
 pub mod imap;
 #[cfg(feature = "notion")]
 pub mod notion;
+#[cfg(feature = "onedrive")]
+pub mod onedrive;
 #[cfg(feature = "seafile")]
 pub mod seafile;
 #[cfg(feature = "slack")]
@@ -34,7 +36,8 @@ pub mod slack;
     feature = "box",
     feature = "github",
     feature = "gitlab",
-    feature = "notion"
+    feature = "notion",
+    feature = "onedrive"
 ))]
 #[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
 mod files;
@@ -141,4 +144,10 @@ pub fn register(registry: &mut connector_core::Registry) {
     registry.register::<slack::SlackConfig, _>(slack::SOURCE, "threads of Slack channels", |cfg| {
         Ok(Box::new(slack::SlackConnector::new(cfg)?))
     });
+    #[cfg(feature = "onedrive")]
+    registry.register::<onedrive::OnedriveConfig, _>(
+        onedrive::SOURCE,
+        "files of OneDrive for Business drives (Microsoft Graph)",
+        |cfg| Ok(Box::new(onedrive::OnedriveConnector::new(cfg)?)),
+    );
 }

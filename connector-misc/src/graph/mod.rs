@@ -8,7 +8,9 @@
 //!   `@odata.nextLink` paging ([`GraphClient::page`], [`GraphClient::all`]), delta rounds
 //!   ([`GraphClient::delta`], whose `410 Gone` is a [`Delta::Restart`], not an error), `$batch`
 //!   ([`GraphClient::batch_get`]) and Graph's error bodies in every error.
-//! - [`Page`], [`Delta`]: what a listing answers.
+//! - [`Page`], [`Delta`]: what a listing answers; [`DriveItem`] and [`Drive`], what OneDrive and
+//!   SharePoint document libraries list, with the calls that list, place and download them
+//!   ([`GraphClient::drive_delta`], [`GraphClient::drive_item`], [`GraphClient::drive_content`]).
 //!
 //! A delta round's `@odata.deltaLink` is what a source keeps as its checkpoint and as the
 //! start of its next incremental run: Graph then lists only what changed since, deletions
@@ -35,10 +37,14 @@
 //! ```
 
 mod client;
+mod drive;
 mod model;
 
 pub use client::{
     API_VERSION, BATCH_LIMIT, DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL, GraphApp, GraphClient,
     SECRET_FIELD,
 };
+pub use drive::{Drive, DriveItem, FileFacet, ITEM_FIELDS, Identity, IdentitySet, ParentReference};
 pub use model::{Delta, Page};
+
+pub(crate) use drive::escape;

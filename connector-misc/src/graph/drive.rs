@@ -1,0 +1,318 @@
+//! Drive items (OneDrive and SharePoint document libraries): the fields a sync reads, the
+//! delta query that lists them, and the calls that place and download one.
+
+use chrono::{DateTime, Utc};
+use connector_core::Result;
+use connector_core::http::Response;
+use serde::Deserialize;
+use url::Url;
+
+use super::{Delta, GraphClient};
+
+/// The fields a sync reads of a drive item, asked for with `$select` so Graph sends no more.
+pub const ITEM_FIELDS: &str = "id,name,size,eTag,cTag,createdDateTime,lastModifiedDateTime,webUrl,file,folder,package,root,deleted,parentReference,createdBy,lastModifiedBy";
+
+/// A drive item as a delta query or `GET items/{id}` shows it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct DriveItem {
+    /// The item's id, unique within its drive, kept through renames and moves.
+    pub id: String,
+    /// The file or folder name (absent on some deleted items).
+    #[serde(default)]
+    pub name: String,
+    /// Bytes (a folder: of everything below it).
+    #[serde(default)]
+    pub size: u64,
+    /// Changes with any change of the item, its metadata included.
+    #[serde(default)]
+    pub e_tag: Option<String>,
+    /// Changes with the content only.
+    #[serde(default)]
+    pub c_tag: Option<String>,
+    /// When the item was created.
+    #[serde(default)]
+    pub created_date_time: Option<DateTime<Utc>>,
+    /// When the item (content or metadata) last changed.
+    #[serde(default)]
+    pub last_modified_date_time: Option<DateTime<Utc>>,
+    /// The item in the web UI.
+    #[serde(default)]
+    pub web_url: Option<Url>,
+    /// Set for a file.
+    #[serde(default)]
+    pub file: Option<FileFacet>,
+    /// Set for a folder.
+    #[serde(default)]
+    pub folder: Option<serde_json::Value>,
+    /// Set for a package (a OneNote notebook): a folder-like item, not a file.
+    #[serde(default)]
+    pub package: Option<serde_json::Value>,
+    /// Set for the drive's root folder.
+    #[serde(default)]
+    pub root: Option<serde_json::Value>,
+    /// Set for an item deleted since the last delta round.
+    #[serde(default)]
+    pub deleted: Option<serde_json::Value>,
+    /// The folder holding it (its `path` is not sent by delta queries in OneDrive for
+    /// Business and SharePoint).
+    #[serde(default)]
+    pub parent_reference: Option<ParentReference>,
+    /// Who created it.
+    #[serde(default)]
+    pub created_by: Option<IdentitySet>,
+    /// Who changed it last.
+    #[serde(default)]
+    pub last_modified_by: Option<IdentitySet>,
+}
+
+/// The `file` facet.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct FileFacet {
+    /// The MIME type Graph reports.
+    #[serde(default)]
+    pub mime_type: Option<String>,
+}
+
+/// The folder holding an item.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ParentReference {
+    /// The folder's item id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The drive.
+    #[serde(default)]
+    pub drive_id: Option<String>,
+    /// `/drive/root:/path/to/folder`, where Graph sends it.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// Who did something: a user (or an application).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct IdentitySet {
+    /// The user.
+    #[serde(default)]
+    pub user: Option<Identity>,
+}
+
+/// One identity.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Identity {
+    /// The name shown.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The e-mail address (OneDrive for Business).
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The object id.
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+impl IdentitySet {
+    /// The user's e-mail address, else display name.
+    pub fn shown(&self) -> Option<&str> {
+        let user = self.user.as_ref()?;
+        user.email
+            .as_deref()
+            .or(user.display_name.as_deref())
+            .filter(|s| !s.is_empty())
+    }
+}
+
+impl DriveItem {
+    /// An item of a delta page; `Err((its id if readable, what is wrong))` when it is not a
+    /// drive item.
+    pub fn from_value(
+        value: serde_json::Value,
+    ) -> std::result::Result<Self, (Option<String>, String)> {
+        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        serde_json::from_value(value).map_err(|e| {
+            (
+                id,
+                format!("Graph listed a drive item that cannot be read: {e}"),
+            )
+        })
+    }
+
+    /// Whether this is a file a sync reads: not a folder, notebook, the root, nor deleted.
+    pub fn is_file(&self) -> bool {
+        self.file.is_some()
+            && self.folder.is_none()
+            && self.package.is_none()
+            && self.root.is_none()
+            && self.deleted.is_none()
+    }
+
+    /// Whether this is a folder (or the root): what scope checks walk through.
+    pub fn is_folder(&self) -> bool {
+        (self.folder.is_some() || self.root.is_some()) && self.deleted.is_none()
+    }
+
+    /// The id of the folder holding it.
+    pub fn parent_id(&self) -> Option<&str> {
+        self.parent_reference.as_ref()?.id.as_deref()
+    }
+
+    /// The version token: the content tag (new content) and the entity tag (a rename, a
+    /// move, anything else), so either change delivers the document again.
+    pub fn version(&self) -> String {
+        format!(
+            "{}|{}",
+            self.c_tag.as_deref().unwrap_or_default(),
+            self.e_tag.as_deref().unwrap_or_default()
+        )
+    }
+}
+
+/// A drive as `GET users/{id}/drive` or `sites/{id}/drives` shows it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Drive {
+    /// The drive id (`b!…`).
+    pub id: String,
+    /// Its name (`OneDrive`, `Documents`).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `personal`, `business` or `documentLibrary`.
+    #[serde(default)]
+    pub drive_type: Option<String>,
+    /// Its owner.
+    #[serde(default)]
+    pub owner: Option<IdentitySet>,
+    /// The drive in the web UI.
+    #[serde(default)]
+    pub web_url: Option<Url>,
+}
+
+impl GraphClient {
+    /// The first URL of a delta round over the whole of drive `drive`.
+    ///
+    /// # Errors
+    /// For a drive id the API root cannot take.
+    pub fn drive_delta_url(&self, drive: &str) -> Result<Url> {
+        self.url(
+            &format!("drives/{}/root/delta", escape(drive)),
+            &[("$select", ITEM_FIELDS)],
+        )
+    }
+
+    /// One page of a drive's delta round at `url`, its items as sent: read each with
+    /// [`DriveItem::from_value`], so one malformed item is that item's failure, not the page's.
+    ///
+    /// # Errors
+    /// As [`GraphClient::delta`].
+    pub async fn drive_delta(&self, url: &Url) -> Result<Delta<serde_json::Value>> {
+        self.delta(url).await
+    }
+
+    /// Item `item` of drive `drive`; `None` when it is gone.
+    ///
+    /// # Errors
+    /// As [`GraphClient::get_opt`].
+    pub async fn drive_item(&self, drive: &str, item: &str) -> Result<Option<DriveItem>> {
+        let url = self.url(
+            &format!("drives/{}/items/{}", escape(drive), escape(item)),
+            &[("$select", ITEM_FIELDS)],
+        )?;
+        self.get_opt(&url).await
+    }
+
+    /// The item at `path` (`/Reports/2025`) below drive `drive`'s root; `None` when there
+    /// is none.
+    ///
+    /// # Errors
+    /// As [`GraphClient::get_opt`].
+    pub async fn drive_item_at(&self, drive: &str, path: &str) -> Result<Option<DriveItem>> {
+        let segments: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(escape)
+            .collect();
+        let url = if segments.is_empty() {
+            self.url(&format!("drives/{}/root", escape(drive)), &[])?
+        } else {
+            self.url(
+                &format!("drives/{}/root:/{}:", escape(drive), segments.join("/")),
+                &[("$select", ITEM_FIELDS)],
+            )?
+        };
+        self.get_opt(&url).await
+    }
+
+    /// The content of item `item` of drive `drive`, at most `max` bytes: Graph answers with
+    /// a redirect to a pre-authenticated download URL, which core's client follows without
+    /// the token (it leaves the origin).
+    ///
+    /// # Errors
+    /// [`NotFound`](connector_core::ErrorKind::NotFound) when the item is gone; a body over
+    /// `max` is [`InvalidData`](connector_core::ErrorKind::InvalidData) (core's cap); the
+    /// request's own failures.
+    pub async fn drive_content(&self, drive: &str, item: &str, max: u64) -> Result<Response> {
+        let url = self.url(
+            &format!("drives/{}/items/{}/content", escape(drive), escape(item)),
+            &[],
+        )?;
+        self.send(&url, |r| r.max_body_bytes(max)).await
+    }
+}
+
+/// A path segment, percent-encoded for a Graph URL (drive ids hold `!`, names anything).
+pub(crate) fn escape(segment: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'!')
+        .remove(b'@');
+    percent_encoding::utf8_percent_encode(segment, KEEP).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_delta_item_of_graphs_wire_format_is_read() {
+        let item: DriveItem = serde_json::from_str(
+            r##"{"@odata.type": "#microsoft.graph.driveItem", "id": "01ABC", "name": "Q3 plan.docx",
+                "size": 1234, "eTag": "\"{A},2\"", "cTag": "\"c:{A},1\"",
+                "createdDateTime": "2026-01-02T03:04:05Z", "lastModifiedDateTime": "2026-02-03T04:05:06Z",
+                "webUrl": "https://contoso-my.sharepoint.com/personal/a/Documents/Q3%20plan.docx",
+                "file": {"mimeType": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                         "hashes": {"quickXorHash": "abc="}},
+                "parentReference": {"driveType": "business", "driveId": "b!x", "id": "01PARENT"},
+                "createdBy": {"user": {"email": "ada@contoso.com", "displayName": "Ada"}},
+                "lastModifiedBy": {"user": {"displayName": "Bob"}}}"##,
+        )
+        .unwrap();
+        assert!(item.is_file() && !item.is_folder());
+        assert_eq!(item.parent_id(), Some("01PARENT"));
+        assert_eq!(item.version(), "\"c:{A},1\"|\"{A},2\"");
+        assert_eq!(item.created_by.unwrap().shown(), Some("ada@contoso.com"));
+        assert_eq!(item.last_modified_by.unwrap().shown(), Some("Bob"));
+        let gone: DriveItem =
+            serde_json::from_str(r#"{"id": "01DEL", "deleted": {"state": "deleted"}, "file": {}}"#)
+                .unwrap();
+        assert!(!gone.is_file());
+    }
+
+    #[test]
+    fn segments_are_escaped_but_drive_ids_kept() {
+        assert_eq!(escape("b!AbC-d_e.f~"), "b!AbC-d_e.f~");
+        assert_eq!(escape("ada@contoso.com"), "ada@contoso.com");
+        assert_eq!(escape("Q3 plan#1?.docx"), "Q3%20plan%231%3F.docx");
+    }
+}

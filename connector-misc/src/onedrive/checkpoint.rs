@@ -1,0 +1,77 @@
+//! [`OnedriveCheckpoint`]: Graph's own delta links, per drive.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What the link of a [`DriveCursor`] lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Phase {
+    /// A whole drive, from its first delta page; in a windowed run only files whose
+    /// `lastModifiedDateTime` is in the window are taken.
+    #[default]
+    Listing,
+    /// The changes since the delta link the last finished run ended on: every changed file is
+    /// taken, whatever the window.
+    Changes,
+    /// A whole drive again because Graph answered `410 Gone` to a delta link: every file is
+    /// taken (unchanged ones cost no download).
+    Relisting,
+}
+
+/// The drive being read and the link of its next page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DriveCursor {
+    /// The drive id.
+    pub drive: String,
+    /// The page to read next (a `@odata.nextLink`, or the round's first URL).
+    pub next: String,
+    /// What the link lists.
+    #[serde(default)]
+    pub phase: Phase,
+}
+
+/// Where a resumed OneDrive sync starts: the drives finished in this run (with the
+/// `@odata.deltaLink` each round ended on), the drive being read and its next page, and the
+/// delta links of the last finished run that this run's rounds start from.
+///
+/// A page handed on in parts keeps its own link until its last part: a resumed run reads
+/// that page again and the files already delivered are unchanged by their fingerprint (no
+/// download). Duplicates, never a loss.
+///
+/// JSON: `{"done": {"b!1": "https://graph…/delta?token=…"}, "current": {"drive": "b!2",
+/// "next": "https://graph…/delta?token=…", "phase": "listing"}, "since": {…}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OnedriveCheckpoint {
+    /// Drives finished in this run, with the delta link their round ended on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub done: BTreeMap<String, String>,
+    /// The drive being read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<DriveCursor>,
+    /// The delta links the last finished run ended on, by drive: this run's rounds start there.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub since: BTreeMap<String, String>,
+}
+
+impl OnedriveCheckpoint {
+    /// The checkpoint of a sync that has not started.
+    pub fn start() -> Self {
+        Self::default()
+    }
+
+    /// What the next incremental run starts from: the delta links this one ended on (and,
+    /// for a drive it did not finish, the one it started from).
+    pub(crate) fn carried(&self) -> Option<Self> {
+        let mut since = self.since.clone();
+        since.extend(self.done.clone());
+        (!since.is_empty()).then(|| Self {
+            since,
+            ..Self::default()
+        })
+    }
+}

@@ -1,0 +1,252 @@
+//! [`OnedriveConfig`]: which tenant, which users' (or which) drives, and which of their files.
+
+use std::fmt;
+use std::num::NonZeroU64;
+
+use connector_core::config::StringList;
+use connector_core::net::NetworkPolicy;
+use connector_core::{ConnectorConfig, FieldError, Secret};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::graph::GraphApp;
+
+/// Files larger than this are reported as failures unless configured otherwise: 20 MiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
+
+/// The credentials: an app registration with the application permission `Files.Read.All`
+/// (`User.Read.All` too, to list every user's drive), as RAGFlow names them.
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OnedriveCredentials {
+    /// The directory (tenant) id, or a verified domain.
+    #[schemars(example = &"contoso.onmicrosoft.com")]
+    pub tenant_id: String,
+    /// The application (client) id.
+    #[schemars(example = &"6731de76-14a6-49ae-97bc-6eba6914391e")]
+    pub client_id: String,
+    /// The client secret's value (not its id).
+    pub client_secret: Secret,
+}
+
+impl fmt::Debug for OnedriveCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnedriveCredentials")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .finish()
+    }
+}
+
+/// The configuration of the OneDrive connector (source `"onedrive"`).
+///
+/// ```
+/// use connector_misc::onedrive::OnedriveConfig;
+///
+/// // RAGFlow's shape: the app's credentials and a folder.
+/// let config: OnedriveConfig = connector_core::config::from_json(serde_json::json!({
+///     "credentials": {"tenant_id": "contoso.onmicrosoft.com", "client_id": "app", "client_secret": "s"},
+///     "folder_path": "/Shared/Handbook",
+///     "batch_size": 2,
+/// }))?;
+/// assert_eq!(config.folder_path.as_deref(), Some("/Shared/Handbook"));
+/// # Ok::<(), connector_core::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OnedriveConfig {
+    /// The app registration.
+    pub credentials: OnedriveCredentials,
+    /// The folder to read in each drive (`/Shared/Handbook`); empty or absent: the whole
+    /// drive. A drive without it is a failure naming it, and the others are read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"/Shared/Handbook")]
+    pub folder_path: Option<String>,
+    /// The users whose OneDrive is read, by user principal name or object id, as a list or a
+    /// comma list; each is a partition (a job with its own checkpoint). Empty with no
+    /// `drive_ids`: every user of the tenant that has a OneDrive, in one job.
+    #[serde(default, skip_serializing_if = "StringList::is_empty")]
+    #[schemars(example = "ada@contoso.com, bob@contoso.com")]
+    pub user_ids: StringList,
+    /// Drives read by id (`b!…`) beside `user_ids`: a shared library, a drive RAGFlow listed
+    /// through `GET /drives`.
+    #[serde(default, skip_serializing_if = "StringList::is_empty")]
+    pub drive_ids: StringList,
+    /// Read image files too (default false, as RAGFlow).
+    #[serde(default)]
+    pub allow_images: bool,
+    /// Set each document's `access` from the file's permissions (default true; one JSON
+    /// batch per 20 files of a page). False leaves `access` unset.
+    #[serde(default = "yes")]
+    pub include_permissions: bool,
+    /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.
+    #[serde(default = "default_max_file_size")]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
+    pub max_file_size: NonZeroU64,
+    /// The Microsoft Entra ID authority (default `https://login.microsoftonline.com`;
+    /// `https://login.microsoftonline.us` for US Government clouds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "https://login.microsoftonline.us")]
+    pub authority_host: Option<Url>,
+    /// Microsoft Graph (default `https://graph.microsoft.com`; `https://graph.microsoft.us`,
+    /// `https://microsoftgraph.chinacloudapi.cn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "https://graph.microsoft.us")]
+    pub graph_url: Option<Url>,
+    /// Hosts this connector may reach although they are not public (a test server).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// The host's network policy, which replaces the connector's own; never the tenant's.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(crate) host_network: Option<NetworkPolicy>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_max_file_size() -> NonZeroU64 {
+    NonZeroU64::new(DEFAULT_MAX_FILE_SIZE).unwrap_or(NonZeroU64::MIN)
+}
+
+impl OnedriveConfig {
+    /// Every user's OneDrive in the tenant of this app, every other setting at its default.
+    pub fn new(
+        tenant_id: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+    ) -> Self {
+        Self {
+            credentials: OnedriveCredentials {
+                tenant_id: tenant_id.into(),
+                client_id: client_id.into(),
+                client_secret: client_secret.into(),
+            },
+            folder_path: None,
+            user_ids: StringList::default(),
+            drive_ids: StringList::default(),
+            allow_images: false,
+            include_permissions: true,
+            max_file_size: default_max_file_size(),
+            authority_host: None,
+            graph_url: None,
+            allowed_hosts: Vec::new(),
+            host_network: None,
+        }
+    }
+
+    /// The app registration these settings describe.
+    pub fn app(&self) -> GraphApp {
+        let c = &self.credentials;
+        let mut app = GraphApp::new(&c.tenant_id, &c.client_id, c.client_secret.clone());
+        app.authority_host.clone_from(&self.authority_host);
+        app.graph_url.clone_from(&self.graph_url);
+        app
+    }
+
+    /// `folder_path` as segments (`["Shared", "Handbook"]`); empty for the whole drive.
+    pub(crate) fn folder_segments(&self) -> Vec<&str> {
+        self.folder_path
+            .as_deref()
+            .unwrap_or_default()
+            .split('/')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+
+    /// The policy every request follows: the host's if it set one, else public addresses
+    /// plus `allowed_hosts`.
+    ///
+    /// # Errors
+    /// An `allowed_hosts` entry that names no host.
+    pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
+        NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
+    }
+}
+
+impl fmt::Debug for OnedriveConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnedriveConfig")
+            .field("credentials", &self.credentials)
+            .field("folder_path", &self.folder_path)
+            .field("user_ids", &self.user_ids)
+            .field("drive_ids", &self.drive_ids)
+            .field("allow_images", &self.allow_images)
+            .field("include_permissions", &self.include_permissions)
+            .field("max_file_size", &self.max_file_size)
+            .field("graph_url", &self.graph_url.as_ref().map(Url::as_str))
+            .field("allowed_hosts", &self.allowed_hosts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectorConfig for OnedriveConfig {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut problems = self.app().problems();
+        if self
+            .folder_segments()
+            .iter()
+            .any(|s| *s == "." || *s == "..")
+        {
+            problems.push(FieldError::new(
+                "folder_path",
+                "must not contain `.` or `..` segments",
+            ));
+        }
+        for (n, user) in self.user_ids.iter().enumerate() {
+            if user.trim().is_empty() || user.contains('/') {
+                problems.push(FieldError::new(
+                    format!("user_ids[{n}]"),
+                    "is a user principal name (ada@contoso.com) or object id",
+                ));
+            }
+        }
+        for (n, drive) in self.drive_ids.iter().enumerate() {
+            if drive.trim().is_empty() || drive.contains('/') {
+                problems.push(FieldError::new(
+                    format!("drive_ids[{n}]"),
+                    "is a drive id (b!…)",
+                ));
+            }
+        }
+        problems.extend(NetworkPolicy::check_allowed_hosts(
+            "allowed_hosts",
+            &self.allowed_hosts,
+        ));
+        problems
+    }
+
+    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
+        self.host_network = Some(policy.clone());
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn problems_name_their_fields() {
+        // `from_json` would refuse it with these problems; read it as it is to list them.
+        let config: OnedriveConfig = serde_json::from_value(serde_json::json!({
+            "credentials": {"tenant_id": "contoso/x", "client_id": "c", "client_secret": "s"},
+            "folder_path": "/a/../b",
+            "user_ids": "ada@contoso.com, a/b",
+        }))
+        .unwrap();
+        let fields: Vec<String> = config.validate().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            fields,
+            ["credentials.tenant_id", "folder_path", "user_ids[1]"]
+        );
+        assert!(!format!("{config:?}").contains("\"s\""));
+    }
+}

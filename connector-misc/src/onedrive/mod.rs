@@ -1,0 +1,248 @@
+//! The OneDrive connector (source `"onedrive"`): the files of OneDrive for Business drives
+//! (every user's, named users', or drives named by id), one document each, over Microsoft
+//! Graph with an app registration's client credentials (application permission
+//! `Files.Read.All`; `User.Read.All` to list every user).
+//!
+//! - **Drives**: `user_ids` (each `GET users/{id}/drive`), `drive_ids` (`GET drives/{id}`), or
+//!   with neither every user of the tenant (`GET /users`, then each user's drive in JSON
+//!   batches of 20; users without a OneDrive are passed over). A named user or drive without
+//!   one is a failure naming it; the others are read. With more than one user or drive, each
+//!   is a **partition** (`user:{id}`, `drive:{id}`): a job of its own with its own
+//!   checkpoint; the connector as a whole reads them one after another.
+//! - **Listing**: a delta round per drive (`GET drives/{id}/root/delta` with `$select`),
+//!   paged by `@odata.nextLink`. The checkpoint ([`OnedriveCheckpoint`]) is the drive being
+//!   read with its next link, and the `@odata.deltaLink` of each drive finished. The delta
+//!   links a finished run ends with are carried to the next incremental run
+//!   ([`CheckpointedConnector::carry_over`]), whose rounds then list exactly what changed since
+//!   (an edit, a new file, a rename or move, whatever its time). Graph's `410 Gone` (an expired
+//!   or reset delta link) lists that drive again in the same run, where unchanged files cost
+//!   no download. An item listed twice in a page counts once, in its last state.
+//! - **Folder** (RAGFlow's `folder_path`): OneDrive for Business answers delta queries on the
+//!   root only (RAGFlow's `root:{path}:/delta` fails there), so the root's delta is read and a
+//!   file is kept when the folder is among its ancestors: folders seen in the round, and
+//!   `GET items/{id}` (cached per run) for the ones a round of changes does not show.
+//! - **Deletions** come from the delta round as items with a `deleted` facet; core's batches
+//!   carry no deletions, so they are left to prune ([`SlimConnector`]), which lists every id
+//!   by a fresh round: **run prune for this source**. Prune is refused (an error, not a short
+//!   list) when a drive cannot be listed.
+//! - **Ids**: `onedrive:{drive id}:{item id}`: an item's id survives renames and moves, and
+//!   is unique within its drive (RAGFlow used the bare item id). The title is the file name,
+//!   the link its `webUrl`, `updated_at` its `lastModifiedDateTime` (RAGFlow fell back to
+//!   `now()`); `parent_id` the id its folder would have; metadata holds `drive_id`,
+//!   `item_id`, `created_at`, `created_by`, `modified_by` and `mime_type`; `owners` the drive's
+//!   owner.
+//! - **Access** (unless `include_permissions: false`): the drive's owner, and every user and
+//!   group the file's permissions grant a role (`GET items/{id}/permissions`, asked in JSON
+//!   batches of 20 per page): users by e-mail, Entra groups as `aad-group:{id}`, SharePoint
+//!   groups as `sp-group:{name}`; an organisation-wide link adds `tenant:{tenant}`, an anonymous
+//!   link makes the file public. A file whose permissions cannot be read keeps `access` unset.
+//! - **Fingerprint**: the content tag (`cTag`), the entity tag (`eTag`: a rename, a move) and a
+//!   hash of who may read it, all listed, so an unchanged file is reported unchanged without a
+//!   download (RAGFlow downloaded nothing: its documents had empty bodies).
+//! - **Content**: `GET items/{id}/content`, whose redirect to a pre-authenticated download
+//!   URL is followed without the token, up to `max_file_size` (a larger listed size is a
+//!   failure without a download); text extensions as text, the rest as bytes with their MIME
+//!   type. A file gone between its listing and its download yields nothing.
+//! - **Limits**: Graph's 429 and 503 with `Retry-After` are waited out (core's client); see
+//!   [`crate::graph`] for the token and error handling.
+
+mod checkpoint;
+mod config;
+mod pages;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_core::{
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
+    SlimConnector, SlimDocument, SyncContext, TimeWindow,
+};
+use futures::stream::BoxStream;
+
+pub use checkpoint::{DriveCursor, OnedriveCheckpoint, Phase};
+pub use config::{DEFAULT_MAX_FILE_SIZE, OnedriveConfig, OnedriveCredentials};
+
+use crate::graph::GraphClient;
+use pages::Reader;
+
+/// The registry key of the OneDrive connector.
+pub const SOURCE: &str = "onedrive";
+
+/// The application permissions a 403 asks for.
+const PERMISSIONS: &str = "Files.Read.All (and User.Read.All to list every user)";
+
+/// Reads OneDrive drives. Built from an [`OnedriveConfig`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use connector_core::sink::MemorySink;
+/// use connector_core::sync::{SyncMode, Syncer};
+/// use connector_misc::onedrive::{OnedriveConfig, OnedriveConnector};
+///
+/// # async fn demo() -> connector_core::Result<()> {
+/// let config = OnedriveConfig::new("contoso.onmicrosoft.com", "app-id", "secret");
+/// let connector = OnedriveConnector::new(config)?;
+/// let sink = MemorySink::new();
+/// Syncer::new(Arc::new(connector)).sink(sink.clone()).run(SyncMode::Auto).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct OnedriveConnector {
+    config: OnedriveConfig,
+    reader: Reader,
+}
+
+impl OnedriveConnector {
+    /// A connector for `config`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of
+    /// `config`.
+    pub fn new(config: OnedriveConfig) -> Result<Self> {
+        let problems = connector_core::ConnectorConfig::validate(&config);
+        if !problems.is_empty() {
+            return Err(Error::config(problems).with_connector(SOURCE));
+        }
+        let graph = GraphClient::new(
+            SOURCE,
+            &config.app(),
+            config.network_policy()?,
+            PERMISSIONS,
+            |b| b,
+        )?;
+        let reader = Reader {
+            graph,
+            users: config
+                .user_ids
+                .iter()
+                .map(|u| u.trim().to_owned())
+                .collect(),
+            drives: config
+                .drive_ids
+                .iter()
+                .map(|d| d.trim().to_owned())
+                .collect(),
+            folder: config.folder_segments().join("/"),
+            max: config.max_file_size.get(),
+            allow_images: config.allow_images,
+            permissions: config.include_permissions,
+            tenant: config.credentials.tenant_id.trim().to_owned(),
+        };
+        Ok(Self { config, reader })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OnedriveConfig {
+        &self.config
+    }
+}
+
+impl fmt::Display for OnedriveConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{SOURCE}:{}", self.config.credentials.tenant_id.trim())
+    }
+}
+
+#[async_trait]
+impl Connector for OnedriveConnector {
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .refetch()
+            .fingerprint_skip()
+            .into()
+    }
+
+    /// `user:{id}` for each of `user_ids` and `drive:{id}` for each of `drive_ids`, when
+    /// there is more than one in all.
+    fn partitions(&self) -> Vec<String> {
+        let keys: Vec<String> = self
+            .reader
+            .users
+            .iter()
+            .map(|u| format!("user:{u}"))
+            .chain(self.reader.drives.iter().map(|d| format!("drive:{d}")))
+            .collect();
+        if keys.len() > 1 { keys } else { Vec::new() }
+    }
+
+    fn partition(&self, partition: &str) -> Option<DynConnector> {
+        if !self.partitions().iter().any(|p| p == partition) {
+            return None;
+        }
+        let mut config = self.config.clone();
+        config.user_ids = Vec::<String>::new().into();
+        config.drive_ids = Vec::<String>::new().into();
+        match partition.split_once(':') {
+            Some(("user", u)) => config.user_ids = vec![u.to_owned()].into(),
+            Some(("drive", d)) => config.drive_ids = vec![d.to_owned()].into(),
+            _ => return None,
+        }
+        let connector = Self::new(config).ok()?;
+        Some(Arc::new(connector))
+    }
+
+    /// Gets a token, resolves the drives (a named user without a OneDrive fails here) and
+    /// reads the first delta page of the first one: the secret is accepted, the app holds
+    /// `Files.Read.All`, the drives exist.
+    ///
+    /// # Errors
+    /// `Unauthenticated` naming `credentials.client_secret`, `PermissionDenied` naming the
+    /// application permission, `NotFound` naming the user or drive, `Unavailable` when Graph
+    /// cannot be reached.
+    async fn check(&self) -> Result<()> {
+        let (targets, failures) = self.reader.targets().await?;
+        if let Some(f) = failures.into_iter().next() {
+            return Err(Error::new(f.kind, f.message).with_connector(SOURCE));
+        }
+        if let Some(t) = targets.first() {
+            let url = self.reader.graph.drive_delta_url(&t.drive)?;
+            self.reader.graph.drive_delta(&url).await?;
+        }
+        Ok(())
+    }
+}
+
+impl CheckpointedConnector for OnedriveConnector {
+    type Checkpoint = OnedriveCheckpoint;
+
+    fn initial_checkpoint(&self) -> OnedriveCheckpoint {
+        OnedriveCheckpoint::start()
+    }
+
+    /// The delta links the finished run ended on: the next incremental run reads the changes
+    /// since.
+    fn carry_over(&self, last: &OnedriveCheckpoint) -> Option<OnedriveCheckpoint> {
+        last.carried()
+    }
+
+    fn load_from_checkpoint(
+        &self,
+        from: OnedriveCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<OnedriveCheckpoint>>> {
+        pages::checkpointed(&self.reader, from, window, ctx)
+    }
+}
+
+impl SlimConnector for OnedriveConnector {
+    /// Every file id of a fresh delta round of every drive; fails rather than come back short.
+    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        pages::list_ids(&self.reader, ctx)
+    }
+}
+
+impl connector_core::RefetchConnector for OnedriveConnector {
+    /// These files again, by `GET items/{id}` then a download; a file that is gone yields
+    /// nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        pages::refetch(&self.reader, ids, ctx)
+    }
+}

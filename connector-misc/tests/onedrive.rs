@@ -1,0 +1,324 @@
+//! The OneDrive connector against a fake Microsoft Graph in Graph's wire format
+//! (`onedrive_common`): drives of every user or of named users, delta rounds and their links,
+//! `410 Gone`, the folder scope, permissions as access, size caps, throttling, credentials.
+#![cfg(feature = "onedrive")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod onedrive_common;
+
+use std::sync::Arc;
+
+use connector_core::sink::MemorySink;
+use connector_core::state::MemoryStateStore;
+use connector_core::sync::{SyncMode, Syncer};
+use connector_core::{Connector, ErrorKind};
+use onedrive_common::{FakeGraph, SECRET, build, standard, time};
+use serde_json::json;
+
+async fn run(c: &Arc<dyn Connector>, store: &MemoryStateStore, mode: SyncMode) -> MemorySink {
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(60))
+        .run(mode)
+        .await
+        .expect("the sync runs");
+    sink
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn every_users_drive_is_read_with_real_bytes_and_graphs_metadata() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        [
+            "onedrive:b!ada:A1",
+            "onedrive:b!ada:A2",
+            "onedrive:b!ada:A3",
+            "onedrive:b!ada:A4",
+            "onedrive:b!bob:B1"
+        ]
+    );
+    let a = sink.get("onedrive:b!ada:A1").unwrap();
+    // The bytes, not RAGFlow's empty body.
+    assert_eq!(a.content.as_text(), Some("alpha"));
+    assert_eq!(a.title, "a.txt");
+    assert_eq!(a.updated_at, Some(time(1)));
+    assert_eq!(a.parent_id.as_deref(), Some("onedrive:b!ada:root"));
+    assert_eq!(a.metadata["drive_id"], "b!ada");
+    assert_eq!(a.metadata["modified_by"], "bob@contoso.com");
+    assert_eq!(a.owners, ["ada@contoso.com"]);
+    assert_eq!(a.access.as_ref().unwrap().emails, ["ada@contoso.com"]);
+    assert!(
+        a.link
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .ends_with("/Documents/a.txt")
+    );
+    // Folders, the root and images are no documents; the user without a OneDrive is passed over.
+    assert!(sink.get("onedrive:b!ada:F1").is_none());
+    assert!(sink.get("onedrive:b!ada:A5").is_none());
+    // Downloads followed the redirect without the token.
+    assert_eq!(graph.state.lock().unwrap().leaked, 0);
+    assert_eq!(graph.requests("GET /download/"), 5);
+    // Every user's drive was asked inside JSON batches, and so were the permissions.
+    assert_eq!(graph.requests("BATCH GET /v1.0/users/"), 3);
+    let log = graph.state.lock().unwrap().log.clone();
+    assert_eq!(graph.requests("GET /v1.0/users/"), 0, "{log:#?}");
+    assert_eq!(
+        graph.requests("BATCH GET /v1.0/drives/b!ada/items/A1/permissions"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_named_user_without_a_onedrive_is_a_failure_and_the_others_are_read() {
+    let server = standard(10).start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com, nolicence@contoso.com"}),
+    );
+    let report = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 4, "{report:?}");
+    assert_eq!(report.failures.len(), 1);
+    assert!(
+        report.failures[0].message.contains("nolicence@contoso.com"),
+        "{:?}",
+        report.failures
+    );
+    assert_eq!(
+        c.partitions(),
+        ["user:ada@contoso.com", "user:nolicence@contoso.com"]
+    );
+    let one = c.partition("user:ada@contoso.com").unwrap();
+    assert!(one.partitions().is_empty());
+}
+
+#[tokio::test]
+async fn folder_path_keeps_the_files_below_that_folder() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": ["ada@contoso.com"], "folder_path": "/Shared/Handbook"}),
+    );
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        ["onedrive:b!ada:A3", "onedrive:b!ada:A4"]
+    );
+    // A file moved in later is found through its parents, which this round of changes does
+    // not list: Graph is asked for them.
+    graph.put("b!ada", "A1", "a.txt", "F2", "alpha", 50);
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), ["onedrive:b!ada:A1"]);
+    // A drive without the folder is a failure naming it.
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": ["bob@contoso.com"], "folder_path": "/Shared/Handbook"}),
+    );
+    let report = Syncer::new(c)
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(
+        report.failures[0].message.contains("folder_path"),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_incremental_run_reads_the_changes_since_the_carried_delta_link() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    let rounds = graph.requests("GET /v1.0/drives/b!ada/root/delta");
+    // An old edit (its time before the last run), a new file and a deletion.
+    graph.put("b!ada", "A2", "b.md", "F1", "# beta, edited", 0);
+    graph.put("b!ada", "A6", "new.txt", "root", "new", 55);
+    graph.delete("b!ada", "A3");
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        ["onedrive:b!ada:A2", "onedrive:b!ada:A6"]
+    );
+    assert_eq!(
+        sink.get("onedrive:b!ada:A2").unwrap().content.as_text(),
+        Some("# beta, edited")
+    );
+    // The three changes on two pages (of two), not a new listing of the drive.
+    assert_eq!(
+        graph.requests("GET /v1.0/drives/b!ada/root/delta"),
+        rounds + 2
+    );
+    // Nothing changed since: nothing comes.
+    assert!(run(&c, &store, SyncMode::Incremental).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_delta_link_graph_no_longer_takes_lists_the_drive_again_without_downloads() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": ["ada@contoso.com"]}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    let downloads = graph.requests("GET /download/");
+    // Every delta token so far expires.
+    {
+        let mut s = graph.state.lock().unwrap();
+        let v = s.version;
+        s.expired.push(format!("s{v}"));
+    }
+    graph.put("b!ada", "A4", "d.txt", "F2", "delta, edited", 58);
+    let report = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .state(store.clone())
+        .at(time(61))
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 1, "{report:?}");
+    assert_eq!(report.unchanged, 3, "{report:?}");
+    assert_eq!(graph.requests("GET /download/"), downloads + 1);
+}
+
+#[tokio::test]
+async fn permissions_become_access_and_a_change_of_them_delivers_again() {
+    let graph = standard(10);
+    {
+        let mut s = graph.state.lock().unwrap();
+        let d = s.drives.get_mut("b!ada").unwrap();
+        let a1 = d.items.iter_mut().find(|i| i.id == "A1").unwrap();
+        a1.permissions.push(json!({"id": "p2", "roles": ["read"],
+            "grantedToV2": {"group": {"id": "g-eng", "displayName": "Engineering"}}}));
+        let a2 = d.items.iter_mut().find(|i| i.id == "A2").unwrap();
+        a2.permissions.push(json!({"id": "p3", "roles": ["read"],
+            "link": {"scope": "anonymous", "type": "view", "webUrl": "https://1drv.ms/x"}}));
+    }
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": ["ada@contoso.com"]}));
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    let a1 = sink.get("onedrive:b!ada:A1").unwrap();
+    assert_eq!(a1.access.as_ref().unwrap().groups, ["aad-group:g-eng"]);
+    assert!(
+        sink.get("onedrive:b!ada:A2")
+            .unwrap()
+            .access
+            .unwrap()
+            .public
+    );
+    // Sharing a file bumps no tag; a reconciliation finds it by the access in its version.
+    {
+        let mut s = graph.state.lock().unwrap();
+        let d = s.drives.get_mut("b!ada").unwrap();
+        let a3 = d.items.iter_mut().find(|i| i.id == "A3").unwrap();
+        a3.permissions.push(json!({"id": "p4", "roles": ["read"],
+            "link": {"scope": "organization", "type": "view"}}));
+    }
+    let sink = run(&c, &store, SyncMode::Reconcile).await;
+    assert_eq!(sink.ids(), ["onedrive:b!ada:A3"]);
+    assert_eq!(
+        sink.get("onedrive:b!ada:A3")
+            .unwrap()
+            .access
+            .unwrap()
+            .groups,
+        [format!("tenant:{}", onedrive_common::TENANT)]
+    );
+}
+
+#[tokio::test]
+async fn a_file_over_the_cap_is_a_failure_without_a_download() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": ["ada@contoso.com"], "max_file_size": 5}),
+    );
+    let report = Syncer::new(c)
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    // a.txt, c.txt and d.txt hold 5 bytes; b.md holds 6.
+    assert_eq!(report.delivered, 3, "{report:?}");
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].id.as_deref(), Some("onedrive:b!ada:A2"));
+    assert!(report.failures[0].message.contains("max_file_size"));
+    assert_eq!(graph.requests("GET /download/b!ada/A2"), 0);
+}
+
+#[tokio::test]
+async fn throttling_is_waited_out() {
+    let graph = standard(10);
+    graph.state.lock().unwrap().throttle = 2;
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": ["bob@contoso.com"]}));
+    let started = std::time::Instant::now();
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids(), ["onedrive:b!bob:B1"]);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1900));
+}
+
+#[tokio::test]
+async fn a_wrong_secret_fails_check_naming_the_field_and_never_shows_it() {
+    let server = standard(10).start().await;
+    let mut config = json!({
+        "credentials": {"tenant_id": onedrive_common::TENANT, "client_id": "app-id", "client_secret": "wrong-secret-value"},
+        "authority_host": server.uri(), "graph_url": server.uri(), "allowed_hosts": ["127.0.0.1"],
+    });
+    config["user_ids"] = json!(["ada@contoso.com"]);
+    let config: connector_misc::onedrive::OnedriveConfig =
+        connector_core::config::from_json(config).unwrap();
+    let c = connector_misc::onedrive::OnedriveConnector::new(config).unwrap();
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    assert!(e.to_string().contains("credentials.client_secret"), "{e}");
+    assert!(!format!("{e:?}{c:?}").contains("wrong-secret-value"));
+    assert!(!format!("{c:?}").contains(SECRET));
+    // The right one passes.
+    let good = build(&server.uri(), json!({"user_ids": ["ada@contoso.com"]}));
+    good.check().await.unwrap();
+}
+
+#[tokio::test]
+async fn ragflows_config_is_accepted_as_it_is() {
+    let registry = {
+        let mut r = connector_core::Registry::new();
+        connector_misc::register(&mut r);
+        r
+    };
+    let graph = FakeGraph::new(5);
+    let server = graph.start().await;
+    let built = registry.build(
+        "onedrive",
+        json!({
+            "credentials": {"tenant_id": onedrive_common::TENANT, "client_id": "c", "client_secret": SECRET},
+            "folder_path": "Documents/Reports",
+            "batch_size": 2,
+            "graph_url": server.uri(),
+            "authority_host": server.uri(),
+            "allowed_hosts": ["127.0.0.1"],
+        }),
+    );
+    assert!(built.is_ok(), "{:?}", built.err());
+}

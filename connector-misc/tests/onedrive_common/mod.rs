@@ -1,0 +1,540 @@
+//! A fake Microsoft Graph for the OneDrive tests, in Graph's wire format: the token endpoint,
+//! `/users`, `users/{id}/drive`, `drives/{id}`, root delta rounds (`@odata.nextLink` pages, a
+//! `@odata.deltaLink` at the end that lists what changed after it, `410 Gone` for an expired
+//! token), `items/{id}`, `root:/{path}:`, `items/{id}/permissions`, `items/{id}/content` (a
+//! 302 to a download URL on another host name, which must come without the token) and `$batch`.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use connector_core::Connector;
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+pub const TENANT: &str = "contoso.onmicrosoft.com";
+pub const SECRET: &str = "graph-client-secret-canary";
+pub const TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJub25jZSI6ImZha2UifQ.graph-access-token";
+
+/// Minute `n` of 2026-03-01.
+pub fn time(n: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap() + chrono::TimeDelta::minutes(n)
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: String,
+    pub name: String,
+    /// The folder holding it (`root` for the top).
+    pub parent: String,
+    pub folder: bool,
+    pub content: Vec<u8>,
+    pub modified: DateTime<Utc>,
+    pub ctag: u32,
+    pub etag: u32,
+    pub deleted: bool,
+    /// The change number of its last change.
+    pub changed: u64,
+    /// Extra permissions (Graph's JSON) beside the owner's.
+    pub permissions: Vec<Value>,
+    /// The listing shows this item without `lastModifiedDateTime`... as a bad `size`.
+    pub malformed: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Drive {
+    pub owner: String,
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    /// (user id, user principal name, drive id)
+    pub users: Vec<(String, String, Option<String>)>,
+    pub drives: BTreeMap<String, Drive>,
+    pub version: u64,
+    pub page_size: usize,
+    /// Delta tokens answered with 410 Gone.
+    pub expired: Vec<String>,
+    /// Requests seen, `METHOD path?query`.
+    pub log: Vec<String>,
+    /// Downloads that carried an Authorization header (must stay empty).
+    pub leaked: usize,
+    /// Answer the next N Graph requests with 429 Retry-After: 1.
+    pub throttle: usize,
+    /// The server's own address (wiremock shows requests as `localhost`).
+    pub base: String,
+}
+
+#[derive(Clone)]
+pub struct FakeGraph {
+    pub state: Arc<Mutex<State>>,
+}
+
+impl FakeGraph {
+    pub fn new(page_size: usize) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State {
+                page_size,
+                ..State::default()
+            })),
+        }
+    }
+
+    /// Adds a file (or folder) to `drive`, as a new change.
+    pub fn put(&self, drive: &str, id: &str, name: &str, parent: &str, body: &str, minute: i64) {
+        let mut s = self.state.lock().unwrap();
+        s.version += 1;
+        let v = s.version;
+        let d = s.drives.entry(drive.to_owned()).or_default();
+        if let Some(i) = d.items.iter_mut().find(|i| i.id == id) {
+            i.name = name.to_owned();
+            i.parent = parent.to_owned();
+            if i.content != body.as_bytes() {
+                i.ctag += 1;
+            }
+            i.content = body.as_bytes().to_vec();
+            i.etag += 1;
+            i.modified = time(minute);
+            i.changed = v;
+            i.deleted = false;
+            return;
+        }
+        d.items.push(Item {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            parent: parent.to_owned(),
+            folder: false,
+            content: body.as_bytes().to_vec(),
+            modified: time(minute),
+            ctag: 1,
+            etag: 1,
+            deleted: false,
+            changed: v,
+            permissions: Vec::new(),
+            malformed: false,
+        });
+    }
+
+    pub fn folder(&self, drive: &str, id: &str, name: &str, parent: &str) {
+        self.put(drive, id, name, parent, "", 0);
+        let mut s = self.state.lock().unwrap();
+        let d = s.drives.get_mut(drive).unwrap();
+        d.items.iter_mut().find(|i| i.id == id).unwrap().folder = true;
+    }
+
+    pub fn delete(&self, drive: &str, id: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.version += 1;
+        let v = s.version;
+        let d = s.drives.get_mut(drive).unwrap();
+        let i = d.items.iter_mut().find(|i| i.id == id).unwrap();
+        i.deleted = true;
+        i.changed = v;
+    }
+
+    pub fn user(&self, id: &str, upn: &str, drive: Option<&str>) {
+        let mut s = self.state.lock().unwrap();
+        s.users
+            .push((id.to_owned(), upn.to_owned(), drive.map(str::to_owned)));
+        if let Some(d) = drive {
+            s.drives.entry(d.to_owned()).or_default().owner = upn.to_owned();
+        }
+    }
+
+    pub fn requests(&self, prefix: &str) -> usize {
+        let s = self.state.lock().unwrap();
+        s.log.iter().filter(|l| l.starts_with(prefix)).count()
+    }
+
+    pub async fn start(self) -> MockServer {
+        let server = MockServer::start().await;
+        self.state.lock().unwrap().base = server.uri();
+        Mock::given(wiremock::matchers::any())
+            .respond_with(self)
+            .mount(&server)
+            .await;
+        server
+    }
+}
+
+fn item_json(base: &str, drive: &str, i: &Item) -> Value {
+    if i.deleted {
+        return json!({"id": i.id, "deleted": {"state": "deleted"}, "parentReference": {"driveId": drive, "id": i.parent}});
+    }
+    let mut v = json!({
+        "id": i.id, "name": i.name,
+        "eTag": format!("\"{{{}}},{}\"", i.id, i.etag),
+        "cTag": format!("\"c:{{{}}},{}\"", i.id, i.ctag),
+        "createdDateTime": "2026-01-01T00:00:00Z",
+        "lastModifiedDateTime": i.modified.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "webUrl": format!("{base}/personal/{drive}/Documents/{}", i.name.replace(' ', "%20")),
+        "size": i.content.len(),
+        "parentReference": {"driveType": "business", "driveId": drive, "id": i.parent},
+        "createdBy": {"user": {"email": "ada@contoso.com", "displayName": "Ada Lovelace"}},
+        "lastModifiedBy": {"user": {"email": "bob@contoso.com", "displayName": "Bob"}},
+    });
+    if i.folder {
+        v["folder"] = json!({"childCount": 0});
+    } else {
+        v["file"] = json!({"mimeType": "text/plain", "hashes": {"quickXorHash": "AAAA"}});
+    }
+    if i.malformed {
+        v["size"] = json!("many");
+    }
+    v
+}
+
+fn graph_error(status: u16, code: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({"error": {
+        "code": code, "message": message,
+        "innerError": {"request-id": "7d2e1c4a-0000-4000-8000-000000000000", "date": "2026-03-01T00:00:00"}}}))
+}
+
+impl FakeGraph {
+    /// Answers one Graph request (also a member of a batch): status and JSON body, or a
+    /// ready response.
+    fn answer(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        base: &str,
+        auth: bool,
+    ) -> ResponseTemplate {
+        let mut s = self.state.lock().unwrap();
+        s.log.push(format!("{method} {path}"));
+        if let Some(rest) = path.strip_prefix("/download/") {
+            if auth {
+                s.leaked += 1;
+            }
+            let (drive, id) = rest.split_once('/').unwrap();
+            let Some(i) = s
+                .drives
+                .get(drive)
+                .and_then(|d| d.items.iter().find(|i| i.id == id && !i.deleted))
+            else {
+                return ResponseTemplate::new(404);
+            };
+            return ResponseTemplate::new(200).set_body_bytes(i.content.clone());
+        }
+        if !auth {
+            return graph_error(401, "InvalidAuthenticationToken", "Access token is empty.");
+        }
+        if s.throttle > 0 {
+            s.throttle -= 1;
+            return graph_error(429, "TooManyRequests", "Please retry after 1 second.")
+                .insert_header("retry-after", "1");
+        }
+        let Some(rest) = path.strip_prefix("/v1.0/") else {
+            return graph_error(400, "BadRequest", "Invalid version.");
+        };
+        let segs: Vec<&str> = rest.split('/').collect();
+        match segs.as_slice() {
+            ["users"] => {
+                let value: Vec<Value> = s
+                    .users
+                    .iter()
+                    .map(|(id, upn, _)| json!({"id": id, "userPrincipalName": upn}))
+                    .collect();
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"@odata.context": "x", "value": value}))
+            }
+            ["users", user, "drive"] => {
+                let found = s
+                    .users
+                    .iter()
+                    .find(|(id, upn, _)| id == user || upn.eq_ignore_ascii_case(user));
+                match found {
+                    Some((_, upn, Some(drive))) => {
+                        ResponseTemplate::new(200).set_body_json(json!({
+                        "id": drive, "name": "OneDrive", "driveType": "business",
+                        "owner": {"user": {"email": upn, "displayName": upn}},
+                        "webUrl": format!("{base}/personal/{drive}/Documents")}))
+                    }
+                    Some(_) => graph_error(404, "ResourceNotFound", "User's mysite not found."),
+                    None => {
+                        graph_error(404, "Request_ResourceNotFound", "Resource does not exist.")
+                    }
+                }
+            }
+            ["drives", drive] => match s.drives.get(*drive) {
+                Some(d) => ResponseTemplate::new(200).set_body_json(json!({
+                    "id": drive, "name": "Documents", "driveType": "documentLibrary",
+                    "owner": {"user": {"email": d.owner, "displayName": d.owner}}})),
+                None => graph_error(404, "itemNotFound", "The resource could not be found."),
+            },
+            ["drives", drive, "root", "delta"] => {
+                let token = query
+                    .iter()
+                    .find(|(k, _)| k == "token")
+                    .map(|(_, v)| v.clone());
+                if token.as_ref().is_some_and(|t| s.expired.contains(t)) {
+                    return graph_error(
+                        410,
+                        "resyncRequired",
+                        "Resync required. Replace any local items with the server's version (including deletes) if you're sure that the service was up to date with your local changes when you last sync'd. Upload any local changes that the server doesn't know about.",
+                    );
+                }
+                let (since, offset) = match token.as_deref() {
+                    None => (0, 0),
+                    Some(t) => {
+                        let (a, b) = t.split_once('o').unwrap_or((t, "0"));
+                        (
+                            a.trim_start_matches('s').parse::<u64>().unwrap(),
+                            b.parse::<usize>().unwrap(),
+                        )
+                    }
+                };
+                let Some(d) = s.drives.get(*drive) else {
+                    return graph_error(404, "itemNotFound", "The resource could not be found.");
+                };
+                // Folders first (parents before children), then files, in change order.
+                let mut listed: Vec<&Item> = d
+                    .items
+                    .iter()
+                    .filter(|i| i.changed > since && !(since == 0 && i.deleted))
+                    .collect();
+                listed.sort_by_key(|i| (!i.folder, i.changed));
+                let mut value: Vec<Value> = Vec::new();
+                if offset == 0 && since == 0 {
+                    value.push(json!({"id": "root", "name": "root", "root": {}, "folder": {"childCount": 1},
+                        "parentReference": {"driveId": drive}}));
+                }
+                let page: Vec<Value> = listed
+                    .iter()
+                    .skip(offset)
+                    .take(s.page_size)
+                    .map(|i| item_json(base, drive, i))
+                    .collect();
+                value.extend(page);
+                let end = offset + s.page_size >= listed.len();
+                let link = format!("{base}/v1.0/drives/{drive}/root/delta");
+                let mut body = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(driveItem)", "value": value});
+                if end {
+                    body["@odata.deltaLink"] = json!(format!("{link}?token=s{}", s.version));
+                } else {
+                    body["@odata.nextLink"] =
+                        json!(format!("{link}?token=s{since}o{}", offset + s.page_size));
+                }
+                ResponseTemplate::new(200).set_body_json(body)
+            }
+            ["drives", drive, "items", id] => {
+                match s
+                    .drives
+                    .get(*drive)
+                    .and_then(|d| d.items.iter().find(|i| i.id == *id && !i.deleted))
+                {
+                    Some(i) => ResponseTemplate::new(200).set_body_json(item_json(base, drive, i)),
+                    None if *id == "root" => ResponseTemplate::new(200)
+                        .set_body_json(json!({"id": "root", "root": {}, "folder": {}})),
+                    None => graph_error(404, "itemNotFound", "The resource could not be found."),
+                }
+            }
+            ["drives", drive, "items", id, "permissions"] => {
+                let Some(d) = s.drives.get(*drive) else {
+                    return graph_error(404, "itemNotFound", "no drive");
+                };
+                let Some(i) = d.items.iter().find(|i| i.id == *id) else {
+                    return graph_error(404, "itemNotFound", "no item");
+                };
+                let mut value = vec![json!({"id": "aTowIy5mfG1lbWJlcnNoaXB8", "roles": ["owner"],
+                    "grantedToV2": {"user": {"email": d.owner, "displayName": d.owner, "id": "u-owner"}}})];
+                value.extend(i.permissions.iter().cloned());
+                ResponseTemplate::new(200).set_body_json(json!({"value": value}))
+            }
+            ["drives", drive, "items", id, "content"] => {
+                let exists = s
+                    .drives
+                    .get(*drive)
+                    .is_some_and(|d| d.items.iter().any(|i| i.id == *id && !i.deleted));
+                if !exists {
+                    return graph_error(404, "itemNotFound", "The resource could not be found.");
+                }
+                // Graph's download URLs are on another host (`*.sharepoint.com`): here the
+                // same server by another name, so the token must not follow.
+                let other = base.replace("127.0.0.1", "localhost");
+                ResponseTemplate::new(302)
+                    .insert_header("location", format!("{other}/download/{drive}/{id}"))
+            }
+            ["drives", drive, root_path @ ..]
+                if root_path.first().is_some_and(|r| r.starts_with("root:")) =>
+            {
+                let path = root_path.join("/");
+                let path = path.trim_start_matches("root:").trim_end_matches(':');
+                let Some(d) = s.drives.get(*drive) else {
+                    return graph_error(404, "itemNotFound", "no drive");
+                };
+                let mut parent = "root".to_owned();
+                let mut found: Option<&Item> = None;
+                for seg in path.split('/').filter(|x| !x.is_empty()) {
+                    let seg = percent_decode(seg);
+                    found = d
+                        .items
+                        .iter()
+                        .find(|i| i.parent == parent && i.name == seg && !i.deleted);
+                    match found {
+                        Some(i) => parent = i.id.clone(),
+                        None => {
+                            return graph_error(
+                                404,
+                                "itemNotFound",
+                                "The resource could not be found.",
+                            );
+                        }
+                    }
+                }
+                match found {
+                    Some(i) => ResponseTemplate::new(200).set_body_json(item_json(base, drive, i)),
+                    None => graph_error(404, "itemNotFound", "The resource could not be found."),
+                }
+            }
+            _ => graph_error(400, "invalidRequest", &format!("no such route {path}")),
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+impl Respond for FakeGraph {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let base = self.state.lock().unwrap().base.clone();
+        let path = request.url.path().to_owned();
+        let method = request.method.to_string();
+        if method == "POST" && path.ends_with("/oauth2/v2.0/token") {
+            let body = String::from_utf8_lossy(&request.body).into_owned();
+            if !body.contains(&format!("client_secret={SECRET}")) {
+                return ResponseTemplate::new(401).set_body_json(json!({
+                    "error": "invalid_client",
+                    "error_description": "AADSTS7000215: Invalid client secret provided.",
+                    "error_codes": [7000215]}));
+            }
+            return ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": TOKEN}));
+        }
+        let auth = request
+            .headers
+            .get("authorization")
+            .is_some_and(|v| v.to_str().unwrap_or_default() == format!("Bearer {TOKEN}"));
+        if method == "POST" && path == "/v1.0/$batch" {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            let mut responses = Vec::new();
+            for r in body["requests"].as_array().unwrap() {
+                let url = url::Url::parse(&format!("{base}/v1.0/{}", r["url"].as_str().unwrap()))
+                    .unwrap();
+                let query: Vec<(String, String)> = url
+                    .query_pairs()
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect();
+                self.state
+                    .lock()
+                    .unwrap()
+                    .log
+                    .push(format!("BATCH GET {}", url.path()));
+                let (code, json) = batch_member(self, url.path(), &query, &base, auth);
+                responses.push(json!({"id": r["id"], "status": code, "headers": {"Content-Type": "application/json"}, "body": json}));
+            }
+            return ResponseTemplate::new(200).set_body_json(json!({"responses": responses}));
+        }
+        let query: Vec<(String, String)> = request
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        self.answer(&method, &path, &query, &base, auth)
+    }
+}
+
+/// The status and JSON body of a batch member (only the routes batches carry: drives of
+/// users and drives by id, and permissions).
+fn batch_member(
+    fake: &FakeGraph,
+    path: &str,
+    _query: &[(String, String)],
+    base: &str,
+    auth: bool,
+) -> (u16, Value) {
+    let s = fake.state.lock().unwrap();
+    let rest = path.trim_start_matches("/v1.0/");
+    let segs: Vec<&str> = rest.split('/').collect();
+    let err = |code: u16, c: &str| (code, json!({"error": {"code": c, "message": c}}));
+    if !auth {
+        return err(401, "InvalidAuthenticationToken");
+    }
+    match segs.as_slice() {
+        ["users", user, "drive"] => match s
+            .users
+            .iter()
+            .find(|(id, upn, _)| id == user || upn.eq_ignore_ascii_case(user))
+        {
+            Some((_, upn, Some(drive))) => (
+                200,
+                json!({"id": drive, "name": "OneDrive", "driveType": "business",
+                "owner": {"user": {"email": upn, "displayName": upn}}, "webUrl": format!("{base}/personal/{drive}/Documents")}),
+            ),
+            _ => err(404, "ResourceNotFound"),
+        },
+        ["drives", drive] => match s.drives.get(*drive) {
+            Some(d) => (
+                200,
+                json!({"id": drive, "name": "Documents", "driveType": "documentLibrary",
+                "owner": {"user": {"email": d.owner}}}),
+            ),
+            None => err(404, "itemNotFound"),
+        },
+        ["drives", drive, "items", id, "permissions"] => {
+            let Some(d) = s.drives.get(*drive) else {
+                return err(404, "itemNotFound");
+            };
+            let Some(i) = d.items.iter().find(|i| i.id == *id) else {
+                return err(404, "itemNotFound");
+            };
+            let mut value = vec![json!({"id": "owner", "roles": ["owner"],
+                "grantedToV2": {"user": {"email": d.owner, "id": "u-owner"}}})];
+            value.extend(i.permissions.iter().cloned());
+            (200, json!({"value": value}))
+        }
+        _ => err(400, "invalidRequest"),
+    }
+}
+
+/// A connector on `server` with `extra` config fields.
+pub fn build(server: &str, extra: Value) -> Arc<dyn Connector> {
+    let mut config = json!({
+        "credentials": {"tenant_id": TENANT, "client_id": "app-id", "client_secret": SECRET},
+        "authority_host": server,
+        "graph_url": server,
+        "allowed_hosts": ["127.0.0.1", "localhost"],
+    });
+    if let (Some(map), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            map.insert(k.clone(), v.clone());
+        }
+    }
+    let config: connector_misc::onedrive::OnedriveConfig =
+        connector_core::config::from_json(config).unwrap();
+    Arc::new(connector_misc::onedrive::OnedriveConnector::new(config).unwrap())
+}
+
+/// Two users with a drive each and one without; drive `b!ada` has a folder `Shared` with a
+/// `Handbook` folder, five text files at minutes 1..=5 and an image.
+pub fn standard(page_size: usize) -> FakeGraph {
+    let g = FakeGraph::new(page_size);
+    g.user("u1", "ada@contoso.com", Some("b!ada"));
+    g.user("u2", "bob@contoso.com", Some("b!bob"));
+    g.user("u3", "nolicence@contoso.com", None);
+    g.folder("b!ada", "F1", "Shared", "root");
+    g.folder("b!ada", "F2", "Handbook", "F1");
+    g.put("b!ada", "A1", "a.txt", "root", "alpha", 1);
+    g.put("b!ada", "A2", "b.md", "F1", "# beta", 2);
+    g.put("b!ada", "A3", "c.txt", "F2", "gamma", 3);
+    g.put("b!ada", "A4", "d.txt", "F2", "delta", 4);
+    g.put("b!ada", "A5", "photo.png", "F2", "png-bytes", 4);
+    g.put("b!bob", "B1", "e.txt", "root", "epsilon", 5);
+    g
+}
