@@ -247,6 +247,31 @@ async fn permissions_become_access_and_a_change_of_them_delivers_again() {
 }
 
 #[tokio::test]
+async fn sharing_a_file_reaches_an_incremental_run() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": ["ada@contoso.com"]}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    // A new permission moves no tag: only a round that asks for sharing changes lists it.
+    graph.share(
+        "b!ada",
+        "A4",
+        json!({"id": "p9", "roles": ["read"], "grantedToV2": {"user": {"email": "carol@contoso.com"}}}),
+    );
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), ["onedrive:b!ada:A4"]);
+    assert_eq!(
+        sink.get("onedrive:b!ada:A4")
+            .unwrap()
+            .access
+            .unwrap()
+            .emails,
+        ["ada@contoso.com", "carol@contoso.com"]
+    );
+}
+
+#[tokio::test]
 async fn a_file_over_the_cap_is_a_failure_without_a_download() {
     let graph = standard(10);
     let server = graph.clone().start().await;

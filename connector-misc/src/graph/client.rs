@@ -374,7 +374,21 @@ impl GraphClient {
     /// # Errors
     /// As [`get`](Self::get) for any other failure.
     pub async fn delta<T: DeserializeOwned>(&self, url: &Url) -> Result<Delta<T>> {
-        let resp = self.send(url, |r| r.client_errors_as_responses()).await?;
+        self.delta_with(url, |r| r).await
+    }
+
+    /// [`delta`](Self::delta) with the request adjusted by `build` (a `Prefer` header).
+    ///
+    /// # Errors
+    /// As [`delta`](Self::delta).
+    pub async fn delta_with<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Delta<T>> {
+        let resp = self
+            .send(url, |r| build(r).client_errors_as_responses())
+            .await?;
         let status = resp.status();
         if status == StatusCode::GONE {
             let (code, _) = ErrorBody::describe(resp.body());

@@ -44,7 +44,9 @@ pub use client::{
     API_VERSION, BATCH_LIMIT, DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL, GraphApp, GraphClient,
     SECRET_FIELD,
 };
-pub use drive::{Drive, DriveItem, FileFacet, ITEM_FIELDS, Identity, IdentitySet, ParentReference};
+pub use drive::{
+    DELTA_PREFER, Drive, DriveItem, FileFacet, ITEM_FIELDS, Identity, IdentitySet, ParentReference,
+};
 pub use model::{Delta, Page};
 
 pub(crate) use drive::escape;

@@ -36,6 +36,10 @@
 //!   batches of 20 per page): users by e-mail, Entra groups as `aad-group:{id}`, SharePoint
 //!   groups as `sp-group:{name}`; an organisation-wide link adds `tenant:{tenant}`, an anonymous
 //!   link makes the file public. A file whose permissions cannot be read keeps `access` unset.
+//!   Sharing a file moves none of its tags, so delta rounds ask for sharing changes
+//!   (`Prefer: deltashowsharingchanges`, see [`crate::graph::DELTA_PREFER`]): a file shared
+//!   or unshared is listed by the next incremental run, and its version, which hashes who may
+//!   read it, delivers it again.
 //! - **Fingerprint**: the content tag (`cTag`), the entity tag (`eTag`: a rename, a move) and a
 //!   hash of who may read it, all listed, so an unchanged file is reported unchanged without a
 //!   download (RAGFlow downloaded nothing: its documents had empty bodies).

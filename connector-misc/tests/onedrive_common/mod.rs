@@ -38,8 +38,11 @@ pub struct Item {
     pub changed: u64,
     /// Extra permissions (Graph's JSON) beside the owner's.
     pub permissions: Vec<Value>,
-    /// The listing shows this item without `lastModifiedDateTime`... as a bad `size`.
+    /// The listing shows this item with a `size` that is not a number.
     pub malformed: bool,
+    /// The change number of its last sharing change (listed only to a round that asks for
+    /// `Prefer: deltashowsharingchanges`).
+    pub shared: u64,
 }
 
 #[derive(Debug, Default)]
@@ -114,6 +117,7 @@ impl FakeGraph {
             changed: v,
             permissions: Vec::new(),
             malformed: false,
+            shared: 0,
         });
     }
 
@@ -132,6 +136,17 @@ impl FakeGraph {
         let i = d.items.iter_mut().find(|i| i.id == id).unwrap();
         i.deleted = true;
         i.changed = v;
+    }
+
+    /// Shares an item: a new permission, which moves none of its tags.
+    pub fn share(&self, drive: &str, id: &str, permission: Value) {
+        let mut s = self.state.lock().unwrap();
+        s.version += 1;
+        let v = s.version;
+        let d = s.drives.get_mut(drive).unwrap();
+        let i = d.items.iter_mut().find(|i| i.id == id).unwrap();
+        i.permissions.push(permission);
+        i.shared = v;
     }
 
     pub fn user(&self, id: &str, upn: &str, drive: Option<&str>) {
@@ -202,6 +217,7 @@ impl FakeGraph {
         query: &[(String, String)],
         base: &str,
         auth: bool,
+        prefer: &str,
     ) -> ResponseTemplate {
         let mut s = self.state.lock().unwrap();
         s.log.push(format!("{method} {path}"));
@@ -294,7 +310,10 @@ impl FakeGraph {
                 let mut listed: Vec<&Item> = d
                     .items
                     .iter()
-                    .filter(|i| i.changed > since && !(since == 0 && i.deleted))
+                    .filter(|i| {
+                        let shared = prefer.contains("deltashowsharingchanges") && i.shared > since;
+                        (i.changed > since || shared) && !(since == 0 && i.deleted)
+                    })
                     .collect();
                 listed.sort_by_key(|i| (!i.folder, i.changed));
                 let mut value: Vec<Value> = Vec::new();
@@ -446,7 +465,12 @@ impl Respond for FakeGraph {
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        self.answer(&method, &path, &query, &base, auth)
+        let prefer = request
+            .headers
+            .get("prefer")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        self.answer(&method, &path, &query, &base, auth, prefer)
     }
 }
 

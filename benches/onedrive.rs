@@ -1,0 +1,235 @@
+//! Loopback end-to-end benchmark of the OneDrive connector's drive-item delta (`harness =
+//! false`, not run in CI): a wiremock Graph holding `ONEDRIVE_BENCH_FILES` files (default
+//! 10,000) of 1 KiB in one drive, listed 200 per delta page (Graph's usual page) behind
+//! `@odata.nextLink`, each download a `302` to a download path as Graph does, read by
+//!
+//! 1. the baseline: raw `reqwest` over the same requests: the token, every delta page by its
+//!    `@odata.nextLink`, then every file's content (following the redirect), 8 at a time,
+//!    each body kept;
+//! 2. `OnedriveConnector::load` (with `include_permissions: false`, which the baseline does
+//!    not read either): the same requests through the Graph client, each file a document;
+//! 3. a full `Syncer` run into a discarding sink.
+//!
+//! Prints files/s, requests per file and the ratios to the baseline (best of three rounds),
+//! then the process's peak RSS (`VmHWM`); run it at two sizes to see memory grow with the
+//! files listed (`ONEDRIVE_BENCH_FILES=1000` and `=10000`). `cargo bench --bench onedrive`.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
+
+#[path = "support/compare.rs"]
+mod compare;
+
+use compare::Compare;
+
+use connectors::misc::onedrive::{OnedriveConfig, OnedriveConnector};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const PAGE: usize = 200;
+const BODY: usize = 1024;
+const CONCURRENCY: usize = 8;
+const ROUNDS: usize = 3;
+const DRIVE: &str = "b!bench";
+
+fn files() -> usize {
+    std::env::var("ONEDRIVE_BENCH_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+fn item(base: &str, n: usize) -> Value {
+    json!({
+        "id": format!("01ITEM{n:08}"), "name": format!("note-{n}.md"), "size": BODY,
+        "eTag": format!("\"{{{n}}},1\""), "cTag": format!("\"c:{{{n}}},1\""),
+        "createdDateTime": "2026-03-01T10:00:00Z", "lastModifiedDateTime": "2026-03-01T10:01:00Z",
+        "webUrl": format!("{base}/personal/bench/Documents/note-{n}.md"),
+        "file": {"mimeType": "text/markdown", "hashes": {"quickXorHash": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="}},
+        "parentReference": {"driveType": "business", "driveId": DRIVE, "id": "01ROOT"},
+        "createdBy": {"user": {"email": "owner@contoso.com", "displayName": "Owner"}},
+        "lastModifiedBy": {"user": {"email": "owner@contoso.com", "displayName": "Owner"}},
+    })
+}
+
+/// The delta pages, pre-rendered; page `n` is asked as `?token=p{n}`.
+struct Delta(Vec<String>);
+
+impl Respond for Delta {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let page: usize = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "token")
+            .and_then(|(_, v)| v.strip_prefix('p').and_then(|n| n.parse().ok()))
+            .unwrap_or(0);
+        let body = self.0.get(page).cloned().unwrap_or_default();
+        ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
+    }
+}
+
+fn pages(base: &str, n: usize) -> Vec<String> {
+    let link = format!("{base}/v1.0/drives/{DRIVE}/root/delta");
+    let items: Vec<Value> = (0..n).map(|i| item(base, i)).collect();
+    let chunks: Vec<&[Value]> = items.chunks(PAGE).collect();
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut page = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(driveItem)", "value": c});
+            if i + 1 < chunks.len() {
+                page["@odata.nextLink"] = json!(format!("{link}?token=p{}", i + 1));
+            } else {
+                page["@odata.deltaLink"] = json!(format!("{link}?token=latest"));
+            }
+            page.to_string()
+        })
+        .collect()
+}
+
+/// The raw fetch: a token, the same delta pages by their links, then the same downloads.
+async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
+    let token: Value = client
+        .post(format!("{base}/tenant/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "app"),
+            ("client_secret", "s"),
+            ("scope", "x"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bearer = token["access_token"].as_str().unwrap().to_owned();
+    let mut requests = 1u64;
+    let mut next = Some(format!("{base}/v1.0/drives/{DRIVE}/root/delta"));
+    let mut ids = Vec::new();
+    while let Some(url) = next.take() {
+        let body = client
+            .get(&url)
+            .bearer_auth(&bearer)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        requests += 1;
+        let page: Value = serde_json::from_slice(&body).unwrap();
+        for e in page["value"].as_array().unwrap() {
+            if e.get("file").is_some() {
+                ids.push(e["id"].as_str().unwrap().to_owned());
+            }
+        }
+        next = page["@odata.nextLink"].as_str().map(str::to_owned);
+    }
+    let bodies: Vec<usize> = futures::stream::iter(ids)
+        .map(|id| {
+            let url = format!("{base}/v1.0/drives/{DRIVE}/items/{id}/content");
+            let bearer = bearer.clone();
+            async move {
+                client
+                    .get(&url)
+                    .bearer_auth(bearer)
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap()
+                    .len()
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    assert!(bodies.iter().all(|b| *b == BODY));
+    (bodies.len(), requests + 2 * bodies.len() as u64)
+}
+
+fn main() {
+    let n = files();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        let base = server.uri();
+        Mock::given(method("POST"))
+            .and(path_regex("/oauth2/v2\\.0/token$"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": "Bearer", "expires_in": 3599, "access_token": "bench-token"})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/v1.0/drives/{DRIVE}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "id": DRIVE, "name": "OneDrive", "driveType": "business",
+                "owner": {"user": {"email": "owner@contoso.com", "displayName": "Owner"}}})))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1.0/$batch"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(json!({"responses": [
+                {"id": "0", "status": 200, "headers": {}, "body": {
+                    "id": DRIVE, "name": "OneDrive", "driveType": "business",
+                    "owner": {"user": {"email": "owner@contoso.com"}}}}]})),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/v1.0/drives/{DRIVE}/root/delta")))
+            .respond_with(Delta(pages(&base, n)))
+            .mount(&server)
+            .await;
+        // Graph's download URLs are on another host: here the same server by another name.
+        let location = base.replace("127.0.0.1", "localhost");
+        Mock::given(method("GET"))
+            .and(path_regex("/items/[^/]+/content$"))
+            .respond_with(move |req: &Request| {
+                let id = req.url.path().split('/').nth(5).unwrap_or("0").to_owned();
+                ResponseTemplate::new(302)
+                    .insert_header("Location", format!("{location}/dl/{id}").as_str())
+            })
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/dl/"))
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; BODY]))
+            .mount(&server)
+            .await;
+        println!(
+            "onedrive loopback: {n} files of {BODY} B, {PAGE} per delta page, downloads by 302"
+        );
+
+        let config: OnedriveConfig = connectors::core::config::from_json(json!({
+            "credentials": {"tenant_id": "tenant", "client_id": "app", "client_secret": "s"},
+            "drive_ids": [DRIVE],
+            "include_permissions": false,
+            "authority_host": base,
+            "graph_url": base,
+            "allowed_hosts": ["127.0.0.1", "localhost"],
+        }))
+        .unwrap();
+        let client = reqwest::Client::new();
+        let compare = Compare {
+            rounds: ROUNDS,
+            n,
+            unit: "file",
+            name: "OnedriveConnector",
+            width: 26,
+        };
+        compare
+            .run(
+                || raw(&client, &base),
+                || OnedriveConnector::new(config.clone()).unwrap(),
+            )
+            .await;
+    });
+}
