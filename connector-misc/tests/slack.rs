@@ -15,7 +15,9 @@ use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, SyncReport, Syncer};
 use connector_core::{Connector, Document, ErrorKind};
 use serde_json::{Value, json};
-use slack_common::{Chan, Fake, Msg, at, build, id, slack_error, standard, ts};
+use slack_common::{
+    Chan, Fake, Msg, TEAM, at, build, id, serve_here, slack_error, standard, ts,
+};
 
 async fn sync_at(
     c: &Arc<dyn Connector>,
@@ -114,8 +116,9 @@ async fn threads_are_documents_with_names_and_markdown() {
         "{:?}",
         fake.queries("users.info")
     );
-    // A lone message costs no replies request: two threads, three pages of two.
-    assert_eq!(fake.count("conversations.replies"), 3);
+    // A lone message costs no replies request: two threads, a page each (the parent and up
+    // to two replies).
+    assert_eq!(fake.count("conversations.replies"), 2);
     insta::assert_json_snapshot!("slack_thread", portable(&thread));
 }
 
@@ -153,15 +156,22 @@ async fn channels_and_history_are_read_page_by_page_with_the_cursor() {
         general[3].get("cursor").map(String::as_str),
         Some("dXNlcjpV3")
     );
-    // Replies paged too: the three messages of the thread over three pages.
+    // Replies paged too: the two replies over two pages, each headed by the parent again
+    // (as Slack does), which the document holds once.
     let replies: Vec<_> = fake
         .queries("conversations.replies")
         .into_iter()
         .filter(|q| q["channel"] == "C01GENERAL")
         .collect();
-    assert_eq!(replies.len(), 3);
+    assert_eq!(replies.len(), 2);
+    assert_eq!(
+        replies[1].get("cursor").map(String::as_str),
+        Some("dXNlcjpV1")
+    );
     let thread = sink.get(&id("C01GENERAL", &ts(at(1, 0), 1))).unwrap();
     assert!(text(&thread).contains("Runbook"));
+    assert_eq!(text(&thread).matches("Welcome").count(), 1, "{}", text(&thread));
+    assert_eq!(thread.metadata["replies"], 2);
 }
 
 #[tokio::test]
@@ -516,11 +526,15 @@ async fn one_channels_error_is_its_failure_and_the_others_go_on() {
     assert!(err.to_string().contains("missing_scope"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn partitions_share_each_methods_rate() {
     // Three channels, one partition each, history at 2 a minute (a burst of 2, then one
     // every 30 s): the third partition's history waits, as Slack counts the method once
-    // for the workspace and app, whatever the partitions.
+    // for the workspace and app, whatever the partitions. Tokio's clock is paused and moved
+    // by a pump, 0.1 ms a scheduler turn, so the 30 s wait passes in a second or two and is counted as
+    // it would be. The pump keeps the runtime from idling: an idle runtime on a paused clock
+    // jumps to its next timer, a request's timeout, while the request is on the wire. The
+    // fake answers from this runtime, so a request costs a few turns.
     let mut state = standard();
     state.channels.push(Chan::new(
         "C03RANDOM",
@@ -528,18 +542,231 @@ async fn partitions_share_each_methods_rate() {
         false,
         vec![Msg::new(&ts(at(2, 0), 40), "U01ANA", "hello random")],
     ));
-    let fake = Fake::start(state).await;
+    let (uri, state) = serve_here(state).await;
     let c = build(
-        &fake.uri(),
+        &uri,
         json!({"channels": ["general", "eng", "random"], "tier3_requests_per_minute": 2}),
     );
+    let pump = tokio::spawn(async {
+        loop {
+            tokio::time::advance(Duration::from_micros(100)).await;
+        }
+    });
     let mut waits = Vec::new();
     for name in ["random", "eng", "general"] {
         let p = c.partition(name).unwrap();
         let (_, report) = full(&p).await;
+        assert_eq!(report.retries, 0, "{report:?}");
         waits.push(report.rate_limit_wait);
     }
-    assert!(fake.count("conversations.history") >= 3);
+    let history = state
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .filter(|(m, _)| m == "conversations.history")
+        .count();
+    pump.abort();
+    assert!(history >= 3);
     assert_eq!(waits[0], Duration::ZERO, "{waits:?}");
     assert!(waits[2] >= Duration::from_secs(20), "{waits:?}");
+}
+
+#[tokio::test]
+async fn an_edited_old_parent_is_found_by_the_next_incremental_run() {
+    // Review #4: an edit moves the parent's `edited.ts` alone (not its `ts`, not its
+    // `latest_reply`).
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, at(8, 0)).await;
+    let replies_before = fake.count("conversations.replies");
+    let lone = ts(at(4, 0), 5);
+    let g1 = ts(at(1, 0), 1);
+    {
+        let mut st = fake.state.lock().unwrap();
+        for m in &mut st.channels[0].messages {
+            if m.ts == lone {
+                m.text = "Deploy moved to 6pm".into();
+                m.edited = Some(ts(at(10, 0), 50));
+            }
+            if m.ts == g1 {
+                m.text = "Welcome to the new #general".into();
+                m.edited = Some(ts(at(10, 0), 51));
+            }
+        }
+    }
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, at(11, 0)).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        sorted(vec![id("C01GENERAL", &g1), id("C01GENERAL", &lone)]),
+        "{report:?}"
+    );
+    assert!(text(&sink.get(&id("C01GENERAL", &lone)).unwrap()).contains("6pm"));
+    assert!(text(&sink.get(&id("C01GENERAL", &g1)).unwrap()).contains("new #general"));
+    // The edited thread alone was read again; the other one was skipped by its version.
+    assert_eq!(fake.count("conversations.replies"), replies_before + 1);
+
+    // A bare poll (no lookup remembering anything) finds the edits by their `edited.ts`.
+    let window = connector_core::TimeWindow::new(at(9, 0), at(11, 0)).unwrap();
+    let stream = c
+        .as_poll()
+        .unwrap()
+        .poll(window, connector_core::SyncContext::new());
+    let batches: Vec<_> = futures::StreamExt::collect::<Vec<_>>(stream).await;
+    let polled: Vec<String> = batches
+        .into_iter()
+        .flat_map(|b| b.unwrap().documents)
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(
+        sorted(polled),
+        sorted(vec![id("C01GENERAL", &g1), id("C01GENERAL", &lone)])
+    );
+}
+
+#[tokio::test]
+async fn access_follows_membership_and_visibility() {
+    // Review #5: the access set is asked on every run and hashed into each thread's version
+    // token, so a reconcile run (or an incremental run, within the look-back) re-sends the
+    // threads of a channel whose readers changed, and only those.
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, at(8, 0)).await;
+    let e2 = id("C02ENG", &ts(at(6, 0), 6));
+
+    // Ben leaves the private #eng.
+    fake.state.lock().unwrap().channels[1].members = vec!["U01ANA".into()];
+    let (sink, report) = sync_at(&c, &store, SyncMode::Reconcile, at(9, 0)).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        sorted(vec![id("C02ENG", &ts(at(1, 50), 8)), e2.clone()]),
+        "{report:?}"
+    );
+    assert_eq!(report.unchanged, 2, "{report:?}");
+    assert_eq!(
+        sink.get(&e2).unwrap().access.unwrap().groups,
+        ["slack-user:U01ANA"]
+    );
+
+    // Cat joins: an incremental run, within the look-back, sees it too.
+    fake.state.lock().unwrap().channels[1]
+        .members
+        .push("U03CAT".into());
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, at(10, 0)).await;
+    assert_eq!(sink.len(), 2, "{:?}", sink.ids());
+    assert_eq!(
+        sink.get(&e2).unwrap().access.unwrap().groups,
+        ["slack-user:U01ANA", "slack-user:U03CAT"]
+    );
+
+    // #general turns private: its threads go to its members, no longer the workspace.
+    fake.state.lock().unwrap().channels[0].private = true;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Reconcile, at(11, 0)).await;
+    let g1 = sink.get(&id("C01GENERAL", &ts(at(1, 0), 1))).unwrap();
+    assert_eq!(sink.len(), 2, "{:?}", sink.ids());
+    assert_eq!(
+        g1.access.unwrap().groups,
+        ["slack-user:U01ANA", "slack-user:U02BEN"]
+    );
+    assert_eq!(g1.metadata["private"], true);
+}
+
+#[tokio::test]
+async fn shared_channels_and_enterprise_grid_org_installs() {
+    let mut state = standard();
+    // #general is shared with another organisation (Slack Connect); #eng lives in a second
+    // Grid workspace; an org-wide install lists each workspace with its `team_id`.
+    state.channels[0].ext_shared = true;
+    state.channels[0].members.push("U09OUTSIDE".into());
+    state.channels[1].team = "T02SECOND".into();
+    state.channels.push(Chan {
+        shared_team_ids: vec![TEAM.into(), "T02SECOND".into()],
+        ..Chan::new(
+            "C03ORGWIDE",
+            "org-announce",
+            false,
+            vec![Msg::new(&ts(at(3, 0), 60), "U01ANA", "All hands")],
+        )
+    });
+    state.always.insert(
+        "auth.test".into(),
+        json!({"ok": true, "url": "https://acme-org.enterprise.slack.com/", "team": "Acme",
+            "user": "ragbot", "team_id": "E012ORG", "enterprise_id": "E012ORG",
+            "user_id": "U0BOTUSER", "bot_id": "B0BOT", "is_enterprise_install": true}),
+    );
+    let fake = Fake::start(state).await;
+    let c = build(&fake.uri(), json!({}));
+    let (sink, report) = full(&c).await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(sink.len(), 5, "{:?}", sink.ids());
+    let teams: Vec<Option<String>> = fake
+        .queries("conversations.list")
+        .into_iter()
+        .map(|q| q.get("team_id").cloned())
+        .collect();
+    assert!(teams.contains(&Some(TEAM.into())), "{teams:?}");
+    assert!(teams.contains(&Some("T02SECOND".into())), "{teams:?}");
+    assert_eq!(fake.count("auth.teams.list"), 1);
+
+    let g1 = sink.get(&id("C01GENERAL", &ts(at(1, 0), 1))).unwrap();
+    assert_eq!(
+        g1.access.unwrap().groups,
+        [
+            format!("slack-team:{TEAM}"),
+            "slack-user:U01ANA".into(),
+            "slack-user:U02BEN".into(),
+            "slack-user:U09OUTSIDE".into()
+        ]
+    );
+    assert_eq!(g1.metadata["team_id"], TEAM);
+    let org = sink.get(&id("C03ORGWIDE", &ts(at(3, 0), 60))).unwrap();
+    assert_eq!(
+        org.access.unwrap().groups,
+        [format!("slack-team:{TEAM}"), "slack-team:T02SECOND".into()]
+    );
+    let eng = sink.get(&id("C02ENG", &ts(at(6, 0), 6))).unwrap();
+    assert_eq!(eng.metadata["team_id"], "T02SECOND");
+}
+
+#[tokio::test]
+async fn a_deleted_parent_leaves_its_replies() {
+    // Slack keeps a deleted parent that has replies as a `tombstone`.
+    let mut state = standard();
+    let g1 = ts(at(1, 0), 1);
+    for m in &mut state.channels[0].messages {
+        if m.ts == g1 {
+            m.subtype = Some("tombstone".into());
+            m.user = Some("USLACKBOT".into());
+            m.text = "This message was deleted.".into();
+        }
+    }
+    let fake = Fake::start(state).await;
+    let c = build(&fake.uri(), json!({}));
+    let (sink, _) = full(&c).await;
+    let doc = sink.get(&id("C01GENERAL", &g1)).unwrap();
+    assert!(!text(&doc).contains("deleted"), "{}", text(&doc));
+    assert!(text(&doc).contains("Runbook"), "{}", text(&doc));
+    assert!(doc.title.starts_with("ben in #general: Thanks"), "{}", doc.title);
+}
+
+#[tokio::test]
+async fn a_non_marketplace_app_keeps_to_fifteen_messages_a_page() {
+    // One channel, one page, no thread: one history request (the tier is 1 a minute).
+    let mut state = standard();
+    state.channels.truncate(1);
+    state.channels[0]
+        .messages
+        .retain(|m| m.parent.is_none() && m.ts != ts(at(1, 0), 1));
+    let fake = Fake::start(state).await;
+    let c = build(
+        &fake.uri(),
+        json!({"non_marketplace_app": true, "page_size": 200}),
+    );
+    let (sink, _) = full(&c).await;
+    assert_eq!(sink.len(), 1, "{:?}", sink.ids());
+    let history = fake.queries("conversations.history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].get("limit").map(String::as_str), Some("15"));
 }

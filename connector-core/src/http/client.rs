@@ -3,9 +3,10 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
 use url::Url;
 
 use super::retry::{RetryContext, RetryPolicy};
@@ -139,7 +140,7 @@ pub(crate) struct Inner {
     pub(crate) classifier: Option<ErrorClassifier>,
     pub(crate) success_classifier: Option<ErrorClassifier>,
     pub(crate) network: NetworkPolicy,
-    limiter: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+    limiter: Option<Arc<Limiter>>,
     /// The shared limiter's key for this client's credential (see [`gate_key`]); `None`
     /// without credentials, where the key is made per host.
     gate_key: Option<String>,
@@ -323,8 +324,11 @@ impl HttpClient {
                 url.host_str().unwrap_or(""),
                 url.port_or_known_default().unwrap_or(0)
             );
-            let started = Instant::now();
-            limiter.until_key_ready(&key).await;
+            let started = tokio::time::Instant::now();
+            while let Err(not_until) = limiter.check_key(&key) {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
+                tokio::time::sleep(wait).await;
+            }
             let waited = started.elapsed();
             // A ready limiter still takes a moment; only a real wait is worth counting.
             if waited >= Duration::from_millis(1) {
@@ -333,6 +337,34 @@ impl HttpClient {
         }
         retry.count_request();
         self.inner.client.execute(req).await
+    }
+}
+
+/// The per-host limiter, on tokio's clock.
+type Limiter = RateLimiter<
+    String,
+    DefaultKeyedStateStore<String>,
+    TokioClock,
+    governor::middleware::NoOpMiddleware<Duration>,
+>;
+
+/// governor's clock read from tokio's, and its waits slept on tokio's timer: a test that
+/// pauses tokio's clock (`#[tokio::test(start_paused = true)]`) sees the limiter's waits
+/// pass at once, counted as they would be in real time.
+#[derive(Debug, Clone, Copy)]
+struct TokioClock(tokio::time::Instant);
+
+impl TokioClock {
+    fn new() -> Self {
+        Self(tokio::time::Instant::now())
+    }
+}
+
+impl governor::clock::Clock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.0.elapsed()
     }
 }
 
@@ -588,7 +620,11 @@ impl HttpClientBuilder {
                         )
                     })?
                     .allow_burst(requests);
-                Some(Arc::new(RateLimiter::keyed(quota)))
+                Some(Arc::new(RateLimiter::new(
+                    quota,
+                    DefaultKeyedStateStore::default(),
+                    TokioClock::new(),
+                )))
             }
         };
         let mut client = reqwest::Client::builder();

@@ -26,13 +26,17 @@ use url::Url;
 use super::SOURCE;
 use super::config::{SlackConfig, TOKEN_FIELD};
 use super::model::{
-    AuthTest, Channel, ChannelsPage, Envelope, MembersPage, MessagesPage, User, UserInfo,
+    AuthTest, Channel, ChannelsPage, Envelope, MembersPage, MessagesPage, TeamsPage, User,
+    UserInfo,
 };
 
 /// Pages followed at most per list, as a guard against a loop.
 const MAX_PAGES: u64 = 1_000_000;
 /// Channels asked per `conversations.list` page (Slack suggests no more than 200).
 const CHANNELS_PER_PAGE: &str = "200";
+/// The most messages a `conversations.history` / `conversations.replies` page of a
+/// non-Marketplace app holds (Slack's changelog of 2025-05-29).
+const NON_MARKETPLACE_PAGE_SIZE: u32 = 15;
 /// Members asked per `conversations.members` page.
 const MEMBERS_PER_PAGE: &str = "1000";
 
@@ -46,10 +50,11 @@ pub(crate) enum Method {
     Replies,
     Members,
     Users,
+    Teams,
 }
 
 impl Method {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::AuthTest,
         Self::List,
         Self::Join,
@@ -57,6 +62,7 @@ impl Method {
         Self::Replies,
         Self::Members,
         Self::Users,
+        Self::Teams,
     ];
 
     fn name(self) -> &'static str {
@@ -68,13 +74,16 @@ impl Method {
             Self::Replies => "conversations.replies",
             Self::Members => "conversations.members",
             Self::Users => "users.info",
+            Self::Teams => "auth.teams.list",
         }
     }
 
-    /// Its rate tier (docs.slack.dev/apis/web-api/rate-limits).
+    /// Its rate tier (docs.slack.dev/apis/web-api/rate-limits). `conversations.history` and
+    /// `conversations.replies` of an app distributed outside the Slack Marketplace are Tier 1
+    /// (1 request a minute) since 2025; see [`SlackConfig::non_marketplace_app`].
     fn tier(self) -> u8 {
         match self {
-            Self::List => 2,
+            Self::List | Self::Teams => 2,
             Self::Join | Self::History | Self::Replies => 3,
             Self::AuthTest | Self::Members | Self::Users => 4,
         }
@@ -100,7 +109,10 @@ impl Client {
         // method. The token's hash, never the token.
         let token = connector_core::ids::hash128(config.credentials.slack_bot_token.expose());
         for method in Method::ALL {
+            let non_marketplace = config.non_marketplace_app
+                && matches!(method, Method::History | Method::Replies);
             let per_minute: NonZeroU32 = match method.tier() {
+                _ if non_marketplace => NonZeroU32::MIN,
                 2 => config.tier2_requests_per_minute,
                 3 => config.tier3_requests_per_minute,
                 _ => config.tier4_requests_per_minute,
@@ -129,7 +141,11 @@ impl Client {
         Ok(Self {
             http,
             api,
-            limit: config.page_size.get().min(999),
+            limit: if config.non_marketplace_app {
+                config.page_size.get().min(NON_MARKETPLACE_PAGE_SIZE)
+            } else {
+                config.page_size.get().min(999)
+            },
         })
     }
 
@@ -211,21 +227,45 @@ impl Client {
     }
 
     /// Every conversation of the token: public channels, and the private ones the bot is in
-    /// when `private`; archived ones too when `archived`.
-    pub(crate) async fn channels(&self, private: bool, archived: bool) -> Result<Vec<Channel>> {
+    /// when `private`; archived ones too when `archived`. Direct messages (`im`, `mpim`)
+    /// never: they are people's private conversations, not a knowledge base. `team`: the
+    /// workspace to list, which an org-wide install on Enterprise Grid must name.
+    pub(crate) async fn channels(
+        &self,
+        private: bool,
+        archived: bool,
+        team: Option<&str>,
+    ) -> Result<Vec<Channel>> {
         let types = if private {
             "public_channel,private_channel"
         } else {
             "public_channel"
         };
+        let mut query = vec![
+            ("types", types.to_owned()),
+            ("exclude_archived", (!archived).to_string()),
+            ("limit", CHANNELS_PER_PAGE.to_owned()),
+        ];
+        if let Some(t) = team {
+            query.push(("team_id", t.to_owned()));
+        }
+        self.all(Method::List, query, |p: ChannelsPage| {
+            (p.channels, p.response_metadata.next())
+        })
+        .await
+    }
+
+    /// The workspaces of an org-wide install on Enterprise Grid (`auth.teams.list`).
+    pub(crate) async fn teams(&self) -> Result<Vec<String>> {
         self.all(
-            Method::List,
-            vec![
-                ("types", types.to_owned()),
-                ("exclude_archived", (!archived).to_string()),
-                ("limit", CHANNELS_PER_PAGE.to_owned()),
-            ],
-            |p: ChannelsPage| (p.channels, p.response_metadata.next()),
+            Method::Teams,
+            vec![("limit", CHANNELS_PER_PAGE.to_owned())],
+            |p: TeamsPage| {
+                (
+                    p.teams.into_iter().map(|t| t.id).collect(),
+                    p.response_metadata.next(),
+                )
+            },
         )
         .await
     }

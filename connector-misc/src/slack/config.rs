@@ -20,7 +20,7 @@ pub const DEFAULT_PAGE_SIZE: u32 = 200;
 /// How far back an incremental run looks for threads with new replies, in days.
 pub const DEFAULT_THREAD_LOOKBACK_DAYS: u32 = 30;
 
-/// Tier 2 methods (`conversations.list`): 20+ per minute.
+/// Tier 2 methods (`conversations.list`, `auth.teams.list`): 20+ per minute.
 pub const DEFAULT_TIER2_PER_MINUTE: u32 = 20;
 /// Tier 3 methods (`conversations.history`, `conversations.replies`, `conversations.join`):
 /// 50+ per minute.
@@ -118,12 +118,21 @@ pub struct SlackConfig {
     #[schemars(range(max = 100_000))]
     pub tier2_requests_per_minute: NonZeroU32,
     /// Requests per minute to each Tier 3 method (`conversations.history`,
-    /// `conversations.replies`, `conversations.join`; Slack allows 50+). Apps distributed
-    /// outside the Slack Marketplace get 1 per minute for history and replies since 2025:
-    /// set 1 for those.
+    /// `conversations.replies`, `conversations.join`; Slack allows 50+). See
+    /// `non_marketplace_app` for apps outside the Slack Marketplace.
     #[serde(default = "default_tier3")]
     #[schemars(range(max = 100_000))]
     pub tier3_requests_per_minute: NonZeroU32,
+    /// The Slack app is distributed outside the Slack Marketplace (an "unlisted" app, or one
+    /// installed from another company's link). Since 2025 (new installs from 2025-05-29,
+    /// every install from 2026-03-03) Slack gives such apps 1 request a minute to
+    /// `conversations.history` and to `conversations.replies`, at most 15 messages a page.
+    /// On: those two methods keep to that, whatever `tier3_requests_per_minute` and
+    /// `page_size` say. Off (default): an app built by the workspace for itself, or approved
+    /// for the Marketplace, which keep Tier 3. A wrong "off" costs 429s that are waited out
+    /// (`Retry-After`), much slower than keeping to the rate.
+    #[serde(default)]
+    pub non_marketplace_app: bool,
     /// Requests per minute to each Tier 4 method (`users.info`, `conversations.members`,
     /// `auth.test`; Slack allows 100+).
     #[serde(default = "default_tier4")]
@@ -187,6 +196,7 @@ impl SlackConfig {
             page_size: default_page_size(),
             tier2_requests_per_minute: default_tier2(),
             tier3_requests_per_minute: default_tier3(),
+            non_marketplace_app: false,
             tier4_requests_per_minute: default_tier4(),
             base_url: None,
             allowed_hosts: Vec::new(),
@@ -253,6 +263,7 @@ impl fmt::Debug for SlackConfig {
             .field("page_size", &self.page_size)
             .field("tier2_requests_per_minute", &self.tier2_requests_per_minute)
             .field("tier3_requests_per_minute", &self.tier3_requests_per_minute)
+            .field("non_marketplace_app", &self.non_marketplace_app)
             .field("tier4_requests_per_minute", &self.tier4_requests_per_minute)
             .field("base_url", &self.base_url.as_ref().map(Url::as_str))
             .field("allowed_hosts", &self.allowed_hosts)

@@ -19,27 +19,51 @@
 //!   connector's life. `mrkdwn` (mentions, `<#C…|name>`, `<url|text>`, `*bold*`, `_italic_`,
 //!   `~strike~`, code, quotes) is written as Markdown by core's writer.
 //! - **Incremental runs**: a window `[start, end)` lists each channel from
-//!   `start - thread_lookback_days` (default 30) to `end` and keeps the threads whose latest
-//!   activity (the parent's `ts`, or its `latest_reply`) is in the window. Slack files a reply
-//!   under its parent and does not move the parent, so a listing from `start` alone (RAGFlow's)
-//!   misses new replies to older threads; a reply also sent to the channel names its thread
-//!   wherever its parent is. A reply to a thread older than the look-back is not found.
+//!   `start - thread_lookback_days` (default 30) to `end`. Slack files a reply under its
+//!   parent and does not move the parent, so a listing from `start` alone (RAGFlow's) misses
+//!   new replies to older threads; a reply also sent to the channel names its thread
+//!   wherever its parent is. When the host's fingerprint lookup
+//!   [remembers](connector_core::FingerprintLookup::remembers) earlier runs (a state store's
+//!   does), every listed thread goes to it with its version token, and the lookup skips the
+//!   unchanged ones without a replies request: so an edit of a parent (which moves only its
+//!   `edited.ts`) or a change of the channel's access is found within the look-back. Without
+//!   one (a bare `poll`), the threads whose latest activity (the parent's `ts`, its
+//!   `latest_reply` or its `edited.ts`) is in the window are read. A change to a thread
+//!   older than the look-back is found by a [reconcile](connector_core::sync::SyncMode::Reconcile)
+//!   run, which lists every thread and re-sends those whose version token moved.
 //! - **Checkpoints** ([`SlackCheckpoint`]): the channels done and Slack's own history cursor
 //!   in the current one (RAGFlow's checkpointed load returned nothing).
-//! - **Fingerprint**: the parent's `ts`, `edited.ts`, `reply_count` and `latest_reply` (and
-//!   the channel's access), listed: an unchanged thread costs no replies request. An edit of
-//!   a reply moves none of them and is seen on the next full run.
+//! - **Fingerprint**: the version token of a thread is, as listed, the parent's `ts`,
+//!   `edited.ts`, `reply_count` and `latest_reply`, and a hash of the channel's access (asked
+//!   on every run): an unchanged thread costs no replies request, and an edited parent, a new
+//!   reply, or a member who joins or leaves a private channel (or a channel turning private
+//!   or public) gives its threads a new token. An edit of a *reply* moves nothing Slack
+//!   lists (`conversations.history` shows the parent alone), so it is seen on the next
+//!   full run. Reactions are not rendered, so they are no part of it.
+//! - **Deleted messages**: a deleted message is gone from the listing, so prune
+//!   ([`list_ids`](SlimConnector::list_ids)) removes its document; a deleted parent with
+//!   replies stays as Slack's `tombstone`, left out of the text while the replies stay.
 //! - **Documents**: title as RAGFlow's (`{author} in #{channel}: {first 50 characters}`);
 //!   link to the thread (`{workspace}/archives/{C}/p{ts}`); `updated_at` the newest message;
 //!   `owners` the authors (their email when `users:read.email` shows it); metadata
 //!   `channel`, `channel_id`, `team_id`, `thread_ts`, `replies`, `author`, `private`,
 //!   `created_at`.
 //! - **Access**: a public channel is readable by the whole workspace
-//!   (`slack-team:{team_id}`); a private one by its members (`conversations.members`,
-//!   `slack-user:{user_id}` each).
+//!   (`slack-team:{team_id}`; on Enterprise Grid each workspace in its `shared_team_ids`);
+//!   a private one by its members (`conversations.members`, `slack-user:{user_id}` each); a
+//!   channel shared with another organisation (Slack Connect) by its members too. A channel
+//!   that is archived (without `include_archived`) or that the bot leaves drops out of the
+//!   listing, and prune removes its threads.
+//! - **Scope of conversations**: public and private channels only; direct messages (`im`,
+//!   `mpim`) are people's private conversations and are never read. An org-wide install on
+//!   Enterprise Grid (`auth.test`'s `is_enterprise_install`) lists the channels of each
+//!   workspace of the organisation (`auth.teams.list`, then `conversations.list` with
+//!   `team_id`).
 //! - **Limits**: each method keeps to its tier (`tier2_requests_per_minute` for
-//!   `conversations.list`, `tier3_…` for history, replies and join, `tier4_…` for users,
-//!   members and `auth.test`), each method counted on its own as Slack does. A spent tier
+//!   `conversations.list` and `auth.teams.list`, `tier3_…` for history, replies and join,
+//!   `tier4_…` for users, members and `auth.test`), each method counted on its own as Slack
+//!   does; with `non_marketplace_app`, history and replies keep to Slack's 1 request a minute
+//!   and 15 messages a page for apps outside the Marketplace. A spent tier
 //!   (HTTP 429 with `Retry-After`) is waited out by core's client; Slack's HTTP 200 answers
 //!   with `{"ok": false, "error": …}` are errors of their kind (`invalid_auth` →
 //!   unauthenticated naming `credentials.slack_bot_token`, `missing_scope` and

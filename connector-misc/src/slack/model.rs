@@ -38,6 +38,25 @@ pub(crate) struct AuthTest {
     pub(crate) url: String,
     #[serde(default)]
     pub(crate) team_id: String,
+    /// An org-wide install on Enterprise Grid: `conversations.list` then needs a `team_id`,
+    /// one workspace of the organisation at a time (`auth.teams.list`).
+    #[serde(default)]
+    pub(crate) is_enterprise_install: bool,
+}
+
+/// A page of `auth.teams.list`: the workspaces an org-wide install reaches.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TeamsPage {
+    #[serde(default)]
+    pub(crate) teams: Vec<Team>,
+    #[serde(default)]
+    pub(crate) response_metadata: Meta,
+}
+
+/// A workspace of `auth.teams.list`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Team {
+    pub(crate) id: String,
 }
 
 /// A conversation of `conversations.list` / `conversations.info`.
@@ -50,6 +69,16 @@ pub(crate) struct Channel {
     pub(crate) is_private: bool,
     #[serde(default)]
     pub(crate) is_member: bool,
+    /// Shared with another organisation (Slack Connect): members from outside the
+    /// workspace read it too.
+    #[serde(default)]
+    pub(crate) is_ext_shared: bool,
+    /// The Enterprise Grid workspaces the channel is shared into.
+    #[serde(default)]
+    pub(crate) shared_team_ids: Vec<String>,
+    /// The workspace the channel was listed in (`context_team_id`), on Enterprise Grid.
+    #[serde(default)]
+    pub(crate) context_team_id: Option<String>,
 }
 
 /// A page of `conversations.list`.
@@ -197,6 +226,8 @@ pub(crate) const NOISE_SUBTYPES: &[&str] = &[
     "group_archive",
     "group_unarchive",
     "channel_name",
+    // A deleted parent that still has replies: "This message was deleted." (the replies stay).
+    "tombstone",
 ];
 
 impl Message {
@@ -222,14 +253,16 @@ impl Message {
         self.thread_ts.as_deref().is_some_and(|t| t != self.ts)
     }
 
-    /// The latest activity the listing shows: the newest of its own `ts`, its `latest_reply`.
+    /// The latest activity the listing shows: the newest of its own `ts`, its `latest_reply`
+    /// and its last edit (`edited.ts`).
     pub(crate) fn activity(&self) -> Option<DateTime<Utc>> {
         let own = parse_ts(&self.ts)?;
         Some(
-            self.latest_reply
-                .as_deref()
-                .and_then(parse_ts)
-                .map_or(own, |r| r.max(own)),
+            [self.latest_reply.as_deref(), self.edited.as_ref().map(|e| e.ts.as_str())]
+                .into_iter()
+                .flatten()
+                .filter_map(parse_ts)
+                .fold(own, DateTime::max),
         )
     }
 }

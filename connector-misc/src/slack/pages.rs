@@ -130,15 +130,24 @@ impl Walk {
     /// configured, else left out.
     pub(crate) async fn scope(&self) -> Result<Scope> {
         let team = self.client.auth_test().await?;
-        let listed = match self.client.channels(self.private, self.archived).await {
-            Ok(c) => c,
-            // RAGFlow's fallback: without `groups:read`, public channels alone.
-            Err(e) if self.private && e.kind() == ErrorKind::PermissionDenied => {
-                tracing::warn!(connector = SOURCE, error = %e, "cannot list private channels; reading public channels only");
-                self.client.channels(false, self.archived).await?
-            }
-            Err(e) => return Err(e),
+        // An org-wide install on Enterprise Grid lists one workspace at a time.
+        let teams: Vec<Option<String>> = if team.is_enterprise_install {
+            self.client.teams().await?.into_iter().map(Some).collect()
+        } else {
+            vec![None]
         };
+        let mut listed: Vec<Channel> = Vec::new();
+        for t in &teams {
+            for mut c in self.channels_of(t.as_deref()).await? {
+                if listed.iter().any(|l| l.id == c.id) {
+                    continue;
+                }
+                if c.context_team_id.is_none() {
+                    c.context_team_id.clone_from(t);
+                }
+                listed.push(c);
+            }
+        }
         let names: HashMap<String, String> = listed
             .iter()
             .map(|c| (c.id.clone(), c.name.clone()))
@@ -196,29 +205,63 @@ impl Walk {
         })
     }
 
+    /// The channels of the token (in `team`, for an org-wide install).
+    async fn channels_of(&self, team: Option<&str>) -> Result<Vec<Channel>> {
+        match self.client.channels(self.private, self.archived, team).await {
+            Ok(c) => Ok(c),
+            // RAGFlow's fallback: without `groups:read`, public channels alone.
+            Err(e) if self.private && e.kind() == ErrorKind::PermissionDenied => {
+                tracing::warn!(connector = SOURCE, error = %e, "cannot list private channels; reading public channels only");
+                self.client.channels(false, self.archived, team).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Makes sure the bot can read `channel` (joining it when configured and needed) and
-    /// says who may read its threads: a public channel is readable by the whole workspace
-    /// (`slack-team:{team_id}`); a private one by its members (`slack-user:{user_id}` each,
-    /// from `conversations.members`).
+    /// says who may read its threads, asked afresh on every run (so a change of membership
+    /// or of visibility changes the version token of every thread of the channel):
+    /// - a private channel: its members (`slack-user:{user_id}` each, from
+    ///   `conversations.members`);
+    /// - a public one: every member of its workspace (`slack-team:{team_id}`), of each
+    ///   Enterprise Grid workspace it is shared into (`shared_team_ids`), and, when shared
+    ///   with another organisation (Slack Connect, `is_ext_shared`), its members too, since
+    ///   the outside ones belong to no team of ours.
     async fn open(&self, channel: &Channel, team: &AuthTest) -> Result<ChannelInfo> {
         if !channel.is_member && self.join && !channel.is_private {
             self.client.join(&channel.id).await?;
         }
-        let access = if channel.is_private {
-            let mut groups: Vec<String> = self
-                .client
-                .members(&channel.id)
-                .await?
-                .into_iter()
-                .map(|u| format!("slack-user:{u}"))
-                .collect();
-            groups.sort();
-            groups.dedup();
-            Access::restricted(Vec::new(), groups)
-        } else {
-            Access::restricted(Vec::new(), vec![format!("slack-team:{}", team.team_id)])
-        };
-        Ok(ChannelInfo::new(channel, &team.url, &team.team_id, access))
+        let home = channel
+            .context_team_id
+            .clone()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| team.team_id.clone());
+        let mut groups: Vec<String> = Vec::new();
+        if !channel.is_private {
+            if channel.shared_team_ids.is_empty() {
+                groups.push(format!("slack-team:{home}"));
+            } else {
+                groups.extend(
+                    channel
+                        .shared_team_ids
+                        .iter()
+                        .map(|t| format!("slack-team:{t}")),
+                );
+            }
+        }
+        if channel.is_private || channel.is_ext_shared {
+            groups.extend(
+                self.client
+                    .members(&channel.id)
+                    .await?
+                    .into_iter()
+                    .map(|u| format!("slack-user:{u}")),
+            );
+        }
+        groups.sort();
+        groups.dedup();
+        let access = Access::restricted(Vec::new(), groups);
+        Ok(ChannelInfo::new(channel, &team.url, &home, access))
     }
 
     /// The `oldest` of a window's listing: the window's start, `thread_lookback_days` earlier.
@@ -255,6 +298,9 @@ impl Walk {
             }
             let oldest = walk.oldest(window).map(to_ts);
             let latest = window.map(|w| to_ts(w.end));
+            // A lookup that remembers earlier runs is handed the listed threads outside the
+            // window too, so a change the window cannot see (an edit) is found by its version.
+            let remembers = ctx.fingerprints().remembers();
             for channel in &scope.channels {
                 if cp.channels_done.contains(&channel.id) {
                     continue;
@@ -301,7 +347,7 @@ impl Walk {
                         Err(e) => Err(e)?,
                     };
                     let next = page.response_metadata.next();
-                    let pending = walk.sort_page(&info, page.messages, window, &mut seen);
+                    let pending = walk.sort_page(&info, page.messages, window, remembers, &mut seen);
                     let f = fetcher.clone();
                     let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| f.clone().fetch(item)).await?;
                     match next {
@@ -329,6 +375,7 @@ impl Walk {
         info: &Arc<ChannelInfo>,
         values: Vec<Value>,
         window: Option<TimeWindow>,
+        remembers: bool,
         seen: &mut HashSet<String>,
     ) -> Vec<PendingItem<Pending>> {
         let oldest = self.oldest(window);
@@ -377,7 +424,11 @@ impl Walk {
                 pending.push(PendingItem::new(id, Pending::Thread { ts: parent, window }));
                 continue;
             }
+            // The window decides alone only when nothing is remembered (a bare poll): a
+            // remembering lookup skips an unchanged thread by its version, and finds one
+            // whose change moved nothing the window sees (review #4).
             if let Some(w) = window
+                && !remembers
                 && !m.activity().is_some_and(|t| w.contains(t))
             {
                 continue;
@@ -550,9 +601,11 @@ impl Fetcher {
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        let mut all = Vec::with_capacity(values.len());
+        let mut all: Vec<Message> = Vec::with_capacity(values.len());
         for v in values {
             match serde_json::from_value::<Message>(v) {
+                // Slack repeats the parent at the head of every page of a long thread.
+                Ok(m) if all.iter().any(|a| a.ts == m.ts) => {}
                 Ok(m) => all.push(m),
                 Err(e) => {
                     let id = thread_id(&channel.id, &ts);

@@ -44,6 +44,8 @@ pub struct Msg {
     pub broadcast: bool,
     /// Served with `text` of the wrong type.
     pub broken: bool,
+    /// `edited.ts` of an edited message.
+    pub edited: Option<String>,
 }
 
 impl Msg {
@@ -57,6 +59,7 @@ impl Msg {
             bot_id: None,
             broadcast: false,
             broken: false,
+            edited: None,
         }
     }
 
@@ -76,6 +79,12 @@ pub struct Chan {
     pub member: bool,
     pub members: Vec<String>,
     pub messages: Vec<Msg>,
+    /// The workspace it lives in (Enterprise Grid).
+    pub team: String,
+    /// Shared with another organisation (Slack Connect).
+    pub ext_shared: bool,
+    /// The Grid workspaces it is shared into.
+    pub shared_team_ids: Vec<String>,
 }
 
 impl Chan {
@@ -87,20 +96,28 @@ impl Chan {
             member: true,
             members: vec!["U01ANA".into(), "U02BEN".into()],
             messages,
+            team: TEAM.to_owned(),
+            ext_shared: false,
+            shared_team_ids: Vec::new(),
         }
     }
 
     fn json(&self) -> Value {
-        json!({
+        let mut v = json!({
             "id": self.id, "name": self.name, "is_channel": !self.private, "is_group": self.private,
             "is_im": false, "is_mpim": false, "is_private": self.private, "created": 1449252889,
             "is_archived": false, "is_general": self.name == "general", "unlinked": 0,
-            "name_normalized": self.name, "is_shared": false, "is_org_shared": false,
-            "is_member": self.member, "is_ext_shared": false, "is_pending_ext_shared": false,
+            "name_normalized": self.name, "is_shared": self.ext_shared || !self.shared_team_ids.is_empty(),
+            "is_org_shared": !self.shared_team_ids.is_empty(),
+            "is_member": self.member, "is_ext_shared": self.ext_shared, "is_pending_ext_shared": false,
             "topic": {"value": "", "creator": "", "last_set": 0},
             "purpose": {"value": format!("The #{} channel", self.name), "creator": "", "last_set": 0},
             "previous_names": [], "num_members": self.members.len(),
-        })
+        });
+        if !self.shared_team_ids.is_empty() {
+            v["shared_team_ids"] = json!(self.shared_team_ids);
+        }
+        v
     }
 
     fn replies_of(&self, parent: &str) -> Vec<&Msg> {
@@ -144,6 +161,9 @@ impl Chan {
                 v["subscribed"] = json!(false);
             }
         }
+        if let Some(e) = &m.edited {
+            v["edited"] = json!({"user": m.user, "ts": e});
+        }
         if m.broken {
             v["text"] = json!(12);
         }
@@ -181,7 +201,33 @@ pub struct State {
 #[derive(Clone)]
 struct FakeSlack(Arc<Mutex<State>>);
 
-fn ok(mut v: Value) -> ResponseTemplate {
+/// One answer of the fake: status, headers, JSON body as sent.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    fn json(status: u16, v: &Value) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: v.to_string(),
+        }
+    }
+
+    fn template(self) -> ResponseTemplate {
+        let mut t = ResponseTemplate::new(self.status)
+            .set_body_raw(self.body, "application/json; charset=utf-8");
+        for (k, v) in self.headers {
+            t = t.insert_header(k.as_str(), v.as_str());
+        }
+        t
+    }
+}
+
+fn ok(mut v: Value) -> Reply {
     v["ok"] = json!(true);
     // Slack writes `ok` first.
     let mut text = String::from("{\"ok\":true");
@@ -193,7 +239,15 @@ fn ok(mut v: Value) -> ResponseTemplate {
         }
     }
     text.push('}');
-    ResponseTemplate::new(200).set_body_raw(text, "application/json; charset=utf-8")
+    Reply {
+        status: 200,
+        headers: Vec::new(),
+        body: text,
+    }
+}
+
+fn err(error: &str) -> Reply {
+    Reply::json(200, &slack_error(error))
 }
 
 pub fn slack_error(error: &str) -> Value {
@@ -237,28 +291,33 @@ impl Respond for FakeSlack {
     fn respond(&self, r: &Request) -> ResponseTemplate {
         let method = r.url.path().rsplit('/').next().unwrap_or("").to_owned();
         let q = params(r);
-        let mut st = self.0.lock().unwrap();
-        st.log.push((method.clone(), q.clone()));
         let auth = r
             .headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
+        answer(&mut self.0.lock().unwrap(), &method, q, auth).template()
+    }
+}
+
+/// The fake's answer to `method` with the query (and form) `q`.
+pub fn answer(st: &mut State, method: &str, q: BTreeMap<String, String>, auth: &str) -> Reply {
+    let method = method.to_owned();
+    {
+        st.log.push((method.clone(), q.clone()));
         if auth != format!("Bearer {TOKEN}") {
-            return ResponseTemplate::new(200).set_body_json(slack_error("not_authed"));
+            return err("not_authed");
         }
         if let Some(queue) = st.once.get_mut(&method)
             && !queue.is_empty()
         {
             let (status, headers, body) = queue.remove(0);
-            let mut t = ResponseTemplate::new(status).set_body_json(body);
-            for (k, v) in headers {
-                t = t.insert_header(k.as_str(), v.as_str());
-            }
-            return t;
+            let mut reply = Reply::json(status, &body);
+            reply.headers = headers;
+            return reply;
         }
         if let Some(body) = st.always.get(&method) {
-            return ResponseTemplate::new(200).set_body_json(body.clone());
+            return Reply::json(200, body);
         }
         let channel = q
             .get("channel")
@@ -281,7 +340,15 @@ impl Respond for FakeSlack {
                             types.contains("public_channel")
                         }
                     })
-                    .map(Chan::json)
+                    // An org-wide install names the workspace; Slack says which it listed.
+                    .filter(|c| q.get("team_id").is_none_or(|t| *t == c.team))
+                    .map(|c| {
+                        let mut v = c.json();
+                        if q.contains_key("team_id") {
+                            v["context_team_id"] = json!(c.team);
+                        }
+                        v
+                    })
                     .collect();
                 let per = st.channels_per_page.max(1);
                 let mut q2 = q;
@@ -289,9 +356,20 @@ impl Respond for FakeSlack {
                 let (items, next) = page(&all, &q2, per);
                 ok(json!({"channels": items, "response_metadata": meta(next)}))
             }
+            "auth.teams.list" => {
+                let mut teams: Vec<String> = st.channels.iter().map(|c| c.team.clone()).collect();
+                teams.sort();
+                teams.dedup();
+                let all: Vec<Value> = teams
+                    .iter()
+                    .map(|t| json!({"id": t, "name": format!("Acme {t}")}))
+                    .collect();
+                let (items, next) = page(&all, &q, 100);
+                ok(json!({"teams": items, "response_metadata": meta(next)}))
+            }
             "conversations.info" => match channel {
                 Some(c) => ok(json!({"channel": c.json()})),
-                None => ResponseTemplate::new(200).set_body_json(slack_error("channel_not_found")),
+                None => err("channel_not_found"),
             },
             "conversations.join" => {
                 let id = q.get("channel").cloned().unwrap_or_default();
@@ -301,7 +379,7 @@ impl Respond for FakeSlack {
                         ok(json!({"channel": c.json(), "warning": "already_in_channel"}))
                     }
                     None => {
-                        ResponseTemplate::new(200).set_body_json(slack_error("channel_not_found"))
+                        err("channel_not_found")
                     }
                 }
             }
@@ -310,15 +388,14 @@ impl Respond for FakeSlack {
                     let (items, next) = page(&c.members, &q, 100);
                     ok(json!({"members": items, "response_metadata": meta(next)}))
                 }
-                None => ResponseTemplate::new(200).set_body_json(slack_error("channel_not_found")),
+                None => err("channel_not_found"),
             },
             "conversations.history" => {
                 let Some(c) = channel else {
-                    return ResponseTemplate::new(200)
-                        .set_body_json(slack_error("channel_not_found"));
+                    return err("channel_not_found");
                 };
                 if !c.member {
-                    return ResponseTemplate::new(200).set_body_json(slack_error("not_in_channel"));
+                    return err("not_in_channel");
                 }
                 let inclusive = q.get("inclusive").is_some_and(|v| v == "true" || v == "1");
                 let num = |s: &str| s.parse::<f64>().unwrap_or(0.0);
@@ -346,18 +423,22 @@ impl Respond for FakeSlack {
             }
             "conversations.replies" => {
                 let Some(c) = channel else {
-                    return ResponseTemplate::new(200)
-                        .set_body_json(slack_error("channel_not_found"));
+                    return err("channel_not_found");
                 };
                 let ts = q.get("ts").cloned().unwrap_or_default();
                 let Some(parent) = c.messages.iter().find(|m| m.ts == ts && m.parent.is_none())
                 else {
-                    return ResponseTemplate::new(200)
-                        .set_body_json(slack_error("thread_not_found"));
+                    return err("thread_not_found");
                 };
-                let mut all = vec![c.msg_json(parent, false)];
-                all.extend(c.replies_of(&ts).into_iter().map(|m| c.msg_json(m, false)));
-                let (items, next) = page(&all, &q, 1000);
+                let replies: Vec<Value> = c
+                    .replies_of(&ts)
+                    .into_iter()
+                    .map(|m| c.msg_json(m, false))
+                    .collect();
+                // Slack repeats the parent at the head of every page.
+                let (page_replies, next) = page(&replies, &q, 1000);
+                let mut items = vec![c.msg_json(parent, false)];
+                items.extend(page_replies);
                 let has_more = !next.is_empty();
                 ok(
                     json!({"messages": items, "has_more": has_more, "response_metadata": meta(next)}),
@@ -373,10 +454,10 @@ impl Respond for FakeSlack {
                             "email": u.email, "image_48": "https://a.slack-edge.com/48.png"},
                         "updated": 1502138686,
                     }})),
-                    None => ResponseTemplate::new(200).set_body_json(slack_error("user_not_found")),
+                    None => err("user_not_found"),
                 }
             }
-            _ => ResponseTemplate::new(200).set_body_json(slack_error("unknown_method")),
+            _ => err("unknown_method"),
         }
     }
 }
@@ -531,4 +612,77 @@ pub fn build(uri: &str, extra: Value) -> Arc<dyn Connector> {
 /// The document id of the thread `ts` of `channel`.
 pub fn id(channel: &str, ts: &str) -> String {
     format!("{channel}__{ts}")
+}
+
+/// The fake served from a task of the calling runtime (plain HTTP/1.1 with keep-alive), for
+/// tests on a paused clock: a server on another thread (wiremock's) answers after the
+/// runtime, idle, has moved its paused clock to the next timer (a request's timeout).
+pub async fn serve_here(state: State) -> (String, Arc<Mutex<State>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = Arc::new(Mutex::new(state));
+    let shared = Arc::clone(&state);
+    tokio::spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            let state = Arc::clone(&shared);
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut read = BufReader::new(read);
+                loop {
+                    let mut line = String::new();
+                    if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let target = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                    let (mut auth, mut length) = (String::new(), 0usize);
+                    loop {
+                        let mut h = String::new();
+                        if read.read_line(&mut h).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let h = h.trim_end();
+                        if h.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':') {
+                            match k.trim().to_ascii_lowercase().as_str() {
+                                "authorization" => auth = v.trim().to_owned(),
+                                "content-length" => length = v.trim().parse().unwrap_or(0),
+                                _ => {}
+                            }
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if read.read_exact(&mut body).await.is_err() {
+                        return;
+                    }
+                    let url = url::Url::parse(&format!("http://{addr}{target}")).unwrap();
+                    let method = url.path().rsplit('/').next().unwrap_or("").to_owned();
+                    let mut q: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+                    q.extend(url::form_urlencoded::parse(&body).into_owned());
+                    let reply = answer(&mut state.lock().unwrap(), &method, q, &auth);
+                    let mut head = format!(
+                        "HTTP/1.1 {} X\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: {}\r\n",
+                        reply.status,
+                        reply.body.len()
+                    );
+                    for (k, v) in &reply.headers {
+                        head.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    head.push_str("\r\n");
+                    if write.write_all(head.as_bytes()).await.is_err()
+                        || write.write_all(reply.body.as_bytes()).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), state)
 }
