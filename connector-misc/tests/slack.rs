@@ -108,6 +108,7 @@ async fn threads_are_documents_with_names_and_markdown() {
         text(&eng)
     );
     assert!(text(&eng).contains("~~maybe~~ **yes**"), "{}", text(&eng));
+    insta::assert_json_snapshot!("slack_private_thread", portable(&eng));
 
     // Users asked once each, whatever the number of threads naming them.
     assert_eq!(
@@ -723,11 +724,12 @@ async fn shared_channels_and_enterprise_grid_org_installs() {
     assert_eq!(g1.metadata["team_id"], TEAM);
     let org = sink.get(&id("C03ORGWIDE", &ts(at(3, 0), 60))).unwrap();
     assert_eq!(
-        org.access.unwrap().groups,
+        org.access.clone().unwrap().groups,
         [format!("slack-team:{TEAM}"), "slack-team:T02SECOND".into()]
     );
     let eng = sink.get(&id("C02ENG", &ts(at(6, 0), 6))).unwrap();
     assert_eq!(eng.metadata["team_id"], "T02SECOND");
+    insta::assert_json_snapshot!("slack_org_shared_lone_message", portable(&org));
 }
 
 #[tokio::test]

@@ -122,7 +122,8 @@ pub(crate) fn user_ids(m: &Message, out: &mut Vec<String>) {
     if let Some(u) = &m.user {
         out.push(u.clone());
     }
-    let mut rest = m.text.as_str();
+    let body = m.body();
+    let mut rest = body.as_ref();
     while let Some(at) = rest.find("<@") {
         rest = &rest[at + 2..];
         let end = rest.find(['>', '|']).unwrap_or(rest.len());
@@ -147,7 +148,7 @@ pub(crate) fn thread_document(
 ) -> Document {
     let first = messages.first();
     let author = first.map_or_else(|| "Unknown".to_owned(), |m| names.author(m));
-    let first_text = first.map(|m| plain(&m.text, names)).unwrap_or_default();
+    let first_text = first.map(|m| plain(&m.body(), names)).unwrap_or_default();
     let snippet = snippet(&first_text, 50);
     let title = format!("{author} in #{}: {snippet}", channel.name);
 
@@ -160,7 +161,7 @@ pub(crate) fn thread_document(
             Inline::strong(vec![Inline::text(names.author(m))]),
             Inline::text(format!(" · {when}")),
         ]));
-        blocks.extend(mrkdwn_blocks(&m.text, names));
+        blocks.extend(mrkdwn_blocks(&m.body(), names));
         for f in &m.files {
             let name = f
                 .title

@@ -184,6 +184,49 @@ pub(crate) struct Message {
     pub(crate) edited: Option<Edited>,
     #[serde(default)]
     pub(crate) files: Vec<File>,
+    /// Legacy attachments: where bots and integrations (alerts, CI, issue trackers) put
+    /// what they say, often with an empty `text`.
+    #[serde(default)]
+    pub(crate) attachments: Vec<Attachment>,
+}
+
+/// One of a message's `attachments`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Attachment {
+    #[serde(default)]
+    pub(crate) pretext: Option<String>,
+    #[serde(default)]
+    pub(crate) title: Option<String>,
+    #[serde(default)]
+    pub(crate) title_link: Option<String>,
+    #[serde(default)]
+    pub(crate) text: Option<String>,
+    #[serde(default)]
+    pub(crate) fallback: Option<String>,
+}
+
+impl Message {
+    /// What the message says: its `text`, else (a bot's message with attachments alone) its
+    /// attachments' text, one per line. Link previews that Slack adds to a person's message
+    /// (also attachments) are left out: they repeat the linked page, not the message.
+    pub(crate) fn body(&self) -> std::borrow::Cow<'_, str> {
+        if !self.text.trim().is_empty() || self.attachments.is_empty() {
+            return std::borrow::Cow::Borrowed(&self.text);
+        }
+        let mut lines: Vec<&str> = Vec::new();
+        for a in &self.attachments {
+            let parts = [a.pretext.as_deref(), a.title.as_deref(), a.text.as_deref()];
+            let mut any = false;
+            for p in parts.into_iter().flatten().filter(|p| !p.trim().is_empty()) {
+                lines.push(p);
+                any = true;
+            }
+            if !any && let Some(f) = a.fallback.as_deref() {
+                lines.push(f);
+            }
+        }
+        std::borrow::Cow::Owned(lines.join("\n"))
+    }
 }
 
 /// `bot_profile` of a bot's message.
@@ -301,5 +344,31 @@ mod tests {
         );
         assert!(parse_ts("abc").is_none());
         assert!(parse_ts("1.2x").is_none());
+    }
+
+    #[test]
+    fn a_bots_attachments_are_its_body_and_link_previews_are_not() {
+        let bot: Message = serde_json::from_value(serde_json::json!({
+            "type": "message", "subtype": "bot_message", "ts": "1.000001", "bot_id": "B1",
+            "text": "",
+            "attachments": [
+                {"fallback": "[Alert] disk full", "title": "Disk full on db-1",
+                 "title_link": "https://alerts.test/1", "text": "92% used on /var", "color": "danger"},
+                {"fallback": "Runbook: https://wiki.test/disk"}
+            ]
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            bot.body(),
+            "Disk full on db-1\n92% used on /var\nRunbook: https://wiki.test/disk"
+        );
+        let person: Message = serde_json::from_value(serde_json::json!({
+            "type": "message", "ts": "1.000002", "user": "U1",
+            "text": "see <https://example.com>",
+            "attachments": [{"from_url": "https://example.com", "title": "Example Domain",
+                "text": "This domain is for use in examples", "fallback": "Example Domain"}]
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(person.body(), "see <https://example.com>");
     }
 }
