@@ -15,9 +15,7 @@ use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, SyncReport, Syncer};
 use connector_core::{Connector, Document, ErrorKind};
 use serde_json::{Value, json};
-use slack_common::{
-    Chan, Fake, Msg, TEAM, at, build, id, serve_here, slack_error, standard, ts,
-};
+use slack_common::{Chan, Fake, Msg, TEAM, at, build, id, serve_here, slack_error, standard, ts};
 
 async fn sync_at(
     c: &Arc<dyn Connector>,
@@ -171,7 +169,12 @@ async fn channels_and_history_are_read_page_by_page_with_the_cursor() {
     );
     let thread = sink.get(&id("C01GENERAL", &ts(at(1, 0), 1))).unwrap();
     assert!(text(&thread).contains("Runbook"));
-    assert_eq!(text(&thread).matches("Welcome").count(), 1, "{}", text(&thread));
+    assert_eq!(
+        text(&thread).matches("Welcome").count(),
+        1,
+        "{}",
+        text(&thread)
+    );
     assert_eq!(thread.metadata["replies"], 2);
 }
 
@@ -750,7 +753,11 @@ async fn a_deleted_parent_leaves_its_replies() {
     let doc = sink.get(&id("C01GENERAL", &g1)).unwrap();
     assert!(!text(&doc).contains("deleted"), "{}", text(&doc));
     assert!(text(&doc).contains("Runbook"), "{}", text(&doc));
-    assert!(doc.title.starts_with("ben in #general: Thanks"), "{}", doc.title);
+    assert!(
+        doc.title.starts_with("ben in #general: Thanks"),
+        "{}",
+        doc.title
+    );
 }
 
 #[tokio::test]

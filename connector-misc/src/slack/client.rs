@@ -26,8 +26,8 @@ use url::Url;
 use super::SOURCE;
 use super::config::{SlackConfig, TOKEN_FIELD};
 use super::model::{
-    AuthTest, Channel, ChannelsPage, Envelope, MembersPage, MessagesPage, TeamsPage, User,
-    UserInfo,
+    AuthTest, Channel, ChannelsPage, Envelope, Listed, MembersPage, MessagesPage, TeamsPage, User,
+    UserInfo, read_messages,
 };
 
 /// Pages followed at most per list, as a guard against a loop.
@@ -109,8 +109,8 @@ impl Client {
         // method. The token's hash, never the token.
         let token = connector_core::ids::hash128(config.credentials.slack_bot_token.expose());
         for method in Method::ALL {
-            let non_marketplace = config.non_marketplace_app
-                && matches!(method, Method::History | Method::Replies);
+            let non_marketplace =
+                config.non_marketplace_app && matches!(method, Method::History | Method::Replies);
             let per_minute: NonZeroU32 = match method.tier() {
                 _ if non_marketplace => NonZeroU32::MIN,
                 2 => config.tier2_requests_per_minute,
@@ -185,6 +185,21 @@ impl Client {
         self.http(method)?.get(url).send().await?.json()
     }
 
+    /// `GET {api}/{method}?{query}`, a page of messages ([`read_messages`]).
+    async fn call_messages(&self, method: Method, query: &[(&str, &str)]) -> Result<MessagesPage> {
+        let url = self.url(method, query)?;
+        let response = self.http(method)?.get(url).send().await?;
+        read_messages(response.body()).map_err(|e| {
+            Error::invalid_data(format!(
+                "{} did not answer with a page of messages",
+                method.name()
+            ))
+            .with_connector(SOURCE)
+            .with_url(response.url())
+            .with_cause(e)
+        })
+    }
+
     /// Every page of a cursor-paged method, through core's pagination.
     async fn all<P, T>(
         &self,
@@ -194,6 +209,26 @@ impl Client {
     ) -> Result<Vec<T>>
     where
         P: DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+    {
+        self.all_read(method, query, split, |c, m, q| Box::pin(c.call(m, q)))
+            .await
+    }
+
+    /// Every page of a cursor-paged method, each read by `read`, through core's pagination.
+    async fn all_read<P, T>(
+        &self,
+        method: Method,
+        query: Vec<(&'static str, String)>,
+        split: fn(P) -> (Vec<T>, Option<String>),
+        read: for<'a> fn(
+            &'a Self,
+            Method,
+            &'a [(&'a str, &'a str)],
+        ) -> futures::future::BoxFuture<'a, Result<P>>,
+    ) -> Result<Vec<T>>
+    where
+        P: Send + 'static,
         T: Send + 'static,
     {
         let client = self.clone();
@@ -209,7 +244,7 @@ impl Client {
                     if let Some(c) = &cursor {
                         q.push(("cursor", c));
                     }
-                    let page: P = client.call(method, &q).await?;
+                    let page: P = read(&client, method, &q).await?;
                     let (items, next) = split(page);
                     Ok(Page::new(items, next.map(Some)))
                 }
@@ -310,19 +345,20 @@ impl Client {
         if let Some(c) = cursor {
             q.push(("cursor", c));
         }
-        self.call(Method::History, &q).await
+        self.call_messages(Method::History, &q).await
     }
 
     /// Every message of the thread `ts` of `channel`, the parent first.
-    pub(crate) async fn replies(&self, channel: &str, ts: &str) -> Result<Vec<Value>> {
-        self.all(
+    pub(crate) async fn replies(&self, channel: &str, ts: &str) -> Result<Vec<Listed>> {
+        self.all_read(
             Method::Replies,
             vec![
                 ("channel", channel.to_owned()),
                 ("ts", ts.to_owned()),
                 ("limit", self.limit.to_string()),
             ],
-            |p: MessagesPage| (p.messages, p.response_metadata.next()),
+            |p: MessagesPage| p,
+            |c, m, q| Box::pin(c.call_messages(m, q)),
         )
         .await
     }

@@ -90,14 +90,55 @@ pub(crate) struct ChannelsPage {
     pub(crate) response_metadata: Meta,
 }
 
-/// A page of `conversations.history` or `conversations.replies`; messages stay JSON until
-/// each is read, so one malformed message is a failure of its thread, not of the page.
-#[derive(Debug, Deserialize)]
-pub(crate) struct MessagesPage {
+/// A listed message: read, or the JSON of one that does not read with why (a failure of
+/// its thread, while the page goes on).
+pub(crate) type Listed = std::result::Result<Message, (Value, serde_json::Error)>;
+
+/// A page of `conversations.history` or `conversations.replies`: its messages and the cursor
+/// of the next page.
+pub(crate) type MessagesPage = (Vec<Listed>, Option<String>);
+
+/// A page of messages read at once, every message typed (the common case).
+#[derive(Deserialize)]
+struct TypedMessages {
     #[serde(default)]
-    pub(crate) messages: Vec<Value>,
+    messages: Vec<Message>,
     #[serde(default)]
-    pub(crate) response_metadata: Meta,
+    response_metadata: Meta,
+}
+
+/// A page of messages of which one at least does not read: JSON first, then each message.
+#[derive(Deserialize)]
+struct RawMessages {
+    #[serde(default)]
+    messages: Vec<Value>,
+    #[serde(default)]
+    response_metadata: Meta,
+}
+
+/// Reads a `conversations.history` / `conversations.replies` body: typed in one pass, and
+/// only when that fails, message by message, so one malformed message is a failure of its
+/// thread, not of the page.
+///
+/// # Errors
+/// A body that is not a page of messages at all.
+pub(crate) fn read_messages(body: &[u8]) -> serde_json::Result<MessagesPage> {
+    if let Ok(page) = serde_json::from_slice::<TypedMessages>(body) {
+        return Ok((
+            page.messages.into_iter().map(Ok).collect(),
+            page.response_metadata.next(),
+        ));
+    }
+    let page: RawMessages = serde_json::from_slice(body)?;
+    let messages = page
+        .messages
+        .into_iter()
+        .map(|v| match Message::deserialize(&v) {
+            Ok(m) => Ok(m),
+            Err(e) => Err((v, e)),
+        })
+        .collect();
+    Ok((messages, page.response_metadata.next()))
 }
 
 /// A page of `conversations.members`.
@@ -213,16 +254,22 @@ impl Message {
         if !self.text.trim().is_empty() || self.attachments.is_empty() {
             return std::borrow::Cow::Borrowed(&self.text);
         }
-        let mut lines: Vec<&str> = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
         for a in &self.attachments {
-            let parts = [a.pretext.as_deref(), a.title.as_deref(), a.text.as_deref()];
-            let mut any = false;
-            for p in parts.into_iter().flatten().filter(|p| !p.trim().is_empty()) {
-                lines.push(p);
-                any = true;
-            }
-            if !any && let Some(f) = a.fallback.as_deref() {
-                lines.push(f);
+            let nonempty = |p: &Option<String>| p.clone().filter(|p| !p.trim().is_empty());
+            // A linked title as `mrkdwn`'s `<url|text>`, which the writer makes a link.
+            let title = nonempty(&a.title).map(|t| match nonempty(&a.title_link) {
+                Some(link) => format!("<{link}|{t}>"),
+                None => t,
+            });
+            let parts: Vec<String> = [nonempty(&a.pretext), title, nonempty(&a.text)]
+                .into_iter()
+                .flatten()
+                .collect();
+            if parts.is_empty() {
+                lines.extend(nonempty(&a.fallback));
+            } else {
+                lines.extend(parts);
             }
         }
         std::borrow::Cow::Owned(lines.join("\n"))
@@ -301,11 +348,14 @@ impl Message {
     pub(crate) fn activity(&self) -> Option<DateTime<Utc>> {
         let own = parse_ts(&self.ts)?;
         Some(
-            [self.latest_reply.as_deref(), self.edited.as_ref().map(|e| e.ts.as_str())]
-                .into_iter()
-                .flatten()
-                .filter_map(parse_ts)
-                .fold(own, DateTime::max),
+            [
+                self.latest_reply.as_deref(),
+                self.edited.as_ref().map(|e| e.ts.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(parse_ts)
+            .fold(own, DateTime::max),
         )
     }
 }
@@ -360,7 +410,7 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             bot.body(),
-            "Disk full on db-1\n92% used on /var\nRunbook: https://wiki.test/disk"
+            "<https://alerts.test/1|Disk full on db-1>\n92% used on /var\nRunbook: https://wiki.test/disk"
         );
         let person: Message = serde_json::from_value(serde_json::json!({
             "type": "message", "ts": "1.000002", "user": "U1",

@@ -20,7 +20,7 @@ use super::SOURCE;
 use super::checkpoint::{ChannelCursor, SlackCheckpoint};
 use super::client::Client;
 use super::convert::{ChannelInfo, Names, thread_document, thread_id, thread_version, user_ids};
-use super::model::{AuthTest, Channel, Message, User, parse_ts, to_ts};
+use super::model::{AuthTest, Channel, Listed, Message, User, parse_ts, to_ts};
 
 /// Threads read at the same time within a page.
 const CONCURRENCY: usize = 4;
@@ -111,7 +111,7 @@ enum Pending {
 /// A page's thread fetches: what they share.
 #[derive(Clone)]
 struct Fetcher {
-    walk: Walk,
+    walk: Arc<Walk>,
     channel: Arc<ChannelInfo>,
     names: Arc<HashMap<String, String>>,
 }
@@ -207,7 +207,11 @@ impl Walk {
 
     /// The channels of the token (in `team`, for an org-wide install).
     async fn channels_of(&self, team: Option<&str>) -> Result<Vec<Channel>> {
-        match self.client.channels(self.private, self.archived, team).await {
+        match self
+            .client
+            .channels(self.private, self.archived, team)
+            .await
+        {
             Ok(c) => Ok(c),
             // RAGFlow's fallback: without `groups:read`, public channels alone.
             Err(e) if self.private && e.kind() == ErrorKind::PermissionDenied => {
@@ -321,7 +325,7 @@ impl Walk {
                         continue;
                     }
                 };
-                let fetcher = Fetcher { walk: walk.clone(), channel: Arc::clone(&info), names: Arc::clone(&scope.names) };
+                let fetcher = Fetcher { walk: Arc::new(walk.clone()), channel: Arc::clone(&info), names: Arc::clone(&scope.names) };
                 // Threads handed on this run from a reply whose parent is older than the
                 // listing (several such replies name one thread).
                 let mut seen: HashSet<String> = HashSet::new();
@@ -346,8 +350,8 @@ impl Walk {
                         }
                         Err(e) => Err(e)?,
                     };
-                    let next = page.response_metadata.next();
-                    let pending = walk.sort_page(&info, page.messages, window, remembers, &mut seen);
+                    let (messages, next) = page;
+                    let pending = walk.sort_page(&info, messages, window, remembers, &mut seen);
                     let f = fetcher.clone();
                     let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| f.clone().fetch(item)).await?;
                     match next {
@@ -373,17 +377,17 @@ impl Walk {
     fn sort_page(
         &self,
         info: &Arc<ChannelInfo>,
-        values: Vec<Value>,
+        values: Vec<Listed>,
         window: Option<TimeWindow>,
         remembers: bool,
         seen: &mut HashSet<String>,
     ) -> Vec<PendingItem<Pending>> {
         let oldest = self.oldest(window);
         let mut pending = Vec::new();
-        for value in values {
-            let m = match serde_json::from_value::<Message>(value.clone()) {
+        for listed in values {
+            let m = match listed {
                 Ok(m) => m,
-                Err(e) => {
+                Err((value, e)) => {
                     let ts = value
                         .get("thread_ts")
                         .or_else(|| value.get("ts"))
@@ -509,11 +513,10 @@ impl Walk {
                 let mut pages: HashSet<String> = HashSet::new();
                 loop {
                     ctx.cancellation().check()?;
-                    let page = walk.client.history(&channel.id, None, None, cursor.as_deref()).await?;
-                    let ids: Vec<SlimDocument> = page
-                        .messages
-                        .iter()
-                        .filter_map(|v| serde_json::from_value::<Message>(v.clone()).ok())
+                    let (messages, next) = walk.client.history(&channel.id, None, None, cursor.as_deref()).await?;
+                    let ids: Vec<SlimDocument> = messages
+                        .into_iter()
+                        .filter_map(std::result::Result::ok)
                         .filter(|m| !m.is_reply())
                         .filter(|m| m.reply_count.unwrap_or(0) > 0 || m.latest_reply.is_some() || !m.is_noise(walk.bots))
                         .map(|m| SlimDocument::new(thread_id(&channel.id, &m.ts)))
@@ -521,7 +524,7 @@ impl Walk {
                     if !ids.is_empty() {
                         yield ids;
                     }
-                    match page.response_metadata.next() {
+                    match next {
                         Some(n) if pages.insert(n.clone()) => cursor = Some(n),
                         Some(n) => Err(Error::invalid_data(format!("conversations.history repeated the cursor {n:?}")).with_connector(SOURCE))?,
                         None => break,
@@ -566,7 +569,7 @@ impl Walk {
                     }
                 }
                 for (info, items) in by_channel {
-                    let f = Fetcher { walk: walk.clone(), channel: info, names: Arc::clone(&scope.names) };
+                    let f = Fetcher { walk: Arc::new(walk.clone()), channel: info, names: Arc::clone(&scope.names) };
                     let batch = fetch_items(&ctx, items, CONCURRENCY, move |item| f.clone().fetch(item)).await?;
                     if !batch.is_empty() {
                         yield batch;
@@ -602,12 +605,12 @@ impl Fetcher {
             Err(e) => return Err(e),
         };
         let mut all: Vec<Message> = Vec::with_capacity(values.len());
-        for v in values {
-            match serde_json::from_value::<Message>(v) {
+        for listed in values {
+            match listed {
                 // Slack repeats the parent at the head of every page of a long thread.
                 Ok(m) if all.iter().any(|a| a.ts == m.ts) => {}
                 Ok(m) => all.push(m),
-                Err(e) => {
+                Err((_, e)) => {
                     let id = thread_id(&channel.id, &ts);
                     let mut failure = Failure::new(
                         Some(id.clone()),

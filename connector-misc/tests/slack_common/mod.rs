@@ -378,9 +378,7 @@ pub fn answer(st: &mut State, method: &str, q: BTreeMap<String, String>, auth: &
                         c.member = true;
                         ok(json!({"channel": c.json(), "warning": "already_in_channel"}))
                     }
-                    None => {
-                        err("channel_not_found")
-                    }
+                    None => err("channel_not_found"),
                 }
             }
             "conversations.members" => match channel {
