@@ -90,6 +90,13 @@ impl Method {
     }
 }
 
+/// How one page of a method is asked and read.
+type ReadPage<P> = for<'a> fn(
+    &'a Client,
+    Method,
+    &'a [(&'a str, &'a str)],
+) -> futures::future::BoxFuture<'a, Result<P>>;
+
 /// Requests to one Slack workspace; cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct Client {
@@ -221,11 +228,7 @@ impl Client {
         method: Method,
         query: Vec<(&'static str, String)>,
         split: fn(P) -> (Vec<T>, Option<String>),
-        read: for<'a> fn(
-            &'a Self,
-            Method,
-            &'a [(&'a str, &'a str)],
-        ) -> futures::future::BoxFuture<'a, Result<P>>,
+        read: ReadPage<P>,
     ) -> Result<Vec<T>>
     where
         P: Send + 'static,
