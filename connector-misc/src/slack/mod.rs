@@ -13,8 +13,12 @@
 //!   cursor, `response_metadata.next_cursor`); each thread becomes one Markdown document, the
 //!   parent and every reply (`conversations.replies`) under its author's name and time, in
 //!   RAGFlow's id `{channel}__{thread_ts}`. A message without replies costs no further
-//!   request. Joins, leaves, archive notices, pins and renames are dropped, and bot or app
-//!   messages unless `include_bot_messages`, as RAGFlow's filter does. Users (`<@U…>` and
+//!   request; a thread longer than a page is read page by page (Slack repeats the parent
+//!   at the head of each, kept once). Joins, leaves, archive notices, pins and renames are
+//!   dropped, and bot or app messages unless `include_bot_messages`, as RAGFlow's filter
+//!   does; a bot's message with an empty `text` is read from its attachments (alerts, CI
+//!   reports), while the link previews Slack attaches to people's messages are left out.
+//!   Files shared in a message are named and linked, not downloaded. Users (`<@U…>` and
 //!   authors) are named through `users.info`, asked once per user and kept for the
 //!   connector's life. `mrkdwn` (mentions, `<#C…|name>`, `<url|text>`, `*bold*`, `_italic_`,
 //!   `~strike~`, code, quotes) is written as Markdown by core's writer.
