@@ -43,6 +43,10 @@ type Persist = Box<dyn Fn(&Secret, &Secret) -> Secret + Send + Sync>;
 /// Reads a value of the token's config field back into (access token, refresh token).
 type Restore = Box<dyn Fn(&Secret) -> Option<(Option<Secret>, Secret)> + Send + Sync>;
 
+/// Builds the form of a token request of an app grant, anew for each request (a JWT
+/// assertion carries its own expiry and a unique id, so it is signed again each time).
+type GrantForm = Box<dyn Fn() -> Result<Vec<(&'static str, String)>> + Send + Sync>;
+
 /// How often, and how far apart, the store is read again after a refused refresh token:
 /// the process that spent it may still be saving its successor.
 const RELOAD_TRIES: u32 = 3;
@@ -57,6 +61,17 @@ struct Grant {
     refresh_field: String,
     /// The client credentials grant's `scope`; `None`: the refresh token grant.
     scope: Option<String>,
+    /// The form of an app grant whose parameters are the service's own (see
+    /// [`OAuthToken::app_grant`]); it takes the place of the client credentials form.
+    form: Option<GrantForm>,
+}
+
+impl Grant {
+    /// Whether the app gets its tokens on its own (client credentials, a JWT assertion),
+    /// rather than by a user's refresh token.
+    fn is_app(&self) -> bool {
+        self.scope.is_some() || self.form.is_some()
+    }
 }
 
 struct State {
@@ -153,6 +168,7 @@ impl OAuthToken {
             client_secret,
             refresh_field: refresh_field.into(),
             scope: None,
+            form: None,
         });
         self.state.get_mut().refresh = Some(refresh);
         self
@@ -195,6 +211,50 @@ impl OAuthToken {
             client_secret: Some(client_secret),
             refresh_field: secret_field,
             scope: Some(scope.into()),
+            form: None,
+        });
+        token
+    }
+
+    /// A token an app gets on its own with a grant whose form is the service's: `form` gives
+    /// the fields posted to `token_url` (`grant_type` included), and is called before each
+    /// token request, so a JWT bearer assertion (RFC 7523) can be signed anew with a fresh
+    /// expiry and id. The token is kept until shortly before the expiry the endpoint
+    /// announces, and got again then or after a 401; nothing is saved (there is no refresh
+    /// token). A refusal, or an error of `form`, names `secret_field`.
+    ///
+    /// Box's client credentials grant: `grant_type=client_credentials`, `client_id`,
+    /// `client_secret`, `box_subject_type`, `box_subject_id`.
+    ///
+    /// ```
+    /// use connector_core::http::OAuthToken;
+    /// let url = url::Url::parse("https://api.box.com/oauth2/token").unwrap();
+    /// let token = OAuthToken::app_grant("box", url, "credentials.box_client_secret", || {
+    ///     Ok(vec![
+    ///         ("grant_type", "client_credentials".to_owned()),
+    ///         ("client_id", "id".to_owned()),
+    ///         ("client_secret", "secret".to_owned()),
+    ///         ("box_subject_type", "enterprise".to_owned()),
+    ///         ("box_subject_id", "123".to_owned()),
+    ///     ])
+    /// });
+    /// assert!(token.can_refresh());
+    /// ```
+    pub fn app_grant(
+        source: &'static str,
+        token_url: Url,
+        secret_field: impl Into<String>,
+        form: impl Fn() -> Result<Vec<(&'static str, String)>> + Send + Sync + 'static,
+    ) -> Self {
+        let secret_field = secret_field.into();
+        let mut token = Self::new(source, secret_field.clone(), None);
+        token.grant = Some(Grant {
+            token_url,
+            client_id: String::new(),
+            client_secret: None,
+            refresh_field: secret_field,
+            scope: None,
+            form: Some(Box::new(form)),
         });
         token
     }
@@ -319,10 +379,8 @@ impl OAuthToken {
         let Some(grant) = &self.grant else {
             return Err(Error::internal("refresh without a grant").with_connector(self.source));
         };
-        if let Some(scope) = &grant.scope {
-            return self
-                .client_credentials_token(http, grant, scope, state)
-                .await;
+        if grant.is_app() {
+            return self.client_credentials_token(http, grant, state).await;
         }
         // Once: a refusal met by tokens another process saved (see `restore_with`).
         let mut may_take_up = self.restore.is_some();
@@ -450,24 +508,41 @@ impl OAuthToken {
         Ok(None)
     }
 
-    /// A token from the client credentials grant, kept in `state` with its expiry.
+    /// A token from the client credentials grant, or another app grant, kept in `state`
+    /// with its expiry.
     async fn client_credentials_token(
         &self,
         http: &HttpClient,
         grant: &Grant,
-        scope: &str,
         state: &mut State,
     ) -> Result<Auth> {
+        let fields = match &grant.form {
+            Some(form) => form().map_err(|e| {
+                Error::new(e.kind(), "the token request could not be made")
+                    .with_connector(self.source)
+                    .with_field(grant.refresh_field.clone())
+                    .with_cause(e)
+            })?,
+            None => {
+                let mut fields = vec![
+                    ("grant_type", "client_credentials".to_owned()),
+                    ("client_id", grant.client_id.clone()),
+                    ("scope", grant.scope.clone().unwrap_or_default()),
+                ];
+                if let Some(secret) = &grant.client_secret {
+                    fields.push(("client_secret", secret.expose().to_owned()));
+                }
+                fields
+            }
+        };
         let form = {
             let mut form = url::form_urlencoded::Serializer::new(String::new());
-            form.append_pair("grant_type", "client_credentials")
-                .append_pair("client_id", &grant.client_id)
-                .append_pair("scope", scope);
-            if let Some(secret) = &grant.client_secret {
-                form.append_pair("client_secret", secret.expose());
+            for (key, value) in &fields {
+                form.append_pair(key, value);
             }
             form.finish()
         };
+        drop(fields);
         let resp = http
             .post(grant.token_url.clone())
             .body(form, "application/x-www-form-urlencoded")
@@ -504,14 +579,14 @@ impl OAuthToken {
             format!(" ({})", err.error_description)
         };
         let (kind, message) = match err.error.as_str() {
-            "invalid_client" | "unauthorized_client" if grant.scope.is_some() => (
+            "invalid_client" | "unauthorized_client" if grant.is_app() => (
                 ErrorKind::Unauthenticated,
                 format!(
                     "the token endpoint refused the client id or secret (HTTP {status}, {}){desc}",
                     err.error
                 ),
             ),
-            other if grant.scope.is_some() => (
+            other if grant.is_app() => (
                 ErrorKind::Unauthenticated,
                 format!(
                     "the token endpoint refused the client credentials (HTTP {status}, {other}){desc}"

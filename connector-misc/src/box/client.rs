@@ -22,7 +22,6 @@ use serde_json::Value;
 use url::Url;
 
 use super::SOURCE;
-use super::config::TOKENS_FIELD;
 
 /// The fields asked of every listed item (Box's defaults lack `sha1`, `modified_at`, `size`).
 pub(crate) const ITEM_FIELDS: &str = "type,id,name,size,sha1,etag,modified_at,content_modified_at,created_at,owned_by,modified_by,has_collaborations,shared_link,description,item_status,path_collection";
@@ -300,7 +299,7 @@ impl Client {
                     self.http
                         .get(url.clone())
                         .query(query.iter().map(|(k, v)| (*k, v)))
-                        .auth(auth, TOKENS_FIELD),
+                        .auth(auth, self.token.field()),
                 );
                 if let Some(max) = max {
                     req = req.max_body_bytes(max);
@@ -319,7 +318,7 @@ impl Client {
             self.http
                 .get(url)
                 .query(query.iter().map(|(k, v)| (*k, v)))
-                .auth(auth, TOKENS_FIELD),
+                .auth(auth, self.token.field()),
         )
         .send()
         .await

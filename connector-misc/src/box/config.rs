@@ -153,19 +153,130 @@ impl JsonSchema for BoxTokens {
     }
 }
 
-/// The credentials: RAGFlow's `box_tokens`.
+/// Whom an app token (Client Credentials Grant or JWT) acts for: Box's `box_subject_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BoxSubjectType {
+    /// The app's service account in the enterprise `box_subject_id` (what an enterprise-wide
+    /// read with `all_users` needs).
+    Enterprise,
+    /// The managed user `box_subject_id`.
+    User,
+}
+
+impl BoxSubjectType {
+    /// Box's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enterprise => "enterprise",
+            Self::User => "user",
+        }
+    }
+}
+
+/// `credentials.box_jwt_config`: the app settings Box's Developer Console downloads for a
+/// JWT (server authentication) app, `config.json`, as a JSON object or a string holding one.
+/// Kept whole as a [`Secret`].
+#[derive(Clone, PartialEq)]
+pub struct BoxJwtConfig(Secret);
+
+impl BoxJwtConfig {
+    /// Wraps the JSON text of `config.json`.
+    pub fn new(json: impl Into<String>) -> Self {
+        Self(Secret::new(json))
+    }
+
+    /// The JSON text.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl fmt::Debug for BoxJwtConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Serialize for BoxJwtConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for BoxJwtConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Never echo the value: it holds the private key and the client secret.
+        match Value::deserialize(deserializer) {
+            Ok(Value::String(s)) => Ok(Self::new(s)),
+            Ok(v @ Value::Object(_)) => Ok(Self::new(v.to_string())),
+            _ => Err(serde::de::Error::custom(
+                "must be a JSON object or a string holding one",
+            )),
+        }
+    }
+}
+
+impl JsonSchema for BoxJwtConfig {
+    fn schema_name() -> Cow<'static, str> {
+        "BoxJwtConfig".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "JWT server authentication: the app settings Box's Developer Console downloads (config.json): `boxAppSettings.clientID`, `.clientSecret`, `.appAuth.publicKeyID`, `.appAuth.privateKey` and `enterpriseID`. The private key must be a plain RSA PEM (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY): an encrypted one (BEGIN ENCRYPTED PRIVATE KEY, as the console generates it) is refused with how to decrypt it once (`openssl pkcs8`). Acts for the enterprise's service account unless `box_subject_type`/`box_subject_id` say otherwise.",
+            "anyOf": [{ "type": "object" }, { "type": "string" }],
+            "examples": [r#"{"boxAppSettings": {"clientID": "…", "clientSecret": "…", "appAuth": {"publicKeyID": "a1b2c3d4", "privateKey": "-----BEGIN PRIVATE KEY-----\n…", "passphrase": ""}}, "enterpriseID": "1234567"}"#],
+            "writeOnly": true
+        })
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+}
+
+/// The credentials, one way in of three: RAGFlow's `box_tokens` (a user's OAuth 2 tokens);
+/// `box_client_id` + `box_client_secret` (Client Credentials Grant); or `box_jwt_config`
+/// (JWT server authentication). The two app ways act for `box_subject_type`/`box_subject_id`.
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct BoxCredentials {
     /// The OAuth tokens and the app's client id and secret, as one JSON value.
-    pub box_tokens: BoxTokens,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_tokens: Option<BoxTokens>,
+    /// Client Credentials Grant: the app's client id (Developer Console > Configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"ly1nj6n11vionaie65emwzk575hnnmrk")]
+    pub box_client_id: Option<String>,
+    /// Client Credentials Grant: the app's client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_client_secret: Option<Secret>,
+    /// JWT server authentication: Box's `config.json` for the app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_jwt_config: Option<BoxJwtConfig>,
+    /// Whom an app token acts for: `enterprise` (its service account, the default) or `user`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_subject_type: Option<BoxSubjectType>,
+    /// The enterprise id (or user id, with `box_subject_type: user`) an app token acts for;
+    /// with `box_jwt_config`, its `enterpriseID` when left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "1234567")]
+    pub box_subject_id: Option<String>,
 }
 
 impl fmt::Debug for BoxCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |present: bool| if present { "***" } else { "None" };
         f.debug_struct("BoxCredentials")
-            .field("box_tokens", &"***")
+            .field("box_tokens", &set(self.box_tokens.is_some()))
+            .field("box_client_id", &self.box_client_id)
+            .field("box_client_secret", &set(self.box_client_secret.is_some()))
+            .field("box_jwt_config", &set(self.box_jwt_config.is_some()))
+            .field("box_subject_type", &self.box_subject_type)
+            .field("box_subject_id", &self.box_subject_id)
             .finish()
     }
 }
@@ -220,6 +331,13 @@ pub struct BoxConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = "11446498")]
     pub as_user_id: Option<String>,
+    /// Read the files of every user of the enterprise in one sync: `GET /users` (managed
+    /// users) as the token's user, then each user's `folder_id` with `As-User`. Needs a token
+    /// that may list users and act as them: an app (`box_client_id` or `box_jwt_config`) acting
+    /// for the enterprise with the "Manage users" scope and "Make API calls using the as-user
+    /// header", or an admin's `box_tokens`. Not RAGFlow's.
+    #[serde(default)]
+    pub all_users: bool,
     /// The API host (default `https://api.box.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_base_url: Option<Url>,
@@ -255,20 +373,65 @@ fn default_requests_per_minute() -> NonZeroU32 {
     NonZeroU32::new(DEFAULT_REQUESTS_PER_MINUTE).unwrap_or(NonZeroU32::MIN)
 }
 
+impl BoxCredentials {
+    /// No credentials at all (what the constructors fill in).
+    fn none() -> Self {
+        Self {
+            box_tokens: None,
+            box_client_id: None,
+            box_client_secret: None,
+            box_jwt_config: None,
+            box_subject_type: None,
+            box_subject_id: None,
+        }
+    }
+}
+
 impl BoxConfig {
     /// The whole Box account of these tokens (the JSON of `box_tokens`), every other setting
     /// at its default.
     pub fn new(box_tokens: impl Into<String>) -> Self {
+        Self::with_credentials(BoxCredentials {
+            box_tokens: Some(BoxTokens::new(box_tokens)),
+            ..BoxCredentials::none()
+        })
+    }
+
+    /// The app's service account in the enterprise `enterprise_id`, by Client Credentials
+    /// Grant with the app's client id and secret.
+    pub fn client_credentials(
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        enterprise_id: impl Into<String>,
+    ) -> Self {
+        Self::with_credentials(BoxCredentials {
+            box_client_id: Some(client_id.into()),
+            box_client_secret: Some(Secret::new(client_secret)),
+            box_subject_type: Some(BoxSubjectType::Enterprise),
+            box_subject_id: Some(enterprise_id.into()),
+            ..BoxCredentials::none()
+        })
+    }
+
+    /// The app's service account by JWT server authentication, from Box's `config.json`
+    /// (its text).
+    pub fn jwt(config_json: impl Into<String>) -> Self {
+        Self::with_credentials(BoxCredentials {
+            box_jwt_config: Some(BoxJwtConfig::new(config_json)),
+            ..BoxCredentials::none()
+        })
+    }
+
+    fn with_credentials(credentials: BoxCredentials) -> Self {
         Self {
-            credentials: BoxCredentials {
-                box_tokens: BoxTokens::new(box_tokens),
-            },
+            credentials,
             folder_id: default_folder_id(),
             max_file_size: default_max_file_size(),
             page_size: default_page_size(),
             include_permissions: true,
             requests_per_minute: default_requests_per_minute(),
             as_user_id: None,
+            all_users: false,
             api_base_url: None,
             token_url: None,
             allowed_hosts: Vec::new(),
@@ -296,6 +459,7 @@ impl fmt::Debug for BoxConfig {
             .field("include_permissions", &self.include_permissions)
             .field("requests_per_minute", &self.requests_per_minute)
             .field("as_user_id", &self.as_user_id)
+            .field("all_users", &self.all_users)
             .field("api_base_url", &self.api_base_url.as_ref().map(Url::as_str))
             .field("token_url", &self.token_url.as_ref().map(Url::as_str))
             .field("allowed_hosts", &self.allowed_hosts)
@@ -311,12 +475,38 @@ impl ConnectorConfig for BoxConfig {
 
     fn validate(&self) -> Vec<FieldError> {
         let mut problems = Vec::new();
-        if let Err(messages) = self.credentials.box_tokens.parse() {
-            problems.extend(
-                messages
-                    .into_iter()
-                    .map(|m| FieldError::new(TOKENS_FIELD, m)),
-            );
+        let app = match crate::r#box::auth::AppAuth::from_credentials(&self.credentials) {
+            Ok(app) => app.is_some(),
+            Err(more) => {
+                problems.extend(more);
+                true
+            }
+        };
+        match (&self.credentials.box_tokens, app) {
+            (Some(_), true) => problems.push(FieldError::new(
+                TOKENS_FIELD,
+                "give one way in: `box_tokens` (a user's OAuth tokens), `box_client_id` + `box_client_secret` (Client Credentials Grant) or `box_jwt_config` (JWT), not several",
+            )),
+            (Some(tokens), false) => {
+                if let Err(messages) = tokens.parse() {
+                    problems.extend(
+                        messages
+                            .into_iter()
+                            .map(|m| FieldError::new(TOKENS_FIELD, m)),
+                    );
+                }
+            }
+            (None, true) => {}
+            (None, false) => problems.push(FieldError::new(
+                "credentials",
+                "need `box_tokens` (a user's OAuth tokens), `box_client_id` + `box_client_secret` (Client Credentials Grant) or `box_jwt_config` (JWT server authentication)",
+            )),
+        }
+        if self.all_users && self.as_user_id.is_some() {
+            problems.push(FieldError::new(
+                "all_users",
+                "reads every user of the enterprise; `as_user_id` reads one: set only one of them",
+            ));
         }
         if self.folder_id.is_empty() || !self.folder_id.bytes().all(|b| b.is_ascii_digit()) {
             problems.push(FieldError::new(

@@ -55,6 +55,7 @@
 //!   `requests_per_minute` (Box's 1000 per user by default). Web links and trashed items are
 //!   skipped; Box Notes and other files download as Box serves them.
 
+mod auth;
 mod checkpoint;
 mod client;
 mod config;
@@ -76,7 +77,7 @@ use url::Url;
 
 pub use checkpoint::{BoxCheckpoint, FolderFrame};
 pub use config::{
-    BoxConfig, BoxCredentials, BoxTokens, DEFAULT_API_BASE_URL, DEFAULT_MAX_FILE_SIZE,
+    BoxConfig, BoxCredentials, BoxJwtConfig, BoxSubjectType, BoxTokens, DEFAULT_API_BASE_URL, DEFAULT_MAX_FILE_SIZE,
     DEFAULT_PAGE_SIZE, DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_TOKEN_URL,
 };
 
@@ -108,6 +109,9 @@ pub struct BoxConnector {
     walk: Walk,
     /// Whether `box_tokens` holds an access token (else the first request renews one).
     configured_access: bool,
+    /// Whether the token is renewed with a user's single-use refresh token (`box_tokens`),
+    /// rather than got by the app on its own (nothing to spend, nothing to save).
+    single_use: bool,
     /// Whether the host gave a [`CredentialStore`]: without one, `check()` does not renew.
     store_set: AtomicBool,
 }
@@ -135,47 +139,33 @@ impl BoxConnector {
         if !problems.is_empty() {
             return Err(Error::config(problems).with_connector(SOURCE));
         }
-        let parts = config.credentials.box_tokens.parse().map_err(|messages| {
-            Error::config(
-                messages
-                    .into_iter()
-                    .map(|m| connector_core::FieldError::new(TOKENS_FIELD, m))
-                    .collect(),
-            )
-            .with_connector(SOURCE)
-        })?;
         let http = HttpClient::builder(SOURCE)
             .error_classifier(client::classify)
             .network_policy(config.network_policy()?)
             .rate_limit(config.requests_per_minute, Duration::from_secs(60))
             .build()?;
-        let mut token = OAuthToken::new(SOURCE, TOKENS_FIELD, parts.access_token.clone());
-        if let Some(refresh) = &parts.refresh_token {
-            let rest = parts.rest.clone();
-            token = token
-                .refreshable(
-                    url_or(config.token_url.as_ref(), DEFAULT_TOKEN_URL)?,
-                    parts.client_id.clone(),
-                    parts.client_secret.clone(),
-                    refresh.clone(),
-                    TOKENS_FIELD,
-                )
-                .persist_with(move |access, refresh| {
-                    // The JSON as it was given, with the new pair: what the next run reads.
-                    let mut saved = rest.clone();
-                    saved.insert("access_token".into(), access.expose().into());
-                    saved.insert("refresh_token".into(), refresh.expose().into());
-                    Secret::new(serde_json::Value::Object(saved).to_string())
-                })
-                .restore_with(|saved| {
-                    // What another job of this connector saved after spending the token we
-                    // hold (a sync and a prune renewing side by side).
-                    let saved: serde_json::Value = serde_json::from_str(saved.expose()).ok()?;
-                    let field =
-                        |k: &str| saved[k].as_str().filter(|v| !v.is_empty()).map(Secret::new);
-                    Some((field("access_token"), field("refresh_token")?))
-                });
-        }
+        let token_url = url_or(config.token_url.as_ref(), DEFAULT_TOKEN_URL)?;
+        let app = auth::AppAuth::from_credentials(&config.credentials)
+            .map_err(|problems| Error::config(problems).with_connector(SOURCE))?;
+        let (token, single_use, configured_access) = match (app, &config.credentials.box_tokens) {
+            (Some(app), _) => (app.token(token_url), false, false),
+            (None, Some(tokens)) => {
+                let parts = tokens.parse().map_err(|messages| {
+                    Error::config(
+                        messages
+                            .into_iter()
+                            .map(|m| connector_core::FieldError::new(TOKENS_FIELD, m))
+                            .collect(),
+                    )
+                    .with_connector(SOURCE)
+                })?;
+                let configured = parts.access_token.is_some();
+                (user_token(parts, token_url), true, configured)
+            }
+            (None, None) => {
+                return Err(Error::internal("no credentials passed validation").with_connector(SOURCE));
+            }
+        };
         let client = Client::new(
             http,
             Arc::new(token),
@@ -193,7 +183,8 @@ impl BoxConnector {
         Ok(Self {
             config,
             walk,
-            configured_access: parts.access_token.is_some(),
+            configured_access,
+            single_use,
             store_set: AtomicBool::new(false),
         })
     }
@@ -239,7 +230,9 @@ impl Connector for BoxConnector {
     /// reached.
     async fn check(&self) -> Result<()> {
         let client = &self.walk.client;
-        let renews = self.store_set.load(Ordering::Acquire) || !client.token().can_refresh();
+        let renews = !self.single_use
+            || self.store_set.load(Ordering::Acquire)
+            || !client.token().can_refresh();
         let listed = if renews {
             client
                 .folder_items(&self.config.folder_id, None, 1, true)
@@ -270,8 +263,40 @@ impl Connector for BoxConnector {
     fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
         self.walk.client.token().set_store(store);
         self.store_set.store(true, Ordering::Release);
-        self.walk.client.token().can_refresh()
+        self.single_use && self.walk.client.token().can_refresh()
     }
+}
+
+/// The token of `box_tokens`: renewed with its refresh token when it has one, each rotation
+/// handed to the [`CredentialStore`] as the whole `box_tokens` JSON with the new pair.
+fn user_token(parts: config::TokenParts, token_url: Url) -> OAuthToken {
+    let token = OAuthToken::new(SOURCE, TOKENS_FIELD, parts.access_token.clone());
+    let Some(refresh) = &parts.refresh_token else {
+        return token;
+    };
+    let rest = parts.rest.clone();
+    token
+        .refreshable(
+            token_url,
+            parts.client_id.clone(),
+            parts.client_secret.clone(),
+            refresh.clone(),
+            TOKENS_FIELD,
+        )
+        .persist_with(move |access, refresh| {
+            // The JSON as it was given, with the new pair: what the next run reads.
+            let mut saved = rest.clone();
+            saved.insert("access_token".into(), access.expose().into());
+            saved.insert("refresh_token".into(), refresh.expose().into());
+            Secret::new(serde_json::Value::Object(saved).to_string())
+        })
+        .restore_with(|saved| {
+            // What another job of this connector saved after spending the token we hold (a
+            // sync and a prune renewing side by side).
+            let saved: serde_json::Value = serde_json::from_str(saved.expose()).ok()?;
+            let field = |k: &str| saved[k].as_str().filter(|v| !v.is_empty()).map(Secret::new);
+            Some((field("access_token"), field("refresh_token")?))
+        })
 }
 
 /// A check's refusal to renew the token, naming `credentials.box_tokens`.
