@@ -49,7 +49,7 @@ async fn documents_carry_modified_at_access_and_links() {
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
     let mut ids = sink.ids();
     ids.sort();
-    assert_eq!(ids, ["box:201", "box:202", "box:203", "box:204", "box:205"]);
+    assert_eq!(ids, ["box-web-link:9999999", "box:201", "box:202", "box:203", "box:204", "box:205"]);
     let a = sink.get("box:201").expect("a.md");
     assert_eq!(a.title, "a.md");
     assert_eq!(a.content.as_text(), Some("# A"));
@@ -80,8 +80,19 @@ async fn documents_carry_modified_at_access_and_links() {
         sink.get("box:204").unwrap().access.as_ref().unwrap().emails,
         ["owner@example.com"]
     );
-    // The web link and the folders are no documents.
-    assert_eq!(sink.len(), 5);
+    // The folders are no documents; the web link is a small one: its name, URL, description.
+    assert_eq!(sink.len(), 6);
+    let link = sink.get("box-web-link:9999999").expect("the web link");
+    assert_eq!(link.title, "Handbook");
+    assert_eq!(
+        link.content.as_text(),
+        Some("# Handbook\n\n[https://example.com/handbook](https://example.com/handbook)\n\nThe staff handbook")
+    );
+    assert_eq!(link.metadata["url"], "https://example.com/handbook");
+    assert_eq!(link.metadata["type"], "web_link");
+    assert_eq!(link.updated_at, Some(time(7)));
+    assert_eq!(link.parent_id.as_deref(), Some("box-folder:0"));
+    assert_eq!(link.access.as_ref().unwrap().emails, ["owner@example.com"]);
     insta::assert_json_snapshot!("box_document_pdf", c3);
 }
 
@@ -90,7 +101,7 @@ async fn folders_are_paged_by_marker_and_downloads_leave_the_token_behind() {
     let s = Servers::start(standard(1)).await;
     let c = build(&s.api.uri(), json!({}));
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
-    assert_eq!(sink.len(), 5);
+    assert_eq!(sink.len(), 6, "five files and the web link");
     let listed = s.requests_to("/2.0/folders/0/items").await;
     // One entry per page: folder 100, files 204 and 205, the web link, and the last page.
     let markers: Vec<Option<String>> = listed
@@ -205,6 +216,7 @@ async fn a_page_that_changes_between_requests_loses_and_repeats_nothing() {
     assert_eq!(
         ids,
         [
+            "box-web-link:9999999",
             "box:201",
             "box:202",
             "box:203",
@@ -231,7 +243,7 @@ async fn a_file_gone_between_listing_and_download_yields_nothing() {
         .run(SyncMode::Full)
         .await
         .unwrap();
-    assert_eq!(report.delivered, 4, "{report:?}");
+    assert_eq!(report.delivered, 5, "{report:?}");
     assert_eq!(report.failed, 0, "{report:?}");
 }
 
@@ -240,7 +252,7 @@ async fn oversize_files_fail_without_a_download() {
     let s = Servers::start(standard(5)).await;
     let c = build(&s.api.uri(), json!({"max_file_size": 5}));
     let (docs, failures) = connector_core::testkit::collect_load(c.as_ref()).await;
-    assert_eq!(docs.len(), 3, "a.md, b.txt and d.md fit");
+    assert_eq!(docs.len(), 4, "a.md, b.txt, d.md and the web link fit");
     let mut failed: Vec<_> = failures.iter().filter_map(|f| f.id.clone()).collect();
     failed.sort();
     assert_eq!(failed, ["box:203", "box:205"]);
@@ -278,7 +290,7 @@ async fn rate_limits_are_waited_out() {
     let c = build(&server.uri(), json!({}));
     let started = std::time::Instant::now();
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
-    assert_eq!(sink.len(), 5);
+    assert_eq!(sink.len(), 6);
     assert!(started.elapsed() >= std::time::Duration::from_millis(900));
 }
 
@@ -348,7 +360,7 @@ async fn a_rotated_refresh_token_is_saved_before_use_and_the_next_run_starts_fro
     };
     assert!(c.set_credential_store(Arc::new(store.clone())));
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
-    assert_eq!(sink.len(), 5);
+    assert_eq!(sink.len(), 6);
     let saved = store.inner.saved("box", "credentials.box_tokens");
     assert_eq!(saved.len(), 1, "one renewal");
     let saved: Value = serde_json::from_str(saved[0].expose()).unwrap();
@@ -370,7 +382,7 @@ async fn a_rotated_refresh_token_is_saved_before_use_and_the_next_run_starts_fro
     let before = server.received_requests().await.unwrap().len();
     let c2 = build_with(&server.uri(), &saved.to_string(), json!({}));
     let sink = run(&c2, &MemoryStateStore::new(), SyncMode::Full).await;
-    assert_eq!(sink.len(), 5);
+    assert_eq!(sink.len(), 6);
     let second: Vec<wiremock::Request> =
         server.received_requests().await.unwrap()[before..].to_vec();
     assert!(second.iter().all(|r| r.url.path() != "/oauth2/token"));
@@ -775,7 +787,7 @@ async fn a_folder_gone_or_a_marker_refused_mid_folder_does_not_wedge_resume() {
     let (docs, failures) = resume(&c, inside_docs).await;
     let mut ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
     ids.sort_unstable();
-    assert_eq!(ids, ["box:204", "box:205"]);
+    assert_eq!(ids, ["box-web-link:9999999", "box:204", "box:205"]);
     assert!(failures.is_empty(), "{failures:?}");
 
     // A marker Box no longer takes: the folder again from its first page.
@@ -830,7 +842,7 @@ async fn as_user_id_acts_as_that_user_on_every_api_request() {
     let s = Servers::start(standard(5)).await;
     let c = build(&s.api.uri(), json!({"as_user_id": "11446498"}));
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
-    assert_eq!(sink.len(), 5);
+    assert_eq!(sink.len(), 6);
     let api = s.api.received_requests().await.unwrap();
     assert!(!api.is_empty());
     for r in api {
@@ -851,4 +863,334 @@ async fn as_user_id_acts_as_that_user_on_every_api_request() {
         )
         .unwrap_err();
     assert!(err.to_string().contains("as_user_id"), "{err}");
+}
+
+// ---- App authentication: Client Credentials Grant and JWT (box #12) ----
+
+const APP_CLIENT_ID: &str = "ly1nj6n11vionaie65emwzk575hnnmrk";
+const APP_SECRET: &str = "app-secret-9a8b7c6d5e4f";
+
+/// A config of the fixture with `credentials` as given (no `box_tokens`).
+fn app_config(uri: &str, credentials: Value, extra: Value) -> Value {
+    let mut cfg = json!({
+        "credentials": credentials,
+        "api_base_url": uri, "token_url": format!("{uri}/oauth2/token"),
+        "allowed_hosts": ["127.0.0.1"],
+    });
+    if let (Value::Object(m), Value::Object(e)) = (&mut cfg, extra) {
+        m.extend(e);
+    }
+    cfg
+}
+
+fn build_app(uri: &str, credentials: Value, extra: Value) -> connector_core::Result<Arc<dyn Connector>> {
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    registry.build("box", app_config(uri, credentials, extra))
+}
+
+fn ccg_credentials() -> Value {
+    json!({"box_client_id": APP_CLIENT_ID, "box_client_secret": APP_SECRET,
+        "box_subject_type": "enterprise", "box_subject_id": "55555"})
+}
+
+/// Box's token answer for an app: no refresh token.
+fn app_token(access: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({
+        "access_token": access, "expires_in": 3600, "restricted_to": [], "token_type": "bearer"}))
+}
+
+fn form(r: &wiremock::Request) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(&r.body).into_owned().collect()
+}
+
+#[tokio::test]
+async fn client_credentials_grant_gets_one_token_for_the_run_with_box_subject_fields() {
+    let s = Servers::start(standard(2)).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(app_token("ccg-access-1"))
+        .mount(&s.api)
+        .await;
+    let c = build_app(&s.api.uri(), ccg_credentials(), json!({})).unwrap();
+    // Nothing rotates: no credential to hand to a store.
+    assert!(!c.set_credential_store(Arc::new(MemoryCredentials::new())));
+    c.check().await.expect("the app's token is accepted");
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.len(), 6, "{:?}", sink.ids());
+    let posts = s.requests_to("/oauth2/token").await;
+    // Cached until shortly before `expires_in`: one token for the check and the run.
+    assert_eq!(posts.len(), 1);
+    let f = form(&posts[0]);
+    assert_eq!(f["grant_type"], "client_credentials");
+    assert_eq!(f["client_id"], APP_CLIENT_ID);
+    assert_eq!(f["client_secret"], APP_SECRET);
+    assert_eq!(f["box_subject_type"], "enterprise");
+    assert_eq!(f["box_subject_id"], "55555");
+    for r in s.api.received_requests().await.unwrap() {
+        if r.url.path().starts_with("/2.0/") {
+            assert_eq!(bearer(&r).as_deref(), Some("Bearer ccg-access-1"), "{}", r.url);
+        }
+    }
+    // The secret is in no Debug or Display.
+    assert!(!format!("{c:?} {c}").contains(APP_SECRET));
+}
+
+#[tokio::test]
+async fn a_401_gets_a_new_app_token_and_a_refused_secret_names_its_field() {
+    let s = Servers::start(standard(5)).await;
+    // Box revokes the first token: its requests get Box's bare 401.
+    Mock::given(method("GET"))
+        .and(header("authorization", "Bearer ccg-old"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("WWW-Authenticate", r#"Bearer realm="Service", error="invalid_token", error_description="The access token provided is invalid.""#),
+        )
+        .with_priority(1)
+        .mount(&s.api)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(app_token("ccg-old"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s.api)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(app_token("ccg-new"))
+        .with_priority(2)
+        .mount(&s.api)
+        .await;
+    let c = build_app(&s.api.uri(), ccg_credentials(), json!({})).unwrap();
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.len(), 6);
+    assert_eq!(s.requests_to("/oauth2/token").await.len(), 2);
+
+    // A wrong secret: Box's `invalid_client`, naming the secret's field, without the secret.
+    let s = Servers::start(standard(5)).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_client", "error_description": "The client credentials are invalid"})))
+        .mount(&s.api)
+        .await;
+    let c = build_app(&s.api.uri(), ccg_credentials(), json!({})).unwrap();
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
+    assert_eq!(e.field(), Some("credentials.box_client_secret"), "{e}");
+    assert!(e.to_string().contains("client credentials are invalid"), "{e}");
+    assert!(!format!("{e} {e:?}").contains(APP_SECRET));
+    let store = MemoryStateStore::new();
+    let err = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .state(store)
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+
+    // A subject the app may not act for: Box's `invalid_grant`, also an auth error.
+    let s = Servers::start(standard(5)).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_grant", "error_description": "Grant credentials are invalid"})))
+        .mount(&s.api)
+        .await;
+    let c = build_app(&s.api.uri(), ccg_credentials(), json!({})).unwrap();
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
+    assert!(e.to_string().contains("Grant credentials are invalid"), "{e}");
+}
+
+const TEST_KEY: &str = include_str!("fixtures/box/test-app-key.pem");
+const TEST_PUBLIC_KEY: &str = include_str!("fixtures/box/test-app-key.pub.pem");
+
+fn jwt_config(private_key: &str) -> Value {
+    json!({
+        "boxAppSettings": {
+            "clientID": APP_CLIENT_ID, "clientSecret": APP_SECRET,
+            "appAuth": {"publicKeyID": "a1b2c3d4", "privateKey": private_key, "passphrase": ""}
+        },
+        "enterpriseID": "55555"
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct BoxClaims {
+    iss: String,
+    sub: String,
+    box_sub_type: String,
+    aud: String,
+    jti: String,
+    exp: u64,
+}
+
+#[tokio::test]
+async fn jwt_assertions_are_rs256_with_box_claims_and_signed_anew_for_each_token() {
+    let s = Servers::start(standard(5)).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(app_token("jwt-access"))
+        .mount(&s.api)
+        .await;
+    // Box's config.json as the Developer Console downloads it, as a string (RAGFlow stores
+    // JSON fields as text) with the key in PKCS#8.
+    let config = jwt_config(TEST_KEY).to_string();
+    let c = build_app(&s.api.uri(), json!({"box_jwt_config": config}), json!({})).unwrap();
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.len(), 6);
+    // A second connector (another job) asks for its own token: another assertion.
+    let c2 = build_app(
+        &s.api.uri(),
+        json!({"box_jwt_config": jwt_config(TEST_KEY), "box_subject_type": "user", "box_subject_id": "11446498"}),
+        json!({}),
+    )
+    .unwrap();
+    c2.check().await.unwrap();
+    let posts = s.requests_to("/oauth2/token").await;
+    assert_eq!(posts.len(), 2);
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(TEST_PUBLIC_KEY.as_bytes()).unwrap();
+    let token_url = format!("{}/oauth2/token", s.api.uri());
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[token_url.as_str()]);
+    let mut jtis = Vec::new();
+    for (post, (sub, sub_type)) in posts.iter().zip([("55555", "enterprise"), ("11446498", "user")]) {
+        let f = form(post);
+        assert_eq!(f["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
+        assert_eq!(f["client_id"], APP_CLIENT_ID);
+        assert_eq!(f["client_secret"], APP_SECRET);
+        let header = jsonwebtoken::decode_header(&f["assertion"]).unwrap();
+        assert_eq!(header.kid.as_deref(), Some("a1b2c3d4"));
+        let data = jsonwebtoken::decode::<BoxClaims>(&f["assertion"], &key, &validation)
+            .expect("signed by the app's key");
+        let claims = data.claims;
+        assert_eq!(claims.iss, APP_CLIENT_ID);
+        assert_eq!(claims.sub, sub);
+        assert_eq!(claims.box_sub_type, sub_type);
+        assert_eq!(claims.aud, token_url);
+        let now = chrono::Utc::now().timestamp().unsigned_abs();
+        assert!(claims.exp > now && claims.exp <= now + 60, "Box takes at most 60 s");
+        assert!((16..=128).contains(&claims.jti.len()));
+        jtis.push(claims.jti);
+    }
+    assert_ne!(jtis[0], jtis[1], "a jti is never reused");
+}
+
+#[test]
+fn app_credentials_are_checked_by_field_and_an_encrypted_key_says_how_to_decrypt() {
+    let uri = "http://127.0.0.1:9";
+    let problems = |credentials: Value| {
+        let err = build_app(uri, credentials, json!({})).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(!format!("{err} {err:?}").contains(APP_SECRET), "{err}");
+        err.to_string()
+    };
+    let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    let e = problems(json!({"box_jwt_config": jwt_config(encrypted)}));
+    assert!(e.contains("credentials.box_jwt_config") && e.contains("openssl pkcs8"), "{e}");
+    let e = problems(json!({"box_jwt_config": jwt_config("not a key")}));
+    assert!(e.contains("not an RSA private key"), "{e}");
+    let e = problems(json!({"box_jwt_config": {"boxAppSettings": {}}}));
+    assert!(e.contains("boxAppSettings.clientID") && e.contains("privateKey"), "{e}");
+    // CCG without a subject, or without its secret.
+    let e = problems(json!({"box_client_id": APP_CLIENT_ID, "box_client_secret": APP_SECRET}));
+    assert!(e.contains("credentials.box_subject_id"), "{e}");
+    let e = problems(json!({"box_client_id": APP_CLIENT_ID, "box_subject_id": "55555"}));
+    assert!(e.contains("credentials.box_client_secret"), "{e}");
+    // Two ways in at once, and none.
+    let mut two = ccg_credentials();
+    two["box_tokens"] = json!(tokens(Some(ACCESS), None));
+    assert!(problems(two).contains("not several"));
+    assert!(problems(json!({})).contains("credentials"));
+    // all_users and as_user_id together.
+    let err = build_app(uri, ccg_credentials(), json!({"all_users": true, "as_user_id": "1"})).unwrap_err();
+    assert!(err.to_string().contains("all_users"), "{err}");
+}
+
+
+// ---- Box Notes, comments and web links (box #14) ----
+
+#[tokio::test]
+async fn box_notes_become_markdown_and_comments_join_their_file() {
+    let (mut files, folders) = box_common::tree();
+    let note = json!({"version": 1, "doc": {"type": "doc", "content": [
+        {"type": "heading", "attrs": {"level": 1}, "content": [{"type": "text", "text": "Standup"}]},
+        {"type": "bullet_list", "content": [
+            {"type": "list_item", "content": [{"type": "paragraph", "content": [
+                {"type": "text", "text": "ship "}, {"type": "text", "text": "v2", "marks": [{"type": "strong"}]}]}]}]}
+    ]}});
+    files.push(File::new(206, "Standup.boxnote", "0", note.to_string().as_bytes()));
+    let api = BoxApi::new(files, folders, 10);
+    {
+        let mut st = api.state.lock().unwrap();
+        // Three comments on a.md: the fixture pages them by two.
+        st.comments.insert(
+            "201".into(),
+            vec![
+                box_common::comment(1, "bob@example.com", "Looks good", 3),
+                box_common::comment(2, "Carol@Example.com", "Typo in line 2", 4),
+                box_common::comment(3, "bob@example.com", "Fixed?", 5),
+            ],
+        );
+    }
+    let s = Servers::start(api).await;
+    let c = build(&s.api.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    let note = sink.get("box:206").expect("the note");
+    assert_eq!(note.content.as_text(), Some("# Standup\n\n- ship **v2**"));
+    assert_eq!(note.metadata["type"], "box_note");
+    let a = sink.get("box:201").expect("a.md");
+    assert_eq!(
+        a.content.as_text(),
+        Some(
+            "# A\n\n## Comments\n\n\
+             - **bob@example.com** (2025-03-01T10:03:00Z): Looks good\n\
+             - **carol@example.com** (2025-03-01T10:04:00Z): Typo in line 2\n\
+             - **bob@example.com** (2025-03-01T10:05:00Z): Fixed?"
+        ),
+        "{:?}",
+        a.content.as_text()
+    );
+    assert_eq!(a.metadata["comments"].as_array().unwrap().len(), 3);
+    assert_eq!(a.metadata["comments"][1]["author"], "carol@example.com");
+    // Only the file with comments asked for them.
+    assert_eq!(s.requests_to("/2.0/files/201/comments").await.len(), 2);
+    assert_eq!(s.requests_to("/2.0/files/202/comments").await.len(), 0);
+
+    // A new comment bumps `comment_count`, so the version: a.md alone comes again, and a
+    // changed web link too; nothing else is downloaded.
+    {
+        let mut st = s.box_api.state.lock().unwrap();
+        st.comments.get_mut("201").unwrap().push(box_common::comment(4, "dan@example.com", "Approved", 6));
+        st.web_link_url = Some("https://example.com/handbook-2026".into());
+    }
+    let before = s.downloads().await;
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(45))
+        .run(SyncMode::Reconcile)
+        .await
+        .unwrap();
+    let mut ids = sink.ids();
+    ids.sort();
+    assert_eq!(ids, ["box-web-link:9999999", "box:201"]);
+    assert_eq!(s.downloads().await, before + 1);
+    assert!(sink.get("box:201").unwrap().content.as_text().unwrap().contains("Approved"));
+    assert_eq!(sink.get("box-web-link:9999999").unwrap().metadata["url"], "https://example.com/handbook-2026");
+    // Prune knows the web link.
+    let roles = c.roles();
+    let slim = roles.as_slim().expect("slim");
+    let mut ids: Vec<String> = slim
+        .list_ids(connector_core::SyncContext::new())
+        .map(|page| page.unwrap().into_iter().map(|d| d.id).collect::<Vec<_>>())
+        .concat()
+        .await;
+    ids.sort();
+    assert_eq!(ids.first().map(String::as_str), Some("box-web-link:9999999"));
+    assert_eq!(ids.len(), 7);
 }

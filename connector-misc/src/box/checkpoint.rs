@@ -41,6 +41,10 @@ pub struct BoxCheckpoint {
     /// Whether the walk has begun (an empty `folders` then means it is done).
     #[serde(default)]
     pub started: bool,
+    /// With `all_users`: the Box id of the user whose files the walk reads (the folders and
+    /// marker above are theirs); the users before it in the run's order are done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl BoxCheckpoint {

@@ -6,6 +6,10 @@
 //! - `GET /2.0/files/{id}/content`: a `302` to a pre-signed `dl.boxcloud.com` URL, which core's
 //!   client follows without the `Authorization` header (another origin);
 //! - `GET /2.0/{files|folders}/{id}/collaborations`: who an item is shared with;
+//! - `GET /2.0/files/{id}/comments?offset=…&limit=…`: a file's comments (offset paging,
+//!   `total_count`), read for files whose `comment_count` is not zero;
+//! - `GET /2.0/users?user_type=managed&usemarker=true&marker=…`: the enterprise's users
+//!   (`all_users`);
 //! - errors as `{"type": "error", "status": 404, "code": "not_found", "message": …,
 //!   "request_id": …}`.
 
@@ -24,7 +28,9 @@ use url::Url;
 use super::SOURCE;
 
 /// The fields asked of every listed item (Box's defaults lack `sha1`, `modified_at`, `size`).
-pub(crate) const ITEM_FIELDS: &str = "type,id,name,size,sha1,etag,modified_at,content_modified_at,created_at,owned_by,modified_by,has_collaborations,shared_link,description,item_status,path_collection";
+/// `url` is a web link's (Box leaves out what a type does not have); `comment_count` is in
+/// a file's version, so a new comment re-sends the file.
+pub(crate) const ITEM_FIELDS: &str = "type,id,name,size,sha1,etag,modified_at,content_modified_at,created_at,owned_by,modified_by,has_collaborations,shared_link,description,item_status,path_collection,comment_count,url";
 
 /// The fields asked when only ids are wanted (prune).
 const SLIM_FIELDS: &str = "type,id";
@@ -49,6 +55,8 @@ impl ItemsPage {
 /// A user as Box shows one (`owned_by`, `modified_by`, `accessible_by`).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct UserMini {
+    #[serde(default)]
+    pub(crate) id: Option<String>,
     #[serde(default)]
     pub(crate) login: Option<String>,
 }
@@ -115,6 +123,68 @@ pub(crate) struct FileMeta {
     pub(crate) description: Option<String>,
     #[serde(default)]
     pub(crate) path_collection: Option<PathCollection>,
+    /// How many comments the file has (asked in [`ITEM_FIELDS`]).
+    #[serde(default)]
+    pub(crate) comment_count: Option<u64>,
+}
+
+/// A web link (a bookmark) as listed with [`ITEM_FIELDS`].
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct WebLinkMeta {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) name: String,
+    pub(crate) url: String,
+    #[serde(default)]
+    pub(crate) etag: Option<String>,
+    pub(crate) modified_at: DateTime<Utc>,
+    #[serde(default)]
+    pub(crate) created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) owned_by: Option<UserMini>,
+    #[serde(default)]
+    pub(crate) modified_by: Option<UserMini>,
+    #[serde(default)]
+    pub(crate) shared_link: Option<SharedLink>,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+}
+
+/// A comment on a file.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Comment {
+    #[serde(default)]
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) message: String,
+    #[serde(default)]
+    pub(crate) is_reply_comment: bool,
+    #[serde(default)]
+    pub(crate) created_by: Option<UserMini>,
+    #[serde(default)]
+    pub(crate) created_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CommentsPage {
+    #[serde(default)]
+    total_count: u64,
+    #[serde(default)]
+    entries: Vec<Comment>,
+}
+
+/// A user of the enterprise (`GET /users`).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct EnterpriseUser {
+    pub(crate) id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct UsersPage {
+    #[serde(default)]
+    entries: Vec<EnterpriseUser>,
+    #[serde(default)]
+    next_marker: Option<String>,
 }
 
 /// A folder as listed.
@@ -126,6 +196,8 @@ pub(crate) struct FolderMeta {
     pub(crate) has_collaborations: Option<bool>,
     #[serde(default)]
     pub(crate) shared_link: Option<SharedLink>,
+    #[serde(default)]
+    pub(crate) owned_by: Option<UserMini>,
     /// The folders above it, All Files first (asked of `GET /folders/{id}` only).
     #[serde(default)]
     pub(crate) path_collection: Option<PathCollection>,
@@ -134,6 +206,8 @@ pub(crate) struct FolderMeta {
 /// The user the token belongs to (`GET /users/me`).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct Me {
+    #[serde(default)]
+    pub(crate) id: Option<String>,
     #[serde(default)]
     pub(crate) login: Option<String>,
     #[serde(default)]
@@ -151,7 +225,8 @@ pub(crate) struct Enterprise {
 pub(crate) enum Listed {
     File(Box<FileMeta>),
     Folder(FolderMeta),
-    /// A web link, or an item in the trash.
+    WebLink(Box<WebLinkMeta>),
+    /// An item in the trash, or of a type the connector does not read.
     Other,
     /// An entry that could not be read: its id when it has one, and why.
     Malformed {
@@ -181,6 +256,10 @@ impl Listed {
             },
             Some("folder") => match serde_json::from_value::<FolderMeta>(value) {
                 Ok(meta) => Self::Folder(meta),
+                Err(e) => malformed(e),
+            },
+            Some("web_link") => match serde_json::from_value::<WebLinkMeta>(value) {
+                Ok(meta) => Self::WebLink(Box::new(meta)),
                 Err(e) => malformed(e),
             },
             _ => Self::Other,
@@ -266,6 +345,14 @@ impl Client {
         match &self.as_user {
             Some(user) => req.header("As-User", user),
             None => req,
+        }
+    }
+
+    /// This client acting as the user `user` (`As-User`), or as the token's own user.
+    pub(crate) fn acting_as(&self, user: Option<String>) -> Self {
+        Self {
+            as_user: user,
+            ..self.clone()
         }
     }
 
@@ -460,6 +547,58 @@ impl Client {
         self.get(url, &[("fields", "id,login,enterprise".to_owned())], None)
             .await?
             .json()
+    }
+
+    /// The comments of the file `id`, oldest first (offset paging: Box's comments endpoint
+    /// has no marker), at most `max` of them.
+    pub(crate) async fn comments(&self, id: &str, max: u64) -> Result<Vec<Comment>> {
+        let url = self.endpoint(&["2.0", "files", id, "comments"])?;
+        let mut out = Vec::new();
+        let limit: u64 = 1000;
+        let mut offset: u64 = 0;
+        loop {
+            let query = [
+                ("offset", offset.to_string()),
+                ("limit", limit.to_string()),
+                (
+                    "fields",
+                    "type,id,message,is_reply_comment,created_by,created_at".to_owned(),
+                ),
+            ];
+            let page: CommentsPage = self.get(url.clone(), &query, None).await?.json()?;
+            let got = page.entries.len() as u64;
+            out.extend(page.entries);
+            offset += got;
+            if got == 0 || offset >= page.total_count || offset >= max {
+                break;
+            }
+        }
+        out.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+        Ok(out)
+    }
+
+    /// One page of the enterprise's managed users, from `marker`; the next marker with it.
+    pub(crate) async fn users(
+        &self,
+        marker: Option<&str>,
+    ) -> Result<(Vec<EnterpriseUser>, Option<String>)> {
+        let url = self.endpoint(&["2.0", "users"])?;
+        let mut query = vec![
+            ("user_type", "managed".to_owned()),
+            ("usemarker", "true".to_owned()),
+            ("limit", "1000".to_owned()),
+            ("fields", "id,type".to_owned()),
+        ];
+        if let Some(m) = marker {
+            query.push(("marker", m.to_owned()));
+        }
+        // The users are the token's: never listed as another user.
+        let page: UsersPage = self
+            .acting_as(None)
+            .get(url, &query, None)
+            .await?
+            .json()?;
+        Ok((page.entries, page.next_marker.filter(|m| !m.is_empty())))
     }
 
     /// Downloads the file `id`, refusing a body over `max` bytes; Box answers with a redirect

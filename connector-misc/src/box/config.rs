@@ -502,6 +502,12 @@ impl ConnectorConfig for BoxConfig {
                 "need `box_tokens` (a user's OAuth tokens), `box_client_id` + `box_client_secret` (Client Credentials Grant) or `box_jwt_config` (JWT server authentication)",
             )),
         }
+        if self.all_users && self.folder_id != "0" {
+            problems.push(FieldError::new(
+                "all_users",
+                "reads each user's whole Box (All Files): leave `folder_id` at 0",
+            ));
+        }
         if self.all_users && self.as_user_id.is_some() {
             problems.push(FieldError::new(
                 "all_users",

@@ -58,6 +58,8 @@
 mod auth;
 mod checkpoint;
 mod client;
+mod notes;
+mod users;
 mod config;
 mod pages;
 
@@ -179,6 +181,7 @@ impl BoxConnector {
             max: config.max_file_size.get(),
             permissions: config.include_permissions,
             me: Arc::default(),
+            users: None,
         };
         Ok(Self {
             config,
@@ -257,7 +260,24 @@ impl Connector for BoxConnector {
         };
         listed
             .map(|_| ())
-            .map_err(|e| self.walk.named_root_error(e))
+            .map_err(|e| self.walk.named_root_error(e))?;
+        if self.config.all_users {
+            // The token may list the enterprise's users (an app needs "Manage users").
+            client.users(None).await.map_err(|e| {
+                if e.kind() == ErrorKind::PermissionDenied {
+                    Error::new(
+                        ErrorKind::PermissionDenied,
+                        "`all_users` needs a token that may list the enterprise's users: an app acting for the enterprise with the \"Manage users\" scope (and \"Make API calls using the as-user header\"), or an admin's tokens",
+                    )
+                    .with_connector(SOURCE)
+                    .with_field("all_users")
+                    .with_cause(e)
+                } else {
+                    e
+                }
+            })?;
+        }
+        Ok(())
     }
 
     fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
@@ -319,7 +339,11 @@ impl CheckpointedConnector for BoxConnector {
         window: Option<TimeWindow>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<BoxCheckpoint>>> {
-        self.walk.checkpointed(from, window, ctx)
+        if self.config.all_users {
+            self.walk.all_users_checkpointed(from, window, ctx)
+        } else {
+            self.walk.checkpointed(from, window, ctx)
+        }
     }
 }
 
@@ -327,7 +351,11 @@ impl SlimConnector for BoxConnector {
     /// Every file id under the folder, whatever the file's size; fails rather than come back
     /// short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
-        self.walk.list_ids(ctx)
+        if self.config.all_users {
+            self.walk.all_users_ids(ctx)
+        } else {
+            self.walk.list_ids(ctx)
+        }
     }
 }
 

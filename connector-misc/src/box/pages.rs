@@ -18,7 +18,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::{BoxCheckpoint, FolderFrame};
-use super::client::{Client, Download, FileMeta, Listed, Me, SharedLink};
+use super::client::{Client, Comment, Download, FileMeta, Listed, Me, SharedLink, UserMini, WebLinkMeta};
 
 /// Downloads (and collaboration requests) at the same time within a page.
 const CONCURRENCY: usize = 8;
@@ -34,6 +34,17 @@ pub(crate) fn doc_id(id: &str) -> String {
     format!("{ID_PREFIX}{id}")
 }
 
+/// The prefix of a web link's document id (Box numbers web links apart from files).
+const WEB_LINK_PREFIX: &str = "box-web-link:";
+
+/// The document id of the web link with Box id `id`.
+pub(crate) fn web_link_id(id: &str) -> String {
+    format!("{WEB_LINK_PREFIX}{id}")
+}
+
+/// The most comments of one file put in its document.
+const MAX_COMMENTS: u64 = 1000;
+
 /// What the walk needs besides the client.
 #[derive(Debug, Clone)]
 pub(crate) struct Walk {
@@ -44,6 +55,16 @@ pub(crate) struct Walk {
     pub(crate) permissions: bool,
     /// The token's user, read once (with `include_permissions`).
     pub(crate) me: Arc<OnceCell<Me>>,
+    /// With `all_users`: the users whose own walk delivers what they own, and the user this
+    /// walk reads as; an item owned by another of them is left to that user's walk.
+    pub(crate) users: Option<Arc<EnterpriseScope>>,
+}
+
+/// The users of an enterprise-wide walk (`all_users`), and the one being read.
+#[derive(Debug)]
+pub(crate) struct EnterpriseScope {
+    pub(crate) all: std::collections::HashSet<String>,
+    pub(crate) current: String,
 }
 
 /// The group standing for every user of the Box enterprise `id` (a `company` shared link).
@@ -59,8 +80,17 @@ struct Item {
     access: Option<Access>,
 }
 
+/// A web link to turn into a document.
+struct LinkItem {
+    meta: Box<WebLinkMeta>,
+    folder: String,
+    path: String,
+    access: Option<Access>,
+}
+
 enum Pending {
     File(Item),
+    WebLink(LinkItem),
     Failed(Failure),
 }
 
@@ -102,6 +132,17 @@ fn join(path: &str, name: &str) -> String {
 }
 
 impl Walk {
+    /// Whether an item owned by `owner` is another enterprise user's, delivered by that
+    /// user's walk (`all_users`).
+    fn owned_elsewhere(&self, owner: Option<&UserMini>) -> bool {
+        let Some(scope) = &self.users else {
+            return false;
+        };
+        owner
+            .and_then(|o| o.id.as_deref())
+            .is_some_and(|id| id != scope.current && scope.all.contains(id))
+    }
+
     /// The frame the walk starts from: the configured folder, whose collaborations are read
     /// when it is entered (All Files, `0`, has none).
     fn root_frame(&self) -> FolderFrame {
@@ -330,8 +371,17 @@ impl Walk {
                 let mut children = Vec::new();
                 let mut files = Vec::new();
                 let mut failures = Vec::new();
+                let mut links = Vec::new();
                 for listed in page.entries.into_iter().map(Listed::from_value) {
                     match listed {
+                        Listed::Folder(f) if walk.owned_elsewhere(f.owned_by.as_ref()) => {}
+                        Listed::File(meta) if walk.owned_elsewhere(meta.owned_by.as_ref()) => {}
+                        Listed::WebLink(meta) if walk.owned_elsewhere(meta.owned_by.as_ref()) => {}
+                        Listed::WebLink(meta) => {
+                            if remembers || window.is_none_or(|w| w.contains(meta.modified_at)) {
+                                links.push(*meta);
+                            }
+                        }
                         Listed::Folder(f) => children.push(FolderFrame {
                             path: join(&frame.path, &f.name),
                             access: with_link_access(frame.access.clone(), f.shared_link.as_ref(), &me),
@@ -357,14 +407,25 @@ impl Walk {
                         Listed::Other => {}
                     }
                 }
-                if let Some(after) = cp.after.take()
+                if let Some(after) = cp.after.as_deref()
                     && let Some(pos) = files.iter().position(|m| doc_id(&m.id) == after)
                 {
                     files.drain(..=pos);
                     // The failures of the entries before it were handed on with it.
                     failures.clear();
+                    cp.after = None;
                 }
-                let pending = walk.pending(files, &frame).await?;
+                let mut pending = walk.pending(files, &frame).await?;
+                if let Some(after) = cp.after.take()
+                    && let Some(pos) = links.iter().position(|m| web_link_id(&m.id) == after)
+                {
+                    // Web links come after the page's files: those were handed on before.
+                    links.drain(..=pos);
+                    pending.clear();
+                    failures.clear();
+                }
+                let me_links = walk.me().await?;
+                pending.extend(links.into_iter().map(|meta| walk.pending_link(meta, &frame, &me_links)));
                 let pending = failures
                     .into_iter()
                     .map(|f| PendingItem::new(f.id.clone().unwrap_or_default(), Pending::Failed(f)))
@@ -463,16 +524,54 @@ impl Walk {
             .await
     }
 
+    /// A listed web link as a page item: its access is its folder's, its shared link's, its
+    /// owner and the token's user (web links have no collaborations of their own).
+    fn pending_link(&self, meta: WebLinkMeta, frame: &FolderFrame, me: &Me) -> PendingItem<Pending> {
+        let id = web_link_id(&meta.id);
+        let path = join(&frame.path, &meta.name);
+        let access = self.permissions.then(|| {
+            let mut access = with_link_access(frame.access.clone(), meta.shared_link.as_ref(), me);
+            let logins = [
+                meta.owned_by.as_ref().and_then(|o| o.login.as_deref()),
+                me.login.as_deref(),
+            ];
+            for login in logins.into_iter().flatten() {
+                merge(&mut access, Access::restricted(vec![login.to_lowercase()], Vec::new()));
+            }
+            access
+        });
+        let version = link_version(&meta, &path, access.as_ref());
+        let item = LinkItem {
+            meta: Box::new(meta),
+            folder: frame.id.clone(),
+            path,
+            access,
+        };
+        PendingItem::new(id, Pending::WebLink(item)).with_version(&version)
+    }
+
     /// One item's outcome: its document, its failure, or nothing when the file is gone since
     /// the listing (prune deals with it).
     async fn fetch(self, item: Pending) -> Result<Option<Outcome>> {
         let item = match item {
             Pending::Failed(failure) => return Ok(Some(failure.into())),
+            Pending::WebLink(link) => return Ok(Some(link_document(&link))),
             Pending::File(item) => item,
+        };
+        // A new comment changes `comment_count`, and so the version: the comments are read
+        // with the file's body.
+        let comments = if item.meta.comment_count.unwrap_or(0) > 0 {
+            match self.client.comments(&item.meta.id, MAX_COMMENTS).await {
+                Ok(comments) => comments,
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        } else {
+            Vec::new()
         };
         match self.client.download(&item.meta.id, self.max).await {
             Ok(Download::Gone) => Ok(None),
-            Ok(Download::Data(data)) => Ok(Some(document(&item, data))),
+            Ok(Download::Data(data)) => Ok(Some(document(&item, data, &comments))),
             Err(e) if is_body_too_large(&e) => {
                 Ok(Some(too_large(&item.meta, &item.path, self.max).into()))
             }
@@ -505,7 +604,9 @@ impl Walk {
                     for entry in &page.entries {
                         let id = entry.get("id").and_then(serde_json::Value::as_str);
                         match (entry.get("type").and_then(serde_json::Value::as_str), id) {
+                            _ if walk.owned_elsewhere(entry.get("owned_by").and_then(|o| serde_json::from_value::<UserMini>(o.clone()).ok()).as_ref()) => {}
                             (Some("file"), Some(id)) => ids.push(SlimDocument::new(doc_id(id))),
+                            (Some("web_link"), Some(id)) => ids.push(SlimDocument::new(web_link_id(id))),
                             (Some("folder"), Some(id)) => folders.push(id.to_owned()),
                             _ => {}
                         }
@@ -606,10 +707,26 @@ fn version(meta: &FileMeta, path: &str, access: Option<&Access>) -> String {
     });
     let context = connector_core::ids::hash128(&format!("{path}\n{access}"));
     format!(
-        "{}:{}:{context}",
+        "{}:{}:{context}:{}",
         meta.sha1.as_deref().unwrap_or_default(),
-        meta.etag.as_deref().unwrap_or_default()
+        meta.etag.as_deref().unwrap_or_default(),
+        meta.comment_count.unwrap_or(0)
     )
+}
+
+/// The version token of a web link: its `etag` (Box bumps it on an edit of the URL, name or
+/// description), what it says, its path and who may read it.
+fn link_version(meta: &WebLinkMeta, path: &str, access: Option<&Access>) -> String {
+    let access = access.map_or_else(String::new, |a| {
+        format!("{}|{}|{}", a.emails.join(","), a.groups.join(","), a.public)
+    });
+    connector_core::ids::hash128(&format!(
+        "{}\n{}\n{}\n{}\n{path}\n{access}",
+        meta.etag.as_deref().unwrap_or_default(),
+        meta.url,
+        meta.name,
+        meta.description.as_deref().unwrap_or_default()
+    ))
 }
 
 /// The web page of a file in Box's web app.
@@ -646,13 +763,120 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// The document of a downloaded file.
-fn document(item: &Item, data: Vec<u8>) -> Outcome {
+/// The document of a web link: its name, URL and description as a small Markdown text.
+fn link_document(item: &LinkItem) -> Outcome {
+    use connector_core::text::markdown::{self, Block, Inline};
     let meta = &item.meta;
-    // A text file in another charset goes as bytes for the host's parser (a Windows-1252
-    // `.txt` is common on Box), rather than fail.
-    let doc: Document =
-        crate::files::file_document_lenient(doc_id(&meta.id), SOURCE, &meta.name, data);
+    let mut blocks = vec![
+        Block::heading(1, vec![Inline::text(meta.name.clone())]),
+        Block::paragraph(vec![Inline::link(vec![Inline::text(meta.url.clone())], meta.url.clone())]),
+    ];
+    if let Some(description) = meta.description.as_ref().filter(|d| !d.trim().is_empty()) {
+        blocks.extend(Block::plain_text(description));
+    }
+    let mut doc = Document::text(web_link_id(&meta.id), SOURCE, meta.name.clone(), markdown::render(&blocks))
+        .with_version(&link_version(meta, &item.path, item.access.as_ref()))
+        .with_updated_at(meta.modified_at)
+        .with_parent_id(format!("box-folder:{}", item.folder))
+        .with_metadata("type", "web_link")
+        .with_metadata("url", meta.url.clone())
+        .with_metadata("path", item.path.clone())
+        .with_metadata("folder_id", item.folder.clone());
+    if let Some(created) = meta.created_at {
+        doc = doc.with_metadata("created_at", rfc3339(created));
+    }
+    if let Some(by) = meta.modified_by.as_ref().and_then(|u| u.login.clone()) {
+        doc = doc.with_metadata("modified_by", by.to_lowercase());
+    }
+    if let Some(owner) = meta.owned_by.as_ref().and_then(|u| u.login.clone()) {
+        doc = doc.with_owners(vec![owner.to_lowercase()]);
+    }
+    if let Some(access) = &item.access {
+        doc = doc.with_access(access.clone());
+    }
+    if let Ok(url) = Url::parse(&format!("https://app.box.com/web_link/{}", meta.id)) {
+        doc = doc.with_link(url);
+    }
+    doc.into()
+}
+
+/// The comments as a Markdown section: `**author** (date): message`, replies marked.
+fn comments_markdown(comments: &[Comment]) -> String {
+    use connector_core::text::markdown::{self, Block, Inline, List, ListItem};
+    let items: Vec<ListItem> = comments
+        .iter()
+        .map(|c| {
+            let author = c
+                .created_by
+                .as_ref()
+                .and_then(|u| u.login.clone())
+                .unwrap_or_else(|| "someone".to_owned());
+            let mut head = vec![Inline::strong(vec![Inline::text(author.to_lowercase())])];
+            if let Some(at) = c.created_at {
+                head.push(Inline::text(format!(" ({})", rfc3339(at))));
+            }
+            if c.is_reply_comment {
+                head.push(Inline::text(" in reply"));
+            }
+            head.push(Inline::text(": "));
+            head.push(Inline::text(c.message.trim().to_owned()));
+            let blocks = vec![Block::paragraph(head)];
+            ListItem::new(blocks)
+        })
+        .collect();
+    markdown::render(&[
+        Block::heading(2, vec![Inline::text("Comments")]),
+        Block::List(List::bullet(items)),
+    ])
+}
+
+/// The comments as metadata: `[{"id", "author", "created_at", "message", "is_reply"}]`.
+fn comments_metadata(comments: &[Comment]) -> serde_json::Value {
+    comments
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "id": c.id,
+                "author": c.created_by.as_ref().and_then(|u| u.login.as_deref()).map(str::to_lowercase),
+                "created_at": c.created_at.map(rfc3339),
+                "message": c.message,
+                "is_reply": c.is_reply_comment,
+            })
+        })
+        .collect()
+}
+
+/// Whether the file is a Box Note.
+fn is_box_note(name: &str) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| ext.eq_ignore_ascii_case("boxnote"))
+}
+
+/// The document of a downloaded file, with its comments: in its text after the body for a
+/// text file (a Box Note is converted to Markdown first), in its metadata for all.
+fn document(item: &Item, data: Vec<u8>, comments: &[Comment]) -> Outcome {
+    let meta = &item.meta;
+    let note = if is_box_note(&meta.name) {
+        super::notes::to_markdown(&data)
+    } else {
+        None
+    };
+    let mut doc: Document = match note {
+        Some(text) => Document::text(doc_id(&meta.id), SOURCE, meta.name.clone(), text)
+            .with_metadata("type", "box_note"),
+        // A text file in another charset goes as bytes for the host's parser (a
+        // Windows-1252 `.txt` is common on Box), rather than fail.
+        None => crate::files::file_document_lenient(doc_id(&meta.id), SOURCE, &meta.name, data),
+    };
+    if !comments.is_empty() {
+        if let connector_core::Content::Text { text } = &mut doc.content {
+            if !text.is_empty() {
+                text.push_str("\n\n");
+            }
+            text.push_str(&comments_markdown(comments));
+        }
+        doc = doc.with_metadata("comments", comments_metadata(comments));
+    }
     let mut doc = doc
         .with_size(meta.size)
         .with_version(&version(meta, &item.path, item.access.as_ref()))

@@ -96,6 +96,10 @@ pub(crate) struct State {
     pub(crate) hidden_collaborations: Vec<String>,
     /// Folders whose pages, asked with a marker, name that same marker as the next one.
     pub(crate) stuck_marker: Vec<String>,
+    /// Comments by file id, as `GET /files/{id}/comments` sends them.
+    pub(crate) comments: HashMap<String, Vec<Value>>,
+    /// The root's web link: its URL (`etag` 0 while it is the first one).
+    pub(crate) web_link_url: Option<String>,
 }
 
 /// The fixture's Box account; cheap to clone.
@@ -165,6 +169,7 @@ impl BoxApi {
                 (None, false) => Value::Null,
             },
             "item_status": "active",
+            "comment_count": st.comments.get(&f.id).map_or(0, Vec::len),
             "file_version": {"type": "file_version", "id": format!("{}0", f.id), "sha1": sha1},
             "path_collection": Self::path_collection(st, &f.parent),
         });
@@ -172,6 +177,22 @@ impl BoxApi {
             v.as_object_mut().unwrap().remove("modified_at");
         }
         v
+    }
+
+    /// The root's web link, as the listing sends it with the connector's `fields`.
+    fn web_link_json(st: &State) -> Value {
+        let (url, etag) = match &st.web_link_url {
+            Some(url) => (url.as_str(), "1"),
+            None => ("https://example.com/handbook", "0"),
+        };
+        json!({
+            "type": "web_link", "id": "9999999", "sequence_id": "0", "etag": etag,
+            "name": "Handbook", "url": url, "description": "The staff handbook",
+            "created_at": box_time(time(0)), "modified_at": box_time(time(7)),
+            "owned_by": user("owner@example.com"), "modified_by": user("owner@example.com"),
+            "shared_link": null, "item_status": "active",
+            "path_collection": Self::path_collection(st, "0"),
+        })
     }
 
     fn folder_json(st: &State, f: &Folder) -> Value {
@@ -200,10 +221,7 @@ impl BoxApi {
             )
             .collect();
         if folder == "0" {
-            out.push((
-                9_999_999,
-                json!({"type": "web_link", "id": "9999999", "name": "Handbook", "url": "https://example.com"}),
-            ));
+            out.push((9_999_999, Self::web_link_json(st)));
         }
         out.sort_by_key(|(id, _)| *id);
         out
@@ -333,6 +351,20 @@ impl Respond for Api {
                     Some(f) => self.0.collaborations(&f.collaborators),
                     None => not_found(),
                 }
+            }
+            ["2.0", "files", id, "comments"] => {
+                let st = self.0.state.lock().unwrap();
+                if !st.files.iter().any(|f| f.id == *id) {
+                    return not_found();
+                }
+                let all = st.comments.get(*id).cloned().unwrap_or_default();
+                let query: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
+                let offset: usize = query.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+                // Box caps a page; the fixture pages by 2 so the connector must follow.
+                let limit: usize = query.get("limit").and_then(|o| o.parse::<usize>().ok()).unwrap_or(100).min(2);
+                let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "total_count": all.len(), "entries": page, "offset": offset, "limit": limit}))
             }
             ["2.0", "files", id, "content"] => {
                 let mut st = self.0.state.lock().unwrap();
@@ -525,6 +557,13 @@ pub(crate) fn build_with(uri: &str, box_tokens: &str, extra: Value) -> Arc<dyn C
 
 pub(crate) fn build(uri: &str, extra: Value) -> Arc<dyn Connector> {
     build_with(uri, &tokens(Some(ACCESS), None), extra)
+}
+
+/// A comment as `GET /files/{id}/comments` sends it.
+pub(crate) fn comment(id: u32, by: &str, message: &str, minute: u32) -> Value {
+    json!({"type": "comment", "id": id.to_string(), "is_reply_comment": false,
+        "message": message, "created_by": user(by), "created_at": box_time(time(minute)),
+        "modified_at": box_time(time(minute))})
 }
 
 pub(crate) type Sorted = BTreeMap<String, Value>;
