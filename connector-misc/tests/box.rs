@@ -1194,3 +1194,190 @@ async fn box_notes_become_markdown_and_comments_join_their_file() {
     assert_eq!(ids.first().map(String::as_str), Some("box-web-link:9999999"));
     assert_eq!(ids.len(), 7);
 }
+
+// ---- all_users: every user of an enterprise in one sync (box #12) ----
+
+fn owned(id: &str, login: &str) -> Value {
+    json!({"type": "user", "id": id, "name": login, "login": login})
+}
+
+fn listed_file(id: &str, name: &str, owner: Value) -> Value {
+    json!({"type": "file", "id": id, "sequence_id": "1", "etag": "1", "sha1": format!("{id:0>40}"),
+        "name": name, "size": 1, "modified_at": "2025-03-01T02:01:00-08:00",
+        "created_at": "2025-03-01T02:00:00-08:00", "owned_by": owner, "modified_by": owner,
+        "has_collaborations": false, "shared_link": null, "item_status": "active", "comment_count": 0})
+}
+
+fn listed_folder(id: &str, name: &str, owner: Value) -> Value {
+    json!({"type": "folder", "id": id, "sequence_id": "1", "etag": "1", "name": name,
+        "owned_by": owner, "has_collaborations": true, "shared_link": null, "item_status": "active"})
+}
+
+fn items(entries: Vec<Value>) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"entries": entries, "limit": 1000, "next_marker": null}))
+}
+
+/// An enterprise of three managed users (301 alice, 302 bob, 303 whom the app may not act
+/// as) and the app's service account (300).
+async fn enterprise() -> MockServer {
+    let server = MockServer::start().await;
+    let service = owned("300", "AutomationUser_1_a@boxdevedition.com");
+    let alice = owned("301", "alice@acme.example");
+    let bob = owned("302", "bob@acme.example");
+    let external = owned("999", "ext@partner.example");
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(app_token("ccg-enterprise"))
+        .mount(&server)
+        .await;
+    let denied = ResponseTemplate::new(403).set_body_json(json!({
+        "type": "error", "status": 403, "code": "access_denied_insufficient_permissions",
+        "message": "Access denied - insufficient permission", "request_id": "r303"}));
+    Mock::given(header("as-user", "303")).respond_with(denied).with_priority(1).mount(&server).await;
+    for (user, me) in [("301", &alice), ("302", &bob)] {
+        Mock::given(method("GET"))
+            .and(path("/2.0/users/me"))
+            .and(header("as-user", user))
+            .respond_with(ResponseTemplate::new(200).set_body_json(me.clone()))
+            .with_priority(2)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/2.0/users/me"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(service.clone()))
+        .with_priority(5)
+        .mount(&server)
+        .await;
+    // Managed users, marker paged.
+    Mock::given(method("GET"))
+        .and(path("/2.0/users"))
+        .and(wiremock::matchers::query_param("user_type", "managed"))
+        .and(wiremock::matchers::query_param("marker", "JV9IRGZmNzAz"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "entries": [{"type": "user", "id": "302"}], "limit": 1000, "next_marker": null})))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/2.0/users"))
+        .and(wiremock::matchers::query_param("user_type", "managed"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "entries": [{"type": "user", "id": "303"}, {"type": "user", "id": "301"}],
+            "limit": 1000, "next_marker": "JV9IRGZmNzAz"})))
+        .with_priority(3)
+        .mount(&server)
+        .await;
+    // Each user's All Files.
+    let roots = [
+        ("301", vec![
+            listed_file("411", "alice.md", alice.clone()),
+            listed_folder("500", "Shared", bob.clone()),
+            listed_file("413", "partner.md", external.clone()),
+        ]),
+        ("302", vec![listed_folder("500", "Shared", bob.clone())]),
+    ];
+    for (user, entries) in roots {
+        Mock::given(method("GET"))
+            .and(path("/2.0/folders/0/items"))
+            .and(header("as-user", user))
+            .respond_with(items(entries))
+            .with_priority(2)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/2.0/folders/0/items"))
+        .respond_with(items(vec![listed_file("401", "service.md", service.clone())]))
+        .with_priority(5)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/2.0/folders/500/items"))
+        .and(header("as-user", "302"))
+        .respond_with(items(vec![listed_file("412", "bob.md", bob.clone())]))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/2\\.0/files/[0-9]+/content$"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(b"x".to_vec()))
+        .with_priority(5)
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn all_users_reads_every_user_as_themselves_each_item_in_its_owner_walk() {
+    let server = enterprise().await;
+    let c = build_app(
+        &server.uri(),
+        ccg_credentials(),
+        json!({"all_users": true, "include_permissions": false}),
+    )
+    .unwrap();
+    c.check().await.expect("the app may list users");
+    let roles = c.roles();
+    let cp = roles.as_checkpointed().expect("checkpointed");
+    let start = cp.initial_checkpoint_json().unwrap();
+    let mut stream = cp.load_from_checkpoint_json(start.clone(), None, connector_core::SyncContext::new());
+    let mut pages = Vec::new();
+    while let Some(page) = stream.next().await {
+        pages.push(page.expect("the run goes on past a user it may not read"));
+    }
+    drop(stream);
+    let docs: Vec<String> = pages.iter().flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone())).collect();
+    // The service account's, alice's, the partner's file seen by alice, bob's (in his own
+    // walk, not alice's, though she sees the folder).
+    assert_eq!(docs, ["box:401", "box:411", "box:413", "box:412"]);
+    let failures: Vec<_> = pages.iter().flat_map(|p| p.batch.failures.clone()).collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(failures[0].message.contains("303"), "{}", failures[0].message);
+    assert_eq!(failures[0].kind, ErrorKind::PermissionDenied);
+    // Each download as the file's walk's user; the service account's without As-User.
+    let requests = server.received_requests().await.unwrap();
+    let as_user = |p: &str| {
+        requests
+            .iter()
+            .filter(|r| r.url.path() == p)
+            .map(|r| r.headers.get("as-user").map(|v| v.to_str().unwrap().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(as_user("/2.0/files/401/content"), [None]);
+    assert_eq!(as_user("/2.0/files/411/content"), [Some("301".to_owned())]);
+    assert_eq!(as_user("/2.0/files/412/content"), [Some("302".to_owned())]);
+    // The users are listed as the app, never as one of them.
+    assert!(as_user("/2.0/users").iter().all(Option::is_none));
+    // Bob's folder is listed once, by bob.
+    assert_eq!(as_user("/2.0/folders/500/items"), [Some("302".to_owned())]);
+
+    // Resuming from every checkpoint yields exactly the rest.
+    for (at, page) in pages.iter().enumerate() {
+        let mut from = start.clone();
+        from.state = page.checkpoint.state.clone();
+        let mut rest = cp.load_from_checkpoint_json(from, None, connector_core::SyncContext::new());
+        let mut got = Vec::new();
+        while let Some(p) = rest.next().await {
+            got.extend(p.unwrap().batch.documents.into_iter().map(|d| d.id));
+        }
+        let expected: Vec<String> = pages[at + 1..]
+            .iter()
+            .flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone()))
+            .collect();
+        assert_eq!(got, expected, "resumed after page {at}: {}", page.checkpoint.state);
+    }
+    // A checkpoint naming a user deleted since: the walk goes on with the next id.
+    let mut from = start.clone();
+    from.state = json!({"folders": [{"id": "0", "path": ""}], "started": true, "user": "3015"});
+    let mut rest = cp.load_from_checkpoint_json(from, None, connector_core::SyncContext::new());
+    let mut got = Vec::new();
+    while let Some(p) = rest.next().await {
+        got.extend(p.unwrap().batch.documents.into_iter().map(|d| d.id));
+    }
+    assert!(got.is_empty(), "3015 sorts after 303: {got:?}");
+    // Prune lists every user's ids, and fails when a user cannot be read.
+    let slim = roles.as_slim().expect("slim");
+    let listed: Vec<_> = slim.list_ids(connector_core::SyncContext::new()).collect().await;
+    assert!(listed.iter().any(Result::is_err), "user 303 cannot be listed: prune must not go on");
+}

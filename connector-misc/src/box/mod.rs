@@ -1,5 +1,7 @@
-//! The Box connector (source `"box"`): every file under a folder of a Box account (All Files
-//! by default), one document each, over the Box API 2.0 with an OAuth 2 user token.
+//! The Box connector (source `"box"`): every file and web link under a folder of a Box account
+//! (All Files by default), one document each, over the Box API 2.0 with a user's OAuth 2
+//! tokens or the app's own (Client Credentials Grant, JWT); with `all_users`, every user of
+//! an enterprise.
 //!
 //! - **Listing**: `GET /2.0/folders/{id}/items` with `usemarker=true`, `limit` and the `fields`
 //!   the documents need (`sha1`, `etag`, `modified_at`, `size`, `owned_by`,
@@ -48,12 +50,36 @@
 //!   *before* the new access token is used, and a store that cannot save it stops the run.
 //!   `check()` renews only when a store was given: without one it would spend the stored
 //!   refresh token and lose the new one.
+//! - **App tokens**: `box_client_id` + `box_client_secret`
+//!   (Client Credentials Grant) or `box_jwt_config` (Box's `config.json`; JWT assertion signed
+//!   RS256 with the app's key, `exp` 45 s, a fresh `jti` per token request; the key must be a
+//!   plain PEM, an encrypted one is refused saying how to decrypt it), acting for
+//!   `box_subject_type`/`box_subject_id` (the enterprise's service account by default). The
+//!   token is kept until a minute before its `expires_in`, or a 401, then got again; nothing
+//!   rotates, so no [`CredentialStore`] is needed and `check()` may renew freely.
 //! - **Enterprise**: `as_user_id` sends Box's `As-User` header with every API request, so an
 //!   admin's token reads one user's files (one connector per user); access is then computed
-//!   as that user sees it.
+//!   as that user sees it. `all_users` reads every user in one sync: the managed users
+//!   (`GET /users`, once a run) and the token's own, one after the other, each with
+//!   `As-User`; the checkpoint names the user being read beside its folder walk. An item is
+//!   read only in its owner's walk when the owner is one of them (a folder shared by ten
+//!   colleagues is listed once); items owned outside the enterprise come in each walk that
+//!   sees them. A user the app may not act as is a failure naming them, and the run goes on.
+//!   Partitions per user were not used: the user list needs a request, and
+//!   [`Connector::partitions`] makes none.
+//! - **Web links** become small Markdown documents (`# name`, the URL, the description), id
+//!   `box-web-link:{id}`, link `https://app.box.com/web_link/{id}`, metadata `url`.
+//! - **Box Notes** (`.boxnote`, JSON) are converted to Markdown: the ProseMirror document of
+//!   current notes (headings, lists, check lists, quotes, code, tables, links, emphasis), the
+//!   plain text of older Etherpad notes.
+//! - **Comments**: a file's `comment_count` is listed and is part of its version, so a new
+//!   (or deleted) comment re-sends the file; its comments (`GET /files/{id}/comments`, at most
+//!   1000) are then read with the download: in metadata `comments` (`id`, `author`,
+//!   `created_at`, `message`, `is_reply`) for every file, and after the body as a
+//!   `## Comments` section for text files and notes. An edit of a comment's text changes no
+//!   count and waits for the file's next change.
 //! - **Limits**: 429 with `Retry-After` is waited out by core's client; requests are kept to
-//!   `requests_per_minute` (Box's 1000 per user by default). Web links and trashed items are
-//!   skipped; Box Notes and other files download as Box serves them.
+//!   `requests_per_minute` (Box's 1000 per user by default). Trashed items are skipped.
 
 mod auth;
 mod checkpoint;
