@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use chrono::{DateTime, TimeZone, Utc};
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
@@ -1538,4 +1539,222 @@ async fn team_members_are_partitions() {
     ))
     .unwrap_err();
     assert!(e.problems().iter().any(|p| p.path == "team_members"), "{e}");
+}
+
+// ---- all_team_members: every member of a Dropbox Business team in one sync ----
+
+/// `TeamMemberInfoV2` as `team/members/list_v2` sends it.
+fn team_member(id: &str, email: &str, status: &str) -> Value {
+    json!({
+        "profile": {
+            "team_member_id": id, "account_id": format!("dbid:{email}"), "email": email,
+            "email_verified": true, "secondary_emails": [], "status": {".tag": status},
+            "name": {"given_name": email, "surname": "", "familiar_name": email,
+                     "display_name": email, "abbreviated_name": "X"},
+            "membership_type": {".tag": "full"}, "joined_on": "2015-05-12T15:50:38Z",
+            "groups": [], "member_folder_id": "20", "profile_photo_url": null,
+        },
+        "roles": [{"role_id": "pid_dbtmr:3", "name": "User", "description": "User"}],
+    })
+}
+
+/// A team of two active members (alice `dbmid:A`, bob `dbmid:B`) and a suspended one, in a
+/// team space (root 7): each sees the team folder `/Team` and their own folder.
+#[derive(Clone, Default)]
+struct Team {
+    /// Files by member: (member, File).
+    files: Arc<Mutex<Vec<(String, File)>>>,
+    /// Changes after each member's cursor, served once by `continue`.
+    changes: Arc<Mutex<HashMap<String, Vec<File>>>>,
+}
+
+fn selected(r: &Request) -> Option<String> {
+    r.headers
+        .get("dropbox-api-select-user")
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+}
+
+impl Respond for Team {
+    fn respond(&self, r: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+        let member = selected(r);
+        match (r.url.path(), member.as_deref()) {
+            ("/2/team/members/list_v2", None) => ResponseTemplate::new(200).set_body_json(json!({
+                "members": [team_member("dbmid:B", "bob@team.example", "active"),
+                            team_member("dbmid:S", "sue@team.example", "suspended")],
+                "cursor": "AAD_members_1", "has_more": true})),
+            ("/2/team/members/list/continue_v2", None) if body["cursor"] == "AAD_members_1" => {
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "members": [team_member("dbmid:A", "alice@team.example", "active")],
+                    "cursor": "AAD_members_2", "has_more": false}))
+            }
+            ("/2/users/get_current_account", Some(m)) => {
+                let mut account = personal_account();
+                account["root_info"] = json!({".tag": "team", "root_namespace_id": "7",
+                    "home_namespace_id": if m == "dbmid:A" { "11" } else { "12" }});
+                ResponseTemplate::new(200).set_body_json(account)
+            }
+            ("/2/files/list_folder", Some(m)) => {
+                let files = self.files.lock().unwrap();
+                let entries: Vec<Value> = files.iter().filter(|(o, _)| o == m).map(|(_, f)| f.meta()).collect();
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "entries": entries, "cursor": format!("{m}-end"), "has_more": false}))
+            }
+            ("/2/files/list_folder/continue", Some(m)) => {
+                let cursor = body["cursor"].as_str().unwrap_or_default();
+                if !cursor.starts_with(m) {
+                    return ResponseTemplate::new(409).set_body_json(json!({
+                        "error_summary": "reset/..", "error": {".tag": "reset"}}));
+                }
+                let changed = self.changes.lock().unwrap().remove(m).unwrap_or_default();
+                if !changed.is_empty() {
+                    self.files.lock().unwrap().extend(changed.iter().map(|f| (m.to_owned(), f.clone())));
+                }
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "entries": changed.iter().map(File::meta).collect::<Vec<_>>(),
+                    "cursor": format!("{m}-end2"), "has_more": false}))
+            }
+            ("/2/files/download", Some(m)) => {
+                let arg: Value = r.headers.get("dropbox-api-arg").and_then(|h| serde_json::from_str(h.to_str().ok()?).ok()).unwrap_or_default();
+                let files = self.files.lock().unwrap();
+                match files.iter().find(|(o, f)| o == m && f.id == arg["path"]) {
+                    Some((_, f)) => ResponseTemplate::new(200)
+                        .insert_header("Dropbox-API-Result", ascii_json(&f.meta()).as_str())
+                        .set_body_bytes(f.body.clone()),
+                    None => ResponseTemplate::new(409).set_body_json(json!({
+                        "error_summary": "path/not_found/..", "error": {".tag": "path", "path": {".tag": "not_found"}}})),
+                }
+            }
+            // A team token without a member: Dropbox's 400.
+            (_, None) => ResponseTemplate::new(400).set_body_string("Error in call to API function \"files/list_folder\": This API function operates on a single Dropbox account, but the OAuth 2 access token you provided is for an entire Dropbox Business team.  Since your API app key has team member file access permissions, you can operate on a team member's Dropbox by providing the \"Dropbox-API-Select-User\" HTTP header or \"select_user\" URL parameter."),
+            _ => ResponseTemplate::new(404),
+        }
+    }
+}
+
+#[tokio::test]
+async fn all_team_members_are_read_in_one_sync_with_each_members_cursor() {
+    let team = Team::default();
+    {
+        let handbook = File::new(1, "handbook.md", "/Team", b"# Handbook");
+        let mut files = team.files.lock().unwrap();
+        files.push(("dbmid:A".into(), File::new(2, "a.md", "/Alice", b"alice")));
+        files.push(("dbmid:A".into(), handbook.clone()));
+        files.push(("dbmid:B".into(), handbook));
+        files.push(("dbmid:B".into(), File::new(3, "b.md", "/Bob", b"bob")));
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(team.clone()).mount(&server).await;
+    let c = build(&server.uri(), json!({"all_team_members": true, "sync_permissions": false}));
+    c.check().await.expect("the team token lists members and reads the first");
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    let mut ids = sink.ids();
+    ids.sort();
+    assert_eq!(ids, ["dropbox:id:f1", "dropbox:id:f2", "dropbox:id:f3"]);
+    let requests = server.received_requests().await.unwrap();
+    // Members are listed as the team (no member selected), both pages; files as a member,
+    // from the team root; the suspended member is never selected.
+    for r in &requests {
+        let p = r.url.path();
+        if p.starts_with("/2/team/") {
+            assert_eq!(selected(r), None, "{p}");
+        } else {
+            let m = selected(r).unwrap_or_else(|| panic!("{p} without a member"));
+            assert!(m == "dbmid:A" || m == "dbmid:B", "{p} as {m}");
+        }
+        if p.starts_with("/2/files/") {
+            let root: Value = serde_json::from_str(r.headers.get("dropbox-api-path-root").unwrap().to_str().unwrap()).unwrap();
+            assert_eq!(root, json!({".tag": "root", "root": "7"}));
+        }
+    }
+    let listed: Vec<String> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/2/files/list_folder")
+        .filter_map(selected)
+        .collect();
+    // The check's one-entry listing of the first member Dropbox names, then each member in
+    // id order.
+    assert_eq!(listed, ["dbmid:B", "dbmid:A", "dbmid:B"]);
+    assert_eq!(requests.iter().filter(|r| r.url.path() == "/2/team/members/list/continue_v2").count(), 2);
+
+    // An incremental run reads each member's changes from their own cursor.
+    team.changes
+        .lock()
+        .unwrap()
+        .insert("dbmid:B".into(), vec![File::new(4, "b2.md", "/Bob", b"bob again")]);
+    server.reset().await;
+    Mock::given(method("POST")).respond_with(team.clone()).mount(&server).await;
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(45))
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    assert_eq!(sink.ids(), ["dropbox:id:f4"]);
+    let continued: Vec<(Option<String>, Value)> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/2/files/list_folder/continue")
+        .map(|r| (selected(r), body_of(r)["cursor"].clone()))
+        .collect();
+    assert_eq!(
+        continued,
+        [
+            (Some("dbmid:A".into()), json!("dbmid:A-end")),
+            (Some("dbmid:B".into()), json!("dbmid:B-end")),
+        ]
+    );
+    assert_eq!(requests_to(&server, "/2/files/list_folder").await, 0, "no member listed again");
+}
+
+#[tokio::test]
+async fn all_team_members_resumes_from_every_checkpoint() {
+    let team = Team::default();
+    {
+        let mut files = team.files.lock().unwrap();
+        files.push(("dbmid:A".into(), File::new(2, "a.md", "/Alice", b"alice")));
+        files.push(("dbmid:B".into(), File::new(3, "b.md", "/Bob", b"bob")));
+        files.push(("dbmid:B".into(), File::new(5, "c.md", "/Bob", b"sea")));
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(team.clone()).mount(&server).await;
+    let c = build(&server.uri(), json!({"all_team_members": true, "sync_permissions": false}));
+    let roles = c.roles();
+    let cp = roles.as_checkpointed().unwrap();
+    let start = cp.initial_checkpoint_json().unwrap();
+    let pages: Vec<_> = cp
+        .load_from_checkpoint_json(start.clone(), None, connector_core::SyncContext::new())
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let all: Vec<String> = pages.iter().flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone())).collect();
+    assert_eq!(all, ["dropbox:id:f2", "dropbox:id:f3", "dropbox:id:f5"]);
+    // The last checkpoint carries both members' cursors.
+    let last = &pages.last().unwrap().checkpoint.state;
+    assert_eq!(last["member_cursors"]["dbmid:A"]["cursor"], "dbmid:A-end");
+    assert_eq!(last["member_cursors"]["dbmid:B"]["cursor"], "dbmid:B-end");
+    for (at, page) in pages.iter().enumerate() {
+        let mut from = start.clone();
+        from.state = page.checkpoint.state.clone();
+        let rest: Vec<String> = cp
+            .load_from_checkpoint_json(from, None, connector_core::SyncContext::new())
+            .map(|p| p.unwrap().batch.documents.into_iter().map(|d| d.id).collect::<Vec<_>>())
+            .concat()
+            .await;
+        let expected: Vec<String> = pages[at + 1..].iter().flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone())).collect();
+        assert_eq!(rest, expected, "after page {at}: {}", page.checkpoint.state);
+    }
+    // Mutually exclusive with naming members.
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let err = registry
+        .build("dropbox", config(&server.uri(), json!({"all_team_members": true, "team_member_id": "dbmid:A"})))
+        .unwrap_err();
+    assert!(err.to_string().contains("all_team_members"), "{err}");
 }

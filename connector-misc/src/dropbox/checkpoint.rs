@@ -1,5 +1,7 @@
 //! [`DropboxCheckpoint`]: Dropbox's own listing cursor.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// What the cursor in a [`DropboxCheckpoint`] continues.
@@ -39,6 +41,25 @@ pub struct DropboxCheckpoint {
     /// What the cursor lists: the root namespace, the team member and the folder (lower
     /// case). A cursor whose scope is not the config's (the `path` was edited, the team root
     /// taken up) is not continued: the folder is listed from the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// With `all_team_members`: the member being read (`dbmid:…`), whom `cursor`, `phase` and
+    /// `scope` are of; the members before it (by id) are done in this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// With `all_team_members`: the cursor each member's last finished listing ended with,
+    /// from which the next incremental run reads that member's changes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub member_cursors: BTreeMap<String, MemberCursor>,
+}
+
+/// Where one team member's listing ended: the cursor and what it lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct MemberCursor {
+    /// Dropbox's cursor.
+    pub cursor: String,
+    /// What it lists (see [`DropboxCheckpoint::scope`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }

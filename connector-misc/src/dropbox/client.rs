@@ -242,6 +242,28 @@ pub(crate) enum Download {
     Gone,
 }
 
+/// A page of `team/members/list_v2` (`TeamMemberInfoV2` entries).
+#[derive(Debug, Deserialize)]
+struct TeamMembersPage {
+    #[serde(default)]
+    members: Vec<TeamMemberInfo>,
+    #[serde(default)]
+    cursor: Option<String>,
+    #[serde(default)]
+    has_more: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct TeamMemberInfo {
+    profile: TeamMemberProfile,
+}
+
+#[derive(Debug, Deserialize)]
+struct TeamMemberProfile {
+    team_member_id: String,
+    status: Tagged,
+}
+
 /// Requests to one Dropbox account; cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct Client {
@@ -286,6 +308,58 @@ impl Client {
             select_user: scope.select_user,
             account: Arc::new(std::sync::Mutex::new(None)),
         }
+    }
+
+    /// This client reading the team member `member` (`Dropbox-API-Select-User`), with its own
+    /// account (each member has their own home and may see another root).
+    pub(crate) fn for_member(&self, member: &str) -> Self {
+        Self {
+            select_user: Some(member.to_owned()),
+            account: Arc::new(std::sync::Mutex::new(None)),
+            ..self.clone()
+        }
+    }
+
+    /// The active members of the team of a team token (`team/members/list_v2`, then
+    /// `team/members/list/continue_v2`), their `team_member_id`s in Dropbox's order. Invited,
+    /// suspended and removed members are left out: their Dropbox cannot be selected.
+    pub(crate) async fn team_members(&self) -> Result<Vec<String>> {
+        let mut members = Vec::new();
+        let mut page: TeamMembersPage = self
+            .send_rpc(
+                "2/team/members/list_v2",
+                &json!({"limit": 1000, "include_removed": false}),
+                Vec::new(),
+            )
+            .await?
+            .json()?;
+        // A cursor Dropbox repeated would loop: the pages are bounded.
+        for _ in 0..100_000 {
+            members.extend(
+                page.members
+                    .into_iter()
+                    .filter(|m| m.profile.status.tag == "active")
+                    .map(|m| m.profile.team_member_id),
+            );
+            if !page.has_more {
+                break;
+            }
+            let cursor = page.cursor.take().unwrap_or_default();
+            let next: TeamMembersPage = self
+                .send_rpc(
+                    "2/team/members/list/continue_v2",
+                    &json!({"cursor": cursor}),
+                    Vec::new(),
+                )
+                .await?
+                .json()?;
+            if next.cursor.as_deref() == Some(cursor.as_str()) && next.has_more {
+                members.extend(next.members.into_iter().map(|m| m.profile.team_member_id));
+                break;
+            }
+            page = next;
+        }
+        Ok(members)
     }
 
     /// This client counting its requests into `ctx`.

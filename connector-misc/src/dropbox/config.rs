@@ -111,6 +111,14 @@ pub struct DropboxConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(example = &["dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU", "dbmid:AAFoi1ZFCQ0NkoYdPdoAbC5eKrNg3ruGvWk"])]
     pub team_members: Vec<String>,
+    /// With a team token (a Business app with `team_data.member` and `members.read`), read
+    /// every active member of the team in one sync: `team/members/list_v2` (and
+    /// `continue_v2`), then each member's Dropbox with `Dropbox-API-Select-User`, one after the
+    /// other, their team folders with them (the team root, as `team_space` says). The
+    /// checkpoint carries the member being read and each member's cursor, so incremental runs
+    /// read each member's changes. Excludes `team_member_id` and `team_members`. Not RAGFlow's.
+    #[serde(default)]
+    pub all_team_members: bool,
     /// Set `access` on each document from Dropbox's sharing (default true; needs the
     /// `sharing.read` scope): the members of its shared folder and of the file itself, or the
     /// account's owner for a private file. False leaves `access` unset.
@@ -189,6 +197,7 @@ impl DropboxConfig {
             team_space: true,
             team_member_id: None,
             team_members: Vec::new(),
+            all_team_members: false,
             sync_permissions: true,
             allow_images: false,
             include: Vec::new(),
@@ -236,6 +245,7 @@ impl fmt::Debug for DropboxConfig {
             .field("team_space", &self.team_space)
             .field("team_member_id", &self.team_member_id)
             .field("team_members", &self.team_members)
+            .field("all_team_members", &self.all_team_members)
             .field("sync_permissions", &self.sync_permissions)
             .field("allow_images", &self.allow_images)
             .field("include", &self.include)
@@ -305,6 +315,12 @@ impl ConnectorConfig for DropboxConfig {
                     "must be a team member id as Dropbox gives it (`dbmid:…`)",
                 ));
             }
+        }
+        if self.all_team_members && (!self.team_members.is_empty() || self.team_member_id.is_some()) {
+            problems.push(FieldError::new(
+                "all_team_members",
+                "reads every member of the team: leave out `team_member_id` and `team_members`",
+            ));
         }
         if !self.team_members.is_empty() && self.team_member_id.is_some() {
             problems.push(FieldError::new(

@@ -9,6 +9,9 @@
 //!   field. A team token with `team_members` reads each member's space as a **partition**
 //!   ([`Connector::partitions`]): a job of its own with its own cursor (the sync service
 //!   runs them; a host that runs no partitions is told to name one `team_member_id`).
+//!   With `all_team_members`, one sync reads every active member of the team (and the team
+//!   folders each sees), one member after the other, the member and every member's cursor
+//!   in the checkpoint (the `team` module's docs say how).
 //! - **Listing**: `files/list_folder` with `recursive: true` and `limit`, then
 //!   `files/list_folder/continue`. The cursor is the checkpoint ([`DropboxCheckpoint`]): a
 //!   resumed run continues the listing where it stopped, and the cursor a finished run ends
@@ -65,6 +68,7 @@ mod checkpoint;
 mod client;
 mod config;
 mod pages;
+mod team;
 
 use std::fmt;
 use std::sync::Arc;
@@ -78,7 +82,7 @@ use connector_core::{
 use futures::stream::BoxStream;
 use url::Url;
 
-pub use checkpoint::{DropboxCheckpoint, Phase};
+pub use checkpoint::{DropboxCheckpoint, MemberCursor, Phase};
 pub use config::{
     DEFAULT_API_BASE_URL, DEFAULT_CONTENT_BASE_URL, DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE,
     DEFAULT_TOKEN_URL, DropboxConfig, DropboxCredentials,
@@ -275,6 +279,22 @@ impl Connector for DropboxConnector {
     /// `NotFound` naming `path`, `Unavailable` when Dropbox cannot be reached.
     async fn check(&self) -> Result<()> {
         self.one_member()?;
+        if self.config.all_team_members {
+            // The team token may list members, and the first of them can be read.
+            let members = self.reader.client.team_members().await?;
+            let Some(first) = members.first() else {
+                return Err(Error::new(
+                    connector_core::ErrorKind::NotFound,
+                    "the team has no active member to read",
+                )
+                .with_connector(SOURCE)
+                .with_field("all_team_members"));
+            };
+            let client = self.reader.client.for_member(first);
+            client.account().await?;
+            client.list(Some(1), false).await?;
+            return client.probe_content().await;
+        }
         let client = &self.reader.client;
         client.account().await?;
         client.list(Some(1), false).await?;
@@ -297,10 +317,18 @@ impl CheckpointedConnector for DropboxConnector {
     /// The cursor the finished run ended with: the next incremental run reads the changes
     /// since.
     fn carry_over(&self, last: &DropboxCheckpoint) -> Option<DropboxCheckpoint> {
+        if self.config.all_team_members {
+            // Every member's last cursor; the next run starts with the first member again.
+            return (!last.member_cursors.is_empty()).then(|| DropboxCheckpoint {
+                member_cursors: last.member_cursors.clone(),
+                ..DropboxCheckpoint::start()
+            });
+        }
         last.cursor.as_ref().map(|cursor| DropboxCheckpoint {
             cursor: Some(cursor.clone()),
             phase: Phase::Changes,
             scope: last.scope.clone(),
+            ..DropboxCheckpoint::start()
         })
     }
 
@@ -313,6 +341,9 @@ impl CheckpointedConnector for DropboxConnector {
         if let Err(e) = self.one_member() {
             return Box::pin(futures::stream::once(async move { Err(e) }));
         }
+        if self.config.all_team_members {
+            return team::checkpointed(&self.reader, from, window, ctx);
+        }
         pages::checkpointed(&self.reader, from, window, ctx)
     }
 }
@@ -324,6 +355,9 @@ impl SlimConnector for DropboxConnector {
         if let Err(e) = self.one_member() {
             return Box::pin(futures::stream::once(async move { Err(e) }));
         }
+        if self.config.all_team_members {
+            return team::list_ids(&self.reader, ctx);
+        }
         pages::list_ids(&self.reader, ctx)
     }
 }
@@ -334,6 +368,9 @@ impl connector_core::RefetchConnector for DropboxConnector {
     fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
         if let Err(e) = self.one_member() {
             return Box::pin(futures::stream::once(async move { Err(e) }));
+        }
+        if self.config.all_team_members {
+            return team::refetch(&self.reader, ids, ctx);
         }
         pages::refetch(&self.reader, ids, ctx)
     }

@@ -196,7 +196,7 @@ pub(super) fn checkpointed(
                 "the stored cursor lists another folder or root than the config's; the folder is listed from the start"
             );
             let phase = if cp.phase == Phase::Listing { Phase::Listing } else { Phase::Relisting };
-            cp = DropboxCheckpoint { cursor: None, phase, scope: None };
+            cp = DropboxCheckpoint { cursor: None, phase, scope: None, ..DropboxCheckpoint::start() };
         }
         cp.scope = Some(scope);
         loop {
@@ -208,7 +208,7 @@ pub(super) fn checkpointed(
                     Err(e) if e.kind() == ErrorKind::Checkpoint => {
                         tracing::warn!(connector = SOURCE, "{e}");
                         let phase = if cp.phase == Phase::Listing { Phase::Listing } else { Phase::Relisting };
-                        cp = DropboxCheckpoint { cursor: None, phase, scope: cp.scope.take() };
+                        cp = DropboxCheckpoint { cursor: None, phase, scope: cp.scope.take(), ..DropboxCheckpoint::start() };
                         continue;
                     }
                     Err(e) => Err(e)?,
