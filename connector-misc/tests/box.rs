@@ -49,7 +49,17 @@ async fn documents_carry_modified_at_access_and_links() {
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
     let mut ids = sink.ids();
     ids.sort();
-    assert_eq!(ids, ["box-web-link:9999999", "box:201", "box:202", "box:203", "box:204", "box:205"]);
+    assert_eq!(
+        ids,
+        [
+            "box-web-link:9999999",
+            "box:201",
+            "box:202",
+            "box:203",
+            "box:204",
+            "box:205"
+        ]
+    );
     let a = sink.get("box:201").expect("a.md");
     assert_eq!(a.title, "a.md");
     assert_eq!(a.content.as_text(), Some("# A"));
@@ -86,7 +96,9 @@ async fn documents_carry_modified_at_access_and_links() {
     assert_eq!(link.title, "Handbook");
     assert_eq!(
         link.content.as_text(),
-        Some("# Handbook\n\n[https://example.com/handbook](https://example.com/handbook)\n\nThe staff handbook")
+        Some(
+            "# Handbook\n\n[https://example.com/handbook](https://example.com/handbook)\n\nThe staff handbook"
+        )
     );
     assert_eq!(link.metadata["url"], "https://example.com/handbook");
     assert_eq!(link.metadata["type"], "web_link");
@@ -883,7 +895,11 @@ fn app_config(uri: &str, credentials: Value, extra: Value) -> Value {
     cfg
 }
 
-fn build_app(uri: &str, credentials: Value, extra: Value) -> connector_core::Result<Arc<dyn Connector>> {
+fn build_app(
+    uri: &str,
+    credentials: Value,
+    extra: Value,
+) -> connector_core::Result<Arc<dyn Connector>> {
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
     registry.build("box", app_config(uri, credentials, extra))
@@ -929,7 +945,12 @@ async fn client_credentials_grant_gets_one_token_for_the_run_with_box_subject_fi
     assert_eq!(f["box_subject_id"], "55555");
     for r in s.api.received_requests().await.unwrap() {
         if r.url.path().starts_with("/2.0/") {
-            assert_eq!(bearer(&r).as_deref(), Some("Bearer ccg-access-1"), "{}", r.url);
+            assert_eq!(
+                bearer(&r).as_deref(),
+                Some("Bearer ccg-access-1"),
+                "{}",
+                r.url
+            );
         }
     }
     // The secret is in no Debug or Display.
@@ -979,7 +1000,10 @@ async fn a_401_gets_a_new_app_token_and_a_refused_secret_names_its_field() {
     let e = c.check().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
     assert_eq!(e.field(), Some("credentials.box_client_secret"), "{e}");
-    assert!(e.to_string().contains("client credentials are invalid"), "{e}");
+    assert!(
+        e.to_string().contains("client credentials are invalid"),
+        "{e}"
+    );
     assert!(!format!("{e} {e:?}").contains(APP_SECRET));
     let store = MemoryStateStore::new();
     let err = Syncer::new(c.clone())
@@ -1001,7 +1025,10 @@ async fn a_401_gets_a_new_app_token_and_a_refused_secret_names_its_field() {
     let c = build_app(&s.api.uri(), ccg_credentials(), json!({})).unwrap();
     let e = c.check().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
-    assert!(e.to_string().contains("Grant credentials are invalid"), "{e}");
+    assert!(
+        e.to_string().contains("Grant credentials are invalid"),
+        "{e}"
+    );
 }
 
 const TEST_KEY: &str = include_str!("fixtures/box/test-app-key.pem");
@@ -1056,9 +1083,15 @@ async fn jwt_assertions_are_rs256_with_box_claims_and_signed_anew_for_each_token
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&[token_url.as_str()]);
     let mut jtis = Vec::new();
-    for (post, (sub, sub_type)) in posts.iter().zip([("55555", "enterprise"), ("11446498", "user")]) {
+    for (post, (sub, sub_type)) in posts
+        .iter()
+        .zip([("55555", "enterprise"), ("11446498", "user")])
+    {
         let f = form(post);
-        assert_eq!(f["grant_type"], "urn:ietf:params:oauth:grant-type:jwt-bearer");
+        assert_eq!(
+            f["grant_type"],
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        );
         assert_eq!(f["client_id"], APP_CLIENT_ID);
         assert_eq!(f["client_secret"], APP_SECRET);
         let header = jsonwebtoken::decode_header(&f["assertion"]).unwrap();
@@ -1071,7 +1104,10 @@ async fn jwt_assertions_are_rs256_with_box_claims_and_signed_anew_for_each_token
         assert_eq!(claims.box_sub_type, sub_type);
         assert_eq!(claims.aud, token_url);
         let now = chrono::Utc::now().timestamp().unsigned_abs();
-        assert!(claims.exp > now && claims.exp <= now + 60, "Box takes at most 60 s");
+        assert!(
+            claims.exp > now && claims.exp <= now + 60,
+            "Box takes at most 60 s"
+        );
         assert!((16..=128).contains(&claims.jti.len()));
         jtis.push(claims.jti);
     }
@@ -1089,11 +1125,17 @@ fn app_credentials_are_checked_by_field_and_an_encrypted_key_says_how_to_decrypt
     };
     let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n";
     let e = problems(json!({"box_jwt_config": jwt_config(encrypted)}));
-    assert!(e.contains("credentials.box_jwt_config") && e.contains("openssl pkcs8"), "{e}");
+    assert!(
+        e.contains("credentials.box_jwt_config") && e.contains("openssl pkcs8"),
+        "{e}"
+    );
     let e = problems(json!({"box_jwt_config": jwt_config("not a key")}));
     assert!(e.contains("not an RSA private key"), "{e}");
     let e = problems(json!({"box_jwt_config": {"boxAppSettings": {}}}));
-    assert!(e.contains("boxAppSettings.clientID") && e.contains("privateKey"), "{e}");
+    assert!(
+        e.contains("boxAppSettings.clientID") && e.contains("privateKey"),
+        "{e}"
+    );
     // CCG without a subject, or without its secret.
     let e = problems(json!({"box_client_id": APP_CLIENT_ID, "box_client_secret": APP_SECRET}));
     assert!(e.contains("credentials.box_subject_id"), "{e}");
@@ -1105,10 +1147,14 @@ fn app_credentials_are_checked_by_field_and_an_encrypted_key_says_how_to_decrypt
     assert!(problems(two).contains("not several"));
     assert!(problems(json!({})).contains("credentials"));
     // all_users and as_user_id together.
-    let err = build_app(uri, ccg_credentials(), json!({"all_users": true, "as_user_id": "1"})).unwrap_err();
+    let err = build_app(
+        uri,
+        ccg_credentials(),
+        json!({"all_users": true, "as_user_id": "1"}),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("all_users"), "{err}");
 }
-
 
 // ---- Box Notes, comments and web links (box #14) ----
 
@@ -1121,7 +1167,12 @@ async fn box_notes_become_markdown_and_comments_join_their_file() {
             {"type": "list_item", "content": [{"type": "paragraph", "content": [
                 {"type": "text", "text": "ship "}, {"type": "text", "text": "v2", "marks": [{"type": "strong"}]}]}]}]}
     ]}});
-    files.push(File::new(206, "Standup.boxnote", "0", note.to_string().as_bytes()));
+    files.push(File::new(
+        206,
+        "Standup.boxnote",
+        "0",
+        note.to_string().as_bytes(),
+    ));
     let api = BoxApi::new(files, folders, 10);
     {
         let mut st = api.state.lock().unwrap();
@@ -1164,7 +1215,10 @@ async fn box_notes_become_markdown_and_comments_join_their_file() {
     // changed web link too; nothing else is downloaded.
     {
         let mut st = s.box_api.state.lock().unwrap();
-        st.comments.get_mut("201").unwrap().push(box_common::comment(4, "dan@example.com", "Approved", 6));
+        st.comments
+            .get_mut("201")
+            .unwrap()
+            .push(box_common::comment(4, "dan@example.com", "Approved", 6));
         st.web_link_url = Some("https://example.com/handbook-2026".into());
     }
     let before = s.downloads().await;
@@ -1180,8 +1234,18 @@ async fn box_notes_become_markdown_and_comments_join_their_file() {
     ids.sort();
     assert_eq!(ids, ["box-web-link:9999999", "box:201"]);
     assert_eq!(s.downloads().await, before + 1);
-    assert!(sink.get("box:201").unwrap().content.as_text().unwrap().contains("Approved"));
-    assert_eq!(sink.get("box-web-link:9999999").unwrap().metadata["url"], "https://example.com/handbook-2026");
+    assert!(
+        sink.get("box:201")
+            .unwrap()
+            .content
+            .as_text()
+            .unwrap()
+            .contains("Approved")
+    );
+    assert_eq!(
+        sink.get("box-web-link:9999999").unwrap().metadata["url"],
+        "https://example.com/handbook-2026"
+    );
     // Prune knows the web link.
     let roles = c.roles();
     let slim = roles.as_slim().expect("slim");
@@ -1191,7 +1255,10 @@ async fn box_notes_become_markdown_and_comments_join_their_file() {
         .concat()
         .await;
     ids.sort();
-    assert_eq!(ids.first().map(String::as_str), Some("box-web-link:9999999"));
+    assert_eq!(
+        ids.first().map(String::as_str),
+        Some("box-web-link:9999999")
+    );
     assert_eq!(ids.len(), 7);
 }
 
@@ -1214,7 +1281,8 @@ fn listed_folder(id: &str, name: &str, owner: Value) -> Value {
 }
 
 fn items(entries: Vec<Value>) -> ResponseTemplate {
-    ResponseTemplate::new(200).set_body_json(json!({"entries": entries, "limit": 1000, "next_marker": null}))
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"entries": entries, "limit": 1000, "next_marker": null}))
 }
 
 /// An enterprise of three managed users (301 alice, 302 bob, 303 whom the app may not act
@@ -1233,7 +1301,11 @@ async fn enterprise() -> MockServer {
     let denied = ResponseTemplate::new(403).set_body_json(json!({
         "type": "error", "status": 403, "code": "access_denied_insufficient_permissions",
         "message": "Access denied - insufficient permission", "request_id": "r303"}));
-    Mock::given(header("as-user", "303")).respond_with(denied).with_priority(1).mount(&server).await;
+    Mock::given(header("as-user", "303"))
+        .respond_with(denied)
+        .with_priority(1)
+        .mount(&server)
+        .await;
     for (user, me) in [("301", &alice), ("302", &bob)] {
         Mock::given(method("GET"))
             .and(path("/2.0/users/me"))
@@ -1270,11 +1342,14 @@ async fn enterprise() -> MockServer {
         .await;
     // Each user's All Files.
     let roots = [
-        ("301", vec![
-            listed_file("411", "alice.md", alice.clone()),
-            listed_folder("500", "Shared", bob.clone()),
-            listed_file("413", "partner.md", external.clone()),
-        ]),
+        (
+            "301",
+            vec![
+                listed_file("411", "alice.md", alice.clone()),
+                listed_folder("500", "Shared", bob.clone()),
+                listed_file("413", "partner.md", external.clone()),
+            ],
+        ),
         ("302", vec![listed_folder("500", "Shared", bob.clone())]),
     ];
     for (user, entries) in roots {
@@ -1288,7 +1363,11 @@ async fn enterprise() -> MockServer {
     }
     Mock::given(method("GET"))
         .and(path("/2.0/folders/0/items"))
-        .respond_with(items(vec![listed_file("401", "service.md", service.clone())]))
+        .respond_with(items(vec![listed_file(
+            "401",
+            "service.md",
+            service.clone(),
+        )]))
         .with_priority(5)
         .mount(&server)
         .await;
@@ -1321,19 +1400,30 @@ async fn all_users_reads_every_user_as_themselves_each_item_in_its_owner_walk() 
     let roles = c.roles();
     let cp = roles.as_checkpointed().expect("checkpointed");
     let start = cp.initial_checkpoint_json().unwrap();
-    let mut stream = cp.load_from_checkpoint_json(start.clone(), None, connector_core::SyncContext::new());
+    let mut stream =
+        cp.load_from_checkpoint_json(start.clone(), None, connector_core::SyncContext::new());
     let mut pages = Vec::new();
     while let Some(page) = stream.next().await {
         pages.push(page.expect("the run goes on past a user it may not read"));
     }
     drop(stream);
-    let docs: Vec<String> = pages.iter().flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone())).collect();
+    let docs: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone()))
+        .collect();
     // The service account's, alice's, the partner's file seen by alice, bob's (in his own
     // walk, not alice's, though she sees the folder).
     assert_eq!(docs, ["box:401", "box:411", "box:413", "box:412"]);
-    let failures: Vec<_> = pages.iter().flat_map(|p| p.batch.failures.clone()).collect();
+    let failures: Vec<_> = pages
+        .iter()
+        .flat_map(|p| p.batch.failures.clone())
+        .collect();
     assert_eq!(failures.len(), 1, "{failures:?}");
-    assert!(failures[0].message.contains("303"), "{}", failures[0].message);
+    assert!(
+        failures[0].message.contains("303"),
+        "{}",
+        failures[0].message
+    );
     assert_eq!(failures[0].kind, ErrorKind::PermissionDenied);
     // Each download as the file's walk's user; the service account's without As-User.
     let requests = server.received_requests().await.unwrap();
@@ -1341,7 +1431,11 @@ async fn all_users_reads_every_user_as_themselves_each_item_in_its_owner_walk() 
         requests
             .iter()
             .filter(|r| r.url.path() == p)
-            .map(|r| r.headers.get("as-user").map(|v| v.to_str().unwrap().to_owned()))
+            .map(|r| {
+                r.headers
+                    .get("as-user")
+                    .map(|v| v.to_str().unwrap().to_owned())
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(as_user("/2.0/files/401/content"), [None]);
@@ -1365,7 +1459,11 @@ async fn all_users_reads_every_user_as_themselves_each_item_in_its_owner_walk() 
             .iter()
             .flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone()))
             .collect();
-        assert_eq!(got, expected, "resumed after page {at}: {}", page.checkpoint.state);
+        assert_eq!(
+            got, expected,
+            "resumed after page {at}: {}",
+            page.checkpoint.state
+        );
     }
     // A checkpoint naming a user deleted since: the walk goes on with the next id.
     let mut from = start.clone();
@@ -1378,6 +1476,12 @@ async fn all_users_reads_every_user_as_themselves_each_item_in_its_owner_walk() 
     assert!(got.is_empty(), "3015 sorts after 303: {got:?}");
     // Prune lists every user's ids, and fails when a user cannot be read.
     let slim = roles.as_slim().expect("slim");
-    let listed: Vec<_> = slim.list_ids(connector_core::SyncContext::new()).collect().await;
-    assert!(listed.iter().any(Result::is_err), "user 303 cannot be listed: prune must not go on");
+    let listed: Vec<_> = slim
+        .list_ids(connector_core::SyncContext::new())
+        .collect()
+        .await;
+    assert!(
+        listed.iter().any(Result::is_err),
+        "user 303 cannot be listed: prune must not go on"
+    );
 }

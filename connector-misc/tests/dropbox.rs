@@ -9,13 +9,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use chrono::{DateTime, TimeZone, Utc};
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, Syncer};
 use connector_core::testkit::Fixture;
 use connector_core::{Connector, MemoryCredentials, Registry, TimeWindow};
+use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -1645,9 +1645,17 @@ async fn all_team_members_are_read_in_one_sync_with_each_members_cursor() {
         files.push(("dbmid:B".into(), File::new(3, "b.md", "/Bob", b"bob")));
     }
     let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(team.clone()).mount(&server).await;
-    let c = build(&server.uri(), json!({"all_team_members": true, "sync_permissions": false}));
-    c.check().await.expect("the team token lists members and reads the first");
+    Mock::given(method("POST"))
+        .respond_with(team.clone())
+        .mount(&server)
+        .await;
+    let c = build(
+        &server.uri(),
+        json!({"all_team_members": true, "sync_permissions": false}),
+    );
+    c.check()
+        .await
+        .expect("the team token lists members and reads the first");
     let store = MemoryStateStore::new();
     let sink = run(&c, &store, SyncMode::Full).await;
     let mut ids = sink.ids();
@@ -1665,7 +1673,14 @@ async fn all_team_members_are_read_in_one_sync_with_each_members_cursor() {
             assert!(m == "dbmid:A" || m == "dbmid:B", "{p} as {m}");
         }
         if p.starts_with("/2/files/") {
-            let root: Value = serde_json::from_str(r.headers.get("dropbox-api-path-root").unwrap().to_str().unwrap()).unwrap();
+            let root: Value = serde_json::from_str(
+                r.headers
+                    .get("dropbox-api-path-root")
+                    .unwrap()
+                    .to_str()
+                    .unwrap(),
+            )
+            .unwrap();
             assert_eq!(root, json!({".tag": "root", "root": "7"}));
         }
     }
@@ -1677,15 +1692,24 @@ async fn all_team_members_are_read_in_one_sync_with_each_members_cursor() {
     // The check's one-entry listing of the first member Dropbox names, then each member in
     // id order.
     assert_eq!(listed, ["dbmid:B", "dbmid:A", "dbmid:B"]);
-    assert_eq!(requests.iter().filter(|r| r.url.path() == "/2/team/members/list/continue_v2").count(), 2);
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| r.url.path() == "/2/team/members/list/continue_v2")
+            .count(),
+        2
+    );
 
     // An incremental run reads each member's changes from their own cursor.
-    team.changes
-        .lock()
-        .unwrap()
-        .insert("dbmid:B".into(), vec![File::new(4, "b2.md", "/Bob", b"bob again")]);
+    team.changes.lock().unwrap().insert(
+        "dbmid:B".into(),
+        vec![File::new(4, "b2.md", "/Bob", b"bob again")],
+    );
     server.reset().await;
-    Mock::given(method("POST")).respond_with(team.clone()).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(team.clone())
+        .mount(&server)
+        .await;
     let sink = MemorySink::new();
     Syncer::new(c.clone())
         .sink(sink.clone())
@@ -1710,7 +1734,11 @@ async fn all_team_members_are_read_in_one_sync_with_each_members_cursor() {
             (Some("dbmid:B".into()), json!("dbmid:B-end")),
         ]
     );
-    assert_eq!(requests_to(&server, "/2/files/list_folder").await, 0, "no member listed again");
+    assert_eq!(
+        requests_to(&server, "/2/files/list_folder").await,
+        0,
+        "no member listed again"
+    );
 }
 
 #[tokio::test]
@@ -1723,8 +1751,14 @@ async fn all_team_members_resumes_from_every_checkpoint() {
         files.push(("dbmid:B".into(), File::new(5, "c.md", "/Bob", b"sea")));
     }
     let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(team.clone()).mount(&server).await;
-    let c = build(&server.uri(), json!({"all_team_members": true, "sync_permissions": false}));
+    Mock::given(method("POST"))
+        .respond_with(team.clone())
+        .mount(&server)
+        .await;
+    let c = build(
+        &server.uri(),
+        json!({"all_team_members": true, "sync_permissions": false}),
+    );
     let roles = c.roles();
     let cp = roles.as_checkpointed().unwrap();
     let start = cp.initial_checkpoint_json().unwrap();
@@ -1733,7 +1767,10 @@ async fn all_team_members_resumes_from_every_checkpoint() {
         .map(Result::unwrap)
         .collect()
         .await;
-    let all: Vec<String> = pages.iter().flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone())).collect();
+    let all: Vec<String> = pages
+        .iter()
+        .flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone()))
+        .collect();
     assert_eq!(all, ["dropbox:id:f2", "dropbox:id:f3", "dropbox:id:f5"]);
     // The last checkpoint carries both members' cursors.
     let last = &pages.last().unwrap().checkpoint.state;
@@ -1744,17 +1781,33 @@ async fn all_team_members_resumes_from_every_checkpoint() {
         from.state = page.checkpoint.state.clone();
         let rest: Vec<String> = cp
             .load_from_checkpoint_json(from, None, connector_core::SyncContext::new())
-            .map(|p| p.unwrap().batch.documents.into_iter().map(|d| d.id).collect::<Vec<_>>())
+            .map(|p| {
+                p.unwrap()
+                    .batch
+                    .documents
+                    .into_iter()
+                    .map(|d| d.id)
+                    .collect::<Vec<_>>()
+            })
             .concat()
             .await;
-        let expected: Vec<String> = pages[at + 1..].iter().flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone())).collect();
+        let expected: Vec<String> = pages[at + 1..]
+            .iter()
+            .flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone()))
+            .collect();
         assert_eq!(rest, expected, "after page {at}: {}", page.checkpoint.state);
     }
     // Mutually exclusive with naming members.
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
     let err = registry
-        .build("dropbox", config(&server.uri(), json!({"all_team_members": true, "team_member_id": "dbmid:A"})))
+        .build(
+            "dropbox",
+            config(
+                &server.uri(),
+                json!({"all_team_members": true, "team_member_id": "dbmid:A"}),
+            ),
+        )
         .unwrap_err();
     assert!(err.to_string().contains("all_team_members"), "{err}");
 }

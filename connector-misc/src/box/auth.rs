@@ -105,7 +105,10 @@ impl JwtApp {
             .with_field(JWT_FIELD)
         })?;
         Ok(vec![
-            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned()),
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned(),
+            ),
             ("client_id", self.client_id.clone()),
             ("client_secret", self.client_secret.expose().to_owned()),
             ("assertion", assertion),
@@ -117,18 +120,20 @@ impl AppAuth {
     /// The app auth the credentials configure, if any; every problem by field path.
     pub(crate) fn from_credentials(c: &BoxCredentials) -> Result<Option<Self>, Vec<FieldError>> {
         let mut problems = Vec::new();
-        let subject = |problems: &mut Vec<FieldError>, fallback: Option<String>| {
-            match (&c.box_subject_type, &c.box_subject_id, fallback) {
-                (Some(t), Some(id), _) => Some((*t, id.clone())),
-                (None, Some(id), _) => Some((BoxSubjectType::Enterprise, id.clone())),
-                (_, None, Some(enterprise)) => Some((BoxSubjectType::Enterprise, enterprise)),
-                (_, None, None) => {
-                    problems.push(FieldError::new(
+        let subject = |problems: &mut Vec<FieldError>, fallback: Option<String>| match (
+            &c.box_subject_type,
+            &c.box_subject_id,
+            fallback,
+        ) {
+            (Some(t), Some(id), _) => Some((*t, id.clone())),
+            (None, Some(id), _) => Some((BoxSubjectType::Enterprise, id.clone())),
+            (_, None, Some(enterprise)) => Some((BoxSubjectType::Enterprise, enterprise)),
+            (_, None, None) => {
+                problems.push(FieldError::new(
                         "credentials.box_subject_id",
                         "is needed: the id of the enterprise (Admin Console > Account & Billing) whose service account reads, or of the managed user (with `box_subject_type: user`)",
                     ));
-                    None
-                }
+                None
             }
         };
         if let Some(id) = &c.box_subject_id

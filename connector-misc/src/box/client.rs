@@ -148,6 +148,8 @@ pub(crate) struct WebLinkMeta {
     pub(crate) shared_link: Option<SharedLink>,
     #[serde(default)]
     pub(crate) description: Option<String>,
+    #[serde(default)]
+    pub(crate) path_collection: Option<PathCollection>,
 }
 
 /// A comment on a file.
@@ -471,6 +473,19 @@ impl Client {
         }
     }
 
+    /// The web link `id` with [`ITEM_FIELDS`]; none when it is gone.
+    pub(crate) async fn web_link(&self, id: &str) -> Result<Option<WebLinkMeta>> {
+        let url = self.endpoint(&["2.0", "web_links", id])?;
+        match self
+            .get(url, &[("fields", ITEM_FIELDS.to_owned())], None)
+            .await
+        {
+            Ok(resp) => resp.json().map(Some),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether the folder `id` may be read, has collaborations or a shared link, and the
     /// folders above it (for the configured folder, whose listing entry the walk never sees,
     /// and those above it).
@@ -593,11 +608,7 @@ impl Client {
             query.push(("marker", m.to_owned()));
         }
         // The users are the token's: never listed as another user.
-        let page: UsersPage = self
-            .acting_as(None)
-            .get(url, &query, None)
-            .await?
-            .json()?;
+        let page: UsersPage = self.acting_as(None).get(url, &query, None).await?.json()?;
         Ok((page.entries, page.next_marker.filter(|m| !m.is_empty())))
     }
 

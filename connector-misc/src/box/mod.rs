@@ -84,10 +84,10 @@
 mod auth;
 mod checkpoint;
 mod client;
-mod notes;
-mod users;
 mod config;
+mod notes;
 mod pages;
+mod users;
 
 use std::fmt;
 use std::sync::Arc;
@@ -105,8 +105,8 @@ use url::Url;
 
 pub use checkpoint::{BoxCheckpoint, FolderFrame};
 pub use config::{
-    BoxConfig, BoxCredentials, BoxJwtConfig, BoxSubjectType, BoxTokens, DEFAULT_API_BASE_URL, DEFAULT_MAX_FILE_SIZE,
-    DEFAULT_PAGE_SIZE, DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_TOKEN_URL,
+    BoxConfig, BoxCredentials, BoxJwtConfig, BoxSubjectType, BoxTokens, DEFAULT_API_BASE_URL,
+    DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE, DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_TOKEN_URL,
 };
 
 use client::Client;
@@ -191,7 +191,9 @@ impl BoxConnector {
                 (user_token(parts, token_url), true, configured)
             }
             (None, None) => {
-                return Err(Error::internal("no credentials passed validation").with_connector(SOURCE));
+                return Err(
+                    Error::internal("no credentials passed validation").with_connector(SOURCE)
+                );
             }
         };
         let client = Client::new(

@@ -68,7 +68,9 @@ fn block(node: &Value) -> Vec<Block> {
         "code_block" => vec![Block::code(None, plain(children(node)))],
         "horizontal_rule" => vec![Block::Rule],
         "table" => table(node).into_iter().collect(),
-        "text" | "hard_break" | "image" => vec![Block::paragraph(inlines(std::slice::from_ref(node)))],
+        "text" | "hard_break" | "image" => {
+            vec![Block::paragraph(inlines(std::slice::from_ref(node)))]
+        }
         // Another container: its blocks, or its text when it holds inlines.
         _ if children(node).iter().any(|c| kind(c) == "text") => {
             vec![Block::paragraph(inlines(children(node)))]
@@ -87,7 +89,12 @@ fn items(list: &Value) -> Vec<ListItem> {
 fn table(node: &Value) -> Option<Block> {
     let mut rows: Vec<Vec<Vec<Block>>> = children(node)
         .iter()
-        .map(|row| children(row).iter().map(|cell| blocks(children(cell))).collect())
+        .map(|row| {
+            children(row)
+                .iter()
+                .map(|cell| blocks(children(cell)))
+                .collect()
+        })
         .collect();
     if rows.is_empty() {
         return None;
@@ -118,8 +125,12 @@ fn inline(node: &Value) -> Inline {
     match kind(node) {
         "hard_break" => Inline::LineBreak,
         "image" => Inline::image(
-            attr(node, "alt").and_then(Value::as_str).unwrap_or_default(),
-            attr(node, "src").and_then(Value::as_str).unwrap_or_default(),
+            attr(node, "alt")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            attr(node, "src")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
         ),
         "text" => {
             let text = node.get("text").and_then(Value::as_str).unwrap_or_default();

@@ -18,7 +18,9 @@ use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::{BoxCheckpoint, FolderFrame};
-use super::client::{Client, Comment, Download, FileMeta, Listed, Me, SharedLink, UserMini, WebLinkMeta};
+use super::client::{
+    Client, Comment, Download, FileMeta, Listed, Me, SharedLink, UserMini, WebLinkMeta,
+};
 
 /// Downloads (and collaboration requests) at the same time within a page.
 const CONCURRENCY: usize = 8;
@@ -526,7 +528,12 @@ impl Walk {
 
     /// A listed web link as a page item: its access is its folder's, its shared link's, its
     /// owner and the token's user (web links have no collaborations of their own).
-    fn pending_link(&self, meta: WebLinkMeta, frame: &FolderFrame, me: &Me) -> PendingItem<Pending> {
+    fn pending_link(
+        &self,
+        meta: WebLinkMeta,
+        frame: &FolderFrame,
+        me: &Me,
+    ) -> PendingItem<Pending> {
         let id = web_link_id(&meta.id);
         let path = join(&frame.path, &meta.name);
         let access = self.permissions.then(|| {
@@ -536,7 +543,10 @@ impl Walk {
                 me.login.as_deref(),
             ];
             for login in logins.into_iter().flatten() {
-                merge(&mut access, Access::restricted(vec![login.to_lowercase()], Vec::new()));
+                merge(
+                    &mut access,
+                    Access::restricted(vec![login.to_lowercase()], Vec::new()),
+                );
             }
             access
         });
@@ -638,13 +648,18 @@ impl Walk {
         async_stream::try_stream! {
             for chunk in ids.chunks(100) {
                 let pending = chunk.iter().filter_map(|id| {
-                    let file = id.strip_prefix(ID_PREFIX).filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))?;
-                    Some(PendingItem::new(id.clone(), file.to_owned()))
+                    let digits = |f: &&str| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit());
+                    if let Some(link) = id.strip_prefix(WEB_LINK_PREFIX).filter(digits) {
+                        return Some(PendingItem::new(id.clone(), (true, link.to_owned())));
+                    }
+                    let file = id.strip_prefix(ID_PREFIX).filter(digits)?;
+                    Some(PendingItem::new(id.clone(), (false, file.to_owned())))
                 });
-                let batch = fetch_items(&ctx, pending, CONCURRENCY, |file: String| {
+                let batch = fetch_items(&ctx, pending, CONCURRENCY, |(is_link, item): (bool, String)| {
                     let walk = walk.clone();
                     async move {
-                        match walk.located(&file).await? {
+                        let located = if is_link { walk.located_link(&item).await? } else { walk.located(&item).await? };
+                        match located {
                             Some(item) => walk.fetch(item).await,
                             None => Ok(None),
                         }
@@ -670,6 +685,36 @@ impl Walk {
             .as_ref()
             .map(|p| p.entries.clone())
             .unwrap_or_default();
+        let Some(frame) = self.frame_of(ancestors).await? else {
+            return Ok(None);
+        };
+        let items = self.pending(vec![meta], &frame).await?;
+        Ok(items.into_iter().next().map(|p| p.value))
+    }
+
+    /// The web link `id` as the walk would find it; none when it is gone or outside.
+    async fn located_link(&self, id: &str) -> Result<Option<Pending>> {
+        let Some(meta) = self.client.web_link(id).await? else {
+            return Ok(None);
+        };
+        let ancestors = meta
+            .path_collection
+            .as_ref()
+            .map(|p| p.entries.clone())
+            .unwrap_or_default();
+        let Some(frame) = self.frame_of(ancestors).await? else {
+            return Ok(None);
+        };
+        let me = self.me().await?;
+        Ok(Some(self.pending_link(meta, &frame, &me).value))
+    }
+
+    /// The frame of the folder whose ancestors (All Files first, itself last) are these, as
+    /// the walk would have entered it; none when it is outside the configured folder.
+    async fn frame_of(
+        &self,
+        ancestors: Vec<super::client::FolderMini>,
+    ) -> Result<Option<FolderFrame>> {
         let inside: Vec<_> = if self.root == "0" {
             ancestors.into_iter().skip_while(|f| f.id == "0").collect()
         } else {
@@ -692,8 +737,7 @@ impl Walk {
             self.enter(&mut next).await?;
             frame = next;
         }
-        let items = self.pending(vec![meta], &frame).await?;
-        Ok(items.into_iter().next().map(|p| p.value))
+        Ok(Some(frame))
     }
 }
 
@@ -769,19 +813,27 @@ fn link_document(item: &LinkItem) -> Outcome {
     let meta = &item.meta;
     let mut blocks = vec![
         Block::heading(1, vec![Inline::text(meta.name.clone())]),
-        Block::paragraph(vec![Inline::link(vec![Inline::text(meta.url.clone())], meta.url.clone())]),
+        Block::paragraph(vec![Inline::link(
+            vec![Inline::text(meta.url.clone())],
+            meta.url.clone(),
+        )]),
     ];
     if let Some(description) = meta.description.as_ref().filter(|d| !d.trim().is_empty()) {
         blocks.extend(Block::plain_text(description));
     }
-    let mut doc = Document::text(web_link_id(&meta.id), SOURCE, meta.name.clone(), markdown::render(&blocks))
-        .with_version(&link_version(meta, &item.path, item.access.as_ref()))
-        .with_updated_at(meta.modified_at)
-        .with_parent_id(format!("box-folder:{}", item.folder))
-        .with_metadata("type", "web_link")
-        .with_metadata("url", meta.url.clone())
-        .with_metadata("path", item.path.clone())
-        .with_metadata("folder_id", item.folder.clone());
+    let mut doc = Document::text(
+        web_link_id(&meta.id),
+        SOURCE,
+        meta.name.clone(),
+        markdown::render(&blocks),
+    )
+    .with_version(&link_version(meta, &item.path, item.access.as_ref()))
+    .with_updated_at(meta.modified_at)
+    .with_parent_id(format!("box-folder:{}", item.folder))
+    .with_metadata("type", "web_link")
+    .with_metadata("url", meta.url.clone())
+    .with_metadata("path", item.path.clone())
+    .with_metadata("folder_id", item.folder.clone());
     if let Some(created) = meta.created_at {
         doc = doc.with_metadata("created_at", rfc3339(created));
     }

@@ -316,7 +316,8 @@ impl ConnectorConfig for DropboxConfig {
                 ));
             }
         }
-        if self.all_team_members && (!self.team_members.is_empty() || self.team_member_id.is_some()) {
+        if self.all_team_members && (!self.team_members.is_empty() || self.team_member_id.is_some())
+        {
             problems.push(FieldError::new(
                 "all_team_members",
                 "reads every member of the team: leave out `team_member_id` and `team_members`",

@@ -352,6 +352,10 @@ impl Respond for Api {
                     None => not_found(),
                 }
             }
+            ["2.0", "web_links", "9999999"] => {
+                let st = self.0.state.lock().unwrap();
+                ResponseTemplate::new(200).set_body_json(BoxApi::web_link_json(&st))
+            }
             ["2.0", "files", id, "comments"] => {
                 let st = self.0.state.lock().unwrap();
                 if !st.files.iter().any(|f| f.id == *id) {
@@ -359,9 +363,16 @@ impl Respond for Api {
                 }
                 let all = st.comments.get(*id).cloned().unwrap_or_default();
                 let query: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
-                let offset: usize = query.get("offset").and_then(|o| o.parse().ok()).unwrap_or(0);
+                let offset: usize = query
+                    .get("offset")
+                    .and_then(|o| o.parse().ok())
+                    .unwrap_or(0);
                 // Box caps a page; the fixture pages by 2 so the connector must follow.
-                let limit: usize = query.get("limit").and_then(|o| o.parse::<usize>().ok()).unwrap_or(100).min(2);
+                let limit: usize = query
+                    .get("limit")
+                    .and_then(|o| o.parse::<usize>().ok())
+                    .unwrap_or(100)
+                    .min(2);
                 let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
                 ResponseTemplate::new(200).set_body_json(json!({
                     "total_count": all.len(), "entries": page, "offset": offset, "limit": limit}))
