@@ -649,3 +649,107 @@ async fn a_refresh_token_spent_by_another_process_is_taken_up_from_the_store() {
     assert_eq!(err.kind(), ErrorKind::Unauthenticated);
     assert_eq!(err.field(), Some("credentials.box_tokens"));
 }
+
+/// An app grant (Box's Client Credentials Grant, a JWT assertion) builds its form anew for
+/// each token request, keeps the token until shortly before `expires_in`, gets another after
+/// a 401 or the expiry, and names its field when refused or when the form cannot be made.
+#[tokio::test]
+async fn an_app_grant_builds_its_form_per_request_and_caches_the_token() {
+    use connector_core::http::OAuthToken;
+    use connector_core::{Error, ErrorKind};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let server = MockServer::start().await;
+    // The first token lasts 30 s (inside the renewal margin: renewed at once), the others an hour.
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(wiremock::matchers::body_string_contains("assertion=n1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "t1", "expires_in": 30, "token_type": "bearer"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(wiremock::matchers::body_string_contains(
+            "box_subject_type=enterprise",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "t-next", "expires_in": 3600, "token_type": "bearer"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/data"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = calls.clone();
+    let token = OAuthToken::app_grant(
+        "box",
+        url(&server, "/token"),
+        "credentials.box_jwt_config",
+        move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(vec![
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned(),
+                ),
+                ("assertion", format!("n{n}")),
+                ("box_subject_type", "enterprise".to_owned()),
+            ])
+        },
+    );
+    assert!(token.can_refresh());
+    let http = HttpClient::builder("box").build().unwrap();
+    // t1 expires within the margin: the next request gets a new token with a new form.
+    assert!(matches!(token.bearer(&http).await.unwrap(), Auth::Bearer(t) if t.expose() == "t1"));
+    assert!(
+        matches!(token.bearer(&http).await.unwrap(), Auth::Bearer(t) if t.expose() == "t-next")
+    );
+    // An hour's token is kept.
+    for _ in 0..3 {
+        let resp = token
+            .send(&http, |auth| {
+                http.get(url(&server, "/data"))
+                    .auth(auth, "credentials.box_jwt_config")
+            })
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    // Refused: Unauthenticated naming the field; a form that cannot be made names it too.
+    let refusing = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error": "invalid_grant", "error_description": "Please check the 'sub' claim."})))
+        .mount(&refusing)
+        .await;
+    let token = OAuthToken::app_grant(
+        "box",
+        url(&refusing, "/token"),
+        "credentials.box_jwt_config",
+        || {
+            Ok(vec![(
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer".to_owned(),
+            )])
+        },
+    );
+    let e = token.bearer(&http).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    assert_eq!(e.field(), Some("credentials.box_jwt_config"));
+    assert!(e.to_string().contains("'sub' claim"), "{e}");
+    let token = OAuthToken::app_grant(
+        "box",
+        url(&refusing, "/token"),
+        "credentials.box_jwt_config",
+        || Err(Error::new(ErrorKind::Config, "the key cannot sign")),
+    );
+    let e = token.bearer(&http).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert_eq!(e.field(), Some("credentials.box_jwt_config"));
+}
