@@ -300,7 +300,8 @@ impl fmt::Debug for BoxCredentials {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct BoxConfig {
-    /// The OAuth tokens.
+    /// The way in: a user's OAuth tokens (`box_tokens`), or the app's own (Client
+    /// Credentials Grant or JWT).
     pub credentials: BoxCredentials,
     /// The id of the folder to read, as in its URL (`https://app.box.com/folder/123`);
     /// `0` (the default) is the root, "All Files".
