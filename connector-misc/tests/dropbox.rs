@@ -1566,6 +1566,8 @@ struct Team {
     files: Arc<Mutex<Vec<(String, File)>>>,
     /// Changes after each member's cursor, served once by `continue`.
     changes: Arc<Mutex<HashMap<String, Vec<File>>>>,
+    /// A third active member (`dbmid:C`) whose Dropbox answers 403.
+    locked_member: bool,
 }
 
 fn selected(r: &Request) -> Option<String> {
@@ -1585,10 +1587,15 @@ impl Respond for Team {
                             team_member("dbmid:S", "sue@team.example", "suspended")],
                 "cursor": "AAD_members_1", "has_more": true})),
             ("/2/team/members/list/continue_v2", None) if body["cursor"] == "AAD_members_1" => {
+                let mut members = vec![team_member("dbmid:A", "alice@team.example", "active")];
+                if self.locked_member {
+                    members.push(team_member("dbmid:C", "carl@team.example", "active"));
+                }
                 ResponseTemplate::new(200).set_body_json(json!({
-                    "members": [team_member("dbmid:A", "alice@team.example", "active")],
-                    "cursor": "AAD_members_2", "has_more": false}))
+                    "members": members, "cursor": "AAD_members_2", "has_more": false}))
             }
+            ("/2/files/list_folder", Some("dbmid:C")) => ResponseTemplate::new(403).set_body_json(json!({
+                "error_summary": "no_permission/..", "error": {".tag": "no_permission"}})),
             ("/2/users/get_current_account", Some(m)) => {
                 let mut account = personal_account();
                 account["root_info"] = json!({".tag": "team", "root_namespace_id": "7",
@@ -1810,4 +1817,35 @@ async fn all_team_members_resumes_from_every_checkpoint() {
         )
         .unwrap_err();
     assert!(err.to_string().contains("all_team_members"), "{err}");
+}
+
+#[tokio::test]
+async fn a_team_member_who_cannot_be_read_is_a_failure_and_the_others_are_read() {
+    let team = Team {
+        locked_member: true,
+        ..Team::default()
+    };
+    {
+        let mut files = team.files.lock().unwrap();
+        files.push(("dbmid:A".into(), File::new(2, "a.md", "/Alice", b"alice")));
+        files.push(("dbmid:B".into(), File::new(3, "b.md", "/Bob", b"bob")));
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(team.clone())
+        .mount(&server)
+        .await;
+    let c = build(
+        &server.uri(),
+        json!({"all_team_members": true, "sync_permissions": false}),
+    );
+    let (docs, failures) = connector_core::testkit::collect_load(c.as_ref()).await;
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["dropbox:id:f2", "dropbox:id:f3"]);
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].message.contains("dbmid:C"),
+        "{}",
+        failures[0].message
+    );
 }

@@ -333,18 +333,18 @@ impl Client {
             )
             .await?
             .json()?;
-        // A cursor Dropbox repeated would loop: the pages are bounded.
-        for _ in 0..100_000 {
+        // A cursor Dropbox repeated would loop: the listing ends there.
+        loop {
             members.extend(
                 page.members
                     .into_iter()
                     .filter(|m| m.profile.status.tag == "active")
                     .map(|m| m.profile.team_member_id),
             );
-            if !page.has_more {
+            let cursor = page.cursor.take().unwrap_or_default();
+            if !page.has_more || cursor.is_empty() {
                 break;
             }
-            let cursor = page.cursor.take().unwrap_or_default();
             let next: TeamMembersPage = self
                 .send_rpc(
                     "2/team/members/list/continue_v2",
@@ -353,9 +353,16 @@ impl Client {
                 )
                 .await?
                 .json()?;
-            if next.cursor.as_deref() == Some(cursor.as_str()) && next.has_more {
-                members.extend(next.members.into_iter().map(|m| m.profile.team_member_id));
-                break;
+            if next.cursor.as_deref() == Some(cursor.as_str()) {
+                tracing::warn!(
+                    connector = SOURCE,
+                    "Dropbox repeated the members cursor; the member listing ends here"
+                );
+                page = TeamMembersPage {
+                    has_more: false,
+                    ..next
+                };
+                continue;
             }
             page = next;
         }
