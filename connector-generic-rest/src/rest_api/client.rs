@@ -13,9 +13,9 @@ use super::SOURCE;
 use super::auth::AuthType;
 use super::checkpoint::{At, Position};
 use super::config::{HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_secret_header};
-use super::model::{
-    BodyPath, FieldPath, Items, ItemsPath, canonical_json, find_items, text_of, text_ref,
-};
+use super::model::{BodyPath, FieldPath, Items, ItemsPath, find_items, text_of, text_ref};
+use super::node::{Json, Node};
+use super::raw_page::{PageItems, locate, may_reach, simple_names};
 
 /// The size asked for when the config names a size parameter but no size.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -28,6 +28,9 @@ pub(crate) struct Endpoint {
     params: Vec<(String, String)>,
     headers: Vec<(String, String)>,
     items_path: Option<ItemsPath>,
+    /// The names of `items_path` when pages can be read without a DOM of their items
+    /// ([`raw_page`](super::raw_page)).
+    plain_items: Option<std::sync::Arc<[String]>>,
     /// Where the next cursor is in a response (cursor pagination).
     next_cursor: Option<BodyPath>,
     /// Where the next page's URL is in a response (`next_url_path` pagination).
@@ -196,6 +199,19 @@ impl Endpoint {
             .as_deref()
             .filter(|f| !f.trim().is_empty())
             .and_then(|f| FieldPath::parse(f).ok());
+        // Pages are read without their items' DOM when the items sit at plain names and no
+        // path read from the body may lead into them.
+        let plain_items = items_path
+            .as_ref()
+            .and_then(|p| simple_names(p.as_str()))
+            .filter(|names| !names.is_empty())
+            .filter(|names| {
+                [&next_cursor, &next_url]
+                    .into_iter()
+                    .flatten()
+                    .all(|p| !may_reach(p, names))
+            })
+            .map(std::sync::Arc::from);
         let secret_params = params
             .iter()
             .filter(|(k, _)| is_credential_param(k))
@@ -208,6 +224,7 @@ impl Endpoint {
             params,
             headers,
             items_path,
+            plain_items,
             next_cursor,
             next_url,
             page_size,
@@ -493,7 +510,7 @@ impl RestClient {
         &self,
         pos: Position,
         since: Option<DateTime<Utc>>,
-    ) -> Result<Page<Vec<Value>, Position>> {
+    ) -> Result<Page<PageItems, Position>> {
         let e = &*self.endpoint;
         if pos.pages > 0 && e.cfg.request_delay > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(e.cfg.request_delay)).await;
@@ -514,12 +531,39 @@ impl RestClient {
                     pages = pos.pages,
                     "the API refused the page after the last one; the listing ends here"
                 );
-                return Ok(Page::last(Vec::new()));
+                return Ok(Page::last(PageItems::default()));
             }
             return Err(self.client_error(code, resp.url()));
         }
-        let mut body: Value = resp.json().map_err(|err| err.with_connector(SOURCE))?;
-        let found = find_items(&body, e.items_path.as_ref(), resp.body());
+        // With plain item names, the items are skipped here (only counted, and their ids
+        // hashed for a numbered walk's repeat guard) and read where they are converted.
+        let mut raw_ids = (numbered && self.endpoint.plain_items.is_some()).then(Vec::new);
+        let located = e.plain_items.as_ref().and_then(|names| {
+            let mut on_item = |_: usize, item: &Json<'_>| {
+                if let Some(ids) = raw_ids.as_mut() {
+                    ids.push(self.item_id(item));
+                }
+            };
+            let on_item: Option<&mut dyn for<'x> FnMut(usize, &Json<'x>)> =
+                if numbered { Some(&mut on_item) } else { None };
+            locate(resp.body(), names, on_item).map(|(rest, n)| (rest, n, names.clone()))
+        });
+        let (mut body, found, raw) = match located {
+            Some((rest, n, names)) => (
+                rest,
+                Items::List {
+                    pointer: String::new(),
+                    len: n,
+                },
+                Some(names),
+            ),
+            None => {
+                raw_ids = None;
+                let body: Value = resp.json().map_err(|err| err.with_connector(SOURCE))?;
+                let found = find_items(&body, e.items_path.as_ref(), resp.body());
+                (body, found, None)
+            }
+        };
         if matches!(found, Items::Missing) && e.items_path.is_some() {
             return Err(
                 Error::invalid_data("`items_path` matches nothing in the response")
@@ -586,15 +630,28 @@ impl RestClient {
                 next.map(|u| At::Url { url: u.to_string() })
             }
         };
-        let items = found.take(&mut body);
-        let ids = (numbered && n > 0).then(|| self.page_ids(&items));
+        let items = match raw {
+            Some(path) => PageItems::Raw {
+                body: resp.body().clone(),
+                path,
+                len: found.len(),
+            },
+            None => PageItems::Values(found.take(&mut body)),
+        };
+        let ids = (numbered && n > 0).then(|| match (&items, raw_ids) {
+            (PageItems::Raw { .. }, Some(ids)) => page_hash(&ids),
+            (PageItems::Values(list), _) => {
+                page_hash(&list.iter().map(|i| self.item_id(i)).collect::<Vec<_>>())
+            }
+            (PageItems::Raw { .. }, None) => String::new(),
+        });
         if ids.is_some() && ids == pos.prev {
             tracing::info!(
                 connector = SOURCE,
                 pages = pos.pages,
                 "the page repeats the previous page's items (does the API ignore the page parameter?); the listing ends here"
             );
-            return Ok(Page::last(Vec::new()));
+            return Ok(Page::last(PageItems::default()));
         }
         Ok(Page::new(
             items,
@@ -608,19 +665,16 @@ impl RestClient {
         ))
     }
 
-    /// A hash of the ids of a page's items: `id_field` where configured, else the content.
-    fn page_ids(&self, items: &[Value]) -> String {
-        let mut all = String::new();
-        for item in items {
-            let id = self
-                .endpoint
-                .id_path
-                .as_ref()
-                .and_then(|p| p.values(item).into_iter().next())
-                .map_or_else(|| canonical_json(item), text_of);
-            all.push_str(&hash128(&id));
-        }
-        hash128(&all)
+    /// The hash of an item's id for the repeated-page guard: of `id_field` where configured,
+    /// else of the content.
+    fn item_id<N: Node>(&self, item: &N) -> String {
+        let id = self
+            .endpoint
+            .id_path
+            .as_ref()
+            .and_then(|p| p.values(item).into_iter().next())
+            .map_or_else(|| item.canonical(), |v| v.text().into_owned());
+        hash128(&id)
     }
 
     /// The error of a 4xx answer other than 400/404 to a later page (those the client hands
@@ -646,6 +700,11 @@ impl RestClient {
         };
         err.with_url(url).with_connector(SOURCE)
     }
+}
+
+/// A hash of a page's item id hashes ([`RestClient::item_id`]).
+fn page_hash(ids: &[String]) -> String {
+    hash128(&ids.concat())
 }
 
 fn merge(query: &mut Vec<(String, String)>, extra: impl IntoIterator<Item = (String, String)>) {

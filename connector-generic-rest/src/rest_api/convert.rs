@@ -12,7 +12,8 @@ use url::Url;
 
 use super::SOURCE;
 use super::config::{RestApiConfig, TypeHint};
-use super::model::{FieldPath, canonical_json, text_of, text_ref};
+use super::model::{FieldPath, text_of};
+use super::node::Node;
 
 /// How items become documents, resolved once from the config.
 #[derive(Debug)]
@@ -69,7 +70,7 @@ impl Mapping {
     /// The value at `path` after defaults and type hints: one value as it is, several joined
     /// with `", "`, none → the configured default. Borrowed from `item` when nothing had to
     /// change, which is the common case (no hint, one value).
-    fn typed<'a>(&'a self, path: &FieldPath, item: &'a Value) -> Option<Cow<'a, Value>> {
+    fn typed<'a, N: Node>(&'a self, path: &FieldPath, item: &'a N) -> Option<Typed<'a, N>> {
         let hint = if self.hints.is_empty() {
             None
         } else {
@@ -78,11 +79,11 @@ impl Mapping {
         if hint.is_none()
             && let Some(Some(one)) = path.single(item)
         {
-            return Some(Cow::Borrowed(one));
+            return Some(Typed::Node(one));
         }
         let mut values = path.values(item);
         if hint.is_none() && values.len() == 1 {
-            return values.pop().map(Cow::Borrowed);
+            return values.pop().map(Typed::Node);
         }
         let mut converted: Vec<Value> = if values.is_empty() {
             self.defaults
@@ -91,7 +92,7 @@ impl Mapping {
                 .into_iter()
                 .collect()
         } else {
-            values.into_iter().cloned().collect()
+            values.into_iter().map(Node::to_value).collect()
         };
         if let Some(hint) = hint {
             converted = converted
@@ -101,8 +102,8 @@ impl Mapping {
         }
         match converted.len() {
             0 => None,
-            1 => converted.pop().map(Cow::Owned),
-            _ => Some(Cow::Owned(Value::String(
+            1 => converted.pop().map(Typed::Value),
+            _ => Some(Typed::Value(Value::String(
                 converted.iter().map(text_of).collect::<Vec<_>>().join(", "),
             ))),
         }
@@ -113,11 +114,11 @@ impl Mapping {
     ///
     /// # Errors
     /// An [`ErrorKind::InvalidData`] error when `id_field` is configured and the item lacks it.
-    pub(crate) fn id(&self, item: &Value) -> Result<String, Error> {
+    pub(crate) fn id<N: Node>(&self, item: &N) -> Result<String, Error> {
         let raw = match &self.id {
             Some(path) => match self
                 .typed(path, item)
-                .map(|v| text_of(&v))
+                .map(|v| v.text().into_owned())
                 .filter(|s| !s.is_empty())
             {
                 Some(raw) => raw,
@@ -128,13 +129,13 @@ impl Mapping {
                     );
                 }
             },
-            None => hash128(&canonical_json(item)),
+            None => hash128(&item.canonical()),
         };
         Ok(hash128_concat(&[SOURCE, ":", &raw]))
     }
 
     /// The item's modification time, if the config names one and it parses.
-    pub(crate) fn updated_at(&self, item: &Value) -> Option<DateTime<Utc>> {
+    pub(crate) fn updated_at<N: Node>(&self, item: &N) -> Option<DateTime<Utc>> {
         let path = self.timestamp.as_ref()?;
         match path.single(item) {
             Some(one) => one.and_then(parse_datetime),
@@ -143,14 +144,18 @@ impl Mapping {
     }
 
     /// `item` (entry `index` of its page) as a document, or a failure naming it.
-    pub(crate) fn convert(&self, item: &Value, index: usize) -> Result<Document, Box<Failure>> {
+    pub(crate) fn convert<N: Node>(
+        &self,
+        item: &N,
+        index: usize,
+    ) -> Result<Document, Box<Failure>> {
         if !item.is_object() {
             return Err(Box::new(Failure::new(
                 None,
                 ErrorKind::InvalidData,
                 format!(
                     "{SOURCE}: entry {index} of the page is a {}, not an object",
-                    kind_of(item)
+                    item.kind()
                 ),
             )));
         }
@@ -166,7 +171,7 @@ impl Mapping {
             None => {
                 let mut content = String::new();
                 for v in self.content.iter().filter_map(|p| self.typed(p, item)) {
-                    let part = strip_html(&text_ref(&v));
+                    let part = strip_html(&v.text());
                     if part.is_empty() {
                         continue;
                     }
@@ -189,10 +194,10 @@ impl Mapping {
                     Some(one) => one,
                     None => p.values(item).into_iter().next(),
                 })
-                .map(Cow::Borrowed),
+                .map(Typed::Node),
         };
         let title = title_value
-            .map(|v| title_of(&text_ref(&v)))
+            .map(|v| title_of(&v.text()))
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| id.clone());
         let mut doc = Document::text(id, SOURCE, title, content);
@@ -203,13 +208,13 @@ impl Mapping {
             .link
             .as_ref()
             .and_then(|p| self.typed(p, item))
-            .and_then(|v| Url::parse(&text_of(&v)).ok())
+            .and_then(|v| Url::parse(&v.text()).ok())
         {
             doc = doc.with_link(link);
         }
         for path in &self.metadata {
             if let Some(v) = self.typed(path, item) {
-                doc = doc.with_metadata(path.as_str(), v.into_owned());
+                doc = doc.with_metadata(path.as_str(), v.into_value());
             }
         }
         // Over what the document delivers, not the whole item: a change to a field the config
@@ -219,10 +224,13 @@ impl Mapping {
 
     /// Fills `{name}` placeholders (`{{`/`}}` are literal braces; a format spec after `:` is
     /// ignored); unknown names render as nothing.
-    fn render(&self, template: &str, item: &Value) -> String {
+    fn render<N: Node>(&self, template: &str, item: &N) -> String {
         let mut values: BTreeMap<String, String> = BTreeMap::new();
         for p in self.content.iter().chain(&self.metadata) {
-            let text = self.typed(p, item).map(|v| text_of(&v)).unwrap_or_default();
+            let text = self
+                .typed(p, item)
+                .map(|v| v.text().into_owned())
+                .unwrap_or_default();
             values.entry(p.template_name()).or_insert(text);
         }
         let mut out = String::with_capacity(template.len());
@@ -262,14 +270,26 @@ impl Mapping {
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "list",
-        Value::Object(_) => "object",
+/// A mapped value: borrowed from the item, or made (a default, a type hint's result, several
+/// values joined).
+enum Typed<'a, N> {
+    Node(&'a N),
+    Value(Value),
+}
+
+impl<N: Node> Typed<'_, N> {
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            Self::Node(n) => n.text(),
+            Self::Value(v) => v.text(),
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            Self::Node(n) => n.to_value(),
+            Self::Value(v) => v,
+        }
     }
 }
 
@@ -299,41 +319,38 @@ fn apply_hint(hint: TypeHint, v: Value) -> Option<Value> {
 /// Parses a timestamp: RFC 3339 / ISO 8601 (with or without zone, `T` or space), a date, or an
 /// epoch number (or numeric string) in seconds, or milliseconds when it is past 10^11 (which
 /// as seconds would be the year 5138), or microseconds past 10^14.
-pub(crate) fn parse_datetime(v: &Value) -> Option<DateTime<Utc>> {
-    match v {
-        Value::Number(n) => n.as_f64().and_then(from_epoch),
-        Value::String(s) => {
-            let s = s.trim();
-            if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+pub(crate) fn parse_datetime<N: Node>(v: &N) -> Option<DateTime<Utc>> {
+    if let Some(s) = v.str() {
+        let s = s.trim();
+        if let Ok(d) = DateTime::parse_from_rfc3339(s) {
+            return Some(d.with_timezone(&Utc));
+        }
+        for fmt in [
+            "%Y-%m-%dT%H:%M:%S%.f%:z",
+            "%Y-%m-%d %H:%M:%S%.f%:z",
+            "%Y-%m-%dT%H:%M:%S%.f%z",
+            "%Y-%m-%d %H:%M:%S%.f%z",
+        ] {
+            if let Ok(d) = DateTime::parse_from_str(s, fmt) {
                 return Some(d.with_timezone(&Utc));
             }
-            for fmt in [
-                "%Y-%m-%dT%H:%M:%S%.f%:z",
-                "%Y-%m-%d %H:%M:%S%.f%:z",
-                "%Y-%m-%dT%H:%M:%S%.f%z",
-                "%Y-%m-%d %H:%M:%S%.f%z",
-            ] {
-                if let Ok(d) = DateTime::parse_from_str(s, fmt) {
-                    return Some(d.with_timezone(&Utc));
-                }
-            }
-            let naive = s.strip_suffix('Z').unwrap_or(s);
-            for fmt in [
-                "%Y-%m-%dT%H:%M:%S%.f",
-                "%Y-%m-%d %H:%M:%S%.f",
-                "%Y-%m-%dT%H:%M",
-            ] {
-                if let Ok(d) = NaiveDateTime::parse_from_str(naive, fmt) {
-                    return Some(Utc.from_utc_datetime(&d));
-                }
-            }
-            if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                return d.and_hms_opt(0, 0, 0).map(|d| Utc.from_utc_datetime(&d));
-            }
-            s.parse::<f64>().ok().and_then(from_epoch)
         }
-        _ => None,
+        let naive = s.strip_suffix('Z').unwrap_or(s);
+        for fmt in [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+        ] {
+            if let Ok(d) = NaiveDateTime::parse_from_str(naive, fmt) {
+                return Some(Utc.from_utc_datetime(&d));
+            }
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            return d.and_hms_opt(0, 0, 0).map(|d| Utc.from_utc_datetime(&d));
+        }
+        return s.parse::<f64>().ok().and_then(from_epoch);
     }
+    v.f64().and_then(from_epoch)
 }
 
 fn from_epoch(n: f64) -> Option<DateTime<Utc>> {

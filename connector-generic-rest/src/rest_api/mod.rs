@@ -13,7 +13,9 @@ mod client;
 mod config;
 mod convert;
 mod model;
+mod node;
 mod pages;
+mod raw_page;
 
 use std::fmt;
 use std::sync::Arc;

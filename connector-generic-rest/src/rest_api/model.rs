@@ -6,6 +6,8 @@ use std::borrow::Cow;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
+use super::node::Node;
+
 /// One segment of a [`FieldPath`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
@@ -83,15 +85,15 @@ impl FieldPath {
     /// Every value at this path; `[*]` flattens a list, missing keys drop out.
     /// For a path without `[*]`, which has at most one value: that value (`Some(None)` when
     /// it is missing or null), found without a list. `None` for a path with `[*]`.
-    pub(crate) fn single<'a>(&self, item: &'a Value) -> Option<Option<&'a Value>> {
+    pub(crate) fn single<'a, N: Node>(&self, item: &'a N) -> Option<Option<&'a N>> {
         if !self.single {
             return None;
         }
         let mut v = item;
         for seg in &self.segments {
             let next = match seg {
-                Segment::Key(k) => v.get(k),
-                Segment::Index(k, n) => v.get(k).and_then(|l| l.get(*n)),
+                Segment::Key(k) => v.key(k),
+                Segment::Index(k, n) => v.key(k).and_then(|l| l.index(*n)),
                 Segment::All(_) => None,
             };
             match next {
@@ -102,7 +104,7 @@ impl FieldPath {
         Some((!v.is_null()).then_some(v))
     }
 
-    pub(crate) fn values<'a>(&self, item: &'a Value) -> Vec<&'a Value> {
+    pub(crate) fn values<'a, N: Node>(&self, item: &'a N) -> Vec<&'a N> {
         if let Some(one) = self.single(item) {
             return one.into_iter().collect();
         }
@@ -111,10 +113,10 @@ impl FieldPath {
             let mut next = Vec::new();
             for v in current {
                 match seg {
-                    Segment::Key(k) => next.extend(v.get(k)),
-                    Segment::Index(k, n) => next.extend(v.get(k).and_then(|l| l.get(*n))),
+                    Segment::Key(k) => next.extend(v.key(k)),
+                    Segment::Index(k, n) => next.extend(v.key(k).and_then(|l| l.index(*n))),
                     Segment::All(k) => {
-                        if let Some(Value::Array(list)) = v.get(k) {
+                        if let Some(list) = v.key(k).and_then(Node::list) {
                             next.extend(list.iter());
                         }
                     }
@@ -125,6 +127,14 @@ impl FieldPath {
         current.retain(|v| !v.is_null());
         current
     }
+
+    /// The key each segment reads, whatever it does with the value.
+    pub(crate) fn segment_keys(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.segments.iter().map(|s| match s {
+            Segment::Key(k) => (k.as_str(), true),
+            Segment::Index(k, _) | Segment::All(k) => (k.as_str(), false),
+        })
+    }
 }
 
 /// A JSONPath (RFC 9535). A path without the leading `$` is read as relative to the root
@@ -132,6 +142,8 @@ impl FieldPath {
 #[derive(Debug, Clone)]
 pub(crate) struct ItemsPath {
     path: JsonPath,
+    /// The path as parsed (with its `$`).
+    raw: String,
 }
 
 impl ItemsPath {
@@ -147,8 +159,13 @@ impl ItemsPath {
             format!("$.{p}")
         };
         JsonPath::parse(&full)
-            .map(|path| Self { path })
+            .map(|path| Self { path, raw: full })
             .map_err(|e| format!("is not a valid JSONPath: {e}"))
+    }
+
+    /// The path as parsed, with its leading `$`.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.raw
     }
 
     /// Every match.

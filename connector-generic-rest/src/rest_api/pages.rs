@@ -26,15 +26,19 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use connector_core::pages::{Page, PageLimit, convert_blocking, paginate, read_ahead};
-use connector_core::{Batch, CheckpointedBatch, Result, SlimDocument, SyncContext, TimeWindow};
+use connector_core::{
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
+};
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
-use serde_json::Value;
 
 use super::SOURCE;
 use super::checkpoint::{Position, RestApiCheckpoint};
 use super::client::RestClient;
 use super::convert::Mapping;
+use super::node::Node;
+use super::raw_page::{PageItems, for_each};
 
 /// Pages converted at once.
 const CONVERT_CONCURRENCY: usize = 2;
@@ -54,7 +58,7 @@ fn walk(
     limit: PageLimit,
     since: Option<DateTime<Utc>>,
     ctx: &SyncContext,
-) -> BoxStream<'static, Result<Page<Vec<Value>, Position>>> {
+) -> BoxStream<'static, Result<Page<PageItems, Position>>> {
     let cancellation = ctx.cancellation().clone();
     // Each fetch depends only on the position the previous one returned, so reading ahead is
     // safe.
@@ -101,17 +105,33 @@ pub(super) fn load(
 
 /// One page's items as a batch, in page order; with `window`, only documents whose time lies
 /// in it.
-fn convert_page(mapping: &Mapping, items: &[Value], window: Option<TimeWindow>) -> Batch {
+fn convert_page(mapping: &Mapping, items: &PageItems, window: Option<TimeWindow>) -> Batch {
     let mut documents = Vec::with_capacity(items.len());
     let mut failures = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        match mapping.convert(item, i) {
+    let mut take =
+        |converted: std::result::Result<connector_core::Document, Box<Failure>>| match converted {
             Ok(doc) => {
                 if window.is_none_or(|w| doc.updated_at.is_some_and(|t| w.contains(t))) {
                     documents.push(doc);
                 }
             }
             Err(f) => failures.push(*f),
+        };
+    match items {
+        PageItems::Values(list) => {
+            for (i, item) in list.iter().enumerate() {
+                take(mapping.convert(item, i));
+            }
+        }
+        PageItems::Raw { body, path, .. } => {
+            // The bytes were read whole when the page was fetched, so this cannot fail.
+            if !for_each(body, path, &mut |i, item| take(mapping.convert(item, i))) {
+                failures.push(Failure::new(
+                    None,
+                    ErrorKind::InvalidData,
+                    format!("{SOURCE}: the page's items could not be read again"),
+                ));
+            }
         }
     }
     Batch::with_parts(documents, failures, Vec::new())
@@ -134,19 +154,205 @@ pub(super) fn list_ids(
         ctx,
     );
     pages
-        .and_then(move |page| {
-            let ids: Result<Vec<SlimDocument>> = page
-                .items
-                .iter()
-                .filter(|v| v.is_object())
-                .map(|item| {
-                    mapping
-                        .id(item)
-                        .map(SlimDocument::new)
-                        .map_err(|e| e.with_connector(SOURCE))
-                })
-                .collect();
-            futures::future::ready(ids)
-        })
+        .and_then(move |page| futures::future::ready(page_ids(&mapping, &page.items)))
         .boxed()
+}
+
+/// The ids of a page's items that are objects.
+fn page_ids(mapping: &Mapping, items: &PageItems) -> Result<Vec<SlimDocument>> {
+    let mut ids = Vec::with_capacity(items.len());
+    match items {
+        PageItems::Values(list) => {
+            for item in list.iter().filter(|v| v.is_object()) {
+                let id = mapping.id(item).map_err(|e| e.with_connector(SOURCE))?;
+                ids.push(SlimDocument::new(id));
+            }
+        }
+        PageItems::Raw { body, path, .. } => {
+            let mut first_error = None;
+            let read = for_each(body, path, &mut |_, item| {
+                if first_error.is_some() || !item.is_object() {
+                    return;
+                }
+                match mapping.id(item) {
+                    Ok(id) => ids.push(SlimDocument::new(id)),
+                    Err(e) => first_error = Some(e.with_connector(SOURCE)),
+                }
+            });
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+            if !read {
+                return Err(
+                    Error::invalid_data("the page's items could not be read again")
+                        .with_connector(SOURCE),
+                );
+            }
+        }
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rest_api::config::RestApiConfig;
+    use crate::rest_api::model::{Items, ItemsPath, find_items};
+    use crate::rest_api::raw_page::locate;
+    use connector_core::reexports::Bytes;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    /// Configs that read every kind of path: plain keys, nested keys, indexes, `[*]`, type
+    /// hints, defaults, a template, no `id_field` (content ids).
+    fn mappings() -> Vec<Mapping> {
+        [
+            json!({"id_field": "id", "content_fields": "title, body", "metadata_fields": ["author.name", "tags[*]"], "poll_timestamp_field": "updated_at"}),
+            json!({"content_fields": ["body", "a.b"], "metadata_fields": ["tags[1]", "a"], "title_field": "title"}),
+            json!({"id_field": "a.b", "content_fields": "title", "link_field": "link",
+                   "field_type_hints": {"id": "string", "a.b": "number", "updated_at": "date"},
+                   "field_default_values": {"body": "none", "tags[*]": 7},
+                   "metadata_fields": ["updated_at", "tags[*]", "body"]}),
+            json!({"id_field": "id", "content_fields": ["title", "body"], "metadata_fields": ["tags"],
+                   "content_template": "{title}: {body} {{x}} {tags:>3}"}),
+        ]
+        .into_iter()
+        .map(|mut m| {
+            m["url"] = json!("https://api.example.com/items");
+            let cfg: RestApiConfig = serde_json::from_value(m).unwrap();
+            Mapping::new(&cfg).unwrap()
+        })
+        .collect()
+    }
+
+    /// The page through the `Value` path and the raw one: the same batch, the same ids.
+    fn same_both_ways(body: &[u8]) {
+        let path = ["data".to_owned()];
+        let (_, n) = locate(body, &path, None).expect("a page the raw path reads");
+        let mut value: Value = serde_json::from_slice(body).unwrap();
+        let found = find_items(&value, ItemsPath::parse("$.data").ok().as_ref(), body);
+        assert!(matches!(found, Items::List { len, .. } if len == n));
+        let values = PageItems::Values(found.take(&mut value));
+        let raw = PageItems::Raw {
+            body: Bytes::copy_from_slice(body),
+            path: path.into(),
+            len: n,
+        };
+        for m in mappings() {
+            let window = TimeWindow::new(
+                DateTime::from_timestamp(1_000, 0).unwrap(),
+                DateTime::from_timestamp(2_000_000_000, 0).unwrap(),
+            )
+            .unwrap();
+            for w in [None, Some(window)] {
+                assert_eq!(convert_page(&m, &values, w), convert_page(&m, &raw, w));
+            }
+            assert_eq!(
+                page_ids(&m, &values).map_err(|e| e.to_string()),
+                page_ids(&m, &raw).map_err(|e| e.to_string())
+            );
+        }
+    }
+
+    #[test]
+    fn raw_pages_convert_as_values_do() {
+        same_both_ways(
+            br#"{"data": [
+                {"id": 1, "title": "T\u00e9", "body": "<p>Hi <b>there</b></p>", "author": {"name": "A"}, "tags": ["a", 2, null, {"k": 1}], "updated_at": 1767225600},
+                {"id": "x", "id": "y", "title": "  spaced  title ", "body": 5.5, "a": {"b": "12"}, "updated_at": "2026-01-02T03:04:05Z", "link": "https://x.example/p"},
+                {"title": null, "body": ["l", {"z": 1, "a": 2}], "a": {"b": 1e3}, "tags": "one"},
+                {"id": 18446744073709551615, "title": "\"quoted\"\n", "body": "a < b", "updated_at": "yesterday"},
+                3, "s", null, [1], {}
+            ], "meta": {"next": "c1"}}"#,
+        );
+    }
+
+    /// A generated JSON value; objects keep their entries as written, repeated keys too.
+    #[derive(Debug, Clone)]
+    enum Gen {
+        Leaf(Value),
+        List(Vec<Gen>),
+        Object(Vec<(String, Gen)>),
+    }
+
+    impl Gen {
+        fn write(&self, out: &mut String) {
+            match self {
+                Gen::Leaf(v) => out.push_str(&v.to_string()),
+                Gen::List(list) => {
+                    out.push('[');
+                    for (i, e) in list.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        e.write(out);
+                    }
+                    out.push(']');
+                }
+                Gen::Object(entries) => {
+                    out.push('{');
+                    for (i, (k, v)) in entries.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        out.push_str(&Value::from(k.as_str()).to_string());
+                        out.push(':');
+                        v.write(out);
+                    }
+                    out.push('}');
+                }
+            }
+        }
+    }
+
+    /// Any JSON value of the shapes items have, with keys the mappings read.
+    fn json_value() -> impl Strategy<Value = Gen> {
+        let key = prop::sample::select(vec![
+            "id",
+            "title",
+            "body",
+            "author",
+            "name",
+            "tags",
+            "updated_at",
+            "a",
+            "b",
+            "link",
+            "k\u{e9}",
+            "q\"",
+        ])
+        .prop_map(str::to_owned);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e12f64..1e12).prop_map(Value::from),
+            "[a-z <>/&;\"\\\\\n\u{e9}]{0,12}".prop_map(Value::from),
+            prop::sample::select(vec![
+                "<p>x <b>y</b></p>",
+                "2026-01-02T03:04:05Z",
+                "https://x.example/a",
+                "12"
+            ])
+            .prop_map(Value::from),
+        ]
+        .prop_map(Gen::Leaf);
+        leaf.prop_recursive(3, 24, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Gen::List),
+                prop::collection::vec((key.clone(), inner), 0..6).prop_map(Gen::Object),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_page_converts_alike_both_ways(items in prop::collection::vec(json_value(), 0..6)) {
+            let mut body = String::from("{\"meta\":{\"next\":null},\"data\":");
+            Gen::List(items).write(&mut body);
+            body.push('}');
+            same_both_ways(body.as_bytes());
+        }
+    }
 }

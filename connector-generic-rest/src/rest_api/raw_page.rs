@@ -1,0 +1,360 @@
+//! Pages read without a DOM of their items, where the config allows it.
+//!
+//! When `items_path` is a plain chain of names (`$.data`, `$.hits.hits`, `data.items`), the
+//! fetch reads a page once with the items skipped (counted, not built): what it needs besides
+//! them (the next cursor, `has_more`, totals) comes from the rest of the body, parsed into a
+//! [`Value`] as before with an empty list where the items were. The items stay in the body's
+//! bytes, and conversion reads them there one at a time into borrowed [`Json`] trees,
+//! dropped as soon as each is a document.
+//!
+//! Everything else takes the [`Value`] path of [`find_items`](super::model::find_items), so
+//! nothing any response gives changes: an `items_path` with filters, wildcards or indexes; a
+//! match that is not a list; a name repeated along the path (serde_json keeps the last, which
+//! a single pass cannot know in advance); a cursor or next-URL path that could read into the
+//! items (its first names follow the items'); a body that is not JSON (the `Value` parse
+//! reports it as before).
+
+use std::fmt;
+use std::sync::Arc;
+
+use connector_core::reexports::Bytes;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use super::model::{BodyPath, FieldPath};
+use super::node::{Json, Key};
+
+/// A page's items: [`Value`]s, or still in the body's bytes at a plain path.
+#[derive(Debug, Clone)]
+pub(crate) enum PageItems {
+    Values(Vec<Value>),
+    Raw {
+        body: Bytes,
+        path: Arc<[String]>,
+        len: usize,
+    },
+}
+
+impl PageItems {
+    /// How many items (entries of any JSON type) the page has.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Values(list) => list.len(),
+            Self::Raw { len, .. } => *len,
+        }
+    }
+}
+
+impl Default for PageItems {
+    fn default() -> Self {
+        Self::Values(Vec::new())
+    }
+}
+
+/// Calls `on_item` with each item of `body` at `path`, in page order; its result is `false`
+/// when the body is not what [`locate`] read (which cannot happen for the bytes it read).
+pub(crate) fn for_each(
+    body: &[u8],
+    path: &[String],
+    on_item: &mut dyn for<'x> FnMut(usize, &Json<'x>),
+) -> bool {
+    walk(body, path, false, Some(on_item)).is_some()
+}
+
+/// Reads `body`: the body without its items (an empty list in their place) and how many
+/// there are, with `on_item` called on each; `None` when the fast path does not apply
+/// (module docs), and the [`Value`] path must read the body instead.
+pub(crate) fn locate(
+    body: &[u8],
+    path: &[String],
+    on_item: Option<&mut dyn for<'x> FnMut(usize, &Json<'x>)>,
+) -> Option<(Value, usize)> {
+    walk(body, path, true, on_item)
+}
+
+fn walk(
+    body: &[u8],
+    path: &[String],
+    build_rest: bool,
+    on_item: Option<&mut dyn for<'x> FnMut(usize, &Json<'x>)>,
+) -> Option<(Value, usize)> {
+    if path.is_empty() {
+        return None;
+    }
+    let mut state = State {
+        found: None,
+        repeated: false,
+        build_rest,
+        on_item,
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let rest = Along {
+        path,
+        state: &mut state,
+    }
+    .deserialize(&mut de)
+    .ok()?;
+    de.end().ok()?;
+    if state.repeated {
+        return None;
+    }
+    state.found.map(|n| (rest, n))
+}
+
+struct State<'f> {
+    /// The item count, once the list was read.
+    found: Option<usize>,
+    /// A name of the path appeared twice in one object.
+    repeated: bool,
+    build_rest: bool,
+    on_item: Option<&'f mut dyn for<'x> FnMut(usize, &Json<'x>)>,
+}
+
+/// Follows `path` down the body; the list at its end is the items.
+struct Along<'s, 'f> {
+    path: &'s [String],
+    state: &'s mut State<'f>,
+}
+
+impl<'de> DeserializeSeed<'de> for Along<'_, '_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.path.is_empty() {
+            d.deserialize_seq(self)
+        } else {
+            d.deserialize_map(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Along<'_, '_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.path.is_empty() {
+            "a list of items"
+        } else {
+            "an object on the items' path"
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let Some((name, deeper)) = self.path.split_first() else {
+            return Err(serde::de::Error::custom("the items are not a list"));
+        };
+        let mut rest = Map::new();
+        let mut seen = false;
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let value = if key == name.as_str() {
+                if seen {
+                    self.state.repeated = true;
+                }
+                seen = true;
+                map.next_value_seed(Along {
+                    path: deeper,
+                    state: &mut *self.state,
+                })?
+            } else if self.state.build_rest {
+                map.next_value::<Value>()?
+            } else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if self.state.build_rest {
+                rest.insert(key.into_owned(), value);
+            }
+        }
+        Ok(Value::Object(rest))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if !self.path.is_empty() {
+            return Err(serde::de::Error::custom("a list on the items' path"));
+        }
+        let mut n = 0;
+        match self.state.on_item.as_mut() {
+            Some(on_item) => {
+                while let Some(item) = seq.next_element::<Json<'de>>()? {
+                    on_item(n, &item);
+                    n += 1;
+                }
+            }
+            None => {
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+            }
+        }
+        if self.state.found.is_some() {
+            self.state.repeated = true;
+        }
+        self.state.found = Some(n);
+        Ok(Value::Array(Vec::new()))
+    }
+}
+
+/// The names of a JSONPath made only of name selectors from the root (`$.a.b`, `$['a']`,
+/// `$["a"].b`); `None` for anything else.
+pub(crate) fn simple_names(path: &str) -> Option<Vec<String>> {
+    let mut rest = path.trim().strip_prefix('$')?;
+    let mut names = Vec::new();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let len = after
+                .char_indices()
+                .find(|&(i, c)| {
+                    !(c == '_'
+                        || c.is_ascii_alphabetic()
+                        || (i > 0 && c.is_ascii_digit())
+                        || u32::from(c) >= 0x80)
+                })
+                .map_or(after.len(), |(i, _)| i);
+            if len == 0 {
+                return None;
+            }
+            names.push(after[..len].to_owned());
+            rest = &after[len..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let quote = after.chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+            let inner = &after[1..];
+            let end = inner.find(quote)?;
+            let name = &inner[..end];
+            if name.contains('\\') || name.chars().any(|c| u32::from(c) < 0x20) {
+                return None;
+            }
+            let close = inner[end + 1..].strip_prefix(']')?;
+            names.push(name.to_owned());
+            rest = close;
+        } else {
+            return None;
+        }
+    }
+    Some(names)
+}
+
+/// Whether a value read at `path` can lie inside the items at `items` (or contain them): true
+/// unless the two part at some name before either ends.
+pub(crate) fn may_reach(path: &BodyPath, items: &[String]) -> bool {
+    let keys: Vec<(String, bool)> = match path {
+        BodyPath::Json(p) => match simple_names(p.as_str()) {
+            Some(names) => names.into_iter().map(|n| (n, true)).collect(),
+            None => return true,
+        },
+        BodyPath::Field(p) => field_keys(p),
+    };
+    for (i, name) in items.iter().enumerate() {
+        match keys.get(i) {
+            None => return true,
+            Some((key, _)) if key != name => return false,
+            // The same name, read as a whole (a key) or indexed into: follows the items.
+            Some((_, plain)) if !plain => return true,
+            Some(_) => {}
+        }
+    }
+    true
+}
+
+fn field_keys(p: &FieldPath) -> Vec<(String, bool)> {
+    p.segment_keys()
+        .map(|(k, plain)| (k.to_owned(), plain))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::node::Node;
+    use super::*;
+
+    #[test]
+    fn simple_names_take_only_name_chains() {
+        let names = |p: &str| simple_names(p);
+        assert_eq!(names("$.data"), Some(vec!["data".to_owned()]));
+        assert_eq!(
+            names("$.hits.hits"),
+            Some(vec!["hits".to_owned(), "hits".to_owned()])
+        );
+        assert_eq!(
+            names("$['a b'][\"c\"].d_1"),
+            Some(vec!["a b".to_owned(), "c".to_owned(), "d_1".to_owned()])
+        );
+        assert_eq!(names("$"), Some(vec![]));
+        for other in [
+            "$.data[*]",
+            "$.data[0]",
+            "$..data",
+            "$.1a",
+            "$.a.",
+            "$['a\\'b']",
+            "$[?@.x]",
+            "data",
+            "$.a b",
+        ] {
+            assert_eq!(names(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn cursor_paths_that_read_into_the_items_are_seen() {
+        let items = vec!["data".to_owned()];
+        let reach = |p: &str| may_reach(&BodyPath::parse(p).unwrap(), &items);
+        assert!(!reach("$.meta.next"));
+        assert!(!reach("meta.next"));
+        assert!(!reach("next"));
+        assert!(reach("$.data"));
+        assert!(reach("data[0].id"));
+        assert!(reach("$.data[-1].id"));
+        assert!(reach("$..next"));
+        let nested = vec!["result".to_owned(), "items".to_owned()];
+        let reach = |p: &str| may_reach(&BodyPath::parse(p).unwrap(), &nested);
+        assert!(reach("result"));
+        assert!(!reach("result.next"));
+        assert!(reach("result.items[0]"));
+        assert!(!reach("$.meta"));
+    }
+
+    #[test]
+    fn locate_skips_the_items_and_falls_back_on_the_unusual() {
+        let path = vec!["data".to_owned()];
+        let (rest, n) = locate(
+            br#"{"meta": {"next": "c1"}, "data": [{"id": 1}, 2, null], "total": 3}"#,
+            &path,
+            None,
+        )
+        .unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            rest,
+            serde_json::json!({"meta": {"next": "c1"}, "data": [], "total": 3})
+        );
+        let mut seen = Vec::new();
+        assert!(for_each(
+            br#"{"data": [{"id": 1}, "x"], "x": [1]}"#,
+            &path,
+            &mut |i, j| seen.push((i, j.to_value()))
+        ));
+        assert_eq!(
+            seen,
+            vec![
+                (0, serde_json::json!({"id": 1})),
+                (1, serde_json::json!("x"))
+            ]
+        );
+        for body in [
+            &br#"{"data": {"id": 1}}"#[..],
+            br#"{"data": [], "data": []}"#,
+            br#"{"meta": 1}"#,
+            br#"[{"id": 1}]"#,
+            br#"{"data": [1]} x"#,
+            br#"{"data": [1"#,
+        ] {
+            assert_eq!(locate(body, &path, None), None, "{body:?}");
+        }
+        let deep = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(locate(br#"{"a": {"b": [1]}, "a": {}}"#, &deep, None), None);
+        assert_eq!(
+            locate(br#"{"a": {"b": [1], "c": 2}}"#, &deep, None),
+            Some((serde_json::json!({"a": {"b": [], "c": 2}}), 1))
+        );
+    }
+}
