@@ -82,8 +82,22 @@ impl Mapping {
             return Some(Typed::Node(one));
         }
         let mut values = path.values(item);
-        if hint.is_none() && values.len() == 1 {
-            return values.pop().map(Typed::Node);
+        if hint.is_none() {
+            match values.len() {
+                0 => {}
+                1 => return values.pop().map(Typed::Node),
+                // Joined as the owned values below would be, without making them first.
+                _ => {
+                    let mut joined = String::new();
+                    for (i, v) in values.iter().enumerate() {
+                        if i > 0 {
+                            joined.push_str(", ");
+                        }
+                        joined.push_str(&v.text());
+                    }
+                    return Some(Typed::Value(Value::String(joined)));
+                }
+            }
         }
         let mut converted: Vec<Value> = if values.is_empty() {
             self.defaults
