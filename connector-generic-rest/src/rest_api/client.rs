@@ -15,7 +15,7 @@ use super::checkpoint::{At, Position};
 use super::config::{HttpMethod, PaginationType, RestApiConfig, SinceFormat, is_secret_header};
 use super::model::{BodyPath, FieldPath, Items, ItemsPath, find_items, text_of, text_ref};
 use super::node::{Json, Node};
-use super::raw_page::{PageItems, locate, may_reach, simple_names};
+use super::raw_page::{OnItem, PageItems, locate, may_reach, simple_names};
 
 /// The size asked for when the config names a size parameter but no size.
 const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -544,8 +544,7 @@ impl RestClient {
                     ids.push(self.item_id(item));
                 }
             };
-            let on_item: Option<&mut dyn for<'x> FnMut(usize, &Json<'x>)> =
-                if numbered { Some(&mut on_item) } else { None };
+            let on_item: Option<OnItem<'_>> = if numbered { Some(&mut on_item) } else { None };
             locate(resp.body(), names, on_item).map(|(rest, n)| (rest, n, names.clone()))
         });
         let (mut body, found, raw) = match located {

@@ -24,6 +24,9 @@ use serde_json::{Map, Value};
 use super::model::{BodyPath, FieldPath};
 use super::node::{Json, Key};
 
+/// What is called with each item of a page, and its index.
+pub(crate) type OnItem<'f> = &'f mut dyn for<'x> FnMut(usize, &Json<'x>);
+
 /// A page's items: [`Value`]s, or still in the body's bytes at a plain path.
 #[derive(Debug, Clone)]
 pub(crate) enum PageItems {
@@ -53,11 +56,7 @@ impl Default for PageItems {
 
 /// Calls `on_item` with each item of `body` at `path`, in page order; its result is `false`
 /// when the body is not what [`locate`] read (which cannot happen for the bytes it read).
-pub(crate) fn for_each(
-    body: &[u8],
-    path: &[String],
-    on_item: &mut dyn for<'x> FnMut(usize, &Json<'x>),
-) -> bool {
+pub(crate) fn for_each(body: &[u8], path: &[String], on_item: OnItem<'_>) -> bool {
     walk(body, path, false, Some(on_item)).is_some()
 }
 
@@ -67,7 +66,7 @@ pub(crate) fn for_each(
 pub(crate) fn locate(
     body: &[u8],
     path: &[String],
-    on_item: Option<&mut dyn for<'x> FnMut(usize, &Json<'x>)>,
+    on_item: Option<OnItem<'_>>,
 ) -> Option<(Value, usize)> {
     walk(body, path, true, on_item)
 }
@@ -76,7 +75,7 @@ fn walk(
     body: &[u8],
     path: &[String],
     build_rest: bool,
-    on_item: Option<&mut dyn for<'x> FnMut(usize, &Json<'x>)>,
+    on_item: Option<OnItem<'_>>,
 ) -> Option<(Value, usize)> {
     if path.is_empty() {
         return None;
@@ -107,7 +106,7 @@ struct State<'f> {
     /// A name of the path appeared twice in one object.
     repeated: bool,
     build_rest: bool,
-    on_item: Option<&'f mut dyn for<'x> FnMut(usize, &Json<'x>)>,
+    on_item: Option<OnItem<'f>>,
 }
 
 /// Follows `path` down the body; the list at its end is the items.
