@@ -233,7 +233,11 @@ pub struct Document {
     /// The body.
     pub content: Content,
     /// When the source last changed it; never invented.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339"
+    )]
     pub updated_at: Option<DateTime<Utc>>,
     /// Size in bytes of the item at the source (may differ from the extracted text).
     pub size_bytes: u64,
@@ -434,6 +438,16 @@ impl Document {
     /// downloading. Equal to what [`Document::with_version`] stores.
     pub fn version_fingerprint(token: &str) -> String {
         hash128(token)
+    }
+}
+
+/// A time as chrono's own `Serialize` writes it (RFC 3339, `Z`, as many fraction digits as
+/// needed), formatted once rather than through `collect_str`, which serde_json escapes
+/// character by character: that was most of a document's time to serialise.
+fn rfc3339<S: serde::Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        None => s.serialize_none(),
     }
 }
 

@@ -110,9 +110,28 @@ impl PartsHasher {
     /// Adds `value` as compact JSON, prefixed by a marker rather than a length.
     pub(crate) fn json(&mut self, value: &impl serde::Serialize) {
         self.0.update(b"\xffjson");
-        // Writing into a hasher cannot fail, and serialising a JSON value or a map of them
-        // cannot either; should it ever, the part is just shorter.
-        let _ = serde_json::to_writer(&mut *self, value);
+        // Serialised into a buffer kept per thread and hashed in one update (the digest of
+        // a stream does not depend on how it is cut): serde_json writes a value in pieces of
+        // a few bytes, and each update of the hasher costs more than the copy. Writing into
+        // a `Vec` cannot fail, and serialising a JSON value or a map of them cannot either;
+        // should it ever, the part is just shorter.
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUF.with(|buf| match buf.try_borrow_mut() {
+            Ok(mut buf) => {
+                buf.clear();
+                let _ = serde_json::to_writer(&mut *buf, value);
+                self.0.update(&buf);
+                if buf.capacity() > 1 << 16 {
+                    *buf = Vec::new();
+                }
+            }
+            // Re-entered from a `Serialize` impl: straight into the hasher.
+            Err(_) => {
+                let _ = serde_json::to_writer(&mut *self, value);
+            }
+        });
     }
 
     pub(crate) fn finish(&self) -> String {

@@ -13,6 +13,7 @@
 //! whitespace it would compress, adjacent emphasis (htmd merges it), a link without `href` or
 //! with a `title`. A property test holds it to htmd's output on generated fragments.
 
+use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 
 use html5ever::tokenizer::{
@@ -81,18 +82,19 @@ enum Kind {
 }
 
 #[cfg_attr(test, derive(Debug, PartialEq))]
-enum Tok {
+enum Tok<'a> {
     /// A start tag; the `href` for a link.
     Start(Kind, Option<String>),
     End(Kind),
-    /// Consecutive character tokens, joined as the tree builder joins them into one text node.
-    Text(String),
+    /// Consecutive character tokens, joined as the tree builder joins them into one text node;
+    /// borrowed from the input where the byte scan found them.
+    Text(Cow<'a, str>),
 }
 
 /// Collects tokens until the first one this path does not handle.
 #[derive(Default)]
 struct Collect {
-    tokens: RefCell<Vec<Tok>>,
+    tokens: RefCell<Vec<Tok<'static>>>,
     refused: Cell<bool>,
     /// Set while `Tokenizer::end` runs, when the tokenizer cannot be stopped.
     ending: Cell<bool>,
@@ -104,8 +106,8 @@ impl Collect {
         match token {
             Token::CharacterTokens(text) => {
                 match tokens.last_mut() {
-                    Some(Tok::Text(t)) => t.push_str(&text),
-                    _ => tokens.push(Tok::Text(String::from(&*text))),
+                    Some(Tok::Text(t)) => t.to_mut().push_str(&text),
+                    _ => tokens.push(Tok::Text(Cow::Owned(String::from(&*text)))),
                 }
                 true
             }
@@ -170,7 +172,7 @@ impl TokenSink for Collect {
     }
 }
 
-fn tokenize(html: &str) -> Option<Vec<Tok>> {
+fn tokenize(html: &str) -> Option<Vec<Tok<'_>>> {
     if let Some(tokens) = tokenize_plain(html) {
         return Some(tokens);
     }
@@ -184,7 +186,7 @@ fn tokenize(html: &str) -> Option<Vec<Tok>> {
 /// these fragments, the usual rich-text field of an API, are tokenized by a byte scan in a
 /// fraction of that. Anything else is `None`, and html5ever decides as before; the tokens are
 /// the ones [`Collect`] would build from html5ever's (a test holds the two to each other).
-fn tokenize_plain(html: &str) -> Option<Vec<Tok>> {
+fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
     let bytes = html.as_bytes();
     let mut tokens = Vec::with_capacity(16);
     let mut at = 0;
@@ -231,7 +233,7 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok>> {
 
 /// Appends text to the tokens, joined to a text token before it; `None` for text the
 /// tokenizer would not pass through as it is.
-fn push_plain_text(tokens: &mut Vec<Tok>, text: &str) -> Option<()> {
+fn push_plain_text<'a>(tokens: &mut Vec<Tok<'a>>, text: &'a str) -> Option<()> {
     if text
         .bytes()
         .any(|b| matches!(b, b'&' | b'\0' | b'\r' | b'>'))
@@ -239,13 +241,13 @@ fn push_plain_text(tokens: &mut Vec<Tok>, text: &str) -> Option<()> {
         return None;
     }
     match tokens.last_mut() {
-        Some(Tok::Text(t)) => t.push_str(text),
-        _ => tokens.push(Tok::Text(text.to_owned())),
+        Some(Tok::Text(t)) => t.to_mut().push_str(text),
+        _ => tokens.push(Tok::Text(Cow::Borrowed(text))),
     }
     Some(())
 }
 
-fn tokenize_html5ever(html: &str) -> Option<Vec<Tok>> {
+fn tokenize_html5ever(html: &str) -> Option<Vec<Tok<'static>>> {
     let sink = Collect {
         tokens: RefCell::new(Vec::with_capacity(16)),
         ..Collect::default()
@@ -267,18 +269,18 @@ fn tokenize_html5ever(html: &str) -> Option<Vec<Tok>> {
 
 /// The tree html5ever would build for these tokens, or `None` where it would repair or
 /// restructure anything.
-enum Node {
-    Text(String),
+enum Node<'a> {
+    Text(Cow<'a, str>),
     Br,
-    P(Vec<Node>),
-    Strong(Vec<Node>),
-    Em(Vec<Node>),
-    A(String, Vec<Node>),
+    P(Vec<Node<'a>>),
+    Strong(Vec<Node<'a>>),
+    Em(Vec<Node<'a>>),
+    A(String, Vec<Node<'a>>),
 }
 
-fn build(tokens: Vec<Tok>) -> Option<Vec<Node>> {
-    let mut top: Vec<Node> = Vec::new();
-    let mut open: Vec<(Kind, Option<String>, Vec<Node>)> = Vec::new();
+fn build(tokens: Vec<Tok<'_>>) -> Option<Vec<Node<'_>>> {
+    let mut top: Vec<Node<'_>> = Vec::new();
+    let mut open: Vec<(Kind, Option<String>, Vec<Node<'_>>)> = Vec::new();
     let mut after_emphasis = false;
     for token in tokens {
         let ends_emphasis = matches!(token, Tok::End(Kind::Strong | Kind::Em));
@@ -286,8 +288,11 @@ fn build(tokens: Vec<Tok>) -> Option<Vec<Node>> {
             Tok::Text(text) => {
                 // The tree builder drops whitespace before the document's first content.
                 let text = if top.is_empty() && open.is_empty() {
-                    text.trim_start_matches(|c: char| c.is_ascii_whitespace())
-                        .to_owned()
+                    let ws = |c: char| c.is_ascii_whitespace();
+                    match text {
+                        Cow::Borrowed(t) => Cow::Borrowed(t.trim_start_matches(ws)),
+                        Cow::Owned(t) => Cow::Owned(t.trim_start_matches(ws).to_owned()),
+                    }
                 } else {
                     text
                 };
