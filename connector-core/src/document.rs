@@ -443,7 +443,7 @@ impl Document {
 
 /// A time as chrono's own `Serialize` writes it (RFC 3339, `Z`, as many fraction digits as
 /// needed), formatted once rather than through `collect_str`, which serde_json escapes
-/// character by character: that was most of a document's time to serialise.
+/// character by character (a few per cent of an NDJSON sync's CPU).
 fn rfc3339<S: serde::Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
     match at {
         Some(at) => s.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
