@@ -22,7 +22,7 @@
 //! | `drop_mid_page_is_safe` | — | dropping a stream after its first page, or cancelling a sync, loses nothing: the next run delivers everything |
 //! | `full_sync_delivers_every_document` | — | a full [`Syncer`](crate::sync::Syncer) run delivers exactly the loaded ids; a second finds them unchanged |
 //! | `ids_unique_and_stable` | — | ids are unique within a run and equal across runs |
-//! | `window_is_half_open` | poll | a window yields exactly its items, including its start and excluding its end (poll and the checkpointed load agree); without: an incremental run is refused |
+//! | `window_is_half_open` | poll | a window yields exactly its items, including its start and excluding its end (poll and the checkpointed load agree); for aggregate documents ([`Fixture::part_times`]), every window holding one of a document's parts' times yields it; without: an incremental run is refused |
 //! | `checkpoint_round_trips` | checkpoint | every checkpoint survives JSON; another source's checkpoint is refused; without: a resume is refused |
 //! | `resume_from_every_checkpoint` | checkpoint | resuming from *every* checkpoint yields exactly the rest |
 //! | `sink_failure_at_every_batch_loses_nothing` | checkpoint | a sink failing at batch k, for every k, then a restart from the stored state: nothing lost, duplicates only from unacknowledged batches or partly acknowledged pages |
@@ -44,7 +44,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use chrono::{DateTime, Utc};
+
 use crate::connector::Connector;
+use crate::document::Document;
 use crate::window::TimeWindow;
 
 pub use checks::*;
@@ -88,6 +91,21 @@ pub trait Fixture: Sized + Send + Sync + 'static {
     /// A window and the ids of the items modified in it. It should hold at least one item and
     /// leave at least one out.
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
+        None
+    }
+
+    /// For a source whose documents bundle parts with times of their own (a day of a chat
+    /// channel's messages, a thread with its replies): the times of `document`'s parts (each
+    /// part's creation and each of its edits), or `None` for a document that is one item.
+    /// The default, `None` for every document, keeps the plain check.
+    ///
+    /// When it returns `Some` for any document of a full load, `window_is_half_open` checks
+    /// aggregates by their parts: a window `[start, end)` yields a document iff one of its
+    /// parts' times is in it (start included, end excluded), whole, whatever the times of its
+    /// other parts; a document's `updated_at` is its newest part's time. A document for which
+    /// it returns `None` counts as one part at its `updated_at`.
+    fn part_times(&self, document: &Document) -> Option<Vec<DateTime<Utc>>> {
+        let _ = document;
         None
     }
 }
