@@ -564,3 +564,63 @@ async fn a_channel_the_bot_lost_access_to_is_a_failure_and_the_walk_goes_on() {
         "the other channels and threads still come"
     );
 }
+
+#[tokio::test]
+async fn the_bucket_a_channel_is_writing_into_goes_out_on_every_run_while_it_grows() {
+    // Review #1: a day's bucket of a busy channel always has a message newer than the run's
+    // window (posted while the run reads); it is due in every window holding one of its
+    // messages, not only once its newest message falls in one (after midnight).
+    let api = standard();
+    let day = format!("discord:{GUILD}:{GENERAL}:20250301T0000Z:24h");
+    let post = |at: chrono::DateTime<chrono::Utc>, text: &str| {
+        let mut st = api.state.lock().unwrap();
+        let general = st.channels.iter_mut().find(|c| c.id == GENERAL).unwrap();
+        general.messages.push(Msg::new(at, 0, "Alice", text));
+    };
+    api.state
+        .lock()
+        .unwrap()
+        .channels
+        .iter_mut()
+        .find(|c| c.id == GENERAL)
+        .unwrap()
+        .messages
+        .clear();
+    post(time(1, 5), "first of the day");
+    post(time(1, 40), "posted while run 1 reads");
+    let server = start(api.clone()).await;
+    let c = build(
+        &server.uri(),
+        json!({"bucket_hours": 24, "edit_lookback_hours": 0}),
+    );
+    let store = MemoryStateStore::new();
+    let (sink, _) = run(&c, &store, SyncMode::Full, time(1, 30)).await;
+    assert!(text(&sink, &day).contains("first of the day"));
+
+    post(time(2, 10), "second, today");
+    post(time(2, 45), "posted while run 2 reads");
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, time(2, 30)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let body = text(&sink, &day);
+    assert!(
+        body.contains("second, today") && body.contains("first of the day"),
+        "the day goes out again, whole: {body}"
+    );
+    assert_eq!(
+        sink.get(&day).unwrap().updated_at,
+        Some(time(2, 45)),
+        "updated_at is the newest message's time"
+    );
+
+    post(time(3, 10), "third, today");
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, time(3, 30)).await;
+    let body = text(&sink, &day);
+    assert!(
+        body.contains("third, today") && body.contains("posted while run 2 reads"),
+        "{body}"
+    );
+
+    // Nothing posted or edited in [3:30, 4:30): the day is not sent.
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, time(4, 30)).await;
+    assert!(sink.get(&day).is_none(), "{:?}", sink.ids());
+}

@@ -8,17 +8,24 @@ mod discord_common;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use connector_core::testkit::Fixture;
-use connector_core::{Connector, TimeWindow};
+use connector_core::{Connector, Document, TimeWindow};
 use discord_common::{
-    GENERAL, STAFF, TOKEN, bucket, build, snowflake, standard, start, thread, time,
+    DiscordApi, GENERAL, Msg, STAFF, TOKEN, bucket, build, snowflake, standard, start, thread, time,
 };
 use serde_json::json;
 use wiremock::MockServer;
 
 struct DiscordFixture {
+    api: DiscordApi,
     server: MockServer,
     malformed: MockServer,
+}
+
+/// When a message was posted and, if it was, edited.
+fn times_of(m: &Msg) -> impl Iterator<Item = DateTime<Utc>> {
+    std::iter::once(m.at).chain(m.edited)
 }
 
 #[async_trait]
@@ -34,8 +41,19 @@ impl Fixture for DiscordFixture {
             .flat_map(|c| c.messages.iter_mut())
             .filter(|m| m.at == time(3, 35))
             .for_each(|m| m.malformed = true);
+        let api = standard();
+        // An edit inside the window, to a message of the same hour.
+        api.state
+            .lock()
+            .unwrap()
+            .channels
+            .iter_mut()
+            .flat_map(|c| c.messages.iter_mut())
+            .filter(|m| m.at == time(2, 5))
+            .for_each(|m| m.edited = Some(time(2, 50)));
         Self {
-            server: start(standard()).await,
+            server: start(api.clone()).await,
+            api,
             malformed: start(broken).await,
         }
     }
@@ -68,6 +86,25 @@ impl Fixture for DiscordFixture {
                 thread(snowflake(time(3, 0), 0)),
             ],
         ))
+    }
+
+    /// A bucket is the messages people said in its hour of its channel; a thread, its
+    /// messages: each posted and, if it was, edited.
+    fn part_times(&self, document: &Document) -> Option<Vec<DateTime<Utc>>> {
+        let st = self.api.state.lock().unwrap();
+        let mut times: Vec<DateTime<Utc>> = Vec::new();
+        if let Some(t) = st.threads.iter().find(|t| thread(t.id) == document.id) {
+            times.extend(t.messages.iter().flat_map(times_of));
+        }
+        for c in &st.channels {
+            for m in c.messages.iter().filter(|m| m.kind == 0) {
+                let hour = u32::try_from((m.at - time(0, 0)).num_hours()).unwrap();
+                if bucket(c.id, hour) == document.id {
+                    times.extend(times_of(m));
+                }
+            }
+        }
+        Some(times)
     }
 }
 

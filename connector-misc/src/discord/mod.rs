@@ -21,13 +21,14 @@
 //!   or the last thread handed on) and the poll cursor. Snowflakes hold their creation time,
 //!   so the messages of a window `[start, end)` are an exact id range; it is read widened to
 //!   whole buckets (from the start of `start`'s bucket to the end of the bucket `end` falls
-//!   in), and a bucket or thread is sent when its last change (newest `timestamp` or
-//!   `edited_timestamp`: its `updated_at`) is in the window, whole. A channel whose
+//!   in), and a bucket or thread is sent, whole, when one of its messages was posted or
+//!   edited (`timestamp`, `edited_timestamp`) in the window: the bucket a channel is writing
+//!   into goes out on every run while it grows, not only once it has closed. Its
+//!   `updated_at` is its newest `timestamp` or `edited_timestamp`. A channel whose
 //!   `last_message_id` is older than the window costs no message request.
 //! - **Edits**: an edit keeps the message's id (and so its bucket); Discord has no query for
 //!   "edited since". Each incremental run reads `edit_lookback_hours` (default 24) before the
-//!   window too: a bucket there with an edit made in the window has its last change in the
-//!   window and is sent again, whole. An edit to an older message, and a deletion (which
+//!   window too: a bucket there with an edit made in the window is sent again, whole. An edit to an older message, and a deletion (which
 //!   leaves no time behind), are found by a full run (the version token of a bucket holds
 //!   every message id with its edit time, so a full run sends exactly the buckets that
 //!   changed). A thread is read again when its `last_message_id` or `message_count` moves

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use connector_core::pages::{Outcome, PendingItem, fetch_items};
+use connector_core::pages::{PendingItem, fetch_items};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -263,8 +263,9 @@ impl Walk {
         }))
     }
 
-    /// The batch of these complete buckets whose last change is in `window`; unchanged ones
-    /// (same messages and edit times) reported as such.
+    /// The batch of these complete buckets with a message posted or edited in `window`, each
+    /// whole (the bucket a channel is writing into goes out on every run while it grows, not
+    /// once it has closed); unchanged ones (same messages and edit times) reported as such.
     async fn buckets_batch(
         &self,
         channel: &Arc<ChannelInfo>,
@@ -273,7 +274,7 @@ impl Walk {
         ctx: &SyncContext,
     ) -> Result<Batch> {
         let hours = self.buckets.span_hours();
-        let in_window = move |b: &Bucket| window.is_none_or(|w| w.contains(last_change(b)));
+        let in_window = move |b: &Bucket| window.is_none_or(|w| changed_in(&b.messages, w));
         let pending = buckets.into_iter().filter(in_window).map(|b| {
             let id = bucket_id(&channel.guild_id, &channel.id, b.start, hours);
             let version = bucket_version(channel, &b);
@@ -368,8 +369,8 @@ impl Walk {
         Ok(out)
     }
 
-    /// The batch of these threads whose last change is in `window`: unchanged ones (same
-    /// newest message and count) cost no message request.
+    /// The batch of these threads with a message posted or edited in `window` (each whole):
+    /// unchanged ones (same newest message and count) cost no message request.
     async fn threads_batch(
         &self,
         channel: &Arc<ChannelInfo>,
@@ -388,16 +389,15 @@ impl Walk {
             let ch = Arc::clone(&ch);
             async move {
                 let messages = walk.thread_messages(&t.id).await?;
-                let outcome = thread_outcome(&ch, &t, &messages);
-                let changed = match &outcome {
-                    Outcome::Document(d) => d.updated_at,
-                    _ => None,
-                };
-                let inside = match (window, changed) {
-                    (Some(w), Some(at)) => w.contains(at),
-                    _ => true,
-                };
-                Ok(inside.then_some(outcome))
+                let inside = window.is_none_or(|w| {
+                    // A thread without a message is placed at its creation.
+                    if messages.is_empty() {
+                        t.id.parse::<u64>().is_ok_and(|id| w.contains(time_of(id)))
+                    } else {
+                        changed_in(&messages, w)
+                    }
+                });
+                Ok(inside.then(|| thread_outcome(&ch, &t, &messages)))
             }
         })
         .await
@@ -617,26 +617,20 @@ fn channel_failure(channel: &ChannelInfo, e: &Error) -> Option<Batch> {
     Some(batch)
 }
 
-/// When a bucket last changed: its newest `edited_timestamp` or `timestamp` (else the time
-/// of its newest id), read from the listing so that a bucket with a message that cannot be
-/// read is still placed in time.
-fn last_change(bucket: &Bucket) -> DateTime<Utc> {
+/// Whether one of these listed messages was posted or edited in `window`: its `timestamp`
+/// (else, unreadable, the time of its id) or its `edited_timestamp`. Read from the listing,
+/// so that a bucket with a message that cannot be parsed is still placed in time.
+fn changed_in(messages: &[(u64, Value)], window: TimeWindow) -> bool {
     let at = |v: &Value, field: &str| {
         v.get(field)
             .and_then(Value::as_str)
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| t.to_utc())
     };
-    bucket
-        .messages
-        .iter()
-        .map(|(id, v)| {
-            at(v, "edited_timestamp")
-                .or_else(|| at(v, "timestamp"))
-                .unwrap_or_else(|| time_of(*id))
-        })
-        .max()
-        .unwrap_or(bucket.start)
+    messages.iter().any(|(id, v)| {
+        window.contains(at(v, "timestamp").unwrap_or_else(|| time_of(*id)))
+            || at(v, "edited_timestamp").is_some_and(|t| window.contains(t))
+    })
 }
 
 /// What a document id names.
