@@ -14,8 +14,8 @@ use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, SyncReport, Syncer};
 use connector_core::{Connector, ErrorKind};
 use discord_common::{
-    FORUM, GENERAL, GUILD, Msg, OWNER, SECRET, STAFF, STAFF_ROLE, Thread, bucket, build, snowflake,
-    standard, start, thread, time,
+    FORUM, GENERAL, GUILD, Msg, OWNER, SECRET, STAFF, STAFF_ROLE, Thread, VOICE, bucket, build,
+    snowflake, standard, start, thread, time,
 };
 use serde_json::json;
 use wiremock::matchers::{method, path_regex};
@@ -623,4 +623,69 @@ async fn the_bucket_a_channel_is_writing_into_goes_out_on_every_run_while_it_gro
     // Nothing posted or edited in [3:30, 4:30): the day is not sent.
     let (sink, _) = run(&c, &store, SyncMode::Incremental, time(4, 30)).await;
     assert!(sink.get(&day).is_none(), "{:?}", sink.ids());
+}
+
+#[tokio::test]
+async fn an_edit_inside_a_thread_is_found_by_incremental_and_reconcile_runs() {
+    // An edit moves neither a thread's `last_message_id` nor its `message_count`: a version
+    // read from the thread listing alone called the edited thread unchanged, run after run.
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"edit_lookback_hours": 6}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, time(7, 0)).await;
+    let forum = snowflake(time(5, 0), 0);
+    let release = snowflake(time(3, 0), 0);
+    let edit = |thread: u64, at, content: &str| {
+        let mut st = api.state.lock().unwrap();
+        let t = st.threads.iter_mut().find(|t| t.id == thread).unwrap();
+        let m = t.messages.last_mut().unwrap();
+        m.content = content.to_owned();
+        m.edited = Some(at);
+    };
+    // Within the look-back: the incremental run reads the thread and sees the edit.
+    edit(forum, time(7, 30), "Reset Token, then update the config.");
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, time(9, 0)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(sink.ids(), vec![thread(forum)]);
+    assert!(text(&sink, &thread(forum)).contains("then update the config"));
+    // A reconcile run (everything listed, only changes sent) finds any edit.
+    edit(release, time(9, 30), "Friday it is, 10:00.");
+    let (sink, report) = run(&c, &store, SyncMode::Reconcile, time(10, 0)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(sink.ids(), vec![thread(release)], "only the edited thread");
+    assert!(text(&sink, &thread(release)).contains("Friday it is, 10:00."));
+}
+
+#[tokio::test]
+async fn mentions_are_names_and_voice_channel_chat_is_read() {
+    let api = standard();
+    {
+        let mut st = api.state.lock().unwrap();
+        let general = st.channels.iter_mut().find(|c| c.id == GENERAL).unwrap();
+        general.messages.push(Msg::new(
+            time(6, 50),
+            0,
+            "Alice",
+            &format!(
+                "<@!103> and <@105>: ask <@&{STAFF_ROLE}> in <#{STAFF}> before <t:1740812400:R> <:shipit:1234567890> (not <@999>)"
+            ),
+        ));
+        let voice = st.channels.iter_mut().find(|c| c.id == VOICE).unwrap();
+        voice
+            .messages
+            .push(Msg::new(time(2, 15), 0, "Bob", "Notes from the voice call"));
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let six = text(&sink, &bucket(GENERAL, 6));
+    assert!(
+        six.contains(
+            "@Bob and @Alice: ask @staff in #staff-only before 2025-03-01 07:00 UTC :shipit: (not <@999>)"
+        ),
+        "{six}"
+    );
+    assert!(text(&sink, &bucket(VOICE, 2)).contains("Notes from the voice call"));
 }

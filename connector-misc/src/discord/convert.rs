@@ -1,5 +1,8 @@
 //! Buckets of channel messages and threads as Markdown documents.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use connector_core::pages::Outcome;
 use connector_core::text::markdown::{self, Block, Inline, List, ListItem};
@@ -9,7 +12,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::SOURCE;
-use super::model::{Channel, Message};
+use super::model::{Channel, Message, User};
 use super::snowflake::{Buckets, time_of};
 
 /// A readable channel in scope, as its documents need it.
@@ -24,6 +27,78 @@ pub(crate) struct ChannelInfo {
     /// The newest message's id as the channel listing tells it (may be stale or missing).
     pub(crate) last_message_id: Option<u64>,
     pub(crate) access: Access,
+    /// The server's role and channel names, for mentions.
+    pub(crate) names: Arc<Names>,
+}
+
+/// A server's role and channel (and thread) names by id: the text of a message names them
+/// by id only (`<@&id>`, `<#id>`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Names {
+    pub(crate) roles: HashMap<String, String>,
+    pub(crate) channels: HashMap<String, String>,
+}
+
+/// A message's text with its mentions written as people read them: `<@id>` and `<@!id>` as
+/// `@name` (from the message's `mentions`), `<@&id>` as `@role`, `<#id>` as `#channel`,
+/// custom emoji `<:name:id>` as `:name:`, `<t:unix:style>` as a UTC time. One that cannot
+/// be resolved is kept as written.
+pub(crate) fn resolve_mentions(text: &str, mentions: &[User], names: &Names) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else {
+            rest = &rest[open..];
+            break;
+        };
+        let inner = &after[..close];
+        match mention(inner, mentions, names) {
+            Some(shown) => out.push_str(&shown),
+            None => {
+                out.push('<');
+                out.push_str(inner);
+                out.push('>');
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn mention(inner: &str, mentions: &[User], names: &Names) -> Option<String> {
+    let snowflake = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(role) = inner.strip_prefix("@&") {
+        return snowflake(role)
+            .then(|| names.roles.get(role))
+            .flatten()
+            .map(|n| format!("@{n}"));
+    }
+    if let Some(user) = inner.strip_prefix('@') {
+        let user = user.strip_prefix('!').unwrap_or(user);
+        return snowflake(user)
+            .then(|| mentions.iter().find(|u| u.id == user))
+            .flatten()
+            .map(|u| format!("@{}", u.shown_name()));
+    }
+    if let Some(channel) = inner.strip_prefix('#') {
+        return snowflake(channel)
+            .then(|| names.channels.get(channel))
+            .flatten()
+            .map(|n| format!("#{n}"));
+    }
+    if let Some(stamp) = inner.strip_prefix("t:") {
+        let secs = stamp.split(':').next()?.parse::<i64>().ok()?;
+        return DateTime::from_timestamp(secs, 0)
+            .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string());
+    }
+    let emoji = inner
+        .strip_prefix("a:")
+        .or_else(|| inner.strip_prefix(':'))?;
+    let (name, id) = emoji.split_once(':')?;
+    (snowflake(id) && !name.is_empty()).then(|| format!(":{name}:"))
 }
 
 impl ChannelInfo {
@@ -96,7 +171,7 @@ fn parse(messages: &[(u64, Value)]) -> Result<Vec<Message>, String> {
 
 /// The blocks of one message: who and when, what was said (Discord's Markdown, kept as it
 /// is), attachments as links, embeds as quotes, a thread it started.
-fn message_blocks(m: &Message, out: &mut Vec<Block>) {
+fn message_blocks(m: &Message, names: &Names, out: &mut Vec<Block>) {
     let mut head = vec![
         Inline::strong(vec![Inline::text(m.author.shown_name())]),
         Inline::text(format!(" · {}", stamp(m.timestamp))),
@@ -106,7 +181,11 @@ fn message_blocks(m: &Message, out: &mut Vec<Block>) {
     }
     out.push(Block::paragraph(head));
     if !m.content.trim().is_empty() {
-        out.push(Block::Markdown(m.content.trim().to_owned()));
+        out.push(Block::Markdown(resolve_mentions(
+            m.content.trim(),
+            &m.mentions,
+            names,
+        )));
     }
     if !m.attachments.is_empty() {
         let items: Vec<ListItem> = m
@@ -162,12 +241,11 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The version token of a bucket: its messages (ids and edit times) and the channel's access.
-pub(crate) fn bucket_version(channel: &ChannelInfo, bucket: &Bucket) -> String {
-    // Read from the listing, without parsing the messages: an edit changes it although it
-    // does not move the id.
-    let mut token = String::with_capacity(bucket.messages.len() * 48);
-    for (id, v) in &bucket.messages {
+/// Every message id with its edit time, read from the listing without parsing the
+/// messages: an edit changes it although it does not move the id.
+fn messages_token(messages: &[(u64, Value)]) -> String {
+    let mut token = String::with_capacity(messages.len() * 48);
+    for (id, v) in messages {
         token.push_str(&id.to_string());
         token.push('@');
         token.push_str(
@@ -177,10 +255,15 @@ pub(crate) fn bucket_version(channel: &ChannelInfo, bucket: &Bucket) -> String {
         );
         token.push(',');
     }
+    token
+}
+
+/// The version token of a bucket: its messages (ids and edit times) and the channel's access.
+pub(crate) fn bucket_version(channel: &ChannelInfo, bucket: &Bucket) -> String {
     format!(
         "{}:{}:{}",
         bucket.messages.len(),
-        connector_core::ids::hash128(&token),
+        connector_core::ids::hash128(&messages_token(&bucket.messages)),
         channel.access_hash()
     )
 }
@@ -225,7 +308,7 @@ pub(crate) fn bucket_outcome(channel: &ChannelInfo, bucket: &Bucket, buckets: Bu
         ))]),
     ];
     for m in &messages {
-        message_blocks(m, &mut blocks);
+        message_blocks(m, &channel.names, &mut blocks);
     }
     let text = markdown::render(&blocks);
     let updated = messages
@@ -265,15 +348,23 @@ pub(crate) fn bucket_outcome(channel: &ChannelInfo, bucket: &Bucket, buckets: Bu
     }
 }
 
-/// The version token of a thread as listed: its newest message, its count and archive state,
-/// and the channel's access. An edit inside a thread does not change it (Discord moves
-/// neither); a new message does.
-pub(crate) fn thread_version(channel: &ChannelInfo, thread: &Channel) -> String {
+/// The version token of a thread: its name, archive state, messages (ids and edit times)
+/// and the channel's access. Read from the listing, as a bucket's is: an edit inside a
+/// thread moves neither its `last_message_id` nor its `message_count`.
+pub(crate) fn thread_version(
+    channel: &ChannelInfo,
+    thread: &Channel,
+    messages: &[(u64, Value)],
+) -> String {
     format!(
         "{}:{}:{}:{}:{}",
         thread.id,
-        thread.last_message_id.as_deref().unwrap_or("-"),
-        thread.message_count.unwrap_or_default(),
+        connector_core::ids::hash128(&format!(
+            "{}|{}",
+            thread.shown_name(),
+            messages_token(messages)
+        )),
+        messages.len(),
         thread.thread_metadata.as_ref().is_some_and(|t| t.archived),
         channel.access_hash()
     )
@@ -311,7 +402,7 @@ pub(crate) fn thread_outcome(
         ))]),
     ];
     for m in &messages {
-        message_blocks(m, &mut blocks);
+        message_blocks(m, &channel.names, &mut blocks);
     }
     let text = markdown::render(&blocks);
     let updated = messages.iter().map(Message::changed_at).max().or(created);
@@ -321,7 +412,7 @@ pub(crate) fn thread_outcome(
         format!("{name} · #{} · {}", channel.name, channel.guild_name),
         text,
     )
-    .with_version(&thread_version(channel, thread))
+    .with_version(&thread_version(channel, thread, listed))
     .with_parent_id(channel.doc_id())
     .with_owners(authors(&messages))
     .with_access(channel.access.clone())

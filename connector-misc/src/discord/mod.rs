@@ -31,9 +31,10 @@
 //!   window too: a bucket there with an edit made in the window is sent again, whole. An edit to an older message, and a deletion (which
 //!   leaves no time behind), are found by a full run (the version token of a bucket holds
 //!   every message id with its edit time, so a full run sends exactly the buckets that
-//!   changed). A thread is read again when its `last_message_id` or `message_count` moves
-//!   (new replies in old threads are found); an edit alone inside an older thread is found
-//!   by a full run.
+//!   changed). A thread with a message since the window's start (less the look-back) is
+//!   read whole, and its version holds every message id and edit time too: new replies in
+//!   old threads and edits in them are found; an edit alone inside a thread quiet for longer
+//!   is found by a full run.
 //! - **Access**: from the server's roles and the channel's permission overwrites, computed
 //!   in Discord's order: `discord-guild:{id}` when `@everyone` may view the channel, else the roles
 //!   (`discord-role:{guild}:{role}`) and members (`discord-user:{id}`) that may. Threads

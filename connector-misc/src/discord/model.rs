@@ -62,6 +62,8 @@ pub(crate) struct Guild {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Role {
     pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) name: String,
     #[serde(deserialize_with = "bits")]
     pub(crate) permissions: u64,
 }
@@ -109,15 +111,15 @@ pub(crate) struct Channel {
     #[serde(default)]
     pub(crate) permission_overwrites: Vec<Overwrite>,
     #[serde(default)]
-    pub(crate) message_count: Option<u64>,
-    #[serde(default)]
     pub(crate) thread_metadata: Option<ThreadMetadata>,
 }
 
-/// Channel types read: text, announcement, forum, media; and public and announcement
-/// threads.
+/// Channel types read: text, announcement, forum, media, the text chat of voice and stage
+/// channels; and public and announcement threads.
 pub(crate) mod kind {
     pub(crate) const TEXT: u8 = 0;
+    pub(crate) const VOICE: u8 = 2;
+    pub(crate) const STAGE: u8 = 13;
     pub(crate) const ANNOUNCEMENT: u8 = 5;
     pub(crate) const ANNOUNCEMENT_THREAD: u8 = 10;
     pub(crate) const PUBLIC_THREAD: u8 = 11;
@@ -126,9 +128,13 @@ pub(crate) mod kind {
 }
 
 impl Channel {
-    /// Whether it holds messages of its own (text and announcement channels).
+    /// Whether it holds messages of its own (text and announcement channels, and the text
+    /// chat every voice and stage channel has).
     pub(crate) fn has_messages(&self) -> bool {
-        matches!(self.kind, kind::TEXT | kind::ANNOUNCEMENT)
+        matches!(
+            self.kind,
+            kind::TEXT | kind::ANNOUNCEMENT | kind::VOICE | kind::STAGE
+        )
     }
 
     /// Whether it holds threads (text, announcement, forum and media channels).
@@ -202,6 +208,9 @@ pub(crate) struct Message {
     pub(crate) embeds: Vec<Embed>,
     #[serde(default)]
     pub(crate) thread: Option<StartedThread>,
+    /// The users its text mentions (`<@id>`), with their names.
+    #[serde(default)]
+    pub(crate) mentions: Vec<User>,
 }
 
 impl Message {

@@ -20,7 +20,7 @@ use super::access::{READ_MESSAGE_HISTORY, VIEW_CHANNEL, channel_access, permissi
 use super::checkpoint::{ChannelCursor, DiscordCheckpoint, GuildCursor, Stage};
 use super::client::{Client, PAGE};
 use super::convert::{
-    Bucket, ChannelInfo, bucket_id, bucket_outcome, bucket_version, said, thread_id,
+    Bucket, ChannelInfo, Names, bucket_id, bucket_outcome, bucket_version, said, thread_id,
     thread_outcome, thread_version,
 };
 use super::model::Channel;
@@ -176,6 +176,23 @@ impl Walk {
         let me = self.client.me().await?;
         let member = self.client.member(guild_id, &me.id).await.map_err(named)?;
         let mut channels: Vec<Channel> = self.client.channels(guild_id).await.map_err(named)?;
+        let active_threads = if self.threads {
+            self.client.active_threads(guild_id).await.map_err(named)?
+        } else {
+            Vec::new()
+        };
+        let names = Arc::new(Names {
+            roles: guild
+                .roles
+                .iter()
+                .map(|r| (r.id.clone(), r.name.clone()))
+                .collect(),
+            channels: channels
+                .iter()
+                .chain(&active_threads)
+                .filter_map(|c| Some((c.id.clone(), c.name.clone()?)))
+                .collect(),
+        });
         channels.retain(|c| c.has_messages() || c.has_threads());
         channels.sort_by_key(|c| c.id.parse::<u64>().unwrap_or(u64::MAX));
         let wanted = |c: &Channel| {
@@ -200,6 +217,7 @@ impl Walk {
                 has_threads: c.has_threads(),
                 last_message_id: c.last_message_id.as_deref().and_then(|s| s.parse().ok()),
                 access: channel_access(&guild, c),
+                names: Arc::clone(&names),
             }));
         }
         for name in &self.channel_names {
@@ -210,11 +228,7 @@ impl Walk {
                 tracing::warn!(connector = SOURCE, guild = %guild.id, channel = %name, "no channel of this name on the server");
             }
         }
-        let active_threads = if self.threads {
-            self.client.active_threads(guild_id).await.map_err(named)?
-        } else {
-            Vec::new()
-        };
+
         Ok(GuildInfo {
             channels: out,
             active_threads,
@@ -369,8 +383,11 @@ impl Walk {
         Ok(out)
     }
 
-    /// The batch of these threads with a message posted or edited in `window` (each whole):
-    /// unchanged ones (same newest message and count) cost no message request.
+    /// The batch of these threads with a message posted or edited in `window` (each whole).
+    /// Each thread's messages are read first (up to [`CONCURRENCY`] at once): its version
+    /// holds every message id and edit time, so an edit inside a thread is found (an edit
+    /// moves neither the thread's `last_message_id` nor its `message_count`). A thread whose
+    /// messages cannot be read is a failure of that thread.
     async fn threads_batch(
         &self,
         channel: &Arc<ChannelInfo>,
@@ -378,28 +395,50 @@ impl Walk {
         window: Option<TimeWindow>,
         ctx: &SyncContext,
     ) -> Result<Batch> {
-        let pending = threads.iter().map(|t| {
-            PendingItem::new(thread_id(&channel.guild_id, &t.id), t.clone())
-                .with_version(&thread_version(channel, t))
-        });
         let walk = self.clone();
-        let ch = Arc::clone(channel);
-        fetch_items(ctx, pending, CONCURRENCY, move |t: Channel| {
-            let walk = walk.clone();
-            let ch = Arc::clone(&ch);
-            async move {
-                let messages = walk.thread_messages(&t.id).await?;
-                let inside = window.is_none_or(|w| {
-                    // A thread without a message is placed at its creation.
-                    if messages.is_empty() {
-                        t.id.parse::<u64>().is_ok_and(|id| w.contains(time_of(id)))
-                    } else {
-                        changed_in(&messages, w)
+        let read: Vec<(Channel, Result<Vec<(u64, Value)>>)> =
+            futures::stream::iter(threads.iter().cloned())
+                .map(|t| {
+                    let walk = walk.clone();
+                    async move {
+                        let messages = walk.thread_messages(&t.id).await;
+                        (t, messages)
                     }
-                });
-                Ok(inside.then(|| thread_outcome(&ch, &t, &messages)))
+                })
+                .buffered(CONCURRENCY)
+                .collect()
+                .await;
+        let inside = move |(t, messages): &(Channel, Result<Vec<(u64, Value)>>)| {
+            let (Some(w), Ok(messages)) = (window, messages) else {
+                return true;
+            };
+            // A thread without a message is placed at its creation.
+            if messages.is_empty() {
+                t.id.parse::<u64>().is_ok_and(|id| w.contains(time_of(id)))
+            } else {
+                changed_in(messages, w)
             }
-        })
+        };
+        let pending = read.into_iter().filter(inside).map(|(t, messages)| {
+            let id = thread_id(&channel.guild_id, &t.id);
+            match messages {
+                Ok(m) => {
+                    let version = thread_version(channel, &t, &m);
+                    PendingItem::new(id, (t, Ok(m))).with_version(&version)
+                }
+                Err(e) => PendingItem::new(id, (t, Err(e))),
+            }
+        });
+        let ch = Arc::clone(channel);
+        fetch_items(
+            ctx,
+            pending,
+            1,
+            move |(t, messages): (Channel, Result<Vec<(u64, Value)>>)| {
+                let outcome = messages.map(|m| thread_outcome(&ch, &t, &m));
+                async move { outcome }
+            },
+        )
         .await
     }
 

@@ -89,6 +89,26 @@ impl Msg {
             "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
             "attachments": [], "embeds": [], "pinned": false, "flags": 0, "components": []
         });
+        // Discord lists the users the text mentions (`<@id>`, `<@!id>`) with their names.
+        let mentioned: Vec<Value> = self
+            .content
+            .split("<@")
+            .skip(1)
+            .filter_map(|rest| {
+                let id: String = rest
+                    .trim_start_matches('!')
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                let name = match id.as_str() {
+                    "103" => "Bob",
+                    "105" => "Alice",
+                    _ => return None,
+                };
+                Some(json!({"id": id, "username": name.to_lowercase(), "discriminator": "0", "global_name": name, "avatar": null}))
+            })
+            .collect();
+        v["mentions"] = json!(mentioned);
         if self.content.contains("report.pdf") {
             v["attachments"] = json!([{"id": "1", "filename": "report.pdf", "size": 2048,
                 "url": "https://cdn.discordapp.com/attachments/1/2/report.pdf",
