@@ -140,6 +140,11 @@ async fn buckets_and_threads_become_markdown_documents_with_access() {
         t.contains("Ship on Friday?") && t.contains("Friday it is."),
         "{t}"
     );
+    // The channel message the thread was started from (its `type` 21 starter) opens it.
+    assert!(
+        t.contains("Release planning, see report.pdf") && !t.contains("Started the thread"),
+        "{t}"
+    );
     let f = sink.get(&thread(forum)).unwrap();
     assert!(
         f.content

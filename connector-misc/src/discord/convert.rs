@@ -135,15 +135,20 @@ pub(crate) fn thread_id(guild: &str, thread: &str) -> String {
     format!("discord:{guild}:{thread}")
 }
 
+/// A thread's first message when the thread was started from a channel message: it holds
+/// that message in `referenced_message`.
+const THREAD_STARTER_MESSAGE: u8 = 21;
+
 /// Whether a listed message is something a person said: a default message (`type` 0), a
-/// reply (19), a slash or context-menu command's answer (20, 23); joins, pins, boosts and
-/// thread notices are not. One whose type cannot be read is kept, so that its bucket reports
-/// it.
+/// reply (19), a slash or context-menu command's answer (20, 23), a thread's starter (21,
+/// which brings the message the thread was started from into the thread's document); joins,
+/// pins, boosts and thread notices are not. One whose type cannot be read is kept, so that
+/// its bucket reports it.
 pub(crate) fn said(value: &Value) -> bool {
     value
         .get("type")
         .and_then(Value::as_u64)
-        .is_none_or(|t| matches!(t, 0 | 19 | 20 | 23))
+        .is_none_or(|t| matches!(t, 0 | 19 | 20 | 21 | 23))
 }
 
 fn link(guild: &str, channel: &str, message: Option<&str>) -> Option<Url> {
@@ -172,6 +177,16 @@ fn parse(messages: &[(u64, Value)]) -> Result<Vec<Message>, String> {
 /// The blocks of one message: who and when, what was said (Discord's Markdown, kept as it
 /// is), attachments as links, embeds as quotes, a thread it started.
 fn message_blocks(m: &Message, names: &Names, out: &mut Vec<Block>) {
+    if m.kind == THREAD_STARTER_MESSAGE {
+        // The thread's question lives in its channel; without it the thread's replies
+        // answer nothing. A deleted starter leaves nothing to show.
+        if let Some(started_from) = m.referenced_message.as_deref() {
+            let mut started_from = started_from.clone();
+            started_from.thread = None;
+            message_blocks(&started_from, names, out);
+        }
+        return;
+    }
     let mut head = vec![
         Inline::strong(vec![Inline::text(m.author.shown_name())]),
         Inline::text(format!(" · {}", stamp(m.timestamp))),

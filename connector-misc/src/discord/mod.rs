@@ -3,8 +3,8 @@
 //!
 //! - **Scope**: `server_ids` (empty: every server the bot is in; with more than one, each
 //!   server is a [partition](Connector::partitions)), `channel_names` or the web form's
-//!   `channels` (empty: every channel). Text and announcement channels are read, and the
-//!   public threads (active and archived) of those and of forum and media channels. A channel
+//!   `channels` (empty: every channel). Text and announcement channels and the text chat of
+//!   voice and stage channels are read, and the public threads (active and archived) of those and of forum and media channels. A channel
 //!   the bot may not read (View Channel and Read Message History, computed from its roles and
 //!   the channel's overwrites, as RAGFlow's `permissions_for(me)`) is left out with a log
 //!   line. Private threads are not read (listing archived ones needs Manage Threads).
@@ -14,8 +14,9 @@
 //!   so the id of a bucket is the same on every run, full or incremental (RAGFlow's
 //!   `DISCORD_{first message id}` of each run of `batch_size` messages shifts with where a
 //!   run starts). Each public thread is one document, `discord:{guild}:{thread}`. Messages
-//!   are rendered as Markdown (author, time, edit time, the text as written, attachments as
-//!   links, embeds as quotes); joins, pins and other system messages are left out.
+//!   are rendered as Markdown (author, time, edit time, the text as written with mentions
+//!   as names, attachments as links, embeds as quotes; a thread opens with the channel
+//!   message it was started from); joins, pins and other system messages are left out.
 //! - **Paging, checkpoints and windows**: `GET /channels/{id}/messages?after={snowflake}`;
 //!   the snowflake is the checkpoint ([`DiscordCheckpoint`]: the `after` of the next bucket,
 //!   or the last thread handed on) and the poll cursor. Snowflakes hold their creation time,

@@ -196,6 +196,14 @@ pub(crate) struct StartedThread {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Message {
     pub(crate) id: String,
+    /// `type`: 0 default, 19 reply, 21 a thread's starter (the message the thread was
+    /// started from, in `referenced_message`), ...
+    #[serde(rename = "type", default)]
+    pub(crate) kind: u8,
+    /// The message a reply or a thread's starter refers to (sent for types 19, 21, 23; null
+    /// when it was deleted).
+    #[serde(default)]
+    pub(crate) referenced_message: Option<Box<Message>>,
     pub(crate) author: User,
     #[serde(default)]
     pub(crate) content: String,

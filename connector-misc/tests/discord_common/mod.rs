@@ -62,6 +62,8 @@ pub(crate) struct Msg {
     pub(crate) edited: Option<DateTime<Utc>>,
     pub(crate) malformed: bool,
     pub(crate) starts_thread: Option<(u64, &'static str)>,
+    /// A thread's starter (`type` 21): the channel message it was started from.
+    pub(crate) started_from: Option<(&'static str, Box<Msg>)>,
 }
 
 impl Msg {
@@ -75,6 +77,7 @@ impl Msg {
             edited: None,
             malformed: false,
             starts_thread: None,
+            started_from: None,
         }
     }
 
@@ -117,6 +120,10 @@ impl Msg {
         if let Some((id, name)) = self.starts_thread {
             v["thread"] =
                 json!({"id": id.to_string(), "type": 11, "name": name, "parent_id": channel});
+        }
+        if let Some((parent, from)) = &self.started_from {
+            v["referenced_message"] = from.json(parent);
+            v["message_reference"] = json!({"type": 0, "message_id": from.id.to_string(), "channel_id": parent, "guild_id": GUILD});
         }
         if self.malformed {
             v["timestamp"] = json!("not a time");
@@ -211,6 +218,10 @@ pub(crate) fn standard() -> DiscordApi {
     let mut starter = Msg::new(time(3, 0), 0, "Alice", "Release planning, see report.pdf");
     starter.id = thread_id;
     starter.starts_thread = Some((thread_id, "release-plan"));
+    // The thread's first message is its starter, holding the channel message.
+    let mut starter_copy = Msg::new(time(3, 0), 1, "Alice", "");
+    starter_copy.kind = 21;
+    starter_copy.started_from = Some((GENERAL, Box::new(starter.clone())));
     general.push(starter);
     general.sort_by_key(|m| m.id);
     let forum_post = snowflake(time(5, 0), 0);
@@ -262,6 +273,7 @@ pub(crate) fn standard() -> DiscordApi {
                 kind: 11,
                 archived_at: None,
                 messages: vec![
+                    starter_copy,
                     Msg::new(time(3, 10), 0, "Bob", "Ship on Friday?"),
                     Msg::new(time(3, 20), 0, "Alice", "Friday it is."),
                 ],
