@@ -145,6 +145,14 @@ async fn buckets_and_threads_become_markdown_documents_with_access() {
         t.contains("Release planning, see report.pdf") && !t.contains("Started the thread"),
         "{t}"
     );
+    insta::assert_json_snapshot!(
+        "discord_bucket",
+        serde_json::to_value(sink.get(&bucket(GENERAL, 3)).unwrap()).unwrap()
+    );
+    insta::assert_json_snapshot!(
+        "discord_thread",
+        serde_json::to_value(sink.get(&thread(release)).unwrap()).unwrap()
+    );
     let f = sink.get(&thread(forum)).unwrap();
     assert!(
         f.content
@@ -693,4 +701,8 @@ async fn mentions_are_names_and_voice_channel_chat_is_read() {
         "{six}"
     );
     assert!(text(&sink, &bucket(VOICE, 2)).contains("Notes from the voice call"));
+    insta::assert_json_snapshot!(
+        "discord_mentions",
+        serde_json::to_value(sink.get(&bucket(GENERAL, 6)).unwrap()).unwrap()
+    );
 }
