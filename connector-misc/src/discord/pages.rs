@@ -52,6 +52,9 @@ struct GuildInfo {
     active_threads: Vec<Channel>,
 }
 
+/// A thread with its messages, oldest first, or the error reading them.
+type ThreadRead = (Channel, Result<Vec<(u64, Value)>>);
+
 /// The reading of one channel's messages bucket by bucket, from an `after` snowflake to an
 /// end (exclusive) snowflake.
 struct BucketRead {
@@ -396,19 +399,18 @@ impl Walk {
         ctx: &SyncContext,
     ) -> Result<Batch> {
         let walk = self.clone();
-        let read: Vec<(Channel, Result<Vec<(u64, Value)>>)> =
-            futures::stream::iter(threads.iter().cloned())
-                .map(|t| {
-                    let walk = walk.clone();
-                    async move {
-                        let messages = walk.thread_messages(&t.id).await;
-                        (t, messages)
-                    }
-                })
-                .buffered(CONCURRENCY)
-                .collect()
-                .await;
-        let inside = move |(t, messages): &(Channel, Result<Vec<(u64, Value)>>)| {
+        let read: Vec<ThreadRead> = futures::stream::iter(threads.iter().cloned())
+            .map(|t| {
+                let walk = walk.clone();
+                async move {
+                    let messages = walk.thread_messages(&t.id).await;
+                    (t, messages)
+                }
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await;
+        let inside = move |(t, messages): &ThreadRead| {
             let (Some(w), Ok(messages)) = (window, messages) else {
                 return true;
             };
@@ -430,15 +432,10 @@ impl Walk {
             }
         });
         let ch = Arc::clone(channel);
-        fetch_items(
-            ctx,
-            pending,
-            1,
-            move |(t, messages): (Channel, Result<Vec<(u64, Value)>>)| {
-                let outcome = messages.map(|m| thread_outcome(&ch, &t, &m));
-                async move { outcome }
-            },
-        )
+        fetch_items(ctx, pending, 1, move |(t, messages): ThreadRead| {
+            let outcome = messages.map(|m| thread_outcome(&ch, &t, &m));
+            async move { outcome }
+        })
         .await
     }
 
