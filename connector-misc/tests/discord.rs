@@ -671,7 +671,7 @@ async fn an_edit_inside_a_thread_is_found_by_incremental_and_reconcile_runs() {
 }
 
 #[tokio::test]
-async fn mentions_are_names_and_voice_channel_chat_is_read() {
+async fn mentions_are_names_embeds_keep_their_fields_and_voice_channel_chat_is_read() {
     let api = standard();
     {
         let mut st = api.state.lock().unwrap();
@@ -684,6 +684,9 @@ async fn mentions_are_names_and_voice_channel_chat_is_read() {
                 "<@!103> and <@105>: ask <@&{STAFF_ROLE}> in <#{STAFF}> before <t:1740812400:R> <:shipit:1234567890> (not <@999>)"
             ),
         ));
+        general
+            .messages
+            .push(Msg::new(time(6, 55), 0, "CI", "CI: build failed"));
         let voice = st.channels.iter_mut().find(|c| c.id == VOICE).unwrap();
         voice
             .messages
@@ -698,6 +701,15 @@ async fn mentions_are_names_and_voice_channel_chat_is_read() {
         six.contains(
             "@Bob and @Alice: ask @staff in #staff-only before 2025-03-01 07:00 UTC :shipit: (not <@999>)"
         ),
+        "{six}"
+    );
+    // A bot's embed: its title as a link, its text and its fields.
+    assert!(
+        six.contains("> **[Build #42 failed](https://ci.acme.test/42)**")
+            && six.contains("Details in #staff-only")
+            && six.contains("**Branch**")
+            && six.contains("`main`")
+            && six.contains("cargo test"),
         "{six}"
     );
     assert!(text(&sink, &bucket(VOICE, 2)).contains("Notes from the voice call"));

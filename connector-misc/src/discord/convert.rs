@@ -225,7 +225,25 @@ fn message_blocks(m: &Message, names: &Names, out: &mut Vec<Block>) {
             }));
         }
         if let Some(text) = e.description.as_deref().filter(|t| !t.trim().is_empty()) {
-            quote.push(Block::Markdown(text.trim().to_owned()));
+            quote.push(Block::Markdown(resolve_mentions(
+                text.trim(),
+                &m.mentions,
+                names,
+            )));
+        }
+        let fields: Vec<ListItem> = e
+            .fields
+            .iter()
+            .filter(|f| !f.name.trim().is_empty() || !f.value.trim().is_empty())
+            .map(|f| {
+                ListItem::new(vec![
+                    Block::paragraph(vec![Inline::strong(vec![Inline::text(f.name.trim())])]),
+                    Block::Markdown(resolve_mentions(f.value.trim(), &m.mentions, names)),
+                ])
+            })
+            .collect();
+        if !fields.is_empty() {
+            quote.push(Block::List(List::bullet(fields)));
         }
         if !quote.is_empty() {
             out.push(Block::quote(quote));

@@ -181,6 +181,18 @@ pub(crate) struct Embed {
     pub(crate) description: Option<String>,
     #[serde(default)]
     pub(crate) url: Option<String>,
+    /// Name and value pairs (a bot's notices: "Status", "Assignee", ...).
+    #[serde(default)]
+    pub(crate) fields: Vec<EmbedField>,
+}
+
+/// A field of an embed.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct EmbedField {
+    #[serde(default)]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) value: String,
 }
 
 /// The thread a message started.

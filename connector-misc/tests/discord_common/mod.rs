@@ -112,6 +112,12 @@ impl Msg {
             })
             .collect();
         v["mentions"] = json!(mentioned);
+        if self.content.contains("build failed") {
+            v["embeds"] = json!([{"type": "rich", "title": "Build #42 failed", "url": "https://ci.acme.test/42",
+                "description": format!("Details in <#{STAFF}>"), "color": 15158332,
+                "fields": [{"name": "Branch", "value": "`main`", "inline": true},
+                           {"name": "Failed step", "value": "cargo test", "inline": true}]}]);
+        }
         if self.content.contains("report.pdf") {
             v["attachments"] = json!([{"id": "1", "filename": "report.pdf", "size": 2048,
                 "url": "https://cdn.discordapp.com/attachments/1/2/report.pdf",
