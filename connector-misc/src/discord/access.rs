@@ -69,14 +69,29 @@ pub(crate) fn permissions(
     perms
 }
 
-/// Who may read `channel` (see the module docs): both View Channel and Read Message History
-/// are needed (without the latter a member sees none of the channel's past messages).
+/// `CONNECT`.
+const CONNECT: u64 = 1 << 20;
+
+/// The permissions reading `channel`'s history takes: View Channel and Read Message History;
+/// in a voice or stage channel's text chat also Connect (Discord shows that chat to members
+/// who may join the channel; asking for it too never grants more than Discord does).
+pub(crate) fn read_permissions(channel: &Channel) -> u64 {
+    let need = VIEW_CHANNEL | READ_MESSAGE_HISTORY;
+    if channel.is_voice() {
+        need | CONNECT
+    } else {
+        need
+    }
+}
+
+/// Who may read `channel` (see the module docs): the [`read_permissions`] are needed
+/// (without Read Message History a member sees none of the channel's past messages).
 ///
 /// `discord-guild:{guild}` only when `@everyone` may read it and no role or member
 /// overwrite denies either bit; else the groups that may read it whatever else their members
 /// hold (an under-grant: a member with no listed role loses access, never the reverse).
 pub(crate) fn channel_access(guild: &Guild, channel: &Channel) -> Access {
-    let need = VIEW_CHANNEL | READ_MESSAGE_HISTORY;
+    let need = read_permissions(channel);
     let denies = |o: &&Overwrite| o.id != guild.id && o.deny & need != 0;
     let role_deny = channel
         .permission_overwrites
@@ -211,5 +226,29 @@ mod tests {
         let a = channel_access(&guild(), &c);
         assert!(!a.groups.contains(&"discord-guild:100".to_owned()), "{a:?}");
         assert_eq!(a.groups, ["discord-role:100:300", "discord-user:900"]);
+    }
+
+    #[test]
+    fn a_voice_channels_chat_needs_connect_too() {
+        // @everyone may view and read history but not connect: the voice chat is not the
+        // whole server's.
+        let voice: Channel = serde_json::from_value(
+            json!({"id": "2", "type": 2, "name": "Lounge", "permission_overwrites": []}),
+        )
+        .unwrap();
+        assert_eq!(
+            read_permissions(&voice),
+            VIEW_CHANNEL | READ_MESSAGE_HISTORY | CONNECT
+        );
+        let a = channel_access(&guild(), &voice);
+        assert_eq!(a.groups, ["discord-role:100:300", "discord-user:900"]);
+        let open =
+            channel(json!([{"id": "100", "type": 0, "allow": CONNECT.to_string(), "deny": "0"}]));
+        let mut open_voice = open.clone();
+        open_voice.kind = 2;
+        assert_eq!(
+            channel_access(&guild(), &open_voice).groups,
+            ["discord-guild:100"]
+        );
     }
 }

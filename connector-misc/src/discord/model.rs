@@ -145,6 +145,11 @@ impl Channel {
         )
     }
 
+    /// Whether it is a voice or stage channel (its text chat is read).
+    pub(crate) fn is_voice(&self) -> bool {
+        matches!(self.kind, kind::VOICE | kind::STAGE)
+    }
+
     /// Whether it is a thread anyone who sees its channel may read.
     pub(crate) fn is_public_thread(&self) -> bool {
         matches!(self.kind, kind::PUBLIC_THREAD | kind::ANNOUNCEMENT_THREAD)

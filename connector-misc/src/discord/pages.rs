@@ -16,7 +16,7 @@ use futures::stream::BoxStream;
 use serde_json::Value;
 
 use super::SOURCE;
-use super::access::{READ_MESSAGE_HISTORY, VIEW_CHANNEL, channel_access, permissions};
+use super::access::{channel_access, permissions, read_permissions};
 use super::checkpoint::{ChannelCursor, DiscordCheckpoint, GuildCursor, Stage};
 use super::client::{Client, PAGE};
 use super::convert::{
@@ -204,9 +204,9 @@ impl Walk {
                     .as_deref()
                     .is_some_and(|n| self.channel_names.contains(&n.to_lowercase()))
         };
-        let need = VIEW_CHANNEL | READ_MESSAGE_HISTORY;
         let mut out = Vec::new();
         for c in channels.iter().filter(|c| wanted(c)) {
+            let need = read_permissions(c);
             if permissions(&guild, c, &member.roles, Some(&me.id)) & need != need {
                 tracing::info!(connector = SOURCE, guild = %guild.id, channel = %c.shown_name(), "the bot may not read this channel's history; left out");
                 continue;

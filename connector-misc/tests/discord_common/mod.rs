@@ -25,8 +25,8 @@ pub(crate) const GUILD: &str = "81384788765712384";
 pub(crate) const BOT: &str = "1098765432100000001";
 pub(crate) const OWNER: &str = "80351110224678912";
 pub(crate) const STAFF_ROLE: &str = "41771983423143936";
-/// `VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY`.
-pub(crate) const MEMBER_PERMS: u64 = (1 << 10) | (1 << 11) | (1 << 16);
+/// `VIEW_CHANNEL | SEND_MESSAGES | READ_MESSAGE_HISTORY | CONNECT`.
+pub(crate) const MEMBER_PERMS: u64 = (1 << 10) | (1 << 11) | (1 << 16) | (1 << 20);
 pub(crate) const VIEW: u64 = 1 << 10;
 
 pub(crate) const GENERAL: &str = "1001000000000000001";
