@@ -687,6 +687,16 @@ async fn mentions_are_names_embeds_keep_their_fields_and_voice_channel_chat_is_r
         general
             .messages
             .push(Msg::new(time(6, 55), 0, "CI", "CI: build failed"));
+        let asked = general
+            .messages
+            .iter()
+            .find(|m| m.at == time(6, 5))
+            .unwrap()
+            .clone();
+        let mut reply = Msg::new(time(6, 57), 0, "Bob", "Still green here.");
+        reply.kind = 19;
+        reply.started_from = Some((GENERAL, Box::new(asked)));
+        general.messages.push(reply);
         let voice = st.channels.iter_mut().find(|c| c.id == VOICE).unwrap();
         voice
             .messages
@@ -710,6 +720,10 @@ async fn mentions_are_names_embeds_keep_their_fields_and_voice_channel_chat_is_r
             && six.contains("**Branch**")
             && six.contains("`main`")
             && six.contains("cargo test"),
+        "{six}"
+    );
+    assert!(
+        six.contains("**Bob** · 2025-03-01 06:57 UTC · replying to Alice (2025-03-01 06:05 UTC)"),
         "{six}"
     );
     assert!(text(&sink, &bucket(VOICE, 2)).contains("Notes from the voice call"));

@@ -138,6 +138,8 @@ pub(crate) fn thread_id(guild: &str, thread: &str) -> String {
 /// A thread's first message when the thread was started from a channel message: it holds
 /// that message in `referenced_message`.
 const THREAD_STARTER_MESSAGE: u8 = 21;
+/// A reply: the message it answers is in `referenced_message`.
+const REPLY: u8 = 19;
 
 /// Whether a listed message is something a person said: a default message (`type` 0), a
 /// reply (19), a slash or context-menu command's answer (20, 23), a thread's starter (21,
@@ -193,6 +195,16 @@ fn message_blocks(m: &Message, names: &Names, out: &mut Vec<Block>) {
     ];
     if let Some(edited) = m.edited_timestamp {
         head.push(Inline::text(format!(" · edited {}", stamp(edited))));
+    }
+    if m.kind == REPLY
+        && let Some(to) = m.referenced_message.as_deref()
+    {
+        // Whom it answers: a reply's text often makes sense only next to the question.
+        head.push(Inline::text(format!(
+            " · replying to {} ({})",
+            to.author.shown_name(),
+            stamp(to.timestamp)
+        )));
     }
     out.push(Block::paragraph(head));
     if !m.content.trim().is_empty() {

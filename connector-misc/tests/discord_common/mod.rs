@@ -62,7 +62,7 @@ pub(crate) struct Msg {
     pub(crate) edited: Option<DateTime<Utc>>,
     pub(crate) malformed: bool,
     pub(crate) starts_thread: Option<(u64, &'static str)>,
-    /// A thread's starter (`type` 21): the channel message it was started from.
+    /// The message a thread's starter (`type` 21) was started from, or a reply (19) answers.
     pub(crate) started_from: Option<(&'static str, Box<Msg>)>,
 }
 
