@@ -191,7 +191,10 @@ async fn poll_ids(connector: &dyn Connector, window: crate::TimeWindow) -> Vec<S
     out
 }
 
-/// A window yields exactly its items; its start is included and its end excluded.
+/// A window yields exactly its items; its start is included and its end excluded. For a
+/// fixture whose documents bundle parts ([`Fixture::part_times`]), a window yields every
+/// document one of whose parts' times is in it, whole, and `updated_at` is the newest part's
+/// time.
 ///
 /// # Panics
 /// When the fixture has no window, or the connector yields the wrong items.
