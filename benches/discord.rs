@@ -9,7 +9,10 @@
 //! 3. a full `Syncer` run into a discarding sink.
 //!
 //! Prints buckets/s, requests per bucket and the ratios to the baseline (best of three rounds),
-//! then the process's peak RSS (`VmHWM`); run it at two sizes to see memory stay flat
+//! then the process's peak RSS (`VmHWM`) and that of a child process running one full sync
+//! against this process's fake: wiremock keeps a clone of every request a mock matched, each
+//! with its connection's read buffer, which at 10,000 buckets is most of this process's
+//! memory; the child's is the connector's. Run it at two sizes to see memory stay flat
 //! (`DISCORD_BENCH_BUCKETS=1000` and `=10000`). `cargo bench --bench discord`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
@@ -136,8 +139,59 @@ async fn mount(server: &MockServer, route: &str, body: Value) {
         .await;
 }
 
+fn config(uri: &str) -> DiscordConfig {
+    connectors::core::config::from_json(json!({
+        "server_ids": [GUILD],
+        "credentials": {"discord_bot_token": "bench"},
+        "base_url": format!("{uri}/api/v10"),
+        "allowed_hosts": ["127.0.0.1"],
+        "bucket_hours": 1,
+        // Discord's 50 per second would make this a test of the limiter.
+        "requests_per_second": 10_000,
+    }))
+    .unwrap()
+}
+
+/// Run as a child (`DISCORD_BENCH_CHILD_URI` set): one full sync of the `n` buckets of the
+/// fake at that URI, served by the parent; prints its peak RSS.
+fn child(uri: &str, n: u64) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let report = connectors::core::sync::Syncer::new(std::sync::Arc::new(
+            DiscordConnector::new(config(uri)).unwrap(),
+        ))
+        .sink(connectors::core::sink::DiscardSink)
+        .state(connectors::core::state::MemoryStateStore::new())
+        .run(connectors::core::sync::SyncMode::Full)
+        .await
+        .unwrap();
+        assert_eq!(report.delivered, n);
+    });
+    println!("VmHWM {}", compare::peak_rss_kib().unwrap_or(0));
+}
+
+/// The peak RSS in KiB of a child process syncing `n` buckets from the fake at `uri`.
+fn child_rss(uri: &str, n: u64) -> u64 {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("DISCORD_BENCH_CHILD_URI", uri)
+        .env("DISCORD_BENCH_BUCKETS", n.to_string())
+        .output()
+        .expect("the child runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("child: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
 fn main() {
     let n = buckets();
+    if let Ok(uri) = std::env::var("DISCORD_BENCH_CHILD_URI") {
+        return child(&uri, n);
+    }
     let total = n * PER_BUCKET;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -160,16 +214,7 @@ fn main() {
         mount(&server, "/threads/archived/public$", json!({"threads": [], "members": [], "has_more": false})).await;
         println!("discord loopback: {n} hourly buckets of {PER_BUCKET} messages, 100 per page by `after`");
 
-        let config: DiscordConfig = connectors::core::config::from_json(json!({
-            "server_ids": [GUILD],
-            "credentials": {"discord_bot_token": "bench"},
-            "base_url": format!("{}/api/v10", server.uri()),
-            "allowed_hosts": ["127.0.0.1"],
-            "bucket_hours": 1,
-            // Discord's 50 per second would make this a test of the limiter.
-            "requests_per_second": 10_000,
-        }))
-        .unwrap();
+        let config = config(&server.uri());
         let client = reqwest::Client::new();
         let uri = server.uri();
         let compare = Compare {
@@ -185,5 +230,10 @@ fn main() {
                 || DiscordConnector::new(config.clone()).unwrap(),
             )
             .await;
+        let uri = server.uri();
+        let rss = tokio::task::spawn_blocking(move || child_rss(&uri, n))
+            .await
+            .unwrap();
+        println!("peak RSS of one full sync in a child process {rss} KiB");
     });
 }
