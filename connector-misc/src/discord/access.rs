@@ -244,7 +244,7 @@ mod tests {
         assert_eq!(a.groups, ["discord-role:100:300", "discord-user:900"]);
         let open =
             channel(json!([{"id": "100", "type": 0, "allow": CONNECT.to_string(), "deny": "0"}]));
-        let mut open_voice = open.clone();
+        let mut open_voice = open;
         open_voice.kind = 2;
         assert_eq!(
             channel_access(&guild(), &open_voice).groups,
