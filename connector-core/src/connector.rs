@@ -71,7 +71,25 @@ pub trait Connector: Debug + Display + Send + Sync + 'static {
         Vec::new()
     }
 
-    /// This connector restricted to `partition`, one of [`partitions`](Connector::partitions):
+    /// The partitions a host runs as jobs, found by asking the source where its config does
+    /// not list them (a GitLab group's projects, an organisation's repositories): what a
+    /// scheduler calls before it queues a sync, rather than [`partitions`](Connector::partitions).
+    ///
+    /// The default returns [`partitions`](Connector::partitions) without a request. A
+    /// connector that overrides it keeps [`partitions`](Connector::partitions) to what its
+    /// config names, and accepts each discovered key in [`partition`](Connector::partition).
+    /// Empty when the source does not split. Discovery that fails returns the error; it never
+    /// stands for "no partitions", which would run the whole scope as one job.
+    ///
+    /// # Errors
+    /// The error of the listing request ([`ErrorKind::Unauthenticated`](crate::ErrorKind::Unauthenticated),
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound), ...), naming the field to fix.
+    async fn discover_partitions(&self) -> Result<Vec<String>> {
+        Ok(self.partitions())
+    }
+
+    /// This connector restricted to `partition`, one of [`partitions`](Connector::partitions)
+    /// or [`discover_partitions`](Connector::discover_partitions):
     /// what a host runs as that partition's own job, with its own checkpoint. `None` (the
     /// default) for a source that does not split, or a key it does not list.
     fn partition(&self, partition: &str) -> Option<DynConnector> {
@@ -367,4 +385,44 @@ fn _object_safe(
     _: &dyn DynCheckpointed,
     _: &dyn CheckpointedConnector<Checkpoint = serde_json::Value>,
 ) {
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+
+    use super::*;
+
+    #[derive(Debug)]
+    struct Split(Vec<String>);
+
+    impl Display for Split {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("split")
+        }
+    }
+
+    #[async_trait]
+    impl Connector for Split {
+        fn source(&self) -> &'static str {
+            "split"
+        }
+        fn roles(&self) -> Roles<'_> {
+            Roles::none()
+        }
+        async fn check(&self) -> Result<()> {
+            Ok(())
+        }
+        fn partitions(&self) -> Vec<String> {
+            self.0.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn discover_partitions_defaults_to_the_listed_ones() {
+        let c: DynConnector = Arc::new(Split(vec!["a".into(), "b".into()]));
+        assert_eq!(c.discover_partitions().await.unwrap(), ["a", "b"]);
+        let none: DynConnector = Arc::new(Split(Vec::new()));
+        assert!(none.discover_partitions().await.unwrap().is_empty());
+    }
 }

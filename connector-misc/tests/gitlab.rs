@@ -730,6 +730,7 @@ async fn a_group_is_read_project_by_project_and_a_public_project_is_public() {
     internal.members_forbidden = true;
     let api = GitlabApi::new(vec![standard_project(), www, internal], 2);
     api.state.lock().unwrap().groups = vec!["acme".into()];
+    let state = api.state.clone();
     let server = start(api).await;
     let uri = server.uri();
     let c = build(&uri, json!({"project_owner": "acme", "project_name": null}));
@@ -754,7 +755,24 @@ async fn a_group_is_read_project_by_project_and_a_public_project_is_public() {
             "gitlab-internal:127.0.0.1"
         ]
     );
-    // One project of the group as a job of its own.
+    // The group's projects, listed by keyset over two pages, each a job of its own.
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        ["acme/www", "acme/tools/ci", "acme/platform/api"]
+    );
+    // An instance without keyset paging for the listing is asked again by offset.
+    state.lock().unwrap().no_keyset_projects = true;
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        ["acme/www", "acme/tools/ci", "acme/platform/api"]
+    );
+    let gone = build(
+        &uri,
+        json!({"project_owner": "nobody", "project_name": null}),
+    );
+    let e = gone.discover_partitions().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert_eq!(e.field(), Some("project_owner"));
     let one = c.partition("acme/www").expect("a project under the group");
     let sink = run(&one, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     assert_eq!(sink.ids().len(), 2);
@@ -769,6 +787,13 @@ async fn several_projects_are_partitions() {
         json!({"project_owner": "acme", "project_name": "platform/api, www"}),
     );
     assert_eq!(c.partitions(), ["acme/platform/api", "acme/www"]);
+    // Named projects are listed without a request.
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        ["acme/platform/api", "acme/www"]
+    );
+    let one = build(&server.uri(), json!({}));
+    assert!(one.discover_partitions().await.unwrap().is_empty());
     assert!(c.partition("acme/www").is_some());
     assert!(c.partition("acme/other").is_none());
 }

@@ -132,8 +132,10 @@ pub(crate) async fn tick(store: &ConnectorStore, options: &SchedulerOptions) -> 
     Ok(done)
 }
 
-/// The partitions a sync of connector `id` runs as (one job each), or the whole connector
-/// (`""`) when it does not split or cannot be built here (its job then fails with the
+/// The partitions a sync of connector `id` runs as (one job each, from
+/// [`Connector::discover_partitions`](connector_core::Connector::discover_partitions)), or the
+/// whole connector (`""`) when it does not split, its partitions cannot be listed, or it
+/// cannot be built here (its job then fails with the
 /// reason, where people look).
 pub(crate) async fn partitions(store: &ConnectorStore, id: &str, source: &str) -> Vec<String> {
     let built = match store.config(id).await {
@@ -141,14 +143,16 @@ pub(crate) async fn partitions(store: &ConnectorStore, id: &str, source: &str) -
         Err(e) => Err(e),
     };
     match built {
-        Ok(connector) => {
-            let parts = connector.partitions();
-            if parts.is_empty() {
+        Ok(connector) => match connector.discover_partitions().await {
+            Ok(parts) if !parts.is_empty() => parts,
+            Ok(_) => vec![String::new()],
+            Err(e) => {
+                // The whole connector as one job: it reads every partition itself, or fails
+                // with the reason where people look.
+                tracing::warn!(connector = id, error = %e, "cannot list the connector's partitions; syncing it as one job");
                 vec![String::new()]
-            } else {
-                parts
             }
-        }
+        },
         Err(e) => {
             tracing::warn!(connector = id, error = %e, "cannot build the connector to list its partitions");
             vec![String::new()]

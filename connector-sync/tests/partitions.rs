@@ -51,8 +51,10 @@ impl Connector for Parts {
         Ok(())
     }
 
-    fn partitions(&self) -> Vec<String> {
-        self.parts.iter().map(|(k, _)| k.clone()).collect()
+    // Listed by discovery alone (`partitions()` keeps its empty default), as a source whose
+    // partitions only the service knows: the scheduler must ask this.
+    async fn discover_partitions(&self) -> Result<Vec<String>> {
+        Ok(self.parts.iter().map(|(k, _)| k.clone()).collect())
     }
 
     fn partition(&self, partition: &str) -> Option<DynConnector> {

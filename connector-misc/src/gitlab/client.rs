@@ -2,8 +2,9 @@
 //!
 //! - `GET /projects/{path or id}`: a project (its id, `web_url`, `visibility`,
 //!   `default_branch`);
-//! - `GET /groups/{path}/projects?include_subgroups=true` (or `/users/{name}/projects`): the
-//!   projects of a namespace, by `Link` header;
+//! - `GET /groups/{path}/projects?include_subgroups=true&pagination=keyset&order_by=id` (or
+//!   `/users/{name}/projects`): the projects of a namespace, by keyset `Link` header
+//!   (`id_after`), or by offset where keyset paging is refused;
 //! - `GET /projects/{id}/repository/tree?recursive=true&pagination=keyset`: the files of a ref
 //!   with their blob ids, by keyset `Link` header (`page_token`);
 //! - `GET /projects/{id}/repository/blobs/{sha}/raw`: a file's bytes;
@@ -398,29 +399,50 @@ impl Client {
     }
 
     /// The paths of every project of the group `owner` and its subgroups, or of the user
-    /// `owner` when no group has that path.
+    /// `owner` when no group has that path, in id order.
+    ///
+    /// Keyset-paged (`pagination=keyset&order_by=id`: the `Link` header's next page asks
+    /// `id_after`), so a project created or deleted while the list is read shifts no page
+    /// under the next; an instance that refuses keyset paging for the listing (405, older
+    /// versions) is asked again by offset.
     pub(crate) async fn namespace_projects(&self, owner: &str) -> Result<Vec<String>> {
+        match self.listed_projects(owner, true).await {
+            Err(e) if e.kind() == ErrorKind::InvalidData => {
+                self.listed_projects(owner, false).await
+            }
+            other => other,
+        }
+    }
+
+    async fn listed_projects(&self, owner: &str, keyset: bool) -> Result<Vec<String>> {
         #[derive(Deserialize)]
         struct Listed {
             path_with_namespace: String,
         }
-        let mut url = self.endpoint(&["groups", owner, "projects"])?;
-        url.query_pairs_mut()
-            .append_pair("include_subgroups", "true")
-            .append_pair("with_shared", "false")
-            .append_pair("order_by", "id")
-            .append_pair("sort", "asc")
-            .append_pair("simple", "true")
-            .append_pair("per_page", "100");
+        let ordered = |mut url: Url, group: bool| {
+            let mut q = url.query_pairs_mut();
+            if group {
+                q.append_pair("include_subgroups", "true")
+                    .append_pair("with_shared", "false");
+            }
+            if keyset {
+                q.append_pair("pagination", "keyset");
+            }
+            q.append_pair("order_by", "id")
+                .append_pair("sort", "asc")
+                .append_pair("simple", "true")
+                .append_pair("per_page", "100");
+            drop(q);
+            url
+        };
+        let url = ordered(self.endpoint(&["groups", owner, "projects"])?, true);
         let listed: Vec<Listed> = match self.all(url).await {
             Err(e) if e.kind() == ErrorKind::NotFound && !owner.contains('/') => {
-                let mut url = self.endpoint(&["users", owner, "projects"])?;
-                url.query_pairs_mut()
-                    .append_pair("order_by", "id")
-                    .append_pair("sort", "asc")
-                    .append_pair("simple", "true")
-                    .append_pair("per_page", "100");
-                self.all(url).await?
+                self.all(ordered(
+                    self.endpoint(&["users", owner, "projects"])?,
+                    false,
+                ))
+                .await?
             }
             other => other?,
         };

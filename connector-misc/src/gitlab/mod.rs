@@ -6,8 +6,8 @@
 //!   self-managed instance). Several names separated by commas are partitions, each synced as
 //!   its own job ([`Connector::partitions`]); no `project_name` reads every project of the
 //!   group `project_owner` and its subgroups (`GET /groups/{path}/projects?include_subgroups=true`,
-//!   or a user's projects), and [`Connector::partition`] builds a connector for any one
-//!   project path under it, so a host that lists the group itself can split the jobs.
+//!   keyset-paged, or a user's projects), and [`Connector::discover_partitions`] lists them
+//!   so a host runs each as a job of its own, built by [`Connector::partition`].
 //! - **Merge requests and issues**: listed with `order_by=updated_at&sort=asc&state=all` and
 //!   paged by value, not by offset: the next page is asked with `updated_after` set to the
 //!   last `updated_at` handed on ([`UpdatedCursor`], the checkpoint), so an item edited during
@@ -220,9 +220,25 @@ impl Connector for GitlabConnector {
         }
     }
 
+    /// The configured projects when there are several; for a whole group (no
+    /// `project_name`), every project of the group and its subgroups as GitLab lists them
+    /// now (`GET /groups/{path}/projects?include_subgroups=true`, keyset-paged; a user's
+    /// projects when `project_owner` is a user), each a job of its own that
+    /// [`partition`](Connector::partition) builds. One configured project: none.
+    ///
+    /// # Errors
+    /// As [`check`](Connector::check): `NotFound` naming `project_owner` for a group or user
+    /// the token may not see, `Unauthenticated` or `PermissionDenied` naming the token.
+    async fn discover_partitions(&self) -> Result<Vec<String>> {
+        if !self.config.projects().is_empty() {
+            return Ok(self.partitions());
+        }
+        self.walk.list_projects().await
+    }
+
     /// This connector reading only the project `partition`: one of
     /// [`partitions`](Connector::partitions), or, for a whole group, any project path under
-    /// `project_owner`.
+    /// `project_owner` (what [`discover_partitions`](Connector::discover_partitions) lists).
     fn partition(&self, partition: &str) -> Option<DynConnector> {
         let owner = self.config.owner();
         let projects = self.config.projects();

@@ -185,6 +185,8 @@ pub(crate) struct State {
     /// When an issue page after the first is asked for, this issue (by iid) is updated to
     /// `minute` first: an offset walk would now skip an issue.
     pub(crate) touch_on_second_page: Option<(u64, u32)>,
+    /// Refuse keyset paging of group projects with a 405, as an instance without it does.
+    pub(crate) no_keyset_projects: bool,
 }
 
 /// The fixture's GitLab; cheap to clone.
@@ -342,6 +344,50 @@ impl GitlabApi {
             .insert_header("X-Total", total.to_string().as_str())
             .insert_header("X-Total-Pages", pages.to_string().as_str())
             .set_body_json(Value::Array(items))
+    }
+
+    /// Projects by keyset, as GitLab pages them ordered by id: no page number, the next
+    /// page's `Link` asks `id_after` the last id handed out.
+    fn keyset_projects(&self, req: &Request, list: &[Project]) -> ResponseTemplate {
+        assert_eq!(
+            query(req, "order_by").as_deref(),
+            Some("id"),
+            "keyset needs order_by=id"
+        );
+        assert!(
+            query(req, "page").is_none(),
+            "keyset pages carry no page number"
+        );
+        let default = self.state.lock().unwrap().page;
+        let per: usize = query(req, "per_page")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20)
+            .min(default.max(1));
+        let after: u64 = query(req, "id_after")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let rest: Vec<&Project> = list.iter().filter(|p| p.id > after).collect();
+        let page: Vec<Value> = rest
+            .iter()
+            .take(per)
+            .map(|p| self.project_json(p))
+            .collect();
+        let mut t = ResponseTemplate::new(200);
+        if rest.len() > per {
+            let mut next = req.url.clone();
+            let pairs: Vec<(String, String)> = req
+                .url
+                .query_pairs()
+                .filter(|(k, _)| k != "id_after")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            next.query_pairs_mut()
+                .clear()
+                .extend_pairs(pairs)
+                .append_pair("id_after", &rest[per - 1].id.to_string());
+            t = t.insert_header("Link", format!("<{next}>; rel=\"next\"").as_str());
+        }
+        t.set_body_json(Value::Array(page))
     }
 
     fn tree(&self, req: &Request, p: &Project) -> ResponseTemplate {
@@ -505,6 +551,7 @@ impl Api {
                     return message(404, "404 Group Not Found");
                 }
                 let prefix = format!("{group}/");
+                let no_keyset = st.no_keyset_projects;
                 let mut list: Vec<Project> = st
                     .projects
                     .iter()
@@ -513,6 +560,15 @@ impl Api {
                     .collect();
                 drop(st);
                 list.sort_by_key(|p| p.id);
+                if query(req, "pagination").as_deref() == Some("keyset") {
+                    if no_keyset {
+                        return message(
+                            405,
+                            "Keyset pagination is not yet available for this type of request",
+                        );
+                    }
+                    return self.0.keyset_projects(req, &list);
+                }
                 let values = list.iter().map(|p| self.0.project_json(p)).collect();
                 self.0.offset_page(req, values)
             }
