@@ -895,3 +895,113 @@ async fn check_answers_in_seconds_and_probes_the_issues_permission() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn teams_with_access_are_readers_and_a_refused_listing_is_asked_once_a_run() {
+    let mut state = standard();
+    state.repos[0].org = true;
+    state.repos[0].teams = Some(vec!["Justice League".into(), "Ops".into()]);
+    for name in ["ops", "web"] {
+        let mut repo = RepoData::new("acme", name, true, vec![Item::issue(1, "Todo", day(2))]);
+        repo.org = true;
+        // The token may not list these repositories' teams.
+        repo.teams = None;
+        state.repos.push(repo);
+    }
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let c = build(&uri, json!({"repository_name": ""}));
+    let store = MemoryStateStore::new();
+    let (sink, report) = sync(&c, &store, SyncMode::Full, 6).await;
+    assert_eq!(report.failed, 0, "a refused team listing fails nothing");
+    assert_eq!(sink.len(), 7, "{:?}", sink.ids());
+    let crash = sink.get(&item_id(&uri, 1, false)).unwrap();
+    assert_eq!(
+        crash.access.as_ref().unwrap().groups,
+        [
+            "github-user:hubot",
+            "github-user:octocat",
+            "github:acme/team/justice-league",
+            "github:acme/team/ops",
+        ]
+    );
+    let web = sink.get(&format!("{uri}/acme/web/issues/1")).unwrap();
+    assert_eq!(
+        web.access.as_ref().unwrap().groups,
+        ["github-user:hubot", "github-user:octocat"]
+    );
+    // acme/api, then acme/ops (403); acme/web is not asked.
+    assert_eq!(fake.count("/teams").await, 2);
+    // The next run asks again.
+    sync(&c, &store, SyncMode::Full, 7).await;
+    assert_eq!(fake.count("/teams").await, 4);
+}
+
+#[tokio::test]
+async fn a_repository_without_issues_has_its_pull_requests_read_from_the_pulls_listing() {
+    let mut state = standard();
+    state.repos[0].has_issues = false;
+    state.repos[0].items[4].comments = vec![("hubot".into(), "Ship it.".into())];
+    let fake = Fake::start(state).await;
+    let uri = fake.uri();
+    let c = build(&uri, json!({}));
+    c.check().await.expect("the pull requests can be listed");
+    let store = MemoryStateStore::new();
+    let (sink, report) = sync(&c, &store, SyncMode::Full, 6).await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(
+        sink.ids(),
+        [item_id(&uri, 2, true), item_id(&uri, 5, true)],
+        "the pull requests, no issue"
+    );
+    let bump = sink.get(&item_id(&uri, 5, true)).unwrap();
+    let text = bump.content.as_text().unwrap();
+    assert!(text.contains("Ship it."), "its comments are read: {text}");
+    assert_eq!(bump.metadata["type"], "pull_request");
+    let fix = sink.get(&item_id(&uri, 2, true)).unwrap();
+    assert!(
+        fix.content
+            .as_text()
+            .unwrap()
+            .contains("Why `unwrap` here?")
+    );
+    assert_eq!(fake.count("/issues").await, 0, "no issues listing (410)");
+
+    // A review alone moves the pull request's `updated_at`: the next run reads it.
+    {
+        let mut st = fake.state.lock().unwrap();
+        let two = pull_two(&mut st);
+        two.pr_updated = Some(day(8));
+        two.review_bodies = vec![("octocat".into(), "APPROVED".into(), "LGTM".into())];
+    }
+    let (sink, report) = sync(&c, &store, SyncMode::Incremental, 9).await;
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(sink.ids(), [item_id(&uri, 2, true)]);
+    assert!(
+        sink.get(&item_id(&uri, 2, true))
+            .unwrap()
+            .content
+            .as_text()
+            .unwrap()
+            .contains("LGTM")
+    );
+
+    // Refetch and the prune listing go through `/pulls` as well.
+    let mut docs = Vec::new();
+    let mut stream = c
+        .as_refetch()
+        .unwrap()
+        .fetch(vec![item_id(&uri, 5, true)], SyncContext::new());
+    while let Some(batch) = stream.next().await {
+        docs.extend(batch.unwrap().documents);
+    }
+    assert_eq!(docs.len(), 1);
+    let mut ids = Vec::new();
+    let mut stream = c.as_slim().unwrap().list_ids(SyncContext::new());
+    while let Some(page) = stream.next().await {
+        ids.extend(page.unwrap().into_iter().map(|s| s.id));
+    }
+    ids.sort();
+    assert_eq!(ids, [item_id(&uri, 2, true), item_id(&uri, 5, true)]);
+    assert_eq!(fake.count("/issues").await, 0);
+}

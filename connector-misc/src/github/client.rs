@@ -10,7 +10,12 @@
 //! - what changed besides the issues endpoint's `updated_at`: `GET /repos/{owner}/{repo}/pulls?state=all&sort=updated&direction=desc`
 //!   (a pull request's own `updated_at`), `GET /repos/{owner}/{repo}/pulls/comments` and
 //!   `GET /repos/{owner}/{repo}/issues/comments` with `sort=updated&direction=asc&since=…`;
-//! - `GET /repos/{owner}/{repo}/collaborators` (needs push access to the repository);
+//! - a repository without issues (`has_issues: false`; its issues endpoints answer `410`):
+//!   `GET /repos/{owner}/{repo}/pulls?state=all&sort=updated&direction=asc` by `Link`, and
+//!   `GET /repos/{owner}/{repo}/pulls/{n}`;
+//! - `GET /repos/{owner}/{repo}/collaborators` (needs push access to the repository) and
+//!   `GET /repos/{owner}/{repo}/teams` (an organisation's repository; a classic token needs
+//!   `repo`, a fine-grained one Administration, read);
 //! - `GET /repos/{owner}/{repo}/commits/{ref}` as `application/vnd.github.sha`, then
 //!   `GET /repos/{owner}/{repo}/git/trees/{sha}?recursive=1` and
 //!   `GET /repos/{owner}/{repo}/git/blobs/{sha}` as `application/vnd.github.raw+json`;
@@ -29,7 +34,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::model::{
-    ApiError, Comment, Content, ListedComment, PullSummary, Repo, Review, Tree, User,
+    ApiError, Comment, Content, ListedComment, PullSummary, Repo, Review, Team, Tree, User,
 };
 
 /// The media type of GitHub's JSON.
@@ -94,6 +99,16 @@ impl Client {
     }
 
     /// This client counting its requests into `ctx`.
+    /// One pull request of `owner/name` (a repository without issues), to prove the token
+    /// may list them (a fine-grained one without Pull requests: `403`).
+    pub(crate) async fn probe_pulls(&self, owner: &str, name: &str) -> Result<()> {
+        let mut url = self.repo_endpoint(owner, name, &["pulls"])?;
+        url.query_pairs_mut()
+            .append_pair("state", "all")
+            .append_pair("per_page", "1");
+        self.json::<Vec<Value>>(url).await.map(|_| ())
+    }
+
     pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {
             http: self.http.with_context(ctx),
@@ -357,6 +372,35 @@ impl Client {
             .await
     }
 
+    /// The teams with access to `owner/name` that the token may see (an organisation's
+    /// repository; a classic token needs `repo`, a fine-grained one the repository's
+    /// Administration permission, read).
+    pub(crate) async fn teams(&self, owner: &str, name: &str) -> Result<Vec<Team>> {
+        let url = self.repo_endpoint(owner, name, &["teams"])?;
+        self.all(self.paged(url, &[])).await
+    }
+
+    /// The first page of the pull requests of `owner/name`, oldest update first: the listing
+    /// of a repository without issues, whose issues endpoint answers `410` (`GET /pulls` has
+    /// no `since`; it is read by its `Link` header).
+    pub(crate) fn pulls_url(&self, owner: &str, name: &str) -> Result<Url> {
+        Ok(self.paged(
+            self.repo_endpoint(owner, name, &["pulls"])?,
+            &[("state", "all"), ("sort", "updated"), ("direction", "asc")],
+        ))
+    }
+
+    /// Pull request `number` as the issues endpoint would show it ([`as_issue`]); none when
+    /// gone.
+    pub(crate) async fn pull(&self, owner: &str, name: &str, number: u64) -> Result<Option<Value>> {
+        let url = self.repo_endpoint(owner, name, &["pulls", &number.to_string()])?;
+        match self.json::<Value>(url).await {
+            Ok(v) => Ok(Some(as_issue(v))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Who may read `owner/name`: its collaborators (needs push access to list them).
     pub(crate) async fn collaborators(&self, owner: &str, name: &str) -> Result<Vec<User>> {
         let url = self.repo_endpoint(owner, name, &["collaborators"])?;
@@ -445,6 +489,20 @@ impl Client {
             Err(e) => Err(e),
         }
     }
+}
+
+/// A pull request of `GET /pulls` in the shape of an issues-endpoint item: `pull_request`
+/// (which marks one) with its `merged_at`. A single pull request's `comments` is kept; a
+/// listed one has none, and its comments are then asked for.
+pub(crate) fn as_issue(mut pull: Value) -> Value {
+    if let Some(o) = pull.as_object_mut() {
+        let merged_at = o.get("merged_at").cloned().unwrap_or(Value::Null);
+        o.insert(
+            "pull_request".to_owned(),
+            serde_json::json!({ "merged_at": merged_at }),
+        );
+    }
+    pull
 }
 
 /// What GitHub's error bodies mean (`{"message": …}`): a `403` that says "rate limit"

@@ -24,6 +24,9 @@ pub(crate) struct RepoInfo {
     pub(crate) branch: Option<String>,
     pub(crate) visibility: String,
     pub(crate) archived: bool,
+    /// Issues are on; off, its pull requests are listed by `GET /pulls` (see
+    /// [`Repo::has_issues`](super::model::Repo)).
+    pub(crate) has_issues: bool,
     pub(crate) access: Access,
 }
 

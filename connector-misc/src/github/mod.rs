@@ -56,8 +56,20 @@
 //!   `author`, `milestone`, `created_at`, `closed_at`, `merged_at`, `comments`.
 //! - **Access**: a public repository's items are public; a private one's go to its
 //!   collaborators (`github-user:{login}` groups) when the token may list them (push access),
-//!   else to the repository as a group (`github-repo:{owner}/{name}`); `internal` repositories
-//!   add `github-org:{owner}`.
+//!   else to the repository as a group (`github-repo:{owner}/{name}`), and, in an
+//!   organisation, to the teams with access (`GET /repos/{o}/{r}/teams`, as
+//!   `github:{org}/team/{slug}` groups; a host resolves team and enterprise-group members).
+//!   Listing collaborators needs push access (a classic token's `repo` scope, a fine-grained
+//!   token's Metadata); listing teams a classic token's `repo` scope or a fine-grained token's
+//!   Administration permission (read). A token refused the teams (`403`) is warned about
+//!   once and not asked again in that run; the sync goes on with the collaborators alone.
+//!   `internal` repositories add `github-org:{owner}`.
+//! - **Repositories without issues** (`has_issues: false`; the issues endpoints answer
+//!   `410`): their pull requests are listed by `GET /pulls?state=all&sort=updated&direction=asc`
+//!   (pull requests cannot be turned off), whose `updated_at` moves with reviews and
+//!   comments, and refetched by `GET /pulls/{n}`. Archived repositories are read as any other
+//!   (they are read-only; `archived` is in the metadata); repositories GitHub disabled are
+//!   left out with a warning.
 //! - **Limits**: requests are kept to `requests_per_hour` (GitHub's 5000 per token). A spent
 //!   primary limit (`403`/`429` "API rate limit exceeded", `x-ratelimit-remaining: 0`) is
 //!   waited out until `x-ratelimit-reset`, a secondary one (`403`/`429` "secondary rate
@@ -167,6 +179,7 @@ impl GithubConnector {
             branch: config.branch.clone(),
             filter: Arc::new(filter),
             max: config.max_file_size.get(),
+            teams_refused: Arc::default(),
         };
         Ok(Self { config, walk })
     }
@@ -223,7 +236,11 @@ impl Connector for GithubConnector {
         for scope in &self.walk.scopes {
             let result = match scope {
                 Scope::Repo { owner, name } => match client.repo(owner, name).await {
-                    Ok(_) if self.walk.issues || self.walk.pulls => {
+                    // Without issues (`410` on their endpoints) the pull requests are listed.
+                    Ok(repo) if !repo.has_issues && self.walk.pulls => {
+                        client.probe_pulls(owner, name).await
+                    }
+                    Ok(repo) if repo.has_issues && (self.walk.issues || self.walk.pulls) => {
                         client.probe_issues(owner, name).await
                     }
                     other => other.map(|_| ()),

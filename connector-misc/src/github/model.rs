@@ -14,6 +14,15 @@ pub(crate) struct User {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Owner {
     pub(crate) login: String,
+    /// `User` or `Organization`: only an organisation's repositories have teams.
+    #[serde(default, rename = "type")]
+    pub(crate) kind: Option<String>,
+}
+
+/// A team of `GET /repos/{owner}/{repo}/teams`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Team {
+    pub(crate) slug: String,
 }
 
 /// `GET /repos/{owner}/{repo}` and the entries of `GET /orgs/{org}/repos`.
@@ -32,6 +41,17 @@ pub(crate) struct Repo {
     pub(crate) default_branch: Option<String>,
     #[serde(default)]
     pub(crate) archived: bool,
+    /// Blocked by GitHub (`disabled`): nothing of it can be read.
+    #[serde(default)]
+    pub(crate) disabled: bool,
+    /// Whether the repository has issues; without them the issues endpoints answer `410`
+    /// and pull requests are listed by `GET /pulls` (pull requests cannot be turned off).
+    #[serde(default = "yes")]
+    pub(crate) has_issues: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A label (`labels[]`).

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use connector_core::glob::PathFilter;
@@ -21,7 +22,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::{GithubCheckpoint, RepoCursor, Stage};
-use super::client::Client;
+use super::client::{Client, as_issue};
 use super::config::Scope;
 use super::convert::{
     CodeFile, RepoInfo, file_document, file_failure, file_version, issue_document, issue_version,
@@ -79,6 +80,9 @@ pub(crate) struct Walk {
     pub(crate) branch: Option<String>,
     pub(crate) filter: Arc<PathFilter>,
     pub(crate) max: u64,
+    /// The token was refused the teams of a repository (`403`) in this run: not asked again
+    /// until the next (fresh in each [`with_context`](Self::with_context)).
+    pub(crate) teams_refused: Arc<AtomicBool>,
 }
 
 /// One item of a page before its comments or body are fetched.
@@ -93,6 +97,7 @@ impl Walk {
     fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {
             client: self.client.with_context(ctx),
+            teams_refused: Arc::new(AtomicBool::new(false)),
             ..self.clone()
         }
     }
@@ -129,19 +134,58 @@ impl Walk {
             .with_cause(e)
     }
 
-    /// The repositories of `scope`.
+    /// The repositories of `scope`, but those GitHub disabled (blocked: nothing of them can
+    /// be read), each left out with a warning.
     async fn repos(&self, scope: &Scope) -> Result<Vec<Repo>> {
         let listed = match scope {
             Scope::Repo { owner, name } => self.client.repo(owner, name).await.map(|r| vec![r]),
             Scope::Owner(owner) => self.client.owner_repos(owner).await,
         };
-        listed.map_err(|e| Self::named_scope_error(scope, e))
+        let mut repos = listed.map_err(|e| Self::named_scope_error(scope, e))?;
+        repos.retain(|r| {
+            if r.disabled {
+                tracing::warn!(connector = SOURCE, repo = %r.full_name, "the repository is disabled by GitHub; left out");
+            }
+            !r.disabled
+        });
+        Ok(repos)
+    }
+
+    /// The teams with access to `repo` as groups (`github:{org}/team/{slug}`), for an
+    /// organisation's repository. A token refused them (`403`: a classic token without
+    /// `repo`, a fine-grained one without the repository's Administration permission, read)
+    /// leaves them out, with one warning and no more asking in this run; the collaborators
+    /// still name who may read.
+    async fn teams(&self, repo: &Repo) -> Result<Vec<String>> {
+        if repo.owner.kind.as_deref() != Some("Organization")
+            || self.teams_refused.load(Ordering::Relaxed)
+        {
+            return Ok(Vec::new());
+        }
+        match self.client.teams(&repo.owner.login, &repo.name).await {
+            Ok(teams) => {
+                let org = repo.owner.login.to_lowercase();
+                Ok(teams
+                    .into_iter()
+                    .map(|t| format!("github:{org}/team/{}", t.slug.to_lowercase()))
+                    .collect())
+            }
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                if !self.teams_refused.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(connector = SOURCE, repo = %repo.full_name, error = %e, "the token may not list the teams with access to a repository (a classic token needs the `repo` scope, a fine-grained one the Administration permission, read): access names collaborators only; not asked again in this run");
+                }
+                Ok(Vec::new())
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
     }
 
     /// Who may read `repo`: everyone when it is public; else its collaborators when the token
     /// may list them (`github-user:{login}`), else the repository as a group
-    /// (`github-repo:{owner}/{name}`); an `internal` repository (GitHub Enterprise) adds the
-    /// organisation (`github-org:{owner}`).
+    /// (`github-repo:{owner}/{name}`), and the teams with access ([`teams`](Self::teams));
+    /// an `internal` repository (GitHub Enterprise) adds the organisation
+    /// (`github-org:{owner}`).
     async fn info(&self, repo: Repo) -> Result<RepoInfo> {
         let visibility = repo
             .visibility
@@ -165,6 +209,7 @@ impl Walk {
                 }
                 Err(e) => return Err(e),
             };
+            groups.extend(self.teams(&repo).await?);
             if visibility == "internal" {
                 groups.push(format!("github-org:{}", repo.owner.login.to_lowercase()));
             }
@@ -180,6 +225,7 @@ impl Walk {
             branch: self.branch.clone().or(repo.default_branch),
             visibility,
             archived: repo.archived,
+            has_issues: repo.has_issues,
             access,
         })
     }
@@ -270,7 +316,9 @@ impl Walk {
         async_stream::try_stream! {
             let id = info.html_url.clone();
             let full_name = info.full_name.clone();
-            let items = walk.issues || walk.pulls;
+            // Without issues (their endpoints answer `410`), the pull requests alone, listed
+            // by `GET /pulls` whose `updated_at` shows reviews and comments: no activity.
+            let items = walk.pulls || (walk.issues && info.has_issues);
             let code = RepoCursor { repo: cur.repo.clone(), stage: Stage::Code, ..RepoCursor::default() };
             // An error of the issues stage fails them alone: the code files are read still.
             let mut failed = None;
@@ -294,7 +342,7 @@ impl Walk {
                     Err(e) => failed = Some(e),
                 }
             }
-            while let (None, Stage::Activity, Some(w), true) = (&failed, cur.stage, window, items) {
+            while let (None, Stage::Activity, Some(w), true) = (&failed, cur.stage, window, items && info.has_issues) {
                 ctx.cancellation().check()?;
                 match walk.activity_page(&info, &activity, w, &mut cur, &ctx).await {
                     Ok(Some(batch)) => yield (batch, cur.clone()),
@@ -344,6 +392,9 @@ impl Walk {
     /// its start.
     async fn activity(&self, info: &RepoInfo, window: Option<TimeWindow>) -> Result<Activity> {
         let mut activity = Activity::default();
+        if !info.has_issues {
+            return Ok(activity);
+        }
         let since = window.map(|w| floor_second(w.start) - TimeDelta::seconds(1));
         if self.pulls {
             for pull in self
@@ -447,6 +498,9 @@ impl Walk {
                 Error::checkpoint(format!("the checkpoint's link is not a URL: {e}"))
             });
         }
+        if !info.has_issues {
+            return self.client.pulls_url(&info.owner, &info.name);
+        }
         // `since` is to the second and said to be "after"; one second earlier loses nothing,
         // and the keyset drops what was read.
         let from = match (cur.since, window) {
@@ -477,6 +531,11 @@ impl Walk {
                     .page(self.issues_url_for(info, &cur, window)?)
                     .await?
             }
+        };
+        let values = if info.has_issues {
+            values
+        } else {
+            values.into_iter().map(as_issue).collect()
         };
         let (pending, cur) = self.sort_page(info, activity, cur, values, next, window);
         let walk = self.clone();
@@ -565,7 +624,8 @@ impl Walk {
             Some(next) if !past_end => {
                 // Time moved on: the next page is the next key. It did not (more than a page
                 // in one second): the `Link` goes on past them.
-                cur.link = (since == cur.since).then(|| next.to_string());
+                // `GET /pulls` (a repository without issues) has no `since`: always the `Link`.
+                cur.link = (since == cur.since || !info.has_issues).then(|| next.to_string());
                 cur.since = since;
                 cur.seen = seen;
             }
@@ -677,7 +737,8 @@ impl Walk {
         match item {
             Pending::Failed(f) => Ok(Some(f.into())),
             Pending::Issue(issue, info, touched) => {
-                let comments = if issue.comments > 0 {
+                // A listed pull request (no issues endpoint) does not count its comments.
+                let comments = if issue.comments > 0 || !info.has_issues {
                     self.client
                         .issue_comments(&info.owner, &info.name, issue.number)
                         .await?
@@ -741,14 +802,18 @@ impl Walk {
             for scope in walk.scopes.clone() {
                 for repo in walk.repos(&scope).await? {
                     let info = walk.info(repo).await?;
-                    if walk.issues || walk.pulls {
-                        let mut url = Some(walk.client.issues_url(&info.owner, &info.name, None)?);
+                    if walk.pulls || (walk.issues && info.has_issues) {
+                        let mut url = Some(if info.has_issues {
+                            walk.client.issues_url(&info.owner, &info.name, None)?
+                        } else {
+                            walk.client.pulls_url(&info.owner, &info.name)?
+                        });
                         while let Some(at) = url.take() {
                             ctx.cancellation().check()?;
                             let (values, next) = walk.client.page(at).await?;
                             let ids: Vec<SlimDocument> = values
                                 .iter()
-                                .filter(|v| if v.get("pull_request").is_some_and(|p| !p.is_null()) { walk.pulls } else { walk.issues })
+                                .filter(|v| if !info.has_issues || v.get("pull_request").is_some_and(|p| !p.is_null()) { walk.pulls } else { walk.issues })
                                 .filter_map(|v| v.get("html_url").and_then(Value::as_str))
                                 .map(SlimDocument::new)
                                 .collect();
@@ -811,7 +876,12 @@ impl Walk {
                         Target::Repo { .. } => {}
                         Target::Issue { number, .. } => {
                             if !(walk.issues || walk.pulls) { continue; }
-                            let Some(value) = walk.client.issue(&info.owner, &info.name, number).await? else { continue };
+                            let value = if info.has_issues {
+                                walk.client.issue(&info.owner, &info.name, number).await?
+                            } else {
+                                walk.client.pull(&info.owner, &info.name, number).await?
+                            };
+                            let Some(value) = value else { continue };
                             match serde_json::from_value::<Issue>(value) {
                                 Ok(issue) if issue.html_url == *id && walk.wants(&issue) => {
                                     let touched = issue.updated_at;

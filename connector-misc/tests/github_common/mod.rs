@@ -97,6 +97,12 @@ pub struct RepoData {
     /// Error answers by the path after `/repos/{owner}/{name}/` (`issues`, `commits/main`):
     /// (status, message).
     pub errors: BTreeMap<String, (u16, String)>,
+    /// Owned by an organisation (`owner.type`), so it has teams.
+    pub org: bool,
+    /// The names of the teams with access; none: `403` to the token.
+    pub teams: Option<Vec<String>>,
+    /// Issues on (`has_issues`); off, every issues endpoint answers `410`.
+    pub has_issues: bool,
 }
 
 impl RepoData {
@@ -109,6 +115,9 @@ impl RepoData {
             files: BTreeMap::new(),
             collaborators: Some(vec!["octocat".into(), "Hubot".into()]),
             errors: BTreeMap::new(),
+            org: false,
+            teams: Some(Vec::new()),
+            has_issues: true,
         }
     }
 
@@ -117,10 +126,15 @@ impl RepoData {
     }
 
     fn repo_json(&self, base: &str) -> Value {
+        let mut owner = user(&self.owner);
+        if self.org {
+            owner["type"] = json!("Organization");
+        }
         json!({
             "id": 1296269, "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5", "name": self.name,
             "full_name": format!("{}/{}", self.owner, self.name),
-            "owner": user(&self.owner), "private": self.private,
+            "owner": owner, "private": self.private, "has_issues": self.has_issues,
+            "has_projects": true, "has_wiki": true, "has_discussions": false,
             "visibility": if self.private { "private" } else { "public" },
             "html_url": self.html(base), "description": "This your first repo!", "fork": false,
             "url": format!("{base}/repos/{}/{}", self.owner, self.name),
@@ -356,6 +370,30 @@ fn repo_route(
         return error(*status, message);
     }
     let since = || query(r, "since").map(|s| DateTime::parse_from_rfc3339(&s).unwrap().to_utc());
+    // GitHub's answer to the issues endpoints of a repository without issues; the comments
+    // of a pull request (`issues/{n}/comments`) are still served.
+    let issue_endpoint = matches!(rest, ["issues"] | ["issues", "comments"])
+        || matches!(rest, ["issues", n] if *n != "comments");
+    if !repo.has_issues && issue_endpoint {
+        return error(410, "Issues are disabled for this repo");
+    }
+    let pull_json = |i: &Item| {
+        let mut v = repo.item_json(base, i);
+        v["updated_at"] = json!(ts(i.pr_updated.unwrap_or(i.updated)));
+        v["url"] = json!(format!(
+            "{base}/api/repos/{}/{}/pulls/{}",
+            repo.owner, repo.name, i.number
+        ));
+        v["merged_at"] = Value::Null;
+        v["head"] = json!({"ref": "fix", "sha": COMMIT});
+        v["base"] = json!({"ref": "main", "sha": COMMIT});
+        if let Some(o) = v.as_object_mut() {
+            o.remove("pull_request");
+            // A listed pull request does not count its comments (a single one does).
+            o.remove("comments");
+        }
+        v
+    };
     match rest {
         [] => ResponseTemplate::new(200).set_body_json(repo.repo_json(base)),
         ["issues"] => {
@@ -437,30 +475,51 @@ fn repo_route(
         },
         ["pulls"] => {
             assert_eq!(query(r, "state").as_deref(), Some("all"));
+            if query(r, "per_page").as_deref() == Some("1") && query(r, "sort").is_none() {
+                // `check()`'s probe.
+                let first = repo.items.iter().find(|i| i.pull).map(pull_json);
+                return paged(r, first.into_iter().collect());
+            }
             assert_eq!(query(r, "sort").as_deref(), Some("updated"));
-            assert_eq!(query(r, "direction").as_deref(), Some("desc"));
             let mut pulls: Vec<&Item> = repo.items.iter().filter(|i| i.pull).collect();
-            pulls.sort_by_key(|i| std::cmp::Reverse((i.pr_updated.unwrap_or(i.updated), i.number)));
-            paged(
+            pulls.sort_by_key(|i| (i.pr_updated.unwrap_or(i.updated), i.number));
+            match query(r, "direction").as_deref() {
+                Some("desc") => pulls.reverse(),
+                Some("asc") => {}
+                other => panic!("direction {other:?}"),
+            }
+            paged(r, pulls.into_iter().map(pull_json).collect())
+        }
+        ["pulls", n] if *n != "comments" => match item(n).filter(|i| i.pull) {
+            Some(i) => {
+                let mut v = pull_json(i);
+                v["comments"] = json!(i.comments.len());
+                v["review_comments"] = json!(i.reviews.len());
+                ResponseTemplate::new(200).set_body_json(v)
+            }
+            None => error(404, "Not Found"),
+        },
+        ["teams"] => match &repo.teams {
+            Some(teams) => paged(
                 r,
-                pulls
-                    .into_iter()
-                    .map(|i| {
-                        let mut v = repo.item_json(base, i);
-                        v["updated_at"] = json!(ts(i.pr_updated.unwrap_or(i.updated)));
-                        v["url"] = json!(format!(
-                            "{base}/api/repos/{}/{}/pulls/{}",
-                            repo.owner, repo.name, i.number
-                        ));
-                        v["merged_at"] = Value::Null;
-                        v["head"] = json!({"ref": "fix", "sha": COMMIT});
-                        v["base"] = json!({"ref": "main", "sha": COMMIT});
-                        v.as_object_mut().map(|o| o.remove("pull_request"));
-                        v
+                teams
+                    .iter()
+                    .enumerate()
+                    .map(|(k, name)| {
+                        let slug = name.to_lowercase().replace(' ', "-");
+                        json!({
+                            "id": k + 1, "node_id": "MDQ6VGVhbTE=", "name": name, "slug": slug,
+                            "url": format!("{base}/api/teams/{}", k + 1),
+                            "html_url": format!("{base}/orgs/{}/teams/{slug}", repo.owner),
+                            "description": "", "privacy": "closed",
+                            "notification_setting": "notifications_enabled",
+                            "permission": "pull", "parent": null,
+                        })
                     })
                     .collect(),
-            )
-        }
+            ),
+            None => error(403, "Resource not accessible by personal access token"),
+        },
         ["collaborators"] => match &repo.collaborators {
             Some(c) => paged(r, c.iter().map(|l| user(l)).collect()),
             None => error(
