@@ -1063,3 +1063,81 @@ async fn comments_are_read_across_pages_and_a_failing_listing_is_an_error() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
 }
+
+#[tokio::test]
+async fn a_request_for_changes_resends_the_pull_request_with_its_activity_read_only_for_changed_ones()
+ {
+    let api = standard(50);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    let merged = sink.get("bitbucket:acme:api:pr:1").unwrap();
+    let text = merged.content.as_text().unwrap();
+    assert!(
+        text.contains(
+            "## Activity\n\n- 2025-03-01 10:00 UTC: Jane Doe opened it\n- 2025-03-01 10:01 UTC: Rob Reviewer approved\n- 2025-03-01 10:01 UTC: Rob Reviewer changed the status from `open` to `merged`"
+        ),
+        "{text}"
+    );
+    let feeds = |all: Vec<wiremock::Request>| {
+        all.iter()
+            .filter(|r| r.url.path().ends_with("/activity"))
+            .count()
+    };
+    assert_eq!(
+        feeds(requests_to(&server, "/2.0/repositories/acme/").await),
+        6
+    );
+
+    // Nothing changed: no feed is asked.
+    let (sink, _) = run(&c, &store, SyncMode::Reconcile, 31).await;
+    assert!(sink.ids().is_empty());
+    assert_eq!(
+        feeds(requests_to(&server, "/2.0/repositories/acme/").await),
+        6
+    );
+
+    // A request for changes moves the listed participants, not `updated_on`.
+    api.state
+        .lock()
+        .unwrap()
+        .prs
+        .iter_mut()
+        .find(|p| p.repo == "api" && p.id == 3)
+        .unwrap()
+        .changes_requested
+        .push("Sam Lead");
+    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 32).await;
+    assert_eq!(sink.ids(), ["bitbucket:acme:api:pr:3"]);
+    assert_eq!(report.unchanged, 5);
+    let text = sink
+        .get("bitbucket:acme:api:pr:3")
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("Sam Lead requested changes"), "{text}");
+    assert_eq!(
+        feeds(requests_to(&server, "/2.0/repositories/acme/").await),
+        7
+    );
+
+    // Turned off, no feed is asked.
+    let off = build(&server.uri(), json!({"include_activity": false}));
+    let (sink, _) = run(&off, &MemoryStateStore::new(), SyncMode::Full, 33).await;
+    assert!(
+        !sink
+            .get("bitbucket:acme:api:pr:1")
+            .unwrap()
+            .content
+            .as_text()
+            .unwrap()
+            .contains("## Activity")
+    );
+    assert_eq!(
+        feeds(requests_to(&server, "/2.0/repositories/acme/").await),
+        7
+    );
+}

@@ -5,7 +5,8 @@
 //! - `GET /2.0/repositories/{workspace}/{slug}`: one repository;
 //! - `GET /2.0/repositories/{workspace}/{slug}/pullrequests?state=OPEN&state=MERGED&state=DECLINED&state=SUPERSEDED&sort=-updated_on&q=updated_on >= "…"&fields=…`:
 //!   pull requests, newest change first (`sort=id` for prune's id listing);
-//! - `GET /2.0/repositories/{workspace}/{slug}/pullrequests/{id}` and `…/{id}/comments`;
+//! - `GET /2.0/repositories/{workspace}/{slug}/pullrequests/{id}`, `…/{id}/comments` and
+//!   `…/{id}/activity` (updates, approvals, requests for changes; `fields` keeps them small);
 //! - `GET /2.0/workspaces/{workspace}/permissions/repositories/{slug}`: who may read a
 //!   private repository, each user with the effective permission (direct, by group, by
 //!   project or by workspace default), readable by the repository's admins with the
@@ -27,11 +28,15 @@ use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::RepoFrame;
-use super::model::{Comment, Paged, Repository, RepositoryPermission};
+use super::model::{ActivityEntry, Comment, Paged, Repository, RepositoryPermission};
 
 /// The pull-request fields asked of a listing (the list's default representation lacks the
 /// description, reviewers and participants).
 pub(crate) const PR_FIELDS: &str = "next,page,pagelen,size,values.id,values.title,values.description,values.state,values.draft,values.reason,values.author,values.reviewers,values.participants,values.closed_by,values.source.branch.name,values.destination.branch.name,values.merge_commit.hash,values.created_on,values.updated_on,values.comment_count,values.task_count,values.links.html";
+
+/// The fields of an activity entry the document shows (the feed repeats the whole pull
+/// request and every comment's body in each entry otherwise).
+const ACTIVITY_FIELDS: &str = "next,values.update.state,values.update.author,values.update.date,values.update.changes,values.approval.user,values.approval.date,values.changes_requested.user,values.changes_requested.date";
 
 /// The fields asked when only ids are wanted (prune).
 const SLIM_FIELDS: &str = "next,values.id";
@@ -255,6 +260,16 @@ impl Client {
         url.query_pairs_mut()
             .append_pair("pagelen", "100")
             .append_pair("sort", "created_on");
+        self.all(url).await
+    }
+
+    /// The activity of the pull request `id` (updates, approvals, requests for changes),
+    /// its comments left out (read from their own endpoint).
+    pub(crate) async fn activity(&self, slug: &str, id: u64) -> Result<Vec<ActivityEntry>> {
+        let mut url = self.repo_endpoint(slug, &["pullrequests", &id.to_string(), "activity"])?;
+        url.query_pairs_mut()
+            .append_pair("pagelen", "50")
+            .append_pair("fields", ACTIVITY_FIELDS);
         self.all(url).await
     }
 

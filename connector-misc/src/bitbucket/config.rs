@@ -188,6 +188,14 @@ pub struct BitbucketConfig {
     #[serde(default = "default_max_comments")]
     #[schemars(range(max = 1_000_000))]
     pub max_comments: u32,
+    /// Put each pull request's activity in its document: approvals, requests for changes
+    /// and updates (state, title, description, reviewers, new commits), from
+    /// `pullrequests/{id}/activity`. Like the comments, it is read only for a pull request
+    /// whose listing changed since the last run (an approval or a request for changes
+    /// changes its listed participants), or, in an incremental run, changed in the window:
+    /// one request (per 50 entries) per such pull request. Default on.
+    #[serde(default = "default_true")]
+    pub include_activity: bool,
     /// Read who may see a private repository (each user's effective permission, from
     /// `workspaces/{workspace}/permissions/repositories/{slug}`) into `Document.access` as
     /// `bitbucket-user:{account_id}`. It needs admin rights on the repository and the token
@@ -253,6 +261,7 @@ impl BitbucketConfig {
             projects: StringList::default(),
             include_comments: true,
             max_comments: DEFAULT_MAX_COMMENTS,
+            include_activity: true,
             include_permissions: true,
             page_size: default_page_size(),
             requests_per_hour: default_requests_per_hour(),
@@ -292,6 +301,7 @@ impl fmt::Debug for BitbucketConfig {
             .field("projects", &self.projects.as_slice())
             .field("include_comments", &self.include_comments)
             .field("max_comments", &self.max_comments)
+            .field("include_activity", &self.include_activity)
             .field("include_permissions", &self.include_permissions)
             .field("page_size", &self.page_size)
             .field("requests_per_hour", &self.requests_per_hour)

@@ -7,7 +7,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::RepoFrame;
-use super::model::{Comment, PullRequest, User};
+use super::model::{ActivityEntry, Comment, PullRequest, User};
 
 /// The document id of pull request `id` of `workspace/slug`: RAGFlow's
 /// `bitbucket:{workspace}:{slug}:pr:{id}`.
@@ -100,6 +100,7 @@ pub(crate) fn document(
     repo: &RepoFrame,
     pr: &PullRequest,
     comments: &[Comment],
+    activity: &[ActivityEntry],
     access: Access,
 ) -> Document {
     let slug = &repo.slug;
@@ -186,6 +187,12 @@ pub(crate) fn document(
         }
     }
 
+    let events = activity_lines(activity, pr.created_on);
+    if !events.is_empty() {
+        blocks.push(Block::heading(2, vec![Inline::text("Activity")]));
+        blocks.push(Block::Markdown(events.join("\n")));
+    }
+
     let title = format!("{slug}#{}: {}", pr.id, pr.title);
     let mut doc = Document::text(
         doc_id(workspace, slug, pr.id),
@@ -237,4 +244,65 @@ pub(crate) fn document(
         doc = doc.with_link(url);
     }
     doc.with_access(access)
+}
+
+/// The activity of a pull request as list lines, oldest first: `- {date}: {who} approved`,
+/// `… requested changes`, `… changed the title from "a" to "b", description` (the fields an
+/// update changed), `… opened it` (the update at `opened` without changes), or `… updated it
+/// (state MERGED)` for another update without changes (commits pushed).
+fn activity_lines(activity: &[ActivityEntry], opened: Option<DateTime<Utc>>) -> Vec<String> {
+    let who = |u: Option<&User>| u.and_then(User::name).unwrap_or("someone").to_owned();
+    let mut events: Vec<(Option<DateTime<Utc>>, String)> = Vec::new();
+    // The feed is newest first: read backwards, then a stable sort by time keeps the entries
+    // of one time in the order they happened.
+    for entry in activity.iter().rev() {
+        if let Some(a) = &entry.approval {
+            events.push((a.date, format!("{} approved", who(a.user.as_ref()))));
+        }
+        if let Some(c) = &entry.changes_requested {
+            events.push((
+                c.date,
+                format!("{} requested changes", who(c.user.as_ref())),
+            ));
+        }
+        if let Some(u) = &entry.update {
+            let changed: Vec<String> = u.changes.iter().flatten().map(change).collect();
+            let what = if !changed.is_empty() {
+                format!("changed the {}", changed.join(", "))
+            } else if u.date.is_some() && u.date == opened {
+                "opened it".to_owned()
+            } else {
+                match u.state.as_deref() {
+                    Some(state) => format!("updated it (state {state})"),
+                    None => "updated it".to_owned(),
+                }
+            };
+            events.push((u.date, format!("{} {what}", who(u.author.as_ref()))));
+        }
+    }
+    events.sort_by_key(|(at, _)| *at);
+    events
+        .into_iter()
+        .map(|(at, text)| match at {
+            Some(at) => format!("- {}: {text}", day(at)),
+            None => format!("- {text}"),
+        })
+        .collect()
+}
+
+/// One field an update changed: `status from open to merged` when both values are short
+/// one-line text, else the field's name alone (a description, a list of reviewers).
+fn change((field, values): (&String, &serde_json::Value)) -> String {
+    let short = |k: &str| {
+        values
+            .get(k)
+            .and_then(serde_json::Value::as_str)
+            .filter(|v| v.len() <= 80 && !v.contains('\n'))
+    };
+    match (short("old"), short("new")) {
+        (Some(old), Some(new)) if field != "description" => {
+            format!("{field} from `{old}` to `{new}`")
+        }
+        _ => field.clone(),
+    }
 }

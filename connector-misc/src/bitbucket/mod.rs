@@ -21,6 +21,14 @@
 //!   (participants' approvals included). An edited comment changes none of them; only a full
 //!   run (or Bitbucket moving `updated_on`) picks it up. Bitbucket's repository-wide
 //!   `pullrequests/activity` feed is not read.
+//! - **Activity** (`include_activity`): approvals, requests for changes and updates (state,
+//!   title, description, reviewers, new commits) from each pull request's own
+//!   `pullrequests/{id}/activity` feed, listed in its document under "Activity". An approval
+//!   or a request for changes changes the listed `participants` (their `approved`, `state`
+//!   and `participated_on`), an update `updated_on`; both are in the version token, so the
+//!   pull request is read again. The feed is asked only for a pull request being read (its
+//!   version changed, or a full run without a record), not for one never touched since it
+//!   was opened (no participant's verdict, `updated_on` at `created_on`).
 //! - **Repositories new to the scope, or whose access changed** (made private, a user's
 //!   grant removed): each run carries the repositories it read, with a hash of their access,
 //!   to the next incremental run ([`CheckpointedConnector::carry_over`]), which reads such a
@@ -175,6 +183,7 @@ impl BitbucketConnector {
             projects: config.projects.as_slice().to_vec(),
             comments: config.include_comments,
             max_comments: config.max_comments,
+            activity: config.include_activity,
             permissions: config.include_permissions,
             permissions_refused: Arc::default(),
         };

@@ -39,6 +39,46 @@ pub(crate) struct Participant {
     pub(crate) user: Option<User>,
     #[serde(default)]
     pub(crate) approved: bool,
+    /// `approved`, `changes_requested` or null.
+    #[serde(default)]
+    pub(crate) state: Option<String>,
+}
+
+/// An entry of `GET /2.0/repositories/{workspace}/{slug}/pullrequests/{id}/activity`: one of
+/// `update`, `approval`, `changes_requested` or `comment` (comments are read from their own
+/// endpoint, so left out here).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct ActivityEntry {
+    #[serde(default)]
+    pub(crate) update: Option<Update>,
+    #[serde(default)]
+    pub(crate) approval: Option<Verdict>,
+    #[serde(default)]
+    pub(crate) changes_requested: Option<Verdict>,
+}
+
+/// An `update` of a pull request: its state after it, who made it and when, and which
+/// fields it changed (`changes`: `{"title": {"old": …, "new": …}, …}`; absent or empty when
+/// the pull request was opened or new commits were pushed).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Update {
+    #[serde(default)]
+    pub(crate) state: Option<String>,
+    #[serde(default)]
+    pub(crate) author: Option<User>,
+    #[serde(default)]
+    pub(crate) date: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) changes: Option<serde_json::Map<String, Value>>,
+}
+
+/// An `approval` or a `changes_requested`: who and when.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Verdict {
+    #[serde(default)]
+    pub(crate) user: Option<User>,
+    #[serde(default)]
+    pub(crate) date: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -35,6 +35,8 @@ pub(crate) struct Walk {
     pub(crate) comments: bool,
     /// The most comments read for one pull request; 0: no limit.
     pub(crate) max_comments: u32,
+    /// Read each pull request's activity feed (approvals, requests for changes, updates).
+    pub(crate) activity: bool,
     pub(crate) permissions: bool,
     /// Set once a run has been refused a repository's permissions: the account is not an
     /// admin or the token lacks the admin scope, and asking for each further repository would
@@ -257,7 +259,24 @@ impl Walk {
         } else {
             Vec::new()
         };
-        Ok(convert::document(self.workspace(), &repo, &pr, &comments, access).into())
+        // A pull request never touched since it was opened has nothing in its feed but that.
+        let touched = pr
+            .participants
+            .iter()
+            .any(|p| p.approved || p.state.is_some())
+            || pr.created_on.is_none_or(|c| pr.updated_on > c);
+        let activity = if self.activity && touched {
+            self.client.activity(&repo.slug, pr.id).await.map_err(|e| {
+                let text = format!(
+                    "the activity of pull request #{} cannot be read: {e}",
+                    pr.id
+                );
+                Error::new(e.kind(), text).with_connector(SOURCE)
+            })?
+        } else {
+            Vec::new()
+        };
+        Ok(convert::document(self.workspace(), &repo, &pr, &comments, &activity, access).into())
     }
 
     /// The pull requests of every repository, page by page, from `from`.

@@ -91,6 +91,8 @@ pub(crate) struct Pr {
     pub(crate) malformed: bool,
     /// Who approved it (display names): the reviewer, and others as participants.
     pub(crate) approved: Vec<&'static str>,
+    /// Who requested changes (display names), as participants.
+    pub(crate) changes_requested: Vec<&'static str>,
 }
 
 impl Pr {
@@ -105,6 +107,7 @@ impl Pr {
             broken_comments: false,
             malformed: false,
             approved: vec!["Rob Reviewer"],
+            changes_requested: Vec::new(),
         }
     }
 }
@@ -207,11 +210,49 @@ impl BitbucketApi {
         for name in pr.approved.iter().filter(|n| **n != "Rob Reviewer") {
             participants.push(json!({"type": "participant", "user": user(name), "role": "PARTICIPANT", "approved": true, "state": "approved", "participated_on": bb_time(time(pr.minute))}));
         }
+        for name in &pr.changes_requested {
+            participants.push(json!({"type": "participant", "user": user(name), "role": "PARTICIPANT", "approved": false, "state": "changes_requested", "participated_on": bb_time(time(pr.minute))}));
+        }
         v["participants"] = json!(participants);
         if pr.malformed {
             v["updated_on"] = json!("yesterday");
         }
         v
+    }
+
+    /// The activity feed of `pr`, newest first as Bitbucket sends it: its opening, its
+    /// approvals and requests for changes, a state change when it is not open, and its
+    /// comments (which the connector reads from their own endpoint).
+    fn activity_json(pr: &Pr) -> Vec<Value> {
+        let short = json!({"type": "pullrequest", "id": pr.id, "title": pr.title});
+        let mut out = vec![json!({"pull_request": short, "update": {
+            "state": "OPEN", "draft": false, "title": pr.title, "description": "",
+            "reason": "", "author": user("Jane Doe"), "date": bb_time(time(0)),
+            "source": {"branch": {"name": format!("feature/{}", pr.id)}},
+            "destination": {"branch": {"name": "main"}},
+            "reviewers": [user("Rob Reviewer")], "changes": {},
+        }})];
+        for c in &pr.comments {
+            out.push(json!({"pull_request": short, "comment": Self::comment_json(pr, c)}));
+        }
+        for name in &pr.approved {
+            out.push(json!({"pull_request": short, "approval": {
+                "date": bb_time(time(pr.minute)), "user": user(name), "pullrequest": short,
+            }}));
+        }
+        for name in &pr.changes_requested {
+            out.push(json!({"pull_request": short, "changes_requested": {
+                "date": bb_time(time(pr.minute)), "user": user(name), "pullrequest": short,
+            }}));
+        }
+        if pr.state != "OPEN" {
+            out.push(json!({"pull_request": short, "update": {
+                "state": pr.state, "author": user("Rob Reviewer"), "date": bb_time(time(pr.minute)),
+                "title": pr.title, "changes": {"status": {"old": "open", "new": pr.state.to_lowercase()}},
+            }}));
+        }
+        out.reverse();
+        out
     }
 
     fn comment_json(pr: &Pr, c: &Comment) -> Value {
@@ -483,6 +524,7 @@ impl Respond for BitbucketApi {
                                     .collect();
                                 self.paged(req, values, 100)
                             }
+                            ["activity"] => self.paged(req, Self::activity_json(&pr), 50),
                             _ => error(404, "Resource not found"),
                         }
                     }
