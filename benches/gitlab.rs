@@ -13,7 +13,7 @@
 //! then the process's peak RSS (`VmHWM`). That figure counts this process's wiremock and the
 //! baseline's vectors too, so it says nothing of the connector's own memory: the connector's
 //! heap growth at 1,000 and 10,000 items is measured apart, with the server in a child
-//! process, by `connector-misc/tests/gitlab_heap.rs`. `cargo bench --bench gitlab`.
+//! process, by `benches/gitlab_heap.rs`. `cargo bench --bench gitlab`.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
