@@ -4,8 +4,8 @@
 //! comments, read by
 //!
 //! 1. the baseline: raw `reqwest` over the same requests: the repository list, every
-//!    pull-request page by its `next` link, then every pull request's comments, 4 at a time,
-//!    each body parsed as JSON;
+//!    pull-request page by its `next` link, then every pull request's comments and activity
+//!    feed (both at once), 4 pull requests at a time, each body parsed as JSON;
 //! 2. `BitbucketConnector::load`: the same requests through core's client, each pull request a
 //!    Markdown document;
 //! 3. a full `Syncer` run into a discarding sink.
@@ -138,6 +138,18 @@ fn comments() -> String {
     .to_string()
 }
 
+/// A pull request's activity feed as Bitbucket sends it, newest first: its merge, its
+/// approval and its opening (the comments' entries left out by `fields`).
+fn activity() -> String {
+    json!({"pagelen": 50, "values": [
+        {"update": {"state": "MERGED", "author": user("Rob Reviewer"), "date": "2025-03-01T10:05:00.000000+00:00",
+                    "changes": {"status": {"old": "open", "new": "fulfilled"}}}},
+        {"approval": {"user": user("Rob Reviewer"), "date": "2025-03-01T10:04:00.000000+00:00"}},
+        {"update": {"state": "OPEN", "author": user("Jane Doe"), "date": "2025-03-01T10:00:00.000000+00:00", "changes": {}}},
+    ]})
+    .to_string()
+}
+
 async fn get(client: &reqwest::Client, url: &str) -> Value {
     let body = client
         .get(url)
@@ -176,16 +188,22 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
     }
     let counts: Vec<usize> = futures::stream::iter(listed)
         .map(|(slug, id)| async move {
-            let url = format!(
+            let comments = format!(
                 "{base}/2.0/repositories/bench/{slug}/pullrequests/{id}/comments?pagelen=100"
             );
-            get(client, &url).await["values"].as_array().unwrap().len()
+            let activity = format!(
+                "{base}/2.0/repositories/bench/{slug}/pullrequests/{id}/activity?pagelen=50"
+            );
+            let (comments, activity) =
+                futures::join!(get(client, &comments), get(client, &activity));
+            assert_eq!(activity["values"].as_array().unwrap().len(), 3);
+            comments["values"].as_array().unwrap().len()
         })
         .buffered(CONCURRENCY)
         .collect()
         .await;
     assert!(counts.iter().all(|c| *c == 2));
-    (counts.len(), requests + counts.len() as u64)
+    (counts.len(), requests + 2 * counts.len() as u64)
 }
 
 fn main() {
@@ -214,7 +232,12 @@ fn main() {
             .respond_with(ResponseTemplate::new(200).set_body_raw(comments().into_bytes(), "application/json"))
             .mount(&server)
             .await;
-        println!("bitbucket loopback: {n} pull requests in {REPOS} repositories, {PAGE} per page, 2 comments each");
+        Mock::given(method("GET"))
+            .and(path_regex("^/2\\.0/repositories/bench/r[0-9]+/pullrequests/[0-9]+/activity$"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(activity().into_bytes(), "application/json"))
+            .mount(&server)
+            .await;
+        println!("bitbucket loopback: {n} pull requests in {REPOS} repositories, {PAGE} per page, 2 comments and 3 activity entries each");
 
         let config: BitbucketConfig = connectors::core::config::from_json(json!({
             "workspace": "bench",
