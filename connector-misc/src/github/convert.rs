@@ -28,19 +28,48 @@ pub(crate) struct RepoInfo {
     /// [`Repo::has_issues`](super::model::Repo)).
     pub(crate) has_issues: bool,
     pub(crate) access: Access,
+    /// [`access_hash`](Self::access_hash), computed once: part of every item's version.
+    access_key: String,
 }
 
 impl RepoInfo {
+    /// This repository as its items need it, `access` hashed once.
+    #[allow(clippy::too_many_arguments)] // One field each, named at the one call.
+    pub(crate) fn new(
+        owner: String,
+        name: String,
+        full_name: String,
+        html_url: String,
+        branch: Option<String>,
+        visibility: String,
+        archived: bool,
+        has_issues: bool,
+        access: Access,
+    ) -> Self {
+        let access_key = connector_core::ids::hash128(&format!(
+            "{}|{}|{}",
+            access.emails.join(","),
+            access.groups.join(","),
+            access.public
+        ));
+        Self {
+            owner,
+            name,
+            full_name,
+            html_url,
+            branch,
+            visibility,
+            archived,
+            has_issues,
+            access,
+            access_key,
+        }
+    }
+
     /// A hash of who may read the repository, part of every version token, so a change of
     /// visibility or collaborators re-sends its documents.
-    pub(crate) fn access_hash(&self) -> String {
-        let a = &self.access;
-        connector_core::ids::hash128(&format!(
-            "{}|{}|{}",
-            a.emails.join(","),
-            a.groups.join(","),
-            a.public
-        ))
+    pub(crate) fn access_hash(&self) -> &str {
+        &self.access_key
     }
 
     /// The document id (RAGFlow's: the web URL) of the code file at `path`.

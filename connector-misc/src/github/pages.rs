@@ -217,17 +217,17 @@ impl Walk {
             groups.dedup();
             Access::restricted(Vec::new(), groups)
         };
-        Ok(RepoInfo {
-            owner: repo.owner.login,
-            name: repo.name,
-            full_name: repo.full_name,
-            html_url: repo.html_url.trim_end_matches('/').to_owned(),
-            branch: self.branch.clone().or(repo.default_branch),
+        Ok(RepoInfo::new(
+            repo.owner.login,
+            repo.name,
+            repo.full_name,
+            repo.html_url.trim_end_matches('/').to_owned(),
+            self.branch.clone().or(repo.default_branch),
             visibility,
-            archived: repo.archived,
-            has_issues: repo.has_issues,
+            repo.archived,
+            repo.has_issues,
             access,
-        })
+        ))
     }
 
     /// The walk from `from` on, each page with the checkpoint after it.
@@ -263,7 +263,7 @@ impl Walk {
                             continue;
                         }
                     };
-                    let access = info.access_hash();
+                    let access = info.access_hash().to_owned();
                     let cur = match cp.current.take() {
                         Some(c) if c.repo == full_name => c,
                         _ => RepoCursor {
@@ -561,7 +561,7 @@ impl Walk {
         window: Option<TimeWindow>,
     ) -> (Vec<PendingItem<Pending>>, RepoCursor) {
         let (mut since, mut seen) = (cur.since, cur.seen.clone());
-        let mut pending = Vec::new();
+        let mut pending = Vec::with_capacity(values.len());
         let mut past_end = false;
         for value in values {
             let number = value.get("number").and_then(Value::as_u64);
@@ -605,7 +605,8 @@ impl Walk {
                 seen.push(issue.number);
             } else if since.is_none_or(|s| issue.updated_at > s) {
                 since = Some(issue.updated_at);
-                seen = vec![issue.number];
+                seen.clear();
+                seen.push(issue.number);
             }
             if window.is_some_and(|w| !w.contains(issue.updated_at)) || !self.wants(&issue) {
                 continue;
