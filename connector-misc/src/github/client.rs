@@ -34,7 +34,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::model::{
-    ApiError, Comment, Content, ListedComment, PullSummary, Repo, Review, Team, Tree, User,
+    ApiError, Comment, Content, Issue, ListedComment, PullSummary, Repo, Review, Team, Tree, User,
 };
 
 /// The media type of GitHub's JSON.
@@ -152,6 +152,25 @@ impl Client {
         let resp = self.get(url, JSON, None).await?;
         let next = resp.next_link();
         Ok((resp.json()?, next))
+    }
+
+    /// One page of issues (and pull requests) and the `Link` `rel="next"` after it: read as
+    /// [`Issue`]s at once when every entry is one (what GitHub sends), else as JSON values,
+    /// each then read alone so that one malformed entry is its own failure. `pulls`: a page of
+    /// `GET /pulls`, always as values, each in the issues endpoint's shape ([`as_issue`]).
+    pub(crate) async fn issues_page(&self, url: Url, pulls: bool) -> Result<(Listed, Option<Url>)> {
+        let resp = self.get(url, JSON, None).await?;
+        let next = resp.next_link();
+        if !pulls && let Ok(issues) = serde_json::from_slice::<Vec<Issue>>(resp.body()) {
+            return Ok((Listed::Issues(issues), next));
+        }
+        let values: Vec<Value> = resp.json()?;
+        let values = if pulls {
+            values.into_iter().map(as_issue).collect()
+        } else {
+            values
+        };
+        Ok((Listed::Values(values), next))
     }
 
     /// Every item of a list, following `Link` headers through core's pagination.
@@ -489,6 +508,13 @@ impl Client {
             Err(e) => Err(e),
         }
     }
+}
+
+/// A listed page of issues: typed, or values to read one by one.
+#[derive(Debug)]
+pub(crate) enum Listed {
+    Issues(Vec<Issue>),
+    Values(Vec<Value>),
 }
 
 /// A pull request of `GET /pulls` in the shape of an issues-endpoint item: `pull_request`

@@ -22,7 +22,7 @@ use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::{GithubCheckpoint, RepoCursor, Stage};
-use super::client::{Client, as_issue};
+use super::client::{Client, Listed};
 use super::config::Scope;
 use super::convert::{
     CodeFile, RepoInfo, file_document, file_failure, file_version, issue_document, issue_version,
@@ -64,7 +64,7 @@ impl Activity {
 }
 
 /// A listed page: its items and the `Link` `rel="next"` after it.
-type Listing = (Vec<Value>, Option<Url>);
+type Listing = (Listed, Option<Url>);
 
 /// Comment (or blob) requests at the same time within a page.
 const CONCURRENCY: usize = 8;
@@ -524,18 +524,14 @@ impl Walk {
         ctx: &SyncContext,
         listed: Option<Result<Listing>>,
     ) -> Result<(Batch, RepoCursor, Option<Result<Listing>>)> {
+        let pulls = !info.has_issues;
         let (values, next) = match listed {
             Some(listing) => listing?,
             None => {
                 self.client
-                    .page(self.issues_url_for(info, &cur, window)?)
+                    .issues_page(self.issues_url_for(info, &cur, window)?, pulls)
                     .await?
             }
-        };
-        let values = if info.has_issues {
-            values
-        } else {
-            values.into_iter().map(as_issue).collect()
         };
         let (pending, cur) = self.sort_page(info, activity, cur, values, next, window);
         let walk = self.clone();
@@ -546,7 +542,7 @@ impl Walk {
             return Ok((fetch.await?, cur, None));
         }
         let url = self.issues_url_for(info, &cur, window)?;
-        let (batch, listing) = futures::join!(fetch, self.client.page(url));
+        let (batch, listing) = futures::join!(fetch, self.client.issues_page(url, pulls));
         Ok((batch?, cur, Some(listing)))
     }
 
@@ -556,38 +552,25 @@ impl Walk {
         info: &Arc<RepoInfo>,
         activity: &Activity,
         mut cur: RepoCursor,
-        values: Vec<Value>,
+        listed: Listed,
         next: Option<Url>,
         window: Option<TimeWindow>,
     ) -> (Vec<PendingItem<Pending>>, RepoCursor) {
         let (mut since, mut seen) = (cur.since, cur.seen.clone());
-        let mut pending = Vec::with_capacity(values.len());
+        let entries: Vec<std::result::Result<Issue, PendingItem<Pending>>> = match listed {
+            Listed::Issues(issues) => issues.into_iter().map(Ok).collect(),
+            Listed::Values(values) => values
+                .into_iter()
+                .map(|value| read_issue(info, value))
+                .collect(),
+        };
+        let mut pending = Vec::with_capacity(entries.len());
         let mut past_end = false;
-        for value in values {
-            let number = value.get("number").and_then(Value::as_u64);
-            // An item without its web URL is named by the repository's and its number.
-            let id = value
-                .get("html_url")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .or_else(|| number.map(|n| format!("{}/issues/{n}", info.html_url)));
-            let issue = match serde_json::from_value::<Issue>(value) {
+        for entry in entries {
+            let issue = match entry {
                 Ok(issue) => issue,
-                Err(e) => {
-                    let failure = Failure::new(
-                        id.clone(),
-                        ErrorKind::InvalidData,
-                        format!(
-                            "{} ({}#{}) cannot be read: {e}",
-                            id.as_deref().unwrap_or("an item without html_url"),
-                            info.full_name,
-                            number.map_or_else(|| "?".to_owned(), |n| n.to_string())
-                        ),
-                    );
-                    pending.push(PendingItem::new(
-                        id.unwrap_or_default(),
-                        Pending::Failed(failure),
-                    ));
+                Err(failed) => {
+                    pending.push(failed);
                     continue;
                 }
             };
@@ -959,6 +942,30 @@ impl Walk {
             Scope::Owner(o) => o.eq_ignore_ascii_case(owner),
         })
     }
+}
+
+/// A listed entry read as an issue, or the failure that names it (by its web URL, else by the
+/// repository's and its number).
+fn read_issue(info: &RepoInfo, value: Value) -> std::result::Result<Issue, PendingItem<Pending>> {
+    let number = value.get("number").and_then(Value::as_u64);
+    let id = value
+        .get("html_url")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| number.map(|n| format!("{}/issues/{n}", info.html_url)));
+    serde_json::from_value::<Issue>(value).map_err(|e| {
+        let failure = Failure::new(
+            id.clone(),
+            ErrorKind::InvalidData,
+            format!(
+                "{} ({}#{}) cannot be read: {e}",
+                id.as_deref().unwrap_or("an item without html_url"),
+                info.full_name,
+                number.map_or_else(|| "?".to_owned(), |n| n.to_string())
+            ),
+        );
+        PendingItem::new(id.unwrap_or_default(), Pending::Failed(failure))
+    })
 }
 
 /// What a document id (a web URL) names.
