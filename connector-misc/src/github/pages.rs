@@ -557,7 +557,7 @@ impl Walk {
         window: Option<TimeWindow>,
     ) -> (Vec<PendingItem<Pending>>, RepoCursor) {
         let (mut since, mut seen) = (cur.since, cur.seen.clone());
-        let entries: Vec<std::result::Result<Issue, PendingItem<Pending>>> = match listed {
+        let entries: Vec<std::result::Result<Issue, Box<PendingItem<Pending>>>> = match listed {
             Listed::Issues(issues) => issues.into_iter().map(Ok).collect(),
             Listed::Values(values) => values
                 .into_iter()
@@ -570,7 +570,7 @@ impl Walk {
             let issue = match entry {
                 Ok(issue) => issue,
                 Err(failed) => {
-                    pending.push(failed);
+                    pending.push(*failed);
                     continue;
                 }
             };
@@ -946,7 +946,10 @@ impl Walk {
 
 /// A listed entry read as an issue, or the failure that names it (by its web URL, else by the
 /// repository's and its number).
-fn read_issue(info: &RepoInfo, value: Value) -> std::result::Result<Issue, PendingItem<Pending>> {
+fn read_issue(
+    info: &RepoInfo,
+    value: Value,
+) -> std::result::Result<Issue, Box<PendingItem<Pending>>> {
     let number = value.get("number").and_then(Value::as_u64);
     let id = value
         .get("html_url")
@@ -964,7 +967,10 @@ fn read_issue(info: &RepoInfo, value: Value) -> std::result::Result<Issue, Pendi
                 number.map_or_else(|| "?".to_owned(), |n| n.to_string())
             ),
         );
-        PendingItem::new(id.unwrap_or_default(), Pending::Failed(failure))
+        Box::new(PendingItem::new(
+            id.unwrap_or_default(),
+            Pending::Failed(failure),
+        ))
     })
 }
 
