@@ -249,6 +249,22 @@ impl<T: CheckpointedConnector> PollConnector for T {
 pub trait SlimConnector: Connector {
     /// Every id the source holds now, page by page.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>>;
+
+    /// Of `ids`, known to the store but not listed, those the source confirms are gone; prune
+    /// deletes only these. By default all of them: the listing is taken as complete. A source
+    /// whose listing is an index that may lag or miss items (Notion's search) asks for each
+    /// candidate by id here.
+    ///
+    /// # Errors
+    /// When the source cannot be asked; prune then deletes nothing more.
+    fn confirm_gone(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<String>>> {
+        let _ = ctx;
+        Box::pin(std::future::ready(Ok(ids)))
+    }
 }
 
 /// A connector that can fetch single items again by id, so the batch loop retries the items

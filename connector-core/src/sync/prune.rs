@@ -104,15 +104,23 @@ async fn prune_in(
         .with_connector(source));
     }
     let mut deleted = 0;
+    let mut visited = 0u64;
     let mut after: Option<String> = None;
     // Never more than were counted, which is what the guard allowed.
-    while deleted < stale {
-        let limit = DELETE_CHUNK.min(usize::try_from(stale - deleted).unwrap_or(DELETE_CHUNK));
-        let chunk = pass.unlisted(after.as_deref(), limit).await?;
-        let Some(last) = chunk.last() else {
+    while visited < stale {
+        let limit = DELETE_CHUNK.min(usize::try_from(stale - visited).unwrap_or(DELETE_CHUNK));
+        let unlisted = pass.unlisted(after.as_deref(), limit).await?;
+        let Some(last) = unlisted.last() else {
             break;
         };
         after = Some(last.clone());
+        visited += unlisted.len() as u64;
+        let chunk = slim
+            .confirm_gone(unlisted, syncer.context(syncer.cancel.child()))
+            .await?;
+        if chunk.is_empty() {
+            continue;
+        }
         syncer.sink.delete(&chunk).await.map_err(|e| {
             if e.kind() == ErrorKind::Sink {
                 e

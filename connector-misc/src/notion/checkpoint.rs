@@ -1,12 +1,15 @@
-//! [`NotionCheckpoint`]: Notion's own search cursor.
+//! [`NotionCheckpoint`]: Notion's own search cursor, then the pages still to walk to.
 
 use serde::{Deserialize, Serialize};
 
 /// Where a resumed Notion sync starts: the `next_cursor` of the last search page done (the
 /// search runs in the same order on resume: oldest edit first for a full run, newest first
-/// for a window).
+/// for a window), then, once the search is over, the pages found below the pages read that
+/// the search did not list (Notion's search is neither exhaustive nor immediate), still to
+/// read.
 ///
-/// JSON: `{"cursor": "fe2cc560-036c-44cd-90e8-294d5a74cebc", "started": true}`.
+/// JSON: `{"cursor": "fe2cc560-036c-44cd-90e8-294d5a74cebc", "started": true}`, later
+/// `{"started": true, "pending": ["e0e0e0e0111142228333944444444444"]}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct NotionCheckpoint {
@@ -17,6 +20,10 @@ pub struct NotionCheckpoint {
     /// Whether the search has begun (no cursor then means it is done).
     #[serde(default)]
     pub started: bool,
+    /// Pages (compact ids) below pages read that the search did not list, to read after it,
+    /// a stack: each one read adds its own child pages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
 }
 
 impl NotionCheckpoint {
@@ -25,8 +32,13 @@ impl NotionCheckpoint {
         Self::default()
     }
 
-    /// Whether the search is done.
-    pub fn is_done(&self) -> bool {
+    /// Whether the search is over (the walk to unlisted pages may not be).
+    pub fn searched(&self) -> bool {
         self.started && self.cursor.is_none()
+    }
+
+    /// Whether the search and the walk are done.
+    pub fn is_done(&self) -> bool {
+        self.searched() && self.pending.is_empty()
     }
 }

@@ -1,15 +1,17 @@
-//! The Notion API calls the connector makes (`Notion-Version: 2022-06-28`).
+//! The Notion API calls the connector makes (`Notion-Version: 2025-09-03`, the version of
+//! data sources: a database holds one or more data sources, whose rows are its pages).
 //!
 //! - `POST /v1/search` with `{"filter": {"property": "object", "value": "page"}, "sort":
 //!   {"timestamp": "last_edited_time", "direction": …}, "page_size": 100, "start_cursor": …}`:
 //!   every page shared with the integration, database rows included, cursor paging
 //!   (`next_cursor`, `has_more`);
-//! - `GET /v1/pages/{id}`, `GET /v1/databases/{id}`, `GET /v1/blocks/{id}`: one object (its
-//!   `parent` places it);
+//! - `GET /v1/pages/{id}`, `GET /v1/databases/{id}` (with its `data_sources`),
+//!   `GET /v1/data_sources/{id}`, `GET /v1/blocks/{id}`: one object (its `parent` places it;
+//!   a row's parent is `{"type": "data_source_id", "data_source_id", "database_id"}`);
 //! - `GET /v1/blocks/{id}/children?page_size=100&start_cursor=…`: a block's (or page's)
 //!   children, each with `has_children`;
-//! - `POST /v1/databases/{id}/query` with `{"page_size": 100, "start_cursor": …}`: a
-//!   database's rows, as pages with their properties;
+//! - `POST /v1/data_sources/{id}/query` with `{"page_size": 100, "start_cursor": …}`: a
+//!   data source's rows, as pages with their properties;
 //! - a file block's URL (Notion's expiring `file.url` on its S3 host, or an `external.url`),
 //!   fetched without the token;
 //! - errors as `{"object": "error", "status": 404, "code": "object_not_found", "message": …,
@@ -27,7 +29,7 @@ use super::config::TOKEN_FIELD;
 use super::model::{ApiError, Block, List, Page};
 
 /// The API version every request names.
-pub(crate) const NOTION_VERSION: &str = "2022-06-28";
+pub(crate) const NOTION_VERSION: &str = "2025-09-03";
 
 /// Results per page: Notion's maximum.
 pub(crate) const PAGE_SIZE: u32 = 100;
@@ -131,6 +133,11 @@ impl Client {
         self.object("databases", id).await
     }
 
+    /// The data source `id`; none when missing or not shared.
+    pub(crate) async fn data_source(&self, id: &str) -> Result<Option<Page>> {
+        self.object("data_sources", id).await
+    }
+
     /// The block `id`; none when missing or not shared.
     pub(crate) async fn block(&self, id: &str) -> Result<Option<Block>> {
         self.object("blocks", id).await
@@ -147,13 +154,13 @@ impl Client {
             .await
     }
 
-    /// One page of the rows of database `id`.
-    pub(crate) async fn query_database(&self, id: &str, cursor: Option<&str>) -> Result<List> {
+    /// One page of the rows of data source `id`.
+    pub(crate) async fn query_data_source(&self, id: &str, cursor: Option<&str>) -> Result<List> {
         let mut body = json!({"page_size": PAGE_SIZE});
         if let (Some(cursor), Some(map)) = (cursor, body.as_object_mut()) {
             map.insert("start_cursor".into(), json!(cursor));
         }
-        self.post(self.endpoint(&["v1", "databases", id, "query"])?, &body)
+        self.post(self.endpoint(&["v1", "data_sources", id, "query"])?, &body)
             .await
     }
 

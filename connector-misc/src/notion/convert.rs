@@ -28,7 +28,7 @@ fn unreadable(b: &Block) -> Md {
     let text = match b.kind.as_str() {
         "synced_block" => "(Synced content not shared with the integration.)",
         "child_database" => {
-            "(The rows of this database cannot be read: its source is not shared with the integration, or it has several data sources, which Notion-Version 2022-06-28 cannot query.)"
+            "(The rows of this database cannot be read: its data source is not shared with the integration.)"
         }
         _ => "(Content not shared with the integration.)",
     };
@@ -535,6 +535,9 @@ pub(crate) fn page_document(page: &Page, nodes: &[Node], version: Option<&str>) 
         doc = doc.with_parent_id(parent.to_owned());
         if page.is_row() {
             doc = doc.with_metadata("database_id", parent.to_owned());
+            if let Some(ds) = &page.parent.data_source_id {
+                doc = doc.with_metadata("data_source_id", ds.clone());
+            }
         }
     }
     if !properties.is_empty() {

@@ -55,6 +55,7 @@ mod config;
 mod convert;
 mod model;
 mod pages;
+mod slim;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -143,6 +144,7 @@ impl NotionConnector {
             max: config.max_file_size.get(),
             files: config.include_files,
             parents: Arc::new(Mutex::new(HashMap::new())),
+            pages: Arc::default(),
         };
         Ok(Self { config, walk })
     }
@@ -241,6 +243,19 @@ impl SlimConnector for NotionConnector {
     /// fails rather than come back short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         self.walk.list_ids(ctx)
+    }
+
+    /// Notion's search is not exhaustive and lags its writes, so an id the listing missed is
+    /// asked for by id (`GET /v1/pages/{id}`, or `/v1/blocks/{id}` for a file block) and
+    /// reported gone only when Notion answers 404, or shows it in the trash or outside the
+    /// root.
+    fn confirm_gone(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<String>>> {
+        let walk = self.walk.with_context(&ctx);
+        Box::pin(async move { walk.confirm_gone(ids).await })
     }
 }
 

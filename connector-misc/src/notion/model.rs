@@ -1,4 +1,4 @@
-//! What Notion's answers hold (API version `2022-06-28`): pages, databases, blocks and rich
+//! What Notion's answers hold (API version `2025-09-03`): pages, databases, blocks and rich
 //! text, with the fields the connector reads.
 
 use chrono::{DateTime, Utc};
@@ -47,6 +47,10 @@ pub(crate) struct Parent {
     pub(crate) database_id: Option<String>,
     #[serde(default)]
     pub(crate) block_id: Option<String>,
+    /// A database row's data source (`"type": "data_source_id"`, which also names the
+    /// `database_id`), or a data source's database.
+    #[serde(default)]
+    pub(crate) data_source_id: Option<String>,
 }
 
 impl Parent {
@@ -55,6 +59,13 @@ impl Parent {
         match self.kind.as_str() {
             "page_id" => self.page_id.as_deref().map(|id| ("page", id)),
             "database_id" => self.database_id.as_deref().map(|id| ("database", id)),
+            // A row: its database when named (the data source's own parent), else the data
+            // source itself.
+            "data_source_id" => match (&self.database_id, &self.data_source_id) {
+                (Some(db), _) => Some(("database", db.as_str())),
+                (None, Some(ds)) => Some(("data_source", ds.as_str())),
+                (None, None) => None,
+            },
             "block_id" => self.block_id.as_deref().map(|id| ("block", id)),
             _ => None,
         }
@@ -85,6 +96,15 @@ pub(crate) struct Page {
     /// A database's title (a page's is its `title` property).
     #[serde(default)]
     pub(crate) title: Option<Vec<RichText>>,
+    /// A database's data sources (`2025-09-03`): the tables whose rows are queried.
+    #[serde(default)]
+    pub(crate) data_sources: Vec<DataSourceRef>,
+}
+
+/// One entry of a database's `data_sources`: `{"id": "…", "name": "…"}`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct DataSourceRef {
+    pub(crate) id: String,
 }
 
 impl Page {

@@ -1,6 +1,7 @@
-//! The search walk: search pages as checkpointed batches (pages in scope, their block trees
-//! read a few requests at a time, their file blocks downloaded), the id listing and the
-//! refetch of named pages and files, on core's [`fetch_items`].
+//! The search and the walk: search pages as checkpointed batches (pages in scope, their block
+//! trees read a few requests at a time, their file blocks downloaded), then the pages found
+//! below them that the search did not list; on core's [`fetch_items`]. The id listing, its
+//! confirmation and the refetch are in `slim.rs`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -9,8 +10,7 @@ use chrono::{TimeDelta, Utc};
 use connector_core::http::is_body_too_large;
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::{
-    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
-    TimeWindow,
+    CheckpointedBatch, Error, ErrorKind, Failure, Result, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
@@ -24,20 +24,22 @@ use super::convert::{Node, file_document, notion_url, page_document};
 use super::model::{Block, List, Page, Parent};
 
 /// Pages read at the same time within a search page.
-const CONCURRENCY: usize = 3;
+pub(super) const CONCURRENCY: usize = 3;
 /// Children lists asked at the same time within one page's block tree.
 const BLOCK_CONCURRENCY: usize = 4;
 /// Levels of nested blocks read at most (Notion's editor nests far less).
 const MAX_DEPTH: usize = 64;
 /// Parents followed at most from a page up to the configured root.
-const MAX_ANCESTORS: usize = 64;
+pub(super) const MAX_ANCESTORS: usize = 64;
+/// Unlisted pages taken from the walk's stack for one batch.
+const WALK_BATCH: usize = 12;
 /// Pages of one cursor-paged list read at most, as a guard against a cursor that loops.
-const MAX_LIST_PAGES: usize = 100_000;
+pub(super) const MAX_LIST_PAGES: usize = 100_000;
 /// Notion rounds `last_edited_time` down to the minute.
 const PRECISION: TimeDelta = TimeDelta::minutes(1);
 /// How long after its `last_edited_time` a page's version is trusted: an edit within the same
 /// minute keeps the time, so a page edited this recently is read whatever the store holds.
-const SETTLE: TimeDelta = TimeDelta::minutes(2);
+pub(super) const SETTLE: TimeDelta = TimeDelta::minutes(2);
 
 /// What the walk needs besides the client.
 #[derive(Debug, Clone)]
@@ -50,22 +52,38 @@ pub(crate) struct Walk {
     /// The parents seen or asked: compact id → its parent (none: not visible to the
     /// integration); new for every run, so a page moved since the last one is placed anew.
     pub(crate) parents: Arc<Mutex<HashMap<String, Option<Parent>>>>,
+    /// The pages of this run: listed by the search or taken for the walk, and found below
+    /// the pages read (child pages, rows of inline databases).
+    pub(crate) pages: Arc<Mutex<RunPages>>,
+}
+
+/// The pages one run has met, as 128-bit ids (16 bytes a page, whatever the workspace's
+/// size, rather than the listing itself).
+#[derive(Debug, Default)]
+pub(crate) struct RunPages {
+    listed: HashSet<u128>,
+    found: HashSet<u128>,
+}
+
+/// A Notion id as a number; none when it is not one.
+fn id_number(id: &str) -> Option<u128> {
+    compact_id(id).and_then(|c| u128::from_str_radix(&c, 16).ok())
 }
 
 /// A page to read: the page and the version token its document carries, if settled.
 pub(crate) struct Item {
-    page: Page,
-    version: Option<String>,
+    pub(super) page: Page,
+    pub(super) version: Option<String>,
 }
 
-enum Pending {
+pub(super) enum Pending {
     Page(Box<Item>),
     Failed(Failure),
 }
 
 /// The version token of a page: its `last_edited_time`, which Notion moves when the page's
 /// properties or any block in it, at any depth, change.
-fn version(page: &Page) -> String {
+pub(super) fn version(page: &Page) -> String {
     format!(
         "{}|{}",
         page.last_edited_time
@@ -75,16 +93,65 @@ fn version(page: &Page) -> String {
 }
 
 impl Walk {
-    /// The walk of one run: its requests counted into `ctx`, its own parent cache.
-    fn with_context(&self, ctx: &SyncContext) -> Self {
+    /// The walk of one run: its requests counted into `ctx`, its own parent cache and page
+    /// sets.
+    pub(super) fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {
             client: self.client.with_context(ctx),
             parents: Arc::default(),
+            pages: Arc::default(),
             ..self.clone()
         }
     }
 
-    fn remember(&self, id: &str, parent: Option<Parent>) {
+    /// Notes that the search listed (or the walk took) page `id`.
+    pub(super) fn listed(&self, id: &str) {
+        if let (Some(n), Ok(mut pages)) = (id_number(id), self.pages.lock()) {
+            pages.listed.insert(n);
+        }
+    }
+
+    /// Notes the pages below a page read: its child pages and its inline databases' rows.
+    pub(super) fn found_below(&self, nodes: &[Node]) {
+        fn collect(nodes: &[Node], out: &mut Vec<u128>) {
+            for node in nodes {
+                let b = &node.block;
+                if b.archived || b.in_trash {
+                    continue;
+                }
+                if b.kind == "child_page" {
+                    out.extend(id_number(&b.id));
+                }
+                out.extend(
+                    node.rows
+                        .iter()
+                        .filter(|r| !r.deleted())
+                        .filter_map(|r| id_number(&r.id)),
+                );
+                collect(&node.children, out);
+            }
+        }
+        let mut ids = Vec::new();
+        collect(nodes, &mut ids);
+        if let Ok(mut pages) = self.pages.lock() {
+            pages.found.extend(ids);
+        }
+    }
+
+    /// The pages found below pages read that were neither listed nor taken yet (compact
+    /// ids), now taken: what the search missed.
+    pub(super) fn unlisted(&self) -> Vec<String> {
+        let Ok(mut pages) = self.pages.lock() else {
+            return Vec::new();
+        };
+        let RunPages { listed, found } = &mut *pages;
+        let mut out: Vec<u128> = found.drain().filter(|n| !listed.contains(n)).collect();
+        out.sort_unstable();
+        listed.extend(out.iter().copied());
+        out.into_iter().map(|n| format!("{n:032x}")).collect()
+    }
+
+    pub(super) fn remember(&self, id: &str, parent: Option<Parent>) {
         if let (Some(id), Ok(mut map)) = (compact_id(id), self.parents.lock()) {
             map.insert(id, parent);
         }
@@ -97,13 +164,14 @@ impl Walk {
 
     /// The parent of the `kind` (`page`, `database`, `block`) `id`, asked once; none when
     /// the integration cannot see it.
-    async fn parent_of(&self, kind: &str, id: &str) -> Result<Option<Parent>> {
+    pub(super) async fn parent_of(&self, kind: &str, id: &str) -> Result<Option<Parent>> {
         if let Some(known) = self.known(id) {
             return Ok(known);
         }
         let parent = match kind {
             "page" => self.client.page(id).await?.map(|p| p.parent),
             "database" => self.client.database(id).await?.map(|p| p.parent),
+            "data_source" => self.client.data_source(id).await?.map(|p| p.parent),
             _ => self.client.block(id).await?.and_then(|b| b.parent),
         };
         self.remember(id, parent.clone());
@@ -112,7 +180,7 @@ impl Walk {
 
     /// Whether `page` is the configured root or below it, at any depth (through pages,
     /// databases and blocks such as columns); always without a root.
-    async fn in_scope(&self, page: &Page) -> Result<bool> {
+    pub(super) async fn in_scope(&self, page: &Page) -> Result<bool> {
         let Some(root) = &self.root else {
             return Ok(true);
         };
@@ -143,10 +211,15 @@ impl Walk {
         Ok(false)
     }
 
-    /// The search from `from` on, each page with the checkpoint after it: oldest edit first
-    /// for a full run (a page edited meanwhile moves behind the cursor and comes again, never
-    /// shifts another past it), newest first for a window, which ends at the first page older
-    /// than the window.
+    /// The search from `from` on, each page with the checkpoint after it, then the walk to
+    /// the pages found below those read that the search did not list.
+    ///
+    /// A full run reads the search oldest edit first (a page edited meanwhile moves behind
+    /// the cursor and comes again, never shifts another past it). A window reads it newest
+    /// first: with a lookup that remembers earlier runs, to its end, pages edited before the
+    /// window handed to the lookup by their version (a page newly shared with the
+    /// integration keeps its old `last_edited_time`, and is new to the store); without one,
+    /// it ends at the first page older than the window.
     pub(super) fn checkpointed(
         &self,
         from: NotionCheckpoint,
@@ -154,11 +227,13 @@ impl Walk {
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<NotionCheckpoint>>> {
         let walk = self.with_context(&ctx);
+        // Whether the search is read to its end, so that what it did not list is known.
+        let complete = window.is_none() || ctx.fingerprints().remembers();
         async_stream::try_stream! {
             let mut cp = from;
             let started = Utc::now();
             let ascending = window.is_none();
-            while !cp.is_done() {
+            while !cp.searched() {
                 ctx.cancellation().check()?;
                 let list = walk.client.search(cp.cursor.as_deref(), ascending, PAGE_SIZE).await?;
                 let next = list.next();
@@ -174,61 +249,138 @@ impl Walk {
                         (None, None) => continue,
                     };
                     walk.remember(&page.id, Some(page.parent.clone()));
-                    if page.deleted() {
-                        continue;
+                    walk.listed(&page.id);
+                    if let Some(item) = walk.admit(page, window.as_ref(), complete, started, &mut past).await? {
+                        pending.push(item);
                     }
-                    if let Some(w) = &window
-                        && !w.contains_truncated(page.last_edited_time, PRECISION)
-                    {
-                        // Newest first: once older than the window, every later one is.
-                        past |= page.last_edited_time < w.start;
-                        continue;
-                    }
-                    match walk.in_scope(&page).await {
-                        Ok(true) => {}
-                        Ok(false) => continue,
-                        // An ancestor Notion refuses (403, a 400 such as a database with
-                        // several data sources, a 5xx past the retries) fails this page only.
-                        Err(e) => {
-                            let failure = item_failure(page.id.clone(), e)?;
-                            pending.push(PendingItem::new(page.id.clone(), Pending::Failed(failure)));
-                            continue;
-                        }
-                    }
-                    let settled = page.last_edited_time + SETTLE <= started;
-                    let version = settled.then(|| version(&page));
-                    let id = page.id.clone();
-                    let item = PendingItem::new(id, Pending::Page(Box::new(Item { page, version: version.clone() })));
-                    pending.push(match &version {
-                        Some(v) => item.with_version(v),
-                        None => item,
-                    });
                 }
-                let fetch_walk = walk.clone();
-                let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
-                    let walk = fetch_walk.clone();
-                    async move {
-                        match item {
-                            Pending::Failed(f) => Ok(vec![Outcome::from(f)]),
-                            Pending::Page(item) => walk.read(*item).await,
-                        }
-                    }
-                })
-                .await?;
+                let batch = walk.fetch(&ctx, pending).await?;
                 cp = NotionCheckpoint {
                     cursor: if past { None } else { next.filter(|n| cp.cursor.as_deref() != Some(n.as_str())) },
                     started: true,
+                    pending: Vec::new(),
                 };
+                if cp.searched() && complete {
+                    cp.pending = walk.unlisted();
+                }
+                yield CheckpointedBatch::new(batch, cp.clone());
+            }
+            // The walk: pages below those read that the search did not list (it is neither
+            // exhaustive nor immediate), each asked by id, their own child pages after them.
+            while !cp.pending.is_empty() {
+                ctx.cancellation().check()?;
+                let take = cp.pending.len().min(WALK_BATCH);
+                let ids = cp.pending.split_off(cp.pending.len() - take);
+                let asked: Vec<(String, Result<Option<Page>>)> = futures::stream::iter(ids)
+                    .map(|id| {
+                        let walk = walk.clone();
+                        async move {
+                            let page = walk.client.page(&id).await;
+                            (id, page)
+                        }
+                    })
+                    .buffered(CONCURRENCY)
+                    .collect()
+                    .await;
+                let mut pending = Vec::new();
+                let mut past = false;
+                for (id, page) in asked {
+                    match page {
+                        Ok(Some(page)) => {
+                            walk.remember(&page.id, Some(page.parent.clone()));
+                            walk.listed(&page.id);
+                            if let Some(item) = walk.admit(page, window.as_ref(), true, started, &mut past).await? {
+                                pending.push(item);
+                            }
+                        }
+                        // Gone since its parent was read.
+                        Ok(None) => {}
+                        Err(e) => {
+                            let failure = item_failure(id.clone(), e)?;
+                            pending.push(PendingItem::new(id, Pending::Failed(failure)));
+                        }
+                    }
+                }
+                let batch = walk.fetch(&ctx, pending).await?;
+                cp.pending.extend(walk.unlisted());
                 yield CheckpointedBatch::new(batch, cp.clone());
             }
         }
         .boxed()
     }
 
+    /// A listed page as an item to read, or none: in the trash, outside the root, outside
+    /// the window (sets `past` once older than it, unless `complete`, when such a page goes
+    /// to the lookup by its version instead).
+    async fn admit(
+        &self,
+        page: Page,
+        window: Option<&TimeWindow>,
+        complete: bool,
+        started: chrono::DateTime<Utc>,
+        past: &mut bool,
+    ) -> Result<Option<PendingItem<Pending>>> {
+        if page.deleted() {
+            return Ok(None);
+        }
+        let settled = page.last_edited_time + SETTLE <= started;
+        if let Some(w) = window
+            && !w.contains_truncated(page.last_edited_time, PRECISION)
+        {
+            let before = page.last_edited_time < w.start;
+            // Newest first: once older than the window, every later one is.
+            *past |= before && !complete;
+            // After the window: the next one reads it. Before it, the lookup decides by the
+            // version, which only a settled page has.
+            if !before || !complete || !settled {
+                return Ok(None);
+            }
+        }
+        match self.in_scope(&page).await {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            // An ancestor Notion refuses (403, a 5xx past the retries) fails this page only.
+            Err(e) => {
+                let failure = item_failure(page.id.clone(), e)?;
+                return Ok(Some(PendingItem::new(
+                    page.id.clone(),
+                    Pending::Failed(failure),
+                )));
+            }
+        }
+        let version = settled.then(|| version(&page));
+        let id = page.id.clone();
+        let item = PendingItem::new(id, Pending::Page(Box::new(Item { page, version: version.clone() })));
+        Ok(Some(match &version {
+            Some(v) => item.with_version(v),
+            None => item,
+        }))
+    }
+
+    /// The documents of `pending`, [`CONCURRENCY`] pages at a time.
+    async fn fetch(
+        &self,
+        ctx: &SyncContext,
+        pending: Vec<PendingItem<Pending>>,
+    ) -> Result<connector_core::Batch> {
+        let walk = self.clone();
+        fetch_items(ctx, pending, CONCURRENCY, move |item| {
+            let walk = walk.clone();
+            async move {
+                match item {
+                    Pending::Failed(f) => Ok(vec![Outcome::from(f)]),
+                    Pending::Page(item) => walk.read(*item).await,
+                }
+            }
+        })
+        .await
+    }
+
     /// A page's document, then its file blocks' documents (or failures).
-    async fn read(&self, item: Item) -> Result<Vec<Outcome>> {
+    pub(super) async fn read(&self, item: Item) -> Result<Vec<Outcome>> {
         let Item { page, version } = item;
         let nodes = self.tree(&page.id, true).await?;
+        self.found_below(&nodes);
         let mut out = vec![Outcome::from(page_document(
             &page,
             &nodes,
@@ -245,7 +397,7 @@ impl Walk {
     }
 
     /// A file block's document: its file downloaded now, while its URL is fresh.
-    async fn file(&self, page: &Page, block: &Block) -> Result<Outcome> {
+    pub(super) async fn file(&self, page: &Page, block: &Block) -> Result<Outcome> {
         let Some((url, _)) = block.file_url() else {
             return Ok(Failure::new(
                 Some(block.id.clone()),
@@ -297,21 +449,38 @@ impl Walk {
         Ok(out)
     }
 
-    /// Every row of database `id`; none when the integration cannot query it (a linked
-    /// database whose source is not shared, or a database with several data sources, which
-    /// `Notion-Version: 2022-06-28` cannot query).
+    /// Every row of database `id`, from each of its data sources; none when the integration
+    /// can read neither the database nor any of its data sources (a linked database whose
+    /// source is not shared).
     async fn rows(&self, id: &str) -> Result<Option<Vec<Page>>> {
+        let database = match self.client.database(id).await {
+            Ok(Some(db)) => db,
+            Ok(None) => return Ok(None),
+            Err(e) if skippable(e.kind()) => {
+                tracing::warn!(connector = SOURCE, database = %id, "the database cannot be read; its page says so in place of its rows: {e}");
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..MAX_LIST_PAGES {
-            let list = match self.client.query_database(id, cursor.as_deref()).await {
-                Ok(list) => list,
+        let mut read_any = database.data_sources.is_empty();
+        for source in &database.data_sources {
+            match self.source_rows(&source.id, &mut out).await {
+                Ok(()) => read_any = true,
                 Err(e) if skippable(e.kind()) => {
-                    tracing::warn!(connector = SOURCE, database = %id, "the database cannot be queried; its page says so in place of its rows: {e}");
-                    return Ok(None);
+                    tracing::warn!(connector = SOURCE, database = %id, data_source = %source.id, "the data source cannot be queried; its rows are left out: {e}");
                 }
                 Err(e) => return Err(e),
-            };
+            }
+        }
+        Ok(read_any.then_some(out))
+    }
+
+    /// Every row of data source `id`, appended to `out`.
+    async fn source_rows(&self, id: &str, out: &mut Vec<Page>) -> Result<()> {
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let list = self.client.query_data_source(id, cursor.as_deref()).await?;
             let next = list.next();
             out.extend(
                 list.results
@@ -324,13 +493,13 @@ impl Walk {
                 _ => break,
             }
         }
-        Ok(Some(out))
+        Ok(())
     }
 
     /// The block tree of page `id`: level by level, up to [`BLOCK_CONCURRENCY`] children
     /// lists at a time, every block with `has_children` opened (child pages and databases
     /// are documents of their own and are not); with `rows`, each inline database queried.
-    async fn tree(&self, id: &str, rows: bool) -> Result<Vec<Node>> {
+    pub(super) async fn tree(&self, id: &str, rows: bool) -> Result<Vec<Node>> {
         let mut lists: HashMap<String, Vec<Block>> = HashMap::new();
         let mut unreadable: HashSet<String> = HashSet::new();
         let mut databases = Vec::new();
@@ -386,134 +555,11 @@ impl Walk {
         }
         Ok(assemble(id, &mut lists, &mut table, &unreadable))
     }
-
-    /// Every page id in scope and, with `include_files`, every file block id in them; fails,
-    /// rather than come back short, when a page cannot be listed.
-    pub(super) fn list_ids(
-        &self,
-        ctx: SyncContext,
-    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
-        let walk = self.with_context(&ctx);
-        async_stream::try_stream! {
-            let mut cursor: Option<String> = None;
-            for _ in 0..MAX_LIST_PAGES {
-                ctx.cancellation().check()?;
-                let list = walk.client.search(cursor.as_deref(), true, PAGE_SIZE).await?;
-                let next = list.next();
-                let mut ids = Vec::new();
-                for (page, _) in pages_of(list) {
-                    let Some(page) = page else { continue };
-                    walk.remember(&page.id, Some(page.parent.clone()));
-                    if page.deleted() {
-                        continue;
-                    }
-                    match walk.in_scope(&page).await {
-                        Ok(true) => {}
-                        Ok(false) => continue,
-                        // Scope unknown: the page stays listed, so the prune keeps it
-                        // rather than delete a document that may still be in scope.
-                        Err(e) if !e.kind().ends_sync() => {
-                            tracing::warn!(connector = SOURCE, page = %page.id, "kept in the listing, its scope unknown: {e}");
-                        }
-                        Err(e) => Err(e)?,
-                    }
-                    if walk.files {
-                        let nodes = walk.tree(&page.id, false).await?;
-                        let mut files = Vec::new();
-                        collect_files(&nodes, &mut files);
-                        ids.extend(files.into_iter().map(|b| SlimDocument::new(b.id)));
-                    }
-                    ids.push(SlimDocument::new(page.id));
-                }
-                if !ids.is_empty() {
-                    yield ids;
-                }
-                match next {
-                    Some(n) if cursor.as_deref() != Some(n.as_str()) => cursor = Some(n),
-                    _ => break,
-                }
-            }
-        }
-        .boxed()
-    }
-
-    /// The pages and file blocks with these ids again; one that is gone, in the trash or
-    /// outside the root yields nothing.
-    pub(super) fn refetch(
-        &self,
-        ids: Vec<String>,
-        ctx: SyncContext,
-    ) -> BoxStream<'static, Result<Batch>> {
-        let walk = self.with_context(&ctx);
-        async_stream::try_stream! {
-            for chunk in ids.chunks(PAGE_SIZE as usize) {
-                let pending = chunk
-                    .iter()
-                    .filter(|id| compact_id(id).is_some())
-                    .map(|id| PendingItem::new(id.clone(), id.clone()));
-                let batch = fetch_items(&ctx, pending, CONCURRENCY, |id: String| {
-                    let walk = walk.clone();
-                    async move { walk.refetch_one(&id).await }
-                })
-                .await?;
-                if !batch.is_empty() {
-                    yield batch;
-                }
-            }
-        }
-        .boxed()
-    }
-
-    async fn refetch_one(&self, id: &str) -> Result<Vec<Outcome>> {
-        if let Some(value) = self.client.page_value(id).await? {
-            let page: Page = serde_json::from_value(value).map_err(|e| {
-                Error::new(
-                    ErrorKind::InvalidData,
-                    format!("the page {id} cannot be read: {e}"),
-                )
-                .with_connector(SOURCE)
-            })?;
-            if page.deleted() || !self.in_scope(&page).await? {
-                return Ok(Vec::new());
-            }
-            let settled = page.last_edited_time + SETTLE <= Utc::now();
-            let version = settled.then(|| version(&page));
-            let outcomes = self.read(Item { page, version }).await?;
-            return Ok(outcomes);
-        }
-        // A file block: its page first (the block's parents up to it), then the file.
-        let Some(block) = self.client.block(id).await? else {
-            return Ok(Vec::new());
-        };
-        if !block.is_file() || block.archived || block.in_trash || !self.files {
-            return Ok(Vec::new());
-        }
-        let mut parent = block.parent.clone();
-        for _ in 0..MAX_ANCESTORS {
-            match parent.as_ref().and_then(Parent::target) {
-                Some(("page", page_id)) => {
-                    let Some(page) = self.client.page(page_id).await? else {
-                        return Ok(Vec::new());
-                    };
-                    if page.deleted() || !self.in_scope(&page).await? {
-                        return Ok(Vec::new());
-                    }
-                    return Ok(vec![self.file(&page, &block).await?]);
-                }
-                Some(("block", block_id)) => {
-                    let block_id = block_id.to_owned();
-                    parent = self.parent_of("block", &block_id).await?;
-                }
-                _ => return Ok(Vec::new()),
-            }
-        }
-        Ok(Vec::new())
-    }
 }
 
 /// The results of a search page: each a page, or the failure of one that cannot be read
 /// (named by its id when it has one).
-fn pages_of(list: List) -> Vec<(Option<Page>, Option<Failure>)> {
+pub(super) fn pages_of(list: List) -> Vec<(Option<Page>, Option<Failure>)> {
     list.results
         .into_iter()
         .map(|value| {
@@ -576,7 +622,7 @@ fn assemble(
 /// Whether a children list below the page that fails with `kind` is left out (with a marker)
 /// rather than fail the page: Notion's answer for content the integration may not see (404
 /// `object_not_found`, 403 `restricted_resource`, 400 `validation_error`), not a transient one.
-fn skippable(kind: ErrorKind) -> bool {
+pub(super) fn skippable(kind: ErrorKind) -> bool {
     matches!(
         kind,
         ErrorKind::NotFound | ErrorKind::PermissionDenied | ErrorKind::InvalidData
@@ -584,7 +630,7 @@ fn skippable(kind: ErrorKind) -> bool {
 }
 
 /// The file blocks of a tree, in page order.
-fn collect_files(nodes: &[Node], out: &mut Vec<Block>) {
+pub(super) fn collect_files(nodes: &[Node], out: &mut Vec<Block>) {
     for node in nodes {
         if node.block.is_file() && !node.block.archived && !node.block.in_trash {
             out.push(node.block.clone());

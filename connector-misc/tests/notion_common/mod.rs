@@ -1,9 +1,11 @@
 //! A wiremock Notion written from the API reference (developers.notion.com/reference,
-//! `Notion-Version: 2022-06-28`): `POST /v1/search` with `filter`, `sort` on
+//! `Notion-Version: 2025-09-03`, databases holding data sources): `POST /v1/search` with `filter`, `sort` on
 //! `last_edited_time`, `page_size` and `start_cursor` answered as `{"object": "list",
 //! "results", "next_cursor", "has_more", "type": "page_or_database"}`; `GET /v1/pages/{id}`,
-//! `/v1/databases/{id}`, `/v1/blocks/{id}` and `/v1/blocks/{id}/children` (cursor paged, three
-//! blocks a page); `POST /v1/databases/{id}/query`; error bodies `{"object": "error",
+//! `/v1/databases/{id}` (with `data_sources`), `/v1/data_sources/{id}`, `/v1/blocks/{id}` and
+//! `/v1/blocks/{id}/children` (cursor paged, three blocks a page);
+//! `POST /v1/data_sources/{id}/query` (rows whose parent is `{"type": "data_source_id",
+//! "data_source_id", "database_id"}`); error bodies `{"object": "error",
 //! "status", "code", "message", "request_id"}` (401 `unauthorized`, 404 `object_not_found`,
 //! 429 `rate_limited` with `Retry-After`); file blocks whose Notion-hosted URLs point at a
 //! `/files/…` path of the same server (standing for Notion's S3 host).
@@ -24,6 +26,8 @@ pub(crate) const TOKEN: &str = "ntn_4f1d7c2b9a8e6d5c3b2a1f0e9d8c7b6a5f4e3d2c1b0a
 pub(crate) const ROOT: &str = "59833787-2cf9-4fdf-8782-e53db20768a5";
 pub(crate) const CHILD: &str = "a1d8501e-1ac1-43e9-a6bd-ea9fe6c8822b";
 pub(crate) const DATABASE: &str = "d9824bdc-8445-4327-be8b-5b47500af6ce";
+/// The one data source of `DATABASE`.
+pub(crate) const DATA_SOURCE: &str = "248104cd-477e-80af-bc30-000bd28de8f9";
 pub(crate) const ROW: &str = "b55c9c91-384d-452b-81db-d1ef79372b75";
 pub(crate) const OTHER: &str = "c4f3e2d1-0b9a-4876-a543-210fedcba987";
 pub(crate) const DEEP: &str = "e0e0e0e0-1111-4222-8333-944444444444";
@@ -111,6 +115,8 @@ pub(crate) struct PageFx {
     pub(crate) broken: bool,
     /// The `last_edited_time` served in place of `minute`'s (a page edited around now).
     pub(crate) at: Option<DateTime<Utc>>,
+    /// Left out of the search's results (Notion's search is not exhaustive, and lags).
+    pub(crate) unsearchable: bool,
 }
 
 impl PageFx {
@@ -124,6 +130,7 @@ impl PageFx {
             archived: false,
             broken: false,
             at: None,
+            unsearchable: false,
         }
     }
 
@@ -137,6 +144,9 @@ impl PageFx {
         properties[key] = title_property(&self.title);
         let parent = if self.parent.0 == "workspace" {
             json!({"type": "workspace", "workspace": true})
+        } else if self.parent.0 == "database_id" {
+            // A row's parent names its data source and that one's database.
+            json!({"type": "data_source_id", "data_source_id": data_source_of(&self.parent.1), "database_id": self.parent.1})
         } else {
             json!({"type": self.parent.0, self.parent.0.clone(): self.parent.1})
         };
@@ -154,6 +164,16 @@ impl PageFx {
             v.as_object_mut().unwrap().remove("last_edited_time");
         }
         v
+    }
+}
+
+/// The data source of a fixture database: `DATA_SOURCE` for `DATABASE`, else one derived
+/// from the database's id.
+pub(crate) fn data_source_of(database: &str) -> String {
+    if compact(database) == compact(DATABASE) {
+        DATA_SOURCE.to_owned()
+    } else {
+        format!("{}ffff", &database[..database.len() - 4])
     }
 }
 
@@ -274,7 +294,7 @@ impl Respond for Notion {
             .headers
             .get("notion-version")
             .and_then(|v| v.to_str().ok())
-            != Some("2022-06-28")
+            != Some("2025-09-03")
         {
             return error(
                 400,
@@ -298,7 +318,8 @@ impl Respond for Notion {
                     .insert_header("Retry-After", "1");
                 }
                 let ascending = body["sort"]["direction"] != "descending";
-                let mut pages = st.pages.clone();
+                let mut pages: Vec<PageFx> =
+                    st.pages.iter().filter(|p| !p.unsearchable).cloned().collect();
                 pages.sort_by_key(|p| (p.minute, p.id.clone()));
                 if !ascending {
                     pages.reverse();
@@ -326,23 +347,40 @@ impl Respond for Notion {
                     Some((db, (title, parent))) => ResponseTemplate::new(200).set_body_json(json!({
                         "object": "database", "id": db,
                         "created_time": stamp(0), "last_edited_time": stamp(2),
-                        "title": [text(title)], "description": [],
+                        "title": [text(title)], "description": [], "icon": null, "cover": null,
                         "parent": {"type": "page_id", "page_id": parent},
-                        "properties": {}, "archived": false, "in_trash": false, "is_inline": true,
+                        "data_sources": [{"id": data_source_of(db), "name": title}],
+                        "is_inline": true, "in_trash": false, "is_locked": false,
+                        "url": format!("https://www.notion.so/{}", compact(db)),
+                        "public_url": null,
+                    })),
+                    None => not_found(id),
+                }
+            }
+            ("GET", ["v1", "data_sources", id]) => {
+                let st = self.state.lock().unwrap();
+                match st.databases.iter().find(|(k, _)| compact(&data_source_of(k)) == compact(id)) {
+                    Some((db, (title, parent))) => ResponseTemplate::new(200).set_body_json(json!({
+                        "object": "data_source", "id": data_source_of(db),
+                        "created_time": stamp(0), "last_edited_time": stamp(2),
+                        "title": [text(title)], "description": [], "properties": {},
+                        "parent": {"type": "database_id", "database_id": db},
+                        "database_parent": {"type": "page_id", "page_id": parent},
+                        "archived": false, "in_trash": false, "is_inline": true,
                         "url": format!("https://www.notion.so/{}", compact(db)),
                     })),
                     None => not_found(id),
                 }
             }
-            ("POST", ["v1", "databases", id, "query"]) => {
+            ("POST", ["v1", "data_sources", id, "query"]) => {
                 let st = self.state.lock().unwrap();
-                if !st.databases.keys().any(|k| compact(k) == compact(id)) {
+                let Some(db) = st.databases.keys().find(|k| compact(&data_source_of(k)) == compact(id)).cloned() else {
                     return not_found(id);
-                }
+                };
                 let rows = st
                     .pages
                     .iter()
-                    .filter(|p| p.parent.0 == "database_id" && compact(&p.parent.1) == compact(id))
+                    .filter(|p| p.parent.0 == "database_id" && compact(&p.parent.1) == compact(&db))
                     .map(PageFx::json)
                     .collect();
                 ResponseTemplate::new(200).set_body_json(list(
