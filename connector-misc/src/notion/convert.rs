@@ -245,8 +245,13 @@ fn block(node: &Node, page_url: &str, out: &mut Vec<Md>) {
                 vec![Inline::text(title)],
                 notion_url(&b.id),
             )]));
-            if !node.rows.is_empty() {
-                out.push(rows_table(&node.rows));
+            // Its rows are documents of their own, not a table (nor a count) here: adding or
+            // editing a row does not move this page's `last_edited_time`, so either would go
+            // stale. The rows are still queried, for the walk to those the search missed.
+            if !node.unreadable {
+                out.push(Md::paragraph(vec![Inline::text(
+                    "(A database: its rows are documents of their own.)",
+                )]));
             }
         }
         "link_to_page" => {
@@ -349,56 +354,6 @@ fn table(node: &Node) -> Md {
         Vec::new()
     };
     Md::Table(Table::new(header, rows))
-}
-
-/// A database's rows as a table: the title (linked) and each property, columns in the order
-/// of the first row's properties.
-fn rows_table(rows: &[Page]) -> Md {
-    let columns: Vec<String> = rows
-        .first()
-        .map(|r| {
-            r.properties
-                .iter()
-                .filter(|(_, p)| p.get("type").and_then(Value::as_str) != Some("title"))
-                .map(|(k, _)| k.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    let cell = |text: String| vec![Md::paragraph(vec![Inline::text(text)])];
-    let mut header = vec![cell("Name".to_owned())];
-    header.extend(columns.iter().map(|c| cell(c.clone())));
-    let body = rows
-        .iter()
-        .map(|row| {
-            let title = row.title();
-            let title = if title.is_empty() {
-                "Untitled".to_owned()
-            } else {
-                title
-            };
-            let url = row.url.clone().unwrap_or_else(|| notion_url(&row.id));
-            let mut cells = vec![vec![Md::paragraph(vec![Inline::link(
-                vec![Inline::text(title)],
-                url,
-            )])]];
-            cells.extend(columns.iter().map(|c| {
-                let value = row.properties.get(c).map(property_value);
-                cell(value.map(|v| shown(&v)).unwrap_or_default())
-            }));
-            cells
-        })
-        .collect();
-    Md::Table(Table::new(header, body))
-}
-
-/// A property value as text in a table cell.
-fn shown(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(shown).collect::<Vec<_>>().join(", "),
-        other => other.to_string(),
-    }
 }
 
 /// A property's value as JSON (the front matter's and the metadata's): text as a string,

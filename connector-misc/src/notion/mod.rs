@@ -1,23 +1,37 @@
 //! The Notion connector (source `"notion"`): every page shared with an integration, or those
 //! below one root page, one Markdown document each, and the files of their file blocks as
-//! documents of their own, over Notion's REST API (`Notion-Version: 2022-06-28`).
+//! documents of their own, over Notion's REST API (`Notion-Version: 2025-09-03`: a database
+//! holds data sources, whose rows are its pages).
 //!
 //! - **Listing**: `POST /v1/search` for pages (database rows are pages too), 100 a page, by
 //!   `last_edited_time`, cursor paging; the checkpoint ([`NotionCheckpoint`]) is Notion's own
 //!   `next_cursor`. A full run reads oldest edit first, so a page edited meanwhile moves
 //!   behind the cursor (and comes again) instead of shifting another page past it.
+//! - **The walk**: Notion's search is neither exhaustive nor immediate ("Search indexing is
+//!   not immediate"; pages may be missing from it), so each page read also notes the pages
+//!   below it (its `child_page` blocks at any depth, its inline databases' rows). Once the
+//!   search is over, those it did not list are read by id (`GET /v1/pages/{id}`), and their
+//!   own child pages after them; the stack of pages still to read is in the checkpoint. The
+//!   walk starts from what the search listed rather than from the root alone, so that a page
+//!   the store already holds costs a search result, not a block tree: a new child page is
+//!   found because adding it is an edit of its parent, which is then read.
 //! - **Scope**: with `root_page_id`, a page is read when the root is among its ancestors:
-//!   its `parent` (a page, a database, or a block such as a column) followed up with
-//!   `GET /v1/pages|databases|blocks/{id}`, each parent asked once per connector. RAGFlow
-//!   walked down from the root instead, and its incremental run stopped at every unchanged
-//!   page, so a changed page below an unchanged one was never reached.
-//! - **Incremental runs** (poll): the same search newest edit first, ending at the first page
-//!   edited before the window; the window's start is widened to the minute, since Notion
-//!   rounds `last_edited_time` down to it, and the run starts [`MIN_OVERLAP`] (10 minutes)
-//!   before the last one ended, since Notion's search index lags its writes. A page whose only change is in a nested block is
-//!   found because Notion moves the page's `last_edited_time` on any change to a block in it,
-//!   at any depth, and its block tree is read again whole. A changed page below the root is
-//!   found whatever its parents did (scope is by ancestry, not by walking down).
+//!   its `parent` (a page, a database, a data source or a block such as a column) followed
+//!   up with `GET /v1/pages|databases|data_sources|blocks/{id}`, each parent asked once per
+//!   run. RAGFlow walked down from the root only, and its incremental run stopped at every
+//!   unchanged page, so a changed page below an unchanged one was never reached.
+//! - **Incremental runs** (poll): the same search newest edit first; the window's start is
+//!   widened to the minute, since Notion rounds `last_edited_time` down to it, and the run
+//!   starts [`MIN_OVERLAP`] (10 minutes) before the last one ended, since Notion's search
+//!   index lags its writes. With a state store (a lookup that remembers), the search is read
+//!   to its end and the pages edited before the window go to the lookup by their version:
+//!   a page newly shared with the integration keeps its old `last_edited_time`, and is
+//!   found because the store does not know it; the pages it knows cost a search result
+//!   each (100 a request). Without one, the search ends at the first page older than the
+//!   window. A page whose only change is in a nested block is found because Notion moves
+//!   the page's `last_edited_time` on any change to a block in it, at any depth, and its
+//!   block tree is read again whole. A changed page below the root is found whatever its
+//!   parents did (scope is by ancestry, not by walking down).
 //! - **Content**: `GET /v1/blocks/{id}/children` for the page, then, level by level, for every
 //!   block with `has_children` (up to 4 lists at a time, each followed by its cursor); child
 //!   pages and databases are documents of their own and appear as links. Rendered with core's
@@ -25,9 +39,16 @@
 //!   with their content nested), code with its language, quotes, callouts (as quotes with
 //!   their emoji), tables, equations (```` ```math ````, inline as code), links, mentions
 //!   (pages and databases as links, users and dates as text), dividers, bookmarks and embeds.
-//!   An inline database (`child_database`) is queried (`POST /v1/databases/{id}/query`) and
-//!   shown as a table of its rows with their properties. Front matter holds `title`, `url`,
-//!   `created_time`, `last_edited_time` and, for a database row, every property.
+//!   An inline database (`child_database`) is a link: its rows are documents of their own,
+//!   and a table of them in the page would go stale, since adding or editing a row does not
+//!   move the page's `last_edited_time`. Its rows are still read (`GET /v1/databases/{id}`,
+//!   then `POST /v1/data_sources/{id}/query` for each of its data sources), for the walk.
+//!   Front matter holds `title`, `url`, `created_time`, `last_edited_time` and, for a
+//!   database row, every property.
+//! - **Known limits**: a page showing a synced block whose original (in another page) is
+//!   edited keeps its `last_edited_time`, so its document shows the old text until the page
+//!   itself is edited or a full run reads it; the same holds for a child page's or a mentioned
+//!   page's title shown in it.
 //! - **Files**: file, image, PDF, video and audio blocks become documents of their own (id:
 //!   the block id, as RAGFlow's), downloaded from their URL when their page is read, because
 //!   Notion's file URLs expire after an hour; a file over `max_file_size` is a failure
@@ -36,9 +57,11 @@
 //!   file. The title is the page title, the link the page's `url`, `updated_at` its
 //!   `last_edited_time`; `parent_id` its parent page, database or block; metadata holds
 //!   `object`, `parent_type`, `created_time`, `created_by`, `last_edited_by`, and for rows
-//!   `database_id` and `properties`. `owners` is the creator as Notion names it (an id unless
-//!   the integration may read users). Notion's API shows no page permissions, so `access` is
-//!   unset.
+//!   `database_id`, `data_source_id` and `properties`. `owners` is the creator as Notion
+//!   names it (an id unless the integration may read users).
+//! - **Permissions**: Notion's API shows no page permissions (who may read a page shared
+//!   with an integration is not exposed), so `access` is unset: the host decides who sees
+//!   the workspace's documents.
 //! - **Fingerprint**: `last_edited_time` and the id, listed by the search, so an unchanged page
 //!   costs no block request. A page edited less than two minutes before the run is read and
 //!   fingerprinted by its content instead, since a second edit within the same minute would
@@ -46,8 +69,12 @@
 //! - **Limits**: requests are kept to `requests_per_second` (Notion's average of 3 by default);
 //!   a `429` (`rate_limited`) is waited out for its `Retry-After` by core's client; a `401`
 //!   names `credentials.notion_integration_token`.
-//! - **Deletions** are left to prune ([`SlimConnector`]), which lists every page id in scope
-//!   and, with `include_files`, the file block ids in them (a block tree read per page).
+//! - **Deletions** are left to prune ([`SlimConnector`]), which lists every page id the
+//!   search shows in scope and, with `include_files`, the file block ids in them (a block
+//!   tree read per page, and the walk to the pages the search missed). Since the search may
+//!   miss a page that is still there, each id prune would delete is asked for first
+//!   ([`SlimConnector::confirm_gone`]): only a 404, the trash or a move out of the root
+//!   deletes it.
 
 mod checkpoint;
 mod client;
