@@ -159,7 +159,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
         let bytes = client
             .post(format!("{base}/v1/search"))
             .bearer_auth("bench")
-            .header("notion-version", "2022-06-28")
+            .header("notion-version", "2025-09-03")
             .json(&body)
             .send()
             .await
@@ -184,7 +184,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
                 let bytes = client
                     .get(&url)
                     .bearer_auth("bench")
-                    .header("notion-version", "2022-06-28")
+                    .header("notion-version", "2025-09-03")
                     .send()
                     .await
                     .unwrap()

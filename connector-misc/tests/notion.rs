@@ -759,3 +759,28 @@ async fn check_accepts_a_database_root() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_block_that_refers_back_into_its_tree_is_opened_once() {
+    let toggle = "0b0b0b0b-0000-4000-8000-000000000009";
+    let plain = Fake::start(|_| {}).await;
+    let cyclic = Fake::start(|st| {
+        // The toggle's children list holds the toggle itself (as a synced copy can).
+        st.children.get_mut(toggle).unwrap().push(block(
+            toggle,
+            "toggle",
+            json!({"rich_text": [notion_common::text("Details")], "color": "default"}),
+            true,
+        ));
+    })
+    .await;
+    let config = json!({"include_files": false});
+    let plain_batch = load(&build(&plain.uri(), config.clone())).await;
+    let cyclic_batch = load(&build(&cyclic.uri(), config)).await;
+    assert_eq!(ids(&plain_batch), ids(&cyclic_batch));
+    assert_eq!(
+        plain.notion.children_requests.load(Ordering::SeqCst),
+        cyclic.notion.children_requests.load(Ordering::SeqCst)
+    );
+    assert!(text(doc(&cyclic_batch, ROOT)).contains("hidden detail"));
+}

@@ -42,3 +42,28 @@ impl NotionCheckpoint {
         self.searched() && self.pending.is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_written_before_the_walk_still_reads() {
+        let old: NotionCheckpoint =
+            serde_json::from_value(serde_json::json!({"cursor": "s-2", "started": true}))
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(old.cursor.as_deref(), Some("s-2"));
+        assert!(old.pending.is_empty() && !old.searched());
+        let walking = NotionCheckpoint {
+            cursor: None,
+            started: true,
+            pending: vec!["e0e0e0e0111142228333944444444444".to_owned()],
+        };
+        assert!(walking.searched() && !walking.is_done());
+        let json = serde_json::to_value(&walking).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            json,
+            serde_json::json!({"started": true, "pending": ["e0e0e0e0111142228333944444444444"]})
+        );
+    }
+}

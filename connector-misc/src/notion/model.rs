@@ -273,3 +273,31 @@ pub(crate) struct ApiError {
     #[serde(default)]
     pub(crate) request_id: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_row_is_placed_in_its_database_through_its_data_source() {
+        let parent: Parent = serde_json::from_value(serde_json::json!({
+            "type": "data_source_id",
+            "data_source_id": "248104cd-477e-80af-bc30-000bd28de8f9",
+            "database_id": "d9824bdc-8445-4327-be8b-5b47500af6ce",
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            parent.target(),
+            Some(("database", "d9824bdc-8445-4327-be8b-5b47500af6ce"))
+        );
+        let only_source: Parent = serde_json::from_value(serde_json::json!({
+            "type": "data_source_id",
+            "data_source_id": "248104cd-477e-80af-bc30-000bd28de8f9",
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            only_source.target(),
+            Some(("data_source", "248104cd-477e-80af-bc30-000bd28de8f9"))
+        );
+    }
+}

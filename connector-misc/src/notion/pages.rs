@@ -504,6 +504,7 @@ impl Walk {
         let mut unreadable: HashSet<String> = HashSet::new();
         let mut databases = Vec::new();
         let mut frontier = vec![id.to_owned()];
+        let mut opened: HashSet<String> = HashSet::from([id.to_owned()]);
         for _ in 0..MAX_DEPTH {
             if frontier.is_empty() {
                 break;
@@ -532,7 +533,9 @@ impl Walk {
                     continue;
                 };
                 for b in &children {
-                    if b.has_children && !b.is_child_object() {
+                    // A block already opened is not opened again: synced blocks can refer
+                    // back into the tree that holds them.
+                    if b.has_children && !b.is_child_object() && opened.insert(b.id.clone()) {
                         frontier.push(b.id.clone());
                     }
                     if rows && b.kind == "child_database" {
