@@ -549,7 +549,9 @@ async fn a_linked_database_whose_source_is_not_shared_says_so_in_its_page() {
         error(
             404,
             "object_not_found",
-            &format!("Could not find data_source with ID: {DATA_SOURCE}. Make sure the relevant pages and databases are shared with your integration."),
+            &format!(
+                "Could not find data_source with ID: {DATA_SOURCE}. Make sure the relevant pages and databases are shared with your integration."
+            ),
         )
     };
     override_route(

@@ -350,7 +350,13 @@ impl Walk {
         }
         let version = settled.then(|| version(&page));
         let id = page.id.clone();
-        let item = PendingItem::new(id, Pending::Page(Box::new(Item { page, version: version.clone() })));
+        let item = PendingItem::new(
+            id,
+            Pending::Page(Box::new(Item {
+                page,
+                version: version.clone(),
+            })),
+        );
         Ok(Some(match &version {
             Some(v) => item.with_version(v),
             None => item,

@@ -318,8 +318,12 @@ impl Respond for Notion {
                     .insert_header("Retry-After", "1");
                 }
                 let ascending = body["sort"]["direction"] != "descending";
-                let mut pages: Vec<PageFx> =
-                    st.pages.iter().filter(|p| !p.unsearchable).cloned().collect();
+                let mut pages: Vec<PageFx> = st
+                    .pages
+                    .iter()
+                    .filter(|p| !p.unsearchable)
+                    .cloned()
+                    .collect();
                 pages.sort_by_key(|p| (p.minute, p.id.clone()));
                 if !ascending {
                     pages.reverse();
@@ -344,37 +348,50 @@ impl Respond for Notion {
             ("GET", ["v1", "databases", id]) => {
                 let st = self.state.lock().unwrap();
                 match st.databases.iter().find(|(k, _)| compact(k) == compact(id)) {
-                    Some((db, (title, parent))) => ResponseTemplate::new(200).set_body_json(json!({
-                        "object": "database", "id": db,
-                        "created_time": stamp(0), "last_edited_time": stamp(2),
-                        "title": [text(title)], "description": [], "icon": null, "cover": null,
-                        "parent": {"type": "page_id", "page_id": parent},
-                        "data_sources": [{"id": data_source_of(db), "name": title}],
-                        "is_inline": true, "in_trash": false, "is_locked": false,
-                        "url": format!("https://www.notion.so/{}", compact(db)),
-                        "public_url": null,
-                    })),
+                    Some((db, (title, parent))) => {
+                        ResponseTemplate::new(200).set_body_json(json!({
+                            "object": "database", "id": db,
+                            "created_time": stamp(0), "last_edited_time": stamp(2),
+                            "title": [text(title)], "description": [], "icon": null, "cover": null,
+                            "parent": {"type": "page_id", "page_id": parent},
+                            "data_sources": [{"id": data_source_of(db), "name": title}],
+                            "is_inline": true, "in_trash": false, "is_locked": false,
+                            "url": format!("https://www.notion.so/{}", compact(db)),
+                            "public_url": null,
+                        }))
+                    }
                     None => not_found(id),
                 }
             }
             ("GET", ["v1", "data_sources", id]) => {
                 let st = self.state.lock().unwrap();
-                match st.databases.iter().find(|(k, _)| compact(&data_source_of(k)) == compact(id)) {
-                    Some((db, (title, parent))) => ResponseTemplate::new(200).set_body_json(json!({
-                        "object": "data_source", "id": data_source_of(db),
-                        "created_time": stamp(0), "last_edited_time": stamp(2),
-                        "title": [text(title)], "description": [], "properties": {},
-                        "parent": {"type": "database_id", "database_id": db},
-                        "database_parent": {"type": "page_id", "page_id": parent},
-                        "archived": false, "in_trash": false, "is_inline": true,
-                        "url": format!("https://www.notion.so/{}", compact(db)),
-                    })),
+                match st
+                    .databases
+                    .iter()
+                    .find(|(k, _)| compact(&data_source_of(k)) == compact(id))
+                {
+                    Some((db, (title, parent))) => {
+                        ResponseTemplate::new(200).set_body_json(json!({
+                            "object": "data_source", "id": data_source_of(db),
+                            "created_time": stamp(0), "last_edited_time": stamp(2),
+                            "title": [text(title)], "description": [], "properties": {},
+                            "parent": {"type": "database_id", "database_id": db},
+                            "database_parent": {"type": "page_id", "page_id": parent},
+                            "archived": false, "in_trash": false, "is_inline": true,
+                            "url": format!("https://www.notion.so/{}", compact(db)),
+                        }))
+                    }
                     None => not_found(id),
                 }
             }
             ("POST", ["v1", "data_sources", id, "query"]) => {
                 let st = self.state.lock().unwrap();
-                let Some(db) = st.databases.keys().find(|k| compact(&data_source_of(k)) == compact(id)).cloned() else {
+                let Some(db) = st
+                    .databases
+                    .keys()
+                    .find(|k| compact(&data_source_of(k)) == compact(id))
+                    .cloned()
+                else {
                     return not_found(id);
                 };
                 let rows = st
