@@ -414,6 +414,24 @@ async fn resume_from_the_search_cursor_reads_the_rest() {
 }
 
 #[tokio::test]
+async fn resume_inside_a_search_page_handed_on_in_parts_skips_what_was_handed_on() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({"include_files": false}));
+    let roles = c.roles();
+    let resumable = roles.as_checkpointed().unwrap();
+    let mut from = resumable.initial_checkpoint_json().unwrap();
+    // The first search page (OTHER, ROOT: oldest first) was cut after OTHER.
+    from.state = json!({"after": OTHER});
+    let mut got = Vec::new();
+    let mut stream = resumable.load_from_checkpoint_json(from, None, SyncContext::new());
+    while let Some(page) = stream.next().await {
+        got.extend(page.unwrap().batch.documents.into_iter().map(|d| d.id));
+    }
+    got.sort();
+    assert_eq!(got, sorted(vec![ROOT, CHILD, ROW, DEEP]));
+}
+
+#[tokio::test]
 async fn refetch_reads_pages_and_file_blocks_by_id() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({"root_page_id": ROOT}));

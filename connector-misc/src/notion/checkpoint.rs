@@ -20,6 +20,10 @@ pub struct NotionCheckpoint {
     /// Whether the search has begun (no cursor then means it is done).
     #[serde(default)]
     pub started: bool,
+    /// The last page handed on from the search page at `cursor`, when that page was handed
+    /// on in parts (its documents held more than 32 MiB): a resume skips it and those before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
     /// Pages (compact ids) below pages read that the search did not list, to read after it,
     /// a stack: each one read adds its own child pages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -57,6 +61,7 @@ mod tests {
         let walking = NotionCheckpoint {
             cursor: None,
             started: true,
+            after: None,
             pending: vec!["e0e0e0e0111142228333944444444444".to_owned()],
         };
         assert!(walking.searched() && !walking.is_done());

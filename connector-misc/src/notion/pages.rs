@@ -1,6 +1,6 @@
 //! The search and the walk: search pages as checkpointed batches (pages in scope, their block
 //! trees read a few requests at a time, their file blocks downloaded), then the pages found
-//! below them that the search did not list; on core's [`fetch_items`]. The id listing, its
+//! below them that the search did not list; on core's [`ItemFetches`]. The id listing, its
 //! confirmation and the refetch are in `slim.rs`.
 
 use std::collections::{HashMap, HashSet};
@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{TimeDelta, Utc};
 use connector_core::http::is_body_too_large;
-use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
+use connector_core::pages::{ItemFetches, Outcome, PendingItem, item_failure, skip_handed_on};
 use connector_core::{
-    CheckpointedBatch, Error, ErrorKind, Failure, Result, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SyncContext, TimeWindow,
 };
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
@@ -40,6 +41,23 @@ const PRECISION: TimeDelta = TimeDelta::minutes(1);
 /// How long after its `last_edited_time` a page's version is trusted: an edit within the same
 /// minute keeps the time, so a page edited this recently is read whatever the store holds.
 pub(super) const SETTLE: TimeDelta = TimeDelta::minutes(2);
+
+/// Content bytes after which a search page's documents are handed on in parts.
+const PART_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The read of one page: its outcomes.
+type PageFuture = BoxFuture<'static, Result<Vec<Outcome>>>;
+
+/// The page a part's last document belongs to: the page itself, or a file block's page.
+fn last_page(part: &Batch) -> Option<String> {
+    let doc = part.documents.last()?;
+    Some(
+        doc.metadata
+            .get("page_id")
+            .and_then(Value::as_str)
+            .map_or_else(|| doc.id.clone(), str::to_owned),
+    )
+}
 
 /// What the walk needs besides the client.
 #[derive(Debug, Clone)]
@@ -254,10 +272,28 @@ impl Walk {
                         pending.push(item);
                     }
                 }
-                let batch = walk.fetch(&ctx, pending).await?;
+                // Resumed inside this search page: what was handed on before is skipped.
+                if let Some(after) = cp.after.take() {
+                    skip_handed_on(&mut pending, &after, |p| p.id.as_str());
+                }
+                // A search page of pages full of files is handed on in parts, each naming
+                // the last page it holds.
+                let mut fetches = walk.fetches(&ctx, pending).await?;
+                let mut batch = Batch::default();
+                while let Some(part) = fetches.next_part(PART_BYTES).await? {
+                    match last_page(&part) {
+                        Some(after) if !fetches.is_done() => {
+                            let mut at = cp.clone();
+                            at.after = Some(after);
+                            yield CheckpointedBatch::new(part, at);
+                        }
+                        _ => batch.append(part),
+                    }
+                }
                 cp = NotionCheckpoint {
                     cursor: if past { None } else { next.filter(|n| cp.cursor.as_deref() != Some(n.as_str())) },
                     started: true,
+                    after: None,
                     pending: Vec::new(),
                 };
                 if cp.searched() && complete {
@@ -270,8 +306,8 @@ impl Walk {
             while !cp.pending.is_empty() {
                 ctx.cancellation().check()?;
                 let take = cp.pending.len().min(WALK_BATCH);
-                let ids = cp.pending.split_off(cp.pending.len() - take);
-                let asked: Vec<(String, Result<Option<Page>>)> = futures::stream::iter(ids)
+                let taken = cp.pending.split_off(cp.pending.len() - take);
+                let asked: Vec<(String, Result<Option<Page>>)> = futures::stream::iter(taken.clone())
                     .map(|id| {
                         let walk = walk.clone();
                         async move {
@@ -301,7 +337,19 @@ impl Walk {
                         }
                     }
                 }
-                let batch = walk.fetch(&ctx, pending).await?;
+                // In parts too; a part's checkpoint still holds the pages of this batch, which
+                // a resume reads again.
+                let mut fetches = walk.fetches(&ctx, pending).await?;
+                let mut batch = Batch::default();
+                while let Some(part) = fetches.next_part(PART_BYTES).await? {
+                    if fetches.is_done() {
+                        batch.append(part);
+                    } else {
+                        let mut at = cp.clone();
+                        at.pending.extend(taken.iter().cloned());
+                        yield CheckpointedBatch::new(part, at);
+                    }
+                }
                 cp.pending.extend(walk.unlisted());
                 yield CheckpointedBatch::new(batch, cp.clone());
             }
@@ -363,21 +411,22 @@ impl Walk {
         }))
     }
 
-    /// The documents of `pending`, [`CONCURRENCY`] pages at a time.
-    async fn fetch(
+    /// The fetches of `pending`, [`CONCURRENCY`] pages at a time.
+    async fn fetches(
         &self,
         ctx: &SyncContext,
         pending: Vec<PendingItem<Pending>>,
-    ) -> Result<connector_core::Batch> {
+    ) -> Result<ItemFetches<Pending, impl FnMut(Pending) -> PageFuture + use<>, PageFuture>> {
         let walk = self.clone();
-        fetch_items(ctx, pending, CONCURRENCY, move |item| {
+        ItemFetches::start(ctx, pending, CONCURRENCY, move |item| {
             let walk = walk.clone();
-            async move {
+            let read: PageFuture = Box::pin(async move {
                 match item {
                     Pending::Failed(f) => Ok(vec![Outcome::from(f)]),
                     Pending::Page(item) => walk.read(*item).await,
                 }
-            }
+            });
+            read
         })
         .await
     }
