@@ -99,6 +99,17 @@ fn body_line(uid: u32) -> String {
     )
 }
 
+/// The listing items and the body in one response, as a server answers a folded fetch.
+fn folded_line(uid: u32) -> String {
+    let listing = listing_line(uid);
+    let m = message(uid);
+    format!(
+        "{} BODY[] {{{}}}\r\n{m})\r\n",
+        listing.trim_end_matches(")\r\n"),
+        m.len()
+    )
+}
+
 /// The well-behaved answer to `command`.
 fn default_reply(conn: &Conn, tag: &str, command: &str) -> Reply {
     let upper = command.to_ascii_uppercase();
@@ -116,11 +127,16 @@ fn default_reply(conn: &Conn, tag: &str, command: &str) -> Reply {
             MESSAGES + 1
         ))
     } else if let Some(q) = upper.strip_prefix("UID SEARCH ") {
+        // `LARGER n`: the messages of more than n octets (RFC 3501 6.4.4).
+        let larger: Option<usize> = q
+            .split_once("LARGER ")
+            .and_then(|(_, n)| n.split_whitespace().next()?.parse().ok());
         let found: Vec<String> = match q.strip_prefix("UID ") {
             Some(set) => uids(set.split_whitespace().next().unwrap_or("")),
             None => (1..=MESSAGES).collect(),
         }
         .iter()
+        .filter(|u| larger.is_none_or(|n| message(**u).len() > n))
         .map(u32::to_string)
         .collect();
         ok(format!("* SEARCH {}\r\n", found.join(" ")))
@@ -129,7 +145,9 @@ fn default_reply(conn: &Conn, tag: &str, command: &str) -> Reply {
         let lines: String = uids(set)
             .into_iter()
             .map(|u| {
-                if items.contains("BODY.PEEK[]") {
+                if items.contains("BODY.PEEK[]") && items.contains("ENVELOPE") {
+                    folded_line(u)
+                } else if items.contains("BODY.PEEK[]") {
                     body_line(u)
                 } else {
                     listing_line(u)
@@ -705,4 +723,92 @@ async fn attachment_ids_agree_between_load_and_prune() {
         listed.extend(page.expect("ids").into_iter().map(|d| d.id));
     }
     assert_eq!(listed, loaded);
+}
+
+/// A lookup that remembers earlier runs but knows none of these messages: every body is read,
+/// as in an incremental run that meets only new mail.
+struct RemembersNothingHere;
+
+#[async_trait::async_trait]
+impl connector_core::FingerprintLookup for RemembersNothingHere {
+    async fn fingerprints(
+        &self,
+        _ids: &[String],
+    ) -> connector_core::Result<std::collections::HashMap<String, String>> {
+        Ok(std::collections::HashMap::new())
+    }
+}
+
+/// A run whose lookup remembers nothing (a full run) lists and reads a page in one `UID FETCH`,
+/// but for the messages a `LARGER` search finds over the fold's size, which are listed first
+/// and read on their own; a run whose lookup remembers lists first, then reads what it does
+/// not know. Both give the same documents.
+#[tokio::test]
+async fn a_run_that_remembers_nothing_lists_and_reads_in_one_fetch() {
+    let commands = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&commands);
+    let (port, _) = serve(Arc::new(move |_: &Conn, tag: &str, command: &str| {
+        let upper = command.to_ascii_uppercase();
+        if upper.starts_with("UID ") {
+            seen.lock().expect("lock").push(upper.clone());
+        }
+        // UID 3 is the large one.
+        upper
+            .contains(" LARGER ")
+            .then(|| Reply::text(format!("* SEARCH 3\r\n{tag} OK done\r\n")))
+    }))
+    .await;
+    let c: Arc<dyn Connector> = Arc::new(ImapConnector::new(config(port)).expect("config"));
+    let drain = |ctx: SyncContext| {
+        let c = Arc::clone(&c);
+        async move {
+            let mut stream = c.as_load().expect("load").load(ctx);
+            let mut all = Batch::default();
+            while let Some(page) = stream.next().await {
+                all.append(page.expect("page"));
+            }
+            all
+        }
+    };
+    let fetches = |commands: &[String]| -> Vec<String> {
+        commands
+            .iter()
+            .filter(|c| c.starts_with("UID FETCH"))
+            .cloned()
+            .collect()
+    };
+
+    let full = drain(SyncContext::new()).await;
+    assert_eq!(ids(&full), ["INBOX:<m1@x>", "INBOX:<m2@x>", "INBOX:<m3@x>"]);
+    assert!(full.failures.is_empty(), "{:?}", full.failures);
+    let sent = std::mem::take(&mut *commands.lock().expect("lock"));
+    let fetched = fetches(&sent);
+    assert_eq!(fetched.len(), 3, "{fetched:?}");
+    assert!(
+        fetched[0].starts_with("UID FETCH 1:2 ")
+            && fetched[0].contains("ENVELOPE")
+            && fetched[0].contains("BODY.PEEK[]"),
+        "{fetched:?}"
+    );
+    assert!(
+        fetched[1].starts_with("UID FETCH 3 ") && !fetched[1].contains("BODY.PEEK[]"),
+        "{fetched:?}"
+    );
+    assert!(
+        fetched[2].starts_with("UID FETCH 3 ") && !fetched[2].contains("ENVELOPE"),
+        "{fetched:?}"
+    );
+
+    let remembering =
+        drain(SyncContext::new().with_fingerprints(Arc::new(RemembersNothingHere))).await;
+    assert_eq!(ids(&remembering), ids(&full));
+    assert_eq!(
+        remembering.documents[0].content, full.documents[0].content,
+        "the same message read either way"
+    );
+    let sent = std::mem::take(&mut *commands.lock().expect("lock"));
+    assert!(!sent.iter().any(|c| c.contains(" LARGER ")), "{sent:?}");
+    let fetched = fetches(&sent);
+    assert_eq!(fetched.len(), 2, "{fetched:?}");
+    assert!(!fetched[0].contains("BODY.PEEK[]") && fetched[1].contains("BODY.PEEK[]"));
 }

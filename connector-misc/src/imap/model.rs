@@ -14,6 +14,13 @@ pub(crate) const LEAN_LISTING_ITEMS: &str = "(UID RFC822.SIZE INTERNALDATE ENVEL
 /// The items of a body fetch (`PEEK`: reading sets no `\Seen`).
 pub(crate) const BODY_ITEMS: &str = "(UID BODY.PEEK[])";
 
+/// The listing items and the body in one fetch, for a run whose fingerprint lookup remembers
+/// nothing (every body is read anyway): one round trip per page instead of two, and the same
+/// `ENVELOPE` and `BODYSTRUCTURE` the listing goes by, so ids and attachment ids do not depend
+/// on which path read a message.
+pub(crate) const FOLDED_ITEMS: &str =
+    "(UID RFC822.SIZE INTERNALDATE ENVELOPE BODYSTRUCTURE BODY.PEEK[])";
+
 /// One message as listed.
 #[derive(Debug, Clone)]
 pub(crate) struct Listed {

@@ -1,10 +1,12 @@
 //! The runs: one login, then each mailbox in turn (`EXAMINE`, one `UID SEARCH`, then `UID
-//! FETCH` of the listing items and of the bodies in chunks), as checkpointed batches; the id
-//! listing for prune; the check.
+//! FETCH` of the listing items and of the bodies in chunks, both in one fetch when the
+//! fingerprint lookup remembers nothing), as checkpointed batches; the id listing for prune;
+//! the check.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use async_imap::imap_proto::AttributeValue;
 use chrono::{DateTime, Duration as Days, Utc};
 use connector_core::pages::{KnownFingerprints, Outcome};
 use connector_core::{
@@ -18,7 +20,7 @@ use super::SOURCE;
 use super::checkpoint::{ImapCheckpoint, MailboxMark};
 use super::client::{self, Server, Session};
 use super::convert::{self, Place};
-use super::model::{BODY_ITEMS, LEAN_LISTING_ITEMS, LISTING_ITEMS, Listed, body_of};
+use super::model::{BODY_ITEMS, FOLDED_ITEMS, LEAN_LISTING_ITEMS, LISTING_ITEMS, Listed, body_of};
 
 /// Message bytes (`RFC822.SIZE`) after which a page is handed on in parts, each with the
 /// checkpoint after its last message, so a page of large messages never sits in memory
@@ -113,6 +115,13 @@ impl Reader {
         self.poll_range_days
             .filter(|d| *d > 0)
             .and_then(|d| Utc::now().checked_sub_signed(Days::days(i64::from(d))))
+    }
+
+    /// The largest message a folded fetch reads with its listing: within the size cap, and
+    /// small enough that a page of them stays within [`PART_BYTES`].
+    fn fold_max(&self) -> u64 {
+        let per_page = u64::try_from(self.page_size.max(1)).unwrap_or(u64::MAX);
+        self.max_message_size.min(PART_BYTES / per_page)
     }
 
     fn place<'a>(&'a self, mailbox: &'a str, uid_validity: u32) -> Place<'a> {
@@ -356,6 +365,89 @@ impl Reader {
         Ok(listed)
     }
 
+    /// The listing of `uids` with the bodies of those not in `large`, in one `UID FETCH` of
+    /// the listing items and `BODY.PEEK[]` ([`FOLDED_ITEMS`]): for a run that reads every body
+    /// anyway, one round trip per page instead of two. `large` (the UIDs over the fold's size,
+    /// found by one `UID SEARCH ... LARGER` per mailbox) and whatever the folded fetch did not
+    /// answer whole (an error, a message served without its body, a response that did not
+    /// parse) go through [`listing`](Self::listing), whose splitting and recovery they then
+    /// get, and their bodies through [`bodies`](Self::bodies) as usual.
+    #[allow(clippy::too_many_arguments)]
+    async fn listing_folded(
+        &self,
+        session: &mut Session,
+        mailbox: &str,
+        validity: u32,
+        uids: &[u32],
+        large: &[u32],
+        ctx: &SyncContext,
+        failures: &mut Vec<Failure>,
+    ) -> Result<(Vec<Listed>, HashMap<u32, Vec<u8>>)> {
+        let small: Vec<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| large.binary_search(u).is_err())
+            .collect();
+        let mut listed: Vec<Listed> = Vec::with_capacity(uids.len());
+        let mut bodies = HashMap::with_capacity(small.len());
+        if !small.is_empty() {
+            ctx.cancellation().check()?;
+            let got = client::uid_fetch(
+                &self.server,
+                session,
+                &client::uid_set(&small),
+                FOLDED_ITEMS,
+                |attrs| {
+                    // Whole or not at all: an answer without the ENVELOPE would give the
+                    // message another id, one without the BODYSTRUCTURE other attachment ids.
+                    let envelope = attrs
+                        .iter()
+                        .any(|a| matches!(a, AttributeValue::Envelope(_)));
+                    let l = Listed::from_fetch(mailbox, validity, attrs)
+                        .filter(|l| envelope && l.structured)?;
+                    let body = body_of(attrs).map(|(_, b)| b);
+                    Some((l, body))
+                },
+            )
+            .await;
+            ctx.stats().add_request();
+            for (l, body) in got.fetches {
+                if let (Some(body), Ok(_)) = (body, small.binary_search(&l.uid)) {
+                    bodies.insert(l.uid, body);
+                    listed.push(l);
+                }
+            }
+            if let Some(err) = got.error {
+                if err.kind() == ErrorKind::Unauthenticated {
+                    return Err(err);
+                }
+                tracing::debug!(
+                    connector = SOURCE,
+                    mailbox,
+                    error = %err,
+                    "the folded fetch ended short; the rest is listed on its own"
+                );
+                if got.broken {
+                    self.reconnect(session, mailbox, validity, ctx).await?;
+                }
+            }
+        }
+        let rest: Vec<u32> = uids
+            .iter()
+            .copied()
+            .filter(|u| !bodies.contains_key(u))
+            .collect();
+        if !rest.is_empty() {
+            let more = self
+                .listing(session, mailbox, validity, &rest, ctx, failures)
+                .await?;
+            listed.extend(more);
+            listed.sort_by_key(|l| l.uid);
+            listed.dedup_by_key(|l| l.uid);
+        }
+        Ok((listed, bodies))
+    }
+
     /// The bodies of `uids` by UID, and the UIDs the server would not serve with why. A chunk
     /// the server fails is split down to single UIDs; a message it answers without a body
     /// (`BODY[] NIL`) is a failure unless it was expunged meanwhile.
@@ -541,6 +633,8 @@ impl Reader {
 /// Who a message is waiting for in a part.
 enum Slot {
     Done(Vec<Outcome>),
+    /// Listed and read in one fetch: converted when its part is handed on.
+    Read(Listed, Vec<u8>),
     Fetch(Listed),
 }
 
@@ -637,6 +731,19 @@ pub(super) fn checkpointed(
                 c.carried = from.carried;
                 c
             };
+            // A run whose lookup remembers nothing reads every body: each page is listed and
+            // read in one fetch (`listing_folded`), but for the messages over the fold's size,
+            // found by one search, which are listed first so the size cap and the page's
+            // parts hold before their bodies are read.
+            let fold = !ctx.fingerprints().remembers();
+            let large = if fold && !uids.is_empty() {
+                let query = format!("{} LARGER {}", search_query(after, scope), reader.fold_max());
+                let found = client::uid_search(&reader.server, &mut session, &query).await?;
+                ctx.stats().add_request();
+                found
+            } else {
+                Vec::new()
+            };
             let place = reader.place(mailbox, validity);
             let mut seen = Seen {
                 complete: after == 0 && scope == Scope::All(None),
@@ -647,9 +754,16 @@ pub(super) fn checkpointed(
                 ctx.cancellation().check()?;
                 let last = chunk.last().copied().unwrap_or(after);
                 let mut unlisted = Vec::new();
-                let mut listed = reader
-                    .listing(&mut session, mailbox, validity, chunk, &ctx, &mut unlisted)
-                    .await?;
+                let (mut listed, mut read) = if fold {
+                    reader
+                        .listing_folded(&mut session, mailbox, validity, chunk, &large, &ctx, &mut unlisted)
+                        .await?
+                } else {
+                    let listed = reader
+                        .listing(&mut session, mailbox, validity, chunk, &ctx, &mut unlisted)
+                        .await?;
+                    (listed, HashMap::new())
+                };
                 reader
                     .mark_duplicates(&mut session, mailbox, validity, &mut listed, &mut seen, &ctx)
                     .await?;
@@ -691,7 +805,10 @@ pub(super) fn checkpointed(
                             bytes = 0;
                         }
                         bytes = bytes.saturating_add(size);
-                        Slot::Fetch(l)
+                        match read.remove(&uid) {
+                            Some(raw) => Slot::Read(l, raw),
+                            None => Slot::Fetch(l),
+                        }
                     };
                     current.push(slot);
                     current_last = uid;
@@ -702,7 +819,7 @@ pub(super) fn checkpointed(
                         .iter()
                         .filter_map(|s| match s {
                             Slot::Fetch(l) => Some(l.uid),
-                            Slot::Done(_) => None,
+                            Slot::Done(_) | Slot::Read(..) => None,
                         })
                         .collect();
                     let (mut bodies, mut refused) = if wanted.is_empty() {
@@ -714,6 +831,11 @@ pub(super) fn checkpointed(
                     for slot in slots {
                         match slot {
                             Slot::Done(outcomes) => outcomes.into_iter().for_each(|o| batch.push(o)),
+                            Slot::Read(l, raw) => {
+                                for outcome in convert::message_outcomes(&place, &l, &raw) {
+                                    batch.push(outcome);
+                                }
+                            }
                             Slot::Fetch(l) => {
                                 if let Some(raw) = bodies.remove(&l.uid) {
                                     for outcome in convert::message_outcomes(&place, &l, &raw) {
