@@ -120,6 +120,7 @@ pub struct SyncStats {
     requests: AtomicU64,
     retries: AtomicU64,
     rate_limit_wait_ms: AtomicU64,
+    gone: AtomicU64,
 }
 
 impl SyncStats {
@@ -137,6 +138,17 @@ impl SyncStats {
     pub fn add_rate_limit_wait(&self, wait: Duration) {
         let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
         self.rate_limit_wait_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    /// Counts one item the source listed that was gone when read (deleted between its
+    /// listing and its download): neither a document nor a failure, and not silent either.
+    pub fn add_gone(&self) {
+        self.gone.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Items found gone so far ([`add_gone`](Self::add_gone)).
+    pub fn gone(&self) -> u64 {
+        self.gone.load(Ordering::Relaxed)
     }
 
     /// Requests sent so far.

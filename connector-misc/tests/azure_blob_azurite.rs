@@ -323,6 +323,52 @@ async fn deleted_blobs_are_pruned() {
     );
 }
 
+/// A lookup that deletes a blob when the page is asked of it: after the listing, before any
+/// download, as another client deleting it in between would.
+struct DeletesWhenAsked {
+    seeder: Seeder,
+    container: String,
+    blob: &'static str,
+    done: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl connector_core::FingerprintLookup for DeletesWhenAsked {
+    async fn fingerprints(
+        &self,
+        _ids: &[String],
+    ) -> connector_core::Result<std::collections::HashMap<String, String>> {
+        if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.seeder.delete(&self.container, self.blob).await;
+        }
+        Ok(std::collections::HashMap::new())
+    }
+}
+
+#[tokio::test]
+async fn a_blob_deleted_between_listing_and_download_is_counted_gone_not_failed() {
+    let (container, seeder) = seeded("gone", 4).await;
+    let c = connector(key_config(&container));
+    let ctx = SyncContext::new().with_fingerprints(Arc::new(DeletesWhenAsked {
+        seeder,
+        container: container.clone(),
+        blob: "doc-02.md",
+        done: std::sync::atomic::AtomicBool::new(false),
+    }));
+    let mut stream = c.as_load().unwrap().load(ctx.clone());
+    let mut pages = Vec::new();
+    while let Some(page) = stream.next().await {
+        pages.push(page.unwrap());
+    }
+    assert!(
+        pages.iter().all(|p| p.failures.is_empty()),
+        "a blob gone since its listing is no failure: {pages:?}"
+    );
+    let ids: Vec<String> = docs_of(pages).into_iter().map(|d| d.id).collect();
+    assert_eq!(ids, ["doc-00.md", "doc-01.md", "doc-03.md"]);
+    assert_eq!(ctx.stats().gone(), 1);
+}
+
 #[tokio::test]
 async fn a_blob_over_the_size_cap_is_a_failure_without_download() {
     let (container, seeder) = seeded("cap", 2).await;

@@ -263,6 +263,8 @@ async fn a_blob_gone_since_the_listing_is_skipped_and_an_archived_one_fails_unre
     .await
     .unwrap();
     assert_eq!(sink.ids(), vec!["a.md"]);
+    // The gone blob is counted as gone: neither a document nor a failure.
+    assert_eq!((report.new, report.gone), (1, 1), "{report:?}");
     assert_eq!(report.failed, 1);
     assert_eq!(report.failures[0].id.as_deref(), Some("b-archived.md"));
     assert_eq!(report.failures[0].kind, ErrorKind::Unsupported);

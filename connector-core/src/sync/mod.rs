@@ -243,6 +243,10 @@ pub struct SyncReport {
     pub unchanged: u64,
     /// Items that failed.
     pub failed: u64,
+    /// Items the source listed that were gone when read (deleted between the listing and the
+    /// download): no document and no failure; prune removes what the store still holds of
+    /// them. Counted by the connector ([`SyncStats::add_gone`](crate::SyncStats::add_gone)).
+    pub gone: u64,
     /// Documents deleted by prune.
     pub deleted: u64,
     /// Documents acknowledged by the sink.

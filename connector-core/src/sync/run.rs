@@ -177,6 +177,7 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
         updated: state.progress.updated,
         unchanged: state.progress.unchanged,
         failed,
+        gone: stats.gone(),
         deleted: 0,
         delivered: state.progress.delivered,
         bytes: state.progress.bytes,

@@ -34,7 +34,7 @@ use connector_core::pages::{
     skip_handed_on,
 };
 use connector_core::{
-    Batch, CheckpointedBatch, Document, Result, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, Document, Result, SlimDocument, SyncContext, SyncStats, TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -136,7 +136,7 @@ pub(super) fn checkpointed(
                 .filter(|b| in_window(b))
                 .map(|b| walk.pending(b));
             let mut fetches = ItemFetches::start(&ctx, pending, walk.concurrency, |listed| {
-                walk.blob(&http, listed)
+                walk.blob(&http, listed, ctx.stats())
             })
             .await?;
             let mut rest = Batch::default();
@@ -210,7 +210,7 @@ pub(super) fn refetch(
                 PendingItem::new(id.as_str(), Listed::named(id))
             });
             yield fetch_items(&ctx, pending, walk.concurrency, |listed| {
-                walk.blob(&http, listed)
+                walk.blob(&http, listed, ctx.stats())
             })
             .await?;
         }
@@ -265,12 +265,20 @@ impl Walk {
         }
     }
 
-    /// One blob's outcome: nothing when it is gone since the listing, a failure when it is
-    /// over the size cap, archived or cannot be read, else its document.
+    /// One blob's outcome: nothing when it is gone since the listing (a `404` other than
+    /// `ContainerNotFound`: deleted between the listing and the download), counted in the
+    /// run's [`gone`](connector_core::sync::SyncReport::gone), neither a document nor a failure
+    /// (prune removes what the store holds of it); a failure when it is over the size cap,
+    /// archived or cannot be read; else its document.
     ///
     /// # Errors
     /// A download error that [ends the sync](connector_core::ErrorKind::ends_sync).
-    async fn blob(&self, http: &HttpClient, listed: Listed) -> Result<Option<Outcome>> {
+    async fn blob(
+        &self,
+        http: &HttpClient,
+        listed: Listed,
+        stats: &SyncStats,
+    ) -> Result<Option<Outcome>> {
         let client = &self.client;
         let max = self.max_object_size;
         if listed.size > max {
@@ -284,7 +292,10 @@ impl Walk {
         }
         Ok(match client.get_blob(http, &listed.name, max).await {
             Ok(Some(fetched)) => Some(convert::document(client, listed, fetched).into()),
-            Ok(None) => None,
+            Ok(None) => {
+                stats.add_gone();
+                None
+            }
             Err(e) => Some(convert::download_failure(client, &listed.name, e)?.into()),
         })
     }
