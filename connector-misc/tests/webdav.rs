@@ -1098,3 +1098,241 @@ fn ragflow_config_is_accepted_as_stored() {
         .unwrap();
     assert!(err.to_string().contains("files/<user id>"), "{err}");
 }
+
+/// A folder as Nextcloud lists it: its ETag, which changes whenever anything below it
+/// changes, and its `oc:fileid`.
+fn nc_folder(href: &str, etag: &str, file_id: u32) -> String {
+    format!(
+        "<d:response><d:href>{href}</d:href><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype>\
+         <d:getetag>&quot;{etag}&quot;</d:getetag><d:getlastmodified>Tue, 04 Mar 2025 10:00:00 GMT</d:getlastmodified>\
+         <oc:fileid>{file_id}</oc:fileid><oc:permissions>RGDNVCK</oc:permissions></d:prop>\
+         <d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>"
+    )
+}
+
+/// `Handbook/` with `top.md`, `A/` (`a.md` and `A/Deep/` with `d.md`) and `B/` (`b.md`);
+/// folders listed Nextcloud's way (`oc:` properties) when `nextcloud`, else with a bare
+/// ETag as a plain server lists one. `b` is the version of `b.md` and of the ETags of `B/`
+/// and `Handbook/` above it; `deep_fails` makes `A/Deep/` answer 500.
+async fn mount_tree(server: &MockServer, nextcloud: bool, b: u32, deep_fails: bool) {
+    server.reset().await;
+    let handbook = format!("{ROOT}Handbook/");
+    let dir = |href: &str, etag: String, id: u32| {
+        if nextcloud {
+            nc_folder(href, &etag, id)
+        } else {
+            folder(href).replace(
+                "<d:resourcetype>",
+                &format!("<d:getetag>&quot;{etag}&quot;</d:getetag><d:resourcetype>"),
+            )
+        }
+    };
+    let at = "Mon, 03 Mar 2025 09:00:00 GMT";
+    let listings = [
+        (
+            handbook.clone(),
+            format!(
+                "{}{}{}{}",
+                dir(&handbook, format!("hb{b}"), 10),
+                file(&format!("{handbook}top.md"), "t1", 5, at, "text/markdown"),
+                dir(&format!("{handbook}A/"), "fa1".into(), 11),
+                dir(&format!("{handbook}B/"), format!("fb{b}"), 12),
+            ),
+        ),
+        (
+            format!("{handbook}A/"),
+            format!(
+                "{}{}{}",
+                dir(&format!("{handbook}A/"), "fa1".into(), 11),
+                file(&format!("{handbook}A/a.md"), "a1", 3, at, "text/markdown"),
+                dir(&format!("{handbook}A/Deep/"), "fd1".into(), 13),
+            ),
+        ),
+        (
+            format!("{handbook}A/Deep/"),
+            format!(
+                "{}{}",
+                dir(&format!("{handbook}A/Deep/"), "fd1".into(), 13),
+                file(
+                    &format!("{handbook}A/Deep/d.md"),
+                    "d1",
+                    3,
+                    at,
+                    "text/markdown"
+                ),
+            ),
+        ),
+        (
+            format!("{handbook}B/"),
+            format!(
+                "{}{}",
+                dir(&format!("{handbook}B/"), format!("fb{b}"), 12),
+                file(
+                    &format!("{handbook}B/b.md"),
+                    &format!("b{b}"),
+                    3,
+                    at,
+                    "text/markdown"
+                ),
+            ),
+        ),
+    ];
+    for (p, body) in listings {
+        let answer = if deep_fails && p.ends_with("/Deep/") {
+            ResponseTemplate::new(500)
+        } else {
+            multistatus(&body)
+        };
+        Mock::given(method("PROPFIND"))
+            .and(path(p.as_str()))
+            .respond_with(answer)
+            .mount(server)
+            .await;
+    }
+    for name in ["top.md", "A/a.md", "A/Deep/d.md", "B/b.md"] {
+        Mock::given(method("GET"))
+            .and(path(format!("{handbook}{name}")))
+            .respond_with(ResponseTemplate::new(200).set_body_string(format!("# {name} {b}")))
+            .mount(server)
+            .await;
+    }
+}
+
+/// The folders listed since the last reset, relative to `Handbook/`.
+async fn listed_folders(server: &MockServer) -> Vec<String> {
+    requests(server, "PROPFIND")
+        .await
+        .iter()
+        .map(|r| {
+            r.url
+                .path()
+                .trim_start_matches(&format!("{ROOT}Handbook/"))
+                .to_owned()
+        })
+        .collect()
+}
+
+async fn sync_auto(
+    c: &Arc<dyn Connector>,
+    state: &Arc<dyn connector_core::state::StateStore>,
+    sink: &MemorySink,
+) -> connector_core::sync::SyncReport {
+    Syncer::new(Arc::clone(c))
+        .sink(sink.clone())
+        .shared_state(Arc::clone(state))
+        .run(SyncMode::Auto)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_unchanged_nextcloud_folder_is_not_listed_again() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    mount_tree(&server, true, 1, false).await;
+    let c = build(&uri);
+    let state: Arc<dyn connector_core::state::StateStore> = Arc::new(MemoryStateStore::new());
+    let sink = MemorySink::new();
+    let first = sync_auto(&c, &state, &sink).await;
+    assert_eq!((first.new, first.failed), (4, 0), "{first:?}");
+    assert_eq!(listed_folders(&server).await, ["", "A/", "A/Deep/", "B/"]);
+
+    // Nothing changed: the configured folder is listed, its sub-folders are not.
+    mount_tree(&server, true, 1, false).await;
+    let second = sync_auto(&c, &state, &sink).await;
+    assert_eq!(second.mode, SyncMode::Incremental);
+    assert_eq!((second.new, second.updated, second.failed), (0, 0, 0));
+    assert_eq!(listed_folders(&server).await, [""]);
+    assert!(requests(&server, "GET").await.is_empty());
+
+    // b.md changed: B's ETag with it (and the configured folder's), A's did not.
+    mount_tree(&server, true, 2, false).await;
+    let third = sync_auto(&c, &state, &sink).await;
+    assert_eq!((third.new, third.updated), (0, 1), "{third:?}");
+    assert_eq!(listed_folders(&server).await, ["", "B/"]);
+    assert_eq!(
+        sink.get(&id(&uri, "B/b.md")).unwrap().content.as_text(),
+        Some("# B/b.md 2")
+    );
+
+    // A's ETags (and A/Deep's, never listed since the first run) carried through the run
+    // that skipped A; B's new one is known now.
+    mount_tree(&server, true, 2, false).await;
+    sync_auto(&c, &state, &sink).await;
+    assert_eq!(listed_folders(&server).await, [""]);
+
+    // A full run lists every folder, whatever it knows.
+    mount_tree(&server, true, 2, false).await;
+    let full = Syncer::new(Arc::clone(&c))
+        .sink(sink.clone())
+        .shared_state(Arc::clone(&state))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(full.unchanged, 4, "{full:?}");
+    assert_eq!(listed_folders(&server).await, ["", "A/", "A/Deep/", "B/"]);
+}
+
+#[tokio::test]
+async fn folders_under_which_a_listing_failed_are_listed_again() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    mount_tree(&server, true, 1, true).await;
+    let c = build(&uri);
+    let state: Arc<dyn connector_core::state::StateStore> = Arc::new(MemoryStateStore::new());
+    let sink = MemorySink::new();
+    let first = sync_auto(&c, &state, &sink).await;
+    assert_eq!(first.failed, 1, "A/Deep/ could not be listed: {first:?}");
+
+    // A/Deep/ answers now; A's ETag is the same, but A was not recorded: it is listed again,
+    // and so is A/Deep/ under it; B is skipped.
+    mount_tree(&server, true, 1, false).await;
+    let second = sync_auto(&c, &state, &sink).await;
+    assert_eq!(listed_folders(&server).await, ["", "A/", "A/Deep/"]);
+    assert_eq!(second.new, 1, "{second:?}");
+    assert!(sink.get(&id(&uri, "A/Deep/d.md")).is_some());
+}
+
+#[tokio::test]
+async fn plain_servers_folders_are_always_listed_unless_configured() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    let state: Arc<dyn connector_core::state::StateStore> = Arc::new(MemoryStateStore::new());
+    let sink = MemorySink::new();
+    // Folder ETags without `oc:` properties: `auto` does not trust them.
+    let c = build(&uri);
+    mount_tree(&server, false, 1, false).await;
+    sync_auto(&c, &state, &sink).await;
+    mount_tree(&server, false, 1, false).await;
+    sync_auto(&c, &state, &sink).await;
+    assert_eq!(listed_folders(&server).await, ["", "A/", "A/Deep/", "B/"]);
+
+    // `never` lists every folder even on Nextcloud; `always` trusts a plain server's.
+    let mut never = config(&uri);
+    never.skip_unchanged_folders = connector_misc::webdav::FolderSkip::Never;
+    let never: Arc<dyn Connector> = Arc::new(WebdavConnector::new(never).unwrap());
+    mount_tree(&server, true, 1, false).await;
+    sync_auto(&never, &state, &sink).await;
+    mount_tree(&server, true, 1, false).await;
+    sync_auto(&never, &state, &sink).await;
+    assert_eq!(listed_folders(&server).await, ["", "A/", "A/Deep/", "B/"]);
+
+    let mut always = config(&uri);
+    always.skip_unchanged_folders = connector_misc::webdav::FolderSkip::Always;
+    let always: Arc<dyn Connector> = Arc::new(WebdavConnector::new(always).unwrap());
+    mount_tree(&server, false, 1, false).await;
+    sync_auto(&always, &state, &sink).await;
+    mount_tree(&server, false, 1, false).await;
+    sync_auto(&always, &state, &sink).await;
+    assert_eq!(listed_folders(&server).await, [""]);
+
+    // Another `extensions`: the ETags were taken under another filter, every folder is
+    // listed (a file type read now for the first time may sit in an unchanged folder).
+    let mut more = config(&uri);
+    more.skip_unchanged_folders = connector_misc::webdav::FolderSkip::Always;
+    more.extensions = vec!["md".into(), "odt".into()];
+    let more: Arc<dyn Connector> = Arc::new(WebdavConnector::new(more).unwrap());
+    mount_tree(&server, false, 1, false).await;
+    sync_auto(&more, &state, &sink).await;
+    assert_eq!(listed_folders(&server).await, ["", "A/", "A/Deep/", "B/"]);
+}

@@ -2,7 +2,7 @@
 //! turned into names, the depth-first walk in name order, and the GET of a file. Every request
 //! goes through core's [`HttpClient`].
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,7 +14,7 @@ use percent_encoding::percent_decode_str;
 use url::Url;
 
 use super::SOURCE;
-use super::config::AuthScheme;
+use super::config::{AuthScheme, FolderSkip};
 use super::model::{Listed, Member, PROPFIND_BODY, Page, Problem, Resource, parse_multistatus};
 use crate::files::{extension_of, folder_done, walk_order};
 
@@ -47,12 +47,65 @@ pub(crate) struct Dav {
     /// The Nextcloud / ownCloud web UI root (`https://host/index.php/`) when `base_url` is
     /// one of their DAV endpoints: documents with an `oc:fileid` link to `f/{fileid}` there.
     pub(crate) web_root: Option<Url>,
+    /// `skip_unchanged_folders`.
+    pub(crate) folder_skip: FolderSkip,
+    /// [`walk_filter_key`](Self::walk_filter_key), computed once.
+    pub(crate) filter_key: String,
+}
+
+/// The folder ETags a checkpointed walk skips by and records.
+#[derive(Debug, Default)]
+pub(crate) struct FolderWalk {
+    /// The last completed run's: a folder listed with the same ETag is not entered.
+    pub(crate) known: BTreeMap<String, String>,
+    /// This run's so far.
+    pub(crate) seen: BTreeMap<String, String>,
+}
+
+impl FolderWalk {
+    /// Forgets the tags of the folders above `path` (and of `path` itself with `itself`):
+    /// something under them could not be read, so the next run must list them again.
+    fn taint(&mut self, path: &str, itself: bool) {
+        let mut end = 0;
+        for (i, c) in path.char_indices() {
+            if c == '/' {
+                self.seen.remove(&path[..i]);
+            }
+            end = i + c.len_utf8();
+        }
+        if itself && end > 0 {
+            self.seen.remove(path);
+        }
+    }
+
+    /// Whether the folder `rel`, listed by its parent with `tag`, is the one the last run saw:
+    /// then its tag and those recorded below it are kept for the next run, and it is not
+    /// entered.
+    fn skip(&mut self, rel: &str, tag: Option<&str>) -> bool {
+        let Some(tag) = tag else {
+            return false;
+        };
+        if self.known.get(rel).map(String::as_str) != Some(tag) {
+            return false;
+        }
+        let below = format!("{rel}/");
+        let kept: Vec<(String, String)> = self
+            .known
+            .range(below.clone()..)
+            .take_while(|(k, _)| k.starts_with(&below))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self.seen.insert(rel.to_owned(), tag.to_owned());
+        self.seen.extend(kept);
+        true
+    }
 }
 
 /// One member of a folder's listing, before it is placed in the walk.
 enum Child {
-    /// A sub-folder: its relative path and its URL (ending in `/`).
-    Folder(String, Url),
+    /// A sub-folder: its relative path, its URL (ending in `/`), and its ETag when
+    /// `skip_unchanged_folders` trusts it.
+    Folder(String, Url, Option<String>),
     File(Box<Member>),
     Problem(Problem),
 }
@@ -60,7 +113,7 @@ enum Child {
 impl Child {
     fn rel(&self) -> &str {
         match self {
-            Self::Folder(rel, _) => rel,
+            Self::Folder(rel, ..) => rel,
             Self::File(m) => &m.rel,
             Self::Problem(p) => &p.path,
         }
@@ -245,7 +298,7 @@ impl Dav {
                 })
             } else if resource.collection {
                 match child_url() {
-                    Some(u) => Child::Folder(path, u),
+                    Some(u) => Child::Folder(path, u, self.folder_tag(&resource)),
                     None => Child::Problem(Problem {
                         message: format!("its href `{}` gives no URL", resource.href),
                         path,
@@ -303,17 +356,51 @@ impl Dav {
         }
     }
 
+    /// A folder's ETag when `skip_unchanged_folders` trusts it to change with anything below
+    /// it: always with `always`, with `auto` when the server listed Nextcloud's and
+    /// ownCloud's `oc:fileid` or `oc:permissions` for it.
+    fn folder_tag(&self, folder: &Resource) -> Option<String> {
+        let trusted = match self.folder_skip {
+            FolderSkip::Always => true,
+            FolderSkip::Auto => folder.file_id.is_some() || folder.permissions.is_some(),
+            _ => false,
+        };
+        folder
+            .etag
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| trusted && !e.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// A hash of what decides which files the walk reads: the folder, `extensions` and
+    /// `allow_images`. Folder ETags recorded under another are not skipped by.
+    pub(crate) fn walk_filter_key(&self) -> String {
+        connector_core::ids::hash128_concat(&[
+            self.root.as_str(),
+            &self.extensions.join(","),
+            if self.allow_images { "images" } else { "" },
+        ])
+    }
+
     /// The walk after `after` (every file when `None`), in pages of `page_size` items:
     /// depth-first, each folder sorted by name, one PROPFIND `Depth: 1` per folder entered.
     /// A failed listing ends the stream with its error.
+    ///
+    /// With `folders`, a sub-folder whose ETag is the one `folders.known` holds is not
+    /// entered, and each page comes with the ETags recorded so far (the last page, empty or
+    /// not, with all of them); without, each with an empty map.
     pub(crate) fn pages(
         self: &Arc<Self>,
         http: HttpClient,
         after: Option<String>,
-    ) -> BoxStream<'static, Result<Page>> {
+        folders: Option<FolderWalk>,
+    ) -> BoxStream<'static, Result<(Page, BTreeMap<String, String>)>> {
         let dav = Arc::clone(self);
         async_stream::try_stream! {
             let after = after.as_deref();
+            let tracking = folders.is_some();
+            let mut folders = folders.unwrap_or_default();
             let top = dav.list(&http, "", &dav.root).await?;
             let mut stack = vec![top];
             let mut page = Vec::new();
@@ -323,12 +410,27 @@ impl Dav {
                     continue;
                 };
                 match child {
-                    Child::Folder(rel, url) => {
-                        if !after.is_some_and(|a| folder_done(&rel, a)) {
+                    Child::Folder(rel, url, tag) => {
+                        if !after.is_some_and(|a| folder_done(&rel, a))
+                            && !folders.skip(&rel, tag.as_deref())
+                        {
                             match dav.list_sub(&http, &rel, &url).await? {
-                                SubListing::Children(children) => stack.push(children),
-                                SubListing::Gone => {}
+                                SubListing::Children(children) => {
+                                    match tag {
+                                        Some(tag) if tracking => {
+                                            folders.seen.insert(rel, tag);
+                                        }
+                                        _ => {
+                                            folders.seen.remove(&rel);
+                                        }
+                                    }
+                                    stack.push(children);
+                                }
+                                SubListing::Gone => {
+                                    folders.seen.remove(&rel);
+                                }
                                 SubListing::Failed(problem) => {
+                                    folders.taint(&problem.path, true);
                                     // Placed where the folder's first file would be; a resumed
                                     // walk after that folder does not repeat it.
                                     if !after.is_some_and(|a| walk_order(&problem.path, a).is_le()) {
@@ -345,6 +447,7 @@ impl Dav {
                         page.push(Listed::File(member));
                     }
                     Child::Problem(problem) => {
+                        folders.taint(&problem.path, problem.hides_files);
                         if after.is_some_and(|a| walk_order(&problem.path, a).is_le()) {
                             continue;
                         }
@@ -352,11 +455,11 @@ impl Dav {
                     }
                 }
                 if page.len() >= dav.page_size {
-                    yield std::mem::take(&mut page);
+                    yield (std::mem::take(&mut page), folders.seen.clone());
                 }
             }
-            if !page.is_empty() {
-                yield page;
+            if !page.is_empty() || tracking {
+                yield (page, folders.seen);
             }
         }
         .boxed()

@@ -166,6 +166,16 @@ pub struct WebdavConfig {
     #[serde(default = "default_page_size")]
     #[schemars(range(max = connector_core::config::limits::MAX_PAGE_SIZE))]
     pub page_size: NonZeroU32,
+    /// Whether an incremental run skips a sub-folder whose ETag is the one the last run saw,
+    /// without listing it: `auto` (the default) on servers whose folder ETags change whenever
+    /// anything below them changes, Nextcloud and ownCloud, recognised by the `oc:fileid` or
+    /// `oc:permissions` they list for a folder; `always` for another server known to do so;
+    /// `never` to list every folder on every run. Plain servers (Apache `mod_dav`, nginx,
+    /// rclone, wsgidav) give a folder an ETag of its own entries at most, or none, so `auto`
+    /// never skips there. Full runs, and runs after a change of `remote_path`,
+    /// `extensions` or `allow_images`, list every folder.
+    #[serde(default)]
+    pub skip_unchanged_folders: FolderSkip,
     #[doc = "Hosts this connector may reach although they are not public addresses: host names \
      (`nas.corp.example`), domains (`*.corp.example`), addresses (`10.1.2.3`) or networks \
      (`10.20.0.0/16`). Private, loopback and link-local addresses (the cloud metadata service \
@@ -178,6 +188,21 @@ pub struct WebdavConfig {
     #[serde(skip)]
     #[schemars(skip)]
     pub(crate) host_network: Option<NetworkPolicy>,
+}
+
+/// When a [`WebdavConfig`] trusts a folder's ETag to tell that nothing below it changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FolderSkip {
+    /// On folders listed with Nextcloud's and ownCloud's `oc:` properties, whose ETags
+    /// propagate from every change below.
+    #[default]
+    Auto,
+    /// On every folder with an ETag: for a server known to propagate them.
+    Always,
+    /// Never: every folder is listed on every run.
+    Never,
 }
 
 /// How a [`WebdavConfig`]'s login is sent.
@@ -244,6 +269,7 @@ impl WebdavConfig {
             listing_timeout_secs: default_listing_timeout(),
             max_file_size: default_max_file_size(),
             page_size: default_page_size(),
+            skip_unchanged_folders: FolderSkip::Auto,
             allowed_hosts: Vec::new(),
             host_network: None,
         }

@@ -31,6 +31,15 @@
 //!   mtime, kept by desktop clients, `rclone`, `cp -p` and moves (RAGFlow #19955): a new id or
 //!   version is read, the rest skipped without a GET. Only files listed without any token
 //!   are held to the window, widened to whole seconds; `min_overlap` is 5 minutes.
+//! - **Unchanged folders**: Nextcloud and ownCloud change a folder's ETag whenever anything
+//!   below it changes (plain `mod_dav`, nginx, rclone and wsgidav do not). There, an
+//!   incremental run does not list a sub-folder listed with the ETag the last completed run
+//!   recorded for it (`skip_unchanged_folders`: `auto` detects those servers by the `oc:`
+//!   properties of the folder, `always` trusts any server, `never` lists every folder). The
+//!   ETags travel in the checkpoint ([`WebdavCheckpoint`]) and are carried over to the next
+//!   incremental run; a folder under which something could not be listed is not recorded,
+//!   and ETags recorded under other `extensions` or `allow_images` are not used. A file that
+//!   failed to download in a skipped folder is read again by the failed-items retry.
 //! - **Errors**: a failed listing of the configured folder ends the sync with its error,
 //!   never an empty page (RAGFlow swallows it, and its prune then deletes everything). A
 //!   sub-folder gone since its parent was listed (404, 410) is skipped; one that cannot be
@@ -78,11 +87,11 @@ use connector_core::{
 use futures::stream::BoxStream;
 
 pub use crate::files::TEXT_EXTENSIONS;
-pub use checkpoint::WebdavCheckpoint;
+pub use checkpoint::{FolderTags, WebdavCheckpoint};
 pub use client::{DOCUMENT_EXTENSIONS, IMAGE_EXTENSIONS};
 pub use config::{
     AuthScheme, BaseUrl, DEFAULT_LISTING_TIMEOUT_SECS, DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE,
-    WebdavConfig, WebdavCredentials,
+    FolderSkip, WebdavConfig, WebdavCredentials,
 };
 
 use client::Dav;
@@ -161,6 +170,12 @@ impl WebdavConnector {
                 .collect(),
             listing_timeout: Duration::from_secs(config.listing_timeout_secs.get()),
             web_root: web_root(config.base_url.url()),
+            folder_skip: config.skip_unchanged_folders,
+            filter_key: String::new(),
+        };
+        let dav = Dav {
+            filter_key: dav.walk_filter_key(),
+            ..dav
         };
         Ok(Self {
             config,
@@ -258,6 +273,11 @@ impl CheckpointedConnector for WebdavConnector {
 
     fn initial_checkpoint(&self) -> WebdavCheckpoint {
         WebdavCheckpoint::start()
+    }
+
+    /// The folder ETags this run recorded, for the next incremental run to skip by.
+    fn carry_over(&self, last: &WebdavCheckpoint) -> Option<WebdavCheckpoint> {
+        Some(last.carried_over())
     }
 
     fn load_from_checkpoint(

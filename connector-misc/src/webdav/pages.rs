@@ -6,6 +6,7 @@
 //! the others downloaded a few at a time in walk order, and the page handed on in parts once
 //! its documents pass [`PAGE_BYTES`].
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use connector_core::pages::{ItemFetches, Outcome, PendingItem, fetch_items, item_failure};
@@ -17,8 +18,8 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::SOURCE;
-use super::checkpoint::WebdavCheckpoint;
-use super::client::Dav;
+use super::checkpoint::{FolderTags, WebdavCheckpoint};
+use super::client::{Dav, FolderWalk};
 use super::convert;
 use super::model::{Listed, Member, Page};
 
@@ -37,17 +38,45 @@ pub(super) fn checkpointed(
     ctx: SyncContext,
 ) -> BoxStream<'static, Result<CheckpointedBatch<WebdavCheckpoint>>> {
     let http = dav.http.with_context(&ctx);
-    let pages = dav.pages(http.clone(), from.after.clone());
+    let remembers = ctx.fingerprints().remembers();
+    // The folder ETags of the last completed run are skipped by only when the lookup
+    // remembers what that run delivered (an incremental run), and only if they were taken
+    // under the same filter; this run's own carry on through a resume.
+    let filter = dav.filter_key.clone();
+    let tags_of = |tags: &FolderTags| {
+        if tags.filter == filter {
+            tags.tags.clone()
+        } else {
+            BTreeMap::new()
+        }
+    };
+    let folders = FolderWalk {
+        known: if remembers {
+            tags_of(&from.previous_folders)
+        } else {
+            BTreeMap::new()
+        },
+        seen: tags_of(&from.folders),
+    };
+    let pages = dav.pages(http.clone(), from.after.clone(), Some(folders));
     let dav = Arc::clone(dav);
     async_stream::try_stream! {
         let mut pages = pages;
-        let mut handed_on = from.after;
+        let checkpoint = |after: Option<String>, seen: &BTreeMap<String, String>| WebdavCheckpoint {
+            after,
+            previous_folders: from.previous_folders.clone(),
+            folders: FolderTags {
+                filter: filter.clone(),
+                tags: seen.clone(),
+            },
+        };
+        let mut handed_on = from.clone();
         loop {
             ctx.cancellation().check()?;
             let Some(page) = pages.next().await else {
                 break;
             };
-            let page: Page = page?;
+            let (page, seen): (Page, BTreeMap<String, String>) = page?;
             // After the page, the walk resumes after its last file, whatever became of it.
             let last = page.iter().rev().find_map(|item| match item {
                 Listed::File(member) => Some(member.rel.clone()),
@@ -73,17 +102,17 @@ pub(super) fn checkpointed(
                     .and_then(|p| p.as_str().map(str::to_owned));
                 match after {
                     Some(after) if !fetches.is_done() => {
-                        handed_on = Some(after);
-                        yield CheckpointedBatch::new(part, WebdavCheckpoint { after: handed_on.clone() });
+                        handed_on = checkpoint(Some(after), &seen);
+                        yield CheckpointedBatch::new(part, handed_on.clone());
                     }
                     _ if rest.is_empty() => rest = part,
                     _ => rest.append(part),
                 }
             }
-            let checkpoint = last.or_else(|| handed_on.clone());
-            if !rest.is_empty() || checkpoint != handed_on {
-                handed_on.clone_from(&checkpoint);
-                yield CheckpointedBatch::new(rest, WebdavCheckpoint { after: checkpoint });
+            let next = checkpoint(last.or_else(|| handed_on.after.clone()), &seen);
+            if !rest.is_empty() || next != handed_on {
+                handed_on = next.clone();
+                yield CheckpointedBatch::new(rest, next);
             }
         }
     }
@@ -98,7 +127,7 @@ pub(super) fn list_ids(
     ctx: SyncContext,
 ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
     let http = dav.http.with_context(&ctx);
-    let mut pages = dav.pages(http, None);
+    let mut pages = dav.pages(http, None, None);
     let dav = Arc::clone(dav);
     async_stream::try_stream! {
         loop {
@@ -107,7 +136,7 @@ pub(super) fn list_ids(
                 break;
             };
             let mut ids = Vec::new();
-            for item in page? {
+            for item in page?.0 {
                 match item {
                     Listed::File(member) => ids.push(SlimDocument::new(dav.document_id(&member.rel))),
                     Listed::Problem(p) if p.hides_files => Err(Error::new(
@@ -274,6 +303,8 @@ mod tests {
             extensions: Vec::new(),
             listing_timeout: std::time::Duration::from_secs(1),
             web_root: None,
+            folder_skip: crate::webdav::FolderSkip::Auto,
+            filter_key: String::new(),
         }
     }
 
