@@ -724,3 +724,35 @@ async fn an_own_library_shared_with_others_is_readable_by_them() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_file_deleted_between_listing_and_download_is_counted_gone() {
+    let sf = seafile(&handbook_files(), &team_files());
+    let server = MockServer::start().await;
+    // Listed in its folder, gone when its download link is asked for.
+    Mock::given(method("GET"))
+        .and(path(format!("/api2/repos/{HANDBOOK}/file/")))
+        .and(query_param("p", "/guide.txt"))
+        .respond_with(
+            ResponseTemplate::new(404).set_body_json(json!({"error_msg": "File not found"})),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    mount(&server, &sf).await;
+    let sink = MemorySink::new();
+    let report = Syncer::new(build(&server.uri(), json!({})))
+        .sink(sink.clone())
+        .state(MemoryStateStore::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    let gone = id(HANDBOOK, "/guide.txt");
+    assert_eq!(report.gone, 1, "{report:?}");
+    assert!(!sink.ids().contains(&gone));
+    assert!(
+        report.failures.iter().all(|f| f.id.as_ref() != Some(&gone)),
+        "{:?}",
+        report.failures
+    );
+}

@@ -1336,3 +1336,25 @@ async fn plain_servers_folders_are_always_listed_unless_configured() {
     sync_auto(&more, &state, &sink).await;
     assert_eq!(listed_folders(&server).await, ["", "A/", "A/Deep/", "B/"]);
 }
+
+#[tokio::test]
+async fn a_file_deleted_between_listing_and_download_is_counted_gone() {
+    let server = nextcloud().await;
+    let uri = server.uri();
+    Mock::given(method("GET"))
+        .and(path(format!("{ROOT}Handbook/Read%20Me.md").as_str()))
+        .respond_with(ResponseTemplate::new(404))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let sink = MemorySink::new();
+    let report = Syncer::new(build(&uri))
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(report.gone, 1, "{report:?}");
+    assert!(sink.get(&id(&uri, "Read Me.md")).is_none());
+    // Only the oversize PDF fails.
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+}

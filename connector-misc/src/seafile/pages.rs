@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use connector_core::http::is_body_too_large;
-use connector_core::pages::{ItemFetches, Outcome, PendingItem, fetch_items};
+use connector_core::pages::{ItemFetches, Outcome, PendingItem, fetch_items, read_ahead};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Result, SlimDocument, SyncContext, TimeWindow,
 };
@@ -268,7 +268,9 @@ pub(super) fn checkpointed(
     ctx: SyncContext,
 ) -> BoxStream<'static, Result<CheckpointedBatch<SeafileCheckpoint>>> {
     let client = client.with_context(&ctx);
-    let pages = walk(client.clone(), page_size, from.clone(), window);
+    // The next folders are listed while this page's files download: a page's downloads no
+    // longer wait for the listings before them, nor the listings for the downloads.
+    let pages = read_ahead(walk(client.clone(), page_size, from.clone(), window));
     async_stream::try_stream! {
         let mut pages = pages;
         let mut handed_on = from;
@@ -295,8 +297,18 @@ pub(super) fn checkpointed(
                 .into_iter()
                 .filter_map(|item| pending(item, window, remembers, max));
             let fetch_client = client.clone();
+            let stats = Arc::clone(ctx.stats());
             let mut fetches = ItemFetches::start(&ctx, pending, CONCURRENCY, move |item| {
-                read(fetch_client.clone(), item, max)
+                let read = read(fetch_client.clone(), item, max);
+                let stats = Arc::clone(&stats);
+                async move {
+                    let outcome = read.await;
+                    // Nothing: the file is gone since its folder was listed.
+                    if matches!(outcome, Ok(None)) {
+                        stats.add_gone();
+                    }
+                    outcome
+                }
             })
             .await?;
             let mut rest = Batch::default();

@@ -88,8 +88,18 @@ pub(super) fn checkpointed(
                 .filter_map(|item| pending(&dav, item, window, remembers, max));
             let fetch_dav = Arc::clone(&dav);
             let fetch_http = http.clone();
+            let stats = Arc::clone(ctx.stats());
             let mut fetches = ItemFetches::start(&ctx, pending, READ_CONCURRENCY, move |item| {
-                read(Arc::clone(&fetch_dav), fetch_http.clone(), item, max)
+                let read = read(Arc::clone(&fetch_dav), fetch_http.clone(), item, max);
+                let stats = Arc::clone(&stats);
+                async move {
+                    let outcome = read.await;
+                    // Nothing: the file is gone since its folder was listed (404).
+                    if matches!(outcome, Ok(None)) {
+                        stats.add_gone();
+                    }
+                    outcome
+                }
             })
             .await?;
             let mut rest = Batch::default();
