@@ -148,6 +148,13 @@ pub(crate) fn document(client: &Client, item: FileItem, downloaded: Downloaded) 
     if let Some(link) = client.file_link(library, &item.path) {
         doc = doc.with_link(link);
     }
+    // The folder it is in, by the same scheme as the ids (`seafile:{repo_id}:/Docs`; a file
+    // at the library's root has `seafile:{repo_id}:/`).
+    let folder = item
+        .path
+        .rsplit_once('/')
+        .map_or("/", |(f, _)| if f.is_empty() { "/" } else { f });
+    doc = doc.with_parent_id(doc_id(&library.id, folder));
     if let Some(access) = library.access() {
         doc = doc.with_access(access);
     }

@@ -19,7 +19,8 @@
 //! - **Ids** are `seafile:{repo_id}:{path}` (RAGFlow's `seafile:{repo_id}:{object id}` changes
 //!   with every edit and collides for equal files). The title is the file name, the link the
 //!   file in SeaFile's web UI (`{seafile_url}/lib/{repo_id}/file/{path}`), `updated_at` its
-//!   `mtime`; metadata holds `library`, `repo_id`, `path`, `size`, `object_id`, and where
+//!   `mtime`, `parent_id` its folder's id (`seafile:{repo_id}:/Docs`, `…:/` at the root);
+//!   metadata holds `library`, `repo_id`, `path`, `size`, `object_id`, and where
 //!   listed `modifier_email`, `modifier_name`, `permission`.
 //! - **Access** (what the token's answers tell): with an account token, an own library is its
 //!   owner's, a library shared with the account is its owner's and the account's (who else
