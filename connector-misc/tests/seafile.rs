@@ -756,3 +756,80 @@ async fn a_file_deleted_between_listing_and_download_is_counted_gone() {
         report.failures
     );
 }
+
+/// RAGFlow's `credentials.username` and `password`: an account token asked for once
+/// (`POST /api2/auth-token/`), then the same reads as with the token; a refused login names
+/// `credentials.password` and never shows it.
+#[tokio::test]
+async fn username_and_password_get_an_account_token_once() {
+    let sf = seafile(&handbook_files(), &team_files());
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api2/auth-token/"))
+        .and(wiremock::matchers::body_string_contains(
+            "username=alice%40example.com",
+        ))
+        .and(wiremock::matchers::body_string_contains(
+            "password=pw-S3cret-123",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"token": ACCOUNT_TOKEN})))
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api2/auth-token/"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"non_field_errors": ["Unable to login with provided credentials."]}),
+        ))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    mount(&server, &sf).await;
+    let login = |password: &str| json!({"credentials": {"seafile_token": null, "username": "alice@example.com", "password": password}});
+    let with_password = run(
+        &build(&server.uri(), login("pw-S3cret-123")),
+        &MemoryStateStore::new(),
+        SyncMode::Full,
+    )
+    .await;
+    let with_token = run(
+        &build(&server.uri(), json!({})),
+        &MemoryStateStore::new(),
+        SyncMode::Full,
+    )
+    .await;
+    assert!(!with_token.ids().is_empty());
+    assert_eq!(with_password.ids(), with_token.ids());
+
+    let e = Syncer::new(build(&server.uri(), login("wrong-Passw0rd-9")))
+        .sink(MemorySink::new())
+        .state(MemoryStateStore::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
+    assert_eq!(e.field(), Some("credentials.password"));
+    assert!(e.to_string().contains("Unable to login"), "{e}");
+    assert!(!format!("{e} {e:?}").contains("wrong-Passw0rd-9"));
+}
+
+#[test]
+fn a_username_needs_its_password_and_the_reverse() {
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    for (credentials, field) in [
+        (
+            json!({"username": "alice@example.com"}),
+            "credentials.password",
+        ),
+        (json!({"password": "pw-S3cret-123"}), "credentials.username"),
+    ] {
+        let cfg = json!({
+            "seafile_url": "https://seafile.example.com",
+            "credentials": credentials,
+        });
+        let e = registry.build("seafile", cfg).unwrap_err();
+        assert!(e.to_string().contains(field), "{e}");
+    }
+}

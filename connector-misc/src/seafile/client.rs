@@ -48,11 +48,38 @@ pub(crate) struct Downloaded {
     pub(crate) object_id: Option<String>,
 }
 
+/// The config field a refused login names.
+const PASSWORD_FIELD: &str = "credentials.password";
+
+/// An account token asked for with `username` and `password` (`POST /api2/auth-token/`),
+/// once per connector, when the first request needs it.
+struct PasswordLogin {
+    username: String,
+    password: Secret,
+    token: tokio::sync::OnceCell<Auth>,
+}
+
+impl std::fmt::Debug for PasswordLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordLogin")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer of `POST /api2/auth-token/`.
+#[derive(Deserialize)]
+struct AuthToken {
+    token: String,
+}
+
 /// Requests to one SeaFile server with one token; cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct Client {
     pub(crate) http: HttpClient,
     auth: Auth,
+    /// With `username` and `password`: the account token, asked for once.
+    login: Option<std::sync::Arc<PasswordLogin>>,
     pub(crate) kind: TokenKind,
     /// `seafile_url` ending in `/`.
     base: Url,
@@ -86,9 +113,20 @@ impl Client {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
+        let login = match (kind, config.credentials.password_login()) {
+            (TokenKind::Account, Some((username, password))) => {
+                Some(std::sync::Arc::new(PasswordLogin {
+                    username: username.to_owned(),
+                    password: password.clone(),
+                    token: tokio::sync::OnceCell::new(),
+                }))
+            }
+            _ => None,
+        };
         Self {
             http,
             auth,
+            login,
             kind,
             base,
             scope: config.sync_scope,
@@ -108,9 +146,54 @@ impl Client {
 
     fn field(&self) -> &'static str {
         match self.kind {
+            TokenKind::Account if self.login.is_some() => PASSWORD_FIELD,
             TokenKind::Account => ACCOUNT_FIELD,
             TokenKind::Repo => REPO_FIELD,
         }
+    }
+
+    /// The `Authorization` of API requests: the configured token, or the account token
+    /// `username` and `password` get (asked for by the first request of the connector).
+    async fn auth(&self) -> Result<Auth> {
+        let Some(login) = &self.login else {
+            return Ok(self.auth.clone());
+        };
+        login
+            .token
+            .get_or_try_init(|| async {
+                let url = self.url("api2/auth-token/", &[])?;
+                let form: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("username", &login.username)
+                    .append_pair("password", login.password.expose())
+                    .finish();
+                let response = self
+                    .http
+                    .post(url)
+                    .header("Accept", "application/json")
+                    .body(form, "application/x-www-form-urlencoded")
+                    .client_errors_as_responses()
+                    .send()
+                    .await?;
+                if !response.status().is_success() {
+                    let otp = response.header("x-seafile-otp").is_some();
+                    let said = String::from_utf8_lossy(response.body()).chars().take(300).collect::<String>();
+                    let message = if otp {
+                        format!("SeaFile refused the login of `{}`: the account has two-factor authentication; use credentials.seafile_token", login.username)
+                    } else {
+                        format!("SeaFile refused the login of `{}` ({}): {said}", login.username, response.status())
+                    };
+                    return Err(Error::new(ErrorKind::Unauthenticated, message)
+                        .with_connector(SOURCE)
+                        .with_field(PASSWORD_FIELD));
+                }
+                let token: AuthToken = response.json()?;
+                Ok(Auth::Header {
+                    name: "Authorization".to_owned(),
+                    value: Secret::new(format!("Token {}", token.token.trim())),
+                })
+            })
+            .await
+            .cloned()
     }
 
     /// `seafile_url` joined with `path` (relative, no leading `/`) and these query pairs.
@@ -148,7 +231,7 @@ impl Client {
             .http
             .get(url)
             .header("Accept", "application/json")
-            .auth(self.auth.clone(), self.field());
+            .auth(self.auth().await?, self.field());
         if let Some(max) = max {
             request = request.max_body_bytes(max);
         }

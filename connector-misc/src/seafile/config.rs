@@ -50,6 +50,33 @@ pub struct SeafileCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0")]
     pub repo_token: Option<Secret>,
+    /// The account's login (its e-mail), with `password`, in place of `seafile_token`: an
+    /// account token is asked for once per connector (`POST /api2/auth-token/`), as RAGFlow
+    /// does with these two. An account with two-factor authentication needs `seafile_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"alice@example.com")]
+    pub username: Option<String>,
+    /// The password of `username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+}
+
+impl SeafileCredentials {
+    /// The login and password, when both are given and no account token is.
+    pub(crate) fn password_login(&self) -> Option<(&str, &Secret)> {
+        if self.seafile_token.is_some() {
+            return None;
+        }
+        match (self.username.as_deref().map(str::trim), &self.password) {
+            (Some(u), Some(p)) if !u.is_empty() => Some((u, p)),
+            _ => None,
+        }
+    }
+
+    /// Whether an account token is at hand: `seafile_token`, or `username` and `password`.
+    fn has_account(&self) -> bool {
+        self.seafile_token.is_some() || self.password_login().is_some()
+    }
 }
 
 impl fmt::Debug for SeafileCredentials {
@@ -58,6 +85,8 @@ impl fmt::Debug for SeafileCredentials {
         f.debug_struct("SeafileCredentials")
             .field("seafile_token", &set(self.seafile_token.is_some()))
             .field("repo_token", &set(self.repo_token.is_some()))
+            .field("username", &self.username)
+            .field("password", &set(self.password.is_some()))
             .finish()
     }
 }
@@ -154,6 +183,8 @@ impl SeafileConfig {
             credentials: SeafileCredentials {
                 seafile_token: Some(seafile_token.into()),
                 repo_token: None,
+                username: None,
+                password: None,
             },
             sync_scope: SyncScope::Account,
             repo_id: None,
@@ -243,17 +274,28 @@ impl ConnectorConfig for SeafileConfig {
             ));
         }
         let c = &self.credentials;
+        match (c.username.as_deref().map(str::trim), &c.password) {
+            (Some(u), None) if !u.is_empty() => problems.push(FieldError::new(
+                "credentials.password",
+                "is required with credentials.username",
+            )),
+            (None | Some(""), Some(_)) => problems.push(FieldError::new(
+                "credentials.username",
+                "is required with credentials.password",
+            )),
+            _ => {}
+        }
         match self.sync_scope {
             SyncScope::Account => {
-                if c.seafile_token.is_none() {
+                if !c.has_account() {
                     problems.push(FieldError::new(
                         "credentials.seafile_token",
-                        "is required for sync_scope `account` (a library token reads one library only)",
+                        "is required for sync_scope `account` (or credentials.username and password; a library token reads one library only)",
                     ));
                 }
             }
             SyncScope::Library | SyncScope::Directory => {
-                if c.seafile_token.is_none() && c.repo_token.is_none() {
+                if !c.has_account() && c.repo_token.is_none() {
                     problems.push(FieldError::new(
                         "credentials.repo_token",
                         "is required for this sync_scope (or credentials.seafile_token)",
