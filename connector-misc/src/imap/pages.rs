@@ -638,45 +638,6 @@ enum Slot {
     Fetch(Listed),
 }
 
-/// Converts a part's messages (MIME parsing, HTML to Markdown, hashing: CPU work) on the
-/// blocking pool, so that the connection fetches the next part meanwhile; the part waits for
-/// its turn in order. At most two parts are in memory: the one converting and the one
-/// being fetched.
-fn convert_part(
-    reader: Arc<Reader>,
-    mailbox: String,
-    validity: u32,
-    slots: Vec<Slot>,
-) -> tokio::task::JoinHandle<Batch> {
-    let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || {
-        let _span = span.enter();
-        let place = reader.place(&mailbox, validity);
-        let mut batch = Batch::default();
-        for slot in slots {
-            match slot {
-                Slot::Done(outcomes) => outcomes.into_iter().for_each(|o| batch.push(o)),
-                Slot::Read(l, raw) => {
-                    for outcome in convert::message_outcomes(&place, &l, &raw) {
-                        batch.push(outcome);
-                    }
-                }
-                // Read or failed before the part is handed here.
-                Slot::Fetch(_) => {}
-            }
-        }
-        batch
-    })
-}
-
-/// The batch of a part [`convert_part`] converted.
-async fn converted(job: tokio::task::JoinHandle<Batch>) -> Result<Batch> {
-    job.await.map_err(|e| {
-        Error::internal(format!("converting a part of the messages failed: {e}"))
-            .with_connector(SOURCE)
-    })
-}
-
 /// Where a run starts in a mailbox it opened with UIDVALIDITY `validity`: after which UID,
 /// and which messages.
 fn start_in(
@@ -789,7 +750,6 @@ pub(super) fn checkpointed(
                 ..Seen::default()
             };
             let mut yielded = false;
-            let mut converting: Option<(tokio::task::JoinHandle<Batch>, ImapCheckpoint)> = None;
             for chunk in uids.chunks(reader.page_size.max(1)) {
                 ctx.cancellation().check()?;
                 let last = chunk.last().copied().unwrap_or(after);
@@ -867,36 +827,38 @@ pub(super) fn checkpointed(
                     } else {
                         reader.bodies(&mut session, mailbox, validity, &wanted, &ctx).await?
                     };
-                    let slots: Vec<Slot> = slots
-                        .into_iter()
-                        .filter_map(|slot| match slot {
-                            Slot::Fetch(l) => match (bodies.remove(&l.uid), refused.remove(&l.uid)) {
-                                (Some(raw), _) => Some(Slot::Read(l, raw)),
-                                (None, Some(err)) => Some(Slot::Done(vec![convert::message_failure(
-                                    &place,
-                                    &l,
-                                    err.kind(),
-                                    &format!("the server would not serve it: {}", err.message()),
-                                )
-                                .into()])),
-                                // Expunged since the listing: prune deals with it.
-                                (None, None) => None,
-                            },
-                            other => Some(other),
-                        })
-                        .collect();
-                    // This part converts while the next one is fetched; it is handed on
-                    // once that fetch is done, in order.
-                    let job = convert_part(Arc::clone(&reader), mailbox.clone(), validity, slots);
-                    if let Some((job, checkpoint)) = converting.take() {
-                        yield CheckpointedBatch::new(converted(job).await?, checkpoint);
+                    let mut batch = Batch::default();
+                    for slot in slots {
+                        match slot {
+                            Slot::Done(outcomes) => outcomes.into_iter().for_each(|o| batch.push(o)),
+                            Slot::Read(l, raw) => {
+                                for outcome in convert::message_outcomes(&place, &l, &raw) {
+                                    batch.push(outcome);
+                                }
+                            }
+                            Slot::Fetch(l) => {
+                                if let Some(raw) = bodies.remove(&l.uid) {
+                                    for outcome in convert::message_outcomes(&place, &l, &raw) {
+                                        batch.push(outcome);
+                                    }
+                                } else if let Some(err) = refused.remove(&l.uid) {
+                                    batch.push(
+                                        convert::message_failure(
+                                            &place,
+                                            &l,
+                                            err.kind(),
+                                            &format!("the server would not serve it: {}", err.message()),
+                                        )
+                                        .into(),
+                                    );
+                                }
+                                // Else expunged since the listing: prune deals with it.
+                            }
+                        }
                     }
-                    converting = Some((job, checkpoint(checkpoint_uid, &next)));
                     yielded = true;
+                    yield CheckpointedBatch::new(batch, checkpoint(checkpoint_uid, &next));
                 }
-            }
-            if let Some((job, checkpoint)) = converting.take() {
-                yield CheckpointedBatch::new(converted(job).await?, checkpoint);
             }
             if !yielded {
                 // Nothing to read here: the checkpoint still records this mailbox's mark.
