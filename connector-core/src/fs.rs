@@ -2,7 +2,8 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
 /// Replaces the file at `path` with what `write` writes, atomically: into a temporary file
 /// beside it of this writer's own (`{name}.{pid}-{n}.tmp`: two writers of one file never share
@@ -60,6 +61,55 @@ pub fn write_atomically(
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+/// Where a small write that ends in an `fsync` runs: on the calling task while the file's
+/// recent syncs were quick, else on the blocking pool.
+///
+/// The hop to the blocking pool and back wakes a thread each way, tens of microseconds; a sync
+/// the storage answers at once (tmpfs, a write cache that survives power loss) takes a few.
+/// Paying the hop for every batch was a large part of what a durable run spent beyond a plain
+/// one where syncs are free. The first write, and every write for a while after a slow sync,
+/// goes to the pool and is timed there, so on a real disk the runtime is blocked by one slow
+/// sync now and then ([`SyncGauge::BACKOFF`] writes apart), never by each.
+#[derive(Debug)]
+pub(crate) struct SyncGauge {
+    /// Writes still to send to the blocking pool before trying the calling task again.
+    pool_for: AtomicU32,
+}
+
+impl SyncGauge {
+    /// A write and its sync at most this long count as quick: about what the runtime may be
+    /// held up by any step of work between two awaits.
+    const QUICK: Duration = Duration::from_micros(200);
+    /// Writes sent to the blocking pool after a slow one.
+    const BACKOFF: u32 = 64;
+    /// The largest write run on the calling task: copying it into the page cache is quick.
+    pub(crate) const INLINE_MAX: usize = 64 * 1024;
+
+    /// A gauge that sends the first write to the blocking pool, to time it there.
+    pub(crate) fn new() -> Self {
+        Self {
+            pool_for: AtomicU32::new(1),
+        }
+    }
+
+    /// Whether the next write of `len` bytes runs on the calling task (and counts one write
+    /// towards the end of a backoff when not).
+    pub(crate) fn inline(&self, len: usize) -> bool {
+        len <= Self::INLINE_MAX
+            && self
+                .pool_for
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_err()
+    }
+
+    /// Records how long a write and its sync took, wherever they ran.
+    pub(crate) fn record(&self, took: Duration) {
+        if took > Self::QUICK {
+            self.pool_for.store(Self::BACKOFF, Ordering::Relaxed);
+        }
+    }
 }
 
 /// `path` with `suffix` appended to its file name (`state.json` -> `state.json.tmp`).

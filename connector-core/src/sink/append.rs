@@ -7,10 +7,12 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::fs::SyncGauge;
 
 /// How far a file sink takes a batch before acknowledging it (and so before the batch loop
 /// commits it to the state store).
@@ -54,6 +56,8 @@ pub(super) struct AppendFile {
     file: Arc<Mutex<File>>,
     path: PathBuf,
     durability: Durability,
+    /// Whether this file's syncs are quick enough to write small batches on the calling task.
+    syncs: Arc<SyncGauge>,
 }
 
 impl AppendFile {
@@ -93,6 +97,7 @@ impl AppendFile {
             file: Arc::new(Mutex::new(file)),
             path: path.to_path_buf(),
             durability,
+            syncs: Arc::new(SyncGauge::new()),
         })
     }
 
@@ -115,12 +120,14 @@ impl AppendFile {
         let guard = self.file.clone().lock_owned().await;
         let durability = self.durability;
         let path = self.path.clone();
+        let syncs = Arc::clone(&self.syncs);
         join(tokio::task::spawn_blocking(move || {
             let mut file: OwnedMutexGuard<File> = guard;
             before(durability)?;
             if buf.is_empty() {
                 return Ok(());
             }
+            let started = Instant::now();
             let write = |file: &mut File| -> std::io::Result<()> {
                 file.write_all(&buf)?;
                 if durability == Durability::Fsync {
@@ -128,7 +135,11 @@ impl AppendFile {
                 }
                 Ok(())
             };
-            write(&mut file).map_err(|e| io_error(&path, "write to", e))
+            write(&mut file).map_err(|e| io_error(&path, "write to", e))?;
+            if durability == Durability::Fsync {
+                syncs.record(started.elapsed());
+            }
+            Ok(())
         }))
         .await
     }
@@ -178,12 +189,25 @@ impl AppendFile {
     /// than the hop to the blocking pool and back (two thread wake-ups), which was most of the
     /// time of a run with tiny batches. Nothing is awaited between taking the lock and the end
     /// of the write, so a dropped future cannot leave the batch half written either.
+    ///
+    /// So is a small batch to be synced while the file's syncs are quick (tmpfs, a write cache
+    /// that survives power loss; see `SyncGauge` in `fs.rs`); otherwise the write and its sync
+    /// run on the blocking pool, where they are timed.
     pub(super) async fn append(&self, buf: Vec<u8>) -> Result<()> {
         if self.durability == Durability::Flush && buf.len() <= DIRECT_WRITE_MAX {
             let mut file = self.file.lock().await;
             return file
                 .write_all(&buf)
                 .map_err(|e| io_error(&self.path, "write to", e));
+        }
+        if self.durability == Durability::Fsync && self.syncs.inline(buf.len()) {
+            let mut file = self.file.lock().await;
+            let started = Instant::now();
+            file.write_all(&buf)
+                .and_then(|()| file.sync_data())
+                .map_err(|e| io_error(&self.path, "write to", e))?;
+            self.syncs.record(started.elapsed());
+            return Ok(());
         }
         self.append_after(buf, |_| Ok(())).await
     }

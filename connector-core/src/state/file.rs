@@ -2,6 +2,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,18 +18,31 @@ use super::{
 use crate::connector::CheckpointJson;
 use crate::document::Document;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fs::SyncGauge;
 
-/// The journal is folded into the snapshot once it grows past this many bytes and past the
-/// snapshot's own size, so compaction costs O(1) amortised per change.
+/// During a run the journal is folded into the snapshot only once it is past this many bytes
+/// (so a small state is not rewritten every few commits), and past [`COMPACT_RATIO`] times the
+/// snapshot.
 const MIN_COMPACT_BYTES: u64 = 1024 * 1024;
+
+/// The journal is folded into the snapshot once it is this many times the snapshot's size.
+///
+/// A snapshot rewrite costs the whole state, so the state written per change must stay O(1)
+/// amortised: with a ratio `k` the snapshots of a growing state are `k + 1` times larger each,
+/// `(k + 1) / k` bytes of snapshot per byte of change in all. 1 rewrote the state about twice
+/// over during a first run (and once more at its end); 2 writes 1.5 times it, and leaves at
+/// most twice the state's size of journal to replay on open.
+const COMPACT_RATIO: u64 = 2;
 
 /// Keeps state in a JSON snapshot plus an append-only journal beside it (`{path}.journal`).
 ///
 /// Every change is one JSON line appended to the journal and `fsync`ed before the call
 /// returns, so a commit costs what it changes, not the size of the whole state. When the
-/// journal outgrows the snapshot, the snapshot is rewritten atomically (a temporary file of
-/// this writer's own, `fsync`, rename) and the journal emptied; so is it at the end of every
-/// run.
+/// journal grows past twice the snapshot (and past 1 MiB), the snapshot is rewritten
+/// atomically (a temporary file of this writer's own, `fsync`, rename) and the journal
+/// emptied. The end of a run does the same when the journal is past twice the snapshot, or
+/// when there is no snapshot yet; otherwise the journal stays for the next open to replay, so
+/// a run that changes little does not rewrite the whole state.
 ///
 /// **One store per file.** The store holds an advisory lock on `{path}.lock` (which names the
 /// holder's process id) for as long as it lives; opening a file another store holds, in this
@@ -44,9 +58,11 @@ const MIN_COMPACT_BYTES: u64 = 1024 * 1024;
 /// anything else that does not parse is reported as an [`ErrorKind::State`] error naming the
 /// file and line, never silently dropped.
 ///
-/// **Cancel safety.** Every write runs on the blocking pool in a task that owns the files'
-/// lock: a call whose future is dropped still finishes its write (or its snapshot) whole, and
-/// the next call waits for it and reads the files again.
+/// **Cancel safety.** A journal line is written and synced with nothing awaited in between,
+/// either on the calling task (while the journal's syncs are quick, see `SyncGauge` in
+/// `fs.rs`) or on the blocking pool in a task that owns the files' lock, as every snapshot is:
+/// a call whose future is dropped still finishes its write (or its snapshot) whole, and the
+/// next call waits for it and reads the files again.
 #[derive(Debug)]
 pub struct FileStateStore {
     path: PathBuf,
@@ -55,6 +71,8 @@ pub struct FileStateStore {
     /// [`FileStateStore`]'s cancel safety).
     files: Arc<Mutex<File>>,
     inner: Mutex<Option<Loaded>>,
+    /// Whether the journal's syncs are quick enough to append on the calling task.
+    syncs: SyncGauge,
     /// The advisory lock on `{path}.lock`, released when this file is closed.
     _lock: StateLock,
 }
@@ -180,6 +198,7 @@ impl FileStateStore {
             journal_path,
             files: Arc::new(Mutex::new(journal)),
             inner: Mutex::new(None),
+            syncs: SyncGauge::new(),
             _lock: StateLock(lock),
         };
         let loaded = store.load_files().await?;
@@ -229,9 +248,11 @@ impl FileStateStore {
         Ok(loaded)
     }
 
-    /// Appends one entry (built from the next sequence number) and applies it. When the write
-    /// fails the in-memory copy is dropped, so the next call reads what is really on disk.
-    async fn append<'a>(&self, make: impl FnOnce(u64) -> Entry<'a>, compact: bool) -> Result<()> {
+    /// Appends one entry (built from the next sequence number) and applies it, then folds the
+    /// journal into the snapshot if it has outgrown it (`at_end`: the end of a run, which has
+    /// no size floor). When the write fails the in-memory copy is dropped, so the next call
+    /// reads what is really on disk.
+    async fn append<'a>(&self, make: impl FnOnce(u64) -> Entry<'a>, at_end: bool) -> Result<()> {
         let mut guard = self.inner.lock().await;
         let mut loaded = match guard.take() {
             Some(l) => l,
@@ -243,21 +264,29 @@ impl FileStateStore {
         })?;
         line.push(b'\n');
         let line_bytes = line.len() as u64;
-        let journal = self.files.clone().lock_owned().await;
-        let journal_path = self.journal_path.clone();
-        // One buffer, one `write_all`, on a task that finishes even if this future is dropped:
-        // the line is whole or, if the process ends mid-write, a torn tail the next open cuts.
-        blocking(&self.journal_path, move || {
-            let mut journal = journal;
-            journal
-                .write_all(&line)
-                .and_then(|()| journal.sync_data())
-                .map_err(|e| state_error(&journal_path, "cannot write").with_cause(e))
-        })
-        .await?;
+        let mut journal = self.files.clone().lock_owned().await;
+        // One buffer, one `write_all`, either here with nothing awaited until it is synced, or
+        // on a task that finishes even if this future is dropped: the line is whole or, if the
+        // process ends mid-write, a torn tail the next open cuts.
+        if self.syncs.inline(line.len()) {
+            let started = Instant::now();
+            append_line(&mut journal, &line, &self.journal_path)?;
+            self.syncs.record(started.elapsed());
+        } else {
+            let journal_path = self.journal_path.clone();
+            let took = blocking(&self.journal_path, move || {
+                let started = Instant::now();
+                append_line(&mut journal, &line, &journal_path)?;
+                Ok(started.elapsed())
+            })
+            .await?;
+            self.syncs.record(took);
+        }
         loaded.journal_bytes += line_bytes;
         entry.apply(&mut loaded.data);
-        if compact || loaded.journal_bytes > MIN_COMPACT_BYTES.max(loaded.snapshot_bytes) {
+        let outgrown = loaded.journal_bytes > loaded.snapshot_bytes.saturating_mul(COMPACT_RATIO);
+        let floor = if at_end { 0 } else { MIN_COMPACT_BYTES };
+        if outgrown && loaded.journal_bytes > floor {
             let (data, written) = self.compact(std::mem::take(&mut loaded.data)).await;
             loaded.data = data;
             // On failure `guard` stays empty, so the next call reloads what is on disk.
@@ -321,6 +350,14 @@ impl FileStateStore {
             None => Err(Error::internal("state vanished while locked")),
         }
     }
+}
+
+/// Writes one journal line and syncs it. Blocking.
+fn append_line(journal: &mut File, line: &[u8], journal_path: &Path) -> Result<()> {
+    journal
+        .write_all(line)
+        .and_then(|()| journal.sync_data())
+        .map_err(|e| state_error(journal_path, "cannot write").with_cause(e))
 }
 
 fn parent_of(path: &Path) -> &Path {
@@ -621,8 +658,8 @@ impl StateStore for FileStateStore {
     }
 
     async fn finish_run(&self, run: RunRecord, window_end: Option<DateTime<Utc>>) -> Result<()> {
-        // The end of a run folds the journal into the snapshot, so between runs the state is
-        // one plain JSON file.
+        // The end of a run folds a journal that outgrew the snapshot (or a first run's) into
+        // it; a small one stays for the next open to replay.
         self.append(
             |seq| Entry::Finish {
                 seq,

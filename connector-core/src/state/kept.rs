@@ -18,7 +18,11 @@ use crate::ids::{hex128_digits, parse_hex128};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct Kept {
     fingerprint: Fingerprint,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "super::stamp::serialize_option"
+    )]
     updated_at: Option<DateTime<Utc>>,
     #[serde(skip)]
     listed: bool,
@@ -95,7 +99,15 @@ fn parse_hash(s: &str) -> Option<[u8; 16]> {
 
 impl Serialize for Fingerprint {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        // The digits straight from a stack buffer: `collect_str` would go through `fmt` (and
+        // a snapshot writes one per document).
+        match self {
+            Self::Hash(hash) => {
+                let digits = hex128_digits(u128::from_be_bytes(*hash));
+                serializer.serialize_str(std::str::from_utf8(&digits).unwrap_or_default())
+            }
+            Self::Other(s) => serializer.serialize_str(s),
+        }
     }
 }
 

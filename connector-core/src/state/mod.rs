@@ -17,6 +17,7 @@ mod file;
 mod kept;
 mod memory;
 mod prune;
+mod stamp;
 mod states;
 
 use async_trait::async_trait;
@@ -77,6 +78,7 @@ pub struct StoredCheckpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<TimeWindow>,
     /// When the interrupted run started: a resumed full run ends its window there.
+    #[serde(serialize_with = "stamp::serialize")]
     pub started_at: DateTime<Utc>,
     /// Whether the run is a [`SyncMode::Reconcile`](crate::sync::SyncMode::Reconcile) (a run
     /// without a window that skips unchanged documents), so that its resumption does too.

@@ -234,7 +234,10 @@ impl Serialize for DocumentStates<'_> {
         #[derive(Serialize)]
         struct StateRef<'a> {
             fingerprint: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
+            #[serde(
+                skip_serializing_if = "Option::is_none",
+                serialize_with = "super::stamp::serialize_option"
+            )]
             updated_at: Option<DateTime<Utc>>,
         }
         let mut seq = serializer.serialize_seq(Some(self.len()))?;
