@@ -114,6 +114,89 @@ async fn a_journal_glued_to_a_torn_line_by_an_older_version_is_read() {
     assert_eq!(ids(&store).await, ["a", "b", "c"]);
 }
 
+/// A snapshot as the version before this one wrote it at the end of a run (taken from a run of
+/// that binary), then the journal of a later run it left behind (its entries as that version
+/// serialised them): an entry the snapshot holds already, a commit with a checkpoint inside a
+/// page, a removal, a carried checkpoint and the end of the run.
+const OLD_SNAPSHOT: &str = r#"{"version":1,"checkpoint":null,"last_window_end":"2026-12-05T00:09:03.050392742Z","documents":{"a.md":{"fingerprint":"ef4fb1f3961e3b16399d8c0a6d72384e","updated_at":"2026-12-05T00:09:03.018381298Z"},"b.txt":{"fingerprint":"etag-7","updated_at":"2026-12-05T00:09:03.018Z"}},"failed":{},"runs":[{"mode":"full","status":"succeeded","started_at":"2026-12-05T00:09:03.050392742Z","finished_at":"2026-12-05T00:09:03.052452021Z","new":2,"updated":0,"unchanged":0,"failed":0,"deleted":0}],"seq":2}"#;
+const OLD_JOURNAL: &str = concat!(
+    r#"{"op":"commit","seq":2,"documents":[["stale",{"fingerprint":"x"}]]}"#,
+    "\n",
+    r#"{"op":"commit","seq":3,"checkpoint":{"checkpoint":{"source":"local","version":1,"state":{"after":"c.md"}},"started_at":"2026-12-06T10:00:00Z","page_prefix":{"documents":1,"ids_hash":42}},"documents":[["c.md",{"fingerprint":"0123456789abcdef0123456789abcdef","updated_at":"2026-12-06T09:59:59.000001Z"}],["d.md",{"fingerprint":"etag-9"}]]}"#,
+    "\n",
+    r#"{"op":"remove","seq":4,"ids":["b.txt"]}"#,
+    "\n",
+    r#"{"op":"carry","seq":5,"checkpoint":{"source":"local","version":1,"state":{"feed":"t1"}}}"#,
+    "\n",
+    r#"{"op":"finish","seq":6,"run":{"mode":"incremental","status":"succeeded","started_at":"2026-12-06T10:00:00Z","finished_at":"2026-12-06T10:00:01.5Z","new":2,"updated":0,"unchanged":1,"failed":0,"deleted":1},"window_end":"2026-12-06T10:00:00Z"}"#,
+    "\n",
+);
+
+/// Checks what the old files hold, however the store now keeps them, and that the log holds
+/// `runs` runs.
+async fn holds_the_old_state(store: &FileStateStore, runs: usize) {
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    assert_eq!(ids(store).await, ["a.md", "c.md", "d.md"]);
+    let states = store.documents(&["a.md", "c.md", "d.md"]).await.unwrap();
+    let states: Vec<DocumentState> = states.into_iter().map(Option::unwrap).collect();
+    assert_eq!(
+        states,
+        [
+            DocumentState {
+                fingerprint: "ef4fb1f3961e3b16399d8c0a6d72384e".to_owned(),
+                updated_at: Some(at("2026-12-05T00:09:03.018381298Z")),
+            },
+            DocumentState {
+                fingerprint: "0123456789abcdef0123456789abcdef".to_owned(),
+                updated_at: Some(at("2026-12-06T09:59:59.000001Z")),
+            },
+            DocumentState {
+                fingerprint: "etag-9".to_owned(),
+                updated_at: None,
+            },
+        ]
+    );
+    let state = store.load().await.unwrap();
+    // The finished run cleared the checkpoint and moved the window's end.
+    assert_eq!(state.checkpoint, None);
+    assert_eq!(state.last_window_end, Some(at("2026-12-06T10:00:00Z")));
+    assert_eq!(
+        state.carried.map(|c| c.state),
+        Some(serde_json::json!({"feed": "t1"}))
+    );
+    let log = store.runs(10).await.unwrap();
+    assert_eq!(log.len(), runs);
+    assert_eq!(log[1].finished_at, at("2026-12-06T10:00:01.5Z"));
+}
+
+/// State files written by the version before this one (whose timestamps went through chrono's
+/// `Display`, and which folded the journal into the snapshot at the end of every run) load,
+/// and what this version writes back reads the same.
+#[tokio::test]
+async fn state_files_of_the_previous_version_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    std::fs::write(&path, OLD_SNAPSHOT).unwrap();
+    std::fs::write(journal_of(&path), OLD_JOURNAL).unwrap();
+    let store = FileStateStore::open(&path).await.unwrap();
+    holds_the_old_state(&store, 2).await;
+    // The end of a run past twice the snapshot's size of journal rewrites the snapshot.
+    store
+        .finish_run(run_record(), Some(Utc.with_ymd_and_hms(2026, 12, 6, 10, 0, 0).unwrap()))
+        .await
+        .unwrap();
+    drop(store);
+    let snapshot = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        snapshot.contains(r#""updated_at":"2026-12-05T00:09:03.018381298Z""#)
+            && snapshot.contains(r#""updated_at":"2026-12-06T09:59:59.000001Z""#),
+        "timestamps are written as before: {snapshot}"
+    );
+    assert_eq!(std::fs::metadata(journal_of(&path)).unwrap().len(), 0);
+    let store = FileStateStore::open(&path).await.unwrap();
+    holds_the_old_state(&store, 3).await;
+}
+
 #[tokio::test]
 async fn a_second_store_on_one_file_is_refused_naming_the_holder() {
     let dir = tempfile::tempdir().unwrap();
