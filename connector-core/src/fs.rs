@@ -127,6 +127,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn quick_syncs_run_inline_and_a_slow_one_sends_writes_back_to_the_pool_for_a_while() {
+        let gauge = SyncGauge::new();
+        // The first write is timed on the pool.
+        assert!(!gauge.inline(100));
+        gauge.record(Duration::from_micros(5));
+        assert!(gauge.inline(100));
+        assert!(!gauge.inline(SyncGauge::INLINE_MAX + 1), "a large write");
+        gauge.record(Duration::from_millis(2));
+        for _ in 0..SyncGauge::BACKOFF {
+            assert!(!gauge.inline(100));
+        }
+        assert!(gauge.inline(100), "tried again after the backoff");
+    }
+
+    #[test]
     fn a_failed_write_leaves_the_old_file_and_no_temporary() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("f.json");

@@ -781,6 +781,73 @@ mod tests {
         );
     }
 
+    fn run_record() -> RunRecord {
+        RunRecord {
+            mode: "full".to_owned(),
+            status: super::super::RunStatus::Succeeded,
+            started_at: DateTime::<Utc>::UNIX_EPOCH,
+            finished_at: DateTime::<Utc>::UNIX_EPOCH,
+            window: None,
+            new: 0,
+            updated: 0,
+            unchanged: 0,
+            failed: 0,
+            deleted: 0,
+            error: None,
+        }
+    }
+
+    fn batch(prefix: &str, n: usize) -> Commit<'static> {
+        Commit {
+            documents: (0..n)
+                .map(|i| {
+                    (
+                        format!("{prefix}-{i}"),
+                        DocumentState {
+                            fingerprint: "0".repeat(32),
+                            updated_at: Some(DateTime::<Utc>::UNIX_EPOCH),
+                        },
+                    )
+                })
+                .collect(),
+            ..Commit::default()
+        }
+    }
+
+    /// The end of a first run writes the snapshot; the end of a run that changed little next
+    /// to it leaves the journal for the next open, which reads it all the same; once the
+    /// journal is past twice the snapshot, the end of a run folds it in.
+    #[tokio::test]
+    async fn the_end_of_a_run_rewrites_the_snapshot_only_when_the_journal_outgrew_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let journal = dir.path().join("state.json.journal");
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let store = FileStateStore::open(&path).await.unwrap();
+        store.commit(batch("first", 100)).await.unwrap();
+        store.finish_run(run_record(), None).await.unwrap();
+        let snapshot = std::fs::read(&path).unwrap();
+        assert!(!snapshot.is_empty());
+        assert_eq!(size(&journal), 0);
+
+        store.commit(batch("second", 1)).await.unwrap();
+        store.finish_run(run_record(), None).await.unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), snapshot, "the snapshot was rewritten");
+        assert!(size(&journal) > 0);
+        drop(store);
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert_eq!(store.document_ids().await.unwrap().len(), 101);
+        assert_eq!(store.runs(10).await.unwrap().len(), 2);
+
+        store.commit(batch("third", 250)).await.unwrap();
+        store.finish_run(run_record(), None).await.unwrap();
+        assert_eq!(size(&journal), 0);
+        drop(store);
+        let store = FileStateStore::open(&path).await.unwrap();
+        assert_eq!(store.document_ids().await.unwrap().len(), 351);
+        assert_eq!(store.runs(10).await.unwrap().len(), 3);
+    }
+
     #[tokio::test]
     async fn compaction_keeps_everything() {
         let dir = tempfile::tempdir().unwrap();
