@@ -182,7 +182,10 @@ async fn state_files_of_the_previous_version_load() {
     holds_the_old_state(&store, 2).await;
     // The end of a run past twice the snapshot's size of journal rewrites the snapshot.
     store
-        .finish_run(run_record(), Some(Utc.with_ymd_and_hms(2026, 12, 6, 10, 0, 0).unwrap()))
+        .finish_run(
+            run_record(),
+            Some(Utc.with_ymd_and_hms(2026, 12, 6, 10, 0, 0).unwrap()),
+        )
         .await
         .unwrap();
     drop(store);

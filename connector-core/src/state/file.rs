@@ -835,7 +835,11 @@ mod tests {
 
         store.commit(batch("second", 1)).await.unwrap();
         store.finish_run(run_record(), None).await.unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), snapshot, "the snapshot was rewritten");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            snapshot,
+            "the snapshot was rewritten"
+        );
         assert!(size(&journal) > 0);
         drop(store);
         let store = FileStateStore::open(&path).await.unwrap();

@@ -83,7 +83,10 @@ impl Rfc3339 {
 }
 
 /// Serialises `at` as chrono does, without `fmt` (see the module doc).
-pub(super) fn serialize<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+pub(super) fn serialize<S: Serializer>(
+    at: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match Rfc3339::of(at) {
         Some(text) => serializer.serialize_str(text.as_str()),
         None => serde::Serialize::serialize(at, serializer),
