@@ -157,7 +157,11 @@ mod tests {
         #[test]
         fn any_timestamp_reads_back_and_matches_chrono(
             secs in -62_135_596_800i64..253_402_300_799i64,
-            nanos in prop_oneof![Just(0u32), 0u32..1_000_000_000, (0u32..1000).prop_map(|m| m * 1_000_000)],
+            nanos in prop_oneof![
+                Just(0u32),
+                0u32..1_000_000_000,
+                (0u32..1000).prop_map(|m| m * 1_000_000),
+            ],
         ) {
             let at = DateTime::<Utc>::from_timestamp(secs, nanos);
             prop_assume!(at.is_some());
