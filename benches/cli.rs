@@ -75,7 +75,7 @@
 //!   1.32 s after). What changed: timestamps and fingerprints are written without `fmt`
 //!   (the same bytes chrono writes, so files of either version read the same); the snapshot is rewritten when the journal passes twice its size
 //!   (was: once), and at the end of a run only then or when there is none yet (was: every
-//!   run), so a 50k first run writes about 4 MiB of snapshot instead of 12.5; and a journal
+//!   run), so a 50k first run writes 2 snapshots (about 4 MB) instead of 4 (about 13); a journal
 //!   line or a durable output batch of up to 64 KiB is written and synced on the calling task
 //!   while that file's syncs take under 200 µs (a slow one sends the next 64 writes back to
 //!   the blocking pool), which takes the two blocking-pool hops per batch off tmpfs.
