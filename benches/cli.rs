@@ -73,9 +73,10 @@
 //!   0.29-0.30 s; CPU 1.35x both times, from 1.59x and 1.96x). On disk 6.58x and 5.33x
 //!   before, 4.98x and 4.54x after (the durable run 2.29 s and 1.63 s before, 1.52 s and
 //!   1.32 s after). What changed: timestamps and fingerprints are written without `fmt`
-//!   (the same bytes chrono writes, so files of either version read the same); the snapshot is rewritten when the journal passes twice its size
-//!   (was: once), and at the end of a run only then or when there is none yet (was: every
-//!   run), so a 50k first run writes 2 snapshots (about 4 MB) instead of 4 (about 13); a journal
+//!   (the same bytes chrono writes, so files of either version read the same); the
+//!   snapshot is rewritten when the journal passes twice its size (was: once), and at the
+//!   end of a run only then or when there is none yet (was: every run), so a 50k first run
+//!   writes 2 snapshots (about 4 MB) instead of 4 (about 13); a journal
 //!   line or a durable output batch of up to 64 KiB is written and synced on the calling task
 //!   while that file's syncs take under 200 µs (a slow one sends the next 64 writes back to
 //!   the blocking pool), which takes the two blocking-pool hops per batch off tmpfs.
