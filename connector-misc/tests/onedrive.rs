@@ -272,6 +272,43 @@ async fn sharing_a_file_reaches_an_incremental_run() {
 }
 
 #[tokio::test]
+async fn a_drive_graph_will_not_read_is_its_failure_and_the_others_are_read() {
+    let graph = standard(2);
+    graph.state.lock().unwrap().locked.push("b!bob".into());
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    for mode in [SyncMode::Full, SyncMode::Incremental] {
+        let report = Syncer::new(c.clone())
+            .sink(MemorySink::new())
+            .state(store.clone())
+            .at(time(60))
+            .run(mode)
+            .await
+            .expect("one locked drive does not end the run");
+        let failures: Vec<&str> = report
+            .failures
+            .iter()
+            .filter_map(|f| f.id.as_deref())
+            .collect();
+        assert!(failures.contains(&"onedrive:drive:b!bob"), "{report:?}");
+        assert!(
+            report
+                .failures
+                .iter()
+                .any(|f| f.message.contains("notAllowed"))
+        );
+        if mode == SyncMode::Full {
+            assert_eq!(report.delivered, 4, "{report:?}");
+        }
+    }
+    // Unlocked, the next run reads bob's drive from its start.
+    graph.state.lock().unwrap().locked.clear();
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), ["onedrive:b!bob:B1"]);
+}
+
+#[tokio::test]
 async fn a_file_over_the_cap_is_a_failure_without_a_download() {
     let graph = standard(10);
     let server = graph.clone().start().await;

@@ -16,8 +16,9 @@ pub enum Phase {
     /// The changes since the delta link the last finished run ended on: every changed file is
     /// taken, whatever the window.
     Changes,
-    /// A whole drive again because Graph answered `410 Gone` to a delta link: every file is
-    /// taken (unchanged ones cost no download).
+    /// A whole drive again because Graph answered `410 Gone` to a delta link, or a drive no
+    /// earlier run finished while others carry their links: every file is taken (unchanged
+    /// ones cost no download).
     Relisting,
 }
 

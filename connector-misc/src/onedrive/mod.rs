@@ -40,13 +40,18 @@
 //!   (`Prefer: deltashowsharingchanges`, see [`crate::graph::DELTA_PREFER`]): a file shared
 //!   or unshared is listed by the next incremental run, and its version, which hashes who may
 //!   read it, delivers it again.
-//! - **Fingerprint**: the content tag (`cTag`), the entity tag (`eTag`: a rename, a move) and a
-//!   hash of who may read it, all listed, so an unchanged file is reported unchanged without a
-//!   download (RAGFlow downloaded nothing: its documents had empty bodies).
+//! - **Fingerprint**: the entity tag (`eTag`: new content, a rename, a move; delta rounds of
+//!   OneDrive for Business leave `cTag` out) and a hash of who may read it, all listed, so an
+//!   unchanged file is reported unchanged without a download (RAGFlow downloaded nothing: its
+//!   documents had empty bodies).
 //! - **Content**: `GET items/{id}/content`, whose redirect to a pre-authenticated download
 //!   URL is followed without the token, up to `max_file_size` (a larger listed size is a
 //!   failure without a download); text extensions as text, the rest as bytes with their MIME
 //!   type. A file gone between its listing and its download yields nothing.
+//! - **Errors**: a drive Graph will not read to its end (locked, archived, its user deleted,
+//!   throttled past the retries) is a failure naming it (`onedrive:drive:{id}`); the other
+//!   drives are read, and the next run reads it again from its last finished round. Only
+//!   errors that end any sync (credentials, the state, the sink) end the run.
 //! - **Limits**: Graph's 429 and 503 with `Retry-After` are waited out (core's client); see
 //!   [`crate::graph`] for the token and error handling.
 

@@ -397,30 +397,51 @@ pub(super) fn checkpointed(
             let (mut url, mut phase) = match (&resume, cp.since.get(&target.drive)) {
                 (Some(c), _) if c.drive == target.drive => (parse_link(&c.next)?, c.phase),
                 (_, Some(since)) => (parse_link(since)?, Phase::Changes),
+                // A drive the last runs never finished (new, or unreadable then) while others
+                // carry their links: its files before the window were never delivered, so it
+                // is listed whole (unchanged files cost no download), not through the window.
+                _ if !cp.since.is_empty() => (first.clone(), Phase::Relisting),
                 _ => (first.clone(), Phase::Listing),
             };
-            let scope = match reader.scope(&target.drive).await? {
-                Ok(scope) => scope,
-                Err(failure) => {
+            // A drive Graph will not read to its end (locked, archived, its user deleted,
+            // throttled past the retries) is that drive's failure, not the run's: the other
+            // drives are read, and the next run starts it again from its last finished round.
+            let mut drive_error: Option<Error> = None;
+            'drive: {
+            let scope = match reader.scope(&target.drive).await {
+                Ok(Ok(scope)) => scope,
+                Ok(Err(failure)) => {
                     yield CheckpointedBatch::new(failed(vec![failure]), cp.clone());
-                    continue;
+                    break 'drive;
+                }
+                Err(e) => {
+                    drive_error = Some(e);
+                    break 'drive;
                 }
             };
-            let target = Arc::new(target);
+            let target = Arc::new(target.clone());
             let mut parents: HashMap<String, Option<String>> = HashMap::new();
             let mut restarts = 0;
             loop {
                 ctx.cancellation().check()?;
                 cp.current = Some(DriveCursor { drive: target.drive.clone(), next: url.to_string(), phase });
-                let page = match reader.graph.drive_delta(&url).await? {
+                let delta = match reader.graph.drive_delta(&url).await {
+                    Ok(delta) => delta,
+                    Err(e) => {
+                        drive_error = Some(e);
+                        break 'drive;
+                    }
+                };
+                let page = match delta {
                     Delta::Page(page) => page,
                     Delta::Restart { restart_at, code } => {
                         restarts += 1;
                         if restarts > MAX_RESTARTS {
-                            Err(Error::new(
+                            drive_error = Some(Error::new(
                                 ErrorKind::Unavailable,
                                 format!("Graph asked {restarts} times to start drive `{}` over ({code})", target.drive),
-                            ).with_connector(SOURCE))?;
+                            ).with_connector(SOURCE));
+                            break 'drive;
                         }
                         tracing::warn!(connector = SOURCE, drive = target.drive.as_str(), code = code.as_str(),
                             "Graph no longer continues the stored delta link; the drive is listed again (unchanged files cost no download)");
@@ -445,6 +466,9 @@ pub(super) fn checkpointed(
                     }
                 }
                 remember_folders(&items, &mut parents);
+                // An item listed twice in a page: its last state counts (Graph's rule), before
+                // any filter, so an earlier state in scope does not outlive a later one out of it.
+                let items = last_states(items);
                 // Only a listing is narrowed to the window: a round from a delta link is
                 // exactly what changed, and a listing after a 410 must see everything.
                 let window = if phase == Phase::Listing { window } else { None };
@@ -453,23 +477,23 @@ pub(super) fn checkpointed(
                     if window.is_some_and(|w| !item.last_modified_date_time.is_some_and(|t| w.contains(t))) {
                         continue;
                     }
-                    if reader.admits(&target.drive, &item, scope.as_deref(), &mut parents).await? {
-                        files.push(item);
+                    match reader.admits(&target.drive, &item, scope.as_deref(), &mut parents).await {
+                        Ok(true) => files.push(item),
+                        Ok(false) => {}
+                        Err(e) => {
+                            drive_error = Some(e);
+                            break 'drive;
+                        }
                     }
                 }
-                // A file listed twice in a round: its last state counts (Graph's rule).
-                let mut last = HashMap::new();
-                for (n, f) in files.iter().enumerate() {
-                    last.insert(f.id.clone(), n);
-                }
-                let files: Vec<DriveItem> = files
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(n, f)| last.get(&f.id) == Some(n))
-                    .map(|(_, f)| f)
-                    .collect();
                 let wanted: Vec<String> = files.iter().filter(|f| f.size <= reader.max).map(|f| f.id.clone()).collect();
-                let mut access = reader.access_of(&target, &wanted).await?;
+                let mut access = match reader.access_of(&target, &wanted).await {
+                    Ok(access) => access,
+                    Err(e) => {
+                        drive_error = Some(e);
+                        break 'drive;
+                    }
+                };
                 let pending = broken
                     .into_iter()
                     .map(|f| PendingItem::new(f.id.clone().unwrap_or_default(), Item::Failed(f)))
@@ -505,16 +529,46 @@ pub(super) fn checkpointed(
                         break;
                     }
                     (None, None) => {
-                        Err(Error::new(
+                        drive_error = Some(Error::new(
                             ErrorKind::InvalidData,
                             format!("a delta page of drive `{}` has neither @odata.nextLink nor @odata.deltaLink", target.drive),
-                        ).with_connector(SOURCE))?;
+                        ).with_connector(SOURCE));
+                        break 'drive;
                     }
+                }
+            }
+            }
+            if let Some(e) = drive_error {
+                if e.kind().ends_sync() {
+                    Err(e)?;
+                } else {
+                    tracing::warn!(connector = SOURCE, drive = target.drive.as_str(), "drive not read to its end: {e}");
+                    cp.current = None;
+                    let failure = Failure::new(
+                        Some(format!("{ID_PREFIX}drive:{}", target.drive)),
+                        e.kind(),
+                        format!("drive `{}` was not read to its end; the next run reads it again: {e}", target.drive),
+                    );
+                    yield CheckpointedBatch::new(failed(vec![failure]), cp.clone());
                 }
             }
         }
     }
     .boxed()
+}
+
+/// The items of a page with each id's last state only, in the order of those last states.
+fn last_states(items: Vec<DriveItem>) -> Vec<DriveItem> {
+    let mut last = HashMap::new();
+    for (n, item) in items.iter().enumerate() {
+        last.insert(item.id.clone(), n);
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(n, item)| last.get(&item.id) == Some(n))
+        .map(|(_, item)| item)
+        .collect()
 }
 
 /// Records the folders of a page (and the root, which has no parent) for scope checks.
@@ -768,6 +822,21 @@ fn document(target: &Target, item: &DriveItem, access: Option<Access>, data: Vec
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn an_item_listed_twice_keeps_its_last_state_in_its_last_place() {
+        let item = |id: &str, name: &str| DriveItem {
+            id: id.into(),
+            name: name.into(),
+            ..DriveItem::default()
+        };
+        let kept = last_states(vec![item("a", "1"), item("b", "x"), item("a", "2")]);
+        let shown: Vec<(&str, &str)> = kept
+            .iter()
+            .map(|i| (i.id.as_str(), i.name.as_str()))
+            .collect();
+        assert_eq!(shown, [("b", "x"), ("a", "2")]);
+    }
 
     #[test]
     fn ids_round_trip() {

@@ -68,6 +68,8 @@ pub struct State {
     pub throttle: usize,
     /// The server's own address (wiremock shows requests as `localhost`).
     pub base: String,
+    /// Drives whose delta rounds Graph refuses (`423 notAllowed`: an archived site).
+    pub locked: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -303,6 +305,13 @@ impl FakeGraph {
                         )
                     }
                 };
+                if s.locked.iter().any(|l| l == drive) {
+                    return graph_error(
+                        423,
+                        "notAllowed",
+                        "The site is archived and cannot be accessed.",
+                    );
+                }
                 let Some(d) = s.drives.get(*drive) else {
                     return graph_error(404, "itemNotFound", "The resource could not be found.");
                 };
@@ -325,7 +334,14 @@ impl FakeGraph {
                     .iter()
                     .skip(offset)
                     .take(s.page_size)
-                    .map(|i| item_json(base, drive, i))
+                    .map(|i| {
+                        // OneDrive for Business leaves `cTag` out of delta answers.
+                        let mut v = item_json(base, drive, i);
+                        if let Some(map) = v.as_object_mut() {
+                            map.remove("cTag");
+                        }
+                        v
+                    })
                     .collect();
                 value.extend(page);
                 let end = offset + s.page_size >= listed.len();
