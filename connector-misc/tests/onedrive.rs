@@ -144,6 +144,33 @@ async fn folder_path_keeps_the_files_below_that_folder() {
 }
 
 #[tokio::test]
+async fn ragflows_config_reads_every_users_folder_and_passes_over_drives_without_it() {
+    // RAGFlow's form: the app's credentials and a folder, no users named.
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"folder_path": "/Shared/Handbook", "batch_size": 2}),
+    );
+    let report = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    // ada's two files below the folder; bob's drive has no such folder and is no failure.
+    assert_eq!(report.delivered, 2, "{report:?}");
+    assert!(report.failures.is_empty(), "{report:?}");
+    // Without User.Read.All the error says what to grant or to name.
+    graph.state.lock().unwrap().users_forbidden = true;
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert!(
+        e.to_string().contains("User.Read.All") && e.to_string().contains("user_ids"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
 async fn an_incremental_run_reads_the_changes_since_the_carried_delta_link() {
     let graph = standard(2);
     let server = graph.clone().start().await;

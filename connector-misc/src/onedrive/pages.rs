@@ -123,7 +123,7 @@ impl Reader {
                 format!("{ID_PREFIX}drive:{drive}"),
             ));
         }
-        let all_users = named.is_empty();
+        let all_users = self.all_users();
         if all_users {
             // Every user of the tenant; those without a OneDrive (no licence, never signed
             // in) answer 404 below and are passed over.
@@ -131,7 +131,20 @@ impl Reader {
                 "users",
                 &[("$select", "id,userPrincipalName"), ("$top", "999")],
             )?;
-            let users: Vec<User> = self.graph.all(&url).await?;
+            let users: Vec<User> = self.graph.all(&url).await.map_err(|e| {
+                if e.kind() == ErrorKind::PermissionDenied {
+                    Error::new(
+                        ErrorKind::PermissionDenied,
+                        format!(
+                            "with neither user_ids nor drive_ids every user's OneDrive is read, and listing the users needs the application permission User.Read.All (admin consent); grant it, or name user_ids or drive_ids: {e}"
+                        ),
+                    )
+                    .with_connector(SOURCE)
+                    .with_field("user_ids")
+                } else {
+                    e
+                }
+            })?;
             for u in users {
                 let label = format!(
                     "user `{}`",
@@ -179,6 +192,11 @@ impl Reader {
             }
         }
         Ok((targets, failures))
+    }
+
+    /// Whether the config names no user and no drive: every user's OneDrive is read.
+    fn all_users(&self) -> bool {
+        self.users.is_empty() && self.drives.is_empty()
     }
 
     /// Whether the folder with id `parent` is `scope` or below it, walking up through
@@ -410,6 +428,8 @@ pub(super) fn checkpointed(
             'drive: {
             let scope = match reader.scope(&target.drive).await {
                 Ok(Ok(scope)) => scope,
+                // Every user's drive: most have no such folder, which is no failure.
+                Ok(Err(_)) if reader.all_users() => break 'drive,
                 Ok(Err(failure)) => {
                     yield CheckpointedBatch::new(failed(vec![failure]), cp.clone());
                     break 'drive;
@@ -614,9 +634,9 @@ pub(super) fn list_ids(
             Err(Error::new(f.kind, format!("the id listing is incomplete: {}", f.message)).with_connector(SOURCE))?;
         }
         for target in targets {
-            let scope = match reader.scope(&target.drive).await? {
-                Ok(scope) => scope,
-                Err(f) => Err(Error::new(f.kind, f.message).with_connector(SOURCE))?,
+            // Graph says the folder is not there (404): none of its documents are either.
+            let Ok(scope) = reader.scope(&target.drive).await? else {
+                continue;
             };
             let mut parents = HashMap::new();
             let first = reader.graph.drive_delta_url(&target.drive)?;
@@ -673,7 +693,7 @@ pub(super) fn refetch(
         let (targets, _) = reader.targets().await?;
         let owners: HashMap<String, Arc<Target>> =
             targets.into_iter().map(|t| (t.drive.clone(), Arc::new(t))).collect();
-        let mut scopes: HashMap<String, Option<String>> = HashMap::new();
+        let mut scopes: HashMap<String, Option<Option<String>>> = HashMap::new();
         let mut parents = HashMap::new();
         for chunk in ids.chunks(100) {
             let mut pending = Vec::new();
@@ -681,10 +701,12 @@ pub(super) fn refetch(
                 let Some((drive, item_id)) = parse_id(id) else { continue };
                 let Some(target) = owners.get(drive) else { continue };
                 if !scopes.contains_key(drive) {
-                    let scope = reader.scope(drive).await?.ok().flatten();
+                    let scope = reader.scope(drive).await?.ok();
                     scopes.insert(drive.to_owned(), scope);
                 }
-                let scope = scopes.get(drive).cloned().flatten();
+                // `None`: the drive has no `folder_path` folder any more, so nothing of it is
+                // the source's (never the whole drive).
+                let Some(scope) = scopes.get(drive).cloned().flatten() else { continue };
                 let Some(item) = reader.graph.drive_item(drive, item_id).await? else { continue };
                 if !reader.admits(drive, &item, scope.as_deref(), &mut parents).await? {
                     continue;

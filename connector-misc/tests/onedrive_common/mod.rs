@@ -70,6 +70,8 @@ pub struct State {
     pub base: String,
     /// Drives whose delta rounds Graph refuses (`423 notAllowed`: an archived site).
     pub locked: Vec<String>,
+    /// `GET /users` answers 403 (the app lacks `User.Read.All`).
+    pub users_forbidden: bool,
 }
 
 #[derive(Clone)]
@@ -250,6 +252,11 @@ impl FakeGraph {
         };
         let segs: Vec<&str> = rest.split('/').collect();
         match segs.as_slice() {
+            ["users"] if s.users_forbidden => graph_error(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+            ),
             ["users"] => {
                 let value: Vec<Value> = s
                     .users
