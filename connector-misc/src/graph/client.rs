@@ -242,8 +242,15 @@ impl GraphClient {
                 .with_connector(source)
                 .with_field(p.path));
         }
+        // Graph throttles per app and tenant, whatever the token of the hour: one gate key
+        // for both, so workers of one tenant share a 429's wait and tenants do not.
         let builder = HttpClient::builder(source)
             .network_policy(policy)
+            .rate_gate_key(format!(
+                "graph:{}:{}",
+                app.tenant_id.trim().to_lowercase(),
+                app.client_id.trim()
+            ))
             .error_classifier(move |status, body| classify(status, body, permission_hint));
         let http = tune(builder).build()?;
         let token = OAuthToken::client_credentials(

@@ -34,8 +34,10 @@
 //! - **Access** (unless `include_permissions: false`): the drive's owner, and every user and
 //!   group the file's permissions grant a role (`GET items/{id}/permissions`, asked in JSON
 //!   batches of 20 per page): users by e-mail, Entra groups as `aad-group:{id}`, SharePoint
-//!   groups as `sp-group:{name}`; an organisation-wide link adds `tenant:{tenant}`, an anonymous
-//!   link makes the file public. A file whose permissions cannot be read keeps `access` unset.
+//!   groups as `sp-group:{name}`; an organisation-wide link and "Everyone except external
+//!   users" (`spo-grid-all-users`) add `tenant:{tenant}`, an anonymous link makes the file
+//!   public. A file whose permissions cannot be read is narrowed to the drive's owner until a
+//!   later run reads them (fail closed).
 //!   Sharing a file moves none of its tags, so delta rounds ask for sharing changes
 //!   (`Prefer: deltashowsharingchanges`, see [`crate::graph::DELTA_PREFER`]): a file shared
 //!   or unshared is listed by the next incremental run, and its version, which hashes who may

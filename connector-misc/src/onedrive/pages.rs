@@ -303,11 +303,16 @@ impl Reader {
                 }
                 Ok(None) => {}
                 Err(e) if e.kind().ends_sync() => return Err(e),
-                Err(e) => tracing::warn!(
-                    connector = SOURCE,
-                    item = item.as_str(),
-                    "permissions not readable, access left unset: {e}"
-                ),
+                // Fail closed: a file whose sharing cannot be read is the owner's alone until a
+                // later run reads it (its version, which hashes the access, then changes).
+                Err(e) => {
+                    tracing::warn!(
+                        connector = SOURCE,
+                        item = item.as_str(),
+                        "permissions not readable, access narrowed to the drive's owner: {e}"
+                    );
+                    out.insert(item.clone(), access(&[], target, &self.tenant));
+                }
             }
         }
         Ok(out)
@@ -337,6 +342,19 @@ struct Grantee {
     group: Option<Identity>,
     #[serde(default)]
     site_group: Option<Identity>,
+    #[serde(default)]
+    site_user: Option<SiteUser>,
+}
+
+/// A SharePoint principal by its claims login name (`c:0-.f|rolemanager|spo-grid-all-users/…`
+/// is "Everyone except external users").
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SiteUser {
+    #[serde(default)]
+    login_name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -373,6 +391,15 @@ fn access(permissions: &[Permission], target: &Target, tenant: &str) -> Access {
                 .and_then(|u| u.display_name.as_deref())
             {
                 groups.insert(format!("sp-group:{name}"));
+            }
+            if let Some(user) = &g.site_user {
+                let login = user.login_name.as_deref().unwrap_or_default();
+                if login.contains("spo-grid-all-users") {
+                    // Everyone except external users: the tenant's members.
+                    groups.insert(format!("tenant:{tenant}"));
+                } else if let Some(email) = user.email.as_deref().filter(|e| !e.is_empty()) {
+                    emails.insert(email.to_lowercase());
+                }
             }
         }
     }
@@ -878,6 +905,9 @@ mod tests {
             {"id": "3", "roles": ["write"], "grantedToV2": {"group": {"id": "g1", "displayName": "Eng"}}},
             {"id": "4", "roles": ["read"], "grantedToV2": {"siteGroup": {"displayName": "Visitors", "id": "5"}}},
             {"id": "5", "roles": ["read"], "link": {"scope": "organization", "type": "view"}},
+            {"id": "7", "roles": ["read"], "grantedToV2": {"siteUser": {"displayName": "Everyone except external users",
+                "loginName": "c:0-.f|rolemanager|spo-grid-all-users/72f988bf-86f1-41af-91ab-2d7cd011db47"}}},
+            {"id": "8", "roles": ["read"], "grantedToV2": {"siteUser": {"email": "Dora@contoso.com", "loginName": "i:0#.f|membership|dora@contoso.com"}}},
             {"id": "6", "roles": [], "grantedToV2": {"user": {"email": "nobody@contoso.com"}}},
         ]))
         .unwrap();
@@ -888,7 +918,12 @@ mod tests {
         let a = access(&perms, &target, "t1");
         assert_eq!(
             a.emails,
-            ["ada@contoso.com", "bob@contoso.com", "owner@contoso.com"]
+            [
+                "ada@contoso.com",
+                "bob@contoso.com",
+                "dora@contoso.com",
+                "owner@contoso.com"
+            ]
         );
         assert_eq!(a.groups, ["aad-group:g1", "sp-group:Visitors", "tenant:t1"]);
         assert!(!a.public);
