@@ -127,6 +127,14 @@ async fn folder_path_keeps_the_files_below_that_folder() {
     graph.put("b!ada", "A1", "a.txt", "F2", "alpha", 50);
     let sink = run(&c, &store, SyncMode::Incremental).await;
     assert_eq!(sink.ids(), ["onedrive:b!ada:A1"]);
+    // check() finds the folder missing in a named user's drive, naming the field.
+    let missing = build(
+        &server.uri(),
+        json!({"user_ids": ["bob@contoso.com"], "folder_path": "/Shared/Handbook"}),
+    );
+    let e = missing.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.to_string().contains("folder_path"), "{e}");
     // A drive without the folder is a failure naming it.
     let c = build(
         &server.uri(),

@@ -66,8 +66,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_core::{
-    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
-    SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, ErrorKind,
+    Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 
@@ -79,6 +79,9 @@ use pages::Reader;
 
 /// The registry key of the OneDrive connector.
 pub const SOURCE: &str = "onedrive";
+
+/// Users whose drives `check()` tries when every user's drive is read.
+const CHECK_SAMPLE: usize = 5;
 
 /// The application permissions a 403 asks for.
 const PERMISSIONS: &str = "Files.Read.All (and User.Read.All to list every user)";
@@ -199,22 +202,35 @@ impl Connector for OnedriveConnector {
         Some(Arc::new(connector))
     }
 
-    /// Gets a token, resolves the drives (a named user without a OneDrive fails here) and
-    /// reads the first delta page of the first one: the secret is accepted, the app holds
-    /// `Files.Read.All`, the drives exist.
+    /// Gets a token, resolves the drives (a named user without a OneDrive fails here; with
+    /// every user's drive, only the first few users are tried), reads the first delta page of
+    /// the first drive and, for named users and drives, finds `folder_path` in each: the
+    /// secret is accepted, the app holds `Files.Read.All`, the drives and folder exist.
     ///
     /// # Errors
     /// `Unauthenticated` naming `credentials.client_secret`, `PermissionDenied` naming the
-    /// application permission, `NotFound` naming the user or drive, `Unavailable` when Graph
-    /// cannot be reached.
+    /// application permission, `NotFound` naming the user, drive or `folder_path`,
+    /// `Unavailable` when Graph cannot be reached.
     async fn check(&self) -> Result<()> {
-        let (targets, failures) = self.reader.targets().await?;
+        // Every user's drive: a sample of the first users, not the whole tenant.
+        let (targets, failures) = self.reader.targets_of(Some(CHECK_SAMPLE)).await?;
         if let Some(f) = failures.into_iter().next() {
             return Err(Error::new(f.kind, f.message).with_connector(SOURCE));
         }
         if let Some(t) = targets.first() {
             let url = self.reader.graph.drive_delta_url(&t.drive)?;
             self.reader.graph.drive_delta(&url).await?;
+        }
+        // A named user's or drive's missing folder fails every run: say so now. (Among every
+        // user's drives most lack it, which is no error.)
+        if !self.reader.users.is_empty() || !self.reader.drives.is_empty() {
+            for t in &targets {
+                if let Err(f) = self.reader.scope(&t.drive).await? {
+                    return Err(Error::new(ErrorKind::NotFound, f.message)
+                        .with_connector(SOURCE)
+                        .with_field("folder_path"));
+                }
+            }
         }
         Ok(())
     }

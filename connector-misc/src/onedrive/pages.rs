@@ -104,6 +104,15 @@ impl Reader {
     /// The drives this config reads, in a stable order without repeats, and a failure for
     /// each named user or drive that has none (or cannot be read).
     pub(crate) async fn targets(&self) -> Result<(Vec<Target>, Vec<Failure>)> {
+        self.targets_of(None).await
+    }
+
+    /// As [`targets`](Self::targets), with every user read only from the first page of at
+    /// most `sample` users when given (what `check()` needs on a tenant of 100,000).
+    pub(crate) async fn targets_of(
+        &self,
+        sample: Option<usize>,
+    ) -> Result<(Vec<Target>, Vec<Failure>)> {
         let mut failures = Vec::new();
         // (request path, what a failure names, the failure's id)
         let mut named: Vec<(String, String, String)> = Vec::new();
@@ -127,11 +136,16 @@ impl Reader {
         if all_users {
             // Every user of the tenant; those without a OneDrive (no licence, never signed
             // in) answer 404 below and are passed over.
+            let top = sample.map_or_else(|| "999".to_owned(), |n| n.clamp(1, 999).to_string());
             let url = self.graph.url(
                 "users",
-                &[("$select", "id,userPrincipalName"), ("$top", "999")],
+                &[("$select", "id,userPrincipalName"), ("$top", &top)],
             )?;
-            let users: Vec<User> = self.graph.all(&url).await.map_err(|e| {
+            let listed = match sample {
+                Some(_) => self.graph.page::<User>(&url).await.map(|p| p.value),
+                None => self.graph.all(&url).await,
+            };
+            let users: Vec<User> = listed.map_err(|e| {
                 if e.kind() == ErrorKind::PermissionDenied {
                     Error::new(
                         ErrorKind::PermissionDenied,
@@ -237,7 +251,10 @@ impl Reader {
 
     /// The folder of `folder_path` in `drive`: `Ok(None)` for the whole drive; a failure
     /// when the drive has no such folder.
-    async fn scope(&self, drive: &str) -> Result<std::result::Result<Option<String>, Failure>> {
+    pub(crate) async fn scope(
+        &self,
+        drive: &str,
+    ) -> Result<std::result::Result<Option<String>, Failure>> {
         if self.folder.is_empty() {
             return Ok(Ok(None));
         }
@@ -263,7 +280,10 @@ impl Reader {
         scope: Option<&str>,
         parents: &mut HashMap<String, Option<String>>,
     ) -> Result<bool> {
-        if !item.is_file() || (!self.allow_images && crate::files::is_image(&item.name)) {
+        if !item.is_file()
+            || (!self.allow_images && crate::files::is_image(&item.name))
+            || is_onenote_part(&item.name)
+        {
             return Ok(false);
         }
         match scope {
@@ -431,6 +451,10 @@ pub(super) fn checkpointed(
         let (targets, failures) = reader.targets().await?;
         let mut cp = from;
         let resume = cp.current.take();
+        if failures.is_empty() {
+            // Drives no longer read (a user gone, a config narrowed) keep no link.
+            cp.since.retain(|drive, _| targets.iter().any(|t| &t.drive == drive));
+        }
         if !failures.is_empty() {
             yield CheckpointedBatch::new(failed(failures), cp.clone());
         }
@@ -628,6 +652,13 @@ fn remember_folders(items: &[DriveItem], parents: &mut HashMap<String, Option<St
             .flatten();
         parents.insert(item.id.clone(), up);
     }
+}
+
+/// Whether `name` is a part of a OneNote notebook (a section, its table of contents, a
+/// package): files inside the notebook's package item, in a binary format no host parses.
+fn is_onenote_part(name: &str) -> bool {
+    crate::files::extension_of(name)
+        .is_some_and(|e| matches!(e.as_str(), "one" | "onetoc2" | "onepkg"))
 }
 
 /// A batch of failures only.
@@ -885,6 +916,13 @@ mod tests {
             .map(|i| (i.id.as_str(), i.name.as_str()))
             .collect();
         assert_eq!(shown, [("b", "x"), ("a", "2")]);
+    }
+
+    #[test]
+    fn onenote_parts_are_not_files_to_read() {
+        assert!(is_onenote_part("Notes/Meetings.one"));
+        assert!(is_onenote_part("Open Notebook.onetoc2"));
+        assert!(!is_onenote_part("minutes.docx"));
     }
 
     #[test]
