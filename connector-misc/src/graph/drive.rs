@@ -264,7 +264,8 @@ impl GraphClient {
 
     /// The content of item `item` of drive `drive`, at most `max` bytes: Graph answers with
     /// a redirect to a pre-authenticated download URL, which core's client follows without
-    /// the token (it leaves the origin).
+    /// the token (it leaves the origin). The request may take a minute plus a second per MiB
+    /// of `max`, so a large file is not cut off by the default timeout.
     ///
     /// # Errors
     /// [`NotFound`](connector_core::ErrorKind::NotFound) when the item is gone; a body over
@@ -275,7 +276,9 @@ impl GraphClient {
             &format!("drives/{}/items/{}/content", escape(drive), escape(item)),
             &[],
         )?;
-        self.send(&url, |r| r.max_body_bytes(max)).await
+        let timeout = std::time::Duration::from_secs(60 + max / (1024 * 1024));
+        self.send(&url, |r| r.max_body_bytes(max).timeout(timeout))
+            .await
     }
 }
 

@@ -850,7 +850,9 @@ async fn fetch(reader: Reader, item: Item) -> Result<Option<Outcome>> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    Ok(Some(document(&target, &item, access, body.to_vec()).into()))
+    Ok(Some(
+        document(&target, &item, access, Vec::from(body)).into(),
+    ))
 }
 
 /// The document of a downloaded file.
