@@ -138,6 +138,15 @@ impl Connector for LocalConnector {
             .into()
     }
 
+    /// Two seconds: a file's modification time is the file system's clock, which is coarser
+    /// than the sync's (a kernel tick on ext4, two seconds on FAT, the server's clock on a
+    /// network share). A file written a moment after a run ended can carry a time just before
+    /// that run's window end, and a window starting exactly there would miss it. What the
+    /// overlap lists again is unchanged by its fingerprint and costs no read.
+    fn min_overlap(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(2)
+    }
+
     /// Checks that `path` is a folder this process may list.
     ///
     /// # Errors
