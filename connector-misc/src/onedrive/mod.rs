@@ -111,7 +111,7 @@ impl OnedriveConnector {
     /// A connector for `config`.
     ///
     /// # Errors
-    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of
+    /// [`ErrorKind::Config`] listing every problem of
     /// `config`.
     pub fn new(config: OnedriveConfig) -> Result<Self> {
         let problems = connector_core::ConnectorConfig::validate(&config);
