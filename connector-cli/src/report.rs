@@ -24,6 +24,13 @@ pub(crate) fn summary(report: &SyncReport, target: &str) -> String {
         report.duration,
         report.docs_per_second(),
     );
+    if report.gone > 0 {
+        let _ = write!(
+            out,
+            "\n  gone: {} listed items were deleted in the source before they could be read (no failure; prune removes what is left of them)",
+            report.gone
+        );
+    }
     for failure in report.failures.iter().take(LISTED_FAILURES) {
         let id = failure.id.as_deref().unwrap_or("(no id)");
         let _ = write!(

@@ -540,8 +540,8 @@ impl Failure {
     }
 }
 
-/// One source page: documents, per-item failures and the ids the connector saw but did not
-/// download because their fingerprint was unchanged.
+/// One source page: documents, per-item failures, the ids the connector saw but did not
+/// download because their fingerprint was unchanged, and the ids the source reported deleted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Batch {
@@ -554,6 +554,14 @@ pub struct Batch {
     /// they had not changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unchanged: Vec<String>,
+    /// Ids the source itself reported deleted (a change feed's tombstones: a delta item marked
+    /// `deleted`, a `@removed` entry, a ticket whose status became `deleted`). The sync loop
+    /// deletes them from the sink and the state store in stream order: after the documents of
+    /// every earlier page, before this page's documents. An id that is also one of this page's
+    /// documents is not deleted (the document is the page's last word on it). Ids the sink
+    /// never held are harmless. Prune still catches what a source deletes silently.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted: Vec<String>,
 }
 
 impl Batch {
@@ -563,6 +571,7 @@ impl Batch {
             documents,
             failures: Vec::new(),
             unchanged: Vec::new(),
+            deleted: Vec::new(),
         }
     }
 
@@ -576,12 +585,31 @@ impl Batch {
             documents,
             failures,
             unchanged,
+            deleted: Vec::new(),
         }
+    }
+
+    /// The page with `ids` reported deleted by the source (see [`Batch::deleted`]).
+    ///
+    /// ```
+    /// use connector_core::Batch;
+    ///
+    /// let page = Batch::new(Vec::new()).with_deleted(vec!["drive/item-7".to_owned()]);
+    /// assert_eq!(page.deleted, ["drive/item-7"]);
+    /// assert!(!page.is_empty());
+    /// ```
+    #[must_use]
+    pub fn with_deleted(mut self, ids: Vec<String>) -> Self {
+        self.deleted = ids;
+        self
     }
 
     /// Whether the page holds nothing at all.
     pub fn is_empty(&self) -> bool {
-        self.documents.is_empty() && self.failures.is_empty() && self.unchanged.is_empty()
+        self.documents.is_empty()
+            && self.failures.is_empty()
+            && self.unchanged.is_empty()
+            && self.deleted.is_empty()
     }
 
     /// Sum of the documents' body sizes.

@@ -85,10 +85,12 @@ pub trait Sink: Send + Sync {
     /// [`ErrorKind::Sink`](crate::ErrorKind::Sink).
     async fn write(&self, documents: &[Document]) -> Result<()>;
 
-    /// Deletes documents by id (prune).
+    /// Deletes documents by id: what prune found gone, and what the source reported deleted in
+    /// its pages ([`Batch::deleted`](crate::Batch::deleted)). Ids the sink never held are
+    /// to be ignored, and a deletion may be repeated after a resume.
     ///
     /// # Errors
-    /// Any error: the prune stops and the ids stay known to the state store.
+    /// Any error: the prune or the run stops and the ids stay known to the state store.
     async fn delete(&self, ids: &[String]) -> Result<()>;
 
     /// Whether this sink reads [`Content::Spooled`](crate::Content::Spooled) bodies from

@@ -221,6 +221,9 @@ pub struct Progress {
     pub unchanged: u64,
     /// Failed items.
     pub failed: u64,
+    /// Ids deleted from the sink because the source reported them deleted
+    /// ([`Batch::deleted`](crate::Batch::deleted)).
+    pub deleted: u64,
     /// Content bytes seen.
     pub bytes: u64,
 }
@@ -247,7 +250,9 @@ pub struct SyncReport {
     /// download): no document and no failure; prune removes what the store still holds of
     /// them. Counted by the connector ([`SyncStats::add_gone`](crate::SyncStats::add_gone)).
     pub gone: u64,
-    /// Documents deleted by prune.
+    /// Documents deleted from the sink: those the source reported deleted in its pages
+    /// ([`Batch::deleted`](crate::Batch::deleted)) plus those prune removed
+    /// ([`SyncReport::prune`] has prune's share).
     pub deleted: u64,
     /// Documents acknowledged by the sink.
     pub delivered: u64,

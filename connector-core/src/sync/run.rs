@@ -146,7 +146,7 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
         updated: state.progress.updated,
         unchanged: state.progress.unchanged,
         failed,
-        deleted: 0,
+        deleted: state.progress.deleted,
         error: None,
     };
     if let Err(err) = outcome {
@@ -178,7 +178,7 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
         unchanged: state.progress.unchanged,
         failed,
         gone: stats.gone(),
-        deleted: 0,
+        deleted: state.progress.deleted,
         delivered: state.progress.delivered,
         bytes: state.progress.bytes,
         pages: state.progress.pages,
@@ -191,7 +191,7 @@ pub(super) async fn run(syncer: &Syncer, mode: SyncMode) -> Result<SyncReport> {
     };
     if syncer.options.prune {
         let pruned = syncer.prune().instrument(span).await?;
-        report.deleted = pruned.deleted;
+        report.deleted += pruned.deleted;
         report.prune = Some(pruned);
         report.duration = clock.elapsed();
     }
@@ -649,6 +649,10 @@ impl Pipeline<'_> {
                 .retain(|f| f.id.as_ref().is_none_or(|id| !seen.contains(id)));
             batch.unchanged.retain(|id| !seen.contains(id));
         }
+        if !batch.deleted.is_empty() {
+            let deleted = std::mem::take(&mut batch.deleted);
+            self.delete(deleted, &batch.documents).await?;
+        }
         let progress = &mut self.state.progress;
         progress.pages += 1;
         let known = if batch.documents.is_empty() {
@@ -728,6 +732,55 @@ impl Pipeline<'_> {
             self.commit_pages().await?;
         }
         self.report_progress();
+        Ok(())
+    }
+
+    /// Deletes what the source reported deleted ([`Batch::deleted`]) from the sink and the
+    /// store, in stream order: every document buffered before is written first, so a document
+    /// an earlier page delivered and this page deletes ends deleted. The ids among the page's
+    /// own `documents` are kept (the page's documents are its last word). A repeat after a
+    /// resume deletes again, which is harmless.
+    async fn delete(&mut self, mut ids: Vec<String>, documents: &[Document]) -> Result<()> {
+        if !documents.is_empty() {
+            let present: HashSet<&str> = documents.iter().map(|d| d.id.as_str()).collect();
+            ids.retain(|id| !present.contains(id.as_str()));
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        while self.buffer_len > 0 {
+            self.flush_one().await?;
+        }
+        let syncer = self.syncer;
+        let source = syncer.connector.source();
+        let gate = Arc::clone(&self.gate);
+        let writing = gate.lock().await;
+        syncer.sink.delete(&ids).await.map_err(|e| {
+            if e.kind() == ErrorKind::Sink {
+                e.with_connector(source)
+            } else {
+                Error::new(ErrorKind::Sink, "the sink refused a deletion")
+                    .with_connector(source)
+                    .with_cause(e)
+            }
+        })?;
+        syncer.state.remove_documents(&ids).await?;
+        tracing::debug!(
+            count = ids.len(),
+            "deleted what the source reported deleted"
+        );
+        self.state.progress.deleted += ids.len() as u64;
+        // A deleted item's old failure is settled: there is nothing left to retry.
+        let settled: Vec<String> = ids
+            .into_iter()
+            .filter(|id| self.known_failures.contains_key(id))
+            .collect();
+        drop(writing);
+        if !settled.is_empty() {
+            self.resolve(settled).await?;
+        }
         Ok(())
     }
 
