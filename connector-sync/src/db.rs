@@ -31,6 +31,11 @@ const SQLITE_SCHEMA: &[(i64, &str, &str)] = &[
         "engine",
         include_str!("../migrations/sqlite/0004_engine.sql"),
     ),
+    (
+        5,
+        "gone",
+        include_str!("../migrations/sqlite/0005_gone.sql"),
+    ),
 ];
 /// The same tables in PostgreSQL's dialect (`TIMESTAMPTZ`, `JSONB`, `BIGSERIAL`).
 const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
@@ -53,6 +58,11 @@ const POSTGRES_SCHEMA: &[(i64, &str, &str)] = &[
         4,
         "engine",
         include_str!("../migrations/postgres/0004_engine.sql"),
+    ),
+    (
+        5,
+        "gone",
+        include_str!("../migrations/postgres/0005_gone.sql"),
     ),
 ];
 
@@ -429,6 +439,16 @@ mod tests {
             "postgres",
             4,
             "fb4b8689181e3e63725350d4da85a18b1da0579f1d7c6767b32f1488cf2939087b4c62940786b354d5f42f065d2b2ccd",
+        ),
+        (
+            "sqlite",
+            5,
+            "7239680448355a78f96aea4dfdd1ecbf3d07d105a5f58ea6919ef69819223ae28c9f41e376dedf16b4a7d7afeea48d08",
+        ),
+        (
+            "postgres",
+            5,
+            "e1a6b9445c181cf23ca6a98d7d230412b4dae2d8fdf422ff6dec84be42733698b5d15ef03eb99013161f9fb760f7aecc",
         ),
     ];
 

@@ -23,7 +23,7 @@
 //! {"id": "job-42-1-finished", "type": "job.finished", "created": 1767225600,
 //!  "data": {"job_id": 42, "connector_id": "…", "source": "local", "kind": "sync",
 //!           "partition": "", "attempt": 1, "counters": {"new": 3, "updated": 0,
-//!           "unchanged": 0, "failed": 0, "deleted": 0}, "duration_ms": 120,
+//!           "unchanged": 0, "failed": 0, "deleted": 0, "gone": 0}, "duration_ms": 120,
 //!           "stats": {"requests": 0, "retries": 0, "rate_limit_wait_ms": 0, "delivered": 3},
 //!           "error": null, "retry_at": null, "worker": "…", "at": "2026-01-01T00:00:00Z"}}
 //! ```
@@ -127,7 +127,7 @@ pub struct EventData {
     pub partition: String,
     /// The attempt (1-based).
     pub attempt: u32,
-    /// Documents new, updated, unchanged, failed, deleted (zero when started).
+    /// Documents new, updated, unchanged, failed, deleted, gone (zero when started).
     pub counters: JobCounters,
     /// How long the attempt ran, in milliseconds (`null` when started).
     pub duration_ms: Option<u64>,

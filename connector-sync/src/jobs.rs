@@ -140,8 +140,11 @@ pub struct JobCounters {
     pub unchanged: u64,
     /// Failed items.
     pub failed: u64,
-    /// Deleted documents (prune).
+    /// Deleted documents: those the source reported deleted, and prune's.
     pub deleted: u64,
+    /// Listed items that were gone when read (deleted in the source meanwhile; no failure).
+    #[serde(default)]
+    pub gone: u64,
 }
 
 /// A job as stored.
@@ -201,7 +204,7 @@ pub struct JobRecord {
 pub(crate) const JOB_COLUMNS: &str = "id, connector_id, kind, mode, partition_key, status, \
      refetch_ids, window_start, window_end, docs_new, docs_updated, docs_unchanged, docs_failed, \
      docs_deleted, error, wait_reason, attempt, run_after, lease_owner, lease_expires_at, \
-     heartbeat_at, created_at, started_at, finished_at, fruitless, last_progress_at";
+     heartbeat_at, created_at, started_at, finished_at, fruitless, last_progress_at, docs_gone";
 
 /// A [`JobRecord`] from a row of [`JOB_COLUMNS`] (a macro: the row type differs per backend).
 macro_rules! job_from_row {
@@ -234,6 +237,7 @@ macro_rules! job_from_row {
                     unchanged: count(11)?,
                     failed: count(12)?,
                     deleted: count(13)?,
+                    gone: count(26)?,
                 },
                 error: row.try_get(14)?,
                 wait_reason: row.try_get(15)?,
@@ -614,6 +618,8 @@ pub(crate) async fn heartbeat(
              docs_updated = CASE WHEN $4 THEN $6 ELSE docs_updated END, \
              docs_unchanged = CASE WHEN $4 THEN $7 ELSE docs_unchanged END, \
              docs_failed = CASE WHEN $4 THEN $8 ELSE docs_failed END, \
+             docs_deleted = CASE WHEN $4 THEN $10 ELSE docs_deleted END, \
+             docs_gone = CASE WHEN $4 THEN $11 ELSE docs_gone END, \
              wait_reason = $9 \
              WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
         sql_in_secs(pg, "$3"),
@@ -630,6 +636,8 @@ pub(crate) async fn heartbeat(
         .bind(i64::try_from(c.unchanged).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.failed).unwrap_or(i64::MAX))
         .bind(wait_reason)
+        .bind(i64::try_from(c.deleted).unwrap_or(i64::MAX))
+        .bind(i64::try_from(c.gone).unwrap_or(i64::MAX))
         .execute(pool)
         .await
         .map_err(|e| db.error(&format!("cannot renew the lease of job {id} in"), &e))?
@@ -727,7 +735,8 @@ pub(crate) async fn finish(db: &SyncDb, id: i64, worker: &str, how: Finish) -> R
          docs_updated = CASE WHEN $10 THEN $12 ELSE docs_updated END, \
          docs_unchanged = CASE WHEN $10 THEN $13 ELSE docs_unchanged END, \
          docs_failed = CASE WHEN $10 THEN $14 ELSE docs_failed END, \
-         docs_deleted = CASE WHEN $10 THEN $15 ELSE docs_deleted END \
+         docs_deleted = CASE WHEN $10 THEN $15 ELSE docs_deleted END, \
+         docs_gone = CASE WHEN $10 THEN $17 ELSE docs_gone END \
          WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
         now = sql_now(pg),
         retry = sql_in_secs(pg, "$6"),
@@ -750,6 +759,7 @@ pub(crate) async fn finish(db: &SyncDb, id: i64, worker: &str, how: Finish) -> R
         .bind(i64::try_from(c.failed).unwrap_or(i64::MAX))
         .bind(i64::try_from(c.deleted).unwrap_or(i64::MAX))
         .bind(uncount)
+        .bind(i64::try_from(c.gone).unwrap_or(i64::MAX))
         .execute(pool)
         .await
         .map_err(|e| db.error(&format!("cannot finish job {id} in"), &e))?

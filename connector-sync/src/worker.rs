@@ -324,7 +324,9 @@ fn counters_of(p: &Progress) -> JobCounters {
         updated: p.updated,
         unchanged: p.unchanged,
         failed: p.failed,
-        deleted: 0,
+        deleted: p.deleted,
+        // Counted by the connector, not the loop: known when the run ends.
+        gone: 0,
     }
 }
 
@@ -337,6 +339,7 @@ fn plus(base: JobCounters, this: JobCounters) -> JobCounters {
         unchanged: base.unchanged.saturating_add(this.unchanged),
         failed: base.failed.saturating_add(this.failed),
         deleted: base.deleted.saturating_add(this.deleted),
+        gone: base.gone.saturating_add(this.gone),
     }
 }
 
@@ -764,6 +767,7 @@ async fn attempt_job(
                     unchanged: report.unchanged,
                     failed: report.failed,
                     deleted: report.deleted,
+                    gone: report.gone,
                 },
             ),
             window: report.window.map(|w| (w.start, w.end)),

@@ -30,7 +30,7 @@ fn job_duration() -> Histogram {
 /// | `connectors_jobs` | gauge, read from the database at each scrape (every process) | `status` |
 /// | `connectors_job_events_total` | counter | `event` (`started`, `finished`, `failed`), `kind` |
 /// | `connectors_job_duration_seconds` | histogram of finished and failed attempts | `kind`, `outcome` |
-/// | `connectors_documents_total` | counter | `outcome` (`new`, `updated`, `unchanged`, `failed`, `deleted`) |
+/// | `connectors_documents_total` | counter | `outcome` (`new`, `updated`, `unchanged`, `failed`, `deleted`, `gone`) |
 /// | `connectors_source_requests_total` | counter of the connectors' requests to their services | |
 /// | `connectors_source_request_retries_total` | counter | |
 /// | `connectors_rate_limit_wait_seconds_total` | counter of time spent waiting on rate limits | |
@@ -185,6 +185,7 @@ impl JobObserver for ApiMetrics {
             ("unchanged", c.unchanged),
             ("failed", c.failed),
             ("deleted", c.deleted),
+            ("gone", c.gone),
         ] {
             if n > 0 {
                 self.documents

@@ -361,8 +361,11 @@ pub struct JobCountersView {
     pub unchanged: u64,
     /// Items that failed.
     pub failed: u64,
-    /// Documents deleted (prune).
+    /// Documents deleted: those the source reported deleted, and prune's.
     pub deleted: u64,
+    /// Listed items that were gone when read (deleted in the source between the listing and
+    /// the download): neither a document nor a failure.
+    pub gone: u64,
 }
 
 /// A job: its status and progress (`GET …/sync/{jobId}`), or one entry of the sync log
@@ -437,6 +440,7 @@ impl From<JobRecord> for JobView {
                 unchanged: c.unchanged,
                 failed: c.failed,
                 deleted: c.deleted,
+                gone: c.gone,
             },
             attempt: j.attempt,
             wait_reason: j.wait_reason,
