@@ -20,6 +20,10 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod json;
+
+pub use json::{SecretJson, SecretJsonSchema};
+
 /// Values shorter than this are not redacted from text: a three-letter "secret" would blank
 /// out ordinary words. (They are still hidden from `Debug` and `Display`.)
 pub const MIN_REDACTED_LEN: usize = 6;

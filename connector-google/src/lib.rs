@@ -19,7 +19,7 @@ pub mod google_drive;
 #[cfg(any(feature = "google_drive", feature = "gmail"))]
 mod walk;
 
-pub use auth::{GoogleCredentialsConfig, GoogleTokens, StringList};
+pub use auth::{GoogleCredentialsConfig, GoogleTokens, GoogleTokensSchema, StringList};
 #[cfg(feature = "gmail")]
 pub use gmail::{GmailCheckpoint, GmailConfig, GmailConnector};
 #[cfg(feature = "google_drive")]

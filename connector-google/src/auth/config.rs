@@ -1,73 +1,26 @@
 //! The credentials part of both configs, as RAGFlow names it. Their list fields, which
 //! RAGFlow's web form sends as comma-separated strings, are [`connector_core::StringList`].
 
-use std::borrow::Cow;
 use std::fmt;
 
 use connector_core::config::IgnoredField;
-use connector_core::{FieldError, Secret, StringList};
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use connector_core::secret::{SecretJson, SecretJsonSchema};
+use connector_core::{FieldError, StringList};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 /// `credentials.google_tokens`: a service-account key or an OAuth user token, as a JSON string
-/// (RAGFlow stores it so) or a JSON object. Kept whole as a [`Secret`].
-#[derive(Clone, PartialEq)]
-pub struct GoogleTokens(Secret);
+/// (RAGFlow stores it so) or a JSON object. Kept whole as a [`Secret`](connector_core::Secret).
+pub type GoogleTokens = SecretJson<GoogleTokensSchema>;
 
-impl GoogleTokens {
-    /// Wraps the JSON text of a key or token.
-    pub fn new(json: impl Into<String>) -> Self {
-        Self(Secret::new(json))
-    }
+/// The schema of [`GoogleTokens`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct GoogleTokensSchema;
 
-    /// The JSON text.
-    pub fn secret(&self) -> &Secret {
-        &self.0
-    }
-}
-
-impl fmt::Debug for GoogleTokens {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl Serialize for GoogleTokens {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for GoogleTokens {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Never echo the value in an error: it holds a private key or a refresh token.
-        match Value::deserialize(deserializer) {
-            Ok(Value::String(s)) => Ok(Self::new(s)),
-            Ok(v @ Value::Object(_)) => Ok(Self::new(v.to_string())),
-            _ => Err(serde::de::Error::custom(
-                "must be a JSON object or a string holding one",
-            )),
-        }
-    }
-}
-
-impl JsonSchema for GoogleTokens {
-    fn schema_name() -> Cow<'static, str> {
-        "GoogleTokens".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "A service-account key (`type: service_account`, `client_email`, `private_key`) or an OAuth user token (`refresh_token`, `client_id`, `client_secret`), as a JSON object or a string holding one.",
-            "anyOf": [{ "type": "object" }, { "type": "string" }],
-            "writeOnly": true
-        })
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
+impl SecretJsonSchema for GoogleTokensSchema {
+    const NAME: &'static str = "GoogleTokens";
+    const DESCRIPTION: &'static str = "A service-account key (`type: service_account`, `client_email`, `private_key`) or an OAuth user token (`refresh_token`, `client_id`, `client_secret`), as a JSON object or a string holding one.";
 }
 
 /// RAGFlow's `credentials.authentication_method`, as both Google configs accept and ignore it.

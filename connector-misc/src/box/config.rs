@@ -1,14 +1,14 @@
 //! [`BoxConfig`]: which Box account (its OAuth tokens), which folder, and how much of it.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::num::{NonZeroU32, NonZeroU64};
 
 use connector_core::config::IgnoredField;
 use connector_core::net::NetworkPolicy;
+use connector_core::secret::{SecretJson, SecretJsonSchema};
 use connector_core::{ConnectorConfig, FieldError, Secret};
-use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
-use serde::{Deserialize, Deserializer, Serialize};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
@@ -33,69 +33,55 @@ pub(crate) const TOKENS_FIELD: &str = "credentials.box_tokens";
 /// `credentials.box_tokens`: the JSON RAGFlow's Box OAuth flow stores, as a string (RAGFlow's
 /// shape) or an object: `client_id`, `client_secret`, `access_token`, `refresh_token` (and
 /// `redirect_uri`, `authorization_code`, kept as they are). Kept whole as a [`Secret`].
-#[derive(Clone, PartialEq)]
-pub struct BoxTokens(Secret);
+pub type BoxTokens = SecretJson<BoxTokensSchema>;
 
-impl BoxTokens {
-    /// Wraps the JSON text of the tokens.
-    pub fn new(json: impl Into<String>) -> Self {
-        Self(Secret::new(json))
+/// The schema of [`BoxTokens`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BoxTokensSchema;
+
+impl SecretJsonSchema for BoxTokensSchema {
+    const NAME: &'static str = "BoxTokens";
+    const DESCRIPTION: &'static str = "The tokens of Box's OAuth 2 flow as RAGFlow stores them: `client_id`, `client_secret`, `access_token`, `refresh_token` (other keys such as `redirect_uri` are kept), as a JSON object or a string holding one. Box refresh tokens are single-use: after each renewal the connector hands this JSON, with the new tokens, to the host's CredentialStore before using them.";
+    const EXAMPLE: Option<&'static str> = Some(
+        r#"{"client_id": "ly1nj6n11vionaie65emwzk575hnnmrk", "client_secret": "…", "access_token": "…", "refresh_token": "…"}"#,
+    );
+}
+
+/// The parts of `box_tokens` the connector uses.
+pub(crate) fn token_parts(tokens: &BoxTokens) -> Result<TokenParts, Vec<String>> {
+    let map = tokens.object().map_err(|e| vec![e])?;
+    let text = |key: &str| {
+        map.get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let parts = TokenParts {
+        client_id: text("client_id").unwrap_or_default(),
+        client_secret: text("client_secret").map(Secret::new),
+        access_token: text("access_token").map(Secret::new),
+        refresh_token: text("refresh_token").map(Secret::new),
+        rest: map,
+    };
+    let mut problems = Vec::new();
+    if parts.access_token.is_none() && parts.refresh_token.is_none() {
+        problems.push(
+            "holds neither `access_token` nor `refresh_token`: finish Box's authorisation first"
+                .to_owned(),
+        );
     }
-
-    /// The JSON text.
-    pub fn secret(&self) -> &Secret {
-        &self.0
+    if parts.refresh_token.is_some() && parts.client_id.is_empty() {
+        problems.push("needs `client_id` to renew the token with `refresh_token`".to_owned());
     }
-
-    /// The JSON object; the error says what is wrong without a value.
-    pub(crate) fn object(&self) -> Result<Map<String, Value>, String> {
-        match serde_json::from_str::<Value>(self.0.expose()) {
-            Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Err("must be a JSON object".to_owned()),
-            Err(e) => Err(format!(
-                "is not valid JSON (line {}, column {})",
-                e.line(),
-                e.column()
-            )),
-        }
+    if parts.refresh_token.is_some() && parts.client_secret.is_none() {
+        problems.push("needs `client_secret` to renew the token with `refresh_token`".to_owned());
     }
-
-    /// The parts the connector uses.
-    pub(crate) fn parse(&self) -> Result<TokenParts, Vec<String>> {
-        let map = self.object().map_err(|e| vec![e])?;
-        let text = |key: &str| {
-            map.get(key)
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
-        let parts = TokenParts {
-            client_id: text("client_id").unwrap_or_default(),
-            client_secret: text("client_secret").map(Secret::new),
-            access_token: text("access_token").map(Secret::new),
-            refresh_token: text("refresh_token").map(Secret::new),
-            rest: map,
-        };
-        let mut problems = Vec::new();
-        if parts.access_token.is_none() && parts.refresh_token.is_none() {
-            problems.push(
-                "holds neither `access_token` nor `refresh_token`: finish Box's authorisation first"
-                    .to_owned(),
-            );
-        }
-        if parts.refresh_token.is_some() && parts.client_id.is_empty() {
-            problems.push("needs `client_id` to renew the token with `refresh_token`".to_owned());
-        }
-        if parts.refresh_token.is_some() && parts.client_secret.is_none() {
-            problems
-                .push("needs `client_secret` to renew the token with `refresh_token`".to_owned());
-        }
-        if problems.is_empty() {
-            Ok(parts)
-        } else {
-            Err(problems)
-        }
+    if problems.is_empty() {
+        Ok(parts)
+    } else {
+        Err(problems)
     }
 }
 
@@ -107,50 +93,6 @@ pub(crate) struct TokenParts {
     pub(crate) refresh_token: Option<Secret>,
     /// The whole object, rewritten with the new tokens after a renewal.
     pub(crate) rest: Map<String, Value>,
-}
-
-impl fmt::Debug for BoxTokens {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl Serialize for BoxTokens {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for BoxTokens {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Never echo the value in an error: it holds the tokens and the client secret.
-        match Value::deserialize(deserializer) {
-            Ok(Value::String(s)) => Ok(Self::new(s)),
-            Ok(v @ Value::Object(_)) => Ok(Self::new(v.to_string())),
-            _ => Err(serde::de::Error::custom(
-                "must be a JSON object or a string holding one",
-            )),
-        }
-    }
-}
-
-impl JsonSchema for BoxTokens {
-    fn schema_name() -> Cow<'static, str> {
-        "BoxTokens".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "The tokens of Box's OAuth 2 flow as RAGFlow stores them: `client_id`, `client_secret`, `access_token`, `refresh_token` (other keys such as `redirect_uri` are kept), as a JSON object or a string holding one. Box refresh tokens are single-use: after each renewal the connector hands this JSON, with the new tokens, to the host's CredentialStore before using them.",
-            "anyOf": [{ "type": "object" }, { "type": "string" }],
-            "examples": [r#"{"client_id": "ly1nj6n11vionaie65emwzk575hnnmrk", "client_secret": "…", "access_token": "…", "refresh_token": "…"}"#],
-            "writeOnly": true
-        })
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
 }
 
 /// Whom an app token (Client Credentials Grant or JWT) acts for: Box's `box_subject_type`.
@@ -178,63 +120,19 @@ impl BoxSubjectType {
 /// `credentials.box_jwt_config`: the app settings Box's Developer Console downloads for a
 /// JWT (server authentication) app, `config.json`, as a JSON object or a string holding one.
 /// Kept whole as a [`Secret`].
-#[derive(Clone, PartialEq)]
-pub struct BoxJwtConfig(Secret);
+pub type BoxJwtConfig = SecretJson<BoxJwtConfigSchema>;
 
-impl BoxJwtConfig {
-    /// Wraps the JSON text of `config.json`.
-    pub fn new(json: impl Into<String>) -> Self {
-        Self(Secret::new(json))
-    }
+/// The schema of [`BoxJwtConfig`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct BoxJwtConfigSchema;
 
-    /// The JSON text.
-    pub fn expose(&self) -> &str {
-        self.0.expose()
-    }
-}
-
-impl fmt::Debug for BoxJwtConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl Serialize for BoxJwtConfig {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
-    }
-}
-
-impl<'de> Deserialize<'de> for BoxJwtConfig {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        // Never echo the value: it holds the private key and the client secret.
-        match Value::deserialize(deserializer) {
-            Ok(Value::String(s)) => Ok(Self::new(s)),
-            Ok(v @ Value::Object(_)) => Ok(Self::new(v.to_string())),
-            _ => Err(serde::de::Error::custom(
-                "must be a JSON object or a string holding one",
-            )),
-        }
-    }
-}
-
-impl JsonSchema for BoxJwtConfig {
-    fn schema_name() -> Cow<'static, str> {
-        "BoxJwtConfig".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "description": "JWT server authentication: the app settings Box's Developer Console downloads (config.json): `boxAppSettings.clientID`, `.clientSecret`, `.appAuth.publicKeyID`, `.appAuth.privateKey` and `enterpriseID`. The private key must be a plain RSA PEM (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY): an encrypted one (BEGIN ENCRYPTED PRIVATE KEY, as the console generates it) is refused with how to decrypt it once (`openssl pkcs8`). Acts for the enterprise's service account unless `box_subject_type`/`box_subject_id` say otherwise.",
-            "anyOf": [{ "type": "object" }, { "type": "string" }],
-            "examples": [r#"{"boxAppSettings": {"clientID": "…", "clientSecret": "…", "appAuth": {"publicKeyID": "a1b2c3d4", "privateKey": "-----BEGIN PRIVATE KEY-----\n…", "passphrase": ""}}, "enterpriseID": "1234567"}"#],
-            "writeOnly": true
-        })
-    }
-
-    fn inline_schema() -> bool {
-        true
-    }
+impl SecretJsonSchema for BoxJwtConfigSchema {
+    const NAME: &'static str = "BoxJwtConfig";
+    const DESCRIPTION: &'static str = "JWT server authentication: the app settings Box's Developer Console downloads (config.json): `boxAppSettings.clientID`, `.clientSecret`, `.appAuth.publicKeyID`, `.appAuth.privateKey` and `enterpriseID`. The private key must be a plain RSA PEM (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY): an encrypted one (BEGIN ENCRYPTED PRIVATE KEY, as the console generates it) is refused with how to decrypt it once (`openssl pkcs8`). Acts for the enterprise's service account unless `box_subject_type`/`box_subject_id` say otherwise.";
+    const EXAMPLE: Option<&'static str> = Some(
+        r#"{"boxAppSettings": {"clientID": "…", "clientSecret": "…", "appAuth": {"publicKeyID": "a1b2c3d4", "privateKey": "-----BEGIN PRIVATE KEY-----\n…", "passphrase": ""}}, "enterpriseID": "1234567"}"#,
+    );
 }
 
 /// The credentials, one way in of three: RAGFlow's `box_tokens` (a user's OAuth 2 tokens);
@@ -489,7 +387,7 @@ impl ConnectorConfig for BoxConfig {
                 "give one way in: `box_tokens` (a user's OAuth tokens), `box_client_id` + `box_client_secret` (Client Credentials Grant) or `box_jwt_config` (JWT), not several",
             )),
             (Some(tokens), false) => {
-                if let Err(messages) = tokens.parse() {
+                if let Err(messages) = token_parts(tokens) {
                     problems.extend(
                         messages
                             .into_iter()

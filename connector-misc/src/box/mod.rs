@@ -105,8 +105,9 @@ use url::Url;
 
 pub use checkpoint::{BoxCheckpoint, FolderFrame};
 pub use config::{
-    BoxConfig, BoxCredentials, BoxJwtConfig, BoxSubjectType, BoxTokens, DEFAULT_API_BASE_URL,
-    DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE, DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_TOKEN_URL,
+    BoxConfig, BoxCredentials, BoxJwtConfig, BoxJwtConfigSchema, BoxSubjectType, BoxTokens,
+    BoxTokensSchema, DEFAULT_API_BASE_URL, DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE,
+    DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_TOKEN_URL,
 };
 
 use client::Client;
@@ -178,7 +179,7 @@ impl BoxConnector {
         let (token, single_use, configured_access) = match (app, &config.credentials.box_tokens) {
             (Some(app), _) => (app.token(token_url), false, false),
             (None, Some(tokens)) => {
-                let parts = tokens.parse().map_err(|messages| {
+                let parts = config::token_parts(tokens).map_err(|messages| {
                     Error::config(
                         messages
                             .into_iter()
