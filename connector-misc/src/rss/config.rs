@@ -134,11 +134,7 @@ impl RssConfig {
 impl fmt::Debug for RssConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A feed URL may carry a token in its query (private feeds): never printed.
-        let feeds: Vec<String> = self
-            .feeds()
-            .iter()
-            .map(connector_core::error::redact_url)
-            .collect();
+        let feeds: Vec<String> = self.feeds().iter().map(super::convert::feed_key).collect();
         f.debug_struct("RssConfig")
             .field("feed_url", &feeds)
             .field("fetch_articles", &self.fetch_articles)

@@ -24,12 +24,19 @@ pub(crate) const PAGE: usize = 256;
 const ARTICLE_CONCURRENCY: usize = 4;
 
 /// One configured feed.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Feed {
     /// Its URL, as requested.
     pub(crate) url: Url,
     /// How ids, checkpoints and messages name it ([`convert::feed_key`]).
     pub(crate) key: String,
+}
+
+impl std::fmt::Debug for Feed {
+    /// The key only: the URL's query may hold the feed's token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Feed").field(&self.key).finish()
+    }
 }
 
 impl Feed {
@@ -143,7 +150,9 @@ pub(super) fn checkpointed(
             let window = window.filter(|_| cp.since.is_empty() || cp.since.contains_key(&feed.key));
             let fetched = match reader.client.feed(&feed.url, since.as_ref().filter(|s| s.has_validators())).await {
                 Ok(fetched) => fetched,
-                Err(e) if e.kind().ends_sync() => Err(e)?,
+                // A 401 is this feed's (a private feed wanting a login this source has no
+                // field for), not the connector's: the other feeds go on.
+                Err(e) if e.kind().ends_sync() && e.kind() != ErrorKind::Unauthenticated => Err(e)?,
                 Err(e) => {
                     cp.failed.push(feed.key.clone());
                     yield CheckpointedBatch::new(Batch::with_parts(Vec::new(), vec![feed.failure(&e)], Vec::new()), cp.clone());
