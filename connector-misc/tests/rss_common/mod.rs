@@ -394,14 +394,16 @@ impl Respond for FakeFeeds {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let s = self.state.lock().unwrap();
         let Some(doc) = s.docs.get(request.url.path()) else {
-            return ResponseTemplate::new(404)
-                .insert_header("content-type", "text/html; charset=UTF-8")
-                .set_body_string("<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>");
+            return ResponseTemplate::new(404).set_body_raw(
+                "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>",
+                "text/html; charset=UTF-8",
+            );
         };
         if doc.status != 200 {
-            let mut r = ResponseTemplate::new(doc.status)
-                .insert_header("content-type", "text/html; charset=UTF-8")
-                .set_body_string(format!("<h1>{}</h1>", doc.status));
+            let mut r = ResponseTemplate::new(doc.status).set_body_raw(
+                format!("<h1>{}</h1>", doc.status).into_bytes(),
+                "text/html; charset=UTF-8",
+            );
             if let Some(wait) = doc.retry_after {
                 r = r.insert_header("retry-after", wait.to_string().as_str());
             }
@@ -429,13 +431,10 @@ impl Respond for FakeFeeds {
             return if fresh {
                 r
             } else {
-                r.insert_header("content-type", doc.content_type.as_str())
-                    .set_body_string(doc.body.clone())
+                r.set_body_raw(doc.body.clone().into_bytes(), &doc.content_type)
             };
         }
-        ResponseTemplate::new(200)
-            .insert_header("content-type", doc.content_type.as_str())
-            .set_body_string(doc.body.clone())
+        ResponseTemplate::new(200).set_body_raw(doc.body.clone().into_bytes(), &doc.content_type)
     }
 }
 
