@@ -90,12 +90,21 @@ async fn rss2_items_become_markdown_with_creator_categories_and_enclosure() {
     let first = sink.get(&ids[0]).unwrap();
     // content:encoded wins over the description; HTML becomes Markdown.
     let text = first.content.as_text().unwrap();
-    assert!(text.starts_with("# Shipping the new indexer\n\n## Why"), "{text}");
+    assert!(
+        text.starts_with("# Shipping the new indexer\n\n## Why"),
+        "{text}"
+    );
     assert!(text.contains("**every**"), "{text}");
-    assert!(text.contains("[the docs](https://blog.example.com/docs/)"), "{text}");
+    assert!(
+        text.contains("[the docs](https://blog.example.com/docs/)"),
+        "{text}"
+    );
     assert_eq!(first.owners, ["Ada Lovelace"]);
     assert_eq!(first.updated_at, Some(time(11)));
-    assert_eq!(first.metadata["categories"], json!(["Engineering", "Search"]));
+    assert_eq!(
+        first.metadata["categories"],
+        json!(["Engineering", "Search"])
+    );
     assert_eq!(
         first.metadata["enclosures"],
         json!([{
@@ -164,7 +173,10 @@ async fn atom_json_feed_and_rdf_entries_are_read() {
         json_item.updated_at,
         Some(time(14) + chrono::TimeDelta::minutes(30))
     );
-    assert_eq!(json_item.metadata["categories"], json!(["podcast", "feeds"]));
+    assert_eq!(
+        json_item.metadata["categories"],
+        json!(["podcast", "feeds"])
+    );
     assert_eq!(
         json_item.metadata["enclosures"][0]["url"],
         "https://blog.example.com/media/ep12.m4a"
@@ -182,7 +194,9 @@ async fn atom_json_feed_and_rdf_entries_are_read() {
             .contains("A short note without a title.")
     );
     let rdf = sink
-        .get(&format!("rss:{uri}/index.rdf#https://blog.example.com/notes/1"))
+        .get(&format!(
+            "rss:{uri}/index.rdf#https://blog.example.com/notes/1"
+        ))
         .unwrap();
     assert_eq!(rdf.updated_at, Some(time(8)));
     assert_eq!(rdf.owners, ["Lab Person"]);
@@ -206,10 +220,7 @@ async fn an_unchanged_feed_costs_one_304_on_the_next_incremental_run() {
         // The full run sends no validators; the incremental run sends back both.
         assert_eq!(seen[0], (None, None));
         assert_eq!(seen[1].0.as_deref(), Some("\"v1\""));
-        assert_eq!(
-            seen[1].1.as_deref(),
-            Some("Wed, 03 Jan 2024 01:00:00 GMT")
-        );
+        assert_eq!(seen[1].1.as_deref(), Some("Wed, 03 Jan 2024 01:00:00 GMT"));
     }
     // A reconciliation asks again unconditionally; everything is unchanged.
     let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
@@ -226,8 +237,13 @@ async fn an_edited_entry_is_delivered_by_the_next_incremental_run() {
     run(&c, &store, SyncMode::Full, 20).await;
     let mut entries: Vec<AtomEntry> = atom_entries();
     entries[1].updated = time(25);
-    entries[1].content = "<p>Breaking: the <code>Sink</code> trait takes a slice (fixed).</p>".into();
-    feeds.serve("/releases.atom", "application/atom+xml", atom(SITE, &entries));
+    entries[1].content =
+        "<p>Breaking: the <code>Sink</code> trait takes a slice (fixed).</p>".into();
+    feeds.serve(
+        "/releases.atom",
+        "application/atom+xml",
+        atom(SITE, &entries),
+    );
     let (sink, report) = run(&c, &store, SyncMode::Incremental, 30).await;
     let uri = server.uri();
     assert_eq!(
@@ -258,7 +274,11 @@ async fn an_entry_edited_in_place_is_delivered_again_by_a_reconciliation() {
     // New text, same dates: only the fingerprint tells.
     let mut entries = atom_entries();
     entries[0].summary = "Faster sync, far fewer requests.".into();
-    feeds.serve("/releases.atom", "application/atom+xml", atom(SITE, &entries));
+    feeds.serve(
+        "/releases.atom",
+        "application/atom+xml",
+        atom(SITE, &entries),
+    );
     let (sink, report) = run(&c, &store, SyncMode::Reconcile, 30).await;
     assert_eq!(sink.len(), 1);
     assert_eq!(report.unchanged, 1);
@@ -288,7 +308,11 @@ async fn a_server_that_ignores_validators_still_works() {
         summary: "Next".into(),
         content: "<p>Next</p>".into(),
     });
-    feeds.serve("/releases.atom", "application/atom+xml", atom(SITE, &entries));
+    feeds.serve(
+        "/releases.atom",
+        "application/atom+xml",
+        atom(SITE, &entries),
+    );
     feeds.edit("/releases.atom", |d| d.validators = false);
     let (sink, _) = run(&c, &store, SyncMode::Incremental, 40).await;
     assert_eq!(sink.len(), 1);
@@ -326,7 +350,11 @@ async fn malformed_xml_is_a_clear_failure_naming_the_feed() {
         "application/rss+xml",
         "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Broken</title><item><title>x</item></channel></rss>",
     );
-    feeds.serve("/page.html", "text/html", "<html><body>Not a feed</body></html>");
+    feeds.serve(
+        "/page.html",
+        "text/html",
+        "<html><body>Not a feed</body></html>",
+    );
     let server = feeds.start().await;
     let c = build(
         &server.uri(),
@@ -340,7 +368,8 @@ async fn malformed_xml_is_a_clear_failure_naming_the_feed() {
         let feed = format!("{}{path}", server.uri());
         assert_eq!(f.kind, ErrorKind::InvalidData);
         assert!(
-            f.message.contains(&feed) && f.message.contains("not a readable RSS, Atom or JSON feed"),
+            f.message.contains(&feed)
+                && f.message.contains("not a readable RSS, Atom or JSON feed"),
             "{}",
             f.message
         );
@@ -380,7 +409,12 @@ async fn a_feed_over_max_file_size_is_a_failure() {
     // The RSS fixture is over 1 KiB, the Atom one too: both fail, each named.
     assert!(sink.is_empty());
     assert_eq!(report.failures.len(), 2);
-    assert!(report.failures.iter().all(|f| f.kind == ErrorKind::InvalidData));
+    assert!(
+        report
+            .failures
+            .iter()
+            .all(|f| f.kind == ErrorKind::InvalidData)
+    );
 }
 
 #[tokio::test]
@@ -391,7 +425,11 @@ async fn entries_without_dates_come_in_full_runs_and_are_not_sent_again() {
         i.published = None;
         i.guid = None;
     }
-    feeds.serve("/undated.xml", "application/rss+xml", rss_common::rss2(SITE, &items));
+    feeds.serve(
+        "/undated.xml",
+        "application/rss+xml",
+        rss_common::rss2(SITE, &items),
+    );
     let server = feeds.clone().start().await;
     let c = build(&server.uri(), &["/undated.xml"], json!({}));
     let store = MemoryStateStore::new();
@@ -400,7 +438,11 @@ async fn entries_without_dates_come_in_full_runs_and_are_not_sent_again() {
     for doc in sink.documents() {
         assert_eq!(doc.updated_at, None, "never now()");
         // No guid: the link is the key.
-        assert!(doc.id.contains("#https://blog.example.com/2024/01/02/"), "{}", doc.id);
+        assert!(
+            doc.id.contains("#https://blog.example.com/2024/01/02/"),
+            "{}",
+            doc.id
+        );
     }
     // Not in a window (they have no time), not re-sent by a reconciliation (a full listing
     // that skips what the store holds).
@@ -463,7 +505,11 @@ async fn fetch_articles_delivers_the_linked_page_as_markdown() {
     // The other entry's page is a 404: a failure naming the entry.
     assert_eq!(report.failures.len(), 1);
     let f = &report.failures[0];
-    assert!(f.id.as_deref().unwrap().ends_with("#https://blog.example.com/?p=1038"));
+    assert!(
+        f.id.as_deref()
+            .unwrap()
+            .ends_with("#https://blog.example.com/?p=1038")
+    );
     assert_eq!(f.kind, ErrorKind::NotFound);
 }
 
@@ -519,7 +565,11 @@ async fn the_same_entry_in_two_feeds_is_two_documents() {
         atom(SITE, &atom_entries()),
     );
     let server = feeds.start().await;
-    let c = build(&server.uri(), &["/releases.atom", "/mirror.atom"], json!({}));
+    let c = build(
+        &server.uri(),
+        &["/releases.atom", "/mirror.atom"],
+        json!({}),
+    );
     let (sink, _) = full(&c).await;
     assert_eq!(sink.len(), 4);
 }
@@ -527,7 +577,11 @@ async fn the_same_entry_in_two_feeds_is_two_documents() {
 #[tokio::test]
 async fn max_entries_keeps_the_top_of_the_feed() {
     let server = standard(SITE).start().await;
-    let c = build(&server.uri(), &["/releases.atom"], json!({"max_entries": 1}));
+    let c = build(
+        &server.uri(),
+        &["/releases.atom"],
+        json!({"max_entries": 1}),
+    );
     let (sink, _) = full(&c).await;
     assert_eq!(sink.len(), 1);
     assert!(sink.ids()[0].ends_with("v2.1.0"));
@@ -565,7 +619,10 @@ fn config_errors_name_each_field() {
     assert!(e.contains("feed_url[1]"), "{e}");
     assert!(e.contains("max_entries"), "{e}");
     let e = registry
-        .build("rss", json!({"feed_url": "https://x.example/feed", "bogus": 1}))
+        .build(
+            "rss",
+            json!({"feed_url": "https://x.example/feed", "bogus": 1}),
+        )
         .unwrap_err()
         .to_string();
     assert!(e.contains("bogus"), "{e}");
@@ -594,7 +651,11 @@ async fn loopback_is_refused_without_allowed_hosts() {
     assert!(sink.is_empty());
     assert_eq!(report.failures.len(), 1);
     assert!(
-        server.received_requests().await.unwrap_or_default().is_empty(),
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
         "no request reached the loopback server"
     );
 }

@@ -33,7 +33,11 @@ fn connector(uri: &str) -> Arc<dyn Connector> {
 impl Fixture for RssFixture {
     async fn setup() -> Self {
         let feeds = standard(SITE);
-        feeds.serve("/broken.xml", "application/rss+xml", "<rss version=\"2.0\"><channel><title>Broken</title><item><title>x</item></channel>");
+        feeds.serve(
+            "/broken.xml",
+            "application/rss+xml",
+            "<rss version=\"2.0\"><channel><title>Broken</title><item><title>x</item></channel>",
+        );
         Self {
             server: feeds.start().await,
         }
@@ -78,10 +82,7 @@ fn feed_key(uri: &str, path: &str) -> String {
     let query = url.query().unwrap_or_default();
     let mut clean = url.clone();
     clean.set_query(None);
-    format!(
-        "{clean}?~{}",
-        &connector_core::ids::hash128(query)[..16]
-    )
+    format!("{clean}?~{}", &connector_core::ids::hash128(query)[..16])
 }
 
 connector_core::conformance_tests!(rss_conformance, RssFixture);

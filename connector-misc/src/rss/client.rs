@@ -67,10 +67,7 @@ impl FeedClient {
                 request = request.header("if-modified-since", modified);
             }
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| e.with_field("feed_url"))?;
+        let response = request.send().await.map_err(|e| e.with_field("feed_url"))?;
         let header = |name: &str| response.header(name).map(str::to_owned);
         let state = FeedState {
             etag: header("etag"),

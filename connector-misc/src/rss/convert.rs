@@ -72,7 +72,10 @@ pub(crate) fn prepare(feed_key: &str, entry: Entry, fetch_articles: bool) -> Pre
                 if title.is_empty() && date.is_empty() {
                     format!("hash:{}", hash128(body_source(&entry)))
                 } else {
-                    format!("hash:{}", hash128_parts([title.as_bytes(), date.as_bytes()]))
+                    format!(
+                        "hash:{}",
+                        hash128_parts([title.as_bytes(), date.as_bytes()])
+                    )
                 }
             }
         },
@@ -101,31 +104,36 @@ fn body_source(entry: &Entry) -> &str {
 /// A hash of every field the document is made from, read before any conversion, so an
 /// unchanged entry costs no HTML conversion (nor, with `fetch_articles`, a page request).
 fn version_of(entry: &Entry, link: Option<&Url>, fetch_articles: bool) -> String {
-    let text = |t: &Option<Text>| t.as_ref().map_or(String::new(), |t| t.content.clone());
     let time = |t: Option<DateTime<Utc>>| t.map(rfc3339).unwrap_or_default();
     let content = entry
         .content
         .as_ref()
-        .and_then(|c| c.body.clone())
-        .unwrap_or_default();
-    let people: Vec<String> = owners(entry);
+        .and_then(|c| c.body.as_deref())
+        .unwrap_or("");
+    let (updated, published) = (time(entry.updated), time(entry.published));
+    let people = owners(entry).join("\n");
     let categories: Vec<&str> = entry.categories.iter().map(|c| c.term.as_str()).collect();
+    let categories = categories.join("\n");
     let enclosures = enclosures(entry).to_string();
-    let parts: Vec<String> = vec![
-        CONVERSION.to_owned(),
-        fetch_articles.to_string(),
-        entry.id.clone(),
-        text(&entry.title),
-        link.map(Url::to_string).unwrap_or_default(),
-        time(entry.updated),
-        time(entry.published),
+    let parts: [&str; 12] = [
+        CONVERSION,
+        if fetch_articles { "article" } else { "entry" },
+        &entry.id,
+        text_of(entry.title.as_ref()),
+        link.map_or("", Url::as_str),
+        &updated,
+        &published,
         content,
-        text(&entry.summary),
-        people.join("\n"),
-        categories.join("\n"),
-        enclosures,
+        text_of(entry.summary.as_ref()),
+        &people,
+        &categories,
+        &enclosures,
     ];
-    hash128_parts(parts.iter().map(String::as_bytes))
+    hash128_parts(parts.iter().map(|p| p.as_bytes()))
+}
+
+fn text_of(t: Option<&Text>) -> &str {
+    t.map_or("", |t| t.content.as_str())
 }
 
 fn rfc3339(at: DateTime<Utc>) -> String {
@@ -220,7 +228,7 @@ fn text_markdown(mime: &str, text: &str) -> String {
 /// The entry's title as one line of plain text.
 fn title_of(entry: &Entry) -> Option<String> {
     let t = entry.title.as_ref()?;
-    let raw = if t.content_type.to_string().contains("html") {
+    let raw = if t.content_type.as_str().contains("html") {
         html_to_markdown(&t.content)
     } else {
         t.content.clone()
@@ -236,10 +244,10 @@ fn entry_markdown(entry: &Entry) -> String {
         && let Some(body) = content.body.as_deref()
         && !body.trim().is_empty()
     {
-        return text_markdown(&content.content_type.to_string(), body);
+        return text_markdown(content.content_type.as_str(), body);
     }
     entry.summary.as_ref().map_or(String::new(), |s| {
-        text_markdown(&s.content_type.to_string(), &s.content)
+        text_markdown(s.content_type.as_str(), &s.content)
     })
 }
 
@@ -304,7 +312,8 @@ mod tests {
 
     #[test]
     fn feed_keys_hide_the_query_and_keep_feeds_apart() {
-        let a = Url::parse("https://x.example/feed?token=s3cret").unwrap_or_else(|_| unreachable!());
+        let a =
+            Url::parse("https://x.example/feed?token=s3cret").unwrap_or_else(|_| unreachable!());
         let b = Url::parse("https://x.example/feed?token=other").unwrap_or_else(|_| unreachable!());
         assert!(!feed_key(&a).contains("s3cret"));
         assert_ne!(feed_key(&a), feed_key(&b));
@@ -335,6 +344,10 @@ mod tests {
             .collect();
         assert_eq!(ids[0], "rss:https://x.example/feed#g-1");
         assert_eq!(ids[1], "rss:https://x.example/feed#https://x.example/2");
-        assert!(ids[2].starts_with("rss:https://x.example/feed#hash:"), "{}", ids[2]);
+        assert!(
+            ids[2].starts_with("rss:https://x.example/feed#hash:"),
+            "{}",
+            ids[2]
+        );
     }
 }

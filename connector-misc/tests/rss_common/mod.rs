@@ -242,7 +242,10 @@ pub fn atom_entries() -> Vec<AtomEntry> {
             id: "tag:releases.example.org,2024:v2.0.0".into(),
             title: "Version 2.0.0".into(),
             slug: "v2.0.0".into(),
-            author: ("Margaret Example".into(), "margaret@releases.example.org".into()),
+            author: (
+                "Margaret Example".into(),
+                "margaret@releases.example.org".into(),
+            ),
             categories: vec!["release".into()],
             published: time(12),
             updated: time(12),
@@ -386,8 +389,7 @@ fn etag(version: u32) -> String {
 }
 
 fn last_modified(version: u32) -> String {
-    rfc822(time(24 + i64::from(version)))
-        .replace("+0000", "GMT")
+    rfc822(time(24 + i64::from(version))).replace("+0000", "GMT")
 }
 
 impl Respond for FakeFeeds {
