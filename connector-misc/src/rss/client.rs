@@ -74,8 +74,17 @@ impl FeedClient {
             last_modified: header("last-modified"),
         };
         if response.status() == StatusCode::NOT_MODIFIED {
+            // A 304 to a request that sent no validator says nothing about what to deliver.
+            let Some(old) = since.cloned() else {
+                return Err(Error::new(
+                    ErrorKind::InvalidData,
+                    "the feed answered 304 Not Modified to a request without validators",
+                )
+                .with_connector(SOURCE)
+                .with_url(feed)
+                .with_field("feed_url"));
+            };
             // A 304 may repeat or renew the validators; those it leaves out stay as they were.
-            let old = since.cloned().unwrap_or_default();
             return Ok(Fetched::NotModified(FeedState {
                 etag: state.etag.or(old.etag),
                 last_modified: state.last_modified.or(old.last_modified),

@@ -233,6 +233,9 @@ pub(super) fn checkpointed(
 
 /// `check()`: every feed answers and parses; the first that does not is the error, naming it.
 pub(super) async fn check(reader: &Reader) -> Result<()> {
+    if reader.feeds.is_empty() {
+        return Err(Error::new(ErrorKind::Config, "no feed to read").with_field("feed_url"));
+    }
     for (n, feed) in reader.feeds.iter().enumerate() {
         reader.probe(feed).await.map_err(|e| {
             let field = if reader.feeds.len() == 1 {
@@ -244,9 +247,6 @@ pub(super) async fn check(reader: &Reader) -> Result<()> {
                 .with_connector(SOURCE)
                 .with_field(field)
         })?;
-    }
-    if reader.feeds.is_empty() {
-        return Err(Error::new(ErrorKind::Config, "no feed to read").with_field("feed_url"));
     }
     Ok(())
 }
