@@ -659,3 +659,64 @@ async fn loopback_is_refused_without_allowed_hosts() {
         "no request reached the loopback server"
     );
 }
+
+#[tokio::test]
+async fn a_large_feed_comes_in_pages_and_resumes_after_the_last_entry_handed_on() {
+    use connector_core::{CheckpointedConnector, SyncContext};
+    use connector_misc::rss::{RssConfig, RssConnector};
+    use futures::StreamExt;
+
+    let feeds = FakeFeeds::new();
+    let items: Vec<rss_common::RssItem> = (0..600)
+        .map(|i| rss_common::RssItem {
+            guid: Some(format!("urn:bench:{i}")),
+            title: format!("Entry {i}"),
+            slug: format!("entry-{i}"),
+            creator: "Ada".into(),
+            categories: vec![],
+            published: Some(time(1) + chrono::TimeDelta::minutes(i)),
+            description: format!("<p>{i}</p>"),
+            content: None,
+            enclosure: None,
+        })
+        .collect();
+    feeds.serve(
+        "/big.xml",
+        "application/rss+xml",
+        rss_common::rss2(SITE, &items),
+    );
+    let server = feeds.start().await;
+    let mut config = RssConfig::new([format!("{}/big.xml", server.uri())]);
+    config.allowed_hosts = vec!["127.0.0.1".into()];
+    let c = RssConnector::new(config).unwrap();
+    let pages: Vec<_> = c
+        .load_from_checkpoint(c.initial_checkpoint(), None, SyncContext::new())
+        .map(|p| p.unwrap())
+        .collect()
+        .await;
+    // 256 entries a page.
+    let sizes: Vec<usize> = pages.iter().map(|p| p.batch.documents.len()).collect();
+    assert_eq!(sizes, [256, 256, 88]);
+    let after_first = pages[0].checkpoint.clone();
+    assert!(after_first.current.is_some());
+    let json = serde_json::to_string(&after_first).unwrap();
+    assert!(json.contains("urn:bench:255"), "{json}");
+    let rest: Vec<String> = c
+        .load_from_checkpoint(after_first, None, SyncContext::new())
+        .flat_map(|p| futures::stream::iter(p.unwrap().batch.documents))
+        .map(|d| d.id)
+        .collect()
+        .await;
+    let expected: Vec<String> = pages[1..]
+        .iter()
+        .flat_map(|p| p.batch.documents.iter().map(|d| d.id.clone()))
+        .collect();
+    assert_eq!(rest, expected);
+    // The last page's checkpoint records the feed as read, with its validators.
+    let last = &pages[2].checkpoint;
+    assert!(last.current.is_none());
+    assert_eq!(
+        last.done.values().next().and_then(|s| s.etag.as_deref()),
+        Some("\"v1\"")
+    );
+}
