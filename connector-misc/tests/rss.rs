@@ -720,3 +720,20 @@ async fn a_large_feed_comes_in_pages_and_resumes_after_the_last_entry_handed_on(
         Some("\"v1\"")
     );
 }
+
+#[tokio::test]
+async fn check_ends_within_seconds_on_a_feed_that_rate_limits_for_an_hour() {
+    let feeds = standard(SITE);
+    feeds.edit("/blog/feed/", |d| {
+        d.status = 429;
+        d.retry_after = Some(3600);
+    });
+    let server = feeds.start().await;
+    let c = build(&server.uri(), &["/blog/feed/"], json!({}));
+    let e = tokio::time::timeout(std::time::Duration::from_secs(30), c.check())
+        .await
+        .expect("check() answers within seconds")
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+    assert_eq!(e.field(), Some("feed_url"));
+}

@@ -1,5 +1,7 @@
 //! Requests: a feed with conditional GET, a linked article page, and the feed parser.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use connector_core::http::{HttpClient, StatusCode};
 use connector_core::{Error, ErrorKind, Result, SyncContext};
@@ -43,6 +45,22 @@ impl FeedClient {
     pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {
             http: self.http.with_context(ctx),
+            max_body: self.max_body,
+        }
+    }
+
+    /// This client with a retry policy that answers within seconds, for `check()`: one
+    /// retry, a `Retry-After` waited at most 5 s, 20 s per request.
+    pub(crate) fn for_check(&self) -> Self {
+        let mut policy = self.http.retry_policy();
+        policy.max_retries = 1;
+        policy.initial_backoff = Duration::from_millis(200);
+        policy.max_backoff = Duration::from_millis(500);
+        policy.max_rate_limit_retries = policy.max_rate_limit_retries.min(1);
+        policy.retry_after_cap = policy.retry_after_cap.min(Duration::from_secs(5));
+        policy.rate_limit_budget = policy.rate_limit_budget.min(Duration::from_secs(10));
+        Self {
+            http: self.http.with_retry_policy(policy, Duration::from_secs(20)),
             max_body: self.max_body,
         }
     }

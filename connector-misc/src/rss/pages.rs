@@ -79,9 +79,10 @@ impl Reader {
         }
     }
 
-    /// Reads and parses `feed` unconditionally: what `check()` does.
+    /// Reads and parses `feed` unconditionally, with retries that end within seconds: what
+    /// `check()` does.
     pub(crate) async fn probe(&self, feed: &Feed) -> Result<()> {
-        match self.client.feed(&feed.url, None).await? {
+        match self.client.for_check().feed(&feed.url, None).await? {
             Fetched::Body(body, _) => client::parse(&body, &feed.url, &feed.key).map(|_| ()),
             Fetched::NotModified(_) => Ok(()),
         }
