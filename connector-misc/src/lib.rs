@@ -23,6 +23,8 @@ pub mod imap;
 pub mod notion;
 #[cfg(feature = "onedrive")]
 pub mod onedrive;
+#[cfg(feature = "rss")]
+pub mod rss;
 #[cfg(feature = "seafile")]
 pub mod seafile;
 #[cfg(feature = "slack")]
@@ -69,7 +71,8 @@ pub mod webdav;
         feature = "gitlab",
         feature = "slack",
         feature = "notion",
-        feature = "discord"
+        feature = "discord",
+        feature = "rss"
     )),
     allow(unused_variables)
 )]
@@ -149,5 +152,11 @@ pub fn register(registry: &mut connector_core::Registry) {
         onedrive::SOURCE,
         "files of OneDrive for Business drives (Microsoft Graph)",
         |cfg| Ok(Box::new(onedrive::OnedriveConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "rss")]
+    registry.register::<rss::RssConfig, _>(
+        rss::SOURCE,
+        "entries of RSS, Atom and JSON feeds",
+        |cfg| Ok(Box::new(rss::RssConnector::new(cfg)?)),
     );
 }

@@ -1,0 +1,183 @@
+//! Requests: a feed with conditional GET, a linked article page, and the feed parser.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use connector_core::http::{HttpClient, StatusCode};
+use connector_core::{Error, ErrorKind, Result, SyncContext};
+use url::Url;
+
+use super::SOURCE;
+use super::checkpoint::FeedState;
+
+/// What feeds are asked for: every format the parser reads, XML and JSON, then anything (a
+/// server that labels its feed `text/plain` still answers).
+const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/feed+json, \
+     application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, \
+     */*;q=0.5";
+
+/// What article pages are asked for.
+const PAGE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, text/plain;q=0.5";
+
+/// A feed's answer.
+#[derive(Debug)]
+pub(crate) enum Fetched {
+    /// `304 Not Modified`: the feed is as the validators sent describe it; nothing to parse.
+    NotModified(FeedState),
+    /// The feed's body and the validators its answer carried.
+    Body(Bytes, FeedState),
+}
+
+/// The connector's HTTP side: one client for feeds and article pages.
+#[derive(Debug, Clone)]
+pub(crate) struct FeedClient {
+    http: HttpClient,
+    max_body: u64,
+}
+
+impl FeedClient {
+    pub(crate) fn new(http: HttpClient, max_body: u64) -> Self {
+        Self { http, max_body }
+    }
+
+    /// This client counting its requests in `ctx`'s sync report and stopping with its
+    /// cancellation.
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            http: self.http.with_context(ctx),
+            max_body: self.max_body,
+        }
+    }
+
+    /// This client with a retry policy that answers within seconds, for `check()`: one
+    /// retry, a `Retry-After` waited at most 5 s, 20 s per request.
+    pub(crate) fn for_check(&self) -> Self {
+        let mut policy = self.http.retry_policy();
+        policy.max_retries = 1;
+        policy.initial_backoff = Duration::from_millis(200);
+        policy.max_backoff = Duration::from_millis(500);
+        policy.max_rate_limit_retries = policy.max_rate_limit_retries.min(1);
+        policy.retry_after_cap = policy.retry_after_cap.min(Duration::from_secs(5));
+        policy.rate_limit_budget = policy.rate_limit_budget.min(Duration::from_secs(10));
+        Self {
+            http: self.http.with_retry_policy(policy, Duration::from_secs(20)),
+            max_body: self.max_body,
+        }
+    }
+
+    /// `GET feed`, conditional on `since`'s validators when it has any (`If-None-Match`,
+    /// `If-Modified-Since`). A server that ignores them answers 200, which is read as usual.
+    ///
+    /// # Errors
+    /// The client's errors (`NotFound` for a 404, `RateLimited` once a 429 outlasts the
+    /// retries, `InvalidData` for a body over `max_file_size`), naming the feed.
+    pub(crate) async fn feed(&self, feed: &Url, since: Option<&FeedState>) -> Result<Fetched> {
+        let mut request = self
+            .http
+            .get(feed.clone())
+            .header("accept", FEED_ACCEPT)
+            .max_body_bytes(self.max_body);
+        if let Some(since) = since {
+            if let Some(etag) = &since.etag {
+                request = request.header("if-none-match", etag);
+            }
+            if let Some(modified) = &since.last_modified {
+                request = request.header("if-modified-since", modified);
+            }
+        }
+        let response = request.send().await.map_err(|e| e.with_field("feed_url"))?;
+        let header = |name: &str| response.header(name).map(str::to_owned);
+        let state = FeedState {
+            etag: header("etag"),
+            last_modified: header("last-modified"),
+        };
+        if response.status() == StatusCode::NOT_MODIFIED {
+            // A 304 to a request that sent no validator says nothing about what to deliver.
+            let Some(old) = since.cloned() else {
+                return Err(Error::new(
+                    ErrorKind::InvalidData,
+                    "the feed answered 304 Not Modified to a request without validators",
+                )
+                .with_connector(SOURCE)
+                .with_url(feed)
+                .with_field("feed_url"));
+            };
+            // A 304 may repeat or renew the validators; those it leaves out stay as they were.
+            return Ok(Fetched::NotModified(FeedState {
+                etag: state.etag.or(old.etag),
+                last_modified: state.last_modified.or(old.last_modified),
+            }));
+        }
+        if !response.status().is_success() {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "the feed answered HTTP {} instead of its document",
+                    response.status().as_u16()
+                ),
+            )
+            .with_connector(SOURCE)
+            .with_url(feed)
+            .with_field("feed_url"));
+        }
+        Ok(Fetched::Body(response.into_body(), state))
+    }
+
+    /// The page an entry links to, as Markdown (HTML converted by core; plain text as it is).
+    ///
+    /// # Errors
+    /// The client's errors, and `Unsupported` for a page that is neither HTML nor text (a
+    /// PDF, an image).
+    pub(crate) async fn article(&self, link: &Url) -> Result<String> {
+        let response = self
+            .http
+            .get(link.clone())
+            .header("accept", PAGE_ACCEPT)
+            .max_body_bytes(self.max_body)
+            .send()
+            .await?;
+        let mime = response
+            .header("content-type")
+            .and_then(|ct| ct.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        match mime.as_str() {
+            "text/html" | "application/xhtml+xml" | "" => {
+                Ok(connector_core::text::html_to_markdown(&response.text()))
+            }
+            "text/plain" | "text/markdown" => Ok(response.text()),
+            other => Err(Error::new(
+                ErrorKind::Unsupported,
+                format!("the linked page is `{other}`, not HTML or text"),
+            )
+            .with_connector(SOURCE)
+            .with_url(link)),
+        }
+    }
+}
+
+/// Parses a feed body (RSS 2.0, RSS 0.9x, RSS 1.0/RDF, Atom, JSON Feed) with feed-rs.
+///
+/// Relative links resolve against the feed's URL. Entries without an id keep an empty one
+/// (feed-rs would make up a random UUID, which changes every run); the connector gives them
+/// one of its own. Content is not sanitised here: it is converted to Markdown, which drops
+/// scripts and styles.
+///
+/// # Errors
+/// `InvalidData` naming the feed when the body is not a feed of any of these formats.
+pub(crate) fn parse(body: &[u8], feed: &Url, name: &str) -> Result<feed_rs::model::Feed> {
+    feed_rs::parser::Builder::new()
+        .base_uri(Some(feed.as_str()))
+        .id_generator(|_, _, _| String::new())
+        .sanitize_content(false)
+        .build()
+        .parse(body)
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidData,
+                format!("feed `{name}` is not a readable RSS, Atom or JSON feed: {e}"),
+            )
+            .with_connector(SOURCE)
+            .with_field("feed_url")
+        })
+}
