@@ -37,7 +37,8 @@ pub mod slack;
     feature = "github",
     feature = "gitlab",
     feature = "notion",
-    feature = "onedrive"
+    feature = "onedrive",
+    feature = "sharepoint"
 ))]
 #[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
 mod files;
