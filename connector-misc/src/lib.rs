@@ -25,6 +25,8 @@ pub mod notion;
 pub mod onedrive;
 #[cfg(feature = "seafile")]
 pub mod seafile;
+#[cfg(feature = "sharepoint")]
+pub mod sharepoint;
 #[cfg(feature = "slack")]
 pub mod slack;
 // Each file source uses a part of it (the walk order is `local`'s and `webdav`'s).
@@ -70,7 +72,9 @@ pub mod webdav;
         feature = "gitlab",
         feature = "slack",
         feature = "notion",
-        feature = "discord"
+        feature = "discord",
+        feature = "onedrive",
+        feature = "sharepoint"
     )),
     allow(unused_variables)
 )]
@@ -150,5 +154,11 @@ pub fn register(registry: &mut connector_core::Registry) {
         onedrive::SOURCE,
         "files of OneDrive for Business drives (Microsoft Graph)",
         |cfg| Ok(Box::new(onedrive::OnedriveConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "sharepoint")]
+    registry.register::<sharepoint::SharepointConfig, _>(
+        sharepoint::SOURCE,
+        "files of SharePoint document libraries and site pages (Microsoft Graph)",
+        |cfg| Ok(Box::new(sharepoint::SharepointConnector::new(cfg)?)),
     );
 }
