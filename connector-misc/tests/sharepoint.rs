@@ -228,12 +228,8 @@ async fn a_folder_shared_anew_reads_its_files_permissions_again() {
     );
     let sink = run(&c, &store, SyncMode::Incremental).await;
     assert_eq!(sink.ids(), ["sharepoint:b!eng-docs:E1"]);
-    let access = sink
-        .get("sharepoint:b!eng-docs:E1")
-        .unwrap()
-        .access
-        .clone()
-        .unwrap();
+    let file = sink.get("sharepoint:b!eng-docs:E1").unwrap();
+    let access = file.access.as_ref().unwrap();
     assert_eq!(access.emails, ["carol@contoso.com"]);
     let log = graph.state.lock().unwrap().log.clone();
     assert!(
