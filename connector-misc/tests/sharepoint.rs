@@ -213,6 +213,32 @@ async fn an_incremental_run_follows_the_libraries_delta_links_and_relists_after_
 }
 
 #[tokio::test]
+async fn a_file_the_delta_round_marks_deleted_is_deleted_from_the_sink_by_the_next_run() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"include_site_pages": false}));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let sync = |at: i64| {
+        let run = Syncer::new(c.clone())
+            .sink(sink.clone())
+            .state(store.clone())
+            .at(time(at));
+        async move { run.run(SyncMode::Auto).await }
+    };
+    sync(60).await.unwrap();
+    assert!(sink.get("sharepoint:b!eng-docs:E2").is_some());
+    graph.delete("b!eng-docs", "E2");
+    let report = sync(61).await.unwrap();
+    assert_eq!((report.delivered, report.deleted), (0, 1), "{report:?}");
+    assert!(sink.get("sharepoint:b!eng-docs:E2").is_none());
+    assert_eq!(
+        sorted(sink.ids()),
+        ["sharepoint:b!eng-docs:E1", "sharepoint:b!eng-specs:S1"]
+    );
+}
+
+#[tokio::test]
 async fn a_folder_shared_anew_reads_its_files_permissions_again() {
     let graph = standard(10);
     let server = graph.clone().start().await;

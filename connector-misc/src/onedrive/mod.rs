@@ -21,10 +21,13 @@
 //!   root only (RAGFlow's `root:{path}:/delta` fails there), so the root's delta is read and a
 //!   file is kept when the folder is among its ancestors: folders seen in the round, and
 //!   `GET items/{id}` (cached per run) for the ones a round of changes does not show.
-//! - **Deletions** come from the delta round as items with a `deleted` facet; core's batches
-//!   carry no deletions, so they are left to prune ([`SlimConnector`]), which lists every id
-//!   by a fresh round: **run prune for this source**. Prune is refused (an error, not a short
-//!   list) when a drive cannot be listed.
+//! - **Deletions**: items of a delta round with a `deleted` facet (deleted, or no longer
+//!   visible to the app) are reported in their page's [`Batch::deleted`], and so are the
+//!   files of a round of changes that left `folder_path` (moved out, or below a folder moved
+//!   out); the sync deletes them from the sink in stream order. A deleted folder's files that
+//!   the round does not list, and anything else a round misses, are left to prune
+//!   ([`SlimConnector`], a fresh round), which is refused (an error, not a short list) when a
+//!   drive cannot be listed.
 //! - **Ids**: `onedrive:{drive id}:{item id}`: an item's id survives renames and moves, and
 //!   is unique within its drive (RAGFlow used the bare item id). The title is the file name,
 //!   the link its `webUrl`, `updated_at` its `lastModifiedDateTime` (RAGFlow fell back to

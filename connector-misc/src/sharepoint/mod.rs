@@ -36,9 +36,11 @@
 //!   permissions read again; Graph reports every sharing change only to an app holding
 //!   `Sites.FullControl.All`, and with `Sites.Read.All` leaves out changes it judges
 //!   irrelevant to the caller, which then reach the documents when the file changes.
-//! - **Deletions** come from the delta round as items with a `deleted` facet; they are left
-//!   to prune ([`SlimConnector`], a fresh listing), which is refused when a site or library
-//!   cannot be listed.
+//! - **Deletions**: items of a library's delta round with a `deleted` facet are reported in
+//!   their page's [`Batch::deleted`] and deleted from the sink in stream order. Deleted
+//!   pages (pages have no delta query), a deleted folder's files the round does not list and
+//!   a whole site gone are left to prune ([`SlimConnector`], a fresh listing), which is
+//!   refused when a site or library cannot be listed.
 //! - **Limits**: Graph's 429 and 503 with `Retry-After` are waited out (core's client); a 403
 //!   names the application permission to grant.
 

@@ -23,23 +23,18 @@ mod access;
 mod checkpoint;
 mod rounds;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use connector_core::pages::{ItemFetches, Outcome, PendingItem, fetch_items};
-use connector_core::{
-    Access, Batch, CheckpointedBatch, Document, Error, ErrorKind, Failure, Result, SlimDocument,
-    SyncContext, TimeWindow,
-};
-use futures::StreamExt;
-use futures::stream::BoxStream;
+use connector_core::pages::{Outcome, PendingItem};
+use connector_core::{Access, Batch, Document, Error, ErrorKind, Failure, Result, SyncContext};
 use url::Url;
 
 pub use checkpoint::{DriveCheckpoint, DriveCursor, Phase};
 pub(crate) use rounds::{checkpointed, list_ids, refetch};
 
-use crate::graph::{Delta, DriveItem, GraphClient, Page};
+use crate::graph::{DriveItem, GraphClient, Page};
 use access::{Permission, access};
 
 /// Downloads at the same time within a page.

@@ -13,8 +13,8 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::{
-    DriveCheckpoint, DriveCursor, DriveSource, DriveTarget, DriveWalk, Item, MAX_RESTARTS, Phase,
-    CONCURRENCY, PAGE_BYTES, failed, fetch, last_states, remember_folders,
+    CONCURRENCY, DriveCheckpoint, DriveCursor, DriveSource, DriveTarget, DriveWalk, Item,
+    MAX_RESTARTS, PAGE_BYTES, Phase, failed, fetch, last_states, remember_folders,
 };
 use crate::graph::{Delta, DriveItem};
 
@@ -124,8 +124,8 @@ pub(crate) fn checkpointed(
                 let items = last_states(items);
                 // Folders first: a move across the scope's edge or a sharing change reaches
                 // files the round does not list.
-                let below = match folder_changes(&walk, &target.drive, &items, scope.as_deref(), phase, &mut parents, &mut cp).await {
-                    Ok(below) => below,
+                let (below, mut deleted) = match folder_changes(&walk, &target.drive, &items, scope.as_deref(), phase, &mut parents, &mut cp).await {
+                    Ok(changes) => changes,
                     Err(e) => {
                         drive_error = Some(e);
                         break 'drive;
@@ -136,11 +136,23 @@ pub(crate) fn checkpointed(
                 let window = if phase == Phase::Listing { window } else { None };
                 let mut files = Vec::new();
                 for item in items {
+                    // The source's own tombstones (deleted, or no longer visible to the app)
+                    // are deleted from the sink in stream order (an id it never held is
+                    // harmless).
+                    if item.deleted.is_some() && item.root.is_none() {
+                        deleted.push(walk.doc_id(&target.drive, &item.id));
+                        continue;
+                    }
                     if window.is_some_and(|w| !item.last_modified_date_time.is_some_and(|t| w.contains(t))) {
                         continue;
                     }
                     match walk.admits(&target.drive, &item, scope.as_deref(), &mut parents).await {
                         Ok(true) => files.push(item),
+                        // A file of a round of changes that is out of the scope now may have
+                        // moved out of it: forget it.
+                        Ok(false) if phase == Phase::Changes && scope.is_some() && walk.wants(&item) => {
+                            deleted.push(walk.doc_id(&target.drive, &item.id));
+                        }
                         Ok(false) => {}
                         Err(e) => {
                             drive_error = Some(e);
@@ -176,9 +188,14 @@ pub(crate) fn checkpointed(
                     if fetches.is_done() {
                         if rest.is_empty() { rest = part } else { rest.append(part) }
                     } else {
-                        // A part of the page: the checkpoint stays on this page's link.
+                        // A part of the page: the checkpoint stays on this page's link. The
+                        // page's deletions go with its first part, before its documents.
+                        let part = part.with_deleted(std::mem::take(&mut deleted));
                         yield CheckpointedBatch::new(part, cp.clone());
                     }
+                }
+                if !deleted.is_empty() {
+                    rest = rest.with_deleted(std::mem::take(&mut deleted));
                 }
                 match (page.next_link, page.delta_link) {
                     (Some(next), _) => {
@@ -225,8 +242,9 @@ pub(crate) fn checkpointed(
 ///
 /// In a round of changes, a folder now inside the scope that was not (moved in), or whose
 /// sharing changed, has the files below it returned to be delivered (unchanged ones by
-/// fingerprint cost no download); one that left the scope has its folders taken out of it.
-/// Every round records which folders are in the scope.
+/// fingerprint cost no download); one that left the scope has its folders taken out of it and
+/// the ids of the files below it returned to be deleted. Every round records which folders are
+/// in the scope.
 async fn folder_changes(
     walk: &DriveWalk,
     drive: &str,
@@ -235,8 +253,9 @@ async fn folder_changes(
     phase: Phase,
     parents: &mut HashMap<String, Option<String>>,
     cp: &mut DriveCheckpoint,
-) -> Result<Vec<DriveItem>> {
+) -> Result<(Vec<DriveItem>, Vec<String>)> {
     let mut below = Vec::new();
+    let mut gone = Vec::new();
     for item in items {
         if item.root.is_some() {
             continue;
@@ -264,8 +283,11 @@ async fn folder_changes(
             let shared = now_in && item.sharing_changed();
             if moved_in || shared || (was_in && !now_in) {
                 let (files, folders) = walk.below(drive, &item.id).await?;
+                let files = files.into_iter().filter(|f| walk.wants(f));
                 if now_in {
-                    below.extend(files.into_iter().filter(|f| walk.wants(f)));
+                    below.extend(files);
+                } else {
+                    gone.extend(files.map(|f| walk.doc_id(drive, &f.id)));
                 }
                 if scope.is_some() {
                     let set = cp.folders.entry(drive.to_owned()).or_default();
@@ -288,7 +310,7 @@ async fn folder_changes(
             }
         }
     }
-    Ok(below)
+    Ok((below, gone))
 }
 
 /// Every file id of a fresh listing of every drive `source` names; fails, rather than come
