@@ -220,7 +220,13 @@ impl DriveWalk {
         let mut folders = Vec::new();
         let mut stack = vec![folder.to_owned()];
         while let Some(id) = stack.pop() {
-            for value in self.graph.drive_children(drive, &id).await? {
+            let children = match self.graph.drive_children(drive, &id).await {
+                Ok(children) => children,
+                // Gone since the round listed it: a later round says where it went.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for value in children {
                 let Ok(child) = DriveItem::from_value(value) else {
                     continue;
                 };
