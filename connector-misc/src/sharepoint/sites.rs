@@ -9,8 +9,10 @@ use super::config::site_address;
 use crate::graph::drive_walk::{DriveTarget, Targets};
 use crate::graph::{Drive, GraphClient, escape};
 
-/// The fields of a site a sync reads.
-const SITE_FIELDS: &str = "id,name,displayName,webUrl,isPersonalSite";
+/// The fields of a site a sync reads (`isPersonalSite` is not asked for: it is not in every
+/// cloud's v1.0, and an unknown `$select` field fails the request; where Graph sends it
+/// anyway it is read, else a personal site is told by its `-my.sharepoint.` host).
+const SITE_FIELDS: &str = "id,name,displayName,webUrl";
 
 /// The fields of a drive a sync reads.
 const DRIVE_FIELDS: &str = "id,name,driveType,owner,webUrl,sharePointIds";
