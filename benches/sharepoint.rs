@@ -15,6 +15,12 @@
 //! Prints items/s, requests per item and the ratios to the baseline (best of three rounds),
 //! then the process's peak RSS (wiremock's, mostly: it keeps every request it served).
 //! `cargo bench --bench sharepoint`.
+//!
+//! # Results
+//!
+//! 2026-12-05, release, the 2-core machine shared with other builds, best of 3: 10,000 files
+//! and 500 pages, raw fetch 1.146 s, `load()` 1.566 s (1.37x), full `Syncer` run 1.034 s
+//! (0.90x). Peak RSS (1.1 GiB) is wiremock's copy of every request it served.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
