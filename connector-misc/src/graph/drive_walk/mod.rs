@@ -68,9 +68,11 @@ pub(crate) trait DriveSource: Send + Sync + 'static {
 }
 
 /// Drives a source resolved already.
+#[cfg(feature = "sharepoint")]
 #[derive(Debug, Clone)]
 pub(crate) struct Resolved(pub(crate) Vec<DriveTarget>, pub(crate) Vec<Failure>);
 
+#[cfg(feature = "sharepoint")]
 #[async_trait]
 impl DriveSource for Resolved {
     async fn targets(&self, _graph: &GraphClient) -> Result<Targets> {
@@ -481,6 +483,7 @@ async fn fetch(walk: DriveWalk, item: Item) -> Result<Option<Outcome>> {
 /// Who may read what the drive's root folder grants (a site's libraries inherit the site's
 /// permissions there): what SharePoint's site pages, which Graph lists without permissions,
 /// are given. `None` without `include_permissions`; narrowed to the owner when unreadable.
+#[cfg(feature = "sharepoint")]
 pub(crate) async fn root_access(walk: &DriveWalk, target: &DriveTarget) -> Result<Option<Access>> {
     Ok(walk
         .access_of(target, &["root".to_owned()])
