@@ -27,6 +27,8 @@ pub mod onedrive;
 pub mod rss;
 #[cfg(feature = "seafile")]
 pub mod seafile;
+#[cfg(feature = "sharepoint")]
+pub mod sharepoint;
 #[cfg(feature = "slack")]
 pub mod slack;
 // Each file source uses a part of it (the walk order is `local`'s and `webdav`'s).
@@ -39,7 +41,8 @@ pub mod slack;
     feature = "github",
     feature = "gitlab",
     feature = "notion",
-    feature = "onedrive"
+    feature = "onedrive",
+    feature = "sharepoint"
 ))]
 #[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
 mod files;
@@ -72,7 +75,9 @@ pub mod webdav;
         feature = "slack",
         feature = "notion",
         feature = "discord",
-        feature = "rss"
+        feature = "rss",
+        feature = "onedrive",
+        feature = "sharepoint",
     )),
     allow(unused_variables)
 )]
@@ -158,5 +163,11 @@ pub fn register(registry: &mut connector_core::Registry) {
         rss::SOURCE,
         "entries of RSS, Atom and JSON feeds",
         |cfg| Ok(Box::new(rss::RssConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "sharepoint")]
+    registry.register::<sharepoint::SharepointConfig, _>(
+        sharepoint::SOURCE,
+        "files of SharePoint document libraries and site pages (Microsoft Graph)",
+        |cfg| Ok(Box::new(sharepoint::SharepointConnector::new(cfg)?)),
     );
 }

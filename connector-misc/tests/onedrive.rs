@@ -419,3 +419,77 @@ async fn ragflows_config_is_accepted_as_it_is() {
     );
     assert!(built.is_ok(), "{:?}", built.err());
 }
+
+#[tokio::test]
+async fn a_folder_moved_into_the_folder_scope_brings_its_files_and_one_moved_out_leaves_it() {
+    let graph = standard(10);
+    // `Archive` (outside `Shared`) holds a file and a subfolder with another.
+    graph.folder("b!ada", "F3", "Archive", "root");
+    graph.folder("b!ada", "F4", "2025", "F3");
+    graph.put("b!ada", "A6", "old.txt", "F3", "old notes", 1);
+    graph.put("b!ada", "A7", "older.txt", "F4", "older notes", 1);
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": ["ada@contoso.com"], "folder_path": "/Shared"}),
+    );
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    assert!(sink.get("onedrive:b!ada:A6").is_none());
+    // Archive moves into Shared: the round lists the folder alone, not its files.
+    graph.move_to("b!ada", "F3", "F1");
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        ["onedrive:b!ada:A6", "onedrive:b!ada:A7"]
+    );
+    assert_eq!(
+        sink.get("onedrive:b!ada:A7").unwrap().content.as_text(),
+        Some("older notes")
+    );
+    // Handbook moves out of Shared: its files are deleted from the sink by the same run (the
+    // round lists the folder alone), and they leave the id listing.
+    graph.move_to("b!ada", "F2", "root");
+    let report = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .state(store.clone())
+        .at(time(61))
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    assert_eq!((report.delivered, report.deleted), (0, 2), "{report:?}");
+    let mut ids = Vec::new();
+    let mut listing = c
+        .as_slim()
+        .unwrap()
+        .list_ids(connector_core::SyncContext::new());
+    while let Some(page) = futures::StreamExt::next(&mut listing).await {
+        ids.extend(page.unwrap().into_iter().map(|s| s.id));
+    }
+    assert_eq!(
+        sorted(ids),
+        [
+            "onedrive:b!ada:A2",
+            "onedrive:b!ada:A6",
+            "onedrive:b!ada:A7"
+        ]
+    );
+    // Moved back in, Handbook's files come again: the scope kept in the checkpoint knew it
+    // had left.
+    graph.move_to("b!ada", "F2", "F1");
+    let report = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .state(store.clone())
+        .at(time(62))
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    // Listed below the folder and delivered again (the move out deleted them).
+    assert_eq!(report.delivered, 2, "{report:?}");
+    let log = graph.state.lock().unwrap().log.clone();
+    assert!(
+        log.iter()
+            .any(|l| l == "GET /v1.0/drives/b!ada/items/F2/children"),
+        "{log:#?}"
+    );
+}

@@ -14,10 +14,11 @@ pub const ITEM_FIELDS: &str = "id,name,size,eTag,cTag,createdDateTime,lastModifi
 
 /// What delta rounds ask Graph for (its guidance for scanning drives at scale): items the app
 /// can no longer see come as deleted, folders it cannot read are traversed, and an item whose
-/// sharing changed is listed (a new permission moves no tag), so access changes reach an
-/// incremental run.
-pub const DELTA_PREFER: &str =
-    "deltashowremovedasdeleted, deltatraversepermissiongaps, deltashowsharingchanges";
+/// sharing changed is listed with `@microsoft.graph.sharedChanged` (a new permission moves no
+/// tag), so access changes reach an incremental run; with `hierarchicalsharing` a folder's
+/// sharing change is reported on the folder, not on each file that inherits it. Graph reports
+/// every sharing change only to an app holding `Sites.FullControl.All`.
+pub const DELTA_PREFER: &str = "deltashowremovedasdeleted, deltatraversepermissiongaps, deltashowsharingchanges, hierarchicalsharing";
 
 /// A drive item as a delta query or `GET items/{id}` shows it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -72,6 +73,10 @@ pub struct DriveItem {
     /// Who changed it last.
     #[serde(default)]
     pub last_modified_by: Option<IdentitySet>,
+    /// `"True"` on an item whose sharing changed since the round's delta link (asked for by
+    /// [`DELTA_PREFER`]).
+    #[serde(rename = "@microsoft.graph.sharedChanged", default)]
+    pub shared_changed: Option<String>,
 }
 
 /// The `file` facet.
@@ -165,6 +170,13 @@ impl DriveItem {
         (self.folder.is_some() || self.root.is_some()) && self.deleted.is_none()
     }
 
+    /// Whether a delta round marked the item's sharing as changed.
+    pub fn sharing_changed(&self) -> bool {
+        self.shared_changed
+            .as_deref()
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
     /// The id of the folder holding it.
     pub fn parent_id(&self) -> Option<&str> {
         self.parent_reference.as_ref()?.id.as_deref()
@@ -203,6 +215,22 @@ pub struct Drive {
     /// The drive in the web UI.
     #[serde(default)]
     pub web_url: Option<Url>,
+    /// The SharePoint site the drive belongs to (asked for with `$select=sharePointIds`).
+    #[serde(default, rename = "sharePointIds")]
+    pub sharepoint_ids: Option<SharepointIds>,
+}
+
+/// Where a drive or item lives in SharePoint.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct SharepointIds {
+    /// The site collection's id (a GUID).
+    #[serde(default)]
+    pub site_id: Option<String>,
+    /// The site's URL.
+    #[serde(default)]
+    pub site_url: Option<String>,
 }
 
 impl GraphClient {
@@ -226,6 +254,19 @@ impl GraphClient {
     pub async fn drive_delta(&self, url: &Url) -> Result<Delta<serde_json::Value>> {
         self.delta_with(url, |r| r.header("prefer", DELTA_PREFER))
             .await
+    }
+
+    /// The children of folder `item` of drive `drive`, every page (`GET items/{id}/children`
+    /// with `$select`), each as sent: read them with [`DriveItem::from_value`].
+    ///
+    /// # Errors
+    /// As [`GraphClient::all`].
+    pub async fn drive_children(&self, drive: &str, item: &str) -> Result<Vec<serde_json::Value>> {
+        let url = self.url(
+            &format!("drives/{}/items/{}/children", escape(drive), escape(item)),
+            &[("$select", ITEM_FIELDS), ("$top", "999")],
+        )?;
+        self.all(&url).await
     }
 
     /// Item `item` of drive `drive`; `None` when it is gone.

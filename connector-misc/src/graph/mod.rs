@@ -38,6 +38,8 @@
 
 mod client;
 mod drive;
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
+pub(crate) mod drive_walk;
 mod model;
 
 pub use client::{
@@ -46,7 +48,10 @@ pub use client::{
 };
 pub use drive::{
     DELTA_PREFER, Drive, DriveItem, FileFacet, ITEM_FIELDS, Identity, IdentitySet, ParentReference,
+    SharepointIds,
 };
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
+pub use drive_walk::{DriveCheckpoint, DriveCursor, Phase};
 pub use model::{Delta, Page};
 
 pub(crate) use drive::escape;

@@ -21,10 +21,13 @@
 //!   root only (RAGFlow's `root:{path}:/delta` fails there), so the root's delta is read and a
 //!   file is kept when the folder is among its ancestors: folders seen in the round, and
 //!   `GET items/{id}` (cached per run) for the ones a round of changes does not show.
-//! - **Deletions** come from the delta round as items with a `deleted` facet; core's batches
-//!   carry no deletions, so they are left to prune ([`SlimConnector`]), which lists every id
-//!   by a fresh round: **run prune for this source**. Prune is refused (an error, not a short
-//!   list) when a drive cannot be listed.
+//! - **Deletions**: items of a delta round with a `deleted` facet (deleted, or no longer
+//!   visible to the app) are reported in their page's [`Batch::deleted`], and so are the
+//!   files of a round of changes that left `folder_path` (moved out, or below a folder moved
+//!   out); the sync deletes them from the sink in stream order. A deleted folder's files that
+//!   the round does not list, and anything else a round misses, are left to prune
+//!   ([`SlimConnector`], a fresh round), which is refused (an error, not a short list) when a
+//!   drive cannot be listed.
 //! - **Ids**: `onedrive:{drive id}:{item id}`: an item's id survives renames and moves, and
 //!   is unique within its drive (RAGFlow used the bare item id). The title is the file name,
 //!   the link its `webUrl`, `updated_at` its `lastModifiedDateTime` (RAGFlow fell back to
@@ -34,14 +37,20 @@
 //! - **Access** (unless `include_permissions: false`): the drive's owner, and every user and
 //!   group the file's permissions grant a role (`GET items/{id}/permissions`, asked in JSON
 //!   batches of 20 per page): users by e-mail, Entra groups as `aad-group:{id}`, SharePoint
-//!   groups as `sp-group:{name}`; an organisation-wide link and "Everyone except external
+//!   groups as `sp-group:{site collection id}:{name}` (a group belongs to one site); an organisation-wide link and "Everyone except external
 //!   users" (`spo-grid-all-users`) add `tenant:{tenant}`, an anonymous link makes the file
 //!   public. A file whose permissions cannot be read is narrowed to the drive's owner until a
 //!   later run reads them (fail closed).
 //!   Sharing a file moves none of its tags, so delta rounds ask for sharing changes
-//!   (`Prefer: deltashowsharingchanges`, see [`crate::graph::DELTA_PREFER`]): a file shared
-//!   or unshared is listed by the next incremental run, and its version, which hashes who may
-//!   read it, delivers it again.
+//!   (`Prefer: deltashowsharingchanges, hierarchicalsharing`, see
+//!   [`crate::graph::DELTA_PREFER`]): a file shared or unshared is listed by the next
+//!   incremental run, and its version, which hashes who may read it, delivers it again; a
+//!   folder shared or unshared has its files' permissions read again. Graph reports every
+//!   sharing change only to an app holding `Sites.FullControl.All`; with `Files.Read.All` it
+//!   may leave some out, which then reach the documents when the file changes.
+//! - **Folders moved** into `folder_path` are listed below (delta lists the folder, not its
+//!   files) and their files delivered; the folders inside the scope are kept in the checkpoint
+//!   to tell such a move apart.
 //! - **Fingerprint**: the entity tag (`eTag`: new content, a rename, a move; delta rounds of
 //!   OneDrive for Business leave `cTag` out) and a hash of who may read it, all listed, so an
 //!   unchanged file is reported unchanged without a download (RAGFlow downloaded nothing: its
@@ -57,9 +66,8 @@
 //! - **Limits**: Graph's 429 and 503 with `Retry-After` are waited out (core's client); see
 //!   [`crate::graph`] for the token and error handling.
 
-mod checkpoint;
 mod config;
-mod pages;
+mod drives;
 
 use std::fmt;
 use std::sync::Arc;
@@ -71,11 +79,16 @@ use connector_core::{
 };
 use futures::stream::BoxStream;
 
-pub use checkpoint::{DriveCursor, OnedriveCheckpoint, Phase};
+pub use crate::graph::{DriveCursor, Phase};
 pub use config::{DEFAULT_MAX_FILE_SIZE, OnedriveConfig, OnedriveCredentials};
 
 use crate::graph::GraphClient;
-use pages::Reader;
+use crate::graph::drive_walk::{self, DriveWalk};
+use drives::OnedriveDrives;
+
+/// Where a resumed OneDrive sync starts: the delta links of its drives (the walk OneDrive
+/// shares with SharePoint's document libraries).
+pub type OnedriveCheckpoint = crate::graph::DriveCheckpoint;
 
 /// The registry key of the OneDrive connector.
 pub const SOURCE: &str = "onedrive";
@@ -104,7 +117,8 @@ const PERMISSIONS: &str = "Files.Read.All (and User.Read.All to list every user)
 #[derive(Debug)]
 pub struct OnedriveConnector {
     config: OnedriveConfig,
-    reader: Reader,
+    walk: DriveWalk,
+    drives: Arc<OnedriveDrives>,
 }
 
 impl OnedriveConnector {
@@ -125,8 +139,7 @@ impl OnedriveConnector {
             PERMISSIONS,
             |b| b,
         )?;
-        let reader = Reader {
-            graph,
+        let drives = OnedriveDrives {
             users: config
                 .user_ids
                 .iter()
@@ -137,13 +150,23 @@ impl OnedriveConnector {
                 .iter()
                 .map(|d| d.trim().to_owned())
                 .collect(),
+        };
+        let walk = DriveWalk {
+            graph,
+            source: SOURCE,
             folder: config.folder_segments().join("/"),
+            // Every user's drive: most have no such folder, which is no failure.
+            pass_over_missing_folder: drives.all_users(),
             max: config.max_file_size.get(),
             allow_images: config.allow_images,
             permissions: config.include_permissions,
             tenant: config.credentials.tenant_id.trim().to_owned(),
         };
-        Ok(Self { config, reader })
+        Ok(Self {
+            config,
+            walk,
+            drives: Arc::new(drives),
+        })
     }
 
     /// The configuration.
@@ -177,11 +200,11 @@ impl Connector for OnedriveConnector {
     /// there is more than one in all.
     fn partitions(&self) -> Vec<String> {
         let keys: Vec<String> = self
-            .reader
+            .drives
             .users
             .iter()
             .map(|u| format!("user:{u}"))
-            .chain(self.reader.drives.iter().map(|d| format!("drive:{d}")))
+            .chain(self.drives.drives.iter().map(|d| format!("drive:{d}")))
             .collect();
         if keys.len() > 1 { keys } else { Vec::new() }
     }
@@ -213,19 +236,22 @@ impl Connector for OnedriveConnector {
     /// `Unavailable` when Graph cannot be reached.
     async fn check(&self) -> Result<()> {
         // Every user's drive: a sample of the first users, not the whole tenant.
-        let (targets, failures) = self.reader.targets_of(Some(CHECK_SAMPLE)).await?;
+        let (targets, failures) = self
+            .drives
+            .targets_of(&self.walk.graph, Some(CHECK_SAMPLE))
+            .await?;
         if let Some(f) = failures.into_iter().next() {
             return Err(Error::new(f.kind, f.message).with_connector(SOURCE));
         }
         if let Some(t) = targets.first() {
-            let url = self.reader.graph.drive_delta_url(&t.drive)?;
-            self.reader.graph.drive_delta(&url).await?;
+            let url = self.walk.graph.drive_delta_url(&t.drive)?;
+            self.walk.graph.drive_delta(&url).await?;
         }
         // A named user's or drive's missing folder fails every run: say so now. (Among every
         // user's drives most lack it, which is no error.)
-        if !self.reader.users.is_empty() || !self.reader.drives.is_empty() {
+        if !self.drives.all_users() {
             for t in &targets {
-                if let Err(f) = self.reader.scope(&t.drive).await? {
+                if let Err(f) = self.walk.scope(&t.drive).await? {
                     return Err(Error::new(ErrorKind::NotFound, f.message)
                         .with_connector(SOURCE)
                         .with_field("folder_path"));
@@ -255,14 +281,14 @@ impl CheckpointedConnector for OnedriveConnector {
         window: Option<TimeWindow>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<OnedriveCheckpoint>>> {
-        pages::checkpointed(&self.reader, from, window, ctx)
+        drive_walk::checkpointed(&self.walk, self.drives.clone(), from, window, ctx)
     }
 }
 
 impl SlimConnector for OnedriveConnector {
     /// Every file id of a fresh delta round of every drive; fails rather than come back short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
-        pages::list_ids(&self.reader, ctx)
+        drive_walk::list_ids(&self.walk, self.drives.clone(), ctx)
     }
 }
 
@@ -270,6 +296,6 @@ impl connector_core::RefetchConnector for OnedriveConnector {
     /// These files again, by `GET items/{id}` then a download; a file that is gone yields
     /// nothing.
     fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        pages::refetch(&self.reader, ids, ctx)
+        drive_walk::refetch(&self.walk, self.drives.clone(), ids, ctx)
     }
 }

@@ -1,15 +1,18 @@
-//! A fake Microsoft Graph for the OneDrive tests, in Graph's wire format: the token endpoint,
-//! `/users`, `users/{id}/drive`, `drives/{id}`, root delta rounds (`@odata.nextLink` pages, a
-//! `@odata.deltaLink` at the end that lists what changed after it, `410 Gone` for an expired
-//! token), `items/{id}`, `root:/{path}:`, `items/{id}/permissions`, `items/{id}/content` (a
-//! 302 to a download URL on another host name, which must come without the token) and `$batch`.
+//! A fake Microsoft Graph for the OneDrive and SharePoint tests, in Graph's wire format: the
+//! token endpoint, `/users`, `users/{id}/drive`, `drives/{id}`, root delta rounds
+//! (`@odata.nextLink` pages, a `@odata.deltaLink` at the end that lists what changed after it,
+//! `410 Gone` for an expired token, `@microsoft.graph.sharedChanged` on items shared since),
+//! `items/{id}`, `items/{id}/children`, `root:/{path}:`, `items/{id}/permissions` (a file's
+//! own and its folders', as SharePoint inherits them), `items/{id}/content` (a 302 to a
+//! download URL on another host name, which must come without the token), `$batch`, and
+//! SharePoint's sites: `sites/{hostname}:/{path}`, `sites/getAllSites`, `sites/{id}/drives`,
+//! `sites/{id}/drive` and `sites/{id}/pages/microsoft.graph.sitePage` with `canvasLayout`.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
-use connector_core::Connector;
 use serde_json::{Value, json};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -49,6 +52,23 @@ pub struct Item {
 pub struct Drive {
     pub owner: String,
     pub items: Vec<Item>,
+    /// Permissions granted on the drive's root (a site's members), inherited by every item.
+    pub root_permissions: Vec<Value>,
+}
+
+/// A SharePoint site.
+#[derive(Debug, Clone, Default)]
+pub struct Site {
+    /// `{hostname},{site collection id},{web id}`.
+    pub id: String,
+    /// Its full URL.
+    pub url: String,
+    pub name: String,
+    /// Its document libraries (drive ids).
+    pub drives: Vec<String>,
+    /// Its pages, as Graph's `sitePage` JSON with `canvasLayout`.
+    pub pages: Vec<Value>,
+    pub personal: bool,
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +92,11 @@ pub struct State {
     pub locked: Vec<String>,
     /// `GET /users` answers 403 (the app lacks `User.Read.All`).
     pub users_forbidden: bool,
+    pub sites: Vec<Site>,
+    /// Page listings refuse `$expand=canvasLayout` with 400 (as Graph does for some sites).
+    pub canvas_refused: bool,
+    /// `sites/getAllSites` answers 403 (the app lacks `Sites.Read.All`).
+    pub sites_forbidden: bool,
 }
 
 #[derive(Clone)]
@@ -151,6 +176,28 @@ impl FakeGraph {
         let i = d.items.iter_mut().find(|i| i.id == id).unwrap();
         i.permissions.push(permission);
         i.shared = v;
+    }
+
+    /// Moves item `id` under folder `parent`: a change of the item alone (its files are not
+    /// listed by the next round).
+    pub fn move_to(&self, drive: &str, id: &str, parent: &str) {
+        let mut s = self.state.lock().unwrap();
+        s.version += 1;
+        let v = s.version;
+        let d = s.drives.get_mut(drive).unwrap();
+        let i = d.items.iter_mut().find(|i| i.id == id).unwrap();
+        i.parent = parent.to_owned();
+        i.etag += 1;
+        i.changed = v;
+    }
+
+    /// Adds a site with its libraries (created empty) and pages.
+    pub fn site(&self, site: Site) {
+        let mut s = self.state.lock().unwrap();
+        for d in &site.drives {
+            s.drives.entry(d.clone()).or_default();
+        }
+        s.sites.push(site);
     }
 
     pub fn user(&self, id: &str, upn: &str, drive: Option<&str>) {
@@ -346,6 +393,9 @@ impl FakeGraph {
                         let mut v = item_json(base, drive, i);
                         if let Some(map) = v.as_object_mut() {
                             map.remove("cTag");
+                            if prefer.contains("deltashowsharingchanges") && i.shared > since {
+                                map.insert("@microsoft.graph.sharedChanged".into(), json!("True"));
+                            }
                         }
                         v
                     })
@@ -374,17 +424,84 @@ impl FakeGraph {
                     None => graph_error(404, "itemNotFound", "The resource could not be found."),
                 }
             }
-            ["drives", drive, "items", id, "permissions"] => {
+            ["drives", drive, "items", id, "children"] => {
                 let Some(d) = s.drives.get(*drive) else {
                     return graph_error(404, "itemNotFound", "no drive");
                 };
-                let Some(i) = d.items.iter().find(|i| i.id == *id) else {
-                    return graph_error(404, "itemNotFound", "no item");
-                };
-                let mut value = vec![json!({"id": "aTowIy5mfG1lbWJlcnNoaXB8", "roles": ["owner"],
-                    "grantedToV2": {"user": {"email": d.owner, "displayName": d.owner, "id": "u-owner"}}})];
-                value.extend(i.permissions.iter().cloned());
+                let value: Vec<Value> = d
+                    .items
+                    .iter()
+                    .filter(|i| i.parent == *id && !i.deleted)
+                    .map(|i| item_json(base, drive, i))
+                    .collect();
                 ResponseTemplate::new(200).set_body_json(json!({"value": value}))
+            }
+            ["drives", drive, "items", id, "permissions"] => match permissions(&s, drive, id) {
+                Some(value) => ResponseTemplate::new(200).set_body_json(json!({"value": value})),
+                None => graph_error(404, "itemNotFound", "The resource could not be found."),
+            },
+            ["sites", "getAllSites"] if s.sites_forbidden => graph_error(
+                403,
+                "accessDenied",
+                "Either scp or roles claim need to be present in the token.",
+            ),
+            ["sites", "getAllSites"] => {
+                let value: Vec<Value> = s.sites.iter().map(site_json).collect();
+                ResponseTemplate::new(200).set_body_json(json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#sites", "value": value}))
+            }
+            ["sites", host, rest @ ..] if host.ends_with(':') || (rest.is_empty() && !host.contains(',')) => {
+                let host = host.trim_end_matches(':');
+                let path = rest.iter().map(|r| percent_decode(r)).collect::<Vec<_>>().join("/");
+                let path = path.trim_end_matches(':');
+                let wanted = if path.is_empty() { format!("https://{host}") } else { format!("https://{host}/{path}") };
+                match s.sites.iter().find(|x| x.url.eq_ignore_ascii_case(&wanted)) {
+                    Some(site) => ResponseTemplate::new(200).set_body_json(site_json(site)),
+                    None => graph_error(404, "itemNotFound", "Requested site could not be found"),
+                }
+            }
+            ["sites", id, "drives"] => match s.sites.iter().find(|x| x.id == *id) {
+                Some(site) => {
+                    let value: Vec<Value> = site.drives.iter().map(|d| json!({
+                        "id": d, "name": if d.ends_with("-docs") { "Documents" } else { d.as_str() },
+                        "driveType": "documentLibrary", "webUrl": format!("{}/{d}", site.url),
+                        "owner": {"group": {"displayName": site.name}},
+                        "sharePointIds": {"siteId": site.id.split(',').nth(1).unwrap(), "siteUrl": site.url}})).collect();
+                    ResponseTemplate::new(200).set_body_json(json!({"value": value}))
+                }
+                None => graph_error(404, "itemNotFound", "Requested site could not be found"),
+            },
+            ["sites", id, "drive"] => match s.sites.iter().find(|x| x.id == *id) {
+                Some(site) => ResponseTemplate::new(200).set_body_json(json!({
+                    "id": site.drives[0], "sharePointIds": {"siteId": site.id.split(',').nth(1).unwrap()}})),
+                None => graph_error(404, "itemNotFound", "Requested site could not be found"),
+            },
+            ["sites", id, "pages", "microsoft.graph.sitePage"] => {
+                let Some(site) = s.sites.iter().find(|x| x.id == *id) else {
+                    return graph_error(404, "itemNotFound", "Requested site could not be found");
+                };
+                let expand = query.iter().any(|(k, v)| k == "$expand" && v == "canvasLayout");
+                if expand && s.canvas_refused {
+                    return graph_error(400, "invalidRequest", "Invalid request");
+                }
+                let skip: usize = query.iter().find(|(k, _)| k == "$skiptoken").map_or(0, |(_, v)| v.parse().unwrap());
+                let value: Vec<Value> = site.pages.iter().skip(skip).take(s.page_size).map(|p| {
+                    let mut p = p.clone();
+                    if !expand { p.as_object_mut().unwrap().remove("canvasLayout"); }
+                    p
+                }).collect();
+                let mut body = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#sites('x')/pages/microsoft.graph.sitePage", "value": value});
+                if skip + s.page_size < site.pages.len() {
+                    let mut next = format!("{base}/v1.0/sites/{id}/pages/microsoft.graph.sitePage?$skiptoken={}", skip + s.page_size);
+                    if expand { next.push_str("&$expand=canvasLayout"); }
+                    body["@odata.nextLink"] = json!(next);
+                }
+                ResponseTemplate::new(200).set_body_json(body)
+            }
+            ["sites", id, "pages", page, "microsoft.graph.sitePage"] => {
+                match s.sites.iter().find(|x| x.id == *id).and_then(|x| x.pages.iter().find(|p| p["id"] == *page)) {
+                    Some(p) => ResponseTemplate::new(200).set_body_json(p.clone()),
+                    None => graph_error(404, "itemNotFound", "The resource could not be found."),
+                }
             }
             ["drives", drive, "items", id, "content"] => {
                 let exists = s
@@ -435,6 +552,36 @@ impl FakeGraph {
             _ => graph_error(400, "invalidRequest", &format!("no such route {path}")),
         }
     }
+}
+
+/// The permissions of item `id` (or `root`): the owner's, the drive root's, and those of the
+/// item and every folder above it (SharePoint's inheritance).
+fn permissions(s: &State, drive: &str, id: &str) -> Option<Vec<Value>> {
+    let d = s.drives.get(drive)?;
+    let mut value = Vec::new();
+    if !d.owner.is_empty() {
+        value.push(json!({"id": "aTowIy5mfG1lbWJlcnNoaXB8", "roles": ["owner"],
+            "grantedToV2": {"user": {"email": d.owner, "displayName": d.owner, "id": "u-owner"}}}));
+    }
+    value.extend(d.root_permissions.iter().cloned());
+    if id == "root" {
+        return Some(value);
+    }
+    let mut current = d.items.iter().find(|i| i.id == id)?;
+    loop {
+        value.extend(current.permissions.iter().cloned());
+        match d.items.iter().find(|i| i.id == current.parent) {
+            Some(up) => current = up,
+            None => break,
+        }
+    }
+    Some(value)
+}
+
+fn site_json(site: &Site) -> Value {
+    json!({"id": site.id, "name": site.name, "displayName": site.name, "webUrl": site.url,
+        "isPersonalSite": site.personal,
+        "createdDateTime": "2025-01-01T00:00:00Z", "lastModifiedDateTime": "2026-01-01T00:00:00Z"})
 }
 
 fn percent_decode(s: &str) -> String {
@@ -534,24 +681,17 @@ fn batch_member(
             ),
             None => err(404, "itemNotFound"),
         },
-        ["drives", drive, "items", id, "permissions"] => {
-            let Some(d) = s.drives.get(*drive) else {
-                return err(404, "itemNotFound");
-            };
-            let Some(i) = d.items.iter().find(|i| i.id == *id) else {
-                return err(404, "itemNotFound");
-            };
-            let mut value = vec![json!({"id": "owner", "roles": ["owner"],
-                "grantedToV2": {"user": {"email": d.owner, "id": "u-owner"}}})];
-            value.extend(i.permissions.iter().cloned());
-            (200, json!({"value": value}))
-        }
+        ["drives", drive, "items", id, "permissions"] => match permissions(&s, drive, id) {
+            Some(value) => (200, json!({"value": value})),
+            None => err(404, "itemNotFound"),
+        },
         _ => err(400, "invalidRequest"),
     }
 }
 
 /// A connector on `server` with `extra` config fields.
-pub fn build(server: &str, extra: Value) -> Arc<dyn Connector> {
+#[cfg(feature = "onedrive")]
+pub fn build(server: &str, extra: Value) -> Arc<dyn connector_core::Connector> {
     let mut config = json!({
         "credentials": {"tenant_id": TENANT, "client_id": "app-id", "client_secret": SECRET},
         "authority_host": server,

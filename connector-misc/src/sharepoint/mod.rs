@@ -1,0 +1,281 @@
+//! The SharePoint connector (source `"sharepoint"`): the files of SharePoint sites' document
+//! libraries and the sites' pages, over Microsoft Graph with an app registration's client
+//! credentials (application permission `Sites.Read.All`; `Sites.FullControl.All` for every
+//! sharing change, see below).
+//!
+//! - **Sites** (RAGFlow's `credentials.site_url`, plus `sites`): each by its URL (`GET
+//!   sites/{hostname}:/{server-relative path}`); with none, every site of the tenant (`GET
+//!   sites/getAllSites`, the enumeration Microsoft documents for scanning apps, rather than
+//!   `sites?search=*`, which goes through the search index: ranked, trimmed and behind new
+//!   sites), OneDrive personal sites left to the `onedrive` source. A named site that cannot
+//!   be read is a failure naming it (`sharepoint:site:{url}`), the others are read. Each site
+//!   is a **partition** (`site:{url}`) when several are named, and every site of the tenant is
+//!   one through [`Connector::discover_partitions`].
+//! - **Document libraries**: `GET sites/{id}/drives`, each read by the drive walk OneDrive
+//!   uses ([`crate::graph`]): a delta round per library whose `@odata.deltaLink` is the
+//!   checkpoint and the next incremental run's start; `410 Gone` lists it again (unchanged
+//!   files cost no download); downloads through the content redirect, without the token,
+//!   under `max_file_size`; the `eTag` plus who may read it as the version; a library Graph
+//!   will not read is its own failure (`sharepoint:drive:{id}`). Ids:
+//!   `sharepoint:{drive id}:{item id}`.
+//! - **Site pages**: `GET sites/{id}/pages/microsoft.graph.sitePage?$expand=canvasLayout`
+//!   (Graph v1.0), one Markdown document each: the title, the description, the text web
+//!   parts' `innerHtml` through core's HTML conversion, the standard web parts' titles and
+//!   searchable texts. Where Graph refuses to expand canvases on the listing (`400`), each
+//!   page is asked for with its own. Version: the `eTag` (else `lastModifiedDateTime`); link:
+//!   the page's `webUrl` (relative to the site, made absolute). Pages have no delta query:
+//!   each run lists them, a windowed run keeps those changed in the window, and unchanged
+//!   versions cost nothing more. Ids: `sharepoint:page:{site id}:{page id}`.
+//! - **Access** (unless `include_permissions: false`): a file's permissions (users by e-mail,
+//!   Entra groups `aad-group:{id}`, SharePoint groups `sp-group:{site collection id}:{name}`,
+//!   organisation links and "Everyone except external users" `tenant:{tenant}`, anonymous
+//!   links public), read in JSON batches; a file whose permissions cannot be read is
+//!   readable by nobody until a later run reads them (fail closed). Pages get the permissions
+//!   of their site (the root of its default library, which they inherit by default; a page
+//!   with permissions of its own is not seen). A folder shared or unshared has its files'
+//!   permissions read again; Graph reports every sharing change only to an app holding
+//!   `Sites.FullControl.All`, and with `Sites.Read.All` leaves out changes it judges
+//!   irrelevant to the caller, which then reach the documents when the file changes.
+//! - **Deletions**: items of a library's delta round with a `deleted` facet are reported in
+//!   their page's [`Batch::deleted`] and deleted from the sink in stream order. Deleted
+//!   pages (pages have no delta query), a deleted folder's files the round does not list and
+//!   a whole site gone are left to prune ([`SlimConnector`], a fresh listing), which is
+//!   refused when a site or library cannot be listed.
+//! - **Limits**: Graph's 429 and 503 with `Retry-After` are waited out (core's client); a 403
+//!   names the application permission to grant.
+
+mod checkpoint;
+mod config;
+mod load;
+mod pages;
+mod sites;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_core::{
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, ErrorKind,
+    Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+};
+use futures::stream::BoxStream;
+
+pub use checkpoint::{PagesCursor, SharepointCheckpoint};
+pub use config::{DEFAULT_MAX_FILE_SIZE, SharepointConfig, SharepointCredentials};
+
+use crate::graph::GraphClient;
+use crate::graph::drive_walk::DriveWalk;
+
+/// The registry key of the SharePoint connector.
+pub const SOURCE: &str = "sharepoint";
+
+/// The application permissions a 403 asks for.
+const PERMISSIONS: &str =
+    "Sites.Read.All (Sites.FullControl.All to see every sharing change; Files.Read.All for files)";
+
+/// Sites `check()` tries when every site is read.
+const CHECK_SAMPLE: usize = 5;
+
+/// Reads SharePoint sites. Built from a [`SharepointConfig`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use connector_core::sink::MemorySink;
+/// use connector_core::sync::{SyncMode, Syncer};
+/// use connector_misc::sharepoint::{SharepointConfig, SharepointConnector};
+///
+/// # async fn demo() -> connector_core::Result<()> {
+/// let config = SharepointConfig::new("contoso.onmicrosoft.com", "app-id", "secret");
+/// let connector = SharepointConnector::new(config)?;
+/// let sink = MemorySink::new();
+/// Syncer::new(Arc::new(connector)).sink(sink.clone()).run(SyncMode::Auto).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct SharepointConnector {
+    config: SharepointConfig,
+    reader: load::Reader,
+}
+
+impl SharepointConnector {
+    /// A connector for `config`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] listing every problem of `config`.
+    pub fn new(config: SharepointConfig) -> Result<Self> {
+        let problems = connector_core::ConnectorConfig::validate(&config);
+        if !problems.is_empty() {
+            return Err(Error::config(problems).with_connector(SOURCE));
+        }
+        let graph = GraphClient::new(
+            SOURCE,
+            &config.app(),
+            config.network_policy()?,
+            PERMISSIONS,
+            |b| b,
+        )?;
+        let walk = DriveWalk {
+            graph,
+            source: SOURCE,
+            folder: String::new(),
+            pass_over_missing_folder: false,
+            max: config.max_file_size.get(),
+            allow_images: config.allow_images,
+            permissions: config.include_permissions,
+            tenant: config.credentials.tenant_id.trim().to_owned(),
+        };
+        let reader = load::Reader {
+            walk,
+            urls: Arc::new(config.site_urls()),
+            documents: config.include_site_documents,
+            pages: config.include_site_pages,
+        };
+        Ok(Self { config, reader })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SharepointConfig {
+        &self.config
+    }
+
+    /// This connector restricted to the site at `url`.
+    fn for_site(&self, url: &str) -> Option<DynConnector> {
+        let mut config = self.config.clone();
+        config.credentials.site_url = vec![url.to_owned()].into();
+        config.sites = Vec::<String>::new().into();
+        Some(Arc::new(Self::new(config).ok()?))
+    }
+}
+
+impl fmt::Display for SharepointConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{SOURCE}:{}", self.config.credentials.tenant_id.trim())
+    }
+}
+
+#[async_trait]
+impl Connector for SharepointConnector {
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .refetch()
+            .fingerprint_skip()
+            .into()
+    }
+
+    /// `site:{url}` for each configured site, when there are several.
+    fn partitions(&self) -> Vec<String> {
+        let urls = self.config.site_urls();
+        if urls.len() > 1 {
+            urls.iter().map(|u| format!("site:{u}")).collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The configured sites' partitions; with no site configured, one per site of the
+    /// tenant (`GET sites/getAllSites`, personal sites left out), by its URL.
+    async fn discover_partitions(&self) -> Result<Vec<String>> {
+        if !self.config.site_urls().is_empty() {
+            return Ok(self.partitions());
+        }
+        let (sites, _) = sites::sites(&self.reader.walk.graph, &[], None).await?;
+        Ok(sites
+            .iter()
+            .filter_map(|s| s.web_url.as_ref())
+            .map(|u| format!("site:{}", u.as_str().trim_end_matches('/')))
+            .collect())
+    }
+
+    fn partition(&self, partition: &str) -> Option<DynConnector> {
+        let url = partition.strip_prefix("site:")?;
+        let listed = self.config.site_urls();
+        // A discovered site (every site of the tenant) or one of the configured ones.
+        if (listed.is_empty() || listed.iter().any(|u| u == url))
+            && config::site_address(url).is_some()
+        {
+            self.for_site(url)
+        } else {
+            None
+        }
+    }
+
+    /// Gets a token, resolves the configured sites (with none, the first few of the tenant)
+    /// and lists the first site's libraries and the first page of its first library's delta:
+    /// the secret is accepted, the app holds its permissions, the sites exist.
+    ///
+    /// # Errors
+    /// `Unauthenticated` naming `credentials.client_secret`, `PermissionDenied` naming the
+    /// application permission, `NotFound` naming `credentials.site_url`, `Unavailable` when
+    /// Graph cannot be reached.
+    async fn check(&self) -> Result<()> {
+        let graph = &self.reader.walk.graph;
+        let (found, failures) = sites::sites(graph, &self.reader.urls, Some(CHECK_SAMPLE)).await?;
+        if let Some(f) = failures.into_iter().next() {
+            return Err(Error::new(f.kind, f.message)
+                .with_connector(SOURCE)
+                .with_field("credentials.site_url"));
+        }
+        if let Some(site) = found.first() {
+            let (targets, failures) = sites::libraries(graph, std::slice::from_ref(site)).await?;
+            if let Some(f) = failures.into_iter().next() {
+                return Err(Error::new(f.kind, f.message).with_connector(SOURCE));
+            }
+            if self.reader.documents
+                && let Some(t) = targets.first()
+            {
+                graph.drive_delta(&graph.drive_delta_url(&t.drive)?).await?;
+            }
+        } else if !self.reader.urls.is_empty() {
+            return Err(
+                Error::new(ErrorKind::NotFound, "no configured site was found")
+                    .with_connector(SOURCE)
+                    .with_field("credentials.site_url"),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl CheckpointedConnector for SharepointConnector {
+    type Checkpoint = SharepointCheckpoint;
+
+    fn initial_checkpoint(&self) -> SharepointCheckpoint {
+        SharepointCheckpoint::start()
+    }
+
+    /// The libraries' delta links the finished run ended on: the next incremental run reads
+    /// the changes since.
+    fn carry_over(&self, last: &SharepointCheckpoint) -> Option<SharepointCheckpoint> {
+        last.carried()
+    }
+
+    fn load_from_checkpoint(
+        &self,
+        from: SharepointCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<SharepointCheckpoint>>> {
+        load::checkpointed(&self.reader, from, window, ctx)
+    }
+}
+
+impl SlimConnector for SharepointConnector {
+    /// Every file and page id of a fresh listing of every site; fails rather than come back
+    /// short.
+    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        load::list_ids(&self.reader, ctx)
+    }
+}
+
+impl connector_core::RefetchConnector for SharepointConnector {
+    /// These files and pages again, by their current state; one that is gone yields nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        load::refetch(&self.reader, ids, ctx)
+    }
+}

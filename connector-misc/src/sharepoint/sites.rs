@@ -1,0 +1,193 @@
+//! Sites by URL (or every site of the tenant) and their document libraries.
+
+use connector_core::{Error, ErrorKind, Failure, Result};
+use serde::Deserialize;
+use url::Url;
+
+use super::SOURCE;
+use super::config::site_address;
+use crate::graph::drive_walk::{DriveTarget, Targets};
+use crate::graph::{Drive, GraphClient, escape};
+
+/// The fields of a site a sync reads (`isPersonalSite` is not asked for: it is not in every
+/// cloud's v1.0, and an unknown `$select` field fails the request; where Graph sends it
+/// anyway it is read, else a personal site is told by its `-my.sharepoint.` host).
+const SITE_FIELDS: &str = "id,name,displayName,webUrl";
+
+/// The fields of a drive a sync reads.
+const DRIVE_FIELDS: &str = "id,name,driveType,owner,webUrl,sharePointIds";
+
+/// A site as `GET sites/{host}:/{path}` or `sites/getAllSites` shows it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Site {
+    /// `{hostname},{site collection id},{web id}`.
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) display_name: Option<String>,
+    #[serde(default)]
+    pub(crate) web_url: Option<Url>,
+    #[serde(default)]
+    pub(crate) is_personal_site: Option<bool>,
+}
+
+impl Site {
+    /// The site collection's id: the middle of the site id.
+    pub(crate) fn collection(&self) -> &str {
+        self.id.split(',').nth(1).unwrap_or(&self.id)
+    }
+
+    /// The name a person knows the site by.
+    pub(crate) fn shown(&self) -> String {
+        self.display_name
+            .clone()
+            .or_else(|| self.name.clone())
+            .or_else(|| self.web_url.as_ref().map(ToString::to_string))
+            .unwrap_or_else(|| self.id.clone())
+    }
+
+    /// A OneDrive's personal site (read by the `onedrive` source, not this one).
+    fn personal(&self) -> bool {
+        self.is_personal_site == Some(true)
+            || self
+                .web_url
+                .as_ref()
+                .and_then(Url::host_str)
+                .is_some_and(|h| h.contains("-my.sharepoint."))
+    }
+}
+
+/// The sites of `urls` (each `GET sites/{hostname}:/{path}`), or with none every site of the
+/// tenant but personal ones (`GET sites/getAllSites`); a failure for each named site that
+/// cannot be read.
+///
+/// `getAllSites`, not `GET sites?search=*`: it is the enumeration Microsoft documents for
+/// apps that scan a tenant (every site, every geography, paged by `@odata.nextLink`, with
+/// `Sites.Read.All`), where a search goes through the search index: ranked, trimmed and
+/// behind new sites.
+pub(crate) async fn sites(
+    graph: &GraphClient,
+    urls: &[String],
+    sample: Option<usize>,
+) -> Result<(Vec<Site>, Vec<Failure>)> {
+    let mut sites = Vec::new();
+    let mut failures = Vec::new();
+    if urls.is_empty() {
+        let mut query = vec![("$select", SITE_FIELDS.to_owned())];
+        if let Some(n) = sample {
+            query.push(("$top", n.to_string()));
+        }
+        let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let url = graph.url("sites/getAllSites", &query)?;
+        let listed = match sample {
+            Some(_) => graph.page::<Site>(&url).await.map(|p| p.value),
+            None => graph.all::<Site>(&url).await,
+        };
+        let listed = listed.map_err(|e| match e.kind() {
+            ErrorKind::PermissionDenied => Error::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "with no credentials.site_url every site is read, and listing them (GET /sites/getAllSites) needs the application permission Sites.Read.All (admin consent); grant it, or name the sites in credentials.site_url: {e}"
+                ),
+            )
+            .with_connector(SOURCE)
+            .with_field("credentials.site_url"),
+            _ => e,
+        })?;
+        sites.extend(listed.into_iter().filter(|s| !s.personal()));
+        return Ok((sites, failures));
+    }
+    for url in urls {
+        let Some((host, path)) = site_address(url) else {
+            continue;
+        };
+        let segments: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(escape)
+            .collect();
+        let at = if segments.is_empty() {
+            format!("sites/{}", escape(&host))
+        } else {
+            format!("sites/{}:/{}", escape(&host), segments.join("/"))
+        };
+        match graph
+            .get_opt::<Site>(&graph.url(&at, &[("$select", SITE_FIELDS)])?)
+            .await
+        {
+            Ok(Some(site)) => sites.push(site),
+            Ok(None) => failures.push(Failure::new(
+                Some(site_failure_id(url)),
+                ErrorKind::NotFound,
+                format!("site `{url}` (credentials.site_url) was not found: check its URL"),
+            )),
+            Err(e) if e.kind().ends_sync() => return Err(e),
+            Err(e) => failures.push(Failure::new(
+                Some(site_failure_id(url)),
+                e.kind(),
+                format!("site `{url}`: {e}"),
+            )),
+        }
+    }
+    Ok((sites, failures))
+}
+
+/// A site id as a path segment: kept as it is (`contoso.sharepoint.com,{guid},{guid}`: Graph
+/// reads the commas), escaped should it hold anything else.
+pub(crate) fn site_segment(id: &str) -> String {
+    if id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ',' | '-'))
+    {
+        id.to_owned()
+    } else {
+        escape(id)
+    }
+}
+
+/// The id a failure of a whole site carries.
+pub(crate) fn site_failure_id(url: &str) -> String {
+    format!("{SOURCE}:site:{url}")
+}
+
+/// The document libraries of `sites` (`GET sites/{id}/drives`), as drives to walk; a site
+/// whose libraries cannot be listed is a failure naming it.
+pub(crate) async fn libraries(graph: &GraphClient, sites: &[Site]) -> Result<Targets> {
+    let mut targets = Vec::new();
+    let mut failures = Vec::new();
+    for site in sites {
+        let url = graph.url(
+            &format!("sites/{}/drives", site_segment(&site.id)),
+            &[("$select", DRIVE_FIELDS)],
+        )?;
+        match graph.all::<Drive>(&url).await {
+            Ok(drives) => {
+                for drive in drives {
+                    if targets.iter().any(|t: &DriveTarget| t.drive == drive.id) {
+                        continue;
+                    }
+                    targets.push(DriveTarget {
+                        owner: None,
+                        site: drive
+                            .sharepoint_ids
+                            .and_then(|s| s.site_id)
+                            .unwrap_or_else(|| site.collection().to_owned()),
+                        drive: drive.id,
+                    });
+                }
+            }
+            Err(e) if e.kind().ends_sync() => return Err(e),
+            Err(e) => failures.push(Failure::new(
+                Some(format!("{SOURCE}:site:{}", site.id)),
+                e.kind(),
+                format!(
+                    "the document libraries of site `{}` could not be listed: {e}",
+                    site.shown()
+                ),
+            )),
+        }
+    }
+    Ok((targets, failures))
+}

@@ -1,0 +1,413 @@
+//! The SharePoint connector against the fake Microsoft Graph (`sharepoint_common`, on
+//! `onedrive_common`'s Graph): sites by URL and every site, document libraries through the
+//! shared drive walk, site pages as Markdown, access, incremental runs, `410 Gone`, a folder's
+//! sharing change, throttling and credentials.
+#![cfg(feature = "sharepoint")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod sharepoint_common;
+
+use std::sync::Arc;
+
+use connector_core::sink::MemorySink;
+use connector_core::state::MemoryStateStore;
+use connector_core::sync::{SyncMode, Syncer};
+use connector_core::{Connector, ErrorKind, SyncContext};
+use futures::StreamExt;
+use serde_json::json;
+use sharepoint_common::{ENG, ENG_COLLECTION, ENG_URL, HR, HR_URL, SECRET, build, standard, time};
+
+async fn run(c: &Arc<dyn Connector>, store: &MemoryStateStore, mode: SyncMode) -> MemorySink {
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(60))
+        .run(mode)
+        .await
+        .expect("the sync runs");
+    sink
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+fn page_id(site: &str, page: &str) -> String {
+    format!("sharepoint:page:{site}:{page}")
+}
+
+#[tokio::test]
+async fn a_site_by_url_gives_its_libraries_files_and_its_pages_as_markdown() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        sorted(vec![
+            "sharepoint:b!eng-docs:E1".into(),
+            "sharepoint:b!eng-docs:E2".into(),
+            "sharepoint:b!eng-specs:S1".into(),
+            page_id(ENG, "p-home"),
+            page_id(ENG, "p-onboard"),
+        ])
+    );
+    // The site was found by its URL, then its libraries.
+    assert_eq!(
+        graph.requests("GET /v1.0/sites/contoso.sharepoint.com:/sites/Eng"),
+        1
+    );
+    let file = sink.get("sharepoint:b!eng-docs:E1").unwrap();
+    assert_eq!(
+        file.content.as_text(),
+        Some("# Deploy\n\nRun the pipeline.")
+    );
+    assert_eq!(file.parent_id.as_deref(), Some("sharepoint:b!eng-docs:EF1"));
+    // The site's group is qualified by its site collection.
+    assert_eq!(
+        file.access.as_ref().unwrap().groups,
+        [format!("sp-group:{ENG_COLLECTION}:Engineering Members")]
+    );
+    insta::assert_json_snapshot!("sharepoint_file", file, {".fingerprint" => "[fingerprint]", ".link" => "[the fake server]"});
+    let page = sink.get(&page_id(ENG, "p-home")).unwrap();
+    assert_eq!(
+        page.link.as_ref().unwrap().as_str(),
+        "https://contoso.sharepoint.com/sites/Eng/SitePages/Home.aspx"
+    );
+    assert_eq!(page.title, "Engineering home");
+    assert_eq!(page.updated_at, Some(time(2)));
+    // Pages read as their site: its members.
+    assert_eq!(
+        page.access.as_ref().unwrap().groups,
+        [format!("sp-group:{ENG_COLLECTION}:Engineering Members")]
+    );
+    insta::assert_snapshot!("sharepoint_page_markdown", page.content.as_text().unwrap());
+    insta::assert_json_snapshot!("sharepoint_page", page, {".fingerprint" => "[fingerprint]", ".content" => "[markdown]"});
+    // Downloads followed the redirect without the token; images are left out.
+    assert_eq!(graph.state.lock().unwrap().leaked, 0);
+    assert!(sink.get("sharepoint:b!eng-docs:E3").is_none());
+}
+
+#[tokio::test]
+async fn without_a_site_url_every_site_is_read_but_personal_ones_and_each_is_a_partition() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"site_url": []}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let ids = sink.ids();
+    assert!(
+        ids.contains(&"sharepoint:b!hr-docs:H1".to_owned()),
+        "{ids:?}"
+    );
+    assert!(ids.contains(&page_id(HR, "p-hr")), "{ids:?}");
+    // Ada's OneDrive is the onedrive source's.
+    assert!(!ids.iter().any(|i| i.contains("b!ada")), "{ids:?}");
+    assert_eq!(graph.requests("GET /v1.0/sites/getAllSites"), 1);
+    let partitions = c.discover_partitions().await.unwrap();
+    assert_eq!(
+        partitions,
+        [format!("site:{ENG_URL}"), format!("site:{HR_URL}")]
+    );
+    let hr = c.partition(&partitions[1]).unwrap();
+    let sink = run(&hr, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        sorted(vec!["sharepoint:b!hr-docs:H1".into(), page_id(HR, "p-hr")])
+    );
+    // Named sites are partitions as they are.
+    let two = build(&server.uri(), json!({"sites": [HR_URL]}));
+    assert_eq!(
+        two.partitions(),
+        [format!("site:{ENG_URL}"), format!("site:{HR_URL}")]
+    );
+    assert!(
+        two.partition("site:https://contoso.sharepoint.com/sites/Other")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_site_that_is_not_there_is_a_failure_and_the_others_are_read() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"sites": ["https://contoso.sharepoint.com/sites/Gone", HR_URL]}),
+    );
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(MemoryStateStore::new())
+        .at(time(60))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(sink.ids().contains(&"sharepoint:b!hr-docs:H1".to_owned()));
+    let failure = report
+        .failures
+        .iter()
+        .find(|f| {
+            f.id.as_deref() == Some("sharepoint:site:https://contoso.sharepoint.com/sites/Gone")
+        })
+        .expect("the missing site is a failure");
+    assert_eq!(failure.kind, ErrorKind::NotFound);
+    assert!(
+        failure.message.contains("credentials.site_url"),
+        "{failure:?}"
+    );
+    // Prune would delete the missing site's documents: the listing refuses.
+    let mut listing = c.as_slim().unwrap().list_ids(SyncContext::new());
+    let mut refused = false;
+    while let Some(page) = listing.next().await {
+        if page.is_err() {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused);
+}
+
+#[tokio::test]
+async fn an_incremental_run_follows_the_libraries_delta_links_and_relists_after_410() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    let rounds = graph.requests("GET /v1.0/drives/b!eng-docs/root/delta");
+    // An edit whose time is before the last run is still a change of the round.
+    graph.put(
+        "b!eng-docs",
+        "E2",
+        "design.txt",
+        "root",
+        "the design, v2",
+        0,
+    );
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), ["sharepoint:b!eng-docs:E2"]);
+    assert_eq!(
+        graph.requests("GET /v1.0/drives/b!eng-docs/root/delta"),
+        rounds + 1
+    );
+    // Every delta token expires (410 Gone): the libraries are listed again, unchanged files
+    // are not downloaded.
+    let downloads = graph.requests("GET /download/");
+    {
+        let mut s = graph.state.lock().unwrap();
+        let v = s.version;
+        s.expired.push(format!("s{v}"));
+    }
+    graph.put("b!eng-specs", "S1", "api.txt", "root", "the api, v2", 58);
+    let report = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .state(store.clone())
+        .at(time(61))
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 1, "{report:?}");
+    assert_eq!(graph.requests("GET /download/"), downloads + 1);
+}
+
+#[tokio::test]
+async fn a_file_the_delta_round_marks_deleted_is_deleted_from_the_sink_by_the_next_run() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"include_site_pages": false}));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let sync = |at: i64| {
+        let run = Syncer::new(c.clone())
+            .sink(sink.clone())
+            .state(store.clone())
+            .at(time(at));
+        async move { run.run(SyncMode::Auto).await }
+    };
+    sync(60).await.unwrap();
+    assert!(sink.get("sharepoint:b!eng-docs:E2").is_some());
+    graph.delete("b!eng-docs", "E2");
+    let report = sync(61).await.unwrap();
+    assert_eq!((report.delivered, report.deleted), (0, 1), "{report:?}");
+    assert!(sink.get("sharepoint:b!eng-docs:E2").is_none());
+    assert_eq!(
+        sorted(sink.ids()),
+        ["sharepoint:b!eng-docs:E1", "sharepoint:b!eng-specs:S1"]
+    );
+}
+
+#[tokio::test]
+async fn a_folder_shared_anew_reads_its_files_permissions_again() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    // Runbooks is shared with Carol: with hierarchical sharing only the folder is listed,
+    // marked `@microsoft.graph.sharedChanged`; its file inherits the permission.
+    graph.share(
+        "b!eng-docs",
+        "EF1",
+        json!({"id": "c", "roles": ["read"], "grantedToV2": {"user": {"email": "carol@contoso.com"}}}),
+    );
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), ["sharepoint:b!eng-docs:E1"]);
+    let file = sink.get("sharepoint:b!eng-docs:E1").unwrap();
+    let access = file.access.as_ref().unwrap();
+    assert_eq!(access.emails, ["carol@contoso.com"]);
+    let log = graph.state.lock().unwrap().log.clone();
+    assert!(
+        log.iter()
+            .any(|l| l == "GET /v1.0/drives/b!eng-docs/items/EF1/children"),
+        "{log:#?}"
+    );
+}
+
+#[tokio::test]
+async fn pages_are_read_one_by_one_where_graph_will_not_expand_canvases_on_the_listing() {
+    let graph = standard(10);
+    graph.state.lock().unwrap().canvas_refused = true;
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"include_site_documents": false}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        sorted(vec![page_id(ENG, "p-home"), page_id(ENG, "p-onboard")])
+    );
+    let text = sink
+        .get(&page_id(ENG, "p-home"))
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("Deploys on Tuesday"), "{text}");
+    assert_eq!(
+        graph.requests("GET /v1.0/sites/contoso.sharepoint.com,1b2c3d4e-0000-4000-8000-00000000e001,7f8e9d0c-0000-4000-8000-00000000e0e1/pages/p-home/microsoft.graph.sitePage"),
+        1
+    );
+    // A windowed run keeps the pages changed in it.
+    let window = connector_core::TimeWindow::new(time(5), time(10)).unwrap();
+    let mut stream = c.as_poll().unwrap().poll(window, SyncContext::new());
+    let mut ids = Vec::new();
+    while let Some(batch) = stream.next().await {
+        ids.extend(batch.unwrap().documents.into_iter().map(|d| d.id));
+    }
+    assert_eq!(ids, [page_id(ENG, "p-onboard")]);
+}
+
+#[tokio::test]
+async fn a_file_over_the_cap_is_a_failure_without_a_download() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"max_file_size": 8, "include_site_pages": false}),
+    );
+    let report = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .state(MemoryStateStore::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    let f = report
+        .failures
+        .iter()
+        .find(|f| f.id.as_deref() == Some("sharepoint:b!eng-docs:E1"))
+        .unwrap();
+    assert!(f.message.contains("max_file_size"), "{f:?}");
+    assert_eq!(graph.requests("GET /download/b!eng-docs/E1"), 0);
+}
+
+#[tokio::test]
+async fn throttling_is_waited_out() {
+    let graph = standard(10);
+    graph.state.lock().unwrap().throttle = 2;
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids().len(), 5);
+}
+
+#[tokio::test]
+async fn a_wrong_secret_fails_check_naming_the_field_and_never_shows_it() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let mut config = json!({
+        "credentials": {"tenant_id": "contoso.onmicrosoft.com", "client_id": "app-id",
+                        "client_secret": "a-wrong-secret-canary", "site_url": ENG_URL},
+        "authority_host": server.uri(), "graph_url": server.uri(),
+        "allowed_hosts": ["127.0.0.1", "localhost"],
+    });
+    let connector = connector_misc::sharepoint::SharepointConnector::new(
+        connector_core::config::from_json(config.take()).unwrap(),
+    )
+    .unwrap();
+    let err = connector.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    let shown = format!("{err} {err:?} {connector} {connector:?}");
+    assert!(shown.contains("client_secret"), "{shown}");
+    assert!(!shown.contains("a-wrong-secret-canary"), "{shown}");
+    assert!(!shown.contains(SECRET));
+}
+
+#[tokio::test]
+async fn listing_every_site_without_sites_read_all_names_the_permission() {
+    let graph = standard(10);
+    graph.state.lock().unwrap().sites_forbidden = true;
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"site_url": ""}));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    let text = err.to_string();
+    assert!(text.contains("Sites.Read.All"), "{text}");
+    assert!(text.contains("credentials.site_url"), "{text}");
+    // A named site passes check.
+    build(&server.uri(), json!({})).check().await.unwrap();
+}
+
+#[tokio::test]
+async fn named_files_and_pages_are_fetched_again() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let ids = vec![
+        "sharepoint:b!eng-specs:S1".to_owned(),
+        page_id(ENG, "p-onboard"),
+        "sharepoint:b!eng-docs:gone".to_owned(),
+        "box:1".to_owned(),
+    ];
+    let mut stream = c.as_refetch().unwrap().fetch(ids, SyncContext::new());
+    let mut got = Vec::new();
+    while let Some(batch) = stream.next().await {
+        got.extend(batch.unwrap().documents.into_iter().map(|d| d.id));
+    }
+    assert_eq!(
+        sorted(got),
+        sorted(vec![
+            "sharepoint:b!eng-specs:S1".into(),
+            page_id(ENG, "p-onboard")
+        ])
+    );
+}
+
+#[tokio::test]
+async fn ragflows_config_is_accepted_as_it_is() {
+    let mut registry = connector_core::Registry::new();
+    connector_misc::register(&mut registry);
+    let built = registry.build(
+        "sharepoint",
+        json!({
+            "credentials": {"site_url": "https://contoso.sharepoint.com/sites/MySite",
+                            "tenant_id": "contoso.onmicrosoft.com", "client_id": "app",
+                            "client_secret": "s"},
+            "batch_size": 2,
+            "sync_batch_size": 16,
+        }),
+    );
+    let c = built.unwrap();
+    assert_eq!(c.source(), "sharepoint");
+    assert!(c.partitions().is_empty());
+}

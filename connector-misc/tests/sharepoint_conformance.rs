@@ -1,0 +1,100 @@
+//! The conformance kit and core's HTTP checks against the fake Microsoft Graph of
+//! `sharepoint_common` (the site Eng: two libraries and two pages).
+#![cfg(feature = "sharepoint")]
+#![allow(clippy::unwrap_used)]
+
+mod sharepoint_common;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_core::testkit::Fixture;
+use connector_core::{Connector, TimeWindow};
+use serde_json::json;
+use sharepoint_common::{ENG, SECRET, build, standard, time};
+use wiremock::MockServer;
+
+struct SharepointFixture {
+    server: MockServer,
+    malformed: MockServer,
+}
+
+#[async_trait]
+impl Fixture for SharepointFixture {
+    async fn setup() -> Self {
+        let malformed = standard(2);
+        {
+            let mut s = malformed.state.lock().unwrap();
+            let d = s.drives.get_mut("b!eng-docs").unwrap();
+            d.items.iter_mut().find(|i| i.id == "E2").unwrap().malformed = true;
+        }
+        Self {
+            server: standard(2).start().await,
+            malformed: malformed.start().await,
+        }
+    }
+
+    fn connector(&self) -> Arc<dyn Connector> {
+        build(&self.server.uri(), json!({}))
+    }
+
+    fn secret(&self) -> Option<String> {
+        Some(SECRET.to_owned())
+    }
+
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
+        (
+            build(&self.malformed.uri(), json!({})),
+            Some("sharepoint:b!eng-docs:E2".to_owned()),
+        )
+    }
+
+    fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
+        // Files at minutes 1, 3 (and the image, left out) and 4; pages at 2 and 6.
+        let window = TimeWindow::new(time(2), time(4)).ok()?;
+        Some((
+            window,
+            vec![
+                "sharepoint:b!eng-docs:E2".into(),
+                format!("sharepoint:page:{ENG}:p-home"),
+            ],
+        ))
+    }
+}
+
+connector_core::conformance_tests!(sharepoint_conformance, SharepointFixture);
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    connector_core::testkit::block_on(f)
+}
+
+#[test]
+fn retry_after_is_waited_out() {
+    run(async {
+        let s = standard(2).start().await;
+        connector_core::testkit::http::retry_after_is_waited_out(&s, |uri| build(uri, json!({})))
+            .await;
+    });
+}
+
+#[test]
+fn server_error_storm_is_survived() {
+    run(async {
+        let s = standard(2).start().await;
+        connector_core::testkit::http::server_error_storm_is_survived(
+            &s,
+            |uri| build(uri, json!({})),
+            3,
+        )
+        .await;
+    });
+}
+
+#[test]
+fn unauthorized_fails_fast() {
+    run(async {
+        let s = standard(2).start().await;
+        connector_core::testkit::http::unauthorized_fails_fast(&s, |uri| build(uri, json!({})))
+            .await;
+    });
+}
