@@ -23,6 +23,12 @@ pub mod imap;
 pub mod notion;
 #[cfg(feature = "onedrive")]
 pub mod onedrive;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgresql")]
+pub mod postgresql;
+#[cfg(any(feature = "postgresql", feature = "mysql"))]
+pub mod rdbms;
 #[cfg(feature = "seafile")]
 pub mod seafile;
 #[cfg(feature = "slack")]
@@ -69,7 +75,10 @@ pub mod webdav;
         feature = "gitlab",
         feature = "slack",
         feature = "notion",
-        feature = "discord"
+        feature = "discord",
+        feature = "onedrive",
+        feature = "postgresql",
+        feature = "mysql"
     )),
     allow(unused_variables)
 )]
@@ -149,5 +158,17 @@ pub fn register(registry: &mut connector_core::Registry) {
         onedrive::SOURCE,
         "files of OneDrive for Business drives (Microsoft Graph)",
         |cfg| Ok(Box::new(onedrive::OnedriveConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "postgresql")]
+    registry.register::<rdbms::RdbmsConfig, _>(
+        postgresql::SOURCE,
+        "rows of PostgreSQL tables or of a query",
+        |cfg| Ok(Box::new(postgresql::connector(cfg)?)),
+    );
+    #[cfg(feature = "mysql")]
+    registry.register::<rdbms::RdbmsConfig, _>(
+        mysql::SOURCE,
+        "rows of MySQL or MariaDB tables or of a query",
+        |cfg| Ok(Box::new(mysql::connector(cfg)?)),
     );
 }
