@@ -86,7 +86,7 @@ pub(crate) fn decode(row: &MySqlRow) -> Row {
                 "TIME" => match get::<NaiveTime>(row, i) {
                     Ok(t) => Value::Time(t),
                     // A TIME past a day or below zero (a duration): its text.
-                    Err(_) => Value::Text(get::<String>(row, i)?),
+                    Err(_) => Value::Text(get::<sqlx::mysql::types::MySqlTime>(row, i)?.to_string()),
                 },
                 "JSON" => {
                     let s: String = get(row, i)?;

@@ -60,7 +60,11 @@ pub(crate) fn convert(plan: &Plan, row: &Row) -> Result<Converted, String> {
     };
     let outcome = match document(plan, row, &id, &key, cursor) {
         Ok(d) => Outcome::from(d),
-        Err(message) => Outcome::from(Failure::new(Some(id), ErrorKind::InvalidData, message)),
+        Err(message) => Outcome::from(Failure::new(
+            Some(id.clone()),
+            ErrorKind::InvalidData,
+            format!("row {id}: {message}"),
+        )),
     };
     Ok(Converted {
         key,
