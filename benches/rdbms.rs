@@ -59,7 +59,9 @@ async fn child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64) {
             use sqlx::Row as _;
             let mut n = 0usize;
             if kind == "pg" {
-                let mut c = sqlx::PgConnection::connect(&url(kind, port, db)).await.unwrap();
+                let mut c = sqlx::PgConnection::connect(&url(kind, port, db))
+                    .await
+                    .unwrap();
                 let mut rows = sqlx::query("SELECT * FROM items").fetch(&mut c);
                 while let Some(r) = rows.try_next().await.unwrap() {
                     let _: (i32, String, String, chrono::NaiveDateTime) =
@@ -67,7 +69,9 @@ async fn child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64) {
                     n += 1;
                 }
             } else {
-                let mut c = sqlx::MySqlConnection::connect(&url(kind, port, db)).await.unwrap();
+                let mut c = sqlx::MySqlConnection::connect(&url(kind, port, db))
+                    .await
+                    .unwrap();
                 let mut rows = sqlx::query("SELECT * FROM items").fetch(&mut c);
                 while let Some(r) = rows.try_next().await.unwrap() {
                     let _: (i32, String, String, chrono::NaiveDateTime) =
@@ -110,7 +114,11 @@ async fn child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64) {
 
 async fn seed(kind: &str, rows: usize) -> String {
     let make = "CREATE TABLE items (id INT PRIMARY KEY, title VARCHAR(100), body TEXT, updated_at TIMESTAMP(6) NOT NULL)";
-    let make = if kind == "pg" { make.to_owned() } else { make.replace("TIMESTAMP(6)", "DATETIME(6)") };
+    let make = if kind == "pg" {
+        make.to_owned()
+    } else {
+        make.replace("TIMESTAMP(6)", "DATETIME(6)")
+    };
     let fill = if kind == "pg" {
         format!(
             "INSERT INTO items SELECT g, 'Item ' || g, repeat('body text of a row ', 13) || g, \
@@ -141,9 +149,18 @@ fn run_child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64, u64) {
     let line = text
         .lines()
         .find(|l| l.starts_with("RESULT "))
-        .unwrap_or_else(|| panic!("child failed: {text}{}", String::from_utf8_lossy(&out.stderr)));
+        .unwrap_or_else(|| {
+            panic!(
+                "child failed: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     let f: Vec<&str> = line.split_whitespace().collect();
-    (f[1].parse().unwrap(), f[2].parse().unwrap(), f[3].parse().unwrap())
+    (
+        f[1].parse().unwrap(),
+        f[2].parse().unwrap(),
+        f[3].parse().unwrap(),
+    )
 }
 
 async fn explain(kind: &str, port: u16, db: &str) {
@@ -151,25 +168,56 @@ async fn explain(kind: &str, port: u16, db: &str) {
                   AND (src.updated_at, src.id) > ($3, $4) ORDER BY src.updated_at, src.id LIMIT 1000";
     let sql_my = "EXPLAIN SELECT * FROM items AS src WHERE src.id IS NOT NULL AND src.updated_at >= ? AND src.updated_at < ? \
                   AND src.updated_at >= ? AND (src.updated_at > ? OR src.id > ?) ORDER BY src.updated_at, src.id LIMIT 1000";
-    let lo = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
-    let hi = chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap().and_hms_opt(0, 0, 0).unwrap();
-    let at = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap().and_hms_opt(12, 0, 0).unwrap();
+    let lo = chrono::NaiveDate::from_ymd_opt(2024, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let hi = chrono::NaiveDate::from_ymd_opt(2030, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let at = chrono::NaiveDate::from_ymd_opt(2025, 1, 1)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap();
     if kind == "pg" {
-        let mut c = sqlx::PgConnection::connect(&url(kind, port, db)).await.unwrap();
-        let rows = sqlx::query(sql_pg).bind(lo).bind(hi).bind(at).bind(4000_i64).fetch_all(&mut c).await.unwrap();
+        let mut c = sqlx::PgConnection::connect(&url(kind, port, db))
+            .await
+            .unwrap();
+        let rows = sqlx::query(sql_pg)
+            .bind(lo)
+            .bind(hi)
+            .bind(at)
+            .bind(4000_i64)
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
         println!("PostgreSQL plan of a window page:");
         for r in rows {
             use sqlx::Row as _;
             println!("  {}", r.get::<String, _>(0));
         }
     } else {
-        let mut c = sqlx::MySqlConnection::connect(&url(kind, port, db)).await.unwrap();
-        let rows = sqlx::query(sql_my).bind(lo).bind(hi).bind(at).bind(at).bind(4000_i64).fetch_all(&mut c).await.unwrap();
+        let mut c = sqlx::MySqlConnection::connect(&url(kind, port, db))
+            .await
+            .unwrap();
+        let rows = sqlx::query(sql_my)
+            .bind(lo)
+            .bind(hi)
+            .bind(at)
+            .bind(at)
+            .bind(4000_i64)
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
         println!("MariaDB plan of a window page (type / key / rows / Extra):");
         for r in rows {
             use sqlx::Row as _;
             let get = |i: usize| -> String {
-                r.try_get_unchecked::<Option<String>, _>(i).ok().flatten().unwrap_or_default()
+                r.try_get_unchecked::<Option<String>, _>(i)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
             };
             println!("  {} / {} / {} / {}", get(3), get(5), get(8), get(9));
         }
@@ -184,20 +232,34 @@ async fn main() {
         println!("RESULT {rows} {secs} {}", peak_rss_kib());
         return;
     }
-    let big: usize = std::env::var("RDBMS_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let big: usize = std::env::var("RDBMS_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let kinds: Vec<String> = std::env::var("RDBMS_BENCH_SERVERS")
         .unwrap_or_else(|_| "pg my".into())
         .split_whitespace()
         .map(str::to_owned)
         .collect();
     for kind in &kinds {
-        let port = if kind == "pg" { rdbms_common::postgres().port } else { rdbms_common::mariadb().port };
-        let name = if kind == "pg" { "PostgreSQL" } else { "MariaDB" };
+        let port = if kind == "pg" {
+            rdbms_common::postgres().port
+        } else {
+            rdbms_common::mariadb().port
+        };
+        let name = if kind == "pg" {
+            "PostgreSQL"
+        } else {
+            "MariaDB"
+        };
         let mut dbs = Vec::new();
         for rows in [big / 10, big] {
             let started = Instant::now();
             let db = seed(kind, rows).await;
-            println!("{name}: seeded {rows} rows in {:.1} s", started.elapsed().as_secs_f64());
+            println!(
+                "{name}: seeded {rows} rows in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             dbs.push((rows, db));
         }
         for (rows, db) in &dbs {

@@ -19,12 +19,12 @@ pub mod gitlab;
 pub mod graph;
 #[cfg(feature = "imap")]
 pub mod imap;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "notion")]
 pub mod notion;
 #[cfg(feature = "onedrive")]
 pub mod onedrive;
-#[cfg(feature = "mysql")]
-pub mod mysql;
 #[cfg(feature = "postgresql")]
 pub mod postgresql;
 #[cfg(any(feature = "postgresql", feature = "mysql"))]

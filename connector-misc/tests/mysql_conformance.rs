@@ -77,13 +77,19 @@ impl Fixture for RdbmsFixture {
     }
 
     fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
-        (connector(self.malformed.clone()), Some(self.malformed_id.clone()))
+        (
+            connector(self.malformed.clone()),
+            Some(self.malformed_id.clone()),
+        )
     }
 
     fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
         let w = TimeWindow::new(day(2), day(5)).unwrap();
         let db = &self.database;
-        Some((w, (2..=4).map(|i| format!("mysql:{db}:items:{i}")).collect()))
+        Some((
+            w,
+            (2..=4).map(|i| format!("mysql:{db}:items:{i}")).collect(),
+        ))
     }
 }
 

@@ -101,20 +101,37 @@ async fn ties_across_pages(db: Db) {
     let c = db.connector(config);
     let docs = poll(&*c, TimeWindow::new(at(10, 0), at(11, 0)).unwrap()).await;
     let titles: Vec<&str> = docs.iter().map(|d| d.title.as_str()).collect();
-    assert_eq!(titles, ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9"]);
+    assert_eq!(
+        titles,
+        ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9"]
+    );
     assert!(docs.iter().all(|d| d.updated_at == Some(at(10, 0))));
     // Resuming from every checkpoint of the window gives exactly the rest.
     let cp = c.as_checkpointed().unwrap();
     let w = TimeWindow::new(at(10, 0), at(11, 0)).unwrap();
     let mut pages = Vec::new();
-    let mut s = cp.load_from_checkpoint_json(cp.initial_checkpoint_json().unwrap(), Some(w), SyncContext::new());
+    let mut s = cp.load_from_checkpoint_json(
+        cp.initial_checkpoint_json().unwrap(),
+        Some(w),
+        SyncContext::new(),
+    );
     while let Some(p) = s.next().await {
         let p = p.unwrap();
-        pages.push((p.batch.documents.iter().map(|d| d.id.clone()).collect::<Vec<_>>(), p.checkpoint));
+        pages.push((
+            p.batch
+                .documents
+                .iter()
+                .map(|d| d.id.clone())
+                .collect::<Vec<_>>(),
+            p.checkpoint,
+        ));
     }
     assert!(pages.len() >= 5, "{} pages", pages.len());
     for k in 0..pages.len() {
-        let rest: Vec<String> = pages[k + 1..].iter().flat_map(|(ids, _)| ids.clone()).collect();
+        let rest: Vec<String> = pages[k + 1..]
+            .iter()
+            .flat_map(|(ids, _)| ids.clone())
+            .collect();
         let mut again = Vec::new();
         let mut s = cp.load_from_checkpoint_json(pages[k].1.clone(), Some(w), SyncContext::new());
         while let Some(p) = s.next().await {
@@ -156,7 +173,13 @@ async fn edit_and_delete(db: Db) {
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].id, first[1].id, "the same document id");
     assert_eq!(next[0].updated_at, Some(at(11, 30)));
-    assert!(next[0].content.as_text().unwrap().contains("second, edited"));
+    assert!(
+        next[0]
+            .content
+            .as_text()
+            .unwrap()
+            .contains("second, edited")
+    );
     assert_ne!(next[0].fingerprint, first[1].fingerprint);
     // Row 3 is deleted: the id listing (prune's) no longer holds it.
     db.exec(&name, &["DELETE FROM items WHERE id = 3"]).await;
@@ -194,7 +217,11 @@ async fn check_tells_errors_apart(db: Db) {
     assert!(!format!("{e:?}").contains(common::PASSWORD));
 
     let mut closed = good.clone();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     closed.port = Some(port);
     let e = db.connector(closed).check().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
@@ -207,13 +234,19 @@ async fn check_tells_errors_apart(db: Db) {
     let mut no_db = good.clone();
     no_db.database = "no_such_db".into();
     let e = db.connector(no_db).check().await.unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied), "{e}");
+    assert!(
+        matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied),
+        "{e}"
+    );
 
     let mut column = good;
     column.metadata_columns = vec!["colour".to_owned()].into();
     let e = db.connector(column).check().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
-    assert_eq!(e.problems().first().map(|p| p.path.as_str()).or(e.field()), Some("metadata_columns"));
+    assert_eq!(
+        e.problems().first().map(|p| p.path.as_str()).or(e.field()),
+        Some("metadata_columns")
+    );
 }
 
 #[tokio::test]
@@ -260,7 +293,10 @@ async fn postgresql_types_convert() {
     assert_eq!(m["ok"], true);
     assert_eq!(m["d"], "2025-03-01");
     assert_eq!(m["at"], "2025-03-01T08:00:00Z", "timestamptz is an instant");
-    assert_eq!(m["naive"], "2025-03-01T10:00:00Z", "timestamp is read as UTC");
+    assert_eq!(
+        m["naive"], "2025-03-01T10:00:00Z",
+        "timestamp is read as UTC"
+    );
     assert_eq!(m["doc"], serde_json::json!({"k": [1, 2]}));
     assert_eq!(d.updated_at, Some(at(8, 0)));
     let text = d.content.as_text().unwrap();
@@ -274,7 +310,10 @@ async fn postgresql_types_convert() {
     assert!(empty.metadata.keys().all(|k| k == "table"));
     assert_eq!(empty.updated_at, None);
     // Refetch by the UUID id (bound as text and cast back).
-    let mut s = c.as_refetch().unwrap().fetch(vec![d.id.clone()], SyncContext::new());
+    let mut s = c
+        .as_refetch()
+        .unwrap()
+        .fetch(vec![d.id.clone()], SyncContext::new());
     let again = s.next().await.unwrap().unwrap();
     assert_eq!(again.documents, vec![d.clone()]);
 }
@@ -309,7 +348,10 @@ async fn mysql_types_convert() {
     assert_eq!(m["ok"], true);
     assert_eq!(m["d"], "2025-03-01");
     assert_eq!(m["at"], "2025-03-01T08:00:00Z", "TIMESTAMP is an instant");
-    assert_eq!(m["naive"], "2025-03-01T10:00:00Z", "DATETIME is read as UTC");
+    assert_eq!(
+        m["naive"], "2025-03-01T10:00:00Z",
+        "DATETIME is read as UTC"
+    );
     // MariaDB's JSON is LONGTEXT (MySQL's, a JSON value).
     assert!(
         m["doc"] == serde_json::json!({"k": [1, 2]}) || m["doc"] == "{\"k\": [1, 2]}",
@@ -324,7 +366,10 @@ async fn mysql_types_convert() {
     let empty = doc(&docs, ":1");
     assert_eq!(empty.content.as_text(), Some(""));
     // Refetch by the unsigned id.
-    let mut s = c.as_refetch().unwrap().fetch(vec![d.id.clone()], SyncContext::new());
+    let mut s = c
+        .as_refetch()
+        .unwrap()
+        .fetch(vec![d.id.clone()], SyncContext::new());
     let again = s.next().await.unwrap().unwrap();
     assert_eq!(again.documents, vec![d.clone()]);
 }
@@ -339,16 +384,28 @@ async fn query_mode(db: Db) {
         ])
         .await;
     let mut config = db.config(&name);
-    config.query = Some("```sql\nSELECT id AS item_id, title, body FROM items WHERE id <> 2 ORDER BY title;\n```".into());
+    config.query = Some(
+        "```sql\nSELECT id AS item_id, title, body FROM items WHERE id <> 2 ORDER BY title;\n```"
+            .into(),
+    );
     config.id_column = Some("item_id".into());
     config.page_size = NonZeroU32::new(1).unwrap();
     let c = db.connector(config);
     let pages = collect_checkpointed(&*c, None).await;
-    let ids: Vec<String> = pages.iter().flat_map(|(b, _)| b.documents.iter().map(|d| d.id.clone())).collect();
+    let ids: Vec<String> = pages
+        .iter()
+        .flat_map(|(b, _)| b.documents.iter().map(|d| d.id.clone()))
+        .collect();
     let source = c.source();
     // RAGFlow's id form for a query.
-    assert_eq!(ids, [format!("{source}:{name}:1"), format!("{source}:{name}:3")]);
-    let mut s = c.as_refetch().unwrap().fetch(vec![ids[1].clone(), format!("{source}:{name}:2")], SyncContext::new());
+    assert_eq!(
+        ids,
+        [format!("{source}:{name}:1"), format!("{source}:{name}:3")]
+    );
+    let mut s = c.as_refetch().unwrap().fetch(
+        vec![ids[1].clone(), format!("{source}:{name}:2")],
+        SyncContext::new(),
+    );
     let again = s.next().await.unwrap().unwrap();
     assert_eq!(again.documents.len(), 1, "row 2 is outside the query");
     // A value is never spliced: a table name with a quote is quoted, not run.

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use connector_core::{Error, ErrorKind};
-use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlDatabaseError, MySqlRow, MySqlSslMode};
+use sqlx::mysql::{
+    MySqlArguments, MySqlConnectOptions, MySqlDatabaseError, MySqlRow, MySqlSslMode,
+};
 use sqlx::query::Query;
 use sqlx::{MySql, Row as _, TypeInfo as _, ValueRef as _};
 
@@ -86,7 +88,9 @@ pub(crate) fn decode(row: &MySqlRow) -> Row {
                 "TIME" => match get::<NaiveTime>(row, i) {
                     Ok(t) => Value::Time(t),
                     // A TIME past a day or below zero (a duration): its text.
-                    Err(_) => Value::Text(get::<sqlx::mysql::types::MySqlTime>(row, i)?.to_string()),
+                    Err(_) => {
+                        Value::Text(get::<sqlx::mysql::types::MySqlTime>(row, i)?.to_string())
+                    }
                 },
                 "JSON" => {
                     let s: String = get(row, i)?;
@@ -100,7 +104,11 @@ pub(crate) fn decode(row: &MySqlRow) -> Row {
                 _ => {
                     let bytes = get::<&[u8]>(row, i)?;
                     match std::str::from_utf8(bytes) {
-                        Ok(s) if !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) => {
+                        Ok(s)
+                            if !s
+                                .chars()
+                                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+                        {
                             Value::Text(s.to_owned())
                         }
                         _ => Value::Bytes(bytes.len()),

@@ -59,7 +59,11 @@ pub enum SslMode {
     #[serde(alias = "VERIFY_CA", alias = "verify_ca")]
     VerifyCa,
     /// As `verify-ca`, and the certificate names `host`.
-    #[serde(alias = "VERIFY_IDENTITY", alias = "verify_identity", alias = "verify_full")]
+    #[serde(
+        alias = "VERIFY_IDENTITY",
+        alias = "verify_identity",
+        alias = "verify_full"
+    )]
     VerifyFull,
 }
 

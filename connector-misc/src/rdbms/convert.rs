@@ -95,8 +95,10 @@ fn document(
     let mut lines: Vec<(String, String)> = Vec::new();
     let flush = |lines: &mut Vec<(String, String)>, blocks: &mut Vec<Block>| {
         if !lines.is_empty() {
-            let fields: Vec<(&str, &str)> =
-                lines.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let fields: Vec<(&str, &str)> = lines
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             blocks.push(Block::labelled_lines(&fields));
             lines.clear();
         }
@@ -130,7 +132,14 @@ fn document(
     let title = match plan.title {
         Some(i) => value(i)?
             .text()
-            .map(|t| t.lines().next().unwrap_or("").chars().take(TITLE_CHARS).collect())
+            .map(|t| {
+                t.lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(TITLE_CHARS)
+                    .collect()
+            })
             .filter(|t: &String| !t.trim().is_empty()),
         None => None,
     }

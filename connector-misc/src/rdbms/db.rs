@@ -40,7 +40,10 @@ pub(crate) enum Param {
 /// The SQL spoken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
+    // Each is built only with its source's feature; the SQL of both stays compiled.
+    #[cfg_attr(not(feature = "postgresql"), allow(dead_code))]
     Postgres,
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     MySql,
 }
 
@@ -114,9 +117,23 @@ impl Dialect {
             Self::MySql => format!("src.{q}"),
             Self::Postgres => {
                 const NATIVE: &[&str] = &[
-                    "BOOL", "INT2", "INT4", "INT8", "FLOAT4", "FLOAT8", "TEXT", "VARCHAR",
-                    "BPCHAR", "NAME", "TIMESTAMPTZ", "TIMESTAMP", "DATE", "TIME", "JSON",
-                    "JSONB", "BYTEA",
+                    "BOOL",
+                    "INT2",
+                    "INT4",
+                    "INT8",
+                    "FLOAT4",
+                    "FLOAT8",
+                    "TEXT",
+                    "VARCHAR",
+                    "BPCHAR",
+                    "NAME",
+                    "TIMESTAMPTZ",
+                    "TIMESTAMP",
+                    "DATE",
+                    "TIME",
+                    "JSON",
+                    "JSONB",
+                    "BYTEA",
                 ];
                 if NATIVE.contains(&type_name.to_ascii_uppercase().as_str()) {
                     format!("src.{q}")
@@ -205,7 +222,10 @@ impl Connection {
         match self {
             #[cfg(feature = "postgresql")]
             Self::Postgres(c) => {
-                let st = c.prepare(sql).await.map_err(crate::postgresql::driver::error)?;
+                let st = c
+                    .prepare(sql)
+                    .await
+                    .map_err(crate::postgresql::driver::error)?;
                 Ok(columns(st.columns()))
             }
             #[cfg(feature = "mysql")]

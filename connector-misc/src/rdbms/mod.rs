@@ -41,8 +41,8 @@
 
 mod checkpoint;
 mod config;
-pub(crate) mod db;
 mod convert;
+pub(crate) mod db;
 pub(crate) mod plan;
 pub(crate) mod value;
 mod walk;

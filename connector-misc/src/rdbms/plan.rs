@@ -182,7 +182,10 @@ impl Shared {
             (None, Some(q)) => format!("({q}) AS src"),
             (None, None) => return Err(Error::internal("neither a table nor a query")),
         };
-        let what = table.map_or_else(|| "the query".to_owned(), |t| format!("table `{}`", t.label()));
+        let what = table.map_or_else(
+            || "the query".to_owned(),
+            |t| format!("table `{}`", t.label()),
+        );
         if let Some(t) = table
             && t.label().contains(':')
         {
@@ -201,9 +204,7 @@ impl Shared {
                         .iter()
                         .position(|c| c.name.eq_ignore_ascii_case(name))
                 })
-                .ok_or_else(|| {
-                    self.problem(field, format!("{what} has no column `{name}`"))
-                })
+                .ok_or_else(|| self.problem(field, format!("{what} has no column `{name}`")))
         };
         let id_name = match (&self.config.id_column, table) {
             (Some(c), _) => c.trim().to_owned(),
@@ -345,7 +346,11 @@ fn bound(t: DateTime<Utc>, kind: CursorKind) -> Option<Param> {
     let t = match kind {
         CursorKind::Date => {
             let midnight = t.date_naive().and_hms_opt(0, 0, 0)?.and_utc();
-            if midnight == t { t } else { midnight + TimeDelta::days(1) }
+            if midnight == t {
+                t
+            } else {
+                midnight + TimeDelta::days(1)
+            }
         }
         _ => t,
     };
@@ -387,8 +392,7 @@ impl Plan {
             d.placeholder(params.len(), kind)
         };
         let mut conditions = vec![format!("{id} IS NOT NULL")];
-        let order;
-        match (window, &self.cursor) {
+        let order = match (window, &self.cursor) {
             (Some(w), Some(c)) => {
                 let col = self.quoted(&c.name);
                 if let Some(p) = bound(w.start, c.kind) {
@@ -404,7 +408,11 @@ impl Plan {
                             // A row comparison: one index range scan on (cursor, id).
                             Dialect::Postgres => {
                                 let pc = place(at, None, &mut params);
-                                let pi = place(Param::Key(a.id.clone()), Some(self.id_kind), &mut params);
+                                let pi = place(
+                                    Param::Key(a.id.clone()),
+                                    Some(self.id_kind),
+                                    &mut params,
+                                );
                                 conditions.push(format!("({col}, {id}) > ({pc}, {pi})"));
                             }
                             // MariaDB does not range-scan a row comparison; this spelling
@@ -412,23 +420,33 @@ impl Plan {
                             Dialect::MySql => {
                                 let p1 = place(at.clone(), None, &mut params);
                                 let p2 = place(at, None, &mut params);
-                                let pi = place(Param::Key(a.id.clone()), Some(self.id_kind), &mut params);
-                                conditions.push(format!("{col} >= {p1} AND ({col} > {p2} OR {id} > {pi})"));
+                                let pi = place(
+                                    Param::Key(a.id.clone()),
+                                    Some(self.id_kind),
+                                    &mut params,
+                                );
+                                conditions.push(format!(
+                                    "{col} >= {p1} AND ({col} > {p2} OR {id} > {pi})"
+                                ));
                             }
                         }
                     }
                 }
-                order = format!("{col}, {id}");
+                format!("{col}, {id}")
             }
             _ => {
                 if let Some(a) = after {
                     let pi = place(Param::Key(a.id.clone()), Some(self.id_kind), &mut params);
                     conditions.push(format!("{id} > {pi}"));
                 }
-                order = id.clone();
+                id
             }
-        }
-        let select = if ids_only { &self.id_select } else { &self.select };
+        };
+        let select = if ids_only {
+            &self.id_select
+        } else {
+            &self.select
+        };
         (
             format!(
                 "SELECT {select} FROM {} WHERE {} ORDER BY {order} LIMIT {limit}",

@@ -9,9 +9,12 @@ pub(crate) enum Value {
     Null,
     Bool(bool),
     Int(i64),
+    // Read by MySQL alone (PostgreSQL has no unsigned integers, and reads NUMERIC as text).
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     UInt(u64),
     Float(f64),
-    /// An exact number (NUMERIC / DECIMAL), as the database writes it.
+    /// An exact number (MySQL's DECIMAL), as the database writes it.
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
     Decimal(String),
     Text(String),
     Json(serde_json::Value),
@@ -38,7 +41,9 @@ impl Value {
             Self::Json(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
             Self::Date(d) => d.to_string(),
             Self::Time(t) => t.to_string(),
-            Self::Timestamp(t) => t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            Self::Timestamp(t) => t
+                .and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             Self::TimestampTz(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             Self::Bytes(n) => format!("(binary data, {n} bytes)"),
         })
@@ -82,7 +87,7 @@ impl Value {
 }
 
 /// A row's id as the keyset walk keeps it. Text stands for text, UUID and exact-number
-/// ids; the query casts it back to the column's type ([`KeyKind`]).
+/// ids; the query casts it back to the column's type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Key {
@@ -145,7 +150,10 @@ mod tests {
             Value::Decimal("1.50".into()).json(),
             Some(serde_json::json!("1.50"))
         );
-        assert_eq!(Value::Bytes(3).text().as_deref(), Some("(binary data, 3 bytes)"));
+        assert_eq!(
+            Value::Bytes(3).text().as_deref(),
+            Some("(binary data, 3 bytes)")
+        );
         assert_eq!(Value::Timestamp(t).instant(), Ok(Some(t.and_utc())));
         assert!(Value::Int(1).instant().is_err());
         assert_eq!(KeyKind::Int.parse("12"), Some(Key::Int(12)));

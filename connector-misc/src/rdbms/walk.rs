@@ -29,7 +29,16 @@ fn listing_error(plan: &Plan, message: String) -> Error {
 /// (the others are still read); a query, or a connector-wide error, ends the walk.
 fn table_failure(shared: &Shared, table: Option<&Table>, e: Error) -> Result<Failure> {
     match table {
-        Some(t) if shared.query.is_none() && !matches!(e.kind(), ErrorKind::Unauthenticated | ErrorKind::Unavailable | ErrorKind::Cancelled | ErrorKind::Timeout) => {
+        Some(t)
+            if shared.query.is_none()
+                && !matches!(
+                    e.kind(),
+                    ErrorKind::Unauthenticated
+                        | ErrorKind::Unavailable
+                        | ErrorKind::Cancelled
+                        | ErrorKind::Timeout
+                ) =>
+        {
             Ok(Failure::new(
                 None,
                 e.kind(),

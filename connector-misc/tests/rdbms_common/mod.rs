@@ -6,7 +6,15 @@
 //! Nothing is skipped: without the servers the tests fail saying how to install them
 //! (`.ci/test-servers.sh`: Debian's `postgresql` and `mariadb-server`).
 
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+// The server and its watchdog outlive the test process by design (the watchdog stops the
+// server once the tests are gone), so neither is waited for.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::zombie_processes
+)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -134,7 +142,12 @@ fn start_postgres() -> Result<Server, String> {
     initdb
         .arg("-D")
         .arg(&data)
-        .args(["-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"])
+        .args([
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        ])
         .arg(format!("--pwfile={}", pwfile.display()))
         .args(["-E", "UTF8", "--no-instructions"]);
     run(initdb, "initdb")?;
@@ -179,7 +192,10 @@ fn start_mariadb() -> Result<Server, String> {
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
         .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
-    run(install, "mariadb-install-db (apt-get install mariadb-server)")?;
+    run(
+        install,
+        "mariadb-install-db (apt-get install mariadb-server)",
+    )?;
     let port = free_port();
     let mut server = as_user(root, "mysql", Path::new("mariadbd"));
     server
@@ -197,13 +213,26 @@ fn start_mariadb() -> Result<Server, String> {
         .spawn()
         .map_err(|e| format!("cannot start mariadbd: {e}; run .ci/test-servers.sh"))?;
     watchdog(
-        &format!("kill -9 {}; pkill -9 -F {}", child.id(), dir.join("pid").display()),
+        &format!(
+            "kill -9 {}; pkill -9 -F {}",
+            child.id(),
+            dir.join("pid").display()
+        ),
         &dir,
     );
     // Ready when it accepts a connection.
     for _ in 0..200 {
         let mut ping = Command::new("mariadb-admin");
-        ping.args(["--no-defaults", "-h", "127.0.0.1", "-P", &port.to_string(), "-u", "root", "ping"]);
+        ping.args([
+            "--no-defaults",
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+            "-u",
+            "root",
+            "ping",
+        ]);
         if run(ping, "mariadb-admin ping").is_ok() {
             // root has no password (the admin connection); the test user has one.
             return Ok(Server {
@@ -238,7 +267,11 @@ pub fn mariadb() -> &'static Server {
 /// A fresh database name.
 pub fn fresh(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("{prefix}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// Runs admin statements on PostgreSQL (`db`: the database, `None` for `postgres`).
@@ -250,7 +283,9 @@ pub async fn pg_exec(db: Option<&str>, statements: &[&str]) {
         s.port,
         db.unwrap_or("postgres")
     );
-    let mut c = sqlx::PgConnection::connect(&url).await.expect("admin connection");
+    let mut c = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("admin connection");
     for st in statements {
         sqlx::raw_sql(sqlx::AssertSqlSafe(st.to_string()))
             .execute(&mut c)
@@ -263,8 +298,14 @@ pub async fn pg_exec(db: Option<&str>, statements: &[&str]) {
 pub async fn my_exec(db: Option<&str>, statements: &[&str]) {
     use sqlx::Connection as _;
     let s = mariadb();
-    let url = format!("mysql://root@127.0.0.1:{}/{}", s.port, db.unwrap_or("mysql"));
-    let mut c = sqlx::MySqlConnection::connect(&url).await.expect("admin connection");
+    let url = format!(
+        "mysql://root@127.0.0.1:{}/{}",
+        s.port,
+        db.unwrap_or("mysql")
+    );
+    let mut c = sqlx::MySqlConnection::connect(&url)
+        .await
+        .expect("admin connection");
     for st in statements {
         sqlx::raw_sql(sqlx::AssertSqlSafe(st.to_string()))
             .execute(&mut c)
