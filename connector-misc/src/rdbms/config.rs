@@ -39,24 +39,20 @@ impl fmt::Debug for RdbmsCredentials {
     }
 }
 
-/// Whether and how the connection is encrypted (libpq's `sslmode`; MySQL's `ssl-mode` names
-/// are read too: `DISABLED`, `PREFERRED`, `REQUIRED`, `VERIFY_CA`, `VERIFY_IDENTITY`).
+/// Whether and how the connection is encrypted: libpq's `sslmode` names, for MySQL too
+/// (MySQL's `ssl-mode` `VERIFY_IDENTITY` is `verify-full` here).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SslMode {
     /// Never TLS.
-    #[serde(alias = "DISABLED", alias = "disabled")]
     Disable,
-    /// TLS when the server offers it (PostgreSQL's `allow` is read as this).
+    /// TLS when the server offers it.
     #[default]
-    #[serde(alias = "PREFERRED", alias = "preferred", alias = "allow")]
     Prefer,
     /// TLS or no connection; the certificate is not checked.
-    #[serde(alias = "REQUIRED", alias = "required")]
     Require,
     /// TLS with a certificate signed by a trusted authority (`sslrootcert` or the system's).
-    #[serde(alias = "VERIFY_CA", alias = "verify_ca")]
     VerifyCa,
     /// As `verify-ca`, and the certificate names `host`.
     #[serde(
@@ -371,7 +367,7 @@ mod tests {
             "query": "```sql\nSELECT * FROM t;\n```",
             "content_columns": "a, b", "metadata_columns": "",
             "id_column": "id", "timestamp_column": "",
-            "sslmode": "VERIFY_IDENTITY",
+            "sslmode": "VERIFY-FULL",
             "credentials": {"user": "u", "password": "p"},
         }))
         .unwrap();
