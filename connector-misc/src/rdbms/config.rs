@@ -55,11 +55,6 @@ pub enum SslMode {
     /// TLS with a certificate signed by a trusted authority (`sslrootcert` or the system's).
     VerifyCa,
     /// As `verify-ca`, and the certificate names `host`.
-    #[serde(
-        alias = "VERIFY_IDENTITY",
-        alias = "verify_identity",
-        alias = "verify_full"
-    )]
     VerifyFull,
 }
 
