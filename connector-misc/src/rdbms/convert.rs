@@ -17,13 +17,6 @@ const SHORT: usize = 200;
 /// Text of at most this many characters becomes a title.
 const TITLE_CHARS: usize = 200;
 
-/// What a row gave: its key, its cursor instant, and its document or failure.
-pub(crate) struct Converted {
-    pub(crate) key: Key,
-    pub(crate) cursor: Option<DateTime<Utc>>,
-    pub(crate) outcome: Outcome,
-}
-
 /// The row's key alone (a slim listing, or a row whose other columns do not matter).
 ///
 /// # Errors
@@ -43,7 +36,7 @@ pub(crate) fn key(plan: &Plan, row: &Row) -> Result<Key, String> {
 /// # Errors
 /// A message when the key cannot be read (the walk cannot go on past such a row); any other
 /// column that cannot be read makes the row a [`Failure`].
-pub(crate) fn convert(plan: &Plan, row: &Row) -> Result<Converted, String> {
+pub(crate) fn convert(plan: &Plan, row: &Row) -> Result<Outcome, String> {
     let key = key(plan, row)?;
     let id = plan.doc_id(&key);
     let cursor = match plan.cursor.as_ref().and_then(|c| row.get(c.index)) {
@@ -58,18 +51,13 @@ pub(crate) fn convert(plan: &Plan, row: &Row) -> Result<Converted, String> {
         },
         _ => None,
     };
-    let outcome = match document(plan, row, &id, &key, cursor) {
+    Ok(match document(plan, row, &id, &key, cursor) {
         Ok(d) => Outcome::from(d),
         Err(message) => Outcome::from(Failure::new(
             Some(id.clone()),
             ErrorKind::InvalidData,
             format!("row {id}: {message}"),
         )),
-    };
-    Ok(Converted {
-        key,
-        cursor,
-        outcome,
     })
 }
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use connector_core::pages::read_ahead;
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -13,6 +14,7 @@ use futures::stream::BoxStream;
 
 use super::checkpoint::{RdbmsCheckpoint, RowKey};
 use super::convert::{convert, key};
+use super::db::Row;
 use super::plan::{Plan, Shared, Table};
 use super::value::Key;
 
@@ -49,13 +51,82 @@ fn table_failure(shared: &Shared, table: Option<&Table>, e: Error) -> Result<Fai
     }
 }
 
+/// One page as the server sent it, before conversion.
+enum RawPage {
+    /// The rows of a page of `plan`'s source, the key of its last row, and whether it was
+    /// the source's last page.
+    Rows {
+        plan: Arc<Plan>,
+        rows: Vec<Row>,
+        after: Option<RowKey>,
+        done: bool,
+    },
+    /// A table that cannot be read as configured.
+    Failed {
+        table: Option<String>,
+        failure: Failure,
+    },
+}
+
 /// Every row after `from`, in pages of `page_size`, each with the checkpoint after it.
+///
+/// The queries run in a task of their own one page ahead ([`read_ahead`]): the server
+/// prepares and sends the next page while this one is converted.
 pub(crate) fn checkpointed(
     shared: Arc<Shared>,
     from: RdbmsCheckpoint,
     window: Option<TimeWindow>,
     ctx: SyncContext,
 ) -> BoxStream<'static, Result<CheckpointedBatch<RdbmsCheckpoint>>> {
+    let pages = read_ahead(raw_pages(shared, from, window, ctx));
+    pages
+        .map(|page| {
+            let page = page?;
+            match page {
+                RawPage::Failed { table, failure } => {
+                    let mut batch = Batch::default();
+                    batch.failures.push(failure);
+                    Ok(CheckpointedBatch::new(
+                        batch,
+                        RdbmsCheckpoint {
+                            table,
+                            after: None,
+                            done: true,
+                        },
+                    ))
+                }
+                RawPage::Rows {
+                    plan,
+                    rows,
+                    after,
+                    done,
+                } => {
+                    let mut batch = Batch::default();
+                    for row in &rows {
+                        let c = convert(&plan, row).map_err(|m| listing_error(&plan, m))?;
+                        batch.push(c);
+                    }
+                    Ok(CheckpointedBatch::new(
+                        batch,
+                        RdbmsCheckpoint {
+                            table: plan.label.clone(),
+                            after,
+                            done,
+                        },
+                    ))
+                }
+            }
+        })
+        .boxed()
+}
+
+/// The pages of [`checkpointed`] as the server sends them.
+fn raw_pages(
+    shared: Arc<Shared>,
+    from: RdbmsCheckpoint,
+    window: Option<TimeWindow>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<RawPage>> {
     async_stream::try_stream! {
         if window.is_some_and(|w| w.is_empty()) {
             return;
@@ -84,45 +155,39 @@ pub(crate) fn checkpointed(
                 after.clone_from(&from.after);
             }
             let plan = match shared.plan(&mut conn, table.as_ref()).await {
-                Ok(p) => p,
+                Ok(p) => Arc::new(p),
                 Err(e) => {
                     let failure = table_failure(&shared, table.as_ref(), e)?;
-                    let mut batch = Batch::default();
-                    batch.failures.push(failure);
-                    yield CheckpointedBatch::new(batch, RdbmsCheckpoint { table: label, after: None, done: true });
+                    yield RawPage::Failed { table: label, failure };
                     continue;
                 }
             };
             loop {
                 ctx.cancellation().check()?;
                 let (sql, params) = plan.page(window.as_ref(), after.as_ref(), limit, false);
-                let mut batch = Batch::default();
-                let mut rows = 0u32;
-                let mut last: Option<RowKey> = None;
-                let mut broken: Option<String> = None;
+                let mut rows: Vec<Row> = Vec::with_capacity(limit.min(10_000) as usize);
                 conn.each_row(sql, &params, |row| {
-                    rows += 1;
-                    if broken.is_some() {
-                        return Ok(());
-                    }
-                    match convert(&plan, &row) {
-                        Ok(c) => {
-                            last = Some(RowKey { id: c.key, cursor: if window.is_some() { c.cursor } else { None } });
-                            batch.push(c.outcome);
-                        }
-                        Err(message) => broken = Some(message),
-                    }
+                    rows.push(row);
                     Ok(())
                 })
                 .await?;
-                if let Some(message) = broken {
-                    Err(listing_error(&plan, message))?;
+                // The next page starts after this one's last row.
+                if let Some(last) = rows.last() {
+                    let id = key(&plan, last).map_err(|m| listing_error(&plan, m))?;
+                    let cursor = match (&window, &plan.cursor) {
+                        (Some(_), Some(c)) => match last.get(c.index) {
+                            Some(Ok(v)) => v.instant().ok().flatten(),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    if window.is_some() && cursor.is_none() {
+                        Err(listing_error(&plan, format!("the last row of a page has no readable `{}`", plan.cursor.as_ref().map_or("", |c| c.name.as_str()))))?;
+                    }
+                    after = Some(RowKey { id, cursor });
                 }
-                if last.is_some() {
-                    after = last;
-                }
-                let done = rows < limit;
-                yield CheckpointedBatch::new(batch, RdbmsCheckpoint { table: label.clone(), after: after.clone(), done });
+                let done = (rows.len() as u64) < u64::from(limit);
+                yield RawPage::Rows { plan: Arc::clone(&plan), rows, after: after.clone(), done };
                 if done {
                     break;
                 }
@@ -221,7 +286,7 @@ pub(crate) fn refetch(
                 let mut broken = None;
                 conn.each_row(sql, &params, |row| {
                     match convert(&plan, &row) {
-                        Ok(c) => batch.push(c.outcome),
+                        Ok(c) => batch.push(c),
                         Err(m) => broken = Some(m),
                     }
                     Ok(())
