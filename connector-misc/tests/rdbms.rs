@@ -425,3 +425,55 @@ async fn postgresql_query_mode() {
 async fn mysql_query_mode() {
     query_mode(Db::My).await;
 }
+
+async fn every_table_and_partitions(db: Db) {
+    let name = db
+        .database(&[
+            "CREATE TABLE a (id INT PRIMARY KEY, v TEXT)",
+            "CREATE TABLE b (code VARCHAR(10) PRIMARY KEY, v TEXT)",
+            "CREATE TABLE logs (at INT, v TEXT)",
+            "INSERT INTO a VALUES (1, 'a1'), (2, 'a2')",
+            "INSERT INTO b VALUES ('x', 'bx')",
+            "INSERT INTO logs VALUES (1, 'no key')",
+        ])
+        .await;
+    // No `tables`, no `query`: every table, as RAGFlow reads them; the one without a
+    // single-column primary key is a failure naming it, the others are read.
+    let c = db.connector(db.config(&name));
+    let (docs, failures) = collect_load(&*c).await;
+    let source = c.source();
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            format!("{source}:{name}:a:1"),
+            format!("{source}:{name}:a:2"),
+            format!("{source}:{name}:b:x")
+        ]
+    );
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0].message.contains("`logs`"),
+        "{}",
+        failures[0].message
+    );
+    // Named tables are partitions, each reading its own rows.
+    let mut config = db.config(&name);
+    config.tables = vec!["b".to_owned(), "a".to_owned()].into();
+    let c = db.connector(config);
+    assert_eq!(c.partitions(), ["b", "a"]);
+    let part = c.partition("b").unwrap();
+    let (docs, _) = collect_load(&*part).await;
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].metadata["table"], "b");
+}
+
+#[tokio::test]
+async fn postgresql_every_table_and_partitions() {
+    every_table_and_partitions(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_every_table_and_partitions() {
+    every_table_and_partitions(Db::My).await;
+}
