@@ -12,6 +12,7 @@
 #   dovecot (Debian's `dovecot-imapd`, not started: connector-misc's imap tests write a config
 #   for one unprivileged user and run it on free loopback ports, as nobody when root) and
 #   openssl (their self-signed certificate)
+#   MariaDB (Debian's `mariadb-server`, not started: see install_mariadb below)
 set -euo pipefail
 
 ROOT="${CONNECTORS_TEST_SERVERS:-$HOME/.cache/connectors-test-servers}"
@@ -133,3 +134,22 @@ install_azurite() {
 }
 
 install_azurite
+
+# MariaDB (Debian's `mariadb-server`, not started: connector-misc's `postgresql`/`mysql` tests
+# run mariadb-install-db and mariadbd on a free loopback port in a temporary folder, as the
+# mysql user when root, and stop it).
+install_mariadb() {
+    if command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; then
+        echo "mariadb: already installed ($(/usr/sbin/mariadbd --version 2>/dev/null || mariadbd --version))"
+        return
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "mariadb: not installed and no apt-get here; install MariaDB's server (mariadbd, mariadb-install-db)" >&2
+        exit 1
+    fi
+    echo "mariadb: installing (apt-get install -y mariadb-server)"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends mariadb-server
+}
+
+install_mariadb

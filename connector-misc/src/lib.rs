@@ -19,12 +19,18 @@ pub mod gitlab;
 pub mod graph;
 #[cfg(feature = "imap")]
 pub mod imap;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "notion")]
 pub mod notion;
 #[cfg(feature = "onedrive")]
 pub mod onedrive;
 #[cfg(feature = "rss")]
 pub mod rss;
+#[cfg(feature = "postgresql")]
+pub mod postgresql;
+#[cfg(any(feature = "postgresql", feature = "mysql"))]
+pub mod rdbms;
 #[cfg(feature = "seafile")]
 pub mod seafile;
 #[cfg(feature = "sharepoint")]
@@ -42,7 +48,7 @@ pub mod slack;
     feature = "gitlab",
     feature = "notion",
     feature = "onedrive",
-    feature = "sharepoint"
+    feature = "sharepoint",
 ))]
 #[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
 mod files;
@@ -78,6 +84,8 @@ pub mod webdav;
         feature = "rss",
         feature = "onedrive",
         feature = "sharepoint",
+        feature = "postgresql",
+        feature = "mysql",
     )),
     allow(unused_variables)
 )]
@@ -169,5 +177,17 @@ pub fn register(registry: &mut connector_core::Registry) {
         sharepoint::SOURCE,
         "files of SharePoint document libraries and site pages (Microsoft Graph)",
         |cfg| Ok(Box::new(sharepoint::SharepointConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "postgresql")]
+    registry.register::<rdbms::RdbmsConfig, _>(
+        postgresql::SOURCE,
+        "rows of PostgreSQL tables or of a query",
+        |cfg| Ok(Box::new(postgresql::connector(cfg)?)),
+    );
+    #[cfg(feature = "mysql")]
+    registry.register::<rdbms::RdbmsConfig, _>(
+        mysql::SOURCE,
+        "rows of MySQL or MariaDB tables or of a query",
+        |cfg| Ok(Box::new(mysql::connector(cfg)?)),
     );
 }

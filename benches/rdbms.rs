@@ -1,0 +1,295 @@
+//! The `postgresql` and `mysql` connectors on a million rows of real servers (PostgreSQL and
+//! MariaDB, started as the tests start them: `connector-misc/tests/rdbms_common/mod.rs`;
+//! install them with `bash .ci/test-servers.sh`). Not run in CI: `cargo bench --bench rdbms`.
+//!
+//! A table `items (id, title, body ~250 bytes, updated_at)` with an index on
+//! `(updated_at, id)`, at `RDBMS_BENCH_ROWS` (default 1,000,000) rows and a tenth of that.
+//! Each side runs in a child process of its own, so its peak RSS (`VmHWM`) is its own:
+//! - `raw`: one `SELECT * FROM items` streamed through sqlx (`fetch`), every column decoded;
+//! - `load`: the connector's full load (keyset pages of 1,000 on `id`), drained;
+//! - `poll`: the connector's poll of a window holding every row (keyset pages on
+//!   `(updated_at, id)`), drained.
+//!
+//! Printed: seconds, rows/s, the ratio to `raw`, and peak RSS at both sizes (flat from 100k
+//! to 1M is the point: the connector holds one page). Then the plan of a window page
+//! (`EXPLAIN`) on both servers, to show the keyset spelling uses the index.
+
+#[path = "../connector-misc/tests/rdbms_common/mod.rs"]
+mod rdbms_common;
+
+use std::process::Command;
+use std::time::Instant;
+
+use connector_core::{Connector, SyncContext, TimeWindow};
+use futures::{StreamExt, TryStreamExt};
+use sqlx::Connection as _;
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn url(kind: &str, port: u16, db: &str) -> String {
+    match kind {
+        "pg" => format!(
+            "postgres://{}:{}@127.0.0.1:{port}/{db}",
+            rdbms_common::USER,
+            rdbms_common::PASSWORD
+        ),
+        _ => format!(
+            "mysql://{}:{}@127.0.0.1:{port}/{db}",
+            rdbms_common::USER,
+            rdbms_common::PASSWORD
+        ),
+    }
+}
+
+/// One side, in this (child) process: returns (rows, seconds).
+async fn child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64) {
+    let started = Instant::now();
+    let rows = match mode {
+        "raw" => {
+            use sqlx::Row as _;
+            let mut n = 0usize;
+            if kind == "pg" {
+                let mut c = sqlx::PgConnection::connect(&url(kind, port, db))
+                    .await
+                    .unwrap();
+                let mut rows = sqlx::query("SELECT * FROM items").fetch(&mut c);
+                while let Some(r) = rows.try_next().await.unwrap() {
+                    let _: (i32, String, String, chrono::NaiveDateTime) =
+                        (r.get(0), r.get(1), r.get(2), r.get(3));
+                    n += 1;
+                }
+            } else {
+                let mut c = sqlx::MySqlConnection::connect(&url(kind, port, db))
+                    .await
+                    .unwrap();
+                let mut rows = sqlx::query("SELECT * FROM items").fetch(&mut c);
+                while let Some(r) = rows.try_next().await.unwrap() {
+                    let _: (i32, String, String, chrono::NaiveDateTime) =
+                        (r.get(0), r.get(1), r.get(2), r.get(3));
+                    n += 1;
+                }
+            }
+            n
+        }
+        _ => {
+            let mut config = rdbms_common::config(port, db);
+            config.timestamp_column = Some("updated_at".into());
+            config.title_column = Some("title".into());
+            let connector: Box<dyn Connector> = if kind == "pg" {
+                Box::new(connector_misc::postgresql::connector(config).unwrap())
+            } else {
+                Box::new(connector_misc::mysql::connector(config).unwrap())
+            };
+            let mut stream = if mode == "load" {
+                connector.as_load().unwrap().load(SyncContext::new())
+            } else {
+                let w = TimeWindow::new(
+                    "2024-01-01T00:00:00Z".parse().unwrap(),
+                    "2030-01-01T00:00:00Z".parse().unwrap(),
+                )
+                .unwrap();
+                connector.as_poll().unwrap().poll(w, SyncContext::new())
+            };
+            let mut n = 0usize;
+            while let Some(page) = stream.next().await {
+                let page = page.unwrap();
+                assert!(page.failures.is_empty());
+                n += page.documents.len();
+            }
+            n
+        }
+    };
+    (rows, started.elapsed().as_secs_f64())
+}
+
+async fn seed(kind: &str, rows: usize) -> String {
+    let make = "CREATE TABLE items (id INT PRIMARY KEY, title VARCHAR(100), body TEXT, updated_at TIMESTAMP(6) NOT NULL)";
+    let make = if kind == "pg" {
+        make.to_owned()
+    } else {
+        make.replace("TIMESTAMP(6)", "DATETIME(6)")
+    };
+    let fill = if kind == "pg" {
+        format!(
+            "INSERT INTO items SELECT g, 'Item ' || g, repeat('body text of a row ', 13) || g, \
+             timestamp '2025-01-01' + (g / 10) * interval '1 second' FROM generate_series(1, {rows}) g"
+        )
+    } else {
+        format!(
+            "INSERT INTO items SELECT seq, CONCAT('Item ', seq), CONCAT(REPEAT('body text of a row ', 13), seq), \
+             TIMESTAMP '2025-01-01 00:00:00' + INTERVAL (seq DIV 10) SECOND FROM seq_1_to_{rows}"
+        )
+    };
+    // Ten rows share each timestamp, so pages end inside runs of ties.
+    let index = "CREATE INDEX items_cursor ON items (updated_at, id)";
+    if kind == "pg" {
+        let db = rdbms_common::pg_database(&[&make, &fill, index, "ANALYZE items"]).await;
+        db
+    } else {
+        rdbms_common::my_database(&[&make, &fill, index, "ANALYZE TABLE items"]).await
+    }
+}
+
+fn run_child(kind: &str, port: u16, db: &str, mode: &str) -> (usize, f64, u64) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env("RDBMS_BENCH_CHILD", format!("{kind} {port} {db} {mode}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("RESULT "))
+        .unwrap_or_else(|| {
+            panic!(
+                "child failed: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let f: Vec<&str> = line.split_whitespace().collect();
+    (
+        f[1].parse().unwrap(),
+        f[2].parse().unwrap(),
+        f[3].parse().unwrap(),
+    )
+}
+
+async fn explain(kind: &str, port: u16, db: &str) {
+    let sql_pg = "EXPLAIN SELECT * FROM items AS src WHERE src.id IS NOT NULL AND src.updated_at >= $1 AND src.updated_at < $2 \
+                  AND (src.updated_at, src.id) > ($3, $4) ORDER BY src.updated_at, src.id LIMIT 1000";
+    let sql_my = "EXPLAIN SELECT * FROM items AS src WHERE src.id IS NOT NULL AND src.updated_at >= ? AND src.updated_at < ? \
+                  AND src.updated_at >= ? AND (src.updated_at > ? OR src.id > ?) ORDER BY src.updated_at, src.id LIMIT 1000";
+    let lo = chrono::NaiveDate::from_ymd_opt(2024, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let hi = chrono::NaiveDate::from_ymd_opt(2030, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let at = chrono::NaiveDate::from_ymd_opt(2025, 1, 1)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap();
+    if kind == "pg" {
+        let mut c = sqlx::PgConnection::connect(&url(kind, port, db))
+            .await
+            .unwrap();
+        let rows = sqlx::query(sql_pg)
+            .bind(lo)
+            .bind(hi)
+            .bind(at)
+            .bind(4000_i64)
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        println!("PostgreSQL plan of a window page:");
+        for r in rows {
+            use sqlx::Row as _;
+            println!("  {}", r.get::<String, _>(0));
+        }
+    } else {
+        let mut c = sqlx::MySqlConnection::connect(&url(kind, port, db))
+            .await
+            .unwrap();
+        let rows = sqlx::query(sql_my)
+            .bind(lo)
+            .bind(hi)
+            .bind(at)
+            .bind(at)
+            .bind(4000_i64)
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        println!("MariaDB plan of a window page (type / key / rows / Extra):");
+        for r in rows {
+            use sqlx::Row as _;
+            let get = |i: usize| -> String {
+                r.try_get_unchecked::<Option<String>, _>(i)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default()
+            };
+            println!("  {} / {} / {} / {}", get(3), get(5), get(8), get(9));
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    if let Ok(spec) = std::env::var("RDBMS_BENCH_CHILD") {
+        let f: Vec<&str> = spec.split_whitespace().collect();
+        let (rows, secs) = child(f[0], f[1].parse().unwrap(), f[2], f[3]).await;
+        println!("RESULT {rows} {secs} {}", peak_rss_kib());
+        return;
+    }
+    let big: usize = std::env::var("RDBMS_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let kinds: Vec<String> = std::env::var("RDBMS_BENCH_SERVERS")
+        .unwrap_or_else(|_| "pg my".into())
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    for kind in &kinds {
+        let port = if kind == "pg" {
+            rdbms_common::postgres().port
+        } else {
+            rdbms_common::mariadb().port
+        };
+        let name = if kind == "pg" {
+            "PostgreSQL"
+        } else {
+            "MariaDB"
+        };
+        let mut dbs = Vec::new();
+        for rows in [big / 10, big] {
+            let started = Instant::now();
+            let db = seed(kind, rows).await;
+            println!(
+                "{name}: seeded {rows} rows in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            dbs.push((rows, db));
+        }
+        for (rows, db) in &dbs {
+            let mut raw_best = f64::MAX;
+            let mut results = Vec::new();
+            for mode in ["raw", "load", "poll"] {
+                let mut best = (0usize, f64::MAX, 0u64);
+                for _ in 0..2 {
+                    let r = run_child(kind, port, db, mode);
+                    assert_eq!(r.0, *rows, "{mode} read every row");
+                    if r.1 < best.1 {
+                        best = r;
+                    }
+                }
+                if mode == "raw" {
+                    raw_best = best.1;
+                }
+                results.push((mode, best));
+            }
+            for (mode, (n, secs, rss)) in results {
+                println!(
+                    "{name} {rows:>8} rows  {mode:<4} {secs:>7.3} s  {:>9.0} rows/s  ({:.2}x raw)  peak RSS {} MiB",
+                    n as f64 / secs,
+                    secs / raw_best,
+                    rss / 1024
+                );
+            }
+        }
+        if let Some((_, db)) = dbs.last() {
+            explain(kind, port, db).await;
+        }
+    }
+}

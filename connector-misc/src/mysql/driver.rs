@@ -1,0 +1,155 @@
+//! MySQL and MariaDB through sqlx: connect options from the config, parameters, rows as
+//! values and errors by server error number.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use connector_core::{Error, ErrorKind};
+use sqlx::mysql::{
+    MySqlArguments, MySqlConnectOptions, MySqlDatabaseError, MySqlRow, MySqlSslMode,
+};
+use sqlx::query::Query;
+use sqlx::{MySql, Row as _, TypeInfo as _, ValueRef as _};
+
+use super::SOURCE;
+use crate::rdbms::db::{CursorKind, Param, Row};
+use crate::rdbms::value::{Key, Value};
+use crate::rdbms::{RdbmsConfig, SslMode};
+
+/// MySQL's port.
+pub const DEFAULT_PORT: u16 = 3306;
+
+pub(crate) fn options(config: &RdbmsConfig) -> MySqlConnectOptions {
+    let mut o = MySqlConnectOptions::new()
+        .host(config.host.trim())
+        .port(config.port.unwrap_or(DEFAULT_PORT))
+        .database(config.database.trim())
+        .username(config.credentials.username.trim())
+        .charset("utf8mb4")
+        // TIMESTAMP columns are read and compared in UTC; DATETIME has no zone and is read
+        // as UTC too.
+        .timezone(Some("+00:00".to_owned()))
+        .ssl_mode(match config.sslmode {
+            SslMode::Disable => MySqlSslMode::Disabled,
+            SslMode::Prefer => MySqlSslMode::Preferred,
+            SslMode::Require => MySqlSslMode::Required,
+            SslMode::VerifyCa => MySqlSslMode::VerifyCa,
+            SslMode::VerifyFull => MySqlSslMode::VerifyIdentity,
+        });
+    if !config.credentials.password.is_empty() {
+        o = o.password(config.credentials.password.expose());
+    }
+    if let Some(ca) = &config.sslrootcert {
+        o = o.ssl_ca(ca.as_str());
+    }
+    o
+}
+
+pub(crate) fn bind<'q>(
+    q: Query<'q, MySql, MySqlArguments>,
+    p: &Param,
+) -> Query<'q, MySql, MySqlArguments> {
+    match p {
+        Param::Key(Key::Int(i)) => q.bind(*i),
+        Param::Key(Key::UInt(u)) => q.bind(*u),
+        Param::Key(Key::Text(s)) | Param::Text(s) => q.bind(s.clone()),
+        Param::Cursor(t, CursorKind::Instant) => q.bind(*t),
+        Param::Cursor(t, CursorKind::Naive) => q.bind(t.naive_utc()),
+        Param::Cursor(t, CursorKind::Date) => q.bind(t.date_naive()),
+    }
+}
+
+fn get<'r, T: sqlx::Decode<'r, MySql> + sqlx::Type<MySql>>(
+    row: &'r MySqlRow,
+    i: usize,
+) -> Result<T, String> {
+    row.try_get_unchecked::<T, _>(i).map_err(|e| e.to_string())
+}
+
+/// Each column by the type the server names.
+pub(crate) fn decode(row: &MySqlRow) -> Row {
+    (0..row.len())
+        .map(|i| {
+            let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
+            if raw.is_null() {
+                return Ok(Value::Null);
+            }
+            let ty = raw.type_info().name().to_ascii_uppercase();
+            Ok(match ty.as_str() {
+                "BOOLEAN" => Value::Bool(get::<i64>(row, i)? != 0),
+                "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
+                    Value::Int(get(row, i)?)
+                }
+                t if t.ends_with(" UNSIGNED") => Value::UInt(get(row, i)?),
+                "FLOAT" => Value::Float(get::<f32>(row, i)?.into()),
+                "DOUBLE" => Value::Float(get(row, i)?),
+                "DECIMAL" => Value::Decimal(get(row, i)?),
+                "TIMESTAMP" => Value::TimestampTz(get::<DateTime<Utc>>(row, i)?),
+                "DATETIME" => Value::Timestamp(get::<NaiveDateTime>(row, i)?),
+                "DATE" => Value::Date(get::<NaiveDate>(row, i)?),
+                "TIME" => match get::<NaiveTime>(row, i) {
+                    Ok(t) => Value::Time(t),
+                    // A TIME past a day or below zero (a duration): its text.
+                    Err(_) => {
+                        Value::Text(get::<sqlx::mysql::types::MySqlTime>(row, i)?.to_string())
+                    }
+                },
+                "JSON" => {
+                    let s: String = get(row, i)?;
+                    serde_json::from_str(&s).map_or(Value::Text(s), Value::Json)
+                }
+                "CHAR" | "VARCHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM"
+                | "SET" => Value::Text(get(row, i)?),
+                // BLOB, BINARY ... and text in a `_bin` collation (MariaDB's JSON is LONGTEXT
+                // in utf8mb4_bin), which the protocol flags the same: text when it reads as
+                // text, else a note of its size.
+                _ => {
+                    let bytes = get::<&[u8]>(row, i)?;
+                    match std::str::from_utf8(bytes) {
+                        Ok(s)
+                            if !s
+                                .chars()
+                                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+                        {
+                            Value::Text(s.to_owned())
+                        }
+                        _ => Value::Bytes(bytes.len()),
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// An error of the driver as the connector's, by MySQL's error number.
+pub(crate) fn error(e: sqlx::Error) -> Error {
+    let (kind, field) = match &e {
+        sqlx::Error::Database(db) => {
+            let number = db
+                .try_downcast_ref::<MySqlDatabaseError>()
+                .map_or(0, MySqlDatabaseError::number);
+            match number {
+                1045 | 1698 => (ErrorKind::Unauthenticated, Some("credentials")),
+                1044 | 1142 | 1143 | 1227 => {
+                    (ErrorKind::PermissionDenied, Some("credentials.username"))
+                }
+                1049 => (ErrorKind::NotFound, Some("database")),
+                1146 => (ErrorKind::NotFound, Some("tables")),
+                1054 => (ErrorKind::Config, Some("content_columns")),
+                1064 | 1060 | 1248 => (ErrorKind::Config, Some("query")),
+                1040 | 1053 | 1205 | 1213 | 2002 | 2003 | 2006 | 2013 => {
+                    (ErrorKind::Unavailable, None)
+                }
+                _ => (ErrorKind::InvalidData, None),
+            }
+        }
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => {
+            (ErrorKind::Unavailable, Some("host"))
+        }
+        sqlx::Error::Configuration(_) => (ErrorKind::Config, None),
+        _ => (ErrorKind::InvalidData, None),
+    };
+    let mut out = Error::new(kind, format!("MySQL: {e}")).with_connector(SOURCE);
+    if let Some(f) = field {
+        out = out.with_field(f);
+    }
+    out
+}

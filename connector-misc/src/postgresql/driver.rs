@@ -1,0 +1,121 @@
+//! PostgreSQL through sqlx: connect options from the config, parameters, rows as values and
+//! errors by SQLSTATE.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use connector_core::{Error, ErrorKind};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow, PgSslMode};
+use sqlx::query::Query;
+use sqlx::{Postgres, Row as _, TypeInfo as _, ValueRef as _};
+
+use super::SOURCE;
+use crate::rdbms::db::{CursorKind, Param, Row};
+use crate::rdbms::value::{Key, Value};
+use crate::rdbms::{RdbmsConfig, SslMode};
+
+/// PostgreSQL's port.
+pub const DEFAULT_PORT: u16 = 5432;
+
+pub(crate) fn options(config: &RdbmsConfig) -> PgConnectOptions {
+    let mut o = PgConnectOptions::new_without_pgpass()
+        .host(config.host.trim())
+        .port(config.port.unwrap_or(DEFAULT_PORT))
+        .database(config.database.trim())
+        .username(config.credentials.username.trim())
+        .application_name("connectors")
+        .ssl_mode(match config.sslmode {
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            SslMode::Require => PgSslMode::Require,
+            SslMode::VerifyCa => PgSslMode::VerifyCa,
+            SslMode::VerifyFull => PgSslMode::VerifyFull,
+        });
+    if !config.credentials.password.is_empty() {
+        o = o.password(config.credentials.password.expose());
+    }
+    if let Some(ca) = &config.sslrootcert {
+        o = o.ssl_root_cert(ca.as_str());
+    }
+    o
+}
+
+pub(crate) fn bind<'q>(
+    q: Query<'q, Postgres, PgArguments>,
+    p: &Param,
+) -> Query<'q, Postgres, PgArguments> {
+    match p {
+        Param::Key(Key::Int(i)) => q.bind(*i),
+        // PostgreSQL has no unsigned integers; a numeric id past i64 comes as text.
+        Param::Key(Key::UInt(u)) => q.bind(u.to_string()),
+        Param::Key(Key::Text(s)) | Param::Text(s) => q.bind(s.clone()),
+        Param::Cursor(t, CursorKind::Instant) => q.bind(*t),
+        Param::Cursor(t, CursorKind::Naive) => q.bind(t.naive_utc()),
+        Param::Cursor(t, CursorKind::Date) => q.bind(t.date_naive()),
+    }
+}
+
+fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
+    row: &'r PgRow,
+    i: usize,
+) -> Result<T, String> {
+    row.try_get::<T, _>(i).map_err(|e| e.to_string())
+}
+
+/// Each column by its type; [`Dialect::select_expr`](crate::rdbms::db::Dialect::select_expr)
+/// has made every other type text.
+pub(crate) fn decode(row: &PgRow) -> Row {
+    (0..row.len())
+        .map(|i| {
+            let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
+            if raw.is_null() {
+                return Ok(Value::Null);
+            }
+            let ty = raw.type_info().name().to_ascii_uppercase();
+            Ok(match ty.as_str() {
+                "BOOL" => Value::Bool(get(row, i)?),
+                "INT2" => Value::Int(get::<i16>(row, i)?.into()),
+                "INT4" => Value::Int(get::<i32>(row, i)?.into()),
+                "INT8" => Value::Int(get(row, i)?),
+                "FLOAT4" => Value::Float(get::<f32>(row, i)?.into()),
+                "FLOAT8" => Value::Float(get(row, i)?),
+                "TIMESTAMPTZ" => Value::TimestampTz(get::<DateTime<Utc>>(row, i)?),
+                "TIMESTAMP" => Value::Timestamp(get::<NaiveDateTime>(row, i)?),
+                "DATE" => Value::Date(get::<NaiveDate>(row, i)?),
+                "TIME" => Value::Time(get::<NaiveTime>(row, i)?),
+                "JSON" | "JSONB" => Value::Json(get::<serde_json::Value>(row, i)?),
+                "BYTEA" => Value::Bytes(get::<&[u8]>(row, i)?.len()),
+                _ => Value::Text(
+                    row.try_get_unchecked::<String, _>(i)
+                        .map_err(|e| e.to_string())?,
+                ),
+            })
+        })
+        .collect()
+}
+
+/// An error of the driver as the connector's, by SQLSTATE.
+pub(crate) fn error(e: sqlx::Error) -> Error {
+    let (kind, field) = match &e {
+        sqlx::Error::Database(db) => match db.code().as_deref().unwrap_or("") {
+            "28P01" | "28000" => (ErrorKind::Unauthenticated, Some("credentials")),
+            "3D000" => (ErrorKind::NotFound, Some("database")),
+            "42P01" | "3F000" => (ErrorKind::NotFound, Some("tables")),
+            "42703" => (ErrorKind::Config, Some("content_columns")),
+            "42501" => (ErrorKind::PermissionDenied, Some("credentials.username")),
+            c if c.starts_with("42") => (ErrorKind::Config, Some("query")),
+            c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57") => {
+                (ErrorKind::Unavailable, None)
+            }
+            _ => (ErrorKind::InvalidData, None),
+        },
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut => {
+            (ErrorKind::Unavailable, Some("host"))
+        }
+        sqlx::Error::Configuration(_) => (ErrorKind::Config, None),
+        _ => (ErrorKind::InvalidData, None),
+    };
+    let mut out = Error::new(kind, format!("PostgreSQL: {e}")).with_connector(SOURCE);
+    if let Some(f) = field {
+        out = out.with_field(f);
+    }
+    out
+}

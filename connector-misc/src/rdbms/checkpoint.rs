@@ -1,0 +1,45 @@
+//! [`RdbmsCheckpoint`]: the table being read and the key of the last row handed on.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::value::Key;
+
+/// The last row handed on: its id and, in a window, its `timestamp_column` value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RowKey {
+    /// The row's `id_column` value.
+    pub id: Key,
+    /// The row's `timestamp_column` value (windowed runs, which walk `(cursor, id)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<DateTime<Utc>>,
+}
+
+/// Where a resumed sync starts.
+///
+/// JSON: `{"table": "public.products", "after": {"id": {"int": 1200}, "cursor":
+/// "2025-03-01T10:00:00Z"}}`. Tables are read in name order, each in key order (`id`, or
+/// `(timestamp_column, id)` in a window), so the next page is `WHERE key > after`: rows
+/// added or removed meanwhile shift nothing, and rows sharing a timestamp are neither lost
+/// nor read twice. With a `query`, `table` is absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RdbmsCheckpoint {
+    /// The table being read (`schema.name` or `name`), absent for a query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// The key of the last row of `table` handed on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<RowKey>,
+    /// `table` (or the query) was read to its end.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub done: bool,
+}
+
+impl RdbmsCheckpoint {
+    /// The checkpoint of a sync that has not started.
+    pub fn start() -> Self {
+        Self::default()
+    }
+}

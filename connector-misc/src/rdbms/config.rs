@@ -1,0 +1,406 @@
+//! [`RdbmsConfig`]: RAGFlow's `mysql` / `postgresql` config (host, port, database,
+//! `credentials.username` / `password`, `query`, `content_columns`, `metadata_columns`,
+//! `id_column`, `timestamp_column`), plus `tables`, `title_column`, TLS and page size.
+
+use std::fmt;
+use std::num::NonZeroU32;
+
+use connector_core::config::{IgnoredField, StringList};
+use connector_core::{ConnectorConfig, FieldError, Secret};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Rows read per keyset page: the unit of one query, one checkpoint and one batch.
+pub const DEFAULT_PAGE_SIZE: u32 = 1000;
+/// Seconds allowed to open a connection (RAGFlow's Go port: `connect_timeout`, 30).
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u32 = 30;
+
+/// Who connects (RAGFlow's `credentials`).
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RdbmsCredentials {
+    /// The database user (RAGFlow's `credentials.username`; `user` is read too).
+    #[schemars(extend("x-aliases" = ["user"]), example = &"reader")]
+    pub username: String,
+    /// The user's password (empty for `trust` or socket authentication). A read-only user is
+    /// enough: the connector only runs `SELECT`s.
+    #[serde(default = "no_password")]
+    #[schemars(example = &"s3cr3t")]
+    pub password: Secret,
+}
+
+impl fmt::Debug for RdbmsCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RdbmsCredentials")
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .finish()
+    }
+}
+
+/// Whether and how the connection is encrypted: libpq's `sslmode` names, for MySQL too
+/// (MySQL's `ssl-mode` `VERIFY_IDENTITY` is `verify-full` here).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SslMode {
+    /// Never TLS.
+    Disable,
+    /// TLS when the server offers it.
+    #[default]
+    Prefer,
+    /// TLS or no connection; the certificate is not checked.
+    Require,
+    /// TLS with a certificate signed by a trusted authority (`sslrootcert` or the system's).
+    VerifyCa,
+    /// As `verify-ca`, and the certificate names `host`.
+    VerifyFull,
+}
+
+/// The configuration of the `postgresql` and `mysql` sources (RAGFlow's field names).
+///
+/// ```
+/// use connector_misc::rdbms::RdbmsConfig;
+///
+/// // RAGFlow's form: a query, comma lists of columns, the credentials nested.
+/// let config: RdbmsConfig = connector_core::config::from_json(serde_json::json!({
+///     "host": "db.internal", "port": 5432, "database": "shop",
+///     "query": "SELECT * FROM products WHERE status = 'active'",
+///     "content_columns": "name,description", "metadata_columns": "category,price",
+///     "id_column": "id", "timestamp_column": "updated_at",
+///     "credentials": {"username": "reader", "password": "s3cr3t"},
+/// }))?;
+/// assert_eq!(config.content_columns.as_slice(), ["name", "description"]);
+/// # Ok::<(), connector_core::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RdbmsConfig {
+    /// The server's host name or address.
+    #[serde(default = "default_host")]
+    #[schemars(example = &"db.internal.example.com")]
+    pub host: String,
+    /// The server's port (default 5432 for PostgreSQL, 3306 for MySQL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535), example = 5432)]
+    pub port: Option<u16>,
+    /// The database to read.
+    #[schemars(example = &"shop")]
+    pub database: String,
+    /// The user and password.
+    pub credentials: RdbmsCredentials,
+    /// A `SELECT` whose rows become documents (a Markdown ```` ```sql ```` fence and a
+    /// trailing `;` are dropped). It is run as a subquery (`SELECT … FROM (query) AS src
+    /// WHERE … ORDER BY … LIMIT n`), so it must name each column once; `id_column` is
+    /// required with it. Empty: the rows of `tables`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"SELECT id, name, description, updated_at FROM products WHERE status = 'active'")]
+    pub query: Option<String>,
+    /// Tables to read when there is no `query` (`name`, or `schema.name` on PostgreSQL),
+    /// as a list or a comma list. Empty with no `query`: every table of the database
+    /// (PostgreSQL: of the current schema, `public` by default), as RAGFlow reads them. Each
+    /// table is a partition.
+    #[serde(default, skip_serializing_if = "StringList::is_empty")]
+    #[schemars(example = &"products, public.articles")]
+    pub tables: StringList,
+    /// Columns whose values make up the document's text, in this order (a list or a comma
+    /// list). Empty: every column but `id_column` and `timestamp_column` (RAGFlow's rule).
+    #[serde(default)]
+    #[schemars(example = &"title,description,content")]
+    pub content_columns: StringList,
+    /// Columns copied into the document's metadata, typed (numbers stay numbers, times are
+    /// RFC 3339), NULLs left out.
+    #[serde(default)]
+    #[schemars(example = &"category,status")]
+    pub metadata_columns: StringList,
+    /// A unique, non-NULL column (integer, text, UUID or numeric) naming each row: the
+    /// document id and the keyset order. Required with `query`; for tables, the table's
+    /// primary key when it has a single column. (RAGFlow hashed the content without one, so
+    /// an edited row became a new document.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"id")]
+    pub id_column: Option<String>,
+    /// A date/time column the application moves on every change (`updated_at`): the
+    /// document's `updated_at` and what incremental runs filter on. Without it, every run
+    /// reads every row (unchanged ones cost no delivery: their fingerprints match).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"updated_at")]
+    pub timestamp_column: Option<String>,
+    /// A column whose value is the document's title. Default: the table and the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"name")]
+    pub title_column: Option<String>,
+    /// TLS: `disable`, `prefer` (default, as psycopg2 and mysql-connector), `require`,
+    /// `verify-ca`, `verify-full`.
+    #[serde(default)]
+    pub sslmode: SslMode,
+    /// A PEM file of the authorities that sign the server's certificate (for `verify-ca` /
+    /// `verify-full`; default: the system's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"/etc/ssl/certs/db-ca.pem")]
+    pub sslrootcert: Option<String>,
+    /// Seconds allowed to open a connection (also `check()`'s bound).
+    #[serde(default = "default_connect_timeout")]
+    #[schemars(range(min = 1, max = 600))]
+    pub connect_timeout: u32,
+    /// Rows per keyset page (at most 100000): one query, one checkpoint, and the most rows
+    /// held in memory at once.
+    #[serde(default = "default_page_size")]
+    #[schemars(range(min = 1, max = 100_000))]
+    pub page_size: NonZeroU32,
+}
+
+fn no_password() -> Secret {
+    Secret::new("")
+}
+
+fn default_host() -> String {
+    "localhost".to_owned()
+}
+
+fn default_connect_timeout() -> u32 {
+    DEFAULT_CONNECT_TIMEOUT_SECS
+}
+
+fn default_page_size() -> NonZeroU32 {
+    NonZeroU32::new(DEFAULT_PAGE_SIZE).unwrap_or(NonZeroU32::MIN)
+}
+
+impl RdbmsConfig {
+    /// Every table of `database` on `host`, read as `username`; every other setting at its
+    /// default.
+    pub fn new(
+        host: impl Into<String>,
+        database: impl Into<String>,
+        username: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
+        Self {
+            host: host.into(),
+            port: None,
+            database: database.into(),
+            credentials: RdbmsCredentials {
+                username: username.into(),
+                password: password.into(),
+            },
+            query: None,
+            tables: StringList::default(),
+            content_columns: StringList::default(),
+            metadata_columns: StringList::default(),
+            id_column: None,
+            timestamp_column: None,
+            title_column: None,
+            sslmode: SslMode::default(),
+            sslrootcert: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT_SECS,
+            page_size: default_page_size(),
+        }
+    }
+
+    /// The query without a Markdown fence, a fence's language line or a trailing `;`
+    /// (`None` when empty).
+    pub fn clean_query(&self) -> Option<String> {
+        let mut q = self.query.as_deref()?.trim();
+        if let Some(rest) = q.strip_prefix("```") {
+            q = rest.strip_suffix("```").unwrap_or(rest).trim();
+            if let Some((head, tail)) = q.split_once('\n')
+                && matches!(
+                    head.trim().to_ascii_lowercase().as_str(),
+                    "" | "sql" | "mysql" | "postgresql" | "postgres" | "psql" | "pgsql"
+                )
+            {
+                q = tail.trim();
+            }
+        }
+        let q = q.trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+        (!q.is_empty()).then(|| q.to_owned())
+    }
+}
+
+impl fmt::Debug for RdbmsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RdbmsConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &self.database)
+            .field("credentials", &self.credentials)
+            .field("query", &self.query)
+            .field("tables", &self.tables)
+            .field("content_columns", &self.content_columns)
+            .field("metadata_columns", &self.metadata_columns)
+            .field("id_column", &self.id_column)
+            .field("timestamp_column", &self.timestamp_column)
+            .field("title_column", &self.title_column)
+            .field("sslmode", &self.sslmode)
+            .field("sslrootcert", &self.sslrootcert)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("page_size", &self.page_size)
+            .finish()
+    }
+}
+
+/// An identifier we will quote: not empty, at most 64 bytes (MySQL's limit; PostgreSQL's is
+/// 63), no NUL or other control character.
+pub(crate) fn identifier_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        Some("must not be empty")
+    } else if name.len() > 64 {
+        Some("is longer than 64 bytes")
+    } else if name.chars().any(char::is_control) {
+        Some("holds a control character")
+    } else {
+        None
+    }
+}
+
+impl ConnectorConfig for RdbmsConfig {
+    const IGNORED: &'static [IgnoredField] = &[
+        IgnoredField::new(
+            "sync_cursor_value",
+            "RAGFlow writes its cursor into the config; here the cursor is the sync's \
+             checkpoint and window, kept by the state store",
+        ),
+        IgnoredField::new(
+            "sync_cursor_id",
+            "RAGFlow writes its cursor into the config; here the cursor is the sync's \
+             checkpoint and window, kept by the state store",
+        ),
+    ];
+
+    fn validate(&self) -> Vec<FieldError> {
+        let mut problems = Vec::new();
+        if self.host.trim().is_empty() {
+            problems.push(FieldError::new("host", "must not be empty"));
+        }
+        if self.database.trim().is_empty() {
+            problems.push(FieldError::new("database", "must not be empty"));
+        }
+        if self.credentials.username.trim().is_empty() {
+            problems.push(FieldError::new("credentials.username", "must not be empty"));
+        }
+        if self.port == Some(0) {
+            problems.push(FieldError::new("port", "must be 1 to 65535"));
+        }
+        let query = self.clean_query();
+        if query.is_some() && !self.tables.is_empty() {
+            problems.push(FieldError::new(
+                "tables",
+                "give `query` or `tables`, not both",
+            ));
+        }
+        if query.is_some() && self.id_column.is_none() {
+            problems.push(FieldError::new(
+                "id_column",
+                "is required with `query`: name a unique column of its rows (RAGFlow hashed \
+                 the content instead, so every edit made a new document)",
+            ));
+        }
+        for (i, t) in self.tables.iter().enumerate() {
+            let parts: Vec<&str> = t.split('.').collect();
+            if parts.len() > 2 {
+                problems.push(FieldError::new(
+                    format!("tables[{i}]"),
+                    "is `name` or `schema.name`",
+                ));
+            }
+            for p in parts {
+                if let Some(why) = identifier_problem(p) {
+                    problems.push(FieldError::new(format!("tables[{i}]"), why));
+                }
+            }
+        }
+        for (field, value) in [
+            ("id_column", &self.id_column),
+            ("timestamp_column", &self.timestamp_column),
+            ("title_column", &self.title_column),
+        ] {
+            if let Some(v) = value
+                && let Some(why) = identifier_problem(v)
+            {
+                problems.push(FieldError::new(field, why));
+            }
+        }
+        for (field, list) in [
+            ("content_columns", &self.content_columns),
+            ("metadata_columns", &self.metadata_columns),
+        ] {
+            for (i, c) in list.iter().enumerate() {
+                if let Some(why) = identifier_problem(c) {
+                    problems.push(FieldError::new(format!("{field}[{i}]"), why));
+                }
+            }
+        }
+        if !(1..=600).contains(&self.connect_timeout) {
+            problems.push(FieldError::new("connect_timeout", "must be 1 to 600"));
+        }
+        if self.page_size.get() > 100_000 {
+            problems.push(FieldError::new("page_size", "must be at most 100000"));
+        }
+        if self.sslrootcert.is_some()
+            && !matches!(self.sslmode, SslMode::VerifyCa | SslMode::VerifyFull)
+        {
+            problems.push(FieldError::new(
+                "sslrootcert",
+                "is read only with sslmode `verify-ca` or `verify-full`",
+            ));
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn ragflow_form_with_user_alias_and_fenced_query() {
+        let c: RdbmsConfig = connector_core::config::from_json(serde_json::json!({
+            "host": "db", "port": "5432", "database": "shop",
+            "query": "```sql\nSELECT * FROM t;\n```",
+            "content_columns": "a, b", "metadata_columns": "",
+            "id_column": "id", "timestamp_column": "",
+            "sslmode": "VERIFY-FULL",
+            "credentials": {"user": "u", "password": "p"},
+        }))
+        .unwrap();
+        assert_eq!(c.clean_query().as_deref(), Some("SELECT * FROM t"));
+        assert_eq!(c.credentials.username, "u");
+        assert_eq!(c.content_columns.as_slice(), ["a", "b"]);
+        assert!(c.metadata_columns.is_empty());
+        assert_eq!(c.timestamp_column, None);
+        assert_eq!(c.port, Some(5432));
+        assert_eq!(c.sslmode, SslMode::VerifyFull);
+    }
+
+    #[test]
+    fn validate_names_every_problem() {
+        let c: RdbmsConfig = serde_json::from_value(serde_json::json!({
+            "host": " ", "database": "", "query": "SELECT 1", "tables": ["a.b.c"],
+            "content_columns": ["ok", "bad\u{0}"], "page_size": 200000,
+            "connect_timeout": 0, "sslrootcert": "/ca.pem",
+            "credentials": {"username": ""},
+        }))
+        .unwrap();
+        let mut paths: Vec<String> = c.validate().into_iter().map(|p| p.path).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(
+            paths,
+            [
+                "connect_timeout",
+                "content_columns[1]",
+                "credentials.username",
+                "database",
+                "host",
+                "id_column",
+                "page_size",
+                "sslrootcert",
+                "tables",
+                "tables[0]"
+            ]
+        );
+    }
+}

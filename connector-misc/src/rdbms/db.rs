@@ -1,0 +1,310 @@
+//! The drivers behind one face: a connection to PostgreSQL or MySQL (sqlx), the SQL
+//! dialect (quoting, placeholders, casts), and rows read as [`Value`]s.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use connector_core::{Error, ErrorKind, Result};
+use futures::TryStreamExt;
+use sqlx::{AssertSqlSafe, Executor as _, SqlSafeStr as _, Statement as _, TypeInfo as _};
+
+use super::value::{Key, KeyKind, Value};
+
+/// One column of a result, as the server describes it before any row is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Column {
+    pub(crate) name: String,
+    /// The driver's type name (`INT8`, `TIMESTAMPTZ`, `BIGINT UNSIGNED`, `DATETIME`).
+    pub(crate) type_name: String,
+}
+
+/// How a `timestamp_column` is compared, by its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CursorKind {
+    /// `timestamptz`, MySQL `TIMESTAMP`: an instant.
+    Instant,
+    /// `timestamp`, `DATETIME`: a wall-clock time, read as UTC.
+    Naive,
+    /// `date`: midnight UTC.
+    Date,
+}
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Param {
+    Key(Key),
+    Cursor(DateTime<Utc>, CursorKind),
+    Text(String),
+}
+
+/// The SQL spoken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    // Each is built only with its source's feature; the SQL of both stays compiled.
+    #[cfg_attr(not(feature = "postgresql"), allow(dead_code))]
+    Postgres,
+    #[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+    MySql,
+}
+
+impl Dialect {
+    /// `name` as a quoted identifier: `"a""b"` (PostgreSQL), `` `a``b` `` (MySQL).
+    pub(crate) fn quote(self, name: &str) -> String {
+        match self {
+            Self::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
+            Self::MySql => format!("`{}`", name.replace('`', "``")),
+        }
+    }
+
+    /// The placeholder of the `n`th parameter (from 1), cast to the id column's type where
+    /// the bound text must become a UUID or an exact number.
+    pub(crate) fn placeholder(self, n: usize, kind: Option<KeyKind>) -> String {
+        let p = match self {
+            Self::Postgres => format!("${n}"),
+            Self::MySql => "?".to_owned(),
+        };
+        match (self, kind) {
+            (Self::Postgres, Some(KeyKind::Uuid)) => format!("CAST({p} AS uuid)"),
+            (Self::Postgres, Some(KeyKind::Numeric)) => format!("CAST({p} AS numeric)"),
+            (Self::MySql, Some(KeyKind::Numeric)) => format!("CAST({p} AS DECIMAL(65,30))"),
+            _ => p,
+        }
+    }
+
+    /// The id column's key kind, `None` for a type that cannot order a walk.
+    pub(crate) fn key_kind(self, type_name: &str) -> Option<KeyKind> {
+        let t = type_name.to_ascii_uppercase();
+        match self {
+            Self::Postgres => match t.as_str() {
+                "INT2" | "INT4" | "INT8" => Some(KeyKind::Int),
+                "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => Some(KeyKind::Text),
+                "UUID" => Some(KeyKind::Uuid),
+                "NUMERIC" => Some(KeyKind::Numeric),
+                _ => None,
+            },
+            Self::MySql => match t.as_str() {
+                "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
+                    Some(KeyKind::Int)
+                }
+                _ if t.ends_with(" UNSIGNED") => Some(KeyKind::UInt),
+                "CHAR" | "VARCHAR" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" => {
+                    Some(KeyKind::Text)
+                }
+                "DECIMAL" => Some(KeyKind::Numeric),
+                _ => None,
+            },
+        }
+    }
+
+    /// The `timestamp_column`'s kind, `None` for a type that is no date or time.
+    pub(crate) fn cursor_kind(self, type_name: &str) -> Option<CursorKind> {
+        match (self, type_name.to_ascii_uppercase().as_str()) {
+            (Self::Postgres, "TIMESTAMPTZ") | (Self::MySql, "TIMESTAMP") => {
+                Some(CursorKind::Instant)
+            }
+            (Self::Postgres, "TIMESTAMP") | (Self::MySql, "DATETIME") => Some(CursorKind::Naive),
+            (_, "DATE") => Some(CursorKind::Date),
+            _ => None,
+        }
+    }
+
+    /// How column `name` of type `type_name` is selected from `src`: as it is, or (PostgreSQL
+    /// types the driver does not decode: numeric, uuid, interval, inet, arrays, enums ...) as
+    /// its text.
+    pub(crate) fn select_expr(self, name: &str, type_name: &str) -> String {
+        let q = self.quote(name);
+        match self {
+            Self::MySql => format!("src.{q}"),
+            Self::Postgres => {
+                const NATIVE: &[&str] = &[
+                    "BOOL",
+                    "INT2",
+                    "INT4",
+                    "INT8",
+                    "FLOAT4",
+                    "FLOAT8",
+                    "TEXT",
+                    "VARCHAR",
+                    "BPCHAR",
+                    "NAME",
+                    "TIMESTAMPTZ",
+                    "TIMESTAMP",
+                    "DATE",
+                    "TIME",
+                    "JSON",
+                    "JSONB",
+                    "BYTEA",
+                ];
+                if NATIVE.contains(&type_name.to_ascii_uppercase().as_str()) {
+                    format!("src.{q}")
+                } else {
+                    format!("CAST(src.{q} AS TEXT) AS {q}")
+                }
+            }
+        }
+    }
+}
+
+/// Where to connect.
+#[derive(Clone)]
+pub(crate) enum Target {
+    #[cfg(feature = "postgresql")]
+    Postgres(sqlx::postgres::PgConnectOptions),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::mysql::MySqlConnectOptions),
+}
+
+impl Target {
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self {
+            #[cfg(feature = "postgresql")]
+            Self::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
+            Self::MySql(_) => Dialect::MySql,
+        }
+    }
+}
+
+/// One open connection; a stream holds its own and drops it when done or dropped.
+pub(crate) enum Connection {
+    #[cfg(feature = "postgresql")]
+    Postgres(sqlx::PgConnection),
+    #[cfg(feature = "mysql")]
+    MySql(sqlx::MySqlConnection),
+}
+
+/// A row as values, one per column; a column that cannot be decoded is `Err` naming why.
+pub(crate) type Row = Vec<std::result::Result<Value, String>>;
+
+impl Connection {
+    /// Connects within `timeout`.
+    ///
+    /// # Errors
+    /// `Unauthenticated` naming the credentials, `NotFound` naming `database`, `Unavailable`
+    /// for a server that cannot be reached, `Timeout` after `timeout`.
+    pub(crate) async fn open(target: &Target, timeout: Duration) -> Result<Self> {
+        let connect = async {
+            match target {
+                #[cfg(feature = "postgresql")]
+                Target::Postgres(o) => {
+                    use sqlx::ConnectOptions as _;
+                    o.connect()
+                        .await
+                        .map(Self::Postgres)
+                        .map_err(crate::postgresql::driver::error)
+                }
+                #[cfg(feature = "mysql")]
+                Target::MySql(o) => {
+                    use sqlx::ConnectOptions as _;
+                    o.connect()
+                        .await
+                        .map(Self::MySql)
+                        .map_err(crate::mysql::driver::error)
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, connect).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the database server did not answer within {} s; check `host` and `port`",
+                    timeout.as_secs()
+                ),
+            )
+            .with_field("connect_timeout")),
+        }
+    }
+
+    /// The columns `sql` would return, without running it.
+    pub(crate) async fn describe(&mut self, sql: String) -> Result<Vec<Column>> {
+        let sql = AssertSqlSafe(sql).into_sql_str();
+        match self {
+            #[cfg(feature = "postgresql")]
+            Self::Postgres(c) => {
+                let st = c
+                    .prepare(sql)
+                    .await
+                    .map_err(crate::postgresql::driver::error)?;
+                Ok(columns(st.columns()))
+            }
+            #[cfg(feature = "mysql")]
+            Self::MySql(c) => {
+                let st = c.prepare(sql).await.map_err(crate::mysql::driver::error)?;
+                Ok(columns(st.columns()))
+            }
+        }
+    }
+
+    /// Runs `sql` with `params` and hands each row to `each` as it arrives (the driver
+    /// streams them; nothing is collected here).
+    pub(crate) async fn each_row(
+        &mut self,
+        sql: String,
+        params: &[Param],
+        mut each: impl FnMut(Row) -> Result<()> + Send,
+    ) -> Result<()> {
+        let sql = AssertSqlSafe(sql);
+        match self {
+            #[cfg(feature = "postgresql")]
+            Self::Postgres(c) => {
+                use crate::postgresql::driver;
+                let mut q = sqlx::query(sql);
+                for p in params {
+                    q = driver::bind(q, p);
+                }
+                let mut rows = q.fetch(&mut *c);
+                while let Some(row) = rows.try_next().await.map_err(driver::error)? {
+                    each(driver::decode(&row))?;
+                }
+                Ok(())
+            }
+            #[cfg(feature = "mysql")]
+            Self::MySql(c) => {
+                use crate::mysql::driver;
+                let mut q = sqlx::query(sql);
+                for p in params {
+                    q = driver::bind(q, p);
+                }
+                let mut rows = q.fetch(&mut *c);
+                while let Some(row) = rows.try_next().await.map_err(driver::error)? {
+                    each(driver::decode(&row))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The first column of every row of `sql`, as text (catalog lookups).
+    pub(crate) async fn texts(&mut self, sql: String, params: &[Param]) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        self.each_row(sql, params, |row| {
+            if let Some(Ok(Value::Text(s))) = row.into_iter().next() {
+                out.push(s);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Closes the connection politely (a dropped one is closed too, abruptly).
+    pub(crate) async fn close(self) {
+        use sqlx::Connection as _;
+        let _ = match self {
+            #[cfg(feature = "postgresql")]
+            Self::Postgres(c) => c.close().await,
+            #[cfg(feature = "mysql")]
+            Self::MySql(c) => c.close().await,
+        };
+    }
+}
+
+fn columns<C: sqlx::Column>(cols: &[C]) -> Vec<Column> {
+    cols.iter()
+        .map(|c| Column {
+            name: c.name().to_owned(),
+            type_name: c.type_info().name().to_owned(),
+        })
+        .collect()
+}

@@ -1,0 +1,479 @@
+//! What rows come from (a table or the query), the columns each config field names, and the
+//! keyset SQL: identifiers quoted per dialect, values always bound.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
+use connector_core::{Error, ErrorKind, Result, TimeWindow};
+
+use super::checkpoint::RowKey;
+use super::config::RdbmsConfig;
+use super::db::{Column, Connection, CursorKind, Dialect, Param, Target};
+use super::value::{Key, KeyKind};
+
+/// A table to read: `schema.name` or `name` (the current schema / database).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Table {
+    pub(crate) schema: Option<String>,
+    pub(crate) name: String,
+}
+
+impl Table {
+    pub(crate) fn parse(s: &str) -> Self {
+        match s.trim().split_once('.') {
+            Some((schema, name)) => Self {
+                schema: Some(schema.trim().to_owned()),
+                name: name.trim().to_owned(),
+            },
+            None => Self {
+                schema: None,
+                name: s.trim().to_owned(),
+            },
+        }
+    }
+
+    /// How ids, checkpoints and metadata name it.
+    pub(crate) fn label(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    fn sql(&self, d: Dialect) -> String {
+        match &self.schema {
+            Some(s) => format!("{}.{}", d.quote(s), d.quote(&self.name)),
+            None => d.quote(&self.name),
+        }
+    }
+}
+
+/// What every stream of a connector shares.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub(crate) source: &'static str,
+    pub(crate) target: Target,
+    pub(crate) dialect: Dialect,
+    pub(crate) config: RdbmsConfig,
+    pub(crate) query: Option<String>,
+    pub(crate) timeout: Duration,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("source", &self.source)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `timestamp_column` of a plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Cursor {
+    pub(crate) name: String,
+    pub(crate) index: usize,
+    pub(crate) kind: CursorKind,
+}
+
+/// How one table (or the query) is read.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub(crate) source: &'static str,
+    pub(crate) dialect: Dialect,
+    /// `{source}:{database}:` (+ `{table}:` for tables): each document id's prefix.
+    pub(crate) prefix: String,
+    /// The table's label, `None` for the query.
+    pub(crate) label: Option<String>,
+    pub(crate) names: Vec<String>,
+    select: String,
+    id_select: String,
+    from: String,
+    pub(crate) id_name: String,
+    pub(crate) id_index: usize,
+    pub(crate) id_kind: KeyKind,
+    pub(crate) cursor: Option<Cursor>,
+    pub(crate) content: Vec<usize>,
+    pub(crate) metadata: Vec<usize>,
+    pub(crate) title: Option<usize>,
+}
+
+impl Shared {
+    /// Opens a connection.
+    pub(crate) async fn connect(&self) -> Result<Connection> {
+        Connection::open(&self.target, self.timeout).await
+    }
+
+    /// The tables (or the query, `None`) to read, in label order.
+    ///
+    /// # Errors
+    /// The catalog cannot be read; `NotFound` naming `tables` when the database has none.
+    pub(crate) async fn sources(&self, conn: &mut Connection) -> Result<Vec<Option<Table>>> {
+        if self.query.is_some() {
+            return Ok(vec![None]);
+        }
+        let mut tables: Vec<Table> = if self.config.tables.is_empty() {
+            let sql = match self.dialect {
+                Dialect::Postgres => {
+                    "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+                }
+                Dialect::MySql => {
+                    "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+                     WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
+                }
+            };
+            let names = conn.texts(sql.to_owned(), &[]).await?;
+            if names.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::NotFound,
+                    format!("database `{}` holds no table", self.config.database),
+                )
+                .with_connector(self.source)
+                .with_field("tables"));
+            }
+            names
+                .into_iter()
+                .map(|name| Table { schema: None, name })
+                .collect()
+        } else {
+            self.config.tables.iter().map(|t| Table::parse(t)).collect()
+        };
+        tables.sort_by_key(Table::label);
+        tables.dedup();
+        Ok(tables.into_iter().map(Some).collect())
+    }
+
+    /// The document id prefix of `table` (or of the query).
+    fn prefix(&self, table: Option<&Table>) -> String {
+        match table {
+            Some(t) => format!("{}:{}:{}:", self.source, self.config.database, t.label()),
+            None => format!("{}:{}:", self.source, self.config.database),
+        }
+    }
+
+    /// Which source a document id names, and its key text: `(table label, id)`.
+    pub(crate) fn split_id<'a>(&self, id: &'a str) -> Option<(Option<String>, &'a str)> {
+        let rest = id.strip_prefix(&self.prefix(None))?;
+        if self.query.is_some() {
+            Some((None, rest))
+        } else {
+            let (label, key) = rest.split_once(':')?;
+            Some((Some(label.to_owned()), key))
+        }
+    }
+
+    fn problem(&self, field: &str, message: String) -> Error {
+        Error::new(ErrorKind::Config, message)
+            .with_connector(self.source)
+            .with_field(field)
+    }
+
+    /// Learns the columns of `table` (or of the query) from the server and checks each
+    /// column the config names.
+    ///
+    /// # Errors
+    /// The server's (a missing table is `NotFound`, a query that does not parse `Config`);
+    /// `Config` naming the field of a column that is not there or cannot serve.
+    pub(crate) async fn plan(&self, conn: &mut Connection, table: Option<&Table>) -> Result<Plan> {
+        let d = self.dialect;
+        let from = match (table, &self.query) {
+            (Some(t), _) => format!("{} AS src", t.sql(d)),
+            (None, Some(q)) => format!("({q}) AS src"),
+            (None, None) => return Err(Error::internal("neither a table nor a query")),
+        };
+        let what = table.map_or_else(
+            || "the query".to_owned(),
+            |t| format!("table `{}`", t.label()),
+        );
+        if let Some(t) = table
+            && t.label().contains(':')
+        {
+            return Err(self.problem(
+                "tables",
+                format!("{what}: a table name with `:` cannot name documents"),
+            ));
+        }
+        let columns: Vec<Column> = conn.describe(format!("SELECT * FROM {from}")).await?;
+        let index = |field: &str, name: &str| -> Result<usize> {
+            columns
+                .iter()
+                .position(|c| c.name == name)
+                .or_else(|| {
+                    columns
+                        .iter()
+                        .position(|c| c.name.eq_ignore_ascii_case(name))
+                })
+                .ok_or_else(|| self.problem(field, format!("{what} has no column `{name}`")))
+        };
+        let id_name = match (&self.config.id_column, table) {
+            (Some(c), _) => c.trim().to_owned(),
+            (None, Some(t)) => self.primary_key(conn, t).await?.ok_or_else(|| {
+                self.problem(
+                    "id_column",
+                    format!(
+                        "{what} has no single-column primary key: name a unique column in `id_column`"
+                    ),
+                )
+            })?,
+            (None, None) => return Err(self.problem("id_column", "is required with `query`".into())),
+        };
+        let id_index = index("id_column", &id_name)?;
+        let id_kind = d.key_kind(&columns[id_index].type_name).ok_or_else(|| {
+            self.problem(
+                "id_column",
+                format!(
+                    "`{id_name}` of {what} is {}: an id must be an integer, text, UUID or exact number",
+                    columns[id_index].type_name
+                ),
+            )
+        })?;
+        let cursor = match &self.config.timestamp_column {
+            Some(c) => {
+                let i = index("timestamp_column", c.trim())?;
+                let kind = d.cursor_kind(&columns[i].type_name).ok_or_else(|| {
+                    self.problem(
+                        "timestamp_column",
+                        format!(
+                            "`{}` of {what} is {}, not a date or time",
+                            columns[i].name, columns[i].type_name
+                        ),
+                    )
+                })?;
+                Some(Cursor {
+                    name: columns[i].name.clone(),
+                    index: i,
+                    kind,
+                })
+            }
+            None => None,
+        };
+        let content = if self.config.content_columns.is_empty() {
+            (0..columns.len())
+                .filter(|&i| i != id_index && cursor.as_ref().is_none_or(|c| c.index != i))
+                .collect()
+        } else {
+            self.config
+                .content_columns
+                .iter()
+                .map(|c| index("content_columns", c.trim()))
+                .collect::<Result<Vec<_>>>()?
+        };
+        let metadata = self
+            .config
+            .metadata_columns
+            .iter()
+            .map(|c| index("metadata_columns", c.trim()))
+            .collect::<Result<Vec<_>>>()?;
+        let title = match &self.config.title_column {
+            Some(c) => Some(index("title_column", c.trim())?),
+            None => None,
+        };
+        let select = columns
+            .iter()
+            .map(|c| d.select_expr(&c.name, &c.type_name))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let id_select = d.select_expr(&columns[id_index].name, &columns[id_index].type_name);
+        Ok(Plan {
+            source: self.source,
+            dialect: d,
+            prefix: self.prefix(table),
+            label: table.map(Table::label),
+            names: columns.iter().map(|c| c.name.clone()).collect(),
+            select,
+            id_select,
+            from,
+            id_name: columns[id_index].name.clone(),
+            id_index,
+            id_kind,
+            cursor,
+            content,
+            metadata,
+            title,
+        })
+    }
+
+    /// The table's primary key when it is one column. Read from the catalog a read-only
+    /// user can see (PostgreSQL's `information_schema.table_constraints` and MariaDB's hide
+    /// tables the user may only `SELECT`).
+    async fn primary_key(&self, conn: &mut Connection, table: &Table) -> Result<Option<String>> {
+        let d = self.dialect;
+        let (sql, params) = match d {
+            Dialect::Postgres => (
+                "SELECT CAST(a.attname AS TEXT) FROM pg_index i JOIN pg_attribute a \
+                 ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+                 WHERE i.indrelid = CAST($1 AS regclass) AND i.indisprimary"
+                    .to_owned(),
+                vec![Param::Text(table.sql(d))],
+            ),
+            Dialect::MySql => (
+                "SELECT CAST(column_name AS CHAR) FROM information_schema.key_column_usage \
+                 WHERE constraint_name = 'PRIMARY' AND table_name = ? \
+                 AND table_schema = COALESCE(?, DATABASE())"
+                    .to_owned(),
+                vec![
+                    Param::Text(table.name.clone()),
+                    Param::Text(table.schema.clone().unwrap_or_default()),
+                ],
+            ),
+        };
+        let sql = if d == Dialect::MySql && table.schema.is_none() {
+            sql.replace("COALESCE(?, DATABASE())", "DATABASE()")
+        } else {
+            sql
+        };
+        let params = if d == Dialect::MySql && table.schema.is_none() {
+            params[..1].to_vec()
+        } else {
+            params
+        };
+        let keys = conn.texts(sql, &params).await?;
+        Ok(match keys.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        })
+    }
+}
+
+/// `t` as a bound for a `kind` column, or `None` outside what the column can hold (a
+/// window from the epoch, or to the far future, is then open on that side). A date column
+/// compares with the first midnight at or after `t`: a row's instant is its midnight.
+fn bound(t: DateTime<Utc>, kind: CursorKind) -> Option<Param> {
+    if !(1000..=9999).contains(&t.year()) {
+        return None;
+    }
+    let t = match kind {
+        CursorKind::Date => {
+            let midnight = t.date_naive().and_hms_opt(0, 0, 0)?.and_utc();
+            if midnight == t {
+                t
+            } else {
+                midnight + TimeDelta::days(1)
+            }
+        }
+        _ => t,
+    };
+    Some(Param::Cursor(t, kind))
+}
+
+impl Plan {
+    /// A document id from a key.
+    pub(crate) fn doc_id(&self, key: &Key) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    /// This plan for rows of the id column alone (a slim listing's).
+    pub(crate) fn id_only(&self) -> Self {
+        Self {
+            id_index: 0,
+            ..self.clone()
+        }
+    }
+
+    fn quoted(&self, name: &str) -> String {
+        format!("src.{}", self.dialect.quote(name))
+    }
+
+    /// The next page: rows after `after` in key order (`id`, or `(cursor, id)` in a
+    /// window), at most `limit`; `ids_only` selects the id column alone (a slim listing).
+    pub(crate) fn page(
+        &self,
+        window: Option<&TimeWindow>,
+        after: Option<&RowKey>,
+        limit: u32,
+        ids_only: bool,
+    ) -> (String, Vec<Param>) {
+        let d = self.dialect;
+        let id = self.quoted(&self.id_name);
+        let mut params: Vec<Param> = Vec::new();
+        let place = |p: Param, kind: Option<KeyKind>, params: &mut Vec<Param>| {
+            params.push(p);
+            d.placeholder(params.len(), kind)
+        };
+        let mut conditions = vec![format!("{id} IS NOT NULL")];
+        let order = match (window, &self.cursor) {
+            (Some(w), Some(c)) => {
+                let col = self.quoted(&c.name);
+                if let Some(p) = bound(w.start, c.kind) {
+                    conditions.push(format!("{col} >= {}", place(p, None, &mut params)));
+                }
+                if let Some(p) = bound(w.end, c.kind) {
+                    conditions.push(format!("{col} < {}", place(p, None, &mut params)));
+                }
+                if let Some(a) = after {
+                    let at = a.cursor.map(|t| Param::Cursor(t, c.kind));
+                    if let Some(at) = at {
+                        match d {
+                            // A row comparison: one index range scan on (cursor, id).
+                            Dialect::Postgres => {
+                                let pc = place(at, None, &mut params);
+                                let pi = place(
+                                    Param::Key(a.id.clone()),
+                                    Some(self.id_kind),
+                                    &mut params,
+                                );
+                                conditions.push(format!("({col}, {id}) > ({pc}, {pi})"));
+                            }
+                            // MariaDB does not range-scan a row comparison; this spelling
+                            // starts the index range at the cursor and filters the ties.
+                            Dialect::MySql => {
+                                let p1 = place(at.clone(), None, &mut params);
+                                let p2 = place(at, None, &mut params);
+                                let pi = place(
+                                    Param::Key(a.id.clone()),
+                                    Some(self.id_kind),
+                                    &mut params,
+                                );
+                                conditions.push(format!(
+                                    "{col} >= {p1} AND ({col} > {p2} OR {id} > {pi})"
+                                ));
+                            }
+                        }
+                    }
+                }
+                format!("{col}, {id}")
+            }
+            _ => {
+                if let Some(a) = after {
+                    let pi = place(Param::Key(a.id.clone()), Some(self.id_kind), &mut params);
+                    conditions.push(format!("{id} > {pi}"));
+                }
+                id
+            }
+        };
+        let select = if ids_only {
+            &self.id_select
+        } else {
+            &self.select
+        };
+        (
+            format!(
+                "SELECT {select} FROM {} WHERE {} ORDER BY {order} LIMIT {limit}",
+                self.from,
+                conditions.join(" AND ")
+            ),
+            params,
+        )
+    }
+
+    /// The rows whose ids are `keys`.
+    pub(crate) fn by_ids(&self, keys: &[Key]) -> (String, Vec<Param>) {
+        let d = self.dialect;
+        let params: Vec<Param> = keys.iter().cloned().map(Param::Key).collect();
+        let list: Vec<String> = (1..=params.len())
+            .map(|n| d.placeholder(n, Some(self.id_kind)))
+            .collect();
+        (
+            format!(
+                "SELECT {} FROM {} WHERE {} IN ({}) ORDER BY {}",
+                self.select,
+                self.from,
+                self.quoted(&self.id_name),
+                list.join(", "),
+                self.quoted(&self.id_name)
+            ),
+            params,
+        )
+    }
+}

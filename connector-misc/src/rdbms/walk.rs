@@ -1,0 +1,304 @@
+//! The walks: keyset pages of each table (or of the query) as checkpointed batches, the id
+//! listing for prune, and the refetch of rows by id.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use connector_core::pages::read_ahead;
+use connector_core::{
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
+};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+
+use super::checkpoint::{RdbmsCheckpoint, RowKey};
+use super::convert::{convert, key};
+use super::db::Row;
+use super::plan::{Plan, Shared, Table};
+use super::value::Key;
+
+/// Ids asked per refetch query.
+const REFETCH_CHUNK: usize = 500;
+
+fn listing_error(plan: &Plan, message: String) -> Error {
+    Error::new(ErrorKind::InvalidData, message)
+        .with_connector(plan.source)
+        .with_field("id_column")
+}
+
+/// A table that cannot be read as configured is a failure of its own when there are several
+/// (the others are still read); a query, or a connector-wide error, ends the walk.
+fn table_failure(shared: &Shared, table: Option<&Table>, e: Error) -> Result<Failure> {
+    match table {
+        Some(t)
+            if shared.query.is_none()
+                && !matches!(
+                    e.kind(),
+                    ErrorKind::Unauthenticated
+                        | ErrorKind::Unavailable
+                        | ErrorKind::Cancelled
+                        | ErrorKind::Timeout
+                ) =>
+        {
+            Ok(Failure::new(
+                None,
+                e.kind(),
+                format!("table `{}` cannot be read: {}", t.label(), e.message()),
+            ))
+        }
+        _ => Err(e),
+    }
+}
+
+/// One page as the server sent it, before conversion.
+enum RawPage {
+    /// The rows of a page of `plan`'s source, the key of its last row, and whether it was
+    /// the source's last page.
+    Rows {
+        plan: Arc<Plan>,
+        rows: Vec<Row>,
+        after: Option<RowKey>,
+        done: bool,
+    },
+    /// A table that cannot be read as configured.
+    Failed {
+        table: Option<String>,
+        failure: Failure,
+    },
+}
+
+/// Every row after `from`, in pages of `page_size`, each with the checkpoint after it.
+///
+/// The queries run in a task of their own one page ahead ([`read_ahead`]): the server
+/// prepares and sends the next page while this one is converted.
+pub(crate) fn checkpointed(
+    shared: Arc<Shared>,
+    from: RdbmsCheckpoint,
+    window: Option<TimeWindow>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<CheckpointedBatch<RdbmsCheckpoint>>> {
+    let pages = read_ahead(raw_pages(shared, from, window, ctx));
+    pages
+        .map(|page| {
+            let page = page?;
+            match page {
+                RawPage::Failed { table, failure } => {
+                    let mut batch = Batch::default();
+                    batch.failures.push(failure);
+                    Ok(CheckpointedBatch::new(
+                        batch,
+                        RdbmsCheckpoint {
+                            table,
+                            after: None,
+                            done: true,
+                        },
+                    ))
+                }
+                RawPage::Rows {
+                    plan,
+                    rows,
+                    after,
+                    done,
+                } => {
+                    let mut batch = Batch::default();
+                    for row in &rows {
+                        let c = convert(&plan, row).map_err(|m| listing_error(&plan, m))?;
+                        batch.push(c);
+                    }
+                    Ok(CheckpointedBatch::new(
+                        batch,
+                        RdbmsCheckpoint {
+                            table: plan.label.clone(),
+                            after,
+                            done,
+                        },
+                    ))
+                }
+            }
+        })
+        .boxed()
+}
+
+/// The pages of [`checkpointed`] as the server sends them.
+fn raw_pages(
+    shared: Arc<Shared>,
+    from: RdbmsCheckpoint,
+    window: Option<TimeWindow>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<RawPage>> {
+    async_stream::try_stream! {
+        if window.is_some_and(|w| w.is_empty()) {
+            return;
+        }
+        if window.is_some() && shared.config.timestamp_column.is_none() {
+            Err(Error::new(ErrorKind::Unsupported, "a time window needs `timestamp_column`")
+                .with_connector(shared.source)
+                .with_field("timestamp_column"))?;
+        }
+        if from.done && from.table.is_none() && shared.query.is_some() {
+            return;
+        }
+        let limit = shared.config.page_size.get();
+        let mut conn = shared.connect().await?;
+        for table in shared.sources(&mut conn).await? {
+            let label = table.as_ref().map(Table::label);
+            let mut after = None;
+            if let (Some(at), Some(l)) = (&from.table, &label) {
+                if l < at || (l == at && from.done) {
+                    continue;
+                }
+                if l == at {
+                    after.clone_from(&from.after);
+                }
+            } else if label.is_none() {
+                after.clone_from(&from.after);
+            }
+            let plan = match shared.plan(&mut conn, table.as_ref()).await {
+                Ok(p) => Arc::new(p),
+                Err(e) => {
+                    let failure = table_failure(&shared, table.as_ref(), e)?;
+                    yield RawPage::Failed { table: label, failure };
+                    continue;
+                }
+            };
+            loop {
+                ctx.cancellation().check()?;
+                let (sql, params) = plan.page(window.as_ref(), after.as_ref(), limit, false);
+                let mut rows: Vec<Row> = Vec::with_capacity(limit.min(10_000) as usize);
+                conn.each_row(sql, &params, |row| {
+                    rows.push(row);
+                    Ok(())
+                })
+                .await?;
+                // The next page starts after this one's last row.
+                if let Some(last) = rows.last() {
+                    let id = key(&plan, last).map_err(|m| listing_error(&plan, m))?;
+                    let cursor = match (&window, &plan.cursor) {
+                        (Some(_), Some(c)) => match last.get(c.index) {
+                            Some(Ok(v)) => v.instant().ok().flatten(),
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    if window.is_some() && cursor.is_none() {
+                        Err(listing_error(&plan, format!("the last row of a page has no readable `{}`", plan.cursor.as_ref().map_or("", |c| c.name.as_str()))))?;
+                    }
+                    after = Some(RowKey { id, cursor });
+                }
+                let done = (rows.len() as u64) < u64::from(limit);
+                yield RawPage::Rows { plan: Arc::clone(&plan), rows, after: after.clone(), done };
+                if done {
+                    break;
+                }
+            }
+        }
+        conn.close().await;
+    }
+    .boxed()
+}
+
+/// Every document id, table by table, page by page; fails rather than come back short.
+pub(crate) fn list_ids(
+    shared: Arc<Shared>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+    async_stream::try_stream! {
+        let limit = shared.config.page_size.get().max(1000);
+        let mut conn = shared.connect().await?;
+        for table in shared.sources(&mut conn).await? {
+            let plan = shared.plan(&mut conn, table.as_ref()).await?;
+            // The id is the only column selected.
+            let one = plan.id_only();
+            let mut after: Option<RowKey> = None;
+            loop {
+                ctx.cancellation().check()?;
+                let (sql, params) = plan.page(None, after.as_ref(), limit, true);
+                let mut ids = Vec::new();
+                let mut last = None;
+                let mut broken = None;
+                conn.each_row(sql, &params, |row| {
+                    match key(&one, &row) {
+                        Ok(k) => {
+                            ids.push(SlimDocument { id: plan.doc_id(&k) });
+                            last = Some(k);
+                        }
+                        Err(m) => broken = Some(m),
+                    }
+                    Ok(())
+                })
+                .await?;
+                if let Some(message) = broken {
+                    Err(listing_error(&plan, message))?;
+                }
+                let done = ids.len() < limit as usize;
+                if !ids.is_empty() {
+                    yield ids;
+                }
+                match last {
+                    Some(id) if !done => after = Some(RowKey { id, cursor: None }),
+                    _ => break,
+                }
+            }
+        }
+        conn.close().await;
+    }
+    .boxed()
+}
+
+/// The rows named by `ids`, source by source; an id that names no row (or another
+/// connector's) yields nothing.
+pub(crate) fn refetch(
+    shared: Arc<Shared>,
+    ids: Vec<String>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Batch>> {
+    async_stream::try_stream! {
+        let mut wanted: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
+        for id in &ids {
+            if let Some((label, key)) = shared.split_id(id) {
+                wanted.entry(label).or_default().push(key.to_owned());
+            }
+        }
+        if wanted.is_empty() {
+            return;
+        }
+        let mut conn = shared.connect().await?;
+        for (label, keys) in wanted {
+            ctx.cancellation().check()?;
+            let table = label.as_deref().map(Table::parse);
+            let plan = match shared.plan(&mut conn, table.as_ref()).await {
+                Ok(p) => p,
+                // A table that is gone: its ids yield nothing.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => {
+                    let failure = table_failure(&shared, table.as_ref(), e)?;
+                    let mut batch = Batch::default();
+                    batch.failures.push(failure);
+                    yield batch;
+                    continue;
+                }
+            };
+            let keys: Vec<Key> = keys.iter().filter_map(|k| plan.id_kind.parse(k)).collect();
+            for chunk in keys.chunks(REFETCH_CHUNK) {
+                let (sql, params) = plan.by_ids(chunk);
+                let mut batch = Batch::default();
+                let mut broken = None;
+                conn.each_row(sql, &params, |row| {
+                    match convert(&plan, &row) {
+                        Ok(c) => batch.push(c),
+                        Err(m) => broken = Some(m),
+                    }
+                    Ok(())
+                })
+                .await?;
+                if let Some(message) = broken {
+                    Err(listing_error(&plan, message))?;
+                }
+                yield batch;
+            }
+        }
+        conn.close().await;
+    }
+    .boxed()
+}

@@ -1,0 +1,479 @@
+//! The `postgresql` and `mysql` connectors against real servers (PostgreSQL and MariaDB,
+//! started by `rdbms_common`): the keyset walk with equal timestamps across pages, an edit
+//! found by the next window, a deletion found by the id listing, `check()` telling errors
+//! apart, type conversion per dialect, a query with refetch.
+
+#![cfg(all(feature = "postgresql", feature = "mysql"))]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod rdbms_common;
+
+use std::num::NonZeroU32;
+
+use chrono::{DateTime, TimeZone, Utc};
+use connector_core::testkit::{collect_checkpointed, collect_load};
+use connector_core::{Connector, Document, ErrorKind, SyncContext, TimeWindow};
+use connector_misc::rdbms::RdbmsConfig;
+use futures::StreamExt;
+use rdbms_common as common;
+
+#[derive(Clone, Copy, Debug)]
+enum Db {
+    Pg,
+    My,
+}
+
+impl Db {
+    fn port(self) -> u16 {
+        match self {
+            Db::Pg => common::postgres().port,
+            Db::My => common::mariadb().port,
+        }
+    }
+    async fn database(self, statements: &[&str]) -> String {
+        match self {
+            Db::Pg => common::pg_database(statements).await,
+            Db::My => common::my_database(statements).await,
+        }
+    }
+    async fn exec(self, db: &str, statements: &[&str]) {
+        match self {
+            Db::Pg => common::pg_exec(Some(db), statements).await,
+            Db::My => common::my_exec(Some(db), statements).await,
+        }
+    }
+    fn connector(self, config: RdbmsConfig) -> Box<dyn Connector> {
+        match self {
+            Db::Pg => Box::new(connector_misc::postgresql::connector(config).unwrap()),
+            Db::My => Box::new(connector_misc::mysql::connector(config).unwrap()),
+        }
+    }
+    fn config(self, db: &str) -> RdbmsConfig {
+        common::config(self.port(), db)
+    }
+    /// A timestamp column type with microseconds and no zone.
+    fn ts(self) -> &'static str {
+        match self {
+            Db::Pg => "timestamp(6)",
+            Db::My => "datetime(6)",
+        }
+    }
+}
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 1, h, m, 0).unwrap()
+}
+
+async fn poll(c: &dyn Connector, w: TimeWindow) -> Vec<Document> {
+    let mut out = Vec::new();
+    let mut s = c.as_poll().expect("polls").poll(w, SyncContext::new());
+    while let Some(b) = s.next().await {
+        let b = b.unwrap();
+        assert!(b.failures.is_empty(), "{:?}", b.failures);
+        out.extend(b.documents);
+    }
+    out
+}
+
+fn items_table(db: Db) -> String {
+    format!(
+        "CREATE TABLE items (id INT PRIMARY KEY, title VARCHAR(100), body TEXT, updated_at {} NOT NULL)",
+        db.ts()
+    )
+}
+
+async fn ties_across_pages(db: Db) {
+    let mut rows = vec![items_table(db)];
+    // Nine rows share 10:00 (more than four pages of two), one before, one after.
+    for id in 1..=9 {
+        rows.push(format!(
+            "INSERT INTO items VALUES ({id}, 'T{id}', 'body {id}', '2025-03-01 10:00:00')"
+        ));
+    }
+    rows.push("INSERT INTO items VALUES (10, 'early', 'e', '2025-03-01 09:00:00')".into());
+    rows.push("INSERT INTO items VALUES (11, 'late', 'l', '2025-03-01 11:00:00')".into());
+    let refs: Vec<&str> = rows.iter().map(String::as_str).collect();
+    let name = db.database(&refs).await;
+    let mut config = db.config(&name);
+    config.timestamp_column = Some("updated_at".into());
+    config.title_column = Some("title".into());
+    config.page_size = NonZeroU32::new(2).unwrap();
+    let c = db.connector(config);
+    let docs = poll(&*c, TimeWindow::new(at(10, 0), at(11, 0)).unwrap()).await;
+    let titles: Vec<&str> = docs.iter().map(|d| d.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        ["T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9"]
+    );
+    assert!(docs.iter().all(|d| d.updated_at == Some(at(10, 0))));
+    // Resuming from every checkpoint of the window gives exactly the rest.
+    let cp = c.as_checkpointed().unwrap();
+    let w = TimeWindow::new(at(10, 0), at(11, 0)).unwrap();
+    let mut pages = Vec::new();
+    let mut s = cp.load_from_checkpoint_json(
+        cp.initial_checkpoint_json().unwrap(),
+        Some(w),
+        SyncContext::new(),
+    );
+    while let Some(p) = s.next().await {
+        let p = p.unwrap();
+        pages.push((
+            p.batch
+                .documents
+                .iter()
+                .map(|d| d.id.clone())
+                .collect::<Vec<_>>(),
+            p.checkpoint,
+        ));
+    }
+    assert!(pages.len() >= 5, "{} pages", pages.len());
+    for k in 0..pages.len() {
+        let rest: Vec<String> = pages[k + 1..]
+            .iter()
+            .flat_map(|(ids, _)| ids.clone())
+            .collect();
+        let mut again = Vec::new();
+        let mut s = cp.load_from_checkpoint_json(pages[k].1.clone(), Some(w), SyncContext::new());
+        while let Some(p) = s.next().await {
+            again.extend(p.unwrap().batch.documents.into_iter().map(|d| d.id));
+        }
+        assert_eq!(again, rest, "resume after page {k}");
+    }
+}
+
+#[tokio::test]
+async fn postgresql_keyset_ties_across_pages() {
+    ties_across_pages(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_keyset_ties_across_pages() {
+    ties_across_pages(Db::My).await;
+}
+
+async fn edit_and_delete(db: Db) {
+    let name = db
+        .database(&[
+            &items_table(db),
+            "INSERT INTO items VALUES (1, 'a', 'first', '2025-03-01 10:00:00')",
+            "INSERT INTO items VALUES (2, 'b', 'second', '2025-03-01 10:05:00')",
+            "INSERT INTO items VALUES (3, 'c', 'third', '2025-03-01 10:10:00')",
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.timestamp_column = Some("updated_at".into());
+    config.content_columns = vec!["body".to_owned()].into();
+    let c = db.connector(config);
+    let first = poll(&*c, TimeWindow::new(at(9, 0), at(11, 0)).unwrap()).await;
+    assert_eq!(first.len(), 3);
+    // Row 2 is edited after the first run: the next window holds it alone, new text and time.
+    db.exec(&name, &["UPDATE items SET body = 'second, edited', updated_at = '2025-03-01 11:30:00' WHERE id = 2"])
+        .await;
+    let next = poll(&*c, TimeWindow::new(at(11, 0), at(12, 0)).unwrap()).await;
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].id, first[1].id, "the same document id");
+    assert_eq!(next[0].updated_at, Some(at(11, 30)));
+    assert!(
+        next[0]
+            .content
+            .as_text()
+            .unwrap()
+            .contains("second, edited")
+    );
+    assert_ne!(next[0].fingerprint, first[1].fingerprint);
+    // Row 3 is deleted: the id listing (prune's) no longer holds it.
+    db.exec(&name, &["DELETE FROM items WHERE id = 3"]).await;
+    let mut ids = Vec::new();
+    let mut s = c.as_slim().unwrap().list_ids(SyncContext::new());
+    while let Some(p) = s.next().await {
+        ids.extend(p.unwrap().into_iter().map(|d| d.id));
+    }
+    assert_eq!(ids, [first[0].id.clone(), first[1].id.clone()]);
+    let source = c.source();
+    assert_eq!(ids[0], format!("{source}:{name}:items:1"));
+}
+
+#[tokio::test]
+async fn postgresql_edit_found_and_delete_pruned() {
+    edit_and_delete(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_edit_found_and_delete_pruned() {
+    edit_and_delete(Db::My).await;
+}
+
+async fn check_tells_errors_apart(db: Db) {
+    let name = db.database(&[&items_table(db)]).await;
+    let mut good = db.config(&name);
+    good.tables = vec!["items".to_owned()].into();
+    good.timestamp_column = Some("updated_at".into());
+    db.connector(good.clone()).check().await.unwrap();
+
+    let mut bad = good.clone();
+    bad.credentials.password = "wrong".into();
+    let e = db.connector(bad).check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
+    assert!(!format!("{e:?}").contains(common::PASSWORD));
+
+    let mut closed = good.clone();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    closed.port = Some(port);
+    let e = db.connector(closed).check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unavailable, "{e}");
+
+    let mut missing = good.clone();
+    missing.tables = vec!["nope".to_owned()].into();
+    let e = db.connector(missing).check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+
+    let mut no_db = good.clone();
+    no_db.database = "no_such_db".into();
+    let e = db.connector(no_db).check().await.unwrap_err();
+    assert!(
+        matches!(e.kind(), ErrorKind::NotFound | ErrorKind::PermissionDenied),
+        "{e}"
+    );
+
+    let mut column = good;
+    column.metadata_columns = vec!["colour".to_owned()].into();
+    let e = db.connector(column).check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert_eq!(
+        e.problems().first().map(|p| p.path.as_str()).or(e.field()),
+        Some("metadata_columns")
+    );
+}
+
+#[tokio::test]
+async fn postgresql_check_tells_errors_apart() {
+    check_tells_errors_apart(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_check_tells_errors_apart() {
+    check_tells_errors_apart(Db::My).await;
+}
+
+fn doc<'a>(docs: &'a [Document], id_end: &str) -> &'a Document {
+    docs.iter().find(|d| d.id.ends_with(id_end)).expect(id_end)
+}
+
+#[tokio::test]
+async fn postgresql_types_convert() {
+    let name = Db::Pg
+        .database(&[
+            "CREATE TABLE t (id UUID PRIMARY KEY, n INT, big BIGINT, price NUMERIC(10,2), ok BOOLEAN, \
+             d DATE, at TIMESTAMPTZ, naive TIMESTAMP, doc JSONB, raw BYTEA, note TEXT, f DOUBLE PRECISION)",
+            "INSERT INTO t VALUES ('7f1c5b6e-0000-4000-8000-000000000001', 42, 9007199254740993, 12.50, true, \
+             '2025-03-01', '2025-03-01 10:00:00+02', '2025-03-01 10:00:00', '{\"k\": [1, 2]}', '\\x010203', 'line one\nline two', 1.5)",
+            "INSERT INTO t (id) VALUES ('7f1c5b6e-0000-4000-8000-000000000002')",
+        ])
+        .await;
+    let mut config = Db::Pg.config(&name);
+    config.metadata_columns = vec!["n", "big", "price", "ok", "d", "at", "naive", "doc"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+        .into();
+    config.timestamp_column = Some("at".into());
+    let c = Db::Pg.connector(config);
+    let (docs, failures) = collect_load(&*c).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(docs.len(), 2);
+    let d = doc(&docs, "0001");
+    let m = &d.metadata;
+    assert_eq!(m["n"], 42);
+    assert_eq!(m["big"], 9_007_199_254_740_993_i64);
+    assert_eq!(m["price"], "12.50");
+    assert_eq!(m["ok"], true);
+    assert_eq!(m["d"], "2025-03-01");
+    assert_eq!(m["at"], "2025-03-01T08:00:00Z", "timestamptz is an instant");
+    assert_eq!(
+        m["naive"], "2025-03-01T10:00:00Z",
+        "timestamp is read as UTC"
+    );
+    assert_eq!(m["doc"], serde_json::json!({"k": [1, 2]}));
+    assert_eq!(d.updated_at, Some(at(8, 0)));
+    let text = d.content.as_text().unwrap();
+    assert!(text.contains("**raw:** (binary data, 3 bytes)"), "{text}");
+    assert!(text.contains("## note\n\nline one\nline two"), "{text}");
+    assert!(text.contains("```json"), "{text}");
+    assert!(text.contains("**f:** 1.5"), "{text}");
+    // NULLs are left out; the row with only an id has no updated_at.
+    let empty = doc(&docs, "0002");
+    assert_eq!(empty.content.as_text(), Some(""));
+    assert!(empty.metadata.keys().all(|k| k == "table"));
+    assert_eq!(empty.updated_at, None);
+    // Refetch by the UUID id (bound as text and cast back).
+    let mut s = c
+        .as_refetch()
+        .unwrap()
+        .fetch(vec![d.id.clone()], SyncContext::new());
+    let again = s.next().await.unwrap().unwrap();
+    assert_eq!(again.documents, vec![d.clone()]);
+}
+
+#[tokio::test]
+async fn mysql_types_convert() {
+    let name = Db::My
+        .database(&[
+            "CREATE TABLE t (id BIGINT UNSIGNED PRIMARY KEY, n INT, price DECIMAL(10,2), ok BOOLEAN, \
+             d DATE, at TIMESTAMP(6) NULL, naive DATETIME(6), doc JSON, raw BLOB, note TEXT, f DOUBLE, tm TIME)",
+            "SET time_zone = '+02:00'",
+            "INSERT INTO t VALUES (18446744073709551615, 42, 12.50, true, '2025-03-01', '2025-03-01 10:00:00', \
+             '2025-03-01 10:00:00', '{\"k\": [1, 2]}', X'010203', 'line one\nline two', 1.5, '36:00:00')",
+            "INSERT INTO t (id) VALUES (1)",
+        ])
+        .await;
+    let mut config = Db::My.config(&name);
+    config.metadata_columns = vec!["n", "price", "ok", "d", "at", "naive", "doc"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>()
+        .into();
+    config.timestamp_column = Some("at".into());
+    let c = Db::My.connector(config);
+    let (docs, failures) = collect_load(&*c).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(docs.len(), 2);
+    let d = doc(&docs, ":18446744073709551615");
+    let m = &d.metadata;
+    assert_eq!(m["n"], 42);
+    assert_eq!(m["price"], "12.50");
+    assert_eq!(m["ok"], true);
+    assert_eq!(m["d"], "2025-03-01");
+    assert_eq!(m["at"], "2025-03-01T08:00:00Z", "TIMESTAMP is an instant");
+    assert_eq!(
+        m["naive"], "2025-03-01T10:00:00Z",
+        "DATETIME is read as UTC"
+    );
+    // MariaDB's JSON is LONGTEXT (MySQL's, a JSON value).
+    assert!(
+        m["doc"] == serde_json::json!({"k": [1, 2]}) || m["doc"] == "{\"k\": [1, 2]}",
+        "{}",
+        m["doc"]
+    );
+    assert_eq!(d.updated_at, Some(at(8, 0)));
+    let text = d.content.as_text().unwrap();
+    assert!(text.contains("**raw:** (binary data, 3 bytes)"), "{text}");
+    assert!(text.contains("## note\n\nline one\nline two"), "{text}");
+    assert!(text.contains("**tm:** 36:00:00"), "{text}");
+    let empty = doc(&docs, ":1");
+    assert_eq!(empty.content.as_text(), Some(""));
+    // Refetch by the unsigned id.
+    let mut s = c
+        .as_refetch()
+        .unwrap()
+        .fetch(vec![d.id.clone()], SyncContext::new());
+    let again = s.next().await.unwrap().unwrap();
+    assert_eq!(again.documents, vec![d.clone()]);
+}
+
+async fn query_mode(db: Db) {
+    let name = db
+        .database(&[
+            &items_table(db),
+            "INSERT INTO items VALUES (1, 'a', 'x', '2025-03-01 10:00:00')",
+            "INSERT INTO items VALUES (2, 'b', 'y', '2025-03-01 10:00:00')",
+            "INSERT INTO items VALUES (3, 'c', 'z', '2025-03-01 10:00:00')",
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.query = Some(
+        "```sql\nSELECT id AS item_id, title, body FROM items WHERE id <> 2 ORDER BY title;\n```"
+            .into(),
+    );
+    config.id_column = Some("item_id".into());
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = db.connector(config);
+    let pages = collect_checkpointed(&*c, None).await;
+    let ids: Vec<String> = pages
+        .iter()
+        .flat_map(|(b, _)| b.documents.iter().map(|d| d.id.clone()))
+        .collect();
+    let source = c.source();
+    // RAGFlow's id form for a query.
+    assert_eq!(
+        ids,
+        [format!("{source}:{name}:1"), format!("{source}:{name}:3")]
+    );
+    let mut s = c.as_refetch().unwrap().fetch(
+        vec![ids[1].clone(), format!("{source}:{name}:2")],
+        SyncContext::new(),
+    );
+    let again = s.next().await.unwrap().unwrap();
+    assert_eq!(again.documents.len(), 1, "row 2 is outside the query");
+    // A value is never spliced: a table name with a quote is quoted, not run.
+    let mut evil = db.config(&name);
+    evil.tables = vec!["items\"; DROP TABLE items; --".to_owned()].into();
+    let e = db.connector(evil).check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert_eq!(collect_load(&*c).await.0.len(), 2, "items still there");
+}
+
+#[tokio::test]
+async fn postgresql_query_mode() {
+    query_mode(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_query_mode() {
+    query_mode(Db::My).await;
+}
+
+async fn every_table_and_partitions(db: Db) {
+    let name = db
+        .database(&[
+            "CREATE TABLE a (id INT PRIMARY KEY, v TEXT)",
+            "CREATE TABLE b (code VARCHAR(10) PRIMARY KEY, v TEXT)",
+            "CREATE TABLE logs (at INT, v TEXT)",
+            "INSERT INTO a VALUES (1, 'a1'), (2, 'a2')",
+            "INSERT INTO b VALUES ('x', 'bx')",
+            "INSERT INTO logs VALUES (1, 'no key')",
+        ])
+        .await;
+    // No `tables`, no `query`: every table, as RAGFlow reads them; the one without a
+    // single-column primary key is a failure naming it, the others are read.
+    let c = db.connector(db.config(&name));
+    let (docs, failures) = collect_load(&*c).await;
+    let source = c.source();
+    let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            format!("{source}:{name}:a:1"),
+            format!("{source}:{name}:a:2"),
+            format!("{source}:{name}:b:x")
+        ]
+    );
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0].message.contains("`logs`"),
+        "{}",
+        failures[0].message
+    );
+    // Named tables are partitions, each reading its own rows.
+    let mut config = db.config(&name);
+    config.tables = vec!["b".to_owned(), "a".to_owned()].into();
+    let c = db.connector(config);
+    assert_eq!(c.partitions(), ["b", "a"]);
+    let part = c.partition("b").unwrap();
+    let (docs, _) = collect_load(&*part).await;
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].metadata["table"], "b");
+}
+
+#[tokio::test]
+async fn postgresql_every_table_and_partitions() {
+    every_table_and_partitions(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_every_table_and_partitions() {
+    every_table_and_partitions(Db::My).await;
+}
