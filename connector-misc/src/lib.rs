@@ -23,6 +23,8 @@ pub mod imap;
 pub mod notion;
 #[cfg(feature = "onedrive")]
 pub mod onedrive;
+#[cfg(feature = "outlook")]
+pub mod outlook;
 #[cfg(feature = "seafile")]
 pub mod seafile;
 #[cfg(feature = "slack")]
@@ -37,7 +39,8 @@ pub mod slack;
     feature = "github",
     feature = "gitlab",
     feature = "notion",
-    feature = "onedrive"
+    feature = "onedrive",
+    feature = "outlook"
 ))]
 #[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
 mod files;
@@ -69,7 +72,8 @@ pub mod webdav;
         feature = "gitlab",
         feature = "slack",
         feature = "notion",
-        feature = "discord"
+        feature = "discord",
+        feature = "outlook"
     )),
     allow(unused_variables)
 )]
@@ -149,5 +153,11 @@ pub fn register(registry: &mut connector_core::Registry) {
         onedrive::SOURCE,
         "files of OneDrive for Business drives (Microsoft Graph)",
         |cfg| Ok(Box::new(onedrive::OnedriveConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "outlook")]
+    registry.register::<outlook::OutlookConfig, _>(
+        outlook::SOURCE,
+        "mail of Exchange Online mailboxes (Microsoft Graph)",
+        |cfg| Ok(Box::new(outlook::OutlookConnector::new(cfg)?)),
     );
 }
