@@ -278,6 +278,19 @@ async fn an_attachment_over_the_cap_is_a_failure_naming_it_without_a_download() 
         "M2",
         file("AAMkBIG", "video.mp4", "video/mp4", &[7u8; 4096]),
     );
+    graph.attach(
+        "u-ada",
+        "M2",
+        outlook_common::Att {
+            kind: "#microsoft.graph.itemAttachment",
+            ..file(
+                "AAMkITEM",
+                "Fwd: minutes",
+                "",
+                b"Subject: minutes\r\n\r\nAgreed.",
+            )
+        },
+    );
     // A large one under the cap comes raw by $value.
     graph.attach(
         "u-ada",
@@ -289,14 +302,24 @@ async fn an_attachment_over_the_cap_is_a_failure_naming_it_without_a_download() 
         &server.uri(),
         json!({"user_ids": "ada@contoso.com", "folder": "inbox", "max_file_size": 400 * 1024}),
     );
+    let sink = MemorySink::new();
     let report = Syncer::new(c.clone())
-        .sink(MemorySink::new())
+        .sink(sink.clone())
         .run(SyncMode::Full)
         .await
         .unwrap();
     assert!(report.failures.is_empty(), "{report:?}");
     assert_eq!(
         graph.requests("GET /v1.0/users/u-ada/messages/M2/attachments/AAMkMID/$value"),
+        1
+    );
+    // An attached message comes by $value as its MIME form, named .eml.
+    let item = sink.get("outlook:u-ada:M2/attachments/AAMkITEM").unwrap();
+    assert_eq!(item.title, "Fwd: minutes.eml");
+    assert_eq!(item.content.mime(), Some("message/rfc822"));
+    assert_eq!(item.content.as_bytes(), b"Subject: minutes\r\n\r\nAgreed.");
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/M2/attachments/AAMkITEM/$value"),
         1
     );
     let batched = graph.requests("BATCH GET /v1.0/users/u-ada/messages/M2/attachments/AAMkBIG");

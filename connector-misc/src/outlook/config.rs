@@ -301,7 +301,7 @@ mod tests {
             "credentials": {"tenant_id": "contoso/x", "client_id": "c", "client_secret": "s"},
             "user_ids": "ada@contoso.com, a/b",
             "folder": " / ",
-            "exclude_folders": ["junkemail", " "],
+            "exclude_folders": ["junkemail", "/"],
         }))
         .unwrap();
         let fields: Vec<String> = config.validate().into_iter().map(|p| p.path).collect();

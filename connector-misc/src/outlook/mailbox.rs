@@ -10,7 +10,7 @@ use url::Url;
 use super::SOURCE;
 use super::convert::ID_PREFIX;
 use super::model::{FOLDER_FIELDS, MailFolder, PAGE_SIZE, PREFER, USER_FIELDS, User};
-use crate::graph::{Delta, GraphClient, Page};
+use crate::graph::{Delta, GraphClient};
 
 /// Mail folders nest; this bounds a walk over a malformed tree.
 const MAX_FOLDERS: usize = 10_000;
@@ -273,28 +273,14 @@ impl Reader {
     /// `GET url` with immutable ids.
     pub(crate) async fn get<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Result<T> {
         self.graph
-            .send(url, |r| r.header("prefer", PREFER))
-            .await?
-            .json()
+            .get_with(url, |r| r.header("prefer", PREFER))
+            .await
     }
 
     /// Every item of a collection with immutable ids, following `@odata.nextLink`.
     pub(crate) async fn all<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Result<Vec<T>> {
-        let mut out = Vec::new();
-        let mut next = Some(url.clone());
-        let mut seen = BTreeSet::new();
-        while let Some(url) = next.take() {
-            if !seen.insert(url.to_string()) {
-                return Err(Error::new(
-                    ErrorKind::InvalidData,
-                    "Graph sent the same @odata.nextLink twice; the listing stopped there",
-                )
-                .with_connector(SOURCE));
-            }
-            let page: Page<T> = self.get(&url).await?;
-            out.extend(page.value);
-            next = page.next_link;
-        }
-        Ok(out)
+        self.graph
+            .all_with(url, |r| r.header("prefer", PREFER))
+            .await
     }
 }
