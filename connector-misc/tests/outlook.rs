@@ -197,24 +197,31 @@ async fn an_incremental_run_reads_edits_moves_and_new_mail_since_the_carried_lin
         log.iter().any(|l| l.contains("/messages/delta")),
         "{log:#?}"
     );
-    // Prune's listing no longer has a message deleted for good, nor one moved to the
+    // The move between two folders that are read deleted nothing.
+    assert!(sink.deleted().is_empty(), "{:?}", sink.deleted());
+    // Prune's listing no longer has a message deleted for good, nor ones moved to the
     // (excluded) Deleted Items.
     graph.delete("u-ada", "M2");
     graph.move_to("u-ada", "M4", "deleted", 80);
+    graph.move_to("u-ada", "M1", "deleted", 81);
     let ids = listed_ids(&c).await;
+    assert_eq!(ids, ["outlook:u-ada:M3", "outlook:u-ada:M5"]);
+    // The next round reports them `@removed`: they are deleted in the run, the attachments
+    // of the message still in Deleted Items with them, and nothing is delivered.
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
     assert_eq!(
-        ids,
+        sorted(sink.deleted()),
         [
             "outlook:u-ada:M1",
             "outlook:u-ada:M1/attachments/AAMkA1",
             "outlook:u-ada:M1/attachments/AAMkA2",
-            "outlook:u-ada:M3",
-            "outlook:u-ada:M5"
+            "outlook:u-ada:M2",
+            "outlook:u-ada:M4"
         ]
     );
-    // The next round reports them removed and delivers nothing for them.
-    let sink = run(&c, &store, SyncMode::Incremental).await;
-    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    // Each removal was looked up in a JSON batch.
+    assert!(graph.requests("BATCH GET /v1.0/users/u-ada/messages/M2") >= 1);
 }
 
 async fn listed_ids(c: &Arc<dyn Connector>) -> Vec<String> {

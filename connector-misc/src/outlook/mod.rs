@@ -27,10 +27,14 @@
 //!   duplicated. `outlook:{user object id}:{message id}`; an attachment is
 //!   `{message's id}/attachments/{attachment id}`.
 //! - **Deletions**: a delta round reports messages deleted or moved out of its folder as
-//!   `@removed`; core's batches carry no deletions, so they are left to prune
-//!   ([`SlimConnector`]), which lists every id by fresh rounds: **run prune for this source**.
-//!   A message moved to Deleted Items or Junk Email (excluded) is then pruned too. Prune is
-//!   refused (an error, not a short list) when a mailbox or folder cannot be listed.
+//!   `@removed`. Each is looked up (one JSON batch per page): gone from the mailbox, its
+//!   document is deleted; moved to a folder this source does not read (Deleted Items, Junk
+//!   Email, a folder left out), its document and its attachments' are deleted
+//!   ([`Batch::deleted`], in stream order); moved to a folder this source reads, nothing is
+//!   deleted (that folder's round delivers it under the same id). An attachment of a message
+//!   deleted for good cannot be listed any more: it is left to prune ([`SlimConnector`], which
+//!   lists every id by fresh rounds and is refused, an error not a short list, when a mailbox
+//!   or folder cannot be listed).
 //! - **Documents**: Markdown in the IMAP source's shape (the subject as a heading,
 //!   `From`/`To`/`Cc`/`Date` lines, the body: an HTML body through core's HTML to Markdown,
 //!   a text body as paragraphs; metadata `extension: md` and `body_type`). The title is the

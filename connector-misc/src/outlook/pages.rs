@@ -2,7 +2,7 @@
 //! the id listing and the refetch of named messages, on core's [`ItemFetches`] (one
 //! fingerprint lookup per page, unchanged messages cost no attachment request).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -83,9 +83,13 @@ fn mailbox_failure(mailbox: &Mailbox, e: &Error) -> Failure {
     )
 }
 
-/// A page's messages with each id's last state only, in the order of those last states, and
-/// the ids Graph reports removed from the folder (deleted, or moved out).
-fn sort_page(values: Vec<serde_json::Value>, user: &str) -> (Vec<Message>, Vec<Failure>, usize) {
+/// A page's messages with each id's last state only, in the order of those last states, the
+/// failures of those that cannot be read, and the (message) ids Graph reports removed from the
+/// folder (deleted, or moved out).
+fn sort_page(
+    values: Vec<serde_json::Value>,
+    user: &str,
+) -> (Vec<Message>, Vec<Failure>, Vec<String>) {
     let mut messages = Vec::with_capacity(values.len());
     let mut broken = Vec::new();
     for value in values {
@@ -105,18 +109,18 @@ fn sort_page(values: Vec<serde_json::Value>, user: &str) -> (Vec<Message>, Vec<F
     for (n, m) in messages.iter().enumerate() {
         last.insert(m.id.clone(), n);
     }
-    let mut removed = 0;
+    let mut removed = Vec::new();
     let kept = messages
         .into_iter()
         .enumerate()
         .filter(|(n, m)| last.get(&m.id) == Some(n))
         .map(|(_, m)| m)
-        .filter(|m| {
+        .filter_map(|m| {
             if m.removed.is_some() {
-                removed += 1;
-                false
+                removed.push(m.id);
+                None
             } else {
-                true
+                Some(m)
             }
         })
         .collect();
@@ -155,6 +159,7 @@ pub(super) fn checkpointed(
                     continue;
                 }
             };
+            let read: HashSet<String> = folders.iter().map(|f| f.id.clone()).collect();
             for folder in folders {
                 let key = folder_key(&mailbox.id, &folder.id);
                 listed.insert(key.clone());
@@ -199,12 +204,16 @@ pub(super) fn checkpointed(
                         }
                     };
                     let (messages, broken, removed) = sort_page(page.value, &mailbox.id);
-                    if removed > 0 {
-                        // Deleted, or moved to another folder (whose round lists it under the
-                        // same immutable id): core's batches carry no deletions, so prune
-                        // removes the deleted ones.
-                        tracing::debug!(connector = SOURCE, folder = folder.path.as_str(), removed, "messages removed from the folder");
-                    }
+                    // `@removed`: deleted, or moved to another folder. Only what left the
+                    // folders this source reads is deleted; a move between them is the other
+                    // folder's round's to deliver.
+                    let deleted = match gone(&reader, &mailbox, &read, &removed).await {
+                        Ok(deleted) => deleted,
+                        Err(e) => {
+                            folder_error = Some(e);
+                            break;
+                        }
+                    };
                     // Only a listing is narrowed to the window: a round from a delta link is
                     // exactly what changed, and a listing after a 410 must see everything.
                     let window = if phase == Phase::Listing { window } else { None };
@@ -232,6 +241,7 @@ pub(super) fn checkpointed(
                             yield CheckpointedBatch::new(part, cp.clone());
                         }
                     }
+                    rest.deleted.extend(deleted);
                     match (page.next_link, page.delta_link) {
                         (Some(next), _) => {
                             cp.current = Some(FolderCursor { folder: key.clone(), next: next.to_string(), phase });
@@ -280,6 +290,68 @@ pub(super) fn checkpointed(
         }
     }
     .boxed()
+}
+
+/// The document ids to delete for the messages a round reported removed from a folder, asked
+/// in one JSON batch where each is now: gone from the mailbox (deleted for good), its
+/// document; in a folder this source does not read (Deleted Items, Junk Email, a folder left
+/// out), its document and its attachments' (listed, the message being still there); in a
+/// folder this source reads, nothing (that folder's round delivers it, in this run or, if
+/// that round is already done, in the next). A message whose state Graph will not say is left
+/// to prune.
+async fn gone(
+    reader: &Reader,
+    mailbox: &Mailbox,
+    read: &HashSet<String>,
+    removed: &[String],
+) -> Result<Vec<String>> {
+    if removed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let paths: Vec<String> = removed
+        .iter()
+        .map(|m| {
+            format!(
+                "users/{}/messages/{}?$select=id,parentFolderId,hasAttachments",
+                escape(&mailbox.id),
+                escape(m)
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (m, answer) in removed
+        .iter()
+        .zip(reader.graph.batch_get::<Message>(&paths).await?)
+    {
+        let id = message_doc_id(&mailbox.id, m);
+        match answer {
+            Ok(None) => out.push(id),
+            Ok(Some(now)) => {
+                if now
+                    .parent_folder_id
+                    .as_deref()
+                    .is_some_and(|f| read.contains(f))
+                {
+                    continue;
+                }
+                if reader.attachments && now.has_attachments {
+                    for a in list_attachments(reader, &mailbox.id, m).await? {
+                        if a.kind() != AttachmentKind::Reference {
+                            out.push(attachment_doc_id(&id, &a.id));
+                        }
+                    }
+                }
+                out.push(id);
+            }
+            Err(e) if e.kind().ends_sync() => return Err(e),
+            Err(e) => tracing::warn!(
+                connector = SOURCE,
+                message = id.as_str(),
+                "a message removed from its folder could not be looked up; left to prune: {e}"
+            ),
+        }
+    }
+    Ok(out)
 }
 
 /// A message as a page item with its version (`changeKey` and folder). A message without
@@ -632,7 +704,7 @@ mod tests {
         );
         let subjects: Vec<&str> = kept.iter().filter_map(|m| m.subject.as_deref()).collect();
         assert_eq!(subjects, ["two"]);
-        assert_eq!(removed, 1);
+        assert_eq!(removed, ["b"]);
         assert_eq!(broken[0].id.as_deref(), Some("outlook:u1:c"));
     }
 }
