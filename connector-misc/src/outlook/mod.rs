@@ -67,6 +67,7 @@
 mod checkpoint;
 mod config;
 mod convert;
+mod items;
 mod mailbox;
 mod model;
 mod pages;
