@@ -55,10 +55,12 @@
 //!   readable in Exchange by its owner and the owner's delegates only, and recipients include
 //!   external addresses, distribution lists and Bcc that name no identity a host knows.
 //! - **Fingerprint**: the message's `changeKey` and folder, both listed, so an unchanged
-//!   message costs nothing (its body is in the delta page; its attachments are not listed
-//!   again). Any change of the message gives a new `changeKey`, a read flag too: such a
-//!   message is delivered again, its unchanged attachments are reported unchanged by their
-//!   own version (id, size, time) without a download.
+//!   message costs nothing (its body is in the delta page). One with attachments costs one
+//!   listing of them (metadata, no bytes) when a whole folder is listed (a full run, a `410`),
+//!   so each attachment is reported unchanged by its own version (id, size, time) rather than
+//!   unaccounted for; a round of changes lists only changed messages. Any change of a message
+//!   gives a new `changeKey`, a read flag too: such a message is delivered again, its
+//!   unchanged attachments reported unchanged without a download.
 //! - **Errors**: a mailbox or folder Graph will not read to its end (an application access
 //!   policy, a mailbox being moved, throttled past the retries) is a failure naming it; the
 //!   others are read. Only errors that end any sync (credentials, state, sink) end the run.
