@@ -25,12 +25,14 @@ pub mod mysql;
 pub mod notion;
 #[cfg(feature = "onedrive")]
 pub mod onedrive;
-#[cfg(feature = "rss")]
-pub mod rss;
+#[cfg(feature = "outlook")]
+pub mod outlook;
 #[cfg(feature = "postgresql")]
 pub mod postgresql;
 #[cfg(any(feature = "postgresql", feature = "mysql"))]
 pub mod rdbms;
+#[cfg(feature = "rss")]
+pub mod rss;
 #[cfg(feature = "seafile")]
 pub mod seafile;
 #[cfg(feature = "sharepoint")]
@@ -49,6 +51,7 @@ pub mod slack;
     feature = "notion",
     feature = "onedrive",
     feature = "sharepoint",
+    feature = "outlook",
 ))]
 #[cfg_attr(not(all(feature = "local", feature = "webdav")), allow(dead_code))]
 mod files;
@@ -86,6 +89,7 @@ pub mod webdav;
         feature = "sharepoint",
         feature = "postgresql",
         feature = "mysql",
+        feature = "outlook",
     )),
     allow(unused_variables)
 )]
@@ -189,5 +193,11 @@ pub fn register(registry: &mut connector_core::Registry) {
         mysql::SOURCE,
         "rows of MySQL or MariaDB tables or of a query",
         |cfg| Ok(Box::new(mysql::connector(cfg)?)),
+    );
+    #[cfg(feature = "outlook")]
+    registry.register::<outlook::OutlookConfig, _>(
+        outlook::SOURCE,
+        "mail of Exchange Online mailboxes (Microsoft Graph)",
+        |cfg| Ok(Box::new(outlook::OutlookConnector::new(cfg)?)),
     );
 }

@@ -205,7 +205,7 @@ fn config_error(field: &str, message: &str) -> Error {
 ///   (`permission_hint`), 401 the client secret.
 #[derive(Clone)]
 pub struct GraphClient {
-    source: &'static str,
+    pub(super) source: &'static str,
     http: HttpClient,
     token: Arc<OAuthToken>,
     root: Url,
@@ -357,22 +357,7 @@ impl GraphClient {
     /// # Errors
     /// As [`page`](Self::page).
     pub async fn all<T: DeserializeOwned>(&self, url: &Url) -> Result<Vec<T>> {
-        let mut out = Vec::new();
-        let mut next = Some(url.clone());
-        let mut seen = std::collections::HashSet::new();
-        while let Some(url) = next.take() {
-            if !seen.insert(url.to_string()) {
-                return Err(Error::new(
-                    ErrorKind::InvalidData,
-                    "Graph sent the same @odata.nextLink twice; the listing stopped there",
-                )
-                .with_connector(self.source));
-            }
-            let page: Page<T> = self.page(&url).await?;
-            out.extend(page.value);
-            next = page.next_link;
-        }
-        Ok(out)
+        self.all_with(url, |r| r).await
     }
 
     /// One page of a delta query at `url` (the query's first URL, a `@odata.nextLink` or a

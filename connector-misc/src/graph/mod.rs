@@ -36,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+mod adjusted;
 mod client;
 mod drive;
 #[cfg(any(feature = "onedrive", feature = "sharepoint"))]

@@ -1,0 +1,331 @@
+//! [`OutlookConfig`]: which tenant, which users' mailboxes, which of their folders, and how
+//! large an attachment may be.
+
+use std::fmt;
+use std::num::NonZeroU64;
+
+use connector_core::config::StringList;
+use connector_core::net::NetworkPolicy;
+use connector_core::{ConnectorConfig, FieldError, Secret};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::graph::GraphApp;
+
+/// Attachments larger than this are reported as failures unless configured otherwise: 20 MiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
+
+/// The folders left out when `exclude_folders` is not given: junk mail and deleted items.
+pub const DEFAULT_EXCLUDED: [&str; 2] = ["junkemail", "deleteditems"];
+
+/// Graph's well-known mail folder names (`GET users/{id}/mailFolders/{name}`), which a folder
+/// entry may use whatever the mailbox's language calls the folder.
+pub const WELL_KNOWN_FOLDERS: [&str; 16] = [
+    "archive",
+    "clutter",
+    "conflicts",
+    "conversationhistory",
+    "deleteditems",
+    "drafts",
+    "inbox",
+    "junkemail",
+    "localfailures",
+    "msgfolderroot",
+    "outbox",
+    "recoverableitemsdeletions",
+    "scheduled",
+    "searchfolders",
+    "sentitems",
+    "serverfailures",
+];
+
+/// The credentials: an app registration with the application permission `Mail.Read`
+/// (`User.Read.All` too, to list every user), as RAGFlow names them.
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OutlookCredentials {
+    /// The directory (tenant) id, or a verified domain.
+    #[schemars(example = &"contoso.onmicrosoft.com")]
+    pub tenant_id: String,
+    /// The application (client) id.
+    #[schemars(example = &"6731de76-14a6-49ae-97bc-6eba6914391e")]
+    pub client_id: String,
+    /// The client secret's value (not its id).
+    pub client_secret: Secret,
+}
+
+impl fmt::Debug for OutlookCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutlookCredentials")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .finish()
+    }
+}
+
+/// The configuration of the Outlook connector (source `"outlook"`).
+///
+/// ```
+/// use connector_misc::outlook::OutlookConfig;
+///
+/// // RAGFlow's shape: the app's credentials, a folder and a comma list of mailboxes.
+/// let config: OutlookConfig = connector_core::config::from_json(serde_json::json!({
+///     "credentials": {"tenant_id": "contoso.onmicrosoft.com", "client_id": "app", "client_secret": "s"},
+///     "folder": "inbox",
+///     "user_ids": "support@contoso.com, sales@contoso.com",
+///     "batch_size": 2,
+/// }))?;
+/// assert_eq!(config.included_folders(), ["inbox"]);
+/// assert_eq!(config.excluded_folders(), ["junkemail", "deleteditems"]);
+/// # Ok::<(), connector_core::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OutlookConfig {
+    /// The app registration.
+    pub credentials: OutlookCredentials,
+    /// RAGFlow's one mail folder (its form's default is `inbox`): a well-known name
+    /// (`inbox`, `sentitems`, `archive` …), a folder path by display name (`Inbox/Projects`)
+    /// or a folder id. Read with its child folders; the same as one entry of
+    /// `include_folders`. Absent with no `include_folders`: every folder of the mailbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"inbox")]
+    pub folder: Option<String>,
+    /// The mailboxes read, by user principal name, e-mail address or object id, as a list or
+    /// a comma list; each is a partition (a job with its own checkpoint). Empty: every user
+    /// of the tenant that has a mailbox, in one job.
+    #[serde(default, skip_serializing_if = "StringList::is_empty")]
+    #[schemars(example = "support@contoso.com, sales@contoso.com")]
+    pub user_ids: StringList,
+    /// More folders to read beside `folder` (each with its child folders), named as `folder`
+    /// is. Empty, and no `folder`: every folder.
+    #[serde(default, skip_serializing_if = "StringList::is_empty")]
+    #[schemars(example = "inbox, sentitems, Inbox/Projects")]
+    pub include_folders: StringList,
+    /// Folders left out with their child folders, named as `folder` is; it wins over the
+    /// included ones. Absent: `junkemail` and `deleteditems` (Junk Email and Deleted Items);
+    /// an empty list leaves nothing out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "junkemail, deleteditems, Inbox/Newsletters")]
+    pub exclude_folders: Option<StringList>,
+    /// Read each message's attachments as documents of their own (default true). Inline
+    /// attachments (pictures in the body) are not read either way.
+    #[serde(default = "yes")]
+    pub include_attachments: bool,
+    /// Largest attachment downloaded, in bytes, checked on the size Graph lists before any
+    /// download; a larger one becomes a failure naming it and the sync goes on.
+    #[serde(default = "default_max_file_size")]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
+    pub max_file_size: NonZeroU64,
+    /// The Microsoft Entra ID authority (default `https://login.microsoftonline.com`;
+    /// `https://login.microsoftonline.us` for US Government clouds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "https://login.microsoftonline.us")]
+    pub authority_host: Option<Url>,
+    /// Microsoft Graph (default `https://graph.microsoft.com`; `https://graph.microsoft.us`,
+    /// `https://microsoftgraph.chinacloudapi.cn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "https://graph.microsoft.us")]
+    pub graph_url: Option<Url>,
+    /// Hosts this connector may reach although they are not public (a test server).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// The host's network policy, which replaces the connector's own; never the tenant's.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub(crate) host_network: Option<NetworkPolicy>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_max_file_size() -> NonZeroU64 {
+    NonZeroU64::new(DEFAULT_MAX_FILE_SIZE).unwrap_or(NonZeroU64::MIN)
+}
+
+impl OutlookConfig {
+    /// Every user's mailbox in the tenant of this app, every other setting at its default.
+    pub fn new(
+        tenant_id: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+    ) -> Self {
+        Self {
+            credentials: OutlookCredentials {
+                tenant_id: tenant_id.into(),
+                client_id: client_id.into(),
+                client_secret: client_secret.into(),
+            },
+            folder: None,
+            user_ids: StringList::default(),
+            include_folders: StringList::default(),
+            exclude_folders: None,
+            include_attachments: true,
+            max_file_size: default_max_file_size(),
+            authority_host: None,
+            graph_url: None,
+            allowed_hosts: Vec::new(),
+            host_network: None,
+        }
+    }
+
+    /// The app registration these settings describe.
+    pub fn app(&self) -> GraphApp {
+        let c = &self.credentials;
+        let mut app = GraphApp::new(&c.tenant_id, &c.client_id, c.client_secret.clone());
+        app.authority_host.clone_from(&self.authority_host);
+        app.graph_url.clone_from(&self.graph_url);
+        app
+    }
+
+    /// `folder` and `include_folders`, trimmed, without empty entries: what is read (with
+    /// child folders); empty for every folder.
+    pub fn included_folders(&self) -> Vec<String> {
+        self.folder
+            .iter()
+            .chain(self.include_folders.iter())
+            .map(|f| normalise(f))
+            .filter(|f| !f.is_empty())
+            .collect()
+    }
+
+    /// `exclude_folders`, or junk mail and deleted items when it is absent.
+    pub fn excluded_folders(&self) -> Vec<String> {
+        match &self.exclude_folders {
+            Some(list) => list
+                .iter()
+                .map(|f| normalise(f))
+                .filter(|f| !f.is_empty())
+                .collect(),
+            None => DEFAULT_EXCLUDED.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    /// The policy every request follows: the host's if it set one, else public addresses
+    /// plus `allowed_hosts`.
+    ///
+    /// # Errors
+    /// An `allowed_hosts` entry that names no host.
+    pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
+        NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
+    }
+}
+
+/// A folder entry as compared: trimmed, without a leading or trailing `/`; a well-known name
+/// in lower case (Graph's names are case-insensitive).
+fn normalise(entry: &str) -> String {
+    let e = entry.trim().trim_matches('/').trim();
+    if WELL_KNOWN_FOLDERS.iter().any(|w| w.eq_ignore_ascii_case(e)) {
+        e.to_ascii_lowercase()
+    } else {
+        e.to_owned()
+    }
+}
+
+impl fmt::Debug for OutlookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutlookConfig")
+            .field("credentials", &self.credentials)
+            .field("folder", &self.folder)
+            .field("user_ids", &self.user_ids)
+            .field("include_folders", &self.include_folders)
+            .field("exclude_folders", &self.exclude_folders)
+            .field("include_attachments", &self.include_attachments)
+            .field("max_file_size", &self.max_file_size)
+            .field("graph_url", &self.graph_url.as_ref().map(Url::as_str))
+            .field("allowed_hosts", &self.allowed_hosts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectorConfig for OutlookConfig {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut problems = self.app().problems();
+        for (n, user) in self.user_ids.iter().enumerate() {
+            if user.trim().is_empty() || user.contains('/') {
+                problems.push(FieldError::new(
+                    format!("user_ids[{n}]"),
+                    "is a user principal name (ada@contoso.com), e-mail address or object id",
+                ));
+            }
+        }
+        if self
+            .folder
+            .as_deref()
+            .is_some_and(|f| f.trim().trim_matches('/').is_empty() && !f.is_empty())
+        {
+            problems.push(FieldError::new(
+                "folder",
+                "names no folder; leave it out to read every folder",
+            ));
+        }
+        for (field, list) in [
+            ("include_folders", Some(&self.include_folders)),
+            ("exclude_folders", self.exclude_folders.as_ref()),
+        ] {
+            for (n, entry) in list.into_iter().flat_map(|l| l.iter()).enumerate() {
+                if entry.trim().trim_matches('/').is_empty() {
+                    problems.push(FieldError::new(
+                        format!("{field}[{n}]"),
+                        "is a well-known folder name (inbox), a folder path (Inbox/Projects) or a folder id",
+                    ));
+                }
+            }
+        }
+        problems.extend(NetworkPolicy::check_allowed_hosts(
+            "allowed_hosts",
+            &self.allowed_hosts,
+        ));
+        problems
+    }
+
+    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
+        self.host_network = Some(policy.clone());
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn problems_name_their_fields() {
+        let config: OutlookConfig = serde_json::from_value(serde_json::json!({
+            "credentials": {"tenant_id": "contoso/x", "client_id": "c", "client_secret": "s"},
+            "user_ids": "ada@contoso.com, a/b",
+            "folder": " / ",
+            "exclude_folders": ["junkemail", "/"],
+        }))
+        .unwrap();
+        let fields: Vec<String> = config.validate().into_iter().map(|p| p.path).collect();
+        assert_eq!(
+            fields,
+            [
+                "credentials.tenant_id",
+                "user_ids[1]",
+                "folder",
+                "exclude_folders[1]"
+            ]
+        );
+        assert!(!format!("{config:?}").contains("\"s\""));
+    }
+
+    #[test]
+    fn folders_default_to_everything_but_junk_and_deleted_items() {
+        let mut config = OutlookConfig::new("t", "c", "s");
+        assert!(config.included_folders().is_empty());
+        assert_eq!(config.excluded_folders(), ["junkemail", "deleteditems"]);
+        config.folder = Some("Inbox".into());
+        config.include_folders = vec!["/Archive/2025/ ".to_owned()].into();
+        config.exclude_folders = Some(StringList::default());
+        assert_eq!(config.included_folders(), ["inbox", "Archive/2025"]);
+        assert!(config.excluded_folders().is_empty());
+    }
+}

@@ -1,0 +1,272 @@
+//! Messages and attachments to documents, in the shape the IMAP source gives mail: the
+//! subject as a heading, `From:`/`To:`/`Cc:`/`Date:` lines, then the body (an HTML body as
+//! Markdown through core's converter, a text body as paragraphs, nothing in it read as
+//! Markdown), written by core's Markdown writer.
+
+use connector_core::text::html_to_markdown;
+use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::{Access, Document, ErrorKind, Failure};
+
+use super::SOURCE;
+use super::model::{Attachment, Message, Recipient};
+
+/// The prefix of every document id.
+pub(crate) const ID_PREFIX: &str = "outlook:";
+
+/// What separates a message's id from its attachment's in an attachment's document id.
+const ATTACHMENT_SEP: &str = "/attachments/";
+
+/// The document id of message `message` of the mailbox of user `user` (object id):
+/// `outlook:{user}:{message}` (an immutable id, kept through moves between folders).
+pub(crate) fn message_doc_id(user: &str, message: &str) -> String {
+    format!("{ID_PREFIX}{user}:{message}")
+}
+
+/// The document id of attachment `attachment` of the message whose document id is `message`.
+pub(crate) fn attachment_doc_id(message: &str, attachment: &str) -> String {
+    format!("{message}{ATTACHMENT_SEP}{attachment}")
+}
+
+/// The user and message of a message's or an attachment's document id.
+pub(crate) fn parse_id(id: &str) -> Option<(&str, &str)> {
+    let rest = id.strip_prefix(ID_PREFIX)?;
+    let rest = rest.split_once(ATTACHMENT_SEP).map_or(rest, |(m, _)| m);
+    rest.split_once(':')
+        .filter(|(u, m)| !u.is_empty() && !m.is_empty())
+}
+
+/// The mailbox and folder a message is read from.
+#[derive(Debug, Clone)]
+pub(crate) struct Place<'a> {
+    /// The user's object id.
+    pub(crate) user: &'a str,
+    /// The mailbox's address: owner and access.
+    pub(crate) owner: &'a str,
+    /// The folder's path by display name (`Inbox/Projects`).
+    pub(crate) folder: &'a str,
+}
+
+impl Place<'_> {
+    /// Who may read a message of this mailbox: its owner. Not the recipients: their copies
+    /// are other messages in their own mailboxes (read as their own documents when those are
+    /// in scope), and this copy (with the owner's drafts, moves and categories) is readable in
+    /// Exchange by the owner and the owner's delegates only; recipients include external
+    /// addresses, distribution lists and Bcc that name no identity a host knows.
+    fn access(&self) -> Access {
+        Access::restricted(vec![self.owner.to_owned()], Vec::new())
+    }
+}
+
+fn joined(recipients: &[Recipient]) -> Vec<String> {
+    recipients.iter().filter_map(Recipient::shown).collect()
+}
+
+/// The subject, or `(no subject)`.
+fn subject(message: &Message) -> String {
+    message
+        .subject
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("(no subject)")
+        .to_owned()
+}
+
+/// The document of a message.
+pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document {
+    let id = message_doc_id(place.user, &message.id);
+    let title = subject(message);
+    let from = message
+        .from
+        .as_ref()
+        .or(message.sender.as_ref())
+        .and_then(Recipient::shown);
+    let to = joined(&message.to_recipients);
+    let cc = joined(&message.cc_recipients);
+    let bcc = joined(&message.bcc_recipients);
+    let date = message.received_date_time.or(message.sent_date_time);
+    let date_text = date.map(|d| d.to_rfc3339()).unwrap_or_default();
+    let (to_text, cc_text) = (to.join(", "), cc.join(", "));
+    let from_text = from.clone().unwrap_or_default();
+    let fields: Vec<(&str, &str)> = [
+        ("From:", from_text.as_str()),
+        ("To:", to_text.as_str()),
+        ("Cc:", cc_text.as_str()),
+        ("Date:", date_text.as_str()),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .collect();
+    let mut blocks = vec![Block::heading(1, vec![Inline::text(title.as_str())])];
+    if !fields.is_empty() {
+        blocks.push(Block::labelled_lines(&fields));
+    }
+    let body = message.body.clone().unwrap_or_default();
+    let content = body.content.as_deref().unwrap_or_default();
+    let body_type = if body.is_html() { "html" } else { "text" };
+    if body.is_html() {
+        blocks.push(Block::Markdown(html_to_markdown(content)));
+    } else {
+        blocks.extend(Block::plain_text(content));
+    }
+    let text = markdown::render(&blocks) + "\n";
+
+    let mut doc = Document::text(id, SOURCE, title.clone(), text)
+        .with_version(&message.version())
+        .with_owners(vec![place.owner.to_owned()])
+        .with_access(place.access())
+        // The text is Markdown whatever the body was; `body_type` says what Graph sent.
+        .with_metadata("extension", "md")
+        .with_metadata("body_type", body_type)
+        .with_metadata("mailbox", place.owner.to_owned())
+        .with_metadata("folder", place.folder.to_owned())
+        .with_metadata("subject", title)
+        .with_metadata("to", to)
+        .with_metadata("cc", cc)
+        .with_metadata("has_attachments", message.has_attachments)
+        .with_metadata("message_id", message.id.clone());
+    if let Some(from) = from {
+        doc = doc.with_metadata("from", from);
+    }
+    if !bcc.is_empty() {
+        doc = doc.with_metadata("bcc", bcc);
+    }
+    if let Some(folder) = &message.parent_folder_id {
+        doc = doc.with_metadata("folder_id", folder.clone());
+    }
+    if let Some(m) = &message.internet_message_id {
+        doc = doc.with_metadata("internet_message_id", m.clone());
+    }
+    if let Some(d) = date {
+        doc = doc.with_metadata("date", d.to_rfc3339());
+    }
+    if let Some(d) = message.sent_date_time {
+        doc = doc.with_metadata("sent_at", d.to_rfc3339());
+    }
+    if let Some(i) = message.importance.as_deref().filter(|i| *i != "normal") {
+        doc = doc.with_metadata("importance", i.to_owned());
+    }
+    if !message.categories.is_empty() {
+        doc = doc.with_metadata("categories", message.categories.clone());
+    }
+    if message.is_draft {
+        doc = doc.with_metadata("draft", true);
+    }
+    if let Some(c) = &message.conversation_id {
+        doc = doc
+            .with_metadata("conversation_id", c.clone())
+            .with_parent_id(c.clone());
+    }
+    if let Some(t) = message.last_modified_date_time {
+        doc = doc.with_updated_at(t);
+    }
+    if let Some(link) = message.web_link.clone() {
+        doc = doc.with_link(link);
+    }
+    doc
+}
+
+/// The failure of an attachment over `max_file_size`, named by its id and name.
+pub(crate) fn oversize(
+    place: &Place<'_>,
+    message: &Message,
+    attachment: &Attachment,
+    max: u64,
+) -> Failure {
+    let id = attachment_doc_id(&message_doc_id(place.user, &message.id), &attachment.id);
+    let failure = Failure::new(
+        Some(id),
+        ErrorKind::Unsupported,
+        format!(
+            "attachment {:?} of message {:?} in {}/{} is {} bytes, larger than max_file_size ({max} bytes); raise max_file_size to read it",
+            attachment.shown_name(),
+            subject(message),
+            place.owner,
+            place.folder,
+            attachment.size
+        ),
+    );
+    match message.web_link.clone() {
+        Some(link) => failure.with_link(link),
+        None => failure,
+    }
+}
+
+/// The document of an attachment's bytes.
+pub(crate) fn attachment_document(
+    place: &Place<'_>,
+    message: &Message,
+    attachment: &Attachment,
+    data: Vec<u8>,
+) -> Document {
+    let parent = message_doc_id(place.user, &message.id);
+    let id = attachment_doc_id(&parent, &attachment.id);
+    let name = attachment.shown_name();
+    let mut doc = crate::files::file_document_lenient(id, SOURCE, &name, data)
+        .with_size(attachment.size)
+        .with_version(&attachment.version())
+        .with_parent_id(parent)
+        .with_owners(vec![place.owner.to_owned()])
+        .with_access(place.access())
+        .with_metadata("mailbox", place.owner.to_owned())
+        .with_metadata("folder", place.folder.to_owned())
+        .with_metadata("message_id", message.id.clone())
+        .with_metadata("attachment_id", attachment.id.clone())
+        .with_metadata("subject", subject(message));
+    if let Some(mime) = attachment.content_type.as_deref().filter(|m| !m.is_empty()) {
+        doc = doc.with_metadata("mime_type", mime.to_owned());
+    }
+    if let Some(c) = &message.conversation_id {
+        doc = doc.with_metadata("conversation_id", c.clone());
+    }
+    if let Some(t) = attachment
+        .last_modified_date_time
+        .or(message.last_modified_date_time)
+    {
+        doc = doc.with_updated_at(t);
+    }
+    if let Some(link) = message.web_link.clone() {
+        doc = doc.with_link(link);
+    }
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        let m = message_doc_id("u-1", "AAkALg-_AAA=");
+        assert_eq!(m, "outlook:u-1:AAkALg-_AAA=");
+        assert_eq!(parse_id(&m), Some(("u-1", "AAkALg-_AAA=")));
+        let a = attachment_doc_id(&m, "AAMkAtt=");
+        assert_eq!(parse_id(&a), Some(("u-1", "AAkALg-_AAA=")));
+        assert_eq!(parse_id("onedrive:b!1:x"), None);
+        assert_eq!(parse_id("outlook:nothing"), None);
+    }
+
+    #[test]
+    fn a_text_body_is_kept_as_paragraphs() {
+        let message: Message = serde_json::from_value(serde_json::json!({
+            "id": "m1", "subject": "  ", "body": {"contentType": "text", "content": "*not* emphasis\n\nline two"},
+            "sender": {"emailAddress": {"address": "ada@contoso.com"}}
+        }))
+        .unwrap_or_default();
+        let place = Place {
+            user: "u1",
+            owner: "bob@contoso.com",
+            folder: "Inbox",
+        };
+        let doc = message_document(&place, &message);
+        assert_eq!(doc.title, "(no subject)");
+        let text = doc.content.as_text().unwrap_or_default();
+        assert!(text.contains("\\*not\\* emphasis"), "{text}");
+        assert!(text.contains("**From:** ada@contoso.com"), "{text}");
+        assert_eq!(doc.metadata["body_type"], "text");
+        assert_eq!(
+            doc.access.map(|a| a.emails),
+            Some(vec!["bob@contoso.com".to_owned()])
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! One message's outcomes: its document, its attachments (listed without their bytes, the
+//! size cap checked before any download, small files in JSON batches, the rest raw), and what
+//! a round's `@removed` entries mean for the documents.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use connector_core::pages::{KnownFingerprints, Outcome, PendingItem};
+use connector_core::{ErrorKind, Failure, Result, SyncContext};
+
+use super::SOURCE;
+use super::convert::{
+    Place, attachment_doc_id, attachment_document, message_doc_id, message_document, oversize,
+};
+use super::mailbox::{Folder, Mailbox, Reader};
+use super::model::{ATTACHMENT_FIELDS, Attachment, AttachmentKind, Message};
+use crate::graph::escape;
+
+/// File attachments up to this size come as `contentBytes` in JSON batches of 20; larger ones
+/// (and item attachments) by `/$value`, raw, one request each.
+const BATCHED_ATTACHMENT: u64 = 256 * 1024;
+
+/// What a message's fetch needs.
+pub(super) struct Item {
+    mailbox: Arc<Mailbox>,
+    folder: Arc<Folder>,
+    message: Box<Message>,
+    /// Asked for by a refetch: delivered whatever the store holds.
+    pub(super) refetch: bool,
+}
+
+/// The message's place, borrowed from its item.
+fn place<'a>(mailbox: &'a Mailbox, folder: &'a Folder) -> Place<'a> {
+    Place {
+        user: &mailbox.id,
+        owner: &mailbox.address,
+        folder: &folder.path,
+    }
+}
+
+/// The document ids to delete for the messages a round reported removed from a folder, asked
+/// in one JSON batch where each is now: gone from the mailbox (deleted for good), its
+/// document; in a folder this source does not read (Deleted Items, Junk Email, a folder left
+/// out), its document and its attachments' (listed, the message being still there); in a
+/// folder this source reads, nothing (that folder's round delivers it, in this run or, if
+/// that round is already done, in the next). A message whose state Graph will not say is left
+/// to prune.
+pub(super) async fn gone(
+    reader: &Reader,
+    mailbox: &Mailbox,
+    read: &HashSet<String>,
+    removed: &[String],
+) -> Result<Vec<String>> {
+    if removed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let paths: Vec<String> = removed
+        .iter()
+        .map(|m| {
+            format!(
+                "users/{}/messages/{}?$select=id,parentFolderId,hasAttachments",
+                escape(&mailbox.id),
+                escape(m)
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (m, answer) in removed
+        .iter()
+        .zip(reader.graph.batch_get::<Message>(&paths).await?)
+    {
+        let id = message_doc_id(&mailbox.id, m);
+        match answer {
+            Ok(None) => out.push(id),
+            Ok(Some(now)) => {
+                if now
+                    .parent_folder_id
+                    .as_deref()
+                    .is_some_and(|f| read.contains(f))
+                {
+                    continue;
+                }
+                if reader.attachments && now.has_attachments {
+                    for a in list_attachments(reader, &mailbox.id, m).await? {
+                        if a.kind() != AttachmentKind::Reference {
+                            out.push(attachment_doc_id(&id, &a.id));
+                        }
+                    }
+                }
+                out.push(id);
+            }
+            Err(e) if e.kind().ends_sync() => return Err(e),
+            Err(e) => tracing::warn!(
+                connector = SOURCE,
+                message = id.as_str(),
+                "a message removed from its folder could not be looked up; left to prune: {e}"
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// A message as a page item with its version (`changeKey` and folder). A message without
+/// attachments to read is skipped by that version alone; one with attachments is always
+/// taken, and its fetch reports it and each attachment unchanged by their versions after
+/// listing them (one small request), so every id is accounted for.
+pub(super) fn pending_item(
+    reader: &Reader,
+    mailbox: &Arc<Mailbox>,
+    folder: &Arc<Folder>,
+    message: Message,
+) -> PendingItem<std::result::Result<Item, Failure>> {
+    let id = message_doc_id(&mailbox.id, &message.id);
+    let version = message.version();
+    let with_attachments = reader.attachments && message.has_attachments;
+    let item = PendingItem::new(
+        id,
+        Ok(Item {
+            mailbox: Arc::clone(mailbox),
+            folder: Arc::clone(folder),
+            message: Box::new(message),
+            refetch: false,
+        }),
+    );
+    if with_attachments {
+        item
+    } else {
+        item.with_version(&version)
+    }
+}
+
+/// One message's outcomes: its document, then its attachments' documents, unchanged ids or
+/// failures. A message whose attachments cannot be listed is the message's failure (retried
+/// whole by the next run).
+pub(super) async fn fetch(
+    reader: Reader,
+    ctx: SyncContext,
+    item: std::result::Result<Item, Failure>,
+) -> Result<Vec<Outcome>> {
+    let item = match item {
+        Ok(item) => item,
+        Err(failure) => return Ok(vec![failure.into()]),
+    };
+    let place = place(&item.mailbox, &item.folder);
+    let message = &item.message;
+    let id = message_doc_id(place.user, &message.id);
+    let mut doc = message_document(&place, message);
+    if !(reader.attachments && message.has_attachments) {
+        return Ok(vec![doc.into()]);
+    }
+    let listed = list_attachments(&reader, &item.mailbox.id, &message.id).await?;
+    let references: Vec<String> = listed
+        .iter()
+        .filter(|a| a.kind() == AttachmentKind::Reference)
+        .map(Attachment::shown_name)
+        .collect();
+    if !references.is_empty() {
+        // Links to OneDrive or SharePoint files: no bytes here; those sources read them.
+        doc = doc.with_metadata("reference_attachments", references);
+    }
+    let wanted: Vec<Attachment> = listed
+        .into_iter()
+        .filter(|a| a.kind() != AttachmentKind::Reference)
+        .collect();
+    // One lookup for the message and its attachments.
+    let mut ids: Vec<String> = wanted
+        .iter()
+        .map(|a| attachment_doc_id(&id, &a.id))
+        .collect();
+    ids.push(id.clone());
+    let known = if item.refetch {
+        KnownFingerprints::default()
+    } else {
+        KnownFingerprints::lookup(&ctx, &ids).await?
+    };
+    ids.pop();
+    let mut out = Vec::with_capacity(1 + wanted.len());
+    out.push(if known.has_version(&id, &message.version()) {
+        Outcome::Unchanged(id)
+    } else {
+        doc.into()
+    });
+    out.extend(attachments(&reader, &known, &place, message, wanted, ids).await?);
+    Ok(out)
+}
+
+/// The attachments of a message that are documents: not inline (a picture in the body),
+/// not a link to a file elsewhere.
+pub(super) async fn list_attachments(
+    reader: &Reader,
+    user: &str,
+    message: &str,
+) -> Result<Vec<Attachment>> {
+    let url = reader.graph.url(
+        &format!(
+            "users/{}/messages/{}/attachments",
+            escape(user),
+            escape(message)
+        ),
+        &[("$select", ATTACHMENT_FIELDS)],
+    )?;
+    Ok(reader
+        .all::<Attachment>(&url)
+        .await?
+        .into_iter()
+        .filter(|a| !a.is_inline)
+        .collect())
+}
+
+/// The outcomes of a message's listed attachments: unchanged ones by their version, oversize
+/// ones as failures before any download, small files in JSON batches (`contentBytes`), the
+/// rest by `/$value`.
+async fn attachments(
+    reader: &Reader,
+    known: &KnownFingerprints,
+    place: &Place<'_>,
+    message: &Message,
+    wanted: Vec<Attachment>,
+    ids: Vec<String>,
+) -> Result<Vec<Outcome>> {
+    let base = format!(
+        "users/{}/messages/{}/attachments",
+        escape(place.user),
+        escape(&message.id)
+    );
+    let mut slots: Vec<Option<Outcome>> = Vec::with_capacity(wanted.len());
+    let mut batched: Vec<usize> = Vec::new();
+    for (n, (a, id)) in wanted.iter().zip(&ids).enumerate() {
+        if known.has_version(id, &a.version()) {
+            slots.push(Some(Outcome::Unchanged(id.clone())));
+        } else if a.size > reader.max {
+            slots.push(Some(oversize(place, message, a, reader.max).into()));
+        } else if a.kind() == AttachmentKind::File && a.size <= BATCHED_ATTACHMENT {
+            batched.push(n);
+            slots.push(None);
+        } else {
+            let url = reader
+                .graph
+                .url(&format!("{base}/{}/$value", escape(&a.id)), &[])?;
+            let timeout = std::time::Duration::from_secs(60 + reader.max / (1024 * 1024));
+            let max = reader.max;
+            let outcome = match reader
+                .graph
+                .send(&url, |r| r.max_body_bytes(max).timeout(timeout))
+                .await
+            {
+                Ok(resp) => {
+                    attachment_document(place, message, a, Vec::from(resp.into_body())).into()
+                }
+                Err(e) => connector_core::pages::item_failure(id.clone(), e)?.into(),
+            };
+            slots.push(Some(outcome));
+        }
+    }
+    if !batched.is_empty() {
+        let paths: Vec<String> = batched
+            .iter()
+            .map(|n| format!("{base}/{}", escape(&wanted[*n].id)))
+            .collect();
+        let answers = reader.graph.batch_get::<Attachment>(&paths).await?;
+        for (n, answer) in batched.into_iter().zip(answers) {
+            let a = &wanted[n];
+            let id = &ids[n];
+            let outcome = match answer {
+                Ok(Some(full)) => {
+                    let bytes = full
+                        .content_bytes
+                        .as_deref()
+                        .map(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()));
+                    match bytes {
+                        Some(Ok(data)) => attachment_document(place, message, a, data).into(),
+                        Some(Err(e)) => Failure::new(
+                            Some(id.clone()),
+                            ErrorKind::InvalidData,
+                            format!(
+                                "attachment {:?}: contentBytes is not base64: {e}",
+                                a.shown_name()
+                            ),
+                        )
+                        .into(),
+                        None => Failure::new(
+                            Some(id.clone()),
+                            ErrorKind::InvalidData,
+                            format!(
+                                "attachment {:?}: Graph sent no contentBytes",
+                                a.shown_name()
+                            ),
+                        )
+                        .into(),
+                    }
+                }
+                // Gone since the listing: nothing (prune deals with it).
+                Ok(None) => continue,
+                Err(e) => connector_core::pages::item_failure(id.clone(), e)?.into(),
+            };
+            if let Some(slot) = slots.get_mut(n) {
+                *slot = Some(outcome);
+            }
+        }
+    }
+    Ok(slots.into_iter().flatten().collect())
+}

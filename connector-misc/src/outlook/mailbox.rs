@@ -1,0 +1,286 @@
+//! The mailboxes and folders a sync reads: users resolved (named ones in JSON batches, or
+//! every user with a mailbox), each mailbox's folder tree walked through `childFolders`, and
+//! the folder filters applied (well-known names resolved per mailbox, display paths, ids).
+
+use std::collections::{BTreeSet, HashMap};
+
+use connector_core::{Error, ErrorKind, Failure, Result, SyncContext};
+use url::Url;
+
+use super::SOURCE;
+use super::convert::ID_PREFIX;
+use super::model::{FOLDER_FIELDS, MailFolder, PAGE_SIZE, PREFER, USER_FIELDS, User};
+use crate::graph::{Delta, GraphClient};
+
+/// Mail folders nest; this bounds a walk over a malformed tree.
+const MAX_FOLDERS: usize = 10_000;
+
+/// What a sync reads and how; cheap to clone (one per stream).
+#[derive(Clone)]
+pub(crate) struct Reader {
+    pub(crate) graph: GraphClient,
+    /// `user_ids`; empty: every user with a mailbox.
+    pub(crate) users: Vec<String>,
+    /// Folder entries read with their child folders; empty: every folder.
+    pub(crate) include: Vec<String>,
+    /// Folder entries left out with their child folders.
+    pub(crate) exclude: Vec<String>,
+    pub(crate) attachments: bool,
+    pub(crate) max: u64,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("graph", &self.graph)
+            .field("users", &self.users)
+            .field("include", &self.include)
+            .field("exclude", &self.exclude)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A mailbox to read.
+#[derive(Debug, Clone)]
+pub(crate) struct Mailbox {
+    /// The user's object id.
+    pub(crate) id: String,
+    /// Its address (`mail`, else the user principal name), lower case.
+    pub(crate) address: String,
+}
+
+/// A folder to read.
+#[derive(Debug, Clone)]
+pub(crate) struct Folder {
+    pub(crate) id: String,
+    /// By display name from the top of the mailbox: `Inbox/Projects`.
+    pub(crate) path: String,
+}
+
+impl Reader {
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            graph: self.graph.with_context(ctx),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the config names no user: every user's mailbox is read.
+    pub(crate) fn all_users(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// The mailboxes this config reads, in a stable order without repeats, and a failure for
+    /// each named user that cannot be found or read. With every user, only the first page of
+    /// at most `sample` users when given (what `check()` needs).
+    pub(crate) async fn mailboxes(
+        &self,
+        sample: Option<usize>,
+    ) -> Result<(Vec<Mailbox>, Vec<Failure>)> {
+        let mut failures = Vec::new();
+        let mut users = Vec::new();
+        if self.all_users() {
+            let top = sample.map_or_else(|| "999".to_owned(), |n| n.clamp(1, 999).to_string());
+            let url = self
+                .graph
+                .url("users", &[("$select", USER_FIELDS), ("$top", &top)])?;
+            let listed = match sample {
+                Some(_) => self.graph.page::<User>(&url).await.map(|p| p.value),
+                None => self.graph.all(&url).await,
+            };
+            let listed = listed.map_err(|e| {
+                if e.kind() == ErrorKind::PermissionDenied {
+                    Error::new(
+                        ErrorKind::PermissionDenied,
+                        format!(
+                            "without user_ids every user's mailbox is read, and listing the users needs the application permission User.Read.All (admin consent); grant it, or name user_ids: {e}"
+                        ),
+                    )
+                    .with_connector(SOURCE)
+                    .with_field("user_ids")
+                } else {
+                    e
+                }
+            })?;
+            // A user without `mail` has no Exchange mailbox (no licence): nothing to read.
+            users.extend(
+                listed
+                    .into_iter()
+                    .filter(|u| u.mail.as_deref().is_some_and(|m| !m.trim().is_empty())),
+            );
+        } else {
+            let paths: Vec<String> = self
+                .users
+                .iter()
+                .map(|u| {
+                    format!(
+                        "users/{}?$select={USER_FIELDS}",
+                        crate::graph::escape(u.trim())
+                    )
+                })
+                .collect();
+            for (named, answer) in self
+                .users
+                .iter()
+                .zip(self.graph.batch_get::<User>(&paths).await?)
+            {
+                match answer {
+                    Ok(Some(user)) => users.push(user),
+                    Ok(None) => failures.push(Failure::new(
+                        Some(format!("{ID_PREFIX}user:{named}")),
+                        ErrorKind::NotFound,
+                        format!("user `{named}` (user_ids) is not in the tenant"),
+                    )),
+                    Err(e) if e.kind().ends_sync() => return Err(e),
+                    Err(e) => failures.push(Failure::new(
+                        Some(format!("{ID_PREFIX}user:{named}")),
+                        e.kind(),
+                        format!("user `{named}` (user_ids): {e}"),
+                    )),
+                }
+            }
+        }
+        let mut seen = BTreeSet::new();
+        let mailboxes = users
+            .into_iter()
+            .filter(|u| seen.insert(u.id.clone()))
+            .map(|u| Mailbox {
+                address: u.address(),
+                id: u.id,
+            })
+            .collect();
+        Ok((mailboxes, failures))
+    }
+
+    /// The folders of `mailbox` this config reads, parents before their children.
+    ///
+    /// # Errors
+    /// The mailbox's listing (`NotFound` for a user without a mailbox).
+    pub(crate) async fn folders(&self, mailbox: &Mailbox) -> Result<Vec<Folder>> {
+        let user = crate::graph::escape(&mailbox.id);
+        let top = self.graph.url(
+            &format!("users/{user}/mailFolders"),
+            &[("$select", FOLDER_FIELDS), ("$top", "100")],
+        )?;
+        // First on its own: its error (no mailbox, a mailbox the app may not read) is Graph's
+        // own, with the permission named.
+        let top = self.graph.all::<MailFolder>(&top).await?;
+        let well_known = self.well_known(&user).await?;
+        let matches = |entries: &[String], chain: &[(String, String)]| {
+            entries.iter().any(|e| {
+                let id = well_known.get(e.as_str());
+                chain.iter().any(|(fid, path)| {
+                    id.is_some_and(|w| w == fid) || e == fid || e.eq_ignore_ascii_case(path)
+                })
+            })
+        };
+        // Depth first, in Graph's order: (folder, its ancestors and itself as (id, path)).
+        let mut stack: Vec<(MailFolder, Vec<(String, String)>)> =
+            top.into_iter().rev().map(|f| (f, Vec::new())).collect();
+        let mut out = Vec::new();
+        let mut walked = 0;
+        while let Some((folder, mut chain)) = stack.pop() {
+            walked += 1;
+            if walked > MAX_FOLDERS {
+                return Err(Error::new(
+                    ErrorKind::InvalidData,
+                    format!(
+                        "mailbox {} lists more than {MAX_FOLDERS} folders",
+                        mailbox.address
+                    ),
+                )
+                .with_connector(SOURCE));
+            }
+            let path = match chain.last() {
+                Some((_, parent)) => format!("{parent}/{}", folder.display_name),
+                None => folder.display_name.clone(),
+            };
+            chain.push((folder.id.clone(), path.clone()));
+            if matches(&self.exclude, &chain) {
+                // Left out with everything below it.
+                continue;
+            }
+            if self.include.is_empty() || matches(&self.include, &chain) {
+                out.push(Folder {
+                    id: folder.id.clone(),
+                    path,
+                });
+            }
+            if folder.child_folder_count > 0 {
+                let url = self.graph.url(
+                    &format!(
+                        "users/{user}/mailFolders/{}/childFolders",
+                        crate::graph::escape(&folder.id)
+                    ),
+                    &[("$select", FOLDER_FIELDS), ("$top", "100")],
+                )?;
+                let children = self.graph.all::<MailFolder>(&url).await?;
+                for child in children.into_iter().rev() {
+                    stack.push((child, chain.clone()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ids of the well-known folder names the filters use (`inbox` → `AAMk…`), in one
+    /// JSON batch; a name the mailbox lacks (no archive) is left out.
+    async fn well_known(&self, user: &str) -> Result<HashMap<String, String>> {
+        let names: BTreeSet<&str> = self
+            .include
+            .iter()
+            .chain(&self.exclude)
+            .map(String::as_str)
+            .filter(|e| super::config::WELL_KNOWN_FOLDERS.contains(e))
+            .collect();
+        let paths: Vec<String> = names
+            .iter()
+            .map(|n| format!("users/{user}/mailFolders/{n}?$select=id"))
+            .collect();
+        let mut out = HashMap::new();
+        for (name, answer) in names
+            .iter()
+            .zip(self.graph.batch_get::<MailFolder>(&paths).await?)
+        {
+            if let Some(folder) = answer? {
+                out.insert((*name).to_owned(), folder.id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first URL of a delta round over folder `folder` of user `user`.
+    pub(crate) fn delta_url(&self, user: &str, folder: &str) -> Result<Url> {
+        self.graph.url(
+            &format!(
+                "users/{}/mailFolders/{}/messages/delta",
+                crate::graph::escape(user),
+                crate::graph::escape(folder)
+            ),
+            &[("$select", super::model::MESSAGE_FIELDS)],
+        )
+    }
+
+    /// One page of a folder's delta round, its messages as sent (read each with
+    /// [`Message::from_value`](super::model::Message::from_value)).
+    pub(crate) async fn delta(&self, url: &Url) -> Result<Delta<serde_json::Value>> {
+        let prefer = format!("{PREFER}, odata.maxpagesize={PAGE_SIZE}");
+        self.graph
+            .delta_with(url, |r| r.header("prefer", &prefer))
+            .await
+    }
+
+    /// `GET url` with immutable ids.
+    pub(crate) async fn get<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Result<T> {
+        self.graph
+            .get_with(url, |r| r.header("prefer", PREFER))
+            .await
+    }
+
+    /// Every item of a collection with immutable ids, following `@odata.nextLink`.
+    pub(crate) async fn all<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Result<Vec<T>> {
+        self.graph
+            .all_with(url, |r| r.header("prefer", PREFER))
+            .await
+    }
+}

@@ -1,0 +1,285 @@
+//! The Outlook connector (source `"outlook"`): the mail of Exchange Online mailboxes (every
+//! user's, or named users'), one document per message and one per attachment, over Microsoft
+//! Graph with an app registration's client credentials (application permission `Mail.Read`;
+//! `User.Read.All` to list every user).
+//!
+//! - **Mailboxes**: `user_ids` (resolved in JSON batches of 20 by `GET users/{id}`), or with
+//!   none every user of the tenant with a `mail` address (`GET /users`; one without an
+//!   Exchange Online mailbox answers 404 and is passed over). A named user that is not there
+//!   is a failure naming it; the others are read. With more than one named user, each is a
+//!   **partition** (`user:{id}`): a job of its own with its own checkpoint.
+//! - **Folders**: each mailbox's folder tree (`GET users/{id}/mailFolders`, then
+//!   `childFolders` of each folder that has some). RAGFlow's `folder` and `include_folders`
+//!   name what is read, `exclude_folders` what is not (by default Junk Email and Deleted
+//!   Items), each with the folders below it: a well-known name (`inbox`, `sentitems`,
+//!   resolved per mailbox, whatever its language), a path by display name
+//!   (`Inbox/Projects`) or a folder id. RAGFlow read one folder and none below it.
+//! - **Listing**: a message delta round per folder (`GET users/{id}/mailFolders/{id}/messages/delta`
+//!   with `$select` of the fields used, 50 per page), paged by `@odata.nextLink`. The
+//!   checkpoint ([`OutlookCheckpoint`]) is the folder being read with its next link and the
+//!   `@odata.deltaLink` of each folder finished; the links a finished run ends with are
+//!   carried to the next incremental run ([`CheckpointedConnector::carry_over`]), whose
+//!   rounds list exactly what changed since: a new message, an edit (categories, flags, a
+//!   draft saved), a move (see ids). Graph's `410 Gone` lists that folder again in the same
+//!   run, where unchanged messages cost nothing more. RAGFlow kept its links in memory only.
+//! - **Ids** are Graph's immutable ids (`Prefer: IdType="ImmutableId"`): a message moved to
+//!   another folder keeps its id, so its document is updated (new folder, new version), not
+//!   duplicated. `outlook:{user object id}:{message id}`; an attachment is
+//!   `{message's id}/attachments/{attachment id}`.
+//! - **Deletions**: a delta round reports messages deleted or moved out of its folder as
+//!   `@removed`. Each is looked up (one JSON batch per page): gone from the mailbox, its
+//!   document is deleted; moved to a folder this source does not read (Deleted Items, Junk
+//!   Email, a folder left out), its document and its attachments' are deleted
+//!   ([`Batch::deleted`], in stream order); moved to a folder this source reads, nothing is
+//!   deleted (that folder's round delivers it under the same id). An attachment of a message
+//!   deleted for good cannot be listed any more: it is left to prune ([`SlimConnector`], which
+//!   lists every id by fresh rounds and is refused, an error not a short list, when a mailbox
+//!   or folder cannot be listed).
+//! - **Documents**: Markdown in the IMAP source's shape (the subject as a heading,
+//!   `From`/`To`/`Cc`/`Date` lines, the body: an HTML body through core's HTML to Markdown,
+//!   a text body as paragraphs; metadata `extension: md` and `body_type`). The title is the
+//!   subject, the link the message's `webLink` (Outlook on the web), `updated_at` its
+//!   `lastModifiedDateTime`, `parent_id` its `conversationId` (the thread); metadata holds
+//!   `mailbox`, `folder`, `from`, `to`, `cc`, `date`, `internet_message_id` and more.
+//! - **Attachments** (`include_attachments`, default true): listed per message with
+//!   `hasAttachments` (`$select` without the bytes), each a document whose parent is the
+//!   message. The listed `size` is checked against `max_file_size` before any download: a
+//!   larger one is a failure naming it. Files up to 256 KiB come as `contentBytes` in JSON
+//!   batches of 20, larger ones raw by `/$value`; an attached Outlook item (a forwarded
+//!   message, an event) comes by `/$value` as its MIME form (`.eml`); a reference attachment
+//!   (a link to a OneDrive or SharePoint file) has no bytes here and is named in the
+//!   message's `reference_attachments` (those sources read the file); inline attachments
+//!   (pictures in the body) are not documents.
+//! - **Access**: the mailbox's owner. Not the recipients: their copies are other messages in
+//!   their own mailboxes (documents of their own when those mailboxes are read), this copy is
+//!   readable in Exchange by its owner and the owner's delegates only, and recipients include
+//!   external addresses, distribution lists and Bcc that name no identity a host knows.
+//! - **Fingerprint**: the message's `changeKey` and folder, both listed, so an unchanged
+//!   message costs nothing (its body is in the delta page). One with attachments costs one
+//!   listing of them (metadata, no bytes) when a whole folder is listed (a full run, a `410`),
+//!   so each attachment is reported unchanged by its own version (id, size, time) rather than
+//!   unaccounted for; a round of changes lists only changed messages. Any change of a message
+//!   gives a new `changeKey`, a read flag too: such a message is delivered again, its
+//!   unchanged attachments reported unchanged without a download.
+//! - **Errors**: a mailbox or folder Graph will not read to its end (an application access
+//!   policy, a mailbox being moved, throttled past the retries) is a failure naming it; the
+//!   others are read. Only errors that end any sync (credentials, state, sink) end the run.
+//!   403 names `Mail.Read`; 429 and 503 with `Retry-After` are waited out (core's client).
+
+mod checkpoint;
+mod config;
+mod convert;
+mod items;
+mod mailbox;
+mod model;
+mod pages;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_core::{
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
+    SlimConnector, SlimDocument, SyncContext, TimeWindow,
+};
+use futures::stream::BoxStream;
+
+pub use checkpoint::{FolderCursor, OutlookCheckpoint, Phase};
+pub use config::{
+    DEFAULT_EXCLUDED, DEFAULT_MAX_FILE_SIZE, OutlookConfig, OutlookCredentials, WELL_KNOWN_FOLDERS,
+};
+
+use crate::graph::GraphClient;
+use mailbox::Reader;
+
+/// The registry key of the Outlook connector.
+pub const SOURCE: &str = "outlook";
+
+/// Users whose mailboxes `check()` tries when every user's mailbox is read.
+const CHECK_SAMPLE: usize = 5;
+
+/// The application permissions a 403 asks for.
+const PERMISSIONS: &str = "Mail.Read (and User.Read.All to list every user)";
+
+/// Reads Outlook mailboxes. Built from an [`OutlookConfig`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use connector_core::sink::MemorySink;
+/// use connector_core::sync::{SyncMode, Syncer};
+/// use connector_misc::outlook::{OutlookConfig, OutlookConnector};
+///
+/// # async fn demo() -> connector_core::Result<()> {
+/// let config = OutlookConfig::new("contoso.onmicrosoft.com", "app-id", "secret");
+/// let connector = OutlookConnector::new(config)?;
+/// let sink = MemorySink::new();
+/// Syncer::new(Arc::new(connector)).sink(sink.clone()).run(SyncMode::Auto).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct OutlookConnector {
+    config: OutlookConfig,
+    reader: Reader,
+}
+
+impl OutlookConnector {
+    /// A connector for `config`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of
+    /// `config`.
+    pub fn new(config: OutlookConfig) -> Result<Self> {
+        let problems = connector_core::ConnectorConfig::validate(&config);
+        if !problems.is_empty() {
+            return Err(Error::config(problems).with_connector(SOURCE));
+        }
+        let graph = GraphClient::new(
+            SOURCE,
+            &config.app(),
+            config.network_policy()?,
+            PERMISSIONS,
+            |b| b,
+        )?;
+        let reader = Reader {
+            graph,
+            users: config
+                .user_ids
+                .iter()
+                .map(|u| u.trim().to_owned())
+                .collect(),
+            include: config.included_folders(),
+            exclude: config.excluded_folders(),
+            attachments: config.include_attachments,
+            max: config.max_file_size.get(),
+        };
+        Ok(Self { config, reader })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &OutlookConfig {
+        &self.config
+    }
+}
+
+impl fmt::Display for OutlookConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{SOURCE}:{}", self.config.credentials.tenant_id.trim())
+    }
+}
+
+#[async_trait]
+impl Connector for OutlookConnector {
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .refetch()
+            .fingerprint_skip()
+            .into()
+    }
+
+    /// `user:{id}` for each of `user_ids`, when there is more than one.
+    fn partitions(&self) -> Vec<String> {
+        if self.reader.users.len() > 1 {
+            self.reader
+                .users
+                .iter()
+                .map(|u| format!("user:{u}"))
+                .collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn partition(&self, partition: &str) -> Option<DynConnector> {
+        if !self.partitions().iter().any(|p| p == partition) {
+            return None;
+        }
+        let user = partition.strip_prefix("user:")?;
+        let mut config = self.config.clone();
+        config.user_ids = vec![user.to_owned()].into();
+        let connector = Self::new(config).ok()?;
+        Some(Arc::new(connector))
+    }
+
+    /// Gets a token, resolves the mailboxes (a named user that is not there fails here; with
+    /// every user, only the first few are tried), lists the first mailbox's folders and reads
+    /// the first delta page of its first folder: the secret is accepted, the app holds
+    /// `Mail.Read`, the users exist.
+    ///
+    /// # Errors
+    /// `Unauthenticated` naming `credentials.client_secret`, `PermissionDenied` naming the
+    /// application permission, `NotFound` naming the user, `Unavailable` when Graph cannot be
+    /// reached.
+    async fn check(&self) -> Result<()> {
+        let (mailboxes, failures) = self.reader.mailboxes(Some(CHECK_SAMPLE)).await?;
+        if let Some(f) = failures.into_iter().next() {
+            return Err(Error::new(f.kind, f.message)
+                .with_connector(SOURCE)
+                .with_field("user_ids"));
+        }
+        for mailbox in &mailboxes {
+            let folders = match self.reader.folders(mailbox).await {
+                Ok(folders) => folders,
+                // Every user: one without a mailbox is no problem of the config.
+                Err(e)
+                    if e.kind() == connector_core::ErrorKind::NotFound
+                        && self.reader.all_users() =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if let Some(folder) = folders.first() {
+                let url = self.reader.delta_url(&mailbox.id, &folder.id)?;
+                self.reader.delta(&url).await?;
+            }
+            break;
+        }
+        Ok(())
+    }
+}
+
+impl CheckpointedConnector for OutlookConnector {
+    type Checkpoint = OutlookCheckpoint;
+
+    fn initial_checkpoint(&self) -> OutlookCheckpoint {
+        OutlookCheckpoint::start()
+    }
+
+    /// The delta links the finished run ended on: the next incremental run reads the changes
+    /// since.
+    fn carry_over(&self, last: &OutlookCheckpoint) -> Option<OutlookCheckpoint> {
+        last.carried()
+    }
+
+    fn load_from_checkpoint(
+        &self,
+        from: OutlookCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<OutlookCheckpoint>>> {
+        pages::checkpointed(&self.reader, from, window, ctx)
+    }
+}
+
+impl SlimConnector for OutlookConnector {
+    /// Every message and attachment id of fresh delta rounds of every folder; fails rather
+    /// than come back short.
+    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        pages::list_ids(&self.reader, ctx)
+    }
+}
+
+impl connector_core::RefetchConnector for OutlookConnector {
+    /// These messages again (an attachment's id brings its message), by `GET
+    /// users/{id}/messages/{id}`, with their attachments; a message gone, or now in a folder
+    /// not read, yields nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        pages::refetch(&self.reader, ids, ctx)
+    }
+}

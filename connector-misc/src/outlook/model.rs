@@ -1,0 +1,322 @@
+//! Outlook's wire types as Microsoft Graph sends them (`message`, `mailFolder`, `attachment`,
+//! `user`), with the `$select` lists that keep its answers to what a sync reads.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use url::Url;
+
+/// The fields of a message a sync reads: `$select` of every delta round and refetch.
+pub(crate) const MESSAGE_FIELDS: &str = "id,subject,body,from,sender,toRecipients,ccRecipients,bccRecipients,receivedDateTime,sentDateTime,lastModifiedDateTime,changeKey,conversationId,internetMessageId,webLink,parentFolderId,hasAttachments,importance,categories,isDraft";
+
+/// The fields of a mail folder.
+pub(crate) const FOLDER_FIELDS: &str = "id,displayName,parentFolderId,childFolderCount";
+
+/// The fields of an attachment listed before any download (no `contentBytes`): enough to
+/// check its size and kind.
+pub(crate) const ATTACHMENT_FIELDS: &str = "id,name,contentType,size,isInline,lastModifiedDateTime";
+
+/// The fields of a user.
+pub(crate) const USER_FIELDS: &str = "id,mail,userPrincipalName,displayName";
+
+/// What every mail request asks for: ids that survive a move between folders
+/// (`ImmutableId`; without it a moved message gets a new id and would become a new document).
+/// Bodies come as stored (HTML stays HTML, turned into Markdown here).
+pub(crate) const PREFER: &str = "IdType=\"ImmutableId\"";
+
+/// Messages per delta page asked for (Graph's default for messages is 10).
+pub(crate) const PAGE_SIZE: u32 = 50;
+
+/// A user as `GET users` or `GET users/{id}` shows it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct User {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) mail: Option<String>,
+    #[serde(default)]
+    pub(crate) user_principal_name: Option<String>,
+}
+
+impl User {
+    /// The mailbox's address: `mail`, else the user principal name, lower case.
+    pub(crate) fn address(&self) -> String {
+        self.mail
+            .as_deref()
+            .filter(|m| !m.trim().is_empty())
+            .or(self.user_principal_name.as_deref())
+            .unwrap_or(&self.id)
+            .trim()
+            .to_lowercase()
+    }
+}
+
+/// A mail folder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MailFolder {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) display_name: String,
+    #[serde(default)]
+    pub(crate) child_folder_count: u32,
+}
+
+/// `body`: `contentType` is `html` or `text`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ItemBody {
+    #[serde(default)]
+    pub(crate) content_type: Option<String>,
+    #[serde(default)]
+    pub(crate) content: Option<String>,
+}
+
+impl ItemBody {
+    pub(crate) fn is_html(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("html"))
+    }
+}
+
+/// A recipient: `{"emailAddress": {"name": "…", "address": "…"}}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Recipient {
+    #[serde(default)]
+    pub(crate) email_address: EmailAddress,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct EmailAddress {
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) address: Option<String>,
+}
+
+impl Recipient {
+    /// `Name <address>`, or the address alone, or the name alone.
+    pub(crate) fn shown(&self) -> Option<String> {
+        let e = &self.email_address;
+        let name = e.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        let address = e
+            .address
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty());
+        match (name, address) {
+            (Some(n), Some(a)) if !n.eq_ignore_ascii_case(a) => Some(format!("{n} <{a}>")),
+            (_, Some(a)) => Some(a.to_owned()),
+            (Some(n), None) => Some(n.to_owned()),
+            (None, None) => None,
+        }
+    }
+}
+
+/// A message as a delta page or `GET messages/{id}` shows it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Message {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) subject: Option<String>,
+    #[serde(default)]
+    pub(crate) body: Option<ItemBody>,
+    #[serde(default)]
+    pub(crate) from: Option<Recipient>,
+    #[serde(default)]
+    pub(crate) sender: Option<Recipient>,
+    #[serde(default)]
+    pub(crate) to_recipients: Vec<Recipient>,
+    #[serde(default)]
+    pub(crate) cc_recipients: Vec<Recipient>,
+    #[serde(default)]
+    pub(crate) bcc_recipients: Vec<Recipient>,
+    #[serde(default)]
+    pub(crate) received_date_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) sent_date_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) last_modified_date_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) change_key: Option<String>,
+    #[serde(default)]
+    pub(crate) conversation_id: Option<String>,
+    #[serde(default)]
+    pub(crate) internet_message_id: Option<String>,
+    #[serde(default)]
+    pub(crate) web_link: Option<Url>,
+    #[serde(default)]
+    pub(crate) parent_folder_id: Option<String>,
+    #[serde(default)]
+    pub(crate) has_attachments: bool,
+    #[serde(default)]
+    pub(crate) importance: Option<String>,
+    #[serde(default)]
+    pub(crate) categories: Vec<String>,
+    #[serde(default)]
+    pub(crate) is_draft: bool,
+    /// Set on a delta page for a message deleted or moved out of the folder.
+    #[serde(rename = "@removed", default)]
+    pub(crate) removed: Option<serde_json::Value>,
+}
+
+impl Message {
+    /// A message of a page; `Err((its id if readable, what is wrong))` when it is not one.
+    pub(crate) fn from_value(
+        value: serde_json::Value,
+    ) -> std::result::Result<Self, (Option<String>, String)> {
+        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        serde_json::from_value(value).map_err(|e| {
+            (
+                id,
+                format!("Graph listed a message that cannot be read: {e}"),
+            )
+        })
+    }
+
+    /// The version token: the change key (any change of the message, a move included, gives
+    /// a new one) and the folder, so a move delivers the document again with its new folder.
+    pub(crate) fn version(&self) -> String {
+        format!(
+            "{}|{}",
+            self.change_key.as_deref().unwrap_or_default(),
+            self.parent_folder_id.as_deref().unwrap_or_default()
+        )
+    }
+}
+
+/// An attachment as listed (`GET messages/{id}/attachments?$select=…`); its `@odata.type` says
+/// which kind.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Attachment {
+    #[serde(rename = "@odata.type", default)]
+    pub(crate) odata_type: String,
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) content_type: Option<String>,
+    #[serde(default)]
+    pub(crate) size: u64,
+    #[serde(default)]
+    pub(crate) is_inline: bool,
+    #[serde(default)]
+    pub(crate) last_modified_date_time: Option<DateTime<Utc>>,
+    /// A file attachment's bytes, base64; only in the answer that asks for the attachment
+    /// itself.
+    #[serde(default)]
+    pub(crate) content_bytes: Option<String>,
+}
+
+/// What an attachment is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AttachmentKind {
+    /// A file: its bytes.
+    File,
+    /// An Outlook item (a message, event or contact): its MIME form by `/$value`.
+    Item,
+    /// A link to a file in OneDrive or SharePoint: no bytes here (those sources read it).
+    Reference,
+}
+
+impl Attachment {
+    pub(crate) fn kind(&self) -> AttachmentKind {
+        match self.odata_type.as_str() {
+            "#microsoft.graph.itemAttachment" => AttachmentKind::Item,
+            "#microsoft.graph.referenceAttachment" => AttachmentKind::Reference,
+            _ => AttachmentKind::File,
+        }
+    }
+
+    /// The name shown: Graph's, else one from the id's tail.
+    pub(crate) fn shown_name(&self) -> String {
+        let ext = if self.kind() == AttachmentKind::Item {
+            ".eml"
+        } else {
+            ""
+        };
+        match self
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            // An attached message is named by its subject: give it the extension of the
+            // bytes `$value` answers with.
+            Some(n) if !ext.is_empty() && !n.to_ascii_lowercase().ends_with(ext) => {
+                format!("{n}{ext}")
+            }
+            Some(n) => n.to_owned(),
+            None => format!("attachment{ext}"),
+        }
+    }
+
+    /// The version token: attachments do not change in place, so id, size and time name one.
+    pub(crate) fn version(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.id,
+            self.size,
+            self.last_modified_date_time
+                .map(|t| t.timestamp())
+                .unwrap_or_default()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_message_of_graphs_wire_format_is_read() {
+        let m = Message::from_value(serde_json::json!({
+            "@odata.type": "#microsoft.graph.message",
+            "@odata.etag": "W/\"CQAAABYAAAB\"",
+            "id": "AAkALgAAAAAAHYQDEapmEc2byACqAC-EWg0AAA==",
+            "subject": "Q3 plan", "changeKey": "CQAAABYAAAB",
+            "body": {"contentType": "html", "content": "<p>Hi</p>"},
+            "from": {"emailAddress": {"name": "Ada Lovelace", "address": "ada@contoso.com"}},
+            "toRecipients": [{"emailAddress": {"name": "bob@contoso.com", "address": "bob@contoso.com"}}],
+            "ccRecipients": [], "hasAttachments": true,
+            "lastModifiedDateTime": "2026-03-01T00:05:00Z",
+            "parentFolderId": "AQMkInbox", "conversationId": "AAQkConv",
+            "webLink": "https://outlook.office365.com/owa/?ItemID=AAk&exvsurl=1&viewmodel=ReadMessageItem"
+        }))
+        .unwrap();
+        assert!(m.body.as_ref().unwrap().is_html());
+        assert_eq!(
+            m.from.as_ref().unwrap().shown().unwrap(),
+            "Ada Lovelace <ada@contoso.com>"
+        );
+        assert_eq!(m.to_recipients[0].shown().unwrap(), "bob@contoso.com");
+        assert_eq!(m.version(), "CQAAABYAAAB|AQMkInbox");
+        let removed = Message::from_value(
+            serde_json::json!({"id": "AAk2", "@removed": {"reason": "deleted"}}),
+        )
+        .unwrap();
+        assert!(removed.removed.is_some());
+        let (id, _) =
+            Message::from_value(serde_json::json!({"id": "AAk3", "toRecipients": 7})).unwrap_err();
+        assert_eq!(id.as_deref(), Some("AAk3"));
+    }
+
+    #[test]
+    fn attachments_know_their_kind_and_name() {
+        let a: Attachment = serde_json::from_value(serde_json::json!({
+            "@odata.type": "#microsoft.graph.itemAttachment", "id": "AAMk=", "name": "Fwd: minutes",
+            "contentType": null, "size": 2048, "isInline": false}))
+        .unwrap();
+        assert_eq!(a.kind(), AttachmentKind::Item);
+        assert_eq!(a.shown_name(), "Fwd: minutes.eml");
+        let r: Attachment = serde_json::from_value(serde_json::json!({
+            "@odata.type": "#microsoft.graph.referenceAttachment", "id": "R=", "name": "Plan.docx"}))
+        .unwrap();
+        assert_eq!(r.kind(), AttachmentKind::Reference);
+        assert_eq!(r.shown_name(), "Plan.docx");
+    }
+}

@@ -1,0 +1,561 @@
+//! The Outlook connector against a fake Microsoft Graph in Graph's wire format
+//! (`outlook_common`): mailboxes of every user or of named users, the folder tree and its
+//! filters, message delta rounds and their links, `@removed`, `410 Gone`, moves and edits
+//! between runs, attachments and their size cap, throttling, credentials and permissions.
+#![cfg(feature = "outlook")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod outlook_common;
+
+use std::sync::Arc;
+
+use connector_core::sink::MemorySink;
+use connector_core::state::MemoryStateStore;
+use connector_core::sync::{SyncMode, Syncer};
+use connector_core::{Connector, ErrorKind};
+use futures::StreamExt;
+use outlook_common::{FakeGraph, SECRET, build, file, standard, time};
+use serde_json::json;
+
+async fn run(c: &Arc<dyn Connector>, store: &MemoryStateStore, mode: SyncMode) -> MemorySink {
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(60))
+        .run(mode)
+        .await
+        .expect("the sync runs");
+    sink
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+const M1: &str = "outlook:u-ada:M1";
+
+#[tokio::test]
+async fn every_mailbox_is_read_folder_by_folder_with_attachments() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        [
+            "outlook:u-ada:M1",
+            "outlook:u-ada:M1/attachments/AAMkA1",
+            "outlook:u-ada:M1/attachments/AAMkA2",
+            "outlook:u-ada:M2",
+            "outlook:u-ada:M3",
+            "outlook:u-ada:M4",
+            "outlook:u-bob:B1",
+        ]
+    );
+    // Junk Email and Deleted Items are left out by default; the user without a mailbox is
+    // passed over.
+    assert!(sink.get("outlook:u-ada:J1").is_none());
+    assert!(sink.get("outlook:u-ada:D1").is_none());
+    let m1 = sink.get(M1).unwrap();
+    assert_eq!(m1.title, "Q3 plan");
+    assert_eq!(m1.updated_at, Some(time(1)));
+    assert_eq!(m1.parent_id.as_deref(), Some("AAQkM"));
+    assert_eq!(m1.access.as_ref().unwrap().emails, ["ada@contoso.com"]);
+    assert_eq!(m1.owners, ["ada@contoso.com"]);
+    assert_eq!(m1.metadata["folder"], "Inbox");
+    assert_eq!(m1.metadata["from"], "Ada Lovelace <ada@contoso.com>");
+    assert_eq!(m1.metadata["to"], json!(["Bob <bob@contoso.com>"]));
+    assert_eq!(m1.metadata["cc"], json!(["carol@fabrikam.com"]));
+    // The OneDrive link is named, not read; the inline picture is part of the body.
+    assert_eq!(m1.metadata["reference_attachments"], json!(["Budget.xlsx"]));
+    assert!(
+        m1.link
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .starts_with("https://outlook.office365.com/owa/?ItemID=M1")
+    );
+    assert_eq!(
+        sink.get("outlook:u-ada:M3").unwrap().metadata["folder"],
+        "Inbox/Projects"
+    );
+    // Attachments: the message is their parent, bytes with their type, text as text.
+    let pdf = sink.get("outlook:u-ada:M1/attachments/AAMkA1").unwrap();
+    assert_eq!(pdf.parent_id.as_deref(), Some(M1));
+    assert_eq!(pdf.content.as_bytes(), b"%PDF-1.7 plan");
+    assert_eq!(pdf.content.mime(), Some("application/pdf"));
+    assert_eq!(pdf.access.as_ref().unwrap().emails, ["ada@contoso.com"]);
+    let txt = sink.get("outlook:u-ada:M1/attachments/AAMkA2").unwrap();
+    assert_eq!(txt.content.as_text(), Some("remember the milk"));
+    // Small attachments came in one JSON batch, not one request each.
+    assert_eq!(
+        graph.requests("BATCH GET /v1.0/users/u-ada/messages/M1/attachments/"),
+        2
+    );
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/M1/attachments/"),
+        0
+    );
+    // Every mail request asked for immutable ids.
+    assert_eq!(graph.state.lock().unwrap().mutable_ids, 0);
+}
+
+#[tokio::test]
+async fn a_converted_message_looks_like_this() {
+    let server = standard(10).start().await;
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let m1 = sink.get(M1).unwrap();
+    insta::assert_snapshot!(
+        "outlook_html_message_markdown",
+        m1.content.as_text().unwrap()
+    );
+    insta::assert_json_snapshot!("outlook_html_message", m1, {".updated_at" => "[time]"});
+    let m2 = sink.get("outlook:u-ada:M2").unwrap();
+    // A text body is kept as text: nothing in it is read as Markdown.
+    insta::assert_snapshot!(
+        "outlook_text_message_markdown",
+        m2.content.as_text().unwrap()
+    );
+    assert_eq!(m2.metadata["body_type"], "text");
+}
+
+#[tokio::test]
+async fn folder_filters_name_folders_with_their_children() {
+    let server = standard(10).start().await;
+    // RAGFlow's one folder: the inbox and the folder below it.
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": ["ada@contoso.com"], "folder": "inbox", "include_attachments": false}),
+    );
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        ["outlook:u-ada:M1", "outlook:u-ada:M2", "outlook:u-ada:M3"]
+    );
+    // A path by display name excluded, junk included by its well-known name.
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": ["ada@contoso.com"], "exclude_folders": ["Inbox/Projects", "sentitems"], "include_attachments": false}),
+    );
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        [
+            "outlook:u-ada:D1",
+            "outlook:u-ada:J1",
+            "outlook:u-ada:M1",
+            "outlook:u-ada:M2"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_incremental_run_reads_edits_moves_and_new_mail_since_the_carried_links() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    // Nothing changed: the carried delta links list nothing, no attachment is asked for.
+    let before = graph.requests("GET /v1.0/users/u-ada/messages/M1/attachments");
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/M1/attachments"),
+        before
+    );
+    // An edit of an old message (minute 1 is long before the window), a move to another
+    // folder, a new message.
+    graph.put(
+        "u-ada",
+        "M2",
+        "inbox",
+        "Lunch? (moved to 1pm)",
+        "One o'clock.",
+        1,
+    );
+    graph.move_to("u-ada", "M3", "sent", 2);
+    graph.put("u-ada", "M5", "projects", "Apollo launch", "<p>Go.</p>", 70);
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        ["outlook:u-ada:M2", "outlook:u-ada:M3", "outlook:u-ada:M5"]
+    );
+    assert_eq!(
+        sink.get("outlook:u-ada:M2").unwrap().title,
+        "Lunch? (moved to 1pm)"
+    );
+    // The moved message keeps its id and says where it is now.
+    let moved = sink.get("outlook:u-ada:M3").unwrap();
+    assert_eq!(moved.metadata["folder"], "Sent Items");
+    // The rounds started from the delta links, not from the top.
+    let log = graph.state.lock().unwrap().log.clone();
+    assert!(
+        log.iter().any(|l| l.contains("/messages/delta")),
+        "{log:#?}"
+    );
+    // The move between two folders that are read deleted nothing.
+    assert!(sink.deleted().is_empty(), "{:?}", sink.deleted());
+    // Prune's listing no longer has a message deleted for good, nor ones moved to the
+    // (excluded) Deleted Items.
+    graph.delete("u-ada", "M2");
+    graph.move_to("u-ada", "M4", "deleted", 80);
+    graph.move_to("u-ada", "M1", "deleted", 81);
+    let ids = listed_ids(&c).await;
+    assert_eq!(ids, ["outlook:u-ada:M3", "outlook:u-ada:M5"]);
+    // The next round reports them `@removed`: they are deleted in the run, the attachments
+    // of the message still in Deleted Items with them, and nothing is delivered.
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(
+        sorted(sink.deleted()),
+        [
+            "outlook:u-ada:M1",
+            "outlook:u-ada:M1/attachments/AAMkA1",
+            "outlook:u-ada:M1/attachments/AAMkA2",
+            "outlook:u-ada:M2",
+            "outlook:u-ada:M4"
+        ]
+    );
+    // Each removal was looked up in a JSON batch.
+    assert!(graph.requests("BATCH GET /v1.0/users/u-ada/messages/M2") >= 1);
+}
+
+async fn listed_ids(c: &Arc<dyn Connector>) -> Vec<String> {
+    let roles = c.roles();
+    let slim = roles.as_slim().expect("slim");
+    let pages: Vec<_> = slim
+        .list_ids(connector_core::SyncContext::new())
+        .collect()
+        .await;
+    let mut ids: Vec<String> = pages
+        .into_iter()
+        .flat_map(|p| p.unwrap())
+        .map(|d| d.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn a_delta_link_graph_no_longer_takes_lists_the_folder_again() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "folder": "inbox"}),
+    );
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    // Every token issued so far expires.
+    let version = graph.state.lock().unwrap().version;
+    graph
+        .state
+        .lock()
+        .unwrap()
+        .expired
+        .push(format!("s{version}"));
+    let downloads = graph.requests("BATCH GET /v1.0/users/u-ada/messages/M1/attachments/");
+    let report = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .state(store.clone())
+        .at(time(90))
+        .run(SyncMode::Incremental)
+        .await
+        .unwrap();
+    // Listed again: every message and attachment seen unchanged, none delivered again, no
+    // attachment downloaded (only listed, to account for their ids).
+    assert_eq!(report.delivered, 0, "{report:?}");
+    assert_eq!(report.unchanged, 5, "{report:?}");
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(
+        graph.requests("BATCH GET /v1.0/users/u-ada/messages/M1/attachments/"),
+        downloads
+    );
+}
+
+#[tokio::test]
+async fn an_attachment_over_the_cap_is_a_failure_naming_it_without_a_download() {
+    let graph = standard(10);
+    graph.attach(
+        "u-ada",
+        "M2",
+        file("AAMkBIG", "video.mp4", "video/mp4", &[7u8; 4096]),
+    );
+    graph.attach(
+        "u-ada",
+        "M2",
+        outlook_common::Att {
+            kind: "#microsoft.graph.itemAttachment",
+            ..file(
+                "AAMkITEM",
+                "Fwd: minutes",
+                "",
+                b"Subject: minutes\r\n\r\nAgreed.",
+            )
+        },
+    );
+    // A large one under the cap comes raw by $value.
+    graph.attach(
+        "u-ada",
+        "M2",
+        file("AAMkMID", "scan.tiff", "image/tiff", &[1u8; 300 * 1024]),
+    );
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "folder": "inbox", "max_file_size": 400 * 1024}),
+    );
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/M2/attachments/AAMkMID/$value"),
+        1
+    );
+    // An attached message comes by $value as its MIME form, named .eml.
+    let item = sink.get("outlook:u-ada:M2/attachments/AAMkITEM").unwrap();
+    assert_eq!(item.title, "Fwd: minutes.eml");
+    assert_eq!(item.content.mime(), Some("message/rfc822"));
+    assert_eq!(item.content.as_bytes(), b"Subject: minutes\r\n\r\nAgreed.");
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/M2/attachments/AAMkITEM/$value"),
+        1
+    );
+    let batched = graph.requests("BATCH GET /v1.0/users/u-ada/messages/M2/attachments/AAMkBIG");
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "folder": "inbox", "max_file_size": 1024}),
+    );
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    let failed: Vec<&str> = report
+        .failures
+        .iter()
+        .filter_map(|f| f.id.as_deref())
+        .collect();
+    assert_eq!(
+        sorted(failed.iter().map(|s| (*s).to_owned()).collect()),
+        [
+            "outlook:u-ada:M2/attachments/AAMkBIG",
+            "outlook:u-ada:M2/attachments/AAMkMID"
+        ]
+    );
+    let big = report
+        .failures
+        .iter()
+        .find(|f| f.id.as_deref() == Some("outlook:u-ada:M2/attachments/AAMkBIG"))
+        .unwrap();
+    assert!(
+        big.message.contains("video.mp4") && big.message.contains("max_file_size"),
+        "{}",
+        big.message
+    );
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/M2/attachments/AAMkBIG"),
+        0
+    );
+    assert_eq!(
+        graph.requests("BATCH GET /v1.0/users/u-ada/messages/M2/attachments/AAMkBIG"),
+        batched
+    );
+    // The message itself is delivered.
+    assert!(sink.get("outlook:u-ada:M2").is_some());
+}
+
+#[tokio::test]
+async fn a_malformed_message_is_its_failure_and_the_page_goes_on() {
+    let graph = standard(10);
+    graph
+        .state
+        .lock()
+        .unwrap()
+        .mailboxes
+        .get_mut("u-ada")
+        .unwrap()
+        .messages[1]
+        .malformed = true;
+    let server = graph.start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "folder": "inbox", "include_attachments": false}),
+    );
+    let sink = MemorySink::new();
+    let report = Syncer::new(c)
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(report.failures[0].id.as_deref(), Some("outlook:u-ada:M2"));
+    assert_eq!(sorted(sink.ids()), ["outlook:u-ada:M1", "outlook:u-ada:M3"]);
+}
+
+#[tokio::test]
+async fn a_mailbox_the_app_may_not_read_is_its_failure_naming_mail_read() {
+    let graph = standard(10);
+    graph.state.lock().unwrap().denied.push("u-bob".into());
+    let server = graph.start().await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(report.failures.len(), 1, "{report:?}");
+    let f = &report.failures[0];
+    assert_eq!(f.kind, ErrorKind::PermissionDenied);
+    assert!(
+        f.message.contains("Mail.Read") && f.message.contains("bob@contoso.com"),
+        "{}",
+        f.message
+    );
+    assert!(sink.get("outlook:u-ada:M1").is_some());
+    // check() on that mailbox says so.
+    let bob = build(&server.uri(), json!({"user_ids": "bob@contoso.com"}));
+    let e = bob.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert!(e.to_string().contains("Mail.Read"), "{e}");
+}
+
+#[tokio::test]
+async fn listing_every_user_without_user_read_all_names_the_permission() {
+    let graph = standard(10);
+    graph.state.lock().unwrap().users_forbidden = true;
+    let server = graph.start().await;
+    let c = build(&server.uri(), json!({}));
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert!(e.to_string().contains("User.Read.All"), "{e}");
+}
+
+#[tokio::test]
+async fn a_named_user_that_is_not_there_is_a_failure_and_the_others_are_read() {
+    let server = standard(10).start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com, ghost@contoso.com", "folder": "sentitems"}),
+    );
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(sink.ids(), ["outlook:u-ada:M4"]);
+    assert_eq!(report.failures.len(), 1);
+    assert!(report.failures[0].message.contains("ghost@contoso.com"));
+    assert_eq!(
+        c.partitions(),
+        ["user:ada@contoso.com", "user:ghost@contoso.com"]
+    );
+    let one = c.partition("user:ada@contoso.com").unwrap();
+    assert!(one.partitions().is_empty());
+    let e = build(&server.uri(), json!({"user_ids": "ghost@contoso.com"}))
+        .check()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.to_string().contains("ghost@contoso.com"), "{e}");
+}
+
+#[tokio::test]
+async fn a_failed_message_is_refetched_with_its_attachments() {
+    let server = standard(10).start().await;
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let roles = c.roles();
+    let refetch = roles.as_refetch().unwrap();
+    let batches: Vec<_> = refetch
+        .fetch(
+            vec![
+                "outlook:u-ada:M1/attachments/AAMkA1".into(),
+                "outlook:u-ada:J1".into(),
+                "outlook:u-ada:gone".into(),
+                "onedrive:b!1:x".into(),
+            ],
+            connector_core::SyncContext::new(),
+        )
+        .collect()
+        .await;
+    let ids: Vec<String> = batches
+        .into_iter()
+        .flat_map(|b| b.unwrap().documents)
+        .map(|d| d.id)
+        .collect();
+    // The junk message is in an excluded folder: nothing.
+    assert_eq!(
+        ids,
+        [
+            "outlook:u-ada:M1",
+            "outlook:u-ada:M1/attachments/AAMkA1",
+            "outlook:u-ada:M1/attachments/AAMkA2"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn throttling_is_waited_out() {
+    let graph = standard(10);
+    graph.state.lock().unwrap().throttle = 2;
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": ["bob@contoso.com"]}));
+    let started = std::time::Instant::now();
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids(), ["outlook:u-bob:B1"]);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1900));
+}
+
+#[tokio::test]
+async fn a_wrong_secret_fails_check_naming_the_field_and_never_shows_it() {
+    let server = standard(10).start().await;
+    let config = json!({
+        "credentials": {"tenant_id": outlook_common::TENANT, "client_id": "app-id", "client_secret": "wrong-secret-value"},
+        "authority_host": server.uri(), "graph_url": server.uri(), "allowed_hosts": ["127.0.0.1"],
+        "user_ids": ["ada@contoso.com"],
+    });
+    let config: connector_misc::outlook::OutlookConfig =
+        connector_core::config::from_json(config).unwrap();
+    let c = connector_misc::outlook::OutlookConnector::new(config).unwrap();
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    assert!(e.to_string().contains("credentials.client_secret"), "{e}");
+    assert!(!format!("{e:?}{c:?}").contains("wrong-secret-value"));
+    let good = build(&server.uri(), json!({"user_ids": ["ada@contoso.com"]}));
+    good.check().await.unwrap();
+    assert!(!format!("{good:?}").contains(SECRET));
+}
+
+#[tokio::test]
+async fn ragflows_config_is_accepted_as_it_is() {
+    let mut registry = connector_core::Registry::new();
+    connector_misc::register(&mut registry);
+    let server = FakeGraph::new(5).start().await;
+    let built = registry.build(
+        "outlook",
+        json!({
+            "credentials": {"tenant_id": outlook_common::TENANT, "client_id": "c", "client_secret": SECRET},
+            "folder": "inbox",
+            "user_ids": "support@example.com, sales@example.com",
+            "batch_size": 2,
+            "graph_url": server.uri(),
+            "authority_host": server.uri(),
+            "allowed_hosts": ["127.0.0.1"],
+        }),
+    );
+    let built = built.unwrap();
+    assert_eq!(
+        built.partitions(),
+        ["user:support@example.com", "user:sales@example.com"]
+    );
+}

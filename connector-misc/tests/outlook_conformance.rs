@@ -1,0 +1,106 @@
+//! The conformance kit and core's HTTP checks against the fake Microsoft Graph of
+//! `outlook_common`.
+#![cfg(feature = "outlook")]
+#![allow(clippy::unwrap_used)]
+
+mod outlook_common;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use connector_core::testkit::Fixture;
+use connector_core::{Connector, TimeWindow};
+use outlook_common::{SECRET, build, standard, time};
+use serde_json::json;
+use wiremock::MockServer;
+
+struct OutlookFixture {
+    server: MockServer,
+    malformed: MockServer,
+}
+
+#[async_trait]
+impl Fixture for OutlookFixture {
+    async fn setup() -> Self {
+        let malformed = standard(2);
+        {
+            let mut s = malformed.state.lock().unwrap();
+            let m = s.mailboxes.get_mut("u-ada").unwrap();
+            m.messages
+                .iter_mut()
+                .find(|m| m.id == "M3")
+                .unwrap()
+                .malformed = true;
+        }
+        Self {
+            server: standard(2).start().await,
+            malformed: malformed.start().await,
+        }
+    }
+
+    fn connector(&self) -> Arc<dyn Connector> {
+        build(&self.server.uri(), json!({}))
+    }
+
+    fn secret(&self) -> Option<String> {
+        Some(SECRET.to_owned())
+    }
+
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
+        (
+            build(&self.malformed.uri(), json!({})),
+            Some("outlook:u-ada:M3".to_owned()),
+        )
+    }
+
+    fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
+        // Messages are modified at minutes 1..=7 (junk and deleted items, left out, at 5
+        // and 6); attachments take their message's time.
+        let window = TimeWindow::new(time(2), time(5)).ok()?;
+        Some((
+            window,
+            vec![
+                "outlook:u-ada:M2".into(),
+                "outlook:u-ada:M3".into(),
+                "outlook:u-ada:M4".into(),
+            ],
+        ))
+    }
+}
+
+connector_core::conformance_tests!(outlook_conformance, OutlookFixture);
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    connector_core::testkit::block_on(f)
+}
+
+#[test]
+fn retry_after_is_waited_out() {
+    run(async {
+        let s = standard(2).start().await;
+        connector_core::testkit::http::retry_after_is_waited_out(&s, |uri| build(uri, json!({})))
+            .await;
+    });
+}
+
+#[test]
+fn server_error_storm_is_survived() {
+    run(async {
+        let s = standard(2).start().await;
+        connector_core::testkit::http::server_error_storm_is_survived(
+            &s,
+            |uri| build(uri, json!({})),
+            3,
+        )
+        .await;
+    });
+}
+
+#[test]
+fn unauthorized_fails_fast() {
+    run(async {
+        let s = standard(2).start().await;
+        connector_core::testkit::http::unauthorized_fails_fast(&s, |uri| build(uri, json!({})))
+            .await;
+    });
+}
