@@ -299,14 +299,26 @@ async fn deleted_ids(reader: &Reader, paths: Vec<String>) -> Result<Vec<String>>
         .map(|path| {
             let reader = reader.clone();
             async move {
-                let Some(id) = reader.client.file_id_at(&path).await? else {
-                    return Ok(None);
+                let resolved = async {
+                    let Some(id) = reader.client.file_id_at(&path).await? else {
+                        return Ok(None);
+                    };
+                    let live = reader.client.metadata(&id).await?;
+                    if live.is_some_and(|meta| reader.admits(&meta)) {
+                        return Ok(None);
+                    }
+                    Ok::<_, connector_core::Error>(Some(doc_id(&id)))
                 };
-                let live = reader.client.metadata(&id).await?;
-                if live.is_some_and(|meta| reader.admits(&meta)) {
-                    return Ok(None);
+                match resolved.await {
+                    // Refused for good (a scope, a folder's policy): retrying the page would
+                    // be refused again, so this one is prune's. Other errors fail the page,
+                    // whose cursor a retry reads again.
+                    Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                        tracing::warn!(connector = SOURCE, path = %path, "a deleted entry's file id cannot be asked for; prune deletes it: {e}");
+                        Ok(None)
+                    }
+                    other => other,
                 }
-                Ok::<_, connector_core::Error>(Some(doc_id(&id)))
             }
         })
         .buffer_unordered(CONCURRENCY)
