@@ -288,9 +288,12 @@ impl Walker {
         }
         for id in removed {
             if self.gone_for(subject.as_deref(), &id).await? {
-                deleted.extend(self.held_of(convert::possible_document_ids(&id)).await?);
+                deleted.extend(convert::possible_document_ids(&id));
             }
         }
+        // The folders' feed shows every file its reader sees: only the ones the host holds
+        // were in scope.
+        let mut deleted = self.held_of(deleted).await?;
         if let Ok(mut fed) = self.fed.lock() {
             fed.extend(candidates.iter().map(|(id, _)| id.clone()));
             deleted.retain(|id| !fed.contains(id));
@@ -315,12 +318,12 @@ impl Walker {
         }
     }
 
-    /// Of the ids a removed file's document may have had, those the host holds (asked of its
-    /// fingerprints, so the deletion count is the documents deleted); all of them when the
-    /// host keeps no fingerprints.
+    /// Of the ids to delete (every id a removed file's document may have had among them),
+    /// those the host holds (asked of its fingerprints, so the deletion count is the
+    /// documents deleted); all of them when the host keeps no fingerprints.
     async fn held_of(&self, ids: Vec<String>) -> Result<Vec<String>> {
         let lookup = self.ctx.fingerprints();
-        if !lookup.remembers() {
+        if ids.is_empty() || !lookup.remembers() {
             return Ok(ids);
         }
         let known = lookup.fingerprints(&ids).await?;
