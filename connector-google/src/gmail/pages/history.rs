@@ -118,7 +118,14 @@ impl Walker {
             self.changed_thread(user, thread, window.start, &gone)
         })
         .await?;
-        let gone = gone.into_inner().unwrap_or_default();
+        let mut gone = gone.into_inner().unwrap_or_default();
+        // Only the threads the host holds (a spam or drafts-only thread never was), so the
+        // deletion count is the documents deleted; all when the host keeps no fingerprints.
+        let lookup = self.ctx.fingerprints();
+        if !gone.is_empty() && lookup.remembers() {
+            let held = lookup.fingerprints(&gone).await?;
+            gone.retain(|id| held.contains_key(id));
+        }
         Ok(batch.with_deleted(gone))
     }
 
