@@ -477,7 +477,7 @@ async fn refused_page_token(refusal: (u16, Value)) {
 }
 
 #[tokio::test]
-async fn a_shared_drive_feed_delivers_an_old_file_moved_into_the_drive_and_skips_removals() {
+async fn a_shared_drive_feed_delivers_an_old_file_moved_into_the_drive() {
     let server = MockServer::start().await;
     mount_token(&server, TokenEndpoint::default()).await;
     let changes = mount_changes(&server).await;
@@ -515,8 +515,29 @@ async fn a_shared_drive_feed_delivers_an_old_file_moved_into_the_drive_and_skips
             change(&moved, 34),
         ]}),
     );
-    let (docs, next) = walk(&c, first.next_run(), Some(later())).await;
+    let pages: Vec<_> = c
+        .load_from_checkpoint(first.next_run(), Some(later()), SyncContext::new())
+        .map(|p| p.unwrap())
+        .collect()
+        .await;
+    let docs: Vec<Document> = pages
+        .iter()
+        .flat_map(|p| p.batch.documents.clone())
+        .collect();
     assert_eq!(ids(&docs), ["m1"]);
+    // The trashed file and the removed one (gone for the drive's reader: 404) are deletions.
+    let mut deleted: Vec<String> = pages.iter().flat_map(|p| p.batch.deleted.clone()).collect();
+    deleted.sort();
+    assert!(
+        deleted.contains(&"https://drive.google.com/file/d/t1/view".to_owned()),
+        "{deleted:?}"
+    );
+    assert!(
+        deleted.contains(&"https://drive.google.com/file/d/d0/view".to_owned()),
+        "{deleted:?}"
+    );
+    assert!(!deleted.iter().any(|d| d.contains("/m1/")), "{deleted:?}");
+    let next = pages.last().unwrap().checkpoint.clone();
     assert_eq!(next.changes.unwrap()["drive:0AD1"], "d-5");
     let log = changes.log.lock().unwrap().clone();
     assert_eq!(log.last().map(String::as_str), Some("changes 0AD1 d-1"));
@@ -684,4 +705,101 @@ async fn the_batch_loop_carries_the_feed_from_a_full_run_to_the_next_incremental
             assert!(delivered.is_empty(), "{delivered:?}");
         }
     }
+}
+
+/// Tombstones through the batch loop: a file deleted for good (a removal Drive's `files.get`
+/// confirms with 404) and a trashed Google Doc leave the sink and the store in the incremental
+/// run, under the ids their documents had (the `webViewLink` without its query); a file the
+/// feed reports removed that its reader still sees (moved to another drive) stays.
+#[tokio::test]
+async fn files_deleted_or_trashed_between_runs_leave_the_sink_in_the_incremental_run() {
+    use connector_core::sink::MemorySink;
+    use connector_core::state::{MemoryStateStore, StateStore};
+    use connector_core::sync::{SyncMode, Syncer};
+
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    let changes = mount_changes(&server).await;
+    changes
+        .start
+        .lock()
+        .unwrap()
+        .insert("0AD1".into(), "d-1".into());
+    let doc = DriveFile::new("g1", ADMIN, 3)
+        .mime("application/vnd.google-apps.document")
+        .in_drive("0AD1");
+    let drive = mount_drive(
+        &server,
+        vec![
+            DriveFile::new("p1", ADMIN, 1).in_drive("0AD1"),
+            DriveFile::new("p2", ADMIN, 2).in_drive("0AD1"),
+            doc.clone(),
+            DriveFile::new("p3", ADMIN, 4).in_drive("0AD1"),
+        ],
+        &["0AD1"],
+        10,
+    )
+    .await;
+    let c: Arc<dyn connector_core::Connector> = Arc::new(connector(
+        &server.uri(),
+        json!({"shared_drive_urls": "https://drive.google.com/drive/folders/0AD1",
+            "follow_changes": true}),
+    ));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let run = |mode, minute| {
+        let (c, store, sink) = (c.clone(), store.clone(), sink.clone());
+        async move {
+            Syncer::new(c)
+                .sink(sink)
+                .state(store)
+                .at(time(minute))
+                .run(mode)
+                .await
+                .unwrap()
+        }
+    };
+    run(SyncMode::Full, 30).await;
+    let doc_id = "https://docs.google.com/document/d/g1/edit";
+    let mut held = sink.ids();
+    held.sort();
+    assert_eq!(
+        held,
+        [
+            doc_id,
+            "https://drive.google.com/file/d/p1/view",
+            "https://drive.google.com/file/d/p2/view",
+            "https://drive.google.com/file/d/p3/view",
+        ]
+    );
+
+    // p1 deleted for good; the Doc trashed; p3 moved to a drive the reader sees but the
+    // config does not crawl, which Drive's feed of 0AD1 reports as a removal too.
+    drive
+        .files
+        .lock()
+        .unwrap()
+        .retain(|f| f.id != "p1" && f.id != "g1");
+    let mut trashed = change(&doc, 33);
+    trashed["file"]["trashed"] = json!(true);
+    changes.pages.lock().unwrap().insert(
+        "d-1".into(),
+        json!({"kind": "drive#changeList", "newStartPageToken": "d-9", "changes": [
+            removal("p1", 32), trashed, removal("p3", 34),
+        ]}),
+    );
+    let report = run(SyncMode::Incremental, 40).await;
+    assert_eq!(report.deleted, 2, "{report:?}");
+    let mut held = sink.ids();
+    held.sort();
+    assert_eq!(
+        held,
+        [
+            "https://drive.google.com/file/d/p2/view",
+            "https://drive.google.com/file/d/p3/view",
+        ]
+    );
+    let mut known = store.document_ids().await.unwrap();
+    known.sort();
+    assert_eq!(known, held);
 }

@@ -279,3 +279,99 @@ async fn an_expired_history_id_lists_the_mailbox_whole() {
     );
     assert_eq!(next.history.unwrap()[ALICE], "9100");
 }
+
+/// Tombstones through the batch loop: a thread deleted between two runs (`messagesDeleted` of
+/// its last message, `threads.get` 404) and one moved to the trash (`labelsAdded` `TRASH`)
+/// leave the sink and the store in the incremental run, under their document ids; the others
+/// stay.
+#[tokio::test]
+async fn threads_deleted_or_trashed_between_runs_leave_the_sink_in_the_incremental_run() {
+    use connector_core::sink::MemorySink;
+    use connector_core::state::{MemoryStateStore, StateStore};
+    use connector_core::sync::{SyncMode, Syncer};
+
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    let history = mount_history(&server).await;
+    let old = |t: &str, m: &str, minute| {
+        thread(
+            t,
+            vec![plain_message(m, t, minute, "bob@example.com", t, "body")],
+        )
+    };
+    let gmail = mount_gmail(
+        &server,
+        vec![(
+            ALICE,
+            vec![old("t1", "m1", 1), old("t2", "m2", 2), old("t3", "m3", 3)],
+        )],
+        vec![],
+        10,
+    )
+    .await;
+    let c: Arc<dyn connector_core::Connector> = Arc::new(connector(&server.uri()));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let run = |mode, minute| {
+        let (c, store, sink) = (c.clone(), store.clone(), sink.clone());
+        async move {
+            Syncer::new(c)
+                .sink(sink)
+                .state(store)
+                .at(time(minute))
+                .run(mode)
+                .await
+                .unwrap()
+        }
+    };
+    run(SyncMode::Full, 30).await;
+    let mut held = sink.ids();
+    held.sort();
+    assert_eq!(
+        held,
+        [
+            "gmail:alice@example.com:t1",
+            "gmail:alice@example.com:t2",
+            "gmail:alice@example.com:t3"
+        ]
+    );
+
+    // t1 deleted for good; t3's message moved to the trash.
+    {
+        let mut boxes = gmail.mailboxes.lock().unwrap();
+        let threads = boxes.get_mut(ALICE).unwrap();
+        threads.retain(|t| t["id"] != "t1");
+        for t in threads.iter_mut().filter(|t| t["id"] == "t3") {
+            t["messages"][0]["labelIds"] = json!(["TRASH"]);
+        }
+    }
+    let mut trashed = record("9003", "labelsAdded", "m3", "t3");
+    trashed["labelsAdded"][0]["labelIds"] = json!(["TRASH"]);
+    trashed["labelsAdded"][0]["message"]["labelIds"] = json!(["TRASH"]);
+    history.pages.lock().unwrap().insert(
+        "9001".into(),
+        json!({"history": [record("9002", "messagesDeleted", "m1", "t1"), trashed],
+               "historyId": "9010"}),
+    );
+    let report = run(SyncMode::Incremental, 40).await;
+    assert_eq!(report.deleted, 2, "{report:?}");
+    assert_eq!(sink.ids(), ["gmail:alice@example.com:t2"]);
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        ["gmail:alice@example.com:t1", "gmail:alice@example.com:t3"]
+    );
+    assert_eq!(
+        store.document_ids().await.unwrap(),
+        ["gmail:alice@example.com:t2"]
+    );
+    assert!(
+        history
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l == "history 9001")
+    );
+}

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use connector_core::sink::MemorySink;
-use connector_core::state::MemoryStateStore;
+use connector_core::state::{MemoryStateStore, StateStore};
 use connector_core::sync::{SyncMode, Syncer};
 use connector_core::testkit::Fixture;
 use connector_core::{Connector, MemoryCredentials, Registry, TimeWindow};
@@ -97,6 +97,10 @@ struct Dropbox {
     reset: Arc<Mutex<Vec<String>>>,
     /// `users/get_current_account`'s answer (a personal account when unset).
     account: Arc<Mutex<Option<Value>>>,
+    /// Files deleted from the account: `files/list_revisions` still knows their last revision.
+    deleted: Arc<Mutex<Vec<File>>>,
+    /// Files moved away: their old lower-case path and the file as it is now.
+    moved: Arc<Mutex<Vec<(String, File)>>>,
 }
 
 /// `FullAccount` of a personal account: its root is its home.
@@ -225,6 +229,56 @@ impl Respond for Metadata {
     }
 }
 
+/// `files/list_revisions` in `path` mode (`ListRevisionsResult`): the revisions of the file last
+/// at the path, deleted or moved away (`is_deleted`, `server_deleted`); `path/not_file` for a
+/// folder, `path/not_found` where no file ever was.
+struct ListRevisions(Dropbox);
+impl Respond for ListRevisions {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let wanted = body["path"].as_str().unwrap_or_default().to_owned();
+        let live = self.0.files.lock().unwrap().clone();
+        let deleted = self.0.deleted.lock().unwrap().clone();
+        let moved = self.0.moved.lock().unwrap().clone();
+        let at = |f: &File| f.path().to_lowercase() == wanted;
+        let found = match live.iter().find(|f| at(f)) {
+            Some(f) => Some((f.meta(), false)),
+            None => deleted
+                .iter()
+                .find(|f| at(f))
+                .map(|f| (f.meta(), true))
+                .or_else(|| {
+                    moved
+                        .iter()
+                        .find(|(old, _)| *old == wanted)
+                        .map(|(_, f)| (f.meta(), true))
+                }),
+        };
+        match found {
+            Some((mut meta, is_deleted)) => {
+                meta.as_object_mut().unwrap().remove(".tag");
+                let mut result = json!({"is_deleted": is_deleted, "entries": [meta]});
+                if is_deleted {
+                    result["server_deleted"] = json!("2025-03-01T10:45:00Z");
+                }
+                ResponseTemplate::new(200).set_body_json(result)
+            }
+            None if live
+                .iter()
+                .chain(&deleted)
+                .any(|f| f.folder.to_lowercase() == wanted) =>
+            {
+                ResponseTemplate::new(409).set_body_json(json!({
+                    "error_summary": "path/not_file/..",
+                    "error": {".tag": "path", "path": {".tag": "not_file"}}}))
+            }
+            None => ResponseTemplate::new(409).set_body_json(json!({
+                "error_summary": "path/not_found/..",
+                "error": {".tag": "path", "path": {".tag": "not_found"}}})),
+        }
+    }
+}
+
 /// JSON with non-ASCII escaped, as Dropbox sends `Dropbox-API-Result`.
 fn ascii_json(v: &Value) -> String {
     v.to_string()
@@ -297,6 +351,18 @@ async fn mount(server: &MockServer, dropbox: &Dropbox) {
         .respond_with(Metadata(dropbox.clone()))
         .mount(server)
         .await;
+    Mock::given(method("POST"))
+        .and(path("/2/files/list_revisions"))
+        .respond_with(ListRevisions(dropbox.clone()))
+        .mount(server)
+        .await;
+}
+
+/// A `deleted` entry (`DeletedMetadata`) of the changes: a name and paths, no id.
+fn deleted_entry(path_display: &str) -> Value {
+    let name = path_display.rsplit('/').next().unwrap_or_default();
+    json!({".tag": "deleted", "name": name, "path_lower": path_display.to_lowercase(),
+           "path_display": path_display})
 }
 
 fn files() -> Vec<File> {
@@ -505,6 +571,105 @@ async fn an_incremental_run_continues_from_the_stored_cursor() {
         json!({"entries": [], "cursor": "after-changes", "has_more": false}),
     );
     assert!(run(&c, &store, SyncMode::Incremental).await.is_empty());
+}
+
+/// A run into a sink kept across runs.
+async fn run_into(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    sink: &MemorySink,
+    mode: SyncMode,
+) -> connector_core::Result<connector_core::sync::SyncReport> {
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(30))
+        .run(mode)
+        .await
+}
+
+/// Tombstones: a file deleted between two runs, and the files of a deleted folder, leave the
+/// sink and the store in the incremental run; a file renamed within the folder (a `deleted`
+/// entry at its old path) stays.
+#[tokio::test]
+async fn files_deleted_between_runs_leave_the_sink_in_the_incremental_run() {
+    let db = dropbox(files(), 2);
+    let server = serve(&db).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let sync = |mode| run_into(&c, &store, &sink, mode);
+    sync(SyncMode::Full).await.unwrap();
+    assert_eq!(sink.len(), 4);
+    // The sync's listing asks for the deleted entries its cursor will then report.
+    let listed = requests(&server, "/2/files/list_folder").await;
+    assert_eq!(body_of(&listed[0])["include_deleted"], true);
+    {
+        let mut files = db.files.lock().unwrap();
+        // d.md deleted; the folder /Docs/Sub deleted with c.pdf in it; a.md renamed.
+        let d = files.remove(3);
+        let c_pdf = files.remove(2);
+        db.deleted.lock().unwrap().extend([d, c_pdf]);
+        let old = files[0].path().to_lowercase();
+        files[0].name = "A renamed.md".into();
+        db.moved.lock().unwrap().push((old, files[0].clone()));
+    }
+    let renamed = db.files.lock().unwrap()[0].clone();
+    db.changes.lock().unwrap().insert(
+        "end".into(),
+        json!({"entries": [deleted_entry("/d.md"), deleted_entry("/Docs/Sub"),
+            deleted_entry("/Docs/Sub/c.pdf"), deleted_entry("/Docs/a.md"), renamed.meta()],
+            "cursor": "after", "has_more": false}),
+    );
+    let report = sync(SyncMode::Incremental).await.unwrap();
+    assert_eq!(report.deleted, 2, "{report:?}");
+    let mut ids = sink.ids();
+    ids.sort();
+    assert_eq!(ids, ["dropbox:id:f1", "dropbox:id:f2"]);
+    assert_eq!(sink.get("dropbox:id:f1").unwrap().title, "A renamed.md");
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(deleted, ["dropbox:id:f3", "dropbox:id:f4"]);
+    // The store forgot them too.
+    let mut known = store.document_ids().await.unwrap();
+    known.sort();
+    assert_eq!(known, ["dropbox:id:f1", "dropbox:id:f2"]);
+    // Each deleted path was asked about once.
+    assert_eq!(requests_to(&server, "/2/files/list_revisions").await, 4);
+}
+
+/// A file moved out of the configured `path` is reported deleted by that folder's cursor and
+/// leaves the sink; the files still in the folder stay.
+#[tokio::test]
+async fn a_file_moved_out_of_the_folder_leaves_the_sink() {
+    let db = dropbox(
+        vec![
+            File::new(1, "a.md", "/Docs", b"# A"),
+            File::new(2, "b.txt", "/Docs", b"bee"),
+        ],
+        5,
+    );
+    let server = serve(&db).await;
+    let c = build(&server.uri(), json!({"path": "/Docs"}));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let sync = |mode| run_into(&c, &store, &sink, mode);
+    sync(SyncMode::Full).await.unwrap();
+    assert_eq!(sink.len(), 2);
+    {
+        let mut files = db.files.lock().unwrap();
+        let old = files[1].path().to_lowercase();
+        files[1].folder = "/Archive".into();
+        db.moved.lock().unwrap().push((old, files[1].clone()));
+    }
+    db.changes.lock().unwrap().insert(
+        "end".into(),
+        json!({"entries": [deleted_entry("/Docs/b.txt")], "cursor": "after", "has_more": false}),
+    );
+    let report = sync(SyncMode::Incremental).await.unwrap();
+    assert_eq!(report.deleted, 1);
+    assert_eq!(sink.ids(), ["dropbox:id:f1"]);
+    assert_eq!(sink.deleted(), ["dropbox:id:f2"]);
 }
 
 #[tokio::test]

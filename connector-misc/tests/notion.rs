@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use connector_core::sink::MemorySink;
-use connector_core::state::MemoryStateStore;
+use connector_core::state::{MemoryStateStore, StateStore};
 use connector_core::sync::{SyncMode, SyncOptions, SyncReport, Syncer};
 use connector_core::{Batch, Connector, Content, Document, ErrorKind, SyncContext, TimeWindow};
 use futures::StreamExt;
@@ -803,4 +803,72 @@ async fn a_block_that_refers_back_into_its_tree_is_opened_once() {
         cyclic.notion.children_requests.load(Ordering::SeqCst)
     );
     assert!(text(doc(&cyclic_batch, ROOT)).contains("hidden detail"));
+}
+
+/// A run into a sink kept across runs.
+async fn sync_into(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    sink: &MemorySink,
+    mode: SyncMode,
+) -> connector_core::Result<SyncReport> {
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .run(mode)
+        .await
+}
+
+/// Tombstones: a page moved to the trash (the search lists it `in_trash`), a child page
+/// trashed (its `child_page` block in the trash, the page itself no longer searchable) and a
+/// database row trashed (its data source query shows it `in_trash`) between two runs leave the
+/// sink and the store in the incremental run, under their page ids as Notion writes them.
+#[tokio::test]
+async fn pages_and_rows_trashed_between_runs_leave_the_sink_in_the_incremental_run() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({"include_files": false}));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let run = |mode| sync_into(&c, &store, &sink, mode);
+    let first = run(SyncMode::Full).await.unwrap();
+    assert_eq!(first.delivered, 5);
+    let edited = Some(chrono::Utc::now() - chrono::TimeDelta::minutes(5));
+    {
+        let mut st = fake.notion.state.lock().unwrap();
+        for page in &mut st.pages {
+            if page.id == OTHER {
+                page.archived = true;
+            }
+            if page.id == DEEP || page.id == ROW {
+                // Trashed, and gone from the search (as Notion's search leaves the trash out).
+                page.archived = true;
+                page.unsearchable = true;
+            }
+            // Trashing a child page or a row is an edit of the page holding it.
+            if page.id == CHILD || page.id == ROOT {
+                page.at = edited;
+            }
+        }
+        for block in st.children.get_mut(COLUMN).unwrap() {
+            if block["id"] == DEEP {
+                block["archived"] = json!(true);
+                block["in_trash"] = json!(true);
+            }
+        }
+    }
+    let report = run(SyncMode::Incremental).await.unwrap();
+    assert_eq!(report.deleted, 3, "{report:?}");
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(deleted, sorted(vec![DEEP, OTHER, ROW]));
+    let mut held = sink.ids();
+    held.sort();
+    assert_eq!(held, sorted(vec![CHILD, ROOT]));
+    let mut known = store.document_ids().await.unwrap();
+    known.sort();
+    assert_eq!(known, sorted(vec![CHILD, ROOT]));
+    // A second incremental run deletes nothing again: the trashed page the search still
+    // lists is no longer held.
+    let again = run(SyncMode::Incremental).await.unwrap();
+    assert_eq!(again.deleted, 0, "{again:?}");
 }

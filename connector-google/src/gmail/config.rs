@@ -69,7 +69,8 @@ pub struct GmailConfig {
     /// with an old date does not bump; the history delivers those threads too (an expired
     /// history id lists that mailbox once without the window). Costs one profile request per
     /// mailbox per run, the history pages and one minimal thread read per thread it names.
-    /// Deletions are left to prune.
+    /// A thread it names that is deleted or now only in spam or trash is deleted from the
+    /// index in that run; a deleted message's attachments are left to prune.
     #[serde(default = "crate::config::yes")]
     pub follow_changes: bool,
     #[doc = crate::config::allowed_hosts_doc!()]

@@ -19,8 +19,10 @@
 //!   threads' dates (`format=minimal`) and delivers those whose last message is before the
 //!   window (the listing delivers the others), then stores the history's new `historyId`.
 //!   An id Gmail no longer keeps (404, after about a week) lists that mailbox without the
-//!   window once; a history that fails otherwise keeps its id for the next run. A deleted
-//!   thread is a deletion, which a poll cannot report: prune finds it. The host carries the
+//!   window once; a history that fails otherwise keeps its id for the next run. A thread the
+//!   history touched that is deleted (404) or left the listing (spam, trash) is one of the
+//!   page's deleted ids ([`Batch::deleted`](connector_core::Batch::deleted)), deleted in that
+//!   run; a deleted message's attachment documents are left to prune. The host carries the
 //!   checkpoint between runs: core's batch loop starts every run from the initial
 //!   checkpoint, which follows no feed.
 //! - **Documents**: one per thread: id `gmail:{user}:{threadId}` (scoped by mailbox), title

@@ -148,7 +148,9 @@ pub struct GoogleDriveConfig {
     /// incremental run selects files by `modifiedTime`, which a move into a crawled folder, a
     /// new share or a permission change does not bump; the feeds deliver those files too.
     /// Costs one `changes/startPageToken` request per feed per full run and the feed's pages
-    /// (usually one) per incremental run. Deletions and trash are left to prune.
+    /// (usually one) per incremental run. A file the feed reports trashed, or removed and
+    /// gone for its reader, is deleted from the index in that run; what it cannot tell (a
+    /// removal where another listing may still hold the file) is left to prune.
     #[serde(default = "crate::config::yes")]
     pub follow_changes: bool,
     /// The OAuth token endpoint (default: the key's `token_uri`, else Google's).

@@ -85,6 +85,23 @@ pub(crate) fn document_id(id: &str, web_view_link: Option<&str>) -> String {
     format!("https://drive.google.com/file/d/{id}/view")
 }
 
+/// Every document id a file with Drive id `id` may have had, for a change that names only
+/// the id (`removed: true`: the file and its `webViewLink` are gone): the `webViewLink` of each
+/// type a document is made of, as [`document_id`] keeps it, and the canonical file URL.
+pub(crate) fn possible_document_ids(id: &str) -> Vec<String> {
+    let links = [
+        format!("https://drive.google.com/file/d/{id}/view"),
+        format!("https://docs.google.com/document/d/{id}/edit"),
+        format!("https://docs.google.com/spreadsheets/d/{id}/edit"),
+        format!("https://docs.google.com/presentation/d/{id}/edit"),
+        format!("https://docs.google.com/drawings/d/{id}/edit"),
+    ];
+    links
+        .iter()
+        .map(|link| document_id(id, Some(link)))
+        .collect()
+}
+
 /// The version token the fingerprint is made of; with `readers` (`include_permissions`) a
 /// short hash of them too, so a sharing change (which need not bump the file's `version`: a
 /// shared drive's new member) is a new version that a reconciling run delivers again.

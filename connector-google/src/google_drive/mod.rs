@@ -90,8 +90,12 @@
 //!   deliver the others), then stores the feed's `newStartPageToken`. A token Drive
 //!   refuses (404, 410, or a 400 naming `pageToken`) restarts the feed and lists that user's
 //!   or drive's files without the window once; a feed that fails otherwise keeps its token
-//!   for the next run. Removed, trashed and unshared files are deletions, which a load's
-//!   [`Batch`](connector_core::Batch) cannot carry (it holds no deletes): prune finds them.
+//!   for the next run. Trashed files, and removed ones (`removed: true`) that are gone for
+//!   the feed's reader too, are the page's deleted ids
+//!   ([`Batch::deleted`](connector_core::Batch::deleted)), which core deletes in that run;
+//!   a removal that another listing of the walk may not share (several users, a folder
+//!   reader of its own) and a trashed folder's files Drive does not report one by one are
+//!   left to prune.
 //!   The host carries the checkpoint between runs: core's batch loop starts every run from
 //!   the initial checkpoint, which follows no feed.
 //! - **Checkpoint**: staged (users → My Drives → shared drives → folders → done) with the

@@ -203,7 +203,10 @@ pub(crate) struct SharingInfo {
 #[derive(Debug)]
 pub(crate) enum Listed {
     File(Box<FileMeta>),
-    /// A folder, or a `deleted` entry (deletions are prune's: see the module docs).
+    /// A `deleted` entry (`DeletedMetadata`): a file or folder deleted or moved away from
+    /// this path, which Dropbox names by its lower-case path alone, without an id.
+    Deleted(String),
+    /// A folder.
     Other,
     /// An entry that could not be read: its id or path when it has one, and why.
     Malformed {
@@ -229,6 +232,10 @@ impl Listed {
                     },
                 }
             }
+            Some("deleted") => match value.get("path_lower").and_then(Value::as_str) {
+                Some(path) => Self::Deleted(path.to_owned()),
+                None => Self::Other,
+            },
             _ => Self::Other,
         }
     }
@@ -498,12 +505,28 @@ impl Client {
         self.list(limit, true).await
     }
 
-    /// The first page of a listing, recursive or of the folder alone.
+    /// The first page of a listing, recursive or of the folder alone, without the deleted
+    /// entries a cursor's changes need (prune's id listing, `check`).
     pub(crate) async fn list(&self, limit: Option<u32>, recursive: bool) -> Result<ListPage> {
+        self.list_with(limit, recursive, false).await
+    }
+
+    /// The first page of the recursive listing a sync walks: with `include_deleted`, so the
+    /// cursor it ends with reports files deleted or moved away since as `deleted` entries.
+    pub(crate) async fn list_changes(&self) -> Result<ListPage> {
+        self.list_with(None, true, true).await
+    }
+
+    async fn list_with(
+        &self,
+        limit: Option<u32>,
+        recursive: bool,
+        include_deleted: bool,
+    ) -> Result<ListPage> {
         let body = json!({
             "path": self.path,
             "recursive": recursive,
-            "include_deleted": false,
+            "include_deleted": include_deleted,
             "include_non_downloadable_files": true,
             "include_has_explicit_shared_members": true,
             "limit": limit.unwrap_or(self.page_size),
@@ -628,6 +651,32 @@ impl Client {
                 })
             }
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The id of the file that was last at `path_lower` (`files/list_revisions` in `path`
+    /// mode: its newest revision, deleted or moved away, still carries the file id); none when
+    /// the path is a folder (`not_file`) or Dropbox knows nothing there.
+    pub(crate) async fn file_id_at(&self, path_lower: &str) -> Result<Option<String>> {
+        #[derive(Deserialize)]
+        struct Revisions {
+            #[serde(default)]
+            entries: Vec<Value>,
+        }
+        let body = json!({"path": path_lower, "mode": "path", "limit": 1});
+        match self.rpc("2/files/list_revisions", &body).await {
+            Ok(resp) => {
+                let revisions: Revisions = resp.json()?;
+                Ok(revisions
+                    .entries
+                    .first()
+                    .and_then(|e| e.get("id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned))
+            }
+            // A folder (`path/not_file`), or nothing ever at the path (`path/not_found`).
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::InvalidData) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -267,9 +267,10 @@ impl fmt::Debug for DropboxConfig {
 impl ConnectorConfig for DropboxConfig {
     const IGNORED: &'static [IgnoredField] = &[IgnoredField::new(
         "sync_deleted_files",
-        "Dropbox's deleted files are removed by the prune pass only, which the host runs \
-         (`SyncOptions::prune`, `connectors sync --prune`): run it for this source, or \
-         deleted and moved-out files stay searchable",
+        "Dropbox's deleted and moved-out files leave the index in the incremental run that \
+         reads their deletion from the cursor, always; what went before a Full run (or in a \
+         deleted folder Dropbox did not list file by file) is removed by the prune pass \
+         (`SyncOptions::prune`, `connectors sync --prune`)",
     )
     .quiet_for(&["false"])];
 

@@ -19,11 +19,18 @@
 //!   the files changed since (an edit, a new file, a move), whatever their times. A cursor
 //!   Dropbox no longer honours (the `reset` error), or one made for another folder or root
 //!   than the config's, starts the listing over, in the same run.
-//! - **Deletions** come from the cursor as `deleted` entries; core's batches carry no
-//!   deletions, so they are left to prune ([`SlimConnector`]), which lists every id: **run
-//!   prune for this source** (`SyncOptions::prune`, `connectors sync --prune`), or deleted
-//!   files and files moved out of `path` stay searchable. RAGFlow's `sync_deleted_files` says
-//!   the same when given.
+//! - **Deletions** come from the cursor: the sync's listing asks for `include_deleted`, so
+//!   the changes an incremental run reads carry a `deleted` entry for each file deleted or
+//!   moved out of `path` since. Such an entry names a path, not the file id the document's id
+//!   is made of: `files/list_revisions` (`path` mode) tells the id of the file last at that
+//!   path, `files/get_metadata` whether it still lives in the folder (moved or renamed
+//!   within it: kept); the others are handed to core as the page's deleted ids
+//!   ([`Batch::deleted`]) and leave the sink in that run. A deleted folder's entry names no
+//!   file; Dropbox lists the files deleted with it one by one as a rule, and any it does not
+//!   are left to prune ([`SlimConnector`], which lists every id). A listing (the first run, a
+//!   Full run, a relisting after a reset) reports no deletions: run prune after those if
+//!   files may have gone before them. RAGFlow's `sync_deleted_files` says the same when
+//!   given.
 //! - **Ids** are RAGFlow's, `dropbox:{id}` with Dropbox's file id (`dropbox:id:a4ayc…`), which
 //!   survives renames and moves. The title is the file name, the link the file previewed in
 //!   its folder on dropbox.com, `updated_at` its `server_modified` (when Dropbox got this

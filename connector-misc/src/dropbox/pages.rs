@@ -202,7 +202,7 @@ pub(super) fn checkpointed(
         loop {
             ctx.cancellation().check()?;
             let page = match cp.cursor.clone() {
-                None => client.list_folder(None).await?,
+                None => client.list_changes().await?,
                 Some(cursor) => match client.list_continue(&cursor).await {
                     Ok(page) => page,
                     Err(e) if e.kind() == ErrorKind::Checkpoint => {
@@ -220,6 +220,7 @@ pub(super) fn checkpointed(
             let filter = if cp.phase == Phase::Listing { window } else { None };
             let mut pending = Vec::new();
             let mut shared_files = Vec::new();
+            let mut gone = Vec::new();
             for listed in page.entries.into_iter().map(Listed::from_value) {
                 let item = match listed {
                     Listed::File(meta) => {
@@ -232,7 +233,13 @@ pub(super) fn checkpointed(
                         reader.item(meta)
                     }
                     Listed::Malformed { id, message } => Some(malformed(id, message)),
-                    Listed::Other => None,
+                    // A listing's deleted entries are history (the listing asks for them only
+                    // so that its cursor reports later ones); the changes' are news.
+                    Listed::Deleted(path) if cp.phase == Phase::Changes => {
+                        gone.push(path);
+                        None
+                    }
+                    Listed::Deleted(_) | Listed::Other => None,
                 };
                 if let Some(item) = item {
                     pending.push(pending_item(item));
@@ -244,6 +251,9 @@ pub(super) fn checkpointed(
                     *files = members;
                 }
             }
+            // Before the page's documents, as core applies them: a file deleted at one path and
+            // listed at another in the same page is kept (it moved, see `deleted_ids`).
+            let mut deleted = deleted_ids(&reader, gone).await?;
             let fetch_reader = reader.clone();
             let fetch_shared = shared.clone();
             let mut fetches = ItemFetches::start(&ctx, pending.into_iter(), CONCURRENCY, move |item| {
@@ -251,7 +261,10 @@ pub(super) fn checkpointed(
             })
             .await?;
             let mut rest = Batch::default();
-            while let Some(part) = fetches.next_part(PAGE_BYTES).await? {
+            while let Some(mut part) = fetches.next_part(PAGE_BYTES).await? {
+                if !deleted.is_empty() {
+                    part = part.with_deleted(std::mem::take(&mut deleted));
+                }
                 if fetches.is_done() {
                     if rest.is_empty() { rest = part } else { rest.append(part) }
                 } else {
@@ -259,6 +272,9 @@ pub(super) fn checkpointed(
                     // lists it again (see `DropboxCheckpoint`).
                     yield CheckpointedBatch::new(part, cp.clone());
                 }
+            }
+            if !deleted.is_empty() {
+                rest = rest.with_deleted(deleted);
             }
             cp.cursor = Some(page.cursor);
             yield CheckpointedBatch::new(rest, cp.clone());
@@ -268,6 +284,49 @@ pub(super) fn checkpointed(
         }
     }
     .boxed()
+}
+
+/// The document ids of the files deleted or moved away from these paths (the `deleted`
+/// entries of a cursor's changes, which name a path and no id): the file id of the newest
+/// revision at each path, unless that file is still the source's (moved or renamed within the
+/// folder, or a new file put at the path). A path that was a folder yields nothing: Dropbox
+/// lists the files deleted with it one by one as a rule, and prune catches any it did not.
+async fn deleted_ids(reader: &Reader, paths: Vec<String>) -> Result<Vec<String>> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<Option<String>> = futures::stream::iter(paths)
+        .map(|path| {
+            let reader = reader.clone();
+            async move {
+                let resolved = async {
+                    let Some(id) = reader.client.file_id_at(&path).await? else {
+                        return Ok(None);
+                    };
+                    let live = reader.client.metadata(&id).await?;
+                    if live.is_some_and(|meta| reader.admits(&meta)) {
+                        return Ok(None);
+                    }
+                    Ok::<_, connector_core::Error>(Some(doc_id(&id)))
+                };
+                match resolved.await {
+                    // Refused for good (a scope, a folder's policy): retrying the page would
+                    // be refused again, so this one is prune's. Other errors fail the page,
+                    // whose cursor a retry reads again.
+                    Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                        tracing::warn!(connector = SOURCE, path = %path, "a deleted entry's file id cannot be asked for; prune deletes it: {e}");
+                        Ok(None)
+                    }
+                    other => other,
+                }
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<Result<Option<String>>>>()
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 /// Every file id of a fresh listing that the source admits; fails, rather than come back

@@ -69,7 +69,13 @@
 //! - **Limits**: requests are kept to `requests_per_second` (Notion's average of 3 by default);
 //!   a `429` (`rate_limited`) is waited out for its `Retry-After` by core's client; a `401`
 //!   names `credentials.notion_integration_token`.
-//! - **Deletions** are left to prune ([`SlimConnector`]), which lists every page id the
+//! - **Deletions**: a page the search or the walk shows in the trash (`in_trash`, or
+//!   `archived` in older answers: a search result, a `child_page` block, a data source
+//!   row), a page the walk asks for by id that is gone (404), and a page now outside the
+//!   root are the page's deleted ids ([`Batch::deleted`](connector_core::Batch::deleted)),
+//!   deleted in that run (narrowed to the pages the host holds, when its lookup remembers).
+//!   A trashed page's file block documents, and pages deleted for good that the search and
+//!   the walk no longer show, are left to prune ([`SlimConnector`]), which lists every page id the
 //!   search shows in scope and, with `include_files`, the file block ids in them (a block
 //!   tree read per page, and the walk to the pages the search missed). Since the search may
 //!   miss a page that is still there, each id prune would delete is asked for first

@@ -81,6 +81,22 @@ pub(crate) struct Walk {
 pub(crate) struct RunPages {
     listed: HashSet<u128>,
     found: HashSet<u128>,
+    /// Pages seen in the trash (a search result, a child page block, a row), gone (404 by
+    /// id) or moved out of the root, not yet handed to core as deleted.
+    gone: HashSet<u128>,
+}
+
+/// The document id of the page with 128-bit id `n`: dashed, as Notion sends ids.
+fn dashed(n: u128) -> String {
+    let hex = format!("{n:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// A Notion id as a number; none when it is not one.
@@ -129,31 +145,65 @@ impl Walk {
         }
     }
 
-    /// Notes the pages below a page read: its child pages and its inline databases' rows.
+    /// Notes the pages below a page read: its child pages and its inline databases' rows,
+    /// and those of them in the trash as gone.
     pub(super) fn found_below(&self, nodes: &[Node]) {
-        fn collect(nodes: &[Node], out: &mut Vec<u128>) {
+        fn collect(nodes: &[Node], out: &mut Vec<u128>, gone: &mut Vec<u128>) {
             for node in nodes {
                 let b = &node.block;
                 if b.archived || b.in_trash {
+                    if b.kind == "child_page" {
+                        gone.extend(id_number(&b.id));
+                    }
                     continue;
                 }
                 if b.kind == "child_page" {
                     out.extend(id_number(&b.id));
                 }
-                out.extend(
-                    node.rows
-                        .iter()
-                        .filter(|r| !r.deleted())
-                        .filter_map(|r| id_number(&r.id)),
-                );
-                collect(&node.children, out);
+                for row in &node.rows {
+                    let target = if row.deleted() { &mut *gone } else { &mut *out };
+                    target.extend(id_number(&row.id));
+                }
+                collect(&node.children, out, gone);
             }
         }
-        let mut ids = Vec::new();
-        collect(nodes, &mut ids);
+        let (mut ids, mut gone) = (Vec::new(), Vec::new());
+        collect(nodes, &mut ids, &mut gone);
         if let Ok(mut pages) = self.pages.lock() {
             pages.found.extend(ids);
+            pages.gone.extend(gone);
         }
+    }
+
+    /// Notes that page `id` is deleted for this source: in the trash, gone, out of the root.
+    pub(super) fn gone(&self, id: &str) {
+        if let (Some(n), Ok(mut pages)) = (id_number(id), self.pages.lock()) {
+            pages.gone.insert(n);
+        }
+    }
+
+    /// The document ids of the pages noted gone since the last call, narrowed to those the
+    /// host holds when its lookup remembers (so the deletion count is the documents deleted
+    /// and a trashed page Notion keeps listing costs nothing after the first time). A trashed
+    /// page's file block documents are not among them (its blocks are not read): prune's.
+    pub(super) async fn take_gone(&self, ctx: &SyncContext) -> Result<Vec<String>> {
+        let gone: Vec<String> = match self.pages.lock() {
+            Ok(mut pages) => {
+                let mut ids: Vec<u128> = pages.gone.drain().collect();
+                ids.sort_unstable();
+                ids.into_iter().map(dashed).collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        let lookup = ctx.fingerprints();
+        if gone.is_empty() || !lookup.remembers() {
+            return Ok(gone);
+        }
+        let held = lookup.fingerprints(&gone).await?;
+        Ok(gone
+            .into_iter()
+            .filter(|id| held.contains_key(id))
+            .collect())
     }
 
     /// The pages found below pages read that were neither listed nor taken yet (compact
@@ -162,7 +212,7 @@ impl Walk {
         let Ok(mut pages) = self.pages.lock() else {
             return Vec::new();
         };
-        let RunPages { listed, found } = &mut *pages;
+        let RunPages { listed, found, .. } = &mut *pages;
         let mut out: Vec<u128> = found.drain().filter(|n| !listed.contains(n)).collect();
         out.sort_unstable();
         listed.extend(out.iter().copied());
@@ -299,6 +349,7 @@ impl Walk {
                 if cp.searched() && complete {
                     cp.pending = walk.unlisted();
                 }
+                let batch = batch.with_deleted(walk.take_gone(&ctx).await?);
                 yield CheckpointedBatch::new(batch, cp.clone());
             }
             // The walk: pages below those read that the search did not list (it is neither
@@ -329,8 +380,8 @@ impl Walk {
                                 pending.push(item);
                             }
                         }
-                        // Gone since its parent was read.
-                        Ok(None) => {}
+                        // Gone since its parent was read (or no longer shared).
+                        Ok(None) => walk.gone(&id),
                         Err(e) => {
                             let failure = item_failure(id.clone(), e)?;
                             pending.push(PendingItem::new(id, Pending::Failed(failure)));
@@ -351,6 +402,7 @@ impl Walk {
                     }
                 }
                 cp.pending.extend(walk.unlisted());
+                let batch = batch.with_deleted(walk.take_gone(&ctx).await?);
                 yield CheckpointedBatch::new(batch, cp.clone());
             }
         }
@@ -369,6 +421,7 @@ impl Walk {
         past: &mut bool,
     ) -> Result<Option<PendingItem<Pending>>> {
         if page.deleted() {
+            self.gone(&page.id);
             return Ok(None);
         }
         let settled = page.last_edited_time + SETTLE <= started;
@@ -386,7 +439,11 @@ impl Walk {
         }
         match self.in_scope(&page).await {
             Ok(true) => {}
-            Ok(false) => return Ok(None),
+            // Outside the root (moved out of it since, if the host holds it).
+            Ok(false) => {
+                self.gone(&page.id);
+                return Ok(None);
+            }
             // An ancestor Notion refuses (403, a 5xx past the retries) fails this page only.
             Err(e) => {
                 let failure = item_failure(page.id.clone(), e)?;
@@ -540,8 +597,7 @@ impl Walk {
             out.extend(
                 list.results
                     .into_iter()
-                    .filter_map(|v| serde_json::from_value::<Page>(v).ok())
-                    .filter(|p| !p.deleted()),
+                    .filter_map(|v| serde_json::from_value::<Page>(v).ok()),
             );
             match next {
                 Some(n) if cursor.as_deref() != Some(n.as_str()) => cursor = Some(n),

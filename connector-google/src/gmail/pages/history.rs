@@ -3,6 +3,8 @@
 //! old date or a thread back from spam or trash leaves the thread's last date where it was;
 //! the mailbox's history shows it.
 
+use std::sync::Mutex;
+
 use chrono::{DateTime, Utc};
 use connector_core::pages::{Outcome, PendingItem, fetch_items};
 use connector_core::{Batch, Error, ErrorKind, Result};
@@ -45,9 +47,12 @@ impl Walker {
     ///   the mailbox's current one is taken, before its threads are listed.
     /// - In a windowed run, the history after the stored id (messages added and deleted,
     ///   labels added and removed): each thread it touches whose last message is before the
-    ///   window is fetched and delivered (the listing delivers the others); a thread deleted
-    ///   since, or of spam and trash only, is not (prune's). The last page's `historyId` is
-    ///   stored.
+    ///   window is fetched and delivered (the listing delivers the others). A thread it
+    ///   touches that is gone (deleted since: `threads.get` answers 404) or left the listing
+    ///   (all its messages in spam or trash, or drafts and chats only) is one of the page's
+    ///   deleted ids ([`Batch::deleted`]), its thread document deleted in this run. The
+    ///   attachment documents of a deleted message are not (their part ids are not in the
+    ///   history): prune finds them. The last page's `historyId` is stored.
     /// - A history id Gmail no longer keeps (404) while a new one can be taken: the mailbox's
     ///   threads are listed without the window in this run.
     /// - Any other error: the stored id is kept, the next run reads the same history again,
@@ -108,25 +113,42 @@ impl Walker {
             .into_iter()
             .map(|t| PendingItem::new(convert::thread_id(user, &t), t));
         let c = &self.client.config;
-        fetch_items(&self.ctx, pending, c.thread_concurrency(), |thread| {
-            self.changed_thread(user, thread, window.start)
+        let gone = Mutex::new(Vec::new());
+        let batch = fetch_items(&self.ctx, pending, c.thread_concurrency(), |thread| {
+            self.changed_thread(user, thread, window.start, &gone)
         })
-        .await
+        .await?;
+        let mut gone = gone.into_inner().unwrap_or_default();
+        // Only the threads the host holds (a spam or drafts-only thread never was), so the
+        // deletion count is the documents deleted; all when the host keeps no fingerprints.
+        let lookup = self.ctx.fingerprints();
+        if !gone.is_empty() && lookup.remembers() {
+            let held = lookup.fingerprints(&gone).await?;
+            gone.retain(|id| held.contains_key(id));
+        }
+        Ok(batch.with_deleted(gone))
     }
 
     /// A thread the history touched, as its documents when its last message is before
     /// `before`: its messages' dates and labels first (`format=minimal`), the whole thread
-    /// only then.
+    /// only then. A thread deleted since, or that no listing shows any more, goes into `gone`
+    /// by its document id.
     async fn changed_thread(
         &self,
         user: &str,
         thread: String,
         before: DateTime<Utc>,
+        gone: &Mutex<Vec<String>>,
     ) -> Result<Vec<Outcome>> {
+        let deleted = || {
+            if let Ok(mut gone) = gone.lock() {
+                gone.push(convert::thread_id(user, &thread));
+            }
+            Ok(Vec::new())
+        };
         let minimal = match self.client.thread_minimal(user, &thread).await {
             Ok(t) => t,
-            // Deleted since: prune's.
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return deleted(),
             Err(e) => return Err(e),
         };
         let kept: Vec<_> = minimal
@@ -134,12 +156,13 @@ impl Walker {
             .iter()
             .filter(|m| !convert::left_out(m))
             .collect();
-        // As `threads.list`, which leaves spam and trash out.
+        // As `threads.list`, which leaves spam and trash out (and a thread of drafts and
+        // chats alone is no document).
         if kept
             .iter()
             .all(|m| m.label_ids.iter().any(|l| l == "SPAM" || l == "TRASH"))
         {
-            return Ok(Vec::new());
+            return deleted();
         }
         let last = kept
             .iter()
@@ -150,7 +173,7 @@ impl Walker {
         }
         let full = match self.client.thread(user, &thread).await {
             Ok(t) => t,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == ErrorKind::NotFound => return deleted(),
             Err(e) => return Err(e),
         };
         self.convert_thread(user, full, Keep::Before(before)).await

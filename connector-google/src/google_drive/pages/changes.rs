@@ -112,13 +112,18 @@ impl Walker {
     ///   this run's listing's or the next run's) is delivered, once per walk as a listing
     ///   does. Shortcuts and folders are left to the listings (a new shortcut has its own new
     ///   time). The last page's `newStartPageToken` is stored.
-    /// - Removed entries (`removed: true`: deleted, or no longer visible to the feed's user)
-    ///   and trashed files are skipped: they are deletions, and a page of a load can carry
-    ///   none, since core's [`Batch`] holds documents, failures and unchanged ids, with no
-    ///   deletes. Deletions are prune's ([`SlimConnector`](connector_core::SlimConnector)):
-    ///   its listing of every id no longer holds them, and the host deletes what it stored
-    ///   and the listing lacks. A file that left one user's view but is still in scope
-    ///   through another listing stays, which a delete from this feed would have got wrong.
+    /// - Deletions ([`Batch::deleted`], applied by core before the page's documents): a
+    ///   trashed file (no listing reads the trash) by its document id; a removed entry
+    ///   (`removed: true`: deleted for good, or no longer visible to the feed's reader), which
+    ///   names only the file id, by every id the file's document may have had
+    ///   ([`convert::possible_document_ids`]), once `files.get` as the same reader answers
+    ///   404 (a file it still sees moved elsewhere: the feed of where it went delivers it).
+    ///   On the folders' feed, a file now outside every crawled folder too, by its id. A
+    ///   removal is not a deletion where another listing of the walk may still hold the file
+    ///   (see [`Walker::removal_deletes`]); a trashed or removed folder's files are deleted
+    ///   when Drive reports them one by one: what it does not report is left to prune
+    ///   ([`SlimConnector`](connector_core::SlimConnector)), as is every deletion in a run
+    ///   that does not follow the feeds.
     /// - A token Drive refuses ([`refused_token`]: 404, 410, or a 400 naming `pageToken`)
     ///   while a new one can be taken: the feed restarts from the new token and, for a user or
     ///   shared drive, its listings run without the window in this run, so a gap in the feed
@@ -175,6 +180,8 @@ impl Walker {
         let me = self.me().await?;
         let mut batch = Batch::default();
         let mut candidates: Vec<(String, Wanted)> = Vec::new();
+        let mut deleted: Vec<String> = Vec::new();
+        let mut removed: Vec<String> = Vec::new();
         for raw in page.changes {
             let change: Change = match serde_json::from_value(raw) {
                 Ok(change) => change,
@@ -186,8 +193,14 @@ impl Walker {
                     continue;
                 }
             };
-            // A shared drive's own metadata; a file deleted or out of reach: prune's.
-            if change.change_type.as_deref() == Some("drive") || change.removed {
+            // A shared drive's own metadata: nothing to index.
+            if change.change_type.as_deref() == Some("drive") {
+                continue;
+            }
+            if change.removed {
+                if let Some(id) = change.file_id.filter(|_| self.removal_deletes(feed, cp)) {
+                    removed.push(id);
+                }
                 continue;
             }
             let Some(raw) = change.file else {
@@ -201,11 +214,25 @@ impl Walker {
                     continue;
                 }
             };
-            if file.trashed
-                || file.mime_type == model::FOLDER
-                || file.mime_type == model::SHORTCUT
-                || !self.in_feed_scope(feed, &file, cp, me.as_deref())
-            {
+            if file.mime_type == model::FOLDER || file.mime_type == model::SHORTCUT {
+                continue;
+            }
+            if file.trashed {
+                // No listing reads the trash: out of every scope.
+                deleted.push(convert::document_id(
+                    &file.id,
+                    file.web_view_link.as_deref(),
+                ));
+                continue;
+            }
+            if !self.in_feed_scope(feed, &file, cp, me.as_deref()) {
+                // Moved out of the crawled folders, when nothing else of the walk lists it.
+                if matches!(feed, Feed::Folders) && self.removal_deletes(feed, cp) {
+                    deleted.push(convert::document_id(
+                        &file.id,
+                        file.web_view_link.as_deref(),
+                    ));
+                }
                 continue;
             }
             let Some(fetch) = convert::fetch_for(
@@ -259,9 +286,69 @@ impl Walker {
                 cp.next_entity();
             }
         }
+        for id in removed {
+            if self.gone_for(subject.as_deref(), &id).await? {
+                deleted.extend(convert::possible_document_ids(&id));
+            }
+        }
+        // The folders' feed shows every file its reader sees: only the ones the host holds
+        // were in scope.
+        let mut deleted = self.held_of(deleted).await?;
+        if let Ok(mut fed) = self.fed.lock() {
+            fed.extend(candidates.iter().map(|(id, _)| id.clone()));
+            deleted.retain(|id| !fed.contains(id));
+        }
         let user = subject.clone().or(me);
-        self.deliver(subject.as_deref(), user.as_deref(), candidates, batch)
-            .await
+        let batch = self
+            .deliver(subject.as_deref(), user.as_deref(), candidates, batch)
+            .await?;
+        Ok(batch.with_deleted(deleted))
+    }
+
+    /// Whether a file `feed` no longer shows is out of the walk's scope: a shared drive's
+    /// files are that drive's alone; a user's feed speaks for the walk when it reads one
+    /// user and no folders (with several, another user may still read the file, and the
+    /// folders' reader is another identity); the folders' feed when the walk lists no user
+    /// or shared drive.
+    pub(super) fn removal_deletes(&self, feed: &Feed, cp: &GoogleDriveCheckpoint) -> bool {
+        match feed {
+            Feed::Drive(_) => true,
+            Feed::User(_) => cp.users.len() <= 1 && cp.folders.is_empty(),
+            Feed::Folders => cp.users.is_empty() && cp.drives.is_empty(),
+        }
+    }
+
+    /// Of the ids to delete (every id a removed file's document may have had among them),
+    /// those the host holds (asked of its fingerprints, so the deletion count is the
+    /// documents deleted); all of them when the host keeps no fingerprints.
+    async fn held_of(&self, ids: Vec<String>) -> Result<Vec<String>> {
+        let lookup = self.ctx.fingerprints();
+        if ids.is_empty() || !lookup.remembers() {
+            return Ok(ids);
+        }
+        let known = lookup.fingerprints(&ids).await?;
+        Ok(ids
+            .into_iter()
+            .filter(|id| known.contains_key(id))
+            .collect())
+    }
+
+    /// Whether the file `id`, removed from a feed read as `subject`, is gone for that reader
+    /// too (`files.get` answers 404, or the file is in the trash); a file it still reads
+    /// moved elsewhere, and an error leaves the file to prune.
+    async fn gone_for(&self, subject: Option<&str>, id: &str) -> Result<bool> {
+        match self.client.file(subject, id, "id,trashed").await {
+            Ok(file) => Ok(file.get("trashed").and_then(serde_json::Value::as_bool) == Some(true)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(true),
+            Err(e) if e.kind() == ErrorKind::Cancelled => Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    file = id,
+                    "a removed Drive file could not be checked; prune decides: {e}"
+                );
+                Ok(false)
+            }
+        }
     }
 }
 

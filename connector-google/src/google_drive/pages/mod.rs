@@ -57,6 +57,9 @@ pub(super) struct Walker {
     /// Every file id this walk emitted through a listing that does not own the file (see
     /// [`GoogleDriveCheckpoint::seen`], which holds the first of them for a resumed walk).
     seen: Mutex<HashSet<String>>,
+    /// Every document id a changes feed of this walk delivered: a removal another feed
+    /// reports later (a file moved between two crawled shared drives) never deletes one.
+    fed: Mutex<HashSet<String>>,
 }
 
 impl Walker {
@@ -69,6 +72,7 @@ impl Walker {
             me: OnceCell::new(),
             readers: OnceCell::new(),
             seen: Mutex::default(),
+            fed: Mutex::default(),
         }
     }
 
