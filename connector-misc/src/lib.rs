@@ -27,6 +27,8 @@ pub mod onedrive;
 pub mod seafile;
 #[cfg(feature = "slack")]
 pub mod slack;
+#[cfg(feature = "teams")]
+pub mod teams;
 // Each file source uses a part of it (the walk order is `local`'s and `webdav`'s).
 #[cfg(any(
     feature = "local",
@@ -69,7 +71,9 @@ pub mod webdav;
         feature = "gitlab",
         feature = "slack",
         feature = "notion",
-        feature = "discord"
+        feature = "discord",
+        feature = "onedrive",
+        feature = "teams"
     )),
     allow(unused_variables)
 )]
@@ -149,5 +153,11 @@ pub fn register(registry: &mut connector_core::Registry) {
         onedrive::SOURCE,
         "files of OneDrive for Business drives (Microsoft Graph)",
         |cfg| Ok(Box::new(onedrive::OnedriveConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "teams")]
+    registry.register::<teams::TeamsConfig, _>(
+        teams::SOURCE,
+        "threads of Microsoft Teams channels (Microsoft Graph)",
+        |cfg| Ok(Box::new(teams::TeamsConnector::new(cfg)?)),
     );
 }
