@@ -403,6 +403,10 @@ fn roots_of(info: &ChannelInfo, values: Vec<Value>) -> (Vec<ChatMessage>, Vec<Fa
             Ok(_) => {}
             Err((id, message)) => {
                 let id = id.map(|i| thread_id(&info.team_id, &info.channel_id, &i));
+                let message = match &id {
+                    Some(id) => format!("`{id}`: {message}"),
+                    None => format!("a message of channel `{}`: {message}", info.channel_name),
+                };
                 broken.push(Failure::new(id, ErrorKind::InvalidData, message));
             }
         }
