@@ -72,10 +72,19 @@ async fn threads_become_markdown_documents_with_their_channels_access() {
 
     let d = sink.get(&release).unwrap();
     assert_eq!(d.title, "Release plan");
-    assert_eq!(d.parent_id.as_deref(), Some(format!("{ENG}__{ENG_GENERAL}").as_str()));
+    assert_eq!(
+        d.parent_id.as_deref(),
+        Some(format!("{ENG}__{ENG_GENERAL}").as_str())
+    );
     assert_eq!(d.updated_at, Some(time(3)));
     assert_eq!(d.owners, ["ada@contoso.com"]);
-    assert!(d.link.as_ref().unwrap().as_str().starts_with("https://teams.microsoft.com/l/message/"));
+    assert!(
+        d.link
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .starts_with("https://teams.microsoft.com/l/message/")
+    );
     let access = d.access.as_ref().unwrap();
     assert_eq!(access.emails, ["ada@contoso.com", "bob@contoso.com"]);
     assert_eq!(access.groups, [format!("aad-group:{ENG}")]);
@@ -89,8 +98,14 @@ async fn threads_become_markdown_documents_with_their_channels_access() {
         t.find("Friday, 10:00 UTC").unwrap(),
     );
     assert!(a < b && b < c2, "{t}");
-    assert!(t.contains("@Bob Kline") && t.contains("🚀") && t.contains("(edited)"), "{t}");
-    assert!(t.contains("Attached: [plan.docx](https://contoso.sharepoint.com/"), "{t}");
+    assert!(
+        t.contains("@Bob Kline") && t.contains("🚀") && t.contains("(edited)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Attached: [plan.docx](https://contoso.sharepoint.com/"),
+        "{t}"
+    );
     insta::assert_json_snapshot!("teams_thread", serde_json::to_value(d).unwrap());
 
     // A text body is escaped as text; the title is the channel and the first words.
@@ -121,7 +136,14 @@ async fn a_new_reply_to_an_old_thread_is_found_by_the_next_incremental_run() {
 
     // A reply to the standup thread: its root does not change, so the delta does not list it.
     let root = at(5).timestamp_millis().to_string();
-    graph.post(ENG, ENG_GENERAL, Some(&root), ADA, "<p>Thanks, noted</p>", at(120));
+    graph.post(
+        ENG,
+        ENG_GENERAL,
+        Some(&root),
+        ADA,
+        "<p>Thanks, noted</p>",
+        at(120),
+    );
     // A new thread, which the delta lists.
     graph.post(ENG, ENG_GENERAL, None, BOB, "<p>Lunch?</p>", at(121));
     graph.state.lock().unwrap().log.clear();
@@ -132,13 +154,17 @@ async fn a_new_reply_to_an_old_thread_is_found_by_the_next_incremental_run() {
         sorted(vec![standup.clone(), doc_id(ENG, ENG_GENERAL, at(121))])
     );
     let t = text(&sink, &standup);
-    assert!(t.contains("Standup moved") && t.contains("Thanks, noted"), "{t}");
+    assert!(
+        t.contains("Standup moved") && t.contains("Thanks, noted"),
+        "{t}"
+    );
     assert_eq!(sink.get(&standup).unwrap().updated_at, Some(at(120)));
     // Found by asking the watched threads' replies in JSON batches, not by listing again.
     assert!(graph.requests("BATCH GET /v1.0/teams/") > 0);
     let log = graph.state.lock().unwrap().log.clone();
     assert!(
-        !log.iter().any(|l| l.starts_with("GET") && l.ends_with("/messages")),
+        !log.iter()
+            .any(|l| l.starts_with("GET") && l.ends_with("/messages")),
         "an incremental run listed a channel: {log:#?}"
     );
 
@@ -150,7 +176,9 @@ async fn a_new_reply_to_an_old_thread_is_found_by_the_next_incremental_run() {
     graph.edit(&root, "Standup moved to 9:45", at(130));
     let (sink, _) = run(&c, &store, SyncMode::Incremental).await;
     assert_eq!(sink.ids(), [standup.clone()]);
-    assert!(text(&sink, &standup).contains("9:45") && text(&sink, &standup).contains("Thanks, noted"));
+    assert!(
+        text(&sink, &standup).contains("9:45") && text(&sink, &standup).contains("Thanks, noted")
+    );
 }
 
 #[tokio::test]
@@ -167,7 +195,11 @@ async fn an_expired_delta_link_lists_the_channel_again() {
     // Every thread listed again, each reported unchanged by its version.
     assert!(sink.ids().is_empty(), "{:?}", sink.ids());
     assert_eq!(report.unchanged, 4, "{report:?}");
-    assert!(graph.requests(&format!("GET /v1.0/teams/{ENG}/channels/{ENG_GENERAL}/messages")) > 0);
+    assert!(
+        graph.requests(&format!(
+            "GET /v1.0/teams/{ENG}/channels/{ENG_GENERAL}/messages"
+        )) > 0
+    );
 }
 
 #[tokio::test]
@@ -215,7 +247,8 @@ async fn a_missing_permission_is_named() {
     for f in &report.failures {
         assert_eq!(f.kind, ErrorKind::PermissionDenied);
         assert!(
-            f.message.contains("needs the application permission ChannelMessage.Read.All"),
+            f.message
+                .contains("needs the application permission ChannelMessage.Read.All"),
             "{}",
             f.message
         );
@@ -231,7 +264,11 @@ async fn replies_past_the_inline_ones_are_paged() {
     let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
     let t = text(&sink, &doc_id(ENG, ENG_GENERAL, time(1)));
     assert!(t.contains("when") && t.contains("Friday, 10:00 UTC"), "{t}");
-    assert!(graph.requests(&format!("GET /v1.0/teams/{ENG}/channels/{ENG_GENERAL}/messages/")) > 0);
+    assert!(
+        graph.requests(&format!(
+            "GET /v1.0/teams/{ENG}/channels/{ENG_GENERAL}/messages/"
+        )) > 0
+    );
 }
 
 #[tokio::test]
@@ -242,16 +279,30 @@ async fn named_teams_and_channels_narrow_the_scope() {
         json!({"teams": "engineering, Marketing", "channels": ["#General", "Random"]}),
     );
     assert_eq!(c.partitions(), ["team:engineering", "team:Marketing"]);
-    assert!(c.partition("team:engineering").unwrap().partitions().is_empty());
+    assert!(
+        c.partition("team:engineering")
+            .unwrap()
+            .partitions()
+            .is_empty()
+    );
     let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
     assert_eq!(
         sorted(sink.ids()),
-        sorted(vec![doc_id(ENG, ENG_GENERAL, time(1)), doc_id(ENG, ENG_GENERAL, time(5))])
+        sorted(vec![
+            doc_id(ENG, ENG_GENERAL, time(1)),
+            doc_id(ENG, ENG_GENERAL, time(5))
+        ])
     );
     let messages: Vec<&str> = report.failures.iter().map(|f| f.message.as_str()).collect();
     assert_eq!(messages.len(), 2, "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("team `Marketing`")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("channel `Random`")), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("team `Marketing`")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("channel `Random`")),
+        "{messages:?}"
+    );
     let e = c.check().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(e.to_string().contains("Marketing"), "{e}");

@@ -40,7 +40,11 @@ impl Fixture for TeamsFixture {
         {
             let mut s = malformed.state.lock().unwrap();
             let id = time(10).timestamp_millis().to_string();
-            s.messages.iter_mut().find(|m| m.id == id).unwrap().malformed = true;
+            s.messages
+                .iter_mut()
+                .find(|m| m.id == id)
+                .unwrap()
+                .malformed = true;
         }
         Self {
             server: graph.start().await,

@@ -146,9 +146,11 @@ pub(crate) fn thread_document(
         )]));
     }
     if root.is_deleted() {
-        parts.push(markdown::render(&[Block::paragraph(vec![Inline::emphasis(
-            vec![Inline::text("The first message of this thread was deleted.")],
-        )])]));
+        parts.push(markdown::render(&[Block::paragraph(vec![
+            Inline::emphasis(vec![Inline::text(
+                "The first message of this thread was deleted.",
+            )]),
+        ])]));
     }
     for m in &shown {
         parts.push(message_markdown(m));
@@ -158,7 +160,9 @@ pub(crate) fn thread_document(
     let first_text = plain_snippet(&body_markdown(first), 60);
     let title = match subject {
         Some(s) => s.to_owned(),
-        None if first_text.is_empty() => format!("{}: message from {}", channel.channel_name, first.author()),
+        None if first_text.is_empty() => {
+            format!("{}: message from {}", channel.channel_name, first.author())
+        }
         None => format!("{}: {first_text}", channel.channel_name),
     };
     let id = thread_id(&channel.team_id, &channel.channel_id, &root.id);
@@ -177,7 +181,10 @@ pub(crate) fn thread_document(
         .with_metadata("channel_id", channel.channel_id.clone())
         .with_metadata("channel_type", channel.membership.clone())
         .with_metadata("message_id", root.id.clone())
-        .with_metadata("replies", shown.len().saturating_sub(usize::from(!root.is_deleted())))
+        .with_metadata(
+            "replies",
+            shown.len().saturating_sub(usize::from(!root.is_deleted())),
+        )
         .with_metadata("author", author);
     let latest = std::iter::once(root)
         .chain(replies.iter().copied())
@@ -187,10 +194,7 @@ pub(crate) fn thread_document(
         doc = doc.with_updated_at(t);
     }
     if let Some(t) = root.created_date_time {
-        doc = doc.with_metadata(
-            "created_at",
-            t.to_rfc3339_opts(SecondsFormat::Secs, true),
-        );
+        doc = doc.with_metadata("created_at", t.to_rfc3339_opts(SecondsFormat::Secs, true));
     }
     if let Some(s) = subject {
         doc = doc.with_metadata("subject", s.to_owned());
@@ -405,7 +409,10 @@ mod tests {
 
     #[test]
     fn snippets_stop_at_a_word() {
-        assert_eq!(plain_snippet("**Ship** the `v2` release today", 14), "Ship the v2…");
+        assert_eq!(
+            plain_snippet("**Ship** the `v2` release today", 14),
+            "Ship the v2…"
+        );
         assert_eq!(plain_snippet("", 10), "");
     }
 }

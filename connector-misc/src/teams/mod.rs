@@ -132,7 +132,11 @@ impl TeamsConnector {
         let reader = Reader {
             graph,
             teams: config.teams.iter().map(|t| t.trim().to_owned()).collect(),
-            channels: config.channels.iter().map(|c| c.trim().to_owned()).collect(),
+            channels: config
+                .channels
+                .iter()
+                .map(|c| c.trim().to_owned())
+                .collect(),
             permissions: config.include_permissions,
             lookback: TimeDelta::days(i64::from(config.reply_lookback_days)),
         };
@@ -158,13 +162,21 @@ impl Connector for TeamsConnector {
     }
 
     fn roles(&self) -> Roles<'_> {
-        Roles::of(self).checkpointed().slim().fingerprint_skip().into()
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .fingerprint_skip()
+            .into()
     }
 
     /// `team:{entry}` for each of `teams`, when there is more than one.
     fn partitions(&self) -> Vec<String> {
         if self.reader.teams.len() > 1 {
-            self.reader.teams.iter().map(|t| format!("team:{t}")).collect()
+            self.reader
+                .teams
+                .iter()
+                .map(|t| format!("team:{t}"))
+                .collect()
         } else {
             Vec::new()
         }

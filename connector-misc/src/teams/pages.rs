@@ -8,8 +8,8 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use connector_core::pages::{Outcome, PendingItem, fetch_items};
 use connector_core::{
-    Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument,
-    SyncContext, TimeWindow,
+    Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -18,7 +18,9 @@ use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::{ChannelCursor, ChannelState, Phase, TeamsCheckpoint};
-use super::convert::{ChannelInfo, thread_id, thread_latest, thread_times, thread_version, thread_document};
+use super::convert::{
+    ChannelInfo, thread_document, thread_id, thread_latest, thread_times, thread_version,
+};
 use super::model::{CHANNEL_FIELDS, Channel, ChatMessage, Member, TEAM_FIELDS, Team};
 use crate::graph::{Delta, GraphClient, Page, escape};
 
@@ -185,7 +187,11 @@ impl Reader {
             }
             Err(e) if e.kind().ends_sync() => Err(e),
             Err(e) => {
-                tracing::warn!(connector = SOURCE, path, "members not readable, access narrowed: {e}");
+                tracing::warn!(
+                    connector = SOURCE,
+                    path,
+                    "members not readable, access narrowed: {e}"
+                );
                 Ok((Vec::new(), HashMap::new()))
             }
         }
@@ -195,7 +201,11 @@ impl Reader {
     /// the delta reaches back eight months only).
     fn listing_url(&self, team: &str, channel: &str) -> Result<Url> {
         self.graph.url(
-            &format!("teams/{}/channels/{}/messages", escape(team), escape(channel)),
+            &format!(
+                "teams/{}/channels/{}/messages",
+                escape(team),
+                escape(channel)
+            ),
             &[("$top", PAGE_SIZE), ("$expand", "replies")],
         )
     }
@@ -214,7 +224,11 @@ impl Reader {
                 escape(team),
                 escape(channel)
             ),
-            &[("$top", PAGE_SIZE), ("$expand", "replies"), ("$filter", &filter)],
+            &[
+                ("$top", PAGE_SIZE),
+                ("$expand", "replies"),
+                ("$filter", &filter),
+            ],
         )?;
         let mut url = first.clone();
         let mut restarts = 0;
@@ -288,7 +302,11 @@ impl Reader {
                 }
                 Err(e) if e.kind().ends_sync() => return Err(e),
                 Err(e) => {
-                    tracing::warn!(connector = SOURCE, thread = id.as_str(), "replies not readable: {e}");
+                    tracing::warn!(
+                        connector = SOURCE,
+                        thread = id.as_str(),
+                        "replies not readable: {e}"
+                    );
                     continue;
                 }
             };
@@ -383,7 +401,11 @@ fn pending_thread(info: &Arc<ChannelInfo>, root: ChatMessage) -> PendingItem<Ite
 async fn convert(reader: Reader, item: Item) -> Result<Option<Outcome>> {
     let (info, root, version) = match item {
         Item::Failed(f) => return Ok(Some(f.into())),
-        Item::Thread { info, root, version } => (info, root, version),
+        Item::Thread {
+            info,
+            root,
+            version,
+        } => (info, root, version),
     };
     let mut root = *root;
     let mut replies = std::mem::take(&mut root.replies);
@@ -424,7 +446,11 @@ fn prune(recent: &mut BTreeMap<String, i64>, cutoff: Option<i64>) {
     if recent.len() > MAX_WATCHED {
         let mut by_time: Vec<(i64, String)> = recent.iter().map(|(k, v)| (*v, k.clone())).collect();
         by_time.sort_unstable_by(|a, b| b.cmp(a));
-        let keep: HashSet<String> = by_time.into_iter().take(MAX_WATCHED).map(|(_, k)| k).collect();
+        let keep: HashSet<String> = by_time
+            .into_iter()
+            .take(MAX_WATCHED)
+            .map(|(_, k)| k)
+            .collect();
         recent.retain(|k, _| keep.contains(k));
     }
 }

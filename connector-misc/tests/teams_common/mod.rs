@@ -216,9 +216,11 @@ fn stamp(t: DateTime<Utc>) -> String {
 fn message_json(s: &State, m: &Msg, expand: bool) -> Value {
     let root = m.reply_to.clone().unwrap_or_else(|| m.id.clone());
     let from = match &m.author {
-        Some((id, name)) if m.message_type == "message" => json!({"application": null, "device": null,
+        Some((id, name)) if m.message_type == "message" => {
+            json!({"application": null, "device": null,
             "user": {"@odata.type": "#microsoft.graph.teamworkUserIdentity", "id": id, "displayName": name,
-                     "userIdentityType": "aadUser", "tenantId": TENANT}}),
+                     "userIdentityType": "aadUser", "tenantId": TENANT}})
+        }
         _ => Value::Null,
     };
     let mut v = json!({
@@ -318,7 +320,13 @@ fn paged(items: Vec<Value>, offset: usize, size: usize, next: impl Fn(usize) -> 
 
 impl FakeGraph {
     /// Answers one Graph request (a direct one or a member of a batch).
-    fn answer(&self, method: &str, path: &str, query: &[(String, String)], auth: bool) -> (u16, Value) {
+    fn answer(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        auth: bool,
+    ) -> (u16, Value) {
         let mut s = self.state.lock().unwrap();
         s.log.push(format!("{method} {path}"));
         if !auth {
@@ -335,7 +343,10 @@ impl FakeGraph {
             .unwrap_or(20)
             .min(s.page_size);
         let offset = query_value(query, "$skiptoken")
-            .and_then(|t| t.rsplit_once('o').and_then(|(_, o)| o.parse::<usize>().ok()))
+            .and_then(|t| {
+                t.rsplit_once('o')
+                    .and_then(|(_, o)| o.parse::<usize>().ok())
+            })
             .unwrap_or(0);
         if s.messages_forbidden && segs.len() > 4 && segs[4] == "messages" {
             return graph_error(
@@ -351,7 +362,10 @@ impl FakeGraph {
                     .iter()
                     .map(|(id, name)| json!({"id": id, "displayName": name, "description": format!("{name} team")}))
                     .collect();
-                (200, json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#teams(id,displayName,description)", "value": value}))
+                (
+                    200,
+                    json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#teams(id,displayName,description)", "value": value}),
+                )
             }
             ["teams", team, "channels"] => match s.channels.get(*team) {
                 Some(list) => {
@@ -360,7 +374,10 @@ impl FakeGraph {
                         .map(|(id, name, m)| json!({"id": id, "displayName": name, "description": null,
                             "membershipType": m, "webUrl": format!("https://teams.microsoft.com/l/channel/{id}/{name}?groupId={team}&tenantId={TENANT}")}))
                         .collect();
-                    (200, json!({"@odata.context": "x", "@odata.count": value.len(), "value": value}))
+                    (
+                        200,
+                        json!({"@odata.context": "x", "@odata.count": value.len(), "value": value}),
+                    )
                 }
                 None => graph_error(404, "NotFound", "No team found with Group Id"),
             },
@@ -370,14 +387,19 @@ impl FakeGraph {
                     .get(*of)
                     .map(|list| {
                         list.iter()
-                            .map(|(id, name, email)| json!({"@odata.type": "#microsoft.graph.aadUserConversationMember",
+                            .map(|(id, name, email)| {
+                                json!({"@odata.type": "#microsoft.graph.aadUserConversationMember",
                                 "id": format!("MCMjMiMj{id}"), "roles": [], "displayName": name,
                                 "visibleHistoryStartDateTime": "0001-01-01T00:00:00Z",
-                                "userId": id, "email": email, "tenantId": TENANT}))
+                                "userId": id, "email": email, "tenantId": TENANT})
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
-                (200, json!({"@odata.context": "x", "@odata.count": value.len(), "value": value}))
+                (
+                    200,
+                    json!({"@odata.context": "x", "@odata.count": value.len(), "value": value}),
+                )
             }
             ["teams", team, "channels", channel, "messages"] => {
                 let expand = query_value(query, "$expand").as_deref() == Some("replies");
@@ -388,12 +410,25 @@ impl FakeGraph {
                 let link = format!("{base}/v1.0/teams/{team}/channels/{channel}/messages");
                 let top = size;
                 let exp = if expand { "&$expand=replies" } else { "" };
-                (200, paged(items, offset, size, |o| format!("{link}?$top={top}{exp}&$skiptoken=o{o}")))
+                (
+                    200,
+                    paged(items, offset, size, |o| {
+                        format!("{link}?$top={top}{exp}&$skiptoken=o{o}")
+                    }),
+                )
             }
             ["teams", team, "channels", channel, "messages", "delta"] => {
-                let token = query_value(query, "$deltatoken").or_else(|| query_value(query, "$skiptoken"));
-                if token.as_ref().is_some_and(|t| s.expired.iter().any(|e| t.starts_with(e.as_str()))) {
-                    return graph_error(410, "SyncStateNotFound", "The sync state generation is not found: the delta token has expired.");
+                let token =
+                    query_value(query, "$deltatoken").or_else(|| query_value(query, "$skiptoken"));
+                if token
+                    .as_ref()
+                    .is_some_and(|t| s.expired.iter().any(|e| t.starts_with(e.as_str())))
+                {
+                    return graph_error(
+                        410,
+                        "SyncStateNotFound",
+                        "The sync state generation is not found: the delta token has expired.",
+                    );
                 }
                 // `s{version}`: changes after that version; `f{millis}`: the first round's filter.
                 let key = token
@@ -402,7 +437,10 @@ impl FakeGraph {
                     .unwrap_or_else(|| match query_value(query, "$filter") {
                         Some(f) => {
                             let at = f.trim_start_matches("lastModifiedDateTime gt ");
-                            format!("f{}", DateTime::parse_from_rfc3339(at).unwrap().timestamp_millis())
+                            format!(
+                                "f{}",
+                                DateTime::parse_from_rfc3339(at).unwrap().timestamp_millis()
+                            )
                         }
                         None => "s0".to_owned(),
                     });
@@ -410,30 +448,63 @@ impl FakeGraph {
                     .into_iter()
                     .filter(|m| match key.split_at(1) {
                         ("f", at) => m.modified.timestamp_millis() > at.parse::<i64>().unwrap(),
-                        (_, v) => m.changed > v.parse::<u64>().unwrap() && !(v == "0" && m.deleted.is_some()),
+                        (_, v) => {
+                            m.changed > v.parse::<u64>().unwrap()
+                                && !(v == "0" && m.deleted.is_some())
+                        }
                     })
                     .collect();
-                let items: Vec<Value> = roots.into_iter().map(|m| message_json(&s, m, true)).collect();
+                let items: Vec<Value> = roots
+                    .into_iter()
+                    .map(|m| message_json(&s, m, true))
+                    .collect();
                 let link = format!("{base}/v1.0/teams/{team}/channels/{channel}/messages/delta");
-                let mut body = paged(items, offset, size, |o| format!("{link}?$skiptoken={key}o{o}"));
+                let mut body = paged(items, offset, size, |o| {
+                    format!("{link}?$skiptoken={key}o{o}")
+                });
                 if body.get("@odata.nextLink").is_none() {
                     body["@odata.deltaLink"] = json!(format!("{link}?$deltatoken=s{}", s.version));
                 }
                 (200, body)
             }
             ["teams", _, "channels", channel, "messages", id] => {
-                match s.messages.iter().find(|m| m.channel == *channel && m.id == *id && m.reply_to.is_none()) {
+                match s
+                    .messages
+                    .iter()
+                    .find(|m| m.channel == *channel && m.id == *id && m.reply_to.is_none())
+                {
                     Some(m) => (200, message_json(&s, m, false)),
                     None => graph_error(404, "NotFound", "Resource not found"),
                 }
             }
-            ["teams", team, "channels", channel, "messages", id, "replies"] => {
-                let Some(root) = s.messages.iter().find(|m| m.channel == *channel && m.id == *id && m.reply_to.is_none()) else {
+            [
+                "teams",
+                team,
+                "channels",
+                channel,
+                "messages",
+                id,
+                "replies",
+            ] => {
+                let Some(root) = s
+                    .messages
+                    .iter()
+                    .find(|m| m.channel == *channel && m.id == *id && m.reply_to.is_none())
+                else {
                     return graph_error(404, "NotFound", "Resource not found");
                 };
-                let items: Vec<Value> = replies_of(&s, root).into_iter().map(|m| message_json(&s, m, false)).collect();
-                let link = format!("{base}/v1.0/teams/{team}/channels/{channel}/messages/{id}/replies");
-                (200, paged(items, offset, size.max(1), |o| format!("{link}?$skiptoken=o{o}")))
+                let items: Vec<Value> = replies_of(&s, root)
+                    .into_iter()
+                    .map(|m| message_json(&s, m, false))
+                    .collect();
+                let link =
+                    format!("{base}/v1.0/teams/{team}/channels/{channel}/messages/{id}/replies");
+                (
+                    200,
+                    paged(items, offset, size.max(1), |o| {
+                        format!("{link}?$skiptoken=o{o}")
+                    }),
+                )
             }
             _ => graph_error(400, "BadRequest", &format!("no such route {path}")),
         }
@@ -475,7 +546,8 @@ impl Respond for FakeGraph {
             let body: Value = serde_json::from_slice(&request.body).unwrap();
             let mut responses = Vec::new();
             for r in body["requests"].as_array().unwrap() {
-                let url = url::Url::parse(&format!("{base}/v1.0/{}", r["url"].as_str().unwrap())).unwrap();
+                let url = url::Url::parse(&format!("{base}/v1.0/{}", r["url"].as_str().unwrap()))
+                    .unwrap();
                 let query: Vec<(String, String)> = url
                     .query_pairs()
                     .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -554,8 +626,22 @@ pub fn standard_at(page_size: usize, base: DateTime<Utc>) -> FakeGraph {
             "contentUrl": "https://contoso.sharepoint.com/sites/Engineering/Shared%20Documents/General/plan.docx",
             "content": null, "name": "plan.docx", "thumbnailUrl": null, "teamsAppId": null})];
     });
-    g.post(ENG, ENG_GENERAL, Some(&r1), BOB, "<p>Looks good. One question: <i>when</i>?</p>", t(2));
-    let r1b = g.post(ENG, ENG_GENERAL, Some(&r1), ADA, "<p>Friday</p>", t(3) - chrono::TimeDelta::seconds(30));
+    g.post(
+        ENG,
+        ENG_GENERAL,
+        Some(&r1),
+        BOB,
+        "<p>Looks good. One question: <i>when</i>?</p>",
+        t(2),
+    );
+    let r1b = g.post(
+        ENG,
+        ENG_GENERAL,
+        Some(&r1),
+        ADA,
+        "<p>Friday</p>",
+        t(3) - chrono::TimeDelta::seconds(30),
+    );
     {
         // An edit within the same minute: the reply's times stay inside minute 3.
         let mut s = g.state.lock().unwrap();
@@ -571,14 +657,35 @@ pub fn standard_at(page_size: usize, base: DateTime<Utc>) -> FakeGraph {
     });
     let sys = g.post(ENG, ENG_GENERAL, None, ADA, "<systemEventMessage/>", t(6));
     g.with(&sys, |m| m.message_type = "systemEventMessage".to_owned());
-    let r3 = g.post(ENG, ENG_GENERAL, None, BOB, "<p>oops, wrong channel</p>", t(7));
+    let r3 = g.post(
+        ENG,
+        ENG_GENERAL,
+        None,
+        BOB,
+        "<p>oops, wrong channel</p>",
+        t(7),
+    );
     g.delete(&r3, t(8));
     let r4 = g.post(ENG, ENG_SECRET, None, ADA,
         &format!(r#"<div><p>Mock-up:</p><img src="https://graph.microsoft.com/v1.0/teams/{ENG}/channels/{ENG_SECRET}/messages/{}/hostedContents/aWQ9eF8wLXd1cy1kMTAtMWI4/$value" width="250" height="145"></div>"#, t(9).timestamp_millis()),
         t(9));
     let _ = r4;
-    let r5 = g.post(SALES, SALES_GENERAL, None, CAROL, "<p>Q3 pipeline review</p>", t(10));
-    g.post(SALES, SALES_GENERAL, Some(&r5), CAROL, "<p>Deck uploaded</p>", t(11));
+    let r5 = g.post(
+        SALES,
+        SALES_GENERAL,
+        None,
+        CAROL,
+        "<p>Q3 pipeline review</p>",
+        t(10),
+    );
+    g.post(
+        SALES,
+        SALES_GENERAL,
+        Some(&r5),
+        CAROL,
+        "<p>Deck uploaded</p>",
+        t(11),
+    );
     g
 }
 
