@@ -175,7 +175,7 @@ async fn a_new_reply_to_an_old_thread_is_found_by_the_next_incremental_run() {
     // An edited root is listed by the delta.
     graph.edit(&root, "Standup moved to 9:45", at(130));
     let (sink, _) = run(&c, &store, SyncMode::Incremental).await;
-    assert_eq!(sink.ids(), [standup.clone()]);
+    assert_eq!(sink.ids(), std::slice::from_ref(&standup));
     assert!(
         text(&sink, &standup).contains("9:45") && text(&sink, &standup).contains("Thanks, noted")
     );

@@ -274,7 +274,7 @@ fn replies_of<'a>(s: &'a State, root: &Msg) -> Vec<&'a Msg> {
         .iter()
         .filter(|m| m.channel == root.channel && m.reply_to.as_deref() == Some(root.id.as_str()))
         .collect();
-    r.sort_by(|a, b| b.created.cmp(&a.created));
+    r.sort_by_key(|m| std::cmp::Reverse(m.created));
     r
 }
 
@@ -284,7 +284,7 @@ fn roots_of<'a>(s: &'a State, channel: &str) -> Vec<&'a Msg> {
         .iter()
         .filter(|m| m.channel == channel && m.reply_to.is_none())
         .collect();
-    r.sort_by(|a, b| b.created.cmp(&a.created));
+    r.sort_by_key(|m| std::cmp::Reverse(m.created));
     r
 }
 
