@@ -233,7 +233,7 @@ mod tests {
     fn problems_name_their_fields() {
         let config: TeamsConfig = serde_json::from_value(serde_json::json!({
             "credentials": {"tenant_id": "", "client_id": "c", "client_secret": "s3cret"},
-            "teams": ["Engineering", " "],
+            "teams": ["Engineering", "#"],
             "channels": ["#"],
             "reply_lookback_days": 400,
         }))

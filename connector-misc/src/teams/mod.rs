@@ -71,8 +71,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::TimeDelta;
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, ErrorKind, Result,
-    Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
+    SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 
@@ -115,7 +115,8 @@ impl TeamsConnector {
     /// A connector for `config`.
     ///
     /// # Errors
-    /// [`ErrorKind::Config`] listing every problem of `config`.
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of
+    /// `config`.
     pub fn new(config: TeamsConfig) -> Result<Self> {
         let problems = connector_core::ConnectorConfig::validate(&config);
         if !problems.is_empty() {
@@ -220,17 +221,7 @@ impl Connector for TeamsConnector {
                 ),
                 &[("$top", "1")],
             )?;
-            self.reader
-                .graph
-                .page::<serde_json::Value>(&url)
-                .await
-                .map_err(|e| {
-                    if e.kind() == ErrorKind::PermissionDenied {
-                        e
-                    } else {
-                        e.with_connector(SOURCE)
-                    }
-                })?;
+            self.reader.graph.page::<serde_json::Value>(&url).await?;
         }
         Ok(())
     }

@@ -602,6 +602,8 @@ pub(super) fn checkpointed(
                             }
                             pending.push(pending_thread(&info, root));
                         }
+                        // Bounded as the listing goes, not only at the channel's end.
+                        prune(&mut recent, cutoff);
                         let last = page.next_link.is_none();
                         if last && phase == Phase::Changes {
                             // New replies to threads the delta did not list (a reply moves
