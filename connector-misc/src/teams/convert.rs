@@ -315,7 +315,12 @@ pub(crate) fn rewrite_teams_tags(html: &str) -> String {
             .to_ascii_lowercase();
         match name.as_str() {
             "at" => out.push('@'),
-            "/at" | "attachment" | "/attachment" | "/emoji" | "systemeventmessage" => {}
+            "/at" | "attachment" | "/attachment" | "/emoji" | "systemeventmessage" | "span"
+            | "/span" => {}
+            // Teams wraps every body in `div`s, which the converter renders as it renders
+            // paragraphs; as paragraphs, the usual body takes core's fast path.
+            "div" => out.push_str("<p>"),
+            "/div" => out.push_str("</p>"),
             "emoji" => out.push_str(&attribute(tag, "alt").unwrap_or_default()),
             "img" => {
                 let src = attribute(tag, "src").unwrap_or_default();
