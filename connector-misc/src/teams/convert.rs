@@ -287,7 +287,9 @@ pub(crate) fn body_markdown(m: &ChatMessage) -> String {
         .as_deref()
         .is_some_and(|t| t.eq_ignore_ascii_case("html"));
     if html {
-        connector_core::text::html_to_markdown(&rewrite_teams_tags(content))
+        let html = rewrite_teams_tags(content);
+        let html = divs_as_paragraphs(&html).unwrap_or(html);
+        connector_core::text::html_to_markdown(&html)
             .trim()
             .to_owned()
     } else {
@@ -317,10 +319,7 @@ pub(crate) fn rewrite_teams_tags(html: &str) -> String {
             "at" => out.push('@'),
             "/at" | "attachment" | "/attachment" | "/emoji" | "systemeventmessage" | "span"
             | "/span" => {}
-            // Teams wraps every body in `div`s, which the converter renders as it renders
-            // paragraphs; as paragraphs, the usual body takes core's fast path.
-            "div" => out.push_str("<p>"),
-            "/div" => out.push_str("</p>"),
+
             "emoji" => out.push_str(&attribute(tag, "alt").unwrap_or_default()),
             "img" => {
                 let src = attribute(tag, "src").unwrap_or_default();
@@ -338,6 +337,90 @@ pub(crate) fn rewrite_teams_tags(html: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// `html` with each run of inline content between `div` boundaries as a paragraph (what the
+/// converter makes of `div`s, in the shape its fast path takes); `None` for a body with any
+/// tag but `div`, `p`, `br`, `b`, `strong`, `i`, `em` and `a`, or a paragraph in a paragraph.
+fn divs_as_paragraphs(html: &str) -> Option<String> {
+    const SIMPLE: [&str; 8] = ["div", "p", "br", "b", "strong", "i", "em", "a"];
+    let mut out = String::with_capacity(html.len() + 16);
+    let mut rest = html;
+    // A paragraph this function opened; inside a paragraph of the body's own.
+    let (mut auto, mut real) = (false, false);
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('<') {
+            let end = rest.find('>')?;
+            let tag = &rest[..=end];
+            let closing = after.starts_with('/');
+            let name = after
+                .trim_start_matches('/')
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if !SIMPLE.contains(&name.as_str()) {
+                return None;
+            }
+            match (name.as_str(), closing) {
+                ("div", _) => {
+                    if auto {
+                        close(&mut out);
+                        auto = false;
+                    }
+                }
+                ("p", false) => {
+                    if real {
+                        return None;
+                    }
+                    if auto {
+                        close(&mut out);
+                        auto = false;
+                    }
+                    real = true;
+                    out.push_str(tag);
+                }
+                ("p", true) => {
+                    real = false;
+                    out.push_str(tag);
+                }
+                _ => {
+                    if !real && !auto {
+                        out.push_str("<p>");
+                        auto = true;
+                    }
+                    out.push_str(tag);
+                }
+            }
+            rest = &rest[end + 1..];
+        } else {
+            let end = rest.find('<').unwrap_or(rest.len());
+            let text = &rest[..end];
+            if !real && !auto && !text.trim().is_empty() {
+                out.push_str("<p>");
+                auto = true;
+                out.push_str(text.trim_start_matches(|c: char| c.is_ascii_whitespace()));
+            } else if real || auto {
+                // Whitespace between blocks leaves no trace in the converter's output either.
+                out.push_str(text);
+            }
+            rest = &rest[end..];
+        }
+    }
+    if auto {
+        close(&mut out);
+    }
+    Some(out)
+}
+
+/// Ends a paragraph [`divs_as_paragraphs`] opened, without the whitespace the converter
+/// would drop at a block's end.
+fn close(out: &mut String) {
+    let kept = out
+        .trim_end_matches(|c: char| c.is_ascii_whitespace())
+        .len();
+    out.truncate(kept);
+    out.push_str("</p>");
 }
 
 /// The value of attribute `name` of a start tag, as written (entities left for the HTML
@@ -410,6 +493,26 @@ mod tests {
             r#"<p>Hi @Jane Smith 😀</p><a href="https://graph.microsoft.com/v1.0/teams/t/channels/c/messages/1/hostedContents/aWQ=/$value">image</a>🙂"#
         );
         assert_eq!(rewrite_teams_tags("a < b"), "a < b");
+    }
+
+    #[test]
+    fn divs_as_paragraphs_give_the_converters_markdown() {
+        for html in [
+            "<div><p>Status <b>x</b> and <a href=\"https://a/b\">spec</a>.</p></div>",
+            "<div><div>Line one</div><div>Line <i>two</i></div></div>",
+            "<div>a<br>b</div><div>&nbsp;</div><div>c</div>",
+            "<div>lead <p>para</p> tail</div>",
+            "plain <b>bold</b>",
+        ] {
+            let flat = divs_as_paragraphs(html).unwrap();
+            assert_eq!(
+                connector_core::text::html_to_markdown(&flat),
+                connector_core::text::html_to_markdown(html),
+                "{html} as {flat}"
+            );
+        }
+        assert!(divs_as_paragraphs("<div><ul><li>a</li></ul></div>").is_none());
+        assert!(divs_as_paragraphs("<p>a<p>b</p></p>").is_none());
     }
 
     #[test]
