@@ -39,6 +39,8 @@ pub mod seafile;
 pub mod sharepoint;
 #[cfg(feature = "slack")]
 pub mod slack;
+#[cfg(feature = "teams")]
+pub mod teams;
 // Each file source uses a part of it (the walk order is `local`'s and `webdav`'s).
 #[cfg(any(
     feature = "local",
@@ -90,6 +92,7 @@ pub mod webdav;
         feature = "postgresql",
         feature = "mysql",
         feature = "outlook",
+        feature = "teams",
     )),
     allow(unused_variables)
 )]
@@ -199,5 +202,11 @@ pub fn register(registry: &mut connector_core::Registry) {
         outlook::SOURCE,
         "mail of Exchange Online mailboxes (Microsoft Graph)",
         |cfg| Ok(Box::new(outlook::OutlookConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "teams")]
+    registry.register::<teams::TeamsConfig, _>(
+        teams::SOURCE,
+        "threads of Microsoft Teams channels (Microsoft Graph)",
+        |cfg| Ok(Box::new(teams::TeamsConnector::new(cfg)?)),
     );
 }

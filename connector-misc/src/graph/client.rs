@@ -206,6 +206,8 @@ fn config_error(field: &str, message: &str) -> Error {
 #[derive(Clone)]
 pub struct GraphClient {
     pub(super) source: &'static str,
+    /// The application permissions a 403 names.
+    permission_hint: &'static str,
     http: HttpClient,
     token: Arc<OAuthToken>,
     root: Url,
@@ -263,6 +265,7 @@ impl GraphClient {
         );
         Ok(Self {
             source,
+            permission_hint,
             http,
             token: Arc::new(token),
             root: app.api_root()?,
@@ -502,8 +505,20 @@ impl GraphClient {
         };
         let mut shown = url.clone();
         shown.set_query(None);
-        Error::new(kind, format!("Graph answered {status} for {shown}: {said}"))
-            .with_connector(self.source)
+        // A delta query's 403 names the permission as every other request's does (`classify`).
+        let hint = if kind == ErrorKind::PermissionDenied {
+            format!(
+                "; the app registration needs the application permission {} with admin consent",
+                self.permission_hint
+            )
+        } else {
+            String::new()
+        };
+        Error::new(
+            kind,
+            format!("Graph answered {status} for {shown}: {said}{hint}"),
+        )
+        .with_connector(self.source)
     }
 }
 

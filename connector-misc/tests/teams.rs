@@ -1,0 +1,325 @@
+//! The Teams connector against a fake Microsoft Graph in Graph's wire format
+//! (`teams_common`): threads as Markdown documents, channel membership as access, delta links
+//! carried between runs, new replies to old threads, `410 Gone`, throttling, credentials and
+//! permissions.
+#![cfg(feature = "teams")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod teams_common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use connector_core::sink::MemorySink;
+use connector_core::state::MemoryStateStore;
+use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::{Connector, ErrorKind};
+use serde_json::json;
+use teams_common::{
+    ADA, BOB, ENG, ENG_GENERAL, ENG_SECRET, SALES, SALES_GENERAL, build, doc_id, standard,
+    standard_at, time,
+};
+
+async fn run(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    mode: SyncMode,
+) -> (MemorySink, SyncReport) {
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .run(mode)
+        .await
+        .expect("the sync runs");
+    (sink, report)
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+fn text(sink: &MemorySink, id: &str) -> String {
+    sink.get(id)
+        .unwrap_or_else(|| panic!("no document {id}"))
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn threads_become_markdown_documents_with_their_channels_access() {
+    let server = standard(2).start().await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let release = doc_id(ENG, ENG_GENERAL, time(1));
+    let standup = doc_id(ENG, ENG_GENERAL, time(5));
+    let mockup = doc_id(ENG, ENG_SECRET, time(9));
+    let q3 = doc_id(SALES, SALES_GENERAL, time(10));
+    // The system event (6) and the deleted root (7) are no documents.
+    assert_eq!(
+        sorted(sink.ids()),
+        sorted(vec![
+            release.clone(),
+            standup.clone(),
+            mockup.clone(),
+            q3.clone()
+        ])
+    );
+
+    let d = sink.get(&release).unwrap();
+    assert_eq!(d.title, "Release plan");
+    assert_eq!(
+        d.parent_id.as_deref(),
+        Some(format!("{ENG}__{ENG_GENERAL}").as_str())
+    );
+    assert_eq!(d.updated_at, Some(time(3)));
+    assert_eq!(d.owners, ["ada@contoso.com"]);
+    assert!(
+        d.link
+            .as_ref()
+            .unwrap()
+            .as_str()
+            .starts_with("https://teams.microsoft.com/l/message/")
+    );
+    let access = d.access.as_ref().unwrap();
+    assert_eq!(access.emails, ["ada@contoso.com", "bob@contoso.com"]);
+    assert_eq!(access.groups, [format!("aad-group:{ENG}")]);
+    assert_eq!(d.metadata["replies"], json!(2));
+    assert_eq!(d.metadata["mentions"], json!(["Bob Kline"]));
+    let t = text(&sink, &release);
+    // Root first, then the replies oldest first, the edited one marked.
+    let (a, b, c2) = (
+        t.find("the **v2** plan").unwrap(),
+        t.find("when").unwrap(),
+        t.find("Friday, 10:00 UTC").unwrap(),
+    );
+    assert!(a < b && b < c2, "{t}");
+    assert!(
+        t.contains("@Bob Kline") && t.contains("🚀") && t.contains("(edited)"),
+        "{t}"
+    );
+    assert!(
+        t.contains("Attached: [plan.docx](https://contoso.sharepoint.com/"),
+        "{t}"
+    );
+    insta::assert_json_snapshot!("teams_thread", serde_json::to_value(d).unwrap());
+
+    // A text body is escaped as text; the title is the channel and the first words.
+    let s = sink.get(&standup).unwrap();
+    assert_eq!(s.title, "General: Standup moved to 9:30 tomorrow");
+    assert!(text(&sink, &standup).contains("9:30 \\*tomorrow\\*"));
+    // A private channel is read by its own members only; its image Teams holds is a link.
+    let m = sink.get(&mockup).unwrap();
+    assert_eq!(m.access.as_ref().unwrap().emails, ["ada@contoso.com"]);
+    assert!(m.access.as_ref().unwrap().groups.is_empty());
+    assert!(text(&sink, &mockup).contains("[image](https://graph.microsoft.com/v1.0/teams/"));
+    assert_eq!(sink.get(&q3).unwrap().owners, ["carol@contoso.com"]);
+    assert_eq!(sink.get(&q3).unwrap().metadata["team"], json!("Sales"));
+}
+
+#[tokio::test]
+async fn a_new_reply_to_an_old_thread_is_found_by_the_next_incremental_run() {
+    // Three days ago: inside the look-back of 14 days.
+    let base: DateTime<Utc> = (Utc::now() - TimeDelta::days(3)).trunc_subsecs(0);
+    let at = |n: i64| base + TimeDelta::minutes(n);
+    let graph = standard_at(2, base);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (first, _) = run(&c, &store, SyncMode::Full).await;
+    let standup = doc_id(ENG, ENG_GENERAL, at(5));
+    assert!(!text(&first, &standup).contains("Thanks"));
+
+    // A reply to the standup thread: its root does not change, so the delta does not list it.
+    let root = at(5).timestamp_millis().to_string();
+    graph.post(
+        ENG,
+        ENG_GENERAL,
+        Some(&root),
+        ADA,
+        "<p>Thanks, noted</p>",
+        at(120),
+    );
+    // A new thread, which the delta lists.
+    graph.post(ENG, ENG_GENERAL, None, BOB, "<p>Lunch?</p>", at(121));
+    graph.state.lock().unwrap().log.clear();
+    let (sink, report) = run(&c, &store, SyncMode::Incremental).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(
+        sorted(sink.ids()),
+        sorted(vec![standup.clone(), doc_id(ENG, ENG_GENERAL, at(121))])
+    );
+    let t = text(&sink, &standup);
+    assert!(
+        t.contains("Standup moved") && t.contains("Thanks, noted"),
+        "{t}"
+    );
+    assert_eq!(sink.get(&standup).unwrap().updated_at, Some(at(120)));
+    // Found by asking the watched threads' replies in JSON batches, not by listing again.
+    assert!(graph.requests("BATCH GET /v1.0/teams/") > 0);
+    let log = graph.state.lock().unwrap().log.clone();
+    assert!(
+        !log.iter()
+            .any(|l| l.starts_with("GET") && l.ends_with("/messages")),
+        "an incremental run listed a channel: {log:#?}"
+    );
+
+    // Nothing new: nothing delivered.
+    let (sink, report) = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(report.delivered, 0);
+    // An edited root is listed by the delta.
+    graph.edit(&root, "Standup moved to 9:45", at(130));
+    let (sink, _) = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), std::slice::from_ref(&standup));
+    assert!(
+        text(&sink, &standup).contains("9:45") && text(&sink, &standup).contains("Thanks, noted")
+    );
+}
+
+#[tokio::test]
+async fn an_expired_delta_link_lists_the_channel_again() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (first, _) = run(&c, &store, SyncMode::Full).await;
+    assert_eq!(first.ids().len(), 4);
+    graph.state.lock().unwrap().expired.push("s".to_owned());
+    let (sink, report) = run(&c, &store, SyncMode::Incremental).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // Every thread listed again, each reported unchanged by its version.
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(report.unchanged, 4, "{report:?}");
+    assert!(
+        graph.requests(&format!(
+            "GET /v1.0/teams/{ENG}/channels/{ENG_GENERAL}/messages"
+        )) > 0
+    );
+}
+
+#[tokio::test]
+async fn throttled_requests_are_sent_again_after_retry_after() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    graph.state.lock().unwrap().throttle = 2;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids().len(), 4);
+    assert!(report.failures.is_empty());
+    assert_eq!(graph.requests("THROTTLED"), 2);
+    assert!(report.retries >= 2, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_secret_fails_fast_naming_the_secret() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"credentials": {"tenant_id": teams_common::TENANT, "client_id": "app-id", "client_secret": "wrong"}}),
+    );
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    assert!(e.to_string().contains("credentials.client_secret"), "{e}");
+    assert_eq!(graph.requests("GET /v1.0/"), 0);
+}
+
+#[tokio::test]
+async fn a_missing_permission_is_named() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    graph.state.lock().unwrap().messages_forbidden = true;
+    let c = build(&server.uri(), json!({}));
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert!(e.to_string().contains("ChannelMessage.Read.All"), "{e}");
+    // A sync: each channel is a failure naming the permission (a shared channel of another
+    // tenant answers 403 alone), and nothing is delivered.
+    graph.state.lock().unwrap().log.clear();
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(sink.ids().is_empty());
+    assert_eq!(report.failures.len(), 3, "{:?}", report.failures);
+    for f in &report.failures {
+        assert_eq!(f.kind, ErrorKind::PermissionDenied);
+        assert!(
+            f.message
+                .contains("needs the application permission ChannelMessage.Read.All"),
+            "{}",
+            f.message
+        );
+    }
+}
+
+#[tokio::test]
+async fn replies_past_the_inline_ones_are_paged() {
+    let graph = standard(2);
+    graph.state.lock().unwrap().reply_cap = 1;
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let t = text(&sink, &doc_id(ENG, ENG_GENERAL, time(1)));
+    assert!(t.contains("when") && t.contains("Friday, 10:00 UTC"), "{t}");
+    assert!(
+        graph.requests(&format!(
+            "GET /v1.0/teams/{ENG}/channels/{ENG_GENERAL}/messages/"
+        )) > 0
+    );
+}
+
+#[tokio::test]
+async fn named_teams_and_channels_narrow_the_scope() {
+    let server = standard(10).start().await;
+    let c = build(
+        &server.uri(),
+        json!({"teams": "engineering, Marketing", "channels": ["#General", "Random"]}),
+    );
+    assert_eq!(c.partitions(), ["team:engineering", "team:Marketing"]);
+    assert!(
+        c.partition("team:engineering")
+            .unwrap()
+            .partitions()
+            .is_empty()
+    );
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        sorted(vec![
+            doc_id(ENG, ENG_GENERAL, time(1)),
+            doc_id(ENG, ENG_GENERAL, time(5))
+        ])
+    );
+    let messages: Vec<&str> = report.failures.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("team `Marketing`")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("channel `Random`")),
+        "{messages:?}"
+    );
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert!(e.to_string().contains("Marketing"), "{e}");
+}
+
+#[tokio::test]
+async fn without_permissions_no_member_is_asked() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"include_permissions": false}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(sink.documents().iter().all(|d| d.access.is_none()));
+    let log = graph.state.lock().unwrap().log.clone();
+    assert!(!log.iter().any(|l| l.ends_with("/members")), "{log:#?}");
+    // The author's name stands for the owner when no member list gives an address.
+    assert_eq!(
+        sink.get(&doc_id(ENG, ENG_GENERAL, time(5))).unwrap().owners,
+        ["Bob Kline"]
+    );
+}
