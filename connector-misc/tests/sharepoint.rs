@@ -411,3 +411,65 @@ async fn ragflows_config_is_accepted_as_it_is() {
     assert_eq!(c.source(), "sharepoint");
     assert!(c.partitions().is_empty());
 }
+
+#[tokio::test]
+async fn a_page_gets_the_permissions_of_its_own_file_never_the_sites_wider_ones() {
+    let graph = standard(10);
+    {
+        let mut s = graph.state.lock().unwrap();
+        // The Documents library is open to the whole tenant; the pages are not.
+        s.drives.get_mut("b!eng-docs").unwrap().root_permissions.push(json!({"id": "e", "roles": ["read"],
+            "grantedToV2": {"siteUser": {"displayName": "Everyone except external users",
+                "loginName": "c:0-.f|rolemanager|spo-grid-all-users/72f988bf-86f1-41af-91ab-2d7cd011db47"}}}));
+        // HR's Site Pages library cannot be found.
+        s.sites.iter_mut().find(|x| x.id == HR).unwrap().pages_drive = String::new();
+    }
+    // A draft page shared with Ada alone (inheritance broken).
+    graph.restrict(
+        "b!eng-pages",
+        "p-onboard",
+        vec![json!({"id": "d", "roles": ["write"], "grantedToV2": {"user": {"email": "ada@contoso.com"}}})],
+    );
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"site_url": [ENG_URL, HR_URL]}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let file = sink.get("sharepoint:b!eng-docs:E2").unwrap();
+    assert!(
+        file.access
+            .as_ref()
+            .unwrap()
+            .groups
+            .contains(&"tenant:contoso.onmicrosoft.com".to_owned())
+    );
+    let home = sink.get(&page_id(ENG, "p-home")).unwrap().access.unwrap();
+    assert_eq!(
+        home.groups,
+        [format!("sp-group:{ENG_COLLECTION}:Engineering Members")]
+    );
+    assert!(home.emails.is_empty());
+    let draft = sink
+        .get(&page_id(ENG, "p-onboard"))
+        .unwrap()
+        .access
+        .unwrap();
+    assert_eq!(draft.emails, ["ada@contoso.com"]);
+    assert!(draft.groups.is_empty() && !draft.public, "{draft:?}");
+    // No library to read the page's permissions from: nobody (fail closed).
+    let hr = sink.get(&page_id(HR, "p-hr")).unwrap().access.unwrap();
+    assert!(
+        hr.emails.is_empty() && hr.groups.is_empty() && !hr.public,
+        "{hr:?}"
+    );
+    // A refetch reads the page's own permissions too.
+    let refetched: Vec<_> = c
+        .as_refetch()
+        .unwrap()
+        .fetch(vec![page_id(ENG, "p-onboard")], SyncContext::new())
+        .collect()
+        .await;
+    let batch = refetched.into_iter().next().unwrap().unwrap();
+    assert_eq!(
+        batch.documents[0].access.as_ref().unwrap().emails,
+        ["ada@contoso.com"]
+    );
+}

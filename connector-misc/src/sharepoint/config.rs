@@ -85,7 +85,8 @@ pub struct SharepointConfig {
     #[serde(default)]
     pub allow_images: bool,
     /// Set each document's `access` from the file's permissions (default true; one JSON
-    /// batch per 20 files of a page); pages get their site's. False leaves `access` unset.
+    /// batch per 20 files of a page); a page's from its own file in the Site Pages library.
+    /// False leaves `access` unset.
     #[serde(default = "yes")]
     pub include_permissions: bool,
     /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.

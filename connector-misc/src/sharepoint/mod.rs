@@ -30,9 +30,11 @@
 //!   Entra groups `aad-group:{id}`, SharePoint groups `sp-group:{site collection id}:{name}`,
 //!   organisation links and "Everyone except external users" `tenant:{tenant}`, anonymous
 //!   links public), read in JSON batches; a file whose permissions cannot be read is
-//!   readable by nobody until a later run reads them (fail closed). Pages get the permissions
-//!   of their site (the root of its default library, which they inherit by default; a page
-//!   with permissions of its own is not seen). A folder shared or unshared has its files'
+//!   readable by nobody until a later run reads them (fail closed). A page gets the
+//!   permissions of its own file in the site's Site Pages library (`GET sites/{id}/lists`, the
+//!   `webPageLibrary` list's drive, then `root:/{page}:/permissions` in JSON batches), so a
+//!   page shared with fewer people than the site is read by those alone; a site whose Site
+//!   Pages library cannot be read has its pages readable by nobody. A folder shared or unshared has its files'
 //!   permissions read again; Graph reports every sharing change only to an app holding
 //!   `Sites.FullControl.All`, and with `Sites.Read.All` leaves out changes it judges
 //!   irrelevant to the caller, which then reach the documents when the file changes.

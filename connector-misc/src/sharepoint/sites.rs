@@ -191,3 +191,70 @@ pub(crate) async fn libraries(graph: &GraphClient, sites: &[Site]) -> Result<Tar
     }
     Ok((targets, failures))
 }
+
+/// A list as `GET sites/{id}/lists` shows it.
+#[derive(Debug, Deserialize)]
+struct List {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    list: Option<ListInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListInfo {
+    #[serde(default)]
+    template: Option<String>,
+}
+
+/// The Site Pages library of `site` as a drive (its list by template `webPageLibrary`, else
+/// by its folder `SitePages`; `GET sites/{id}/lists/{list}/drive`), whose files' permissions
+/// are the pages'; `None` when the site has none.
+///
+/// # Errors
+/// As [`GraphClient::all`] and [`GraphClient::get_opt`].
+pub(crate) async fn pages_library(graph: &GraphClient, site: &Site) -> Result<Option<DriveTarget>> {
+    let url = graph.url(
+        &format!("sites/{}/lists", site_segment(&site.id)),
+        &[("$select", "id,name,list")],
+    )?;
+    let lists = graph.all::<List>(&url).await?;
+    let found = lists
+        .iter()
+        .find(|l| {
+            l.list
+                .as_ref()
+                .and_then(|i| i.template.as_deref())
+                .is_some_and(|t| t.eq_ignore_ascii_case("webPageLibrary"))
+        })
+        .or_else(|| {
+            lists.iter().find(|l| {
+                l.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("SitePages"))
+            })
+        });
+    let Some(list) = found else {
+        return Ok(None);
+    };
+    let url = graph.url(
+        &format!(
+            "sites/{}/lists/{}/drive",
+            site_segment(&site.id),
+            escape(&list.id)
+        ),
+        &[("$select", "id,sharePointIds")],
+    )?;
+    Ok(graph
+        .get_opt::<Drive>(&url)
+        .await?
+        .map(|drive| DriveTarget {
+            owner: None,
+            site: drive
+                .sharepoint_ids
+                .and_then(|s| s.site_id)
+                .unwrap_or_else(|| site.collection().to_owned()),
+            drive: drive.id,
+        }))
+}
