@@ -473,3 +473,36 @@ async fn a_page_gets_the_permissions_of_its_own_file_never_the_sites_wider_ones(
         ["ada@contoso.com"]
     );
 }
+
+#[tokio::test]
+async fn system_libraries_are_not_read() {
+    let graph = standard(10);
+    {
+        let mut s = graph.state.lock().unwrap();
+        s.sites
+            .iter_mut()
+            .find(|x| x.id == ENG)
+            .unwrap()
+            .drives
+            .push("b!eng-hold".into());
+    }
+    // A copy the Preservation Hold Library keeps of a deleted document.
+    graph.put(
+        "b!eng-hold",
+        "K1",
+        "deleted-plan_1.txt",
+        "root",
+        "kept for retention",
+        2,
+    );
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(
+        sink.get("sharepoint:b!eng-hold:K1").is_none(),
+        "{:?}",
+        sink.ids()
+    );
+    assert!(sink.get("sharepoint:b!eng-docs:E1").is_some());
+    assert_eq!(graph.requests("GET /v1.0/drives/b!eng-hold/root/delta"), 0);
+}

@@ -11,7 +11,9 @@
 //!   be read is a failure naming it (`sharepoint:site:{url}`), the others are read. Each site
 //!   is a **partition** (`site:{url}`) when several are named, and every site of the tenant is
 //!   one through [`Connector::discover_partitions`].
-//! - **Document libraries**: `GET sites/{id}/drives`, each read by the drive walk OneDrive
+//! - **Document libraries**: `GET sites/{id}/drives` but the system ones (Site Pages, read
+//!   as pages; the Preservation Hold Library, whose copies of deleted documents would come
+//!   back; the Style Library; Form Templates), each read by the drive walk OneDrive
 //!   uses ([`crate::graph`]): a delta round per library whose `@odata.deltaLink` is the
 //!   checkpoint and the next incremental run's start; `410 Gone` lists it again (unchanged
 //!   files cost no download); downloads through the content redirect, without the token,

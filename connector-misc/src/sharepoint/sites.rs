@@ -17,6 +17,41 @@ const SITE_FIELDS: &str = "id,name,displayName,webUrl";
 /// The fields of a drive a sync reads.
 const DRIVE_FIELDS: &str = "id,name,driveType,owner,webUrl,sharePointIds";
 
+/// Libraries that hold no documents of the site's own, by their folder (the last segment of
+/// their URL, which does not change with the site's language): the Site Pages library (pages
+/// are read as pages, not as `.aspx` files), the Preservation Hold Library (copies of what
+/// people edited or deleted, kept for retention: reading it brings deleted documents back),
+/// the Style Library (branding) and Form Templates (InfoPath).
+const SYSTEM_LIBRARIES: [&str; 4] = [
+    "SitePages",
+    "PreservationHoldLibrary",
+    "Style Library",
+    "FormServerTemplates",
+];
+
+/// Whether `drive` is one of the [`SYSTEM_LIBRARIES`].
+fn system_library(drive: &Drive) -> bool {
+    drive
+        .web_url
+        .as_ref()
+        .and_then(|u| {
+            u.path_segments()?
+                .rev()
+                .find(|s| !s.is_empty())
+                .map(str::to_owned)
+        })
+        .map(|last| {
+            percent_encoding::percent_decode_str(&last)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .is_some_and(|last| {
+            SYSTEM_LIBRARIES
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(&last))
+        })
+}
+
 /// A site as `GET sites/{host}:/{path}` or `sites/getAllSites` shows it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -165,7 +200,9 @@ pub(crate) async fn libraries(graph: &GraphClient, sites: &[Site]) -> Result<Tar
         match graph.all::<Drive>(&url).await {
             Ok(drives) => {
                 for drive in drives {
-                    if targets.iter().any(|t: &DriveTarget| t.drive == drive.id) {
+                    if system_library(&drive)
+                        || targets.iter().any(|t: &DriveTarget| t.drive == drive.id)
+                    {
                         continue;
                     }
                     targets.push(DriveTarget {
