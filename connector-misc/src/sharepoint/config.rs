@@ -89,6 +89,12 @@ pub struct SharepointConfig {
     /// False leaves `access` unset.
     #[serde(default = "yes")]
     pub include_permissions: bool,
+    /// Make a file shared by an anonymous ("anyone with the link") link readable by everyone
+    /// the host serves (`access.public`; default false: such a link adds nobody, and the file
+    /// is read by those its other permissions name). An anonymous link is a capability held
+    /// by whoever received it, not a grant to every user of the host.
+    #[serde(default)]
+    pub anonymous_links_public: bool,
     /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.
     #[serde(default = "default_max_file_size")]
     #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
@@ -139,6 +145,7 @@ impl SharepointConfig {
             include_site_pages: true,
             allow_images: false,
             include_permissions: true,
+            anonymous_links_public: false,
             max_file_size: default_max_file_size(),
             authority_host: None,
             graph_url: None,
@@ -203,6 +210,7 @@ impl fmt::Debug for SharepointConfig {
             .field("include_site_pages", &self.include_site_pages)
             .field("allow_images", &self.allow_images)
             .field("include_permissions", &self.include_permissions)
+            .field("anonymous_links_public", &self.anonymous_links_public)
             .field("max_file_size", &self.max_file_size)
             .field("graph_url", &self.graph_url.as_ref().map(Url::as_str))
             .field("allowed_hosts", &self.allowed_hosts)

@@ -31,7 +31,7 @@
 //! - **Access** (unless `include_permissions: false`): a file's permissions (users by e-mail,
 //!   Entra groups `aad-group:{id}`, SharePoint groups `sp-group:{site collection id}:{name}`,
 //!   organisation links and "Everyone except external users" `tenant:{tenant}`, anonymous
-//!   links public), read in JSON batches; a file whose permissions cannot be read is
+//!   links public only with `anonymous_links_public`), read in JSON batches; a file whose permissions cannot be read is
 //!   readable by nobody until a later run reads them (fail closed). A page gets the
 //!   permissions of its own file in the site's Site Pages library (`GET sites/{id}/lists`, the
 //!   `webPageLibrary` list's drive, then `root:/{page}:/permissions` in JSON batches), so a
@@ -126,6 +126,7 @@ impl SharepointConnector {
             max: config.max_file_size.get(),
             allow_images: config.allow_images,
             permissions: config.include_permissions,
+            anonymous_public: config.anonymous_links_public,
             tenant: config.credentials.tenant_id.trim().to_owned(),
         };
         let reader = load::Reader {

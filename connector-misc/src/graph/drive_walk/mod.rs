@@ -95,6 +95,8 @@ pub(crate) struct DriveWalk {
     pub(crate) allow_images: bool,
     /// Read each file's permissions into `access`.
     pub(crate) permissions: bool,
+    /// An anonymous link makes a file public (`anonymous_links_public`).
+    pub(crate) anonymous_public: bool,
     /// The tenant, for organisation-wide sharing links (`tenant:{id}`).
     pub(crate) tenant: String,
 }
@@ -270,7 +272,10 @@ impl DriveWalk {
         {
             match answer {
                 Ok(Some(page)) => {
-                    out.insert(item.clone(), access(&page.value, target, &self.tenant));
+                    out.insert(
+                        item.clone(),
+                        access(&page.value, target, &self.tenant, self.anonymous_public),
+                    );
                 }
                 Ok(None) => {}
                 Err(e) if e.kind().ends_sync() => return Err(e),
@@ -282,7 +287,10 @@ impl DriveWalk {
                         item = item.as_str(),
                         "permissions not readable, access narrowed to the drive's owner: {e}"
                     );
-                    out.insert(item.clone(), access(&[], target, &self.tenant));
+                    out.insert(
+                        item.clone(),
+                        access(&[], target, &self.tenant, self.anonymous_public),
+                    );
                 }
             }
         }
@@ -512,7 +520,12 @@ pub(crate) async fn path_access(
         .zip(walk.graph.batch_get::<Page<Permission>>(&requests).await?)
     {
         match answer {
-            Ok(Some(page)) => out.push(access(&page.value, target, &walk.tenant)),
+            Ok(Some(page)) => out.push(access(
+                &page.value,
+                target,
+                &walk.tenant,
+                walk.anonymous_public,
+            )),
             Err(e) if e.kind().ends_sync() => return Err(e),
             other => {
                 let why = other
@@ -576,6 +589,7 @@ mod tests {
             max: 1,
             allow_images: false,
             permissions: true,
+            anonymous_public: false,
             tenant: "t".into(),
         };
         let id = walk.doc_id("b!x-y", "01ABC");
