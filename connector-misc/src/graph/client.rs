@@ -199,7 +199,8 @@ fn config_error(field: &str, message: &str) -> Error {
 ///   to start the round over ([`Delta::Restart`]).
 /// - **Throttling**: 429 and 503/504 are retried by core's client after their `Retry-After`
 ///   (Graph sends it with both); a throttled member of a JSON batch is sent again on its own
-///   through the same client, which waits it out.
+///   after its `Retry-After` (the longest of the batch's, up to the client's cap), through the
+///   same client, which waits out any further throttling.
 /// - **Errors**: Graph's `{"error": {"code", "message"}}` is read into the error text with
 ///   its request id; 403 names the application permission the source needs
 ///   (`permission_hint`), 401 the client secret.
@@ -452,6 +453,23 @@ impl GraphClient {
                 if let Some(slot) = r.id.parse::<usize>().ok().and_then(|i| answers.get_mut(i)) {
                     *slot = Some(r);
                 }
+            }
+            // Throttled members are sent again alone, after the longest `Retry-After` Graph
+            // gave them (up to the client's cap): sent at once, each would meet another 429.
+            let wait = answers
+                .iter()
+                .flatten()
+                .filter(|a| matches!(a.status, 429 | 503 | 504))
+                .filter_map(super::model::BatchResponse::retry_after)
+                .max();
+            if let Some(wait) = wait {
+                let wait = wait.min(self.http.retry_policy().retry_after_cap);
+                tracing::debug!(
+                    connector = self.source,
+                    wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    "batch members throttled; waiting before sending them again"
+                );
+                tokio::time::sleep(wait).await;
             }
             for (path, answer) in chunk.iter().zip(answers) {
                 out.push(self.batch_answer(path, answer).await);
