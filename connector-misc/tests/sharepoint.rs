@@ -506,3 +506,41 @@ async fn system_libraries_are_not_read() {
     assert!(sink.get("sharepoint:b!eng-docs:E1").is_some());
     assert_eq!(graph.requests("GET /v1.0/drives/b!eng-hold/root/delta"), 0);
 }
+
+#[tokio::test]
+async fn an_archived_library_holds_nothing_for_prune_and_keeps_no_other_site_from_it() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"site_url": []}));
+    let list = || async {
+        let mut listing = c.as_slim().unwrap().list_ids(SyncContext::new());
+        let mut ids = Vec::new();
+        while let Some(page) = listing.next().await {
+            ids.extend(page?.into_iter().map(|s| s.id));
+        }
+        Ok::<_, connector_core::Error>(sorted(ids))
+    };
+    assert!(
+        list()
+            .await
+            .unwrap()
+            .contains(&"sharepoint:b!hr-docs:H1".to_owned())
+    );
+    // HR's library is archived: Graph answers its delta with 423 notAllowed.
+    graph.state.lock().unwrap().locked.push("b!hr-docs".into());
+    let ids = list()
+        .await
+        .expect("one archived library does not refuse the listing");
+    assert!(
+        !ids.contains(&"sharepoint:b!hr-docs:H1".to_owned()),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&"sharepoint:b!eng-docs:E1".to_owned()),
+        "{ids:?}"
+    );
+    assert!(ids.contains(&page_id(HR, "p-hr")), "{ids:?}");
+    // Any other refusal still leaves the listing incomplete.
+    graph.state.lock().unwrap().sites_forbidden = true;
+    assert!(list().await.is_err());
+}

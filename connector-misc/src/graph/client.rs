@@ -530,7 +530,7 @@ impl GraphClient {
         let kind = match status.as_u16() {
             401 => ErrorKind::Unauthenticated,
             403 => ErrorKind::PermissionDenied,
-            404 | 410 => ErrorKind::NotFound,
+            404 | 410 | 423 => ErrorKind::NotFound,
             _ => ErrorKind::InvalidData,
         };
         let mut shown = url.clone();
@@ -564,6 +564,12 @@ fn classify(status: StatusCode, body: &[u8], permission_hint: &str) -> Option<Er
         410 => Some(ErrorClass::new(
             ErrorKind::NotFound,
             format!("Microsoft Graph: gone ({said})"),
+        )),
+        // A site or drive locked with no access, or archived: nobody reads it until an admin
+        // brings it back, so none of it is there to read.
+        423 => Some(ErrorClass::new(
+            ErrorKind::NotFound,
+            format!("Microsoft Graph: locked or archived ({said})"),
         )),
         // SharePoint's "too many requests from this app" answered as a 4xx other than 429.
         _ if code == "activityLimitReached" => Some(ErrorClass::new(

@@ -280,7 +280,9 @@ pub(super) fn checkpointed(
 }
 
 /// Every file id of a fresh listing of every library, then every page id; fails, rather than
-/// come back short, when a site, library or page listing cannot be read.
+/// come back short, when a site, library or page listing cannot be read. A site or library
+/// gone, locked or archived (404, 410, 423) holds none of the source's documents: one archived
+/// site of a tenant does not keep prune from every other.
 pub(super) fn list_ids(
     reader: &Reader,
     ctx: SyncContext,
@@ -293,7 +295,10 @@ pub(super) fn list_ids(
             Err(Error::new(f.kind, format!("the id listing is incomplete: {}", f.message)).with_connector(SOURCE))?;
         }
         if reader.documents {
-            let (targets, failures) = sites::libraries(&walk.graph, &found).await?;
+            let (targets, mut failures) = sites::libraries(&walk.graph, &found).await?;
+            // A site gone, locked or archived since it was listed holds none of the source's
+            // documents; any other failure leaves the listing incomplete.
+            failures.retain(|f| f.kind != ErrorKind::NotFound);
             let mut inner = drive_walk::list_ids(&walk, Arc::new(Resolved(targets, failures)), ctx.clone());
             while let Some(ids) = inner.next().await {
                 yield ids?;
