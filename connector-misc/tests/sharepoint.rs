@@ -544,3 +544,51 @@ async fn an_archived_library_holds_nothing_for_prune_and_keeps_no_other_site_fro
     graph.state.lock().unwrap().sites_forbidden = true;
     assert!(list().await.is_err());
 }
+
+#[tokio::test]
+async fn subsites_are_read_with_their_site_and_are_no_partition_of_their_own() {
+    let graph = standard(10);
+    graph.site(sharepoint_common::Site {
+        id: format!("contoso.sharepoint.com,{ENG_COLLECTION},5a6b7c8d-0000-4000-8000-00000000e0e2"),
+        url: format!("{ENG_URL}/Team"),
+        name: "Eng Team".into(),
+        drives: vec!["b!team-docs".into()],
+        pages: Vec::new(),
+        personal: false,
+        pages_drive: String::new(),
+    });
+    graph.put(
+        "b!team-docs",
+        "T1",
+        "standup.txt",
+        "root",
+        "standup notes",
+        2,
+    );
+    let server = graph.clone().start().await;
+    // A site named by URL brings its subsites.
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(
+        sink.get("sharepoint:b!team-docs:T1").is_some(),
+        "{:?}",
+        sink.ids()
+    );
+    let without = build(&server.uri(), json!({"include_subsites": false}));
+    let sink = run(&without, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(sink.get("sharepoint:b!team-docs:T1").is_none());
+    // Every site: the subsite is read once, in its collection's partition.
+    let every = build(&server.uri(), json!({"site_url": []}));
+    let partitions = every.discover_partitions().await.unwrap();
+    assert_eq!(
+        partitions,
+        [format!("site:{ENG_URL}"), format!("site:{HR_URL}")]
+    );
+    let before = graph.requests("GET /v1.0/drives/b!team-docs/root/delta");
+    let sink = run(&every, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(sink.get("sharepoint:b!team-docs:T1").is_some());
+    assert_eq!(
+        graph.requests("GET /v1.0/drives/b!team-docs/root/delta") - before,
+        1
+    );
+}

@@ -81,6 +81,11 @@ pub struct SharepointConfig {
     /// Read the sites' modern pages (`SitePages/*.aspx`) as Markdown (default true).
     #[serde(default = "yes")]
     pub include_site_pages: bool,
+    /// Read the subsites of each site too (`GET sites/{id}/sites`, down the tree; default
+    /// true): `getAllSites` lists site collections and a named URL is one site, so without
+    /// this a classic subsite (`/sites/Eng/Team`) is read by nobody unless named.
+    #[serde(default = "yes")]
+    pub include_subsites: bool,
     /// Read image files too (default false, as RAGFlow's other file sources).
     #[serde(default)]
     pub allow_images: bool,
@@ -143,6 +148,7 @@ impl SharepointConfig {
             sites: StringList::default(),
             include_site_documents: true,
             include_site_pages: true,
+            include_subsites: true,
             allow_images: false,
             include_permissions: true,
             anonymous_links_public: false,
@@ -208,6 +214,7 @@ impl fmt::Debug for SharepointConfig {
             .field("sites", &self.sites)
             .field("include_site_documents", &self.include_site_documents)
             .field("include_site_pages", &self.include_site_pages)
+            .field("include_subsites", &self.include_subsites)
             .field("allow_images", &self.allow_images)
             .field("include_permissions", &self.include_permissions)
             .field("anonymous_links_public", &self.anonymous_links_public)

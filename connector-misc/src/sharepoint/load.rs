@@ -32,6 +32,20 @@ pub(super) struct Reader {
     pub(super) documents: bool,
     /// `include_site_pages`.
     pub(super) pages: bool,
+    /// `include_subsites`.
+    pub(super) subsites: bool,
+}
+
+/// The sites to read: the configured ones (or every site collection) and, with
+/// `include_subsites`, every subsite below them; a failure for each that cannot be read.
+async fn resolve(walk: &DriveWalk, reader: &Reader) -> Result<(Vec<Site>, Vec<Failure>)> {
+    let (found, mut failures) = sites::sites(&walk.graph, &reader.urls, None).await?;
+    if !reader.subsites {
+        return Ok((found, failures));
+    }
+    let (all, mut more) = sites::with_subsites(&walk.graph, found).await?;
+    failures.append(&mut more);
+    Ok((all, failures))
 }
 
 /// Where a site's pages get who may read them.
@@ -194,7 +208,7 @@ pub(super) fn checkpointed(
     let reader = reader.clone();
     let walk = reader.walk.with_context(&ctx);
     async_stream::try_stream! {
-        let (found, site_failures) = sites::sites(&walk.graph, &reader.urls, None).await?;
+        let (found, site_failures) = resolve(&walk, &reader).await?;
         let mut cp = from;
         if reader.documents {
             let (targets, mut failures) = sites::libraries(&walk.graph, &found).await?;
@@ -290,7 +304,7 @@ pub(super) fn list_ids(
     let reader = reader.clone();
     let walk = reader.walk.with_context(&ctx);
     async_stream::try_stream! {
-        let (found, site_failures) = sites::sites(&walk.graph, &reader.urls, None).await?;
+        let (found, site_failures) = resolve(&walk, &reader).await?;
         if let Some(f) = site_failures.first() {
             Err(Error::new(f.kind, format!("the id listing is incomplete: {}", f.message)).with_connector(SOURCE))?;
         }
@@ -341,7 +355,7 @@ pub(super) fn refetch(
     let reader = reader.clone();
     let walk = reader.walk.with_context(&ctx);
     async_stream::try_stream! {
-        let (found, _) = sites::sites(&walk.graph, &reader.urls, None).await?;
+        let (found, _) = resolve(&walk, &reader).await?;
         let (page_ids, file_ids): (Vec<String>, Vec<String>) =
             ids.into_iter().partition(|id| pages::parse_page_id(id).is_some());
         if reader.documents && !file_ids.is_empty() {

@@ -10,7 +10,9 @@
 //!   sites), OneDrive personal sites left to the `onedrive` source. A named site that cannot
 //!   be read is a failure naming it (`sharepoint:site:{url}`), the others are read. Each site
 //!   is a **partition** (`site:{url}`) when several are named, and every site of the tenant is
-//!   one through [`Connector::discover_partitions`].
+//!   one through [`Connector::discover_partitions`]. With `include_subsites` (default) each
+//!   site's subsites are read with it (`GET sites/{id}/sites`, down the tree; one request per
+//!   site a run), and a discovered site below another is no partition of its own.
 //! - **Document libraries**: `GET sites/{id}/drives` but the system ones (Site Pages, read
 //!   as pages; the Preservation Hold Library, whose copies of deleted documents would come
 //!   back; the Style Library; Form Templates), each read by the drive walk OneDrive
@@ -134,6 +136,7 @@ impl SharepointConnector {
             urls: Arc::new(config.site_urls()),
             documents: config.include_site_documents,
             pages: config.include_site_pages,
+            subsites: config.include_subsites,
         };
         Ok(Self { config, reader })
     }
@@ -190,11 +193,18 @@ impl Connector for SharepointConnector {
             return Ok(self.partitions());
         }
         let (sites, _) = sites::sites(&self.reader.walk.graph, &[], None).await?;
-        Ok(sites
+        let urls: Vec<String> = sites
             .iter()
             .filter_map(|s| s.web_url.as_ref())
-            .map(|u| format!("site:{}", u.as_str().trim_end_matches('/')))
-            .collect())
+            .map(|u| u.as_str().trim_end_matches('/').to_owned())
+            .collect();
+        // With subsites, a site below another listed one is read in that one's partition.
+        let urls = if self.config.include_subsites {
+            sites::outermost(urls)
+        } else {
+            urls
+        };
+        Ok(urls.into_iter().map(|u| format!("site:{u}")).collect())
     }
 
     fn partition(&self, partition: &str) -> Option<DynConnector> {

@@ -169,6 +169,66 @@ pub(crate) async fn sites(
     Ok((sites, failures))
 }
 
+/// `sites` and every subsite below them (`GET sites/{id}/sites`, down the tree), each once, in
+/// the order found; a failure for a site whose subsites cannot be listed (one gone since is
+/// passed over).
+///
+/// `getAllSites` lists site collections (their root webs) and a site named by URL is one web:
+/// without this, a classic subsite (`/sites/Eng/Team`) is read by nobody.
+pub(crate) async fn with_subsites(
+    graph: &GraphClient,
+    sites: Vec<Site>,
+) -> Result<(Vec<Site>, Vec<Failure>)> {
+    let mut seen: std::collections::HashSet<String> = sites.iter().map(|s| s.id.clone()).collect();
+    let mut out = Vec::with_capacity(sites.len());
+    let mut failures = Vec::new();
+    let mut queue: std::collections::VecDeque<Site> = sites.into();
+    while let Some(site) = queue.pop_front() {
+        let url = graph.url(
+            &format!("sites/{}/sites", site_segment(&site.id)),
+            &[("$select", SITE_FIELDS)],
+        )?;
+        match graph.all::<Site>(&url).await {
+            Ok(children) => {
+                for child in children {
+                    if seen.insert(child.id.clone()) {
+                        queue.push_back(child);
+                    }
+                }
+            }
+            Err(e) if e.kind().ends_sync() => return Err(e),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => failures.push(Failure::new(
+                Some(format!("{SOURCE}:site:{}", site.id)),
+                e.kind(),
+                format!(
+                    "the subsites of site `{}` could not be listed: {e}",
+                    site.shown()
+                ),
+            )),
+        }
+        out.push(site);
+    }
+    Ok((out, failures))
+}
+
+/// Of the site URLs `urls`, those not below another of them (a subsite of a listed site is
+/// read with it); the tenant's root site (`https://contoso.sharepoint.com`) holds no
+/// `/sites/…` collection, so nothing is taken as below it.
+pub(crate) fn outermost(urls: Vec<String>) -> Vec<String> {
+    let parents: Vec<String> = urls
+        .iter()
+        .filter(|u| site_address(u).is_some_and(|(_, path)| !path.is_empty()))
+        .map(|u| format!("{}/", u.trim_end_matches('/').to_lowercase()))
+        .collect();
+    urls.into_iter()
+        .filter(|u| {
+            let lower = u.to_lowercase();
+            !parents.iter().any(|p| lower.starts_with(p.as_str()))
+        })
+        .collect()
+}
+
 /// A site id as a path segment: kept as it is (`contoso.sharepoint.com,{guid},{guid}`: Graph
 /// reads the commas), escaped should it hold anything else.
 pub(crate) fn site_segment(id: &str) -> String {

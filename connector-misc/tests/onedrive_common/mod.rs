@@ -479,7 +479,17 @@ impl FakeGraph {
                 "Either scp or roles claim need to be present in the token.",
             ),
             ["sites", "getAllSites"] => {
-                let value: Vec<Value> = s.sites.iter().map(site_json).collect();
+                // Site collections only: a site below another (not the root) is a subsite.
+                let value: Vec<Value> = s
+                    .sites
+                    .iter()
+                    .filter(|x| {
+                        !s.sites.iter().any(|p| {
+                            p.url.matches('/').count() > 2 && x.url.starts_with(&format!("{}/", p.url))
+                        })
+                    })
+                    .map(site_json)
+                    .collect();
                 ResponseTemplate::new(200).set_body_json(json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#sites", "value": value}))
             }
             ["sites", host, rest @ ..] if host.ends_with(':') || (rest.is_empty() && !host.contains(',')) => {
@@ -500,6 +510,22 @@ impl FakeGraph {
                         "webUrl": if d.ends_with("-hold") { format!("{}/PreservationHoldLibrary", site.url) } else { format!("{}/{d}", site.url) },
                         "owner": {"group": {"displayName": site.name}},
                         "sharePointIds": {"siteId": site.id.split(',').nth(1).unwrap(), "siteUrl": site.url}})).collect();
+                    ResponseTemplate::new(200).set_body_json(json!({"value": value}))
+                }
+                None => graph_error(404, "itemNotFound", "Requested site could not be found"),
+            },
+            ["sites", id, "sites"] => match s.sites.iter().find(|x| x.id == *id) {
+                Some(parent) => {
+                    let prefix = format!("{}/", parent.url);
+                    let value: Vec<Value> = s
+                        .sites
+                        .iter()
+                        .filter(|x| {
+                            x.url.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/'))
+                                && (parent.url.matches('/').count() > 2 || !x.url.contains("/sites/"))
+                        })
+                        .map(site_json)
+                        .collect();
                     ResponseTemplate::new(200).set_body_json(json!({"value": value}))
                 }
                 None => graph_error(404, "itemNotFound", "Requested site could not be found"),
