@@ -312,7 +312,13 @@ async fn a_batch_answers_in_order_and_sends_a_throttled_member_again_alone() {
     ]
     .map(String::from)
     .to_vec();
+    let started = std::time::Instant::now();
     let answers = graph.batch_get::<Value>(&paths).await.unwrap();
+    // The member's own Retry-After was waited for before it was sent again.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "the throttled member's Retry-After: 1 was not waited for"
+    );
     assert_eq!(answers.len(), 4);
     assert_eq!(
         answers[0].as_ref().unwrap().as_ref().unwrap()["id"],

@@ -254,8 +254,18 @@ async fn permissions_become_access_and_a_change_of_them_delivers_again() {
     let sink = run(&c, &store, SyncMode::Full).await;
     let a1 = sink.get("onedrive:b!ada:A1").unwrap();
     assert_eq!(a1.access.as_ref().unwrap().groups, ["aad-group:g-eng"]);
+    // An anonymous link adds nobody unless asked for.
+    let a2 = sink.get("onedrive:b!ada:A2").unwrap().access.unwrap();
+    assert!(!a2.public);
+    assert_eq!(a2.emails, ["ada@contoso.com"]);
+    let open = build(
+        &server.uri(),
+        json!({"user_ids": ["ada@contoso.com"], "anonymous_links_public": true}),
+    );
+    let opened = run(&open, &MemoryStateStore::new(), SyncMode::Full).await;
     assert!(
-        sink.get("onedrive:b!ada:A2")
+        opened
+            .get("onedrive:b!ada:A2")
             .unwrap()
             .access
             .unwrap()

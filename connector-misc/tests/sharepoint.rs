@@ -411,3 +411,184 @@ async fn ragflows_config_is_accepted_as_it_is() {
     assert_eq!(c.source(), "sharepoint");
     assert!(c.partitions().is_empty());
 }
+
+#[tokio::test]
+async fn a_page_gets_the_permissions_of_its_own_file_never_the_sites_wider_ones() {
+    let graph = standard(10);
+    {
+        let mut s = graph.state.lock().unwrap();
+        // The Documents library is open to the whole tenant; the pages are not.
+        s.drives.get_mut("b!eng-docs").unwrap().root_permissions.push(json!({"id": "e", "roles": ["read"],
+            "grantedToV2": {"siteUser": {"displayName": "Everyone except external users",
+                "loginName": "c:0-.f|rolemanager|spo-grid-all-users/72f988bf-86f1-41af-91ab-2d7cd011db47"}}}));
+        // HR's Site Pages library cannot be found.
+        s.sites.iter_mut().find(|x| x.id == HR).unwrap().pages_drive = String::new();
+    }
+    // A draft page shared with Ada alone (inheritance broken).
+    graph.restrict(
+        "b!eng-pages",
+        "p-onboard",
+        vec![json!({"id": "d", "roles": ["write"], "grantedToV2": {"user": {"email": "ada@contoso.com"}}})],
+    );
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"site_url": [ENG_URL, HR_URL]}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let file = sink.get("sharepoint:b!eng-docs:E2").unwrap();
+    assert!(
+        file.access
+            .as_ref()
+            .unwrap()
+            .groups
+            .contains(&"tenant:contoso.onmicrosoft.com".to_owned())
+    );
+    let home = sink.get(&page_id(ENG, "p-home")).unwrap().access.unwrap();
+    assert_eq!(
+        home.groups,
+        [format!("sp-group:{ENG_COLLECTION}:Engineering Members")]
+    );
+    assert!(home.emails.is_empty());
+    let draft = sink
+        .get(&page_id(ENG, "p-onboard"))
+        .unwrap()
+        .access
+        .unwrap();
+    assert_eq!(draft.emails, ["ada@contoso.com"]);
+    assert!(draft.groups.is_empty() && !draft.public, "{draft:?}");
+    // No library to read the page's permissions from: nobody (fail closed).
+    let hr = sink.get(&page_id(HR, "p-hr")).unwrap().access.unwrap();
+    assert!(
+        hr.emails.is_empty() && hr.groups.is_empty() && !hr.public,
+        "{hr:?}"
+    );
+    // A refetch reads the page's own permissions too.
+    let refetched: Vec<_> = c
+        .as_refetch()
+        .unwrap()
+        .fetch(vec![page_id(ENG, "p-onboard")], SyncContext::new())
+        .collect()
+        .await;
+    let batch = refetched.into_iter().next().unwrap().unwrap();
+    assert_eq!(
+        batch.documents[0].access.as_ref().unwrap().emails,
+        ["ada@contoso.com"]
+    );
+}
+
+#[tokio::test]
+async fn system_libraries_are_not_read() {
+    let graph = standard(10);
+    {
+        let mut s = graph.state.lock().unwrap();
+        s.sites
+            .iter_mut()
+            .find(|x| x.id == ENG)
+            .unwrap()
+            .drives
+            .push("b!eng-hold".into());
+    }
+    // A copy the Preservation Hold Library keeps of a deleted document.
+    graph.put(
+        "b!eng-hold",
+        "K1",
+        "deleted-plan_1.txt",
+        "root",
+        "kept for retention",
+        2,
+    );
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(
+        sink.get("sharepoint:b!eng-hold:K1").is_none(),
+        "{:?}",
+        sink.ids()
+    );
+    assert!(sink.get("sharepoint:b!eng-docs:E1").is_some());
+    assert_eq!(graph.requests("GET /v1.0/drives/b!eng-hold/root/delta"), 0);
+}
+
+#[tokio::test]
+async fn an_archived_library_holds_nothing_for_prune_and_keeps_no_other_site_from_it() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"site_url": []}));
+    let list = || async {
+        let mut listing = c.as_slim().unwrap().list_ids(SyncContext::new());
+        let mut ids = Vec::new();
+        while let Some(page) = listing.next().await {
+            ids.extend(page?.into_iter().map(|s| s.id));
+        }
+        Ok::<_, connector_core::Error>(sorted(ids))
+    };
+    assert!(
+        list()
+            .await
+            .unwrap()
+            .contains(&"sharepoint:b!hr-docs:H1".to_owned())
+    );
+    // HR's library is archived: Graph answers its delta with 423 notAllowed.
+    graph.state.lock().unwrap().locked.push("b!hr-docs".into());
+    let ids = list()
+        .await
+        .expect("one archived library does not refuse the listing");
+    assert!(
+        !ids.contains(&"sharepoint:b!hr-docs:H1".to_owned()),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&"sharepoint:b!eng-docs:E1".to_owned()),
+        "{ids:?}"
+    );
+    assert!(ids.contains(&page_id(HR, "p-hr")), "{ids:?}");
+    // Any other refusal still leaves the listing incomplete.
+    graph.state.lock().unwrap().sites_forbidden = true;
+    assert!(list().await.is_err());
+}
+
+#[tokio::test]
+async fn subsites_are_read_with_their_site_and_are_no_partition_of_their_own() {
+    let graph = standard(10);
+    graph.site(sharepoint_common::Site {
+        id: format!("contoso.sharepoint.com,{ENG_COLLECTION},5a6b7c8d-0000-4000-8000-00000000e0e2"),
+        url: format!("{ENG_URL}/Team"),
+        name: "Eng Team".into(),
+        drives: vec!["b!team-docs".into()],
+        pages: Vec::new(),
+        personal: false,
+        pages_drive: String::new(),
+    });
+    graph.put(
+        "b!team-docs",
+        "T1",
+        "standup.txt",
+        "root",
+        "standup notes",
+        2,
+    );
+    let server = graph.clone().start().await;
+    // A site named by URL brings its subsites.
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(
+        sink.get("sharepoint:b!team-docs:T1").is_some(),
+        "{:?}",
+        sink.ids()
+    );
+    let without = build(&server.uri(), json!({"include_subsites": false}));
+    let sink = run(&without, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(sink.get("sharepoint:b!team-docs:T1").is_none());
+    // Every site: the subsite is read once, in its collection's partition.
+    let every = build(&server.uri(), json!({"site_url": []}));
+    let partitions = every.discover_partitions().await.unwrap();
+    assert_eq!(
+        partitions,
+        [format!("site:{ENG_URL}"), format!("site:{HR_URL}")]
+    );
+    let before = graph.requests("GET /v1.0/drives/b!team-docs/root/delta");
+    let sink = run(&every, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(sink.get("sharepoint:b!team-docs:T1").is_some());
+    assert_eq!(
+        graph.requests("GET /v1.0/drives/b!team-docs/root/delta") - before,
+        1
+    );
+}

@@ -199,7 +199,8 @@ fn config_error(field: &str, message: &str) -> Error {
 ///   to start the round over ([`Delta::Restart`]).
 /// - **Throttling**: 429 and 503/504 are retried by core's client after their `Retry-After`
 ///   (Graph sends it with both); a throttled member of a JSON batch is sent again on its own
-///   through the same client, which waits it out.
+///   after its `Retry-After` (the longest of the batch's, up to the client's cap), through the
+///   same client, which waits out any further throttling.
 /// - **Errors**: Graph's `{"error": {"code", "message"}}` is read into the error text with
 ///   its request id; 403 names the application permission the source needs
 ///   (`permission_hint`), 401 the client secret.
@@ -441,6 +442,23 @@ impl GraphClient {
                     *slot = Some(r);
                 }
             }
+            // Throttled members are sent again alone, after the longest `Retry-After` Graph
+            // gave them (up to the client's cap): sent at once, each would meet another 429.
+            let wait = answers
+                .iter()
+                .flatten()
+                .filter(|a| matches!(a.status, 429 | 503 | 504))
+                .filter_map(super::model::BatchResponse::retry_after)
+                .max();
+            if let Some(wait) = wait {
+                let wait = wait.min(self.http.retry_policy().retry_after_cap);
+                tracing::debug!(
+                    connector = self.source,
+                    wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    "batch members throttled; waiting before sending them again"
+                );
+                tokio::time::sleep(wait).await;
+            }
             for (path, answer) in chunk.iter().zip(answers) {
                 out.push(self.batch_answer(path, answer).await);
             }
@@ -500,7 +518,7 @@ impl GraphClient {
         let kind = match status.as_u16() {
             401 => ErrorKind::Unauthenticated,
             403 => ErrorKind::PermissionDenied,
-            404 | 410 => ErrorKind::NotFound,
+            404 | 410 | 423 => ErrorKind::NotFound,
             _ => ErrorKind::InvalidData,
         };
         let mut shown = url.clone();
@@ -546,6 +564,12 @@ fn classify(status: StatusCode, body: &[u8], permission_hint: &str) -> Option<Er
         410 => Some(ErrorClass::new(
             ErrorKind::NotFound,
             format!("Microsoft Graph: gone ({said})"),
+        )),
+        // A site or drive locked with no access, or archived: nobody reads it until an admin
+        // brings it back, so none of it is there to read.
+        423 => Some(ErrorClass::new(
+            ErrorKind::NotFound,
+            format!("Microsoft Graph: locked or archived ({said})"),
         )),
         // SharePoint's "too many requests from this app" answered as a 4xx other than 429.
         _ if code == "activityLimitReached" => Some(ErrorClass::new(

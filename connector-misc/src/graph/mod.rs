@@ -55,4 +55,5 @@ pub use drive::{
 pub use drive_walk::{DriveCheckpoint, DriveCursor, Phase};
 pub use model::{Delta, Page};
 
+#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
 pub(crate) use drive::escape;

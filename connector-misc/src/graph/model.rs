@@ -98,15 +98,32 @@ pub(crate) struct BatchEnvelope {
     pub(crate) responses: Vec<BatchResponse>,
 }
 
-/// One answer inside a batch: its request's id, status and JSON body (its headers are not
-/// read: a throttled member is sent again on its own, and that answer's `Retry-After` is
-/// waited for).
+/// One answer inside a batch: its request's id, status, headers (a throttled member's
+/// `Retry-After`) and JSON body.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct BatchResponse {
     pub(crate) id: String,
     pub(crate) status: u16,
     #[serde(default)]
+    pub(crate) headers: serde_json::Map<String, Value>,
+    #[serde(default)]
     pub(crate) body: Value,
+}
+
+impl BatchResponse {
+    /// The member's `Retry-After`, in seconds (Graph sends seconds in batches).
+    pub(crate) fn retry_after(&self) -> Option<std::time::Duration> {
+        let (_, value) = self
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))?;
+        let secs = match value {
+            Value::String(s) => s.trim().parse::<u64>().ok()?,
+            Value::Number(n) => n.as_u64()?,
+            _ => return None,
+        };
+        Some(std::time::Duration::from_secs(secs))
+    }
 }
 
 #[cfg(test)]

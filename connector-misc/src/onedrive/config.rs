@@ -83,6 +83,12 @@ pub struct OnedriveConfig {
     /// batch per 20 files of a page). False leaves `access` unset.
     #[serde(default = "yes")]
     pub include_permissions: bool,
+    /// Make a file shared by an anonymous ("anyone with the link") link readable by everyone
+    /// the host serves (`access.public`; default false: such a link adds nobody, and the file
+    /// is read by those its other permissions name). An anonymous link is a capability held
+    /// by whoever received it, not a grant to every user of the host.
+    #[serde(default)]
+    pub anonymous_links_public: bool,
     /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.
     #[serde(default = "default_max_file_size")]
     #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
@@ -132,6 +138,7 @@ impl OnedriveConfig {
             drive_ids: StringList::default(),
             allow_images: false,
             include_permissions: true,
+            anonymous_links_public: false,
             max_file_size: default_max_file_size(),
             authority_host: None,
             graph_url: None,
@@ -179,6 +186,7 @@ impl fmt::Debug for OnedriveConfig {
             .field("drive_ids", &self.drive_ids)
             .field("allow_images", &self.allow_images)
             .field("include_permissions", &self.include_permissions)
+            .field("anonymous_links_public", &self.anonymous_links_public)
             .field("max_file_size", &self.max_file_size)
             .field("graph_url", &self.graph_url.as_ref().map(Url::as_str))
             .field("allowed_hosts", &self.allowed_hosts)

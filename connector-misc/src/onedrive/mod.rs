@@ -39,7 +39,7 @@
 //!   batches of 20 per page): users by e-mail, Entra groups as `aad-group:{id}`, SharePoint
 //!   groups as `sp-group:{site collection id}:{name}` (a group belongs to one site); an organisation-wide link and "Everyone except external
 //!   users" (`spo-grid-all-users`) add `tenant:{tenant}`, an anonymous link makes the file
-//!   public. A file whose permissions cannot be read is narrowed to the drive's owner until a
+//!   public only with `anonymous_links_public` (else it adds nobody). A file whose permissions cannot be read is narrowed to the drive's owner until a
 //!   later run reads them (fail closed).
 //!   Sharing a file moves none of its tags, so delta rounds ask for sharing changes
 //!   (`Prefer: deltashowsharingchanges, hierarchicalsharing`, see
@@ -160,6 +160,7 @@ impl OnedriveConnector {
             max: config.max_file_size.get(),
             allow_images: config.allow_images,
             permissions: config.include_permissions,
+            anonymous_public: config.anonymous_links_public,
             tenant: config.credentials.tenant_id.trim().to_owned(),
         };
         Ok(Self {

@@ -81,13 +81,25 @@ pub struct SharepointConfig {
     /// Read the sites' modern pages (`SitePages/*.aspx`) as Markdown (default true).
     #[serde(default = "yes")]
     pub include_site_pages: bool,
+    /// Read the subsites of each site too (`GET sites/{id}/sites`, down the tree; default
+    /// true): `getAllSites` lists site collections and a named URL is one site, so without
+    /// this a classic subsite (`/sites/Eng/Team`) is read by nobody unless named.
+    #[serde(default = "yes")]
+    pub include_subsites: bool,
     /// Read image files too (default false, as RAGFlow's other file sources).
     #[serde(default)]
     pub allow_images: bool,
     /// Set each document's `access` from the file's permissions (default true; one JSON
-    /// batch per 20 files of a page); pages get their site's. False leaves `access` unset.
+    /// batch per 20 files of a page); a page's from its own file in the Site Pages library.
+    /// False leaves `access` unset.
     #[serde(default = "yes")]
     pub include_permissions: bool,
+    /// Make a file shared by an anonymous ("anyone with the link") link readable by everyone
+    /// the host serves (`access.public`; default false: such a link adds nobody, and the file
+    /// is read by those its other permissions name). An anonymous link is a capability held
+    /// by whoever received it, not a grant to every user of the host.
+    #[serde(default)]
+    pub anonymous_links_public: bool,
     /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.
     #[serde(default = "default_max_file_size")]
     #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
@@ -136,8 +148,10 @@ impl SharepointConfig {
             sites: StringList::default(),
             include_site_documents: true,
             include_site_pages: true,
+            include_subsites: true,
             allow_images: false,
             include_permissions: true,
+            anonymous_links_public: false,
             max_file_size: default_max_file_size(),
             authority_host: None,
             graph_url: None,
@@ -200,8 +214,10 @@ impl fmt::Debug for SharepointConfig {
             .field("sites", &self.sites)
             .field("include_site_documents", &self.include_site_documents)
             .field("include_site_pages", &self.include_site_pages)
+            .field("include_subsites", &self.include_subsites)
             .field("allow_images", &self.allow_images)
             .field("include_permissions", &self.include_permissions)
+            .field("anonymous_links_public", &self.anonymous_links_public)
             .field("max_file_size", &self.max_file_size)
             .field("graph_url", &self.graph_url.as_ref().map(Url::as_str))
             .field("allowed_hosts", &self.allowed_hosts)

@@ -15,9 +15,8 @@ use url::Url;
 use super::SOURCE;
 use super::checkpoint::{PagesCursor, SharepointCheckpoint};
 use super::pages::{self, SitePage};
-use super::sites::{self, Site, site_segment};
+use super::sites::{self, Site};
 use crate::graph::drive_walk::{self, DriveTarget, DriveWalk, Resolved, failed};
-use crate::graph::{Drive, GraphClient};
 
 /// Pages converted at the same time (a page whose canvas Graph would not expand on the
 /// listing is one request).
@@ -33,60 +32,106 @@ pub(super) struct Reader {
     pub(super) documents: bool,
     /// `include_site_pages`.
     pub(super) pages: bool,
+    /// `include_subsites`.
+    pub(super) subsites: bool,
 }
 
-/// Who may read a site's pages: what the root of its default library grants (pages inherit
-/// the site's permissions, as that root does); `None` without `include_permissions`; nobody
-/// when unreadable (fail closed).
-async fn site_access(walk: &DriveWalk, site: &Site) -> Result<Option<Access>> {
-    if !walk.permissions {
-        return Ok(None);
+/// The sites to read: the configured ones (or every site collection) and, with
+/// `include_subsites`, every subsite below them; a failure for each that cannot be read.
+async fn resolve(walk: &DriveWalk, reader: &Reader) -> Result<(Vec<Site>, Vec<Failure>)> {
+    let (found, mut failures) = sites::sites(&walk.graph, &reader.urls, None).await?;
+    if !reader.subsites {
+        return Ok((found, failures));
     }
-    let url = walk.graph.url(
-        &format!("sites/{}/drive", site_segment(&site.id)),
-        &[("$select", "id,sharePointIds")],
-    )?;
-    let drive = match walk.graph.get_opt::<Drive>(&url).await {
-        Ok(Some(drive)) => drive,
-        Ok(None) => return Ok(Some(Access::restricted(Vec::new(), Vec::new()))),
-        Err(e) if e.kind().ends_sync() => return Err(e),
+    let (all, mut more) = sites::with_subsites(&walk.graph, found).await?;
+    failures.append(&mut more);
+    Ok((all, failures))
+}
+
+/// Where a site's pages get who may read them.
+#[derive(Debug, Clone)]
+pub(super) enum PagesAccess {
+    /// `include_permissions: false`: no access set.
+    Off,
+    /// Each page from its own file in the Site Pages library: a page with permissions of its
+    /// own (a draft shared with two people) gets those, never the site's wider ones.
+    Library(DriveTarget),
+    /// The Site Pages library cannot be read or found: readable by nobody (fail closed).
+    Nobody,
+}
+
+/// Where the pages of `site` get their access from.
+async fn pages_access(walk: &DriveWalk, site: &Site) -> Result<PagesAccess> {
+    if !walk.permissions {
+        return Ok(PagesAccess::Off);
+    }
+    match sites::pages_library(&walk.graph, site).await {
+        Ok(Some(target)) => Ok(PagesAccess::Library(target)),
+        Ok(None) => {
+            tracing::warn!(
+                connector = SOURCE,
+                site = site.id.as_str(),
+                "the site has no Site Pages library; its pages are readable by nobody"
+            );
+            Ok(PagesAccess::Nobody)
+        }
+        Err(e) if e.kind().ends_sync() => Err(e),
         Err(e) => {
             tracing::warn!(
                 connector = SOURCE,
                 site = site.id.as_str(),
-                "the site's permissions are not readable; its pages are readable by nobody: {e}"
+                "the Site Pages library is not readable; the site's pages are readable by nobody: {e}"
             );
-            return Ok(Some(Access::restricted(Vec::new(), Vec::new())));
+            Ok(PagesAccess::Nobody)
         }
-    };
-    let target = DriveTarget {
-        owner: None,
-        site: drive
-            .sharepoint_ids
-            .and_then(|s| s.site_id)
-            .unwrap_or_else(|| site.collection().to_owned()),
-        drive: drive.id,
-    };
-    drive_walk::root_access(walk, &target).await
+    }
+}
+
+/// Who may read each of `pages` of `site`, in order.
+async fn access_of_pages(
+    walk: &DriveWalk,
+    site: &Site,
+    how: &PagesAccess,
+    pages: &[&SitePage],
+) -> Result<Vec<Option<Access>>> {
+    match how {
+        PagesAccess::Off => Ok(vec![None; pages.len()]),
+        PagesAccess::Nobody => Ok(vec![
+            Some(Access::restricted(Vec::new(), Vec::new()));
+            pages.len()
+        ]),
+        PagesAccess::Library(target) => {
+            let paths: Vec<String> = pages.iter().map(|p| pages::library_path(site, p)).collect();
+            Ok(drive_walk::path_access(walk, target, &paths)
+                .await?
+                .into_iter()
+                .map(Some)
+                .collect())
+        }
+    }
 }
 
 /// A page of a listing as an item to convert: its document, or its failure.
 enum PageItem {
-    Page(Box<SitePage>),
+    Page(Box<SitePage>, Option<Access>),
     /// Listed without its canvas: asked for again with it.
-    Bare(String),
+    Bare(String, Option<Access>),
+    /// Named by a refetch: asked for, then its access read.
+    Lookup(String),
     Failed(Failure),
 }
 
 /// The items of one listing page, with their versions (for the fingerprint lookup).
-fn page_items(
+async fn page_items(
+    walk: &DriveWalk,
     site: &Site,
     values: Vec<serde_json::Value>,
     bare: bool,
     window: Option<TimeWindow>,
-    access: Option<&Access>,
-) -> Vec<PendingItem<PageItem>> {
+    how: &PagesAccess,
+) -> Result<Vec<PendingItem<PageItem>>> {
     let mut out = Vec::new();
+    let mut listed = Vec::new();
     for value in values {
         let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
         let page: SitePage = match serde_json::from_value(value) {
@@ -108,29 +153,45 @@ fn page_items(
         if window.is_some_and(|w| !page.last_modified_date_time.is_some_and(|t| w.contains(t))) {
             continue;
         }
-        let version = pages::page_version(&page, access);
-        let item = if bare {
-            PageItem::Bare(page.id.clone())
-        } else {
-            PageItem::Page(Box::new(page.clone()))
-        };
-        out.push(PendingItem::new(pages::page_id(&site.id, &page.id), item).with_version(&version));
+        listed.push(page);
     }
-    out
+    let refs: Vec<&SitePage> = listed.iter().collect();
+    let access = access_of_pages(walk, site, how, &refs).await?;
+    for (page, access) in listed.into_iter().zip(access) {
+        let version = pages::page_version(&page, access.as_ref());
+        let id = pages::page_id(&site.id, &page.id);
+        let item = if bare {
+            PageItem::Bare(page.id, access)
+        } else {
+            PageItem::Page(Box::new(page), access)
+        };
+        out.push(PendingItem::new(id, item).with_version(&version));
+    }
+    Ok(out)
 }
 
 /// One page item's outcome.
 async fn convert(
-    graph: GraphClient,
+    walk: DriveWalk,
     site: Arc<Site>,
-    access: Option<Access>,
+    how: Arc<PagesAccess>,
     item: PageItem,
 ) -> Result<Option<connector_core::pages::Outcome>> {
-    let page = match item {
+    let (page, access) = match item {
         PageItem::Failed(f) => return Ok(Some(f.into())),
-        PageItem::Page(page) => *page,
-        PageItem::Bare(id) => match pages::page(&graph, &site.id, &id).await? {
-            Some(page) => page,
+        PageItem::Page(page, access) => (*page, access),
+        PageItem::Bare(id, access) => match pages::page(&walk.graph, &site.id, &id).await? {
+            Some(page) => (page, access),
+            None => return Ok(None),
+        },
+        PageItem::Lookup(id) => match pages::page(&walk.graph, &site.id, &id).await? {
+            Some(page) => {
+                let access = access_of_pages(&walk, &site, &how, &[&page])
+                    .await?
+                    .pop()
+                    .flatten();
+                (page, access)
+            }
             None => return Ok(None),
         },
     };
@@ -147,7 +208,7 @@ pub(super) fn checkpointed(
     let reader = reader.clone();
     let walk = reader.walk.with_context(&ctx);
     async_stream::try_stream! {
-        let (found, site_failures) = sites::sites(&walk.graph, &reader.urls, None).await?;
+        let (found, site_failures) = resolve(&walk, &reader).await?;
         let mut cp = from;
         if reader.documents {
             let (targets, mut failures) = sites::libraries(&walk.graph, &found).await?;
@@ -168,7 +229,7 @@ pub(super) fn checkpointed(
                     continue;
                 }
                 let site = Arc::new(site);
-                let access = site_access(&walk, &site).await?;
+                let how = Arc::new(pages_access(&walk, &site).await?);
                 let (mut url, mut bare) = match &cp.pages {
                     Some(c) if c.site == site.id => (
                         Url::parse(&c.next).map_err(|e| Error::new(ErrorKind::Checkpoint, format!("a stored page link is not a URL: {e}")).with_connector(SOURCE))?,
@@ -202,10 +263,10 @@ pub(super) fn checkpointed(
                             break;
                         }
                     };
-                    let pending = page_items(&site, listing.value, bare, window, access.as_ref());
-                    let (graph, s, a) = (walk.graph.clone(), Arc::clone(&site), access.clone());
+                    let pending = page_items(&walk, &site, listing.value, bare, window, &how).await?;
+                    let (w, s, h) = (walk.clone(), Arc::clone(&site), Arc::clone(&how));
                     let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
-                        convert(graph.clone(), Arc::clone(&s), a.clone(), item)
+                        convert(w.clone(), Arc::clone(&s), Arc::clone(&h), item)
                     })
                     .await?;
                     match listing.next_link {
@@ -233,7 +294,9 @@ pub(super) fn checkpointed(
 }
 
 /// Every file id of a fresh listing of every library, then every page id; fails, rather than
-/// come back short, when a site, library or page listing cannot be read.
+/// come back short, when a site, library or page listing cannot be read. A site or library
+/// gone, locked or archived (404, 410, 423) holds none of the source's documents: one archived
+/// site of a tenant does not keep prune from every other.
 pub(super) fn list_ids(
     reader: &Reader,
     ctx: SyncContext,
@@ -241,12 +304,15 @@ pub(super) fn list_ids(
     let reader = reader.clone();
     let walk = reader.walk.with_context(&ctx);
     async_stream::try_stream! {
-        let (found, site_failures) = sites::sites(&walk.graph, &reader.urls, None).await?;
+        let (found, site_failures) = resolve(&walk, &reader).await?;
         if let Some(f) = site_failures.first() {
             Err(Error::new(f.kind, format!("the id listing is incomplete: {}", f.message)).with_connector(SOURCE))?;
         }
         if reader.documents {
-            let (targets, failures) = sites::libraries(&walk.graph, &found).await?;
+            let (targets, mut failures) = sites::libraries(&walk.graph, &found).await?;
+            // A site gone, locked or archived since it was listed holds none of the source's
+            // documents; any other failure leaves the listing incomplete.
+            failures.retain(|f| f.kind != ErrorKind::NotFound);
             let mut inner = drive_walk::list_ids(&walk, Arc::new(Resolved(targets, failures)), ctx.clone());
             while let Some(ids) = inner.next().await {
                 yield ids?;
@@ -289,7 +355,7 @@ pub(super) fn refetch(
     let reader = reader.clone();
     let walk = reader.walk.with_context(&ctx);
     async_stream::try_stream! {
-        let (found, _) = sites::sites(&walk.graph, &reader.urls, None).await?;
+        let (found, _) = resolve(&walk, &reader).await?;
         let (page_ids, file_ids): (Vec<String>, Vec<String>) =
             ids.into_iter().partition(|id| pages::parse_page_id(id).is_some());
         if reader.documents && !file_ids.is_empty() {
@@ -302,23 +368,22 @@ pub(super) fn refetch(
         if reader.pages && !page_ids.is_empty() {
             let by_id: HashMap<String, Arc<Site>> =
                 found.into_iter().map(|s| (s.id.clone(), Arc::new(s))).collect();
-            let mut access: HashMap<String, Option<Access>> = HashMap::new();
+            let mut how: HashMap<String, Arc<PagesAccess>> = HashMap::new();
             let mut pending = Vec::new();
             for id in &page_ids {
                 let Some((site_id, page_id)) = pages::parse_page_id(id) else { continue };
                 let Some(site) = by_id.get(site_id) else { continue };
-                if !access.contains_key(site_id) {
-                    access.insert(site_id.to_owned(), site_access(&walk, site).await?);
+                if !how.contains_key(site_id) {
+                    how.insert(site_id.to_owned(), Arc::new(pages_access(&walk, site).await?));
                 }
                 pending.push((Arc::clone(site), page_id.to_owned()));
             }
-            let graph = walk.graph.clone();
             let items = pending.into_iter().map(|(site, page)| {
                 PendingItem::new(pages::page_id(&site.id, &page), (site, page))
             });
             let batch = fetch_items(&ctx, items, CONCURRENCY, |(site, page): (Arc<Site>, String)| {
-                let a = access.get(&site.id).cloned().flatten();
-                convert(graph.clone(), site, a, PageItem::Bare(page))
+                let h = how.get(&site.id).cloned().unwrap_or_else(|| Arc::new(PagesAccess::Nobody));
+                convert(walk.clone(), site, h, PageItem::Lookup(page))
             })
             .await?;
             if !batch.is_empty() {

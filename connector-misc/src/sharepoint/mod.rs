@@ -10,8 +10,12 @@
 //!   sites), OneDrive personal sites left to the `onedrive` source. A named site that cannot
 //!   be read is a failure naming it (`sharepoint:site:{url}`), the others are read. Each site
 //!   is a **partition** (`site:{url}`) when several are named, and every site of the tenant is
-//!   one through [`Connector::discover_partitions`].
-//! - **Document libraries**: `GET sites/{id}/drives`, each read by the drive walk OneDrive
+//!   one through [`Connector::discover_partitions`]. With `include_subsites` (default) each
+//!   site's subsites are read with it (`GET sites/{id}/sites`, down the tree; one request per
+//!   site a run), and a discovered site below another is no partition of its own.
+//! - **Document libraries**: `GET sites/{id}/drives` but the system ones (Site Pages, read
+//!   as pages; the Preservation Hold Library, whose copies of deleted documents would come
+//!   back; the Style Library; Form Templates), each read by the drive walk OneDrive
 //!   uses ([`crate::graph`]): a delta round per library whose `@odata.deltaLink` is the
 //!   checkpoint and the next incremental run's start; `410 Gone` lists it again (unchanged
 //!   files cost no download); downloads through the content redirect, without the token,
@@ -29,10 +33,12 @@
 //! - **Access** (unless `include_permissions: false`): a file's permissions (users by e-mail,
 //!   Entra groups `aad-group:{id}`, SharePoint groups `sp-group:{site collection id}:{name}`,
 //!   organisation links and "Everyone except external users" `tenant:{tenant}`, anonymous
-//!   links public), read in JSON batches; a file whose permissions cannot be read is
-//!   readable by nobody until a later run reads them (fail closed). Pages get the permissions
-//!   of their site (the root of its default library, which they inherit by default; a page
-//!   with permissions of its own is not seen). A folder shared or unshared has its files'
+//!   links public only with `anonymous_links_public`), read in JSON batches; a file whose permissions cannot be read is
+//!   readable by nobody until a later run reads them (fail closed). A page gets the
+//!   permissions of its own file in the site's Site Pages library (`GET sites/{id}/lists`, the
+//!   `webPageLibrary` list's drive, then `root:/{page}:/permissions` in JSON batches), so a
+//!   page shared with fewer people than the site is read by those alone; a site whose Site
+//!   Pages library cannot be read has its pages readable by nobody. A folder shared or unshared has its files'
 //!   permissions read again; Graph reports every sharing change only to an app holding
 //!   `Sites.FullControl.All`, and with `Sites.Read.All` leaves out changes it judges
 //!   irrelevant to the caller, which then reach the documents when the file changes.
@@ -122,6 +128,7 @@ impl SharepointConnector {
             max: config.max_file_size.get(),
             allow_images: config.allow_images,
             permissions: config.include_permissions,
+            anonymous_public: config.anonymous_links_public,
             tenant: config.credentials.tenant_id.trim().to_owned(),
         };
         let reader = load::Reader {
@@ -129,6 +136,7 @@ impl SharepointConnector {
             urls: Arc::new(config.site_urls()),
             documents: config.include_site_documents,
             pages: config.include_site_pages,
+            subsites: config.include_subsites,
         };
         Ok(Self { config, reader })
     }
@@ -185,11 +193,18 @@ impl Connector for SharepointConnector {
             return Ok(self.partitions());
         }
         let (sites, _) = sites::sites(&self.reader.walk.graph, &[], None).await?;
-        Ok(sites
+        let urls: Vec<String> = sites
             .iter()
             .filter_map(|s| s.web_url.as_ref())
-            .map(|u| format!("site:{}", u.as_str().trim_end_matches('/')))
-            .collect())
+            .map(|u| u.as_str().trim_end_matches('/').to_owned())
+            .collect();
+        // With subsites, a site below another listed one is read in that one's partition.
+        let urls = if self.config.include_subsites {
+            sites::outermost(urls)
+        } else {
+            urls
+        };
+        Ok(urls.into_iter().map(|u| format!("site:{u}")).collect())
     }
 
     fn partition(&self, partition: &str) -> Option<DynConnector> {

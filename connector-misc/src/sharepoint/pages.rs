@@ -232,6 +232,43 @@ fn page_link(site: &Site, page: &SitePage) -> Option<Url> {
     base.join(raw.trim_start_matches('/')).ok()
 }
 
+/// Where the page's file is in the Site Pages library, from the library's root
+/// (`Home.aspx`, `Archive/2025.aspx`): its `webUrl` (relative to the site, or absolute) without
+/// the library's folder; its `name` where the URL does not say.
+pub(crate) fn library_path(site: &Site, page: &SitePage) -> String {
+    let name = || {
+        page.name
+            .clone()
+            .unwrap_or_else(|| format!("{}.aspx", page.id))
+    };
+    let Some(raw) = page.web_url.as_deref() else {
+        return name();
+    };
+    let relative = match Url::parse(raw) {
+        Ok(url) => {
+            let path = percent_encoding::percent_decode_str(url.path())
+                .decode_utf8_lossy()
+                .into_owned();
+            let site_path = site
+                .web_url
+                .as_ref()
+                .map(|u| {
+                    percent_encoding::percent_decode_str(u.path())
+                        .decode_utf8_lossy()
+                        .trim_end_matches('/')
+                        .to_owned()
+                })
+                .unwrap_or_default();
+            path.strip_prefix(&site_path).unwrap_or(&path).to_owned()
+        }
+        Err(_) => raw.to_owned(),
+    };
+    match relative.trim_matches('/').split_once('/') {
+        Some((_, rest)) if !rest.is_empty() => rest.to_owned(),
+        _ => name(),
+    }
+}
+
 /// The first page of a site's pages listing, its canvases expanded.
 pub(crate) fn pages_url(graph: &GraphClient, site: &str) -> Result<Url> {
     graph.url(
@@ -292,6 +329,34 @@ mod tests {
             Some(("contoso.sharepoint.com,aaa,bbb", "p-1"))
         );
         assert_eq!(parse_page_id("sharepoint:b!x:01"), None);
+    }
+
+    #[test]
+    fn a_pages_file_is_found_below_the_site_pages_library() {
+        let site = Site {
+            id: "s".into(),
+            web_url: Some(Url::parse("https://contoso.sharepoint.com/sites/Team%20A").unwrap()),
+            ..Site::default()
+        };
+        let page = |url: Option<&str>| SitePage {
+            id: "p".into(),
+            name: Some("Home.aspx".into()),
+            web_url: url.map(str::to_owned),
+            ..SitePage::default()
+        };
+        let path = |url| library_path(&site, &page(url));
+        assert_eq!(path(Some("SitePages/Home.aspx")), "Home.aspx");
+        assert_eq!(
+            path(Some("SitePages/Archive/2025.aspx")),
+            "Archive/2025.aspx"
+        );
+        assert_eq!(
+            path(Some(
+                "https://contoso.sharepoint.com/sites/Team%20A/SitePages/Q%201.aspx"
+            )),
+            "Q 1.aspx"
+        );
+        assert_eq!(path(None), "Home.aspx");
     }
 
     #[test]

@@ -17,6 +17,41 @@ const SITE_FIELDS: &str = "id,name,displayName,webUrl";
 /// The fields of a drive a sync reads.
 const DRIVE_FIELDS: &str = "id,name,driveType,owner,webUrl,sharePointIds";
 
+/// Libraries that hold no documents of the site's own, by their folder (the last segment of
+/// their URL, which does not change with the site's language): the Site Pages library (pages
+/// are read as pages, not as `.aspx` files), the Preservation Hold Library (copies of what
+/// people edited or deleted, kept for retention: reading it brings deleted documents back),
+/// the Style Library (branding) and Form Templates (InfoPath).
+const SYSTEM_LIBRARIES: [&str; 4] = [
+    "SitePages",
+    "PreservationHoldLibrary",
+    "Style Library",
+    "FormServerTemplates",
+];
+
+/// Whether `drive` is one of the [`SYSTEM_LIBRARIES`].
+fn system_library(drive: &Drive) -> bool {
+    drive
+        .web_url
+        .as_ref()
+        .and_then(|u| {
+            u.path_segments()?
+                .rev()
+                .find(|s| !s.is_empty())
+                .map(str::to_owned)
+        })
+        .map(|last| {
+            percent_encoding::percent_decode_str(&last)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .is_some_and(|last| {
+            SYSTEM_LIBRARIES
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(&last))
+        })
+}
+
 /// A site as `GET sites/{host}:/{path}` or `sites/getAllSites` shows it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -134,6 +169,66 @@ pub(crate) async fn sites(
     Ok((sites, failures))
 }
 
+/// `sites` and every subsite below them (`GET sites/{id}/sites`, down the tree), each once, in
+/// the order found; a failure for a site whose subsites cannot be listed (one gone since is
+/// passed over).
+///
+/// `getAllSites` lists site collections (their root webs) and a site named by URL is one web:
+/// without this, a classic subsite (`/sites/Eng/Team`) is read by nobody.
+pub(crate) async fn with_subsites(
+    graph: &GraphClient,
+    sites: Vec<Site>,
+) -> Result<(Vec<Site>, Vec<Failure>)> {
+    let mut seen: std::collections::HashSet<String> = sites.iter().map(|s| s.id.clone()).collect();
+    let mut out = Vec::with_capacity(sites.len());
+    let mut failures = Vec::new();
+    let mut queue: std::collections::VecDeque<Site> = sites.into();
+    while let Some(site) = queue.pop_front() {
+        let url = graph.url(
+            &format!("sites/{}/sites", site_segment(&site.id)),
+            &[("$select", SITE_FIELDS)],
+        )?;
+        match graph.all::<Site>(&url).await {
+            Ok(children) => {
+                for child in children {
+                    if seen.insert(child.id.clone()) {
+                        queue.push_back(child);
+                    }
+                }
+            }
+            Err(e) if e.kind().ends_sync() => return Err(e),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => failures.push(Failure::new(
+                Some(format!("{SOURCE}:site:{}", site.id)),
+                e.kind(),
+                format!(
+                    "the subsites of site `{}` could not be listed: {e}",
+                    site.shown()
+                ),
+            )),
+        }
+        out.push(site);
+    }
+    Ok((out, failures))
+}
+
+/// Of the site URLs `urls`, those not below another of them (a subsite of a listed site is
+/// read with it); the tenant's root site (`https://contoso.sharepoint.com`) holds no
+/// `/sites/…` collection, so nothing is taken as below it.
+pub(crate) fn outermost(urls: Vec<String>) -> Vec<String> {
+    let parents: Vec<String> = urls
+        .iter()
+        .filter(|u| site_address(u).is_some_and(|(_, path)| !path.is_empty()))
+        .map(|u| format!("{}/", u.trim_end_matches('/').to_lowercase()))
+        .collect();
+    urls.into_iter()
+        .filter(|u| {
+            let lower = u.to_lowercase();
+            !parents.iter().any(|p| lower.starts_with(p.as_str()))
+        })
+        .collect()
+}
+
 /// A site id as a path segment: kept as it is (`contoso.sharepoint.com,{guid},{guid}`: Graph
 /// reads the commas), escaped should it hold anything else.
 pub(crate) fn site_segment(id: &str) -> String {
@@ -165,7 +260,9 @@ pub(crate) async fn libraries(graph: &GraphClient, sites: &[Site]) -> Result<Tar
         match graph.all::<Drive>(&url).await {
             Ok(drives) => {
                 for drive in drives {
-                    if targets.iter().any(|t: &DriveTarget| t.drive == drive.id) {
+                    if system_library(&drive)
+                        || targets.iter().any(|t: &DriveTarget| t.drive == drive.id)
+                    {
                         continue;
                     }
                     targets.push(DriveTarget {
@@ -190,4 +287,71 @@ pub(crate) async fn libraries(graph: &GraphClient, sites: &[Site]) -> Result<Tar
         }
     }
     Ok((targets, failures))
+}
+
+/// A list as `GET sites/{id}/lists` shows it.
+#[derive(Debug, Deserialize)]
+struct List {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    list: Option<ListInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListInfo {
+    #[serde(default)]
+    template: Option<String>,
+}
+
+/// The Site Pages library of `site` as a drive (its list by template `webPageLibrary`, else
+/// by its folder `SitePages`; `GET sites/{id}/lists/{list}/drive`), whose files' permissions
+/// are the pages'; `None` when the site has none.
+///
+/// # Errors
+/// As [`GraphClient::all`] and [`GraphClient::get_opt`].
+pub(crate) async fn pages_library(graph: &GraphClient, site: &Site) -> Result<Option<DriveTarget>> {
+    let url = graph.url(
+        &format!("sites/{}/lists", site_segment(&site.id)),
+        &[("$select", "id,name,list")],
+    )?;
+    let lists = graph.all::<List>(&url).await?;
+    let found = lists
+        .iter()
+        .find(|l| {
+            l.list
+                .as_ref()
+                .and_then(|i| i.template.as_deref())
+                .is_some_and(|t| t.eq_ignore_ascii_case("webPageLibrary"))
+        })
+        .or_else(|| {
+            lists.iter().find(|l| {
+                l.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("SitePages"))
+            })
+        });
+    let Some(list) = found else {
+        return Ok(None);
+    };
+    let url = graph.url(
+        &format!(
+            "sites/{}/lists/{}/drive",
+            site_segment(&site.id),
+            escape(&list.id)
+        ),
+        &[("$select", "id,sharePointIds")],
+    )?;
+    Ok(graph
+        .get_opt::<Drive>(&url)
+        .await?
+        .map(|drive| DriveTarget {
+            owner: None,
+            site: drive
+                .sharepoint_ids
+                .and_then(|s| s.site_id)
+                .unwrap_or_else(|| site.collection().to_owned()),
+            drive: drive.id,
+        }))
 }

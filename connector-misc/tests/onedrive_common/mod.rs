@@ -46,6 +46,8 @@ pub struct Item {
     /// The change number of its last sharing change (listed only to a round that asks for
     /// `Prefer: deltashowsharingchanges`).
     pub shared: u64,
+    /// Its permissions are its own (inheritance broken): nothing from above it.
+    pub unique: bool,
 }
 
 #[derive(Debug, Default)]
@@ -69,6 +71,9 @@ pub struct Site {
     /// Its pages, as Graph's `sitePage` JSON with `canvasLayout`.
     pub pages: Vec<Value>,
     pub personal: bool,
+    /// The drive of its Site Pages library (a file per page, by the page's `name`); empty:
+    /// none.
+    pub pages_drive: String,
 }
 
 #[derive(Debug, Default)]
@@ -147,6 +152,7 @@ impl FakeGraph {
             permissions: Vec::new(),
             malformed: false,
             shared: 0,
+            unique: false,
         });
     }
 
@@ -193,11 +199,38 @@ impl FakeGraph {
 
     /// Adds a site with its libraries (created empty) and pages.
     pub fn site(&self, site: Site) {
-        let mut s = self.state.lock().unwrap();
-        for d in &site.drives {
-            s.drives.entry(d.clone()).or_default();
+        let files: Vec<(String, String)> = site
+            .pages
+            .iter()
+            .map(|p| {
+                (
+                    p["id"].as_str().unwrap().to_owned(),
+                    p["name"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let pages_drive = site.pages_drive.clone();
+        {
+            let mut s = self.state.lock().unwrap();
+            for d in &site.drives {
+                s.drives.entry(d.clone()).or_default();
+            }
+            s.sites.push(site);
         }
-        s.sites.push(site);
+        if !pages_drive.is_empty() {
+            for (id, name) in files {
+                self.put(&pages_drive, &id, &name, "root", "", 0);
+            }
+        }
+    }
+
+    /// Gives item `id` permissions of its own alone (inheritance broken).
+    pub fn restrict(&self, drive: &str, id: &str, permissions: Vec<Value>) {
+        let mut s = self.state.lock().unwrap();
+        let d = s.drives.get_mut(drive).unwrap();
+        let i = d.items.iter_mut().find(|i| i.id == id).unwrap();
+        i.permissions = permissions;
+        i.unique = true;
     }
 
     pub fn user(&self, id: &str, upn: &str, drive: Option<&str>) {
@@ -446,7 +479,17 @@ impl FakeGraph {
                 "Either scp or roles claim need to be present in the token.",
             ),
             ["sites", "getAllSites"] => {
-                let value: Vec<Value> = s.sites.iter().map(site_json).collect();
+                // Site collections only: a site below another (not the root) is a subsite.
+                let value: Vec<Value> = s
+                    .sites
+                    .iter()
+                    .filter(|x| {
+                        !s.sites.iter().any(|p| {
+                            p.url.matches('/').count() > 2 && x.url.starts_with(&format!("{}/", p.url))
+                        })
+                    })
+                    .map(site_json)
+                    .collect();
                 ResponseTemplate::new(200).set_body_json(json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#sites", "value": value}))
             }
             ["sites", host, rest @ ..] if host.ends_with(':') || (rest.is_empty() && !host.contains(',')) => {
@@ -463,13 +506,58 @@ impl FakeGraph {
                 Some(site) => {
                     let value: Vec<Value> = site.drives.iter().map(|d| json!({
                         "id": d, "name": if d.ends_with("-docs") { "Documents" } else { d.as_str() },
-                        "driveType": "documentLibrary", "webUrl": format!("{}/{d}", site.url),
+                        "driveType": "documentLibrary",
+                        "webUrl": if d.ends_with("-hold") { format!("{}/PreservationHoldLibrary", site.url) } else { format!("{}/{d}", site.url) },
                         "owner": {"group": {"displayName": site.name}},
                         "sharePointIds": {"siteId": site.id.split(',').nth(1).unwrap(), "siteUrl": site.url}})).collect();
                     ResponseTemplate::new(200).set_body_json(json!({"value": value}))
                 }
                 None => graph_error(404, "itemNotFound", "Requested site could not be found"),
             },
+            ["sites", id, "sites"] => match s.sites.iter().find(|x| x.id == *id) {
+                Some(parent) => {
+                    let prefix = format!("{}/", parent.url);
+                    let value: Vec<Value> = s
+                        .sites
+                        .iter()
+                        .filter(|x| {
+                            x.url.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/'))
+                                && (parent.url.matches('/').count() > 2 || !x.url.contains("/sites/"))
+                        })
+                        .map(site_json)
+                        .collect();
+                    ResponseTemplate::new(200).set_body_json(json!({"value": value}))
+                }
+                None => graph_error(404, "itemNotFound", "Requested site could not be found"),
+            },
+            ["sites", id, "lists"] => match s.sites.iter().find(|x| x.id == *id) {
+                Some(site) => {
+                    let mut value: Vec<Value> = site.drives.iter().map(|d| json!({
+                        "id": format!("list-{d}"), "name": d, "displayName": d,
+                        "list": {"template": "documentLibrary", "hidden": false, "contentTypesEnabled": false}})).collect();
+                    if !site.pages_drive.is_empty() {
+                        value.push(json!({"id": "list-sitepages", "name": "SitePages", "displayName": "Site Pages",
+                            "list": {"template": "webPageLibrary", "hidden": false, "contentTypesEnabled": true}}));
+                    }
+                    ResponseTemplate::new(200).set_body_json(json!({"value": value}))
+                }
+                None => graph_error(404, "itemNotFound", "Requested site could not be found"),
+            },
+            ["sites", id, "lists", list, "drive"] => {
+                let site = s.sites.iter().find(|x| x.id == *id);
+                let drive = site.and_then(|x| {
+                    if *list == "list-sitepages" && !x.pages_drive.is_empty() {
+                        Some(x.pages_drive.clone())
+                    } else {
+                        x.drives.iter().find(|d| format!("list-{d}") == *list).cloned()
+                    }
+                });
+                match (site, drive) {
+                    (Some(site), Some(drive)) => ResponseTemplate::new(200).set_body_json(json!({
+                        "id": drive, "sharePointIds": {"siteId": site.id.split(',').nth(1).unwrap()}})),
+                    _ => graph_error(404, "itemNotFound", "The resource could not be found."),
+                }
+            }
             ["sites", id, "drive"] => match s.sites.iter().find(|x| x.id == *id) {
                 Some(site) => ResponseTemplate::new(200).set_body_json(json!({
                     "id": site.drives[0], "sharePointIds": {"siteId": site.id.split(',').nth(1).unwrap()}})),
@@ -563,18 +651,22 @@ fn permissions(s: &State, drive: &str, id: &str) -> Option<Vec<Value>> {
         value.push(json!({"id": "aTowIy5mfG1lbWJlcnNoaXB8", "roles": ["owner"],
             "grantedToV2": {"user": {"email": d.owner, "displayName": d.owner, "id": "u-owner"}}}));
     }
-    value.extend(d.root_permissions.iter().cloned());
     if id == "root" {
+        value.extend(d.root_permissions.iter().cloned());
         return Some(value);
     }
     let mut current = d.items.iter().find(|i| i.id == id)?;
     loop {
         value.extend(current.permissions.iter().cloned());
+        if current.unique {
+            return Some(value);
+        }
         match d.items.iter().find(|i| i.id == current.parent) {
             Some(up) => current = up,
             None => break,
         }
     }
+    value.extend(d.root_permissions.iter().cloned());
     Some(value)
 }
 
@@ -685,6 +777,33 @@ fn batch_member(
             Some(value) => (200, json!({"value": value})),
             None => err(404, "itemNotFound"),
         },
+        // `drives/{id}/root:/{path}:/permissions`
+        ["drives", drive, rest @ .., "permissions"] if rest.first() == Some(&"root:") => {
+            let path = rest[1..]
+                .iter()
+                .map(|r| percent_decode(r))
+                .collect::<Vec<_>>()
+                .join("/");
+            let path = path.trim_end_matches(':');
+            let Some(d) = s.drives.get(*drive) else {
+                return err(404, "itemNotFound");
+            };
+            let mut parent = "root".to_owned();
+            for seg in path.split('/').filter(|x| !x.is_empty()) {
+                match d
+                    .items
+                    .iter()
+                    .find(|i| i.parent == parent && i.name == seg && !i.deleted)
+                {
+                    Some(i) => parent = i.id.clone(),
+                    None => return err(404, "itemNotFound"),
+                }
+            }
+            match permissions(&s, drive, &parent) {
+                Some(value) => (200, json!({"value": value})),
+                None => err(404, "itemNotFound"),
+            }
+        }
         _ => err(400, "invalidRequest"),
     }
 }

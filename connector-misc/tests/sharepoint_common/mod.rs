@@ -87,6 +87,7 @@ pub fn standard(page_size: usize) -> FakeGraph {
             page("p-onboard", "Onboarding.aspx", "Onboarding", 6, "<p>Read the handbook.</p>"),
         ],
         personal: false,
+        pages_drive: "b!eng-pages".into(),
     });
     g.site(Site {
         id: HR.into(),
@@ -101,6 +102,7 @@ pub fn standard(page_size: usize) -> FakeGraph {
             "<p>Dental and vision.</p>",
         )],
         personal: false,
+        pages_drive: "b!hr-pages".into(),
     });
     g.site(Site {
         id: "contoso-my.sharepoint.com,3d4e5f60-0000-4000-8000-000000000003,9d0c1b2a-0000-4000-8000-000000000004".into(),
@@ -109,6 +111,7 @@ pub fn standard(page_size: usize) -> FakeGraph {
         drives: vec!["b!ada".into()],
         pages: Vec::new(),
         personal: true,
+        pages_drive: String::new(),
     });
     {
         let mut s = g.state.lock().unwrap();
@@ -123,13 +126,24 @@ pub fn standard(page_size: usize) -> FakeGraph {
             .get_mut("b!eng-specs")
             .unwrap()
             .root_permissions
+            .push(members.clone());
+        s.drives
+            .get_mut("b!eng-pages")
+            .unwrap()
+            .root_permissions
             .push(members);
+        let hr = json!({"id": "m", "roles": ["read"],
+            "grantedToV2": {"siteGroup": {"displayName": "HR Members", "id": "3"}}});
         s.drives
             .get_mut("b!hr-docs")
             .unwrap()
             .root_permissions
-            .push(json!({"id": "m", "roles": ["read"],
-            "grantedToV2": {"siteGroup": {"displayName": "HR Members", "id": "3"}}}));
+            .push(hr.clone());
+        s.drives
+            .get_mut("b!hr-pages")
+            .unwrap()
+            .root_permissions
+            .push(hr);
     }
     g.folder("b!eng-docs", "EF1", "Runbooks", "root");
     g.put(

@@ -54,18 +54,24 @@ struct SharingLink {
 
 /// Who may read a file: its drive's owner, every user and group a permission with a role
 /// names, the whole tenant (`tenant:{id}`) for an organisation link or "Everyone except
-/// external users", everyone for an anonymous link.
+/// external users", everyone for an anonymous link only with `anonymous_public` (without it
+/// an anonymous link adds nobody: it is a capability of whoever received it).
 ///
 /// Group keys: Entra groups `aad-group:{object id}`; SharePoint groups
 /// `sp-group:{site collection id}:{group name}`, since a SharePoint group belongs to one site
 /// collection and two sites may each have their own "Members" with other people in them.
-pub(crate) fn access(permissions: &[Permission], target: &DriveTarget, tenant: &str) -> Access {
+pub(crate) fn access(
+    permissions: &[Permission],
+    target: &DriveTarget,
+    tenant: &str,
+    anonymous_public: bool,
+) -> Access {
     let mut emails: BTreeSet<String> = target.owner.iter().cloned().collect();
     let mut groups = BTreeSet::new();
     let mut public = false;
     for p in permissions.iter().filter(|p| !p.roles.is_empty()) {
         match p.link.as_ref().and_then(|l| l.scope.as_deref()) {
-            Some("anonymous") => public = true,
+            Some("anonymous") => public = anonymous_public,
             Some("organization") => {
                 groups.insert(format!("tenant:{tenant}"));
             }
@@ -127,7 +133,7 @@ mod tests {
             owner: Some("owner@contoso.com".into()),
             site: "site-1".into(),
         };
-        let a = access(&perms, &target, "t1");
+        let a = access(&perms, &target, "t1", false);
         assert_eq!(
             a.emails,
             [
@@ -148,7 +154,7 @@ mod tests {
             ..target.clone()
         };
         assert!(
-            access(&perms, &other, "t1")
+            access(&perms, &other, "t1", false)
                 .groups
                 .contains(&"sp-group:site-2:Visitors".to_owned())
         );
@@ -156,6 +162,10 @@ mod tests {
             serde_json::json!([{"roles": ["read"], "link": {"scope": "anonymous"}}]),
         )
         .unwrap();
-        assert!(access(&anyone, &target, "t1").public);
+        assert!(access(&anyone, &target, "t1", true).public);
+        // Not asked for: the link adds nobody, the owner still reads it.
+        let closed = access(&anyone, &target, "t1", false);
+        assert!(!closed.public);
+        assert_eq!(closed.emails, ["owner@contoso.com"]);
     }
 }

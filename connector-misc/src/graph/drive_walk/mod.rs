@@ -95,6 +95,8 @@ pub(crate) struct DriveWalk {
     pub(crate) allow_images: bool,
     /// Read each file's permissions into `access`.
     pub(crate) permissions: bool,
+    /// An anonymous link makes a file public (`anonymous_links_public`).
+    pub(crate) anonymous_public: bool,
     /// The tenant, for organisation-wide sharing links (`tenant:{id}`).
     pub(crate) tenant: String,
 }
@@ -270,7 +272,10 @@ impl DriveWalk {
         {
             match answer {
                 Ok(Some(page)) => {
-                    out.insert(item.clone(), access(&page.value, target, &self.tenant));
+                    out.insert(
+                        item.clone(),
+                        access(&page.value, target, &self.tenant, self.anonymous_public),
+                    );
                 }
                 Ok(None) => {}
                 Err(e) if e.kind().ends_sync() => return Err(e),
@@ -282,7 +287,10 @@ impl DriveWalk {
                         item = item.as_str(),
                         "permissions not readable, access narrowed to the drive's owner: {e}"
                     );
-                    out.insert(item.clone(), access(&[], target, &self.tenant));
+                    out.insert(
+                        item.clone(),
+                        access(&[], target, &self.tenant, self.anonymous_public),
+                    );
                 }
             }
         }
@@ -480,15 +488,59 @@ async fn fetch(walk: DriveWalk, item: Item) -> Result<Option<Outcome>> {
     ))
 }
 
-/// Who may read what the drive's root folder grants (a site's libraries inherit the site's
-/// permissions there): what SharePoint's site pages, which Graph lists without permissions,
-/// are given. `None` without `include_permissions`; narrowed to the owner when unreadable.
+/// Who may read each file of `target` at `paths` (relative to the drive's root, unescaped), in
+/// the order given, from its own permissions (`GET drives/{id}/root:/{path}:/permissions`,
+/// in JSON batches): what SharePoint's site pages, which Graph lists without permissions, are
+/// given from their file in the Site Pages library. A file whose permissions cannot be read,
+/// or that is not there, is readable by nobody (fail closed) until a later run reads them.
 #[cfg(feature = "sharepoint")]
-pub(crate) async fn root_access(walk: &DriveWalk, target: &DriveTarget) -> Result<Option<Access>> {
-    Ok(walk
-        .access_of(target, &["root".to_owned()])
-        .await?
-        .remove("root"))
+pub(crate) async fn path_access(
+    walk: &DriveWalk,
+    target: &DriveTarget,
+    paths: &[String],
+) -> Result<Vec<Access>> {
+    let requests: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            let segments: Vec<String> = p
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(crate::graph::escape)
+                .collect();
+            format!(
+                "drives/{}/root:/{}:/permissions",
+                crate::graph::escape(&target.drive),
+                segments.join("/")
+            )
+        })
+        .collect();
+    let mut out = Vec::with_capacity(paths.len());
+    for (path, answer) in paths
+        .iter()
+        .zip(walk.graph.batch_get::<Page<Permission>>(&requests).await?)
+    {
+        match answer {
+            Ok(Some(page)) => out.push(access(
+                &page.value,
+                target,
+                &walk.tenant,
+                walk.anonymous_public,
+            )),
+            Err(e) if e.kind().ends_sync() => return Err(e),
+            other => {
+                let why = other
+                    .err()
+                    .map_or_else(|| "not found".to_owned(), |e| e.to_string());
+                tracing::warn!(
+                    connector = walk.source,
+                    path = path.as_str(),
+                    "a page's permissions are not readable; it is readable by nobody: {why}"
+                );
+                out.push(Access::restricted(Vec::new(), Vec::new()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -537,6 +589,7 @@ mod tests {
             max: 1,
             allow_images: false,
             permissions: true,
+            anonymous_public: false,
             tenant: "t".into(),
         };
         let id = walk.doc_id("b!x-y", "01ABC");

@@ -314,7 +314,8 @@ async fn folder_changes(
 }
 
 /// Every file id of a fresh listing of every drive `source` names; fails, rather than come
-/// back short, when a page cannot be listed.
+/// back short, when a page cannot be listed. A drive Graph says is gone, locked or archived
+/// (404, 410, 423) holds none of the source's documents.
 pub(crate) fn list_ids(
     walk: &DriveWalk,
     source: Arc<dyn DriveSource>,
@@ -339,7 +340,18 @@ pub(crate) fn list_ids(
             let mut restarts = 0;
             while let Some(url) = next.take() {
                 ctx.cancellation().check()?;
-                let page = match walk.graph.drive_delta(&url).await? {
+                let delta = match walk.graph.drive_delta(&url).await {
+                    Ok(delta) => delta,
+                    // Gone, locked or archived (404, 410, 423): none of it is readable, so
+                    // none of its documents are the source's. A drive that answers anything
+                    // else still refuses the listing.
+                    Err(e) if e.kind() == ErrorKind::NotFound => {
+                        tracing::warn!(connector = name, drive = target.drive.as_str(), "drive not there or locked; its documents are not listed: {e}");
+                        break;
+                    }
+                    Err(e) => Err(e)?,
+                };
+                let page = match delta {
                     Delta::Page(page) => page,
                     Delta::Restart { code, .. } => {
                         restarts += 1;
