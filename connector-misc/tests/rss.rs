@@ -737,3 +737,77 @@ async fn check_ends_within_seconds_on_a_feed_that_rate_limits_for_an_hour() {
     assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
     assert_eq!(e.field(), Some("feed_url"));
 }
+
+/// Review #1: an entry that shows up in its feed after its date (a static site deployed
+/// hours after the date in its front matter, a cached feed, a zone-less local time) and an
+/// entry edited in place are both delivered by the next incremental run when the store
+/// remembers: the feed answered 200, and the lookup, not the window, decides.
+#[tokio::test]
+async fn a_late_entry_and_an_edit_in_place_come_with_the_next_incremental_run() {
+    let feeds = standard(SITE);
+    let server = feeds.clone().start().await;
+    let c = build(&server.uri(), &["/releases.atom"], json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 20).await;
+    let mut entries = atom_entries();
+    // Dated hour 3, long before the last run (hour 20), first listed now.
+    let mut late = entries[1].clone();
+    late.id = "tag:releases.example.org,2024:v1.9.9".into();
+    late.slug = "v1.9.9".into();
+    late.published = time(3);
+    late.updated = time(3);
+    entries.push(late);
+    // New text, same dates.
+    entries[0].summary = "Faster sync, far fewer requests.".into();
+    entries[0].content = "<p>Rewritten.</p>".into();
+    feeds.serve(
+        "/releases.atom",
+        "application/atom+xml",
+        atom(SITE, &entries),
+    );
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 30).await;
+    let uri = server.uri();
+    assert_eq!(
+        sorted(sink.ids()),
+        [
+            format!("rss:{uri}/releases.atom#tag:releases.example.org,2024:v1.9.9"),
+            format!("rss:{uri}/releases.atom#tag:releases.example.org,2024:v2.1.0"),
+        ]
+    );
+    assert_eq!(report.unchanged, 1, "{report:?}");
+}
+
+/// Review #1, without a store: the window still applies, but an undated entry (which no
+/// window can place) is delivered rather than left to full runs.
+#[tokio::test]
+async fn without_a_store_undated_entries_come_with_incremental_runs() {
+    use connector_core::{CheckpointedConnector, SyncContext, TimeWindow};
+    use connector_misc::rss::{RssConfig, RssConnector};
+    use futures::StreamExt;
+
+    let feeds = FakeFeeds::new();
+    let mut items = rss_common::rss_items();
+    items[1].published = None;
+    feeds.serve(
+        "/mixed.xml",
+        "application/rss+xml",
+        rss_common::rss2(SITE, &items),
+    );
+    let server = feeds.start().await;
+    let mut config = RssConfig::new([format!("{}/mixed.xml", server.uri())]);
+    config.allowed_hosts = vec!["127.0.0.1".into()];
+    let c = RssConnector::new(config).unwrap();
+    let window = TimeWindow::new(time(100), time(110)).unwrap();
+    let ids: Vec<String> = c
+        .load_from_checkpoint(c.initial_checkpoint(), Some(window), SyncContext::new())
+        .flat_map(|p| futures::stream::iter(p.unwrap().batch.documents))
+        .map(|d| d.id)
+        .collect()
+        .await;
+    assert_eq!(
+        ids.len(),
+        1,
+        "the dated entry is outside the window: {ids:?}"
+    );
+    assert!(ids[0].ends_with("?p=1038"), "{ids:?}");
+}

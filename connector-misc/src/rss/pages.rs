@@ -91,7 +91,13 @@ impl Reader {
 
 /// The entries of `feed` the run delivers, in feed order: ids made unique (a repeated id
 /// keeps its first, newest, entry), at most `max_entries`, and within `window` by `updated`
-/// then `published` (an entry without either only in a run without a window).
+/// then `published`. An entry with neither is kept whatever the window: it cannot be placed
+/// in one, and leaving it to full runs would hide it from every incremental run.
+///
+/// Callers pass no `window` when the fingerprint lookup remembers earlier runs: an entry
+/// often shows up in its feed after its date (a static site deployed hours after the date in
+/// its front matter, a cached feed, a zone-less time read as UTC by a site west of it, a
+/// backdated post), and would fall before the window of the first run that sees it.
 fn entries_of(
     reader: &Reader,
     feed: &Feed,
@@ -118,7 +124,7 @@ fn entries_of(
         .filter(|p| match (window, p.at) {
             (None, _) => true,
             (Some(w), Some(at)) => w.contains(at),
-            (Some(_), None) => false,
+            (Some(_), None) => true,
         })
         .collect()
 }
@@ -134,6 +140,12 @@ pub(super) fn checkpointed(
     async_stream::try_stream! {
         let mut cp = from;
         let resume = cp.current.take();
+        // A lookup that remembers earlier runs decides what is new: every entry of a feed
+        // that answered 200 goes to it, whatever its date (see `entries_of`), and a resumed
+        // feed is read from its top (a feed that reordered since must not hide an entry
+        // behind the one handed on last).
+        let remembers = ctx.fingerprints().remembers();
+        let window = window.filter(|_| !remembers);
         // Feeds no longer configured keep no validators.
         cp.since.retain(|key, _| reader.feeds.iter().any(|f| &f.key == key));
         for feed in reader.feeds.iter() {
