@@ -195,10 +195,11 @@ pub(super) fn checkpointed(
                 title: parsed.title.as_ref().map(|t| t.content.trim().to_owned()).filter(|t| !t.is_empty()),
             });
             let mut items = entries_of(&reader, feed, parsed, window);
-            if let Some(after) = &after {
+            if let Some(after) = after.as_ref().filter(|_| !remembers) {
                 skip_handed_on(&mut items, after, |p| p.id.as_str());
             }
-            let mut entry_failed = false;
+            // An entry that failed before an interruption still keeps the feed from a 304.
+            let mut entry_failed = resume.as_ref().is_some_and(|c| c.feed == feed.key && c.entry_failed);
             let mut rest = items.into_iter().peekable();
             loop {
                 let chunk: Vec<Prepared> = rest.by_ref().take(PAGE).collect();
@@ -224,7 +225,7 @@ pub(super) fn checkpointed(
                 entry_failed |= !batch.failures.is_empty();
                 match (last, last_id) {
                     (false, Some(after)) => {
-                        cp.current = Some(FeedCursor { feed: feed.key.clone(), after });
+                        cp.current = Some(FeedCursor { feed: feed.key.clone(), after, entry_failed });
                     }
                     _ => {
                         cp.current = None;
