@@ -935,3 +935,26 @@ async fn a_resumed_feed_that_reordered_loses_no_entry() {
     let plain = ids(SyncContext::new()).await;
     assert!(plain[0].ends_with("#urn:bench:256"), "{:?}", &plain[..2]);
 }
+
+/// Review #9: a feed that lists its oldest entries first keeps its newest under
+/// `max_entries`.
+#[tokio::test]
+async fn max_entries_keeps_the_newest_of_an_oldest_first_feed() {
+    let feeds = FakeFeeds::new();
+    let mut entries = atom_entries();
+    entries.reverse();
+    feeds.serve(
+        "/oldest-first.atom",
+        "application/atom+xml",
+        atom(SITE, &entries),
+    );
+    let server = feeds.start().await;
+    let c = build(
+        &server.uri(),
+        &["/oldest-first.atom"],
+        json!({"max_entries": 1}),
+    );
+    let (sink, _) = full(&c).await;
+    assert_eq!(sink.len(), 1);
+    assert!(sink.ids()[0].ends_with("v2.1.0"), "{:?}", sink.ids());
+}

@@ -60,8 +60,8 @@ pub struct RssConfig {
     #[serde(default)]
     #[schemars(example = &false)]
     pub fetch_articles: bool,
-    /// Entries read from one feed, from its top (feeds list the newest first); the rest are
-    /// left out with a warning.
+    /// Entries read from one feed: the newest by their dates when the feed holds more (feeds
+    /// usually list the newest first, some the oldest); the rest are left out with a warning.
     #[serde(default = "default_max_entries")]
     #[schemars(range(min = 1, max = 1_000_000), example = &10_000)]
     pub max_entries: NonZeroU32,

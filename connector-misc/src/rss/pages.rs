@@ -114,9 +114,14 @@ fn entries_of(
             "the feed holds more entries than max_entries; the rest are left out"
         );
     }
+    let mut entries = parsed.entries;
+    if total > reader.max_entries {
+        // Not every feed lists its newest first (some go oldest first, or by title): the cap
+        // keeps the newest, undated entries last.
+        entries.sort_by_key(|e| std::cmp::Reverse(e.updated.or(e.published)));
+    }
     let mut seen: HashSet<String> = HashSet::new();
-    parsed
-        .entries
+    entries
         .into_iter()
         .take(reader.max_entries)
         .map(|e| convert::prepare(&feed.key, e, reader.fetch_articles))
