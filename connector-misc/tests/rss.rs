@@ -958,3 +958,40 @@ async fn max_entries_keeps_the_newest_of_an_oldest_first_feed() {
     assert_eq!(sink.len(), 1);
     assert!(sink.ids()[0].ends_with("v2.1.0"), "{:?}", sink.ids());
 }
+
+/// Review #4: a feed that moved (301) has its relative links resolved against where it
+/// answered from, and keeps its configured URL in ids.
+#[tokio::test]
+async fn a_moved_feed_resolves_relative_links_where_it_now_lives() {
+    let feeds = FakeFeeds::new();
+    feeds.serve(
+        "/new/feed.xml",
+        "application/rss+xml",
+        "<rss version=\"2.0\"><channel><title>Moved</title>\
+         <item><guid isPermaLink=\"false\">m-1</guid><title>One</title><link>posts/one.html</link>\
+         <pubDate>Tue, 02 Jan 2024 05:00:00 GMT</pubDate><description>one</description></item>\
+         </channel></rss>",
+    );
+    let server = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/old.xml"))
+        .respond_with(wiremock::ResponseTemplate::new(301).insert_header(
+            "location",
+            format!("{}/new/feed.xml", server.uri()).as_str(),
+        ))
+        .mount(&server)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(feeds)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), &["/old.xml"], json!({}));
+    let (sink, report) = full(&c).await;
+    assert_eq!(report.failed, 0, "{:?}", report.failures);
+    let uri = server.uri();
+    let doc = sink.get(&format!("rss:{uri}/old.xml#m-1")).unwrap();
+    assert_eq!(
+        doc.link.as_ref().map(url::Url::as_str),
+        Some(format!("{uri}/new/posts/one.html").as_str())
+    );
+}
+

@@ -24,8 +24,9 @@ const PAGE_ACCEPT: &str = "text/html, application/xhtml+xml;q=0.9, text/plain;q=
 pub(crate) enum Fetched {
     /// `304 Not Modified`: the feed is as the validators sent describe it; nothing to parse.
     NotModified(FeedState),
-    /// The feed's body and the validators its answer carried.
-    Body(Bytes, FeedState),
+    /// The feed's body, the validators its answer carried, and the URL that answered (after
+    /// redirects), which the entries' relative links resolve against.
+    Body(Bytes, FeedState, Url),
 }
 
 /// The connector's HTTP side: one client for feeds and article pages.
@@ -120,7 +121,18 @@ impl FeedClient {
             .with_url(feed)
             .with_field("feed_url"));
         }
-        Ok(Fetched::Body(response.into_body(), state))
+        let answered = response.url().clone();
+        if answered != *feed {
+            // A feed that moved keeps its configured URL in ids and checkpoints (its entries
+            // stay the same documents), but each run pays the redirect: say where it went.
+            tracing::info!(
+                connector = SOURCE,
+                feed = %connector_core::error::redact_url(feed),
+                answered = %connector_core::error::redact_url(&answered),
+                "the feed answered from another URL (a redirect); feed_url may be updated"
+            );
+        }
+        Ok(Fetched::Body(response.into_body(), state, answered))
     }
 
     /// The page an entry links to, as Markdown (HTML converted by core; plain text as it is).
@@ -158,16 +170,16 @@ impl FeedClient {
 
 /// Parses a feed body (RSS 2.0, RSS 0.9x, RSS 1.0/RDF, Atom, JSON Feed) with feed-rs.
 ///
-/// Relative links resolve against the feed's URL. Entries without an id keep an empty one
+/// Relative links resolve against `base`, the URL that answered. Entries without an id keep an empty one
 /// (feed-rs would make up a random UUID, which changes every run); the connector gives them
 /// one of its own. Content is not sanitised here: it is converted to Markdown, which drops
 /// scripts and styles.
 ///
 /// # Errors
 /// `InvalidData` naming the feed when the body is not a feed of any of these formats.
-pub(crate) fn parse(body: &[u8], feed: &Url, name: &str) -> Result<feed_rs::model::Feed> {
+pub(crate) fn parse(body: &[u8], base: &Url, name: &str) -> Result<feed_rs::model::Feed> {
     feed_rs::parser::Builder::new()
-        .base_uri(Some(feed.as_str()))
+        .base_uri(Some(base.as_str()))
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
         .build()

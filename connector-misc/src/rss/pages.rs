@@ -83,7 +83,7 @@ impl Reader {
     /// `check()` does.
     pub(crate) async fn probe(&self, feed: &Feed) -> Result<()> {
         match self.client.for_check().feed(&feed.url, None).await? {
-            Fetched::Body(body, _) => client::parse(&body, &feed.url, &feed.key).map(|_| ()),
+            Fetched::Body(body, _, base) => client::parse(&body, &base, &feed.key).map(|_| ()),
             Fetched::NotModified(_) => Ok(()),
         }
     }
@@ -177,16 +177,16 @@ pub(super) fn checkpointed(
                     continue;
                 }
             };
-            let (body, state) = match fetched {
+            let (body, state, base) = match fetched {
                 Fetched::NotModified(state) => {
                     tracing::debug!(connector = SOURCE, feed = feed.key.as_str(), "feed not modified");
                     cp.done.insert(feed.key.clone(), state);
                     yield CheckpointedBatch::new(Batch::default(), cp.clone());
                     continue;
                 }
-                Fetched::Body(body, state) => (body, state),
+                Fetched::Body(body, state, base) => (body, state, base),
             };
-            let parsed = match client::parse(&body, &feed.url, &feed.key) {
+            let parsed = match client::parse(&body, &base, &feed.key) {
                 Ok(parsed) => parsed,
                 Err(e) => {
                     cp.failed.push(feed.key.clone());
