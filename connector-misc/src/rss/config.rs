@@ -55,8 +55,11 @@ pub struct RssConfig {
     pub credentials: Option<RssCredentials>,
     /// Fetch each entry's linked page and deliver it as Markdown instead of the feed's own
     /// content or summary (default false; RAGFlow delivers the feed's text only). Each page
-    /// is capped by `max_file_size`; an entry whose page cannot be read is a failure naming
-    /// it.
+    /// is capped by `max_file_size` and decoded from the charset it declares; an entry whose
+    /// page cannot be read is a failure naming it, one that links to something other than
+    /// HTML or text (a PDF, an MP3) keeps its own text. Pages are asked with a shorter
+    /// patience than feeds (30 s, one `Retry-After` waited at most 10 s), and only at the
+    /// hosts the network policy allows (never private addresses unless in `allowed_hosts`).
     #[serde(default)]
     #[schemars(example = &false)]
     pub fetch_articles: bool,
