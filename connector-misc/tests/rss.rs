@@ -995,3 +995,89 @@ async fn a_moved_feed_resolves_relative_links_where_it_now_lives() {
     );
 }
 
+/// Review #5/#6: article pages in a legacy charset are decoded; a link to a PDF keeps the
+/// entry's own text instead of failing every run.
+#[tokio::test]
+async fn articles_in_gbk_are_decoded_and_a_pdf_link_keeps_the_entry_text() {
+    let server = MockServer::start().await;
+    let site = server.uri();
+    let feeds = FakeFeeds::new();
+    feeds.serve(
+        "/blog/feed/",
+        "application/rss+xml",
+        rss_common::rss2(&site, &rss_common::rss_items()),
+    );
+    // "中文" in GBK, declared in a meta tag only.
+    let gbk: &[u8] = &[0xd6, 0xd0, 0xce, 0xc4];
+    let page = [
+        b"<html><head><meta charset=\"gbk\"></head><body><p>".as_slice(),
+        gbk,
+        b"</p></body></html>",
+    ]
+    .concat();
+    wiremock::Mock::given(wiremock::matchers::path(
+        "/2024/01/02/shipping-the-new-indexer/",
+    ))
+    .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(page, "text/html"))
+    .mount(&server)
+    .await;
+    wiremock::Mock::given(wiremock::matchers::path(
+        "/2024/01/02/conditional-get-explained/",
+    ))
+    .respond_with(
+        wiremock::ResponseTemplate::new(200).set_body_raw(b"%PDF-1.7".to_vec(), "application/pdf"),
+    )
+    .mount(&server)
+    .await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(feeds)
+        .mount(&server)
+        .await;
+    let c = build(&site, &["/blog/feed/"], json!({"fetch_articles": true}));
+    let (sink, report) = full(&c).await;
+    assert_eq!(report.failed, 0, "{:?}", report.failures);
+    assert_eq!(sink.len(), 2);
+    let texts: Vec<String> = sink
+        .documents()
+        .iter()
+        .map(|d| d.content.as_text().unwrap().to_owned())
+        .collect();
+    assert!(texts.iter().any(|t| t.contains("中文")), "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("An *unchanged* feed costs a 304.")),
+        "{texts:?}"
+    );
+}
+
+/// Review #7: an article host that rate-limits for an hour costs its entry a failure within
+/// seconds, not the run 15 minutes per entry.
+#[tokio::test]
+async fn an_article_host_rate_limiting_for_an_hour_fails_its_entry_quickly() {
+    let server = MockServer::start().await;
+    let site = server.uri();
+    let feeds = FakeFeeds::new();
+    let mut items = rss_common::rss_items();
+    items.truncate(1);
+    feeds.serve(
+        "/blog/feed/",
+        "application/rss+xml",
+        rss_common::rss2(&site, &items),
+    );
+    feeds.serve("/2024/01/02/shipping-the-new-indexer/", "text/html", "x");
+    feeds.edit("/2024/01/02/shipping-the-new-indexer/", |d| {
+        d.status = 429;
+        d.retry_after = Some(3600);
+    });
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(feeds)
+        .mount(&server)
+        .await;
+    let c = build(&site, &["/blog/feed/"], json!({"fetch_articles": true}));
+    let (_, report) = tokio::time::timeout(std::time::Duration::from_secs(25), full(&c))
+        .await
+        .expect("the run ends within seconds");
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(report.failures[0].kind, ErrorKind::RateLimited);
+}

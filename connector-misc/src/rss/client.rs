@@ -29,16 +29,31 @@ pub(crate) enum Fetched {
     Body(Bytes, FeedState, Url),
 }
 
-/// The connector's HTTP side: one client for feeds and article pages.
+/// The connector's HTTP side: one client for feeds, and the same connections with a shorter
+/// patience for article pages.
 #[derive(Debug, Clone)]
 pub(crate) struct FeedClient {
     http: HttpClient,
+    /// For article pages: third-party sites, often many, whose rate limits must not hold a
+    /// run for the feed's 15 minutes per request: one rate-limit retry, a `Retry-After`
+    /// waited at most 10 s, two error retries, 30 s per request.
+    pages: HttpClient,
     max_body: u64,
 }
 
 impl FeedClient {
     pub(crate) fn new(http: HttpClient, max_body: u64) -> Self {
-        Self { http, max_body }
+        let mut policy = http.retry_policy();
+        policy.max_retries = policy.max_retries.min(2);
+        policy.max_rate_limit_retries = policy.max_rate_limit_retries.min(1);
+        policy.retry_after_cap = policy.retry_after_cap.min(Duration::from_secs(10));
+        policy.rate_limit_budget = policy.rate_limit_budget.min(Duration::from_secs(20));
+        let pages = http.with_retry_policy(policy, Duration::from_secs(30));
+        Self {
+            http,
+            pages,
+            max_body,
+        }
     }
 
     /// This client counting its requests in `ctx`'s sync report and stopping with its
@@ -46,6 +61,7 @@ impl FeedClient {
     pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {
             http: self.http.with_context(ctx),
+            pages: self.pages.with_context(ctx),
             max_body: self.max_body,
         }
     }
@@ -62,6 +78,7 @@ impl FeedClient {
         policy.rate_limit_budget = policy.rate_limit_budget.min(Duration::from_secs(10));
         Self {
             http: self.http.with_retry_policy(policy, Duration::from_secs(20)),
+            pages: self.pages.clone(),
             max_body: self.max_body,
         }
     }
@@ -143,7 +160,7 @@ impl FeedClient {
     /// PDF, an image).
     pub(crate) async fn article(&self, link: &Url) -> Result<String> {
         let response = self
-            .http
+            .pages
             .get(link.clone())
             .header("accept", PAGE_ACCEPT)
             .max_body_bytes(self.max_body)
@@ -173,23 +190,6 @@ impl FeedClient {
     }
 }
 
-/// Parses a feed body (RSS 2.0, RSS 0.9x, RSS 1.0/RDF, Atom, JSON Feed) with feed-rs.
-///
-/// Relative links resolve against `base`, the URL that answered. Entries without an id keep an empty one
-/// (feed-rs would make up a random UUID, which changes every run); the connector gives them
-/// one of its own. Content is not sanitised here: it is converted to Markdown, which drops
-/// scripts and styles.
-///
-/// # Errors
-/// `InvalidData` naming the feed when the body is not a feed of any of these formats.
-pub(crate) fn parse(body: &[u8], base: &Url, name: &str) -> Result<feed_rs::model::Feed> {
-    feed_rs::parser::Builder::new()
-        .base_uri(Some(base.as_str()))
-        .id_generator(|_, _, _| String::new())
-        .sanitize_content(false)
-        .build()
-        .parse(body)
-        .map_err(|e| {
 /// A page's text: decoded from the charset its `Content-Type` names, else (HTML) the one a
 /// `<meta charset>` or `<meta http-equiv="Content-Type">` names in its first 1024 bytes, else
 /// UTF-8; a byte order mark wins over all of them, and bytes that do not decode are replaced.
@@ -248,6 +248,23 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Parses a feed body (RSS 2.0, RSS 0.9x, RSS 1.0/RDF, Atom, JSON Feed) with feed-rs.
+///
+/// Relative links resolve against `base`, the URL that answered. Entries without an id keep an empty one
+/// (feed-rs would make up a random UUID, which changes every run); the connector gives them
+/// one of its own. Content is not sanitised here: it is converted to Markdown, which drops
+/// scripts and styles.
+///
+/// # Errors
+/// `InvalidData` naming the feed when the body is not a feed of any of these formats.
+pub(crate) fn parse(body: &[u8], base: &Url, name: &str) -> Result<feed_rs::model::Feed> {
+    feed_rs::parser::Builder::new()
+        .base_uri(Some(base.as_str()))
+        .id_generator(|_, _, _| String::new())
+        .sanitize_content(false)
+        .build()
+        .parse(body)
+        .map_err(|e| {
             Error::new(
                 ErrorKind::InvalidData,
                 format!("feed `{name}` is not a readable RSS, Atom or JSON feed: {e}"),

@@ -220,7 +220,17 @@ pub(super) fn checkpointed(
                     let fetch_articles = reader.fetch_articles;
                     async move {
                         let article = match (&item.link, fetch_articles) {
-                            (Some(link), true) => Some(client.article(link).await?),
+                            (Some(link), true) => match client.article(link).await {
+                                Ok(page) => Some(page),
+                                // A link to a PDF, an image or a podcast file will never be
+                                // a page: the entry's own text, not a failure every run
+                                // (which would also keep its feed from every 304).
+                                Err(e) if e.kind() == ErrorKind::Unsupported => {
+                                    tracing::debug!(connector = SOURCE, entry = item.id.as_str(), error = %e, "linked page is no HTML; the entry's own text is delivered");
+                                    None
+                                }
+                                Err(e) => return Err(e),
+                            },
                             _ => None,
                         };
                         Ok(convert::document(&info, item, article))
