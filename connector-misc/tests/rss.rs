@@ -821,7 +821,7 @@ fn big_feed(feeds: &FakeFeeds, moved: Option<usize>) {
             slug: format!("entry-{i}"),
             creator: "Ada".into(),
             categories: vec![],
-            published: Some(time(1) + chrono::TimeDelta::minutes(i64::try_from(i).unwrap())),
+            published: Some(time(1) + chrono::TimeDelta::minutes(i64::from(i))),
             description: format!("<p>{i}</p>"),
             content: None,
             enclosure: None,
