@@ -214,10 +214,9 @@ pub(super) fn checkpointed(
                     let version = p.version.clone();
                     PendingItem::new(p.id.clone(), p).with_version(&version)
                 });
+                let (info, client) = (&info, &reader.client);
+                let fetch_articles = reader.fetch_articles;
                 let batch = fetch_items(&ctx, pending, ARTICLE_CONCURRENCY, |item: Prepared| {
-                    let info = Arc::clone(&info);
-                    let client = reader.client.clone();
-                    let fetch_articles = reader.fetch_articles;
                     async move {
                         let article = match (&item.link, fetch_articles) {
                             (Some(link), true) => match client.article(link).await {
@@ -233,7 +232,7 @@ pub(super) fn checkpointed(
                             },
                             _ => None,
                         };
-                        Ok(convert::document(&info, item, article))
+                        Ok(convert::document(info, item, article))
                     }
                 })
                 .await?;
