@@ -1081,3 +1081,73 @@ async fn an_article_host_rate_limiting_for_an_hour_fails_its_entry_quickly() {
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     assert_eq!(report.failures[0].kind, ErrorKind::RateLimited);
 }
+
+/// Review #8: `allowed_hosts` opens article pages only on the feeds' own hosts: a feed that
+/// links to another private host (allowed for some other feed, or by a network) cannot have
+/// that page fetched and indexed.
+#[tokio::test]
+async fn article_pages_reach_only_the_private_hosts_of_the_feeds_themselves() {
+    let server = MockServer::start().await;
+    // The feed lives on `localhost`; its first entry links there, the second to
+    // `127.0.0.1`, which `allowed_hosts` names but no feed lives on.
+    let site = server.uri().replace("127.0.0.1", "localhost");
+    let other = server.uri();
+    let feeds = FakeFeeds::new();
+    let mut items = rss_common::rss_items();
+    items.truncate(1);
+    let own = rss_common::rss2(&site, &items);
+    let mut foreign = rss_common::rss_items();
+    foreign.truncate(1);
+    foreign[0].guid = Some("urn:foreign".into());
+    let foreign = rss_common::rss2(&other, &foreign);
+    let (own_end, foreign_items) = (
+        own.find("</channel>").unwrap(),
+        &foreign[foreign.find("<item>").unwrap()..foreign.find("</channel>").unwrap()],
+    );
+    feeds.serve(
+        "/blog/feed/",
+        "application/rss+xml",
+        format!("{}{}{}", &own[..own_end], foreign_items, &own[own_end..]),
+    );
+    feeds.serve(
+        "/2024/01/02/shipping-the-new-indexer/",
+        "text/html",
+        "<p>Internal page</p>",
+    );
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(feeds)
+        .mount(&server)
+        .await;
+    let c = build(&site, &["/blog/feed/"], json!({"fetch_articles": true}));
+    let (sink, report) = full(&c).await;
+    assert_eq!(sink.len(), 1, "{:?}", report.failures);
+    assert!(
+        sink.documents()[0]
+            .content
+            .as_text()
+            .unwrap()
+            .contains("Internal page")
+    );
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert!(
+        report.failures[0]
+            .id
+            .as_deref()
+            .unwrap()
+            .ends_with("#urn:foreign")
+    );
+    // The page was never asked for on the other host.
+    let asked_other = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| {
+            r.headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|h| h.starts_with("127.0.0.1"))
+        })
+        .count();
+    assert_eq!(asked_other, 0);
+}

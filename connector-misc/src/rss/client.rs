@@ -42,13 +42,16 @@ pub(crate) struct FeedClient {
 }
 
 impl FeedClient {
-    pub(crate) fn new(http: HttpClient, max_body: u64) -> Self {
-        let mut policy = http.retry_policy();
+    /// `http` for feeds; `pages` for article pages (its own network policy, see
+    /// [`RssConfig::article_network_policy`](super::RssConfig::article_network_policy)), given
+    /// the shorter patience here.
+    pub(crate) fn new(http: HttpClient, pages: &HttpClient, max_body: u64) -> Self {
+        let mut policy = pages.retry_policy();
         policy.max_retries = policy.max_retries.min(2);
         policy.max_rate_limit_retries = policy.max_rate_limit_retries.min(1);
         policy.retry_after_cap = policy.retry_after_cap.min(Duration::from_secs(10));
         policy.rate_limit_budget = policy.rate_limit_budget.min(Duration::from_secs(20));
-        let pages = http.with_retry_policy(policy, Duration::from_secs(30));
+        let pages = pages.with_retry_policy(policy, Duration::from_secs(30));
         Self {
             http,
             pages,

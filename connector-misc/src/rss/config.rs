@@ -76,7 +76,8 @@ pub struct RssConfig {
     pub max_file_size: NonZeroU64,
     #[doc = "Hosts this connector may reach although they are not public addresses (a feed \
      on the company network: `intranet.example`, `10.1.2.3`, `10.20.0.0/16`). With \
-     `fetch_articles`, the hosts of the linked pages count too."]
+     `fetch_articles`, linked pages may reach only the entries that name a feed's own host \
+     (another feed's links must not pull intranet pages into the index)."]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(example = &["intranet.example"])]
     pub allowed_hosts: Vec<String>,
@@ -115,6 +116,28 @@ impl RssConfig {
     /// An `allowed_hosts` entry that names no host.
     pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
         NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
+    }
+
+    /// The policy article pages (`fetch_articles`) follow: like
+    /// [`network_policy`](Self::network_policy), but of `allowed_hosts` only the entries that
+    /// name a configured feed's host, so that one feed's links cannot have a page of another
+    /// private host fetched and indexed (an intranet feed's own pages still come). A network
+    /// (`10.20.0.0/16`) opens feeds only; name the feed's host to open its pages.
+    ///
+    /// # Errors
+    /// An `allowed_hosts` entry that names no host.
+    pub fn article_network_policy(&self) -> connector_core::Result<NetworkPolicy> {
+        let hosts: Vec<String> = self
+            .feeds()
+            .iter()
+            .filter_map(|u| u.host_str().map(str::to_ascii_lowercase))
+            .collect();
+        let allowed: Vec<&String> = self
+            .allowed_hosts
+            .iter()
+            .filter(|h| hosts.contains(&h.trim().to_ascii_lowercase()))
+            .collect();
+        NetworkPolicy::for_tenant(self.host_network.as_ref(), &allowed)
     }
 
     /// The feeds, parsed, in config order without repeats (a URL's fragment, which never

@@ -107,9 +107,17 @@ impl RssConnector {
             .network_policy(config.network_policy()?)
             .max_body_bytes(max_body)
             .build()?;
+        let pages = if config.fetch_articles {
+            HttpClient::builder(SOURCE)
+                .network_policy(config.article_network_policy()?)
+                .max_body_bytes(max_body)
+                .build()?
+        } else {
+            http.clone()
+        };
         let feeds: Vec<Feed> = config.feeds().into_iter().map(Feed::new).collect();
         let reader = Reader {
-            client: client::FeedClient::new(http, max_body),
+            client: client::FeedClient::new(http, &pages, max_body),
             feeds: Arc::new(feeds),
             max_entries: usize::try_from(config.max_entries.get()).unwrap_or(usize::MAX),
             fetch_articles: config.fetch_articles,
