@@ -737,3 +737,417 @@ async fn check_ends_within_seconds_on_a_feed_that_rate_limits_for_an_hour() {
     assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
     assert_eq!(e.field(), Some("feed_url"));
 }
+
+/// Review #1: an entry that shows up in its feed after its date (a static site deployed
+/// hours after the date in its front matter, a cached feed, a zone-less local time) and an
+/// entry edited in place are both delivered by the next incremental run when the store
+/// remembers: the feed answered 200, and the lookup, not the window, decides.
+#[tokio::test]
+async fn a_late_entry_and_an_edit_in_place_come_with_the_next_incremental_run() {
+    let feeds = standard(SITE);
+    let server = feeds.clone().start().await;
+    let c = build(&server.uri(), &["/releases.atom"], json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 20).await;
+    let mut entries = atom_entries();
+    // Dated hour 3, long before the last run (hour 20), first listed now.
+    let mut late = entries[1].clone();
+    late.id = "tag:releases.example.org,2024:v1.9.9".into();
+    late.slug = "v1.9.9".into();
+    late.published = time(3);
+    late.updated = time(3);
+    entries.push(late);
+    // New text, same dates.
+    entries[0].summary = "Faster sync, far fewer requests.".into();
+    entries[0].content = "<p>Rewritten.</p>".into();
+    feeds.serve(
+        "/releases.atom",
+        "application/atom+xml",
+        atom(SITE, &entries),
+    );
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 30).await;
+    let uri = server.uri();
+    assert_eq!(
+        sorted(sink.ids()),
+        [
+            format!("rss:{uri}/releases.atom#tag:releases.example.org,2024:v1.9.9"),
+            format!("rss:{uri}/releases.atom#tag:releases.example.org,2024:v2.1.0"),
+        ]
+    );
+    assert_eq!(report.unchanged, 1, "{report:?}");
+}
+
+/// Review #1, without a store: the window still applies, but an undated entry (which no
+/// window can place) is delivered rather than left to full runs.
+#[tokio::test]
+async fn without_a_store_undated_entries_come_with_incremental_runs() {
+    use connector_core::{CheckpointedConnector, SyncContext, TimeWindow};
+    use connector_misc::rss::{RssConfig, RssConnector};
+    use futures::StreamExt;
+
+    let feeds = FakeFeeds::new();
+    let mut items = rss_common::rss_items();
+    items[1].published = None;
+    feeds.serve(
+        "/mixed.xml",
+        "application/rss+xml",
+        rss_common::rss2(SITE, &items),
+    );
+    let server = feeds.start().await;
+    let mut config = RssConfig::new([format!("{}/mixed.xml", server.uri())]);
+    config.allowed_hosts = vec!["127.0.0.1".into()];
+    let c = RssConnector::new(config).unwrap();
+    let window = TimeWindow::new(time(100), time(110)).unwrap();
+    let ids: Vec<String> = c
+        .load_from_checkpoint(c.initial_checkpoint(), Some(window), SyncContext::new())
+        .flat_map(|p| futures::stream::iter(p.unwrap().batch.documents))
+        .map(|d| d.id)
+        .collect()
+        .await;
+    assert_eq!(
+        ids.len(),
+        1,
+        "the dated entry is outside the window: {ids:?}"
+    );
+    assert!(ids[0].ends_with("?p=1038"), "{ids:?}");
+}
+
+/// A 600-entry feed at `/big.xml` of `server`, with entry `moved` (if any) listed first.
+fn big_feed(feeds: &FakeFeeds, moved: Option<usize>) {
+    let mut items: Vec<rss_common::RssItem> = (0..600)
+        .map(|i| rss_common::RssItem {
+            guid: Some(format!("urn:bench:{i}")),
+            title: format!("Entry {i}"),
+            slug: format!("entry-{i}"),
+            creator: "Ada".into(),
+            categories: vec![],
+            published: Some(time(1) + chrono::TimeDelta::minutes(i64::from(i))),
+            description: format!("<p>{i}</p>"),
+            content: None,
+            enclosure: None,
+        })
+        .collect();
+    if let Some(m) = moved {
+        let item = items.remove(m);
+        items.insert(0, item);
+    }
+    feeds.serve(
+        "/big.xml",
+        "application/rss+xml",
+        rss_common::rss2(SITE, &items),
+    );
+}
+
+/// A lookup that remembers earlier runs (and knows none of these entries).
+struct Remembering;
+
+#[async_trait::async_trait]
+impl connector_core::FingerprintLookup for Remembering {
+    async fn fingerprints(
+        &self,
+        _ids: &[String],
+    ) -> connector_core::Result<std::collections::HashMap<String, String>> {
+        Ok(std::collections::HashMap::new())
+    }
+}
+
+fn big_connector(server: &MockServer) -> connector_misc::rss::RssConnector {
+    let mut config = connector_misc::rss::RssConfig::new([format!("{}/big.xml", server.uri())]);
+    config.allowed_hosts = vec!["127.0.0.1".into()];
+    connector_misc::rss::RssConnector::new(config).unwrap()
+}
+
+/// A checkpoint resumed after entry 255 of `/big.xml`.
+fn resumed_after_255(
+    server: &MockServer,
+    entry_failed: bool,
+) -> connector_misc::rss::RssCheckpoint {
+    let feed = format!("{}/big.xml", server.uri());
+    serde_json::from_value(json!({
+        "current": {"feed": feed, "after": format!("rss:{feed}#urn:bench:255"), "entry_failed": entry_failed},
+    }))
+    .unwrap()
+}
+
+/// Review #2: an entry that failed before an interruption still keeps the feed from a 304
+/// once the resumed run reads it to its end.
+#[tokio::test]
+async fn an_entry_failed_before_a_resume_still_drops_the_validators() {
+    use connector_core::{CheckpointedConnector, SyncContext};
+    use futures::StreamExt;
+
+    let feeds = FakeFeeds::new();
+    big_feed(&feeds, None);
+    let server = feeds.start().await;
+    let c = big_connector(&server);
+    let last = |entry_failed| {
+        let c = &c;
+        let server = &server;
+        async move {
+            let pages: Vec<_> = c
+                .load_from_checkpoint(
+                    resumed_after_255(server, entry_failed),
+                    None,
+                    SyncContext::new(),
+                )
+                .map(|p| p.unwrap())
+                .collect()
+                .await;
+            let cp = pages.last().unwrap().checkpoint.clone();
+            assert!(cp.current.is_none());
+            cp.done.values().next().unwrap().clone()
+        }
+    };
+    assert_eq!(last(false).await.etag.as_deref(), Some("\"v1\""));
+    assert!(
+        !last(true).await.has_validators(),
+        "read whole by the next run"
+    );
+}
+
+/// Review #3: with a lookup that remembers, a resumed feed is read from its top, so an entry
+/// the feed moved above the last one handed on is not skipped (the lookup skips what was
+/// delivered); without one, the resume skips what was handed on.
+#[tokio::test]
+async fn a_resumed_feed_that_reordered_loses_no_entry() {
+    use connector_core::{CheckpointedConnector, SyncContext};
+    use futures::StreamExt;
+
+    let feeds = FakeFeeds::new();
+    // Entry 400 (not yet delivered) now sits at the top, above entry 255.
+    big_feed(&feeds, Some(400));
+    let server = feeds.start().await;
+    let c = big_connector(&server);
+    let ids = |ctx: SyncContext| {
+        let c = &c;
+        let server = &server;
+        async move {
+            c.load_from_checkpoint(resumed_after_255(server, false), None, ctx)
+                .flat_map(|p| futures::stream::iter(p.unwrap().batch.documents))
+                .map(|d| d.id)
+                .collect::<Vec<String>>()
+                .await
+        }
+    };
+    let remembering = ids(SyncContext::new().with_fingerprints(Arc::new(Remembering))).await;
+    assert_eq!(remembering.len(), 600);
+    assert!(remembering[0].ends_with("#urn:bench:400"));
+    let plain = ids(SyncContext::new()).await;
+    assert!(plain[0].ends_with("#urn:bench:256"), "{:?}", &plain[..2]);
+}
+
+/// Review #9: a feed that lists its oldest entries first keeps its newest under
+/// `max_entries`.
+#[tokio::test]
+async fn max_entries_keeps_the_newest_of_an_oldest_first_feed() {
+    let feeds = FakeFeeds::new();
+    let mut entries = atom_entries();
+    entries.reverse();
+    feeds.serve(
+        "/oldest-first.atom",
+        "application/atom+xml",
+        atom(SITE, &entries),
+    );
+    let server = feeds.start().await;
+    let c = build(
+        &server.uri(),
+        &["/oldest-first.atom"],
+        json!({"max_entries": 1}),
+    );
+    let (sink, _) = full(&c).await;
+    assert_eq!(sink.len(), 1);
+    assert!(sink.ids()[0].ends_with("v2.1.0"), "{:?}", sink.ids());
+}
+
+/// Review #4: a feed that moved (301) has its relative links resolved against where it
+/// answered from, and keeps its configured URL in ids.
+#[tokio::test]
+async fn a_moved_feed_resolves_relative_links_where_it_now_lives() {
+    let feeds = FakeFeeds::new();
+    feeds.serve(
+        "/new/feed.xml",
+        "application/rss+xml",
+        "<rss version=\"2.0\"><channel><title>Moved</title>\
+         <item><guid isPermaLink=\"false\">m-1</guid><title>One</title><link>posts/one.html</link>\
+         <pubDate>Tue, 02 Jan 2024 05:00:00 GMT</pubDate><description>one</description></item>\
+         </channel></rss>",
+    );
+    let server = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/old.xml"))
+        .respond_with(wiremock::ResponseTemplate::new(301).insert_header(
+            "location",
+            format!("{}/new/feed.xml", server.uri()).as_str(),
+        ))
+        .mount(&server)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(feeds)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), &["/old.xml"], json!({}));
+    let (sink, report) = full(&c).await;
+    assert_eq!(report.failed, 0, "{:?}", report.failures);
+    let uri = server.uri();
+    let doc = sink.get(&format!("rss:{uri}/old.xml#m-1")).unwrap();
+    assert_eq!(
+        doc.link.as_ref().map(url::Url::as_str),
+        Some(format!("{uri}/new/posts/one.html").as_str())
+    );
+}
+
+/// Review #5/#6: article pages in a legacy charset are decoded; a link to a PDF keeps the
+/// entry's own text instead of failing every run.
+#[tokio::test]
+async fn articles_in_gbk_are_decoded_and_a_pdf_link_keeps_the_entry_text() {
+    let server = MockServer::start().await;
+    let site = server.uri();
+    let feeds = FakeFeeds::new();
+    feeds.serve(
+        "/blog/feed/",
+        "application/rss+xml",
+        rss_common::rss2(&site, &rss_common::rss_items()),
+    );
+    // "中文" in GBK, declared in a meta tag only.
+    let gbk: &[u8] = &[0xd6, 0xd0, 0xce, 0xc4];
+    let page = [
+        b"<html><head><meta charset=\"gbk\"></head><body><p>".as_slice(),
+        gbk,
+        b"</p></body></html>",
+    ]
+    .concat();
+    wiremock::Mock::given(wiremock::matchers::path(
+        "/2024/01/02/shipping-the-new-indexer/",
+    ))
+    .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(page, "text/html"))
+    .mount(&server)
+    .await;
+    wiremock::Mock::given(wiremock::matchers::path(
+        "/2024/01/02/conditional-get-explained/",
+    ))
+    .respond_with(
+        wiremock::ResponseTemplate::new(200).set_body_raw(b"%PDF-1.7".to_vec(), "application/pdf"),
+    )
+    .mount(&server)
+    .await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(feeds)
+        .mount(&server)
+        .await;
+    let c = build(&site, &["/blog/feed/"], json!({"fetch_articles": true}));
+    let (sink, report) = full(&c).await;
+    assert_eq!(report.failed, 0, "{:?}", report.failures);
+    assert_eq!(sink.len(), 2);
+    let texts: Vec<String> = sink
+        .documents()
+        .iter()
+        .map(|d| d.content.as_text().unwrap().to_owned())
+        .collect();
+    assert!(texts.iter().any(|t| t.contains("中文")), "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("An *unchanged* feed costs a 304.")),
+        "{texts:?}"
+    );
+}
+
+/// Review #7: an article host that rate-limits for an hour costs its entry a failure within
+/// seconds, not the run 15 minutes per entry.
+#[tokio::test]
+async fn an_article_host_rate_limiting_for_an_hour_fails_its_entry_quickly() {
+    let server = MockServer::start().await;
+    let site = server.uri();
+    let feeds = FakeFeeds::new();
+    let mut items = rss_common::rss_items();
+    items.truncate(1);
+    feeds.serve(
+        "/blog/feed/",
+        "application/rss+xml",
+        rss_common::rss2(&site, &items),
+    );
+    feeds.serve("/2024/01/02/shipping-the-new-indexer/", "text/html", "x");
+    feeds.edit("/2024/01/02/shipping-the-new-indexer/", |d| {
+        d.status = 429;
+        d.retry_after = Some(3600);
+    });
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(feeds)
+        .mount(&server)
+        .await;
+    let c = build(&site, &["/blog/feed/"], json!({"fetch_articles": true}));
+    let (_, report) = tokio::time::timeout(std::time::Duration::from_secs(25), full(&c))
+        .await
+        .expect("the run ends within seconds");
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(report.failures[0].kind, ErrorKind::RateLimited);
+}
+
+/// Review #8: `allowed_hosts` opens article pages only on the feeds' own hosts: a feed that
+/// links to another private host (allowed for some other feed, or by a network) cannot have
+/// that page fetched and indexed.
+#[tokio::test]
+async fn article_pages_reach_only_the_private_hosts_of_the_feeds_themselves() {
+    let server = MockServer::start().await;
+    // The feed lives on `localhost`; its first entry links there, the second to
+    // `127.0.0.1`, which `allowed_hosts` names but no feed lives on.
+    let site = server.uri().replace("127.0.0.1", "localhost");
+    let other = server.uri();
+    let feeds = FakeFeeds::new();
+    let mut items = rss_common::rss_items();
+    items.truncate(1);
+    let own = rss_common::rss2(&site, &items);
+    let mut foreign = rss_common::rss_items();
+    foreign.truncate(1);
+    foreign[0].guid = Some("urn:foreign".into());
+    let foreign = rss_common::rss2(&other, &foreign);
+    let (own_end, foreign_items) = (
+        own.find("</channel>").unwrap(),
+        &foreign[foreign.find("<item>").unwrap()..foreign.find("</channel>").unwrap()],
+    );
+    feeds.serve(
+        "/blog/feed/",
+        "application/rss+xml",
+        format!("{}{}{}", &own[..own_end], foreign_items, &own[own_end..]),
+    );
+    feeds.serve(
+        "/2024/01/02/shipping-the-new-indexer/",
+        "text/html",
+        "<p>Internal page</p>",
+    );
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(feeds)
+        .mount(&server)
+        .await;
+    let c = build(&site, &["/blog/feed/"], json!({"fetch_articles": true}));
+    let (sink, report) = full(&c).await;
+    assert_eq!(sink.len(), 1, "{:?}", report.failures);
+    assert!(
+        sink.documents()[0]
+            .content
+            .as_text()
+            .unwrap()
+            .contains("Internal page")
+    );
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert!(
+        report.failures[0]
+            .id
+            .as_deref()
+            .unwrap()
+            .ends_with("#urn:foreign")
+    );
+    // The page was never asked for on the other host.
+    let asked_other = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| {
+            r.headers
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .is_some_and(|h| h.starts_with("127.0.0.1"))
+        })
+        .count();
+    assert_eq!(asked_other, 0);
+}

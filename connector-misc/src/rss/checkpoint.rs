@@ -35,6 +35,10 @@ pub struct FeedCursor {
     /// The id of the last entry handed on; a resumed run reads the feed again and goes on
     /// after it (from the top when it is no longer in the feed).
     pub after: String,
+    /// Whether an entry of this feed failed before `after`: the feed then ends this run
+    /// without validators, so that the next run reads it again rather than get a 304.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub entry_failed: bool,
 }
 
 /// Where a resumed RSS sync starts: the feeds finished in this run (with the validators

@@ -55,13 +55,16 @@ pub struct RssConfig {
     pub credentials: Option<RssCredentials>,
     /// Fetch each entry's linked page and deliver it as Markdown instead of the feed's own
     /// content or summary (default false; RAGFlow delivers the feed's text only). Each page
-    /// is capped by `max_file_size`; an entry whose page cannot be read is a failure naming
-    /// it.
+    /// is capped by `max_file_size` and decoded from the charset it declares; an entry whose
+    /// page cannot be read is a failure naming it, one that links to something other than
+    /// HTML or text (a PDF, an MP3) keeps its own text. Pages are asked with a shorter
+    /// patience than feeds (30 s, one `Retry-After` waited at most 10 s), and only at the
+    /// hosts the network policy allows (never private addresses unless in `allowed_hosts`).
     #[serde(default)]
     #[schemars(example = &false)]
     pub fetch_articles: bool,
-    /// Entries read from one feed, from its top (feeds list the newest first); the rest are
-    /// left out with a warning.
+    /// Entries read from one feed: the newest by their dates when the feed holds more (feeds
+    /// usually list the newest first, some the oldest); the rest are left out with a warning.
     #[serde(default = "default_max_entries")]
     #[schemars(range(min = 1, max = 1_000_000), example = &10_000)]
     pub max_entries: NonZeroU32,
@@ -73,7 +76,8 @@ pub struct RssConfig {
     pub max_file_size: NonZeroU64,
     #[doc = "Hosts this connector may reach although they are not public addresses (a feed \
      on the company network: `intranet.example`, `10.1.2.3`, `10.20.0.0/16`). With \
-     `fetch_articles`, the hosts of the linked pages count too."]
+     `fetch_articles`, linked pages may reach only the entries that name a feed's own host \
+     (another feed's links must not pull intranet pages into the index)."]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(example = &["intranet.example"])]
     pub allowed_hosts: Vec<String>,
@@ -112,6 +116,28 @@ impl RssConfig {
     /// An `allowed_hosts` entry that names no host.
     pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
         NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
+    }
+
+    /// The policy article pages (`fetch_articles`) follow: like
+    /// [`network_policy`](Self::network_policy), but of `allowed_hosts` only the entries that
+    /// name a configured feed's host, so that one feed's links cannot have a page of another
+    /// private host fetched and indexed (an intranet feed's own pages still come). A network
+    /// (`10.20.0.0/16`) opens feeds only; name the feed's host to open its pages.
+    ///
+    /// # Errors
+    /// An `allowed_hosts` entry that names no host.
+    pub fn article_network_policy(&self) -> connector_core::Result<NetworkPolicy> {
+        let hosts: Vec<String> = self
+            .feeds()
+            .iter()
+            .filter_map(|u| u.host_str().map(str::to_ascii_lowercase))
+            .collect();
+        let allowed: Vec<&String> = self
+            .allowed_hosts
+            .iter()
+            .filter(|h| hosts.contains(&h.trim().to_ascii_lowercase()))
+            .collect();
+        NetworkPolicy::for_tenant(self.host_network.as_ref(), &allowed)
     }
 
     /// The feeds, parsed, in config order without repeats (a URL's fragment, which never

@@ -34,8 +34,13 @@ pub(crate) struct Prepared {
     pub at: Option<DateTime<Utc>>,
     /// The entry's page.
     pub link: Option<Url>,
-    /// The entry.
-    pub entry: Entry,
+    /// The authors, as owners (computed once for the version and the document).
+    pub owners: Vec<String>,
+    /// The enclosures, as metadata (`[]` when none).
+    pub enclosures: Value,
+    /// The entry, boxed: feed-rs's `Entry` is large, and a page of entries moves through
+    /// several collections and futures on its way to the sink.
+    pub entry: Box<Entry>,
 }
 
 /// How a feed appears in ids, partition keys, checkpoints and messages: its URL without the
@@ -81,13 +86,17 @@ pub(crate) fn prepare(feed_key: &str, entry: Entry, fetch_articles: bool) -> Pre
         },
         id => id.to_owned(),
     };
-    let version = version_of(&entry, link.as_ref(), fetch_articles);
+    let owners = owners(&entry);
+    let enclosures = enclosures(&entry);
+    let version = version_of(&entry, link.as_ref(), fetch_articles, &owners, &enclosures);
     Prepared {
         id: format!("rss:{feed_key}#{key}"),
         version,
         at,
         link,
-        entry,
+        owners,
+        enclosures,
+        entry: Box::new(entry),
     }
 }
 
@@ -103,7 +112,13 @@ fn body_source(entry: &Entry) -> &str {
 
 /// A hash of every field the document is made from, read before any conversion, so an
 /// unchanged entry costs no HTML conversion (nor, with `fetch_articles`, a page request).
-fn version_of(entry: &Entry, link: Option<&Url>, fetch_articles: bool) -> String {
+fn version_of(
+    entry: &Entry,
+    link: Option<&Url>,
+    fetch_articles: bool,
+    owners: &[String],
+    enclosures: &Value,
+) -> String {
     let time = |t: Option<DateTime<Utc>>| t.map(rfc3339).unwrap_or_default();
     let content = entry
         .content
@@ -111,10 +126,13 @@ fn version_of(entry: &Entry, link: Option<&Url>, fetch_articles: bool) -> String
         .and_then(|c| c.body.as_deref())
         .unwrap_or("");
     let (updated, published) = (time(entry.updated), time(entry.published));
-    let people = owners(entry).join("\n");
+    let people = owners.join("\n");
     let categories: Vec<&str> = entry.categories.iter().map(|c| c.term.as_str()).collect();
     let categories = categories.join("\n");
-    let enclosures = enclosures(entry).to_string();
+    let enclosures = match enclosures.as_array() {
+        Some(a) if a.is_empty() => String::new(),
+        _ => enclosures.to_string(),
+    };
     let parts: [&str; 12] = [
         CONVERSION,
         if fetch_articles { "article" } else { "entry" },
@@ -259,6 +277,8 @@ pub(crate) fn document(feed: &FeedInfo, item: Prepared, article: Option<String>)
         version,
         at,
         link,
+        owners,
+        enclosures,
         entry,
     } = item;
     let title = title_of(&entry)
@@ -273,7 +293,7 @@ pub(crate) fn document(feed: &FeedInfo, item: Prepared, article: Option<String>)
     };
     let mut doc = Document::text(id, SOURCE, title, text)
         .with_version(&version)
-        .with_owners(owners(&entry))
+        .with_owners(owners)
         .with_metadata("feed_url", feed.key.clone());
     if let Some(t) = &feed.title {
         doc = doc.with_metadata("feed_title", t.clone());
@@ -290,7 +310,6 @@ pub(crate) fn document(feed: &FeedInfo, item: Prepared, article: Option<String>)
     if !categories.is_empty() {
         doc = doc.with_metadata("categories", categories);
     }
-    let enclosures = enclosures(&entry);
     if enclosures.as_array().is_some_and(|a| !a.is_empty()) {
         doc = doc.with_metadata("enclosures", enclosures);
     }

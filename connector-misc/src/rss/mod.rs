@@ -13,11 +13,15 @@
 //!   and no parse. A server that ignores them answers 200 and the feed is read as usual; one
 //!   that sends neither is fetched whole every run. Full runs send no validators.
 //! - **Windows**: a feed has no server-side filter, so every run fetches it (the 304 is what
-//!   makes that cheap) and keeps the entries whose `updated`, else `published`, time is in
-//!   the window. An entry with neither is delivered by full runs only, and its fingerprint
-//!   (a hash of its content) keeps a later full run from sending it again. A feed no
+//!   makes that cheap). With a fingerprint lookup that
+//!   [remembers](connector_core::FingerprintLookup::remembers) earlier runs (a state store),
+//!   every entry of a feed that answered 200 goes to the lookup whatever its date: entries
+//!   often appear after their date (a static site deployed hours after the date in its
+//!   front matter, a cached feed, a zone-less local time read as UTC, a backdated post), and
+//!   an entry edited in place keeps its date. Without one, a run keeps the entries whose
+//!   `updated`, else `published`, time is in its window, and those with neither. A feed no
 //!   finished run has read while others carry validators (added to the config, or failing
-//!   until now) is read whole.
+//!   until now) is read whole. Past `max_entries`, the newest entries are kept.
 //! - **Ids**: `rss:{feed}#{key}`, `{feed}` the feed's URL (its query, which may hold a
 //!   token, replaced by a hash of it), `{key}` the entry's `guid` / `id`, else its link, else
 //!   `hash:` and a hash of its title and date. Per feed: a `guid` is unique within its feed
@@ -103,9 +107,17 @@ impl RssConnector {
             .network_policy(config.network_policy()?)
             .max_body_bytes(max_body)
             .build()?;
+        let pages = if config.fetch_articles {
+            HttpClient::builder(SOURCE)
+                .network_policy(config.article_network_policy()?)
+                .max_body_bytes(max_body)
+                .build()?
+        } else {
+            http.clone()
+        };
         let feeds: Vec<Feed> = config.feeds().into_iter().map(Feed::new).collect();
         let reader = Reader {
-            client: client::FeedClient::new(http, max_body),
+            client: client::FeedClient::new(http, &pages, max_body),
             feeds: Arc::new(feeds),
             max_entries: usize::try_from(config.max_entries.get()).unwrap_or(usize::MAX),
             fetch_articles: config.fetch_articles,

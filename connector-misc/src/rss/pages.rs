@@ -83,7 +83,7 @@ impl Reader {
     /// `check()` does.
     pub(crate) async fn probe(&self, feed: &Feed) -> Result<()> {
         match self.client.for_check().feed(&feed.url, None).await? {
-            Fetched::Body(body, _) => client::parse(&body, &feed.url, &feed.key).map(|_| ()),
+            Fetched::Body(body, _, base) => client::parse(&body, &base, &feed.key).map(|_| ()),
             Fetched::NotModified(_) => Ok(()),
         }
     }
@@ -91,7 +91,13 @@ impl Reader {
 
 /// The entries of `feed` the run delivers, in feed order: ids made unique (a repeated id
 /// keeps its first, newest, entry), at most `max_entries`, and within `window` by `updated`
-/// then `published` (an entry without either only in a run without a window).
+/// then `published`. An entry with neither is kept whatever the window: it cannot be placed
+/// in one, and leaving it to full runs would hide it from every incremental run.
+///
+/// Callers pass no `window` when the fingerprint lookup remembers earlier runs: an entry
+/// often shows up in its feed after its date (a static site deployed hours after the date in
+/// its front matter, a cached feed, a zone-less time read as UTC by a site west of it, a
+/// backdated post), and would fall before the window of the first run that sees it.
 fn entries_of(
     reader: &Reader,
     feed: &Feed,
@@ -108,9 +114,14 @@ fn entries_of(
             "the feed holds more entries than max_entries; the rest are left out"
         );
     }
+    let mut entries = parsed.entries;
+    if total > reader.max_entries {
+        // Not every feed lists its newest first (some go oldest first, or by title): the cap
+        // keeps the newest, undated entries last.
+        entries.sort_by_key(|e| std::cmp::Reverse(e.updated.or(e.published)));
+    }
     let mut seen: HashSet<String> = HashSet::new();
-    parsed
-        .entries
+    entries
         .into_iter()
         .take(reader.max_entries)
         .map(|e| convert::prepare(&feed.key, e, reader.fetch_articles))
@@ -118,7 +129,7 @@ fn entries_of(
         .filter(|p| match (window, p.at) {
             (None, _) => true,
             (Some(w), Some(at)) => w.contains(at),
-            (Some(_), None) => false,
+            (Some(_), None) => true,
         })
         .collect()
 }
@@ -134,6 +145,12 @@ pub(super) fn checkpointed(
     async_stream::try_stream! {
         let mut cp = from;
         let resume = cp.current.take();
+        // A lookup that remembers earlier runs decides what is new: every entry of a feed
+        // that answered 200 goes to it, whatever its date (see `entries_of`), and a resumed
+        // feed is read from its top (a feed that reordered since must not hide an entry
+        // behind the one handed on last).
+        let remembers = ctx.fingerprints().remembers();
+        let window = window.filter(|_| !remembers);
         // Feeds no longer configured keep no validators.
         cp.since.retain(|key, _| reader.feeds.iter().any(|f| &f.key == key));
         for feed in reader.feeds.iter() {
@@ -160,16 +177,16 @@ pub(super) fn checkpointed(
                     continue;
                 }
             };
-            let (body, state) = match fetched {
+            let (body, state, base) = match fetched {
                 Fetched::NotModified(state) => {
                     tracing::debug!(connector = SOURCE, feed = feed.key.as_str(), "feed not modified");
                     cp.done.insert(feed.key.clone(), state);
                     yield CheckpointedBatch::new(Batch::default(), cp.clone());
                     continue;
                 }
-                Fetched::Body(body, state) => (body, state),
+                Fetched::Body(body, state, base) => (body, state, base),
             };
-            let parsed = match client::parse(&body, &feed.url, &feed.key) {
+            let parsed = match client::parse(&body, &base, &feed.key) {
                 Ok(parsed) => parsed,
                 Err(e) => {
                     cp.failed.push(feed.key.clone());
@@ -183,10 +200,11 @@ pub(super) fn checkpointed(
                 title: parsed.title.as_ref().map(|t| t.content.trim().to_owned()).filter(|t| !t.is_empty()),
             });
             let mut items = entries_of(&reader, feed, parsed, window);
-            if let Some(after) = &after {
+            if let Some(after) = after.as_ref().filter(|_| !remembers) {
                 skip_handed_on(&mut items, after, |p| p.id.as_str());
             }
-            let mut entry_failed = false;
+            // An entry that failed before an interruption still keeps the feed from a 304.
+            let mut entry_failed = resume.as_ref().is_some_and(|c| c.feed == feed.key && c.entry_failed);
             let mut rest = items.into_iter().peekable();
             loop {
                 let chunk: Vec<Prepared> = rest.by_ref().take(PAGE).collect();
@@ -196,23 +214,32 @@ pub(super) fn checkpointed(
                     let version = p.version.clone();
                     PendingItem::new(p.id.clone(), p).with_version(&version)
                 });
+                let (info, client) = (&info, &reader.client);
+                let fetch_articles = reader.fetch_articles;
                 let batch = fetch_items(&ctx, pending, ARTICLE_CONCURRENCY, |item: Prepared| {
-                    let info = Arc::clone(&info);
-                    let client = reader.client.clone();
-                    let fetch_articles = reader.fetch_articles;
                     async move {
                         let article = match (&item.link, fetch_articles) {
-                            (Some(link), true) => Some(client.article(link).await?),
+                            (Some(link), true) => match client.article(link).await {
+                                Ok(page) => Some(page),
+                                // A link to a PDF, an image or a podcast file will never be
+                                // a page: the entry's own text, not a failure every run
+                                // (which would also keep its feed from every 304).
+                                Err(e) if e.kind() == ErrorKind::Unsupported => {
+                                    tracing::debug!(connector = SOURCE, entry = item.id.as_str(), error = %e, "linked page is no HTML; the entry's own text is delivered");
+                                    None
+                                }
+                                Err(e) => return Err(e),
+                            },
                             _ => None,
                         };
-                        Ok(convert::document(&info, item, article))
+                        Ok(convert::document(info, item, article))
                     }
                 })
                 .await?;
                 entry_failed |= !batch.failures.is_empty();
                 match (last, last_id) {
                     (false, Some(after)) => {
-                        cp.current = Some(FeedCursor { feed: feed.key.clone(), after });
+                        cp.current = Some(FeedCursor { feed: feed.key.clone(), after, entry_failed });
                     }
                     _ => {
                         cp.current = None;
