@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "airtable")]
+pub mod airtable;
 #[cfg(feature = "azure_blob")]
 pub mod azure_blob;
 #[cfg(feature = "bitbucket")]
@@ -69,7 +71,8 @@ pub mod webdav;
         feature = "gitlab",
         feature = "slack",
         feature = "notion",
-        feature = "discord"
+        feature = "discord",
+        feature = "airtable"
     )),
     allow(unused_variables)
 )]
@@ -109,6 +112,12 @@ pub fn register(registry: &mut connector_core::Registry) {
         gitlab::SOURCE,
         "merge requests, issues and code files of GitLab projects",
         |cfg| Ok(Box::new(gitlab::GitlabConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "airtable")]
+    registry.register::<airtable::AirtableConfig, _>(
+        airtable::SOURCE,
+        "records and attachments of an Airtable table",
+        |cfg| Ok(Box::new(airtable::AirtableConnector::new(cfg)?)),
     );
     #[cfg(feature = "notion")]
     registry.register::<notion::NotionConfig, _>(
