@@ -107,6 +107,15 @@ impl TableView {
         }
     }
 
+    /// The table a `multipleRecordLinks` field links to.
+    fn linked_table(&self, name: &str) -> Option<&str> {
+        let field = self.by_name.get(name)?;
+        if field.kind != "multipleRecordLinks" {
+            return None;
+        }
+        field.options.as_ref()?.get("linkedTableId")?.as_str()
+    }
+
     fn is_metadata(&self, name: &str) -> bool {
         self.all_metadata || self.kind(name).is_some_and(|k| METADATA_TYPES.contains(&k))
     }
@@ -276,7 +285,8 @@ pub(crate) fn record_document(view: &TableView, record: &Record, version: &str) 
     extra.sort_unstable();
     order.extend(extra);
 
-    let mut meta = Map::new();
+    // In schema order for the front matter; `metadata.fields` is a map.
+    let mut meta: Vec<(String, Value)> = Vec::new();
     let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
     let mut files = Vec::new();
     for name in order {
@@ -287,15 +297,37 @@ pub(crate) fn record_document(view: &TableView, record: &Record, version: &str) 
             files.push((name, value));
             continue;
         }
+        // Shown as `last_modified_time` already.
+        if Some(name) == view.modified.as_deref() {
+            continue;
+        }
         if view.is_metadata(name) {
-            meta.insert(name.to_owned(), meta_value(value));
+            meta.push((name.to_owned(), meta_value(value)));
             continue;
         }
         if Some(name) == view.primary.as_deref() {
             continue;
         }
         body.push(Block::heading(2, vec![Inline::text(name)]));
-        body.extend(blocks(view.kind(name), value));
+        match view.linked_table(name) {
+            // Linked records as links to them (their ids: the listing holds no names).
+            Some(table) => body.push(Block::List(List::bullet(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(|rec| {
+                        let url = format!("https://airtable.com/{}/{table}/{rec}", view.base);
+                        ListItem::new(vec![Block::paragraph(vec![Inline::link(
+                            vec![Inline::text(rec)],
+                            url,
+                        )])])
+                    })
+                    .collect::<Vec<_>>(),
+            ))),
+            None => body.extend(blocks(view.kind(name), value)),
+        }
     }
     for (name, value) in files {
         body.push(Block::heading(2, vec![Inline::text(name)]));
@@ -315,6 +347,7 @@ pub(crate) fn record_document(view: &TableView, record: &Record, version: &str) 
         header.push(("last_modified_time", m));
     }
     header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
+    let meta: Map<String, Value> = meta.iter().cloned().collect();
     let text = format!("{}{}", markdown::front_matter(header), markdown::render(&body));
 
     let mut doc = Document::text(record_id(&record.id), SOURCE, title, text)

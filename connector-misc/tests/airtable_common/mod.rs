@@ -85,6 +85,11 @@ pub struct State {
     pub listings: Vec<String>,
     /// Attachment downloads seen.
     pub downloads: usize,
+    /// The server "restarts" when this listing request (counting from 1) arrives: every
+    /// offset handed out before it expires.
+    pub restart_at_listing: Option<usize>,
+    /// Answer the next listing requests with a bare 429 (no `Retry-After`), as Airtable does.
+    pub rate_limited: usize,
 }
 
 #[derive(Clone, Default)]
@@ -104,6 +109,8 @@ impl Default for State {
             no_schema: false,
             listings: Vec::new(),
             downloads: 0,
+            restart_at_listing: None,
+            rate_limited: 0,
         }
     }
 }
@@ -222,7 +229,14 @@ impl State {
 
     fn list(&mut self, req: &Request) -> ResponseTemplate {
         let query = req.url.query().unwrap_or_default().to_owned();
+        if self.rate_limited > 0 {
+            self.rate_limited -= 1;
+            return error(429, "TOO_MANY_REQUESTS", "You have made too many requests in a single period of time. Please wait 30 seconds before trying again.");
+        }
         self.listings.push(query);
+        if self.restart_at_listing == Some(self.listings.len()) {
+            self.generation += 1;
+        }
         let pairs: Vec<(String, String)> = req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
         let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         let only: Vec<String> = pairs.iter().filter(|(k, _)| k == "fields[]").map(|(_, v)| v.clone()).collect();
