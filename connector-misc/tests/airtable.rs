@@ -14,9 +14,7 @@ use chrono::{TimeDelta, Utc};
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, SyncReport, Syncer};
-use connector_core::{
-    Batch, Connector, Document, ErrorKind, Registry, SyncContext, TimeWindow,
-};
+use connector_core::{Batch, Connector, Document, ErrorKind, Registry, SyncContext, TimeWindow};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -31,7 +29,11 @@ async fn load(c: &Arc<dyn Connector>) -> Batch {
 
 async fn poll(c: &Arc<dyn Connector>, window: TimeWindow) -> connector_core::Result<Batch> {
     let mut out = Batch::default();
-    let mut stream = c.roles().as_poll().unwrap().poll(window, SyncContext::new());
+    let mut stream = c
+        .roles()
+        .as_poll()
+        .unwrap()
+        .poll(window, SyncContext::new());
     while let Some(page) = stream.next().await {
         out.append(page?);
     }
@@ -104,8 +106,14 @@ async fn every_record_and_attachment_over_offset_pages() {
     let listings = fake.with(|st| st.listings.clone());
     assert_eq!(listings.len(), 3, "{listings:?}");
     assert_eq!(listings[0], "pageSize=100");
-    assert!(listings[1].contains(&format!("offset=itr00000000000001%2F{REC_HIRING}")), "{listings:?}");
-    assert!(listings[2].contains(&format!("offset=itr00000000000001%2F{REC_RETRO}")), "{listings:?}");
+    assert!(
+        listings[1].contains(&format!("offset=itr00000000000001%2F{REC_HIRING}")),
+        "{listings:?}"
+    );
+    assert!(
+        listings[2].contains(&format!("offset=itr00000000000001%2F{REC_RETRO}")),
+        "{listings:?}"
+    );
     assert_eq!(fake.with(|st| st.downloads), 2);
 }
 
@@ -124,20 +132,42 @@ async fn records_render_as_markdown_with_front_matter() {
         plan.link.as_ref().unwrap().as_str(),
         format!("https://airtable.com/{BASE}/{TABLE_ID}/{REC_PLAN}")
     );
-    assert_eq!(plan.updated_at, Some(time(5)), "the last-modified field, not createdTime");
+    assert_eq!(
+        plan.updated_at,
+        Some(time(5)),
+        "the last-modified field, not createdTime"
+    );
     let text = plan.content.as_text().unwrap();
-    assert!(text.starts_with("---\nrecord_id: \"recA1b2C3d4E5f6G7\"\n"), "{text}");
-    assert!(text.contains("Owner: \"Ana Silva <ana@example.com>\"\n"), "{text}");
+    assert!(
+        text.starts_with("---\nrecord_id: \"recA1b2C3d4E5f6G7\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Owner: \"Ana Silva <ana@example.com>\"\n"),
+        "{text}"
+    );
     assert!(text.contains("Tags: [\"planning\",\"q3\"]\n"), "{text}");
     // Text fields are the body; Markdown in plain text stays text, rich text stays Markdown.
-    assert!(text.contains("# Q3 plan\n\n## Notes\n\nShip the \\*beta\\*."), "{text}");
-    assert!(text.contains("**Bold** plan with a [link](https://example.com)"), "{text}");
+    assert!(
+        text.contains("# Q3 plan\n\n## Notes\n\nShip the \\*beta\\*."),
+        "{text}"
+    );
+    assert!(
+        text.contains("**Bold** plan with a [link](https://example.com)"),
+        "{text}"
+    );
     assert_eq!(plan.metadata["fields"]["Status"], "Todo");
 
-    let all_meta = build(&uri, json!({"treat_all_non_attachment_fields_as_metadata": true}));
+    let all_meta = build(
+        &uri,
+        json!({"treat_all_non_attachment_fields_as_metadata": true}),
+    );
     let batch = load(&all_meta).await;
     let plan = doc(&batch, &record_doc(REC_PLAN));
-    assert_eq!(plan.metadata["fields"]["Notes"], "Ship the *beta*.\nThen # celebrate.");
+    assert_eq!(
+        plan.metadata["fields"]["Notes"],
+        "Ship the *beta*.\nThen # celebrate."
+    );
     assert!(!plan.content.as_text().unwrap().contains("## Notes"));
 }
 
@@ -150,7 +180,10 @@ async fn attachments_are_documents_of_their_record() {
     let spec = doc(&batch, &attachment_doc(REC_LAUNCH, ATT_SPEC));
     insta::assert_json_snapshot!("airtable_attachment", portable(spec, &uri));
     assert_eq!(spec.content.as_bytes(), b"%PDF-1.4 launch spec");
-    assert_eq!(spec.parent_id.as_deref(), Some(record_doc(REC_LAUNCH).as_str()));
+    assert_eq!(
+        spec.parent_id.as_deref(),
+        Some(record_doc(REC_LAUNCH).as_str())
+    );
     assert_eq!(spec.content.mime(), Some("application/pdf"));
 
     // Over the cap by the listed size: a failure naming it, and no download.
@@ -163,10 +196,21 @@ async fn attachments_are_documents_of_their_record() {
     let batch = load(&c).await;
     assert_eq!(batch.failures.len(), 1, "{:?}", batch.failures);
     let failure = &batch.failures[0];
-    assert_eq!(failure.id.as_deref(), Some(attachment_doc(REC_LAUNCH, ATT_LOGO).as_str()));
+    assert_eq!(
+        failure.id.as_deref(),
+        Some(attachment_doc(REC_LAUNCH, ATT_LOGO).as_str())
+    );
     assert_eq!(failure.kind, ErrorKind::Unsupported);
-    assert!(failure.message.contains("logo.png") && failure.message.contains("max_attachment_size"), "{}", failure.message);
-    assert_eq!(fake.with(|st| st.downloads), 1, "only the small one is downloaded");
+    assert!(
+        failure.message.contains("logo.png") && failure.message.contains("max_attachment_size"),
+        "{}",
+        failure.message
+    );
+    assert_eq!(
+        fake.with(|st| st.downloads),
+        1,
+        "only the small one is downloaded"
+    );
 
     let c = build(&fake.uri(), json!({"include_attachments": false}));
     let batch = load(&c).await;
@@ -178,7 +222,9 @@ async fn attachments_are_documents_of_their_record() {
 async fn polls_filter_by_last_modified_time_not_created_time() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({}));
-    let batch = poll(&c, TimeWindow::new(time(20), time(40)).unwrap()).await.unwrap();
+    let batch = poll(&c, TimeWindow::new(time(20), time(40)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(
         ids(&batch),
         sorted(&[
@@ -202,7 +248,9 @@ async fn polls_filter_by_last_modified_time_not_created_time() {
     // Without such a field: LAST_MODIFIED_TIME(), and no invented updated_at.
     let fake = Fake::start(|st| st.modified_field = false).await;
     let c = build(&fake.uri(), json!({}));
-    let batch = poll(&c, TimeWindow::new(time(20), time(40)).unwrap()).await.unwrap();
+    let batch = poll(&c, TimeWindow::new(time(20), time(40)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(batch.documents.len(), 4);
     assert!(batch.documents.iter().all(|d| d.updated_at.is_none()));
     let listing = fake.with(|st| st.listings.last().cloned().unwrap());
@@ -230,7 +278,11 @@ async fn an_edit_to_an_old_record_is_found_by_the_next_incremental_run() {
     let budget = &sink.documents()[0];
     assert!(budget.metadata["fields"]["Estimate"] == json!(20));
     assert!(budget.updated_at.unwrap() > time(59));
-    assert_eq!(fake.with(|st| st.downloads), downloads, "no attachment downloaded again");
+    assert_eq!(
+        fake.with(|st| st.downloads),
+        downloads,
+        "no attachment downloaded again"
+    );
 }
 
 #[tokio::test]
@@ -242,7 +294,11 @@ async fn an_unchanged_table_costs_listings_only_and_reconcile_sees_computed_fiel
     let (sink, report) = sync(&c, &store, SyncMode::Reconcile).await;
     assert!(sink.documents().is_empty(), "{report:?}");
     assert_eq!(report.unchanged, 7, "{report:?}");
-    assert_eq!(fake.with(|st| st.downloads), 2, "attachments are not downloaded again");
+    assert_eq!(
+        fake.with(|st| st.downloads),
+        2,
+        "attachments are not downloaded again"
+    );
     // A value that changes without moving the last-modified time (a lookup, a formula):
     // the record's version covers every field, so a reconcile run delivers it.
     fake.with(|st| st.records[4].fields["Notes"] = json!("What went well (recomputed)"));
@@ -257,10 +313,19 @@ async fn an_offset_that_expires_mid_run_restarts_the_listing() {
     let fake = Fake::start(|st| st.restart_at_listing = Some(2)).await;
     let c = build(&fake.uri(), json!({}));
     let batch = load(&c).await;
-    assert_eq!(ids(&batch).into_iter().collect::<std::collections::BTreeSet<_>>().len(), 7);
+    assert_eq!(
+        ids(&batch)
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        7
+    );
     let listings = fake.with(|st| st.listings.clone());
     assert_eq!(listings.len(), 5, "{listings:?}");
-    assert_eq!(listings[2], "pageSize=100", "the restart has no offset: {listings:?}");
+    assert_eq!(
+        listings[2], "pageSize=100",
+        "the restart has no offset: {listings:?}"
+    );
     assert!(listings[3].contains("itr00000000000002"), "{listings:?}");
 }
 
@@ -281,12 +346,20 @@ async fn a_resume_does_not_follow_an_old_offset() {
         cp
     };
     // A fresh offset is followed: the rest only.
-    let mut stream = checkpointed.load_from_checkpoint_json(resume(Utc::now()), None, SyncContext::new());
+    let mut stream =
+        checkpointed.load_from_checkpoint_json(resume(Utc::now()), None, SyncContext::new());
     let mut got = Vec::new();
     while let Some(page) = stream.next().await {
         got.extend(page.unwrap().batch.documents.into_iter().map(|d| d.id));
     }
-    assert_eq!(got, [record_doc(REC_HIRING), record_doc(REC_BUDGET), record_doc(REC_RETRO)]);
+    assert_eq!(
+        got,
+        [
+            record_doc(REC_HIRING),
+            record_doc(REC_BUDGET),
+            record_doc(REC_RETRO)
+        ]
+    );
     // One older than the trust window is not: the listing starts over.
     let old = Utc::now() - TimeDelta::minutes(30);
     let mut stream = checkpointed.load_from_checkpoint_json(resume(old), None, SyncContext::new());
@@ -306,7 +379,10 @@ async fn a_bare_429_waits_airtables_thirty_seconds() {
     let store = MemoryStateStore::new();
     let (sink, report) = sync(&c, &store, SyncMode::Full).await;
     assert_eq!(sink.documents().len(), 7);
-    assert!(report.rate_limit_wait >= Duration::from_secs(30), "{report:?}");
+    assert!(
+        report.rate_limit_wait >= Duration::from_secs(30),
+        "{report:?}"
+    );
 }
 
 #[tokio::test]
@@ -314,9 +390,18 @@ async fn check_tells_airtables_answers_apart() {
     let fake = Fake::start(|_| {}).await;
     let uri = fake.uri();
     build(&uri, json!({})).check().await.unwrap();
-    build(&uri, json!({"table_name_or_id": TABLE_ID, "view": "Grid view"})).check().await.unwrap();
+    build(
+        &uri,
+        json!({"table_name_or_id": TABLE_ID, "view": "Grid view"}),
+    )
+    .check()
+    .await
+    .unwrap();
 
-    let bad_token = build(&uri, json!({"credentials": {"airtable_access_token": "patWrong.000"}}));
+    let bad_token = build(
+        &uri,
+        json!({"credentials": {"airtable_access_token": "patWrong.000"}}),
+    );
     let e = bad_token.check().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated);
     assert_eq!(e.field(), Some("credentials.airtable_access_token"));
@@ -325,22 +410,38 @@ async fn check_tells_airtables_answers_apart() {
     let other_base = build(&uri, json!({"base_id": "appZZZZZZZZZZZZZZ"}));
     let e = other_base.check().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::PermissionDenied);
-    assert!(e.to_string().contains("INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND"),
+        "{e}"
+    );
 
-    let e = build(&uri, json!({"table_name_or_id": "Nope"})).check().await.unwrap_err();
+    let e = build(&uri, json!({"table_name_or_id": "Nope"}))
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(e.field(), Some("table_name_or_id"));
 
-    let e = build(&uri, json!({"modified_time_field": "Edited"})).check().await.unwrap_err();
+    let e = build(&uri, json!({"modified_time_field": "Edited"}))
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(e.field(), Some("modified_time_field"));
 
-    let e = build(&uri, json!({"view": "Kanban"})).check().await.unwrap_err();
+    let e = build(&uri, json!({"view": "Kanban"}))
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(e.to_string().contains("VIEW_NAME_NOT_FOUND"), "{e}");
 
     // An unknown path: Airtable's bare `{"error": "NOT_FOUND"}`.
-    let e = build(&format!("{uri}/nowhere"), json!({})).check().await.unwrap_err();
+    let e = build(&format!("{uri}/nowhere"), json!({}))
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert!(e.to_string().contains("NOT_FOUND"), "{e}");
 }
@@ -356,7 +457,9 @@ async fn a_token_without_schema_access_still_reads_and_a_bad_formula_is_named() 
 
     // The schema cannot confirm the configured field; Airtable's 422 names the formula.
     let c = build(&uri, json!({"modified_time_field": "Edited"}));
-    let e = poll(&c, TimeWindow::new(time(0), time(59)).unwrap()).await.unwrap_err();
+    let e = poll(&c, TimeWindow::new(time(0), time(59)).unwrap())
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidData);
     assert!(e.to_string().contains("INVALID_FILTER_BY_FORMULA"), "{e}");
     assert!(e.to_string().contains("modified_time_field"), "{e}");
@@ -368,7 +471,14 @@ fn the_schema_describes_every_field() {
     connector_misc::register(&mut registry);
     let schema = registry.schema("airtable").unwrap();
     let props = schema["properties"].as_object().unwrap();
-    for key in ["base_id", "table_name_or_id", "view", "modified_time_field", "max_attachment_size", "api_base_url"] {
+    for key in [
+        "base_id",
+        "table_name_or_id",
+        "view",
+        "modified_time_field",
+        "max_attachment_size",
+        "api_base_url",
+    ] {
         assert!(props[key].get("description").is_some(), "{key}");
         assert!(props[key].get("examples").is_some(), "{key}");
     }

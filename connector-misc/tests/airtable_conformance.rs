@@ -27,7 +27,11 @@ impl Fixture for AirtableFixture {
         Self {
             fake: Fake::start(|_| {}).await,
             malformed: Fake::start(|st| {
-                st.records.iter_mut().find(|r| r.id == REC_HIRING).unwrap().broken = true;
+                st.records
+                    .iter_mut()
+                    .find(|r| r.id == REC_HIRING)
+                    .unwrap()
+                    .broken = true;
             })
             .await,
         }

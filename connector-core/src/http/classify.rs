@@ -325,10 +325,11 @@ mod tests {
     #[test]
     fn a_bare_429_waits_what_the_service_documents() {
         let h = HeaderMap::new();
-        let wait = |c: &Classifier<'_>, code: u16| match c.classify(status(code), &h, Ok(Bytes::new())) {
-            Verdict::Retry(Retryable::Status { asked, .. }) => asked,
-            _ => panic!("a status retry"),
-        };
+        let wait =
+            |c: &Classifier<'_>, code: u16| match c.classify(status(code), &h, Ok(Bytes::new())) {
+                Verdict::Retry(Retryable::Status { asked, .. }) => asked,
+                _ => panic!("a status retry"),
+            };
         let plain = classifier(&[]);
         assert_eq!(wait(&plain, 429), None);
         let documented = Classifier {

@@ -55,10 +55,11 @@ mod tests {
             started: true,
         };
         let json = serde_json::to_string(&cp).unwrap_or_else(|e| panic!("{e}"));
-        let back: AirtableCheckpoint = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        let back: AirtableCheckpoint =
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, cp);
-        let done: AirtableCheckpoint =
-            serde_json::from_value(serde_json::json!({"started": true})).unwrap_or_else(|e| panic!("{e}"));
+        let done: AirtableCheckpoint = serde_json::from_value(serde_json::json!({"started": true}))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(done.is_done() && !AirtableCheckpoint::start().is_done());
     }
 }

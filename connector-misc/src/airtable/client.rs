@@ -34,7 +34,10 @@ pub(crate) const PAGE_SIZE: u32 = 100;
 pub const RATE_LIMITED_WAIT: Duration = Duration::from_secs(30);
 
 /// The error types that say an `offset` can no longer be followed.
-const OFFSET_GONE: [&str; 2] = ["LIST_RECORDS_ITERATOR_NOT_AVAILABLE", "INVALID_OFFSET_VALUE"];
+const OFFSET_GONE: [&str; 2] = [
+    "LIST_RECORDS_ITERATOR_NOT_AVAILABLE",
+    "INVALID_OFFSET_VALUE",
+];
 
 /// What a listing asks for besides the offset.
 #[derive(Debug, Clone, Default)]
@@ -130,9 +133,12 @@ impl Client {
     /// (Airtable's attachment URLs are signed).
     pub(crate) async fn download(&self, url: &str, max: u64) -> Result<Bytes> {
         let url = Url::parse(url).map_err(|e| {
-            Error::new(ErrorKind::InvalidData, "the attachment's URL cannot be read")
-                .with_connector(SOURCE)
-                .with_cause(e)
+            Error::new(
+                ErrorKind::InvalidData,
+                "the attachment's URL cannot be read",
+            )
+            .with_connector(SOURCE)
+            .with_cause(e)
         })?;
         Ok(self
             .http

@@ -204,9 +204,7 @@ impl fmt::Debug for AirtableConfig {
 /// Whether `id` looks like an Airtable id with `prefix` (`app`, `tbl`): the prefix and 14
 /// letters or digits.
 pub(crate) fn is_id(id: &str, prefix: &str) -> bool {
-    id.len() == 17
-        && id.starts_with(prefix)
-        && id.bytes().all(|b| b.is_ascii_alphanumeric())
+    id.len() == 17 && id.starts_with(prefix) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 impl ConnectorConfig for AirtableConfig {

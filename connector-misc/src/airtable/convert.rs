@@ -62,7 +62,12 @@ pub(crate) struct TableView {
 }
 
 impl TableView {
-    pub(crate) fn new(base: &str, table: Table, modified: Option<String>, all_metadata: bool) -> Self {
+    pub(crate) fn new(
+        base: &str,
+        table: Table,
+        modified: Option<String>,
+        all_metadata: bool,
+    ) -> Self {
         let by_name: HashMap<String, Field> = table
             .fields
             .iter()
@@ -100,7 +105,9 @@ impl TableView {
             None => value.as_array().is_some_and(|a| {
                 !a.is_empty()
                     && a.iter().all(|v| {
-                        v.get("id").and_then(Value::as_str).is_some_and(|id| id.starts_with("att"))
+                        v.get("id")
+                            .and_then(Value::as_str)
+                            .is_some_and(|id| id.starts_with("att"))
                             && v.get("filename").is_some()
                     })
             }),
@@ -136,7 +143,10 @@ impl TableView {
 
     /// The record's web link.
     pub(crate) fn record_url(&self, record: &str) -> String {
-        format!("https://airtable.com/{}/{}/{record}", self.base, self.table.id)
+        format!(
+            "https://airtable.com/{}/{}/{record}",
+            self.base, self.table.id
+        )
     }
 
     /// The attachments of the record, each with its field's name.
@@ -250,7 +260,9 @@ fn blocks(kind: Option<&str>, value: &Value) -> Vec<Block> {
         // Airtable's rich text is Markdown already.
         (Some("richText"), Value::String(s)) => vec![Block::Markdown(s.trim_end().to_owned())],
         (Some("multilineText") | None, Value::String(s)) => Block::plain_text(s),
-        (Some("url"), Value::String(s)) if Url::parse(s).is_ok() && !s.contains(char::is_whitespace) => {
+        (Some("url"), Value::String(s))
+            if Url::parse(s).is_ok() && !s.contains(char::is_whitespace) =>
+        {
             vec![Block::paragraph(vec![Inline::autolink(s.clone())])]
         }
         (_, Value::Array(items)) => {
@@ -331,24 +343,39 @@ pub(crate) fn record_document(view: &TableView, record: &Record, version: &str) 
     }
     for (name, value) in files {
         body.push(Block::heading(2, vec![Inline::text(name)]));
-        body.extend(blocks(None, &Value::Array(
-            value.as_array().into_iter().flatten().map(|a| json!(plain(a))).collect(),
-        )));
+        body.extend(blocks(
+            None,
+            &Value::Array(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| json!(plain(a)))
+                    .collect(),
+            ),
+        ));
     }
 
     let updated = view.updated_at(record);
     let created = json!(record.created_time);
     let id = json!(record.id);
     let table = json!(view.table.name);
-    let mut header: Vec<(&str, &Value)> =
-        vec![("record_id", &id), ("table", &table), ("created_time", &created)];
+    let mut header: Vec<(&str, &Value)> = vec![
+        ("record_id", &id),
+        ("table", &table),
+        ("created_time", &created),
+    ];
     let modified = updated.map(|t| json!(t));
     if let Some(m) = &modified {
         header.push(("last_modified_time", m));
     }
     header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
     let meta: Map<String, Value> = meta.iter().cloned().collect();
-    let text = format!("{}{}", markdown::front_matter(header), markdown::render(&body));
+    let text = format!(
+        "{}{}",
+        markdown::front_matter(header),
+        markdown::render(&body)
+    );
 
     let mut doc = Document::text(record_id(&record.id), SOURCE, title, text)
         .with_metadata("base_id", json!(view.base))
@@ -386,16 +413,32 @@ pub(crate) fn attachment_document(
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| "application/octet-stream".to_owned());
     let size = data.len() as u64;
-    let title = if a.filename.is_empty() { a.id.clone() } else { a.filename.clone() };
-    let mut doc = Document::bytes(attachment_id(&record.id, &a.id), SOURCE, title, data, mime, extension)
-        .with_size(size)
-        .with_parent_id(record_id(&record.id))
-        .with_metadata("base_id", json!(view.base))
-        .with_metadata("table_id", json!(view.table.id))
-        .with_metadata("record_id", json!(record.id))
-        .with_metadata("field", json!(field));
+    let title = if a.filename.is_empty() {
+        a.id.clone()
+    } else {
+        a.filename.clone()
+    };
+    let mut doc = Document::bytes(
+        attachment_id(&record.id, &a.id),
+        SOURCE,
+        title,
+        data,
+        mime,
+        extension,
+    )
+    .with_size(size)
+    .with_parent_id(record_id(&record.id))
+    .with_metadata("base_id", json!(view.base))
+    .with_metadata("table_id", json!(view.table.id))
+    .with_metadata("record_id", json!(record.id))
+    .with_metadata("field", json!(field));
     let link = match view.by_name.get(field) {
-        Some(f) => format!("{}/{}/{}?blocks=hide", view.record_url(&record.id), f.id, a.id),
+        Some(f) => format!(
+            "{}/{}/{}?blocks=hide",
+            view.record_url(&record.id),
+            f.id,
+            a.id
+        ),
         None => view.record_url(&record.id),
     };
     if let Ok(link) = Url::parse(&link) {

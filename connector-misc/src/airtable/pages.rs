@@ -16,8 +16,8 @@ use serde_json::Value;
 use super::checkpoint::AirtableCheckpoint;
 use super::client::{Client, ListQuery, PAGE_SIZE, offset_gone};
 use super::convert::{
-    TableView, attachment_document, attachment_id, attachment_version, record_document,
-    record_id, record_version,
+    TableView, attachment_document, attachment_id, attachment_version, record_document, record_id,
+    record_version,
 };
 use super::model::{Attachment, Record, Table};
 use super::{OFFSET_TRUST, SOURCE};
@@ -113,7 +113,10 @@ impl Walk {
                     .with_field("table_name_or_id")
                 })?,
             Err(e) if e.kind() == ErrorKind::PermissionDenied => {
-                tracing::warn!(connector = SOURCE, "the base's schema cannot be read (the token lacks schema.bases:read?); fields are typed by their values: {e}");
+                tracing::warn!(
+                    connector = SOURCE,
+                    "the base's schema cannot be read (the token lacks schema.bases:read?); fields are typed by their values: {e}"
+                );
                 Table {
                     id: self.table.clone(),
                     name: self.table.clone(),
@@ -146,7 +149,12 @@ impl Walk {
                 .find(|f| f.watches_everything())
                 .map(|f| f.name.clone()),
         };
-        Ok(TableView::new(&self.base, table, modified, self.all_metadata))
+        Ok(TableView::new(
+            &self.base,
+            table,
+            modified,
+            self.all_metadata,
+        ))
     }
 
     /// The listing from `from` on, each page with the checkpoint after it.
@@ -232,7 +240,10 @@ impl Walk {
             Ok(r) => r,
             Err(e) => {
                 let Some(id) = listed_id else {
-                    tracing::warn!(connector = SOURCE, "a listed record without an id is left out: {e}");
+                    tracing::warn!(
+                        connector = SOURCE,
+                        "a listed record without an id is left out: {e}"
+                    );
                     return;
                 };
                 let failure = Failure::new(
@@ -291,17 +302,26 @@ impl Walk {
             }
             Item::Attachment(view, record, field, a) => {
                 let id = attachment_id(&record.id, &a.id);
-                let name = if a.filename.is_empty() { &a.id } else { &a.filename };
+                let name = if a.filename.is_empty() {
+                    &a.id
+                } else {
+                    &a.filename
+                };
                 if let Some(size) = a.size
                     && size > self.max
                 {
-                    return Ok(self.too_large(&view, &record.id, id, name, Some(size)).into());
+                    return Ok(self
+                        .too_large(&view, &record.id, id, name, Some(size))
+                        .into());
                 }
                 let Some(url) = a.url.as_deref().filter(|u| !u.is_empty()) else {
                     return Ok(Failure::new(
                         Some(id),
                         ErrorKind::InvalidData,
-                        format!("the attachment {name} of the record {} holds no URL", record.id),
+                        format!(
+                            "the attachment {name} of the record {} holds no URL",
+                            record.id
+                        ),
                     )
                     .into());
                 };
@@ -342,7 +362,10 @@ impl Walk {
     /// Every record id and, with attachments, every attachment id, a page at a time: the
     /// listing asks only for the primary and attachment fields. Fails rather than come back
     /// short (an offset that expires fails it).
-    pub(crate) fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+    pub(crate) fn list_ids(
+        &self,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         let walk = self.with_context(&ctx);
         async_stream::try_stream! {
             let view = walk.table_view().await?;

@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::path_regex;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-pub const TOKEN: &str = "patQ3YzJ7mVbW9xHk.4f1d7c2b9a8e6d5c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c";
+pub const TOKEN: &str =
+    "patQ3YzJ7mVbW9xHk.4f1d7c2b9a8e6d5c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c";
 pub const BASE: &str = "appx3BqYz7Kd1LmNo";
 pub const TABLE_ID: &str = "tblT4sKs0000ABCDE";
 pub const TABLE: &str = "Tasks";
@@ -116,7 +117,8 @@ impl Default for State {
 }
 
 pub fn error(status: u16, kind: &str, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({"error": {"type": kind, "message": message}}))
+    ResponseTemplate::new(status)
+        .set_body_json(json!({"error": {"type": kind, "message": message}}))
 }
 
 fn fields_schema(modified: bool) -> Value {
@@ -168,32 +170,60 @@ pub fn standard(uri: &str) -> State {
     };
     State {
         records: vec![
-            rec(REC_PLAN, 0, 5, json!({
-                "Name": "Q3 plan",
-                "Notes": "Ship the *beta*.\nThen # celebrate.",
-                "Summary": "**Bold** plan with a [link](https://example.com)\n",
-                "Status": "Todo",
-                "Tags": ["planning", "q3"],
-                "Owner": {"id": "usrAb12Cd34Ef56Gh", "email": "ana@example.com", "name": "Ana Silva"},
-                "Due": "2025-07-01",
-                "Estimate": 3.5,
-                "Website": "https://example.com/q3",
-            })),
-            rec(REC_LAUNCH, 1, 20, json!({
-                "Name": "Launch",
-                "Notes": "Press release",
-                "Status": "Done",
-                "Done": true,
-                "Files": [att(ATT_SPEC, "spec.pdf", "application/pdf", spec.len()), att(ATT_LOGO, "logo.png", "image/png", logo.len())],
-                "Blocked by": [REC_PLAN],
-            })),
-            rec(REC_HIRING, 2, 30, json!({"Name": "Hiring", "Notes": "Two engineers"})),
+            rec(
+                REC_PLAN,
+                0,
+                5,
+                json!({
+                    "Name": "Q3 plan",
+                    "Notes": "Ship the *beta*.\nThen # celebrate.",
+                    "Summary": "**Bold** plan with a [link](https://example.com)\n",
+                    "Status": "Todo",
+                    "Tags": ["planning", "q3"],
+                    "Owner": {"id": "usrAb12Cd34Ef56Gh", "email": "ana@example.com", "name": "Ana Silva"},
+                    "Due": "2025-07-01",
+                    "Estimate": 3.5,
+                    "Website": "https://example.com/q3",
+                }),
+            ),
+            rec(
+                REC_LAUNCH,
+                1,
+                20,
+                json!({
+                    "Name": "Launch",
+                    "Notes": "Press release",
+                    "Status": "Done",
+                    "Done": true,
+                    "Files": [att(ATT_SPEC, "spec.pdf", "application/pdf", spec.len()), att(ATT_LOGO, "logo.png", "image/png", logo.len())],
+                    "Blocked by": [REC_PLAN],
+                }),
+            ),
+            rec(
+                REC_HIRING,
+                2,
+                30,
+                json!({"Name": "Hiring", "Notes": "Two engineers"}),
+            ),
             rec(REC_BUDGET, 3, 3, json!({"Name": "Budget", "Estimate": 12})),
-            rec(REC_RETRO, 4, 50, json!({"Name": "Retro", "Notes": "What went well"})),
+            rec(
+                REC_RETRO,
+                4,
+                50,
+                json!({"Name": "Retro", "Notes": "What went well"}),
+            ),
         ],
         files: vec![
-            File { id: ATT_SPEC.to_owned(), name: "spec.pdf".to_owned(), data: spec },
-            File { id: ATT_LOGO.to_owned(), name: "logo.png".to_owned(), data: logo },
+            File {
+                id: ATT_SPEC.to_owned(),
+                name: "spec.pdf".to_owned(),
+                data: spec,
+            },
+            File {
+                id: ATT_LOGO.to_owned(),
+                name: "logo.png".to_owned(),
+                data: logo,
+            },
         ],
         ..State::default()
     }
@@ -208,9 +238,11 @@ fn parse_window(formula: &str) -> Option<(DateTime<Utc>, DateTime<Utc>, Option<S
     };
     let lo = DateTime::parse_from_rfc3339(lo).ok()?.with_timezone(&Utc);
     let hi = DateTime::parse_from_rfc3339(hi).ok()?.with_timezone(&Utc);
-    let field = formula
-        .find('{')
-        .and_then(|s| formula[s + 1..].find('}').map(|e| formula[s + 1..s + 1 + e].to_owned()));
+    let field = formula.find('{').and_then(|s| {
+        formula[s + 1..]
+            .find('}')
+            .map(|e| formula[s + 1..s + 1 + e].to_owned())
+    });
     Some((lo, hi, field))
 }
 
@@ -223,7 +255,11 @@ impl State {
         if !only.is_empty() {
             fields.retain(|k, _| only.contains(k));
         }
-        let created = if r.broken { json!("yesterday-ish") } else { json!(stamp(r.created)) };
+        let created = if r.broken {
+            json!("yesterday-ish")
+        } else {
+            json!(stamp(r.created))
+        };
         json!({"id": r.id, "createdTime": created, "fields": fields})
     }
 
@@ -231,16 +267,35 @@ impl State {
         let query = req.url.query().unwrap_or_default().to_owned();
         if self.rate_limited > 0 {
             self.rate_limited -= 1;
-            return error(429, "TOO_MANY_REQUESTS", "You have made too many requests in a single period of time. Please wait 30 seconds before trying again.");
+            return error(
+                429,
+                "TOO_MANY_REQUESTS",
+                "You have made too many requests in a single period of time. Please wait 30 seconds before trying again.",
+            );
         }
         self.listings.push(query);
         if self.restart_at_listing == Some(self.listings.len()) {
             self.generation += 1;
         }
-        let pairs: Vec<(String, String)> = req.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-        let only: Vec<String> = pairs.iter().filter(|(k, _)| k == "fields[]").map(|(_, v)| v.clone()).collect();
-        let size = get("pageSize").and_then(|s| s.parse::<usize>().ok()).unwrap_or(100);
+        let pairs: Vec<(String, String)> = req
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        let only: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| k == "fields[]")
+            .map(|(_, v)| v.clone())
+            .collect();
+        let size = get("pageSize")
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(100);
         if !(1..=100).contains(&size) {
             return error(422, "INVALID_PAGE_SIZE", "Invalid pageSize");
         }
@@ -248,17 +303,32 @@ impl State {
             && view != "Grid view"
             && view != "viwGrid0000000001"
         {
-            return error(422, "VIEW_NAME_NOT_FOUND", &format!("Could not find view {view} in table {TABLE}"));
+            return error(
+                422,
+                "VIEW_NAME_NOT_FOUND",
+                &format!("Could not find view {view} in table {TABLE}"),
+            );
         }
         let mut selected: Vec<&Rec> = self.records.iter().collect();
         if let Some(formula) = get("filterByFormula") {
             let Some((lo, hi, field)) = parse_window(&formula) else {
-                return error(422, "INVALID_FILTER_BY_FORMULA", "The formula for filtering records is invalid: Invalid formula. Please check your formula text.");
+                return error(
+                    422,
+                    "INVALID_FILTER_BY_FORMULA",
+                    "The formula for filtering records is invalid: Invalid formula. Please check your formula text.",
+                );
             };
             if let Some(f) = &field
                 && !(f == "Last modified" && self.modified_field)
             {
-                return error(422, "INVALID_FILTER_BY_FORMULA", &format!("The formula for filtering records is invalid: Unknown field names: {}", f.to_lowercase()));
+                return error(
+                    422,
+                    "INVALID_FILTER_BY_FORMULA",
+                    &format!(
+                        "The formula for filtering records is invalid: Unknown field names: {}",
+                        f.to_lowercase()
+                    ),
+                );
             }
             selected.retain(|r| lo < r.modified && r.modified < hi);
         }
@@ -266,20 +336,37 @@ impl State {
             None => 0,
             Some(offset) => {
                 let Some((itr, rec)) = offset.split_once('/') else {
-                    return error(422, "INVALID_OFFSET_VALUE", &format!("The value of offset {offset} is invalid"));
+                    return error(
+                        422,
+                        "INVALID_OFFSET_VALUE",
+                        &format!("The value of offset {offset} is invalid"),
+                    );
                 };
                 if itr != format!("itr{:014}", self.generation) {
-                    return error(422, "LIST_RECORDS_ITERATOR_NOT_AVAILABLE", "Iteration timed out or the server restarted; restart iteration from the beginning.");
+                    return error(
+                        422,
+                        "LIST_RECORDS_ITERATOR_NOT_AVAILABLE",
+                        "Iteration timed out or the server restarted; restart iteration from the beginning.",
+                    );
                 }
                 match selected.iter().position(|r| r.id == rec) {
                     Some(p) => p,
-                    None => return error(422, "INVALID_OFFSET_VALUE", &format!("The value of offset {offset} is invalid")),
+                    None => {
+                        return error(
+                            422,
+                            "INVALID_OFFSET_VALUE",
+                            &format!("The value of offset {offset} is invalid"),
+                        );
+                    }
                 }
             }
         };
         let take = size.min(self.page_size);
         let end = (start + take).min(selected.len());
-        let records: Vec<Value> = selected[start..end].iter().map(|r| self.record_json(r, &only)).collect();
+        let records: Vec<Value> = selected[start..end]
+            .iter()
+            .map(|r| self.record_json(r, &only))
+            .collect();
         let mut body = json!({"records": records});
         if end < selected.len() {
             body["offset"] = json!(format!("itr{:014}/{}", self.generation, selected[end].id));
@@ -290,15 +377,23 @@ impl State {
 
 impl Respond for Airtable {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let auth = req.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let auth = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let path = req.url.path().to_owned();
         let mut st = self.state.lock().unwrap();
         if let Some(rest) = path.strip_prefix("/attachments/") {
             let id = rest.split('/').next().unwrap_or_default();
             st.downloads += 1;
             return match st.files.iter().find(|f| f.id == id) {
-                Some(_) if !auth.is_empty() => ResponseTemplate::new(400).set_body_string("signed URLs take no token"),
-                Some(f) => ResponseTemplate::new(200).set_body_raw(f.data.clone(), "application/octet-stream"),
+                Some(_) if !auth.is_empty() => {
+                    ResponseTemplate::new(400).set_body_string("signed URLs take no token")
+                }
+                Some(f) => ResponseTemplate::new(200)
+                    .set_body_raw(f.data.clone(), "application/octet-stream"),
                 None => ResponseTemplate::new(410).set_body_string("Gone"),
             };
         }
@@ -306,13 +401,21 @@ impl Respond for Airtable {
             return error(401, "AUTHENTICATION_REQUIRED", "Authentication required");
         }
         if auth != format!("Bearer {TOKEN}") {
-            return error(401, "AUTHENTICATION_REQUIRED", "Invalid authentication token");
+            return error(
+                401,
+                "AUTHENTICATION_REQUIRED",
+                "Invalid authentication token",
+            );
         }
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match segments.as_slice() {
             ["v0", "meta", "bases", base, "tables"] => {
                 if *base != BASE || st.no_schema {
-                    return error(403, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND", "Invalid permissions, or the requested model was not found. Check that both your user and your token have the required permissions, and that the model names and/or ids are correct.");
+                    return error(
+                        403,
+                        "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
+                        "Invalid permissions, or the requested model was not found. Check that both your user and your token have the required permissions, and that the model names and/or ids are correct.",
+                    );
                 }
                 ResponseTemplate::new(200).set_body_json(json!({"tables": [
                     {"id": "tblOther000000001", "name": "Other", "primaryFieldId": "fldOther000000001",
@@ -324,7 +427,11 @@ impl Respond for Airtable {
             }
             ["v0", base, table] => {
                 if *base != BASE || !(*table == TABLE || *table == TABLE_ID) {
-                    return error(403, "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND", "Invalid permissions, or the requested model was not found. Check that both your user and your token have the required permissions, and that the model names and/or ids are correct.");
+                    return error(
+                        403,
+                        "INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND",
+                        "Invalid permissions, or the requested model was not found. Check that both your user and your token have the required permissions, and that the model names and/or ids are correct.",
+                    );
                 }
                 st.list(req)
             }
