@@ -2,6 +2,7 @@
 //! sections or as front matter and metadata.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -80,7 +81,7 @@ impl TableView {
             .map(|f| f.name.clone());
         let mut shape = format!("{}|{}|{all_metadata}", table.name, table.primary_field_id);
         for f in &table.fields {
-            shape.push_str(&format!("|{}:{}:{}", f.id, f.name, f.kind));
+            let _ = write!(shape, "|{}:{}:{}", f.id, f.name, f.kind);
         }
         Self {
             base: base.to_owned(),
