@@ -182,23 +182,43 @@ pub(crate) fn attachment_id(record: &str, attachment: &str) -> String {
 /// it, computed fields (formulas, lookups, rollups) included, which Airtable's own
 /// last-modified time does not see.
 pub(crate) fn record_version(view: &TableView, record: &Record) -> String {
-    let mut stable = Map::new();
-    for (name, value) in &record.fields {
-        let value = if view.is_attachments(name, value) {
-            Value::Array(
-                value
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|a| json!([a.get("id"), a.get("filename"), a.get("size"), a.get("type")]))
-                    .collect(),
-            )
-        } else {
-            value.clone()
-        };
-        stable.insert(name.clone(), value);
+    let has_files = record
+        .fields
+        .iter()
+        .any(|(name, value)| view.is_attachments(name, value));
+    // Most records hold no attachment: their fields are hashed as they are, without a copy.
+    let text = if has_files {
+        let stable: Map<String, Value> = record
+            .fields
+            .iter()
+            .map(|(name, value)| {
+                let value = if view.is_attachments(name, value) {
+                    Value::Array(
+                        value
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|a| {
+                                json!([
+                                    a.get("id"),
+                                    a.get("filename"),
+                                    a.get("size"),
+                                    a.get("type")
+                                ])
+                            })
+                            .collect(),
+                    )
+                } else {
+                    value.clone()
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        serde_json::to_string(&stable)
+    } else {
+        serde_json::to_string(&record.fields)
     }
-    let text = serde_json::to_string(&stable).unwrap_or_default();
+    .unwrap_or_default();
     format!("{}|{}|{}", record.id, view.render_key, hash128(&text))
 }
 

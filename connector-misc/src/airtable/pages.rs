@@ -44,7 +44,7 @@ pub(crate) struct Walk {
 
 /// One item of a page before its fetch.
 enum Item {
-    Record(Arc<TableView>, Box<Record>, String),
+    Record(Arc<TableView>, Arc<Record>, String),
     Attachment(Arc<TableView>, Arc<Record>, String, Box<Attachment>),
     Failed(Failure),
 }
@@ -205,9 +205,15 @@ impl Walk {
                 for value in list.records {
                     walk.admit(&view, value, window.as_ref(), &mut pending);
                 }
-                let batch = fetch_items(&ctx, pending, CONCURRENCY, |item| {
-                    let walk = walk.clone();
-                    async move { walk.fetch(item).await }
+                // A record is converted at once (no request); only attachments are fetched.
+                let batch = fetch_items(&ctx, pending, CONCURRENCY, |item| match item {
+                    Item::Record(view, record, version) => futures::future::Either::Left(
+                        std::future::ready(Ok(record_document(&view, &record, &version).into())),
+                    ),
+                    other => {
+                        let walk = walk.clone();
+                        futures::future::Either::Right(Box::pin(async move { walk.fetch(other).await }))
+                    }
                 })
                 .await?;
                 let next = list.offset.filter(|n| cp.offset.as_deref() != Some(n.as_str()));
@@ -276,7 +282,7 @@ impl Walk {
         out.push(
             PendingItem::new(
                 id,
-                Item::Record(view.clone(), Box::new((*record).clone()), version.clone()),
+                Item::Record(view.clone(), record.clone(), version.clone()),
             )
             .with_version(&version),
         );
