@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "airtable")]
+pub mod airtable;
 #[cfg(feature = "azure_blob")]
 pub mod azure_blob;
 #[cfg(feature = "bitbucket")]
@@ -93,6 +95,7 @@ pub mod webdav;
         feature = "mysql",
         feature = "outlook",
         feature = "teams",
+        feature = "airtable",
     )),
     allow(unused_variables)
 )]
@@ -132,6 +135,12 @@ pub fn register(registry: &mut connector_core::Registry) {
         gitlab::SOURCE,
         "merge requests, issues and code files of GitLab projects",
         |cfg| Ok(Box::new(gitlab::GitlabConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "airtable")]
+    registry.register::<airtable::AirtableConfig, _>(
+        airtable::SOURCE,
+        "records and attachments of an Airtable table",
+        |cfg| Ok(Box::new(airtable::AirtableConnector::new(cfg)?)),
     );
     #[cfg(feature = "notion")]
     registry.register::<notion::NotionConfig, _>(

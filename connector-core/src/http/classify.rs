@@ -68,6 +68,8 @@ pub(crate) struct Classifier<'a> {
     pub(crate) max_body_bytes: u64,
     /// The redirect limit, named when a redirect is the answer.
     pub(crate) max_redirects: u32,
+    /// The wait before retrying a 429 whose headers ask for none.
+    pub(crate) rate_limited_wait: Option<std::time::Duration>,
 }
 
 impl Classifier<'_> {
@@ -157,8 +159,9 @@ impl Classifier<'_> {
                 )
             }
             _ if is_retryable_status(status) => {
-                let asked = asked_wait(status, headers, SystemTime::now());
                 let rate_limited = status == StatusCode::TOO_MANY_REQUESTS;
+                let asked = asked_wait(status, headers, SystemTime::now())
+                    .or(self.rate_limited_wait.filter(|_| rate_limited));
                 Verdict::Retry(Retryable::Status {
                     status,
                     kind: if rate_limited {
@@ -266,6 +269,7 @@ mod tests {
             client_errors: false,
             max_body_bytes: 1024,
             max_redirects: 5,
+            rate_limited_wait: None,
         }
     }
 
@@ -316,6 +320,33 @@ mod tests {
         };
         assert_eq!(c.body_read(status(403)), BodyRead::Snippet(1024));
         assert_eq!(c.body_read(status(429)), BodyRead::Skip);
+    }
+
+    #[test]
+    fn a_bare_429_waits_what_the_service_documents() {
+        let h = HeaderMap::new();
+        let wait =
+            |c: &Classifier<'_>, code: u16| match c.classify(status(code), &h, Ok(Bytes::new())) {
+                Verdict::Retry(Retryable::Status { asked, .. }) => asked,
+                _ => panic!("a status retry"),
+            };
+        let plain = classifier(&[]);
+        assert_eq!(wait(&plain, 429), None);
+        let documented = Classifier {
+            rate_limited_wait: Some(Duration::from_secs(30)),
+            ..classifier(&[])
+        };
+        assert_eq!(wait(&documented, 429), Some(Duration::from_secs(30)));
+        // Only 429s: a bare 503 keeps the backoff.
+        assert_eq!(wait(&documented, 503), None);
+        let mut asked = HeaderMap::new();
+        asked.insert("retry-after", HeaderValue::from_static("2"));
+        let Verdict::Retry(Retryable::Status { asked, .. }) =
+            documented.classify(status(429), &asked, Ok(Bytes::new()))
+        else {
+            panic!("a status retry")
+        };
+        assert_eq!(asked, Some(Duration::from_secs(2)), "the header wins");
     }
 
     #[test]

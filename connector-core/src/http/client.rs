@@ -139,6 +139,8 @@ pub(crate) struct Inner {
     pub(crate) max_redirects: u32,
     pub(crate) classifier: Option<ErrorClassifier>,
     pub(crate) success_classifier: Option<ErrorClassifier>,
+    /// The wait before retrying a 429 whose headers ask for none.
+    pub(crate) rate_limited_wait: Option<Duration>,
     pub(crate) network: NetworkPolicy,
     limiter: Option<Arc<Limiter>>,
     /// The shared limiter's key for this client's credential (see [`gate_key`]); `None`
@@ -233,6 +235,7 @@ impl HttpClient {
                 max_redirects: inner.max_redirects,
                 classifier: inner.classifier.clone(),
                 success_classifier: inner.success_classifier.clone(),
+                rate_limited_wait: inner.rate_limited_wait,
                 network: inner.network.clone(),
                 limiter: inner.limiter.clone(),
                 gate_key: inner.gate_key.clone(),
@@ -397,6 +400,7 @@ pub struct HttpClientBuilder {
     resolve: Vec<(String, std::net::SocketAddr)>,
     classifier: Option<ErrorClassifier>,
     success_classifier: Option<ErrorClassifier>,
+    rate_limited_wait: Option<Duration>,
     network: NetworkPolicy,
     gate: Option<Arc<dyn RateGate>>,
     gate_key: Option<String>,
@@ -418,6 +422,7 @@ impl HttpClientBuilder {
             resolve: Vec::new(),
             classifier: None,
             success_classifier: None,
+            rate_limited_wait: None,
             network: NetworkPolicy::any(),
             gate: None,
             gate_key: None,
@@ -476,6 +481,17 @@ impl HttpClientBuilder {
     #[must_use]
     pub fn retry_after_cap(mut self, cap: Duration) -> Self {
         self.policy.retry_after_cap = cap;
+        self
+    }
+
+    /// The wait before retrying a `429` whose headers say nothing of when to come back (no
+    /// `Retry-After`, no reset header), for a service that documents one: Airtable's "you will
+    /// need to wait 30 seconds before subsequent requests will succeed". Like a `Retry-After`,
+    /// it holds every request of the client and counts against the rate-limit budget. Without
+    /// it such a 429 is retried after the jittered backoff.
+    #[must_use]
+    pub fn rate_limited_wait(mut self, wait: Duration) -> Self {
+        self.rate_limited_wait = Some(wait);
         self
     }
 
@@ -673,6 +689,7 @@ impl HttpClientBuilder {
                 max_redirects: self.max_redirects,
                 classifier: self.classifier,
                 success_classifier: self.success_classifier,
+                rate_limited_wait: self.rate_limited_wait,
                 network: self.network,
                 limiter,
                 gate_key,

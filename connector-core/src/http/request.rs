@@ -222,6 +222,7 @@ impl RequestBuilder {
             client_errors: self.client_errors,
             max_body_bytes: self.max_body_bytes.unwrap_or(inner.max_body_bytes),
             max_redirects: inner.max_redirects,
+            rate_limited_wait: inner.rate_limited_wait,
         };
         let idempotent = self.idempotent.unwrap_or(matches!(
             self.method,

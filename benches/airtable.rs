@@ -1,0 +1,196 @@
+//! Loopback end-to-end benchmark of the Airtable connector (`harness = false`, not run in CI):
+//! a wiremock Airtable holding `AIRTABLE_BENCH_RECORDS` records (default 20,000) of a table
+//! with eleven typed fields (text, rich text, selects, a collaborator, a date, a number, a
+//! checkbox, a URL, record links, a last-modified time), listed 100 per
+//! `GET /v0/{baseId}/{table}` page by `offset`, read by
+//!
+//! 1. the baseline: raw `reqwest` over the same requests: the schema, then every page by
+//!    offset, each body parsed as JSON;
+//! 2. `AirtableConnector::load`: the same requests through core's client, each record
+//!    rendered as Markdown with front matter into a document;
+//! 3. a full `Syncer` run into a discarding sink.
+//!
+//! Prints records/s, requests per record and the ratios to the baseline (best of three
+//! rounds), then the process's peak RSS (`VmHWM`); run it at two sizes to see memory stay
+//! flat (`AIRTABLE_BENCH_RECORDS=2000` and `=20000`). `cargo bench --bench airtable`.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
+
+#[path = "support/compare.rs"]
+mod compare;
+
+use compare::Compare;
+
+use connectors::misc::airtable::{AirtableConfig, AirtableConnector};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const PAGE: usize = 100;
+const ROUNDS: usize = 3;
+const BASE: &str = "appBench000000001";
+const TABLE: &str = "tblBench000000001";
+
+fn records() -> usize {
+    std::env::var("AIRTABLE_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+}
+
+fn schema() -> String {
+    json!({"tables": [{"id": TABLE, "name": "Tasks", "primaryFieldId": "fldName0000000001", "fields": [
+        {"id": "fldName0000000001", "name": "Name", "type": "singleLineText"},
+        {"id": "fldNotes000000002", "name": "Notes", "type": "multilineText"},
+        {"id": "fldSumm0000000003", "name": "Summary", "type": "richText"},
+        {"id": "fldStat0000000004", "name": "Status", "type": "singleSelect", "options": {"choices": []}},
+        {"id": "fldTags0000000005", "name": "Tags", "type": "multipleSelects", "options": {"choices": []}},
+        {"id": "fldOwnr0000000006", "name": "Owner", "type": "singleCollaborator"},
+        {"id": "fldDue00000000007", "name": "Due", "type": "date"},
+        {"id": "fldEst00000000009", "name": "Estimate", "type": "number"},
+        {"id": "fldDone0000000008", "name": "Done", "type": "checkbox"},
+        {"id": "fldSite0000000010", "name": "Website", "type": "url"},
+        {"id": "fldLink0000000013", "name": "Blocked by", "type": "multipleRecordLinks", "options": {"linkedTableId": TABLE}},
+        {"id": "fldMod00000000012", "name": "Last modified", "type": "lastModifiedTime", "options": {"referencedFieldIds": []}}
+    ], "views": []}]})
+    .to_string()
+}
+
+fn rec_id(n: usize) -> String {
+    format!("rec{n:014}")
+}
+
+fn record(n: usize) -> Value {
+    json!({"id": rec_id(n), "createdTime": "2025-03-01T10:00:00.000Z", "fields": {
+        "Name": format!("Task {n}"),
+        "Notes": "Tag the release_candidate branch, run the *full* test suite.\nAsk in #releases when in doubt; 2 reviewers sign off.",
+        "Summary": "**Release** checklist with the [runbook](https://example.com/runbook)\n",
+        "Status": "In progress",
+        "Tags": ["release", "q3"],
+        "Owner": {"id": "usrAb12Cd34Ef56Gh", "email": "ana@example.com", "name": "Ana Silva"},
+        "Due": "2025-07-01",
+        "Estimate": 3.5,
+        "Done": true,
+        "Website": "https://example.com/tasks",
+        "Blocked by": [rec_id(n / 2)],
+        "Last modified": "2025-03-01T10:05:00.000Z"
+    }})
+}
+
+/// The record pages, pre-rendered; page `n`'s offset is `itrBench/{n}`.
+struct Pages(Vec<String>);
+
+impl Respond for Pages {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let n: usize = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "offset")
+            .and_then(|(_, v)| v.strip_prefix("itrBench/").and_then(|n| n.parse().ok()))
+            .unwrap_or(0);
+        let page = self.0.get(n).cloned().unwrap_or_default();
+        ResponseTemplate::new(200).set_body_raw(page.into_bytes(), "application/json")
+    }
+}
+
+fn pages(n: usize) -> Vec<String> {
+    let all: Vec<Value> = (0..n).map(record).collect();
+    let chunks: Vec<&[Value]> = all.chunks(PAGE).collect();
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut page = json!({"records": c});
+            if i + 1 < chunks.len() {
+                page["offset"] = json!(format!("itrBench/{}", i + 1));
+            }
+            page.to_string()
+        })
+        .collect()
+}
+
+/// The raw fetch: the schema, then the same pages by offset, each parsed.
+async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
+    let get = |url: String, query: Vec<(&'static str, String)>| async move {
+        let bytes = client
+            .get(url)
+            .query(&query)
+            .bearer_auth("bench")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        serde_json::from_slice::<Value>(&bytes).unwrap()
+    };
+    let schema = get(format!("{base}/v0/meta/bases/{BASE}/tables"), Vec::new()).await;
+    assert_eq!(schema["tables"][0]["id"], TABLE);
+    let mut requests = 1u64;
+    let mut got = 0;
+    let mut offset: Option<String> = None;
+    loop {
+        let mut query = vec![("pageSize", PAGE.to_string())];
+        if let Some(o) = &offset {
+            query.push(("offset", o.clone()));
+        }
+        let page = get(format!("{base}/v0/{BASE}/{TABLE}"), query).await;
+        requests += 1;
+        got += page["records"].as_array().unwrap().len();
+        match page["offset"].as_str() {
+            Some(o) => offset = Some(o.to_owned()),
+            None => break,
+        }
+    }
+    (got, requests)
+}
+
+fn main() {
+    let n = records();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(format!("/v0/meta/bases/{BASE}/tables")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(schema().into_bytes(), "application/json"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/v0/{BASE}/{TABLE}")))
+            .respond_with(Pages(pages(n)))
+            .mount(&server)
+            .await;
+        println!("airtable loopback: {n} records, {PAGE} per page, 12 typed fields each");
+
+        let config: AirtableConfig = connectors::core::config::from_json(json!({
+            "base_id": BASE,
+            "table_name_or_id": TABLE,
+            "credentials": {"airtable_access_token": "bench"},
+            "api_base_url": server.uri(),
+            "allowed_hosts": ["127.0.0.1"],
+            // Airtable's 5 per second would make this a test of the limiter.
+            "requests_per_second": 10_000,
+        }))
+        .unwrap();
+        let client = reqwest::Client::new();
+        let uri = server.uri();
+        let compare = Compare {
+            rounds: ROUNDS,
+            n,
+            unit: "record",
+            name: "AirtableConnector",
+            width: 24,
+        };
+        compare
+            .run(
+                || raw(&client, &uri),
+                || AirtableConnector::new(config.clone()).unwrap(),
+            )
+            .await;
+    });
+}

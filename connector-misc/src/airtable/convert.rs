@@ -1,0 +1,472 @@
+//! Records and attachments as documents: fields rendered by their schema type, as Markdown
+//! sections or as front matter and metadata.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use connector_core::Document;
+use connector_core::ids::hash128;
+use connector_core::text::markdown::{self, Block, Inline, List, ListItem};
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::SOURCE;
+use super::model::{Attachment, Field, Record, Table};
+
+/// Field types that are short and filterable: front matter and metadata unless
+/// `treat_all_non_attachment_fields_as_metadata` puts every field there (Onyx's list).
+const METADATA_TYPES: &[&str] = &[
+    "singleCollaborator",
+    "multipleCollaborators",
+    "createdBy",
+    "lastModifiedBy",
+    "singleSelect",
+    "multipleSelects",
+    "checkbox",
+    "date",
+    "dateTime",
+    "email",
+    "phoneNumber",
+    "url",
+    "number",
+    "currency",
+    "duration",
+    "percent",
+    "rating",
+    "createdTime",
+    "lastModifiedTime",
+    "autoNumber",
+    "rollup",
+    "multipleLookupValues",
+    "count",
+    "formula",
+];
+
+/// The table as the conversion needs it: its schema, indexed, and where `updated_at` comes
+/// from.
+#[derive(Debug, Clone)]
+pub(crate) struct TableView {
+    pub(crate) base: String,
+    pub(crate) table: Table,
+    /// Field name → its schema.
+    pub(crate) by_name: HashMap<String, Field>,
+    pub(crate) primary: Option<String>,
+    /// The last-modified-time field read for `updated_at` and window filters, by name.
+    pub(crate) modified: Option<String>,
+    pub(crate) all_metadata: bool,
+    /// A hash of what shapes a record's document besides the record: the table's name, its
+    /// fields' names and types, the metadata switch. Part of every record's version, so a
+    /// renamed field or a changed setting renders the records anew.
+    render_key: String,
+}
+
+impl TableView {
+    pub(crate) fn new(
+        base: &str,
+        table: Table,
+        modified: Option<String>,
+        all_metadata: bool,
+    ) -> Self {
+        let by_name: HashMap<String, Field> = table
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), f.clone()))
+            .collect();
+        let primary = table
+            .fields
+            .iter()
+            .find(|f| f.id == table.primary_field_id)
+            .map(|f| f.name.clone());
+        let mut shape = format!("{}|{}|{all_metadata}", table.name, table.primary_field_id);
+        for f in &table.fields {
+            let _ = write!(shape, "|{}:{}:{}", f.id, f.name, f.kind);
+        }
+        Self {
+            base: base.to_owned(),
+            render_key: hash128(&shape),
+            table,
+            by_name,
+            primary,
+            modified,
+            all_metadata,
+        }
+    }
+
+    fn kind(&self, name: &str) -> Option<&str> {
+        self.by_name.get(name).map(|f| f.kind.as_str())
+    }
+
+    /// Whether field `name` holding `value` is an attachment field: by its type, or (no
+    /// schema) by its shape.
+    pub(crate) fn is_attachments(&self, name: &str, value: &Value) -> bool {
+        match self.kind(name) {
+            Some(kind) => kind == "multipleAttachments",
+            None => value.as_array().is_some_and(|a| {
+                !a.is_empty()
+                    && a.iter().all(|v| {
+                        v.get("id")
+                            .and_then(Value::as_str)
+                            .is_some_and(|id| id.starts_with("att"))
+                            && v.get("filename").is_some()
+                    })
+            }),
+        }
+    }
+
+    /// The table a `multipleRecordLinks` field links to.
+    fn linked_table(&self, name: &str) -> Option<&str> {
+        let field = self.by_name.get(name)?;
+        if field.kind != "multipleRecordLinks" {
+            return None;
+        }
+        field.options.as_ref()?.get("linkedTableId")?.as_str()
+    }
+
+    fn is_metadata(&self, name: &str) -> bool {
+        self.all_metadata || self.kind(name).is_some_and(|k| METADATA_TYPES.contains(&k))
+    }
+
+    /// The record's last modification: the modified field's value, else (an empty one: never
+    /// edited) its creation; none without a modified field.
+    pub(crate) fn updated_at(&self, record: &Record) -> Option<DateTime<Utc>> {
+        let field = self.modified.as_ref()?;
+        Some(
+            record
+                .fields
+                .get(field)
+                .and_then(Value::as_str)
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map_or(record.created_time, |t| t.with_timezone(&Utc)),
+        )
+    }
+
+    /// The record's web link.
+    pub(crate) fn record_url(&self, record: &str) -> String {
+        format!(
+            "https://airtable.com/{}/{}/{record}",
+            self.base, self.table.id
+        )
+    }
+
+    /// The attachments of the record, each with its field's name.
+    pub(crate) fn attachments(&self, record: &Record) -> Vec<(String, Attachment)> {
+        let mut out = Vec::new();
+        for (name, value) in &record.fields {
+            if !self.is_attachments(name, value) {
+                continue;
+            }
+            for item in value.as_array().into_iter().flatten() {
+                if let Ok(a) = serde_json::from_value::<Attachment>(item.clone()) {
+                    out.push((name.clone(), a));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The document id of a record.
+pub(crate) fn record_id(record: &str) -> String {
+    format!("airtable:{record}")
+}
+
+/// The document id of an attachment: RAGFlow's.
+pub(crate) fn attachment_id(record: &str, attachment: &str) -> String {
+    format!("airtable:{record}:{attachment}")
+}
+
+/// A record's version: a hash of its fields as listed, attachments by id, name, size and
+/// type only (their URLs are signed anew on every listing). Any change of any field moves
+/// it, computed fields (formulas, lookups, rollups) included, which Airtable's own
+/// last-modified time does not see.
+pub(crate) fn record_version(view: &TableView, record: &Record) -> String {
+    let has_files = record
+        .fields
+        .iter()
+        .any(|(name, value)| view.is_attachments(name, value));
+    // Most records hold no attachment: their fields are hashed as they are, without a copy.
+    let text = if has_files {
+        let stable: Map<String, Value> = record
+            .fields
+            .iter()
+            .map(|(name, value)| {
+                let value = if view.is_attachments(name, value) {
+                    Value::Array(
+                        value
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|a| {
+                                json!([
+                                    a.get("id"),
+                                    a.get("filename"),
+                                    a.get("size"),
+                                    a.get("type")
+                                ])
+                            })
+                            .collect(),
+                    )
+                } else {
+                    value.clone()
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        serde_json::to_string(&stable)
+    } else {
+        serde_json::to_string(&record.fields)
+    }
+    .unwrap_or_default();
+    format!("{}|{}|{}", record.id, view.render_key, hash128(&text))
+}
+
+/// An attachment's version: Airtable gives a new attachment a new id; name, size and type
+/// complete it.
+pub(crate) fn attachment_version(record: &str, a: &Attachment) -> String {
+    format!(
+        "{record}|{}|{}|{}|{}",
+        a.id,
+        a.filename,
+        a.size.unwrap_or(0),
+        a.mime.as_deref().unwrap_or("")
+    )
+}
+
+/// A value as one line of text: strings as they are, collaborators as `Name <email>`,
+/// buttons by their label, barcodes by their text, AI text by its value, lists joined.
+fn plain(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
+        Value::Object(o) => {
+            let text = |k: &str| o.get(k).and_then(Value::as_str);
+            if let Some(name) = text("name").or(text("filename")) {
+                match text("email") {
+                    Some(email) => format!("{name} <{email}>"),
+                    None => name.to_owned(),
+                }
+            } else if let Some(email) = text("email") {
+                email.to_owned()
+            } else if let Some(label) = text("label") {
+                label.to_owned()
+            } else if let Some(t) = text("text").or(text("value")) {
+                t.to_owned()
+            } else if o.contains_key("specialValue") || o.contains_key("error") {
+                String::new()
+            } else {
+                Value::Object(o.clone()).to_string()
+            }
+        }
+    }
+}
+
+/// A field's value as front matter and metadata hold it: scalars as they are, collaborators
+/// and other objects as their text, lists element by element.
+fn meta_value(value: &Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(meta_value).collect()),
+        Value::Object(_) => Value::String(plain(value)),
+        other => other.clone(),
+    }
+}
+
+/// A field's value as Markdown blocks, by its type.
+fn blocks(kind: Option<&str>, value: &Value) -> Vec<Block> {
+    match (kind, value) {
+        // Airtable's rich text is Markdown already.
+        (Some("richText"), Value::String(s)) => vec![Block::Markdown(s.trim_end().to_owned())],
+        (Some("multilineText") | None, Value::String(s)) => Block::plain_text(s),
+        (Some("url"), Value::String(s))
+            if Url::parse(s).is_ok() && !s.contains(char::is_whitespace) =>
+        {
+            vec![Block::paragraph(vec![Inline::autolink(s.clone())])]
+        }
+        (_, Value::Array(items)) => {
+            let items: Vec<ListItem> = items
+                .iter()
+                .map(|v| ListItem::new(vec![Block::paragraph(vec![Inline::text(plain(v))])]))
+                .collect();
+            vec![Block::List(List::bullet(items))]
+        }
+        (_, v) => vec![Block::paragraph(vec![Inline::text(plain(v))])],
+    }
+}
+
+/// A record as a Markdown document: front matter with the record's id, times and metadata
+/// fields; the primary field as the title; every other field as a `##` section, in schema
+/// order (then any field the schema does not list, by name).
+pub(crate) fn record_document(view: &TableView, record: &Record, version: &str) -> Document {
+    let title = view
+        .primary
+        .as_ref()
+        .and_then(|p| record.fields.get(p))
+        .map(plain)
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| format!("{} {}", view.table.name, record.id));
+    let mut order: Vec<&str> = view.table.fields.iter().map(|f| f.name.as_str()).collect();
+    let mut extra: Vec<&str> = record
+        .fields
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !view.by_name.contains_key(*k))
+        .collect();
+    extra.sort_unstable();
+    order.extend(extra);
+
+    // In schema order for the front matter; `metadata.fields` is a map.
+    let mut meta: Vec<(String, Value)> = Vec::new();
+    let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
+    let mut files = Vec::new();
+    for name in order {
+        let Some(value) = record.fields.get(name) else {
+            continue;
+        };
+        if view.is_attachments(name, value) {
+            files.push((name, value));
+            continue;
+        }
+        // Shown as `last_modified_time` already.
+        if Some(name) == view.modified.as_deref() {
+            continue;
+        }
+        if view.is_metadata(name) {
+            meta.push((name.to_owned(), meta_value(value)));
+            continue;
+        }
+        if Some(name) == view.primary.as_deref() {
+            continue;
+        }
+        body.push(Block::heading(2, vec![Inline::text(name)]));
+        match view.linked_table(name) {
+            // Linked records as links to them (their ids: the listing holds no names).
+            Some(table) => body.push(Block::List(List::bullet(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(|rec| {
+                        let url = format!("https://airtable.com/{}/{table}/{rec}", view.base);
+                        ListItem::new(vec![Block::paragraph(vec![Inline::link(
+                            vec![Inline::text(rec)],
+                            url,
+                        )])])
+                    })
+                    .collect::<Vec<_>>(),
+            ))),
+            None => body.extend(blocks(view.kind(name), value)),
+        }
+    }
+    for (name, value) in files {
+        body.push(Block::heading(2, vec![Inline::text(name)]));
+        body.extend(blocks(
+            None,
+            &Value::Array(
+                value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| json!(plain(a)))
+                    .collect(),
+            ),
+        ));
+    }
+
+    let updated = view.updated_at(record);
+    let created = json!(record.created_time);
+    let id = json!(record.id);
+    let table = json!(view.table.name);
+    let mut header: Vec<(&str, &Value)> = vec![
+        ("record_id", &id),
+        ("table", &table),
+        ("created_time", &created),
+    ];
+    let modified = updated.map(|t| json!(t));
+    if let Some(m) = &modified {
+        header.push(("last_modified_time", m));
+    }
+    header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
+    let meta: Map<String, Value> = meta.iter().cloned().collect();
+    let text = format!(
+        "{}{}",
+        markdown::front_matter(header),
+        markdown::render(&body)
+    );
+
+    let mut doc = Document::text(record_id(&record.id), SOURCE, title, text)
+        .with_metadata("base_id", json!(view.base))
+        .with_metadata("table_id", json!(view.table.id))
+        .with_metadata("table_name", json!(view.table.name))
+        .with_metadata("record_id", json!(record.id))
+        .with_metadata("created_time", created);
+    if !meta.is_empty() {
+        doc = doc.with_metadata("fields", Value::Object(meta));
+    }
+    if let Ok(link) = Url::parse(&view.record_url(&record.id)) {
+        doc = doc.with_link(link);
+    }
+    if let Some(t) = updated {
+        doc = doc.with_updated_at(t);
+    }
+    doc.with_version(version)
+}
+
+/// An attachment as a document of raw bytes, its record as parent.
+pub(crate) fn attachment_document(
+    view: &TableView,
+    record: &Record,
+    field: &str,
+    a: &Attachment,
+    data: Bytes,
+) -> Document {
+    let extension = std::path::Path::new(&a.filename)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let mime = a
+        .mime
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    let size = data.len() as u64;
+    let title = if a.filename.is_empty() {
+        a.id.clone()
+    } else {
+        a.filename.clone()
+    };
+    let mut doc = Document::bytes(
+        attachment_id(&record.id, &a.id),
+        SOURCE,
+        title,
+        data,
+        mime,
+        extension,
+    )
+    .with_size(size)
+    .with_parent_id(record_id(&record.id))
+    .with_metadata("base_id", json!(view.base))
+    .with_metadata("table_id", json!(view.table.id))
+    .with_metadata("record_id", json!(record.id))
+    .with_metadata("field", json!(field));
+    let link = match view.by_name.get(field) {
+        Some(f) => format!(
+            "{}/{}/{}?blocks=hide",
+            view.record_url(&record.id),
+            f.id,
+            a.id
+        ),
+        None => view.record_url(&record.id),
+    };
+    if let Ok(link) = Url::parse(&link) {
+        doc = doc.with_link(link);
+    }
+    if let Some(t) = view.updated_at(record) {
+        doc = doc.with_updated_at(t);
+    }
+    doc.with_version(&attachment_version(&record.id, a))
+}

@@ -1,0 +1,119 @@
+//! Airtable's wire types, with the API's own field names.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// One page of `GET /v0/{baseId}/{tableIdOrName}`: `{"records": [...], "offset": "itr…/rec…"}`;
+/// no `offset` on the last page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RecordList {
+    /// Kept as values: one record that does not read fails alone.
+    #[serde(default)]
+    pub(crate) records: Vec<Value>,
+    #[serde(default)]
+    pub(crate) offset: Option<String>,
+}
+
+/// A record: `{"id": "rec…", "createdTime": "…", "fields": {name: value}}`. Empty fields are
+/// left out of `fields` by Airtable.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Record {
+    pub(crate) id: String,
+    pub(crate) created_time: DateTime<Utc>,
+    #[serde(default)]
+    pub(crate) fields: Map<String, Value>,
+}
+
+/// An element of a `multipleAttachments` field.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Attachment {
+    pub(crate) id: String,
+    #[serde(default)]
+    pub(crate) url: Option<String>,
+    #[serde(default)]
+    pub(crate) filename: String,
+    #[serde(default)]
+    pub(crate) size: Option<u64>,
+    #[serde(default, rename = "type")]
+    pub(crate) mime: Option<String>,
+}
+
+/// `GET /v0/meta/bases/{baseId}/tables`: `{"tables": [...]}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Tables {
+    #[serde(default)]
+    pub(crate) tables: Vec<Table>,
+}
+
+/// A table's schema.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Table {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) primary_field_id: String,
+    #[serde(default)]
+    pub(crate) fields: Vec<Field>,
+}
+
+/// A field's schema: `{"id": "fld…", "name", "type", "options"?}`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Field {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) options: Option<Value>,
+}
+
+impl Field {
+    /// A `lastModifiedTime` field that watches every field of the table: its options name no
+    /// fields (`referencedFieldIds` absent or empty).
+    pub(crate) fn watches_everything(&self) -> bool {
+        self.kind == "lastModifiedTime"
+            && self
+                .options
+                .as_ref()
+                .and_then(|o| o.get("referencedFieldIds"))
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+    }
+}
+
+/// Airtable's error body: `{"error": {"type": "…", "message": "…"}}`; some errors (404 on an
+/// unknown path) send `{"error": "NOT_FOUND"}`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ApiError {
+    #[serde(default)]
+    pub(crate) error: ErrorBody,
+}
+
+/// The `error` member, either form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum ErrorBody {
+    Full {
+        #[serde(rename = "type", default)]
+        kind: String,
+        #[serde(default)]
+        message: String,
+    },
+    Bare(String),
+    #[default]
+    None,
+}
+
+impl ErrorBody {
+    /// The error's type and message.
+    pub(crate) fn parts(&self) -> (&str, &str) {
+        match self {
+            Self::Full { kind, message } => (kind, message),
+            Self::Bare(kind) => (kind, ""),
+            Self::None => ("", ""),
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! The listing: record pages as checkpointed batches (each record a document, its attachments
+//! downloaded a few at a time), the window's formula, and the id listing for prune.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use connector_core::http::is_body_too_large;
+use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
+use connector_core::{
+    CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext, TimeWindow,
+};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde_json::Value;
+
+use super::checkpoint::AirtableCheckpoint;
+use super::client::{Client, ListQuery, PAGE_SIZE, offset_gone};
+use super::convert::{
+    TableView, attachment_document, attachment_id, attachment_version, record_document, record_id,
+    record_version,
+};
+use super::model::{Attachment, Record, Table};
+use super::{OFFSET_TRUST, SOURCE};
+
+/// Attachments downloaded at the same time within a page.
+const CONCURRENCY: usize = 4;
+/// Times one run restarts a listing whose offset Airtable no longer knows.
+const MAX_RESTARTS: u32 = 3;
+/// Pages of one listing read at most, as a guard against an offset that loops.
+const MAX_PAGES: usize = 1_000_000;
+
+/// What the listing needs besides the client; cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Walk {
+    pub(crate) client: Client,
+    pub(crate) base: String,
+    pub(crate) table: String,
+    pub(crate) view: Option<String>,
+    pub(crate) modified_field: Option<String>,
+    pub(crate) all_metadata: bool,
+    pub(crate) attachments: bool,
+    pub(crate) max: u64,
+}
+
+/// One item of a page before its fetch.
+enum Item {
+    Record(Arc<TableView>, Arc<Record>, String),
+    Attachment(Arc<TableView>, Arc<Record>, String, Box<Attachment>),
+    Failed(Failure),
+}
+
+/// `t` as Airtable's formulas read a date: ISO 8601, UTC, milliseconds.
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// `{name}` for a formula, `}` and `\` escaped.
+fn field_ref(name: &str) -> String {
+    format!("{{{}}}", name.replace('\\', "\\\\").replace('}', "\\}"))
+}
+
+/// The formula of a window over the last-modified time: `field`'s value (its record's
+/// creation while it is empty), else `LAST_MODIFIED_TIME()`. The bounds are widened by a
+/// second on each side (whole seconds; `IS_AFTER`/`IS_BEFORE` are strict), and what comes
+/// back is filtered exactly by the field where there is one.
+pub(crate) fn window_formula(field: Option<&str>, w: &TimeWindow) -> String {
+    let time = match field {
+        Some(f) => {
+            let f = field_ref(f);
+            format!("IF({f}, {f}, CREATED_TIME())")
+        }
+        None => "LAST_MODIFIED_TIME()".to_owned(),
+    };
+    let lo = w.start.trunc_subsecs(0) - TimeDelta::seconds(1);
+    let hi = w.end.trunc_subsecs(0) + TimeDelta::seconds(2);
+    format!(
+        "AND(IS_AFTER({time}, '{}'), IS_BEFORE({time}, '{}'))",
+        stamp(lo),
+        stamp(hi)
+    )
+}
+
+impl Walk {
+    /// The walk of one run: its requests counted into `ctx`.
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            client: self.client.with_context(ctx),
+            ..self.clone()
+        }
+    }
+
+    /// The table's schema, indexed. A token without `schema.bases:read` (403) reads the
+    /// records all the same, their fields typed by their values.
+    ///
+    /// # Errors
+    /// `NotFound` naming `table_name_or_id` or `modified_time_field` when the schema does not
+    /// list it; the schema request's other errors.
+    pub(crate) async fn table_view(&self) -> Result<TableView> {
+        let table = match self.client.tables().await {
+            Ok(tables) => tables
+                .tables
+                .into_iter()
+                .find(|t| t.id == self.table || t.name == self.table)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::NotFound,
+                        format!(
+                            "the base {} has no table {:?} (by id or name)",
+                            self.base, self.table
+                        ),
+                    )
+                    .with_connector(SOURCE)
+                    .with_field("table_name_or_id")
+                })?,
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                tracing::warn!(
+                    connector = SOURCE,
+                    "the base's schema cannot be read (the token lacks schema.bases:read?); fields are typed by their values: {e}"
+                );
+                Table {
+                    id: self.table.clone(),
+                    name: self.table.clone(),
+                    primary_field_id: String::new(),
+                    fields: Vec::new(),
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        let modified = match &self.modified_field {
+            Some(wanted) if table.fields.is_empty() => Some(wanted.clone()),
+            Some(wanted) => Some(
+                table
+                    .fields
+                    .iter()
+                    .find(|f| f.id == *wanted || f.name == *wanted)
+                    .map(|f| f.name.clone())
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::NotFound,
+                            format!("the table {} has no field {wanted:?}", table.name),
+                        )
+                        .with_connector(SOURCE)
+                        .with_field("modified_time_field")
+                    })?,
+            ),
+            None => table
+                .fields
+                .iter()
+                .find(|f| f.watches_everything())
+                .map(|f| f.name.clone()),
+        };
+        Ok(TableView::new(
+            &self.base,
+            table,
+            modified,
+            self.all_metadata,
+        ))
+    }
+
+    /// The listing from `from` on, each page with the checkpoint after it.
+    pub(crate) fn checkpointed(
+        &self,
+        from: AirtableCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<AirtableCheckpoint>>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let mut cp = from;
+            if cp.is_done() {
+                return;
+            }
+            if let Some(w) = &window && w.is_empty() {
+                yield CheckpointedBatch::new(Default::default(), AirtableCheckpoint { started: true, ..Default::default() });
+                return;
+            }
+            // An offset Airtable may have dropped is not followed: the listing starts over.
+            let fresh = cp.offset_at.is_some_and(|at| Utc::now() - at < OFFSET_TRUST);
+            if cp.offset.is_some() && !fresh {
+                tracing::info!(connector = SOURCE, "the checkpoint's offset is older than {}s; the listing starts over", OFFSET_TRUST.num_seconds());
+                cp = AirtableCheckpoint::start();
+            }
+            let view = Arc::new(walk.table_view().await?);
+            let query = ListQuery {
+                view: walk.view.clone(),
+                formula: window.as_ref().map(|w| window_formula(view.modified.as_deref(), w)),
+                fields: None,
+                page_size: PAGE_SIZE,
+            };
+            let mut restarts = 0;
+            for _ in 0..MAX_PAGES {
+                ctx.cancellation().check()?;
+                let list = match walk.client.list(&view.table.id, &query, cp.offset.as_deref()).await {
+                    Ok(list) => list,
+                    Err(e) if offset_gone(&e) && cp.offset.is_some() && restarts < MAX_RESTARTS => {
+                        restarts += 1;
+                        tracing::warn!(connector = SOURCE, "Airtable no longer knows the listing's offset; it starts over (what was delivered is unchanged by fingerprint): {e}");
+                        cp = AirtableCheckpoint::start();
+                        continue;
+                    }
+                    Err(e) => Err(e)?,
+                };
+                let at = Utc::now();
+                let mut pending = Vec::new();
+                for value in list.records {
+                    walk.admit(&view, value, window.as_ref(), &mut pending);
+                }
+                // A record is converted at once (no request); only attachments are fetched.
+                let batch = fetch_items(&ctx, pending, CONCURRENCY, |item| match item {
+                    Item::Record(view, record, version) => futures::future::Either::Left(
+                        std::future::ready(Ok(record_document(&view, &record, &version).into())),
+                    ),
+                    other => {
+                        let walk = walk.clone();
+                        futures::future::Either::Right(Box::pin(async move { walk.fetch(other).await }))
+                    }
+                })
+                .await?;
+                let next = list.offset.filter(|n| cp.offset.as_deref() != Some(n.as_str()));
+                cp = AirtableCheckpoint {
+                    offset_at: next.as_ref().map(|_| at),
+                    offset: next,
+                    started: true,
+                };
+                let done = cp.is_done();
+                yield CheckpointedBatch::new(batch, cp.clone());
+                if done {
+                    break;
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// A listed record as items to fetch: the record, then its attachments; none when it is
+    /// outside the window; a failure when it does not read.
+    fn admit(
+        &self,
+        view: &Arc<TableView>,
+        value: Value,
+        window: Option<&TimeWindow>,
+        out: &mut Vec<PendingItem<Item>>,
+    ) {
+        let listed_id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+        let record = match serde_json::from_value::<Record>(value) {
+            Ok(r) => r,
+            Err(e) => {
+                let Some(id) = listed_id else {
+                    tracing::warn!(
+                        connector = SOURCE,
+                        "a listed record without an id is left out: {e}"
+                    );
+                    return;
+                };
+                let failure = Failure::new(
+                    Some(record_id(&id)),
+                    ErrorKind::InvalidData,
+                    format!("the record {id} cannot be read: {e}"),
+                );
+                let failure = match url::Url::parse(&view.record_url(&id)) {
+                    Ok(link) => failure.with_link(link),
+                    Err(_) => failure,
+                };
+                out.push(PendingItem::new(record_id(&id), Item::Failed(failure)));
+                return;
+            }
+        };
+        // Exact filter of the widened query, where the record shows its time.
+        if let (Some(w), Some(t)) = (window, view.updated_at(&record))
+            && !w.contains(t)
+        {
+            return;
+        }
+        let version = record_version(view, &record);
+        let attachments = if self.attachments {
+            view.attachments(&record)
+        } else {
+            Vec::new()
+        };
+        let id = record_id(&record.id);
+        let record = Arc::new(record);
+        out.push(
+            PendingItem::new(
+                id,
+                Item::Record(view.clone(), record.clone(), version.clone()),
+            )
+            .with_version(&version),
+        );
+        for (field, a) in attachments {
+            let token = attachment_version(&record.id, &a);
+            out.push(
+                PendingItem::new(
+                    attachment_id(&record.id, &a.id),
+                    Item::Attachment(view.clone(), record.clone(), field, Box::new(a)),
+                )
+                .with_version(&token),
+            );
+        }
+    }
+
+    /// An item's outcome: a record converted, an attachment downloaded (now, while its URL
+    /// is valid) under the size cap, or a failure.
+    async fn fetch(&self, item: Item) -> Result<Outcome> {
+        match item {
+            Item::Failed(f) => Ok(f.into()),
+            Item::Record(view, record, version) => {
+                Ok(record_document(&view, &record, &version).into())
+            }
+            Item::Attachment(view, record, field, a) => {
+                let id = attachment_id(&record.id, &a.id);
+                let name = if a.filename.is_empty() {
+                    &a.id
+                } else {
+                    &a.filename
+                };
+                if let Some(size) = a.size
+                    && size > self.max
+                {
+                    return Ok(self
+                        .too_large(&view, &record.id, id, name, Some(size))
+                        .into());
+                }
+                let Some(url) = a.url.as_deref().filter(|u| !u.is_empty()) else {
+                    return Ok(Failure::new(
+                        Some(id),
+                        ErrorKind::InvalidData,
+                        format!(
+                            "the attachment {name} of the record {} holds no URL",
+                            record.id
+                        ),
+                    )
+                    .into());
+                };
+                match self.client.download(url, self.max).await {
+                    Ok(data) => Ok(attachment_document(&view, &record, &field, &a, data).into()),
+                    Err(e) if is_body_too_large(&e) => {
+                        Ok(self.too_large(&view, &record.id, id, name, None).into())
+                    }
+                    Err(e) => Ok(item_failure(id, e)?.into()),
+                }
+            }
+        }
+    }
+
+    fn too_large(
+        &self,
+        view: &TableView,
+        record: &str,
+        id: String,
+        name: &str,
+        size: Option<u64>,
+    ) -> Failure {
+        let listed = size.map_or_else(String::new, |s| format!(" ({s} bytes)"));
+        let failure = Failure::new(
+            Some(id),
+            ErrorKind::Unsupported,
+            format!(
+                "the attachment {name}{listed} of the record {record} is larger than max_attachment_size ({} bytes)",
+                self.max
+            ),
+        );
+        match url::Url::parse(&view.record_url(record)) {
+            Ok(link) => failure.with_link(link),
+            Err(_) => failure,
+        }
+    }
+
+    /// Every record id and, with attachments, every attachment id, a page at a time: the
+    /// listing asks only for the primary and attachment fields. Fails rather than come back
+    /// short (an offset that expires fails it).
+    pub(crate) fn list_ids(
+        &self,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let view = walk.table_view().await?;
+            let fields: Vec<String> = view
+                .table
+                .fields
+                .iter()
+                .filter(|f| f.id == view.table.primary_field_id || (walk.attachments && f.kind == "multipleAttachments"))
+                .map(|f| f.name.clone())
+                .collect();
+            let query = ListQuery {
+                view: walk.view.clone(),
+                formula: None,
+                fields: (!fields.is_empty()).then_some(fields),
+                page_size: PAGE_SIZE,
+            };
+            let mut offset: Option<String> = None;
+            for _ in 0..MAX_PAGES {
+                ctx.cancellation().check()?;
+                let list = walk.client.list(&view.table.id, &query, offset.as_deref()).await?;
+                let mut ids = Vec::new();
+                for value in list.records {
+                    let Some(rec) = value.get("id").and_then(Value::as_str) else {
+                        Err(Error::new(ErrorKind::InvalidData, "a listed record has no id").with_connector(SOURCE))?;
+                        continue;
+                    };
+                    ids.push(SlimDocument::new(record_id(rec)));
+                    if !walk.attachments {
+                        continue;
+                    }
+                    if let Some(fields) = value.get("fields").and_then(Value::as_object) {
+                        for (name, v) in fields {
+                            if !view.is_attachments(name, v) {
+                                continue;
+                            }
+                            for a in v.as_array().into_iter().flatten() {
+                                if let Some(att) = a.get("id").and_then(Value::as_str) {
+                                    ids.push(SlimDocument::new(attachment_id(rec, att)));
+                                }
+                            }
+                        }
+                    }
+                }
+                yield ids;
+                match list.offset {
+                    Some(n) if offset.as_deref() != Some(n.as_str()) => offset = Some(n),
+                    _ => break,
+                }
+            }
+        }
+        .boxed()
+    }
+}
