@@ -27,6 +27,8 @@ pub mod onedrive;
 pub mod seafile;
 #[cfg(feature = "slack")]
 pub mod slack;
+#[cfg(feature = "zendesk")]
+pub mod zendesk;
 // Each file source uses a part of it (the walk order is `local`'s and `webdav`'s).
 #[cfg(any(
     feature = "local",
@@ -69,7 +71,8 @@ pub mod webdav;
         feature = "gitlab",
         feature = "slack",
         feature = "notion",
-        feature = "discord"
+        feature = "discord",
+        feature = "zendesk"
     )),
     allow(unused_variables)
 )]
@@ -149,5 +152,11 @@ pub fn register(registry: &mut connector_core::Registry) {
         onedrive::SOURCE,
         "files of OneDrive for Business drives (Microsoft Graph)",
         |cfg| Ok(Box::new(onedrive::OnedriveConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "zendesk")]
+    registry.register::<zendesk::ZendeskConfig, _>(
+        zendesk::SOURCE,
+        "Help Center articles or support tickets of a Zendesk account",
+        |cfg| Ok(Box::new(zendesk::ZendeskConnector::new(cfg)?)),
     );
 }
