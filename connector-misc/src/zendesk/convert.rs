@@ -381,8 +381,8 @@ fn with_ticket_fields(mut doc: Document, ticket: &Ticket, people: &People) -> Do
 }
 
 /// The documents of `ticket`: its public conversation, readable by its requester, the people
-/// copied, its organization (when shared) and the agents; and, when `internal` and it has
-/// internal notes, those notes in a document of their own, readable by agents only.
+/// copied, its organization (when shared) and the agents; and, when `internal`, its internal
+/// notes (or that it has none) in a document of their own, readable by agents only.
 pub(crate) fn ticket_documents(
     base: &Url,
     ticket: &Ticket,
@@ -415,10 +415,15 @@ pub(crate) fn ticket_documents(
     }
     let mut out = vec![doc.with_access(access)];
 
-    if internal && !notes.is_empty() {
+    if internal {
         let title = format!("{title} (internal notes)");
         let mut blocks = ticket_header(ticket, people, title.clone());
         blocks.push(Block::heading(2, vec![Inline::text("Internal notes")]));
+        if notes.is_empty() {
+            blocks.push(Block::paragraph(vec![Inline::emphasis(vec![
+                Inline::text("No internal notes."),
+            ])]));
+        }
         comment_blocks(&notes, people, &mut blocks);
         let mut doc = Document::text(
             internal_id(ticket.id),

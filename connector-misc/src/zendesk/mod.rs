@@ -36,6 +36,9 @@
 //!   readable by agents only. A host filters whole documents, never parts of one, so one
 //!   document would have to be either open to the requester (leaking the notes) or closed to
 //!   them (hiding their own conversation); two documents keep each audience's text whole.
+//!   The internal-notes document exists for every ticket (saying so when there are none):
+//!   which tickets have notes shows only in their comments, and the id set must follow from
+//!   the export alone (prune's listing reads no comments).
 //! - **Incremental runs find new comments**: a comment, public or internal, moves the
 //!   ticket's `updated_at`, so the export lists the ticket again and its version token
 //!   (`updated_at`, status, access) has changed, which re-reads its comments.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
-use connector_core::pages::{Outcome, PendingItem, fetch_items};
+use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -52,6 +52,7 @@ enum PendingTicket {
     Ticket {
         ticket: Box<Ticket>,
         people: Arc<People>,
+        version: String,
     },
     Failed(Failure),
 }
@@ -341,12 +342,15 @@ impl Walk {
     async fn fetch_ticket(self, item: PendingTicket) -> Result<Vec<Outcome>> {
         let (ticket, people) = match item {
             PendingTicket::Failed(f) => return Ok(vec![f.into()]),
-            PendingTicket::Ticket { ticket, people } => (ticket, people),
+            PendingTicket::Ticket { ticket, people, .. } => (ticket, people),
         };
         let (comments, users) = self.client.comments(ticket.id).await.map_err(|e| {
             let text = format!("the comments of ticket #{} cannot be read: {e}", ticket.id);
             Error::new(e.kind(), text).with_connector(SOURCE)
         })?;
+        // Access from the listing's people alone, as the version token the listing gave
+        // was; the comments' authors only name the comments.
+        let access = convert::ticket_access(&ticket, &people);
         let people = if users.iter().all(|u| people.users.contains_key(&u.id)) {
             people
         } else {
@@ -354,7 +358,6 @@ impl Walk {
             more.add_users(users);
             Arc::new(more)
         };
-        let access = convert::ticket_access(&ticket, &people);
         Ok(convert::ticket_documents(
             &self.client.base,
             &ticket,
@@ -398,6 +401,7 @@ impl Walk {
                     let item = PendingTicket::Ticket {
                         ticket: Box::new(t.clone()),
                         people: people.clone(),
+                        version: version.clone(),
                     };
                     out.push(
                         PendingItem::new(convert::ticket_id(t.id), item).with_version(&version),
@@ -410,6 +414,47 @@ impl Walk {
             }
         }
         (out, later)
+    }
+
+    /// The batch of a page of tickets: one fingerprint lookup for both documents of each
+    /// ticket; an unchanged ticket reports both unchanged without a comment request (the
+    /// internal notes' one when the store holds its version), the others are read.
+    async fn ticket_batch(
+        &self,
+        ctx: &SyncContext,
+        items: Vec<PendingItem<PendingTicket>>,
+    ) -> Result<Batch> {
+        let mut ids = Vec::with_capacity(items.len() * 2);
+        for item in &items {
+            if item.fingerprint.is_some() {
+                ids.push(item.id.clone());
+                ids.push(format!("{}:internal", item.id));
+            }
+        }
+        let known = KnownFingerprints::lookup(ctx, &ids).await?;
+        let mut unchanged = Vec::new();
+        let mut rest = Vec::with_capacity(items.len());
+        for item in items {
+            match (&item.fingerprint, &item.value) {
+                (Some(fp), PendingTicket::Ticket { version, .. })
+                    if known.is_unchanged(&item.id, fp) =>
+                {
+                    let internal = format!("{}:internal", item.id);
+                    unchanged.push(item.id);
+                    if known.has_version(&internal, &format!("{version}|internal")) {
+                        unchanged.push(internal);
+                    }
+                }
+                _ => rest.push(PendingItem::new(item.id, item.value)),
+            }
+        }
+        let fetch_walk = self.clone();
+        let mut batch = fetch_items(ctx, rest, CONCURRENCY, move |item| {
+            fetch_walk.clone().fetch_ticket(item)
+        })
+        .await?;
+        batch.unchanged.extend(unchanged);
+        Ok(batch)
     }
 
     /// The tickets, page by page, from `from`: the incremental ticket export from its cursor,
@@ -438,11 +483,7 @@ impl Walk {
                 people.add_orgs(page.organizations);
                 let people = Arc::new(people);
                 let (items, later) = walk.ticket_items(page.tickets, &people, window.as_ref());
-                let fetch_walk = walk.clone();
-                let batch = fetch_items(&ctx, items, CONCURRENCY, move |item| {
-                    fetch_walk.clone().fetch_ticket(item)
-                })
-                .await?;
+                let batch = walk.ticket_batch(&ctx, items).await?;
                 // The next incremental run lists again from the first page holding a ticket
                 // changed after this window (it is left out here), else from the end.
                 if later && !held {
@@ -604,11 +645,7 @@ impl Walk {
                         people.add_orgs(answer.organizations);
                         let people = Arc::new(people);
                         let (items, _) = walk.ticket_items(answer.tickets, &people, None);
-                        let fetch_walk = walk.clone();
-                        let batch = fetch_items(&ctx, items, CONCURRENCY, move |item| {
-                            fetch_walk.clone().fetch_ticket(item)
-                        })
-                        .await?;
+                        let batch = walk.ticket_batch(&ctx, items).await?;
                         if !batch.is_empty() {
                             yield batch;
                         }
