@@ -68,16 +68,16 @@ fn read<T: serde::de::DeserializeOwned>(
     value: Value,
     id_of: fn(u64) -> String,
     what: &str,
-) -> std::result::Result<T, Failure> {
+) -> std::result::Result<T, Box<Failure>> {
     let id = value.get("id").and_then(Value::as_u64);
     serde_json::from_value(value).map_err(|e| {
         let doc = id.map(id_of);
         let shown = doc.clone().unwrap_or_else(|| format!("a {what}"));
-        Failure::new(
+        Box::new(Failure::new(
             doc,
             ErrorKind::InvalidData,
             format!("{shown}: Zendesk sent a {what} that cannot be read: {e}"),
-        )
+        ))
     })
 }
 
@@ -220,7 +220,7 @@ impl Walk {
                     }
                     items.push(PendingArticle::Article(Box::new(a)));
                 }
-                Err(f) => items.push(PendingArticle::Failed(f)),
+                Err(f) => items.push(PendingArticle::Failed(*f)),
             }
         }
         let listed: Vec<&Article> = items
@@ -409,7 +409,7 @@ impl Walk {
                 }
                 Err(f) => out.push(PendingItem::new(
                     f.id.clone().unwrap_or_default(),
-                    PendingTicket::Failed(f),
+                    PendingTicket::Failed(*f),
                 )),
             }
         }
