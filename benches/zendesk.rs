@@ -87,7 +87,10 @@ fn pages(n: usize) -> Vec<String> {
     let orgs = json!([{"id": 900, "name": "Customer Inc", "shared_tickets": true}]);
     let all: Vec<Value> = (1..=n).map(ticket).collect();
     all.chunks(PAGE)
-        .map(|c| json!({"tickets": c, "users": users, "organizations": orgs, "before_cursor": null}).to_string())
+        .map(|c| {
+            json!({"tickets": c, "users": users, "organizations": orgs, "before_cursor": null})
+                .to_string()
+        })
         .collect()
 }
 
