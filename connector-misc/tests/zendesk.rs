@@ -435,6 +435,27 @@ async fn deleted_tickets_are_pruned() {
 }
 
 #[tokio::test]
+async fn a_ticket_deleted_between_runs_is_deleted_by_the_next_incremental_run() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    {
+        let mut st = api.state.lock().unwrap();
+        let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
+        t2.status = "deleted";
+        t2.minute = 35;
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert!(sink.documents().is_empty());
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(deleted, ["zendesk_ticket_2", "zendesk_ticket_2:internal"]);
+    assert_eq!(report.deleted, 2, "{report:?}");
+}
+
+#[tokio::test]
 async fn a_rate_limited_export_is_waited_out() {
     let server = start(standard()).await;
     Mock::given(method("GET"))

@@ -23,9 +23,10 @@
 //!   the run's last cursor is carried to the next incremental run
 //!   ([`CheckpointedConnector::carry_over`]), which goes on from it: a poll with nothing new
 //!   costs one request. A ticket changed at or after the window's end is left to the next run,
-//!   which is carried the cursor of the page that held it. Deleted tickets (status `deleted`)
-//!   are no documents, and prune removes theirs (the export lists them, so prune's id listing
-//!   does not). `ticket_statuses` narrows the statuses read.
+//!   which is carried the cursor of the page that held it. A ticket the export shows
+//!   deleted (status `deleted`), or of a status `ticket_statuses` no longer reads, has its two
+//!   document ids handed on as the page's [`Batch::deleted`], so the run deletes them at once;
+//!   prune's id listing leaves such tickets out too.
 //! - **Comments**: every comment of a changed ticket, from
 //!   `GET /api/v2/tickets/{id}/comments?page[size]=100&include=users`, every page by
 //!   `links.next` (RAGFlow and Onyx read the first page only).

@@ -372,14 +372,17 @@ impl Walk {
     }
 
     /// The page items of a ticket page: tickets kept and in `window`, malformed ones as
-    /// failures. Also says whether a ticket changed at or after the window's end was listed.
+    /// failures; the document ids of tickets in `window` that are deleted, or of a status no
+    /// longer read (the source's own deletions, handed on as [`Batch::deleted`]). Also says
+    /// whether a ticket changed at or after the window's end was listed.
     fn ticket_items(
         &self,
         values: Vec<Value>,
         people: &Arc<People>,
         window: Option<&TimeWindow>,
-    ) -> (Vec<PendingItem<PendingTicket>>, bool) {
+    ) -> (Vec<PendingItem<PendingTicket>>, Vec<String>, bool) {
         let mut out = Vec::new();
+        let mut gone = Vec::new();
         let mut later = false;
         for value in values {
             match read::<Ticket>(value, convert::ticket_id, "ticket") {
@@ -394,6 +397,8 @@ impl Walk {
                         }
                     }
                     if !self.keeps_ticket(&t) {
+                        gone.push(convert::ticket_id(t.id));
+                        gone.push(convert::internal_id(t.id));
                         continue;
                     }
                     let access = convert::ticket_access(&t, people);
@@ -413,7 +418,7 @@ impl Walk {
                 )),
             }
         }
-        (out, later)
+        (out, gone, later)
     }
 
     /// The batch of a page of tickets: one fingerprint lookup for both documents of each
@@ -482,8 +487,8 @@ impl Walk {
                 people.add_users(page.users);
                 people.add_orgs(page.organizations);
                 let people = Arc::new(people);
-                let (items, later) = walk.ticket_items(page.tickets, &people, window.as_ref());
-                let batch = walk.ticket_batch(&ctx, items).await?;
+                let (items, gone, later) = walk.ticket_items(page.tickets, &people, window.as_ref());
+                let batch = walk.ticket_batch(&ctx, items).await?.with_deleted(gone);
                 // The next incremental run lists again from the first page holding a ticket
                 // changed after this window (it is left out here), else from the end.
                 if later && !held {
@@ -644,7 +649,7 @@ impl Walk {
                         people.add_users(answer.users);
                         people.add_orgs(answer.organizations);
                         let people = Arc::new(people);
-                        let (items, _) = walk.ticket_items(answer.tickets, &people, None);
+                        let (items, _, _) = walk.ticket_items(answer.tickets, &people, None);
                         let batch = walk.ticket_batch(&ctx, items).await?;
                         if !batch.is_empty() {
                             yield batch;
