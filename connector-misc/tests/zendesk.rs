@@ -456,6 +456,34 @@ async fn a_ticket_deleted_between_runs_is_deleted_by_the_next_incremental_run() 
 }
 
 #[tokio::test]
+async fn a_ticket_changed_after_the_window_is_left_to_the_next_run() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    // Changed at 10:45, after the window [10:27, 10:40) of the next run: left out of it, and
+    // the cursor carried is the one of the page that held it.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t3 = st.tickets.iter_mut().find(|t| t.id == 3).unwrap();
+        t3.subject = "Invoice question, reopened".into();
+        t3.minute = 45;
+    }
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert!(sink.documents().is_empty());
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    assert_eq!(
+        ids(&sink.documents()),
+        ["zendesk_ticket_3", "zendesk_ticket_3:internal"]
+    );
+    let exports = requests_to(&server, "/api/v2/incremental/tickets/cursor.json").await;
+    assert_eq!(exports.len(), 3);
+    // Both incremental runs went on from the same carried cursor.
+    assert_eq!(exports[1].url.query(), exports[2].url.query());
+}
+
+#[tokio::test]
 async fn a_rate_limited_export_is_waited_out() {
     let server = start(standard()).await;
     Mock::given(method("GET"))

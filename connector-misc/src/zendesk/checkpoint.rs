@@ -29,6 +29,10 @@ pub struct ZendeskCheckpoint {
     /// ticket is listed again), else the cursor after the last page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carry: Option<String>,
+    /// Tickets: `carry` is fixed, a ticket changed at or after the window's end having been
+    /// listed (and left to the next run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
 }
 
 impl ZendeskCheckpoint {

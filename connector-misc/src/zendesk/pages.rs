@@ -478,8 +478,6 @@ impl Walk {
             }
             let start = window.as_ref().map_or(DateTime::<Utc>::UNIX_EPOCH, |w| w.start);
             let mut seen = HashSet::new();
-            // A cursor carried from an earlier run also counts as where a later ticket may be.
-            let mut held = cp.carry.is_some() && cp.cursor != cp.carry;
             loop {
                 ctx.cancellation().check()?;
                 let page = walk.client.ticket_export(cp.cursor.as_deref(), start).await?;
@@ -491,8 +489,8 @@ impl Walk {
                 let batch = walk.ticket_batch(&ctx, items).await?.with_deleted(gone);
                 // The next incremental run lists again from the first page holding a ticket
                 // changed after this window (it is left out here), else from the end.
-                if later && !held {
-                    held = true;
+                if later && !cp.held {
+                    cp.held = true;
                     cp.carry = cp.cursor.clone();
                 }
                 match page.after_cursor {
@@ -500,7 +498,7 @@ impl Walk {
                         Err(repeated("ticket export"))?;
                     }
                     Some(next) => {
-                        if !held {
+                        if !cp.held {
                             cp.carry = Some(next.clone());
                         }
                         cp.cursor = Some(next);
