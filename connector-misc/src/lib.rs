@@ -43,6 +43,8 @@ pub mod sharepoint;
 pub mod slack;
 #[cfg(feature = "teams")]
 pub mod teams;
+#[cfg(feature = "zendesk")]
+pub mod zendesk;
 // Each file source uses a part of it (the walk order is `local`'s and `webdav`'s).
 #[cfg(any(
     feature = "local",
@@ -96,6 +98,7 @@ pub mod webdav;
         feature = "outlook",
         feature = "teams",
         feature = "airtable",
+        feature = "zendesk",
     )),
     allow(unused_variables)
 )]
@@ -217,5 +220,11 @@ pub fn register(registry: &mut connector_core::Registry) {
         teams::SOURCE,
         "threads of Microsoft Teams channels (Microsoft Graph)",
         |cfg| Ok(Box::new(teams::TeamsConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "zendesk")]
+    registry.register::<zendesk::ZendeskConfig, _>(
+        zendesk::SOURCE,
+        "Help Center articles or support tickets of a Zendesk account",
+        |cfg| Ok(Box::new(zendesk::ZendeskConnector::new(cfg)?)),
     );
 }

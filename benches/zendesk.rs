@@ -1,0 +1,216 @@
+//! Loopback end-to-end benchmark of the Zendesk connector (`harness = false`, not run in CI):
+//! a wiremock Zendesk holding `ZENDESK_BENCH_TICKETS` tickets (default 5,000) in the
+//! incremental cursor export, 1,000 a page with sideloaded users and organizations, each
+//! ticket with one page of three comments (two public, one internal note), read by
+//!
+//! 1. the baseline: raw `reqwest` over the same requests: every export page by its
+//!    `after_cursor` until `end_of_stream`, then every ticket's comments, 4 tickets at a time,
+//!    each body parsed as JSON;
+//! 2. `ZendeskConnector::load`: the same requests through core's client, each ticket two
+//!    Markdown documents (public conversation, internal notes);
+//! 3. a full `Syncer` run into a discarding sink.
+//!
+//! Prints documents/s, requests per document and the ratios to the baseline (best of three
+//! rounds), then the process's peak RSS (`VmHWM`); run it at two sizes to see memory stay
+//! flat (`ZENDESK_BENCH_TICKETS=5000` and `=50000`). `cargo bench --bench zendesk`.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
+
+#[path = "support/compare.rs"]
+mod compare;
+
+use compare::Compare;
+
+use connectors::misc::zendesk::{ZendeskConfig, ZendeskConnector};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const PAGE: usize = 1000;
+const CONCURRENCY: usize = 4;
+const ROUNDS: usize = 3;
+
+fn tickets() -> usize {
+    std::env::var("ZENDESK_BENCH_TICKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000)
+}
+
+fn user(id: u64, name: &str, email: &str, role: &str) -> Value {
+    json!({"id": id, "name": name, "email": email, "role": role, "active": true, "organization_id": 900})
+}
+
+fn ticket(id: usize) -> Value {
+    json!({
+        "id": id, "url": format!("https://bench.zendesk.com/api/v2/tickets/{id}.json"),
+        "type": "incident", "subject": format!("Printer {id} is on fire"), "raw_subject": format!("Printer {id} is on fire"),
+        "description": "The fire is very colorful.", "priority": "high", "status": "open",
+        "requester_id": 2, "submitter_id": 2, "assignee_id": 3, "organization_id": 900, "group_id": 55,
+        "collaborator_ids": [], "follower_ids": [], "email_cc_ids": [], "tags": ["printer", "fire"],
+        "created_at": "2025-03-01T10:00:00Z",
+        "updated_at": format!("2025-03-01T{:02}:{:02}:{:02}Z", 10 + id / 3600, (id / 60) % 60, id % 60),
+        "generated_timestamp": 1_740_823_200 + id
+    })
+}
+
+/// The export pages, pre-rendered without their cursors: page `n`'s `after_cursor` is `p{n+1}`.
+struct Export {
+    pages: Vec<String>,
+}
+
+impl Respond for Export {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let page: usize = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "cursor")
+            .and_then(|(_, v)| v.strip_prefix('p').and_then(|n| n.parse().ok()))
+            .unwrap_or(0);
+        let last = page + 1 >= self.pages.len();
+        let body = &self.pages[page.min(self.pages.len() - 1)];
+        let body = format!(
+            "{},\"after_cursor\":\"p{}\",\"end_of_stream\":{last}}}",
+            &body[..body.len() - 1],
+            page + 1
+        );
+        ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
+    }
+}
+
+fn pages(n: usize) -> Vec<String> {
+    let users = json!([
+        user(2, "Carl Customer", "carl@customer.test", "end-user"),
+        user(3, "Rob Agent", "rob@example.com", "agent")
+    ]);
+    let orgs = json!([{"id": 900, "name": "Customer Inc", "shared_tickets": true}]);
+    let all: Vec<Value> = (1..=n).map(ticket).collect();
+    all.chunks(PAGE)
+        .map(|c| {
+            json!({"tickets": c, "users": users, "organizations": orgs, "before_cursor": null})
+                .to_string()
+        })
+        .collect()
+}
+
+fn comments() -> String {
+    let c = |id: u64, author: u64, html: &str, public: bool| {
+        json!({"id": id, "type": "Comment", "author_id": author, "body": html, "html_body": format!("<div class=\"zd-comment\"><p>{html}</p></div>"),
+               "public": public, "attachments": [], "created_at": "2025-03-01T10:00:00Z"})
+    };
+    json!({
+        "comments": [
+            c(1, 2, "The printer is on <b>fire</b>.", true),
+            c(2, 3, "Customer is on the legacy plan.", false),
+            c(3, 3, "We are sending a technician.", true)
+        ],
+        "meta": {"has_more": false, "after_cursor": "xyz", "before_cursor": null},
+        "links": {"next": null, "prev": null},
+        "users": [user(2, "Carl Customer", "carl@customer.test", "end-user"), user(3, "Rob Agent", "rob@example.com", "agent")]
+    })
+    .to_string()
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> Value {
+    let body = client
+        .get(url)
+        .basic_auth("bench@example.com/token", Some("bench"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// The raw fetch: the same export pages by cursor, then the same comment pages, 4 at a time.
+/// Counts two documents per ticket, as the connector makes.
+async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
+    let mut requests = 0u64;
+    let mut listed = Vec::new();
+    let mut url = format!(
+        "{base}/api/v2/incremental/tickets/cursor.json?start_time=0&per_page={PAGE}&include=users%2Corganizations"
+    );
+    loop {
+        let page = get(client, &url).await;
+        requests += 1;
+        for t in page["tickets"].as_array().unwrap() {
+            listed.push(t["id"].as_u64().unwrap());
+        }
+        if page["end_of_stream"].as_bool().unwrap() {
+            break;
+        }
+        url = format!(
+            "{base}/api/v2/incremental/tickets/cursor.json?cursor={}&per_page={PAGE}&include=users%2Corganizations",
+            page["after_cursor"].as_str().unwrap()
+        );
+    }
+    let counts: Vec<usize> = futures::stream::iter(listed)
+        .map(|id| async move {
+            let url = format!(
+                "{base}/api/v2/tickets/{id}/comments?page%5Bsize%5D=100&sort=created_at&include=users"
+            );
+            get(client, &url).await["comments"].as_array().unwrap().len()
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    assert!(counts.iter().all(|c| *c == 3));
+    (2 * counts.len(), requests + counts.len() as u64)
+}
+
+fn main() {
+    let n = tickets();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/api/v2/incremental/tickets/cursor.json"))
+            .respond_with(Export { pages: pages(n) })
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex("^/api/v2/tickets/[0-9]+/comments$"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(comments().into_bytes(), "application/json"),
+            )
+            .mount(&server)
+            .await;
+        println!(
+            "zendesk loopback: {n} tickets in the cursor export, {PAGE} per page, 3 comments each (one internal): {} documents",
+            2 * n
+        );
+
+        let config: ZendeskConfig = connectors::core::config::from_json(json!({
+            "zendesk_content_type": "tickets",
+            "credentials": {"zendesk_subdomain": "bench", "zendesk_email": "bench@example.com", "zendesk_token": "bench"},
+            "base_url": server.uri(),
+            "allowed_hosts": ["127.0.0.1"],
+            // Zendesk's 10 export and 200 other requests a minute would make this a test of
+            // the limiter.
+            "export_requests_per_minute": 100_000,
+            "requests_per_minute": 100_000,
+        }))
+        .unwrap();
+        let client = reqwest::Client::new();
+        let uri = server.uri();
+        let compare = Compare {
+            rounds: ROUNDS,
+            n: 2 * n,
+            unit: "doc",
+            name: "ZendeskConnector",
+            width: 30,
+        };
+        compare
+            .run(
+                || raw(&client, &uri),
+                || ZendeskConnector::new(config.clone()).unwrap(),
+            )
+            .await;
+    });
+}

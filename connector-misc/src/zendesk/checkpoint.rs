@@ -1,0 +1,52 @@
+//! [`ZendeskCheckpoint`]: Zendesk's own position in the listing being walked.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a resumed Zendesk sync starts, in Zendesk's own terms.
+///
+/// - Articles, full load: the list's `after_cursor` (`page[after]`).
+/// - Articles, poll: the incremental article export's next `start_time` (its last `end_time`).
+/// - Tickets: the incremental ticket export's `after_cursor`; `carry` is the cursor the next
+///   incremental run starts from (carried over by the engine), so a poll costs one export
+///   request when nothing changed.
+///
+/// JSON: `{"cursor": "MTU3NjYxMzUzOS4wfHw0Njd8"}`, `{"start_time": 1617731790}`,
+/// `{"done": true, "carry": "MTU3NjYxMzUzOS4wfHw0Njd8"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ZendeskCheckpoint {
+    /// The cursor of the next page (article list or ticket export); none: the first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// The article export's next `start_time` (epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<i64>,
+    /// The walk is over.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub done: bool,
+    /// Tickets: the export cursor the next incremental run starts from: the cursor of the
+    /// first page that held a ticket changed at or after this run's window end (so that
+    /// ticket is listed again), else the cursor after the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carry: Option<String>,
+    /// Tickets: `carry` is fixed, a ticket changed at or after the window's end having been
+    /// listed (and left to the next run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held: bool,
+}
+
+impl ZendeskCheckpoint {
+    /// The checkpoint of a sync that has not started.
+    pub fn start() -> Self {
+        Self::default()
+    }
+
+    /// What the next incremental run starts from after a run that ended at `self`: the
+    /// ticket export's cursor, when there is one.
+    pub fn carried(&self) -> Option<Self> {
+        self.carry.clone().map(|cursor| Self {
+            cursor: Some(cursor),
+            ..Self::default()
+        })
+    }
+}

@@ -1,0 +1,445 @@
+//! Articles and tickets as Markdown documents, and who may read them.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use connector_core::text::html_to_markdown;
+use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::{Access, Document};
+use url::Url;
+
+use super::SOURCE;
+use super::model::{Article, Comment, Organization, Section, Ticket, User, UserSegment};
+
+/// The group every agent (and admin) of the account is in, for a host that resolves it.
+pub(crate) const AGENTS: &str = "zendesk:agents";
+
+/// The group of every signed-in user of the Help Center.
+pub(crate) const SIGNED_IN: &str = "zendesk:signed_in_users";
+
+/// The document id of the article `id`: RAGFlow's `article:{id}`.
+pub(crate) fn article_id(id: u64) -> String {
+    format!("article:{id}")
+}
+
+/// The document id of the ticket `id` (its public conversation): RAGFlow's
+/// `zendesk_ticket_{id}`.
+pub(crate) fn ticket_id(id: u64) -> String {
+    format!("zendesk_ticket_{id}")
+}
+
+/// The document id of the internal notes of the ticket `id`.
+pub(crate) fn internal_id(id: u64) -> String {
+    format!("zendesk_ticket_{id}:internal")
+}
+
+/// The ticket number in a document id of either kind.
+pub(crate) fn parse_ticket_id(id: &str) -> Option<u64> {
+    let rest = id.strip_prefix("zendesk_ticket_")?;
+    rest.strip_suffix(":internal").unwrap_or(rest).parse().ok()
+}
+
+fn day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// What a run knows of the Help Center's structure and audiences.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Guide {
+    pub(crate) sections: HashMap<u64, Section>,
+    pub(crate) categories: HashMap<u64, Section>,
+    /// Segments by id; `None`: it could not be read (the token's agent is not a Help Center
+    /// manager), so only its id is known.
+    pub(crate) segments: HashMap<u64, Option<UserSegment>>,
+}
+
+/// Who may read an article: anyone when no user segment restricts it, else each segment as a
+/// group `zendesk-segment:{id}` (for a host that resolves it) and, for a segment that is a
+/// whole user type with no further condition, that audience: every signed-in user
+/// ([`SIGNED_IN`]) or every agent ([`AGENTS`]). A segment narrowed by groups, organizations,
+/// tags or users is an intersection, which no union of groups expresses, so it stays the
+/// segment alone (closed rather than too open).
+pub(crate) fn article_access(article: &Article, guide: &Guide) -> Access {
+    let ids = article.segments();
+    if ids.is_empty() {
+        return Access::public();
+    }
+    let mut groups = Vec::new();
+    for id in ids {
+        groups.push(format!("zendesk-segment:{id}"));
+        if let Some(Some(seg)) = guide.segments.get(&id) {
+            let narrowed = !seg.group_ids.is_empty()
+                || !seg.organization_ids.is_empty()
+                || !seg.tags.is_empty()
+                || !seg.or_tags.is_empty()
+                || !seg.added_user_ids.is_empty();
+            if !narrowed {
+                match seg.user_type.as_str() {
+                    "signed_in_users" => groups.push(SIGNED_IN.to_owned()),
+                    "staff" => groups.push(AGENTS.to_owned()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    groups.sort();
+    groups.dedup();
+    Access::restricted(Vec::new(), groups)
+}
+
+/// The version token of an article: what the list shows that the document holds (its
+/// times, state, place, labels, author) and who may read it.
+pub(crate) fn article_version(article: &Article, access: &Access) -> String {
+    format!(
+        "{}|{}|{}|{:?}|{}|{}|{}",
+        rfc3339(article.updated_at),
+        article.edited_at.map(rfc3339).unwrap_or_default(),
+        article.section_id.unwrap_or_default(),
+        article.label_names,
+        article.author_id.unwrap_or_default(),
+        access.groups.join(","),
+        access.public
+    )
+}
+
+/// The Markdown document of `article`, its body converted from HTML.
+pub(crate) fn article_document(
+    article: &Article,
+    guide: &Guide,
+    author: Option<&User>,
+    access: Access,
+) -> Document {
+    let title = article
+        .title
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| format!("Article {}", article.id));
+    let body = html_to_markdown(article.body.as_deref().unwrap_or_default());
+    let blocks = vec![
+        Block::heading(1, vec![Inline::text(title.clone())]),
+        Block::Markdown(body),
+    ];
+    let mut doc = Document::text(
+        article_id(article.id),
+        SOURCE,
+        title,
+        markdown::render(&blocks),
+    )
+    .with_version(&article_version(article, &access))
+    .with_updated_at(article.updated_at)
+    .with_metadata("object_type", "Article")
+    .with_metadata("labels", article.label_names.clone())
+    .with_metadata("promoted", article.promoted)
+    .with_metadata("outdated", article.outdated)
+    .with_metadata("updated_at", rfc3339(article.updated_at));
+    if let Some(section) = article.section_id {
+        doc = doc
+            .with_parent_id(format!("{SOURCE}:section:{section}"))
+            .with_metadata("section_id", section);
+        if let Some(s) = guide.sections.get(&section) {
+            doc = doc.with_metadata("section", s.name.clone());
+            if let Some(cat) = s.category_id {
+                doc = doc.with_metadata("category_id", cat);
+                if let Some(c) = guide.categories.get(&cat) {
+                    doc = doc.with_metadata("category", c.name.clone());
+                }
+            }
+        }
+    }
+    if let Some(locale) = &article.locale {
+        doc = doc.with_metadata("locale", locale.clone());
+    }
+    if let Some(c) = article.created_at {
+        doc = doc.with_metadata("created_at", rfc3339(c));
+    }
+    if let Some(v) = article.vote_sum {
+        doc = doc.with_metadata("vote_sum", v);
+    }
+    let segments = article.segments();
+    if !segments.is_empty() {
+        let names: Vec<String> = segments
+            .iter()
+            .filter_map(|id| guide.segments.get(id).cloned().flatten())
+            .map(|s| s.name)
+            .collect();
+        doc = doc.with_metadata("user_segment_ids", segments);
+        if !names.is_empty() {
+            doc = doc.with_metadata("user_segments", names);
+        }
+    }
+    if let Some(group) = article.permission_group_id {
+        doc = doc.with_metadata("permission_group_id", group);
+    }
+    if let Some(who) = author.and_then(User::label) {
+        doc = doc
+            .with_metadata("author", who.to_owned())
+            .with_owners(vec![
+                author
+                    .and_then(|a| a.email.clone())
+                    .unwrap_or_else(|| who.to_owned()),
+            ]);
+    }
+    if let Some(url) = article.html_url.as_deref().and_then(|u| Url::parse(u).ok()) {
+        doc = doc.with_link(url);
+    }
+    doc.with_access(access)
+}
+
+/// The people and organizations a page sideloaded, by id.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct People {
+    pub(crate) users: HashMap<u64, User>,
+    pub(crate) orgs: HashMap<u64, Organization>,
+}
+
+impl People {
+    pub(crate) fn add_users(&mut self, users: impl IntoIterator<Item = User>) {
+        self.users.extend(users.into_iter().map(|u| (u.id, u)));
+    }
+
+    pub(crate) fn add_orgs(&mut self, orgs: impl IntoIterator<Item = Organization>) {
+        self.orgs.extend(orgs.into_iter().map(|o| (o.id, o)));
+    }
+
+    fn user(&self, id: Option<u64>) -> Option<&User> {
+        id.and_then(|id| self.users.get(&id))
+    }
+
+    /// `Name <email>`, the name, the e-mail, or `user {id}`.
+    fn shown(&self, id: u64) -> String {
+        match self.users.get(&id) {
+            Some(u) => match (u.name.as_deref().filter(|n| !n.is_empty()), &u.email) {
+                (Some(n), Some(e)) => format!("{n} <{e}>"),
+                (Some(n), None) => n.to_owned(),
+                (None, Some(e)) => e.clone(),
+                (None, None) => format!("user {id}"),
+            },
+            None => format!("user {id}"),
+        }
+    }
+}
+
+/// Who may read a ticket's public conversation: its requester and the people copied on it
+/// (by e-mail), its organization's members when the organization shares tickets
+/// (`zendesk-org:{id}`), and every agent ([`AGENTS`]).
+pub(crate) fn ticket_access(ticket: &Ticket, people: &People) -> Access {
+    let mut emails: Vec<String> = ticket
+        .requester_id
+        .into_iter()
+        .chain(ticket.email_cc_ids.iter().copied())
+        .chain(ticket.collaborator_ids.iter().copied())
+        .filter_map(|id| people.users.get(&id))
+        .filter_map(|u| u.email.clone())
+        .map(|e| e.to_lowercase())
+        .collect();
+    emails.sort();
+    emails.dedup();
+    let mut groups = vec![AGENTS.to_owned()];
+    if let Some(org) = ticket.organization_id
+        && people.orgs.get(&org).is_some_and(|o| o.shared_tickets)
+    {
+        groups.push(format!("zendesk-org:{org}"));
+    }
+    Access::restricted(emails, groups)
+}
+
+/// The version token of a ticket: `updated_at`, which a new comment (public or internal)
+/// moves, its status, and who may read it.
+pub(crate) fn ticket_version(ticket: &Ticket, access: &Access) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        rfc3339(ticket.updated_at),
+        ticket.status,
+        access.emails.join(","),
+        access.groups.join(",")
+    )
+}
+
+/// The heading lines every document of a ticket starts with.
+fn ticket_header(ticket: &Ticket, people: &People, heading: String) -> Vec<Block> {
+    let mut lines: Vec<(&str, String)> = vec![("Status:", ticket.status.clone())];
+    if let Some(p) = &ticket.priority {
+        lines.push(("Priority:", p.clone()));
+    }
+    if let Some(k) = &ticket.kind {
+        lines.push(("Type:", k.clone()));
+    }
+    if let Some(id) = ticket.requester_id {
+        lines.push(("Requester:", people.shown(id)));
+    }
+    if let Some(org) = ticket.organization_id {
+        let name = people
+            .orgs
+            .get(&org)
+            .and_then(|o| o.name.clone())
+            .unwrap_or_else(|| format!("organization {org}"));
+        lines.push(("Organization:", name));
+    }
+    if let Some(id) = ticket.assignee_id {
+        lines.push(("Assignee:", people.shown(id)));
+    }
+    if !ticket.tags.is_empty() {
+        lines.push(("Tags:", ticket.tags.join(", ")));
+    }
+    if let Some(c) = ticket.created_at {
+        lines.push(("Created:", day(c)));
+    }
+    lines.push(("Updated:", day(ticket.updated_at)));
+    let labelled: Vec<(&str, &str)> = lines.iter().map(|(l, v)| (*l, v.as_str())).collect();
+    vec![
+        Block::heading(1, vec![Inline::text(heading)]),
+        Block::labelled_lines(&labelled),
+    ]
+}
+
+fn comment_blocks(comments: &[&Comment], people: &People, blocks: &mut Vec<Block>) {
+    for c in comments {
+        let who = c
+            .author_id
+            .and_then(|id| people.users.get(&id))
+            .and_then(User::label)
+            .unwrap_or("someone");
+        let mut head = who.to_owned();
+        if let Some(at) = c.created_at {
+            head.push_str(&format!(", {}", day(at)));
+        }
+        blocks.push(Block::heading(3, vec![Inline::text(head)]));
+        match (&c.html_body, &c.body) {
+            (Some(html), _) if !html.trim().is_empty() => {
+                blocks.push(Block::Markdown(html_to_markdown(html)));
+            }
+            (_, Some(body)) => blocks.extend(Block::plain_text(body)),
+            _ => {}
+        }
+    }
+}
+
+fn subject(ticket: &Ticket) -> &str {
+    ticket
+        .subject
+        .as_deref()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or("No Subject")
+}
+
+fn ticket_link(base: &Url, id: u64) -> Option<Url> {
+    base.join(&format!("agent/tickets/{id}")).ok()
+}
+
+fn with_ticket_fields(mut doc: Document, ticket: &Ticket, people: &People) -> Document {
+    doc = doc
+        .with_updated_at(ticket.updated_at)
+        .with_metadata("object_type", "Ticket")
+        .with_metadata("ticket_id", ticket.id)
+        .with_metadata("status", ticket.status.clone())
+        .with_metadata("tags", ticket.tags.clone())
+        .with_metadata("updated_at", rfc3339(ticket.updated_at));
+    if let Some(p) = &ticket.priority {
+        doc = doc.with_metadata("priority", p.clone());
+    }
+    if let Some(k) = &ticket.kind {
+        doc = doc.with_metadata("ticket_type", k.clone());
+    }
+    if let Some(c) = ticket.created_at {
+        doc = doc.with_metadata("created_at", rfc3339(c));
+    }
+    if let Some(u) = people.user(ticket.requester_id).and_then(User::label) {
+        doc = doc.with_metadata("requester", u.to_owned());
+    }
+    if let Some(u) = people.user(ticket.assignee_id).and_then(User::label) {
+        doc = doc.with_metadata("assignee", u.to_owned());
+    }
+    if let Some(org) = ticket.organization_id {
+        doc = doc.with_metadata("organization_id", org);
+        if let Some(name) = people.orgs.get(&org).and_then(|o| o.name.clone()) {
+            doc = doc.with_metadata("organization", name);
+        }
+    }
+    if let Some(g) = ticket.group_id {
+        doc = doc.with_metadata("group_id", g);
+    }
+    // The submitter (RAGFlow's owner) and the assignee, by e-mail where known.
+    let owners: Vec<String> = [ticket.submitter_id, ticket.assignee_id]
+        .into_iter()
+        .flatten()
+        .filter_map(|id| people.users.get(&id))
+        .filter_map(|u| u.email.clone().or_else(|| u.name.clone()))
+        .fold(Vec::new(), |mut acc, o| {
+            if !acc.contains(&o) {
+                acc.push(o);
+            }
+            acc
+        });
+    if !owners.is_empty() {
+        doc = doc.with_owners(owners);
+    }
+    doc
+}
+
+/// The documents of `ticket`: its public conversation, readable by its requester, the people
+/// copied, its organization (when shared) and the agents; and, when `internal`, its internal
+/// notes (or that it has none) in a document of their own, readable by agents only.
+pub(crate) fn ticket_documents(
+    base: &Url,
+    ticket: &Ticket,
+    comments: &[Comment],
+    people: &People,
+    access: Access,
+    internal: bool,
+) -> Vec<Document> {
+    let version = ticket_version(ticket, &access);
+    let public: Vec<&Comment> = comments.iter().filter(|c| c.public).collect();
+    let notes: Vec<&Comment> = comments.iter().filter(|c| !c.public).collect();
+    let title = format!("Ticket #{}: {}", ticket.id, subject(ticket));
+
+    let mut blocks = ticket_header(ticket, people, title.clone());
+    if !public.is_empty() {
+        blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
+        comment_blocks(&public, people, &mut blocks);
+    }
+    let mut doc = Document::text(
+        ticket_id(ticket.id),
+        SOURCE,
+        title.clone(),
+        markdown::render(&blocks),
+    )
+    .with_version(&version)
+    .with_metadata("comment_count", public.len());
+    doc = with_ticket_fields(doc, ticket, people);
+    if let Some(url) = ticket_link(base, ticket.id) {
+        doc = doc.with_link(url);
+    }
+    let mut out = vec![doc.with_access(access)];
+
+    if internal {
+        let title = format!("{title} (internal notes)");
+        let mut blocks = ticket_header(ticket, people, title.clone());
+        blocks.push(Block::heading(2, vec![Inline::text("Internal notes")]));
+        if notes.is_empty() {
+            blocks.push(Block::paragraph(vec![Inline::emphasis(vec![
+                Inline::text("No internal notes."),
+            ])]));
+        }
+        comment_blocks(&notes, people, &mut blocks);
+        let mut doc = Document::text(
+            internal_id(ticket.id),
+            SOURCE,
+            title,
+            markdown::render(&blocks),
+        )
+        .with_version(&format!("{version}|internal"))
+        .with_parent_id(ticket_id(ticket.id))
+        .with_metadata("comment_count", notes.len())
+        .with_metadata("internal", true);
+        doc = with_ticket_fields(doc, ticket, people);
+        if let Some(url) = ticket_link(base, ticket.id) {
+            doc = doc.with_link(url);
+        }
+        out.push(doc.with_access(Access::restricted(Vec::new(), vec![AGENTS.to_owned()])));
+    }
+    out
+}

@@ -1,0 +1,270 @@
+//! The Zendesk connector (source `"zendesk"`): Help Center articles or support tickets of a
+//! Zendesk account, one Markdown document each, over the Support and Help Center REST APIs.
+//!
+//! - **Content** (`zendesk_content_type`, RAGFlow's): `articles` or `tickets`.
+//! - **Articles, full load**: `GET /api/v2/help_center[/{locale}]/articles` with cursor
+//!   paging (`page[size]`, `page[after]` = `meta.after_cursor` while `meta.has_more`), oldest
+//!   change first; the cursor is the checkpoint. Drafts and articles with a label of
+//!   `skip_article_labels` are left out. The body's HTML becomes Markdown (core's converter).
+//!   Sections and categories are listed once a run, for the metadata (`section`,
+//!   `category`); the authors come from `users/show_many`, once per page.
+//! - **Articles, polls**: the incremental article export,
+//!   `GET /api/v2/help_center/incremental/articles?start_time=T` (up to 1,000 a page, the next
+//!   `start_time` being the page's `end_time`, which is the checkpoint), filtered exactly to
+//!   the half-open window; translations other than the locale read are left out.
+//! - **Article access**: an article no user segment restricts is public; a restricted one goes
+//!   to its segments as groups `zendesk-segment:{id}` and, where a segment is a whole user
+//!   type with no further condition, to `zendesk:signed_in_users` or `zendesk:agents`
+//!   (`GET /api/v2/help_center/user_segments/{id}`, which needs a Help Center manager; without
+//!   one, the segment ids alone, warned once).
+//! - **Tickets**: the incremental *cursor* export,
+//!   `GET /api/v2/incremental/tickets/cursor.json?start_time=T&include=users,organizations`,
+//!   then `?cursor={after_cursor}` until `end_of_stream`. The cursor is the checkpoint, and
+//!   the run's last cursor is carried to the next incremental run
+//!   ([`CheckpointedConnector::carry_over`]), which goes on from it: a poll with nothing new
+//!   costs one request. A ticket changed at or after the window's end is left to the next run,
+//!   which is carried the cursor of the page that held it. A ticket the export shows
+//!   deleted (status `deleted`), or of a status `ticket_statuses` no longer reads, has its two
+//!   document ids handed on as the page's [`Batch::deleted`], so the run deletes them at once;
+//!   prune's id listing leaves such tickets out too.
+//! - **Comments**: every comment of a changed ticket, from
+//!   `GET /api/v2/tickets/{id}/comments?page[size]=100&include=users`, every page by
+//!   `links.next` (RAGFlow and Onyx read the first page only).
+//! - **Public and internal comments** go to two documents: `zendesk_ticket_{id}` holds the
+//!   ticket's fields and its public comments, readable by the requester and everyone copied
+//!   (by e-mail), the organization's members when it shares tickets (`zendesk-org:{id}`) and
+//!   the agents (`zendesk:agents`); `zendesk_ticket_{id}:internal` holds the internal notes,
+//!   readable by agents only. A host filters whole documents, never parts of one, so one
+//!   document would have to be either open to the requester (leaking the notes) or closed to
+//!   them (hiding their own conversation); two documents keep each audience's text whole.
+//!   The internal-notes document exists for every ticket (saying so when there are none):
+//!   which tickets have notes shows only in their comments, and the id set must follow from
+//!   the export alone (prune's listing reads no comments).
+//! - **Incremental runs find new comments**: a comment, public or internal, moves the
+//!   ticket's `updated_at`, so the export lists the ticket again and its version token
+//!   (`updated_at`, status, access) has changed, which re-reads its comments.
+//! - **Ids** are RAGFlow's: `article:{id}`, `zendesk_ticket_{id}`; titles the article's title
+//!   and `Ticket #{id}: {subject}`; links the article's `html_url` and
+//!   `{base}/agent/tickets/{id}`; `updated_at` the item's own.
+//! - **Fingerprint**: a version token from what the listing shows, so an unchanged ticket
+//!   costs no comment request.
+//! - **Auth and limits**: HTTP Basic `{email}/token:{token}`. The incremental exports are
+//!   held to `export_requests_per_minute` (Zendesk's 10 by default), everything else to
+//!   `requests_per_minute` (the plan's; 200 by default), both keyed on the account for the
+//!   host's rate gate; 429 with `Retry-After` is waited out by core's client.
+
+mod checkpoint;
+mod client;
+mod config;
+mod convert;
+mod model;
+mod pages;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use connector_core::Secret;
+use connector_core::http::{Auth, HttpClient};
+use connector_core::{
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, Error, Result, Roles,
+    SlimConnector, SlimDocument, SyncContext, TimeWindow,
+};
+use futures::stream::BoxStream;
+use url::Url;
+
+pub use checkpoint::ZendeskCheckpoint;
+pub use config::{
+    ContentType, DEFAULT_EXPORT_REQUESTS_PER_MINUTE, DEFAULT_PAGE_SIZE,
+    DEFAULT_REQUESTS_PER_MINUTE, ZendeskConfig, ZendeskCredentials,
+};
+
+use client::Client;
+use config::TOKEN_FIELD;
+use pages::Walk;
+
+/// The registry key of the Zendesk connector.
+pub const SOURCE: &str = "zendesk";
+
+/// How far back an incremental run lists before the previous window's end: Zendesk's exports
+/// leave out the last minute, and its clock is not this host's.
+const MIN_OVERLAP: Duration = Duration::from_secs(180);
+
+/// Reads Help Center articles or support tickets of a Zendesk account. Built from a
+/// [`ZendeskConfig`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use connector_core::sink::MemorySink;
+/// use connector_core::sync::{SyncMode, Syncer};
+/// use connector_misc::zendesk::{ContentType, ZendeskConfig, ZendeskConnector};
+///
+/// # async fn demo() -> connector_core::Result<()> {
+/// let config = ZendeskConfig::new("acme", "jane@example.com", "6wiIBWbGkBMo1mRDMuVwkw1EPsNkeUj95PIz2akv", ContentType::Tickets);
+/// let connector = ZendeskConnector::new(config)?;
+/// let sink = MemorySink::new();
+/// Syncer::new(Arc::new(connector)).sink(sink.clone()).run(SyncMode::Auto).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct ZendeskConnector {
+    config: ZendeskConfig,
+    walk: Walk,
+}
+
+impl ZendeskConnector {
+    /// A connector for `config`; nothing is requested until a sync or
+    /// [`check`](Connector::check).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of the
+    /// config by field path; `Internal` when the HTTP client cannot start.
+    pub fn new(config: ZendeskConfig) -> Result<Self> {
+        let problems = connector_core::ConnectorConfig::validate(&config);
+        if !problems.is_empty() {
+            return Err(Error::config(problems).with_connector(SOURCE));
+        }
+        let subdomain = config.subdomain().to_lowercase();
+        let base = match &config.base_url {
+            Some(u) => u.clone(),
+            None => Url::parse(&format!("https://{subdomain}.zendesk.com/")).map_err(|e| {
+                Error::config(vec![connector_core::FieldError::new(
+                    "credentials.zendesk_subdomain",
+                    format!("makes no URL: {e}"),
+                )])
+                .with_connector(SOURCE)
+            })?,
+        };
+        let auth = Auth::Basic {
+            username: format!("{}/token", config.credentials.zendesk_email.trim()),
+            password: Secret::new(config.credentials.zendesk_token.expose().trim()),
+        };
+        // Zendesk counts requests per account, whatever the token: the host's rate gate is
+        // keyed on the account (hashed), one key per limit.
+        let account = connector_core::ids::hash128(&format!("{subdomain}|{base}"));
+        let client = |key: &str, per_minute| {
+            HttpClient::builder(SOURCE)
+                .auth(auth.clone(), TOKEN_FIELD)
+                .rate_gate_key(format!("{key}-{account}"))
+                .error_classifier(client::classify)
+                .network_policy(config.network_policy()?)
+                .rate_limit(per_minute, Duration::from_secs(60))
+                .build()
+        };
+        let http = client("account", config.requests_per_minute)?;
+        let export = client("export", config.export_requests_per_minute)?;
+        let client = Client::new(
+            http,
+            export,
+            base,
+            config.locale.as_ref().map(|l| l.to_lowercase()),
+            config.page_size.get().min(100),
+        );
+        let lower = |l: &connector_core::config::StringList| {
+            l.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>()
+        };
+        let walk = Walk {
+            client,
+            content: config.zendesk_content_type,
+            skip_labels: lower(&config.skip_article_labels),
+            statuses: lower(&config.ticket_statuses),
+            internal: config.include_internal_notes,
+            segments_refused: Arc::default(),
+        };
+        Ok(Self { config, walk })
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &ZendeskConfig {
+        &self.config
+    }
+}
+
+impl fmt::Display for ZendeskConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.walk.content {
+            ContentType::Articles => "articles",
+            ContentType::Tickets => "tickets",
+        };
+        write!(f, "{SOURCE}:{} {what}", self.config.subdomain())
+    }
+}
+
+#[async_trait]
+impl Connector for ZendeskConnector {
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+
+    /// Three minutes: Zendesk's exports leave out the last minute, and `updated_at` is
+    /// Zendesk's clock while the window's end is this host's. Unchanged items in the overlap
+    /// cost no comment request (fingerprints).
+    fn min_overlap(&self) -> Duration {
+        MIN_OVERLAP
+    }
+
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .refetch()
+            .fingerprint_skip()
+            .into()
+    }
+
+    /// Asks who the token's agent is (`users/me`), then, for articles, one article of the
+    /// list.
+    ///
+    /// # Errors
+    /// `Unauthenticated` naming `credentials.zendesk_token` (401, or Zendesk answering as an
+    /// anonymous user), `PermissionDenied` (403, or tickets read by an agent who is not an
+    /// admin), `NotFound` naming `credentials.zendesk_subdomain` or `locale` (no Help Center,
+    /// no such locale), `Unavailable` when Zendesk cannot be reached.
+    async fn check(&self) -> Result<()> {
+        self.walk.check().await
+    }
+}
+
+impl CheckpointedConnector for ZendeskConnector {
+    type Checkpoint = ZendeskCheckpoint;
+
+    fn initial_checkpoint(&self) -> ZendeskCheckpoint {
+        ZendeskCheckpoint::start()
+    }
+
+    /// Tickets: the export's cursor where the run stopped, so the next incremental run goes
+    /// on from it; articles: nothing (the export's `start_time` is the window's).
+    fn carry_over(&self, last: &ZendeskCheckpoint) -> Option<ZendeskCheckpoint> {
+        match self.walk.content {
+            ContentType::Tickets => last.carried(),
+            ContentType::Articles => None,
+        }
+    }
+
+    fn load_from_checkpoint(
+        &self,
+        from: ZendeskCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<ZendeskCheckpoint>>> {
+        self.walk.checkpointed(from, window, ctx)
+    }
+}
+
+impl SlimConnector for ZendeskConnector {
+    /// Every article id of the list (drafts and skipped labels left out), or every ticket id
+    /// of the export from the beginning (deleted tickets and unread statuses left out; with
+    /// `include_internal_notes`, each ticket's internal-notes id too).
+    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        self.walk.list_ids(ctx)
+    }
+}
+
+impl connector_core::RefetchConnector for ZendeskConnector {
+    /// These articles (`GET …/articles/{id}`) or tickets (`tickets/show_many` and their
+    /// comments) again; one that is gone or no longer read yields nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        self.walk.refetch(ids, ctx)
+    }
+}

@@ -1,0 +1,302 @@
+//! What Zendesk's Support and Help Center APIs answer (the fields the connector reads), with
+//! the API's own field names.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Cursor paging's `meta` (`GET …?page[size]=N`): whether there is more and the cursor after
+/// this page.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Meta {
+    #[serde(default)]
+    pub(crate) has_more: bool,
+    #[serde(default)]
+    pub(crate) after_cursor: Option<String>,
+}
+
+/// Cursor paging's `links`: `next`, the URL of the next page.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Links {
+    #[serde(default)]
+    pub(crate) next: Option<String>,
+}
+
+/// `GET /api/v2/help_center/{locale}/articles?page[size]=N`: one page, articles as sent
+/// (each read on its own, so one malformed article fails alone); the next page is asked by
+/// `page[after]={meta.after_cursor}` (what its `links.next` holds).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ArticlePage {
+    #[serde(default)]
+    pub(crate) articles: Vec<Value>,
+    #[serde(default)]
+    pub(crate) meta: Meta,
+}
+
+/// `GET /api/v2/help_center/incremental/articles?start_time=T`: time-based paging, up to
+/// 1,000 articles, `next_page` carrying the next `start_time` (= `end_time`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ArticleExport {
+    #[serde(default)]
+    pub(crate) articles: Vec<Value>,
+    #[serde(default)]
+    pub(crate) next_page: Option<String>,
+    #[serde(default)]
+    pub(crate) end_time: Option<i64>,
+}
+
+/// A Help Center article.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Article {
+    pub(crate) id: u64,
+    #[serde(default)]
+    pub(crate) html_url: Option<String>,
+    #[serde(default)]
+    pub(crate) title: Option<String>,
+    #[serde(default)]
+    pub(crate) body: Option<String>,
+    #[serde(default)]
+    pub(crate) author_id: Option<u64>,
+    #[serde(default)]
+    pub(crate) section_id: Option<u64>,
+    #[serde(default)]
+    pub(crate) draft: bool,
+    #[serde(default)]
+    pub(crate) promoted: bool,
+    #[serde(default)]
+    pub(crate) outdated: bool,
+    #[serde(default)]
+    pub(crate) locale: Option<String>,
+    #[serde(default)]
+    pub(crate) source_locale: Option<String>,
+    #[serde(default)]
+    pub(crate) label_names: Vec<String>,
+    #[serde(default)]
+    pub(crate) user_segment_id: Option<u64>,
+    /// Newer accounts: several segments, any of which may view it.
+    #[serde(default)]
+    pub(crate) user_segment_ids: Vec<u64>,
+    #[serde(default)]
+    pub(crate) permission_group_id: Option<u64>,
+    #[serde(default)]
+    pub(crate) vote_sum: Option<i64>,
+    #[serde(default)]
+    pub(crate) created_at: Option<DateTime<Utc>>,
+    pub(crate) updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub(crate) edited_at: Option<DateTime<Utc>>,
+}
+
+impl Article {
+    /// The segments that may view it; empty: everyone.
+    pub(crate) fn segments(&self) -> Vec<u64> {
+        let mut ids = self.user_segment_ids.clone();
+        ids.extend(self.user_segment_id);
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+/// A section or a category of the Help Center.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Section {
+    pub(crate) id: u64,
+    #[serde(default)]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) category_id: Option<u64>,
+}
+
+/// `GET /api/v2/help_center/sections` (or `categories`) with cursor paging.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SectionPage {
+    #[serde(default, alias = "categories")]
+    pub(crate) sections: Vec<Section>,
+    #[serde(default)]
+    pub(crate) meta: Meta,
+    #[serde(default)]
+    pub(crate) links: Links,
+}
+
+/// `GET /api/v2/help_center/user_segments/{id}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SegmentAnswer {
+    pub(crate) user_segment: UserSegment,
+}
+
+/// Who may view content: a user type, narrowed by groups, organizations, tags and users.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct UserSegment {
+    #[serde(default)]
+    pub(crate) name: String,
+    /// `signed_in_users` or `staff`.
+    #[serde(default)]
+    pub(crate) user_type: String,
+    #[serde(default)]
+    pub(crate) group_ids: Vec<u64>,
+    #[serde(default)]
+    pub(crate) organization_ids: Vec<u64>,
+    #[serde(default)]
+    pub(crate) tags: Vec<String>,
+    #[serde(default)]
+    pub(crate) or_tags: Vec<String>,
+    #[serde(default)]
+    pub(crate) added_user_ids: Vec<u64>,
+}
+
+/// A user, sideloaded or from `users/show_many`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct User {
+    pub(crate) id: u64,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+}
+
+impl User {
+    /// The name a person recognises, else the e-mail.
+    pub(crate) fn label(&self) -> Option<&str> {
+        self.name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .or(self.email.as_deref())
+    }
+}
+
+/// `GET /api/v2/users/show_many?ids=…`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UsersAnswer {
+    #[serde(default)]
+    pub(crate) users: Vec<User>,
+}
+
+/// `GET /api/v2/users/me`: an unauthenticated caller comes back as an anonymous end user
+/// with no id.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Me {
+    pub(crate) user: MeUser,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct MeUser {
+    #[serde(default)]
+    pub(crate) id: Option<u64>,
+    #[serde(default)]
+    pub(crate) role: Option<String>,
+}
+
+/// An organization, sideloaded.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Organization {
+    pub(crate) id: u64,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    /// Whether the organization's members see each other's tickets.
+    #[serde(default)]
+    pub(crate) shared_tickets: bool,
+}
+
+/// `GET /api/v2/incremental/tickets/cursor.json?start_time=T&include=users,organizations`,
+/// then `?cursor=C`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TicketExport {
+    #[serde(default)]
+    pub(crate) tickets: Vec<Value>,
+    #[serde(default)]
+    pub(crate) after_cursor: Option<String>,
+    #[serde(default)]
+    pub(crate) end_of_stream: bool,
+    #[serde(default)]
+    pub(crate) users: Vec<User>,
+    #[serde(default)]
+    pub(crate) organizations: Vec<Organization>,
+}
+
+/// `GET /api/v2/tickets/show_many.json?ids=…&include=users,organizations`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TicketsAnswer {
+    #[serde(default)]
+    pub(crate) tickets: Vec<Value>,
+    #[serde(default)]
+    pub(crate) users: Vec<User>,
+    #[serde(default)]
+    pub(crate) organizations: Vec<Organization>,
+}
+
+/// A ticket.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Ticket {
+    pub(crate) id: u64,
+    #[serde(default)]
+    pub(crate) subject: Option<String>,
+    /// `new`, `open`, `pending`, `hold`, `solved`, `closed` or `deleted`.
+    #[serde(default)]
+    pub(crate) status: String,
+    #[serde(default)]
+    pub(crate) priority: Option<String>,
+    #[serde(default, rename = "type")]
+    pub(crate) kind: Option<String>,
+    #[serde(default)]
+    pub(crate) tags: Vec<String>,
+    #[serde(default)]
+    pub(crate) requester_id: Option<u64>,
+    #[serde(default)]
+    pub(crate) submitter_id: Option<u64>,
+    #[serde(default)]
+    pub(crate) assignee_id: Option<u64>,
+    #[serde(default)]
+    pub(crate) organization_id: Option<u64>,
+    #[serde(default)]
+    pub(crate) group_id: Option<u64>,
+    #[serde(default)]
+    pub(crate) collaborator_ids: Vec<u64>,
+    #[serde(default)]
+    pub(crate) email_cc_ids: Vec<u64>,
+    #[serde(default)]
+    pub(crate) created_at: Option<DateTime<Utc>>,
+    pub(crate) updated_at: DateTime<Utc>,
+}
+
+/// `GET /api/v2/tickets/{id}/comments?page[size]=100&include=users`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CommentPage {
+    #[serde(default)]
+    pub(crate) comments: Vec<Comment>,
+    #[serde(default)]
+    pub(crate) meta: Meta,
+    #[serde(default)]
+    pub(crate) links: Links,
+    #[serde(default)]
+    pub(crate) users: Vec<User>,
+}
+
+/// A ticket comment: public (the requester sees it) or an internal note.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Comment {
+    #[serde(default)]
+    pub(crate) author_id: Option<u64>,
+    #[serde(default)]
+    pub(crate) body: Option<String>,
+    #[serde(default)]
+    pub(crate) html_body: Option<String>,
+    #[serde(default = "default_true")]
+    pub(crate) public: bool,
+    #[serde(default)]
+    pub(crate) created_at: Option<DateTime<Utc>>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// An error body: `{"error": "RecordNotFound", "description": "Not found"}` or
+/// `{"error": {"title": "Forbidden", "message": "You do not have access to this page"}}`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ApiError {
+    #[serde(default)]
+    pub(crate) error: Option<Value>,
+    #[serde(default)]
+    pub(crate) description: Option<String>,
+}

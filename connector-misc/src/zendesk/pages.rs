@@ -1,0 +1,712 @@
+//! The walks: Help Center article pages (the cursor-paged list for full loads, the
+//! incremental article export for polls) and the incremental ticket export, each page a
+//! checkpointed batch on core's [`fetch_items`]; the id listing; the refetch of named items.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, Utc};
+use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items};
+use connector_core::{
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
+};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde_json::Value;
+
+use super::SOURCE;
+use super::checkpoint::ZendeskCheckpoint;
+use super::client::Client;
+use super::config::{ContentType, TOKEN_FIELD};
+use super::convert::{self, Guide, People};
+use super::model::{Article, Ticket, User};
+
+/// Comment listings at the same time within a ticket page.
+const CONCURRENCY: usize = 4;
+
+/// Articles per page of the incremental article export (Zendesk's fixed page).
+const ARTICLE_EXPORT_PAGE: usize = 1000;
+
+/// Authors kept between pages of one run before the cache starts again.
+const MAX_AUTHORS: usize = 50_000;
+
+/// What the walks need besides the client.
+#[derive(Debug, Clone)]
+pub(crate) struct Walk {
+    pub(crate) client: Client,
+    pub(crate) content: ContentType,
+    /// Lower-case labels whose articles are left out.
+    pub(crate) skip_labels: Vec<String>,
+    /// Lower-case ticket statuses read; empty: all.
+    pub(crate) statuses: Vec<String>,
+    pub(crate) internal: bool,
+    /// Set once a run has been refused a user segment: the agent is not a Help Center
+    /// manager, and asking for each further segment would cost a request apiece.
+    pub(crate) segments_refused: Arc<AtomicBool>,
+}
+
+/// A listed ticket to fetch (its comments) and convert.
+enum PendingTicket {
+    Ticket {
+        ticket: Box<Ticket>,
+        people: Arc<People>,
+        version: String,
+    },
+    Failed(Failure),
+}
+
+/// A listed article to convert.
+enum PendingArticle {
+    Article(Box<Article>),
+    Failed(Failure),
+}
+
+/// A listed value read as `T`, or the failure naming it.
+fn read<T: serde::de::DeserializeOwned>(
+    value: Value,
+    id_of: fn(u64) -> String,
+    what: &str,
+) -> std::result::Result<T, Box<Failure>> {
+    let id = value.get("id").and_then(Value::as_u64);
+    serde_json::from_value(value).map_err(|e| {
+        let doc = id.map(id_of);
+        let shown = doc.clone().unwrap_or_else(|| format!("a {what}"));
+        Box::new(Failure::new(
+            doc,
+            ErrorKind::InvalidData,
+            format!("{shown}: Zendesk sent a {what} that cannot be read: {e}"),
+        ))
+    })
+}
+
+fn repeated(what: &str) -> Error {
+    Error::invalid_data(format!(
+        "Zendesk sent the same cursor twice for the {what}; the listing would never end"
+    ))
+    .with_connector(SOURCE)
+}
+
+impl Walk {
+    /// This walk for one run: requests counted into `ctx`, segments not refused yet.
+    fn for_run(&self, ctx: &SyncContext) -> Self {
+        Self {
+            client: self.client.with_context(ctx),
+            segments_refused: Arc::new(AtomicBool::new(false)),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the article is a document: published, in the locale, without a skipped label.
+    fn keeps_article(&self, a: &Article, exported: bool) -> bool {
+        if a.draft {
+            return false;
+        }
+        if a.label_names
+            .iter()
+            .any(|l| self.skip_labels.contains(&l.to_lowercase()))
+        {
+            return false;
+        }
+        // The export lists every translation; the list only the locale asked.
+        if exported {
+            let want = self.client.locale.as_deref().or(a.source_locale.as_deref());
+            if let (Some(want), Some(have)) = (want, a.locale.as_deref())
+                && !want.eq_ignore_ascii_case(have)
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether the ticket is a document: not deleted, of a status read.
+    fn keeps_ticket(&self, t: &Ticket) -> bool {
+        t.status != "deleted"
+            && (self.statuses.is_empty() || self.statuses.contains(&t.status.to_lowercase()))
+    }
+
+    /// The Help Center's sections and categories, for the articles' metadata.
+    async fn guide(&self) -> Result<Guide> {
+        let sections = self.client.sections("sections").await?;
+        let categories = self.client.sections("categories").await?;
+        Ok(Guide {
+            sections: sections.into_iter().map(|s| (s.id, s)).collect(),
+            categories: categories.into_iter().map(|s| (s.id, s)).collect(),
+            segments: HashMap::new(),
+        })
+    }
+
+    /// Reads into `guide` the user segments of `articles` it does not know yet. A refusal
+    /// (the agent is no Help Center manager) leaves them as ids, warned about once a run.
+    async fn add_segments(&self, guide: &mut Guide, articles: &[&Article]) -> Result<()> {
+        let wanted: Vec<u64> = articles
+            .iter()
+            .flat_map(|a| a.segments())
+            .filter(|id| !guide.segments.contains_key(id))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        for id in wanted {
+            if self.segments_refused.load(Ordering::Relaxed) {
+                guide.segments.insert(id, None);
+                continue;
+            }
+            match self.client.user_segment(id).await {
+                Ok(seg) => {
+                    guide.segments.insert(id, Some(seg));
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
+                    if e.kind() == ErrorKind::PermissionDenied
+                        && !self.segments_refused.swap(true, Ordering::Relaxed)
+                    {
+                        tracing::warn!(
+                            connector = SOURCE,
+                            "user segments cannot be read (the token's agent is not a Help Center manager); restricted articles go to `zendesk-segment:{{id}}` groups only: {e}"
+                        );
+                    }
+                    guide.segments.insert(id, None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads into `authors` the authors of `articles` it does not know yet (one `show_many`).
+    async fn add_authors(
+        &self,
+        authors: &mut HashMap<u64, User>,
+        articles: &[&Article],
+    ) -> Result<()> {
+        if authors.len() > MAX_AUTHORS {
+            authors.clear();
+        }
+        let mut wanted: Vec<u64> = articles
+            .iter()
+            .filter_map(|a| a.author_id)
+            .filter(|id| !authors.contains_key(id))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        for user in self.client.users(&wanted).await? {
+            authors.insert(user.id, user);
+        }
+        Ok(())
+    }
+
+    /// The batch of one page of articles: those in `window` (all without one), converted.
+    async fn article_batch(
+        &self,
+        ctx: &SyncContext,
+        values: Vec<Value>,
+        window: Option<&TimeWindow>,
+        exported: bool,
+        guide: &mut Arc<Guide>,
+        authors: &mut HashMap<u64, User>,
+    ) -> Result<Batch> {
+        let mut items = Vec::new();
+        for value in values {
+            match read::<Article>(value, convert::article_id, "article") {
+                Ok(a) => {
+                    if !self.keeps_article(&a, exported)
+                        || window.is_some_and(|w| !w.contains(a.updated_at))
+                    {
+                        continue;
+                    }
+                    items.push(PendingArticle::Article(Box::new(a)));
+                }
+                Err(f) => items.push(PendingArticle::Failed(*f)),
+            }
+        }
+        let listed: Vec<&Article> = items
+            .iter()
+            .filter_map(|i| match i {
+                PendingArticle::Article(a) => Some(a.as_ref()),
+                PendingArticle::Failed(_) => None,
+            })
+            .collect();
+        if listed.is_empty() && items.is_empty() {
+            return Ok(Batch::default());
+        }
+        self.add_segments(Arc::make_mut(guide), &listed).await?;
+        self.add_authors(authors, &listed).await?;
+        let page_guide = guide.clone();
+        let page_authors: Arc<HashMap<u64, User>> = Arc::new(
+            listed
+                .iter()
+                .filter_map(|a| a.author_id)
+                .filter_map(|id| authors.get(&id).map(|u| (id, u.clone())))
+                .collect(),
+        );
+        let pending = items.into_iter().map(|item| match item {
+            PendingArticle::Article(a) => {
+                let access = convert::article_access(&a, &page_guide);
+                let version = convert::article_version(&a, &access);
+                PendingItem::new(convert::article_id(a.id), PendingArticle::Article(a))
+                    .with_version(&version)
+            }
+            PendingArticle::Failed(f) => {
+                PendingItem::new(f.id.clone().unwrap_or_default(), PendingArticle::Failed(f))
+            }
+        });
+        let pending: Vec<_> = pending.collect();
+        fetch_items(ctx, pending, 1, move |item| {
+            let outcome: Result<Outcome> = Ok(match item {
+                PendingArticle::Failed(f) => f.into(),
+                PendingArticle::Article(a) => {
+                    let access = convert::article_access(&a, &page_guide);
+                    let author = a.author_id.and_then(|id| page_authors.get(&id));
+                    convert::article_document(&a, &page_guide, author, access).into()
+                }
+            });
+            futures::future::ready(outcome)
+        })
+        .await
+    }
+
+    /// The articles, page by page, from `from`: the list (oldest change first) for a full
+    /// load, the incremental article export from the window's start for a poll.
+    fn articles(
+        &self,
+        from: ZendeskCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<ZendeskCheckpoint>>> {
+        let walk = self.for_run(&ctx);
+        async_stream::try_stream! {
+            let mut cp = from;
+            if cp.done {
+                return;
+            }
+            let mut guide = Arc::new(walk.guide().await?);
+            let mut authors = HashMap::new();
+            let mut seen = HashSet::new();
+            loop {
+                ctx.cancellation().check()?;
+                let batch = match &window {
+                    None => {
+                        let page = walk.client.article_page(cp.cursor.as_deref()).await?;
+                        let batch = walk
+                            .article_batch(&ctx, page.articles, None, false, &mut guide, &mut authors)
+                            .await?;
+                        match page.meta.after_cursor.filter(|_| page.meta.has_more) {
+                            Some(next) if seen.insert(next.clone()) => cp.cursor = Some(next),
+                            Some(_) => Err(repeated("articles"))?,
+                            None => {
+                                cp.cursor = None;
+                                cp.done = true;
+                            }
+                        }
+                        batch
+                    }
+                    Some(w) => {
+                        let start = cp.start_time.unwrap_or_else(|| w.start.timestamp().max(0));
+                        let page = walk.client.article_export(start).await?;
+                        let full = page.articles.len() >= ARTICLE_EXPORT_PAGE;
+                        let batch = walk
+                            .article_batch(&ctx, page.articles, Some(w), true, &mut guide, &mut authors)
+                            .await?;
+                        match page.end_time.filter(|_| full && page.next_page.is_some()) {
+                            Some(end) if end > start => cp.start_time = Some(end),
+                            Some(_) => {
+                                // A full page of one second: moving on would skip the rest
+                                // of that second, staying would never end.
+                                Err(Error::invalid_data(format!(
+                                    "Zendesk's article export sent a full page ending at its own start time ({start}); more than 1,000 articles changed within one second"
+                                )).with_connector(SOURCE))?;
+                            }
+                            None => {
+                                cp.start_time = None;
+                                cp.done = true;
+                            }
+                        }
+                        batch
+                    }
+                };
+                let done = cp.done;
+                yield CheckpointedBatch::new(batch, cp.clone());
+                if done {
+                    break;
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// One ticket's outcomes: its documents with every comment, or its failure.
+    async fn fetch_ticket(self, item: PendingTicket) -> Result<Vec<Outcome>> {
+        let (ticket, people) = match item {
+            PendingTicket::Failed(f) => return Ok(vec![f.into()]),
+            PendingTicket::Ticket { ticket, people, .. } => (ticket, people),
+        };
+        let (comments, users) = self.client.comments(ticket.id).await.map_err(|e| {
+            let text = format!("the comments of ticket #{} cannot be read: {e}", ticket.id);
+            Error::new(e.kind(), text).with_connector(SOURCE)
+        })?;
+        // Access from the listing's people alone, as the version token the listing gave
+        // was; the comments' authors only name the comments.
+        let access = convert::ticket_access(&ticket, &people);
+        let people = if users.iter().all(|u| people.users.contains_key(&u.id)) {
+            people
+        } else {
+            let mut more = (*people).clone();
+            more.add_users(users);
+            Arc::new(more)
+        };
+        Ok(convert::ticket_documents(
+            &self.client.base,
+            &ticket,
+            &comments,
+            &people,
+            access,
+            self.internal,
+        )
+        .into_iter()
+        .map(Outcome::from)
+        .collect())
+    }
+
+    /// The page items of a ticket page: tickets kept and in `window`, malformed ones as
+    /// failures; the document ids of tickets in `window` that are deleted, or of a status no
+    /// longer read (the source's own deletions, handed on as [`Batch::deleted`]). Also says
+    /// whether a ticket changed at or after the window's end was listed.
+    fn ticket_items(
+        &self,
+        values: Vec<Value>,
+        people: &Arc<People>,
+        window: Option<&TimeWindow>,
+    ) -> (Vec<PendingItem<PendingTicket>>, Vec<String>, bool) {
+        let mut out = Vec::new();
+        let mut gone = Vec::new();
+        let mut later = false;
+        for value in values {
+            match read::<Ticket>(value, convert::ticket_id, "ticket") {
+                Ok(t) => {
+                    if let Some(w) = window {
+                        if t.updated_at >= w.end {
+                            later = true;
+                            continue;
+                        }
+                        if t.updated_at < w.start {
+                            continue;
+                        }
+                    }
+                    if !self.keeps_ticket(&t) {
+                        gone.push(convert::ticket_id(t.id));
+                        gone.push(convert::internal_id(t.id));
+                        continue;
+                    }
+                    let access = convert::ticket_access(&t, people);
+                    let version = convert::ticket_version(&t, &access);
+                    let item = PendingTicket::Ticket {
+                        ticket: Box::new(t.clone()),
+                        people: people.clone(),
+                        version: version.clone(),
+                    };
+                    out.push(
+                        PendingItem::new(convert::ticket_id(t.id), item).with_version(&version),
+                    );
+                }
+                Err(f) => out.push(PendingItem::new(
+                    f.id.clone().unwrap_or_default(),
+                    PendingTicket::Failed(*f),
+                )),
+            }
+        }
+        (out, gone, later)
+    }
+
+    /// The batch of a page of tickets: one fingerprint lookup for both documents of each
+    /// ticket; an unchanged ticket reports both unchanged without a comment request (the
+    /// internal notes' one when the store holds its version), the others are read.
+    async fn ticket_batch(
+        &self,
+        ctx: &SyncContext,
+        items: Vec<PendingItem<PendingTicket>>,
+    ) -> Result<Batch> {
+        let mut ids = Vec::with_capacity(items.len() * 2);
+        for item in &items {
+            if item.fingerprint.is_some() {
+                ids.push(item.id.clone());
+                ids.push(format!("{}:internal", item.id));
+            }
+        }
+        let known = KnownFingerprints::lookup(ctx, &ids).await?;
+        let mut unchanged = Vec::new();
+        let mut rest = Vec::with_capacity(items.len());
+        for item in items {
+            match (&item.fingerprint, &item.value) {
+                (Some(fp), PendingTicket::Ticket { version, .. })
+                    if known.is_unchanged(&item.id, fp) =>
+                {
+                    let internal = format!("{}:internal", item.id);
+                    unchanged.push(item.id);
+                    if known.has_version(&internal, &format!("{version}|internal")) {
+                        unchanged.push(internal);
+                    }
+                }
+                _ => rest.push(PendingItem::new(item.id, item.value)),
+            }
+        }
+        let fetch_walk = self.clone();
+        let mut batch = fetch_items(ctx, rest, CONCURRENCY, move |item| {
+            fetch_walk.clone().fetch_ticket(item)
+        })
+        .await?;
+        batch.unchanged.extend(unchanged);
+        Ok(batch)
+    }
+
+    /// The tickets, page by page, from `from`: the incremental ticket export from its cursor,
+    /// or from the window's start (the beginning for a full load), until `end_of_stream`.
+    fn tickets(
+        &self,
+        from: ZendeskCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<ZendeskCheckpoint>>> {
+        let walk = self.for_run(&ctx);
+        async_stream::try_stream! {
+            let mut cp = from;
+            if cp.done {
+                return;
+            }
+            let start = window.as_ref().map_or(DateTime::<Utc>::UNIX_EPOCH, |w| w.start);
+            let mut seen = HashSet::new();
+            loop {
+                ctx.cancellation().check()?;
+                let page = walk.client.ticket_export(cp.cursor.as_deref(), start).await?;
+                let mut people = People::default();
+                people.add_users(page.users);
+                people.add_orgs(page.organizations);
+                let people = Arc::new(people);
+                let (items, gone, later) = walk.ticket_items(page.tickets, &people, window.as_ref());
+                let batch = walk.ticket_batch(&ctx, items).await?.with_deleted(gone);
+                // The next incremental run lists again from the first page holding a ticket
+                // changed after this window (it is left out here), else from the end.
+                if later && !cp.held {
+                    cp.held = true;
+                    cp.carry = cp.cursor.clone();
+                }
+                match page.after_cursor {
+                    Some(next) if !page.end_of_stream && !seen.insert(next.clone()) => {
+                        Err(repeated("ticket export"))?;
+                    }
+                    Some(next) => {
+                        if !cp.held {
+                            cp.carry = Some(next.clone());
+                        }
+                        cp.cursor = Some(next);
+                    }
+                    None if page.end_of_stream => {}
+                    None => Err(Error::invalid_data(
+                        "Zendesk's ticket export sent no `after_cursor` before the end of its stream",
+                    )
+                    .with_connector(SOURCE))?,
+                }
+                cp.done = page.end_of_stream;
+                let done = cp.done;
+                yield CheckpointedBatch::new(batch, cp.clone());
+                if done {
+                    break;
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The walk of the configured content from `from`.
+    pub(crate) fn checkpointed(
+        &self,
+        from: ZendeskCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<ZendeskCheckpoint>>> {
+        match self.content {
+            ContentType::Articles => self.articles(from, window, ctx),
+            ContentType::Tickets => self.tickets(from, window, ctx),
+        }
+    }
+
+    /// Every id of the content: articles by the list, tickets by the export from the
+    /// beginning (which, unlike `GET /tickets`, also holds archived tickets); fails, rather
+    /// than come back short, when a page cannot be listed.
+    pub(crate) fn list_ids(
+        &self,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        let walk = self.for_run(&ctx);
+        async_stream::try_stream! {
+            let mut cursor: Option<String> = None;
+            let mut seen = HashSet::new();
+            loop {
+                ctx.cancellation().check()?;
+                let mut ids = Vec::new();
+                let (next, done) = match walk.content {
+                    ContentType::Articles => {
+                        let page = walk.client.article_page(cursor.as_deref()).await?;
+                        for v in page.articles {
+                            // One that cannot be read still exists: its id is kept.
+                            match serde_json::from_value::<Article>(v.clone()) {
+                                Ok(a) if !walk.keeps_article(&a, false) => {}
+                                Ok(a) => ids.push(convert::article_id(a.id)),
+                                Err(_) => ids.extend(v.get("id").and_then(Value::as_u64).map(convert::article_id)),
+                            }
+                        }
+                        let more = page.meta.has_more;
+                        (page.meta.after_cursor.filter(|_| more), !more)
+                    }
+                    ContentType::Tickets => {
+                        let page = walk.client.ticket_export(cursor.as_deref(), DateTime::<Utc>::UNIX_EPOCH).await?;
+                        for v in page.tickets {
+                            match serde_json::from_value::<Ticket>(v.clone()) {
+                                Ok(t) if !walk.keeps_ticket(&t) => {}
+                                Ok(t) => {
+                                    ids.push(convert::ticket_id(t.id));
+                                    if walk.internal {
+                                        ids.push(convert::internal_id(t.id));
+                                    }
+                                }
+                                Err(_) => {
+                                    if let Some(id) = v.get("id").and_then(Value::as_u64) {
+                                        ids.push(convert::ticket_id(id));
+                                        if walk.internal {
+                                            ids.push(convert::internal_id(id));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        (page.after_cursor, page.end_of_stream)
+                    }
+                };
+                if !ids.is_empty() {
+                    yield ids.into_iter().map(SlimDocument::new).collect::<Vec<_>>();
+                }
+                if done {
+                    break;
+                }
+                match next {
+                    Some(n) if seen.insert(n.clone()) => cursor = Some(n),
+                    _ => Err(repeated("id listing"))?,
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// These items again: articles by `GET …/articles/{id}`, tickets by `show_many` and their
+    /// comments; one that is gone, not this content's or no longer kept yields nothing.
+    pub(crate) fn refetch(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Batch>> {
+        let walk = self.for_run(&ctx);
+        async_stream::try_stream! {
+            match walk.content {
+                ContentType::Articles => {
+                    let wanted: Vec<u64> = ids
+                        .iter()
+                        .filter_map(|id| id.strip_prefix("article:")?.parse().ok())
+                        .collect();
+                    if wanted.is_empty() {
+                        return;
+                    }
+                    let mut guide = Arc::new(walk.guide().await?);
+                    let mut authors = HashMap::new();
+                    for chunk in wanted.chunks(50) {
+                        let mut values = Vec::new();
+                        for id in chunk {
+                            ctx.cancellation().check()?;
+                            if let Some(v) = walk.client.article(*id).await? {
+                                values.push(v);
+                            }
+                        }
+                        let batch = walk
+                            .article_batch(&ctx, values, None, false, &mut guide, &mut authors)
+                            .await?;
+                        if !batch.is_empty() {
+                            yield batch;
+                        }
+                    }
+                }
+                ContentType::Tickets => {
+                    let mut wanted: Vec<u64> = ids.iter().filter_map(|id| convert::parse_ticket_id(id)).collect();
+                    wanted.sort_unstable();
+                    wanted.dedup();
+                    for chunk in wanted.chunks(100) {
+                        ctx.cancellation().check()?;
+                        let answer = walk.client.tickets(chunk).await?;
+                        let mut people = People::default();
+                        people.add_users(answer.users);
+                        people.add_orgs(answer.organizations);
+                        let people = Arc::new(people);
+                        let (items, _, _) = walk.ticket_items(answer.tickets, &people, None);
+                        let batch = walk.ticket_batch(&ctx, items).await?;
+                        if !batch.is_empty() {
+                            yield batch;
+                        }
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The checks of `check()`: the credentials are taken (Zendesk answers an anonymous
+    /// caller with an end user without an id rather than 401), then the content is readable.
+    pub(crate) async fn check(&self) -> Result<()> {
+        let me = self.client.me().await?;
+        if me.user.id.is_none() {
+            return Err(Error::new(
+                ErrorKind::Unauthenticated,
+                "Zendesk did not take the e-mail and API token (it answered as an anonymous user): check credentials.zendesk_email and the token, and that token access is on",
+            )
+            .with_connector(SOURCE)
+            .with_field(TOKEN_FIELD));
+        }
+        match self.content {
+            ContentType::Tickets => {
+                if me.user.role.as_deref() != Some("admin") {
+                    return Err(Error::new(
+                        ErrorKind::PermissionDenied,
+                        format!(
+                            "the incremental ticket export is for admins, and credentials.zendesk_email is an {}",
+                            me.user.role.as_deref().unwrap_or("unknown role")
+                        ),
+                    )
+                    .with_connector(SOURCE)
+                    .with_field("credentials.zendesk_email"));
+                }
+                Ok(())
+            }
+            ContentType::Articles => {
+                self.client
+                    .probe_articles()
+                    .await
+                    .map_err(|e| match e.kind() {
+                        ErrorKind::NotFound => {
+                            let (field, what) = match &self.client.locale {
+                                Some(l) => ("locale", format!("the Help Center has no locale {l}")),
+                                None => (
+                                    "credentials.zendesk_subdomain",
+                                    "the account has no Help Center turned on".to_owned(),
+                                ),
+                            };
+                            Error::new(ErrorKind::NotFound, what)
+                                .with_connector(SOURCE)
+                                .with_field(field)
+                                .with_cause(e)
+                        }
+                        _ => e,
+                    })
+            }
+        }
+    }
+}

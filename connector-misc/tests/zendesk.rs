@@ -1,0 +1,630 @@
+//! The Zendesk connector against the wiremock Zendesk of `zendesk_common` (Support and Help
+//! Center API references: cursor paging, the incremental exports, sideloads, error bodies).
+#![cfg(feature = "zendesk")]
+#![allow(clippy::unwrap_used)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
+
+mod zendesk_common;
+
+use std::sync::Arc;
+
+use connector_core::sink::MemorySink;
+use connector_core::state::MemoryStateStore;
+use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::{Connector, Document, ErrorKind, Registry, TimeWindow};
+use futures::StreamExt;
+use serde_json::json;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, ResponseTemplate};
+use zendesk_common::{
+    Article, Comment, ZendeskApi, build, config, forbidden, ids, not_found, requests_to, standard,
+    start, time,
+};
+
+async fn run(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    mode: SyncMode,
+    at: u32,
+) -> (MemorySink, SyncReport) {
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(at))
+        .run(mode)
+        .await
+        .expect("the sync runs");
+    (sink, report)
+}
+
+fn doc<'a>(docs: &'a [Document], id: &str) -> &'a Document {
+    docs.iter()
+        .find(|d| d.id == id)
+        .unwrap_or_else(|| panic!("no document {id}"))
+}
+
+fn text(d: &Document) -> &str {
+    d.content.as_text().unwrap()
+}
+
+#[tokio::test]
+async fn articles_become_markdown_with_section_category_and_audience() {
+    let server = start(standard()).await;
+    let c = build(
+        &server.uri(),
+        "articles",
+        json!({"skip_article_labels": "internal-only", "locale": "en-us"}),
+    );
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    // The draft (5), the `Internal-Only` one (6, labels compared case-blind) and the German
+    // one (7, another locale) are left out.
+    assert_eq!(
+        ids(&docs),
+        ["article:1", "article:2", "article:3", "article:4"]
+    );
+    assert_eq!(report.failed, 0);
+    let a1 = doc(&docs, "article:1");
+    assert_eq!(a1.title, "Update billing details");
+    assert_eq!(a1.updated_at, Some(time(1)));
+    assert_eq!(
+        a1.link.as_ref().unwrap().as_str(),
+        "https://acme.zendesk.com/hc/en-us/articles/1-update-billing-details"
+    );
+    assert_eq!(a1.metadata["section"], "Billing");
+    assert_eq!(a1.metadata["category"], "Help");
+    assert_eq!(a1.metadata["labels"], json!(["billing"]));
+    assert_eq!(a1.owners, ["jane@example.com"]);
+    assert_eq!(a1.parent_id.as_deref(), Some("zendesk:section:100"));
+    assert!(a1.access.as_ref().unwrap().public);
+    insta::assert_snapshot!("zendesk_article_markdown", text(a1));
+    // A segment of every signed-in user; a segment narrowed by organization and tag stays
+    // the segment alone.
+    let a2 = doc(&docs, "article:2").access.clone().unwrap();
+    assert!(!a2.public);
+    assert_eq!(
+        a2.groups,
+        ["zendesk-segment:300", "zendesk:signed_in_users"]
+    );
+    let a3 = doc(&docs, "article:3");
+    assert_eq!(a3.access.as_ref().unwrap().groups, ["zendesk-segment:302"]);
+    assert_eq!(a3.metadata["section"], "Printers");
+    assert_eq!(a3.metadata["user_segments"], json!(["VIP customers"]));
+    // The list asked in the locale, oldest change first, with cursor paging.
+    let lists = requests_to(&server, "/api/v2/help_center/en-us/articles").await;
+    assert!(!lists.is_empty());
+    let q = lists[0].url.query().unwrap();
+    assert!(
+        q.contains("sort_by=updated_at") && q.contains("page%5Bsize%5D=100"),
+        "{q}"
+    );
+}
+
+#[tokio::test]
+async fn article_pages_follow_the_cursor() {
+    let api = standard();
+    api.state.lock().unwrap().article_page = 2;
+    let server = start(api).await;
+    let c = build(&server.uri(), "articles", json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    // Without a label to skip or a locale, the internal runbook and the German article come
+    // too (the fixture's list holds every locale when none is asked).
+    assert_eq!(sink.documents().len(), 6);
+    let lists = requests_to(&server, "/api/v2/help_center/articles").await;
+    assert_eq!(lists.len(), 4, "7 articles, 2 a page");
+    assert!(lists[1].url.query().unwrap().contains("page%5Bafter%5D="));
+}
+
+#[tokio::test]
+async fn segments_the_agent_may_not_read_stay_ids() {
+    let api = standard();
+    api.state.lock().unwrap().segments_forbidden = true;
+    let server = start(api).await;
+    let c = build(&server.uri(), "articles", json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    assert_eq!(
+        doc(&docs, "article:2").access.as_ref().unwrap().groups,
+        ["zendesk-segment:300"]
+    );
+    // Refused once, asked no more.
+    let asked = requests_to(&server, "/api/v2/help_center/user_segments/").await;
+    assert_eq!(asked.len(), 1);
+}
+
+#[tokio::test]
+async fn article_polls_read_the_incremental_export_within_the_window() {
+    let server = start(standard()).await;
+    let c = build(&server.uri(), "articles", json!({}));
+    let window = TimeWindow::new(time(2), time(4)).unwrap();
+    let poll = c.as_poll().unwrap();
+    let mut stream = poll.poll(window, connector_core::SyncContext::new());
+    let mut docs = Vec::new();
+    while let Some(batch) = stream.next().await {
+        docs.extend(batch.unwrap().documents);
+    }
+    assert_eq!(ids(&docs), ["article:2", "article:3"]);
+    let exports = requests_to(&server, "/api/v2/help_center/incremental/articles").await;
+    assert_eq!(exports.len(), 1);
+    assert_eq!(
+        exports[0].url.query().unwrap(),
+        format!("start_time={}", time(2).timestamp())
+    );
+    assert!(
+        requests_to(&server, "/api/v2/help_center/articles")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_article_export_pages_by_end_time() {
+    // 1,200 articles: a full page of 1,000, then the rest from its `end_time`.
+    let articles: Vec<Article> = (1..=1200)
+        .map(|i| Article::new(i, &format!("Article {i}"), 1 + (i as u32) / 100))
+        .collect();
+    let server = start(ZendeskApi::new(articles, Vec::new())).await;
+    let c = build(&server.uri(), "articles", json!({}));
+    let window = TimeWindow::new(time(0), time(60)).unwrap();
+    let mut stream = c
+        .as_poll()
+        .unwrap()
+        .poll(window, connector_core::SyncContext::new());
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(batch) = stream.next().await {
+        seen.extend(batch.unwrap().documents.into_iter().map(|d| d.id));
+    }
+    assert_eq!(seen.len(), 1200);
+    let exports = requests_to(&server, "/api/v2/help_center/incremental/articles").await;
+    assert_eq!(exports.len(), 2);
+    assert_eq!(
+        exports[1].url.query().unwrap(),
+        // The thousandth article, the last of the first page, changed at minute 11.
+        format!("start_time={}", time(11).timestamp())
+    );
+}
+
+#[tokio::test]
+async fn tickets_carry_every_comment_with_internal_notes_apart() {
+    let api = standard();
+    api.state.lock().unwrap().comment_page = 2;
+    let server = start(api).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    // Ticket 5 is deleted: no document.
+    assert_eq!(
+        ids(&docs),
+        [
+            "zendesk_ticket_1",
+            "zendesk_ticket_1:internal",
+            "zendesk_ticket_2",
+            "zendesk_ticket_2:internal",
+            "zendesk_ticket_3",
+            "zendesk_ticket_3:internal",
+            "zendesk_ticket_4",
+            "zendesk_ticket_4:internal",
+        ]
+    );
+    assert_eq!(report.failed, 0);
+    let t1 = doc(&docs, "zendesk_ticket_1");
+    assert_eq!(t1.title, "Ticket #1: Printer on fire");
+    assert_eq!(t1.link.as_ref().unwrap().path(), "/agent/tickets/1");
+    assert_eq!(t1.updated_at, Some(time(1)));
+    assert_eq!(t1.metadata["status"], "open");
+    assert_eq!(t1.metadata["organization"], "Customer Inc");
+    assert_eq!(t1.metadata["requester"], "Carl Customer");
+    let access = t1.access.clone().unwrap();
+    assert_eq!(access.emails, ["carl@customer.test", "cora@customer.test"]);
+    assert_eq!(access.groups, ["zendesk:agents", "zendesk-org:900"]);
+    assert!(!text(t1).contains("legacy"), "an internal note leaked");
+    insta::assert_snapshot!("zendesk_ticket_markdown", text(t1));
+    let notes = doc(&docs, "zendesk_ticket_1:internal");
+    assert!(text(notes).contains("**legacy**"));
+    assert!(!text(notes).contains("sending a technician"));
+    assert_eq!(notes.access.as_ref().unwrap().groups, ["zendesk:agents"]);
+    assert!(notes.access.as_ref().unwrap().emails.is_empty());
+    assert_eq!(notes.parent_id.as_deref(), Some("zendesk_ticket_1"));
+    insta::assert_snapshot!("zendesk_ticket_internal_markdown", text(notes));
+    // Ticket 2 has five comments, two a page: all three pages read.
+    let t2 = text(doc(&docs, "zendesk_ticket_2"));
+    for i in 1..=4 {
+        assert!(t2.contains(&format!("Reply {i}")), "{t2}");
+    }
+    assert_eq!(
+        requests_to(&server, "/api/v2/tickets/2/comments")
+            .await
+            .len(),
+        3
+    );
+    // The cursor export, from the beginning, people and organizations sideloaded.
+    let exports = requests_to(&server, "/api/v2/incremental/tickets/cursor.json").await;
+    assert_eq!(exports.len(), 1);
+    let q = exports[0].url.query().unwrap();
+    assert!(
+        q.contains("start_time=0") && q.contains("include=users%2Corganizations"),
+        "{q}"
+    );
+}
+
+#[tokio::test]
+async fn ticket_statuses_narrow_the_tickets_read() {
+    let server = start(standard()).await;
+    let c = build(
+        &server.uri(),
+        "tickets",
+        json!({"ticket_statuses": "solved, closed", "include_internal_notes": false}),
+    );
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(
+        ids(&sink.documents()),
+        ["zendesk_ticket_3", "zendesk_ticket_4"]
+    );
+}
+
+#[tokio::test]
+async fn a_new_comment_is_found_by_the_next_incremental_run_from_the_carried_cursor() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    server.reset().await;
+    *api.base.lock().unwrap() = server.uri();
+    Mock::given(method("GET"))
+        .and(path_regex("^/api/v2/"))
+        .respond_with(api.clone())
+        .mount(&server)
+        .await;
+
+    // An internal note on ticket 3 moves its `updated_at`, as Zendesk does.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t3 = st.tickets.iter_mut().find(|t| t.id == 3).unwrap();
+        t3.comments.push(Comment::new(
+            301,
+            3,
+            "Refund approved by finance.",
+            false,
+            40,
+        ));
+        t3.minute = 40;
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    assert_eq!(
+        ids(&sink.documents()),
+        ["zendesk_ticket_3", "zendesk_ticket_3:internal"]
+    );
+    assert_eq!(report.failed, 0);
+    let notes = text(doc(&sink.documents(), "zendesk_ticket_3:internal")).to_owned();
+    assert!(notes.contains("Refund approved"), "{notes}");
+    // The run went on from the carried cursor (not from a start time), and read no other
+    // ticket's comments.
+    let exports = requests_to(&server, "/api/v2/incremental/tickets/cursor.json").await;
+    assert_eq!(exports.len(), 1);
+    assert!(exports[0].url.query().unwrap().starts_with("cursor="));
+    let comments = requests_to(&server, "/api/v2/tickets/").await;
+    assert!(
+        comments
+            .iter()
+            .all(|r| r.url.path() == "/api/v2/tickets/3/comments")
+    );
+
+    // Nothing new: one export request, nothing delivered.
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    assert!(sink.documents().is_empty());
+}
+
+#[tokio::test]
+async fn a_ticket_edited_between_runs_is_sent_again_and_the_others_not() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    {
+        let mut st = api.state.lock().unwrap();
+        let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
+        t2.subject = "Cannot log in after the update".into();
+        t2.status = "solved";
+        t2.minute = 35;
+    }
+    // A reconciling run: everything listed, only the edited ticket read and sent.
+    let before = requests_to(&server, "/api/v2/tickets/").await.len();
+    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
+    assert_eq!(
+        ids(&sink.documents()),
+        ["zendesk_ticket_2", "zendesk_ticket_2:internal"]
+    );
+    assert_eq!(report.unchanged, 6);
+    let t2 = doc(&sink.documents(), "zendesk_ticket_2").clone();
+    assert_eq!(t2.title, "Ticket #2: Cannot log in after the update");
+    assert_eq!(t2.metadata["status"], "solved");
+    // One comment page of ticket 2, nothing of the others.
+    let after = requests_to(&server, "/api/v2/tickets/").await;
+    assert_eq!(after.len() - before, 1);
+    assert_eq!(
+        after.last().unwrap().url.path(),
+        "/api/v2/tickets/2/comments"
+    );
+}
+
+#[tokio::test]
+async fn a_ticket_edited_while_the_export_is_read_is_delivered_edited() {
+    let api = standard();
+    {
+        let mut st = api.state.lock().unwrap();
+        st.ticket_page = 2;
+        // Ticket 1, on the first page, is edited when the second page is asked for: it moves
+        // to the end of the export.
+        st.edit_on_page_two = Some((1, 20));
+    }
+    let server = start(api).await;
+    let c = build(
+        &server.uri(),
+        "tickets",
+        json!({"include_internal_notes": false}),
+    );
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    let mut all = ids(&docs);
+    all.dedup();
+    assert_eq!(
+        all,
+        [
+            "zendesk_ticket_1",
+            "zendesk_ticket_2",
+            "zendesk_ticket_3",
+            "zendesk_ticket_4"
+        ]
+    );
+    // Its last delivery is the edited one.
+    let last = docs
+        .iter()
+        .rev()
+        .find(|d| d.id == "zendesk_ticket_1")
+        .unwrap();
+    assert_eq!(last.title, "Ticket #1: Printer on fire (edited)");
+}
+
+#[tokio::test]
+async fn an_article_edited_while_the_list_is_read_is_delivered_edited() {
+    let api = standard();
+    {
+        let mut st = api.state.lock().unwrap();
+        st.article_page = 2;
+        st.edit_on_page_two = Some((1, 20));
+    }
+    let server = start(api).await;
+    let c = build(&server.uri(), "articles", json!({"locale": "en-us"}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    let mut all = ids(&docs);
+    all.dedup();
+    assert_eq!(all.len(), 5, "{all:?}");
+    let last = docs.iter().rev().find(|d| d.id == "article:1").unwrap();
+    assert_eq!(last.title, "Update billing details (edited)");
+}
+
+#[tokio::test]
+async fn deleted_tickets_are_pruned() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    {
+        let mut st = api.state.lock().unwrap();
+        let t4 = st.tickets.iter_mut().find(|t| t.id == 4).unwrap();
+        t4.status = "deleted";
+        t4.minute = 35;
+    }
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(40))
+        .options(connector_core::sync::SyncOptions::default().max_prune_fraction(1.0))
+        .prune()
+        .await
+        .unwrap();
+    assert_eq!(report.deleted, 2, "{report:?}");
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(deleted, ["zendesk_ticket_4", "zendesk_ticket_4:internal"]);
+}
+
+#[tokio::test]
+async fn a_ticket_deleted_between_runs_is_deleted_by_the_next_incremental_run() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    {
+        let mut st = api.state.lock().unwrap();
+        let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
+        t2.status = "deleted";
+        t2.minute = 35;
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert!(sink.documents().is_empty());
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(deleted, ["zendesk_ticket_2", "zendesk_ticket_2:internal"]);
+    assert_eq!(report.deleted, 2, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_ticket_changed_after_the_window_is_left_to_the_next_run() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    // Changed at 10:45, after the window [10:27, 10:40) of the next run: left out of it, and
+    // the cursor carried is the one of the page that held it.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t3 = st.tickets.iter_mut().find(|t| t.id == 3).unwrap();
+        t3.subject = "Invoice question, reopened".into();
+        t3.minute = 45;
+    }
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert!(sink.documents().is_empty());
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    assert_eq!(
+        ids(&sink.documents()),
+        ["zendesk_ticket_3", "zendesk_ticket_3:internal"]
+    );
+    let exports = requests_to(&server, "/api/v2/incremental/tickets/cursor.json").await;
+    assert_eq!(exports.len(), 3);
+    // Both incremental runs went on from the same carried cursor.
+    assert_eq!(exports[1].url.query(), exports[2].url.query());
+}
+
+#[tokio::test]
+async fn a_rate_limited_export_is_waited_out() {
+    let server = start(standard()).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/incremental/tickets/cursor.json"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "1")
+                .set_body_json(
+                    json!({"error": "TooManyRequests", "description": "Rate limit exceeded"}),
+                ),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(sink.documents().len(), 8);
+    assert!(report.retries >= 1, "{report:?}");
+}
+
+#[tokio::test]
+async fn wrong_credentials_fail_fast_naming_the_token() {
+    let server = start(standard()).await;
+    let mut cfg = config(&server.uri(), "tickets", json!({}));
+    cfg["credentials"]["zendesk_token"] = json!("wrong");
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let c = registry.build("zendesk", cfg).unwrap();
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert!(
+        err.to_string().contains("credentials.zendesk_token"),
+        "{err}"
+    );
+    let err = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert_eq!(
+        requests_to(&server, "/api/v2/incremental").await.len(),
+        1,
+        "no retry"
+    );
+}
+
+#[tokio::test]
+async fn check_tells_a_missing_permission_and_a_missing_help_center_apart() {
+    let api = standard();
+    api.state.lock().unwrap().me_role = "agent";
+    let server = start(api.clone()).await;
+    let tickets = build(&server.uri(), "tickets", json!({}));
+    let err = tickets.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert!(err.to_string().contains("admins"), "{err}");
+
+    let articles = build(&server.uri(), "articles", json!({}));
+    articles.check().await.unwrap();
+    api.state.lock().unwrap().no_help_center = true;
+    let err = articles.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(
+        err.to_string().contains("credentials.zendesk_subdomain"),
+        "{err}"
+    );
+    let in_locale = build(&server.uri(), "articles", json!({"locale": "fr"}));
+    api.state.lock().unwrap().no_help_center = false;
+    let err = in_locale.check().await.unwrap_err();
+    assert!(err.to_string().contains("locale"), "{err}");
+}
+
+#[tokio::test]
+async fn a_forbidden_export_stops_the_sync_and_a_missing_comment_list_fails_its_ticket() {
+    let server = start(standard()).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/tickets/2/comments"))
+        .respond_with(not_found())
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(report.failed, 1);
+    assert_eq!(sink.documents().len(), 6);
+    assert_eq!(
+        report.failures[0].id.as_deref(),
+        Some("zendesk_ticket_2"),
+        "{:?}",
+        report.failures
+    );
+
+    let server = start(standard()).await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/incremental/tickets/cursor.json"))
+        .respond_with(forbidden())
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let err = Syncer::new(c)
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied);
+    assert!(err.to_string().contains("Forbidden"), "{err}");
+}
+
+#[test]
+fn ragflow_config_is_taken_as_it_is_and_defaults_follow_zendesk_limits() {
+    use connector_misc::zendesk::{ContentType, ZendeskConfig};
+    let cfg: ZendeskConfig = connector_core::config::from_json(json!({
+        "zendesk_content_type": "articles",
+        "credentials": {
+            "zendesk_subdomain": "https://acme.zendesk.com/",
+            "zendesk_email": "jane@example.com",
+            "zendesk_token": "tok"
+        }
+    }))
+    .unwrap();
+    assert_eq!(cfg.subdomain(), "acme");
+    assert_eq!(cfg.zendesk_content_type, ContentType::Articles);
+    assert_eq!(cfg.export_requests_per_minute.get(), 10);
+    assert_eq!(cfg.requests_per_minute.get(), 200);
+    assert!(!format!("{cfg:?}").contains("tok\""));
+
+    let err = connector_core::config::from_json::<ZendeskConfig>(json!({
+        "zendesk_content_type": "tickets",
+        "ticket_statuses": "open, archived",
+        "credentials": {"zendesk_subdomain": "acme corp", "zendesk_email": "jane", "zendesk_token": "tok"}
+    }))
+    .and_then(|c| connector_misc::zendesk::ZendeskConnector::new(c).map(|_| ()))
+    .unwrap_err();
+    let text = err.to_string();
+    for field in [
+        "credentials.zendesk_subdomain",
+        "credentials.zendesk_email",
+        "ticket_statuses",
+    ] {
+        assert!(text.contains(field), "{field}: {text}");
+    }
+}
