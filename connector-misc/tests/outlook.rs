@@ -224,6 +224,28 @@ async fn an_incremental_run_reads_edits_moves_and_new_mail_since_the_carried_lin
     assert!(graph.requests("BATCH GET /v1.0/users/u-ada/messages/M2") >= 1);
 }
 
+#[tokio::test]
+async fn reading_or_flagging_a_message_delivers_nothing_again() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    // Read: Exchange gives a new change key and modification time, and the delta round
+    // lists the message; its document is what it was.
+    let rounds = graph.requests("GET /v1.0/users/u-ada/mailFolders/");
+    graph.mark_read("u-ada", "M2", 65);
+    graph.mark_read("u-ada", "M1", 66);
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(graph.requests("GET /v1.0/users/u-ada/mailFolders/") > rounds);
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert!(sink.deleted().is_empty());
+    // An edit still is one.
+    graph.put("u-ada", "M2", "inbox", "Lunch? (1pm)", "One o'clock.", 67);
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), ["outlook:u-ada:M2"]);
+}
+
 async fn listed_ids(c: &Arc<dyn Connector>) -> Vec<String> {
     let roles = c.roles();
     let slim = roles.as_slim().expect("slim");

@@ -176,12 +176,59 @@ impl Message {
         })
     }
 
-    /// The version token: the change key (any change of the message, a move included, gives
-    /// a new one) and the folder, so a move delivers the document again with its new folder.
+    /// The version token: a hash of what the document is made of (subject, body, people,
+    /// dates, categories, importance, draft state, thread, link) and the folder, so a move
+    /// delivers the document again with its new folder. Not the `changeKey`: Exchange gives a
+    /// new one for every change, reading a message or flagging it too, and those change
+    /// nothing the document shows; a mailbox's delta rounds are mostly such changes, and each
+    /// would deliver (and a host embed) the message again.
     pub(crate) fn version(&self) -> String {
+        let people = |r: &[Recipient]| {
+            r.iter()
+                .map(|r| {
+                    let e = &r.email_address;
+                    format!(
+                        "{}\u{1f}{}",
+                        e.name.as_deref().unwrap_or_default(),
+                        e.address.as_deref().unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\u{1e}")
+        };
+        let one = |r: Option<&Recipient>| people(r.map(std::slice::from_ref).unwrap_or_default());
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+        let body = self.body.as_ref();
+        let parts = [
+            self.subject.clone().unwrap_or_default(),
+            body.and_then(|b| b.content_type.clone())
+                .unwrap_or_default(),
+            one(self.from.as_ref()),
+            one(self.sender.as_ref()),
+            people(&self.to_recipients),
+            people(&self.cc_recipients),
+            people(&self.bcc_recipients),
+            time(self.received_date_time),
+            time(self.sent_date_time),
+            self.categories.join("\u{1e}"),
+            self.importance.clone().unwrap_or_default(),
+            self.is_draft.to_string(),
+            self.conversation_id.clone().unwrap_or_default(),
+            self.internet_message_id.clone().unwrap_or_default(),
+            self.web_link
+                .as_ref()
+                .map(Url::to_string)
+                .unwrap_or_default(),
+        ];
+        let content = body.and_then(|b| b.content.as_deref()).unwrap_or_default();
+        let hash = connector_core::ids::hash128_parts(
+            parts
+                .iter()
+                .map(|p| p.as_bytes())
+                .chain([content.as_bytes()]),
+        );
         format!(
-            "{}|{}",
-            self.change_key.as_deref().unwrap_or_default(),
+            "{hash}|{}",
             self.parent_folder_id.as_deref().unwrap_or_default()
         )
     }
@@ -294,7 +341,21 @@ mod tests {
             "Ada Lovelace <ada@contoso.com>"
         );
         assert_eq!(m.to_recipients[0].shown().unwrap(), "bob@contoso.com");
-        assert_eq!(m.version(), "CQAAABYAAAB|AQMkInbox");
+        assert!(m.version().ends_with("|AQMkInbox"), "{}", m.version());
+        // Read or flagged: a new change key, nothing the document shows, the same version.
+        let mut read = m.clone();
+        read.change_key = Some("CQAAABYAAAC".into());
+        read.last_modified_date_time = None;
+        assert_eq!(read.version(), m.version());
+        let mut categorised = m.clone();
+        categorised.categories.push("Red".into());
+        assert_ne!(categorised.version(), m.version());
+        let mut edited = m.clone();
+        edited.body = Some(ItemBody {
+            content_type: Some("html".into()),
+            content: Some("<p>Hi!</p>".into()),
+        });
+        assert_ne!(edited.version(), m.version());
         let removed = Message::from_value(
             serde_json::json!({"id": "AAk2", "@removed": {"reason": "deleted"}}),
         )
