@@ -246,6 +246,26 @@ async fn reading_or_flagging_a_message_delivers_nothing_again() {
     assert_eq!(sink.ids(), ["outlook:u-ada:M2"]);
 }
 
+#[tokio::test]
+async fn an_inline_file_is_a_document_and_an_inline_picture_is_not() {
+    let graph = standard(10);
+    // Apple Mail attaches files with `Content-Disposition: inline`.
+    graph.attach(
+        "u-ada",
+        "M1",
+        outlook_common::Att {
+            inline: true,
+            ..file("AAMkA5", "scan.pdf", "application/pdf", b"%PDF-1.4 scan")
+        },
+    );
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let scan = sink.get("outlook:u-ada:M1/attachments/AAMkA5").unwrap();
+    assert_eq!(scan.content.as_bytes(), b"%PDF-1.4 scan");
+    assert!(sink.get("outlook:u-ada:M1/attachments/AAMkA3").is_none());
+}
+
 async fn listed_ids(c: &Arc<dyn Connector>) -> Vec<String> {
     let roles = c.roles();
     let slim = roles.as_slim().expect("slim");

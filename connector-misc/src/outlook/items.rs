@@ -185,8 +185,8 @@ pub(super) async fn fetch(
     Ok(out)
 }
 
-/// The attachments of a message that are documents: not inline (a picture in the body),
-/// not a link to a file elsewhere.
+/// The attachments of a message that are documents: not a picture in the body (an inline
+/// image); links to files elsewhere are left to the caller.
 pub(super) async fn list_attachments(
     reader: &Reader,
     user: &str,
@@ -204,7 +204,7 @@ pub(super) async fn list_attachments(
         .all::<Attachment>(&url)
         .await?
         .into_iter()
-        .filter(|a| !a.is_inline)
+        .filter(|a| !a.is_inline_picture())
         .collect())
 }
 

@@ -301,6 +301,17 @@ impl Attachment {
         }
     }
 
+    /// Whether this is a picture shown in the body (an inline image, `cid:` in the HTML): not
+    /// a document. Other inline parts are: Apple Mail sends attached files (a PDF) with
+    /// `Content-Disposition: inline`, which Exchange lists as `isInline`.
+    pub(crate) fn is_inline_picture(&self) -> bool {
+        self.is_inline
+            && self
+                .content_type
+                .as_deref()
+                .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("image/"))
+    }
+
     /// The version token: attachments do not change in place, so id, size and time name one.
     pub(crate) fn version(&self) -> String {
         format!(
