@@ -101,7 +101,7 @@ pub(super) async fn gone(
     Ok(out)
 }
 
-/// A message as a page item with its version (`changeKey` and folder). A message without
+/// A message as a page item with its version (a hash of what its document shows, and its folder). A message without
 /// attachments to read is skipped by that version alone; one with attachments is always
 /// taken, and its fetch reports it and each attachment unchanged by their versions after
 /// listing them (one small request), so every id is accounted for.
