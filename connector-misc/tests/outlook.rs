@@ -266,6 +266,28 @@ async fn an_inline_file_is_a_document_and_an_inline_picture_is_not() {
     assert!(sink.get("outlook:u-ada:M1/attachments/AAMkA3").is_none());
 }
 
+#[tokio::test]
+async fn the_owner_may_read_by_mail_and_by_sign_in_name() {
+    let graph = standard(10);
+    // Ada signs in as ada@contoso.onmicrosoft.com; her mail address is ada@contoso.com.
+    for user in &mut graph.state.lock().unwrap().users {
+        if user.0 == "u-ada" {
+            user.1 = "Ada@Contoso.onmicrosoft.com".to_owned();
+        }
+    }
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    for id in [M1, "outlook:u-ada:M1/attachments/AAMkA1"] {
+        let doc = sink.get(id).unwrap();
+        assert_eq!(
+            doc.access.as_ref().unwrap().emails,
+            ["ada@contoso.com", "ada@contoso.onmicrosoft.com"]
+        );
+        assert_eq!(doc.owners, ["ada@contoso.com"]);
+    }
+}
+
 async fn listed_ids(c: &Arc<dyn Connector>) -> Vec<String> {
     let roles = c.roles();
     let slim = roles.as_slim().expect("slim");

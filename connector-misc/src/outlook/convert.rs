@@ -42,18 +42,23 @@ pub(crate) struct Place<'a> {
     pub(crate) user: &'a str,
     /// The mailbox's address: owner and access.
     pub(crate) owner: &'a str,
+    /// Who may read it: the owner by `mail` and by user principal name.
+    pub(crate) readers: &'a [String],
     /// The folder's path by display name (`Inbox/Projects`).
     pub(crate) folder: &'a str,
 }
 
 impl Place<'_> {
-    /// Who may read a message of this mailbox: its owner. Not the recipients: their copies
+    /// Who may read a message of this mailbox: its owner, by `mail` and by user principal
+    /// name (a host may know the person by either). Not delegates nor the members of a shared
+    /// mailbox: Graph does not show mailbox permissions (a shared mailbox's messages are
+    /// granted to its own address, which nobody signs in as). Not the recipients: their copies
     /// are other messages in their own mailboxes (read as their own documents when those are
     /// in scope), and this copy (with the owner's drafts, moves and categories) is readable in
     /// Exchange by the owner and the owner's delegates only; recipients include external
     /// addresses, distribution lists and Bcc that name no identity a host knows.
     fn access(&self) -> Access {
-        Access::restricted(vec![self.owner.to_owned()], Vec::new())
+        Access::restricted(self.readers.to_vec(), Vec::new())
     }
 }
 
@@ -379,6 +384,10 @@ mod tests {
         let place = Place {
             user: "u1",
             owner: "bob@contoso.com",
+            readers: &[
+                "bob@contoso.com".to_owned(),
+                "bob@contoso.onmicrosoft.com".to_owned(),
+            ],
             folder: "Inbox",
         };
         let doc = message_document(&place, &message);
@@ -389,7 +398,10 @@ mod tests {
         assert_eq!(doc.metadata["body_type"], "text");
         assert_eq!(
             doc.access.map(|a| a.emails),
-            Some(vec!["bob@contoso.com".to_owned()])
+            Some(vec![
+                "bob@contoso.com".to_owned(),
+                "bob@contoso.onmicrosoft.com".to_owned()
+            ])
         );
     }
 }

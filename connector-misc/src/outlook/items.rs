@@ -35,6 +35,7 @@ fn place<'a>(mailbox: &'a Mailbox, folder: &'a Folder) -> Place<'a> {
     Place {
         user: &mailbox.id,
         owner: &mailbox.address,
+        readers: &mailbox.readers,
         folder: &folder.path,
     }
 }

@@ -47,6 +47,8 @@ pub(crate) struct Mailbox {
     pub(crate) id: String,
     /// Its address (`mail`, else the user principal name), lower case.
     pub(crate) address: String,
+    /// Who may read its messages: the owner by `mail` and by user principal name.
+    pub(crate) readers: Vec<String>,
 }
 
 /// A folder to read.
@@ -146,6 +148,7 @@ impl Reader {
             .filter(|u| seen.insert(u.id.clone()))
             .map(|u| Mailbox {
                 address: u.address(),
+                readers: u.readers(),
                 id: u.id,
             })
             .collect();

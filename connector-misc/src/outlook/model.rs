@@ -38,6 +38,27 @@ pub(crate) struct User {
 }
 
 impl User {
+    /// The addresses the mailbox's owner is known by, lower case, without repeats: `mail` and
+    /// the user principal name (they differ where the sign-in name is not the mail address:
+    /// `ada@contoso.onmicrosoft.com` and `ada.lovelace@contoso.com`).
+    pub(crate) fn readers(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for a in [self.mail.as_deref(), self.user_principal_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(|a| a.trim().to_lowercase())
+            .filter(|a| !a.is_empty())
+        {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        if out.is_empty() {
+            out.push(self.address());
+        }
+        out
+    }
+
     /// The mailbox's address: `mail`, else the user principal name, lower case.
     pub(crate) fn address(&self) -> String {
         self.mail
