@@ -187,7 +187,7 @@ pub(super) async fn fetch(
 }
 
 /// The attachments of a message that are documents: not a picture in the body (an inline
-/// image); links to files elsewhere are left to the caller.
+/// image), not an S/MIME signature; links to files elsewhere are left to the caller.
 pub(super) async fn list_attachments(
     reader: &Reader,
     user: &str,
@@ -205,7 +205,7 @@ pub(super) async fn list_attachments(
         .all::<Attachment>(&url)
         .await?
         .into_iter()
-        .filter(|a| !a.is_inline_picture())
+        .filter(|a| !a.is_inline_picture() && !a.is_signature())
         .collect())
 }
 

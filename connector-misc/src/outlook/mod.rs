@@ -50,7 +50,7 @@
 //!   (a link to a OneDrive or SharePoint file) has no bytes here and is named in the
 //!   message's `reference_attachments` (those sources read the file); inline pictures
 //!   (images in the body) are not documents, other inline parts are (Apple Mail sends attached
-//!   files inline).
+//!   files inline); nor is a signed message's S/MIME signature (`smime.p7s`).
 //! - **Access**: the mailbox's owner. Not the recipients: their copies are other messages in
 //!   their own mailboxes (documents of their own when those mailboxes are read), this copy is
 //!   readable in Exchange by its owner and the owner's delegates only, and recipients include

@@ -331,6 +331,24 @@ impl Attachment {
                 .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("image/"))
     }
 
+    /// Whether this is an S/MIME signature (`smime.p7s`, `application/pkcs7-signature`): the
+    /// proof of a signed message's sender, not content of its own.
+    pub(crate) fn is_signature(&self) -> bool {
+        let t = self
+            .content_type
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        matches!(
+            t.as_str(),
+            "application/pkcs7-signature" | "application/x-pkcs7-signature"
+        ) || self
+            .name
+            .as_deref()
+            .is_some_and(|n| n.trim().eq_ignore_ascii_case("smime.p7s"))
+    }
+
     /// The version token: attachments do not change in place, so id, size and time name one.
     pub(crate) fn version(&self) -> String {
         format!(
@@ -407,6 +425,16 @@ mod tests {
             "@odata.type": "#microsoft.graph.referenceAttachment", "id": "R=", "name": "Plan.docx"}))
         .unwrap();
         assert_eq!(r.kind(), AttachmentKind::Reference);
+        let sig: Attachment = serde_json::from_value(serde_json::json!({
+            "@odata.type": "#microsoft.graph.fileAttachment", "id": "S=", "name": "smime.p7s",
+            "contentType": "application/pkcs7-signature", "size": 5120, "isInline": false}))
+        .unwrap();
+        assert!(sig.is_signature() && !sig.is_inline_picture());
+        let inline_pdf: Attachment = serde_json::from_value(serde_json::json!({
+            "@odata.type": "#microsoft.graph.fileAttachment", "id": "P=", "name": "scan.pdf",
+            "contentType": "application/pdf", "size": 5120, "isInline": true}))
+        .unwrap();
+        assert!(!inline_pdf.is_signature() && !inline_pdf.is_inline_picture());
         assert_eq!(r.shown_name(), "Plan.docx");
     }
 }
