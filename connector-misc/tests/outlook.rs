@@ -288,6 +288,40 @@ async fn the_owner_may_read_by_mail_and_by_sign_in_name() {
     }
 }
 
+#[tokio::test]
+async fn every_user_passes_over_guests_and_users_without_a_mailbox() {
+    let graph = standard(10);
+    {
+        let mut s = graph.state.lock().unwrap();
+        // A guest, and an unlicensed member: both have `mail`, neither a mailbox here.
+        s.users.push((
+            "u-guest".to_owned(),
+            "guest_fabrikam.com#EXT#@contoso.onmicrosoft.com".to_owned(),
+            Some("guest@fabrikam.com".to_owned()),
+        ));
+        s.users.push((
+            "u-sam".to_owned(),
+            "sam@contoso.com".to_owned(),
+            Some("sam@contoso.com".to_owned()),
+        ));
+    }
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(sink.get(M1).is_some() && sink.get("outlook:u-bob:B1").is_some());
+    // The member without a mailbox answered 404 (MailboxNotEnabledForRESTAPI) and was passed
+    // over; the guest was not even asked.
+    assert_eq!(graph.requests("GET /v1.0/users/u-sam/mailFolders"), 1);
+    assert_eq!(graph.requests("GET /v1.0/users/u-guest"), 0);
+    c.check().await.unwrap();
+}
+
 async fn listed_ids(c: &Arc<dyn Connector>) -> Vec<String> {
     let roles = c.roles();
     let slim = roles.as_slim().expect("slim");

@@ -398,10 +398,18 @@ impl FakeGraph {
                 "Insufficient privileges to complete the operation.",
             ),
             ["users"] => {
+                // Guests' principal names carry `#EXT#`.
+                let members_only = query
+                    .iter()
+                    .any(|(k, v)| k == "$filter" && v == "userType eq 'Member'");
                 let value: Vec<Value> = s
                     .users
                     .iter()
-                    .map(|(id, upn, mail)| json!({"id": id, "userPrincipalName": upn, "mail": mail, "displayName": upn}))
+                    .filter(|(_, upn, _)| !(members_only && upn.contains("#EXT#")))
+                    .map(|(id, upn, mail)| {
+                        json!({"id": id, "userPrincipalName": upn, "mail": mail, "displayName": upn,
+                        "userType": if upn.contains("#EXT#") { "Guest" } else { "Member" }})
+                    })
                     .collect();
                 Reply::Json(
                     200,
