@@ -4,7 +4,7 @@
 //! `User.Read.All` to list every user).
 //!
 //! - **Mailboxes**: `user_ids` (resolved in JSON batches of 20 by `GET users/{id}`), or with
-//!   none every user of the tenant with a `mail` address (`GET /users`; one without an
+//!   none every member user of the tenant with a `mail` address (`GET /users`, guests left out; one without an
 //!   Exchange Online mailbox answers 404 and is passed over). A named user that is not there
 //!   is a failure naming it; the others are read. With more than one named user, each is a
 //!   **partition** (`user:{id}`): a job of its own with its own checkpoint.
