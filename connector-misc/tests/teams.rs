@@ -323,3 +323,30 @@ async fn without_permissions_no_member_is_asked() {
         ["Bob Kline"]
     );
 }
+
+#[tokio::test]
+async fn deleted_threads_and_replies_leave_on_the_next_incremental_run() {
+    let base: DateTime<Utc> = (Utc::now() - TimeDelta::days(3)).trunc_subsecs(0);
+    let at = |n: i64| base + TimeDelta::minutes(n);
+    let graph = standard_at(2, base);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (first, _) = run(&c, &store, SyncMode::Full).await;
+    let release = doc_id(ENG, ENG_GENERAL, at(1));
+    let standup = doc_id(ENG, ENG_GENERAL, at(5));
+    assert!(text(&first, &release).contains("Friday, 10:00 UTC"));
+
+    // A reply deleted: its root does not change, the watched thread's replies show it.
+    let reply = (at(3) - TimeDelta::seconds(30)).timestamp_millis().to_string();
+    graph.delete(&reply, at(200));
+    // A root deleted with no reply: the delta lists it deleted, and the thread is gone.
+    graph.delete(&at(5).timestamp_millis().to_string(), at(201));
+    let (sink, report) = run(&c, &store, SyncMode::Incremental).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(sink.deleted(), std::slice::from_ref(&standup));
+    assert_eq!(sink.ids(), std::slice::from_ref(&release));
+    let t = text(&sink, &release);
+    assert!(!t.contains("Friday, 10:00 UTC") && t.contains("the **v2** plan"), "{t}");
+    assert_eq!(sink.get(&release).unwrap().metadata["replies"], json!(1));
+}

@@ -278,9 +278,10 @@ impl Reader {
         info: &Arc<ChannelInfo>,
         watched: Vec<(String, i64)>,
         recent: &mut BTreeMap<String, i64>,
-    ) -> Result<Vec<PendingItem<Item>>> {
+    ) -> Result<(Vec<PendingItem<Item>>, Vec<String>)> {
+        let mut gone = Vec::new();
         if watched.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), gone));
         }
         let base = format!(
             "teams/{}/channels/{}/messages",
@@ -298,6 +299,7 @@ impl Reader {
                 Ok(Some(page)) => page,
                 Ok(None) => {
                     recent.remove(&id);
+                    gone.push(thread_id(&info.team_id, &info.channel_id, &id));
                     continue;
                 }
                 Err(e) if e.kind().ends_sync() => return Err(e),
@@ -339,6 +341,11 @@ impl Reader {
                 Ok(Some(mut root)) => {
                     root.replies = replies;
                     root.replies_next = None;
+                    if is_gone(&root) {
+                        recent.remove(&id);
+                        gone.push(thread_id(&info.team_id, &info.channel_id, &id));
+                        continue;
+                    }
                     if let Some(t) = thread_latest(&root, &root.replies) {
                         recent.insert(id, t.timestamp_millis());
                     }
@@ -346,6 +353,7 @@ impl Reader {
                 }
                 Ok(None) => {
                     recent.remove(&id);
+                    gone.push(thread_id(&info.team_id, &info.channel_id, &id));
                 }
                 Err(e) if e.kind().ends_sync() => return Err(e),
                 Err(e) => pending.push(PendingItem::new(
@@ -358,8 +366,17 @@ impl Reader {
                 )),
             }
         }
-        Ok(pending)
+        Ok((pending, gone))
     }
+}
+
+/// Whether a thread is gone: its root deleted and no live reply left (all of its replies at
+/// hand: none past the inline ones).
+fn is_gone(root: &ChatMessage) -> bool {
+    root.is_message()
+        && root.is_deleted()
+        && root.replies_next.is_none()
+        && !root.replies.iter().any(ChatMessage::is_shown)
 }
 
 /// Whether config entry `entry` names `channel` (its id, or its name without case or `#`).
@@ -592,10 +609,18 @@ pub(super) fn checkpointed(
                             .into_iter()
                             .map(|f| PendingItem::new(f.id.clone().unwrap_or_default(), Item::Failed(f)))
                             .collect();
+                        let mut gone: Vec<String> = Vec::new();
                         for root in roots {
                             seen.insert(root.id.clone());
                             if let Some(t) = thread_latest(&root, &root.replies) {
                                 recent.insert(root.id.clone(), t.timestamp_millis());
+                            }
+                            // A deleted root with no live reply left: the thread is gone, and
+                            // its document goes now rather than at the next prune.
+                            if is_gone(&root) {
+                                recent.remove(&root.id);
+                                gone.push(thread_id(&info.team_id, &info.channel_id, &root.id));
+                                continue;
                             }
                             if window.is_some_and(|w| !thread_times(&root, &root.replies).into_iter().any(|t| w.contains(t))) {
                                 continue;
@@ -615,7 +640,10 @@ pub(super) fn checkpointed(
                                 .map(|(id, t)| (id.clone(), (*t).max(recent.get(id).copied().unwrap_or(i64::MIN))))
                                 .collect();
                             match reader.recheck(&info, watched, &mut recent).await {
-                                Ok(more) => pending.extend(more),
+                                Ok((more, deleted)) => {
+                                    pending.extend(more);
+                                    gone.extend(deleted);
+                                }
                                 Err(e) => {
                                     channel_error = Some(e);
                                     break 'channel;
@@ -623,7 +651,8 @@ pub(super) fn checkpointed(
                             }
                         }
                         let convert_reader = reader.clone();
-                        let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| convert(convert_reader.clone(), item)).await?;
+                        let mut batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| convert(convert_reader.clone(), item)).await?;
+                        batch.deleted = gone;
                         match (page.next_link, page.delta_link) {
                             (Some(next), _) => {
                                 url = next;
