@@ -350,3 +350,40 @@ async fn deleted_threads_and_replies_leave_on_the_next_incremental_run() {
     assert!(!t.contains("Friday, 10:00 UTC") && t.contains("the **v2** plan"), "{t}");
     assert_eq!(sink.get(&release).unwrap().metadata["replies"], json!(1));
 }
+
+#[tokio::test]
+async fn a_member_removed_from_a_private_channel_loses_its_old_threads_on_the_next_incremental_run()
+{
+    let graph = standard(2);
+    graph.member(ENG_SECRET, BOB.0, BOB.1, "bob@contoso.com");
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (first, _) = run(&c, &store, SyncMode::Full).await;
+    let mockup = doc_id(ENG, ENG_SECRET, time(9));
+    assert_eq!(
+        first.get(&mockup).unwrap().access.as_ref().unwrap().emails,
+        ["ada@contoso.com", "bob@contoso.com"]
+    );
+
+    // Bob leaves the channel; no message changes, so the delta lists nothing.
+    graph
+        .state
+        .lock()
+        .unwrap()
+        .members
+        .get_mut(ENG_SECRET)
+        .unwrap()
+        .retain(|m| m.0 != BOB.0);
+    let (sink, report) = run(&c, &store, SyncMode::Incremental).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // Only the channel whose members changed is listed again.
+    assert_eq!(sink.ids(), std::slice::from_ref(&mockup));
+    assert_eq!(
+        sink.get(&mockup).unwrap().access.as_ref().unwrap().emails,
+        ["ada@contoso.com"]
+    );
+    // And the next run goes back to the channel's delta.
+    let (sink, _) = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+}

@@ -34,7 +34,7 @@ pub(crate) struct ChannelInfo {
 
 impl ChannelInfo {
     /// A hash of who may read the channel, part of every version token.
-    fn access_hash(&self) -> String {
+    pub(crate) fn access_hash(&self) -> String {
         self.access.as_ref().map_or_else(String::new, |a| {
             connector_core::ids::hash128(&format!(
                 "{}|{}|{}",

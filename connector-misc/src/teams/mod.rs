@@ -42,13 +42,18 @@
 //!   `lastModifiedDateTime` over `GET …/messages` is not the route: v1.0 supports no filter
 //!   there, and the root's time would miss replies anyway. Graph's `410 Gone` (an expired
 //!   delta link) lists the channel again in the same run, where unchanged threads are
-//!   reported unchanged. Deleted threads leave with prune ([`SlimConnector`]).
+//!   reported unchanged. A deleted thread (its root deleted with no live reply left, or gone
+//!   from Graph when a watched thread is asked) is handed on as deleted
+//!   (`Batch::deleted`) in the batch that sees it; prune ([`SlimConnector`]) catches the rest.
 //! - **Access** (unless `include_permissions: false`): a standard channel is its team's: the
 //!   team's Microsoft 365 group (`aad-group:{team id}`) and its members' e-mail addresses
 //!   (`GET /teams/{id}/members`, once per team); a private or shared channel its own members
 //!   (`GET …/channels/{id}/members`). Members that cannot be listed narrow the channel to its
 //!   team's group (standard) or to nobody (private, shared): fail closed. A membership
-//!   change is part of every thread's version, so a full run delivers the threads again.
+//!   change is part of every thread's version, and the channel's checkpoint keeps a hash of
+//!   its access: an incremental run that finds other members lists that channel again, so
+//!   every thread of it is delivered with the new access (the delta alone would leave a
+//!   removed member reading the old threads).
 //! - **Fingerprint**: every message's id, `etag` and times, and the channel's access, all
 //!   listed: an unchanged thread is reported unchanged.
 //! - **Limits**: Microsoft's Teams limits are per app and tenant: 5 requests a second for

@@ -539,6 +539,13 @@ pub(super) fn checkpointed(
                 let watched_before = cp.since.get(&key).map(|s| s.recent.clone()).unwrap_or_default();
                 let (mut url, mut phase, mut position, mut recent) = match (&resume, cp.since.get(&key)) {
                     (Some(c), _) if c.channel == key => (parse_link(&c.next)?, c.phase, c.position.clone(), c.recent.clone()),
+                    // Other members than when the delta link was taken: the delta lists only
+                    // changed threads, so the channel is listed again for every thread to take
+                    // the new access (a removed member must not keep reading old threads).
+                    (_, Some(state)) if state.access != info.access_hash() => {
+                        tracing::info!(connector = SOURCE, channel = key.as_str(), "the channel's members changed; it is listed again");
+                        (listing.clone(), Phase::Relisting, None, state.recent.clone())
+                    }
                     (_, Some(state)) => (parse_link(&state.delta)?, Phase::Changes, None, state.recent.clone()),
                     // A channel the last runs never finished while others carry their links:
                     // its threads before the window were never delivered, so it is listed whole.
@@ -676,7 +683,7 @@ pub(super) fn checkpointed(
                                 };
                                 prune(&mut recent, cutoff);
                                 cp.current = None;
-                                cp.done.insert(key.clone(), ChannelState { delta, recent: std::mem::take(&mut recent) });
+                                cp.done.insert(key.clone(), ChannelState { delta, recent: std::mem::take(&mut recent), access: info.access_hash() });
                                 yield CheckpointedBatch::new(batch, cp.clone());
                                 break;
                             }
