@@ -387,3 +387,28 @@ async fn a_member_removed_from_a_private_channel_loses_its_old_threads_on_the_ne
     let (sink, _) = run(&c, &store, SyncMode::Incremental).await;
     assert!(sink.ids().is_empty(), "{:?}", sink.ids());
 }
+
+#[tokio::test]
+async fn a_shared_channel_is_read_by_the_members_of_the_teams_it_is_shared_with() {
+    let graph = standard(2);
+    let shared = "19:partners@thread.tacv2";
+    graph.channel(ENG, shared, "Partners", "shared");
+    graph.member(shared, ADA.0, ADA.1, "ada@contoso.com");
+    // A member of a team (of another tenant) the channel is shared with.
+    graph.member(
+        &format!("{shared}/indirect"),
+        "u-dan",
+        "Dan Fabrikam",
+        "dan@fabrikam.com",
+    );
+    graph.post(ENG, shared, None, ADA, "<p>Welcome, partners</p>", time(12));
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let d = sink.get(&doc_id(ENG, shared, time(12))).unwrap();
+    let access = d.access.as_ref().unwrap();
+    assert_eq!(access.emails, ["ada@contoso.com", "dan@fabrikam.com"]);
+    assert!(access.groups.is_empty());
+    assert_eq!(d.metadata["channel_type"], json!("shared"));
+}

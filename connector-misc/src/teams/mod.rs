@@ -47,8 +47,9 @@
 //!   (`Batch::deleted`) in the batch that sees it; prune ([`SlimConnector`]) catches the rest.
 //! - **Access** (unless `include_permissions: false`): a standard channel is its team's: the
 //!   team's Microsoft 365 group (`aad-group:{team id}`) and its members' e-mail addresses
-//!   (`GET /teams/{id}/members`, once per team); a private or shared channel its own members
-//!   (`GET …/channels/{id}/members`). Members that cannot be listed narrow the channel to its
+//!   (`GET /teams/{id}/members`, once per team); a private channel its own members
+//!   (`GET …/channels/{id}/members`), a shared channel its direct members and those of the
+//!   teams it is shared with, of any tenant (`GET …/channels/{id}/allMembers`). Members that cannot be listed narrow the channel to its
 //!   team's group (standard) or to nobody (private, shared): fail closed. A membership
 //!   change is part of every thread's version, and the channel's checkpoint keeps a hash of
 //!   its access: an incremental run that finds other members lists that channel again, so

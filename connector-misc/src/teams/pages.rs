@@ -143,8 +143,16 @@ impl Reader {
             }
             team_members.clone().unwrap_or_default()
         } else {
+            // A shared channel is read by its direct members and by the members of the teams
+            // it is shared with (in this tenant or another): `allMembers` lists both, where
+            // `members` lists the direct ones only.
+            let list = if channel.membership_type.as_deref() == Some("shared") {
+                "allMembers"
+            } else {
+                "members"
+            };
             let path = format!(
-                "teams/{}/channels/{}/members",
+                "teams/{}/channels/{}/{list}",
                 escape(&team.id),
                 escape(&channel.id)
             );
