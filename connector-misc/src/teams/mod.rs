@@ -14,7 +14,8 @@
 //!   a heading, then the root and its replies oldest first, each under its author and time
 //!   (`(edited)` when edited), the HTML body through core's HTML → Markdown (mentions as
 //!   `@Name`, emoji as characters, images Teams holds (`hostedContents`) as links, files and
-//!   cards attached named and linked). **System event messages** (a member added, a channel
+//!   cards attached named and linked, a card's titles, texts and facts as paragraphs: a bot
+//!   often posts its whole message as a card with an empty body). **System event messages** (a member added, a channel
 //!   renamed: `messageType` other than `message`) are left out on purpose: they hold no text
 //!   of their own, only an event. **Deleted messages** (`deletedDateTime` set) are left out;
 //!   a deleted root whose replies live on keeps its replies under a note.
