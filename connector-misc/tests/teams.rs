@@ -338,7 +338,9 @@ async fn deleted_threads_and_replies_leave_on_the_next_incremental_run() {
     assert!(text(&first, &release).contains("Friday, 10:00 UTC"));
 
     // A reply deleted: its root does not change, the watched thread's replies show it.
-    let reply = (at(3) - TimeDelta::seconds(30)).timestamp_millis().to_string();
+    let reply = (at(3) - TimeDelta::seconds(30))
+        .timestamp_millis()
+        .to_string();
     graph.delete(&reply, at(200));
     // A root deleted with no reply: the delta lists it deleted, and the thread is gone.
     graph.delete(&at(5).timestamp_millis().to_string(), at(201));
@@ -347,7 +349,10 @@ async fn deleted_threads_and_replies_leave_on_the_next_incremental_run() {
     assert_eq!(sink.deleted(), std::slice::from_ref(&standup));
     assert_eq!(sink.ids(), std::slice::from_ref(&release));
     let t = text(&sink, &release);
-    assert!(!t.contains("Friday, 10:00 UTC") && t.contains("the **v2** plan"), "{t}");
+    assert!(
+        !t.contains("Friday, 10:00 UTC") && t.contains("the **v2** plan"),
+        "{t}"
+    );
     assert_eq!(sink.get(&release).unwrap().metadata["replies"], json!(1));
 }
 

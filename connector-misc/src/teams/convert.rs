@@ -595,10 +595,18 @@ mod tests {
             ),
         };
         let text = markdown::render(&card_blocks(&adaptive));
-        for part in ["Build \\*\\*failed\\*\\*", "Branch: main", "See the log", "Open"] {
+        for part in [
+            "Build \\*\\*failed\\*\\*",
+            "Branch: main",
+            "See the log",
+            "Open",
+        ] {
             assert!(text.contains(part), "{part} in {text}");
         }
-        assert!(!text.contains("https://x") && !text.contains("Build failed\n"), "{text}");
+        assert!(
+            !text.contains("https://x") && !text.contains("Build failed\n"),
+            "{text}"
+        );
         let connector = Attachment {
             content_type: Some("application/vnd.microsoft.teams.card.o365connector".into()),
             content: Some(
@@ -607,7 +615,12 @@ mod tests {
             ..Attachment::default()
         };
         let text = markdown::render(&card_blocks(&connector));
-        assert!(text.contains("Incident 42") && text.contains("Disk full") && text.contains("Host: db1"), "{text}");
+        assert!(
+            text.contains("Incident 42")
+                && text.contains("Disk full")
+                && text.contains("Host: db1"),
+            "{text}"
+        );
         let file = Attachment {
             content_type: Some("reference".into()),
             content: Some("{\"text\": \"x\"}".into()),

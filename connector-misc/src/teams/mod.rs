@@ -56,6 +56,9 @@
 //!   its access: an incremental run that finds other members lists that channel again, so
 //!   every thread of it is delivered with the new access (the delta alone would leave a
 //!   removed member reading the old threads).
+//! - **Fetch by id** ([`RefetchConnector`]): a thread read again by its id, its root
+//!   (`GET …/messages/{id}`) and its replies (`GET …/messages/{id}/replies`), so the batch
+//!   loop retries a thread that failed before anything else.
 //! - **Fingerprint**: every message's id, `etag` and times, and the channel's access, all
 //!   listed: an unchanged thread is reported unchanged.
 //! - **Limits**: Microsoft's Teams limits are per app and tenant: 5 requests a second for
@@ -78,8 +81,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::TimeDelta;
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
-    SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error,
+    RefetchConnector, Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 
@@ -173,6 +176,7 @@ impl Connector for TeamsConnector {
         Roles::of(self)
             .checkpointed()
             .slim()
+            .refetch()
             .fingerprint_skip()
             .into()
     }
@@ -261,5 +265,14 @@ impl SlimConnector for TeamsConnector {
     /// Every thread id of a fresh listing of every channel; fails rather than come back short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         pages::list_ids(&self.reader, ctx)
+    }
+}
+
+impl RefetchConnector for TeamsConnector {
+    /// The threads with these ids read again: each root (`GET …/messages/{id}`) and its
+    /// replies (`GET …/messages/{id}/replies`). Ids of threads gone, or outside `teams` and
+    /// `channels`, yield nothing (prune deals with them).
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        pages::refetch(&self.reader, ids, ctx)
     }
 }

@@ -782,6 +782,80 @@ pub(super) fn list_ids(
     .boxed()
 }
 
+/// `{team}__{channel}__{root}` split in three: the team a GUID, the root message digits, the
+/// channel what lies between; `None` for an id of another shape.
+fn split_thread_id(id: &str) -> Option<(&str, &str, &str)> {
+    let (team, rest) = id.split_once("__")?;
+    let (channel, root) = rest.rsplit_once("__")?;
+    (!team.is_empty() && !channel.is_empty() && !root.is_empty()).then_some((team, channel, root))
+}
+
+/// The threads with these ids read again, a batch per channel: the root
+/// (`GET …/messages/{id}`) and its replies (`GET …/messages/{id}/replies`, paged). Ids of
+/// another shape, of teams or channels this config does not read, or of threads gone or left
+/// with nothing to show yield nothing (prune deals with them); a thread Graph will not read
+/// is a failure naming it.
+pub(super) fn refetch(
+    reader: &Reader,
+    ids: Vec<String>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Batch>> {
+    let reader = reader.with_context(&ctx);
+    async_stream::try_stream! {
+        // team → channel → roots, in the order asked.
+        let mut wanted: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+        for id in &ids {
+            if let Some((team, channel, root)) = split_thread_id(id) {
+                wanted.entry(team.to_owned()).or_default().entry(channel.to_owned()).or_default().push(root.to_owned());
+            }
+        }
+        if wanted.is_empty() {
+            return;
+        }
+        let (teams, _) = reader.teams().await?;
+        for team in teams {
+            let Some(by_channel) = wanted.get(&team.id) else { continue };
+            let mut team_members: TeamMembers = None;
+            for channel in reader.channels(&team).await? {
+                let Some(roots) = by_channel.get(&channel.id) else { continue };
+                ctx.cancellation().check()?;
+                let info = Arc::new(reader.channel_info(&team, &channel, &mut team_members).await?);
+                let base = format!("teams/{}/channels/{}/messages", escape(&team.id), escape(&channel.id));
+                let mut batch = Batch::default();
+                for root_id in roots {
+                    let id = thread_id(&team.id, &channel.id, root_id);
+                    let read = async {
+                        let url = reader.graph.url(&format!("{base}/{}", escape(root_id)), &[])?;
+                        let Some(mut root) = reader.graph.get_opt::<ChatMessage>(&url).await? else {
+                            return Ok(None);
+                        };
+                        let url = reader.graph.url(&format!("{base}/{}/replies", escape(root_id)), &[("$top", PAGE_SIZE)])?;
+                        root.replies = reader.graph.all::<ChatMessage>(&url).await?;
+                        root.replies_next = None;
+                        let version = thread_version(&info, &root, &root.replies);
+                        let replies = std::mem::take(&mut root.replies);
+                        Ok::<_, Error>(thread_document(&info, &root, &replies, &version))
+                    };
+                    match read.await {
+                        Ok(Some(doc)) => batch.documents.push(doc),
+                        Ok(None) => {}
+                        Err(e) if e.kind().ends_sync() => Err(e)?,
+                        Err(e) => batch.failures.push(Failure::new(
+                            Some(id.clone()),
+                            e.kind(),
+                            format!("thread `{id}` could not be read again: {e}"),
+                        )),
+                    }
+                }
+                if !batch.documents.is_empty() || !batch.failures.is_empty() {
+                    yield batch;
+                }
+            }
+        }
+    }
+    .boxed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -797,6 +871,16 @@ mod tests {
         assert!(recent.contains_key(&format!("m{}", MAX_WATCHED as i64 + 9)));
         prune(&mut recent, None);
         assert!(recent.is_empty());
+    }
+
+    #[test]
+    fn thread_ids_split_into_team_channel_and_root() {
+        assert_eq!(
+            split_thread_id("a1b2__19:abc@thread.tacv2__1700000000000"),
+            Some(("a1b2", "19:abc@thread.tacv2", "1700000000000"))
+        );
+        assert_eq!(split_thread_id("no-such-item"), None);
+        assert_eq!(split_thread_id("t____1"), None);
     }
 
     #[test]

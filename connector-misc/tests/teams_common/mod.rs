@@ -381,8 +381,7 @@ impl FakeGraph {
                 }
                 None => graph_error(404, "NotFound", "No team found with Group Id"),
             },
-            ["teams", of, "members"]
-            | ["teams", _, "channels", of, "members" | "allMembers"] => {
+            ["teams", of, "members"] | ["teams", _, "channels", of, "members" | "allMembers"] => {
                 // allMembers adds a shared channel's indirect members: those of the teams it
                 // is shared with (kept here under `{channel}/indirect`).
                 let all = path.ends_with("/allMembers");
