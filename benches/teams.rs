@@ -5,7 +5,8 @@
 //!
 //! 1. the baseline: raw `reqwest` over the same requests: the token, the teams, the channels,
 //!    the channel's delta position, every message page by its `@odata.nextLink`, each page
-//!    parsed as JSON;
+//!    parsed as JSON; measured twice, alone and with every body through core's HTML to
+//!    Markdown (as `benches/rss.rs` does), the work the connector cannot skip;
 //! 2. `TeamsConnector::load` (with `include_permissions: false`, which the baseline does not
 //!    read either): the same requests through the Graph client, each thread a Markdown
 //!    document (HTML → Markdown of every message);
@@ -116,7 +117,11 @@ fn pages(base: &str, n: usize) -> Vec<String> {
 
 /// The raw fetch: a token, the teams, the channels, the delta position, then the same pages
 /// by their links.
-async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
+///
+/// With `convert`, every message body (root and replies) also goes through core's HTML to
+/// Markdown, as the connector's do: the side that shows what the connector adds beyond the
+/// conversion it cannot avoid.
+async fn raw(client: &reqwest::Client, base: &str, convert: bool) -> (usize, u64) {
     let token: Value = client
         .post(format!("{base}/tenant/oauth2/v2.0/token"))
         .form(&[
@@ -161,7 +166,19 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
     while let Some(url) = next.take() {
         let page = get(url).await;
         requests += 1;
-        threads += page["value"].as_array().unwrap().len();
+        let roots = page["value"].as_array().unwrap();
+        threads += roots.len();
+        if convert {
+            let mut chars = 0;
+            for root in roots {
+                let replies = root["replies"].as_array().into_iter().flatten();
+                for m in std::iter::once(root).chain(replies) {
+                    let html = m["body"]["content"].as_str().unwrap_or_default();
+                    chars += connectors::core::text::html_to_markdown(html).len();
+                }
+            }
+            assert!(chars > 0);
+        }
         next = page["@odata.nextLink"].as_str().map(str::to_owned);
     }
     (threads, requests)
@@ -224,9 +241,17 @@ fn main() {
             name: "TeamsConnector",
             width: 24,
         };
+        println!("against the raw fetch alone:");
         compare
             .run(
-                || raw(&client, &base),
+                || raw(&client, &base, false),
+                || TeamsConnector::new(config.clone()).unwrap(),
+            )
+            .await;
+        println!("against the raw fetch that also turns every body into Markdown:");
+        compare
+            .run(
+                || raw(&client, &base, true),
                 || TeamsConnector::new(config.clone()).unwrap(),
             )
             .await;
