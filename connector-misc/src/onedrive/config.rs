@@ -68,7 +68,8 @@ pub struct OnedriveConfig {
     pub folder_path: Option<String>,
     /// The users whose OneDrive is read, by user principal name or object id, as a list or a
     /// comma list; each is a partition (a job with its own checkpoint). Empty with no
-    /// `drive_ids`: every user of the tenant that has a OneDrive, in one job.
+    /// `drive_ids`: every enabled user of the tenant that has a OneDrive, each its own
+    /// partition where the host discovers partitions (the sync service), else one job.
     #[serde(default, skip_serializing_if = "StringList::is_empty")]
     #[schemars(example = "ada@contoso.com, bob@contoso.com")]
     pub user_ids: StringList,
@@ -76,6 +77,12 @@ pub struct OnedriveConfig {
     /// through `GET /drives`.
     #[serde(default, skip_serializing_if = "StringList::is_empty")]
     pub drive_ids: StringList,
+    /// With every user's OneDrive (no `user_ids`, no `drive_ids`), read guests' too (default
+    /// false: enabled members only; a guest's OneDrive, where it has one, is its home
+    /// tenant's business). Disabled accounts are never listed.
+    #[serde(default)]
+    #[schemars(example = &false)]
+    pub include_guests: bool,
     /// Read image files too (default false, as RAGFlow).
     #[serde(default)]
     pub allow_images: bool,
@@ -136,6 +143,7 @@ impl OnedriveConfig {
             folder_path: None,
             user_ids: StringList::default(),
             drive_ids: StringList::default(),
+            include_guests: false,
             allow_images: false,
             include_permissions: true,
             anonymous_links_public: false,
@@ -184,6 +192,7 @@ impl fmt::Debug for OnedriveConfig {
             .field("folder_path", &self.folder_path)
             .field("user_ids", &self.user_ids)
             .field("drive_ids", &self.drive_ids)
+            .field("include_guests", &self.include_guests)
             .field("allow_images", &self.allow_images)
             .field("include_permissions", &self.include_permissions)
             .field("anonymous_links_public", &self.anonymous_links_public)
