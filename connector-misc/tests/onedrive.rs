@@ -508,7 +508,11 @@ async fn a_folder_moved_into_the_folder_scope_brings_its_files_and_one_moved_out
 fn tenant_with_disabled_and_guest() -> FakeGraph {
     let graph = standard(10);
     graph.user("u4", "gone@contoso.com", Some("b!gone"));
-    graph.user("u5", "visitor_fabrikam.com#EXT#@contoso.com", Some("b!guest"));
+    graph.user(
+        "u5",
+        "visitor_fabrikam.com#EXT#@contoso.com",
+        Some("b!guest"),
+    );
     graph.put("b!gone", "G1", "old.txt", "root", "old", 1);
     graph.put("b!guest", "V1", "visit.txt", "root", "visit", 1);
     {
@@ -531,7 +535,9 @@ async fn every_user_with_a_onedrive_is_a_discovered_partition_with_its_own_check
         c.discover_partitions().await.unwrap(),
         ["user:u1", "user:u2"]
     );
-    let ada = c.partition("user:u1").expect("a discovered user is a partition");
+    let ada = c
+        .partition("user:u1")
+        .expect("a discovered user is a partition");
     assert!(ada.partitions().is_empty());
     let store = MemoryStateStore::new();
     let sink = run(&ada, &store, SyncMode::Full).await;
@@ -560,7 +566,12 @@ async fn every_user_with_a_onedrive_is_a_discovered_partition_with_its_own_check
     // The CLI's single run still reads every enabled member's drive.
     let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
     assert_eq!(sink.ids().len(), 5);
-    assert!(!sink.ids().iter().any(|i| i.contains("b!gone") || i.contains("b!guest")));
+    assert!(
+        !sink
+            .ids()
+            .iter()
+            .any(|i| i.contains("b!gone") || i.contains("b!guest"))
+    );
     // Not a user key, or a user key where users are named: no partition.
     assert!(c.partition("drive:b!ada").is_none());
     assert!(c.partition("user:").is_none());
@@ -611,16 +622,22 @@ async fn a_runs_drives_are_resolved_once_for_its_listing_prune_and_refetch() {
         .unwrap();
     assert_eq!(report.delivered, 5, "{report:?}");
     // The prune listed every drive's files, from the drives the listing resolved.
-    assert_eq!(report.prune.as_ref().map(|p| p.listed), Some(5), "{report:?}");
-    assert_eq!(graph.requests("GET /v1.0/users"), 1, "the users are listed once a run");
+    assert_eq!(
+        report.prune.as_ref().map(|p| p.listed),
+        Some(5),
+        "{report:?}"
+    );
+    assert_eq!(
+        graph.requests("GET /v1.0/users"),
+        1,
+        "the users are listed once a run"
+    );
     // A refetch after the run reuses the run's drives too.
     let refetch = c.roles().as_refetch().unwrap();
-    let batches: Vec<_> = futures::StreamExt::collect::<Vec<_>>(
-        refetch.fetch(
-            vec!["onedrive:b!bob:B1".into()],
-            connector_core::SyncContext::new(),
-        ),
-    )
+    let batches: Vec<_> = futures::StreamExt::collect::<Vec<_>>(refetch.fetch(
+        vec!["onedrive:b!bob:B1".into()],
+        connector_core::SyncContext::new(),
+    ))
     .await;
     let docs: Vec<String> = batches
         .into_iter()

@@ -66,7 +66,10 @@ impl RunDrives {
 
     async fn resolve(&self, graph: &GraphClient) -> Result<Targets> {
         let targets = self.drives.targets_of(graph, None).await?;
-        *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
             Some((Instant::now(), targets.clone()));
         Ok(targets)
     }

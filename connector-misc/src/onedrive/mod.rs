@@ -222,7 +222,13 @@ impl Connector for OnedriveConnector {
             .users
             .iter()
             .map(|u| format!("user:{u}"))
-            .chain(self.drives.drives.drives.iter().map(|d| format!("drive:{d}")))
+            .chain(
+                self.drives
+                    .drives
+                    .drives
+                    .iter()
+                    .map(|d| format!("drive:{d}")),
+            )
             .collect();
         if keys.len() > 1 { keys } else { Vec::new() }
     }
@@ -238,7 +244,11 @@ impl Connector for OnedriveConnector {
         if !self.drives.drives.all_users() {
             return Ok(self.partitions());
         }
-        let ids = self.drives.drives.users_with_drive(&self.walk.graph).await?;
+        let ids = self
+            .drives
+            .drives
+            .users_with_drive(&self.walk.graph)
+            .await?;
         Ok(ids.into_iter().map(|u| format!("user:{u}")).collect())
     }
 
@@ -323,7 +333,10 @@ impl CheckpointedConnector for OnedriveConnector {
         drive_walk::checkpointed(
             &self.walk,
             Arc::new(Fresh(self.drives.clone())),
-            from, window, ctx)
+            from,
+            window,
+            ctx,
+        )
     }
 }
 
@@ -338,11 +351,6 @@ impl connector_core::RefetchConnector for OnedriveConnector {
     /// These files again, by `GET items/{id}` then a download; a file that is gone yields
     /// nothing.
     fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        drive_walk::refetch(
-            &self.walk,
-            Arc::new(Reused(self.drives.clone())),
-            ids,
-            ctx,
-        )
+        drive_walk::refetch(&self.walk, Arc::new(Reused(self.drives.clone())), ids, ctx)
     }
 }
