@@ -652,3 +652,72 @@ async fn a_runs_drives_are_resolved_once_for_its_listing_prune_and_refetch() {
     assert!(sink.get("onedrive:b!cy:C1").is_some());
     assert_eq!(graph.requests("GET /v1.0/users"), 2);
 }
+
+#[tokio::test]
+async fn files_over_spool_above_are_spooled_to_disk_and_the_rest_held_in_memory() {
+    use futures::StreamExt;
+    use std::io::Read;
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"spool_above": 5}));
+    let spool = tempfile::tempdir().unwrap();
+    // The connector's own output: `epsilon` (7 bytes) in a file of the sync's spool folder.
+    let ctx = connector_core::SyncContext::new()
+        .with_spool(connector_core::spool::Spool::in_dir(spool.path()));
+    let batches: Vec<_> = c
+        .roles()
+        .as_refetch()
+        .unwrap()
+        .fetch(
+            vec!["onedrive:b!bob:B1".into(), "onedrive:b!ada:A1".into()],
+            ctx,
+        )
+        .collect()
+        .await;
+    let docs: Vec<connector_core::Document> = batches
+        .into_iter()
+        .flat_map(|b| b.unwrap().documents)
+        .collect();
+    let e = docs.iter().find(|d| d.id == "onedrive:b!bob:B1").unwrap();
+    let connector_core::Content::Spooled {
+        body,
+        mime,
+        extension,
+    } = &e.content
+    else {
+        panic!("not spooled: {:?}", e.content);
+    };
+    assert_eq!(mime, "text/plain");
+    assert_eq!(extension.as_deref(), Some("txt"));
+    assert_eq!(body.len(), 7);
+    assert!(body.path().starts_with(spool.path()));
+    let mut text = String::new();
+    body.open_blocking()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, "epsilon");
+    assert_eq!(e.metadata["drive_id"], "b!bob");
+    assert_eq!(e.owners, ["bob@contoso.com"]);
+    // `alpha` (5 bytes): not above the threshold, text in memory.
+    let a = docs.iter().find(|d| d.id == "onedrive:b!ada:A1").unwrap();
+    assert_eq!(a.content.as_text(), Some("alpha"));
+    // Through a sync into a sink that takes spooled bodies (memory reads them in: bytes).
+    let sink = MemorySink::new();
+    Syncer::new(c)
+        .sink(sink.clone())
+        .spool(connector_core::spool::Spool::in_dir(spool.path()))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(
+        sink.get("onedrive:b!ada:A1").unwrap().content.as_text(),
+        Some("alpha")
+    );
+    let e = sink.get("onedrive:b!bob:B1").unwrap();
+    assert!(
+        matches!(&e.content, connector_core::Content::Bytes { data, mime, .. } if &data[..] == b"epsilon" && mime == "text/plain"),
+        "{:?}",
+        e.content
+    );
+}

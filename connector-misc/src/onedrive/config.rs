@@ -100,6 +100,14 @@ pub struct OnedriveConfig {
     #[serde(default = "default_max_file_size")]
     #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
     pub max_file_size: NonZeroU64,
+    /// Files larger than this many bytes (up to `max_file_size`) are downloaded chunk by chunk
+    /// into the sync's spool folder and delivered as spooled bytes, never whole in memory
+    /// (text files too, as `text/plain` bytes). Absent (default): every body in memory. Only
+    /// sinks that take spooled bodies (directory, memory, NDJSON) accept such a document;
+    /// for any other it is a failure naming it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES), example = &16_777_216)]
+    pub spool_above: Option<NonZeroU64>,
     /// The Microsoft Entra ID authority (default `https://login.microsoftonline.com`;
     /// `https://login.microsoftonline.us` for US Government clouds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,6 +156,7 @@ impl OnedriveConfig {
             include_permissions: true,
             anonymous_links_public: false,
             max_file_size: default_max_file_size(),
+            spool_above: None,
             authority_host: None,
             graph_url: None,
             allowed_hosts: Vec::new(),
@@ -197,6 +206,7 @@ impl fmt::Debug for OnedriveConfig {
             .field("include_permissions", &self.include_permissions)
             .field("anonymous_links_public", &self.anonymous_links_public)
             .field("max_file_size", &self.max_file_size)
+            .field("spool_above", &self.spool_above)
             .field("graph_url", &self.graph_url.as_ref().map(Url::as_str))
             .field("allowed_hosts", &self.allowed_hosts)
             .finish_non_exhaustive()

@@ -65,7 +65,11 @@
 //! - **Content**: `GET items/{id}/content`, whose redirect to a pre-authenticated download
 //!   URL is followed without the token, up to `max_file_size` (a larger listed size is a
 //!   failure without a download); text extensions as text, the rest as bytes with their MIME
-//!   type. A file gone between its listing and its download yields nothing.
+//!   type. With `spool_above`, a larger file is downloaded chunk by chunk into the sync's
+//!   spool folder ([`connector_core::spool`]) and delivered as
+//!   [`Content::Spooled`](connector_core::Content::Spooled) (a text file as `text/plain`
+//!   bytes), never whole in memory. A file gone between its listing and its download yields
+//!   nothing.
 //! - **Errors**: a drive Graph will not read to its end (locked, archived, its user deleted,
 //!   throttled past the retries) is a failure naming it (`onedrive:drive:{id}`); the other
 //!   drives are read, and the next run reads it again from its last finished round. Only
@@ -77,6 +81,7 @@ mod config;
 mod drives;
 
 use std::fmt;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -178,6 +183,8 @@ impl OnedriveConnector {
             permissions: config.include_permissions,
             anonymous_public: config.anonymous_links_public,
             tenant: config.credentials.tenant_id.trim().to_owned(),
+            spool_above: config.spool_above.map(NonZeroU64::get),
+            spool: None,
         };
         Ok(Self {
             config,
