@@ -503,3 +503,221 @@ async fn a_folder_moved_into_the_folder_scope_brings_its_files_and_one_moved_out
         "{log:#?}"
     );
 }
+
+/// The standard tenant plus a disabled user and a guest, each with a OneDrive.
+fn tenant_with_disabled_and_guest() -> FakeGraph {
+    let graph = standard(10);
+    graph.user("u4", "gone@contoso.com", Some("b!gone"));
+    graph.user(
+        "u5",
+        "visitor_fabrikam.com#EXT#@contoso.com",
+        Some("b!guest"),
+    );
+    graph.put("b!gone", "G1", "old.txt", "root", "old", 1);
+    graph.put("b!guest", "V1", "visit.txt", "root", "visit", 1);
+    {
+        let mut s = graph.state.lock().unwrap();
+        s.disabled.push("u4".into());
+        s.guests.push("u5".into());
+    }
+    graph
+}
+
+#[tokio::test]
+async fn every_user_with_a_onedrive_is_a_discovered_partition_with_its_own_checkpoint() {
+    let graph = tenant_with_disabled_and_guest();
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    // What the config names: nothing; what the service discovers: one job per user with a
+    // OneDrive (u3 has none, u4 is disabled, u5 a guest).
+    assert!(c.partitions().is_empty());
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        ["user:u1", "user:u2"]
+    );
+    let ada = c
+        .partition("user:u1")
+        .expect("a discovered user is a partition");
+    assert!(ada.partitions().is_empty());
+    let store = MemoryStateStore::new();
+    let sink = run(&ada, &store, SyncMode::Full).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        [
+            "onedrive:b!ada:A1",
+            "onedrive:b!ada:A2",
+            "onedrive:b!ada:A3",
+            "onedrive:b!ada:A4"
+        ]
+    );
+    // Its own checkpoint: bob's partition, on its own state, reads bob's drive only.
+    let bob = c.partition("user:u2").unwrap();
+    let sink = run(&bob, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids(), ["onedrive:b!bob:B1"]);
+    // A discovered user that has lost the drive by its run reads nothing, quietly.
+    let lost = c.partition("user:u3").unwrap();
+    let report = Syncer::new(lost)
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 0);
+    assert!(report.failures.is_empty(), "{report:?}");
+    // The CLI's single run still reads every enabled member's drive.
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids().len(), 5);
+    assert!(
+        !sink
+            .ids()
+            .iter()
+            .any(|i| i.contains("b!gone") || i.contains("b!guest"))
+    );
+    // Not a user key, or a user key where users are named: no partition.
+    assert!(c.partition("drive:b!ada").is_none());
+    assert!(c.partition("user:").is_none());
+    let named = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com, bob@contoso.com"}),
+    );
+    assert!(named.partition("user:u5").is_none());
+    assert_eq!(
+        named.discover_partitions().await.unwrap(),
+        named.partitions()
+    );
+}
+
+#[tokio::test]
+async fn guests_are_read_only_with_include_guests_and_disabled_accounts_never() {
+    let graph = tenant_with_disabled_and_guest();
+    let server = graph.clone().start().await;
+    let members = build(&server.uri(), json!({}));
+    let sink = run(&members, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids().len(), 5);
+    let c = build(&server.uri(), json!({"include_guests": true}));
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        ["user:u1", "user:u2", "user:u5"]
+    );
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(sink.get("onedrive:b!guest:V1").is_some());
+    assert!(sink.get("onedrive:b!gone:G1").is_none(), "{:?}", sink.ids());
+    let guest = c.partition("user:u5").unwrap();
+    let sink = run(&guest, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids(), ["onedrive:b!guest:V1"]);
+}
+
+#[tokio::test]
+async fn a_runs_drives_are_resolved_once_for_its_listing_prune_and_refetch() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .options(connector_core::sync::SyncOptions::default().prune(true))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 5, "{report:?}");
+    // The prune listed every drive's files, from the drives the listing resolved.
+    assert_eq!(
+        report.prune.as_ref().map(|p| p.listed),
+        Some(5),
+        "{report:?}"
+    );
+    assert_eq!(
+        graph.requests("GET /v1.0/users"),
+        1,
+        "the users are listed once a run"
+    );
+    // A refetch after the run reuses the run's drives too.
+    let refetch = c.roles().as_refetch().unwrap();
+    let batches: Vec<_> = futures::StreamExt::collect::<Vec<_>>(refetch.fetch(
+        vec!["onedrive:b!bob:B1".into()],
+        connector_core::SyncContext::new(),
+    ))
+    .await;
+    let docs: Vec<String> = batches
+        .into_iter()
+        .flat_map(|b| b.unwrap().documents.into_iter().map(|d| d.id))
+        .collect();
+    assert_eq!(docs, ["onedrive:b!bob:B1"]);
+    assert_eq!(graph.requests("GET /v1.0/users"), 1);
+    // The next run asks again: a user added since is read.
+    graph.user("u6", "cy@contoso.com", Some("b!cy"));
+    graph.put("b!cy", "C1", "c.txt", "root", "cy", 6);
+    let sink = run(&c, &store, SyncMode::Full).await;
+    assert!(sink.get("onedrive:b!cy:C1").is_some());
+    assert_eq!(graph.requests("GET /v1.0/users"), 2);
+}
+
+#[tokio::test]
+async fn files_over_spool_above_are_spooled_to_disk_and_the_rest_held_in_memory() {
+    use futures::StreamExt;
+    use std::io::Read;
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"spool_above": 5}));
+    let spool = tempfile::tempdir().unwrap();
+    // The connector's own output: `epsilon` (7 bytes) in a file of the sync's spool folder.
+    let ctx = connector_core::SyncContext::new()
+        .with_spool(connector_core::spool::Spool::in_dir(spool.path()));
+    let batches: Vec<_> = c
+        .roles()
+        .as_refetch()
+        .unwrap()
+        .fetch(
+            vec!["onedrive:b!bob:B1".into(), "onedrive:b!ada:A1".into()],
+            ctx,
+        )
+        .collect()
+        .await;
+    let docs: Vec<connector_core::Document> = batches
+        .into_iter()
+        .flat_map(|b| b.unwrap().documents)
+        .collect();
+    let e = docs.iter().find(|d| d.id == "onedrive:b!bob:B1").unwrap();
+    let connector_core::Content::Spooled {
+        body,
+        mime,
+        extension,
+    } = &e.content
+    else {
+        panic!("not spooled: {:?}", e.content);
+    };
+    assert_eq!(mime, "text/plain");
+    assert_eq!(extension.as_deref(), Some("txt"));
+    assert_eq!(body.len(), 7);
+    assert!(body.path().starts_with(spool.path()));
+    let mut text = String::new();
+    body.open_blocking()
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, "epsilon");
+    assert_eq!(e.metadata["drive_id"], "b!bob");
+    assert_eq!(e.owners, ["bob@contoso.com"]);
+    // `alpha` (5 bytes): not above the threshold, text in memory.
+    let a = docs.iter().find(|d| d.id == "onedrive:b!ada:A1").unwrap();
+    assert_eq!(a.content.as_text(), Some("alpha"));
+    // Through a sync into a sink that takes spooled bodies (memory reads them in: bytes).
+    let sink = MemorySink::new();
+    Syncer::new(c)
+        .sink(sink.clone())
+        .spool(connector_core::spool::Spool::in_dir(spool.path()))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert_eq!(
+        sink.get("onedrive:b!ada:A1").unwrap().content.as_text(),
+        Some("alpha")
+    );
+    let e = sink.get("onedrive:b!bob:B1").unwrap();
+    assert!(
+        matches!(&e.content, connector_core::Content::Bytes { data, mime, .. } if &data[..] == b"epsilon" && mime == "text/plain"),
+        "{:?}",
+        e.content
+    );
+}

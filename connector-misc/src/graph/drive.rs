@@ -312,14 +312,26 @@ impl GraphClient {
     /// [`NotFound`](connector_core::ErrorKind::NotFound) when the item is gone; a body over
     /// `max` is [`InvalidData`](connector_core::ErrorKind::InvalidData) (core's cap); the
     /// request's own failures.
-    pub async fn drive_content(&self, drive: &str, item: &str, max: u64) -> Result<Response> {
+    pub async fn drive_content(
+        &self,
+        drive: &str,
+        item: &str,
+        max: u64,
+        spool: Option<&connector_core::spool::Spool>,
+    ) -> Result<Response> {
         let url = self.url(
             &format!("drives/{}/items/{}/content", escape(drive), escape(item)),
             &[],
         )?;
         let timeout = std::time::Duration::from_secs(60 + max / (1024 * 1024));
-        self.send(&url, |r| r.max_body_bytes(max).timeout(timeout))
-            .await
+        self.send(&url, |r| {
+            let r = r.max_body_bytes(max).timeout(timeout);
+            match spool {
+                Some(spool) => r.spool_to(spool.clone()),
+                None => r,
+            }
+        })
+        .await
     }
 }
 

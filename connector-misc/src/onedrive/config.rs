@@ -68,7 +68,8 @@ pub struct OnedriveConfig {
     pub folder_path: Option<String>,
     /// The users whose OneDrive is read, by user principal name or object id, as a list or a
     /// comma list; each is a partition (a job with its own checkpoint). Empty with no
-    /// `drive_ids`: every user of the tenant that has a OneDrive, in one job.
+    /// `drive_ids`: every enabled user of the tenant that has a OneDrive, each its own
+    /// partition where the host discovers partitions (the sync service), else one job.
     #[serde(default, skip_serializing_if = "StringList::is_empty")]
     #[schemars(example = "ada@contoso.com, bob@contoso.com")]
     pub user_ids: StringList,
@@ -76,6 +77,12 @@ pub struct OnedriveConfig {
     /// through `GET /drives`.
     #[serde(default, skip_serializing_if = "StringList::is_empty")]
     pub drive_ids: StringList,
+    /// With every user's OneDrive (no `user_ids`, no `drive_ids`), read guests' too (default
+    /// false: enabled members only; a guest's OneDrive, where it has one, is its home
+    /// tenant's business). Disabled accounts are never listed.
+    #[serde(default)]
+    #[schemars(example = &false)]
+    pub include_guests: bool,
     /// Read image files too (default false, as RAGFlow).
     #[serde(default)]
     pub allow_images: bool,
@@ -93,6 +100,14 @@ pub struct OnedriveConfig {
     #[serde(default = "default_max_file_size")]
     #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
     pub max_file_size: NonZeroU64,
+    /// Files larger than this many bytes (up to `max_file_size`) are downloaded chunk by chunk
+    /// into the sync's spool folder and delivered as spooled bytes, never whole in memory
+    /// (text files too, as `text/plain` bytes). Absent (default): every body in memory. Only
+    /// sinks that take spooled bodies (directory, memory, NDJSON) accept such a document;
+    /// for any other it is a failure naming it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES), example = &16_777_216)]
+    pub spool_above: Option<NonZeroU64>,
     /// The Microsoft Entra ID authority (default `https://login.microsoftonline.com`;
     /// `https://login.microsoftonline.us` for US Government clouds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,10 +151,12 @@ impl OnedriveConfig {
             folder_path: None,
             user_ids: StringList::default(),
             drive_ids: StringList::default(),
+            include_guests: false,
             allow_images: false,
             include_permissions: true,
             anonymous_links_public: false,
             max_file_size: default_max_file_size(),
+            spool_above: None,
             authority_host: None,
             graph_url: None,
             allowed_hosts: Vec::new(),
@@ -184,10 +201,12 @@ impl fmt::Debug for OnedriveConfig {
             .field("folder_path", &self.folder_path)
             .field("user_ids", &self.user_ids)
             .field("drive_ids", &self.drive_ids)
+            .field("include_guests", &self.include_guests)
             .field("allow_images", &self.allow_images)
             .field("include_permissions", &self.include_permissions)
             .field("anonymous_links_public", &self.anonymous_links_public)
             .field("max_file_size", &self.max_file_size)
+            .field("spool_above", &self.spool_above)
             .field("graph_url", &self.graph_url.as_ref().map(Url::as_str))
             .field("allowed_hosts", &self.allowed_hosts)
             .finish_non_exhaustive()

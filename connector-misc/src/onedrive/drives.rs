@@ -1,6 +1,8 @@
 //! Which OneDrives a config reads: named users', named drives, or every user's.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use connector_core::{Error, ErrorKind, Failure, Result};
@@ -13,26 +15,94 @@ use crate::graph::{Drive, GraphClient};
 /// The fields of a drive a sync reads.
 pub(crate) const DRIVE_FIELDS: &str = "id,name,driveType,owner,webUrl,sharePointIds";
 
+/// How long the drives a run's listing resolved serve its id listing and refetch (the
+/// prune and retries that follow the listing in the same run); past it they are asked again.
+const REUSE_FOR: Duration = Duration::from_secs(6 * 60 * 60);
+
 /// `user_ids` and `drive_ids`; neither: every user's OneDrive.
 #[derive(Debug, Clone)]
 pub(crate) struct OnedriveDrives {
     pub(crate) users: Vec<String>,
     pub(crate) drives: Vec<String>,
+    /// With every user: guests too, not only members.
+    pub(crate) include_guests: bool,
+    /// A named user without a OneDrive is passed over rather than a failure (a partition
+    /// [`Connector::discover_partitions`](connector_core::Connector::discover_partitions)
+    /// found: the user may have lost the drive since).
+    pub(crate) quiet_missing: bool,
 }
 
 /// A user as `GET /users` lists it.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct User {
-    id: String,
+pub(crate) struct User {
+    pub(crate) id: String,
     #[serde(default)]
     user_principal_name: Option<String>,
+    /// Absent where Graph leaves it out: taken as enabled (the request filters on it).
+    #[serde(default)]
+    account_enabled: Option<bool>,
+    /// `Member` or `Guest`; absent: a member.
+    #[serde(default)]
+    user_type: Option<String>,
 }
 
+/// The drives of a connector, resolved once by a run's listing and reused by the id
+/// listing and refetch that follow it (on a tenant of 100,000 users, resolving them is
+/// 100 pages of users and 5,000 batches of drive lookups).
+#[derive(Debug)]
+pub(crate) struct RunDrives {
+    pub(crate) drives: OnedriveDrives,
+    last: Mutex<Option<(Instant, Targets)>>,
+}
+
+impl RunDrives {
+    pub(crate) fn new(drives: OnedriveDrives) -> Self {
+        Self {
+            drives,
+            last: Mutex::new(None),
+        }
+    }
+
+    async fn resolve(&self, graph: &GraphClient) -> Result<Targets> {
+        let targets = self.drives.targets_of(graph, None).await?;
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), targets.clone()));
+        Ok(targets)
+    }
+}
+
+/// The drives as a run's listing starts: asked again, and kept for the rest of the run.
+pub(crate) struct Fresh(pub(crate) Arc<RunDrives>);
+
 #[async_trait]
-impl DriveSource for OnedriveDrives {
+impl DriveSource for Fresh {
     async fn targets(&self, graph: &GraphClient) -> Result<Targets> {
-        self.targets_of(graph, None).await
+        self.0.resolve(graph).await
+    }
+}
+
+/// The drives the run's listing resolved, when it did so lately; else asked (and kept).
+pub(crate) struct Reused(pub(crate) Arc<RunDrives>);
+
+#[async_trait]
+impl DriveSource for Reused {
+    async fn targets(&self, graph: &GraphClient) -> Result<Targets> {
+        let kept = self
+            .0
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < REUSE_FOR)
+            .map(|(_, t)| t.clone());
+        match kept {
+            Some(targets) => Ok(targets),
+            None => self.0.resolve(graph).await,
+        }
     }
 }
 
@@ -90,29 +160,7 @@ impl OnedriveDrives {
         if all_users {
             // Every user of the tenant; those without a OneDrive (no licence, never signed
             // in) answer 404 below and are passed over.
-            let top = sample.map_or_else(|| "999".to_owned(), |n| n.clamp(1, 999).to_string());
-            let url = graph.url(
-                "users",
-                &[("$select", "id,userPrincipalName"), ("$top", &top)],
-            )?;
-            let listed = match sample {
-                Some(_) => graph.page::<User>(&url).await.map(|p| p.value),
-                None => graph.all(&url).await,
-            };
-            let users: Vec<User> = listed.map_err(|e| {
-                if e.kind() == ErrorKind::PermissionDenied {
-                    Error::new(
-                        ErrorKind::PermissionDenied,
-                        format!(
-                            "with neither user_ids nor drive_ids every user's OneDrive is read, and listing the users needs the application permission User.Read.All (admin consent); grant it, or name user_ids or drive_ids: {e}"
-                        ),
-                    )
-                    .with_connector(SOURCE)
-                    .with_field("user_ids")
-                } else {
-                    e
-                }
-            })?;
+            let users = self.users_of(graph, sample).await?;
             for u in users {
                 let label = format!(
                     "user `{}`",
@@ -139,7 +187,7 @@ impl OnedriveDrives {
                         targets.push(target_of(drive));
                     }
                 }
-                Ok(None) if all_users => {}
+                Ok(None) if all_users || self.quiet_missing => {}
                 Ok(None) => failures.push(Failure::new(
                     Some(id),
                     ErrorKind::NotFound,
@@ -152,5 +200,75 @@ impl OnedriveDrives {
             }
         }
         Ok((targets, failures))
+    }
+
+    /// The tenant's enabled users (`GET /users`, `$filter=accountEnabled eq true`), members
+    /// only unless `include_guests`; with `sample`, the first page of at most that many.
+    pub(crate) async fn users_of(
+        &self,
+        graph: &GraphClient,
+        sample: Option<usize>,
+    ) -> Result<Vec<User>> {
+        let top = sample.map_or_else(|| "999".to_owned(), |n| n.clamp(1, 999).to_string());
+        // `accountEnabled eq` is a default (not advanced) filter: no `ConsistencyLevel`
+        // needed. `userType` is told apart here, which keeps the query a plain one.
+        let url = graph.url(
+            "users",
+            &[
+                ("$select", "id,userPrincipalName,accountEnabled,userType"),
+                ("$filter", "accountEnabled eq true"),
+                ("$top", &top),
+            ],
+        )?;
+        let listed = match sample {
+            Some(_) => graph.page::<User>(&url).await.map(|p| p.value),
+            None => graph.all(&url).await,
+        };
+        let users: Vec<User> = listed.map_err(|e| {
+            if e.kind() == ErrorKind::PermissionDenied {
+                Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "with neither user_ids nor drive_ids every user's OneDrive is read, and listing the users needs the application permission User.Read.All (admin consent); grant it, or name user_ids or drive_ids: {e}"
+                    ),
+                )
+                .with_connector(SOURCE)
+                .with_field("user_ids")
+            } else {
+                e
+            }
+        })?;
+        Ok(users
+            .into_iter()
+            .filter(|u| u.account_enabled != Some(false))
+            .filter(|u| {
+                self.include_guests
+                    || !u
+                        .user_type
+                        .as_deref()
+                        .is_some_and(|t| t.eq_ignore_ascii_case("guest"))
+            })
+            .collect())
+    }
+
+    /// The ids of the users (as [`users_of`](Self::users_of) lists them) that have a
+    /// OneDrive, asked in JSON batches of 20 drive lookups. A user whose drive lookup fails
+    /// otherwise than "none" is kept: its partition reports it.
+    pub(crate) async fn users_with_drive(&self, graph: &GraphClient) -> Result<Vec<String>> {
+        let users = self.users_of(graph, None).await?;
+        let paths: Vec<String> = users
+            .iter()
+            .map(|u| format!("users/{}/drive?$select=id", crate::graph::escape(&u.id)))
+            .collect();
+        let answers = graph.batch_get::<serde_json::Value>(&paths).await?;
+        let mut ids = Vec::new();
+        for (user, answer) in users.into_iter().zip(answers) {
+            match answer {
+                Ok(None) => {}
+                Err(e) if e.kind().ends_sync() => return Err(e),
+                Ok(Some(_)) | Err(_) => ids.push(user.id),
+            }
+        }
+        Ok(ids)
     }
 }

@@ -4,11 +4,18 @@
 //! `Files.Read.All`; `User.Read.All` to list every user).
 //!
 //! - **Drives**: `user_ids` (each `GET users/{id}/drive`), `drive_ids` (`GET drives/{id}`), or
-//!   with neither every user of the tenant (`GET /users`, then each user's drive in JSON
-//!   batches of 20; users without a OneDrive are passed over). A named user or drive without
-//!   one is a failure naming it; the others are read. With more than one user or drive, each
-//!   is a **partition** (`user:{id}`, `drive:{id}`): a job of its own with its own
-//!   checkpoint; the connector as a whole reads them one after another.
+//!   with neither every enabled member of the tenant (`GET /users` with
+//!   `$filter=accountEnabled eq true`, guests only with `include_guests`, then each user's
+//!   drive in JSON batches of 20; users without a OneDrive are passed over). A named user or
+//!   drive without one is a failure naming it; the others are read. With more than one user
+//!   or drive, each is a **partition** (`user:{id}`, `drive:{id}`): a job of its own with its
+//!   own checkpoint; the connector as a whole reads them one after another. With neither,
+//!   every user that has a OneDrive is a partition through
+//!   [`Connector::discover_partitions`], which the sync service runs: one job and one
+//!   checkpoint per user rather than one for the whole tenant (a discovered user whose drive
+//!   is gone by its run reads nothing, quietly). A host that runs no partitions (the CLI)
+//!   reads every user's drive in one run. The drives are resolved once a run, by its
+//!   listing, and reused by its id listing (prune) and refetch.
 //! - **Listing**: a delta round per drive (`GET drives/{id}/root/delta` with `$select`),
 //!   paged by `@odata.nextLink`. The checkpoint ([`OnedriveCheckpoint`]) is the drive being
 //!   read with its next link, and the `@odata.deltaLink` of each drive finished. The delta
@@ -58,7 +65,11 @@
 //! - **Content**: `GET items/{id}/content`, whose redirect to a pre-authenticated download
 //!   URL is followed without the token, up to `max_file_size` (a larger listed size is a
 //!   failure without a download); text extensions as text, the rest as bytes with their MIME
-//!   type. A file gone between its listing and its download yields nothing.
+//!   type. With `spool_above`, a larger file is downloaded chunk by chunk into the sync's
+//!   spool folder ([`connector_core::spool`]) and delivered as
+//!   [`Content::Spooled`](connector_core::Content::Spooled) (a text file as `text/plain`
+//!   bytes), never whole in memory. A file gone between its listing and its download yields
+//!   nothing.
 //! - **Errors**: a drive Graph will not read to its end (locked, archived, its user deleted,
 //!   throttled past the retries) is a failure naming it (`onedrive:drive:{id}`); the other
 //!   drives are read, and the next run reads it again from its last finished round. Only
@@ -70,6 +81,7 @@ mod config;
 mod drives;
 
 use std::fmt;
+use std::num::NonZeroU64;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -84,7 +96,7 @@ pub use config::{DEFAULT_MAX_FILE_SIZE, OnedriveConfig, OnedriveCredentials};
 
 use crate::graph::GraphClient;
 use crate::graph::drive_walk::{self, DriveWalk};
-use drives::OnedriveDrives;
+use drives::{Fresh, OnedriveDrives, Reused, RunDrives};
 
 /// Where a resumed OneDrive sync starts: the delta links of its drives (the walk OneDrive
 /// shares with SharePoint's document libraries).
@@ -118,7 +130,7 @@ const PERMISSIONS: &str = "Files.Read.All (and User.Read.All to list every user)
 pub struct OnedriveConnector {
     config: OnedriveConfig,
     walk: DriveWalk,
-    drives: Arc<OnedriveDrives>,
+    drives: Arc<RunDrives>,
 }
 
 impl OnedriveConnector {
@@ -128,6 +140,13 @@ impl OnedriveConnector {
     /// [`ErrorKind::Config`] listing every problem of
     /// `config`.
     pub fn new(config: OnedriveConfig) -> Result<Self> {
+        Self::build(config, false)
+    }
+
+    /// A connector for `config`; `discovered`: a user partition found by
+    /// [`Connector::discover_partitions`], read as every user's drives are (no OneDrive or no
+    /// `folder_path` in it is no failure).
+    fn build(config: OnedriveConfig, discovered: bool) -> Result<Self> {
         let problems = connector_core::ConnectorConfig::validate(&config);
         if !problems.is_empty() {
             return Err(Error::config(problems).with_connector(SOURCE));
@@ -150,23 +169,27 @@ impl OnedriveConnector {
                 .iter()
                 .map(|d| d.trim().to_owned())
                 .collect(),
+            include_guests: config.include_guests,
+            quiet_missing: discovered,
         };
         let walk = DriveWalk {
             graph,
             source: SOURCE,
             folder: config.folder_segments().join("/"),
             // Every user's drive: most have no such folder, which is no failure.
-            pass_over_missing_folder: drives.all_users(),
+            pass_over_missing_folder: drives.all_users() || discovered,
             max: config.max_file_size.get(),
             allow_images: config.allow_images,
             permissions: config.include_permissions,
             anonymous_public: config.anonymous_links_public,
             tenant: config.credentials.tenant_id.trim().to_owned(),
+            spool_above: config.spool_above.map(NonZeroU64::get),
+            spool: None,
         };
         Ok(Self {
             config,
             walk,
-            drives: Arc::new(drives),
+            drives: Arc::new(RunDrives::new(drives)),
         })
     }
 
@@ -202,16 +225,47 @@ impl Connector for OnedriveConnector {
     fn partitions(&self) -> Vec<String> {
         let keys: Vec<String> = self
             .drives
+            .drives
             .users
             .iter()
             .map(|u| format!("user:{u}"))
-            .chain(self.drives.drives.iter().map(|d| format!("drive:{d}")))
+            .chain(
+                self.drives
+                    .drives
+                    .drives
+                    .iter()
+                    .map(|d| format!("drive:{d}")),
+            )
             .collect();
         if keys.len() > 1 { keys } else { Vec::new() }
     }
 
+    /// The configured users' and drives' partitions; with neither, `user:{id}` for each
+    /// enabled member (and guest, with `include_guests`) of the tenant that has a OneDrive
+    /// (`GET /users`, then the users' drives in JSON batches of 20).
+    ///
+    /// # Errors
+    /// `PermissionDenied` naming `user_ids` without `User.Read.All`, and the other errors of
+    /// the listing.
+    async fn discover_partitions(&self) -> Result<Vec<String>> {
+        if !self.drives.drives.all_users() {
+            return Ok(self.partitions());
+        }
+        let ids = self
+            .drives
+            .drives
+            .users_with_drive(&self.walk.graph)
+            .await?;
+        Ok(ids.into_iter().map(|u| format!("user:{u}")).collect())
+    }
+
     fn partition(&self, partition: &str) -> Option<DynConnector> {
-        if !self.partitions().iter().any(|p| p == partition) {
+        // A user discovered among every user's, or one of the configured partitions.
+        let discovered = self.drives.drives.all_users()
+            && partition
+                .strip_prefix("user:")
+                .is_some_and(|u| !u.trim().is_empty());
+        if !discovered && !self.partitions().iter().any(|p| p == partition) {
             return None;
         }
         let mut config = self.config.clone();
@@ -222,7 +276,7 @@ impl Connector for OnedriveConnector {
             Some(("drive", d)) => config.drive_ids = vec![d.to_owned()].into(),
             _ => return None,
         }
-        let connector = Self::new(config).ok()?;
+        let connector = Self::build(config, discovered).ok()?;
         Some(Arc::new(connector))
     }
 
@@ -239,6 +293,7 @@ impl Connector for OnedriveConnector {
         // Every user's drive: a sample of the first users, not the whole tenant.
         let (targets, failures) = self
             .drives
+            .drives
             .targets_of(&self.walk.graph, Some(CHECK_SAMPLE))
             .await?;
         if let Some(f) = failures.into_iter().next() {
@@ -250,7 +305,7 @@ impl Connector for OnedriveConnector {
         }
         // A named user's or drive's missing folder fails every run: say so now. (Among every
         // user's drives most lack it, which is no error.)
-        if !self.drives.all_users() {
+        if !self.walk.pass_over_missing_folder {
             for t in &targets {
                 if let Err(f) = self.walk.scope(&t.drive).await? {
                     return Err(Error::new(ErrorKind::NotFound, f.message)
@@ -282,14 +337,20 @@ impl CheckpointedConnector for OnedriveConnector {
         window: Option<TimeWindow>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<OnedriveCheckpoint>>> {
-        drive_walk::checkpointed(&self.walk, self.drives.clone(), from, window, ctx)
+        drive_walk::checkpointed(
+            &self.walk,
+            Arc::new(Fresh(self.drives.clone())),
+            from,
+            window,
+            ctx,
+        )
     }
 }
 
 impl SlimConnector for OnedriveConnector {
     /// Every file id of a fresh delta round of every drive; fails rather than come back short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
-        drive_walk::list_ids(&self.walk, self.drives.clone(), ctx)
+        drive_walk::list_ids(&self.walk, Arc::new(Reused(self.drives.clone())), ctx)
     }
 }
 
@@ -297,6 +358,6 @@ impl connector_core::RefetchConnector for OnedriveConnector {
     /// These files again, by `GET items/{id}` then a download; a file that is gone yields
     /// nothing.
     fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        drive_walk::refetch(&self.walk, self.drives.clone(), ids, ctx)
+        drive_walk::refetch(&self.walk, Arc::new(Reused(self.drives.clone())), ids, ctx)
     }
 }

@@ -130,6 +130,8 @@ impl SharepointConnector {
             permissions: config.include_permissions,
             anonymous_public: config.anonymous_links_public,
             tenant: config.credentials.tenant_id.trim().to_owned(),
+            spool_above: None,
+            spool: None,
         };
         let reader = load::Reader {
             walk,

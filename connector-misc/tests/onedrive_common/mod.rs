@@ -97,6 +97,10 @@ pub struct State {
     pub locked: Vec<String>,
     /// `GET /users` answers 403 (the app lacks `User.Read.All`).
     pub users_forbidden: bool,
+    /// Users (by id) whose account is disabled (`accountEnabled: false`).
+    pub disabled: Vec<String>,
+    /// Users (by id) who are guests (`userType: Guest`).
+    pub guests: Vec<String>,
     pub sites: Vec<Site>,
     /// Page listings refuse `$expand=canvasLayout` with 400 (as Graph does for some sites).
     pub canvas_refused: bool,
@@ -338,10 +342,29 @@ impl FakeGraph {
                 "Insufficient privileges to complete the operation.",
             ),
             ["users"] => {
+                // The one filter Graph takes on `/users` without `ConsistencyLevel` that the
+                // connector sends; anything else is refused as Graph refuses it.
+                let filter = query.iter().find(|(k, _)| k == "$filter").map(|(_, v)| v.as_str());
+                let enabled_only = match filter {
+                    None => false,
+                    Some("accountEnabled eq true") => true,
+                    Some(other) => {
+                        return graph_error(
+                            400,
+                            "Request_UnsupportedQuery",
+                            &format!("Unsupported or invalid query filter clause: {other}"),
+                        );
+                    }
+                };
                 let value: Vec<Value> = s
                     .users
                     .iter()
-                    .map(|(id, upn, _)| json!({"id": id, "userPrincipalName": upn}))
+                    .filter(|(id, _, _)| !enabled_only || !s.disabled.contains(id))
+                    .map(|(id, upn, _)| {
+                        json!({"id": id, "userPrincipalName": upn,
+                            "accountEnabled": !s.disabled.contains(id),
+                            "userType": if s.guests.contains(id) { "Guest" } else { "Member" }})
+                    })
                     .collect();
                 ResponseTemplate::new(200)
                     .set_body_json(json!({"@odata.context": "x", "value": value}))

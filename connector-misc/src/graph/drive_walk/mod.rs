@@ -99,6 +99,12 @@ pub(crate) struct DriveWalk {
     pub(crate) anonymous_public: bool,
     /// The tenant, for organisation-wide sharing links (`tenant:{id}`).
     pub(crate) tenant: String,
+    /// Files larger than this many bytes are downloaded into the sync's spool folder and
+    /// delivered as [`Content::Spooled`](connector_core::Content::Spooled); `None`: every body
+    /// in memory.
+    pub(crate) spool_above: Option<u64>,
+    /// The sync's spool (set by [`with_context`](Self::with_context)).
+    pub(crate) spool: Option<connector_core::spool::Spool>,
 }
 
 impl std::fmt::Debug for DriveWalk {
@@ -115,6 +121,7 @@ impl DriveWalk {
     pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {
             graph: self.graph.with_context(ctx),
+            spool: Some(ctx.spool().clone()),
             ..self.clone()
         }
     }
@@ -340,16 +347,61 @@ impl DriveWalk {
         access: Option<Access>,
         data: Vec<u8>,
     ) -> Document {
-        let mut doc = crate::files::file_document_lenient(
+        let doc = crate::files::file_document_lenient(
             self.doc_id(&target.drive, &item.id),
             self.source,
             &item.name,
             data,
+        );
+        self.described(doc, target, item, access)
+    }
+
+    /// The document of a file downloaded into a spool file: its bytes with the MIME type
+    /// its extension says (a text file too: its text is not read into memory to decode it).
+    fn spooled_document(
+        &self,
+        target: &DriveTarget,
+        item: &DriveItem,
+        access: Option<Access>,
+        body: connector_core::spool::SpooledBody,
+    ) -> Document {
+        let extension = crate::files::extension_of(&item.name);
+        let mime = match extension.as_deref() {
+            Some(ext) if crate::files::TEXT_EXTENSIONS.contains(&ext) => "text/plain".to_owned(),
+            Some(ext) => mime_guess::from_ext(ext)
+                .first_or_octet_stream()
+                .essence_str()
+                .to_owned(),
+            None => "application/octet-stream".to_owned(),
+        };
+        let metadata = extension
+            .as_deref()
+            .map_or(serde_json::Value::Null, serde_json::Value::from);
+        let doc = Document::spooled(
+            self.doc_id(&target.drive, &item.id),
+            self.source,
+            item.name.clone(),
+            body,
+            mime,
+            extension,
         )
-        .with_size(item.size)
-        .with_version(&version(item, access.as_ref()))
-        .with_metadata("drive_id", target.drive.clone())
-        .with_metadata("item_id", item.id.clone());
+        .with_metadata("extension", metadata);
+        self.described(doc, target, item, access)
+    }
+
+    /// `doc` with what Graph says of the file: size, version, times, people, access, link.
+    fn described(
+        &self,
+        doc: Document,
+        target: &DriveTarget,
+        item: &DriveItem,
+        access: Option<Access>,
+    ) -> Document {
+        let mut doc = doc
+            .with_size(item.size)
+            .with_version(&version(item, access.as_ref()))
+            .with_metadata("drive_id", target.drive.clone())
+            .with_metadata("item_id", item.id.clone());
         if let Some(t) = item.last_modified_date_time {
             doc = doc.with_updated_at(t);
         }
@@ -473,19 +525,33 @@ async fn fetch(walk: DriveWalk, item: Item) -> Result<Option<Outcome>> {
             access,
         } => (target, item, access),
     };
-    let body = match walk
+    // A file over `spool_above` goes to a spool file, never whole in memory.
+    let spool = walk
+        .spool
+        .as_ref()
+        .filter(|_| walk.spool_above.is_some_and(|above| item.size > above));
+    let resp = match walk
         .graph
-        .drive_content(&target.drive, &item.id, walk.max)
+        .drive_content(&target.drive, &item.id, walk.max, spool)
         .await
     {
-        Ok(resp) => resp.into_body(),
+        Ok(resp) => resp,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    Ok(Some(
-        walk.document(&target, &item, access, Vec::from(body))
-            .into(),
-    ))
+    let doc = if spool.is_some() {
+        let Some(body) = resp.into_spooled() else {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!("the download of `{}` was not spooled", item.name),
+            )
+            .with_connector(walk.source));
+        };
+        walk.spooled_document(&target, &item, access, body)
+    } else {
+        walk.document(&target, &item, access, Vec::from(resp.into_body()))
+    };
+    Ok(Some(doc.into()))
 }
 
 /// Who may read each file of `target` at `paths` (relative to the drive's root, unescaped), in
@@ -591,6 +657,8 @@ mod tests {
             permissions: true,
             anonymous_public: false,
             tenant: "t".into(),
+            spool_above: None,
+            spool: None,
         };
         let id = walk.doc_id("b!x-y", "01ABC");
         assert_eq!(id, "onedrive:b!x-y:01ABC");
