@@ -25,12 +25,12 @@ pub mod mysql;
 pub mod notion;
 #[cfg(feature = "onedrive")]
 pub mod onedrive;
-#[cfg(feature = "rss")]
-pub mod rss;
 #[cfg(feature = "postgresql")]
 pub mod postgresql;
 #[cfg(any(feature = "postgresql", feature = "mysql"))]
 pub mod rdbms;
+#[cfg(feature = "rss")]
+pub mod rss;
 #[cfg(feature = "seafile")]
 pub mod seafile;
 #[cfg(feature = "sharepoint")]

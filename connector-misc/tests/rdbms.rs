@@ -477,3 +477,67 @@ async fn postgresql_every_table_and_partitions() {
 async fn mysql_every_table_and_partitions() {
     every_table_and_partitions(Db::My).await;
 }
+
+/// The session is read-only: a query calling a function that writes fails, naming `query`,
+/// and writes nothing.
+async fn read_only_session(db: Db, function: &str) {
+    let name = db
+        .database(&[
+            &items_table(db),
+            "INSERT INTO items VALUES (1, 'a', 'x', '2025-03-01 10:00:00')",
+            function,
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.query = Some("SELECT id, bump() AS b FROM items".into());
+    config.id_column = Some("id".into());
+    let c = db.connector(config);
+    let mut s = c.as_load().unwrap().load(SyncContext::new());
+    let e = loop {
+        match s.next().await {
+            Some(Ok(b)) => assert!(b.documents.is_empty(), "a write ran: {b:?}"),
+            Some(Err(e)) => break e,
+            None => panic!("the write was not refused"),
+        }
+    };
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert_eq!(e.field(), Some("query"), "{e}");
+    let mut plain = db.config(&name);
+    plain.tables = vec!["items".to_owned()].into();
+    assert_eq!(collect_load(&*db.connector(plain)).await.0.len(), 1);
+}
+
+#[tokio::test]
+async fn postgresql_session_is_read_only() {
+    read_only_session(
+        Db::Pg,
+        "CREATE FUNCTION bump() RETURNS int LANGUAGE sql AS \
+         $$ INSERT INTO items VALUES (9, 'w', 'w', '2025-03-01') RETURNING id $$",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn mysql_session_is_read_only() {
+    read_only_session(
+        Db::My,
+        "CREATE FUNCTION bump() RETURNS INT MODIFIES SQL DATA \
+         BEGIN INSERT INTO items VALUES (9, 'w', 'w', '2025-03-01'); RETURN 1; END",
+    )
+    .await;
+}
+
+/// Each window reaches `overlap_seconds` back (300 by default).
+#[tokio::test]
+async fn windows_overlap_by_overlap_seconds() {
+    let mut config = Db::Pg.config("any");
+    assert_eq!(
+        Db::Pg.connector(config.clone()).min_overlap(),
+        std::time::Duration::from_secs(300)
+    );
+    config.overlap_seconds = 0;
+    assert_eq!(
+        Db::My.connector(config).min_overlap(),
+        std::time::Duration::ZERO
+    );
+}

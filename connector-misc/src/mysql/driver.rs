@@ -131,6 +131,8 @@ pub(crate) fn error(e: sqlx::Error) -> Error {
                 1044 | 1142 | 1143 | 1227 => {
                     (ErrorKind::PermissionDenied, Some("credentials.username"))
                 }
+                // A write in a read-only session (a function the query calls).
+                1792 => (ErrorKind::PermissionDenied, Some("query")),
                 1049 => (ErrorKind::NotFound, Some("database")),
                 1146 => (ErrorKind::NotFound, Some("tables")),
                 1054 => (ErrorKind::Config, Some("content_columns")),

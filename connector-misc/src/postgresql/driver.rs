@@ -101,6 +101,8 @@ pub(crate) fn error(e: sqlx::Error) -> Error {
             "42P01" | "3F000" => (ErrorKind::NotFound, Some("tables")),
             "42703" => (ErrorKind::Config, Some("content_columns")),
             "42501" => (ErrorKind::PermissionDenied, Some("credentials.username")),
+            // A write in a read-only session (a function the query calls).
+            "25006" => (ErrorKind::PermissionDenied, Some("query")),
             c if c.starts_with("42") => (ErrorKind::Config, Some("query")),
             c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57") => {
                 (ErrorKind::Unavailable, None)
