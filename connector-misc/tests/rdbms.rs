@@ -541,3 +541,44 @@ async fn windows_overlap_by_overlap_seconds() {
         std::time::Duration::ZERO
     );
 }
+
+/// Zone-less times written in `timezone` are read as the instants they are there: the
+/// window, the keyset cursor and `updated_at` agree.
+async fn naive_times_in_timezone(db: Db) {
+    let name = db
+        .database(&[
+            &items_table(db),
+            // New York wall-clock times: 15:00 and 15:30 UTC.
+            "INSERT INTO items VALUES (1, 'a', 'x', '2025-03-01 10:00:00')",
+            "INSERT INTO items VALUES (2, 'b', 'y', '2025-03-01 10:30:00')",
+            "INSERT INTO items VALUES (3, 'c', 'z', '2025-03-01 10:30:00')",
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.timestamp_column = Some("updated_at".into());
+    config.timezone = Some("America/New_York".into());
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = db.connector(config);
+    let docs = poll(&*c, TimeWindow::new(at(15, 0), at(16, 0)).unwrap()).await;
+    assert_eq!(docs.len(), 3, "{docs:?}");
+    assert_eq!(doc(&docs, ":1").updated_at, Some(at(15, 0)));
+    assert_eq!(doc(&docs, ":3").updated_at, Some(at(15, 30)));
+    assert!(
+        poll(&*c, TimeWindow::new(at(10, 0), at(11, 0)).unwrap())
+            .await
+            .is_empty(),
+        "read as UTC"
+    );
+    let late = poll(&*c, TimeWindow::new(at(15, 1), at(16, 0)).unwrap()).await;
+    assert_eq!(late.len(), 2);
+}
+
+#[tokio::test]
+async fn postgresql_naive_times_in_timezone() {
+    naive_times_in_timezone(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_naive_times_in_timezone() {
+    naive_times_in_timezone(Db::My).await;
+}

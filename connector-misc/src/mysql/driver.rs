@@ -11,7 +11,7 @@ use sqlx::{MySql, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::SOURCE;
 use crate::rdbms::db::{CursorKind, Param, Row};
-use crate::rdbms::value::{Key, Value};
+use crate::rdbms::value::{Key, Value, widen};
 use crate::rdbms::{RdbmsConfig, SslMode};
 
 /// MySQL's port.
@@ -79,7 +79,7 @@ pub(crate) fn decode(row: &MySqlRow) -> Row {
                     Value::Int(get(row, i)?)
                 }
                 t if t.ends_with(" UNSIGNED") => Value::UInt(get(row, i)?),
-                "FLOAT" => Value::Float(get::<f32>(row, i)?.into()),
+                "FLOAT" => Value::Float(widen(get::<f32>(row, i)?)),
                 "DOUBLE" => Value::Float(get(row, i)?),
                 "DECIMAL" => Value::Decimal(get(row, i)?),
                 "TIMESTAMP" => Value::TimestampTz(get::<DateTime<Utc>>(row, i)?),

@@ -9,7 +9,7 @@ use sqlx::{Postgres, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::SOURCE;
 use crate::rdbms::db::{CursorKind, Param, Row};
-use crate::rdbms::value::{Key, Value};
+use crate::rdbms::value::{Key, Value, widen};
 use crate::rdbms::{RdbmsConfig, SslMode};
 
 /// PostgreSQL's port.
@@ -75,7 +75,7 @@ pub(crate) fn decode(row: &PgRow) -> Row {
                 "INT2" => Value::Int(get::<i16>(row, i)?.into()),
                 "INT4" => Value::Int(get::<i32>(row, i)?.into()),
                 "INT8" => Value::Int(get(row, i)?),
-                "FLOAT4" => Value::Float(get::<f32>(row, i)?.into()),
+                "FLOAT4" => Value::Float(widen(get::<f32>(row, i)?)),
                 "FLOAT8" => Value::Float(get(row, i)?),
                 "TIMESTAMPTZ" => Value::TimestampTz(get::<DateTime<Utc>>(row, i)?),
                 "TIMESTAMP" => Value::Timestamp(get::<NaiveDateTime>(row, i)?),

@@ -133,6 +133,15 @@ pub struct RdbmsConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"updated_at")]
     pub timestamp_column: Option<String>,
+    /// The time zone the application writes zone-less times in (PostgreSQL `timestamp`,
+    /// MySQL `DATETIME`, and `date`): an IANA name (`America/New_York`, with its daylight
+    /// saving rules) or an offset (`+02:00`, `UTC`). Default UTC. Set it when `NOW()` fills
+    /// a `DATETIME` on a server whose time zone is not UTC: read as UTC, such a row west of
+    /// Greenwich would carry a time before the window it was written in, and no incremental
+    /// run would find it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"Europe/Berlin")]
+    pub timezone: Option<String>,
     /// A column whose value is the document's title. Default: the table and the id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"name")]
@@ -210,12 +219,21 @@ impl RdbmsConfig {
             id_column: None,
             timestamp_column: None,
             title_column: None,
+            timezone: None,
             sslmode: SslMode::default(),
             sslrootcert: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT_SECS,
             overlap_seconds: DEFAULT_OVERLAP_SECS,
             page_size: default_page_size(),
         }
+    }
+
+    /// The zone of zone-less times (`timezone`, UTC by default).
+    pub fn zone(&self) -> connector_core::window::Zone {
+        self.timezone
+            .as_deref()
+            .and_then(connector_core::window::Zone::named)
+            .unwrap_or_else(connector_core::window::Zone::utc)
     }
 
     /// The query without a Markdown fence, a fence's language line or a trailing `;`
@@ -252,6 +270,7 @@ impl fmt::Debug for RdbmsConfig {
             .field("id_column", &self.id_column)
             .field("timestamp_column", &self.timestamp_column)
             .field("title_column", &self.title_column)
+            .field("timezone", &self.timezone)
             .field("sslmode", &self.sslmode)
             .field("sslrootcert", &self.sslrootcert)
             .field("connect_timeout", &self.connect_timeout)
@@ -352,6 +371,16 @@ impl ConnectorConfig for RdbmsConfig {
                 }
             }
         }
+        if let Some(tz) = &self.timezone
+            && connector_core::window::Zone::named(tz).is_none()
+        {
+            problems.push(FieldError::new(
+                "timezone",
+                format!(
+                    "`{tz}` is neither an IANA time zone (`Europe/Berlin`) nor an offset (`+02:00`)"
+                ),
+            ));
+        }
         if !(1..=600).contains(&self.connect_timeout) {
             problems.push(FieldError::new("connect_timeout", "must be 1 to 600"));
         }
@@ -403,7 +432,7 @@ mod tests {
         let c: RdbmsConfig = serde_json::from_value(serde_json::json!({
             "host": " ", "database": "", "query": "SELECT 1", "tables": ["a.b.c"],
             "content_columns": ["ok", "bad\u{0}"], "page_size": 200000, "overlap_seconds": 90000,
-            "connect_timeout": 0, "sslrootcert": "/ca.pem",
+            "connect_timeout": 0, "sslrootcert": "/ca.pem", "timezone": "Mars/Olympus",
             "credentials": {"username": ""},
         }))
         .unwrap();
@@ -423,7 +452,8 @@ mod tests {
                 "page_size",
                 "sslrootcert",
                 "tables",
-                "tables[0]"
+                "tables[0]",
+                "timezone"
             ]
         );
     }

@@ -40,7 +40,7 @@ pub(crate) fn convert(plan: &Plan, row: &Row) -> Result<Outcome, String> {
     let key = key(plan, row)?;
     let id = plan.doc_id(&key);
     let cursor = match plan.cursor.as_ref().and_then(|c| row.get(c.index)) {
-        Some(Ok(v)) => match v.instant() {
+        Some(Ok(v)) => match v.instant(plan.zone) {
             Ok(t) => t,
             Err(()) => {
                 return Err(format!(
