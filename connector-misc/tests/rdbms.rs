@@ -259,6 +259,19 @@ async fn mysql_check_tells_errors_apart() {
     check_tells_errors_apart(Db::My).await;
 }
 
+/// A converted row as a snapshot shows it (the database's random name left out).
+fn row_view(d: &Document, database: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": d.id.replace(database, "{database}"),
+        "source": d.source,
+        "title": d.title,
+        "content": d.content.as_text(),
+        "metadata": d.metadata,
+        "updated_at": d.updated_at,
+        "fingerprint": d.fingerprint,
+    })
+}
+
 fn doc<'a>(docs: &'a [Document], id_end: &str) -> &'a Document {
     docs.iter().find(|d| d.id.ends_with(id_end)).expect(id_end)
 }
@@ -268,9 +281,9 @@ async fn postgresql_types_convert() {
     let name = Db::Pg
         .database(&[
             "CREATE TABLE t (id UUID PRIMARY KEY, n INT, big BIGINT, price NUMERIC(10,2), ok BOOLEAN, \
-             d DATE, at TIMESTAMPTZ, naive TIMESTAMP, doc JSONB, raw BYTEA, note TEXT, f DOUBLE PRECISION)",
+             d DATE, at TIMESTAMPTZ, naive TIMESTAMP, doc JSONB, raw BYTEA, note TEXT, f DOUBLE PRECISION, r REAL)",
             "INSERT INTO t VALUES ('7f1c5b6e-0000-4000-8000-000000000001', 42, 9007199254740993, 12.50, true, \
-             '2025-03-01', '2025-03-01 10:00:00+02', '2025-03-01 10:00:00', '{\"k\": [1, 2]}', '\\x010203', 'line one\nline two', 1.5)",
+             '2025-03-01', '2025-03-01 10:00:00+02', '2025-03-01 10:00:00', '{\"k\": [1, 2]}', '\\x010203', 'line one\nline two', 1.5, 0.1)",
             "INSERT INTO t (id) VALUES ('7f1c5b6e-0000-4000-8000-000000000002')",
         ])
         .await;
@@ -304,6 +317,11 @@ async fn postgresql_types_convert() {
     assert!(text.contains("## note\n\nline one\nline two"), "{text}");
     assert!(text.contains("```json"), "{text}");
     assert!(text.contains("**f:** 1.5"), "{text}");
+    assert!(
+        text.contains("**r:** 0.1") && !text.contains("0.1000"),
+        "a real is its shortest text: {text}"
+    );
+    insta::assert_json_snapshot!("postgresql_row", row_view(d, &name));
     // NULLs are left out; the row with only an id has no updated_at.
     let empty = doc(&docs, "0002");
     assert_eq!(empty.content.as_text(), Some(""));
@@ -363,6 +381,7 @@ async fn mysql_types_convert() {
     assert!(text.contains("**raw:** (binary data, 3 bytes)"), "{text}");
     assert!(text.contains("## note\n\nline one\nline two"), "{text}");
     assert!(text.contains("**tm:** 36:00:00"), "{text}");
+    insta::assert_json_snapshot!("mysql_row", row_view(d, &name));
     let empty = doc(&docs, ":1");
     assert_eq!(empty.content.as_text(), Some(""));
     // Refetch by the unsigned id.

@@ -87,6 +87,8 @@ pub(crate) struct Plan {
     /// The table's label, `None` for the query.
     pub(crate) label: Option<String>,
     pub(crate) names: Vec<String>,
+    /// `{name}:`, each column's label in the content's lines.
+    pub(crate) labels: Vec<String>,
     select: String,
     id_select: String,
     from: String,
@@ -284,6 +286,7 @@ impl Shared {
             prefix: self.prefix(table),
             label: table.map(Table::label),
             names: columns.iter().map(|c| c.name.clone()).collect(),
+            labels: columns.iter().map(|c| format!("{}:", c.name)).collect(),
             select,
             id_select,
             from,

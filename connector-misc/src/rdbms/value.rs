@@ -50,6 +50,15 @@ impl Value {
         })
     }
 
+    /// As [`text`](Self::text), borrowing text and exact numbers (most columns) instead of
+    /// copying them.
+    pub(crate) fn text_ref(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Self::Decimal(s) | Self::Text(s) => Some(std::borrow::Cow::Borrowed(s)),
+            other => other.text().map(std::borrow::Cow::Owned),
+        }
+    }
+
     /// The value as metadata (typed JSON), `None` for NULL.
     pub(crate) fn json(&self) -> Option<serde_json::Value> {
         use serde_json::Value as J;
