@@ -72,8 +72,17 @@ pub(crate) fn decode(row: &MySqlRow) -> Row {
             if raw.is_null() {
                 return Ok(Value::Null);
             }
-            let ty = raw.type_info().name().to_ascii_uppercase();
-            Ok(match ty.as_str() {
+            // The driver names its types in capitals: no copy per column and row.
+            let info = raw.type_info();
+            let name = info.name();
+            let upper;
+            let ty = if name.bytes().any(|b| b.is_ascii_lowercase()) {
+                upper = name.to_ascii_uppercase();
+                upper.as_str()
+            } else {
+                name
+            };
+            Ok(match ty {
                 "BOOLEAN" => Value::Bool(get::<i64>(row, i)? != 0),
                 "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
                     Value::Int(get(row, i)?)

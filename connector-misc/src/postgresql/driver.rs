@@ -69,8 +69,17 @@ pub(crate) fn decode(row: &PgRow) -> Row {
             if raw.is_null() {
                 return Ok(Value::Null);
             }
-            let ty = raw.type_info().name().to_ascii_uppercase();
-            Ok(match ty.as_str() {
+            // The driver names its types in capitals: no copy per column and row.
+            let info = raw.type_info();
+            let name = info.name();
+            let upper;
+            let ty = if name.bytes().any(|b| b.is_ascii_lowercase()) {
+                upper = name.to_ascii_uppercase();
+                upper.as_str()
+            } else {
+                name
+            };
+            Ok(match ty {
                 "BOOL" => Value::Bool(get(row, i)?),
                 "INT2" => Value::Int(get::<i16>(row, i)?.into()),
                 "INT4" => Value::Int(get::<i32>(row, i)?.into()),

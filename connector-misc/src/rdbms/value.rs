@@ -79,6 +79,7 @@ impl Value {
     pub(crate) fn instant(&self, zone: Zone) -> Result<Option<DateTime<Utc>>, ()> {
         match self {
             Self::Null => Ok(None),
+            Self::Timestamp(t) if zone == Zone::utc() => Ok(Some(t.and_utc())),
             Self::Timestamp(t) => Ok(zone.instant(*t)),
             Self::TimestampTz(t) => Ok(Some(*t)),
             Self::Date(d) => Ok(d.and_hms_opt(0, 0, 0).and_then(|t| zone.instant(t))),
