@@ -211,10 +211,13 @@ async fn check_tells_errors_apart(db: Db) {
     db.connector(good.clone()).check().await.unwrap();
 
     let mut bad = good.clone();
-    bad.credentials.password = "wrong".into();
-    let e = db.connector(bad).check().await.unwrap_err();
+    bad.credentials.password = "Wr0ng-s3cr3t".into();
+    let bad = db.connector(bad);
+    let e = bad.check().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
-    assert!(!format!("{e:?}").contains(common::PASSWORD));
+    // The password given is in neither the error nor the connector's Debug.
+    assert!(!format!("{e:?} {e}").contains("Wr0ng"), "{e:?}");
+    assert!(!format!("{bad:?}").contains("Wr0ng"));
 
     let mut closed = good.clone();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -259,6 +262,19 @@ async fn mysql_check_tells_errors_apart() {
     check_tells_errors_apart(Db::My).await;
 }
 
+/// A converted row as a snapshot shows it (the database's random name left out).
+fn row_view(d: &Document, database: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": d.id.replace(database, "{database}"),
+        "source": d.source,
+        "title": d.title,
+        "content": d.content.as_text(),
+        "metadata": d.metadata,
+        "updated_at": d.updated_at,
+        "fingerprint": d.fingerprint,
+    })
+}
+
 fn doc<'a>(docs: &'a [Document], id_end: &str) -> &'a Document {
     docs.iter().find(|d| d.id.ends_with(id_end)).expect(id_end)
 }
@@ -268,9 +284,9 @@ async fn postgresql_types_convert() {
     let name = Db::Pg
         .database(&[
             "CREATE TABLE t (id UUID PRIMARY KEY, n INT, big BIGINT, price NUMERIC(10,2), ok BOOLEAN, \
-             d DATE, at TIMESTAMPTZ, naive TIMESTAMP, doc JSONB, raw BYTEA, note TEXT, f DOUBLE PRECISION)",
+             d DATE, at TIMESTAMPTZ, naive TIMESTAMP, doc JSONB, raw BYTEA, note TEXT, f DOUBLE PRECISION, r REAL)",
             "INSERT INTO t VALUES ('7f1c5b6e-0000-4000-8000-000000000001', 42, 9007199254740993, 12.50, true, \
-             '2025-03-01', '2025-03-01 10:00:00+02', '2025-03-01 10:00:00', '{\"k\": [1, 2]}', '\\x010203', 'line one\nline two', 1.5)",
+             '2025-03-01', '2025-03-01 10:00:00+02', '2025-03-01 10:00:00', '{\"k\": [1, 2]}', '\\x010203', 'line one\nline two', 1.5, 0.1)",
             "INSERT INTO t (id) VALUES ('7f1c5b6e-0000-4000-8000-000000000002')",
         ])
         .await;
@@ -304,6 +320,11 @@ async fn postgresql_types_convert() {
     assert!(text.contains("## note\n\nline one\nline two"), "{text}");
     assert!(text.contains("```json"), "{text}");
     assert!(text.contains("**f:** 1.5"), "{text}");
+    assert!(
+        text.contains("**r:** 0.1") && !text.contains("0.1000"),
+        "a real is its shortest text: {text}"
+    );
+    insta::assert_json_snapshot!("postgresql_row", row_view(d, &name));
     // NULLs are left out; the row with only an id has no updated_at.
     let empty = doc(&docs, "0002");
     assert_eq!(empty.content.as_text(), Some(""));
@@ -363,6 +384,7 @@ async fn mysql_types_convert() {
     assert!(text.contains("**raw:** (binary data, 3 bytes)"), "{text}");
     assert!(text.contains("## note\n\nline one\nline two"), "{text}");
     assert!(text.contains("**tm:** 36:00:00"), "{text}");
+    insta::assert_json_snapshot!("mysql_row", row_view(d, &name));
     let empty = doc(&docs, ":1");
     assert_eq!(empty.content.as_text(), Some(""));
     // Refetch by the unsigned id.
@@ -476,4 +498,109 @@ async fn postgresql_every_table_and_partitions() {
 #[tokio::test]
 async fn mysql_every_table_and_partitions() {
     every_table_and_partitions(Db::My).await;
+}
+
+/// The session is read-only: a query calling a function that writes fails, naming `query`,
+/// and writes nothing.
+async fn read_only_session(db: Db, function: &str) {
+    let name = db
+        .database(&[
+            &items_table(db),
+            "INSERT INTO items VALUES (1, 'a', 'x', '2025-03-01 10:00:00')",
+            function,
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.query = Some("SELECT id, bump() AS b FROM items".into());
+    config.id_column = Some("id".into());
+    let c = db.connector(config);
+    let mut s = c.as_load().unwrap().load(SyncContext::new());
+    let e = loop {
+        match s.next().await {
+            Some(Ok(b)) => assert!(b.documents.is_empty(), "a write ran: {b:?}"),
+            Some(Err(e)) => break e,
+            None => panic!("the write was not refused"),
+        }
+    };
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert_eq!(e.field(), Some("query"), "{e}");
+    let mut plain = db.config(&name);
+    plain.tables = vec!["items".to_owned()].into();
+    assert_eq!(collect_load(&*db.connector(plain)).await.0.len(), 1);
+}
+
+#[tokio::test]
+async fn postgresql_session_is_read_only() {
+    read_only_session(
+        Db::Pg,
+        "CREATE FUNCTION bump() RETURNS int LANGUAGE sql AS \
+         $$ INSERT INTO items VALUES (9, 'w', 'w', '2025-03-01') RETURNING id $$",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn mysql_session_is_read_only() {
+    read_only_session(
+        Db::My,
+        "CREATE FUNCTION bump() RETURNS INT MODIFIES SQL DATA \
+         BEGIN INSERT INTO items VALUES (9, 'w', 'w', '2025-03-01'); RETURN 1; END",
+    )
+    .await;
+}
+
+/// Each window reaches `overlap_seconds` back (300 by default).
+#[tokio::test]
+async fn windows_overlap_by_overlap_seconds() {
+    let mut config = Db::Pg.config("any");
+    assert_eq!(
+        Db::Pg.connector(config.clone()).min_overlap(),
+        std::time::Duration::from_secs(300)
+    );
+    config.overlap_seconds = 0;
+    assert_eq!(
+        Db::My.connector(config).min_overlap(),
+        std::time::Duration::ZERO
+    );
+}
+
+/// Zone-less times written in `timezone` are read as the instants they are there: the
+/// window, the keyset cursor and `updated_at` agree.
+async fn naive_times_in_timezone(db: Db) {
+    let name = db
+        .database(&[
+            &items_table(db),
+            // New York wall-clock times: 15:00 and 15:30 UTC.
+            "INSERT INTO items VALUES (1, 'a', 'x', '2025-03-01 10:00:00')",
+            "INSERT INTO items VALUES (2, 'b', 'y', '2025-03-01 10:30:00')",
+            "INSERT INTO items VALUES (3, 'c', 'z', '2025-03-01 10:30:00')",
+        ])
+        .await;
+    let mut config = db.config(&name);
+    config.timestamp_column = Some("updated_at".into());
+    config.timezone = Some("America/New_York".into());
+    config.page_size = NonZeroU32::new(1).unwrap();
+    let c = db.connector(config);
+    let docs = poll(&*c, TimeWindow::new(at(15, 0), at(16, 0)).unwrap()).await;
+    assert_eq!(docs.len(), 3, "{docs:?}");
+    assert_eq!(doc(&docs, ":1").updated_at, Some(at(15, 0)));
+    assert_eq!(doc(&docs, ":3").updated_at, Some(at(15, 30)));
+    assert!(
+        poll(&*c, TimeWindow::new(at(10, 0), at(11, 0)).unwrap())
+            .await
+            .is_empty(),
+        "read as UTC"
+    );
+    let late = poll(&*c, TimeWindow::new(at(15, 1), at(16, 0)).unwrap()).await;
+    assert_eq!(late.len(), 2);
+}
+
+#[tokio::test]
+async fn postgresql_naive_times_in_timezone() {
+    naive_times_in_timezone(Db::Pg).await;
+}
+
+#[tokio::test]
+async fn mysql_naive_times_in_timezone() {
+    naive_times_in_timezone(Db::My).await;
 }

@@ -105,6 +105,26 @@ impl Zone {
         Some(TimeDelta::seconds(i64::from(secs)))
     }
 
+    /// The wall-clock time `t` reads as here; `None` for an unknown zone (or out of range).
+    pub fn wall_clock(&self, t: DateTime<Utc>) -> Option<NaiveDateTime> {
+        t.naive_utc().checked_add_signed(self.offset_at(t)?)
+    }
+
+    /// The instant the wall-clock time `local` denotes here: the earlier of two around a
+    /// clock change that repeats an hour; in an hour the clock skips, the offset in effect
+    /// before it. `None` for an unknown zone (or out of range). The inverse of
+    /// [`wall_clock`](Self::wall_clock) outside skipped hours.
+    pub fn instant(&self, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+        if self.is_unknown() {
+            return None;
+        }
+        if let Some((earliest, _)) = self.readings(local) {
+            return Some(earliest);
+        }
+        let before = self.offset_at(local.checked_sub_signed(TimeDelta::days(1))?.and_utc())?;
+        Some(local.checked_sub_signed(before)?.and_utc())
+    }
+
     /// The earliest and the latest instant the wall-clock time `local` can denote here
     /// (two around a clock change that repeats an hour); `None` when the clock skips it
     /// (or it is out of range). In an unknown zone: any offset within ±14 hours.
@@ -412,6 +432,24 @@ mod tests {
     fn upper(zone: Zone, end: &str) -> String {
         let w = TimeWindow::new(utc(end), utc(end)).unwrap();
         CoarseWindow::new(w, zone, Precision::Minute).upper_bound()
+    }
+
+    #[test]
+    #[cfg(feature = "tz")]
+    fn wall_clock_and_instant_are_inverse_outside_skipped_hours() {
+        let berlin = Zone::named("Europe/Berlin").unwrap();
+        let t = utc("2025-03-01T09:00:00Z");
+        let local = berlin.wall_clock(t).unwrap();
+        assert_eq!(local.to_string(), "2025-03-01 10:00:00");
+        assert_eq!(berlin.instant(local), Some(t));
+        // 02:30 on 2025-03-30 does not exist in Berlin: read at the winter offset.
+        let gap = NaiveDateTime::parse_from_str("2025-03-30 02:30", "%Y-%m-%d %H:%M").unwrap();
+        assert_eq!(berlin.instant(gap), Some(utc("2025-03-30T01:30:00Z")));
+        // 02:30 on 2025-10-26 happens twice: the earlier.
+        let twice = NaiveDateTime::parse_from_str("2025-10-26 02:30", "%Y-%m-%d %H:%M").unwrap();
+        assert_eq!(berlin.instant(twice), Some(utc("2025-10-26T00:30:00Z")));
+        assert_eq!(Zone::unknown().instant(gap), None);
+        assert_eq!(Zone::unknown().wall_clock(t), None);
     }
 
     /// A bound as the service reads it back.

@@ -11,7 +11,7 @@ use sqlx::{MySql, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::SOURCE;
 use crate::rdbms::db::{CursorKind, Param, Row};
-use crate::rdbms::value::{Key, Value};
+use crate::rdbms::value::{Key, Value, widen};
 use crate::rdbms::{RdbmsConfig, SslMode};
 
 /// MySQL's port.
@@ -72,14 +72,23 @@ pub(crate) fn decode(row: &MySqlRow) -> Row {
             if raw.is_null() {
                 return Ok(Value::Null);
             }
-            let ty = raw.type_info().name().to_ascii_uppercase();
-            Ok(match ty.as_str() {
+            // The driver names its types in capitals: no copy per column and row.
+            let info = raw.type_info();
+            let name = info.name();
+            let upper;
+            let ty = if name.bytes().any(|b| b.is_ascii_lowercase()) {
+                upper = name.to_ascii_uppercase();
+                upper.as_str()
+            } else {
+                name
+            };
+            Ok(match ty {
                 "BOOLEAN" => Value::Bool(get::<i64>(row, i)? != 0),
                 "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" | "YEAR" => {
                     Value::Int(get(row, i)?)
                 }
                 t if t.ends_with(" UNSIGNED") => Value::UInt(get(row, i)?),
-                "FLOAT" => Value::Float(get::<f32>(row, i)?.into()),
+                "FLOAT" => Value::Float(widen(get::<f32>(row, i)?)),
                 "DOUBLE" => Value::Float(get(row, i)?),
                 "DECIMAL" => Value::Decimal(get(row, i)?),
                 "TIMESTAMP" => Value::TimestampTz(get::<DateTime<Utc>>(row, i)?),
@@ -131,6 +140,8 @@ pub(crate) fn error(e: sqlx::Error) -> Error {
                 1044 | 1142 | 1143 | 1227 => {
                     (ErrorKind::PermissionDenied, Some("credentials.username"))
                 }
+                // A write in a read-only session (a function the query calls).
+                1792 => (ErrorKind::PermissionDenied, Some("query")),
                 1049 => (ErrorKind::NotFound, Some("database")),
                 1146 => (ErrorKind::NotFound, Some("tables")),
                 1054 => (ErrorKind::Config, Some("content_columns")),

@@ -9,7 +9,7 @@ use sqlx::{Postgres, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::SOURCE;
 use crate::rdbms::db::{CursorKind, Param, Row};
-use crate::rdbms::value::{Key, Value};
+use crate::rdbms::value::{Key, Value, widen};
 use crate::rdbms::{RdbmsConfig, SslMode};
 
 /// PostgreSQL's port.
@@ -69,13 +69,22 @@ pub(crate) fn decode(row: &PgRow) -> Row {
             if raw.is_null() {
                 return Ok(Value::Null);
             }
-            let ty = raw.type_info().name().to_ascii_uppercase();
-            Ok(match ty.as_str() {
+            // The driver names its types in capitals: no copy per column and row.
+            let info = raw.type_info();
+            let name = info.name();
+            let upper;
+            let ty = if name.bytes().any(|b| b.is_ascii_lowercase()) {
+                upper = name.to_ascii_uppercase();
+                upper.as_str()
+            } else {
+                name
+            };
+            Ok(match ty {
                 "BOOL" => Value::Bool(get(row, i)?),
                 "INT2" => Value::Int(get::<i16>(row, i)?.into()),
                 "INT4" => Value::Int(get::<i32>(row, i)?.into()),
                 "INT8" => Value::Int(get(row, i)?),
-                "FLOAT4" => Value::Float(get::<f32>(row, i)?.into()),
+                "FLOAT4" => Value::Float(widen(get::<f32>(row, i)?)),
                 "FLOAT8" => Value::Float(get(row, i)?),
                 "TIMESTAMPTZ" => Value::TimestampTz(get::<DateTime<Utc>>(row, i)?),
                 "TIMESTAMP" => Value::Timestamp(get::<NaiveDateTime>(row, i)?),
@@ -101,6 +110,8 @@ pub(crate) fn error(e: sqlx::Error) -> Error {
             "42P01" | "3F000" => (ErrorKind::NotFound, Some("tables")),
             "42703" => (ErrorKind::Config, Some("content_columns")),
             "42501" => (ErrorKind::PermissionDenied, Some("credentials.username")),
+            // A write in a read-only session (a function the query calls).
+            "25006" => (ErrorKind::PermissionDenied, Some("query")),
             c if c.starts_with("42") => (ErrorKind::Config, Some("query")),
             c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57") => {
                 (ErrorKind::Unavailable, None)

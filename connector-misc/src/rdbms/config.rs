@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
 /// Seconds allowed to open a connection (RAGFlow's Go port: `connect_timeout`, 30).
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: u32 = 30;
+/// Seconds each incremental window reaches back before the previous one's end: a row can be
+/// committed after a window closed with a `timestamp_column` value inside it (PostgreSQL's
+/// `now()` is its transaction's start; an application's clock behind the connector's).
+pub const DEFAULT_OVERLAP_SECS: u32 = 300;
 
 /// Who connects (RAGFlow's `credentials`).
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -124,10 +128,20 @@ pub struct RdbmsConfig {
     pub id_column: Option<String>,
     /// A date/time column the application moves on every change (`updated_at`): the
     /// document's `updated_at` and what incremental runs filter on. Without it, every run
-    /// reads every row (unchanged ones cost no delivery: their fingerprints match).
+    /// reads every row (unchanged ones cost no delivery: their fingerprints match). Rows
+    /// whose value is NULL fall in no window: only full runs read them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"updated_at")]
     pub timestamp_column: Option<String>,
+    /// The time zone the application writes zone-less times in (PostgreSQL `timestamp`,
+    /// MySQL `DATETIME`, and `date`): an IANA name (`America/New_York`, with its daylight
+    /// saving rules) or an offset (`+02:00`, `UTC`). Default UTC. Set it when `NOW()` fills
+    /// a `DATETIME` on a server whose time zone is not UTC: read as UTC, such a row west of
+    /// Greenwich would carry a time before the window it was written in, and no incremental
+    /// run would find it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"Europe/Berlin")]
+    pub timezone: Option<String>,
     /// A column whose value is the document's title. Default: the table and the id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"name")]
@@ -145,6 +159,15 @@ pub struct RdbmsConfig {
     #[serde(default = "default_connect_timeout")]
     #[schemars(range(min = 1, max = 600))]
     pub connect_timeout: u32,
+    /// Seconds each incremental window starts before the previous window's end (default
+    /// 300, at most a day). A row committed after a window closed, carrying a
+    /// `timestamp_column` value inside that window, is found by the next one: a transaction
+    /// that set `updated_at = now()` (PostgreSQL's `now()` is the transaction's start) and
+    /// committed later, or an application whose clock is behind this host's. Rows read
+    /// again are unchanged and cost no delivery.
+    #[serde(default = "default_overlap")]
+    #[schemars(range(min = 0, max = 86400), example = 300)]
+    pub overlap_seconds: u32,
     /// Rows per keyset page (at most 100000): one query, one checkpoint, and the most rows
     /// held in memory at once.
     #[serde(default = "default_page_size")]
@@ -162,6 +185,10 @@ fn default_host() -> String {
 
 fn default_connect_timeout() -> u32 {
     DEFAULT_CONNECT_TIMEOUT_SECS
+}
+
+fn default_overlap() -> u32 {
+    DEFAULT_OVERLAP_SECS
 }
 
 fn default_page_size() -> NonZeroU32 {
@@ -192,11 +219,21 @@ impl RdbmsConfig {
             id_column: None,
             timestamp_column: None,
             title_column: None,
+            timezone: None,
             sslmode: SslMode::default(),
             sslrootcert: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT_SECS,
+            overlap_seconds: DEFAULT_OVERLAP_SECS,
             page_size: default_page_size(),
         }
+    }
+
+    /// The zone of zone-less times (`timezone`, UTC by default).
+    pub fn zone(&self) -> connector_core::window::Zone {
+        self.timezone
+            .as_deref()
+            .and_then(connector_core::window::Zone::named)
+            .unwrap_or_else(connector_core::window::Zone::utc)
     }
 
     /// The query without a Markdown fence, a fence's language line or a trailing `;`
@@ -233,9 +270,11 @@ impl fmt::Debug for RdbmsConfig {
             .field("id_column", &self.id_column)
             .field("timestamp_column", &self.timestamp_column)
             .field("title_column", &self.title_column)
+            .field("timezone", &self.timezone)
             .field("sslmode", &self.sslmode)
             .field("sslrootcert", &self.sslrootcert)
             .field("connect_timeout", &self.connect_timeout)
+            .field("overlap_seconds", &self.overlap_seconds)
             .field("page_size", &self.page_size)
             .finish()
     }
@@ -332,8 +371,21 @@ impl ConnectorConfig for RdbmsConfig {
                 }
             }
         }
+        if let Some(tz) = &self.timezone
+            && connector_core::window::Zone::named(tz).is_none()
+        {
+            problems.push(FieldError::new(
+                "timezone",
+                format!(
+                    "`{tz}` is neither an IANA time zone (`Europe/Berlin`) nor an offset (`+02:00`)"
+                ),
+            ));
+        }
         if !(1..=600).contains(&self.connect_timeout) {
             problems.push(FieldError::new("connect_timeout", "must be 1 to 600"));
+        }
+        if self.overlap_seconds > 86_400 {
+            problems.push(FieldError::new("overlap_seconds", "must be at most 86400"));
         }
         if self.page_size.get() > 100_000 {
             problems.push(FieldError::new("page_size", "must be at most 100000"));
@@ -379,8 +431,8 @@ mod tests {
     fn validate_names_every_problem() {
         let c: RdbmsConfig = serde_json::from_value(serde_json::json!({
             "host": " ", "database": "", "query": "SELECT 1", "tables": ["a.b.c"],
-            "content_columns": ["ok", "bad\u{0}"], "page_size": 200000,
-            "connect_timeout": 0, "sslrootcert": "/ca.pem",
+            "content_columns": ["ok", "bad\u{0}"], "page_size": 200000, "overlap_seconds": 90000,
+            "connect_timeout": 0, "sslrootcert": "/ca.pem", "timezone": "Mars/Olympus",
             "credentials": {"username": ""},
         }))
         .unwrap();
@@ -396,10 +448,12 @@ mod tests {
                 "database",
                 "host",
                 "id_column",
+                "overlap_seconds",
                 "page_size",
                 "sslrootcert",
                 "tables",
-                "tables[0]"
+                "tables[0]",
+                "timezone"
             ]
         );
     }

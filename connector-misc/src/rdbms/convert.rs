@@ -1,6 +1,8 @@
 //! A row → a [`Document`]: the content columns as Markdown, the id, title, metadata and
 //! `updated_at`.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use connector_core::pages::Outcome;
 use connector_core::text::markdown::{self, Block, Inline};
@@ -40,7 +42,7 @@ pub(crate) fn convert(plan: &Plan, row: &Row) -> Result<Outcome, String> {
     let key = key(plan, row)?;
     let id = plan.doc_id(&key);
     let cursor = match plan.cursor.as_ref().and_then(|c| row.get(c.index)) {
-        Some(Ok(v)) => match v.instant() {
+        Some(Ok(v)) => match v.instant(plan.zone) {
             Ok(t) => t,
             Err(()) => {
                 return Err(format!(
@@ -80,13 +82,11 @@ fn document(
         value(c.index)?;
     }
     let mut blocks = Vec::new();
-    let mut lines: Vec<(String, String)> = Vec::new();
-    let flush = |lines: &mut Vec<(String, String)>, blocks: &mut Vec<Block>| {
+    // Short values, borrowed from the row, waiting to be one paragraph of lines.
+    let mut lines: Vec<(&str, Cow<'_, str>)> = Vec::new();
+    let flush = |lines: &mut Vec<(&str, Cow<'_, str>)>, blocks: &mut Vec<Block>| {
         if !lines.is_empty() {
-            let fields: Vec<(&str, &str)> = lines
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
+            let fields: Vec<(&str, &str)> = lines.iter().map(|(k, v)| (*k, v.as_ref())).collect();
             blocks.push(Block::labelled_lines(&fields));
             lines.clear();
         }
@@ -105,9 +105,9 @@ fn document(
                 ));
             }
             v => {
-                let text = v.text().unwrap_or_default();
+                let text = v.text_ref().unwrap_or_default();
                 if text.len() <= SHORT && !text.contains('\n') {
-                    lines.push((format!("{name}:"), text));
+                    lines.push((plan.labels[i].as_str(), text));
                 } else {
                     flush(&mut lines, &mut blocks);
                     blocks.push(Block::heading(2, vec![Inline::text(name.as_str())]));
@@ -119,7 +119,7 @@ fn document(
     flush(&mut lines, &mut blocks);
     let title = match plan.title {
         Some(i) => value(i)?
-            .text()
+            .text_ref()
             .map(|t| {
                 t.lines()
                     .next()

@@ -203,6 +203,11 @@ impl Connection {
                 }
             }
         };
+        let connect = async {
+            let mut conn = connect.await?;
+            conn.read_only().await?;
+            Ok(conn)
+        };
         match tokio::time::timeout(timeout, connect).await {
             Ok(r) => r,
             Err(_) => Err(Error::new(
@@ -213,6 +218,26 @@ impl Connection {
                 ),
             )
             .with_field("connect_timeout")),
+        }
+    }
+
+    /// Makes every transaction of this session read-only: the connector only reads, and a
+    /// `query` calling a function that writes fails instead of writing (defence in depth
+    /// behind a read-only user).
+    async fn read_only(&mut self) -> Result<()> {
+        match self {
+            #[cfg(feature = "postgresql")]
+            Self::Postgres(c) => c
+                .execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                .await
+                .map(drop)
+                .map_err(crate::postgresql::driver::error),
+            #[cfg(feature = "mysql")]
+            Self::MySql(c) => c
+                .execute("SET SESSION TRANSACTION READ ONLY")
+                .await
+                .map(drop)
+                .map_err(crate::mysql::driver::error),
         }
     }
 

@@ -15,7 +15,12 @@
 //!   timestamp across a page boundary are neither lost nor read twice.
 //! - **Checkpoints** ([`RdbmsCheckpoint`]): the table and the key of the last row handed on.
 //! - **Incremental runs**: a window `[start, end)` on `timestamp_column` (a date/time column
-//!   that moves on every change), half-open and exact to the microsecond. Without one, every
+//!   that moves on every change), half-open and exact to the microsecond, each starting
+//!   `overlap_seconds` (default 300) before the previous one's end
+//!   ([`min_overlap`](Connector::min_overlap)): a row committed late with a time inside a
+//!   closed window (PostgreSQL's `now()` is the transaction's start; an application clock
+//!   behind this host's) is found by the next. Rows with a NULL `timestamp_column` fall in
+//!   no window; full runs read them. Without one, every
 //!   run reads every row; an unchanged row costs no delivery (same fingerprint).
 //! - **Deleted rows**: [`list_ids`](SlimConnector::list_ids) lists every id (the id column
 //!   alone, keyset pages), so prune removes the documents of deleted rows;
@@ -60,7 +65,8 @@ use futures::stream::BoxStream;
 
 pub use checkpoint::{RdbmsCheckpoint, RowKey};
 pub use config::{
-    DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_PAGE_SIZE, RdbmsConfig, RdbmsCredentials, SslMode,
+    DEFAULT_CONNECT_TIMEOUT_SECS, DEFAULT_OVERLAP_SECS, DEFAULT_PAGE_SIZE, RdbmsConfig,
+    RdbmsCredentials, SslMode,
 };
 pub use value::Key;
 
@@ -132,6 +138,11 @@ impl fmt::Display for RdbmsConnector {
 impl Connector for RdbmsConnector {
     fn source(&self) -> &'static str {
         self.shared.source
+    }
+
+    /// `overlap_seconds`: rows committed after a window closed with a time inside it.
+    fn min_overlap(&self) -> Duration {
+        Duration::from_secs(u64::from(self.shared.config.overlap_seconds))
     }
 
     fn roles(&self) -> Roles<'_> {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
+use connector_core::window::Zone;
 use connector_core::{Error, ErrorKind, Result, TimeWindow};
 
 use super::checkpoint::RowKey;
@@ -86,6 +87,8 @@ pub(crate) struct Plan {
     /// The table's label, `None` for the query.
     pub(crate) label: Option<String>,
     pub(crate) names: Vec<String>,
+    /// `{name}:`, each column's label in the content's lines.
+    pub(crate) labels: Vec<String>,
     select: String,
     id_select: String,
     from: String,
@@ -96,6 +99,8 @@ pub(crate) struct Plan {
     pub(crate) content: Vec<usize>,
     pub(crate) metadata: Vec<usize>,
     pub(crate) title: Option<usize>,
+    /// The zone of zone-less times (`timezone`).
+    pub(crate) zone: Zone,
 }
 
 impl Shared {
@@ -281,6 +286,7 @@ impl Shared {
             prefix: self.prefix(table),
             label: table.map(Table::label),
             names: columns.iter().map(|c| c.name.clone()).collect(),
+            labels: columns.iter().map(|c| format!("{}:", c.name)).collect(),
             select,
             id_select,
             from,
@@ -291,6 +297,7 @@ impl Shared {
             content,
             metadata,
             title,
+            zone: self.config.zone(),
         })
     }
 
@@ -337,24 +344,35 @@ impl Shared {
 }
 
 /// `t` as a bound for a `kind` column, or `None` outside what the column can hold (a
-/// window from the epoch, or to the far future, is then open on that side). A date column
-/// compares with the first midnight at or after `t`: a row's instant is its midnight.
-fn bound(t: DateTime<Utc>, kind: CursorKind) -> Option<Param> {
+/// window from the epoch, or to the far future, is then open on that side). A zone-less
+/// column compares with `t`'s wall-clock time in `zone`; a date column with the first
+/// midnight at or after it: a row's instant is its midnight.
+fn bound(t: DateTime<Utc>, kind: CursorKind, zone: Zone) -> Option<Param> {
     if !(1000..=9999).contains(&t.year()) {
         return None;
     }
-    let t = match kind {
-        CursorKind::Date => {
-            let midnight = t.date_naive().and_hms_opt(0, 0, 0)?.and_utc();
-            if midnight == t {
-                t
+    let p = cursor_param(t, kind, zone)?;
+    Some(match (p, kind) {
+        (Param::Cursor(local, CursorKind::Date), _) => {
+            let midnight = local.date_naive().and_hms_opt(0, 0, 0)?.and_utc();
+            let first = if midnight == local {
+                local
             } else {
                 midnight + TimeDelta::days(1)
-            }
+            };
+            Param::Cursor(first, CursorKind::Date)
         }
-        _ => t,
-    };
-    Some(Param::Cursor(t, kind))
+        (p, _) => p,
+    })
+}
+
+/// A cursor value as bound: an instant as it is, a zone-less time as its wall-clock time
+/// in `zone` (carried as if it were UTC: the drivers bind its naive UTC reading).
+fn cursor_param(t: DateTime<Utc>, kind: CursorKind, zone: Zone) -> Option<Param> {
+    Some(match kind {
+        CursorKind::Instant => Param::Cursor(t, kind),
+        CursorKind::Naive | CursorKind::Date => Param::Cursor(zone.wall_clock(t)?.and_utc(), kind),
+    })
 }
 
 impl Plan {
@@ -395,14 +413,14 @@ impl Plan {
         let order = match (window, &self.cursor) {
             (Some(w), Some(c)) => {
                 let col = self.quoted(&c.name);
-                if let Some(p) = bound(w.start, c.kind) {
+                if let Some(p) = bound(w.start, c.kind, self.zone) {
                     conditions.push(format!("{col} >= {}", place(p, None, &mut params)));
                 }
-                if let Some(p) = bound(w.end, c.kind) {
+                if let Some(p) = bound(w.end, c.kind, self.zone) {
                     conditions.push(format!("{col} < {}", place(p, None, &mut params)));
                 }
                 if let Some(a) = after {
-                    let at = a.cursor.map(|t| Param::Cursor(t, c.kind));
+                    let at = a.cursor.and_then(|t| cursor_param(t, c.kind, self.zone));
                     if let Some(at) = at {
                         match d {
                             // A row comparison: one index range scan on (cursor, id).

@@ -1,6 +1,7 @@
 //! One column value of a row, whichever driver read it, and the keys of the keyset walk.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use connector_core::window::Zone;
 use serde::{Deserialize, Serialize};
 
 /// A column's value as the walk sees it, whichever database it came from.
@@ -49,6 +50,15 @@ impl Value {
         })
     }
 
+    /// As [`text`](Self::text), borrowing text and exact numbers (most columns) instead of
+    /// copying them.
+    pub(crate) fn text_ref(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Self::Decimal(s) | Self::Text(s) => Some(std::borrow::Cow::Borrowed(s)),
+            other => other.text().map(std::borrow::Cow::Owned),
+        }
+    }
+
     /// The value as metadata (typed JSON), `None` for NULL.
     pub(crate) fn json(&self) -> Option<serde_json::Value> {
         use serde_json::Value as J;
@@ -65,12 +75,14 @@ impl Value {
 
     /// The value as an instant, for a `timestamp_column`: `None` for NULL, `Err` for a
     /// value that is no date or time.
-    pub(crate) fn instant(&self) -> Result<Option<DateTime<Utc>>, ()> {
+    /// A zone-less time or a date is read in `zone` (its midnight for a date).
+    pub(crate) fn instant(&self, zone: Zone) -> Result<Option<DateTime<Utc>>, ()> {
         match self {
             Self::Null => Ok(None),
-            Self::Timestamp(t) => Ok(Some(t.and_utc())),
+            Self::Timestamp(t) if zone == Zone::utc() => Ok(Some(t.and_utc())),
+            Self::Timestamp(t) => Ok(zone.instant(*t)),
             Self::TimestampTz(t) => Ok(Some(*t)),
-            Self::Date(d) => Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc())),
+            Self::Date(d) => Ok(d.and_hms_opt(0, 0, 0).and_then(|t| zone.instant(t))),
             _ => Err(()),
         }
     }
@@ -83,6 +95,28 @@ impl Value {
             Self::Text(s) | Self::Decimal(s) => Some(Key::Text(s.clone())),
             _ => None,
         }
+    }
+}
+
+/// The zone-less times of `row` as the instants they are in `zone` (nothing to do in UTC).
+pub(crate) fn localize(row: &mut [Result<Value, String>], zone: Zone) {
+    if zone == Zone::utc() {
+        return;
+    }
+    for v in row.iter_mut() {
+        if let Ok(Value::Timestamp(t)) = v {
+            *v = Ok(zone.instant(*t).map_or(Value::Null, Value::TimestampTz));
+        }
+    }
+}
+
+/// A single-precision float (PostgreSQL `real`, MySQL `FLOAT`) as the double its shortest
+/// text names: `0.1` stays `0.1`, where a plain widening writes `0.10000000149011612`.
+pub(crate) fn widen(f: f32) -> f64 {
+    if f.is_finite() {
+        f.to_string().parse().unwrap_or_else(|_| f64::from(f))
+    } else {
+        f64::from(f)
     }
 }
 
@@ -154,8 +188,34 @@ mod tests {
             Value::Bytes(3).text().as_deref(),
             Some("(binary data, 3 bytes)")
         );
-        assert_eq!(Value::Timestamp(t).instant(), Ok(Some(t.and_utc())));
-        assert!(Value::Int(1).instant().is_err());
+        assert_eq!(
+            Value::Timestamp(t).instant(Zone::utc()),
+            Ok(Some(t.and_utc()))
+        );
+        assert!(Value::Int(1).instant(Zone::utc()).is_err());
+        let ny = Zone::named("America/New_York").unwrap_or_else(Zone::utc);
+        let mut row = vec![Ok(Value::Timestamp(t)), Ok(Value::Int(1))];
+        localize(&mut row, ny);
+        assert_eq!(
+            row[0].as_ref().ok().and_then(Value::text).as_deref(),
+            Some("2025-03-01T15:00:00.000250Z")
+        );
+        let d = Value::Date(t.date());
+        assert_eq!(
+            d.instant(ny)
+                .ok()
+                .flatten()
+                .map(|t| t.to_rfc3339())
+                .as_deref(),
+            Some("2025-03-01T05:00:00+00:00")
+        );
+        assert_eq!(widen(0.1), 0.1);
+        assert_eq!(Value::Float(widen(12.3)).text().as_deref(), Some("12.3"));
+        assert_eq!(
+            Value::Float(widen(12.3)).json(),
+            Some(serde_json::json!(12.3))
+        );
+        assert!(widen(f32::NAN).is_nan());
         assert_eq!(KeyKind::Int.parse("12"), Some(Key::Int(12)));
         assert_eq!(KeyKind::Int.parse("x"), None);
         let k: Key = serde_json::from_value(serde_json::json!({"uint": 5})).unwrap_or(Key::Int(0));

@@ -16,7 +16,7 @@ use super::checkpoint::{RdbmsCheckpoint, RowKey};
 use super::convert::{convert, key};
 use super::db::Row;
 use super::plan::{Plan, Shared, Table};
-use super::value::Key;
+use super::value::{Key, localize};
 
 /// Ids asked per refetch query.
 const REFETCH_CHUNK: usize = 500;
@@ -166,7 +166,8 @@ fn raw_pages(
                 ctx.cancellation().check()?;
                 let (sql, params) = plan.page(window.as_ref(), after.as_ref(), limit, false);
                 let mut rows: Vec<Row> = Vec::with_capacity(limit.min(10_000) as usize);
-                conn.each_row(sql, &params, |row| {
+                conn.each_row(sql, &params, |mut row| {
+                    localize(&mut row, plan.zone);
                     rows.push(row);
                     Ok(())
                 })
@@ -176,7 +177,7 @@ fn raw_pages(
                     let id = key(&plan, last).map_err(|m| listing_error(&plan, m))?;
                     let cursor = match (&window, &plan.cursor) {
                         (Some(_), Some(c)) => match last.get(c.index) {
-                            Some(Ok(v)) => v.instant().ok().flatten(),
+                            Some(Ok(v)) => v.instant(plan.zone).ok().flatten(),
                             _ => None,
                         },
                         _ => None,
@@ -284,7 +285,8 @@ pub(crate) fn refetch(
                 let (sql, params) = plan.by_ids(chunk);
                 let mut batch = Batch::default();
                 let mut broken = None;
-                conn.each_row(sql, &params, |row| {
+                conn.each_row(sql, &params, |mut row| {
+                    localize(&mut row, plan.zone);
                     match convert(&plan, &row) {
                         Ok(c) => batch.push(c),
                         Err(m) => broken = Some(m),
