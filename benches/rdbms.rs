@@ -14,6 +14,8 @@
 //! to 1M is the point: the connector holds one page). Then the plan of a window page
 //! (`EXPLAIN`) on both servers, to show the keyset spelling uses the index.
 
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
+
 #[path = "../connector-misc/tests/rdbms_common/mod.rs"]
 mod rdbms_common;
 
@@ -133,8 +135,7 @@ async fn seed(kind: &str, rows: usize) -> String {
     // Ten rows share each timestamp, so pages end inside runs of ties.
     let index = "CREATE INDEX items_cursor ON items (updated_at, id)";
     if kind == "pg" {
-        let db = rdbms_common::pg_database(&[&make, &fill, index, "ANALYZE items"]).await;
-        db
+        rdbms_common::pg_database(&[&make, &fill, index, "ANALYZE items"]).await
     } else {
         rdbms_common::my_database(&[&make, &fill, index, "ANALYZE TABLE items"]).await
     }
