@@ -334,7 +334,8 @@ impl Walk {
                 .enumerate()
                 .map(|(i, p)| (p.gid.clone(), i))
                 .collect();
-            let mut seen: HashSet<String> = HashSet::new();
+            // Offsets this run was given, by project: one given twice would loop for ever.
+            let mut seen: HashSet<(usize, String)> = HashSet::new();
             let mut restarted: HashSet<String> = HashSet::new();
             while cp.index < cp.projects.len() {
                 ctx.cancellation().check()?;
@@ -347,6 +348,7 @@ impl Walk {
                     Err(e) if cp.offset.is_some() && e.kind() == ErrorKind::InvalidData && restarted.insert(gid.clone()) => {
                         tracing::warn!(connector = SOURCE, project = %gid, "the page offset was refused (expired?); the project's tasks are listed again: {e}");
                         cp.offset = None;
+                        seen.retain(|(i, _)| *i != cp.index);
                         continue;
                     }
                     // Deleted since the listing: nothing of it to read.
@@ -374,7 +376,7 @@ impl Walk {
                 })
                 .await?;
                 match page.next_page {
-                    Some(next) if seen.insert(next.offset.clone()) => cp.offset = Some(next.offset),
+                    Some(next) if seen.insert((cp.index, next.offset.clone())) => cp.offset = Some(next.offset),
                     Some(_) => Err(Error::invalid_data(format!(
                         "Asana sent the same offset twice for the tasks of project {gid}"
                     )).with_connector(SOURCE))?,
