@@ -366,3 +366,29 @@ fn ragflow_config_is_accepted_and_bad_values_are_named() {
     }
     assert!(text.contains("launch"), "{text}");
 }
+
+#[tokio::test]
+async fn a_reconcile_run_reads_no_story_and_downloads_nothing_for_unchanged_tasks() {
+    let api = standard(50);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    let stories_before = requests_to(&server, "/api/1.0/tasks/").await.len();
+    let files_before = requests_to(&server, "/files/").await.len();
+    {
+        let mut st = api.state.lock().unwrap();
+        let t6 = st.tasks.iter_mut().find(|t| t.gid == "1200000000000106").unwrap();
+        t6.notes = "A new press kit.".into();
+        t6.minute = 35;
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
+    assert_eq!(sink.ids(), ["asana:1200000000000106"]);
+    // Five tasks and the attachment of the first are unchanged, never read again.
+    assert_eq!(report.unchanged, 6, "{report:?}");
+    assert_eq!(
+        requests_to(&server, "/api/1.0/tasks/").await.len(),
+        stories_before + 1
+    );
+    assert_eq!(requests_to(&server, "/files/").await.len(), files_before);
+}

@@ -35,8 +35,11 @@
 //!   members from `GET /projects/{gid}/project_memberships` (`asana-user:{gid}` and the
 //!   member's e-mail where Asana shows it, member teams as `asana-team:{gid}`); when the
 //!   members cannot be read the run warns and keeps the group.
-//! - **Fingerprint**: `modified_at` and a hash of the access, both listed, so an unchanged
-//!   task costs no story or attachment request.
+//! - **Fingerprint**: `modified_at` and a hash of the access, both listed and asked of the
+//!   store once per page, so an unchanged task costs no story request and no download; with
+//!   `include_attachments` its attachments are listed (one request) and reported unchanged,
+//!   so a reconciling run does not take them for deleted (Asana moves `modified_at` when an
+//!   attachment is added or trashed).
 //! - **Auth and limits**: `Authorization: Bearer` with the personal access token
 //!   `credentials.asana_api_token_secret`; 429 with `Retry-After` is waited out by core's
 //!   client, and requests are kept to `requests_per_minute` (Asana's 150 per minute for free

@@ -1,12 +1,12 @@
 //! The walk: the run's projects one after another, each one's task pages as checkpointed
 //! batches on core's [`fetch_items`] (one fingerprint lookup per page; unchanged tasks cost no
-//! story or attachment request, the others are read a few at a time).
+//! story request nor download, the others are read a few at a time).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use connector_core::http::is_body_too_large;
-use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
+use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SyncContext, TimeWindow,
 };
@@ -40,6 +40,8 @@ enum Pending {
         task: Box<Task>,
         home: Arc<ProjectFrame>,
         access: Access,
+        /// The store holds this version of the task already.
+        unchanged: bool,
     },
     Failed(Failure),
 }
@@ -199,6 +201,7 @@ impl Walk {
         index: usize,
         values: Vec<Value>,
         window: Option<&TimeWindow>,
+        known: &KnownFingerprints,
     ) -> Vec<PendingItem<Pending>> {
         let home = Arc::new(projects[index].clone());
         let mut out = Vec::new();
@@ -225,12 +228,14 @@ impl Walk {
                     let access = convert::access(&frames);
                     let id = doc_id(&task.gid);
                     let version = convert::version(&task, &access);
+                    let unchanged = known.has_version(&id, &version);
                     let item = Pending::Task {
                         task,
                         home: home.clone(),
                         access,
+                        unchanged,
                     };
-                    out.push(PendingItem::new(id, item).with_version(&version));
+                    out.push(PendingItem::new(id, item));
                 }
                 Listed::Malformed { gid, message } => {
                     let id = gid.as_deref().map(doc_id);
@@ -247,11 +252,41 @@ impl Walk {
     }
 
     /// One task's outcomes: its document with its comments, then its attachments.
+    ///
+    /// An unchanged task costs no story request and no download; with attachments on, its
+    /// attachments are listed (one request) and reported unchanged too, so a reconciling
+    /// run does not take them for deleted. Asana moves a task's `modified_at` when an
+    /// attachment is added or trashed, so an unchanged task has the attachments it had.
     async fn fetch(self, item: Pending) -> Result<Vec<Outcome>> {
-        let (task, home, access) = match item {
+        let (task, home, access, unchanged) = match item {
             Pending::Failed(failure) => return Ok(vec![failure.into()]),
-            Pending::Task { task, home, access } => (task, home, access),
+            Pending::Task {
+                task,
+                home,
+                access,
+                unchanged,
+            } => (task, home, access, unchanged),
         };
+        if unchanged {
+            let mut out = vec![Outcome::Unchanged(doc_id(&task.gid))];
+            if self.attachments {
+                let listed = self.client.attachments(&task.gid).await.map_err(|e| {
+                    Error::new(
+                        e.kind(),
+                        format!("the attachments of task {} cannot be read: {e}", task.gid),
+                    )
+                    .with_connector(SOURCE)
+                })?;
+                out.extend(
+                    listed
+                        .iter()
+                        .filter(|a| a.download_url.is_some())
+                        .filter(|a| a.size.is_none_or(|s| s <= self.max_file_size))
+                        .map(|a| Outcome::Unchanged(convert::attachment_id(&task.gid, &a.gid))),
+                );
+            }
+            return Ok(out);
+        }
         let stories = async {
             if !self.comments {
                 return Ok(Vec::new());
@@ -369,7 +404,15 @@ impl Walk {
                     }
                     Err(e) => Err(e)?,
                 };
-                let pending = walk.pending(&cp.projects, &order, cp.index, page.data, window.as_ref());
+                // One fingerprint lookup for the page's tasks.
+                let ids: Vec<String> = page
+                    .data
+                    .iter()
+                    .filter_map(|v| v.get("gid").and_then(Value::as_str))
+                    .map(doc_id)
+                    .collect();
+                let known = KnownFingerprints::lookup(&ctx, &ids).await?;
+                let pending = walk.pending(&cp.projects, &order, cp.index, page.data, window.as_ref(), &known);
                 let fetch_walk = walk.clone();
                 let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
                     fetch_walk.clone().fetch(item)
