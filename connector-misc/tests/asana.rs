@@ -72,7 +72,11 @@ async fn tasks_become_markdown_documents_with_comments_and_attachments() {
         Some("asana:1200000000000106:1200000000000903")
     );
     assert!(failure.message.contains("max_file_size"), "{failure:?}");
-    assert!(requests_to(&server, "/files/1200000000000903").await.is_empty());
+    assert!(
+        requests_to(&server, "/files/1200000000000903")
+            .await
+            .is_empty()
+    );
 
     let t1 = sink.get("asana:1200000000000101").unwrap();
     assert_eq!(t1.title, "Write launch plan");
@@ -84,7 +88,10 @@ async fn tasks_become_markdown_documents_with_comments_and_attachments() {
         )
     );
     assert_eq!(t1.owners, ["jane@example.com"]);
-    assert_eq!(t1.parent_id.as_deref(), Some("asana:project:1200000000000010"));
+    assert_eq!(
+        t1.parent_id.as_deref(),
+        Some("asana:project:1200000000000010")
+    );
     // Public to the workspace in Launch, private with readable members in Platform: the
     // union of both.
     let access = t1.access.clone().unwrap();
@@ -108,7 +115,10 @@ async fn tasks_become_markdown_documents_with_comments_and_attachments() {
     let sub = sink.get("asana:1200000000000104").unwrap();
     assert_eq!(sub.parent_id.as_deref(), Some("asana:1200000000000103"));
     let secret = sink.get("asana:1200000000000105").unwrap();
-    assert_eq!(secret.access.as_ref().unwrap().groups, ["asana-project:1200000000000012"]);
+    assert_eq!(
+        secret.access.as_ref().unwrap().groups,
+        ["asana-project:1200000000000012"]
+    );
 
     // The attachment: the signed URL fetched without the token (the fake refuses one).
     let pdf = sink.get(PLAN_PDF).unwrap();
@@ -138,11 +148,19 @@ async fn an_incremental_run_finds_an_edited_task_and_a_new_comment_on_an_old_one
     {
         let mut st = api.state.lock().unwrap();
         // Renamed between runs.
-        let t2 = st.tasks.iter_mut().find(|t| t.gid == "1200000000000102").unwrap();
+        let t2 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000102")
+            .unwrap();
         t2.name = "Book the venue".into();
         t2.minute = 40;
         // A comment on an old task: Asana moves `modified_at` when a story is created.
-        let t3 = st.tasks.iter_mut().find(|t| t.gid == "1200000000000103").unwrap();
+        let t3 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000103")
+            .unwrap();
         t3.comments.push(Comment {
             author: "Rob Reviewer",
             text: "Done on staging too.".into(),
@@ -156,9 +174,17 @@ async fn an_incremental_run_finds_an_edited_task_and_a_new_comment_on_an_old_one
         sorted(sink.ids()),
         ["asana:1200000000000102", "asana:1200000000000103"]
     );
-    assert_eq!(sink.get("asana:1200000000000102").unwrap().title, "Book the venue");
+    assert_eq!(
+        sink.get("asana:1200000000000102").unwrap().title,
+        "Book the venue"
+    );
     let t3 = sink.get("asana:1200000000000103").unwrap();
-    assert!(t3.content.as_text().unwrap().contains("Done on staging too."));
+    assert!(
+        t3.content
+            .as_text()
+            .unwrap()
+            .contains("Done on staging too.")
+    );
     assert_eq!(t3.updated_at, Some(time(41)));
     // The listing asked for the previous window's end less two minutes of clock skew.
     let last = requests_to(&server, "/api/1.0/tasks")
@@ -228,11 +254,18 @@ async fn scope_follows_project_ids_then_team_then_workspace() {
         ]
     );
     // The team's projects: `Secret` has no team.
-    let c = build(&uri, json!({"asana_team_id": asana_common::TEAM, "include_attachments": false}));
+    let c = build(
+        &uri,
+        json!({"asana_team_id": asana_common::TEAM, "include_attachments": false}),
+    );
     let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     assert!(!sink.ids().contains(&"asana:1200000000000105".to_owned()));
     assert_eq!(sink.len(), 5);
-    assert!(!requests_to(&server, "/api/1.0/teams/1200000000000005/projects").await.is_empty());
+    assert!(
+        !requests_to(&server, "/api/1.0/teams/1200000000000005/projects")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -245,7 +278,12 @@ async fn check_tells_credentials_permission_and_missing_things_apart() {
     wrong["credentials"]["asana_api_token_secret"] = json!("not-the-token");
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
-    let e = registry.build("asana", wrong).unwrap().check().await.unwrap_err();
+    let e = registry
+        .build("asana", wrong)
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated);
     assert_eq!(e.field(), Some("credentials.asana_api_token_secret"));
 
@@ -256,10 +294,13 @@ async fn check_tells_credentials_permission_and_missing_things_apart() {
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(e.field(), Some("asana_workspace_id"));
 
-    let e = build(&uri, json!({"asana_project_ids": ["1200000000000010", "1200000000000666"]}))
-        .check()
-        .await
-        .unwrap_err();
+    let e = build(
+        &uri,
+        json!({"asana_project_ids": ["1200000000000010", "1200000000000666"]}),
+    )
+    .check()
+    .await
+    .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
     assert_eq!(e.field(), Some("asana_project_ids"));
     assert!(e.to_string().contains("1200000000000666"), "{e}");
@@ -299,7 +340,10 @@ async fn a_deleted_task_between_listing_and_stories_is_a_failure_and_the_run_goe
     let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     assert_eq!(sink.len(), 5);
     assert_eq!(report.failures.len(), 1);
-    assert_eq!(report.failures[0].id.as_deref(), Some("asana:1200000000000102"));
+    assert_eq!(
+        report.failures[0].id.as_deref(),
+        Some("asana:1200000000000102")
+    );
     assert!(report.failures[0].message.contains("Unknown object"));
 }
 
@@ -320,7 +364,10 @@ async fn rate_limits_are_waited_out_and_150_a_minute_is_the_default() {
     let c = build(&server.uri(), json!({"include_attachments": false}));
     let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     assert_eq!(sink.len(), 6);
-    assert!(report.rate_limit_wait >= std::time::Duration::from_secs(1), "{report:?}");
+    assert!(
+        report.rate_limit_wait >= std::time::Duration::from_secs(1),
+        "{report:?}"
+    );
 
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
@@ -378,7 +425,11 @@ async fn a_reconcile_run_reads_no_story_and_downloads_nothing_for_unchanged_task
     let files_before = requests_to(&server, "/files/").await.len();
     {
         let mut st = api.state.lock().unwrap();
-        let t6 = st.tasks.iter_mut().find(|t| t.gid == "1200000000000106").unwrap();
+        let t6 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000106")
+            .unwrap();
         t6.notes = "A new press kit.".into();
         t6.minute = 35;
     }

@@ -23,7 +23,8 @@ struct AsanaFixture {
 fn clean() -> AsanaApi {
     let api = standard(2);
     for t in &mut api.state.lock().unwrap().tasks {
-        t.attachments.retain(|a| a.size.is_none_or(|s| s < 1_000_000));
+        t.attachments
+            .retain(|a| a.size.is_none_or(|s| s < 1_000_000));
     }
     api
 }
@@ -84,10 +85,8 @@ fn run<F: std::future::Future>(f: F) -> F::Output {
 fn retry_after_is_waited_out() {
     run(async {
         let s = start(clean()).await;
-        connector_core::testkit::http::retry_after_is_waited_out(&s, |uri| {
-            build(uri, json!({}))
-        })
-        .await;
+        connector_core::testkit::http::retry_after_is_waited_out(&s, |uri| build(uri, json!({})))
+            .await;
     });
 }
 

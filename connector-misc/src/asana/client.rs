@@ -34,8 +34,7 @@ const STORY_FIELDS: &str = "gid,resource_subtype,text,created_at,created_by.name
 const ATTACHMENT_FIELDS: &str =
     "gid,name,size,download_url,permanent_url,host,created_at,resource_subtype";
 
-const MEMBERSHIP_FIELDS: &str =
-    "member.gid,member.resource_type,member.email,user.gid,user.email";
+const MEMBERSHIP_FIELDS: &str = "member.gid,member.resource_type,member.email,user.gid,user.email";
 
 /// Items per page: Asana's maximum `limit`.
 pub(crate) const PAGE_SIZE: u32 = 100;
@@ -246,7 +245,10 @@ fn said(body: &[u8]) -> String {
 pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
     let said = said(body);
     match status.as_u16() {
-        404 => Some(ErrorClass::new(ErrorKind::NotFound, format!("Asana: {said}"))),
+        404 => Some(ErrorClass::new(
+            ErrorKind::NotFound,
+            format!("Asana: {said}"),
+        )),
         402 | 403 => Some(ErrorClass::new(
             ErrorKind::PermissionDenied,
             format!("Asana refused access: {said}"),

@@ -182,12 +182,19 @@ pub(crate) fn document(
         doc = doc.with_metadata("due", due.clone());
     }
     if let Some(assignee) = &task.assignee {
-        let name = assignee.name.clone().unwrap_or_else(|| assignee.gid.clone());
+        let name = assignee
+            .name
+            .clone()
+            .unwrap_or_else(|| assignee.gid.clone());
         doc = doc
             .with_metadata("assignee", name.clone())
             .with_owners(vec![assignee.email.clone().unwrap_or(name)]);
     }
-    if let Some(link) = task.permalink_url.as_deref().and_then(|u| Url::parse(u).ok()) {
+    if let Some(link) = task
+        .permalink_url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+    {
         doc = doc.with_link(link);
     }
     doc.with_access(access)

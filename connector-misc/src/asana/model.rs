@@ -104,15 +104,15 @@ pub(crate) struct Task {
 /// A listed task: readable, or malformed with its gid when it has one.
 pub(crate) enum Listed {
     Task(Box<Task>),
-    Malformed { gid: Option<String>, message: String },
+    Malformed {
+        gid: Option<String>,
+        message: String,
+    },
 }
 
 impl Listed {
     pub(crate) fn from_value(value: Value) -> Self {
-        let gid = value
-            .get("gid")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let gid = value.get("gid").and_then(Value::as_str).map(str::to_owned);
         match serde_json::from_value::<Task>(value) {
             Ok(task) => Self::Task(Box::new(task)),
             Err(e) => Self::Malformed {

@@ -154,7 +154,9 @@ impl Walk {
             emails: Vec::new(),
         };
         if privacy == "public_to_workspace" {
-            frame.groups.push(format!("asana-workspace:{}", self.workspace()));
+            frame
+                .groups
+                .push(format!("asana-workspace:{}", self.workspace()));
             return Ok(frame);
         }
         match (&privacy[..], project.team.as_ref()) {
@@ -242,9 +244,15 @@ impl Walk {
                     let shown = id
                         .clone()
                         .unwrap_or_else(|| format!("a task of the project {}", home.gid));
-                    let failure =
-                        Failure::new(id.clone(), ErrorKind::InvalidData, format!("{shown}: {message}"));
-                    out.push(PendingItem::new(id.unwrap_or_default(), Pending::Failed(failure)));
+                    let failure = Failure::new(
+                        id.clone(),
+                        ErrorKind::InvalidData,
+                        format!("{shown}: {message}"),
+                    );
+                    out.push(PendingItem::new(
+                        id.unwrap_or_default(),
+                        Pending::Failed(failure),
+                    ));
                 }
             }
         }
@@ -337,9 +345,9 @@ impl Walk {
                 continue;
             }
             match self.client.download(url, self.max_file_size).await {
-                Ok(data) => out.push(
-                    convert::attachment_document(&task, &att, data, access.clone()).into(),
-                ),
+                Ok(data) => {
+                    out.push(convert::attachment_document(&task, &att, data, access.clone()).into())
+                }
                 Err(e) if is_body_too_large(&e) => out.push(too_large().into()),
                 Err(e) => out.push(item_failure(id, e)?.into()),
             }

@@ -170,7 +170,12 @@ impl AsanaApi {
     }
 
     /// A page of `items` from the request's `offset`, with `next_page` when more are left.
-    fn paged(&self, req: &Request, query: &HashMap<String, String>, items: Vec<Value>) -> ResponseTemplate {
+    fn paged(
+        &self,
+        req: &Request,
+        query: &HashMap<String, String>,
+        items: Vec<Value>,
+    ) -> ResponseTemplate {
         let state = self.state.lock().unwrap();
         let limit = query
             .get("limit")
@@ -180,13 +185,19 @@ impl AsanaApi {
         drop(state);
         let start = match query.get("offset") {
             None => 0,
-            Some(o) => match o.strip_prefix("eyJvZmZzZXQiOi").and_then(|n| n.parse::<usize>().ok()) {
+            Some(o) => match o
+                .strip_prefix("eyJvZmZzZXQiOi")
+                .and_then(|n| n.parse::<usize>().ok())
+            {
                 Some(n) => n,
                 None => return error(400, "offset: Your pagination token is invalid."),
             },
         };
         let end = (start + limit).min(items.len());
-        let data: Vec<Value> = items.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
+        let data: Vec<Value> = items
+            .get(start..end)
+            .map(<[Value]>::to_vec)
+            .unwrap_or_default();
         let next = if end < items.len() {
             let token = format!("eyJvZmZzZXQiOi{end}");
             let mut url = req.url.clone();
@@ -195,8 +206,15 @@ impl AsanaApi {
                 .filter(|(k, _)| k != "offset")
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect();
-            url.query_pairs_mut().clear().extend_pairs(pairs).append_pair("offset", &token);
-            let path = format!("{}?{}", url.path().trim_start_matches("/api/1.0"), url.query().unwrap_or(""));
+            url.query_pairs_mut()
+                .clear()
+                .extend_pairs(pairs)
+                .append_pair("offset", &token);
+            let path = format!(
+                "{}?{}",
+                url.path().trim_start_matches("/api/1.0"),
+                url.query().unwrap_or("")
+            );
             json!({"offset": token, "path": path, "uri": url.as_str()})
         } else {
             Value::Null
@@ -208,7 +226,12 @@ impl AsanaApi {
 impl Respond for AsanaApi {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let query: HashMap<String, String> = req.url.query_pairs().into_owned().collect();
-        let segments: Vec<String> = req.url.path_segments().unwrap().map(str::to_owned).collect();
+        let segments: Vec<String> = req
+            .url
+            .path_segments()
+            .unwrap()
+            .map(str::to_owned)
+            .collect();
         let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
         // The signed download URL: a storage host refuses a second authentication.
         if let ["files", gid] = segs[..] {
@@ -216,12 +239,20 @@ impl Respond for AsanaApi {
                 return ResponseTemplate::new(400).set_body_string("<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>");
             }
             let state = self.state.lock().unwrap();
-            return match state.tasks.iter().flat_map(|t| &t.attachments).find(|a| a.gid == gid) {
+            return match state
+                .tasks
+                .iter()
+                .flat_map(|t| &t.attachments)
+                .find(|a| a.gid == gid)
+            {
                 Some(a) => ResponseTemplate::new(200).set_body_bytes(a.body.clone()),
                 None => ResponseTemplate::new(404),
             };
         }
-        let sent = req.headers.get("authorization").and_then(|v| v.to_str().ok());
+        let sent = req
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
         if sent != Some(format!("Bearer {TOKEN}").as_str()) {
             return error(401, "Not Authorized");
         }
@@ -335,21 +366,63 @@ pub async fn start(api: AsanaApi) -> MockServer {
 /// 1..=6, one of them in two projects, with comments, custom fields and attachments.
 pub fn standard(page: usize) -> AsanaApi {
     let projects = vec![
-        Project { gid: "1200000000000010".into(), name: "Launch".into(), privacy: "public_to_workspace", team: Some(TEAM.into()), members: None },
-        Project { gid: "1200000000000011".into(), name: "Platform".into(), privacy: "private", team: Some(TEAM.into()), members: Some(vec![("1200000000000050", "jane@example.com"), ("1200000000000051", "rob@example.com")]) },
-        Project { gid: "1200000000000012".into(), name: "Secret".into(), privacy: "private", team: None, members: None },
+        Project {
+            gid: "1200000000000010".into(),
+            name: "Launch".into(),
+            privacy: "public_to_workspace",
+            team: Some(TEAM.into()),
+            members: None,
+        },
+        Project {
+            gid: "1200000000000011".into(),
+            name: "Platform".into(),
+            privacy: "private",
+            team: Some(TEAM.into()),
+            members: Some(vec![
+                ("1200000000000050", "jane@example.com"),
+                ("1200000000000051", "rob@example.com"),
+            ]),
+        },
+        Project {
+            gid: "1200000000000012".into(),
+            name: "Secret".into(),
+            privacy: "private",
+            team: None,
+            members: None,
+        },
     ];
     let (launch, platform, secret) = ("1200000000000010", "1200000000000011", "1200000000000012");
-    let mut t1 = Task::new("1200000000000101", "Write launch plan", 1, &[launch, platform]);
+    let mut t1 = Task::new(
+        "1200000000000101",
+        "Write launch plan",
+        1,
+        &[launch, platform],
+    );
     t1.html_notes = Some("<body>The plan covers <strong>pricing</strong> and <a href=\"https://example.com/pr\">press</a>.</body>".into());
     t1.notes = "The plan covers pricing and press.".into();
     t1.assignee = Some(("1200000000000050", "Jane Doe", "jane@example.com"));
     t1.due_on = Some("2025-03-14");
     t1.custom = vec![("Priority", "High"), ("Estimate", "3")];
-    t1.comments = vec![Comment { author: "Rob Reviewer", text: "Add the EU dates.".into(), minute: 1 }];
+    t1.comments = vec![Comment {
+        author: "Rob Reviewer",
+        text: "Add the EU dates.".into(),
+        minute: 1,
+    }];
     t1.attachments = vec![
-        Attachment { gid: "1200000000000901".into(), name: "plan.pdf".into(), body: b"%PDF-1.4 plan".to_vec(), size: Some(13), external: false },
-        Attachment { gid: "1200000000000902".into(), name: "deck".into(), body: Vec::new(), size: None, external: true },
+        Attachment {
+            gid: "1200000000000901".into(),
+            name: "plan.pdf".into(),
+            body: b"%PDF-1.4 plan".to_vec(),
+            size: Some(13),
+            external: false,
+        },
+        Attachment {
+            gid: "1200000000000902".into(),
+            name: "deck".into(),
+            body: Vec::new(),
+            size: None,
+            external: true,
+        },
     ];
     let t2 = Task::new("1200000000000102", "Book venue", 2, &[launch]);
     let mut t3 = Task::new("1200000000000103", "Migrate queue", 3, &[platform]);
@@ -358,7 +431,13 @@ pub fn standard(page: usize) -> AsanaApi {
     t4.parent = Some("1200000000000103".into());
     let t5 = Task::new("1200000000000105", "Rotate keys", 5, &[secret]);
     let mut t6 = Task::new("1200000000000106", "Press kit", 6, &[launch]);
-    t6.attachments = vec![Attachment { gid: "1200000000000903".into(), name: "huge.zip".into(), body: vec![0; 64], size: Some(50_000_000), external: false }];
+    t6.attachments = vec![Attachment {
+        gid: "1200000000000903".into(),
+        name: "huge.zip".into(),
+        body: vec![0; 64],
+        size: Some(50_000_000),
+        external: false,
+    }];
     AsanaApi::new(projects, vec![t1, t2, t3, t4, t5, t6], page)
 }
 
@@ -378,7 +457,9 @@ pub fn config(uri: &str, extra: Value) -> Value {
 pub fn build(uri: &str, extra: Value) -> Arc<dyn Connector> {
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
-    registry.build("asana", config(uri, extra)).expect("a valid config")
+    registry
+        .build("asana", config(uri, extra))
+        .expect("a valid config")
 }
 
 /// Requests the server saw whose path starts with `prefix`.
