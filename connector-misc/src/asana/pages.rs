@@ -93,7 +93,16 @@ impl Walk {
     /// The projects of the run: the named ones, or the unarchived ones of the team or of the
     /// workspace, each once, with who may read them.
     async fn projects(&self) -> Result<Vec<ProjectFrame>> {
-        let listed: Vec<Project> = if self.project_ids.is_empty() {
+        let mut frames = Vec::new();
+        for project in self.listed_projects().await? {
+            frames.push(self.frame(project).await?);
+        }
+        Ok(frames)
+    }
+
+    /// The projects of the run as listed, each once, in order.
+    async fn listed_projects(&self) -> Result<Vec<Project>> {
+        let mut listed: Vec<Project> = if self.project_ids.is_empty() {
             match &self.team {
                 Some(team) => self
                     .client
@@ -124,14 +133,8 @@ impl Walk {
             out
         };
         let mut seen = HashSet::new();
-        let mut frames = Vec::new();
-        for project in listed {
-            if !seen.insert(project.gid.clone()) {
-                continue;
-            }
-            frames.push(self.frame(project).await?);
-        }
-        Ok(frames)
+        listed.retain(|p| seen.insert(p.gid.clone()));
+        Ok(listed)
     }
 
     /// A project as the run keeps it, with its principals: the workspace for a project
@@ -455,7 +458,9 @@ impl Walk {
                 .await
                 .map_err(|e| self.team_error(team, e))?;
         }
-        let projects = self.projects().await?;
+        // The members of private projects are not asked here: the sync warns when they
+        // cannot be read, and check stays a few requests.
+        let projects = self.listed_projects().await?;
         if let Some(first) = projects.first() {
             let url = self.client.tasks_url(&first.gid, None)?;
             self.client.page::<Value>(url, None).await?;
