@@ -52,7 +52,7 @@ fn task(p: usize, i: usize) -> Value {
         "html_notes": "<body>Fix the <strong>flaky</strong> test.\n\nSee the <a href=\"https://example.com\">retry note</a>.</body>",
         "modified_at": format!("2025-03-01T10:{:02}:{:02}.000Z", (i / 60) % 60, i % 60),
         "created_at": "2025-03-01T09:00:00.000Z",
-        "completed": i % 3 == 0, "completed_at": null, "due_on": "2025-03-14", "due_at": null, "start_on": null,
+        "completed": i.is_multiple_of(3), "completed_at": null, "due_on": "2025-03-14", "due_at": null, "start_on": null,
         "assignee": {"gid": "1200000000000050", "resource_type": "user", "name": "Jane Doe", "email": "jane@example.com"},
         "parent": null,
         "projects": [{"gid": project_gid(p), "resource_type": "project", "name": format!("Project {p}")}],
