@@ -13,6 +13,11 @@
 //! Prints tasks/s, requests per task and the ratios to the baseline (best of three rounds),
 //! then the process's peak RSS (`VmHWM`); run it at two sizes to see memory grow with the
 //! tasks listed (`ASANA_BENCH_TASKS=5000` and `=50000`). `cargo bench --bench asana`.
+//!
+//! One release run (5,000 tasks, shared 2-core machine): raw 0.640 s, `load` 1.059 s (1.65x),
+//! full `Syncer` run 1.185 s (1.85x), 1.010 requests per task on every side, peak RSS 320 MB
+//! (wiremock keeps every request it received). The raw side converts nothing; the connector
+//! turns each `html_notes` into Markdown and writes front matter and comments.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
