@@ -3,6 +3,8 @@
 
 #[cfg(feature = "airtable")]
 pub mod airtable;
+#[cfg(feature = "asana")]
+pub mod asana;
 #[cfg(feature = "azure_blob")]
 pub mod azure_blob;
 #[cfg(feature = "bitbucket")]
@@ -85,6 +87,7 @@ pub mod webdav;
         feature = "seafile",
         feature = "box",
         feature = "bitbucket",
+        feature = "asana",
         feature = "github",
         feature = "gitlab",
         feature = "slack",
@@ -174,6 +177,12 @@ pub fn register(registry: &mut connector_core::Registry) {
         bitbucket::SOURCE,
         "pull requests of a Bitbucket Cloud workspace",
         |cfg| Ok(Box::new(bitbucket::BitbucketConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "asana")]
+    registry.register::<asana::AsanaConfig, _>(
+        asana::SOURCE,
+        "tasks of an Asana workspace, with comments and attachments",
+        |cfg| Ok(Box::new(asana::AsanaConnector::new(cfg)?)),
     );
     #[cfg(feature = "slack")]
     registry.register::<slack::SlackConfig, _>(slack::SOURCE, "threads of Slack channels", |cfg| {

@@ -1,0 +1,57 @@
+//! [`AsanaCheckpoint`]: the projects of the run, the index of the current one and Asana's
+//! `offset` token within its task listing.
+
+use serde::{Deserialize, Serialize};
+
+/// A project of the run, with who may read its tasks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ProjectFrame {
+    /// The project gid.
+    pub gid: String,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// Its `privacy_setting` (`public_to_workspace`, `private_to_team`, `private`).
+    #[serde(default)]
+    pub privacy: String,
+    /// Principals as groups: `asana-workspace:{gid}`, `asana-team:{gid}`,
+    /// `asana-project:{gid}`, `asana-user:{gid}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Members' e-mail addresses, where Asana shows them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<String>,
+}
+
+/// Where a resumed Asana sync starts.
+///
+/// The project list is taken once, when the run starts, and kept here (a task in several
+/// projects is read under the first of them in this list, so the list must not change within
+/// a run); `offset` is Asana's own page token. Asana lets offsets expire: a stale one makes
+/// the project's listing start again, and fingerprints skip what was already sent.
+///
+/// JSON: `{"started": true, "projects": [{"gid": "1201", "name": "Launch", "privacy": "private"}], "index": 0, "offset": "eyJ0eXAiOiJKV1Qi…"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AsanaCheckpoint {
+    /// Whether the project list has been taken.
+    #[serde(default)]
+    pub started: bool,
+    /// The projects of the run, in the order they are read.
+    #[serde(default)]
+    pub projects: Vec<ProjectFrame>,
+    /// The index in `projects` of the project being read (`projects.len()`: done).
+    #[serde(default)]
+    pub index: usize,
+    /// Asana's `next_page.offset` within the current project's tasks; none: its first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<String>,
+}
+
+impl AsanaCheckpoint {
+    /// The checkpoint of a sync that has not started.
+    pub fn start() -> Self {
+        Self::default()
+    }
+}

@@ -1,0 +1,262 @@
+//! The Asana REST calls the connector makes (`https://app.asana.com/api/1.0`):
+//!
+//! - `GET /workspaces/{workspace}`: the workspace exists and the token may read it;
+//! - `GET /projects?workspace={workspace}&archived=false`, `GET /teams/{team}/projects?archived=false`
+//!   or `GET /projects/{gid}`: the projects of the run;
+//! - `GET /projects/{gid}/project_memberships`: who is a member of a private project;
+//! - `GET /tasks?project={gid}&modified_since=…&opt_fields=…&limit=100`: a project's tasks;
+//! - `GET /tasks/{gid}/stories`: a task's stories, the comments among them;
+//! - `GET /attachments?parent={gid}`: a task's attachments; their `download_url` is a
+//!   short-lived signed URL, fetched without the token.
+//!
+//! Collections are paged with `limit` and the `offset` token of `next_page`. Errors come as
+//! `{"errors": [{"message": …}]}`.
+
+use std::collections::HashSet;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use connector_core::http::{Auth, ErrorClass, HttpClient, StatusCode};
+use connector_core::{Error, ErrorKind, Result, SyncContext};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::SOURCE;
+use super::model::{ApiErrors, Attachment, Membership, One, Paged, Project, Story};
+
+/// The task fields a listing asks for (`opt_fields`).
+pub(crate) const TASK_FIELDS: &str = "gid,name,notes,html_notes,modified_at,created_at,completed,completed_at,due_on,due_at,start_on,assignee.name,assignee.email,parent.name,projects.name,tags.name,custom_fields.name,custom_fields.display_value,permalink_url,resource_subtype";
+
+const PROJECT_FIELDS: &str = "gid,name,privacy_setting,public,team.name";
+
+const STORY_FIELDS: &str = "gid,resource_subtype,text,created_at,created_by.name";
+
+const ATTACHMENT_FIELDS: &str =
+    "gid,name,size,download_url,permanent_url,host,created_at,resource_subtype";
+
+const MEMBERSHIP_FIELDS: &str = "member.gid,member.resource_type,member.email,user.gid,user.email";
+
+/// Items per page: Asana's maximum `limit`.
+pub(crate) const PAGE_SIZE: u32 = 100;
+
+/// More pages than any collection has: a loop guard beside the repeated-offset check.
+const MAX_PAGES: usize = 100_000;
+
+/// Requests to one workspace; cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Client {
+    http: HttpClient,
+    api: Url,
+    pub(crate) workspace: String,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Client {
+    pub(crate) fn new(http: HttpClient, api: Url, workspace: String) -> Self {
+        Self {
+            http,
+            api,
+            workspace,
+        }
+    }
+
+    /// This client counting its requests into `ctx`.
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            http: self.http.with_context(ctx),
+            ..self.clone()
+        }
+    }
+
+    fn endpoint(&self, segments: &[&str]) -> Result<Url> {
+        let mut url = self.api.clone();
+        url.path_segments_mut()
+            .map_err(|()| {
+                Error::internal("the API base URL cannot take a path").with_connector(SOURCE)
+            })?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, url: Url) -> Result<T> {
+        self.http.get(url).send().await?.json()
+    }
+
+    /// One page of the collection at `url`, from `offset`.
+    pub(crate) async fn page<T: DeserializeOwned>(
+        &self,
+        mut url: Url,
+        offset: Option<&str>,
+    ) -> Result<Paged<T>> {
+        if let Some(offset) = offset {
+            url.query_pairs_mut().append_pair("offset", offset);
+        }
+        self.get(url).await
+    }
+
+    /// Every page of the collection at `first`, its items in order.
+    async fn all<T: DeserializeOwned>(&self, first: Url) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut offset: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let page: Paged<T> = self.page(first.clone(), offset.as_deref()).await?;
+            out.extend(page.data);
+            match page.next_page {
+                Some(next) if seen.insert(next.offset.clone()) => offset = Some(next.offset),
+                Some(_) => {
+                    return Err(Error::invalid_data(
+                        "Asana sent the same `offset` twice; the listing would never end",
+                    )
+                    .with_connector(SOURCE));
+                }
+                None => return Ok(out),
+            }
+        }
+        Err(Error::invalid_data("an Asana listing has no end").with_connector(SOURCE))
+    }
+
+    /// The workspace: it exists and the token may read it.
+    pub(crate) async fn probe_workspace(&self) -> Result<()> {
+        let mut url = self.endpoint(&["workspaces", &self.workspace])?;
+        url.query_pairs_mut().append_pair("opt_fields", "gid,name");
+        self.get::<serde_json::Value>(url).await.map(|_| ())
+    }
+
+    /// The team: it exists and the token may read it.
+    pub(crate) async fn probe_team(&self, team: &str) -> Result<()> {
+        let mut url = self.endpoint(&["teams", team])?;
+        url.query_pairs_mut().append_pair("opt_fields", "gid,name");
+        self.get::<serde_json::Value>(url).await.map(|_| ())
+    }
+
+    /// The unarchived projects of the workspace, or of the team.
+    pub(crate) async fn projects(&self, team: Option<&str>) -> Result<Vec<Project>> {
+        let mut url = match team {
+            Some(team) => self.endpoint(&["teams", team, "projects"])?,
+            None => {
+                let mut url = self.endpoint(&["projects"])?;
+                url.query_pairs_mut()
+                    .append_pair("workspace", &self.workspace);
+                url
+            }
+        };
+        url.query_pairs_mut()
+            .append_pair("archived", "false")
+            .append_pair("limit", &PAGE_SIZE.to_string())
+            .append_pair("opt_fields", PROJECT_FIELDS);
+        self.all(url).await
+    }
+
+    /// One project.
+    pub(crate) async fn project(&self, gid: &str) -> Result<Project> {
+        let mut url = self.endpoint(&["projects", gid])?;
+        url.query_pairs_mut()
+            .append_pair("opt_fields", PROJECT_FIELDS);
+        Ok(self.get::<One<Project>>(url).await?.data)
+    }
+
+    /// The members of a project.
+    pub(crate) async fn memberships(&self, gid: &str) -> Result<Vec<Membership>> {
+        let mut url = self.endpoint(&["projects", gid, "project_memberships"])?;
+        url.query_pairs_mut()
+            .append_pair("limit", &PAGE_SIZE.to_string())
+            .append_pair("opt_fields", MEMBERSHIP_FIELDS);
+        self.all(url).await
+    }
+
+    /// The first task page of project `gid`, modified since `since` when given.
+    pub(crate) fn tasks_url(&self, gid: &str, since: Option<DateTime<Utc>>) -> Result<Url> {
+        let mut url = self.endpoint(&["tasks"])?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("project", gid);
+            if let Some(since) = since {
+                q.append_pair("modified_since", &rfc3339(since));
+            }
+            q.append_pair("limit", &PAGE_SIZE.to_string());
+            q.append_pair("opt_fields", TASK_FIELDS);
+        }
+        Ok(url)
+    }
+
+    /// The stories of task `gid`, oldest first.
+    pub(crate) async fn stories(&self, gid: &str) -> Result<Vec<Story>> {
+        let mut url = self.endpoint(&["tasks", gid, "stories"])?;
+        url.query_pairs_mut()
+            .append_pair("limit", &PAGE_SIZE.to_string())
+            .append_pair("opt_fields", STORY_FIELDS);
+        self.all(url).await
+    }
+
+    /// The attachments of task `gid`.
+    pub(crate) async fn attachments(&self, gid: &str) -> Result<Vec<Attachment>> {
+        let mut url = self.endpoint(&["attachments"])?;
+        url.query_pairs_mut()
+            .append_pair("parent", gid)
+            .append_pair("limit", &PAGE_SIZE.to_string())
+            .append_pair("opt_fields", ATTACHMENT_FIELDS);
+        self.all(url).await
+    }
+
+    /// The body at a signed `download_url`, at most `max` bytes. The URL carries its own
+    /// signature: the token is not sent (it would go to a storage host, not Asana).
+    pub(crate) async fn download(&self, url: &str, max: u64) -> Result<Bytes> {
+        let url = Url::parse(url).map_err(|e| {
+            Error::invalid_data("an attachment's download_url is not a URL")
+                .with_connector(SOURCE)
+                .with_cause(e)
+        })?;
+        Ok(self
+            .http
+            .get(url)
+            .auth(Auth::None, "")
+            .max_body_bytes(max)
+            .send()
+            .await?
+            .into_body())
+    }
+}
+
+/// What Asana says in an error body, or the start of the body when it is not that shape.
+fn said(body: &[u8]) -> String {
+    let errors = serde_json::from_slice::<ApiErrors>(body).unwrap_or_default();
+    let messages: Vec<&str> = errors
+        .errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .filter(|m| !m.is_empty())
+        .collect();
+    if messages.is_empty() {
+        String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned()
+    } else {
+        messages.join("; ")
+    }
+}
+
+/// What Asana's error answers mean: 404 a workspace, team, project or task that does not
+/// exist or is hidden from the token's user, 403 and 402 (a premium-only feature) a missing
+/// permission, 400 a request Asana rejects (an expired `offset` among them). 401 and 429
+/// (`Retry-After`) are core's.
+pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
+    let said = said(body);
+    match status.as_u16() {
+        404 => Some(ErrorClass::new(
+            ErrorKind::NotFound,
+            format!("Asana: {said}"),
+        )),
+        402 | 403 => Some(ErrorClass::new(
+            ErrorKind::PermissionDenied,
+            format!("Asana refused access: {said}"),
+        )),
+        400 => Some(ErrorClass::new(
+            ErrorKind::InvalidData,
+            format!("Asana rejected the request: {said}"),
+        )),
+        _ => None,
+    }
+}

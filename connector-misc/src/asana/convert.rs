@@ -1,0 +1,243 @@
+//! A task and its comments as one Markdown document; an attachment as a file document.
+
+use chrono::{DateTime, Utc};
+use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::{Access, Document};
+use serde_json::{Value, json};
+use url::Url;
+
+use super::SOURCE;
+use super::checkpoint::ProjectFrame;
+use super::model::{Attachment, Story, Task};
+
+/// The document id of task `gid`.
+pub(crate) fn doc_id(gid: &str) -> String {
+    format!("{SOURCE}:{gid}")
+}
+
+/// The document id of attachment `att` of task `task`: RAGFlow's `asana:{task}:{attachment}`.
+pub(crate) fn attachment_id(task: &str, att: &str) -> String {
+    format!("{SOURCE}:{task}:{att}")
+}
+
+/// The id of a project as a parent.
+pub(crate) fn project_id(gid: &str) -> String {
+    format!("{SOURCE}:project:{gid}")
+}
+
+/// Who may read a task in these projects: every principal of each.
+pub(crate) fn access(projects: &[&ProjectFrame]) -> Access {
+    let mut groups: Vec<String> = Vec::new();
+    let mut emails: Vec<String> = Vec::new();
+    for p in projects {
+        groups.extend(p.groups.iter().cloned());
+        emails.extend(p.emails.iter().cloned());
+    }
+    groups.sort();
+    groups.dedup();
+    emails.sort();
+    emails.dedup();
+    Access::restricted(emails, groups)
+}
+
+/// The version token of a task: its `modified_at` (which a new comment, an attachment, an
+/// assignment or a custom-field change moves, as Asana documents) and a hash of its access.
+pub(crate) fn version(task: &Task, access: &Access) -> String {
+    let access = connector_core::ids::hash128(&format!(
+        "{}|{}",
+        access.groups.join(","),
+        access.emails.join(",")
+    ));
+    format!("{}:{access}", rfc3339(task.modified_at))
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// The task's description as Markdown: `html_notes` converted by core when Asana sent rich
+/// text, else the plain `notes`.
+fn description(task: &Task) -> Option<String> {
+    let html = task
+        .html_notes
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty() && *h != "<body></body>");
+    if let Some(html) = html {
+        let md = connector_core::text::html_to_markdown(html);
+        if !md.trim().is_empty() {
+            return Some(md.trim().to_owned());
+        }
+    }
+    task.notes
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+}
+
+/// The front matter fields of a task, in the order shown.
+fn fields(task: &Task, projects: &[String]) -> Vec<(String, Value)> {
+    let mut out: Vec<(String, Value)> = Vec::new();
+    if !projects.is_empty() {
+        out.push(("projects".into(), json!(projects)));
+    }
+    if let Some(a) = task.assignee.as_ref().and_then(|a| a.name.clone()) {
+        out.push(("assignee".into(), json!(a)));
+    }
+    out.push(("completed".into(), json!(task.completed)));
+    if let Some(at) = task.completed_at {
+        out.push(("completed_at".into(), json!(rfc3339(at))));
+    }
+    if let Some(due) = task.due_at.as_ref().or(task.due_on.as_ref()) {
+        out.push(("due".into(), json!(due)));
+    }
+    if let Some(start) = &task.start_on {
+        out.push(("start_on".into(), json!(start)));
+    }
+    let tags: Vec<&str> = task.tags.iter().filter_map(|t| t.name.as_deref()).collect();
+    if !tags.is_empty() {
+        out.push(("tags".into(), json!(tags)));
+    }
+    for field in &task.custom_fields {
+        if let (Some(name), Some(value)) = (&field.name, &field.display_value)
+            && !value.is_empty()
+            && !out.iter().any(|(k, _)| k == name)
+        {
+            out.push((name.clone(), json!(value)));
+        }
+    }
+    out
+}
+
+/// The Markdown document of `task` with its comments (`comment_added` stories), read under
+/// its `home` project, readable by `access`.
+pub(crate) fn document(
+    task: &Task,
+    home: &ProjectFrame,
+    stories: &[Story],
+    access: Access,
+) -> Document {
+    let projects: Vec<String> = task
+        .projects
+        .iter()
+        .filter_map(|p| p.name.clone())
+        .collect();
+    let fm = fields(task, &projects);
+    let mut text = markdown::front_matter(fm.iter().map(|(k, v)| (k.as_str(), v)));
+    let mut blocks = Vec::new();
+    if let Some(d) = description(task) {
+        blocks.push(Block::Markdown(d));
+    }
+    let comments: Vec<&Story> = stories
+        .iter()
+        .filter(|s| s.resource_subtype.as_deref() == Some("comment_added"))
+        .collect();
+    if !comments.is_empty() {
+        blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
+    }
+    for c in comments {
+        let who = c
+            .created_by
+            .as_ref()
+            .and_then(|u| u.name.as_deref())
+            .unwrap_or("someone");
+        let head = match c.created_at {
+            Some(at) => format!("{who}, {}", day(at)),
+            None => who.to_owned(),
+        };
+        blocks.push(Block::heading(3, vec![Inline::text(head)]));
+        if let Some(t) = c.text.as_deref().filter(|t| !t.trim().is_empty()) {
+            blocks.extend(Block::plain_text(t));
+        }
+    }
+    text.push_str(&markdown::render(&blocks));
+
+    let parent = match &task.parent {
+        Some(p) if !p.gid.is_empty() => doc_id(&p.gid),
+        _ => project_id(&home.gid),
+    };
+    let mut doc = Document::text(doc_id(&task.gid), SOURCE, task.name.clone(), text)
+        .with_version(&version(task, &access))
+        .with_updated_at(task.modified_at)
+        .with_parent_id(parent)
+        .with_metadata("object_type", "Task")
+        .with_metadata("project", home.name.clone())
+        .with_metadata("project_gid", home.gid.clone())
+        .with_metadata("projects", projects)
+        .with_metadata("completed", task.completed)
+        .with_metadata("modified_at", rfc3339(task.modified_at));
+    if let Some(kind) = &task.resource_subtype {
+        // `default_task`, `milestone`, `approval`, `section`.
+        doc = doc.with_metadata("resource_subtype", kind.clone());
+    }
+    if let Some(c) = task.created_at {
+        doc = doc.with_metadata("created_at", rfc3339(c));
+    }
+    if let Some(due) = task.due_at.as_ref().or(task.due_on.as_ref()) {
+        doc = doc.with_metadata("due", due.clone());
+    }
+    if let Some(assignee) = &task.assignee {
+        let name = assignee
+            .name
+            .clone()
+            .unwrap_or_else(|| assignee.gid.clone());
+        doc = doc
+            .with_metadata("assignee", name.clone())
+            .with_owners(vec![assignee.email.clone().unwrap_or(name)]);
+    }
+    if let Some(link) = task
+        .permalink_url
+        .as_deref()
+        .and_then(|u| Url::parse(u).ok())
+    {
+        doc = doc.with_link(link);
+    }
+    doc.with_access(access)
+}
+
+/// The file document of attachment `att` of `task`, its body `data`.
+pub(crate) fn attachment_document(
+    task: &Task,
+    att: &Attachment,
+    data: bytes::Bytes,
+    access: Access,
+) -> Document {
+    let name = att.name.clone().unwrap_or_else(|| att.gid.clone());
+    let extension = std::path::Path::new(&name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_lowercase);
+    let mime = mime_guess::from_path(&name)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_owned();
+    let mut doc = Document::bytes(
+        attachment_id(&task.gid, &att.gid),
+        SOURCE,
+        name,
+        data,
+        mime,
+        extension,
+    )
+    .with_updated_at(att.created_at.unwrap_or(task.modified_at))
+    .with_parent_id(doc_id(&task.gid))
+    .with_metadata("object_type", "Attachment")
+    .with_metadata("task", task.name.clone());
+    if let Some(size) = att.size {
+        doc = doc.with_size(size);
+    }
+    if let Some(link) = att
+        .permanent_url
+        .as_deref()
+        .or(task.permalink_url.as_deref())
+        .and_then(|u| Url::parse(u).ok())
+    {
+        doc = doc.with_link(link);
+    }
+    doc.with_access(access)
+}

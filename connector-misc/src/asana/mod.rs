@@ -1,0 +1,206 @@
+//! The Asana connector (source `"asana"`): the tasks of an Asana workspace, one Markdown
+//! document each with its comments, and their attachments as files.
+//!
+//! - **Scope**: the projects of `asana_project_ids`, or else every unarchived project of the
+//!   team `asana_team_id` (`GET /teams/{team}/projects`), or else of the workspace
+//!   (`GET /projects?workspace=…&archived=false`). The project list is taken when a run
+//!   starts and kept in the checkpoint ([`AsanaCheckpoint`]).
+//! - **Listing**: `GET /tasks?project={gid}&opt_fields=…&limit=100`, paged by Asana's
+//!   `next_page.offset`, which is the checkpoint within a project. Asana lets offsets expire:
+//!   a refused one (400) makes the project's listing start again, once per run, and the
+//!   fingerprints skip what was already sent.
+//! - **One document per task**: a task in several projects of the run is read under the
+//!   first of them in the run's list (the others skip it), so it is one document, and its
+//!   access is the union of those projects'.
+//! - **Incremental runs** list with `modified_since` = the window's start and filter
+//!   `modified_at` to the half-open window exactly. Asana documents that a story created on
+//!   a task (a new comment), an assignment, a custom-field change, a completion or an edited
+//!   name or description moves `modified_at`, so an old task with a new comment is read
+//!   again. An edited comment is not in that list: only a full run re-reads it.
+//! - **Ids**: `asana:{task gid}`; attachments `asana:{task gid}:{attachment gid}` (RAGFlow's).
+//!   Title the task's name, link `permalink_url`, `updated_at` its `modified_at`, parent the
+//!   parent task (`asana:{gid}`) for a subtask, else the project (`asana:project:{gid}`);
+//!   owners the assignee (e-mail when shown, else name).
+//! - **Text**: YAML front matter (projects, assignee, completed, completed_at, due, start_on,
+//!   tags, each custom field's `display_value`), the description (`html_notes` through core's
+//!   HTML → Markdown, else `notes`), then the `comment_added` stories under "Comments".
+//! - **Attachments** (`include_attachments`): `GET /attachments?parent={task}`, each
+//!   `download_url` (a short-lived signed URL, fetched without the token) as a file document
+//!   whose parent is the task. A listed `size` over `max_file_size` is a failure before any
+//!   download, a body over it a failure while downloading; attachments kept elsewhere (no
+//!   `download_url`) are left out. They are read with the task, when the task changed.
+//! - **Access**: a project `public_to_workspace` is readable by the workspace as a group
+//!   (`asana-workspace:{gid}`); a `private_to_team` one by the team (`asana-team:{gid}`), a
+//!   `private` one by the project as a group (`asana-project:{gid}`), and both by their
+//!   members from `GET /projects/{gid}/project_memberships` (`asana-user:{gid}` and the
+//!   member's e-mail where Asana shows it, member teams as `asana-team:{gid}`); when the
+//!   members cannot be read the run warns and keeps the group.
+//! - **Fingerprint**: `modified_at` and a hash of the access, both listed and asked of the
+//!   store once per page, so an unchanged task costs no story request and no download; with
+//!   `include_attachments` its attachments are listed (one request) and reported unchanged,
+//!   so a reconciling run does not take them for deleted (Asana moves `modified_at` when an
+//!   attachment is added or trashed).
+//! - **Auth and limits**: `Authorization: Bearer` with the personal access token
+//!   `credentials.asana_api_token_secret`; 429 with `Retry-After` is waited out by core's
+//!   client, and requests are kept to `requests_per_minute` (Asana's 150 per minute for free
+//!   workspaces by default; 1,500 for paid ones).
+
+mod checkpoint;
+mod client;
+mod config;
+mod convert;
+mod model;
+mod pages;
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use connector_core::Secret;
+use connector_core::http::{Auth, HttpClient};
+use connector_core::{
+    CheckpointedBatch, CheckpointedConnector, Connector, Error, Result, Roles, SyncContext,
+    TimeWindow,
+};
+use futures::stream::BoxStream;
+use url::Url;
+
+pub use checkpoint::{AsanaCheckpoint, ProjectFrame};
+pub use config::{
+    AsanaConfig, AsanaCredentials, DEFAULT_API_BASE_URL, DEFAULT_MAX_FILE_SIZE,
+    DEFAULT_REQUESTS_PER_MINUTE,
+};
+
+use client::Client;
+use config::TOKEN_FIELD;
+use pages::Walk;
+
+/// The registry key of the Asana connector.
+pub const SOURCE: &str = "asana";
+
+/// How far back an incremental run lists before the previous window's end (clock skew
+/// between this host and Asana's `modified_at`).
+const MIN_OVERLAP: Duration = Duration::from_secs(120);
+
+/// Reads the tasks of an Asana workspace. Built from an [`AsanaConfig`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use connector_core::sink::MemorySink;
+/// use connector_core::sync::{SyncMode, Syncer};
+/// use connector_misc::asana::{AsanaConfig, AsanaConnector};
+///
+/// # async fn demo() -> connector_core::Result<()> {
+/// let config = AsanaConfig::new("1200000000000001", "2/1200/1201:abc…");
+/// let connector = AsanaConnector::new(config)?;
+/// let sink = MemorySink::new();
+/// Syncer::new(Arc::new(connector)).sink(sink.clone()).run(SyncMode::Auto).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct AsanaConnector {
+    config: AsanaConfig,
+    walk: Walk,
+}
+
+impl AsanaConnector {
+    /// A connector for `config`; nothing is requested until a sync or
+    /// [`check`](Connector::check).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of the
+    /// config by field path; `Internal` when the HTTP client cannot start.
+    pub fn new(config: AsanaConfig) -> Result<Self> {
+        let problems = connector_core::ConnectorConfig::validate(&config);
+        if !problems.is_empty() {
+            return Err(Error::config(problems).with_connector(SOURCE));
+        }
+        let token = config.credentials.asana_api_token_secret.expose().trim();
+        let http = HttpClient::builder(SOURCE)
+            .auth(Auth::Bearer(Secret::new(token)), TOKEN_FIELD)
+            .error_classifier(client::classify)
+            .network_policy(config.network_policy()?)
+            .rate_limit(config.requests_per_minute, Duration::from_secs(60))
+            .build()?;
+        let api = match &config.api_base_url {
+            Some(u) => u.clone(),
+            None => Url::parse(DEFAULT_API_BASE_URL).map_err(|e| {
+                Error::internal("bad default URL")
+                    .with_connector(SOURCE)
+                    .with_cause(e)
+            })?,
+        };
+        let client = Client::new(http, api, config.asana_workspace_id.trim().to_owned());
+        let walk = Walk {
+            client,
+            project_ids: config.asana_project_ids.as_slice().to_vec(),
+            team: config.team().map(str::to_owned),
+            comments: config.include_comments,
+            attachments: config.include_attachments,
+            max_file_size: config.max_file_size.get(),
+        };
+        Ok(Self { config, walk })
+    }
+
+    /// The configuration it was built from.
+    pub fn config(&self) -> &AsanaConfig {
+        &self.config
+    }
+}
+
+impl fmt::Display for AsanaConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{SOURCE}:{}", self.walk.client.workspace)?;
+        if !self.walk.project_ids.is_empty() {
+            write!(f, " projects {}", self.walk.project_ids.join(","))
+        } else if let Some(team) = &self.walk.team {
+            write!(f, " team {team}")
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for AsanaConnector {
+    fn source(&self) -> &'static str {
+        SOURCE
+    }
+
+    /// Two minutes: the window's end is this host's clock and `modified_at` is Asana's.
+    fn min_overlap(&self) -> Duration {
+        MIN_OVERLAP
+    }
+
+    fn roles(&self) -> Roles<'_> {
+        Roles::of(self).checkpointed().fingerprint_skip().into()
+    }
+
+    /// Reads the workspace, the team (when it scopes the run), the projects of the run and
+    /// one task page of the first.
+    ///
+    /// # Errors
+    /// `Unauthenticated` naming `credentials.asana_api_token_secret` (401),
+    /// `PermissionDenied` (403), `NotFound` naming `asana_workspace_id`, `asana_team_id` or
+    /// `asana_project_ids` (404), `Unavailable` when Asana cannot be reached.
+    async fn check(&self) -> Result<()> {
+        self.walk.check().await
+    }
+}
+
+impl CheckpointedConnector for AsanaConnector {
+    type Checkpoint = AsanaCheckpoint;
+
+    fn initial_checkpoint(&self) -> AsanaCheckpoint {
+        AsanaCheckpoint::start()
+    }
+
+    fn load_from_checkpoint(
+        &self,
+        from: AsanaCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<AsanaCheckpoint>>> {
+        self.walk.checkpointed(from, window, ctx)
+    }
+}

@@ -1,0 +1,178 @@
+//! Asana's wire types, with the API's own field names (developers.asana.com/reference).
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A page of a collection: `{"data": [...], "next_page": {"offset", "path", "uri"} | null}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Paged<T> {
+    #[serde(default = "Vec::new")]
+    pub(crate) data: Vec<T>,
+    #[serde(default)]
+    pub(crate) next_page: Option<NextPage>,
+}
+
+/// The token of the next page; Asana lets it expire after a while.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NextPage {
+    pub(crate) offset: String,
+}
+
+/// One resource: `{"data": {...}}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct One<T> {
+    pub(crate) data: T,
+}
+
+/// A compact record: a user, team, project, tag or task named by gid.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Named {
+    pub(crate) gid: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+    #[serde(default)]
+    pub(crate) resource_type: Option<String>,
+}
+
+/// A project as the listing shows it.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Project {
+    pub(crate) gid: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    /// `public_to_workspace`, `private_to_team` or `private`.
+    #[serde(default)]
+    pub(crate) privacy_setting: Option<String>,
+    /// The older flag `privacy_setting` replaced.
+    #[serde(default)]
+    pub(crate) public: Option<bool>,
+    #[serde(default)]
+    pub(crate) team: Option<Named>,
+}
+
+/// A custom field's value on a task.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct CustomField {
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) display_value: Option<String>,
+}
+
+/// A task with the fields the listing asks for.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Task {
+    pub(crate) gid: String,
+    #[serde(default)]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) notes: Option<String>,
+    #[serde(default)]
+    pub(crate) html_notes: Option<String>,
+    pub(crate) modified_at: DateTime<Utc>,
+    #[serde(default)]
+    pub(crate) created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) completed: bool,
+    #[serde(default)]
+    pub(crate) completed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) due_on: Option<String>,
+    #[serde(default)]
+    pub(crate) due_at: Option<String>,
+    #[serde(default)]
+    pub(crate) start_on: Option<String>,
+    #[serde(default)]
+    pub(crate) assignee: Option<Named>,
+    #[serde(default)]
+    pub(crate) parent: Option<Named>,
+    #[serde(default)]
+    pub(crate) projects: Vec<Named>,
+    #[serde(default)]
+    pub(crate) tags: Vec<Named>,
+    #[serde(default)]
+    pub(crate) custom_fields: Vec<CustomField>,
+    #[serde(default)]
+    pub(crate) permalink_url: Option<String>,
+    #[serde(default)]
+    pub(crate) resource_subtype: Option<String>,
+}
+
+/// A listed task: readable, or malformed with its gid when it has one.
+pub(crate) enum Listed {
+    Task(Box<Task>),
+    Malformed {
+        gid: Option<String>,
+        message: String,
+    },
+}
+
+impl Listed {
+    pub(crate) fn from_value(value: Value) -> Self {
+        let gid = value.get("gid").and_then(Value::as_str).map(str::to_owned);
+        match serde_json::from_value::<Task>(value) {
+            Ok(task) => Self::Task(Box::new(task)),
+            Err(e) => Self::Malformed {
+                gid,
+                message: format!("the task cannot be read: {e}"),
+            },
+        }
+    }
+}
+
+/// A story of a task; comments are those of `resource_subtype == "comment_added"`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Story {
+    #[serde(default)]
+    pub(crate) resource_subtype: Option<String>,
+    #[serde(default)]
+    pub(crate) text: Option<String>,
+    #[serde(default)]
+    pub(crate) created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub(crate) created_by: Option<Named>,
+}
+
+/// An attachment of a task. `download_url` is a short-lived signed URL (null for files
+/// hosted elsewhere: Google Drive, Dropbox, …).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Attachment {
+    pub(crate) gid: String,
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+    #[serde(default)]
+    pub(crate) size: Option<u64>,
+    #[serde(default)]
+    pub(crate) download_url: Option<String>,
+    #[serde(default)]
+    pub(crate) permanent_url: Option<String>,
+    #[serde(default)]
+    pub(crate) host: Option<String>,
+    #[serde(default)]
+    pub(crate) created_at: Option<DateTime<Utc>>,
+}
+
+/// A project membership: `member` (a user or a team), or the older `user`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Membership {
+    #[serde(default)]
+    pub(crate) member: Option<Named>,
+    #[serde(default)]
+    pub(crate) user: Option<Named>,
+}
+
+/// Asana's error body: `{"errors": [{"message": …, "help": …}]}`.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ApiErrors {
+    #[serde(default)]
+    pub(crate) errors: Vec<ApiError>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ApiError {
+    #[serde(default)]
+    pub(crate) message: String,
+}

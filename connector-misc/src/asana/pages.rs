@@ -1,0 +1,470 @@
+//! The walk: the run's projects one after another, each one's task pages as checkpointed
+//! batches on core's [`fetch_items`] (one fingerprint lookup per page; unchanged tasks cost no
+//! story request nor download, the others are read a few at a time).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use connector_core::http::is_body_too_large;
+use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items, item_failure};
+use connector_core::{
+    Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SyncContext, TimeWindow,
+};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde_json::Value;
+
+use super::SOURCE;
+use super::checkpoint::{AsanaCheckpoint, ProjectFrame};
+use super::client::Client;
+use super::convert::{self, doc_id};
+use super::model::{Listed, Paged, Project, Task};
+
+/// Tasks read at the same time within a page.
+const CONCURRENCY: usize = 4;
+
+/// What the walk needs besides the client.
+#[derive(Debug, Clone)]
+pub(crate) struct Walk {
+    pub(crate) client: Client,
+    pub(crate) project_ids: Vec<String>,
+    pub(crate) team: Option<String>,
+    pub(crate) comments: bool,
+    pub(crate) attachments: bool,
+    pub(crate) max_file_size: u64,
+}
+
+/// A task to read (its stories and attachments) and convert.
+enum Pending {
+    Task {
+        task: Box<Task>,
+        home: Arc<ProjectFrame>,
+        access: Access,
+        /// The store holds this version of the task already.
+        unchanged: bool,
+    },
+    Failed(Failure),
+}
+
+fn named(field: &'static str, what: String, e: Error) -> Error {
+    Error::new(e.kind(), what)
+        .with_connector(SOURCE)
+        .with_field(field)
+        .with_cause(e)
+}
+
+impl Walk {
+    fn workspace(&self) -> &str {
+        &self.client.workspace
+    }
+
+    fn for_run(&self, ctx: &SyncContext) -> Self {
+        Self {
+            client: self.client.with_context(ctx),
+            ..self.clone()
+        }
+    }
+
+    fn workspace_error(&self, e: Error) -> Error {
+        match e.kind() {
+            ErrorKind::NotFound => named(
+                "asana_workspace_id",
+                format!(
+                    "the workspace {} does not exist, or the token's user is not in it: {e}",
+                    self.workspace()
+                ),
+                e,
+            ),
+            _ => e,
+        }
+    }
+
+    fn team_error(&self, team: &str, e: Error) -> Error {
+        match e.kind() {
+            ErrorKind::NotFound => named(
+                "asana_team_id",
+                format!("the team {team} does not exist, or the token's user cannot see it: {e}"),
+                e,
+            ),
+            _ => e,
+        }
+    }
+
+    /// The projects of the run: the named ones, or the unarchived ones of the team or of the
+    /// workspace, each once, with who may read them.
+    async fn projects(&self) -> Result<Vec<ProjectFrame>> {
+        let mut frames = Vec::new();
+        for project in self.listed_projects().await? {
+            frames.push(self.frame(project).await?);
+        }
+        Ok(frames)
+    }
+
+    /// The projects of the run as listed, each once, in order.
+    async fn listed_projects(&self) -> Result<Vec<Project>> {
+        let mut listed: Vec<Project> = if self.project_ids.is_empty() {
+            match &self.team {
+                Some(team) => self
+                    .client
+                    .projects(Some(team))
+                    .await
+                    .map_err(|e| self.team_error(team, e))?,
+                None => self
+                    .client
+                    .projects(None)
+                    .await
+                    .map_err(|e| self.workspace_error(e))?,
+            }
+        } else {
+            let mut out = Vec::new();
+            for gid in &self.project_ids {
+                let project = self.client.project(gid).await.map_err(|e| match e.kind() {
+                    ErrorKind::NotFound => named(
+                        "asana_project_ids",
+                        format!(
+                            "the project {gid} does not exist, or the token's user cannot see it: {e}"
+                        ),
+                        e,
+                    ),
+                    _ => e,
+                })?;
+                out.push(project);
+            }
+            out
+        };
+        let mut seen = HashSet::new();
+        listed.retain(|p| seen.insert(p.gid.clone()));
+        Ok(listed)
+    }
+
+    /// A project as the run keeps it, with its principals: the workspace for a project
+    /// public to it, else the team (for `private_to_team`) or the project as a group, and
+    /// the members (users as `asana-user:{gid}` and their e-mail where shown, teams as
+    /// `asana-team:{gid}`) where the token may read them.
+    async fn frame(&self, project: Project) -> Result<ProjectFrame> {
+        let privacy = project.privacy_setting.clone().unwrap_or_else(|| {
+            if project.public == Some(true) {
+                "public_to_workspace".to_owned()
+            } else {
+                "private".to_owned()
+            }
+        });
+        let mut frame = ProjectFrame {
+            gid: project.gid.clone(),
+            name: project.name.clone().unwrap_or_else(|| project.gid.clone()),
+            privacy: privacy.clone(),
+            groups: Vec::new(),
+            emails: Vec::new(),
+        };
+        if privacy == "public_to_workspace" {
+            frame
+                .groups
+                .push(format!("asana-workspace:{}", self.workspace()));
+            return Ok(frame);
+        }
+        match (&privacy[..], project.team.as_ref()) {
+            ("private_to_team", Some(team)) => {
+                frame.groups.push(format!("asana-team:{}", team.gid));
+            }
+            _ => frame.groups.push(format!("asana-project:{}", project.gid)),
+        }
+        match self.client.memberships(&project.gid).await {
+            Ok(members) => {
+                for m in members {
+                    let Some(who) = m.member.or(m.user) else {
+                        continue;
+                    };
+                    if who.resource_type.as_deref() == Some("team") {
+                        frame.groups.push(format!("asana-team:{}", who.gid));
+                    } else {
+                        frame.groups.push(format!("asana-user:{}", who.gid));
+                        if let Some(email) = who.email.filter(|e| !e.is_empty()) {
+                            frame.emails.push(email);
+                        }
+                    }
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
+                tracing::warn!(connector = SOURCE, project = %project.gid, "the members of a private project cannot be read; its tasks go to the project as a group: {e}");
+            }
+            Err(e) => return Err(e),
+        }
+        frame.groups.sort();
+        frame.groups.dedup();
+        frame.emails.sort();
+        frame.emails.dedup();
+        Ok(frame)
+    }
+
+    /// The listed values of a page as page items: malformed ones as failures, tasks outside
+    /// the window left out, and tasks whose first project of the run is another one left to
+    /// that project (a task in several projects is one document).
+    fn pending(
+        &self,
+        projects: &[ProjectFrame],
+        order: &HashMap<String, usize>,
+        index: usize,
+        values: Vec<Value>,
+        window: Option<&TimeWindow>,
+        known: &KnownFingerprints,
+    ) -> Vec<PendingItem<Pending>> {
+        let home = Arc::new(projects[index].clone());
+        let mut out = Vec::new();
+        for value in values {
+            match Listed::from_value(value) {
+                Listed::Task(task) => {
+                    if window.is_some_and(|w| !w.contains(task.modified_at)) {
+                        continue;
+                    }
+                    let mut mine: Vec<usize> = task
+                        .projects
+                        .iter()
+                        .filter_map(|p| order.get(&p.gid).copied())
+                        .collect();
+                    mine.sort_unstable();
+                    mine.dedup();
+                    if mine.first().is_some_and(|first| *first != index) {
+                        continue;
+                    }
+                    if mine.is_empty() {
+                        mine.push(index);
+                    }
+                    let frames: Vec<&ProjectFrame> = mine.iter().map(|i| &projects[*i]).collect();
+                    let access = convert::access(&frames);
+                    let id = doc_id(&task.gid);
+                    let version = convert::version(&task, &access);
+                    let unchanged = known.has_version(&id, &version);
+                    let item = Pending::Task {
+                        task,
+                        home: home.clone(),
+                        access,
+                        unchanged,
+                    };
+                    out.push(PendingItem::new(id, item));
+                }
+                Listed::Malformed { gid, message } => {
+                    let id = gid.as_deref().map(doc_id);
+                    let shown = id
+                        .clone()
+                        .unwrap_or_else(|| format!("a task of the project {}", home.gid));
+                    let failure = Failure::new(
+                        id.clone(),
+                        ErrorKind::InvalidData,
+                        format!("{shown}: {message}"),
+                    );
+                    out.push(PendingItem::new(
+                        id.unwrap_or_default(),
+                        Pending::Failed(failure),
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// One task's outcomes: its document with its comments, then its attachments.
+    ///
+    /// An unchanged task costs no story request and no download; with attachments on, its
+    /// attachments are listed (one request) and reported unchanged too, so a reconciling
+    /// run does not take them for deleted. Asana moves a task's `modified_at` when an
+    /// attachment is added or trashed, so an unchanged task has the attachments it had.
+    async fn fetch(self, item: Pending) -> Result<Vec<Outcome>> {
+        let (task, home, access, unchanged) = match item {
+            Pending::Failed(failure) => return Ok(vec![failure.into()]),
+            Pending::Task {
+                task,
+                home,
+                access,
+                unchanged,
+            } => (task, home, access, unchanged),
+        };
+        if unchanged {
+            let mut out = vec![Outcome::Unchanged(doc_id(&task.gid))];
+            if self.attachments {
+                let listed = self.client.attachments(&task.gid).await.map_err(|e| {
+                    Error::new(
+                        e.kind(),
+                        format!("the attachments of task {} cannot be read: {e}", task.gid),
+                    )
+                    .with_connector(SOURCE)
+                })?;
+                out.extend(
+                    listed
+                        .iter()
+                        .filter(|a| a.download_url.is_some())
+                        .filter(|a| a.size.is_none_or(|s| s <= self.max_file_size))
+                        .map(|a| Outcome::Unchanged(convert::attachment_id(&task.gid, &a.gid))),
+                );
+            }
+            return Ok(out);
+        }
+        let stories = async {
+            if !self.comments {
+                return Ok(Vec::new());
+            }
+            self.client.stories(&task.gid).await.map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    format!("the comments of task {} cannot be read: {e}", task.gid),
+                )
+                .with_connector(SOURCE)
+            })
+        };
+        let attachments = async {
+            if !self.attachments {
+                return Ok(Vec::new());
+            }
+            self.client.attachments(&task.gid).await.map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    format!("the attachments of task {} cannot be read: {e}", task.gid),
+                )
+                .with_connector(SOURCE)
+            })
+        };
+        let (stories, attachments) = futures::try_join!(stories, attachments)?;
+        let mut out: Vec<Outcome> =
+            vec![convert::document(&task, &home, &stories, access.clone()).into()];
+        for att in attachments {
+            let id = convert::attachment_id(&task.gid, &att.gid);
+            let name = att.name.clone().unwrap_or_else(|| att.gid.clone());
+            let Some(url) = att.download_url.as_deref() else {
+                // A link to a file kept elsewhere (Google Drive, Dropbox, …): nothing to read.
+                tracing::debug!(connector = SOURCE, attachment = %att.gid, host = ?att.host, "an attachment without download_url is left out");
+                continue;
+            };
+            let too_large = || {
+                Failure::new(
+                    Some(id.clone()),
+                    ErrorKind::Unsupported,
+                    format!(
+                        "{name} of task {}: the file is larger than max_file_size ({} bytes)",
+                        task.gid, self.max_file_size
+                    ),
+                )
+            };
+            if att.size.is_some_and(|s| s > self.max_file_size) {
+                out.push(too_large().into());
+                continue;
+            }
+            match self.client.download(url, self.max_file_size).await {
+                Ok(data) => {
+                    out.push(convert::attachment_document(&task, &att, data, access.clone()).into())
+                }
+                Err(e) if is_body_too_large(&e) => out.push(too_large().into()),
+                Err(e) => out.push(item_failure(id, e)?.into()),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The tasks of every project, page by page, from `from`.
+    pub(crate) fn checkpointed(
+        &self,
+        from: AsanaCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<AsanaCheckpoint>>> {
+        let walk = self.for_run(&ctx);
+        async_stream::try_stream! {
+            let mut cp = from;
+            if !cp.started {
+                cp.projects = walk.projects().await?;
+                cp.started = true;
+                cp.index = 0;
+                cp.offset = None;
+            }
+            let order: HashMap<String, usize> = cp
+                .projects
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.gid.clone(), i))
+                .collect();
+            // Offsets this run was given, by project: one given twice would loop for ever.
+            let mut seen: HashSet<(usize, String)> = HashSet::new();
+            let mut restarted: HashSet<String> = HashSet::new();
+            while cp.index < cp.projects.len() {
+                ctx.cancellation().check()?;
+                let gid = cp.projects[cp.index].gid.clone();
+                let url = walk.client.tasks_url(&gid, window.as_ref().map(|w| w.start))?;
+                let page: Paged<Value> = match walk.client.page(url, cp.offset.as_deref()).await {
+                    Ok(page) => page,
+                    // Asana's offsets expire: the project's listing starts again, and the
+                    // fingerprints skip the tasks already sent.
+                    Err(e) if cp.offset.is_some() && e.kind() == ErrorKind::InvalidData && restarted.insert(gid.clone()) => {
+                        tracing::warn!(connector = SOURCE, project = %gid, "the page offset was refused (expired?); the project's tasks are listed again: {e}");
+                        cp.offset = None;
+                        seen.retain(|(i, _)| *i != cp.index);
+                        continue;
+                    }
+                    // Deleted since the listing: nothing of it to read.
+                    Err(e) if e.kind() == ErrorKind::NotFound => {
+                        tracing::warn!(connector = SOURCE, project = %gid, "the project is gone since the listing: {e}");
+                        cp.index += 1;
+                        cp.offset = None;
+                        let mut batch = Batch::default();
+                        if walk.project_ids.contains(&gid) {
+                            batch.failures.push(Failure::new(
+                                None,
+                                ErrorKind::NotFound,
+                                format!("asana_project_ids: the project {gid} does not exist any more, or the token's user cannot see it: {e}"),
+                            ));
+                        }
+                        yield CheckpointedBatch::new(batch, cp.clone());
+                        continue;
+                    }
+                    Err(e) => Err(e)?,
+                };
+                // One fingerprint lookup for the page's tasks.
+                let ids: Vec<String> = page
+                    .data
+                    .iter()
+                    .filter_map(|v| v.get("gid").and_then(Value::as_str))
+                    .map(doc_id)
+                    .collect();
+                let known = KnownFingerprints::lookup(&ctx, &ids).await?;
+                let pending = walk.pending(&cp.projects, &order, cp.index, page.data, window.as_ref(), &known);
+                let fetch_walk = walk.clone();
+                let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
+                    fetch_walk.clone().fetch(item)
+                })
+                .await?;
+                match page.next_page {
+                    Some(next) if seen.insert((cp.index, next.offset.clone())) => cp.offset = Some(next.offset),
+                    Some(_) => Err(Error::invalid_data(format!(
+                        "Asana sent the same offset twice for the tasks of project {gid}"
+                    )).with_connector(SOURCE))?,
+                    None => {
+                        cp.index += 1;
+                        cp.offset = None;
+                    }
+                }
+                yield CheckpointedBatch::new(batch, cp.clone());
+            }
+        }
+        .boxed()
+    }
+
+    /// The checks of `check()`: the workspace, the team or each named project, then one
+    /// task page of the first project.
+    pub(crate) async fn check(&self) -> Result<()> {
+        self.client
+            .probe_workspace()
+            .await
+            .map_err(|e| self.workspace_error(e))?;
+        if let Some(team) = self.team.as_ref().filter(|_| self.project_ids.is_empty()) {
+            self.client
+                .probe_team(team)
+                .await
+                .map_err(|e| self.team_error(team, e))?;
+        }
+        // The members of private projects are not asked here: the sync warns when they
+        // cannot be read, and check stays a few requests.
+        let projects = self.listed_projects().await?;
+        if let Some(first) = projects.first() {
+            let url = self.client.tasks_url(&first.gid, None)?;
+            self.client.page::<Value>(url, None).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,445 @@
+//! The Asana connector against the wiremock Asana of `asana_common` (API reference:
+//! `data`/`next_page.offset` paging, projects, tasks with `modified_since`, stories,
+//! attachments with signed download URLs, project memberships, error bodies).
+#![cfg(feature = "asana")]
+#![allow(clippy::unwrap_used)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
+
+mod asana_common;
+
+use std::sync::Arc;
+
+use asana_common::{Comment, TOKEN, WORKSPACE, build, config, requests_to, standard, start, time};
+use connector_core::sink::MemorySink;
+use connector_core::state::MemoryStateStore;
+use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::{Connector, ErrorKind, Registry};
+use futures::StreamExt;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+async fn run(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    mode: SyncMode,
+    at: u32,
+) -> (MemorySink, SyncReport) {
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(at))
+        .run(mode)
+        .await
+        .expect("the sync runs");
+    (sink, report)
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+const TASKS: [&str; 6] = [
+    "asana:1200000000000101",
+    "asana:1200000000000102",
+    "asana:1200000000000103",
+    "asana:1200000000000104",
+    "asana:1200000000000105",
+    "asana:1200000000000106",
+];
+
+const PLAN_PDF: &str = "asana:1200000000000101:1200000000000901";
+
+fn all_ids() -> Vec<String> {
+    let mut ids: Vec<String> = TASKS.iter().map(|s| (*s).to_owned()).collect();
+    ids.push(PLAN_PDF.to_owned());
+    sorted(ids)
+}
+
+#[tokio::test]
+async fn tasks_become_markdown_documents_with_comments_and_attachments() {
+    let server = start(standard(2)).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    // The task in two projects is one document; the external attachment is left out; the
+    // oversized one is a failure naming it, never downloaded.
+    assert_eq!(sorted(sink.ids()), all_ids());
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let failure = &report.failures[0];
+    assert_eq!(
+        failure.id.as_deref(),
+        Some("asana:1200000000000106:1200000000000903")
+    );
+    assert!(failure.message.contains("max_file_size"), "{failure:?}");
+    assert!(
+        requests_to(&server, "/files/1200000000000903")
+            .await
+            .is_empty()
+    );
+
+    let t1 = sink.get("asana:1200000000000101").unwrap();
+    assert_eq!(t1.title, "Write launch plan");
+    assert_eq!(t1.updated_at, Some(time(1)));
+    assert_eq!(
+        t1.link.as_ref().map(url::Url::as_str),
+        Some(
+            "https://app.asana.com/1/1200000000000001/project/1200000000000010/task/1200000000000101"
+        )
+    );
+    assert_eq!(t1.owners, ["jane@example.com"]);
+    assert_eq!(
+        t1.parent_id.as_deref(),
+        Some("asana:project:1200000000000010")
+    );
+    // Public to the workspace in Launch, private with readable members in Platform: the
+    // union of both.
+    let access = t1.access.clone().unwrap();
+    assert!(!access.public);
+    assert_eq!(
+        access.groups,
+        [
+            "asana-project:1200000000000011",
+            "asana-user:1200000000000050",
+            "asana-user:1200000000000051",
+            format!("asana-workspace:{WORKSPACE}").as_str(),
+        ]
+    );
+    assert_eq!(access.emails, ["jane@example.com", "rob@example.com"]);
+    assert_eq!(t1.metadata["assignee"], "Jane Doe");
+    assert_eq!(t1.metadata["due"], "2025-03-14");
+    insta::assert_snapshot!("asana_task", t1.content.as_text().unwrap());
+
+    // A subtask's parent is its parent task; a private project whose members cannot be
+    // read is its own group.
+    let sub = sink.get("asana:1200000000000104").unwrap();
+    assert_eq!(sub.parent_id.as_deref(), Some("asana:1200000000000103"));
+    let secret = sink.get("asana:1200000000000105").unwrap();
+    assert_eq!(
+        secret.access.as_ref().unwrap().groups,
+        ["asana-project:1200000000000012"]
+    );
+
+    // The attachment: the signed URL fetched without the token (the fake refuses one).
+    let pdf = sink.get(PLAN_PDF).unwrap();
+    assert_eq!(pdf.title, "plan.pdf");
+    assert_eq!(pdf.content.as_bytes(), b"%PDF-1.4 plan");
+    assert_eq!(pdf.content.mime(), Some("application/pdf"));
+    assert_eq!(pdf.parent_id.as_deref(), Some("asana:1200000000000101"));
+    assert_eq!(pdf.access, t1.access);
+
+    // Every task listing asked for the fields and Asana's largest page.
+    for r in requests_to(&server, "/api/1.0/tasks").await {
+        if r.url.path() == "/api/1.0/tasks" {
+            let q: std::collections::HashMap<_, _> = r.url.query_pairs().into_owned().collect();
+            assert!(q["opt_fields"].contains("modified_at"), "{q:?}");
+            assert_eq!(q["limit"], "100");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_incremental_run_finds_an_edited_task_and_a_new_comment_on_an_old_one() {
+    let api = standard(2);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    {
+        let mut st = api.state.lock().unwrap();
+        // Renamed between runs.
+        let t2 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000102")
+            .unwrap();
+        t2.name = "Book the venue".into();
+        t2.minute = 40;
+        // A comment on an old task: Asana moves `modified_at` when a story is created.
+        let t3 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000103")
+            .unwrap();
+        t3.comments.push(Comment {
+            author: "Rob Reviewer",
+            text: "Done on staging too.".into(),
+            minute: 41,
+        });
+        t3.minute = 41;
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(
+        sorted(sink.ids()),
+        ["asana:1200000000000102", "asana:1200000000000103"]
+    );
+    assert_eq!(
+        sink.get("asana:1200000000000102").unwrap().title,
+        "Book the venue"
+    );
+    let t3 = sink.get("asana:1200000000000103").unwrap();
+    assert!(
+        t3.content
+            .as_text()
+            .unwrap()
+            .contains("Done on staging too.")
+    );
+    assert_eq!(t3.updated_at, Some(time(41)));
+    // The listing asked for the previous window's end less two minutes of clock skew.
+    let last = requests_to(&server, "/api/1.0/tasks")
+        .await
+        .into_iter()
+        .rfind(|r| r.url.path() == "/api/1.0/tasks")
+        .unwrap();
+    let since = last
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == "modified_since")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(since.as_deref(), Some("2025-03-01T10:28:00.000Z"));
+}
+
+#[tokio::test]
+async fn an_expired_offset_restarts_the_projects_listing() {
+    let api = standard(1);
+    api.state.lock().unwrap().expire_next_offset = true;
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(sorted(sink.ids()), TASKS);
+}
+
+#[tokio::test]
+async fn a_resumed_run_starts_at_the_stored_offset() {
+    let server = start(standard(1)).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    // Take the first page of the first project, then resume from its checkpoint.
+    let cp = c.as_checkpointed().unwrap();
+    let from = cp.initial_checkpoint_json().unwrap();
+    let mut stream = cp.load_from_checkpoint_json(from, None, connector_core::SyncContext::new());
+    let first = stream.next().await.unwrap().unwrap();
+    drop(stream);
+    assert_eq!(first.batch.documents.len(), 1);
+    assert_eq!(first.checkpoint.state["index"], 0);
+    assert!(first.checkpoint.state["offset"].is_string());
+    let mut stream =
+        cp.load_from_checkpoint_json(first.checkpoint, None, connector_core::SyncContext::new());
+    let mut ids = Vec::new();
+    while let Some(page) = stream.next().await {
+        ids.extend(page.unwrap().batch.documents.into_iter().map(|d| d.id));
+    }
+    // Everything but the first page's task, each once.
+    let mut expect: Vec<String> = TASKS.iter().map(|s| (*s).to_owned()).collect();
+    expect.retain(|id| id != &first.batch.documents[0].id);
+    assert_eq!(sorted(ids), expect);
+}
+
+#[tokio::test]
+async fn scope_follows_project_ids_then_team_then_workspace() {
+    let server = start(standard(50)).await;
+    let uri = server.uri();
+    let c = build(
+        &uri,
+        json!({"asana_project_ids": "1200000000000011", "include_attachments": false}),
+    );
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        [
+            "asana:1200000000000101",
+            "asana:1200000000000103",
+            "asana:1200000000000104"
+        ]
+    );
+    // The team's projects: `Secret` has no team.
+    let c = build(
+        &uri,
+        json!({"asana_team_id": asana_common::TEAM, "include_attachments": false}),
+    );
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert!(!sink.ids().contains(&"asana:1200000000000105".to_owned()));
+    assert_eq!(sink.len(), 5);
+    assert!(
+        !requests_to(&server, "/api/1.0/teams/1200000000000005/projects")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn check_tells_credentials_permission_and_missing_things_apart() {
+    let server = start(standard(50)).await;
+    let uri = server.uri();
+    assert!(build(&uri, json!({})).check().await.is_ok());
+
+    let mut wrong = config(&uri, json!({}));
+    wrong["credentials"]["asana_api_token_secret"] = json!("not-the-token");
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let e = registry
+        .build("asana", wrong)
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    assert_eq!(e.field(), Some("credentials.asana_api_token_secret"));
+
+    let e = build(&uri, json!({"asana_workspace_id": "1200000000000777"}))
+        .check()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert_eq!(e.field(), Some("asana_workspace_id"));
+
+    let e = build(
+        &uri,
+        json!({"asana_project_ids": ["1200000000000010", "1200000000000666"]}),
+    )
+    .check()
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert_eq!(e.field(), Some("asana_project_ids"));
+    assert!(e.to_string().contains("1200000000000666"), "{e}");
+
+    let e = build(&uri, json!({"asana_team_id": "1200000000000444"}))
+        .check()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert_eq!(e.field(), Some("asana_team_id"));
+
+    let _refusal = Mock::given(method("GET"))
+        .and(path("/api/1.0/projects"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "errors": [{"message": "You do not have access to this workspace's projects."}]
+        })))
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let e = build(&uri, json!({})).check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert!(e.to_string().contains("do not have access"), "{e}");
+}
+
+#[tokio::test]
+async fn a_deleted_task_between_listing_and_stories_is_a_failure_and_the_run_goes_on() {
+    let server = start(standard(50)).await;
+    let _gone = Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks/1200000000000102/stories"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "errors": [{"message": "task: Unknown object: 1200000000000102"}]
+        })))
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(sink.len(), 5);
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(
+        report.failures[0].id.as_deref(),
+        Some("asana:1200000000000102")
+    );
+    assert!(report.failures[0].message.contains("Unknown object"));
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_and_150_a_minute_is_the_default() {
+    let server = start(standard(50)).await;
+    let _limited = Mock::given(method("GET"))
+        .and(path("/api/1.0/tasks"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(json!({"errors": [{"message": "You have made too many requests recently. Please, be chill."}]}))
+                .insert_header("Retry-After", "1"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(sink.len(), 6);
+    assert!(
+        report.rate_limit_wait >= std::time::Duration::from_secs(1),
+        "{report:?}"
+    );
+
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let effective = registry
+        .effective_config("asana", config(&server.uri(), json!({})))
+        .unwrap();
+    assert_eq!(effective["requests_per_minute"], 150);
+    assert_eq!(effective["max_file_size"], 10 * 1024 * 1024);
+}
+
+#[test]
+fn ragflow_config_is_accepted_and_bad_values_are_named() {
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let c = registry
+        .build(
+            "asana",
+            json!({
+                "asana_workspace_id": WORKSPACE,
+                "asana_project_ids": "1200000000000010,1200000000000011",
+                "asana_team_id": "",
+                "credentials": {"asana_api_token_secret": TOKEN},
+            }),
+        )
+        .unwrap();
+    assert_eq!(c.source(), "asana");
+    assert!(!format!("{c:?}").contains(TOKEN));
+
+    let e = registry
+        .build(
+            "asana",
+            json!({
+                "asana_workspace_id": "acme",
+                "asana_project_ids": ["12", "launch"],
+                "asana_team_id": "platform",
+                "credentials": {"asana_api_token_secret": TOKEN},
+            }),
+        )
+        .unwrap_err();
+    let text = e.to_string();
+    for field in ["asana_workspace_id", "asana_project_ids", "asana_team_id"] {
+        assert!(text.contains(field), "{text}");
+    }
+    assert!(text.contains("launch"), "{text}");
+}
+
+#[tokio::test]
+async fn a_reconcile_run_reads_no_story_and_downloads_nothing_for_unchanged_tasks() {
+    let api = standard(50);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    let stories_before = requests_to(&server, "/api/1.0/tasks/").await.len();
+    let files_before = requests_to(&server, "/files/").await.len();
+    {
+        let mut st = api.state.lock().unwrap();
+        let t6 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000106")
+            .unwrap();
+        t6.notes = "A new press kit.".into();
+        t6.minute = 35;
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
+    assert_eq!(sink.ids(), ["asana:1200000000000106"]);
+    // Five tasks and the attachment of the first are unchanged, never read again.
+    assert_eq!(report.unchanged, 6, "{report:?}");
+    assert_eq!(
+        requests_to(&server, "/api/1.0/tasks/").await.len(),
+        stories_before + 1
+    );
+    assert_eq!(requests_to(&server, "/files/").await.len(), files_before);
+}

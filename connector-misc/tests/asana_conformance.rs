@@ -1,0 +1,122 @@
+//! The conformance kit and core's HTTP checks against the wiremock Asana of `asana_common`.
+#![cfg(feature = "asana")]
+#![allow(clippy::unwrap_used)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
+
+mod asana_common;
+
+use std::sync::Arc;
+
+use asana_common::{AsanaApi, TOKEN, build, standard, start, time};
+use async_trait::async_trait;
+use connector_core::testkit::Fixture;
+use connector_core::{Connector, TimeWindow};
+use serde_json::json;
+use wiremock::MockServer;
+
+struct AsanaFixture {
+    server: MockServer,
+    malformed: MockServer,
+}
+
+/// The standard Asana without its oversized attachment (a failure the kit would not expect
+/// of a clean source).
+fn clean() -> AsanaApi {
+    let api = standard(2);
+    for t in &mut api.state.lock().unwrap().tasks {
+        t.attachments
+            .retain(|a| a.size.is_none_or(|s| s < 1_000_000));
+    }
+    api
+}
+
+#[async_trait]
+impl Fixture for AsanaFixture {
+    async fn setup() -> Self {
+        let broken = clean();
+        broken
+            .state
+            .lock()
+            .unwrap()
+            .tasks
+            .iter_mut()
+            .filter(|t| t.gid == "1200000000000102")
+            .for_each(|t| t.malformed = true);
+        Self {
+            server: start(clean()).await,
+            malformed: start(broken).await,
+        }
+    }
+
+    fn connector(&self) -> Arc<dyn Connector> {
+        build(&self.server.uri(), json!({}))
+    }
+
+    fn secret(&self) -> Option<String> {
+        Some(TOKEN.to_owned())
+    }
+
+    fn malformed(&self) -> (Arc<dyn Connector>, Option<String>) {
+        (
+            build(&self.malformed.uri(), json!({})),
+            Some("asana:1200000000000102".to_owned()),
+        )
+    }
+
+    fn window(&self) -> Option<(TimeWindow, Vec<String>)> {
+        // Tasks are modified at minutes 1..=6 in the order of `standard`.
+        let window = TimeWindow::new(time(2), time(4)).ok()?;
+        Some((
+            window,
+            vec![
+                "asana:1200000000000102".into(),
+                "asana:1200000000000103".into(),
+            ],
+        ))
+    }
+}
+
+connector_core::conformance_tests!(asana_conformance, AsanaFixture);
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    connector_core::testkit::block_on(f)
+}
+
+#[test]
+fn retry_after_is_waited_out() {
+    run(async {
+        let s = start(clean()).await;
+        connector_core::testkit::http::retry_after_is_waited_out(&s, |uri| build(uri, json!({})))
+            .await;
+    });
+}
+
+#[test]
+fn server_error_storm_is_survived() {
+    run(async {
+        let s = start(clean()).await;
+        connector_core::testkit::http::server_error_storm_is_survived(
+            &s,
+            |uri| build(uri, json!({})),
+            3,
+        )
+        .await;
+    });
+}
+
+#[test]
+fn unauthorized_fails_fast() {
+    run(async {
+        let s = start(clean()).await;
+        connector_core::testkit::http::unauthorized_fails_fast(&s, |uri| build(uri, json!({})))
+            .await;
+    });
+}
+
+#[test]
+fn secret_never_leaks() {
+    run(async {
+        let s = start(clean()).await;
+        connector_core::testkit::http::secret_never_leaks(&s, |uri| build(uri, json!({})), TOKEN)
+            .await;
+    });
+}
