@@ -456,6 +456,29 @@ async fn a_ticket_deleted_between_runs_is_deleted_by_the_next_incremental_run() 
 }
 
 #[tokio::test]
+async fn a_ticket_deleted_without_moving_its_updated_at_is_deleted_all_the_same() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    // Deleted at 10:35: the export lists it again by its `generated_timestamp`, while its
+    // `updated_at` (10:02) stays before the next run's window.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
+        t2.status = "deleted";
+        t2.generated = Some(35);
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert!(sink.documents().is_empty());
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(deleted, ["zendesk_ticket_2", "zendesk_ticket_2:internal"]);
+    assert_eq!(report.deleted, 2, "{report:?}");
+}
+
+#[tokio::test]
 async fn a_ticket_changed_after_the_window_is_left_to_the_next_run() {
     let api = standard();
     let server = start(api.clone()).await;

@@ -372,8 +372,9 @@ impl Walk {
     }
 
     /// The page items of a ticket page: tickets kept and in `window`, malformed ones as
-    /// failures; the document ids of tickets in `window` that are deleted, or of a status no
-    /// longer read (the source's own deletions, handed on as [`Batch::deleted`]). Also says
+    /// failures; the document ids of tickets that are deleted, or of a status no longer read,
+    /// whatever their `updated_at` (the source's own deletions, handed on as
+    /// [`Batch::deleted`]). Also says
     /// whether a ticket changed at or after the window's end was listed.
     fn ticket_items(
         &self,
@@ -387,6 +388,14 @@ impl Walk {
         for value in values {
             match read::<Ticket>(value, convert::ticket_id, "ticket") {
                 Ok(t) => {
+                    // A deletion whatever the window: the export selects by
+                    // `generated_timestamp`, which a deletion or a scrub moves without moving
+                    // `updated_at`, and deleting twice is harmless.
+                    if !self.keeps_ticket(&t) {
+                        gone.push(convert::ticket_id(t.id));
+                        gone.push(convert::internal_id(t.id));
+                        continue;
+                    }
                     if let Some(w) = window {
                         if t.updated_at >= w.end {
                             later = true;
@@ -395,11 +404,6 @@ impl Walk {
                         if t.updated_at < w.start {
                             continue;
                         }
-                    }
-                    if !self.keeps_ticket(&t) {
-                        gone.push(convert::ticket_id(t.id));
-                        gone.push(convert::internal_id(t.id));
-                        continue;
                     }
                     let access = convert::ticket_access(&t, people);
                     let version = convert::ticket_version(&t, &access);
