@@ -218,10 +218,16 @@ async fn tickets_carry_every_comment_with_internal_notes_apart() {
     assert_eq!(access.emails, ["carl@customer.test", "cora@customer.test"]);
     assert_eq!(access.groups, ["zendesk:agents", "zendesk-org:900"]);
     assert!(!text(t1).contains("legacy"), "an internal note leaked");
+    // Tags and group are for agents: not in the document the requester reads.
+    assert!(!text(t1).contains("printer, fire"), "{}", text(t1));
+    assert!(!t1.metadata.contains_key("tags") && !t1.metadata.contains_key("group_id"));
     insta::assert_snapshot!("zendesk_ticket_markdown", text(t1));
     let notes = doc(&docs, "zendesk_ticket_1:internal");
     assert!(text(notes).contains("**legacy**"));
     assert!(!text(notes).contains("sending a technician"));
+    assert!(text(notes).contains("printer, fire"));
+    assert_eq!(notes.metadata["tags"], json!(["printer", "fire"]));
+    assert_eq!(notes.metadata["group_id"], 55);
     assert_eq!(notes.access.as_ref().unwrap().groups, ["zendesk:agents"]);
     assert!(notes.access.as_ref().unwrap().emails.is_empty());
     assert_eq!(notes.parent_id.as_deref(), Some("zendesk_ticket_1"));

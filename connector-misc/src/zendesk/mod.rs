@@ -34,7 +34,8 @@
 //!   ticket's fields and its public comments, readable by the requester and everyone copied
 //!   (by e-mail), the organization's members when it shares tickets (`zendesk-org:{id}`) and
 //!   the agents (`zendesk:agents`); `zendesk_ticket_{id}:internal` holds the internal notes,
-//!   readable by agents only. A host filters whole documents, never parts of one, so one
+//!   readable by agents only; the ticket's tags and group, which Zendesk shows agents only, are
+//!   in that document alone. A host filters whole documents, never parts of one, so one
 //!   document would have to be either open to the requester (leaking the notes) or closed to
 //!   them (hiding their own conversation); two documents keep each audience's text whole.
 //!   The internal-notes document exists for every ticket (saying so when there are none):
