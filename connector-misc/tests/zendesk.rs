@@ -158,6 +158,36 @@ async fn article_polls_read_the_incremental_export_within_the_window() {
 }
 
 #[tokio::test]
+async fn an_article_unpublished_or_labelled_to_skip_is_deleted_by_the_next_poll() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(
+        &server.uri(),
+        "articles",
+        json!({"skip_article_labels": "internal-only"}),
+    );
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    // Article 2 goes back to draft, article 4 gets a skipped label; the German translation
+    // of article 7's locale is not the source's, so nothing of it is deleted.
+    {
+        let mut st = api.state.lock().unwrap();
+        let a2 = st.articles.iter_mut().find(|a| a.id == 2).unwrap();
+        a2.draft = true;
+        a2.minute = 35;
+        let a4 = st.articles.iter_mut().find(|a| a.id == 4).unwrap();
+        a4.labels = vec!["internal-only"];
+        a4.minute = 36;
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert!(sink.documents().is_empty());
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(deleted, ["article:2", "article:4"]);
+    assert_eq!(report.deleted, 2, "{report:?}");
+}
+
+#[tokio::test]
 async fn the_article_export_pages_by_end_time() {
     // 1,200 articles: a full page of 1,000, then the rest from its `end_time`.
     let articles: Vec<Article> = (1..=1200)

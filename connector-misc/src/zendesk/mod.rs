@@ -5,7 +5,9 @@
 //! - **Articles, full load**: `GET /api/v2/help_center[/{locale}]/articles` with cursor
 //!   paging (`page[size]`, `page[after]` = `meta.after_cursor` while `meta.has_more`), oldest
 //!   change first; the cursor is the checkpoint. Drafts and articles with a label of
-//!   `skip_article_labels` are left out. The body's HTML becomes Markdown (core's converter).
+//!   `skip_article_labels` are left out, and their ids (in the locale read) handed on as
+//!   [`Batch::deleted`], so an article taken back to draft or labelled later is deleted by the
+//!   run (full or poll) that sees it so. The body's HTML becomes Markdown (core's converter).
 //!   Sections and categories are listed once a run, for the metadata (`section`,
 //!   `category`); the authors come from `users/show_many`, once per page.
 //! - **Articles, polls**: the incremental article export,

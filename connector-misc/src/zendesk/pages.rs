@@ -100,16 +100,21 @@ impl Walk {
 
     /// Whether the article is a document: published, in the locale, without a skipped label.
     fn keeps_article(&self, a: &Article, exported: bool) -> bool {
-        if a.draft {
-            return false;
-        }
-        if a.label_names
-            .iter()
-            .any(|l| self.skip_labels.contains(&l.to_lowercase()))
-        {
-            return false;
-        }
-        // The export lists every translation; the list only the locale asked.
+        self.in_locale(a, exported) && !self.withdrawn(a)
+    }
+
+    /// Whether the article is a draft or carries a skipped label: one published before is
+    /// deleted when seen so.
+    fn withdrawn(&self, a: &Article) -> bool {
+        a.draft
+            || a.label_names
+                .iter()
+                .any(|l| self.skip_labels.contains(&l.to_lowercase()))
+    }
+
+    /// Whether the article is in the locale read. The export lists every translation; the
+    /// list only the locale asked.
+    fn in_locale(&self, a: &Article, exported: bool) -> bool {
         if exported {
             let want = self.client.locale.as_deref().or(a.source_locale.as_deref());
             if let (Some(want), Some(have)) = (want, a.locale.as_deref())
@@ -199,7 +204,8 @@ impl Walk {
         Ok(())
     }
 
-    /// The batch of one page of articles: those in `window` (all without one), converted.
+    /// The batch of one page of articles: those in `window` (all without one), converted;
+    /// the drafts and skipped ones in the locale as deletions.
     async fn article_batch(
         &self,
         ctx: &SyncContext,
@@ -210,9 +216,17 @@ impl Walk {
         authors: &mut HashMap<u64, User>,
     ) -> Result<Batch> {
         let mut items = Vec::new();
+        let mut gone = Vec::new();
         for value in values {
             match read::<Article>(value, convert::article_id, "article") {
                 Ok(a) => {
+                    // Unpublished or newly labelled to skip: its document (if any) goes, so
+                    // a withdrawn article's text is no longer found; whatever the window,
+                    // deleting twice being harmless.
+                    if self.in_locale(&a, exported) && self.withdrawn(&a) {
+                        gone.push(convert::article_id(a.id));
+                        continue;
+                    }
                     if !self.keeps_article(&a, exported)
                         || window.is_some_and(|w| !w.contains(a.updated_at))
                     {
@@ -231,7 +245,7 @@ impl Walk {
             })
             .collect();
         if listed.is_empty() && items.is_empty() {
-            return Ok(Batch::default());
+            return Ok(Batch::default().with_deleted(gone));
         }
         self.add_segments(Arc::make_mut(guide), &listed).await?;
         self.add_authors(authors, &listed).await?;
@@ -267,6 +281,7 @@ impl Walk {
             futures::future::ready(outcome)
         })
         .await
+        .map(|b| b.with_deleted(gone))
     }
 
     /// The articles, page by page, from `from`: the list (oldest change first) for a full
