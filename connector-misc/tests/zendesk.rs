@@ -284,6 +284,32 @@ async fn tickets_carry_every_comment_with_internal_notes_apart() {
 }
 
 #[tokio::test]
+async fn a_person_copied_but_not_sideloaded_still_reads_the_ticket() {
+    let api = standard();
+    api.state.lock().unwrap().ccs_not_sideloaded = true;
+    let server = start(api).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let t1 = doc(&sink.documents(), "zendesk_ticket_1").clone();
+    assert_eq!(
+        t1.access.unwrap().emails,
+        ["carl@customer.test", "cora@customer.test"]
+    );
+    // One `show_many` for the CC the export left out.
+    let asked = requests_to(&server, "/api/v2/users/show_many.json").await;
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0]
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "ids")
+            .unwrap()
+            .1,
+        "4"
+    );
+}
+
+#[tokio::test]
 async fn ticket_statuses_narrow_the_tickets_read() {
     let server = start(standard()).await;
     let c = build(

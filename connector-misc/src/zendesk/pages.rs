@@ -386,6 +386,37 @@ impl Walk {
         .collect())
     }
 
+    /// `people` with the requesters and people copied on `tickets` that the sideload left
+    /// out (`users/show_many`), since they decide who may read the public document: a CC
+    /// missing from the sideload would lose a ticket they can read in Zendesk.
+    async fn complete_people(&self, mut people: People, tickets: &[Value]) -> Result<People> {
+        let mut missing: Vec<u64> = tickets
+            .iter()
+            .flat_map(|t| {
+                let ids = |key: &str| {
+                    t.get(key)
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_u64)
+                        .collect::<Vec<_>>()
+                };
+                t.get("requester_id")
+                    .and_then(Value::as_u64)
+                    .into_iter()
+                    .chain(ids("email_cc_ids"))
+                    .chain(ids("collaborator_ids"))
+            })
+            .filter(|id| !people.users.contains_key(id))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            people.add_users(self.client.users(&missing).await?);
+        }
+        Ok(people)
+    }
+
     /// The page items of a ticket page: tickets kept and in `window`, malformed ones as
     /// failures; the document ids of tickets that are deleted, or of a status no longer read,
     /// whatever their `updated_at` (the source's own deletions, handed on as
@@ -503,7 +534,7 @@ impl Walk {
                 let mut people = People::default();
                 people.add_users(page.users);
                 people.add_orgs(page.organizations);
-                let people = Arc::new(people);
+                let people = Arc::new(walk.complete_people(people, &page.tickets).await?);
                 let (items, gone, later) = walk.ticket_items(page.tickets, &people, window.as_ref());
                 let batch = walk.ticket_batch(&ctx, items).await?.with_deleted(gone);
                 // The next incremental run lists again from the first page holding a ticket
@@ -665,7 +696,7 @@ impl Walk {
                         let mut people = People::default();
                         people.add_users(answer.users);
                         people.add_orgs(answer.organizations);
-                        let people = Arc::new(people);
+                        let people = Arc::new(walk.complete_people(people, &answer.tickets).await?);
                         let (items, _, _) = walk.ticket_items(answer.tickets, &people, None);
                         let batch = walk.ticket_batch(&ctx, items).await?;
                         if !batch.is_empty() {
