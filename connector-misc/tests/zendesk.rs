@@ -310,6 +310,29 @@ async fn a_person_copied_but_not_sideloaded_still_reads_the_ticket() {
 }
 
 #[tokio::test]
+async fn a_private_ticket_is_read_by_agents_only() {
+    let api = standard();
+    {
+        // Opened by an agent with an internal note about the requester: no public comment.
+        let mut st = api.state.lock().unwrap();
+        let t3 = st.tickets.iter_mut().find(|t| t.id == 3).unwrap();
+        for c in &mut t3.comments {
+            c.public = false;
+        }
+    }
+    let server = start(api).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    let t3 = doc(&docs, "zendesk_ticket_3").access.clone().unwrap();
+    assert!(t3.emails.is_empty(), "{t3:?}");
+    assert_eq!(t3.groups, ["zendesk:agents"]);
+    // The others stay open to their requester.
+    let t4 = doc(&docs, "zendesk_ticket_4").access.clone().unwrap();
+    assert_eq!(t4.emails, ["carl@customer.test"]);
+}
+
+#[tokio::test]
 async fn ticket_statuses_narrow_the_tickets_read() {
     let server = start(standard()).await;
     let c = build(

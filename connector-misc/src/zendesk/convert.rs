@@ -225,8 +225,12 @@ impl People {
 
 /// Who may read a ticket's public conversation: its requester and the people copied on it
 /// (by e-mail), its organization's members when the organization shares tickets
-/// (`zendesk-org:{id}`), and every agent ([`AGENTS`]).
+/// (`zendesk-org:{id}`), and every agent ([`AGENTS`]); the agents alone while the ticket is
+/// private (`is_public` false: no public comment), which Zendesk shows no end user.
 pub(crate) fn ticket_access(ticket: &Ticket, people: &People) -> Access {
+    if !ticket.is_public {
+        return Access::restricted(Vec::new(), vec![AGENTS.to_owned()]);
+    }
     let mut emails: Vec<String> = ticket
         .requester_id
         .into_iter()

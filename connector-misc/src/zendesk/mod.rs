@@ -35,7 +35,8 @@
 //! - **Public and internal comments** go to two documents: `zendesk_ticket_{id}` holds the
 //!   ticket's fields and its public comments, readable by the requester and everyone copied
 //!   (by e-mail), the organization's members when it shares tickets (`zendesk-org:{id}`) and
-//!   the agents (`zendesk:agents`; requesters and people copied that the export's sideload
+//!   the agents (`zendesk:agents`; the agents alone while the ticket is private, `is_public`
+//!   false; requesters and people copied that the export's sideload
 //!   left out are read by `users/show_many`); `zendesk_ticket_{id}:internal` holds the internal notes,
 //!   readable by agents only; the ticket's tags and group, which Zendesk shows agents only, are
 //!   in that document alone. A host filters whole documents, never parts of one, so one

@@ -297,7 +297,7 @@ impl ZendeskApi {
             "priority": "high", "status": t.status, "recipient": "support@acme.zendesk.com",
             "requester_id": t.requester, "submitter_id": t.requester, "assignee_id": 3,
             "organization_id": t.org, "group_id": 55, "collaborator_ids": t.ccs, "follower_ids": [],
-            "email_cc_ids": t.ccs, "has_incidents": false, "is_public": true, "tags": ["printer", "fire"],
+            "email_cc_ids": t.ccs, "has_incidents": false, "is_public": t.comments.iter().any(|c| c.public), "tags": ["printer", "fire"],
             "via": {"channel": "email"}, "custom_fields": [], "brand_id": 1,
             "created_at": zd_time(time(0)), "updated_at": zd_time(t.updated()),
             "generated_timestamp": t.generated().timestamp()
