@@ -224,6 +224,104 @@ async fn an_incremental_run_reads_edits_moves_and_new_mail_since_the_carried_lin
     assert!(graph.requests("BATCH GET /v1.0/users/u-ada/messages/M2") >= 1);
 }
 
+#[tokio::test]
+async fn reading_or_flagging_a_message_delivers_nothing_again() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    // Read: Exchange gives a new change key and modification time, and the delta round
+    // lists the message; its document is what it was.
+    let rounds = graph.requests("GET /v1.0/users/u-ada/mailFolders/");
+    graph.mark_read("u-ada", "M2", 65);
+    graph.mark_read("u-ada", "M1", 66);
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(graph.requests("GET /v1.0/users/u-ada/mailFolders/") > rounds);
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert!(sink.deleted().is_empty());
+    // An edit still is one.
+    graph.put("u-ada", "M2", "inbox", "Lunch? (1pm)", "One o'clock.", 67);
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), ["outlook:u-ada:M2"]);
+}
+
+#[tokio::test]
+async fn an_inline_file_is_a_document_and_an_inline_picture_is_not() {
+    let graph = standard(10);
+    // Apple Mail attaches files with `Content-Disposition: inline`.
+    graph.attach(
+        "u-ada",
+        "M1",
+        outlook_common::Att {
+            inline: true,
+            ..file("AAMkA5", "scan.pdf", "application/pdf", b"%PDF-1.4 scan")
+        },
+    );
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    let scan = sink.get("outlook:u-ada:M1/attachments/AAMkA5").unwrap();
+    assert_eq!(scan.content.as_bytes(), b"%PDF-1.4 scan");
+    assert!(sink.get("outlook:u-ada:M1/attachments/AAMkA3").is_none());
+}
+
+#[tokio::test]
+async fn the_owner_may_read_by_mail_and_by_sign_in_name() {
+    let graph = standard(10);
+    // Ada signs in as ada@contoso.onmicrosoft.com; her mail address is ada@contoso.com.
+    for user in &mut graph.state.lock().unwrap().users {
+        if user.0 == "u-ada" {
+            user.1 = "Ada@Contoso.onmicrosoft.com".to_owned();
+        }
+    }
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    for id in [M1, "outlook:u-ada:M1/attachments/AAMkA1"] {
+        let doc = sink.get(id).unwrap();
+        assert_eq!(
+            doc.access.as_ref().unwrap().emails,
+            ["ada@contoso.com", "ada@contoso.onmicrosoft.com"]
+        );
+        assert_eq!(doc.owners, ["ada@contoso.com"]);
+    }
+}
+
+#[tokio::test]
+async fn every_user_passes_over_guests_and_users_without_a_mailbox() {
+    let graph = standard(10);
+    {
+        let mut s = graph.state.lock().unwrap();
+        // A guest, and an unlicensed member: both have `mail`, neither a mailbox here.
+        s.users.push((
+            "u-guest".to_owned(),
+            "guest_fabrikam.com#EXT#@contoso.onmicrosoft.com".to_owned(),
+            Some("guest@fabrikam.com".to_owned()),
+        ));
+        s.users.push((
+            "u-sam".to_owned(),
+            "sam@contoso.com".to_owned(),
+            Some("sam@contoso.com".to_owned()),
+        ));
+    }
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(sink.get(M1).is_some() && sink.get("outlook:u-bob:B1").is_some());
+    // The member without a mailbox answered 404 (MailboxNotEnabledForRESTAPI) and was passed
+    // over; the guest was not even asked.
+    assert_eq!(graph.requests("GET /v1.0/users/u-sam/mailFolders"), 1);
+    assert_eq!(graph.requests("GET /v1.0/users/u-guest"), 0);
+    c.check().await.unwrap();
+}
+
 async fn listed_ids(c: &Arc<dyn Connector>) -> Vec<String> {
     let roles = c.roles();
     let slim = roles.as_slim().expect("slim");

@@ -323,3 +323,97 @@ async fn without_permissions_no_member_is_asked() {
         ["Bob Kline"]
     );
 }
+
+#[tokio::test]
+async fn deleted_threads_and_replies_leave_on_the_next_incremental_run() {
+    let base: DateTime<Utc> = (Utc::now() - TimeDelta::days(3)).trunc_subsecs(0);
+    let at = |n: i64| base + TimeDelta::minutes(n);
+    let graph = standard_at(2, base);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (first, _) = run(&c, &store, SyncMode::Full).await;
+    let release = doc_id(ENG, ENG_GENERAL, at(1));
+    let standup = doc_id(ENG, ENG_GENERAL, at(5));
+    assert!(text(&first, &release).contains("Friday, 10:00 UTC"));
+
+    // A reply deleted: its root does not change, the watched thread's replies show it.
+    let reply = (at(3) - TimeDelta::seconds(30))
+        .timestamp_millis()
+        .to_string();
+    graph.delete(&reply, at(200));
+    // A root deleted with no reply: the delta lists it deleted, and the thread is gone.
+    graph.delete(&at(5).timestamp_millis().to_string(), at(201));
+    let (sink, report) = run(&c, &store, SyncMode::Incremental).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(sink.deleted(), std::slice::from_ref(&standup));
+    assert_eq!(sink.ids(), std::slice::from_ref(&release));
+    let t = text(&sink, &release);
+    assert!(
+        !t.contains("Friday, 10:00 UTC") && t.contains("the **v2** plan"),
+        "{t}"
+    );
+    assert_eq!(sink.get(&release).unwrap().metadata["replies"], json!(1));
+}
+
+#[tokio::test]
+async fn a_member_removed_from_a_private_channel_loses_its_old_threads_on_the_next_incremental_run()
+{
+    let graph = standard(2);
+    graph.member(ENG_SECRET, BOB.0, BOB.1, "bob@contoso.com");
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (first, _) = run(&c, &store, SyncMode::Full).await;
+    let mockup = doc_id(ENG, ENG_SECRET, time(9));
+    assert_eq!(
+        first.get(&mockup).unwrap().access.as_ref().unwrap().emails,
+        ["ada@contoso.com", "bob@contoso.com"]
+    );
+
+    // Bob leaves the channel; no message changes, so the delta lists nothing.
+    graph
+        .state
+        .lock()
+        .unwrap()
+        .members
+        .get_mut(ENG_SECRET)
+        .unwrap()
+        .retain(|m| m.0 != BOB.0);
+    let (sink, report) = run(&c, &store, SyncMode::Incremental).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // Only the channel whose members changed is listed again.
+    assert_eq!(sink.ids(), std::slice::from_ref(&mockup));
+    assert_eq!(
+        sink.get(&mockup).unwrap().access.as_ref().unwrap().emails,
+        ["ada@contoso.com"]
+    );
+    // And the next run goes back to the channel's delta.
+    let (sink, _) = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+}
+
+#[tokio::test]
+async fn a_shared_channel_is_read_by_the_members_of_the_teams_it_is_shared_with() {
+    let graph = standard(2);
+    let shared = "19:partners@thread.tacv2";
+    graph.channel(ENG, shared, "Partners", "shared");
+    graph.member(shared, ADA.0, ADA.1, "ada@contoso.com");
+    // A member of a team (of another tenant) the channel is shared with.
+    graph.member(
+        &format!("{shared}/indirect"),
+        "u-dan",
+        "Dan Fabrikam",
+        "dan@fabrikam.com",
+    );
+    graph.post(ENG, shared, None, ADA, "<p>Welcome, partners</p>", time(12));
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let d = sink.get(&doc_id(ENG, shared, time(12))).unwrap();
+    let access = d.access.as_ref().unwrap();
+    assert_eq!(access.emails, ["ada@contoso.com", "dan@fabrikam.com"]);
+    assert!(access.groups.is_empty());
+    assert_eq!(d.metadata["channel_type"], json!("shared"));
+}

@@ -113,7 +113,7 @@ pub struct OutlookConfig {
     #[schemars(example = "junkemail, deleteditems, Inbox/Newsletters")]
     pub exclude_folders: Option<StringList>,
     /// Read each message's attachments as documents of their own (default true). Inline
-    /// attachments (pictures in the body) are not read either way.
+    /// pictures (images in the body) are not read either way.
     #[serde(default = "yes")]
     pub include_attachments: bool,
     /// Largest attachment downloaded, in bytes, checked on the size Graph lists before any

@@ -8,7 +8,7 @@ use connector_core::text::markdown::{self, Block, Inline};
 use connector_core::{Access, Document, ErrorKind, Failure};
 
 use super::SOURCE;
-use super::model::{Attachment, Message, Recipient};
+use super::model::{Attachment, ItemBody, Message, Recipient};
 
 /// The prefix of every document id.
 pub(crate) const ID_PREFIX: &str = "outlook:";
@@ -42,18 +42,23 @@ pub(crate) struct Place<'a> {
     pub(crate) user: &'a str,
     /// The mailbox's address: owner and access.
     pub(crate) owner: &'a str,
+    /// Who may read it: the owner by `mail` and by user principal name.
+    pub(crate) readers: &'a [String],
     /// The folder's path by display name (`Inbox/Projects`).
     pub(crate) folder: &'a str,
 }
 
 impl Place<'_> {
-    /// Who may read a message of this mailbox: its owner. Not the recipients: their copies
+    /// Who may read a message of this mailbox: its owner, by `mail` and by user principal
+    /// name (a host may know the person by either). Not delegates nor the members of a shared
+    /// mailbox: Graph does not show mailbox permissions (a shared mailbox's messages are
+    /// granted to its own address, which nobody signs in as). Not the recipients: their copies
     /// are other messages in their own mailboxes (read as their own documents when those are
     /// in scope), and this copy (with the owner's drafts, moves and categories) is readable in
     /// Exchange by the owner and the owner's delegates only; recipients include external
     /// addresses, distribution lists and Bcc that name no identity a host knows.
     fn access(&self) -> Access {
-        Access::restricted(vec![self.owner.to_owned()], Vec::new())
+        Access::restricted(self.readers.to_vec(), Vec::new())
     }
 }
 
@@ -70,6 +75,92 @@ fn subject(message: &Message) -> String {
         .filter(|s| !s.is_empty())
         .unwrap_or("(no subject)")
         .to_owned()
+}
+
+/// The part of an HTML body that the conversion renders: what follows the `<body>` start tag.
+///
+/// Outlook stores whole documents: a `<head>` with Word's style sheet (often several KiB, more
+/// than the text), conditional comments (`<!--[if gte mso 9]><xml>…</xml><![endif]-->`) and
+/// `<meta>` tags. Core's converter leaves `<head>`, `<style>` and `<script>` out of its output
+/// but still parses them into its tree; cutting them here gives the same Markdown for less
+/// work. The scan skips comments, `<style>`, `<script>`, `<title>` and `<textarea>` (where a
+/// `<body` is text, not a tag); a body without a `<body>` tag (a fragment) is kept whole, and
+/// so is everything after the tag (a parser puts content after `</body>` into the body too).
+pub(crate) fn rendered_part(html: &str) -> &str {
+    let bytes = html.as_bytes();
+    let mut i = 0;
+    while let Some(lt) = memchr_lt(bytes, i) {
+        let rest = &bytes[lt..];
+        if rest.starts_with(b"<!--") {
+            // A comment ends at the first `-->` (`<!-->` and `<!--->` end at once).
+            i = if rest.starts_with(b"<!-->") {
+                lt + 5
+            } else if rest.starts_with(b"<!--->") {
+                lt + 6
+            } else {
+                match find(bytes, lt + 4, b"-->") {
+                    Some(end) => end + 3,
+                    None => return html,
+                }
+            };
+            continue;
+        }
+        if let Some(name) = ["style", "script", "title", "textarea"]
+            .into_iter()
+            .find(|n| tag_named(rest, n))
+        {
+            // Raw text up to the closing tag.
+            let close = format!("</{name}");
+            i = match find_ignore_case(bytes, lt + 1 + name.len(), close.as_bytes()) {
+                Some(end) => end + close.len(),
+                None => return html,
+            };
+            continue;
+        }
+        if tag_named(rest, "body") {
+            return match find(bytes, lt, b">") {
+                Some(gt) => &html[gt + 1..],
+                None => html,
+            };
+        }
+        i = lt + 1;
+    }
+    html
+}
+
+/// The first `<` at or after `from`.
+fn memchr_lt(bytes: &[u8], from: usize) -> Option<usize> {
+    bytes
+        .get(from..)?
+        .iter()
+        .position(|&b| b == b'<')
+        .map(|p| p + from)
+}
+
+fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    bytes
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+fn find_ignore_case(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    bytes
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle))
+        .map(|p| p + from)
+}
+
+/// Whether `rest` (starting at a `<`) opens a tag named `name`: the name, any case, then
+/// whitespace, `>` or `/`.
+fn tag_named(rest: &[u8], name: &str) -> bool {
+    rest.get(1..=name.len())
+        .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        && rest
+            .get(name.len() + 1)
+            .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
 }
 
 /// The document of a message.
@@ -101,11 +192,12 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document
     if !fields.is_empty() {
         blocks.push(Block::labelled_lines(&fields));
     }
-    let body = message.body.clone().unwrap_or_default();
-    let content = body.content.as_deref().unwrap_or_default();
-    let body_type = if body.is_html() { "html" } else { "text" };
-    if body.is_html() {
-        blocks.push(Block::Markdown(html_to_markdown(content)));
+    let body = message.body.as_ref();
+    let content = body.and_then(|b| b.content.as_deref()).unwrap_or_default();
+    let html = body.is_some_and(ItemBody::is_html);
+    let body_type = if html { "html" } else { "text" };
+    if html {
+        blocks.push(Block::Markdown(html_to_markdown(rendered_part(content))));
     } else {
         blocks.extend(Block::plain_text(content));
     }
@@ -246,6 +338,42 @@ mod tests {
         assert_eq!(parse_id("outlook:nothing"), None);
     }
 
+    /// An Outlook desktop body as Exchange stores it: Word's head, conditional comments.
+    const OUTLOOK_HTML: &str = concat!(
+        "<html xmlns:o=\"urn:schemas-microsoft-com:office:office\"><head>",
+        "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">",
+        "<meta name=\"Generator\" content=\"Microsoft Word 15 (filtered medium)\">",
+        "<!--[if !mso]><style>v\\:* {behavior:url(#default#VML);}</style><![endif]-->",
+        "<style><!-- @font-face {font-family:\"Cambria Math\";} p.MsoNormal {margin:0cm;} ",
+        "/* <body> in a style sheet */ --></style>",
+        "<!--[if gte mso 9]><xml><o:shapedefaults v:ext=\"edit\" spidmax=\"1026\" /></xml><![endif]-->",
+        "<title>x <body> y</title></head>",
+        "<body lang=\"EN-US\" link=\"#0563C1\" style=\"word-wrap:break-word\">",
+        "<div class=\"WordSection1\"><p class=\"MsoNormal\">Hello <b>team</b>,<o:p></o:p></p>",
+        "<!--[if !supportLists]--><p>one</p><!--[endif]-->",
+        "<p class=\"MsoNormal\">See the <a href=\"https://contoso.com/r\">report</a>.<o:p></o:p></p>",
+        "</div></body></html>",
+    );
+
+    #[test]
+    fn the_head_of_an_outlook_body_is_cut_before_the_conversion_with_the_same_markdown() {
+        let part = rendered_part(OUTLOOK_HTML);
+        assert!(part.starts_with("<div class=\"WordSection1\">"), "{part}");
+        assert_eq!(html_to_markdown(part), html_to_markdown(OUTLOOK_HTML));
+        // Fragments and bodies whose scan cannot finish are kept whole.
+        for whole in [
+            "<p>a <b>b</b></p>",
+            "<html><head><style>p{}</style></head>no body tag",
+            "<!-- unclosed <body> comment",
+            "<style>never closed <body>",
+            "<bodyguard>x</bodyguard>",
+        ] {
+            assert_eq!(rendered_part(whole), whole);
+        }
+        assert_eq!(rendered_part("<!--><body>a"), "a");
+        assert_eq!(rendered_part("<BODY\n class=x>a</BODY>"), "a</BODY>");
+    }
+
     #[test]
     fn a_text_body_is_kept_as_paragraphs() {
         let message: Message = serde_json::from_value(serde_json::json!({
@@ -256,6 +384,10 @@ mod tests {
         let place = Place {
             user: "u1",
             owner: "bob@contoso.com",
+            readers: &[
+                "bob@contoso.com".to_owned(),
+                "bob@contoso.onmicrosoft.com".to_owned(),
+            ],
             folder: "Inbox",
         };
         let doc = message_document(&place, &message);
@@ -266,7 +398,10 @@ mod tests {
         assert_eq!(doc.metadata["body_type"], "text");
         assert_eq!(
             doc.access.map(|a| a.emails),
-            Some(vec!["bob@contoso.com".to_owned()])
+            Some(vec![
+                "bob@contoso.com".to_owned(),
+                "bob@contoso.onmicrosoft.com".to_owned()
+            ])
         );
     }
 }

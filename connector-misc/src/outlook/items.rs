@@ -35,6 +35,7 @@ fn place<'a>(mailbox: &'a Mailbox, folder: &'a Folder) -> Place<'a> {
     Place {
         user: &mailbox.id,
         owner: &mailbox.address,
+        readers: &mailbox.readers,
         folder: &folder.path,
     }
 }
@@ -101,7 +102,7 @@ pub(super) async fn gone(
     Ok(out)
 }
 
-/// A message as a page item with its version (`changeKey` and folder). A message without
+/// A message as a page item with its version (a hash of what its document shows, and its folder). A message without
 /// attachments to read is skipped by that version alone; one with attachments is always
 /// taken, and its fetch reports it and each attachment unchanged by their versions after
 /// listing them (one small request), so every id is accounted for.
@@ -185,8 +186,8 @@ pub(super) async fn fetch(
     Ok(out)
 }
 
-/// The attachments of a message that are documents: not inline (a picture in the body),
-/// not a link to a file elsewhere.
+/// The attachments of a message that are documents: not a picture in the body (an inline
+/// image), not an S/MIME signature; links to files elsewhere are left to the caller.
 pub(super) async fn list_attachments(
     reader: &Reader,
     user: &str,
@@ -204,7 +205,7 @@ pub(super) async fn list_attachments(
         .all::<Attachment>(&url)
         .await?
         .into_iter()
-        .filter(|a| !a.is_inline)
+        .filter(|a| !a.is_inline_picture() && !a.is_signature())
         .collect())
 }
 

@@ -47,6 +47,8 @@ pub(crate) struct Mailbox {
     pub(crate) id: String,
     /// Its address (`mail`, else the user principal name), lower case.
     pub(crate) address: String,
+    /// Who may read its messages: the owner by `mail` and by user principal name.
+    pub(crate) readers: Vec<String>,
 }
 
 /// A folder to read.
@@ -81,9 +83,16 @@ impl Reader {
         let mut users = Vec::new();
         if self.all_users() {
             let top = sample.map_or_else(|| "999".to_owned(), |n| n.clamp(1, 999).to_string());
-            let url = self
-                .graph
-                .url("users", &[("$select", USER_FIELDS), ("$top", &top)])?;
+            // Members only: guests have a `mail` (their own address) and no mailbox here; each
+            // would cost a 404 per run. Shared, room and equipment mailboxes are members.
+            let url = self.graph.url(
+                "users",
+                &[
+                    ("$select", USER_FIELDS),
+                    ("$top", &top),
+                    ("$filter", "userType eq 'Member'"),
+                ],
+            )?;
             let listed = match sample {
                 Some(_) => self.graph.page::<User>(&url).await.map(|p| p.value),
                 None => self.graph.all(&url).await,
@@ -146,6 +155,7 @@ impl Reader {
             .filter(|u| seen.insert(u.id.clone()))
             .map(|u| Mailbox {
                 address: u.address(),
+                readers: u.readers(),
                 id: u.id,
             })
             .collect();

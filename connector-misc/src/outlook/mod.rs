@@ -4,7 +4,7 @@
 //! `User.Read.All` to list every user).
 //!
 //! - **Mailboxes**: `user_ids` (resolved in JSON batches of 20 by `GET users/{id}`), or with
-//!   none every user of the tenant with a `mail` address (`GET /users`; one without an
+//!   none every member user of the tenant with a `mail` address (`GET /users`, guests left out; one without an
 //!   Exchange Online mailbox answers 404 and is passed over). A named user that is not there
 //!   is a failure naming it; the others are read. With more than one named user, each is a
 //!   **partition** (`user:{id}`): a job of its own with its own checkpoint.
@@ -48,19 +48,22 @@
 //!   batches of 20, larger ones raw by `/$value`; an attached Outlook item (a forwarded
 //!   message, an event) comes by `/$value` as its MIME form (`.eml`); a reference attachment
 //!   (a link to a OneDrive or SharePoint file) has no bytes here and is named in the
-//!   message's `reference_attachments` (those sources read the file); inline attachments
-//!   (pictures in the body) are not documents.
+//!   message's `reference_attachments` (those sources read the file); inline pictures
+//!   (images in the body) are not documents, other inline parts are (Apple Mail sends attached
+//!   files inline); nor is a signed message's S/MIME signature (`smime.p7s`).
 //! - **Access**: the mailbox's owner. Not the recipients: their copies are other messages in
 //!   their own mailboxes (documents of their own when those mailboxes are read), this copy is
 //!   readable in Exchange by its owner and the owner's delegates only, and recipients include
 //!   external addresses, distribution lists and Bcc that name no identity a host knows.
-//! - **Fingerprint**: the message's `changeKey` and folder, both listed, so an unchanged
-//!   message costs nothing (its body is in the delta page). One with attachments costs one
-//!   listing of them (metadata, no bytes) when a whole folder is listed (a full run, a `410`),
-//!   so each attachment is reported unchanged by its own version (id, size, time) rather than
-//!   unaccounted for; a round of changes lists only changed messages. Any change of a message
-//!   gives a new `changeKey`, a read flag too: such a message is delivered again, its
-//!   unchanged attachments reported unchanged without a download.
+//! - **Fingerprint**: a hash of what the document is made of (subject, body, people,
+//!   dates, categories, thread) and the folder, so an unchanged message costs nothing (its
+//!   body is in the delta page). Not the `changeKey`, which every change renews, reading or
+//!   flagging a message too: those come in the delta rounds (most of what they list) but
+//!   deliver nothing again. One with attachments costs one listing of them (metadata, no
+//!   bytes) when a whole folder is listed (a full run, a `410`), so each attachment is
+//!   reported unchanged by its own version (id, size, time) rather than unaccounted for; a
+//!   round of changes lists only changed messages, its unchanged attachments reported
+//!   unchanged without a download.
 //! - **Errors**: a mailbox or folder Graph will not read to its end (an application access
 //!   policy, a mailbox being moved, throttled past the retries) is a failure naming it; the
 //!   others are read. Only errors that end any sync (credentials, state, sink) end the run.

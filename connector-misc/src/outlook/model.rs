@@ -6,7 +6,7 @@ use serde::Deserialize;
 use url::Url;
 
 /// The fields of a message a sync reads: `$select` of every delta round and refetch.
-pub(crate) const MESSAGE_FIELDS: &str = "id,subject,body,from,sender,toRecipients,ccRecipients,bccRecipients,receivedDateTime,sentDateTime,lastModifiedDateTime,changeKey,conversationId,internetMessageId,webLink,parentFolderId,hasAttachments,importance,categories,isDraft";
+pub(crate) const MESSAGE_FIELDS: &str = "id,subject,body,from,sender,toRecipients,ccRecipients,bccRecipients,receivedDateTime,sentDateTime,lastModifiedDateTime,conversationId,internetMessageId,webLink,parentFolderId,hasAttachments,importance,categories,isDraft";
 
 /// The fields of a mail folder.
 pub(crate) const FOLDER_FIELDS: &str = "id,displayName,parentFolderId,childFolderCount";
@@ -38,6 +38,27 @@ pub(crate) struct User {
 }
 
 impl User {
+    /// The addresses the mailbox's owner is known by, lower case, without repeats: `mail` and
+    /// the user principal name (they differ where the sign-in name is not the mail address:
+    /// `ada@contoso.onmicrosoft.com` and `ada.lovelace@contoso.com`).
+    pub(crate) fn readers(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for a in [self.mail.as_deref(), self.user_principal_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(|a| a.trim().to_lowercase())
+            .filter(|a| !a.is_empty())
+        {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        if out.is_empty() {
+            out.push(self.address());
+        }
+        out
+    }
+
     /// The mailbox's address: `mail`, else the user principal name, lower case.
     pub(crate) fn address(&self) -> String {
         self.mail
@@ -140,8 +161,6 @@ pub(crate) struct Message {
     #[serde(default)]
     pub(crate) last_modified_date_time: Option<DateTime<Utc>>,
     #[serde(default)]
-    pub(crate) change_key: Option<String>,
-    #[serde(default)]
     pub(crate) conversation_id: Option<String>,
     #[serde(default)]
     pub(crate) internet_message_id: Option<String>,
@@ -176,12 +195,59 @@ impl Message {
         })
     }
 
-    /// The version token: the change key (any change of the message, a move included, gives
-    /// a new one) and the folder, so a move delivers the document again with its new folder.
+    /// The version token: a hash of what the document is made of (subject, body, people,
+    /// dates, categories, importance, draft state, thread, link) and the folder, so a move
+    /// delivers the document again with its new folder. Not the `changeKey`: Exchange gives a
+    /// new one for every change, reading a message or flagging it too, and those change
+    /// nothing the document shows; a mailbox's delta rounds are mostly such changes, and each
+    /// would deliver (and a host embed) the message again.
     pub(crate) fn version(&self) -> String {
+        let people = |r: &[Recipient]| {
+            r.iter()
+                .map(|r| {
+                    let e = &r.email_address;
+                    format!(
+                        "{}\u{1f}{}",
+                        e.name.as_deref().unwrap_or_default(),
+                        e.address.as_deref().unwrap_or_default()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\u{1e}")
+        };
+        let one = |r: Option<&Recipient>| people(r.map(std::slice::from_ref).unwrap_or_default());
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+        let body = self.body.as_ref();
+        let parts = [
+            self.subject.clone().unwrap_or_default(),
+            body.and_then(|b| b.content_type.clone())
+                .unwrap_or_default(),
+            one(self.from.as_ref()),
+            one(self.sender.as_ref()),
+            people(&self.to_recipients),
+            people(&self.cc_recipients),
+            people(&self.bcc_recipients),
+            time(self.received_date_time),
+            time(self.sent_date_time),
+            self.categories.join("\u{1e}"),
+            self.importance.clone().unwrap_or_default(),
+            self.is_draft.to_string(),
+            self.conversation_id.clone().unwrap_or_default(),
+            self.internet_message_id.clone().unwrap_or_default(),
+            self.web_link
+                .as_ref()
+                .map(Url::to_string)
+                .unwrap_or_default(),
+        ];
+        let content = body.and_then(|b| b.content.as_deref()).unwrap_or_default();
+        let hash = connector_core::ids::hash128_parts(
+            parts
+                .iter()
+                .map(|p| p.as_bytes())
+                .chain([content.as_bytes()]),
+        );
         format!(
-            "{}|{}",
-            self.change_key.as_deref().unwrap_or_default(),
+            "{hash}|{}",
             self.parent_folder_id.as_deref().unwrap_or_default()
         )
     }
@@ -254,6 +320,35 @@ impl Attachment {
         }
     }
 
+    /// Whether this is a picture shown in the body (an inline image, `cid:` in the HTML): not
+    /// a document. Other inline parts are: Apple Mail sends attached files (a PDF) with
+    /// `Content-Disposition: inline`, which Exchange lists as `isInline`.
+    pub(crate) fn is_inline_picture(&self) -> bool {
+        self.is_inline
+            && self
+                .content_type
+                .as_deref()
+                .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("image/"))
+    }
+
+    /// Whether this is an S/MIME signature (`smime.p7s`, `application/pkcs7-signature`): the
+    /// proof of a signed message's sender, not content of its own.
+    pub(crate) fn is_signature(&self) -> bool {
+        let t = self
+            .content_type
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        matches!(
+            t.as_str(),
+            "application/pkcs7-signature" | "application/x-pkcs7-signature"
+        ) || self
+            .name
+            .as_deref()
+            .is_some_and(|n| n.trim().eq_ignore_ascii_case("smime.p7s"))
+    }
+
     /// The version token: attachments do not change in place, so id, size and time name one.
     pub(crate) fn version(&self) -> String {
         format!(
@@ -294,7 +389,20 @@ mod tests {
             "Ada Lovelace <ada@contoso.com>"
         );
         assert_eq!(m.to_recipients[0].shown().unwrap(), "bob@contoso.com");
-        assert_eq!(m.version(), "CQAAABYAAAB|AQMkInbox");
+        assert!(m.version().ends_with("|AQMkInbox"), "{}", m.version());
+        // Read or flagged: a new modification time (and change key, not read), the same version.
+        let mut read = m.clone();
+        read.last_modified_date_time = None;
+        assert_eq!(read.version(), m.version());
+        let mut categorised = m.clone();
+        categorised.categories.push("Red".into());
+        assert_ne!(categorised.version(), m.version());
+        let mut edited = m.clone();
+        edited.body = Some(ItemBody {
+            content_type: Some("html".into()),
+            content: Some("<p>Hi!</p>".into()),
+        });
+        assert_ne!(edited.version(), m.version());
         let removed = Message::from_value(
             serde_json::json!({"id": "AAk2", "@removed": {"reason": "deleted"}}),
         )
@@ -317,6 +425,16 @@ mod tests {
             "@odata.type": "#microsoft.graph.referenceAttachment", "id": "R=", "name": "Plan.docx"}))
         .unwrap();
         assert_eq!(r.kind(), AttachmentKind::Reference);
+        let sig: Attachment = serde_json::from_value(serde_json::json!({
+            "@odata.type": "#microsoft.graph.fileAttachment", "id": "S=", "name": "smime.p7s",
+            "contentType": "application/pkcs7-signature", "size": 5120, "isInline": false}))
+        .unwrap();
+        assert!(sig.is_signature() && !sig.is_inline_picture());
+        let inline_pdf: Attachment = serde_json::from_value(serde_json::json!({
+            "@odata.type": "#microsoft.graph.fileAttachment", "id": "P=", "name": "scan.pdf",
+            "contentType": "application/pdf", "size": 5120, "isInline": true}))
+        .unwrap();
+        assert!(!inline_pdf.is_signature() && !inline_pdf.is_inline_picture());
         assert_eq!(r.shown_name(), "Plan.docx");
     }
 }

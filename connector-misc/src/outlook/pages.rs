@@ -22,8 +22,10 @@ use super::mailbox::{Folder, Mailbox, Reader};
 use super::model::{AttachmentKind, MESSAGE_FIELDS, Message};
 use crate::graph::{Delta, escape};
 
-/// Messages whose attachments are read at the same time within a page.
-const CONCURRENCY: usize = 8;
+/// Messages whose attachments are read at the same time within a page: Exchange Online
+/// takes 4 concurrent requests per app and mailbox and answers more with 429
+/// (`ApplicationThrottled`), and every request of a page goes to one mailbox.
+const CONCURRENCY: usize = 4;
 
 /// Content bytes after which a page is handed on in parts.
 const PAGE_BYTES: u64 = 32 * 1024 * 1024;

@@ -34,6 +34,10 @@ pub struct ChannelState {
     /// Threads watched for new replies.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub recent: BTreeMap<String, i64>,
+    /// A hash of who could read the channel when the delta link was taken: an incremental
+    /// run that finds other members lists the channel again, so that every thread takes them.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub access: String,
 }
 
 /// The channel being read and the link of its next page.

@@ -34,7 +34,7 @@ pub(crate) struct ChannelInfo {
 
 impl ChannelInfo {
     /// A hash of who may read the channel, part of every version token.
-    fn access_hash(&self) -> String {
+    pub(crate) fn access_hash(&self) -> String {
         self.access.as_ref().map_or_else(String::new, |a| {
             connector_core::ids::hash128(&format!(
                 "{}|{}|{}",
@@ -243,7 +243,11 @@ fn message_markdown(m: &ChatMessage) -> String {
         out.push_str("\n\n");
         out.push_str(&body);
     }
-    let files: Vec<Block> = m.attachments.iter().filter_map(attachment_block).collect();
+    let files: Vec<Block> = m
+        .attachments
+        .iter()
+        .flat_map(|a| attachment_block(a).into_iter().chain(card_blocks(a)))
+        .collect();
     if !files.is_empty() {
         out.push_str("\n\n");
         out.push_str(&markdown::render(&files));
@@ -273,6 +277,94 @@ fn attachment_block(a: &Attachment) -> Option<Block> {
         None => Inline::text(name),
     };
     Some(Block::paragraph(vec![Inline::text(label), inline]))
+}
+
+/// Most text taken out of one card: a bot's card far past this is rare, and it stays bounded.
+const CARD_TEXT_MAX: usize = 32 * 1024;
+
+/// The text of a card attached to a message (an adaptive card, a hero or thumbnail card, an
+/// Office 365 connector card): a bot or a workflow often posts its whole message as one, with
+/// an empty body. Its titles and texts as paragraphs, in the card's order; a fact as
+/// `name: value`. Nothing for a file, or a card whose `content` is not JSON.
+fn card_blocks(a: &Attachment) -> Vec<Block> {
+    let kind = a.content_type.as_deref().unwrap_or_default();
+    if !kind.starts_with("application/vnd.microsoft.card")
+        && !kind.starts_with("application/vnd.microsoft.teams.card")
+    {
+        return Vec::new();
+    }
+    let Some(card) = a
+        .content
+        .as_deref()
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+    else {
+        return Vec::new();
+    };
+    let mut lines: Vec<String> = Vec::new();
+    let mut size = 0;
+    card_text(&card, &mut lines, &mut size, 0);
+    lines
+        .into_iter()
+        .map(|l| Block::paragraph(vec![Inline::text(l)]))
+        .collect()
+}
+
+/// The texts of a card's JSON (see [`card_blocks`]), depth first in the card's order.
+fn card_text(value: &serde_json::Value, out: &mut Vec<String>, size: &mut usize, depth: u32) {
+    use serde_json::Value;
+    // The keys whose string value people read, in every card kind Teams shows.
+    const TEXT_KEYS: [&str; 8] = [
+        "title",
+        "subtitle",
+        "text",
+        "summary",
+        "activityTitle",
+        "activitySubtitle",
+        "activityText",
+        "fallbackText",
+    ];
+    if depth > 32 || *size > CARD_TEXT_MAX {
+        return;
+    }
+    fn push(s: &str, out: &mut Vec<String>, size: &mut usize) {
+        let s = s.trim();
+        if !s.is_empty() && *size <= CARD_TEXT_MAX {
+            *size += s.len();
+            out.push(s.to_owned());
+        }
+    }
+    match value {
+        Value::Array(items) => {
+            for v in items {
+                card_text(v, out, size, depth + 1);
+            }
+        }
+        Value::Object(map) => {
+            // A fact (adaptive `FactSet`: title/value; connector card: name/value).
+            if let Some(Value::String(v)) = map.get("value") {
+                let name = map.get("title").or_else(|| map.get("name"));
+                if let Some(Value::String(n)) = name {
+                    push(&format!("{}: {v}", n.trim()), out, size);
+                    return;
+                }
+            }
+            let fallback = map.contains_key("body") || map.contains_key("sections");
+            for (key, v) in map {
+                match v {
+                    Value::String(s) if TEXT_KEYS.contains(&key.as_str()) => {
+                        // A card's fallback text repeats what its body says.
+                        if key == "fallbackText" && fallback {
+                            continue;
+                        }
+                        push(s, out, size);
+                    }
+                    Value::Array(_) | Value::Object(_) => card_text(v, out, size, depth + 1),
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A message's body as Markdown: HTML through core's converter (Teams' tags rewritten
@@ -483,6 +575,65 @@ fn plain_snippet(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cards_give_their_text() {
+        let adaptive = Attachment {
+            content_type: Some("application/vnd.microsoft.card.adaptive".into()),
+            content_url: None,
+            name: None,
+            content: Some(
+                serde_json::json!({"type": "AdaptiveCard", "version": "1.4", "body": [
+                    {"type": "TextBlock", "text": "Build **failed**", "weight": "bolder"},
+                    {"type": "FactSet", "facts": [{"title": "Branch", "value": "main"}]},
+                    {"type": "ColumnSet", "columns": [{"type": "Column", "items": [
+                        {"type": "TextBlock", "text": "See the log"}]}]},
+                    {"type": "Image", "url": "https://x/i.png"}],
+                 "actions": [{"type": "Action.OpenUrl", "title": "Open", "url": "https://x"}],
+                 "fallbackText": "Build failed"})
+                .to_string(),
+            ),
+        };
+        let text = markdown::render(&card_blocks(&adaptive));
+        for part in [
+            "Build \\*\\*failed\\*\\*",
+            "Branch: main",
+            "See the log",
+            "Open",
+        ] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+        assert!(
+            !text.contains("https://x") && !text.contains("Build failed\n"),
+            "{text}"
+        );
+        let connector = Attachment {
+            content_type: Some("application/vnd.microsoft.teams.card.o365connector".into()),
+            content: Some(
+                r#"{"title":"Incident 42","sections":[{"activityTitle":"Disk full","facts":[{"name":"Host","value":"db1"}]}]}"#.into(),
+            ),
+            ..Attachment::default()
+        };
+        let text = markdown::render(&card_blocks(&connector));
+        assert!(
+            text.contains("Incident 42")
+                && text.contains("Disk full")
+                && text.contains("Host: db1"),
+            "{text}"
+        );
+        let file = Attachment {
+            content_type: Some("reference".into()),
+            content: Some("{\"text\": \"x\"}".into()),
+            ..Attachment::default()
+        };
+        assert!(card_blocks(&file).is_empty());
+        let broken = Attachment {
+            content_type: Some("application/vnd.microsoft.card.hero".into()),
+            content: Some("not json".into()),
+            ..Attachment::default()
+        };
+        assert!(card_blocks(&broken).is_empty());
+    }
 
     #[test]
     fn teams_tags_become_html_the_converter_reads() {

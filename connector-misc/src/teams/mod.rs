@@ -14,7 +14,8 @@
 //!   a heading, then the root and its replies oldest first, each under its author and time
 //!   (`(edited)` when edited), the HTML body through core's HTML → Markdown (mentions as
 //!   `@Name`, emoji as characters, images Teams holds (`hostedContents`) as links, files and
-//!   cards attached named and linked). **System event messages** (a member added, a channel
+//!   cards attached named and linked, a card's titles, texts and facts as paragraphs: a bot
+//!   often posts its whole message as a card with an empty body). **System event messages** (a member added, a channel
 //!   renamed: `messageType` other than `message`) are left out on purpose: they hold no text
 //!   of their own, only an event. **Deleted messages** (`deletedDateTime` set) are left out;
 //!   a deleted root whose replies live on keeps its replies under a note.
@@ -42,13 +43,22 @@
 //!   `lastModifiedDateTime` over `GET …/messages` is not the route: v1.0 supports no filter
 //!   there, and the root's time would miss replies anyway. Graph's `410 Gone` (an expired
 //!   delta link) lists the channel again in the same run, where unchanged threads are
-//!   reported unchanged. Deleted threads leave with prune ([`SlimConnector`]).
+//!   reported unchanged. A deleted thread (its root deleted with no live reply left, or gone
+//!   from Graph when a watched thread is asked) is handed on as deleted
+//!   (`Batch::deleted`) in the batch that sees it; prune ([`SlimConnector`]) catches the rest.
 //! - **Access** (unless `include_permissions: false`): a standard channel is its team's: the
 //!   team's Microsoft 365 group (`aad-group:{team id}`) and its members' e-mail addresses
-//!   (`GET /teams/{id}/members`, once per team); a private or shared channel its own members
-//!   (`GET …/channels/{id}/members`). Members that cannot be listed narrow the channel to its
+//!   (`GET /teams/{id}/members`, once per team); a private channel its own members
+//!   (`GET …/channels/{id}/members`), a shared channel its direct members and those of the
+//!   teams it is shared with, of any tenant (`GET …/channels/{id}/allMembers`). Members that cannot be listed narrow the channel to its
 //!   team's group (standard) or to nobody (private, shared): fail closed. A membership
-//!   change is part of every thread's version, so a full run delivers the threads again.
+//!   change is part of every thread's version, and the channel's checkpoint keeps a hash of
+//!   its access: an incremental run that finds other members lists that channel again, so
+//!   every thread of it is delivered with the new access (the delta alone would leave a
+//!   removed member reading the old threads).
+//! - **Fetch by id** ([`RefetchConnector`]): a thread read again by its id, its root
+//!   (`GET …/messages/{id}`) and its replies (`GET …/messages/{id}/replies`), so the batch
+//!   loop retries a thread that failed before anything else.
 //! - **Fingerprint**: every message's id, `etag` and times, and the channel's access, all
 //!   listed: an unchanged thread is reported unchanged.
 //! - **Limits**: Microsoft's Teams limits are per app and tenant: 5 requests a second for
@@ -71,8 +81,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::TimeDelta;
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
-    SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error,
+    RefetchConnector, Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 
@@ -166,6 +176,7 @@ impl Connector for TeamsConnector {
         Roles::of(self)
             .checkpointed()
             .slim()
+            .refetch()
             .fingerprint_skip()
             .into()
     }
@@ -254,5 +265,14 @@ impl SlimConnector for TeamsConnector {
     /// Every thread id of a fresh listing of every channel; fails rather than come back short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         pages::list_ids(&self.reader, ctx)
+    }
+}
+
+impl RefetchConnector for TeamsConnector {
+    /// The threads with these ids read again: each root (`GET …/messages/{id}`) and its
+    /// replies (`GET …/messages/{id}/replies`). Ids of threads gone, or outside `teams` and
+    /// `channels`, yield nothing (prune deals with them).
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        pages::refetch(&self.reader, ids, ctx)
     }
 }

@@ -141,6 +141,9 @@ pub(crate) struct Attachment {
     pub(crate) content_url: Option<String>,
     #[serde(default)]
     pub(crate) name: Option<String>,
+    /// A card's own JSON, as a string (Graph's `content`); `null` for a file.
+    #[serde(default)]
+    pub(crate) content: Option<String>,
 }
 
 /// `chatMessageMention`: `<at id="0">` in the body is the mention with `id` 0.

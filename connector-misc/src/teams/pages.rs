@@ -143,8 +143,16 @@ impl Reader {
             }
             team_members.clone().unwrap_or_default()
         } else {
+            // A shared channel is read by its direct members and by the members of the teams
+            // it is shared with (in this tenant or another): `allMembers` lists both, where
+            // `members` lists the direct ones only.
+            let list = if channel.membership_type.as_deref() == Some("shared") {
+                "allMembers"
+            } else {
+                "members"
+            };
             let path = format!(
-                "teams/{}/channels/{}/members",
+                "teams/{}/channels/{}/{list}",
                 escape(&team.id),
                 escape(&channel.id)
             );
@@ -278,9 +286,10 @@ impl Reader {
         info: &Arc<ChannelInfo>,
         watched: Vec<(String, i64)>,
         recent: &mut BTreeMap<String, i64>,
-    ) -> Result<Vec<PendingItem<Item>>> {
+    ) -> Result<(Vec<PendingItem<Item>>, Vec<String>)> {
+        let mut gone = Vec::new();
         if watched.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), gone));
         }
         let base = format!(
             "teams/{}/channels/{}/messages",
@@ -298,6 +307,7 @@ impl Reader {
                 Ok(Some(page)) => page,
                 Ok(None) => {
                     recent.remove(&id);
+                    gone.push(thread_id(&info.team_id, &info.channel_id, &id));
                     continue;
                 }
                 Err(e) if e.kind().ends_sync() => return Err(e),
@@ -339,6 +349,11 @@ impl Reader {
                 Ok(Some(mut root)) => {
                     root.replies = replies;
                     root.replies_next = None;
+                    if is_gone(&root) {
+                        recent.remove(&id);
+                        gone.push(thread_id(&info.team_id, &info.channel_id, &id));
+                        continue;
+                    }
                     if let Some(t) = thread_latest(&root, &root.replies) {
                         recent.insert(id, t.timestamp_millis());
                     }
@@ -346,6 +361,7 @@ impl Reader {
                 }
                 Ok(None) => {
                     recent.remove(&id);
+                    gone.push(thread_id(&info.team_id, &info.channel_id, &id));
                 }
                 Err(e) if e.kind().ends_sync() => return Err(e),
                 Err(e) => pending.push(PendingItem::new(
@@ -358,8 +374,17 @@ impl Reader {
                 )),
             }
         }
-        Ok(pending)
+        Ok((pending, gone))
     }
+}
+
+/// Whether a thread is gone: its root deleted and no live reply left (all of its replies at
+/// hand: none past the inline ones).
+fn is_gone(root: &ChatMessage) -> bool {
+    root.is_message()
+        && root.is_deleted()
+        && root.replies_next.is_none()
+        && !root.replies.iter().any(ChatMessage::is_shown)
 }
 
 /// Whether config entry `entry` names `channel` (its id, or its name without case or `#`).
@@ -522,6 +547,13 @@ pub(super) fn checkpointed(
                 let watched_before = cp.since.get(&key).map(|s| s.recent.clone()).unwrap_or_default();
                 let (mut url, mut phase, mut position, mut recent) = match (&resume, cp.since.get(&key)) {
                     (Some(c), _) if c.channel == key => (parse_link(&c.next)?, c.phase, c.position.clone(), c.recent.clone()),
+                    // Other members than when the delta link was taken: the delta lists only
+                    // changed threads, so the channel is listed again for every thread to take
+                    // the new access (a removed member must not keep reading old threads).
+                    (_, Some(state)) if state.access != info.access_hash() => {
+                        tracing::info!(connector = SOURCE, channel = key.as_str(), "the channel's members changed; it is listed again");
+                        (listing.clone(), Phase::Relisting, None, state.recent.clone())
+                    }
                     (_, Some(state)) => (parse_link(&state.delta)?, Phase::Changes, None, state.recent.clone()),
                     // A channel the last runs never finished while others carry their links:
                     // its threads before the window were never delivered, so it is listed whole.
@@ -592,10 +624,18 @@ pub(super) fn checkpointed(
                             .into_iter()
                             .map(|f| PendingItem::new(f.id.clone().unwrap_or_default(), Item::Failed(f)))
                             .collect();
+                        let mut gone: Vec<String> = Vec::new();
                         for root in roots {
                             seen.insert(root.id.clone());
                             if let Some(t) = thread_latest(&root, &root.replies) {
                                 recent.insert(root.id.clone(), t.timestamp_millis());
+                            }
+                            // A deleted root with no live reply left: the thread is gone, and
+                            // its document goes now rather than at the next prune.
+                            if is_gone(&root) {
+                                recent.remove(&root.id);
+                                gone.push(thread_id(&info.team_id, &info.channel_id, &root.id));
+                                continue;
                             }
                             if window.is_some_and(|w| !thread_times(&root, &root.replies).into_iter().any(|t| w.contains(t))) {
                                 continue;
@@ -615,7 +655,10 @@ pub(super) fn checkpointed(
                                 .map(|(id, t)| (id.clone(), (*t).max(recent.get(id).copied().unwrap_or(i64::MIN))))
                                 .collect();
                             match reader.recheck(&info, watched, &mut recent).await {
-                                Ok(more) => pending.extend(more),
+                                Ok((more, deleted)) => {
+                                    pending.extend(more);
+                                    gone.extend(deleted);
+                                }
                                 Err(e) => {
                                     channel_error = Some(e);
                                     break 'channel;
@@ -623,7 +666,8 @@ pub(super) fn checkpointed(
                             }
                         }
                         let convert_reader = reader.clone();
-                        let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| convert(convert_reader.clone(), item)).await?;
+                        let mut batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| convert(convert_reader.clone(), item)).await?;
+                        batch.deleted = gone;
                         match (page.next_link, page.delta_link) {
                             (Some(next), _) => {
                                 url = next;
@@ -647,7 +691,7 @@ pub(super) fn checkpointed(
                                 };
                                 prune(&mut recent, cutoff);
                                 cp.current = None;
-                                cp.done.insert(key.clone(), ChannelState { delta, recent: std::mem::take(&mut recent) });
+                                cp.done.insert(key.clone(), ChannelState { delta, recent: std::mem::take(&mut recent), access: info.access_hash() });
                                 yield CheckpointedBatch::new(batch, cp.clone());
                                 break;
                             }
@@ -738,6 +782,80 @@ pub(super) fn list_ids(
     .boxed()
 }
 
+/// `{team}__{channel}__{root}` split in three: the team a GUID, the root message digits, the
+/// channel what lies between; `None` for an id of another shape.
+fn split_thread_id(id: &str) -> Option<(&str, &str, &str)> {
+    let (team, rest) = id.split_once("__")?;
+    let (channel, root) = rest.rsplit_once("__")?;
+    (!team.is_empty() && !channel.is_empty() && !root.is_empty()).then_some((team, channel, root))
+}
+
+/// The threads with these ids read again, a batch per channel: the root
+/// (`GET …/messages/{id}`) and its replies (`GET …/messages/{id}/replies`, paged). Ids of
+/// another shape, of teams or channels this config does not read, or of threads gone or left
+/// with nothing to show yield nothing (prune deals with them); a thread Graph will not read
+/// is a failure naming it.
+pub(super) fn refetch(
+    reader: &Reader,
+    ids: Vec<String>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Batch>> {
+    let reader = reader.with_context(&ctx);
+    async_stream::try_stream! {
+        // team → channel → roots, in the order asked.
+        let mut wanted: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+        for id in &ids {
+            if let Some((team, channel, root)) = split_thread_id(id) {
+                wanted.entry(team.to_owned()).or_default().entry(channel.to_owned()).or_default().push(root.to_owned());
+            }
+        }
+        if wanted.is_empty() {
+            return;
+        }
+        let (teams, _) = reader.teams().await?;
+        for team in teams {
+            let Some(by_channel) = wanted.get(&team.id) else { continue };
+            let mut team_members: TeamMembers = None;
+            for channel in reader.channels(&team).await? {
+                let Some(roots) = by_channel.get(&channel.id) else { continue };
+                ctx.cancellation().check()?;
+                let info = Arc::new(reader.channel_info(&team, &channel, &mut team_members).await?);
+                let base = format!("teams/{}/channels/{}/messages", escape(&team.id), escape(&channel.id));
+                let mut batch = Batch::default();
+                for root_id in roots {
+                    let id = thread_id(&team.id, &channel.id, root_id);
+                    let read = async {
+                        let url = reader.graph.url(&format!("{base}/{}", escape(root_id)), &[])?;
+                        let Some(mut root) = reader.graph.get_opt::<ChatMessage>(&url).await? else {
+                            return Ok(None);
+                        };
+                        let url = reader.graph.url(&format!("{base}/{}/replies", escape(root_id)), &[("$top", PAGE_SIZE)])?;
+                        root.replies = reader.graph.all::<ChatMessage>(&url).await?;
+                        root.replies_next = None;
+                        let version = thread_version(&info, &root, &root.replies);
+                        let replies = std::mem::take(&mut root.replies);
+                        Ok::<_, Error>(thread_document(&info, &root, &replies, &version))
+                    };
+                    match read.await {
+                        Ok(Some(doc)) => batch.documents.push(doc),
+                        Ok(None) => {}
+                        Err(e) if e.kind().ends_sync() => Err(e)?,
+                        Err(e) => batch.failures.push(Failure::new(
+                            Some(id.clone()),
+                            e.kind(),
+                            format!("thread `{id}` could not be read again: {e}"),
+                        )),
+                    }
+                }
+                if !batch.documents.is_empty() || !batch.failures.is_empty() {
+                    yield batch;
+                }
+            }
+        }
+    }
+    .boxed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -753,6 +871,16 @@ mod tests {
         assert!(recent.contains_key(&format!("m{}", MAX_WATCHED as i64 + 9)));
         prune(&mut recent, None);
         assert!(recent.is_empty());
+    }
+
+    #[test]
+    fn thread_ids_split_into_team_channel_and_root() {
+        assert_eq!(
+            split_thread_id("a1b2__19:abc@thread.tacv2__1700000000000"),
+            Some(("a1b2", "19:abc@thread.tacv2", "1700000000000"))
+        );
+        assert_eq!(split_thread_id("no-such-item"), None);
+        assert_eq!(split_thread_id("t____1"), None);
     }
 
     #[test]

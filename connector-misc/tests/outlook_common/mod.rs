@@ -50,6 +50,8 @@ pub struct Msg {
     pub cc: Vec<(String, String)>,
     pub conversation: String,
     pub modified: DateTime<Utc>,
+    /// When it arrived: set when it is put first, kept by reads and moves.
+    pub received: DateTime<Utc>,
     pub change: u32,
     /// The change number of its last change.
     pub changed: u64,
@@ -190,6 +192,7 @@ impl FakeGraph {
             cc: vec![addr("carol@fabrikam.com", "carol@fabrikam.com")],
             conversation: format!("AAQk{}", id.trim_end_matches(char::is_numeric)),
             modified: time(minute),
+            received: time(minute) - chrono::TimeDelta::seconds(30),
             change: 1,
             changed: v,
             deleted: false,
@@ -211,6 +214,19 @@ impl FakeGraph {
             (x.subject, x.body)
         };
         self.put(user, id, short, &subject, &body, minute);
+    }
+
+    /// Marks a message read (or flags it): a new change key and modification time, nothing
+    /// else of it changes.
+    pub fn mark_read(&self, user: &str, id: &str, minute: i64) {
+        let mut s = self.state.lock().unwrap();
+        s.version += 1;
+        let v = s.version;
+        let m = s.mailboxes.get_mut(user).unwrap();
+        let x = m.messages.iter_mut().find(|x| x.id == id).unwrap();
+        x.change += 1;
+        x.changed = v;
+        x.modified = time(minute);
     }
 
     /// Deletes a message for good (not to Deleted Items).
@@ -281,8 +297,8 @@ fn message_json(m: &Msg) -> Value {
         "lastModifiedDateTime": stamp(m.modified),
         "changeKey": change_key,
         "categories": [],
-        "receivedDateTime": stamp(m.modified - chrono::TimeDelta::seconds(30)),
-        "sentDateTime": stamp(m.modified - chrono::TimeDelta::seconds(40)),
+        "receivedDateTime": stamp(m.received),
+        "sentDateTime": stamp(m.received - chrono::TimeDelta::seconds(10)),
         "hasAttachments": m.attachments.iter().any(|a| !a.inline),
         "internetMessageId": format!("<{}@contoso.com>", m.id),
         "subject": m.subject,
@@ -382,10 +398,18 @@ impl FakeGraph {
                 "Insufficient privileges to complete the operation.",
             ),
             ["users"] => {
+                // Guests' principal names carry `#EXT#`.
+                let members_only = query
+                    .iter()
+                    .any(|(k, v)| k == "$filter" && v == "userType eq 'Member'");
                 let value: Vec<Value> = s
                     .users
                     .iter()
-                    .map(|(id, upn, mail)| json!({"id": id, "userPrincipalName": upn, "mail": mail, "displayName": upn}))
+                    .filter(|(_, upn, _)| !(members_only && upn.contains("#EXT#")))
+                    .map(|(id, upn, mail)| {
+                        json!({"id": id, "userPrincipalName": upn, "mail": mail, "displayName": upn,
+                        "userType": if upn.contains("#EXT#") { "Guest" } else { "Member" }})
+                    })
                     .collect();
                 Reply::Json(
                     200,

@@ -381,21 +381,24 @@ impl FakeGraph {
                 }
                 None => graph_error(404, "NotFound", "No team found with Group Id"),
             },
-            ["teams", of, "members"] | ["teams", _, "channels", of, "members"] => {
+            ["teams", of, "members"] | ["teams", _, "channels", of, "members" | "allMembers"] => {
+                // allMembers adds a shared channel's indirect members: those of the teams it
+                // is shared with (kept here under `{channel}/indirect`).
+                let all = path.ends_with("/allMembers");
+                let indirect = format!("{of}/indirect");
                 let value: Vec<Value> = s
                     .members
                     .get(*of)
-                    .map(|list| {
-                        list.iter()
-                            .map(|(id, name, email)| {
-                                json!({"@odata.type": "#microsoft.graph.aadUserConversationMember",
-                                "id": format!("MCMjMiMj{id}"), "roles": [], "displayName": name,
-                                "visibleHistoryStartDateTime": "0001-01-01T00:00:00Z",
-                                "userId": id, "email": email, "tenantId": TENANT})
-                            })
-                            .collect()
+                    .into_iter()
+                    .chain(all.then(|| s.members.get(&indirect)).flatten())
+                    .flatten()
+                    .map(|(id, name, email)| {
+                        json!({"@odata.type": "#microsoft.graph.aadUserConversationMember",
+                        "id": format!("MCMjMiMj{id}"), "roles": [], "displayName": name,
+                        "visibleHistoryStartDateTime": "0001-01-01T00:00:00Z",
+                        "userId": id, "email": email, "tenantId": TENANT})
                     })
-                    .unwrap_or_default();
+                    .collect();
                 (
                     200,
                     json!({"@odata.context": "x", "@odata.count": value.len(), "value": value}),
