@@ -101,6 +101,24 @@ async fn articles_become_markdown_with_section_category_and_audience() {
 }
 
 #[tokio::test]
+async fn a_help_center_behind_sign_in_publishes_no_article() {
+    let server = start(standard()).await;
+    let c = build(
+        &server.uri(),
+        "articles",
+        json!({"help_center_requires_sign_in": true}),
+    );
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    let a1 = doc(&docs, "article:1").access.clone().unwrap();
+    assert!(!a1.public);
+    assert_eq!(a1.groups, ["zendesk:signed_in_users"]);
+    // A segment still narrows as before.
+    let a3 = doc(&docs, "article:3").access.clone().unwrap();
+    assert_eq!(a3.groups, ["zendesk-segment:302"]);
+}
+
+#[tokio::test]
 async fn article_pages_follow_the_cursor() {
     let api = standard();
     api.state.lock().unwrap().article_page = 2;

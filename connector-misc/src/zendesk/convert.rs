@@ -55,9 +55,12 @@ pub(crate) struct Guide {
     /// Segments by id; `None`: it could not be read (the token's agent is not a Help Center
     /// manager), so only its id is known.
     pub(crate) segments: HashMap<u64, Option<UserSegment>>,
+    /// The Help Center requires sign-in: no article is public.
+    pub(crate) sign_in: bool,
 }
 
-/// Who may read an article: anyone when no user segment restricts it, else each segment as a
+/// Who may read an article: anyone when no user segment restricts it (every signed-in user,
+/// [`SIGNED_IN`], when the Help Center requires sign-in), else each segment as a
 /// group `zendesk-segment:{id}` (for a host that resolves it) and, for a segment that is a
 /// whole user type with no further condition, that audience: every signed-in user
 /// ([`SIGNED_IN`]) or every agent ([`AGENTS`]). A segment narrowed by groups, organizations,
@@ -65,6 +68,9 @@ pub(crate) struct Guide {
 /// segment alone (closed rather than too open).
 pub(crate) fn article_access(article: &Article, guide: &Guide) -> Access {
     let ids = article.segments();
+    if ids.is_empty() && guide.sign_in {
+        return Access::restricted(Vec::new(), vec![SIGNED_IN.to_owned()]);
+    }
     if ids.is_empty() {
         return Access::public();
     }

@@ -176,6 +176,7 @@ impl ZendeskConnector {
             statuses: lower(&config.ticket_statuses),
             internal: config.include_internal_notes,
             segments_refused: Arc::default(),
+            sign_in: config.help_center_requires_sign_in,
         };
         Ok(Self { config, walk })
     }

@@ -45,6 +45,8 @@ pub(crate) struct Walk {
     /// Set once a run has been refused a user segment: the agent is not a Help Center
     /// manager, and asking for each further segment would cost a request apiece.
     pub(crate) segments_refused: Arc<AtomicBool>,
+    /// The Help Center requires sign-in: unrestricted articles are for signed-in users.
+    pub(crate) sign_in: bool,
 }
 
 /// A listed ticket to fetch (its comments) and convert.
@@ -137,6 +139,7 @@ impl Walk {
         let sections = self.client.sections("sections").await?;
         let categories = self.client.sections("categories").await?;
         Ok(Guide {
+            sign_in: self.sign_in,
             sections: sections.into_iter().map(|s| (s.id, s)).collect(),
             categories: categories.into_iter().map(|s| (s.id, s)).collect(),
             segments: HashMap::new(),
