@@ -145,9 +145,10 @@ impl ZendeskConnector {
             username: format!("{}/token", config.credentials.zendesk_email.trim()),
             password: Secret::new(config.credentials.zendesk_token.expose().trim()),
         };
-        // Zendesk counts requests per account, whatever the token: the host's rate gate is
-        // keyed on the account (hashed), one key per limit.
-        let account = connector_core::ids::hash128(&format!("{subdomain}|{base}"));
+        // Zendesk counts requests per account, whatever the token or the host name (a host
+        // mapping, a proxy): the host's rate gate is keyed on the account's subdomain
+        // (hashed), one key per limit, so every connector of one account shares it.
+        let account = connector_core::ids::hash128(&subdomain);
         let client = |key: &str, per_minute| {
             HttpClient::builder(SOURCE)
                 .auth(auth.clone(), TOKEN_FIELD)
@@ -272,5 +273,31 @@ impl connector_core::RefetchConnector for ZendeskConnector {
     /// comments) again; one that is gone or no longer read yields nothing.
     fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
         self.walk.refetch(ids, ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_connector_of_one_account_shares_its_rate_gates() {
+        let plain = ZendeskConfig::new("acme", "jane@example.com", "t0k3n", ContentType::Tickets);
+        let mut mapped =
+            ZendeskConfig::new("acme", "bob@example.com", "other", ContentType::Articles);
+        mapped.base_url = Some(Url::parse("https://help.acme.test/").unwrap());
+        let other = ZendeskConfig::new("globex", "jane@example.com", "t0k3n", ContentType::Tickets);
+        let url = Url::parse("https://acme.zendesk.com/api/v2/users/me.json").unwrap();
+        let keys = |c: ZendeskConfig| {
+            ZendeskConnector::new(c)
+                .unwrap()
+                .walk
+                .client
+                .gate_keys(&url)
+        };
+        let (a, a_export) = keys(plain);
+        assert_ne!(a, a_export, "the export limit is a gate of its own");
+        assert_eq!(keys(mapped), (a.clone(), a_export));
+        assert_ne!(keys(other).0, a);
     }
 }
