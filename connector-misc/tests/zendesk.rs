@@ -101,6 +101,24 @@ async fn articles_become_markdown_with_section_category_and_audience() {
 }
 
 #[tokio::test]
+async fn a_help_center_behind_sign_in_publishes_no_article() {
+    let server = start(standard()).await;
+    let c = build(
+        &server.uri(),
+        "articles",
+        json!({"help_center_requires_sign_in": true}),
+    );
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    let a1 = doc(&docs, "article:1").access.clone().unwrap();
+    assert!(!a1.public);
+    assert_eq!(a1.groups, ["zendesk:signed_in_users"]);
+    // A segment still narrows as before.
+    let a3 = doc(&docs, "article:3").access.clone().unwrap();
+    assert_eq!(a3.groups, ["zendesk-segment:302"]);
+}
+
+#[tokio::test]
 async fn article_pages_follow_the_cursor() {
     let api = standard();
     api.state.lock().unwrap().article_page = 2;
@@ -155,6 +173,36 @@ async fn article_polls_read_the_incremental_export_within_the_window() {
             .await
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn an_article_unpublished_or_labelled_to_skip_is_deleted_by_the_next_poll() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(
+        &server.uri(),
+        "articles",
+        json!({"skip_article_labels": "internal-only"}),
+    );
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    // Article 2 goes back to draft, article 4 gets a skipped label; the German translation
+    // of article 7's locale is not the source's, so nothing of it is deleted.
+    {
+        let mut st = api.state.lock().unwrap();
+        let a2 = st.articles.iter_mut().find(|a| a.id == 2).unwrap();
+        a2.draft = true;
+        a2.minute = 35;
+        let a4 = st.articles.iter_mut().find(|a| a.id == 4).unwrap();
+        a4.labels = vec!["internal-only"];
+        a4.minute = 36;
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert!(sink.documents().is_empty());
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(deleted, ["article:2", "article:4"]);
+    assert_eq!(report.deleted, 2, "{report:?}");
 }
 
 #[tokio::test]
@@ -218,10 +266,16 @@ async fn tickets_carry_every_comment_with_internal_notes_apart() {
     assert_eq!(access.emails, ["carl@customer.test", "cora@customer.test"]);
     assert_eq!(access.groups, ["zendesk:agents", "zendesk-org:900"]);
     assert!(!text(t1).contains("legacy"), "an internal note leaked");
+    // Tags and group are for agents: not in the document the requester reads.
+    assert!(!text(t1).contains("printer, fire"), "{}", text(t1));
+    assert!(!t1.metadata.contains_key("tags") && !t1.metadata.contains_key("group_id"));
     insta::assert_snapshot!("zendesk_ticket_markdown", text(t1));
     let notes = doc(&docs, "zendesk_ticket_1:internal");
     assert!(text(notes).contains("**legacy**"));
     assert!(!text(notes).contains("sending a technician"));
+    assert!(text(notes).contains("printer, fire"));
+    assert_eq!(notes.metadata["tags"], json!(["printer", "fire"]));
+    assert_eq!(notes.metadata["group_id"], 55);
     assert_eq!(notes.access.as_ref().unwrap().groups, ["zendesk:agents"]);
     assert!(notes.access.as_ref().unwrap().emails.is_empty());
     assert_eq!(notes.parent_id.as_deref(), Some("zendesk_ticket_1"));
@@ -245,6 +299,55 @@ async fn tickets_carry_every_comment_with_internal_notes_apart() {
         q.contains("start_time=0") && q.contains("include=users%2Corganizations"),
         "{q}"
     );
+}
+
+#[tokio::test]
+async fn a_person_copied_but_not_sideloaded_still_reads_the_ticket() {
+    let api = standard();
+    api.state.lock().unwrap().ccs_not_sideloaded = true;
+    let server = start(api).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let t1 = doc(&sink.documents(), "zendesk_ticket_1").clone();
+    assert_eq!(
+        t1.access.unwrap().emails,
+        ["carl@customer.test", "cora@customer.test"]
+    );
+    // One `show_many` for the CC the export left out.
+    let asked = requests_to(&server, "/api/v2/users/show_many.json").await;
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0]
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "ids")
+            .unwrap()
+            .1,
+        "4"
+    );
+}
+
+#[tokio::test]
+async fn a_private_ticket_is_read_by_agents_only() {
+    let api = standard();
+    {
+        // Opened by an agent with an internal note about the requester: no public comment.
+        let mut st = api.state.lock().unwrap();
+        let t3 = st.tickets.iter_mut().find(|t| t.id == 3).unwrap();
+        for c in &mut t3.comments {
+            c.public = false;
+        }
+    }
+    let server = start(api).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    let t3 = doc(&docs, "zendesk_ticket_3").access.clone().unwrap();
+    assert!(t3.emails.is_empty(), "{t3:?}");
+    assert_eq!(t3.groups, ["zendesk:agents"]);
+    // The others stay open to their requester.
+    let t4 = doc(&docs, "zendesk_ticket_4").access.clone().unwrap();
+    assert_eq!(t4.emails, ["carl@customer.test"]);
 }
 
 #[tokio::test]
@@ -446,6 +549,29 @@ async fn a_ticket_deleted_between_runs_is_deleted_by_the_next_incremental_run() 
         let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
         t2.status = "deleted";
         t2.minute = 35;
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert!(sink.documents().is_empty());
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(deleted, ["zendesk_ticket_2", "zendesk_ticket_2:internal"]);
+    assert_eq!(report.deleted, 2, "{report:?}");
+}
+
+#[tokio::test]
+async fn a_ticket_deleted_without_moving_its_updated_at_is_deleted_all_the_same() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    // Deleted at 10:35: the export lists it again by its `generated_timestamp`, while its
+    // `updated_at` (10:02) stays before the next run's window.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
+        t2.status = "deleted";
+        t2.generated = Some(35);
     }
     let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
     assert!(sink.documents().is_empty());

@@ -54,6 +54,12 @@ impl Client {
         }
     }
 
+    /// The rate gate keys of the ordinary and the export requests to `url`.
+    #[cfg(test)]
+    pub(crate) fn gate_keys(&self, url: &Url) -> (String, String) {
+        (self.http.rate_gate_key(url), self.export.rate_gate_key(url))
+    }
+
     /// This client counting its requests into `ctx`.
     pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {

@@ -131,6 +131,11 @@ pub struct ZendeskConfig {
     /// into any document. Default on.
     #[serde(default = "default_true")]
     pub include_internal_notes: bool,
+    /// The Help Center requires sign-in (Guide settings, "Require sign in"): an article no
+    /// user segment restricts is then readable by `zendesk:signed_in_users`, not public.
+    /// Default off (an open Help Center).
+    #[serde(default)]
+    pub help_center_requires_sign_in: bool,
     /// Articles per page of the Help Center list (at most 100).
     #[serde(default = "default_page_size")]
     #[schemars(range(min = 1, max = 100))]
@@ -199,6 +204,7 @@ impl ZendeskConfig {
             skip_article_labels: StringList::default(),
             ticket_statuses: StringList::default(),
             include_internal_notes: true,
+            help_center_requires_sign_in: false,
             page_size: default_page_size(),
             requests_per_minute: default_requests_per_minute(),
             export_requests_per_minute: default_export_requests_per_minute(),
@@ -239,6 +245,10 @@ impl fmt::Debug for ZendeskConfig {
             .field("skip_article_labels", &self.skip_article_labels.as_slice())
             .field("ticket_statuses", &self.ticket_statuses.as_slice())
             .field("include_internal_notes", &self.include_internal_notes)
+            .field(
+                "help_center_requires_sign_in",
+                &self.help_center_requires_sign_in,
+            )
             .field("page_size", &self.page_size)
             .field("requests_per_minute", &self.requests_per_minute)
             .field(

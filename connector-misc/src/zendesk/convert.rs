@@ -55,9 +55,12 @@ pub(crate) struct Guide {
     /// Segments by id; `None`: it could not be read (the token's agent is not a Help Center
     /// manager), so only its id is known.
     pub(crate) segments: HashMap<u64, Option<UserSegment>>,
+    /// The Help Center requires sign-in: no article is public.
+    pub(crate) sign_in: bool,
 }
 
-/// Who may read an article: anyone when no user segment restricts it, else each segment as a
+/// Who may read an article: anyone when no user segment restricts it (every signed-in user,
+/// [`SIGNED_IN`], when the Help Center requires sign-in), else each segment as a
 /// group `zendesk-segment:{id}` (for a host that resolves it) and, for a segment that is a
 /// whole user type with no further condition, that audience: every signed-in user
 /// ([`SIGNED_IN`]) or every agent ([`AGENTS`]). A segment narrowed by groups, organizations,
@@ -65,6 +68,9 @@ pub(crate) struct Guide {
 /// segment alone (closed rather than too open).
 pub(crate) fn article_access(article: &Article, guide: &Guide) -> Access {
     let ids = article.segments();
+    if ids.is_empty() && guide.sign_in {
+        return Access::restricted(Vec::new(), vec![SIGNED_IN.to_owned()]);
+    }
     if ids.is_empty() {
         return Access::public();
     }
@@ -225,8 +231,12 @@ impl People {
 
 /// Who may read a ticket's public conversation: its requester and the people copied on it
 /// (by e-mail), its organization's members when the organization shares tickets
-/// (`zendesk-org:{id}`), and every agent ([`AGENTS`]).
+/// (`zendesk-org:{id}`), and every agent ([`AGENTS`]); the agents alone while the ticket is
+/// private (`is_public` false: no public comment), which Zendesk shows no end user.
 pub(crate) fn ticket_access(ticket: &Ticket, people: &People) -> Access {
+    if !ticket.is_public {
+        return Access::restricted(Vec::new(), vec![AGENTS.to_owned()]);
+    }
     let mut emails: Vec<String> = ticket
         .requester_id
         .into_iter()
@@ -259,8 +269,9 @@ pub(crate) fn ticket_version(ticket: &Ticket, access: &Access) -> String {
     )
 }
 
-/// The heading lines every document of a ticket starts with.
-fn ticket_header(ticket: &Ticket, people: &People, heading: String) -> Vec<Block> {
+/// The heading lines every document of a ticket starts with; the tags, which Zendesk shows
+/// agents only, when `agents` (the internal-notes document).
+fn ticket_header(ticket: &Ticket, people: &People, heading: String, agents: bool) -> Vec<Block> {
     let mut lines: Vec<(&str, String)> = vec![("Status:", ticket.status.clone())];
     if let Some(p) = &ticket.priority {
         lines.push(("Priority:", p.clone()));
@@ -282,7 +293,7 @@ fn ticket_header(ticket: &Ticket, people: &People, heading: String) -> Vec<Block
     if let Some(id) = ticket.assignee_id {
         lines.push(("Assignee:", people.shown(id)));
     }
-    if !ticket.tags.is_empty() {
+    if agents && !ticket.tags.is_empty() {
         lines.push(("Tags:", ticket.tags.join(", ")));
     }
     if let Some(c) = ticket.created_at {
@@ -330,14 +341,26 @@ fn ticket_link(base: &Url, id: u64) -> Option<Url> {
     base.join(&format!("agent/tickets/{id}")).ok()
 }
 
-fn with_ticket_fields(mut doc: Document, ticket: &Ticket, people: &People) -> Document {
+/// The ticket's fields as metadata; its tags and group, which Zendesk shows agents only, when
+/// `agents` (the internal-notes document): the public document is read by end users.
+fn with_ticket_fields(
+    mut doc: Document,
+    ticket: &Ticket,
+    people: &People,
+    agents: bool,
+) -> Document {
     doc = doc
         .with_updated_at(ticket.updated_at)
         .with_metadata("object_type", "Ticket")
         .with_metadata("ticket_id", ticket.id)
         .with_metadata("status", ticket.status.clone())
-        .with_metadata("tags", ticket.tags.clone())
         .with_metadata("updated_at", rfc3339(ticket.updated_at));
+    if agents {
+        doc = doc.with_metadata("tags", ticket.tags.clone());
+        if let Some(g) = ticket.group_id {
+            doc = doc.with_metadata("group_id", g);
+        }
+    }
     if let Some(p) = &ticket.priority {
         doc = doc.with_metadata("priority", p.clone());
     }
@@ -359,9 +382,6 @@ fn with_ticket_fields(mut doc: Document, ticket: &Ticket, people: &People) -> Do
             doc = doc.with_metadata("organization", name);
         }
     }
-    if let Some(g) = ticket.group_id {
-        doc = doc.with_metadata("group_id", g);
-    }
     // The submitter (RAGFlow's owner) and the assignee, by e-mail where known.
     let owners: Vec<String> = [ticket.submitter_id, ticket.assignee_id]
         .into_iter()
@@ -382,7 +402,8 @@ fn with_ticket_fields(mut doc: Document, ticket: &Ticket, people: &People) -> Do
 
 /// The documents of `ticket`: its public conversation, readable by its requester, the people
 /// copied, its organization (when shared) and the agents; and, when `internal`, its internal
-/// notes (or that it has none) in a document of their own, readable by agents only.
+/// notes (or that it has none) in a document of their own, readable by agents only, which alone
+/// carries what Zendesk shows agents only (tags, group).
 pub(crate) fn ticket_documents(
     base: &Url,
     ticket: &Ticket,
@@ -396,7 +417,7 @@ pub(crate) fn ticket_documents(
     let notes: Vec<&Comment> = comments.iter().filter(|c| !c.public).collect();
     let title = format!("Ticket #{}: {}", ticket.id, subject(ticket));
 
-    let mut blocks = ticket_header(ticket, people, title.clone());
+    let mut blocks = ticket_header(ticket, people, title.clone(), false);
     if !public.is_empty() {
         blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
         comment_blocks(&public, people, &mut blocks);
@@ -409,7 +430,7 @@ pub(crate) fn ticket_documents(
     )
     .with_version(&version)
     .with_metadata("comment_count", public.len());
-    doc = with_ticket_fields(doc, ticket, people);
+    doc = with_ticket_fields(doc, ticket, people, false);
     if let Some(url) = ticket_link(base, ticket.id) {
         doc = doc.with_link(url);
     }
@@ -417,7 +438,7 @@ pub(crate) fn ticket_documents(
 
     if internal {
         let title = format!("{title} (internal notes)");
-        let mut blocks = ticket_header(ticket, people, title.clone());
+        let mut blocks = ticket_header(ticket, people, title.clone(), true);
         blocks.push(Block::heading(2, vec![Inline::text("Internal notes")]));
         if notes.is_empty() {
             blocks.push(Block::paragraph(vec![Inline::emphasis(vec![
@@ -435,7 +456,7 @@ pub(crate) fn ticket_documents(
         .with_parent_id(ticket_id(ticket.id))
         .with_metadata("comment_count", notes.len())
         .with_metadata("internal", true);
-        doc = with_ticket_fields(doc, ticket, people);
+        doc = with_ticket_fields(doc, ticket, people, true);
         if let Some(url) = ticket_link(base, ticket.id) {
             doc = doc.with_link(url);
         }

@@ -5,7 +5,9 @@
 //! - **Articles, full load**: `GET /api/v2/help_center[/{locale}]/articles` with cursor
 //!   paging (`page[size]`, `page[after]` = `meta.after_cursor` while `meta.has_more`), oldest
 //!   change first; the cursor is the checkpoint. Drafts and articles with a label of
-//!   `skip_article_labels` are left out. The body's HTML becomes Markdown (core's converter).
+//!   `skip_article_labels` are left out, and their ids (in the locale read) handed on as
+//!   [`Batch::deleted`], so an article taken back to draft or labelled later is deleted by the
+//!   run (full or poll) that sees it so. The body's HTML becomes Markdown (core's converter).
 //!   Sections and categories are listed once a run, for the metadata (`section`,
 //!   `category`); the authors come from `users/show_many`, once per page.
 //! - **Articles, polls**: the incremental article export,
@@ -33,8 +35,11 @@
 //! - **Public and internal comments** go to two documents: `zendesk_ticket_{id}` holds the
 //!   ticket's fields and its public comments, readable by the requester and everyone copied
 //!   (by e-mail), the organization's members when it shares tickets (`zendesk-org:{id}`) and
-//!   the agents (`zendesk:agents`); `zendesk_ticket_{id}:internal` holds the internal notes,
-//!   readable by agents only. A host filters whole documents, never parts of one, so one
+//!   the agents (`zendesk:agents`; the agents alone while the ticket is private, `is_public`
+//!   false; requesters and people copied that the export's sideload
+//!   left out are read by `users/show_many`); `zendesk_ticket_{id}:internal` holds the internal notes,
+//!   readable by agents only; the ticket's tags and group, which Zendesk shows agents only, are
+//!   in that document alone. A host filters whole documents, never parts of one, so one
 //!   document would have to be either open to the requester (leaking the notes) or closed to
 //!   them (hiding their own conversation); two documents keep each audience's text whole.
 //!   The internal-notes document exists for every ticket (saying so when there are none):
@@ -140,9 +145,10 @@ impl ZendeskConnector {
             username: format!("{}/token", config.credentials.zendesk_email.trim()),
             password: Secret::new(config.credentials.zendesk_token.expose().trim()),
         };
-        // Zendesk counts requests per account, whatever the token: the host's rate gate is
-        // keyed on the account (hashed), one key per limit.
-        let account = connector_core::ids::hash128(&format!("{subdomain}|{base}"));
+        // Zendesk counts requests per account, whatever the token or the host name (a host
+        // mapping, a proxy): the host's rate gate is keyed on the account's subdomain
+        // (hashed), one key per limit, so every connector of one account shares it.
+        let account = connector_core::ids::hash128(&subdomain);
         let client = |key: &str, per_minute| {
             HttpClient::builder(SOURCE)
                 .auth(auth.clone(), TOKEN_FIELD)
@@ -171,6 +177,7 @@ impl ZendeskConnector {
             statuses: lower(&config.ticket_statuses),
             internal: config.include_internal_notes,
             segments_refused: Arc::default(),
+            sign_in: config.help_center_requires_sign_in,
         };
         Ok(Self { config, walk })
     }
@@ -266,5 +273,31 @@ impl connector_core::RefetchConnector for ZendeskConnector {
     /// comments) again; one that is gone or no longer read yields nothing.
     fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
         self.walk.refetch(ids, ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_connector_of_one_account_shares_its_rate_gates() {
+        let plain = ZendeskConfig::new("acme", "jane@example.com", "t0k3n", ContentType::Tickets);
+        let mut mapped =
+            ZendeskConfig::new("acme", "bob@example.com", "other", ContentType::Articles);
+        mapped.base_url = Some(Url::parse("https://help.acme.test/").unwrap());
+        let other = ZendeskConfig::new("globex", "jane@example.com", "t0k3n", ContentType::Tickets);
+        let url = Url::parse("https://acme.zendesk.com/api/v2/users/me.json").unwrap();
+        let keys = |c: ZendeskConfig| {
+            ZendeskConnector::new(c)
+                .unwrap()
+                .walk
+                .client
+                .gate_keys(&url)
+        };
+        let (a, a_export) = keys(plain);
+        assert_ne!(a, a_export, "the export limit is a gate of its own");
+        assert_eq!(keys(mapped), (a.clone(), a_export));
+        assert_ne!(keys(other).0, a);
     }
 }

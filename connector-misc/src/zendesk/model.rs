@@ -254,6 +254,10 @@ pub(crate) struct Ticket {
     pub(crate) collaborator_ids: Vec<u64>,
     #[serde(default)]
     pub(crate) email_cc_ids: Vec<u64>,
+    /// False when no comment is public (a ticket an agent opened with an internal note):
+    /// Zendesk shows it to no end user.
+    #[serde(default = "yes")]
+    pub(crate) is_public: bool,
     #[serde(default)]
     pub(crate) created_at: Option<DateTime<Utc>>,
     pub(crate) updated_at: DateTime<Utc>,
@@ -299,4 +303,8 @@ pub(crate) struct ApiError {
     pub(crate) error: Option<Value>,
     #[serde(default)]
     pub(crate) description: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }

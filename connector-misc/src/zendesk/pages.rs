@@ -45,6 +45,8 @@ pub(crate) struct Walk {
     /// Set once a run has been refused a user segment: the agent is not a Help Center
     /// manager, and asking for each further segment would cost a request apiece.
     pub(crate) segments_refused: Arc<AtomicBool>,
+    /// The Help Center requires sign-in: unrestricted articles are for signed-in users.
+    pub(crate) sign_in: bool,
 }
 
 /// A listed ticket to fetch (its comments) and convert.
@@ -100,16 +102,21 @@ impl Walk {
 
     /// Whether the article is a document: published, in the locale, without a skipped label.
     fn keeps_article(&self, a: &Article, exported: bool) -> bool {
-        if a.draft {
-            return false;
-        }
-        if a.label_names
-            .iter()
-            .any(|l| self.skip_labels.contains(&l.to_lowercase()))
-        {
-            return false;
-        }
-        // The export lists every translation; the list only the locale asked.
+        self.in_locale(a, exported) && !self.withdrawn(a)
+    }
+
+    /// Whether the article is a draft or carries a skipped label: one published before is
+    /// deleted when seen so.
+    fn withdrawn(&self, a: &Article) -> bool {
+        a.draft
+            || a.label_names
+                .iter()
+                .any(|l| self.skip_labels.contains(&l.to_lowercase()))
+    }
+
+    /// Whether the article is in the locale read. The export lists every translation; the
+    /// list only the locale asked.
+    fn in_locale(&self, a: &Article, exported: bool) -> bool {
         if exported {
             let want = self.client.locale.as_deref().or(a.source_locale.as_deref());
             if let (Some(want), Some(have)) = (want, a.locale.as_deref())
@@ -132,6 +139,7 @@ impl Walk {
         let sections = self.client.sections("sections").await?;
         let categories = self.client.sections("categories").await?;
         Ok(Guide {
+            sign_in: self.sign_in,
             sections: sections.into_iter().map(|s| (s.id, s)).collect(),
             categories: categories.into_iter().map(|s| (s.id, s)).collect(),
             segments: HashMap::new(),
@@ -199,7 +207,8 @@ impl Walk {
         Ok(())
     }
 
-    /// The batch of one page of articles: those in `window` (all without one), converted.
+    /// The batch of one page of articles: those in `window` (all without one), converted;
+    /// the drafts and skipped ones in the locale as deletions.
     async fn article_batch(
         &self,
         ctx: &SyncContext,
@@ -210,9 +219,17 @@ impl Walk {
         authors: &mut HashMap<u64, User>,
     ) -> Result<Batch> {
         let mut items = Vec::new();
+        let mut gone = Vec::new();
         for value in values {
             match read::<Article>(value, convert::article_id, "article") {
                 Ok(a) => {
+                    // Unpublished or newly labelled to skip: its document (if any) goes, so
+                    // a withdrawn article's text is no longer found; whatever the window,
+                    // deleting twice being harmless.
+                    if self.in_locale(&a, exported) && self.withdrawn(&a) {
+                        gone.push(convert::article_id(a.id));
+                        continue;
+                    }
                     if !self.keeps_article(&a, exported)
                         || window.is_some_and(|w| !w.contains(a.updated_at))
                     {
@@ -231,7 +248,7 @@ impl Walk {
             })
             .collect();
         if listed.is_empty() && items.is_empty() {
-            return Ok(Batch::default());
+            return Ok(Batch::default().with_deleted(gone));
         }
         self.add_segments(Arc::make_mut(guide), &listed).await?;
         self.add_authors(authors, &listed).await?;
@@ -267,6 +284,7 @@ impl Walk {
             futures::future::ready(outcome)
         })
         .await
+        .map(|b| b.with_deleted(gone))
     }
 
     /// The articles, page by page, from `from`: the list (oldest change first) for a full
@@ -371,9 +389,41 @@ impl Walk {
         .collect())
     }
 
+    /// `people` with the requesters and people copied on `tickets` that the sideload left
+    /// out (`users/show_many`), since they decide who may read the public document: a CC
+    /// missing from the sideload would lose a ticket they can read in Zendesk.
+    async fn complete_people(&self, mut people: People, tickets: &[Value]) -> Result<People> {
+        let mut missing: Vec<u64> = tickets
+            .iter()
+            .flat_map(|t| {
+                let ids = |key: &str| {
+                    t.get(key)
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_u64)
+                        .collect::<Vec<_>>()
+                };
+                t.get("requester_id")
+                    .and_then(Value::as_u64)
+                    .into_iter()
+                    .chain(ids("email_cc_ids"))
+                    .chain(ids("collaborator_ids"))
+            })
+            .filter(|id| !people.users.contains_key(id))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            people.add_users(self.client.users(&missing).await?);
+        }
+        Ok(people)
+    }
+
     /// The page items of a ticket page: tickets kept and in `window`, malformed ones as
-    /// failures; the document ids of tickets in `window` that are deleted, or of a status no
-    /// longer read (the source's own deletions, handed on as [`Batch::deleted`]). Also says
+    /// failures; the document ids of tickets that are deleted, or of a status no longer read,
+    /// whatever their `updated_at` (the source's own deletions, handed on as
+    /// [`Batch::deleted`]). Also says
     /// whether a ticket changed at or after the window's end was listed.
     fn ticket_items(
         &self,
@@ -387,6 +437,14 @@ impl Walk {
         for value in values {
             match read::<Ticket>(value, convert::ticket_id, "ticket") {
                 Ok(t) => {
+                    // A deletion whatever the window: the export selects by
+                    // `generated_timestamp`, which a deletion or a scrub moves without moving
+                    // `updated_at`, and deleting twice is harmless.
+                    if !self.keeps_ticket(&t) {
+                        gone.push(convert::ticket_id(t.id));
+                        gone.push(convert::internal_id(t.id));
+                        continue;
+                    }
                     if let Some(w) = window {
                         if t.updated_at >= w.end {
                             later = true;
@@ -395,11 +453,6 @@ impl Walk {
                         if t.updated_at < w.start {
                             continue;
                         }
-                    }
-                    if !self.keeps_ticket(&t) {
-                        gone.push(convert::ticket_id(t.id));
-                        gone.push(convert::internal_id(t.id));
-                        continue;
                     }
                     let access = convert::ticket_access(&t, people);
                     let version = convert::ticket_version(&t, &access);
@@ -484,7 +537,7 @@ impl Walk {
                 let mut people = People::default();
                 people.add_users(page.users);
                 people.add_orgs(page.organizations);
-                let people = Arc::new(people);
+                let people = Arc::new(walk.complete_people(people, &page.tickets).await?);
                 let (items, gone, later) = walk.ticket_items(page.tickets, &people, window.as_ref());
                 let batch = walk.ticket_batch(&ctx, items).await?.with_deleted(gone);
                 // The next incremental run lists again from the first page holding a ticket
@@ -646,7 +699,7 @@ impl Walk {
                         let mut people = People::default();
                         people.add_users(answer.users);
                         people.add_orgs(answer.organizations);
-                        let people = Arc::new(people);
+                        let people = Arc::new(walk.complete_people(people, &answer.tickets).await?);
                         let (items, _, _) = walk.ticket_items(answer.tickets, &people, None);
                         let batch = walk.ticket_batch(&ctx, items).await?;
                         if !batch.is_empty() {

@@ -132,6 +132,9 @@ pub(crate) struct Ticket {
     pub(crate) status: &'static str,
     /// `updated_at` as minutes past 10:00.
     pub(crate) minute: u32,
+    /// `generated_timestamp` (what the export orders and selects by) as minutes past 10:00,
+    /// when a system update (deletion, archiving) moved it past `updated_at`.
+    pub(crate) generated: Option<u32>,
     pub(crate) requester: u64,
     pub(crate) org: Option<u64>,
     pub(crate) ccs: Vec<u64>,
@@ -146,6 +149,7 @@ impl Ticket {
             subject: subject.to_owned(),
             status,
             minute,
+            generated: None,
             requester: 2,
             org: Some(900),
             ccs: Vec::new(),
@@ -162,6 +166,10 @@ impl Ticket {
 
     fn updated(&self) -> DateTime<Utc> {
         time(self.minute)
+    }
+
+    fn generated(&self) -> DateTime<Utc> {
+        time(self.generated.unwrap_or(self.minute))
     }
 }
 
@@ -184,6 +192,8 @@ pub(crate) struct State {
     /// When the second page of a listing (article list or ticket export) is asked for, this
     /// item (already listed on the first) is edited: its `updated_at` moves to `minute`.
     pub(crate) edit_on_page_two: Option<(u64, u32)>,
+    /// The ticket export sideloads requesters and assignees only, not the people copied.
+    pub(crate) ccs_not_sideloaded: bool,
 }
 
 /// The fixture's account; cheap to clone.
@@ -287,10 +297,10 @@ impl ZendeskApi {
             "priority": "high", "status": t.status, "recipient": "support@acme.zendesk.com",
             "requester_id": t.requester, "submitter_id": t.requester, "assignee_id": 3,
             "organization_id": t.org, "group_id": 55, "collaborator_ids": t.ccs, "follower_ids": [],
-            "email_cc_ids": t.ccs, "has_incidents": false, "is_public": true, "tags": ["printer", "fire"],
+            "email_cc_ids": t.ccs, "has_incidents": false, "is_public": t.comments.iter().any(|c| c.public), "tags": ["printer", "fire"],
             "via": {"channel": "email"}, "custom_fields": [], "brand_id": 1,
             "created_at": zd_time(time(0)), "updated_at": zd_time(t.updated()),
-            "generated_timestamp": t.updated().timestamp()
+            "generated_timestamp": t.generated().timestamp()
         })
     }
 
@@ -413,7 +423,7 @@ impl ZendeskApi {
             .tickets
             .iter()
             .filter(|t| {
-                let k = (t.updated().timestamp(), t.id);
+                let k = (t.generated().timestamp(), t.id);
                 if q.contains_key("cursor") {
                     k > (t0, id0)
                 } else {
@@ -421,16 +431,23 @@ impl ZendeskApi {
                 }
             })
             .collect();
-        list.sort_by_key(|t| (t.updated().timestamp(), t.id));
+        list.sort_by_key(|t| (t.generated().timestamp(), t.id));
         let page: Vec<&Ticket> = list.iter().take(per_page).copied().collect();
         let end_of_stream = list.len() <= per_page;
         let after = page
             .last()
-            .map(|t| cursor(t.updated().timestamp(), t.id))
+            .map(|t| cursor(t.generated().timestamp(), t.id))
             .unwrap_or_else(|| cursor(t0, id0));
         let mut people: Vec<u64> = page
             .iter()
-            .flat_map(|t| [t.requester, 3].into_iter().chain(t.ccs.iter().copied()))
+            .flat_map(|t| {
+                let ccs = if st.ccs_not_sideloaded {
+                    &[][..]
+                } else {
+                    &t.ccs[..]
+                };
+                [t.requester, 3].into_iter().chain(ccs.iter().copied())
+            })
             .collect();
         people.sort_unstable();
         people.dedup();
