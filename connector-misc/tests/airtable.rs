@@ -242,7 +242,7 @@ async fn polls_filter_by_last_modified_time_not_created_time() {
     // The schema's lastModifiedTime field, the bounds widened by a second each way.
     assert_eq!(
         formula,
-        "AND(IS_AFTER(IF({Last modified}, {Last modified}, CREATED_TIME()), '2025-03-01T10:19:59.000Z'), IS_BEFORE(IF({Last modified}, {Last modified}, CREATED_TIME()), '2025-03-01T10:40:02.000Z'))"
+        "AND(IS_AFTER(IF({Last modified}, {Last modified}, CREATED_TIME()), DATETIME_PARSE('2025-03-01T10:19:59.000Z')), IS_BEFORE(IF({Last modified}, {Last modified}, CREATED_TIME()), DATETIME_PARSE('2025-03-01T10:40:02.000Z')))"
     );
 
     // Without such a field: LAST_MODIFIED_TIME(), and no invented updated_at.

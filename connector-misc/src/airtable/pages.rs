@@ -62,7 +62,7 @@ fn field_ref(name: &str) -> String {
 /// The formula of a window over the last-modified time: `field`'s value (its record's
 /// creation while it is empty), else `LAST_MODIFIED_TIME()`. The bounds are widened by a
 /// second on each side (whole seconds; `IS_AFTER`/`IS_BEFORE` are strict), and what comes
-/// back is filtered exactly by the field where there is one.
+/// back is filtered exactly by the field where it holds an instant.
 pub(crate) fn window_formula(field: Option<&str>, w: &TimeWindow) -> String {
     let time = match field {
         Some(f) => {
@@ -73,8 +73,10 @@ pub(crate) fn window_formula(field: Option<&str>, w: &TimeWindow) -> String {
     };
     let lo = w.start.trunc_subsecs(0) - TimeDelta::seconds(1);
     let hi = w.end.trunc_subsecs(0) + TimeDelta::seconds(2);
+    // The bounds are parsed explicitly (ISO 8601 with `Z`: UTC), not left to the implicit
+    // conversion of a text to a date, which reads a zone-less text in the base's zone.
     format!(
-        "AND(IS_AFTER({time}, '{}'), IS_BEFORE({time}, '{}'))",
+        "AND(IS_AFTER({time}, DATETIME_PARSE('{}')), IS_BEFORE({time}, DATETIME_PARSE('{}')))",
         stamp(lo),
         stamp(hi)
     )
@@ -423,5 +425,24 @@ impl Walk {
             }
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_bounds_are_utc_instants_parsed_explicitly() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap_or_else(|e| panic!("{e}"));
+        let w = TimeWindow::new(
+            at("2025-03-01T10:20:00.400+02:00"),
+            at("2025-03-01T10:40:00Z"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            window_formula(Some("Last {modified}"), &w),
+            "AND(IS_AFTER(IF({Last {modified\\}}, {Last {modified\\}}, CREATED_TIME()), DATETIME_PARSE('2025-03-01T08:19:59.000Z')), IS_BEFORE(IF({Last {modified\\}}, {Last {modified\\}}, CREATED_TIME()), DATETIME_PARSE('2025-03-01T10:40:02.000Z')))"
+        );
     }
 }
