@@ -45,8 +45,10 @@
 //!   attachment no download.
 //! - **Limits**: requests are kept to `requests_per_second` (Airtable's 5 per base by
 //!   default); a 429 holds every request for 30 seconds ([`RATE_LIMITED_WAIT`], Airtable's
-//!   documented penalty; its 429s carry no `Retry-After`) through core's client; a 401 names
-//!   `credentials.airtable_access_token`.
+//!   documented penalty; its 429s carry no `Retry-After`) through core's client; with a
+//!   host's shared rate gate every connector of the same base (any table, any token) takes
+//!   the one key `airtable:{baseId}`, so several tables of a base keep together to the base's
+//!   limit and wait together after a 429; a 401 names `credentials.airtable_access_token`.
 //! - **Deletions** are left to prune ([`SlimConnector`]): every record id (and attachment id)
 //!   from a listing that asks only for the primary and attachment fields.
 //! - **Permissions**: Airtable's API shows no per-record permissions, so `access` is unset.
@@ -122,11 +124,16 @@ impl AirtableConnector {
         if !problems.is_empty() {
             return Err(Error::config(problems).with_connector(SOURCE));
         }
+        let base = config.base_id.trim().to_owned();
+        // Airtable limits requests per base (5 a second, and a 429 stops the whole base for
+        // 30 seconds): every connector of the same base, whatever its table or token, takes one
+        // key at the host's shared rate gate, and connectors of other bases do not wait for it.
         let http = HttpClient::builder(SOURCE)
             .error_classifier(client::classify)
             .network_policy(config.network_policy()?)
             .rate_limit(config.requests_per_second, Duration::from_secs(1))
             .rate_limited_wait(RATE_LIMITED_WAIT)
+            .rate_gate_key(base.as_str())
             .build()?;
         let api = match &config.api_base_url {
             Some(u) => u.clone(),
@@ -136,7 +143,6 @@ impl AirtableConnector {
                     .with_cause(e)
             })?,
         };
-        let base = config.base_id.trim().to_owned();
         let client = Client::new(
             http,
             config.credentials.airtable_access_token.clone(),
@@ -228,5 +234,25 @@ impl SlimConnector for AirtableConnector {
     /// come back short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         self.walk.list_ids(ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connectors_of_one_base_share_a_rate_gate_key_and_other_bases_do_not() {
+        let key = |token: &str, base: &str, table: &str| {
+            let c = AirtableConnector::new(AirtableConfig::new(token, base, table))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let url = Url::parse("https://api.airtable.com/v0/x").unwrap_or_else(|e| panic!("{e}"));
+            c.walk.client.http().rate_gate_key(&url)
+        };
+        let tasks = key("patA", "appx3BqYz7Kd1LmNo", "Tasks");
+        assert_eq!(tasks, "airtable:appx3BqYz7Kd1LmNo");
+        assert_eq!(tasks, key("patB", "appx3BqYz7Kd1LmNo", "Notes"));
+        assert_ne!(tasks, key("patA", "appy3BqYz7Kd1LmNo", "Tasks"));
+        assert!(!tasks.contains("patA"));
     }
 }
