@@ -212,10 +212,38 @@ async fn attachments_are_documents_of_their_record() {
         "only the small one is downloaded"
     );
 
+    // A download that fails (an expired signed URL answers 410) is a failure of its own,
+    // which names the file's record but never the signed URL: that opens the file to whoever
+    // reads the failures, for two hours.
+    fake.with(|st| st.files.retain(|f| f.id != ATT_SPEC));
+    let c = build(&fake.uri(), json!({}));
+    let batch = load(&c).await;
+    let failure = batch
+        .failures
+        .iter()
+        .find(|f| f.id.as_deref() == Some(attachment_doc(REC_LAUNCH, ATT_SPEC).as_str()))
+        .unwrap_or_else(|| panic!("{:?}", batch.failures));
+    assert!(
+        failure.message.contains("spec.pdf") && !failure.message.contains("/attachments/"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure
+            .link
+            .as_ref()
+            .is_some_and(|l| l.as_str().ends_with(REC_LAUNCH)),
+        "{failure:?}"
+    );
+
     let c = build(&fake.uri(), json!({"include_attachments": false}));
     let batch = load(&c).await;
     assert_eq!(batch.documents.len(), 5);
-    assert_eq!(fake.with(|st| st.downloads), 1);
+    assert_eq!(
+        fake.with(|st| st.downloads),
+        2,
+        "one more: the spec that is gone"
+    );
 }
 
 #[tokio::test]

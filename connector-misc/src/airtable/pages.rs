@@ -54,6 +54,24 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// `text` without the attachment URL `url` (as given, and as errors print it).
+fn without_url(text: &str, url: &str) -> String {
+    const HIDDEN: &str = "<the attachment's signed URL>";
+    let mut text = text.replace(url, HIDDEN);
+    if let Ok(parsed) = url::Url::parse(url) {
+        for form in [
+            parsed.to_string(),
+            connector_core::error::redact_url(&parsed),
+        ] {
+            text = text.replace(&form, HIDDEN);
+        }
+        if parsed.path().len() > 1 {
+            text = text.replace(parsed.path(), "/…");
+        }
+    }
+    text
+}
+
 /// `{name}` for a formula, `}` and `\` escaped.
 fn field_ref(name: &str) -> String {
     format!("{{{}}}", name.replace('\\', "\\\\").replace('}', "\\}"))
@@ -338,7 +356,20 @@ impl Walk {
                     Err(e) if is_body_too_large(&e) => {
                         Ok(self.too_large(&view, &record.id, id, name, None).into())
                     }
-                    Err(e) => Ok(item_failure(id, e)?.into()),
+                    Err(e) => {
+                        // The signed URL opens the file to anyone for two hours: it stays out of
+                        // the failure, which hosts store and show; the record's link stands in.
+                        let mut failure = item_failure(id, e)?;
+                        failure.message = format!(
+                            "the attachment {name} of the record {} could not be downloaded: {}",
+                            record.id,
+                            without_url(&failure.message, url)
+                        );
+                        if let Ok(link) = url::Url::parse(&view.record_url(&record.id)) {
+                            failure = failure.with_link(link);
+                        }
+                        Ok(failure.into())
+                    }
                 }
             }
         }
