@@ -511,3 +511,38 @@ fn the_schema_describes_every_field() {
         assert!(props[key].get("examples").is_some(), "{key}");
     }
 }
+
+#[tokio::test]
+async fn failed_items_are_fetched_again_by_record_id_within_the_view() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({}));
+    let refetch = c
+        .roles()
+        .as_refetch()
+        .unwrap_or_else(|| panic!("refetch role"));
+    let wanted = vec![
+        record_doc(REC_LAUNCH),
+        attachment_doc(REC_LAUNCH, ATT_SPEC),
+        // Deleted since: nothing comes back for it (prune's business).
+        record_doc("recG0ne0000000000"),
+        // Another connector's id.
+        "confluence:123".to_owned(),
+    ];
+    let batches: Vec<Batch> = refetch
+        .fetch(wanted, SyncContext::default())
+        .map(|b| b.unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+        .await;
+    let ids: Vec<String> = batches.iter().flat_map(ids).collect();
+    assert_eq!(
+        sorted(&ids),
+        sorted(&[record_doc(REC_LAUNCH), attachment_doc(REC_LAUNCH, ATT_SPEC)])
+    );
+    let listing = fake.with(|st| st.listings.last().cloned().unwrap_or_default());
+    assert!(listing.contains("RECORD_ID"), "{listing}");
+    assert_eq!(
+        fake.with(|st| st.listings.len()),
+        1,
+        "one listing for the lot"
+    );
+}

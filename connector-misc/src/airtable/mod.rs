@@ -49,6 +49,9 @@
 //!   host's shared rate gate every connector of the same base (any table, any token) takes
 //!   the one key `airtable:{baseId}`, so several tables of a base keep together to the base's
 //!   limit and wait together after a 429; a 401 names `credentials.airtable_access_token`.
+//! - **Refetch** ([`RefetchConnector`]): the items that failed last time, listed again by
+//!   `filterByFormula=OR(RECORD_ID()='rec…', …)` with `view`, so a record the view hides is
+//!   not fetched by id around it.
 //! - **Deletions** are left to prune ([`SlimConnector`]): every record id (and attachment id)
 //!   from a listing that asks only for the primary and attachment fields.
 //! - **Permissions**: Airtable's API shows no per-record permissions, so `access` is unset.
@@ -67,8 +70,8 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 use connector_core::http::HttpClient;
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, Error, Result, Roles, SlimConnector,
-    SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, Error, RefetchConnector, Result,
+    Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use url::Url;
@@ -185,6 +188,7 @@ impl Connector for AirtableConnector {
             .checkpointed()
             .slim()
             .fingerprint_skip()
+            .refetch()
             .into()
     }
 
@@ -226,6 +230,14 @@ impl CheckpointedConnector for AirtableConnector {
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<AirtableCheckpoint>>> {
         self.walk.checkpointed(from, window, ctx)
+    }
+}
+
+impl RefetchConnector for AirtableConnector {
+    /// The records and attachments with these ids again, listed by `RECORD_ID()` (50 records
+    /// a request) within `view`; a record deleted or hidden by the view yields nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        self.walk.refetch(ids, ctx)
     }
 }
 

@@ -1,13 +1,15 @@
 //! The listing: record pages as checkpointed batches (each record a document, its attachments
 //! downloaded a few at a time), the window's formula, and the id listing for prune.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use connector_core::http::is_body_too_large;
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::{
-    CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -15,6 +17,7 @@ use serde_json::Value;
 
 use super::checkpoint::AirtableCheckpoint;
 use super::client::{Client, ListQuery, PAGE_SIZE, offset_gone};
+use super::config::is_id;
 use super::convert::{
     TableView, attachment_document, attachment_id, attachment_version, record_document, record_id,
     record_version,
@@ -26,6 +29,9 @@ use super::{OFFSET_TRUST, SOURCE};
 const CONCURRENCY: usize = 4;
 /// Times one run restarts a listing whose offset Airtable no longer knows.
 const MAX_RESTARTS: u32 = 3;
+/// Records asked for by one refetch listing: fewer than a page, and a formula far shorter
+/// than the URL's limit.
+const REFETCH_CHUNK: usize = 50;
 /// Pages of one listing read at most, as a guard against an offset that loops.
 const MAX_PAGES: usize = 1_000_000;
 
@@ -396,6 +402,56 @@ impl Walk {
             Ok(link) => failure.with_link(link),
             Err(_) => failure,
         }
+    }
+
+    /// The documents with these ids again (records and attachments of this table), listed
+    /// by `RECORD_ID()` a few dozen records a request, with `view`: a record the view now
+    /// hides, or one deleted, yields nothing (prune deals with it), so a refetch never widens
+    /// the scope. Ids of other connectors are passed over.
+    pub(crate) fn refetch(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Batch>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let wanted: HashSet<String> = ids.into_iter().collect();
+            let mut records: Vec<&str> = wanted
+                .iter()
+                .filter_map(|id| id.strip_prefix("airtable:"))
+                .map(|rest| rest.split_once(':').map_or(rest, |(rec, _)| rec))
+                .filter(|rec| is_id(rec, "rec"))
+                .collect();
+            records.sort_unstable();
+            records.dedup();
+            if records.is_empty() {
+                return;
+            }
+            let view = Arc::new(walk.table_view().await?);
+            for chunk in records.chunks(REFETCH_CHUNK) {
+                ctx.cancellation().check()?;
+                let terms: Vec<String> = chunk.iter().map(|r| format!("RECORD_ID()='{r}'")).collect();
+                let query = ListQuery {
+                    view: walk.view.clone(),
+                    formula: Some(format!("OR({})", terms.join(", "))),
+                    fields: None,
+                    page_size: PAGE_SIZE,
+                };
+                let list = walk.client.list(&view.table.id, &query, None).await?;
+                let mut pending = Vec::new();
+                for value in list.records {
+                    walk.admit(&view, value, None, &mut pending);
+                }
+                pending.retain(|p| wanted.contains(&p.id));
+                let batch = fetch_items(&ctx, pending, CONCURRENCY, |item| {
+                    let walk = walk.clone();
+                    async move { walk.fetch(item).await }
+                })
+                .await?;
+                yield batch;
+            }
+        }
+        .boxed()
     }
 
     /// Every record id and, with attachments, every attachment id, a page at a time: the
