@@ -43,6 +43,8 @@
 //!   types and the metadata switch; an attachment's by its id, name, size and type. Both are
 //!   known from the listing, so an unchanged record costs no conversion and an unchanged
 //!   attachment no download.
+//! - **Overlap**: an incremental run starts [`MIN_OVERLAP`] (a minute) before the last one
+//!   ended: the times are Airtable's clock, not the host's.
 //! - **Limits**: requests are kept to `requests_per_second` (Airtable's 5 per base by
 //!   default); a 429 holds every request for 30 seconds ([`RATE_LIMITED_WAIT`], Airtable's
 //!   documented penalty; its 429s carry no `Retry-After`) through core's client; with a
@@ -93,6 +95,13 @@ pub const SOURCE: &str = "airtable";
 /// not trusted (Airtable's iterators expire on inactivity, for an undocumented time) and the
 /// listing starts over.
 pub const OFFSET_TRUST: TimeDelta = TimeDelta::minutes(5);
+
+/// How long before the last window's end an incremental run starts
+/// ([`Connector::min_overlap`]): last-modified times are stamped by Airtable's clock, not the
+/// host's, and a skew between them (or a listing that trails a write by a moment) would
+/// otherwise put an edit made just after one run's end before the next run's start, where the
+/// exact filter drops it for good. What the overlap lists again is unchanged by fingerprint.
+pub const MIN_OVERLAP: Duration = Duration::from_secs(60);
 
 /// Reads one table of an Airtable base. Built from an [`AirtableConfig`].
 ///
@@ -183,6 +192,10 @@ impl Connector for AirtableConnector {
         SOURCE
     }
 
+    fn min_overlap(&self) -> Duration {
+        MIN_OVERLAP
+    }
+
     fn roles(&self) -> Roles<'_> {
         Roles::of(self)
             .checkpointed()
@@ -266,5 +279,16 @@ mod tests {
         assert_eq!(tasks, key("patB", "appx3BqYz7Kd1LmNo", "Notes"));
         assert_ne!(tasks, key("patA", "appy3BqYz7Kd1LmNo", "Tasks"));
         assert!(!tasks.contains("patA"));
+    }
+
+    #[test]
+    fn incremental_windows_overlap_by_a_minute_for_clock_skew() {
+        let c = AirtableConnector::new(AirtableConfig::new("patA", "appx3BqYz7Kd1LmNo", "Tasks"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.min_overlap(), Duration::from_secs(60));
+        assert!(
+            c.roles().skips_unchanged(),
+            "the overlap costs a listing only"
+        );
     }
 }
