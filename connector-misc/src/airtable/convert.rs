@@ -125,7 +125,25 @@ impl TableView {
     }
 
     fn is_metadata(&self, name: &str) -> bool {
-        self.all_metadata || self.kind(name).is_some_and(|k| METADATA_TYPES.contains(&k))
+        if self.all_metadata {
+            return true;
+        }
+        let Some(field) = self.by_name.get(name) else {
+            return false;
+        };
+        if !METADATA_TYPES.contains(&field.kind.as_str()) {
+            return false;
+        }
+        // A lookup, rollup or formula whose result is long text (a lookup of notes, an
+        // ARRAYJOIN of descriptions) is body text, not a filterable value: in the front matter
+        // it would bloat every record's metadata and stay out of the text that is searched.
+        let result = field
+            .options
+            .as_ref()
+            .and_then(|o| o.get("result"))
+            .and_then(|r| r.get("type"))
+            .and_then(Value::as_str);
+        !matches!(result, Some("multilineText" | "richText"))
     }
 
     /// The record's last modification: the modified field's value, else (an empty one: never
@@ -505,6 +523,45 @@ mod tests {
             "fields": {"Changed": changed},
         }))
         .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn lookups_of_long_text_are_body_and_lookups_of_short_values_metadata() {
+        let field = |name: &str, kind: &str, result: &str| -> Field {
+            serde_json::from_value(json!({
+                "id": format!("fld{name:0>14}"), "name": name, "type": kind,
+                "options": {"result": {"type": result}},
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let table = Table {
+            id: "tblx3BqYz7Kd1LmNo".to_owned(),
+            name: "Tasks".to_owned(),
+            primary_field_id: String::new(),
+            fields: vec![
+                field("Notes", "multipleLookupValues", "multilineText"),
+                field("Brief", "rollup", "richText"),
+                field("Owners", "multipleLookupValues", "singleLineText"),
+                field("Total", "rollup", "number"),
+            ],
+        };
+        let v = TableView::new("appx3BqYz7Kd1LmNo", table, None, false);
+        assert!(!v.is_metadata("Notes") && !v.is_metadata("Brief"));
+        assert!(v.is_metadata("Owners") && v.is_metadata("Total"));
+        let record: Record = serde_json::from_value(json!({
+            "id": "rec0A1b2C3d4E5f6G",
+            "createdTime": "2024-01-01T00:00:00.000Z",
+            "fields": {"Notes": ["first note\nsecond line", "another note"], "Total": 3},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let doc = record_document(&v, &record, "v1");
+        let text = doc.content.as_text().unwrap_or_default();
+        assert!(
+            text.contains("## Notes") && text.contains("another note"),
+            "{text}"
+        );
+        let fields = doc.metadata.get("fields").cloned().unwrap_or_default();
+        assert_eq!(fields, json!({"Total": 3}));
     }
 
     #[test]
