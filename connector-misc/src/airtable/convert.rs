@@ -412,12 +412,10 @@ pub(crate) fn record_document(view: &TableView, record: &Record, version: &str) 
         header.push(("last_modified_time", m));
     }
     header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
-    let meta: Map<String, Value> = meta.iter().cloned().collect();
-    let text = format!(
-        "{}{}",
-        markdown::front_matter(header),
-        markdown::render(&body)
-    );
+    let mut text = markdown::front_matter(header);
+    text.push_str(&markdown::render(&body));
+    // The values move into `metadata.fields` once the front matter is written: no copy.
+    let meta: Map<String, Value> = meta.into_iter().collect();
 
     let mut doc = Document::text(record_id(&record.id), SOURCE, title, text)
         .with_metadata("base_id", json!(view.base))
