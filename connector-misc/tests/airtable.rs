@@ -212,10 +212,38 @@ async fn attachments_are_documents_of_their_record() {
         "only the small one is downloaded"
     );
 
+    // A download that fails (an expired signed URL answers 410) is a failure of its own,
+    // which names the file's record but never the signed URL: that opens the file to whoever
+    // reads the failures, for two hours.
+    fake.with(|st| st.files.retain(|f| f.id != ATT_SPEC));
+    let c = build(&fake.uri(), json!({}));
+    let batch = load(&c).await;
+    let failure = batch
+        .failures
+        .iter()
+        .find(|f| f.id.as_deref() == Some(attachment_doc(REC_LAUNCH, ATT_SPEC).as_str()))
+        .unwrap_or_else(|| panic!("{:?}", batch.failures));
+    assert!(
+        failure.message.contains("spec.pdf") && !failure.message.contains("/attachments/"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure
+            .link
+            .as_ref()
+            .is_some_and(|l| l.as_str().ends_with(REC_LAUNCH)),
+        "{failure:?}"
+    );
+
     let c = build(&fake.uri(), json!({"include_attachments": false}));
     let batch = load(&c).await;
     assert_eq!(batch.documents.len(), 5);
-    assert_eq!(fake.with(|st| st.downloads), 1);
+    assert_eq!(
+        fake.with(|st| st.downloads),
+        2,
+        "one more: the spec that is gone"
+    );
 }
 
 #[tokio::test]
@@ -242,7 +270,7 @@ async fn polls_filter_by_last_modified_time_not_created_time() {
     // The schema's lastModifiedTime field, the bounds widened by a second each way.
     assert_eq!(
         formula,
-        "AND(IS_AFTER(IF({Last modified}, {Last modified}, CREATED_TIME()), '2025-03-01T10:19:59.000Z'), IS_BEFORE(IF({Last modified}, {Last modified}, CREATED_TIME()), '2025-03-01T10:40:02.000Z'))"
+        "AND(IS_AFTER(IF({Last modified}, {Last modified}, CREATED_TIME()), DATETIME_PARSE('2025-03-01T10:19:59.000Z')), IS_BEFORE(IF({Last modified}, {Last modified}, CREATED_TIME()), DATETIME_PARSE('2025-03-01T10:40:02.000Z')))"
     );
 
     // Without such a field: LAST_MODIFIED_TIME(), and no invented updated_at.
@@ -482,4 +510,39 @@ fn the_schema_describes_every_field() {
         assert!(props[key].get("description").is_some(), "{key}");
         assert!(props[key].get("examples").is_some(), "{key}");
     }
+}
+
+#[tokio::test]
+async fn failed_items_are_fetched_again_by_record_id_within_the_view() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({}));
+    let refetch = c
+        .roles()
+        .as_refetch()
+        .unwrap_or_else(|| panic!("refetch role"));
+    let wanted = vec![
+        record_doc(REC_LAUNCH),
+        attachment_doc(REC_LAUNCH, ATT_SPEC),
+        // Deleted since: nothing comes back for it (prune's business).
+        record_doc("recG0ne0000000000"),
+        // Another connector's id.
+        "confluence:123".to_owned(),
+    ];
+    let batches: Vec<Batch> = refetch
+        .fetch(wanted, SyncContext::default())
+        .map(|b| b.unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+        .await;
+    let ids: Vec<String> = batches.iter().flat_map(ids).collect();
+    assert_eq!(
+        sorted(&ids),
+        sorted(&[record_doc(REC_LAUNCH), attachment_doc(REC_LAUNCH, ATT_SPEC)])
+    );
+    let listing = fake.with(|st| st.listings.last().cloned().unwrap_or_default());
+    assert!(listing.contains("RECORD_ID"), "{listing}");
+    assert_eq!(
+        fake.with(|st| st.listings.len()),
+        1,
+        "one listing for the lot"
+    );
 }

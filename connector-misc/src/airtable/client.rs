@@ -68,6 +68,12 @@ impl Client {
         }
     }
 
+    /// The HTTP client underneath.
+    #[cfg(test)]
+    pub(crate) fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
     /// This client counting its requests into `ctx`.
     pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {

@@ -125,21 +125,42 @@ impl TableView {
     }
 
     fn is_metadata(&self, name: &str) -> bool {
-        self.all_metadata || self.kind(name).is_some_and(|k| METADATA_TYPES.contains(&k))
+        if self.all_metadata {
+            return true;
+        }
+        let Some(field) = self.by_name.get(name) else {
+            return false;
+        };
+        if !METADATA_TYPES.contains(&field.kind.as_str()) {
+            return false;
+        }
+        // A lookup, rollup or formula whose result is long text (a lookup of notes, an
+        // ARRAYJOIN of descriptions) is body text, not a filterable value: in the front matter
+        // it would bloat every record's metadata and stay out of the text that is searched.
+        let result = field
+            .options
+            .as_ref()
+            .and_then(|o| o.get("result"))
+            .and_then(|r| r.get("type"))
+            .and_then(Value::as_str);
+        !matches!(result, Some("multilineText" | "richText"))
     }
 
     /// The record's last modification: the modified field's value, else (an empty one: never
-    /// edited) its creation; none without a modified field.
+    /// edited) its creation; none without a modified field, and none when the field holds
+    /// something that is not an instant (a date-only field, a formula's text): then nothing is
+    /// known, the window's formula alone decides and `updated_at` stays unset, rather than the
+    /// creation time filtering an edited record out of every poll.
     pub(crate) fn updated_at(&self, record: &Record) -> Option<DateTime<Utc>> {
         let field = self.modified.as_ref()?;
-        Some(
-            record
-                .fields
-                .get(field)
-                .and_then(Value::as_str)
-                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                .map_or(record.created_time, |t| t.with_timezone(&Utc)),
-        )
+        match record.fields.get(field) {
+            None | Some(Value::Null) => Some(record.created_time),
+            Some(Value::String(s)) if s.is_empty() => Some(record.created_time),
+            Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc)),
+            Some(_) => None,
+        }
     }
 
     /// The record's web link.
@@ -391,12 +412,10 @@ pub(crate) fn record_document(view: &TableView, record: &Record, version: &str) 
         header.push(("last_modified_time", m));
     }
     header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
-    let meta: Map<String, Value> = meta.iter().cloned().collect();
-    let text = format!(
-        "{}{}",
-        markdown::front_matter(header),
-        markdown::render(&body)
-    );
+    let mut text = markdown::front_matter(header);
+    text.push_str(&markdown::render(&body));
+    // The values move into `metadata.fields` once the front matter is written: no copy.
+    let meta: Map<String, Value> = meta.into_iter().collect();
 
     let mut doc = Document::text(record_id(&record.id), SOURCE, title, text)
         .with_metadata("base_id", json!(view.base))
@@ -469,4 +488,101 @@ pub(crate) fn attachment_document(
         doc = doc.with_updated_at(t);
     }
     doc.with_version(&attachment_version(&record.id, a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::airtable::model::Field;
+
+    fn view(modified_kind: &str) -> TableView {
+        let field: Field = serde_json::from_value(json!({
+            "id": "fldMod00000000001", "name": "Changed", "type": modified_kind,
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let table = Table {
+            id: "tblx3BqYz7Kd1LmNo".to_owned(),
+            name: "Tasks".to_owned(),
+            primary_field_id: String::new(),
+            fields: vec![field],
+        };
+        TableView::new(
+            "appx3BqYz7Kd1LmNo",
+            table,
+            Some("Changed".to_owned()),
+            false,
+        )
+    }
+
+    fn record(changed: Value) -> Record {
+        serde_json::from_value(json!({
+            "id": "rec0A1b2C3d4E5f6G",
+            "createdTime": "2024-01-01T00:00:00.000Z",
+            "fields": {"Changed": changed},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn lookups_of_long_text_are_body_and_lookups_of_short_values_metadata() {
+        let field = |name: &str, kind: &str, result: &str| -> Field {
+            serde_json::from_value(json!({
+                "id": format!("fld{name:0>14}"), "name": name, "type": kind,
+                "options": {"result": {"type": result}},
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let table = Table {
+            id: "tblx3BqYz7Kd1LmNo".to_owned(),
+            name: "Tasks".to_owned(),
+            primary_field_id: String::new(),
+            fields: vec![
+                field("Notes", "multipleLookupValues", "multilineText"),
+                field("Brief", "rollup", "richText"),
+                field("Owners", "multipleLookupValues", "singleLineText"),
+                field("Total", "rollup", "number"),
+            ],
+        };
+        let v = TableView::new("appx3BqYz7Kd1LmNo", table, None, false);
+        assert!(!v.is_metadata("Notes") && !v.is_metadata("Brief"));
+        assert!(v.is_metadata("Owners") && v.is_metadata("Total"));
+        let record: Record = serde_json::from_value(json!({
+            "id": "rec0A1b2C3d4E5f6G",
+            "createdTime": "2024-01-01T00:00:00.000Z",
+            "fields": {"Notes": ["first note\nsecond line", "another note"], "Total": 3},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let doc = record_document(&v, &record, "v1");
+        let text = doc.content.as_text().unwrap_or_default();
+        assert!(
+            text.contains("## Notes") && text.contains("another note"),
+            "{text}"
+        );
+        let fields = doc.metadata.get("fields").cloned().unwrap_or_default();
+        assert_eq!(fields, json!({"Total": 3}));
+    }
+
+    #[test]
+    fn a_modified_field_that_holds_no_instant_leaves_the_time_unknown() {
+        let created: DateTime<Utc> = "2024-01-01T00:00:00Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let edited: DateTime<Utc> = "2024-03-05T10:20:30Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v = view("lastModifiedTime");
+        assert_eq!(
+            v.updated_at(&record(json!("2024-03-05T10:20:30.000Z"))),
+            Some(edited)
+        );
+        assert_eq!(v.updated_at(&record(Value::Null)), Some(created));
+        // A date-only field (or a formula's text) is not the creation time: the record edited
+        // on 5 March must not be filtered out of the poll as created on 1 January.
+        let v = view("date");
+        assert_eq!(v.updated_at(&record(json!("2024-03-05"))), None);
+        assert_eq!(
+            v.updated_at(&record(json!(["2024-03-05T10:20:30.000Z"]))),
+            None
+        );
+    }
 }

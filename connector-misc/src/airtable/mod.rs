@@ -43,10 +43,17 @@
 //!   types and the metadata switch; an attachment's by its id, name, size and type. Both are
 //!   known from the listing, so an unchanged record costs no conversion and an unchanged
 //!   attachment no download.
+//! - **Overlap**: an incremental run starts [`MIN_OVERLAP`] (a minute) before the last one
+//!   ended: the times are Airtable's clock, not the host's.
 //! - **Limits**: requests are kept to `requests_per_second` (Airtable's 5 per base by
 //!   default); a 429 holds every request for 30 seconds ([`RATE_LIMITED_WAIT`], Airtable's
-//!   documented penalty; its 429s carry no `Retry-After`) through core's client; a 401 names
-//!   `credentials.airtable_access_token`.
+//!   documented penalty; its 429s carry no `Retry-After`) through core's client; with a
+//!   host's shared rate gate every connector of the same base (any table, any token) takes
+//!   the one key `airtable:{baseId}`, so several tables of a base keep together to the base's
+//!   limit and wait together after a 429; a 401 names `credentials.airtable_access_token`.
+//! - **Refetch** ([`RefetchConnector`]): the items that failed last time, listed again by
+//!   `filterByFormula=OR(RECORD_ID()='rec…', …)` with `view`, so a record the view hides is
+//!   not fetched by id around it.
 //! - **Deletions** are left to prune ([`SlimConnector`]): every record id (and attachment id)
 //!   from a listing that asks only for the primary and attachment fields.
 //! - **Permissions**: Airtable's API shows no per-record permissions, so `access` is unset.
@@ -65,8 +72,8 @@ use async_trait::async_trait;
 use chrono::TimeDelta;
 use connector_core::http::HttpClient;
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, Error, Result, Roles, SlimConnector,
-    SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, Error, RefetchConnector, Result,
+    Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use url::Url;
@@ -88,6 +95,13 @@ pub const SOURCE: &str = "airtable";
 /// not trusted (Airtable's iterators expire on inactivity, for an undocumented time) and the
 /// listing starts over.
 pub const OFFSET_TRUST: TimeDelta = TimeDelta::minutes(5);
+
+/// How long before the last window's end an incremental run starts
+/// ([`Connector::min_overlap`]): last-modified times are stamped by Airtable's clock, not the
+/// host's, and a skew between them (or a listing that trails a write by a moment) would
+/// otherwise put an edit made just after one run's end before the next run's start, where the
+/// exact filter drops it for good. What the overlap lists again is unchanged by fingerprint.
+pub const MIN_OVERLAP: Duration = Duration::from_secs(60);
 
 /// Reads one table of an Airtable base. Built from an [`AirtableConfig`].
 ///
@@ -122,11 +136,16 @@ impl AirtableConnector {
         if !problems.is_empty() {
             return Err(Error::config(problems).with_connector(SOURCE));
         }
+        let base = config.base_id.trim().to_owned();
+        // Airtable limits requests per base (5 a second, and a 429 stops the whole base for
+        // 30 seconds): every connector of the same base, whatever its table or token, takes one
+        // key at the host's shared rate gate, and connectors of other bases do not wait for it.
         let http = HttpClient::builder(SOURCE)
             .error_classifier(client::classify)
             .network_policy(config.network_policy()?)
             .rate_limit(config.requests_per_second, Duration::from_secs(1))
             .rate_limited_wait(RATE_LIMITED_WAIT)
+            .rate_gate_key(base.as_str())
             .build()?;
         let api = match &config.api_base_url {
             Some(u) => u.clone(),
@@ -136,7 +155,6 @@ impl AirtableConnector {
                     .with_cause(e)
             })?,
         };
-        let base = config.base_id.trim().to_owned();
         let client = Client::new(
             http,
             config.credentials.airtable_access_token.clone(),
@@ -174,11 +192,16 @@ impl Connector for AirtableConnector {
         SOURCE
     }
 
+    fn min_overlap(&self) -> Duration {
+        MIN_OVERLAP
+    }
+
     fn roles(&self) -> Roles<'_> {
         Roles::of(self)
             .checkpointed()
             .slim()
             .fingerprint_skip()
+            .refetch()
             .into()
     }
 
@@ -223,10 +246,49 @@ impl CheckpointedConnector for AirtableConnector {
     }
 }
 
+impl RefetchConnector for AirtableConnector {
+    /// The records and attachments with these ids again, listed by `RECORD_ID()` (50 records
+    /// a request) within `view`; a record deleted or hidden by the view yields nothing.
+    fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
+        self.walk.refetch(ids, ctx)
+    }
+}
+
 impl SlimConnector for AirtableConnector {
     /// Every record id and, with `include_attachments`, every attachment id; fails rather than
     /// come back short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
         self.walk.list_ids(ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connectors_of_one_base_share_a_rate_gate_key_and_other_bases_do_not() {
+        let key = |token: &str, base: &str, table: &str| {
+            let c = AirtableConnector::new(AirtableConfig::new(token, base, table))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let url = Url::parse("https://api.airtable.com/v0/x").unwrap_or_else(|e| panic!("{e}"));
+            c.walk.client.http().rate_gate_key(&url)
+        };
+        let tasks = key("patA", "appx3BqYz7Kd1LmNo", "Tasks");
+        assert_eq!(tasks, "airtable:appx3BqYz7Kd1LmNo");
+        assert_eq!(tasks, key("patB", "appx3BqYz7Kd1LmNo", "Notes"));
+        assert_ne!(tasks, key("patA", "appy3BqYz7Kd1LmNo", "Tasks"));
+        assert!(!tasks.contains("patA"));
+    }
+
+    #[test]
+    fn incremental_windows_overlap_by_a_minute_for_clock_skew() {
+        let c = AirtableConnector::new(AirtableConfig::new("patA", "appx3BqYz7Kd1LmNo", "Tasks"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.min_overlap(), Duration::from_secs(60));
+        assert!(
+            c.roles().skips_unchanged(),
+            "the overlap costs a listing only"
+        );
     }
 }

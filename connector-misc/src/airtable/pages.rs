@@ -1,13 +1,15 @@
 //! The listing: record pages as checkpointed batches (each record a document, its attachments
 //! downloaded a few at a time), the window's formula, and the id listing for prune.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use connector_core::http::is_body_too_large;
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::{
-    CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -15,6 +17,7 @@ use serde_json::Value;
 
 use super::checkpoint::AirtableCheckpoint;
 use super::client::{Client, ListQuery, PAGE_SIZE, offset_gone};
+use super::config::is_id;
 use super::convert::{
     TableView, attachment_document, attachment_id, attachment_version, record_document, record_id,
     record_version,
@@ -26,6 +29,9 @@ use super::{OFFSET_TRUST, SOURCE};
 const CONCURRENCY: usize = 4;
 /// Times one run restarts a listing whose offset Airtable no longer knows.
 const MAX_RESTARTS: u32 = 3;
+/// Records asked for by one refetch listing: fewer than a page, and a formula far shorter
+/// than the URL's limit.
+const REFETCH_CHUNK: usize = 50;
 /// Pages of one listing read at most, as a guard against an offset that loops.
 const MAX_PAGES: usize = 1_000_000;
 
@@ -54,6 +60,24 @@ fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// `text` without the attachment URL `url` (as given, and as errors print it).
+fn without_url(text: &str, url: &str) -> String {
+    const HIDDEN: &str = "<the attachment's signed URL>";
+    let mut text = text.replace(url, HIDDEN);
+    if let Ok(parsed) = url::Url::parse(url) {
+        for form in [
+            parsed.to_string(),
+            connector_core::error::redact_url(&parsed),
+        ] {
+            text = text.replace(&form, HIDDEN);
+        }
+        if parsed.path().len() > 1 {
+            text = text.replace(parsed.path(), "/…");
+        }
+    }
+    text
+}
+
 /// `{name}` for a formula, `}` and `\` escaped.
 fn field_ref(name: &str) -> String {
     format!("{{{}}}", name.replace('\\', "\\\\").replace('}', "\\}"))
@@ -62,7 +86,7 @@ fn field_ref(name: &str) -> String {
 /// The formula of a window over the last-modified time: `field`'s value (its record's
 /// creation while it is empty), else `LAST_MODIFIED_TIME()`. The bounds are widened by a
 /// second on each side (whole seconds; `IS_AFTER`/`IS_BEFORE` are strict), and what comes
-/// back is filtered exactly by the field where there is one.
+/// back is filtered exactly by the field where it holds an instant.
 pub(crate) fn window_formula(field: Option<&str>, w: &TimeWindow) -> String {
     let time = match field {
         Some(f) => {
@@ -73,8 +97,10 @@ pub(crate) fn window_formula(field: Option<&str>, w: &TimeWindow) -> String {
     };
     let lo = w.start.trunc_subsecs(0) - TimeDelta::seconds(1);
     let hi = w.end.trunc_subsecs(0) + TimeDelta::seconds(2);
+    // The bounds are parsed explicitly (ISO 8601 with `Z`: UTC), not left to the implicit
+    // conversion of a text to a date, which reads a zone-less text in the base's zone.
     format!(
-        "AND(IS_AFTER({time}, '{}'), IS_BEFORE({time}, '{}'))",
+        "AND(IS_AFTER({time}, DATETIME_PARSE('{}')), IS_BEFORE({time}, DATETIME_PARSE('{}')))",
         stamp(lo),
         stamp(hi)
     )
@@ -336,7 +362,20 @@ impl Walk {
                     Err(e) if is_body_too_large(&e) => {
                         Ok(self.too_large(&view, &record.id, id, name, None).into())
                     }
-                    Err(e) => Ok(item_failure(id, e)?.into()),
+                    Err(e) => {
+                        // The signed URL opens the file to anyone for two hours: it stays out of
+                        // the failure, which hosts store and show; the record's link stands in.
+                        let mut failure = item_failure(id, e)?;
+                        failure.message = format!(
+                            "the attachment {name} of the record {} could not be downloaded: {}",
+                            record.id,
+                            without_url(&failure.message, url)
+                        );
+                        if let Ok(link) = url::Url::parse(&view.record_url(&record.id)) {
+                            failure = failure.with_link(link);
+                        }
+                        Ok(failure.into())
+                    }
                 }
             }
         }
@@ -363,6 +402,56 @@ impl Walk {
             Ok(link) => failure.with_link(link),
             Err(_) => failure,
         }
+    }
+
+    /// The documents with these ids again (records and attachments of this table), listed
+    /// by `RECORD_ID()` a few dozen records a request, with `view`: a record the view now
+    /// hides, or one deleted, yields nothing (prune deals with it), so a refetch never widens
+    /// the scope. Ids of other connectors are passed over.
+    pub(crate) fn refetch(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Batch>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let wanted: HashSet<String> = ids.into_iter().collect();
+            let mut records: Vec<&str> = wanted
+                .iter()
+                .filter_map(|id| id.strip_prefix("airtable:"))
+                .map(|rest| rest.split_once(':').map_or(rest, |(rec, _)| rec))
+                .filter(|rec| is_id(rec, "rec"))
+                .collect();
+            records.sort_unstable();
+            records.dedup();
+            if records.is_empty() {
+                return;
+            }
+            let view = Arc::new(walk.table_view().await?);
+            for chunk in records.chunks(REFETCH_CHUNK) {
+                ctx.cancellation().check()?;
+                let terms: Vec<String> = chunk.iter().map(|r| format!("RECORD_ID()='{r}'")).collect();
+                let query = ListQuery {
+                    view: walk.view.clone(),
+                    formula: Some(format!("OR({})", terms.join(", "))),
+                    fields: None,
+                    page_size: PAGE_SIZE,
+                };
+                let list = walk.client.list(&view.table.id, &query, None).await?;
+                let mut pending = Vec::new();
+                for value in list.records {
+                    walk.admit(&view, value, None, &mut pending);
+                }
+                pending.retain(|p| wanted.contains(&p.id));
+                let batch = fetch_items(&ctx, pending, CONCURRENCY, |item| {
+                    let walk = walk.clone();
+                    async move { walk.fetch(item).await }
+                })
+                .await?;
+                yield batch;
+            }
+        }
+        .boxed()
     }
 
     /// Every record id and, with attachments, every attachment id, a page at a time: the
@@ -423,5 +512,24 @@ impl Walk {
             }
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_bounds_are_utc_instants_parsed_explicitly() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap_or_else(|e| panic!("{e}"));
+        let w = TimeWindow::new(
+            at("2025-03-01T10:20:00.400+02:00"),
+            at("2025-03-01T10:40:00Z"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            window_formula(Some("Last {modified}"), &w),
+            "AND(IS_AFTER(IF({Last {modified\\}}, {Last {modified\\}}, CREATED_TIME()), DATETIME_PARSE('2025-03-01T08:19:59.000Z')), IS_BEFORE(IF({Last {modified\\}}, {Last {modified\\}}, CREATED_TIME()), DATETIME_PARSE('2025-03-01T10:40:02.000Z')))"
+        );
     }
 }

@@ -310,7 +310,18 @@ impl State {
             );
         }
         let mut selected: Vec<&Rec> = self.records.iter().collect();
-        if let Some(formula) = get("filterByFormula") {
+        if let Some(formula) = get("filterByFormula")
+            && let Some(terms) = formula
+                .strip_prefix("OR(")
+                .and_then(|f| f.strip_suffix(')'))
+        {
+            // A refetch: `OR(RECORD_ID()='rec…', …)`.
+            let ids: Vec<&str> = terms
+                .split(", ")
+                .filter_map(|t| t.strip_prefix("RECORD_ID()='")?.strip_suffix('\''))
+                .collect();
+            selected.retain(|r| ids.contains(&r.id.as_str()));
+        } else if let Some(formula) = get("filterByFormula") {
             let Some((lo, hi, field)) = parse_window(&formula) else {
                 return error(
                     422,
