@@ -443,3 +443,35 @@ async fn a_reconcile_run_reads_no_story_and_downloads_nothing_for_unchanged_task
     );
     assert_eq!(requests_to(&server, "/files/").await.len(), files_before);
 }
+
+#[tokio::test]
+async fn a_project_of_another_workspace_is_refused_not_granted_to_this_one() {
+    let api = standard(50);
+    {
+        let mut st = api.state.lock().unwrap();
+        // A public project, but of another account's workspace: its members are not this
+        // workspace's.
+        st.projects[0].workspace = Some("1299999999999999");
+    }
+    let server = start(api).await;
+    let c = build(
+        &server.uri(),
+        json!({"asana_project_ids": "1200000000000010", "include_attachments": false}),
+    );
+    let err = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .state(MemoryStateStore::new())
+        .at(time(30))
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(err.field(), Some("asana_project_ids"));
+    assert!(err.to_string().contains("1299999999999999"), "{err}");
+    assert!(
+        requests_to(&server, "/api/1.0/tasks").await.is_empty(),
+        "no task was read"
+    );
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.field(), Some("asana_project_ids"));
+}

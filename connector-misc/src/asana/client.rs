@@ -27,7 +27,7 @@ use super::model::{ApiErrors, Attachment, Membership, One, Paged, Project, Story
 /// The task fields a listing asks for (`opt_fields`).
 pub(crate) const TASK_FIELDS: &str = "gid,name,notes,html_notes,modified_at,created_at,completed,completed_at,due_on,due_at,start_on,assignee.name,assignee.email,parent.name,projects.name,tags.name,custom_fields.name,custom_fields.display_value,permalink_url,resource_subtype";
 
-const PROJECT_FIELDS: &str = "gid,name,privacy_setting,public,team.name";
+const PROJECT_FIELDS: &str = "gid,name,privacy_setting,public,team.name,workspace.gid";
 
 const STORY_FIELDS: &str = "gid,resource_subtype,text,created_at,created_by.name";
 

@@ -51,6 +51,9 @@ pub(crate) struct Project {
     pub(crate) public: Option<bool>,
     #[serde(default)]
     pub(crate) team: Option<Named>,
+    /// The workspace the project belongs to.
+    #[serde(default)]
+    pub(crate) workspace: Option<Named>,
 }
 
 /// A custom field's value on a task.

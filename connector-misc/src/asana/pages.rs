@@ -132,6 +132,29 @@ impl Walk {
             }
             out
         };
+        // A project of another workspace (a gid pasted from another account's URL) would
+        // have its tasks granted to this workspace's members: refused, named.
+        if let Some(other) = listed.iter().find(|p| {
+            p.workspace
+                .as_ref()
+                .is_some_and(|w| !w.gid.is_empty() && w.gid != self.workspace())
+        }) {
+            let field = if self.project_ids.is_empty() {
+                "asana_team_id"
+            } else {
+                "asana_project_ids"
+            };
+            return Err(Error::config(vec![connector_core::FieldError::new(
+                field,
+                format!(
+                    "the project {} belongs to the workspace {}, not to asana_workspace_id {}",
+                    other.gid,
+                    other.workspace.as_ref().map_or("", |w| w.gid.as_str()),
+                    self.workspace()
+                ),
+            )])
+            .with_connector(SOURCE));
+        }
         let mut seen = HashSet::new();
         listed.retain(|p| seen.insert(p.gid.clone()));
         Ok(listed)

@@ -39,6 +39,8 @@ pub struct Project {
     pub team: Option<String>,
     /// Members (user gid, e-mail); none: the memberships endpoint answers 403.
     pub members: Option<Vec<(&'static str, &'static str)>>,
+    /// The workspace it belongs to, when not `WORKSPACE`.
+    pub workspace: Option<&'static str>,
 }
 
 #[derive(Clone, Debug)]
@@ -126,6 +128,7 @@ fn project_json(p: &Project) -> Value {
         "gid": p.gid, "resource_type": "project", "name": p.name,
         "privacy_setting": p.privacy, "public": p.privacy == "public_to_workspace",
         "team": p.team.as_ref().map(|t| json!({"gid": t, "resource_type": "team", "name": "Platform"})),
+        "workspace": {"gid": p.workspace.unwrap_or(WORKSPACE), "resource_type": "workspace"},
     })
 }
 
@@ -372,6 +375,7 @@ pub fn standard(page: usize) -> AsanaApi {
             privacy: "public_to_workspace",
             team: Some(TEAM.into()),
             members: None,
+            workspace: None,
         },
         Project {
             gid: "1200000000000011".into(),
@@ -382,6 +386,7 @@ pub fn standard(page: usize) -> AsanaApi {
                 ("1200000000000050", "jane@example.com"),
                 ("1200000000000051", "rob@example.com"),
             ]),
+            workspace: None,
         },
         Project {
             gid: "1200000000000012".into(),
@@ -389,6 +394,7 @@ pub fn standard(page: usize) -> AsanaApi {
             privacy: "private",
             team: None,
             members: None,
+            workspace: None,
         },
     ];
     let (launch, platform, secret) = ("1200000000000010", "1200000000000011", "1200000000000012");
