@@ -475,3 +475,20 @@ async fn a_project_of_another_workspace_is_refused_not_granted_to_this_one() {
     let err = c.check().await.unwrap_err();
     assert_eq!(err.field(), Some("asana_project_ids"));
 }
+
+#[tokio::test]
+async fn the_older_public_flag_grants_the_team_not_the_workspace() {
+    let api = standard(50);
+    api.state.lock().unwrap().projects[0].privacy = "legacy_public";
+    let server = start(api).await;
+    let c = build(
+        &server.uri(),
+        json!({"asana_project_ids": "1200000000000010", "include_attachments": false}),
+    );
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let venue = sink.get("asana:1200000000000102").unwrap();
+    assert_eq!(
+        venue.access.as_ref().unwrap().groups,
+        [format!("asana-team:{}", asana_common::TEAM)]
+    );
+}

@@ -46,7 +46,7 @@ pub(crate) struct Project {
     /// `public_to_workspace`, `private_to_team` or `private`.
     #[serde(default)]
     pub(crate) privacy_setting: Option<String>,
-    /// The older flag `privacy_setting` replaced.
+    /// The older flag `privacy_setting` replaced: public to the project's *team*.
     #[serde(default)]
     pub(crate) public: Option<bool>,
     #[serde(default)]

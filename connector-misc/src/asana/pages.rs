@@ -165,9 +165,11 @@ impl Walk {
     /// the members (users as `asana-user:{gid}` and their e-mail where shown, teams as
     /// `asana-team:{gid}`) where the token may read them.
     async fn frame(&self, project: Project) -> Result<ProjectFrame> {
+        // Without `privacy_setting`, the older `public` flag meant public to the project's
+        // team, never to the whole workspace.
         let privacy = project.privacy_setting.clone().unwrap_or_else(|| {
-            if project.public == Some(true) {
-                "public_to_workspace".to_owned()
+            if project.public == Some(true) && project.team.is_some() {
+                "private_to_team".to_owned()
             } else {
                 "private".to_owned()
             }

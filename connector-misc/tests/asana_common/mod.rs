@@ -124,6 +124,14 @@ fn error(status: u16, message: &str) -> ResponseTemplate {
 }
 
 fn project_json(p: &Project) -> Value {
+    if p.privacy == "legacy_public" {
+        // An answer of before `privacy_setting`: only `public` (public to the team).
+        return json!({
+            "gid": p.gid, "resource_type": "project", "name": p.name, "public": true,
+            "team": p.team.as_ref().map(|t| json!({"gid": t, "resource_type": "team", "name": "Platform"})),
+            "workspace": {"gid": p.workspace.unwrap_or(WORKSPACE), "resource_type": "workspace"},
+        });
+    }
     json!({
         "gid": p.gid, "resource_type": "project", "name": p.name,
         "privacy_setting": p.privacy, "public": p.privacy == "public_to_workspace",
