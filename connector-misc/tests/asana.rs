@@ -492,3 +492,38 @@ async fn the_older_public_flag_grants_the_team_not_the_workspace() {
         [format!("asana-team:{}", asana_common::TEAM)]
     );
 }
+
+#[tokio::test]
+async fn an_incremental_run_resends_the_tasks_of_a_project_made_private() {
+    let api = standard(2);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 35).await;
+    assert!(sink.ids().is_empty(), "nothing changed: {:?}", sink.ids());
+    {
+        // `Launch` made private: no task's `modified_at` moves.
+        let mut st = api.state.lock().unwrap();
+        st.projects[0].privacy = "private";
+        st.projects[0].members = Some(vec![("1200000000000050", "jane@example.com")]);
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let venue = sink
+        .get("asana:1200000000000102")
+        .expect("the task of the project made private is sent again");
+    let access = venue.access.as_ref().unwrap();
+    assert!(
+        !access
+            .groups
+            .iter()
+            .any(|g| g.starts_with("asana-workspace:")),
+        "{access:?}"
+    );
+    assert_eq!(access.emails, ["jane@example.com"]);
+    // The tasks of the projects whose readers did not change are not.
+    assert!(sink.get("asana:1200000000000105").is_none());
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    assert!(sink.ids().is_empty(), "sent once: {:?}", sink.ids());
+}

@@ -171,6 +171,16 @@ impl Client {
 
     /// The first task page of project `gid`, modified since `since` when given.
     pub(crate) fn tasks_url(&self, gid: &str, since: Option<DateTime<Utc>>) -> Result<Url> {
+        self.tasks_url_sized(gid, since, PAGE_SIZE)
+    }
+
+    /// [`tasks_url`](Self::tasks_url) with `limit` tasks per page.
+    pub(crate) fn tasks_url_sized(
+        &self,
+        gid: &str,
+        since: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Url> {
         let mut url = self.endpoint(&["tasks"])?;
         {
             let mut q = url.query_pairs_mut();
@@ -178,7 +188,7 @@ impl Client {
             if let Some(since) = since {
                 q.append_pair("modified_since", &rfc3339(since));
             }
-            q.append_pair("limit", &PAGE_SIZE.to_string());
+            q.append_pair("limit", &limit.to_string());
             q.append_pair("opt_fields", TASK_FIELDS);
         }
         Ok(url)

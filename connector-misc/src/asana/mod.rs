@@ -16,7 +16,11 @@
 //!   `modified_at` to the half-open window exactly. Asana documents that a story created on
 //!   a task (a new comment), an assignment, a custom-field change, a completion or an edited
 //!   name or description moves `modified_at`, so an old task with a new comment is read
-//!   again. An edited comment is not in that list: only a full run re-reads it.
+//!   again. An edited comment is not in that list: only a full run re-reads it. Who may read
+//!   a project's tasks (its privacy, its members) moves no task's `modified_at`: each project
+//!   starts with one unfiltered request of 20 tasks, and when one of them not modified in the
+//!   window is stored at another access, the project is listed whole this run (fingerprints
+//!   skip the rest), so a project made private stops being granted to the workspace.
 //! - **Ids**: `asana:{task gid}`; attachments `asana:{task gid}:{attachment gid}` (RAGFlow's).
 //!   Title the task's name, link `permalink_url`, `updated_at` its `modified_at`, parent the
 //!   parent task (`asana:{gid}`) for a subtask, else the project (`asana:project:{gid}`);

@@ -23,6 +23,10 @@ use super::model::{Listed, Paged, Project, Task};
 /// Tasks read at the same time within a page.
 const CONCURRENCY: usize = 4;
 
+/// Tasks an incremental run reads of each project's unfiltered listing to tell whether who
+/// may read them changed since they were sent.
+const PROBE_SIZE: u32 = 20;
+
 /// What the walk needs besides the client.
 #[derive(Debug, Clone)]
 pub(crate) struct Walk {
@@ -53,7 +57,75 @@ fn named(field: &'static str, what: String, e: Error) -> Error {
         .with_cause(e)
 }
 
+/// Who may read `task`, listed under the project at `index`: every project of the run it is
+/// in; none when its first project of the run is another one (it is read there).
+fn task_access(
+    task: &Task,
+    projects: &[ProjectFrame],
+    order: &HashMap<String, usize>,
+    index: usize,
+) -> Option<Access> {
+    let mut mine: Vec<usize> = task
+        .projects
+        .iter()
+        .filter_map(|p| order.get(&p.gid).copied())
+        .collect();
+    mine.sort_unstable();
+    mine.dedup();
+    if mine.first().is_some_and(|first| *first != index) {
+        return None;
+    }
+    if mine.is_empty() {
+        mine.push(index);
+    }
+    let frames: Vec<&ProjectFrame> = mine.iter().map(|i| &projects[*i]).collect();
+    Some(convert::access(&frames))
+}
+
 impl Walk {
+    /// Whether an incremental run must list the project at `index` whole: a task of the first
+    /// page of its unfiltered listing, not modified since the window's start, is in the store
+    /// at another version than this run would give it. That is who may read it changed (the
+    /// project made private or public, a member added or removed), which moves no task's
+    /// `modified_at`: the window's listing would leave the stored access as it was.
+    async fn access_changed(
+        &self,
+        projects: &[ProjectFrame],
+        order: &HashMap<String, usize>,
+        index: usize,
+        window: &TimeWindow,
+        ctx: &SyncContext,
+    ) -> Result<bool> {
+        let gid = &projects[index].gid;
+        let url = self.client.tasks_url_sized(gid, None, PROBE_SIZE)?;
+        let page: Paged<Value> = match self.client.page(url, None).await {
+            Ok(page) => page,
+            // The listing proper tells what this means.
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let mut versions = Vec::new();
+        for value in page.data {
+            if let Listed::Task(task) = Listed::from_value(value)
+                && task.modified_at < window.start
+                && let Some(access) = task_access(&task, projects, order, index)
+            {
+                versions.push((doc_id(&task.gid), convert::version(&task, &access)));
+            }
+        }
+        if versions.is_empty() {
+            return Ok(false);
+        }
+        let ids: Vec<String> = versions.iter().map(|(id, _)| id.clone()).collect();
+        // Only tasks the store holds count: one it never had is not this run's to send.
+        let stored = ctx.fingerprints().fingerprints(&ids).await?;
+        Ok(versions.iter().any(|(id, v)| {
+            stored
+                .get(id)
+                .is_some_and(|f| *f != connector_core::Document::version_fingerprint(v))
+        }))
+    }
+
     fn workspace(&self) -> &str {
         &self.client.workspace
     }
@@ -241,21 +313,9 @@ impl Walk {
                     if window.is_some_and(|w| !w.contains(task.modified_at)) {
                         continue;
                     }
-                    let mut mine: Vec<usize> = task
-                        .projects
-                        .iter()
-                        .filter_map(|p| order.get(&p.gid).copied())
-                        .collect();
-                    mine.sort_unstable();
-                    mine.dedup();
-                    if mine.first().is_some_and(|first| *first != index) {
+                    let Some(access) = task_access(&task, projects, order, index) else {
                         continue;
-                    }
-                    if mine.is_empty() {
-                        mine.push(index);
-                    }
-                    let frames: Vec<&ProjectFrame> = mine.iter().map(|i| &projects[*i]).collect();
-                    let access = convert::access(&frames);
+                    };
                     let id = doc_id(&task.gid);
                     let version = convert::version(&task, &access);
                     let unchanged = known.has_version(&id, &version);
@@ -398,6 +458,7 @@ impl Walk {
                 cp.started = true;
                 cp.index = 0;
                 cp.offset = None;
+                cp.unwindowed = false;
             }
             let order: HashMap<String, usize> = cp
                 .projects
@@ -411,7 +472,16 @@ impl Walk {
             while cp.index < cp.projects.len() {
                 ctx.cancellation().check()?;
                 let gid = cp.projects[cp.index].gid.clone();
-                let url = walk.client.tasks_url(&gid, window.as_ref().map(|w| w.start))?;
+                if let Some(w) = window.as_ref()
+                    && cp.offset.is_none()
+                    && !cp.unwindowed
+                    && walk.access_changed(&cp.projects, &order, cp.index, w, &ctx).await?
+                {
+                    tracing::info!(connector = SOURCE, project = %gid, "who may read the project's tasks changed since they were sent; it is listed whole");
+                    cp.unwindowed = true;
+                }
+                let listing_window = window.as_ref().filter(|_| !cp.unwindowed);
+                let url = walk.client.tasks_url(&gid, listing_window.map(|w| w.start))?;
                 let page: Paged<Value> = match walk.client.page(url, cp.offset.as_deref()).await {
                     Ok(page) => page,
                     // Asana's offsets expire: the project's listing starts again, and the
@@ -427,6 +497,7 @@ impl Walk {
                         tracing::warn!(connector = SOURCE, project = %gid, "the project is gone since the listing: {e}");
                         cp.index += 1;
                         cp.offset = None;
+                        cp.unwindowed = false;
                         let mut batch = Batch::default();
                         if walk.project_ids.contains(&gid) {
                             batch.failures.push(Failure::new(
@@ -448,7 +519,7 @@ impl Walk {
                     .map(doc_id)
                     .collect();
                 let known = KnownFingerprints::lookup(&ctx, &ids).await?;
-                let pending = walk.pending(&cp.projects, &order, cp.index, page.data, window.as_ref(), &known);
+                let pending = walk.pending(&cp.projects, &order, cp.index, page.data, listing_window, &known);
                 let fetch_walk = walk.clone();
                 let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
                     fetch_walk.clone().fetch(item)
@@ -462,6 +533,7 @@ impl Walk {
                     None => {
                         cp.index += 1;
                         cp.offset = None;
+                        cp.unwindowed = false;
                     }
                 }
                 yield CheckpointedBatch::new(batch, cp.clone());
