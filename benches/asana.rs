@@ -64,6 +64,7 @@ fn task(p: usize, i: usize) -> Value {
         "tags": [{"gid": "1200000000000700", "resource_type": "tag", "name": "backend"}],
         "custom_fields": [{"gid": "1200000000000800", "resource_type": "custom_field", "name": "Priority", "display_value": "High"}],
         "permalink_url": format!("https://app.asana.com/1/1200000000000001/project/{}/task/13{p:02}{i:012}", project_gid(p)),
+        "num_subtasks": 0,
     })
 }
 

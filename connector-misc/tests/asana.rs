@@ -421,7 +421,14 @@ async fn a_reconcile_run_reads_no_story_and_downloads_nothing_for_unchanged_task
     let c = build(&server.uri(), json!({}));
     let store = MemoryStateStore::new();
     run(&c, &store, SyncMode::Full, 30).await;
-    let stories_before = requests_to(&server, "/api/1.0/tasks/").await.len();
+    let stories = || async {
+        requests_to(&server, "/api/1.0/tasks/")
+            .await
+            .into_iter()
+            .filter(|r| r.url.path().ends_with("/stories"))
+            .count()
+    };
+    let stories_before = stories().await;
     let files_before = requests_to(&server, "/files/").await.len();
     {
         let mut st = api.state.lock().unwrap();
@@ -435,12 +442,10 @@ async fn a_reconcile_run_reads_no_story_and_downloads_nothing_for_unchanged_task
     }
     let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
     assert_eq!(sink.ids(), ["asana:1200000000000106"]);
-    // Five tasks and the attachment of the first are unchanged, never read again.
+    // Five tasks (the subtask among them) and the attachment of the first are unchanged,
+    // never read again.
     assert_eq!(report.unchanged, 6, "{report:?}");
-    assert_eq!(
-        requests_to(&server, "/api/1.0/tasks/").await.len(),
-        stories_before + 1
-    );
+    assert_eq!(stories().await, stories_before + 1);
     assert_eq!(requests_to(&server, "/files/").await.len(), files_before);
 }
 
@@ -526,4 +531,47 @@ async fn an_incremental_run_resends_the_tasks_of_a_project_made_private() {
     assert!(sink.get("asana:1200000000000105").is_none());
     let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
     assert!(sink.ids().is_empty(), "sent once: {:?}", sink.ids());
+}
+
+#[tokio::test]
+async fn subtasks_are_read_below_their_parent_with_its_access() {
+    let api = standard(50);
+    let server = start(api.clone()).await;
+    let c = build(
+        &server.uri(),
+        json!({"asana_project_ids": "1200000000000011", "include_attachments": false}),
+    );
+    let store = MemoryStateStore::new();
+    let (sink, report) = run(&c, &store, SyncMode::Full, 30).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // `Queue subtask` is in no project: the project's listing does not show it.
+    let sub = sink
+        .get("asana:1200000000000104")
+        .expect("the subtask is read through its parent");
+    assert_eq!(sub.parent_id.as_deref(), Some("asana:1200000000000103"));
+    let parent = sink.get("asana:1200000000000103").unwrap();
+    assert_eq!(sub.access, parent.access);
+    // Only tasks that have subtasks are asked for them.
+    let asked: Vec<String> = requests_to(&server, "/api/1.0/tasks/")
+        .await
+        .into_iter()
+        .map(|r| r.url.path().to_owned())
+        .filter(|p| p.ends_with("/subtasks"))
+        .collect();
+    assert_eq!(asked, ["/api/1.0/tasks/1200000000000103/subtasks"]);
+
+    // An edited subtask under an unchanged parent is found by the next reconciling run,
+    // alone.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t4 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000104")
+            .unwrap();
+        t4.name = "Queue subtask, renamed".into();
+        t4.minute = 35;
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
+    assert_eq!(sink.ids(), ["asana:1200000000000104"], "{report:?}");
 }

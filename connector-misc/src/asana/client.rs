@@ -5,6 +5,7 @@
 //!   or `GET /projects/{gid}`: the projects of the run;
 //! - `GET /projects/{gid}/project_memberships`: who is a member of a private project;
 //! - `GET /tasks?project={gid}&modified_since=…&opt_fields=…&limit=100`: a project's tasks;
+//! - `GET /tasks/{gid}/subtasks`: a task's subtasks (not in the project's listing);
 //! - `GET /tasks/{gid}/stories`: a task's stories, the comments among them;
 //! - `GET /attachments?parent={gid}`: a task's attachments; their `download_url` is a
 //!   short-lived signed URL, fetched without the token.
@@ -25,7 +26,7 @@ use super::SOURCE;
 use super::model::{ApiErrors, Attachment, Membership, One, Paged, Project, Story};
 
 /// The task fields a listing asks for (`opt_fields`).
-pub(crate) const TASK_FIELDS: &str = "gid,name,notes,html_notes,modified_at,created_at,completed,completed_at,due_on,due_at,start_on,assignee.name,assignee.email,parent.name,projects.name,tags.name,custom_fields.name,custom_fields.display_value,permalink_url,resource_subtype";
+pub(crate) const TASK_FIELDS: &str = "gid,name,notes,html_notes,modified_at,created_at,completed,completed_at,due_on,due_at,start_on,assignee.name,assignee.email,parent.name,projects.name,tags.name,custom_fields.name,custom_fields.display_value,permalink_url,resource_subtype,num_subtasks";
 
 const PROJECT_FIELDS: &str = "gid,name,privacy_setting,public,team.name,workspace.gid";
 
@@ -192,6 +193,15 @@ impl Client {
             q.append_pair("opt_fields", TASK_FIELDS);
         }
         Ok(url)
+    }
+
+    /// The subtasks of task `gid` (one level), with the fields of a task listing.
+    pub(crate) async fn subtasks(&self, gid: &str) -> Result<Vec<serde_json::Value>> {
+        let mut url = self.endpoint(&["tasks", gid, "subtasks"])?;
+        url.query_pairs_mut()
+            .append_pair("limit", &PAGE_SIZE.to_string())
+            .append_pair("opt_fields", TASK_FIELDS);
+        self.all(url).await
     }
 
     /// The stories of task `gid`, oldest first.

@@ -12,6 +12,11 @@
 //! - **One document per task**: a task in several projects of the run is read under the
 //!   first of them in the run's list (the others skip it), so it is one document, and its
 //!   access is the union of those projects'.
+//! - **Subtasks**: the project listing leaves them out, so a task whose `num_subtasks` is not
+//!   zero has them listed (`GET /tasks/{gid}/subtasks`, five levels deep), each read like a
+//!   task with its parent's access (one in a project of the run is left to that project).
+//!   Asana does not move a parent's `modified_at` for a subtask's edit: an incremental run
+//!   sees a subtask when its parent changed; a full or reconciling run sees every one.
 //! - **Incremental runs** list with `modified_since` = the window's start and filter
 //!   `modified_at` to the half-open window exactly. Asana documents that a story created on
 //!   a task (a new comment), an assignment, a custom-field change, a completion or an edited

@@ -102,6 +102,9 @@ pub(crate) struct Task {
     pub(crate) permalink_url: Option<String>,
     #[serde(default)]
     pub(crate) resource_subtype: Option<String>,
+    /// How many subtasks it has (none: not said, so they are asked).
+    #[serde(default)]
+    pub(crate) num_subtasks: Option<u64>,
 }
 
 /// A listed task: readable, or malformed with its gid when it has one.

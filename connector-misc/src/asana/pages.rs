@@ -10,8 +10,8 @@ use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items
 use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SyncContext, TimeWindow,
 };
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 
 use super::SOURCE;
@@ -22,6 +22,9 @@ use super::model::{Listed, Paged, Project, Task};
 
 /// Tasks read at the same time within a page.
 const CONCURRENCY: usize = 4;
+
+/// Levels of subtasks read below a listed task (Asana nests them up to five deep).
+const MAX_DEPTH: usize = 5;
 
 /// Tasks an incremental run reads of each project's unfiltered listing to tell whether who
 /// may read them changed since they were sent.
@@ -36,6 +39,15 @@ pub(crate) struct Walk {
     pub(crate) comments: bool,
     pub(crate) attachments: bool,
     pub(crate) max_file_size: u64,
+}
+
+/// What the reading of a page's tasks and their subtasks shares.
+struct RunScope {
+    ctx: SyncContext,
+    /// The index of each project of the run, by gid.
+    order: Arc<HashMap<String, usize>>,
+    /// The window of the listing, which bounds subtasks too.
+    window: Option<TimeWindow>,
 }
 
 /// A task to read (its stories and attachments) and convert.
@@ -347,22 +359,129 @@ impl Walk {
         out
     }
 
-    /// One task's outcomes: its document with its comments, then its attachments.
-    ///
-    /// An unchanged task costs no story request and no download; with attachments on, its
-    /// attachments are listed (one request) and reported unchanged too, so a reconciling
-    /// run does not take them for deleted. Asana moves a task's `modified_at` when an
-    /// attachment is added or trashed, so an unchanged task has the attachments it had.
-    async fn fetch(self, item: Pending) -> Result<Vec<Outcome>> {
-        let (task, home, access, unchanged) = match item {
-            Pending::Failed(failure) => return Ok(vec![failure.into()]),
+    /// One listed task's outcomes: its own ([`read_one`](Self::read_one)), then its
+    /// subtasks'.
+    async fn fetch(self, item: Pending, run: Arc<RunScope>) -> Result<Vec<Outcome>> {
+        match item {
+            Pending::Failed(failure) => Ok(vec![failure.into()]),
             Pending::Task {
                 task,
                 home,
                 access,
                 unchanged,
-            } => (task, home, access, unchanged),
+            } => self.read(*task, home, access, unchanged, &run, 0).await,
+        }
+    }
+
+    /// A task's outcomes and, below it, its subtasks' (to [`MAX_DEPTH`] levels).
+    fn read<'a>(
+        &'a self,
+        task: Task,
+        home: Arc<ProjectFrame>,
+        access: Access,
+        unchanged: bool,
+        run: &'a RunScope,
+        depth: usize,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<Outcome>>> {
+        async move {
+            let mut out = self.read_one(&task, &home, &access, unchanged).await?;
+            if task.num_subtasks.is_none_or(|n| n > 0) && depth < MAX_DEPTH {
+                out.extend(self.subtasks(&task, &home, &access, run, depth).await?);
+            }
+            Ok(out)
+        }
+        .boxed()
+    }
+
+    /// The subtasks of `task`: Asana's project listing leaves them out unless they were
+    /// added to the project too. Each is readable by who may read its parent, and is read
+    /// like a listed task (fingerprints asked once for the level, the window's bounds
+    /// applied); one that is in a project of the run is left to that project's listing, so
+    /// it is one document.
+    async fn subtasks(
+        &self,
+        task: &Task,
+        home: &Arc<ProjectFrame>,
+        access: &Access,
+        run: &RunScope,
+        depth: usize,
+    ) -> Result<Vec<Outcome>> {
+        let listed = match self.client.subtasks(&task.gid).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                let e = Error::new(
+                    e.kind(),
+                    format!("the subtasks of task {} cannot be read: {e}", task.gid),
+                )
+                .with_connector(SOURCE);
+                return Ok(vec![
+                    item_failure(format!("{}:subtasks", doc_id(&task.gid)), e)?.into(),
+                ]);
+            }
         };
+        let ids: Vec<String> = listed
+            .iter()
+            .filter_map(|v| v.get("gid").and_then(Value::as_str))
+            .map(doc_id)
+            .collect();
+        let known = KnownFingerprints::lookup(&run.ctx, &ids).await?;
+        let mut out = Vec::new();
+        for value in listed {
+            match Listed::from_value(value) {
+                Listed::Task(sub) => {
+                    if sub.projects.iter().any(|p| run.order.contains_key(&p.gid)) {
+                        continue;
+                    }
+                    let id = doc_id(&sub.gid);
+                    // Outside the window like a listed task outside it (its own subtasks
+                    // with it: Asana's `modified_since` shows no subtask either).
+                    if run.window.is_some_and(|w| !w.contains(sub.modified_at)) {
+                        continue;
+                    }
+                    let unchanged = known.has_version(&id, &convert::version(&sub, access));
+                    match self
+                        .read(
+                            *sub,
+                            home.clone(),
+                            access.clone(),
+                            unchanged,
+                            run,
+                            depth + 1,
+                        )
+                        .await
+                    {
+                        Ok(outcomes) => out.extend(outcomes),
+                        Err(e) => out.push(item_failure(id, e)?.into()),
+                    }
+                }
+                Listed::Malformed { gid, message } => {
+                    let id = gid.as_deref().map(doc_id);
+                    let shown = id
+                        .clone()
+                        .unwrap_or_else(|| format!("a subtask of task {}", task.gid));
+                    out.push(
+                        Failure::new(id, ErrorKind::InvalidData, format!("{shown}: {message}"))
+                            .into(),
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One task's own outcomes: its document with its comments, then its attachments.
+    ///
+    /// An unchanged task costs no story request and no download; with attachments on, its
+    /// attachments are listed (one request) and reported unchanged too, so a reconciling
+    /// run does not take them for deleted. Asana moves a task's `modified_at` when an
+    /// attachment is added or trashed, so an unchanged task has the attachments it had.
+    async fn read_one(
+        &self,
+        task: &Task,
+        home: &ProjectFrame,
+        access: &Access,
+        unchanged: bool,
+    ) -> Result<Vec<Outcome>> {
         if unchanged {
             let mut out = vec![Outcome::Unchanged(doc_id(&task.gid))];
             if self.attachments {
@@ -409,7 +528,7 @@ impl Walk {
         };
         let (stories, attachments) = futures::try_join!(stories, attachments)?;
         let mut out: Vec<Outcome> =
-            vec![convert::document(&task, &home, &stories, access.clone()).into()];
+            vec![convert::document(task, home, &stories, access.clone()).into()];
         for att in attachments {
             let id = convert::attachment_id(&task.gid, &att.gid);
             let name = att.name.clone().unwrap_or_else(|| att.gid.clone());
@@ -434,7 +553,7 @@ impl Walk {
             }
             match self.client.download(url, self.max_file_size).await {
                 Ok(data) => {
-                    out.push(convert::attachment_document(&task, &att, data, access.clone()).into())
+                    out.push(convert::attachment_document(task, &att, data, access.clone()).into())
                 }
                 Err(e) if is_body_too_large(&e) => out.push(too_large().into()),
                 Err(e) => out.push(item_failure(id, e)?.into()),
@@ -460,12 +579,12 @@ impl Walk {
                 cp.offset = None;
                 cp.unwindowed = false;
             }
-            let order: HashMap<String, usize> = cp
+            let order: Arc<HashMap<String, usize>> = Arc::new(cp
                 .projects
                 .iter()
                 .enumerate()
                 .map(|(i, p)| (p.gid.clone(), i))
-                .collect();
+                .collect());
             // Offsets this run was given, by project: one given twice would loop for ever.
             let mut seen: HashSet<(usize, String)> = HashSet::new();
             let mut restarted: HashSet<String> = HashSet::new();
@@ -521,8 +640,13 @@ impl Walk {
                 let known = KnownFingerprints::lookup(&ctx, &ids).await?;
                 let pending = walk.pending(&cp.projects, &order, cp.index, page.data, listing_window, &known);
                 let fetch_walk = walk.clone();
+                let scope = Arc::new(RunScope {
+                    ctx: ctx.clone(),
+                    order: order.clone(),
+                    window: listing_window.copied(),
+                });
                 let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
-                    fetch_walk.clone().fetch(item)
+                    fetch_walk.clone().fetch(item, scope.clone())
                 })
                 .await?;
                 match page.next_page {

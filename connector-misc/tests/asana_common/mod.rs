@@ -153,7 +153,7 @@ impl AsanaApi {
         }
     }
 
-    fn task_json(&self, t: &Task, projects: &[Project]) -> Value {
+    fn task_json(&self, t: &Task, projects: &[Project], tasks: &[Task]) -> Value {
         if t.malformed {
             return json!({"gid": t.gid, "resource_type": "task", "name": t.name, "modified_at": "last tuesday"});
         }
@@ -177,6 +177,7 @@ impl AsanaApi {
                 "gid": format!("12000000000008{i:02}"), "resource_type": "custom_field", "name": name, "display_value": value,
             })).collect::<Vec<_>>(),
             "permalink_url": format!("https://app.asana.com/1/{WORKSPACE}/project/{}/task/{}", t.projects.first().cloned().unwrap_or_default(), t.gid),
+            "num_subtasks": tasks.iter().filter(|s| s.parent.as_deref() == Some(t.gid.as_str())).count(),
         })
     }
 
@@ -322,7 +323,19 @@ impl Respond for AsanaApi {
                     .iter()
                     .filter(|t| t.projects.contains(project))
                     .filter(|t| since.is_none_or(|s| time(t.minute) >= s))
-                    .map(|t| self.task_json(t, &projects))
+                    .map(|t| self.task_json(t, &projects, &tasks))
+                    .collect();
+                self.paged(req, &query, items)
+            }
+            // A subtask is not in its parent's project unless it was added to it.
+            ["api", "1.0", "tasks", gid, "subtasks"] => {
+                if !tasks.iter().any(|t| t.gid == gid) {
+                    return error(404, "task: Unknown object: 404");
+                }
+                let items = tasks
+                    .iter()
+                    .filter(|t| t.parent.as_deref() == Some(gid))
+                    .map(|t| self.task_json(t, &projects, &tasks))
                     .collect();
                 self.paged(req, &query, items)
             }
@@ -441,7 +454,8 @@ pub fn standard(page: usize) -> AsanaApi {
     let t2 = Task::new("1200000000000102", "Book venue", 2, &[launch]);
     let mut t3 = Task::new("1200000000000103", "Migrate queue", 3, &[platform]);
     t3.completed = true;
-    let mut t4 = Task::new("1200000000000104", "Queue subtask", 4, &[platform]);
+    // A subtask of `Migrate queue`, in no project: only `GET /tasks/{gid}/subtasks` shows it.
+    let mut t4 = Task::new("1200000000000104", "Queue subtask", 4, &[]);
     t4.parent = Some("1200000000000103".into());
     let t5 = Task::new("1200000000000105", "Rotate keys", 5, &[secret]);
     let mut t6 = Task::new("1200000000000106", "Press kit", 6, &[launch]);
