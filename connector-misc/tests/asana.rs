@@ -575,3 +575,70 @@ async fn subtasks_are_read_below_their_parent_with_its_access() {
     let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
     assert_eq!(sink.ids(), ["asana:1200000000000104"], "{report:?}");
 }
+
+#[tokio::test]
+async fn an_expired_download_url_is_signed_again_and_never_shown() {
+    let api = standard(50);
+    api.state.lock().unwrap().expire_next_download = true;
+    let server = start(api.clone()).await;
+    let c = build(
+        &server.uri(),
+        json!({"asana_project_ids": "1200000000000010"}),
+    );
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let plan = sink
+        .get(PLAN_PDF)
+        .expect("downloaded with a new signed URL");
+    assert_eq!(plan.content.as_bytes(), b"%PDF-1.4 plan");
+    assert_eq!(
+        requests_to(&server, "/api/1.0/attachments/1200000000000901")
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        report
+            .failures
+            .iter()
+            .all(|f| f.id.as_deref() != Some(PLAN_PDF)),
+        "{:?}",
+        report.failures
+    );
+
+    // Refused again: a failure of the attachment, without the URL's signature.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t1 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000101")
+            .unwrap();
+        t1.minute = 36;
+        t1.attachments[0].gid = "1200000000000909".into();
+    }
+    let (_, report) = {
+        // Every download refused: the fixture refuses the next one, then the re-signed one.
+        let api2 = api.clone();
+        let refuse = tokio::spawn(async move {
+            for _ in 0..200 {
+                api2.state.lock().unwrap().expire_next_download = true;
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        });
+        let out = run(&c, &MemoryStateStore::new(), SyncMode::Full, 40).await;
+        refuse.abort();
+        out
+    };
+    let failure = report
+        .failures
+        .iter()
+        .find(|f| f.id.as_deref() == Some("asana:1200000000000101:1200000000000909"))
+        .expect("the attachment is a failure");
+    assert_eq!(failure.kind, ErrorKind::PermissionDenied);
+    assert!(!failure.message.contains("abc123"), "{}", failure.message);
+    assert!(
+        !failure.message.contains("X-Amz-Signature"),
+        "{}",
+        failure.message
+    );
+}

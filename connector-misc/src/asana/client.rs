@@ -8,7 +8,8 @@
 //! - `GET /tasks/{gid}/subtasks`: a task's subtasks (not in the project's listing);
 //! - `GET /tasks/{gid}/stories`: a task's stories, the comments among them;
 //! - `GET /attachments?parent={gid}`: a task's attachments; their `download_url` is a
-//!   short-lived signed URL, fetched without the token.
+//!   short-lived signed URL, fetched without the token; `GET /attachments/{gid}` signs a
+//!   new one when it expired before its download.
 //!
 //! Collections are paged with `limit` and the `offset` token of `next_page`. Errors come as
 //! `{"errors": [{"message": …}]}`.
@@ -221,6 +222,14 @@ impl Client {
             .append_pair("limit", &PAGE_SIZE.to_string())
             .append_pair("opt_fields", ATTACHMENT_FIELDS);
         self.all(url).await
+    }
+
+    /// One attachment, with a fresh `download_url`.
+    pub(crate) async fn attachment(&self, gid: &str) -> Result<Attachment> {
+        let mut url = self.endpoint(&["attachments", gid])?;
+        url.query_pairs_mut()
+            .append_pair("opt_fields", ATTACHMENT_FIELDS);
+        Ok(self.get::<One<Attachment>>(url).await?.data)
     }
 
     /// The body at a signed `download_url`, at most `max` bytes. The URL carries its own

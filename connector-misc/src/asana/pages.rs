@@ -551,7 +551,20 @@ impl Walk {
                 out.push(too_large().into());
                 continue;
             }
-            match self.client.download(url, self.max_file_size).await {
+            let mut got = self.client.download(url, self.max_file_size).await;
+            if got
+                .as_ref()
+                .is_err_and(|e| e.kind() == ErrorKind::PermissionDenied)
+            {
+                // The signed URL expired (a wait for the rate limit, a slow page): Asana signs
+                // a new one when the attachment is asked again.
+                if let Ok(fresh) = self.client.attachment(&att.gid).await
+                    && let Some(url) = fresh.download_url.as_deref()
+                {
+                    got = self.client.download(url, self.max_file_size).await;
+                }
+            }
+            match got {
                 Ok(data) => {
                     out.push(convert::attachment_document(task, &att, data, access.clone()).into())
                 }

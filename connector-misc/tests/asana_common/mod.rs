@@ -108,6 +108,8 @@ pub struct State {
     pub page: usize,
     /// The next task listing that carries an `offset` is refused as expired (400).
     pub expire_next_offset: bool,
+    /// The next download is refused as a storage host refuses an expired signed URL (403).
+    pub expire_next_download: bool,
 }
 
 /// The fixture's Asana; cheap to clone.
@@ -148,6 +150,7 @@ impl AsanaApi {
                 tasks,
                 page,
                 expire_next_offset: false,
+                expire_next_download: false,
             })),
             base: Arc::default(),
         }
@@ -178,6 +181,17 @@ impl AsanaApi {
             })).collect::<Vec<_>>(),
             "permalink_url": format!("https://app.asana.com/1/{WORKSPACE}/project/{}/task/{}", t.projects.first().cloned().unwrap_or_default(), t.gid),
             "num_subtasks": tasks.iter().filter(|s| s.parent.as_deref() == Some(t.gid.as_str())).count(),
+        })
+    }
+
+    fn attachment_json(&self, task: &Task, a: &Attachment) -> Value {
+        let base = self.base.lock().unwrap().clone();
+        json!({
+            "gid": a.gid, "resource_type": "attachment", "resource_subtype": if a.external { "gdrive" } else { "asana" },
+            "name": a.name, "size": a.size, "host": if a.external { "gdrive" } else { "asana" },
+            "created_at": asana_time(time(task.minute)),
+            "download_url": if a.external { Value::Null } else { Value::String(format!("{base}/files/{}?X-Amz-Signature=abc123&X-Amz-Expires=120", a.gid)) },
+            "permanent_url": format!("https://app.asana.com/app/asana/-/get_asset?asset_id={}", a.gid),
         })
     }
 
@@ -250,7 +264,11 @@ impl Respond for AsanaApi {
             if req.headers.get("authorization").is_some() {
                 return ResponseTemplate::new(400).set_body_string("<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>");
             }
-            let state = self.state.lock().unwrap();
+            let mut state = self.state.lock().unwrap();
+            if state.expire_next_download {
+                state.expire_next_download = false;
+                return ResponseTemplate::new(403).set_body_string("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>");
+            }
             return match state
                 .tasks
                 .iter()
@@ -355,18 +373,18 @@ impl Respond for AsanaApi {
                 }
                 None => error(404, "task: Unknown object: 404"),
             },
+            ["api", "1.0", "attachments", gid] => {
+                let found = tasks.iter().flat_map(|t| t.attachments.iter().map(move |a| (t, a))).find(|(_, a)| a.gid == gid);
+                match found {
+                    Some((task, a)) => ResponseTemplate::new(200).set_body_json(json!({"data": self.attachment_json(task, a)})),
+                    None => error(404, "attachment: Unknown object: 404"),
+                }
+            }
             ["api", "1.0", "attachments"] => {
                 let Some(task) = query.get("parent").and_then(|p| tasks.iter().find(|t| &t.gid == p)) else {
                     return error(404, "parent: Unknown object: 404");
                 };
-                let base = self.base.lock().unwrap().clone();
-                let items = task.attachments.iter().map(|a| json!({
-                    "gid": a.gid, "resource_type": "attachment", "resource_subtype": if a.external { "gdrive" } else { "asana" },
-                    "name": a.name, "size": a.size, "host": if a.external { "gdrive" } else { "asana" },
-                    "created_at": asana_time(time(task.minute)),
-                    "download_url": if a.external { Value::Null } else { Value::String(format!("{base}/files/{}?X-Amz-Signature=abc123&X-Amz-Expires=120", a.gid)) },
-                    "permanent_url": format!("https://app.asana.com/app/asana/-/get_asset?asset_id={}", a.gid),
-                })).collect();
+                let items = task.attachments.iter().map(|a| self.attachment_json(task, a)).collect();
                 self.paged(req, &query, items)
             }
             _ => error(404, "Unknown object: 404"),
