@@ -421,7 +421,14 @@ async fn a_reconcile_run_reads_no_story_and_downloads_nothing_for_unchanged_task
     let c = build(&server.uri(), json!({}));
     let store = MemoryStateStore::new();
     run(&c, &store, SyncMode::Full, 30).await;
-    let stories_before = requests_to(&server, "/api/1.0/tasks/").await.len();
+    let stories = || async {
+        requests_to(&server, "/api/1.0/tasks/")
+            .await
+            .into_iter()
+            .filter(|r| r.url.path().ends_with("/stories"))
+            .count()
+    };
+    let stories_before = stories().await;
     let files_before = requests_to(&server, "/files/").await.len();
     {
         let mut st = api.state.lock().unwrap();
@@ -435,11 +442,203 @@ async fn a_reconcile_run_reads_no_story_and_downloads_nothing_for_unchanged_task
     }
     let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
     assert_eq!(sink.ids(), ["asana:1200000000000106"]);
-    // Five tasks and the attachment of the first are unchanged, never read again.
+    // Five tasks (the subtask among them) and the attachment of the first are unchanged,
+    // never read again.
     assert_eq!(report.unchanged, 6, "{report:?}");
-    assert_eq!(
-        requests_to(&server, "/api/1.0/tasks/").await.len(),
-        stories_before + 1
-    );
+    assert_eq!(stories().await, stories_before + 1);
     assert_eq!(requests_to(&server, "/files/").await.len(), files_before);
+}
+
+#[tokio::test]
+async fn a_project_of_another_workspace_is_refused_not_granted_to_this_one() {
+    let api = standard(50);
+    {
+        let mut st = api.state.lock().unwrap();
+        // A public project, but of another account's workspace: its members are not this
+        // workspace's.
+        st.projects[0].workspace = Some("1299999999999999");
+    }
+    let server = start(api).await;
+    let c = build(
+        &server.uri(),
+        json!({"asana_project_ids": "1200000000000010", "include_attachments": false}),
+    );
+    let err = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .state(MemoryStateStore::new())
+        .at(time(30))
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(err.field(), Some("asana_project_ids"));
+    assert!(err.to_string().contains("1299999999999999"), "{err}");
+    assert!(
+        requests_to(&server, "/api/1.0/tasks").await.is_empty(),
+        "no task was read"
+    );
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.field(), Some("asana_project_ids"));
+}
+
+#[tokio::test]
+async fn the_older_public_flag_grants_the_team_not_the_workspace() {
+    let api = standard(50);
+    api.state.lock().unwrap().projects[0].privacy = "legacy_public";
+    let server = start(api).await;
+    let c = build(
+        &server.uri(),
+        json!({"asana_project_ids": "1200000000000010", "include_attachments": false}),
+    );
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let venue = sink.get("asana:1200000000000102").unwrap();
+    assert_eq!(
+        venue.access.as_ref().unwrap().groups,
+        [format!("asana-team:{}", asana_common::TEAM)]
+    );
+}
+
+#[tokio::test]
+async fn an_incremental_run_resends_the_tasks_of_a_project_made_private() {
+    let api = standard(2);
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"include_attachments": false}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 35).await;
+    assert!(sink.ids().is_empty(), "nothing changed: {:?}", sink.ids());
+    {
+        // `Launch` made private: no task's `modified_at` moves.
+        let mut st = api.state.lock().unwrap();
+        st.projects[0].privacy = "private";
+        st.projects[0].members = Some(vec![("1200000000000050", "jane@example.com")]);
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let venue = sink
+        .get("asana:1200000000000102")
+        .expect("the task of the project made private is sent again");
+    let access = venue.access.as_ref().unwrap();
+    assert!(
+        !access
+            .groups
+            .iter()
+            .any(|g| g.starts_with("asana-workspace:")),
+        "{access:?}"
+    );
+    assert_eq!(access.emails, ["jane@example.com"]);
+    // The tasks of the projects whose readers did not change are not.
+    assert!(sink.get("asana:1200000000000105").is_none());
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    assert!(sink.ids().is_empty(), "sent once: {:?}", sink.ids());
+}
+
+#[tokio::test]
+async fn subtasks_are_read_below_their_parent_with_its_access() {
+    let api = standard(50);
+    let server = start(api.clone()).await;
+    let c = build(
+        &server.uri(),
+        json!({"asana_project_ids": "1200000000000011", "include_attachments": false}),
+    );
+    let store = MemoryStateStore::new();
+    let (sink, report) = run(&c, &store, SyncMode::Full, 30).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // `Queue subtask` is in no project: the project's listing does not show it.
+    let sub = sink
+        .get("asana:1200000000000104")
+        .expect("the subtask is read through its parent");
+    assert_eq!(sub.parent_id.as_deref(), Some("asana:1200000000000103"));
+    let parent = sink.get("asana:1200000000000103").unwrap();
+    assert_eq!(sub.access, parent.access);
+    // Only tasks that have subtasks are asked for them.
+    let asked: Vec<String> = requests_to(&server, "/api/1.0/tasks/")
+        .await
+        .into_iter()
+        .map(|r| r.url.path().to_owned())
+        .filter(|p| p.ends_with("/subtasks"))
+        .collect();
+    assert_eq!(asked, ["/api/1.0/tasks/1200000000000103/subtasks"]);
+
+    // An edited subtask under an unchanged parent is found by the next reconciling run,
+    // alone.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t4 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000104")
+            .unwrap();
+        t4.name = "Queue subtask, renamed".into();
+        t4.minute = 35;
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
+    assert_eq!(sink.ids(), ["asana:1200000000000104"], "{report:?}");
+}
+
+#[tokio::test]
+async fn an_expired_download_url_is_signed_again_and_never_shown() {
+    let api = standard(50);
+    api.state.lock().unwrap().expire_next_download = true;
+    let server = start(api.clone()).await;
+    let c = build(
+        &server.uri(),
+        json!({"asana_project_ids": "1200000000000010"}),
+    );
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let plan = sink
+        .get(PLAN_PDF)
+        .expect("downloaded with a new signed URL");
+    assert_eq!(plan.content.as_bytes(), b"%PDF-1.4 plan");
+    assert_eq!(
+        requests_to(&server, "/api/1.0/attachments/1200000000000901")
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        report
+            .failures
+            .iter()
+            .all(|f| f.id.as_deref() != Some(PLAN_PDF)),
+        "{:?}",
+        report.failures
+    );
+
+    // Refused again: a failure of the attachment, without the URL's signature.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t1 = st
+            .tasks
+            .iter_mut()
+            .find(|t| t.gid == "1200000000000101")
+            .unwrap();
+        t1.minute = 36;
+        t1.attachments[0].gid = "1200000000000909".into();
+    }
+    let (_, report) = {
+        // Every download refused: the fixture refuses the next one, then the re-signed one.
+        let api2 = api.clone();
+        let refuse = tokio::spawn(async move {
+            for _ in 0..200 {
+                api2.state.lock().unwrap().expire_next_download = true;
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        });
+        let out = run(&c, &MemoryStateStore::new(), SyncMode::Full, 40).await;
+        refuse.abort();
+        out
+    };
+    let failure = report
+        .failures
+        .iter()
+        .find(|f| f.id.as_deref() == Some("asana:1200000000000101:1200000000000909"))
+        .expect("the attachment is a failure");
+    assert_eq!(failure.kind, ErrorKind::PermissionDenied);
+    assert!(!failure.message.contains("abc123"), "{}", failure.message);
+    assert!(
+        !failure.message.contains("X-Amz-Signature"),
+        "{}",
+        failure.message
+    );
 }

@@ -47,6 +47,10 @@ pub struct AsanaCheckpoint {
     /// Asana's `next_page.offset` within the current project's tasks; none: its first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<String>,
+    /// An incremental run lists the current project whole (without `modified_since`): who may
+    /// read its tasks changed since they were sent, which moves no task's `modified_at`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unwindowed: bool,
 }
 
 impl AsanaCheckpoint {

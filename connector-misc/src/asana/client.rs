@@ -5,9 +5,11 @@
 //!   or `GET /projects/{gid}`: the projects of the run;
 //! - `GET /projects/{gid}/project_memberships`: who is a member of a private project;
 //! - `GET /tasks?project={gid}&modified_since=…&opt_fields=…&limit=100`: a project's tasks;
+//! - `GET /tasks/{gid}/subtasks`: a task's subtasks (not in the project's listing);
 //! - `GET /tasks/{gid}/stories`: a task's stories, the comments among them;
 //! - `GET /attachments?parent={gid}`: a task's attachments; their `download_url` is a
-//!   short-lived signed URL, fetched without the token.
+//!   short-lived signed URL, fetched without the token; `GET /attachments/{gid}` signs a
+//!   new one when it expired before its download.
 //!
 //! Collections are paged with `limit` and the `offset` token of `next_page`. Errors come as
 //! `{"errors": [{"message": …}]}`.
@@ -25,9 +27,9 @@ use super::SOURCE;
 use super::model::{ApiErrors, Attachment, Membership, One, Paged, Project, Story};
 
 /// The task fields a listing asks for (`opt_fields`).
-pub(crate) const TASK_FIELDS: &str = "gid,name,notes,html_notes,modified_at,created_at,completed,completed_at,due_on,due_at,start_on,assignee.name,assignee.email,parent.name,projects.name,tags.name,custom_fields.name,custom_fields.display_value,permalink_url,resource_subtype";
+pub(crate) const TASK_FIELDS: &str = "gid,name,notes,html_notes,modified_at,created_at,completed,completed_at,due_on,due_at,start_on,assignee.name,assignee.email,parent.name,projects.name,tags.name,custom_fields.name,custom_fields.display_value,permalink_url,resource_subtype,num_subtasks";
 
-const PROJECT_FIELDS: &str = "gid,name,privacy_setting,public,team.name";
+const PROJECT_FIELDS: &str = "gid,name,privacy_setting,public,team.name,workspace.gid";
 
 const STORY_FIELDS: &str = "gid,resource_subtype,text,created_at,created_by.name";
 
@@ -171,6 +173,16 @@ impl Client {
 
     /// The first task page of project `gid`, modified since `since` when given.
     pub(crate) fn tasks_url(&self, gid: &str, since: Option<DateTime<Utc>>) -> Result<Url> {
+        self.tasks_url_sized(gid, since, PAGE_SIZE)
+    }
+
+    /// [`tasks_url`](Self::tasks_url) with `limit` tasks per page.
+    pub(crate) fn tasks_url_sized(
+        &self,
+        gid: &str,
+        since: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Url> {
         let mut url = self.endpoint(&["tasks"])?;
         {
             let mut q = url.query_pairs_mut();
@@ -178,10 +190,19 @@ impl Client {
             if let Some(since) = since {
                 q.append_pair("modified_since", &rfc3339(since));
             }
-            q.append_pair("limit", &PAGE_SIZE.to_string());
+            q.append_pair("limit", &limit.to_string());
             q.append_pair("opt_fields", TASK_FIELDS);
         }
         Ok(url)
+    }
+
+    /// The subtasks of task `gid` (one level), with the fields of a task listing.
+    pub(crate) async fn subtasks(&self, gid: &str) -> Result<Vec<serde_json::Value>> {
+        let mut url = self.endpoint(&["tasks", gid, "subtasks"])?;
+        url.query_pairs_mut()
+            .append_pair("limit", &PAGE_SIZE.to_string())
+            .append_pair("opt_fields", TASK_FIELDS);
+        self.all(url).await
     }
 
     /// The stories of task `gid`, oldest first.
@@ -201,6 +222,14 @@ impl Client {
             .append_pair("limit", &PAGE_SIZE.to_string())
             .append_pair("opt_fields", ATTACHMENT_FIELDS);
         self.all(url).await
+    }
+
+    /// One attachment, with a fresh `download_url`.
+    pub(crate) async fn attachment(&self, gid: &str) -> Result<Attachment> {
+        let mut url = self.endpoint(&["attachments", gid])?;
+        url.query_pairs_mut()
+            .append_pair("opt_fields", ATTACHMENT_FIELDS);
+        Ok(self.get::<One<Attachment>>(url).await?.data)
     }
 
     /// The body at a signed `download_url`, at most `max` bytes. The URL carries its own

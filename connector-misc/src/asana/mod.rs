@@ -12,11 +12,20 @@
 //! - **One document per task**: a task in several projects of the run is read under the
 //!   first of them in the run's list (the others skip it), so it is one document, and its
 //!   access is the union of those projects'.
+//! - **Subtasks**: the project listing leaves them out, so a task whose `num_subtasks` is not
+//!   zero has them listed (`GET /tasks/{gid}/subtasks`, five levels deep), each read like a
+//!   task with its parent's access (one in a project of the run is left to that project).
+//!   Asana does not move a parent's `modified_at` for a subtask's edit: an incremental run
+//!   sees a subtask when its parent changed; a full or reconciling run sees every one.
 //! - **Incremental runs** list with `modified_since` = the window's start and filter
 //!   `modified_at` to the half-open window exactly. Asana documents that a story created on
 //!   a task (a new comment), an assignment, a custom-field change, a completion or an edited
 //!   name or description moves `modified_at`, so an old task with a new comment is read
-//!   again. An edited comment is not in that list: only a full run re-reads it.
+//!   again. An edited comment is not in that list: only a full run re-reads it. Who may read
+//!   a project's tasks (its privacy, its members) moves no task's `modified_at`: each project
+//!   starts with one unfiltered request of 20 tasks, and when one of them not modified in the
+//!   window is stored at another access, the project is listed whole this run (fingerprints
+//!   skip the rest), so a project made private stops being granted to the workspace.
 //! - **Ids**: `asana:{task gid}`; attachments `asana:{task gid}:{attachment gid}` (RAGFlow's).
 //!   Title the task's name, link `permalink_url`, `updated_at` its `modified_at`, parent the
 //!   parent task (`asana:{gid}`) for a subtask, else the project (`asana:project:{gid}`);

@@ -46,11 +46,14 @@ pub(crate) struct Project {
     /// `public_to_workspace`, `private_to_team` or `private`.
     #[serde(default)]
     pub(crate) privacy_setting: Option<String>,
-    /// The older flag `privacy_setting` replaced.
+    /// The older flag `privacy_setting` replaced: public to the project's *team*.
     #[serde(default)]
     pub(crate) public: Option<bool>,
     #[serde(default)]
     pub(crate) team: Option<Named>,
+    /// The workspace the project belongs to.
+    #[serde(default)]
+    pub(crate) workspace: Option<Named>,
 }
 
 /// A custom field's value on a task.
@@ -99,6 +102,9 @@ pub(crate) struct Task {
     pub(crate) permalink_url: Option<String>,
     #[serde(default)]
     pub(crate) resource_subtype: Option<String>,
+    /// How many subtasks it has (none: not said, so they are asked).
+    #[serde(default)]
+    pub(crate) num_subtasks: Option<u64>,
 }
 
 /// A listed task: readable, or malformed with its gid when it has one.

@@ -10,8 +10,8 @@ use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items
 use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SyncContext, TimeWindow,
 };
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use serde_json::Value;
 
 use super::SOURCE;
@@ -23,6 +23,13 @@ use super::model::{Listed, Paged, Project, Task};
 /// Tasks read at the same time within a page.
 const CONCURRENCY: usize = 4;
 
+/// Levels of subtasks read below a listed task (Asana nests them up to five deep).
+const MAX_DEPTH: usize = 5;
+
+/// Tasks an incremental run reads of each project's unfiltered listing to tell whether who
+/// may read them changed since they were sent.
+const PROBE_SIZE: u32 = 20;
+
 /// What the walk needs besides the client.
 #[derive(Debug, Clone)]
 pub(crate) struct Walk {
@@ -32,6 +39,15 @@ pub(crate) struct Walk {
     pub(crate) comments: bool,
     pub(crate) attachments: bool,
     pub(crate) max_file_size: u64,
+}
+
+/// What the reading of a page's tasks and their subtasks shares.
+struct RunScope {
+    ctx: SyncContext,
+    /// The index of each project of the run, by gid.
+    order: Arc<HashMap<String, usize>>,
+    /// The window of the listing, which bounds subtasks too.
+    window: Option<TimeWindow>,
 }
 
 /// A task to read (its stories and attachments) and convert.
@@ -53,7 +69,75 @@ fn named(field: &'static str, what: String, e: Error) -> Error {
         .with_cause(e)
 }
 
+/// Who may read `task`, listed under the project at `index`: every project of the run it is
+/// in; none when its first project of the run is another one (it is read there).
+fn task_access(
+    task: &Task,
+    projects: &[ProjectFrame],
+    order: &HashMap<String, usize>,
+    index: usize,
+) -> Option<Access> {
+    let mut mine: Vec<usize> = task
+        .projects
+        .iter()
+        .filter_map(|p| order.get(&p.gid).copied())
+        .collect();
+    mine.sort_unstable();
+    mine.dedup();
+    if mine.first().is_some_and(|first| *first != index) {
+        return None;
+    }
+    if mine.is_empty() {
+        mine.push(index);
+    }
+    let frames: Vec<&ProjectFrame> = mine.iter().map(|i| &projects[*i]).collect();
+    Some(convert::access(&frames))
+}
+
 impl Walk {
+    /// Whether an incremental run must list the project at `index` whole: a task of the first
+    /// page of its unfiltered listing, not modified since the window's start, is in the store
+    /// at another version than this run would give it. That is who may read it changed (the
+    /// project made private or public, a member added or removed), which moves no task's
+    /// `modified_at`: the window's listing would leave the stored access as it was.
+    async fn access_changed(
+        &self,
+        projects: &[ProjectFrame],
+        order: &HashMap<String, usize>,
+        index: usize,
+        window: &TimeWindow,
+        ctx: &SyncContext,
+    ) -> Result<bool> {
+        let gid = &projects[index].gid;
+        let url = self.client.tasks_url_sized(gid, None, PROBE_SIZE)?;
+        let page: Paged<Value> = match self.client.page(url, None).await {
+            Ok(page) => page,
+            // The listing proper tells what this means.
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let mut versions = Vec::new();
+        for value in page.data {
+            if let Listed::Task(task) = Listed::from_value(value)
+                && task.modified_at < window.start
+                && let Some(access) = task_access(&task, projects, order, index)
+            {
+                versions.push((doc_id(&task.gid), convert::version(&task, &access)));
+            }
+        }
+        if versions.is_empty() {
+            return Ok(false);
+        }
+        let ids: Vec<String> = versions.iter().map(|(id, _)| id.clone()).collect();
+        // Only tasks the store holds count: one it never had is not this run's to send.
+        let stored = ctx.fingerprints().fingerprints(&ids).await?;
+        Ok(versions.iter().any(|(id, v)| {
+            stored
+                .get(id)
+                .is_some_and(|f| *f != connector_core::Document::version_fingerprint(v))
+        }))
+    }
+
     fn workspace(&self) -> &str {
         &self.client.workspace
     }
@@ -132,6 +216,29 @@ impl Walk {
             }
             out
         };
+        // A project of another workspace (a gid pasted from another account's URL) would
+        // have its tasks granted to this workspace's members: refused, named.
+        if let Some(other) = listed.iter().find(|p| {
+            p.workspace
+                .as_ref()
+                .is_some_and(|w| !w.gid.is_empty() && w.gid != self.workspace())
+        }) {
+            let field = if self.project_ids.is_empty() {
+                "asana_team_id"
+            } else {
+                "asana_project_ids"
+            };
+            return Err(Error::config(vec![connector_core::FieldError::new(
+                field,
+                format!(
+                    "the project {} belongs to the workspace {}, not to asana_workspace_id {}",
+                    other.gid,
+                    other.workspace.as_ref().map_or("", |w| w.gid.as_str()),
+                    self.workspace()
+                ),
+            )])
+            .with_connector(SOURCE));
+        }
         let mut seen = HashSet::new();
         listed.retain(|p| seen.insert(p.gid.clone()));
         Ok(listed)
@@ -142,9 +249,11 @@ impl Walk {
     /// the members (users as `asana-user:{gid}` and their e-mail where shown, teams as
     /// `asana-team:{gid}`) where the token may read them.
     async fn frame(&self, project: Project) -> Result<ProjectFrame> {
+        // Without `privacy_setting`, the older `public` flag meant public to the project's
+        // team, never to the whole workspace.
         let privacy = project.privacy_setting.clone().unwrap_or_else(|| {
-            if project.public == Some(true) {
-                "public_to_workspace".to_owned()
+            if project.public == Some(true) && project.team.is_some() {
+                "private_to_team".to_owned()
             } else {
                 "private".to_owned()
             }
@@ -216,21 +325,9 @@ impl Walk {
                     if window.is_some_and(|w| !w.contains(task.modified_at)) {
                         continue;
                     }
-                    let mut mine: Vec<usize> = task
-                        .projects
-                        .iter()
-                        .filter_map(|p| order.get(&p.gid).copied())
-                        .collect();
-                    mine.sort_unstable();
-                    mine.dedup();
-                    if mine.first().is_some_and(|first| *first != index) {
+                    let Some(access) = task_access(&task, projects, order, index) else {
                         continue;
-                    }
-                    if mine.is_empty() {
-                        mine.push(index);
-                    }
-                    let frames: Vec<&ProjectFrame> = mine.iter().map(|i| &projects[*i]).collect();
-                    let access = convert::access(&frames);
+                    };
                     let id = doc_id(&task.gid);
                     let version = convert::version(&task, &access);
                     let unchanged = known.has_version(&id, &version);
@@ -262,22 +359,129 @@ impl Walk {
         out
     }
 
-    /// One task's outcomes: its document with its comments, then its attachments.
-    ///
-    /// An unchanged task costs no story request and no download; with attachments on, its
-    /// attachments are listed (one request) and reported unchanged too, so a reconciling
-    /// run does not take them for deleted. Asana moves a task's `modified_at` when an
-    /// attachment is added or trashed, so an unchanged task has the attachments it had.
-    async fn fetch(self, item: Pending) -> Result<Vec<Outcome>> {
-        let (task, home, access, unchanged) = match item {
-            Pending::Failed(failure) => return Ok(vec![failure.into()]),
+    /// One listed task's outcomes: its own ([`read_one`](Self::read_one)), then its
+    /// subtasks'.
+    async fn fetch(self, item: Pending, run: Arc<RunScope>) -> Result<Vec<Outcome>> {
+        match item {
+            Pending::Failed(failure) => Ok(vec![failure.into()]),
             Pending::Task {
                 task,
                 home,
                 access,
                 unchanged,
-            } => (task, home, access, unchanged),
+            } => self.read(*task, home, access, unchanged, &run, 0).await,
+        }
+    }
+
+    /// A task's outcomes and, below it, its subtasks' (to [`MAX_DEPTH`] levels).
+    fn read<'a>(
+        &'a self,
+        task: Task,
+        home: Arc<ProjectFrame>,
+        access: Access,
+        unchanged: bool,
+        run: &'a RunScope,
+        depth: usize,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<Outcome>>> {
+        async move {
+            let mut out = self.read_one(&task, &home, &access, unchanged).await?;
+            if task.num_subtasks.is_none_or(|n| n > 0) && depth < MAX_DEPTH {
+                out.extend(self.subtasks(&task, &home, &access, run, depth).await?);
+            }
+            Ok(out)
+        }
+        .boxed()
+    }
+
+    /// The subtasks of `task`: Asana's project listing leaves them out unless they were
+    /// added to the project too. Each is readable by who may read its parent, and is read
+    /// like a listed task (fingerprints asked once for the level, the window's bounds
+    /// applied); one that is in a project of the run is left to that project's listing, so
+    /// it is one document.
+    async fn subtasks(
+        &self,
+        task: &Task,
+        home: &Arc<ProjectFrame>,
+        access: &Access,
+        run: &RunScope,
+        depth: usize,
+    ) -> Result<Vec<Outcome>> {
+        let listed = match self.client.subtasks(&task.gid).await {
+            Ok(listed) => listed,
+            Err(e) => {
+                let e = Error::new(
+                    e.kind(),
+                    format!("the subtasks of task {} cannot be read: {e}", task.gid),
+                )
+                .with_connector(SOURCE);
+                return Ok(vec![
+                    item_failure(format!("{}:subtasks", doc_id(&task.gid)), e)?.into(),
+                ]);
+            }
         };
+        let ids: Vec<String> = listed
+            .iter()
+            .filter_map(|v| v.get("gid").and_then(Value::as_str))
+            .map(doc_id)
+            .collect();
+        let known = KnownFingerprints::lookup(&run.ctx, &ids).await?;
+        let mut out = Vec::new();
+        for value in listed {
+            match Listed::from_value(value) {
+                Listed::Task(sub) => {
+                    if sub.projects.iter().any(|p| run.order.contains_key(&p.gid)) {
+                        continue;
+                    }
+                    let id = doc_id(&sub.gid);
+                    // Outside the window like a listed task outside it (its own subtasks
+                    // with it: Asana's `modified_since` shows no subtask either).
+                    if run.window.is_some_and(|w| !w.contains(sub.modified_at)) {
+                        continue;
+                    }
+                    let unchanged = known.has_version(&id, &convert::version(&sub, access));
+                    match self
+                        .read(
+                            *sub,
+                            home.clone(),
+                            access.clone(),
+                            unchanged,
+                            run,
+                            depth + 1,
+                        )
+                        .await
+                    {
+                        Ok(outcomes) => out.extend(outcomes),
+                        Err(e) => out.push(item_failure(id, e)?.into()),
+                    }
+                }
+                Listed::Malformed { gid, message } => {
+                    let id = gid.as_deref().map(doc_id);
+                    let shown = id
+                        .clone()
+                        .unwrap_or_else(|| format!("a subtask of task {}", task.gid));
+                    out.push(
+                        Failure::new(id, ErrorKind::InvalidData, format!("{shown}: {message}"))
+                            .into(),
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One task's own outcomes: its document with its comments, then its attachments.
+    ///
+    /// An unchanged task costs no story request and no download; with attachments on, its
+    /// attachments are listed (one request) and reported unchanged too, so a reconciling
+    /// run does not take them for deleted. Asana moves a task's `modified_at` when an
+    /// attachment is added or trashed, so an unchanged task has the attachments it had.
+    async fn read_one(
+        &self,
+        task: &Task,
+        home: &ProjectFrame,
+        access: &Access,
+        unchanged: bool,
+    ) -> Result<Vec<Outcome>> {
         if unchanged {
             let mut out = vec![Outcome::Unchanged(doc_id(&task.gid))];
             if self.attachments {
@@ -324,7 +528,7 @@ impl Walk {
         };
         let (stories, attachments) = futures::try_join!(stories, attachments)?;
         let mut out: Vec<Outcome> =
-            vec![convert::document(&task, &home, &stories, access.clone()).into()];
+            vec![convert::document(task, home, &stories, access.clone()).into()];
         for att in attachments {
             let id = convert::attachment_id(&task.gid, &att.gid);
             let name = att.name.clone().unwrap_or_else(|| att.gid.clone());
@@ -347,9 +551,22 @@ impl Walk {
                 out.push(too_large().into());
                 continue;
             }
-            match self.client.download(url, self.max_file_size).await {
+            let mut got = self.client.download(url, self.max_file_size).await;
+            if got
+                .as_ref()
+                .is_err_and(|e| e.kind() == ErrorKind::PermissionDenied)
+            {
+                // The signed URL expired (a wait for the rate limit, a slow page): Asana signs
+                // a new one when the attachment is asked again.
+                if let Ok(fresh) = self.client.attachment(&att.gid).await
+                    && let Some(url) = fresh.download_url.as_deref()
+                {
+                    got = self.client.download(url, self.max_file_size).await;
+                }
+            }
+            match got {
                 Ok(data) => {
-                    out.push(convert::attachment_document(&task, &att, data, access.clone()).into())
+                    out.push(convert::attachment_document(task, &att, data, access.clone()).into())
                 }
                 Err(e) if is_body_too_large(&e) => out.push(too_large().into()),
                 Err(e) => out.push(item_failure(id, e)?.into()),
@@ -373,20 +590,30 @@ impl Walk {
                 cp.started = true;
                 cp.index = 0;
                 cp.offset = None;
+                cp.unwindowed = false;
             }
-            let order: HashMap<String, usize> = cp
+            let order: Arc<HashMap<String, usize>> = Arc::new(cp
                 .projects
                 .iter()
                 .enumerate()
                 .map(|(i, p)| (p.gid.clone(), i))
-                .collect();
+                .collect());
             // Offsets this run was given, by project: one given twice would loop for ever.
             let mut seen: HashSet<(usize, String)> = HashSet::new();
             let mut restarted: HashSet<String> = HashSet::new();
             while cp.index < cp.projects.len() {
                 ctx.cancellation().check()?;
                 let gid = cp.projects[cp.index].gid.clone();
-                let url = walk.client.tasks_url(&gid, window.as_ref().map(|w| w.start))?;
+                if let Some(w) = window.as_ref()
+                    && cp.offset.is_none()
+                    && !cp.unwindowed
+                    && walk.access_changed(&cp.projects, &order, cp.index, w, &ctx).await?
+                {
+                    tracing::info!(connector = SOURCE, project = %gid, "who may read the project's tasks changed since they were sent; it is listed whole");
+                    cp.unwindowed = true;
+                }
+                let listing_window = window.as_ref().filter(|_| !cp.unwindowed);
+                let url = walk.client.tasks_url(&gid, listing_window.map(|w| w.start))?;
                 let page: Paged<Value> = match walk.client.page(url, cp.offset.as_deref()).await {
                     Ok(page) => page,
                     // Asana's offsets expire: the project's listing starts again, and the
@@ -402,6 +629,7 @@ impl Walk {
                         tracing::warn!(connector = SOURCE, project = %gid, "the project is gone since the listing: {e}");
                         cp.index += 1;
                         cp.offset = None;
+                        cp.unwindowed = false;
                         let mut batch = Batch::default();
                         if walk.project_ids.contains(&gid) {
                             batch.failures.push(Failure::new(
@@ -423,10 +651,15 @@ impl Walk {
                     .map(doc_id)
                     .collect();
                 let known = KnownFingerprints::lookup(&ctx, &ids).await?;
-                let pending = walk.pending(&cp.projects, &order, cp.index, page.data, window.as_ref(), &known);
+                let pending = walk.pending(&cp.projects, &order, cp.index, page.data, listing_window, &known);
                 let fetch_walk = walk.clone();
+                let scope = Arc::new(RunScope {
+                    ctx: ctx.clone(),
+                    order: order.clone(),
+                    window: listing_window.copied(),
+                });
                 let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| {
-                    fetch_walk.clone().fetch(item)
+                    fetch_walk.clone().fetch(item, scope.clone())
                 })
                 .await?;
                 match page.next_page {
@@ -437,6 +670,7 @@ impl Walk {
                     None => {
                         cp.index += 1;
                         cp.offset = None;
+                        cp.unwindowed = false;
                     }
                 }
                 yield CheckpointedBatch::new(batch, cp.clone());

@@ -39,6 +39,8 @@ pub struct Project {
     pub team: Option<String>,
     /// Members (user gid, e-mail); none: the memberships endpoint answers 403.
     pub members: Option<Vec<(&'static str, &'static str)>>,
+    /// The workspace it belongs to, when not `WORKSPACE`.
+    pub workspace: Option<&'static str>,
 }
 
 #[derive(Clone, Debug)]
@@ -106,6 +108,8 @@ pub struct State {
     pub page: usize,
     /// The next task listing that carries an `offset` is refused as expired (400).
     pub expire_next_offset: bool,
+    /// The next download is refused as a storage host refuses an expired signed URL (403).
+    pub expire_next_download: bool,
 }
 
 /// The fixture's Asana; cheap to clone.
@@ -122,10 +126,19 @@ fn error(status: u16, message: &str) -> ResponseTemplate {
 }
 
 fn project_json(p: &Project) -> Value {
+    if p.privacy == "legacy_public" {
+        // An answer of before `privacy_setting`: only `public` (public to the team).
+        return json!({
+            "gid": p.gid, "resource_type": "project", "name": p.name, "public": true,
+            "team": p.team.as_ref().map(|t| json!({"gid": t, "resource_type": "team", "name": "Platform"})),
+            "workspace": {"gid": p.workspace.unwrap_or(WORKSPACE), "resource_type": "workspace"},
+        });
+    }
     json!({
         "gid": p.gid, "resource_type": "project", "name": p.name,
         "privacy_setting": p.privacy, "public": p.privacy == "public_to_workspace",
         "team": p.team.as_ref().map(|t| json!({"gid": t, "resource_type": "team", "name": "Platform"})),
+        "workspace": {"gid": p.workspace.unwrap_or(WORKSPACE), "resource_type": "workspace"},
     })
 }
 
@@ -137,12 +150,13 @@ impl AsanaApi {
                 tasks,
                 page,
                 expire_next_offset: false,
+                expire_next_download: false,
             })),
             base: Arc::default(),
         }
     }
 
-    fn task_json(&self, t: &Task, projects: &[Project]) -> Value {
+    fn task_json(&self, t: &Task, projects: &[Project], tasks: &[Task]) -> Value {
         if t.malformed {
             return json!({"gid": t.gid, "resource_type": "task", "name": t.name, "modified_at": "last tuesday"});
         }
@@ -166,6 +180,18 @@ impl AsanaApi {
                 "gid": format!("12000000000008{i:02}"), "resource_type": "custom_field", "name": name, "display_value": value,
             })).collect::<Vec<_>>(),
             "permalink_url": format!("https://app.asana.com/1/{WORKSPACE}/project/{}/task/{}", t.projects.first().cloned().unwrap_or_default(), t.gid),
+            "num_subtasks": tasks.iter().filter(|s| s.parent.as_deref() == Some(t.gid.as_str())).count(),
+        })
+    }
+
+    fn attachment_json(&self, task: &Task, a: &Attachment) -> Value {
+        let base = self.base.lock().unwrap().clone();
+        json!({
+            "gid": a.gid, "resource_type": "attachment", "resource_subtype": if a.external { "gdrive" } else { "asana" },
+            "name": a.name, "size": a.size, "host": if a.external { "gdrive" } else { "asana" },
+            "created_at": asana_time(time(task.minute)),
+            "download_url": if a.external { Value::Null } else { Value::String(format!("{base}/files/{}?X-Amz-Signature=abc123&X-Amz-Expires=120", a.gid)) },
+            "permanent_url": format!("https://app.asana.com/app/asana/-/get_asset?asset_id={}", a.gid),
         })
     }
 
@@ -238,7 +264,11 @@ impl Respond for AsanaApi {
             if req.headers.get("authorization").is_some() {
                 return ResponseTemplate::new(400).set_body_string("<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>");
             }
-            let state = self.state.lock().unwrap();
+            let mut state = self.state.lock().unwrap();
+            if state.expire_next_download {
+                state.expire_next_download = false;
+                return ResponseTemplate::new(403).set_body_string("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>");
+            }
             return match state
                 .tasks
                 .iter()
@@ -311,7 +341,19 @@ impl Respond for AsanaApi {
                     .iter()
                     .filter(|t| t.projects.contains(project))
                     .filter(|t| since.is_none_or(|s| time(t.minute) >= s))
-                    .map(|t| self.task_json(t, &projects))
+                    .map(|t| self.task_json(t, &projects, &tasks))
+                    .collect();
+                self.paged(req, &query, items)
+            }
+            // A subtask is not in its parent's project unless it was added to it.
+            ["api", "1.0", "tasks", gid, "subtasks"] => {
+                if !tasks.iter().any(|t| t.gid == gid) {
+                    return error(404, "task: Unknown object: 404");
+                }
+                let items = tasks
+                    .iter()
+                    .filter(|t| t.parent.as_deref() == Some(gid))
+                    .map(|t| self.task_json(t, &projects, &tasks))
                     .collect();
                 self.paged(req, &query, items)
             }
@@ -331,18 +373,18 @@ impl Respond for AsanaApi {
                 }
                 None => error(404, "task: Unknown object: 404"),
             },
+            ["api", "1.0", "attachments", gid] => {
+                let found = tasks.iter().flat_map(|t| t.attachments.iter().map(move |a| (t, a))).find(|(_, a)| a.gid == gid);
+                match found {
+                    Some((task, a)) => ResponseTemplate::new(200).set_body_json(json!({"data": self.attachment_json(task, a)})),
+                    None => error(404, "attachment: Unknown object: 404"),
+                }
+            }
             ["api", "1.0", "attachments"] => {
                 let Some(task) = query.get("parent").and_then(|p| tasks.iter().find(|t| &t.gid == p)) else {
                     return error(404, "parent: Unknown object: 404");
                 };
-                let base = self.base.lock().unwrap().clone();
-                let items = task.attachments.iter().map(|a| json!({
-                    "gid": a.gid, "resource_type": "attachment", "resource_subtype": if a.external { "gdrive" } else { "asana" },
-                    "name": a.name, "size": a.size, "host": if a.external { "gdrive" } else { "asana" },
-                    "created_at": asana_time(time(task.minute)),
-                    "download_url": if a.external { Value::Null } else { Value::String(format!("{base}/files/{}?X-Amz-Signature=abc123&X-Amz-Expires=120", a.gid)) },
-                    "permanent_url": format!("https://app.asana.com/app/asana/-/get_asset?asset_id={}", a.gid),
-                })).collect();
+                let items = task.attachments.iter().map(|a| self.attachment_json(task, a)).collect();
                 self.paged(req, &query, items)
             }
             _ => error(404, "Unknown object: 404"),
@@ -372,6 +414,7 @@ pub fn standard(page: usize) -> AsanaApi {
             privacy: "public_to_workspace",
             team: Some(TEAM.into()),
             members: None,
+            workspace: None,
         },
         Project {
             gid: "1200000000000011".into(),
@@ -382,6 +425,7 @@ pub fn standard(page: usize) -> AsanaApi {
                 ("1200000000000050", "jane@example.com"),
                 ("1200000000000051", "rob@example.com"),
             ]),
+            workspace: None,
         },
         Project {
             gid: "1200000000000012".into(),
@@ -389,6 +433,7 @@ pub fn standard(page: usize) -> AsanaApi {
             privacy: "private",
             team: None,
             members: None,
+            workspace: None,
         },
     ];
     let (launch, platform, secret) = ("1200000000000010", "1200000000000011", "1200000000000012");
@@ -427,7 +472,8 @@ pub fn standard(page: usize) -> AsanaApi {
     let t2 = Task::new("1200000000000102", "Book venue", 2, &[launch]);
     let mut t3 = Task::new("1200000000000103", "Migrate queue", 3, &[platform]);
     t3.completed = true;
-    let mut t4 = Task::new("1200000000000104", "Queue subtask", 4, &[platform]);
+    // A subtask of `Migrate queue`, in no project: only `GET /tasks/{gid}/subtasks` shows it.
+    let mut t4 = Task::new("1200000000000104", "Queue subtask", 4, &[]);
     t4.parent = Some("1200000000000103".into());
     let t5 = Task::new("1200000000000105", "Rotate keys", 5, &[secret]);
     let mut t6 = Task::new("1200000000000106", "Press kit", 6, &[launch]);
