@@ -220,8 +220,10 @@ async fn an_incremental_run_reads_edits_moves_and_new_mail_since_the_carried_lin
             "outlook:u-ada:M4"
         ]
     );
-    // Each removal was looked up in a JSON batch.
+    // Each removal was looked up in a JSON batch, asking for immutable ids like every other
+    // mail request (a batch member has only the headers it carries).
     assert!(graph.requests("BATCH GET /v1.0/users/u-ada/messages/M2") >= 1);
+    assert_eq!(graph.state.lock().unwrap().mutable_ids, 0);
 }
 
 #[tokio::test]

@@ -69,7 +69,7 @@ pub(super) async fn gone(
     let mut out = Vec::new();
     for (m, answer) in removed
         .iter()
-        .zip(reader.graph.batch_get::<Message>(&paths).await?)
+        .zip(reader.batch_get::<Message>(&paths).await?)
     {
         let id = message_doc_id(&mailbox.id, m);
         match answer {
@@ -259,7 +259,7 @@ async fn attachments(
             .iter()
             .map(|n| format!("{base}/{}", escape(&wanted[*n].id)))
             .collect();
-        let answers = reader.graph.batch_get::<Attachment>(&paths).await?;
+        let answers = reader.batch_get::<Attachment>(&paths).await?;
         for (n, answer) in batched.into_iter().zip(answers) {
             let a = &wanted[n];
             let id = &ids[n];

@@ -253,7 +253,7 @@ impl Reader {
         let mut out = HashMap::new();
         for (name, answer) in names
             .iter()
-            .zip(self.graph.batch_get::<MailFolder>(&paths).await?)
+            .zip(self.batch_get::<MailFolder>(&paths).await?)
         {
             if let Some(folder) = answer? {
                 out.insert((*name).to_owned(), folder.id);
@@ -287,6 +287,17 @@ impl Reader {
     pub(crate) async fn get<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Result<T> {
         self.graph
             .get_with(url, |r| r.header("prefer", PREFER))
+            .await
+    }
+
+    /// `GET` each of `paths` in JSON batches, every member asking for immutable ids (a batch
+    /// member carries only its own headers).
+    pub(crate) async fn batch_get<T: serde::de::DeserializeOwned>(
+        &self,
+        paths: &[String],
+    ) -> Result<Vec<Result<Option<T>>>> {
+        self.graph
+            .batch_get_with(paths, &[("Prefer", PREFER)])
             .await
     }
 

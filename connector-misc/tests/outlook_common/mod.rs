@@ -367,7 +367,7 @@ impl FakeGraph {
         let segs: Vec<&str> = rest.split('/').collect();
         // Messages and attachments are what immutable ids apply to.
         let mail = segs.contains(&"messages");
-        if mail && !prefer.contains("IdType=\"ImmutableId\"") && !prefer.contains("batch") {
+        if mail && !prefer.contains("IdType=\"ImmutableId\"") {
             s.mutable_ids += 1;
         }
         let user_of = |s: &State, u: &str| {
@@ -731,7 +731,17 @@ impl Respond for FakeGraph {
                     .unwrap()
                     .log
                     .push(format!("BATCH GET /v1.0/{member}"));
-                let (status, json) = match self.route(&member, &query, "batch") {
+                // A member's own headers (Graph gives it none of the batch request's).
+                let prefer = r["headers"]
+                    .as_object()
+                    .and_then(|h| {
+                        h.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("prefer"))
+                            .and_then(|(_, v)| v.as_str())
+                    })
+                    .unwrap_or_default()
+                    .to_owned();
+                let (status, json) = match self.route(&member, &query, &prefer) {
                     Reply::Json(status, json) => (status, json),
                     Reply::Bytes(_) => (
                         400,
