@@ -269,6 +269,57 @@ async fn an_inline_file_is_a_document_and_an_inline_picture_is_not() {
 }
 
 #[tokio::test]
+async fn an_encrypted_messages_smime_p7m_is_an_unsupported_failure_without_a_download() {
+    let graph = standard(10);
+    graph.put(
+        "u-ada",
+        "E1",
+        "inbox",
+        "Salaries",
+        "<p>This message is encrypted.</p>",
+        2,
+    );
+    graph.attach(
+        "u-ada",
+        "E1",
+        file(
+            "AAMkP7",
+            "smime.p7m",
+            "application/pkcs7-mime; smime-type=enveloped-data",
+            b"\x30\x80\x06\x09\x2a\x86\x48",
+        ),
+    );
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "folder": "inbox"}),
+    );
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    // The message is a document (its placeholder body); its PKCS #7 content is not.
+    assert!(sink.get("outlook:u-ada:E1").is_some());
+    assert!(sink.get("outlook:u-ada:E1/attachments/AAMkP7").is_none());
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let f = &report.failures[0];
+    assert_eq!(f.id.as_deref(), Some("outlook:u-ada:E1/attachments/AAMkP7"));
+    assert_eq!(f.kind, ErrorKind::Unsupported);
+    assert!(f.message.contains("S/MIME encrypted"), "{}", f.message);
+    // Never downloaded, alone or in a batch.
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/E1/attachments/"),
+        0
+    );
+    assert_eq!(
+        graph.requests("BATCH GET /v1.0/users/u-ada/messages/E1/attachments/"),
+        0
+    );
+}
+
+#[tokio::test]
 async fn the_owner_may_read_by_mail_and_by_sign_in_name() {
     let graph = standard(10);
     // Ada signs in as ada@contoso.onmicrosoft.com; her mail address is ada@contoso.com.

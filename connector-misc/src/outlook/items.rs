@@ -11,7 +11,8 @@ use connector_core::{ErrorKind, Failure, Result, SyncContext};
 
 use super::SOURCE;
 use super::convert::{
-    Place, attachment_doc_id, attachment_document, message_doc_id, message_document, oversize,
+    Place, attachment_doc_id, attachment_document, encrypted, message_doc_id, message_document,
+    oversize,
 };
 use super::mailbox::{Folder, Mailbox, Reader};
 use super::model::{ATTACHMENT_FIELDS, Attachment, AttachmentKind, Message};
@@ -230,6 +231,8 @@ async fn attachments(
     for (n, (a, id)) in wanted.iter().zip(&ids).enumerate() {
         if known.has_version(id, &a.version()) {
             slots.push(Some(Outcome::Unchanged(id.clone())));
+        } else if a.is_smime_content() {
+            slots.push(Some(encrypted(place, message, a).into()));
         } else if a.size > reader.max {
             slots.push(Some(oversize(place, message, a, reader.max).into()));
         } else if a.kind() == AttachmentKind::File && a.size <= BATCHED_ATTACHMENT {

@@ -64,7 +64,13 @@
 //!   (a link to a OneDrive or SharePoint file) has no bytes here and is named in the
 //!   message's `reference_attachments` (those sources read the file); inline pictures
 //!   (images in the body) are not documents, other inline parts are (Apple Mail sends attached
-//!   files inline); nor is a signed message's S/MIME signature (`smime.p7s`).
+//!   files inline); nor is a signed message's S/MIME signature (`smime.p7s`). An encrypted
+//!   (or opaque-signed) message's content, `smime.p7m`, is an `Unsupported` failure naming
+//!   it, never downloaded: only a recipient's private key opens it.
+//! - **Archive**: Graph v1.0 cannot read online archive mailboxes; the well-known `archive`
+//!   is the primary mailbox's Archive folder. A message moved to the online archive leaves
+//!   the mailbox: its round reports it `@removed`, the lookup answers 404, its document is
+//!   deleted.
 //! - **Access**: the mailbox's owner. Not the recipients: their copies are other messages in
 //!   their own mailboxes (documents of their own when those mailboxes are read), this copy is
 //!   readable in Exchange by its owner and the owner's delegates only, and recipients include

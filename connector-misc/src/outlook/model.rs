@@ -346,6 +346,23 @@ impl Attachment {
                 .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("image/"))
     }
 
+    /// Whether this is an S/MIME encrypted (or opaque-signed) message's content
+    /// (`smime.p7m`, `application/pkcs7-mime`): PKCS #7 that cannot be read here.
+    pub(crate) fn is_smime_content(&self) -> bool {
+        let t = self
+            .content_type
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        t.starts_with("application/pkcs7-mime")
+            || t.starts_with("application/x-pkcs7-mime")
+            || self
+                .name
+                .as_deref()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case("smime.p7m"))
+    }
+
     /// Whether this is an S/MIME signature (`smime.p7s`, `application/pkcs7-signature`): the
     /// proof of a signed message's sender, not content of its own.
     pub(crate) fn is_signature(&self) -> bool {
