@@ -220,8 +220,10 @@ async fn an_incremental_run_reads_edits_moves_and_new_mail_since_the_carried_lin
             "outlook:u-ada:M4"
         ]
     );
-    // Each removal was looked up in a JSON batch.
+    // Each removal was looked up in a JSON batch, asking for immutable ids like every other
+    // mail request (a batch member has only the headers it carries).
     assert!(graph.requests("BATCH GET /v1.0/users/u-ada/messages/M2") >= 1);
+    assert_eq!(graph.state.lock().unwrap().mutable_ids, 0);
 }
 
 #[tokio::test]
@@ -264,6 +266,57 @@ async fn an_inline_file_is_a_document_and_an_inline_picture_is_not() {
     let scan = sink.get("outlook:u-ada:M1/attachments/AAMkA5").unwrap();
     assert_eq!(scan.content.as_bytes(), b"%PDF-1.4 scan");
     assert!(sink.get("outlook:u-ada:M1/attachments/AAMkA3").is_none());
+}
+
+#[tokio::test]
+async fn an_encrypted_messages_smime_p7m_is_an_unsupported_failure_without_a_download() {
+    let graph = standard(10);
+    graph.put(
+        "u-ada",
+        "E1",
+        "inbox",
+        "Salaries",
+        "<p>This message is encrypted.</p>",
+        2,
+    );
+    graph.attach(
+        "u-ada",
+        "E1",
+        file(
+            "AAMkP7",
+            "smime.p7m",
+            "application/pkcs7-mime; smime-type=enveloped-data",
+            b"\x30\x80\x06\x09\x2a\x86\x48",
+        ),
+    );
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "folder": "inbox"}),
+    );
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    // The message is a document (its placeholder body); its PKCS #7 content is not.
+    assert!(sink.get("outlook:u-ada:E1").is_some());
+    assert!(sink.get("outlook:u-ada:E1/attachments/AAMkP7").is_none());
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let f = &report.failures[0];
+    assert_eq!(f.id.as_deref(), Some("outlook:u-ada:E1/attachments/AAMkP7"));
+    assert_eq!(f.kind, ErrorKind::Unsupported);
+    assert!(f.message.contains("S/MIME encrypted"), "{}", f.message);
+    // Never downloaded, alone or in a batch.
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/E1/attachments/"),
+        0
+    );
+    assert_eq!(
+        graph.requests("BATCH GET /v1.0/users/u-ada/messages/E1/attachments/"),
+        0
+    );
 }
 
 #[tokio::test]
@@ -320,6 +373,213 @@ async fn every_user_passes_over_guests_and_users_without_a_mailbox() {
     assert_eq!(graph.requests("GET /v1.0/users/u-sam/mailFolders"), 1);
     assert_eq!(graph.requests("GET /v1.0/users/u-guest"), 0);
     c.check().await.unwrap();
+}
+
+/// The standard tenant plus a shared mailbox (its account disabled, as Microsoft advises)
+/// and a guest with a mailbox, `GET /users` answering two users a page.
+fn tenant_with_disabled_and_guest() -> FakeGraph {
+    let graph = standard(10);
+    graph.user("u-shared", "support@contoso.com", true);
+    graph.put("u-shared", "S1", "inbox", "Help!", "<p>help</p>", 8);
+    graph.user(
+        "u-guest",
+        "guest_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+        true,
+    );
+    graph.put("u-guest", "G1", "inbox", "Visiting", "<p>hello</p>", 9);
+    {
+        let mut s = graph.state.lock().unwrap();
+        s.disabled.push("u-shared".into());
+        s.users_page = 2;
+    }
+    graph
+}
+
+/// The folder keys of the links a store's last finished run carried over.
+async fn carried_folders(store: &MemoryStateStore) -> Vec<String> {
+    use connector_core::state::StateStore as _;
+    let carried = store.load().await.unwrap().carried.expect("links carried");
+    let mut keys: Vec<String> = carried.state["since"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn every_enabled_member_with_a_mailbox_is_a_discovered_partition_with_its_own_checkpoint() {
+    let graph = tenant_with_disabled_and_guest();
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    // What the config names: nothing; what the service discovers: one job per enabled member
+    // with `mail` (u-nobox has none, u-shared is disabled, u-guest a guest), from every page
+    // of users.
+    assert!(c.partitions().is_empty());
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        ["user:u-ada", "user:u-bob"]
+    );
+    // Four enabled users (the shared mailbox filtered out by Graph), two a page.
+    assert_eq!(graph.state.lock().unwrap().user_pages, 2);
+    // Discovery asks nothing per user.
+    assert_eq!(graph.requests("GET /v1.0/users/"), 0);
+    assert_eq!(graph.requests("BATCH GET /v1.0/users/"), 0);
+    let ada = c
+        .partition("user:u-ada")
+        .expect("a discovered user is a partition");
+    assert!(ada.partitions().is_empty());
+    let ada_state = MemoryStateStore::new();
+    let sink = run(&ada, &ada_state, SyncMode::Full).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        [
+            "outlook:u-ada:M1",
+            "outlook:u-ada:M1/attachments/AAMkA1",
+            "outlook:u-ada:M1/attachments/AAMkA2",
+            "outlook:u-ada:M2",
+            "outlook:u-ada:M3",
+            "outlook:u-ada:M4",
+        ]
+    );
+    // Its own checkpoint: the links of Ada's folders only, and the partition listed no users.
+    let pages = graph.state.lock().unwrap().user_pages;
+    assert_eq!(pages, 2, "a partition does not list the tenant");
+    let folders = carried_folders(&ada_state).await;
+    assert_eq!(folders.len(), 3, "{folders:?}");
+    assert!(
+        folders.iter().all(|k| k.starts_with("u-ada/")),
+        "{folders:?}"
+    );
+    // Bob's partition, on its own state, reads Bob's mailbox only.
+    let bob = c.partition("user:u-bob").unwrap();
+    let bob_state = MemoryStateStore::new();
+    let sink = run(&bob, &bob_state, SyncMode::Full).await;
+    assert_eq!(sink.ids(), ["outlook:u-bob:B1"]);
+    assert!(
+        carried_folders(&bob_state)
+            .await
+            .iter()
+            .all(|k| k.starts_with("u-bob/"))
+    );
+    // The next run of Ada's partition reads what changed since its own links.
+    graph.put("u-ada", "M5", "inbox", "New", "<p>new</p>", 70);
+    graph.put("u-bob", "B2", "inbox", "Bob's new", "<p>new</p>", 71);
+    let sink = run(&ada, &ada_state, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), ["outlook:u-ada:M5"]);
+    // A discovered user without a mailbox by its run, or gone from the tenant, reads nothing,
+    // quietly.
+    for gone in ["user:u-nobox", "user:u-deleted"] {
+        let report = Syncer::new(c.partition(gone).unwrap())
+            .sink(MemorySink::new())
+            .run(SyncMode::Full)
+            .await
+            .unwrap();
+        assert_eq!(report.delivered, 0, "{gone}");
+        assert!(report.failures.is_empty(), "{gone}: {report:?}");
+    }
+    // The CLI's single run still reads every enabled member's mailbox.
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids().len(), 9, "{:?}", sink.ids());
+    assert!(
+        !sink
+            .ids()
+            .iter()
+            .any(|i| i.contains("u-shared") || i.contains("u-guest"))
+    );
+    // Not a user key, or a user key where users are named: no partition.
+    assert!(c.partition("user:").is_none());
+    assert!(c.partition("drive:b!x").is_none());
+    let named = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com, bob@contoso.com"}),
+    );
+    assert!(named.partition("user:u-guest").is_none());
+    assert_eq!(
+        named.discover_partitions().await.unwrap(),
+        named.partitions()
+    );
+}
+
+#[tokio::test]
+async fn guests_and_disabled_accounts_are_listed_only_when_asked_for() {
+    let graph = tenant_with_disabled_and_guest();
+    let server = graph.clone().start().await;
+    let guests = build(&server.uri(), json!({"include_guests": true}));
+    assert_eq!(
+        guests.discover_partitions().await.unwrap(),
+        ["user:u-ada", "user:u-bob", "user:u-guest"]
+    );
+    let sink = run(
+        &guests.partition("user:u-guest").unwrap(),
+        &MemoryStateStore::new(),
+        SyncMode::Full,
+    )
+    .await;
+    assert_eq!(sink.ids(), ["outlook:u-guest:G1"]);
+    // Shared mailboxes are disabled accounts: read with `include_disabled`.
+    let shared = build(&server.uri(), json!({"include_disabled": true}));
+    assert_eq!(
+        shared.discover_partitions().await.unwrap(),
+        ["user:u-ada", "user:u-bob", "user:u-shared"]
+    );
+    let sink = run(&shared, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(
+        sink.get("outlook:u-shared:S1").is_some(),
+        "{:?}",
+        sink.ids()
+    );
+    assert!(sink.get("outlook:u-guest:G1").is_none());
+    // Without `User.Read.All` discovery fails, naming the permission (never "no partitions",
+    // which would run the tenant as one job).
+    graph.state.lock().unwrap().users_forbidden = true;
+    let e = shared.discover_partitions().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+    assert!(e.to_string().contains("User.Read.All"), "{e}");
+}
+
+#[tokio::test]
+async fn a_checkpoint_of_the_whole_tenant_still_loads_in_one_run_and_in_a_partition() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    // The single job of before: every mailbox's links in one checkpoint.
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    let folders = carried_folders(&store).await;
+    assert!(
+        folders.iter().any(|k| k.starts_with("u-ada/")),
+        "{folders:?}"
+    );
+    assert!(
+        folders.iter().any(|k| k.starts_with("u-bob/")),
+        "{folders:?}"
+    );
+    // The CLI's single run goes on from it.
+    graph.put("u-ada", "M5", "inbox", "New", "<p>new</p>", 70);
+    graph.put("u-bob", "B2", "inbox", "Bob's new", "<p>new</p>", 71);
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(sorted(sink.ids()), ["outlook:u-ada:M5", "outlook:u-bob:B2"]);
+    // A partition handed the tenant's checkpoint reads its own mailbox from its links (only
+    // what changed) and keeps only its own links.
+    graph.put("u-ada", "M6", "inbox", "Newer", "<p>newer</p>", 72);
+    let tenant = {
+        use connector_core::state::StateStore as _;
+        store.load().await.unwrap().carried
+    };
+    let ada_state = MemoryStateStore::new();
+    {
+        use connector_core::state::StateStore as _;
+        ada_state.carry(tenant).await.unwrap();
+    }
+    let ada = c.partition("user:u-ada").unwrap();
+    let sink = run(&ada, &ada_state, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), ["outlook:u-ada:M6"]);
+    let kept = carried_folders(&ada_state).await;
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert!(kept.iter().all(|k| k.starts_with("u-ada/")), "{kept:?}");
 }
 
 async fn listed_ids(c: &Arc<dyn Connector>) -> Vec<String> {

@@ -411,6 +411,20 @@ impl GraphClient {
         &self,
         paths: &[String],
     ) -> Result<Vec<Result<Option<T>>>> {
+        self.batch_get_with(paths, &[]).await
+    }
+
+    /// [`batch_get`](Self::batch_get) with `headers` on every member (and on a member sent
+    /// again alone): a batch member carries only its own headers, not the batch request's
+    /// (Outlook's `Prefer: IdType="ImmutableId"`).
+    ///
+    /// # Errors
+    /// As [`batch_get`](Self::batch_get).
+    pub async fn batch_get_with<T: DeserializeOwned>(
+        &self,
+        paths: &[String],
+        headers: &[(&str, &str)],
+    ) -> Result<Vec<Result<Option<T>>>> {
         let mut out = Vec::with_capacity(paths.len());
         let batch_url = self.url("$batch", &[])?;
         for chunk in paths.chunks(BATCH_LIMIT) {
@@ -421,6 +435,7 @@ impl GraphClient {
                     id: i.to_string(),
                     method: "GET",
                     url: p.as_str(),
+                    headers: headers.iter().copied().collect(),
                 })
                 .collect();
             let body = serde_json::json!({ "requests": requests });
@@ -460,7 +475,7 @@ impl GraphClient {
                 tokio::time::sleep(wait).await;
             }
             for (path, answer) in chunk.iter().zip(answers) {
-                out.push(self.batch_answer(path, answer).await);
+                out.push(self.batch_answer(path, answer, headers).await);
             }
         }
         Ok(out)
@@ -470,6 +485,7 @@ impl GraphClient {
         &self,
         path: &str,
         answer: Option<super::model::BatchResponse>,
+        headers: &[(&str, &str)],
     ) -> Result<Option<T>> {
         let throttled = |s: u16| matches!(s, 429 | 503 | 504);
         match answer {
@@ -490,7 +506,21 @@ impl GraphClient {
                 Err(self.client_error(status, &body, &url))
             }
             // Throttled, or missing from the envelope: on its own, through the retries.
-            _ => self.get_opt(&self.url(path, &[])?).await,
+            _ => {
+                let url = self.url(path, &[])?;
+                let sent = self
+                    .get_with(&url, |r| {
+                        headers
+                            .iter()
+                            .fold(r, |r, (name, value)| r.header(name, value))
+                    })
+                    .await;
+                match sent {
+                    Ok(v) => Ok(Some(v)),
+                    Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }
         }
     }
 

@@ -42,6 +42,8 @@ mod drive;
 #[cfg(any(feature = "onedrive", feature = "sharepoint"))]
 pub(crate) mod drive_walk;
 mod model;
+#[cfg(any(feature = "onedrive", feature = "outlook"))]
+pub(crate) mod users;
 
 pub use client::{
     API_VERSION, BATCH_LIMIT, DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL, GraphApp, GraphClient,
@@ -55,5 +57,10 @@ pub use drive::{
 pub use drive_walk::{DriveCheckpoint, DriveCursor, Phase};
 pub use model::{Delta, Page};
 
-#[cfg(any(feature = "onedrive", feature = "sharepoint"))]
+#[cfg(any(
+    feature = "onedrive",
+    feature = "sharepoint",
+    feature = "outlook",
+    feature = "teams"
+))]
 pub(crate) use drive::escape;

@@ -83,12 +83,15 @@ impl ErrorBody {
     }
 }
 
-/// One request of a JSON batch (`POST /$batch`): a GET of a path relative to the API root.
+/// One request of a JSON batch (`POST /$batch`): a GET of a path relative to the API root,
+/// with the headers of its own (a batch member does not inherit the batch request's).
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct BatchRequest<'a> {
     pub(crate) id: String,
     pub(crate) method: &'static str,
     pub(crate) url: &'a str,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub(crate) headers: std::collections::BTreeMap<&'a str, &'a str>,
 }
 
 /// The batch envelope Graph answers with.

@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use connector_core::{Error, ErrorKind, Failure, Result};
-use serde::Deserialize;
+use connector_core::{ErrorKind, Failure, Result};
 
 use super::SOURCE;
 use crate::graph::drive_walk::{DriveSource, DriveTarget, Targets};
+use crate::graph::users::{DirectoryUser, EveryUser};
 use crate::graph::{Drive, GraphClient};
 
 /// The fields of a drive a sync reads.
@@ -30,21 +30,6 @@ pub(crate) struct OnedriveDrives {
     /// [`Connector::discover_partitions`](connector_core::Connector::discover_partitions)
     /// found: the user may have lost the drive since).
     pub(crate) quiet_missing: bool,
-}
-
-/// A user as `GET /users` lists it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct User {
-    pub(crate) id: String,
-    #[serde(default)]
-    user_principal_name: Option<String>,
-    /// Absent where Graph leaves it out: taken as enabled (the request filters on it).
-    #[serde(default)]
-    account_enabled: Option<bool>,
-    /// `Member` or `Guest`; absent: a member.
-    #[serde(default)]
-    user_type: Option<String>,
 }
 
 /// The drives of a connector, resolved once by a run's listing and reused by the id
@@ -202,53 +187,22 @@ impl OnedriveDrives {
         Ok((targets, failures))
     }
 
-    /// The tenant's enabled users (`GET /users`, `$filter=accountEnabled eq true`), members
-    /// only unless `include_guests`; with `sample`, the first page of at most that many.
+    /// The tenant's enabled users (members only unless `include_guests`; see
+    /// [`EveryUser::list`]); with `sample`, the first page of at most that many.
     pub(crate) async fn users_of(
         &self,
         graph: &GraphClient,
         sample: Option<usize>,
-    ) -> Result<Vec<User>> {
-        let top = sample.map_or_else(|| "999".to_owned(), |n| n.clamp(1, 999).to_string());
-        // `accountEnabled eq` is a default (not advanced) filter: no `ConsistencyLevel`
-        // needed. `userType` is told apart here, which keeps the query a plain one.
-        let url = graph.url(
-            "users",
-            &[
-                ("$select", "id,userPrincipalName,accountEnabled,userType"),
-                ("$filter", "accountEnabled eq true"),
-                ("$top", &top),
-            ],
-        )?;
-        let listed = match sample {
-            Some(_) => graph.page::<User>(&url).await.map(|p| p.value),
-            None => graph.all(&url).await,
-        };
-        let users: Vec<User> = listed.map_err(|e| {
-            if e.kind() == ErrorKind::PermissionDenied {
-                Error::new(
-                    ErrorKind::PermissionDenied,
-                    format!(
-                        "with neither user_ids nor drive_ids every user's OneDrive is read, and listing the users needs the application permission User.Read.All (admin consent); grant it, or name user_ids or drive_ids: {e}"
-                    ),
-                )
-                .with_connector(SOURCE)
-                .with_field("user_ids")
-            } else {
-                e
-            }
-        })?;
-        Ok(users
-            .into_iter()
-            .filter(|u| u.account_enabled != Some(false))
-            .filter(|u| {
-                self.include_guests
-                    || !u
-                        .user_type
-                        .as_deref()
-                        .is_some_and(|t| t.eq_ignore_ascii_case("guest"))
-            })
-            .collect())
+    ) -> Result<Vec<DirectoryUser>> {
+        EveryUser {
+            source: SOURCE,
+            include_guests: self.include_guests,
+            include_disabled: false,
+            reads: "with neither user_ids nor drive_ids every user's OneDrive is read",
+            field: "user_ids",
+        }
+        .list(graph, sample)
+        .await
     }
 
     /// The ids of the users (as [`users_of`](Self::users_of) lists them) that have a

@@ -96,11 +96,25 @@ pub struct OutlookConfig {
     #[schemars(example = &"inbox")]
     pub folder: Option<String>,
     /// The mailboxes read, by user principal name, e-mail address or object id, as a list or
-    /// a comma list; each is a partition (a job with its own checkpoint). Empty: every user
-    /// of the tenant that has a mailbox, in one job.
+    /// a comma list; each is a partition (a job with its own checkpoint). Empty: every
+    /// enabled member of the tenant that has a mailbox, each its own partition where the host
+    /// discovers partitions (the sync service), else one job.
     #[serde(default, skip_serializing_if = "StringList::is_empty")]
     #[schemars(example = "support@contoso.com, sales@contoso.com")]
     pub user_ids: StringList,
+    /// With every user's mailbox (no `user_ids`), list guests too (default false: enabled
+    /// members only; a guest's mailbox is in its home tenant, so a guest here usually has
+    /// none and is passed over). Disabled accounts: `include_disabled`.
+    #[serde(default)]
+    #[schemars(example = &false)]
+    pub include_guests: bool,
+    /// With every user's mailbox (no `user_ids`), list disabled accounts too (default false).
+    /// Shared, room and equipment mailboxes are users whose sign-in is blocked (Microsoft's
+    /// advice, and the default for new shared mailboxes), so they are read only with this or
+    /// by naming them in `user_ids`; so are the mailboxes of people who left.
+    #[serde(default)]
+    #[schemars(example = &true)]
+    pub include_disabled: bool,
     /// More folders to read beside `folder` (each with its child folders), named as `folder`
     /// is. Empty, and no `folder`: every folder.
     #[serde(default, skip_serializing_if = "StringList::is_empty")]
@@ -163,6 +177,8 @@ impl OutlookConfig {
             },
             folder: None,
             user_ids: StringList::default(),
+            include_guests: false,
+            include_disabled: false,
             include_folders: StringList::default(),
             exclude_folders: None,
             include_attachments: true,
@@ -233,6 +249,8 @@ impl fmt::Debug for OutlookConfig {
             .field("credentials", &self.credentials)
             .field("folder", &self.folder)
             .field("user_ids", &self.user_ids)
+            .field("include_guests", &self.include_guests)
+            .field("include_disabled", &self.include_disabled)
             .field("include_folders", &self.include_folders)
             .field("exclude_folders", &self.exclude_folders)
             .field("include_attachments", &self.include_attachments)

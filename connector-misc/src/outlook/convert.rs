@@ -258,6 +258,28 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document
     doc
 }
 
+/// The failure of an S/MIME encrypted (or opaque-signed) message's content, `smime.p7m`:
+/// PKCS #7 that only a recipient's private key opens. Not downloaded; `Unsupported`, which no
+/// later run repairs.
+pub(crate) fn encrypted(place: &Place<'_>, message: &Message, attachment: &Attachment) -> Failure {
+    let id = attachment_doc_id(&message_doc_id(place.user, &message.id), &attachment.id);
+    let failure = Failure::new(
+        Some(id),
+        ErrorKind::Unsupported,
+        format!(
+            "message {:?} in {}/{} is S/MIME encrypted or opaque-signed ({:?}): its content opens only with a recipient's private key and is not read",
+            subject(message),
+            place.owner,
+            place.folder,
+            attachment.shown_name(),
+        ),
+    );
+    match message.web_link.clone() {
+        Some(link) => failure.with_link(link),
+        None => failure,
+    }
+}
+
 /// The failure of an attachment over `max_file_size`, named by its id and name.
 pub(crate) fn oversize(
     place: &Place<'_>,

@@ -11,7 +11,8 @@ use connector_core::{ErrorKind, Failure, Result, SyncContext};
 
 use super::SOURCE;
 use super::convert::{
-    Place, attachment_doc_id, attachment_document, message_doc_id, message_document, oversize,
+    Place, attachment_doc_id, attachment_document, encrypted, message_doc_id, message_document,
+    oversize,
 };
 use super::mailbox::{Folder, Mailbox, Reader};
 use super::model::{ATTACHMENT_FIELDS, Attachment, AttachmentKind, Message};
@@ -69,7 +70,7 @@ pub(super) async fn gone(
     let mut out = Vec::new();
     for (m, answer) in removed
         .iter()
-        .zip(reader.graph.batch_get::<Message>(&paths).await?)
+        .zip(reader.batch_get::<Message>(&paths).await?)
     {
         let id = message_doc_id(&mailbox.id, m);
         match answer {
@@ -230,6 +231,8 @@ async fn attachments(
     for (n, (a, id)) in wanted.iter().zip(&ids).enumerate() {
         if known.has_version(id, &a.version()) {
             slots.push(Some(Outcome::Unchanged(id.clone())));
+        } else if a.is_smime_content() {
+            slots.push(Some(encrypted(place, message, a).into()));
         } else if a.size > reader.max {
             slots.push(Some(oversize(place, message, a, reader.max).into()));
         } else if a.kind() == AttachmentKind::File && a.size <= BATCHED_ATTACHMENT {
@@ -259,7 +262,7 @@ async fn attachments(
             .iter()
             .map(|n| format!("{base}/{}", escape(&wanted[*n].id)))
             .collect();
-        let answers = reader.graph.batch_get::<Attachment>(&paths).await?;
+        let answers = reader.batch_get::<Attachment>(&paths).await?;
         for (n, answer) in batched.into_iter().zip(answers) {
             let a = &wanted[n];
             let id = &ids[n];

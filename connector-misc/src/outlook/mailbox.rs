@@ -10,6 +10,7 @@ use url::Url;
 use super::SOURCE;
 use super::convert::ID_PREFIX;
 use super::model::{FOLDER_FIELDS, MailFolder, PAGE_SIZE, PREFER, USER_FIELDS, User};
+use crate::graph::users::EveryUser;
 use crate::graph::{Delta, GraphClient};
 
 /// Mail folders nest; this bounds a walk over a malformed tree.
@@ -21,6 +22,14 @@ pub(crate) struct Reader {
     pub(crate) graph: GraphClient,
     /// `user_ids`; empty: every user with a mailbox.
     pub(crate) users: Vec<String>,
+    /// With every user: guests too, not only members.
+    pub(crate) include_guests: bool,
+    /// With every user: disabled accounts too (shared, room and equipment mailboxes).
+    pub(crate) include_disabled: bool,
+    /// A user partition found by
+    /// [`Connector::discover_partitions`](connector_core::Connector::discover_partitions):
+    /// read as every user's mailboxes are (a user gone, or without a mailbox, is no failure).
+    pub(crate) discovered: bool,
     /// Folder entries read with their child folders; empty: every folder.
     pub(crate) include: Vec<String>,
     /// Folder entries left out with their child folders.
@@ -34,6 +43,9 @@ impl std::fmt::Debug for Reader {
         f.debug_struct("Reader")
             .field("graph", &self.graph)
             .field("users", &self.users)
+            .field("include_guests", &self.include_guests)
+            .field("include_disabled", &self.include_disabled)
+            .field("discovered", &self.discovered)
             .field("include", &self.include)
             .field("exclude", &self.exclude)
             .finish_non_exhaustive()
@@ -72,6 +84,19 @@ impl Reader {
         self.users.is_empty()
     }
 
+    /// Whether a user without a mailbox is passed over rather than a failure: every user's
+    /// mailboxes are read, or this is a user discovered among them.
+    pub(crate) fn quiet_missing(&self) -> bool {
+        self.all_users() || self.discovered
+    }
+
+    /// The ids of the users whose mailboxes are read when the config names none: every
+    /// enabled member (and guest, with `include_guests`) that has a `mail` address.
+    pub(crate) async fn every_user(&self) -> Result<Vec<String>> {
+        let (mailboxes, _) = self.mailboxes(None).await?;
+        Ok(mailboxes.into_iter().map(|m| m.id).collect())
+    }
+
     /// The mailboxes this config reads, in a stable order without repeats, and a failure for
     /// each named user that cannot be found or read. With every user, only the first page of
     /// at most `sample` users when given (what `check()` needs).
@@ -82,41 +107,17 @@ impl Reader {
         let mut failures = Vec::new();
         let mut users = Vec::new();
         if self.all_users() {
-            let top = sample.map_or_else(|| "999".to_owned(), |n| n.clamp(1, 999).to_string());
-            // Members only: guests have a `mail` (their own address) and no mailbox here; each
-            // would cost a 404 per run. Shared, room and equipment mailboxes are members.
-            let url = self.graph.url(
-                "users",
-                &[
-                    ("$select", USER_FIELDS),
-                    ("$top", &top),
-                    ("$filter", "userType eq 'Member'"),
-                ],
-            )?;
-            let listed = match sample {
-                Some(_) => self.graph.page::<User>(&url).await.map(|p| p.value),
-                None => self.graph.all(&url).await,
-            };
-            let listed = listed.map_err(|e| {
-                if e.kind() == ErrorKind::PermissionDenied {
-                    Error::new(
-                        ErrorKind::PermissionDenied,
-                        format!(
-                            "without user_ids every user's mailbox is read, and listing the users needs the application permission User.Read.All (admin consent); grant it, or name user_ids: {e}"
-                        ),
-                    )
-                    .with_connector(SOURCE)
-                    .with_field("user_ids")
-                } else {
-                    e
-                }
-            })?;
+            let listed = EveryUser {
+                source: SOURCE,
+                include_guests: self.include_guests,
+                include_disabled: self.include_disabled,
+                reads: "without user_ids every user's mailbox is read",
+                field: "user_ids",
+            }
+            .list(&self.graph, sample)
+            .await?;
             // A user without `mail` has no Exchange mailbox (no licence): nothing to read.
-            users.extend(
-                listed
-                    .into_iter()
-                    .filter(|u| u.mail.as_deref().is_some_and(|m| !m.trim().is_empty())),
-            );
+            users.extend(listed.into_iter().filter_map(User::with_mail));
         } else {
             let paths: Vec<String> = self
                 .users
@@ -135,6 +136,8 @@ impl Reader {
             {
                 match answer {
                     Ok(Some(user)) => users.push(user),
+                    // A discovered user deleted since: nothing to read.
+                    Ok(None) if self.discovered => {}
                     Ok(None) => failures.push(Failure::new(
                         Some(format!("{ID_PREFIX}user:{named}")),
                         ErrorKind::NotFound,
@@ -250,7 +253,7 @@ impl Reader {
         let mut out = HashMap::new();
         for (name, answer) in names
             .iter()
-            .zip(self.graph.batch_get::<MailFolder>(&paths).await?)
+            .zip(self.batch_get::<MailFolder>(&paths).await?)
         {
             if let Some(folder) = answer? {
                 out.insert((*name).to_owned(), folder.id);
@@ -284,6 +287,17 @@ impl Reader {
     pub(crate) async fn get<T: serde::de::DeserializeOwned>(&self, url: &Url) -> Result<T> {
         self.graph
             .get_with(url, |r| r.header("prefer", PREFER))
+            .await
+    }
+
+    /// `GET` each of `paths` in JSON batches, every member asking for immutable ids (a batch
+    /// member carries only its own headers).
+    pub(crate) async fn batch_get<T: serde::de::DeserializeOwned>(
+        &self,
+        paths: &[String],
+    ) -> Result<Vec<Result<Option<T>>>> {
+        self.graph
+            .batch_get_with(paths, &[("Prefer", PREFER)])
             .await
     }
 

@@ -4,10 +4,24 @@
 //! `User.Read.All` to list every user).
 //!
 //! - **Mailboxes**: `user_ids` (resolved in JSON batches of 20 by `GET users/{id}`), or with
-//!   none every member user of the tenant with a `mail` address (`GET /users`, guests left out; one without an
-//!   Exchange Online mailbox answers 404 and is passed over). A named user that is not there
-//!   is a failure naming it; the others are read. With more than one named user, each is a
-//!   **partition** (`user:{id}`): a job of its own with its own checkpoint.
+//!   none every enabled member of the tenant with a `mail` address (`GET /users` with
+//!   `$filter=accountEnabled eq true`, the listing [`crate::graph`] shares with OneDrive;
+//!   guests only with `include_guests`, disabled accounts, which shared, room and equipment
+//!   mailboxes are, only with `include_disabled`; one without an Exchange Online mailbox
+//!   answers 404 and is passed over). A named user that is not there is a failure naming it;
+//!   the others are read. With more than one named user, each is a **partition**
+//!   (`user:{id}`): a job of its own with its own checkpoint. With none, every listed user is
+//!   a partition through [`Connector::discover_partitions`], which the sync service runs: one
+//!   job and one checkpoint (that mailbox's folder links) per user rather than one for the
+//!   whole tenant, whose checkpoint grew with every mailbox and was written after every page.
+//!   A discovered user deleted or without a mailbox by its run reads nothing, quietly. A host
+//!   that runs no partitions (the CLI) reads every mailbox in one run, in one checkpoint:
+//!   name `user_ids` there for more than a few hundred mailboxes. A checkpoint of the whole
+//!   tenant (what the service kept before partitions) still loads: a run from it (the CLI's)
+//!   goes on from its links, and a partition handed it reads its own mailbox's links and
+//!   keeps only those. The service hands it to none, though: each partition starts with a
+//!   checkpoint of its own, so after the upgrade every mailbox has one full run (all its
+//!   messages delivered again, under the same ids) and the tenant's checkpoint is left unused.
 //! - **Folders**: each mailbox's folder tree (`GET users/{id}/mailFolders`, then
 //!   `childFolders` of each folder that has some). RAGFlow's `folder` and `include_folders`
 //!   name what is read, `exclude_folders` what is not (by default Junk Email and Deleted
@@ -50,7 +64,13 @@
 //!   (a link to a OneDrive or SharePoint file) has no bytes here and is named in the
 //!   message's `reference_attachments` (those sources read the file); inline pictures
 //!   (images in the body) are not documents, other inline parts are (Apple Mail sends attached
-//!   files inline); nor is a signed message's S/MIME signature (`smime.p7s`).
+//!   files inline); nor is a signed message's S/MIME signature (`smime.p7s`). An encrypted
+//!   (or opaque-signed) message's content, `smime.p7m`, is an `Unsupported` failure naming
+//!   it, never downloaded: only a recipient's private key opens it.
+//! - **Archive**: Graph v1.0 cannot read online archive mailboxes; the well-known `archive`
+//!   is the primary mailbox's Archive folder. A message moved to the online archive leaves
+//!   the mailbox: its round reports it `@removed`, the lookup answers 404, its document is
+//!   deleted.
 //! - **Access**: the mailbox's owner. Not the recipients: their copies are other messages in
 //!   their own mailboxes (documents of their own when those mailboxes are read), this copy is
 //!   readable in Exchange by its owner and the owner's delegates only, and recipients include
@@ -132,6 +152,13 @@ impl OutlookConnector {
     /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of
     /// `config`.
     pub fn new(config: OutlookConfig) -> Result<Self> {
+        Self::build(config, false)
+    }
+
+    /// A connector for `config`; `discovered`: a user partition found by
+    /// [`Connector::discover_partitions`], read as every user's mailboxes are (a user gone or
+    /// without a mailbox is no failure).
+    fn build(config: OutlookConfig, discovered: bool) -> Result<Self> {
         let problems = connector_core::ConnectorConfig::validate(&config);
         if !problems.is_empty() {
             return Err(Error::config(problems).with_connector(SOURCE));
@@ -150,6 +177,9 @@ impl OutlookConnector {
                 .iter()
                 .map(|u| u.trim().to_owned())
                 .collect(),
+            include_guests: config.include_guests,
+            include_disabled: config.include_disabled,
+            discovered,
             include: config.included_folders(),
             exclude: config.excluded_folders(),
             attachments: config.include_attachments,
@@ -198,14 +228,31 @@ impl Connector for OutlookConnector {
         }
     }
 
+    /// The configured users' partitions; with none, `user:{id}` for each enabled member (and
+    /// guest, with `include_guests`) of the tenant that has a `mail` address (`GET /users`,
+    /// 999 a page; no request per user).
+    ///
+    /// # Errors
+    /// `PermissionDenied` naming `user_ids` without `User.Read.All`, and the other errors of
+    /// the listing.
+    async fn discover_partitions(&self) -> Result<Vec<String>> {
+        if !self.reader.all_users() {
+            return Ok(self.partitions());
+        }
+        let ids = self.reader.every_user().await?;
+        Ok(ids.into_iter().map(|u| format!("user:{u}")).collect())
+    }
+
     fn partition(&self, partition: &str) -> Option<DynConnector> {
-        if !self.partitions().iter().any(|p| p == partition) {
+        let user = partition.strip_prefix("user:")?;
+        // A user discovered among every user's, or one of the configured partitions.
+        let discovered = self.reader.all_users() && !user.trim().is_empty();
+        if !discovered && !self.partitions().iter().any(|p| p == partition) {
             return None;
         }
-        let user = partition.strip_prefix("user:")?;
         let mut config = self.config.clone();
         config.user_ids = vec![user.to_owned()].into();
-        let connector = Self::new(config).ok()?;
+        let connector = Self::build(config, discovered).ok()?;
         Some(Arc::new(connector))
     }
 
@@ -231,7 +278,7 @@ impl Connector for OutlookConnector {
                 // Every user: one without a mailbox is no problem of the config.
                 Err(e)
                     if e.kind() == connector_core::ErrorKind::NotFound
-                        && self.reader.all_users() =>
+                        && self.reader.quiet_missing() =>
                 {
                     continue;
                 }

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use url::Url;
 
+use crate::graph::users::DirectoryUser;
+
 /// The fields of a message a sync reads: `$select` of every delta round and refetch.
 pub(crate) const MESSAGE_FIELDS: &str = "id,subject,body,from,sender,toRecipients,ccRecipients,bccRecipients,receivedDateTime,sentDateTime,lastModifiedDateTime,conversationId,internetMessageId,webLink,parentFolderId,hasAttachments,importance,categories,isDraft";
 
@@ -38,6 +40,19 @@ pub(crate) struct User {
 }
 
 impl User {
+    /// `user` from the listing of every user, when it has a `mail` address (a user without
+    /// one has no Exchange mailbox).
+    pub(crate) fn with_mail(user: DirectoryUser) -> Option<Self> {
+        user.mail
+            .as_deref()
+            .is_some_and(|m| !m.trim().is_empty())
+            .then_some(Self {
+                id: user.id,
+                mail: user.mail,
+                user_principal_name: user.user_principal_name,
+            })
+    }
+
     /// The addresses the mailbox's owner is known by, lower case, without repeats: `mail` and
     /// the user principal name (they differ where the sign-in name is not the mail address:
     /// `ada@contoso.onmicrosoft.com` and `ada.lovelace@contoso.com`).
@@ -329,6 +344,23 @@ impl Attachment {
                 .content_type
                 .as_deref()
                 .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("image/"))
+    }
+
+    /// Whether this is an S/MIME encrypted (or opaque-signed) message's content
+    /// (`smime.p7m`, `application/pkcs7-mime`): PKCS #7 that cannot be read here.
+    pub(crate) fn is_smime_content(&self) -> bool {
+        let t = self
+            .content_type
+            .as_deref()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        t.starts_with("application/pkcs7-mime")
+            || t.starts_with("application/x-pkcs7-mime")
+            || self
+                .name
+                .as_deref()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case("smime.p7m"))
     }
 
     /// Whether this is an S/MIME signature (`smime.p7s`, `application/pkcs7-signature`): the

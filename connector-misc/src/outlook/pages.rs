@@ -129,7 +129,7 @@ pub(super) fn checkpointed(
                 Ok(folders) => folders,
                 Err(e) if e.kind().ends_sync() => Err(e)?,
                 // Every user: one with `mail` but no Exchange Online mailbox is no failure.
-                Err(e) if e.kind() == ErrorKind::NotFound && reader.all_users() => continue,
+                Err(e) if e.kind() == ErrorKind::NotFound && reader.quiet_missing() => continue,
                 Err(e) => {
                     complete = false;
                     yield CheckpointedBatch::new(failed(vec![mailbox_failure(&mailbox, &e)]), cp.clone());
@@ -285,7 +285,7 @@ pub(super) fn list_ids(
         for mailbox in mailboxes {
             let folders = match reader.folders(&mailbox).await {
                 Ok(folders) => folders,
-                Err(e) if e.kind() == ErrorKind::NotFound && reader.all_users() => continue,
+                Err(e) if e.kind() == ErrorKind::NotFound && reader.quiet_missing() => continue,
                 Err(e) => Err(e)?,
             };
             for folder in folders {

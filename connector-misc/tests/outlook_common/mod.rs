@@ -97,6 +97,12 @@ pub struct State {
     pub denied: Vec<String>,
     /// `GET /users` answers 403 (the app lacks `User.Read.All`).
     pub users_forbidden: bool,
+    /// Users whose account is disabled (sign-in blocked).
+    pub disabled: Vec<String>,
+    /// Pages of `GET /users` answered.
+    pub user_pages: usize,
+    /// Users per page of `GET /users` at most, whatever `$top` asks (0: as asked).
+    pub users_page: usize,
 }
 
 #[derive(Clone)]
@@ -361,7 +367,7 @@ impl FakeGraph {
         let segs: Vec<&str> = rest.split('/').collect();
         // Messages and attachments are what immutable ids apply to.
         let mail = segs.contains(&"messages");
-        if mail && !prefer.contains("IdType=\"ImmutableId\"") && !prefer.contains("batch") {
+        if mail && !prefer.contains("IdType=\"ImmutableId\"") {
             s.mutable_ids += 1;
         }
         let user_of = |s: &State, u: &str| {
@@ -398,23 +404,65 @@ impl FakeGraph {
                 "Insufficient privileges to complete the operation.",
             ),
             ["users"] => {
-                // Guests' principal names carry `#EXT#`.
-                let members_only = query
+                // The one filter Graph takes on `/users` without `ConsistencyLevel` that the
+                // connector sends; anything else is refused as Graph refuses it.
+                let filter = query
                     .iter()
-                    .any(|(k, v)| k == "$filter" && v == "userType eq 'Member'");
-                let value: Vec<Value> = s
+                    .find(|(k, _)| k == "$filter")
+                    .map(|(_, v)| v.as_str());
+                let enabled_only = match filter {
+                    None => false,
+                    Some("accountEnabled eq true") => true,
+                    Some(other) => {
+                        return err(
+                            400,
+                            "Request_UnsupportedQuery",
+                            &format!("Unsupported or invalid query filter clause: {other}"),
+                        );
+                    }
+                };
+                let top: usize = query
+                    .iter()
+                    .find(|(k, _)| k == "$top")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(100);
+                let top = if s.users_page > 0 {
+                    top.min(s.users_page)
+                } else {
+                    top
+                };
+                let skip: usize = query
+                    .iter()
+                    .find(|(k, _)| k == "$skiptoken")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                // Guests' principal names carry `#EXT#`.
+                let all: Vec<Value> = s
                     .users
                     .iter()
-                    .filter(|(_, upn, _)| !(members_only && upn.contains("#EXT#")))
+                    .filter(|(id, _, _)| !(enabled_only && s.disabled.contains(id)))
                     .map(|(id, upn, mail)| {
-                        json!({"id": id, "userPrincipalName": upn, "mail": mail, "displayName": upn,
+                        json!({"id": id, "userPrincipalName": upn, "mail": mail,
+                        "accountEnabled": !s.disabled.contains(id),
                         "userType": if upn.contains("#EXT#") { "Guest" } else { "Member" }})
                     })
                     .collect();
-                Reply::Json(
-                    200,
-                    json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users(id,mail,userPrincipalName,displayName)", "value": value}),
-                )
+                let page: Vec<Value> = all.iter().skip(skip).take(top).cloned().collect();
+                let mut body = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users(id,mail,userPrincipalName,accountEnabled,userType)", "value": page});
+                if skip + top < all.len() {
+                    let mut next = url::Url::parse(&format!("{base}/v1.0/users")).unwrap();
+                    next.query_pairs_mut().extend_pairs(
+                        query
+                            .iter()
+                            .filter(|(k, _)| k != "$skiptoken")
+                            .map(|(k, v)| (k.as_str(), v.as_str())),
+                    );
+                    next.query_pairs_mut()
+                        .append_pair("$skiptoken", &(skip + top).to_string());
+                    body["@odata.nextLink"] = json!(next.to_string());
+                }
+                s.user_pages += 1;
+                Reply::Json(200, body)
             }
             ["users", u] => match user_of(&s, u) {
                 Some((id, upn, mail)) => Reply::Json(
@@ -683,7 +731,17 @@ impl Respond for FakeGraph {
                     .unwrap()
                     .log
                     .push(format!("BATCH GET /v1.0/{member}"));
-                let (status, json) = match self.route(&member, &query, "batch") {
+                // A member's own headers (Graph gives it none of the batch request's).
+                let prefer = r["headers"]
+                    .as_object()
+                    .and_then(|h| {
+                        h.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("prefer"))
+                            .and_then(|(_, v)| v.as_str())
+                    })
+                    .unwrap_or_default()
+                    .to_owned();
+                let (status, json) = match self.route(&member, &query, &prefer) {
                     Reply::Json(status, json) => (status, json),
                     Reply::Bytes(_) => (
                         400,
