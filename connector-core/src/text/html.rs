@@ -2,6 +2,7 @@
 
 use std::sync::OnceLock;
 
+mod scan;
 mod simple;
 
 use htmd::HtmlToMarkdown;
@@ -37,6 +38,9 @@ fn converter() -> &'static HtmlToMarkdown {
 pub fn html_to_markdown(html: &str) -> String {
     if let Some(markdown) = simple::convert(html) {
         return markdown;
+    }
+    if let Some(tree) = scan::parse(html) {
+        return converter().tree_to_markdown(&tree);
     }
     converter()
         .convert(html)
