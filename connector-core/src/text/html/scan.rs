@@ -22,7 +22,7 @@ use html5ever::tendril::StrTendril;
 use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{Tag, TagKind, Token, TokenSink, TokenSinkResult};
 use html5ever::tree_builder::{TreeBuilder, TreeBuilderOpts};
-use html5ever::{Attribute, LocalName, QualName, data::NAMED_ENTITIES, ns};
+use html5ever::{Attribute, LocalName, QualName, data::NAMED_ENTITIES, local_name, ns};
 use markup5ever_rcdom::{Node, RcDom};
 
 /// The document html5ever's `parse_document` (scripting on, as htmd parses) would build for
@@ -198,15 +198,7 @@ impl<'a> Scanner<'a> {
         };
         let raw = &self.src[self.at..end];
         match kind {
-            RawKind::Rcdata => {
-                let mut rest = raw;
-                while let Some(amp) = rest.find('&') {
-                    self.text.push_str(&rest[..amp]);
-                    let next = char_ref(rest, amp, &mut self.text)?;
-                    rest = &rest[next..];
-                }
-                self.text.push_str(rest);
-            }
+            RawKind::Rcdata => decode(raw, &mut self.text)?,
             RawKind::Rawtext => self.text.push_str(raw),
             // Script data has escape states around `<!--`; plain script text has none.
             RawKind::ScriptData if !raw.contains("<!--") => self.text.push_str(raw),
@@ -221,7 +213,7 @@ impl<'a> Scanner<'a> {
 }
 
 /// The tag whose name starts at `start` (after `<` or `</`) and the offset after its `>`.
-fn tag(src: &str, start: usize, kind: TagKind) -> Option<(Tag, usize)> {
+pub(super) fn tag(src: &str, start: usize, kind: TagKind) -> Option<(Tag, usize)> {
     let bytes = src.as_bytes();
     let mut i = start;
     while i < bytes.len() && !is_space(bytes[i]) && !matches!(bytes[i], b'/' | b'>') {
@@ -300,13 +292,7 @@ fn tag(src: &str, start: usize, kind: TagKind) -> Option<(Tag, usize)> {
             }
             if raw.contains('&') {
                 let mut decoded = String::with_capacity(raw.len());
-                let mut rest = raw;
-                while let Some(amp) = rest.find('&') {
-                    decoded.push_str(&rest[..amp]);
-                    let next = char_ref(rest, amp, &mut decoded)?;
-                    rest = &rest[next..];
-                }
-                decoded.push_str(rest);
+                decode(raw, &mut decoded)?;
                 value = StrTendril::from_slice(&decoded);
             } else {
                 value = StrTendril::from_slice(raw);
@@ -340,6 +326,80 @@ fn tag(src: &str, start: usize, kind: TagKind) -> Option<(Tag, usize)> {
 }
 
 fn lowercase_atom(name: &str) -> LocalName {
+    // The usual names of mail and web pages as static atoms without hashing them.
+    match name {
+        "p" => local_name!("p"),
+        "a" => local_name!("a"),
+        "b" => local_name!("b"),
+        "i" => local_name!("i"),
+        "u" => local_name!("u"),
+        "s" => local_name!("s"),
+        "br" => local_name!("br"),
+        "hr" => local_name!("hr"),
+        "div" => local_name!("div"),
+        "span" => local_name!("span"),
+        "td" => local_name!("td"),
+        "tr" => local_name!("tr"),
+        "th" => local_name!("th"),
+        "table" => local_name!("table"),
+        "tbody" => local_name!("tbody"),
+        "thead" => local_name!("thead"),
+        "li" => local_name!("li"),
+        "ul" => local_name!("ul"),
+        "ol" => local_name!("ol"),
+        "img" => local_name!("img"),
+        "em" => local_name!("em"),
+        "strong" => local_name!("strong"),
+        "font" => local_name!("font"),
+        "h1" => local_name!("h1"),
+        "h2" => local_name!("h2"),
+        "h3" => local_name!("h3"),
+        "h4" => local_name!("h4"),
+        "h5" => local_name!("h5"),
+        "h6" => local_name!("h6"),
+        "style" => local_name!("style"),
+        "head" => local_name!("head"),
+        "body" => local_name!("body"),
+        "html" => local_name!("html"),
+        "meta" => local_name!("meta"),
+        "title" => local_name!("title"),
+        "code" => local_name!("code"),
+        "pre" => local_name!("pre"),
+        "blockquote" => local_name!("blockquote"),
+        "sup" => local_name!("sup"),
+        "sub" => local_name!("sub"),
+        "center" => local_name!("center"),
+        "href" => local_name!("href"),
+        "class" => local_name!("class"),
+        "src" => local_name!("src"),
+        "alt" => local_name!("alt"),
+        "width" => local_name!("width"),
+        "height" => local_name!("height"),
+        "valign" => local_name!("valign"),
+        "align" => local_name!("align"),
+        "border" => local_name!("border"),
+        "cellpadding" => local_name!("cellpadding"),
+        "cellspacing" => local_name!("cellspacing"),
+        "id" => local_name!("id"),
+        "lang" => local_name!("lang"),
+        "link" => local_name!("link"),
+        "target" => local_name!("target"),
+        "rel" => local_name!("rel"),
+        "type" => local_name!("type"),
+        "content" => local_name!("content"),
+        "name" => local_name!("name"),
+        "colspan" => local_name!("colspan"),
+        "rowspan" => local_name!("rowspan"),
+        "dir" => local_name!("dir"),
+        "size" => local_name!("size"),
+        "face" => local_name!("face"),
+        "color" => local_name!("color"),
+        "start" => local_name!("start"),
+        _ => lowercase_atom_hashed(name),
+    }
+}
+
+fn lowercase_atom_hashed(name: &str) -> LocalName {
     if name.bytes().any(|b| b.is_ascii_uppercase()) {
         LocalName::from(&*name.to_ascii_lowercase())
     } else {
@@ -371,6 +431,18 @@ fn comment(src: &str, start: usize) -> Option<(&str, usize)> {
         return None;
     }
     Some((text, close + 3))
+}
+
+/// `text` onto `out`, its character references decoded; `None` where [`char_ref`] refuses one.
+pub(super) fn decode(text: &str, out: &mut String) -> Option<()> {
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let next = char_ref(rest, amp, out)?;
+        rest = &rest[next..];
+    }
+    out.push_str(rest);
+    Some(())
 }
 
 /// Decodes the character reference at `amp` into `out` and gives the offset after it. A `&`

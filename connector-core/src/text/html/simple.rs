@@ -179,13 +179,13 @@ fn tokenize(html: &str) -> Option<Vec<Tok<'_>>> {
     tokenize_html5ever(html)
 }
 
-/// The tokens of the plainest fragments without html5ever: tags written exactly `<name>`,
-/// `</name>` or `<br/>` (no attributes, no spaces) around text without `&` (entities), `<`,
-/// NUL or CR (which the tokenizer rewrites). html5ever's tokenizer costs most of a simple
-/// fragment's conversion (its buffer queue, tendrils and state machine for two paragraphs);
-/// these fragments, the usual rich-text field of an API, are tokenized by a byte scan in a
-/// fraction of that. Anything else is `None`, and html5ever decides as before; the tokens are
-/// the ones [`Collect`] would build from html5ever's (a test holds the two to each other).
+/// The tokens of well-formed fragments without html5ever's tokenizer: tags and character
+/// references read by [`scan`](super::scan)'s tag and reference scanners, text without NUL or
+/// CR (which the tokenizer rewrites). html5ever's tokenizer costs most of a simple fragment's
+/// conversion (its buffer queue, tendrils and state machine for two paragraphs); the usual
+/// rich-text field of an API is tokenized here in a fraction of that. Anything else is
+/// `None`, and html5ever decides as before; the tokens are the ones [`Collect`] would build
+/// from html5ever's (a test holds the two to each other).
 fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
     let bytes = html.as_bytes();
     let mut tokens = Vec::with_capacity(16);
@@ -199,50 +199,62 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
             push_plain_text(&mut tokens, &html[at..at + lt])?;
         }
         let tag_start = at + lt + 1;
-        let gt = tag_start + bytes[tag_start..].iter().position(|&b| b == b'>')?;
-        let inner = &html[tag_start..gt];
-        let (end, name) = match inner.strip_prefix('/') {
-            Some(name) => (true, name),
-            None => (false, inner.strip_suffix("/").unwrap_or(inner)),
-        };
-        let self_closing = !end && name.len() < inner.len();
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphabetic()) {
+        let end = bytes.get(tag_start) == Some(&b'/');
+        let name_start = tag_start + usize::from(end);
+        if !bytes.get(name_start).is_some_and(u8::is_ascii_alphabetic) {
             return None;
         }
-        let kind = match name.to_ascii_lowercase().as_str() {
+        let tag_kind = if end { TagKind::EndTag } else { TagKind::StartTag };
+        let (tag, next) = super::scan::tag(html, name_start, tag_kind)?;
+        let kind = match &*tag.name {
             "p" => Kind::P,
             "br" => Kind::Br,
             "b" | "strong" => Kind::Strong,
             "i" | "em" => Kind::Em,
-            // A link without `href` is refused anyway; with one it has attributes.
+            "a" => Kind::A,
             _ => return None,
         };
-        // As [`Collect::accept`]: `</br>` and `<b/>` are not this path's.
-        if (self_closing && kind != Kind::Br) || (end && kind == Kind::Br) {
+        // As [`Collect::accept`]: `</br>` and `<b/>` are not this path's, nor a link without
+        // `href` or with a `title`.
+        if (tag.self_closing && kind != Kind::Br) || (end && kind == Kind::Br) {
             return None;
         }
         tokens.push(if end {
             Tok::End(kind)
+        } else if kind == Kind::A {
+            let mut href = None;
+            for attr in &tag.attrs {
+                match &*attr.name.local {
+                    "href" => href = Some(String::from(&*attr.value)),
+                    "title" => return None,
+                    _ => {}
+                }
+            }
+            Tok::Start(kind, Some(href?))
         } else {
             Tok::Start(kind, None)
         });
-        at = gt + 1;
+        at = next;
     }
     Some(tokens)
 }
 
-/// Appends text to the tokens, joined to a text token before it; `None` for text the
-/// tokenizer would not pass through as it is.
+/// Appends text to the tokens, joined to a text token before it, its character references
+/// decoded; `None` for text the tokenizer would not pass through as it is.
 fn push_plain_text<'a>(tokens: &mut Vec<Tok<'a>>, text: &'a str) -> Option<()> {
-    if text
-        .bytes()
-        .any(|b| matches!(b, b'&' | b'\0' | b'\r' | b'>'))
-    {
+    if text.bytes().any(|b| matches!(b, b'\0' | b'\r' | b'>')) {
         return None;
     }
+    let text = if text.contains('&') {
+        let mut decoded = String::with_capacity(text.len());
+        super::scan::decode(text, &mut decoded)?;
+        Cow::Owned(decoded)
+    } else {
+        Cow::Borrowed(text)
+    };
     match tokens.last_mut() {
-        Some(Tok::Text(t)) => t.to_mut().push_str(text),
-        _ => tokens.push(Tok::Text(Cow::Borrowed(text))),
+        Some(Tok::Text(t)) => t.to_mut().push_str(&text),
+        _ => tokens.push(Tok::Text(text)),
     }
     Some(())
 }
@@ -509,10 +521,13 @@ mod tests {
         let html = "<p>Body of article 7.</p><p>Second paragraph with <b>bold</b> text.</p>";
         assert!(tokenize_plain(html).is_some());
         assert_eq!(tokenize_plain(html), tokenize_html5ever(html));
+        let html = "<p class=\"c\">a &amp; <A HREF='https://x.example/?a=1&amp;b=2'>b</a></p>";
+        assert!(tokenize_plain(html).is_some());
+        assert_eq!(tokenize_plain(html), tokenize_html5ever(html));
         for html in [
-            "<p>a &amp; b</p>",
-            "<p class=\"c\">x</p>",
-            "<a href=\"u\">x</a>",
+            "<p>a &amp b</p>",
+            "<a>x</a>",
+            "<a href=\"u\" title=\"t\">x</a>",
             "<p>x</br></p>",
             "<b/>",
             "a < b",
