@@ -1,5 +1,5 @@
 //! Micro bench of `text::html_to_markdown` over realistic inputs: an Outlook (Word) email whole
-//! and with its head cut as the Outlook connector cuts it, a Teams message, an RSS article, a
+//! and with its head cut as the Outlook connector cuts it, a short Outlook body whole and cut, a Teams message, an RSS article, a
 //! plain-text field. Per input: time per conversion (best of 5 runs) and allocations per
 //! conversion's peak heap (over what was in use before it).
 //!
@@ -112,6 +112,15 @@ fn inputs() -> Vec<(&'static str, String)> {
             "outlook short",
             format!(
                 "<html><head><style>p {{ margin: 0 }}</style></head><body><div><p>Hello <b>team</b>,</p>{}<p>Regards,<br>Ada</p></div></body></html>",
+                (0..12)
+                    .map(|i| format!("<p>Item {i} of message 7: the <a href=\"https://contoso.com/7/{i}\">report</a> is ready &amp; reviewed.</p>"))
+                    .collect::<String>()
+            ),
+        ),
+        (
+            "outlook short, body",
+            format!(
+                "<div><p>Hello <b>team</b>,</p>{}<p>Regards,<br>Ada</p></div></body></html>",
                 (0..12)
                     .map(|i| format!("<p>Item {i} of message 7: the <a href=\"https://contoso.com/7/{i}\">report</a> is ready &amp; reviewed.</p>"))
                     .collect::<String>()

@@ -1,6 +1,6 @@
 //! The fast path of [`html_to_markdown`](super::html_to_markdown): fragments made only of
-//! paragraphs, line breaks, bold, italics and links, converted straight from html5ever's
-//! tokenizer without building a DOM.
+//! paragraphs and `div`s, line breaks, bold, italics and links (and a closing `</body></html>`),
+//! tokenized by a byte scan (or html5ever's tokenizer) and converted without building a DOM.
 //!
 //! htmd parses every input as a whole document (`html`, `head`, `body`, reference-counted nodes)
 //! and walks it; for a rich-text field of two short paragraphs that costs about 3 µs, most of a
@@ -20,11 +20,12 @@ use html5ever::tokenizer::{
     BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 
-/// The tags this path handles (`b`/`strong` and `i`/`em` render the same).
-const TAGS: [&str; 7] = ["p", "br", "b", "strong", "i", "em", "a"];
+/// The tags this path handles (`b`/`strong`, `i`/`em` and `p`/`div` render the same).
+const TAGS: [&str; 8] = ["p", "div", "br", "b", "strong", "i", "em", "a"];
 
 /// Markdown for `html` when it is a simple fragment, else `None` (convert it with htmd).
 pub(super) fn convert(html: &str) -> Option<String> {
+    let html = without_document_end(html);
     if !only_known_tags(html) {
         return None;
     }
@@ -42,6 +43,22 @@ pub(super) fn convert(html: &str) -> Option<String> {
     body.truncate(end);
     body.drain(..start);
     Some(body)
+}
+
+/// `html` without a closing `</body>` and `</html>` (and the whitespace after either), as the
+/// rest of a mail body cut after its `<body>` ends. They close nothing the tree builder has
+/// not closed in a fragment this path takes, and whitespace after them goes to the end of the
+/// body, where htmd trims it.
+fn without_document_end(html: &str) -> &str {
+    let mut rest = html;
+    for tag in ["</html>", "</body>"] {
+        let trimmed = rest.trim_end_matches(is_document_whitespace);
+        let cut = trimmed.len().saturating_sub(tag.len());
+        if trimmed.is_char_boundary(cut) && trimmed[cut..].eq_ignore_ascii_case(tag) {
+            rest = &trimmed[..cut];
+        }
+    }
+    rest
 }
 
 /// A byte scan that rejects most inputs this path cannot take before any tokenizing: every `<`
@@ -75,6 +92,7 @@ fn only_known_tags(html: &str) -> bool {
 #[cfg_attr(test, derive(Debug))]
 enum Kind {
     P,
+    Div,
     Br,
     Strong,
     Em,
@@ -115,6 +133,7 @@ impl Collect {
             Token::TagToken(tag) => {
                 let kind = match &*tag.name {
                     "p" => Kind::P,
+                    "div" => Kind::Div,
                     "br" => Kind::Br,
                     "b" | "strong" => Kind::Strong,
                     "i" | "em" => Kind::Em,
@@ -204,10 +223,15 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
         if !bytes.get(name_start).is_some_and(u8::is_ascii_alphabetic) {
             return None;
         }
-        let tag_kind = if end { TagKind::EndTag } else { TagKind::StartTag };
+        let tag_kind = if end {
+            TagKind::EndTag
+        } else {
+            TagKind::StartTag
+        };
         let (tag, next) = super::scan::tag(html, name_start, tag_kind)?;
         let kind = match &*tag.name {
             "p" => Kind::P,
+            "div" => Kind::Div,
             "br" => Kind::Br,
             "b" | "strong" => Kind::Strong,
             "i" | "em" => Kind::Em,
@@ -285,6 +309,7 @@ enum Node<'a> {
     Text(Cow<'a, str>),
     Br,
     P(Vec<Node<'a>>),
+    Div(Vec<Node<'a>>),
     Strong(Vec<Node<'a>>),
     Em(Vec<Node<'a>>),
     A(String, Vec<Node<'a>>),
@@ -311,7 +336,7 @@ fn build(tokens: Vec<Tok<'_>>) -> Option<Vec<Node<'_>>> {
                 match open.last_mut() {
                     None if text.is_empty() => {}
                     // Whitespace after a paragraph leaves no trace in htmd's output.
-                    None if matches!(top.last(), Some(Node::P(_)))
+                    None if matches!(top.last(), Some(Node::P(_) | Node::Div(_)))
                         && text.bytes().all(|b| b.is_ascii_whitespace()) => {}
                     None if is_plain_text(&text) => top.push(Node::Text(text)),
                     Some(parent) if is_plain_text(&text) => parent.2.push(Node::Text(text)),
@@ -325,7 +350,9 @@ fn build(tokens: Vec<Tok<'_>>) -> Option<Vec<Node<'_>>> {
             Tok::Start(kind, href) => {
                 // A paragraph inside anything is closed or moved by the tree builder; a link
                 // in a link is closed; htmd merges adjacent emphasis.
-                if (kind == Kind::P && !open.is_empty())
+                // A block inside anything but a `div`, the same.
+                if (matches!(kind, Kind::P | Kind::Div)
+                    && open.iter().any(|(k, ..)| *k != Kind::Div))
                     || (kind == Kind::A && open.iter().any(|(k, ..)| *k == Kind::A))
                     || (after_emphasis && matches!(kind, Kind::Strong | Kind::Em))
                 {
@@ -340,6 +367,7 @@ fn build(tokens: Vec<Tok<'_>>) -> Option<Vec<Node<'_>>> {
                 }
                 let node = match kind {
                     Kind::P => Node::P(children),
+                    Kind::Div => Node::Div(children),
                     Kind::Strong => Node::Strong(children),
                     Kind::Em => Node::Em(children),
                     Kind::A => Node::A(href?, children),
@@ -390,7 +418,7 @@ fn render_children(children: &[Node], in_block: bool) -> String {
     let mut out = String::with_capacity(64);
     let mut trim_leading = in_block;
     for child in children {
-        let is_block = matches!(child, Node::P(_));
+        let is_block = matches!(child, Node::P(_) | Node::Div(_));
         if is_block {
             out.truncate(out.trim_end_matches(' ').len());
         }
@@ -419,7 +447,8 @@ fn render(node: &Node, out: &mut String, trim_leading: bool) {
             append_normalized(out, "  \n");
             return;
         }
-        Node::P(children) => {
+        // htmd's block handler of `div` renders it as its `p` handler renders a paragraph.
+        Node::P(children) | Node::Div(children) => {
             let content = render_children(children, true);
             let inner = content.trim_matches('\n');
             if inner.is_empty() {
@@ -543,7 +572,7 @@ mod tests {
     #[test]
     fn leaves_everything_else_to_htmd() {
         for html in [
-            "<div>x</div>",
+            "<span>x</span>",
             "<p>a<ul><li>b</li></ul></p>",
             "<p>open",
             "<p><b>mis</p></b>",
@@ -635,7 +664,25 @@ mod tests {
     }
 
     fn fragment() -> impl Strategy<Value = String> {
-        let block = prop_oneof![
+        (
+            prop::collection::vec(block(), 1..5),
+            select(
+                &[
+                    "",
+                    "",
+                    "</body></html>",
+                    "</body>\n</html>\n",
+                    "</BODY>",
+                    "</html>",
+                    " </body> x",
+                ][..],
+            ),
+        )
+            .prop_map(|(blocks, end)| blocks.concat() + end)
+    }
+
+    fn block() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
             1 => select(&["", " ", "\n", "\n  "][..]).prop_map(str::to_owned),
             1 => prop::collection::vec(inline(), 0..4).prop_map(|v| v.concat()),
             4 => (
@@ -652,7 +699,21 @@ mod tests {
                     html
                 }),
         ];
-        prop::collection::vec(block, 1..5).prop_map(|v| v.concat())
+        leaf.prop_recursive(2, 12, 4, |inner| {
+            (
+                select(&["<div>", "<DIV class=\"x\">", "<div style='a:b'>"][..]),
+                prop::collection::vec(prop_oneof![inner, inline()], 0..4),
+                prop::bool::weighted(0.95),
+            )
+                .prop_map(|(open, children, closed)| {
+                    let mut html = open.to_owned();
+                    html.extend(children);
+                    if closed {
+                        html.push_str("</div>");
+                    }
+                    html
+                })
+        })
     }
 
     proptest! {
