@@ -1,7 +1,7 @@
 //! Micro bench of `text::html_to_markdown` over realistic inputs: an Outlook (Word) email whole
-//! and with its head cut as the Outlook connector cuts it, a short Outlook body whole and cut, a Teams message, an RSS article, a
-//! plain-text field. Per input: time per conversion (best of 5 runs) and allocations per
-//! conversion's peak heap (over what was in use before it).
+//! and with its head cut as the Outlook connector cuts it, a short Outlook body whole and cut,
+//! Teams messages, an RSS article and summary, a plain-text field. Per input: time per
+//! conversion (best of 5 runs) and the conversion's peak heap (over what was in use before).
 //!
 //! `cargo bench -p connector-core --features html --bench html_to_markdown`; set
 //! `HTML_BENCH_ITERS` to change the conversions per run (default 2000).
