@@ -4,7 +4,8 @@
 //! conversion (best of 5 runs) and the conversion's peak heap (over what was in use before).
 //!
 //! `cargo bench -p connector-core --features html --bench html_to_markdown`; set
-//! `HTML_BENCH_ITERS` to change the conversions per run (default 2000).
+//! `HTML_BENCH_ITERS` to change the conversions per run (default 2000), `HTML_BENCH_ONLY` to run
+//! the inputs whose name contains it.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
@@ -156,7 +157,12 @@ fn main() {
     }
     println!("| input | bytes | µs / conversion | peak heap bytes |");
     println!("| --- | --- | --- | --- |");
-    for (name, html) in inputs() {
+    // `HTML_BENCH_ONLY=word`: the inputs whose name has that in it (to profile one).
+    let only = std::env::var("HTML_BENCH_ONLY").unwrap_or_default();
+    for (name, html) in inputs()
+        .into_iter()
+        .filter(|(name, _)| name.contains(&*only))
+    {
         let mut best = f64::MAX;
         for _ in 0..5 {
             let started = Instant::now();

@@ -223,6 +223,33 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
         if !bytes.get(name_start).is_some_and(u8::is_ascii_alphabetic) {
             return None;
         }
+        // Tags written `<p>`, `</p>` or `<br/>` need no tag scanner.
+        let name_len = bytes[name_start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        let name_end = name_start + name_len;
+        let plain = match bytes.get(name_end) {
+            Some(b'>') => Some((false, name_end + 1)),
+            Some(b'/') if !end && bytes.get(name_end + 1) == Some(&b'>') => {
+                Some((true, name_end + 2))
+            }
+            _ => None,
+        };
+        if let Some((self_closing, next)) = plain
+            && let Some(kind) = plain_kind(&bytes[name_start..name_end])
+        {
+            if (self_closing && kind != Kind::Br) || (end && kind == Kind::Br) {
+                return None;
+            }
+            tokens.push(if end {
+                Tok::End(kind)
+            } else {
+                Tok::Start(kind, None)
+            });
+            at = next;
+            continue;
+        }
         let tag_kind = if end {
             TagKind::EndTag
         } else {
@@ -261,6 +288,25 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
         at = next;
     }
     Some(tokens)
+}
+
+/// The kind of a tag without attributes by its name; `None` for `a` (without `href`, refused
+/// anyway) and the tags this path does not take.
+fn plain_kind(name: &[u8]) -> Option<Kind> {
+    let kind = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+    Some(if kind("p") {
+        Kind::P
+    } else if kind("div") {
+        Kind::Div
+    } else if kind("br") {
+        Kind::Br
+    } else if kind("b") || kind("strong") {
+        Kind::Strong
+    } else if kind("i") || kind("em") {
+        Kind::Em
+    } else {
+        return None;
+    })
 }
 
 /// Appends text to the tokens, joined to a text token before it, its character references
