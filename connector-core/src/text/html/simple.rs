@@ -1,6 +1,6 @@
 //! The fast path of [`html_to_markdown`](super::html_to_markdown): fragments made only of
-//! paragraphs, line breaks, bold, italics and links, converted straight from html5ever's
-//! tokenizer without building a DOM.
+//! paragraphs and `div`s, line breaks, bold, italics and links (and a closing `</body></html>`),
+//! tokenized by a byte scan (or html5ever's tokenizer) and converted without building a DOM.
 //!
 //! htmd parses every input as a whole document (`html`, `head`, `body`, reference-counted nodes)
 //! and walks it; for a rich-text field of two short paragraphs that costs about 3 µs, most of a
@@ -20,11 +20,12 @@ use html5ever::tokenizer::{
     BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
 };
 
-/// The tags this path handles (`b`/`strong` and `i`/`em` render the same).
-const TAGS: [&str; 7] = ["p", "br", "b", "strong", "i", "em", "a"];
+/// The tags this path handles (`b`/`strong`, `i`/`em` and `p`/`div` render the same).
+const TAGS: [&str; 8] = ["p", "div", "br", "b", "strong", "i", "em", "a"];
 
 /// Markdown for `html` when it is a simple fragment, else `None` (convert it with htmd).
 pub(super) fn convert(html: &str) -> Option<String> {
+    let html = without_document_end(html);
     if !only_known_tags(html) {
         return None;
     }
@@ -42,6 +43,22 @@ pub(super) fn convert(html: &str) -> Option<String> {
     body.truncate(end);
     body.drain(..start);
     Some(body)
+}
+
+/// `html` without a closing `</body>` and `</html>` (and the whitespace after either), as the
+/// rest of a mail body cut after its `<body>` ends. They close nothing the tree builder has
+/// not closed in a fragment this path takes, and whitespace after them goes to the end of the
+/// body, where htmd trims it.
+fn without_document_end(html: &str) -> &str {
+    let mut rest = html;
+    for tag in ["</html>", "</body>"] {
+        let trimmed = rest.trim_end_matches(is_document_whitespace);
+        let cut = trimmed.len().saturating_sub(tag.len());
+        if trimmed.is_char_boundary(cut) && trimmed[cut..].eq_ignore_ascii_case(tag) {
+            rest = &trimmed[..cut];
+        }
+    }
+    rest
 }
 
 /// A byte scan that rejects most inputs this path cannot take before any tokenizing: every `<`
@@ -75,6 +92,7 @@ fn only_known_tags(html: &str) -> bool {
 #[cfg_attr(test, derive(Debug))]
 enum Kind {
     P,
+    Div,
     Br,
     Strong,
     Em,
@@ -115,6 +133,7 @@ impl Collect {
             Token::TagToken(tag) => {
                 let kind = match &*tag.name {
                     "p" => Kind::P,
+                    "div" => Kind::Div,
                     "br" => Kind::Br,
                     "b" | "strong" => Kind::Strong,
                     "i" | "em" => Kind::Em,
@@ -179,13 +198,13 @@ fn tokenize(html: &str) -> Option<Vec<Tok<'_>>> {
     tokenize_html5ever(html)
 }
 
-/// The tokens of the plainest fragments without html5ever: tags written exactly `<name>`,
-/// `</name>` or `<br/>` (no attributes, no spaces) around text without `&` (entities), `<`,
-/// NUL or CR (which the tokenizer rewrites). html5ever's tokenizer costs most of a simple
-/// fragment's conversion (its buffer queue, tendrils and state machine for two paragraphs);
-/// these fragments, the usual rich-text field of an API, are tokenized by a byte scan in a
-/// fraction of that. Anything else is `None`, and html5ever decides as before; the tokens are
-/// the ones [`Collect`] would build from html5ever's (a test holds the two to each other).
+/// The tokens of well-formed fragments without html5ever's tokenizer: tags and character
+/// references read by [`scan`](super::scan)'s tag and reference scanners, text without NUL or
+/// CR (which the tokenizer rewrites). html5ever's tokenizer costs most of a simple fragment's
+/// conversion (its buffer queue, tendrils and state machine for two paragraphs); the usual
+/// rich-text field of an API is tokenized here in a fraction of that. Anything else is
+/// `None`, and html5ever decides as before; the tokens are the ones [`Collect`] would build
+/// from html5ever's (a test holds the two to each other).
 fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
     let bytes = html.as_bytes();
     let mut tokens = Vec::with_capacity(16);
@@ -199,50 +218,113 @@ fn tokenize_plain(html: &str) -> Option<Vec<Tok<'_>>> {
             push_plain_text(&mut tokens, &html[at..at + lt])?;
         }
         let tag_start = at + lt + 1;
-        let gt = tag_start + bytes[tag_start..].iter().position(|&b| b == b'>')?;
-        let inner = &html[tag_start..gt];
-        let (end, name) = match inner.strip_prefix('/') {
-            Some(name) => (true, name),
-            None => (false, inner.strip_suffix("/").unwrap_or(inner)),
-        };
-        let self_closing = !end && name.len() < inner.len();
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphabetic()) {
+        let end = bytes.get(tag_start) == Some(&b'/');
+        let name_start = tag_start + usize::from(end);
+        if !bytes.get(name_start).is_some_and(u8::is_ascii_alphabetic) {
             return None;
         }
-        let kind = match name.to_ascii_lowercase().as_str() {
+        // Tags written `<p>`, `</p>` or `<br/>` need no tag scanner.
+        let name_len = bytes[name_start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        let name_end = name_start + name_len;
+        let plain = match bytes.get(name_end) {
+            Some(b'>') => Some((false, name_end + 1)),
+            Some(b'/') if !end && bytes.get(name_end + 1) == Some(&b'>') => {
+                Some((true, name_end + 2))
+            }
+            _ => None,
+        };
+        if let Some((self_closing, next)) = plain
+            && let Some(kind) = plain_kind(&bytes[name_start..name_end])
+        {
+            if (self_closing && kind != Kind::Br) || (end && kind == Kind::Br) {
+                return None;
+            }
+            tokens.push(if end {
+                Tok::End(kind)
+            } else {
+                Tok::Start(kind, None)
+            });
+            at = next;
+            continue;
+        }
+        let tag_kind = if end {
+            TagKind::EndTag
+        } else {
+            TagKind::StartTag
+        };
+        let (tag, next) = super::scan::tag(html, name_start, tag_kind)?;
+        let kind = match &*tag.name {
             "p" => Kind::P,
+            "div" => Kind::Div,
             "br" => Kind::Br,
             "b" | "strong" => Kind::Strong,
             "i" | "em" => Kind::Em,
-            // A link without `href` is refused anyway; with one it has attributes.
+            "a" => Kind::A,
             _ => return None,
         };
-        // As [`Collect::accept`]: `</br>` and `<b/>` are not this path's.
-        if (self_closing && kind != Kind::Br) || (end && kind == Kind::Br) {
+        // As [`Collect::accept`]: `</br>` and `<b/>` are not this path's, nor a link without
+        // `href` or with a `title`.
+        if (tag.self_closing && kind != Kind::Br) || (end && kind == Kind::Br) {
             return None;
         }
         tokens.push(if end {
             Tok::End(kind)
+        } else if kind == Kind::A {
+            let mut href = None;
+            for attr in &tag.attrs {
+                match &*attr.name.local {
+                    "href" => href = Some(String::from(&*attr.value)),
+                    "title" => return None,
+                    _ => {}
+                }
+            }
+            Tok::Start(kind, Some(href?))
         } else {
             Tok::Start(kind, None)
         });
-        at = gt + 1;
+        at = next;
     }
     Some(tokens)
 }
 
-/// Appends text to the tokens, joined to a text token before it; `None` for text the
-/// tokenizer would not pass through as it is.
+/// The kind of a tag without attributes by its name; `None` for `a` (without `href`, refused
+/// anyway) and the tags this path does not take.
+fn plain_kind(name: &[u8]) -> Option<Kind> {
+    let kind = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+    Some(if kind("p") {
+        Kind::P
+    } else if kind("div") {
+        Kind::Div
+    } else if kind("br") {
+        Kind::Br
+    } else if kind("b") || kind("strong") {
+        Kind::Strong
+    } else if kind("i") || kind("em") {
+        Kind::Em
+    } else {
+        return None;
+    })
+}
+
+/// Appends text to the tokens, joined to a text token before it, its character references
+/// decoded; `None` for text the tokenizer would not pass through as it is.
 fn push_plain_text<'a>(tokens: &mut Vec<Tok<'a>>, text: &'a str) -> Option<()> {
-    if text
-        .bytes()
-        .any(|b| matches!(b, b'&' | b'\0' | b'\r' | b'>'))
-    {
+    if text.bytes().any(|b| matches!(b, b'\0' | b'\r' | b'>')) {
         return None;
     }
+    let text = if text.contains('&') {
+        let mut decoded = String::with_capacity(text.len());
+        super::scan::decode(text, &mut decoded)?;
+        Cow::Owned(decoded)
+    } else {
+        Cow::Borrowed(text)
+    };
     match tokens.last_mut() {
-        Some(Tok::Text(t)) => t.to_mut().push_str(text),
-        _ => tokens.push(Tok::Text(Cow::Borrowed(text))),
+        Some(Tok::Text(t)) => t.to_mut().push_str(&text),
+        _ => tokens.push(Tok::Text(text)),
     }
     Some(())
 }
@@ -273,6 +355,7 @@ enum Node<'a> {
     Text(Cow<'a, str>),
     Br,
     P(Vec<Node<'a>>),
+    Div(Vec<Node<'a>>),
     Strong(Vec<Node<'a>>),
     Em(Vec<Node<'a>>),
     A(String, Vec<Node<'a>>),
@@ -299,7 +382,7 @@ fn build(tokens: Vec<Tok<'_>>) -> Option<Vec<Node<'_>>> {
                 match open.last_mut() {
                     None if text.is_empty() => {}
                     // Whitespace after a paragraph leaves no trace in htmd's output.
-                    None if matches!(top.last(), Some(Node::P(_)))
+                    None if matches!(top.last(), Some(Node::P(_) | Node::Div(_)))
                         && text.bytes().all(|b| b.is_ascii_whitespace()) => {}
                     None if is_plain_text(&text) => top.push(Node::Text(text)),
                     Some(parent) if is_plain_text(&text) => parent.2.push(Node::Text(text)),
@@ -313,7 +396,9 @@ fn build(tokens: Vec<Tok<'_>>) -> Option<Vec<Node<'_>>> {
             Tok::Start(kind, href) => {
                 // A paragraph inside anything is closed or moved by the tree builder; a link
                 // in a link is closed; htmd merges adjacent emphasis.
-                if (kind == Kind::P && !open.is_empty())
+                // A block inside anything but a `div`, the same.
+                if (matches!(kind, Kind::P | Kind::Div)
+                    && open.iter().any(|(k, ..)| *k != Kind::Div))
                     || (kind == Kind::A && open.iter().any(|(k, ..)| *k == Kind::A))
                     || (after_emphasis && matches!(kind, Kind::Strong | Kind::Em))
                 {
@@ -328,6 +413,7 @@ fn build(tokens: Vec<Tok<'_>>) -> Option<Vec<Node<'_>>> {
                 }
                 let node = match kind {
                     Kind::P => Node::P(children),
+                    Kind::Div => Node::Div(children),
                     Kind::Strong => Node::Strong(children),
                     Kind::Em => Node::Em(children),
                     Kind::A => Node::A(href?, children),
@@ -378,7 +464,7 @@ fn render_children(children: &[Node], in_block: bool) -> String {
     let mut out = String::with_capacity(64);
     let mut trim_leading = in_block;
     for child in children {
-        let is_block = matches!(child, Node::P(_));
+        let is_block = matches!(child, Node::P(_) | Node::Div(_));
         if is_block {
             out.truncate(out.trim_end_matches(' ').len());
         }
@@ -407,7 +493,8 @@ fn render(node: &Node, out: &mut String, trim_leading: bool) {
             append_normalized(out, "  \n");
             return;
         }
-        Node::P(children) => {
+        // htmd's block handler of `div` renders it as its `p` handler renders a paragraph.
+        Node::P(children) | Node::Div(children) => {
             let content = render_children(children, true);
             let inner = content.trim_matches('\n');
             if inner.is_empty() {
@@ -509,10 +596,13 @@ mod tests {
         let html = "<p>Body of article 7.</p><p>Second paragraph with <b>bold</b> text.</p>";
         assert!(tokenize_plain(html).is_some());
         assert_eq!(tokenize_plain(html), tokenize_html5ever(html));
+        let html = "<p class=\"c\">a &amp; <A HREF='https://x.example/?a=1&amp;b=2'>b</a></p>";
+        assert!(tokenize_plain(html).is_some());
+        assert_eq!(tokenize_plain(html), tokenize_html5ever(html));
         for html in [
-            "<p>a &amp; b</p>",
-            "<p class=\"c\">x</p>",
-            "<a href=\"u\">x</a>",
+            "<p>a &amp b</p>",
+            "<a>x</a>",
+            "<a href=\"u\" title=\"t\">x</a>",
             "<p>x</br></p>",
             "<b/>",
             "a < b",
@@ -528,7 +618,7 @@ mod tests {
     #[test]
     fn leaves_everything_else_to_htmd() {
         for html in [
-            "<div>x</div>",
+            "<span>x</span>",
             "<p>a<ul><li>b</li></ul></p>",
             "<p>open",
             "<p><b>mis</p></b>",
@@ -620,7 +710,25 @@ mod tests {
     }
 
     fn fragment() -> impl Strategy<Value = String> {
-        let block = prop_oneof![
+        (
+            prop::collection::vec(block(), 1..5),
+            select(
+                &[
+                    "",
+                    "",
+                    "</body></html>",
+                    "</body>\n</html>\n",
+                    "</BODY>",
+                    "</html>",
+                    " </body> x",
+                ][..],
+            ),
+        )
+            .prop_map(|(blocks, end)| blocks.concat() + end)
+    }
+
+    fn block() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
             1 => select(&["", " ", "\n", "\n  "][..]).prop_map(str::to_owned),
             1 => prop::collection::vec(inline(), 0..4).prop_map(|v| v.concat()),
             4 => (
@@ -637,7 +745,21 @@ mod tests {
                     html
                 }),
         ];
-        prop::collection::vec(block, 1..5).prop_map(|v| v.concat())
+        leaf.prop_recursive(2, 12, 4, |inner| {
+            (
+                select(&["<div>", "<DIV class=\"x\">", "<div style='a:b'>"][..]),
+                prop::collection::vec(prop_oneof![inner, inline()], 0..4),
+                prop::bool::weighted(0.95),
+            )
+                .prop_map(|(open, children, closed)| {
+                    let mut html = open.to_owned();
+                    html.extend(children);
+                    if closed {
+                        html.push_str("</div>");
+                    }
+                    html
+                })
+        })
     }
 
     proptest! {
