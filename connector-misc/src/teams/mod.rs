@@ -63,7 +63,8 @@
 //!   listed: an unchanged thread is reported unchanged.
 //! - **Limits**: Microsoft's Teams limits are per app and tenant: 5 requests a second for
 //!   channel messages, 4 a second for any one team or channel; the client keeps to
-//!   `requests_per_second` (default 4) and waits out 429 and 503 with `Retry-After`
+//!   `requests_per_second` (default 4), a `$batch` taking one request per member as Graph
+//!   counts them, and waits out 429 and 503 with `Retry-After`
 //!   (core's client, see [`crate::graph`]). A 403 names `ChannelMessage.Read.All`.
 //! - **Errors**: a channel Graph will not read to its end is a failure naming it
 //!   (`{team id}__{channel id}`); the other channels are read, and the next run reads it again
