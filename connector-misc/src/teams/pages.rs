@@ -13,7 +13,9 @@ use connector_core::{
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use serde::de::IgnoredAny;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::SOURCE;
@@ -249,7 +251,8 @@ impl Reader {
                 )
                 .with_connector(SOURCE));
             }
-            match self.graph.delta::<Value>(&url).await? {
+            // Only the links count here: the messages are skipped, not parsed.
+            match self.graph.delta::<IgnoredAny>(&url).await? {
                 Delta::Page(page) => match (page.next_link, page.delta_link) {
                     (Some(next), _) => url = next,
                     (None, Some(delta)) => return Ok(delta.to_string()),
@@ -320,14 +323,15 @@ impl Reader {
                     continue;
                 }
             };
-            let mut values = page.value;
-            if let Some(next) = page.next_link {
-                values.extend(self.graph.all::<Value>(&next).await?);
-            }
-            let replies: Vec<ChatMessage> = values
+            let mut replies: Vec<ChatMessage> = page
+                .value
                 .into_iter()
                 .filter_map(|v| ChatMessage::from_value(v).ok())
                 .collect();
+            if let Some(next) = page.next_link {
+                let more = self.graph.all::<Box<RawValue>>(&next).await?;
+                replies.extend(more.iter().filter_map(|r| ChatMessage::from_raw(r).ok()));
+            }
             let latest = replies
                 .iter()
                 .filter_map(ChatMessage::latest)
@@ -441,11 +445,11 @@ async fn convert(reader: Reader, item: Item) -> Result<Option<Outcome>> {
 }
 
 /// The root messages of a page, and a failure for each that cannot be read.
-fn roots_of(info: &ChannelInfo, values: Vec<Value>) -> (Vec<ChatMessage>, Vec<Failure>) {
+fn roots_of(info: &ChannelInfo, values: &[Box<RawValue>]) -> (Vec<ChatMessage>, Vec<Failure>) {
     let mut roots = Vec::with_capacity(values.len());
     let mut broken = Vec::new();
     for value in values {
-        match ChatMessage::from_value(value) {
+        match ChatMessage::from_raw(value) {
             Ok(m) if m.reply_to_id.is_none() => roots.push(m),
             Ok(_) => {}
             Err((id, message)) => {
@@ -583,9 +587,9 @@ pub(super) fn checkpointed(
                             recent: recent.clone(),
                         });
                         let answer = if phase == Phase::Changes {
-                            reader.graph.delta::<Value>(&url).await
+                            reader.graph.delta::<Box<RawValue>>(&url).await
                         } else {
-                            reader.graph.page::<Value>(&url).await.map(Delta::Page)
+                            reader.graph.page::<Box<RawValue>>(&url).await.map(Delta::Page)
                         };
                         let page = match answer {
                             Ok(Delta::Page(page)) => page,
@@ -616,7 +620,7 @@ pub(super) fn checkpointed(
                                 break 'channel;
                             }
                         };
-                        let (roots, broken) = roots_of(&info, page.value);
+                        let (roots, broken) = roots_of(&info, &page.value);
                         // Only a first listing is narrowed to the window: a delta round is
                         // exactly what changed, and a relisting must see everything.
                         let window = if phase == Phase::Listing { window } else { None };
@@ -752,10 +756,10 @@ pub(super) fn list_ids(
                     if !seen.insert(url.to_string()) {
                         Err(Error::new(ErrorKind::InvalidData, "Graph sent the same @odata.nextLink twice").with_connector(SOURCE))?;
                     }
-                    let page: Page<Value> = reader.graph.page(&url).await?;
+                    let page: Page<Box<RawValue>> = reader.graph.page(&url).await?;
                     let mut ids = Vec::new();
                     for value in page.value {
-                        let id = match ChatMessage::from_value(value) {
+                        let id = match ChatMessage::from_raw(&value) {
                             Ok(m) if m.reply_to_id.is_some() => continue,
                             Ok(m) => {
                                 let shown = m.is_message()
