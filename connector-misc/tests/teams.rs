@@ -417,3 +417,82 @@ async fn a_shared_channel_is_read_by_the_members_of_the_teams_it_is_shared_with(
     assert!(access.groups.is_empty());
     assert_eq!(d.metadata["channel_type"], json!("shared"));
 }
+
+/// The channels whose delta links the last finished run left for the next one.
+async fn carried_channels(store: &MemoryStateStore) -> Vec<String> {
+    use connector_core::state::StateStore;
+    let carried = store
+        .load()
+        .await
+        .unwrap()
+        .carried
+        .expect("a carried checkpoint");
+    let mut keys: Vec<String> = carried.state["since"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn the_states_of_deleted_channels_and_teams_leave_the_checkpoint() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    let key = |team: &str, channel: &str| format!("{team}/{channel}");
+    assert_eq!(
+        carried_channels(&store).await,
+        sorted(vec![
+            key(ENG, ENG_GENERAL),
+            key(ENG, ENG_SECRET),
+            key(SALES, SALES_GENERAL)
+        ])
+    );
+
+    // The private channel deleted; Sales' channels cannot be listed this time (kept: they may
+    // well be there).
+    {
+        let mut s = graph.state.lock().unwrap();
+        s.channels
+            .get_mut(ENG)
+            .unwrap()
+            .retain(|(id, _, _)| id != ENG_SECRET);
+        s.channels.remove(SALES);
+    }
+    let (_, report) = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(
+        report.failures[0].id.as_deref(),
+        Some(format!("teams:team:{SALES}").as_str())
+    );
+    assert_eq!(
+        carried_channels(&store).await,
+        sorted(vec![key(ENG, ENG_GENERAL), key(SALES, SALES_GENERAL)])
+    );
+
+    // The Sales team deleted: its channel's state goes too.
+    graph
+        .state
+        .lock()
+        .unwrap()
+        .teams
+        .retain(|(id, _)| id != SALES);
+    let (_, report) = run(&c, &store, SyncMode::Incremental).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(carried_channels(&store).await, [key(ENG, ENG_GENERAL)]);
+    // And the channel left still reads its changes from its delta link.
+    let before = graph.requests(&format!(
+        "GET /v1.0/teams/{ENG}/channels/{ENG_GENERAL}/messages/delta"
+    ));
+    run(&c, &store, SyncMode::Incremental).await;
+    assert!(
+        graph.requests(&format!(
+            "GET /v1.0/teams/{ENG}/channels/{ENG_GENERAL}/messages/delta"
+        )) > before
+    );
+}

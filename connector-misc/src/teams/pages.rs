@@ -521,6 +521,17 @@ pub(super) fn checkpointed(
         let cutoff = (reader.lookback > TimeDelta::zero())
             .then(|| (reference - reader.lookback).timestamp_millis());
         let mut matched: HashSet<String> = HashSet::new();
+        // Channels the last run carried that this one finds gone (deleted, of a team deleted,
+        // or no longer in `teams`/`channels`): their states leave the checkpoint when the run
+        // ends (not before: a checkpoint that carries states makes a channel new to it be
+        // listed whole, and a resumed run must still see that). A team whose channels cannot
+        // be listed keeps its states.
+        let mut stale: Vec<String> = cp
+            .since
+            .keys()
+            .filter(|k| !teams.iter().any(|t| k.split_once('/').is_some_and(|(team, _)| team == t.id)))
+            .cloned()
+            .collect();
         for team in teams {
             let channels = match reader.channels(&team).await {
                 Ok(c) => c,
@@ -540,6 +551,13 @@ pub(super) fn checkpointed(
                     matched.insert(entry.clone());
                 }
             }
+            let prefix = format!("{}/", team.id);
+            stale.extend(
+                cp.since
+                    .keys()
+                    .filter(|k| k.strip_prefix(&prefix).is_some_and(|c| !channels.iter().any(|ch| ch.id == c)))
+                    .cloned(),
+            );
             let mut team_members: TeamMembers = None;
             for channel in channels {
                 let key = format!("{}/{}", team.id, channel.id);
@@ -728,7 +746,11 @@ pub(super) fn checkpointed(
                 format!("channel `{}` (channels) is in none of the teams read", e.trim()),
             ))
             .collect();
-        if !missing.is_empty() {
+        for key in &stale {
+            tracing::info!(connector = SOURCE, channel = key.as_str(), "the channel is gone; its delta link leaves the checkpoint (its threads leave at the next prune)");
+            cp.since.remove(key);
+        }
+        if !missing.is_empty() || !stale.is_empty() {
             yield CheckpointedBatch::new(failed(missing), cp.clone());
         }
     }
