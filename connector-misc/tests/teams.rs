@@ -272,6 +272,31 @@ async fn replies_past_the_inline_ones_are_paged() {
 }
 
 #[tokio::test]
+async fn an_edit_past_the_inline_replies_changes_the_threads_version() {
+    let graph = standard(2);
+    // One reply inline (the newest), the older one behind `replies@odata.nextLink`.
+    graph.state.lock().unwrap().reply_cap = 1;
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    let release = doc_id(ENG, ENG_GENERAL, time(1));
+
+    let older = time(2).timestamp_millis().to_string();
+    graph.edit(
+        &older,
+        "<p>Looks good. One question: <i>which day</i>?</p>",
+        time(300),
+    );
+    let (sink, report) = run(&c, &store, SyncMode::Full).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // Listed with the same inline reply and root, the thread is still read again: its
+    // version covers the paged reply.
+    assert_eq!((report.updated, report.unchanged), (1, 3), "{report:?}");
+    assert!(text(&sink, &release).contains("which day"));
+}
+
+#[tokio::test]
 async fn named_teams_and_channels_narrow_the_scope() {
     let server = standard(10).start().await;
     let c = build(

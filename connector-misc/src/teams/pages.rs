@@ -26,8 +26,8 @@ use super::convert::{
 use super::model::{CHANNEL_FIELDS, Channel, ChatMessage, Member, TEAM_FIELDS, Team};
 use crate::graph::{Delta, GraphClient, Page, escape};
 
-/// Threads converted at the same time within a page (a thread past 1000 replies pages the
-/// rest).
+/// Threads converted at the same time within a page (CPU work only: the listing has read
+/// every reply).
 const CONCURRENCY: usize = 4;
 
 /// `410 Gone` answers taken in one channel before the run gives up on it.
@@ -426,8 +426,9 @@ fn pending_thread(info: &Arc<ChannelInfo>, root: ChatMessage) -> PendingItem<Ite
     .with_version(&version)
 }
 
-/// One thread's outcome: its document, or nothing when nothing of it is shown.
-async fn convert(reader: Reader, item: Item) -> Result<Option<Outcome>> {
+/// One thread's outcome: its document, or nothing when nothing of it is shown. Every reply
+/// is at hand (the listing paged those past the inline ones).
+async fn convert(item: Item) -> Result<Option<Outcome>> {
     let (info, root, version) = match item {
         Item::Failed(f) => return Ok(Some(f.into())),
         Item::Thread {
@@ -437,10 +438,7 @@ async fn convert(reader: Reader, item: Item) -> Result<Option<Outcome>> {
         } => (info, root, version),
     };
     let mut root = *root;
-    let mut replies = std::mem::take(&mut root.replies);
-    if let Some(next) = root.replies_next.take() {
-        replies.extend(reader.graph.all::<ChatMessage>(&next).await?);
-    }
+    let replies = std::mem::take(&mut root.replies);
     Ok(thread_document(&info, &root, &replies, &version).map(Outcome::from))
 }
 
@@ -647,8 +645,27 @@ pub(super) fn checkpointed(
                             .map(|f| PendingItem::new(f.id.clone().unwrap_or_default(), Item::Failed(f)))
                             .collect();
                         let mut gone: Vec<String> = Vec::new();
-                        for root in roots {
+                        for mut root in roots {
                             seen.insert(root.id.clone());
+                            // The replies past the inline ones (a thread past 1000 replies,
+                            // rare) are paged now, not at conversion: the version must cover
+                            // them, or an edit among them would leave it as it was.
+                            if let Some(next) = root.replies_next.take() {
+                                match reader.graph.all::<ChatMessage>(&next).await {
+                                    Ok(more) => root.replies.extend(more),
+                                    Err(e) if e.kind().ends_sync() => Err(e)?,
+                                    Err(e) => {
+                                        let id = thread_id(&info.team_id, &info.channel_id, &root.id);
+                                        let failure = Failure::new(
+                                            Some(id.clone()),
+                                            e.kind(),
+                                            format!("the replies of thread `{id}` past the first {} could not be read: {e}", root.replies.len()),
+                                        );
+                                        pending.push(PendingItem::new(id, Item::Failed(failure)));
+                                        continue;
+                                    }
+                                }
+                            }
                             if let Some(t) = thread_latest(&root, &root.replies) {
                                 recent.insert(root.id.clone(), t.timestamp_millis());
                             }
@@ -687,8 +704,7 @@ pub(super) fn checkpointed(
                                 }
                             }
                         }
-                        let convert_reader = reader.clone();
-                        let mut batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| convert(convert_reader.clone(), item)).await?;
+                        let mut batch = fetch_items(&ctx, pending, CONCURRENCY, convert).await?;
                         batch.deleted = gone;
                         match (page.next_link, page.delta_link) {
                             (Some(next), _) => {
