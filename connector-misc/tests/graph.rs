@@ -4,7 +4,12 @@
 #![cfg(feature = "graph")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
 use connector_core::ErrorKind;
+use connector_core::http::RateGate;
 use connector_core::net::NetworkPolicy;
 use connector_misc::graph::{Delta, GraphApp, GraphClient};
 use serde_json::{Value, json};
@@ -332,6 +337,85 @@ async fn a_batch_answers_in_order_and_sends_a_throttled_member_again_alone() {
     let denied = answers[3].as_ref().unwrap_err();
     assert_eq!(denied.kind(), ErrorKind::PermissionDenied);
     assert!(denied.to_string().contains("users/d/drive"), "{denied}");
+}
+
+/// Records the permits every request of the shared gate takes.
+#[derive(Debug, Default)]
+struct Permits(std::sync::Mutex<Vec<u32>>);
+
+#[async_trait::async_trait]
+impl RateGate for Permits {
+    async fn acquire(&self, _key: &str, _interval: Duration) -> connector_core::Result<Duration> {
+        self.0.lock().unwrap().push(1);
+        Ok(Duration::ZERO)
+    }
+
+    async fn acquire_many(
+        &self,
+        _key: &str,
+        _interval: Duration,
+        permits: NonZeroU32,
+    ) -> connector_core::Result<Duration> {
+        self.0.lock().unwrap().push(permits.get());
+        Ok(Duration::ZERO)
+    }
+
+    async fn defer(&self, _key: &str, _wait: Duration) -> connector_core::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn each_member_of_a_batch_takes_a_permit_of_the_rate_limit() {
+    let server = server_with_token("tok-1", 1).await;
+    Mock::given(method("POST"))
+        .and(path("/v1.0/$batch"))
+        .respond_with(|req: &wiremock::Request| {
+            let asked: Value = serde_json::from_slice(&req.body).unwrap();
+            let responses: Vec<Value> = asked["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| json!({"id": r["id"], "status": 200, "headers": {}, "body": {"id": r["url"]}}))
+                .collect();
+            ResponseTemplate::new(200).set_body_json(json!({ "responses": responses }))
+        })
+        .expect(2)
+        .mount(&server)
+        .await;
+    let gate = Arc::new(Permits::default());
+    let mut app = GraphApp::new(TENANT, "app-id", "the-client-secret");
+    app.authority_host = Some(Url::parse(&server.uri()).unwrap());
+    app.graph_url = Some(Url::parse(&server.uri()).unwrap());
+    // One request every 10 ms, none ahead of time.
+    let graph = GraphClient::new(
+        "teams",
+        &app,
+        NetworkPolicy::any(),
+        "ChannelMessage.Read.All",
+        |b| {
+            b.rate_limit(NonZeroU32::MIN, Duration::from_millis(10))
+                .rate_gate(gate.clone())
+        },
+    )
+    .unwrap();
+    let paths: Vec<String> = (0..25).map(|i| format!("users/u{i}/drive")).collect();
+    let started = std::time::Instant::now();
+    let answers = graph.batch_get::<Value>(&paths).await.unwrap();
+    assert_eq!(answers.len(), 25);
+    assert_eq!(
+        answers[24].as_ref().unwrap().as_ref().unwrap()["id"],
+        "users/u24/drive"
+    );
+    // The token's request, then the batches: 20 members take 20 permits, 5 take 5.
+    assert_eq!(*gate.0.lock().unwrap(), [1, 20, 5]);
+    // And the client's own limit spaces them as 26 single requests: the last member of the
+    // second batch is due 25 intervals after the token's request.
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

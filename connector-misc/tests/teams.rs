@@ -272,6 +272,31 @@ async fn replies_past_the_inline_ones_are_paged() {
 }
 
 #[tokio::test]
+async fn an_edit_past_the_inline_replies_changes_the_threads_version() {
+    let graph = standard(2);
+    // One reply inline (the newest), the older one behind `replies@odata.nextLink`.
+    graph.state.lock().unwrap().reply_cap = 1;
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    let release = doc_id(ENG, ENG_GENERAL, time(1));
+
+    let older = time(2).timestamp_millis().to_string();
+    graph.edit(
+        &older,
+        "<p>Looks good. One question: <i>which day</i>?</p>",
+        time(300),
+    );
+    let (sink, report) = run(&c, &store, SyncMode::Full).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // Listed with the same inline reply and root, the thread is still read again: its
+    // version covers the paged reply.
+    assert_eq!((report.updated, report.unchanged), (1, 3), "{report:?}");
+    assert!(text(&sink, &release).contains("which day"));
+}
+
+#[tokio::test]
 async fn named_teams_and_channels_narrow_the_scope() {
     let server = standard(10).start().await;
     let c = build(
@@ -416,4 +441,83 @@ async fn a_shared_channel_is_read_by_the_members_of_the_teams_it_is_shared_with(
     assert_eq!(access.emails, ["ada@contoso.com", "dan@fabrikam.com"]);
     assert!(access.groups.is_empty());
     assert_eq!(d.metadata["channel_type"], json!("shared"));
+}
+
+/// The channels whose delta links the last finished run left for the next one.
+async fn carried_channels(store: &MemoryStateStore) -> Vec<String> {
+    use connector_core::state::StateStore;
+    let carried = store
+        .load()
+        .await
+        .unwrap()
+        .carried
+        .expect("a carried checkpoint");
+    let mut keys: Vec<String> = carried.state["since"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn the_states_of_deleted_channels_and_teams_leave_the_checkpoint() {
+    let graph = standard(2);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    let key = |team: &str, channel: &str| format!("{team}/{channel}");
+    assert_eq!(
+        carried_channels(&store).await,
+        sorted(vec![
+            key(ENG, ENG_GENERAL),
+            key(ENG, ENG_SECRET),
+            key(SALES, SALES_GENERAL)
+        ])
+    );
+
+    // The private channel deleted; Sales' channels cannot be listed this time (kept: they may
+    // well be there).
+    {
+        let mut s = graph.state.lock().unwrap();
+        s.channels
+            .get_mut(ENG)
+            .unwrap()
+            .retain(|(id, _, _)| id != ENG_SECRET);
+        s.channels.remove(SALES);
+    }
+    let (_, report) = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(
+        report.failures[0].id.as_deref(),
+        Some(format!("teams:team:{SALES}").as_str())
+    );
+    assert_eq!(
+        carried_channels(&store).await,
+        sorted(vec![key(ENG, ENG_GENERAL), key(SALES, SALES_GENERAL)])
+    );
+
+    // The Sales team deleted: its channel's state goes too.
+    graph
+        .state
+        .lock()
+        .unwrap()
+        .teams
+        .retain(|(id, _)| id != SALES);
+    let (_, report) = run(&c, &store, SyncMode::Incremental).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(carried_channels(&store).await, [key(ENG, ENG_GENERAL)]);
+    // And the channel left still reads its changes from its delta link.
+    let before = graph.requests(&format!(
+        "GET /v1.0/teams/{ENG}/channels/{ENG_GENERAL}/messages/delta"
+    ));
+    run(&c, &store, SyncMode::Incremental).await;
+    assert!(
+        graph.requests(&format!(
+            "GET /v1.0/teams/{ENG}/channels/{ENG_GENERAL}/messages/delta"
+        )) > before
+    );
 }

@@ -276,22 +276,31 @@ impl HttpClient {
         }
     }
 
-    /// Waits for the slot the [`RateGate`] gives the next attempt to `url`, if there is a gate;
-    /// the wait is counted as rate-limit wait and ends when the sync is cancelled.
-    pub(crate) async fn pass_gate(&self, retry: &RetryContext, url: &Url) -> Result<()> {
+    /// Waits for the slots the [`RateGate`] gives the next attempt to `url` (`permits` of
+    /// them, see [`RequestBuilder::permits`](super::RequestBuilder::permits)), if there is a
+    /// gate; the wait is counted as rate-limit wait and ends when the sync is cancelled.
+    pub(crate) async fn pass_gate(
+        &self,
+        retry: &RetryContext,
+        url: &Url,
+        permits: NonZeroU32,
+    ) -> Result<()> {
         let Some(gate) = &self.gate else {
             return Ok(());
         };
         let key = self.rate_gate_key(url);
-        let wait = gate
-            .acquire(&key, self.inner.gate_interval)
-            .await
-            .map_err(|e| {
-                Error::new(e.kind(), "the shared rate limiter failed")
-                    .with_connector(self.inner.connector)
-                    .with_url(url)
-                    .with_cause(e)
-            })?;
+        let asked = if permits.get() == 1 {
+            gate.acquire(&key, self.inner.gate_interval).await
+        } else {
+            gate.acquire_many(&key, self.inner.gate_interval, permits)
+                .await
+        };
+        let wait = asked.map_err(|e| {
+            Error::new(e.kind(), "the shared rate limiter failed")
+                .with_connector(self.inner.connector)
+                .with_url(url)
+                .with_cause(e)
+        })?;
         if wait.is_zero() {
             return Ok(());
         }
@@ -313,25 +322,17 @@ impl HttpClient {
         }
     }
 
-    /// Sends `req` once, as it is (no retry, no redirect), after waiting for the per-host rate
-    /// limit; `retry` counts the request and the wait.
+    /// Sends `req` once, as it is (no retry, no redirect), after waiting for `permits` of the
+    /// per-host rate limit; `retry` counts the request and the wait.
     pub(crate) async fn execute(
         &self,
         req: reqwest::Request,
+        permits: NonZeroU32,
         retry: &RetryContext,
     ) -> reqwest::Result<reqwest::Response> {
         if let Some(limiter) = &self.inner.limiter {
-            let url = req.url();
-            let key = format!(
-                "{}:{}",
-                url.host_str().unwrap_or(""),
-                url.port_or_known_default().unwrap_or(0)
-            );
             let started = tokio::time::Instant::now();
-            while let Err(not_until) = limiter.check_key(&key) {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
-                tokio::time::sleep(wait).await;
-            }
+            take_permits(limiter, req.url(), permits).await;
             let waited = started.elapsed();
             // A ready limiter still takes a moment; only a real wait is worth counting.
             if waited >= Duration::from_millis(1) {
@@ -340,6 +341,31 @@ impl HttpClient {
         }
         retry.count_request();
         self.inner.client.execute(req).await
+    }
+}
+
+/// Waits until `limiter` lets `permits` requests to `url`'s host and port through, and takes
+/// them. More permits than the limiter's burst are taken a burst at a time, each as soon as
+/// it conforms, so the request goes out when its last permit is due.
+async fn take_permits(limiter: &Limiter, url: &Url, permits: NonZeroU32) {
+    let key = format!(
+        "{}:{}",
+        url.host_str().unwrap_or(""),
+        url.port_or_known_default().unwrap_or(0)
+    );
+    let mut left = permits.get();
+    let mut chunk = left;
+    while let Some(take) = NonZeroU32::new(chunk.min(left)) {
+        match limiter.check_key_n(&key, take) {
+            Ok(Ok(())) => left -= take.get(),
+            Ok(Err(not_until)) => {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
+                tokio::time::sleep(wait).await;
+            }
+            // More than the burst never conforms at once: a burst at a time. (The burst is
+            // never zero; were it, `take` would be `None` and the loop would end.)
+            Err(governor::InsufficientCapacity(most)) => chunk = most,
+        }
     }
 }
 
@@ -738,5 +764,61 @@ impl fmt::Debug for HttpClientBuilder {
             .field("auth", &self.auth)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const INTERVAL: Duration = Duration::from_millis(20);
+
+    /// One request every 20 ms, two at once.
+    fn two_at_once() -> Limiter {
+        let quota = Quota::with_period(INTERVAL)
+            .unwrap()
+            .allow_burst(NonZeroU32::new(2).unwrap());
+        RateLimiter::new(quota, DefaultKeyedStateStore::default(), TokioClock::new())
+    }
+
+    /// The wait before `url` takes one more permit of `limiter` (zero: now), without taking it.
+    fn next_due(limiter: &Limiter, url: &Url) -> Duration {
+        let key = format!("{}:443", url.host_str().unwrap());
+        match limiter.check_key(&key) {
+            Ok(()) => Duration::ZERO,
+            Err(not_until) => {
+                not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()))
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn n_permits_wait_n_intervals() {
+        let url = Url::parse("https://graph.example/v1.0/$batch").unwrap();
+        let n = |n: u32| NonZeroU32::new(n).unwrap();
+        let limiter = two_at_once();
+        // The burst of 2 goes at once; 6 more, past it, are due 6 intervals on (taken a
+        // burst at a time) and leave none: the next is an interval away, as after 8 single
+        // requests.
+        let started = tokio::time::Instant::now();
+        take_permits(&limiter, &url, n(2)).await;
+        take_permits(&limiter, &url, n(6)).await;
+        assert!(started.elapsed() >= INTERVAL * 6, "{:?}", started.elapsed());
+        assert!(next_due(&limiter, &url) > INTERVAL / 2);
+        // Another host has a limit of its own.
+        let other = Url::parse("https://other.example/").unwrap();
+        let started = tokio::time::Instant::now();
+        take_permits(&limiter, &other, n(1)).await;
+        assert!(started.elapsed() < INTERVAL);
+
+        // The same 8 permits one request each: as long.
+        let singles = two_at_once();
+        let started = tokio::time::Instant::now();
+        for _ in 0..8 {
+            take_permits(&singles, &url, n(1)).await;
+        }
+        assert!(started.elapsed() >= INTERVAL * 6);
+        assert!(next_due(&singles, &url) > INTERVAL / 2);
     }
 }

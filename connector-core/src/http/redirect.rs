@@ -10,6 +10,7 @@
 //! - `303`, and `301`/`302` after a `POST`, go on as a `GET` without body (what browsers do);
 //!   `307` and `308` repeat the request as it is.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -80,15 +81,20 @@ pub(crate) enum Sent {
 
 /// Sends `hop` through `client` and follows the redirects of the answer, up to the client's
 /// limit, checking every hop against the client's network policy. Returns the URL of the last
-/// hop with what it came to.
-pub(crate) async fn follow(client: &HttpClient, retry: &RetryContext, mut hop: Hop) -> (Url, Sent) {
+/// hop with what it came to. Each hop takes `permits` of the rate limit.
+pub(crate) async fn follow(
+    client: &HttpClient,
+    retry: &RetryContext,
+    mut hop: Hop,
+    permits: NonZeroU32,
+) -> (Url, Sent) {
     let (connector, max) = (client.connector(), client.inner.max_redirects);
     let mut hops = 0;
     loop {
         if let Err(denied) = client.inner.network.check_url(&hop.url) {
             return (hop.url, Sent::Denied(denied));
         }
-        let resp = match client.execute(hop.to_request(), retry).await {
+        let resp = match client.execute(hop.to_request(), permits, retry).await {
             Ok(resp) => resp,
             Err(e) => match guard::blocked_in(&e) {
                 Some(denied) => return (hop.url, Sent::Denied(denied)),

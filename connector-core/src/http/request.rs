@@ -5,6 +5,7 @@
 //! [`RetryContext`] decides whether a failed attempt is worth another after which wait.
 
 use std::fmt;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use base64::Engine;
@@ -40,6 +41,7 @@ pub struct RequestBuilder {
     max_body_bytes: Option<u64>,
     client_errors: bool,
     spool: Option<Spool>,
+    permits: NonZeroU32,
     invalid: Option<Error>,
 }
 
@@ -58,6 +60,7 @@ impl RequestBuilder {
             max_body_bytes: None,
             client_errors: false,
             spool: None,
+            permits: NonZeroU32::MIN,
             invalid: None,
         }
     }
@@ -179,6 +182,17 @@ impl RequestBuilder {
         self
     }
 
+    /// Counts this request as `permits` requests against the client's rate limit and its
+    /// [`RateGate`](crate::rate::RateGate) (default 1): for one request the service counts as
+    /// several, such as a JSON batch whose every member counts against the service's limit.
+    /// Each attempt (and each redirect hop) takes them; the request goes out when the last is
+    /// due, so the batch keeps the average rate that as many single requests would.
+    #[must_use]
+    pub fn permits(mut self, permits: NonZeroU32) -> Self {
+        self.permits = permits;
+        self
+    }
+
     /// Sends the request, retrying idempotent ones on 408/429/500/502/503/504 and connection
     /// errors, following redirects, and reads the whole body up to the cap.
     ///
@@ -211,6 +225,7 @@ impl RequestBuilder {
         }
         let secrets = sent_secrets(auth, &headers);
         let spool = self.spool;
+        let permits = self.permits;
         let classifier = Classifier {
             credential_field: self
                 .credential_field
@@ -251,7 +266,7 @@ impl RequestBuilder {
         loop {
             retry.next_attempt();
             client
-                .pass_gate(&retry, &first.url)
+                .pass_gate(&retry, &first.url, permits)
                 .await
                 .map_err(|e| e.with_connector(connector))?;
             let mut hop = first.clone();
@@ -267,7 +282,7 @@ impl RequestBuilder {
                     hop.headers.insert(name, value);
                 }
             }
-            let (url, sent) = redirect::follow(client, &retry, hop).await;
+            let (url, sent) = redirect::follow(client, &retry, hop, permits).await;
             if let (Some(_), false, Sent::Response(resp)) = (digest, challenged, &sent)
                 && resp.status() == StatusCode::UNAUTHORIZED
                 && let Some(challenge) = super::digest::challenge(resp.headers())

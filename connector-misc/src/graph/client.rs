@@ -1,5 +1,6 @@
 //! [`GraphClient`]: requests to Microsoft Graph as an app registration (client credentials).
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use connector_core::http::{
@@ -200,7 +201,9 @@ fn config_error(field: &str, message: &str) -> Error {
 /// - **Throttling**: 429 and 503/504 are retried by core's client after their `Retry-After`
 ///   (Graph sends it with both); a throttled member of a JSON batch is sent again on its own
 ///   after its `Retry-After` (the longest of the batch's, up to the client's cap), through the
-///   same client, which waits out any further throttling.
+///   same client, which waits out any further throttling. A JSON batch takes one permit of
+///   the client's rate limit (and rate gate) per member: Graph counts each member against its
+///   limits.
 /// - **Errors**: Graph's `{"error": {"code", "message"}}` is read into the error text with
 ///   its request id; 403 names the application permission the source needs
 ///   (`permission_hint`), 401 the client secret.
@@ -439,6 +442,12 @@ impl GraphClient {
                 })
                 .collect();
             let body = serde_json::json!({ "requests": requests });
+            // Graph counts every member against its limits, not the batch: so does the
+            // client's rate limit (and the shared gate).
+            let permits = u32::try_from(chunk.len())
+                .ok()
+                .and_then(NonZeroU32::new)
+                .unwrap_or(NonZeroU32::MIN);
             let envelope: BatchEnvelope = self
                 .token
                 .send(&self.http, |auth: Auth| {
@@ -447,6 +456,7 @@ impl GraphClient {
                         .post(batch_url.clone())
                         .json(&body)
                         .idempotent(true)
+                        .permits(permits)
                         .auth(auth, SECRET_FIELD)
                 })
                 .await?

@@ -46,6 +46,10 @@
 //!   reported unchanged. A deleted thread (its root deleted with no live reply left, or gone
 //!   from Graph when a watched thread is asked) is handed on as deleted
 //!   (`Batch::deleted`) in the batch that sees it; prune ([`SlimConnector`]) catches the rest.
+//!   A channel that is gone (deleted, of a deleted team, or no longer in `teams` or
+//!   `channels`) leaves the checkpoint at the end of the run that finds it gone, and its
+//!   threads leave at the next prune; a team whose channels cannot be listed keeps its
+//!   channels' states.
 //! - **Access** (unless `include_permissions: false`): a standard channel is its team's: the
 //!   team's Microsoft 365 group (`aad-group:{team id}`) and its members' e-mail addresses
 //!   (`GET /teams/{id}/members`, once per team); a private channel its own members
@@ -63,7 +67,8 @@
 //!   listed: an unchanged thread is reported unchanged.
 //! - **Limits**: Microsoft's Teams limits are per app and tenant: 5 requests a second for
 //!   channel messages, 4 a second for any one team or channel; the client keeps to
-//!   `requests_per_second` (default 4) and waits out 429 and 503 with `Retry-After`
+//!   `requests_per_second` (default 4), a `$batch` taking one request per member as Graph
+//!   counts them, and waits out 429 and 503 with `Retry-After`
 //!   (core's client, see [`crate::graph`]). A 403 names `ChannelMessage.Read.All`.
 //! - **Errors**: a channel Graph will not read to its end is a failure naming it
 //!   (`{team id}__{channel id}`); the other channels are read, and the next run reads it again

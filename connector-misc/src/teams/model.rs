@@ -154,9 +154,30 @@ pub(crate) struct Mention {
     pub(crate) mention_text: Option<String>,
 }
 
+/// The `id` of a message that is not a `chatMessage` otherwise, if it has a string one.
+fn id_of(json: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: Option<String>,
+    }
+    serde_json::from_str::<Id>(json).ok()?.id
+}
+
 impl ChatMessage {
-    /// A message of a page; `Err((its id if readable, what is wrong))` when it is not a
-    /// `chatMessage`.
+    /// A message of a page, read from its own JSON text (one pass, replies included);
+    /// `Err((its id if readable, what is wrong))` when it is not a `chatMessage`.
+    pub(crate) fn from_raw(
+        raw: &serde_json::value::RawValue,
+    ) -> std::result::Result<Self, (Option<String>, String)> {
+        serde_json::from_str(raw.get()).map_err(|e| {
+            (
+                id_of(raw.get()),
+                format!("Graph listed a channel message that cannot be read: {e}"),
+            )
+        })
+    }
+
+    /// [`from_raw`](Self::from_raw) for a message already parsed (a `$batch` member's body).
     pub(crate) fn from_value(
         value: serde_json::Value,
     ) -> std::result::Result<Self, (Option<String>, String)> {

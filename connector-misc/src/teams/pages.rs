@@ -13,7 +13,9 @@ use connector_core::{
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use serde::de::IgnoredAny;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use url::Url;
 
 use super::SOURCE;
@@ -24,8 +26,8 @@ use super::convert::{
 use super::model::{CHANNEL_FIELDS, Channel, ChatMessage, Member, TEAM_FIELDS, Team};
 use crate::graph::{Delta, GraphClient, Page, escape};
 
-/// Threads converted at the same time within a page (a thread past 1000 replies pages the
-/// rest).
+/// Threads converted at the same time within a page (CPU work only: the listing has read
+/// every reply).
 const CONCURRENCY: usize = 4;
 
 /// `410 Gone` answers taken in one channel before the run gives up on it.
@@ -249,7 +251,8 @@ impl Reader {
                 )
                 .with_connector(SOURCE));
             }
-            match self.graph.delta::<Value>(&url).await? {
+            // Only the links count here: the messages are skipped, not parsed.
+            match self.graph.delta::<IgnoredAny>(&url).await? {
                 Delta::Page(page) => match (page.next_link, page.delta_link) {
                     (Some(next), _) => url = next,
                     (None, Some(delta)) => return Ok(delta.to_string()),
@@ -320,14 +323,15 @@ impl Reader {
                     continue;
                 }
             };
-            let mut values = page.value;
-            if let Some(next) = page.next_link {
-                values.extend(self.graph.all::<Value>(&next).await?);
-            }
-            let replies: Vec<ChatMessage> = values
+            let mut replies: Vec<ChatMessage> = page
+                .value
                 .into_iter()
                 .filter_map(|v| ChatMessage::from_value(v).ok())
                 .collect();
+            if let Some(next) = page.next_link {
+                let more = self.graph.all::<Box<RawValue>>(&next).await?;
+                replies.extend(more.iter().filter_map(|r| ChatMessage::from_raw(r).ok()));
+            }
             let latest = replies
                 .iter()
                 .filter_map(ChatMessage::latest)
@@ -422,8 +426,9 @@ fn pending_thread(info: &Arc<ChannelInfo>, root: ChatMessage) -> PendingItem<Ite
     .with_version(&version)
 }
 
-/// One thread's outcome: its document, or nothing when nothing of it is shown.
-async fn convert(reader: Reader, item: Item) -> Result<Option<Outcome>> {
+/// One thread's outcome: its document, or nothing when nothing of it is shown. Every reply
+/// is at hand (the listing paged those past the inline ones).
+async fn convert(item: Item) -> Result<Option<Outcome>> {
     let (info, root, version) = match item {
         Item::Failed(f) => return Ok(Some(f.into())),
         Item::Thread {
@@ -433,19 +438,16 @@ async fn convert(reader: Reader, item: Item) -> Result<Option<Outcome>> {
         } => (info, root, version),
     };
     let mut root = *root;
-    let mut replies = std::mem::take(&mut root.replies);
-    if let Some(next) = root.replies_next.take() {
-        replies.extend(reader.graph.all::<ChatMessage>(&next).await?);
-    }
+    let replies = std::mem::take(&mut root.replies);
     Ok(thread_document(&info, &root, &replies, &version).map(Outcome::from))
 }
 
 /// The root messages of a page, and a failure for each that cannot be read.
-fn roots_of(info: &ChannelInfo, values: Vec<Value>) -> (Vec<ChatMessage>, Vec<Failure>) {
+fn roots_of(info: &ChannelInfo, values: &[Box<RawValue>]) -> (Vec<ChatMessage>, Vec<Failure>) {
     let mut roots = Vec::with_capacity(values.len());
     let mut broken = Vec::new();
     for value in values {
-        match ChatMessage::from_value(value) {
+        match ChatMessage::from_raw(value) {
             Ok(m) if m.reply_to_id.is_none() => roots.push(m),
             Ok(_) => {}
             Err((id, message)) => {
@@ -517,6 +519,17 @@ pub(super) fn checkpointed(
         let cutoff = (reader.lookback > TimeDelta::zero())
             .then(|| (reference - reader.lookback).timestamp_millis());
         let mut matched: HashSet<String> = HashSet::new();
+        // Channels the last run carried that this one finds gone (deleted, of a team deleted,
+        // or no longer in `teams`/`channels`): their states leave the checkpoint when the run
+        // ends (not before: a checkpoint that carries states makes a channel new to it be
+        // listed whole, and a resumed run must still see that). A team whose channels cannot
+        // be listed keeps its states.
+        let mut stale: Vec<String> = cp
+            .since
+            .keys()
+            .filter(|k| !teams.iter().any(|t| k.split_once('/').is_some_and(|(team, _)| team == t.id)))
+            .cloned()
+            .collect();
         for team in teams {
             let channels = match reader.channels(&team).await {
                 Ok(c) => c,
@@ -536,6 +549,13 @@ pub(super) fn checkpointed(
                     matched.insert(entry.clone());
                 }
             }
+            let prefix = format!("{}/", team.id);
+            stale.extend(
+                cp.since
+                    .keys()
+                    .filter(|k| k.strip_prefix(&prefix).is_some_and(|c| !channels.iter().any(|ch| ch.id == c)))
+                    .cloned(),
+            );
             let mut team_members: TeamMembers = None;
             for channel in channels {
                 let key = format!("{}/{}", team.id, channel.id);
@@ -583,9 +603,9 @@ pub(super) fn checkpointed(
                             recent: recent.clone(),
                         });
                         let answer = if phase == Phase::Changes {
-                            reader.graph.delta::<Value>(&url).await
+                            reader.graph.delta::<Box<RawValue>>(&url).await
                         } else {
-                            reader.graph.page::<Value>(&url).await.map(Delta::Page)
+                            reader.graph.page::<Box<RawValue>>(&url).await.map(Delta::Page)
                         };
                         let page = match answer {
                             Ok(Delta::Page(page)) => page,
@@ -616,7 +636,7 @@ pub(super) fn checkpointed(
                                 break 'channel;
                             }
                         };
-                        let (roots, broken) = roots_of(&info, page.value);
+                        let (roots, broken) = roots_of(&info, &page.value);
                         // Only a first listing is narrowed to the window: a delta round is
                         // exactly what changed, and a relisting must see everything.
                         let window = if phase == Phase::Listing { window } else { None };
@@ -625,8 +645,27 @@ pub(super) fn checkpointed(
                             .map(|f| PendingItem::new(f.id.clone().unwrap_or_default(), Item::Failed(f)))
                             .collect();
                         let mut gone: Vec<String> = Vec::new();
-                        for root in roots {
+                        for mut root in roots {
                             seen.insert(root.id.clone());
+                            // The replies past the inline ones (a thread past 1000 replies,
+                            // rare) are paged now, not at conversion: the version must cover
+                            // them, or an edit among them would leave it as it was.
+                            if let Some(next) = root.replies_next.take() {
+                                match reader.graph.all::<ChatMessage>(&next).await {
+                                    Ok(more) => root.replies.extend(more),
+                                    Err(e) if e.kind().ends_sync() => Err(e)?,
+                                    Err(e) => {
+                                        let id = thread_id(&info.team_id, &info.channel_id, &root.id);
+                                        let failure = Failure::new(
+                                            Some(id.clone()),
+                                            e.kind(),
+                                            format!("the replies of thread `{id}` past the first {} could not be read: {e}", root.replies.len()),
+                                        );
+                                        pending.push(PendingItem::new(id, Item::Failed(failure)));
+                                        continue;
+                                    }
+                                }
+                            }
                             if let Some(t) = thread_latest(&root, &root.replies) {
                                 recent.insert(root.id.clone(), t.timestamp_millis());
                             }
@@ -665,8 +704,7 @@ pub(super) fn checkpointed(
                                 }
                             }
                         }
-                        let convert_reader = reader.clone();
-                        let mut batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| convert(convert_reader.clone(), item)).await?;
+                        let mut batch = fetch_items(&ctx, pending, CONCURRENCY, convert).await?;
                         batch.deleted = gone;
                         match (page.next_link, page.delta_link) {
                             (Some(next), _) => {
@@ -724,7 +762,11 @@ pub(super) fn checkpointed(
                 format!("channel `{}` (channels) is in none of the teams read", e.trim()),
             ))
             .collect();
-        if !missing.is_empty() {
+        for key in &stale {
+            tracing::info!(connector = SOURCE, channel = key.as_str(), "the channel is gone; its delta link leaves the checkpoint (its threads leave at the next prune)");
+            cp.since.remove(key);
+        }
+        if !missing.is_empty() || !stale.is_empty() {
             yield CheckpointedBatch::new(failed(missing), cp.clone());
         }
     }
@@ -752,10 +794,10 @@ pub(super) fn list_ids(
                     if !seen.insert(url.to_string()) {
                         Err(Error::new(ErrorKind::InvalidData, "Graph sent the same @odata.nextLink twice").with_connector(SOURCE))?;
                     }
-                    let page: Page<Value> = reader.graph.page(&url).await?;
+                    let page: Page<Box<RawValue>> = reader.graph.page(&url).await?;
                     let mut ids = Vec::new();
                     for value in page.value {
-                        let id = match ChatMessage::from_value(value) {
+                        let id = match ChatMessage::from_raw(&value) {
                             Ok(m) if m.reply_to_id.is_some() => continue,
                             Ok(m) => {
                                 let shown = m.is_message()
