@@ -1523,8 +1523,13 @@ async fn all_users_discovers_a_partition_per_active_user_each_read_alone() {
     );
     assert!(c.partition("drive:301").is_none());
     assert!(c.partition("user:").is_none());
-    let alice = c.partition("user:301").expect("a discovered user's partition");
-    assert!(alice.discover_partitions().await.unwrap().is_empty(), "a partition does not split");
+    let alice = c
+        .partition("user:301")
+        .expect("a discovered user's partition");
+    assert!(
+        alice.discover_partitions().await.unwrap().is_empty(),
+        "a partition does not split"
+    );
     assert!(alice.partition("user:302").is_none());
 
     // Each partition reads its user alone, as the one sync does: the same documents, each
@@ -1546,7 +1551,11 @@ async fn all_users_discovers_a_partition_per_active_user_each_read_alone() {
         requests
             .iter()
             .filter(|r| r.url.path() == p)
-            .map(|r| r.headers.get("as-user").map(|v| v.to_str().unwrap().to_owned()))
+            .map(|r| {
+                r.headers
+                    .get("as-user")
+                    .map(|v| v.to_str().unwrap().to_owned())
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(as_user("/2.0/files/401/content"), [None]);
@@ -1559,22 +1568,34 @@ async fn all_users_discovers_a_partition_per_active_user_each_read_alone() {
     let first = run(&bob, &store, SyncMode::Auto).await;
     assert_eq!(first.ids(), ["box:412"]);
     let downloads = |rs: &[wiremock::Request]| {
-        rs.iter().filter(|r| r.url.path().ends_with("/content")).count()
+        rs.iter()
+            .filter(|r| r.url.path().ends_with("/content"))
+            .count()
     };
     let before = downloads(&server.received_requests().await.unwrap());
     let again = run(&bob, &store, SyncMode::Auto).await;
     assert!(again.ids().is_empty(), "unchanged: {:?}", again.ids());
-    assert_eq!(downloads(&server.received_requests().await.unwrap()), before);
+    assert_eq!(
+        downloads(&server.received_requests().await.unwrap()),
+        before
+    );
 
     // A user the app may not act as: one failure naming them, the partition ends.
     let (docs, failures, states) = drain(&c.partition("user:303").unwrap()).await;
     assert!(docs.is_empty());
     assert_eq!(failures.len(), 1, "{failures:?}");
-    assert!(failures[0].message.contains("303"), "{}", failures[0].message);
+    assert!(
+        failures[0].message.contains("303"),
+        "{}",
+        failures[0].message
+    );
     assert_eq!(states.last().unwrap()["started"], json!(true));
     // A user deactivated (or gone) since discovery reads nothing, quietly.
     let (docs, failures, _) = drain(&c.partition("user:304").unwrap()).await;
-    assert!(docs.is_empty() && failures.is_empty(), "{docs:?} {failures:?}");
+    assert!(
+        docs.is_empty() && failures.is_empty(),
+        "{docs:?} {failures:?}"
+    );
     // Prune of a partition lists its user's ids only.
     let ids: Vec<String> = alice
         .roles()
@@ -1590,8 +1611,12 @@ async fn all_users_discovers_a_partition_per_active_user_each_read_alone() {
 #[tokio::test]
 async fn a_single_user_config_has_no_partitions() {
     let server = enterprise().await;
-    let c = build_app(&server.uri(), ccg_credentials(), json!({"include_permissions": false}))
-        .unwrap();
+    let c = build_app(
+        &server.uri(),
+        ccg_credentials(),
+        json!({"include_permissions": false}),
+    )
+    .unwrap();
     assert!(c.discover_partitions().await.unwrap().is_empty());
     assert!(c.partition("user:301").is_none());
 }

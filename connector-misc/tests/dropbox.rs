@@ -2048,13 +2048,15 @@ async fn all_team_members_discovers_a_partition_per_active_member() {
         c.discover_partitions().await.unwrap(),
         ["dbmid:A", "dbmid:B", "dbmid:C"]
     );
-    assert!(
-        c.partition("member:A").is_none(),
-        "not a team member id"
-    );
-    let alice = c.partition("dbmid:A").expect("a discovered member's partition");
+    assert!(c.partition("member:A").is_none(), "not a team member id");
+    let alice = c
+        .partition("dbmid:A")
+        .expect("a discovered member's partition");
     assert!(alice.discover_partitions().await.unwrap().is_empty());
-    alice.check().await.expect("the member's partition checks as that member");
+    alice
+        .check()
+        .await
+        .expect("the member's partition checks as that member");
 
     // Alice's partition: her files alone, read as her, with a cursor of its own.
     let store = MemoryStateStore::new();
@@ -2062,10 +2064,24 @@ async fn all_team_members_discovers_a_partition_per_active_member() {
     let mut ids = first.ids();
     ids.sort();
     assert_eq!(ids, ["dropbox:id:f1", "dropbox:id:f2"]);
-    let carried = store.load().await.unwrap().carried.expect("a cursor carried");
-    assert_eq!(carried.state["cursor"], json!("dbmid:A-end"), "{}", carried.state);
+    let carried = store
+        .load()
+        .await
+        .unwrap()
+        .carried
+        .expect("a cursor carried");
+    assert_eq!(
+        carried.state["cursor"],
+        json!("dbmid:A-end"),
+        "{}",
+        carried.state
+    );
     assert_eq!(carried.state["phase"], json!("changes"));
-    assert!(carried.state.get("member_cursors").is_none(), "{}", carried.state);
+    assert!(
+        carried.state.get("member_cursors").is_none(),
+        "{}",
+        carried.state
+    );
     let requests = server.received_requests().await.unwrap();
     assert!(
         requests
@@ -2088,7 +2104,12 @@ async fn all_team_members_discovers_a_partition_per_active_member() {
     assert!(team.changes.lock().unwrap().contains_key("dbmid:B"));
 
     // Bob's partition: his own; the team folder's file under the same id.
-    let bob = run(&c.partition("dbmid:B").unwrap(), &MemoryStateStore::new(), SyncMode::Auto).await;
+    let bob = run(
+        &c.partition("dbmid:B").unwrap(),
+        &MemoryStateStore::new(),
+        SyncMode::Auto,
+    )
+    .await;
     let mut ids = bob.ids();
     ids.sort();
     assert_eq!(ids, ["dropbox:id:f1", "dropbox:id:f3"]);
@@ -2098,7 +2119,11 @@ async fn all_team_members_discovers_a_partition_per_active_member() {
     let (docs, failures) = connector_core::testkit::collect_load(carl.as_ref()).await;
     assert!(docs.is_empty());
     assert_eq!(failures.len(), 1, "{failures:?}");
-    assert!(failures[0].message.contains("dbmid:C"), "{}", failures[0].message);
+    assert!(
+        failures[0].message.contains("dbmid:C"),
+        "{}",
+        failures[0].message
+    );
 }
 
 /// Without `all_team_members`, discovery is the configured members, asked nothing.

@@ -415,7 +415,8 @@ impl CheckpointedConnector for BoxConnector {
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<BoxCheckpoint>>> {
         if let Some(user) = &self.user {
-            self.walk.one_user_checkpointed(user.clone(), from, window, ctx)
+            self.walk
+                .one_user_checkpointed(user.clone(), from, window, ctx)
         } else if self.config.all_users {
             self.walk.all_users_checkpointed(from, window, ctx)
         } else {

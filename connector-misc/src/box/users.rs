@@ -109,7 +109,11 @@ impl Walk {
             let (page, next) = self.client.users(marker.as_deref()).await?;
             // Deactivated users (`inactive`) cannot be acted as; their content is read in
             // the walks of those it is shared with.
-            users.extend(page.into_iter().filter(EnterpriseUser::active).map(|u| u.id));
+            users.extend(
+                page.into_iter()
+                    .filter(EnterpriseUser::active)
+                    .map(|u| u.id),
+            );
             match next {
                 Some(next) if marker.as_deref() != Some(next.as_str()) => marker = Some(next),
                 _ => break,
@@ -128,7 +132,10 @@ impl Walk {
     /// reads them.
     pub(super) async fn user_partitions(&self) -> Result<Vec<String>> {
         let order = self.users_in_order().await?;
-        Ok(order.into_iter().map(|u| format!("{PARTITION_PREFIX}{u}")).collect())
+        Ok(order
+            .into_iter()
+            .map(|u| format!("{PARTITION_PREFIX}{u}"))
+            .collect())
     }
 
     /// The walk of `user` as the enterprise-wide run would read them (the enterprise's users
