@@ -1285,8 +1285,8 @@ fn items(entries: Vec<Value>) -> ResponseTemplate {
         .set_body_json(json!({"entries": entries, "limit": 1000, "next_marker": null}))
 }
 
-/// An enterprise of three managed users (301 alice, 302 bob, 303 whom the app may not act
-/// as) and the app's service account (300).
+/// An enterprise of three active managed users (301 alice, 302 bob, 303 whom the app may
+/// not act as), a deactivated one (304) and the app's service account (300).
 async fn enterprise() -> MockServer {
     let server = MockServer::start().await;
     let service = owned("300", "AutomationUser_1_a@boxdevedition.com");
@@ -1335,7 +1335,9 @@ async fn enterprise() -> MockServer {
         .and(path("/2.0/users"))
         .and(wiremock::matchers::query_param("user_type", "managed"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "entries": [{"type": "user", "id": "303"}, {"type": "user", "id": "301"}],
+            "entries": [{"type": "user", "id": "303", "status": "active"},
+                {"type": "user", "id": "304", "status": "inactive"},
+                {"type": "user", "id": "301", "status": "active"}],
             "limit": 1000, "next_marker": "JV9IRGZmNzAz"})))
         .with_priority(3)
         .mount(&server)
@@ -1484,4 +1486,137 @@ async fn all_users_reads_every_user_as_themselves_each_item_in_its_owner_walk() 
         listed.iter().any(Result::is_err),
         "user 303 cannot be listed: prune must not go on"
     );
+}
+
+/// The documents and the last checkpoint of a run of `c` from its initial checkpoint, and
+/// every page's checkpoint.
+async fn drain(c: &Arc<dyn Connector>) -> (Vec<String>, Vec<connector_core::Failure>, Vec<Value>) {
+    let roles = c.roles();
+    let cp = roles.as_checkpointed().expect("checkpointed");
+    let start = cp.initial_checkpoint_json().unwrap();
+    let mut stream = cp.load_from_checkpoint_json(start, None, connector_core::SyncContext::new());
+    let (mut docs, mut failures, mut states) = (Vec::new(), Vec::new(), Vec::new());
+    while let Some(page) = stream.next().await {
+        let page = page.expect("a partition's page");
+        docs.extend(page.batch.documents.iter().map(|d| d.id.clone()));
+        failures.extend(page.batch.failures.clone());
+        states.push(page.checkpoint.state.clone());
+    }
+    (docs, failures, states)
+}
+
+#[tokio::test]
+async fn all_users_discovers_a_partition_per_active_user_each_read_alone() {
+    let server = enterprise().await;
+    let c = build_app(
+        &server.uri(),
+        ccg_credentials(),
+        json!({"all_users": true, "include_permissions": false}),
+    )
+    .unwrap();
+    // No request for the listed partitions; discovery pages through the managed users and
+    // leaves the deactivated one out; the token's own user first.
+    assert!(c.partitions().is_empty());
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        ["user:300", "user:301", "user:302", "user:303"]
+    );
+    assert!(c.partition("drive:301").is_none());
+    assert!(c.partition("user:").is_none());
+    let alice = c
+        .partition("user:301")
+        .expect("a discovered user's partition");
+    assert!(
+        alice.discover_partitions().await.unwrap().is_empty(),
+        "a partition does not split"
+    );
+    assert!(alice.partition("user:302").is_none());
+
+    // Each partition reads its user alone, as the one sync does: the same documents, each
+    // in its owner's partition, with a checkpoint of its own (no `user` in it).
+    let mut all = Vec::new();
+    for user in ["300", "301", "302"] {
+        let part = c.partition(&format!("user:{user}")).unwrap();
+        let (docs, failures, states) = drain(&part).await;
+        assert!(failures.is_empty(), "{failures:?}");
+        let last = states.last().expect("a checkpoint");
+        assert_eq!(last["started"], json!(true), "{last}");
+        assert_eq!(last["folders"], json!([]), "{last}");
+        assert!(states.iter().all(|s| s.get("user").is_none()), "{states:?}");
+        all.extend(docs);
+    }
+    assert_eq!(all, ["box:401", "box:411", "box:413", "box:412"]);
+    let requests = server.received_requests().await.unwrap();
+    let as_user = |p: &str| {
+        requests
+            .iter()
+            .filter(|r| r.url.path() == p)
+            .map(|r| {
+                r.headers
+                    .get("as-user")
+                    .map(|v| v.to_str().unwrap().to_owned())
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(as_user("/2.0/files/401/content"), [None]);
+    assert_eq!(as_user("/2.0/files/411/content"), [Some("301".to_owned())]);
+    assert_eq!(as_user("/2.0/folders/500/items"), [Some("302".to_owned())]);
+
+    // Bob's partition synced through core: its own state, and a second run downloads nothing.
+    let bob = c.partition("user:302").unwrap();
+    let store = MemoryStateStore::new();
+    let first = run(&bob, &store, SyncMode::Auto).await;
+    assert_eq!(first.ids(), ["box:412"]);
+    let downloads = |rs: &[wiremock::Request]| {
+        rs.iter()
+            .filter(|r| r.url.path().ends_with("/content"))
+            .count()
+    };
+    let before = downloads(&server.received_requests().await.unwrap());
+    let again = run(&bob, &store, SyncMode::Auto).await;
+    assert!(again.ids().is_empty(), "unchanged: {:?}", again.ids());
+    assert_eq!(
+        downloads(&server.received_requests().await.unwrap()),
+        before
+    );
+
+    // A user the app may not act as: one failure naming them, the partition ends.
+    let (docs, failures, states) = drain(&c.partition("user:303").unwrap()).await;
+    assert!(docs.is_empty());
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].message.contains("303"),
+        "{}",
+        failures[0].message
+    );
+    assert_eq!(states.last().unwrap()["started"], json!(true));
+    // A user deactivated (or gone) since discovery reads nothing, quietly.
+    let (docs, failures, _) = drain(&c.partition("user:304").unwrap()).await;
+    assert!(
+        docs.is_empty() && failures.is_empty(),
+        "{docs:?} {failures:?}"
+    );
+    // Prune of a partition lists its user's ids only.
+    let ids: Vec<String> = alice
+        .roles()
+        .as_slim()
+        .unwrap()
+        .list_ids(connector_core::SyncContext::new())
+        .map(|p| p.unwrap().into_iter().map(|d| d.id).collect::<Vec<_>>())
+        .concat()
+        .await;
+    assert_eq!(ids, ["box:411", "box:413"]);
+}
+
+#[tokio::test]
+async fn a_single_user_config_has_no_partitions() {
+    let server = enterprise().await;
+    let c = build_app(
+        &server.uri(),
+        ccg_credentials(),
+        json!({"include_permissions": false}),
+    )
+    .unwrap();
+    assert!(c.discover_partitions().await.unwrap().is_empty());
+    assert!(c.partition("user:301").is_none());
 }

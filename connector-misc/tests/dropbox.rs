@@ -2014,3 +2014,128 @@ async fn a_team_member_who_cannot_be_read_is_a_failure_and_the_others_are_read()
         failures[0].message
     );
 }
+
+/// With `all_team_members`, the sync service runs each active member as a partition found by
+/// discovery: the member's own listing and cursor, the same documents as the one sync.
+#[tokio::test]
+async fn all_team_members_discovers_a_partition_per_active_member() {
+    use connector_core::state::StateStore;
+    let team = Team {
+        locked_member: true,
+        ..Team::default()
+    };
+    {
+        let handbook = File::new(1, "handbook.md", "/Team", b"# Handbook");
+        let mut files = team.files.lock().unwrap();
+        files.push(("dbmid:A".into(), File::new(2, "a.md", "/Alice", b"alice")));
+        files.push(("dbmid:A".into(), handbook.clone()));
+        files.push(("dbmid:B".into(), handbook));
+        files.push(("dbmid:B".into(), File::new(3, "b.md", "/Bob", b"bob")));
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(team.clone())
+        .mount(&server)
+        .await;
+    let c = build(
+        &server.uri(),
+        json!({"all_team_members": true, "sync_permissions": false}),
+    );
+    // No request for the listed partitions; discovery pages through the members (both
+    // pages), leaves the suspended one out and orders them by id.
+    assert!(c.partitions().is_empty());
+    assert_eq!(
+        c.discover_partitions().await.unwrap(),
+        ["dbmid:A", "dbmid:B", "dbmid:C"]
+    );
+    assert!(c.partition("member:A").is_none(), "not a team member id");
+    let alice = c
+        .partition("dbmid:A")
+        .expect("a discovered member's partition");
+    assert!(alice.discover_partitions().await.unwrap().is_empty());
+    alice
+        .check()
+        .await
+        .expect("the member's partition checks as that member");
+
+    // Alice's partition: her files alone, read as her, with a cursor of its own.
+    let store = MemoryStateStore::new();
+    let first = run(&alice, &store, SyncMode::Auto).await;
+    let mut ids = first.ids();
+    ids.sort();
+    assert_eq!(ids, ["dropbox:id:f1", "dropbox:id:f2"]);
+    let carried = store
+        .load()
+        .await
+        .unwrap()
+        .carried
+        .expect("a cursor carried");
+    assert_eq!(
+        carried.state["cursor"],
+        json!("dbmid:A-end"),
+        "{}",
+        carried.state
+    );
+    assert_eq!(carried.state["phase"], json!("changes"));
+    assert!(
+        carried.state.get("member_cursors").is_none(),
+        "{}",
+        carried.state
+    );
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.url.path().starts_with("/2/files/"))
+            .all(|r| selected(r).as_deref() == Some("dbmid:A")),
+        "every file call selects alice"
+    );
+    // The next run reads her changes since her cursor, and nobody else's.
+    team.changes.lock().unwrap().insert(
+        "dbmid:A".into(),
+        vec![File::new(4, "new.md", "/Alice", b"new")],
+    );
+    team.changes.lock().unwrap().insert(
+        "dbmid:B".into(),
+        vec![File::new(5, "bobs.md", "/Bob", b"bob's")],
+    );
+    let second = run(&alice, &store, SyncMode::Auto).await;
+    assert_eq!(second.ids(), ["dropbox:id:f4"]);
+    assert!(team.changes.lock().unwrap().contains_key("dbmid:B"));
+
+    // Bob's partition: his own; the team folder's file under the same id.
+    let bob = run(
+        &c.partition("dbmid:B").unwrap(),
+        &MemoryStateStore::new(),
+        SyncMode::Auto,
+    )
+    .await;
+    let mut ids = bob.ids();
+    ids.sort();
+    assert_eq!(ids, ["dropbox:id:f1", "dropbox:id:f3"]);
+
+    // A member whose Dropbox cannot be read: a failure naming them, not the job's error.
+    let carl = c.partition("dbmid:C").unwrap();
+    let (docs, failures) = connector_core::testkit::collect_load(carl.as_ref()).await;
+    assert!(docs.is_empty());
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert!(
+        failures[0].message.contains("dbmid:C"),
+        "{}",
+        failures[0].message
+    );
+}
+
+/// Without `all_team_members`, discovery is the configured members, asked nothing.
+#[tokio::test]
+async fn team_members_discovery_is_the_configured_members() {
+    let server = MockServer::start().await;
+    let ann = "dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU";
+    let c = build(&server.uri(), json!({"team_members": [ann]}));
+    assert_eq!(c.discover_partitions().await.unwrap(), [ann]);
+    assert!(c.partition("dbmid:other").is_none());
+    let single = build(&server.uri(), json!({}));
+    assert!(single.discover_partitions().await.unwrap().is_empty());
+    assert!(single.partition(ann).is_none());
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

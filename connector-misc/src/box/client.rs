@@ -179,6 +179,17 @@ struct CommentsPage {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct EnterpriseUser {
     pub(crate) id: String,
+    /// `active`, `inactive`, `cannot_delete_edit` or `cannot_delete_edit_upload` (the last
+    /// two: active, with restrictions on what they may change); absent: taken as active.
+    #[serde(default)]
+    pub(crate) status: Option<String>,
+}
+
+impl EnterpriseUser {
+    /// Whether the user may sign in (every status but `inactive`).
+    pub(crate) fn active(&self) -> bool {
+        self.status.as_deref() != Some("inactive")
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -602,7 +613,7 @@ impl Client {
             ("user_type", "managed".to_owned()),
             ("usemarker", "true".to_owned()),
             ("limit", "1000".to_owned()),
-            ("fields", "id,type".to_owned()),
+            ("fields", "id,type,status".to_owned()),
         ];
         if let Some(m) = marker {
             query.push(("marker", m.to_owned()));

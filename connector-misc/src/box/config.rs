@@ -230,8 +230,10 @@ pub struct BoxConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = "11446498")]
     pub as_user_id: Option<String>,
-    /// Read the files of every user of the enterprise in one sync: `GET /users` (managed
-    /// users) as the token's user, then each user's `folder_id` with `As-User`. Needs a token
+    /// Read the files of every user of the enterprise: `GET /users` (active managed users)
+    /// as the token's user, then each user's `folder_id` with `As-User`. Each user is a
+    /// partition (`user:{id}`) the sync service runs as a job with its own checkpoint; a host
+    /// that runs no partitions reads them all in one sync. Needs a token
     /// that may list users and act as them: an app (`box_client_id` or `box_jwt_config`) acting
     /// for the enterprise with the "Manage users" scope and "Make API calls using the as-user
     /// header", or an admin's `box_tokens`. Not RAGFlow's.

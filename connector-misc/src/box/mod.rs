@@ -59,14 +59,19 @@
 //!   rotates, so no [`CredentialStore`] is needed and `check()` may renew freely.
 //! - **Enterprise**: `as_user_id` sends Box's `As-User` header with every API request, so an
 //!   admin's token reads one user's files (one connector per user); access is then computed
-//!   as that user sees it. `all_users` reads every user in one sync: the managed users
-//!   (`GET /users`, once a run) and the token's own, one after the other, each with
-//!   `As-User`; the checkpoint names the user being read beside its folder walk. An item is
-//!   read only in its owner's walk when the owner is one of them (a folder shared by ten
-//!   colleagues is listed once); items owned outside the enterprise come in each walk that
-//!   sees them. A user the app may not act as is a failure naming them, and the run goes on.
-//!   Partitions per user were not used: the user list needs a request, and
-//!   [`Connector::partitions`] makes none.
+//!   as that user sees it. `all_users` reads every user of the enterprise: the token's own
+//!   and its active managed users (`GET /users`), each with `As-User`. Each user is a
+//!   **partition** (`user:{id}`, through [`Connector::discover_partitions`], which the sync
+//!   service runs): a job of its own with its own checkpoint, so one user's failure or
+//!   resume replays no one else's. A host that runs no partitions (the CLI) reads them one
+//!   after the other in one sync, the checkpoint naming the user being read beside their
+//!   folder walk (such checkpoints still load there; a partition's job starts with a
+//!   checkpoint of its own, its first run listing the user's folders again, where unchanged
+//!   files cost no download). An item is read only in its owner's walk when the owner is one
+//!   of them (a folder shared by ten colleagues is listed once); items owned outside the
+//!   enterprise come in each walk that sees them. Documents, ids and access are the same
+//!   either way. A user the app may not act as is a failure naming them, and the run goes
+//!   on (the `users` module's docs say more).
 //! - **Web links** become small Markdown documents (`# name`, the URL, the description), id
 //!   `box-web-link:{id}`, link `https://app.box.com/web_link/{id}`, metadata `url`.
 //! - **Box Notes** (`.boxnote`, JSON) are converted to Markdown: the ProseMirror document of
@@ -97,8 +102,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_core::http::{HttpClient, OAuthToken};
 use connector_core::{
-    Batch, CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore, Error, ErrorKind,
-    Result, Roles, Secret, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, CredentialStore, DynConnector,
+    Error, ErrorKind, Result, Roles, Secret, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 use url::Url;
@@ -143,6 +148,8 @@ pub struct BoxConnector {
     single_use: bool,
     /// Whether the host gave a [`CredentialStore`]: without one, `check()` does not renew.
     store_set: AtomicBool,
+    /// With `all_users`, the partition of one user (`user:{id}`): only their walk is read.
+    user: Option<String>,
 }
 
 fn url_or(configured: Option<&Url>, default: &str) -> Result<Url> {
@@ -218,6 +225,7 @@ impl BoxConnector {
             configured_access,
             single_use,
             store_set: AtomicBool::new(false),
+            user: None,
         })
     }
 
@@ -229,7 +237,10 @@ impl BoxConnector {
 
 impl fmt::Display for BoxConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{SOURCE}:folder/{}", self.config.folder_id)
+        match &self.user {
+            Some(user) => write!(f, "{SOURCE}:user/{user}/folder/{}", self.config.folder_id),
+            None => write!(f, "{SOURCE}:folder/{}", self.config.folder_id),
+        }
     }
 }
 
@@ -309,6 +320,41 @@ impl Connector for BoxConnector {
         Ok(())
     }
 
+    /// With `all_users`, `user:{id}` for the token's own user and each active managed user
+    /// of the enterprise (`GET /users`, marker paged): one job and one checkpoint per user.
+    /// Empty otherwise, and for a connector that is already one user's partition.
+    ///
+    /// # Errors
+    /// The errors of the users' listing (`PermissionDenied` for a token that may not list
+    /// the enterprise's users, ...).
+    async fn discover_partitions(&self) -> Result<Vec<String>> {
+        if !self.config.all_users || self.user.is_some() {
+            return Ok(self.partitions());
+        }
+        self.walk.user_partitions().await
+    }
+
+    /// With `all_users`, the user of `user:{id}` alone, read as the enterprise-wide sync
+    /// reads them (same documents, ids and access), with a checkpoint of their own.
+    fn partition(&self, partition: &str) -> Option<DynConnector> {
+        let user = partition
+            .strip_prefix(users::PARTITION_PREFIX)?
+            .trim()
+            .to_owned();
+        if !self.config.all_users || self.user.is_some() || user.is_empty() {
+            return None;
+        }
+        let mut connector = Self::new(self.config.clone()).ok()?;
+        // The same token: a refresh one partition spends is the others' too.
+        connector.walk.client = self.walk.client.clone();
+        connector.configured_access = self.configured_access;
+        connector
+            .store_set
+            .store(self.store_set.load(Ordering::Acquire), Ordering::Release);
+        connector.user = Some(user);
+        Some(Arc::new(connector))
+    }
+
     fn set_credential_store(&self, store: Arc<dyn CredentialStore>) -> bool {
         self.walk.client.token().set_store(store);
         self.store_set.store(true, Ordering::Release);
@@ -368,7 +414,10 @@ impl CheckpointedConnector for BoxConnector {
         window: Option<TimeWindow>,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<BoxCheckpoint>>> {
-        if self.config.all_users {
+        if let Some(user) = &self.user {
+            self.walk
+                .one_user_checkpointed(user.clone(), from, window, ctx)
+        } else if self.config.all_users {
             self.walk.all_users_checkpointed(from, window, ctx)
         } else {
             self.walk.checkpointed(from, window, ctx)
@@ -380,7 +429,9 @@ impl SlimConnector for BoxConnector {
     /// Every file id under the folder, whatever the file's size; fails rather than come back
     /// short.
     fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
-        if self.config.all_users {
+        if let Some(user) = &self.user {
+            self.walk.one_user_ids(user.clone(), ctx)
+        } else if self.config.all_users {
             self.walk.all_users_ids(ctx)
         } else {
             self.walk.list_ids(ctx)
@@ -392,6 +443,9 @@ impl connector_core::RefetchConnector for BoxConnector {
     /// These files again, by `GET /2.0/files/{id}` then a download; a file that is gone or
     /// no longer under the folder yields nothing.
     fn fetch(&self, ids: Vec<String>, ctx: SyncContext) -> BoxStream<'static, Result<Batch>> {
-        self.walk.refetch(ids, ctx)
+        match &self.user {
+            Some(user) => self.walk.one_user_refetch(user.clone(), ids, ctx),
+            None => self.walk.refetch(ids, ctx),
+        }
     }
 }

@@ -1,22 +1,33 @@
-//! `all_users`: every user of the enterprise in one sync, each read as themselves.
+//! `all_users`: every user of the enterprise, each read as themselves; one partition per
+//! user (`user:{id}`) where the host runs partitions, else all in one sync.
 //!
-//! The run lists the enterprise's managed users once (`GET /users?user_type=managed`, marker
-//! paging, as the token's user) and reads, in order, the token's own user (an app's service
-//! account owns content too) and then each managed user by numeric id, each with `As-User`
-//! and their own `folder_id` walk. The checkpoint names the user being read
-//! ([`BoxCheckpoint::user`]) beside that user's folder stack and marker, so a resumed run
-//! continues inside the same user; a user deleted meanwhile is passed by (the walk goes on
-//! with the next id).
+//! The users are the token's own user (an app's service account owns content too) and then
+//! the enterprise's active managed users by numeric id (`GET /users?user_type=managed`,
+//! marker paging, as the token's user; `inactive` ones are left out, the restricted
+//! `cannot_delete_edit*` kept), each read with `As-User` (the token's own without) and their
+//! own `folder_id` walk.
+//!
+//! - **Partitions**: [`Connector::discover_partitions`](connector_core::Connector::discover_partitions)
+//!   lists them as `user:{id}`, and each is a job of its own with its own checkpoint (the
+//!   user's folder stack and marker): one user's failure or resume replays nobody else's. A
+//!   partition's run lists the users again (one request per 1000 users), which tells it
+//!   whether its user is the token's own and which owners' items to leave to their own
+//!   partitions; a user gone or deactivated since discovery reads nothing.
+//! - **One sync** (a host that runs no partitions, the CLI): the users one after the other,
+//!   the checkpoint naming the user being read ([`BoxCheckpoint::user`]) beside that user's
+//!   folder stack and marker, so a resumed run continues inside the same user; a user
+//!   deleted meanwhile is passed by (the walk goes on with the next id).
 //!
 //! A file or folder is read only in the walk of the user who owns it, when that owner is one
 //! of the users read: a folder shared among colleagues is listed once, and a file keeps one
 //! path and one version (no download ping-pong between its collaborators' walks). Items
 //! owned outside the enterprise (external collaborators) are read in every walk that sees
-//! them: the same document id, delivered again.
+//! them: the same document id, delivered again. Either way the documents, their ids and
+//! access are the same.
 //!
 //! A user whose files cannot be read (`As-User` refused for an admin, a user Box will not
-//! let the app act as, a deactivated user: 403 or 404 on their root) is a failure naming the
-//! user, and the run goes on with the next.
+//! let the app act as: 403 or 404 on their root) is a failure naming the user, and the run
+//! goes on with the next (a partition ends with it).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -29,10 +40,58 @@ use futures::stream::BoxStream;
 
 use super::SOURCE;
 use super::checkpoint::BoxCheckpoint;
+use super::client::EnterpriseUser;
 use super::pages::{EnterpriseScope, Walk};
 
 /// The most pages of users listed (1000 each): a marker Box repeated ends the listing.
 const MAX_USER_PAGES: usize = 10_000;
+
+/// The prefix of a user's partition key (`user:{id}`).
+pub(super) const PARTITION_PREFIX: &str = "user:";
+
+/// One user's walk from `inner` (their folders and marker), its pages' checkpoints tagged
+/// with the user when `tag` (the enterprise-wide run's), and `done` once the walk is over.
+/// A user whose files cannot be read (403, 404) is one failure naming them, then `done`.
+fn user_pages(
+    user_walk: Walk,
+    user: String,
+    inner: BoxCheckpoint,
+    window: Option<TimeWindow>,
+    ctx: SyncContext,
+    done: BoxCheckpoint,
+    tag: bool,
+) -> BoxStream<'static, Result<CheckpointedBatch<BoxCheckpoint>>> {
+    async_stream::try_stream! {
+        let mut pages = user_walk.checkpointed(inner, window, ctx);
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => {
+                    let finished = page.checkpoint.started && page.checkpoint.folders.is_empty();
+                    yield page.map_checkpoint(|mut c| {
+                        if finished {
+                            done.clone()
+                        } else {
+                            c.user = tag.then(|| user.clone());
+                            c
+                        }
+                    });
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
+                    tracing::warn!(connector = SOURCE, user = %user, "a user's files cannot be read: {e}");
+                    let failure = Failure::new(
+                        None,
+                        e.kind(),
+                        format!("the files of the Box user {user} cannot be read as that user (As-User): {e}"),
+                    );
+                    yield CheckpointedBatch::new(Batch::with_parts(Vec::new(), vec![failure], Vec::new()), done.clone());
+                    break;
+                }
+                Err(e) => Err(e)?,
+            }
+        }
+    }
+    .boxed()
+}
 
 /// Numeric order of Box ids (digits only).
 fn id_order(a: &String, b: &String) -> std::cmp::Ordering {
@@ -48,7 +107,13 @@ impl Walk {
         let mut marker: Option<String> = None;
         for _ in 0..MAX_USER_PAGES {
             let (page, next) = self.client.users(marker.as_deref()).await?;
-            users.extend(page.into_iter().map(|u| u.id));
+            // Deactivated users (`inactive`) cannot be acted as; their content is read in
+            // the walks of those it is shared with.
+            users.extend(
+                page.into_iter()
+                    .filter(EnterpriseUser::active)
+                    .map(|u| u.id),
+            );
             match next {
                 Some(next) if marker.as_deref() != Some(next.as_str()) => marker = Some(next),
                 _ => break,
@@ -61,6 +126,101 @@ impl Walk {
             users.insert(0, me);
         }
         Ok(users)
+    }
+
+    /// The keys of every user's partition (`user:{id}`), in the order an unpartitioned run
+    /// reads them.
+    pub(super) async fn user_partitions(&self) -> Result<Vec<String>> {
+        let order = self.users_in_order().await?;
+        Ok(order
+            .into_iter()
+            .map(|u| format!("{PARTITION_PREFIX}{u}"))
+            .collect())
+    }
+
+    /// The walk of `user` as the enterprise-wide run would read them (the enterprise's users
+    /// listed again, which tells the token's own user and whose items are left to their
+    /// owners' walks); `None` when `user` is no longer among them.
+    async fn walk_of(&self, user: &str) -> Result<Option<Walk>> {
+        let order = self.users_in_order().await?;
+        let all: HashSet<String> = order.iter().cloned().collect();
+        Ok(order
+            .iter()
+            .position(|u| u == user)
+            .map(|at| self.for_user(&order, at, &all)))
+    }
+
+    /// The partition of one user (`user:{id}`): their walk alone, from `from` (their own
+    /// checkpoint, no `user` in it). A user who left the enterprise or was deactivated since
+    /// the partitions were listed reads nothing; one the app may not act as is a failure.
+    pub(super) fn one_user_checkpointed(
+        &self,
+        user: String,
+        from: BoxCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<BoxCheckpoint>>> {
+        let walk = Walk {
+            client: self.client.with_context(&ctx),
+            ..self.clone()
+        };
+        async_stream::try_stream! {
+            let Some(user_walk) = walk.walk_of(&user).await? else {
+                tracing::info!(connector = SOURCE, user = %user, "the Box user is no longer an active managed user: nothing to read");
+                return;
+            };
+            let done = BoxCheckpoint { started: true, ..BoxCheckpoint::start() };
+            let mut inner = from;
+            inner.user = None;
+            let mut pages = user_pages(user_walk, user, inner, window, ctx, done, false);
+            while let Some(page) = pages.next().await {
+                yield page?;
+            }
+        }
+        .boxed()
+    }
+
+    /// Every id of one user's walk (their partition); nothing when they are gone.
+    pub(super) fn one_user_ids(
+        &self,
+        user: String,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        let walk = Walk {
+            client: self.client.with_context(&ctx),
+            ..self.clone()
+        };
+        async_stream::try_stream! {
+            if let Some(user_walk) = walk.walk_of(&user).await? {
+                let mut ids = user_walk.list_ids(ctx);
+                while let Some(page) = ids.next().await {
+                    yield page?;
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// These files again, as the user of the partition.
+    pub(super) fn one_user_refetch(
+        &self,
+        user: String,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Batch>> {
+        let walk = Walk {
+            client: self.client.with_context(&ctx),
+            ..self.clone()
+        };
+        async_stream::try_stream! {
+            if let Some(user_walk) = walk.walk_of(&user).await? {
+                let mut batches = user_walk.refetch(ids, ctx);
+                while let Some(batch) = batches.next().await {
+                    yield batch?;
+                }
+            }
+        }
+        .boxed()
     }
 
     /// The walk of one user of an enterprise-wide run: the user's `As-User` (none for the
@@ -107,41 +267,17 @@ impl Walk {
             };
             while at < order.len() {
                 let user = order[at].clone();
-                let user_walk = walk.for_user(&order, at, &all);
                 let mut inner = cp.clone();
                 inner.user = None;
-                let mut pages = user_walk.checkpointed(inner, window, ctx.clone());
                 // The checkpoint once this user is done: the next user from the start, or
                 // this one with nothing left.
                 let done = match order.get(at + 1) {
                     Some(next) => BoxCheckpoint { user: Some(next.clone()), ..BoxCheckpoint::start() },
                     None => BoxCheckpoint { user: Some(user.clone()), started: true, ..BoxCheckpoint::start() },
                 };
+                let mut pages = user_pages(walk.for_user(&order, at, &all), user.clone(), inner, window, ctx.clone(), done.clone(), true);
                 while let Some(page) = pages.next().await {
-                    match page {
-                        Ok(page) => {
-                            let finished = page.checkpoint.started && page.checkpoint.folders.is_empty();
-                            yield page.map_checkpoint(|mut c| {
-                                if finished {
-                                    done.clone()
-                                } else {
-                                    c.user = Some(user.clone());
-                                    c
-                                }
-                            });
-                        }
-                        Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
-                            tracing::warn!(connector = SOURCE, user = %user, "a user's files cannot be read: {e}");
-                            let failure = Failure::new(
-                                None,
-                                e.kind(),
-                                format!("the files of the Box user {user} cannot be read as that user (As-User): {e}"),
-                            );
-                            yield CheckpointedBatch::new(Batch::with_parts(Vec::new(), vec![failure], Vec::new()), done.clone());
-                            break;
-                        }
-                        Err(e) => Err(e)?,
-                    }
+                    yield page?;
                 }
                 at += 1;
                 cp = done;

@@ -112,11 +112,12 @@ pub struct DropboxConfig {
     #[schemars(example = &["dbmid:AAHhy7WsR0x-u4ZCqiDl5Fz5zvuL3kmspwU", "dbmid:AAFoi1ZFCQ0NkoYdPdoAbC5eKrNg3ruGvWk"])]
     pub team_members: Vec<String>,
     /// With a team token (a Business app with `team_data.member` and `members.read`), read
-    /// every active member of the team in one sync: `team/members/list_v2` (and
-    /// `continue_v2`), then each member's Dropbox with `Dropbox-API-Select-User`, one after the
-    /// other, their team folders with them (the team root, as `team_space` says). The
-    /// checkpoint carries the member being read and each member's cursor, so incremental runs
-    /// read each member's changes. Excludes `team_member_id` and `team_members`. Not RAGFlow's.
+    /// every active member of the team: `team/members/list_v2` (and `continue_v2`), then each
+    /// member's Dropbox with `Dropbox-API-Select-User`, their team folders with them (the team
+    /// root, as `team_space` says). Each member is a partition (their `team_member_id`) the
+    /// sync service runs as a job with its own cursor; a host that runs no partitions reads
+    /// them one after the other in one sync, whose checkpoint carries the member being read
+    /// and each member's cursor. Excludes `team_member_id` and `team_members`. Not RAGFlow's.
     #[serde(default)]
     pub all_team_members: bool,
     /// Set `access` on each document from Dropbox's sharing (default true; needs the

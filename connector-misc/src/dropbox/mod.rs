@@ -9,9 +9,12 @@
 //!   field. A team token with `team_members` reads each member's space as a **partition**
 //!   ([`Connector::partitions`]): a job of its own with its own cursor (the sync service
 //!   runs them; a host that runs no partitions is told to name one `team_member_id`).
-//!   With `all_team_members`, one sync reads every active member of the team (and the team
-//!   folders each sees), one member after the other, the member and every member's cursor
-//!   in the checkpoint (the `team` module's docs say how).
+//!   With `all_team_members`, every active member of the team (and the team folders each
+//!   sees) is read: each member a partition found by [`Connector::discover_partitions`]
+//!   (their `team_member_id`, read as a config naming it would), a job of its own with its
+//!   own cursor; a host that runs no partitions (the CLI) reads them one after the other in
+//!   one sync, the member and every member's cursor in the checkpoint (the `team` module's
+//!   docs say how).
 //! - **Listing**: `files/list_folder` with `recursive: true` and `limit`, then
 //!   `files/list_folder/continue`. The cursor is the checkpoint ([`DropboxCheckpoint`]): a
 //!   resumed run continues the listing where it stopped, and the cursor a finished run ends
@@ -119,6 +122,9 @@ pub const SOURCE: &str = "dropbox";
 pub struct DropboxConnector {
     config: DropboxConfig,
     reader: Reader,
+    /// A member's partition found by [`Connector::discover_partitions`] (`all_team_members`):
+    /// a Dropbox that cannot be read is that member's failure, not the job's error.
+    discovered: bool,
 }
 
 impl fmt::Debug for Reader {
@@ -204,7 +210,11 @@ impl DropboxConnector {
             allow_images: config.allow_images,
             permissions: config.sync_permissions,
         };
-        Ok(Self { config, reader })
+        Ok(Self {
+            config,
+            reader,
+            discovered: false,
+        })
     }
 
     /// The configuration it was built from.
@@ -263,15 +273,33 @@ impl Connector for DropboxConnector {
         self.config.team_members.clone()
     }
 
-    /// This connector reading only the member `partition` (as `team_member_id`).
+    /// With `all_team_members`, the team's active members (`team/members/list_v2`), each a
+    /// partition by their `team_member_id`; else the members of `team_members`.
+    ///
+    /// # Errors
+    /// The errors of the members' listing (a token that is not a team's, a missing
+    /// `members.read` scope, ...).
+    async fn discover_partitions(&self) -> Result<Vec<String>> {
+        if !self.config.all_team_members {
+            return Ok(self.partitions());
+        }
+        team::members(&self.reader).await
+    }
+
+    /// This connector reading only the member `partition` (as `team_member_id`): one of
+    /// `team_members`, or with `all_team_members` a member discovery found.
     fn partition(&self, partition: &str) -> Option<DynConnector> {
-        if !self.config.team_members.iter().any(|m| m == partition) {
+        let member = partition.trim();
+        let discovered = self.config.all_team_members && !member.is_empty();
+        if !discovered && !self.config.team_members.iter().any(|m| m == partition) {
             return None;
         }
         let mut config = self.config.clone();
         config.team_members = Vec::new();
-        config.team_member_id = Some(partition.to_owned());
-        let connector = Self::new(config).ok()?;
+        config.all_team_members = false;
+        config.team_member_id = Some(member.to_owned());
+        let mut connector = Self::new(config).ok()?;
+        connector.discovered = discovered;
         Some(Arc::new(connector))
     }
 
@@ -350,6 +378,10 @@ impl CheckpointedConnector for DropboxConnector {
         }
         if self.config.all_team_members {
             return team::checkpointed(&self.reader, from, window, ctx);
+        }
+        if self.discovered {
+            let member = self.config.team_member_id.clone().unwrap_or_default();
+            return team::one_member(&self.reader, member, from, window, ctx);
         }
         pages::checkpointed(&self.reader, from, window, ctx)
     }

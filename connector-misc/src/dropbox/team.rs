@@ -1,21 +1,30 @@
-//! `all_team_members`: every active member of a Dropbox Business team in one sync.
+//! `all_team_members`: every active member of a Dropbox Business team, each with their own
+//! listing; one partition per member where the host runs partitions, else all in one sync.
 //!
-//! Each run lists the team's active members (`team/members/list_v2`, `continue_v2`; a team
-//! call, without `Dropbox-API-Select-User`), orders them by `team_member_id`, and reads
-//! them one after the other, each with `Dropbox-API-Select-User` and (in a team space) the
-//! team root as `Dropbox-API-Path-Root`, so the team folders a member sees are read with
-//! their own folder. The checkpoint ([`DropboxCheckpoint`]) names the member being read
-//! (`member`) beside that member's cursor, and keeps every member's last cursor
-//! (`member_cursors`): a resumed run continues inside the member it stopped in, and an
-//! incremental run reads each member's changes since their cursor (a member new to the team
-//! is listed in full; one who left is dropped).
+//! The members are the team's active ones (`team/members/list_v2`, `continue_v2`; a team
+//! call, without `Dropbox-API-Select-User`; invited, suspended and removed members are left
+//! out), ordered by `team_member_id`. Each is read with `Dropbox-API-Select-User` and (in a
+//! team space) the team root as `Dropbox-API-Path-Root`, so the team folders a member sees
+//! are read with their own folder.
 //!
-//! One stream rather than a partition per member: the members are known only by asking
-//! Dropbox, and [`Connector::partitions`](connector_core::Connector::partitions) asks
-//! nothing. A file several members see (a team folder, a folder shared among them) is listed
-//! in each of their walks under the same id: when its version (content hash, path, shared
-//! folder) is the same, the later walks find it unchanged and download nothing; a shared
-//! folder that members mounted at different paths is delivered again by each.
+//! - **Partitions**: [`Connector::discover_partitions`](connector_core::Connector::discover_partitions)
+//!   lists the members by their `team_member_id` (`dbmid:…`, the keys `team_members` uses
+//!   too), and each is a job of its own with its own cursor, exactly as a config naming that
+//!   `team_member_id` reads it: one member's failure or resume replays nobody else's. A
+//!   member whose Dropbox cannot be read by their run is a failure naming them.
+//! - **One sync** (a host that runs no partitions, the CLI): the members one after the
+//!   other. The checkpoint ([`DropboxCheckpoint`]) names the member being read (`member`)
+//!   beside that member's cursor, and keeps every member's last cursor (`member_cursors`): a
+//!   resumed run continues inside the member it stopped in, and an incremental run reads
+//!   each member's changes since their cursor (a member new to the team is listed in full;
+//!   one who left is dropped).
+//!
+//! Such a checkpoint is the one-sync run's; a member's partition starts with a checkpoint
+//! of its own, its first run listing the member's Dropbox again (unchanged files cost no
+//! download). A file several members see (a team folder, a folder shared among them) is
+//! listed in each of their walks under the same id: when its version (content hash, path,
+//! shared folder) is the same, the later walks find it unchanged and download nothing; a
+//! shared folder that members mounted at different paths is delivered again by each.
 //!
 //! A member whose Dropbox cannot be read (403 or 404 on their listing: suspended meanwhile,
 //! a missing folder `path` in their space) is a failure naming them, and the run goes on.
@@ -30,8 +39,9 @@ use super::SOURCE;
 use super::checkpoint::{DropboxCheckpoint, MemberCursor, Phase};
 use super::pages::{self, Reader};
 
-/// The members of the run, ordered by id.
-async fn members(reader: &Reader) -> Result<Vec<String>> {
+/// The members of the run, ordered by id: with `all_team_members`, also the partitions
+/// [`Connector::discover_partitions`](connector_core::Connector::discover_partitions) lists.
+pub(super) async fn members(reader: &Reader) -> Result<Vec<String>> {
     let mut members = reader.client.team_members().await?;
     members.sort();
     members.dedup();
@@ -146,6 +156,45 @@ pub(super) fn checkpointed(
                     ..last.checkpoint
                 };
                 yield CheckpointedBatch::new(last.batch, checkpoint);
+            }
+        }
+    }
+    .boxed()
+}
+
+/// One discovered member's partition (`reader` selects them): their own listing from `from`,
+/// with their own cursor, as the one-sync run reads them. A member whose Dropbox cannot be
+/// read (403 or 404: suspended or removed since discovery, a `path` missing in their space)
+/// is a failure naming them; their last cursor is kept for their next readable run.
+pub(super) fn one_member(
+    reader: &Reader,
+    member: String,
+    from: DropboxCheckpoint,
+    window: Option<TimeWindow>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<CheckpointedBatch<DropboxCheckpoint>>> {
+    let mut walk = pages::checkpointed(reader, from.clone(), window, ctx);
+    async_stream::try_stream! {
+        while let Some(page) = walk.next().await {
+            match page {
+                Ok(page) => yield page,
+                Err(e) if matches!(e.kind(), ErrorKind::PermissionDenied | ErrorKind::NotFound) => {
+                    tracing::warn!(connector = SOURCE, member = %member, "a team member's Dropbox cannot be read: {e}");
+                    let failure = Failure::new(
+                        None,
+                        e.kind(),
+                        format!("the Dropbox of team member {member} cannot be read: {e}"),
+                    );
+                    let kept = match (&from.cursor, from.phase) {
+                        (Some(_), Phase::Changes) => DropboxCheckpoint { member: None, member_cursors: Default::default(), ..from.clone() },
+                        _ => DropboxCheckpoint::start(),
+                    };
+                    let mut batch = connector_core::Batch::default();
+                    batch.failures.push(failure);
+                    yield CheckpointedBatch::new(batch, kept);
+                    break;
+                }
+                Err(e) => Err(e)?,
             }
         }
     }
