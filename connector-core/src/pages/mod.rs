@@ -126,6 +126,7 @@ impl Batch {
         self.documents.append(&mut other.documents);
         self.failures.append(&mut other.failures);
         self.unchanged.append(&mut other.unchanged);
+        self.deleted.append(&mut other.deleted);
     }
 }
 
@@ -299,6 +300,24 @@ mod tests {
 
     fn doc(id: &str) -> Document {
         Document::text(id, crate::testkit::MEMORY_SOURCE, id, "body").with_version("v2")
+    }
+
+    #[test]
+    fn append_moves_every_part_including_the_deleted_ids() {
+        let mut first = Batch::new(vec![doc("a")]).with_deleted(vec!["x".to_owned()]);
+        first.unchanged.push("u".to_owned());
+        let mut second = Batch::new(vec![doc("b")]).with_deleted(vec!["y".to_owned()]);
+        second.failures.push(Failure::new(
+            Some("f".to_owned()),
+            ErrorKind::InvalidData,
+            "broken",
+        ));
+        first.append(second);
+        let ids: Vec<&str> = first.documents.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(first.deleted, ["x", "y"]);
+        assert_eq!(first.unchanged, ["u"]);
+        assert_eq!(first.failures.len(), 1);
     }
 
     #[tokio::test]
