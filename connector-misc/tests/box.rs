@@ -1620,3 +1620,75 @@ async fn a_single_user_config_has_no_partitions() {
     assert!(c.discover_partitions().await.unwrap().is_empty());
     assert!(c.partition("user:301").is_none());
 }
+
+/// How many requests listed the enterprise's users.
+async fn user_listings(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/2.0/users")
+        .count()
+}
+
+#[tokio::test]
+async fn a_cycle_of_partitions_lists_the_users_once() {
+    let server = enterprise().await;
+    let config = json!({"all_users": true, "include_permissions": false});
+    let c = build_app(&server.uri(), ccg_credentials(), config.clone()).unwrap();
+    let keys = c.discover_partitions().await.unwrap();
+    assert_eq!(keys, ["user:300", "user:301", "user:302", "user:303"]);
+    // Discovery pages through the users (two pages in this enterprise).
+    let listing = user_listings(&server).await;
+    assert_eq!(listing, 2);
+
+    // Each job as connector-sync runs it: a connector built afresh from the config, then its
+    // partition; its sync and its prune. None lists the users again.
+    let mut docs = Vec::new();
+    let mut ids = Vec::new();
+    for key in &keys {
+        let job = build_app(&server.uri(), ccg_credentials(), config.clone()).unwrap();
+        let part = job.partition(key).expect("a discovered partition");
+        docs.extend(drain(&part).await.0);
+        let job = build_app(&server.uri(), ccg_credentials(), config.clone()).unwrap();
+        let part = job.partition(key).unwrap();
+        let mut listed = part
+            .roles()
+            .as_slim()
+            .unwrap()
+            .list_ids(connector_core::SyncContext::new());
+        while let Some(page) = listed.next().await {
+            match page {
+                Ok(page) => ids.extend(page.into_iter().map(|d| d.id)),
+                // 303's files cannot be read: its prune fails rather than come back short.
+                Err(e) => assert!(key == "user:303", "{key}: {e}"),
+            }
+        }
+    }
+    assert_eq!(
+        user_listings(&server).await,
+        listing,
+        "the partitions reused discovery's listing"
+    );
+    assert_eq!(docs, ["box:401", "box:411", "box:413", "box:412"]);
+    assert_eq!(ids, ["box:401", "box:411", "box:413", "box:412"]);
+
+    // The same documents as the one sync (which lists the users itself, once).
+    let (single, _, _) = drain(&c).await;
+    assert_eq!(single, docs);
+    assert_eq!(user_listings(&server).await, 2 * listing);
+
+    // A partition whose user is not in the kept listing lists afresh before giving up.
+    let job = build_app(&server.uri(), ccg_credentials(), config.clone()).unwrap();
+    let (gone, failures, _) = drain(&job.partition("user:399").unwrap()).await;
+    assert!(
+        gone.is_empty() && failures.is_empty(),
+        "{gone:?} {failures:?}"
+    );
+    assert_eq!(user_listings(&server).await, 3 * listing);
+
+    // The next cycle's discovery lists afresh.
+    c.discover_partitions().await.unwrap();
+    assert_eq!(user_listings(&server).await, 4 * listing);
+}

@@ -71,7 +71,11 @@
 //!   of them (a folder shared by ten colleagues is listed once); items owned outside the
 //!   enterprise come in each walk that sees them. Documents, ids and access are the same
 //!   either way. A user the app may not act as is a failure naming them, and the run goes
-//!   on (the `users` module's docs say more).
+//!   on. A partition's job needs the users too (whose items are left to whom): it takes
+//!   the listing this process made in the last 10 minutes (discovery's, or the first
+//!   partition's), kept by API base URL, client id and token user (never a token), so a
+//!   cycle lists the users about once rather than once per partition (the `users` module's
+//!   docs say more).
 //! - **Web links** become small Markdown documents (`# name`, the URL, the description), id
 //!   `box-web-link:{id}`, link `https://app.box.com/web_link/{id}`, metadata `url`.
 //! - **Box Notes** (`.boxnote`, JSON) are converted to Markdown: the ProseMirror document of
@@ -183,31 +187,39 @@ impl BoxConnector {
         let token_url = url_or(config.token_url.as_ref(), DEFAULT_TOKEN_URL)?;
         let app = auth::AppAuth::from_credentials(&config.credentials)
             .map_err(|problems| Error::config(problems).with_connector(SOURCE))?;
-        let (token, single_use, configured_access) = match (app, &config.credentials.box_tokens) {
-            (Some(app), _) => (app.token(token_url), false, false),
-            (None, Some(tokens)) => {
-                let parts = config::token_parts(tokens).map_err(|messages| {
-                    Error::config(
-                        messages
-                            .into_iter()
-                            .map(|m| connector_core::FieldError::new(TOKENS_FIELD, m))
-                            .collect(),
-                    )
-                    .with_connector(SOURCE)
-                })?;
-                let configured = parts.access_token.is_some();
-                (user_token(parts, token_url), true, configured)
-            }
-            (None, None) => {
-                return Err(
-                    Error::internal("no credentials passed validation").with_connector(SOURCE)
-                );
-            }
-        };
+        let (token, single_use, configured_access, client_id) =
+            match (app, &config.credentials.box_tokens) {
+                (Some(app), _) => {
+                    let client_id = app.client_id().to_owned();
+                    (app.token(token_url), false, false, client_id)
+                }
+                (None, Some(tokens)) => {
+                    let parts = config::token_parts(tokens).map_err(|messages| {
+                        Error::config(
+                            messages
+                                .into_iter()
+                                .map(|m| connector_core::FieldError::new(TOKENS_FIELD, m))
+                                .collect(),
+                        )
+                        .with_connector(SOURCE)
+                    })?;
+                    let configured = parts.access_token.is_some();
+                    let client_id = parts.client_id.clone();
+                    (user_token(parts, token_url), true, configured, client_id)
+                }
+                (None, None) => {
+                    return Err(
+                        Error::internal("no credentials passed validation").with_connector(SOURCE)
+                    );
+                }
+            };
+        let api = url_or(config.api_base_url.as_ref(), DEFAULT_API_BASE_URL)?;
+        // Who lists the enterprise's users, without a secret: the API and the app.
+        let app = Arc::from(format!("{api} {client_id}"));
         let client = Client::new(
             http,
             Arc::new(token),
-            url_or(config.api_base_url.as_ref(), DEFAULT_API_BASE_URL)?,
+            api,
             config.page_size.get().min(1000),
             config.as_user_id.clone(),
         );
@@ -218,6 +230,7 @@ impl BoxConnector {
             permissions: config.include_permissions,
             me: Arc::default(),
             users: None,
+            app,
         };
         Ok(Self {
             config,
@@ -322,7 +335,8 @@ impl Connector for BoxConnector {
 
     /// With `all_users`, `user:{id}` for the token's own user and each active managed user
     /// of the enterprise (`GET /users`, marker paged): one job and one checkpoint per user.
-    /// Empty otherwise, and for a connector that is already one user's partition.
+    /// The listing, always made afresh here, is kept for the partitions' jobs in this process
+    /// (10 minutes), so they do not list the users again. Empty otherwise, and for a connector that is already one user's partition.
     ///
     /// # Errors
     /// The errors of the users' listing (`PermissionDenied` for a token that may not list
