@@ -38,6 +38,13 @@
 
 mod adjusted;
 mod client;
+#[cfg(any(
+    feature = "onedrive",
+    feature = "sharepoint",
+    feature = "outlook",
+    feature = "teams"
+))]
+mod config;
 mod drive;
 #[cfg(any(feature = "onedrive", feature = "sharepoint"))]
 pub(crate) mod drive_walk;
@@ -63,4 +70,7 @@ pub use model::{Delta, Page};
     feature = "outlook",
     feature = "teams"
 ))]
-pub(crate) use drive::escape;
+pub(crate) use {
+    config::{graph_config, graph_credentials},
+    drive::escape,
+};

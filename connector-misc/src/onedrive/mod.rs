@@ -94,7 +94,6 @@ use futures::stream::BoxStream;
 pub use crate::graph::{DriveCursor, Phase};
 pub use config::{DEFAULT_MAX_FILE_SIZE, OnedriveConfig, OnedriveCredentials};
 
-use crate::graph::GraphClient;
 use crate::graph::drive_walk::{self, DriveWalk};
 use drives::{Fresh, OnedriveDrives, Reused, RunDrives};
 
@@ -147,17 +146,7 @@ impl OnedriveConnector {
     /// [`Connector::discover_partitions`], read as every user's drives are (no OneDrive or no
     /// `folder_path` in it is no failure).
     fn build(config: OnedriveConfig, discovered: bool) -> Result<Self> {
-        let problems = connector_core::ConnectorConfig::validate(&config);
-        if !problems.is_empty() {
-            return Err(Error::config(problems).with_connector(SOURCE));
-        }
-        let graph = GraphClient::new(
-            SOURCE,
-            &config.app(),
-            config.network_policy()?,
-            PERMISSIONS,
-            |b| b,
-        )?;
+        let graph = config.client(SOURCE, PERMISSIONS, |b| b)?;
         let drives = OnedriveDrives {
             users: config
                 .user_ids

@@ -112,7 +112,6 @@ pub use config::{
     DEFAULT_EXCLUDED, DEFAULT_MAX_FILE_SIZE, OutlookConfig, OutlookCredentials, WELL_KNOWN_FOLDERS,
 };
 
-use crate::graph::GraphClient;
 use mailbox::Reader;
 
 /// The registry key of the Outlook connector.
@@ -159,17 +158,7 @@ impl OutlookConnector {
     /// [`Connector::discover_partitions`], read as every user's mailboxes are (a user gone or
     /// without a mailbox is no failure).
     fn build(config: OutlookConfig, discovered: bool) -> Result<Self> {
-        let problems = connector_core::ConnectorConfig::validate(&config);
-        if !problems.is_empty() {
-            return Err(Error::config(problems).with_connector(SOURCE));
-        }
-        let graph = GraphClient::new(
-            SOURCE,
-            &config.app(),
-            config.network_policy()?,
-            PERMISSIONS,
-            |b| b,
-        )?;
+        let graph = config.client(SOURCE, PERMISSIONS, |b| b)?;
         let reader = Reader {
             graph,
             users: config

@@ -69,7 +69,6 @@ use futures::stream::BoxStream;
 pub use checkpoint::{PagesCursor, SharepointCheckpoint};
 pub use config::{DEFAULT_MAX_FILE_SIZE, SharepointConfig, SharepointCredentials};
 
-use crate::graph::GraphClient;
 use crate::graph::drive_walk::DriveWalk;
 
 /// The registry key of the SharePoint connector.
@@ -109,17 +108,7 @@ impl SharepointConnector {
     /// # Errors
     /// [`ErrorKind::Config`] listing every problem of `config`.
     pub fn new(config: SharepointConfig) -> Result<Self> {
-        let problems = connector_core::ConnectorConfig::validate(&config);
-        if !problems.is_empty() {
-            return Err(Error::config(problems).with_connector(SOURCE));
-        }
-        let graph = GraphClient::new(
-            SOURCE,
-            &config.app(),
-            config.network_policy()?,
-            PERMISSIONS,
-            |b| b,
-        )?;
+        let graph = config.client(SOURCE, PERMISSIONS, |b| b)?;
         let walk = DriveWalk {
             graph,
             source: SOURCE,

@@ -96,7 +96,7 @@ pub use config::{
     DEFAULT_REPLY_LOOKBACK_DAYS, DEFAULT_REQUESTS_PER_SECOND, TeamsConfig, TeamsCredentials,
 };
 
-use crate::graph::{GraphClient, escape};
+use crate::graph::escape;
 use pages::Reader;
 
 /// The registry key of the Teams connector.
@@ -133,18 +133,10 @@ impl TeamsConnector {
     /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of
     /// `config`.
     pub fn new(config: TeamsConfig) -> Result<Self> {
-        let problems = connector_core::ConnectorConfig::validate(&config);
-        if !problems.is_empty() {
-            return Err(Error::config(problems).with_connector(SOURCE));
-        }
         let rps = config.requests_per_second;
-        let graph = GraphClient::new(
-            SOURCE,
-            &config.app(),
-            config.network_policy()?,
-            PERMISSIONS,
-            |b| b.rate_limit(rps, std::time::Duration::from_secs(1)),
-        )?;
+        let graph = config.client(SOURCE, PERMISSIONS, |b| {
+            b.rate_limit(rps, std::time::Duration::from_secs(1))
+        })?;
         let reader = Reader {
             graph,
             teams: config.teams.iter().map(|t| t.trim().to_owned()).collect(),
