@@ -64,6 +64,8 @@ pub use drive::{
 pub use drive_walk::{DriveCheckpoint, DriveCursor, Phase};
 pub use model::{Delta, Page};
 
+#[cfg(any(feature = "outlook", feature = "teams"))]
+pub(crate) use model::listed;
 #[cfg(any(
     feature = "onedrive",
     feature = "sharepoint",
@@ -71,6 +73,6 @@ pub use model::{Delta, Page};
     feature = "teams"
 ))]
 pub(crate) use {
-    config::{graph_config, graph_credentials},
+    config::{first_failure, graph_config, graph_credentials, partitions},
     drive::escape,
 };

@@ -201,13 +201,7 @@ impl Message {
     pub(crate) fn from_value(
         value: serde_json::Value,
     ) -> std::result::Result<Self, (Option<String>, String)> {
-        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-        serde_json::from_value(value).map_err(|e| {
-            (
-                id,
-                format!("Graph listed a message that cannot be read: {e}"),
-            )
-        })
+        crate::graph::listed(value, "a message")
     }
 
     /// The version token: a hash of what the document is made of (subject, body, people,

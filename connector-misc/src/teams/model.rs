@@ -181,13 +181,7 @@ impl ChatMessage {
     pub(crate) fn from_value(
         value: serde_json::Value,
     ) -> std::result::Result<Self, (Option<String>, String)> {
-        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-        serde_json::from_value(value).map_err(|e| {
-            (
-                id,
-                format!("Graph listed a channel message that cannot be read: {e}"),
-            )
-        })
+        crate::graph::listed(value, "a channel message")
     }
 
     /// Whether people wrote it: a `message`, not a system event (a member added, a channel
