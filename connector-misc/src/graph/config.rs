@@ -9,8 +9,6 @@
 //! definition and lose the permissions its doc names. Each source still declares its own
 //! types, with its own names and docs, so its config JSON and JSON Schema stay its own.
 
-use connector_core::{Error, Failure, Result};
-
 /// Declares a source's credentials struct: `tenant_id`, `client_id` and `client_secret` (as
 /// RAGFlow names them) with their docs and schema examples, then the source's own fields; and
 /// its `Debug`, which prints `***` for the secret.
@@ -180,31 +178,3 @@ macro_rules! graph_config {
 }
 
 pub(crate) use {graph_config, graph_credentials};
-
-/// A partition per key, when there are several (one key, or none, is the whole config: no
-/// partitions).
-pub(crate) fn partitions(keys: impl IntoIterator<Item = String>) -> Vec<String> {
-    let keys: Vec<String> = keys.into_iter().collect();
-    if keys.len() > 1 { keys } else { Vec::new() }
-}
-
-/// What `check()` answers for the failures of resolving what the config names: the first as
-/// the error of `source` (naming `field`, the setting that named the item, when given), or
-/// `Ok` with none.
-///
-/// # Errors
-/// The first of `failures`, with its kind and message.
-pub(crate) fn first_failure(
-    source: &'static str,
-    failures: Vec<Failure>,
-    field: Option<&'static str>,
-) -> Result<()> {
-    let Some(f) = failures.into_iter().next() else {
-        return Ok(());
-    };
-    let error = Error::new(f.kind, f.message).with_connector(source);
-    Err(match field {
-        Some(field) => error.with_field(field),
-        None => error,
-    })
-}

@@ -12,6 +12,11 @@
 //!   SharePoint document libraries list, with the calls that list, place and download them
 //!   ([`GraphClient::drive_delta`], [`GraphClient::drive_item`], [`GraphClient::drive_content`]).
 //!
+//! Inside the crate, the sources also share their config glue here (`graph_credentials!` and
+//! `graph_config!`: the `credentials` block, the hosts, their validation and the client they
+//! make, each source keeping its own types and JSON Schema) and their connector glue
+//! (partition keys, `check()`'s first failure, the delta positions a checkpoint carries over).
+//!
 //! A delta round's `@odata.deltaLink` is what a source keeps as its checkpoint and as the
 //! start of its next incremental run: Graph then lists only what changed since, deletions
 //! included (as items with a `deleted` facet or `@removed`). It carries Graph's own
@@ -45,6 +50,13 @@ mod client;
     feature = "teams"
 ))]
 mod config;
+#[cfg(any(
+    feature = "onedrive",
+    feature = "sharepoint",
+    feature = "outlook",
+    feature = "teams"
+))]
+mod connector;
 mod drive;
 #[cfg(any(feature = "onedrive", feature = "sharepoint"))]
 pub(crate) mod drive_walk;
@@ -73,6 +85,7 @@ pub(crate) use model::listed;
     feature = "teams"
 ))]
 pub(crate) use {
-    config::{first_failure, graph_config, graph_credentials, partitions},
+    config::{graph_config, graph_credentials},
+    connector::{carried, first_failure, partitions},
     drive::escape,
 };
