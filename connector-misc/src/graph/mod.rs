@@ -77,7 +77,7 @@ pub use drive_walk::{DriveCheckpoint, DriveCursor, Phase};
 pub use model::{Delta, Page};
 
 #[cfg(any(feature = "outlook", feature = "teams"))]
-pub(crate) use model::listed;
+pub(crate) use model::{ItemBody, listed};
 #[cfg(any(
     feature = "onedrive",
     feature = "sharepoint",

@@ -37,6 +37,28 @@ pub(crate) fn listed<T: DeserializeOwned>(
         .map_err(|e| (id, format!("Graph listed {what} that cannot be read: {e}")))
 }
 
+/// Graph's `itemBody`, a message's body (Outlook's and Teams'): `contentType` `text` or
+/// `html`.
+#[cfg(any(feature = "outlook", feature = "teams"))]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ItemBody {
+    #[serde(default)]
+    pub(crate) content_type: Option<String>,
+    #[serde(default)]
+    pub(crate) content: Option<String>,
+}
+
+#[cfg(any(feature = "outlook", feature = "teams"))]
+impl ItemBody {
+    /// Whether the content is HTML (Graph says `html`, in any case), not text.
+    pub(crate) fn is_html(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("html"))
+    }
+}
+
 /// A page of a delta query, or the service's order to start it over.
 #[derive(Debug, Clone)]
 pub enum Delta<T> {

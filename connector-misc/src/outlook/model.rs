@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use url::Url;
 
+use crate::graph::ItemBody;
 use crate::graph::users::DirectoryUser;
 
 /// The fields of a message a sync reads: `$select` of every delta round and refetch.
@@ -95,24 +96,6 @@ pub(crate) struct MailFolder {
     pub(crate) display_name: String,
     #[serde(default)]
     pub(crate) child_folder_count: u32,
-}
-
-/// `body`: `contentType` is `html` or `text`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ItemBody {
-    #[serde(default)]
-    pub(crate) content_type: Option<String>,
-    #[serde(default)]
-    pub(crate) content: Option<String>,
-}
-
-impl ItemBody {
-    pub(crate) fn is_html(&self) -> bool {
-        self.content_type
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("html"))
-    }
 }
 
 /// A recipient: `{"emailAddress": {"name": "…", "address": "…"}}`.

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use url::Url;
 
+use crate::graph::ItemBody;
+
 /// The fields of a team a sync reads.
 pub(crate) const TEAM_FIELDS: &str = "id,displayName,description";
 
@@ -118,16 +120,6 @@ pub(crate) struct Identity {
     pub(crate) id: Option<String>,
     #[serde(default)]
     pub(crate) display_name: Option<String>,
-}
-
-/// `itemBody`: `contentType` `text` or `html`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ItemBody {
-    #[serde(default)]
-    pub(crate) content_type: Option<String>,
-    #[serde(default)]
-    pub(crate) content: Option<String>,
 }
 
 /// `chatMessageAttachment`: a file (`reference`), a card, a quoted message
