@@ -147,13 +147,7 @@ impl DriveItem {
     pub fn from_value(
         value: serde_json::Value,
     ) -> std::result::Result<Self, (Option<String>, String)> {
-        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-        serde_json::from_value(value).map_err(|e| {
-            (
-                id,
-                format!("Graph listed a drive item that cannot be read: {e}"),
-            )
-        })
+        super::model::listed(value, "a drive item")
     }
 
     /// Whether this is a file a sync reads: not a folder, notebook, the root, nor deleted.

@@ -12,6 +12,11 @@
 //!   SharePoint document libraries list, with the calls that list, place and download them
 //!   ([`GraphClient::drive_delta`], [`GraphClient::drive_item`], [`GraphClient::drive_content`]).
 //!
+//! Inside the crate, the sources also share their config glue here (`graph_credentials!` and
+//! `graph_config!`: the `credentials` block, the hosts, their validation and the client they
+//! make, each source keeping its own types and JSON Schema) and their connector glue
+//! (partition keys, `check()`'s first failure, the delta positions a checkpoint carries over).
+//!
 //! A delta round's `@odata.deltaLink` is what a source keeps as its checkpoint and as the
 //! start of its next incremental run: Graph then lists only what changed since, deletions
 //! included (as items with a `deleted` facet or `@removed`). It carries Graph's own
@@ -38,6 +43,20 @@
 
 mod adjusted;
 mod client;
+#[cfg(any(
+    feature = "onedrive",
+    feature = "sharepoint",
+    feature = "outlook",
+    feature = "teams"
+))]
+mod config;
+#[cfg(any(
+    feature = "onedrive",
+    feature = "sharepoint",
+    feature = "outlook",
+    feature = "teams"
+))]
+mod connector;
 mod drive;
 #[cfg(any(feature = "onedrive", feature = "sharepoint"))]
 pub(crate) mod drive_walk;
@@ -57,10 +76,16 @@ pub use drive::{
 pub use drive_walk::{DriveCheckpoint, DriveCursor, Phase};
 pub use model::{Delta, Page};
 
+#[cfg(any(feature = "outlook", feature = "teams"))]
+pub(crate) use model::{ItemBody, listed};
 #[cfg(any(
     feature = "onedrive",
     feature = "sharepoint",
     feature = "outlook",
     feature = "teams"
 ))]
-pub(crate) use drive::escape;
+pub(crate) use {
+    config::{graph_config, graph_credentials},
+    connector::{carried, first_failure, partitions},
+    drive::escape,
+};

@@ -1,6 +1,7 @@
 //! The shapes Microsoft Graph answers with that every Graph source shares: a collection page
 //! with its `@odata` links, the error body, and the JSON batch envelope.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
@@ -22,6 +23,40 @@ pub struct Page<T> {
     /// The end of a delta round: ask this URL for the changes made after it.
     #[serde(rename = "@odata.deltaLink", default)]
     pub delta_link: Option<Url>,
+}
+
+/// An item of a listing read as `T`; `Err((its id if readable, what is wrong))` when it is
+/// not one, so the item becomes a failure naming it and the listing goes on. `what` names the
+/// kind of item in the message (`"a drive item"`).
+pub(crate) fn listed<T: DeserializeOwned>(
+    value: Value,
+    what: &str,
+) -> std::result::Result<T, (Option<String>, String)> {
+    let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+    serde_json::from_value(value)
+        .map_err(|e| (id, format!("Graph listed {what} that cannot be read: {e}")))
+}
+
+/// Graph's `itemBody`, a message's body (Outlook's and Teams'): `contentType` `text` or
+/// `html`.
+#[cfg(any(feature = "outlook", feature = "teams"))]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ItemBody {
+    #[serde(default)]
+    pub(crate) content_type: Option<String>,
+    #[serde(default)]
+    pub(crate) content: Option<String>,
+}
+
+#[cfg(any(feature = "outlook", feature = "teams"))]
+impl ItemBody {
+    /// Whether the content is HTML (Graph says `html`, in any case), not text.
+    pub(crate) fn is_html(&self) -> bool {
+        self.content_type
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("html"))
+    }
 }
 
 /// A page of a delta query, or the service's order to start it over.

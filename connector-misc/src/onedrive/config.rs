@@ -1,130 +1,88 @@
 //! [`OnedriveConfig`]: which tenant, which users' (or which) drives, and which of their files.
 
-use std::fmt;
 use std::num::NonZeroU64;
 
 use connector_core::config::StringList;
-use connector_core::net::NetworkPolicy;
-use connector_core::{ConnectorConfig, FieldError, Secret};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use url::Url;
+use connector_core::{FieldError, Secret};
 
-use crate::graph::GraphApp;
+use crate::graph::{graph_config, graph_credentials};
 
 /// Files larger than this are reported as failures unless configured otherwise: 20 MiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
 
-/// The credentials: an app registration with the application permission `Files.Read.All`
-/// (`User.Read.All` too, to list every user's drive), as RAGFlow names them.
-#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct OnedriveCredentials {
-    /// The directory (tenant) id, or a verified domain.
-    #[schemars(example = &"contoso.onmicrosoft.com")]
-    pub tenant_id: String,
-    /// The application (client) id.
-    #[schemars(example = &"6731de76-14a6-49ae-97bc-6eba6914391e")]
-    pub client_id: String,
-    /// The client secret's value (not its id).
-    pub client_secret: Secret,
+graph_credentials! {
+    /// The credentials: an app registration with the application permission `Files.Read.All`
+    /// (`User.Read.All` too, to list every user's drive), as RAGFlow names them.
+    pub struct OnedriveCredentials {}
+    tenant_example = "contoso.onmicrosoft.com";
 }
 
-impl fmt::Debug for OnedriveCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OnedriveCredentials")
-            .field("tenant_id", &self.tenant_id)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"***")
-            .finish()
+graph_config! {
+    /// The configuration of the OneDrive connector (source `"onedrive"`).
+    ///
+    /// ```
+    /// use connector_misc::onedrive::OnedriveConfig;
+    ///
+    /// // RAGFlow's shape: the app's credentials and a folder.
+    /// let config: OnedriveConfig = connector_core::config::from_json(serde_json::json!({
+    ///     "credentials": {"tenant_id": "contoso.onmicrosoft.com", "client_id": "app", "client_secret": "s"},
+    ///     "folder_path": "/Shared/Handbook",
+    ///     "batch_size": 2,
+    /// }))?;
+    /// assert_eq!(config.folder_path.as_deref(), Some("/Shared/Handbook"));
+    /// # Ok::<(), connector_core::Error>(())
+    /// ```
+    pub struct OnedriveConfig {
+        /// The app registration.
+        pub credentials: OnedriveCredentials,
+        /// The folder to read in each drive (`/Shared/Handbook`); empty or absent: the whole
+        /// drive. A drive without it is a failure naming it, and the others are read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(example = &"/Shared/Handbook")]
+        pub folder_path: Option<String>,
+        /// The users whose OneDrive is read, by user principal name or object id, as a list or a
+        /// comma list; each is a partition (a job with its own checkpoint). Empty with no
+        /// `drive_ids`: every enabled user of the tenant that has a OneDrive, each its own
+        /// partition where the host discovers partitions (the sync service), else one job.
+        #[serde(default, skip_serializing_if = "StringList::is_empty")]
+        #[schemars(example = "ada@contoso.com, bob@contoso.com")]
+        pub user_ids: StringList,
+        /// Drives read by id (`b!…`) beside `user_ids`: a shared library, a drive RAGFlow listed
+        /// through `GET /drives`.
+        #[serde(default, skip_serializing_if = "StringList::is_empty")]
+        pub drive_ids: StringList,
+        /// With every user's OneDrive (no `user_ids`, no `drive_ids`), read guests' too (default
+        /// false: enabled members only; a guest's OneDrive, where it has one, is its home
+        /// tenant's business). Disabled accounts are never listed.
+        #[serde(default)]
+        #[schemars(example = &false)]
+        pub include_guests: bool,
+        /// Read image files too (default false, as RAGFlow).
+        #[serde(default)]
+        pub allow_images: bool,
+        /// Set each document's `access` from the file's permissions (default true; one JSON
+        /// batch per 20 files of a page). False leaves `access` unset.
+        #[serde(default = "yes")]
+        pub include_permissions: bool,
+        /// Make a file shared by an anonymous ("anyone with the link") link readable by everyone
+        /// the host serves (`access.public`; default false: such a link adds nobody, and the file
+        /// is read by those its other permissions name). An anonymous link is a capability held
+        /// by whoever received it, not a grant to every user of the host.
+        #[serde(default)]
+        pub anonymous_links_public: bool,
+        /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.
+        #[serde(default = "default_max_file_size")]
+        #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
+        pub max_file_size: NonZeroU64,
+        /// Files larger than this many bytes (up to `max_file_size`) are downloaded chunk by chunk
+        /// into the sync's spool folder and delivered as spooled bytes, never whole in memory
+        /// (text files too, as `text/plain` bytes). Absent (default): every body in memory. Only
+        /// sinks that take spooled bodies (directory, memory, NDJSON) accept such a document;
+        /// for any other it is a failure naming it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(range(max = connector_core::config::limits::MAX_BYTES), example = &16_777_216)]
+        pub spool_above: Option<NonZeroU64>,
     }
-}
-
-/// The configuration of the OneDrive connector (source `"onedrive"`).
-///
-/// ```
-/// use connector_misc::onedrive::OnedriveConfig;
-///
-/// // RAGFlow's shape: the app's credentials and a folder.
-/// let config: OnedriveConfig = connector_core::config::from_json(serde_json::json!({
-///     "credentials": {"tenant_id": "contoso.onmicrosoft.com", "client_id": "app", "client_secret": "s"},
-///     "folder_path": "/Shared/Handbook",
-///     "batch_size": 2,
-/// }))?;
-/// assert_eq!(config.folder_path.as_deref(), Some("/Shared/Handbook"));
-/// # Ok::<(), connector_core::Error>(())
-/// ```
-#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct OnedriveConfig {
-    /// The app registration.
-    pub credentials: OnedriveCredentials,
-    /// The folder to read in each drive (`/Shared/Handbook`); empty or absent: the whole
-    /// drive. A drive without it is a failure naming it, and the others are read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = &"/Shared/Handbook")]
-    pub folder_path: Option<String>,
-    /// The users whose OneDrive is read, by user principal name or object id, as a list or a
-    /// comma list; each is a partition (a job with its own checkpoint). Empty with no
-    /// `drive_ids`: every enabled user of the tenant that has a OneDrive, each its own
-    /// partition where the host discovers partitions (the sync service), else one job.
-    #[serde(default, skip_serializing_if = "StringList::is_empty")]
-    #[schemars(example = "ada@contoso.com, bob@contoso.com")]
-    pub user_ids: StringList,
-    /// Drives read by id (`b!…`) beside `user_ids`: a shared library, a drive RAGFlow listed
-    /// through `GET /drives`.
-    #[serde(default, skip_serializing_if = "StringList::is_empty")]
-    pub drive_ids: StringList,
-    /// With every user's OneDrive (no `user_ids`, no `drive_ids`), read guests' too (default
-    /// false: enabled members only; a guest's OneDrive, where it has one, is its home
-    /// tenant's business). Disabled accounts are never listed.
-    #[serde(default)]
-    #[schemars(example = &false)]
-    pub include_guests: bool,
-    /// Read image files too (default false, as RAGFlow).
-    #[serde(default)]
-    pub allow_images: bool,
-    /// Set each document's `access` from the file's permissions (default true; one JSON
-    /// batch per 20 files of a page). False leaves `access` unset.
-    #[serde(default = "yes")]
-    pub include_permissions: bool,
-    /// Make a file shared by an anonymous ("anyone with the link") link readable by everyone
-    /// the host serves (`access.public`; default false: such a link adds nobody, and the file
-    /// is read by those its other permissions name). An anonymous link is a capability held
-    /// by whoever received it, not a grant to every user of the host.
-    #[serde(default)]
-    pub anonymous_links_public: bool,
-    /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.
-    #[serde(default = "default_max_file_size")]
-    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
-    pub max_file_size: NonZeroU64,
-    /// Files larger than this many bytes (up to `max_file_size`) are downloaded chunk by chunk
-    /// into the sync's spool folder and delivered as spooled bytes, never whole in memory
-    /// (text files too, as `text/plain` bytes). Absent (default): every body in memory. Only
-    /// sinks that take spooled bodies (directory, memory, NDJSON) accept such a document;
-    /// for any other it is a failure naming it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(max = connector_core::config::limits::MAX_BYTES), example = &16_777_216)]
-    pub spool_above: Option<NonZeroU64>,
-    /// The Microsoft Entra ID authority (default `https://login.microsoftonline.com`;
-    /// `https://login.microsoftonline.us` for US Government clouds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = "https://login.microsoftonline.us")]
-    pub authority_host: Option<Url>,
-    /// Microsoft Graph (default `https://graph.microsoft.com`; `https://graph.microsoft.us`,
-    /// `https://microsoftgraph.chinacloudapi.cn`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = "https://graph.microsoft.us")]
-    pub graph_url: Option<Url>,
-    /// Hosts this connector may reach although they are not public (a test server).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowed_hosts: Vec<String>,
-    /// The host's network policy, which replaces the connector's own; never the tenant's.
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub(crate) host_network: Option<NetworkPolicy>,
 }
 
 fn yes() -> bool {
@@ -164,15 +122,6 @@ impl OnedriveConfig {
         }
     }
 
-    /// The app registration these settings describe.
-    pub fn app(&self) -> GraphApp {
-        let c = &self.credentials;
-        let mut app = GraphApp::new(&c.tenant_id, &c.client_id, c.client_secret.clone());
-        app.authority_host.clone_from(&self.authority_host);
-        app.graph_url.clone_from(&self.graph_url);
-        app
-    }
-
     /// `folder_path` as segments (`["Shared", "Handbook"]`); empty for the whole drive.
     pub(crate) fn folder_segments(&self) -> Vec<&str> {
         self.folder_path
@@ -184,38 +133,8 @@ impl OnedriveConfig {
             .collect()
     }
 
-    /// The policy every request follows: the host's if it set one, else public addresses
-    /// plus `allowed_hosts`.
-    ///
-    /// # Errors
-    /// An `allowed_hosts` entry that names no host.
-    pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
-        NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
-    }
-}
-
-impl fmt::Debug for OnedriveConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OnedriveConfig")
-            .field("credentials", &self.credentials)
-            .field("folder_path", &self.folder_path)
-            .field("user_ids", &self.user_ids)
-            .field("drive_ids", &self.drive_ids)
-            .field("include_guests", &self.include_guests)
-            .field("allow_images", &self.allow_images)
-            .field("include_permissions", &self.include_permissions)
-            .field("anonymous_links_public", &self.anonymous_links_public)
-            .field("max_file_size", &self.max_file_size)
-            .field("spool_above", &self.spool_above)
-            .field("graph_url", &self.graph_url.as_ref().map(Url::as_str))
-            .field("allowed_hosts", &self.allowed_hosts)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ConnectorConfig for OnedriveConfig {
-    fn validate(&self) -> Vec<FieldError> {
-        let mut problems = self.app().problems();
+    /// The problems of this source's own fields (see `graph_config!`).
+    fn own_problems(&self, problems: &mut Vec<FieldError>) {
         if self
             .folder_segments()
             .iter()
@@ -242,16 +161,6 @@ impl ConnectorConfig for OnedriveConfig {
                 ));
             }
         }
-        problems.extend(NetworkPolicy::check_allowed_hosts(
-            "allowed_hosts",
-            &self.allowed_hosts,
-        ));
-        problems
-    }
-
-    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
-        self.host_network = Some(policy.clone());
-        true
     }
 }
 
@@ -259,6 +168,7 @@ impl ConnectorConfig for OnedriveConfig {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use connector_core::ConnectorConfig;
 
     #[test]
     fn problems_name_their_fields() {

@@ -94,8 +94,10 @@ use futures::stream::BoxStream;
 pub use crate::graph::{DriveCursor, Phase};
 pub use config::{DEFAULT_MAX_FILE_SIZE, OnedriveConfig, OnedriveCredentials};
 
-use crate::graph::GraphClient;
-use crate::graph::drive_walk::{self, DriveWalk};
+use crate::graph::{
+    self,
+    drive_walk::{self, DriveWalk},
+};
 use drives::{Fresh, OnedriveDrives, Reused, RunDrives};
 
 /// Where a resumed OneDrive sync starts: the delta links of its drives (the walk OneDrive
@@ -147,17 +149,7 @@ impl OnedriveConnector {
     /// [`Connector::discover_partitions`], read as every user's drives are (no OneDrive or no
     /// `folder_path` in it is no failure).
     fn build(config: OnedriveConfig, discovered: bool) -> Result<Self> {
-        let problems = connector_core::ConnectorConfig::validate(&config);
-        if !problems.is_empty() {
-            return Err(Error::config(problems).with_connector(SOURCE));
-        }
-        let graph = GraphClient::new(
-            SOURCE,
-            &config.app(),
-            config.network_policy()?,
-            PERMISSIONS,
-            |b| b,
-        )?;
+        let graph = config.client(SOURCE, PERMISSIONS, |b| b)?;
         let drives = OnedriveDrives {
             users: config
                 .user_ids
@@ -223,21 +215,14 @@ impl Connector for OnedriveConnector {
     /// `user:{id}` for each of `user_ids` and `drive:{id}` for each of `drive_ids`, when
     /// there is more than one in all.
     fn partitions(&self) -> Vec<String> {
-        let keys: Vec<String> = self
-            .drives
-            .drives
-            .users
-            .iter()
-            .map(|u| format!("user:{u}"))
-            .chain(
-                self.drives
-                    .drives
-                    .drives
-                    .iter()
-                    .map(|d| format!("drive:{d}")),
-            )
-            .collect();
-        if keys.len() > 1 { keys } else { Vec::new() }
+        let drives = &self.drives.drives;
+        graph::partitions(
+            drives
+                .users
+                .iter()
+                .map(|u| format!("user:{u}"))
+                .chain(drives.drives.iter().map(|d| format!("drive:{d}"))),
+        )
     }
 
     /// The configured users' and drives' partitions; with neither, `user:{id}` for each
@@ -296,9 +281,7 @@ impl Connector for OnedriveConnector {
             .drives
             .targets_of(&self.walk.graph, Some(CHECK_SAMPLE))
             .await?;
-        if let Some(f) = failures.into_iter().next() {
-            return Err(Error::new(f.kind, f.message).with_connector(SOURCE));
-        }
+        graph::first_failure(SOURCE, failures, None)?;
         if let Some(t) = targets.first() {
             let url = self.walk.graph.drive_delta_url(&t.drive)?;
             self.walk.graph.drive_delta(&url).await?;

@@ -67,9 +67,7 @@ impl OutlookCheckpoint {
     /// What the next incremental run starts from: the delta links this one ended on (and,
     /// for a folder it did not finish, the one it started from).
     pub(crate) fn carried(&self) -> Option<Self> {
-        let mut since = self.since.clone();
-        since.extend(self.done.clone());
-        (!since.is_empty()).then(|| Self {
+        crate::graph::carried(&self.since, &self.done).map(|since| Self {
             since,
             ..Self::default()
         })

@@ -1,17 +1,12 @@
 //! [`OutlookConfig`]: which tenant, which users' mailboxes, which of their folders, and how
 //! large an attachment may be.
 
-use std::fmt;
 use std::num::NonZeroU64;
 
 use connector_core::config::StringList;
-use connector_core::net::NetworkPolicy;
-use connector_core::{ConnectorConfig, FieldError, Secret};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use url::Url;
+use connector_core::{FieldError, Secret};
 
-use crate::graph::GraphApp;
+use crate::graph::{graph_config, graph_credentials};
 
 /// Attachments larger than this are reported as failures unless configured otherwise: 20 MiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
@@ -40,118 +35,81 @@ pub const WELL_KNOWN_FOLDERS: [&str; 16] = [
     "serverfailures",
 ];
 
-/// The credentials: an app registration with the application permission `Mail.Read`
-/// (`User.Read.All` too, to list every user), as RAGFlow names them.
-#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct OutlookCredentials {
-    /// The directory (tenant) id, or a verified domain.
-    #[schemars(example = &"contoso.onmicrosoft.com")]
-    pub tenant_id: String,
-    /// The application (client) id.
-    #[schemars(example = &"6731de76-14a6-49ae-97bc-6eba6914391e")]
-    pub client_id: String,
-    /// The client secret's value (not its id).
-    pub client_secret: Secret,
+graph_credentials! {
+    /// The credentials: an app registration with the application permission `Mail.Read`
+    /// (`User.Read.All` too, to list every user), as RAGFlow names them.
+    pub struct OutlookCredentials {}
+    tenant_example = "contoso.onmicrosoft.com";
 }
 
-impl fmt::Debug for OutlookCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OutlookCredentials")
-            .field("tenant_id", &self.tenant_id)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"***")
-            .finish()
+graph_config! {
+    /// The configuration of the Outlook connector (source `"outlook"`).
+    ///
+    /// ```
+    /// use connector_misc::outlook::OutlookConfig;
+    ///
+    /// // RAGFlow's shape: the app's credentials, a folder and a comma list of mailboxes.
+    /// let config: OutlookConfig = connector_core::config::from_json(serde_json::json!({
+    ///     "credentials": {"tenant_id": "contoso.onmicrosoft.com", "client_id": "app", "client_secret": "s"},
+    ///     "folder": "inbox",
+    ///     "user_ids": "support@contoso.com, sales@contoso.com",
+    ///     "batch_size": 2,
+    /// }))?;
+    /// assert_eq!(config.included_folders(), ["inbox"]);
+    /// assert_eq!(config.excluded_folders(), ["junkemail", "deleteditems"]);
+    /// # Ok::<(), connector_core::Error>(())
+    /// ```
+    pub struct OutlookConfig {
+        /// The app registration.
+        pub credentials: OutlookCredentials,
+        /// RAGFlow's one mail folder (its form's default is `inbox`): a well-known name
+        /// (`inbox`, `sentitems`, `archive` …), a folder path by display name (`Inbox/Projects`)
+        /// or a folder id. Read with its child folders; the same as one entry of
+        /// `include_folders`. Absent with no `include_folders`: every folder of the mailbox.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(example = &"inbox")]
+        pub folder: Option<String>,
+        /// The mailboxes read, by user principal name, e-mail address or object id, as a list or
+        /// a comma list; each is a partition (a job with its own checkpoint). Empty: every
+        /// enabled member of the tenant that has a mailbox, each its own partition where the host
+        /// discovers partitions (the sync service), else one job.
+        #[serde(default, skip_serializing_if = "StringList::is_empty")]
+        #[schemars(example = "support@contoso.com, sales@contoso.com")]
+        pub user_ids: StringList,
+        /// With every user's mailbox (no `user_ids`), list guests too (default false: enabled
+        /// members only; a guest's mailbox is in its home tenant, so a guest here usually has
+        /// none and is passed over). Disabled accounts: `include_disabled`.
+        #[serde(default)]
+        #[schemars(example = &false)]
+        pub include_guests: bool,
+        /// With every user's mailbox (no `user_ids`), list disabled accounts too (default false).
+        /// Shared, room and equipment mailboxes are users whose sign-in is blocked (Microsoft's
+        /// advice, and the default for new shared mailboxes), so they are read only with this or
+        /// by naming them in `user_ids`; so are the mailboxes of people who left.
+        #[serde(default)]
+        #[schemars(example = &true)]
+        pub include_disabled: bool,
+        /// More folders to read beside `folder` (each with its child folders), named as `folder`
+        /// is. Empty, and no `folder`: every folder.
+        #[serde(default, skip_serializing_if = "StringList::is_empty")]
+        #[schemars(example = "inbox, sentitems, Inbox/Projects")]
+        pub include_folders: StringList,
+        /// Folders left out with their child folders, named as `folder` is; it wins over the
+        /// included ones. Absent: `junkemail` and `deleteditems` (Junk Email and Deleted Items);
+        /// an empty list leaves nothing out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(example = "junkemail, deleteditems, Inbox/Newsletters")]
+        pub exclude_folders: Option<StringList>,
+        /// Read each message's attachments as documents of their own (default true). Inline
+        /// pictures (images in the body) are not read either way.
+        #[serde(default = "yes")]
+        pub include_attachments: bool,
+        /// Largest attachment downloaded, in bytes, checked on the size Graph lists before any
+        /// download; a larger one becomes a failure naming it and the sync goes on.
+        #[serde(default = "default_max_file_size")]
+        #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
+        pub max_file_size: NonZeroU64,
     }
-}
-
-/// The configuration of the Outlook connector (source `"outlook"`).
-///
-/// ```
-/// use connector_misc::outlook::OutlookConfig;
-///
-/// // RAGFlow's shape: the app's credentials, a folder and a comma list of mailboxes.
-/// let config: OutlookConfig = connector_core::config::from_json(serde_json::json!({
-///     "credentials": {"tenant_id": "contoso.onmicrosoft.com", "client_id": "app", "client_secret": "s"},
-///     "folder": "inbox",
-///     "user_ids": "support@contoso.com, sales@contoso.com",
-///     "batch_size": 2,
-/// }))?;
-/// assert_eq!(config.included_folders(), ["inbox"]);
-/// assert_eq!(config.excluded_folders(), ["junkemail", "deleteditems"]);
-/// # Ok::<(), connector_core::Error>(())
-/// ```
-#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct OutlookConfig {
-    /// The app registration.
-    pub credentials: OutlookCredentials,
-    /// RAGFlow's one mail folder (its form's default is `inbox`): a well-known name
-    /// (`inbox`, `sentitems`, `archive` …), a folder path by display name (`Inbox/Projects`)
-    /// or a folder id. Read with its child folders; the same as one entry of
-    /// `include_folders`. Absent with no `include_folders`: every folder of the mailbox.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = &"inbox")]
-    pub folder: Option<String>,
-    /// The mailboxes read, by user principal name, e-mail address or object id, as a list or
-    /// a comma list; each is a partition (a job with its own checkpoint). Empty: every
-    /// enabled member of the tenant that has a mailbox, each its own partition where the host
-    /// discovers partitions (the sync service), else one job.
-    #[serde(default, skip_serializing_if = "StringList::is_empty")]
-    #[schemars(example = "support@contoso.com, sales@contoso.com")]
-    pub user_ids: StringList,
-    /// With every user's mailbox (no `user_ids`), list guests too (default false: enabled
-    /// members only; a guest's mailbox is in its home tenant, so a guest here usually has
-    /// none and is passed over). Disabled accounts: `include_disabled`.
-    #[serde(default)]
-    #[schemars(example = &false)]
-    pub include_guests: bool,
-    /// With every user's mailbox (no `user_ids`), list disabled accounts too (default false).
-    /// Shared, room and equipment mailboxes are users whose sign-in is blocked (Microsoft's
-    /// advice, and the default for new shared mailboxes), so they are read only with this or
-    /// by naming them in `user_ids`; so are the mailboxes of people who left.
-    #[serde(default)]
-    #[schemars(example = &true)]
-    pub include_disabled: bool,
-    /// More folders to read beside `folder` (each with its child folders), named as `folder`
-    /// is. Empty, and no `folder`: every folder.
-    #[serde(default, skip_serializing_if = "StringList::is_empty")]
-    #[schemars(example = "inbox, sentitems, Inbox/Projects")]
-    pub include_folders: StringList,
-    /// Folders left out with their child folders, named as `folder` is; it wins over the
-    /// included ones. Absent: `junkemail` and `deleteditems` (Junk Email and Deleted Items);
-    /// an empty list leaves nothing out.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = "junkemail, deleteditems, Inbox/Newsletters")]
-    pub exclude_folders: Option<StringList>,
-    /// Read each message's attachments as documents of their own (default true). Inline
-    /// pictures (images in the body) are not read either way.
-    #[serde(default = "yes")]
-    pub include_attachments: bool,
-    /// Largest attachment downloaded, in bytes, checked on the size Graph lists before any
-    /// download; a larger one becomes a failure naming it and the sync goes on.
-    #[serde(default = "default_max_file_size")]
-    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
-    pub max_file_size: NonZeroU64,
-    /// The Microsoft Entra ID authority (default `https://login.microsoftonline.com`;
-    /// `https://login.microsoftonline.us` for US Government clouds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = "https://login.microsoftonline.us")]
-    pub authority_host: Option<Url>,
-    /// Microsoft Graph (default `https://graph.microsoft.com`; `https://graph.microsoft.us`,
-    /// `https://microsoftgraph.chinacloudapi.cn`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = "https://graph.microsoft.us")]
-    pub graph_url: Option<Url>,
-    /// Hosts this connector may reach although they are not public (a test server).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowed_hosts: Vec<String>,
-    /// The host's network policy, which replaces the connector's own; never the tenant's.
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub(crate) host_network: Option<NetworkPolicy>,
 }
 
 fn yes() -> bool {
@@ -190,15 +148,6 @@ impl OutlookConfig {
         }
     }
 
-    /// The app registration these settings describe.
-    pub fn app(&self) -> GraphApp {
-        let c = &self.credentials;
-        let mut app = GraphApp::new(&c.tenant_id, &c.client_id, c.client_secret.clone());
-        app.authority_host.clone_from(&self.authority_host);
-        app.graph_url.clone_from(&self.graph_url);
-        app
-    }
-
     /// `folder` and `include_folders`, trimmed, without empty entries: what is read (with
     /// child folders); empty for every folder.
     pub fn included_folders(&self) -> Vec<String> {
@@ -221,15 +170,6 @@ impl OutlookConfig {
             None => DEFAULT_EXCLUDED.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
-
-    /// The policy every request follows: the host's if it set one, else public addresses
-    /// plus `allowed_hosts`.
-    ///
-    /// # Errors
-    /// An `allowed_hosts` entry that names no host.
-    pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
-        NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
-    }
 }
 
 /// A folder entry as compared: trimmed, without a leading or trailing `/`; a well-known name
@@ -243,27 +183,9 @@ fn normalise(entry: &str) -> String {
     }
 }
 
-impl fmt::Debug for OutlookConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OutlookConfig")
-            .field("credentials", &self.credentials)
-            .field("folder", &self.folder)
-            .field("user_ids", &self.user_ids)
-            .field("include_guests", &self.include_guests)
-            .field("include_disabled", &self.include_disabled)
-            .field("include_folders", &self.include_folders)
-            .field("exclude_folders", &self.exclude_folders)
-            .field("include_attachments", &self.include_attachments)
-            .field("max_file_size", &self.max_file_size)
-            .field("graph_url", &self.graph_url.as_ref().map(Url::as_str))
-            .field("allowed_hosts", &self.allowed_hosts)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ConnectorConfig for OutlookConfig {
-    fn validate(&self) -> Vec<FieldError> {
-        let mut problems = self.app().problems();
+impl OutlookConfig {
+    /// The problems of this source's own fields (see `graph_config!`).
+    fn own_problems(&self, problems: &mut Vec<FieldError>) {
         for (n, user) in self.user_ids.iter().enumerate() {
             if user.trim().is_empty() || user.contains('/') {
                 problems.push(FieldError::new(
@@ -295,16 +217,6 @@ impl ConnectorConfig for OutlookConfig {
                 }
             }
         }
-        problems.extend(NetworkPolicy::check_allowed_hosts(
-            "allowed_hosts",
-            &self.allowed_hosts,
-        ));
-        problems
-    }
-
-    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
-        self.host_network = Some(policy.clone());
-        true
     }
 }
 
@@ -312,6 +224,7 @@ impl ConnectorConfig for OutlookConfig {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use connector_core::ConnectorConfig;
 
     #[test]
     fn problems_name_their_fields() {

@@ -8,7 +8,8 @@ use connector_core::text::markdown::{self, Block, Inline};
 use connector_core::{Access, Document, ErrorKind, Failure};
 
 use super::SOURCE;
-use super::model::{Attachment, ItemBody, Message, Recipient};
+use super::model::{Attachment, Message, Recipient};
+use crate::graph::ItemBody;
 
 /// The prefix of every document id.
 pub(crate) const ID_PREFIX: &str = "outlook:";

@@ -102,7 +102,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use connector_core::{
-    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error, Result, Roles,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Result, Roles,
     SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
@@ -112,7 +112,7 @@ pub use config::{
     DEFAULT_EXCLUDED, DEFAULT_MAX_FILE_SIZE, OutlookConfig, OutlookCredentials, WELL_KNOWN_FOLDERS,
 };
 
-use crate::graph::GraphClient;
+use crate::graph;
 use mailbox::Reader;
 
 /// The registry key of the Outlook connector.
@@ -159,17 +159,7 @@ impl OutlookConnector {
     /// [`Connector::discover_partitions`], read as every user's mailboxes are (a user gone or
     /// without a mailbox is no failure).
     fn build(config: OutlookConfig, discovered: bool) -> Result<Self> {
-        let problems = connector_core::ConnectorConfig::validate(&config);
-        if !problems.is_empty() {
-            return Err(Error::config(problems).with_connector(SOURCE));
-        }
-        let graph = GraphClient::new(
-            SOURCE,
-            &config.app(),
-            config.network_policy()?,
-            PERMISSIONS,
-            |b| b,
-        )?;
+        let graph = config.client(SOURCE, PERMISSIONS, |b| b)?;
         let reader = Reader {
             graph,
             users: config
@@ -217,15 +207,7 @@ impl Connector for OutlookConnector {
 
     /// `user:{id}` for each of `user_ids`, when there is more than one.
     fn partitions(&self) -> Vec<String> {
-        if self.reader.users.len() > 1 {
-            self.reader
-                .users
-                .iter()
-                .map(|u| format!("user:{u}"))
-                .collect()
-        } else {
-            Vec::new()
-        }
+        graph::partitions(self.reader.users.iter().map(|u| format!("user:{u}")))
     }
 
     /// The configured users' partitions; with none, `user:{id}` for each enabled member (and
@@ -267,11 +249,7 @@ impl Connector for OutlookConnector {
     /// reached.
     async fn check(&self) -> Result<()> {
         let (mailboxes, failures) = self.reader.mailboxes(Some(CHECK_SAMPLE)).await?;
-        if let Some(f) = failures.into_iter().next() {
-            return Err(Error::new(f.kind, f.message)
-                .with_connector(SOURCE)
-                .with_field("user_ids"));
-        }
+        graph::first_failure(SOURCE, failures, Some("user_ids"))?;
         for mailbox in &mailboxes {
             let folders = match self.reader.folders(mailbox).await {
                 Ok(folders) => folders,

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use url::Url;
 
+use crate::graph::ItemBody;
 use crate::graph::users::DirectoryUser;
 
 /// The fields of a message a sync reads: `$select` of every delta round and refetch.
@@ -97,24 +98,6 @@ pub(crate) struct MailFolder {
     pub(crate) child_folder_count: u32,
 }
 
-/// `body`: `contentType` is `html` or `text`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ItemBody {
-    #[serde(default)]
-    pub(crate) content_type: Option<String>,
-    #[serde(default)]
-    pub(crate) content: Option<String>,
-}
-
-impl ItemBody {
-    pub(crate) fn is_html(&self) -> bool {
-        self.content_type
-            .as_deref()
-            .is_some_and(|t| t.eq_ignore_ascii_case("html"))
-    }
-}
-
 /// A recipient: `{"emailAddress": {"name": "…", "address": "…"}}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -201,13 +184,7 @@ impl Message {
     pub(crate) fn from_value(
         value: serde_json::Value,
     ) -> std::result::Result<Self, (Option<String>, String)> {
-        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-        serde_json::from_value(value).map_err(|e| {
-            (
-                id,
-                format!("Graph listed a message that cannot be read: {e}"),
-            )
-        })
+        crate::graph::listed(value, "a message")
     }
 
     /// The version token: a hash of what the document is made of (subject, body, people,

@@ -1,126 +1,85 @@
 //! [`SharepointConfig`]: which tenant, which sites, and what of them.
 
-use std::fmt;
 use std::num::NonZeroU64;
 
 use connector_core::config::StringList;
-use connector_core::net::NetworkPolicy;
-use connector_core::{ConnectorConfig, FieldError, Secret};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-use url::Url;
+use connector_core::{FieldError, Secret};
 
-use crate::graph::GraphApp;
+use crate::graph::{graph_config, graph_credentials};
+use url::Url;
 
 /// Files larger than this are reported as failures unless configured otherwise: 20 MiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
 
-/// The credentials and the site, as RAGFlow names them: an app registration with the
-/// application permission `Sites.Read.All` (and `Files.Read.All`), admin-consented.
-#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct SharepointCredentials {
-    /// The directory (tenant) id, or a verified domain.
-    #[schemars(example = &"contoso.onmicrosoft.com")]
-    pub tenant_id: String,
-    /// The application (client) id.
-    #[schemars(example = &"6731de76-14a6-49ae-97bc-6eba6914391e")]
-    pub client_id: String,
-    /// The client secret's value (not its id).
-    pub client_secret: Secret,
-    /// The site to read (RAGFlow's field), its full URL; a list or a comma list reads
-    /// several. Empty or absent (with no `sites`): every site of the tenant
-    /// (`GET /sites/getAllSites`), OneDrive personal sites left out.
-    #[serde(default, skip_serializing_if = "StringList::is_empty")]
-    #[schemars(example = &"https://contoso.sharepoint.com/sites/Engineering")]
-    pub site_url: StringList,
-}
-
-impl fmt::Debug for SharepointCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharepointCredentials")
-            .field("tenant_id", &self.tenant_id)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"***")
-            .field("site_url", &self.site_url)
-            .finish()
+graph_credentials! {
+    /// The credentials and the site, as RAGFlow names them: an app registration with the
+    /// application permission `Sites.Read.All` (and `Files.Read.All`), admin-consented.
+    pub struct SharepointCredentials {
+        /// The site to read (RAGFlow's field), its full URL; a list or a comma list reads
+        /// several. Empty or absent (with no `sites`): every site of the tenant
+        /// (`GET /sites/getAllSites`), OneDrive personal sites left out.
+        #[serde(default, skip_serializing_if = "StringList::is_empty")]
+        #[schemars(example = &"https://contoso.sharepoint.com/sites/Engineering")]
+        pub site_url: StringList,
     }
+    tenant_example = "contoso.onmicrosoft.com";
 }
 
-/// The configuration of the SharePoint connector (source `"sharepoint"`).
-///
-/// ```
-/// use connector_misc::sharepoint::SharepointConfig;
-///
-/// // RAGFlow's shape: everything under `credentials`.
-/// let config: SharepointConfig = connector_core::config::from_json(serde_json::json!({
-///     "credentials": {"tenant_id": "contoso.onmicrosoft.com", "client_id": "app",
-///                     "client_secret": "s", "site_url": "https://contoso.sharepoint.com/sites/Eng"},
-///     "batch_size": 2,
-/// }))?;
-/// assert_eq!(config.site_urls().len(), 1);
-/// # Ok::<(), connector_core::Error>(())
-/// ```
-#[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct SharepointConfig {
-    /// The app registration and RAGFlow's `site_url`.
-    pub credentials: SharepointCredentials,
-    /// More sites by full URL, beside `credentials.site_url` (Onyx's name); each site is a
-    /// partition (a job with its own checkpoint) when there are several.
-    #[serde(default, skip_serializing_if = "StringList::is_empty")]
-    #[schemars(
-        example = "https://contoso.sharepoint.com/sites/HR, https://contoso.sharepoint.com"
-    )]
-    pub sites: StringList,
-    /// Read the files of the sites' document libraries (default true).
-    #[serde(default = "yes")]
-    pub include_site_documents: bool,
-    /// Read the sites' modern pages (`SitePages/*.aspx`) as Markdown (default true).
-    #[serde(default = "yes")]
-    pub include_site_pages: bool,
-    /// Read the subsites of each site too (`GET sites/{id}/sites`, down the tree; default
-    /// true): `getAllSites` lists site collections and a named URL is one site, so without
-    /// this a classic subsite (`/sites/Eng/Team`) is read by nobody unless named.
-    #[serde(default = "yes")]
-    pub include_subsites: bool,
-    /// Read image files too (default false, as RAGFlow's other file sources).
-    #[serde(default)]
-    pub allow_images: bool,
-    /// Set each document's `access` from the file's permissions (default true; one JSON
-    /// batch per 20 files of a page); a page's from its own file in the Site Pages library.
-    /// False leaves `access` unset.
-    #[serde(default = "yes")]
-    pub include_permissions: bool,
-    /// Make a file shared by an anonymous ("anyone with the link") link readable by everyone
-    /// the host serves (`access.public`; default false: such a link adds nobody, and the file
-    /// is read by those its other permissions name). An anonymous link is a capability held
-    /// by whoever received it, not a grant to every user of the host.
-    #[serde(default)]
-    pub anonymous_links_public: bool,
-    /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.
-    #[serde(default = "default_max_file_size")]
-    #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
-    pub max_file_size: NonZeroU64,
-    /// The Microsoft Entra ID authority (default `https://login.microsoftonline.com`;
-    /// `https://login.microsoftonline.us` for US Government clouds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = "https://login.microsoftonline.us")]
-    pub authority_host: Option<Url>,
-    /// Microsoft Graph (default `https://graph.microsoft.com`; `https://graph.microsoft.us`,
-    /// `https://microsoftgraph.chinacloudapi.cn`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(example = "https://graph.microsoft.us")]
-    pub graph_url: Option<Url>,
-    /// Hosts this connector may reach although they are not public (a test server).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowed_hosts: Vec<String>,
-    /// The host's network policy, which replaces the connector's own; never the tenant's.
-    #[serde(skip)]
-    #[schemars(skip)]
-    pub(crate) host_network: Option<NetworkPolicy>,
+graph_config! {
+    /// The configuration of the SharePoint connector (source `"sharepoint"`).
+    ///
+    /// ```
+    /// use connector_misc::sharepoint::SharepointConfig;
+    ///
+    /// // RAGFlow's shape: everything under `credentials`.
+    /// let config: SharepointConfig = connector_core::config::from_json(serde_json::json!({
+    ///     "credentials": {"tenant_id": "contoso.onmicrosoft.com", "client_id": "app",
+    ///                     "client_secret": "s", "site_url": "https://contoso.sharepoint.com/sites/Eng"},
+    ///     "batch_size": 2,
+    /// }))?;
+    /// assert_eq!(config.site_urls().len(), 1);
+    /// # Ok::<(), connector_core::Error>(())
+    /// ```
+    pub struct SharepointConfig {
+        /// The app registration and RAGFlow's `site_url`.
+        pub credentials: SharepointCredentials,
+        /// More sites by full URL, beside `credentials.site_url` (Onyx's name); each site is a
+        /// partition (a job with its own checkpoint) when there are several.
+        #[serde(default, skip_serializing_if = "StringList::is_empty")]
+        #[schemars(
+            example = "https://contoso.sharepoint.com/sites/HR, https://contoso.sharepoint.com"
+        )]
+        pub sites: StringList,
+        /// Read the files of the sites' document libraries (default true).
+        #[serde(default = "yes")]
+        pub include_site_documents: bool,
+        /// Read the sites' modern pages (`SitePages/*.aspx`) as Markdown (default true).
+        #[serde(default = "yes")]
+        pub include_site_pages: bool,
+        /// Read the subsites of each site too (`GET sites/{id}/sites`, down the tree; default
+        /// true): `getAllSites` lists site collections and a named URL is one site, so without
+        /// this a classic subsite (`/sites/Eng/Team`) is read by nobody unless named.
+        #[serde(default = "yes")]
+        pub include_subsites: bool,
+        /// Read image files too (default false, as RAGFlow's other file sources).
+        #[serde(default)]
+        pub allow_images: bool,
+        /// Set each document's `access` from the file's permissions (default true; one JSON
+        /// batch per 20 files of a page); a page's from its own file in the Site Pages library.
+        /// False leaves `access` unset.
+        #[serde(default = "yes")]
+        pub include_permissions: bool,
+        /// Make a file shared by an anonymous ("anyone with the link") link readable by everyone
+        /// the host serves (`access.public`; default false: such a link adds nobody, and the file
+        /// is read by those its other permissions name). An anonymous link is a capability held
+        /// by whoever received it, not a grant to every user of the host.
+        #[serde(default)]
+        pub anonymous_links_public: bool,
+        /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.
+        #[serde(default = "default_max_file_size")]
+        #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
+        pub max_file_size: NonZeroU64,
+    }
 }
 
 fn yes() -> bool {
@@ -160,15 +119,6 @@ impl SharepointConfig {
         }
     }
 
-    /// The app registration these settings describe.
-    pub fn app(&self) -> GraphApp {
-        let c = &self.credentials;
-        let mut app = GraphApp::new(&c.tenant_id, &c.client_id, c.client_secret.clone());
-        app.authority_host.clone_from(&self.authority_host);
-        app.graph_url.clone_from(&self.graph_url);
-        app
-    }
-
     /// The configured site URLs (`credentials.site_url`, then `sites`), trimmed, without
     /// repeats; empty: every site.
     pub fn site_urls(&self) -> Vec<String> {
@@ -180,15 +130,6 @@ impl SharepointConfig {
             }
         }
         out
-    }
-
-    /// The policy every request follows: the host's if it set one, else public addresses
-    /// plus `allowed_hosts`.
-    ///
-    /// # Errors
-    /// An `allowed_hosts` entry that names no host.
-    pub fn network_policy(&self) -> connector_core::Result<NetworkPolicy> {
-        NetworkPolicy::for_tenant(self.host_network.as_ref(), &self.allowed_hosts)
     }
 }
 
@@ -207,27 +148,9 @@ pub(crate) fn site_address(url: &str) -> Option<(String, String)> {
     Some((host, path))
 }
 
-impl fmt::Debug for SharepointConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SharepointConfig")
-            .field("credentials", &self.credentials)
-            .field("sites", &self.sites)
-            .field("include_site_documents", &self.include_site_documents)
-            .field("include_site_pages", &self.include_site_pages)
-            .field("include_subsites", &self.include_subsites)
-            .field("allow_images", &self.allow_images)
-            .field("include_permissions", &self.include_permissions)
-            .field("anonymous_links_public", &self.anonymous_links_public)
-            .field("max_file_size", &self.max_file_size)
-            .field("graph_url", &self.graph_url.as_ref().map(Url::as_str))
-            .field("allowed_hosts", &self.allowed_hosts)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ConnectorConfig for SharepointConfig {
-    fn validate(&self) -> Vec<FieldError> {
-        let mut problems = self.app().problems();
+impl SharepointConfig {
+    /// The problems of this source's own fields (see `graph_config!`).
+    fn own_problems(&self, problems: &mut Vec<FieldError>) {
         let named = self
             .credentials
             .site_url
@@ -254,16 +177,6 @@ impl ConnectorConfig for SharepointConfig {
                 "and include_site_pages are both false: nothing would be read",
             ));
         }
-        problems.extend(NetworkPolicy::check_allowed_hosts(
-            "allowed_hosts",
-            &self.allowed_hosts,
-        ));
-        problems
-    }
-
-    fn set_network_policy(&mut self, policy: &NetworkPolicy) -> bool {
-        self.host_network = Some(policy.clone());
-        true
     }
 }
 
@@ -271,6 +184,7 @@ impl ConnectorConfig for SharepointConfig {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use connector_core::ConnectorConfig;
 
     #[test]
     fn problems_name_their_fields() {

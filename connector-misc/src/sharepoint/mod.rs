@@ -69,8 +69,7 @@ use futures::stream::BoxStream;
 pub use checkpoint::{PagesCursor, SharepointCheckpoint};
 pub use config::{DEFAULT_MAX_FILE_SIZE, SharepointConfig, SharepointCredentials};
 
-use crate::graph::GraphClient;
-use crate::graph::drive_walk::DriveWalk;
+use crate::graph::{self, drive_walk::DriveWalk};
 
 /// The registry key of the SharePoint connector.
 pub const SOURCE: &str = "sharepoint";
@@ -109,17 +108,7 @@ impl SharepointConnector {
     /// # Errors
     /// [`ErrorKind::Config`] listing every problem of `config`.
     pub fn new(config: SharepointConfig) -> Result<Self> {
-        let problems = connector_core::ConnectorConfig::validate(&config);
-        if !problems.is_empty() {
-            return Err(Error::config(problems).with_connector(SOURCE));
-        }
-        let graph = GraphClient::new(
-            SOURCE,
-            &config.app(),
-            config.network_policy()?,
-            PERMISSIONS,
-            |b| b,
-        )?;
+        let graph = config.client(SOURCE, PERMISSIONS, |b| b)?;
         let walk = DriveWalk {
             graph,
             source: SOURCE,
@@ -180,12 +169,7 @@ impl Connector for SharepointConnector {
 
     /// `site:{url}` for each configured site, when there are several.
     fn partitions(&self) -> Vec<String> {
-        let urls = self.config.site_urls();
-        if urls.len() > 1 {
-            urls.iter().map(|u| format!("site:{u}")).collect()
-        } else {
-            Vec::new()
-        }
+        graph::partitions(self.config.site_urls().iter().map(|u| format!("site:{u}")))
     }
 
     /// The configured sites' partitions; with no site configured, one per site of the
@@ -233,16 +217,10 @@ impl Connector for SharepointConnector {
     async fn check(&self) -> Result<()> {
         let graph = &self.reader.walk.graph;
         let (found, failures) = sites::sites(graph, &self.reader.urls, Some(CHECK_SAMPLE)).await?;
-        if let Some(f) = failures.into_iter().next() {
-            return Err(Error::new(f.kind, f.message)
-                .with_connector(SOURCE)
-                .with_field("credentials.site_url"));
-        }
+        graph::first_failure(SOURCE, failures, Some("credentials.site_url"))?;
         if let Some(site) = found.first() {
             let (targets, failures) = sites::libraries(graph, std::slice::from_ref(site)).await?;
-            if let Some(f) = failures.into_iter().next() {
-                return Err(Error::new(f.kind, f.message).with_connector(SOURCE));
-            }
+            graph::first_failure(SOURCE, failures, None)?;
             if self.reader.documents
                 && let Some(t) = targets.first()
             {

@@ -374,11 +374,7 @@ pub(crate) fn body_markdown(m: &ChatMessage) -> String {
         return String::new();
     };
     let content = body.content.as_deref().unwrap_or_default();
-    let html = body
-        .content_type
-        .as_deref()
-        .is_some_and(|t| t.eq_ignore_ascii_case("html"));
-    if html {
+    if body.is_html() {
         let html = rewrite_teams_tags(content);
         let html = divs_as_paragraphs(&html).unwrap_or(html);
         connector_core::text::html_to_markdown(&html)

@@ -86,8 +86,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::TimeDelta;
 use connector_core::{
-    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, Error,
-    RefetchConnector, Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, CheckpointedConnector, Connector, DynConnector, RefetchConnector,
+    Result, Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 
@@ -96,7 +96,7 @@ pub use config::{
     DEFAULT_REPLY_LOOKBACK_DAYS, DEFAULT_REQUESTS_PER_SECOND, TeamsConfig, TeamsCredentials,
 };
 
-use crate::graph::{GraphClient, escape};
+use crate::graph::{self, escape};
 use pages::Reader;
 
 /// The registry key of the Teams connector.
@@ -133,18 +133,10 @@ impl TeamsConnector {
     /// [`ErrorKind::Config`](connector_core::ErrorKind::Config) listing every problem of
     /// `config`.
     pub fn new(config: TeamsConfig) -> Result<Self> {
-        let problems = connector_core::ConnectorConfig::validate(&config);
-        if !problems.is_empty() {
-            return Err(Error::config(problems).with_connector(SOURCE));
-        }
         let rps = config.requests_per_second;
-        let graph = GraphClient::new(
-            SOURCE,
-            &config.app(),
-            config.network_policy()?,
-            PERMISSIONS,
-            |b| b.rate_limit(rps, std::time::Duration::from_secs(1)),
-        )?;
+        let graph = config.client(SOURCE, PERMISSIONS, |b| {
+            b.rate_limit(rps, std::time::Duration::from_secs(1))
+        })?;
         let reader = Reader {
             graph,
             teams: config.teams.iter().map(|t| t.trim().to_owned()).collect(),
@@ -188,15 +180,7 @@ impl Connector for TeamsConnector {
 
     /// `team:{entry}` for each of `teams`, when there is more than one.
     fn partitions(&self) -> Vec<String> {
-        if self.reader.teams.len() > 1 {
-            self.reader
-                .teams
-                .iter()
-                .map(|t| format!("team:{t}"))
-                .collect()
-        } else {
-            Vec::new()
-        }
+        graph::partitions(self.reader.teams.iter().map(|t| format!("team:{t}")))
     }
 
     fn partition(&self, partition: &str) -> Option<DynConnector> {
@@ -219,11 +203,7 @@ impl Connector for TeamsConnector {
     /// cannot be reached.
     async fn check(&self) -> Result<()> {
         let (teams, failures) = self.reader.teams().await?;
-        if let Some(f) = failures.into_iter().next() {
-            return Err(Error::new(f.kind, f.message)
-                .with_connector(SOURCE)
-                .with_field("teams"));
-        }
+        graph::first_failure(SOURCE, failures, Some("teams"))?;
         let Some(team) = teams.first() else {
             return Ok(());
         };

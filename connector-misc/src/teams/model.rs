@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use url::Url;
 
+use crate::graph::ItemBody;
+
 /// The fields of a team a sync reads.
 pub(crate) const TEAM_FIELDS: &str = "id,displayName,description";
 
@@ -120,16 +122,6 @@ pub(crate) struct Identity {
     pub(crate) display_name: Option<String>,
 }
 
-/// `itemBody`: `contentType` `text` or `html`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ItemBody {
-    #[serde(default)]
-    pub(crate) content_type: Option<String>,
-    #[serde(default)]
-    pub(crate) content: Option<String>,
-}
-
 /// `chatMessageAttachment`: a file (`reference`), a card, a quoted message
 /// (`messageReference`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -181,13 +173,7 @@ impl ChatMessage {
     pub(crate) fn from_value(
         value: serde_json::Value,
     ) -> std::result::Result<Self, (Option<String>, String)> {
-        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-        serde_json::from_value(value).map_err(|e| {
-            (
-                id,
-                format!("Graph listed a channel message that cannot be read: {e}"),
-            )
-        })
+        crate::graph::listed(value, "a channel message")
     }
 
     /// Whether people wrote it: a `message`, not a system event (a member added, a channel

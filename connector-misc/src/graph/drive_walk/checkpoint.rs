@@ -78,9 +78,7 @@ impl DriveCheckpoint {
     /// What the next incremental run starts from: the delta links this one ended on (and,
     /// for a drive it did not finish, the one it started from), and the folders in scope.
     pub(crate) fn carried(&self) -> Option<Self> {
-        let mut since = self.since.clone();
-        since.extend(self.done.clone());
-        (!since.is_empty()).then(|| Self {
+        crate::graph::carried(&self.since, &self.done).map(|since| Self {
             since,
             folders: self.folders.clone(),
             ..Self::default()
