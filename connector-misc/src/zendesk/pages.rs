@@ -389,9 +389,10 @@ impl Walk {
         .collect())
     }
 
-    /// `people` with the requesters and people copied on `tickets` that the sideload left
-    /// out (`users/show_many`), since they decide who may read the public document: a CC
-    /// missing from the sideload would lose a ticket they can read in Zendesk.
+    /// `people` with the requesters, assignees and people copied on `tickets` that the
+    /// sideload left out (`users/show_many`), since they decide who may read the documents: a
+    /// CC or an assignee missing from the sideload would lose a ticket they can read in
+    /// Zendesk.
     async fn complete_people(&self, mut people: People, tickets: &[Value]) -> Result<People> {
         let mut missing: Vec<u64> = tickets
             .iter()
@@ -404,9 +405,9 @@ impl Walk {
                         .filter_map(Value::as_u64)
                         .collect::<Vec<_>>()
                 };
-                t.get("requester_id")
-                    .and_then(Value::as_u64)
+                ["requester_id", "assignee_id"]
                     .into_iter()
+                    .filter_map(|key| t.get(key).and_then(Value::as_u64))
                     .chain(ids("email_cc_ids"))
                     .chain(ids("collaborator_ids"))
             })

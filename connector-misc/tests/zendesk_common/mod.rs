@@ -68,6 +68,12 @@ pub(crate) fn users() -> Vec<User> {
             email: "cora@customer.test",
             role: "end-user",
         },
+        User {
+            id: 5,
+            name: "Ada Agent",
+            email: "Ada@Example.com",
+            role: "agent",
+        },
     ]
 }
 
@@ -138,6 +144,9 @@ pub(crate) struct Ticket {
     pub(crate) requester: u64,
     pub(crate) org: Option<u64>,
     pub(crate) ccs: Vec<u64>,
+    /// The group (`group_id`) and the assignee (`assignee_id`).
+    pub(crate) group: Option<u64>,
+    pub(crate) assignee: Option<u64>,
     pub(crate) comments: Vec<Comment>,
     pub(crate) malformed: bool,
 }
@@ -153,6 +162,8 @@ impl Ticket {
             requester: 2,
             org: Some(900),
             ccs: Vec::new(),
+            group: Some(55),
+            assignee: Some(3),
             comments: vec![Comment::new(
                 id * 100,
                 2,
@@ -295,8 +306,8 @@ impl ZendeskApi {
             "external_id": null, "type": "incident", "subject": t.subject, "raw_subject": t.subject,
             "description": t.comments.first().map(|c| c.html.clone()).unwrap_or_default(),
             "priority": "high", "status": t.status, "recipient": "support@acme.zendesk.com",
-            "requester_id": t.requester, "submitter_id": t.requester, "assignee_id": 3,
-            "organization_id": t.org, "group_id": 55, "collaborator_ids": t.ccs, "follower_ids": [],
+            "requester_id": t.requester, "submitter_id": t.requester, "assignee_id": t.assignee,
+            "organization_id": t.org, "group_id": t.group, "collaborator_ids": t.ccs, "follower_ids": [],
             "email_cc_ids": t.ccs, "has_incidents": false, "is_public": t.comments.iter().any(|c| c.public), "tags": ["printer", "fire"],
             "via": {"channel": "email"}, "custom_fields": [], "brand_id": 1,
             "created_at": zd_time(time(0)), "updated_at": zd_time(t.updated()),
@@ -446,7 +457,10 @@ impl ZendeskApi {
                 } else {
                     &t.ccs[..]
                 };
-                [t.requester, 3].into_iter().chain(ccs.iter().copied())
+                [t.requester]
+                    .into_iter()
+                    .chain(t.assignee)
+                    .chain(ccs.iter().copied())
             })
             .collect();
         people.sort_unstable();
