@@ -489,6 +489,87 @@ async fn a_ticket_moved_to_another_group_is_sent_again_with_its_new_agents_only(
 }
 
 #[tokio::test]
+async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incremental_run() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    let t1 = doc(&sink.documents(), "zendesk_ticket_1")
+        .access
+        .clone()
+        .unwrap();
+    assert!(t1.groups.contains(&"zendesk-org:900".to_owned()));
+    // A full load lists every ticket: no organization export.
+    assert!(
+        requests_to(&server, "/api/v2/incremental/organizations")
+            .await
+            .is_empty()
+    );
+    // A poll with no organization changed: one organization export, no ticket list.
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 35).await;
+    assert!(sink.documents().is_empty());
+    assert_eq!(
+        requests_to(&server, "/api/v2/incremental/organizations")
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        requests_to(&server, "/api/v2/organizations/")
+            .await
+            .is_empty()
+    );
+
+    // Sharing turned off: the organization changes, its tickets (and their `updated_at`) do
+    // not, so the ticket export shows none of them.
+    {
+        let mut st = api.state.lock().unwrap();
+        st.org_shared = false;
+        st.org_minute = Some(40);
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    assert_eq!(report.failed, 0);
+    let docs = sink.documents();
+    assert_eq!(
+        ids(&docs),
+        [
+            "zendesk_ticket_1",
+            "zendesk_ticket_1:internal",
+            "zendesk_ticket_2",
+            "zendesk_ticket_2:internal",
+            "zendesk_ticket_3",
+            "zendesk_ticket_3:internal",
+            "zendesk_ticket_4",
+            "zendesk_ticket_4:internal",
+        ]
+    );
+    for d in &docs {
+        let access = d.access.clone().unwrap();
+        assert!(
+            !access.groups.contains(&"zendesk-org:900".to_owned()),
+            "{}: {access:?}",
+            d.id
+        );
+    }
+    // The requester keeps their own tickets.
+    let t1 = doc(&docs, "zendesk_ticket_1").access.clone().unwrap();
+    assert!(t1.emails.contains(&"carl@customer.test".to_owned()));
+    let listed = requests_to(&server, "/api/v2/organizations/900/tickets").await;
+    assert_eq!(listed.len(), 1);
+
+    // Nothing changed since: the organization is not listed again.
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    assert!(sink.documents().is_empty());
+    assert_eq!(
+        requests_to(&server, "/api/v2/organizations/900/tickets")
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn ticket_statuses_narrow_the_tickets_read() {
     let server = start(standard()).await;
     let c = build(

@@ -29,6 +29,18 @@
 //!   deleted (status `deleted`), or of a status `ticket_statuses` no longer reads, has its two
 //!   document ids handed on as the page's [`Batch::deleted`], so the run deletes them at once;
 //!   prune's id listing leaves such tickets out too.
+//! - **Organizations' sharing**: turning an organization's `shared_tickets` off (or on)
+//!   touches none of its tickets, so the ticket export never shows them again. After the
+//!   ticket export, an incremental run reads the incremental organization export,
+//!   `GET /api/v2/incremental/organizations?start_time={window start}` (one more export
+//!   request a poll; `end_time` the next page's `start_time`, until `end_of_stream`; its
+//!   `start_time` is the checkpoint's `orgs_from`), and lists again the tickets of each
+//!   organization changed (`GET /api/v2/organizations/{id}/tickets`, cursor paging,
+//!   users and organizations sideloaded): their version token holds their access, so a
+//!   ticket whose `zendesk-org:{id}` came or went is sent again, the others cost no comment
+//!   request. Archived tickets (closed over 120 days) are not in that list and keep the
+//!   old access until a full load; so do tickets whose requester or person copied changed
+//!   e-mail or left the organization (users are not polled).
 //! - **Comments**: every comment of a changed ticket, from
 //!   `GET /api/v2/tickets/{id}/comments?page[size]=100&include=users`, every page by
 //!   `links.next` (RAGFlow and Onyx read the first page only).
