@@ -507,3 +507,52 @@ pub(crate) fn ticket_documents(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(v: serde_json::Value) -> Ticket {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn people() -> People {
+        let mut p = People::default();
+        p.add_users([
+            serde_json::from_value(serde_json::json!({"id": 2, "email": "Carl@Customer.test"}))
+                .unwrap(),
+            serde_json::from_value(serde_json::json!({"id": 3, "email": "rob@example.com"}))
+                .unwrap(),
+        ]);
+        p
+    }
+
+    #[test]
+    fn the_version_follows_the_agents_even_when_the_public_audience_stays() {
+        // Rob is copied and assigned; unassigned, he still reads the public conversation but
+        // no longer the internal notes: same public access, other agents' access.
+        let assigned = ticket(serde_json::json!({
+            "id": 7, "status": "open", "requester_id": 2, "assignee_id": 3, "group_id": 55,
+            "email_cc_ids": [3], "updated_at": "2025-03-01T10:00:00Z"
+        }));
+        let mut unassigned = assigned.clone();
+        unassigned.assignee_id = None;
+        let (a, u) = (
+            ticket_access(&assigned, &people()),
+            ticket_access(&unassigned, &people()),
+        );
+        assert_eq!(a.public, u.public);
+        assert_eq!(a.agents.emails, ["rob@example.com"]);
+        assert!(u.agents.emails.is_empty());
+        assert_ne!(
+            ticket_version(&assigned, &a),
+            ticket_version(&unassigned, &u)
+        );
+        assert_eq!(
+            a.public.emails,
+            ["carl@customer.test", "rob@example.com"],
+            "e-mails lower-cased"
+        );
+        assert_eq!(a.agents.groups, [AGENTS_ALL_TICKETS, "zendesk-group:55"]);
+    }
+}
