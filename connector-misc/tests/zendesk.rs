@@ -570,6 +570,54 @@ async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incre
 }
 
 #[tokio::test]
+async fn a_run_stopped_while_listing_organizations_resumes_there() {
+    use connector_core::{CheckpointedConnector, SyncContext};
+    use connector_misc::zendesk::{ZendeskCheckpoint, ZendeskConfig, ZendeskConnector};
+    let api = standard();
+    {
+        let mut st = api.state.lock().unwrap();
+        st.org_shared = false;
+        st.org_minute = Some(40);
+    }
+    let server = start(api).await;
+    let config: ZendeskConfig =
+        serde_json::from_value(zendesk_common::config(&server.uri(), "tickets", json!({})))
+            .unwrap();
+    let connector = ZendeskConnector::new(config).unwrap();
+    // The checkpoint of a run whose ticket export was over, stopped before the organizations.
+    let from: ZendeskCheckpoint = serde_json::from_value(
+        json!({"cursor": "MTc0MDgyMzIwMC4wfHw1fA==", "orgs_from": time(35).timestamp()}),
+    )
+    .unwrap();
+    let window = TimeWindow::new(time(35), time(45)).unwrap();
+    let batches: Vec<_> = connector
+        .load_from_checkpoint(from, Some(window), SyncContext::new())
+        .collect()
+        .await;
+    let batches: Vec<_> = batches.into_iter().map(Result::unwrap).collect();
+    let docs: Vec<Document> = batches
+        .iter()
+        .flat_map(|b| b.batch.documents.clone())
+        .collect();
+    assert_eq!(ids(&docs).len(), 8);
+    assert!(docs.iter().all(|d| {
+        !d.access
+            .as_ref()
+            .unwrap()
+            .groups
+            .contains(&"zendesk-org:900".to_owned())
+    }));
+    let last = &batches.last().unwrap().checkpoint;
+    assert!(last.done && last.orgs_from.is_none(), "{last:?}");
+    // The ticket export was not read again.
+    assert!(
+        requests_to(&server, "/api/v2/incremental/tickets")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn ticket_statuses_narrow_the_tickets_read() {
     let server = start(standard()).await;
     let c = build(
