@@ -263,8 +263,24 @@ async fn tickets_carry_every_comment_with_internal_notes_apart() {
     assert_eq!(t1.metadata["organization"], "Customer Inc");
     assert_eq!(t1.metadata["requester"], "Carl Customer");
     let access = t1.access.clone().unwrap();
-    assert_eq!(access.emails, ["carl@customer.test", "cora@customer.test"]);
-    assert_eq!(access.groups, ["zendesk:agents", "zendesk-org:900"]);
+    // The requester, the CC and the assignee; the agents of the ticket's group and those who
+    // read every ticket, never every agent; the organization, which shares its tickets.
+    assert_eq!(
+        access.emails,
+        [
+            "carl@customer.test",
+            "cora@customer.test",
+            "rob@example.com"
+        ]
+    );
+    assert_eq!(
+        access.groups,
+        [
+            "zendesk:agents-all-tickets",
+            "zendesk-group:55",
+            "zendesk-org:900"
+        ]
+    );
     assert!(!text(t1).contains("legacy"), "an internal note leaked");
     // Tags and group are for agents: not in the document the requester reads.
     assert!(!text(t1).contains("printer, fire"), "{}", text(t1));
@@ -276,8 +292,18 @@ async fn tickets_carry_every_comment_with_internal_notes_apart() {
     assert!(text(notes).contains("printer, fire"));
     assert_eq!(notes.metadata["tags"], json!(["printer", "fire"]));
     assert_eq!(notes.metadata["group_id"], 55);
-    assert_eq!(notes.access.as_ref().unwrap().groups, ["zendesk:agents"]);
-    assert!(notes.access.as_ref().unwrap().emails.is_empty());
+    let notes_access = notes.access.clone().unwrap();
+    assert_eq!(
+        notes_access.groups,
+        ["zendesk:agents-all-tickets", "zendesk-group:55"]
+    );
+    assert_eq!(notes_access.emails, ["rob@example.com"]);
+    assert!(!notes_access.public);
+    // No ticket document goes to every agent.
+    for d in &docs {
+        let groups = &d.access.as_ref().unwrap().groups;
+        assert!(!groups.iter().any(|g| g == "zendesk:agents"), "{}", d.id);
+    }
     assert_eq!(notes.parent_id.as_deref(), Some("zendesk_ticket_1"));
     insta::assert_snapshot!("zendesk_ticket_internal_markdown", text(notes));
     // Ticket 2 has five comments, two a page: all three pages read.
@@ -311,7 +337,11 @@ async fn a_person_copied_but_not_sideloaded_still_reads_the_ticket() {
     let t1 = doc(&sink.documents(), "zendesk_ticket_1").clone();
     assert_eq!(
         t1.access.unwrap().emails,
-        ["carl@customer.test", "cora@customer.test"]
+        [
+            "carl@customer.test",
+            "cora@customer.test",
+            "rob@example.com"
+        ]
     );
     // One `show_many` for the CC the export left out.
     let asked = requests_to(&server, "/api/v2/users/show_many.json").await;
@@ -342,12 +372,249 @@ async fn a_private_ticket_is_read_by_agents_only() {
     let c = build(&server.uri(), "tickets", json!({}));
     let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     let docs = sink.documents();
+    // The agents who may read it: its assignee, its group's, those who read every ticket.
     let t3 = doc(&docs, "zendesk_ticket_3").access.clone().unwrap();
-    assert!(t3.emails.is_empty(), "{t3:?}");
-    assert_eq!(t3.groups, ["zendesk:agents"]);
+    assert_eq!(t3.emails, ["rob@example.com"], "{t3:?}");
+    assert_eq!(
+        t3.groups,
+        ["zendesk:agents-all-tickets", "zendesk-group:55"]
+    );
+    assert_eq!(
+        Some(&t3),
+        doc(&docs, "zendesk_ticket_3:internal").access.as_ref()
+    );
     // The others stay open to their requester.
     let t4 = doc(&docs, "zendesk_ticket_4").access.clone().unwrap();
-    assert_eq!(t4.emails, ["carl@customer.test"]);
+    assert_eq!(t4.emails, ["carl@customer.test", "rob@example.com"]);
+}
+
+#[tokio::test]
+async fn a_ticket_without_group_or_assignee_goes_to_the_agents_who_read_every_ticket() {
+    let api = standard();
+    {
+        let mut st = api.state.lock().unwrap();
+        let t4 = st.tickets.iter_mut().find(|t| t.id == 4).unwrap();
+        t4.group = None;
+        t4.assignee = None;
+    }
+    let server = start(api).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    let notes = doc(&docs, "zendesk_ticket_4:internal")
+        .access
+        .clone()
+        .unwrap();
+    assert!(notes.emails.is_empty(), "{notes:?}");
+    assert_eq!(notes.groups, ["zendesk:agents-all-tickets"]);
+    let public = doc(&docs, "zendesk_ticket_4").access.clone().unwrap();
+    assert_eq!(public.emails, ["carl@customer.test"]);
+    assert_eq!(
+        public.groups,
+        ["zendesk:agents-all-tickets", "zendesk-org:900"]
+    );
+}
+
+#[tokio::test]
+async fn a_ticket_moved_to_another_group_is_sent_again_with_its_new_agents_only() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    // Reassigned to group 66 and to Ada: an update, which moves `updated_at` as any ticket
+    // update does.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
+        t2.group = Some(66);
+        t2.assignee = Some(5);
+        t2.minute = 40;
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    let docs = sink.documents();
+    assert_eq!(
+        ids(&docs),
+        ["zendesk_ticket_2", "zendesk_ticket_2:internal"]
+    );
+    assert_eq!(report.failed, 0);
+    for id in ["zendesk_ticket_2", "zendesk_ticket_2:internal"] {
+        let access = doc(&docs, id).access.clone().unwrap();
+        assert!(
+            access.groups.contains(&"zendesk-group:66".to_owned()),
+            "{id}: {access:?}"
+        );
+        assert!(
+            !access.groups.contains(&"zendesk-group:55".to_owned()),
+            "{id}: {access:?}"
+        );
+        assert!(
+            access.emails.contains(&"ada@example.com".to_owned()),
+            "{id}: {access:?}"
+        );
+        assert!(
+            !access.emails.contains(&"rob@example.com".to_owned()),
+            "{id}: {access:?}"
+        );
+    }
+    assert_eq!(
+        doc(&docs, "zendesk_ticket_2:internal").metadata["group_id"],
+        66
+    );
+
+    // The version token covers who may read the ticket, not only its `updated_at`: moved
+    // back to group 55 with the same `updated_at`, a reconciling run sends it again (and
+    // nothing else).
+    {
+        let mut st = api.state.lock().unwrap();
+        let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
+        t2.group = Some(55);
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 50).await;
+    let docs = sink.documents();
+    assert_eq!(
+        ids(&docs),
+        ["zendesk_ticket_2", "zendesk_ticket_2:internal"]
+    );
+    assert_eq!(report.unchanged, 6);
+    let notes = doc(&docs, "zendesk_ticket_2:internal")
+        .access
+        .clone()
+        .unwrap();
+    assert_eq!(
+        notes.groups,
+        ["zendesk:agents-all-tickets", "zendesk-group:55"]
+    );
+    assert_eq!(notes.emails, ["ada@example.com"]);
+}
+
+#[tokio::test]
+async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incremental_run() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    let t1 = doc(&sink.documents(), "zendesk_ticket_1")
+        .access
+        .clone()
+        .unwrap();
+    assert!(t1.groups.contains(&"zendesk-org:900".to_owned()));
+    // A full load lists every ticket: no organization export.
+    assert!(
+        requests_to(&server, "/api/v2/incremental/organizations")
+            .await
+            .is_empty()
+    );
+    // A poll with no organization changed: one organization export, no ticket list.
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 35).await;
+    assert!(sink.documents().is_empty());
+    assert_eq!(
+        requests_to(&server, "/api/v2/incremental/organizations")
+            .await
+            .len(),
+        1
+    );
+    assert!(
+        requests_to(&server, "/api/v2/organizations/")
+            .await
+            .is_empty()
+    );
+
+    // Sharing turned off: the organization changes, its tickets (and their `updated_at`) do
+    // not, so the ticket export shows none of them.
+    {
+        let mut st = api.state.lock().unwrap();
+        st.org_shared = false;
+        st.org_minute = Some(40);
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    assert_eq!(report.failed, 0);
+    let docs = sink.documents();
+    assert_eq!(
+        ids(&docs),
+        [
+            "zendesk_ticket_1",
+            "zendesk_ticket_1:internal",
+            "zendesk_ticket_2",
+            "zendesk_ticket_2:internal",
+            "zendesk_ticket_3",
+            "zendesk_ticket_3:internal",
+            "zendesk_ticket_4",
+            "zendesk_ticket_4:internal",
+        ]
+    );
+    for d in &docs {
+        let access = d.access.clone().unwrap();
+        assert!(
+            !access.groups.contains(&"zendesk-org:900".to_owned()),
+            "{}: {access:?}",
+            d.id
+        );
+    }
+    // The requester keeps their own tickets.
+    let t1 = doc(&docs, "zendesk_ticket_1").access.clone().unwrap();
+    assert!(t1.emails.contains(&"carl@customer.test".to_owned()));
+    let listed = requests_to(&server, "/api/v2/organizations/900/tickets").await;
+    assert_eq!(listed.len(), 1);
+
+    // Nothing changed since: the organization is not listed again.
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    assert!(sink.documents().is_empty());
+    assert_eq!(
+        requests_to(&server, "/api/v2/organizations/900/tickets")
+            .await
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_run_stopped_while_listing_organizations_resumes_there() {
+    use connector_core::{CheckpointedConnector, SyncContext};
+    use connector_misc::zendesk::{ZendeskCheckpoint, ZendeskConfig, ZendeskConnector};
+    let api = standard();
+    {
+        let mut st = api.state.lock().unwrap();
+        st.org_shared = false;
+        st.org_minute = Some(40);
+    }
+    let server = start(api).await;
+    let config: ZendeskConfig =
+        serde_json::from_value(zendesk_common::config(&server.uri(), "tickets", json!({})))
+            .unwrap();
+    let connector = ZendeskConnector::new(config).unwrap();
+    // The checkpoint of a run whose ticket export was over, stopped before the organizations.
+    let from: ZendeskCheckpoint = serde_json::from_value(
+        json!({"cursor": "MTc0MDgyMzIwMC4wfHw1fA==", "orgs_from": time(35).timestamp()}),
+    )
+    .unwrap();
+    let window = TimeWindow::new(time(35), time(45)).unwrap();
+    let batches: Vec<_> = connector
+        .load_from_checkpoint(from, Some(window), SyncContext::new())
+        .collect()
+        .await;
+    let batches: Vec<_> = batches.into_iter().map(Result::unwrap).collect();
+    let docs: Vec<Document> = batches
+        .iter()
+        .flat_map(|b| b.batch.documents.clone())
+        .collect();
+    assert_eq!(ids(&docs).len(), 8);
+    assert!(docs.iter().all(|d| {
+        !d.access
+            .as_ref()
+            .unwrap()
+            .groups
+            .contains(&"zendesk-org:900".to_owned())
+    }));
+    let last = &batches.last().unwrap().checkpoint;
+    assert!(last.done && last.orgs_from.is_none(), "{last:?}");
+    // The ticket export was not read again.
+    assert!(
+        requests_to(&server, "/api/v2/incremental/tickets")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]

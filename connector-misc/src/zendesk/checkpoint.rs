@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// - Articles, poll: the incremental article export's next `start_time` (its last `end_time`).
 /// - Tickets: the incremental ticket export's `after_cursor`; `carry` is the cursor the next
 ///   incremental run starts from (carried over by the engine), so a poll costs one export
-///   request when nothing changed.
+///   request when nothing changed (and one of the organization export, `orgs_from`).
 ///
 /// JSON: `{"cursor": "MTU3NjYxMzUzOS4wfHw0Njd8"}`, `{"start_time": 1617731790}`,
 /// `{"done": true, "carry": "MTU3NjYxMzUzOS4wfHw0Njd8"}`.
@@ -33,6 +33,11 @@ pub struct ZendeskCheckpoint {
     /// listed (and left to the next run).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
+    /// Tickets, incremental run: the ticket export is over; the organizations the
+    /// incremental organization export lists from this `start_time` (epoch seconds) have
+    /// their tickets listed again (their sharing may have changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orgs_from: Option<i64>,
 }
 
 impl ZendeskCheckpoint {

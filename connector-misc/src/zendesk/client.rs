@@ -13,8 +13,9 @@ use url::Url;
 
 use super::SOURCE;
 use super::model::{
-    ApiError, ArticleExport, ArticlePage, Comment, CommentPage, Me, Section, SectionPage,
-    SegmentAnswer, TicketExport, TicketsAnswer, User, UserSegment, UsersAnswer,
+    ApiError, ArticleExport, ArticlePage, Comment, CommentPage, Me, OrganizationExport, Section,
+    SectionPage, SegmentAnswer, TicketExport, TicketPage, TicketsAnswer, User, UserSegment,
+    UsersAnswer,
 };
 
 /// More pages than any collection has: a loop guard beside the repeated-cursor check.
@@ -241,6 +242,31 @@ impl Client {
             q.append_pair("include", "users,organizations");
         }
         self.get_export(url).await
+    }
+
+    /// One page of the incremental organization export from `start_time` (epoch seconds).
+    pub(crate) async fn organization_export(&self, start_time: i64) -> Result<OrganizationExport> {
+        let start = DateTime::from_timestamp(start_time, 0).unwrap_or(DateTime::UNIX_EPOCH);
+        let mut url = self.endpoint(&["incremental", "organizations.json"])?;
+        url.query_pairs_mut()
+            .append_pair("start_time", &export_start(start).to_string());
+        self.get_export(url).await
+    }
+
+    /// The first page of the tickets of organization `id`, with their people and
+    /// organization.
+    pub(crate) fn organization_tickets_url(&self, id: u64) -> Result<Url> {
+        let mut url = self.endpoint(&["organizations", &id.to_string(), "tickets.json"])?;
+        url.query_pairs_mut()
+            .append_pair("page[size]", "100")
+            .append_pair("include", "users,organizations");
+        Ok(url)
+    }
+
+    /// A page of a ticket list: `url` is [`organization_tickets_url`](Self::organization_tickets_url)
+    /// or the `links.next` of the page before (refused off the account's origin).
+    pub(crate) async fn ticket_page(&self, url: &str) -> Result<TicketPage> {
+        self.get(self.next_url(url)?).await
     }
 
     /// The tickets with these ids, with their people and organizations.

@@ -11,7 +11,9 @@ use url::Url;
 use super::SOURCE;
 use super::model::{Article, Comment, Organization, Section, Ticket, User, UserSegment};
 
-/// The group every agent (and admin) of the account is in, for a host that resolves it.
+/// The group every agent (and admin) of the account is in, for a host that resolves it: the
+/// audience of articles for the `staff` user segment; never a ticket's (agents may be
+/// restricted to some tickets, [`AGENTS_ALL_TICKETS`]).
 pub(crate) const AGENTS: &str = "zendesk:agents";
 
 /// The group of every signed-in user of the Help Center.
@@ -229,43 +231,84 @@ impl People {
     }
 }
 
-/// Who may read a ticket's public conversation: its requester and the people copied on it
-/// (by e-mail), its organization's members when the organization shares tickets
-/// (`zendesk-org:{id}`), and every agent ([`AGENTS`]); the agents alone while the ticket is
-/// private (`is_public` false: no public comment), which Zendesk shows no end user.
-pub(crate) fn ticket_access(ticket: &Ticket, people: &People) -> Access {
+/// The group a host resolves to the agents whose role may read every ticket: admins, and
+/// agents whose `ticket_restriction` is null (a custom role's `ticket_access` of `all`).
+pub(crate) const AGENTS_ALL_TICKETS: &str = "zendesk:agents-all-tickets";
+
+/// The group of the agents who read the tickets of Zendesk group `id` (a host resolves it to
+/// the group's members, `GET /api/v2/group_memberships`, whose `ticket_restriction` is
+/// `groups`).
+pub(crate) fn ticket_group(id: u64) -> String {
+    format!("zendesk-group:{id}")
+}
+
+/// Who may read a ticket's documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TicketAccess {
+    /// The public conversation: the agents below and, while the ticket is public, its
+    /// requester and the people copied on it (by e-mail) and its organization's members when
+    /// the organization shares tickets (`zendesk-org:{id}`).
+    pub(crate) public: Access,
+    /// The internal notes: the agents who may read the ticket alone, the assignee (by
+    /// e-mail), the agents of its group ([`ticket_group`]) and the agents who read every
+    /// ticket ([`AGENTS_ALL_TICKETS`]).
+    pub(crate) agents: Access,
+}
+
+/// Who may read `ticket`: see [`TicketAccess`]. An agent restricted to the tickets of their
+/// organization or to those they requested is not among the agents (closed rather than too
+/// open), unless a ticket names them otherwise.
+pub(crate) fn ticket_access(ticket: &Ticket, people: &People) -> TicketAccess {
+    let email = |id: u64| {
+        people
+            .users
+            .get(&id)
+            .and_then(|u| u.email.as_deref())
+            .map(str::to_lowercase)
+    };
+    let mut agent_groups = vec![AGENTS_ALL_TICKETS.to_owned()];
+    agent_groups.extend(ticket.group_id.map(ticket_group));
+    let agent_emails: Vec<String> = ticket.assignee_id.and_then(email).into_iter().collect();
+    let agents = Access::restricted(agent_emails.clone(), agent_groups.clone());
     if !ticket.is_public {
-        return Access::restricted(Vec::new(), vec![AGENTS.to_owned()]);
+        return TicketAccess {
+            public: agents.clone(),
+            agents,
+        };
     }
     let mut emails: Vec<String> = ticket
         .requester_id
         .into_iter()
         .chain(ticket.email_cc_ids.iter().copied())
         .chain(ticket.collaborator_ids.iter().copied())
-        .filter_map(|id| people.users.get(&id))
-        .filter_map(|u| u.email.clone())
-        .map(|e| e.to_lowercase())
+        .filter_map(email)
+        .chain(agent_emails)
         .collect();
     emails.sort();
     emails.dedup();
-    let mut groups = vec![AGENTS.to_owned()];
+    let mut groups = agent_groups;
     if let Some(org) = ticket.organization_id
         && people.orgs.get(&org).is_some_and(|o| o.shared_tickets)
     {
         groups.push(format!("zendesk-org:{org}"));
     }
-    Access::restricted(emails, groups)
+    TicketAccess {
+        public: Access::restricted(emails, groups),
+        agents,
+    }
 }
 
-/// The version token of a ticket: `updated_at`, which a new comment (public or internal)
-/// moves, its status, and who may read it.
-pub(crate) fn ticket_version(ticket: &Ticket, access: &Access) -> String {
+/// The version token of a ticket: `updated_at`, which a new comment (public or internal),
+/// a new group or a new assignee moves, its status, and who may read either document.
+pub(crate) fn ticket_version(ticket: &Ticket, access: &TicketAccess) -> String {
     format!(
-        "{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}|{}",
         rfc3339(ticket.updated_at),
         ticket.status,
-        access.emails.join(","),
-        access.groups.join(",")
+        access.public.emails.join(","),
+        access.public.groups.join(","),
+        access.agents.emails.join(","),
+        access.agents.groups.join(",")
     )
 }
 
@@ -401,15 +444,15 @@ fn with_ticket_fields(
 }
 
 /// The documents of `ticket`: its public conversation, readable by its requester, the people
-/// copied, its organization (when shared) and the agents; and, when `internal`, its internal
-/// notes (or that it has none) in a document of their own, readable by agents only, which alone
-/// carries what Zendesk shows agents only (tags, group).
+/// copied, its organization (when shared) and the agents who may read the ticket; and, when
+/// `internal`, its internal notes (or that it has none) in a document of their own, readable
+/// by those agents only, which alone carries what Zendesk shows agents only (tags, group).
 pub(crate) fn ticket_documents(
     base: &Url,
     ticket: &Ticket,
     comments: &[Comment],
     people: &People,
-    access: Access,
+    access: TicketAccess,
     internal: bool,
 ) -> Vec<Document> {
     let version = ticket_version(ticket, &access);
@@ -434,7 +477,7 @@ pub(crate) fn ticket_documents(
     if let Some(url) = ticket_link(base, ticket.id) {
         doc = doc.with_link(url);
     }
-    let mut out = vec![doc.with_access(access)];
+    let mut out = vec![doc.with_access(access.public)];
 
     if internal {
         let title = format!("{title} (internal notes)");
@@ -460,7 +503,56 @@ pub(crate) fn ticket_documents(
         if let Some(url) = ticket_link(base, ticket.id) {
             doc = doc.with_link(url);
         }
-        out.push(doc.with_access(Access::restricted(Vec::new(), vec![AGENTS.to_owned()])));
+        out.push(doc.with_access(access.agents));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ticket(v: serde_json::Value) -> Ticket {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn people() -> People {
+        let mut p = People::default();
+        p.add_users([
+            serde_json::from_value(serde_json::json!({"id": 2, "email": "Carl@Customer.test"}))
+                .unwrap(),
+            serde_json::from_value(serde_json::json!({"id": 3, "email": "rob@example.com"}))
+                .unwrap(),
+        ]);
+        p
+    }
+
+    #[test]
+    fn the_version_follows_the_agents_even_when_the_public_audience_stays() {
+        // Rob is copied and assigned; unassigned, he still reads the public conversation but
+        // no longer the internal notes: same public access, other agents' access.
+        let assigned = ticket(serde_json::json!({
+            "id": 7, "status": "open", "requester_id": 2, "assignee_id": 3, "group_id": 55,
+            "email_cc_ids": [3], "updated_at": "2025-03-01T10:00:00Z"
+        }));
+        let mut unassigned = assigned.clone();
+        unassigned.assignee_id = None;
+        let (a, u) = (
+            ticket_access(&assigned, &people()),
+            ticket_access(&unassigned, &people()),
+        );
+        assert_eq!(a.public, u.public);
+        assert_eq!(a.agents.emails, ["rob@example.com"]);
+        assert!(u.agents.emails.is_empty());
+        assert_ne!(
+            ticket_version(&assigned, &a),
+            ticket_version(&unassigned, &u)
+        );
+        assert_eq!(
+            a.public.emails,
+            ["carl@customer.test", "rob@example.com"],
+            "e-mails lower-cased"
+        );
+        assert_eq!(a.agents.groups, [AGENTS_ALL_TICKETS, "zendesk-group:55"]);
+    }
 }

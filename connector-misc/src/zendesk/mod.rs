@@ -29,25 +29,59 @@
 //!   deleted (status `deleted`), or of a status `ticket_statuses` no longer reads, has its two
 //!   document ids handed on as the page's [`Batch::deleted`], so the run deletes them at once;
 //!   prune's id listing leaves such tickets out too.
+//! - **Organizations' sharing**: turning an organization's `shared_tickets` off (or on)
+//!   touches none of its tickets, so the ticket export never shows them again. After the
+//!   ticket export, an incremental run reads the incremental organization export,
+//!   `GET /api/v2/incremental/organizations?start_time={window start}` (one more export
+//!   request a poll; `end_time` the next page's `start_time`, until `end_of_stream`; its
+//!   `start_time` is the checkpoint's `orgs_from`), and lists again the tickets of each
+//!   organization changed (`GET /api/v2/organizations/{id}/tickets`, cursor paging,
+//!   users and organizations sideloaded): their version token holds their access, so a
+//!   ticket whose `zendesk-org:{id}` came or went is sent again, the others cost no comment
+//!   request. Archived tickets (closed over 120 days) are not in that list and keep the
+//!   old access until a full load; so do tickets whose requester or person copied changed
+//!   e-mail or left the organization (users are not polled).
 //! - **Comments**: every comment of a changed ticket, from
 //!   `GET /api/v2/tickets/{id}/comments?page[size]=100&include=users`, every page by
 //!   `links.next` (RAGFlow and Onyx read the first page only).
 //! - **Public and internal comments** go to two documents: `zendesk_ticket_{id}` holds the
 //!   ticket's fields and its public comments, readable by the requester and everyone copied
-//!   (by e-mail), the organization's members when it shares tickets (`zendesk-org:{id}`) and
-//!   the agents (`zendesk:agents`; the agents alone while the ticket is private, `is_public`
-//!   false; requesters and people copied that the export's sideload
-//!   left out are read by `users/show_many`); `zendesk_ticket_{id}:internal` holds the internal notes,
-//!   readable by agents only; the ticket's tags and group, which Zendesk shows agents only, are
-//!   in that document alone. A host filters whole documents, never parts of one, so one
-//!   document would have to be either open to the requester (leaking the notes) or closed to
-//!   them (hiding their own conversation); two documents keep each audience's text whole.
+//!   (by e-mail) and the organization's members when it shares tickets (`zendesk-org:{id}`),
+//!   besides the ticket's agents (below; they alone while the ticket is private, `is_public`
+//!   false); `zendesk_ticket_{id}:internal` holds the internal notes, readable by the ticket's
+//!   agents only; the ticket's tags and group, which Zendesk shows agents only, are in that
+//!   document alone. A host filters whole documents, never parts of one, so one document
+//!   would have to be either open to the requester (leaking the notes) or closed to them
+//!   (hiding their own conversation); two documents keep each audience's text whole.
 //!   The internal-notes document exists for every ticket (saying so when there are none):
 //!   which tickets have notes shows only in their comments, and the id set must follow from
-//!   the export alone (prune's listing reads no comments).
+//!   the export alone (prune's listing reads no comments). Requesters, assignees and people
+//!   copied that the export's sideload left out are read by `users/show_many`.
+//! - **A ticket's agents** are not every agent: a role may restrict an agent to the tickets
+//!   of their groups, of their organization, or assigned to (or requested by) them. They are
+//!   three keys, which the host resolves (the connector reads no memberships):
+//!   - `zendesk:agents-all-tickets`: the agents whose role reads every ticket: users of
+//!     `role` `admin`, and of `role` `agent` whose `ticket_restriction` is null
+//!     (`GET /api/v2/users?role[]=agent&role[]=admin`; a custom role, `custom_role_id`, sets
+//!     `ticket_restriction` from its `configuration.ticket_access`,
+//!     `GET /api/v2/custom_roles`);
+//!   - `zendesk-group:{group_id}` of the ticket's group, when it has one: the group's members
+//!     (`GET /api/v2/group_memberships`, `user_id` and `group_id`) whose
+//!     `ticket_restriction` is `groups` (members restricted to `assigned`, `requested` or
+//!     `organization` must be left out; unrestricted ones are in the key above already);
+//!   - the assignee's e-mail (as requesters', lower-cased), which covers agents restricted
+//!     to `assigned` tickets.
+//!
+//!   An agent restricted to `organization` (tickets of their organization) or `requested` is
+//!   in none of these keys unless assigned or the requester: closed rather than too open.
+//!   A change of group or assignee is a ticket update, which moves `updated_at`, so the next
+//!   incremental run lists the ticket again; the version token holds both documents' access,
+//!   so the documents are sent again with the new keys (and without the old ones).
+//!   `zendesk:agents` is the audience of Help Center articles of the `staff` user segment
+//!   only (every agent and admin may read those), never of a ticket.
 //! - **Incremental runs find new comments**: a comment, public or internal, moves the
 //!   ticket's `updated_at`, so the export lists the ticket again and its version token
-//!   (`updated_at`, status, access) has changed, which re-reads its comments.
+//!   (`updated_at`, status, both documents' access) has changed, which re-reads its comments.
 //! - **Ids** are RAGFlow's: `article:{id}`, `zendesk_ticket_{id}`; titles the article's title
 //!   and `Ticket #{id}: {subject}`; links the article's `html_url` and
 //!   `{base}/agent/tickets/{id}`; `updated_at` the item's own.

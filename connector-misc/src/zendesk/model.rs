@@ -196,6 +196,35 @@ pub(crate) struct Organization {
     /// Whether the organization's members see each other's tickets.
     #[serde(default)]
     pub(crate) shared_tickets: bool,
+    #[serde(default)]
+    pub(crate) updated_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v2/incremental/organizations?start_time=T`: time-based paging, up to 1,000
+/// organizations, the next page's `start_time` being `end_time`, until `end_of_stream`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OrganizationExport {
+    #[serde(default)]
+    pub(crate) organizations: Vec<Organization>,
+    #[serde(default)]
+    pub(crate) end_time: Option<i64>,
+    #[serde(default)]
+    pub(crate) end_of_stream: bool,
+}
+
+/// `GET /api/v2/organizations/{id}/tickets?page[size]=100&include=users,organizations`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TicketPage {
+    #[serde(default)]
+    pub(crate) tickets: Vec<Value>,
+    #[serde(default)]
+    pub(crate) meta: Meta,
+    #[serde(default)]
+    pub(crate) links: Links,
+    #[serde(default)]
+    pub(crate) users: Vec<User>,
+    #[serde(default)]
+    pub(crate) organizations: Vec<Organization>,
 }
 
 /// `GET /api/v2/incremental/tickets/cursor.json?start_time=T&include=users,organizations`,

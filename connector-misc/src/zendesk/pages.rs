@@ -389,9 +389,10 @@ impl Walk {
         .collect())
     }
 
-    /// `people` with the requesters and people copied on `tickets` that the sideload left
-    /// out (`users/show_many`), since they decide who may read the public document: a CC
-    /// missing from the sideload would lose a ticket they can read in Zendesk.
+    /// `people` with the requesters, assignees and people copied on `tickets` that the
+    /// sideload left out (`users/show_many`), since they decide who may read the documents: a
+    /// CC or an assignee missing from the sideload would lose a ticket they can read in
+    /// Zendesk.
     async fn complete_people(&self, mut people: People, tickets: &[Value]) -> Result<People> {
         let mut missing: Vec<u64> = tickets
             .iter()
@@ -404,9 +405,9 @@ impl Walk {
                         .filter_map(Value::as_u64)
                         .collect::<Vec<_>>()
                 };
-                t.get("requester_id")
-                    .and_then(Value::as_u64)
+                ["requester_id", "assignee_id"]
                     .into_iter()
+                    .filter_map(|key| t.get(key).and_then(Value::as_u64))
                     .chain(ids("email_cc_ids"))
                     .chain(ids("collaborator_ids"))
             })
@@ -516,7 +517,9 @@ impl Walk {
     }
 
     /// The tickets, page by page, from `from`: the incremental ticket export from its cursor,
-    /// or from the window's start (the beginning for a full load), until `end_of_stream`.
+    /// or from the window's start (the beginning for a full load), until `end_of_stream`;
+    /// then, in an incremental run, the tickets of the organizations changed since the
+    /// window's start (their sharing may have changed), listed again.
     fn tickets(
         &self,
         from: ZendeskCheckpoint,
@@ -531,7 +534,7 @@ impl Walk {
             }
             let start = window.as_ref().map_or(DateTime::<Utc>::UNIX_EPOCH, |w| w.start);
             let mut seen = HashSet::new();
-            loop {
+            while cp.orgs_from.is_none() {
                 ctx.cancellation().check()?;
                 let page = walk.client.ticket_export(cp.cursor.as_deref(), start).await?;
                 let mut people = People::default();
@@ -562,12 +565,70 @@ impl Walk {
                     )
                     .with_connector(SOURCE))?,
                 }
-                cp.done = page.end_of_stream;
+                // A window from the beginning listed every ticket already.
+                if page.end_of_stream {
+                    match &window {
+                        Some(w) if w.start > DateTime::<Utc>::UNIX_EPOCH => {
+                            cp.orgs_from = Some(w.start.timestamp());
+                        }
+                        _ => cp.done = true,
+                    }
+                }
                 let done = cp.done;
                 yield CheckpointedBatch::new(batch, cp.clone());
                 if done {
-                    break;
+                    return;
                 }
+            }
+            let Some(w) = window else {
+                return;
+            };
+            let mut starts = HashSet::new();
+            while let Some(from) = cp.orgs_from {
+                ctx.cancellation().check()?;
+                let page = walk.client.organization_export(from).await?;
+                for org in page.organizations {
+                    if org.updated_at.is_some_and(|u| u < w.start) {
+                        continue;
+                    }
+                    let mut url = Some(walk.client.organization_tickets_url(org.id)?.to_string());
+                    let mut links = HashSet::new();
+                    while let Some(next) = url.take() {
+                        ctx.cancellation().check()?;
+                        let tickets = walk.client.ticket_page(&next).await?;
+                        // The organization as the export showed it, unless the page
+                        // sideloaded it (as fresh, or fresher).
+                        let mut people = People::default();
+                        people.add_orgs([org.clone()]);
+                        people.add_users(tickets.users);
+                        people.add_orgs(tickets.organizations);
+                        let people =
+                            Arc::new(walk.complete_people(people, &tickets.tickets).await?);
+                        let (items, gone, _) = walk.ticket_items(tickets.tickets, &people, None);
+                        let batch = walk.ticket_batch(&ctx, items).await?.with_deleted(gone);
+                        match tickets.links.next {
+                            Some(n) if tickets.meta.has_more && !links.insert(n.clone()) => {
+                                Err(repeated("organization's ticket list"))?;
+                            }
+                            Some(n) if tickets.meta.has_more => url = Some(n),
+                            _ => {}
+                        }
+                        yield CheckpointedBatch::new(batch, cp.clone());
+                    }
+                }
+                match page.end_time {
+                    Some(end) if !page.end_of_stream => {
+                        if end <= from && !starts.insert(end) {
+                            Err(repeated("organization export"))?;
+                        }
+                        cp.orgs_from = Some(end);
+                    }
+                    _ => {
+                        cp.orgs_from = None;
+                        cp.done = true;
+                    }
+                }
+                yield CheckpointedBatch::new(Batch::default(), cp.clone());
             }
         }
         .boxed()

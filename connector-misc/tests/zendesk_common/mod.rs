@@ -68,6 +68,12 @@ pub(crate) fn users() -> Vec<User> {
             email: "cora@customer.test",
             role: "end-user",
         },
+        User {
+            id: 5,
+            name: "Ada Agent",
+            email: "Ada@Example.com",
+            role: "agent",
+        },
     ]
 }
 
@@ -138,6 +144,9 @@ pub(crate) struct Ticket {
     pub(crate) requester: u64,
     pub(crate) org: Option<u64>,
     pub(crate) ccs: Vec<u64>,
+    /// The group (`group_id`) and the assignee (`assignee_id`).
+    pub(crate) group: Option<u64>,
+    pub(crate) assignee: Option<u64>,
     pub(crate) comments: Vec<Comment>,
     pub(crate) malformed: bool,
 }
@@ -153,6 +162,8 @@ impl Ticket {
             requester: 2,
             org: Some(900),
             ccs: Vec::new(),
+            group: Some(55),
+            assignee: Some(3),
             comments: vec![Comment::new(
                 id * 100,
                 2,
@@ -194,6 +205,10 @@ pub(crate) struct State {
     pub(crate) edit_on_page_two: Option<(u64, u32)>,
     /// The ticket export sideloads requesters and assignees only, not the people copied.
     pub(crate) ccs_not_sideloaded: bool,
+    /// Organization 900 shares its tickets (`shared_tickets`).
+    pub(crate) org_shared: bool,
+    /// Organization 900's `updated_at`, minutes past 10:00 (before 10:00 when none).
+    pub(crate) org_minute: Option<u32>,
 }
 
 /// The fixture's account; cheap to clone.
@@ -244,6 +259,7 @@ impl ZendeskApi {
                 ticket_page: 1000,
                 comment_page: 100,
                 me_role: "admin",
+                org_shared: true,
                 ..State::default()
             })),
             base: Arc::default(),
@@ -263,8 +279,109 @@ impl ZendeskApi {
         })
     }
 
-    fn orgs_json() -> Value {
-        json!([{"id": 900, "url": "https://acme.zendesk.com/api/v2/organizations/900.json", "name": "Customer Inc", "shared_tickets": true, "shared_comments": false, "domain_names": ["customer.test"], "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"}])
+    fn orgs_json(st: &State) -> Value {
+        let updated = st
+            .org_minute
+            .map_or_else(|| "2024-01-01T00:00:00Z".to_owned(), |m| zd_time(time(m)));
+        json!([{"id": 900, "url": "https://acme.zendesk.com/api/v2/organizations/900.json", "name": "Customer Inc", "shared_tickets": st.org_shared, "shared_comments": false, "domain_names": ["customer.test"], "created_at": "2024-01-01T00:00:00Z", "updated_at": updated}])
+    }
+
+    /// The people a page of tickets sideloads: requesters, assignees and (unless
+    /// `ccs_not_sideloaded`) the people copied.
+    fn ticket_people(st: &State, page: &[&Ticket]) -> Value {
+        let mut people: Vec<u64> = page
+            .iter()
+            .flat_map(|t| {
+                let ccs = if st.ccs_not_sideloaded {
+                    &[][..]
+                } else {
+                    &t.ccs[..]
+                };
+                [t.requester]
+                    .into_iter()
+                    .chain(t.assignee)
+                    .chain(ccs.iter().copied())
+            })
+            .collect();
+        people.sort_unstable();
+        people.dedup();
+        json!(
+            users()
+                .iter()
+                .filter(|u| people.contains(&u.id))
+                .map(Self::user_json)
+                .collect::<Vec<_>>()
+        )
+    }
+
+    /// `GET /api/v2/incremental/organizations?start_time=T`: organizations changed since T.
+    fn organization_export(&self, req: &Request) -> ResponseTemplate {
+        let q = query(req);
+        let Some(start) = q.get("start_time").and_then(|s| s.parse::<i64>().ok()) else {
+            return ResponseTemplate::new(400).set_body_json(json!({"error": "InvalidPaginationParameter", "description": "start_time is required"}));
+        };
+        let st = self.state.lock().unwrap();
+        let updated = st.org_minute.map_or(0, |m| time(m).timestamp());
+        let orgs: Vec<Value> = if updated >= start {
+            Self::orgs_json(&st).as_array().cloned().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let end_time = if orgs.is_empty() { start } else { updated };
+        ResponseTemplate::new(200).set_body_json(json!({
+            "organizations": orgs,
+            "count": orgs.len(),
+            "end_time": end_time,
+            "end_of_stream": true,
+            "next_page": format!("{}/api/v2/incremental/organizations.json?start_time={end_time}", self.base()),
+        }))
+    }
+
+    /// `GET /api/v2/organizations/{id}/tickets` with cursor paging and sideloads; archived
+    /// and deleted tickets are not listed.
+    fn organization_tickets(&self, req: &Request, org: u64) -> ResponseTemplate {
+        let q = query(req);
+        let st = self.state.lock().unwrap();
+        let size = q
+            .get("page[size]")
+            .and_then(|s| s.parse::<usize>().ok())
+            .unwrap_or(100)
+            .min(st.ticket_page);
+        let after: u64 = q
+            .get("page[after]")
+            .and_then(|c| uncursor(c))
+            .map_or(0, |(_, id)| id);
+        let rest: Vec<&Ticket> = st
+            .tickets
+            .iter()
+            .filter(|t| t.org == Some(org) && t.status != "deleted" && t.id > after)
+            .collect();
+        let page: Vec<&Ticket> = rest.iter().take(size).copied().collect();
+        let has_more = rest.len() > size;
+        let last = page.last().map(|t| cursor(0, t.id));
+        let next = if has_more {
+            let mut url = url::Url::parse(&format!("{}{}", self.base(), req.url.path())).unwrap();
+            url.query_pairs_mut()
+                .append_pair("page[after]", last.as_deref().unwrap_or_default())
+                .append_pair("page[size]", &size.to_string())
+                .append_pair("include", "users,organizations");
+            json!(url.as_str())
+        } else {
+            Value::Null
+        };
+        let include = q.get("include").cloned().unwrap_or_default();
+        let mut body = json!({
+            "tickets": page.iter().map(|t| Self::ticket_json(t)).collect::<Vec<_>>(),
+            "meta": {"has_more": has_more, "after_cursor": last, "before_cursor": null},
+            "links": {"next": next, "prev": null},
+        });
+        if include.contains("users") {
+            body["users"] = Self::ticket_people(&st, &page);
+        }
+        if include.contains("organizations") {
+            body["organizations"] = Self::orgs_json(&st);
+        }
+        ResponseTemplate::new(200).set_body_json(body)
     }
 
     fn article_json(&self, a: &Article) -> Value {
@@ -295,8 +412,8 @@ impl ZendeskApi {
             "external_id": null, "type": "incident", "subject": t.subject, "raw_subject": t.subject,
             "description": t.comments.first().map(|c| c.html.clone()).unwrap_or_default(),
             "priority": "high", "status": t.status, "recipient": "support@acme.zendesk.com",
-            "requester_id": t.requester, "submitter_id": t.requester, "assignee_id": 3,
-            "organization_id": t.org, "group_id": 55, "collaborator_ids": t.ccs, "follower_ids": [],
+            "requester_id": t.requester, "submitter_id": t.requester, "assignee_id": t.assignee,
+            "organization_id": t.org, "group_id": t.group, "collaborator_ids": t.ccs, "follower_ids": [],
             "email_cc_ids": t.ccs, "has_incidents": false, "is_public": t.comments.iter().any(|c| c.public), "tags": ["printer", "fire"],
             "via": {"channel": "email"}, "custom_fields": [], "brand_id": 1,
             "created_at": zd_time(time(0)), "updated_at": zd_time(t.updated()),
@@ -438,19 +555,6 @@ impl ZendeskApi {
             .last()
             .map(|t| cursor(t.generated().timestamp(), t.id))
             .unwrap_or_else(|| cursor(t0, id0));
-        let mut people: Vec<u64> = page
-            .iter()
-            .flat_map(|t| {
-                let ccs = if st.ccs_not_sideloaded {
-                    &[][..]
-                } else {
-                    &t.ccs[..]
-                };
-                [t.requester, 3].into_iter().chain(ccs.iter().copied())
-            })
-            .collect();
-        people.sort_unstable();
-        people.dedup();
         let include = q.get("include").cloned().unwrap_or_default();
         let mut body = json!({
             "tickets": page.iter().map(|t| Self::ticket_json(t)).collect::<Vec<_>>(),
@@ -460,16 +564,10 @@ impl ZendeskApi {
             "end_of_stream": end_of_stream,
         });
         if include.contains("users") {
-            body["users"] = json!(
-                users()
-                    .iter()
-                    .filter(|u| people.contains(&u.id))
-                    .map(Self::user_json)
-                    .collect::<Vec<_>>()
-            );
+            body["users"] = Self::ticket_people(&st, &page);
         }
         if include.contains("organizations") {
-            body["organizations"] = Self::orgs_json();
+            body["organizations"] = Self::orgs_json(&st);
         }
         ResponseTemplate::new(200).set_body_json(body)
     }
@@ -614,6 +712,10 @@ impl Respond for ZendeskApi {
                 }))
             }
             ["api", "v2", "incremental", "tickets", "cursor"] => self.ticket_export(req),
+            ["api", "v2", "incremental", "organizations"] => self.organization_export(req),
+            ["api", "v2", "organizations", id, "tickets"] => id
+                .parse()
+                .map_or_else(|_| not_found(), |id| self.organization_tickets(req, id)),
             ["api", "v2", "tickets", "show_many"] => {
                 let ids: Vec<u64> = query(req)
                     .get("ids")
@@ -629,7 +731,7 @@ impl Respond for ZendeskApi {
                 ResponseTemplate::new(200).set_body_json(json!({
                     "tickets": tickets,
                     "users": users().iter().map(Self::user_json).collect::<Vec<_>>(),
-                    "organizations": Self::orgs_json(),
+                    "organizations": Self::orgs_json(&st),
                 }))
             }
             ["api", "v2", "tickets", id, "comments"] => id
