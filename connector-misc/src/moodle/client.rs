@@ -329,11 +329,16 @@ pub(crate) fn classifiers(
     (on_success, on_error)
 }
 
-/// A Moodle exception body as an error class; `None` for any other body (cheap: a body
-/// that does not start with `{"exception"` is not parsed).
+/// A Moodle exception body as an error class; `None` for any other body (cheap: only an
+/// object whose first bytes hold an `"errorcode"` key is parsed; answers are arrays or
+/// objects of other keys, and a file is rarely such JSON).
 fn exception(body: &[u8], token: &str) -> Option<ErrorClass> {
     let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
-    if !body[start..].starts_with(br#"{"exception""#) {
+    if body[start] != b'{' {
+        return None;
+    }
+    let head = &body[start..body.len().min(start + 512)];
+    if !head.windows(11).any(|w| w == br#""errorcode""#) {
         return None;
     }
     let e: Exception = serde_json::from_slice(body).ok()?;

@@ -1,0 +1,408 @@
+//! The Moodle connector against the wiremock Moodle of `moodle_common` (a fake of the REST
+//! web service written from the Moodle source's function definitions; no real Moodle runs
+//! here: it is a PHP application with a database).
+#![cfg(feature = "moodle")]
+#![allow(clippy::unwrap_used)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
+
+mod moodle_common;
+
+use std::sync::Arc;
+
+use connector_core::sink::MemorySink;
+use connector_core::state::MemoryStateStore;
+use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::testkit::LogCapture;
+use connector_core::{Connector, ErrorKind, Registry};
+use moodle_common::{
+    Discussion, File, Kind, Module, MoodleApi, TOKEN, build, config, functions_called,
+    requests_to, standard, start, time,
+};
+use serde_json::json;
+
+async fn run(
+    c: &Arc<dyn Connector>,
+    store: &MemoryStateStore,
+    mode: SyncMode,
+    at: u32,
+) -> (MemorySink, SyncReport) {
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(at))
+        .run(mode)
+        .await
+        .expect("the sync runs");
+    (sink, report)
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+fn all_ids() -> Vec<String> {
+    sorted(
+        [
+            "moodle_forum_40_90",
+            "moodle_forum_40_91",
+            "moodle_page_41",
+            "moodle_label_42",
+            "moodle_book_43",
+            "moodle_resource_44",
+            "moodle_url_45",
+            "moodle_page_46",
+            "moodle_assign_48",
+            "moodle_assign_48_file:/rubric.txt",
+            "moodle_page_60",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+    )
+}
+
+#[tokio::test]
+async fn courses_modules_and_discussions_become_documents() {
+    let server = start(standard()).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    // Hidden module, hidden section, hidden course and the quiz are left out.
+    assert_eq!(sorted(sink.ids()), all_ids());
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+
+    let page = sink.get("moodle_page_41").unwrap();
+    assert_eq!(page.title, "Biology 101 / General / Syllabus");
+    assert_eq!(page.updated_at, Some(time(2)));
+    assert_eq!(page.parent_id.as_deref(), Some("moodle_course_12"));
+    assert_eq!(
+        page.link.as_ref().map(url::Url::as_str),
+        Some(format!("{}/mod/page/view.php?id=41", server.uri()).as_str())
+    );
+    let access = page.access.clone().unwrap();
+    assert!(!access.public);
+    assert_eq!(access.groups, ["moodle:course:12"]);
+    assert_eq!(access.emails, ["ann@example.edu", "prof@example.edu"]);
+    insta::assert_snapshot!("moodle_page", page.content.as_text().unwrap());
+
+    // The book's chapters together, in order, read from their index.html files.
+    let book = sink.get("moodle_book_43").unwrap();
+    let text = book.content.as_text().unwrap();
+    let (m, o) = (text.find("Membranes").unwrap(), text.find("Organelles").unwrap());
+    assert!(m < o && text.contains("Lipid bilayers.") && text.contains("Mitochondria."));
+    assert_eq!(book.title, "Biology 101 / Week 1 / Cell handbook");
+
+    let slides = sink.get("moodle_resource_44").unwrap();
+    assert_eq!(slides.content.as_bytes(), b"%PDF-1.4 slides");
+    assert_eq!(slides.content.mime(), Some("application/pdf"));
+    assert_eq!(slides.updated_at, Some(time(7)));
+    // The file's URL is kept without any token.
+    let file_url = slides.metadata["file_url"].as_str().unwrap();
+    assert!(file_url.contains("/webservice/pluginfile.php/") && !file_url.contains("token"));
+
+    let url = sink.get("moodle_url_45").unwrap();
+    assert!(url.content.as_text().unwrap().contains("https://www.khanacademy.org/science/biology"));
+
+    let assign = sink.get("moodle_assign_48").unwrap();
+    assert!(assign.content.as_text().unwrap().contains("rubric.txt"));
+    let rubric = sink.get("moodle_assign_48_file:/rubric.txt").unwrap();
+    assert_eq!(rubric.content.as_bytes(), b"Rubric: clarity.");
+    assert_eq!(rubric.parent_id.as_deref(), Some("moodle_assign_48"));
+
+    // A module with access restrictions: readable by nobody here (fail closed).
+    let restricted = sink.get("moodle_page_46").unwrap().access.clone().unwrap();
+    assert!(!restricted.public && restricted.groups.is_empty() && restricted.emails.is_empty());
+
+    // A discussion: every post, oldest first, the private reply left out.
+    let welcome = sink.get("moodle_forum_40_90").unwrap();
+    assert_eq!(welcome.title, "Biology 101 / General / Announcements / Welcome");
+    assert_eq!(welcome.updated_at, Some(time(9)));
+    let text = welcome.content.as_text().unwrap();
+    assert!(text.find("Welcome to").unwrap() < text.find("Thanks!").unwrap());
+    assert!(!text.contains("Private question"), "{text}");
+    assert_eq!(
+        welcome.link.as_ref().map(url::Url::as_str),
+        Some(format!("{}/mod/forum/discuss.php?d=90", server.uri()).as_str())
+    );
+    insta::assert_snapshot!("moodle_discussion", text);
+    // A discussion of a group goes to the group alone.
+    let group = sink.get("moodle_forum_40_91").unwrap().access.clone().unwrap();
+    assert_eq!(group.groups, ["moodle:group:7"]);
+    assert!(group.emails.is_empty());
+
+    let chem = sink.get("moodle_page_60").unwrap();
+    assert_eq!(chem.access.clone().unwrap().groups, ["moodle:course:15"]);
+}
+
+#[tokio::test]
+async fn the_token_is_never_in_a_logged_url_a_document_or_a_checkpoint() {
+    let (logs, _guard) = LogCapture::start();
+    let server = start(standard()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    for r in server.received_requests().await.unwrap() {
+        if r.url.path() == "/webservice/rest/server.php" {
+            // Web service calls: the token in the POST body only.
+            assert_eq!(r.method.as_str(), "POST");
+            assert!(r.url.query().is_none(), "{}", r.url);
+            assert!(String::from_utf8_lossy(&r.body).contains(&format!("wstoken={TOKEN}")));
+        } else {
+            // File downloads: the token as the request's own parameter.
+            assert!(r.url.path().starts_with("/webservice/pluginfile.php/"));
+        }
+    }
+    let docs = serde_json::to_string(&sink.documents()).unwrap();
+    assert!(!docs.contains(TOKEN));
+    let state = format!("{store:?}");
+    assert!(!state.contains(TOKEN));
+    assert!(!logs.contents().contains(TOKEN));
+    assert!(!format!("{c} {c:?}").contains(TOKEN));
+}
+
+#[tokio::test]
+async fn an_incremental_run_catches_a_new_post_in_an_old_discussion() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    // A reply at minute 40 to the discussion started at minute 2. The forum module's own
+    // time does not move (Moodle moves the discussion's `timemodified`).
+    {
+        let mut state = api.state.lock().unwrap();
+        let forum = &mut state.courses[0].sections[0].modules[0];
+        let Kind::Forum { discussions } = &mut forum.kind else { panic!() };
+        discussions[0].posts.push(moodle_common::Post {
+            id: 904,
+            author: "Ben Student".into(),
+            subject: "Re: Welcome".into(),
+            message: "<p>When is the first lab?</p>".into(),
+            minute: 40,
+            parent: 901,
+            private: false,
+        });
+    }
+    let before = requests_to(&server, "/").await.len();
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    assert_eq!(sink.ids(), ["moodle_forum_40_90"], "{report:?}");
+    let doc = sink.get("moodle_forum_40_90").unwrap();
+    assert!(doc.content.as_text().unwrap().contains("When is the first lab?"));
+    assert_eq!(doc.updated_at, Some(time(40)));
+    // Nothing else was downloaded: no file request in the incremental run.
+    let after: Vec<_> = requests_to(&server, "/webservice/pluginfile.php").await;
+    let files_before = 4; // slides, rubric and two chapters, in the full run
+    assert_eq!(after.len(), files_before, "{}", requests_to(&server, "/").await.len() - before);
+}
+
+#[tokio::test]
+async fn an_edited_page_is_read_again_and_nothing_else() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    {
+        let mut state = api.state.lock().unwrap();
+        let m = &mut state.courses[1].sections[0].modules[0];
+        m.minute = 41;
+        m.kind = Kind::Page { content: "<p>H He Li Be</p>".into() };
+    }
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 45).await;
+    assert_eq!(sink.ids(), ["moodle_page_60"]);
+    assert!(sink.get("moodle_page_60").unwrap().content.as_text().unwrap().contains("Be"));
+}
+
+#[tokio::test]
+async fn an_unchanged_full_run_downloads_nothing_and_asks_for_no_posts() {
+    let server = start(standard()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    let files = requests_to(&server, "/webservice/pluginfile.php").await.len();
+    let posts = functions_called(&server).await.iter().filter(|f| *f == "mod_forum_get_discussion_posts").count();
+    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 31).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(report.unchanged, all_ids().len() as u64, "{report:?}");
+    assert_eq!(requests_to(&server, "/webservice/pluginfile.php").await.len(), files);
+    assert_eq!(
+        functions_called(&server).await.iter().filter(|f| *f == "mod_forum_get_discussion_posts").count(),
+        posts
+    );
+}
+
+#[tokio::test]
+async fn forum_discussions_are_paged_and_polls_stop_at_older_ones() {
+    let api = standard();
+    {
+        let mut state = api.state.lock().unwrap();
+        let forum = &mut state.courses[1].sections[0].modules;
+        let discussions: Vec<Discussion> = (0..120)
+            .map(|i| Discussion {
+                id: 2000 + i,
+                name: format!("Question {i}"),
+                group: -1,
+                pinned: i == 0,
+                malformed: false,
+                posts: vec![moodle_common::Post {
+                    id: 20_000 + i,
+                    author: "Someone".into(),
+                    subject: format!("Question {i}"),
+                    message: format!("<p>Body {i}</p>"),
+                    minute: u32::try_from(i).unwrap() % 20,
+                    parent: 0,
+                    private: false,
+                }],
+            })
+            .collect();
+        forum.push(Module::new(61, "Q&A", 1, Kind::Forum { discussions }));
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"course_ids": "15"}));
+    let store = MemoryStateStore::new();
+    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    assert_eq!(sink.ids().len(), 121);
+    let pages = functions_called(&server).await.iter().filter(|f| *f == "mod_forum_get_forum_discussions").count();
+    assert_eq!(pages, 3, "120 discussions in pages of 50");
+    // A new post in one discussion: the poll reads the first page only (the next
+    // unpinned discussion is older than the window).
+    {
+        let mut state = api.state.lock().unwrap();
+        let Kind::Forum { discussions } = &mut state.courses[1].sections[0].modules[1].kind else { panic!() };
+        discussions[77].posts[0].minute = 50;
+    }
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 55).await;
+    assert_eq!(sink.ids(), ["moodle_forum_61_2077"]);
+    let after = functions_called(&server).await.iter().filter(|f| *f == "mod_forum_get_forum_discussions").count();
+    assert_eq!(after - pages, 1);
+}
+
+#[tokio::test]
+async fn a_bad_token_fails_fast_naming_the_field() {
+    let server = start(standard()).await;
+    let mut cfg = config(&server.uri(), json!({}));
+    cfg["credentials"]["moodle_token"] = json!("wrong");
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let c: Arc<dyn Connector> = registry.build("moodle", cfg).unwrap().into();
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
+    assert_eq!(err.field(), Some("credentials.moodle_token"));
+    assert!(err.to_string().contains("invalidtoken"), "{err}");
+    let err = Syncer::new(c).sink(MemorySink::new()).run(SyncMode::Full).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+    assert_eq!(requests_to(&server, "/").await.len(), 2, "no retry of invalidtoken");
+}
+
+#[tokio::test]
+async fn a_function_the_service_does_not_allow_is_named() {
+    let api = standard();
+    api.state.lock().unwrap().refused.insert("core_course_get_contents".into());
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({}));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert!(err.to_string().contains("core_course_get_contents"), "{err}");
+
+    // An optional function refused: the modules it reads are failures naming it.
+    let api = standard();
+    api.state.lock().unwrap().refused.insert("mod_book_get_books_by_courses".into());
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert!(!sink.ids().contains(&"moodle_book_43".to_owned()));
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(report.failures[0].id.as_deref(), Some("moodle_book_43"));
+    assert!(report.failures[0].message.contains("mod_book_get_books_by_courses"));
+}
+
+#[tokio::test]
+async fn a_course_that_refuses_access_is_a_failure_and_the_sync_goes_on() {
+    let api = standard();
+    api.state.lock().unwrap().courses[0].locked = true;
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(sink.ids(), ["moodle_page_60"]);
+    assert_eq!(report.failures.len(), 1);
+    assert!(report.failures[0].message.contains("requireloginerror"), "{:?}", report.failures);
+}
+
+#[tokio::test]
+async fn participants_that_cannot_be_read_leave_the_course_group_alone() {
+    let api = standard();
+    api.state.lock().unwrap().users_hidden = true;
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let access = sink.get("moodle_page_41").unwrap().access.clone().unwrap();
+    assert_eq!(access.groups, ["moodle:course:12"]);
+    assert!(access.emails.is_empty());
+}
+
+#[tokio::test]
+async fn files_over_the_cap_or_off_the_site_are_failures_never_read() {
+    let api = standard();
+    {
+        let mut state = api.state.lock().unwrap();
+        let week = &mut state.courses[0].sections[1].modules;
+        let mut big = File::new("huge.pdf", b"%PDF big", 7);
+        big.size = Some(50_000_000);
+        week.push(Module::new(51, "Huge", 7, Kind::Resource { files: vec![big] }));
+        let mut far = File::new("far.pdf", b"%PDF far", 7);
+        far.elsewhere = true;
+        week.push(Module::new(52, "Far", 7, Kind::Resource { files: vec![far] }));
+    }
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({"max_file_size": 1_000_000}));
+    let (_, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let mut failed: Vec<_> = report.failures.iter().map(|f| f.id.clone().unwrap()).collect();
+    failed.sort();
+    assert_eq!(failed, ["moodle_resource_51", "moodle_resource_52"]);
+    assert!(report.failures.iter().any(|f| f.message.contains("max_file_size")));
+    assert!(report.failures.iter().any(|f| f.message.contains("not on the Moodle site")));
+    assert!(requests_to(&server, "/webservice/pluginfile.php/551").await.is_empty());
+}
+
+#[tokio::test]
+async fn course_ids_limit_the_run_and_an_unknown_one_is_named() {
+    let server = start(standard()).await;
+    let c = build(&server.uri(), json!({"course_ids": [15]}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(sink.ids(), ["moodle_page_60"]);
+    let c = build(&server.uri(), json!({"course_ids": "15, 99"}));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(err.field(), Some("course_ids"));
+}
+
+#[tokio::test]
+async fn a_wrong_site_url_is_not_found() {
+    let server = start(MoodleApi::new(Vec::new())).await;
+    let c = build(&format!("{}/not-moodle", server.uri()), json!({}));
+    let err = c.check().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+}
+
+#[test]
+fn config_problems_are_named() {
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let err = registry
+        .build(
+            "moodle",
+            json!({"moodle_url": "moodle.example.edu", "course_ids": "x, 0", "credentials": {"moodle_token": "t"}}),
+        )
+        .unwrap_err();
+    let fields: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(fields, ["moodle_url", "course_ids", "course_ids"]);
+    let err = registry
+        .build(
+            "moodle",
+            json!({"moodle_url": "https://moodle.example.edu", "credentials": {"moodle_token": " "}}),
+        )
+        .unwrap_err();
+    assert_eq!(err.field(), Some("credentials.moodle_token"), "{err}");
+    let schema = registry.schema("moodle").unwrap().to_string();
+    assert!(schema.contains("moodle_url") && schema.contains("moodle_token"));
+}
