@@ -14,8 +14,8 @@ use connector_core::sync::{SyncMode, SyncReport, Syncer};
 use connector_core::testkit::LogCapture;
 use connector_core::{Connector, ErrorKind, Registry};
 use moodle_common::{
-    Discussion, File, Kind, Module, MoodleApi, TOKEN, build, config, functions_called,
-    requests_to, standard, start, time,
+    Discussion, File, Kind, Module, MoodleApi, TOKEN, build, config, functions_called, requests_to,
+    standard, start, time,
 };
 use serde_json::json;
 
@@ -88,7 +88,10 @@ async fn courses_modules_and_discussions_become_documents() {
     // The book's chapters together, in order, read from their index.html files.
     let book = sink.get("moodle_book_43").unwrap();
     let text = book.content.as_text().unwrap();
-    let (m, o) = (text.find("Membranes").unwrap(), text.find("Organelles").unwrap());
+    let (m, o) = (
+        text.find("Membranes").unwrap(),
+        text.find("Organelles").unwrap(),
+    );
     assert!(m < o && text.contains("Lipid bilayers.") && text.contains("Mitochondria."));
     assert_eq!(book.title, "Biology 101 / Week 1 / Cell handbook");
 
@@ -101,7 +104,12 @@ async fn courses_modules_and_discussions_become_documents() {
     assert!(file_url.contains("/webservice/pluginfile.php/") && !file_url.contains("token"));
 
     let url = sink.get("moodle_url_45").unwrap();
-    assert!(url.content.as_text().unwrap().contains("https://www.khanacademy.org/science/biology"));
+    assert!(
+        url.content
+            .as_text()
+            .unwrap()
+            .contains("https://www.khanacademy.org/science/biology")
+    );
 
     let assign = sink.get("moodle_assign_48").unwrap();
     assert!(assign.content.as_text().unwrap().contains("rubric.txt"));
@@ -115,7 +123,10 @@ async fn courses_modules_and_discussions_become_documents() {
 
     // A discussion: every post, oldest first, the private reply left out.
     let welcome = sink.get("moodle_forum_40_90").unwrap();
-    assert_eq!(welcome.title, "Biology 101 / General / Announcements / Welcome");
+    assert_eq!(
+        welcome.title,
+        "Biology 101 / General / Announcements / Welcome"
+    );
     assert_eq!(welcome.updated_at, Some(time(9)));
     let text = welcome.content.as_text().unwrap();
     assert!(text.find("Welcome to").unwrap() < text.find("Thanks!").unwrap());
@@ -126,7 +137,12 @@ async fn courses_modules_and_discussions_become_documents() {
     );
     insta::assert_snapshot!("moodle_discussion", text);
     // A discussion of a group goes to the group alone.
-    let group = sink.get("moodle_forum_40_91").unwrap().access.clone().unwrap();
+    let group = sink
+        .get("moodle_forum_40_91")
+        .unwrap()
+        .access
+        .clone()
+        .unwrap();
     assert_eq!(group.groups, ["moodle:group:7"]);
     assert!(group.emails.is_empty());
 
@@ -172,7 +188,9 @@ async fn an_incremental_run_catches_a_new_post_in_an_old_discussion() {
     {
         let mut state = api.state.lock().unwrap();
         let forum = &mut state.courses[0].sections[0].modules[0];
-        let Kind::Forum { discussions } = &mut forum.kind else { panic!() };
+        let Kind::Forum { discussions } = &mut forum.kind else {
+            panic!()
+        };
         discussions[0].posts.push(moodle_common::Post {
             id: 904,
             author: "Ben Student".into(),
@@ -187,12 +205,22 @@ async fn an_incremental_run_catches_a_new_post_in_an_old_discussion() {
     let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
     assert_eq!(sink.ids(), ["moodle_forum_40_90"], "{report:?}");
     let doc = sink.get("moodle_forum_40_90").unwrap();
-    assert!(doc.content.as_text().unwrap().contains("When is the first lab?"));
+    assert!(
+        doc.content
+            .as_text()
+            .unwrap()
+            .contains("When is the first lab?")
+    );
     assert_eq!(doc.updated_at, Some(time(40)));
     // Nothing else was downloaded: no file request in the incremental run.
     let after: Vec<_> = requests_to(&server, "/webservice/pluginfile.php").await;
     let files_before = 4; // slides, rubric and two chapters, in the full run
-    assert_eq!(after.len(), files_before, "{}", requests_to(&server, "/").await.len() - before);
+    assert_eq!(
+        after.len(),
+        files_before,
+        "{}",
+        requests_to(&server, "/").await.len() - before
+    );
 }
 
 #[tokio::test]
@@ -206,11 +234,20 @@ async fn an_edited_page_is_read_again_and_nothing_else() {
         let mut state = api.state.lock().unwrap();
         let m = &mut state.courses[1].sections[0].modules[0];
         m.minute = 41;
-        m.kind = Kind::Page { content: "<p>H He Li Be</p>".into() };
+        m.kind = Kind::Page {
+            content: "<p>H He Li Be</p>".into(),
+        };
     }
     let (sink, _) = run(&c, &store, SyncMode::Incremental, 45).await;
     assert_eq!(sink.ids(), ["moodle_page_60"]);
-    assert!(sink.get("moodle_page_60").unwrap().content.as_text().unwrap().contains("Be"));
+    assert!(
+        sink.get("moodle_page_60")
+            .unwrap()
+            .content
+            .as_text()
+            .unwrap()
+            .contains("Be")
+    );
 }
 
 #[tokio::test]
@@ -219,14 +256,29 @@ async fn an_unchanged_full_run_downloads_nothing_and_asks_for_no_posts() {
     let c = build(&server.uri(), json!({}));
     let store = MemoryStateStore::new();
     run(&c, &store, SyncMode::Full, 30).await;
-    let files = requests_to(&server, "/webservice/pluginfile.php").await.len();
-    let posts = functions_called(&server).await.iter().filter(|f| *f == "mod_forum_get_discussion_posts").count();
+    let files = requests_to(&server, "/webservice/pluginfile.php")
+        .await
+        .len();
+    let posts = functions_called(&server)
+        .await
+        .iter()
+        .filter(|f| *f == "mod_forum_get_discussion_posts")
+        .count();
     let (sink, report) = run(&c, &store, SyncMode::Reconcile, 31).await;
     assert!(sink.ids().is_empty(), "{:?}", sink.ids());
     assert_eq!(report.unchanged, all_ids().len() as u64, "{report:?}");
-    assert_eq!(requests_to(&server, "/webservice/pluginfile.php").await.len(), files);
     assert_eq!(
-        functions_called(&server).await.iter().filter(|f| *f == "mod_forum_get_discussion_posts").count(),
+        requests_to(&server, "/webservice/pluginfile.php")
+            .await
+            .len(),
+        files
+    );
+    assert_eq!(
+        functions_called(&server)
+            .await
+            .iter()
+            .filter(|f| *f == "mod_forum_get_discussion_posts")
+            .count(),
         posts
     );
 }
@@ -262,18 +314,28 @@ async fn forum_discussions_are_paged_and_polls_stop_at_older_ones() {
     let store = MemoryStateStore::new();
     let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
     assert_eq!(sink.ids().len(), 121);
-    let pages = functions_called(&server).await.iter().filter(|f| *f == "mod_forum_get_forum_discussions").count();
+    let pages = functions_called(&server)
+        .await
+        .iter()
+        .filter(|f| *f == "mod_forum_get_forum_discussions")
+        .count();
     assert_eq!(pages, 3, "120 discussions in pages of 50");
     // A new post in one discussion: the poll reads the first page only (the next
     // unpinned discussion is older than the window).
     {
         let mut state = api.state.lock().unwrap();
-        let Kind::Forum { discussions } = &mut state.courses[1].sections[0].modules[1].kind else { panic!() };
+        let Kind::Forum { discussions } = &mut state.courses[1].sections[0].modules[1].kind else {
+            panic!()
+        };
         discussions[77].posts[0].minute = 50;
     }
     let (sink, _) = run(&c, &store, SyncMode::Incremental, 55).await;
     assert_eq!(sink.ids(), ["moodle_forum_61_2077"]);
-    let after = functions_called(&server).await.iter().filter(|f| *f == "mod_forum_get_forum_discussions").count();
+    let after = functions_called(&server)
+        .await
+        .iter()
+        .filter(|f| *f == "mod_forum_get_forum_discussions")
+        .count();
     assert_eq!(after - pages, 1);
 }
 
@@ -289,31 +351,54 @@ async fn a_bad_token_fails_fast_naming_the_field() {
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
     assert_eq!(err.field(), Some("credentials.moodle_token"));
     assert!(err.to_string().contains("invalidtoken"), "{err}");
-    let err = Syncer::new(c).sink(MemorySink::new()).run(SyncMode::Full).await.unwrap_err();
+    let err = Syncer::new(c)
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated);
-    assert_eq!(requests_to(&server, "/").await.len(), 2, "no retry of invalidtoken");
+    assert_eq!(
+        requests_to(&server, "/").await.len(),
+        2,
+        "no retry of invalidtoken"
+    );
 }
 
 #[tokio::test]
 async fn a_function_the_service_does_not_allow_is_named() {
     let api = standard();
-    api.state.lock().unwrap().refused.insert("core_course_get_contents".into());
+    api.state
+        .lock()
+        .unwrap()
+        .refused
+        .insert("core_course_get_contents".into());
     let server = start(api).await;
     let c = build(&server.uri(), json!({}));
     let err = c.check().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
-    assert!(err.to_string().contains("core_course_get_contents"), "{err}");
+    assert!(
+        err.to_string().contains("core_course_get_contents"),
+        "{err}"
+    );
 
     // An optional function refused: the modules it reads are failures naming it.
     let api = standard();
-    api.state.lock().unwrap().refused.insert("mod_book_get_books_by_courses".into());
+    api.state
+        .lock()
+        .unwrap()
+        .refused
+        .insert("mod_book_get_books_by_courses".into());
     let server = start(api).await;
     let c = build(&server.uri(), json!({}));
     let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     assert!(!sink.ids().contains(&"moodle_book_43".to_owned()));
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     assert_eq!(report.failures[0].id.as_deref(), Some("moodle_book_43"));
-    assert!(report.failures[0].message.contains("mod_book_get_books_by_courses"));
+    assert!(
+        report.failures[0]
+            .message
+            .contains("mod_book_get_books_by_courses")
+    );
 }
 
 #[tokio::test]
@@ -325,7 +410,11 @@ async fn a_course_that_refuses_access_is_a_failure_and_the_sync_goes_on() {
     let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
     assert_eq!(sink.ids(), ["moodle_page_60"]);
     assert_eq!(report.failures.len(), 1);
-    assert!(report.failures[0].message.contains("requireloginerror"), "{:?}", report.failures);
+    assert!(
+        report.failures[0].message.contains("requireloginerror"),
+        "{:?}",
+        report.failures
+    );
 }
 
 #[tokio::test]
@@ -348,20 +437,48 @@ async fn files_over_the_cap_or_off_the_site_are_failures_never_read() {
         let week = &mut state.courses[0].sections[1].modules;
         let mut big = File::new("huge.pdf", b"%PDF big", 7);
         big.size = Some(50_000_000);
-        week.push(Module::new(51, "Huge", 7, Kind::Resource { files: vec![big] }));
+        week.push(Module::new(
+            51,
+            "Huge",
+            7,
+            Kind::Resource { files: vec![big] },
+        ));
         let mut far = File::new("far.pdf", b"%PDF far", 7);
         far.elsewhere = true;
-        week.push(Module::new(52, "Far", 7, Kind::Resource { files: vec![far] }));
+        week.push(Module::new(
+            52,
+            "Far",
+            7,
+            Kind::Resource { files: vec![far] },
+        ));
     }
     let server = start(api).await;
     let c = build(&server.uri(), json!({"max_file_size": 1_000_000}));
     let (_, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
-    let mut failed: Vec<_> = report.failures.iter().map(|f| f.id.clone().unwrap()).collect();
+    let mut failed: Vec<_> = report
+        .failures
+        .iter()
+        .map(|f| f.id.clone().unwrap())
+        .collect();
     failed.sort();
     assert_eq!(failed, ["moodle_resource_51", "moodle_resource_52"]);
-    assert!(report.failures.iter().any(|f| f.message.contains("max_file_size")));
-    assert!(report.failures.iter().any(|f| f.message.contains("not on the Moodle site")));
-    assert!(requests_to(&server, "/webservice/pluginfile.php/551").await.is_empty());
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.message.contains("max_file_size"))
+    );
+    assert!(
+        report
+            .failures
+            .iter()
+            .any(|f| f.message.contains("not on the Moodle site"))
+    );
+    assert!(
+        requests_to(&server, "/webservice/pluginfile.php/551")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]

@@ -249,7 +249,14 @@ impl Walk {
                     Err(e) => failures.push(Failure::new(
                         cmid.map(|c| convert::module_id(&kind, c)),
                         ErrorKind::InvalidData,
-                        format!("a module of course {}: {e}", course.id),
+                        format!(
+                            "{} (course {}): {e}",
+                            cmid.map_or_else(
+                                || "a module".to_owned(),
+                                |c| convert::module_id(&kind, c)
+                            ),
+                            course.id
+                        ),
                     )),
                 }
             }
@@ -670,7 +677,11 @@ impl Walk {
                     let f = Failure::new(
                         id.clone(),
                         ErrorKind::InvalidData,
-                        format!("a discussion of forum {}: {e}", forum.name),
+                        format!(
+                            "{} (forum {}): {e}",
+                            id.as_deref().unwrap_or("a discussion"),
+                            forum.name
+                        ),
                     );
                     pending.push(PendingItem::new(id.unwrap_or_default(), Pending::Failed(f)));
                     continue;

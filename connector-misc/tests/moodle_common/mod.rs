@@ -29,7 +29,8 @@ pub const TOKEN: &str = "4f0d2c9be1a7e6d5c4b3a2910f8e7d6c";
 pub const USER: i64 = 3;
 
 pub fn time(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, 0).unwrap() + chrono::Duration::minutes(i64::from(minute))
+    Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, 0).unwrap()
+        + chrono::Duration::minutes(i64::from(minute))
 }
 
 pub fn secs(minute: u32) -> i64 {
@@ -90,13 +91,26 @@ impl Discussion {
 
 #[derive(Clone, Debug)]
 pub enum Kind {
-    Page { content: String },
-    Book { chapters: Vec<(i64, String, String)> },
-    Resource { files: Vec<File> },
-    Url { target: String },
+    Page {
+        content: String,
+    },
+    Book {
+        chapters: Vec<(i64, String, String)>,
+    },
+    Resource {
+        files: Vec<File>,
+    },
+    Url {
+        target: String,
+    },
     Label,
-    Assign { files: Vec<File>, due: u32 },
-    Forum { discussions: Vec<Discussion> },
+    Assign {
+        files: Vec<File>,
+        due: u32,
+    },
+    Forum {
+        discussions: Vec<Discussion>,
+    },
     Quiz,
 }
 
@@ -243,7 +257,15 @@ impl MoodleApi {
             Kind::Resource { files } => files
                 .iter()
                 .enumerate()
-                .map(|(i, f)| self.file_json(ctx, "mod_resource/content", 0, f, if i == 0 { 1 } else { 0 }))
+                .map(|(i, f)| {
+                    self.file_json(
+                        ctx,
+                        "mod_resource/content",
+                        0,
+                        f,
+                        if i == 0 { 1 } else { 0 },
+                    )
+                })
                 .collect(),
             Kind::Url { target } => vec![json!({
                 "type": "url", "filename": m.name, "filepath": null, "filesize": 0,
@@ -329,7 +351,11 @@ impl MoodleApi {
         state
             .courses
             .iter()
-            .flat_map(|c| c.sections.iter().flat_map(move |s| s.modules.iter().map(move |m| (c.id, m.clone()))))
+            .flat_map(|c| {
+                c.sections
+                    .iter()
+                    .flat_map(move |s| s.modules.iter().map(move |m| (c.id, m.clone())))
+            })
             .collect()
     }
 
@@ -338,21 +364,27 @@ impl MoodleApi {
         let int = |k: &str| p.get(k).and_then(|v| v.parse::<i64>().ok());
         let state = self.state.lock().unwrap();
         if state.refused.contains(f) {
-            return exception("webservice_access_exception", "accessexception", "Access control exception");
+            return exception(
+                "webservice_access_exception",
+                "accessexception",
+                "Access control exception",
+            );
         }
         let courses = state.courses.clone();
         let users_hidden = state.users_hidden;
         let refused = state.refused.clone();
         drop(state);
-        let course_json = |c: &Course| json!({
-            "id": c.id, "shortname": format!("C{}", c.id), "fullname": c.fullname, "displayname": c.fullname,
-            "enrolledusercount": c.emails.len(), "idnumber": "", "visible": i32::from(c.visible),
-            "summary": "", "summaryformat": 1, "format": "topics", "showgrades": true, "lang": "",
-            "enablecompletion": false, "category": 1, "progress": null, "completed": null,
-            "startdate": secs(0), "enddate": 0, "marker": 0, "lastaccess": null, "isfavourite": false,
-            "hidden": false, "overviewfiles": [], "showactivitydates": true, "showcompletionconditions": null,
-            "timemodified": secs(0),
-        });
+        let course_json = |c: &Course| {
+            json!({
+                "id": c.id, "shortname": format!("C{}", c.id), "fullname": c.fullname, "displayname": c.fullname,
+                "enrolledusercount": c.emails.len(), "idnumber": "", "visible": i32::from(c.visible),
+                "summary": "", "summaryformat": 1, "format": "topics", "showgrades": true, "lang": "",
+                "enablecompletion": false, "category": 1, "progress": null, "completed": null,
+                "startdate": secs(0), "enddate": 0, "marker": 0, "lastaccess": null, "isfavourite": false,
+                "hidden": false, "overviewfiles": [], "showactivitydates": true, "showcompletionconditions": null,
+                "timemodified": secs(0),
+            })
+        };
         match f {
             "core_webservice_get_site_info" => ok(json!({
                 "sitename": "Example University", "username": "ragbot", "firstname": "Rag", "lastname": "Bot",
@@ -366,29 +398,56 @@ impl MoodleApi {
             })),
             "core_enrol_get_users_courses" => {
                 if int("userid") != Some(USER) {
-                    return exception("invalid_parameter_exception", "invalidparameter", "Invalid parameter value detected");
+                    return exception(
+                        "invalid_parameter_exception",
+                        "invalidparameter",
+                        "Invalid parameter value detected",
+                    );
                 }
                 ok(Value::Array(courses.iter().map(course_json).collect()))
             }
             "core_course_get_courses_by_field" => {
-                let ids: Vec<i64> = p.get("value").map(|v| v.split(',').filter_map(|s| s.parse().ok()).collect()).unwrap_or_default();
-                ok(json!({"courses": courses.iter().filter(|c| ids.contains(&c.id)).map(course_json).collect::<Vec<_>>(), "warnings": []}))
+                let ids: Vec<i64> = p
+                    .get("value")
+                    .map(|v| v.split(',').filter_map(|s| s.parse().ok()).collect())
+                    .unwrap_or_default();
+                ok(
+                    json!({"courses": courses.iter().filter(|c| ids.contains(&c.id)).map(course_json).collect::<Vec<_>>(), "warnings": []}),
+                )
             }
             "core_enrol_get_enrolled_users" => {
                 if users_hidden {
-                    return exception("required_capability_exception", "nopermissions", "Sorry, but you do not currently have permissions to do that (View participants).");
+                    return exception(
+                        "required_capability_exception",
+                        "nopermissions",
+                        "Sorry, but you do not currently have permissions to do that (View participants).",
+                    );
                 }
                 let Some(c) = courses.iter().find(|c| Some(c.id) == int("courseid")) else {
-                    return exception("dml_missing_record_exception", "invalidrecord", "Can't find data record in database table course.");
+                    return exception(
+                        "dml_missing_record_exception",
+                        "invalidrecord",
+                        "Can't find data record in database table course.",
+                    );
                 };
                 let mut opts = HashMap::new();
                 for i in 0..8 {
-                    if let (Some(n), Some(v)) = (p.get(&format!("options[{i}][name]")), p.get(&format!("options[{i}][value]"))) {
+                    if let (Some(n), Some(v)) = (
+                        p.get(&format!("options[{i}][name]")),
+                        p.get(&format!("options[{i}][value]")),
+                    ) {
                         opts.insert(n.clone(), v.clone());
                     }
                 }
-                let from: usize = opts.get("limitfrom").and_then(|v| v.parse().ok()).unwrap_or(0);
-                let n: usize = opts.get("limitnumber").and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(usize::MAX);
+                let from: usize = opts
+                    .get("limitfrom")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let n: usize = opts
+                    .get("limitnumber")
+                    .and_then(|v| v.parse().ok())
+                    .filter(|n| *n > 0)
+                    .unwrap_or(usize::MAX);
                 let users: Vec<Value> = c.emails.iter().enumerate().skip(from).take(n)
                     .map(|(i, e)| json!({"id": 100 + i, "fullname": format!("User {i}"), "email": e}))
                     .collect();
@@ -396,10 +455,18 @@ impl MoodleApi {
             }
             "core_course_get_contents" => {
                 let Some(c) = courses.iter().find(|c| Some(c.id) == int("courseid")) else {
-                    return exception("dml_missing_record_exception", "invalidrecord", "Can't find data record in database table course.");
+                    return exception(
+                        "dml_missing_record_exception",
+                        "invalidrecord",
+                        "Can't find data record in database table course.",
+                    );
                 };
                 if c.locked {
-                    return exception("require_login_exception", "requireloginerror", "Course or activity not accessible. (Not enrolled)");
+                    return exception(
+                        "require_login_exception",
+                        "requireloginerror",
+                        "Course or activity not accessible. (Not enrolled)",
+                    );
                 }
                 let sections: Vec<Value> = c.sections.iter().enumerate().map(|(i, s)| json!({
                     "id": c.id * 100 + i as i64, "name": s.name, "visible": i32::from(s.visible), "summary": "",
@@ -409,11 +476,18 @@ impl MoodleApi {
                 })).collect();
                 ok(Value::Array(sections))
             }
-            "mod_page_get_pages_by_courses" | "mod_book_get_books_by_courses" | "mod_assign_get_assignments" => {
+            "mod_page_get_pages_by_courses"
+            | "mod_book_get_books_by_courses"
+            | "mod_assign_get_assignments" => {
                 let course = int("courseids[0]");
-                let mods: Vec<(i64, Module)> = self.modules().into_iter().filter(|(c, _)| Some(*c) == course).collect();
+                let mods: Vec<(i64, Module)> = self
+                    .modules()
+                    .into_iter()
+                    .filter(|(c, _)| Some(*c) == course)
+                    .collect();
                 match f {
-                    "mod_page_get_pages_by_courses" => ok(json!({"pages": mods.iter().filter_map(|(c, m)| match &m.kind {
+                    "mod_page_get_pages_by_courses" => ok(
+                        json!({"pages": mods.iter().filter_map(|(c, m)| match &m.kind {
                         Kind::Page { content } => Some(json!({
                             "id": m.instance, "coursemodule": m.cmid, "course": c, "name": m.name,
                             "intro": m.intro, "introformat": 1, "introfiles": [], "content": content,
@@ -423,8 +497,10 @@ impl MoodleApi {
                             "groupmode": 0, "groupingid": 0, "lang": "",
                         })),
                         _ => None,
-                    }).collect::<Vec<_>>(), "warnings": []})),
-                    "mod_book_get_books_by_courses" => ok(json!({"books": mods.iter().filter_map(|(c, m)| match &m.kind {
+                    }).collect::<Vec<_>>(), "warnings": []}),
+                    ),
+                    "mod_book_get_books_by_courses" => ok(
+                        json!({"books": mods.iter().filter_map(|(c, m)| match &m.kind {
                         Kind::Book { .. } => Some(json!({
                             "id": m.instance, "coursemodule": m.cmid, "course": c, "name": m.name,
                             "intro": m.intro, "introformat": 1, "introfiles": [], "numbering": 1, "navstyle": 1,
@@ -432,7 +508,8 @@ impl MoodleApi {
                             "section": 1, "visible": true, "groupmode": 0, "groupingid": 0,
                         })),
                         _ => None,
-                    }).collect::<Vec<_>>(), "warnings": []})),
+                    }).collect::<Vec<_>>(), "warnings": []}),
+                    ),
                     _ => ok(json!({"courses": [{
                         "id": course, "fullname": "", "shortname": "", "timemodified": secs(0),
                         "assignments": mods.iter().filter_map(|(c, m)| match &m.kind {
@@ -460,19 +537,40 @@ impl MoodleApi {
                 }
             }
             "mod_forum_get_forum_discussions" => {
-                let Some((_, m)) = self.modules().into_iter().find(|(_, m)| Some(m.instance) == int("forumid")) else {
-                    return exception("dml_missing_record_exception", "invalidrecord", "Can't find data record in database table forum.");
+                let Some((_, m)) = self
+                    .modules()
+                    .into_iter()
+                    .find(|(_, m)| Some(m.instance) == int("forumid"))
+                else {
+                    return exception(
+                        "dml_missing_record_exception",
+                        "invalidrecord",
+                        "Can't find data record in database table forum.",
+                    );
                 };
                 let Kind::Forum { discussions } = &m.kind else {
-                    return exception("dml_missing_record_exception", "invalidrecord", "Can't find data record in database table forum.");
+                    return exception(
+                        "dml_missing_record_exception",
+                        "invalidrecord",
+                        "Can't find data record in database table forum.",
+                    );
                 };
                 let mut ds = discussions.clone();
                 // sortorder=1 (SORTORDER_LASTPOST_DESC): pinned first, then by last post.
                 assert_eq!(p.get("sortorder").map(String::as_str), Some("1"));
-                ds.sort_by(|a, b| b.pinned.cmp(&a.pinned).then(b.modified().cmp(&a.modified())).then(b.id.cmp(&a.id)));
+                ds.sort_by(|a, b| {
+                    b.pinned
+                        .cmp(&a.pinned)
+                        .then(b.modified().cmp(&a.modified()))
+                        .then(b.id.cmp(&a.id))
+                });
                 let page: usize = int("page").unwrap_or(-1).max(0) as usize;
                 let per: usize = int("perpage").unwrap_or(0).max(0) as usize;
-                let slice: Vec<&Discussion> = if per == 0 { ds.iter().collect() } else { ds.iter().skip(page * per).take(per).collect() };
+                let slice: Vec<&Discussion> = if per == 0 {
+                    ds.iter().collect()
+                } else {
+                    ds.iter().skip(page * per).take(per).collect()
+                };
                 ok(json!({"discussions": slice.iter().map(|d| {
                     let first = d.posts.first();
                     if d.malformed {
@@ -494,11 +592,18 @@ impl MoodleApi {
             "mod_forum_get_discussion_posts" => {
                 let id = int("discussionid");
                 let found = self.modules().into_iter().find_map(|(c, m)| match m.kind {
-                    Kind::Forum { discussions } => discussions.into_iter().find(|d| Some(d.id) == id).map(|d| (c, m.instance, d)),
+                    Kind::Forum { discussions } => discussions
+                        .into_iter()
+                        .find(|d| Some(d.id) == id)
+                        .map(|d| (c, m.instance, d)),
                     _ => None,
                 });
                 let Some((c, forum, d)) = found else {
-                    return exception("dml_missing_record_exception", "invalidrecord", "Can't find data record in database table forum_discussions.");
+                    return exception(
+                        "dml_missing_record_exception",
+                        "invalidrecord",
+                        "Can't find data record in database table forum_discussions.",
+                    );
                 };
                 let mut posts = d.posts.clone();
                 posts.sort_by_key(|p| (p.minute, p.id));
@@ -517,7 +622,11 @@ impl MoodleApi {
                     "attachments": [], "messageinlinefiles": [], "tags": [], "html": {"rating": null, "taglist": null, "authorsubheading": ""},
                 })).collect::<Vec<_>>(), "forumid": forum, "courseid": c, "ratinginfo": null, "warnings": []}))
             }
-            _ => exception("dml_missing_record_exception", "invalidrecord", "Can't find data record in database table external_functions."),
+            _ => exception(
+                "dml_missing_record_exception",
+                "invalidrecord",
+                "Can't find data record in database table external_functions.",
+            ),
         }
     }
 }
@@ -549,18 +658,27 @@ impl Respond for MoodleApi {
             }
             return match self.files().get(&path) {
                 Some(body) => ResponseTemplate::new(200).set_body_bytes(body.clone()),
-                None => ResponseTemplate::new(404).set_body_string("Sorry, the requested file could not be found"),
+                None => ResponseTemplate::new(404)
+                    .set_body_string("Sorry, the requested file could not be found"),
             };
         }
         if path != "/webservice/rest/server.php" || req.method.as_str() != "POST" {
-            return ResponseTemplate::new(404).set_body_string("<html><body>Not found</body></html>");
+            return ResponseTemplate::new(404)
+                .set_body_string("<html><body>Not found</body></html>");
         }
-        let form: HashMap<String, String> = url::form_urlencoded::parse(&req.body).into_owned().collect();
+        let form: HashMap<String, String> = url::form_urlencoded::parse(&req.body)
+            .into_owned()
+            .collect();
         if form.get("moodlewsrestformat").map(String::as_str) != Some("json") {
-            return ResponseTemplate::new(200).set_body_string("<?xml version=\"1.0\"?><RESPONSE/>");
+            return ResponseTemplate::new(200)
+                .set_body_string("<?xml version=\"1.0\"?><RESPONSE/>");
         }
         if form.get("wstoken").map(String::as_str) != Some(TOKEN) {
-            return exception("moodle_exception", "invalidtoken", "Invalid token - token not found");
+            return exception(
+                "moodle_exception",
+                "invalidtoken",
+                "Invalid token - token not found",
+            );
         }
         let f = form.get("wsfunction").cloned().unwrap_or_default();
         self.call(&f, &form)
@@ -594,11 +712,33 @@ fn post(id: i64, author: &str, subject: &str, message: &str, minute: u32, parent
 /// a private reply, one of a group), a hidden page, a restricted page and a quiz; a hidden
 /// section. Chemistry (course 15): one page. A hidden course 18.
 pub fn standard() -> MoodleApi {
-    let mut restricted = Module::new(46, "Exam answers", 3, Kind::Page { content: "<p>Answers.</p>".into() });
-    restricted.availability = Some(r#"{"op":"&","c":[{"type":"date","d":">=","t":1893456000}],"showc":[true]}"#.into());
-    let mut hidden = Module::new(47, "Draft notes", 3, Kind::Page { content: "<p>Draft.</p>".into() });
+    let mut restricted = Module::new(
+        46,
+        "Exam answers",
+        3,
+        Kind::Page {
+            content: "<p>Answers.</p>".into(),
+        },
+    );
+    restricted.availability =
+        Some(r#"{"op":"&","c":[{"type":"date","d":">=","t":1893456000}],"showc":[true]}"#.into());
+    let mut hidden = Module::new(
+        47,
+        "Draft notes",
+        3,
+        Kind::Page {
+            content: "<p>Draft.</p>".into(),
+        },
+    );
     hidden.visible = false;
-    let mut private = post(903, "Ann Student", "Re: Welcome", "<p>Private question.</p>", 9, 901);
+    let mut private = post(
+        903,
+        "Ann Student",
+        "Re: Welcome",
+        "<p>Private question.</p>",
+        9,
+        901,
+    );
     private.private = true;
     let bio = Course {
         id: 12,
@@ -611,17 +751,64 @@ pub fn standard() -> MoodleApi {
                 name: "General".into(),
                 visible: true,
                 modules: vec![
-                    Module::new(40, "Announcements", 1, Kind::Forum { discussions: vec![
-                        Discussion { id: 90, name: "Welcome".into(), group: -1, pinned: false, malformed: false, posts: vec![
-                            post(901, "Prof Oak", "Welcome", "<p>Welcome to <b>Biology</b>.</p>", 2, 0),
-                            post(902, "Ann Student", "Re: Welcome", "<p>Thanks!</p>", 4, 901),
-                            private,
-                        ]},
-                        Discussion { id: 91, name: "Lab group A".into(), group: 7, pinned: false, malformed: false, posts: vec![
-                            post(911, "Prof Oak", "Lab group A", "<p>Meet at the lab.</p>", 5, 0),
-                        ]},
-                    ]}),
-                    Module::new(41, "Syllabus", 2, Kind::Page { content: "<h2>Weeks</h2><ul><li>Cells</li><li>Genes</li></ul>".into() }),
+                    Module::new(
+                        40,
+                        "Announcements",
+                        1,
+                        Kind::Forum {
+                            discussions: vec![
+                                Discussion {
+                                    id: 90,
+                                    name: "Welcome".into(),
+                                    group: -1,
+                                    pinned: false,
+                                    malformed: false,
+                                    posts: vec![
+                                        post(
+                                            901,
+                                            "Prof Oak",
+                                            "Welcome",
+                                            "<p>Welcome to <b>Biology</b>.</p>",
+                                            2,
+                                            0,
+                                        ),
+                                        post(
+                                            902,
+                                            "Ann Student",
+                                            "Re: Welcome",
+                                            "<p>Thanks!</p>",
+                                            4,
+                                            901,
+                                        ),
+                                        private,
+                                    ],
+                                },
+                                Discussion {
+                                    id: 91,
+                                    name: "Lab group A".into(),
+                                    group: 7,
+                                    pinned: false,
+                                    malformed: false,
+                                    posts: vec![post(
+                                        911,
+                                        "Prof Oak",
+                                        "Lab group A",
+                                        "<p>Meet at the lab.</p>",
+                                        5,
+                                        0,
+                                    )],
+                                },
+                            ],
+                        },
+                    ),
+                    Module::new(
+                        41,
+                        "Syllabus",
+                        2,
+                        Kind::Page {
+                            content: "<h2>Weeks</h2><ul><li>Cells</li><li>Genes</li></ul>".into(),
+                        },
+                    ),
                     Module::new(42, "Welcome label", 0, Kind::Label),
                 ],
             },
@@ -629,22 +816,58 @@ pub fn standard() -> MoodleApi {
                 name: "Week 1".into(),
                 visible: true,
                 modules: vec![
-                    Module::new(43, "Cell handbook", 6, Kind::Book { chapters: vec![
-                        (1, "Membranes".into(), "<p>Lipid bilayers.</p>".into()),
-                        (2, "Organelles".into(), "<p>Mitochondria.</p>".into()),
-                    ]}),
-                    Module::new(44, "Lecture slides", 7, Kind::Resource { files: vec![File::new("slides.pdf", b"%PDF-1.4 slides", 7)] }),
-                    Module::new(45, "Khan Academy", 8, Kind::Url { target: "https://www.khanacademy.org/science/biology".into() }),
+                    Module::new(
+                        43,
+                        "Cell handbook",
+                        6,
+                        Kind::Book {
+                            chapters: vec![
+                                (1, "Membranes".into(), "<p>Lipid bilayers.</p>".into()),
+                                (2, "Organelles".into(), "<p>Mitochondria.</p>".into()),
+                            ],
+                        },
+                    ),
+                    Module::new(
+                        44,
+                        "Lecture slides",
+                        7,
+                        Kind::Resource {
+                            files: vec![File::new("slides.pdf", b"%PDF-1.4 slides", 7)],
+                        },
+                    ),
+                    Module::new(
+                        45,
+                        "Khan Academy",
+                        8,
+                        Kind::Url {
+                            target: "https://www.khanacademy.org/science/biology".into(),
+                        },
+                    ),
                     restricted,
                     hidden,
-                    Module::new(48, "Essay 1", 10, Kind::Assign { files: vec![File::new("rubric.txt", b"Rubric: clarity.", 10)], due: 600 }),
+                    Module::new(
+                        48,
+                        "Essay 1",
+                        10,
+                        Kind::Assign {
+                            files: vec![File::new("rubric.txt", b"Rubric: clarity.", 10)],
+                            due: 600,
+                        },
+                    ),
                     Module::new(49, "Quiz 1", 3, Kind::Quiz),
                 ],
             },
             Section {
                 name: "Hidden week".into(),
                 visible: false,
-                modules: vec![Module::new(50, "Secret", 3, Kind::Page { content: "<p>Hidden.</p>".into() })],
+                modules: vec![Module::new(
+                    50,
+                    "Secret",
+                    3,
+                    Kind::Page {
+                        content: "<p>Hidden.</p>".into(),
+                    },
+                )],
             },
         ],
     };
@@ -657,7 +880,14 @@ pub fn standard() -> MoodleApi {
         sections: vec![Section {
             name: "General".into(),
             visible: true,
-            modules: vec![Module::new(60, "Periodic table", 11, Kind::Page { content: "<p>H He Li</p>".into() })],
+            modules: vec![Module::new(
+                60,
+                "Periodic table",
+                11,
+                Kind::Page {
+                    content: "<p>H He Li</p>".into(),
+                },
+            )],
         }],
     };
     let hidden_course = Course {
@@ -669,7 +899,14 @@ pub fn standard() -> MoodleApi {
         sections: vec![Section {
             name: "General".into(),
             visible: true,
-            modules: vec![Module::new(70, "Old", 1, Kind::Page { content: "<p>Old.</p>".into() })],
+            modules: vec![Module::new(
+                70,
+                "Old",
+                1,
+                Kind::Page {
+                    content: "<p>Old.</p>".into(),
+                },
+            )],
         }],
     };
     MoodleApi::new(vec![bio, chem, hidden_course])
@@ -692,7 +929,9 @@ pub fn config(uri: &str, extra: Value) -> Value {
 pub fn build(uri: &str, extra: Value) -> Arc<dyn Connector> {
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
-    registry.build("moodle", config(uri, extra)).expect("a valid config")
+    registry
+        .build("moodle", config(uri, extra))
+        .expect("a valid config")
 }
 
 /// The `wsfunction`s of the web service calls the server saw, in order.
