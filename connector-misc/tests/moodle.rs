@@ -118,7 +118,7 @@ async fn courses_modules_and_discussions_become_documents() {
     assert_eq!(rubric.parent_id.as_deref(), Some("moodle_assign_48"));
 
     // A module with access restrictions: readable by nobody here (fail closed).
-    let restricted = sink.get("moodle_page_46").unwrap().access.clone().unwrap();
+    let restricted = sink.get("moodle_page_46").unwrap().access.unwrap();
     assert!(!restricted.public && restricted.groups.is_empty() && restricted.emails.is_empty());
 
     // A discussion: every post, oldest first, the private reply left out.
@@ -137,17 +137,12 @@ async fn courses_modules_and_discussions_become_documents() {
     );
     insta::assert_snapshot!("moodle_discussion", text);
     // A discussion of a group goes to the group alone.
-    let group = sink
-        .get("moodle_forum_40_91")
-        .unwrap()
-        .access
-        .clone()
-        .unwrap();
+    let group = sink.get("moodle_forum_40_91").unwrap().access.unwrap();
     assert_eq!(group.groups, ["moodle:group:7"]);
     assert!(group.emails.is_empty());
 
     let chem = sink.get("moodle_page_60").unwrap();
-    assert_eq!(chem.access.clone().unwrap().groups, ["moodle:course:15"]);
+    assert_eq!(chem.access.unwrap().groups, ["moodle:course:15"]);
 }
 
 #[tokio::test]
@@ -346,7 +341,7 @@ async fn a_bad_token_fails_fast_naming_the_field() {
     cfg["credentials"]["moodle_token"] = json!("wrong");
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
-    let c: Arc<dyn Connector> = registry.build("moodle", cfg).unwrap().into();
+    let c: Arc<dyn Connector> = registry.build("moodle", cfg).unwrap();
     let err = c.check().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unauthenticated, "{err}");
     assert_eq!(err.field(), Some("credentials.moodle_token"));
@@ -424,7 +419,7 @@ async fn participants_that_cannot_be_read_leave_the_course_group_alone() {
     let server = start(api).await;
     let c = build(&server.uri(), json!({}));
     let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
-    let access = sink.get("moodle_page_41").unwrap().access.clone().unwrap();
+    let access = sink.get("moodle_page_41").unwrap().access.unwrap();
     assert_eq!(access.groups, ["moodle:course:12"]);
     assert!(access.emails.is_empty());
 }

@@ -296,18 +296,19 @@ fn scrub(text: &str, token: &str) -> String {
     }
 }
 
-/// The error classes of the connector's client: Moodle's HTTP-200 exceptions, and the
-/// rare 4xx (a proxy, a site in maintenance), with the token never in a message.
-pub(crate) fn classifiers(
-    token: &str,
-) -> (
-    impl Fn(StatusCode, &[u8]) -> Option<ErrorClass> + Send + Sync + 'static,
-    impl Fn(StatusCode, &[u8]) -> Option<ErrorClass> + Send + Sync + 'static,
-) {
-    let token: Arc<str> = Arc::from(token);
-    let t = token.clone();
-    let on_success = move |_: StatusCode, body: &[u8]| exception(body, &t);
-    let on_error = move |status: StatusCode, body: &[u8]| {
+/// The classifier of 2xx answers: Moodle's exceptions come with HTTP 200.
+pub(crate) fn on_success(
+    token: Arc<str>,
+) -> impl Fn(StatusCode, &[u8]) -> Option<ErrorClass> + Send + Sync + 'static {
+    move |_: StatusCode, body: &[u8]| exception(body, &token)
+}
+
+/// The classifier of 4xx answers (a proxy, a site in maintenance, a wrong `moodle_url`),
+/// with the token never in a message.
+pub(crate) fn on_error(
+    token: Arc<str>,
+) -> impl Fn(StatusCode, &[u8]) -> Option<ErrorClass> + Send + Sync + 'static {
+    move |status: StatusCode, body: &[u8]| {
         if let Some(class) = exception(body, &token) {
             return Some(class);
         }
@@ -325,8 +326,7 @@ pub(crate) fn classifiers(
             kind,
             format!("Moodle answered {status}: {said}"),
         ))
-    };
-    (on_success, on_error)
+    }
 }
 
 /// A Moodle exception body as an error class; `None` for any other body (cheap: only an

@@ -113,13 +113,13 @@ impl MoodleConnector {
         }
         let site = config.site_url()?;
         let token = config.credentials.moodle_token.expose().trim().to_owned();
-        let (on_success, on_error) = client::classifiers(&token);
+        let secret: std::sync::Arc<str> = std::sync::Arc::from(token.as_str());
         // One rate key per site: connectors of the same site share its gate. The token is
         // sent in the body, so no `Auth`: only the field is named by 401s and 403s.
         let http = HttpClient::builder(SOURCE)
             .auth(Auth::None, TOKEN_FIELD)
-            .success_classifier(on_success)
-            .error_classifier(on_error)
+            .success_classifier(client::on_success(secret.clone()))
+            .error_classifier(client::on_error(secret))
             .network_policy(config.network_policy()?)
             .rate_limit(config.requests_per_minute, Duration::from_secs(60))
             .rate_gate_key(format!("{SOURCE}:{}", site.as_str()))
