@@ -518,3 +518,57 @@ fn config_problems_are_named() {
     let schema = registry.schema("moodle").unwrap().to_string();
     assert!(schema.contains("moodle_url") && schema.contains("moodle_token"));
 }
+
+#[tokio::test]
+async fn participants_are_paged() {
+    let api = standard();
+    api.state.lock().unwrap().courses[1].emails =
+        (0..501).map(|i| format!("s{i}@example.edu")).collect();
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({"course_ids": "15"}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let access = sink.get("moodle_page_60").unwrap().access.unwrap();
+    assert_eq!(access.emails.len(), 501);
+    let calls = functions_called(&server).await;
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|f| *f == "core_enrol_get_enrolled_users")
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_file_gone_since_the_listing_is_a_failure_of_its_item() {
+    let api = standard();
+    {
+        let mut state = api.state.lock().unwrap();
+        let mut gone = File::new("gone.pdf", b"", 7);
+        gone.path = "/missing/".into();
+        state.courses[1].sections[0].modules.push(Module::new(
+            62,
+            "Gone",
+            7,
+            Kind::Resource { files: vec![gone] },
+        ));
+    }
+    // The fake serves files from the listing; drop the body after the listing is taken by
+    // answering 404 for its path.
+    let server = start(api).await;
+    wiremock::Mock::given(wiremock::matchers::path_regex("/missing/gone\\.pdf$"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(404)
+                .set_body_string("Sorry, the requested file could not be found"),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let c = build(&server.uri(), json!({"course_ids": "15"}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(sink.ids(), ["moodle_page_60"]);
+    assert_eq!(report.failures.len(), 1);
+    assert_eq!(report.failures[0].id.as_deref(), Some("moodle_resource_62"));
+    assert_eq!(report.failures[0].kind, ErrorKind::NotFound);
+    assert!(!report.failures[0].message.contains(TOKEN));
+}

@@ -145,6 +145,7 @@ impl Client {
     /// The e-mail addresses of a course's active participants, where the token may see them.
     pub(crate) async fn enrolled_emails(&self, course: i64) -> Result<Vec<String>> {
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut from = 0u32;
         loop {
             let users: Vec<EnrolledUser> = self
@@ -164,13 +165,18 @@ impl Client {
                 )
                 .await?;
             let n = users.len();
+            let before = out.len();
             out.extend(
                 users
                     .into_iter()
                     .filter_map(|u| u.email)
-                    .filter(|e| !e.is_empty()),
+                    .filter(|e| !e.is_empty() && !seen.contains(e)),
             );
-            if n < USERS_PER_PAGE as usize {
+            seen.extend(out[before..].iter().cloned());
+            // A short page ends the list; a longer one, or one of users already seen,
+            // is a site that does not page this function (releases before `limitfrom`):
+            // it sent the whole list.
+            if n != USERS_PER_PAGE as usize || (n > 0 && out.len() == before) {
                 return Ok(out);
             }
             from += USERS_PER_PAGE;

@@ -25,6 +25,10 @@ const CONCURRENCY: usize = 4;
 /// Discussions per page of a forum's listing.
 pub(crate) const DISCUSSIONS_PER_PAGE: u32 = 50;
 
+/// More discussion pages than a forum has (five million discussions): a loop guard for a
+/// site that would ignore `page`.
+const MAX_DISCUSSION_PAGES: u32 = 100_000;
+
 /// The functions a run cannot do without.
 const REQUIRED: [&str; 2] = ["core_webservice_get_site_info", "core_course_get_contents"];
 
@@ -718,7 +722,15 @@ impl Walk {
             walk.clone().fetch(item)
         })
         .await?;
-        Ok((batch, older || n < DISCUSSIONS_PER_PAGE as usize))
+        if page >= MAX_DISCUSSION_PAGES {
+            Err(Error::invalid_data(format!(
+                "the discussions of forum {} ({}) have no end after {MAX_DISCUSSION_PAGES} pages: does the site ignore `page`?",
+                forum.name, course.name
+            ))
+            .with_connector(SOURCE))?;
+        }
+        // A page longer than asked is a site that ignored `perpage`: it sent every discussion.
+        Ok((batch, older || n != DISCUSSIONS_PER_PAGE as usize))
     }
 
     /// Every course's items, page by page, from `from`.
