@@ -572,3 +572,43 @@ async fn a_file_gone_since_the_listing_is_a_failure_of_its_item() {
     assert_eq!(report.failures[0].kind, ErrorKind::NotFound);
     assert!(!report.failures[0].message.contains(TOKEN));
 }
+
+#[tokio::test]
+async fn deleted_discussions_and_hidden_modules_are_pruned() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    let files = requests_to(&server, "/webservice/pluginfile.php")
+        .await
+        .len();
+    {
+        let mut state = api.state.lock().unwrap();
+        let Kind::Forum { discussions } = &mut state.courses[0].sections[0].modules[0].kind else {
+            panic!()
+        };
+        discussions.remove(1);
+        state.courses[0].sections[1].modules[1].visible = false;
+    }
+    let sink = MemorySink::new();
+    let report = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .at(time(40))
+        .options(connector_core::sync::SyncOptions::default().max_prune_fraction(1.0))
+        .prune()
+        .await
+        .unwrap();
+    assert_eq!(report.deleted, 2, "{report:?}");
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(deleted, ["moodle_forum_40_91", "moodle_resource_44"]);
+    // Listing ids downloads nothing and reads no post.
+    assert_eq!(
+        requests_to(&server, "/webservice/pluginfile.php")
+            .await
+            .len(),
+        files
+    );
+}

@@ -57,8 +57,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use connector_core::http::{Auth, HttpClient};
 use connector_core::{
-    CheckpointedBatch, CheckpointedConnector, Connector, Error, Result, Roles, SyncContext,
-    TimeWindow,
+    CheckpointedBatch, CheckpointedConnector, Connector, Error, Result, Roles, SlimConnector,
+    SlimDocument, SyncContext, TimeWindow,
 };
 use futures::stream::BoxStream;
 
@@ -169,7 +169,11 @@ impl Connector for MoodleConnector {
     }
 
     fn roles(&self) -> Roles<'_> {
-        Roles::of(self).checkpointed().fingerprint_skip().into()
+        Roles::of(self)
+            .checkpointed()
+            .slim()
+            .fingerprint_skip()
+            .into()
     }
 
     /// Reads the site info (the token and the functions its service allows), the courses
@@ -198,5 +202,14 @@ impl CheckpointedConnector for MoodleConnector {
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<CheckpointedBatch<MoodleCheckpoint>>> {
         self.walk.checkpointed(from, window, ctx)
+    }
+}
+
+impl SlimConnector for MoodleConnector {
+    /// Every id a full run delivers: each course's contents (`core_course_get_contents`),
+    /// its assignments' attachments and its forums' discussion pages; no file is downloaded
+    /// and no post read.
+    fn list_ids(&self, ctx: SyncContext) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        self.walk.list_ids(ctx)
     }
 }

@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 use connector_core::http::is_body_too_large;
 use connector_core::pages::{Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::{
-    Batch, CheckpointedBatch, Document, Error, ErrorKind, Failure, Result, SyncContext, TimeWindow,
+    Batch, CheckpointedBatch, Document, Error, ErrorKind, Failure, Result, SlimDocument,
+    SyncContext, TimeWindow,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -779,6 +780,73 @@ impl Walk {
                         cp.page = 0;
                     }
                 }
+            }
+        }
+        .boxed()
+    }
+
+    /// Every id a full run would deliver, a course (its modules, then its forums'
+    /// discussions) per item: no download and no post request. An id of an item a full run
+    /// would fail on may be listed (prune keeps it); none it delivers is left out.
+    pub(crate) fn list_ids(
+        &self,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        let walk = self.for_run(&ctx);
+        async_stream::try_stream! {
+            let (userid, allowed) = walk.functions().await?;
+            for course in walk.courses(userid, &allowed).await? {
+                ctx.cancellation().check()?;
+                // A listing that fails is an error, never a partial set.
+                let sections = walk.client.contents(course.id).await?;
+                let mut ids = Vec::new();
+                let mut forums = Vec::new();
+                let mut assigns = false;
+                for section in sections {
+                    if section.visible == Some(false) || section.uservisible == Some(false) {
+                        continue;
+                    }
+                    for value in section.modules {
+                        let Ok(m) = serde_json::from_value::<Module>(value) else {
+                            continue;
+                        };
+                        if m.visible == Some(false) || m.uservisible == Some(false) {
+                            continue;
+                        }
+                        let id = convert::module_id(&m.modname, m.id);
+                        match m.modname.as_str() {
+                            "page" | "url" => ids.push(id),
+                            "label" if m.description.is_some() => ids.push(id),
+                            "book" | "resource" if walk.files => ids.push(id),
+                            "assign" => {
+                                assigns = true;
+                                ids.push(id);
+                            }
+                            "forum" if walk.forums => {
+                                if let Some(instance) = m.instance {
+                                    forums.push((instance, m.id));
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                if assigns && walk.files && (allowed.is_empty() || allowed.contains("mod_assign_get_assignments")) {
+                    for a in walk.client.assignments(course.id).await?.courses.into_iter().flat_map(|c| c.assignments) {
+                        ids.extend(a.introattachments.iter().filter(|f| f.fileurl.is_some()).map(|f| convert::attachment_id(a.cmid, f)));
+                    }
+                }
+                for (forum, cmid) in forums {
+                    for page in 0..MAX_DISCUSSION_PAGES {
+                        let listed = walk.client.discussions(forum, page, DISCUSSIONS_PER_PAGE).await?.discussions;
+                        let n = listed.len();
+                        ids.extend(listed.iter().filter_map(|d| d.get("discussion").and_then(Value::as_i64)).map(|d| convert::discussion_id(cmid, d)));
+                        if n != DISCUSSIONS_PER_PAGE as usize {
+                            break;
+                        }
+                    }
+                }
+                yield ids.into_iter().map(SlimDocument::new).collect::<Vec<_>>();
             }
         }
         .boxed()
