@@ -39,6 +39,8 @@
 //!   readable. Teachers who see every group's discussions are not listed for them.
 //! - **Fingerprint**: the item's time and a hash of its access, asked of the store once per
 //!   page, so an unchanged item costs no download and no post request.
+//! - **Prune** ([`SlimConnector`]): the ids from each course's contents, its assignments'
+//!   attachments and its forums' discussion pages; nothing downloaded, no post read.
 //! - **Errors**: Moodle answers errors with HTTP 200 and `{"exception", "errorcode",
 //!   "message"}`: `invalidtoken` stops the sync as `Unauthenticated` naming
 //!   `credentials.moodle_token`, `accessexception` as `PermissionDenied`; a course or a forum
