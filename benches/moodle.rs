@@ -13,6 +13,11 @@
 //!
 //! Prints discussions/s, requests per discussion and the ratios to the baseline (best of three
 //! rounds), then the process's peak RSS (`VmHWM`). `cargo bench --bench moodle`.
+//!
+//! One release run (5,000 discussions, shared 2-core machine): raw 0.589 s, `load` 0.808 s
+//! (1.37x), full `Syncer` run 0.847 s (1.44x), 1.026 requests per discussion on every side,
+//! peak RSS 325 MB (wiremock keeps every request it received). The raw side converts nothing;
+//! the connector turns each post's HTML into Markdown and writes front matter.
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
 
