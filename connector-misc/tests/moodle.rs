@@ -612,3 +612,35 @@ async fn deleted_discussions_and_hidden_modules_are_pruned() {
         files
     );
 }
+
+#[tokio::test]
+async fn a_restricted_section_gives_its_modules_to_nobody_even_for_an_admin_token() {
+    // Moodle sends sections no `availability`; an admin's `uservisible` stays true, and the
+    // restrictions only show as `availabilityinfo`. The page's own `availability` is null.
+    let api = standard();
+    api.state.lock().unwrap().courses[1]
+        .sections
+        .push(moodle_common::Section {
+            name: "Group A only".into(),
+            visible: true,
+            restriction: Some(
+                "Not available unless: You belong to <strong>Group A</strong>".into(),
+            ),
+            modules: vec![Module::new(
+                61,
+                "Group A notes",
+                3,
+                Kind::Page {
+                    content: "<p>For group A.</p>".into(),
+                },
+            )],
+        });
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let access = sink.get("moodle_page_61").unwrap().access.unwrap();
+    assert!(!access.public && access.groups.is_empty() && access.emails.is_empty());
+    // The course's other page still goes to the course.
+    let open = sink.get("moodle_page_60").unwrap().access.unwrap();
+    assert_eq!(open.groups, ["moodle:course:15"]);
+}

@@ -72,9 +72,15 @@ pub(crate) struct Section {
     pub(crate) visible: Option<bool>,
     #[serde(default, deserialize_with = "flag")]
     pub(crate) uservisible: Option<bool>,
-    /// Access restrictions (JSON text), or null.
+    /// Access restrictions (JSON text): not sent by `core_course_get_contents` for sections
+    /// (read for sites whose plugins add it).
     #[serde(default)]
     pub(crate) availability: Option<String>,
+    /// Why the token's user may not open the section (its restrictions as text): sent only
+    /// when the section has restrictions that user does not meet; an admin's `uservisible`
+    /// stays true.
+    #[serde(default)]
+    pub(crate) availabilityinfo: Option<String>,
     #[serde(default)]
     pub(crate) modules: Vec<Value>,
 }
@@ -98,9 +104,13 @@ pub(crate) struct Module {
     /// The intro shown on the course page (labels' text), HTML.
     #[serde(default)]
     pub(crate) description: Option<String>,
-    /// Access restrictions (JSON text), or null.
+    /// Access restrictions (JSON text), or null; sent only to users who may see hidden
+    /// activities.
     #[serde(default)]
     pub(crate) availability: Option<String>,
+    /// Why the token's user may not open the module (its restrictions as text).
+    #[serde(default)]
+    pub(crate) availabilityinfo: Option<String>,
     #[serde(default)]
     pub(crate) contents: Vec<Content>,
 }

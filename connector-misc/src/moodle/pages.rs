@@ -87,6 +87,12 @@ fn restricted(availability: Option<&str>) -> bool {
     }
 }
 
+/// Restrictions told as text (`availabilityinfo`): the only sign of a restricted section,
+/// since `core_course_get_contents` sends no `availability` for sections.
+fn restricted_info(info: Option<&str>) -> bool {
+    info.is_some_and(|i| !i.trim().is_empty())
+}
+
 fn in_window(window: Option<&TimeWindow>, secs: Option<i64>) -> bool {
     match window {
         None => true,
@@ -234,7 +240,8 @@ impl Walk {
             if section.visible == Some(false) || section.uservisible == Some(false) {
                 continue;
             }
-            let hidden = restricted(section.availability.as_deref());
+            let hidden = restricted(section.availability.as_deref())
+                || restricted_info(section.availabilityinfo.as_deref());
             let name = section.name.clone().unwrap_or_default();
             for value in section.modules {
                 let cmid = value.get("id").and_then(Value::as_i64);
@@ -248,7 +255,9 @@ impl Walk {
                         if m.visible == Some(false) || m.uservisible == Some(false) {
                             continue;
                         }
-                        let r = hidden || restricted(m.availability.as_deref());
+                        let r = hidden
+                            || restricted(m.availability.as_deref())
+                            || restricted_info(m.availabilityinfo.as_deref());
                         items.push((m, name.clone(), r));
                     }
                     Err(e) => failures.push(Failure::new(

@@ -158,6 +158,9 @@ impl Module {
 pub struct Section {
     pub name: String,
     pub visible: bool,
+    /// Restrictions the token's user does not meet, as Moodle tells them
+    /// (`availabilityinfo`; sections have no `availability` in the answer).
+    pub restriction: Option<String>,
     pub modules: Vec<Module>,
 }
 
@@ -471,7 +474,7 @@ impl MoodleApi {
                 let sections: Vec<Value> = c.sections.iter().enumerate().map(|(i, s)| json!({
                     "id": c.id * 100 + i as i64, "name": s.name, "visible": i32::from(s.visible), "summary": "",
                     "summaryformat": 1, "section": i, "hiddenbynumsections": 0, "uservisible": s.visible,
-                    "availability": null, "component": null, "itemid": null,
+                    "availabilityinfo": s.restriction, "component": null, "itemid": null,
                     "modules": s.modules.iter().map(|m| self.module_json(m)).collect::<Vec<_>>(),
                 })).collect();
                 ok(Value::Array(sections))
@@ -750,6 +753,7 @@ pub fn standard() -> MoodleApi {
             Section {
                 name: "General".into(),
                 visible: true,
+                restriction: None,
                 modules: vec![
                     Module::new(
                         40,
@@ -815,6 +819,7 @@ pub fn standard() -> MoodleApi {
             Section {
                 name: "Week 1".into(),
                 visible: true,
+                restriction: None,
                 modules: vec![
                     Module::new(
                         43,
@@ -860,6 +865,7 @@ pub fn standard() -> MoodleApi {
             Section {
                 name: "Hidden week".into(),
                 visible: false,
+                restriction: None,
                 modules: vec![Module::new(
                     50,
                     "Secret",
@@ -880,6 +886,7 @@ pub fn standard() -> MoodleApi {
         sections: vec![Section {
             name: "General".into(),
             visible: true,
+            restriction: None,
             modules: vec![Module::new(
                 60,
                 "Periodic table",
@@ -899,6 +906,7 @@ pub fn standard() -> MoodleApi {
         sections: vec![Section {
             name: "General".into(),
             visible: true,
+            restriction: None,
             modules: vec![Module::new(
                 70,
                 "Old",
