@@ -291,6 +291,9 @@ async fn forum_discussions_are_paged_and_polls_stop_at_older_ones() {
                 group: -1,
                 pinned: i == 0,
                 malformed: false,
+                starred: false,
+                timestart: 0,
+                timeend: 0,
                 posts: vec![moodle_common::Post {
                     id: 20_000 + i,
                     author: "Someone".into(),
@@ -677,4 +680,88 @@ async fn an_incremental_run_sees_new_restrictions_and_unenrolments_that_move_no_
             .len(),
         4
     );
+}
+
+fn discussion(id: i64, minute: u32) -> Discussion {
+    Discussion {
+        id,
+        name: format!("Topic {id}"),
+        group: -1,
+        pinned: false,
+        malformed: false,
+        starred: false,
+        timestart: 0,
+        timeend: 0,
+        posts: vec![moodle_common::Post {
+            id: id * 10,
+            author: "Prof Oak".into(),
+            subject: format!("Topic {id}"),
+            message: format!("<p>Body {id}</p>"),
+            minute,
+            parent: 0,
+            private: false,
+        }],
+    }
+}
+
+#[tokio::test]
+async fn timed_discussions_outside_their_display_period_are_for_nobody() {
+    // An admin token lists timed discussions students do not see yet (or any more).
+    let api = standard();
+    {
+        let mut later = discussion(3001, 5);
+        later.timestart = 4_102_444_800; // 2100-01-01
+        let mut over = discussion(3002, 5);
+        over.timeend = moodle_common::secs(20);
+        let now = discussion(3003, 5);
+        api.state.lock().unwrap().courses[1].sections[0]
+            .modules
+            .push(Module::new(
+                62,
+                "Exams",
+                1,
+                Kind::Forum {
+                    discussions: vec![later, over, now],
+                },
+            ));
+    }
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({"course_ids": "15"}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    for id in ["moodle_forum_62_3001", "moodle_forum_62_3002"] {
+        let access = sink.get(id).unwrap().access.unwrap();
+        assert!(access.groups.is_empty() && access.emails.is_empty(), "{id}");
+    }
+    let open = sink.get("moodle_forum_62_3003").unwrap().access.unwrap();
+    assert_eq!(open.groups, ["moodle:course:15"]);
+}
+
+#[tokio::test]
+async fn a_starred_old_discussion_does_not_stop_a_poll_early() {
+    // Moodle lists the token user's starred discussions right after the pinned ones.
+    let api = standard();
+    {
+        let mut ds: Vec<Discussion> = (0..60).map(|i| discussion(4000 + i, 2)).collect();
+        ds[0].starred = true;
+        api.state.lock().unwrap().courses[1].sections[0]
+            .modules
+            .push(Module::new(63, "Help", 1, Kind::Forum { discussions: ds }));
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"course_ids": "15"}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    {
+        let mut state = api.state.lock().unwrap();
+        let Kind::Forum { discussions } = &mut state.courses[1].sections[0].modules[1].kind else {
+            panic!()
+        };
+        // 55 discussions get a new post: 49 fill the first page behind the starred one,
+        // 6 are on the second.
+        for d in discussions.iter_mut().skip(1).take(55) {
+            d.posts[0].minute = 50;
+        }
+    }
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 55).await;
+    assert_eq!(sink.ids().len(), 55, "{report:?}");
 }

@@ -38,7 +38,8 @@
 //! - **Access**: the web service does not say who may see a module. A course's items go to
 //!   the group `moodle:course:{id}` and the e-mail addresses of its active participants
 //!   (`core_enrol_get_enrolled_users`, when the token may call it; else the group alone); a
-//!   discussion of a group (`groupid > 0`) to `moodle:group:{id}` alone; a module with
+//!   discussion of a group (`groupid > 0`) to `moodle:group:{id}` alone, a timed one outside
+//!   its display period (`timestart`, `timeend`) to nobody; a module with
 //!   access restrictions (`availability`, or `availabilityinfo`) and every module of a
 //!   section with restrictions (sections only tell them as `availabilityinfo`) to nobody,
 //!   since who meets them is not readable. Teachers who see every group's discussions are not listed for them.

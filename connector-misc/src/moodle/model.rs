@@ -231,6 +231,29 @@ pub(crate) struct Discussion {
     pub(crate) groupid: Option<i64>,
     #[serde(default, deserialize_with = "flag")]
     pub(crate) pinned: Option<bool>,
+    /// Starred by the token's user: listed after the pinned ones, ahead of the others.
+    #[serde(default, deserialize_with = "flag")]
+    pub(crate) starred: Option<bool>,
+    /// Timed posts: shown to students from this time (`0`: at once) …
+    #[serde(default)]
+    pub(crate) timestart: Option<i64>,
+    /// … until this one (`0`: for ever).
+    #[serde(default)]
+    pub(crate) timeend: Option<i64>,
+}
+
+impl Discussion {
+    /// The time the listing sorts it by: its last post, or its display start if later
+    /// (a timed discussion that turns visible moves up without a new post).
+    pub(crate) fn sort_time(&self) -> i64 {
+        self.timemodified.max(self.timestart.unwrap_or(0))
+    }
+
+    /// Outside its display period at `now`: students do not see it (the token's user, who
+    /// may see hidden timed posts, does).
+    pub(crate) fn hidden_at(&self, now: i64) -> bool {
+        self.timestart.unwrap_or(0) > now || self.timeend.is_some_and(|e| e > 0 && e <= now)
+    }
 }
 
 /// `mod_forum_get_discussion_posts`.

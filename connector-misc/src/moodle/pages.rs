@@ -64,6 +64,7 @@ enum Pending {
         course: Box<CourseFrame>,
         forum: Box<ForumFrame>,
         discussion: Box<Discussion>,
+        access: Box<connector_core::Access>,
         token: String,
     },
     Failed(Failure),
@@ -611,12 +612,13 @@ impl Walk {
                 course,
                 forum,
                 discussion,
+                access,
                 token,
             } => {
                 let id = convert::discussion_id(forum.cmid, discussion.discussion);
                 match self.client.posts(discussion.discussion).await {
                     Ok(posts) => {
-                        let access = convert::access(&course, forum.restricted, discussion.groupid);
+                        let access = *access;
                         Ok(vec![
                             convert::discussion(
                                 &course,
@@ -666,6 +668,7 @@ impl Walk {
             Err(e) => return Err(e),
         };
         let n = listed.len();
+        let now = chrono::Utc::now().timestamp();
         let mut older = false;
         let mut pending = Vec::new();
         for value in listed {
@@ -687,18 +690,23 @@ impl Walk {
                     continue;
                 }
             };
+            let sorted_by = d.sort_time();
             if let Some(w) = window {
-                if convert::time(Some(d.timemodified)).is_some_and(|t| t < w.start)
+                // Pinned and starred ones are listed ahead of the order by last post.
+                if convert::time(Some(sorted_by)).is_some_and(|t| t < w.start)
                     && d.pinned != Some(true)
+                    && d.starred != Some(true)
                 {
                     older = true;
                 }
-                if !in_window(window, Some(d.timemodified)) {
+                if !in_window(window, Some(sorted_by)) {
                     continue;
                 }
             }
-            let access = convert::access(course, forum.restricted, d.groupid);
-            let token = convert::version(d.timemodified, &access);
+            // A timed discussion outside its display period is for nobody yet (or any more).
+            let hidden = d.hidden_at(now);
+            let access = convert::access(course, forum.restricted || hidden, d.groupid);
+            let token = convert::version(sorted_by, &access);
             let id = convert::discussion_id(forum.cmid, d.discussion);
             pending.push(
                 PendingItem::new(
@@ -707,6 +715,7 @@ impl Walk {
                         course: Box::new(course.clone()),
                         forum: Box::new(forum.clone()),
                         discussion: Box::new(d),
+                        access: Box::new(access),
                         token: token.clone(),
                     },
                 )

@@ -81,6 +81,11 @@ pub struct Discussion {
     pub pinned: bool,
     pub posts: Vec<Post>,
     pub malformed: bool,
+    /// Starred by the token's user: listed after pinned ones, ahead of the rest.
+    pub starred: bool,
+    /// Timed posts: the display period (seconds; `0`: none).
+    pub timestart: i64,
+    pub timeend: i64,
 }
 
 impl Discussion {
@@ -561,10 +566,14 @@ impl MoodleApi {
                 let mut ds = discussions.clone();
                 // sortorder=1 (SORTORDER_LASTPOST_DESC): pinned first, then by last post.
                 assert_eq!(p.get("sortorder").map(String::as_str), Some("1"));
+                // Starred (favourite) ones next, then by last post or display start
+                // (`discussion_list::get_sort_order` with timed posts on).
+                let key = |d: &Discussion| secs(d.modified()).max(d.timestart);
                 ds.sort_by(|a, b| {
                     b.pinned
                         .cmp(&a.pinned)
-                        .then(b.modified().cmp(&a.modified()))
+                        .then(b.starred.cmp(&a.starred))
+                        .then(key(b).cmp(&key(a)))
                         .then(b.id.cmp(&a.id))
                 });
                 let page: usize = int("page").unwrap_or(-1).max(0) as usize;
@@ -581,14 +590,14 @@ impl MoodleApi {
                     }
                     json!({
                         "id": d.id * 10, "name": d.name, "groupid": d.group, "timemodified": secs(d.modified()),
-                        "usermodified": 5, "timestart": 0, "timeend": 0, "discussion": d.id, "parent": 0,
+                        "usermodified": 5, "timestart": d.timestart, "timeend": d.timeend, "discussion": d.id, "parent": 0,
                         "userid": 5, "created": secs(first.map_or(0, |p| p.minute)), "modified": secs(d.modified()),
                         "mailed": 0, "subject": d.name, "message": first.map(|p| p.message.clone()).unwrap_or_default(),
                         "messageformat": 1, "messagetrust": 0, "attachment": "", "totalscore": 0, "mailnow": 0,
                         "userfullname": first.map(|p| p.author.clone()).unwrap_or_default(),
                         "usermodifiedfullname": "", "userpictureurl": "", "usermodifiedpictureurl": "",
                         "numreplies": d.posts.len().saturating_sub(1), "numunread": 0, "pinned": d.pinned,
-                        "locked": false, "starred": false, "canreply": true, "canlock": false, "canfavourite": true,
+                        "locked": false, "starred": d.starred, "canreply": true, "canlock": false, "canfavourite": true,
                     })
                 }).collect::<Vec<_>>(), "warnings": []}))
             }
@@ -767,6 +776,9 @@ pub fn standard() -> MoodleApi {
                                     group: -1,
                                     pinned: false,
                                     malformed: false,
+                                    starred: false,
+                                    timestart: 0,
+                                    timeend: 0,
                                     posts: vec![
                                         post(
                                             901,
@@ -793,6 +805,9 @@ pub fn standard() -> MoodleApi {
                                     group: 7,
                                     pinned: false,
                                     malformed: false,
+                                    starred: false,
+                                    timestart: 0,
+                                    timeend: 0,
                                     posts: vec![post(
                                         911,
                                         "Prof Oak",
