@@ -81,6 +81,13 @@ impl Respond for Service {
                 r#"[{"id":5,"fullname":"Prof Oak","email":"prof@example.edu"},{"id":6,"fullname":"Ann","email":"ann@example.edu"}]"#,
             ),
             "core_course_get_contents" => json_response(&self.contents[int("courseid") - 1]),
+            "mod_forum_get_forums_by_courses" => {
+                let c = int("courseids[0]");
+                json_response(
+                    &json!([{"id": 1000 + c, "course": c, "type": "general", "name": "Discussions", "cmid": 5000 + c}])
+                        .to_string(),
+                )
+            }
             "mod_forum_get_forum_discussions" => {
                 let course = int("forumid") - 1000;
                 let pages = &self.pages[course - 1];

@@ -765,3 +765,77 @@ async fn a_starred_old_discussion_does_not_stop_a_poll_early() {
     let (sink, report) = run(&c, &store, SyncMode::Incremental, 55).await;
     assert_eq!(sink.ids().len(), 55, "{report:?}");
 }
+
+#[tokio::test]
+async fn a_qanda_forum_gives_the_course_its_questions_without_the_replies() {
+    // In a Q&A forum a student sees the others' replies only after posting one.
+    let api = standard();
+    {
+        let mut d = discussion(5001, 5);
+        d.posts.push(moodle_common::Post {
+            id: 50_011,
+            author: "Ann Student".into(),
+            subject: "Re: Topic 5001".into(),
+            message: "<p>My graded answer.</p>".into(),
+            minute: 6,
+            parent: 50_010,
+            private: false,
+        });
+        let mut qanda = Module::new(
+            64,
+            "Questions",
+            1,
+            Kind::Forum {
+                discussions: vec![d],
+            },
+        );
+        qanda.forum_type = "qanda";
+        api.state.lock().unwrap().courses[1].sections[0]
+            .modules
+            .push(qanda);
+    }
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), json!({"course_ids": "15"}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let doc = sink.get("moodle_forum_64_5001").unwrap();
+    let text = doc.content.as_text().unwrap();
+    assert!(text.contains("Body 5001"), "{text}");
+    assert!(!text.contains("My graded answer"), "{text}");
+    assert_eq!(doc.metadata["qanda"], json!(true));
+
+    // A forum of a general type keeps its replies; one whose type cannot be read (the
+    // service does not allow mod_forum_get_forums_by_courses) is read as Q&A.
+    let bio = sink.ids();
+    assert!(!bio.iter().any(|id| id.starts_with("moodle_forum_40_")));
+    let server = start(standard()).await;
+    let c = build(&server.uri(), json!({"course_ids": "12"}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let text = sink
+        .get("moodle_forum_40_90")
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains("Thanks!"), "{text}");
+    let api = standard();
+    api.state
+        .lock()
+        .unwrap()
+        .refused
+        .insert("mod_forum_get_forums_by_courses".into());
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({"course_ids": "12"}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let text = sink
+        .get("moodle_forum_40_90")
+        .unwrap()
+        .content
+        .as_text()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains("Welcome to") && !text.contains("Thanks!"),
+        "{text}"
+    );
+}

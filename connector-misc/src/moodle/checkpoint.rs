@@ -36,6 +36,10 @@ pub struct ForumFrame {
     /// here, since the web service does not say who meets them.
     #[serde(default)]
     pub restricted: bool,
+    /// A Q&A forum (`type` `qanda`), or one whose type could not be read: a student sees
+    /// the replies only after posting, so only each discussion's first post is read.
+    #[serde(default)]
+    pub qanda: bool,
     /// Its page in Moodle (`/mod/forum/view.php?id=…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,

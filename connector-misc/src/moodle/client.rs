@@ -12,6 +12,7 @@
 //! - `core_course_get_contents` (`courseid`): sections → modules → `contents` files;
 //! - `mod_page_get_pages_by_courses`, `mod_book_get_books_by_courses`,
 //!   `mod_assign_get_assignments` (`courseids[0]`): the activities' own text;
+//! - `mod_forum_get_forums_by_courses` (`courseids[0]`): each forum's type (Q&A or not);
 //! - `mod_forum_get_forum_discussions` (`forumid`, `sortorder=1`: last post first, `page`,
 //!   `perpage`) and `mod_forum_get_discussion_posts` (`discussionid`, `sortby=created`,
 //!   `sortdirection=ASC`).
@@ -33,8 +34,8 @@ use url::Url;
 
 use super::SOURCE;
 use super::model::{
-    AssignCourses, Books, Course, CoursesByField, Discussions, EnrolledUser, Exception, Pages,
-    Posts, Section, SiteInfo,
+    AssignCourses, Books, Course, CoursesByField, Discussions, EnrolledUser, Exception, Forum,
+    Pages, Posts, Section, SiteInfo,
 };
 
 /// Users per `core_enrol_get_enrolled_users` request.
@@ -207,6 +208,12 @@ impl Client {
 
     pub(crate) async fn assignments(&self, course: i64) -> Result<AssignCourses> {
         self.call("mod_assign_get_assignments", &Self::courseids(course))
+            .await
+    }
+
+    /// The forums of a course, with their type.
+    pub(crate) async fn forums(&self, course: i64) -> Result<Vec<Forum>> {
+        self.call("mod_forum_get_forums_by_courses", &Self::courseids(course))
             .await
     }
 

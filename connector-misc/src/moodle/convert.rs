@@ -353,9 +353,11 @@ pub(crate) fn discussion(
     let mut authors: Vec<String> = Vec::new();
     // A private reply is for its author, the one replied to and the teachers: it is left
     // out of the thread the whole course may read.
+    // In a Q&A forum a student sees the replies only after posting: the question alone.
     let shown: Vec<&Post> = posts
         .iter()
         .filter(|p| p.isdeleted != Some(true) && p.isprivatereply != Some(true))
+        .filter(|p| !forum.qanda || p.parentid.is_none_or(|id| id <= 0))
         .collect();
     for post in &shown {
         let who = post
@@ -420,6 +422,9 @@ pub(crate) fn discussion(
     .with_metadata("forum", forum.name.clone())
     .with_metadata("discussion_id", d.discussion)
     .with_metadata("posts", shown.len());
+    if forum.qanda {
+        doc = doc.with_metadata("qanda", true);
+    }
     if let Some(at) = time(Some(d.timemodified)) {
         doc = doc.with_updated_at(at);
     }

@@ -263,6 +263,16 @@ pub(crate) struct Posts {
     pub(crate) posts: Vec<Post>,
 }
 
+/// A forum of `mod_forum_get_forums_by_courses` (the answer is a list of them).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Forum {
+    #[serde(default)]
+    pub(crate) cmid: Option<i64>,
+    /// `general`, `news`, `qanda`, `single`, `eachuser`, `blog`.
+    #[serde(default, rename = "type")]
+    pub(crate) kind: Option<String>,
+}
+
 /// A post of a discussion.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Post {

@@ -315,6 +315,36 @@ impl Walk {
         } else {
             HashMap::new()
         };
+        // Forum types: a Q&A forum shows students the replies only once they have posted.
+        // A type that cannot be read is taken as Q&A (only first posts are read).
+        let forum_types: Option<HashMap<i64, String>> = if self.forums
+            && has("forum")
+            && can("mod_forum_get_forums_by_courses")
+        {
+            match self.client.forums(course.id).await {
+                Ok(list) => Some(
+                    list.into_iter()
+                        .filter_map(|f| Some((f.cmid?, f.kind.unwrap_or_default())))
+                        .collect(),
+                ),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::PermissionDenied | ErrorKind::NotFound | ErrorKind::InvalidData
+                    ) =>
+                {
+                    tracing::warn!(
+                        connector = SOURCE,
+                        course = course.id,
+                        "the forums' types cannot be read; only first posts are read: {e}"
+                    );
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
         let mut forums = Vec::new();
         let mut pending: Vec<PendingItem<Pending>> = failures
             .into_iter()
@@ -528,6 +558,10 @@ impl Walk {
                         name: place.name.clone(),
                         section: place.section.clone(),
                         restricted: r,
+                        qanda: forum_types
+                            .as_ref()
+                            .and_then(|t| t.get(&m.id))
+                            .is_none_or(|t| t == "qanda"),
                         url: m.url.clone(),
                     });
                 }
@@ -706,7 +740,11 @@ impl Walk {
             // A timed discussion outside its display period is for nobody yet (or any more).
             let hidden = d.hidden_at(now);
             let access = convert::access(course, forum.restricted || hidden, d.groupid);
-            let token = convert::version(sorted_by, &access);
+            let token = format!(
+                "{}{}",
+                convert::version(sorted_by, &access),
+                if forum.qanda { ":qanda" } else { "" }
+            );
             let id = convert::discussion_id(forum.cmid, d.discussion);
             pending.push(
                 PendingItem::new(

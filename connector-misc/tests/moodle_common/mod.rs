@@ -128,6 +128,8 @@ pub struct Module {
     pub visible: bool,
     pub availability: Option<String>,
     pub intro: String,
+    /// A forum's `type` (`general`, `qanda`, …).
+    pub forum_type: &'static str,
     pub kind: Kind,
 }
 
@@ -141,6 +143,7 @@ impl Module {
             visible: true,
             availability: None,
             intro: format!("<p>About {name}.</p>"),
+            forum_type: "general",
             kind,
         }
     }
@@ -543,6 +546,27 @@ impl MoodleApi {
                         }).collect::<Vec<_>>(),
                     }], "warnings": []})),
                 }
+            }
+            "mod_forum_get_forums_by_courses" => {
+                let course = int("courseids[0]");
+                ok(Value::Array(
+                    self.modules()
+                        .into_iter()
+                        .filter(|(c, m)| Some(*c) == course && matches!(m.kind, Kind::Forum { .. }))
+                        .map(|(c, m)| json!({
+                            "id": m.instance, "course": c, "type": m.forum_type, "name": m.name,
+                            "intro": m.intro, "introformat": 1, "introfiles": [], "duedate": 0,
+                            "cutoffdate": 0, "assessed": 0, "assesstimestart": 0, "assesstimefinish": 0,
+                            "scale": 0, "grade_forum": 0, "grade_forum_notify": 0, "maxbytes": 0,
+                            "maxattachments": 9, "forcesubscribe": 0, "trackingtype": 1, "rsstype": 0,
+                            "rssarticles": 0, "timemodified": secs(m.minute), "warnafter": 0,
+                            "blockafter": 0, "blockperiod": 0, "completiondiscussions": 0,
+                            "completionreplies": 0, "completionposts": 0, "cmid": m.cmid,
+                            "numdiscussions": 0, "cancreatediscussions": true, "lockdiscussionafter": 0,
+                            "istracked": false,
+                        }))
+                        .collect(),
+                ))
             }
             "mod_forum_get_forum_discussions" => {
                 let Some((_, m)) = self
