@@ -648,40 +648,6 @@ async fn a_restricted_section_gives_its_modules_to_nobody_even_for_an_admin_toke
     assert_eq!(open.groups, ["moodle:course:15"]);
 }
 
-#[tokio::test]
-async fn an_incremental_run_sees_new_restrictions_and_unenrolments_that_move_no_time() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), json!({}));
-    let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
-    {
-        let mut state = api.state.lock().unwrap();
-        // A teacher restricts the syllabus to a group: no module time moves.
-        state.courses[0].sections[0].modules[1].availability =
-            Some(r#"{"op":"&","c":[{"type":"group","id":7}],"showc":[true]}"#.into());
-        // Chemistry's only student is unenrolled and another enrolled.
-        state.courses[1].emails = vec!["dan@example.edu".into()];
-    }
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
-    assert_eq!(
-        sorted(sink.ids()),
-        ["moodle_page_41", "moodle_page_60"],
-        "{report:?}"
-    );
-    let syllabus = sink.get("moodle_page_41").unwrap().access.unwrap();
-    assert!(syllabus.groups.is_empty() && syllabus.emails.is_empty());
-    let chem = sink.get("moodle_page_60").unwrap().access.unwrap();
-    assert_eq!(chem.emails, ["dan@example.edu"]);
-    // Still no file downloaded again: the fingerprints of the others held.
-    assert_eq!(
-        requests_to(&server, "/webservice/pluginfile.php")
-            .await
-            .len(),
-        4
-    );
-}
-
 fn discussion(id: i64, minute: u32) -> Discussion {
     Discussion {
         id,

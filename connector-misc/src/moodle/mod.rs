@@ -28,13 +28,9 @@
 //! - **Incremental runs** catch new forum posts: Moodle moves a discussion's `timemodified`
 //!   when a post is added or edited (not the forum module's), so each forum's discussions are
 //!   listed the last-posted first (`sortorder=1`) and paging stops at the first unpinned one
-//!   older than the window. Modules are not windowed: every run offers them all (the
-//!   listing is in hand) and the fingerprint skips the unchanged, so a restriction added, a
-//!   participant unenrolled, a label or a book's chapter list edited (none moves a module
-//!   time) reach incremental runs too. Pages' versions use `mod_page`'s `timemodified`, books
-//!   the latest of the book's and its chapters' and their count, resources their main file's
-//!   time and size, assignments their own and their attachments', labels a hash of their
-//!   text.
+//!   older than the window. Pages use `mod_page`'s `timemodified`, books the latest of the
+//!   book's and its chapters', resources their main file's, assignments their own and their
+//!   attachments'. Labels carry no time: full runs read them.
 //! - **Access**: the web service does not say who may see a module. A course's items go to
 //!   the group `moodle:course:{id}` and the e-mail addresses of its active participants
 //!   (`core_enrol_get_enrolled_users`, when the token may call it; else the group alone); a

@@ -211,16 +211,13 @@ impl Walk {
         Ok(frames)
     }
 
-    /// The module pass of `course`: its documents and its forums. Every run, incremental
-    /// ones too, offers every module: the listing is already in hand and the fingerprint
-    /// (time, access, sizes) skips the unchanged ones, so what moves no module time is
-    /// caught too: a restriction added, a participant unenrolled, a label or a book's
-    /// chapter list edited.
+    /// The module pass of `course`: its documents and its forums.
     async fn modules(
         &self,
         ctx: &SyncContext,
         course: &CourseFrame,
         allowed: &HashSet<String>,
+        window: Option<&TimeWindow>,
     ) -> Result<(Batch, Vec<ForumFrame>)> {
         let sections: Vec<Section> = match self.client.contents(course.id).await {
             Ok(s) => s,
@@ -384,6 +381,9 @@ impl Walk {
                         continue;
                     };
                     let t = p.timemodified.unwrap_or(0);
+                    if !in_window(window, p.timemodified) {
+                        continue;
+                    }
                     let token = convert::version(t, &place.access);
                     let doc =
                         convert::page(&place, p.intro.as_deref(), p.content.as_deref(), t, &token);
@@ -414,6 +414,9 @@ impl Walk {
                         .chain(b.timemodified)
                         .max()
                         .unwrap_or(0);
+                    if !in_window(window, Some(t)) {
+                        continue;
+                    }
                     // Chapters come and go without moving the book's time: their count is
                     // part of the version.
                     let token =
@@ -445,6 +448,9 @@ impl Walk {
                     else {
                         continue;
                     };
+                    if !in_window(window, main.timemodified) {
+                        continue;
+                    }
                     let token = format!(
                         "{}:{}",
                         convert::version(main.timemodified.unwrap_or(0), &place.access),
@@ -467,6 +473,9 @@ impl Walk {
                 "url" => {
                     let target = m.contents.iter().find(|c| c.kind.as_deref() == Some("url"));
                     let t = target.and_then(|c| c.timemodified);
+                    if !in_window(window, t) {
+                        continue;
+                    }
                     let token = convert::version(t.unwrap_or(0), &place.access);
                     let doc = convert::url_module(
                         &place,
@@ -480,8 +489,8 @@ impl Walk {
                     );
                 }
                 "label" => {
-                    // Labels carry no time: the hash of their text is their version.
-                    let Some(text) = m.description.as_deref() else {
+                    // Labels carry no time: they are read by full runs only.
+                    let Some(text) = m.description.as_deref().filter(|_| window.is_none()) else {
                         continue;
                     };
                     let token = format!(
@@ -502,28 +511,33 @@ impl Walk {
                         continue;
                     };
                     let t = a.timemodified.unwrap_or(0);
-                    let token = format!(
-                        "{}:{}",
-                        convert::version(t, &place.access),
-                        a.introattachments.len()
-                    );
-                    let doc = convert::assignment(
-                        &place,
-                        a.intro.as_deref(),
-                        a.duedate,
-                        a.allowsubmissionsfromdate,
-                        &a.introattachments,
-                        t,
-                        &token,
-                    );
-                    pending.push(
-                        PendingItem::new(id.clone(), Pending::Ready(Box::new(doc)))
-                            .with_version(&token),
-                    );
+                    if in_window(window, a.timemodified) {
+                        let token = format!(
+                            "{}:{}",
+                            convert::version(t, &place.access),
+                            a.introattachments.len()
+                        );
+                        let doc = convert::assignment(
+                            &place,
+                            a.intro.as_deref(),
+                            a.duedate,
+                            a.allowsubmissionsfromdate,
+                            &a.introattachments,
+                            t,
+                            &token,
+                        );
+                        pending.push(
+                            PendingItem::new(id.clone(), Pending::Ready(Box::new(doc)))
+                                .with_version(&token),
+                        );
+                    }
                     if !self.files {
                         continue;
                     }
                     for file in a.introattachments.iter().filter(|f| f.fileurl.is_some()) {
+                        if !in_window(window, file.timemodified) {
+                            continue;
+                        }
                         let fid = convert::attachment_id(m.id, file);
                         let token = format!(
                             "{}:{}",
@@ -798,7 +812,7 @@ impl Walk {
                 let course = cp.courses[cp.index].clone();
                 match cp.forums.clone() {
                     None => {
-                        let (batch, forums) = walk.modules(&ctx, &course, &allowed).await?;
+                        let (batch, forums) = walk.modules(&ctx, &course, &allowed, window.as_ref()).await?;
                         cp.forums = Some(forums);
                         cp.forum = 0;
                         cp.page = 0;
