@@ -30,7 +30,8 @@
 //!   listed the last-posted first (`sortorder=1`) and paging stops at the first unpinned one
 //!   older than the window. Pages use `mod_page`'s `timemodified`, books the latest of the
 //!   book's and its chapters', resources their main file's, assignments their own and their
-//!   attachments'. Labels carry no time: full runs read them.
+//!   attachments'. Labels carry no time: full runs read them, and so are changes of who
+//!   may read an item that move no time (an unenrolment, a restriction added).
 //! - **Access**: the web service does not say who may see a module. A course's items go to
 //!   the group `moodle:course:{id}` and the e-mail addresses of its active participants
 //!   (`core_enrol_get_enrolled_users`, when the token may call it; else the group alone); a
