@@ -805,3 +805,40 @@ async fn a_qanda_forum_gives_the_course_its_questions_without_the_replies() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_books_hidden_chapters_are_left_out() {
+    // A teacher's or an admin's token is sent hidden chapters; students do not see them.
+    let api = standard();
+    api.state.lock().unwrap().courses[1].sections[0]
+        .modules
+        .push(Module::new(
+            65,
+            "Lab manual",
+            3,
+            Kind::Book {
+                chapters: vec![
+                    (7, "Safety".into(), "<p>Goggles on.</p>".into()),
+                    (8, "(hidden) Answers".into(), "<p>The answers.</p>".into()),
+                ],
+            },
+        ));
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({"course_ids": "15"}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let doc = sink.get("moodle_book_65").unwrap();
+    let text = doc.content.as_text().unwrap();
+    assert!(text.contains("Goggles on."), "{text}");
+    assert!(
+        !text.contains("The answers") && !text.contains("Answers"),
+        "{text}"
+    );
+    assert_eq!(doc.metadata["chapters"], json!(1));
+    // The hidden chapter's file was never downloaded.
+    assert!(
+        requests_to(&server, "/webservice/pluginfile.php")
+            .await
+            .iter()
+            .all(|r| !r.url.path().contains("/mod_book/chapter/8/"))
+    );
+}

@@ -13,7 +13,8 @@
 //! - **Documents** (RAGFlow's ids `moodle_{modname}_{cmid}`, titles
 //!   "Course / Section / name", parent the course `moodle_course_{id}`, link the module's
 //!   page): a `page` (intro and content as Markdown), a `book` (its chapters together, each
-//!   chapter's `index.html` read from its `fileurl`), a `resource` (its main file, as bytes),
+//!   chapter's `index.html` read from its `fileurl`; hidden chapters, which a teacher's or an
+//!   admin's token is sent, left out), a `resource` (its main file, as bytes),
 //!   an `assign` (its description and dates; each intro attachment a file document
 //!   `moodle_assign_{cmid}_file:{path}{name}`), a `url` (its description and target) and a
 //!   `label` (its text), and each forum discussion (`moodle_forum_{cmid}_{discussion}`) with

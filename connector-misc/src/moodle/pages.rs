@@ -88,6 +88,47 @@ fn restricted(availability: Option<&str>) -> bool {
     }
 }
 
+/// The ids of a book's hidden chapters, from its `structure` entry: a JSON table of
+/// contents of `{title, href: "{id}/index.html", level, hidden, subitems}`. An unreadable
+/// table hides nothing (a token that may not see hidden chapters is not sent them).
+fn hidden_chapters(contents: &[Content]) -> HashSet<String> {
+    fn walk(items: &[Value], out: &mut HashSet<String>) {
+        for item in items {
+            let hidden = match item.get("hidden") {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::Number(n)) => n.as_i64() != Some(0),
+                Some(Value::String(s)) => !matches!(s.as_str(), "" | "0" | "false"),
+                _ => false,
+            };
+            if hidden {
+                if let Some(id) = item
+                    .get("href")
+                    .and_then(Value::as_str)
+                    .and_then(|h| h.split('/').next())
+                {
+                    out.insert(id.to_owned());
+                }
+            }
+            if let Some(sub) = item.get("subitems").and_then(Value::as_array) {
+                walk(sub, out);
+            }
+        }
+    }
+    let mut out = HashSet::new();
+    for c in contents.iter().filter(|c| {
+        c.kind.as_deref() == Some("content") && c.filename.as_deref() == Some("structure")
+    }) {
+        if let Some(Value::Array(items)) = c
+            .content
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+        {
+            walk(&items, &mut out);
+        }
+    }
+    out
+}
+
 /// Restrictions told as text (`availabilityinfo`): the only sign of a restricted section,
 /// since `core_course_get_contents` sends no `availability` for sections.
 fn restricted_info(info: Option<&str>) -> bool {
@@ -399,12 +440,19 @@ impl Walk {
                         pending.push(missing("mod_book_get_books_by_courses"));
                         continue;
                     };
+                    // Hidden chapters are listed to a token that may see them (a teacher,
+                    // an admin): left out, as students do not see them.
+                    let hidden = hidden_chapters(&m.contents);
                     let chapters: Vec<Content> = m
                         .contents
                         .iter()
                         .filter(|c| {
                             c.kind.as_deref() == Some("file")
                                 && c.filename.as_deref() == Some("index.html")
+                                && !c
+                                    .filepath
+                                    .as_deref()
+                                    .is_some_and(|p| hidden.contains(p.trim_matches('/')))
                         })
                         .cloned()
                         .collect();

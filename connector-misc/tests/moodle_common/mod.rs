@@ -286,7 +286,7 @@ impl MoodleApi {
             Kind::Book { chapters } => {
                 let structure: Vec<Value> = chapters
                     .iter()
-                    .map(|(id, title, _)| json!({"title": title, "href": format!("{id}/index.html"), "level": 0, "hidden": "0", "subitems": []}))
+                    .map(|(id, title, _)| json!({"title": title, "href": format!("{id}/index.html"), "level": 0, "hidden": if title.starts_with("(hidden)") { "1" } else { "0" }, "subitems": []}))
                     .collect();
                 let mut out = vec![json!({
                     "type": "content", "filename": "structure", "filepath": "/", "filesize": 0,
