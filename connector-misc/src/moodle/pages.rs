@@ -278,6 +278,10 @@ impl Walk {
         };
         let mut items: Vec<(Module, String, bool)> = Vec::new();
         let mut failures = Vec::new();
+        // Moodle sends a module's `availability` (even null) only to a user who may see
+        // hidden activities; to others, restrictions they meet are invisible.
+        let mut tells_restrictions = false;
+        let mut modules_seen = 0usize;
         for section in sections {
             if section.visible == Some(false) || section.uservisible == Some(false) {
                 continue;
@@ -286,6 +290,8 @@ impl Walk {
                 || restricted_info(section.availabilityinfo.as_deref());
             let name = section.name.clone().unwrap_or_default();
             for value in section.modules {
+                modules_seen += 1;
+                tells_restrictions |= value.get("availability").is_some();
                 let cmid = value.get("id").and_then(Value::as_i64);
                 let kind = value
                     .get("modname")
@@ -316,6 +322,13 @@ impl Walk {
                     )),
                 }
             }
+        }
+        if modules_seen > 0 && !tells_restrictions {
+            tracing::warn!(
+                connector = SOURCE,
+                course = course.id,
+                "Moodle sent no module's `availability`: either restrictions are off on the site, or the token's user may not see hidden activities and the restrictions it meets are not told (its items would go to the whole course); use a token of a teacher or a manager"
+            );
         }
         let has = |kind: &str| items.iter().any(|(m, _, _)| m.modname == kind);
         let can = |f: &str| allowed.is_empty() || allowed.contains(f);
