@@ -100,14 +100,13 @@ fn hidden_chapters(contents: &[Content]) -> HashSet<String> {
                 Some(Value::String(s)) => !matches!(s.as_str(), "" | "0" | "false"),
                 _ => false,
             };
-            if hidden {
-                if let Some(id) = item
-                    .get("href")
-                    .and_then(Value::as_str)
-                    .and_then(|h| h.split('/').next())
-                {
-                    out.insert(id.to_owned());
-                }
+            if let Some(id) = item
+                .get("href")
+                .and_then(Value::as_str)
+                .and_then(|h| h.split('/').next())
+                .filter(|_| hidden)
+            {
+                out.insert(id.to_owned());
             }
             if let Some(sub) = item.get("subitems").and_then(Value::as_array) {
                 walk(sub, out);
