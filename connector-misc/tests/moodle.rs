@@ -842,3 +842,43 @@ async fn a_books_hidden_chapters_are_left_out() {
             .all(|r| !r.url.path().contains("/mod_book/chapter/8/"))
     );
 }
+
+#[tokio::test]
+async fn files_over_spool_above_are_spooled_to_disk_and_the_rest_held_in_memory() {
+    use futures::StreamExt;
+    use std::io::Read;
+    let server = start(standard()).await;
+    // slides.pdf is 15 bytes, rubric.txt 16: both above 12; book chapters list no size.
+    let c = build(
+        &server.uri(),
+        json!({"course_ids": "12", "spool_above": 12}),
+    );
+    let spool = tempfile::tempdir().unwrap();
+    let ctx = connector_core::SyncContext::new()
+        .with_spool(connector_core::spool::Spool::in_dir(spool.path()));
+    let cp = c.roles().as_checkpointed().unwrap();
+    let from = cp.initial_checkpoint_json().unwrap();
+    let docs: Vec<connector_core::Document> = cp
+        .load_from_checkpoint_json(from, None, ctx)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flat_map(|b| b.unwrap().batch.documents)
+        .collect();
+    let slides = docs.iter().find(|d| d.id == "moodle_resource_44").unwrap();
+    let connector_core::Content::Spooled { body, mime, .. } = &slides.content else {
+        panic!("not spooled: {:?}", slides.content);
+    };
+    assert_eq!(mime, "application/pdf");
+    assert!(body.path().starts_with(spool.path()));
+    let mut bytes = Vec::new();
+    body.open_blocking()
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
+    assert_eq!(bytes, b"%PDF-1.4 slides");
+    assert_eq!(slides.size_bytes, 15);
+    // The book's chapters are read into memory as text.
+    let book = docs.iter().find(|d| d.id == "moodle_book_43").unwrap();
+    assert!(book.content.as_text().unwrap().contains("Lipid bilayers."));
+}

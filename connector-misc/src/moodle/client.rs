@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use connector_core::http::{ErrorClass, HttpClient, StatusCode};
+use connector_core::spool::{Spool, SpooledBody};
 use connector_core::{Error, ErrorKind, Result, Secret, SyncContext};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -253,9 +254,7 @@ impl Client {
     /// parameter of this request alone (pluginfile.php takes it nowhere else), and only to
     /// the site's own origin and path: a `fileurl` elsewhere is refused.
     pub(crate) async fn download(&self, fileurl: &str, max: u64) -> Result<Bytes> {
-        let mut url = self.file_url(fileurl)?;
-        url.query_pairs_mut()
-            .append_pair("token", self.token.expose());
+        let url = self.token_url(fileurl)?;
         Ok(self
             .http
             .get(url)
@@ -263,6 +262,34 @@ impl Client {
             .send()
             .await?
             .into_body())
+    }
+
+    /// [`download`](Self::download) into a file of `spool`, written as it arrives.
+    pub(crate) async fn download_spooled(
+        &self,
+        fileurl: &str,
+        max: u64,
+        spool: &Spool,
+    ) -> Result<SpooledBody> {
+        let url = self.token_url(fileurl)?;
+        self.http
+            .get(url)
+            .max_body_bytes(max)
+            .spool_to(spool.clone())
+            .send()
+            .await?
+            .into_spooled()
+            .ok_or_else(|| {
+                Error::internal("a file download was not spooled").with_connector(SOURCE)
+            })
+    }
+
+    /// A checked `fileurl` with the token as its `token` parameter.
+    fn token_url(&self, fileurl: &str) -> Result<Url> {
+        let mut url = self.file_url(fileurl)?;
+        url.query_pairs_mut()
+            .append_pair("token", self.token.expose());
+        Ok(url)
     }
 
     /// A `fileurl` checked to be on the site, without any `token` it may carry.

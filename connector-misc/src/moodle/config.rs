@@ -81,6 +81,12 @@ pub struct MoodleConfig {
     #[serde(default = "default_max_file_size")]
     #[schemars(range(min = 1, max = 4_294_967_296_u64), example = &10_485_760)]
     pub max_file_size: NonZeroU64,
+    /// Files larger than this many bytes (by their listed `filesize`) are downloaded into
+    /// the sync's spool folder and delivered as spooled bytes, never whole in memory; unset:
+    /// every file is read into memory (up to `max_file_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = connector_core::config::limits::MAX_BYTES), example = &16_777_216)]
+    pub spool_above: Option<NonZeroU64>,
     /// Requests per minute (at most 100,000; default 600), shared with other processes
     /// through the host's rate gate.
     #[serde(default = "default_requests_per_minute")]
@@ -122,6 +128,7 @@ impl MoodleConfig {
             include_forums: true,
             include_files: true,
             max_file_size: default_max_file_size(),
+            spool_above: None,
             requests_per_minute: default_requests_per_minute(),
             allowed_hosts: Vec::new(),
             host_network: None,
@@ -179,6 +186,7 @@ impl fmt::Debug for MoodleConfig {
             .field("include_forums", &self.include_forums)
             .field("include_files", &self.include_files)
             .field("max_file_size", &self.max_file_size)
+            .field("spool_above", &self.spool_above)
             .field("requests_per_minute", &self.requests_per_minute)
             .field("allowed_hosts", &self.allowed_hosts)
             .finish_non_exhaustive()
@@ -212,6 +220,18 @@ impl ConnectorConfig for MoodleConfig {
         if self.max_file_size.get() > connector_core::config::limits::MAX_BYTES {
             problems.push(FieldError::new(
                 "max_file_size",
+                format!(
+                    "must be at most {} bytes",
+                    connector_core::config::limits::MAX_BYTES
+                ),
+            ));
+        }
+        if self
+            .spool_above
+            .is_some_and(|s| s.get() > connector_core::config::limits::MAX_BYTES)
+        {
+            problems.push(FieldError::new(
+                "spool_above",
                 format!(
                     "must be at most {} bytes",
                     connector_core::config::limits::MAX_BYTES

@@ -282,13 +282,19 @@ pub(crate) fn assignment(
     doc
 }
 
+/// A downloaded file's body: in memory, or in a spool file.
+pub(crate) enum FileBody {
+    Bytes(bytes::Bytes),
+    Spooled(connector_core::spool::SpooledBody),
+}
+
 /// A file of a module (a resource's main file, an assignment's attachment), body `data`.
 pub(crate) fn file(
     place: &Place,
     id: String,
     parent: Option<String>,
     content: &Content,
-    data: bytes::Bytes,
+    data: FileBody,
     token: &str,
 ) -> Document {
     let name = content
@@ -314,8 +320,23 @@ pub(crate) fn file(
     } else {
         format!("{} / {name}", title(place))
     };
-    let size = data.len() as u64;
-    let mut doc = Document::bytes(id, SOURCE, title_text, data, mime, extension)
+    let (doc, size) = match data {
+        FileBody::Bytes(b) => {
+            let size = b.len() as u64;
+            (
+                Document::bytes(id, SOURCE, title_text, b, mime, extension),
+                size,
+            )
+        }
+        FileBody::Spooled(body) => {
+            let size = body.len();
+            (
+                Document::spooled(id, SOURCE, title_text, body, mime, extension),
+                size,
+            )
+        }
+    };
+    let mut doc = doc
         .with_size(size)
         .with_version(token)
         .with_metadata("filename", name);

@@ -25,7 +25,8 @@
 //!   queries from every URL it logs or puts in an error, and no document, link, metadata or
 //!   checkpoint carries the token (`fileurl`s are stripped of it). A listed `filesize` over
 //!   `max_file_size` is a failure before any download, a body over it a failure while
-//!   downloading.
+//!   downloading. A file listed over `spool_above` is written to the sync's spool folder as
+//!   it arrives and delivered spooled, never whole in memory.
 //! - **Incremental runs** catch new forum posts: Moodle moves a discussion's `timemodified`
 //!   when a post is added or edited (not the forum module's), so each forum's discussions are
 //!   listed the last-posted first (`sortorder=1`) and paging stops at the first unpinned one
@@ -137,6 +138,8 @@ impl MoodleConnector {
             forums: config.include_forums,
             files: config.include_files,
             max_file_size: config.max_file_size.get(),
+            spool_above: config.spool_above.map(std::num::NonZeroU64::get),
+            spool: None,
         };
         Ok(Self { config, walk })
     }

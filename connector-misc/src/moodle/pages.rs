@@ -41,6 +41,10 @@ pub(crate) struct Walk {
     pub(crate) forums: bool,
     pub(crate) files: bool,
     pub(crate) max_file_size: u64,
+    /// Files listed larger than this go to the spool.
+    pub(crate) spool_above: Option<u64>,
+    /// The sync's spool (set by `for_run`).
+    pub(crate) spool: Option<connector_core::spool::Spool>,
 }
 
 /// An item of a page, to convert (and read, for files and books).
@@ -145,6 +149,7 @@ impl Walk {
     fn for_run(&self, ctx: &SyncContext) -> Self {
         Self {
             client: self.client.with_context(ctx),
+            spool: Some(ctx.spool().clone()),
             ..self.clone()
         }
     }
@@ -685,7 +690,23 @@ impl Walk {
                     return Ok(vec![too_large().into()]);
                 }
                 let url = content.fileurl.as_deref().unwrap_or_default();
-                match self.client.download(url, self.max_file_size).await {
+                let spool = self.spool.as_ref().filter(|_| {
+                    self.spool_above
+                        .is_some_and(|above| content.filesize.is_some_and(|s| s > above))
+                });
+                let body = match spool {
+                    Some(spool) => self
+                        .client
+                        .download_spooled(url, self.max_file_size, spool)
+                        .await
+                        .map(convert::FileBody::Spooled),
+                    None => self
+                        .client
+                        .download(url, self.max_file_size)
+                        .await
+                        .map(convert::FileBody::Bytes),
+                };
+                match body {
                     Ok(data) => Ok(vec![
                         convert::file(&place, id, parent, &content, data, &token).into(),
                     ]),
