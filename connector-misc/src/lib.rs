@@ -23,6 +23,8 @@ pub mod gitlab;
 pub mod graph;
 #[cfg(feature = "imap")]
 pub mod imap;
+#[cfg(feature = "moodle")]
+pub mod moodle;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "notion")]
@@ -102,6 +104,7 @@ pub mod webdav;
         feature = "teams",
         feature = "airtable",
         feature = "zendesk",
+        feature = "moodle",
     )),
     allow(unused_variables)
 )]
@@ -183,6 +186,12 @@ pub fn register(registry: &mut connector_core::Registry) {
         asana::SOURCE,
         "tasks of an Asana workspace, with comments and attachments",
         |cfg| Ok(Box::new(asana::AsanaConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "moodle")]
+    registry.register::<moodle::MoodleConfig, _>(
+        moodle::SOURCE,
+        "courses of a Moodle site: pages, books, files, assignments and forum discussions",
+        |cfg| Ok(Box::new(moodle::MoodleConnector::new(cfg)?)),
     );
     #[cfg(feature = "slack")]
     registry.register::<slack::SlackConfig, _>(slack::SOURCE, "threads of Slack channels", |cfg| {
