@@ -75,6 +75,18 @@ pub(crate) fn parse_hex128(s: &str) -> Option<u128> {
 /// assert_eq!(hash128_concat(&["rest_api", ":", "42"]), hash128("rest_api:42"));
 /// ```
 pub fn hash128_concat(parts: &[&str]) -> String {
+    // Short ids (the usual case) are copied to the stack and hashed in one call, which costs
+    // less than the streaming hasher's setup and digest.
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    if len <= 128 {
+        let mut buf = [0u8; 128];
+        let mut at = 0;
+        for part in parts {
+            buf[at..at + part.len()].copy_from_slice(part.as_bytes());
+            at += part.len();
+        }
+        return hex128(xxh3_128(&buf[..len]));
+    }
     let mut hasher = Xxh3::new();
     for part in parts {
         hasher.update(part.as_bytes());
@@ -92,61 +104,58 @@ pub fn hash128_parts<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
     hasher.finish()
 }
 
-/// An XXH3-128 hasher that takes length-prefixed parts (as [`hash128_parts`] does) and
-/// serialised JSON, for fingerprints over several fields without building one string first.
-pub(crate) struct PartsHasher(Xxh3);
+/// An XXH3-128 hash of length-prefixed parts (as [`hash128_parts`] takes them) and serialised
+/// JSON, for fingerprints over several fields without building one string first.
+///
+/// The parts are gathered in a buffer kept per thread and hashed in one call at
+/// [`finish`](PartsHasher::finish): the digest of a stream does not depend on how it is cut,
+/// and a dozen small streaming updates (two per part, and serde_json writes a value in pieces
+/// of a few bytes) cost more than copying the bytes once and hashing them in one go.
+pub(crate) struct PartsHasher {
+    /// The thread's buffer while this hasher holds it; a hasher made while another is alive
+    /// on the thread (a `Serialize` impl that fingerprints) gets a buffer of its own.
+    buf: Vec<u8>,
+}
+
+thread_local! {
+    static PARTS_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
 
 impl PartsHasher {
     pub(crate) fn new() -> Self {
-        Self(Xxh3::new())
+        let mut buf = PARTS_BUF.with(std::cell::Cell::take);
+        buf.clear();
+        Self { buf }
     }
 
     /// Adds one part, prefixed by its length.
     pub(crate) fn part(&mut self, part: &[u8]) {
-        self.0.update(&(part.len() as u64).to_le_bytes());
-        self.0.update(part);
+        self.buf
+            .extend_from_slice(&(part.len() as u64).to_le_bytes());
+        self.buf.extend_from_slice(part);
     }
 
-    /// Adds `value` as compact JSON, prefixed by a marker rather than a length.
+    /// Adds `value` as compact JSON, prefixed by a marker rather than a length. Writing into
+    /// a `Vec` cannot fail, and serialising a JSON value or a map of them cannot either;
+    /// should it ever, the part is just shorter.
     pub(crate) fn json(&mut self, value: &impl serde::Serialize) {
-        self.0.update(b"\xffjson");
-        // Serialised into a buffer kept per thread and hashed in one update (the digest of
-        // a stream does not depend on how it is cut): serde_json writes a value in pieces of
-        // a few bytes, and each update of the hasher costs more than the copy. Writing into
-        // a `Vec` cannot fail, and serialising a JSON value or a map of them cannot either;
-        // should it ever, the part is just shorter.
-        thread_local! {
-            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        BUF.with(|buf| match buf.try_borrow_mut() {
-            Ok(mut buf) => {
-                buf.clear();
-                let _ = serde_json::to_writer(&mut *buf, value);
-                self.0.update(&buf);
-                if buf.capacity() > 1 << 16 {
-                    *buf = Vec::new();
-                }
-            }
-            // Re-entered from a `Serialize` impl: straight into the hasher.
-            Err(_) => {
-                let _ = serde_json::to_writer(&mut *self, value);
-            }
-        });
+        self.buf.extend_from_slice(b"\xffjson");
+        let _ = serde_json::to_writer(&mut self.buf, value);
     }
 
     pub(crate) fn finish(&self) -> String {
-        hex128(self.0.digest128())
+        hex128(xxh3_128(&self.buf))
     }
 }
 
-impl std::io::Write for PartsHasher {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+impl Drop for PartsHasher {
+    fn drop(&mut self) {
+        // Handed back for the next hasher on this thread, unless it grew past what a
+        // document's fields usually take.
+        if self.buf.capacity() <= 1 << 16 {
+            let buf = std::mem::take(&mut self.buf);
+            PARTS_BUF.with(|cell| cell.set(buf));
+        }
     }
 }
 

