@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use connector_core::http::{HttpClient, RequestBuilder, Response};
+use connector_core::http::{HttpClient, Method, RequestBuilder, Response};
 use connector_core::net::NetworkPolicy;
 use connector_core::{CredentialStore, ErrorKind, Result, SyncContext};
 use url::Url;
@@ -94,12 +94,29 @@ impl GoogleApi {
         scopes: &[&str],
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response> {
+        self.send_method(Method::GET, url, subject, scopes, build)
+            .await
+    }
+
+    /// As [`send`](Self::send), with `method` (a `POST` is retried only when `build` marks it
+    /// idempotent).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub(crate) async fn send_method(
+        &self,
+        method: Method,
+        url: Url,
+        subject: Option<&str>,
+        scopes: &[&str],
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response> {
         let mut retried = false;
         loop {
             let token = self.auth.token(&self.http, subject, scopes).await?;
             let request = build(
                 self.http
-                    .get(url.clone())
+                    .request(method.clone(), url.clone())
                     .auth(token.clone(), CREDENTIAL_FIELD),
             );
             match request.send().await {

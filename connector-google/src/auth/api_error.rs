@@ -40,7 +40,16 @@ const RATE_LIMIT: &[&str] = &[
     "rateLimitExceeded",
     "userRateLimitExceeded",
     "RATE_LIMIT_EXCEEDED",
+    // BigQuery: too many concurrent queries, or a project's query quota.
+    "quotaExceeded",
 ];
+
+/// What a BigQuery error says when a query would bill more bytes than allowed; the source
+/// names its `maximum_bytes_billed` field when it sees it.
+pub(crate) const BYTES_BILLED: &str = "the query would bill more bytes than allowed";
+
+/// What a BigQuery error says when the query itself is wrong (syntax, a missing column).
+pub(crate) const INVALID_QUERY: &str = "BigQuery rejected the query";
 
 /// Reasons that concern one file only: the item fails, the sync goes on.
 const ITEM: &[&str] = &[
@@ -84,6 +93,18 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
             format!(
                 "the service is not enabled for this user (no licence, or turned off for the user in the Admin console): {message}"
             ),
+        ));
+    }
+    if has(&["bytesBilledLimitExceeded"]) {
+        return Some(ErrorClass::new(
+            ErrorKind::Config,
+            format!("{BYTES_BILLED}: {message}"),
+        ));
+    }
+    if has(&["invalidQuery"]) {
+        return Some(ErrorClass::new(
+            ErrorKind::Config,
+            format!("{INVALID_QUERY}: {message}"),
         ));
     }
     if has(ITEM) {
@@ -131,6 +152,18 @@ mod tests {
         assert_eq!(
             c(403, "rateLimitExceeded", "PERMISSION_DENIED"),
             Some(ErrorKind::RateLimited)
+        );
+        assert_eq!(
+            c(403, "quotaExceeded", "PERMISSION_DENIED"),
+            Some(ErrorKind::RateLimited)
+        );
+        assert_eq!(
+            c(400, "bytesBilledLimitExceeded", "INVALID_ARGUMENT"),
+            Some(ErrorKind::Config)
+        );
+        assert_eq!(
+            c(400, "invalidQuery", "INVALID_ARGUMENT"),
+            Some(ErrorKind::Config)
         );
         assert_eq!(
             c(403, "accessNotConfigured", "PERMISSION_DENIED"),
