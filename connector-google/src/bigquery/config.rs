@@ -363,19 +363,10 @@ impl ConnectorConfig for BigQueryConfig {
     }
 
     fn validate(&self) -> Vec<FieldError> {
-        let mut out: Vec<FieldError> = self
-            .google_credentials()
-            .validate()
-            .into_iter()
-            .map(|p| {
-                FieldError::new(
-                    p.path
-                        .replace("google_tokens", "service_account_json")
-                        .as_str(),
-                    p.message,
-                )
-            })
-            .collect();
+        let mut out = Vec::new();
+        if let Err(why) = crate::auth::Credential::parse(&self.credentials.service_account_json) {
+            out.push(FieldError::new("credentials.service_account_json", why));
+        }
         out.extend(NetworkPolicy::check_allowed_hosts(
             "allowed_hosts",
             &self.allowed_hosts,
