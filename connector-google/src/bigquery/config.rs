@@ -20,6 +20,8 @@ use crate::auth::{GoogleCredentialsConfig, GoogleTokens};
 pub const DEFAULT_BIGQUERY_BASE_URL: &str = "https://bigquery.googleapis.com/bigquery/v2";
 /// The most bytes one query may bill unless configured otherwise: 1 GiB (RAGFlow's guard).
 pub const DEFAULT_MAXIMUM_BYTES_BILLED: u64 = 1024 * 1024 * 1024;
+/// The largest `maximum_bytes_billed` accepted: 1 PiB.
+const MAX_BYTES_BILLED: u64 = 1 << 50;
 /// Rows per result page (`maxResults`), one checkpointed batch each.
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
 /// Rows one query job returns at most (`LIMIT`) before the next job continues after its last
@@ -128,9 +130,10 @@ pub struct BigQueryConfig {
     #[schemars(range(min = 1, max = 10_000_000), example = 100_000)]
     pub rows_per_query: NonZeroU32,
     /// The most bytes one query job may bill (`maximumBytesBilled`; default 1 GiB, as
-    /// RAGFlow): a job that would bill more fails without cost, naming this field.
+    /// RAGFlow; at most 1 PiB): a job that would bill more fails without cost, naming this
+    /// field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1), example = 1_073_741_824_u64)]
+    #[schemars(range(min = 1, max = 1_125_899_906_842_624_u64), example = 1_073_741_824_u64)]
     pub maximum_bytes_billed: Option<u64>,
     /// How long one job may run, in milliseconds (`jobTimeoutMs`; default: BigQuery's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -458,10 +461,12 @@ impl ConnectorConfig for BigQueryConfig {
         if self.rows_per_query.get() > 10_000_000 {
             out.push(FieldError::new("rows_per_query", "must be at most 10000000"));
         }
-        if self.maximum_bytes_billed == Some(0) {
+        if let Some(b) = self.maximum_bytes_billed
+            && !(1..=MAX_BYTES_BILLED).contains(&b)
+        {
             out.push(FieldError::new(
                 "maximum_bytes_billed",
-                "must be at least 1 (leave it out for 1 GiB)",
+                "must be 1 to 1125899906842624 (1 PiB; leave it out for 1 GiB)",
             ));
         }
         if let Some(t) = self.job_timeout_ms
