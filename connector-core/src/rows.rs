@@ -112,14 +112,14 @@ impl Value {
     ///
     /// # Errors
     /// The value is neither NULL nor a date or time.
-    pub fn instant(&self, zone: Zone) -> Result<Option<DateTime<Utc>>, ()> {
+    pub fn instant(&self, zone: Zone) -> Result<Option<DateTime<Utc>>, NotATime> {
         match self {
             Self::Null => Ok(None),
             Self::Timestamp(t) if zone == Zone::utc() => Ok(Some(t.and_utc())),
             Self::Timestamp(t) => Ok(zone.instant(*t)),
             Self::TimestampTz(t) => Ok(Some(*t)),
             Self::Date(d) => Ok(d.and_hms_opt(0, 0, 0).and_then(|t| zone.instant(t))),
-            _ => Err(()),
+            _ => Err(NotATime),
         }
     }
 
@@ -133,6 +133,19 @@ impl Value {
         }
     }
 }
+
+/// A value that is neither NULL nor a date or time, where a time was asked for
+/// ([`Value::instant`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotATime;
+
+impl std::fmt::Display for NotATime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not a date or time")
+    }
+}
+
+impl std::error::Error for NotATime {}
 
 /// One row as a driver read it: each column's value, or why it could not be read.
 pub type Row = Vec<Result<Value, String>>;

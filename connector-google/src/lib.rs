@@ -21,9 +21,9 @@ pub mod google_drive;
 #[cfg(any(feature = "google_drive", feature = "gmail"))]
 mod walk;
 
+pub use auth::{GoogleCredentialsConfig, GoogleTokens, GoogleTokensSchema, StringList};
 #[cfg(feature = "bigquery")]
 pub use bigquery::{BigQueryCheckpoint, BigQueryConfig, BigQueryConnector};
-pub use auth::{GoogleCredentialsConfig, GoogleTokens, GoogleTokensSchema, StringList};
 #[cfg(feature = "gmail")]
 pub use gmail::{GmailCheckpoint, GmailConfig, GmailConnector};
 #[cfg(feature = "google_drive")]

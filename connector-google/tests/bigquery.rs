@@ -10,8 +10,8 @@ mod common;
 use bigquery_common::*;
 use common::{TokenEndpoint, mount_token, service_account_key};
 use connector_core::{
-    Batch, CheckpointedConnector, Connector, Document, ErrorKind, RefetchConnector,
-    SlimConnector, SyncContext, TimeWindow,
+    Batch, CheckpointedConnector, Connector, Document, ErrorKind, RefetchConnector, SlimConnector,
+    SyncContext, TimeWindow,
 };
 use connector_google::bigquery::{BigQueryCheckpoint, BigQueryConfig, BigQueryConnector};
 use futures::StreamExt;
@@ -104,7 +104,12 @@ async fn a_full_load_reads_every_row_over_jobs_and_result_pages() {
     }
     assert_eq!(jobs[0]["maxResults"], json!(2));
     // The second job continues after the first's last id, bound as a typed parameter.
-    assert!(jobs[1]["query"].as_str().unwrap().contains("src.`id` > @after_id"));
+    assert!(
+        jobs[1]["query"]
+            .as_str()
+            .unwrap()
+            .contains("src.`id` > @after_id")
+    );
     assert_eq!(
         jobs[1]["queryParameters"],
         json!([{"name": "after_id", "parameterType": {"type": "INT64"}, "parameterValue": {"value": "3"}}])
@@ -140,7 +145,9 @@ async fn a_window_walks_cursor_then_id_and_loses_no_tie() {
     let s = server(&fake).await;
     let c = connector(&s.uri(), json!({"page_size": 1, "rows_per_query": 2}));
     let window = TimeWindow::new(time(2), time(8)).unwrap();
-    let pages = run(&c, BigQueryCheckpoint::start(), Some(window)).await.unwrap();
+    let pages = run(&c, BigQueryCheckpoint::start(), Some(window))
+        .await
+        .unwrap();
     assert_eq!(ids(&docs(&pages)), [2, 3, 4, 5, 6, 7].map(doc_id));
     let jobs: Vec<Value> = fake
         .requests()
@@ -153,15 +160,30 @@ async fn a_window_walks_cursor_then_id_and_loses_no_tie() {
         sql.contains("(src.`updated_at` > @after_cursor OR (src.`updated_at` = @after_cursor AND src.`id` > @after_id))"),
         "{sql}"
     );
-    assert!(sql.contains("ORDER BY src.`updated_at`, src.`id` LIMIT 2"), "{sql}");
+    assert!(
+        sql.contains("ORDER BY src.`updated_at`, src.`id` LIMIT 2"),
+        "{sql}"
+    );
     let params = second["queryParameters"].as_array().unwrap();
-    let by_name = |n: &str| params.iter().find(|p| p["name"] == json!(n)).unwrap().clone();
-    assert_eq!(by_name("window_start")["parameterType"]["type"], json!("TIMESTAMP"));
+    let by_name = |n: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == json!(n))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        by_name("window_start")["parameterType"]["type"],
+        json!("TIMESTAMP")
+    );
     assert_eq!(
         by_name("window_start")["parameterValue"]["value"],
         json!("2025-03-01 10:02:00.000000+00:00")
     );
-    assert_eq!(by_name("after_cursor")["parameterType"]["type"], json!("TIMESTAMP"));
+    assert_eq!(
+        by_name("after_cursor")["parameterType"]["type"],
+        json!("TIMESTAMP")
+    );
     assert_eq!(by_name("after_id")["parameterValue"]["value"], json!("3"));
     // No value is ever in the SQL text.
     assert!(!sql.contains("2025"), "{sql}");
@@ -192,7 +214,11 @@ async fn an_unfinished_job_is_awaited_with_get_query_results() {
     assert_eq!(all.len(), 3);
     let calls = fake.state.lock().unwrap().result_calls.clone();
     assert!(calls.len() >= 2, "{calls:?}");
-    assert!(calls.iter().all(|q| q.get("location").map(String::as_str) == Some("EU")));
+    assert!(
+        calls
+            .iter()
+            .all(|q| q.get("location").map(String::as_str) == Some("EU"))
+    );
 }
 
 #[tokio::test]
@@ -200,12 +226,22 @@ async fn the_bytes_billed_cap_is_sent_and_names_its_field() {
     let fake = FakeBigQuery::new(rows(3));
     let s = server(&fake).await;
     let c = connector(&s.uri(), json!({"maximum_bytes_billed": 1000}));
-    let e = run(&c, BigQueryCheckpoint::start(), None).await.unwrap_err();
+    let e = run(&c, BigQueryCheckpoint::start(), None)
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config, "{e}");
     assert_eq!(e.field(), Some("maximum_bytes_billed"), "{e}");
     assert!(e.message().contains("10485760 or higher required"), "{e}");
     let raised = connector(&s.uri(), json!({"maximum_bytes_billed": "20000000"}));
-    assert_eq!(docs(&run(&raised, BigQueryCheckpoint::start(), None).await.unwrap()).len(), 3);
+    assert_eq!(
+        docs(
+            &run(&raised, BigQueryCheckpoint::start(), None)
+                .await
+                .unwrap()
+        )
+        .len(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -213,12 +249,22 @@ async fn rate_limits_and_quota_errors_are_retried() {
     let fake = FakeBigQuery::new(rows(2));
     fake.fail_next(
         429,
-        google_error(429, "rateLimitExceeded", "RESOURCE_EXHAUSTED", "Exceeded rate limits"),
+        google_error(
+            429,
+            "rateLimitExceeded",
+            "RESOURCE_EXHAUSTED",
+            "Exceeded rate limits",
+        ),
         Some(1),
     );
     fake.fail_next(
         403,
-        google_error(403, "quotaExceeded", "PERMISSION_DENIED", "Exceeded rate limits: too many concurrent queries for this project_and_region."),
+        google_error(
+            403,
+            "quotaExceeded",
+            "PERMISSION_DENIED",
+            "Exceeded rate limits: too many concurrent queries for this project_and_region.",
+        ),
         None,
     );
     let s = server(&fake).await;
@@ -249,8 +295,26 @@ async fn errors_name_the_field_they_are_about() {
     let e = col.check().await.unwrap_err();
     assert_eq!(e.field(), Some("metadata_columns"), "{e}");
     // A refused credential, and a denied dataset.
-    fake.fail_next(401, google_error(401, "authError", "UNAUTHENTICATED", "Request had invalid authentication credentials."), None);
-    fake.fail_next(401, google_error(401, "authError", "UNAUTHENTICATED", "Request had invalid authentication credentials."), None);
+    fake.fail_next(
+        401,
+        google_error(
+            401,
+            "authError",
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        ),
+        None,
+    );
+    fake.fail_next(
+        401,
+        google_error(
+            401,
+            "authError",
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        ),
+        None,
+    );
     let c = connector(&s.uri(), json!({}));
     let e = c.check().await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
@@ -260,7 +324,10 @@ async fn errors_name_the_field_they_are_about() {
     assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
     assert!(!e.to_string().contains("PRIVATE KEY"));
     // An id column that cannot be a key.
-    let e = connector(&s.uri(), json!({"id_column": "tags"})).check().await.unwrap_err();
+    let e = connector(&s.uri(), json!({"id_column": "tags"}))
+        .check()
+        .await
+        .unwrap_err();
     assert_eq!(e.field(), Some("id_column"), "{e}");
     // The dry run is the check: it passes on a good config.
     connector(&s.uri(), json!({})).check().await.unwrap();
@@ -281,13 +348,29 @@ async fn a_malformed_value_fails_its_row_and_the_walk_goes_on() {
     assert_eq!(ids(&docs(&pages)), [doc_id(1), doc_id(4)]);
     // A NULL cursor is no time, not an error.
     assert_eq!(docs(&pages)[1].updated_at, None);
-    let failed: Vec<_> = failures.iter().map(|f| f.id.clone().unwrap_or_default()).collect();
+    let failed: Vec<_> = failures
+        .iter()
+        .map(|f| f.id.clone().unwrap_or_default())
+        .collect();
     assert_eq!(failed, [doc_id(2), doc_id(3)]);
-    assert!(failures[0].message.contains("`tags`"), "{}", failures[0].message);
-    assert!(failures[1].message.contains("updated_at"), "{}", failures[1].message);
+    assert!(
+        failures[0].message.contains("`tags`"),
+        "{}",
+        failures[0].message
+    );
+    assert!(
+        failures[1].message.contains("updated_at"),
+        "{}",
+        failures[1].message
+    );
     // Columns the document does not use do not fail it.
-    let narrow = connector(&s.uri(), json!({"content_columns": "name", "timestamp_column": null}));
-    let pages = run(&narrow, BigQueryCheckpoint::start(), None).await.unwrap();
+    let narrow = connector(
+        &s.uri(),
+        json!({"content_columns": "name", "timestamp_column": null}),
+    );
+    let pages = run(&narrow, BigQueryCheckpoint::start(), None)
+        .await
+        .unwrap();
     assert_eq!(docs(&pages).len(), 4);
 }
 
@@ -306,9 +389,19 @@ async fn list_ids_and_refetch_read_rows_by_id() {
         .requests()
         .into_iter()
         .filter(|r| r["dryRun"].is_null())
-        .all(|r| r["query"].as_str().unwrap().starts_with("SELECT src.`id` FROM"));
+        .all(|r| {
+            r["query"]
+                .as_str()
+                .unwrap()
+                .starts_with("SELECT src.`id` FROM")
+        });
     assert!(slim);
-    let wanted = vec![doc_id(2), doc_id(4), doc_id(99), "bigquery:other.x.y:1".to_owned()];
+    let wanted = vec![
+        doc_id(2),
+        doc_id(4),
+        doc_id(99),
+        "bigquery:other.x.y:1".to_owned(),
+    ];
     let mut got = Vec::new();
     let mut stream = c.fetch(wanted, SyncContext::new());
     while let Some(batch) = stream.next().await {
@@ -333,11 +426,20 @@ async fn a_query_names_its_documents_by_its_hash() {
     );
     let all = docs(&run(&c, BigQueryCheckpoint::start(), None).await.unwrap());
     assert_eq!(all.len(), 2);
-    assert!(all[0].id.starts_with("bigquery:acme-analytics.query-"), "{}", all[0].id);
+    assert!(
+        all[0].id.starts_with("bigquery:acme-analytics.query-"),
+        "{}",
+        all[0].id
+    );
     assert!(all[0].id.ends_with(":1"));
-    assert!(all[0].metadata.get("table").is_none());
+    assert!(!all[0].metadata.contains_key("table"));
     let sql = fake.requests()[1]["query"].as_str().unwrap().to_owned();
-    assert!(sql.starts_with("SELECT src.* FROM (SELECT * FROM `acme-analytics.shop.products` WHERE TRUE) AS src"), "{sql}");
+    assert!(
+        sql.starts_with(
+            "SELECT src.* FROM (SELECT * FROM `acme-analytics.shop.products` WHERE TRUE) AS src"
+        ),
+        "{sql}"
+    );
 }
 
 #[test]

@@ -133,7 +133,10 @@ pub struct BigQueryConfig {
     /// RAGFlow; at most 1 PiB): a job that would bill more fails without cost, naming this
     /// field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1_125_899_906_842_624_u64), example = 1_073_741_824_u64)]
+    #[schemars(
+        range(min = 1, max = 1_125_899_906_842_624_u64),
+        example = 1_073_741_824_u64
+    )]
     pub maximum_bytes_billed: Option<u64>,
     /// How long one job may run, in milliseconds (`jobTimeoutMs`; default: BigQuery's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -459,7 +462,10 @@ impl ConnectorConfig for BigQueryConfig {
             out.push(FieldError::new("page_size", "must be at most 100000"));
         }
         if self.rows_per_query.get() > 10_000_000 {
-            out.push(FieldError::new("rows_per_query", "must be at most 10000000"));
+            out.push(FieldError::new(
+                "rows_per_query",
+                "must be at most 10000000",
+            ));
         }
         if let Some(b) = self.maximum_bytes_billed
             && !(1..=MAX_BYTES_BILLED).contains(&b)

@@ -157,7 +157,10 @@ impl BigQueryClient {
                 let dataset = c.dataset().unwrap_or_default();
                 let table = c.table_name().unwrap_or_default();
                 (
-                    format!("SELECT * FROM {}", quote(&format!("{project}.{dataset}.{table}"))),
+                    format!(
+                        "SELECT * FROM {}",
+                        quote(&format!("{project}.{dataset}.{table}"))
+                    ),
                     format!("bigquery:{project}.{dataset}.{table}:"),
                 )
             }
@@ -382,7 +385,7 @@ impl Plan {
             Some((i, name, _)) => match row.get(*i) {
                 Some(Ok(v)) => v
                     .instant(Zone::utc())
-                    .map_err(|()| format!("`timestamp_column` `{name}` holds {v:?}, not a time")),
+                    .map_err(|_| format!("`timestamp_column` `{name}` holds {v:?}, not a time")),
                 _ => Ok(None),
             },
             None => Ok(None),
@@ -603,7 +606,10 @@ mod tests {
             CursorType::Timestamp.literal(t),
             "2025-03-01 10:00:00.500000+00:00"
         );
-        assert_eq!(CursorType::DateTime.literal(t), "2025-03-01 10:00:00.500000");
+        assert_eq!(
+            CursorType::DateTime.literal(t),
+            "2025-03-01 10:00:00.500000"
+        );
         assert_eq!(CursorType::Date.bound(t).as_deref(), Some("2025-03-02"));
         assert_eq!(CursorType::Timestamp.bound(DateTime::<Utc>::MAX_UTC), None);
         assert_eq!(IdType::Int64.parse("12"), Some(Key::Int(12)));

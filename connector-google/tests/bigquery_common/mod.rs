@@ -40,7 +40,8 @@ pub fn micros(minute: u32) -> i64 {
 }
 
 pub fn time(minute: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, 0).unwrap() + chrono::Duration::minutes(i64::from(minute))
+    Utc.with_ymd_and_hms(2025, 3, 1, 10, 0, 0).unwrap()
+        + chrono::Duration::minutes(i64::from(minute))
 }
 
 impl FakeRow {
@@ -142,12 +143,14 @@ fn param_values(body: &Value) -> BTreeMap<String, Value> {
         .map(|p| {
             let v = &p["parameterValue"];
             let value = if v.get("arrayValues").is_some() {
-                json!(v["arrayValues"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|a| a["value"].clone())
-                    .collect::<Vec<_>>())
+                json!(
+                    v["arrayValues"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a["value"].clone())
+                        .collect::<Vec<_>>()
+                )
             } else {
                 v["value"].clone()
             };
@@ -287,12 +290,19 @@ impl FakeBigQuery {
             .filter(|r| {
                 let in_window = |r: &FakeRow| {
                     let Some(at) = r.at else { return false };
-                    params.get("window_start").is_none_or(|v| at >= timestamp_param(v))
-                        && params.get("window_end").is_none_or(|v| at < timestamp_param(v))
+                    params
+                        .get("window_start")
+                        .is_none_or(|v| at >= timestamp_param(v))
+                        && params
+                            .get("window_end")
+                            .is_none_or(|v| at < timestamp_param(v))
                 };
                 let after = match (params.get("after_cursor"), params.get("after_id")) {
                     (Some(c), Some(i)) => {
-                        let (c, i) = (timestamp_param(c), i.as_str().unwrap().parse::<i64>().unwrap());
+                        let (c, i) = (
+                            timestamp_param(c),
+                            i.as_str().unwrap().parse::<i64>().unwrap(),
+                        );
                         r.at.is_some_and(|at| at > c || (at == c && r.id > i))
                     }
                     (None, Some(i)) => r.id > i.as_str().unwrap().parse::<i64>().unwrap(),
@@ -315,7 +325,9 @@ impl FakeBigQuery {
         rows.truncate(limit);
         let (cells, job_schema): (Vec<Value>, Value) = if ids_only {
             (
-                rows.iter().map(|r| json!({"f": [{"v": r.id.to_string()}]})).collect(),
+                rows.iter()
+                    .map(|r| json!({"f": [{"v": r.id.to_string()}]}))
+                    .collect(),
                 json!({"fields": [{"name": "id", "type": "INTEGER", "mode": "REQUIRED"}]}),
             )
         } else {
@@ -390,7 +402,13 @@ struct ResultsResponder(FakeBigQuery);
 
 impl Respond for ResultsResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        let job = req.url.path().rsplit('/').next().unwrap_or_default().to_owned();
+        let job = req
+            .url
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let q: BTreeMap<String, String> = req.url.query_pairs().into_owned().collect();
         self.0.results(&job, q)
     }

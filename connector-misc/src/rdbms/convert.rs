@@ -33,7 +33,7 @@ pub(crate) fn convert(plan: &Plan, row: &Row) -> Result<Outcome, String> {
     let cursor = match plan.cursor.as_ref().and_then(|c| row.get(c.index)) {
         Some(Ok(v)) => match v.instant(plan.zone) {
             Ok(t) => t,
-            Err(()) => {
+            Err(_) => {
                 return Err(format!(
                     "`timestamp_column` `{}` holds {v:?}, not a date or time",
                     plan.cursor.as_ref().map_or("", |c| c.name.as_str())
