@@ -14,9 +14,12 @@ use super::config::{BigQueryConfig, DEFAULT_BIGQUERY_BASE_URL};
 use super::model::{JobReference, QueryResponse};
 use crate::auth::{BYTES_BILLED, GoogleApi, INVALID_QUERY};
 
-/// Read-only access: enough for `jobs.query` (a query without a destination table) and
-/// `jobs.getQueryResults`.
-pub(crate) const SCOPES: &[&str] = &["https://www.googleapis.com/auth/bigquery.readonly"];
+/// `jobs.query` accepts only `bigquery` or `cloud-platform` (its discovery document lists no
+/// `bigquery.readonly`: a token with that scope alone is refused with
+/// `ACCESS_TOKEN_SCOPE_INSUFFICIENT`). What the key may read and bill stays its IAM roles'
+/// (`roles/bigquery.jobUser`, `roles/bigquery.dataViewer`); the connector sends only
+/// `SELECT`s wrapped as subqueries, which cannot hold a DML or DDL statement.
+pub(crate) const SCOPES: &[&str] = &["https://www.googleapis.com/auth/bigquery"];
 
 /// How long one request waits for a job (`timeoutMs`) before answering `jobComplete: false`.
 const WAIT_MS: u64 = 10_000;
@@ -239,4 +242,16 @@ fn request_id() -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn asks_a_scope_jobs_query_accepts() {
+        // jobs.query's scopes: `bigquery`, `cloud-platform`; never `bigquery.readonly`.
+        assert_eq!(super::SCOPES, ["https://www.googleapis.com/auth/bigquery"]);
+        let id = super::request_id();
+        assert_eq!(id.len(), 36);
+        assert_ne!(id, super::request_id());
+    }
 }
