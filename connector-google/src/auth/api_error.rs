@@ -40,9 +40,12 @@ const RATE_LIMIT: &[&str] = &[
     "rateLimitExceeded",
     "userRateLimitExceeded",
     "RATE_LIMIT_EXCEEDED",
-    // BigQuery: too many concurrent queries, or a project's query quota.
-    "quotaExceeded",
 ];
+
+/// BigQuery's reason for a project quota (concurrent queries, query bytes per day): a rate
+/// limit for BigQuery alone ([`classify_bigquery`]). Drive and Gmail keep it a refusal, so a
+/// daily quota they report is not retried as if it passed in seconds.
+const QUOTA_EXCEEDED: &str = "quotaExceeded";
 
 /// What a BigQuery error says when a query would bill more bytes than allowed; the source
 /// names its `maximum_bytes_billed` field when it sees it.
@@ -63,6 +66,23 @@ const ITEM: &[&str] = &[
 
 /// The error classifier for Google APIs.
 pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
+    classify_with(status, body, RATE_LIMIT)
+}
+
+/// The error classifier for BigQuery: [`classify`], with `quotaExceeded` a rate limit too
+/// (BigQuery's "too many concurrent queries" and other project quotas: retried within the
+/// rate-limit budget, then `RateLimited`, so the sync ends resumably).
+pub(crate) fn classify_bigquery(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
+    const BIGQUERY_RATE_LIMIT: &[&str] = &[
+        "rateLimitExceeded",
+        "userRateLimitExceeded",
+        "RATE_LIMIT_EXCEEDED",
+        QUOTA_EXCEEDED,
+    ];
+    classify_with(status, body, BIGQUERY_RATE_LIMIT)
+}
+
+fn classify_with(status: StatusCode, body: &[u8], rate_limit: &[&str]) -> Option<ErrorClass> {
     let detail = serde_json::from_slice::<Body>(body).ok()?.error?;
     let reasons: Vec<&str> = detail
         .errors
@@ -72,7 +92,7 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
         .collect();
     let has = |set: &[&str]| reasons.iter().any(|r| set.contains(r));
     let message = detail.message.trim();
-    if has(RATE_LIMIT) {
+    if has(rate_limit) {
         return Some(ErrorClass::new(
             ErrorKind::RateLimited,
             format!("Google rate limit: {message}"),
@@ -153,8 +173,24 @@ mod tests {
             c(403, "rateLimitExceeded", "PERMISSION_DENIED"),
             Some(ErrorKind::RateLimited)
         );
+        // A quota is BigQuery's rate limit, not Drive's or Gmail's (a daily quota there).
         assert_eq!(
             c(403, "quotaExceeded", "PERMISSION_DENIED"),
+            Some(ErrorKind::PermissionDenied)
+        );
+        let bq = |code: u16, reason: &str, status: &str| {
+            classify_bigquery(
+                StatusCode::from_u16(code).unwrap(),
+                &body(code, reason, status),
+            )
+            .map(|c| c.kind)
+        };
+        assert_eq!(
+            bq(403, "quotaExceeded", "PERMISSION_DENIED"),
+            Some(ErrorKind::RateLimited)
+        );
+        assert_eq!(
+            bq(403, "rateLimitExceeded", "PERMISSION_DENIED"),
             Some(ErrorKind::RateLimited)
         );
         assert_eq!(
