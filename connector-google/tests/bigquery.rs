@@ -436,7 +436,7 @@ async fn a_query_names_its_documents_by_its_hash() {
     let sql = fake.requests()[1]["query"].as_str().unwrap().to_owned();
     assert!(
         sql.starts_with(
-            "SELECT src.* FROM (SELECT * FROM `acme-analytics.shop.products` WHERE TRUE) AS src"
+            "SELECT src.* FROM (\nSELECT * FROM `acme-analytics.shop.products` WHERE TRUE\n) AS src"
         ),
         "{sql}"
     );
@@ -485,4 +485,21 @@ fn ragflow_config_loads_and_validation_names_fields() {
     // Debug never shows the key.
     let shown = format!("{:?}", parsed.config);
     assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_query_ending_in_a_line_comment_keeps_its_subquery_closed() {
+    let fake = FakeBigQuery::new(rows(2));
+    let s = server(&fake).await;
+    let c = connector(
+        &s.uri(),
+        json!({"dataset_id": "", "table_id": "", "query": "SELECT * FROM `acme-analytics.shop.products` -- every product"}),
+    );
+    let all = docs(&run(&c, BigQueryCheckpoint::start(), None).await.unwrap());
+    assert_eq!(all.len(), 2);
+    for r in fake.requests() {
+        let sql = r["query"].as_str().unwrap();
+        // The comment ends at its line; `) AS src` is on the next one.
+        assert!(sql.contains("-- every product\n) AS src"), "{sql}");
+    }
 }

@@ -135,7 +135,7 @@ pub(crate) struct Plan {
     schema: Vec<Field>,
     /// `bigquery:{project}.{dataset}.{table}:` or `bigquery:{project}.query-{hash}:`.
     prefix: String,
-    /// `(base) AS src`.
+    /// `(base) AS src`, the base on lines of its own.
     from: String,
     id_index: usize,
     id_name: String,
@@ -181,7 +181,9 @@ impl BigQueryClient {
     /// column that is not there or cannot serve.
     pub(crate) async fn plan(&self) -> Result<Plan> {
         let (base, prefix) = self.base();
-        let from = format!("({base}) AS src");
+        // The query on lines of its own: a trailing `-- note` or `# note` would otherwise
+        // comment out the `) AS src` after it.
+        let from = format!("(\n{base}\n) AS src");
         let probe = Query {
             sql: format!("SELECT * FROM {from}"),
             params: Vec::new(),
