@@ -460,7 +460,7 @@ fn ragflow_config_loads_and_validation_names_fields() {
     let bad: BigQueryConfig = serde_json::from_value(json!({
         "project_id": "Acme Analytics", "dataset_id": "shop-x", "table_id": "a`b",
         "content_columns": ["ok", "bad\u{0}"], "maximum_bytes_billed": 0, "job_timeout_ms": 5,
-        "credentials": {"service_account_json": "{}"},
+        "timezone": "Mars/Olympus", "credentials": {"service_account_json": "{}"},
     }))
     .unwrap();
     let mut paths: Vec<String> = connector_core::ConnectorConfig::validate(&bad)
@@ -479,7 +479,8 @@ fn ragflow_config_loads_and_validation_names_fields() {
             "job_timeout_ms",
             "maximum_bytes_billed",
             "project_id",
-            "table_id"
+            "table_id",
+            "timezone"
         ]
     );
     // Debug never shows the key.

@@ -2,7 +2,7 @@
 //! `location`, `query`, `content_columns`, `metadata_columns`, `id_column`,
 //! `timestamp_column`, `page_size`, `maximum_bytes_billed`, `job_timeout_ms`,
 //! `use_query_cache`, `credentials.service_account_json`), plus `title_column`, the query
-//! size, the overlap and the endpoints.
+//! size, the overlap, `timezone` and the endpoints.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -111,10 +111,20 @@ pub struct BigQueryConfig {
     pub id_column: Option<String>,
     /// A `TIMESTAMP`, `DATETIME` or `DATE` column the application moves on every change:
     /// the document's `updated_at` and what incremental runs filter on. `DATETIME` and
-    /// `DATE` are read as UTC. Without it every run reads every row.
+    /// `DATE` are read in `timezone`. Rows whose value is NULL fall in no window: only full
+    /// runs read them. Without it every run reads every row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"updated_at")]
     pub timestamp_column: Option<String>,
+    /// The time zone a zone-less `timestamp_column` (`DATETIME`, `DATE`) is written in: an
+    /// IANA name (`America/New_York`, with its daylight saving rules) or an offset
+    /// (`+02:00`, `UTC`). Default UTC. Set it when the application writes local times
+    /// (`CURRENT_DATETIME("America/New_York")`): read as UTC, a row written west of
+    /// Greenwich would carry a time before the window it was written in, and no incremental
+    /// run would find it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"Europe/Berlin")]
+    pub timezone: Option<String>,
     /// A column whose value is the document's title. Default: the table and the id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"name")]
@@ -210,6 +220,7 @@ impl BigQueryConfig {
             metadata_columns: StringList::default(),
             id_column: Some(id_column.into()),
             timestamp_column: None,
+            timezone: None,
             title_column: None,
             page_size: default_page_size(),
             rows_per_query: default_rows_per_query(),
@@ -292,6 +303,14 @@ impl BigQueryConfig {
         v.map(|s| s.trim()).filter(|s| !s.is_empty())
     }
 
+    /// The zone of zone-less cursor values (`timezone`, UTC by default).
+    pub fn zone(&self) -> connector_core::window::Zone {
+        self.timezone
+            .as_deref()
+            .and_then(connector_core::window::Zone::named)
+            .unwrap_or_else(connector_core::window::Zone::utc)
+    }
+
     /// `dataset_id` when set.
     pub(crate) fn dataset(&self) -> Option<&str> {
         Self::trimmed(self.dataset_id.as_ref())
@@ -320,6 +339,7 @@ impl fmt::Debug for BigQueryConfig {
             .field("metadata_columns", &self.metadata_columns)
             .field("id_column", &self.id_column)
             .field("timestamp_column", &self.timestamp_column)
+            .field("timezone", &self.timezone)
             .field("title_column", &self.title_column)
             .field("page_size", &self.page_size)
             .field("rows_per_query", &self.rows_per_query)
@@ -456,6 +476,16 @@ impl ConnectorConfig for BigQueryConfig {
             out.push(FieldError::new(
                 "location",
                 "is a BigQuery location (`US`, `EU`, `europe-west1`)",
+            ));
+        }
+        if let Some(tz) = &self.timezone
+            && connector_core::window::Zone::named(tz).is_none()
+        {
+            out.push(FieldError::new(
+                "timezone",
+                format!(
+                    "`{tz}` is neither an IANA time zone (`Europe/Berlin`) nor an offset (`+02:00`)"
+                ),
             ));
         }
         if self.page_size.get() > 100_000 {

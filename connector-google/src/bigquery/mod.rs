@@ -24,7 +24,7 @@
 //! - **Types**: rows come as `{"f": [{"v": ...}]}` and are read by the schema: `INT64`,
 //!   `FLOAT64`, `BOOL`, `NUMERIC`/`BIGNUMERIC` (as their text), `TIMESTAMP` (asked as
 //!   microseconds, `formatOptions.useInt64Timestamp`; float seconds read too), `DATETIME`
-//!   (read as UTC), `DATE`, `TIME`, `BYTES` (noted by size), `JSON`, `GEOGRAPHY` (its WKT),
+//!   (read in `timezone`, UTC by default), `DATE`, `TIME`, `BYTES` (noted by size), `JSON`, `GEOGRAPHY` (its WKT),
 //!   `RECORD` (a JSON object) and `REPEATED` (a JSON array). A value that cannot be read
 //!   makes its row a failure; the walk goes on.
 //! - **Documents**: one per row, rendered as the database sources render theirs: id

@@ -88,18 +88,25 @@ impl CursorType {
         }
     }
 
-    /// `t` as this type's literal (a `DATETIME` or `DATE` is read as UTC).
-    fn literal(self, t: DateTime<Utc>) -> String {
-        match self {
-            Self::Timestamp => t.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string(),
-            Self::DateTime => t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
-            Self::Date => t.format("%Y-%m-%d").to_string(),
-        }
+    /// `t` as this type's literal: a `DATETIME` or `DATE` as its wall-clock time in `zone`.
+    fn literal(self, t: DateTime<Utc>, zone: Zone) -> Option<String> {
+        Some(match self {
+            Self::Timestamp => self.format(t),
+            _ => self.format(zone.wall_clock(t)?.and_utc()),
+        })
     }
 
     /// `t` as a window bound: `None` outside BigQuery's years (the window is open on that
-    /// side); a `DATE` compares with the first midnight at or after `t`.
-    fn bound(self, t: DateTime<Utc>) -> Option<String> {
+    /// side); a `DATETIME` compares with `t`'s wall-clock time in `zone`, a `DATE` with the
+    /// first midnight at or after it.
+    fn bound(self, t: DateTime<Utc>, zone: Zone) -> Option<String> {
+        if !(1..=9999).contains(&t.year()) {
+            return None;
+        }
+        let t = match self {
+            Self::Timestamp => t,
+            _ => zone.wall_clock(t)?.and_utc(),
+        };
         if !(1..=9999).contains(&t.year()) {
             return None;
         }
@@ -114,7 +121,16 @@ impl CursorType {
             }
             _ => t,
         };
-        Some(self.literal(t))
+        Some(self.format(t))
+    }
+
+    /// `t` (for a `DATETIME` or `DATE`, a wall-clock time carried as UTC) as a literal.
+    fn format(self, t: DateTime<Utc>) -> String {
+        match self {
+            Self::Timestamp => t.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string(),
+            Self::DateTime => t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+            Self::Date => t.format("%Y-%m-%d").to_string(),
+        }
     }
 }
 
@@ -141,6 +157,8 @@ pub(crate) struct Plan {
     id_name: String,
     id_type: IdType,
     cursor: Option<(usize, String, CursorType)>,
+    /// The zone of zone-less cursor values (`timezone`).
+    zone: Zone,
 }
 
 impl BigQueryClient {
@@ -283,6 +301,7 @@ impl BigQueryClient {
             id_index,
             id_type,
             cursor,
+            zone: self.config.zone(),
         })
     }
 }
@@ -312,21 +331,22 @@ impl Plan {
         let order = match (window, &self.cursor) {
             (Some(w), Some((_, name, kind))) => {
                 let col = format!("src.{}", quote(name));
-                if let Some(v) = kind.bound(w.start) {
+                if let Some(v) = kind.bound(w.start, self.zone) {
                     conditions.push(format!("{col} >= @window_start"));
                     params.push(param("window_start", kind.name(), v));
                 }
-                if let Some(v) = kind.bound(w.end) {
+                if let Some(v) = kind.bound(w.end, self.zone) {
                     conditions.push(format!("{col} < @window_end"));
                     params.push(param("window_end", kind.name(), v));
                 }
                 if let Some(a) = after
                     && let Some(c) = a.cursor
+                    && let Some(literal) = kind.literal(c, self.zone)
                 {
                     conditions.push(format!(
                         "({col} > @after_cursor OR ({col} = @after_cursor AND {id} > @after_id))"
                     ));
-                    params.push(param("after_cursor", kind.name(), kind.literal(c)));
+                    params.push(param("after_cursor", kind.name(), literal));
                     params.push(self.id_param("after_id", &a.id));
                 }
                 format!("{col}, {id}")
@@ -386,7 +406,7 @@ impl Plan {
         match &self.cursor {
             Some((i, name, _)) => match row.get(*i) {
                 Some(Ok(v)) => v
-                    .instant(Zone::utc())
+                    .instant(self.zone)
                     .map_err(|_| format!("`timestamp_column` `{name}` holds {v:?}, not a time")),
                 _ => Ok(None),
             },
@@ -604,16 +624,39 @@ mod tests {
         let t = DateTime::parse_from_rfc3339("2025-03-01T10:00:00.5Z")
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default();
+        let utc = Zone::utc();
         assert_eq!(
-            CursorType::Timestamp.literal(t),
-            "2025-03-01 10:00:00.500000+00:00"
+            CursorType::Timestamp.literal(t, utc).as_deref(),
+            Some("2025-03-01 10:00:00.500000+00:00")
         );
         assert_eq!(
-            CursorType::DateTime.literal(t),
-            "2025-03-01 10:00:00.500000"
+            CursorType::DateTime.literal(t, utc).as_deref(),
+            Some("2025-03-01 10:00:00.500000")
         );
-        assert_eq!(CursorType::Date.bound(t).as_deref(), Some("2025-03-02"));
-        assert_eq!(CursorType::Timestamp.bound(DateTime::<Utc>::MAX_UTC), None);
+        assert_eq!(
+            CursorType::Date.bound(t, utc).as_deref(),
+            Some("2025-03-02")
+        );
+        assert_eq!(
+            CursorType::Timestamp.bound(DateTime::<Utc>::MAX_UTC, utc),
+            None
+        );
+        // A zone-less cursor compares with the wall-clock time where it was written; an
+        // instant stays an instant.
+        let ny = Zone::named("America/New_York").unwrap_or_else(Zone::utc);
+        assert_eq!(
+            CursorType::DateTime.literal(t, ny).as_deref(),
+            Some("2025-03-01 05:00:00.500000")
+        );
+        assert_eq!(
+            CursorType::DateTime.bound(t, ny).as_deref(),
+            Some("2025-03-01 05:00:00.500000")
+        );
+        assert_eq!(CursorType::Date.bound(t, ny).as_deref(), Some("2025-03-02"));
+        assert_eq!(
+            CursorType::Timestamp.literal(t, ny).as_deref(),
+            Some("2025-03-01 10:00:00.500000+00:00")
+        );
         assert_eq!(IdType::Int64.parse("12"), Some(Key::Int(12)));
         assert_eq!(IdType::Int64.parse("x"), None);
         assert_eq!(IdType::String.parse("x"), Some(Key::Text("x".into())));
