@@ -504,3 +504,30 @@ async fn a_query_ending_in_a_line_comment_keeps_its_subquery_closed() {
         assert!(sql.contains("-- every product\n) AS src"), "{sql}");
     }
 }
+
+#[tokio::test]
+async fn a_numeric_cursor_as_ragflow_allows_reads_every_row_in_a_window() {
+    // RAGFlow takes INT64, NUMERIC and FLOAT cursors; a number bounds no time window, so a
+    // windowed run reads every row by id (unchanged rows are skipped by their fingerprints).
+    let fake = FakeBigQuery::new(rows(5));
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({"timestamp_column": "price"}));
+    c.check().await.unwrap();
+    let window = TimeWindow::new(time(2), time(3)).unwrap();
+    let all = docs(
+        &run(&c, BigQueryCheckpoint::start(), Some(window))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(all.len(), 5);
+    let sql = fake.requests().last().unwrap()["query"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(sql.ends_with("ORDER BY src.`id` LIMIT 100000"), "{sql}");
+    assert!(!sql.contains("@window_start"), "{sql}");
+    // Not a time, not a number: refused, naming the field.
+    let bad = connector(&s.uri(), json!({"timestamp_column": "tags"}));
+    let e = bad.check().await.unwrap_err();
+    assert_eq!(e.field(), Some("timestamp_column"), "{e}");
+}

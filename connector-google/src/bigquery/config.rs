@@ -112,7 +112,9 @@ pub struct BigQueryConfig {
     /// A `TIMESTAMP`, `DATETIME` or `DATE` column the application moves on every change:
     /// the document's `updated_at` and what incremental runs filter on. `DATETIME` and
     /// `DATE` are read in `timezone`. Rows whose value is NULL fall in no window: only full
-    /// runs read them. Without it every run reads every row.
+    /// runs read them. Without it every run reads every row; a number (RAGFlow's `INT64`,
+    /// `NUMERIC` and `FLOAT64` cursors) is accepted but bounds no time window, so every run
+    /// reads every row then too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"updated_at")]
     pub timestamp_column: Option<String>,

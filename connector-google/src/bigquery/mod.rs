@@ -18,7 +18,9 @@
 //!   (its `LIMIT`), read page by page; the next job continues after its last row. Each job
 //!   bills its scan once, so the walk bills `rows / rows_per_query` scans (a `LIMIT` per
 //!   result page would bill one per page). Each page is a checkpoint ([`BigQueryCheckpoint`],
-//!   the key of its last row); a resumed run starts a new job after it.
+//!   the key of its last row); a resumed run starts a new job after it. A numeric
+//!   `timestamp_column` (RAGFlow's `INT64`/`NUMERIC`/`FLOAT64` cursors) bounds no time
+//!   window: a windowed run then reads every row by id.
 //! - **Schema**: learnt by a dry run (free: nothing read or billed) of the table or query,
 //!   which also checks every column the config names; `check()` is that dry run.
 //! - **Types**: rows come as `{"f": [{"v": ...}]}` and are read by the schema: `INT64`,

@@ -62,6 +62,18 @@ impl IdType {
     }
 }
 
+/// The types of a `timestamp_column` RAGFlow accepts that are no time.
+const NUMERIC_CURSORS: &[&str] = &[
+    "INTEGER",
+    "INT64",
+    "NUMERIC",
+    "DECIMAL",
+    "BIGNUMERIC",
+    "BIGDECIMAL",
+    "FLOAT",
+    "FLOAT64",
+];
+
 /// How the cursor column's values are bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CursorType {
@@ -246,22 +258,31 @@ impl BigQueryClient {
                 ));
             }
         };
+        // A number (RAGFlow's INT64, NUMERIC and FLOAT cursors: a version, an epoch of an
+        // unknown unit) cannot be compared with a time window: such a column is left out of
+        // the content and every run, windowed or not, reads every row by id.
+        let mut numeric_cursor = None;
         let cursor = match &self.config.timestamp_column {
             Some(c) => {
                 let i = index("timestamp_column", c)?;
                 let f = &schema[i];
-                let t = CursorType::of(&f.kind)
-                    .filter(|_| f.mode.as_deref() != Some("REPEATED"))
-                    .ok_or_else(|| {
-                        self.problem(
+                let repeated = f.mode.as_deref() == Some("REPEATED");
+                match CursorType::of(&f.kind) {
+                    Some(t) if !repeated => Some((i, f.name.clone(), t)),
+                    None if !repeated && NUMERIC_CURSORS.contains(&f.kind.as_str()) => {
+                        numeric_cursor = Some(i);
+                        None
+                    }
+                    _ => {
+                        return Err(self.problem(
                             "timestamp_column",
                             format!(
-                                "`{}` is {}, not a TIMESTAMP, DATETIME or DATE",
+                                "`{}` is {}, not a TIMESTAMP, DATETIME, DATE or a number",
                                 f.name, f.kind
                             ),
-                        )
-                    })?;
-                Some((i, f.name.clone(), t))
+                        ));
+                    }
+                }
             }
             None => None,
         };
@@ -269,6 +290,7 @@ impl BigQueryClient {
         layout.content = if self.config.content_columns.is_empty() {
             let mut except = vec![id_index];
             except.extend(cursor.as_ref().map(|c| c.0));
+            except.extend(numeric_cursor);
             layout.all_but(&except)
         } else {
             self.config
@@ -530,6 +552,8 @@ pub(crate) fn checkpointed(
                 .with_field("timestamp_column"))?;
         }
         let plan = Arc::new(client.plan().await?);
+        // A numeric `timestamp_column` bounds no window: the window reads every row.
+        let window = window.filter(|_| plan.cursor.is_some());
         let mut inner = pages(client, Arc::clone(&plan), window, from.after, false, ctx);
         while let Some(page) = inner.next().await {
             yield (Arc::clone(&plan), page?);
