@@ -14,12 +14,12 @@ use super::config::{BigQueryConfig, DEFAULT_BIGQUERY_BASE_URL};
 use super::model::{JobReference, QueryResponse};
 use crate::auth::{BYTES_BILLED, GoogleApi, INVALID_QUERY};
 
-/// `jobs.query` accepts only `bigquery` or `cloud-platform` (its discovery document lists no
-/// `bigquery.readonly`: a token with that scope alone is refused with
-/// `ACCESS_TOKEN_SCOPE_INSUFFICIENT`). What the key may read and bill stays its IAM roles'
-/// (`roles/bigquery.jobUser`, `roles/bigquery.dataViewer`); the connector sends only
-/// `SELECT`s wrapped as subqueries, which cannot hold a DML or DDL statement.
-pub(crate) const SCOPES: &[&str] = &["https://www.googleapis.com/auth/bigquery"];
+/// The one read-only scope both `jobs.query` and `jobs.getQueryResults` accept (their
+/// discovery document: `bigquery`, `cloud-platform`, `cloud-platform.read-only`; no
+/// `bigquery.readonly` for `jobs.query`, whose token was refused with
+/// `ACCESS_TOKEN_SCOPE_INSUFFICIENT`). Read-only, it also refuses a write smuggled into a
+/// multi-statement `query` (`…) AS src; DELETE …`), whatever the key's IAM roles allow.
+pub(crate) const SCOPES: &[&str] = &["https://www.googleapis.com/auth/cloud-platform.read-only"];
 
 /// How long one request waits for a job (`timeoutMs`) before answering `jobComplete: false`.
 const WAIT_MS: u64 = 10_000;
@@ -248,8 +248,12 @@ fn request_id() -> String {
 mod tests {
     #[test]
     fn asks_a_scope_jobs_query_accepts() {
-        // jobs.query's scopes: `bigquery`, `cloud-platform`; never `bigquery.readonly`.
-        assert_eq!(super::SCOPES, ["https://www.googleapis.com/auth/bigquery"]);
+        // jobs.query's scopes: `bigquery`, `cloud-platform`, `cloud-platform.read-only`;
+        // never `bigquery.readonly`.
+        assert_eq!(
+            super::SCOPES,
+            ["https://www.googleapis.com/auth/cloud-platform.read-only"]
+        );
         let id = super::request_id();
         assert_eq!(id.len(), 36);
         assert_ne!(id, super::request_id());
