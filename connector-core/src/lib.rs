@@ -18,6 +18,7 @@ pub mod pages;
 pub mod rate;
 mod registry;
 mod roles;
+pub mod rows;
 pub mod secret;
 pub mod sink;
 pub mod spool;

@@ -3,11 +3,13 @@
 // With no source compiled in, the shared authentication and URL code has no user; it stays
 // compiled so the public `auth` types keep existing for hosts that name them.
 #![cfg_attr(
-    not(any(feature = "google_drive", feature = "gmail")),
+    not(any(feature = "google_drive", feature = "gmail", feature = "bigquery")),
     allow(dead_code)
 )]
 
 pub mod auth;
+#[cfg(feature = "bigquery")]
+pub mod bigquery;
 #[cfg(any(feature = "google_drive", feature = "gmail"))]
 mod config;
 #[cfg(any(feature = "google_drive", feature = "gmail"))]
@@ -20,6 +22,8 @@ pub mod google_drive;
 mod walk;
 
 pub use auth::{GoogleCredentialsConfig, GoogleTokens, GoogleTokensSchema, StringList};
+#[cfg(feature = "bigquery")]
+pub use bigquery::{BigQueryCheckpoint, BigQueryConfig, BigQueryConnector};
 #[cfg(feature = "gmail")]
 pub use gmail::{GmailCheckpoint, GmailConfig, GmailConnector};
 #[cfg(feature = "google_drive")]
@@ -28,7 +32,7 @@ pub use google_drive::{GoogleDriveCheckpoint, GoogleDriveConfig, GoogleDriveConn
 use connector_core::{Error, Result};
 use url::Url;
 
-/// Registers the Google sources compiled in: `"google_drive"` and `"gmail"`.
+/// Registers the Google sources compiled in: `"google_drive"`, `"gmail"` and `"bigquery"`.
 ///
 /// ```
 /// let mut registry = connector_core::Registry::new();
@@ -38,7 +42,7 @@ use url::Url;
 /// ```
 // With no feature on there is nothing to register.
 #[cfg_attr(
-    not(any(feature = "google_drive", feature = "gmail")),
+    not(any(feature = "google_drive", feature = "gmail", feature = "bigquery")),
     allow(unused_variables)
 )]
 pub fn register(registry: &mut connector_core::Registry) {
@@ -53,6 +57,12 @@ pub fn register(registry: &mut connector_core::Registry) {
         gmail::SOURCE,
         "Gmail: one document per thread, attachments optionally",
         |cfg| Ok(Box::new(gmail::GmailConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "bigquery")]
+    registry.register::<bigquery::BigQueryConfig, _>(
+        bigquery::SOURCE,
+        "BigQuery: the rows of a table or GoogleSQL query, one document per row",
+        |cfg| Ok(Box::new(bigquery::BigQueryConnector::new(cfg)?)),
     );
 }
 

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use connector_core::http::{HttpClient, RequestBuilder, Response};
+use connector_core::http::{ErrorClass, HttpClient, Method, RequestBuilder, Response, StatusCode};
 use connector_core::net::NetworkPolicy;
 use connector_core::{CredentialStore, ErrorKind, Result, SyncContext};
 use url::Url;
@@ -39,10 +39,15 @@ impl GoogleApi {
         max_body: Option<u64>,
         network: &NetworkPolicy,
     ) -> Result<Self> {
+        // A 403 whose reason is a rate limit is retried (BigQuery's `quotaExceeded` too);
+        // credentials are named as `credentials.google_tokens`.
+        let classify: fn(StatusCode, &[u8]) -> Option<ErrorClass> = if source == "bigquery" {
+            super::classify_bigquery
+        } else {
+            super::classify
+        };
         let mut http = HttpClient::builder(source)
-            // A 403 whose reason is a rate limit is retried; credentials are named as
-            // `credentials.google_tokens`.
-            .error_classifier(super::classify)
+            .error_classifier(classify)
             // One policy guards every request, the token endpoint's included (one client
             // serves both): a key's `token_uri` is as tenant-set as any base URL.
             .network_policy(network.clone());
@@ -94,12 +99,29 @@ impl GoogleApi {
         scopes: &[&str],
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<Response> {
+        self.send_method(Method::GET, url, subject, scopes, build)
+            .await
+    }
+
+    /// As [`send`](Self::send), with `method` (a `POST` is retried only when `build` marks it
+    /// idempotent).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub(crate) async fn send_method(
+        &self,
+        method: Method,
+        url: Url,
+        subject: Option<&str>,
+        scopes: &[&str],
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response> {
         let mut retried = false;
         loop {
             let token = self.auth.token(&self.http, subject, scopes).await?;
             let request = build(
                 self.http
-                    .get(url.clone())
+                    .request(method.clone(), url.clone())
                     .auth(token.clone(), CREDENTIAL_FIELD),
             );
             match request.send().await {

@@ -42,6 +42,18 @@ const RATE_LIMIT: &[&str] = &[
     "RATE_LIMIT_EXCEEDED",
 ];
 
+/// BigQuery's reason for a project quota (concurrent queries, query bytes per day): a rate
+/// limit for BigQuery alone ([`classify_bigquery`]). Drive and Gmail keep it a refusal, so a
+/// daily quota they report is not retried as if it passed in seconds.
+const QUOTA_EXCEEDED: &str = "quotaExceeded";
+
+/// What a BigQuery error says when a query would bill more bytes than allowed; the source
+/// names its `maximum_bytes_billed` field when it sees it.
+pub(crate) const BYTES_BILLED: &str = "the query would bill more bytes than allowed";
+
+/// What a BigQuery error says when the query itself is wrong (syntax, a missing column).
+pub(crate) const INVALID_QUERY: &str = "BigQuery rejected the query";
+
 /// Reasons that concern one file only: the item fails, the sync goes on.
 const ITEM: &[&str] = &[
     "cannotDownloadFile",
@@ -54,6 +66,23 @@ const ITEM: &[&str] = &[
 
 /// The error classifier for Google APIs.
 pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
+    classify_with(status, body, RATE_LIMIT)
+}
+
+/// The error classifier for BigQuery: [`classify`], with `quotaExceeded` a rate limit too
+/// (BigQuery's "too many concurrent queries" and other project quotas: retried within the
+/// rate-limit budget, then `RateLimited`, so the sync ends resumably).
+pub(crate) fn classify_bigquery(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
+    const BIGQUERY_RATE_LIMIT: &[&str] = &[
+        "rateLimitExceeded",
+        "userRateLimitExceeded",
+        "RATE_LIMIT_EXCEEDED",
+        QUOTA_EXCEEDED,
+    ];
+    classify_with(status, body, BIGQUERY_RATE_LIMIT)
+}
+
+fn classify_with(status: StatusCode, body: &[u8], rate_limit: &[&str]) -> Option<ErrorClass> {
     let detail = serde_json::from_slice::<Body>(body).ok()?.error?;
     let reasons: Vec<&str> = detail
         .errors
@@ -63,7 +92,7 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
         .collect();
     let has = |set: &[&str]| reasons.iter().any(|r| set.contains(r));
     let message = detail.message.trim();
-    if has(RATE_LIMIT) {
+    if has(rate_limit) {
         return Some(ErrorClass::new(
             ErrorKind::RateLimited,
             format!("Google rate limit: {message}"),
@@ -84,6 +113,18 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
             format!(
                 "the service is not enabled for this user (no licence, or turned off for the user in the Admin console): {message}"
             ),
+        ));
+    }
+    if has(&["bytesBilledLimitExceeded"]) {
+        return Some(ErrorClass::new(
+            ErrorKind::Config,
+            format!("{BYTES_BILLED}: {message}"),
+        ));
+    }
+    if has(&["invalidQuery"]) {
+        return Some(ErrorClass::new(
+            ErrorKind::Config,
+            format!("{INVALID_QUERY}: {message}"),
         ));
     }
     if has(ITEM) {
@@ -131,6 +172,34 @@ mod tests {
         assert_eq!(
             c(403, "rateLimitExceeded", "PERMISSION_DENIED"),
             Some(ErrorKind::RateLimited)
+        );
+        // A quota is BigQuery's rate limit, not Drive's or Gmail's (a daily quota there).
+        assert_eq!(
+            c(403, "quotaExceeded", "PERMISSION_DENIED"),
+            Some(ErrorKind::PermissionDenied)
+        );
+        let bq = |code: u16, reason: &str, status: &str| {
+            classify_bigquery(
+                StatusCode::from_u16(code).unwrap(),
+                &body(code, reason, status),
+            )
+            .map(|c| c.kind)
+        };
+        assert_eq!(
+            bq(403, "quotaExceeded", "PERMISSION_DENIED"),
+            Some(ErrorKind::RateLimited)
+        );
+        assert_eq!(
+            bq(403, "rateLimitExceeded", "PERMISSION_DENIED"),
+            Some(ErrorKind::RateLimited)
+        );
+        assert_eq!(
+            c(400, "bytesBilledLimitExceeded", "INVALID_ARGUMENT"),
+            Some(ErrorKind::Config)
+        );
+        assert_eq!(
+            c(400, "invalidQuery", "INVALID_ARGUMENT"),
+            Some(ErrorKind::Config)
         );
         assert_eq!(
             c(403, "accessNotConfigured", "PERMISSION_DENIED"),

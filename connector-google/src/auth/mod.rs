@@ -27,7 +27,9 @@ use url::Url;
 pub(crate) use api::GoogleApi;
 #[cfg(feature = "google_drive")] // Drive's Sheets fallback tells a disabled API apart.
 pub(crate) use api_error::API_DISABLED;
-use api_error::classify;
+#[cfg(feature = "bigquery")] // BigQuery names the field a refused query is about.
+pub(crate) use api_error::{BYTES_BILLED, INVALID_QUERY};
+use api_error::{classify, classify_bigquery};
 pub use config::{GoogleCredentialsConfig, GoogleTokens, GoogleTokensSchema};
 /// The type of the configs' list fields (an array or a comma-separated string), re-exported so
 /// `connector_google::StringList` keeps naming it.

@@ -1,20 +1,7 @@
 //! [`RdbmsCheckpoint`]: the table being read and the key of the last row handed on.
 
-use chrono::{DateTime, Utc};
+pub use connector_core::rows::RowKey;
 use serde::{Deserialize, Serialize};
-
-use super::value::Key;
-
-/// The last row handed on: its id and, in a window, its `timestamp_column` value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct RowKey {
-    /// The row's `id_column` value.
-    pub id: Key,
-    /// The row's `timestamp_column` value (windowed runs, which walk `(cursor, id)`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cursor: Option<DateTime<Utc>>,
-}
 
 /// Where a resumed sync starts.
 ///

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
+use connector_core::rows::RowLayout;
 use connector_core::window::Zone;
 use connector_core::{Error, ErrorKind, Result, TimeWindow};
 
@@ -86,9 +87,8 @@ pub(crate) struct Plan {
     pub(crate) prefix: String,
     /// The table's label, `None` for the query.
     pub(crate) label: Option<String>,
-    pub(crate) names: Vec<String>,
-    /// `{name}:`, each column's label in the content's lines.
-    pub(crate) labels: Vec<String>,
+    /// Which column goes where in a document.
+    pub(crate) layout: RowLayout,
     select: String,
     id_select: String,
     from: String,
@@ -96,9 +96,6 @@ pub(crate) struct Plan {
     pub(crate) id_index: usize,
     pub(crate) id_kind: KeyKind,
     pub(crate) cursor: Option<Cursor>,
-    pub(crate) content: Vec<usize>,
-    pub(crate) metadata: Vec<usize>,
-    pub(crate) title: Option<usize>,
     /// The zone of zone-less times (`timezone`).
     pub(crate) zone: Zone,
 }
@@ -253,10 +250,14 @@ impl Shared {
             }
             None => None,
         };
-        let content = if self.config.content_columns.is_empty() {
-            (0..columns.len())
-                .filter(|&i| i != id_index && cursor.as_ref().is_none_or(|c| c.index != i))
-                .collect()
+        let mut layout = RowLayout::new(
+            self.source,
+            columns.iter().map(|c| c.name.clone()).collect(),
+        );
+        layout.content = if self.config.content_columns.is_empty() {
+            let mut except = vec![id_index];
+            except.extend(cursor.as_ref().map(|c| c.index));
+            layout.all_but(&except)
         } else {
             self.config
                 .content_columns
@@ -264,13 +265,13 @@ impl Shared {
                 .map(|c| index("content_columns", c.trim()))
                 .collect::<Result<Vec<_>>>()?
         };
-        let metadata = self
+        layout.metadata = self
             .config
             .metadata_columns
             .iter()
             .map(|c| index("metadata_columns", c.trim()))
             .collect::<Result<Vec<_>>>()?;
-        let title = match &self.config.title_column {
+        layout.title = match &self.config.title_column {
             Some(c) => Some(index("title_column", c.trim())?),
             None => None,
         };
@@ -280,13 +281,14 @@ impl Shared {
             .collect::<Vec<_>>()
             .join(", ");
         let id_select = d.select_expr(&columns[id_index].name, &columns[id_index].type_name);
+        layout.cursor = cursor.as_ref().map(|c| c.index);
+        layout.table = table.map(Table::label);
         Ok(Plan {
             source: self.source,
             dialect: d,
             prefix: self.prefix(table),
             label: table.map(Table::label),
-            names: columns.iter().map(|c| c.name.clone()).collect(),
-            labels: columns.iter().map(|c| format!("{}:", c.name)).collect(),
+            layout,
             select,
             id_select,
             from,
@@ -294,9 +296,6 @@ impl Shared {
             id_index,
             id_kind,
             cursor,
-            content,
-            metadata,
-            title,
             zone: self.config.zone(),
         })
     }

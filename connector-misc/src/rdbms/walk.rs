@@ -185,7 +185,7 @@ fn raw_pages(
                     if window.is_some() && cursor.is_none() {
                         Err(listing_error(&plan, format!("the last row of a page has no readable `{}`", plan.cursor.as_ref().map_or("", |c| c.name.as_str()))))?;
                     }
-                    after = Some(RowKey { id, cursor });
+                    after = Some(RowKey::new(id, cursor));
                 }
                 let done = (rows.len() as u64) < u64::from(limit);
                 yield RawPage::Rows { plan: Arc::clone(&plan), rows, after: after.clone(), done };
@@ -237,7 +237,7 @@ pub(crate) fn list_ids(
                     yield ids;
                 }
                 match last {
-                    Some(id) if !done => after = Some(RowKey { id, cursor: None }),
+                    Some(id) if !done => after = Some(RowKey::new(id, None)),
                     _ => break,
                 }
             }

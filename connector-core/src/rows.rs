@@ -1,0 +1,445 @@
+//! Rows of a table as documents, whatever database or warehouse they come from: the value of
+//! a column ([`Value`]), the key of a keyset walk ([`Key`], [`RowKey`]) and the rendering of
+//! one row as a [`Document`] ([`RowLayout::render`]).
+//!
+//! The SQL sources (PostgreSQL, MySQL, BigQuery) read rows in keyset pages ordered by
+//! `(cursor, id)`: each page asks for `WHERE cursor > c OR (cursor = c AND id > i)`, so rows
+//! added or removed meanwhile shift nothing and rows sharing a cursor value are neither lost
+//! nor read twice. What differs between them (the driver, the SQL dialect, how a value is
+//! bound) stays in the connector; what a row becomes is here.
+//!
+//! A row becomes one document: the content columns as Markdown (`**column:** value` lines,
+//! long or multi-line text under a `## column` heading, JSON in a code block, binary data as
+//! a note of its size, NULLs left out), the metadata columns typed (numbers, booleans,
+//! RFC 3339 times, JSON), the title from a title column (else the table and the id),
+//! `updated_at` from the cursor column, the fingerprint from everything delivered.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::Document;
+use crate::text::markdown::{self, Block, Inline};
+use crate::window::Zone;
+
+/// Values at most this long, on one line, are written as `**column:** value` lines; longer
+/// ones get a heading of their own.
+const SHORT: usize = 200;
+
+/// Text of at most this many characters becomes a title.
+const TITLE_CHARS: usize = 200;
+
+/// A column's value, whichever database it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL: left out of the content and the metadata.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed integer.
+    Int(i64),
+    /// An unsigned integer (MySQL's `UNSIGNED`).
+    UInt(u64),
+    /// A floating-point number.
+    Float(f64),
+    /// An exact number (`DECIMAL`, `NUMERIC`), as the database writes it.
+    Decimal(String),
+    /// Text (and any type read as its text).
+    Text(String),
+    /// A JSON document, or a nested value (BigQuery's `RECORD` and `REPEATED` fields).
+    Json(serde_json::Value),
+    /// A calendar date.
+    Date(NaiveDate),
+    /// A time of day.
+    Time(NaiveTime),
+    /// A time without a zone (PostgreSQL `timestamp`, MySQL `DATETIME`, BigQuery
+    /// `DATETIME`): read in the configured zone, UTC by default.
+    Timestamp(NaiveDateTime),
+    /// An instant (PostgreSQL `timestamptz`, MySQL `TIMESTAMP`, BigQuery `TIMESTAMP`).
+    TimestampTz(DateTime<Utc>),
+    /// Binary data: only its length is kept, written as a note.
+    Bytes(usize),
+}
+
+impl Value {
+    /// The value as the text of a document, `None` for NULL.
+    pub fn text(&self) -> Option<String> {
+        Some(match self {
+            Self::Null => return None,
+            Self::Bool(b) => b.to_string(),
+            Self::Int(i) => i.to_string(),
+            Self::UInt(u) => u.to_string(),
+            Self::Float(f) => f.to_string(),
+            Self::Decimal(s) | Self::Text(s) => s.clone(),
+            Self::Json(v) => serde_json::to_string_pretty(v).unwrap_or_default(),
+            Self::Date(d) => d.to_string(),
+            Self::Time(t) => t.to_string(),
+            Self::Timestamp(t) => t
+                .and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            Self::TimestampTz(t) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            Self::Bytes(n) => format!("(binary data, {n} bytes)"),
+        })
+    }
+
+    /// As [`text`](Self::text), borrowing text and exact numbers (most columns) instead of
+    /// copying them.
+    pub fn text_ref(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Self::Decimal(s) | Self::Text(s) => Some(Cow::Borrowed(s)),
+            other => other.text().map(Cow::Owned),
+        }
+    }
+
+    /// The value as metadata (typed JSON), `None` for NULL.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        use serde_json::Value as J;
+        Some(match self {
+            Self::Null => return None,
+            Self::Bool(b) => J::Bool(*b),
+            Self::Int(i) => J::from(*i),
+            Self::UInt(u) => J::from(*u),
+            Self::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Self::Json(v) => v.clone(),
+            other => J::String(other.text().unwrap_or_default()),
+        })
+    }
+
+    /// The value as an instant, for a cursor column: `None` for NULL, `Err` for a value that
+    /// is no date or time. A zone-less time or a date is read in `zone` (its midnight for a
+    /// date).
+    ///
+    /// # Errors
+    /// The value is neither NULL nor a date or time.
+    pub fn instant(&self, zone: Zone) -> Result<Option<DateTime<Utc>>, NotATime> {
+        match self {
+            Self::Null => Ok(None),
+            Self::Timestamp(t) if zone == Zone::utc() => Ok(Some(t.and_utc())),
+            Self::Timestamp(t) => Ok(zone.instant(*t)),
+            Self::TimestampTz(t) => Ok(Some(*t)),
+            Self::Date(d) => Ok(d.and_hms_opt(0, 0, 0).and_then(|t| zone.instant(t))),
+            _ => Err(NotATime),
+        }
+    }
+
+    /// The value as a key of the walk: `None` for NULL or a type that cannot be one.
+    pub fn key(&self) -> Option<Key> {
+        match self {
+            Self::Int(i) => Some(Key::Int(*i)),
+            Self::UInt(u) => Some(Key::UInt(*u)),
+            Self::Text(s) | Self::Decimal(s) => Some(Key::Text(s.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// A value that is neither NULL nor a date or time, where a time was asked for
+/// ([`Value::instant`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotATime;
+
+impl std::fmt::Display for NotATime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not a date or time")
+    }
+}
+
+impl std::error::Error for NotATime {}
+
+/// One row as a driver read it: each column's value, or why it could not be read.
+pub type Row = Vec<Result<Value, String>>;
+
+/// The zone-less times of `row` as the instants they are in `zone` (nothing to do in UTC).
+pub fn localize(row: &mut [Result<Value, String>], zone: Zone) {
+    if zone == Zone::utc() {
+        return;
+    }
+    for v in row.iter_mut() {
+        if let Ok(Value::Timestamp(t)) = v {
+            *v = Ok(zone.instant(*t).map_or(Value::Null, Value::TimestampTz));
+        }
+    }
+}
+
+/// A single-precision float as the double its shortest text names: `0.1` stays `0.1`, where
+/// a plain widening writes `0.10000000149011612`.
+pub fn widen(f: f32) -> f64 {
+    if f.is_finite() {
+        f.to_string().parse().unwrap_or_else(|_| f64::from(f))
+    } else {
+        f64::from(f)
+    }
+}
+
+/// A row's id as a keyset walk keeps it. Text stands for text, UUID and exact-number ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Key {
+    /// A signed integer id.
+    Int(i64),
+    /// An unsigned integer id (MySQL `BIGINT UNSIGNED`).
+    #[serde(rename = "uint")]
+    UInt(u64),
+    /// A text, UUID or exact-number id, as the database writes it.
+    Text(String),
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Int(i) => write!(f, "{i}"),
+            Self::UInt(u) => write!(f, "{u}"),
+            Self::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The last row handed on: its id and, in a window, its cursor column's value.
+///
+/// JSON: `{"id": {"int": 1200}, "cursor": "2025-03-01T10:00:00Z"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RowKey {
+    /// The row's id column value.
+    pub id: Key,
+    /// The row's cursor column value (windowed runs, which walk `(cursor, id)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<DateTime<Utc>>,
+}
+
+impl RowKey {
+    /// The key of a row with `id` and `cursor`.
+    pub fn new(id: Key, cursor: Option<DateTime<Utc>>) -> Self {
+        Self { id, cursor }
+    }
+}
+
+/// Which columns of a row go where in its document.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RowLayout {
+    /// The documents' source name.
+    pub source: &'static str,
+    /// Every column's name, in row order.
+    pub names: Vec<String>,
+    /// `{name}:`, each column's label in the content's lines.
+    pub labels: Vec<String>,
+    /// The columns written as content, in this order.
+    pub content: Vec<usize>,
+    /// The columns copied, typed, into the metadata.
+    pub metadata: Vec<usize>,
+    /// The column whose value is the title.
+    pub title: Option<usize>,
+    /// The cursor column (it must be readable for the row to be a document).
+    pub cursor: Option<usize>,
+    /// The table's label (the title's fallback with the id, and the `table` metadata);
+    /// `None` for a query.
+    pub table: Option<String>,
+}
+
+impl RowLayout {
+    /// A layout of `names` for `source`: no content, metadata, title, cursor or table yet.
+    pub fn new(source: &'static str, names: Vec<String>) -> Self {
+        let labels = names.iter().map(|n| format!("{n}:")).collect();
+        Self {
+            source,
+            names,
+            labels,
+            ..Self::default()
+        }
+    }
+
+    /// Every column but `except` as content (the rule when no content column is named).
+    pub fn all_but(&self, except: &[usize]) -> Vec<usize> {
+        (0..self.names.len())
+            .filter(|i| !except.contains(i))
+            .collect()
+    }
+
+    /// The row as a document with `id`, its key `key` and its cursor value `cursor`.
+    ///
+    /// # Errors
+    /// A message naming the column when one the layout uses cannot be read.
+    pub fn render(
+        &self,
+        row: &[Result<Value, String>],
+        id: &str,
+        key: &Key,
+        cursor: Option<DateTime<Utc>>,
+    ) -> Result<Document, String> {
+        let value = |i: usize| -> Result<&Value, String> {
+            let name = self.names.get(i).map_or("?", String::as_str);
+            match row.get(i) {
+                Some(Ok(v)) => Ok(v),
+                Some(Err(e)) => Err(format!("column `{name}` cannot be read: {e}")),
+                None => Err(format!("column `{name}` is not in the row")),
+            }
+        };
+        if let Some(c) = self.cursor {
+            // A cursor that does not decode (PostgreSQL's 'infinity', MySQL's zero date).
+            value(c)?;
+        }
+        let mut blocks = Vec::new();
+        // Short values, borrowed from the row, waiting to be one paragraph of lines.
+        let mut lines: Vec<(&str, Cow<'_, str>)> = Vec::new();
+        let flush = |lines: &mut Vec<(&str, Cow<'_, str>)>, blocks: &mut Vec<Block>| {
+            if !lines.is_empty() {
+                let fields: Vec<(&str, &str)> =
+                    lines.iter().map(|(k, v)| (*k, v.as_ref())).collect();
+                blocks.push(Block::labelled_lines(&fields));
+                lines.clear();
+            }
+        };
+        for &i in &self.content {
+            let v = value(i)?;
+            let name = &self.names[i];
+            match v {
+                Value::Null => {}
+                Value::Json(j) => {
+                    flush(&mut lines, &mut blocks);
+                    blocks.push(Block::heading(2, vec![Inline::text(name.as_str())]));
+                    blocks.push(Block::code(
+                        Some("json"),
+                        serde_json::to_string_pretty(j).unwrap_or_default(),
+                    ));
+                }
+                v => {
+                    let text = v.text_ref().unwrap_or_default();
+                    if text.len() <= SHORT && !text.contains('\n') {
+                        lines.push((self.labels[i].as_str(), text));
+                    } else {
+                        flush(&mut lines, &mut blocks);
+                        blocks.push(Block::heading(2, vec![Inline::text(name.as_str())]));
+                        blocks.extend(Block::plain_text(&text));
+                    }
+                }
+            }
+        }
+        flush(&mut lines, &mut blocks);
+        let title = match self.title {
+            Some(i) => value(i)?
+                .text_ref()
+                .map(|t| {
+                    t.lines()
+                        .next()
+                        .unwrap_or("")
+                        .chars()
+                        .take(TITLE_CHARS)
+                        .collect()
+                })
+                .filter(|t: &String| !t.trim().is_empty()),
+            None => None,
+        }
+        .unwrap_or_else(|| match &self.table {
+            Some(table) => format!("{table} {key}"),
+            None => key.to_string(),
+        });
+        let mut doc = Document::text(id, self.source, title, markdown::render(&blocks));
+        for &i in &self.metadata {
+            if let Some(j) = value(i)?.json() {
+                doc = doc.with_metadata(self.names[i].clone(), j);
+            }
+        }
+        if let Some(table) = &self.table {
+            doc = doc.with_metadata("table", table.clone());
+        }
+        if let Some(t) = cursor {
+            doc = doc.with_updated_at(t);
+        }
+        Ok(doc.with_fields_fingerprint())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_json_and_instants() {
+        let t = NaiveDate::from_ymd_opt(2025, 3, 1)
+            .and_then(|d| d.and_hms_micro_opt(10, 0, 0, 250))
+            .unwrap_or_default();
+        assert_eq!(
+            Value::Timestamp(t).text().as_deref(),
+            Some("2025-03-01T10:00:00.000250Z")
+        );
+        assert_eq!(Value::Null.text(), None);
+        assert_eq!(Value::Int(7).json(), Some(serde_json::json!(7)));
+        assert_eq!(
+            Value::Decimal("1.50".into()).json(),
+            Some(serde_json::json!("1.50"))
+        );
+        assert_eq!(
+            Value::Bytes(3).text().as_deref(),
+            Some("(binary data, 3 bytes)")
+        );
+        assert_eq!(
+            Value::Timestamp(t).instant(Zone::utc()),
+            Ok(Some(t.and_utc()))
+        );
+        assert!(Value::Int(1).instant(Zone::utc()).is_err());
+        let plus2 = Zone::named("+02:00").unwrap_or_else(Zone::utc);
+        let mut row = vec![Ok(Value::Timestamp(t)), Ok(Value::Int(1))];
+        localize(&mut row, plus2);
+        assert_eq!(
+            row[0].as_ref().ok().and_then(Value::text).as_deref(),
+            Some("2025-03-01T08:00:00.000250Z")
+        );
+        assert_eq!(widen(0.1), 0.1);
+        assert_eq!(Value::Float(widen(12.3)).text().as_deref(), Some("12.3"));
+        assert!(widen(f32::NAN).is_nan());
+        let k: Key = serde_json::from_value(serde_json::json!({"uint": 5})).unwrap_or(Key::Int(0));
+        assert_eq!(k, Key::UInt(5));
+        let rk = RowKey::new(Key::Int(3), None);
+        assert_eq!(
+            serde_json::to_value(&rk).unwrap_or_default(),
+            serde_json::json!({"id": {"int": 3}})
+        );
+    }
+
+    #[test]
+    fn a_row_renders_content_metadata_title_and_time() {
+        let mut layout = RowLayout::new(
+            "test",
+            vec![
+                "id".into(),
+                "name".into(),
+                "body".into(),
+                "tags".into(),
+                "n".into(),
+            ],
+        );
+        layout.content = layout.all_but(&[0, 4]);
+        layout.metadata = vec![4];
+        layout.title = Some(1);
+        layout.table = Some("t".into());
+        let at = DateTime::parse_from_rfc3339("2025-03-01T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .ok();
+        let row: Row = vec![
+            Ok(Value::Int(1)),
+            Ok(Value::Text("Widget".into())),
+            Ok(Value::Text("line one\nline two".into())),
+            Ok(Value::Json(serde_json::json!(["a", "b"]))),
+            Ok(Value::Float(1.5)),
+        ];
+        let doc = layout
+            .render(&row, "test:1", &Key::Int(1), at)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(doc.title, "Widget");
+        assert_eq!(doc.updated_at, at);
+        let text = doc.content.as_text().unwrap_or_default();
+        assert!(text.contains("**name:** Widget"), "{text}");
+        assert!(text.contains("## body"), "{text}");
+        assert!(text.contains("```json"), "{text}");
+        assert_eq!(doc.metadata.get("n"), Some(&serde_json::json!(1.5)));
+        assert_eq!(doc.metadata.get("table"), Some(&serde_json::json!("t")));
+        let broken: Row = vec![Ok(Value::Int(1)), Err("bad".into())];
+        let e = layout
+            .render(&broken, "test:1", &Key::Int(1), None)
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("`name`"), "{e}");
+    }
+}

@@ -1,0 +1,688 @@
+//! The plan (which column is what, from a dry run's schema), the keyset SQL with its typed
+//! parameters, and the walks: checkpointed pages, the id listing for prune, and the refetch
+//! of rows by id.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, TimeDelta, Utc};
+use connector_core::pages::{Outcome, read_ahead};
+use connector_core::rows::{Key, Row, RowKey, RowLayout};
+use connector_core::window::Zone;
+use connector_core::{
+    Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
+    TimeWindow,
+};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde_json::{Value as Json, json};
+
+use super::SOURCE;
+use super::checkpoint::BigQueryCheckpoint;
+use super::client::{BigQueryClient, Query};
+use super::model::{self, Field, QueryResponse};
+
+/// Ids asked per refetch query.
+const REFETCH_CHUNK: usize = 500;
+
+/// How the id column's values are bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdType {
+    Int64,
+    String,
+    Numeric,
+    BigNumeric,
+}
+
+impl IdType {
+    fn of(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "INTEGER" | "INT64" => Self::Int64,
+            "STRING" => Self::String,
+            "NUMERIC" | "DECIMAL" => Self::Numeric,
+            "BIGNUMERIC" | "BIGDECIMAL" => Self::BigNumeric,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Int64 => "INT64",
+            Self::String => "STRING",
+            Self::Numeric => "NUMERIC",
+            Self::BigNumeric => "BIGNUMERIC",
+        }
+    }
+
+    /// The key written in a document id, parsed back (a refetch).
+    fn parse(self, text: &str) -> Option<Key> {
+        match self {
+            Self::Int64 => text.parse().ok().map(Key::Int),
+            _ => Some(Key::Text(text.to_owned())),
+        }
+    }
+}
+
+/// The types of a `timestamp_column` RAGFlow accepts that are no time.
+const NUMERIC_CURSORS: &[&str] = &[
+    "INTEGER",
+    "INT64",
+    "NUMERIC",
+    "DECIMAL",
+    "BIGNUMERIC",
+    "BIGDECIMAL",
+    "FLOAT",
+    "FLOAT64",
+];
+
+/// How the cursor column's values are bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CursorType {
+    Timestamp,
+    DateTime,
+    Date,
+}
+
+impl CursorType {
+    fn of(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "TIMESTAMP" => Self::Timestamp,
+            "DATETIME" => Self::DateTime,
+            "DATE" => Self::Date,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Timestamp => "TIMESTAMP",
+            Self::DateTime => "DATETIME",
+            Self::Date => "DATE",
+        }
+    }
+
+    /// `t` as this type's literal: a `DATETIME` or `DATE` as its wall-clock time in `zone`.
+    fn literal(self, t: DateTime<Utc>, zone: Zone) -> Option<String> {
+        Some(match self {
+            Self::Timestamp => self.format(t),
+            _ => self.format(zone.wall_clock(t)?.and_utc()),
+        })
+    }
+
+    /// `t` as a window bound: `None` outside BigQuery's years (the window is open on that
+    /// side); a `DATETIME` compares with `t`'s wall-clock time in `zone`, a `DATE` with the
+    /// first midnight at or after it.
+    fn bound(self, t: DateTime<Utc>, zone: Zone) -> Option<String> {
+        if !(1..=9999).contains(&t.year()) {
+            return None;
+        }
+        let t = match self {
+            Self::Timestamp => t,
+            _ => zone.wall_clock(t)?.and_utc(),
+        };
+        if !(1..=9999).contains(&t.year()) {
+            return None;
+        }
+        let t = match self {
+            Self::Date => {
+                let midnight = t.date_naive().and_hms_opt(0, 0, 0)?.and_utc();
+                if midnight == t {
+                    t
+                } else {
+                    midnight + TimeDelta::days(1)
+                }
+            }
+            _ => t,
+        };
+        Some(self.format(t))
+    }
+
+    /// `t` (for a `DATETIME` or `DATE`, a wall-clock time carried as UTC) as a literal.
+    fn format(self, t: DateTime<Utc>) -> String {
+        match self {
+            Self::Timestamp => t.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string(),
+            Self::DateTime => t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+            Self::Date => t.format("%Y-%m-%d").to_string(),
+        }
+    }
+}
+
+/// A named scalar query parameter.
+fn param(name: &str, kind: &str, value: String) -> Json {
+    json!({"name": name, "parameterType": {"type": kind}, "parameterValue": {"value": value}})
+}
+
+/// GoogleSQL's quoting of one identifier (validated: no backtick, backslash or control).
+fn quote(name: &str) -> String {
+    format!("`{name}`")
+}
+
+/// How the rows are read: the columns the config names, found in the schema.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    layout: RowLayout,
+    schema: Vec<Field>,
+    /// `bigquery:{project}.{dataset}.{table}:` or `bigquery:{project}.query-{hash}:`.
+    prefix: String,
+    /// `(base) AS src`, the base on lines of its own.
+    from: String,
+    id_index: usize,
+    id_name: String,
+    id_type: IdType,
+    cursor: Option<(usize, String, CursorType)>,
+    /// The zone of zone-less cursor values (`timezone`).
+    zone: Zone,
+}
+
+impl BigQueryClient {
+    /// The table's or query's `SELECT` and the document ids' prefix.
+    fn base(&self) -> (String, String) {
+        let c = &self.config;
+        let project = c.project_id.trim();
+        match c.clean_query() {
+            Some(q) => {
+                let hash = connector_core::ids::hash128(&q);
+                (q, format!("bigquery:{project}.query-{}:", &hash[..12]))
+            }
+            None => {
+                let dataset = c.dataset().unwrap_or_default();
+                let table = c.table_name().unwrap_or_default();
+                (
+                    format!(
+                        "SELECT * FROM {}",
+                        quote(&format!("{project}.{dataset}.{table}"))
+                    ),
+                    format!("bigquery:{project}.{dataset}.{table}:"),
+                )
+            }
+        }
+    }
+
+    fn problem(&self, field: &str, message: String) -> Error {
+        Error::new(ErrorKind::Config, message)
+            .with_connector(SOURCE)
+            .with_field(field)
+    }
+
+    /// Learns the columns from a dry run (free: nothing is read or billed) and checks each
+    /// column the config names.
+    ///
+    /// # Errors
+    /// BigQuery's (see [`query`](BigQueryClient::query)); `Config` naming the field of a
+    /// column that is not there or cannot serve.
+    pub(crate) async fn plan(&self) -> Result<Plan> {
+        let (base, prefix) = self.base();
+        // The query on lines of its own: a trailing `-- note` or `# note` would otherwise
+        // comment out the `) AS src` after it.
+        let from = format!("(\n{base}\n) AS src");
+        let probe = Query {
+            sql: format!("SELECT * FROM {from}"),
+            params: Vec::new(),
+        };
+        let schema = self
+            .query(&probe, 0, true)
+            .await?
+            .schema
+            .map(|s| s.fields)
+            .unwrap_or_default();
+        let what = if self.config.clean_query().is_some() {
+            "the query"
+        } else {
+            "the table"
+        };
+        let index = |field: &str, name: &str| -> Result<usize> {
+            let name = name.trim();
+            schema
+                .iter()
+                .position(|f| f.name == name)
+                .or_else(|| {
+                    schema
+                        .iter()
+                        .position(|f| f.name.eq_ignore_ascii_case(name))
+                })
+                .ok_or_else(|| self.problem(field, format!("{what} has no column `{name}`")))
+        };
+        let id_index = index(
+            "id_column",
+            self.config.id_column.as_deref().unwrap_or_default(),
+        )?;
+        let id_field = &schema[id_index];
+        let id_type = match IdType::of(&id_field.kind) {
+            Some(t) if id_field.mode.as_deref() != Some("REPEATED") => t,
+            _ => {
+                return Err(self.problem(
+                    "id_column",
+                    format!(
+                        "`{}` is {}: an id must be INT64, STRING, NUMERIC or BIGNUMERIC",
+                        id_field.name, id_field.kind
+                    ),
+                ));
+            }
+        };
+        // A number (RAGFlow's INT64, NUMERIC and FLOAT cursors: a version, an epoch of an
+        // unknown unit) cannot be compared with a time window: such a column is left out of
+        // the content and every run, windowed or not, reads every row by id.
+        let mut numeric_cursor = None;
+        let cursor = match &self.config.timestamp_column {
+            Some(c) => {
+                let i = index("timestamp_column", c)?;
+                let f = &schema[i];
+                let repeated = f.mode.as_deref() == Some("REPEATED");
+                match CursorType::of(&f.kind) {
+                    Some(t) if !repeated => Some((i, f.name.clone(), t)),
+                    None if !repeated && NUMERIC_CURSORS.contains(&f.kind.as_str()) => {
+                        numeric_cursor = Some(i);
+                        None
+                    }
+                    _ => {
+                        return Err(self.problem(
+                            "timestamp_column",
+                            format!(
+                                "`{}` is {}, not a TIMESTAMP, DATETIME, DATE or a number",
+                                f.name, f.kind
+                            ),
+                        ));
+                    }
+                }
+            }
+            None => None,
+        };
+        let mut layout = RowLayout::new(SOURCE, schema.iter().map(|f| f.name.clone()).collect());
+        layout.content = if self.config.content_columns.is_empty() {
+            let mut except = vec![id_index];
+            except.extend(cursor.as_ref().map(|c| c.0));
+            except.extend(numeric_cursor);
+            layout.all_but(&except)
+        } else {
+            self.config
+                .content_columns
+                .iter()
+                .map(|c| index("content_columns", c))
+                .collect::<Result<Vec<_>>>()?
+        };
+        layout.metadata = self
+            .config
+            .metadata_columns
+            .iter()
+            .map(|c| index("metadata_columns", c))
+            .collect::<Result<Vec<_>>>()?;
+        layout.title = match &self.config.title_column {
+            Some(c) => Some(index("title_column", c)?),
+            None => None,
+        };
+        layout.cursor = cursor.as_ref().map(|c| c.0);
+        layout.table = match (self.config.dataset(), self.config.table_name()) {
+            (Some(d), Some(t)) if self.config.clean_query().is_none() => Some(format!("{d}.{t}")),
+            _ => None,
+        };
+        Ok(Plan {
+            id_name: schema[id_index].name.clone(),
+            layout,
+            schema,
+            prefix,
+            from,
+            id_index,
+            id_type,
+            cursor,
+            zone: self.config.zone(),
+        })
+    }
+}
+
+impl Plan {
+    /// A document id from a key.
+    pub(crate) fn doc_id(&self, key: &Key) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn id_param(&self, name: &str, key: &Key) -> Json {
+        param(name, self.id_type.name(), key.to_string())
+    }
+
+    /// The query of the rows after `after` in key order (`id`, or `(cursor, id)` in a
+    /// window), at most `limit`; `ids_only` selects the id column alone.
+    fn page(
+        &self,
+        window: Option<&TimeWindow>,
+        after: Option<&RowKey>,
+        limit: u32,
+        ids_only: bool,
+    ) -> Query {
+        let id = format!("src.{}", quote(&self.id_name));
+        let mut params = Vec::new();
+        let mut conditions = vec![format!("{id} IS NOT NULL")];
+        let order = match (window, &self.cursor) {
+            (Some(w), Some((_, name, kind))) => {
+                let col = format!("src.{}", quote(name));
+                if let Some(v) = kind.bound(w.start, self.zone) {
+                    conditions.push(format!("{col} >= @window_start"));
+                    params.push(param("window_start", kind.name(), v));
+                }
+                if let Some(v) = kind.bound(w.end, self.zone) {
+                    conditions.push(format!("{col} < @window_end"));
+                    params.push(param("window_end", kind.name(), v));
+                }
+                if let Some(a) = after
+                    && let Some(c) = a.cursor
+                    && let Some(literal) = kind.literal(c, self.zone)
+                {
+                    conditions.push(format!(
+                        "({col} > @after_cursor OR ({col} = @after_cursor AND {id} > @after_id))"
+                    ));
+                    params.push(param("after_cursor", kind.name(), literal));
+                    params.push(self.id_param("after_id", &a.id));
+                }
+                format!("{col}, {id}")
+            }
+            _ => {
+                if let Some(a) = after {
+                    conditions.push(format!("{id} > @after_id"));
+                    params.push(self.id_param("after_id", &a.id));
+                }
+                id.clone()
+            }
+        };
+        let select = if ids_only { id.as_str() } else { "src.*" };
+        Query {
+            sql: format!(
+                "SELECT {select} FROM {} WHERE {} ORDER BY {order} LIMIT {limit}",
+                self.from,
+                conditions.join(" AND ")
+            ),
+            params,
+        }
+    }
+
+    /// The rows whose ids are `keys`.
+    fn by_ids(&self, keys: &[Key]) -> Query {
+        let values: Vec<Json> = keys
+            .iter()
+            .map(|k| json!({"value": k.to_string()}))
+            .collect();
+        Query {
+            sql: format!(
+                "SELECT src.* FROM {} WHERE src.{} IN UNNEST(@ids)",
+                self.from,
+                quote(&self.id_name)
+            ),
+            params: vec![json!({
+                "name": "ids",
+                "parameterType": {"type": "ARRAY", "arrayType": {"type": self.id_type.name()}},
+                "parameterValue": {"arrayValues": values},
+            })],
+        }
+    }
+
+    /// The key of `row` (the id column at `index`).
+    fn key(&self, row: &Row, index: usize) -> std::result::Result<Key, String> {
+        match row.get(index) {
+            Some(Ok(v)) => v
+                .key()
+                .ok_or_else(|| format!("`{}` is NULL or not a key: {v:?}", self.id_name)),
+            Some(Err(e)) => Err(format!("`{}` cannot be read: {e}", self.id_name)),
+            None => Err(format!("`{}` is not in the row", self.id_name)),
+        }
+    }
+
+    /// The row's cursor value: `Err` for one that is no time.
+    fn cursor_of(&self, row: &Row) -> std::result::Result<Option<DateTime<Utc>>, String> {
+        match &self.cursor {
+            Some((i, name, _)) => match row.get(*i) {
+                Some(Ok(v)) => v
+                    .instant(self.zone)
+                    .map_err(|_| format!("`timestamp_column` `{name}` holds {v:?}, not a time")),
+                _ => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// One row as a document, or a failure naming it.
+    ///
+    /// # Errors
+    /// A message when the key cannot be read (the walk cannot go on past such a row).
+    fn convert(&self, row: &Row) -> std::result::Result<Outcome, String> {
+        let key = self.key(row, self.id_index)?;
+        let id = self.doc_id(&key);
+        let rendered = self
+            .cursor_of(row)
+            .and_then(|cursor| self.layout.render(row, &id, &key, cursor));
+        Ok(match rendered {
+            Ok(d) => Outcome::from(d),
+            Err(message) => Outcome::from(Failure::new(
+                Some(id.clone()),
+                ErrorKind::InvalidData,
+                format!("row {id}: {message}"),
+            )),
+        })
+    }
+
+    /// The rows of a response, read by its schema (the plan's when it has none).
+    fn rows(&self, page: &QueryResponse) -> Vec<Row> {
+        let schema = page
+            .schema
+            .as_ref()
+            .map_or(self.schema.as_slice(), |s| s.fields.as_slice());
+        page.rows.iter().map(|r| model::row(schema, r)).collect()
+    }
+}
+
+fn listing_error(message: String) -> Error {
+    Error::new(ErrorKind::InvalidData, message)
+        .with_connector(SOURCE)
+        .with_field("id_column")
+}
+
+/// One result page before conversion: its rows, the key after it and whether it ends the
+/// walk.
+struct RawPage {
+    rows: Vec<Row>,
+    after: Option<RowKey>,
+    done: bool,
+}
+
+/// The pages of `plan`'s rows after `after`: one query job per `rows_per_query` rows (its
+/// `LIMIT`), each read page by page (`pageToken`), the next job continuing after the last
+/// row read. `ids_only` reads the id column alone (its index is then 0).
+fn pages(
+    client: BigQueryClient,
+    plan: Arc<Plan>,
+    window: Option<TimeWindow>,
+    mut after: Option<RowKey>,
+    ids_only: bool,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<RawPage>> {
+    async_stream::try_stream! {
+        let limit = client.config.rows_per_query.get();
+        let page_size = client.config.page_size.get().min(limit);
+        let id_index = if ids_only { 0 } else { plan.id_index };
+        loop {
+            ctx.cancellation().check()?;
+            let query = plan.page(window.as_ref(), after.as_ref(), limit, ids_only);
+            let mut page = client.query(&query, page_size, false).await?;
+            let job = page.job_reference.clone().unwrap_or_default();
+            let mut read: u64 = 0;
+            loop {
+                let rows = plan.rows(&page);
+                read += rows.len() as u64;
+                if let Some(last) = rows.last() {
+                    let id = plan.key(last, id_index).map_err(listing_error)?;
+                    let cursor = match (&window, ids_only) {
+                        (Some(_), false) => plan.cursor_of(last).map_err(listing_error)?,
+                        _ => None,
+                    };
+                    if window.is_some() && !ids_only && cursor.is_none() {
+                        Err(listing_error(format!("the last row of a page has no readable `{}`", plan.cursor.as_ref().map_or("", |c| c.1.as_str()))))?;
+                    }
+                    after = Some(RowKey::new(id, cursor));
+                }
+                let token = page.page_token.clone().filter(|t| !t.is_empty());
+                let done = token.is_none() && read < u64::from(limit);
+                yield RawPage { rows, after: after.clone(), done };
+                match token {
+                    Some(t) => {
+                        ctx.cancellation().check()?;
+                        page = client.results(&job, Some(&t), page_size).await?;
+                    }
+                    None => break,
+                }
+            }
+            if read < u64::from(limit) {
+                break;
+            }
+        }
+    }
+    .boxed()
+}
+
+/// Every row after `from`, page by page, each with the checkpoint after it. Pages are
+/// fetched one ahead ([`read_ahead`]) while the current one is converted.
+pub(crate) fn checkpointed(
+    client: BigQueryClient,
+    from: BigQueryCheckpoint,
+    window: Option<TimeWindow>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<CheckpointedBatch<BigQueryCheckpoint>>> {
+    let raw = async_stream::try_stream! {
+        if window.is_some_and(|w| w.is_empty()) || from.done {
+            return;
+        }
+        if window.is_some() && client.config.timestamp_column.is_none() {
+            Err(Error::new(ErrorKind::Unsupported, "a time window needs `timestamp_column`")
+                .with_connector(SOURCE)
+                .with_field("timestamp_column"))?;
+        }
+        let plan = Arc::new(client.plan().await?);
+        // A numeric `timestamp_column` bounds no window: the window reads every row.
+        let window = window.filter(|_| plan.cursor.is_some());
+        let mut inner = pages(client, Arc::clone(&plan), window, from.after, false, ctx);
+        while let Some(page) = inner.next().await {
+            yield (Arc::clone(&plan), page?);
+        }
+    };
+    read_ahead(raw.boxed())
+        .map(|item| {
+            let (plan, page) = item?;
+            let mut batch = Batch::default();
+            for row in &page.rows {
+                batch.push(plan.convert(row).map_err(listing_error)?);
+            }
+            Ok(CheckpointedBatch::new(
+                batch,
+                BigQueryCheckpoint {
+                    after: page.after,
+                    done: page.done,
+                },
+            ))
+        })
+        .boxed()
+}
+
+/// Every document id; fails rather than come back short.
+pub(crate) fn list_ids(
+    client: BigQueryClient,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+    async_stream::try_stream! {
+        let plan = Arc::new(client.plan().await?);
+        let mut inner = pages(client, Arc::clone(&plan), None, None, true, ctx);
+        while let Some(page) = inner.next().await {
+            let page = page?;
+            let ids = page
+                .rows
+                .iter()
+                .map(|row| plan.key(row, 0).map(|k| SlimDocument { id: plan.doc_id(&k) }))
+                .collect::<std::result::Result<Vec<_>, String>>()
+                .map_err(listing_error)?;
+            if !ids.is_empty() {
+                yield ids;
+            }
+        }
+    }
+    .boxed()
+}
+
+/// The rows named by `ids`; an id that names no row (or another connector's) yields nothing.
+pub(crate) fn refetch(
+    client: BigQueryClient,
+    ids: Vec<String>,
+    ctx: SyncContext,
+) -> BoxStream<'static, Result<Batch>> {
+    async_stream::try_stream! {
+        let (_, prefix) = client.base();
+        let wanted: Vec<String> = ids
+            .iter()
+            .filter_map(|id| id.strip_prefix(&prefix).map(str::to_owned))
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let plan = client.plan().await?;
+        let keys: Vec<Key> = wanted.iter().filter_map(|k| plan.id_type.parse(k)).collect();
+        let page_size = client.config.page_size.get();
+        for chunk in keys.chunks(REFETCH_CHUNK) {
+            ctx.cancellation().check()?;
+            let mut page = client.query(&plan.by_ids(chunk), page_size, false).await?;
+            let job = page.job_reference.clone().unwrap_or_default();
+            loop {
+                let mut batch = Batch::default();
+                for row in plan.rows(&page) {
+                    batch.push(plan.convert(&row).map_err(listing_error)?);
+                }
+                yield batch;
+                match page.page_token.clone().filter(|t| !t.is_empty()) {
+                    Some(t) => page = client.results(&job, Some(&t), page_size).await?,
+                    None => break,
+                }
+            }
+        }
+    }
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_and_literals() {
+        let t = DateTime::parse_from_rfc3339("2025-03-01T10:00:00.5Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let utc = Zone::utc();
+        assert_eq!(
+            CursorType::Timestamp.literal(t, utc).as_deref(),
+            Some("2025-03-01 10:00:00.500000+00:00")
+        );
+        assert_eq!(
+            CursorType::DateTime.literal(t, utc).as_deref(),
+            Some("2025-03-01 10:00:00.500000")
+        );
+        assert_eq!(
+            CursorType::Date.bound(t, utc).as_deref(),
+            Some("2025-03-02")
+        );
+        assert_eq!(
+            CursorType::Timestamp.bound(DateTime::<Utc>::MAX_UTC, utc),
+            None
+        );
+        // A zone-less cursor compares with the wall-clock time where it was written; an
+        // instant stays an instant.
+        let ny = Zone::named("America/New_York").unwrap_or_else(Zone::utc);
+        assert_eq!(
+            CursorType::DateTime.literal(t, ny).as_deref(),
+            Some("2025-03-01 05:00:00.500000")
+        );
+        assert_eq!(
+            CursorType::DateTime.bound(t, ny).as_deref(),
+            Some("2025-03-01 05:00:00.500000")
+        );
+        assert_eq!(CursorType::Date.bound(t, ny).as_deref(), Some("2025-03-02"));
+        assert_eq!(
+            CursorType::Timestamp.literal(t, ny).as_deref(),
+            Some("2025-03-01 10:00:00.500000+00:00")
+        );
+        assert_eq!(IdType::Int64.parse("12"), Some(Key::Int(12)));
+        assert_eq!(IdType::Int64.parse("x"), None);
+        assert_eq!(IdType::String.parse("x"), Some(Key::Text("x".into())));
+    }
+}

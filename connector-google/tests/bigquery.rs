@@ -1,0 +1,533 @@
+//! The `bigquery` source against a fake BigQuery (tests/bigquery_common) written from the
+//! REST reference: keyset pages over several jobs and result pages, windows with ties,
+//! resumes, slow jobs, typed parameters, the bytes-billed cap, errors, prune and refetch.
+#![cfg(feature = "bigquery")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bigquery_common;
+mod common;
+
+use bigquery_common::*;
+use common::{TokenEndpoint, mount_token, service_account_key};
+use connector_core::{
+    Batch, CheckpointedConnector, Connector, Document, ErrorKind, RefetchConnector, SlimConnector,
+    SyncContext, TimeWindow,
+};
+use connector_google::bigquery::{BigQueryCheckpoint, BigQueryConfig, BigQueryConnector};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use wiremock::MockServer;
+
+async fn server(fake: &FakeBigQuery) -> MockServer {
+    let server = MockServer::start().await;
+    mount_token(&server, TokenEndpoint::default()).await;
+    mount_bigquery(&server, fake).await;
+    server
+}
+
+/// RAGFlow's form of the config, pointed at `uri`, with `extra` on top.
+fn config(uri: &str, extra: Value) -> BigQueryConfig {
+    let mut cfg = json!({
+        "project_id": PROJECT, "dataset_id": DATASET, "table_id": TABLE, "location": "EU",
+        "content_columns": "name,body,tags,dims", "metadata_columns": "price",
+        "id_column": "id", "timestamp_column": "updated_at", "title_column": "name",
+        "credentials": {"service_account_json": service_account_key().to_string()},
+        "base_url": uri, "token_uri": format!("{uri}/token"), "allowed_hosts": ["127.0.0.1"],
+    });
+    if let (Value::Object(m), Value::Object(e)) = (&mut cfg, extra) {
+        m.extend(e);
+    }
+    connector_core::config::from_json(cfg).expect("a valid config")
+}
+
+fn connector(uri: &str, extra: Value) -> BigQueryConnector {
+    BigQueryConnector::new(config(uri, extra)).expect("a connector")
+}
+
+async fn run(
+    c: &BigQueryConnector,
+    from: BigQueryCheckpoint,
+    window: Option<TimeWindow>,
+) -> connector_core::Result<Vec<(Batch, BigQueryCheckpoint)>> {
+    let mut stream = c.load_from_checkpoint(from, window, SyncContext::new());
+    let mut out = Vec::new();
+    while let Some(page) = stream.next().await {
+        let page = page?;
+        out.push((page.batch, page.checkpoint));
+    }
+    Ok(out)
+}
+
+fn docs(pages: &[(Batch, BigQueryCheckpoint)]) -> Vec<Document> {
+    pages
+        .iter()
+        .flat_map(|(b, _)| b.documents.clone())
+        .collect()
+}
+
+fn ids(docs: &[Document]) -> Vec<String> {
+    docs.iter().map(|d| d.id.clone()).collect()
+}
+
+fn doc_id(n: i64) -> String {
+    format!("bigquery:{PROJECT}.{DATASET}.{TABLE}:{n}")
+}
+
+#[tokio::test]
+async fn a_full_load_reads_every_row_over_jobs_and_result_pages() {
+    let fake = FakeBigQuery::new(rows(7));
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({"page_size": 2, "rows_per_query": 3}));
+    let pages = run(&c, BigQueryCheckpoint::start(), None).await.unwrap();
+    let all = docs(&pages);
+    assert_eq!(ids(&all), (1..=7).map(doc_id).collect::<Vec<_>>());
+    // The last page says the walk is done; the others do not.
+    assert!(pages.last().unwrap().1.done);
+    assert!(pages[..pages.len() - 1].iter().all(|(_, cp)| !cp.done));
+    let d = &all[0];
+    assert_eq!(d.title, "Product 1");
+    assert_eq!(d.updated_at, Some(time(1)));
+    assert_eq!(d.metadata["price"], json!("1.50"));
+    assert_eq!(d.metadata["table"], json!("shop.products"));
+    let requests = fake.requests();
+    // A dry run, then jobs of 3 rows: 3 + 3 + 1.
+    assert_eq!(requests[0]["dryRun"], json!(true));
+    let jobs: Vec<&Value> = requests.iter().filter(|r| r["dryRun"].is_null()).collect();
+    assert_eq!(jobs.len(), 3, "{requests:#?}");
+    for r in &requests {
+        assert_eq!(r["useLegacySql"], json!(false));
+        assert_eq!(r["parameterMode"], json!("NAMED"));
+        assert_eq!(r["maximumBytesBilled"], json!("1073741824"));
+        assert_eq!(r["location"], json!("EU"));
+        assert_eq!(r["formatOptions"]["useInt64Timestamp"], json!(true));
+        assert!(r["requestId"].as_str().is_some_and(|id| id.len() <= 36));
+    }
+    assert_eq!(jobs[0]["maxResults"], json!(2));
+    // The second job continues after the first's last id, bound as a typed parameter.
+    assert!(
+        jobs[1]["query"]
+            .as_str()
+            .unwrap()
+            .contains("src.`id` > @after_id")
+    );
+    assert_eq!(
+        jobs[1]["queryParameters"],
+        json!([{"name": "after_id", "parameterType": {"type": "INT64"}, "parameterValue": {"value": "3"}}])
+    );
+    assert!(jobs[1]["query"].as_str().unwrap().ends_with("LIMIT 3"));
+    // Result pages after the first come from getQueryResults with the job's pageToken.
+    let calls = fake.state.lock().unwrap().result_calls.clone();
+    assert!(!calls.is_empty());
+    assert!(calls.iter().all(|q| q.get("pageToken").is_some()
+        && q.get("location").map(String::as_str) == Some("EU")
+        && q.get("maxResults").map(String::as_str) == Some("2")));
+}
+
+#[tokio::test]
+async fn a_document_renders_typed_columns() {
+    let fake = FakeBigQuery::new(rows(1));
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({}));
+    let all = docs(&run(&c, BigQueryCheckpoint::start(), None).await.unwrap());
+    let mut d = serde_json::to_value(&all[0]).unwrap();
+    d["fingerprint"] = json!("[fingerprint]");
+    insta::assert_json_snapshot!("bigquery_row", d);
+}
+
+#[tokio::test]
+async fn a_window_walks_cursor_then_id_and_loses_no_tie() {
+    // Rows 3..=6 share minute 3: page boundaries fall inside the tie.
+    let mut table = rows(8);
+    for r in &mut table[2..6] {
+        r.at = Some(micros(3));
+    }
+    let fake = FakeBigQuery::new(table);
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({"page_size": 1, "rows_per_query": 2}));
+    let window = TimeWindow::new(time(2), time(8)).unwrap();
+    let pages = run(&c, BigQueryCheckpoint::start(), Some(window))
+        .await
+        .unwrap();
+    assert_eq!(ids(&docs(&pages)), [2, 3, 4, 5, 6, 7].map(doc_id));
+    let jobs: Vec<Value> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r["dryRun"].is_null())
+        .collect();
+    let second = &jobs[1];
+    let sql = second["query"].as_str().unwrap();
+    assert!(
+        sql.contains("(src.`updated_at` > @after_cursor OR (src.`updated_at` = @after_cursor AND src.`id` > @after_id))"),
+        "{sql}"
+    );
+    assert!(
+        sql.contains("ORDER BY src.`updated_at`, src.`id` LIMIT 2"),
+        "{sql}"
+    );
+    let params = second["queryParameters"].as_array().unwrap();
+    let by_name = |n: &str| {
+        params
+            .iter()
+            .find(|p| p["name"] == json!(n))
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        by_name("window_start")["parameterType"]["type"],
+        json!("TIMESTAMP")
+    );
+    assert_eq!(
+        by_name("window_start")["parameterValue"]["value"],
+        json!("2025-03-01 10:02:00.000000+00:00")
+    );
+    assert_eq!(
+        by_name("after_cursor")["parameterType"]["type"],
+        json!("TIMESTAMP")
+    );
+    assert_eq!(by_name("after_id")["parameterValue"]["value"], json!("3"));
+    // No value is ever in the SQL text.
+    assert!(!sql.contains("2025"), "{sql}");
+}
+
+#[tokio::test]
+async fn a_resumed_run_continues_after_its_checkpoint() {
+    let fake = FakeBigQuery::new(rows(5));
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({"page_size": 2}));
+    let pages = run(&c, BigQueryCheckpoint::start(), None).await.unwrap();
+    let first = pages[0].1.clone();
+    let json = serde_json::to_value(&first).unwrap();
+    assert_eq!(json, json!({"after": {"id": {"int": 2}}}));
+    let rest = run(&c, first, None).await.unwrap();
+    assert_eq!(ids(&docs(&rest)), [3, 4, 5].map(doc_id));
+    let done = pages.last().unwrap().1.clone();
+    assert!(run(&c, done, None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_unfinished_job_is_awaited_with_get_query_results() {
+    let fake = FakeBigQuery::new(rows(3));
+    fake.state.lock().unwrap().slow_jobs = 2;
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({}));
+    let all = docs(&run(&c, BigQueryCheckpoint::start(), None).await.unwrap());
+    assert_eq!(all.len(), 3);
+    let calls = fake.state.lock().unwrap().result_calls.clone();
+    assert!(calls.len() >= 2, "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|q| q.get("location").map(String::as_str) == Some("EU"))
+    );
+}
+
+#[tokio::test]
+async fn the_bytes_billed_cap_is_sent_and_names_its_field() {
+    let fake = FakeBigQuery::new(rows(3));
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({"maximum_bytes_billed": 1000}));
+    let e = run(&c, BigQueryCheckpoint::start(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert_eq!(e.field(), Some("maximum_bytes_billed"), "{e}");
+    assert!(e.message().contains("10485760 or higher required"), "{e}");
+    let raised = connector(&s.uri(), json!({"maximum_bytes_billed": "20000000"}));
+    assert_eq!(
+        docs(
+            &run(&raised, BigQueryCheckpoint::start(), None)
+                .await
+                .unwrap()
+        )
+        .len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_and_quota_errors_are_retried() {
+    let fake = FakeBigQuery::new(rows(2));
+    fake.fail_next(
+        429,
+        google_error(
+            429,
+            "rateLimitExceeded",
+            "RESOURCE_EXHAUSTED",
+            "Exceeded rate limits",
+        ),
+        Some(1),
+    );
+    fake.fail_next(
+        403,
+        google_error(
+            403,
+            "quotaExceeded",
+            "PERMISSION_DENIED",
+            "Exceeded rate limits: too many concurrent queries for this project_and_region.",
+        ),
+        None,
+    );
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({}));
+    let all = docs(&run(&c, BigQueryCheckpoint::start(), None).await.unwrap());
+    assert_eq!(all.len(), 2);
+}
+
+#[tokio::test]
+async fn errors_name_the_field_they_are_about() {
+    let fake = FakeBigQuery::new(rows(2));
+    let s = server(&fake).await;
+    // A table that is not there.
+    let missing = connector(&s.uri(), json!({"table_id": "missing"}));
+    let e = missing.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    assert_eq!(e.field(), Some("table_id"));
+    // A query that does not parse.
+    let bad = connector(
+        &s.uri(),
+        json!({"table_id": null, "query": "```sql\nSELECT no_such_column FROM `acme-analytics.shop.products`;\n```"}),
+    );
+    let e = bad.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert_eq!(e.field(), Some("query"));
+    // A column the config names that the schema lacks.
+    let col = connector(&s.uri(), json!({"metadata_columns": "price,colour"}));
+    let e = col.check().await.unwrap_err();
+    assert_eq!(e.field(), Some("metadata_columns"), "{e}");
+    // A refused credential, and a denied dataset.
+    fake.fail_next(
+        401,
+        google_error(
+            401,
+            "authError",
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        ),
+        None,
+    );
+    fake.fail_next(
+        401,
+        google_error(
+            401,
+            "authError",
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        ),
+        None,
+    );
+    let c = connector(&s.uri(), json!({}));
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
+    assert_eq!(e.field(), Some("credentials.service_account_json"));
+    fake.fail_next(403, google_error(403, "accessDenied", "PERMISSION_DENIED", "Access Denied: Table acme-analytics:shop.products: User does not have permission to query table."), None);
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert!(!e.to_string().contains("PRIVATE KEY"));
+    // An id column that cannot be a key.
+    let e = connector(&s.uri(), json!({"id_column": "tags"}))
+        .check()
+        .await
+        .unwrap_err();
+    assert_eq!(e.field(), Some("id_column"), "{e}");
+    // The dry run is the check: it passes on a good config.
+    connector(&s.uri(), json!({})).check().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_malformed_value_fails_its_row_and_the_walk_goes_on() {
+    let mut table = rows(4);
+    // A REPEATED cell that is no array, and a TIMESTAMP that is no time.
+    table[1].raw_cell = Some((4, json!("not-an-array")));
+    table[2].raw_cell = Some((6, json!("yesterday")));
+    table[3].at = None;
+    let fake = FakeBigQuery::new(table);
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({}));
+    let pages = run(&c, BigQueryCheckpoint::start(), None).await.unwrap();
+    let failures: Vec<_> = pages.iter().flat_map(|(b, _)| b.failures.clone()).collect();
+    assert_eq!(ids(&docs(&pages)), [doc_id(1), doc_id(4)]);
+    // A NULL cursor is no time, not an error.
+    assert_eq!(docs(&pages)[1].updated_at, None);
+    let failed: Vec<_> = failures
+        .iter()
+        .map(|f| f.id.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(failed, [doc_id(2), doc_id(3)]);
+    assert!(
+        failures[0].message.contains("`tags`"),
+        "{}",
+        failures[0].message
+    );
+    assert!(
+        failures[1].message.contains("updated_at"),
+        "{}",
+        failures[1].message
+    );
+    // Columns the document does not use do not fail it.
+    let narrow = connector(
+        &s.uri(),
+        json!({"content_columns": "name", "timestamp_column": null}),
+    );
+    let pages = run(&narrow, BigQueryCheckpoint::start(), None)
+        .await
+        .unwrap();
+    assert_eq!(docs(&pages).len(), 4);
+}
+
+#[tokio::test]
+async fn list_ids_and_refetch_read_rows_by_id() {
+    let fake = FakeBigQuery::new(rows(5));
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({"page_size": 2, "rows_per_query": 3}));
+    let mut listed = Vec::new();
+    let mut stream = c.list_ids(SyncContext::new());
+    while let Some(page) = stream.next().await {
+        listed.extend(page.unwrap().into_iter().map(|d| d.id));
+    }
+    assert_eq!(listed, (1..=5).map(doc_id).collect::<Vec<_>>());
+    let slim = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r["dryRun"].is_null())
+        .all(|r| {
+            r["query"]
+                .as_str()
+                .unwrap()
+                .starts_with("SELECT src.`id` FROM")
+        });
+    assert!(slim);
+    let wanted = vec![
+        doc_id(2),
+        doc_id(4),
+        doc_id(99),
+        "bigquery:other.x.y:1".to_owned(),
+    ];
+    let mut got = Vec::new();
+    let mut stream = c.fetch(wanted, SyncContext::new());
+    while let Some(batch) = stream.next().await {
+        got.extend(batch.unwrap().documents);
+    }
+    assert_eq!(ids(&got), [doc_id(2), doc_id(4)]);
+    let last = fake.requests().pop().unwrap();
+    assert!(last["query"].as_str().unwrap().contains("IN UNNEST(@ids)"));
+    assert_eq!(
+        last["queryParameters"][0]["parameterType"],
+        json!({"type": "ARRAY", "arrayType": {"type": "INT64"}})
+    );
+}
+
+#[tokio::test]
+async fn a_query_names_its_documents_by_its_hash() {
+    let fake = FakeBigQuery::new(rows(2));
+    let s = server(&fake).await;
+    let c = connector(
+        &s.uri(),
+        json!({"dataset_id": "", "table_id": "", "query": "SELECT * FROM `acme-analytics.shop.products` WHERE TRUE"}),
+    );
+    let all = docs(&run(&c, BigQueryCheckpoint::start(), None).await.unwrap());
+    assert_eq!(all.len(), 2);
+    assert!(
+        all[0].id.starts_with("bigquery:acme-analytics.query-"),
+        "{}",
+        all[0].id
+    );
+    assert!(all[0].id.ends_with(":1"));
+    assert!(!all[0].metadata.contains_key("table"));
+    let sql = fake.requests()[1]["query"].as_str().unwrap().to_owned();
+    assert!(
+        sql.starts_with(
+            "SELECT src.* FROM (\nSELECT * FROM `acme-analytics.shop.products` WHERE TRUE\n) AS src"
+        ),
+        "{sql}"
+    );
+}
+
+#[test]
+fn ragflow_config_loads_and_validation_names_fields() {
+    // RAGFlow's stored form: numbers as strings, the key as a JSON string, its cursor fields.
+    let parsed = connector_core::config::parse::<BigQueryConfig>(json!({
+        "project_id": "acme-analytics", "dataset_id": "shop", "table_id": "products",
+        "location": "", "query": "", "content_columns": "name, body", "metadata_columns": "",
+        "id_column": "id", "timestamp_column": "updated_at", "page_size": "500",
+        "batch_size": 100, "maximum_bytes_billed": null, "job_timeout_ms": 60000,
+        "use_query_cache": true, "sync_cursor_value": "2025-01-01T00:00:00", "sync_cursor_id": "9",
+        "credentials": {"service_account_json": service_account_key().to_string()},
+    }))
+    .unwrap();
+    assert_eq!(parsed.config.page_size.get(), 500);
+    assert_eq!(parsed.config.maximum_bytes_billed(), 1 << 30);
+    assert_eq!(parsed.ignored.len(), 3);
+    let bad: BigQueryConfig = serde_json::from_value(json!({
+        "project_id": "Acme Analytics", "dataset_id": "shop-x", "table_id": "a`b",
+        "content_columns": ["ok", "bad\u{0}"], "maximum_bytes_billed": 0, "job_timeout_ms": 5,
+        "timezone": "Mars/Olympus", "credentials": {"service_account_json": "{}"},
+    }))
+    .unwrap();
+    let mut paths: Vec<String> = connector_core::ConnectorConfig::validate(&bad)
+        .into_iter()
+        .map(|p| p.path)
+        .collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(
+        paths,
+        [
+            "content_columns[1]",
+            "credentials.service_account_json",
+            "dataset_id",
+            "id_column",
+            "job_timeout_ms",
+            "maximum_bytes_billed",
+            "project_id",
+            "table_id",
+            "timezone"
+        ]
+    );
+    // Debug never shows the key.
+    let shown = format!("{:?}", parsed.config);
+    assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_query_ending_in_a_line_comment_keeps_its_subquery_closed() {
+    let fake = FakeBigQuery::new(rows(2));
+    let s = server(&fake).await;
+    let c = connector(
+        &s.uri(),
+        json!({"dataset_id": "", "table_id": "", "query": "SELECT * FROM `acme-analytics.shop.products` -- every product"}),
+    );
+    let all = docs(&run(&c, BigQueryCheckpoint::start(), None).await.unwrap());
+    assert_eq!(all.len(), 2);
+    for r in fake.requests() {
+        let sql = r["query"].as_str().unwrap();
+        // The comment ends at its line; `) AS src` is on the next one.
+        assert!(sql.contains("-- every product\n) AS src"), "{sql}");
+    }
+}
+
+#[tokio::test]
+async fn a_numeric_cursor_as_ragflow_allows_reads_every_row_in_a_window() {
+    // RAGFlow takes INT64, NUMERIC and FLOAT cursors; a number bounds no time window, so a
+    // windowed run reads every row by id (unchanged rows are skipped by their fingerprints).
+    let fake = FakeBigQuery::new(rows(5));
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({"timestamp_column": "price"}));
+    c.check().await.unwrap();
+    let window = TimeWindow::new(time(2), time(3)).unwrap();
+    let all = docs(
+        &run(&c, BigQueryCheckpoint::start(), Some(window))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(all.len(), 5);
+    let sql = fake.requests().last().unwrap()["query"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(sql.ends_with("ORDER BY src.`id` LIMIT 100000"), "{sql}");
+    assert!(!sql.contains("@window_start"), "{sql}");
+    // Not a time, not a number: refused, naming the field.
+    let bad = connector(&s.uri(), json!({"timestamp_column": "tags"}));
+    let e = bad.check().await.unwrap_err();
+    assert_eq!(e.field(), Some("timestamp_column"), "{e}");
+}
