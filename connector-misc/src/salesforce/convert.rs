@@ -1,0 +1,268 @@
+//! Records as documents: the object's readable fields, chosen by its describe, as front
+//! matter (short values) and Markdown sections (long text).
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use connector_core::Access;
+use connector_core::ids::hash128;
+use connector_core::text::html_to_markdown;
+use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::{Document, ErrorKind, Failure};
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::SOURCE;
+use super::client::{Describe, FieldDescribe};
+
+/// Field types that cannot be queried as one value or hold no text worth indexing: files
+/// (`base64`), compound address and geolocation fields (their parts are fields of their own),
+/// and structured values.
+const SKIPPED_TYPES: &[&str] = &["base64", "address", "location", "complexvalue", "anyType"];
+
+/// Field types whose values are long text: Markdown sections rather than front matter.
+const TEXT_TYPES: &[&str] = &["textarea"];
+
+/// The object as the listing and the conversion need it.
+#[derive(Debug, Clone)]
+pub(crate) struct ObjectView {
+    pub(crate) name: String,
+    pub(crate) label: String,
+    pub(crate) key_prefix: Option<String>,
+    /// The fields read, in describe order; `Id` and `SystemModstamp` among them.
+    pub(crate) fields: Vec<FieldDescribe>,
+    /// The field that names a record (`Name`, `CaseNumber`, `Title`…).
+    pub(crate) name_field: Option<String>,
+    /// A hash of the field list: part of every record's version.
+    render_key: String,
+}
+
+impl ObjectView {
+    /// The view of a describe: its queryable scalar fields (the describe lists only those the
+    /// user may read).
+    pub(crate) fn new(d: Describe) -> Self {
+        let fields: Vec<FieldDescribe> = d
+            .fields
+            .into_iter()
+            .filter(|f| !f.deprecated_and_hidden && !SKIPPED_TYPES.contains(&f.kind.as_str()))
+            .filter(|f| super::config::is_api_name(&f.name))
+            .collect();
+        let name_field = fields.iter().find(|f| f.name_field).map(|f| f.name.clone());
+        let mut shape = d.name.clone();
+        for f in &fields {
+            let _ = write!(shape, "|{}:{}:{}", f.name, f.label, f.kind);
+        }
+        Self {
+            label: if d.label.is_empty() {
+                d.name.clone()
+            } else {
+                d.label
+            },
+            name: d.name,
+            key_prefix: d.key_prefix,
+            render_key: hash128(&shape),
+            fields,
+            name_field,
+        }
+    }
+
+    /// Whether the object has `field`.
+    pub(crate) fn has(&self, field: &str) -> bool {
+        self.fields.iter().any(|f| f.name == field)
+    }
+
+    /// The `SELECT` list.
+    pub(crate) fn select_list(&self) -> String {
+        let mut names: Vec<&str> = vec!["Id", "SystemModstamp"];
+        for f in &self.fields {
+            if f.name != "Id" && f.name != "SystemModstamp" {
+                names.push(&f.name);
+            }
+        }
+        names.join(", ")
+    }
+}
+
+/// The document id of a record: Salesforce ids are unique within an org across objects.
+pub(crate) fn record_id(id: &str) -> String {
+    format!("{SOURCE}:{id}")
+}
+
+/// Whether `id` reads as a Salesforce record id (15 or 18 letters and digits).
+pub(crate) fn is_record_id(id: &str) -> bool {
+    (id.len() == 15 || id.len() == 18) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// A Salesforce date-time (`2025-03-01T10:20:00.000+0000`; RFC 3339 also read).
+pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")
+        .or_else(|_| DateTime::parse_from_rfc3339(s))
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+}
+
+/// `t` as a SOQL date-time literal: UTC, milliseconds, unquoted.
+pub(crate) fn soql_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// A record's id and `SystemModstamp`, or what is wrong with it.
+pub(crate) fn keys(record: &Map<String, Value>) -> Result<(String, DateTime<Utc>), String> {
+    let id = record
+        .get("Id")
+        .and_then(Value::as_str)
+        .filter(|id| is_record_id(id))
+        .ok_or("it has no readable Id")?;
+    let at = record
+        .get("SystemModstamp")
+        .and_then(Value::as_str)
+        .and_then(parse_time)
+        .ok_or_else(|| format!("the record {id} has no readable SystemModstamp"))?;
+    Ok((id.to_owned(), at))
+}
+
+/// A record's version: its fields as listed and the object's field list.
+pub(crate) fn record_version(view: &ObjectView, record: &Map<String, Value>) -> String {
+    let mut fields = record.clone();
+    fields.remove("attributes");
+    let text = serde_json::to_string(&fields).unwrap_or_default();
+    format!("{}|{}", view.render_key, hash128(&text))
+}
+
+/// A value as one line of text.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A record as a Markdown document, or a failure naming it.
+pub(crate) fn record_document(
+    view: &ObjectView,
+    record: &Map<String, Value>,
+    instance: &Url,
+    access: &Access,
+) -> Result<Document, Failure> {
+    let (id, modstamp) = keys(record).map_err(|why| {
+        let id = record.get("Id").and_then(Value::as_str).map(record_id);
+        Failure::new(
+            id,
+            ErrorKind::InvalidData,
+            format!("a record of {} cannot be read: {why}", view.name),
+        )
+    })?;
+    let title = view
+        .name_field
+        .as_ref()
+        .and_then(|f| record.get(f))
+        .map(plain)
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| format!("{} {id}", view.label));
+    let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
+    let mut meta: Vec<(String, Value)> = Vec::new();
+    for f in &view.fields {
+        if matches!(f.name.as_str(), "Id" | "SystemModstamp")
+            || Some(&f.name) == view.name_field.as_ref()
+        {
+            continue;
+        }
+        let Some(value) = record.get(&f.name).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        if TEXT_TYPES.contains(&f.kind.as_str()) {
+            let text = plain(value);
+            if text.trim().is_empty() {
+                continue;
+            }
+            let label = if f.label.is_empty() {
+                &f.name
+            } else {
+                &f.label
+            };
+            body.push(Block::heading(2, vec![Inline::text(label.clone())]));
+            let html = f.html_formatted || f.extra_type_info.as_deref() == Some("richtextarea");
+            if html {
+                body.push(Block::Markdown(
+                    html_to_markdown(&text).trim_end().to_owned(),
+                ));
+            } else {
+                body.extend(Block::plain_text(&text));
+            }
+        } else {
+            meta.push((f.name.clone(), value.clone()));
+        }
+    }
+    let id_value = json!(id);
+    let object = json!(view.name);
+    let stamp = json!(modstamp);
+    let mut header: Vec<(&str, &Value)> = vec![
+        ("object", &object),
+        ("id", &id_value),
+        ("system_modstamp", &stamp),
+    ];
+    header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
+    let mut text = markdown::front_matter(header);
+    text.push_str(&markdown::render(&body));
+    let version = record_version(view, record);
+    let meta: Map<String, Value> = meta.into_iter().collect();
+    let mut doc = Document::text(record_id(&id), SOURCE, title, text)
+        .with_metadata("object", object)
+        .with_metadata("record_id", id_value)
+        .with_metadata("fields", Value::Object(meta))
+        .with_updated_at(modstamp)
+        .with_access(access.clone());
+    // The record's account: a contact's, an opportunity's, a case's; an account's parent.
+    let parent = match view.name.as_str() {
+        "Account" => record.get("ParentId"),
+        _ => record.get("AccountId"),
+    }
+    .and_then(Value::as_str)
+    .filter(|p| is_record_id(p) && *p != id);
+    if let Some(p) = parent {
+        doc = doc.with_parent_id(record_id(p));
+    }
+    if let Ok(link) = instance.join(&format!("/{id}")) {
+        doc = doc.with_link(link);
+    }
+    Ok(doc.with_version(&version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn salesforce_times_are_read() {
+        let t = parse_time("2025-03-01T10:20:00.000+0000").unwrap_or_else(|| panic!("parsed"));
+        assert_eq!(soql_time(t), "2025-03-01T10:20:00.000Z");
+        assert_eq!(parse_time("2025-03-01T10:20:00Z"), Some(t));
+        assert!(parse_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn compound_and_file_fields_are_not_selected() {
+        let d: Describe = serde_json::from_value(json!({
+            "name": "Account", "label": "Account", "keyPrefix": "001",
+            "fields": [
+                {"name": "Id", "type": "id", "label": "Account ID"},
+                {"name": "Name", "type": "string", "label": "Account Name", "nameField": true},
+                {"name": "BillingAddress", "type": "address", "label": "Billing Address"},
+                {"name": "BillingCity", "type": "string", "label": "Billing City"},
+                {"name": "Logo__c", "type": "base64", "label": "Logo"},
+                {"name": "Old__c", "type": "string", "label": "Old", "deprecatedAndHidden": true},
+                {"name": "SystemModstamp", "type": "datetime", "label": "System Modstamp"}
+            ]
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let v = ObjectView::new(d);
+        assert_eq!(v.select_list(), "Id, SystemModstamp, Name, BillingCity");
+        assert_eq!(v.name_field.as_deref(), Some("Name"));
+    }
+}
