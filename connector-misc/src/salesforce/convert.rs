@@ -151,12 +151,19 @@ pub(crate) fn record_document(
     access: &Access,
 ) -> Result<Document, Failure> {
     let (id, modstamp) = keys(record).map_err(|why| {
-        let id = record.get("Id").and_then(Value::as_str).map(record_id);
-        Failure::new(
-            id,
+        let raw = record
+            .get("Id")
+            .and_then(Value::as_str)
+            .filter(|id| is_record_id(id));
+        let failure = Failure::new(
+            raw.map(record_id),
             ErrorKind::InvalidData,
             format!("a record of {} cannot be read: {why}", view.name),
-        )
+        );
+        match raw.and_then(|id| instance.join(&format!("/{id}")).ok()) {
+            Some(link) => failure.with_link(link),
+            None => failure,
+        }
     })?;
     let title = view
         .name_field
