@@ -172,10 +172,16 @@ pub(crate) fn record_document(
         .map(plain)
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| format!("{} {id}", view.label));
+    // A case is named by its number; its subject says what it is about.
+    let title = match record.get("Subject").and_then(Value::as_str).map(str::trim) {
+        Some(subject) if !subject.is_empty() && subject != title => format!("{title}: {subject}"),
+        _ => title,
+    };
     let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
     let mut meta: Vec<(String, Value)> = Vec::new();
     for f in &view.fields {
-        if matches!(f.name.as_str(), "Id" | "SystemModstamp")
+        // `IsDeleted` is always false outside `queryAll`; the id and stamp are shown already.
+        if matches!(f.name.as_str(), "Id" | "SystemModstamp" | "IsDeleted")
             || Some(&f.name) == view.name_field.as_ref()
         {
             continue;

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use connector_core::Access;
 use connector_core::pages::{Outcome, PendingItem, fetch_items};
 use connector_core::{
@@ -88,7 +88,13 @@ pub(crate) fn conditions(
     let mut terms = Vec::new();
     if let Some(w) = window {
         terms.push(format!("SystemModstamp >= {}", soql_time(w.start)));
-        terms.push(format!("SystemModstamp < {}", soql_time(w.end)));
+        // Salesforce stamps in milliseconds: the end is rounded up to one (the records
+        // between it and the end proper are filtered out exactly as they are read).
+        let end = w
+            .end
+            .duration_round_up(TimeDelta::milliseconds(1))
+            .unwrap_or(w.end);
+        terms.push(format!("SystemModstamp < {}", soql_time(end)));
     }
     if let Some(c) = after {
         // The id was checked (letters and digits) before it was saved and when it is read.
