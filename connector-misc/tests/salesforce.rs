@@ -192,7 +192,7 @@ async fn calls_go_to_the_instance_url_the_token_came_with() {
     config["credentials"]["instance_url"] = json!(login.uri());
     let mut registry = Registry::new();
     connector_misc::register(&mut registry);
-    let c: Arc<dyn Connector> = registry.build("salesforce", config).unwrap().into();
+    let c: Arc<dyn Connector> = registry.build("salesforce", config).unwrap();
     let batch = load(&c).await.unwrap();
     assert_eq!(ids(&batch), all_ids());
     assert!(

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use connector_core::Access;
 use connector_core::ids::hash128;
+use connector_core::pages::Outcome;
 use connector_core::text::html_to_markdown;
 use connector_core::text::markdown::{self, Block, Inline};
 use connector_core::{Document, ErrorKind, Failure};
@@ -149,8 +150,8 @@ pub(crate) fn record_document(
     record: &Map<String, Value>,
     instance: &Url,
     access: &Access,
-) -> Result<Document, Failure> {
-    let (id, modstamp) = keys(record).map_err(|why| {
+) -> Outcome {
+    let keys = keys(record).map_err(|why| {
         let raw = record
             .get("Id")
             .and_then(Value::as_str)
@@ -164,7 +165,11 @@ pub(crate) fn record_document(
             Some(link) => failure.with_link(link),
             None => failure,
         }
-    })?;
+    });
+    let (id, modstamp) = match keys {
+        Ok(k) => k,
+        Err(failure) => return failure.into(),
+    };
     let title = view
         .name_field
         .as_ref()
@@ -244,7 +249,7 @@ pub(crate) fn record_document(
     if let Ok(link) = instance.join(&format!("/{id}")) {
         doc = doc.with_link(link);
     }
-    Ok(doc.with_version(&version))
+    doc.with_version(&version).into()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use connector_core::Access;
-use connector_core::pages::{Outcome, PendingItem, fetch_items};
+use connector_core::pages::{PendingItem, fetch_items};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Result, SlimDocument, SyncContext, TimeWindow,
 };
@@ -213,16 +213,13 @@ impl Walk {
             let Value::Object(record) = value else {
                 continue;
             };
-            let (id, at) = match keys(&record) {
-                Ok(k) => k,
-                Err(_) => {
-                    let id = record
-                        .get("Id")
-                        .and_then(Value::as_str)
-                        .map_or_else(|| format!("{SOURCE}:{}:unreadable", view.name), record_id);
-                    pending.push(PendingItem::new(id, (view.clone(), record)));
-                    continue;
-                }
+            let Ok((id, at)) = keys(&record) else {
+                let id = record
+                    .get("Id")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("{SOURCE}:{}:unreadable", view.name), record_id);
+                pending.push(PendingItem::new(id, (view.clone(), record)));
+                continue;
             };
             last = Some(Cursor {
                 modstamp: at,
@@ -239,10 +236,7 @@ impl Walk {
             pending.push(PendingItem::new(doc_id, (view.clone(), record)).with_version(&version));
         }
         let batch = fetch_items(ctx, pending, 1, |(view, record)| {
-            let out = match record_document(&view, &record, &instance, &access) {
-                Ok(doc) => Outcome::from(doc),
-                Err(f) => Outcome::from(f),
-            };
+            let out = record_document(&view, &record, &instance, &access);
             std::future::ready(Ok(out))
         })
         .await?;
