@@ -320,14 +320,18 @@ impl Client {
         path: impl Fn(&Session) -> Result<Url>,
     ) -> Result<T> {
         let field = self.credential_field();
-        self.send(|s| {
-            Ok(self
-                .http
-                .get(path(s)?)
-                .auth(Auth::Bearer(s.token.clone()), field))
-        })
-        .await?
-        .json()
+        let resp = self
+            .send(|s| {
+                Ok(self
+                    .http
+                    .get(path(s)?)
+                    .auth(Auth::Bearer(s.token.clone()), field))
+            })
+            .await?;
+        if let Some(usage) = resp.header("Sforce-Limit-Info") {
+            note_usage(usage);
+        }
+        resp.json()
     }
 
     /// `{instance}/services/data/{version}/{segments…}`.
@@ -394,6 +398,34 @@ impl Client {
             Ok(url)
         })
         .await
+    }
+}
+
+/// Logs the org's API usage from `Sforce-Limit-Info: api-usage=25/15000`, as a warning once
+/// nine tenths of the 24-hour allowance are spent (other jobs of the org share it).
+fn note_usage(header: &str) {
+    let Some((used, max)) = header
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("api-usage="))
+        .and_then(|u| u.split_once('/'))
+        .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)))
+    else {
+        return;
+    };
+    if max > 0 && used * 10 >= max * 9 {
+        tracing::warn!(
+            connector = SOURCE,
+            used,
+            max,
+            "the org has spent most of its daily API requests"
+        );
+    } else {
+        tracing::debug!(
+            connector = SOURCE,
+            used,
+            max,
+            "the org's daily API requests"
+        );
     }
 }
 
