@@ -296,6 +296,19 @@ async fn fields_the_user_cannot_read_are_not_asked_for() {
 }
 
 #[tokio::test]
+async fn a_field_refused_by_the_query_is_a_clear_error_naming_it() {
+    let fake = Fake::start(|st| st.revoked = vec!["Industry".to_owned()]).await;
+    let c = build(&fake.uri(), json!({}));
+    let err = load(&c).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("INVALID_FIELD") && text.contains("'Industry'") && text.contains("'Account'"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn access_is_nobody_unless_the_org_is_granted() {
     let fake = Fake::start(|_| {}).await;
     let batch = load(&build(&fake.uri(), json!({}))).await.unwrap();

@@ -433,10 +433,20 @@ fn note_usage(header: &str) {
 fn said(body: &[u8]) -> (String, String) {
     let errors: Vec<ApiError> = serde_json::from_slice(body).unwrap_or_default();
     match errors.first() {
-        Some(e) => (
-            e.error_code.clone(),
-            format!("{}: {}", e.error_code, e.message),
-        ),
+        // A SOQL error echoes the query, a caret and a position before its explanation, on
+        // lines of their own: the explanation (its last line) is what names the field.
+        Some(e) => {
+            let explained = e
+                .message
+                .lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty())
+                .unwrap_or_default();
+            (
+                e.error_code.clone(),
+                format!("{}: {explained}", e.error_code),
+            )
+        }
         None => (
             String::new(),
             String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),

@@ -82,6 +82,8 @@ pub struct State {
     pub deleted_listings: Vec<String>,
     /// Fields the run-as user may not read (left out of describes).
     pub hidden: Vec<String>,
+    /// Fields taken from the user after the describe: still described, refused by queries.
+    pub revoked: Vec<String>,
     /// Query results kept for `nextRecordsUrl`.
     cursors: Vec<Vec<Value>>,
 }
@@ -100,6 +102,7 @@ impl Default for State {
             next_pages: 0,
             deleted_listings: Vec::new(),
             hidden: Vec::new(),
+            revoked: Vec::new(),
             cursors: Vec::new(),
         }
     }
@@ -364,7 +367,7 @@ impl State {
             .unwrap()
             .iter()
             .map(|f| f["name"].as_str().unwrap().to_owned())
-            .filter(|f| !self.hidden.contains(f))
+            .filter(|f| !self.hidden.contains(f) && !self.revoked.contains(f))
             .collect();
         let select: Vec<&str> = select.split(", ").collect();
         for f in &select {
