@@ -120,6 +120,28 @@ async fn every_record_over_keyset_queries_and_next_records_url_pages() {
 }
 
 #[tokio::test]
+async fn a_lost_query_cursor_is_queried_again_from_the_last_record() {
+    // Case's `nextRecordsUrl` is refused (the cursor expired while the sink was slow): the
+    // keyset query is asked again from the last case delivered (the first batch ends with
+    // CASE3, stamped before CASE2), nothing skipped or repeated.
+    let fake = Fake::start(|st| st.lost_cursors = 1).await;
+    let c = build(&fake.uri(), json!({}));
+    let batch = load(&c).await.unwrap();
+    assert_eq!(ids(&batch), all_ids());
+    assert_eq!(batch.documents.len(), all_ids().len());
+    assert!(batch.failures.is_empty(), "{:?}", batch.failures);
+    let queries = fake.with(|st| st.queries.clone());
+    assert_eq!(queries.len(), 4, "{queries:?}");
+    assert!(
+        queries[3].contains(&format!(
+            "(SystemModstamp > 2025-03-01T10:30:00.000Z OR (SystemModstamp = 2025-03-01T10:30:00.000Z AND Id > '{CASE3}'))"
+        )),
+        "{queries:?}"
+    );
+    assert_eq!(fake.with(|st| st.next_pages), 0);
+}
+
+#[tokio::test]
 async fn records_stamped_at_the_same_instant_are_ordered_by_id_across_queries() {
     // One record a query: the second case shares the first's SystemModstamp, and only the id
     // tie-breaker finds it without repeating the first.

@@ -363,24 +363,38 @@ impl Client {
         .await
     }
 
-    /// The page at `next` (a `nextRecordsUrl`, a path of the instance).
-    pub(crate) async fn next_page(&self, next: &str) -> Result<QueryPage> {
-        self.get_json(|s| {
-            let url = s.instance.join(next).map_err(|e| {
-                Error::new(ErrorKind::InvalidData, "the nextRecordsUrl is not a path")
-                    .with_connector(SOURCE)
-                    .with_cause(e)
-            })?;
-            if url.origin() != s.instance.origin() {
-                return Err(Error::new(
-                    ErrorKind::InvalidData,
-                    "the nextRecordsUrl leads off the instance",
-                )
-                .with_connector(SOURCE));
+    /// The page at `next` (a `nextRecordsUrl`, a path of the instance); none when Salesforce
+    /// no longer holds that cursor (`INVALID_QUERY_LOCATOR`: it expires after 15 minutes idle,
+    /// and a user's eleventh open cursor releases the oldest), so the caller queries again.
+    pub(crate) async fn next_page(&self, next: &str) -> Result<Option<QueryPage>> {
+        let page = self
+            .get_json(|s| {
+                let url = s.instance.join(next).map_err(|e| {
+                    Error::new(ErrorKind::InvalidData, "the nextRecordsUrl is not a path")
+                        .with_connector(SOURCE)
+                        .with_cause(e)
+                })?;
+                if url.origin() != s.instance.origin() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidData,
+                        "the nextRecordsUrl leads off the instance",
+                    )
+                    .with_connector(SOURCE));
+                }
+                Ok(url)
+            })
+            .await;
+        match page {
+            Ok(p) => Ok(Some(p)),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                tracing::info!(
+                    connector = SOURCE,
+                    "the query's cursor is gone; the query is asked again from the last record: {e}"
+                );
+                Ok(None)
             }
-            Ok(url)
-        })
-        .await
+            Err(e) => Err(e),
+        }
     }
 
     /// The records of `object` deleted between `start` and `end` (`yyyy-MM-ddTHH:mm:ssZ`).
@@ -475,6 +489,11 @@ pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
                 "Salesforce refused access (the run-as user needs API Enabled and read access to the object): {said}"
             ),
         )),
+        // A `nextRecordsUrl` whose cursor expired or was released.
+        (_, "INVALID_QUERY_LOCATOR") => Some(ErrorClass::new(
+            ErrorKind::NotFound,
+            format!("Salesforce no longer holds the query's cursor: {said}"),
+        )),
         (404, _) | (_, "NOT_FOUND" | "INVALID_TYPE") => Some(ErrorClass::new(
             ErrorKind::NotFound,
             format!("Salesforce has no such object or record (check objects): {said}"),
@@ -525,5 +544,11 @@ mod tests {
         )
         .unwrap_or_else(|| panic!("classified"));
         assert_eq!(c.kind, ErrorKind::Unauthenticated);
+        let c = classify(
+            StatusCode::BAD_REQUEST,
+            br#"[{"message":"invalid query locator","errorCode":"INVALID_QUERY_LOCATOR"}]"#,
+        )
+        .unwrap_or_else(|| panic!("classified"));
+        assert_eq!(c.kind, ErrorKind::NotFound);
     }
 }

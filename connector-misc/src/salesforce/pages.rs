@@ -275,6 +275,9 @@ impl Walk {
                     let q = soql(view, window.as_ref(), after.as_ref(), walk.limit);
                     let mut page = walk.client.query(&q).await?;
                     let mut got = 0usize;
+                    // The cursor was lost midway: the query is asked again from `after` (every
+                    // round delivers a page first, so this ends).
+                    let mut lost = false;
                     for _ in 0..MAX_PAGES {
                         got += page.records.len();
                         let records = std::mem::take(&mut page.records);
@@ -286,12 +289,18 @@ impl Walk {
                         match page.next_records_url.take().filter(|_| !page.done) {
                             Some(next) => {
                                 ctx.cancellation().check()?;
-                                page = walk.client.next_page(&next).await?;
+                                match walk.client.next_page(&next).await? {
+                                    Some(p) => page = p,
+                                    None => {
+                                        lost = true;
+                                        break;
+                                    }
+                                }
                             }
                             None => break,
                         }
                     }
-                    if got < walk.limit {
+                    if !lost && got < walk.limit {
                         break;
                     }
                 }
@@ -374,7 +383,10 @@ impl Walk {
                     match page.next_records_url.take().filter(|_| !page.done) {
                         Some(next) => {
                             ctx.cancellation().check()?;
-                            page = walk.client.next_page(&next).await?;
+                            // Prune must not come back short: a lost cursor ends it.
+                            page = walk.client.next_page(&next).await?.ok_or_else(|| {
+                                Error::new(ErrorKind::Unavailable, format!("Salesforce dropped the cursor of the id listing of {}; the next prune lists again", view.name)).with_connector(SOURCE)
+                            })?;
                         }
                         None => break,
                     }
@@ -414,7 +426,11 @@ impl Walk {
                         let (batch, _) = walk.page_batch(&ctx, &view, records, None, Some(&wanted)).await?;
                         yield batch;
                         match page.next_records_url.take().filter(|_| !page.done) {
-                            Some(next) => page = walk.client.next_page(&next).await?,
+                            Some(next) => match walk.client.next_page(&next).await? {
+                                Some(p) => page = p,
+                                // Failed items come back on a later refetch.
+                                None => break,
+                            },
                             None => break,
                         }
                     }

@@ -84,6 +84,9 @@ pub struct State {
     pub hidden: Vec<String>,
     /// Fields taken from the user after the describe: still described, refused by queries.
     pub revoked: Vec<String>,
+    /// `nextRecordsUrl` requests still to be answered `INVALID_QUERY_LOCATOR` (the cursor
+    /// expired after 15 idle minutes, or the user's eleventh cursor released it).
+    pub lost_cursors: usize,
     /// Query results kept for `nextRecordsUrl`.
     cursors: Vec<Vec<Value>>,
 }
@@ -103,6 +106,7 @@ impl Default for State {
             deleted_listings: Vec::new(),
             hidden: Vec::new(),
             revoked: Vec::new(),
+            lost_cursors: 0,
             cursors: Vec::new(),
         }
     }
@@ -561,6 +565,10 @@ impl Respond for Salesforce {
                     .and_then(|l| l.split_once('-'))
                     .and_then(|(c, n)| Some((c.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
                 match parsed.filter(|(c, _)| *c < st.cursors.len()) {
+                    Some(_) if st.lost_cursors > 0 => {
+                        st.lost_cursors -= 1;
+                        sf_error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+                    }
                     Some((c, n)) => {
                         st.next_pages += 1;
                         st.page(c, n)
