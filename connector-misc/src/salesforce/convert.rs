@@ -24,6 +24,58 @@ const SKIPPED_TYPES: &[&str] = &["base64", "address", "location", "complexvalue"
 /// Field types whose values are long text: Markdown sections rather than front matter.
 const TEXT_TYPES: &[&str] = &["textarea"];
 
+/// The most bytes the `SELECT` list may take in the query URL (`, ` is sent as `%2C+`):
+/// Salesforce refuses a URI and headers over 16,384 bytes (414, 431), and the `WHERE`, the
+/// instance, the path and the token need the rest.
+const SELECT_BUDGET: usize = 12_000;
+
+/// Fields kept first when an object has more than [`SELECT_BUDGET`] allows: the keys, the
+/// title, what the queries filter on, the parent.
+const KEY_FIELDS: &[&str] = &[
+    "Id",
+    "SystemModstamp",
+    "PublishStatus",
+    "AccountId",
+    "ParentId",
+    "Subject",
+];
+
+/// `fields` cut to what fits in [`SELECT_BUDGET`]: key fields, the name field and long text
+/// first, then the others in describe order; the order of those kept is the describe's.
+fn within_budget(object: &str, fields: Vec<FieldDescribe>) -> Vec<FieldDescribe> {
+    let cost = |f: &FieldDescribe| f.name.len() + 4;
+    if fields.iter().map(cost).sum::<usize>() <= SELECT_BUDGET {
+        return fields;
+    }
+    let first = |f: &FieldDescribe| {
+        KEY_FIELDS.contains(&f.name.as_str())
+            || f.name_field
+            || TEXT_TYPES.contains(&f.kind.as_str())
+    };
+    let mut keep = vec![false; fields.len()];
+    let mut used = 0;
+    for pass in [true, false] {
+        for (i, f) in fields.iter().enumerate() {
+            if !keep[i] && first(f) == pass && used + cost(f) <= SELECT_BUDGET {
+                keep[i] = true;
+                used += cost(f);
+            }
+        }
+    }
+    let left = keep.iter().filter(|k| !**k).count();
+    tracing::warn!(
+        connector = SOURCE,
+        object,
+        left,
+        "the object has more fields than one query URL holds; {left} of them are left out (hide unused fields from the run-as user with field-level security)"
+    );
+    fields
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(f, k)| k.then_some(f))
+        .collect()
+}
+
 /// The object as the listing and the conversion need it.
 #[derive(Debug, Clone)]
 pub(crate) struct ObjectView {
@@ -48,6 +100,7 @@ impl ObjectView {
             .filter(|f| !f.deprecated_and_hidden && !SKIPPED_TYPES.contains(&f.kind.as_str()))
             .filter(|f| super::config::is_api_name(&f.name))
             .collect();
+        let fields = within_budget(&d.name, fields);
         let name_field = fields.iter().find(|f| f.name_field).map(|f| f.name.clone());
         let mut shape = d.name.clone();
         for f in &fields {
@@ -282,5 +335,47 @@ mod tests {
         let v = ObjectView::new(d);
         assert_eq!(v.select_list(), "Id, SystemModstamp, Name, BillingCity");
         assert_eq!(v.name_field.as_deref(), Some("Name"));
+    }
+
+    #[test]
+    fn a_wide_object_is_cut_to_a_query_url_salesforce_accepts() {
+        // Orgs with hundreds of custom fields: the URL must stay under 16,384 bytes.
+        let mut fields = vec![json!({"name": "Id", "type": "id"})];
+        for i in 0..1000 {
+            fields
+                .push(json!({"name": format!("Custom_Field_Number_{i:04}__c"), "type": "string"}));
+        }
+        fields
+            .push(json!({"name": "Notes__c", "type": "textarea", "extraTypeInfo": "richtextarea"}));
+        fields.push(json!({"name": "Name", "type": "string", "nameField": true}));
+        fields.push(json!({"name": "SystemModstamp", "type": "datetime"}));
+        let d: Describe = serde_json::from_value(json!({"name": "Account", "fields": fields}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v = ObjectView::new(d);
+        let mut url = Url::parse("https://acme.my.salesforce.com/services/data/v62.0/query")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let soql = format!("SELECT {} FROM Account", v.select_list());
+        url.query_pairs_mut().append_pair("q", &soql);
+        assert!(
+            url.as_str().len() <= SELECT_BUDGET + 200,
+            "{}",
+            url.as_str().len()
+        );
+        for kept in [
+            "Id",
+            "SystemModstamp",
+            "Name",
+            "Notes__c",
+            "Custom_Field_Number_0000__c",
+        ] {
+            assert!(v.has(kept), "{kept} is kept");
+        }
+        assert!(!v.has("Custom_Field_Number_0999__c"));
+        assert_eq!(v.name_field.as_deref(), Some("Name"));
+        // A narrow object keeps every field.
+        let d: Describe = serde_json::from_value(json!({"name": "Case", "fields": [
+            {"name": "Id", "type": "id"}, {"name": "SystemModstamp", "type": "datetime"}]}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ObjectView::new(d).select_list(), "Id, SystemModstamp");
     }
 }
