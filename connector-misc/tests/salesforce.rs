@@ -382,6 +382,25 @@ async fn polls_read_the_window_and_hand_on_deleted_records() {
 }
 
 #[tokio::test]
+async fn a_record_committed_late_by_a_long_transaction_is_found_by_the_next_poll() {
+    // A batch job's transaction stamps a case at its start and commits it minutes later,
+    // after the last run ended: the next poll still reaches back to it.
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let (sink, first) = sync(&c, &store, SyncMode::Full).await;
+    assert_eq!(sink.documents().len(), 7, "{first:?}");
+    fake.with(|st| {
+        let case = st.records.iter_mut().find(|r| r.id == CASE1).unwrap();
+        case.fields["Status"] = json!("Closed");
+        case.modstamp = Utc::now() - TimeDelta::minutes(6);
+    });
+    let (sink, second) = sync(&c, &store, SyncMode::Incremental).await;
+    let got: Vec<String> = sink.documents().iter().map(|d| d.id.clone()).collect();
+    assert_eq!(got, [doc_id(CASE1)], "{second:?}");
+}
+
+#[tokio::test]
 async fn an_edit_is_found_by_the_next_incremental_run_and_the_rest_is_unchanged() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({}));

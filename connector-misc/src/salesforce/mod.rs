@@ -22,8 +22,9 @@
 //!   never a query locator (which expires). Knowledge article objects (`…__kav`) are read
 //!   as their published versions (`PublishStatus = 'Online'`).
 //! - **Polls** add `SystemModstamp >= start AND SystemModstamp < end` (UTC literals) and start
-//!   [`MIN_OVERLAP`] before the last run ended (the stamps are Salesforce's clock); the
-//!   overlap costs a listing only (fingerprints from the listed fields).
+//!   [`MIN_OVERLAP`] (ten minutes) before the last run ended: the stamps are Salesforce's
+//!   clock, set when a transaction starts, and a long transaction commits later; the overlap
+//!   costs a listing only (fingerprints from the listed fields).
 //! - **Deletions**: a poll's window also asks `GET …/sobjects/{Object}/deleted/?start=&end=`
 //!   and hands the ids on as [`Batch::deleted`](connector_core::Batch::deleted); Salesforce
 //!   lists deletions of the last 30 days only (15 in the recycle bin), so an older window
@@ -75,8 +76,11 @@ use pages::Walk;
 pub const SOURCE: &str = "salesforce";
 
 /// How long before the last window's end an incremental run starts: `SystemModstamp` is
-/// Salesforce's clock, and a transaction commits a moment after it stamps its records.
-pub const MIN_OVERLAP: Duration = Duration::from_secs(60);
+/// stamped when a transaction starts, and a long one (a batch job's chunk, a data load; Apex
+/// allows ten minutes) commits records stamped minutes before the last run ended, which the
+/// run could not see (Salesforce's `getUpdated` reports such a transaction's start as
+/// `latestDateCovered` for this reason). The overlap costs a listing only (fingerprints).
+pub const MIN_OVERLAP: Duration = Duration::from_secs(10 * 60);
 
 /// Reads records of a Salesforce org. Built from a [`SalesforceConfig`].
 ///
