@@ -289,13 +289,13 @@ pub(crate) fn record_document(
         .with_metadata("fields", Value::Object(meta))
         .with_updated_at(modstamp)
         .with_access(access.clone());
-    // The record's account: a contact's, an opportunity's, a case's; an account's parent.
-    let parent = match view.name.as_str() {
-        "Account" => record.get("ParentId"),
-        _ => record.get("AccountId"),
-    }
-    .and_then(Value::as_str)
-    .filter(|p| is_record_id(p) && *p != id);
+    // The record's account (a contact's, an opportunity's, a case's), else the record it
+    // hangs under by `ParentId`: an account's parent, a case comment's, an e-mail's or a
+    // feed item's case or record.
+    let parent = ["AccountId", "ParentId"]
+        .iter()
+        .filter_map(|f| record.get(*f).and_then(Value::as_str))
+        .find(|p| is_record_id(p) && *p != id);
     if let Some(p) = parent {
         doc = doc.with_parent_id(record_id(p));
     }
@@ -335,6 +335,40 @@ mod tests {
         let v = ObjectView::new(d);
         assert_eq!(v.select_list(), "Id, SystemModstamp, Name, BillingCity");
         assert_eq!(v.name_field.as_deref(), Some("Name"));
+    }
+
+    #[test]
+    fn a_child_record_names_its_parent_by_account_else_parent_id() {
+        let d: Describe = serde_json::from_value(json!({"name": "CaseComment", "keyPrefix": "00a",
+            "fields": [{"name": "Id", "type": "id"}, {"name": "ParentId", "type": "reference"},
+                {"name": "CommentBody", "type": "textarea"}, {"name": "SystemModstamp", "type": "datetime"}]}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let view = ObjectView::new(d);
+        let instance =
+            Url::parse("https://acme.my.salesforce.com").unwrap_or_else(|e| panic!("{e}"));
+        let parent = |record: Value| {
+            let Value::Object(record) = record else {
+                panic!("an object")
+            };
+            match record_document(&view, &record, &instance, &Access::default()) {
+                Outcome::Document(doc) => doc.parent_id,
+                other => panic!("{other:?}"),
+            }
+        };
+        let stamp = "2025-03-01T10:20:00.000+0000";
+        assert_eq!(
+            parent(
+                json!({"Id": "00a000000000001AAA", "ParentId": "500000000000001AAA", "CommentBody": "Called back", "SystemModstamp": stamp})
+            ),
+            Some("salesforce:500000000000001AAA".to_owned())
+        );
+        // A case under an account and a parent case: the account.
+        assert_eq!(
+            parent(
+                json!({"Id": "500000000000002AAA", "AccountId": "001000000000001AAA", "ParentId": "500000000000001AAA", "SystemModstamp": stamp})
+            ),
+            Some("salesforce:001000000000001AAA".to_owned())
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@
 //!   objects), `# {name}` then a `##` section per long-text field (rich text through HTML to
 //!   Markdown), every other non-empty field in the front matter and `metadata.fields`; link
 //!   `{instance_url}/{Id}`; `updated_at` the record's `SystemModstamp`; parent the record's
-//!   account (`AccountId`; an account's `ParentId`).
+//!   account (`AccountId`), else its `ParentId` (an account's parent, a case comment's case).
 //! - **Permissions**: Salesforce's sharing (role hierarchy, sharing rules, manual shares) is
 //!   not exposed per record at a reasonable cost, so no user is granted a document: `access`
 //!   is empty (nobody) unless `org_access` is on, which grants the group
