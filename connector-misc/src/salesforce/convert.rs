@@ -21,6 +21,10 @@ use super::client::{Describe, FieldDescribe};
 /// and structured values.
 const SKIPPED_TYPES: &[&str] = &["base64", "address", "location", "complexvalue", "anyType"];
 
+/// Fields of the run-as user rather than of the record: they change when that user opens a
+/// record, without a new `SystemModstamp`, and would re-index it on every reconcile.
+const SKIPPED_FIELDS: &[&str] = &["LastViewedDate", "LastReferencedDate"];
+
 /// Field types whose values are long text: Markdown sections rather than front matter.
 const TEXT_TYPES: &[&str] = &["textarea"];
 
@@ -99,6 +103,7 @@ impl ObjectView {
             .into_iter()
             .filter(|f| !f.deprecated_and_hidden && !SKIPPED_TYPES.contains(&f.kind.as_str()))
             .filter(|f| super::config::is_api_name(&f.name))
+            .filter(|f| !SKIPPED_FIELDS.contains(&f.name.as_str()))
             .collect();
         let fields = within_budget(&d.name, fields);
         let name_field = fields.iter().find(|f| f.name_field).map(|f| f.name.clone());
@@ -318,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn compound_and_file_fields_are_not_selected() {
+    fn compound_file_and_per_user_fields_are_not_selected() {
         let d: Describe = serde_json::from_value(json!({
             "name": "Account", "label": "Account", "keyPrefix": "001",
             "fields": [
@@ -328,6 +333,8 @@ mod tests {
                 {"name": "BillingCity", "type": "string", "label": "Billing City"},
                 {"name": "Logo__c", "type": "base64", "label": "Logo"},
                 {"name": "Old__c", "type": "string", "label": "Old", "deprecatedAndHidden": true},
+                {"name": "LastViewedDate", "type": "datetime", "label": "Last Viewed Date"},
+                {"name": "LastReferencedDate", "type": "datetime", "label": "Last Referenced Date"},
                 {"name": "SystemModstamp", "type": "datetime", "label": "System Modstamp"}
             ]
         }))
