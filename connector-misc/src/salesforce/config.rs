@@ -119,10 +119,12 @@ pub struct SalesforceConfig {
     #[serde(default = "default_api_version")]
     #[schemars(example = &"v62.0")]
     pub api_version: String,
-    /// Grant every document to the group `salesforce:org:{orgId}`: anyone of the org may read
-    /// every record. Off (default): documents carry an empty access list (nobody), since
-    /// Salesforce's sharing rules are not exposed per record; turn it on only where every user
-    /// of the org may see every record of these objects.
+    /// Grant every document to the group `salesforce:org:{orgId}` (the 18-character org id of
+    /// the token's identity URL). Off (default): documents carry an empty access list
+    /// (nobody), since Salesforce's sharing rules are not exposed per record. Turn it on only
+    /// where every user of the org may see every record of these objects; the host then puts
+    /// in that group the org's internal users only (Experience Cloud and portal users are
+    /// users of the org too).
     #[serde(default)]
     #[schemars(example = false)]
     pub org_access: bool,
