@@ -187,9 +187,15 @@ pub(crate) fn keys(record: &Map<String, Value>) -> Result<(String, DateTime<Utc>
 
 /// A record's version: its fields as listed and the object's field list.
 pub(crate) fn record_version(view: &ObjectView, record: &Map<String, Value>) -> String {
-    let mut fields = record.clone();
-    fields.remove("attributes");
-    let text = serde_json::to_string(&fields).unwrap_or_default();
+    /// The record's fields less `attributes`, serialised in the map's order without a copy
+    /// of the record (the same bytes as the map without that entry).
+    struct Fields<'a>(&'a Map<String, Value>);
+    impl serde::Serialize for Fields<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.iter().filter(|(k, _)| k.as_str() != "attributes"))
+        }
+    }
+    let text = serde_json::to_string(&Fields(record)).unwrap_or_default();
     format!("{}|{}", view.render_key, hash128(&text))
 }
 
@@ -202,10 +208,12 @@ fn plain(v: &Value) -> String {
     }
 }
 
-/// A record as a Markdown document, or a failure naming it.
+/// A record as a Markdown document whose version is `version` (its [`record_version`],
+/// computed once by the listing), or a failure naming it.
 pub(crate) fn record_document(
     view: &ObjectView,
     record: &Map<String, Value>,
+    version: &str,
     instance: &Url,
     access: &Access,
 ) -> Outcome {
@@ -286,7 +294,6 @@ pub(crate) fn record_document(
     header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
     let mut text = markdown::front_matter(header);
     text.push_str(&markdown::render(&body));
-    let version = record_version(view, record);
     let meta: Map<String, Value> = meta.into_iter().collect();
     let mut doc = Document::text(record_id(&id), SOURCE, title, text)
         .with_metadata("object", object)
@@ -307,7 +314,7 @@ pub(crate) fn record_document(
     if let Ok(link) = instance.join(&format!("/{id}")) {
         doc = doc.with_link(link);
     }
-    doc.with_version(&version).into()
+    doc.with_version(version).into()
 }
 
 #[cfg(test)]
@@ -345,6 +352,35 @@ mod tests {
     }
 
     #[test]
+    fn the_version_hashes_the_fields_less_attributes_as_the_map_serialises() {
+        let d: Describe = serde_json::from_value(json!({"name": "Account", "fields": [
+            {"name": "Id", "type": "id"}, {"name": "SystemModstamp", "type": "datetime"}]}))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let view = ObjectView::new(d);
+        let Value::Object(record) = json!({"attributes": {"type": "Account"}, "Id": "001000000000001AAA",
+            "SystemModstamp": "2025-03-01T10:20:00.000+0000", "Name": "Acme \"Inc\"", "Employees": 12})
+        else {
+            panic!("an object")
+        };
+        let mut fields = record.clone();
+        fields.remove("attributes");
+        let text = serde_json::to_string(&fields).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            record_version(&view, &record),
+            format!("{}|{}", view.render_key, hash128(&text))
+        );
+        let Value::Object(moved) = json!({"Id": "001000000000001AAA",
+            "SystemModstamp": "2025-03-01T10:20:00.000+0000", "Name": "Acme", "Employees": 12})
+        else {
+            panic!("an object")
+        };
+        assert_ne!(
+            record_version(&view, &record),
+            record_version(&view, &moved)
+        );
+    }
+
+    #[test]
     fn a_child_record_names_its_parent_by_account_else_parent_id() {
         let d: Describe = serde_json::from_value(json!({"name": "CaseComment", "keyPrefix": "00a",
             "fields": [{"name": "Id", "type": "id"}, {"name": "ParentId", "type": "reference"},
@@ -357,7 +393,8 @@ mod tests {
             let Value::Object(record) = record else {
                 panic!("an object")
             };
-            match record_document(&view, &record, &instance, &Access::default()) {
+            let version = record_version(&view, &record);
+            match record_document(&view, &record, &version, &instance, &Access::default()) {
                 Outcome::Document(doc) => doc.parent_id,
                 other => panic!("{other:?}"),
             }

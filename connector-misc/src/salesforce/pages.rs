@@ -218,7 +218,7 @@ impl Walk {
                     .get("Id")
                     .and_then(Value::as_str)
                     .map_or_else(|| format!("{SOURCE}:{}:unreadable", view.name), record_id);
-                pending.push(PendingItem::new(id, (view.clone(), record)));
+                pending.push(PendingItem::new(id, (view.clone(), record, String::new())));
                 continue;
             };
             last = Some(Cursor {
@@ -233,10 +233,12 @@ impl Walk {
                 continue;
             }
             let version = record_version(view, &record);
-            pending.push(PendingItem::new(doc_id, (view.clone(), record)).with_version(&version));
+            // Computed once: the conversion reuses it.
+            let item = PendingItem::new(doc_id, (view.clone(), record, version.clone()));
+            pending.push(item.with_version(&version));
         }
-        let batch = fetch_items(ctx, pending, 1, |(view, record)| {
-            let out = record_document(&view, &record, &instance, &access);
+        let batch = fetch_items(ctx, pending, 1, |(view, record, version)| {
+            let out = record_document(&view, &record, &version, &instance, &access);
             std::future::ready(Ok(out))
         })
         .await?;
