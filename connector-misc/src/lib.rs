@@ -39,6 +39,8 @@ pub mod postgresql;
 pub mod rdbms;
 #[cfg(feature = "rss")]
 pub mod rss;
+#[cfg(feature = "salesforce")]
+pub mod salesforce;
 #[cfg(feature = "seafile")]
 pub mod seafile;
 #[cfg(feature = "sharepoint")]
@@ -105,6 +107,7 @@ pub mod webdav;
         feature = "airtable",
         feature = "zendesk",
         feature = "moodle",
+        feature = "salesforce",
     )),
     allow(unused_variables)
 )]
@@ -150,6 +153,12 @@ pub fn register(registry: &mut connector_core::Registry) {
         airtable::SOURCE,
         "records and attachments of an Airtable table",
         |cfg| Ok(Box::new(airtable::AirtableConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "salesforce")]
+    registry.register::<salesforce::SalesforceConfig, _>(
+        salesforce::SOURCE,
+        "records of Salesforce objects (accounts, contacts, cases, knowledge articles)",
+        |cfg| Ok(Box::new(salesforce::SalesforceConnector::new(cfg)?)),
     );
     #[cfg(feature = "notion")]
     registry.register::<notion::NotionConfig, _>(

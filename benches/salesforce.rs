@@ -1,0 +1,203 @@
+//! Loopback end-to-end benchmark of the Salesforce connector (`harness = false`, not run in
+//! CI): a wiremock org holding `SALESFORCE_BENCH_RECORDS` accounts (default 20,000) with a
+//! dozen fields each (text, picklists, a reference, a long description), answered 2,000 a
+//! batch by `nextRecordsUrl` after a token and a describe, read by
+//!
+//! 1. the baseline: raw `reqwest` over the same requests: the token, the describe, the query
+//!    and every `nextRecordsUrl` page, each body parsed as JSON;
+//! 2. `SalesforceConnector::load`: the same requests through core's client, each record
+//!    rendered as Markdown with front matter into a document;
+//! 3. a full `Syncer` run into a discarding sink.
+//!
+//! Prints records/s, requests per record and the ratios to the baseline (best of three
+//! rounds), then the process's peak RSS. `cargo bench --bench salesforce`.
+
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A bench binary.
+
+#[path = "support/compare.rs"]
+mod compare;
+
+use compare::Compare;
+
+use connectors::misc::salesforce::{SalesforceConfig, SalesforceConnector};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const BATCH: usize = 2000;
+const ROUNDS: usize = 3;
+const VERSION: &str = "v62.0";
+
+fn records() -> usize {
+    std::env::var("SALESFORCE_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+}
+
+fn describe() -> String {
+    let f = |name: &str, kind: &str| json!({"name": name, "label": name, "type": kind});
+    json!({"name": "Account", "label": "Account", "keyPrefix": "001", "queryable": true, "fields": [
+        f("Id", "id"), f("IsDeleted", "boolean"), f("CreatedDate", "datetime"),
+        f("LastModifiedDate", "datetime"), f("SystemModstamp", "datetime"),
+        {"name": "Name", "label": "Account Name", "type": "string", "nameField": true},
+        f("Industry", "picklist"), f("Type", "picklist"), f("ParentId", "reference"),
+        f("BillingCity", "string"), f("BillingCountry", "string"), f("Phone", "phone"),
+        f("Website", "url"), f("AnnualRevenue", "currency"), f("NumberOfEmployees", "int"),
+        f("Description", "textarea"), f("BillingAddress", "address")
+    ]})
+    .to_string()
+}
+
+fn account(n: usize) -> Value {
+    let id = format!("001{n:012}AAA");
+    json!({"attributes": {"type": "Account", "url": format!("/services/data/{VERSION}/sobjects/Account/{id}")},
+        "Id": id, "IsDeleted": false, "CreatedDate": "2025-03-01T10:00:00.000+0000",
+        "LastModifiedDate": "2025-03-01T10:05:00.000+0000", "SystemModstamp": "2025-03-01T10:05:00.000+0000",
+        "Name": format!("Account {n}"), "Industry": "Manufacturing", "Type": "Customer - Direct",
+        "ParentId": format!("001{:012}AAA", n / 2), "BillingCity": "Springfield", "BillingCountry": "US",
+        "Phone": "+1 555 0100", "Website": "https://example.com", "AnnualRevenue": 1_250_000.0,
+        "NumberOfEmployees": 120,
+        "Description": "Long-standing customer of the turbine line.\nRenewal due in Q3; ask the account team before any discount."})
+}
+
+/// The result batches, pre-rendered; batch `n` is at `/query/01gBench-{n}`.
+struct Pages(Vec<String>);
+
+impl Respond for Pages {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let n: usize = req
+            .url
+            .path()
+            .rsplit_once("01gBench-")
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap_or(0);
+        let page = self.0.get(n).cloned().unwrap_or_default();
+        ResponseTemplate::new(200).set_body_raw(page.into_bytes(), "application/json")
+    }
+}
+
+fn pages(n: usize) -> Vec<String> {
+    let all: Vec<Value> = (0..n).map(account).collect();
+    let chunks: Vec<&[Value]> = all.chunks(BATCH).collect();
+    chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let last = i + 1 == chunks.len();
+            let mut page = json!({"totalSize": n, "done": last, "records": c});
+            if !last {
+                page["nextRecordsUrl"] =
+                    json!(format!("/services/data/{VERSION}/query/01gBench-{}", i + 1));
+            }
+            page.to_string()
+        })
+        .collect()
+}
+
+/// The raw fetch: the token, the describe, then the query and its batches, each parsed.
+async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
+    let token: Value = client
+        .post(format!("{base}/services/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "bench"),
+            ("client_secret", "bench"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let instance = token["instance_url"].as_str().unwrap().to_owned();
+    let get = |url: String| async move {
+        let bytes = client
+            .get(url)
+            .bearer_auth("bench")
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        serde_json::from_slice::<Value>(&bytes).unwrap()
+    };
+    let d = get(format!(
+        "{instance}/services/data/{VERSION}/sobjects/Account/describe"
+    ))
+    .await;
+    assert_eq!(d["name"], "Account");
+    let mut requests = 2u64;
+    let mut got = 0;
+    let mut page = get(format!(
+        "{instance}/services/data/{VERSION}/query?q=SELECT+Id+FROM+Account"
+    ))
+    .await;
+    loop {
+        requests += 1;
+        got += page["records"].as_array().unwrap().len();
+        match page["nextRecordsUrl"].as_str() {
+            Some(next) => page = get(format!("{instance}{next}")).await,
+            None => break,
+        }
+    }
+    (got, requests)
+}
+
+fn main() {
+    let n = records();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/services/oauth2/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "00DBench!AR0.bench", "instance_url": server.uri(),
+                "id": "https://login.salesforce.com/id/00D000000000001AAA/005000000000001AAA",
+                "token_type": "Bearer", "issued_at": "1740823200000", "signature": "c2ln"})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/services/data/{VERSION}/sobjects/Account/describe")))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(describe().into_bytes(), "application/json"),
+            )
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path_regex(format!("^/services/data/{VERSION}/query")))
+            .respond_with(Pages(pages(n)))
+            .mount(&server)
+            .await;
+        println!("salesforce loopback: {n} accounts, {BATCH} per batch, 16 fields each");
+
+        let config: SalesforceConfig = connectors::core::config::from_json(json!({
+            "objects": ["Account"],
+            "credentials": {"instance_url": server.uri(), "client_id": "bench", "client_secret": "bench"},
+            // One query, read by nextRecordsUrl as Salesforce hands it out.
+            "page_size": 50_000,
+            "allowed_hosts": ["127.0.0.1"],
+            "requests_per_second": 10_000,
+        }))
+        .unwrap();
+        let client = reqwest::Client::new();
+        let uri = server.uri();
+        let compare = Compare {
+            rounds: ROUNDS,
+            n,
+            unit: "record",
+            name: "SalesforceConnector",
+            width: 24,
+        };
+        compare
+            .run(
+                || raw(&client, &uri),
+                || SalesforceConnector::new(config.clone()).unwrap(),
+            )
+            .await;
+    });
+}

@@ -1,0 +1,554 @@
+//! The Salesforce REST API calls the connector makes, and its session.
+//!
+//! - `POST {instance_url}/services/oauth2/token`, a form with `grant_type=client_credentials`
+//!   (or `password`, the password and security token concatenated), `client_id` and
+//!   `client_secret`: `{"access_token", "instance_url", "id", "token_type", "issued_at",
+//!   "signature"}`; every later call goes to the returned `instance_url`. Refusals are
+//!   `{"error": "invalid_client", "error_description": "…"}` with 400;
+//! - `GET /services/data/vNN.N/sobjects/{Object}/describe`: the object's `fields` (`name`,
+//!   `label`, `type`, `nameField`, `deprecatedAndHidden`…) and `keyPrefix`;
+//! - `GET /services/data/vNN.N/query?q=SOQL` and the `nextRecordsUrl` it hands out while
+//!   `done` is false: `{"totalSize", "done", "nextRecordsUrl", "records": [{"attributes",
+//!   "Id", …}]}`;
+//! - `GET /services/data/vNN.N/sobjects/{Object}/deleted/?start=&end=`: `{"deletedRecords":
+//!   [{"id", "deletedDate"}], "earliestDateAvailable", "latestDateCovered"}`;
+//! - errors as a JSON array `[{"message", "errorCode"}]`: 401 `INVALID_SESSION_ID` (the
+//!   session expired: one new token, then once more), 403 `REQUEST_LIMIT_EXCEEDED` (the org's
+//!   24-hour API allowance is spent; Salesforce sends no 429 for it), 400 `INVALID_FIELD`,
+//!   `INVALID_TYPE`, `MALFORMED_QUERY`, `INVALID_REPLICATION_DATE`, 404 `NOT_FOUND`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_core::http::{Auth, ErrorClass, HttpClient, RequestBuilder, StatusCode};
+use connector_core::{Error, ErrorKind, Result, Secret, SyncContext};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::SOURCE;
+use super::config::{PASSWORD_FIELD, SECRET_FIELD, SalesforceCredentials};
+
+/// How long every request waits after `REQUEST_LIMIT_EXCEEDED`: the org's allowance is
+/// counted over 24 hours and frees up slowly.
+pub const REQUEST_LIMIT_WAIT: Duration = Duration::from_secs(300);
+
+/// A session: the token and the instance it is valid for.
+#[derive(Clone)]
+pub(crate) struct Session {
+    pub(crate) token: Secret,
+    pub(crate) instance: Url,
+    /// The org's id (`00D…`), from the identity URL the token came with.
+    pub(crate) org: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    instance_url: String,
+    #[serde(default)]
+    id: String,
+}
+
+#[derive(Deserialize, Default)]
+struct TokenError {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+/// One error of Salesforce's error array.
+#[derive(Deserialize, Default, Debug)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ApiError {
+    #[serde(default)]
+    pub(crate) message: String,
+    #[serde(default)]
+    pub(crate) error_code: String,
+}
+
+/// A field of an object's describe.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct FieldDescribe {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) label: String,
+    #[serde(rename = "type", default)]
+    pub(crate) kind: String,
+    #[serde(default)]
+    pub(crate) name_field: bool,
+    #[serde(default)]
+    pub(crate) deprecated_and_hidden: bool,
+    #[serde(default)]
+    pub(crate) extra_type_info: Option<String>,
+    #[serde(default)]
+    pub(crate) html_formatted: bool,
+}
+
+/// An object's describe.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Describe {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) label: String,
+    #[serde(default)]
+    pub(crate) key_prefix: Option<String>,
+    #[serde(default = "yes")]
+    pub(crate) queryable: bool,
+    #[serde(default)]
+    pub(crate) fields: Vec<FieldDescribe>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A page of query results.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct QueryPage {
+    #[serde(default = "yes")]
+    pub(crate) done: bool,
+    #[serde(default)]
+    pub(crate) next_records_url: Option<String>,
+    #[serde(default)]
+    pub(crate) records: Vec<serde_json::Value>,
+}
+
+/// A deleted record.
+#[derive(Deserialize, Debug)]
+pub(crate) struct Deleted {
+    pub(crate) id: String,
+}
+
+/// The deleted records of a time range.
+#[derive(Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeletedList {
+    #[serde(default)]
+    pub(crate) deleted_records: Vec<Deleted>,
+}
+
+/// Requests to one org; cheap to clone, the session shared.
+#[derive(Clone)]
+pub(crate) struct Client {
+    http: HttpClient,
+    credentials: SalesforceCredentials,
+    version: String,
+    session: Arc<Mutex<Option<Session>>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("instance_url", &self.credentials.instance_url.as_str())
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub(crate) fn new(
+        http: HttpClient,
+        credentials: SalesforceCredentials,
+        version: String,
+    ) -> Self {
+        Self {
+            http,
+            credentials,
+            version,
+            session: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// This client counting its requests into `ctx` (the session stays shared).
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            http: self.http.with_context(ctx),
+            ..self.clone()
+        }
+    }
+
+    /// The field a refused token request names.
+    fn credential_field(&self) -> &'static str {
+        if self.credentials.username.is_some() {
+            PASSWORD_FIELD
+        } else {
+            SECRET_FIELD
+        }
+    }
+
+    /// The current session, logging in when there is none.
+    pub(crate) async fn session(&self) -> Result<Session> {
+        let mut current = self.session.lock().await;
+        if let Some(s) = current.as_ref() {
+            return Ok(s.clone());
+        }
+        let s = self.login().await?;
+        *current = Some(s.clone());
+        Ok(s)
+    }
+
+    /// A new session after `rejected` was refused (unless another request renewed it).
+    async fn renew(&self, rejected: &Session) -> Result<Session> {
+        let mut current = self.session.lock().await;
+        if let Some(s) = current.as_ref()
+            && s.token != rejected.token
+        {
+            return Ok(s.clone());
+        }
+        let s = self.login().await?;
+        *current = Some(s.clone());
+        Ok(s)
+    }
+
+    async fn login(&self) -> Result<Session> {
+        let c = &self.credentials;
+        let mut url = c.instance_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| {
+                Error::config(vec![connector_core::FieldError::new(
+                    "credentials.instance_url",
+                    "cannot take a path",
+                )])
+                .with_connector(SOURCE)
+            })?
+            .pop_if_empty()
+            .extend(["services", "oauth2", "token"]);
+        // Built in a block: the serializer must not live across an await.
+        let form = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            match (&c.username, &c.password) {
+                (Some(user), Some(password)) => {
+                    let token = c.security_token.as_ref().map_or("", |t| t.expose());
+                    form.append_pair("grant_type", "password")
+                        .append_pair("username", user.trim())
+                        .append_pair("password", &format!("{}{token}", password.expose()));
+                }
+                _ => {
+                    form.append_pair("grant_type", "client_credentials");
+                }
+            }
+            form.append_pair("client_id", c.client_id.trim())
+                .append_pair("client_secret", c.client_secret.expose());
+            form.finish()
+        };
+        let field = self.credential_field();
+        let resp = self
+            .http
+            .post(url)
+            .body(form, "application/x-www-form-urlencoded")
+            .idempotent(true)
+            .client_errors_as_responses()
+            .send()
+            .await
+            .map_err(|e| e.with_field(field))?;
+        if resp.status().is_client_error() {
+            let err: TokenError = serde_json::from_slice(resp.body()).unwrap_or_default();
+            let said = if err.error.is_empty() {
+                format!("HTTP {}", resp.status().as_u16())
+            } else {
+                format!("{}: {}", err.error, err.error_description)
+            };
+            return Err(Error::new(
+                ErrorKind::Unauthenticated,
+                format!("Salesforce refused the token request (check the connected app's client credentials flow, its run-as user, and credentials.client_id): {said}"),
+            )
+            .with_connector(SOURCE)
+            .with_field(field));
+        }
+        let token: TokenResponse = resp.json()?;
+        let instance = Url::parse(token.instance_url.trim_end_matches('/')).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidData,
+                "the token's instance_url is not a URL",
+            )
+            .with_connector(SOURCE)
+            .with_cause(e)
+        })?;
+        // The session is sent only over TLS, unless the configured URL itself is plain (a test
+        // server the host allowed); the network policy checks the host on every request.
+        if instance.scheme() != "https"
+            && !(instance.scheme() == "http" && c.instance_url.scheme() == "http")
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                format!("Salesforce returned an instance_url that is not https: {instance}"),
+            )
+            .with_connector(SOURCE));
+        }
+        let org = token
+            .id
+            .split('/')
+            .rev()
+            .nth(1)
+            .filter(|o| o.starts_with("00D"))
+            .map(str::to_owned);
+        Ok(Session {
+            token: Secret::new(token.access_token),
+            instance,
+            org,
+        })
+    }
+
+    /// Sends what `build` makes with the session; a 401 (`INVALID_SESSION_ID`) gets one new
+    /// session and one more try.
+    async fn send(
+        &self,
+        build: impl Fn(&Session) -> Result<RequestBuilder>,
+    ) -> Result<connector_core::http::Response> {
+        let s = self.session().await?;
+        match build(&s)?.send().await {
+            Err(e) if e.kind() == ErrorKind::Unauthenticated => {
+                tracing::info!(
+                    connector = SOURCE,
+                    "the session was refused; a new token is asked for: {e}"
+                );
+                let s = self.renew(&s).await?;
+                build(&s)?.send().await
+            }
+            other => other,
+        }
+    }
+
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        path: impl Fn(&Session) -> Result<Url>,
+    ) -> Result<T> {
+        let field = self.credential_field();
+        let resp = self
+            .send(|s| {
+                Ok(self
+                    .http
+                    .get(path(s)?)
+                    .auth(Auth::Bearer(s.token.clone()), field))
+            })
+            .await?;
+        if let Some(usage) = resp.header("Sforce-Limit-Info") {
+            note_usage(usage);
+        }
+        resp.json()
+    }
+
+    /// `{instance}/services/data/{version}/{segments…}`.
+    fn data_url(&self, s: &Session, segments: &[&str]) -> Result<Url> {
+        let mut url = s.instance.clone();
+        url.path_segments_mut()
+            .map_err(|()| {
+                Error::internal("instance_url cannot take a path").with_connector(SOURCE)
+            })?
+            .pop_if_empty()
+            .extend(["services", "data", &self.version])
+            .extend(segments);
+        Ok(url)
+    }
+
+    /// The describe of `object`.
+    pub(crate) async fn describe(&self, object: &str) -> Result<Describe> {
+        self.get_json(|s| self.data_url(s, &["sobjects", object, "describe"]))
+            .await
+    }
+
+    /// The first page of `soql`.
+    pub(crate) async fn query(&self, soql: &str) -> Result<QueryPage> {
+        self.get_json(|s| {
+            let mut url = self.data_url(s, &["query"])?;
+            url.query_pairs_mut().append_pair("q", soql);
+            Ok(url)
+        })
+        .await
+    }
+
+    /// The page at `next` (a `nextRecordsUrl`, a path of the instance); none when Salesforce
+    /// no longer holds that cursor (`INVALID_QUERY_LOCATOR`: it expires after 15 minutes idle,
+    /// and a user's eleventh open cursor releases the oldest), so the caller queries again.
+    pub(crate) async fn next_page(&self, next: &str) -> Result<Option<QueryPage>> {
+        let page = self
+            .get_json(|s| {
+                let url = s.instance.join(next).map_err(|e| {
+                    Error::new(ErrorKind::InvalidData, "the nextRecordsUrl is not a path")
+                        .with_connector(SOURCE)
+                        .with_cause(e)
+                })?;
+                if url.origin() != s.instance.origin() {
+                    return Err(Error::new(
+                        ErrorKind::InvalidData,
+                        "the nextRecordsUrl leads off the instance",
+                    )
+                    .with_connector(SOURCE));
+                }
+                Ok(url)
+            })
+            .await;
+        match page {
+            Ok(p) => Ok(Some(p)),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                tracing::info!(
+                    connector = SOURCE,
+                    "the query's cursor is gone; the query is asked again from the last record: {e}"
+                );
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The records of `object` deleted between `start` and `end` (`yyyy-MM-ddTHH:mm:ssZ`).
+    pub(crate) async fn deleted(
+        &self,
+        object: &str,
+        start: &str,
+        end: &str,
+    ) -> Result<DeletedList> {
+        self.get_json(|s| {
+            let mut url = self.data_url(s, &["sobjects", object, "deleted", ""])?;
+            url.query_pairs_mut()
+                .append_pair("start", start)
+                .append_pair("end", end);
+            Ok(url)
+        })
+        .await
+    }
+}
+
+/// Logs the org's API usage from `Sforce-Limit-Info: api-usage=25/15000`, as a warning once
+/// nine tenths of the 24-hour allowance are spent (other jobs of the org share it).
+fn note_usage(header: &str) {
+    let Some((used, max)) = header
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("api-usage="))
+        .and_then(|u| u.split_once('/'))
+        .and_then(|(a, b)| Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?)))
+    else {
+        return;
+    };
+    if max > 0 && used * 10 >= max * 9 {
+        tracing::warn!(
+            connector = SOURCE,
+            used,
+            max,
+            "the org has spent most of its daily API requests"
+        );
+    } else {
+        tracing::debug!(
+            connector = SOURCE,
+            used,
+            max,
+            "the org's daily API requests"
+        );
+    }
+}
+
+/// Salesforce's error array as `code: message`.
+fn said(body: &[u8]) -> (String, String) {
+    let errors: Vec<ApiError> = serde_json::from_slice(body).unwrap_or_default();
+    match errors.first() {
+        // A SOQL error echoes the query, a caret and a position before its explanation, on
+        // lines of their own: the explanation (its last line) is what names the field.
+        Some(e) => {
+            let explained = e
+                .message
+                .lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty())
+                .unwrap_or_default();
+            (
+                e.error_code.clone(),
+                format!("{}: {explained}", e.error_code),
+            )
+        }
+        None => (
+            String::new(),
+            String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+        ),
+    }
+}
+
+/// What Salesforce's error bodies mean. 429 and 5xx are core's.
+pub(crate) fn classify(status: StatusCode, body: &[u8]) -> Option<ErrorClass> {
+    let (code, said) = said(body);
+    match (status.as_u16(), code.as_str()) {
+        (_, "REQUEST_LIMIT_EXCEEDED") => Some(
+            ErrorClass::new(
+                ErrorKind::RateLimited,
+                format!("the org's API request allowance is spent: {said}"),
+            )
+            .with_wait(REQUEST_LIMIT_WAIT),
+        ),
+        (401, _) => Some(ErrorClass::new(
+            ErrorKind::Unauthenticated,
+            format!("Salesforce refused the session: {said}"),
+        )),
+        (403, _) => Some(ErrorClass::new(
+            ErrorKind::PermissionDenied,
+            format!(
+                "Salesforce refused access (the run-as user needs API Enabled and read access to the object): {said}"
+            ),
+        )),
+        // A `nextRecordsUrl` whose cursor expired or was released.
+        (_, "INVALID_QUERY_LOCATOR") => Some(ErrorClass::new(
+            ErrorKind::NotFound,
+            format!("Salesforce no longer holds the query's cursor: {said}"),
+        )),
+        (404, _) | (_, "NOT_FOUND" | "INVALID_TYPE") => Some(ErrorClass::new(
+            ErrorKind::NotFound,
+            format!("Salesforce has no such object or record (check objects): {said}"),
+        )),
+        (_, "INVALID_FIELD") => Some(ErrorClass::new(
+            ErrorKind::InvalidData,
+            format!(
+                "Salesforce refused a field of the query (check objects; the user may have lost access to a field): {said}"
+            ),
+        )),
+        (400 | 414 | 431, _) => Some(ErrorClass::new(
+            ErrorKind::InvalidData,
+            format!("Salesforce refused the request: {said}"),
+        )),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_arrays_are_read() {
+        let c = classify(
+            StatusCode::FORBIDDEN,
+            br#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#,
+        )
+        .unwrap_or_else(|| panic!("classified"));
+        assert_eq!(c.kind, ErrorKind::RateLimited);
+        assert_eq!(c.wait(), Some(REQUEST_LIMIT_WAIT));
+        let c = classify(
+            StatusCode::BAD_REQUEST,
+            br#"[{"message":"\nSELECT Foo__c FROM Account\n       ^\nERROR at Row:1:Column:8\nNo such column 'Foo__c' on entity 'Account'.","errorCode":"INVALID_FIELD"}]"#,
+        )
+        .unwrap_or_else(|| panic!("classified"));
+        assert_eq!(c.kind, ErrorKind::InvalidData);
+        assert!(c.message.contains("Foo__c") && c.message.contains("Account"));
+        let c = classify(
+            StatusCode::BAD_REQUEST,
+            br#"[{"message":"sObject type 'Knowledge__kav' is not supported.","errorCode":"INVALID_TYPE"}]"#,
+        )
+        .unwrap_or_else(|| panic!("classified"));
+        assert_eq!(c.kind, ErrorKind::NotFound);
+        let c = classify(
+            StatusCode::UNAUTHORIZED,
+            br#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#,
+        )
+        .unwrap_or_else(|| panic!("classified"));
+        assert_eq!(c.kind, ErrorKind::Unauthenticated);
+        let c = classify(
+            StatusCode::BAD_REQUEST,
+            br#"[{"message":"invalid query locator","errorCode":"INVALID_QUERY_LOCATOR"}]"#,
+        )
+        .unwrap_or_else(|| panic!("classified"));
+        assert_eq!(c.kind, ErrorKind::NotFound);
+    }
+}

@@ -1,0 +1,472 @@
+//! The listing: each object's records by `SystemModstamp` and `Id` (keyset), a batch per
+//! result page, the deleted records of a poll's window, ids for prune, and refetch by id.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use connector_core::Access;
+use connector_core::pages::{PendingItem, fetch_items};
+use connector_core::{
+    Batch, CheckpointedBatch, Error, ErrorKind, Result, SlimDocument, SyncContext, TimeWindow,
+};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::SOURCE;
+use super::client::{Client, Session};
+use super::convert::{
+    ObjectView, is_record_id, keys, record_document, record_id, record_version, soql_time,
+};
+
+/// How far back Salesforce lists deleted records (its limit is 30 days, and the recycle bin
+/// keeps them 15): an older window start leaves deletions to prune.
+const DELETED_REACH: TimeDelta = TimeDelta::days(29);
+/// Pages of one query read at most, as a guard against a `nextRecordsUrl` that loops.
+const MAX_PAGES: usize = 1_000_000;
+/// Ids asked for by one refetch query.
+const REFETCH_CHUNK: usize = 100;
+
+/// Where a resumed Salesforce sync starts: the object being read and the last record
+/// delivered of it, by `(SystemModstamp, Id)`, the order the queries read in.
+///
+/// The next query asks for `SystemModstamp > t OR (SystemModstamp = t AND Id > id)`, so a
+/// resume neither skips nor repeats a record, and no query locator (which expires after 15
+/// minutes) is ever kept.
+///
+/// JSON: `{"object": "Contact", "after": {"modstamp": "2025-03-01T10:20:00Z", "id":
+/// "003…"}}`; `{"done": true}` once every object is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SalesforceCheckpoint {
+    /// The object being read; none: the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// The last record of `object` delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Cursor>,
+    /// Whether every object is read.
+    #[serde(default)]
+    pub done: bool,
+}
+
+/// A position in an object's `(SystemModstamp, Id)` order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The record's `SystemModstamp`.
+    pub modstamp: DateTime<Utc>,
+    /// The record's id.
+    pub id: String,
+}
+
+impl SalesforceCheckpoint {
+    /// The checkpoint of a sync that has not started.
+    pub fn start() -> Self {
+        Self::default()
+    }
+}
+
+/// What the listing needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Walk {
+    pub(crate) client: Client,
+    pub(crate) objects: Vec<String>,
+    /// Whether `objects` is the default list (an object the org lacks is passed over).
+    pub(crate) defaults: bool,
+    pub(crate) org_access: bool,
+    pub(crate) limit: usize,
+}
+
+/// The `WHERE` of an object's query: the window, the keyset position, published articles.
+pub(crate) fn conditions(
+    view: &ObjectView,
+    window: Option<&TimeWindow>,
+    after: Option<&Cursor>,
+) -> Vec<String> {
+    let mut terms = Vec::new();
+    if let Some(w) = window {
+        terms.push(format!("SystemModstamp >= {}", soql_time(w.start)));
+        // Salesforce stamps in milliseconds: the end is rounded up to one (the records
+        // between it and the end proper are filtered out exactly as they are read).
+        let end = w
+            .end
+            .duration_round_up(TimeDelta::milliseconds(1))
+            .unwrap_or(w.end);
+        terms.push(format!("SystemModstamp < {}", soql_time(end)));
+    }
+    if let Some(c) = after {
+        // The id was checked (letters and digits) before it was saved and when it is read.
+        let t = soql_time(c.modstamp);
+        terms.push(format!(
+            "(SystemModstamp > {t} OR (SystemModstamp = {t} AND Id > '{}'))",
+            c.id
+        ));
+    }
+    // Knowledge article versions: the published ones (Salesforce refuses a query of them
+    // without a `PublishStatus`).
+    if view.name.ends_with("__kav") && view.has("PublishStatus") {
+        terms.push("PublishStatus = 'Online'".to_owned());
+    }
+    terms
+}
+
+/// The keyset query of an object.
+pub(crate) fn soql(
+    view: &ObjectView,
+    window: Option<&TimeWindow>,
+    after: Option<&Cursor>,
+    limit: usize,
+) -> String {
+    let terms = conditions(view, window, after);
+    let mut q = format!("SELECT {} FROM {}", view.select_list(), view.name);
+    if !terms.is_empty() {
+        q.push_str(" WHERE ");
+        q.push_str(&terms.join(" AND "));
+    }
+    q.push_str(&format!(
+        " ORDER BY SystemModstamp ASC, Id ASC LIMIT {limit}"
+    ));
+    q
+}
+
+impl Walk {
+    fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            client: self.client.with_context(ctx),
+            ..self.clone()
+        }
+    }
+
+    /// The describes of the objects, in order; an object the org lacks is passed over when it
+    /// is one of the defaults, else an error naming it.
+    pub(crate) async fn views(&self) -> Result<Vec<Arc<ObjectView>>> {
+        let mut out = Vec::new();
+        for name in &self.objects {
+            match self.client.describe(name).await {
+                Ok(d) if !d.queryable => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidData,
+                        format!("the object {name} cannot be queried"),
+                    )
+                    .with_connector(SOURCE)
+                    .with_field("objects"));
+                }
+                Ok(d) => {
+                    let view = ObjectView::new(d);
+                    if !view.has("SystemModstamp") {
+                        return Err(Error::new(
+                            ErrorKind::InvalidData,
+                            format!(
+                                "the object {name} has no SystemModstamp the run-as user may read"
+                            ),
+                        )
+                        .with_connector(SOURCE)
+                        .with_field("objects"));
+                    }
+                    out.push(Arc::new(view));
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound && self.defaults => {
+                    tracing::info!(connector = SOURCE, object = %name, "the org has no such object; it is passed over: {e}");
+                }
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("Salesforce has no object {name} the run-as user may read: {e}"),
+                    )
+                    .with_connector(SOURCE)
+                    .with_field("objects"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    fn access(&self, session: &Session) -> Access {
+        match (&session.org, self.org_access) {
+            (Some(org), true) => {
+                Access::restricted(Vec::new(), vec![format!("{SOURCE}:org:{org}")])
+            }
+            // Salesforce's sharing is not exposed per record: nobody, unless opted in.
+            _ => Access::default(),
+        }
+    }
+
+    /// A page of records as a batch: the documents, failures of records that do not read, and
+    /// (fingerprint) unchanged ids; with the position of the last record.
+    async fn page_batch(
+        &self,
+        ctx: &SyncContext,
+        view: &Arc<ObjectView>,
+        records: Vec<Value>,
+        window: Option<&TimeWindow>,
+        wanted: Option<&HashSet<String>>,
+    ) -> Result<(Batch, Option<Cursor>)> {
+        let session = self.client.session().await?;
+        let access = Arc::new(self.access(&session));
+        let instance = Arc::new(session.instance.clone());
+        let mut last = None;
+        let mut pending = Vec::new();
+        for value in records {
+            let Value::Object(record) = value else {
+                continue;
+            };
+            let Ok((id, at)) = keys(&record) else {
+                let id = record
+                    .get("Id")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("{SOURCE}:{}:unreadable", view.name), record_id);
+                pending.push(PendingItem::new(id, (view.clone(), record, String::new())));
+                continue;
+            };
+            last = Some(Cursor {
+                modstamp: at,
+                id: id.clone(),
+            });
+            if window.is_some_and(|w| !w.contains(at)) {
+                continue;
+            }
+            let doc_id = record_id(&id);
+            if wanted.is_some_and(|w| !w.contains(&doc_id)) {
+                continue;
+            }
+            let version = record_version(view, &record);
+            // Computed once: the conversion reuses it.
+            let item = PendingItem::new(doc_id, (view.clone(), record, version.clone()));
+            pending.push(item.with_version(&version));
+        }
+        let batch = fetch_items(ctx, pending, 1, |(view, record, version)| {
+            let out = record_document(&view, &record, &version, &instance, &access);
+            std::future::ready(Ok(out))
+        })
+        .await?;
+        Ok((batch, last))
+    }
+
+    /// The listing from `from` on, a batch per result page with the checkpoint after it.
+    pub(crate) fn checkpointed(
+        &self,
+        from: SalesforceCheckpoint,
+        window: Option<TimeWindow>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<CheckpointedBatch<SalesforceCheckpoint>>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            if from.done {
+                return;
+            }
+            if let Some(w) = &window && w.is_empty() {
+                yield CheckpointedBatch::new(Batch::default(), SalesforceCheckpoint { done: true, ..Default::default() });
+                return;
+            }
+            let views = walk.views().await?;
+            let first = match &from.object {
+                Some(name) => views.iter().position(|v| &v.name == name).unwrap_or_else(|| {
+                    tracing::info!(connector = SOURCE, object = %name, "the checkpoint's object is no longer configured; the listing starts over");
+                    0
+                }),
+                None => 0,
+            };
+            let resumed = from.object.is_some() && views.get(first).is_some_and(|v| Some(&v.name) == from.object.as_ref());
+            for (i, view) in views.iter().enumerate().skip(first) {
+                let mut after = if resumed && i == first { from.after.clone().filter(|c| is_record_id(&c.id)) } else { None };
+                loop {
+                    ctx.cancellation().check()?;
+                    let q = soql(view, window.as_ref(), after.as_ref(), walk.limit);
+                    let mut page = walk.client.query(&q).await?;
+                    let mut got = 0usize;
+                    // The cursor was lost midway: the query is asked again from `after` (every
+                    // round delivers a page first, so this ends).
+                    let mut lost = false;
+                    for _ in 0..MAX_PAGES {
+                        got += page.records.len();
+                        let records = std::mem::take(&mut page.records);
+                        let (batch, last) = walk.page_batch(&ctx, view, records, window.as_ref(), None).await?;
+                        if last.is_some() {
+                            after = last;
+                        }
+                        yield CheckpointedBatch::new(batch, SalesforceCheckpoint { object: Some(view.name.clone()), after: after.clone(), done: false });
+                        match page.next_records_url.take().filter(|_| !page.done) {
+                            Some(next) => {
+                                ctx.cancellation().check()?;
+                                match walk.client.next_page(&next).await? {
+                                    Some(p) => page = p,
+                                    None => {
+                                        lost = true;
+                                        break;
+                                    }
+                                }
+                            }
+                            None => break,
+                        }
+                    }
+                    if !lost && got < walk.limit {
+                        break;
+                    }
+                }
+                let mut end = Batch::default();
+                if let Some(w) = &window {
+                    end = end.with_deleted(walk.deleted(view, w).await?);
+                }
+                let next = views.get(i + 1).map(|v| v.name.clone());
+                let done = next.is_none();
+                yield CheckpointedBatch::new(end, SalesforceCheckpoint { object: next, after: None, done });
+            }
+            if views.is_empty() {
+                yield CheckpointedBatch::new(Batch::default(), SalesforceCheckpoint { done: true, ..Default::default() });
+            }
+        }
+        .boxed()
+    }
+
+    /// The ids of the records of `view` deleted within `w`, as document ids; none when the
+    /// window starts before what Salesforce still lists (prune finds those).
+    async fn deleted(&self, view: &ObjectView, w: &TimeWindow) -> Result<Vec<String>> {
+        let now = Utc::now();
+        if now - w.start > DELETED_REACH {
+            tracing::info!(connector = SOURCE, object = %view.name, "the window starts more than 29 days ago; deletions are left to prune");
+            return Ok(Vec::new());
+        }
+        let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        // Salesforce reads whole minutes; the end is kept in the past (it must not be after now).
+        let end = w.end.min(now) + TimeDelta::minutes(1);
+        match self
+            .client
+            .deleted(
+                &view.name,
+                &fmt(w.start - TimeDelta::minutes(1)),
+                &fmt(end.min(now)),
+            )
+            .await
+        {
+            Ok(list) => Ok(list
+                .deleted_records
+                .into_iter()
+                .filter(|d| is_record_id(&d.id))
+                .map(|d| record_id(&d.id))
+                .collect()),
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidData | ErrorKind::NotFound) => {
+                tracing::warn!(connector = SOURCE, object = %view.name, "Salesforce does not list this object's deletions here; they are left to prune: {e}");
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every record id of every object, a result page at a time; fails rather than come
+    /// back short.
+    pub(crate) fn list_ids(
+        &self,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let views = walk.views().await?;
+            for view in views {
+                let terms = conditions(&view, None, None);
+                let mut q = format!("SELECT Id FROM {}", view.name);
+                if !terms.is_empty() {
+                    q.push_str(" WHERE ");
+                    q.push_str(&terms.join(" AND "));
+                }
+                let mut page = walk.client.query(&q).await?;
+                for _ in 0..MAX_PAGES {
+                    let mut ids = Vec::new();
+                    for r in &page.records {
+                        let Some(id) = r.get("Id").and_then(Value::as_str).filter(|i| is_record_id(i)) else {
+                            Err(Error::new(ErrorKind::InvalidData, format!("a listed record of {} has no id", view.name)).with_connector(SOURCE))?;
+                            continue;
+                        };
+                        ids.push(SlimDocument::new(record_id(id)));
+                    }
+                    yield ids;
+                    match page.next_records_url.take().filter(|_| !page.done) {
+                        Some(next) => {
+                            ctx.cancellation().check()?;
+                            // Prune must not come back short: a lost cursor ends it.
+                            page = walk.client.next_page(&next).await?.ok_or_else(|| {
+                                Error::new(ErrorKind::Unavailable, format!("Salesforce dropped the cursor of the id listing of {}; the next prune lists again", view.name)).with_connector(SOURCE)
+                            })?;
+                        }
+                        None => break,
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+
+    /// The records with these document ids again: each id's object by its key prefix, then
+    /// `WHERE Id IN (…)` a hundred at a time. A record deleted meanwhile yields nothing.
+    pub(crate) fn refetch(
+        &self,
+        ids: Vec<String>,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<Batch>> {
+        let walk = self.with_context(&ctx);
+        async_stream::try_stream! {
+            let wanted: HashSet<String> = ids.into_iter().filter(|i| i.strip_prefix("salesforce:").is_some_and(is_record_id)).collect();
+            if wanted.is_empty() {
+                return;
+            }
+            let views = walk.views().await?;
+            for view in views {
+                let Some(prefix) = view.key_prefix.as_deref() else { continue };
+                let mut mine: Vec<&str> = wanted.iter().filter_map(|i| i.strip_prefix("salesforce:")).filter(|i| i.starts_with(prefix)).collect();
+                mine.sort_unstable();
+                for chunk in mine.chunks(REFETCH_CHUNK) {
+                    ctx.cancellation().check()?;
+                    let list: Vec<String> = chunk.iter().map(|i| format!("'{i}'")).collect();
+                    let mut terms = conditions(&view, None, None);
+                    terms.push(format!("Id IN ({})", list.join(", ")));
+                    let q = format!("SELECT {} FROM {} WHERE {}", view.select_list(), view.name, terms.join(" AND "));
+                    let mut page = walk.client.query(&q).await?;
+                    for _ in 0..MAX_PAGES {
+                        let records = std::mem::take(&mut page.records);
+                        let (batch, _) = walk.page_batch(&ctx, &view, records, None, Some(&wanted)).await?;
+                        yield batch;
+                        match page.next_records_url.take().filter(|_| !page.done) {
+                            Some(next) => match walk.client.next_page(&next).await? {
+                                Some(p) => page = p,
+                                // Failed items come back on a later refetch.
+                                None => break,
+                            },
+                            None => break,
+                        }
+                    }
+                }
+            }
+        }
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::client::Describe;
+    use super::*;
+
+    #[test]
+    fn the_query_is_a_keyset_over_modstamp_and_id_within_the_window() {
+        let d: Describe = serde_json::from_value(serde_json::json!({
+            "name": "Knowledge__kav", "keyPrefix": "ka0",
+            "fields": [{"name": "Id", "type": "id"}, {"name": "Title", "type": "string", "nameField": true},
+                {"name": "PublishStatus", "type": "picklist"}, {"name": "SystemModstamp", "type": "datetime"}]
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let view = ObjectView::new(d);
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap_or_else(|e| panic!("{e}"));
+        let w = TimeWindow::new(at("2025-03-01T10:00:00Z"), at("2025-03-01T11:00:00Z"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let c = Cursor {
+            modstamp: at("2025-03-01T10:20:00.5Z"),
+            id: "ka0000000000001AAA".to_owned(),
+        };
+        assert_eq!(
+            soql(&view, Some(&w), Some(&c), 2000),
+            "SELECT Id, SystemModstamp, Title, PublishStatus FROM Knowledge__kav WHERE SystemModstamp >= 2025-03-01T10:00:00.000Z AND SystemModstamp < 2025-03-01T11:00:00.000Z AND (SystemModstamp > 2025-03-01T10:20:00.500Z OR (SystemModstamp = 2025-03-01T10:20:00.500Z AND Id > 'ka0000000000001AAA')) AND PublishStatus = 'Online' ORDER BY SystemModstamp ASC, Id ASC LIMIT 2000"
+        );
+    }
+}
