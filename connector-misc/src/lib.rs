@@ -11,6 +11,8 @@ pub mod azure_blob;
 pub mod bitbucket;
 #[cfg(feature = "box")]
 pub mod r#box;
+#[cfg(feature = "dingtalk_ai_table")]
+pub mod dingtalk_ai_table;
 #[cfg(feature = "discord")]
 pub mod discord;
 #[cfg(feature = "dropbox")]
@@ -102,6 +104,7 @@ pub mod webdav;
         feature = "teams",
         feature = "airtable",
         feature = "zendesk",
+        feature = "dingtalk_ai_table",
     )),
     allow(unused_variables)
 )]
@@ -147,6 +150,16 @@ pub fn register(registry: &mut connector_core::Registry) {
         airtable::SOURCE,
         "records and attachments of an Airtable table",
         |cfg| Ok(Box::new(airtable::AirtableConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "dingtalk_ai_table")]
+    registry.register::<dingtalk_ai_table::DingtalkAiTableConfig, _>(
+        dingtalk_ai_table::SOURCE,
+        "records of the sheets of a DingTalk AI Table (Notable) base",
+        |cfg| {
+            Ok(Box::new(dingtalk_ai_table::DingtalkAiTableConnector::new(
+                cfg,
+            )?))
+        },
     );
     #[cfg(feature = "notion")]
     registry.register::<notion::NotionConfig, _>(
