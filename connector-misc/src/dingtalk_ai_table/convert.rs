@@ -183,7 +183,8 @@ pub(crate) fn record_document(view: &SheetView, record: &Record, version: &str) 
         .iter()
         .filter_map(|name| record.fields.get(*name).map(|v| (*name, v)))
         .find(|(name, v)| {
-            v.is_string() && matches!(view.kind(name), None | Some("text" | "primaryDoc"))
+            let kind = view.kind(name);
+            v.is_string() && matches!(kind, None | Some("text" | "primaryDoc")) && !is_long(kind, v)
         })
         .map(|(name, v)| plain(view.kind(name), v))
         .map(|t| t.lines().next().unwrap_or_default().trim().to_owned())
