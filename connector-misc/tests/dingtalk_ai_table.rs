@@ -466,6 +466,33 @@ async fn prune_removes_deleted_records() {
 }
 
 #[tokio::test]
+async fn a_listing_that_cannot_go_on_fails_and_prunes_nothing() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    // `hasMore` without a `nextToken`: ending there would look like a complete listing.
+    fake.with(|st| st.lose_next_token = true);
+    let e = try_load(&c).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidData);
+    assert!(e.to_string().contains("nextToken"), "{e}");
+    let pruned = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .options(SyncOptions::default().max_prune_fraction(1.0))
+        .prune()
+        .await;
+    assert!(pruned.is_err(), "{pruned:?}");
+    assert!(sink.deleted().is_empty());
+}
+
+#[tokio::test]
 async fn values_are_typed_by_their_shape_without_the_field_list() {
     let fake = Fake::start(|st| st.no_fields = true).await;
     let batch = load(&build(&fake.uri(), json!({}))).await;

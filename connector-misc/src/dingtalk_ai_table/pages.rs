@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use connector_core::pages::{PendingItem, fetch_items};
+use connector_core::pages::{PendingItem, fetch_items, read_ahead};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -30,6 +30,13 @@ pub(crate) struct Walk {
     /// Only these sheets (ids or names); empty: all.
     pub(crate) only: Vec<String>,
     pub(crate) groups: Vec<String>,
+}
+
+/// A page of records as listed, with its sheet and the checkpoint after it.
+struct RawPage {
+    view: Arc<SheetView>,
+    records: Vec<Value>,
+    checkpoint: DingtalkAiTableCheckpoint,
 }
 
 /// A listed record before its conversion.
@@ -96,7 +103,8 @@ impl Walk {
 
     /// The listing from `from` on, each page with the checkpoint after it; with `window`,
     /// only records last modified within it (the API cannot filter on the modified time, so
-    /// every record is listed and the window applied here).
+    /// every record is listed and the window applied here). The next page is asked for while
+    /// this one is converted ([`read_ahead`]).
     pub(crate) fn checkpointed(
         &self,
         from: DingtalkAiTableCheckpoint,
@@ -112,6 +120,35 @@ impl Walk {
                 yield CheckpointedBatch::new(Batch::default(), DingtalkAiTableCheckpoint::finished());
                 return;
             }
+            let mut pages = read_ahead(walk.raw_pages(from, ctx.clone()));
+            while let Some(page) = pages.next().await {
+                let page = page?;
+                ctx.cancellation().check()?;
+                let mut pending = Vec::with_capacity(page.records.len());
+                for value in page.records {
+                    admit(&page.view, value, window.as_ref(), &mut pending);
+                }
+                let batch = fetch_items(&ctx, pending, 1, |item| {
+                    std::future::ready(Ok::<connector_core::pages::Outcome, Error>(match item {
+                        Item::Record(view, record, version) => record_document(&view, &record, &version).into(),
+                        Item::Failed(f) => f.into(),
+                    }))
+                })
+                .await?;
+                yield CheckpointedBatch::new(batch, page.checkpoint);
+            }
+        }
+        .boxed()
+    }
+
+    /// The record pages from `from` on as listed, each with the checkpoint after it.
+    fn raw_pages(
+        self,
+        from: DingtalkAiTableCheckpoint,
+        ctx: SyncContext,
+    ) -> BoxStream<'static, Result<RawPage>> {
+        let walk = self;
+        async_stream::try_stream! {
             let sheets = walk.sheets().await?;
             let (first, mut token) = match &from.sheet {
                 None => (0, None),
@@ -124,7 +161,8 @@ impl Walk {
                 },
             };
             if first >= sheets.len() {
-                yield CheckpointedBatch::new(Batch::default(), DingtalkAiTableCheckpoint::finished());
+                let view = Arc::new(SheetView::new(&walk.base, Sheet { id: String::new(), name: String::new() }, Vec::new(), Vec::new()));
+                yield RawPage { view, records: Vec::new(), checkpoint: DingtalkAiTableCheckpoint::finished() };
                 return;
             }
             for i in first..sheets.len() {
@@ -144,26 +182,13 @@ impl Walk {
                         }
                         Err(e) => Err(e)?,
                     };
-                    let mut pending = Vec::new();
-                    for value in list.records {
-                        admit(&view, value, window.as_ref(), &mut pending);
-                    }
-                    let batch = fetch_items(&ctx, pending, 1, |item| {
-                        std::future::ready(Ok::<connector_core::pages::Outcome, Error>(match item {
-                            Item::Record(view, record, version) => record_document(&view, &record, &version).into(),
-                            Item::Failed(f) => f.into(),
-                        }))
-                    })
-                    .await?;
-                    let more = list
-                        .next_token
-                        .filter(|t| list.has_more && !t.is_empty() && next.as_deref() != Some(t.as_str()));
-                    let cp = match (&more, sheets.get(i + 1)) {
+                    let more = following(&view.sheet.id, list.has_more, list.next_token, next.as_deref())?;
+                    let checkpoint = match (&more, sheets.get(i + 1)) {
                         (Some(t), _) => DingtalkAiTableCheckpoint { sheet: Some(view.sheet.id.clone()), next_token: Some(t.clone()), done: false },
                         (None, Some(s)) => DingtalkAiTableCheckpoint { sheet: Some(s.id.clone()), next_token: None, done: false },
                         (None, None) => DingtalkAiTableCheckpoint::finished(),
                     };
-                    yield CheckpointedBatch::new(batch, cp);
+                    yield RawPage { view: view.clone(), records: list.records, checkpoint };
                     match more {
                         Some(t) => next = Some(t),
                         None => break,
@@ -245,7 +270,7 @@ impl Walk {
                         ids.push(SlimDocument::new(record_id(&walk.base, &sheet.id, rec)));
                     }
                     yield ids;
-                    match list.next_token.filter(|t| list.has_more && !t.is_empty() && next.as_deref() != Some(t.as_str())) {
+                    match following(&sheet.id, list.has_more, list.next_token, next.as_deref())? {
                         Some(t) => next = Some(t),
                         None => break,
                     }
@@ -253,6 +278,34 @@ impl Walk {
             }
         }
         .boxed()
+    }
+}
+
+/// The `nextToken` of the page after one that said `has_more` and handed out `token`, read
+/// with `previous`; none after the last page. A page that says there is more but hands out no
+/// token, or the token it was read with, is an error: ending the listing there would make it
+/// look complete (and prune delete what it did not reach).
+fn following(
+    sheet: &str,
+    has_more: bool,
+    token: Option<String>,
+    previous: Option<&str>,
+) -> Result<Option<String>> {
+    if !has_more {
+        return Ok(None);
+    }
+    match token.filter(|t| !t.is_empty()) {
+        Some(t) if previous != Some(t.as_str()) => Ok(Some(t)),
+        Some(_) => Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("DingTalk handed out the same nextToken again for the sheet {sheet}"),
+        )
+        .with_connector(SOURCE)),
+        None => Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("DingTalk said the sheet {sheet} has more records but gave no nextToken"),
+        )
+        .with_connector(SOURCE)),
     }
 }
 
@@ -308,4 +361,24 @@ fn admit(
         )
         .with_version(&version),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_that_cannot_go_on_is_an_error_not_an_end() {
+        assert_eq!(
+            following("s", false, Some("t".into()), None).ok(),
+            Some(None)
+        );
+        assert_eq!(
+            following("s", true, Some("t2".into()), Some("t1")).ok(),
+            Some(Some("t2".to_owned()))
+        );
+        assert!(following("s", true, None, Some("t1")).is_err());
+        assert!(following("s", true, Some(String::new()), None).is_err());
+        assert!(following("s", true, Some("t1".into()), Some("t1")).is_err());
+    }
 }

@@ -92,6 +92,8 @@ pub struct State {
     pub revoke_at_call: Option<usize>,
     /// Whether the fields API refuses (403).
     pub no_fields: bool,
+    /// Pages say `hasMore` without a `nextToken`.
+    pub lose_next_token: bool,
 }
 
 impl Default for State {
@@ -108,6 +110,7 @@ impl Default for State {
             throttled: 0,
             revoke_at_call: None,
             no_fields: false,
+            lose_next_token: false,
         }
     }
 }
@@ -290,7 +293,7 @@ impl State {
             .collect();
         let more = end < data.records.len();
         let mut out = json!({"hasMore": more, "records": records});
-        if more {
+        if more && !self.lose_next_token {
             out["nextToken"] = json!(format!("g{}-{end}", self.generation));
         }
         ResponseTemplate::new(200).set_body_json(out)
