@@ -66,6 +66,52 @@ pub(crate) struct Record {
     pub(crate) last_modified_by: Option<User>,
 }
 
+impl Record {
+    /// The record in a listed value, taken apart without copying its fields (a listing's
+    /// records are values so that one that does not read fails alone).
+    ///
+    /// # Errors
+    /// What does not read: no id, a time that is not epoch milliseconds, fields that are not
+    /// an object.
+    pub(crate) fn take(value: Value) -> Result<Self, String> {
+        let Value::Object(mut o) = value else {
+            return Err("the record is not an object".to_owned());
+        };
+        let id = match o.remove("id") {
+            Some(Value::String(s)) if !s.is_empty() => s,
+            _ => return Err("the record has no id".to_owned()),
+        };
+        let time = |o: &Map<String, Value>, key: &str| match o.get(key) {
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| format!("{key} is not epoch milliseconds: {v}")),
+            None => Err(format!("the record has no {key}")),
+        };
+        let created_time = time(&o, "createdTime")?;
+        let last_modified_time = time(&o, "lastModifiedTime")?;
+        let fields = match o.remove("fields") {
+            Some(Value::Object(m)) => m,
+            None | Some(Value::Null) => Map::new(),
+            Some(other) => return Err(format!("fields is not an object: {other}")),
+        };
+        let user = |v: Option<&Value>| {
+            v.and_then(|u| u.get("unionId"))
+                .and_then(Value::as_str)
+                .map(|s| User {
+                    union_id: Some(s.to_owned()),
+                })
+        };
+        Ok(Self {
+            created_by: user(o.get("createdBy")),
+            last_modified_by: user(o.get("lastModifiedBy")),
+            id,
+            fields,
+            created_time,
+            last_modified_time,
+        })
+    }
+}
+
 /// DingTalk's error body: `{"code": "…", "message": "…", "requestid": "…"}`.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ApiError {

@@ -318,7 +318,7 @@ fn admit(
     out: &mut Vec<PendingItem<Item>>,
 ) {
     let listed = value.get("id").and_then(Value::as_str).map(str::to_owned);
-    let record = match serde_json::from_value::<Record>(value) {
+    let record = match Record::take(value) {
         Ok(r) => r,
         Err(e) => {
             let Some(rec) = listed else {
