@@ -459,8 +459,13 @@ impl OAuthToken {
             return Ok(None);
         }
         let mut state = self.state.lock().await;
-        if let (Auth::Bearer(rejected) | Auth::Header { value: rejected, .. }, Some(current)) =
-            (rejected, state.access.as_ref())
+        if let (
+            Auth::Bearer(rejected)
+            | Auth::Header {
+                value: rejected, ..
+            },
+            Some(current),
+        ) = (rejected, state.access.as_ref())
             && rejected != current
         {
             return Ok(Some(self.auth(current.clone())));
@@ -845,7 +850,9 @@ mod tests {
         Mock::given(method("POST"))
             .and(path("/v1.0/oauth2/accessToken"))
             .and(header("content-type", "application/json"))
-            .and(body_json(json!({"appKey": "key1", "appSecret": "secret-XYZ"})))
+            .and(body_json(
+                json!({"appKey": "key1", "appSecret": "secret-XYZ"}),
+            ))
             .respond_with(
                 ResponseTemplate::new(200)
                     .set_body_json(json!({"accessToken": "at-1", "expireIn": 7200})),

@@ -2,8 +2,8 @@
 //!
 //! - `POST /v1.0/oauth2/accessToken` with `{"appKey", "appSecret"}` → `{"accessToken",
 //!   "expireIn"}` (7200 seconds): an app's token, sent as the `x-acs-dingtalk-access-token`
-//!   header; renewed a minute before it expires, and once when a request is refused as
-//!   unauthenticated (401 `InvalidAuthentication`);
+//!   header; got and renewed by core's [`OAuthToken`] (a minute before it expires, and once
+//!   when a request is refused as unauthenticated: 401 or `InvalidAuthentication`);
 //! - `GET /v1.0/notable/bases/{baseId}/sheets?operatorId=` (GetAllSheets);
 //! - `POST /v1.0/notable/bases/{baseId}/sheets/{sheetIdOrName}/records/list?operatorId=` with
 //!   `{"maxResults": 100, "nextToken": …}` (ListRecords);
@@ -13,17 +13,18 @@
 //!   `Forbidden.AccessDenied.QpsLimitForApi`, both taken as rate limits.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use connector_core::http::{Auth, ErrorClass, HttpClient, RequestBuilder, Response, StatusCode};
+use connector_core::http::{
+    Auth, ErrorClass, HttpClient, OAuthToken, RequestBuilder, Response, StatusCode, TokenFields,
+};
 use connector_core::{Error, ErrorKind, Result, Secret, SyncContext};
 use serde_json::json;
-use tokio::sync::Mutex;
 use url::Url;
 
 use super::SOURCE;
 use super::config::{SECRET_FIELD, TOKEN_FIELD};
-use super::model::{AccessToken, ApiError, Fields, Record, RecordList, Sheets};
+use super::model::{ApiError, Fields, Record, RecordList, Sheets};
 
 /// Records per page: the API's maximum.
 pub(crate) const PAGE_SIZE: u32 = 100;
@@ -31,131 +32,31 @@ pub(crate) const PAGE_SIZE: u32 = 100;
 /// The header the token travels in.
 const TOKEN_HEADER: &str = "x-acs-dingtalk-access-token";
 
-/// A token is renewed this long before the expiry DingTalk announced.
-const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
-
 /// The wait after a throttled call that names no wait: DingTalk's limits are per second.
 const THROTTLE_WAIT: Duration = Duration::from_secs(1);
 
-/// The access token: a fixed one, or the app's, got and renewed on demand.
-pub(crate) struct Token {
-    fixed: Option<Secret>,
-    app: Option<(String, Secret)>,
-    url: Url,
-    current: Mutex<Option<(Secret, Instant)>>,
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token")
-            .field("app_key", &self.app.as_ref().map(|(k, _)| k))
-            .finish_non_exhaustive()
-    }
-}
-
-impl Token {
-    /// A token from the app's key and secret when given (renewed), else the fixed one.
-    pub(crate) fn new(fixed: Option<Secret>, app: Option<(String, Secret)>, url: Url) -> Self {
-        Self {
-            fixed,
-            app,
+/// The access token: the configured one (used until DingTalk refuses it), or the app's, got
+/// from `POST /v1.0/oauth2/accessToken` and renewed by core's [`OAuthToken`] a minute before
+/// the `expireIn` it announced, and once when a request is refused as unauthenticated.
+pub(crate) fn token(fixed: Option<Secret>, app: Option<(String, Secret)>, url: Url) -> OAuthToken {
+    let token = match app {
+        Some((key, secret)) => OAuthToken::app_grant_json(
+            SOURCE,
             url,
-            current: Mutex::new(None),
-        }
-    }
-
-    /// The config field a refusal names.
-    fn field(&self) -> &'static str {
-        if self.app.is_some() {
-            SECRET_FIELD
-        } else {
-            TOKEN_FIELD
-        }
-    }
-
-    /// The token to send: the fixed one, or the app's while it has more than a minute left.
-    async fn get(&self, http: &HttpClient) -> Result<Secret> {
-        let Some((key, secret)) = &self.app else {
-            return self.fixed.clone().ok_or_else(|| {
-                Error::new(ErrorKind::Unauthenticated, "no access token is configured")
-                    .with_connector(SOURCE)
-                    .with_field(TOKEN_FIELD)
-            });
-        };
-        let mut current = self.current.lock().await;
-        if let Some((token, until)) = current.as_ref()
-            && Instant::now() + EXPIRY_MARGIN < *until
-        {
-            return Ok(token.clone());
-        }
-        let fresh = self.fetch(http, key, secret).await?;
-        *current = Some(fresh.clone());
-        Ok(fresh.0)
-    }
-
-    /// A new app token after `rejected` was refused: the current one if another request
-    /// renewed it meanwhile; none for a fixed token.
-    async fn renew(&self, http: &HttpClient, rejected: &Secret) -> Result<Option<Secret>> {
-        let Some((key, secret)) = &self.app else {
-            return Ok(None);
-        };
-        let mut current = self.current.lock().await;
-        if let Some((token, _)) = current.as_ref()
-            && token != rejected
-        {
-            return Ok(Some(token.clone()));
-        }
-        let fresh = self.fetch(http, key, secret).await?;
-        *current = Some(fresh.clone());
-        Ok(Some(fresh.0))
-    }
-
-    async fn fetch(
-        &self,
-        http: &HttpClient,
-        key: &str,
-        secret: &Secret,
-    ) -> Result<(Secret, Instant)> {
-        let started = Instant::now();
-        let resp = http
-            .post(self.url.clone())
-            .json(&json!({"appKey": key, "appSecret": secret.expose()}))
-            .idempotent(true)
-            .client_errors_as_responses()
-            .send()
-            .await?;
-        if resp.status().is_client_error() {
-            let err: ApiError = serde_json::from_slice(resp.body()).unwrap_or_default();
-            return Err(Error::new(
-                ErrorKind::Unauthenticated,
-                format!(
-                    "DingTalk refused the app's credentials (HTTP {}): {} {}",
-                    resp.status().as_u16(),
-                    err.code,
-                    err.message
-                ),
-            )
-            .with_connector(SOURCE)
-            .with_field(SECRET_FIELD));
-        }
-        let token: AccessToken = resp.json()?;
-        if token.access_token.is_empty() {
-            return Err(Error::new(
-                ErrorKind::InvalidData,
-                "DingTalk gave an empty access token",
-            )
-            .with_connector(SOURCE));
-        }
-        let life = Duration::from_secs(token.expire_in.unwrap_or(7200));
-        Ok((Secret::new(token.access_token), started + life))
-    }
+            SECRET_FIELD,
+            move || Ok(json!({"appKey": key, "appSecret": secret.expose()})),
+            TokenFields::new("accessToken", "expireIn"),
+        ),
+        None => OAuthToken::new(SOURCE, TOKEN_FIELD, fixed),
+    };
+    token.sent_in_header(TOKEN_HEADER)
 }
 
 /// Requests to one AI Table base as one operator; cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct Client {
     http: HttpClient,
-    token: Arc<Token>,
+    token: Arc<OAuthToken>,
     api: Url,
     base: String,
     operator: String,
@@ -164,7 +65,7 @@ pub(crate) struct Client {
 impl Client {
     pub(crate) fn new(
         http: HttpClient,
-        token: Arc<Token>,
+        token: Arc<OAuthToken>,
         api: Url,
         base: String,
         operator: String,
@@ -202,22 +103,9 @@ impl Client {
     }
 
     /// Sends what `build` makes with the token; a request refused as unauthenticated is sent
-    /// once more with a renewed app token.
+    /// once more with a renewed app token ([`OAuthToken::send`]).
     async fn send(&self, build: impl Fn(Auth) -> RequestBuilder) -> Result<Response> {
-        let token = self.token.get(&self.http).await?;
-        let auth = |t: &Secret| Auth::Header {
-            name: TOKEN_HEADER.to_owned(),
-            value: t.clone(),
-        };
-        match build(auth(&token)).send().await {
-            Err(e) if e.kind() == ErrorKind::Unauthenticated => {
-                match self.token.renew(&self.http, &token).await? {
-                    Some(renewed) => build(auth(&renewed)).send().await,
-                    None => Err(e),
-                }
-            }
-            other => other,
-        }
+        self.token.send(&self.http, build).await
     }
 
     /// The base's sheets.

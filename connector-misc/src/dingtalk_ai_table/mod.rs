@@ -4,9 +4,10 @@
 //!
 //! - **Auth**: RAGFlow's `credentials.access_token` (a token lives two hours and cannot be
 //!   renewed), or the app's `credentials.app_key` and `app_secret`, from which
-//!   `POST /v1.0/oauth2/accessToken` gets a token (`expireIn` 7200 s) that is renewed a
-//!   minute before it expires, and once more when DingTalk refuses it (401 or
-//!   `InvalidAuthentication`); sent as `x-acs-dingtalk-access-token`. Every call reads as
+//!   `POST /v1.0/oauth2/accessToken` gets a token (`expireIn` 7200 s) that core's
+//!   [`OAuthToken`](connector_core::http::OAuthToken) renews a minute before it expires, and
+//!   once more when DingTalk refuses it (401 or `InvalidAuthentication`); sent as
+//!   `x-acs-dingtalk-access-token`. Every call reads as
 //!   `operator_id` (a `unionId`).
 //! - **Listing**: GetAllSheets (`GET /v1.0/notable/bases/{table_id}/sheets`), the fields of
 //!   each sheet (`…/sheets/{id}/fields`, for the values' types), then ListRecords
@@ -63,7 +64,7 @@ pub use config::{
     DingtalkAiTableCredentials,
 };
 
-use client::{Client, Token};
+use client::Client;
 use pages::Walk;
 
 /// The registry key of the DingTalk AI Table connector.
@@ -122,7 +123,7 @@ impl DingtalkAiTableConnector {
                     .with_cause(e)
             })?,
         };
-        let token = Token::new(
+        let token = client::token(
             config.token().cloned(),
             config.app().map(|(k, s)| (k.to_owned(), s.clone())),
             Client::token_url(&api)?,

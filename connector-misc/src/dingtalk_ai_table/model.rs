@@ -4,15 +4,6 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// `POST /v1.0/oauth2/accessToken`: `{"accessToken": "…", "expireIn": 7200}` (seconds).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct AccessToken {
-    pub(crate) access_token: String,
-    #[serde(default)]
-    pub(crate) expire_in: Option<u64>,
-}
-
 /// `GET /v1.0/notable/bases/{baseId}/sheets`: `{"value": [{"id", "name"}]}`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Sheets {
