@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use connector_core::ids::hash128;
+use connector_core::ids::{hash128, hash128_bytes};
 use connector_core::text::markdown::{self, Block, Inline};
 use connector_core::{Access, Document};
 use serde_json::{Map, Value, json};
@@ -83,16 +83,57 @@ pub(crate) fn instant(ms: i64) -> Option<DateTime<Utc>> {
 
 /// A record's version: its id, its last modification, a hash of its fields and of the
 /// sheet's shape. A change that moves no modified time (a formula, a lookup) still moves the
-/// hash.
+/// hash; an attachment's `url` does not: DingTalk hands out a download link that expires and
+/// is new at every listing, so hashing it would make every record with a file look changed
+/// on every run.
 pub(crate) fn record_version(view: &SheetView, record: &Record) -> String {
-    let fields = serde_json::to_string(&record.fields).unwrap_or_default();
+    let mut buf = Vec::with_capacity(256);
+    for (name, value) in &record.fields {
+        buf.extend_from_slice(name.as_bytes());
+        buf.push(0);
+        if is_attachment(view.kind(name), value) {
+            for item in value.as_array().into_iter().flatten() {
+                match item.as_object() {
+                    Some(o) => {
+                        for (k, v) in o.iter().filter(|(k, _)| k.as_str() != "url") {
+                            buf.extend_from_slice(k.as_bytes());
+                            buf.push(b'=');
+                            let _ = serde_json::to_writer(&mut buf, v);
+                            buf.push(b',');
+                        }
+                    }
+                    None => {
+                        let _ = serde_json::to_writer(&mut buf, item);
+                    }
+                }
+                buf.push(b';');
+            }
+        } else {
+            let _ = serde_json::to_writer(&mut buf, value);
+        }
+        buf.push(0);
+    }
     format!(
         "{}|{}|{}|{}",
         record.id,
         record.last_modified_time,
         view.render_key,
-        hash128(&fields)
+        hash128_bytes(&buf)
     )
+}
+
+/// Whether a value is a list of attachments (`[{"filename", "size", "type", "url"}]`): by the
+/// field's type, or by its shape when the field list could not be read.
+fn is_attachment(kind: Option<&str>, value: &Value) -> bool {
+    match kind {
+        Some(k) => k == "attachment",
+        None => value.as_array().is_some_and(|items| {
+            !items.is_empty()
+                && items
+                    .iter()
+                    .all(|v| v.get("filename").is_some() && v.get("url").is_some())
+        }),
+    }
 }
 
 /// A field's value as one line of text, by its type where known: dates (epoch ms) as UTC
@@ -284,6 +325,46 @@ pub(crate) fn record_document(view: &SheetView, record: &Record, version: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_attachments_expiring_url_moves_no_version_but_its_file_does() {
+        let fields = vec![
+            Field {
+                id: "f1".into(),
+                name: "Name".into(),
+                kind: "text".into(),
+            },
+            Field {
+                id: "f2".into(),
+                name: "Spec".into(),
+                kind: "attachment".into(),
+            },
+        ];
+        let sheet = Sheet {
+            id: "s1".into(),
+            name: "Tasks".into(),
+        };
+        let typed = SheetView::new("base1", sheet.clone(), fields, Vec::new());
+        let untyped = SheetView::new("base1", sheet, Vec::new(), Vec::new());
+        let record = |url: &str, file: &str| {
+            Record::take(json!({
+                "id": "r1", "createdTime": 1, "lastModifiedTime": 2,
+                "fields": {"Name": "a", "Spec": [{"filename": file, "size": 20, "type": "pdf", "url": url}]},
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        for view in [&typed, &untyped] {
+            let first = record_version(view, &record("https://dl/1?Expires=1", "spec.pdf"));
+            assert_eq!(
+                first,
+                record_version(view, &record("https://dl/1?Expires=2", "spec.pdf"))
+            );
+            assert_ne!(
+                first,
+                record_version(view, &record("https://dl/1?Expires=2", "spec2.pdf"))
+            );
+        }
+    }
 
     #[test]
     fn typed_values_read_as_text() {
