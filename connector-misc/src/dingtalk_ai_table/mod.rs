@@ -33,8 +33,9 @@
 //! - **Refetch** ([`RefetchConnector`]): GetRecord (`GET …/records/{recordId}`) per id.
 //! - **Limits**: `requests_per_second` (15 by default, under DingTalk's 20 per API and app);
 //!   429 and `Forbidden.AccessDenied.QpsLimitForApi` are rate limits, waited out (the
-//!   `Retry-After`, else a second); with a host's shared rate gate every connector of a base
-//!   takes the key `dingtalk_ai_table:{table_id}`.
+//!   `Retry-After`, else a second); with a host's shared rate gate every connector of an app
+//!   takes the key `dingtalk_ai_table:app:{app_key}` (DingTalk counts per app, whatever the
+//!   base), one with a fixed token `dingtalk_ai_table:token:{hash of the token}`.
 //! - **Permissions**: the API shows no per-record (or per-base) readers, so `access` holds
 //!   only `access_groups`; without one a record is readable by nobody, never by everyone.
 
@@ -51,6 +52,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use connector_core::http::HttpClient;
+use connector_core::ids::hash128;
 use connector_core::{
     Batch, CheckpointedBatch, CheckpointedConnector, Connector, Error, RefetchConnector, Result,
     Roles, SlimConnector, SlimDocument, SyncContext, TimeWindow,
@@ -113,7 +115,7 @@ impl DingtalkAiTableConnector {
             .error_classifier(client::classify)
             .network_policy(config.network_policy()?)
             .rate_limit(config.requests_per_second, Duration::from_secs(1))
-            .rate_gate_key(base.as_str())
+            .rate_gate_key(gate_key(&config))
             .build()?;
         let api = match &config.api_base_url {
             Some(u) => u.clone(),
@@ -151,6 +153,17 @@ impl DingtalkAiTableConnector {
     /// The configuration it was built from.
     pub fn config(&self) -> &DingtalkAiTableConfig {
         &self.config
+    }
+}
+
+/// The name of the connector's limit at a host's rate gate: DingTalk counts calls per app,
+/// so every connector of one app shares it, whichever base it reads; a fixed token stands
+/// for its app by a hash of it (never the token itself).
+fn gate_key(config: &DingtalkAiTableConfig) -> String {
+    match (config.app(), config.token()) {
+        (Some((key, _)), _) => format!("app:{key}"),
+        (None, Some(token)) => format!("token:{}", &hash128(token.expose())[..16]),
+        (None, None) => format!("base:{}", config.table_id.trim()),
     }
 }
 
@@ -231,16 +244,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn connectors_of_one_base_share_a_rate_gate_key() {
-        let key = |token: &str, base: &str| {
-            let c = DingtalkAiTableConnector::new(DingtalkAiTableConfig::new(token, base, "op1"))
-                .unwrap_or_else(|e| panic!("{e}"));
+    fn connectors_of_one_app_share_a_rate_gate_key_whatever_the_base() {
+        let key = |config: DingtalkAiTableConfig| {
+            let c = DingtalkAiTableConnector::new(config).unwrap_or_else(|e| panic!("{e}"));
             let url =
                 Url::parse("https://api.dingtalk.com/v1.0/x").unwrap_or_else(|e| panic!("{e}"));
             c.walk.client.http().rate_gate_key(&url)
         };
-        assert_eq!(key("t1", "baseA"), "dingtalk_ai_table:baseA");
-        assert_eq!(key("t1", "baseA"), key("t2", "baseA"));
-        assert_ne!(key("t1", "baseA"), key("t1", "baseB"));
+        let app = |app: &str, base: &str| {
+            key(DingtalkAiTableConfig::new("", base, "op1").with_app(app, "s3cret"))
+        };
+        let token = |token: &str, base: &str| key(DingtalkAiTableConfig::new(token, base, "op1"));
+        assert_eq!(app("dingA", "baseA"), "dingtalk_ai_table:app:dingA");
+        assert_eq!(app("dingA", "baseA"), app("dingA", "baseB"));
+        assert_ne!(app("dingA", "baseA"), app("dingB", "baseA"));
+        assert_eq!(token("tok-1", "baseA"), token("tok-1", "baseB"));
+        assert_ne!(token("tok-1", "baseA"), token("tok-2", "baseA"));
+        assert!(!token("tok-1", "baseA").contains("tok-1"));
     }
 }
