@@ -30,6 +30,8 @@ pub(crate) struct SheetView {
     /// A hash of what shapes a record's document besides the record: the sheet's name, its
     /// fields' names and types, the access groups.
     render_key: String,
+    /// The base's web link, parsed once for every record of the sheet.
+    link: Option<Url>,
 }
 
 impl SheetView {
@@ -43,6 +45,7 @@ impl SheetView {
             let _ = write!(shape, "|{}:{}:{}", f.id, f.name, f.kind);
         }
         Self {
+            link: Url::parse(&format!("https://alidocs.dingtalk.com/i/nodes/{base}")).ok(),
             base: base.to_owned(),
             render_key: hash128(&shape),
             sheet,
@@ -63,11 +66,7 @@ impl SheetView {
 
     /// The web link of the base (the API gives no per-record link).
     pub(crate) fn link(&self) -> Option<Url> {
-        Url::parse(&format!(
-            "https://alidocs.dingtalk.com/i/nodes/{}",
-            self.base
-        ))
-        .ok()
+        self.link.clone()
     }
 }
 
