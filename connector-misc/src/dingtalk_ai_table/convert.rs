@@ -173,6 +173,7 @@ fn plain(kind: Option<&str>, value: &Value) -> String {
                 .or(text("url"))
                 .or(text("unionId"))
                 .or(text("userId"))
+                .or(text("deptId"))
                 .or(text("markdown"))
                 .or(text("value"))
                 .map_or_else(|| Value::Object(o.clone()).to_string(), str::to_owned)
@@ -390,6 +391,13 @@ mod tests {
             "Docs <https://example.com>"
         );
         assert_eq!(plain(Some("user"), &json!([{"unionId": "u1"}])), "u1");
+        assert_eq!(
+            plain(
+                Some("department"),
+                &json!([{"deptId": "d1"}, {"deptId": "d2"}])
+            ),
+            "d1, d2"
+        );
         assert_eq!(
             plain(
                 Some("bidirectionalLink"),
