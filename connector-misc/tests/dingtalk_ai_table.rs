@@ -502,6 +502,46 @@ async fn values_are_typed_by_their_shape_without_the_field_list() {
     assert!(plan.content.as_text().unwrap().contains("Status: \"Todo\""));
 }
 
+#[tokio::test]
+async fn a_sheet_the_operator_may_not_read_fails_alone_and_prunes_nothing() {
+    let fake = Fake::start(|_| {}).await;
+    let c = build(&fake.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    let sink = MemorySink::new();
+    Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    fake.with(|st| st.forbidden_sheets.push(SHEET_TASKS.to_owned()));
+    let batch = load(&c).await;
+    assert_eq!(batch.failures.len(), 1, "{:?}", batch.failures);
+    let failure = &batch.failures[0];
+    assert_eq!(failure.kind, ErrorKind::PermissionDenied);
+    assert_eq!(
+        failure.id.as_deref(),
+        Some(format!("dingtalk_ai_table:{BASE}:{SHEET_TASKS}").as_str())
+    );
+    // The other sheet is read all the same.
+    assert!(!batch.documents.is_empty());
+    assert!(
+        batch
+            .documents
+            .iter()
+            .all(|d| d.id.starts_with(&record_doc(SHEET_NOTES, "")))
+    );
+    // Prune cannot list the sheet, so it deletes nothing of it.
+    let pruned = Syncer::new(c.clone())
+        .sink(sink.clone())
+        .state(store.clone())
+        .options(SyncOptions::default().max_prune_fraction(1.0))
+        .prune()
+        .await;
+    assert!(pruned.is_err(), "{pruned:?}");
+    assert!(sink.deleted().is_empty());
+}
+
 #[test]
 fn ragflows_stored_config_loads_and_the_schema_describes_every_field() {
     let mut registry = Registry::new();

@@ -32,10 +32,12 @@ pub(crate) struct Walk {
     pub(crate) groups: Vec<String>,
 }
 
-/// A page of records as listed, with its sheet and the checkpoint after it.
+/// A page of records as listed, with its sheet and the checkpoint after it; or a sheet that
+/// could not be read (its failure).
 struct RawPage {
     view: Arc<SheetView>,
     records: Vec<Value>,
+    failure: Option<Failure>,
     checkpoint: DingtalkAiTableCheckpoint,
 }
 
@@ -135,6 +137,8 @@ impl Walk {
                     }))
                 })
                 .await?;
+                let mut batch = batch;
+                batch.failures.extend(page.failure);
                 yield CheckpointedBatch::new(batch, page.checkpoint);
             }
         }
@@ -162,17 +166,32 @@ impl Walk {
             };
             if first >= sheets.len() {
                 let view = Arc::new(SheetView::new(&walk.base, Sheet { id: String::new(), name: String::new() }, Vec::new(), Vec::new()));
-                yield RawPage { view, records: Vec::new(), checkpoint: DingtalkAiTableCheckpoint::finished() };
+                yield RawPage { view, records: Vec::new(), failure: None, checkpoint: DingtalkAiTableCheckpoint::finished() };
                 return;
             }
             for i in first..sheets.len() {
                 let view = Arc::new(walk.view(sheets[i].clone()).await?);
                 let mut next = token.take();
                 let mut restarted = false;
+                let after = match sheets.get(i + 1) {
+                    Some(s) => DingtalkAiTableCheckpoint { sheet: Some(s.id.clone()), next_token: None, done: false },
+                    None => DingtalkAiTableCheckpoint::finished(),
+                };
                 for _ in 0..MAX_PAGES {
                     ctx.cancellation().check()?;
                     let list = match walk.client.records(&view.sheet.id, next.as_deref(), PAGE_SIZE).await {
                         Ok(list) => list,
+                        // A sheet `operator_id` may not read (advanced permissions) fails alone;
+                        // prune's id listing still fails on it, so nothing of it is deleted.
+                        Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                            tracing::warn!(connector = SOURCE, sheet = %view.sheet.id, "the sheet's records cannot be read; it is passed over: {e}");
+                            let mut failure = Failure::of_item(view.sheet_doc_id(), &e);
+                            if let Some(link) = view.link() {
+                                failure = failure.with_link(link);
+                            }
+                            yield RawPage { view: view.clone(), records: Vec::new(), failure: Some(failure), checkpoint: after.clone() };
+                            break;
+                        }
                         // A resumed `nextToken` DingTalk no longer takes: the sheet starts over.
                         Err(e) if e.kind() == ErrorKind::InvalidData && next.is_some() && !restarted => {
                             tracing::warn!(connector = SOURCE, sheet = %view.sheet.id, "DingTalk refused the listing's nextToken; the sheet starts over: {e}");
@@ -183,12 +202,11 @@ impl Walk {
                         Err(e) => Err(e)?,
                     };
                     let more = following(&view.sheet.id, list.has_more, list.next_token, next.as_deref())?;
-                    let checkpoint = match (&more, sheets.get(i + 1)) {
-                        (Some(t), _) => DingtalkAiTableCheckpoint { sheet: Some(view.sheet.id.clone()), next_token: Some(t.clone()), done: false },
-                        (None, Some(s)) => DingtalkAiTableCheckpoint { sheet: Some(s.id.clone()), next_token: None, done: false },
-                        (None, None) => DingtalkAiTableCheckpoint::finished(),
+                    let checkpoint = match &more {
+                        Some(t) => DingtalkAiTableCheckpoint { sheet: Some(view.sheet.id.clone()), next_token: Some(t.clone()), done: false },
+                        None => after.clone(),
                     };
-                    yield RawPage { view: view.clone(), records: list.records, checkpoint };
+                    yield RawPage { view: view.clone(), records: list.records, failure: None, checkpoint };
                     match more {
                         Some(t) => next = Some(t),
                         None => break,

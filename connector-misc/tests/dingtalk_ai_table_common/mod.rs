@@ -94,6 +94,8 @@ pub struct State {
     pub no_fields: bool,
     /// Pages say `hasMore` without a `nextToken`.
     pub lose_next_token: bool,
+    /// Sheets whose records the operator may not read (advanced permissions): 403.
+    pub forbidden_sheets: Vec<String>,
 }
 
 impl Default for State {
@@ -111,6 +113,7 @@ impl Default for State {
             revoke_at_call: None,
             no_fields: false,
             lose_next_token: false,
+            forbidden_sheets: Vec::new(),
         }
     }
 }
@@ -393,6 +396,14 @@ impl Respond for Dingtalk {
                 "list",
             ] if req.method.as_str() == "POST" => {
                 let sheet = (*sheet).to_owned();
+                if st.forbidden_sheets.contains(&sheet) {
+                    st.calls.push(format!("forbidden list {sheet}"));
+                    return error(
+                        403,
+                        "Forbidden.AccessDenied.AccessTokenPermissionDenied",
+                        "操作人没有该数据表的权限",
+                    );
+                }
                 st.list(&sheet, &req.body)
             }
             [
