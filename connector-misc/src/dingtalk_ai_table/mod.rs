@@ -26,7 +26,9 @@
 //! - **Incremental runs** (poll): ListRecords filters on field values only (its `filter`
 //!   conditions name fields), not on the record's modified time, so a poll lists every record
 //!   and keeps those whose `lastModifiedTime` is in the window. An edit to an old record moves
-//!   its `lastModifiedTime`, so it is found.
+//!   its `lastModifiedTime`, so it is found. A formula, lookup or linked value that changes
+//!   because *another* record changed moves no `lastModifiedTime`: polls miss it, a full run
+//!   (whose fingerprint hashes the values) finds it, so schedule one now and then.
 //! - **Fingerprint**: the record's id, `lastModifiedTime`, a hash of its fields and of the
 //!   sheet's field names and types: an unchanged record costs no conversion.
 //! - **Deletions** are left to prune ([`SlimConnector`]): every record id of every sheet.
