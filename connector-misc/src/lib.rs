@@ -11,6 +11,8 @@ pub mod azure_blob;
 pub mod bitbucket;
 #[cfg(feature = "box")]
 pub mod r#box;
+#[cfg(feature = "dingtalk_ai_table")]
+pub mod dingtalk_ai_table;
 #[cfg(feature = "discord")]
 pub mod discord;
 #[cfg(feature = "dropbox")]
@@ -108,6 +110,7 @@ pub mod webdav;
         feature = "zendesk",
         feature = "moodle",
         feature = "salesforce",
+        feature = "dingtalk_ai_table",
     )),
     allow(unused_variables)
 )]
@@ -159,6 +162,16 @@ pub fn register(registry: &mut connector_core::Registry) {
         salesforce::SOURCE,
         "records of Salesforce objects (accounts, contacts, cases, knowledge articles)",
         |cfg| Ok(Box::new(salesforce::SalesforceConnector::new(cfg)?)),
+    );
+    #[cfg(feature = "dingtalk_ai_table")]
+    registry.register::<dingtalk_ai_table::DingtalkAiTableConfig, _>(
+        dingtalk_ai_table::SOURCE,
+        "records of the sheets of a DingTalk AI Table (Notable) base",
+        |cfg| {
+            Ok(Box::new(dingtalk_ai_table::DingtalkAiTableConnector::new(
+                cfg,
+            )?))
+        },
     );
     #[cfg(feature = "notion")]
     registry.register::<notion::NotionConfig, _>(

@@ -18,6 +18,10 @@
 //!   of a renewal the endpoint did process is refused, and then the store decides.
 //! - What is saved is the connector's business ([`OAuthToken::persist_with`]): the config field
 //!   the tokens live in, rewritten with the new values.
+//! - An app grant whose endpoint takes a JSON body and answers with names of its own
+//!   ([`OAuthToken::app_grant_json`], [`TokenFields`]; DingTalk: `{"appKey", "appSecret"}` →
+//!   `{"accessToken", "expireIn"}`), and a token sent in a header of the service's own instead
+//!   of `Authorization: Bearer` ([`OAuthToken::sent_in_header`]), are the same token otherwise.
 
 use std::fmt;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -47,6 +51,36 @@ type Restore = Box<dyn Fn(&Secret) -> Option<(Option<Secret>, Secret)> + Send + 
 /// assertion carries its own expiry and a unique id, so it is signed again each time).
 type GrantForm = Box<dyn Fn() -> Result<Vec<(&'static str, String)>> + Send + Sync>;
 
+/// Builds the JSON body of a token request of an app grant, anew for each request.
+type GrantJson = Box<dyn Fn() -> Result<serde_json::Value> + Send + Sync>;
+
+/// The names a token endpoint's answer gives the access token and its lifetime (seconds).
+///
+/// ```
+/// use connector_core::http::TokenFields;
+/// assert_eq!(TokenFields::OAUTH, TokenFields::new("access_token", "expires_in"));
+/// let dingtalk = TokenFields::new("accessToken", "expireIn");
+/// assert_ne!(dingtalk, TokenFields::OAUTH);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenFields {
+    access_token: &'static str,
+    expires_in: &'static str,
+}
+
+impl TokenFields {
+    /// RFC 6749's: `access_token` and `expires_in`.
+    pub const OAUTH: Self = Self::new("access_token", "expires_in");
+
+    /// An answer naming the token `access_token` and its lifetime in seconds `expires_in`.
+    pub const fn new(access_token: &'static str, expires_in: &'static str) -> Self {
+        Self {
+            access_token,
+            expires_in,
+        }
+    }
+}
+
 /// How often, and how far apart, the store is read again after a refused refresh token:
 /// the process that spent it may still be saving its successor.
 const RELOAD_TRIES: u32 = 3;
@@ -64,13 +98,18 @@ struct Grant {
     /// The form of an app grant whose parameters are the service's own (see
     /// [`OAuthToken::app_grant`]); it takes the place of the client credentials form.
     form: Option<GrantForm>,
+    /// The JSON body of an app grant that takes one (see [`OAuthToken::app_grant_json`]); it
+    /// takes the place of any form.
+    json: Option<GrantJson>,
+    /// The names of the answer's fields.
+    answer: TokenFields,
 }
 
 impl Grant {
     /// Whether the app gets its tokens on its own (client credentials, a JWT assertion),
     /// rather than by a user's refresh token.
     fn is_app(&self) -> bool {
-        self.scope.is_some() || self.form.is_some()
+        self.scope.is_some() || self.form.is_some() || self.json.is_some()
     }
 }
 
@@ -112,6 +151,8 @@ pub struct OAuthToken {
     store: StdMutex<Arc<dyn CredentialStore>>,
     persist: Option<Persist>,
     restore: Option<Restore>,
+    /// The header the token travels in instead of `Authorization: Bearer`.
+    header: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +170,11 @@ struct TokenError {
     error: String,
     #[serde(default)]
     error_description: String,
+    /// Services that answer `{"code", "message"}` instead (DingTalk).
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
 }
 
 impl OAuthToken {
@@ -148,6 +194,7 @@ impl OAuthToken {
             store: StdMutex::new(Arc::new(DiscardCredentials)),
             persist: None,
             restore: None,
+            header: None,
         }
     }
 
@@ -169,6 +216,8 @@ impl OAuthToken {
             refresh_field: refresh_field.into(),
             scope: None,
             form: None,
+            json: None,
+            answer: TokenFields::OAUTH,
         });
         self.state.get_mut().refresh = Some(refresh);
         self
@@ -212,6 +261,8 @@ impl OAuthToken {
             refresh_field: secret_field,
             scope: Some(scope.into()),
             form: None,
+            json: None,
+            answer: TokenFields::OAUTH,
         });
         token
     }
@@ -255,8 +306,76 @@ impl OAuthToken {
             refresh_field: secret_field,
             scope: None,
             form: Some(Box::new(form)),
+            json: None,
+            answer: TokenFields::OAUTH,
         });
         token
+    }
+
+    /// A token an app gets on its own from an endpoint that takes a JSON body and answers
+    /// with field names of its own: `body` gives what is posted to `token_url` (called before
+    /// each token request), `answer` names the token and its lifetime in the answer. The token
+    /// is kept until shortly before that expiry, and got again then or after a 401; nothing is
+    /// saved. A refusal (its `error`/`error_description`, or `code`/`message`), an answer
+    /// without a token, or an error of `body`, names `secret_field`.
+    ///
+    /// DingTalk's app token: `POST https://api.dingtalk.com/v1.0/oauth2/accessToken` with
+    /// `{"appKey", "appSecret"}`, answered `{"accessToken", "expireIn"}`, sent as
+    /// `x-acs-dingtalk-access-token` ([`sent_in_header`](Self::sent_in_header)).
+    ///
+    /// ```
+    /// use connector_core::http::{OAuthToken, TokenFields};
+    /// let url = url::Url::parse("https://api.dingtalk.com/v1.0/oauth2/accessToken").unwrap();
+    /// let token = OAuthToken::app_grant_json(
+    ///     "dingtalk_ai_table",
+    ///     url,
+    ///     "credentials.app_secret",
+    ///     || Ok(serde_json::json!({"appKey": "key", "appSecret": "secret"})),
+    ///     TokenFields::new("accessToken", "expireIn"),
+    /// )
+    /// .sent_in_header("x-acs-dingtalk-access-token");
+    /// assert!(token.can_refresh());
+    /// ```
+    pub fn app_grant_json(
+        source: &'static str,
+        token_url: Url,
+        secret_field: impl Into<String>,
+        body: impl Fn() -> Result<serde_json::Value> + Send + Sync + 'static,
+        answer: TokenFields,
+    ) -> Self {
+        let secret_field = secret_field.into();
+        let mut token = Self::new(source, secret_field.clone(), None);
+        token.grant = Some(Grant {
+            token_url,
+            client_id: String::new(),
+            client_secret: None,
+            refresh_field: secret_field,
+            scope: None,
+            form: None,
+            json: Some(Box::new(body)),
+            answer,
+        });
+        token
+    }
+
+    /// Sends the token in the header `name` (`name: <token>`) instead of
+    /// `Authorization: Bearer <token>`: [`bearer`](Self::bearer), [`renew`](Self::renew) and
+    /// [`send`](Self::send) hand out an [`Auth::Header`].
+    #[must_use]
+    pub fn sent_in_header(mut self, name: impl Into<String>) -> Self {
+        self.header = Some(name.into());
+        self
+    }
+
+    /// `token` as it is sent.
+    fn auth(&self, token: Secret) -> Auth {
+        match &self.header {
+            Some(name) => Auth::Header {
+                name: name.clone(),
+                value: token,
+            },
+            None => Auth::Bearer(token),
+        }
     }
 
     /// After each renewal, saves `persist(new access token, current refresh token)` as the new
@@ -314,7 +433,7 @@ impl OAuthToken {
             .until
             .is_none_or(|until| Instant::now() + EXPIRY_MARGIN < until);
         if let Some(access) = state.access.as_ref().filter(|_| fresh) {
-            return Ok(Auth::Bearer(access.clone()));
+            return Ok(self.auth(access.clone()));
         }
         if self.grant.is_none() {
             return Err(Error::new(
@@ -340,10 +459,16 @@ impl OAuthToken {
             return Ok(None);
         }
         let mut state = self.state.lock().await;
-        if let (Auth::Bearer(rejected), Some(current)) = (rejected, state.access.as_ref())
+        if let (
+            Auth::Bearer(rejected)
+            | Auth::Header {
+                value: rejected, ..
+            },
+            Some(current),
+        ) = (rejected, state.access.as_ref())
             && rejected != current
         {
-            return Ok(Some(Auth::Bearer(current.clone())));
+            return Ok(Some(self.auth(current.clone())));
         }
         self.refresh(http, &mut state).await.map(Some)
     }
@@ -414,7 +539,7 @@ impl OAuthToken {
                 if may_take_up && err.error == "invalid_grant" {
                     may_take_up = false;
                     match self.taken_up(&refresh, state).await? {
-                        Some(Some(access)) => return Ok(Auth::Bearer(access)),
+                        Some(Some(access)) => return Ok(self.auth(access)),
                         // A stored refresh token without an access token: renew with it.
                         Some(None) => continue,
                         None => {}
@@ -465,7 +590,7 @@ impl OAuthToken {
             state.until = parsed
                 .expires_in
                 .map(|s| Instant::now() + Duration::from_secs(s));
-            return Ok(Auth::Bearer(access));
+            return Ok(self.auth(access));
         }
     }
 
@@ -516,6 +641,30 @@ impl OAuthToken {
         grant: &Grant,
         state: &mut State,
     ) -> Result<Auth> {
+        if let Some(body) = &grant.json {
+            let body = body().map_err(|e| {
+                Error::new(e.kind(), "the token request could not be made")
+                    .with_connector(self.source)
+                    .with_field(grant.refresh_field.clone())
+                    .with_cause(e)
+            })?;
+            let started = Instant::now();
+            let resp = http
+                .post(grant.token_url.clone())
+                .json(&body)
+                .idempotent(true)
+                .client_errors_as_responses()
+                .send()
+                .await?;
+            drop(body);
+            if resp.status().is_client_error() {
+                return Err(self.refused(grant, resp.status().as_u16(), resp.body()));
+            }
+            let (access, expires_in) = self.answer(grant, resp.body())?;
+            state.access = Some(access.clone());
+            state.until = expires_in.map(|s| started + Duration::from_secs(s));
+            return Ok(self.auth(access));
+        }
         let fields = match &grant.form {
             Some(form) => form().map_err(|e| {
                 Error::new(e.kind(), "the token request could not be made")
@@ -567,12 +716,47 @@ impl OAuthToken {
         state.until = parsed
             .expires_in
             .map(|s| Instant::now() + Duration::from_secs(s));
-        Ok(Auth::Bearer(access))
+        Ok(self.auth(access))
+    }
+
+    /// The access token and its lifetime in an answer, by the grant's [`TokenFields`]; an
+    /// answer without a (non-empty) token is an error naming the grant's field.
+    fn answer(&self, grant: &Grant, body: &[u8]) -> Result<(Secret, Option<u64>)> {
+        let missing = || {
+            Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "the token endpoint answered without an access token ({})",
+                    grant.answer.access_token
+                ),
+            )
+            .with_connector(self.source)
+            .with_field(grant.refresh_field.clone())
+            .with_url(&grant.token_url)
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| missing().with_cause(e))?;
+        let access = value
+            .get(grant.answer.access_token)
+            .and_then(serde_json::Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(missing)?;
+        let expires_in = value.get(grant.answer.expires_in).and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        });
+        Ok((Secret::new(access), expires_in))
     }
 
     /// The token endpoint's refusal, naming the field to fix.
     fn refused(&self, grant: &Grant, status: u16, body: &[u8]) -> Error {
-        let err: TokenError = serde_json::from_slice(body).unwrap_or_default();
+        let mut err: TokenError = serde_json::from_slice(body).unwrap_or_default();
+        if err.error.is_empty() {
+            err.error = std::mem::take(&mut err.code);
+        }
+        if err.error_description.is_empty() {
+            err.error_description = std::mem::take(&mut err.message);
+        }
         let desc = if err.error_description.is_empty() {
             String::new()
         } else {
@@ -626,5 +810,141 @@ impl fmt::Debug for OAuthToken {
                 &self.grant.as_ref().map(|g| g.token_url.as_str()),
             )
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use wiremock::matchers::{body_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    const HEADER: &str = "x-acs-dingtalk-access-token";
+
+    fn http() -> HttpClient {
+        HttpClient::builder("test")
+            .backoff(Duration::from_millis(1), Duration::from_millis(5))
+            .max_retries(1)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn dingtalk(server: &MockServer) -> OAuthToken {
+        let url = Url::parse(&format!("{}/v1.0/oauth2/accessToken", server.uri()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        OAuthToken::app_grant_json(
+            "test",
+            url,
+            "credentials.app_secret",
+            || Ok(json!({"appKey": "key1", "appSecret": "secret-XYZ"})),
+            TokenFields::new("accessToken", "expireIn"),
+        )
+        .sent_in_header(HEADER)
+    }
+
+    #[tokio::test]
+    async fn a_json_grant_posts_json_reads_its_own_names_and_sends_the_header() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/v1.0/oauth2/accessToken"))
+            .and(header("content-type", "application/json"))
+            .and(body_json(
+                json!({"appKey": "key1", "appSecret": "secret-XYZ"}),
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"accessToken": "at-1", "expireIn": 7200})),
+            )
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1.0/oauth2/accessToken"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"accessToken": "at-2", "expireIn": 7200})),
+            )
+            .mount(&server)
+            .await;
+        // The first token is refused once: the request goes again with a renewed one.
+        Mock::given(method("GET"))
+            .and(path("/data"))
+            .and(header(HEADER, "at-1"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(
+                json!({"code": "InvalidAuthentication", "message": "expired", "requestid": "r1"}),
+            ))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/data"))
+            .and(header(HEADER, "at-2"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
+            .mount(&server)
+            .await;
+        let http = http();
+        let token = dingtalk(&server);
+        let data = Url::parse(&format!("{}/data", server.uri())).unwrap_or_else(|e| panic!("{e}"));
+        let first = token.bearer(&http).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(&first, Auth::Header { name, value } if name == HEADER && value.expose() == "at-1")
+        );
+        // Within its announced life the token is not asked for again.
+        let again = token.bearer(&http).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(&again, Auth::Header { value, .. } if value.expose() == "at-1"));
+        let resp = token
+            .send(&http, |auth| {
+                http.get(data.clone()).auth(auth, "credentials.app_secret")
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(resp.status().as_u16(), 200);
+        let grants = server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == "/v1.0/oauth2/accessToken")
+            .count();
+        assert_eq!(grants, 2);
+    }
+
+    #[tokio::test]
+    async fn a_json_grant_refused_or_answered_without_a_token_names_the_secret() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+                "code": "invalidClientIdOrSecret",
+                "message": "bad client id or secret",
+                "requestid": "r2"
+            })))
+            .mount(&server)
+            .await;
+        let http = http();
+        let err = dingtalk(&server)
+            .bearer(&http)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("refused"));
+        assert_eq!(err.kind(), ErrorKind::Unauthenticated);
+        assert_eq!(err.field(), Some("credentials.app_secret"));
+        let text = err.to_string();
+        assert!(text.contains("invalidClientIdOrSecret"), "{text}");
+        assert!(text.contains("bad client id or secret"), "{text}");
+        assert!(!text.contains("secret-XYZ"), "{text}");
+
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"expireIn": 7200})))
+            .mount(&server)
+            .await;
+        let err = dingtalk(&server)
+            .bearer(&http)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("no token"));
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert_eq!(err.field(), Some("credentials.app_secret"));
     }
 }

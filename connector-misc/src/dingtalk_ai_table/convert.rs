@@ -1,0 +1,413 @@
+//! Records as documents: every field rendered readably by its type, short values in the front
+//! matter (and `metadata.fields`), long text as Markdown sections.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use connector_core::ids::{hash128, hash128_bytes};
+use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::{Access, Document};
+use serde_json::{Map, Value, json};
+use url::Url;
+
+use super::SOURCE;
+use super::model::{Field, Record, Sheet};
+
+/// A text longer than this (or one with a line break) is a body section, not front matter.
+const SHORT_TEXT: usize = 200;
+
+/// A sheet as the conversion needs it: its fields' types, in order, and who may read.
+#[derive(Debug, Clone)]
+pub(crate) struct SheetView {
+    pub(crate) base: String,
+    pub(crate) sheet: Sheet,
+    /// The sheet's fields in the API's order (the primary field first); empty when the field
+    /// list could not be read.
+    pub(crate) fields: Vec<Field>,
+    by_name: HashMap<String, String>,
+    pub(crate) groups: Vec<String>,
+    /// A hash of what shapes a record's document besides the record: the sheet's name, its
+    /// fields' names and types, the access groups.
+    render_key: String,
+    /// The base's web link, parsed once for every record of the sheet.
+    link: Option<Url>,
+}
+
+impl SheetView {
+    pub(crate) fn new(base: &str, sheet: Sheet, fields: Vec<Field>, groups: Vec<String>) -> Self {
+        let by_name = fields
+            .iter()
+            .map(|f| (f.name.clone(), f.kind.clone()))
+            .collect();
+        let mut shape = format!("{}|{}", sheet.name, groups.join(","));
+        for f in &fields {
+            let _ = write!(shape, "|{}:{}:{}", f.id, f.name, f.kind);
+        }
+        Self {
+            link: Url::parse(&format!("https://alidocs.dingtalk.com/i/nodes/{base}")).ok(),
+            base: base.to_owned(),
+            render_key: hash128(&shape),
+            sheet,
+            fields,
+            by_name,
+            groups,
+        }
+    }
+
+    fn kind(&self, name: &str) -> Option<&str> {
+        self.by_name.get(name).map(String::as_str)
+    }
+
+    /// The sheet's document id: the records' parent.
+    pub(crate) fn sheet_doc_id(&self) -> String {
+        format!("{SOURCE}:{}:{}", self.base, self.sheet.id)
+    }
+
+    /// The web link of the base (the API gives no per-record link).
+    pub(crate) fn link(&self) -> Option<Url> {
+        self.link.clone()
+    }
+}
+
+/// The document id of a record.
+pub(crate) fn record_id(base: &str, sheet: &str, record: &str) -> String {
+    format!("{SOURCE}:{base}:{sheet}:{record}")
+}
+
+/// Epoch milliseconds as an instant.
+pub(crate) fn instant(ms: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms)
+}
+
+/// A record's version: its id, its last modification, a hash of its fields and of the
+/// sheet's shape. A change that moves no modified time (a formula, a lookup) still moves the
+/// hash; an attachment's `url` does not: DingTalk hands out a download link that expires and
+/// is new at every listing, so hashing it would make every record with a file look changed
+/// on every run.
+pub(crate) fn record_version(view: &SheetView, record: &Record) -> String {
+    let mut buf = Vec::with_capacity(256);
+    for (name, value) in &record.fields {
+        buf.extend_from_slice(name.as_bytes());
+        buf.push(0);
+        if is_attachment(view.kind(name), value) {
+            for item in value.as_array().into_iter().flatten() {
+                match item.as_object() {
+                    Some(o) => {
+                        for (k, v) in o.iter().filter(|(k, _)| k.as_str() != "url") {
+                            buf.extend_from_slice(k.as_bytes());
+                            buf.push(b'=');
+                            let _ = serde_json::to_writer(&mut buf, v);
+                            buf.push(b',');
+                        }
+                    }
+                    None => {
+                        let _ = serde_json::to_writer(&mut buf, item);
+                    }
+                }
+                buf.push(b';');
+            }
+        } else {
+            let _ = serde_json::to_writer(&mut buf, value);
+        }
+        buf.push(0);
+    }
+    format!(
+        "{}|{}|{}|{}",
+        record.id,
+        record.last_modified_time,
+        view.render_key,
+        hash128_bytes(&buf)
+    )
+}
+
+/// Whether a value is a list of attachments (`[{"filename", "size", "type", "url"}]`): by the
+/// field's type, or by its shape when the field list could not be read.
+fn is_attachment(kind: Option<&str>, value: &Value) -> bool {
+    match kind {
+        Some(k) => k == "attachment",
+        None => value.as_array().is_some_and(|items| {
+            !items.is_empty()
+                && items
+                    .iter()
+                    .all(|v| v.get("filename").is_some() && v.get("url").is_some())
+        }),
+    }
+}
+
+/// A field's value as one line of text, by its type where known: dates (epoch ms) as UTC
+/// instants, selects by their names, users by name or unionId, links and attachments by
+/// their text, lists joined.
+fn plain(kind: Option<&str>, value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+        Value::Number(n) => match (kind, n.as_i64()) {
+            (Some("date" | "createdTime" | "lastModifiedTime"), Some(ms)) => {
+                instant(ms).map_or_else(|| n.to_string(), |t| t.to_rfc3339())
+            }
+            _ => n.to_string(),
+        },
+        Value::Array(items) => items
+            .iter()
+            .map(|v| plain(kind, v))
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Object(o) => {
+            let text = |k: &str| o.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+            if let Some(ids) = o.get("linkedRecordIds").and_then(Value::as_array) {
+                return plain(None, &Value::Array(ids.clone()));
+            }
+            if let (Some(t), Some(link)) =
+                (text("text").or(text("title")), text("link").or(text("url")))
+            {
+                return format!("{t} <{link}>");
+            }
+            text("name")
+                .or(text("filename"))
+                .or(text("text"))
+                .or(text("title"))
+                .or(text("link"))
+                .or(text("url"))
+                .or(text("unionId"))
+                .or(text("userId"))
+                .or(text("deptId"))
+                .or(text("markdown"))
+                .or(text("value"))
+                .map_or_else(|| Value::Object(o.clone()).to_string(), str::to_owned)
+        }
+    }
+}
+
+/// A field's value as front matter holds it: numbers and booleans as they are (dates as
+/// instants), objects as their text, lists element by element.
+fn meta_value(kind: Option<&str>, value: &Value) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.iter().map(|v| meta_value(kind, v)).collect()),
+        Value::Object(_) => Value::String(plain(kind, value)),
+        Value::Number(_) if matches!(kind, Some("date" | "createdTime" | "lastModifiedTime")) => {
+            Value::String(plain(kind, value))
+        }
+        other => other.clone(),
+    }
+}
+
+/// Whether a value is long text: a body section rather than front matter.
+fn is_long(kind: Option<&str>, value: &Value) -> bool {
+    if matches!(kind, Some("richText")) {
+        return true;
+    }
+    match value {
+        Value::String(s) => s.contains('\n') || s.chars().count() > SHORT_TEXT,
+        Value::Object(o) => o.get("markdown").is_some(),
+        _ => false,
+    }
+}
+
+/// A record as a Markdown document: front matter with the record's id, sheet, times, users
+/// and short fields; the first text field as the title; long text fields as `##` sections, in
+/// the sheet's field order (then any field the list does not name, by name).
+pub(crate) fn record_document(view: &SheetView, record: &Record, version: &str) -> Document {
+    let mut order: Vec<&str> = view.fields.iter().map(|f| f.name.as_str()).collect();
+    let mut extra: Vec<&str> = record
+        .fields
+        .keys()
+        .map(String::as_str)
+        .filter(|k| view.kind(k).is_none())
+        .collect();
+    extra.sort_unstable();
+    order.extend(extra);
+
+    let title = order
+        .iter()
+        .filter_map(|name| record.fields.get(*name).map(|v| (*name, v)))
+        .find(|(name, v)| {
+            let kind = view.kind(name);
+            v.is_string() && matches!(kind, None | Some("text" | "primaryDoc")) && !is_long(kind, v)
+        })
+        .map(|(name, v)| plain(view.kind(name), v))
+        .map(|t| t.lines().next().unwrap_or_default().trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| format!("{} {}", view.sheet.name, record.id));
+
+    let mut meta: Vec<(String, Value)> = Vec::new();
+    let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
+    for name in order {
+        let Some(value) = record.fields.get(name) else {
+            continue;
+        };
+        let kind = view.kind(name);
+        if is_long(kind, value) {
+            body.push(Block::heading(2, vec![Inline::text(name)]));
+            match value {
+                Value::Object(o) if o.get("markdown").and_then(Value::as_str).is_some() => {
+                    let md = o
+                        .get("markdown")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    body.push(Block::Markdown(md.trim_end().to_owned()));
+                }
+                _ => body.extend(Block::plain_text(&plain(kind, value))),
+            }
+        } else {
+            meta.push((name.to_owned(), meta_value(kind, value)));
+        }
+    }
+
+    let updated = instant(record.last_modified_time);
+    let created = instant(record.created_time);
+    let id = json!(record.id);
+    let sheet = json!(view.sheet.name);
+    let sheet_id = json!(view.sheet.id);
+    let created_json = json!(created);
+    let updated_json = json!(updated);
+    let creator = record.created_by.as_ref().and_then(|u| u.union_id.clone());
+    let modifier = record
+        .last_modified_by
+        .as_ref()
+        .and_then(|u| u.union_id.clone());
+    let creator_json = json!(creator);
+    let modifier_json = json!(modifier);
+    let mut header: Vec<(&str, &Value)> = vec![
+        ("record_id", &id),
+        ("sheet", &sheet),
+        ("sheet_id", &sheet_id),
+        ("created_time", &created_json),
+        ("last_modified_time", &updated_json),
+    ];
+    if creator.is_some() {
+        header.push(("created_by", &creator_json));
+    }
+    if modifier.is_some() {
+        header.push(("last_modified_by", &modifier_json));
+    }
+    header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
+    let mut text = markdown::front_matter(header);
+    text.push_str(&markdown::render(&body));
+    let fields: Map<String, Value> = meta.into_iter().collect();
+
+    let mut doc = Document::text(
+        record_id(&view.base, &view.sheet.id, &record.id),
+        SOURCE,
+        title,
+        text,
+    )
+    .with_parent_id(view.sheet_doc_id())
+    .with_metadata("table_id", json!(view.base))
+    .with_metadata("sheet_id", sheet_id)
+    .with_metadata("sheet_name", sheet)
+    .with_metadata("record_id", id)
+    .with_metadata("created_time", created_json)
+    // The API shows no per-record permissions: only the configured groups, never everyone.
+    .with_access(Access::restricted(Vec::new(), view.groups.clone()));
+    if let Some(c) = creator {
+        doc = doc
+            .with_metadata("created_by", json!(c))
+            .with_owners(vec![c]);
+    }
+    if let Some(m) = modifier {
+        doc = doc.with_metadata("last_modified_by", json!(m));
+    }
+    if !fields.is_empty() {
+        doc = doc.with_metadata("fields", Value::Object(fields));
+    }
+    if let Some(link) = view.link() {
+        doc = doc.with_link(link);
+    }
+    if let Some(t) = updated {
+        doc = doc.with_updated_at(t);
+    }
+    doc.with_version(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attachments_expiring_url_moves_no_version_but_its_file_does() {
+        let fields = vec![
+            Field {
+                id: "f1".into(),
+                name: "Name".into(),
+                kind: "text".into(),
+            },
+            Field {
+                id: "f2".into(),
+                name: "Spec".into(),
+                kind: "attachment".into(),
+            },
+        ];
+        let sheet = Sheet {
+            id: "s1".into(),
+            name: "Tasks".into(),
+        };
+        let typed = SheetView::new("base1", sheet.clone(), fields, Vec::new());
+        let untyped = SheetView::new("base1", sheet, Vec::new(), Vec::new());
+        let record = |url: &str, file: &str| {
+            Record::take(json!({
+                "id": "r1", "createdTime": 1, "lastModifiedTime": 2,
+                "fields": {"Name": "a", "Spec": [{"filename": file, "size": 20, "type": "pdf", "url": url}]},
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        for view in [&typed, &untyped] {
+            let first = record_version(view, &record("https://dl/1?Expires=1", "spec.pdf"));
+            assert_eq!(
+                first,
+                record_version(view, &record("https://dl/1?Expires=2", "spec.pdf"))
+            );
+            assert_ne!(
+                first,
+                record_version(view, &record("https://dl/1?Expires=2", "spec2.pdf"))
+            );
+        }
+    }
+
+    #[test]
+    fn typed_values_read_as_text() {
+        assert_eq!(
+            plain(Some("date"), &json!(1_714_000_000_000_i64)),
+            "2024-04-24T23:06:40+00:00"
+        );
+        assert_eq!(
+            plain(Some("number"), &json!(1_714_000_000_000_i64)),
+            "1714000000000"
+        );
+        assert_eq!(
+            plain(
+                Some("multipleSelect"),
+                &json!([{"id": "o1", "name": "red"}, {"name": "blue"}])
+            ),
+            "red, blue"
+        );
+        assert_eq!(
+            plain(
+                Some("url"),
+                &json!({"text": "Docs", "link": "https://example.com"})
+            ),
+            "Docs <https://example.com>"
+        );
+        assert_eq!(plain(Some("user"), &json!([{"unionId": "u1"}])), "u1");
+        assert_eq!(
+            plain(
+                Some("department"),
+                &json!([{"deptId": "d1"}, {"deptId": "d2"}])
+            ),
+            "d1, d2"
+        );
+        assert_eq!(
+            plain(
+                Some("bidirectionalLink"),
+                &json!({"linkedRecordIds": ["r1", "r2"]})
+            ),
+            "r1, r2"
+        );
+        assert_eq!(
+            meta_value(Some("lastModifiedTime"), &json!(0)),
+            json!("1970-01-01T00:00:00+00:00")
+        );
+    }
+}
