@@ -37,7 +37,9 @@ use url::Url;
 /// ```
 /// let mut registry = connector_core::Registry::new();
 /// connector_google::register(&mut registry);
-/// # #[cfg(all(feature = "google_drive", feature = "gmail"))]
+/// # #[cfg(all(feature = "google_drive", feature = "gmail", feature = "bigquery"))]
+/// assert_eq!(registry.sources(), vec!["bigquery", "gmail", "google_drive"]);
+/// # #[cfg(all(feature = "google_drive", feature = "gmail", not(feature = "bigquery")))]
 /// assert_eq!(registry.sources(), vec!["gmail", "google_drive"]);
 /// ```
 // With no feature on there is nothing to register.

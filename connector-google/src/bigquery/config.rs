@@ -61,7 +61,7 @@ impl fmt::Debug for BigQueryCredentials {
 ///     "project_id": "acme-analytics", "dataset_id": "shop", "table_id": "products",
 ///     "location": "EU", "content_columns": "name,description",
 ///     "metadata_columns": "category", "id_column": "id", "timestamp_column": "updated_at",
-///     "credentials": {"service_account_json": "{\"type\": \"service_account\"}"},
+///     "credentials": {"service_account_json": r#"{"refresh_token": "1//r", "client_id": "c", "client_secret": "s"}"#},
 /// }))?;
 /// assert_eq!(config.maximum_bytes_billed(), 1 << 30);
 /// # Ok::<(), connector_core::Error>(())
