@@ -132,6 +132,8 @@ impl OutlookConfig {
                 tenant_id: tenant_id.into(),
                 client_id: client_id.into(),
                 client_secret: client_secret.into(),
+                client_certificate_key: None,
+                client_certificate_thumbprint: None,
             },
             folder: None,
             user_ids: StringList::default(),

@@ -97,6 +97,8 @@ impl TeamsConfig {
                 tenant_id: tenant_id.into(),
                 client_id: client_id.into(),
                 client_secret: client_secret.into(),
+                client_certificate_key: None,
+                client_certificate_thumbprint: None,
             },
             teams: StringList::default(),
             channels: StringList::default(),
