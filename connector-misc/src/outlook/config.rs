@@ -11,8 +11,10 @@ use crate::graph::{graph_config, graph_credentials};
 /// Attachments larger than this are reported as failures unless configured otherwise: 20 MiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
 
-/// The folders left out when `exclude_folders` is not given: junk mail and deleted items.
-pub const DEFAULT_EXCLUDED: [&str; 2] = ["junkemail", "deleteditems"];
+/// The folders left out when `exclude_folders` is not given: junk mail, deleted items and
+/// drafts (Outlook saves a draft every few seconds while it is written, each save a new
+/// version of its document to convert and embed again, of mail nobody has sent yet).
+pub const DEFAULT_EXCLUDED: [&str; 3] = ["junkemail", "deleteditems", "drafts"];
 
 /// Graph's well-known mail folder names (`GET users/{id}/mailFolders/{name}`), which a folder
 /// entry may use whatever the mailbox's language calls the folder.
@@ -56,7 +58,7 @@ graph_config! {
     ///     "batch_size": 2,
     /// }))?;
     /// assert_eq!(config.included_folders(), ["inbox"]);
-    /// assert_eq!(config.excluded_folders(), ["junkemail", "deleteditems"]);
+    /// assert_eq!(config.excluded_folders(), ["junkemail", "deleteditems", "drafts"]);
     /// # Ok::<(), connector_core::Error>(())
     /// ```
     pub struct OutlookConfig {
@@ -95,8 +97,9 @@ graph_config! {
         #[schemars(example = "inbox, sentitems, Inbox/Projects")]
         pub include_folders: StringList,
         /// Folders left out with their child folders, named as `folder` is; it wins over the
-        /// included ones. Absent: `junkemail` and `deleteditems` (Junk Email and Deleted Items);
-        /// an empty list leaves nothing out.
+        /// included ones. Absent: `junkemail`, `deleteditems` and `drafts` (Junk Email, Deleted
+        /// Items, Drafts: a draft is saved again every few seconds while it is written), less
+        /// any of them `folder` or `include_folders` names; an empty list leaves nothing out.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[schemars(example = "junkemail, deleteditems, Inbox/Newsletters")]
         pub exclude_folders: Option<StringList>,
@@ -161,7 +164,8 @@ impl OutlookConfig {
             .collect()
     }
 
-    /// `exclude_folders`, or junk mail and deleted items when it is absent.
+    /// `exclude_folders`, or when it is absent junk mail, deleted items and drafts, less those
+    /// `folder` or `include_folders` names (`folder: drafts` reads the drafts).
     pub fn excluded_folders(&self) -> Vec<String> {
         match &self.exclude_folders {
             Some(list) => list
@@ -169,7 +173,14 @@ impl OutlookConfig {
                 .map(|f| normalise(f))
                 .filter(|f| !f.is_empty())
                 .collect(),
-            None => DEFAULT_EXCLUDED.iter().map(|s| (*s).to_owned()).collect(),
+            None => {
+                let included = self.included_folders();
+                DEFAULT_EXCLUDED
+                    .iter()
+                    .filter(|d| !included.iter().any(|i| i == *d))
+                    .map(|s| (*s).to_owned())
+                    .collect()
+            }
         }
     }
 }
@@ -251,9 +262,15 @@ mod tests {
     }
 
     #[test]
-    fn folders_default_to_everything_but_junk_and_deleted_items() {
+    fn folders_default_to_everything_but_junk_deleted_items_and_drafts() {
         let mut config = OutlookConfig::new("t", "c", "s");
         assert!(config.included_folders().is_empty());
+        assert_eq!(
+            config.excluded_folders(),
+            ["junkemail", "deleteditems", "drafts"]
+        );
+        // A default exclusion the config names as read is read.
+        config.folder = Some("Drafts".into());
         assert_eq!(config.excluded_folders(), ["junkemail", "deleteditems"]);
         config.folder = Some("Inbox".into());
         config.include_folders = vec!["/Archive/2025/ ".to_owned()].into();
