@@ -1123,14 +1123,59 @@ async fn a_meeting_request_says_when_and_where_the_meeting_is() {
     assert_eq!(graph.requests("GET /v1.0/users/u-ada/messages/MR1"), 1);
     assert_eq!(graph.requests("GET /v1.0/users/u-ada/messages/M2"), 0);
     assert!(
-        sink.get("outlook:u-ada:M2")
+        !sink
+            .get("outlook:u-ada:M2")
             .unwrap()
             .metadata
-            .get("meeting_start")
-            .is_none()
+            .contains_key("meeting_start")
     );
     // Unchanged, it is not read again.
     let sink = run(&c, &store, SyncMode::Incremental).await;
     assert!(sink.ids().is_empty(), "{:?}", sink.ids());
     assert_eq!(graph.requests("GET /v1.0/users/u-ada/messages/MR1"), 1);
+}
+
+#[tokio::test]
+async fn a_message_whose_only_attachment_is_inline_is_asked_for_it_when_configured() {
+    // Review item 4: Graph's `hasAttachments` is false when every attachment is inline, as
+    // Apple Mail sends attached files.
+    let graph = standard(10);
+    graph.attach(
+        "u-ada",
+        "M2",
+        outlook_common::Att {
+            inline: true,
+            ..file(
+                "AAMkA6",
+                "invoice.pdf",
+                "application/pdf",
+                b"%PDF-1.4 invoice",
+            )
+        },
+    );
+    let server = graph.clone().start().await;
+    let scan = "outlook:u-ada:M2/attachments/AAMkA6";
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(sink.get(scan).is_none());
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/M2/attachments"),
+        0
+    );
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "list_every_messages_attachments": true}),
+    );
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    assert_eq!(
+        sink.get(scan).unwrap().content.as_bytes(),
+        b"%PDF-1.4 invoice"
+    );
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/M2/attachments"),
+        1
+    );
+    // Prune's listing has it too.
+    assert!(listed_ids(&c).await.contains(&scan.to_owned()));
 }

@@ -107,6 +107,14 @@ graph_config! {
         /// pictures (images in the body) are not read either way.
         #[serde(default = "yes")]
         pub include_attachments: bool,
+        /// List the attachments of every message, not only of those Graph marks
+        /// `hasAttachments` (default false). Graph says a message has none when all of them
+        /// are inline, and Apple Mail (iPhone, macOS) sends attached files inline: a message
+        /// whose only attachment is such a PDF is otherwise never asked for it. Costs one
+        /// request per message listed (most mail has inline pictures, so the body is no
+        /// cheaper sign).
+        #[serde(default)]
+        pub list_every_messages_attachments: bool,
         /// Largest attachment downloaded, in bytes, checked on the size Graph lists before any
         /// download; a larger one becomes a failure naming it and the sync goes on.
         #[serde(default = "default_max_file_size")]
@@ -145,6 +153,7 @@ impl OutlookConfig {
             include_folders: StringList::default(),
             exclude_folders: None,
             include_attachments: true,
+            list_every_messages_attachments: false,
             max_file_size: default_max_file_size(),
             authority_host: None,
             graph_url: None,

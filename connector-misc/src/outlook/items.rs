@@ -83,7 +83,7 @@ pub(super) async fn gone(
                 {
                     continue;
                 }
-                if reader.attachments && now.has_attachments {
+                if reader.lists_attachments(&now) {
                     for a in list_attachments(reader, &mailbox.id, m).await? {
                         if a.kind() != AttachmentKind::Reference {
                             out.push(attachment_doc_id(&id, &a.id));
@@ -115,7 +115,7 @@ pub(super) fn pending_item(
 ) -> PendingItem<std::result::Result<Item, Failure>> {
     let id = message_doc_id(&mailbox.id, &message.id);
     let version = message.version_in(&folder.path);
-    let with_attachments = reader.attachments && message.has_attachments;
+    let with_attachments = reader.lists_attachments(&message);
     let item = PendingItem::new(
         id,
         Ok(Item {
@@ -145,7 +145,7 @@ pub(super) async fn fetch(
         Err(failure) => return Ok(vec![failure.into()]),
     };
     let id = message_doc_id(&item.mailbox.id, &item.message.id);
-    if !(reader.attachments && item.message.has_attachments) {
+    if !reader.lists_attachments(&item.message) {
         with_meeting(&reader, &item.mailbox.id, &mut item.message).await?;
         let place = place(&item.mailbox, &item.folder);
         return Ok(vec![message_document(&place, &item.message).into()]);

@@ -38,6 +38,9 @@ pub(crate) struct Reader {
     /// Folder entries left out with their child folders.
     pub(crate) exclude: Vec<String>,
     pub(crate) attachments: bool,
+    /// `list_every_messages_attachments`: a message without `hasAttachments` may hold inline
+    /// files.
+    pub(crate) every_message: bool,
     pub(crate) max: u64,
 }
 
@@ -80,6 +83,12 @@ impl Reader {
             graph: self.graph.with_context(ctx),
             ..self.clone()
         }
+    }
+
+    /// Whether `message`'s attachments are listed: attachments are read, and Graph says it
+    /// has some or every message's are listed.
+    pub(crate) fn lists_attachments(&self, message: &super::model::Message) -> bool {
+        self.attachments && (message.has_attachments || self.every_message)
     }
 
     /// Whether the config names no user: every user's mailbox is read.

@@ -76,7 +76,8 @@
 //!   (a link to a OneDrive or SharePoint file) has no bytes here and is named in the
 //!   message's `reference_attachments` (those sources read the file); inline pictures
 //!   (images in the body) are not documents, other inline parts are (Apple Mail sends attached
-//!   files inline); nor is a signed message's S/MIME signature (`smime.p7s`). An encrypted
+//!   files inline; Graph's `hasAttachments` is false when all of a message's attachments are
+//!   inline, so `list_every_messages_attachments` lists every message's, at a request each); nor is a signed message's S/MIME signature (`smime.p7s`). An encrypted
 //!   (or opaque-signed) message's content, `smime.p7m`, is an `Unsupported` failure naming
 //!   it, never downloaded: only a recipient's private key opens it.
 //! - **Archive**: Graph v1.0 cannot read online archive mailboxes; the well-known `archive`
@@ -185,6 +186,7 @@ impl OutlookConnector {
             include: config.included_folders(),
             exclude: config.excluded_folders(),
             attachments: config.include_attachments,
+            every_message: config.list_every_messages_attachments,
             max: config.max_file_size.get(),
         };
         Ok(Self { config, reader })

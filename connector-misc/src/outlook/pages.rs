@@ -110,7 +110,7 @@ async fn message_ids(reader: &Reader, user: &str, messages: &[Message]) -> Resul
     let mut ids = Vec::with_capacity(messages.len());
     for m in messages {
         let id = message_doc_id(user, &m.id);
-        if reader.attachments && m.has_attachments {
+        if reader.lists_attachments(m) {
             for a in list_attachments(reader, user, &m.id).await? {
                 if a.kind() != AttachmentKind::Reference {
                     ids.push(attachment_doc_id(&id, &a.id));
