@@ -98,7 +98,7 @@ pub(crate) struct DriveWalk {
     /// An anonymous link makes a file public (`anonymous_links_public`).
     pub(crate) anonymous_public: bool,
     /// The tenant as configured; organisation-wide sharing links give `tenant:{id}` with its
-    /// directory id ([`GraphClient::tenant`](crate::graph::GraphClient::tenant)).
+    /// directory id ([`GraphClient::tenant`]).
     pub(crate) tenant: String,
     /// Files larger than this many bytes are downloaded into the sync's spool folder and
     /// delivered as [`Content::Spooled`](connector_core::Content::Spooled); `None`: every body
