@@ -227,6 +227,7 @@ fn main() {
             "credentials": {"tenant_id": "tenant", "client_id": "app", "client_secret": "s"},
             "drive_ids": [DRIVE],
             "include_permissions": false,
+            "requests_per_second": 0,
             "authority_host": base,
             "graph_url": base,
             "allowed_hosts": ["127.0.0.1", "localhost"],

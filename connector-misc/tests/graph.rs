@@ -455,3 +455,260 @@ fn settings_are_checked_by_field() {
         "https://login.microsoftonline.us/t/oauth2/v2.0/token"
     );
 }
+
+// Certificate credentials (SharePoint/OneDrive review #15): a client assertion signed with the
+// certificate's key, named by its thumbprint, as MSAL sends it.
+
+const CERT_KEY: &str = include_str!("fixtures/graph/app-cert-key.pem");
+const CERT_PUBLIC_KEY: &str = include_str!("fixtures/graph/app-cert-pub.pem");
+/// `openssl x509 -in fixtures/graph/app-cert.pem -noout -fingerprint -sha1`.
+const CERT_THUMBPRINT: &str = "D1:77:A5:DD:82:42:74:32:68:70:0C:B9:E7:ED:FF:11:C3:38:E5:C1";
+
+/// Entra ID's token endpoint for a certificate: the form of the client credentials grant
+/// with `client_assertion`, checked as Entra ID checks it (signature by the certificate the
+/// `x5t` header names, `aud` the token endpoint, `iss` and `sub` the client id, unexpired, a
+/// `jti`); a client secret is refused.
+struct AssertionEndpoint {
+    token_url: String,
+    assertions: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl wiremock::Respond for AssertionEndpoint {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let form: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(&request.body)
+                .into_owned()
+                .collect();
+        let refuse = |why: &str| {
+            ResponseTemplate::new(401).set_body_json(json!({
+                "error": "invalid_client",
+                "error_description": format!("AADSTS700027: Client assertion failed signature validation. {why}"),
+                "error_codes": [700027],
+            }))
+        };
+        if form.contains_key("client_secret")
+            || form.get("grant_type").map(String::as_str) != Some("client_credentials")
+            || form.get("client_id").map(String::as_str) != Some("app-id")
+            || form.get("client_assertion_type").map(String::as_str)
+                != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        {
+            return refuse("not a client assertion grant");
+        }
+        let Some(assertion) = form.get("client_assertion") else {
+            return refuse("no assertion");
+        };
+        let header = jsonwebtoken::decode_header(assertion).unwrap();
+        let thumbprint: Vec<u8> = CERT_THUMBPRINT
+            .split(':')
+            .map(|h| u8::from_str_radix(h, 16).unwrap())
+            .collect();
+        use base64::Engine as _;
+        let x5t = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(thumbprint);
+        if header.alg != jsonwebtoken::Algorithm::RS256 || header.x5t.as_deref() != Some(&x5t) {
+            return refuse("unknown certificate");
+        }
+        let key = jsonwebtoken::DecodingKey::from_rsa_pem(CERT_PUBLIC_KEY.as_bytes()).unwrap();
+        let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        v.set_audience(&[self.token_url.as_str()]);
+        v.set_issuer(&["app-id"]);
+        v.sub = Some("app-id".to_owned());
+        v.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
+        match jsonwebtoken::decode::<Value>(assertion, &key, &v) {
+            Ok(data) if data.claims["jti"].as_str().is_some_and(|j| j.len() == 36) => {
+                self.assertions.lock().unwrap().push(assertion.clone());
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                    "access_token": "cert-token",
+                }))
+            }
+            Ok(_) => refuse("no jti"),
+            Err(e) => refuse(&e.to_string()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn certificate_credentials_sign_a_client_assertion_instead_of_sending_a_secret() {
+    let server = MockServer::start().await;
+    let assertions = Arc::new(std::sync::Mutex::new(Vec::new()));
+    Mock::given(method("POST"))
+        .and(path(format!("/{TENANT}/oauth2/v2.0/token")))
+        .respond_with(AssertionEndpoint {
+            token_url: format!("{}/{TENANT}/oauth2/v2.0/token", server.uri()),
+            assertions: Arc::clone(&assertions),
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/sites/root"))
+        .and(header("authorization", "Bearer cert-token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "contoso.sharepoint.com,1,2"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut app = GraphApp::new(TENANT, "app-id", "").with_certificate(CERT_KEY, CERT_THUMBPRINT);
+    app.authority_host = Some(Url::parse(&server.uri()).unwrap());
+    app.graph_url = Some(Url::parse(&server.uri()).unwrap());
+    assert!(app.problems().is_empty(), "{:?}", app.problems());
+    assert!(!format!("{app:?}").contains("PRIVATE KEY"));
+    let graph = GraphClient::new(
+        "sharepoint",
+        &app,
+        NetworkPolicy::any(),
+        "Sites.Read.All",
+        |b| b,
+    )
+    .unwrap();
+    let site: Value = graph
+        .get(&graph.url("sites/root", &[]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(site["id"], "contoso.sharepoint.com,1,2");
+    assert_eq!(assertions.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_certificate_is_unauthenticated_naming_the_key() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{TENANT}/oauth2/v2.0/token")))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": "invalid_client",
+            "error_description": "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.",
+            "error_codes": [700027],
+        })))
+        .mount(&server)
+        .await;
+    let mut app = GraphApp::new(TENANT, "app-id", "").with_certificate(CERT_KEY, CERT_THUMBPRINT);
+    app.authority_host = Some(Url::parse(&server.uri()).unwrap());
+    app.graph_url = Some(Url::parse(&server.uri()).unwrap());
+    let graph = GraphClient::new(
+        "onedrive",
+        &app,
+        NetworkPolicy::any(),
+        "Files.Read.All",
+        |b| b,
+    )
+    .unwrap();
+    let e = graph
+        .get::<Value>(&graph.url("sites/root", &[]).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    assert!(
+        format!("{e}").contains("credentials.client_certificate_key"),
+        "{e}"
+    );
+    assert!(!format!("{e:?}").contains("PRIVATE KEY"));
+}
+
+#[test]
+fn certificate_settings_are_checked_by_field() {
+    let fields =
+        |app: GraphApp| -> Vec<String> { app.problems().into_iter().map(|p| p.path).collect() };
+    // Both a secret and a certificate; a key that is no key; a thumbprint too short.
+    assert_eq!(
+        fields(GraphApp::new("t", "c", "s").with_certificate(CERT_KEY, CERT_THUMBPRINT)),
+        ["credentials.client_secret"]
+    );
+    assert_eq!(
+        fields(GraphApp::new("t", "c", "").with_certificate(
+            "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n",
+            "D177A5DD"
+        )),
+        [
+            "credentials.client_certificate_key",
+            "credentials.client_certificate_thumbprint"
+        ]
+    );
+    let mut half = GraphApp::new("t", "c", "");
+    half.certificate_thumbprint = Some(CERT_THUMBPRINT.to_owned());
+    assert_eq!(fields(half), ["credentials.client_certificate_key"]);
+    // A SHA-256 thumbprint is taken too (sent as `x5t#S256`).
+    assert!(
+        GraphApp::new("t", "c", "")
+            .with_certificate(CERT_KEY, "ab".repeat(32))
+            .problems()
+            .is_empty()
+    );
+}
+
+#[cfg(feature = "sharepoint")]
+#[test]
+fn a_sources_config_takes_certificate_credentials_without_a_secret() {
+    let config: connector_misc::sharepoint::SharepointConfig =
+        connector_core::config::from_json(json!({
+            "credentials": {
+                "tenant_id": TENANT,
+                "client_id": "app-id",
+                "client_certificate_key": CERT_KEY,
+                "client_certificate_thumbprint": CERT_THUMBPRINT,
+                "site_url": "https://contoso.sharepoint.com/sites/Eng",
+            },
+        }))
+        .unwrap();
+    let app = config.app();
+    assert!(app.client_secret.is_empty());
+    assert!(app.certificate_key.is_some());
+    assert!(!format!("{config:?}").contains("PRIVATE KEY"));
+    let schema =
+        connector_core::config::schema_of::<connector_misc::sharepoint::SharepointConfig>()
+            .to_string();
+    assert!(schema.contains("client_certificate_thumbprint"));
+    // SharePoint's default rate (review: the default rate limit), and its bound.
+    assert_eq!(config.requests_per_second, 6);
+    let mut json = serde_json::to_value(&config).unwrap();
+    json["credentials"]["client_certificate_key"] = json!(CERT_KEY);
+    json["requests_per_second"] = json!(1001);
+    let e = connector_core::config::from_json::<connector_misc::sharepoint::SharepointConfig>(json)
+        .unwrap_err();
+    assert!(e.to_string().contains("requests_per_second"), "{e}");
+}
+
+/// An Entra ID access token's shape: header, claims (with `tid`), signature, base64url each.
+fn access_token_with_tenant(tid: &str) -> String {
+    use base64::Engine as _;
+    let part = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!(
+        "{}.{}.c2lnbmF0dXJl",
+        part(json!({"typ": "JWT", "alg": "RS256", "x5t": "abc", "kid": "abc"})),
+        part(
+            json!({"aud": "https://graph.microsoft.com", "iss": format!("https://sts.windows.net/{tid}/"),
+            "tid": tid, "appid": "app-id", "roles": ["Sites.Read.All"]})
+        ),
+    )
+}
+
+#[tokio::test]
+async fn the_tenant_key_is_the_directory_id_whichever_name_the_config_gives() {
+    const TID: &str = "72F988BF-86F1-41AF-91AB-2D7CD011DB47";
+    let token = access_token_with_tenant(TID);
+    let server = server_with_token(&token, 1).await;
+    let graph = client(&server);
+    // A verified domain: the GUID of the token's `tid`, asked once.
+    assert_eq!(
+        graph.tenant(TENANT).await.unwrap(),
+        "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    );
+    assert_eq!(
+        graph.tenant(TENANT).await.unwrap(),
+        "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    );
+    // A GUID is its own key, no token needed; a token without a readable `tid` leaves the
+    // configured name.
+    let other = MockServer::start().await;
+    assert_eq!(
+        client(&other).tenant(TID).await.unwrap(),
+        "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    );
+    let opaque = server_with_token("tok-1", 1).await;
+    assert_eq!(
+        client(&opaque)
+            .tenant(" Contoso.onmicrosoft.com ")
+            .await
+            .unwrap(),
+        "contoso.onmicrosoft.com"
+    );
+}

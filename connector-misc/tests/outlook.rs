@@ -917,3 +917,265 @@ async fn ragflows_config_is_accepted_as_it_is() {
         ["user:support@example.com", "user:sales@example.com"]
     );
 }
+
+// Review items 7, 8, 10 and 16 (issue 23).
+
+#[tokio::test]
+async fn a_renamed_folder_delivers_its_messages_again_with_the_new_path() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    assert_eq!(
+        sink.get("outlook:u-ada:M3").unwrap().metadata["folder"],
+        "Inbox/Projects"
+    );
+    // A rename changes no message: the folder's delta round lists nothing.
+    graph.rename_folder("u-ada", "projects", "Apollo");
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(sink.ids(), ["outlook:u-ada:M3"]);
+    assert_eq!(
+        sink.get("outlook:u-ada:M3").unwrap().metadata["folder"],
+        "Inbox/Apollo"
+    );
+    // Renaming a parent moves every path below it; the other folders' messages stay.
+    graph.rename_folder("u-ada", "inbox", "Posteingang");
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert_eq!(
+        sorted(sink.ids()),
+        [
+            M1,
+            "outlook:u-ada:M1/attachments/AAMkA1",
+            "outlook:u-ada:M1/attachments/AAMkA2",
+            "outlook:u-ada:M2",
+            "outlook:u-ada:M3"
+        ]
+    );
+    assert_eq!(
+        sink.get("outlook:u-ada:M3").unwrap().metadata["folder"],
+        "Posteingang/Apollo"
+    );
+    assert_eq!(sink.get(M1).unwrap().metadata["folder"], "Posteingang");
+    // Then nothing again.
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+}
+
+#[tokio::test]
+async fn a_deleted_folder_takes_its_messages_documents_with_it() {
+    let graph = standard(10);
+    graph.attach(
+        "u-ada",
+        "M3",
+        file("AAMkA9", "apollo.txt", "text/plain", b"countdown"),
+    );
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    assert!(carried_folders(&store).await.contains(&format!(
+        "u-ada/{}",
+        FakeGraph::folder_id("u-ada", "projects")
+    )));
+    // Deleting a folder moves it, with its messages (same ids, same change keys), under
+    // Deleted Items, which is not read: no round reports them `@removed`.
+    graph.move_folder("u-ada", "projects", "deleted");
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(
+        sorted(sink.deleted()),
+        ["outlook:u-ada:M3", "outlook:u-ada:M3/attachments/AAMkA9"]
+    );
+    let kept = carried_folders(&store).await;
+    assert!(!kept.iter().any(|k| k.ends_with("projects")), "{kept:?}");
+    // The folder is left alone from then on.
+    let rounds = graph.requests(&format!(
+        "GET /v1.0/users/u-ada/mailFolders/{}/messages/delta",
+        FakeGraph::folder_id("u-ada", "projects")
+    ));
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty() && sink.deleted().is_empty());
+    assert_eq!(
+        graph.requests(&format!(
+            "GET /v1.0/users/u-ada/mailFolders/{}/messages/delta",
+            FakeGraph::folder_id("u-ada", "projects")
+        )),
+        rounds
+    );
+}
+
+#[tokio::test]
+async fn a_folder_left_out_by_the_filters_takes_its_messages_documents_with_it() {
+    let graph = standard(10);
+    let server = graph.clone().start().await;
+    let store = MemoryStateStore::new();
+    let all = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    run(&all, &store, SyncMode::Full).await;
+    // The same source, now without Sent Items.
+    let fewer = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "exclude_folders": "junkemail, deleteditems, sentitems"}),
+    );
+    let sink = run(&fewer, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(sink.deleted(), ["outlook:u-ada:M4"]);
+}
+
+#[tokio::test]
+async fn drafts_are_left_out_unless_named() {
+    let graph = standard(10);
+    graph.top_folder("u-ada", "drafts", "Drafts", Some("drafts"));
+    graph.put("u-ada", "DR1", "drafts", "Half a thought", "<p>Dear</p>", 8);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(sink.get("outlook:u-ada:M2").is_some());
+    assert!(sink.get("outlook:u-ada:DR1").is_none());
+    // Named as the folder to read, the drafts are read.
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "folder": "drafts"}),
+    );
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert_eq!(sink.ids(), ["outlook:u-ada:DR1"]);
+}
+
+#[tokio::test]
+async fn a_delta_page_over_the_body_cap_is_asked_for_again_with_fewer_messages() {
+    // Two messages of 33 MiB: a page of both is over core's 64 MiB body cap.
+    let graph = FakeGraph::new(50);
+    graph.user("u-ada", "ada@contoso.com", true);
+    let big = "a".repeat(33 * 1024 * 1024);
+    graph.put("u-ada", "BIG1", "inbox", "Newsletter 1", &big, 1);
+    graph.put("u-ada", "BIG2", "inbox", "Newsletter 2", &big, 2);
+    drop(big);
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "folder": "inbox"}),
+    );
+    let report = Syncer::new(c.clone())
+        .sink(MemorySink::new())
+        .state(MemoryStateStore::new())
+        .at(time(60))
+        .run(SyncMode::Full)
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.delivered, 2, "{report:?}");
+    // 50, then 5 (both still over the cap), then one message a page.
+    let inbox = format!(
+        "GET /v1.0/users/u-ada/mailFolders/{}/messages/delta",
+        FakeGraph::folder_id("u-ada", "inbox")
+    );
+    assert_eq!(graph.requests(&inbox), 4);
+}
+
+#[tokio::test]
+async fn a_meeting_request_says_when_and_where_the_meeting_is() {
+    let graph = standard(10);
+    graph.put(
+        "u-ada",
+        "MR1",
+        "inbox",
+        "Apollo review",
+        "<p>Let's review the launch.</p>",
+        9,
+    );
+    // As Graph's eventMessage reference shows a meeting request.
+    graph.meeting(
+        "u-ada",
+        "MR1",
+        "#microsoft.graph.eventMessageRequest",
+        json!({
+            "meetingMessageType": "meetingRequest",
+            "type": "singleInstance",
+            "isOutOfDate": false,
+            "isAllDay": false,
+            "isDelegated": false,
+            "responseRequested": true,
+            "startDateTime": {"dateTime": "2026-03-02T10:00:00.0000000", "timeZone": "UTC"},
+            "endDateTime": {"dateTime": "2026-03-02T11:00:00.0000000", "timeZone": "UTC"},
+            "location": {"displayName": "Conf Room 12", "locationType": "default",
+                "uniqueIdType": "unknown"},
+            "recurrence": null,
+        }),
+    );
+    let server = graph.clone().start().await;
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "folder": "inbox"}),
+    );
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    let doc = sink.get("outlook:u-ada:MR1").unwrap();
+    let text = doc.content.as_text().unwrap();
+    assert!(
+        text.contains("**When:** 2026-03-02T10:00:00 UTC – 2026-03-02T11:00:00 UTC"),
+        "{text}"
+    );
+    assert!(text.contains("**Where:** Conf Room 12"), "{text}");
+    assert_eq!(doc.metadata["meeting_message_type"], "meetingRequest");
+    assert_eq!(doc.metadata["meeting_start"], "2026-03-02T10:00:00 UTC");
+    assert_eq!(doc.metadata["meeting_location"], "Conf Room 12");
+    // Only the meeting message was read on its own; plain mail costs nothing more.
+    assert_eq!(graph.requests("GET /v1.0/users/u-ada/messages/MR1"), 1);
+    assert_eq!(graph.requests("GET /v1.0/users/u-ada/messages/M2"), 0);
+    assert!(
+        !sink
+            .get("outlook:u-ada:M2")
+            .unwrap()
+            .metadata
+            .contains_key("meeting_start")
+    );
+    // Unchanged, it is not read again.
+    let sink = run(&c, &store, SyncMode::Incremental).await;
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(graph.requests("GET /v1.0/users/u-ada/messages/MR1"), 1);
+}
+
+#[tokio::test]
+async fn a_message_whose_only_attachment_is_inline_is_asked_for_it_when_configured() {
+    // Review item 4: Graph's `hasAttachments` is false when every attachment is inline, as
+    // Apple Mail sends attached files.
+    let graph = standard(10);
+    graph.attach(
+        "u-ada",
+        "M2",
+        outlook_common::Att {
+            inline: true,
+            ..file(
+                "AAMkA6",
+                "invoice.pdf",
+                "application/pdf",
+                b"%PDF-1.4 invoice",
+            )
+        },
+    );
+    let server = graph.clone().start().await;
+    let scan = "outlook:u-ada:M2/attachments/AAMkA6";
+    let c = build(&server.uri(), json!({"user_ids": "ada@contoso.com"}));
+    let sink = run(&c, &MemoryStateStore::new(), SyncMode::Full).await;
+    assert!(sink.get(scan).is_none());
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/M2/attachments"),
+        0
+    );
+    let c = build(
+        &server.uri(),
+        json!({"user_ids": "ada@contoso.com", "list_every_messages_attachments": true}),
+    );
+    let store = MemoryStateStore::new();
+    let sink = run(&c, &store, SyncMode::Full).await;
+    assert_eq!(
+        sink.get(scan).unwrap().content.as_bytes(),
+        b"%PDF-1.4 invoice"
+    );
+    assert_eq!(
+        graph.requests("GET /v1.0/users/u-ada/messages/M2/attachments"),
+        1
+    );
+    // Prune's listing has it too.
+    assert!(listed_ids(&c).await.contains(&scan.to_owned()));
+}

@@ -521,3 +521,41 @@ async fn the_states_of_deleted_channels_and_teams_leave_the_checkpoint() {
         )) > before
     );
 }
+
+#[tokio::test]
+async fn the_reply_watch_keeps_as_many_threads_as_configured() {
+    // Review #6: the watch's size is a setting (each watched thread costs a `/replies`
+    // request per incremental run); 0 watches none.
+    let base: DateTime<Utc> = (Utc::now() - TimeDelta::days(3)).trunc_subsecs(0);
+    let at = |n: i64| base + TimeDelta::minutes(n);
+    let graph = standard_at(2, base);
+    let server = graph.clone().start().await;
+    let c = build(&server.uri(), json!({"max_watched_threads": 0}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full).await;
+    let root = at(5).timestamp_millis().to_string();
+    graph.post(
+        ENG,
+        ENG_GENERAL,
+        Some(&root),
+        ADA,
+        "<p>Thanks, noted</p>",
+        at(120),
+    );
+    graph.state.lock().unwrap().log.clear();
+    let (sink, report) = run(&c, &store, SyncMode::Incremental).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // No thread watched: no replies asked, the reply waits for a full run.
+    assert!(sink.ids().is_empty(), "{:?}", sink.ids());
+    assert_eq!(graph.requests("BATCH GET /v1.0/teams/"), 0);
+    let (sink, _) = run(&c, &store, SyncMode::Full).await;
+    let standup = doc_id(ENG, ENG_GENERAL, at(5));
+    assert!(text(&sink, &standup).contains("Thanks, noted"));
+    // Out of bounds, named.
+    let e = connector_core::config::from_json::<connector_misc::teams::TeamsConfig>(json!({
+        "credentials": {"tenant_id": "t", "client_id": "c", "client_secret": "s"},
+        "max_watched_threads": 10001,
+    }))
+    .unwrap_err();
+    assert!(e.to_string().contains("max_watched_threads"), "{e}");
+}

@@ -1,7 +1,9 @@
 //! [`GraphClient`]: requests to Microsoft Graph as an app registration (client credentials).
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine as _;
 
 use connector_core::http::{
     Auth, ErrorClass, HttpClient, HttpClientBuilder, OAuthToken, RequestBuilder, Response,
@@ -12,6 +14,7 @@ use connector_core::{Error, ErrorKind, FieldError, Result, Secret, SyncContext};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::certificate::CERTIFICATE_KEY_FIELD;
 use super::model::{BatchEnvelope, BatchRequest, Delta, ErrorBody, Page};
 
 /// Microsoft Entra ID's authority in the global cloud: tokens come from
@@ -51,8 +54,14 @@ pub struct GraphApp {
     pub tenant_id: String,
     /// The application (client) id.
     pub client_id: String,
-    /// The client secret.
+    /// The client secret; empty with certificate credentials.
     pub client_secret: Secret,
+    /// Certificate credentials instead of the secret: the PEM private key of a certificate
+    /// uploaded to the app registration (see [`CERTIFICATE_KEY_FIELD`]).
+    pub certificate_key: Option<Secret>,
+    /// That certificate's thumbprint, in hex as the Entra admin center shows it (SHA-1; or
+    /// SHA-256).
+    pub certificate_thumbprint: Option<String>,
     /// The Entra ID authority (default [`DEFAULT_AUTHORITY`]; `https://login.microsoftonline.us`
     /// for US Government, `https://login.chinacloudapi.cn` for 21Vianet).
     pub authority_host: Option<Url>,
@@ -67,6 +76,11 @@ impl std::fmt::Debug for GraphApp {
             .field("tenant_id", &self.tenant_id)
             .field("client_id", &self.client_id)
             .field("client_secret", &"***")
+            .field(
+                "certificate_key",
+                &self.certificate_key.as_ref().map(|_| "***"),
+            )
+            .field("certificate_thumbprint", &self.certificate_thumbprint)
             .field(
                 "authority_host",
                 &self.authority_host.as_ref().map(Url::as_str),
@@ -87,8 +101,32 @@ impl GraphApp {
             tenant_id: tenant_id.into(),
             client_id: client_id.into(),
             client_secret: client_secret.into(),
+            certificate_key: None,
+            certificate_thumbprint: None,
             authority_host: None,
             graph_url: None,
+        }
+    }
+
+    /// This app with certificate credentials instead of the secret: the certificate's PEM
+    /// private key and its `thumbprint` (hex).
+    #[must_use]
+    pub fn with_certificate(
+        mut self,
+        key: impl Into<Secret>,
+        thumbprint: impl Into<String>,
+    ) -> Self {
+        self.certificate_key = Some(key.into());
+        self.certificate_thumbprint = Some(thumbprint.into());
+        self
+    }
+
+    /// The config field a refused token names: the certificate's key or the secret.
+    pub fn credential_field(&self) -> &'static str {
+        if self.certificate_key.is_some() {
+            CERTIFICATE_KEY_FIELD
+        } else {
+            SECRET_FIELD
         }
     }
 
@@ -111,8 +149,28 @@ impl GraphApp {
         if self.client_id.trim().is_empty() {
             problems.push(FieldError::new("credentials.client_id", "is required"));
         }
-        if self.client_secret.expose().is_empty() {
-            problems.push(FieldError::new(SECRET_FIELD, "is required"));
+        match &self.certificate_key {
+            Some(key) => {
+                if !self.client_secret.expose().is_empty() {
+                    problems.push(FieldError::new(
+                        SECRET_FIELD,
+                        "is given with credentials.client_certificate_key: give one of them",
+                    ));
+                }
+                problems.extend(super::certificate::problems(
+                    key,
+                    self.certificate_thumbprint.as_deref(),
+                ));
+            }
+            None if self.certificate_thumbprint.is_some() => problems.push(FieldError::new(
+                CERTIFICATE_KEY_FIELD,
+                "is required with credentials.client_certificate_thumbprint",
+            )),
+            None if self.client_secret.expose().is_empty() => problems.push(FieldError::new(
+                SECRET_FIELD,
+                "is required (or credentials.client_certificate_key and client_certificate_thumbprint)",
+            )),
+            None => {}
         }
         for (field, url) in [
             ("authority_host", &self.authority_host),
@@ -181,6 +239,29 @@ impl GraphApp {
     }
 }
 
+/// Whether `s` is a GUID (`8-4-4-4-12` hex digits).
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The `tid` claim (the tenant's GUID) of an Entra ID access token, read without checking
+/// its signature (it came from the token endpoint over TLS); `None` when the token is not a
+/// JWT with one.
+fn token_tenant(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let tid = claims.get("tid")?.as_str()?.trim().to_lowercase();
+    is_guid(&tid).then_some(tid)
+}
+
 fn parse_default(url: &str) -> Result<Url> {
     Url::parse(url).map_err(|e| Error::internal(format!("bad default URL {url}: {e}")))
 }
@@ -210,11 +291,15 @@ fn config_error(field: &str, message: &str) -> Error {
 #[derive(Clone)]
 pub struct GraphClient {
     pub(super) source: &'static str,
+    /// The config field a refused token names (the secret, or the certificate's key).
+    credential_field: &'static str,
     /// The application permissions a 403 names.
     permission_hint: &'static str,
     http: HttpClient,
     token: Arc<OAuthToken>,
     root: Url,
+    /// The tenant's directory id once known (see [`tenant`](Self::tenant)).
+    tenant: Arc<OnceLock<String>>,
 }
 
 impl std::fmt::Debug for GraphClient {
@@ -259,19 +344,32 @@ impl GraphClient {
             ))
             .error_classifier(move |status, body| classify(status, body, permission_hint));
         let http = tune(builder).build()?;
-        let token = OAuthToken::client_credentials(
-            source,
-            app.token_url()?,
-            app.client_id.trim(),
-            app.client_secret.clone(),
-            app.scope()?,
-            SECRET_FIELD,
-        );
+        let token = match &app.certificate_key {
+            Some(key) => super::certificate::token(
+                source,
+                app.token_url()?,
+                app.client_id.trim(),
+                app.scope()?,
+                key,
+                app.certificate_thumbprint.as_deref().unwrap_or_default(),
+            )?,
+            None => OAuthToken::client_credentials(
+                source,
+                app.token_url()?,
+                app.client_id.trim(),
+                app.client_secret.clone(),
+                app.scope()?,
+                SECRET_FIELD,
+            ),
+        };
+        let credential_field = app.credential_field();
         Ok(Self {
             source,
+            credential_field,
             permission_hint,
             http,
             token: Arc::new(token),
+            tenant: Arc::new(OnceLock::new()),
             root: app.api_root()?,
         })
     }
@@ -283,6 +381,31 @@ impl GraphClient {
             http: self.http.with_context(ctx),
             ..self.clone()
         }
+    }
+
+    /// The tenant's directory id (a GUID, lower case) for `configured` (the config's
+    /// `tenant_id`): itself when it is one, else the `tid` claim of the app's access token. A
+    /// verified domain (`contoso.onmicrosoft.com`) and the GUID name one tenant, and the
+    /// access keys made of it (`tenant:{id}`) must not depend on which of them a config
+    /// gives, nor differ between sources. A token without a readable `tid` leaves
+    /// `configured`, lower case. Known once per client.
+    ///
+    /// # Errors
+    /// Getting the token (credentials refused, Entra ID unreachable).
+    pub async fn tenant(&self, configured: &str) -> Result<String> {
+        if let Some(t) = self.tenant.get() {
+            return Ok(t.clone());
+        }
+        let configured = configured.trim().to_lowercase();
+        let resolved = if is_guid(&configured) {
+            configured
+        } else {
+            match self.token.bearer(&self.http).await? {
+                Auth::Bearer(token) => token_tenant(token.expose()).unwrap_or(configured),
+                _ => configured,
+            }
+        };
+        Ok(self.tenant.get_or_init(|| resolved).clone())
     }
 
     /// The HTTP client underneath (for downloads from pre-authenticated URLs, which must not
@@ -323,7 +446,7 @@ impl GraphClient {
         self.check_origin(url)?;
         self.token
             .send(&self.http, |auth: Auth| {
-                build(self.http.get(url.clone())).auth(auth, SECRET_FIELD)
+                build(self.http.get(url.clone())).auth(auth, self.credential_field)
             })
             .await
     }
@@ -457,7 +580,7 @@ impl GraphClient {
                         .json(&body)
                         .idempotent(true)
                         .permits(permits)
-                        .auth(auth, SECRET_FIELD)
+                        .auth(auth, self.credential_field)
                 })
                 .await?
                 .json()?;

@@ -35,9 +35,24 @@ macro_rules! graph_credentials {
             /// The application (client) id.
             #[schemars(example = &"6731de76-14a6-49ae-97bc-6eba6914391e")]
             pub client_id: String,
-            /// The client secret's value (not its id).
+            /// The client secret's value (not its id). Leave it out with certificate
+            /// credentials (`client_certificate_key`).
+            #[serde(default = "crate::graph::no_secret", skip_serializing_if = "connector_core::Secret::is_empty")]
             $(#[schemars(example = &$secret)])?
             pub client_secret: connector_core::Secret,
+            /// Certificate credentials instead of `client_secret` (tenants that forbid
+            /// secrets for apps with tenant-wide permissions require them): the private key,
+            /// in plain PEM (`BEGIN PRIVATE KEY` or `BEGIN RSA PRIVATE KEY`), of a certificate
+            /// uploaded to the app registration. Each token request is signed with it (a
+            /// client assertion, as MSAL sends it).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(example = &"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC…\n-----END PRIVATE KEY-----\n")]
+            pub client_certificate_key: Option<connector_core::Secret>,
+            /// That certificate's thumbprint, in hex as the app registration's Certificates &
+            /// secrets page shows it (40 characters, SHA-1; or 64, SHA-256).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            #[schemars(example = &"3F2504E04F8911D39A0C0305E82C3301AB12CD34")]
+            pub client_certificate_thumbprint: Option<String>,
             $( $(#[$fmeta])* pub $field: $ty, )*
         }
 
@@ -47,6 +62,14 @@ macro_rules! graph_credentials {
                     .field("tenant_id", &self.tenant_id)
                     .field("client_id", &self.client_id)
                     .field("client_secret", &"***")
+                    .field(
+                        "client_certificate_key",
+                        &self.client_certificate_key.as_ref().map(|_| "***"),
+                    )
+                    .field(
+                        "client_certificate_thumbprint",
+                        &self.client_certificate_thumbprint,
+                    )
                     $(.field(stringify!($field), &self.$field))*
                     .finish()
             }
@@ -112,6 +135,8 @@ macro_rules! graph_config {
                 let c = &self.credentials;
                 let mut app =
                     $crate::graph::GraphApp::new(&c.tenant_id, &c.client_id, c.client_secret.clone());
+                app.certificate_key.clone_from(&c.client_certificate_key);
+                app.certificate_thumbprint.clone_from(&c.client_certificate_thumbprint);
                 app.authority_host.clone_from(&self.authority_host);
                 app.graph_url.clone_from(&self.graph_url);
                 app
@@ -178,3 +203,8 @@ macro_rules! graph_config {
 }
 
 pub(crate) use {graph_config, graph_credentials};
+
+/// An absent `client_secret` (certificate credentials): the empty secret.
+pub(crate) fn no_secret() -> connector_core::Secret {
+    connector_core::Secret::new("")
+}

@@ -4,7 +4,44 @@
 
 use std::collections::BTreeMap;
 
-use connector_core::{Error, Failure, Result};
+use connector_core::http::HttpClientBuilder;
+use connector_core::{Error, Failure, FieldError, Result};
+
+/// Requests a second a SharePoint or OneDrive source sends by default: SharePoint budgets an
+/// app's calls per tenant in resource units a minute, by the tenant's licences (1,250 below
+/// 1,000 licences up to 6,250 above 50,000); a delta page with a token or a download costs 1,
+/// a listing without a token 2, a permissions read more. 6 a second with permissions read is
+/// about 1,100 units a minute: under the smallest tenant's budget.
+pub(crate) const FILES_REQUESTS_PER_SECOND: u32 = 6;
+
+/// The most `requests_per_second` may be.
+const MAX_REQUESTS_PER_SECOND: u32 = 1000;
+
+/// The HTTP client tuned to `requests_per_second` (0: no limit of the connector's own, only
+/// Graph's 429s are waited out). A JSON batch takes a permit per member.
+pub(crate) fn per_second(
+    requests_per_second: u32,
+) -> impl FnOnce(HttpClientBuilder) -> HttpClientBuilder {
+    move |b| match std::num::NonZeroU32::new(requests_per_second) {
+        Some(n) => b.rate_limit(n, std::time::Duration::from_secs(1)),
+        None => b,
+    }
+}
+
+/// The problem of a `requests_per_second` setting over [`MAX_REQUESTS_PER_SECOND`].
+pub(crate) fn per_second_problem(requests_per_second: u32) -> Option<FieldError> {
+    (requests_per_second > MAX_REQUESTS_PER_SECOND).then(|| {
+        FieldError::new(
+            "requests_per_second",
+            format!("is at most {MAX_REQUESTS_PER_SECOND} (0: no limit)"),
+        )
+    })
+}
+
+/// The default `requests_per_second` of SharePoint and OneDrive.
+pub(crate) fn files_requests_per_second() -> u32 {
+    FILES_REQUESTS_PER_SECOND
+}
 
 /// A partition per key, when there are several (one key, or none, is the whole config: no
 /// partitions).

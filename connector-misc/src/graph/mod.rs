@@ -2,8 +2,9 @@
 //! `sharepoint`, `teams` and `outlook` turn on): one place for the token, paging, delta
 //! queries, JSON batching and throttling, so each source only says what it reads.
 //!
-//! - [`GraphApp`]: the app registration (tenant, client id, client secret) and the hosts of
-//!   its cloud; its [`problems`](GraphApp::problems) are the config's, by field.
+//! - [`GraphApp`]: the app registration (tenant, client id, client secret or certificate
+//!   credentials: a client assertion signed with the certificate's key, as MSAL sends it) and
+//!   the hosts of its cloud; its [`problems`](GraphApp::problems) are the config's, by field.
 //! - [`GraphClient`]: requests as that app, the token cached until shortly before its expiry,
 //!   `@odata.nextLink` paging ([`GraphClient::page`], [`GraphClient::all`]), delta rounds
 //!   ([`GraphClient::delta`], whose `410 Gone` is a [`Delta::Restart`], not an error), `$batch`
@@ -42,6 +43,7 @@
 //! ```
 
 mod adjusted;
+mod certificate;
 mod client;
 #[cfg(any(
     feature = "onedrive",
@@ -64,6 +66,7 @@ mod model;
 #[cfg(any(feature = "onedrive", feature = "outlook"))]
 pub(crate) mod users;
 
+pub use certificate::{CERTIFICATE_KEY_FIELD, CERTIFICATE_THUMBPRINT_FIELD};
 pub use client::{
     API_VERSION, BATCH_LIMIT, DEFAULT_AUTHORITY, DEFAULT_GRAPH_URL, GraphApp, GraphClient,
     SECRET_FIELD,
@@ -85,7 +88,10 @@ pub(crate) use model::{ItemBody, listed};
     feature = "teams"
 ))]
 pub(crate) use {
-    config::{graph_config, graph_credentials},
-    connector::{carried, first_failure, partitions},
+    config::{graph_config, graph_credentials, no_secret},
+    connector::{
+        FILES_REQUESTS_PER_SECOND, carried, files_requests_per_second, first_failure, partitions,
+        per_second, per_second_problem,
+    },
     drive::escape,
 };

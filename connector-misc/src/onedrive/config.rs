@@ -70,6 +70,15 @@ graph_config! {
         /// by whoever received it, not a grant to every user of the host.
         #[serde(default)]
         pub anonymous_links_public: bool,
+        /// Requests a second to Microsoft Graph (default 6; 0: no limit of the connector's own,
+        /// only Graph's 429s are waited out). SharePoint budgets an app's calls per tenant in
+        /// resource units a minute by the tenant's licences, from 1,250 (fewer than 1,000) to
+        /// 6,250 (more than 50,000); a download or delta page costs 1, a permissions read more.
+        /// The default keeps the smallest tenant under its budget: raise it with the tenant's
+        /// size (about 30 for the largest). A JSON batch counts each of its requests.
+        #[serde(default = "crate::graph::files_requests_per_second")]
+        #[schemars(range(min = 0, max = 1000), example = &20)]
+        pub requests_per_second: u32,
         /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.
         #[serde(default = "default_max_file_size")]
         #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
@@ -105,6 +114,8 @@ impl OnedriveConfig {
                 tenant_id: tenant_id.into(),
                 client_id: client_id.into(),
                 client_secret: client_secret.into(),
+                client_certificate_key: None,
+                client_certificate_thumbprint: None,
             },
             folder_path: None,
             user_ids: StringList::default(),
@@ -113,6 +124,7 @@ impl OnedriveConfig {
             allow_images: false,
             include_permissions: true,
             anonymous_links_public: false,
+            requests_per_second: crate::graph::FILES_REQUESTS_PER_SECOND,
             max_file_size: default_max_file_size(),
             spool_above: None,
             authority_host: None,
@@ -135,6 +147,7 @@ impl OnedriveConfig {
 
     /// The problems of this source's own fields (see `graph_config!`).
     fn own_problems(&self, problems: &mut Vec<FieldError>) {
+        problems.extend(crate::graph::per_second_problem(self.requests_per_second));
         if self
             .folder_segments()
             .iter()

@@ -45,7 +45,8 @@
 //!   group the file's permissions grant a role (`GET items/{id}/permissions`, asked in JSON
 //!   batches of 20 per page): users by e-mail, Entra groups as `aad-group:{id}`, SharePoint
 //!   groups as `sp-group:{site collection id}:{name}` (a group belongs to one site); an organisation-wide link and "Everyone except external
-//!   users" (`spo-grid-all-users`) add `tenant:{tenant}`, an anonymous link makes the file
+//!   users" (`spo-grid-all-users`) add `tenant:{tenant id}` (the directory's GUID, from the
+//!   token, whichever name `tenant_id` gives), an anonymous link makes the file
 //!   public only with `anonymous_links_public` (else it adds nobody). A file whose permissions cannot be read is narrowed to the drive's owner until a
 //!   later run reads them (fail closed).
 //!   Sharing a file moves none of its tags, so delta rounds ask for sharing changes
@@ -74,8 +75,11 @@
 //!   throttled past the retries) is a failure naming it (`onedrive:drive:{id}`); the other
 //!   drives are read, and the next run reads it again from its last finished round. Only
 //!   errors that end any sync (credentials, the state, the sink) end the run.
-//! - **Limits**: Graph's 429 and 503 with `Retry-After` are waited out (core's client); see
-//!   [`crate::graph`] for the token and error handling.
+//! - **Limits**: `requests_per_second` (default 6, under the resource units a minute
+//!   SharePoint grants an app in the smallest tenants; raise it for larger ones, 0 for none);
+//!   Graph's 429 and 503 with `Retry-After` are waited out (core's client); see
+//!   [`crate::graph`] for the token (a client secret, or a certificate's signed assertion)
+//!   and error handling.
 
 mod config;
 mod drives;
@@ -149,7 +153,11 @@ impl OnedriveConnector {
     /// [`Connector::discover_partitions`], read as every user's drives are (no OneDrive or no
     /// `folder_path` in it is no failure).
     fn build(config: OnedriveConfig, discovered: bool) -> Result<Self> {
-        let graph = config.client(SOURCE, PERMISSIONS, |b| b)?;
+        let graph = config.client(
+            SOURCE,
+            PERMISSIONS,
+            crate::graph::per_second(config.requests_per_second),
+        )?;
         let drives = OnedriveDrives {
             users: config
                 .user_ids

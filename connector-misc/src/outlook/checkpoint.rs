@@ -42,7 +42,7 @@ pub struct FolderCursor {
 ///
 /// JSON: `{"done": {"u1/AAMk…": "https://graph…/messages/delta?$deltatoken=…"}, "current":
 /// {"folder": "u1/AAMk…", "next": "https://graph…?$skiptoken=…", "phase": "listing"},
-/// "since": {…}}`.
+/// "since": {…}, "paths": {"u1/AAMk…": "Inbox/Projects"}}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct OutlookCheckpoint {
@@ -56,6 +56,11 @@ pub struct OutlookCheckpoint {
     /// there.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub since: BTreeMap<String, String>,
+    /// Each folder's path by display name (`Inbox/Projects`) when its link in `done` or
+    /// `since` was taken: a folder found under another path (it, or a folder above it, was
+    /// renamed) is listed whole again, so its messages' `folder` shows the new one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub paths: BTreeMap<String, String>,
 }
 
 impl OutlookCheckpoint {
@@ -68,6 +73,12 @@ impl OutlookCheckpoint {
     /// for a folder it did not finish, the one it started from).
     pub(crate) fn carried(&self) -> Option<Self> {
         crate::graph::carried(&self.since, &self.done).map(|since| Self {
+            paths: self
+                .paths
+                .iter()
+                .filter(|(key, _)| since.contains_key(*key))
+                .map(|(key, path)| (key.clone(), path.clone()))
+                .collect(),
             since,
             ..Self::default()
         })

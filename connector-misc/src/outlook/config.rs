@@ -11,8 +11,10 @@ use crate::graph::{graph_config, graph_credentials};
 /// Attachments larger than this are reported as failures unless configured otherwise: 20 MiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 20 * 1024 * 1024;
 
-/// The folders left out when `exclude_folders` is not given: junk mail and deleted items.
-pub const DEFAULT_EXCLUDED: [&str; 2] = ["junkemail", "deleteditems"];
+/// The folders left out when `exclude_folders` is not given: junk mail, deleted items and
+/// drafts (Outlook saves a draft every few seconds while it is written, each save a new
+/// version of its document to convert and embed again, of mail nobody has sent yet).
+pub const DEFAULT_EXCLUDED: [&str; 3] = ["junkemail", "deleteditems", "drafts"];
 
 /// Graph's well-known mail folder names (`GET users/{id}/mailFolders/{name}`), which a folder
 /// entry may use whatever the mailbox's language calls the folder.
@@ -56,7 +58,7 @@ graph_config! {
     ///     "batch_size": 2,
     /// }))?;
     /// assert_eq!(config.included_folders(), ["inbox"]);
-    /// assert_eq!(config.excluded_folders(), ["junkemail", "deleteditems"]);
+    /// assert_eq!(config.excluded_folders(), ["junkemail", "deleteditems", "drafts"]);
     /// # Ok::<(), connector_core::Error>(())
     /// ```
     pub struct OutlookConfig {
@@ -95,8 +97,9 @@ graph_config! {
         #[schemars(example = "inbox, sentitems, Inbox/Projects")]
         pub include_folders: StringList,
         /// Folders left out with their child folders, named as `folder` is; it wins over the
-        /// included ones. Absent: `junkemail` and `deleteditems` (Junk Email and Deleted Items);
-        /// an empty list leaves nothing out.
+        /// included ones. Absent: `junkemail`, `deleteditems` and `drafts` (Junk Email, Deleted
+        /// Items, Drafts: a draft is saved again every few seconds while it is written), less
+        /// any of them `folder` or `include_folders` names; an empty list leaves nothing out.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[schemars(example = "junkemail, deleteditems, Inbox/Newsletters")]
         pub exclude_folders: Option<StringList>,
@@ -104,6 +107,14 @@ graph_config! {
         /// pictures (images in the body) are not read either way.
         #[serde(default = "yes")]
         pub include_attachments: bool,
+        /// List the attachments of every message, not only of those Graph marks
+        /// `hasAttachments` (default false). Graph says a message has none when all of them
+        /// are inline, and Apple Mail (iPhone, macOS) sends attached files inline: a message
+        /// whose only attachment is such a PDF is otherwise never asked for it. Costs one
+        /// request per message listed (most mail has inline pictures, so the body is no
+        /// cheaper sign).
+        #[serde(default)]
+        pub list_every_messages_attachments: bool,
         /// Largest attachment downloaded, in bytes, checked on the size Graph lists before any
         /// download; a larger one becomes a failure naming it and the sync goes on.
         #[serde(default = "default_max_file_size")]
@@ -132,6 +143,8 @@ impl OutlookConfig {
                 tenant_id: tenant_id.into(),
                 client_id: client_id.into(),
                 client_secret: client_secret.into(),
+                client_certificate_key: None,
+                client_certificate_thumbprint: None,
             },
             folder: None,
             user_ids: StringList::default(),
@@ -140,6 +153,7 @@ impl OutlookConfig {
             include_folders: StringList::default(),
             exclude_folders: None,
             include_attachments: true,
+            list_every_messages_attachments: false,
             max_file_size: default_max_file_size(),
             authority_host: None,
             graph_url: None,
@@ -159,7 +173,8 @@ impl OutlookConfig {
             .collect()
     }
 
-    /// `exclude_folders`, or junk mail and deleted items when it is absent.
+    /// `exclude_folders`, or when it is absent junk mail, deleted items and drafts, less those
+    /// `folder` or `include_folders` names (`folder: drafts` reads the drafts).
     pub fn excluded_folders(&self) -> Vec<String> {
         match &self.exclude_folders {
             Some(list) => list
@@ -167,7 +182,14 @@ impl OutlookConfig {
                 .map(|f| normalise(f))
                 .filter(|f| !f.is_empty())
                 .collect(),
-            None => DEFAULT_EXCLUDED.iter().map(|s| (*s).to_owned()).collect(),
+            None => {
+                let included = self.included_folders();
+                DEFAULT_EXCLUDED
+                    .iter()
+                    .filter(|d| !included.iter().any(|i| i == *d))
+                    .map(|s| (*s).to_owned())
+                    .collect()
+            }
         }
     }
 }
@@ -249,9 +271,15 @@ mod tests {
     }
 
     #[test]
-    fn folders_default_to_everything_but_junk_and_deleted_items() {
+    fn folders_default_to_everything_but_junk_deleted_items_and_drafts() {
         let mut config = OutlookConfig::new("t", "c", "s");
         assert!(config.included_folders().is_empty());
+        assert_eq!(
+            config.excluded_folders(),
+            ["junkemail", "deleteditems", "drafts"]
+        );
+        // A default exclusion the config names as read is read.
+        config.folder = Some("Drafts".into());
         assert_eq!(config.excluded_folders(), ["junkemail", "deleteditems"]);
         config.folder = Some("Inbox".into());
         config.include_folders = vec!["/Archive/2025/ ".to_owned()].into();

@@ -8,7 +8,7 @@ use connector_core::text::markdown::{self, Block, Inline};
 use connector_core::{Access, Document, ErrorKind, Failure};
 
 use super::SOURCE;
-use super::model::{Attachment, Message, Recipient};
+use super::model::{Attachment, DateTimeTimeZone, Meeting, Message, Recipient};
 use crate::graph::ItemBody;
 
 /// The prefix of every document id.
@@ -164,6 +164,22 @@ fn tag_named(rest: &[u8], name: &str) -> bool {
             .is_some_and(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
 }
 
+/// A meeting's time as a `When:` line shows it: `start – end`, `(all day)` after an all-day
+/// one's.
+fn meeting_time(m: &Meeting) -> String {
+    let mut out = [m.start_date_time.as_ref(), m.end_date_time.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(DateTimeTimeZone::shown)
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" – ");
+    if m.is_all_day == Some(true) && !out.is_empty() {
+        out.push_str(" (all day)");
+    }
+    out
+}
+
 /// The document of a message.
 pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document {
     let id = message_doc_id(place.user, &message.id);
@@ -180,11 +196,21 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document
     let date_text = date.map(|d| d.to_rfc3339()).unwrap_or_default();
     let (to_text, cc_text) = (to.join(", "), cc.join(", "));
     let from_text = from.clone().unwrap_or_default();
+    // A meeting message's meeting: when and where (Graph's local times, with their zone).
+    let meeting = message.meeting.as_deref();
+    let when = meeting.map(meeting_time).unwrap_or_default();
+    let place_text = meeting
+        .and_then(|m| m.location.as_ref())
+        .and_then(|l| l.display_name.as_deref())
+        .map(str::trim)
+        .unwrap_or_default();
     let fields: Vec<(&str, &str)> = [
         ("From:", from_text.as_str()),
         ("To:", to_text.as_str()),
         ("Cc:", cc_text.as_str()),
         ("Date:", date_text.as_str()),
+        ("When:", when.as_str()),
+        ("Where:", place_text),
     ]
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
@@ -205,7 +231,7 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document
     let text = markdown::render(&blocks) + "\n";
 
     let mut doc = Document::text(id, SOURCE, title.clone(), text)
-        .with_version(&message.version())
+        .with_version(&message.version_in(place.folder))
         .with_owners(vec![place.owner.to_owned()])
         .with_access(place.access())
         // The text is Markdown whatever the body was; `body_type` says what Graph sent.
@@ -244,6 +270,20 @@ pub(crate) fn message_document(place: &Place<'_>, message: &Message) -> Document
     }
     if message.is_draft {
         doc = doc.with_metadata("draft", true);
+    }
+    if let Some(m) = meeting {
+        if let Some(t) = m.meeting_message_type.as_deref().filter(|t| *t != "none") {
+            doc = doc.with_metadata("meeting_message_type", t.to_owned());
+        }
+        if let Some(start) = &m.start_date_time {
+            doc = doc.with_metadata("meeting_start", start.shown());
+        }
+        if let Some(end) = &m.end_date_time {
+            doc = doc.with_metadata("meeting_end", end.shown());
+        }
+        if !place_text.is_empty() {
+            doc = doc.with_metadata("meeting_location", place_text.to_owned());
+        }
     }
     if let Some(c) = &message.conversation_id {
         doc = doc
@@ -319,7 +359,7 @@ pub(crate) fn attachment_document(
     let name = attachment.shown_name();
     let mut doc = crate::files::file_document_lenient(id, SOURCE, &name, data)
         .with_size(attachment.size)
-        .with_version(&attachment.version())
+        .with_version(&attachment.version_in(place.folder))
         .with_parent_id(parent)
         .with_owners(vec![place.owner.to_owned()])
         .with_access(place.access())

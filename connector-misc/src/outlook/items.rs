@@ -15,7 +15,7 @@ use super::convert::{
     oversize,
 };
 use super::mailbox::{Folder, Mailbox, Reader};
-use super::model::{ATTACHMENT_FIELDS, Attachment, AttachmentKind, Message};
+use super::model::{ATTACHMENT_FIELDS, Attachment, AttachmentKind, Meeting, Message};
 use crate::graph::escape;
 
 /// File attachments up to this size come as `contentBytes` in JSON batches of 20; larger ones
@@ -83,7 +83,7 @@ pub(super) async fn gone(
                 {
                     continue;
                 }
-                if reader.attachments && now.has_attachments {
+                if reader.lists_attachments(&now) {
                     for a in list_attachments(reader, &mailbox.id, m).await? {
                         if a.kind() != AttachmentKind::Reference {
                             out.push(attachment_doc_id(&id, &a.id));
@@ -114,8 +114,8 @@ pub(super) fn pending_item(
     message: Message,
 ) -> PendingItem<std::result::Result<Item, Failure>> {
     let id = message_doc_id(&mailbox.id, &message.id);
-    let version = message.version();
-    let with_attachments = reader.attachments && message.has_attachments;
+    let version = message.version_in(&folder.path);
+    let with_attachments = reader.lists_attachments(&message);
     let item = PendingItem::new(
         id,
         Ok(Item {
@@ -140,27 +140,24 @@ pub(super) async fn fetch(
     ctx: SyncContext,
     item: std::result::Result<Item, Failure>,
 ) -> Result<Vec<Outcome>> {
-    let item = match item {
+    let mut item = match item {
         Ok(item) => item,
         Err(failure) => return Ok(vec![failure.into()]),
     };
-    let place = place(&item.mailbox, &item.folder);
-    let message = &item.message;
-    let id = message_doc_id(place.user, &message.id);
-    let mut doc = message_document(&place, message);
-    if !(reader.attachments && message.has_attachments) {
-        return Ok(vec![doc.into()]);
+    let id = message_doc_id(&item.mailbox.id, &item.message.id);
+    if !reader.lists_attachments(&item.message) {
+        with_meeting(&reader, &item.mailbox.id, &mut item.message).await?;
+        let place = place(&item.mailbox, &item.folder);
+        return Ok(vec![message_document(&place, &item.message).into()]);
     }
+    let place = place(&item.mailbox, &item.folder);
+    let message = &mut *item.message;
     let listed = list_attachments(&reader, &item.mailbox.id, &message.id).await?;
     let references: Vec<String> = listed
         .iter()
         .filter(|a| a.kind() == AttachmentKind::Reference)
         .map(Attachment::shown_name)
         .collect();
-    if !references.is_empty() {
-        // Links to OneDrive or SharePoint files: no bytes here; those sources read them.
-        doc = doc.with_metadata("reference_attachments", references);
-    }
     let wanted: Vec<Attachment> = listed
         .into_iter()
         .filter(|a| a.kind() != AttachmentKind::Reference)
@@ -178,13 +175,45 @@ pub(super) async fn fetch(
     };
     ids.pop();
     let mut out = Vec::with_capacity(1 + wanted.len());
-    out.push(if known.has_version(&id, &message.version()) {
-        Outcome::Unchanged(id)
-    } else {
-        doc.into()
-    });
+    out.push(
+        if known.has_version(&id, &message.version_in(place.folder)) {
+            Outcome::Unchanged(id)
+        } else {
+            with_meeting(&reader, place.user, message).await?;
+            let mut doc = message_document(&place, message);
+            if !references.is_empty() {
+                // Links to OneDrive or SharePoint files: no bytes here; those sources read them.
+                doc = doc.with_metadata("reference_attachments", references);
+            }
+            doc.into()
+        },
+    );
     out.extend(attachments(&reader, &known, &place, message, wanted, ids).await?);
     Ok(out)
+}
+
+/// A meeting message (request, cancellation, response) with its meeting's time and place,
+/// read by `GET users/{id}/messages/{id}`: a delta round cannot `$select` the properties of
+/// a derived type. One request per meeting message delivered; when it fails the message is
+/// delivered without them.
+async fn with_meeting(reader: &Reader, user: &str, message: &mut Message) -> Result<()> {
+    if !message.is_meeting_message() || message.meeting.is_some() {
+        return Ok(());
+    }
+    let url = reader.graph.url(
+        &format!("users/{}/messages/{}", escape(user), escape(&message.id)),
+        &[],
+    )?;
+    match reader.get::<Meeting>(&url).await {
+        Ok(meeting) => message.meeting = Some(Box::new(meeting)),
+        Err(e) if e.kind().ends_sync() => return Err(e),
+        Err(e) => tracing::warn!(
+            connector = SOURCE,
+            message = message.id.as_str(),
+            "a meeting message's meeting could not be read; delivered without its time and place: {e}"
+        ),
+    }
+    Ok(())
 }
 
 /// The attachments of a message that are documents: not a picture in the body (an inline
@@ -229,7 +258,7 @@ async fn attachments(
     let mut slots: Vec<Option<Outcome>> = Vec::with_capacity(wanted.len());
     let mut batched: Vec<usize> = Vec::new();
     for (n, (a, id)) in wanted.iter().zip(&ids).enumerate() {
-        if known.has_version(id, &a.version()) {
+        if known.has_version(id, &a.version_in(place.folder)) {
             slots.push(Some(Outcome::Unchanged(id.clone())));
         } else if a.is_smime_content() {
             slots.push(Some(encrypted(place, message, a).into()));

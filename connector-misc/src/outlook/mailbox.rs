@@ -16,6 +16,9 @@ use crate::graph::{Delta, GraphClient};
 /// Mail folders nest; this bounds a walk over a malformed tree.
 const MAX_FOLDERS: usize = 10_000;
 
+/// The page sizes a delta page larger than the body cap is asked for again with, in turn.
+const SMALL_PAGES: [u32; 2] = [5, 1];
+
 /// What a sync reads and how; cheap to clone (one per stream).
 #[derive(Clone)]
 pub(crate) struct Reader {
@@ -35,6 +38,9 @@ pub(crate) struct Reader {
     /// Folder entries left out with their child folders.
     pub(crate) exclude: Vec<String>,
     pub(crate) attachments: bool,
+    /// `list_every_messages_attachments`: a message without `hasAttachments` may hold inline
+    /// files.
+    pub(crate) every_message: bool,
     pub(crate) max: u64,
 }
 
@@ -77,6 +83,12 @@ impl Reader {
             graph: self.graph.with_context(ctx),
             ..self.clone()
         }
+    }
+
+    /// Whether `message`'s attachments are listed: attachments are read, and Graph says it
+    /// has some or every message's are listed.
+    pub(crate) fn lists_attachments(&self, message: &super::model::Message) -> bool {
+        self.attachments && (message.has_attachments || self.every_message)
     }
 
     /// Whether the config names no user: every user's mailbox is read.
@@ -276,11 +288,32 @@ impl Reader {
 
     /// One page of a folder's delta round, its messages as sent (read each with
     /// [`Message::from_value`](super::model::Message::from_value)).
+    ///
+    /// A page is read whole, under the client's body cap (64 MiB): 50 messages with big
+    /// HTML bodies (newsletters with `data:` images) can pass it, and that folder would then
+    /// fail on the same page every run. Such a page is asked for again with fewer messages
+    /// ([`SMALL_PAGES`]; `odata.maxpagesize` is read per request, so the next page is back
+    /// to 50); only a single message over the cap fails the folder.
     pub(crate) async fn delta(&self, url: &Url) -> Result<Delta<serde_json::Value>> {
-        let prefer = format!("{PREFER}, odata.maxpagesize={PAGE_SIZE}");
-        self.graph
-            .delta_with(url, |r| r.header("prefer", &prefer))
-            .await
+        let mut sizes = std::iter::once(PAGE_SIZE).chain(SMALL_PAGES).peekable();
+        while let Some(size) = sizes.next() {
+            let prefer = format!("{PREFER}, odata.maxpagesize={size}");
+            match self
+                .graph
+                .delta_with(url, |r| r.header("prefer", &prefer))
+                .await
+            {
+                Err(e) if connector_core::http::is_body_too_large(&e) && sizes.peek().is_some() => {
+                    tracing::warn!(
+                        connector = SOURCE,
+                        messages = size,
+                        "a delta page is larger than the body cap; asked again with fewer messages: {e}"
+                    );
+                }
+                other => return other,
+            }
+        }
+        Err(Error::internal("no page size left to ask for").with_connector(SOURCE))
     }
 
     /// `GET url` with immutable ids.

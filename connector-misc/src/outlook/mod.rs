@@ -24,10 +24,13 @@
 //!   messages delivered again, under the same ids) and the tenant's checkpoint is left unused.
 //! - **Folders**: each mailbox's folder tree (`GET users/{id}/mailFolders`, then
 //!   `childFolders` of each folder that has some). RAGFlow's `folder` and `include_folders`
-//!   name what is read, `exclude_folders` what is not (by default Junk Email and Deleted
-//!   Items), each with the folders below it: a well-known name (`inbox`, `sentitems`,
-//!   resolved per mailbox, whatever its language), a path by display name
-//!   (`Inbox/Projects`) or a folder id. RAGFlow read one folder and none below it.
+//!   name what is read, `exclude_folders` what is not (by default Junk Email, Deleted
+//!   Items and Drafts, whose every autosave would be a new version, unless named as read),
+//!   each with the folders below it: a well-known name (`inbox`, `sentitems`, resolved per
+//!   mailbox, whatever its language), a path by display name (`Inbox/Projects`) or a folder
+//!   id. RAGFlow read one folder and none below it. A folder renamed (or below one renamed)
+//!   since its last round is listed whole again, its messages delivered with the new
+//!   `folder` path (the path is part of their version).
 //! - **Listing**: a message delta round per folder (`GET users/{id}/mailFolders/{id}/messages/delta`
 //!   with `$select` of the fields used, 50 per page), paged by `@odata.nextLink`. The
 //!   checkpoint ([`OutlookCheckpoint`]) is the folder being read with its next link and the
@@ -45,7 +48,11 @@
 //!   document is deleted; moved to a folder this source does not read (Deleted Items, Junk
 //!   Email, a folder left out), its document and its attachments' are deleted
 //!   ([`Batch::deleted`], in stream order); moved to a folder this source reads, nothing is
-//!   deleted (that folder's round delivers it under the same id). An attachment of a message
+//!   deleted (that folder's round delivers it under the same id). A folder read last run and
+//!   not this one (deleted, which moves it and its messages under Deleted Items; renamed or
+//!   moved out of the filters) gets no `@removed` for its messages: at the end of a run that
+//!   read its mailbox, a fresh round of it lists what it holds, and those documents are
+//!   deleted (a folder Graph no longer finds is left to prune). An attachment of a message
 //!   deleted for good cannot be listed any more: it is left to prune ([`SlimConnector`], which
 //!   lists every id by fresh rounds and is refused, an error not a short list, when a mailbox
 //!   or folder cannot be listed).
@@ -54,7 +61,12 @@
 //!   a text body as paragraphs; metadata `extension: md` and `body_type`). The title is the
 //!   subject, the link the message's `webLink` (Outlook on the web), `updated_at` its
 //!   `lastModifiedDateTime`, `parent_id` its `conversationId` (the thread); metadata holds
-//!   `mailbox`, `folder`, `from`, `to`, `cc`, `date`, `internet_message_id` and more.
+//!   `mailbox`, `folder`, `from`, `to`, `cc`, `date`, `internet_message_id` and more. A
+//!   meeting request, cancellation or response (an `eventMessage`, whose own properties a
+//!   delta round cannot `$select`) is read once more by `GET users/{id}/messages/{id}` when
+//!   it is delivered: `When:` and `Where:` lines, metadata `meeting_message_type`,
+//!   `meeting_start`, `meeting_end` (Graph's local times with their zone) and
+//!   `meeting_location`.
 //! - **Attachments** (`include_attachments`, default true): listed per message with
 //!   `hasAttachments` (`$select` without the bytes), each a document whose parent is the
 //!   message. The listed `size` is checked against `max_file_size` before any download: a
@@ -64,7 +76,8 @@
 //!   (a link to a OneDrive or SharePoint file) has no bytes here and is named in the
 //!   message's `reference_attachments` (those sources read the file); inline pictures
 //!   (images in the body) are not documents, other inline parts are (Apple Mail sends attached
-//!   files inline); nor is a signed message's S/MIME signature (`smime.p7s`). An encrypted
+//!   files inline; Graph's `hasAttachments` is false when all of a message's attachments are
+//!   inline, so `list_every_messages_attachments` lists every message's, at a request each); nor is a signed message's S/MIME signature (`smime.p7s`). An encrypted
 //!   (or opaque-signed) message's content, `smime.p7m`, is an `Unsupported` failure naming
 //!   it, never downloaded: only a recipient's private key opens it.
 //! - **Archive**: Graph v1.0 cannot read online archive mailboxes; the well-known `archive`
@@ -173,6 +186,7 @@ impl OutlookConnector {
             include: config.included_folders(),
             exclude: config.excluded_folders(),
             attachments: config.include_attachments,
+            every_message: config.list_every_messages_attachments,
             max: config.max_file_size.get(),
         };
         Ok(Self { config, reader })

@@ -177,9 +177,79 @@ pub(crate) struct Message {
     /// Set on a delta page for a message deleted or moved out of the folder.
     #[serde(rename = "@removed", default)]
     pub(crate) removed: Option<serde_json::Value>,
+    /// The derived type: `#microsoft.graph.eventMessageRequest` and the other
+    /// `eventMessage*` types are meeting requests, cancellations and responses.
+    #[serde(rename = "@odata.type", default)]
+    pub(crate) odata_type: Option<String>,
+    /// A meeting message's meeting, read by `GET messages/{id}` (a delta round cannot
+    /// `$select` a derived type's properties).
+    #[serde(skip)]
+    pub(crate) meeting: Option<Box<Meeting>>,
+}
+
+/// What an `eventMessage` (`GET messages/{id}`) says of its meeting.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Meeting {
+    /// `meetingRequest`, `meetingCancelled`, `meetingAccepted`, `meetingTenativelyAccepted`
+    /// (sic), `meetingDeclined`, `none`.
+    #[serde(default)]
+    pub(crate) meeting_message_type: Option<String>,
+    #[serde(default)]
+    pub(crate) start_date_time: Option<DateTimeTimeZone>,
+    #[serde(default)]
+    pub(crate) end_date_time: Option<DateTimeTimeZone>,
+    #[serde(default)]
+    pub(crate) location: Option<Location>,
+    #[serde(default)]
+    pub(crate) is_all_day: Option<bool>,
+}
+
+/// Graph's `dateTimeTimeZone`: a local time and the zone it is in.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DateTimeTimeZone {
+    #[serde(default)]
+    pub(crate) date_time: String,
+    #[serde(default)]
+    pub(crate) time_zone: Option<String>,
+}
+
+impl DateTimeTimeZone {
+    /// `2026-03-02T10:00:00 UTC`: the time without Graph's seven decimal places, and its zone.
+    pub(crate) fn shown(&self) -> String {
+        let t = self.date_time.trim();
+        let t = t.split_once('.').map_or(t, |(whole, _)| whole);
+        match self
+            .time_zone
+            .as_deref()
+            .map(str::trim)
+            .filter(|z| !z.is_empty())
+        {
+            Some(zone) => format!("{t} {zone}"),
+            None => t.to_owned(),
+        }
+    }
+}
+
+/// Graph's `location` (of a meeting).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Location {
+    #[serde(default)]
+    pub(crate) display_name: Option<String>,
 }
 
 impl Message {
+    /// Whether this is a meeting request, cancellation or response (`eventMessage` and the
+    /// types derived from it).
+    pub(crate) fn is_meeting_message(&self) -> bool {
+        self.odata_type.as_deref().is_some_and(|t| {
+            t.trim_start_matches('#')
+                .starts_with("microsoft.graph.eventMessage")
+        })
+    }
+
     /// A message of a page; `Err((its id if readable, what is wrong))` when it is not one.
     pub(crate) fn from_value(
         value: serde_json::Value,
@@ -242,6 +312,14 @@ impl Message {
             "{hash}|{}",
             self.parent_folder_id.as_deref().unwrap_or_default()
         )
+    }
+
+    /// The version of the message's document in the folder at `path` (by display name, as the
+    /// `folder` metadata shows it): [`version`](Self::version) and the path, so renaming a
+    /// folder (or one above it) delivers its messages again with their new `folder`, rather
+    /// than leave the old path on every message that does not change.
+    pub(crate) fn version_in(&self, path: &str) -> String {
+        format!("{}|{path}", self.version())
     }
 }
 
@@ -368,6 +446,12 @@ impl Attachment {
                 .map(|t| t.timestamp())
                 .unwrap_or_default()
         )
+    }
+
+    /// The version of the attachment's document under a message in the folder at `path`:
+    /// its `folder` metadata is that path, so a move or a rename delivers it again.
+    pub(crate) fn version_in(&self, path: &str) -> String {
+        format!("{}|{path}", self.version())
     }
 }
 

@@ -104,6 +104,24 @@ fn sort_page(
     (kept, broken, removed)
 }
 
+/// The document ids of `messages` of user `user`: each message's, after those of its
+/// attachments (listed, one request per message that has some).
+async fn message_ids(reader: &Reader, user: &str, messages: &[Message]) -> Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(messages.len());
+    for m in messages {
+        let id = message_doc_id(user, &m.id);
+        if reader.lists_attachments(m) {
+            for a in list_attachments(reader, user, &m.id).await? {
+                if a.kind() != AttachmentKind::Reference {
+                    ids.push(attachment_doc_id(&id, &a.id));
+                }
+            }
+        }
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
 /// The listing from `from` on, each page with the checkpoint after it.
 pub(super) fn checkpointed(
     reader: &Reader,
@@ -119,6 +137,8 @@ pub(super) fn checkpointed(
         // Every folder read (or failed) in this run: links of the others are dropped at the
         // end when nothing failed, so a folder no longer read keeps no link.
         let mut listed: BTreeSet<String> = BTreeSet::new();
+        // The mailboxes whose folders were listed in this run.
+        let mut users_read: HashSet<String> = HashSet::new();
         let mut complete = failures.is_empty();
         if !failures.is_empty() {
             yield CheckpointedBatch::new(failed(failures), cp.clone());
@@ -136,6 +156,7 @@ pub(super) fn checkpointed(
                     continue;
                 }
             };
+            users_read.insert(mailbox.id.clone());
             let read: HashSet<String> = folders.iter().map(|f| f.id.clone()).collect();
             for folder in folders {
                 let key = folder_key(&mailbox.id, &folder.id);
@@ -145,8 +166,13 @@ pub(super) fn checkpointed(
                 }
                 let folder = Arc::new(folder);
                 let first = reader.delta_url(&mailbox.id, &folder.id)?;
+                // Renamed (it or a folder above it) since its link was taken: a round of
+                // changes would list none of its messages, whose `folder` would keep the old
+                // path; listed whole, each is delivered again with the new one.
+                let renamed = cp.paths.get(&key).is_some_and(|p| *p != folder.path);
                 let (mut url, mut phase) = match (&resume, cp.since.get(&key)) {
                     (Some(c), _) if c.folder == key => (parse_link(&c.next)?, c.phase),
+                    (_, Some(_)) if renamed => (first.clone(), Phase::Relisting),
                     (_, Some(since)) => (parse_link(since)?, Phase::Changes),
                     // A folder the last runs never finished (new, or unreadable then) while
                     // others carry their links: listed whole, not through the window.
@@ -228,6 +254,7 @@ pub(super) fn checkpointed(
                         (None, Some(delta)) => {
                             cp.current = None;
                             cp.done.insert(key.clone(), delta.to_string());
+                            cp.paths.insert(key.clone(), folder.path.clone());
                             yield CheckpointedBatch::new(rest, cp.clone());
                             break;
                         }
@@ -257,11 +284,57 @@ pub(super) fn checkpointed(
             }
         }
         if complete {
-            let before = cp.since.len();
-            cp.since.retain(|key, _| listed.contains(key));
-            if cp.since.len() != before {
-                // Folders no longer read (deleted, renamed out of the filters, a user gone)
-                // keep no link.
+            // Folders that carried a link and were not read in this run: deleted (Exchange
+            // moves a deleted folder under Deleted Items, its messages keeping their ids),
+            // renamed or moved out of the filters, or left out by a changed config. No round
+            // reports their messages `@removed`: a fresh round of each lists what it holds
+            // now, and those documents are deleted, a page at a time. One Graph no longer
+            // finds (404: purged) or cannot list, and the folders of mailboxes not read in
+            // this run (a user gone, another partition's links in a tenant-wide checkpoint),
+            // are left to prune. Either way it keeps no link.
+            let before = (cp.since.len(), cp.paths.len());
+            cp.since.retain(|key, _| listed.contains(key) || key.split_once('/').is_some_and(|(user, _)| users_read.contains(user)));
+            cp.paths.retain(|key, _| cp.since.contains_key(key) || listed.contains(key));
+            if (cp.since.len(), cp.paths.len()) != before {
+                yield CheckpointedBatch::new(Batch::default(), cp.clone());
+            }
+            let dropped: Vec<String> = cp.since.keys().filter(|k| !listed.contains(*k)).cloned().collect();
+            for key in dropped {
+                let Some((user, folder)) = key.split_once('/') else {
+                    continue;
+                };
+                let first = reader.delta_url(user, folder)?;
+                let mut next = Some(first);
+                while let Some(url) = next.take() {
+                    ctx.cancellation().check()?;
+                    let page = match reader.delta(&url).await {
+                        Ok(Delta::Page(page)) => page,
+                        Ok(Delta::Restart { .. }) => break,
+                        Err(e) if e.kind().ends_sync() => Err(e)?,
+                        Err(e) => {
+                            tracing::warn!(connector = SOURCE, folder = key.as_str(), "a folder no longer read could not be listed; its documents are left to prune: {e}");
+                            break;
+                        }
+                    };
+                    let (messages, _, _) = sort_page(page.value, user);
+                    let deleted = match message_ids(&reader, user, &messages).await {
+                        Ok(ids) => ids,
+                        Err(e) if e.kind().ends_sync() => Err(e)?,
+                        Err(e) => {
+                            tracing::warn!(connector = SOURCE, folder = key.as_str(), "the attachments of a folder no longer read could not be listed; left to prune: {e}");
+                            messages.iter().map(|m| message_doc_id(user, &m.id)).collect()
+                        }
+                    };
+                    next = page.next_link;
+                    if !deleted.is_empty() {
+                        let mut batch = Batch::default();
+                        batch.deleted.extend(deleted);
+                        // The link stays until the last page: a resumed run lists it again.
+                        yield CheckpointedBatch::new(batch, cp.clone());
+                    }
+                }
+                cp.since.remove(&key);
+                cp.paths.remove(&key);
                 yield CheckpointedBatch::new(Batch::default(), cp.clone());
             }
         }
@@ -311,17 +384,7 @@ pub(super) fn list_ids(
                         .filter_map(|f| f.id)
                         .map(SlimDocument::new)
                         .collect();
-                    for m in &messages {
-                        let id = message_doc_id(&mailbox.id, &m.id);
-                        if reader.attachments && m.has_attachments {
-                            for a in list_attachments(&reader, &mailbox.id, &m.id).await? {
-                                if a.kind() != AttachmentKind::Reference {
-                                    ids.push(SlimDocument::new(attachment_doc_id(&id, &a.id)));
-                                }
-                            }
-                        }
-                        ids.push(SlimDocument::new(id));
-                    }
+                    ids.extend(message_ids(&reader, &mailbox.id, &messages).await?.into_iter().map(SlimDocument::new));
                     if !ids.is_empty() {
                         yield ids;
                     }

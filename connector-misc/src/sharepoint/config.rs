@@ -75,6 +75,15 @@ graph_config! {
         /// by whoever received it, not a grant to every user of the host.
         #[serde(default)]
         pub anonymous_links_public: bool,
+        /// Requests a second to Microsoft Graph (default 6; 0: no limit of the connector's own,
+        /// only Graph's 429s are waited out). SharePoint budgets an app's calls per tenant in
+        /// resource units a minute by the tenant's licences, from 1,250 (fewer than 1,000) to
+        /// 6,250 (more than 50,000); a download or delta page costs 1, a permissions read more.
+        /// The default keeps the smallest tenant under its budget: raise it with the tenant's
+        /// size (about 30 for the largest). A JSON batch counts each of its requests.
+        #[serde(default = "crate::graph::files_requests_per_second")]
+        #[schemars(range(min = 0, max = 1000), example = &20)]
+        pub requests_per_second: u32,
         /// Largest file downloaded, in bytes; a larger one becomes a failure and the sync goes on.
         #[serde(default = "default_max_file_size")]
         #[schemars(range(max = connector_core::config::limits::MAX_BYTES))]
@@ -102,6 +111,8 @@ impl SharepointConfig {
                 tenant_id: tenant_id.into(),
                 client_id: client_id.into(),
                 client_secret: client_secret.into(),
+                client_certificate_key: None,
+                client_certificate_thumbprint: None,
                 site_url: StringList::default(),
             },
             sites: StringList::default(),
@@ -111,6 +122,7 @@ impl SharepointConfig {
             allow_images: false,
             include_permissions: true,
             anonymous_links_public: false,
+            requests_per_second: crate::graph::FILES_REQUESTS_PER_SECOND,
             max_file_size: default_max_file_size(),
             authority_host: None,
             graph_url: None,
@@ -151,6 +163,7 @@ pub(crate) fn site_address(url: &str) -> Option<(String, String)> {
 impl SharepointConfig {
     /// The problems of this source's own fields (see `graph_config!`).
     fn own_problems(&self, problems: &mut Vec<FieldError>) {
+        problems.extend(crate::graph::per_second_problem(self.requests_per_second));
         let named = self
             .credentials
             .site_url

@@ -32,7 +32,8 @@
 //!   versions cost nothing more. Ids: `sharepoint:page:{site id}:{page id}`.
 //! - **Access** (unless `include_permissions: false`): a file's permissions (users by e-mail,
 //!   Entra groups `aad-group:{id}`, SharePoint groups `sp-group:{site collection id}:{name}`,
-//!   organisation links and "Everyone except external users" `tenant:{tenant}`, anonymous
+//!   organisation links and "Everyone except external users" `tenant:{tenant id}` (the
+//!   directory's GUID, from the token, whichever name `tenant_id` gives), anonymous
 //!   links public only with `anonymous_links_public`), read in JSON batches; a file whose permissions cannot be read is
 //!   readable by nobody until a later run reads them (fail closed). A page gets the
 //!   permissions of its own file in the site's Site Pages library (`GET sites/{id}/lists`, the
@@ -47,8 +48,14 @@
 //!   pages (pages have no delta query), a deleted folder's files the round does not list and
 //!   a whole site gone are left to prune ([`SlimConnector`], a fresh listing), which is
 //!   refused when a site or library cannot be listed.
-//! - **Limits**: Graph's 429 and 503 with `Retry-After` are waited out (core's client); a 403
-//!   names the application permission to grant.
+//! - **Limits**: `requests_per_second` (default 6, under the resource units a minute
+//!   SharePoint grants an app in the smallest tenants; raise it for larger ones, 0 for none);
+//!   Graph's 429 and 503 with `Retry-After` are waited out (core's client); a 403 names the
+//!   application permission to grant.
+//! - **Credentials**: a client secret, or a certificate (`client_certificate_key` and
+//!   `client_certificate_thumbprint`: each token request carries a client assertion signed
+//!   with its key, as MSAL sends it), which tenants that forbid secrets for apps with
+//!   `Sites.Read.All` require.
 
 mod checkpoint;
 mod config;
@@ -108,7 +115,11 @@ impl SharepointConnector {
     /// # Errors
     /// [`ErrorKind::Config`] listing every problem of `config`.
     pub fn new(config: SharepointConfig) -> Result<Self> {
-        let graph = config.client(SOURCE, PERMISSIONS, |b| b)?;
+        let graph = config.client(
+            SOURCE,
+            PERMISSIONS,
+            crate::graph::per_second(config.requests_per_second),
+        )?;
         let walk = DriveWalk {
             graph,
             source: SOURCE,

@@ -14,6 +14,9 @@ pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 4;
 /// Days a thread stays watched for new replies by default.
 pub const DEFAULT_REPLY_LOOKBACK_DAYS: u32 = 14;
 
+/// Threads of a channel watched for new replies at most by default.
+pub const DEFAULT_WATCHED_THREADS: u32 = 200;
+
 graph_credentials! {
     /// The credentials: an app registration with the application permissions
     /// `ChannelMessage.Read.All`, `Team.ReadBasic.All` and `Channel.ReadBasic.All`
@@ -64,6 +67,15 @@ graph_config! {
         #[serde(default = "default_lookback")]
         #[schemars(range(min = 0, max = 365))]
         pub reply_lookback_days: u32,
+        /// Threads of a channel watched for new replies at most, the most recently active ones
+        /// within `reply_lookback_days` (default 200; 0: none). Each costs a `/replies`
+        /// request (20 per JSON batch) per incremental run; a reply to a thread outside the
+        /// watch is read by the next full run. Graph has no cheaper signal: `/replies` takes
+        /// no filter, a reply does not move its root, and the one listing of every change
+        /// (`getAllMessages`) is metered and billed per message.
+        #[serde(default = "default_watched")]
+        #[schemars(range(min = 0, max = 10000))]
+        pub max_watched_threads: u32,
         /// Requests a second to Microsoft Graph (default 4, Microsoft's limit per app for one team
         /// or channel).
         #[serde(default = "default_rps")]
@@ -75,6 +87,10 @@ graph_config! {
 
 fn yes() -> bool {
     true
+}
+
+fn default_watched() -> u32 {
+    DEFAULT_WATCHED_THREADS
 }
 
 fn default_lookback() -> u32 {
@@ -97,11 +113,14 @@ impl TeamsConfig {
                 tenant_id: tenant_id.into(),
                 client_id: client_id.into(),
                 client_secret: client_secret.into(),
+                client_certificate_key: None,
+                client_certificate_thumbprint: None,
             },
             teams: StringList::default(),
             channels: StringList::default(),
             include_permissions: true,
             reply_lookback_days: DEFAULT_REPLY_LOOKBACK_DAYS,
+            max_watched_threads: DEFAULT_WATCHED_THREADS,
             requests_per_second: default_rps(),
             authority_host: None,
             graph_url: None,
@@ -129,6 +148,9 @@ impl TeamsConfig {
                 "reply_lookback_days",
                 "is at most 365 days",
             ));
+        }
+        if self.max_watched_threads > 10_000 {
+            problems.push(FieldError::new("max_watched_threads", "is at most 10000"));
         }
         if self.requests_per_second.get() > 100 {
             problems.push(FieldError::new(

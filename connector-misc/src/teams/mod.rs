@@ -35,7 +35,8 @@
 //!   delta lists root messages, and a reply does not move its root's `lastModifiedDateTime`
 //!   (Graph's reference once said it did; it was corrected after reports that it does not:
 //!   microsoftgraph/microsoft-graph-docs#6693). So each channel's state also keeps the threads
-//!   active within `reply_lookback_days` (default 14; at most 200, the most recent), and each
+//!   active within `reply_lookback_days` (default 14; at most `max_watched_threads`, default
+//!   200, the most recent), and each
 //!   incremental run asks the replies of those the delta did not list
 //!   (`GET …/messages/{id}/replies`, 20 to a `$batch`); a thread with a reply newer than its
 //!   recorded activity is read again (its root asked the same way) and delivered. A reply to
@@ -93,7 +94,8 @@ use futures::stream::BoxStream;
 
 pub use checkpoint::{ChannelCursor, ChannelState, Phase, TeamsCheckpoint};
 pub use config::{
-    DEFAULT_REPLY_LOOKBACK_DAYS, DEFAULT_REQUESTS_PER_SECOND, TeamsConfig, TeamsCredentials,
+    DEFAULT_REPLY_LOOKBACK_DAYS, DEFAULT_REQUESTS_PER_SECOND, DEFAULT_WATCHED_THREADS, TeamsConfig,
+    TeamsCredentials,
 };
 
 use crate::graph::{self, escape};
@@ -147,6 +149,7 @@ impl TeamsConnector {
                 .collect(),
             permissions: config.include_permissions,
             lookback: TimeDelta::days(i64::from(config.reply_lookback_days)),
+            watched: usize::try_from(config.max_watched_threads).unwrap_or(usize::MAX),
         };
         Ok(Self { config, reader })
     }

@@ -33,9 +33,6 @@ const CONCURRENCY: usize = 4;
 /// `410 Gone` answers taken in one channel before the run gives up on it.
 const MAX_RESTARTS: u32 = 3;
 
-/// Threads watched for new replies per channel, the most recently active kept.
-const MAX_WATCHED: usize = 200;
-
 /// Root messages a page asks for: Graph's most.
 const PAGE_SIZE: &str = "50";
 
@@ -50,6 +47,9 @@ pub(crate) struct Reader {
     pub(crate) permissions: bool,
     /// `reply_lookback_days`.
     pub(crate) lookback: TimeDelta,
+    /// `max_watched_threads`: threads watched for new replies per channel, the most recently
+    /// active kept.
+    pub(crate) watched: usize,
 }
 
 impl std::fmt::Debug for Reader {
@@ -463,21 +463,17 @@ fn roots_of(info: &ChannelInfo, values: &[Box<RawValue>]) -> (Vec<ChatMessage>, 
     (roots, broken)
 }
 
-/// Keeps the threads active since `cutoff`, at most [`MAX_WATCHED`] of the most recent.
-fn prune(recent: &mut BTreeMap<String, i64>, cutoff: Option<i64>) {
+/// Keeps the threads active since `cutoff`, at most `max` of the most recent.
+fn prune(recent: &mut BTreeMap<String, i64>, cutoff: Option<i64>, max: usize) {
     let Some(cutoff) = cutoff else {
         recent.clear();
         return;
     };
     recent.retain(|_, t| *t >= cutoff);
-    if recent.len() > MAX_WATCHED {
+    if recent.len() > max {
         let mut by_time: Vec<(i64, String)> = recent.iter().map(|(k, v)| (*v, k.clone())).collect();
         by_time.sort_unstable_by(|a, b| b.cmp(a));
-        let keep: HashSet<String> = by_time
-            .into_iter()
-            .take(MAX_WATCHED)
-            .map(|(_, k)| k)
-            .collect();
+        let keep: HashSet<String> = by_time.into_iter().take(max).map(|(_, k)| k).collect();
         recent.retain(|k, _| keep.contains(k));
     }
 }
@@ -682,7 +678,7 @@ pub(super) fn checkpointed(
                             pending.push(pending_thread(&info, root));
                         }
                         // Bounded as the listing goes, not only at the channel's end.
-                        prune(&mut recent, cutoff);
+                        prune(&mut recent, cutoff, reader.watched);
                         let last = page.next_link.is_none();
                         if last && phase == Phase::Changes {
                             // New replies to threads the delta did not list (a reply moves
@@ -727,7 +723,7 @@ pub(super) fn checkpointed(
                                     ).with_connector(SOURCE));
                                     break 'channel;
                                 };
-                                prune(&mut recent, cutoff);
+                                prune(&mut recent, cutoff, reader.watched);
                                 cp.current = None;
                                 cp.done.insert(key.clone(), ChannelState { delta, recent: std::mem::take(&mut recent), access: info.access_hash() });
                                 yield CheckpointedBatch::new(batch, cp.clone());
@@ -904,14 +900,15 @@ mod tests {
 
     #[test]
     fn watched_threads_keep_the_most_recent() {
+        const MAX_WATCHED: usize = crate::teams::DEFAULT_WATCHED_THREADS as usize;
         let mut recent: BTreeMap<String, i64> = (0..(MAX_WATCHED as i64 + 10))
             .map(|n| (format!("m{n}"), n))
             .collect();
-        prune(&mut recent, Some(5));
+        prune(&mut recent, Some(5), MAX_WATCHED);
         assert_eq!(recent.len(), MAX_WATCHED);
         assert!(!recent.contains_key("m4") && !recent.contains_key("m9"));
         assert!(recent.contains_key(&format!("m{}", MAX_WATCHED as i64 + 9)));
-        prune(&mut recent, None);
+        prune(&mut recent, None, MAX_WATCHED);
         assert!(recent.is_empty());
     }
 

@@ -839,6 +839,8 @@ pub fn build(server: &str, extra: Value) -> Arc<dyn connector_core::Connector> {
         "authority_host": server,
         "graph_url": server,
         "allowed_hosts": ["127.0.0.1", "localhost"],
+        // A loopback fake: no limit of the connector's own.
+        "requests_per_second": 0,
     });
     if let (Some(map), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
         for (k, v) in extra {

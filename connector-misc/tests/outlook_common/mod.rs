@@ -59,6 +59,9 @@ pub struct Msg {
     pub attachments: Vec<Att>,
     /// The listing shows this message with `toRecipients` that is not a list.
     pub malformed: bool,
+    /// A meeting message: its `@odata.type` and the properties of that type, which only
+    /// `GET messages/{id}` shows (a delta round's `$select` cannot name them).
+    pub meeting: Option<(&'static str, Value)>,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +168,43 @@ impl FakeGraph {
         });
     }
 
+    /// A folder at the top of `user`'s mailbox, with its well-known name if it has one.
+    pub fn top_folder(
+        &self,
+        user: &str,
+        short: &str,
+        name: &str,
+        well_known: Option<&'static str>,
+    ) {
+        let mut s = self.state.lock().unwrap();
+        let m = s.mailboxes.get_mut(user).unwrap();
+        m.folders.push(MailFolder {
+            id: Self::folder_id(user, short),
+            name: name.to_owned(),
+            parent: None,
+            well_known,
+        });
+    }
+
+    /// Renames folder `short`: its id and its messages stay as they are (no new change key).
+    pub fn rename_folder(&self, user: &str, short: &str, name: &str) {
+        let mut s = self.state.lock().unwrap();
+        let id = Self::folder_id(user, short);
+        let m = s.mailboxes.get_mut(user).unwrap();
+        m.folders.iter_mut().find(|f| f.id == id).unwrap().name = name.to_owned();
+    }
+
+    /// Moves folder `short` under folder `parent`, as deleting a folder moves it under Deleted
+    /// Items: its id and its messages' ids and change keys stay, and no round of another
+    /// folder reports them.
+    pub fn move_folder(&self, user: &str, short: &str, parent: &str) {
+        let mut s = self.state.lock().unwrap();
+        let id = Self::folder_id(user, short);
+        let m = s.mailboxes.get_mut(user).unwrap();
+        m.folders.iter_mut().find(|f| f.id == id).unwrap().parent =
+            Some(Self::folder_id(user, parent));
+    }
+
     /// Puts a message (new, or a new state of one) into folder `short` of `user`.
     pub fn put(&self, user: &str, id: &str, short: &str, subject: &str, body: &str, minute: i64) {
         let mut s = self.state.lock().unwrap();
@@ -204,6 +244,7 @@ impl FakeGraph {
             deleted: false,
             attachments: Vec::new(),
             malformed: false,
+            meeting: None,
         });
     }
 
@@ -246,6 +287,14 @@ impl FakeGraph {
         x.changed = v;
         let folder = x.folder.clone();
         m.left.push((folder, id.to_owned(), v));
+    }
+
+    /// Makes message `id` a meeting message of `odata_type` with these properties.
+    pub fn meeting(&self, user: &str, id: &str, odata_type: &'static str, properties: Value) {
+        let mut s = self.state.lock().unwrap();
+        let m = s.mailboxes.get_mut(user).unwrap();
+        m.messages.iter_mut().find(|x| x.id == id).unwrap().meeting =
+            Some((odata_type, properties));
     }
 
     pub fn attach(&self, user: &str, id: &str, att: Att) {
@@ -322,6 +371,20 @@ fn message_json(m: &Msg) -> Value {
     });
     if m.malformed {
         v["toRecipients"] = json!("bob@contoso.com");
+    }
+    if let Some((odata_type, _)) = &m.meeting {
+        v["@odata.type"] = json!(odata_type);
+    }
+    v
+}
+
+/// A message as `GET messages/{id}` shows it: a meeting message with its own properties.
+fn full_message_json(m: &Msg) -> Value {
+    let mut v = message_json(m);
+    if let (Some((_, properties)), Some(map)) = (&m.meeting, v.as_object_mut()) {
+        for (k, p) in properties.as_object().unwrap() {
+            map.insert(k.clone(), p.clone());
+        }
     }
     v
 }
@@ -535,6 +598,12 @@ impl FakeGraph {
                         )
                     }
                 };
+                // `Prefer: odata.maxpagesize=N` asks for at most N a page.
+                let page_size = prefer
+                    .split(',')
+                    .find_map(|p| p.trim().strip_prefix("odata.maxpagesize="))
+                    .and_then(|n| n.trim().parse::<usize>().ok())
+                    .map_or(s.page_size, |n| n.min(s.page_size));
                 let mb = &s.mailboxes[&id];
                 let mut listed: Vec<(u64, Value)> = mb
                     .messages
@@ -557,19 +626,17 @@ impl FakeGraph {
                 let page: Vec<Value> = listed
                     .iter()
                     .skip(offset)
-                    .take(s.page_size)
+                    .take(page_size)
                     .map(|(_, v)| v.clone())
                     .collect();
-                let end = offset + s.page_size >= listed.len();
+                let end = offset + page_size >= listed.len();
                 let link = format!("{base}/v1.0/users/{u}/mailFolders/{f}/messages/delta");
                 let mut body = json!({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(message)", "value": page});
                 if end {
                     body["@odata.deltaLink"] = json!(format!("{link}?$deltatoken=s{}", s.version));
                 } else {
-                    body["@odata.nextLink"] = json!(format!(
-                        "{link}?$skiptoken=s{since}o{}",
-                        offset + s.page_size
-                    ));
+                    body["@odata.nextLink"] =
+                        json!(format!("{link}?$skiptoken=s{since}o{}", offset + page_size));
                 }
                 Reply::Json(200, body)
             }
@@ -580,7 +647,7 @@ impl FakeGraph {
                     .iter()
                     .find(|x| x.id == *m && !x.deleted)
                 {
-                    Some(x) => Reply::Json(200, message_json(x)),
+                    Some(x) => Reply::Json(200, full_message_json(x)),
                     None => err(
                         404,
                         "ErrorItemNotFound",

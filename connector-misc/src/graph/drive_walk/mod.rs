@@ -97,7 +97,8 @@ pub(crate) struct DriveWalk {
     pub(crate) permissions: bool,
     /// An anonymous link makes a file public (`anonymous_links_public`).
     pub(crate) anonymous_public: bool,
-    /// The tenant, for organisation-wide sharing links (`tenant:{id}`).
+    /// The tenant as configured; organisation-wide sharing links give `tenant:{id}` with its
+    /// directory id ([`GraphClient::tenant`]).
     pub(crate) tenant: String,
     /// Files larger than this many bytes are downloaded into the sync's spool folder and
     /// delivered as [`Content::Spooled`](connector_core::Content::Spooled); `None`: every body
@@ -279,9 +280,10 @@ impl DriveWalk {
         {
             match answer {
                 Ok(Some(page)) => {
+                    let tenant = self.graph.tenant(&self.tenant).await?;
                     out.insert(
                         item.clone(),
-                        access(&page.value, target, &self.tenant, self.anonymous_public),
+                        access(&page.value, target, &tenant, self.anonymous_public),
                     );
                 }
                 Ok(None) => {}
@@ -294,9 +296,10 @@ impl DriveWalk {
                         item = item.as_str(),
                         "permissions not readable, access narrowed to the drive's owner: {e}"
                     );
+                    let tenant = self.graph.tenant(&self.tenant).await?;
                     out.insert(
                         item.clone(),
-                        access(&[], target, &self.tenant, self.anonymous_public),
+                        access(&[], target, &tenant, self.anonymous_public),
                     );
                 }
             }
@@ -589,7 +592,7 @@ pub(crate) async fn path_access(
             Ok(Some(page)) => out.push(access(
                 &page.value,
                 target,
-                &walk.tenant,
+                &walk.graph.tenant(&walk.tenant).await?,
                 walk.anonymous_public,
             )),
             Err(e) if e.kind().ends_sync() => return Err(e),

@@ -1,0 +1,219 @@
+//! Certificate credentials: the client credentials grant with a signed client assertion
+//! instead of a client secret, as Microsoft's MSAL libraries send it (many tenants forbid
+//! secrets for apps that read every site or mailbox).
+//!
+//! The token request posts `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`
+//! and `client_assertion`: an RS256 JWT whose header names the certificate by its thumbprint
+//! (`x5t`, the SHA-1 thumbprint as base64url; `x5t#S256` for a SHA-256 one), and whose claims
+//! are `aud` (the token endpoint), `iss` and `sub` (the client id), a unique `jti`, `nbf`,
+//! `iat` and `exp` ten minutes ahead. It is signed anew for every token request (core's
+//! [`OAuthToken::app_grant`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use connector_core::http::OAuthToken;
+use connector_core::{Error, ErrorKind, FieldError, Result, Secret};
+use serde::Serialize;
+use url::Url;
+
+/// The config field of the certificate's private key.
+pub const CERTIFICATE_KEY_FIELD: &str = "credentials.client_certificate_key";
+
+/// The config field of the certificate's thumbprint.
+pub const CERTIFICATE_THUMBPRINT_FIELD: &str = "credentials.client_certificate_thumbprint";
+
+/// How long an assertion is valid, as MSAL makes them.
+const ASSERTION_SECONDS: u64 = 600;
+
+/// The `client_assertion_type` of a JWT assertion (RFC 7523 §2.2).
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A certificate's thumbprint as the Entra admin center shows it (hex, `:` or spaces allowed):
+/// its bytes, or what is wrong with it.
+fn thumbprint_bytes(thumbprint: &str) -> std::result::Result<Vec<u8>, &'static str> {
+    let hex: String = thumbprint
+        .chars()
+        .filter(|c| !matches!(c, ':' | ' '))
+        .collect();
+    if !matches!(hex.len(), 40 | 64) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(
+            "is the certificate's thumbprint in hex, as the app registration's Certificates & secrets page shows it: 40 characters (SHA-1) or 64 (SHA-256)",
+        );
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|_| "is not hex"))
+        .collect()
+}
+
+/// The problems of a certificate's settings, by field.
+pub(crate) fn problems(key: &Secret, thumbprint: Option<&str>) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    if key.expose().contains("ENCRYPTED PRIVATE KEY") {
+        out.push(FieldError::new(
+            CERTIFICATE_KEY_FIELD,
+            "holds an encrypted private key, which this connector does not decrypt: decrypt it once (`openssl pkcs8 -in key.pem -out plain.pem`) and give the plain PEM",
+        ));
+    } else if jsonwebtoken::EncodingKey::from_rsa_pem(key.expose().as_bytes()).is_err() {
+        out.push(FieldError::new(
+            CERTIFICATE_KEY_FIELD,
+            "is not an RSA private key in PEM (PKCS#8 BEGIN PRIVATE KEY or PKCS#1 BEGIN RSA PRIVATE KEY)",
+        ));
+    }
+    match thumbprint.map(str::trim).filter(|t| !t.is_empty()) {
+        None => out.push(FieldError::new(
+            CERTIFICATE_THUMBPRINT_FIELD,
+            "is required with credentials.client_certificate_key",
+        )),
+        Some(t) => {
+            if let Err(why) = thumbprint_bytes(t) {
+                out.push(FieldError::new(CERTIFICATE_THUMBPRINT_FIELD, why));
+            }
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    aud: &'a str,
+    iss: &'a str,
+    sub: &'a str,
+    jti: String,
+    nbf: u64,
+    iat: u64,
+    exp: u64,
+}
+
+/// A `jti` the token endpoint has not seen, shaped as a GUID: the time in nanoseconds, a
+/// counter and the process id, hashed.
+fn unique_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let h = connector_core::ids::hash128(&format!("{nanos}:{n}:{}", std::process::id()));
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// What every assertion of one app is made of.
+struct Assertion {
+    token_url: String,
+    client_id: String,
+    scope: String,
+    header: jsonwebtoken::Header,
+    key: jsonwebtoken::EncodingKey,
+}
+
+impl Assertion {
+    /// The token request's form, with an assertion signed now.
+    fn form(&self) -> Result<Vec<(&'static str, String)>> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let claims = Claims {
+            aud: &self.token_url,
+            iss: &self.client_id,
+            sub: &self.client_id,
+            jti: unique_id(),
+            nbf: now,
+            iat: now,
+            exp: now + ASSERTION_SECONDS,
+        };
+        let assertion = jsonwebtoken::encode(&self.header, &claims, &self.key).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!(
+                    "the client assertion could not be signed with {CERTIFICATE_KEY_FIELD}: {e}"
+                ),
+            )
+            .with_field(CERTIFICATE_KEY_FIELD)
+        })?;
+        Ok(vec![
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", self.client_id.clone()),
+            ("scope", self.scope.clone()),
+            ("client_assertion_type", ASSERTION_TYPE.to_owned()),
+            ("client_assertion", assertion),
+        ])
+    }
+}
+
+/// The token of `source` got with a client assertion signed by `key`, the certificate
+/// `thumbprint` names.
+///
+/// # Errors
+/// [`ErrorKind::Config`] naming the field of a key or thumbprint that cannot be used.
+pub(crate) fn token(
+    source: &'static str,
+    token_url: Url,
+    client_id: &str,
+    scope: String,
+    key: &Secret,
+    thumbprint: &str,
+) -> Result<OAuthToken> {
+    let config = |field: &str, why: &str| {
+        Error::new(ErrorKind::Config, format!("`{field}` {why}"))
+            .with_connector(source)
+            .with_field(field.to_owned())
+    };
+    let signer = jsonwebtoken::EncodingKey::from_rsa_pem(key.expose().as_bytes())
+        .map_err(|_| config(CERTIFICATE_KEY_FIELD, "is not an RSA private key in PEM"))?;
+    let bytes = thumbprint_bytes(thumbprint.trim())
+        .map_err(|why| config(CERTIFICATE_THUMBPRINT_FIELD, why))?;
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.typ = Some("JWT".to_owned());
+    if bytes.len() == 20 {
+        header.x5t = Some(encoded);
+    } else {
+        header.x5t_s256 = Some(encoded);
+    }
+    let assertion = Assertion {
+        token_url: token_url.to_string(),
+        client_id: client_id.to_owned(),
+        scope,
+        header,
+        key: signer,
+    };
+    Ok(OAuthToken::app_grant(
+        source,
+        token_url,
+        CERTIFICATE_KEY_FIELD,
+        move || assertion.form(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbprints_are_read_as_the_portal_shows_them() {
+        assert_eq!(
+            thumbprint_bytes("3F2504E04F8911D39A0C0305E82C3301AB12CD34").map(|b| b.len()),
+            Ok(20)
+        );
+        assert_eq!(
+            thumbprint_bytes("3f:25:04:e0:4f:89:11:d3:9a:0c:03:05:e8:2c:33:01:ab:12:cd:34")
+                .map(|b| b[0]),
+            Ok(0x3f)
+        );
+        assert_eq!(thumbprint_bytes(&"ab".repeat(32)).map(|b| b.len()), Ok(32));
+        assert!(thumbprint_bytes("3F2504E0").is_err());
+        assert!(thumbprint_bytes(&"zz".repeat(20)).is_err());
+        let unique = unique_id();
+        assert_eq!(unique.len(), 36);
+        assert_ne!(unique, unique_id());
+    }
+}
