@@ -1054,6 +1054,65 @@ struct BoxClaims {
     exp: u64,
 }
 
+/// The test key encrypted as Box's Developer Console hands keys out (PKCS#8, PBES2:
+/// PBKDF2-HMAC-SHA256 with AES-256-CBC), and with 3DES, both with the passphrase
+/// `correct horse` (`openssl pkcs8 -topk8 -v2 aes-256-cbc|des3`).
+const TEST_KEY_ENCRYPTED: &str = include_str!("fixtures/box/test-app-key.enc.pem");
+const TEST_KEY_ENCRYPTED_3DES: &str = include_str!("fixtures/box/test-app-key.enc-3des.pem");
+
+#[tokio::test]
+async fn an_encrypted_key_is_decrypted_with_the_passphrase_of_box_config() {
+    let s = Servers::start(standard(5)).await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(app_token("jwt-access"))
+        .mount(&s.api)
+        .await;
+    let with = |pem: &str, passphrase: &str| {
+        let mut cfg = jwt_config(pem);
+        cfg["boxAppSettings"]["appAuth"]["passphrase"] = json!(passphrase);
+        json!({"box_jwt_config": cfg.to_string()})
+    };
+    for pem in [TEST_KEY_ENCRYPTED, TEST_KEY_ENCRYPTED_3DES] {
+        let c = build_app(&s.api.uri(), with(pem, "correct horse"), json!({})).unwrap();
+        c.check().await.unwrap();
+    }
+    // Signed by the key that was decrypted.
+    let key = jsonwebtoken::DecodingKey::from_rsa_pem(TEST_PUBLIC_KEY.as_bytes()).unwrap();
+    let token_url = format!("{}/oauth2/token", s.api.uri());
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&[token_url.as_str()]);
+    let posts = s.requests_to("/oauth2/token").await;
+    assert_eq!(posts.len(), 2);
+    for post in &posts {
+        jsonwebtoken::decode::<BoxClaims>(&form(post)["assertion"], &key, &validation)
+            .expect("signed by the app's key");
+    }
+    // A wrong passphrase, and none: configuration errors naming the fields, never the
+    // passphrase or the key.
+    let problems = |credentials: Value| {
+        let err = build_app(&s.api.uri(), credentials, json!({})).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        let shown = format!("{err} {err:?}");
+        assert!(
+            !shown.contains("hunter2-nope") && !shown.contains("MIIF"),
+            "{shown}"
+        );
+        err.to_string()
+    };
+    let e = problems(with(TEST_KEY_ENCRYPTED, "hunter2-nope"));
+    assert!(
+        e.contains("credentials.box_jwt_config")
+            && e.contains("`boxAppSettings.appAuth.passphrase` does not decrypt"),
+        "{e}"
+    );
+    let e = problems(with(TEST_KEY_ENCRYPTED, ""));
+    assert!(
+        e.contains("`boxAppSettings.appAuth.passphrase` is empty"),
+        "{e}"
+    );
+}
+
 #[tokio::test]
 async fn jwt_assertions_are_rs256_with_box_claims_and_signed_anew_for_each_token() {
     let s = Servers::start(standard(5)).await;

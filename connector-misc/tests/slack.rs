@@ -779,3 +779,51 @@ async fn a_non_marketplace_app_keeps_to_fifteen_messages_a_page() {
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].get("limit").map(String::as_str), Some("15"));
 }
+
+#[tokio::test]
+async fn an_edited_reply_is_found_within_the_edit_lookback_and_costs_nothing_once_sent() {
+    // An edit of a reply moves nothing `conversations.history` shows (the parent alone is
+    // listed): the replies of threads with a recent reply are read again.
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, at(7, 0)).await;
+    let e2 = ts(at(6, 0), 6);
+    let reply = ts(at(6, 3600), 9);
+    {
+        let mut st = fake.state.lock().unwrap();
+        let m = st.channels[1]
+            .messages
+            .iter_mut()
+            .find(|m| m.ts == reply)
+            .unwrap();
+        m.text = "~maybe~ *no*, Monday".into();
+        m.edited = Some(ts(at(7, 7200), 60));
+    }
+    let replies_before = fake.count("conversations.replies");
+    // The #eng thread's latest reply (day 6, 11:00) is within 24 hours of the window's start.
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, at(8, 0)).await;
+    assert_eq!(sink.ids(), vec![id("C02ENG", &e2)], "{report:?}");
+    assert!(text(&sink.get(&id("C02ENG", &e2)).unwrap()).contains("Monday"));
+    assert_eq!(
+        fake.count("conversations.replies"),
+        replies_before + 1,
+        "only the thread with a recent reply is read again"
+    );
+    // A day later the thread is past the edit look-back: its version (holding the reply's
+    // edit) no longer matches its listing, so its replies are read once more, and it is
+    // found unchanged, not sent again.
+    let replies_before = fake.count("conversations.replies");
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, at(9, 0)).await;
+    assert!(sink.ids().is_empty(), "{report:?}");
+    assert_eq!(fake.count("conversations.replies"), replies_before + 1);
+
+    // Switched off: the edit look-back reads nothing again.
+    let fake = Fake::start(standard()).await;
+    let c = build(&fake.uri(), json!({"reply_edit_lookback_hours": 0}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, at(7, 0)).await;
+    let replies_before = fake.count("conversations.replies");
+    sync_at(&c, &store, SyncMode::Incremental, at(8, 0)).await;
+    assert_eq!(fake.count("conversations.replies"), replies_before);
+}

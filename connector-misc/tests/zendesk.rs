@@ -1021,3 +1021,508 @@ fn ragflow_config_is_taken_as_it_is_and_defaults_follow_zendesk_limits() {
         assert!(text.contains(field), "{field}: {text}");
     }
 }
+
+#[tokio::test]
+async fn a_user_segment_narrowed_between_polls_sends_its_articles_again_with_the_narrower_audience()
+{
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(
+        &server.uri(),
+        "articles",
+        json!({"skip_article_labels": "internal-only"}),
+    );
+    let store = MemoryStateStore::new();
+    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    let before = doc(&sink.documents(), "article:2").access.clone().unwrap();
+    assert_eq!(
+        before.groups,
+        ["zendesk-segment:300", "zendesk:signed_in_users"]
+    );
+    // Segment 300 gets a tag condition: Zendesk touches none of its articles, so the
+    // article export lists nothing; the segment's own `updated_at` moves.
+    api.state.lock().unwrap().segment_300_narrowed = Some(35);
+    let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
+    let docs = sink.documents();
+    assert_eq!(ids(&docs), ["article:2"], "{report:?}");
+    assert_eq!(
+        doc(&docs, "article:2").access.as_ref().unwrap().groups,
+        ["zendesk-segment:300"],
+        "an intersection no union of groups expresses: the segment alone"
+    );
+    assert!(
+        report.unchanged >= 3,
+        "the other articles are listed again, not sent: {report:?}"
+    );
+    let lists = requests_to(&server, "/api/v2/help_center/articles")
+        .await
+        .len();
+    assert!(
+        !requests_to(&server, "/api/v2/help_center/user_segments")
+            .await
+            .is_empty()
+    );
+    // Nothing edited since: no list walk.
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    assert!(sink.documents().is_empty());
+    assert_eq!(
+        requests_to(&server, "/api/v2/help_center/articles")
+            .await
+            .len(),
+        lists
+    );
+}
+
+#[tokio::test]
+async fn segments_the_agent_may_not_list_leave_polls_to_the_export() {
+    let api = standard();
+    api.state.lock().unwrap().segments_forbidden = true;
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "articles", json!({}));
+    let store = MemoryStateStore::new();
+    run(&c, &store, SyncMode::Full, 30).await;
+    let lists = requests_to(&server, "/api/v2/help_center/articles")
+        .await
+        .len();
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert!(sink.documents().is_empty());
+    assert_eq!(
+        requests_to(&server, "/api/v2/help_center/articles")
+            .await
+            .len(),
+        lists,
+        "a refused segment list is no reason to walk the list"
+    );
+}
+
+#[tokio::test]
+async fn a_source_article_edited_in_a_poll_reads_its_translation_in_the_configured_locale() {
+    let api = standard();
+    {
+        let mut st = api.state.lock().unwrap();
+        let mut de = Article::new(1, "Rechnungsdaten aktualisieren", 1);
+        de.locale = "de";
+        de.labels = vec!["billing"];
+        st.translations.push(de);
+    }
+    let server = start(api.clone()).await;
+    let c = build(
+        &server.uri(),
+        "articles",
+        json!({"locale": "de", "skip_article_labels": "internal-only"}),
+    );
+    let store = MemoryStateStore::new();
+    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    assert_eq!(ids(&docs), ["article:1", "article:7"]);
+    assert_eq!(
+        doc(&docs, "article:1").title,
+        "Rechnungsdaten aktualisieren"
+    );
+    // The source (en-us) article gets a skipped label, which every translation carries;
+    // the German row is not edited, so the export lists the English row alone. Article 4
+    // (no German translation) is edited too.
+    {
+        let mut st = api.state.lock().unwrap();
+        let a1 = st.articles.iter_mut().find(|a| a.id == 1).unwrap();
+        a1.labels = vec!["internal-only"];
+        a1.minute = 35;
+        st.translations[0].labels = vec!["internal-only"];
+        st.articles.iter_mut().find(|a| a.id == 4).unwrap().minute = 36;
+    }
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert!(sink.documents().is_empty());
+    let deleted = sink.deleted();
+    assert!(deleted.contains(&"article:1".to_owned()), "{deleted:?}");
+    assert_eq!(
+        requests_to(&server, "/api/v2/help_center/de/articles/1")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        requests_to(&server, "/api/v2/help_center/de/articles/4")
+            .await
+            .len(),
+        1,
+        "asked in German, found in none"
+    );
+}
+
+#[tokio::test]
+async fn merged_tickets_say_where_they_went_to_the_audience_of_the_merge_comment() {
+    let mut tickets = zendesk_common::standard_tickets();
+    // #3 merged into #2 by an agent (private merge comments, Zendesk's default); #4 tagged
+    // by the merge with a public merge comment of Zendesk's default text, without `via`.
+    let mut source = Comment::new(
+        301,
+        3,
+        "This request was closed and merged into request #2 \"Cannot log in\".",
+        false,
+        3,
+    );
+    source.via = Some(
+        json!({"channel": "web", "source": {"from": {}, "to": {"ticket_id": 2, "subject": "Cannot log in"}, "rel": "merge"}}),
+    );
+    tickets[2].comments.push(source);
+    tickets[2].status = "closed";
+    tickets[2].tags = vec!["closed_by_merge"];
+    let mut target = Comment::new(
+        299,
+        3,
+        "Request #3 \"Invoice question\" was closed and merged into this request.",
+        false,
+        3,
+    );
+    target.via = Some(
+        json!({"channel": "web", "source": {"from": {"ticket_id": 3, "subject": "Invoice question"}, "to": {}, "rel": "merge"}}),
+    );
+    tickets[1].comments.push(target);
+    tickets[3].tags = vec!["closed_by_merge"];
+    tickets[3].comments.push(Comment::new(
+        401,
+        3,
+        "This request was closed and merged into request #1 \"Printer on fire\".",
+        true,
+        4,
+    ));
+    let server = start(ZendeskApi::new(Vec::new(), tickets)).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    let internal = doc(&docs, "zendesk_ticket_3:internal");
+    assert_eq!(internal.metadata["merged_into"], 2);
+    assert_eq!(internal.metadata["merged_into_id"], "zendesk_ticket_2");
+    assert!(
+        text(internal).contains("**Merged into:** Ticket"),
+        "{}",
+        text(internal)
+    );
+    let public = doc(&docs, "zendesk_ticket_3");
+    assert!(
+        !public.metadata.contains_key("merged_into"),
+        "the merge comment is private"
+    );
+    assert!(!text(public).contains("Merged into"));
+    assert_eq!(
+        doc(&docs, "zendesk_ticket_2:internal").metadata["merged_from"],
+        json!([3])
+    );
+    let four = doc(&docs, "zendesk_ticket_4");
+    assert_eq!(four.metadata["merged_into"], 1);
+    assert!(
+        text(four).contains("**Merged into:** Ticket"),
+        "{}",
+        text(four)
+    );
+    assert!(
+        !doc(&docs, "zendesk_ticket_1")
+            .metadata
+            .contains_key("merged_into")
+    );
+}
+
+fn brand(
+    id: u64,
+    name: &str,
+    subdomain: &str,
+    url: &str,
+    state: &str,
+    active: bool,
+) -> serde_json::Value {
+    json!({
+        "id": id, "url": format!("https://acme.zendesk.com/api/v2/brands/{id}.json"),
+        "name": name, "subdomain": subdomain, "brand_url": url, "host_mapping": null,
+        "active": active, "default": id == 1, "is_deleted": false, "has_help_center": true,
+        "help_center_state": state, "ticket_form_ids": [],
+        "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"
+    })
+}
+
+#[tokio::test]
+async fn the_help_center_of_every_brand_named_is_read_at_its_brand_url() {
+    let kids = start(ZendeskApi::new(
+        vec![Article::new(501, "Kids billing", 2)],
+        Vec::new(),
+    ))
+    .await;
+    let staff = start(ZendeskApi::new(
+        vec![Article::new(601, "Staff wiki", 3)],
+        Vec::new(),
+    ))
+    .await;
+    let api = standard();
+    let server = start(api.clone()).await;
+    api.state.lock().unwrap().brands = vec![
+        brand(1, "Acme", "acme", &server.uri(), "enabled", true),
+        brand(2, "Acme Kids", "acme-kids", &kids.uri(), "enabled", true),
+        brand(
+            3,
+            "Acme Staff",
+            "acme-staff",
+            &staff.uri(),
+            "restricted",
+            true,
+        ),
+        brand(4, "Old", "old", "https://old.zendesk.com", "enabled", false),
+    ];
+    let c = build(
+        &server.uri(),
+        "articles",
+        json!({"brands": "*", "skip_article_labels": "internal-only"}),
+    );
+    let store = MemoryStateStore::new();
+    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    let kid = doc(&docs, "article:501");
+    assert_eq!(kid.metadata["brand"], "Acme Kids");
+    assert!(kid.access.as_ref().unwrap().public);
+    let wiki = doc(&docs, "article:601");
+    assert_eq!(
+        wiki.access.as_ref().unwrap().groups,
+        ["zendesk:agents"],
+        "a Help Center restricted to agents"
+    );
+    assert!(!wiki.access.as_ref().unwrap().public);
+    assert_eq!(doc(&docs, "article:1").metadata["brand"], "Acme");
+    // Each Help Center is asked at its own URL; the inactive brand's never.
+    assert!(
+        !requests_to(&kids, "/api/v2/help_center/articles")
+            .await
+            .is_empty()
+    );
+    assert!(
+        !requests_to(&staff, "/api/v2/help_center/articles")
+            .await
+            .is_empty()
+    );
+
+    // Prune's listing covers every Help Center.
+    let mut listed: Vec<String> = Vec::new();
+    let mut stream = c
+        .as_slim()
+        .unwrap()
+        .list_ids(connector_core::SyncContext::new());
+    while let Some(page) = stream.next().await {
+        listed.extend(page.unwrap().into_iter().map(|d| d.id));
+    }
+    for id in ["article:1", "article:501", "article:601"] {
+        assert!(listed.iter().any(|l| l == id), "{id} in {listed:?}");
+    }
+
+    // A poll reads each Help Center's export.
+    run(&c, &store, SyncMode::Incremental, 40).await;
+    assert!(
+        !requests_to(&kids, "/api/v2/help_center/incremental/articles")
+            .await
+            .is_empty()
+    );
+
+    // Only the brands named; one that names no brand fails the run, naming the field.
+    let named = build(&server.uri(), "articles", json!({"brands": "ACME-KIDS"}));
+    let (sink, _) = run(&named, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert_eq!(ids(&sink.documents()), ["article:501"]);
+    let wrong = build(
+        &server.uri(),
+        "articles",
+        json!({"brands": "acme-kids, nope"}),
+    );
+    let err = Syncer::new(wrong.clone())
+        .sink(MemorySink::new())
+        .run(SyncMode::Full)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert!(err.to_string().contains("nope"), "{err}");
+    assert!(
+        err.field() == Some("brands") || err.to_string().contains("brands"),
+        "{err}"
+    );
+}
+
+fn attachment(
+    id: u64,
+    name: &str,
+    url: String,
+    kind: &str,
+    size: u64,
+    inline: bool,
+) -> serde_json::Value {
+    json!({
+        "id": id, "url": format!("https://acme.zendesk.com/api/v2/attachments/{id}.json"),
+        "file_name": name, "content_url": url, "mapped_content_url": null,
+        "content_type": kind, "size": size, "width": null, "height": null, "inline": inline,
+        "deleted": false, "malware_access_override": false, "malware_scan_result": "malware_not_found",
+        "thumbnails": []
+    })
+}
+
+#[tokio::test]
+async fn attachments_become_files_read_by_the_audience_of_their_comment() {
+    const PDF: &[u8] = b"%PDF-1.4 invoice";
+    let api = standard();
+    let server = start(api.clone()).await;
+    let uri = server.uri();
+    {
+        let mut st = api.state.lock().unwrap();
+        let t1 = st.tickets.iter_mut().find(|t| t.id == 1).unwrap();
+        // The customer's public comment carries an invoice; the agent's note a screenshot
+        // and a file over max_file_size.
+        t1.comments[0].attachments = vec![attachment(
+            7001,
+            "Invoice.PDF",
+            format!("{uri}/attachments/token/AbC/?name=Invoice.PDF"),
+            "application/pdf",
+            PDF.len() as u64,
+            false,
+        )];
+        t1.comments[1].attachments = vec![
+            attachment(
+                7002,
+                "screen.png",
+                format!("{uri}/attachments/token/DeF/?name=screen.png"),
+                "image/png",
+                4,
+                true,
+            ),
+            attachment(
+                7003,
+                "dump.zip",
+                format!("{uri}/attachments/token/GhI/?name=dump.zip"),
+                "application/zip",
+                5_000,
+                false,
+            ),
+        ];
+    }
+    Mock::given(method("GET"))
+        .and(path("/attachments/token/AbC/"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(PDF, "application/pdf"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/attachments/token/DeF/"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(&b"\x89PNG"[..], "image/png"))
+        .mount(&server)
+        .await;
+    let c = build(
+        &uri,
+        "tickets",
+        json!({"include_attachments": true, "max_file_size": 1000}),
+    );
+    let store = MemoryStateStore::new();
+    let (sink, report) = run(&c, &store, SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    let invoice = doc(&docs, "zendesk_ticket_1:attachment:7001");
+    let ticket = doc(&docs, "zendesk_ticket_1");
+    assert_eq!(invoice.parent_id.as_deref(), Some("zendesk_ticket_1"));
+    assert_eq!(
+        invoice.access, ticket.access,
+        "the requester reads their own file"
+    );
+    assert_eq!(invoice.title, "Invoice.PDF");
+    assert_eq!(invoice.metadata["object_type"], "Attachment");
+    match &invoice.content {
+        connector_core::Content::Bytes {
+            data,
+            mime,
+            extension,
+        } => {
+            assert_eq!(&data[..], PDF);
+            assert_eq!(mime, "application/pdf");
+            assert_eq!(extension.as_deref(), Some("pdf"));
+        }
+        other => panic!("not a file: {other:?}"),
+    }
+    let screen = doc(&docs, "zendesk_ticket_1:attachment:7002");
+    assert_eq!(
+        screen.parent_id.as_deref(),
+        Some("zendesk_ticket_1:internal")
+    );
+    assert_eq!(
+        screen.access,
+        doc(&docs, "zendesk_ticket_1:internal").access,
+        "a note's file is for the ticket's agents"
+    );
+    assert_eq!(screen.metadata["inline"], true);
+    let big = report
+        .failures
+        .iter()
+        .find(|f| f.id.as_deref() == Some("zendesk_ticket_1:attachment:7003"))
+        .expect("the file over max_file_size fails");
+    assert!(big.message.contains("max_file_size"), "{}", big.message);
+    assert!(
+        requests_to(&server, "/attachments/token/GhI/")
+            .await
+            .is_empty()
+    );
+
+    // A new comment: the ticket is read again, its files are not downloaded again.
+    {
+        let mut st = api.state.lock().unwrap();
+        let t1 = st.tickets.iter_mut().find(|t| t.id == 1).unwrap();
+        t1.minute = 35;
+        t1.comments
+            .push(Comment::new(103, 2, "Any news?", true, 35));
+    }
+    let (sink, _) = run(&c, &store, SyncMode::Incremental, 40).await;
+    assert!(
+        sink.documents()
+            .iter()
+            .all(|d| !d.id.contains(":attachment:"))
+    );
+    assert_eq!(
+        requests_to(&server, "/attachments/token/AbC/").await.len(),
+        1
+    );
+
+    // Prune's listing holds the files.
+    let mut listed: Vec<String> = Vec::new();
+    let mut stream = c
+        .as_slim()
+        .unwrap()
+        .list_ids(connector_core::SyncContext::new());
+    while let Some(page) = stream.next().await {
+        listed.extend(page.unwrap().into_iter().map(|d| d.id));
+    }
+    assert!(listed.contains(&"zendesk_ticket_1:attachment:7001".to_owned()));
+    assert!(listed.contains(&"zendesk_ticket_1:attachment:7002".to_owned()));
+}
+
+#[tokio::test]
+async fn article_attachments_and_inline_images_are_files_of_the_article() {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let uri = server.uri();
+    api.state.lock().unwrap().article_files.insert(
+        3,
+        vec![json!({
+            "id": 9001, "url": format!("https://acme.zendesk.com/api/v2/help_center/articles/attachments/9001"),
+            "article_id": 3, "file_name": "escalation.png",
+            "content_url": format!("{uri}/hc/article_attachments/9001/escalation.png"),
+            "relative_path": "/hc/article_attachments/9001/escalation.png",
+            "content_type": "image/png", "size": 4, "inline": true,
+            "created_at": "2025-03-01T10:03:00Z", "updated_at": "2025-03-01T10:03:00Z"
+        })],
+    );
+    Mock::given(method("GET"))
+        .and(path("/hc/article_attachments/9001/escalation.png"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(&b"\x89PNG"[..], "image/png"))
+        .mount(&server)
+        .await;
+    let c = build(&uri, "articles", json!({"include_attachments": true}));
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let docs = sink.documents();
+    let image = doc(&docs, "article:3:attachment:9001");
+    assert_eq!(image.parent_id.as_deref(), Some("article:3"));
+    assert_eq!(
+        image.access,
+        doc(&docs, "article:3").access,
+        "the article's audience (a narrowed segment)"
+    );
+    assert_eq!(image.metadata["inline"], true);
+    // The private Help Center file is asked with the account's credentials.
+    let asked = requests_to(&server, "/hc/article_attachments/9001").await;
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].headers.get("authorization").is_some());
+}

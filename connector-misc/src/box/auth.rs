@@ -245,6 +245,37 @@ impl AppAuth {
     }
 }
 
+/// The plain PKCS#8 PEM (`BEGIN PRIVATE KEY`) of an encrypted one (`BEGIN ENCRYPTED
+/// PRIVATE KEY`: PBES2 with PBKDF2 or scrypt, AES-CBC or 3DES), decrypted with
+/// `passphrase`; else what is wrong, naming the field and never a value.
+fn decrypt_pkcs8(
+    pem: &str,
+    passphrase: Option<&str>,
+) -> Result<zeroize::Zeroizing<String>, String> {
+    use pkcs8::der::pem::LineEnding;
+    let Some(passphrase) = passphrase else {
+        return Err("holds an encrypted private key but `boxAppSettings.appAuth.passphrase` is empty: put the key's passphrase there (as Box's config.json has it), or decrypt the key once (`openssl pkcs8 -in key.pem -out plain.pem`) and put the plain PEM in `boxAppSettings.appAuth.privateKey`".to_owned());
+    };
+    let (label, doc) = pkcs8::SecretDocument::from_pem(pem).map_err(|_| {
+        "`boxAppSettings.appAuth.privateKey` is not a readable encrypted PKCS#8 PEM (BEGIN ENCRYPTED PRIVATE KEY)".to_owned()
+    })?;
+    if label != "ENCRYPTED PRIVATE KEY" {
+        return Err(format!(
+            "`boxAppSettings.appAuth.privateKey` is a PEM labelled {label}, not ENCRYPTED PRIVATE KEY"
+        ));
+    }
+    let info = pkcs8::EncryptedPrivateKeyInfoOwned::try_from(doc.as_bytes()).map_err(|_| {
+        "`boxAppSettings.appAuth.privateKey` is not an encrypted PKCS#8 key (its DER cannot be read)".to_owned()
+    })?;
+    // A wrong passphrase shows as a padding or decoding error of the decrypted bytes.
+    let plain = info.decrypt(passphrase).map_err(|_| {
+        "`boxAppSettings.appAuth.passphrase` does not decrypt `boxAppSettings.appAuth.privateKey` (a wrong passphrase, or a cipher other than PBES2 with AES-CBC or 3DES)".to_owned()
+    })?;
+    plain.to_pem("PRIVATE KEY", LineEnding::LF).map_err(|_| {
+        "`boxAppSettings.appAuth.privateKey` decrypted to something that is not a key".to_owned()
+    })
+}
+
 /// Box's app settings as its Developer Console downloads them (`config.json`).
 struct ParsedJwt {
     client_id: String,
@@ -308,13 +339,34 @@ fn parse_jwt_config(json: &str) -> Result<ParsedJwt, Vec<String>> {
         Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n > 0) => Some(n.to_string()),
         _ => None,
     };
+    let passphrase = app_auth
+        .and_then(|a| a.get("passphrase"))
+        .and_then(Value::as_str)
+        .filter(|p| !p.is_empty());
     let key = pem.as_deref().and_then(|pem| {
-        if pem.contains("ENCRYPTED PRIVATE KEY") || pem.contains("Proc-Type: 4,ENCRYPTED") {
+        if pem.contains("Proc-Type: 4,ENCRYPTED") {
             problems.push(
-                "holds an encrypted private key, which this connector does not decrypt: decrypt it once (`openssl pkcs8 -in key.pem -out plain.pem`, with `boxAppSettings.appAuth.passphrase`) and put the plain PEM (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY) in `boxAppSettings.appAuth.privateKey`".to_owned(),
+                "holds a private key in OpenSSL's legacy encrypted form (Proc-Type: 4,ENCRYPTED), which this connector does not decrypt: convert it once to encrypted PKCS#8 (`openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key.p8.pem`) or to a plain PEM, and put that in `boxAppSettings.appAuth.privateKey`".to_owned(),
             );
             return None;
         }
+        // Box's Developer Console hands out the key encrypted (PKCS#8, PBES2), with its
+        // passphrase beside it in the same file.
+        let plain;
+        let pem = if pem.contains("BEGIN ENCRYPTED PRIVATE KEY") {
+            match decrypt_pkcs8(pem, passphrase) {
+                Ok(p) => {
+                    plain = p;
+                    plain.as_str()
+                }
+                Err(problem) => {
+                    problems.push(problem);
+                    return None;
+                }
+            }
+        } else {
+            pem
+        };
         match jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()) {
             Ok(key) => Some(key),
             Err(_) => {

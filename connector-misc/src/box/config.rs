@@ -129,7 +129,7 @@ pub struct BoxJwtConfigSchema;
 
 impl SecretJsonSchema for BoxJwtConfigSchema {
     const NAME: &'static str = "BoxJwtConfig";
-    const DESCRIPTION: &'static str = "JWT server authentication: the app settings Box's Developer Console downloads (config.json): `boxAppSettings.clientID`, `.clientSecret`, `.appAuth.publicKeyID`, `.appAuth.privateKey` and `enterpriseID`. The private key must be a plain RSA PEM (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY): an encrypted one (BEGIN ENCRYPTED PRIVATE KEY, as the console generates it) is refused with how to decrypt it once (`openssl pkcs8`). Acts for the enterprise's service account unless `box_subject_type`/`box_subject_id` say otherwise.";
+    const DESCRIPTION: &'static str = "JWT server authentication: the app settings Box's Developer Console downloads (config.json): `boxAppSettings.clientID`, `.clientSecret`, `.appAuth.publicKeyID`, `.appAuth.privateKey`, `.appAuth.passphrase` and `enterpriseID`. The private key is an RSA PEM: encrypted PKCS#8 (BEGIN ENCRYPTED PRIVATE KEY, as the console generates it; PBES2 with AES-CBC or 3DES), decrypted with `.appAuth.passphrase`, or plain (BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY, passphrase empty). A passphrase that does not decrypt the key is a configuration error naming it. Acts for the enterprise's service account unless `box_subject_type`/`box_subject_id` say otherwise.";
     const EXAMPLE: Option<&'static str> = Some(
         r#"{"boxAppSettings": {"clientID": "…", "clientSecret": "…", "appAuth": {"publicKeyID": "a1b2c3d4", "privateKey": "-----BEGIN PRIVATE KEY-----\n…", "passphrase": ""}}, "enterpriseID": "1234567"}"#,
     );

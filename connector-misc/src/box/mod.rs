@@ -52,8 +52,10 @@
 //!   refresh token and lose the new one.
 //! - **App tokens**: `box_client_id` + `box_client_secret`
 //!   (Client Credentials Grant) or `box_jwt_config` (Box's `config.json`; JWT assertion signed
-//!   RS256 with the app's key, `exp` 45 s, a fresh `jti` per token request; the key must be a
-//!   plain PEM, an encrypted one is refused saying how to decrypt it), acting for
+//!   RS256 with the app's key, `exp` 45 s, a fresh `jti` per token request; the key as the
+//!   console hands it out, encrypted PKCS#8 decrypted once with `appAuth.passphrase`
+//!   (RustCrypto's `pkcs8`: PBES2, PBKDF2 or scrypt, AES-CBC or 3DES; a passphrase that does
+//!   not decrypt it is a configuration error naming the field), or a plain PEM), acting for
 //!   `box_subject_type`/`box_subject_id` (the enterprise's service account by default). The
 //!   token is kept until a minute before its `expires_in`, or a 401, then got again; nothing
 //!   rotates, so no [`CredentialStore`] is needed and `check()` may renew freely.

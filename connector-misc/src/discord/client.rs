@@ -139,7 +139,7 @@ impl Client {
     }
 
     /// A page of the public archived threads of `channel` archived before `before` (newest
-    /// archived first), and whether more follow.
+    /// archived first; exclusive), and whether more follow.
     pub(crate) async fn archived_threads(
         &self,
         channel: &str,
@@ -150,9 +150,11 @@ impl Client {
             let mut q = url.query_pairs_mut();
             q.append_pair("limit", &PAGE.to_string());
             if let Some(before) = before {
+                // Microseconds, as Discord writes `archive_timestamp`: milliseconds would
+                // move the bound and drop threads archived within that millisecond.
                 q.append_pair(
                     "before",
-                    &before.to_rfc3339_opts(SecondsFormat::Millis, true),
+                    &before.to_rfc3339_opts(SecondsFormat::Micros, true),
                 );
             }
         }

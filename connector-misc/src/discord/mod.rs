@@ -36,6 +36,13 @@
 //!   read whole, and its version holds every message id and edit time too: new replies in
 //!   old threads and edits in them are found; an edit alone inside a thread quiet for longer
 //!   is found by a full run.
+//! - **Archived threads**: `GET /channels/{id}/threads/archived/public?before=…`, newest
+//!   archived first, paged by archive time alone (`before` exclusive, microseconds). Threads
+//!   archived at one instant (a bulk archive) can straddle a page boundary, so each next page
+//!   starts a microsecond after the page's oldest archive time and lists that one again (kept
+//!   once, by id); a page all of one instant that brings nothing new (or is all of the
+//!   instant it started just after) is stepped past, so the walk ends: only threads beyond a
+//!   whole page (100) archived at the very same instant cannot be listed (warned).
 //! - **Access**: from the server's roles and the channel's permission overwrites, computed
 //!   in Discord's order: `discord-guild:{id}` when `@everyone` may view the channel, else the roles
 //!   (`discord-role:{guild}:{role}`) and members (`discord-user:{id}`) that may. Threads

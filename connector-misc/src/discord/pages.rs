@@ -2,7 +2,7 @@
 //! snowflakes), then the channel's public threads (one document each), as checkpointed
 //! batches on core's [`fetch_items`]; the id listing and the refetch of named documents.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -323,6 +323,7 @@ impl Walk {
             .cloned()
             .collect();
         let mut before: Option<DateTime<Utc>> = None;
+        let mut seen = HashSet::new();
         loop {
             let page = self.client.archived_threads(&channel.id, before).await?;
             let oldest = page
@@ -330,16 +331,40 @@ impl Walk {
                 .iter()
                 .filter_map(|t| t.thread_metadata.as_ref().map(|m| m.archive_timestamp))
                 .min();
+            let fresh = page
+                .threads
+                .iter()
+                .filter(|t| seen.insert(t.id.clone()))
+                .count();
             threads.extend(page.threads);
             // Newest archived first: a thread archived before the window's start has had no
             // message since.
             let past = matches!((oldest, from), (Some(o), Some(f)) if o < f);
-            match oldest {
-                Some(o) if page.has_more && !past && before.is_none_or(|b| o < b) => {
-                    before = Some(o);
-                }
-                _ => break,
+            let Some(o) = oldest.filter(|_| page.has_more && !past) else {
+                break;
+            };
+            // Discord pages by archive time alone and `before` is exclusive: threads archived
+            // at the very instant of the page's oldest (a bulk archive) may go on past the
+            // page's end, so the next page starts just after that instant (a microsecond,
+            // Discord's precision), the page's oldest being listed again (kept once, by id).
+            // A page that brought nothing new is a whole page archived at that one instant:
+            // paging within it is impossible, so the walk steps past it rather than ask for
+            // the same page forever.
+            let inclusive = o + TimeDelta::microseconds(1);
+            let next = if fresh == 0 || before == Some(inclusive) {
+                tracing::warn!(
+                    connector = SOURCE,
+                    channel = %channel.id,
+                    "a whole page of archived threads shares one archive time ({o}); threads archived then beyond that page cannot be listed"
+                );
+                o
+            } else {
+                inclusive
+            };
+            if before.is_some_and(|b| next >= b) {
+                break;
             }
+            before = Some(next);
         }
         let after = after.map(|a| snowflake("thread_after", a)).transpose()?;
         let end = window.map(|w| first_at(w.end));

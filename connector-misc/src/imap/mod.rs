@@ -26,7 +26,10 @@
 //!   listing items and `BODY.PEEK[]` in one `UID FETCH` per page (one round trip instead of
 //!   two), but for the messages one `UID SEARCH ... LARGER` per mailbox finds over
 //!   `max_message_size` or over the page's share of 32 MiB, which are listed first as above.
-//!   UIDs and UIDVALIDITY only, never sequence numbers ([`ImapCheckpoint`]).
+//!   UIDs and UIDVALIDITY only, never sequence numbers ([`ImapCheckpoint`]). A part's
+//!   messages are converted (MIME parsed, Markdown written) on the blocking pool while the
+//!   next part is fetched, so the session never waits on the parser; parts are handed on in
+//!   UID order all the same, each with its checkpoint.
 //! - **Incremental runs** go by UID: each run keeps every mailbox's UIDNEXT as it opened it
 //!   (checked against UIDVALIDITY), and the next reads `UID n:*` with no dates, so mail
 //!   copied, moved, labelled or APPENDed with an old date, and mail stamped by a server

@@ -750,6 +750,8 @@ pub(super) fn checkpointed(
                 ..Seen::default()
             };
             let mut yielded = false;
+            // The part being converted, with its checkpoint.
+            let mut inflight: Option<(tokio::task::JoinHandle<Batch>, ImapCheckpoint)> = None;
             for chunk in uids.chunks(reader.page_size.max(1)) {
                 ctx.cancellation().check()?;
                 let last = chunk.last().copied().unwrap_or(after);
@@ -822,43 +824,29 @@ pub(super) fn checkpointed(
                             Slot::Done(_) | Slot::Read(..) => None,
                         })
                         .collect();
-                    let (mut bodies, mut refused) = if wanted.is_empty() {
+                    let (bodies, refused) = if wanted.is_empty() {
                         Default::default()
                     } else {
                         reader.bodies(&mut session, mailbox, validity, &wanted, &ctx).await?
                     };
-                    let mut batch = Batch::default();
-                    for slot in slots {
-                        match slot {
-                            Slot::Done(outcomes) => outcomes.into_iter().for_each(|o| batch.push(o)),
-                            Slot::Read(l, raw) => {
-                                for outcome in convert::message_outcomes(&place, &l, &raw) {
-                                    batch.push(outcome);
-                                }
-                            }
-                            Slot::Fetch(l) => {
-                                if let Some(raw) = bodies.remove(&l.uid) {
-                                    for outcome in convert::message_outcomes(&place, &l, &raw) {
-                                        batch.push(outcome);
-                                    }
-                                } else if let Some(err) = refused.remove(&l.uid) {
-                                    batch.push(
-                                        convert::message_failure(
-                                            &place,
-                                            &l,
-                                            err.kind(),
-                                            &format!("the server would not serve it: {}", err.message()),
-                                        )
-                                        .into(),
-                                    );
-                                }
-                                // Else expunged since the listing: prune deals with it.
-                            }
-                        }
-                    }
+                    // The part is converted off the session's path (parsing MIME, writing
+                    // Markdown), on the blocking pool, while the next part is fetched; the
+                    // parts are still handed on in order, each with its own checkpoint.
+                    let convert = {
+                        let reader = Arc::clone(&reader);
+                        let mailbox = mailbox.clone();
+                        tokio::task::spawn_blocking(move || {
+                            part_batch(&reader.place(&mailbox, validity), slots, bodies, refused)
+                        })
+                    };
                     yielded = true;
-                    yield CheckpointedBatch::new(batch, checkpoint(checkpoint_uid, &next));
+                    if let Some((previous, cp)) = inflight.replace((convert, checkpoint(checkpoint_uid, &next))) {
+                        yield CheckpointedBatch::new(converted(previous).await?, cp);
+                    }
                 }
+            }
+            if let Some((previous, cp)) = inflight.take() {
+                yield CheckpointedBatch::new(converted(previous).await?, cp);
             }
             if !yielded {
                 // Nothing to read here: the checkpoint still records this mailbox's mark.
@@ -868,6 +856,54 @@ pub(super) fn checkpointed(
         client::logout(&reader.server, &mut session).await;
     }
     .boxed()
+}
+
+/// The batch of a part: each slot's outcomes, in UID order; a message to fetch that did not
+/// come is a failure when the server refused it, else it was expunged since the listing
+/// (prune deals with it).
+fn part_batch(
+    place: &Place<'_>,
+    slots: Vec<Slot>,
+    mut bodies: HashMap<u32, Vec<u8>>,
+    mut refused: HashMap<u32, Error>,
+) -> Batch {
+    let mut batch = Batch::default();
+    for slot in slots {
+        match slot {
+            Slot::Done(outcomes) => outcomes.into_iter().for_each(|o| batch.push(o)),
+            Slot::Read(l, raw) => {
+                for outcome in convert::message_outcomes(place, &l, &raw) {
+                    batch.push(outcome);
+                }
+            }
+            Slot::Fetch(l) => {
+                if let Some(raw) = bodies.remove(&l.uid) {
+                    for outcome in convert::message_outcomes(place, &l, &raw) {
+                        batch.push(outcome);
+                    }
+                } else if let Some(err) = refused.remove(&l.uid) {
+                    batch.push(
+                        convert::message_failure(
+                            place,
+                            &l,
+                            err.kind(),
+                            &format!("the server would not serve it: {}", err.message()),
+                        )
+                        .into(),
+                    );
+                }
+                // Else expunged since the listing: prune deals with it.
+            }
+        }
+    }
+    batch
+}
+
+/// The batch a part's conversion made.
+async fn converted(task: tokio::task::JoinHandle<Batch>) -> Result<Batch> {
+    task.await.map_err(|e| {
+        Error::internal(format!("converting a part of messages failed: {e}")).with_connector(SOURCE)
+    })
 }
 
 /// Every id a load could produce: each message's and its attachments', by `ENVELOPE` and

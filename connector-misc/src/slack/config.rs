@@ -20,6 +20,10 @@ pub const DEFAULT_PAGE_SIZE: u32 = 200;
 /// How far back an incremental run looks for threads with new replies, in days.
 pub const DEFAULT_THREAD_LOOKBACK_DAYS: u32 = 30;
 
+/// Hours before a window whose threads' replies are read again for edits unless configured
+/// otherwise.
+pub const DEFAULT_REPLY_EDIT_LOOKBACK_HOURS: u32 = 24;
+
 /// Tier 2 methods (`conversations.list`, `auth.teams.list`): 20+ per minute.
 pub const DEFAULT_TIER2_PER_MINUTE: u32 = 20;
 /// Tier 3 methods (`conversations.history`, `conversations.replies`, `conversations.join`):
@@ -108,6 +112,15 @@ pub struct SlackConfig {
     #[serde(default = "default_thread_lookback_days")]
     #[schemars(range(max = 3650))]
     pub thread_lookback_days: u32,
+    /// Hours before an incremental window's start whose replies are read again to find
+    /// their edits (at most 8,760). Slack's listing shows a thread's parent alone, so an edit
+    /// of a *reply* moves nothing it lists: a thread whose `latest_reply` is this recent has
+    /// its replies read on every incremental run (one `conversations.replies` request), and
+    /// is sent again when a reply's `edited.ts` changed. Edits of replies in quieter threads
+    /// are found by a full run. `0`: replies are read only when the listing moved.
+    #[serde(default = "default_reply_edit_lookback_hours")]
+    #[schemars(range(max = 8760))]
+    pub reply_edit_lookback_hours: u32,
     /// Messages per `conversations.history` / `conversations.replies` page (at most 999;
     /// Slack suggests 200): the unit of one fingerprint lookup and one checkpoint.
     #[serde(default = "default_page_size")]
@@ -167,6 +180,10 @@ fn default_thread_lookback_days() -> u32 {
     DEFAULT_THREAD_LOOKBACK_DAYS
 }
 
+fn default_reply_edit_lookback_hours() -> u32 {
+    DEFAULT_REPLY_EDIT_LOOKBACK_HOURS
+}
+
 fn default_tier2() -> NonZeroU32 {
     nonzero(DEFAULT_TIER2_PER_MINUTE)
 }
@@ -193,6 +210,7 @@ impl SlackConfig {
             include_archived: false,
             include_bot_messages: false,
             thread_lookback_days: DEFAULT_THREAD_LOOKBACK_DAYS,
+            reply_edit_lookback_hours: DEFAULT_REPLY_EDIT_LOOKBACK_HOURS,
             page_size: default_page_size(),
             tier2_requests_per_minute: default_tier2(),
             tier3_requests_per_minute: default_tier3(),
@@ -260,6 +278,7 @@ impl fmt::Debug for SlackConfig {
             .field("include_archived", &self.include_archived)
             .field("include_bot_messages", &self.include_bot_messages)
             .field("thread_lookback_days", &self.thread_lookback_days)
+            .field("reply_edit_lookback_hours", &self.reply_edit_lookback_hours)
             .field("page_size", &self.page_size)
             .field("tier2_requests_per_minute", &self.tier2_requests_per_minute)
             .field("tier3_requests_per_minute", &self.tier3_requests_per_minute)
@@ -292,6 +311,12 @@ impl ConnectorConfig for SlackConfig {
             problems.push(FieldError::new(
                 "thread_lookback_days",
                 "must be at most 3650",
+            ));
+        }
+        if self.reply_edit_lookback_hours > 8760 {
+            problems.push(FieldError::new(
+                "reply_edit_lookback_hours",
+                "must be at most 8760",
             ));
         }
         if let Some(url) = &self.base_url

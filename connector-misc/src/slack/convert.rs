@@ -117,6 +117,27 @@ pub(crate) fn thread_version(channel: &ChannelInfo, parent: &Message) -> String 
     )
 }
 
+/// The version token of a thread once its replies are read: [`thread_version`] and, when
+/// a reply was edited, each edited reply's `ts` and `edited.ts` (which Slack's listing does
+/// not show).
+pub(crate) fn thread_version_read(
+    channel: &ChannelInfo,
+    parent: &Message,
+    messages: &[Message],
+) -> String {
+    let listed = thread_version(channel, parent);
+    let edits: Vec<String> = messages
+        .iter()
+        .filter(|m| m.ts != parent.ts)
+        .filter_map(|m| m.edited.as_ref().map(|e| format!("{}@{}", m.ts, e.ts)))
+        .collect();
+    if edits.is_empty() {
+        listed
+    } else {
+        format!("{listed}|replies-edited:{}", edits.join(","))
+    }
+}
+
 /// Every user id a message names: its author and its `<@U…>` mentions.
 pub(crate) fn user_ids(m: &Message, out: &mut Vec<String>) {
     if let Some(u) = &m.user {

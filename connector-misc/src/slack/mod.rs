@@ -42,8 +42,15 @@
 //!   on every run): an unchanged thread costs no replies request, and an edited parent, a new
 //!   reply, or a member who joins or leaves a private channel (or a channel turning private
 //!   or public) gives its threads a new token. An edit of a *reply* moves nothing Slack
-//!   lists (`conversations.history` shows the parent alone), so it is seen on the next
-//!   full run. Reactions are not rendered, so they are no part of it.
+//!   lists (`conversations.history` shows the parent alone): once a thread's replies are
+//!   read, its token holds each edited reply's `ts` and `edited.ts` too, and an incremental
+//!   run (with a remembering lookup) reads again the replies of every listed thread whose
+//!   `latest_reply` is within `reply_edit_lookback_hours` (default 24) before the window's
+//!   start or later, sending it when that token moved (else it is unchanged). A thread whose
+//!   token holds reply edits costs a replies request whenever it is listed (its listing
+//!   alone cannot match that token); an edit in a thread quiet for longer than the edit
+//!   look-back is seen on the next full run. Reactions are not rendered, so they are no
+//!   part of it.
 //! - **Deleted messages**: a deleted message is gone from the listing, so prune
 //!   ([`list_ids`](SlimConnector::list_ids)) removes its document; a deleted parent with
 //!   replies stays as Slack's `tombstone`, left out of the text while the replies stay.
@@ -94,9 +101,9 @@ use futures::stream::BoxStream;
 
 pub use checkpoint::{ChannelCursor, SlackCheckpoint};
 pub use config::{
-    DEFAULT_API_BASE_URL, DEFAULT_PAGE_SIZE, DEFAULT_THREAD_LOOKBACK_DAYS,
-    DEFAULT_TIER2_PER_MINUTE, DEFAULT_TIER3_PER_MINUTE, DEFAULT_TIER4_PER_MINUTE, SlackConfig,
-    SlackCredentials,
+    DEFAULT_API_BASE_URL, DEFAULT_PAGE_SIZE, DEFAULT_REPLY_EDIT_LOOKBACK_HOURS,
+    DEFAULT_THREAD_LOOKBACK_DAYS, DEFAULT_TIER2_PER_MINUTE, DEFAULT_TIER3_PER_MINUTE,
+    DEFAULT_TIER4_PER_MINUTE, SlackConfig, SlackCredentials,
 };
 
 use client::Client;
@@ -149,6 +156,7 @@ impl SlackConnector {
             archived: config.include_archived,
             bots: config.include_bot_messages,
             lookback: TimeDelta::days(i64::from(config.thread_lookback_days)),
+            edit_lookback: TimeDelta::hours(i64::from(config.reply_edit_lookback_hours)),
             users: Arc::new(UserCache::default()),
         };
         Ok(Self { config, walk })

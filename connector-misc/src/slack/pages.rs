@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use connector_core::pages::{Outcome, PendingItem, fetch_items};
+use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items};
 use connector_core::{
     Access, Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -19,7 +19,9 @@ use serde_json::Value;
 use super::SOURCE;
 use super::checkpoint::{ChannelCursor, SlackCheckpoint};
 use super::client::Client;
-use super::convert::{ChannelInfo, Names, thread_document, thread_id, thread_version, user_ids};
+use super::convert::{
+    ChannelInfo, Names, thread_document, thread_id, thread_version, thread_version_read, user_ids,
+};
 use super::model::{AuthTest, Channel, Listed, Message, User, parse_ts, to_ts};
 
 /// Threads read at the same time within a page.
@@ -83,6 +85,9 @@ pub(crate) struct Walk {
     pub(crate) archived: bool,
     pub(crate) bots: bool,
     pub(crate) lookback: TimeDelta,
+    /// How far before a window's start a thread's latest reply makes its replies read again
+    /// (for their edits).
+    pub(crate) edit_lookback: TimeDelta,
     pub(crate) users: Arc<UserCache>,
 }
 
@@ -114,6 +119,9 @@ struct Fetcher {
     walk: Arc<Walk>,
     channel: Arc<ChannelInfo>,
     names: Arc<HashMap<String, String>>,
+    /// What the store holds for the page's threads: a thread read again for its replies'
+    /// edits is unchanged when it holds the version read.
+    known: Arc<KnownFingerprints>,
 }
 
 impl Walk {
@@ -325,7 +333,7 @@ impl Walk {
                         continue;
                     }
                 };
-                let fetcher = Fetcher { walk: Arc::new(walk.clone()), channel: Arc::clone(&info), names: Arc::clone(&scope.names) };
+                let fetcher = Fetcher { walk: Arc::new(walk.clone()), channel: Arc::clone(&info), names: Arc::clone(&scope.names), known: Arc::default() };
                 // Threads handed on this run from a reply whose parent is older than the
                 // listing (several such replies name one thread).
                 let mut seen: HashSet<String> = HashSet::new();
@@ -352,7 +360,15 @@ impl Walk {
                     };
                     let (messages, next) = page;
                     let pending = walk.sort_page(&info, messages, window, remembers, &mut seen);
-                    let f = fetcher.clone();
+                    let mut f = fetcher.clone();
+                    if remembers {
+                        let ids: Vec<String> = pending
+                            .iter()
+                            .filter(|p| matches!(p.value, Pending::Thread { .. }))
+                            .map(|p| p.id.clone())
+                            .collect();
+                        f.known = Arc::new(KnownFingerprints::lookup(&ctx, &ids).await?);
+                    }
                     let batch = fetch_items(&ctx, pending, CONCURRENCY, move |item| f.clone().fetch(item)).await?;
                     match next {
                         Some(n) => {
@@ -383,6 +399,9 @@ impl Walk {
         seen: &mut HashSet<String>,
     ) -> Vec<PendingItem<Pending>> {
         let oldest = self.oldest(window);
+        let edit_from = window
+            .filter(|_| self.edit_lookback > TimeDelta::zero())
+            .map(|w| w.start - self.edit_lookback);
         let mut pending = Vec::new();
         for listed in values {
             let m = match listed {
@@ -442,10 +461,21 @@ impl Walk {
             let has_replies = m.reply_count.unwrap_or(0) > 0 || m.latest_reply.is_some();
             if has_replies {
                 let ts = m.ts.clone();
-                pending.push(
-                    PendingItem::new(id, Pending::Thread { ts, window: None })
-                        .with_version(&version),
-                );
+                let item = PendingItem::new(id, Pending::Thread { ts, window: None });
+                // A recent reply may have been edited since, which the listing cannot show:
+                // its replies are read, whatever the listing's version says.
+                let recent = remembers
+                    && edit_from.is_some_and(|f| {
+                        m.latest_reply
+                            .as_deref()
+                            .and_then(parse_ts)
+                            .is_some_and(|t| t >= f)
+                    });
+                pending.push(if recent {
+                    item
+                } else {
+                    item.with_version(&version)
+                });
             } else if !m.is_noise(self.bots) {
                 pending
                     .push(PendingItem::new(id, Pending::Lone(Box::new(m))).with_version(&version));
@@ -569,7 +599,7 @@ impl Walk {
                     }
                 }
                 for (info, items) in by_channel {
-                    let f = Fetcher { walk: Arc::new(walk.clone()), channel: info, names: Arc::clone(&scope.names) };
+                    let f = Fetcher { walk: Arc::new(walk.clone()), channel: info, names: Arc::clone(&scope.names), known: Arc::default() };
                     let batch = fetch_items(&ctx, items, CONCURRENCY, move |item| f.clone().fetch(item)).await?;
                     if !batch.is_empty() {
                         yield batch;
@@ -633,8 +663,12 @@ impl Fetcher {
         let version = all
             .iter()
             .find(|m| m.ts == ts)
-            .map(|parent| thread_version(channel, parent))
+            .map(|parent| thread_version_read(channel, parent, &all))
             .unwrap_or_default();
+        let id = thread_id(&channel.id, &ts);
+        if self.known.has_version(&id, &version) {
+            return Ok(Some(Outcome::Unchanged(id)));
+        }
         let kept: Vec<Message> = all
             .into_iter()
             .filter(|m| !m.is_noise(self.walk.bots))

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 /// Where a resumed Zendesk sync starts, in Zendesk's own terms.
 ///
 /// - Articles, full load: the list's `after_cursor` (`page[after]`).
-/// - Articles, poll: the incremental article export's next `start_time` (its last `end_time`).
+/// - Articles, poll: the incremental article export's next `start_time` (its last `end_time`);
+///   then, when a user segment was edited in the window, the list's cursor (`relist`).
 /// - Tickets: the incremental ticket export's `after_cursor`; `carry` is the cursor the next
 ///   incremental run starts from (carried over by the engine), so a poll costs one export
 ///   request when nothing changed (and one of the organization export, `orgs_from`).
@@ -33,6 +34,15 @@ pub struct ZendeskCheckpoint {
     /// listed (and left to the next run).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub held: bool,
+    /// Articles of several brands (`brands`): the id of the brand whose Help Center is
+    /// walked; the brands are walked in id order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand_id: Option<u64>,
+    /// Articles, poll: the export is over and a user segment was edited within the window
+    /// (which touches none of its articles), so the article list is walked again from
+    /// `cursor`; only articles whose access (version) changed are sent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relist: bool,
     /// Tickets, incremental run: the ticket export is over; the organizations the
     /// incremental organization export lists from this `start_time` (epoch seconds) have
     /// their tickets listed again (their sharing may have changed).

@@ -4,8 +4,9 @@
 
 use std::collections::HashSet;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use connector_core::http::{ErrorClass, HttpClient, StatusCode};
+use connector_core::http::{Auth, ErrorClass, HttpClient, StatusCode};
 use connector_core::{Error, ErrorKind, Result, SyncContext};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -13,9 +14,9 @@ use url::Url;
 
 use super::SOURCE;
 use super::model::{
-    ApiError, ArticleExport, ArticlePage, Comment, CommentPage, Me, OrganizationExport, Section,
-    SectionPage, SegmentAnswer, TicketExport, TicketPage, TicketsAnswer, User, UserSegment,
-    UsersAnswer,
+    ApiError, ArticleAttachments, ArticleExport, ArticlePage, Attachment, Brand, BrandPage,
+    Comment, CommentPage, Me, OrganizationExport, Section, SectionPage, SegmentAnswer, SegmentList,
+    TicketExport, TicketPage, TicketsAnswer, User, UserSegment, UsersAnswer,
 };
 
 /// More pages than any collection has: a loop guard beside the repeated-cursor check.
@@ -198,6 +199,77 @@ impl Client {
     pub(crate) async fn user_segment(&self, id: u64) -> Result<UserSegment> {
         let url = self.endpoint(&["help_center", "user_segments", &id.to_string()])?;
         self.get::<SegmentAnswer>(url).await.map(|a| a.user_segment)
+    }
+
+    /// Every attachment of the article `id` (in the locale read).
+    pub(crate) async fn article_attachments(&self, id: u64) -> Result<Vec<Attachment>> {
+        let mut url = self.help_center(&["articles", &id.to_string(), "attachments"])?;
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        for _ in 0..MAX_PAGES {
+            let page: ArticleAttachments = self.get(url).await?;
+            out.extend(page.article_attachments);
+            match page.next_page {
+                Some(next) if seen.insert(next.clone()) => url = self.next_url(&next)?,
+                Some(_) => {
+                    return Err(Error::invalid_data(
+                        "Zendesk sent the same next-page link twice; the listing would never end",
+                    )
+                    .with_connector(SOURCE));
+                }
+                None => return Ok(out),
+            }
+        }
+        Err(Error::invalid_data("a Zendesk listing has no end").with_connector(SOURCE))
+    }
+
+    /// The bytes at an attachment's `content_url`, at most `max`: with the credentials on
+    /// the account's own origin (private attachments need them), without elsewhere.
+    pub(crate) async fn download(&self, url: &str, max: u64) -> Result<Bytes> {
+        let url = Url::parse(url).map_err(|e| {
+            Error::invalid_data("an attachment's content_url is not a URL")
+                .with_connector(SOURCE)
+                .with_cause(e)
+        })?;
+        let mut req = self.http.get(url.clone()).max_body_bytes(max);
+        if url.origin() != self.base.origin() {
+            req = req.auth(Auth::None, "");
+        }
+        Ok(req.send().await?.into_body())
+    }
+
+    /// Every brand of the account.
+    pub(crate) async fn brands(&self) -> Result<Vec<Brand>> {
+        let mut url = self.endpoint(&["brands.json"])?;
+        url.query_pairs_mut().append_pair("page[size]", "100");
+        let mut out = Vec::new();
+        self.cursor_pages(url, |page: BrandPage| {
+            out.extend(page.brands);
+            (page.meta.has_more, page.links.next)
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// This client on another Help Center of the account (a brand's, at its `brand_url`).
+    pub(crate) fn on(&self, base: Url) -> Self {
+        Self {
+            base,
+            ..self.clone()
+        }
+    }
+
+    /// Every user segment of the Help Center (a Help Center manager's request).
+    pub(crate) async fn user_segments(&self) -> Result<Vec<UserSegment>> {
+        let mut url = self.endpoint(&["help_center", "user_segments"])?;
+        url.query_pairs_mut().append_pair("page[size]", "100");
+        let mut out = Vec::new();
+        self.cursor_pages(url, |page: SegmentList| {
+            out.extend(page.user_segments);
+            (page.meta.has_more, page.links.next)
+        })
+        .await?;
+        Ok(out)
     }
 
     /// The users with these ids (up to 100 a request).

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
 
 use connector_core::config::{IgnoredField, StringList};
 use connector_core::net::NetworkPolicy;
@@ -24,6 +24,9 @@ pub const DEFAULT_EXPORT_REQUESTS_PER_MINUTE: u32 = 10;
 /// Articles per page of the Help Center list unless configured otherwise (cursor paging
 /// allows up to 100).
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// The largest attachment downloaded unless configured otherwise: 10 MiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
 
 /// The config field of the API token, named by authentication errors.
 pub(crate) const TOKEN_FIELD: &str = "credentials.zendesk_token";
@@ -136,6 +139,24 @@ pub struct ZendeskConfig {
     /// Default off (an open Help Center).
     #[serde(default)]
     pub help_center_requires_sign_in: bool,
+    /// Read the files attached to tickets' comments and to articles (inline images among
+    /// them), each a file document (raw bytes, with `mime` and `extension`) readable by its
+    /// parent's audience. Default off, as in RAGFlow and Onyx: prune's id listing then costs
+    /// one request per ticket (its comments) or per article (its attachments).
+    #[serde(default)]
+    pub include_attachments: bool,
+    /// The largest attachment downloaded, in bytes (default 10 MiB, at most 4 GiB): a larger
+    /// one, by its listed `size` or while downloading, is a failure naming it.
+    #[serde(default = "default_max_file_size")]
+    #[schemars(range(min = 1, max = 4_294_967_296_u64), example = &10_485_760)]
+    pub max_file_size: NonZeroU64,
+    /// Articles of a multi-brand account: the brands whose Help Centers are read, by
+    /// subdomain or name (case-blind), or `*` for every active brand whose Help Center is on
+    /// (`GET /api/v2/brands`; each Help Center at its `brand_url`); a list or comma-separated
+    /// text. Empty (default): the Help Center at the account's URL alone.
+    #[serde(default)]
+    #[schemars(example = &"acme, acme-kids")]
+    pub brands: StringList,
     /// Articles per page of the Help Center list (at most 100).
     #[serde(default = "default_page_size")]
     #[schemars(range(min = 1, max = 100))]
@@ -172,6 +193,10 @@ fn nz(n: u32) -> NonZeroU32 {
     NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN)
 }
 
+fn default_max_file_size() -> NonZeroU64 {
+    NonZeroU64::new(DEFAULT_MAX_FILE_SIZE).unwrap_or(NonZeroU64::MIN)
+}
+
 fn default_page_size() -> NonZeroU32 {
     nz(DEFAULT_PAGE_SIZE)
 }
@@ -205,6 +230,9 @@ impl ZendeskConfig {
             ticket_statuses: StringList::default(),
             include_internal_notes: true,
             help_center_requires_sign_in: false,
+            include_attachments: false,
+            max_file_size: default_max_file_size(),
+            brands: StringList::default(),
             page_size: default_page_size(),
             requests_per_minute: default_requests_per_minute(),
             export_requests_per_minute: default_export_requests_per_minute(),
@@ -249,6 +277,9 @@ impl fmt::Debug for ZendeskConfig {
                 "help_center_requires_sign_in",
                 &self.help_center_requires_sign_in,
             )
+            .field("include_attachments", &self.include_attachments)
+            .field("max_file_size", &self.max_file_size)
+            .field("brands", &self.brands.as_slice())
             .field("page_size", &self.page_size)
             .field("requests_per_minute", &self.requests_per_minute)
             .field(
@@ -312,6 +343,24 @@ impl ConnectorConfig for ZendeskConfig {
                     ),
                 ));
             }
+        }
+        for brand in self.brands.iter() {
+            let b = brand.trim();
+            if b.is_empty() || b.contains('/') {
+                problems.push(FieldError::new(
+                    "brands",
+                    format!("`{brand}` is not a brand's subdomain or name, nor `*`"),
+                ));
+            }
+        }
+        if self.max_file_size.get() > connector_core::config::limits::MAX_BYTES {
+            problems.push(FieldError::new(
+                "max_file_size",
+                format!(
+                    "must be at most {} bytes",
+                    connector_core::config::limits::MAX_BYTES
+                ),
+            ));
         }
         if self.page_size.get() > 100 {
             problems.push(FieldError::new("page_size", "must be at most 100"));

@@ -9,7 +9,9 @@ use connector_core::{Access, Document};
 use url::Url;
 
 use super::SOURCE;
-use super::model::{Article, Comment, Organization, Section, Ticket, User, UserSegment};
+use super::model::{
+    Article, Attachment, Comment, Organization, Section, Ticket, User, UserSegment,
+};
 
 /// The group every agent (and admin) of the account is in, for a host that resolves it: the
 /// audience of articles for the `staff` user segment; never a ticket's (agents may be
@@ -35,10 +37,91 @@ pub(crate) fn internal_id(id: u64) -> String {
     format!("zendesk_ticket_{id}:internal")
 }
 
-/// The ticket number in a document id of either kind.
+/// The document id of the file `attachment` of the ticket `ticket`.
+pub(crate) fn ticket_attachment_id(ticket: u64, attachment: u64) -> String {
+    format!("zendesk_ticket_{ticket}:attachment:{attachment}")
+}
+
+/// The document id of the file `attachment` of the article `article`.
+pub(crate) fn article_attachment_id(article: u64, attachment: u64) -> String {
+    format!("article:{article}:attachment:{attachment}")
+}
+
+/// The number before the first `:` (or the end) of `rest`.
+fn leading_number(rest: &str) -> Option<u64> {
+    rest.split(':').next()?.parse().ok()
+}
+
+/// The ticket number in a document id of any kind (its documents and attachments').
 pub(crate) fn parse_ticket_id(id: &str) -> Option<u64> {
-    let rest = id.strip_prefix("zendesk_ticket_")?;
-    rest.strip_suffix(":internal").unwrap_or(rest).parse().ok()
+    leading_number(id.strip_prefix("zendesk_ticket_")?)
+}
+
+/// The article number in a document id of an article or of one of its attachments.
+pub(crate) fn parse_article_id(id: &str) -> Option<u64> {
+    leading_number(id.strip_prefix("article:")?)
+}
+
+/// The version token of an attachment: its id and size (Zendesk never changes a file's
+/// bytes; a new file is a new attachment) and who may read it.
+pub(crate) fn attachment_version(att: &Attachment, access: &Access) -> String {
+    format!(
+        "{}|{}|{}|{}|{}",
+        att.id,
+        att.size.unwrap_or_default(),
+        access.emails.join(","),
+        access.groups.join(","),
+        access.public
+    )
+}
+
+/// Where an attachment belongs, for its document.
+pub(crate) struct AttachmentParent<'a> {
+    /// The parent document's id.
+    pub(crate) id: String,
+    /// The parent's title, for the metadata.
+    pub(crate) title: &'a str,
+    pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) link: Option<Url>,
+    pub(crate) access: Access,
+}
+
+/// The file document of `att`, its bytes `data`, read by its parent's audience.
+pub(crate) fn attachment_document(
+    id: String,
+    att: &Attachment,
+    data: bytes::Bytes,
+    parent: AttachmentParent<'_>,
+) -> Document {
+    let name = att
+        .file_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| format!("attachment {}", att.id));
+    let extension = std::path::Path::new(&name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_lowercase);
+    let mime = att
+        .content_type
+        .clone()
+        .filter(|m| m.contains('/'))
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    let size = data.len() as u64;
+    let version = attachment_version(att, &parent.access);
+    let mut doc = Document::bytes(id, SOURCE, name, data, mime, extension)
+        .with_version(&version)
+        .with_size(att.size.unwrap_or(size))
+        .with_updated_at(att.updated_at.unwrap_or(parent.updated_at))
+        .with_parent_id(parent.id)
+        .with_metadata("object_type", "Attachment")
+        .with_metadata("attachment_id", att.id)
+        .with_metadata("inline", att.inline)
+        .with_metadata("parent", parent.title.to_owned());
+    if let Some(link) = parent.link {
+        doc = doc.with_link(link);
+    }
+    doc.with_access(parent.access)
 }
 
 fn day(t: DateTime<Utc>) -> String {
@@ -59,6 +142,11 @@ pub(crate) struct Guide {
     pub(crate) segments: HashMap<u64, Option<UserSegment>>,
     /// The Help Center requires sign-in: no article is public.
     pub(crate) sign_in: bool,
+    /// The Help Center is restricted to agents (a brand's `help_center_state`
+    /// `restricted`): no article is public, nor open to signed-in end users.
+    pub(crate) agents_only: bool,
+    /// The brand whose Help Center this is, when several are read.
+    pub(crate) brand: Option<String>,
 }
 
 /// Who may read an article: anyone when no user segment restricts it (every signed-in user,
@@ -69,6 +157,26 @@ pub(crate) struct Guide {
 /// tags or users is an intersection, which no union of groups expresses, so it stays the
 /// segment alone (closed rather than too open).
 pub(crate) fn article_access(article: &Article, guide: &Guide) -> Access {
+    let access = audience(article, guide);
+    if !guide.agents_only {
+        return access;
+    }
+    // A Help Center restricted to agents: whoever else a segment names cannot reach it.
+    if access.public {
+        return Access::restricted(Vec::new(), vec![AGENTS.to_owned()]);
+    }
+    let mut groups: Vec<String> = access
+        .groups
+        .into_iter()
+        .map(|g| if g == SIGNED_IN { AGENTS.to_owned() } else { g })
+        .collect();
+    groups.sort();
+    groups.dedup();
+    Access::restricted(Vec::new(), groups)
+}
+
+/// [`article_access`] in an open Help Center.
+fn audience(article: &Article, guide: &Guide) -> Access {
     let ids = article.segments();
     if ids.is_empty() && guide.sign_in {
         return Access::restricted(Vec::new(), vec![SIGNED_IN.to_owned()]);
@@ -160,6 +268,9 @@ pub(crate) fn article_document(
     }
     if let Some(locale) = &article.locale {
         doc = doc.with_metadata("locale", locale.clone());
+    }
+    if let Some(brand) = &guide.brand {
+        doc = doc.with_metadata("brand", brand.clone());
     }
     if let Some(c) = article.created_at {
         doc = doc.with_metadata("created_at", rfc3339(c));
@@ -312,9 +423,50 @@ pub(crate) fn ticket_version(ticket: &Ticket, access: &TicketAccess) -> String {
     )
 }
 
+/// The tag Zendesk puts on a ticket it closed by merging it into another.
+const CLOSED_BY_MERGE: &str = "closed_by_merge";
+
+/// What a ticket's comments tell of merges: the ticket it was merged into, the tickets merged
+/// into it.
+#[derive(Debug, Default)]
+struct Merges {
+    into: Option<u64>,
+    from: Vec<u64>,
+}
+
+/// The merges `comments` (those one audience reads) record: the comments' `via`
+/// (`source.rel` `merge`), else, for a ticket Zendesk closed by merging it, the text of its
+/// default merge comment ("…closed and merged into request #N…").
+fn merges(ticket: &Ticket, comments: &[&Comment]) -> Merges {
+    let mut out = Merges::default();
+    for c in comments {
+        let (into, from) = c.merge();
+        out.into = into.or(out.into);
+        out.from.extend(from);
+    }
+    if out.into.is_none() && ticket.tags.iter().any(|t| t == CLOSED_BY_MERGE) {
+        out.into = comments.iter().rev().find_map(|c| {
+            let text = c.body.as_deref()?;
+            let (_, rest) = text.split_once("merged into request #")?;
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        });
+    }
+    out.from.retain(|id| *id != ticket.id);
+    out.from.sort_unstable();
+    out.from.dedup();
+    out
+}
+
 /// The heading lines every document of a ticket starts with; the tags, which Zendesk shows
-/// agents only, when `agents` (the internal-notes document).
-fn ticket_header(ticket: &Ticket, people: &People, heading: String, agents: bool) -> Vec<Block> {
+/// agents only, when `agents` (the internal-notes document); the merges its comments tell.
+fn ticket_header(
+    ticket: &Ticket,
+    people: &People,
+    heading: String,
+    agents: bool,
+    merged: &Merges,
+) -> Vec<Block> {
     let mut lines: Vec<(&str, String)> = vec![("Status:", ticket.status.clone())];
     if let Some(p) = &ticket.priority {
         lines.push(("Priority:", p.clone()));
@@ -338,6 +490,17 @@ fn ticket_header(ticket: &Ticket, people: &People, heading: String, agents: bool
     }
     if agents && !ticket.tags.is_empty() {
         lines.push(("Tags:", ticket.tags.join(", ")));
+    }
+    if let Some(into) = merged.into {
+        lines.push(("Merged into:", format!("Ticket #{into}")));
+    }
+    if !merged.from.is_empty() {
+        let from: Vec<String> = merged
+            .from
+            .iter()
+            .map(|id| format!("Ticket #{id}"))
+            .collect();
+        lines.push(("Merged from:", from.join(", ")));
     }
     if let Some(c) = ticket.created_at {
         lines.push(("Created:", day(c)));
@@ -372,7 +535,7 @@ fn comment_blocks(comments: &[&Comment], people: &People, blocks: &mut Vec<Block
     }
 }
 
-fn subject(ticket: &Ticket) -> &str {
+pub(crate) fn subject(ticket: &Ticket) -> &str {
     ticket
         .subject
         .as_deref()
@@ -380,7 +543,7 @@ fn subject(ticket: &Ticket) -> &str {
         .unwrap_or("No Subject")
 }
 
-fn ticket_link(base: &Url, id: u64) -> Option<Url> {
+pub(crate) fn ticket_link(base: &Url, id: u64) -> Option<Url> {
     base.join(&format!("agent/tickets/{id}")).ok()
 }
 
@@ -391,7 +554,16 @@ fn with_ticket_fields(
     ticket: &Ticket,
     people: &People,
     agents: bool,
+    merged: &Merges,
 ) -> Document {
+    if let Some(into) = merged.into {
+        doc = doc
+            .with_metadata("merged_into", into)
+            .with_metadata("merged_into_id", ticket_id(into));
+    }
+    if !merged.from.is_empty() {
+        doc = doc.with_metadata("merged_from", merged.from.clone());
+    }
     doc = doc
         .with_updated_at(ticket.updated_at)
         .with_metadata("object_type", "Ticket")
@@ -460,7 +632,12 @@ pub(crate) fn ticket_documents(
     let notes: Vec<&Comment> = comments.iter().filter(|c| !c.public).collect();
     let title = format!("Ticket #{}: {}", ticket.id, subject(ticket));
 
-    let mut blocks = ticket_header(ticket, people, title.clone(), false);
+    // A merge comment is private unless the agent made it public: the public document
+    // tells only the merges its own comments tell.
+    let public_merges = merges(ticket, &public);
+    let all: Vec<&Comment> = comments.iter().collect();
+    let all_merges = merges(ticket, &all);
+    let mut blocks = ticket_header(ticket, people, title.clone(), false, &public_merges);
     if !public.is_empty() {
         blocks.push(Block::heading(2, vec![Inline::text("Comments")]));
         comment_blocks(&public, people, &mut blocks);
@@ -473,7 +650,7 @@ pub(crate) fn ticket_documents(
     )
     .with_version(&version)
     .with_metadata("comment_count", public.len());
-    doc = with_ticket_fields(doc, ticket, people, false);
+    doc = with_ticket_fields(doc, ticket, people, false, &public_merges);
     if let Some(url) = ticket_link(base, ticket.id) {
         doc = doc.with_link(url);
     }
@@ -481,7 +658,7 @@ pub(crate) fn ticket_documents(
 
     if internal {
         let title = format!("{title} (internal notes)");
-        let mut blocks = ticket_header(ticket, people, title.clone(), true);
+        let mut blocks = ticket_header(ticket, people, title.clone(), true, &all_merges);
         blocks.push(Block::heading(2, vec![Inline::text("Internal notes")]));
         if notes.is_empty() {
             blocks.push(Block::paragraph(vec![Inline::emphasis(vec![
@@ -499,7 +676,7 @@ pub(crate) fn ticket_documents(
         .with_parent_id(ticket_id(ticket.id))
         .with_metadata("comment_count", notes.len())
         .with_metadata("internal", true);
-        doc = with_ticket_fields(doc, ticket, people, true);
+        doc = with_ticket_fields(doc, ticket, people, true, &all_merges);
         if let Some(url) = ticket_link(base, ticket.id) {
             doc = doc.with_link(url);
         }

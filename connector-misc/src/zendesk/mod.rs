@@ -13,7 +13,27 @@
 //! - **Articles, polls**: the incremental article export,
 //!   `GET /api/v2/help_center/incremental/articles?start_time=T` (up to 1,000 a page, the next
 //!   `start_time` being the page's `end_time`, which is the checkpoint), filtered exactly to
-//!   the half-open window; translations other than the locale read are left out.
+//!   the half-open window. With `locale` set, a row of another locale (the source
+//!   article, or another translation, changed) has the article read again in the locale
+//!   (`GET /api/v2/help_center/{locale}/articles/{id}`: the labels, section, user segments
+//!   and draft state every translation carries may have changed; its version decides whether
+//!   it is sent; none in the locale: its id is deleted); without `locale`, the source
+//!   locale's rows alone are read (as the full load reads the source locale only).
+//! - **Articles, edited user segments**: editing a segment's audience touches none of its
+//!   articles, so the export cannot show it. After the export, a poll lists the user
+//!   segments (`GET /api/v2/help_center/user_segments`, one request, their `updated_at`);
+//!   when one was edited since the window's start, it walks the article list again (checkpoint
+//!   `relist`, the list's cursor): articles whose access changed (their version holds it)
+//!   are sent again, the others cost nothing more. Without a Help Center manager's token
+//!   the segments cannot be read, so (warned once) only a full run catches such edits.
+//! - **Brands** (`brands`): each brand of a multi-brand account has its own Help Center,
+//!   at the brand's URL. With `brands` set, a run lists the brands (`GET /api/v2/brands`)
+//!   and walks, in brand id order, the Help Center of each one named (by subdomain or name,
+//!   or `*`: all) that is active with its Help Center on, at its `brand_url` (the checkpoint's
+//!   `brand_id` says which); each article carries its `brand`. A Help Center `restricted`
+//!   to agents gives its articles to `zendesk:agents` (never public, nor signed-in end
+//!   users). A name that matches no such brand fails the run, naming `brands`. Article ids
+//!   are Zendesk's, unique in the account, so they stay `article:{id}`.
 //! - **Article access**: an article no user segment restricts is public; a restricted one goes
 //!   to its segments as groups `zendesk-segment:{id}` and, where a segment is a whole user
 //!   type with no further condition, to `zendesk:signed_in_users` or `zendesk:agents`
@@ -79,6 +99,25 @@
 //!   so the documents are sent again with the new keys (and without the old ones).
 //!   `zendesk:agents` is the audience of Help Center articles of the `staff` user segment
 //!   only (every agent and admin may read those), never of a ticket.
+//! - **Attachments** (`include_attachments`, default off): the files of each changed
+//!   ticket's comments (`attachments[]` of the comments read anyway; redacted ones left
+//!   out) and of each changed article (`GET …/articles/{id}/attachments`, one request),
+//!   inline images among them, each a file document (Zendesk's `content_type`, the file
+//!   name's extension): `zendesk_ticket_{id}:attachment:{attachment id}`, parent and
+//!   audience those of the comment's document (public, or the internal notes'), and
+//!   `article:{id}:attachment:{attachment id}`, the article's. Bytes come from
+//!   `content_url`, with the credentials on the account's origin only; a file over
+//!   `max_file_size` (its listed `size`, or while downloading) is a failure naming it, and
+//!   one whose version (id, size, audience) the store holds is not downloaded again. An
+//!   unchanged ticket or article costs no request, so its files are not reported either (a
+//!   reconciliation counts them neither way); prune's listing reads each ticket's comments
+//!   and each article's attachments to list them.
+//! - **Merged tickets**: Zendesk closes a ticket merged into another (tag `closed_by_merge`)
+//!   and records the merge in a comment on each (`via.source.rel` `merge`, `to`/`from`
+//!   `ticket_id`); a merged ticket keeps its documents (its conversation is not copied
+//!   whole), with `merged_into` (number) and `merged_into_id` (document id) metadata and a
+//!   header line, and the target `merged_from`; the public document tells only merges its
+//!   public comments record (merge comments are private by default).
 //! - **Incremental runs find new comments**: a comment, public or internal, moves the
 //!   ticket's `updated_at`, so the export lists the ticket again and its version token
 //!   (`updated_at`, status, both documents' access) has changed, which re-reads its comments.
@@ -115,7 +154,7 @@ use url::Url;
 
 pub use checkpoint::ZendeskCheckpoint;
 pub use config::{
-    ContentType, DEFAULT_EXPORT_REQUESTS_PER_MINUTE, DEFAULT_PAGE_SIZE,
+    ContentType, DEFAULT_EXPORT_REQUESTS_PER_MINUTE, DEFAULT_MAX_FILE_SIZE, DEFAULT_PAGE_SIZE,
     DEFAULT_REQUESTS_PER_MINUTE, ZendeskConfig, ZendeskCredentials,
 };
 
@@ -212,6 +251,9 @@ impl ZendeskConnector {
             internal: config.include_internal_notes,
             segments_refused: Arc::default(),
             sign_in: config.help_center_requires_sign_in,
+            brands: lower(&config.brands),
+            attachments: config.include_attachments,
+            max_file_size: config.max_file_size.get(),
         };
         Ok(Self { config, walk })
     }

@@ -125,9 +125,26 @@ pub(crate) struct SegmentAnswer {
     pub(crate) user_segment: UserSegment,
 }
 
+/// `GET /api/v2/help_center/user_segments?page[size]=100` with cursor paging.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SegmentList {
+    #[serde(default)]
+    pub(crate) user_segments: Vec<UserSegment>,
+    #[serde(default)]
+    pub(crate) meta: Meta,
+    #[serde(default)]
+    pub(crate) links: Links,
+}
+
 /// Who may view content: a user type, narrowed by groups, organizations, tags and users.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct UserSegment {
+    #[serde(default)]
+    pub(crate) id: u64,
+    /// When its audience was last edited (Zendesk's clock); editing a segment touches none
+    /// of its articles.
+    #[serde(default)]
+    pub(crate) updated_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub(crate) name: String,
     /// `signed_in_users` or `staff`.
@@ -305,9 +322,44 @@ pub(crate) struct CommentPage {
     pub(crate) users: Vec<User>,
 }
 
+/// A file attached to a ticket comment or to an article (inline images among them).
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Attachment {
+    pub(crate) id: u64,
+    #[serde(default)]
+    pub(crate) file_name: Option<String>,
+    /// Where its bytes are: the account's host (which may redirect to Zendesk's file host).
+    #[serde(default)]
+    pub(crate) content_url: Option<String>,
+    #[serde(default)]
+    pub(crate) content_type: Option<String>,
+    #[serde(default)]
+    pub(crate) size: Option<u64>,
+    /// Shown in the body (an image) rather than listed below it.
+    #[serde(default)]
+    pub(crate) inline: bool,
+    /// Ticket attachments: redacted (its bytes are gone).
+    #[serde(default)]
+    pub(crate) deleted: bool,
+    #[serde(default)]
+    pub(crate) updated_at: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v2/help_center[/{locale}]/articles/{id}/attachments`: `next_page` a URL while
+/// there is more.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ArticleAttachments {
+    #[serde(default)]
+    pub(crate) article_attachments: Vec<Attachment>,
+    #[serde(default)]
+    pub(crate) next_page: Option<String>,
+}
+
 /// A ticket comment: public (the requester sees it) or an internal note.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Comment {
+    #[serde(default)]
+    pub(crate) attachments: Vec<Attachment>,
     #[serde(default)]
     pub(crate) author_id: Option<u64>,
     #[serde(default)]
@@ -318,6 +370,43 @@ pub(crate) struct Comment {
     pub(crate) public: bool,
     #[serde(default)]
     pub(crate) created_at: Option<DateTime<Utc>>,
+    /// How the comment was made: a merge's comments say which ticket went where.
+    #[serde(default)]
+    pub(crate) via: Option<Via>,
+}
+
+/// A comment's `via`: its channel and, for a merge, `source.rel` `merge` with `source.from`
+/// (on the target ticket: the ticket merged into it) or `source.to` (on the ticket merged
+/// away: where it went), each with a `ticket_id`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Via {
+    #[serde(default)]
+    pub(crate) source: Option<ViaSource>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct ViaSource {
+    #[serde(default)]
+    pub(crate) rel: Option<String>,
+    #[serde(default)]
+    pub(crate) from: Option<Value>,
+    #[serde(default)]
+    pub(crate) to: Option<Value>,
+}
+
+impl Comment {
+    /// `(into, from)`: the ticket this merge comment says its ticket was merged into, or
+    /// merged from.
+    pub(crate) fn merge(&self) -> (Option<u64>, Option<u64>) {
+        let Some(src) = self.via.as_ref().and_then(|v| v.source.as_ref()) else {
+            return (None, None);
+        };
+        if src.rel.as_deref() != Some("merge") {
+            return (None, None);
+        }
+        let id = |v: &Option<Value>| v.as_ref()?.get("ticket_id")?.as_u64();
+        (id(&src.to), id(&src.from))
+    }
 }
 
 fn default_true() -> bool {
@@ -336,4 +425,36 @@ pub(crate) struct ApiError {
 
 fn yes() -> bool {
     true
+}
+
+/// `GET /api/v2/brands?page[size]=100` with cursor paging.
+#[derive(Debug, Deserialize)]
+pub(crate) struct BrandPage {
+    #[serde(default)]
+    pub(crate) brands: Vec<Brand>,
+    #[serde(default)]
+    pub(crate) meta: Meta,
+    #[serde(default)]
+    pub(crate) links: Links,
+}
+
+/// A brand of the account: each has its own Help Center, at `brand_url`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Brand {
+    pub(crate) id: u64,
+    #[serde(default)]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) subdomain: String,
+    #[serde(default)]
+    pub(crate) brand_url: Option<String>,
+    #[serde(default)]
+    pub(crate) active: bool,
+    #[serde(default)]
+    pub(crate) is_deleted: bool,
+    #[serde(default)]
+    pub(crate) has_help_center: bool,
+    /// `enabled`, `disabled` or `restricted` (agents only).
+    #[serde(default)]
+    pub(crate) help_center_state: Option<String>,
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
-use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items};
+use connector_core::http::is_body_too_large;
+use connector_core::pages::{KnownFingerprints, Outcome, PendingItem, fetch_items, item_failure};
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -15,13 +16,14 @@ use connector_core::{
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde_json::Value;
+use url::Url;
 
 use super::SOURCE;
 use super::checkpoint::ZendeskCheckpoint;
 use super::client::Client;
 use super::config::{ContentType, TOKEN_FIELD};
-use super::convert::{self, Guide, People};
-use super::model::{Article, Ticket, User};
+use super::convert::{self, AttachmentParent, Guide, People};
+use super::model::{Article, Attachment, Brand, Ticket, User};
 
 /// Comment listings at the same time within a ticket page.
 const CONCURRENCY: usize = 4;
@@ -47,6 +49,30 @@ pub(crate) struct Walk {
     pub(crate) segments_refused: Arc<AtomicBool>,
     /// The Help Center requires sign-in: unrestricted articles are for signed-in users.
     pub(crate) sign_in: bool,
+    /// Lower-case brands (subdomains or names, or `*`) whose Help Centers are read; empty:
+    /// the account URL's.
+    pub(crate) brands: Vec<String>,
+    /// Read tickets' and articles' attachments.
+    pub(crate) attachments: bool,
+    /// The largest attachment downloaded, in bytes.
+    pub(crate) max_file_size: u64,
+}
+
+/// An attachment to read: its document id, the file, and its parent.
+struct FileItem<'a> {
+    id: String,
+    att: Attachment,
+    parent: AttachmentParent<'a>,
+}
+
+/// A Help Center read: the account's, or a brand's.
+#[derive(Debug, Clone)]
+struct HelpCenter {
+    /// The brand's id; none: the Help Center at the account's URL.
+    id: Option<u64>,
+    base: Url,
+    brand: Option<String>,
+    agents_only: bool,
 }
 
 /// A listed ticket to fetch (its comments) and convert.
@@ -134,11 +160,88 @@ impl Walk {
             && (self.statuses.is_empty() || self.statuses.contains(&t.status.to_lowercase()))
     }
 
+    /// The Help Centers read: the account URL's, or those of the brands configured, in
+    /// brand id order.
+    ///
+    /// # Errors
+    /// `NotFound` naming `brands` when one configured names no brand with a Help Center.
+    async fn help_centers(&self) -> Result<Vec<HelpCenter>> {
+        if self.brands.is_empty() {
+            return Ok(vec![HelpCenter {
+                id: None,
+                base: self.client.base.clone(),
+                brand: None,
+                agents_only: false,
+            }]);
+        }
+        let all = self.brands.iter().any(|b| b == "*");
+        let mut brands = self.client.brands().await?;
+        brands.sort_by_key(|b| b.id);
+        let named = |b: &Brand, want: &str| {
+            b.subdomain.eq_ignore_ascii_case(want) || b.name.eq_ignore_ascii_case(want)
+        };
+        let mut out = Vec::new();
+        for b in &brands {
+            let on = b.active
+                && !b.is_deleted
+                && b.has_help_center
+                && b.help_center_state.as_deref() != Some("disabled");
+            if !on || !(all || self.brands.iter().any(|w| named(b, w.as_str()))) {
+                continue;
+            }
+            let Some(base) = b.brand_url.as_deref().and_then(|u| Url::parse(u).ok()) else {
+                tracing::warn!(connector = SOURCE, brand = %b.name, "a brand without a usable brand_url is left out");
+                continue;
+            };
+            out.push(HelpCenter {
+                id: Some(b.id),
+                base,
+                brand: Some(b.name.clone()),
+                agents_only: b.help_center_state.as_deref() == Some("restricted"),
+            });
+        }
+        let missing: Vec<&str> = self
+            .brands
+            .iter()
+            .filter(|w| w.as_str() != "*")
+            .filter(|w| {
+                !out.iter().any(|c| {
+                    brands
+                        .iter()
+                        .any(|b| Some(b.id) == c.id && named(b, w.as_str()))
+                })
+            })
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "no active brand with its Help Center on is named {}",
+                    missing.join(", ")
+                ),
+            )
+            .with_connector(SOURCE)
+            .with_field("brands"));
+        }
+        Ok(out)
+    }
+
+    /// This walk on the Help Center `hc`.
+    fn on(&self, hc: &HelpCenter) -> Self {
+        Self {
+            client: self.client.on(hc.base.clone()),
+            ..self.clone()
+        }
+    }
+
     /// The Help Center's sections and categories, for the articles' metadata.
-    async fn guide(&self) -> Result<Guide> {
+    async fn guide(&self, hc: &HelpCenter) -> Result<Guide> {
         let sections = self.client.sections("sections").await?;
         let categories = self.client.sections("categories").await?;
         Ok(Guide {
+            agents_only: hc.agents_only,
+            brand: hc.brand.clone(),
             sign_in: self.sign_in,
             sections: sections.into_iter().map(|s| (s.id, s)).collect(),
             categories: categories.into_iter().map(|s| (s.id, s)).collect(),
@@ -182,6 +285,37 @@ impl Walk {
         Ok(())
     }
 
+    /// Whether a user segment was edited since the window's start: all segments are read
+    /// (`GET help_center/user_segments`), into `guide` as well. Zendesk touches no article
+    /// when a segment's audience changes, so the export cannot tell. Refused (the agent is
+    /// no Help Center manager): no, warned once, as segments stay ids then anyway.
+    async fn segments_edited(&self, window: &TimeWindow, guide: &mut Arc<Guide>) -> Result<bool> {
+        if self.segments_refused.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        let segments = match self.client.user_segments().await {
+            Ok(s) => s,
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => {
+                if !self.segments_refused.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        connector = SOURCE,
+                        "user segments cannot be listed (the token's agent is not a Help Center manager); an edited segment's articles keep their access until a full run: {e}"
+                    );
+                }
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
+        let edited = segments
+            .iter()
+            .any(|s| s.updated_at.is_some_and(|u| u >= window.start));
+        let guide = Arc::make_mut(guide);
+        for seg in segments {
+            guide.segments.insert(seg.id, Some(seg));
+        }
+        Ok(edited)
+    }
+
     /// Reads into `authors` the authors of `articles` it does not know yet (one `show_many`).
     async fn add_authors(
         &self,
@@ -220,9 +354,18 @@ impl Walk {
     ) -> Result<Batch> {
         let mut items = Vec::new();
         let mut gone = Vec::new();
+        // With a locale set, the export's rows of other locales: the source article (or
+        // another translation) changed, and with it, perhaps, what every translation
+        // carries (labels, section, segments, draft).
+        let mut elsewhere = Vec::new();
+        let mut here = HashSet::new();
         for value in values {
             match read::<Article>(value, convert::article_id, "article") {
+                Ok(a) if exported && self.client.locale.is_some() && !self.in_locale(&a, true) => {
+                    elsewhere.push(a.id);
+                }
                 Ok(a) => {
+                    here.insert(a.id);
                     // Unpublished or newly labelled to skip: its document (if any) goes, so
                     // a withdrawn article's text is no longer found; whatever the window,
                     // deleting twice being harmless.
@@ -237,6 +380,22 @@ impl Walk {
                     }
                     items.push(PendingArticle::Article(Box::new(a)));
                 }
+                Err(f) => items.push(PendingArticle::Failed(*f)),
+            }
+        }
+        elsewhere.sort_unstable();
+        elsewhere.dedup();
+        for id in elsewhere.into_iter().filter(|id| !here.contains(id)) {
+            // The translation read, whatever its own `updated_at` (its version tells
+            // whether anything it holds changed); none in the locale: nothing to keep.
+            ctx.cancellation().check()?;
+            let Some(value) = self.client.article(id).await? else {
+                gone.push(convert::article_id(id));
+                continue;
+            };
+            match read::<Article>(value, convert::article_id, "article") {
+                Ok(a) if self.withdrawn(&a) => gone.push(convert::article_id(a.id)),
+                Ok(a) => items.push(PendingArticle::Article(Box::new(a))),
                 Err(f) => items.push(PendingArticle::Failed(*f)),
             }
         }
@@ -272,23 +431,69 @@ impl Walk {
             }
         });
         let pending: Vec<_> = pending.collect();
+        let walk = self.clone();
+        let file_ctx = ctx.clone();
         fetch_items(ctx, pending, 1, move |item| {
-            let outcome: Result<Outcome> = Ok(match item {
-                PendingArticle::Failed(f) => f.into(),
-                PendingArticle::Article(a) => {
-                    let access = convert::article_access(&a, &page_guide);
-                    let author = a.author_id.and_then(|id| page_authors.get(&id));
-                    convert::article_document(&a, &page_guide, author, access).into()
-                }
-            });
-            futures::future::ready(outcome)
+            let (walk, ctx) = (walk.clone(), file_ctx.clone());
+            let (guide, authors) = (page_guide.clone(), page_authors.clone());
+            async move { walk.article_outcomes(&ctx, item, &guide, &authors).await }
         })
         .await
         .map(|b| b.with_deleted(gone))
     }
 
+    /// An article's document and, with attachments on, its files'.
+    async fn article_outcomes(
+        &self,
+        ctx: &SyncContext,
+        item: PendingArticle,
+        guide: &Guide,
+        authors: &HashMap<u64, User>,
+    ) -> Result<Vec<Outcome>> {
+        let a = match item {
+            PendingArticle::Failed(f) => return Ok(vec![f.into()]),
+            PendingArticle::Article(a) => a,
+        };
+        let access = convert::article_access(&a, guide);
+        let author = a.author_id.and_then(|id| authors.get(&id));
+        let doc = convert::article_document(&a, guide, author, access.clone());
+        if !self.attachments {
+            return Ok(vec![doc.into()]);
+        }
+        let listed = self.client.article_attachments(a.id).await.map_err(|e| {
+            Error::new(
+                e.kind(),
+                format!("the attachments of article {} cannot be read: {e}", a.id),
+            )
+            .with_connector(SOURCE)
+        });
+        let listed = match listed {
+            Ok(l) => l,
+            Err(e) => return Ok(vec![item_failure(convert::article_id(a.id), e)?.into()]),
+        };
+        let link = a.html_url.as_deref().and_then(|u| Url::parse(u).ok());
+        let files = listed
+            .into_iter()
+            .map(|att| FileItem {
+                id: convert::article_attachment_id(a.id, att.id),
+                att,
+                parent: AttachmentParent {
+                    id: convert::article_id(a.id),
+                    title: &doc.title,
+                    updated_at: a.updated_at,
+                    link: link.clone(),
+                    access: access.clone(),
+                },
+            })
+            .collect();
+        let mut out = self.read_files(ctx, files).await?;
+        out.insert(0, doc.into());
+        Ok(out)
+    }
+
     /// The articles, page by page, from `from`: the list (oldest change first) for a full
-    /// load, the incremental article export from the window's start for a poll.
+    /// load, the incremental article export from the window's start for a poll (then the
+    /// list again when a user segment was edited); each Help Center read in turn.
     fn articles(
         &self,
         from: ZendeskCheckpoint,
@@ -301,15 +506,34 @@ impl Walk {
             if cp.done {
                 return;
             }
-            let mut guide = Arc::new(walk.guide().await?);
+            let centers = walk.help_centers().await?;
+            // Resumed: from the brand it was walking (or the next, if that one is gone).
+            let mut at = match cp.brand_id {
+                Some(id) => centers.iter().position(|c| c.id.is_some_and(|b| b >= id)).unwrap_or(centers.len()),
+                None => 0,
+            };
+            if at >= centers.len() {
+                cp.done = true;
+                yield CheckpointedBatch::new(Batch::default(), cp.clone());
+                return;
+            }
+            if centers[at].id != cp.brand_id {
+                cp.brand_id = centers[at].id;
+                cp.cursor = None;
+                cp.start_time = None;
+                cp.relist = false;
+            }
+            let mut hc = walk.on(&centers[at]);
+            let mut guide = Arc::new(hc.guide(&centers[at]).await?);
             let mut authors = HashMap::new();
             let mut seen = HashSet::new();
             loop {
                 ctx.cancellation().check()?;
-                let batch = match &window {
+                let mut finished = false;
+                let batch = match window.as_ref().filter(|_| !cp.relist) {
                     None => {
-                        let page = walk.client.article_page(cp.cursor.as_deref()).await?;
-                        let batch = walk
+                        let page = hc.client.article_page(cp.cursor.as_deref()).await?;
+                        let batch = hc
                             .article_batch(&ctx, page.articles, None, false, &mut guide, &mut authors)
                             .await?;
                         match page.meta.after_cursor.filter(|_| page.meta.has_more) {
@@ -317,16 +541,16 @@ impl Walk {
                             Some(_) => Err(repeated("articles"))?,
                             None => {
                                 cp.cursor = None;
-                                cp.done = true;
+                                finished = true;
                             }
                         }
                         batch
                     }
                     Some(w) => {
                         let start = cp.start_time.unwrap_or_else(|| w.start.timestamp().max(0));
-                        let page = walk.client.article_export(start).await?;
+                        let page = hc.client.article_export(start).await?;
                         let full = page.articles.len() >= ARTICLE_EXPORT_PAGE;
-                        let batch = walk
+                        let batch = hc
                             .article_batch(&ctx, page.articles, Some(w), true, &mut guide, &mut authors)
                             .await?;
                         match page.end_time.filter(|_| full && page.next_page.is_some()) {
@@ -340,24 +564,102 @@ impl Walk {
                             }
                             None => {
                                 cp.start_time = None;
-                                cp.done = true;
+                                // A segment edited in the window changes the access of
+                                // articles the export does not list again.
+                                if hc.segments_edited(w, &mut guide).await? {
+                                    cp.relist = true;
+                                    cp.cursor = None;
+                                } else {
+                                    finished = true;
+                                }
                             }
                         }
                         batch
                     }
                 };
+                let mut next_center = false;
+                if finished {
+                    cp.relist = false;
+                    match centers.get(at + 1) {
+                        Some(next) => {
+                            at += 1;
+                            cp.brand_id = next.id;
+                            next_center = true;
+                        }
+                        None => cp.done = true,
+                    }
+                }
                 let done = cp.done;
                 yield CheckpointedBatch::new(batch, cp.clone());
                 if done {
                     break;
+                }
+                if next_center {
+                    hc = walk.on(&centers[at]);
+                    guide = Arc::new(hc.guide(&centers[at]).await?);
+                    seen.clear();
                 }
             }
         }
         .boxed()
     }
 
+    /// The outcomes of `files`: unchanged (the store holds their version: no download),
+    /// too large (by the listed size, or while downloading), their documents, or failures.
+    async fn read_files(
+        &self,
+        ctx: &SyncContext,
+        files: Vec<FileItem<'_>>,
+    ) -> Result<Vec<Outcome>> {
+        let files: Vec<FileItem<'_>> = files
+            .into_iter()
+            .filter(|f| !f.att.deleted && f.att.content_url.is_some())
+            .collect();
+        if files.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = files.iter().map(|f| f.id.clone()).collect();
+        let known = KnownFingerprints::lookup(ctx, &ids).await?;
+        let mut out = Vec::with_capacity(files.len());
+        for f in files {
+            ctx.cancellation().check()?;
+            if known.has_version(
+                &f.id,
+                &convert::attachment_version(&f.att, &f.parent.access),
+            ) {
+                out.push(Outcome::Unchanged(f.id));
+                continue;
+            }
+            let too_large = || {
+                Failure::new(
+                    Some(f.id.clone()),
+                    ErrorKind::Unsupported,
+                    format!(
+                        "{} of {}: the file is larger than max_file_size ({} bytes)",
+                        f.att.file_name.as_deref().unwrap_or("an attachment"),
+                        f.parent.title,
+                        self.max_file_size
+                    ),
+                )
+            };
+            if f.att.size.is_some_and(|s| s > self.max_file_size) {
+                out.push(too_large().into());
+                continue;
+            }
+            let url = f.att.content_url.as_deref().unwrap_or_default();
+            match self.client.download(url, self.max_file_size).await {
+                Ok(data) => {
+                    out.push(convert::attachment_document(f.id, &f.att, data, f.parent).into())
+                }
+                Err(e) if is_body_too_large(&e) => out.push(too_large().into()),
+                Err(e) => out.push(item_failure(f.id, e)?.into()),
+            }
+        }
+        Ok(out)
+    }
+
     /// One ticket's outcomes: its documents with every comment, or its failure.
-    async fn fetch_ticket(self, item: PendingTicket) -> Result<Vec<Outcome>> {
+    async fn fetch_ticket(self, ctx: SyncContext, item: PendingTicket) -> Result<Vec<Outcome>> {
         let (ticket, people) = match item {
             PendingTicket::Failed(f) => return Ok(vec![f.into()]),
             PendingTicket::Ticket { ticket, people, .. } => (ticket, people),
@@ -376,7 +678,38 @@ impl Walk {
             more.add_users(users);
             Arc::new(more)
         };
-        Ok(convert::ticket_documents(
+        let title = format!("Ticket #{}: {}", ticket.id, convert::subject(&ticket));
+        let files = if self.attachments {
+            // Each file goes to the audience of the comment it came with.
+            let (id, updated) = (ticket.id, ticket.updated_at);
+            let link = convert::ticket_link(&self.client.base, id);
+            let mut files = Vec::new();
+            for c in comments.iter().filter(|c| c.public || self.internal) {
+                let (parent, audience) = if c.public {
+                    (convert::ticket_id(id), &access.public)
+                } else {
+                    (convert::internal_id(id), &access.agents)
+                };
+                for att in &c.attachments {
+                    files.push(FileItem {
+                        id: convert::ticket_attachment_id(id, att.id),
+                        att: att.clone(),
+                        parent: AttachmentParent {
+                            id: parent.clone(),
+                            title: &title,
+                            updated_at: c.created_at.unwrap_or(updated),
+                            link: link.clone(),
+                            access: audience.clone(),
+                        },
+                    });
+                }
+            }
+            files
+        } else {
+            Vec::new()
+        };
+        let files = self.read_files(&ctx, files).await?;
+        let mut out: Vec<Outcome> = convert::ticket_documents(
             &self.client.base,
             &ticket,
             &comments,
@@ -386,7 +719,9 @@ impl Walk {
         )
         .into_iter()
         .map(Outcome::from)
-        .collect())
+        .collect();
+        out.extend(files);
+        Ok(out)
     }
 
     /// `people` with the requesters, assignees and people copied on `tickets` that the
@@ -508,8 +843,9 @@ impl Walk {
             }
         }
         let fetch_walk = self.clone();
+        let fetch_ctx = ctx.clone();
         let mut batch = fetch_items(ctx, rest, CONCURRENCY, move |item| {
-            fetch_walk.clone().fetch_ticket(item)
+            fetch_walk.clone().fetch_ticket(fetch_ctx.clone(), item)
         })
         .await?;
         batch.unchanged.extend(unchanged);
@@ -654,8 +990,18 @@ impl Walk {
         &self,
         ctx: SyncContext,
     ) -> BoxStream<'static, Result<Vec<SlimDocument>>> {
-        let walk = self.for_run(&ctx);
+        let top = self.for_run(&ctx);
         async_stream::try_stream! {
+            let centers = match top.content {
+                ContentType::Articles => top.help_centers().await?,
+                ContentType::Tickets => Vec::new(),
+            };
+            let mut walk = match centers.first() {
+                Some(hc) => top.on(hc),
+                None if top.content == ContentType::Articles => return,
+                None => top.clone(),
+            };
+            let mut at = 0;
             let mut cursor: Option<String> = None;
             let mut seen = HashSet::new();
             loop {
@@ -668,7 +1014,16 @@ impl Walk {
                             // One that cannot be read still exists: its id is kept.
                             match serde_json::from_value::<Article>(v.clone()) {
                                 Ok(a) if !walk.keeps_article(&a, false) => {}
-                                Ok(a) => ids.push(convert::article_id(a.id)),
+                                Ok(a) => {
+                                    ids.push(convert::article_id(a.id));
+                                    if walk.attachments {
+                                        for att in walk.client.article_attachments(a.id).await? {
+                                            if !att.deleted && att.content_url.is_some() {
+                                                ids.push(convert::article_attachment_id(a.id, att.id));
+                                            }
+                                        }
+                                    }
+                                }
                                 Err(_) => ids.extend(v.get("id").and_then(Value::as_u64).map(convert::article_id)),
                             }
                         }
@@ -684,6 +1039,16 @@ impl Walk {
                                     ids.push(convert::ticket_id(t.id));
                                     if walk.internal {
                                         ids.push(convert::internal_id(t.id));
+                                    }
+                                    if walk.attachments {
+                                        let (comments, _) = walk.client.comments(t.id).await?;
+                                        for c in comments.iter().filter(|c| c.public || walk.internal) {
+                                            for att in &c.attachments {
+                                                if !att.deleted && att.content_url.is_some() {
+                                                    ids.push(convert::ticket_attachment_id(t.id, att.id));
+                                                }
+                                            }
+                                        }
                                     }
                                 }
                                 Err(_) => {
@@ -703,7 +1068,17 @@ impl Walk {
                     yield ids.into_iter().map(SlimDocument::new).collect::<Vec<_>>();
                 }
                 if done {
-                    break;
+                    // The next brand's Help Center, if any.
+                    at += 1;
+                    match centers.get(at) {
+                        Some(hc) => {
+                            walk = top.on(hc);
+                            cursor = None;
+                            seen.clear();
+                            continue;
+                        }
+                        None => break,
+                    }
                 }
                 match next {
                     Some(n) if seen.insert(n.clone()) => cursor = Some(n),
@@ -727,27 +1102,40 @@ impl Walk {
                 ContentType::Articles => {
                     let wanted: Vec<u64> = ids
                         .iter()
-                        .filter_map(|id| id.strip_prefix("article:")?.parse().ok())
+                        .filter_map(|id| convert::parse_article_id(id))
                         .collect();
+                    let mut wanted = wanted;
+                    wanted.sort_unstable();
+                    wanted.dedup();
                     if wanted.is_empty() {
                         return;
                     }
-                    let mut guide = Arc::new(walk.guide().await?);
-                    let mut authors = HashMap::new();
-                    for chunk in wanted.chunks(50) {
-                        let mut values = Vec::new();
-                        for id in chunk {
-                            ctx.cancellation().check()?;
-                            if let Some(v) = walk.client.article(*id).await? {
-                                values.push(v);
+                    // Each Help Center in turn, asked for the ids no earlier one had.
+                    for hc in walk.help_centers().await? {
+                        if wanted.is_empty() {
+                            break;
+                        }
+                        let on = walk.on(&hc);
+                        let mut guide = Arc::new(on.guide(&hc).await?);
+                        let mut authors = HashMap::new();
+                        let mut missing = Vec::new();
+                        for chunk in wanted.chunks(50) {
+                            let mut values = Vec::new();
+                            for id in chunk {
+                                ctx.cancellation().check()?;
+                                match on.client.article(*id).await? {
+                                    Some(v) => values.push(v),
+                                    None => missing.push(*id),
+                                }
+                            }
+                            let batch = on
+                                .article_batch(&ctx, values, None, false, &mut guide, &mut authors)
+                                .await?;
+                            if !batch.is_empty() {
+                                yield batch;
                             }
                         }
-                        let batch = walk
-                            .article_batch(&ctx, values, None, false, &mut guide, &mut authors)
-                            .await?;
-                        if !batch.is_empty() {
-                            yield batch;
-                        }
+                        wanted = missing;
                     }
                 }
                 ContentType::Tickets => {
@@ -801,26 +1189,37 @@ impl Walk {
                 Ok(())
             }
             ContentType::Articles => {
-                self.client
-                    .probe_articles()
-                    .await
-                    .map_err(|e| match e.kind() {
-                        ErrorKind::NotFound => {
-                            let (field, what) = match &self.client.locale {
-                                Some(l) => ("locale", format!("the Help Center has no locale {l}")),
-                                None => (
-                                    "credentials.zendesk_subdomain",
-                                    "the account has no Help Center turned on".to_owned(),
-                                ),
-                            };
-                            Error::new(ErrorKind::NotFound, what)
-                                .with_connector(SOURCE)
-                                .with_field(field)
-                                .with_cause(e)
-                        }
-                        _ => e,
-                    })
+                for hc in self.help_centers().await? {
+                    self.on(&hc).probe(&hc).await?;
+                }
+                Ok(())
             }
         }
+    }
+
+    /// One article of the Help Center `hc`: it is on, in the locale, readable.
+    async fn probe(&self, hc: &HelpCenter) -> Result<()> {
+        self.client
+            .probe_articles()
+            .await
+            .map_err(|e| match e.kind() {
+                ErrorKind::NotFound => {
+                    let (field, what) = match &self.client.locale {
+                        Some(l) => ("locale", format!("the Help Center has no locale {l}")),
+                        None => match &hc.brand {
+                            Some(b) => ("brands", format!("brand {b} has no Help Center")),
+                            None => (
+                                "credentials.zendesk_subdomain",
+                                "the account has no Help Center turned on".to_owned(),
+                            ),
+                        },
+                    };
+                    Error::new(ErrorKind::NotFound, what)
+                        .with_connector(SOURCE)
+                        .with_field(field)
+                        .with_cause(e)
+                }
+                _ => e,
+            })
     }
 }

@@ -7,8 +7,11 @@
 //! `users/me`; the incremental cursor ticket export (`incremental/tickets/cursor.json`,
 //! `start_time` then `cursor`, `after_cursor`, `after_url`, `end_of_stream`, sideloaded
 //! `users` and `organizations`); `tickets/show_many`; `tickets/{id}/comments` with cursor
-//! paging and sideloaded users; error bodies `{"error": "RecordNotFound", "description": …}`
-//! and `{"error": {"title": …, "message": …}}`.
+//! paging and sideloaded users (with their `attachments`); `help_center/articles/{id}/attachments`
+//! (`article_attachments`); `help_center/user_segments` (with `updated_at`); `brands`
+//! (`brand_url`, `has_help_center`, `help_center_state`); translations (one article id in
+//! several locales); error bodies `{"error": "RecordNotFound", "description": …}` and
+//! `{"error": {"title": …, "message": …}}`.
 #![allow(clippy::unwrap_used, dead_code, unreachable_pub)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
 
 use std::collections::HashMap;
@@ -117,6 +120,10 @@ pub(crate) struct Comment {
     pub(crate) html: String,
     pub(crate) public: bool,
     pub(crate) minute: u32,
+    /// The comment's `via` (`{"channel": "web"}` when none).
+    pub(crate) via: Option<Value>,
+    /// Its `attachments` (Zendesk's attachment objects).
+    pub(crate) attachments: Vec<Value>,
 }
 
 impl Comment {
@@ -127,6 +134,8 @@ impl Comment {
             html: format!("<div class=\"zd-comment\"><p>{text}</p></div>"),
             public,
             minute,
+            via: None,
+            attachments: Vec::new(),
         }
     }
 }
@@ -149,6 +158,8 @@ pub(crate) struct Ticket {
     pub(crate) assignee: Option<u64>,
     pub(crate) comments: Vec<Comment>,
     pub(crate) malformed: bool,
+    /// Tags besides `printer` and `fire`.
+    pub(crate) tags: Vec<&'static str>,
 }
 
 impl Ticket {
@@ -172,6 +183,7 @@ impl Ticket {
                 minute,
             )],
             malformed: false,
+            tags: Vec::new(),
         }
     }
 
@@ -209,6 +221,15 @@ pub(crate) struct State {
     pub(crate) org_shared: bool,
     /// Organization 900's `updated_at`, minutes past 10:00 (before 10:00 when none).
     pub(crate) org_minute: Option<u32>,
+    /// User segment 300 (signed-in users) narrowed to the tag `vip` at this minute.
+    pub(crate) segment_300_narrowed: Option<u32>,
+    /// Translations: rows of an article (same id) in another locale, listed by that
+    /// locale's list, the export, and `help_center/{locale}/articles/{id}`.
+    pub(crate) translations: Vec<Article>,
+    /// `GET /api/v2/brands`: these brands (one page).
+    pub(crate) brands: Vec<Value>,
+    /// `GET /api/v2/help_center/articles/{id}/attachments`: each article's attachments.
+    pub(crate) article_files: HashMap<u64, Vec<Value>>,
 }
 
 /// The fixture's account; cheap to clone.
@@ -414,7 +435,7 @@ impl ZendeskApi {
             "priority": "high", "status": t.status, "recipient": "support@acme.zendesk.com",
             "requester_id": t.requester, "submitter_id": t.requester, "assignee_id": t.assignee,
             "organization_id": t.org, "group_id": t.group, "collaborator_ids": t.ccs, "follower_ids": [],
-            "email_cc_ids": t.ccs, "has_incidents": false, "is_public": t.comments.iter().any(|c| c.public), "tags": ["printer", "fire"],
+            "email_cc_ids": t.ccs, "has_incidents": false, "is_public": t.comments.iter().any(|c| c.public), "tags": (["printer", "fire"].into_iter().chain(t.tags.iter().copied()).collect::<Vec<_>>()),
             "via": {"channel": "email"}, "custom_fields": [], "brand_id": 1,
             "created_at": zd_time(time(0)), "updated_at": zd_time(t.updated()),
             "generated_timestamp": t.generated().timestamp()
@@ -427,8 +448,8 @@ impl ZendeskApi {
             "body": c.html.replace("<div class=\"zd-comment\"><p>", "").replace("</p></div>", ""),
             "html_body": c.html,
             "plain_body": c.html.replace("<div class=\"zd-comment\"><p>", "").replace("</p></div>", ""),
-            "public": c.public, "attachments": [], "audit_id": c.id + 1,
-            "via": {"channel": "web"}, "created_at": zd_time(time(c.minute)), "metadata": {}
+            "public": c.public, "attachments": c.attachments, "audit_id": c.id + 1,
+            "via": c.via.clone().unwrap_or_else(|| json!({"channel": "web"})), "created_at": zd_time(time(c.minute)), "metadata": {}
         })
     }
 
@@ -463,7 +484,12 @@ impl ZendeskApi {
         let mut list: Vec<&Article> = st
             .articles
             .iter()
-            .filter(|a| locale.is_none_or(|l| l == a.locale))
+            .chain(st.translations.iter())
+            .filter(|a| {
+                locale.map_or(!st.translations.iter().any(|t| std::ptr::eq(t, *a)), |l| {
+                    l == a.locale
+                })
+            })
             .collect();
         list.sort_by_key(|a| (time(a.minute).timestamp(), a.id));
         let rest: Vec<&Article> = list
@@ -502,6 +528,7 @@ impl ZendeskApi {
         let mut list: Vec<&Article> = st
             .articles
             .iter()
+            .chain(st.translations.iter())
             .filter(|a| time(a.minute).timestamp() >= start)
             .collect();
         list.sort_by_key(|a| (time(a.minute).timestamp(), a.id));
@@ -629,23 +656,53 @@ impl ZendeskApi {
         }))
     }
 
-    fn segment(&self, id: u64) -> ResponseTemplate {
-        if self.state.lock().unwrap().segments_forbidden {
+    /// `GET /api/v2/help_center/user_segments` (cursor paging, one page here).
+    fn segment_list(&self) -> ResponseTemplate {
+        let st = self.state.lock().unwrap();
+        if st.segments_forbidden {
             return forbidden();
         }
-        let seg = match id {
-            300 => {
-                json!({"id": 300, "name": "Signed-in users", "user_type": "signed_in_users", "group_ids": [], "organization_ids": [], "tags": [], "or_tags": [], "added_user_ids": [], "built_in": true})
-            }
+        let list: Vec<Value> = [300, 301, 302]
+            .into_iter()
+            .filter_map(|id| Self::segment_json(&st, id))
+            .collect();
+        ResponseTemplate::new(200).set_body_json(json!({
+            "user_segments": list,
+            "meta": {"has_more": false, "after_cursor": null, "before_cursor": null},
+            "links": {"next": null, "prev": null},
+        }))
+    }
+
+    fn segment_json(st: &State, id: u64) -> Option<Value> {
+        let created = "2024-01-01T00:00:00Z";
+        Some(match id {
+            300 => match st.segment_300_narrowed {
+                None => {
+                    json!({"id": 300, "name": "Signed-in users", "user_type": "signed_in_users", "group_ids": [], "organization_ids": [], "tags": [], "or_tags": [], "added_user_ids": [], "built_in": false, "created_at": created, "updated_at": created})
+                }
+                Some(m) => {
+                    json!({"id": 300, "name": "Signed-in users", "user_type": "signed_in_users", "group_ids": [], "organization_ids": [], "tags": ["vip"], "or_tags": [], "added_user_ids": [], "built_in": false, "created_at": created, "updated_at": zd_time(time(m))})
+                }
+            },
             301 => {
-                json!({"id": 301, "name": "Agents and admins", "user_type": "staff", "group_ids": [], "organization_ids": [], "tags": [], "or_tags": [], "added_user_ids": [], "built_in": true})
+                json!({"id": 301, "name": "Agents and admins", "user_type": "staff", "group_ids": [], "organization_ids": [], "tags": [], "or_tags": [], "added_user_ids": [], "built_in": true, "created_at": created, "updated_at": created})
             }
             302 => {
-                json!({"id": 302, "name": "VIP customers", "user_type": "signed_in_users", "group_ids": [], "organization_ids": [900], "tags": ["vip"], "or_tags": [], "added_user_ids": [], "built_in": false})
+                json!({"id": 302, "name": "VIP customers", "user_type": "signed_in_users", "group_ids": [], "organization_ids": [900], "tags": ["vip"], "or_tags": [], "added_user_ids": [], "built_in": false, "created_at": created, "updated_at": created})
             }
-            _ => return not_found(),
-        };
-        ResponseTemplate::new(200).set_body_json(json!({"user_segment": seg}))
+            _ => return None,
+        })
+    }
+
+    fn segment(&self, id: u64) -> ResponseTemplate {
+        let st = self.state.lock().unwrap();
+        if st.segments_forbidden {
+            return forbidden();
+        }
+        match Self::segment_json(&st, id) {
+            Some(seg) => ResponseTemplate::new(200).set_body_json(json!({"user_segment": seg})),
+            None => not_found(),
+        }
     }
 }
 
@@ -668,6 +725,7 @@ impl Respond for ZendeskApi {
         match segments.as_slice() {
             ["api", "v2", "help_center", ..] if hc_off => not_found(),
             ["api", "v2", "help_center", "incremental", "articles"] => self.article_export(req),
+            ["api", "v2", "help_center", "user_segments"] => self.segment_list(),
             ["api", "v2", "help_center", "user_segments", id] => id
                 .parse()
                 .map_or_else(|_| not_found(), |id| self.segment(id)),
@@ -681,9 +739,36 @@ impl Respond for ZendeskApi {
                 let _ = locale;
                 not_found()
             }
-            ["api", "v2", "help_center", .., "articles", id] => {
+            [
+                "api",
+                "v2",
+                "help_center",
+                ..,
+                "articles",
+                id,
+                "attachments",
+            ] => {
                 let st = self.state.lock().unwrap();
-                match st.articles.iter().find(|a| a.id.to_string() == *id) {
+                match id.parse::<u64>().ok().filter(|id| st.articles.iter().any(|a| a.id == *id)) {
+                    Some(id) => ResponseTemplate::new(200).set_body_json(json!({
+                        "article_attachments": st.article_files.get(&id).cloned().unwrap_or_default(),
+                        "next_page": null, "previous_page": null, "count": st.article_files.get(&id).map_or(0, Vec::len),
+                    })),
+                    None => not_found(),
+                }
+            }
+            ["api", "v2", "help_center", rest @ .., "articles", id] => {
+                let st = self.state.lock().unwrap();
+                // In a locale: its translation, else the article if it is in that locale.
+                let found = match rest {
+                    [locale] => st
+                        .translations
+                        .iter()
+                        .chain(st.articles.iter())
+                        .find(|a| a.id.to_string() == *id && a.locale == *locale),
+                    _ => st.articles.iter().find(|a| a.id.to_string() == *id),
+                };
+                match found {
                     Some(a) => ResponseTemplate::new(200)
                         .set_body_json(json!({"article": self.article_json(a)})),
                     None => not_found(),
@@ -696,6 +781,14 @@ impl Respond for ZendeskApi {
                 ..,
                 what @ ("sections" | "categories"),
             ] => Self::sections(what),
+            ["api", "v2", "brands"] => {
+                let brands = self.state.lock().unwrap().brands.clone();
+                ResponseTemplate::new(200).set_body_json(json!({
+                    "brands": brands,
+                    "meta": {"has_more": false, "after_cursor": null, "before_cursor": null},
+                    "links": {"next": null, "prev": null},
+                }))
+            }
             ["api", "v2", "users", "me"] => {
                 let role = self.state.lock().unwrap().me_role;
                 ResponseTemplate::new(200).set_body_json(
