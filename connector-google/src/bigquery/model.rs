@@ -71,6 +71,9 @@ pub(crate) struct QueryResponse {
     pub(crate) rows: Vec<TableRow>,
     #[serde(default)]
     pub(crate) job_complete: Option<bool>,
+    /// The bytes the query reads (a dry run's estimate), an int64 as a string.
+    #[serde(default)]
+    pub(crate) total_bytes_processed: Option<String>,
 }
 
 impl QueryResponse {
