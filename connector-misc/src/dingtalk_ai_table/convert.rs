@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use connector_core::ids::{hash128, hash128_bytes};
 use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::window::Zone;
 use connector_core::{Access, Document};
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -17,6 +18,57 @@ use super::model::{Field, Record, Sheet};
 /// A text longer than this (or one with a line break) is a body section, not front matter.
 const SHORT_TEXT: usize = 200;
 
+/// How a field's values read: its type and, for a date, how it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldType {
+    kind: String,
+    date: Option<DateStyle>,
+}
+
+/// How a date (epoch milliseconds) is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DateStyle {
+    /// `None`: a UTC instant (RFC 3339), the default.
+    zone: Option<Zone>,
+    /// The field shows no time of day (`formatter` `YYYY-MM-DD`): with a zone, the day alone.
+    day_only: bool,
+}
+
+impl DateStyle {
+    fn write(self, ms: i64) -> Option<String> {
+        let t = instant(ms)?;
+        let Some(zone) = self.zone else {
+            return Some(t.to_rfc3339());
+        };
+        let local = zone.wall_clock(t)?;
+        if self.day_only {
+            return Some(local.date().to_string());
+        }
+        let offset = i32::try_from((local - t.naive_utc()).num_seconds()).ok()?;
+        Some(t.with_timezone(&FixedOffset::east_opt(offset)?).to_rfc3339())
+    }
+}
+
+impl FieldType {
+    /// The type of a field named `kind` with `formatter`, dates written in `zone`: `date`,
+    /// `createdTime` and `lastModifiedTime` are dates, and so is a `formula` or `lookup`
+    /// whose formatter is a date's (`YYYY-MM-DD …`).
+    fn new(kind: &str, formatter: Option<&str>, zone: Option<Zone>) -> Self {
+        let dated = match kind {
+            "date" | "createdTime" | "lastModifiedTime" => true,
+            "formula" | "lookup" => formatter.is_some_and(|f| f.trim_start().starts_with("YYYY")),
+            _ => false,
+        };
+        Self {
+            kind: kind.to_owned(),
+            date: dated.then(|| DateStyle {
+                zone,
+                day_only: formatter.is_some_and(|f| !f.contains(['H', 'h'])),
+            }),
+        }
+    }
+}
+
 /// A sheet as the conversion needs it: its fields' types, in order, and who may read.
 #[derive(Debug, Clone)]
 pub(crate) struct SheetView {
@@ -25,7 +77,7 @@ pub(crate) struct SheetView {
     /// The sheet's fields in the API's order (the primary field first); empty when the field
     /// list could not be read.
     pub(crate) fields: Vec<Field>,
-    by_name: HashMap<String, String>,
+    by_name: HashMap<String, FieldType>,
     pub(crate) groups: Vec<String>,
     /// A hash of what shapes a record's document besides the record: the sheet's name, its
     /// fields' names and types, the access groups.
@@ -35,14 +87,38 @@ pub(crate) struct SheetView {
 }
 
 impl SheetView {
-    pub(crate) fn new(base: &str, sheet: Sheet, fields: Vec<Field>, groups: Vec<String>) -> Self {
+    /// The view of `sheet` of `base` with its `fields`, readable by `groups`, dates written
+    /// in `zone` (`None`: UTC instants).
+    pub(crate) fn new(
+        base: &str,
+        sheet: Sheet,
+        fields: Vec<Field>,
+        groups: Vec<String>,
+        zone: Option<Zone>,
+    ) -> Self {
+        let formatter = |f: &Field| f.property.as_ref().and_then(|p| p.formatter.clone());
         let by_name = fields
             .iter()
-            .map(|f| (f.name.clone(), f.kind.clone()))
+            .map(|f| {
+                let t = FieldType::new(&f.kind, formatter(f).as_deref(), zone);
+                (f.name.clone(), t)
+            })
             .collect();
         let mut shape = format!("{}|{}", sheet.name, groups.join(","));
         for f in &fields {
             let _ = write!(shape, "|{}:{}:{}", f.id, f.name, f.kind);
+            // A formatter that changes how the values read (a date's, in a zone; a formula's
+            // or lookup's date), and only then: the key of any other sheet stays as it was.
+            if let Some(fmt) = formatter(f) {
+                let computed = matches!(f.kind.as_str(), "formula" | "lookup");
+                let dated = FieldType::new(&f.kind, Some(&fmt), None).date.is_some();
+                if dated && (computed || zone.is_some()) {
+                    let _ = write!(shape, ":{fmt}");
+                }
+            }
+        }
+        if let Some(z) = zone {
+            let _ = write!(shape, "|tz:{z}");
         }
         Self {
             link: Url::parse(&format!("https://alidocs.dingtalk.com/i/nodes/{base}")).ok(),
@@ -55,8 +131,12 @@ impl SheetView {
         }
     }
 
+    fn typed(&self, name: &str) -> Option<&FieldType> {
+        self.by_name.get(name)
+    }
+
     fn kind(&self, name: &str) -> Option<&str> {
-        self.by_name.get(name).map(String::as_str)
+        self.typed(name).map(|t| t.kind.as_str())
     }
 
     /// The sheet's document id: the records' parent.
@@ -136,17 +216,16 @@ fn is_attachment(kind: Option<&str>, value: &Value) -> bool {
 }
 
 /// A field's value as one line of text, by its type where known: dates (epoch ms) as UTC
-/// instants, selects by their names, users by name or unionId, links and attachments by
-/// their text, lists joined.
-fn plain(kind: Option<&str>, value: &Value) -> String {
+/// instants (or in `time_zone`), selects by their names, users by name or unionId, links
+/// and attachments by their text, lists joined; a formula's or lookup's result as what it
+/// holds.
+fn plain(kind: Option<&FieldType>, value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
-        Value::Number(n) => match (kind, n.as_i64()) {
-            (Some("date" | "createdTime" | "lastModifiedTime"), Some(ms)) => {
-                instant(ms).map_or_else(|| n.to_string(), |t| t.to_rfc3339())
-            }
+        Value::Number(n) => match (kind.and_then(|k| k.date), n.as_i64()) {
+            (Some(style), Some(ms)) => style.write(ms).unwrap_or_else(|| n.to_string()),
             _ => n.to_string(),
         },
         Value::Array(items) => items
@@ -183,11 +262,11 @@ fn plain(kind: Option<&str>, value: &Value) -> String {
 
 /// A field's value as front matter holds it: numbers and booleans as they are (dates as
 /// instants), objects as their text, lists element by element.
-fn meta_value(kind: Option<&str>, value: &Value) -> Value {
+fn meta_value(kind: Option<&FieldType>, value: &Value) -> Value {
     match value {
         Value::Array(items) => Value::Array(items.iter().map(|v| meta_value(kind, v)).collect()),
         Value::Object(_) => Value::String(plain(kind, value)),
-        Value::Number(_) if matches!(kind, Some("date" | "createdTime" | "lastModifiedTime")) => {
+        Value::Number(_) if kind.is_some_and(|k| k.date.is_some()) => {
             Value::String(plain(kind, value))
         }
         other => other.clone(),
@@ -195,8 +274,8 @@ fn meta_value(kind: Option<&str>, value: &Value) -> Value {
 }
 
 /// Whether a value is long text: a body section rather than front matter.
-fn is_long(kind: Option<&str>, value: &Value) -> bool {
-    if matches!(kind, Some("richText")) {
+fn is_long(kind: Option<&FieldType>, value: &Value) -> bool {
+    if kind.is_some_and(|k| k.kind == "richText") {
         return true;
     }
     match value {
@@ -224,10 +303,12 @@ pub(crate) fn record_document(view: &SheetView, record: &Record, version: &str) 
         .iter()
         .filter_map(|name| record.fields.get(*name).map(|v| (*name, v)))
         .find(|(name, v)| {
-            let kind = view.kind(name);
-            v.is_string() && matches!(kind, None | Some("text" | "primaryDoc")) && !is_long(kind, v)
+            let kind = view.typed(name);
+            v.is_string()
+                && matches!(kind.map(|k| k.kind.as_str()), None | Some("text" | "primaryDoc"))
+                && !is_long(kind, v)
         })
-        .map(|(name, v)| plain(view.kind(name), v))
+        .map(|(name, v)| plain(view.typed(name), v))
         .map(|t| t.lines().next().unwrap_or_default().trim().to_owned())
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| format!("{} {}", view.sheet.name, record.id));
@@ -238,7 +319,7 @@ pub(crate) fn record_document(view: &SheetView, record: &Record, version: &str) 
         let Some(value) = record.fields.get(name) else {
             continue;
         };
-        let kind = view.kind(name);
+        let kind = view.typed(name);
         if is_long(kind, value) {
             body.push(Block::heading(2, vec![Inline::text(name)]));
             match value {
@@ -333,19 +414,21 @@ mod tests {
                 id: "f1".into(),
                 name: "Name".into(),
                 kind: "text".into(),
+                property: None,
             },
             Field {
                 id: "f2".into(),
                 name: "Spec".into(),
                 kind: "attachment".into(),
+                property: None,
             },
         ];
         let sheet = Sheet {
             id: "s1".into(),
             name: "Tasks".into(),
         };
-        let typed = SheetView::new("base1", sheet.clone(), fields, Vec::new());
-        let untyped = SheetView::new("base1", sheet, Vec::new(), Vec::new());
+        let typed = SheetView::new("base1", sheet.clone(), fields, Vec::new(), None);
+        let untyped = SheetView::new("base1", sheet, Vec::new(), Vec::new(), None);
         let record = |url: &str, file: &str| {
             Record::take(json!({
                 "id": "r1", "createdTime": 1, "lastModifiedTime": 2,
@@ -366,48 +449,82 @@ mod tests {
         }
     }
 
+    fn t(kind: &str) -> FieldType {
+        FieldType::new(kind, None, None)
+    }
+
     #[test]
     fn typed_values_read_as_text() {
         assert_eq!(
-            plain(Some("date"), &json!(1_714_000_000_000_i64)),
+            plain(Some(&t("date")), &json!(1_714_000_000_000_i64)),
             "2024-04-24T23:06:40+00:00"
         );
         assert_eq!(
-            plain(Some("number"), &json!(1_714_000_000_000_i64)),
+            plain(Some(&t("number")), &json!(1_714_000_000_000_i64)),
             "1714000000000"
         );
         assert_eq!(
             plain(
-                Some("multipleSelect"),
+                Some(&t("multipleSelect")),
                 &json!([{"id": "o1", "name": "red"}, {"name": "blue"}])
             ),
             "red, blue"
         );
         assert_eq!(
             plain(
-                Some("url"),
+                Some(&t("url")),
                 &json!({"text": "Docs", "link": "https://example.com"})
             ),
             "Docs <https://example.com>"
         );
-        assert_eq!(plain(Some("user"), &json!([{"unionId": "u1"}])), "u1");
+        assert_eq!(plain(Some(&t("user")), &json!([{"unionId": "u1"}])), "u1");
         assert_eq!(
             plain(
-                Some("department"),
+                Some(&t("department")),
                 &json!([{"deptId": "d1"}, {"deptId": "d2"}])
             ),
             "d1, d2"
         );
         assert_eq!(
             plain(
-                Some("bidirectionalLink"),
+                Some(&t("bidirectionalLink")),
                 &json!({"linkedRecordIds": ["r1", "r2"]})
             ),
             "r1, r2"
         );
         assert_eq!(
-            meta_value(Some("lastModifiedTime"), &json!(0)),
+            meta_value(Some(&t("lastModifiedTime")), &json!(0)),
             json!("1970-01-01T00:00:00+00:00")
+        );
+    }
+
+    #[test]
+    fn dates_read_in_the_configured_zone() {
+        let shanghai = Zone::named("Asia/Shanghai");
+        // 2025-06-30T16:00:00Z: midnight of 1 July in Beijing.
+        let ms = json!(1_751_299_200_000_i64);
+        let day = FieldType::new("date", Some("YYYY-MM-DD"), shanghai);
+        assert_eq!(plain(Some(&day), &ms), "2025-07-01");
+        let timed = FieldType::new("date", Some("YYYY-MM-DD HH:mm"), shanghai);
+        assert_eq!(plain(Some(&timed), &ms), "2025-07-01T00:00:00+08:00");
+        // Without a zone: the UTC instant, as before, whatever the formatter.
+        let utc = FieldType::new("date", Some("YYYY-MM-DD"), None);
+        assert_eq!(plain(Some(&utc), &ms), "2025-06-30T16:00:00+00:00");
+        // A formula or lookup is a date when its formatter is a date's, else its number.
+        let formula = FieldType::new("formula", Some("YYYY-MM-DD"), shanghai);
+        assert_eq!(meta_value(Some(&formula), &ms), json!("2025-07-01"));
+        let number = FieldType::new("formula", Some("FLOAT_2"), shanghai);
+        assert_eq!(meta_value(Some(&number), &ms), ms);
+        // Daylight saving time: New York is UTC-4 in July, UTC-5 in January.
+        let ny = Zone::named("America/New_York");
+        let timed = FieldType::new("date", None, ny);
+        assert_eq!(
+            plain(Some(&timed), &ms),
+            "2025-06-30T12:00:00-04:00"
+        );
+        assert_eq!(
+            plain(Some(&timed), &json!(1_736_000_000_000_i64)),
+            "2025-01-04T09:13:20-05:00"
         );
     }
 }
