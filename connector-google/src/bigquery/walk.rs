@@ -577,13 +577,17 @@ impl Plan {
         parts.join(", ")
     }
 
-    /// The rows of a response, read by its schema (the plan's when it has none).
-    fn rows(&self, page: &QueryResponse) -> Vec<Row> {
+    /// The rows of a response, taken out of it and read by its schema (the plan's when it
+    /// has none).
+    fn rows(&self, page: &mut QueryResponse) -> Vec<Row> {
         let schema = page
             .schema
             .as_ref()
             .map_or(self.schema.as_slice(), |s| s.fields.as_slice());
-        page.rows.iter().map(|r| model::row(schema, r)).collect()
+        std::mem::take(&mut page.rows)
+            .into_iter()
+            .map(|r| model::row(schema, r))
+            .collect()
     }
 }
 
@@ -629,7 +633,7 @@ fn pages(
             let before = after.clone();
             let mut read: u64 = 0;
             loop {
-                let rows = plan.rows(&page);
+                let rows = plan.rows(&mut page);
                 read += rows.len() as u64;
                 if ids_only && let Some(last) = rows.last() {
                     // Prune's listing holds ids only: one that does not read ends it.
@@ -769,7 +773,7 @@ pub(crate) fn refetch(
             let job = page.job_reference.clone().unwrap_or_default();
             loop {
                 let mut batch = Batch::default();
-                for row in plan.rows(&page) {
+                for row in plan.rows(&mut page) {
                     batch.push(plan.convert(&row));
                 }
                 yield batch;

@@ -77,7 +77,13 @@ pub(crate) struct SheetView {
     /// The sheet's fields in the API's order (the primary field first); empty when the field
     /// list could not be read.
     pub(crate) fields: Vec<Field>,
+    /// Each field's type, in the order of `fields`.
+    types: Vec<FieldType>,
     by_name: HashMap<String, FieldType>,
+    /// The names of the attachment fields.
+    attachments: Vec<String>,
+    /// The sheet's document id: the records' parent.
+    parent: String,
     pub(crate) groups: Vec<String>,
     /// A hash of what shapes a record's document besides the record: the sheet's name, its
     /// fields' names and types, the access groups.
@@ -97,12 +103,19 @@ impl SheetView {
         zone: Option<Zone>,
     ) -> Self {
         let formatter = |f: &Field| f.property.as_ref().and_then(|p| p.formatter.clone());
+        let types: Vec<FieldType> = fields
+            .iter()
+            .map(|f| FieldType::new(&f.kind, formatter(f).as_deref(), zone))
+            .collect();
         let by_name = fields
             .iter()
-            .map(|f| {
-                let t = FieldType::new(&f.kind, formatter(f).as_deref(), zone);
-                (f.name.clone(), t)
-            })
+            .zip(&types)
+            .map(|(f, t)| (f.name.clone(), t.clone()))
+            .collect();
+        let attachments = fields
+            .iter()
+            .filter(|f| f.kind == "attachment")
+            .map(|f| f.name.clone())
             .collect();
         let mut shape = format!("{}|{}", sheet.name, groups.join(","));
         for f in &fields {
@@ -124,9 +137,12 @@ impl SheetView {
             link: Url::parse(&format!("https://alidocs.dingtalk.com/i/nodes/{base}")).ok(),
             base: base.to_owned(),
             render_key: hash128(&shape),
+            parent: format!("{SOURCE}:{base}:{}", sheet.id),
             sheet,
             fields,
+            types,
             by_name,
+            attachments,
             groups,
         }
     }
@@ -141,7 +157,7 @@ impl SheetView {
 
     /// The sheet's document id: the records' parent.
     pub(crate) fn sheet_doc_id(&self) -> String {
-        format!("{SOURCE}:{}:{}", self.base, self.sheet.id)
+        self.parent.clone()
     }
 
     /// The web link of the base (the API gives no per-record link).
@@ -170,7 +186,11 @@ pub(crate) fn record_version(view: &SheetView, record: &Record) -> String {
     for (name, value) in &record.fields {
         buf.extend_from_slice(name.as_bytes());
         buf.push(0);
-        if is_attachment(view.kind(name), value) {
+        // The attachment fields by name; a list's shape only for a field the sheet does not
+        // type (a hash lookup for lists alone).
+        let attachment = view.attachments.iter().any(|a| a == name)
+            || (value.is_array() && view.kind(name).is_none() && is_attachment(None, value));
+        if attachment {
             for item in value.as_array().into_iter().flatten() {
                 match item.as_object() {
                     Some(o) => {
@@ -220,31 +240,41 @@ fn is_attachment(kind: Option<&str>, value: &Value) -> bool {
 /// and attachments by their text, lists joined; a formula's or lookup's result as what it
 /// holds.
 fn plain(kind: Option<&FieldType>, value: &Value) -> String {
+    let mut out = String::new();
+    write_plain(&mut out, kind, value);
+    out
+}
+
+/// [`plain`], written at the end of `out` (lists without a copy of each element).
+fn write_plain(out: &mut String, kind: Option<&FieldType>, value: &Value) {
     match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+        Value::Null => {}
+        Value::String(s) => out.push_str(s),
+        Value::Bool(b) => out.push_str(if *b { "yes" } else { "no" }),
         Value::Number(n) => match (kind.and_then(|k| k.date), n.as_i64()) {
-            (Some(style), Some(ms)) => style.write(ms).unwrap_or_else(|| n.to_string()),
-            _ => n.to_string(),
+            (Some(style), Some(ms)) => match style.write(ms) {
+                Some(t) => out.push_str(&t),
+                None => {
+                    let _ = write!(out, "{n}");
+                }
+            },
+            _ => {
+                let _ = write!(out, "{n}");
+            }
         },
-        Value::Array(items) => items
-            .iter()
-            .map(|v| plain(kind, v))
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(", "),
+        Value::Array(items) => write_list(out, kind, items),
         Value::Object(o) => {
             let text = |k: &str| o.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
             if let Some(ids) = o.get("linkedRecordIds").and_then(Value::as_array) {
-                return plain(None, &Value::Array(ids.clone()));
+                return write_list(out, None, ids);
             }
             if let (Some(t), Some(link)) =
                 (text("text").or(text("title")), text("link").or(text("url")))
             {
-                return format!("{t} <{link}>");
+                let _ = write!(out, "{t} <{link}>");
+                return;
             }
-            text("name")
+            match text("name")
                 .or(text("filename"))
                 .or(text("text"))
                 .or(text("title"))
@@ -255,21 +285,54 @@ fn plain(kind: Option<&FieldType>, value: &Value) -> String {
                 .or(text("deptId"))
                 .or(text("markdown"))
                 .or(text("value"))
-                .map_or_else(|| Value::Object(o.clone()).to_string(), str::to_owned)
+            {
+                Some(t) => out.push_str(t),
+                None => {
+                    let _ = write!(out, "{value}");
+                }
+            }
+        }
+    }
+}
+
+/// The elements of a list, each as [`plain`], the empty ones left out, joined by `, `.
+fn write_list(out: &mut String, kind: Option<&FieldType>, items: &[Value]) {
+    let start = out.len();
+    for item in items {
+        let before = out.len();
+        if before > start {
+            out.push_str(", ");
+        }
+        let at = out.len();
+        write_plain(out, kind, item);
+        if out.len() == at {
+            out.truncate(before);
         }
     }
 }
 
 /// A field's value as front matter holds it: numbers and booleans as they are (dates as
 /// instants), objects as their text, lists element by element.
+#[cfg(test)]
 fn meta_value(kind: Option<&FieldType>, value: &Value) -> Value {
+    into_meta(kind, value.clone())
+}
+
+/// [`meta_value`] of a value the record gives up: text, numbers and lists are moved, not
+/// copied.
+fn into_meta(kind: Option<&FieldType>, value: Value) -> Value {
     match value {
-        Value::Array(items) => Value::Array(items.iter().map(|v| meta_value(kind, v)).collect()),
-        Value::Object(_) => Value::String(plain(kind, value)),
-        Value::Number(_) if kind.is_some_and(|k| k.date.is_some()) => {
-            Value::String(plain(kind, value))
+        Value::Array(mut items) => {
+            for item in &mut items {
+                *item = into_meta(kind, std::mem::take(item));
+            }
+            Value::Array(items)
         }
-        other => other.clone(),
+        Value::Object(_) => Value::String(plain(kind, &value)),
+        Value::Number(_) if kind.is_some_and(|k| k.date.is_some()) => {
+            Value::String(plain(kind, &value))
+        }
+        other => other,
     }
 }
 
@@ -279,7 +342,7 @@ fn is_long(kind: Option<&FieldType>, value: &Value) -> bool {
         return true;
     }
     match value {
-        Value::String(s) => s.contains('\n') || s.chars().count() > SHORT_TEXT,
+        Value::String(s) => s.contains('\n') || (s.len() > SHORT_TEXT && s.chars().count() > SHORT_TEXT),
         Value::Object(o) => o.get("markdown").is_some(),
         _ => false,
     }
@@ -287,42 +350,61 @@ fn is_long(kind: Option<&FieldType>, value: &Value) -> bool {
 
 /// A record as a Markdown document: front matter with the record's id, sheet, times, users
 /// and short fields; the first text field as the title; long text fields as `##` sections, in
-/// the sheet's field order (then any field the list does not name, by name).
-pub(crate) fn record_document(view: &SheetView, record: &Record, version: &str) -> Document {
-    let mut order: Vec<&str> = view.fields.iter().map(|f| f.name.as_str()).collect();
-    let mut extra: Vec<&str> = record
-        .fields
-        .keys()
-        .map(String::as_str)
-        .filter(|k| view.kind(k).is_none())
-        .collect();
-    extra.sort_unstable();
-    order.extend(extra);
+/// the sheet's field order (then any field the list does not name, by name). The record's
+/// values move into the document.
+pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -> Document {
+    let Record {
+        id: record_key,
+        fields: mut values,
+        created_time,
+        last_modified_time,
+        created_by,
+        last_modified_by,
+    } = record;
+    // The sheet's fields in its order, then those it does not name (rare), by name.
+    let mut order: Vec<(&str, Option<&FieldType>)> = Vec::with_capacity(values.len());
+    let mut named = 0;
+    for (f, t) in view.fields.iter().zip(&view.types) {
+        if values.contains_key(&f.name) {
+            named += 1;
+            order.push((f.name.as_str(), Some(t)));
+        }
+    }
+    let extra: Vec<String> = if named < values.len() {
+        let mut extra: Vec<String> = values
+            .keys()
+            .filter(|k| view.typed(k).is_none())
+            .cloned()
+            .collect();
+        extra.sort_unstable();
+        extra
+    } else {
+        Vec::new()
+    };
+    order.extend(extra.iter().map(|k| (k.as_str(), None)));
 
     let title = order
         .iter()
-        .filter_map(|name| record.fields.get(*name).map(|v| (*name, v)))
-        .find(|(name, v)| {
-            let kind = view.typed(name);
-            v.is_string()
-                && matches!(kind.map(|k| k.kind.as_str()), None | Some("text" | "primaryDoc"))
-                && !is_long(kind, v)
+        .filter_map(|(name, kind)| values.get(*name).map(|v| (*kind, v)))
+        .find_map(|(kind, v)| {
+            let text = v.as_str()?;
+            (matches!(kind.map(|k| k.kind.as_str()), None | Some("text" | "primaryDoc"))
+                && !is_long(kind, v))
+            .then_some(text)
         })
-        .map(|(name, v)| plain(view.typed(name), v))
-        .map(|t| t.lines().next().unwrap_or_default().trim().to_owned())
+        .map(|t| t.lines().next().unwrap_or_default().trim())
         .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| format!("{} {}", view.sheet.name, record.id));
+        .map_or_else(|| format!("{} {}", view.sheet.name, record_key), str::to_owned);
 
-    let mut meta: Vec<(String, Value)> = Vec::new();
+    let mut meta: Vec<(String, Value)> = Vec::with_capacity(order.len());
     let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
-    for name in order {
-        let Some(value) = record.fields.get(name) else {
+    for (name, kind) in order {
+        let Some((name, value)) = values.remove_entry(name) else {
             continue;
         };
-        let kind = view.typed(name);
-        if is_long(kind, value) {
+        if is_long(kind, &value) {
             body.push(Block::heading(2, vec![Inline::text(name)]));
-            match value {
+            match &value {
                 Value::Object(o) if o.get("markdown").and_then(Value::as_str).is_some() => {
                     let md = o
                         .get("markdown")
@@ -330,34 +412,34 @@ pub(crate) fn record_document(view: &SheetView, record: &Record, version: &str) 
                         .unwrap_or_default();
                     body.push(Block::Markdown(md.trim_end().to_owned()));
                 }
-                _ => body.extend(Block::plain_text(&plain(kind, value))),
+                Value::String(s) => body.extend(Block::plain_text(s)),
+                _ => body.extend(Block::plain_text(&plain(kind, &value))),
             }
         } else {
-            meta.push((name.to_owned(), meta_value(kind, value)));
+            meta.push((name, into_meta(kind, value)));
         }
     }
 
-    let updated = instant(record.last_modified_time);
-    let created = instant(record.created_time);
-    let id = json!(record.id);
-    let sheet = json!(view.sheet.name);
-    let sheet_id = json!(view.sheet.id);
+    let updated = instant(last_modified_time);
+    let created = instant(created_time);
+    let doc_id = record_id(&view.base, &view.sheet.id, &record_key);
+    let id = Value::String(record_key);
+    let sheet = Value::String(view.sheet.name.clone());
+    let sheet_id = Value::String(view.sheet.id.clone());
     let created_json = json!(created);
     let updated_json = json!(updated);
-    let creator = record.created_by.as_ref().and_then(|u| u.union_id.clone());
-    let modifier = record
-        .last_modified_by
-        .as_ref()
-        .and_then(|u| u.union_id.clone());
-    let creator_json = json!(creator);
-    let modifier_json = json!(modifier);
-    let mut header: Vec<(&str, &Value)> = vec![
+    let creator = created_by.and_then(|u| u.union_id);
+    let modifier = last_modified_by.and_then(|u| u.union_id);
+    let creator_json = creator.clone().map_or(Value::Null, Value::String);
+    let modifier_json = modifier.clone().map_or(Value::Null, Value::String);
+    let mut header: Vec<(&str, &Value)> = Vec::with_capacity(7 + meta.len());
+    header.extend([
         ("record_id", &id),
         ("sheet", &sheet),
         ("sheet_id", &sheet_id),
         ("created_time", &created_json),
         ("last_modified_time", &updated_json),
-    ];
+    ]);
     if creator.is_some() {
         header.push(("created_by", &creator_json));
     }
@@ -369,27 +451,22 @@ pub(crate) fn record_document(view: &SheetView, record: &Record, version: &str) 
     text.push_str(&markdown::render(&body));
     let fields: Map<String, Value> = meta.into_iter().collect();
 
-    let mut doc = Document::text(
-        record_id(&view.base, &view.sheet.id, &record.id),
-        SOURCE,
-        title,
-        text,
-    )
-    .with_parent_id(view.sheet_doc_id())
-    .with_metadata("table_id", json!(view.base))
-    .with_metadata("sheet_id", sheet_id)
-    .with_metadata("sheet_name", sheet)
-    .with_metadata("record_id", id)
-    .with_metadata("created_time", created_json)
-    // The API shows no per-record permissions: only the configured groups, never everyone.
-    .with_access(Access::restricted(Vec::new(), view.groups.clone()));
+    let mut doc = Document::text(doc_id, SOURCE, title, text)
+        .with_parent_id(view.parent.clone())
+        .with_metadata("table_id", Value::String(view.base.clone()))
+        .with_metadata("sheet_id", sheet_id)
+        .with_metadata("sheet_name", sheet)
+        .with_metadata("record_id", id)
+        .with_metadata("created_time", created_json)
+        // The API shows no per-record permissions: only the configured groups, never everyone.
+        .with_access(Access::restricted(Vec::new(), view.groups.clone()));
     if let Some(c) = creator {
         doc = doc
-            .with_metadata("created_by", json!(c))
+            .with_metadata("created_by", creator_json)
             .with_owners(vec![c]);
     }
-    if let Some(m) = modifier {
-        doc = doc.with_metadata("last_modified_by", json!(m));
+    if modifier.is_some() {
+        doc = doc.with_metadata("last_modified_by", modifier_json);
     }
     if !fields.is_empty() {
         doc = doc.with_metadata("fields", Value::Object(fields));

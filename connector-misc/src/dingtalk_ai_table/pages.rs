@@ -136,7 +136,7 @@ impl Walk {
                 }
                 let batch = fetch_items(&ctx, pending, 1, |item| {
                     std::future::ready(Ok::<connector_core::pages::Outcome, Error>(match item {
-                        Item::Record(view, record, version) => record_document(&view, &record, &version).into(),
+                        Item::Record(view, record, version) => record_document(&view, *record, &version).into(),
                         Item::Failed(f) => f.into(),
                     }))
                 })
@@ -256,7 +256,7 @@ impl Walk {
                     match walk.client.record(&view.sheet.id, &rec).await {
                         Ok(Some(record)) => {
                             let version = record_version(&view, &record);
-                            batch.documents.push(record_document(&view, &record, &version));
+                            batch.documents.push(record_document(&view, record, &version));
                         }
                         Ok(None) => {}
                         Err(e) if !e.kind().is_retryable() && e.kind() != ErrorKind::Unauthenticated => {
