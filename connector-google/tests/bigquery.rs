@@ -533,10 +533,7 @@ async fn a_numeric_cursor_as_ragflow_allows_reads_every_row_in_a_window() {
 }
 
 fn failures(pages: &[(Batch, BigQueryCheckpoint)]) -> Vec<connector_core::Failure> {
-    pages
-        .iter()
-        .flat_map(|(b, _)| b.failures.clone())
-        .collect()
+    pages.iter().flat_map(|(b, _)| b.failures.clone()).collect()
 }
 
 #[tokio::test]
@@ -558,7 +555,11 @@ async fn a_row_with_a_null_id_is_a_failure_naming_it_and_the_walk_goes_on() {
         assert!(f.message.contains(name), "{}", f.message);
         assert!(f.message.contains("shop.products"), "{}", f.message);
         assert!(f.message.contains("id_column"), "{}", f.message);
-        assert!(f.message.contains("`updated_at` = \"2025-03-01T10:0"), "{}", f.message);
+        assert!(
+            f.message.contains("`updated_at` = \"2025-03-01T10:0"),
+            "{}",
+            f.message
+        );
         assert!(f.message.contains("values #"), "{}", f.message);
     }
     // Two rows, two messages: each names its own row.
@@ -574,7 +575,12 @@ async fn a_row_with_a_null_id_is_a_failure_naming_it_and_the_walk_goes_on() {
         "{}",
         jobs[0]["query"]
     );
-    assert!(jobs[1]["query"].as_str().unwrap().contains("src.`id` > @after_id"));
+    assert!(
+        jobs[1]["query"]
+            .as_str()
+            .unwrap()
+            .contains("src.`id` > @after_id")
+    );
     // Prune's listing holds ids only.
     let mut listed = Vec::new();
     let mut stream = c.list_ids(SyncContext::new());
@@ -641,7 +647,11 @@ async fn a_window_reads_rows_without_a_time_first_and_resumes_among_them() {
         !failed.is_empty() && failed.iter().all(|f| f.id.is_none()),
         "{failed:#?}"
     );
-    assert!(failed[0].message.contains("Product 4"), "{}", failed[0].message);
+    assert!(
+        failed[0].message.contains("Product 4"),
+        "{}",
+        failed[0].message
+    );
     // The checkpoint among the undated rows holds no cursor, and a resume goes on from it.
     let first = pages[0].1.clone();
     assert_eq!(
@@ -721,10 +731,15 @@ async fn a_job_past_its_deadline_is_cancelled_and_times_out() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
     let calls = fake.state.lock().unwrap().result_calls.clone();
     // Each poll asks BigQuery to wait no longer than the deadline leaves.
-    assert!(calls.iter().all(|q| q["timeoutMs"]
-        .parse::<u64>()
-        .is_ok_and(|ms| (1..=3000).contains(&ms))));
-    assert_eq!(cancelled(&fake).await, [("job_1".to_owned(), Some("EU".to_owned()))]);
+    assert!(calls.iter().all(|q| {
+        q["timeoutMs"]
+            .parse::<u64>()
+            .is_ok_and(|ms| (1..=3000).contains(&ms))
+    }));
+    assert_eq!(
+        cancelled(&fake).await,
+        [("job_1".to_owned(), Some("EU".to_owned()))]
+    );
     // jobs.cancel takes no read-only scope: its token asks `bigquery`, the queries' did not.
     let scopes: Vec<String> = tokens
         .claims
@@ -737,7 +752,9 @@ async fn a_job_past_its_deadline_is_cancelled_and_times_out() {
         scopes.contains(&"https://www.googleapis.com/auth/bigquery".to_owned()),
         "{scopes:?}"
     );
-    assert!(scopes.contains(&"https://www.googleapis.com/auth/cloud-platform.read-only".to_owned()));
+    assert!(
+        scopes.contains(&"https://www.googleapis.com/auth/cloud-platform.read-only".to_owned())
+    );
 }
 
 #[tokio::test]
@@ -747,12 +764,14 @@ async fn dropping_the_stream_while_a_job_runs_cancels_the_job() {
     let s = server(&fake).await;
     let c = connector(&s.uri(), json!({}));
     let mut stream = c.load_from_checkpoint(BigQueryCheckpoint::start(), None, SyncContext::new());
-    let waited =
-        tokio::time::timeout(std::time::Duration::from_millis(800), stream.next()).await;
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(800), stream.next()).await;
     assert!(waited.is_err(), "the job is still running");
     assert!(fake.state.lock().unwrap().cancelled.is_empty());
     drop(stream);
-    assert_eq!(cancelled(&fake).await, [("job_1".to_owned(), Some("EU".to_owned()))]);
+    assert_eq!(
+        cancelled(&fake).await,
+        [("job_1".to_owned(), Some("EU".to_owned()))]
+    );
 }
 
 #[tokio::test]
@@ -773,5 +792,8 @@ async fn cancelling_the_sync_while_a_job_runs_cancels_the_job() {
         other => panic!("expected the cancellation, got {other:?}"),
     };
     assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
-    assert_eq!(cancelled(&fake).await, [("job_1".to_owned(), Some("EU".to_owned()))]);
+    assert_eq!(
+        cancelled(&fake).await,
+        [("job_1".to_owned(), Some("EU".to_owned()))]
+    );
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use connector_core::http::Method;
 use connector_core::{Cancellation, Error, ErrorKind, Result, SyncContext};
-use tokio::time::Instant;
 use serde_json::{Value as Json, json};
+use tokio::time::Instant;
 use url::Url;
 
 use super::SOURCE;
@@ -247,13 +247,21 @@ impl BigQueryClient {
             .or_else(|| self.config.location().map(str::to_owned));
         let sent = self
             .detached
-            .send_method(Method::POST, url, None, CANCEL_SCOPES, |r| match &location {
-                Some(l) => r.query([("location", l.as_str())]),
-                None => r,
-            })
+            .send_method(
+                Method::POST,
+                url,
+                None,
+                CANCEL_SCOPES,
+                |r| match &location {
+                    Some(l) => r.query([("location", l.as_str())]),
+                    None => r,
+                },
+            )
             .await;
         match sent {
-            Ok(_) => tracing::info!(connector = SOURCE, job = %job.job_id, "the unfinished job was cancelled"),
+            Ok(_) => {
+                tracing::info!(connector = SOURCE, job = %job.job_id, "the unfinished job was cancelled")
+            }
             Err(e) => tracing::warn!(
                 connector = SOURCE,
                 job = %job.job_id,

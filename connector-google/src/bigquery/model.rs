@@ -203,12 +203,12 @@ fn scalar(kind: &str, v: Json) -> Result<Value, String> {
         }),
         "TIMESTAMP" => Value::TimestampTz(timestamp(&text).ok_or_else(|| bad(&text))?),
         "DATETIME" => Value::Timestamp(datetime(&text).ok_or_else(|| bad(&text))?),
-        "DATE" => Value::Date(
-            NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| bad(&text))?,
-        ),
-        "TIME" => Value::Time(
-            NaiveTime::parse_from_str(&text, "%H:%M:%S%.f").map_err(|_| bad(&text))?,
-        ),
+        "DATE" => {
+            Value::Date(NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| bad(&text))?)
+        }
+        "TIME" => {
+            Value::Time(NaiveTime::parse_from_str(&text, "%H:%M:%S%.f").map_err(|_| bad(&text))?)
+        }
         "BYTES" => Value::Bytes(
             base64::engine::general_purpose::STANDARD
                 .decode(&text)

@@ -407,8 +407,8 @@ impl Plan {
                 if !bounds.is_empty() {
                     conditions.push(format!("({col} IS NULL OR ({}))", bounds.join(" AND ")));
                 }
-                match after {
-                    Some(a) => match a.cursor {
+                if let Some(a) = after {
+                    match a.cursor {
                         Some(c) => {
                             if let Some(literal) = kind.literal(c, self.zone) {
                                 conditions.push(format!(
@@ -425,8 +425,7 @@ impl Plan {
                             ));
                             params.push(self.id_param("after_id", &a.id));
                         }
-                    },
-                    None => {}
+                    }
                 }
                 format!("{col}, {id}")
             }
@@ -556,7 +555,13 @@ impl Plan {
     fn describe(&self, row: &Row) -> String {
         let text = |i: usize| -> Option<String> {
             let v = row.get(i)?.as_ref().ok()?.text()?;
-            let line: String = v.lines().next().unwrap_or_default().chars().take(80).collect();
+            let line: String = v
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(80)
+                .collect();
             (!line.trim().is_empty()).then(|| format!("`{}` = {line:?}", self.layout.names[i]))
         };
         let mut parts: Vec<String> = Vec::new();

@@ -319,8 +319,7 @@ impl FakeBigQuery {
                             timestamp_param(c),
                             i.as_str().unwrap().parse::<i64>().unwrap(),
                         );
-                        r.at
-                            .is_some_and(|at| at > c || (at == c && !r.null_id && r.id > i))
+                        r.at.is_some_and(|at| at > c || (at == c && !r.null_id && r.id > i))
                     }
                     (None, Some(i)) => {
                         let i = i.as_str().unwrap().parse::<i64>().unwrap();
@@ -492,7 +491,9 @@ pub async fn mount_bigquery(server: &MockServer, fake: &FakeBigQuery) {
         .mount(server)
         .await;
     Mock::given(method("POST"))
-        .and(path_regex(format!("^/projects/{PROJECT}/jobs/[^/]+/cancel$")))
+        .and(path_regex(format!(
+            "^/projects/{PROJECT}/jobs/[^/]+/cancel$"
+        )))
         .respond_with(CancelResponder(fake.clone()))
         .mount(server)
         .await;

@@ -45,7 +45,10 @@ impl DateStyle {
             return Some(local.date().to_string());
         }
         let offset = i32::try_from((local - t.naive_utc()).num_seconds()).ok()?;
-        Some(t.with_timezone(&FixedOffset::east_opt(offset)?).to_rfc3339())
+        Some(
+            t.with_timezone(&FixedOffset::east_opt(offset)?)
+                .to_rfc3339(),
+        )
     }
 }
 
@@ -342,7 +345,9 @@ fn is_long(kind: Option<&FieldType>, value: &Value) -> bool {
         return true;
     }
     match value {
-        Value::String(s) => s.contains('\n') || (s.len() > SHORT_TEXT && s.chars().count() > SHORT_TEXT),
+        Value::String(s) => {
+            s.contains('\n') || (s.len() > SHORT_TEXT && s.chars().count() > SHORT_TEXT)
+        }
         Value::Object(o) => o.get("markdown").is_some(),
         _ => false,
     }
@@ -388,13 +393,18 @@ pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -
         .filter_map(|(name, kind)| values.get(*name).map(|v| (*kind, v)))
         .find_map(|(kind, v)| {
             let text = v.as_str()?;
-            (matches!(kind.map(|k| k.kind.as_str()), None | Some("text" | "primaryDoc"))
-                && !is_long(kind, v))
+            (matches!(
+                kind.map(|k| k.kind.as_str()),
+                None | Some("text" | "primaryDoc")
+            ) && !is_long(kind, v))
             .then_some(text)
         })
         .map(|t| t.lines().next().unwrap_or_default().trim())
         .filter(|t| !t.is_empty())
-        .map_or_else(|| format!("{} {}", view.sheet.name, record_key), str::to_owned);
+        .map_or_else(
+            || format!("{} {}", view.sheet.name, record_key),
+            str::to_owned,
+        );
 
     let mut meta: Vec<(String, Value)> = Vec::with_capacity(order.len());
     let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
@@ -595,10 +605,7 @@ mod tests {
         // Daylight saving time: New York is UTC-4 in July, UTC-5 in January.
         let ny = Zone::named("America/New_York");
         let timed = FieldType::new("date", None, ny);
-        assert_eq!(
-            plain(Some(&timed), &ms),
-            "2025-06-30T12:00:00-04:00"
-        );
+        assert_eq!(plain(Some(&timed), &ms), "2025-06-30T12:00:00-04:00");
         assert_eq!(
             plain(Some(&timed), &json!(1_736_000_000_000_i64)),
             "2025-01-04T09:13:20-05:00"
