@@ -531,3 +531,269 @@ async fn a_numeric_cursor_as_ragflow_allows_reads_every_row_in_a_window() {
     let e = bad.check().await.unwrap_err();
     assert_eq!(e.field(), Some("timestamp_column"), "{e}");
 }
+
+fn failures(pages: &[(Batch, BigQueryCheckpoint)]) -> Vec<connector_core::Failure> {
+    pages.iter().flat_map(|(b, _)| b.failures.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_row_with_a_null_id_is_a_failure_naming_it_and_the_walk_goes_on() {
+    let mut table = rows(6);
+    table[1].null_id = true;
+    table[3].null_id = true;
+    let fake = FakeBigQuery::new(table);
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({"page_size": 2, "rows_per_query": 3}));
+    let pages = run(&c, BigQueryCheckpoint::start(), None).await.unwrap();
+    assert_eq!(ids(&docs(&pages)), [1, 3, 5, 6].map(doc_id));
+    let failed = failures(&pages);
+    assert_eq!(failed.len(), 2, "{failed:#?}");
+    for (f, name) in failed.iter().zip(["Product 2", "Product 4"]) {
+        // No id to fetch it again by; named by its title, its cursor and its values.
+        assert_eq!(f.id, None);
+        assert_eq!(f.kind, ErrorKind::Unsupported);
+        assert!(f.message.contains(name), "{}", f.message);
+        assert!(f.message.contains("shop.products"), "{}", f.message);
+        assert!(f.message.contains("id_column"), "{}", f.message);
+        assert!(
+            f.message.contains("`updated_at` = \"2025-03-01T10:0"),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains("values #"), "{}", f.message);
+    }
+    // Two rows, two messages: each names its own row.
+    assert_ne!(failed[0].message, failed[1].message);
+    // The first job admits NULL ids (they sort first); later ones start after an id.
+    let jobs: Vec<Value> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r["dryRun"].is_null())
+        .collect();
+    assert!(
+        !jobs[0]["query"].as_str().unwrap().contains("IS NOT NULL"),
+        "{}",
+        jobs[0]["query"]
+    );
+    assert!(
+        jobs[1]["query"]
+            .as_str()
+            .unwrap()
+            .contains("src.`id` > @after_id")
+    );
+    // Prune's listing holds ids only.
+    let mut listed = Vec::new();
+    let mut stream = c.list_ids(SyncContext::new());
+    while let Some(page) = stream.next().await {
+        listed.extend(page.unwrap().into_iter().map(|d| d.id));
+    }
+    assert_eq!(listed, [1, 3, 5, 6].map(doc_id));
+}
+
+#[tokio::test]
+async fn a_job_of_null_ids_alone_does_not_stall_the_walk() {
+    let mut table = rows(5);
+    for r in &mut table[..3] {
+        r.null_id = true;
+    }
+    let fake = FakeBigQuery::new(table);
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({"page_size": 2, "rows_per_query": 2}));
+    let pages = run(&c, BigQueryCheckpoint::start(), None).await.unwrap();
+    assert_eq!(ids(&docs(&pages)), [4, 5].map(doc_id));
+    let failed = failures(&pages);
+    // The two rows the first job read, then one failure for those passed over.
+    assert_eq!(failed.len(), 3, "{failed:#?}");
+    assert!(
+        failed[2].message.contains("rows_per_query"),
+        "{}",
+        failed[2].message
+    );
+    assert!(pages.last().unwrap().1.done);
+    let jobs: Vec<Value> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r["dryRun"].is_null())
+        .collect();
+    assert!(
+        jobs[1]["query"]
+            .as_str()
+            .unwrap()
+            .contains("src.`id` IS NOT NULL"),
+        "{}",
+        jobs[1]["query"]
+    );
+}
+
+#[tokio::test]
+async fn a_window_reads_rows_without_a_time_first_and_resumes_among_them() {
+    // Rows 3 and 5 have no `updated_at`; row 4 has no id.
+    let mut table = rows(7);
+    table[2].at = None;
+    table[4].at = None;
+    table[3].null_id = true;
+    let fake = FakeBigQuery::new(table);
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({"page_size": 1, "rows_per_query": 2}));
+    let window = TimeWindow::new(time(2), time(7)).unwrap();
+    let pages = run(&c, BigQueryCheckpoint::start(), Some(window))
+        .await
+        .unwrap();
+    // Undated first (by id), then the dated rows of the window by (time, id).
+    assert_eq!(ids(&docs(&pages)), [3, 5, 2, 6].map(doc_id));
+    assert!(docs(&pages)[0].updated_at.is_none());
+    let failed = failures(&pages);
+    assert!(
+        !failed.is_empty() && failed.iter().all(|f| f.id.is_none()),
+        "{failed:#?}"
+    );
+    assert!(
+        failed[0].message.contains("Product 4"),
+        "{}",
+        failed[0].message
+    );
+    // The checkpoint among the undated rows holds no cursor, and a resume goes on from it.
+    let first = pages[0].1.clone();
+    assert_eq!(
+        serde_json::to_value(&first).unwrap(),
+        json!({"after": {"id": {"int": 3}}})
+    );
+    let rest = run(&c, first, Some(window)).await.unwrap();
+    assert_eq!(ids(&docs(&rest)), [5, 2, 6].map(doc_id));
+    let sql = fake.requests().last().unwrap()["query"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        sql.contains("(src.`updated_at` IS NULL OR (src.`updated_at` >= @window_start AND src.`updated_at` < @window_end))"),
+        "{sql}"
+    );
+    let resumed: Vec<Value> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r["query"]
+                .as_str()
+                .unwrap()
+                .contains("((src.`updated_at` IS NULL AND src.`id` > @after_id) OR src.`updated_at` IS NOT NULL)")
+        })
+        .collect();
+    assert!(!resumed.is_empty());
+}
+
+#[tokio::test]
+async fn check_refuses_a_dry_run_over_the_bytes_cap() {
+    let fake = FakeBigQuery::new(rows(2));
+    let s = server(&fake).await;
+    // The fake's table reads 10 MiB.
+    let c = connector(&s.uri(), json!({"maximum_bytes_billed": 1_000_000}));
+    let e = c.check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert_eq!(e.field(), Some("maximum_bytes_billed"), "{e}");
+    assert!(e.message().contains("10485760"), "{e}");
+    assert!(e.message().contains("1000000"), "{e}");
+    // Only the dry run was sent: nothing billed.
+    assert!(fake.requests().iter().all(|r| r["dryRun"] == json!(true)));
+    connector(&s.uri(), json!({"maximum_bytes_billed": 20_000_000}))
+        .check()
+        .await
+        .unwrap();
+}
+
+/// Waits (up to 5 s) for the fake to see a `jobs.cancel`.
+async fn cancelled(fake: &FakeBigQuery) -> Vec<(String, Option<String>)> {
+    for _ in 0..100 {
+        let seen = fake.state.lock().unwrap().cancelled.clone();
+        if !seen.is_empty() {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Vec::new()
+}
+
+#[tokio::test]
+async fn a_job_past_its_deadline_is_cancelled_and_times_out() {
+    let fake = FakeBigQuery::new(rows(3));
+    fake.state.lock().unwrap().slow_jobs = 1_000_000;
+    let tokens = TokenEndpoint::default();
+    let s = MockServer::start().await;
+    mount_token(&s, tokens.clone()).await;
+    mount_bigquery(&s, &fake).await;
+    let c = connector(&s.uri(), json!({"job_timeout_ms": 1000}));
+    let started = std::time::Instant::now();
+    let e = run(&c, BigQueryCheckpoint::start(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert_eq!(e.field(), Some("job_timeout_ms"), "{e}");
+    // job_timeout_ms and its margin (2 s at least), not BigQuery's six hours.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let calls = fake.state.lock().unwrap().result_calls.clone();
+    // Each poll asks BigQuery to wait no longer than the deadline leaves.
+    assert!(calls.iter().all(|q| {
+        q["timeoutMs"]
+            .parse::<u64>()
+            .is_ok_and(|ms| (1..=3000).contains(&ms))
+    }));
+    assert_eq!(
+        cancelled(&fake).await,
+        [("job_1".to_owned(), Some("EU".to_owned()))]
+    );
+    // jobs.cancel takes no read-only scope: its token asks `bigquery`, the queries' did not.
+    let scopes: Vec<String> = tokens
+        .claims
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.scope.clone())
+        .collect();
+    assert!(
+        scopes.contains(&"https://www.googleapis.com/auth/bigquery".to_owned()),
+        "{scopes:?}"
+    );
+    assert!(
+        scopes.contains(&"https://www.googleapis.com/auth/cloud-platform.read-only".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn dropping_the_stream_while_a_job_runs_cancels_the_job() {
+    let fake = FakeBigQuery::new(rows(3));
+    fake.state.lock().unwrap().slow_jobs = 1_000_000;
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({}));
+    let mut stream = c.load_from_checkpoint(BigQueryCheckpoint::start(), None, SyncContext::new());
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(800), stream.next()).await;
+    assert!(waited.is_err(), "the job is still running");
+    assert!(fake.state.lock().unwrap().cancelled.is_empty());
+    drop(stream);
+    assert_eq!(
+        cancelled(&fake).await,
+        [("job_1".to_owned(), Some("EU".to_owned()))]
+    );
+}
+
+#[tokio::test]
+async fn cancelling_the_sync_while_a_job_runs_cancels_the_job() {
+    let fake = FakeBigQuery::new(rows(3));
+    fake.state.lock().unwrap().slow_jobs = 1_000_000;
+    let s = server(&fake).await;
+    let c = connector(&s.uri(), json!({}));
+    let ctx = SyncContext::new();
+    let cancel = ctx.cancellation().clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        cancel.cancel();
+    });
+    let mut stream = c.load_from_checkpoint(BigQueryCheckpoint::start(), None, ctx);
+    let e = match stream.next().await {
+        Some(Err(e)) => e,
+        other => panic!("expected the cancellation, got {other:?}"),
+    };
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{e}");
+    assert_eq!(
+        cancelled(&fake).await,
+        [("job_1".to_owned(), Some("EU".to_owned()))]
+    );
+}

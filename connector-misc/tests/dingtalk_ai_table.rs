@@ -572,3 +572,73 @@ fn ragflows_stored_config_loads_and_the_schema_describes_every_field() {
         assert!(props[key].get("examples").is_some(), "{key}");
     }
 }
+
+#[tokio::test]
+async fn formula_and_lookup_values_are_asked_for_and_rendered() {
+    let fake = Fake::start(|st| {
+        st.sheets[0].fields.as_array_mut().unwrap().extend([
+            json!({"id": "fCost12", "name": "Cost", "type": "formula", "property": {"formatter": "FLOAT_2"}}),
+            json!({"id": "fEnds13", "name": "Ends", "type": "formula", "property": {"formatter": "YYYY-MM-DD"}}),
+            json!({"id": "fTeam14", "name": "Owner team", "type": "lookup", "property": {}}),
+        ]);
+        st.computed = vec![
+            (REC_PLAN.into(), "Cost".into(), json!(1234.5)),
+            // 2025-06-30T16:00:00Z.
+            (REC_PLAN.into(), "Ends".into(), json!(1_751_299_200_000_i64)),
+            (REC_PLAN.into(), "Owner team".into(), json!(["Platform", "Web"])),
+        ];
+    })
+    .await;
+    let c = build(&fake.uri(), json!({}));
+    let batch = load(&c).await;
+    let plan = doc(&batch, &record_doc(SHEET_TASKS, REC_PLAN));
+    let fields = &plan.metadata["fields"];
+    assert_eq!(fields["Cost"], json!(1234.5));
+    // A formula shown as a date is a date (UTC without `time_zone`).
+    assert_eq!(fields["Ends"], json!("2025-06-30T16:00:00+00:00"));
+    assert_eq!(fields["Owner team"], json!(["Platform", "Web"]));
+    let text = plan.content.as_text().unwrap();
+    assert!(text.contains("Owner team"), "{text}");
+    assert!(text.contains("Platform"), "{text}");
+    // Every record listing asked for the computed values.
+    let asked = fake.with(|st| st.calc_asked.clone());
+    assert!(!asked.is_empty() && asked.iter().all(|a| *a), "{asked:?}");
+}
+
+#[tokio::test]
+async fn dates_are_written_in_the_configured_time_zone() {
+    let fake = Fake::start(|st| {
+        st.sheets[0].fields.as_array_mut().unwrap().push(
+            json!({"id": "fEnds13", "name": "Ends", "type": "formula", "property": {"formatter": "YYYY-MM-DD HH:mm"}}),
+        );
+        st.computed = vec![(REC_PLAN.into(), "Ends".into(), json!(1_751_299_200_000_i64))];
+    })
+    .await;
+    let utc = load(&build(&fake.uri(), json!({}))).await;
+    let zoned = load(&build(&fake.uri(), json!({"time_zone": "Asia/Shanghai"}))).await;
+    let id = record_doc(SHEET_TASKS, REC_PLAN);
+    // `Due` (`YYYY-MM-DD`) is 2025-07-01T00:00:00Z: UTC by default, as before; the day in the
+    // zone; a field shown with its time at the zone's offset.
+    assert_eq!(
+        doc(&utc, &id).metadata["fields"]["Due"],
+        json!("2025-07-01T00:00:00+00:00")
+    );
+    let fields = &doc(&zoned, &id).metadata["fields"];
+    assert_eq!(fields["Due"], json!("2025-07-01"));
+    assert_eq!(fields["Ends"], json!("2025-07-01T00:00:00+08:00"));
+    // The record's own times stay instants.
+    assert_eq!(doc(&zoned, &id).updated_at, doc(&utc, &id).updated_at);
+    // Another zone renders anew: the fingerprint moves with it.
+    assert_ne!(doc(&zoned, &id).fingerprint, doc(&utc, &id).fingerprint);
+    // A zone that is none is refused, naming the field.
+    let mut registry = Registry::new();
+    connector_misc::register(&mut registry);
+    let e = registry
+        .build(
+            "dingtalk_ai_table",
+            config(&fake.uri(), json!({"time_zone": "Asia/Atlantis"})),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config, "{e}");
+    assert!(e.to_string().contains("time_zone"), "{e}");
+}

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector_core::http::Method;
-use connector_core::{Error, ErrorKind, Result, SyncContext};
+use connector_core::{Cancellation, Error, ErrorKind, Result, SyncContext};
 use serde_json::{Value as Json, json};
+use tokio::time::Instant;
 use url::Url;
 
 use super::SOURCE;
@@ -21,15 +22,30 @@ use crate::auth::{BYTES_BILLED, GoogleApi, INVALID_QUERY};
 /// multi-statement `query` (`…) AS src; DELETE …`), whatever the key's IAM roles allow.
 pub(crate) const SCOPES: &[&str] = &["https://www.googleapis.com/auth/cloud-platform.read-only"];
 
+/// The scope `jobs.cancel` asks (`bigquery` or `cloud-platform`: it accepts no read-only
+/// one). Its token is used for that call alone, never for a query, so a query still runs
+/// with [`SCOPES`].
+pub(crate) const CANCEL_SCOPES: &[&str] = &["https://www.googleapis.com/auth/bigquery"];
+
 /// How long one request waits for a job (`timeoutMs`) before answering `jobComplete: false`.
 const WAIT_MS: u64 = 10_000;
+
+/// The longest BigQuery lets a query job run (and the most `job_timeout_ms` takes): six hours.
+const MAX_JOB_MS: u64 = 6 * 60 * 60 * 1000;
+
+/// The pause between two `jobs.getQueryResults` polls of an unfinished job.
+const POLL_PAUSE: Duration = Duration::from_millis(200);
 
 /// Requests to BigQuery for one config; cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct BigQueryClient {
     pub(crate) api: GoogleApi,
+    /// The API outside any sync's context: `jobs.cancel` is sent after the sync stopped.
+    detached: GoogleApi,
     base: Url,
     pub(crate) config: Arc<BigQueryConfig>,
+    /// The sync's cancellation, checked between the polls of an unfinished job.
+    cancel: Option<Cancellation>,
 }
 
 /// A query and its named parameters (`queryParameters`).
@@ -56,18 +72,29 @@ impl BigQueryClient {
         .map_err(rename_credentials)?;
         let base = crate::url_or(config.base_url.as_ref(), DEFAULT_BIGQUERY_BASE_URL)?;
         Ok(Self {
+            detached: api.clone(),
             api,
             base,
             config: Arc::new(config),
+            cancel: None,
         })
     }
 
-    /// This client counting its requests into `ctx`.
+    /// This client counting its requests into `ctx` and stopping when `ctx` is cancelled.
     pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
         Self {
             api: self.api.with_context(ctx),
+            cancel: Some(ctx.cancellation().clone()),
             ..self.clone()
         }
+    }
+
+    /// How long the connector waits for one job before it cancels it: `job_timeout_ms`
+    /// (BigQuery's six hours when unset), after which BigQuery itself ends the job, plus a
+    /// tenth of it (at least 2 s, at most 5 min) for BigQuery to say so.
+    pub(crate) fn job_deadline(&self) -> Duration {
+        let job = Duration::from_millis(self.config.job_timeout_ms.unwrap_or(MAX_JOB_MS));
+        job + (job / 10).clamp(Duration::from_secs(2), Duration::from_secs(300))
     }
 
     fn project(&self) -> &str {
@@ -108,6 +135,7 @@ impl BigQueryClient {
         dry_run: bool,
     ) -> Result<QueryResponse> {
         let c = &self.config;
+        let deadline = Instant::now() + self.job_deadline();
         let mut body = json!({
             "query": query.sql,
             "useLegacySql": false,
@@ -115,7 +143,7 @@ impl BigQueryClient {
             "queryParameters": query.params,
             "maximumBytesBilled": c.maximum_bytes_billed().to_string(),
             "maxResults": max_results,
-            "timeoutMs": WAIT_MS,
+            "timeoutMs": wait_ms(self.job_deadline()),
             "useQueryCache": c.use_query_cache,
             "formatOptions": {"useInt64Timestamp": true},
             // Makes the POST safe to retry: BigQuery runs one job per request id.
@@ -152,14 +180,93 @@ impl BigQueryClient {
             )
             .with_connector(SOURCE)
         })?;
+        // From here until the job is done, leaving this function any way (an error, the
+        // deadline, the sync cancelled, the stream dropped at an `.await`) cancels the job, so
+        // no billed job is left running for nobody.
+        let mut running = RunningJob {
+            client: self.clone(),
+            job: Some(job.clone()),
+        };
         loop {
-            let page = self.results(&job, None, max_results).await?;
+            if let Some(cancel) = &self.cancel {
+                cancel.check().map_err(|e| e.with_connector(SOURCE))?;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "the BigQuery job {} did not finish within {} s (job_timeout_ms and a margin); it is cancelled",
+                        job.job_id,
+                        self.job_deadline().as_secs()
+                    ),
+                )
+                .with_connector(SOURCE)
+                .with_field("job_timeout_ms"));
+            }
+            let page = self.results_waiting(&job, None, max_results, left).await?;
             if page.complete() {
+                running.job = None;
                 return Ok(page);
             }
             // getQueryResults itself waits up to `timeoutMs`; a short pause guards against
             // a server that answers at once.
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            match &self.cancel {
+                Some(cancel) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(POLL_PAUSE) => {}
+                        () = cancel.cancelled() => {}
+                    }
+                }
+                None => tokio::time::sleep(POLL_PAUSE).await,
+            }
+        }
+    }
+
+    /// Asks BigQuery to cancel `job` (`jobs.cancel`), best effort: a failure is logged. It
+    /// goes out with a token of [`CANCEL_SCOPES`], outside the sync's context (which may be
+    /// cancelled already).
+    pub(crate) async fn cancel_job(&self, job: &JobReference) {
+        let url = match crate::endpoint(
+            &self.base,
+            &format!(
+                "projects/{}/jobs/{}/cancel",
+                encode(self.project()),
+                encode(&job.job_id)
+            ),
+        ) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(connector = SOURCE, job = %job.job_id, "cannot cancel the job: {e}");
+                return;
+            }
+        };
+        let location = job
+            .location
+            .clone()
+            .or_else(|| self.config.location().map(str::to_owned));
+        let sent = self
+            .detached
+            .send_method(
+                Method::POST,
+                url,
+                None,
+                CANCEL_SCOPES,
+                |r| match &location {
+                    Some(l) => r.query([("location", l.as_str())]),
+                    None => r,
+                },
+            )
+            .await;
+        match sent {
+            Ok(_) => {
+                tracing::info!(connector = SOURCE, job = %job.job_id, "the unfinished job was cancelled")
+            }
+            Err(e) => tracing::warn!(
+                connector = SOURCE,
+                job = %job.job_id,
+                "the unfinished job could not be cancelled (it ends at job_timeout_ms): {e}"
+            ),
         }
     }
 
@@ -172,6 +279,19 @@ impl BigQueryClient {
         job: &JobReference,
         page_token: Option<&str>,
         max_results: u32,
+    ) -> Result<QueryResponse> {
+        self.results_waiting(job, page_token, max_results, Duration::MAX)
+            .await
+    }
+
+    /// As [`results`](Self::results), asking BigQuery to wait at most `left` (and
+    /// [`WAIT_MS`]) for an unfinished job.
+    async fn results_waiting(
+        &self,
+        job: &JobReference,
+        page_token: Option<&str>,
+        max_results: u32,
+        left: Duration,
     ) -> Result<QueryResponse> {
         let url = crate::endpoint(
             &self.base,
@@ -186,7 +306,7 @@ impl BigQueryClient {
             .clone()
             .or_else(|| self.config.location().map(str::to_owned));
         let max = max_results.to_string();
-        let wait = WAIT_MS.to_string();
+        let wait = wait_ms(left).to_string();
         self.api
             .send(url, None, SCOPES, |r| {
                 let mut q: Vec<(&str, &str)> = vec![
@@ -205,6 +325,39 @@ impl BigQueryClient {
             .await
             .and_then(|r| r.json())
             .map_err(|e| self.name_field(e))
+    }
+}
+
+/// `timeoutMs` for a wait of at most `left`: [`WAIT_MS`] or less, at least a millisecond.
+fn wait_ms(left: Duration) -> u64 {
+    u64::try_from(left.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(1, WAIT_MS)
+}
+
+/// A job that may still run: dropped before it finished (`job` still set), it is cancelled
+/// (`jobs.cancel`) by a task of its own, since `Drop` cannot wait.
+struct RunningJob {
+    client: BigQueryClient,
+    job: Option<JobReference>,
+}
+
+impl Drop for RunningJob {
+    fn drop(&mut self) {
+        let Some(job) = self.job.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let client = self.client.clone();
+                runtime.spawn(async move { client.cancel_job(&job).await });
+            }
+            Err(_) => tracing::warn!(
+                connector = SOURCE,
+                job = %job.job_id,
+                "no runtime left to cancel the unfinished job (it ends at job_timeout_ms)"
+            ),
+        }
     }
 }
 

@@ -90,6 +90,9 @@ pub struct BigQueryConfig {
     /// A GoogleSQL `SELECT` whose rows become documents, in place of a table (a Markdown
     /// ```` ```sql ```` fence and a trailing `;` are dropped). It is run as a subquery
     /// (`SELECT * FROM (query) AS src WHERE … ORDER BY …`), so it must name each column once.
+    /// Each query job runs it anew: a `LIMIT` in it needs an `ORDER BY` that makes the rows
+    /// it keeps the same every time, else jobs may keep different rows (some missed, some
+    /// read twice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"SELECT id, name, description, updated_at FROM `acme-analytics.shop.products` WHERE active")]
     pub query: Option<String>,
@@ -106,13 +109,16 @@ pub struct BigQueryConfig {
     /// A unique, non-NULL column (`INT64`, `STRING`, `NUMERIC` or `BIGNUMERIC`) naming each
     /// row: the document id and the keyset order. Required: BigQuery has no enforced primary
     /// key, and RAGFlow's fallback (a hash of the content) made every edit a new document.
+    /// A row whose id is NULL is no document: each sync reports it as a failure naming the
+    /// row (its title, cursor value and a hash of its values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(example = &"id")]
     pub id_column: Option<String>,
     /// A `TIMESTAMP`, `DATETIME` or `DATE` column the application moves on every change:
     /// the document's `updated_at` and what incremental runs filter on. `DATETIME` and
-    /// `DATE` are read in `timezone`. Rows whose value is NULL fall in no window: only full
-    /// runs read them. Without it every run reads every row; a number (RAGFlow's `INT64`,
+    /// `DATE` are read in `timezone`. Rows whose value is NULL have no `updated_at`, and every
+    /// incremental run reads them too (no window can tell when they changed; unchanged ones
+    /// are skipped by their fingerprints). Without it every run reads every row; a number (RAGFlow's `INT64`,
     /// `NUMERIC` and `FLOAT64` cursors) is accepted but bounds no time window, so every run
     /// reads every row then too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -143,14 +149,18 @@ pub struct BigQueryConfig {
     pub rows_per_query: NonZeroU32,
     /// The most bytes one query job may bill (`maximumBytesBilled`; default 1 GiB, as
     /// RAGFlow; at most 1 PiB): a job that would bill more fails without cost, naming this
-    /// field.
+    /// field. `check()` refuses a table or query whose read of every row processes more
+    /// (the dry run's estimate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         range(min = 1, max = 1_125_899_906_842_624_u64),
         example = 1_073_741_824_u64
     )]
     pub maximum_bytes_billed: Option<u64>,
-    /// How long one job may run, in milliseconds (`jobTimeoutMs`; default: BigQuery's).
+    /// How long one job may run, in milliseconds (`jobTimeoutMs`; default: BigQuery's six
+    /// hours). The connector waits that long and a tenth more (2 s to 5 min), then cancels
+    /// the job (`jobs.cancel`) and fails with `Timeout` naming this field; a sync cancelled
+    /// or dropped while a job runs cancels it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1000, max = 21_600_000), example = 600_000)]
     pub job_timeout_ms: Option<u64>,

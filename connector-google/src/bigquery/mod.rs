@@ -10,7 +10,12 @@
 //!   `location`, `jobTimeoutMs`, `useQueryCache` and a `requestId` (so a retried POST runs
 //!   one job) go with it. While `jobComplete` is false the job is awaited with
 //!   `jobs.getQueryResults` (`GET projects/{project}/queries/{jobId}?location=`), which then
-//!   pages the results by `pageToken`, `page_size` rows (`maxResults`) a page.
+//!   pages the results by `pageToken`, `page_size` rows (`maxResults`) a page. The wait is
+//!   bounded: `job_timeout_ms` (BigQuery's six hours when unset) plus a tenth of it (2 s to
+//!   5 min), then `Timeout` naming `job_timeout_ms`. A job left unfinished, by that timeout,
+//!   an error, the sync's cancellation or the stream dropped, is cancelled (`jobs.cancel`,
+//!   `POST projects/{project}/jobs/{jobId}/cancel?location=`, with a token of the
+//!   `bigquery` scope that call alone uses), so no billed job runs on for nobody.
 //! - **Keyset walk**: the same `(cursor, id)` keyset as the PostgreSQL and MySQL sources
 //!   ([`connector_core::rows`]): rows ordered by `id_column` (a full run) or by
 //!   `(timestamp_column, id_column)` (a window `[start, end)`), `WHERE c > @after_cursor OR
@@ -22,7 +27,16 @@
 //!   `timestamp_column` (RAGFlow's `INT64`/`NUMERIC`/`FLOAT64` cursors) bounds no time
 //!   window: a windowed run then reads every row by id.
 //! - **Schema**: learnt by a dry run (free: nothing read or billed) of the table or query,
-//!   which also checks every column the config names; `check()` is that dry run.
+//!   which also checks every column the config names; `check()` is that dry run, and it
+//!   refuses (`Config` naming `maximum_bytes_billed`) a table or query whose read of every
+//!   row processes more than the cap: each full sync would be refused.
+//! - **NULLs**: a row whose `id_column` is NULL (or unreadable) is no document: it is a
+//!   failure (`Unsupported`, no id) naming the row by its title, cursor value and a hash of
+//!   its values, and the walk goes on. NULLs sort first, so the first job reads them; a
+//!   job of nothing else makes one failure counting them, and the walk reads the rest. A
+//!   row whose `timestamp_column` is NULL is a document without `updated_at`; windows hold
+//!   every such row (no window can tell when it changed; unchanged ones are skipped by
+//!   their fingerprints), read first, keyed by id, so they never stall the keyset.
 //! - **Types**: rows come as `{"f": [{"v": ...}]}` and are read by the schema: `INT64`,
 //!   `FLOAT64`, `BOOL`, `NUMERIC`/`BIGNUMERIC` (as their text), `TIMESTAMP` (asked as
 //!   microseconds, `formatOptions.useInt64Timestamp`; float seconds read too), `DATETIME`
@@ -137,15 +151,17 @@ impl Connector for BigQueryConnector {
             .into()
     }
 
-    /// A dry run of the table or query (free): the key, the project, the query and every
-    /// column the config names.
+    /// A dry run of the table or query (free): the key, the project, the query, every
+    /// column the config names, and the bytes a read of every row would process against
+    /// `maximum_bytes_billed`.
     ///
     /// # Errors
     /// `Unauthenticated` / `PermissionDenied` naming `credentials.service_account_json`;
     /// `NotFound` naming `table_id` or `query`; `Config` naming the field of a missing
-    /// column or a query that does not parse.
+    /// column or a query that does not parse, or naming `maximum_bytes_billed` when the dry
+    /// run reads more (each full sync would be refused).
     async fn check(&self) -> Result<()> {
-        self.client.plan().await.map(|_| ())
+        self.client.checked_plan().await.map(|_| ())
     }
 
     /// Only an OAuth user token rotates; a service-account key never does.

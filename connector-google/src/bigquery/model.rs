@@ -71,6 +71,9 @@ pub(crate) struct QueryResponse {
     pub(crate) rows: Vec<TableRow>,
     #[serde(default)]
     pub(crate) job_complete: Option<bool>,
+    /// The bytes the query reads (a dry run's estimate), an int64 as a string.
+    #[serde(default)]
+    pub(crate) total_bytes_processed: Option<String>,
 }
 
 impl QueryResponse {
@@ -80,20 +83,21 @@ impl QueryResponse {
     }
 }
 
-/// `row` read by `schema`: each column's value, or why it cannot be read.
-pub(crate) fn row(schema: &[Field], row: &TableRow) -> Row {
+/// `row` read by `schema`: each column's value, or why it cannot be read. The row's text
+/// moves into the values (no copy of each string).
+pub(crate) fn row(schema: &[Field], row: TableRow) -> Row {
+    let mut cells = row.f.into_iter();
     schema
         .iter()
-        .enumerate()
-        .map(|(i, field)| match row.f.get(i) {
-            Some(cell) => value(field, &cell.v),
+        .map(|field| match cells.next() {
+            Some(cell) => value(field, cell.v),
             None => Ok(Value::Null),
         })
         .collect()
 }
 
 /// One cell as a [`Value`].
-fn value(field: &Field, v: &Json) -> Result<Value, String> {
+fn value(field: &Field, v: Json) -> Result<Value, String> {
     if v.is_null() {
         return Ok(Value::Null);
     }
@@ -103,16 +107,24 @@ fn value(field: &Field, v: &Json) -> Result<Value, String> {
     scalar(&field.kind, v)
 }
 
+/// The `v` of a `{"v": ...}` cell inside a record or array (NULL when absent).
+fn cell_value(cell: Json) -> Json {
+    match cell {
+        Json::Object(mut o) => o.remove("v").unwrap_or(Json::Null),
+        _ => Json::Null,
+    }
+}
+
 /// A `RECORD` or `REPEATED` cell as JSON: a record as an object of its fields, an array of
 /// its elements.
-fn nested(field: &Field, v: &Json, repeated: bool) -> Result<Json, String> {
+fn nested(field: &Field, v: Json, repeated: bool) -> Result<Json, String> {
     if repeated {
-        let items = v
-            .as_array()
-            .ok_or_else(|| format!("a REPEATED `{}` is not an array", field.name))?;
+        let Json::Array(items) = v else {
+            return Err(format!("a REPEATED `{}` is not an array", field.name));
+        };
         return items
-            .iter()
-            .map(|item| nested(field, item.get("v").unwrap_or(&Json::Null), false))
+            .into_iter()
+            .map(|item| nested(field, cell_value(item), false))
             .collect::<Result<Vec<_>, _>>()
             .map(Json::Array);
     }
@@ -120,55 +132,92 @@ fn nested(field: &Field, v: &Json, repeated: bool) -> Result<Json, String> {
         return Ok(Json::Null);
     }
     if field.fields.is_empty() {
-        return Ok(scalar(&field.kind, v)?.json().unwrap_or(Json::Null));
+        return scalar_json(&field.kind, v);
     }
-    let cells = v
-        .get("f")
-        .and_then(Json::as_array)
-        .ok_or_else(|| format!("a RECORD `{}` has no `f`", field.name))?;
+    let cells = match v {
+        Json::Object(mut o) => match o.remove("f") {
+            Some(Json::Array(cells)) => cells,
+            _ => return Err(format!("a RECORD `{}` has no `f`", field.name)),
+        },
+        _ => return Err(format!("a RECORD `{}` has no `f`", field.name)),
+    };
     let mut object = serde_json::Map::new();
     for (sub, cell) in field.fields.iter().zip(cells) {
-        let inner = cell.get("v").unwrap_or(&Json::Null);
-        object.insert(sub.name.clone(), nested(sub, inner, sub.repeated())?);
+        object.insert(
+            sub.name.clone(),
+            nested(sub, cell_value(cell), sub.repeated())?,
+        );
     }
     Ok(Json::Object(object))
 }
 
+/// A scalar inside a record or array, as the JSON [`Value::json`] makes of it: text moves.
+fn scalar_json(kind: &str, v: Json) -> Result<Json, String> {
+    match v {
+        Json::String(text) if is_text(kind) => Ok(Json::String(text)),
+        v => Ok(scalar(kind, v)?.json().unwrap_or(Json::Null)),
+    }
+}
+
+/// Types read as their text, as BigQuery writes it: text, exact numbers, `GEOGRAPHY`
+/// (WKT), `INTERVAL`, `RANGE`.
+fn is_text(kind: &str) -> bool {
+    !matches!(
+        kind,
+        "INTEGER"
+            | "INT64"
+            | "FLOAT"
+            | "FLOAT64"
+            | "BOOLEAN"
+            | "BOOL"
+            | "TIMESTAMP"
+            | "DATETIME"
+            | "DATE"
+            | "TIME"
+            | "BYTES"
+            | "JSON"
+    )
+}
+
 /// A scalar cell (always a JSON string in BigQuery's answers) by its type.
-fn scalar(kind: &str, v: &Json) -> Result<Value, String> {
+fn scalar(kind: &str, v: Json) -> Result<Value, String> {
     let text = match v {
-        Json::String(s) => s.as_str(),
-        Json::Bool(b) => return Ok(Value::Bool(*b)),
-        other => return Ok(Value::Json(other.clone())),
+        Json::String(s) => s,
+        Json::Bool(b) => return Ok(Value::Bool(b)),
+        other => return Ok(Value::Json(other)),
     };
-    let bad = || format!("`{text}` is not a valid {kind}");
+    let bad = |text: &str| format!("`{text}` is not a valid {kind}");
     Ok(match kind {
-        "INTEGER" | "INT64" => Value::Int(text.parse().map_err(|_| bad())?),
-        "FLOAT" | "FLOAT64" => Value::Float(match text {
+        "INTEGER" | "INT64" => Value::Int(text.parse().map_err(|_| bad(&text))?),
+        "FLOAT" | "FLOAT64" => Value::Float(match text.as_str() {
             "NaN" => f64::NAN,
             "Infinity" => f64::INFINITY,
             "-Infinity" => f64::NEG_INFINITY,
-            t => t.parse().map_err(|_| bad())?,
+            t => t.parse().map_err(|_| bad(t))?,
         }),
-        "NUMERIC" | "BIGNUMERIC" | "DECIMAL" | "BIGDECIMAL" => Value::Decimal(text.to_owned()),
-        "BOOLEAN" | "BOOL" => Value::Bool(match text {
+        "NUMERIC" | "BIGNUMERIC" | "DECIMAL" | "BIGDECIMAL" => Value::Decimal(text),
+        "BOOLEAN" | "BOOL" => Value::Bool(match text.as_str() {
             "true" => true,
             "false" => false,
-            _ => return Err(bad()),
+            _ => return Err(bad(&text)),
         }),
-        "TIMESTAMP" => Value::TimestampTz(timestamp(text).ok_or_else(bad)?),
-        "DATETIME" => Value::Timestamp(datetime(text).ok_or_else(bad)?),
-        "DATE" => Value::Date(NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| bad())?),
-        "TIME" => Value::Time(NaiveTime::parse_from_str(text, "%H:%M:%S%.f").map_err(|_| bad())?),
+        "TIMESTAMP" => Value::TimestampTz(timestamp(&text).ok_or_else(|| bad(&text))?),
+        "DATETIME" => Value::Timestamp(datetime(&text).ok_or_else(|| bad(&text))?),
+        "DATE" => {
+            Value::Date(NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| bad(&text))?)
+        }
+        "TIME" => {
+            Value::Time(NaiveTime::parse_from_str(&text, "%H:%M:%S%.f").map_err(|_| bad(&text))?)
+        }
         "BYTES" => Value::Bytes(
             base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .map_err(|_| bad())?
+                .decode(&text)
+                .map_err(|_| bad(&text))?
                 .len(),
         ),
-        "JSON" => Value::Json(serde_json::from_str(text).map_err(|_| bad())?),
+        "JSON" => Value::Json(serde_json::from_str(&text).map_err(|_| bad(&text))?),
         // STRING, GEOGRAPHY (WKT), INTERVAL, RANGE: their text.
-        _ => Value::Text(text.to_owned()),
+        _ => Value::Text(text),
     })
 }
 
@@ -233,7 +282,7 @@ mod tests {
             {"v": null},
         ]}))
         .unwrap_or_else(|e| panic!("{e}"));
-        let row = row(&schema, &r);
+        let row = row(&schema, r);
         let get = |i: usize| row[i].clone().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(get(0), Value::Int(42));
         assert_eq!(
@@ -249,7 +298,7 @@ mod tests {
         assert_eq!(get(8).text().as_deref(), Some("2025-03-01T10:00:00.500Z"));
         assert_eq!(get(9), Value::Bool(true));
         assert_eq!(get(10), Value::Null);
-        let bad = value(&field(json!({"name": "n", "type": "INTEGER"})), &json!("x"));
+        let bad = value(&field(json!({"name": "n", "type": "INTEGER"})), json!("x"));
         assert!(bad.is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, TimeDelta, Utc};
 use connector_core::pages::{Outcome, read_ahead};
-use connector_core::rows::{Key, Row, RowKey, RowLayout};
+use connector_core::rows::{Key, Row, RowKey, RowLayout, Value};
 use connector_core::window::Zone;
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
@@ -171,6 +171,8 @@ pub(crate) struct Plan {
     cursor: Option<(usize, String, CursorType)>,
     /// The zone of zone-less cursor values (`timezone`).
     zone: Zone,
+    /// The bytes a read of every row processes, by the dry run (`totalBytesProcessed`).
+    estimate: Option<u64>,
 }
 
 impl BigQueryClient {
@@ -218,12 +220,12 @@ impl BigQueryClient {
             sql: format!("SELECT * FROM {from}"),
             params: Vec::new(),
         };
-        let schema = self
-            .query(&probe, 0, true)
-            .await?
-            .schema
-            .map(|s| s.fields)
-            .unwrap_or_default();
+        let dry = self.query(&probe, 0, true).await?;
+        let estimate = dry
+            .total_bytes_processed
+            .as_deref()
+            .and_then(|b| b.parse().ok());
+        let schema = dry.schema.map(|s| s.fields).unwrap_or_default();
         let what = if self.config.clean_query().is_some() {
             "the query"
         } else {
@@ -324,7 +326,36 @@ impl BigQueryClient {
             id_type,
             cursor,
             zone: self.config.zone(),
+            estimate,
         })
+    }
+
+    /// The plan, refused when reading every row would process more than
+    /// `maximum_bytes_billed` (by the dry run's estimate): every full run would then fail
+    /// with `bytesBilledLimitExceeded`. A windowed query of a partitioned table may read
+    /// less, but each sync starts with a full run.
+    ///
+    /// # Errors
+    /// As [`plan`](Self::plan); `Config` naming `maximum_bytes_billed` over the cap.
+    pub(crate) async fn checked_plan(&self) -> Result<Plan> {
+        let plan = self.plan().await?;
+        let cap = self.config.maximum_bytes_billed();
+        if let Some(bytes) = plan.estimate
+            && bytes > cap
+        {
+            let what = if self.config.clean_query().is_some() {
+                "the query"
+            } else {
+                "the table"
+            };
+            return Err(self.problem(
+                "maximum_bytes_billed",
+                format!(
+                    "reading every row of {what} processes {bytes} bytes (the dry run's estimate), more than maximum_bytes_billed ({cap}): each full sync would be refused with bytesBilledLimitExceeded; raise maximum_bytes_billed or read fewer columns"
+                ),
+            ));
+        }
+        Ok(plan)
     }
 }
 
@@ -339,37 +370,62 @@ impl Plan {
     }
 
     /// The query of the rows after `after` in key order (`id`, or `(cursor, id)` in a
-    /// window), at most `limit`; `ids_only` selects the id column alone.
+    /// window), at most `limit`; `ids_only` selects the id column alone; `keyless` admits
+    /// rows whose id is NULL (each becomes a failure naming it).
+    ///
+    /// GoogleSQL sorts NULLs first in an ascending order, so rows with a NULL id come
+    /// before every other (in a window: before the others of their cursor value) and rows
+    /// with a NULL cursor before every dated one: the keyset reads each once. A window
+    /// holds its dated rows and every row without a time (no window could tell when such
+    /// a row changed; unchanged ones are skipped by their fingerprints).
     fn page(
         &self,
         window: Option<&TimeWindow>,
         after: Option<&RowKey>,
         limit: u32,
         ids_only: bool,
+        keyless: bool,
     ) -> Query {
         let id = format!("src.{}", quote(&self.id_name));
         let mut params = Vec::new();
-        let mut conditions = vec![format!("{id} IS NOT NULL")];
+        let mut conditions = Vec::new();
+        if ids_only || !keyless {
+            conditions.push(format!("{id} IS NOT NULL"));
+        }
         let order = match (window, &self.cursor) {
             (Some(w), Some((_, name, kind))) => {
                 let col = format!("src.{}", quote(name));
+                let mut bounds = Vec::new();
                 if let Some(v) = kind.bound(w.start, self.zone) {
-                    conditions.push(format!("{col} >= @window_start"));
+                    bounds.push(format!("{col} >= @window_start"));
                     params.push(param("window_start", kind.name(), v));
                 }
                 if let Some(v) = kind.bound(w.end, self.zone) {
-                    conditions.push(format!("{col} < @window_end"));
+                    bounds.push(format!("{col} < @window_end"));
                     params.push(param("window_end", kind.name(), v));
                 }
-                if let Some(a) = after
-                    && let Some(c) = a.cursor
-                    && let Some(literal) = kind.literal(c, self.zone)
-                {
-                    conditions.push(format!(
-                        "({col} > @after_cursor OR ({col} = @after_cursor AND {id} > @after_id))"
-                    ));
-                    params.push(param("after_cursor", kind.name(), literal));
-                    params.push(self.id_param("after_id", &a.id));
+                if !bounds.is_empty() {
+                    conditions.push(format!("({col} IS NULL OR ({}))", bounds.join(" AND ")));
+                }
+                if let Some(a) = after {
+                    match a.cursor {
+                        Some(c) => {
+                            if let Some(literal) = kind.literal(c, self.zone) {
+                                conditions.push(format!(
+                                    "({col} > @after_cursor OR ({col} = @after_cursor AND {id} > @after_id))"
+                                ));
+                                params.push(param("after_cursor", kind.name(), literal));
+                                params.push(self.id_param("after_id", &a.id));
+                            }
+                        }
+                        // Among the rows without a time, which come first.
+                        None => {
+                            conditions.push(format!(
+                                "(({col} IS NULL AND {id} > @after_id) OR {col} IS NOT NULL)"
+                            ));
+                            params.push(self.id_param("after_id", &a.id));
+                        }
+                    }
                 }
                 format!("{col}, {id}")
             }
@@ -382,11 +438,15 @@ impl Plan {
             }
         };
         let select = if ids_only { id.as_str() } else { "src.*" };
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
         Query {
             sql: format!(
-                "SELECT {select} FROM {} WHERE {} ORDER BY {order} LIMIT {limit}",
-                self.from,
-                conditions.join(" AND ")
+                "SELECT {select} FROM {}{filter} ORDER BY {order} LIMIT {limit}",
+                self.from
             ),
             params,
         }
@@ -436,33 +496,103 @@ impl Plan {
         }
     }
 
-    /// One row as a document, or a failure naming it.
-    ///
-    /// # Errors
-    /// A message when the key cannot be read (the walk cannot go on past such a row).
-    fn convert(&self, row: &Row) -> std::result::Result<Outcome, String> {
-        let key = self.key(row, self.id_index)?;
+    /// Where the walk stands after `row`: its key (and, in a window, its cursor value:
+    /// `None` for NULL); `None` when the row cannot place the walk (an id that is NULL or
+    /// unreadable, a cursor that is unreadable).
+    fn position(&self, row: &Row, id_index: usize, windowed: bool) -> Option<RowKey> {
+        let id = self.key(row, id_index).ok()?;
+        let cursor = match (&self.cursor, windowed) {
+            (Some((i, _, _)), true) => match row.get(*i) {
+                Some(Ok(Value::Null)) => None,
+                Some(Ok(v)) => Some(v.instant(self.zone).ok()??),
+                _ => return None,
+            },
+            _ => None,
+        };
+        Some(RowKey::new(id, cursor))
+    }
+
+    /// One row as a document, or a failure naming it. A row without a readable id cannot
+    /// be a document: its failure names it by its title, cursor and a hash of its values,
+    /// and has no id to fetch it again by. It is `Unsupported` (no later window can read it
+    /// either, only an edit of the row can), so it does not hold incremental windows back.
+    fn convert(&self, row: &Row) -> Outcome {
+        let key = match self.key(row, self.id_index) {
+            Ok(k) => k,
+            Err(why) => {
+                return Outcome::from(Failure::new(
+                    None,
+                    ErrorKind::Unsupported,
+                    format!(
+                        "a row of {} has no id, so it is no document until it has one ({why}; id_column): {}",
+                        self.what(),
+                        self.describe(row)
+                    ),
+                ));
+            }
+        };
         let id = self.doc_id(&key);
         let rendered = self
             .cursor_of(row)
             .and_then(|cursor| self.layout.render(row, &id, &key, cursor));
-        Ok(match rendered {
+        match rendered {
             Ok(d) => Outcome::from(d),
             Err(message) => Outcome::from(Failure::new(
                 Some(id.clone()),
                 ErrorKind::InvalidData,
                 format!("row {id}: {message}"),
             )),
-        })
+        }
     }
 
-    /// The rows of a response, read by its schema (the plan's when it has none).
-    fn rows(&self, page: &QueryResponse) -> Vec<Row> {
+    /// What the rows come from: `shop.products`, or `the query` (for messages).
+    fn what(&self) -> &str {
+        self.layout.table.as_deref().unwrap_or("the query")
+    }
+
+    /// A row without an id, as a person finds it: its title (or first content value), its
+    /// cursor value and a hash of every value.
+    fn describe(&self, row: &Row) -> String {
+        let text = |i: usize| -> Option<String> {
+            let v = row.get(i)?.as_ref().ok()?.text()?;
+            let line: String = v
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(80)
+                .collect();
+            (!line.trim().is_empty()).then(|| format!("`{}` = {line:?}", self.layout.names[i]))
+        };
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(t) = self
+            .layout
+            .title
+            .into_iter()
+            .chain(self.layout.content.iter().copied())
+            .find_map(text)
+        {
+            parts.push(t);
+        }
+        if let Some(c) = self.cursor.as_ref().and_then(|(i, _, _)| text(*i)) {
+            parts.push(c);
+        }
+        let hash = connector_core::ids::hash128(&format!("{row:?}"));
+        parts.push(format!("values #{}", &hash[..12]));
+        parts.join(", ")
+    }
+
+    /// The rows of a response, taken out of it and read by its schema (the plan's when it
+    /// has none).
+    fn rows(&self, page: &mut QueryResponse) -> Vec<Row> {
         let schema = page
             .schema
             .as_ref()
             .map_or(self.schema.as_slice(), |s| s.fields.as_slice());
-        page.rows.iter().map(|r| model::row(schema, r)).collect()
+        std::mem::take(&mut page.rows)
+            .into_iter()
+            .map(|r| model::row(schema, r))
+            .collect()
     }
 }
 
@@ -478,6 +608,8 @@ struct RawPage {
     rows: Vec<Row>,
     after: Option<RowKey>,
     done: bool,
+    /// A failure of the walk's own (rows it had to pass over unread).
+    note: Option<Failure>,
 }
 
 /// The pages of `plan`'s rows after `after`: one query job per `rows_per_query` rows (its
@@ -495,29 +627,28 @@ fn pages(
         let limit = client.config.rows_per_query.get();
         let page_size = client.config.page_size.get().min(limit);
         let id_index = if ids_only { 0 } else { plan.id_index };
+        let windowed = window.is_some() && !ids_only;
+        // Rows with a NULL id are read (and reported) unless a whole job held nothing else.
+        let mut keyless = !ids_only;
         loop {
             ctx.cancellation().check()?;
-            let query = plan.page(window.as_ref(), after.as_ref(), limit, ids_only);
+            let query = plan.page(window.as_ref(), after.as_ref(), limit, ids_only, keyless);
             let mut page = client.query(&query, page_size, false).await?;
             let job = page.job_reference.clone().unwrap_or_default();
+            let before = after.clone();
             let mut read: u64 = 0;
             loop {
-                let rows = plan.rows(&page);
+                let rows = plan.rows(&mut page);
                 read += rows.len() as u64;
-                if let Some(last) = rows.last() {
-                    let id = plan.key(last, id_index).map_err(listing_error)?;
-                    let cursor = match (&window, ids_only) {
-                        (Some(_), false) => plan.cursor_of(last).map_err(listing_error)?,
-                        _ => None,
-                    };
-                    if window.is_some() && !ids_only && cursor.is_none() {
-                        Err(listing_error(format!("the last row of a page has no readable `{}`", plan.cursor.as_ref().map_or("", |c| c.1.as_str()))))?;
-                    }
-                    after = Some(RowKey::new(id, cursor));
+                if ids_only && let Some(last) = rows.last() {
+                    // Prune's listing holds ids only: one that does not read ends it.
+                    after = Some(RowKey::new(plan.key(last, id_index).map_err(listing_error)?, None));
+                } else if let Some(key) = rows.iter().rev().find_map(|r| plan.position(r, id_index, windowed)) {
+                    after = Some(key);
                 }
                 let token = page.page_token.clone().filter(|t| !t.is_empty());
                 let done = token.is_none() && read < u64::from(limit);
-                yield RawPage { rows, after: after.clone(), done };
+                yield RawPage { rows, after: after.clone(), done, note: None };
                 match token {
                     Some(t) => {
                         ctx.cancellation().check()?;
@@ -528,6 +659,27 @@ fn pages(
             }
             if read < u64::from(limit) {
                 break;
+            }
+            if after == before {
+                // A whole job of rows that cannot place the walk: the next job would read
+                // them again, for ever.
+                if keyless {
+                    keyless = false;
+                    let note = Failure::new(
+                        None,
+                        ErrorKind::Unsupported,
+                        format!(
+                            "{} has more rows with a NULL or unreadable id (id_column) than one query job reads (rows_per_query, {limit}): those reported are the first; the others are passed over",
+                            plan.what()
+                        ),
+                    );
+                    yield RawPage { rows: Vec::new(), after: after.clone(), done: false, note: Some(note) };
+                    continue;
+                }
+                Err(listing_error(format!(
+                    "a whole query job of {limit} rows of {} held no row whose id (and cursor) can be read; the walk cannot go past them (raise rows_per_query)",
+                    plan.what()
+                )))?;
             }
         }
     }
@@ -564,8 +716,9 @@ pub(crate) fn checkpointed(
             let (plan, page) = item?;
             let mut batch = Batch::default();
             for row in &page.rows {
-                batch.push(plan.convert(row).map_err(listing_error)?);
+                batch.push(plan.convert(row));
             }
+            batch.failures.extend(page.note);
             Ok(CheckpointedBatch::new(
                 batch,
                 BigQueryCheckpoint {
@@ -625,8 +778,8 @@ pub(crate) fn refetch(
             let job = page.job_reference.clone().unwrap_or_default();
             loop {
                 let mut batch = Batch::default();
-                for row in plan.rows(&page) {
-                    batch.push(plan.convert(&row).map_err(listing_error)?);
+                for row in plan.rows(&mut page) {
+                    batch.push(plan.convert(&row));
                 }
                 yield batch;
                 match page.page_token.clone().filter(|t| !t.is_empty()) {

@@ -4,7 +4,9 @@
 //! projects/{projectId}/queries/{jobId}` with `pageToken`, `maxResults`, `location`), rows as
 //! `{"f": [{"v": ...}]}`, and Google's error bodies. It reads the keyset queries the
 //! connector sends by their named parameters (`window_start`, `window_end`, `after_cursor`,
-//! `after_id`, `ids`) and `LIMIT`, over one table.
+//! `after_id`, `ids`) and `LIMIT`, over one table, NULLs sorting first as GoogleSQL sorts
+//! them; and `jobs.cancel` (`POST projects/{projectId}/jobs/{jobId}/cancel?location=`,
+//! answering a `JobCancelResponse`).
 #![allow(dead_code, unreachable_pub)] // Each test file uses part of it.
 #![allow(clippy::unwrap_used)] // Test fixtures: a poisoned lock or a bad literal should fail the test loudly.
 
@@ -32,6 +34,8 @@ pub struct FakeRow {
     pub at: Option<i64>,
     /// Write this value in place of cell `.0` (a malformed value).
     pub raw_cell: Option<(usize, Value)>,
+    /// The id cell is NULL (`id` stays the row's name in the fake).
+    pub null_id: bool,
 }
 
 /// Minute `m` of 2025-03-01 in microseconds.
@@ -54,6 +58,7 @@ impl FakeRow {
             tags: vec!["a".into(), format!("t{id}")],
             at: Some(micros(minute)),
             raw_cell: None,
+            null_id: false,
         }
     }
 
@@ -67,8 +72,13 @@ impl FakeRow {
             }
         });
         let price = self.price.clone().map_or(Value::Null, Value::String);
+        let id = if self.null_id {
+            Value::Null
+        } else {
+            json!(self.id.to_string())
+        };
         let mut row = json!({"f": [
-            {"v": self.id.to_string()},
+            {"v": id},
             {"v": self.name},
             {"v": self.body},
             {"v": price},
@@ -128,6 +138,8 @@ pub struct State {
     pub requests: Vec<Value>,
     /// Every getQueryResults query string received.
     pub result_calls: Vec<BTreeMap<String, String>>,
+    /// Every `jobs.cancel`: the job id and its `location`.
+    pub cancelled: Vec<(String, Option<String>)>,
 }
 
 #[derive(Clone, Default)]
@@ -278,6 +290,8 @@ impl FakeBigQuery {
         let params = param_values(body);
         let ids_only = sql.starts_with("SELECT src.`id` ");
         let windowed = sql.contains("ORDER BY src.`updated_at`, src.`id`");
+        let no_null_ids = sql.contains("src.`id` IS NOT NULL");
+        let undated_in_window = sql.contains("(src.`updated_at` IS NULL OR (");
         let int64 = body["formatOptions"]["useInt64Timestamp"] == json!(true);
         let limit: usize = sql
             .rsplit("LIMIT ")
@@ -289,7 +303,9 @@ impl FakeBigQuery {
             .iter()
             .filter(|r| {
                 let in_window = |r: &FakeRow| {
-                    let Some(at) = r.at else { return false };
+                    let Some(at) = r.at else {
+                        return undated_in_window;
+                    };
                     params
                         .get("window_start")
                         .is_none_or(|v| at >= timestamp_param(v))
@@ -303,24 +319,31 @@ impl FakeBigQuery {
                             timestamp_param(c),
                             i.as_str().unwrap().parse::<i64>().unwrap(),
                         );
-                        r.at.is_some_and(|at| at > c || (at == c && r.id > i))
+                        r.at.is_some_and(|at| at > c || (at == c && !r.null_id && r.id > i))
                     }
-                    (None, Some(i)) => r.id > i.as_str().unwrap().parse::<i64>().unwrap(),
+                    (None, Some(i)) => {
+                        let i = i.as_str().unwrap().parse::<i64>().unwrap();
+                        // In a window, past the rows without a time (which come first).
+                        (windowed && r.at.is_some()) || (!r.null_id && r.id > i)
+                    }
                     _ => true,
                 };
                 let named = params.get("ids").is_none_or(|ids| {
-                    ids.as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|v| v.as_str() == Some(r.id.to_string().as_str()))
+                    !r.null_id
+                        && ids
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|v| v.as_str() == Some(r.id.to_string().as_str()))
                 });
-                (!windowed || in_window(r)) && after && named
+                (!windowed || in_window(r)) && after && named && !(no_null_ids && r.null_id)
             })
             .collect();
+        // NULLs first, as GoogleSQL sorts them in ascending order.
         if windowed {
-            rows.sort_by_key(|r| (r.at, r.id));
+            rows.sort_by_key(|r| (r.at, !r.null_id, r.id));
         } else {
-            rows.sort_by_key(|r| r.id);
+            rows.sort_by_key(|r| (!r.null_id, r.id));
         }
         rows.truncate(limit);
         let (cells, job_schema): (Vec<Value>, Value) = if ids_only {
@@ -389,6 +412,47 @@ impl FakeBigQuery {
     }
 }
 
+impl FakeBigQuery {
+    /// `jobs.cancel`: recorded; a job still pending is ended.
+    fn cancel(&self, job_id: &str, location: Option<String>) -> ResponseTemplate {
+        let mut s = self.state.lock().unwrap();
+        s.cancelled.push((job_id.to_owned(), location.clone()));
+        let Some(job) = s.jobs.get_mut(job_id) else {
+            return ResponseTemplate::new(404).set_body_json(google_error(
+                404,
+                "notFound",
+                "NOT_FOUND",
+                &format!("Not found: Job {PROJECT}:{job_id}"),
+            ));
+        };
+        job.pending = 0;
+        ResponseTemplate::new(200).set_body_json(json!({
+            "kind": "bigquery#jobCancelResponse",
+            "job": {
+                "kind": "bigquery#job",
+                "id": format!("{PROJECT}:{}.{job_id}", location.as_deref().unwrap_or("US")),
+                "jobReference": {"projectId": PROJECT, "jobId": job_id, "location": location},
+                "status": {"state": "RUNNING"},
+            },
+        }))
+    }
+}
+
+struct CancelResponder(FakeBigQuery);
+
+impl Respond for CancelResponder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut segments = req.url.path().rsplit('/');
+        let job = segments.nth(1).unwrap_or_default().to_owned();
+        let location = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "location")
+            .map(|(_, v)| v.into_owned());
+        self.0.cancel(&job, location)
+    }
+}
+
 struct QueryResponder(FakeBigQuery);
 
 impl Respond for QueryResponder {
@@ -424,6 +488,13 @@ pub async fn mount_bigquery(server: &MockServer, fake: &FakeBigQuery) {
     Mock::given(method("GET"))
         .and(path_regex(format!("^/projects/{PROJECT}/queries/[^/]+$")))
         .respond_with(ResultsResponder(fake.clone()))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(format!(
+            "^/projects/{PROJECT}/jobs/[^/]+/cancel$"
+        )))
+        .respond_with(CancelResponder(fake.clone()))
         .mount(server)
         .await;
 }

@@ -6,7 +6,8 @@
 //!   when a request is refused as unauthenticated: 401 or `InvalidAuthentication`);
 //! - `GET /v1.0/notable/bases/{baseId}/sheets?operatorId=` (GetAllSheets);
 //! - `POST /v1.0/notable/bases/{baseId}/sheets/{sheetIdOrName}/records/list?operatorId=` with
-//!   `{"maxResults": 100, "nextToken": …}` (ListRecords);
+//!   `{"maxResults": 100, "nextToken": …, "calcFields": true}` (ListRecords; `calcFields`
+//!   asks for the values of formula and lookup fields);
 //! - `GET /v1.0/notable/bases/{baseId}/sheets/{sheetIdOrName}/records/{recordId}?operatorId=`
 //!   (GetRecord);
 //! - errors as `{"code", "message", "requestid"}`; a throttled call is answered 429, or 403
@@ -128,12 +129,14 @@ impl Client {
             .json()
     }
 
-    /// One page of records of `sheet`, from `next`.
+    /// One page of records of `sheet`, from `next`; `computed` asks for the values of the
+    /// formula and lookup fields too (`calcFields`), which an id listing does not need.
     pub(crate) async fn records(
         &self,
         sheet: &str,
         next: Option<&str>,
         size: u32,
+        computed: bool,
     ) -> Result<RecordList> {
         let url = self.url(&[
             "v1.0", "notable", "bases", &self.base, "sheets", sheet, "records", "list",
@@ -141,6 +144,9 @@ impl Client {
         let mut body = json!({"maxResults": size});
         if let Some(next) = next {
             body["nextToken"] = json!(next);
+        }
+        if computed {
+            body["calcFields"] = json!(true);
         }
         let field = self.token.field();
         self.send(|auth| {

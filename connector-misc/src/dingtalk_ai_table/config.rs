@@ -95,6 +95,17 @@ pub struct DingtalkAiTableConfig {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(example = ["dingtalk-ai-table-readers"])]
     pub access_groups: Vec<String>,
+    /// The time zone date fields are shown in: an IANA name (`Asia/Shanghai`, with its
+    /// rules) or an offset (`+08:00`). DingTalk stores a date as an instant (epoch
+    /// milliseconds) and names no zone: a date entered as 1 July in Beijing is the instant
+    /// 30 June 16:00 UTC. With a zone, dates are written at their offset
+    /// (`2025-07-01T09:30:00+08:00`) and a field whose `formatter` shows no time
+    /// (`YYYY-MM-DD`) as the day itself (`2025-07-01`). Default: UTC instants
+    /// (`2025-06-30T16:00:00+00:00`). The record's own times (`created_time`,
+    /// `last_modified_time`, `updated_at`) stay UTC instants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"Asia/Shanghai")]
+    pub time_zone: Option<String>,
     /// Requests per second to DingTalk's API (15 by default, under DingTalk's 20 per API and
     /// app; a throttled request waits as the answer says).
     #[serde(default = "default_requests_per_second")]
@@ -136,6 +147,7 @@ impl DingtalkAiTableConfig {
             operator_id: operator_id.into(),
             sheets: Vec::new(),
             access_groups: Vec::new(),
+            time_zone: None,
             requests_per_second: default_requests_per_second(),
             api_base_url: None,
             allowed_hosts: Vec::new(),
@@ -170,6 +182,12 @@ impl DingtalkAiTableConfig {
         (!key.is_empty() && !secret.expose().trim().is_empty()).then_some((key, secret))
     }
 
+    /// The zone date fields are shown in (`time_zone`); `None`: UTC instants.
+    pub(crate) fn zone(&self) -> Option<connector_core::window::Zone> {
+        let name = self.time_zone.as_deref()?.trim();
+        connector_core::window::Zone::named(name)
+    }
+
     /// The configured access token, when one is given.
     pub(crate) fn token(&self) -> Option<&Secret> {
         self.credentials
@@ -187,6 +205,7 @@ impl fmt::Debug for DingtalkAiTableConfig {
             .field("operator_id", &self.operator_id)
             .field("sheets", &self.sheets)
             .field("access_groups", &self.access_groups)
+            .field("time_zone", &self.time_zone)
             .field("requests_per_second", &self.requests_per_second)
             .field("api_base_url", &self.api_base_url.as_ref().map(Url::as_str))
             .field("allowed_hosts", &self.allowed_hosts)
@@ -254,6 +273,16 @@ impl ConnectorConfig for DingtalkAiTableConfig {
             if group.trim().is_empty() {
                 problems.push(FieldError::new(format!("access_groups[{i}]"), "is empty"));
             }
+        }
+        if let Some(tz) = &self.time_zone
+            && self.zone().is_none()
+        {
+            problems.push(FieldError::new(
+                "time_zone",
+                format!(
+                    "`{tz}` is neither an IANA time zone (`Asia/Shanghai`) nor an offset (`+08:00`)"
+                ),
+            ));
         }
         if self.requests_per_second.get() > 10_000 {
             problems.push(FieldError::new(

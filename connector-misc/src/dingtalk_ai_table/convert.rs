@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use connector_core::ids::{hash128, hash128_bytes};
 use connector_core::text::markdown::{self, Block, Inline};
+use connector_core::window::Zone;
 use connector_core::{Access, Document};
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -17,6 +18,60 @@ use super::model::{Field, Record, Sheet};
 /// A text longer than this (or one with a line break) is a body section, not front matter.
 const SHORT_TEXT: usize = 200;
 
+/// How a field's values read: its type and, for a date, how it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldType {
+    kind: String,
+    date: Option<DateStyle>,
+}
+
+/// How a date (epoch milliseconds) is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DateStyle {
+    /// `None`: a UTC instant (RFC 3339), the default.
+    zone: Option<Zone>,
+    /// The field shows no time of day (`formatter` `YYYY-MM-DD`): with a zone, the day alone.
+    day_only: bool,
+}
+
+impl DateStyle {
+    fn write(self, ms: i64) -> Option<String> {
+        let t = instant(ms)?;
+        let Some(zone) = self.zone else {
+            return Some(t.to_rfc3339());
+        };
+        let local = zone.wall_clock(t)?;
+        if self.day_only {
+            return Some(local.date().to_string());
+        }
+        let offset = i32::try_from((local - t.naive_utc()).num_seconds()).ok()?;
+        Some(
+            t.with_timezone(&FixedOffset::east_opt(offset)?)
+                .to_rfc3339(),
+        )
+    }
+}
+
+impl FieldType {
+    /// The type of a field named `kind` with `formatter`, dates written in `zone`: `date`,
+    /// `createdTime` and `lastModifiedTime` are dates, and so is a `formula` or `lookup`
+    /// whose formatter is a date's (`YYYY-MM-DD …`).
+    fn new(kind: &str, formatter: Option<&str>, zone: Option<Zone>) -> Self {
+        let dated = match kind {
+            "date" | "createdTime" | "lastModifiedTime" => true,
+            "formula" | "lookup" => formatter.is_some_and(|f| f.trim_start().starts_with("YYYY")),
+            _ => false,
+        };
+        Self {
+            kind: kind.to_owned(),
+            date: dated.then(|| DateStyle {
+                zone,
+                day_only: formatter.is_some_and(|f| !f.contains(['H', 'h'])),
+            }),
+        }
+    }
+}
+
 /// A sheet as the conversion needs it: its fields' types, in order, and who may read.
 #[derive(Debug, Clone)]
 pub(crate) struct SheetView {
@@ -25,7 +80,13 @@ pub(crate) struct SheetView {
     /// The sheet's fields in the API's order (the primary field first); empty when the field
     /// list could not be read.
     pub(crate) fields: Vec<Field>,
-    by_name: HashMap<String, String>,
+    /// Each field's type, in the order of `fields`.
+    types: Vec<FieldType>,
+    by_name: HashMap<String, FieldType>,
+    /// The names of the attachment fields.
+    attachments: Vec<String>,
+    /// The sheet's document id: the records' parent.
+    parent: String,
     pub(crate) groups: Vec<String>,
     /// A hash of what shapes a record's document besides the record: the sheet's name, its
     /// fields' names and types, the access groups.
@@ -35,33 +96,71 @@ pub(crate) struct SheetView {
 }
 
 impl SheetView {
-    pub(crate) fn new(base: &str, sheet: Sheet, fields: Vec<Field>, groups: Vec<String>) -> Self {
+    /// The view of `sheet` of `base` with its `fields`, readable by `groups`, dates written
+    /// in `zone` (`None`: UTC instants).
+    pub(crate) fn new(
+        base: &str,
+        sheet: Sheet,
+        fields: Vec<Field>,
+        groups: Vec<String>,
+        zone: Option<Zone>,
+    ) -> Self {
+        let formatter = |f: &Field| f.property.as_ref().and_then(|p| p.formatter.clone());
+        let types: Vec<FieldType> = fields
+            .iter()
+            .map(|f| FieldType::new(&f.kind, formatter(f).as_deref(), zone))
+            .collect();
         let by_name = fields
             .iter()
-            .map(|f| (f.name.clone(), f.kind.clone()))
+            .zip(&types)
+            .map(|(f, t)| (f.name.clone(), t.clone()))
+            .collect();
+        let attachments = fields
+            .iter()
+            .filter(|f| f.kind == "attachment")
+            .map(|f| f.name.clone())
             .collect();
         let mut shape = format!("{}|{}", sheet.name, groups.join(","));
         for f in &fields {
             let _ = write!(shape, "|{}:{}:{}", f.id, f.name, f.kind);
+            // A formatter that changes how the values read (a date's, in a zone; a formula's
+            // or lookup's date), and only then: the key of any other sheet stays as it was.
+            if let Some(fmt) = formatter(f) {
+                let computed = matches!(f.kind.as_str(), "formula" | "lookup");
+                let dated = FieldType::new(&f.kind, Some(&fmt), None).date.is_some();
+                if dated && (computed || zone.is_some()) {
+                    let _ = write!(shape, ":{fmt}");
+                }
+            }
+        }
+        if let Some(z) = zone {
+            let _ = write!(shape, "|tz:{z}");
         }
         Self {
             link: Url::parse(&format!("https://alidocs.dingtalk.com/i/nodes/{base}")).ok(),
             base: base.to_owned(),
             render_key: hash128(&shape),
+            parent: format!("{SOURCE}:{base}:{}", sheet.id),
             sheet,
             fields,
+            types,
             by_name,
+            attachments,
             groups,
         }
     }
 
+    fn typed(&self, name: &str) -> Option<&FieldType> {
+        self.by_name.get(name)
+    }
+
     fn kind(&self, name: &str) -> Option<&str> {
-        self.by_name.get(name).map(String::as_str)
+        self.typed(name).map(|t| t.kind.as_str())
     }
 
     /// The sheet's document id: the records' parent.
     pub(crate) fn sheet_doc_id(&self) -> String {
-        format!("{SOURCE}:{}:{}", self.base, self.sheet.id)
+        self.parent.clone()
     }
 
     /// The web link of the base (the API gives no per-record link).
@@ -90,7 +189,11 @@ pub(crate) fn record_version(view: &SheetView, record: &Record) -> String {
     for (name, value) in &record.fields {
         buf.extend_from_slice(name.as_bytes());
         buf.push(0);
-        if is_attachment(view.kind(name), value) {
+        // The attachment fields by name; a list's shape only for a field the sheet does not
+        // type (a hash lookup for lists alone).
+        let attachment = view.attachments.iter().any(|a| a == name)
+            || (value.is_array() && view.kind(name).is_none() && is_attachment(None, value));
+        if attachment {
             for item in value.as_array().into_iter().flatten() {
                 match item.as_object() {
                     Some(o) => {
@@ -136,36 +239,45 @@ fn is_attachment(kind: Option<&str>, value: &Value) -> bool {
 }
 
 /// A field's value as one line of text, by its type where known: dates (epoch ms) as UTC
-/// instants, selects by their names, users by name or unionId, links and attachments by
-/// their text, lists joined.
-fn plain(kind: Option<&str>, value: &Value) -> String {
+/// instants (or in `time_zone`), selects by their names, users by name or unionId, links
+/// and attachments by their text, lists joined; a formula's or lookup's result as what it
+/// holds.
+fn plain(kind: Option<&FieldType>, value: &Value) -> String {
+    let mut out = String::new();
+    write_plain(&mut out, kind, value);
+    out
+}
+
+/// [`plain`], written at the end of `out` (lists without a copy of each element).
+fn write_plain(out: &mut String, kind: Option<&FieldType>, value: &Value) {
     match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
-        Value::Number(n) => match (kind, n.as_i64()) {
-            (Some("date" | "createdTime" | "lastModifiedTime"), Some(ms)) => {
-                instant(ms).map_or_else(|| n.to_string(), |t| t.to_rfc3339())
+        Value::Null => {}
+        Value::String(s) => out.push_str(s),
+        Value::Bool(b) => out.push_str(if *b { "yes" } else { "no" }),
+        Value::Number(n) => match (kind.and_then(|k| k.date), n.as_i64()) {
+            (Some(style), Some(ms)) => match style.write(ms) {
+                Some(t) => out.push_str(&t),
+                None => {
+                    let _ = write!(out, "{n}");
+                }
+            },
+            _ => {
+                let _ = write!(out, "{n}");
             }
-            _ => n.to_string(),
         },
-        Value::Array(items) => items
-            .iter()
-            .map(|v| plain(kind, v))
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(", "),
+        Value::Array(items) => write_list(out, kind, items),
         Value::Object(o) => {
             let text = |k: &str| o.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
             if let Some(ids) = o.get("linkedRecordIds").and_then(Value::as_array) {
-                return plain(None, &Value::Array(ids.clone()));
+                return write_list(out, None, ids);
             }
             if let (Some(t), Some(link)) =
                 (text("text").or(text("title")), text("link").or(text("url")))
             {
-                return format!("{t} <{link}>");
+                let _ = write!(out, "{t} <{link}>");
+                return;
             }
-            text("name")
+            match text("name")
                 .or(text("filename"))
                 .or(text("text"))
                 .or(text("title"))
@@ -176,31 +288,66 @@ fn plain(kind: Option<&str>, value: &Value) -> String {
                 .or(text("deptId"))
                 .or(text("markdown"))
                 .or(text("value"))
-                .map_or_else(|| Value::Object(o.clone()).to_string(), str::to_owned)
+            {
+                Some(t) => out.push_str(t),
+                None => {
+                    let _ = write!(out, "{value}");
+                }
+            }
+        }
+    }
+}
+
+/// The elements of a list, each as [`plain`], the empty ones left out, joined by `, `.
+fn write_list(out: &mut String, kind: Option<&FieldType>, items: &[Value]) {
+    let start = out.len();
+    for item in items {
+        let before = out.len();
+        if before > start {
+            out.push_str(", ");
+        }
+        let at = out.len();
+        write_plain(out, kind, item);
+        if out.len() == at {
+            out.truncate(before);
         }
     }
 }
 
 /// A field's value as front matter holds it: numbers and booleans as they are (dates as
 /// instants), objects as their text, lists element by element.
-fn meta_value(kind: Option<&str>, value: &Value) -> Value {
+#[cfg(test)]
+fn meta_value(kind: Option<&FieldType>, value: &Value) -> Value {
+    into_meta(kind, value.clone())
+}
+
+/// [`meta_value`] of a value the record gives up: text, numbers and lists are moved, not
+/// copied.
+fn into_meta(kind: Option<&FieldType>, value: Value) -> Value {
     match value {
-        Value::Array(items) => Value::Array(items.iter().map(|v| meta_value(kind, v)).collect()),
-        Value::Object(_) => Value::String(plain(kind, value)),
-        Value::Number(_) if matches!(kind, Some("date" | "createdTime" | "lastModifiedTime")) => {
-            Value::String(plain(kind, value))
+        Value::Array(mut items) => {
+            for item in &mut items {
+                *item = into_meta(kind, std::mem::take(item));
+            }
+            Value::Array(items)
         }
-        other => other.clone(),
+        Value::Object(_) => Value::String(plain(kind, &value)),
+        Value::Number(_) if kind.is_some_and(|k| k.date.is_some()) => {
+            Value::String(plain(kind, &value))
+        }
+        other => other,
     }
 }
 
 /// Whether a value is long text: a body section rather than front matter.
-fn is_long(kind: Option<&str>, value: &Value) -> bool {
-    if matches!(kind, Some("richText")) {
+fn is_long(kind: Option<&FieldType>, value: &Value) -> bool {
+    if kind.is_some_and(|k| k.kind == "richText") {
         return true;
     }
     match value {
-        Value::String(s) => s.contains('\n') || s.chars().count() > SHORT_TEXT,
+        Value::String(s) => {
+            s.contains('\n') || (s.len() > SHORT_TEXT && s.chars().count() > SHORT_TEXT)
+        }
         Value::Object(o) => o.get("markdown").is_some(),
         _ => false,
     }
@@ -208,40 +355,66 @@ fn is_long(kind: Option<&str>, value: &Value) -> bool {
 
 /// A record as a Markdown document: front matter with the record's id, sheet, times, users
 /// and short fields; the first text field as the title; long text fields as `##` sections, in
-/// the sheet's field order (then any field the list does not name, by name).
-pub(crate) fn record_document(view: &SheetView, record: &Record, version: &str) -> Document {
-    let mut order: Vec<&str> = view.fields.iter().map(|f| f.name.as_str()).collect();
-    let mut extra: Vec<&str> = record
-        .fields
-        .keys()
-        .map(String::as_str)
-        .filter(|k| view.kind(k).is_none())
-        .collect();
-    extra.sort_unstable();
-    order.extend(extra);
+/// the sheet's field order (then any field the list does not name, by name). The record's
+/// values move into the document.
+pub(crate) fn record_document(view: &SheetView, record: Record, version: &str) -> Document {
+    let Record {
+        id: record_key,
+        fields: mut values,
+        created_time,
+        last_modified_time,
+        created_by,
+        last_modified_by,
+    } = record;
+    // The sheet's fields in its order, then those it does not name (rare), by name.
+    let mut order: Vec<(&str, Option<&FieldType>)> = Vec::with_capacity(values.len());
+    let mut named = 0;
+    for (f, t) in view.fields.iter().zip(&view.types) {
+        if values.contains_key(&f.name) {
+            named += 1;
+            order.push((f.name.as_str(), Some(t)));
+        }
+    }
+    let extra: Vec<String> = if named < values.len() {
+        let mut extra: Vec<String> = values
+            .keys()
+            .filter(|k| view.typed(k).is_none())
+            .cloned()
+            .collect();
+        extra.sort_unstable();
+        extra
+    } else {
+        Vec::new()
+    };
+    order.extend(extra.iter().map(|k| (k.as_str(), None)));
 
     let title = order
         .iter()
-        .filter_map(|name| record.fields.get(*name).map(|v| (*name, v)))
-        .find(|(name, v)| {
-            let kind = view.kind(name);
-            v.is_string() && matches!(kind, None | Some("text" | "primaryDoc")) && !is_long(kind, v)
+        .filter_map(|(name, kind)| values.get(*name).map(|v| (*kind, v)))
+        .find_map(|(kind, v)| {
+            let text = v.as_str()?;
+            (matches!(
+                kind.map(|k| k.kind.as_str()),
+                None | Some("text" | "primaryDoc")
+            ) && !is_long(kind, v))
+            .then_some(text)
         })
-        .map(|(name, v)| plain(view.kind(name), v))
-        .map(|t| t.lines().next().unwrap_or_default().trim().to_owned())
+        .map(|t| t.lines().next().unwrap_or_default().trim())
         .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| format!("{} {}", view.sheet.name, record.id));
+        .map_or_else(
+            || format!("{} {}", view.sheet.name, record_key),
+            str::to_owned,
+        );
 
-    let mut meta: Vec<(String, Value)> = Vec::new();
+    let mut meta: Vec<(String, Value)> = Vec::with_capacity(order.len());
     let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
-    for name in order {
-        let Some(value) = record.fields.get(name) else {
+    for (name, kind) in order {
+        let Some((name, value)) = values.remove_entry(name) else {
             continue;
         };
-        let kind = view.kind(name);
-        if is_long(kind, value) {
+        if is_long(kind, &value) {
             body.push(Block::heading(2, vec![Inline::text(name)]));
-            match value {
+            match &value {
                 Value::Object(o) if o.get("markdown").and_then(Value::as_str).is_some() => {
                     let md = o
                         .get("markdown")
@@ -249,34 +422,34 @@ pub(crate) fn record_document(view: &SheetView, record: &Record, version: &str) 
                         .unwrap_or_default();
                     body.push(Block::Markdown(md.trim_end().to_owned()));
                 }
-                _ => body.extend(Block::plain_text(&plain(kind, value))),
+                Value::String(s) => body.extend(Block::plain_text(s)),
+                _ => body.extend(Block::plain_text(&plain(kind, &value))),
             }
         } else {
-            meta.push((name.to_owned(), meta_value(kind, value)));
+            meta.push((name, into_meta(kind, value)));
         }
     }
 
-    let updated = instant(record.last_modified_time);
-    let created = instant(record.created_time);
-    let id = json!(record.id);
-    let sheet = json!(view.sheet.name);
-    let sheet_id = json!(view.sheet.id);
+    let updated = instant(last_modified_time);
+    let created = instant(created_time);
+    let doc_id = record_id(&view.base, &view.sheet.id, &record_key);
+    let id = Value::String(record_key);
+    let sheet = Value::String(view.sheet.name.clone());
+    let sheet_id = Value::String(view.sheet.id.clone());
     let created_json = json!(created);
     let updated_json = json!(updated);
-    let creator = record.created_by.as_ref().and_then(|u| u.union_id.clone());
-    let modifier = record
-        .last_modified_by
-        .as_ref()
-        .and_then(|u| u.union_id.clone());
-    let creator_json = json!(creator);
-    let modifier_json = json!(modifier);
-    let mut header: Vec<(&str, &Value)> = vec![
+    let creator = created_by.and_then(|u| u.union_id);
+    let modifier = last_modified_by.and_then(|u| u.union_id);
+    let creator_json = creator.clone().map_or(Value::Null, Value::String);
+    let modifier_json = modifier.clone().map_or(Value::Null, Value::String);
+    let mut header: Vec<(&str, &Value)> = Vec::with_capacity(7 + meta.len());
+    header.extend([
         ("record_id", &id),
         ("sheet", &sheet),
         ("sheet_id", &sheet_id),
         ("created_time", &created_json),
         ("last_modified_time", &updated_json),
-    ];
+    ]);
     if creator.is_some() {
         header.push(("created_by", &creator_json));
     }
@@ -288,27 +461,22 @@ pub(crate) fn record_document(view: &SheetView, record: &Record, version: &str) 
     text.push_str(&markdown::render(&body));
     let fields: Map<String, Value> = meta.into_iter().collect();
 
-    let mut doc = Document::text(
-        record_id(&view.base, &view.sheet.id, &record.id),
-        SOURCE,
-        title,
-        text,
-    )
-    .with_parent_id(view.sheet_doc_id())
-    .with_metadata("table_id", json!(view.base))
-    .with_metadata("sheet_id", sheet_id)
-    .with_metadata("sheet_name", sheet)
-    .with_metadata("record_id", id)
-    .with_metadata("created_time", created_json)
-    // The API shows no per-record permissions: only the configured groups, never everyone.
-    .with_access(Access::restricted(Vec::new(), view.groups.clone()));
+    let mut doc = Document::text(doc_id, SOURCE, title, text)
+        .with_parent_id(view.parent.clone())
+        .with_metadata("table_id", Value::String(view.base.clone()))
+        .with_metadata("sheet_id", sheet_id)
+        .with_metadata("sheet_name", sheet)
+        .with_metadata("record_id", id)
+        .with_metadata("created_time", created_json)
+        // The API shows no per-record permissions: only the configured groups, never everyone.
+        .with_access(Access::restricted(Vec::new(), view.groups.clone()));
     if let Some(c) = creator {
         doc = doc
-            .with_metadata("created_by", json!(c))
+            .with_metadata("created_by", creator_json)
             .with_owners(vec![c]);
     }
-    if let Some(m) = modifier {
-        doc = doc.with_metadata("last_modified_by", json!(m));
+    if modifier.is_some() {
+        doc = doc.with_metadata("last_modified_by", modifier_json);
     }
     if !fields.is_empty() {
         doc = doc.with_metadata("fields", Value::Object(fields));
@@ -333,19 +501,21 @@ mod tests {
                 id: "f1".into(),
                 name: "Name".into(),
                 kind: "text".into(),
+                property: None,
             },
             Field {
                 id: "f2".into(),
                 name: "Spec".into(),
                 kind: "attachment".into(),
+                property: None,
             },
         ];
         let sheet = Sheet {
             id: "s1".into(),
             name: "Tasks".into(),
         };
-        let typed = SheetView::new("base1", sheet.clone(), fields, Vec::new());
-        let untyped = SheetView::new("base1", sheet, Vec::new(), Vec::new());
+        let typed = SheetView::new("base1", sheet.clone(), fields, Vec::new(), None);
+        let untyped = SheetView::new("base1", sheet, Vec::new(), Vec::new(), None);
         let record = |url: &str, file: &str| {
             Record::take(json!({
                 "id": "r1", "createdTime": 1, "lastModifiedTime": 2,
@@ -366,48 +536,79 @@ mod tests {
         }
     }
 
+    fn t(kind: &str) -> FieldType {
+        FieldType::new(kind, None, None)
+    }
+
     #[test]
     fn typed_values_read_as_text() {
         assert_eq!(
-            plain(Some("date"), &json!(1_714_000_000_000_i64)),
+            plain(Some(&t("date")), &json!(1_714_000_000_000_i64)),
             "2024-04-24T23:06:40+00:00"
         );
         assert_eq!(
-            plain(Some("number"), &json!(1_714_000_000_000_i64)),
+            plain(Some(&t("number")), &json!(1_714_000_000_000_i64)),
             "1714000000000"
         );
         assert_eq!(
             plain(
-                Some("multipleSelect"),
+                Some(&t("multipleSelect")),
                 &json!([{"id": "o1", "name": "red"}, {"name": "blue"}])
             ),
             "red, blue"
         );
         assert_eq!(
             plain(
-                Some("url"),
+                Some(&t("url")),
                 &json!({"text": "Docs", "link": "https://example.com"})
             ),
             "Docs <https://example.com>"
         );
-        assert_eq!(plain(Some("user"), &json!([{"unionId": "u1"}])), "u1");
+        assert_eq!(plain(Some(&t("user")), &json!([{"unionId": "u1"}])), "u1");
         assert_eq!(
             plain(
-                Some("department"),
+                Some(&t("department")),
                 &json!([{"deptId": "d1"}, {"deptId": "d2"}])
             ),
             "d1, d2"
         );
         assert_eq!(
             plain(
-                Some("bidirectionalLink"),
+                Some(&t("bidirectionalLink")),
                 &json!({"linkedRecordIds": ["r1", "r2"]})
             ),
             "r1, r2"
         );
         assert_eq!(
-            meta_value(Some("lastModifiedTime"), &json!(0)),
+            meta_value(Some(&t("lastModifiedTime")), &json!(0)),
             json!("1970-01-01T00:00:00+00:00")
+        );
+    }
+
+    #[test]
+    fn dates_read_in_the_configured_zone() {
+        let shanghai = Zone::named("Asia/Shanghai");
+        // 2025-06-30T16:00:00Z: midnight of 1 July in Beijing.
+        let ms = json!(1_751_299_200_000_i64);
+        let day = FieldType::new("date", Some("YYYY-MM-DD"), shanghai);
+        assert_eq!(plain(Some(&day), &ms), "2025-07-01");
+        let timed = FieldType::new("date", Some("YYYY-MM-DD HH:mm"), shanghai);
+        assert_eq!(plain(Some(&timed), &ms), "2025-07-01T00:00:00+08:00");
+        // Without a zone: the UTC instant, as before, whatever the formatter.
+        let utc = FieldType::new("date", Some("YYYY-MM-DD"), None);
+        assert_eq!(plain(Some(&utc), &ms), "2025-06-30T16:00:00+00:00");
+        // A formula or lookup is a date when its formatter is a date's, else its number.
+        let formula = FieldType::new("formula", Some("YYYY-MM-DD"), shanghai);
+        assert_eq!(meta_value(Some(&formula), &ms), json!("2025-07-01"));
+        let number = FieldType::new("formula", Some("FLOAT_2"), shanghai);
+        assert_eq!(meta_value(Some(&number), &ms), ms);
+        // Daylight saving time: New York is UTC-4 in July, UTC-5 in January.
+        let ny = Zone::named("America/New_York");
+        let timed = FieldType::new("date", None, ny);
+        assert_eq!(plain(Some(&timed), &ms), "2025-06-30T12:00:00-04:00");
+        assert_eq!(
+            plain(Some(&timed), &json!(1_736_000_000_000_i64)),
+            "2025-01-04T09:13:20-05:00"
         );
     }
 }

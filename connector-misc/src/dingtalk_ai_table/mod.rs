@@ -18,8 +18,12 @@
 //!   `dingtalk_ai_table:{table_id}:{sheetId}`; title the first text field; front matter with
 //!   `record_id`, `sheet`, `sheet_id`, `created_time`, `last_modified_time`, `created_by`,
 //!   `last_modified_by` (unionIds) and every short field rendered by its type (dates from
-//!   epoch milliseconds as UTC instants, selects and users by name, URLs as `text <link>`,
-//!   attachments by file name, links by record id); long or multi-line text as `##` sections.
+//!   epoch milliseconds as UTC instants, or in `time_zone` at their offset and, for a field
+//!   shown without a time, as the day; selects and users by name, URLs as `text <link>`,
+//!   attachments by file name, links by record id; formula and lookup results as what they
+//!   hold, a date when their formatter is a date's); long or multi-line text as `##` sections.
+//!   ListRecords is asked for computed values (`calcFields`), so formula and lookup fields
+//!   are in the documents rather than left out.
 //!   Link: the base's page (the API gives no per-record URL).
 //! - **Times**: `updated_at` is the record's `lastModifiedTime` (RAGFlow stamped `now()`, so
 //!   no poll window ever held a record).
@@ -148,6 +152,7 @@ impl DingtalkAiTableConnector {
                 .iter()
                 .map(|g| g.trim().to_owned())
                 .collect(),
+            zone: config.zone(),
         };
         Ok(Self { config, walk })
     }
@@ -204,7 +209,7 @@ impl Connector for DingtalkAiTableConnector {
     async fn check(&self) -> Result<()> {
         let sheets = self.walk.sheets().await?;
         if let Some(first) = sheets.first() {
-            self.walk.client.records(&first.id, None, 1).await?;
+            self.walk.client.records(&first.id, None, 1, false).await?;
         }
         Ok(())
     }

@@ -129,4 +129,15 @@ pub(crate) struct Field {
     pub(crate) name: String,
     #[serde(rename = "type", default)]
     pub(crate) kind: String,
+    /// The type's settings (the parts read here).
+    #[serde(default)]
+    pub(crate) property: Option<FieldProperty>,
+}
+
+/// A field's `property`: how a date, number, formula or lookup is shown (`formatter`:
+/// `YYYY-MM-DD`, `YYYY-MM-DD HH:mm`, `FLOAT_1` ...).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct FieldProperty {
+    #[serde(default)]
+    pub(crate) formatter: Option<String>,
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use connector_core::pages::{PendingItem, fetch_items, read_ahead};
+use connector_core::window::Zone;
 use connector_core::{
     Batch, CheckpointedBatch, Error, ErrorKind, Failure, Result, SlimDocument, SyncContext,
     TimeWindow,
@@ -30,6 +31,8 @@ pub(crate) struct Walk {
     /// Only these sheets (ids or names); empty: all.
     pub(crate) only: Vec<String>,
     pub(crate) groups: Vec<String>,
+    /// The zone date fields are written in (`time_zone`); `None`: UTC instants.
+    pub(crate) zone: Option<Zone>,
 }
 
 /// A page of records as listed, with its sheet and the checkpoint after it; or a sheet that
@@ -100,6 +103,7 @@ impl Walk {
             sheet,
             fields,
             self.groups.clone(),
+            self.zone,
         ))
     }
 
@@ -132,7 +136,7 @@ impl Walk {
                 }
                 let batch = fetch_items(&ctx, pending, 1, |item| {
                     std::future::ready(Ok::<connector_core::pages::Outcome, Error>(match item {
-                        Item::Record(view, record, version) => record_document(&view, &record, &version).into(),
+                        Item::Record(view, record, version) => record_document(&view, *record, &version).into(),
                         Item::Failed(f) => f.into(),
                     }))
                 })
@@ -165,7 +169,7 @@ impl Walk {
                 },
             };
             if first >= sheets.len() {
-                let view = Arc::new(SheetView::new(&walk.base, Sheet { id: String::new(), name: String::new() }, Vec::new(), Vec::new()));
+                let view = Arc::new(SheetView::new(&walk.base, Sheet { id: String::new(), name: String::new() }, Vec::new(), Vec::new(), None));
                 yield RawPage { view, records: Vec::new(), failure: None, checkpoint: DingtalkAiTableCheckpoint::finished() };
                 return;
             }
@@ -179,7 +183,7 @@ impl Walk {
                 };
                 for _ in 0..MAX_PAGES {
                     ctx.cancellation().check()?;
-                    let list = match walk.client.records(&view.sheet.id, next.as_deref(), PAGE_SIZE).await {
+                    let list = match walk.client.records(&view.sheet.id, next.as_deref(), PAGE_SIZE, true).await {
                         Ok(list) => list,
                         // A sheet `operator_id` may not read (advanced permissions) fails alone;
                         // prune's id listing still fails on it, so nothing of it is deleted.
@@ -252,7 +256,7 @@ impl Walk {
                     match walk.client.record(&view.sheet.id, &rec).await {
                         Ok(Some(record)) => {
                             let version = record_version(&view, &record);
-                            batch.documents.push(record_document(&view, &record, &version));
+                            batch.documents.push(record_document(&view, record, &version));
                         }
                         Ok(None) => {}
                         Err(e) if !e.kind().is_retryable() && e.kind() != ErrorKind::Unauthenticated => {
@@ -278,7 +282,7 @@ impl Walk {
                 let mut next: Option<String> = None;
                 for _ in 0..MAX_PAGES {
                     ctx.cancellation().check()?;
-                    let list = walk.client.records(&sheet.id, next.as_deref(), PAGE_SIZE).await?;
+                    let list = walk.client.records(&sheet.id, next.as_deref(), PAGE_SIZE, false).await?;
                     let mut ids = Vec::with_capacity(list.records.len());
                     for value in &list.records {
                         let Some(rec) = value.get("id").and_then(Value::as_str) else {

@@ -6,7 +6,8 @@
 //! `POST …/sheets/{sheet}/records/list` with `{"maxResults", "nextToken"}` (`{"hasMore",
 //! "nextToken", "records": [{"id", "fields", "createdTime", "lastModifiedTime", "createdBy":
 //! {"unionId"}, "lastModifiedBy": {"unionId"}}]}`, times in epoch milliseconds); `GET
-//! …/records/{recordId}`; every call with `operatorId` and the `x-acs-dingtalk-access-token`
+//! …/records/{recordId}`; ListRecords' `calcFields` (the values of formula and lookup fields
+//! come only when it is true); every call with `operatorId` and the `x-acs-dingtalk-access-token`
 //! header. Errors as `{"code", "message", "requestid"}`: 401 `InvalidAuthentication`, 403
 //! `Forbidden.AccessDenied.AccessTokenPermissionDenied` (an operator without access), 403
 //! `Forbidden.AccessDenied.QpsLimitForApi` (throttled), 404 `notFound.base.notExist` /
@@ -96,6 +97,11 @@ pub struct State {
     pub lose_next_token: bool,
     /// Sheets whose records the operator may not read (advanced permissions): 403.
     pub forbidden_sheets: Vec<String>,
+    /// Computed values `(record id, field, value)` of formula and lookup fields: listed only
+    /// when ListRecords asks `calcFields: true`.
+    pub computed: Vec<(String, String, Value)>,
+    /// `calcFields` of every ListRecords call.
+    pub calc_asked: Vec<bool>,
 }
 
 impl Default for State {
@@ -114,6 +120,8 @@ impl Default for State {
             no_fields: false,
             lose_next_token: false,
             forbidden_sheets: Vec::new(),
+            computed: Vec::new(),
+            calc_asked: Vec::new(),
         }
     }
 }
@@ -266,6 +274,8 @@ impl State {
             );
         }
         let next = body["nextToken"].as_str().map(str::to_owned);
+        let calc = body["calcFields"] == json!(true);
+        self.calc_asked.push(calc);
         self.calls
             .push(format!("list {sheet} {}", next.clone().unwrap_or_default()));
         let Some(data) = self.sheet(sheet).cloned() else {
@@ -292,7 +302,15 @@ impl State {
         let end = (start + size.min(self.page_size)).min(data.records.len());
         let records: Vec<Value> = data.records[start..end]
             .iter()
-            .map(Self::record_json)
+            .map(|r| {
+                let mut json = Self::record_json(r);
+                if calc {
+                    for (_, field, value) in self.computed.iter().filter(|(id, _, _)| *id == r.id) {
+                        json["fields"][field] = value.clone();
+                    }
+                }
+                json
+            })
             .collect();
         let more = end < data.records.len();
         let mut out = json!({"hasMore": more, "records": records});
