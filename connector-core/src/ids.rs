@@ -26,6 +26,14 @@ pub(crate) fn hex128(v: u128) -> String {
         .unwrap_or_default()
 }
 
+/// [`hex128`] into `out`, replacing what it held: a fingerprint set again reuses its buffer.
+pub(crate) fn set_hex128(out: &mut String, v: u128) {
+    let digits = hex128_digits(v);
+    out.clear();
+    // Every byte is an ASCII hex digit: this never fails.
+    out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+}
+
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// The 32 lower-case hex digits of `v`, big-endian, as [`hash128`] prints them.
@@ -145,6 +153,11 @@ impl PartsHasher {
 
     pub(crate) fn finish(&self) -> String {
         hex128(xxh3_128(&self.buf))
+    }
+
+    /// [`finish`](Self::finish) into `out`, reusing its buffer.
+    pub(crate) fn finish_into(&self, out: &mut String) {
+        set_hex128(out, xxh3_128(&self.buf));
     }
 }
 
