@@ -842,7 +842,7 @@ mod tests {
     #[test]
     fn a_commit_line_is_the_derived_line() {
         let at = DateTime::<Utc>::from_timestamp(1_767_225_600, 5_000).unwrap_or_default();
-        let mut docs = vec![
+        let mut docs = [
             Document::text("a\"1", "t", "A", "x").with_updated_at(at),
             Document::text("b\n2", "t", "B", "y").with_version("etag"),
             Document::text("c", "t", "C", "z").with_updated_at(DateTime::<Utc>::MIN_UTC),
