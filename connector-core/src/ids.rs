@@ -38,9 +38,11 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// The 32 lower-case hex digits of `v`, big-endian, as [`hash128`] prints them.
 pub(crate) fn hex128_digits(v: u128) -> [u8; 32] {
+    // Byte by byte: shifting a `u128` by a variable amount costs a dozen instructions.
     let mut out = [0u8; 32];
-    for (i, digit) in out.iter_mut().enumerate() {
-        *digit = HEX_DIGITS[((v >> ((31 - i) * 4)) & 0xf) as usize];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(v.to_be_bytes()) {
+        pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+        pair[1] = HEX_DIGITS[usize::from(byte & 0xf)];
     }
     out
 }
