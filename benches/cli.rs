@@ -42,9 +42,9 @@
 //!
 //! | case | target | before | after |
 //! | --- | --- | --- | --- |
-//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x, below |
+//! | (a) `rest_api` sync / curl, 50k items | ≤ 2x | 15.3x | 7.8x (CPU: 35x → 26x); second pass: 4.5-5.1x (task-clock 4.6x); third pass: task-clock 4.2-4.4x; fourth pass: CPU 0.93x of the third's, instructions -8%, below |
 //! | (b) `--state` / none, on disk | ≤ 1.3x | 2.6-6.2x | 4.1-8.1x; 4.5-5.0x (disk-bound, see below) |
-//! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched) |
+//! | (b) `--state` / none, on tmpfs | ≤ 1.3x | 1.03-1.32x | 1.56-2.15x; 1.34-1.37x; third pass 1.34-1.60x (noise, store untouched); fourth pass 1.29x wall, CPU 1.58x both binaries (noise), instructions 1.16x → 1.11x |
 //! | (c) `--batch-size 2` / `64` | ≤ 1.5x | 2.82x | 1.30x |
 //! | (d) peak RSS 100k / 10k items | 0.9-1.1x | 1.72x | 1.03x |
 //! | (d) peak RSS 1M / 10k items | 0.9-1.1x | 8.80x (159 MiB) | 1.05x (19.1 MiB) |
@@ -208,6 +208,60 @@
 //! (no fastbins, so no `malloc_consolidate`) took its task-clock down 4% (364 → 347 ms and
 //! 362 → 350 ms against a slow server); setting it from the binary needs `mallopt`, which
 //! is `unsafe` (forbidden in the workspace), so it is left to whoever deploys.
+//!
+//! ## (a) and (b), fourth pass (2026-12-05): the per-document cost in core
+//!
+//! Where it went first (the binary before, `main` at b2c5b85): `perf record` of the 50k sync,
+//! three runs: the kernel 20-22%, `malloc`/`free` 14-17%, HTML to Markdown 10%, the items'
+//! trees 9%, the NDJSON serialisation 7% (serde_json's escaping 2.6%, its map entries 3%),
+//! `memmove` 4%. `valgrind --tool=dhat` counts **33 allocations per document** (1.63M for
+//! 50k): 11 in HTML to Markdown (the converter's strings and nodes, title and body), 6 in
+//! `rest_api`'s mapping (metadata keys and values, the joined tags, title, `strip_html`),
+//! 3 in the item tree, 2 for the id, and in core the fingerprint set twice, the NDJSON time
+//! as a `String`, the loop's copy of every id of a checkpointed page, the metadata map's node.
+//!
+//! What changed, all in `connector-core`, the output byte for byte the same (the md5sum of
+//! the 50k NDJSON, 1405c21f…, from both binaries, with and without `--state`; property tests
+//! hold each writer to serde_json's bytes):
+//! - the NDJSON sink writes each line straight from the `Document` (`sink/line.rs`, strings
+//!   escaped eight bytes at a time, `jsonw.rs`), into a buffer sized from the last batch (it
+//!   was sized for 256 bytes a line past the body, lines are 350, so it grew and was copied
+//!   every batch);
+//! - a fingerprint set again reuses its `String`, hex digits are made byte by byte, the
+//!   NDJSON and state timestamps come from a stack buffer (`Rfc3339`, date fields worked out
+//!   once, not per accessor), the small `with_*` builders are `#[inline]` (a by-value builder
+//!   not inlined copies the whole `Document` in and out), `set_fields_fingerprint` works in
+//!   place;
+//! - the batch loop keeps a checkpointed page's ids in one buffer instead of a copy of each;
+//! - the file store writes journal lines and snapshots straight into a buffer (the same JSON);
+//! - Markdown: `front_matter_into` and `render_into` (additive) put front matter and body in
+//!   one buffer; front matter no longer makes a `String` per value and per key, headings no
+//!   `format!`, a `Block::Markdown` is copied once instead of twice.
+//!
+//! Measured in one run, the machine loaded 4-7 on 2 cores by other helpers' builds, so wall
+//! times swing 2x and only CPU and counts mean much:
+//!
+//! | | before | after | after / before |
+//! | --- | --- | --- | --- |
+//! | instructions, 50k sync, no state (`cachegrind`, 2 runs, ±0.1%) | 1.868G | 1.712G | 0.92x |
+//! | instructions, 50k sync, `--state` on tmpfs | 2.171G | 1.895G | 0.87x |
+//! | allocations, no state (`dhat`) | 1.63M (33/doc) | 1.48M (30/doc) | 0.91x |
+//! | CPU, no state (whole process, 10 and 15 runs in turn, medians) | 0.238 s, 0.259 s | 0.215 s, 0.218 s | 0.93x, 0.93x |
+//! | CPU, `--state` on tmpfs (12 runs) | 0.418 s | 0.362 s | 0.87x |
+//! | (b) `--state` / none, tmpfs, CPU (12 runs in turn) | 1.60x | 1.58x | |
+//! | (b) `--state` / none, instructions | 1.163x | 1.107x | |
+//! | (a) the bench, 5 rounds: sync CPU (curl's) | 0.22 s (0.05 s) | 0.22 s (0.03 s) | |
+//!
+//! So about 8% less work without state and 13% with it, which the busy machine shows as 7%
+//! and 13% less CPU; (a) stays about 4x curl's CPU and (b)'s CPU ratio stays about 1.6x
+//! (both sides got cheaper). What is left is not in the `Document`'s own fields any more:
+//! HTML to Markdown's 11 allocations per document (a converter that writes into one buffer
+//! without a node tree), `rest_api`'s 6 (metadata keys could be shared, the joined values
+//! written once), the item trees, and the kernel's fifth (thread hand-offs between the
+//! runtime's workers, the socket). (b) on tmpfs is now mostly the `BTreeMap` of 50k ids:
+//! `memcmp` 5.7%, `insert` 1.7%, `compare` 3% of the durable run's CPU; a key type that
+//! compares an 8-byte prefix inline would need `unsafe` to look up by `&str` (a borrowed
+//! form with another `Ord`), or an allocation per lookup, so it was not done.
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};

@@ -26,13 +26,23 @@ pub(crate) fn hex128(v: u128) -> String {
         .unwrap_or_default()
 }
 
+/// [`hex128`] into `out`, replacing what it held: a fingerprint set again reuses its buffer.
+pub(crate) fn set_hex128(out: &mut String, v: u128) {
+    let digits = hex128_digits(v);
+    out.clear();
+    // Every byte is an ASCII hex digit: this never fails.
+    out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
+}
+
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// The 32 lower-case hex digits of `v`, big-endian, as [`hash128`] prints them.
 pub(crate) fn hex128_digits(v: u128) -> [u8; 32] {
+    // Byte by byte: shifting a `u128` by a variable amount costs a dozen instructions.
     let mut out = [0u8; 32];
-    for (i, digit) in out.iter_mut().enumerate() {
-        *digit = HEX_DIGITS[((v >> ((31 - i) * 4)) & 0xf) as usize];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(v.to_be_bytes()) {
+        pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+        pair[1] = HEX_DIGITS[usize::from(byte & 0xf)];
     }
     out
 }
@@ -145,6 +155,11 @@ impl PartsHasher {
 
     pub(crate) fn finish(&self) -> String {
         hex128(xxh3_128(&self.buf))
+    }
+
+    /// [`finish`](Self::finish) into `out`, reusing its buffer.
+    pub(crate) fn finish_into(&self, out: &mut String) {
+        set_hex128(out, xxh3_128(&self.buf));
     }
 }
 

@@ -13,6 +13,7 @@ pub mod glob;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod ids;
+mod jsonw;
 pub mod net;
 pub mod pages;
 pub mod rate;

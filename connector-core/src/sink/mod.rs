@@ -14,6 +14,7 @@
 mod append;
 mod channel;
 mod directory;
+mod line;
 mod memory;
 mod ndjson;
 

@@ -1,6 +1,7 @@
 use std::fmt;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -39,6 +40,8 @@ enum Target {
 pub struct NdjsonSink {
     target: Target,
     name: String,
+    /// Bytes per line past the body in the last batch: the next batch's buffer is sized by it.
+    line_overhead: AtomicUsize,
 }
 
 #[derive(Serialize)]
@@ -84,6 +87,7 @@ impl NdjsonSink {
         Ok(Self {
             target: Target::File(file),
             name: path.display().to_string(),
+            line_overhead: AtomicUsize::new(0),
         })
     }
 
@@ -100,6 +104,7 @@ impl NdjsonSink {
         Self {
             target: Target::Stream(Mutex::new(Box::new(writer))),
             name: name.into(),
+            line_overhead: AtomicUsize::new(0),
         }
     }
 
@@ -242,16 +247,21 @@ impl Sink for NdjsonSink {
         if documents.iter().any(|d| d.content.is_spooled()) {
             return self.write_streamed(documents.to_vec()).await;
         }
+        // Sized from the batch before (its bytes past the bodies, per document), so the buffer
+        // is not grown (and copied) while the lines are written.
         let content: usize = documents.iter().map(|d| d.content.len()).sum();
-        let mut buf = Vec::with_capacity(content + 256 * documents.len());
+        let overhead = self.line_overhead.load(Ordering::Relaxed).max(256);
+        let mut buf = Vec::with_capacity(content + (overhead + overhead / 8) * documents.len());
         for doc in documents {
-            serde_json::to_writer(&mut buf, doc).map_err(|e| {
+            super::line::write_document(&mut buf, doc).map_err(|e| {
                 Error::new(ErrorKind::Sink, "cannot serialise document")
                     .with_item(doc.id.clone())
                     .with_cause(e)
             })?;
             buf.push(b'\n');
         }
+        let per_doc = buf.len().saturating_sub(content) / documents.len();
+        self.line_overhead.store(per_doc, Ordering::Relaxed);
         self.write_bytes(buf).await
     }
 

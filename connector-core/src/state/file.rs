@@ -129,6 +129,60 @@ enum Entry<'a> {
 }
 
 impl Entry<'_> {
+    /// The entry's journal line (without its newline): what `serde_json::to_vec` writes,
+    /// with a commit's documents (most of a line, one per acknowledged document) written
+    /// straight into the buffer rather than through the derived `Serialize`.
+    fn line(&self) -> serde_json::Result<Vec<u8>> {
+        let Self::Commit {
+            seq,
+            checkpoint,
+            documents,
+            failed,
+            resolved,
+        } = self
+        else {
+            return serde_json::to_vec(self);
+        };
+        let mut out = Vec::with_capacity(64 + documents.len() * 110);
+        out.extend_from_slice(b"{\"op\":\"commit\",\"seq\":");
+        crate::jsonw::write_u64(&mut out, *seq);
+        if let Some(checkpoint) = checkpoint {
+            out.extend_from_slice(b",\"checkpoint\":");
+            serde_json::to_writer(&mut out, checkpoint)?;
+        }
+        if !documents.is_empty() {
+            out.extend_from_slice(b",\"documents\":[");
+            for (i, state) in documents.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'[');
+                crate::jsonw::write_str(&mut out, state.id);
+                out.extend_from_slice(b",{\"fingerprint\":");
+                crate::jsonw::write_str(&mut out, state.fingerprint);
+                if let Some(at) = &state.updated_at {
+                    out.extend_from_slice(b",\"updated_at\":");
+                    match super::Rfc3339::of(at) {
+                        Some(text) => crate::jsonw::write_str(&mut out, text.as_str()),
+                        None => serde_json::to_writer(&mut out, at)?,
+                    }
+                }
+                out.extend_from_slice(b"}]");
+            }
+            out.push(b']');
+        }
+        if !failed.is_empty() {
+            out.extend_from_slice(b",\"failed\":");
+            serde_json::to_writer(&mut out, failed)?;
+        }
+        if !resolved.is_empty() {
+            out.extend_from_slice(b",\"resolved\":");
+            serde_json::to_writer(&mut out, resolved)?;
+        }
+        out.push(b'}');
+        Ok(out)
+    }
+
     fn seq(&self) -> u64 {
         match self {
             Self::Commit { seq, .. }
@@ -259,7 +313,7 @@ impl FileStateStore {
             None => self.load_files().await?,
         };
         let entry = make(loaded.data.seq + 1);
-        let mut line = serde_json::to_vec(&entry).map_err(|e| {
+        let mut line = entry.line().map_err(|e| {
             state_error(&self.journal_path, "cannot serialise an entry for").with_cause(e)
         })?;
         line.push(b'\n');
@@ -589,7 +643,7 @@ fn salvage(line: &[u8]) -> Option<Entry<'_>> {
 }
 
 fn write_snapshot(path: &Path, data: &StateData) -> std::io::Result<u64> {
-    crate::fs::write_atomically(path, |out| Ok(serde_json::to_writer(out, data)?))
+    crate::fs::write_atomically(path, |out| data.write_json(out))
 }
 
 /// Marks live in memory only: a prune pass writes nothing to the journal until it removes
@@ -782,6 +836,134 @@ mod tests {
             err.to_string().contains("line 2") && err.to_string().contains("other.json.journal"),
             "{err}"
         );
+    }
+
+    /// A journal line written by hand is the line the derive writes.
+    #[test]
+    fn a_commit_line_is_the_derived_line() {
+        let at = DateTime::<Utc>::from_timestamp(1_767_225_600, 5_000).unwrap_or_default();
+        let mut docs = [
+            Document::text("a\"1", "t", "A", "x").with_updated_at(at),
+            Document::text("b\n2", "t", "B", "y").with_version("etag"),
+            Document::text("c", "t", "C", "z").with_updated_at(DateTime::<Utc>::MIN_UTC),
+        ];
+        let failure = crate::Failure::new(Some("f".into()), ErrorKind::InvalidData, "bad \"f\"");
+        let checkpoint = StoredCheckpoint {
+            checkpoint: CheckpointJson {
+                source: "local".into(),
+                version: 1,
+                state: serde_json::json!({"after": "a", "n": [1, 2.5]}),
+            },
+            window: None,
+            started_at: at,
+            reconcile: true,
+            page_prefix: None,
+        };
+        let entries = [
+            Entry::Commit {
+                seq: 7,
+                checkpoint: Some(checkpoint.clone()),
+                documents: DocumentStates::from(&mut docs[..]),
+                failed: vec![FailedItem {
+                    failure,
+                    window_start: Some(at),
+                    attempts: 2,
+                    first_failed_at: at,
+                }],
+                resolved: vec!["r\u{1}".into()],
+            },
+            Entry::Commit {
+                seq: 0,
+                checkpoint: None,
+                documents: DocumentStates::default(),
+                failed: Vec::new(),
+                resolved: Vec::new(),
+            },
+            Entry::Commit {
+                seq: u64::MAX,
+                checkpoint: Some(checkpoint),
+                documents: vec![(
+                    "x".to_owned(),
+                    DocumentState {
+                        fingerprint: "f".into(),
+                        updated_at: None,
+                    },
+                )]
+                .into(),
+                failed: Vec::new(),
+                resolved: Vec::new(),
+            },
+            Entry::Remove {
+                seq: 3,
+                ids: vec!["a".into()],
+            },
+        ];
+        for entry in &entries {
+            let ours = entry.line().unwrap_or_default();
+            let derived = serde_json::to_vec(entry).unwrap_or_default();
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&derived)
+            );
+        }
+    }
+
+    /// The snapshot written by hand is the JSON the derive writes.
+    #[test]
+    fn a_snapshot_is_the_derived_json() {
+        let at = DateTime::<Utc>::from_timestamp(1_767_225_600, 7_000_000).unwrap_or_default();
+        let mut data = StateData::new();
+        let check = |data: &StateData| {
+            let mut ours = Vec::new();
+            data.write_json(&mut ours).unwrap_or_default();
+            let derived = serde_json::to_vec(data).unwrap_or_default();
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&derived)
+            );
+        };
+        check(&data);
+        let mut docs: Vec<Document> = (0..3000)
+            .map(|i| {
+                let doc = Document::text(format!("d\"{i}"), "t", "T", format!("{i}"));
+                match i % 3 {
+                    0 => doc.with_updated_at(at),
+                    1 => doc.with_version(&format!("etag-{i}")),
+                    _ => doc,
+                }
+            })
+            .collect();
+        docs.push(Document::text("old", "t", "T", "x").with_updated_at(DateTime::<Utc>::MIN_UTC));
+        data.apply(Commit {
+            checkpoint: CheckpointUpdate::Set(StoredCheckpoint {
+                checkpoint: CheckpointJson {
+                    source: "local".into(),
+                    version: 2,
+                    state: serde_json::json!({"after": "a\u{1}"}),
+                },
+                window: None,
+                started_at: at,
+                reconcile: false,
+                page_prefix: None,
+            }),
+            documents: DocumentStates::from(&mut docs[..]),
+            failed: vec![FailedItem {
+                failure: crate::Failure::new(Some("f".into()), ErrorKind::InvalidData, "bad"),
+                window_start: None,
+                attempts: 1,
+                first_failed_at: at,
+            }],
+            resolved: Vec::new(),
+        });
+        check(&data);
+        data.finish(run_record(), Some(at));
+        data.carried = Some(CheckpointJson {
+            source: "local".into(),
+            version: 1,
+            state: serde_json::json!(["x"]),
+        });
+        data.seq = 42;
+        check(&data);
     }
 
     fn run_record() -> RunRecord {

@@ -56,6 +56,30 @@ impl Kept {
         }
     }
 
+    /// Appends the JSON its `Serialize` writes (`{"fingerprint":…,"updated_at":…}`).
+    pub(super) fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        out.extend_from_slice(b"{\"fingerprint\":");
+        match &self.fingerprint {
+            Fingerprint::Hash(hash) => {
+                let digits = hex128_digits(u128::from_be_bytes(*hash));
+                out.push(b'"');
+                // Hex digits need no escape.
+                out.extend_from_slice(&digits);
+                out.push(b'"');
+            }
+            Fingerprint::Other(s) => crate::jsonw::write_str(out, s),
+        }
+        if let Some(at) = &self.updated_at {
+            out.extend_from_slice(b",\"updated_at\":");
+            match super::Rfc3339::of(at) {
+                Some(text) => crate::jsonw::write_str(out, text.as_str()),
+                None => serde_json::to_writer(&mut *out, at)?,
+            }
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
     /// The state as it was committed.
     pub(super) fn state(&self) -> DocumentState {
         DocumentState {

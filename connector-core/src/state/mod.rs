@@ -35,6 +35,7 @@ pub use ephemeral::EphemeralStateStore;
 pub use file::FileStateStore;
 pub use memory::MemoryStateStore;
 pub use prune::{PruneCounts, PrunePass};
+pub(crate) use stamp::Rfc3339;
 pub use states::{DocumentStateRef, DocumentStates, IntoStates};
 
 /// What the store knows of one document.
@@ -415,6 +416,45 @@ impl StateData {
             failed: self.failed.values().cloned().collect(),
             carried: self.carried.clone(),
         }
+    }
+
+    /// Writes the JSON the derived `Serialize` writes (the [`FileStateStore`]'s snapshot),
+    /// with the documents, which are nearly all of it, written straight into a buffer that
+    /// goes out in pieces of about 64 KiB.
+    fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        const PIECE: usize = 64 * 1024;
+        let mut buf = Vec::with_capacity(PIECE + 4096);
+        buf.extend_from_slice(b"{\"version\":");
+        crate::jsonw::write_u64(&mut buf, u64::from(self.version));
+        buf.extend_from_slice(b",\"checkpoint\":");
+        serde_json::to_writer(&mut buf, &self.checkpoint)?;
+        buf.extend_from_slice(b",\"last_window_end\":");
+        serde_json::to_writer(&mut buf, &self.last_window_end)?;
+        if let Some(carried) = &self.carried {
+            buf.extend_from_slice(b",\"carried\":");
+            serde_json::to_writer(&mut buf, carried)?;
+        }
+        buf.extend_from_slice(b",\"documents\":{");
+        for (i, (id, kept)) in self.documents.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            crate::jsonw::write_str(&mut buf, id);
+            buf.push(b':');
+            kept.write_json(&mut buf)?;
+            if buf.len() >= PIECE {
+                out.write_all(&buf)?;
+                buf.clear();
+            }
+        }
+        buf.extend_from_slice(b"},\"failed\":");
+        serde_json::to_writer(&mut buf, &self.failed)?;
+        buf.extend_from_slice(b",\"runs\":");
+        serde_json::to_writer(&mut buf, &self.runs)?;
+        buf.extend_from_slice(b",\"seq\":");
+        crate::jsonw::write_u64(&mut buf, self.seq);
+        buf.push(b'}');
+        out.write_all(&buf)
     }
 
     fn compare(&self, documents: &[Document]) -> Vec<Known> {

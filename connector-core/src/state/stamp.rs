@@ -14,14 +14,17 @@ use serde::Serializer;
 const MAX: usize = 30;
 
 /// One timestamp's RFC 3339 text, as chrono's `Serialize` writes it.
-pub(super) struct Rfc3339 {
+pub(crate) struct Rfc3339 {
     buf: [u8; MAX],
     len: usize,
 }
 
 impl Rfc3339 {
     /// The text of `at`, or `None` for a year outside `0..=9999` (left to chrono).
-    pub(super) fn of(at: &DateTime<Utc>) -> Option<Self> {
+    pub(crate) fn of(at: &DateTime<Utc>) -> Option<Self> {
+        // The fields of the UTC date and time, worked out once (each accessor of a
+        // `DateTime` would add the offset again).
+        let at = at.naive_utc();
         let year = u32::try_from(at.year()).ok().filter(|y| *y <= 9999)?;
         let (mut sec, mut nano) = (at.second(), at.nanosecond());
         // A leap second: chrono keeps it in the fraction, and prints it as second 60.
@@ -59,7 +62,7 @@ impl Rfc3339 {
     }
 
     /// The text.
-    pub(super) fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // Only ASCII digits and punctuation were pushed.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }

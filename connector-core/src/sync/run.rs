@@ -463,8 +463,49 @@ struct PendingPage {
     resolved: Vec<String>,
     /// The ids of the connector's page, in its order (checkpointed pages only), and the place
     /// in it of each document handed to the sink: what a checkpoint inside the page records.
-    ids: Vec<String>,
+    ids: PageIds,
     positions: Vec<u32>,
+}
+
+/// The ids of a connector's page, in order, in one buffer: one allocation per page rather
+/// than a copy of every id.
+#[derive(Debug, Default)]
+struct PageIds {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl PageIds {
+    fn of(documents: &[Document]) -> Self {
+        let mut text = String::with_capacity(documents.iter().map(|d| d.id.len()).sum());
+        let mut ends = Vec::with_capacity(documents.len());
+        for doc in documents {
+            text.push_str(&doc.id);
+            ends.push(text.len());
+        }
+        Self { text, ends }
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The ids, borrowed.
+    fn strs(&self) -> Vec<&str> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let id = self.text.get(start..end).unwrap_or_default();
+                start = end;
+                id
+            })
+            .collect()
+    }
 }
 
 impl PendingPage {
@@ -604,10 +645,10 @@ impl Pipeline<'_> {
     }
 
     async fn page(&mut self, mut batch: Batch, checkpoint: Option<CheckpointJson>) -> Result<()> {
-        let ids: Vec<String> = if checkpoint.is_some() && !self.refetching {
-            batch.documents.iter().map(|d| d.id.clone()).collect()
+        let ids = if checkpoint.is_some() && !self.refetching {
+            PageIds::of(&batch.documents)
         } else {
-            Vec::new()
+            PageIds::default()
         };
         let mut positions: Vec<u32> = (0..batch.documents.len())
             .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
@@ -615,7 +656,7 @@ impl Pipeline<'_> {
         if !self.refetching
             && let Some(prefix) = self.resume_prefix.take()
         {
-            let settled = prefix.skip_in(&ids);
+            let settled = prefix.skip_in(&ids.strs());
             if settled > 0 {
                 tracing::info!(
                     documents = settled,
@@ -930,7 +971,7 @@ impl Pipeline<'_> {
             window: self.window,
             started_at: self.run_started,
             reconcile: self.reconcile,
-            page_prefix: Some(PagePrefix::of(&page.ids, settled)),
+            page_prefix: Some(PagePrefix::of(&page.ids.strs(), settled)),
         }))
     }
 

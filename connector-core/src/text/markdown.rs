@@ -386,11 +386,35 @@ impl MarkdownWriter {
         }
         .document(blocks)
     }
+
+    /// [`render`](Self::render), appended to `out` (after front matter, say): the same text
+    /// as `out.push_str(&writer.render(blocks))`, without building it apart first.
+    pub fn render_into(&self, out: &mut String, blocks: &[Block]) {
+        block::Renderer {
+            collapse: self.collapse_whitespace,
+        }
+        .document_into(out, blocks);
+    }
 }
 
 /// The blocks as Markdown, with the default [`MarkdownWriter`].
 pub fn render(blocks: &[Block]) -> String {
     MarkdownWriter::new().render(blocks)
+}
+
+/// [`render`], appended to `out`: a document's front matter and body in one buffer, with no
+/// copy of the body.
+///
+/// ```
+/// use connector_core::text::markdown::{Block, Inline, front_matter_into, render_into};
+/// use serde_json::json;
+/// let mut text = String::with_capacity(256);
+/// front_matter_into(&mut text, [("id", &json!(7))]);
+/// render_into(&mut text, &[Block::heading(1, vec![Inline::text("Title")])]);
+/// assert_eq!(text, "---\nid: 7\n---\n\n# Title");
+/// ```
+pub fn render_into(out: &mut String, blocks: &[Block]) {
+    MarkdownWriter::new().render_into(out, blocks);
 }
 
 /// YAML front matter (`---` lines around `key: value` lines, then a blank line) for the fields
@@ -408,14 +432,26 @@ pub fn render(blocks: &[Block]) -> String {
 pub fn front_matter<'a>(
     fields: impl IntoIterator<Item = (&'a str, &'a serde_json::Value)>,
 ) -> String {
-    use std::fmt::Write as _;
     let mut out = String::new();
+    front_matter_into(&mut out, fields);
+    out
+}
+
+/// [`front_matter`], appended to `out`: the Markdown body can follow in the same buffer
+/// ([`render_into`]). Nothing is appended for no fields.
+pub fn front_matter_into<'a>(
+    out: &mut String,
+    fields: impl IntoIterator<Item = (&'a str, &'a serde_json::Value)>,
+) {
+    // YAML would read `true`, `no`, `null` or `12` as other things than strings.
+    const WORDS: &[&str] = &["true", "false", "null", "yes", "no", "on", "off", "y", "n"];
+    // The JSON is written as bytes, straight into the buffer.
+    let mut bytes = std::mem::take(out).into_bytes();
+    let start = bytes.len();
     for (key, value) in fields {
-        if out.is_empty() {
-            out.push_str("---\n");
+        if bytes.len() == start {
+            bytes.extend_from_slice(b"---\n");
         }
-        // YAML would read `true`, `no`, `null` or `12` as other things than strings.
-        const WORDS: &[&str] = &["true", "false", "null", "yes", "no", "on", "off", "y", "n"];
         let plain = key
             .chars()
             .next()
@@ -424,17 +460,24 @@ pub fn front_matter<'a>(
             && key
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '_' || c == ' ' || c == '-')
-            && !WORDS.contains(&key.to_ascii_lowercase().as_str());
-        let value = serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned());
-        let _ = if plain {
-            writeln!(out, "{key}: {value}")
+            && !WORDS.iter().any(|w| w.eq_ignore_ascii_case(key));
+        if plain {
+            bytes.extend_from_slice(key.as_bytes());
         } else {
-            let key = serde_json::to_string(key).unwrap_or_else(|_| "\"\"".to_owned());
-            writeln!(out, "{key}: {value}")
-        };
+            crate::jsonw::write_str(&mut bytes, key);
+        }
+        bytes.extend_from_slice(b": ");
+        let before = bytes.len();
+        if crate::jsonw::write_value(&mut bytes, value).is_err() {
+            bytes.truncate(before);
+            bytes.extend_from_slice(b"null");
+        }
+        bytes.push(b'\n');
     }
-    if !out.is_empty() {
-        out.push_str("---\n\n");
+    if bytes.len() > start {
+        bytes.extend_from_slice(b"---\n\n");
     }
-    out
+    // Only UTF-8 was appended to UTF-8.
+    *out = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
 }

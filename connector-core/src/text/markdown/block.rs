@@ -44,9 +44,20 @@ impl Renderer {
         self.blocks(blocks, false, 0)
     }
 
+    /// [`document`](Self::document), appended to `out`.
+    pub(super) fn document_into(&self, out: &mut String, blocks: &[Block]) {
+        self.blocks_into(out, blocks, false, 0);
+    }
+
     /// `blocks` one after the other; `tight` inside a list item.
     fn blocks(&self, blocks: &[Block], tight: bool, depth: usize) -> String {
         let mut out = String::new();
+        self.blocks_into(&mut out, blocks, tight, depth);
+        out
+    }
+
+    /// [`blocks`](Self::blocks), appended to `out`.
+    fn blocks_into(&self, out: &mut String, blocks: &[Block], tight: bool, depth: usize) {
         let mut before: Option<Kind> = None;
         for block in blocks {
             // Two lists of the same kind in a row would merge: the second uses the other
@@ -70,10 +81,14 @@ impl Renderer {
                     "\n\n"
                 });
             }
-            out.push_str(&text);
+            if out.is_empty() {
+                // The first block of an empty buffer: its own string, not a copy of it.
+                *out = text;
+            } else {
+                out.push_str(&text);
+            }
             before = Some(kind);
         }
-        out
     }
 
     fn block(&self, block: &Block, alternate: bool, depth: usize) -> Option<(String, Kind)> {
@@ -94,7 +109,10 @@ impl Renderer {
                     return None;
                 }
                 let level = usize::from((*level).clamp(1, 6));
-                (format!("{} {text}", "#".repeat(level)), Kind::Heading)
+                let mut heading = String::with_capacity(level + 1 + text.len());
+                heading.push_str(&"###### "[6 - level..]);
+                heading.push_str(&text);
+                (heading, Kind::Heading)
             }
             Block::CodeBlock { language, code } => (fence(language.as_deref(), code), Kind::Code),
             Block::Quote(blocks) => {
@@ -105,14 +123,18 @@ impl Renderer {
             Block::Table(table) => (self.table(table, depth), Kind::Open),
             Block::Rule => ("---".to_owned(), Kind::Rule),
             Block::Markdown(markdown) if markdown.trim().is_empty() => return None,
-            Block::Markdown(markdown) => (
-                markdown
-                    .replace("\r\n", "\n")
-                    .trim_matches(['\n', '\r'])
-                    .trim_end()
-                    .to_owned(),
-                Kind::Open,
-            ),
+            Block::Markdown(markdown) => {
+                // Copied once: line endings are rewritten only where there are CRLFs.
+                let unified = if markdown.contains("\r\n") {
+                    std::borrow::Cow::Owned(markdown.replace("\r\n", "\n"))
+                } else {
+                    std::borrow::Cow::Borrowed(markdown.as_str())
+                };
+                (
+                    unified.trim_matches(['\n', '\r']).trim_end().to_owned(),
+                    Kind::Open,
+                )
+            }
         };
         (!written.0.is_empty()).then_some(written)
     }
