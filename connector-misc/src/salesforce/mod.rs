@@ -7,8 +7,10 @@
 //!   the connected app's `client_id` and `client_secret`), or with `credentials.username` and
 //!   `credentials.password` the username-password flow (`grant_type=password`, the password
 //!   and `security_token` concatenated). Every later request goes to the `instance_url` the
-//!   token came with (https, and within the network policy: `allowed_hosts`). A 401
-//!   (`INVALID_SESSION_ID`: the session expired) asks for one new token and tries once more.
+//!   token came with (https, and within the network policy: `allowed_hosts`). The token is
+//!   core's [`OAuthToken`](connector_core::http::OAuthToken) (its answer's `instance_url` and
+//!   `id` read by its `on_answer` hook): a 401 (`INVALID_SESSION_ID`: the session expired)
+//!   asks for one new token and tries once more.
 //! - **Fields**: `GET /services/data/{api_version}/sobjects/{Object}/describe` once per run
 //!   and object picks the fields: those the describe lists (only fields the run-as user may
 //!   read), less `base64` files, compound `address` and `location` fields (their parts are
@@ -133,7 +135,7 @@ impl SalesforceConnector {
             http,
             config.credentials.clone(),
             config.api_version.trim().to_owned(),
-        );
+        )?;
         let walk = Walk {
             client,
             objects: config.object_names(),
