@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use connector_core::Access;
-use connector_core::ids::hash128;
+use connector_core::ids::{hash128, hash128_bytes};
 use connector_core::pages::Outcome;
 use connector_core::text::html_to_markdown;
 use connector_core::text::markdown::{self, Block, Inline};
@@ -263,8 +263,16 @@ pub(crate) fn record_version(view: &ObjectView, record: &Map<String, Value>) -> 
             s.collect_map(self.0.iter().filter(|(k, _)| k.as_str() != "attributes"))
         }
     }
-    let text = serde_json::to_string(&Fields(record)).unwrap_or_default();
-    format!("{}|{}", view.render_key, hash128(&text))
+    thread_local! {
+        /// The serialisation of the record being hashed, its buffer kept between records.
+        static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let digest = TEXT.with_borrow_mut(|text| {
+        text.clear();
+        let _ = serde_json::to_writer(&mut *text, &Fields(record));
+        hash128_bytes(text)
+    });
+    format!("{}|{digest}", view.render_key)
 }
 
 /// A value as one line of text.
@@ -380,7 +388,15 @@ pub(crate) fn record_document(
         .filter_map(|f| record.get(*f).and_then(Value::as_str))
         .find(|p| is_record_id(p) && *p != id)
         .map(record_id);
-    let link = instance.join(&format!("/{id}")).ok();
+    // `{instance}/{Id}`: the instance has no path, and the id is letters and digits (what
+    // `join` would give, without parsing a relative URL per record).
+    let link = {
+        let mut link = instance.clone();
+        link.set_path(&id);
+        link.set_query(None);
+        link.set_fragment(None);
+        link
+    };
     let fields: Map<String, Value> = meta
         .iter()
         .filter_map(|name| record.remove(*name).map(|v| ((*name).to_owned(), v)))
@@ -393,7 +409,7 @@ pub(crate) fn record_document(
     doc.updated_at = Some(modstamp);
     doc.access = Some(access.clone());
     doc.parent_id = parent;
-    doc.link = link;
+    doc.link = Some(link);
     doc.with_version(version).into()
 }
 
