@@ -453,6 +453,118 @@ async fn failed_items_are_fetched_again_by_id_within_their_object() {
     assert!(queries.iter().all(|q| q.contains("Id IN (")), "{queries:?}");
 }
 
+#[tokio::test]
+async fn an_article_version_archived_in_the_window_is_handed_on_as_deleted() {
+    // Republishing an article makes a new version (a new id) Online and archives the old
+    // one: the poll reads the new version and hands the old one's id on as deleted.
+    const OLD: &str = "ka0000000000002AAA";
+    const LONG_AGO: &str = "ka0000000000003AAA";
+    let now = Utc::now();
+    let fake = Fake::start(|st| {
+        st.knowledge = true;
+        let article = st.records.iter_mut().find(|r| r.id == ARTICLE).unwrap();
+        article.modstamp = now - TimeDelta::minutes(5);
+        let old = |id: &str, at: chrono::DateTime<Utc>| Rec {
+            object: "Knowledge__kav".to_owned(),
+            id: id.to_owned(),
+            modstamp: at,
+            fields: json!({"Title": "Resetting a turbine", "PublishStatus": "Archived",
+                "ArchivedDate": sf_time(at), "Body__c": "<p>Old steps.</p>"}),
+            broken: false,
+        };
+        st.records.push(old(OLD, now - TimeDelta::minutes(5)));
+        st.records.push(old(LONG_AGO, now - TimeDelta::days(40)));
+    })
+    .await;
+    let c = build(&fake.uri(), json!({"objects": ["Knowledge__kav"]}));
+    let window = TimeWindow::new(now - TimeDelta::hours(1), now).unwrap();
+    let batch = poll(&c, window).await.unwrap();
+    assert_eq!(ids(&batch), [doc_id(ARTICLE)]);
+    assert_eq!(batch.deleted, [doc_id(OLD)]);
+    let queries = fake.with(|st| st.queries.clone());
+    assert!(
+        queries.iter().any(|q| q.starts_with(
+            "SELECT Id FROM Knowledge__kav WHERE PublishStatus = 'Archived' AND ArchivedDate >= "
+        )),
+        "{queries:?}"
+    );
+    // A full load reads the published version only.
+    let batch = load(&c).await.unwrap();
+    assert_eq!(ids(&batch), [doc_id(ARTICLE)]);
+    assert!(batch.deleted.is_empty());
+}
+
+#[tokio::test]
+async fn fields_past_the_query_url_cap_are_read_by_id_and_kept() {
+    // 1,200 custom fields: one SELECT list would make a URL Salesforce refuses (the fake
+    // answers 414 past 16,384 bytes); the listing asks for what fits and the rest by id.
+    const WIDE: usize = 1200;
+    let fake = Fake::start(|st| {
+        st.wide = WIDE;
+        for r in st.records.iter_mut().filter(|r| r.object == "Account") {
+            for i in 0..WIDE {
+                r.fields[wide_field(i)] = json!(format!("{} value {i}", r.id));
+            }
+        }
+    })
+    .await;
+    let c = build(&fake.uri(), json!({"objects": ["Account"]}));
+    let batch = load(&c).await.unwrap();
+    assert!(batch.failures.is_empty(), "{:?}", batch.failures);
+    assert_eq!(ids(&batch), sorted(&[ACME, GLOBEX]));
+    for id in [ACME, GLOBEX] {
+        let fields = &doc(&batch, id).metadata["fields"];
+        for i in [0, 600, WIDE - 1] {
+            assert_eq!(fields[wide_field(i)], format!("{id} value {i}"), "{id} {i}");
+        }
+        let text = doc(&batch, id).content.as_text().unwrap();
+        assert!(text.contains(&format!(
+            "{}: \"{id} value {}\"",
+            wide_field(WIDE - 1),
+            WIDE - 1
+        )));
+    }
+    let queries = fake.with(|st| st.queries.clone());
+    let by_id = queries
+        .iter()
+        .filter(|q| q.contains("WHERE Id IN ("))
+        .count();
+    assert!(by_id >= 2, "{queries:?}");
+    // Each field is asked for once per record.
+    for i in [0, WIDE - 1] {
+        let name = wide_field(i);
+        assert_eq!(
+            queries.iter().filter(|q| q.contains(&name)).count(),
+            1,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn prune_lists_every_id_by_keyset_even_when_a_cursor_is_lost() {
+    let fake = Fake::start(|st| st.lost_cursors = 1).await;
+    let c = build(&fake.uri(), json!({}));
+    let pages: Vec<Vec<connector_core::SlimDocument>> = c
+        .roles()
+        .as_slim()
+        .unwrap()
+        .list_ids(SyncContext::new())
+        .map(|p| p.unwrap())
+        .collect()
+        .await;
+    let mut got: Vec<String> = pages.into_iter().flatten().map(|d| d.id).collect();
+    got.sort();
+    assert_eq!(got, all_ids(), "complete, nothing twice");
+    let queries = fake.with(|st| st.queries.clone());
+    // Case's cursor was lost after its first page (CASE1, CASE2): asked again from CASE2.
+    assert!(
+        queries.iter().any(|q| q
+            == &format!("SELECT Id FROM Case WHERE Id > '{CASE2}' ORDER BY Id ASC LIMIT 50000")),
+        "{queries:?}"
+    );
+}
+
 #[test]
 fn the_schema_describes_every_field() {
     let mut registry = Registry::new();

@@ -22,6 +22,9 @@
 //!   ([`OAuthToken::app_grant_json`], [`TokenFields`]; DingTalk: `{"appKey", "appSecret"}` →
 //!   `{"accessToken", "expireIn"}`), and a token sent in a header of the service's own instead
 //!   of `Authorization: Bearer` ([`OAuthToken::sent_in_header`]), are the same token otherwise.
+//! - What else a token answer carries (Salesforce's `instance_url` and identity URL, the
+//!   instance every later call goes to) is handed to the connector's hook
+//!   ([`OAuthToken::on_answer`]) each time a token is got, before it is used.
 
 use std::fmt;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -53,6 +56,10 @@ type GrantForm = Box<dyn Fn() -> Result<Vec<(&'static str, String)>> + Send + Sy
 
 /// Builds the JSON body of a token request of an app grant, anew for each request.
 type GrantJson = Box<dyn Fn() -> Result<serde_json::Value> + Send + Sync>;
+
+/// Reads the fields of a token answer other than the tokens (see [`OAuthToken::on_answer`]).
+type OnAnswer =
+    Box<dyn Fn(&serde_json::Map<String, serde_json::Value>) -> Result<()> + Send + Sync>;
 
 /// The names a token endpoint's answer gives the access token and its lifetime (seconds).
 ///
@@ -153,6 +160,8 @@ pub struct OAuthToken {
     restore: Option<Restore>,
     /// The header the token travels in instead of `Authorization: Bearer`.
     header: Option<String>,
+    /// The connector's reader of the answer's other fields.
+    on_answer: Option<OnAnswer>,
 }
 
 #[derive(Deserialize)]
@@ -195,6 +204,7 @@ impl OAuthToken {
             persist: None,
             restore: None,
             header: None,
+            on_answer: None,
         }
     }
 
@@ -365,6 +375,63 @@ impl OAuthToken {
     pub fn sent_in_header(mut self, name: impl Into<String>) -> Self {
         self.header = Some(name.into());
         self
+    }
+
+    /// Hands the fields of every token answer other than the tokens themselves
+    /// (`access_token`, or the grant's own name for it, and `refresh_token`) to `read`, each
+    /// time a token is got and before it is used or returned: what a service answers beside
+    /// the token and the connector needs (Salesforce: `instance_url`, where every later call
+    /// goes, and `id`, the identity URL naming the org). The tokens are left out so the hook
+    /// cannot leak them.
+    ///
+    /// An error of `read` (an answer the connector cannot use) is the error of the request
+    /// that asked for the token. An app grant's token is then not kept, and is asked for again
+    /// next time; a renewed refresh token is kept (it may have rotated and been saved).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use connector_core::http::OAuthToken;
+    /// let url = url::Url::parse("https://acme.my.salesforce.com/services/oauth2/token").unwrap();
+    /// let instance = Arc::new(Mutex::new(None::<String>));
+    /// let seen = Arc::clone(&instance);
+    /// let token = OAuthToken::app_grant("salesforce", url, "credentials.client_secret", || {
+    ///     Ok(vec![("grant_type", "client_credentials".to_owned())])
+    /// })
+    /// .on_answer(move |answer| {
+    ///     let url = answer.get("instance_url").and_then(|v| v.as_str()).map(str::to_owned);
+    ///     *seen.lock().unwrap() = url;
+    ///     Ok(())
+    /// });
+    /// assert!(token.can_refresh());
+    /// ```
+    #[must_use]
+    pub fn on_answer(
+        mut self,
+        read: impl Fn(&serde_json::Map<String, serde_json::Value>) -> Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.on_answer = Some(Box::new(read));
+        self
+    }
+
+    /// Hands `body`'s fields less the tokens to the [`on_answer`](Self::on_answer) hook.
+    fn read_answer(&self, grant: &Grant, body: &[u8]) -> Result<()> {
+        let Some(read) = &self.on_answer else {
+            return Ok(());
+        };
+        let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
+            .map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidData,
+                "the token answer is not a JSON object",
+            )
+            .with_connector(self.source)
+            .with_url(&grant.token_url)
+            .with_cause(e)
+        })?;
+        fields.remove(grant.answer.access_token);
+        fields.remove("access_token");
+        fields.remove("refresh_token");
+        read(&fields).map_err(|e| e.with_connector(self.source))
     }
 
     /// `token` as it is sent.
@@ -590,6 +657,8 @@ impl OAuthToken {
             state.until = parsed
                 .expires_in
                 .map(|s| Instant::now() + Duration::from_secs(s));
+            // After the tokens are kept: a rotated refresh token must not be lost.
+            self.read_answer(grant, resp.body())?;
             return Ok(self.auth(access));
         }
     }
@@ -661,6 +730,7 @@ impl OAuthToken {
                 return Err(self.refused(grant, resp.status().as_u16(), resp.body()));
             }
             let (access, expires_in) = self.answer(grant, resp.body())?;
+            self.read_answer(grant, resp.body())?;
             state.access = Some(access.clone());
             state.until = expires_in.map(|s| started + Duration::from_secs(s));
             return Ok(self.auth(access));
@@ -711,6 +781,7 @@ impl OAuthToken {
             .with_url(&grant.token_url)
             .with_cause(e)
         })?;
+        self.read_answer(grant, resp.body())?;
         let access = Secret::new(parsed.access_token);
         state.access = Some(access.clone());
         state.until = parsed
@@ -907,6 +978,66 @@ mod tests {
             .iter()
             .filter(|r| r.url.path() == "/v1.0/oauth2/accessToken")
             .count();
+        assert_eq!(grants, 2);
+    }
+
+    #[tokio::test]
+    async fn the_answer_s_other_fields_reach_the_hook_without_the_tokens() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/services/oauth2/token"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "at-1", "refresh_token": "rt-1",
+                "instance_url": "https://acme.my.salesforce.com",
+                "id": "https://login.salesforce.com/id/00D000000000001AAA/005000000000001AAA",
+                "token_type": "Bearer"
+            })))
+            .mount(&server)
+            .await;
+        let url = Url::parse(&format!("{}/services/oauth2/token", server.uri()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let seen = Arc::new(StdMutex::new(Vec::new()));
+        let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let token = {
+            let seen = Arc::clone(&seen);
+            let fail = Arc::clone(&fail);
+            OAuthToken::app_grant("test", url, "credentials.client_secret", || {
+                Ok(vec![("grant_type", "client_credentials".to_owned())])
+            })
+            .on_answer(move |answer| {
+                seen.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(answer.clone());
+                if fail.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    return Err(Error::new(ErrorKind::InvalidData, "no usable instance_url"));
+                }
+                Ok(())
+            })
+        };
+        let http = http();
+        // The hook refuses the first answer: the request fails and the token is not kept.
+        let err = token
+            .bearer(&http)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("refused"));
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert!(err.to_string().contains("no usable instance_url"), "{err}");
+        let auth = token.bearer(&http).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(&auth, Auth::Bearer(t) if t.expose() == "at-1"));
+        let seen = seen.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(seen.len(), 2, "asked again after the refusal");
+        let answer = &seen[1];
+        assert_eq!(answer["instance_url"], "https://acme.my.salesforce.com");
+        assert!(
+            answer["id"]
+                .as_str()
+                .is_some_and(|i| i.contains("00D000000000001AAA"))
+        );
+        assert!(answer.get("access_token").is_none() && answer.get("refresh_token").is_none());
+        // Kept: no third token request, no third call of the hook.
+        token.bearer(&http).await.unwrap_or_else(|e| panic!("{e}"));
+        let grants = server.received_requests().await.unwrap_or_default().len();
         assert_eq!(grants, 2);
     }
 

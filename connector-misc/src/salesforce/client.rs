@@ -17,14 +17,14 @@
 //!   24-hour API allowance is spent; Salesforce sends no 429 for it), 400 `INVALID_FIELD`,
 //!   `INVALID_TYPE`, `MALFORMED_QUERY`, `INVALID_REPLICATION_DATE`, 404 `NOT_FOUND`.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use connector_core::http::{Auth, ErrorClass, HttpClient, RequestBuilder, StatusCode};
-use connector_core::{Error, ErrorKind, Result, Secret, SyncContext};
+use connector_core::http::{ErrorClass, HttpClient, OAuthToken, StatusCode};
+use connector_core::{Error, ErrorKind, FieldError, Result, SyncContext};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Mutex;
+use serde_json::{Map, Value};
 use url::Url;
 
 use super::SOURCE;
@@ -34,29 +34,51 @@ use super::config::{PASSWORD_FIELD, SECRET_FIELD, SalesforceCredentials};
 /// counted over 24 hours and frees up slowly.
 pub const REQUEST_LIMIT_WAIT: Duration = Duration::from_secs(300);
 
-/// A session: the token and the instance it is valid for.
-#[derive(Clone)]
+/// Where a session's calls go: what the token answer said beside the token.
+#[derive(Clone, Debug)]
 pub(crate) struct Session {
-    pub(crate) token: Secret,
     pub(crate) instance: Url,
     /// The org's id (`00D…`), from the identity URL the token came with.
     pub(crate) org: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    instance_url: String,
-    #[serde(default)]
-    id: String,
-}
-
-#[derive(Deserialize, Default)]
-struct TokenError {
-    #[serde(default)]
-    error: String,
-    #[serde(default)]
-    error_description: String,
+impl Session {
+    /// The session of a token answer (its fields less the token): `instance_url`, https
+    /// unless the configured URL itself is plain (a test server the host allowed; the network
+    /// policy checks the host on every request), and the org from `id`.
+    fn of_answer(answer: &Map<String, Value>, configured: &Url) -> Result<Self> {
+        let raw = answer
+            .get("instance_url")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let instance = Url::parse(raw.trim_end_matches('/')).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidData,
+                "the token's instance_url is not a URL",
+            )
+            .with_connector(SOURCE)
+            .with_cause(e)
+        })?;
+        if instance.scheme() != "https"
+            && !(instance.scheme() == "http" && configured.scheme() == "http")
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                format!("Salesforce returned an instance_url that is not https: {instance}"),
+            )
+            .with_connector(SOURCE));
+        }
+        let org = answer
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .split('/')
+            .rev()
+            .nth(1)
+            .filter(|o| o.starts_with("00D"))
+            .map(str::to_owned);
+        Ok(Self { instance, org })
+    }
 }
 
 /// One error of Salesforce's error array.
@@ -133,85 +155,43 @@ pub(crate) struct DeletedList {
     pub(crate) deleted_records: Vec<Deleted>,
 }
 
-/// Requests to one org; cheap to clone, the session shared.
+/// Requests to one org; cheap to clone, the token and session shared.
 #[derive(Clone)]
 pub(crate) struct Client {
     http: HttpClient,
-    credentials: SalesforceCredentials,
+    /// Core's token: the form POST, kept until Salesforce answers 401, then got once more.
+    token: Arc<OAuthToken>,
+    /// Set from every token answer, before its token is used.
+    session: Arc<RwLock<Option<Session>>>,
+    field: &'static str,
+    configured: Url,
     version: String,
-    session: Arc<Mutex<Option<Session>>>,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("instance_url", &self.credentials.instance_url.as_str())
+            .field("instance_url", &self.configured.as_str())
             .field("version", &self.version)
             .finish_non_exhaustive()
     }
 }
 
 impl Client {
+    /// A client of the org `credentials` name; nothing is requested yet.
+    ///
+    /// # Errors
+    /// `Config` naming `credentials.instance_url` when it cannot take the token path.
     pub(crate) fn new(
         http: HttpClient,
         credentials: SalesforceCredentials,
         version: String,
-    ) -> Self {
-        Self {
-            http,
-            credentials,
-            version,
-            session: Arc::new(Mutex::new(None)),
-        }
-    }
-
-    /// This client counting its requests into `ctx` (the session stays shared).
-    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
-        Self {
-            http: self.http.with_context(ctx),
-            ..self.clone()
-        }
-    }
-
-    /// The field a refused token request names.
-    fn credential_field(&self) -> &'static str {
-        if self.credentials.username.is_some() {
-            PASSWORD_FIELD
-        } else {
-            SECRET_FIELD
-        }
-    }
-
-    /// The current session, logging in when there is none.
-    pub(crate) async fn session(&self) -> Result<Session> {
-        let mut current = self.session.lock().await;
-        if let Some(s) = current.as_ref() {
-            return Ok(s.clone());
-        }
-        let s = self.login().await?;
-        *current = Some(s.clone());
-        Ok(s)
-    }
-
-    /// A new session after `rejected` was refused (unless another request renewed it).
-    async fn renew(&self, rejected: &Session) -> Result<Session> {
-        let mut current = self.session.lock().await;
-        if let Some(s) = current.as_ref()
-            && s.token != rejected.token
-        {
-            return Ok(s.clone());
-        }
-        let s = self.login().await?;
-        *current = Some(s.clone());
-        Ok(s)
-    }
-
-    async fn login(&self) -> Result<Session> {
-        let c = &self.credentials;
-        let mut url = c.instance_url.clone();
-        url.path_segments_mut()
+    ) -> Result<Self> {
+        let mut token_url = credentials.instance_url.clone();
+        token_url
+            .path_segments_mut()
             .map_err(|()| {
-                Error::config(vec![connector_core::FieldError::new(
+                Error::config(vec![FieldError::new(
                     "credentials.instance_url",
                     "cannot take a path",
                 )])
@@ -219,113 +199,79 @@ impl Client {
             })?
             .pop_if_empty()
             .extend(["services", "oauth2", "token"]);
-        // Built in a block: the serializer must not live across an await.
-        let form = {
-            let mut form = url::form_urlencoded::Serializer::new(String::new());
+        let field = if credentials.username.is_some() {
+            PASSWORD_FIELD
+        } else {
+            SECRET_FIELD
+        };
+        let configured = credentials.instance_url.clone();
+        let session = Arc::new(RwLock::new(None));
+        let written = Arc::clone(&session);
+        let base = configured.clone();
+        // The client credentials flow, or the username-password flow (the password and the
+        // security token concatenated); Salesforce answers without `expires_in`, so the token
+        // is kept until a 401.
+        let token = OAuthToken::app_grant(SOURCE, token_url, field, move || {
+            let c = &credentials;
+            let mut form = Vec::with_capacity(5);
             match (&c.username, &c.password) {
                 (Some(user), Some(password)) => {
                     let token = c.security_token.as_ref().map_or("", |t| t.expose());
-                    form.append_pair("grant_type", "password")
-                        .append_pair("username", user.trim())
-                        .append_pair("password", &format!("{}{token}", password.expose()));
+                    form.push(("grant_type", "password".to_owned()));
+                    form.push(("username", user.trim().to_owned()));
+                    form.push(("password", format!("{}{token}", password.expose())));
                 }
-                _ => {
-                    form.append_pair("grant_type", "client_credentials");
-                }
+                _ => form.push(("grant_type", "client_credentials".to_owned())),
             }
-            form.append_pair("client_id", c.client_id.trim())
-                .append_pair("client_secret", c.client_secret.expose());
-            form.finish()
-        };
-        let field = self.credential_field();
-        let resp = self
-            .http
-            .post(url)
-            .body(form, "application/x-www-form-urlencoded")
-            .idempotent(true)
-            .client_errors_as_responses()
-            .send()
-            .await
-            .map_err(|e| e.with_field(field))?;
-        if resp.status().is_client_error() {
-            let err: TokenError = serde_json::from_slice(resp.body()).unwrap_or_default();
-            let said = if err.error.is_empty() {
-                format!("HTTP {}", resp.status().as_u16())
-            } else {
-                format!("{}: {}", err.error, err.error_description)
-            };
-            return Err(Error::new(
-                ErrorKind::Unauthenticated,
-                format!("Salesforce refused the token request (check the connected app's client credentials flow, its run-as user, and credentials.client_id): {said}"),
-            )
-            .with_connector(SOURCE)
-            .with_field(field));
-        }
-        let token: TokenResponse = resp.json()?;
-        let instance = Url::parse(token.instance_url.trim_end_matches('/')).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidData,
-                "the token's instance_url is not a URL",
-            )
-            .with_connector(SOURCE)
-            .with_cause(e)
-        })?;
-        // The session is sent only over TLS, unless the configured URL itself is plain (a test
-        // server the host allowed); the network policy checks the host on every request.
-        if instance.scheme() != "https"
-            && !(instance.scheme() == "http" && c.instance_url.scheme() == "http")
-        {
-            return Err(Error::new(
-                ErrorKind::InvalidData,
-                format!("Salesforce returned an instance_url that is not https: {instance}"),
-            )
-            .with_connector(SOURCE));
-        }
-        let org = token
-            .id
-            .split('/')
-            .rev()
-            .nth(1)
-            .filter(|o| o.starts_with("00D"))
-            .map(str::to_owned);
-        Ok(Session {
-            token: Secret::new(token.access_token),
-            instance,
-            org,
+            form.push(("client_id", c.client_id.trim().to_owned()));
+            form.push(("client_secret", c.client_secret.expose().to_owned()));
+            Ok(form)
+        })
+        .on_answer(move |answer| {
+            let s = Session::of_answer(answer, &base)?;
+            *written.write().unwrap_or_else(|p| p.into_inner()) = Some(s);
+            Ok(())
+        });
+        Ok(Self {
+            http,
+            token: Arc::new(token),
+            session,
+            field,
+            configured,
+            version,
         })
     }
 
-    /// Sends what `build` makes with the session; a 401 (`INVALID_SESSION_ID`) gets one new
-    /// session and one more try.
-    async fn send(
-        &self,
-        build: impl Fn(&Session) -> Result<RequestBuilder>,
-    ) -> Result<connector_core::http::Response> {
-        let s = self.session().await?;
-        match build(&s)?.send().await {
-            Err(e) if e.kind() == ErrorKind::Unauthenticated => {
-                tracing::info!(
-                    connector = SOURCE,
-                    "the session was refused; a new token is asked for: {e}"
-                );
-                let s = self.renew(&s).await?;
-                build(&s)?.send().await
-            }
-            other => other,
+    /// This client counting its requests into `ctx` (the token and session stay shared).
+    pub(crate) fn with_context(&self, ctx: &SyncContext) -> Self {
+        Self {
+            http: self.http.with_context(ctx),
+            ..self.clone()
         }
     }
 
+    /// The current session, asking for a token when there is none.
+    pub(crate) async fn session(&self) -> Result<Session> {
+        self.token.bearer(&self.http).await?;
+        self.session
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| Error::internal("a token without a session").with_connector(SOURCE))
+    }
+
+    /// GETs the URL `path` makes of the session with the token; a 401 (`INVALID_SESSION_ID`:
+    /// the session expired) gets one new token and one more try (core's [`OAuthToken`]).
     async fn get_json<T: DeserializeOwned>(
         &self,
         path: impl Fn(&Session) -> Result<Url>,
     ) -> Result<T> {
-        let field = self.credential_field();
+        let url = path(&self.session().await?)?;
+        let field = self.field;
         let resp = self
-            .send(|s| {
-                Ok(self
-                    .http
-                    .get(path(s)?)
-                    .auth(Auth::Bearer(s.token.clone()), field))
+            .token
+            .send(&self.http, |auth| {
+                self.http.get(url.clone()).auth(auth, field)
             })
             .await?;
         if let Some(usage) = resp.header("Sforce-Limit-Info") {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use connector_core::Access;
-use connector_core::ids::hash128;
+use connector_core::ids::{hash128, hash128_bytes};
 use connector_core::pages::Outcome;
 use connector_core::text::html_to_markdown;
 use connector_core::text::markdown::{self, Block, Inline};
@@ -33,8 +33,15 @@ const TEXT_TYPES: &[&str] = &["textarea"];
 /// instance, the path and the token need the rest.
 const SELECT_BUDGET: usize = 12_000;
 
-/// Fields kept first when an object has more than [`SELECT_BUDGET`] allows: the keys, the
-/// title, what the queries filter on, the parent.
+/// The most bytes the `SELECT` list of a query for an object's further fields takes: its
+/// `WHERE Id IN (…)` of [`FILL_CHUNK`] ids needs up to 28 bytes an id.
+const FILL_BUDGET: usize = 8_000;
+
+/// Records whose further fields one query asks for (`Id IN (…)`).
+pub(crate) const FILL_CHUNK: usize = 150;
+
+/// Fields of the main query first when an object has more than [`SELECT_BUDGET`] allows:
+/// the keys, the title, what the queries filter on, the parent.
 const KEY_FIELDS: &[&str] = &[
     "Id",
     "SystemModstamp",
@@ -44,12 +51,13 @@ const KEY_FIELDS: &[&str] = &[
     "Subject",
 ];
 
-/// `fields` cut to what fits in [`SELECT_BUDGET`]: key fields, the name field and long text
-/// first, then the others in describe order; the order of those kept is the describe's.
-fn within_budget(object: &str, fields: Vec<FieldDescribe>) -> Vec<FieldDescribe> {
+/// `fields` split into `SELECT` lists that each fit a query URL: the first (the listing's)
+/// within [`SELECT_BUDGET`], key fields, the name field and long text first; the others,
+/// read by id for the same records, within [`FILL_BUDGET`]. Each list keeps describe order.
+fn split_fields(object: &str, fields: &[FieldDescribe]) -> Vec<Vec<usize>> {
     let cost = |f: &FieldDescribe| f.name.len() + 4;
     if fields.iter().map(cost).sum::<usize>() <= SELECT_BUDGET {
-        return fields;
+        return vec![(0..fields.len()).collect()];
     }
     let first = |f: &FieldDescribe| {
         KEY_FIELDS.contains(&f.name.as_str())
@@ -66,18 +74,27 @@ fn within_budget(object: &str, fields: Vec<FieldDescribe>) -> Vec<FieldDescribe>
             }
         }
     }
-    let left = keep.iter().filter(|k| !**k).count();
-    tracing::warn!(
+    let mut groups = vec![(0..fields.len()).filter(|i| keep[*i]).collect::<Vec<_>>()];
+    let mut group = Vec::new();
+    let mut used = 0;
+    for (i, f) in fields.iter().enumerate().filter(|(i, _)| !keep[*i]) {
+        if used + cost(f) > FILL_BUDGET && !group.is_empty() {
+            groups.push(std::mem::take(&mut group));
+            used = 0;
+        }
+        group.push(i);
+        used += cost(f);
+    }
+    if !group.is_empty() {
+        groups.push(group);
+    }
+    tracing::info!(
         connector = SOURCE,
         object,
-        left,
-        "the object has more fields than one query URL holds; {left} of them are left out (hide unused fields from the run-as user with field-level security)"
+        queries = groups.len(),
+        "the object has more fields than one query URL holds; the others are read by id"
     );
-    fields
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(f, k)| k.then_some(f))
-        .collect()
+    groups
 }
 
 /// The object as the listing and the conversion need it.
@@ -92,6 +109,10 @@ pub(crate) struct ObjectView {
     pub(crate) name_field: Option<String>,
     /// A hash of the field list: part of every record's version.
     render_key: String,
+    /// The listing's `SELECT` list.
+    select: String,
+    /// The `SELECT` lists of the fields read by id.
+    more: Vec<String>,
 }
 
 impl ObjectView {
@@ -105,12 +126,24 @@ impl ObjectView {
             .filter(|f| super::config::is_api_name(&f.name))
             .filter(|f| !SKIPPED_FIELDS.contains(&f.name.as_str()))
             .collect();
-        let fields = within_budget(&d.name, fields);
+        let groups = split_fields(&d.name, &fields);
         let name_field = fields.iter().find(|f| f.name_field).map(|f| f.name.clone());
         let mut shape = d.name.clone();
         for f in &fields {
             let _ = write!(shape, "|{}:{}:{}", f.name, f.label, f.kind);
         }
+        let list = |group: &[usize], keys: &[&str]| {
+            let mut names: Vec<&str> = keys.to_vec();
+            names.extend(
+                group
+                    .iter()
+                    .map(|i| fields[*i].name.as_str())
+                    .filter(|n| !keys.contains(n)),
+            );
+            names.join(", ")
+        };
+        let select = list(&groups[0], &["Id", "SystemModstamp"]);
+        let more = groups[1..].iter().map(|g| list(g, &["Id"])).collect();
         Self {
             label: if d.label.is_empty() {
                 d.name.clone()
@@ -122,6 +155,8 @@ impl ObjectView {
             render_key: hash128(&shape),
             fields,
             name_field,
+            select,
+            more,
         }
     }
 
@@ -130,15 +165,15 @@ impl ObjectView {
         self.fields.iter().any(|f| f.name == field)
     }
 
-    /// The `SELECT` list.
-    pub(crate) fn select_list(&self) -> String {
-        let mut names: Vec<&str> = vec!["Id", "SystemModstamp"];
-        for f in &self.fields {
-            if f.name != "Id" && f.name != "SystemModstamp" {
-                names.push(&f.name);
-            }
-        }
-        names.join(", ")
+    /// The `SELECT` list of the listing: `Id`, `SystemModstamp` and the fields that fit.
+    pub(crate) fn select_list(&self) -> &str {
+        &self.select
+    }
+
+    /// The `SELECT` lists (`Id` first) of the fields the listing's query has no room for,
+    /// read by id for the same records; empty for all but the widest objects.
+    pub(crate) fn more_fields(&self) -> &[String] {
+        &self.more
     }
 }
 
@@ -154,6 +189,11 @@ pub(crate) fn is_record_id(id: &str) -> bool {
 
 /// A Salesforce date-time (`2025-03-01T10:20:00.000+0000`; RFC 3339 also read).
 pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    // The form the REST API always sends, read without a format string (every record's
+    // stamp goes through here); anything else takes the general path.
+    if let Some(t) = parse_utc_millis(s.as_bytes()) {
+        return Some(t);
+    }
     DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z")
         .or_else(|_| DateTime::parse_from_rfc3339(s))
         .map(|t| t.with_timezone(&Utc))
@@ -163,6 +203,34 @@ pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
                 .ok()
                 .map(|t| t.and_utc())
         })
+}
+
+/// `yyyy-MM-ddTHH:mm:ss.SSS` then `+0000` or `Z`: the REST API's date-times, in UTC.
+fn parse_utc_millis(b: &[u8]) -> Option<DateTime<Utc>> {
+    let zone = b.get(23..)?;
+    if zone != b"+0000" && zone != b"Z" {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let punct = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+    ];
+    if punct.iter().any(|&(i, c)| b[i] != c) {
+        return None;
+    }
+    let year = i32::try_from(num(0, 4)?).ok()?;
+    let date = chrono::NaiveDate::from_ymd_opt(year, num(5, 7)?, num(8, 10)?)?;
+    let time = date.and_hms_milli_opt(num(11, 13)?, num(14, 16)?, num(17, 19)?, num(20, 23)?)?;
+    Some(time.and_utc())
 }
 
 /// `t` as a SOQL date-time literal: UTC, milliseconds, unquoted.
@@ -195,8 +263,16 @@ pub(crate) fn record_version(view: &ObjectView, record: &Map<String, Value>) -> 
             s.collect_map(self.0.iter().filter(|(k, _)| k.as_str() != "attributes"))
         }
     }
-    let text = serde_json::to_string(&Fields(record)).unwrap_or_default();
-    format!("{}|{}", view.render_key, hash128(&text))
+    thread_local! {
+        /// The serialisation of the record being hashed, its buffer kept between records.
+        static TEXT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let digest = TEXT.with_borrow_mut(|text| {
+        text.clear();
+        let _ = serde_json::to_writer(&mut *text, &Fields(record));
+        hash128_bytes(text)
+    });
+    format!("{}|{digest}", view.render_key)
 }
 
 /// A value as one line of text.
@@ -209,32 +285,34 @@ fn plain(v: &Value) -> String {
 }
 
 /// A record as a Markdown document whose version is `version` (its [`record_version`],
-/// computed once by the listing), or a failure naming it.
+/// computed once by the listing), or a failure naming it; `keys` are its [`keys`], read once
+/// by the listing too. The record is taken: its values move into the metadata.
 pub(crate) fn record_document(
     view: &ObjectView,
-    record: &Map<String, Value>,
+    mut record: Map<String, Value>,
+    keys: Result<(String, DateTime<Utc>), String>,
     version: &str,
     instance: &Url,
     access: &Access,
 ) -> Outcome {
-    let keys = keys(record).map_err(|why| {
-        let raw = record
-            .get("Id")
-            .and_then(Value::as_str)
-            .filter(|id| is_record_id(id));
-        let failure = Failure::new(
-            raw.map(record_id),
-            ErrorKind::InvalidData,
-            format!("a record of {} cannot be read: {why}", view.name),
-        );
-        match raw.and_then(|id| instance.join(&format!("/{id}")).ok()) {
-            Some(link) => failure.with_link(link),
-            None => failure,
-        }
-    });
     let (id, modstamp) = match keys {
         Ok(k) => k,
-        Err(failure) => return failure.into(),
+        Err(why) => {
+            let raw = record
+                .get("Id")
+                .and_then(Value::as_str)
+                .filter(|id| is_record_id(id));
+            let failure = Failure::new(
+                raw.map(record_id),
+                ErrorKind::InvalidData,
+                format!("a record of {} cannot be read: {why}", view.name),
+            );
+            return match raw.and_then(|id| instance.join(&format!("/{id}")).ok()) {
+                Some(link) => failure.with_link(link),
+                None => failure,
+            }
+            .into();
+        }
     };
     let title = view
         .name_field
@@ -249,7 +327,8 @@ pub(crate) fn record_document(
         _ => title,
     };
     let mut body = vec![Block::heading(1, vec![Inline::text(title.clone())])];
-    let mut meta: Vec<(String, Value)> = Vec::new();
+    // The front matter's fields, by name: their values move into the metadata afterwards.
+    let mut meta: Vec<&str> = Vec::new();
     for f in &view.fields {
         // `IsDeleted` is always false outside `queryAll`; the id and stamp are shown already.
         if matches!(f.name.as_str(), "Id" | "SystemModstamp" | "IsDeleted")
@@ -261,7 +340,10 @@ pub(crate) fn record_document(
             continue;
         };
         if TEXT_TYPES.contains(&f.kind.as_str()) {
-            let text = plain(value);
+            let text = match value {
+                Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+                other => std::borrow::Cow::Owned(plain(other)),
+            };
             if text.trim().is_empty() {
                 continue;
             }
@@ -280,40 +362,54 @@ pub(crate) fn record_document(
                 body.extend(Block::plain_text(&text));
             }
         } else {
-            meta.push((f.name.clone(), value.clone()));
+            meta.push(&f.name);
         }
     }
-    let id_value = json!(id);
-    let object = json!(view.name);
+    let id_value = Value::String(id.clone());
+    let object = Value::String(view.name.clone());
     let stamp = json!(modstamp);
-    let mut header: Vec<(&str, &Value)> = vec![
-        ("object", &object),
-        ("id", &id_value),
-        ("system_modstamp", &stamp),
-    ];
-    header.extend(meta.iter().map(|(k, v)| (k.as_str(), v)));
-    let mut text = markdown::front_matter(header);
+    let mut text = {
+        let header = [
+            ("object", &object),
+            ("id", &id_value),
+            ("system_modstamp", &stamp),
+        ];
+        let fields = meta
+            .iter()
+            .filter_map(|name| record.get(*name).map(|v| (*name, v)));
+        markdown::front_matter(header.into_iter().chain(fields))
+    };
     text.push_str(&markdown::render(&body));
-    let meta: Map<String, Value> = meta.into_iter().collect();
-    let mut doc = Document::text(record_id(&id), SOURCE, title, text)
-        .with_metadata("object", object)
-        .with_metadata("record_id", id_value)
-        .with_metadata("fields", Value::Object(meta))
-        .with_updated_at(modstamp)
-        .with_access(access.clone());
     // The record's account (a contact's, an opportunity's, a case's), else the record it
     // hangs under by `ParentId`: an account's parent, a case comment's, an e-mail's or a
     // feed item's case or record.
     let parent = ["AccountId", "ParentId"]
         .iter()
         .filter_map(|f| record.get(*f).and_then(Value::as_str))
-        .find(|p| is_record_id(p) && *p != id);
-    if let Some(p) = parent {
-        doc = doc.with_parent_id(record_id(p));
-    }
-    if let Ok(link) = instance.join(&format!("/{id}")) {
-        doc = doc.with_link(link);
-    }
+        .find(|p| is_record_id(p) && *p != id)
+        .map(record_id);
+    // `{instance}/{Id}`: the instance has no path, and the id is letters and digits (what
+    // `join` would give, without parsing a relative URL per record).
+    let link = {
+        let mut link = instance.clone();
+        link.set_path(&id);
+        link.set_query(None);
+        link.set_fragment(None);
+        link
+    };
+    let fields: Map<String, Value> = meta
+        .iter()
+        .filter_map(|name| record.remove(*name).map(|v| ((*name).to_owned(), v)))
+        .collect();
+    let mut doc = Document::text(record_id(&id), SOURCE, title, text);
+    doc.metadata.insert("object".to_owned(), object);
+    doc.metadata.insert("record_id".to_owned(), id_value);
+    doc.metadata
+        .insert("fields".to_owned(), Value::Object(fields));
+    doc.updated_at = Some(modstamp);
+    doc.access = Some(access.clone());
+    doc.parent_id = parent;
+    doc.link = Some(link);
     doc.with_version(version).into()
 }
 
@@ -394,7 +490,8 @@ mod tests {
                 panic!("an object")
             };
             let version = record_version(&view, &record);
-            match record_document(&view, &record, &version, &instance, &Access::default()) {
+            let k = keys(&record);
+            match record_document(&view, record, k, &version, &instance, &Access::default()) {
                 Outcome::Document(doc) => doc.parent_id,
                 other => panic!("{other:?}"),
             }
@@ -416,8 +513,9 @@ mod tests {
     }
 
     #[test]
-    fn a_wide_object_is_cut_to_a_query_url_salesforce_accepts() {
-        // Orgs with hundreds of custom fields: the URL must stay under 16,384 bytes.
+    fn a_wide_object_is_split_over_query_urls_salesforce_accepts() {
+        // Orgs with hundreds of custom fields: each URL must stay under 16,384 bytes, and
+        // no field is lost.
         let mut fields = vec![json!({"name": "Id", "type": "id"})];
         for i in 0..1000 {
             fields
@@ -430,15 +528,14 @@ mod tests {
         let d: Describe = serde_json::from_value(json!({"name": "Account", "fields": fields}))
             .unwrap_or_else(|e| panic!("{e}"));
         let v = ObjectView::new(d);
-        let mut url = Url::parse("https://acme.my.salesforce.com/services/data/v62.0/query")
-            .unwrap_or_else(|e| panic!("{e}"));
-        let soql = format!("SELECT {} FROM Account", v.select_list());
-        url.query_pairs_mut().append_pair("q", &soql);
-        assert!(
-            url.as_str().len() <= SELECT_BUDGET + 200,
-            "{}",
+        let url_of = |soql: &str| {
+            let mut url = Url::parse("https://acme.my.salesforce.com/services/data/v62.0/query")
+                .unwrap_or_else(|e| panic!("{e}"));
+            url.query_pairs_mut().append_pair("q", soql);
             url.as_str().len()
-        );
+        };
+        let main = format!("SELECT {} FROM Account", v.select_list());
+        assert!(url_of(&main) <= SELECT_BUDGET + 200, "{}", url_of(&main));
         for kept in [
             "Id",
             "SystemModstamp",
@@ -446,14 +543,73 @@ mod tests {
             "Notes__c",
             "Custom_Field_Number_0000__c",
         ] {
-            assert!(v.has(kept), "{kept} is kept");
+            assert!(
+                v.select_list().split(", ").any(|f| f == kept),
+                "{kept} is in the listing"
+            );
         }
-        assert!(!v.has("Custom_Field_Number_0999__c"));
+        assert!(!v.more_fields().is_empty());
+        let ids: Vec<String> = (0..FILL_CHUNK)
+            .map(|i| format!("'001{i:012}AAA'"))
+            .collect();
+        for more in v.more_fields() {
+            assert!(more.starts_with("Id, "), "{more}");
+            let q = format!(
+                "SELECT {more} FROM Account WHERE Id IN ({})",
+                ids.join(", ")
+            );
+            assert!(url_of(&q) <= 16_384 - 2_000, "{}", url_of(&q));
+        }
+        // Every field is read once.
+        let mut all: Vec<&str> = v.select_list().split(", ").collect();
+        for more in v.more_fields() {
+            all.extend(more.split(", ").skip(1));
+        }
+        assert_eq!(all.len(), v.fields.len());
+        assert!(all.contains(&"Custom_Field_Number_0999__c"));
         assert_eq!(v.name_field.as_deref(), Some("Name"));
-        // A narrow object keeps every field.
+        // A narrow object keeps every field in one query.
         let d: Describe = serde_json::from_value(json!({"name": "Case", "fields": [
             {"name": "Id", "type": "id"}, {"name": "SystemModstamp", "type": "datetime"}]}))
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(ObjectView::new(d).select_list(), "Id, SystemModstamp");
+        let v = ObjectView::new(d);
+        assert_eq!(v.select_list(), "Id, SystemModstamp");
+        assert!(v.more_fields().is_empty());
+    }
+
+    #[test]
+    fn the_rest_api_s_stamps_take_the_fast_path_and_others_the_general_one() {
+        let at = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .with_timezone(&Utc)
+        };
+        assert_eq!(
+            parse_utc_millis(b"2025-03-01T10:20:00.123+0000"),
+            Some(at("2025-03-01T10:20:00.123Z"))
+        );
+        assert_eq!(
+            parse_utc_millis(b"2024-02-29T23:59:59.999Z"),
+            Some(at("2024-02-29T23:59:59.999Z"))
+        );
+        for other in [
+            "2025-03-01T10:20:00.000+0100",
+            "2025-02-30T10:20:00.000+0000",
+            "2025-03-01 10:20:00.000+0000",
+            "2025-03-01T10:20:00Z",
+            "2025-03-01T1a:20:00.000+0000",
+            "",
+        ] {
+            assert_eq!(parse_utc_millis(other.as_bytes()), None, "{other}");
+        }
+        // What the fast path leaves goes the general way.
+        assert_eq!(
+            parse_time("2025-03-01T11:20:00.000+0100"),
+            Some(at("2025-03-01T10:20:00Z"))
+        );
+        assert_eq!(
+            parse_time("2025-03-01T10:20:00.5Z"),
+            Some(at("2025-03-01T10:20:00.5Z"))
+        );
     }
 }

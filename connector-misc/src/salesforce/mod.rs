@@ -7,12 +7,15 @@
 //!   the connected app's `client_id` and `client_secret`), or with `credentials.username` and
 //!   `credentials.password` the username-password flow (`grant_type=password`, the password
 //!   and `security_token` concatenated). Every later request goes to the `instance_url` the
-//!   token came with (https, and within the network policy: `allowed_hosts`). A 401
-//!   (`INVALID_SESSION_ID`: the session expired) asks for one new token and tries once more.
+//!   token came with (https, and within the network policy: `allowed_hosts`). The token is
+//!   core's [`OAuthToken`](connector_core::http::OAuthToken) (its answer's `instance_url` and
+//!   `id` read by its `on_answer` hook): a 401 (`INVALID_SESSION_ID`: the session expired)
+//!   asks for one new token and tries once more.
 //! - **Fields**: `GET /services/data/{api_version}/sobjects/{Object}/describe` once per run
 //!   and object picks the fields: those the describe lists (only fields the run-as user may
 //!   read), less `base64` files, compound `address` and `location` fields (their parts are
-//!   fields of their own) and hidden ones. The object's name field (`Name`, `CaseNumber`,
+//!   fields of their own) and hidden ones; fields past what one query URL holds (16,384
+//!   bytes) are read by `WHERE Id IN (…)` for each page's records. The object's name field (`Name`, `CaseNumber`,
 //!   `Title`) is the title. Object and field names are checked as API names before they are
 //!   put in a query.
 //! - **Listing**: per object, `SELECT … FROM {Object} [WHERE …] ORDER BY SystemModstamp, Id
@@ -20,7 +23,8 @@
 //!   next query from the last record: `SystemModstamp > t OR (SystemModstamp = t AND Id >
 //!   id)`. The checkpoint ([`SalesforceCheckpoint`]) is that keyset position and the object,
 //!   never a query locator (which expires). Knowledge article objects (`…__kav`) are read
-//!   as their published versions (`PublishStatus = 'Online'`).
+//!   as their published versions (`PublishStatus = 'Online'`); a poll hands on as deleted the
+//!   versions archived within its window (by `ArchivedDate`), which republishing leaves.
 //! - **Polls** add `SystemModstamp >= start AND SystemModstamp < end` (UTC literals) and start
 //!   [`MIN_OVERLAP`] (ten minutes) before the last run ended: the stamps are Salesforce's
 //!   clock, set when a transaction starts, and a long transaction commits later; the overlap
@@ -28,7 +32,8 @@
 //! - **Deletions**: a poll's window also asks `GET …/sobjects/{Object}/deleted/?start=&end=`
 //!   and hands the ids on as [`Batch::deleted`](connector_core::Batch::deleted); Salesforce
 //!   lists deletions of the last 30 days only (15 in the recycle bin), so an older window
-//!   leaves them to prune ([`SlimConnector`]: `SELECT Id` of every object).
+//!   leaves them to prune ([`SlimConnector`]: `SELECT Id` of every object, a keyset on `Id`
+//!   asked again from the last id when a query's cursor is lost).
 //! - **Documents**: id `salesforce:{Id}` (Salesforce ids are unique within an org across
 //!   objects), `# {name}` then a `##` section per long-text field (rich text through HTML to
 //!   Markdown), every other non-empty field in the front matter and `metadata.fields`; link
@@ -133,7 +138,7 @@ impl SalesforceConnector {
             http,
             config.credentials.clone(),
             config.api_version.trim().to_owned(),
-        );
+        )?;
         let walk = Walk {
             client,
             objects: config.object_names(),

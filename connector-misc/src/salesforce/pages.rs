@@ -18,7 +18,8 @@ use serde_json::Value;
 use super::SOURCE;
 use super::client::{Client, Session};
 use super::convert::{
-    ObjectView, is_record_id, keys, record_document, record_id, record_version, soql_time,
+    FILL_CHUNK, ObjectView, is_record_id, keys, record_document, record_id, record_version,
+    soql_time,
 };
 
 /// How far back Salesforce lists deleted records (its limit is 30 days, and the recycle bin
@@ -28,6 +29,9 @@ const DELETED_REACH: TimeDelta = TimeDelta::days(29);
 const MAX_PAGES: usize = 1_000_000;
 /// Ids asked for by one refetch query.
 const REFETCH_CHUNK: usize = 100;
+/// Ids one prune query asks for before the next is asked from the last id (its pages come
+/// 2,000 a time by `nextRecordsUrl`).
+const ID_QUERY_LIMIT: usize = 50_000;
 
 /// Where a resumed Salesforce sync starts: the object being read and the last record
 /// delivered of it, by `(SystemModstamp, Id)`, the order the queries read in.
@@ -204,6 +208,10 @@ impl Walk {
         window: Option<&TimeWindow>,
         wanted: Option<&HashSet<String>>,
     ) -> Result<(Batch, Option<Cursor>)> {
+        let mut records = records;
+        if !view.more_fields().is_empty() {
+            self.fill(view, &mut records).await?;
+        }
         let session = self.client.session().await?;
         let access = Arc::new(self.access(&session));
         let instance = Arc::new(session.instance.clone());
@@ -213,36 +221,151 @@ impl Walk {
             let Value::Object(record) = value else {
                 continue;
             };
-            let Ok((id, at)) = keys(&record) else {
-                let id = record
-                    .get("Id")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| format!("{SOURCE}:{}:unreadable", view.name), record_id);
-                pending.push(PendingItem::new(id, (view.clone(), record, String::new())));
-                continue;
+            let (id, at) = match keys(&record) {
+                Ok(k) => k,
+                Err(why) => {
+                    let id = record
+                        .get("Id")
+                        .and_then(Value::as_str)
+                        .map_or_else(|| format!("{SOURCE}:{}:unreadable", view.name), record_id);
+                    pending.push(PendingItem::new(id, (record, Err(why), String::new())));
+                    continue;
+                }
             };
-            last = Some(Cursor {
-                modstamp: at,
-                id: id.clone(),
-            });
             if window.is_some_and(|w| !w.contains(at)) {
+                last = Some(Cursor { modstamp: at, id });
                 continue;
             }
             let doc_id = record_id(&id);
             if wanted.is_some_and(|w| !w.contains(&doc_id)) {
+                last = Some(Cursor { modstamp: at, id });
                 continue;
             }
+            last = Some(Cursor {
+                modstamp: at,
+                id: id.clone(),
+            });
             let version = record_version(view, &record);
-            // Computed once: the conversion reuses it.
-            let item = PendingItem::new(doc_id, (view.clone(), record, version.clone()));
+            // Computed once, as the keys were: the conversion reuses them.
+            let item = PendingItem::new(doc_id, (record, Ok((id, at)), version.clone()));
             pending.push(item.with_version(&version));
         }
-        let batch = fetch_items(ctx, pending, 1, |(view, record, version)| {
-            let out = record_document(&view, &record, &version, &instance, &access);
+        let batch = fetch_items(ctx, pending, 1, |(record, keys, version)| {
+            let out = record_document(view, record, keys, &version, &instance, &access);
             std::future::ready(Ok(out))
         })
         .await?;
         Ok((batch, last))
+    }
+
+    /// Reads the fields of `view` the listing's query had no room for
+    /// ([`ObjectView::more_fields`]) for `records`, by id, and adds them to each record. A
+    /// record gone meanwhile keeps the fields it was listed with.
+    async fn fill(&self, view: &ObjectView, records: &mut [Value]) -> Result<()> {
+        let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for (i, r) in records.iter().enumerate() {
+            if let Some(id) = r
+                .get("Id")
+                .and_then(Value::as_str)
+                .filter(|i| is_record_id(i))
+            {
+                at.insert(id.to_owned(), i);
+            }
+        }
+        let mut ids: Vec<&str> = at.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        for select in view.more_fields() {
+            for chunk in ids.chunks(FILL_CHUNK) {
+                // The ids were checked as letters and digits.
+                let list: Vec<String> = chunk.iter().map(|i| format!("'{i}'")).collect();
+                let q = format!(
+                    "SELECT {select} FROM {} WHERE Id IN ({})",
+                    view.name,
+                    list.join(", ")
+                );
+                let mut page = self.client.query(&q).await?;
+                for _ in 0..MAX_PAGES {
+                    for more in std::mem::take(&mut page.records) {
+                        let Value::Object(more) = more else { continue };
+                        let target = more
+                            .get("Id")
+                            .and_then(Value::as_str)
+                            .and_then(|id| at.get(id))
+                            .and_then(|i| records.get_mut(*i))
+                            .and_then(Value::as_object_mut);
+                        let Some(target) = target else { continue };
+                        for (k, v) in more {
+                            if k != "Id" && k != "attributes" {
+                                target.insert(k, v);
+                            }
+                        }
+                    }
+                    match page.next_records_url.take().filter(|_| !page.done) {
+                        Some(next) => {
+                            match self.client.next_page(&next).await? {
+                                Some(p) => page = p,
+                                None => {
+                                    return Err(Error::new(
+                                    ErrorKind::Unavailable,
+                                    format!("Salesforce dropped the cursor of the further fields of {}", view.name),
+                                )
+                                .with_connector(SOURCE));
+                                }
+                            }
+                        }
+                        None => break,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The ids of the Knowledge article versions of `view` archived within `w` (a newer
+    /// version was published, or the article archived): Salesforce does not list them as
+    /// deleted, and the listing reads `Online` versions only, so without this the old version
+    /// stays indexed beside the new one until prune. By `ArchivedDate` where the run-as user
+    /// may read it, else by `SystemModstamp`.
+    async fn archived(&self, view: &ObjectView, w: &TimeWindow) -> Result<Vec<String>> {
+        if !(view.name.ends_with("__kav") && view.has("PublishStatus")) {
+            return Ok(Vec::new());
+        }
+        let stamp = if view.has("ArchivedDate") {
+            "ArchivedDate"
+        } else {
+            "SystemModstamp"
+        };
+        let end = w
+            .end
+            .duration_round_up(TimeDelta::milliseconds(1))
+            .unwrap_or(w.end);
+        let q = format!(
+            "SELECT Id FROM {} WHERE PublishStatus = 'Archived' AND {stamp} >= {} AND {stamp} < {}",
+            view.name,
+            soql_time(w.start),
+            soql_time(end)
+        );
+        let mut out = Vec::new();
+        let mut page = self.client.query(&q).await?;
+        for _ in 0..MAX_PAGES {
+            out.extend(
+                page.records
+                    .iter()
+                    .filter_map(|r| r.get("Id").and_then(Value::as_str))
+                    .filter(|i| is_record_id(i))
+                    .map(record_id),
+            );
+            match page.next_records_url.take().filter(|_| !page.done) {
+                // A lost cursor: the rest are archived again by the next poll's overlap, or
+                // by prune.
+                Some(next) => match self.client.next_page(&next).await? {
+                    Some(p) => page = p,
+                    None => break,
+                },
+                None => break,
+            }
+        }
+        Ok(out)
     }
 
     /// The listing from `from` on, a batch per result page with the checkpoint after it.
@@ -308,7 +431,9 @@ impl Walk {
                 }
                 let mut end = Batch::default();
                 if let Some(w) = &window {
-                    end = end.with_deleted(walk.deleted(view, w).await?);
+                    let mut gone = walk.deleted(view, w).await?;
+                    gone.extend(walk.archived(view, w).await?);
+                    end = end.with_deleted(gone);
                 }
                 let next = views.get(i + 1).map(|v| v.name.clone());
                 let done = next.is_none();
@@ -365,32 +490,53 @@ impl Walk {
         async_stream::try_stream! {
             let views = walk.views().await?;
             for view in views {
-                let terms = conditions(&view, None, None);
-                let mut q = format!("SELECT Id FROM {}", view.name);
-                if !terms.is_empty() {
-                    q.push_str(" WHERE ");
-                    q.push_str(&terms.join(" AND "));
-                }
-                let mut page = walk.client.query(&q).await?;
-                for _ in 0..MAX_PAGES {
-                    let mut ids = Vec::new();
-                    for r in &page.records {
-                        let Some(id) = r.get("Id").and_then(Value::as_str).filter(|i| is_record_id(i)) else {
-                            Err(Error::new(ErrorKind::InvalidData, format!("a listed record of {} has no id", view.name)).with_connector(SOURCE))?;
-                            continue;
-                        };
-                        ids.push(SlimDocument::new(record_id(id)));
+                // A keyset by id: a query locator lost midway (15 idle minutes, or the
+                // user's eleventh cursor) is met by asking again from the last id.
+                let mut after: Option<String> = None;
+                loop {
+                    let mut terms = conditions(&view, None, None);
+                    if let Some(a) = &after {
+                        // Checked as letters and digits when it was read.
+                        terms.push(format!("Id > '{a}'"));
                     }
-                    yield ids;
-                    match page.next_records_url.take().filter(|_| !page.done) {
-                        Some(next) => {
-                            ctx.cancellation().check()?;
-                            // Prune must not come back short: a lost cursor ends it.
-                            page = walk.client.next_page(&next).await?.ok_or_else(|| {
-                                Error::new(ErrorKind::Unavailable, format!("Salesforce dropped the cursor of the id listing of {}; the next prune lists again", view.name)).with_connector(SOURCE)
-                            })?;
+                    let mut q = format!("SELECT Id FROM {}", view.name);
+                    if !terms.is_empty() {
+                        q.push_str(" WHERE ");
+                        q.push_str(&terms.join(" AND "));
+                    }
+                    q.push_str(&format!(" ORDER BY Id ASC LIMIT {ID_QUERY_LIMIT}"));
+                    ctx.cancellation().check()?;
+                    let mut page = walk.client.query(&q).await?;
+                    let mut got = 0usize;
+                    let mut lost = false;
+                    for _ in 0..MAX_PAGES {
+                        let mut ids = Vec::with_capacity(page.records.len());
+                        for r in &page.records {
+                            let Some(id) = r.get("Id").and_then(Value::as_str).filter(|i| is_record_id(i)) else {
+                                Err(Error::new(ErrorKind::InvalidData, format!("a listed record of {} has no id", view.name)).with_connector(SOURCE))?;
+                                continue;
+                            };
+                            ids.push(SlimDocument::new(record_id(id)));
+                            after = Some(id.to_owned());
                         }
-                        None => break,
+                        got += ids.len();
+                        yield ids;
+                        match page.next_records_url.take().filter(|_| !page.done) {
+                            Some(next) => {
+                                ctx.cancellation().check()?;
+                                match walk.client.next_page(&next).await? {
+                                    Some(p) => page = p,
+                                    None => {
+                                        lost = true;
+                                        break;
+                                    }
+                                }
+                            }
+                            None => break,
+                        }
+                    }
+                    if !lost && got < ID_QUERY_LIMIT {
+                        break;
                     }
                 }
             }

@@ -87,6 +87,9 @@ pub struct State {
     /// `nextRecordsUrl` requests still to be answered `INVALID_QUERY_LOCATOR` (the cursor
     /// expired after 15 idle minutes, or the user's eleventh cursor released it).
     pub lost_cursors: usize,
+    /// Custom text fields on Account beyond the standard ones (`Custom_Field_0000__c`…),
+    /// each record holding a value in each: an org whose field list overflows a query URL.
+    pub wide: usize,
     /// Query results kept for `nextRecordsUrl`.
     cursors: Vec<Vec<Value>>,
 }
@@ -107,6 +110,7 @@ impl Default for State {
             hidden: Vec::new(),
             revoked: Vec::new(),
             lost_cursors: 0,
+            wide: 0,
             cursors: Vec::new(),
         }
     }
@@ -120,6 +124,26 @@ fn field(name: &str, label: &str, kind: &str) -> Value {
     json!({"name": name, "label": label, "type": kind, "nameField": false,
         "deprecatedAndHidden": false, "htmlFormatted": false, "extraTypeInfo": null,
         "compoundFieldName": null, "length": 255, "nillable": true})
+}
+
+/// The name of the `i`th custom field of a wide Account.
+pub fn wide_field(i: usize) -> String {
+    format!("Custom_Field_{i:04}__c")
+}
+
+fn describe_wide(object: &str, wide: usize) -> Option<Value> {
+    let mut d = describe(object)?;
+    if object == "Account" {
+        let fields = d["fields"].as_array_mut().unwrap();
+        for i in 0..wide {
+            fields.push(field(
+                &wide_field(i),
+                &format!("Custom Field {i}"),
+                "string",
+            ));
+        }
+    }
+    Some(d)
 }
 
 fn describe(object: &str) -> Option<Value> {
@@ -173,6 +197,7 @@ fn describe(object: &str) -> Option<Value> {
             vec![
                 json!({"name": "Title", "label": "Title", "type": "string", "nameField": true}),
                 field("PublishStatus", "Publication Status", "picklist"),
+                field("ArchivedDate", "Archived Date", "datetime"),
                 json!({"name": "Body__c", "label": "Body", "type": "textarea", "htmlFormatted": true, "extraTypeInfo": "richtextarea"}),
             ],
         ),
@@ -295,6 +320,24 @@ fn holds(r: &Rec, term: &str) -> Result<bool, String> {
     if let Some(t) = term.strip_prefix("SystemModstamp < ") {
         return Ok(r.modstamp < parse_t(t).ok_or(term)?);
     }
+    let archived = || {
+        r.fields["ArchivedDate"]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z").ok())
+            .map(|t| t.with_timezone(&Utc))
+    };
+    if let Some(t) = term.strip_prefix("ArchivedDate >= ") {
+        return Ok(archived().is_some_and(|a| a >= parse_t(t).unwrap()));
+    }
+    if let Some(t) = term.strip_prefix("ArchivedDate < ") {
+        return Ok(archived().is_some_and(|a| a < parse_t(t).unwrap()));
+    }
+    if let Some(id) = term
+        .strip_prefix("Id > '")
+        .and_then(|i| i.strip_suffix('\''))
+    {
+        return Ok(r.id.as_str() > id);
+    }
     if let Some(rest) = term.strip_prefix("(SystemModstamp > ") {
         // (SystemModstamp > T OR (SystemModstamp = T AND Id > 'X'))
         let (t, rest) = rest.split_once(" OR (SystemModstamp = ").ok_or(term)?;
@@ -309,8 +352,11 @@ fn holds(r: &Rec, term: &str) -> Result<bool, String> {
     {
         return Ok(list.split(", ").any(|i| i.trim_matches('\'') == r.id));
     }
-    if term == "PublishStatus = 'Online'" {
-        return Ok(r.fields["PublishStatus"] == "Online");
+    if let Some(status) = term
+        .strip_prefix("PublishStatus = '")
+        .and_then(|s| s.strip_suffix('\''))
+    {
+        return Ok(r.fields["PublishStatus"] == status);
     }
     Err(term.to_owned())
 }
@@ -356,7 +402,8 @@ impl State {
             return malformed();
         };
         let (object, rest) = rest.split_once(' ').unwrap_or((rest, ""));
-        let Some(desc) = describe(object).filter(|_| object != "Knowledge__kav" || self.knowledge)
+        let Some(desc) = describe_wide(object, self.wide)
+            .filter(|_| object != "Knowledge__kav" || self.knowledge)
         else {
             return sf_error(
                 400,
@@ -424,6 +471,8 @@ impl State {
         }
         if tail.contains("ORDER BY SystemModstamp") {
             selected.sort_by(|a, b| (a.modstamp, &a.id).cmp(&(b.modstamp, &b.id)));
+        } else if tail.contains("ORDER BY Id") {
+            selected.sort_by(|a, b| a.id.cmp(&b.id));
         }
         if let Some(n) = tail
             .split_once("LIMIT ")
@@ -452,6 +501,11 @@ impl Respond for Salesforce {
         let path = req.url.path().to_owned();
         let limit =
             |r: ResponseTemplate| r.insert_header("Sforce-Limit-Info", "api-usage=25/15000");
+        // Salesforce refuses a request line and headers over 16,384 bytes.
+        if req.url.as_str().len() > 16_384 {
+            return ResponseTemplate::new(414)
+                .set_body_string("<html><body>414 URI Too Long</body></html>");
+        }
         if path == "/services/oauth2/token" {
             let form: Vec<(String, String)> = url::form_urlencoded::parse(&req.body)
                 .into_owned()
@@ -510,7 +564,9 @@ impl Respond for Salesforce {
         let segments: Vec<&str> = rest.split('/').collect();
         let answer = match segments.as_slice() {
             ["sobjects", object, "describe"] => {
-                match describe(object).filter(|_| *object != "Knowledge__kav" || st.knowledge) {
+                match describe_wide(object, st.wide)
+                    .filter(|_| *object != "Knowledge__kav" || st.knowledge)
+                {
                     Some(mut d) => {
                         let hidden = st.hidden.clone();
                         d["fields"]
