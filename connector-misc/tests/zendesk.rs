@@ -43,6 +43,19 @@ fn edit_ticket(api: &ZendeskApi, id: u64, edit: impl FnOnce(&mut zendesk_common:
     edit(st.tickets.iter_mut().find(|t| t.id == id).unwrap());
 }
 
+/// Ticket 2, deleted by `delete` between a full run and an incremental one at 10:40, is
+/// deleted by the incremental run (with its internal notes) and nothing is sent.
+async fn ticket_2_deleted_between_runs(delete: impl FnOnce(&mut zendesk_common::Ticket)) {
+    let (api, _server, c, store) = tickets_after_a_full_run().await;
+    edit_ticket(&api, 2, delete);
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
+    assert!(sink.documents().is_empty());
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(deleted, ["zendesk_ticket_2", "zendesk_ticket_2:internal"]);
+    assert_eq!(report.deleted, 2, "{report:?}");
+}
+
 fn doc<'a>(docs: &'a [Document], id: &str) -> &'a Document {
     docs.iter()
         .find(|d| d.id == id)
@@ -786,34 +799,22 @@ async fn deleted_tickets_are_pruned() {
 
 #[tokio::test]
 async fn a_ticket_deleted_between_runs_is_deleted_by_the_next_incremental_run() {
-    let (api, _server, c, store) = tickets_after_a_full_run().await;
-    edit_ticket(&api, 2, |t| {
+    ticket_2_deleted_between_runs(|t| {
         t.status = "deleted";
         t.minute = 35;
-    });
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
-    assert!(sink.documents().is_empty());
-    let mut deleted = sink.deleted();
-    deleted.sort();
-    assert_eq!(deleted, ["zendesk_ticket_2", "zendesk_ticket_2:internal"]);
-    assert_eq!(report.deleted, 2, "{report:?}");
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_ticket_deleted_without_moving_its_updated_at_is_deleted_all_the_same() {
-    let (api, _server, c, store) = tickets_after_a_full_run().await;
     // Deleted at 10:35: the export lists it again by its `generated_timestamp`, while its
     // `updated_at` (10:02) stays before the next run's window.
-    edit_ticket(&api, 2, |t| {
+    ticket_2_deleted_between_runs(|t| {
         t.status = "deleted";
         t.generated = Some(35);
-    });
-    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
-    assert!(sink.documents().is_empty());
-    let mut deleted = sink.deleted();
-    deleted.sort();
-    assert_eq!(deleted, ["zendesk_ticket_2", "zendesk_ticket_2:internal"]);
-    assert_eq!(report.deleted, 2, "{report:?}");
+    })
+    .await;
 }
 
 #[tokio::test]
