@@ -18,6 +18,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -32,10 +34,7 @@ const BASE: &str = "appBench000000001";
 const TABLE: &str = "tblBench000000001";
 
 fn records() -> usize {
-    std::env::var("AIRTABLE_BENCH_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
+    loopback::env_size("AIRTABLE_BENCH_RECORDS", 20_000)
 }
 
 fn schema() -> String {
@@ -147,11 +146,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = records();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         Mock::given(method("GET"))
             .and(path(format!("/v0/meta/bases/{BASE}/tables")))

@@ -26,6 +26,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -42,10 +44,7 @@ const ROUNDS: usize = 3;
 const TOKEN: &str = "2/1200000000000099/1209999999999999:bench";
 
 fn tasks() -> usize {
-    std::env::var("ASANA_BENCH_TASKS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000)
+    loopback::env_size("ASANA_BENCH_TASKS", 5_000)
 }
 
 fn project_gid(p: usize) -> String {
@@ -198,11 +197,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = tasks();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         let projects: Vec<Value> = (0..PROJECTS)
             .map(|p| json!({"gid": project_gid(p), "resource_type": "project", "name": format!("Project {p}"),
@@ -210,20 +205,30 @@ fn main() {
             .collect();
         Mock::given(method("GET"))
             .and(path_regex("^/api/1\\.0/projects$"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": projects, "next_page": null})))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"data": projects, "next_page": null})),
+            )
             .mount(&server)
             .await;
         Mock::given(method("GET"))
             .and(path_regex("^/api/1\\.0/tasks$"))
-            .respond_with(Listing { pages: pages(n), base: server.uri() })
+            .respond_with(Listing {
+                pages: pages(n),
+                base: server.uri(),
+            })
             .mount(&server)
             .await;
         Mock::given(method("GET"))
             .and(path_regex("^/api/1\\.0/tasks/[0-9]+/stories$"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(stories().into_bytes(), "application/json"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(stories().into_bytes(), "application/json"),
+            )
             .mount(&server)
             .await;
-        println!("asana loopback: {n} tasks in {PROJECTS} projects, {PAGE} per page, 3 stories (2 comments) each");
+        println!(
+            "asana loopback: {n} tasks in {PROJECTS} projects, {PAGE} per page, 3 stories (2 comments) each"
+        );
 
         let config: AsanaConfig = connectors::core::config::from_json(json!({
             "asana_workspace_id": "1200000000000001",

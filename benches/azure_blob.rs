@@ -19,6 +19,9 @@
 //! stays flat: the connector holds a page, never the container. On Azurite the 10x size is
 //! written with `AZURE_BENCH_10X=1` only (20,000 PUTs take minutes).
 
+#[path = "support/loopback.rs"]
+mod loopback;
+
 #[path = "../connector-misc/tests/azurite/mod.rs"]
 mod azurite;
 
@@ -47,10 +50,7 @@ const ROUNDS: usize = 5;
 const ACCOUNT: &str = "bench";
 
 fn blob_count() -> usize {
-    std::env::var("AZURE_BENCH_BLOBS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000)
+    loopback::env_size("AZURE_BENCH_BLOBS", 2000)
 }
 
 fn name(i: usize) -> String {

@@ -17,6 +17,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -30,10 +32,7 @@ const ROUNDS: usize = 3;
 const PROJECT: &str = "bench-project";
 
 fn rows() -> usize {
-    std::env::var("BIGQUERY_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
+    loopback::env_size("BIGQUERY_BENCH_ROWS", 20_000)
 }
 
 fn schema() -> Value {
@@ -153,11 +152,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = rows();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         let pages = pages(n);
         Mock::given(method("POST"))

@@ -19,6 +19,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -34,10 +36,7 @@ const CONCURRENCY: usize = 4;
 const ROUNDS: usize = 3;
 
 fn prs() -> usize {
-    std::env::var("BITBUCKET_BENCH_PRS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000)
+    loopback::env_size("BITBUCKET_BENCH_PRS", 5_000)
 }
 
 fn user(name: &str) -> Value {
@@ -208,36 +207,53 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = prs();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         let repos: Vec<Value> = (0..REPOS)
             .map(|r| json!({"type": "repository", "slug": format!("r{r}"), "is_private": false, "project": {"key": "BENCH"}}))
             .collect();
         Mock::given(method("GET"))
             .and(path_regex("^/2\\.0/repositories/bench$"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"pagelen": 100, "size": REPOS, "page": 1, "values": repos})))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(
+                    json!({"pagelen": 100, "size": REPOS, "page": 1, "values": repos}),
+                ),
+            )
             .mount(&server)
             .await;
         Mock::given(method("GET"))
-            .and(path_regex("^/2\\.0/repositories/bench/r[0-9]+/pullrequests$"))
-            .respond_with(Listing { pages: pages(n), base: server.uri() })
+            .and(path_regex(
+                "^/2\\.0/repositories/bench/r[0-9]+/pullrequests$",
+            ))
+            .respond_with(Listing {
+                pages: pages(n),
+                base: server.uri(),
+            })
             .mount(&server)
             .await;
         Mock::given(method("GET"))
-            .and(path_regex("^/2\\.0/repositories/bench/r[0-9]+/pullrequests/[0-9]+/comments$"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(comments().into_bytes(), "application/json"))
+            .and(path_regex(
+                "^/2\\.0/repositories/bench/r[0-9]+/pullrequests/[0-9]+/comments$",
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(comments().into_bytes(), "application/json"),
+            )
             .mount(&server)
             .await;
         Mock::given(method("GET"))
-            .and(path_regex("^/2\\.0/repositories/bench/r[0-9]+/pullrequests/[0-9]+/activity$"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(activity().into_bytes(), "application/json"))
+            .and(path_regex(
+                "^/2\\.0/repositories/bench/r[0-9]+/pullrequests/[0-9]+/activity$",
+            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_raw(activity().into_bytes(), "application/json"),
+            )
             .mount(&server)
             .await;
-        println!("bitbucket loopback: {n} pull requests in {REPOS} repositories, {PAGE} per page, 2 comments and 3 activity entries each");
+        println!(
+            "bitbucket loopback: {n} pull requests in {REPOS} repositories, {PAGE} per page, 2 comments and 3 activity entries each"
+        );
 
         let config: BitbucketConfig = connectors::core::config::from_json(json!({
             "workspace": "bench",

@@ -16,6 +16,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -32,10 +34,7 @@ const CONCURRENCY: usize = 8;
 const ROUNDS: usize = 3;
 
 fn files() -> usize {
-    std::env::var("BOX_BENCH_FILES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    loopback::env_size("BOX_BENCH_FILES", 10_000)
 }
 
 fn file(id: usize, folder: usize) -> Value {
@@ -180,11 +179,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = files();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         Mock::given(method("GET"))
             .and(path_regex("^/2\\.0/folders/[0-9]+/items$"))
@@ -196,7 +191,8 @@ fn main() {
             .and(path_regex("^/2\\.0/files/[0-9]+/content$"))
             .respond_with(move |req: &Request| {
                 let id = req.url.path().split('/').nth(3).unwrap_or("0").to_owned();
-                ResponseTemplate::new(302).insert_header("Location", format!("{location}/dl/{id}").as_str())
+                ResponseTemplate::new(302)
+                    .insert_header("Location", format!("{location}/dl/{id}").as_str())
             })
             .mount(&server)
             .await;
@@ -206,7 +202,9 @@ fn main() {
             .respond_with(ResponseTemplate::new(200).set_body_bytes(body))
             .mount(&server)
             .await;
-        println!("box loopback: {n} files of {BODY} B in {FOLDERS} folders, {PAGE} per page, downloads by 302");
+        println!(
+            "box loopback: {n} files of {BODY} B in {FOLDERS} folders, {PAGE} per page, downloads by 302"
+        );
 
         let tokens = r#"{"client_id": "c", "client_secret": "s", "access_token": "bench"}"#;
         let config: BoxConfig = connectors::core::config::from_json(json!({

@@ -18,6 +18,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -33,10 +35,7 @@ const SHEET: &str = "sBench1";
 const OPERATOR: &str = "uBenchOperator01";
 
 fn records() -> usize {
-    std::env::var("DINGTALK_BENCH_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
+    loopback::env_size("DINGTALK_BENCH_RECORDS", 20_000)
 }
 
 fn fields() -> String {
@@ -174,11 +173,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = records();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path("/v1.0/oauth2/accessToken"))

@@ -16,6 +16,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -31,10 +33,7 @@ const CONCURRENCY: usize = 8;
 const ROUNDS: usize = 3;
 
 fn items() -> usize {
-    std::env::var("GITHUB_BENCH_ITEMS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    loopback::env_size("GITHUB_BENCH_ITEMS", 10_000)
 }
 
 fn start() -> DateTime<Utc> {
@@ -163,11 +162,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = items();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         let base = server.uri();
         Mock::given(method("GET"))

@@ -19,6 +19,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -36,10 +38,7 @@ const ROUNDS: usize = 3;
 const TOKEN: &str = "glpat-bench";
 
 fn items() -> usize {
-    std::env::var("GITLAB_BENCH_ITEMS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    loopback::env_size("GITLAB_BENCH_ITEMS", 10_000)
 }
 
 fn t0() -> DateTime<Utc> {
@@ -228,11 +227,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = items();
     let files = n / 2;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         // Recording every request would make the server's memory grow with the items.
         let server = MockServer::builder()
             .disable_request_recording()
@@ -259,7 +254,9 @@ fn main() {
             .mount(&server)
             .await;
         Mock::given(method("GET"))
-            .and(path_regex("^/api/v4/projects/1/repository/blobs/[0-9a-f]+/raw$"))
+            .and(path_regex(
+                "^/api/v4/projects/1/repository/blobs/[0-9a-f]+/raw$",
+            ))
             .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'x'; BODY]))
             .mount(&server)
             .await;

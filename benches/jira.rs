@@ -9,6 +9,9 @@
 //! Prints issues/s and requests per issue for each, and the ratios to the baseline.
 //! Run with `cargo bench --bench jira`.
 
+#[path = "support/loopback.rs"]
+mod loopback;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -99,11 +102,7 @@ fn line(name: &str, secs: f64, requests: u64, baseline: Option<f64>) {
 
 #[allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark's main.
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let rendered: Vec<String> = (1..=ISSUES).map(|n| issue(n).to_string()).collect();
         let bytes: usize = rendered.iter().map(String::len).sum();
         let server = MockServer::start().await;
@@ -165,7 +164,12 @@ fn main() {
             docs += page.unwrap().documents.len();
         }
         assert_eq!(docs, ISSUES);
-        line("JiraConnector::load", started.elapsed().as_secs_f64(), ctx.stats().requests(), Some(base_rate));
+        line(
+            "JiraConnector::load",
+            started.elapsed().as_secs_f64(),
+            ctx.stats().requests(),
+            Some(base_rate),
+        );
 
         // 3. A full sync into a memory sink.
         let sink = MemorySink::new();
@@ -177,6 +181,11 @@ fn main() {
             .await
             .unwrap();
         assert_eq!(sink.len(), ISSUES);
-        line("Syncer full run", started.elapsed().as_secs_f64(), report.requests, Some(base_rate));
+        line(
+            "Syncer full run",
+            started.elapsed().as_secs_f64(),
+            report.requests,
+            Some(base_rate),
+        );
     });
 }

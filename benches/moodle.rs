@@ -23,6 +23,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use std::collections::HashMap;
 
@@ -41,10 +43,7 @@ const ROUNDS: usize = 3;
 const TOKEN: &str = "4f0d2c9be1a7e6d5c4b3a2910f8e7d6c";
 
 fn discussions() -> usize {
-    std::env::var("MOODLE_BENCH_DISCUSSIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000)
+    loopback::env_size("MOODLE_BENCH_DISCUSSIONS", 5_000)
 }
 
 /// The web service, answers pre-rendered.
@@ -253,18 +252,16 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = discussions();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path("/webservice/rest/server.php"))
             .respond_with(service(n))
             .mount(&server)
             .await;
-        println!("moodle loopback: {n} discussions in {COURSES} courses (one forum each), {PAGE} per page, 3 posts each");
+        println!(
+            "moodle loopback: {n} discussions in {COURSES} courses (one forum each), {PAGE} per page, 3 posts each"
+        );
 
         let config: MoodleConfig = connectors::core::config::from_json(json!({
             "moodle_url": server.uri(),

@@ -18,6 +18,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -32,10 +34,7 @@ const CONCURRENCY: usize = 3;
 const ROUNDS: usize = 3;
 
 fn pages() -> usize {
-    std::env::var("NOTION_BENCH_PAGES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    loopback::env_size("NOTION_BENCH_PAGES", 10_000)
 }
 
 fn page_id(n: usize) -> String {
@@ -204,11 +203,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = pages();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path("/v1/search"))

@@ -33,6 +33,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -40,7 +42,7 @@ use connectors::misc::onedrive::{OnedriveConfig, OnedriveConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const PAGE: usize = 200;
 const BODY: usize = 1024;
@@ -49,10 +51,7 @@ const ROUNDS: usize = 3;
 const DRIVE: &str = "b!bench";
 
 fn files() -> usize {
-    std::env::var("ONEDRIVE_BENCH_FILES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    loopback::env_size("ONEDRIVE_BENCH_FILES", 10_000)
 }
 
 fn item(base: &str, n: usize) -> Value {
@@ -66,22 +65,6 @@ fn item(base: &str, n: usize) -> Value {
         "createdBy": {"user": {"email": "owner@contoso.com", "displayName": "Owner"}},
         "lastModifiedBy": {"user": {"email": "owner@contoso.com", "displayName": "Owner"}},
     })
-}
-
-/// The delta pages, pre-rendered; page `n` is asked as `?token=p{n}`.
-struct Delta(Vec<String>);
-
-impl Respond for Delta {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let page: usize = req
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == "token")
-            .and_then(|(_, v)| v.strip_prefix('p').and_then(|n| n.parse().ok()))
-            .unwrap_or(0);
-        let body = self.0.get(page).cloned().unwrap_or_default();
-        ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
-    }
 }
 
 fn pages(base: &str, n: usize) -> Vec<String> {
@@ -168,11 +151,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = files();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         let base = server.uri();
         Mock::given(method("POST"))
@@ -200,7 +179,7 @@ fn main() {
             .await;
         Mock::given(method("GET"))
             .and(path(format!("/v1.0/drives/{DRIVE}/root/delta")))
-            .respond_with(Delta(pages(&base, n)))
+            .respond_with(loopback::Pages(pages(&base, n), "token"))
             .mount(&server)
             .await;
         // Graph's download URLs are on another host: here the same server by another name.

@@ -39,6 +39,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -52,10 +54,7 @@ const ROUNDS: usize = 3;
 const USER: &str = "u-bench";
 
 fn messages() -> usize {
-    std::env::var("OUTLOOK_BENCH_MESSAGES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    loopback::env_size("OUTLOOK_BENCH_MESSAGES", 10_000)
 }
 
 /// `OUTLOOK_BENCH_BODY=word`: bodies as Outlook desktop (Word) writes them, a `<head>` with
@@ -121,22 +120,6 @@ fn message(n: usize) -> Value {
         "ccRecipients": [],
         "bccRecipients": [],
     })
-}
-
-/// The delta pages, pre-rendered; page `n` is asked as `?$skiptoken=p{n}`.
-struct Delta(Vec<String>);
-
-impl Respond for Delta {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let page: usize = req
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == "$skiptoken")
-            .and_then(|(_, v)| v.strip_prefix('p').and_then(|n| n.parse().ok()))
-            .unwrap_or(0);
-        let body = self.0.get(page).cloned().unwrap_or_default();
-        ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
-    }
 }
 
 fn pages(base: &str, n: usize) -> Vec<String> {
@@ -250,11 +233,7 @@ async fn raw_with(client: &reqwest::Client, base: &str, convert: bool) -> (usize
 
 fn main() {
     let n = messages();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         let base = server.uri();
         Mock::given(method("POST"))
@@ -279,7 +258,7 @@ fn main() {
             .and(path(format!(
                 "/v1.0/users/{USER}/mailFolders/inbox/messages/delta"
             )))
-            .respond_with(Delta(pages(&base, n)))
+            .respond_with(loopback::Pages(pages(&base, n), "$skiptoken"))
             .mount(&server)
             .await;
         println!(

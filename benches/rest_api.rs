@@ -12,6 +12,9 @@
 //! every allocation here. Run with `cargo bench --bench rest_api` (`REST_BENCH_ITEMS=5000` for a
 //! shorter run).
 
+#[path = "support/loopback.rs"]
+mod loopback;
+
 #[path = "support/rest_api.rs"]
 mod support;
 
@@ -40,11 +43,7 @@ fn cpu_ticks() -> u64 {
 
 #[allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark's main.
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let items = std::env::var("REST_BENCH_ITEMS")
             .ok()
             .and_then(|v| v.parse().ok())

@@ -45,6 +45,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -61,10 +63,7 @@ const ROUNDS: usize = 3;
 const ETAG: &str = "\"bench-1\"";
 
 fn entries() -> usize {
-    std::env::var("RSS_BENCH_ENTRIES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    loopback::env_size("RSS_BENCH_ENTRIES", 10_000)
 }
 
 fn feed(n: usize) -> String {
@@ -120,11 +119,7 @@ impl Respond for Feed {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let n = entries();
         let body = feed(n).into_bytes();
         let size = body.len();

@@ -16,6 +16,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -29,10 +31,7 @@ const ROUNDS: usize = 3;
 const VERSION: &str = "v62.0";
 
 fn records() -> usize {
-    std::env::var("SALESFORCE_BENCH_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
+    loopback::env_size("SALESFORCE_BENCH_RECORDS", 20_000)
 }
 
 fn describe() -> String {
@@ -147,11 +146,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = records();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .and(path("/services/oauth2/token"))
@@ -162,9 +157,12 @@ fn main() {
             .mount(&server)
             .await;
         Mock::given(method("GET"))
-            .and(path(format!("/services/data/{VERSION}/sobjects/Account/describe")))
+            .and(path(format!(
+                "/services/data/{VERSION}/sobjects/Account/describe"
+            )))
             .respond_with(
-                ResponseTemplate::new(200).set_body_raw(describe().into_bytes(), "application/json"),
+                ResponseTemplate::new(200)
+                    .set_body_raw(describe().into_bytes(), "application/json"),
             )
             .mount(&server)
             .await;

@@ -13,6 +13,9 @@
 //! `cargo bench --bench seafile` (add `--profile dev` to
 //! reuse the test build; the ratios are then those of unoptimised code on both sides).
 
+#[path = "support/loopback.rs"]
+mod loopback;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -109,11 +112,7 @@ impl Respond for Seafile {
 
 #[allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)] // A benchmark's main.
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         let root: Vec<Value> = (0..FOLDERS)
             .map(|f| json!({"type": "dir", "id": "04f3fb2b992c7aa1eb897a4e2c46b3212def1028",
@@ -124,12 +123,18 @@ fn main() {
                 base: server.uri(),
                 folders: (0..FOLDERS).map(folder_listing).collect(),
                 root: Value::Array(root).to_string(),
-                body: b"# A note\n".repeat(2048 / 9).into_iter().chain(std::iter::repeat_n(b'x', 2048 % 9)).collect(),
+                body: b"# A note\n"
+                    .repeat(2048 / 9)
+                    .into_iter()
+                    .chain(std::iter::repeat_n(b'x', 2048 % 9))
+                    .collect(),
             })
             .mount(&server)
             .await;
         let uri = server.uri();
-        println!("seafile loopback: {FILES} files of 2 KiB in {FOLDERS} folders, {CONCURRENCY} downloads at a time, best of {ROUNDS}");
+        println!(
+            "seafile loopback: {FILES} files of 2 KiB in {FOLDERS} folders, {CONCURRENCY} downloads at a time, best of {ROUNDS}"
+        );
 
         let raw = reqwest::Client::new();
         let auth = format!("Token {TOKEN}");
@@ -137,7 +142,15 @@ fn main() {
             let raw = raw.clone();
             let auth = auth.clone();
             async move {
-                let body = raw.get(url).header("Authorization", auth).send().await.unwrap().bytes().await.unwrap();
+                let body = raw
+                    .get(url)
+                    .header("Authorization", auth)
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
                 serde_json::from_slice::<Value>(&body).unwrap()
             }
         };
@@ -160,7 +173,12 @@ fn main() {
             let listed = started.elapsed().as_secs_f64();
             let links: Vec<String> = files
                 .iter()
-                .map(|p| format!("{uri}/api2/repos/{REPO}/file/?p={}&reuse=1", p.replace('/', "%2F")))
+                .map(|p| {
+                    format!(
+                        "{uri}/api2/repos/{REPO}/file/?p={}&reuse=1",
+                        p.replace('/', "%2F")
+                    )
+                })
                 .collect();
             let n = futures::stream::iter(links)
                 .map(|url| {
@@ -169,7 +187,14 @@ fn main() {
                     async move {
                         let link = link.await;
                         let link = link.as_str().unwrap().to_owned();
-                        raw.get(link).send().await.unwrap().bytes().await.unwrap().len()
+                        raw.get(link)
+                            .send()
+                            .await
+                            .unwrap()
+                            .bytes()
+                            .await
+                            .unwrap()
+                            .len()
                     }
                 })
                 .buffered(CONCURRENCY)
@@ -179,7 +204,11 @@ fn main() {
             base = base.min(started.elapsed().as_secs_f64());
             list_base = list_base.min(listed);
         }
-        println!("{:<34} {base:>7.3} s  {:>8.0} files/s", "raw reqwest (baseline)", FILES as f64 / base);
+        println!(
+            "{:<34} {base:>7.3} s  {:>8.0} files/s",
+            "raw reqwest (baseline)",
+            FILES as f64 / base
+        );
 
         let config: SeafileConfig = connector_core::config::from_json(json!({
             "seafile_url": uri,
@@ -195,22 +224,41 @@ fn main() {
             let sink = MemorySink::new();
             store = MemoryStateStore::new();
             let started = Instant::now();
-            Syncer::new(connector).sink(sink.clone()).state(store.clone()).run(SyncMode::Full).await.unwrap();
+            Syncer::new(connector)
+                .sink(sink.clone())
+                .state(store.clone())
+                .run(SyncMode::Full)
+                .await
+                .unwrap();
             full = full.min(started.elapsed().as_secs_f64());
             assert_eq!(sink.len(), FILES);
         }
-        println!("{:<34} {full:>7.3} s  {:>8.0} files/s  ({:.2}x the baseline's time)", "Syncer full run", FILES as f64 / full, full / base);
+        println!(
+            "{:<34} {full:>7.3} s  {:>8.0} files/s  ({:.2}x the baseline's time)",
+            "Syncer full run",
+            FILES as f64 / full,
+            full / base
+        );
 
         // 3. Unchanged re-sync against the listings alone.
         let mut again = f64::MAX;
         for _ in 0..ROUNDS {
             let connector = Arc::new(SeafileConnector::new(config.clone()).unwrap());
             let started = Instant::now();
-            let report = Syncer::new(connector).sink(MemorySink::new()).state(store.clone()).run(SyncMode::Reconcile).await.unwrap();
+            let report = Syncer::new(connector)
+                .sink(MemorySink::new())
+                .state(store.clone())
+                .run(SyncMode::Reconcile)
+                .await
+                .unwrap();
             again = again.min(started.elapsed().as_secs_f64());
             assert_eq!(report.unchanged, FILES as u64, "{report:?}");
         }
         println!("{:<34} {list_base:>7.3} s", "raw listings only (baseline)");
-        println!("{:<34} {again:>7.3} s  ({:.2}x the listings' time)", "Syncer unchanged re-sync", again / list_base);
+        println!(
+            "{:<34} {again:>7.3} s  ({:.2}x the listings' time)",
+            "Syncer unchanged re-sync",
+            again / list_base
+        );
     });
 }

@@ -26,6 +26,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -33,7 +35,7 @@ use connectors::misc::sharepoint::{SharepointConfig, SharepointConnector};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const PAGE: usize = 200;
 const SITE_PAGES_PER_LISTING: usize = 100;
@@ -44,10 +46,7 @@ const DRIVE: &str = "b!bench";
 const SITE: &str = "contoso.sharepoint.com,1b2c3d4e-0000-4000-8000-00000000e001,7f8e9d0c-0000-4000-8000-00000000e0e1";
 
 fn files() -> usize {
-    std::env::var("SHAREPOINT_BENCH_FILES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    loopback::env_size("SHAREPOINT_BENCH_FILES", 10_000)
 }
 
 fn item(base: &str, n: usize) -> Value {
@@ -75,22 +74,6 @@ fn site_page(n: usize) -> Value {
                 "<h2>Section</h2><p>Some <strong>text</strong> with a <a href=\"https://contoso.sharepoint.com/x\">link</a>.</p><ul><li>one</li><li>two</li></ul>"}
         ]}]}]}
     })
-}
-
-/// Pre-rendered listing pages; page `n` is asked as `?token=p{n}` (delta) or `$skiptoken=n`.
-struct Listing(Vec<String>, &'static str);
-
-impl Respond for Listing {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let page: usize = req
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == self.1)
-            .and_then(|(_, v)| v.trim_start_matches('p').parse().ok())
-            .unwrap_or(0);
-        let body = self.0.get(page).cloned().unwrap_or_default();
-        ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
-    }
 }
 
 fn delta_pages(base: &str, n: usize) -> Vec<String> {
@@ -250,11 +233,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 fn main() {
     let n = files();
     let n_pages = n / 20;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         let base = server.uri();
         Mock::given(method("POST"))
@@ -279,14 +258,14 @@ fn main() {
             .await;
         Mock::given(method("GET"))
             .and(path(format!("/v1.0/drives/{DRIVE}/root/delta")))
-            .respond_with(Listing(delta_pages(&base, n), "token"))
+            .respond_with(loopback::Pages(delta_pages(&base, n), "token"))
             .mount(&server)
             .await;
         Mock::given(method("GET"))
             .and(path(format!(
                 "/v1.0/sites/{SITE}/pages/microsoft.graph.sitePage"
             )))
-            .respond_with(Listing(site_pages(&base, n_pages), "$skiptoken"))
+            .respond_with(loopback::Pages(site_pages(&base, n_pages), "$skiptoken"))
             .mount(&server)
             .await;
         // Graph's download URLs are on another host: here the same server by another name.

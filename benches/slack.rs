@@ -20,6 +20,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,10 +41,7 @@ const ROUNDS: usize = 3;
 const USERS: [&str; 3] = ["U01ANA", "U02BEN", "U03CAT"];
 
 fn threads() -> usize {
-    std::env::var("SLACK_BENCH_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    loopback::env_size("SLACK_BENCH_THREADS", 10_000)
 }
 
 fn ts(i: usize) -> String {
@@ -233,11 +232,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = threads();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         Mock::given(any())
             .respond_with(Server(Arc::new(build(n))))

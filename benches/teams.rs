@@ -37,13 +37,15 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
 use connectors::misc::teams::{TeamsConfig, TeamsConnector};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const PAGE: usize = 50;
 const ROUNDS: usize = 3;
@@ -51,10 +53,7 @@ const TEAM: &str = "fbe2bf47-16c8-47cf-b4a5-4b9b187c508b";
 const CHANNEL: &str = "19:4a95f7d8db4c4e7fae857bcebe0623e6@thread.tacv2";
 
 fn threads() -> usize {
-    std::env::var("TEAMS_BENCH_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000)
+    loopback::env_size("TEAMS_BENCH_THREADS", 5_000)
 }
 
 fn message(id: u64, reply_to: Option<u64>, html: &str) -> Value {
@@ -73,22 +72,6 @@ fn message(id: u64, reply_to: Option<u64>, html: &str) -> Value {
         "channelIdentity": {"teamId": TEAM, "channelId": CHANNEL},
         "attachments": [], "mentions": [], "reactions": [], "messageHistory": []
     })
-}
-
-/// The message pages, pre-rendered; page `n` is asked as `?$skiptoken=p{n}`.
-struct Pages(Vec<String>);
-
-impl Respond for Pages {
-    fn respond(&self, req: &Request) -> ResponseTemplate {
-        let page: usize = req
-            .url
-            .query_pairs()
-            .find(|(k, _)| k == "$skiptoken")
-            .and_then(|(_, v)| v.strip_prefix('p').and_then(|n| n.parse().ok()))
-            .unwrap_or(0);
-        let body = self.0.get(page).cloned().unwrap_or_default();
-        ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/json")
-    }
 }
 
 fn pages(base: &str, n: usize) -> Vec<String> {
@@ -190,11 +173,7 @@ async fn raw(client: &reqwest::Client, base: &str, convert: bool) -> (usize, u64
 
 fn main() {
     let n = threads();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         let base = server.uri();
         Mock::given(method("POST"))
@@ -223,10 +202,12 @@ fn main() {
             .await;
         Mock::given(method("GET"))
             .and(path_regex("/messages$"))
-            .respond_with(Pages(pages(&base, n)))
+            .respond_with(loopback::Pages(pages(&base, n), "$skiptoken"))
             .mount(&server)
             .await;
-        println!("teams loopback: {n} threads of 3 messages, {PAGE} roots per page with $expand=replies");
+        println!(
+            "teams loopback: {n} threads of 3 messages, {PAGE} roots per page with $expand=replies"
+        );
 
         let config: TeamsConfig = connectors::core::config::from_json(json!({
             "credentials": {"tenant_id": "tenant", "client_id": "app", "client_secret": "s"},

@@ -18,6 +18,8 @@
 
 #[path = "support/compare.rs"]
 mod compare;
+#[path = "support/loopback.rs"]
+mod loopback;
 
 use compare::Compare;
 
@@ -32,10 +34,7 @@ const CONCURRENCY: usize = 4;
 const ROUNDS: usize = 3;
 
 fn tickets() -> usize {
-    std::env::var("ZENDESK_BENCH_TICKETS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5_000)
+    loopback::env_size("ZENDESK_BENCH_TICKETS", 5_000)
 }
 
 fn user(id: u64, name: &str, email: &str, role: &str) -> Value {
@@ -163,11 +162,7 @@ async fn raw(client: &reqwest::Client, base: &str) -> (usize, u64) {
 
 fn main() {
     let n = tickets();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async {
+    loopback::block_on(async {
         let server = MockServer::start().await;
         Mock::given(method("GET"))
             .and(path("/api/v2/incremental/tickets/cursor.json"))
@@ -177,7 +172,8 @@ fn main() {
         Mock::given(method("GET"))
             .and(path_regex("^/api/v2/tickets/[0-9]+/comments$"))
             .respond_with(
-                ResponseTemplate::new(200).set_body_raw(comments().into_bytes(), "application/json"),
+                ResponseTemplate::new(200)
+                    .set_body_raw(comments().into_bytes(), "application/json"),
             )
             .mount(&server)
             .await;

@@ -14,31 +14,10 @@ use chrono::{TimeDelta, Utc};
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::testkit::{load_batch, poll_batch};
 use connector_core::{Batch, Connector, Document, ErrorKind, Registry, SyncContext, TimeWindow};
 use futures::StreamExt;
 use serde_json::{Value, json};
-
-async fn load(c: &Arc<dyn Connector>) -> Batch {
-    let mut out = Batch::default();
-    let mut stream = c.roles().as_load().unwrap().load(SyncContext::new());
-    while let Some(page) = stream.next().await {
-        out.append(page.unwrap());
-    }
-    out
-}
-
-async fn poll(c: &Arc<dyn Connector>, window: TimeWindow) -> connector_core::Result<Batch> {
-    let mut out = Batch::default();
-    let mut stream = c
-        .roles()
-        .as_poll()
-        .unwrap()
-        .poll(window, SyncContext::new());
-    while let Some(page) = stream.next().await {
-        out.append(page?);
-    }
-    Ok(out)
-}
 
 fn doc<'a>(batch: &'a Batch, id: &str) -> &'a Document {
     batch
@@ -99,7 +78,7 @@ async fn sync(
 async fn every_record_and_attachment_over_offset_pages() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     assert_eq!(ids(&batch), all_ids());
     assert!(batch.failures.is_empty(), "{:?}", batch.failures);
     // Five records, two a page: three listings, each after the first with the offset before.
@@ -122,7 +101,7 @@ async fn records_render_as_markdown_with_front_matter() {
     let fake = Fake::start(|_| {}).await;
     let uri = fake.uri();
     let c = build(&uri, json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     let plan = doc(&batch, &record_doc(REC_PLAN));
     insta::assert_json_snapshot!("airtable_record", portable(plan, &uri));
     let launch = doc(&batch, &record_doc(REC_LAUNCH));
@@ -162,7 +141,7 @@ async fn records_render_as_markdown_with_front_matter() {
         &uri,
         json!({"treat_all_non_attachment_fields_as_metadata": true}),
     );
-    let batch = load(&all_meta).await;
+    let batch = load_batch(&all_meta).await.unwrap();
     let plan = doc(&batch, &record_doc(REC_PLAN));
     assert_eq!(
         plan.metadata["fields"]["Notes"],
@@ -176,7 +155,7 @@ async fn attachments_are_documents_of_their_record() {
     let fake = Fake::start(|_| {}).await;
     let uri = fake.uri();
     let c = build(&uri, json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     let spec = doc(&batch, &attachment_doc(REC_LAUNCH, ATT_SPEC));
     insta::assert_json_snapshot!("airtable_attachment", portable(spec, &uri));
     assert_eq!(spec.content.as_bytes(), b"%PDF-1.4 launch spec");
@@ -193,7 +172,7 @@ async fn attachments_are_documents_of_their_record() {
     })
     .await;
     let c = build(&fake.uri(), json!({"max_attachment_size": 1_000_000}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     assert_eq!(batch.failures.len(), 1, "{:?}", batch.failures);
     let failure = &batch.failures[0];
     assert_eq!(
@@ -217,7 +196,7 @@ async fn attachments_are_documents_of_their_record() {
     // reads the failures, for two hours.
     fake.with(|st| st.files.retain(|f| f.id != ATT_SPEC));
     let c = build(&fake.uri(), json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     let failure = batch
         .failures
         .iter()
@@ -237,7 +216,7 @@ async fn attachments_are_documents_of_their_record() {
     );
 
     let c = build(&fake.uri(), json!({"include_attachments": false}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     assert_eq!(batch.documents.len(), 5);
     assert_eq!(
         fake.with(|st| st.downloads),
@@ -250,7 +229,7 @@ async fn attachments_are_documents_of_their_record() {
 async fn polls_filter_by_last_modified_time_not_created_time() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({}));
-    let batch = poll(&c, TimeWindow::new(time(20), time(40)).unwrap())
+    let batch = poll_batch(&c, TimeWindow::new(time(20), time(40)).unwrap())
         .await
         .unwrap();
     assert_eq!(
@@ -276,7 +255,7 @@ async fn polls_filter_by_last_modified_time_not_created_time() {
     // Without such a field: LAST_MODIFIED_TIME(), and no invented updated_at.
     let fake = Fake::start(|st| st.modified_field = false).await;
     let c = build(&fake.uri(), json!({}));
-    let batch = poll(&c, TimeWindow::new(time(20), time(40)).unwrap())
+    let batch = poll_batch(&c, TimeWindow::new(time(20), time(40)).unwrap())
         .await
         .unwrap();
     assert_eq!(batch.documents.len(), 4);
@@ -340,7 +319,7 @@ async fn an_offset_that_expires_mid_run_restarts_the_listing() {
     // The second listing's offset is refused: iteration starts over and delivers everything.
     let fake = Fake::start(|st| st.restart_at_listing = Some(2)).await;
     let c = build(&fake.uri(), json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     assert_eq!(
         ids(&batch)
             .into_iter()
@@ -478,14 +457,14 @@ async fn check_tells_airtables_answers_apart() {
 async fn a_token_without_schema_access_still_reads_and_a_bad_formula_is_named() {
     let fake = Fake::start(|st| st.no_schema = true).await;
     let uri = fake.uri();
-    let batch = load(&build(&uri, json!({}))).await;
+    let batch = load_batch(&build(&uri, json!({}))).await.unwrap();
     assert_eq!(ids(&batch), all_ids(), "attachments found by their shape");
     let plan = doc(&batch, &record_doc(REC_PLAN));
     assert!(plan.content.as_text().unwrap().contains("## Notes"));
 
     // The schema cannot confirm the configured field; Airtable's 422 names the formula.
     let c = build(&uri, json!({"modified_time_field": "Edited"}));
-    let e = poll(&c, TimeWindow::new(time(0), time(59)).unwrap())
+    let e = poll_batch(&c, TimeWindow::new(time(0), time(59)).unwrap())
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidData);

@@ -6,34 +6,16 @@
 
 mod asana_common;
 
-use std::sync::Arc;
-
 use asana_common::{Comment, TOKEN, WORKSPACE, build, config, requests_to, standard, start, time};
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
-use connector_core::sync::{SyncMode, SyncReport, Syncer};
-use connector_core::{Connector, ErrorKind, Registry};
+use connector_core::sync::{SyncMode, Syncer};
+use connector_core::testkit::sync_at;
+use connector_core::{ErrorKind, Registry};
 use futures::StreamExt;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
-
-async fn run(
-    c: &Arc<dyn Connector>,
-    store: &MemoryStateStore,
-    mode: SyncMode,
-    at: u32,
-) -> (MemorySink, SyncReport) {
-    let sink = MemorySink::new();
-    let report = Syncer::new(c.clone())
-        .sink(sink.clone())
-        .state(store.clone())
-        .at(time(at))
-        .run(mode)
-        .await
-        .expect("the sync runs");
-    (sink, report)
-}
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids.sort();
@@ -61,7 +43,7 @@ fn all_ids() -> Vec<String> {
 async fn tasks_become_markdown_documents_with_comments_and_attachments() {
     let server = start(standard(2)).await;
     let c = build(&server.uri(), json!({}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     // The task in two projects is one document; the external attachment is left out; the
     // oversized one is a failure naming it, never downloaded.
     assert_eq!(sorted(sink.ids()), all_ids());
@@ -144,7 +126,7 @@ async fn an_incremental_run_finds_an_edited_task_and_a_new_comment_on_an_old_one
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
     {
         let mut st = api.state.lock().unwrap();
         // Renamed between runs.
@@ -168,7 +150,7 @@ async fn an_incremental_run_finds_an_edited_task_and_a_new_comment_on_an_old_one
         });
         t3.minute = 41;
     }
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(
         sorted(sink.ids()),
@@ -206,7 +188,7 @@ async fn an_expired_offset_restarts_the_projects_listing() {
     api.state.lock().unwrap().expire_next_offset = true;
     let server = start(api).await;
     let c = build(&server.uri(), json!({"include_attachments": false}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(sorted(sink.ids()), TASKS);
 }
@@ -244,7 +226,7 @@ async fn scope_follows_project_ids_then_team_then_workspace() {
         &uri,
         json!({"asana_project_ids": "1200000000000011", "include_attachments": false}),
     );
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert_eq!(
         sorted(sink.ids()),
         [
@@ -258,7 +240,7 @@ async fn scope_follows_project_ids_then_team_then_workspace() {
         &uri,
         json!({"asana_team_id": asana_common::TEAM, "include_attachments": false}),
     );
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert!(!sink.ids().contains(&"asana:1200000000000105".to_owned()));
     assert_eq!(sink.len(), 5);
     assert!(
@@ -337,7 +319,7 @@ async fn a_deleted_task_between_listing_and_stories_is_a_failure_and_the_run_goe
         .mount_as_scoped(&server)
         .await;
     let c = build(&server.uri(), json!({"include_attachments": false}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert_eq!(sink.len(), 5);
     assert_eq!(report.failures.len(), 1);
     assert_eq!(
@@ -362,7 +344,7 @@ async fn rate_limits_are_waited_out_and_150_a_minute_is_the_default() {
         .mount_as_scoped(&server)
         .await;
     let c = build(&server.uri(), json!({"include_attachments": false}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert_eq!(sink.len(), 6);
     assert!(
         report.rate_limit_wait >= std::time::Duration::from_secs(1),
@@ -420,7 +402,7 @@ async fn a_reconcile_run_reads_no_story_and_downloads_nothing_for_unchanged_task
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
     let stories = || async {
         requests_to(&server, "/api/1.0/tasks/")
             .await
@@ -440,7 +422,7 @@ async fn a_reconcile_run_reads_no_story_and_downloads_nothing_for_unchanged_task
         t6.notes = "A new press kit.".into();
         t6.minute = 35;
     }
-    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Reconcile, time(40)).await;
     assert_eq!(sink.ids(), ["asana:1200000000000106"]);
     // Five tasks (the subtask among them) and the attachment of the first are unchanged,
     // never read again.
@@ -490,7 +472,7 @@ async fn the_older_public_flag_grants_the_team_not_the_workspace() {
         &server.uri(),
         json!({"asana_project_ids": "1200000000000010", "include_attachments": false}),
     );
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let venue = sink.get("asana:1200000000000102").unwrap();
     assert_eq!(
         venue.access.as_ref().unwrap().groups,
@@ -504,8 +486,8 @@ async fn an_incremental_run_resends_the_tasks_of_a_project_made_private() {
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({"include_attachments": false}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 35).await;
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(35)).await;
     assert!(sink.ids().is_empty(), "nothing changed: {:?}", sink.ids());
     {
         // `Launch` made private: no task's `modified_at` moves.
@@ -513,7 +495,7 @@ async fn an_incremental_run_resends_the_tasks_of_a_project_made_private() {
         st.projects[0].privacy = "private";
         st.projects[0].members = Some(vec![("1200000000000050", "jane@example.com")]);
     }
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     let venue = sink
         .get("asana:1200000000000102")
@@ -529,7 +511,7 @@ async fn an_incremental_run_resends_the_tasks_of_a_project_made_private() {
     assert_eq!(access.emails, ["jane@example.com"]);
     // The tasks of the projects whose readers did not change are not.
     assert!(sink.get("asana:1200000000000105").is_none());
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
     assert!(sink.ids().is_empty(), "sent once: {:?}", sink.ids());
 }
 
@@ -542,7 +524,7 @@ async fn subtasks_are_read_below_their_parent_with_its_access() {
         json!({"asana_project_ids": "1200000000000011", "include_attachments": false}),
     );
     let store = MemoryStateStore::new();
-    let (sink, report) = run(&c, &store, SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     // `Queue subtask` is in no project: the project's listing does not show it.
     let sub = sink
@@ -572,7 +554,7 @@ async fn subtasks_are_read_below_their_parent_with_its_access() {
         t4.name = "Queue subtask, renamed".into();
         t4.minute = 35;
     }
-    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Reconcile, time(40)).await;
     assert_eq!(sink.ids(), ["asana:1200000000000104"], "{report:?}");
 }
 
@@ -585,7 +567,7 @@ async fn an_expired_download_url_is_signed_again_and_never_shown() {
         &server.uri(),
         json!({"asana_project_ids": "1200000000000010"}),
     );
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let plan = sink
         .get(PLAN_PDF)
         .expect("downloaded with a new signed URL");
@@ -625,7 +607,7 @@ async fn an_expired_download_url_is_signed_again_and_never_shown() {
                 tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             }
         });
-        let out = run(&c, &MemoryStateStore::new(), SyncMode::Full, 40).await;
+        let out = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(40)).await;
         refuse.abort();
         out
     };

@@ -58,39 +58,19 @@ fn run<F: std::future::Future>(f: F) -> F::Output {
     connector_core::testkit::block_on(f)
 }
 
-#[test]
-fn retry_after_is_waited_out() {
-    run(async {
-        let s = Servers::start(standard(2)).await;
-        connector_core::testkit::http::retry_after_is_waited_out(&s.api, |uri| {
-            build(uri, json!({}))
-        })
-        .await;
-    });
+connector_core::http_checks! {
+    fake: Servers::start(standard(2)).await,
+    server: |s| &s.api,
+    build: |uri| build(uri, json!({})),
+    checks: [
+        retry_after_is_waited_out,
+        server_error_storm_is_survived(3),
+        unauthorized_fails_fast,
+    ],
 }
 
-#[test]
-fn server_error_storm_is_survived() {
-    run(async {
-        let s = Servers::start(standard(2)).await;
-        connector_core::testkit::http::server_error_storm_is_survived(
-            &s.api,
-            |uri| build(uri, json!({})),
-            3,
-        )
-        .await;
-    });
-}
-
-#[test]
-fn unauthorized_fails_fast() {
-    run(async {
-        let s = Servers::start(standard(2)).await;
-        connector_core::testkit::http::unauthorized_fails_fast(&s.api, |uri| build(uri, json!({})))
-            .await;
-    });
-}
-
+// Written out: Box holds three secrets (the access token, and with a refresh token the client
+// secret and the refresh token itself), each checked over its own connector.
 #[test]
 fn secret_never_leaks() {
     run(async {

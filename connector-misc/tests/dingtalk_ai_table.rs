@@ -13,41 +13,11 @@ use std::sync::Arc;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, SyncOptions, SyncReport, Syncer};
+use connector_core::testkit::{load_batch, poll_batch};
 use connector_core::{Batch, Connector, Document, ErrorKind, Registry, SyncContext, TimeWindow};
 use dingtalk_ai_table_common::*;
 use futures::StreamExt;
 use serde_json::json;
-
-async fn load(c: &Arc<dyn Connector>) -> Batch {
-    let mut out = Batch::default();
-    let mut stream = c.roles().as_load().unwrap().load(SyncContext::new());
-    while let Some(page) = stream.next().await {
-        out.append(page.unwrap());
-    }
-    out
-}
-
-async fn try_load(c: &Arc<dyn Connector>) -> connector_core::Result<Batch> {
-    let mut out = Batch::default();
-    let mut stream = c.roles().as_load().unwrap().load(SyncContext::new());
-    while let Some(page) = stream.next().await {
-        out.append(page?);
-    }
-    Ok(out)
-}
-
-async fn poll(c: &Arc<dyn Connector>, window: TimeWindow) -> Batch {
-    let mut out = Batch::default();
-    let mut stream = c
-        .roles()
-        .as_poll()
-        .unwrap()
-        .poll(window, SyncContext::new());
-    while let Some(page) = stream.next().await {
-        out.append(page.unwrap());
-    }
-    out
-}
 
 fn doc<'a>(batch: &'a Batch, id: &str) -> &'a Document {
     batch
@@ -99,7 +69,7 @@ async fn sync(
 async fn every_record_of_every_sheet_over_next_token_pages() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     assert_eq!(ids(&batch), all_ids());
     assert!(batch.failures.is_empty(), "{:?}", batch.failures);
     let lists: Vec<String> = fake.with(|st| {
@@ -128,7 +98,7 @@ async fn every_record_of_every_sheet_over_next_token_pages() {
 async fn records_render_as_markdown_with_typed_front_matter() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     let plan = doc(&batch, &record_doc(SHEET_TASKS, REC_PLAN));
     insta::assert_json_snapshot!("dingtalk_ai_table_record", plan);
     let launch = doc(&batch, &record_doc(SHEET_TASKS, REC_LAUNCH));
@@ -175,16 +145,17 @@ async fn records_render_as_markdown_with_typed_front_matter() {
 #[tokio::test]
 async fn access_is_only_the_configured_groups_never_everyone() {
     let fake = Fake::start(|_| {}).await;
-    let batch = load(&build(&fake.uri(), json!({}))).await;
+    let batch = load_batch(&build(&fake.uri(), json!({}))).await.unwrap();
     for d in &batch.documents {
         let access = d.access.as_ref().expect("access is always set");
         assert!(!access.public && access.emails.is_empty() && access.groups.is_empty());
     }
-    let batch = load(&build(
+    let batch = load_batch(&build(
         &fake.uri(),
         json!({"access_groups": ["ai-table-readers"]}),
     ))
-    .await;
+    .await
+    .unwrap();
     for d in &batch.documents {
         let access = d.access.as_ref().unwrap();
         assert_eq!(access.groups, ["ai-table-readers"]);
@@ -197,7 +168,9 @@ async fn polls_keep_records_modified_in_the_window() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({}));
     // Modified at 10:20, 10:30 and 10:40 (the memo); 10:50 is the exclusive end... of 10:41.
-    let batch = poll(&c, TimeWindow::new(time(20), time(41)).unwrap()).await;
+    let batch = poll_batch(&c, TimeWindow::new(time(20), time(41)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(
         ids(&batch),
         sorted(&[
@@ -206,7 +179,9 @@ async fn polls_keep_records_modified_in_the_window() {
             record_doc(SHEET_NOTES, REC_MEMO),
         ])
     );
-    let batch = poll(&c, TimeWindow::new(time(20), time(30)).unwrap()).await;
+    let batch = poll_batch(&c, TimeWindow::new(time(20), time(30)).unwrap())
+        .await
+        .unwrap();
     assert_eq!(
         ids(&batch),
         [record_doc(SHEET_TASKS, REC_LAUNCH)],
@@ -256,14 +231,14 @@ async fn app_tokens_are_got_once_and_renewed_before_they_expire() {
     // A two-hour token serves the whole run: one token request.
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({"credentials": app_credentials()}));
-    assert_eq!(ids(&load(&c).await), all_ids());
+    assert_eq!(ids(&load_batch(&c).await.unwrap()), all_ids());
     assert_eq!(fake.with(|st| st.token_requests), 1);
 
     // A token with less than the renewal margin left is renewed before each call, never sent
     // to expire on the way.
     let fake = Fake::start(|st| st.token_life = 30).await;
     let c = build(&fake.uri(), json!({"credentials": app_credentials()}));
-    assert_eq!(ids(&load(&c).await), all_ids());
+    assert_eq!(ids(&load_batch(&c).await.unwrap()), all_ids());
     let (tokens, calls) = fake.with(|st| (st.token_requests, st.calls.len()));
     assert_eq!(tokens, calls, "one fresh token per call");
 }
@@ -272,7 +247,7 @@ async fn app_tokens_are_got_once_and_renewed_before_they_expire() {
 async fn a_token_refused_mid_run_is_renewed_once_and_the_run_goes_on() {
     let fake = Fake::start(|st| st.revoke_at_call = Some(3)).await;
     let c = build(&fake.uri(), json!({"credentials": app_credentials()}));
-    assert_eq!(ids(&load(&c).await), all_ids());
+    assert_eq!(ids(&load_batch(&c).await.unwrap()), all_ids());
     let (tokens, refused) = fake.with(|st| {
         (
             st.token_requests,
@@ -286,7 +261,9 @@ async fn a_token_refused_mid_run_is_renewed_once_and_the_run_goes_on() {
 
     // A fixed token cannot be renewed: the run fails naming it.
     let fake = Fake::start(|st| st.revoke_at_call = Some(3)).await;
-    let e = try_load(&build(&fake.uri(), json!({}))).await.unwrap_err();
+    let e = load_batch(&build(&fake.uri(), json!({})))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unauthenticated);
     assert_eq!(e.field(), Some("credentials.access_token"));
     assert!(e.to_string().contains("InvalidAuthentication"), "{e}");
@@ -360,7 +337,10 @@ async fn check_tells_dingtalks_answers_apart() {
 async fn configured_sheets_narrow_the_listing() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({"sheets": ["Notes"]}));
-    assert_eq!(ids(&load(&c).await), [record_doc(SHEET_NOTES, REC_MEMO)]);
+    assert_eq!(
+        ids(&load_batch(&c).await.unwrap()),
+        [record_doc(SHEET_NOTES, REC_MEMO)]
+    );
 }
 
 #[tokio::test]
@@ -479,7 +459,7 @@ async fn a_listing_that_cannot_go_on_fails_and_prunes_nothing() {
         .unwrap();
     // `hasMore` without a `nextToken`: ending there would look like a complete listing.
     fake.with(|st| st.lose_next_token = true);
-    let e = try_load(&c).await.unwrap_err();
+    let e = load_batch(&c).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidData);
     assert!(e.to_string().contains("nextToken"), "{e}");
     let pruned = Syncer::new(c.clone())
@@ -495,7 +475,7 @@ async fn a_listing_that_cannot_go_on_fails_and_prunes_nothing() {
 #[tokio::test]
 async fn values_are_typed_by_their_shape_without_the_field_list() {
     let fake = Fake::start(|st| st.no_fields = true).await;
-    let batch = load(&build(&fake.uri(), json!({}))).await;
+    let batch = load_batch(&build(&fake.uri(), json!({}))).await.unwrap();
     assert_eq!(ids(&batch), all_ids());
     let plan = doc(&batch, &record_doc(SHEET_TASKS, REC_PLAN));
     assert_eq!(plan.title, "Q3 plan");
@@ -515,7 +495,7 @@ async fn a_sheet_the_operator_may_not_read_fails_alone_and_prunes_nothing() {
         .await
         .unwrap();
     fake.with(|st| st.forbidden_sheets.push(SHEET_TASKS.to_owned()));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     assert_eq!(batch.failures.len(), 1, "{:?}", batch.failures);
     let failure = &batch.failures[0];
     assert_eq!(failure.kind, ErrorKind::PermissionDenied);

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
-use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::sync::{SyncMode, Syncer};
+use connector_core::testkit::sync_at;
 use connector_core::{Connector, ErrorKind};
 use discord_common::{
     FORUM, GENERAL, GUILD, Msg, OWNER, SECRET, STAFF, STAFF_ROLE, Thread, VOICE, bucket, build,
@@ -20,23 +21,6 @@ use discord_common::{
 use serde_json::json;
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, ResponseTemplate};
-
-async fn run(
-    c: &Arc<dyn Connector>,
-    store: &MemoryStateStore,
-    mode: SyncMode,
-    at: chrono::DateTime<chrono::Utc>,
-) -> (MemorySink, SyncReport) {
-    let sink = MemorySink::new();
-    let report = Syncer::new(c.clone())
-        .sink(sink.clone())
-        .state(store.clone())
-        .at(at)
-        .run(mode)
-        .await
-        .expect("the sync runs");
-    (sink, report)
-}
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids.sort();
@@ -57,7 +41,7 @@ async fn buckets_and_threads_become_markdown_documents_with_access() {
     let api = standard();
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     let release = snowflake(time(3, 0), 0);
     let forum = snowflake(time(5, 0), 0);
@@ -202,7 +186,7 @@ async fn deny_overwrites_narrow_access_below_the_whole_server() {
         }
         let server = start(api.clone()).await;
         let c = build(&server.uri(), json!({}));
-        let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+        let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
         let doc = sink.get(&bucket(GENERAL, 3)).unwrap();
         assert_eq!(doc.access.as_ref().unwrap().groups, groups);
     }
@@ -227,7 +211,7 @@ async fn messages_are_paged_with_after_snowflakes() {
     }
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({"include_threads": false}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
     let doc = sink.get(&bucket(GENERAL, 1)).unwrap();
     assert_eq!(doc.metadata["message_count"], json!(250));
     let body = doc.content.as_text().unwrap();
@@ -252,7 +236,7 @@ async fn bucket_ids_are_the_same_in_full_and_incremental_runs() {
     let api = standard();
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({}));
-    let (full, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    let (full, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
     // A window that starts in the middle of the 3:00 bucket reads the bucket from its start:
     // the same id, the same whole document.
     let window = connector_core::TimeWindow::new(time(3, 30), time(8, 0)).unwrap();
@@ -283,7 +267,7 @@ async fn an_incremental_run_finds_edits_new_messages_and_new_replies_in_old_thre
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({"edit_lookback_hours": 2}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, time(7, 0)).await;
+    sync_at(&c, &store, SyncMode::Full, time(7, 0)).await;
     let release = snowflake(time(3, 0), 0);
     {
         let mut st = api.state.lock().unwrap();
@@ -304,7 +288,7 @@ async fn an_incremental_run_finds_edits_new_messages_and_new_replies_in_old_thre
         t.messages
             .push(Msg::new(time(7, 30), 0, "Erin", "Moved to Monday."));
     }
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, time(9, 0)).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(9, 0)).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(
         sorted(sink.ids()),
@@ -361,7 +345,7 @@ async fn archived_threads_are_paged_by_archive_time() {
     }
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
     let threads = sink
         .ids()
         .into_iter()
@@ -463,7 +447,7 @@ async fn a_global_429_with_its_body_is_waited_out() {
         .mount(&server)
         .await;
     let c = build(&server.uri(), json!({}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
     assert_eq!(sink.ids().len(), 9);
     assert_eq!(report.retries, 1, "{report:?}");
     assert!(
@@ -489,7 +473,7 @@ async fn a_429_with_only_reset_after_is_waited_for_that_long() {
         .mount(&server)
         .await;
     let c = build(&server.uri(), json!({}));
-    let (_, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    let (_, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
     assert_eq!(report.retries, 1, "{report:?}");
     assert!(
         report.rate_limit_wait >= Duration::from_millis(400),
@@ -517,7 +501,7 @@ async fn a_spent_route_is_waited_out_before_the_next_request() {
     }
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({"include_threads": false}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
     assert_eq!(
         sink.get(&bucket(GENERAL, 1)).unwrap().metadata["message_count"],
         json!(150)
@@ -592,7 +576,7 @@ async fn channel_names_limit_the_channels_read() {
         &server.uri(),
         json!({"channels": ["#Staff-Only"], "include_threads": false}),
     );
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
     assert_eq!(sink.ids(), [bucket(STAFF, 2)]);
     assert!(
         !api.state
@@ -618,7 +602,7 @@ async fn a_channel_the_bot_lost_access_to_is_a_failure_and_the_walk_goes_on() {
         .mount(&server)
         .await;
     let c = build(&server.uri(), json!({}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     let f = &report.failures[0];
     assert_eq!(
@@ -667,12 +651,12 @@ async fn the_bucket_a_channel_is_writing_into_goes_out_on_every_run_while_it_gro
         json!({"bucket_hours": 24, "edit_lookback_hours": 0}),
     );
     let store = MemoryStateStore::new();
-    let (sink, _) = run(&c, &store, SyncMode::Full, time(1, 30)).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(1, 30)).await;
     assert!(text(&sink, &day).contains("first of the day"));
 
     post(time(2, 10), "second, today");
     post(time(2, 45), "posted while run 2 reads");
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, time(2, 30)).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(2, 30)).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     let body = text(&sink, &day);
     assert!(
@@ -686,7 +670,7 @@ async fn the_bucket_a_channel_is_writing_into_goes_out_on_every_run_while_it_gro
     );
 
     post(time(3, 10), "third, today");
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, time(3, 30)).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(3, 30)).await;
     let body = text(&sink, &day);
     assert!(
         body.contains("third, today") && body.contains("posted while run 2 reads"),
@@ -694,7 +678,7 @@ async fn the_bucket_a_channel_is_writing_into_goes_out_on_every_run_while_it_gro
     );
 
     // Nothing posted or edited in [3:30, 4:30): the day is not sent.
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, time(4, 30)).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(4, 30)).await;
     assert!(sink.get(&day).is_none(), "{:?}", sink.ids());
 }
 
@@ -706,7 +690,7 @@ async fn an_edit_inside_a_thread_is_found_by_incremental_and_reconcile_runs() {
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({"edit_lookback_hours": 6}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, time(7, 0)).await;
+    sync_at(&c, &store, SyncMode::Full, time(7, 0)).await;
     let forum = snowflake(time(5, 0), 0);
     let release = snowflake(time(3, 0), 0);
     let edit = |thread: u64, at, content: &str| {
@@ -718,13 +702,13 @@ async fn an_edit_inside_a_thread_is_found_by_incremental_and_reconcile_runs() {
     };
     // Within the look-back: the incremental run reads the thread and sees the edit.
     edit(forum, time(7, 30), "Reset Token, then update the config.");
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, time(9, 0)).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(9, 0)).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(sink.ids(), vec![thread(forum)]);
     assert!(text(&sink, &thread(forum)).contains("then update the config"));
     // A reconcile run (everything listed, only changes sent) finds any edit.
     edit(release, time(9, 30), "Friday it is, 10:00.");
-    let (sink, report) = run(&c, &store, SyncMode::Reconcile, time(10, 0)).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Reconcile, time(10, 0)).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(sink.ids(), vec![thread(release)], "only the edited thread");
     assert!(text(&sink, &thread(release)).contains("Friday it is, 10:00."));
@@ -764,7 +748,7 @@ async fn mentions_are_names_embeds_keep_their_fields_and_voice_channel_chat_is_r
     }
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(8, 0)).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     let six = text(&sink, &bucket(GENERAL, 6));
     assert!(

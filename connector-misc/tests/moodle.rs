@@ -10,31 +10,15 @@ use std::sync::Arc;
 
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
-use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::sync::{SyncMode, Syncer};
 use connector_core::testkit::LogCapture;
+use connector_core::testkit::sync_at;
 use connector_core::{Connector, ErrorKind, Registry};
 use moodle_common::{
     Discussion, File, Kind, Module, MoodleApi, TOKEN, build, config, functions_called, requests_to,
     standard, start, time,
 };
 use serde_json::json;
-
-async fn run(
-    c: &Arc<dyn Connector>,
-    store: &MemoryStateStore,
-    mode: SyncMode,
-    at: u32,
-) -> (MemorySink, SyncReport) {
-    let sink = MemorySink::new();
-    let report = Syncer::new(c.clone())
-        .sink(sink.clone())
-        .state(store.clone())
-        .at(time(at))
-        .run(mode)
-        .await
-        .expect("the sync runs");
-    (sink, report)
-}
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
     ids.sort();
@@ -66,7 +50,7 @@ fn all_ids() -> Vec<String> {
 async fn courses_modules_and_discussions_become_documents() {
     let server = start(standard()).await;
     let c = build(&server.uri(), json!({}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     // Hidden module, hidden section, hidden course and the quiz are left out.
     assert_eq!(sorted(sink.ids()), all_ids());
     assert!(report.failures.is_empty(), "{:?}", report.failures);
@@ -151,7 +135,7 @@ async fn the_token_is_never_in_a_logged_url_a_document_or_a_checkpoint() {
     let server = start(standard()).await;
     let c = build(&server.uri(), json!({}));
     let store = MemoryStateStore::new();
-    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
     for r in server.received_requests().await.unwrap() {
         if r.url.path() == "/webservice/rest/server.php" {
             // Web service calls: the token in the POST body only.
@@ -177,7 +161,7 @@ async fn an_incremental_run_catches_a_new_post_in_an_old_discussion() {
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
     // A reply at minute 40 to the discussion started at minute 2. The forum module's own
     // time does not move (Moodle moves the discussion's `timemodified`).
     {
@@ -197,7 +181,7 @@ async fn an_incremental_run_catches_a_new_post_in_an_old_discussion() {
         });
     }
     let before = requests_to(&server, "/").await.len();
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     assert_eq!(sink.ids(), ["moodle_forum_40_90"], "{report:?}");
     let doc = sink.get("moodle_forum_40_90").unwrap();
     assert!(
@@ -224,7 +208,7 @@ async fn an_edited_page_is_read_again_and_nothing_else() {
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
     {
         let mut state = api.state.lock().unwrap();
         let m = &mut state.courses[1].sections[0].modules[0];
@@ -233,7 +217,7 @@ async fn an_edited_page_is_read_again_and_nothing_else() {
             content: "<p>H He Li Be</p>".into(),
         };
     }
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 45).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     assert_eq!(sink.ids(), ["moodle_page_60"]);
     assert!(
         sink.get("moodle_page_60")
@@ -250,7 +234,7 @@ async fn an_unchanged_full_run_downloads_nothing_and_asks_for_no_posts() {
     let server = start(standard()).await;
     let c = build(&server.uri(), json!({}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
     let files = requests_to(&server, "/webservice/pluginfile.php")
         .await
         .len();
@@ -259,7 +243,7 @@ async fn an_unchanged_full_run_downloads_nothing_and_asks_for_no_posts() {
         .iter()
         .filter(|f| *f == "mod_forum_get_discussion_posts")
         .count();
-    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 31).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Reconcile, time(31)).await;
     assert!(sink.ids().is_empty(), "{:?}", sink.ids());
     assert_eq!(report.unchanged, all_ids().len() as u64, "{report:?}");
     assert_eq!(
@@ -310,7 +294,7 @@ async fn forum_discussions_are_paged_and_polls_stop_at_older_ones() {
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({"course_ids": "15"}));
     let store = MemoryStateStore::new();
-    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
     assert_eq!(sink.ids().len(), 121);
     let pages = functions_called(&server)
         .await
@@ -327,7 +311,7 @@ async fn forum_discussions_are_paged_and_polls_stop_at_older_ones() {
         };
         discussions[77].posts[0].minute = 50;
     }
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 55).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(55)).await;
     assert_eq!(sink.ids(), ["moodle_forum_61_2077"]);
     let after = functions_called(&server)
         .await
@@ -388,7 +372,7 @@ async fn a_function_the_service_does_not_allow_is_named() {
         .insert("mod_book_get_books_by_courses".into());
     let server = start(api).await;
     let c = build(&server.uri(), json!({}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert!(!sink.ids().contains(&"moodle_book_43".to_owned()));
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     assert_eq!(report.failures[0].id.as_deref(), Some("moodle_book_43"));
@@ -405,7 +389,7 @@ async fn a_course_that_refuses_access_is_a_failure_and_the_sync_goes_on() {
     api.state.lock().unwrap().courses[0].locked = true;
     let server = start(api).await;
     let c = build(&server.uri(), json!({}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert_eq!(sink.ids(), ["moodle_page_60"]);
     assert_eq!(report.failures.len(), 1);
     assert!(
@@ -421,7 +405,7 @@ async fn participants_that_cannot_be_read_leave_the_course_group_alone() {
     api.state.lock().unwrap().users_hidden = true;
     let server = start(api).await;
     let c = build(&server.uri(), json!({}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let access = sink.get("moodle_page_41").unwrap().access.unwrap();
     assert_eq!(access.groups, ["moodle:course:12"]);
     assert!(access.emails.is_empty());
@@ -452,7 +436,7 @@ async fn files_over_the_cap_or_off_the_site_are_failures_never_read() {
     }
     let server = start(api).await;
     let c = build(&server.uri(), json!({"max_file_size": 1_000_000}));
-    let (_, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (_, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let mut failed: Vec<_> = report
         .failures
         .iter()
@@ -483,7 +467,7 @@ async fn files_over_the_cap_or_off_the_site_are_failures_never_read() {
 async fn course_ids_limit_the_run_and_an_unknown_one_is_named() {
     let server = start(standard()).await;
     let c = build(&server.uri(), json!({"course_ids": [15]}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert_eq!(sink.ids(), ["moodle_page_60"]);
     let c = build(&server.uri(), json!({"course_ids": "15, 99"}));
     let err = c.check().await.unwrap_err();
@@ -529,7 +513,7 @@ async fn participants_are_paged() {
         (0..501).map(|i| format!("s{i}@example.edu")).collect();
     let server = start(api).await;
     let c = build(&server.uri(), json!({"course_ids": "15"}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let access = sink.get("moodle_page_60").unwrap().access.unwrap();
     assert_eq!(access.emails.len(), 501);
     let calls = functions_called(&server).await;
@@ -568,7 +552,7 @@ async fn a_file_gone_since_the_listing_is_a_failure_of_its_item() {
         .mount(&server)
         .await;
     let c = build(&server.uri(), json!({"course_ids": "15"}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert_eq!(sink.ids(), ["moodle_page_60"]);
     assert_eq!(report.failures.len(), 1);
     assert_eq!(report.failures[0].id.as_deref(), Some("moodle_resource_62"));
@@ -582,7 +566,7 @@ async fn deleted_discussions_and_hidden_modules_are_pruned() {
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
     let files = requests_to(&server, "/webservice/pluginfile.php")
         .await
         .len();
@@ -640,7 +624,7 @@ async fn a_restricted_section_gives_its_modules_to_nobody_even_for_an_admin_toke
         });
     let server = start(api).await;
     let c = build(&server.uri(), json!({}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let access = sink.get("moodle_page_61").unwrap().access.unwrap();
     assert!(!access.public && access.groups.is_empty() && access.emails.is_empty());
     // The course's other page still goes to the course.
@@ -693,7 +677,7 @@ async fn timed_discussions_outside_their_display_period_are_for_nobody() {
     }
     let server = start(api).await;
     let c = build(&server.uri(), json!({"course_ids": "15"}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     for id in ["moodle_forum_62_3001", "moodle_forum_62_3002"] {
         let access = sink.get(id).unwrap().access.unwrap();
         assert!(access.groups.is_empty() && access.emails.is_empty(), "{id}");
@@ -716,7 +700,7 @@ async fn a_starred_old_discussion_does_not_stop_a_poll_early() {
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({"course_ids": "15"}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
     {
         let mut state = api.state.lock().unwrap();
         let Kind::Forum { discussions } = &mut state.courses[1].sections[0].modules[1].kind else {
@@ -728,7 +712,7 @@ async fn a_starred_old_discussion_does_not_stop_a_poll_early() {
             d.posts[0].minute = 50;
         }
     }
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 55).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(55)).await;
     assert_eq!(sink.ids().len(), 55, "{report:?}");
 }
 
@@ -762,7 +746,7 @@ async fn a_qanda_forum_gives_the_course_its_questions_without_the_replies() {
     }
     let server = start(api.clone()).await;
     let c = build(&server.uri(), json!({"course_ids": "15"}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let doc = sink.get("moodle_forum_64_5001").unwrap();
     let text = doc.content.as_text().unwrap();
     assert!(text.contains("Body 5001"), "{text}");
@@ -775,7 +759,7 @@ async fn a_qanda_forum_gives_the_course_its_questions_without_the_replies() {
     assert!(!bio.iter().any(|id| id.starts_with("moodle_forum_40_")));
     let server = start(standard()).await;
     let c = build(&server.uri(), json!({"course_ids": "12"}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let text = sink
         .get("moodle_forum_40_90")
         .unwrap()
@@ -792,7 +776,7 @@ async fn a_qanda_forum_gives_the_course_its_questions_without_the_replies() {
         .insert("mod_forum_get_forums_by_courses".into());
     let server = start(api).await;
     let c = build(&server.uri(), json!({"course_ids": "12"}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let text = sink
         .get("moodle_forum_40_90")
         .unwrap()
@@ -825,7 +809,7 @@ async fn a_books_hidden_chapters_are_left_out() {
         ));
     let server = start(api).await;
     let c = build(&server.uri(), json!({"course_ids": "15"}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let doc = sink.get("moodle_book_65").unwrap();
     let text = doc.content.as_text().unwrap();
     assert!(text.contains("Goggles on."), "{text}");

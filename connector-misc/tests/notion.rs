@@ -13,32 +13,11 @@ use std::time::{Duration, Instant};
 use connector_core::sink::MemorySink;
 use connector_core::state::{MemoryStateStore, StateStore};
 use connector_core::sync::{SyncMode, SyncOptions, SyncReport, Syncer};
+use connector_core::testkit::{load_batch, poll_batch};
 use connector_core::{Batch, Connector, Content, Document, ErrorKind, SyncContext, TimeWindow};
 use futures::StreamExt;
 use notion_common::*;
 use serde_json::{Value, json};
-
-async fn load(c: &Arc<dyn Connector>) -> Batch {
-    let mut out = Batch::default();
-    let mut stream = c.roles().as_load().unwrap().load(SyncContext::new());
-    while let Some(page) = stream.next().await {
-        out.append(page.unwrap());
-    }
-    out
-}
-
-async fn poll(c: &Arc<dyn Connector>, window: TimeWindow) -> Batch {
-    let mut out = Batch::default();
-    let mut stream = c
-        .roles()
-        .as_poll()
-        .unwrap()
-        .poll(window, SyncContext::new());
-    while let Some(page) = stream.next().await {
-        out.append(page.unwrap());
-    }
-    out
-}
 
 fn doc<'a>(batch: &'a Batch, id: &str) -> &'a Document {
     batch
@@ -90,7 +69,7 @@ async fn sync(
 async fn every_shared_page_is_a_document_over_cursor_pages() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     assert_eq!(
         ids(&batch),
         sorted(vec![ROOT, CHILD, ROW, OTHER, DEEP, PDF_BLOCK, IMAGE_BLOCK])
@@ -122,7 +101,7 @@ async fn blocks_render_as_markdown() {
     let fake = Fake::start(|_| {}).await;
     let uri = fake.uri();
     let c = build(&uri, json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     let root = doc(&batch, ROOT);
     insta::assert_json_snapshot!("notion_handbook", portable(root, &uri));
     let t = text(root);
@@ -156,7 +135,7 @@ async fn blocks_render_as_markdown() {
 async fn nested_blocks_at_any_depth_are_read() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     let child = doc(&batch, CHILD);
     // column_list > column > paragraph: three levels below the page.
     assert!(text(child).contains("deep text"), "{}", text(child));
@@ -171,7 +150,7 @@ async fn nested_blocks_at_any_depth_are_read() {
 async fn a_database_row_has_its_properties_as_front_matter() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     let row = doc(&batch, ROW);
     insta::assert_json_snapshot!("notion_row", portable(row, &fake.uri()));
     insta::assert_json_snapshot!(
@@ -197,7 +176,7 @@ async fn root_page_reads_what_is_below_it_at_any_depth() {
         &fake.uri(),
         json!({"root_page_id": "598337872cf94fdf8782e53db20768a5", "include_files": false}),
     );
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     // OTHER is outside; DEEP is below a column block of CHILD, ROW below the database.
     assert_eq!(ids(&batch), sorted(vec![ROOT, CHILD, ROW, DEEP]));
 }
@@ -207,7 +186,7 @@ async fn file_blocks_are_documents_of_their_own() {
     let fake = Fake::start(|_| {}).await;
     let uri = fake.uri();
     let c = build(&uri, json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     let pdf = doc(&batch, PDF_BLOCK);
     assert_eq!(pdf.title, "guide.pdf");
     match &pdf.content {
@@ -231,7 +210,7 @@ async fn file_blocks_are_documents_of_their_own() {
 async fn a_file_over_max_file_size_is_a_failure() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({"max_file_size": 10}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     let failure = batch
         .failures
         .iter()
@@ -252,7 +231,7 @@ async fn rate_limited_search_waits_for_retry_after() {
     let fake = Fake::start(|st| st.rate_limited = 1).await;
     let c = build(&fake.uri(), json!({"include_files": false}));
     let started = Instant::now();
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "{:?}",
@@ -321,7 +300,7 @@ async fn poll_reads_the_window_newest_first_and_stops_past_it() {
     let c = build(&fake.uri(), json!({"include_files": false}));
     // Edited at 10:20 (CHILD) and 10:30 (ROW); the start inside a minute is widened to it.
     let window = TimeWindow::new(time(20) + chrono::TimeDelta::seconds(30), time(31)).unwrap();
-    let batch = poll(&c, window).await;
+    let batch = poll_batch(&c, window).await.unwrap();
     assert_eq!(ids(&batch), sorted(vec![CHILD, ROW]));
     let bodies: Vec<Value> = fake
         .server
@@ -361,7 +340,7 @@ async fn a_change_in_a_nested_block_is_found_by_the_next_poll() {
         st.pages.iter_mut().find(|p| p.id == CHILD).unwrap().minute = 50;
     }
     let window = TimeWindow::new(time(45), time(55)).unwrap();
-    let batch = poll(&c, window).await;
+    let batch = poll_batch(&c, window).await.unwrap();
     assert_eq!(ids(&batch), vec![CHILD.to_owned()]);
     assert!(text(doc(&batch, CHILD)).contains("deeper text"));
 }
@@ -494,7 +473,7 @@ async fn with_unshared_synced_block() -> Fake {
 async fn an_unreadable_synced_block_is_left_out_and_the_page_still_comes() {
     let fake = with_unshared_synced_block().await;
     let c = build(&fake.uri(), json!({}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     assert!(batch.failures.is_empty(), "{:?}", batch.failures);
     let root = text(doc(&batch, ROOT));
     assert!(
@@ -544,7 +523,7 @@ async fn an_ancestor_notion_refuses_fails_that_page_and_the_run_goes_on() {
         &fake.uri(),
         json!({"root_page_id": ROOT, "include_files": false}),
     );
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     assert_eq!(ids(&batch), sorted(vec![ROOT, CHILD, ROW]));
     assert_eq!(batch.failures.len(), 1, "{:?}", batch.failures);
     let failure = &batch.failures[0];
@@ -583,7 +562,7 @@ async fn a_linked_database_whose_source_is_not_shared_says_so_in_its_page() {
         &fake.uri(),
         json!({"root_page_id": ROOT, "include_files": false}),
     );
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     assert_eq!(ids(&batch), sorted(vec![ROOT, CHILD, ROW, DEEP]));
     assert!(batch.failures.is_empty(), "{:?}", batch.failures);
     let root = text(doc(&batch, ROOT));
@@ -597,7 +576,7 @@ async fn a_linked_database_whose_source_is_not_shared_says_so_in_its_page() {
 async fn rows_are_read_through_the_data_source_and_name_it() {
     let fake = Fake::start(|_| {}).await;
     let c = build(&fake.uri(), json!({"include_files": false}));
-    let batch = load(&c).await;
+    let batch = load_batch(&c).await.unwrap();
     let row = doc(&batch, ROW);
     assert_eq!(row.metadata["database_id"], json!(DATABASE));
     assert_eq!(row.metadata["data_source_id"], json!(DATA_SOURCE));
@@ -622,7 +601,7 @@ async fn a_page_the_search_does_not_list_is_found_by_the_walk() {
         json!({"include_files": false, "root_page_id": ROOT}),
     ] {
         let c = build(&fake.uri(), config);
-        let batch = load(&c).await;
+        let batch = load_batch(&c).await.unwrap();
         assert!(batch.failures.is_empty(), "{:?}", batch.failures);
         assert!(ids(&batch).contains(&DEEP.to_owned()), "{:?}", ids(&batch));
         assert!(text(doc(&batch, DEEP)).contains("at the bottom"));
@@ -795,8 +774,10 @@ async fn a_block_that_refers_back_into_its_tree_is_opened_once() {
     })
     .await;
     let config = json!({"include_files": false});
-    let plain_batch = load(&build(&plain.uri(), config.clone())).await;
-    let cyclic_batch = load(&build(&cyclic.uri(), config)).await;
+    let plain_batch = load_batch(&build(&plain.uri(), config.clone()))
+        .await
+        .unwrap();
+    let cyclic_batch = load_batch(&build(&cyclic.uri(), config)).await.unwrap();
     assert_eq!(ids(&plain_batch), ids(&cyclic_batch));
     assert_eq!(
         plain.notion.children_requests.load(Ordering::SeqCst),

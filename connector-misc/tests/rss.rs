@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
-use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::sync::{SyncMode, SyncReport};
+use connector_core::testkit::sync_at;
 use connector_core::{Connector, Document, ErrorKind};
 use rss_common::{AtomEntry, FakeFeeds, atom, atom_entries, build, rfc3339, standard, time};
 use serde_json::json;
@@ -18,25 +19,8 @@ use wiremock::MockServer;
 
 const SITE: &str = "https://blog.example.com";
 
-async fn run(
-    c: &Arc<dyn Connector>,
-    store: &MemoryStateStore,
-    mode: SyncMode,
-    at: i64,
-) -> (MemorySink, SyncReport) {
-    let sink = MemorySink::new();
-    let report = Syncer::new(c.clone())
-        .sink(sink.clone())
-        .state(store.clone())
-        .at(time(at))
-        .run(mode)
-        .await
-        .expect("the sync runs");
-    (sink, report)
-}
-
 async fn full(c: &Arc<dyn Connector>) -> (MemorySink, SyncReport) {
-    run(c, &MemoryStateStore::new(), SyncMode::Full, 20).await
+    sync_at(c, &MemoryStateStore::new(), SyncMode::Full, time(20)).await
 }
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
@@ -208,9 +192,9 @@ async fn an_unchanged_feed_costs_one_304_on_the_next_incremental_run() {
     let server = feeds.clone().start().await;
     let c = build(&server.uri(), &["/blog/feed/", "/releases.atom"], json!({}));
     let store = MemoryStateStore::new();
-    let (sink, _) = run(&c, &store, SyncMode::Full, 20).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(20)).await;
     assert_eq!(sink.len(), 4);
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 30).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(30)).await;
     assert!(sink.is_empty());
     assert_eq!(report.failed, 0);
     assert_eq!(report.requests, 2, "one request per feed: {report:?}");
@@ -223,7 +207,7 @@ async fn an_unchanged_feed_costs_one_304_on_the_next_incremental_run() {
         assert_eq!(seen[1].1.as_deref(), Some("Wed, 03 Jan 2024 01:00:00 GMT"));
     }
     // A reconciliation asks again unconditionally; everything is unchanged.
-    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Reconcile, time(40)).await;
     assert!(sink.is_empty());
     assert_eq!(report.unchanged, 4);
 }
@@ -234,7 +218,7 @@ async fn an_edited_entry_is_delivered_by_the_next_incremental_run() {
     let server = feeds.clone().start().await;
     let c = build(&server.uri(), &["/releases.atom"], json!({}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 20).await;
+    sync_at(&c, &store, SyncMode::Full, time(20)).await;
     let mut entries: Vec<AtomEntry> = atom_entries();
     entries[1].updated = time(25);
     entries[1].content =
@@ -244,7 +228,7 @@ async fn an_edited_entry_is_delivered_by_the_next_incremental_run() {
         "application/atom+xml",
         atom(SITE, &entries),
     );
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 30).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(30)).await;
     let uri = server.uri();
     assert_eq!(
         sink.ids(),
@@ -258,7 +242,7 @@ async fn an_edited_entry_is_delivered_by_the_next_incremental_run() {
     assert_eq!(doc.updated_at, Some(time(25)));
     // The changed feed was asked conditionally and answered 200 with its new ETag, which the
     // next run sends.
-    run(&c, &store, SyncMode::Incremental, 40).await;
+    sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
     let seen = feed_requests(&server, "/releases.atom").await;
     assert_eq!(seen[1].0.as_deref(), Some("\"v1\""));
     assert_eq!(seen[2].0.as_deref(), Some("\"v2\""));
@@ -270,7 +254,7 @@ async fn an_entry_edited_in_place_is_delivered_again_by_a_reconciliation() {
     let server = feeds.clone().start().await;
     let c = build(&server.uri(), &["/releases.atom"], json!({}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 20).await;
+    sync_at(&c, &store, SyncMode::Full, time(20)).await;
     // New text, same dates: only the fingerprint tells.
     let mut entries = atom_entries();
     entries[0].summary = "Faster sync, far fewer requests.".into();
@@ -279,7 +263,7 @@ async fn an_entry_edited_in_place_is_delivered_again_by_a_reconciliation() {
         "application/atom+xml",
         atom(SITE, &entries),
     );
-    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 30).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Reconcile, time(30)).await;
     assert_eq!(sink.len(), 1);
     assert_eq!(report.unchanged, 1);
 }
@@ -291,8 +275,8 @@ async fn a_server_that_ignores_validators_still_works() {
     let server = feeds.clone().start().await;
     let c = build(&server.uri(), &["/releases.atom"], json!({}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 20).await;
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 30).await;
+    sync_at(&c, &store, SyncMode::Full, time(20)).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(30)).await;
     // Read and windowed: nothing in [20h, 30h).
     assert!(sink.is_empty());
     assert_eq!(report.failed, 0);
@@ -314,7 +298,7 @@ async fn a_server_that_ignores_validators_still_works() {
         atom(SITE, &entries),
     );
     feeds.edit("/releases.atom", |d| d.validators = false);
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 40).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
     assert_eq!(sink.len(), 1);
     assert_eq!(
         feed_requests(&server, "/releases.atom").await,
@@ -433,7 +417,7 @@ async fn entries_without_dates_come_in_full_runs_and_are_not_sent_again() {
     let server = feeds.clone().start().await;
     let c = build(&server.uri(), &["/undated.xml"], json!({}));
     let store = MemoryStateStore::new();
-    let (sink, _) = run(&c, &store, SyncMode::Full, 20).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(20)).await;
     assert_eq!(sink.len(), 2);
     for doc in sink.documents() {
         assert_eq!(doc.updated_at, None, "never now()");
@@ -447,9 +431,9 @@ async fn entries_without_dates_come_in_full_runs_and_are_not_sent_again() {
     // Not in a window (they have no time), not re-sent by a reconciliation (a full listing
     // that skips what the store holds).
     feeds.edit("/undated.xml", |d| d.validators = false);
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 30).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(30)).await;
     assert!(sink.is_empty());
-    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Reconcile, time(40)).await;
     assert!(sink.is_empty());
     assert_eq!(report.unchanged, 2);
 }
@@ -529,9 +513,9 @@ async fn a_failed_entry_keeps_its_feed_from_a_304() {
         .await;
     let c = build(&site, &["/blog/feed/"], json!({"fetch_articles": true}));
     let store = MemoryStateStore::new();
-    let (_, report) = run(&c, &store, SyncMode::Full, 20).await;
+    let (_, report) = sync_at(&c, &store, SyncMode::Full, time(20)).await;
     assert_eq!(report.failures.len(), 2);
-    run(&c, &store, SyncMode::Incremental, 30).await;
+    sync_at(&c, &store, SyncMode::Incremental, time(30)).await;
     let seen = feed_requests(&server, "/blog/feed/").await;
     assert_eq!(seen[1], (None, None), "no validators after a failed entry");
 }
@@ -748,7 +732,7 @@ async fn a_late_entry_and_an_edit_in_place_come_with_the_next_incremental_run() 
     let server = feeds.clone().start().await;
     let c = build(&server.uri(), &["/releases.atom"], json!({}));
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 20).await;
+    sync_at(&c, &store, SyncMode::Full, time(20)).await;
     let mut entries = atom_entries();
     // Dated hour 3, long before the last run (hour 20), first listed now.
     let mut late = entries[1].clone();
@@ -765,7 +749,7 @@ async fn a_late_entry_and_an_edit_in_place_come_with_the_next_incremental_run() 
         "application/atom+xml",
         atom(SITE, &entries),
     );
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 30).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(30)).await;
     let uri = server.uri();
     assert_eq!(
         sorted(sink.ids()),

@@ -66,54 +66,14 @@ impl Fixture for SalesforceFixture {
 
 connector_core::conformance_tests!(salesforce_conformance, SalesforceFixture);
 
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    connector_core::testkit::block_on(f)
-}
-
-#[test]
-fn retry_after_is_waited_out() {
-    run(async {
-        let fake = Fake::start(|_| {}).await;
-        connector_core::testkit::http::retry_after_is_waited_out(&fake.server, |uri| {
-            build(uri, json!({}))
-        })
-        .await;
-    });
-}
-
-#[test]
-fn server_error_storm_is_survived() {
-    run(async {
-        let fake = Fake::start(|_| {}).await;
-        connector_core::testkit::http::server_error_storm_is_survived(
-            &fake.server,
-            |uri| build(uri, json!({})),
-            3,
-        )
-        .await;
-    });
-}
-
-#[test]
-fn unauthorized_fails_fast() {
-    run(async {
-        let fake = Fake::start(|_| {}).await;
-        connector_core::testkit::http::unauthorized_fails_fast(&fake.server, |uri| {
-            build(uri, json!({}))
-        })
-        .await;
-    });
-}
-
-#[test]
-fn secret_never_leaks() {
-    run(async {
-        let fake = Fake::start(|_| {}).await;
-        connector_core::testkit::http::secret_never_leaks(
-            &fake.server,
-            |uri| build(uri, json!({})),
-            CLIENT_SECRET,
-        )
-        .await;
-    });
+connector_core::http_checks! {
+    fake: Fake::start(|_| {}).await,
+    server: |fake| &fake.server,
+    build: |uri| build(uri, json!({})),
+    checks: [
+        retry_after_is_waited_out,
+        server_error_storm_is_survived(3),
+        unauthorized_fails_fast,
+        secret_never_leaks(CLIENT_SECRET),
+    ],
 }

@@ -64,37 +64,12 @@ impl Fixture for SharepointFixture {
 
 connector_core::conformance_tests!(sharepoint_conformance, SharepointFixture);
 
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    connector_core::testkit::block_on(f)
-}
-
-#[test]
-fn retry_after_is_waited_out() {
-    run(async {
-        let s = standard(2).start().await;
-        connector_core::testkit::http::retry_after_is_waited_out(&s, |uri| build(uri, json!({})))
-            .await;
-    });
-}
-
-#[test]
-fn server_error_storm_is_survived() {
-    run(async {
-        let s = standard(2).start().await;
-        connector_core::testkit::http::server_error_storm_is_survived(
-            &s,
-            |uri| build(uri, json!({})),
-            3,
-        )
-        .await;
-    });
-}
-
-#[test]
-fn unauthorized_fails_fast() {
-    run(async {
-        let s = standard(2).start().await;
-        connector_core::testkit::http::unauthorized_fails_fast(&s, |uri| build(uri, json!({})))
-            .await;
-    });
+connector_core::http_checks! {
+    fake: standard(2).start().await,
+    build: |uri| build(uri, json!({})),
+    checks: [
+        retry_after_is_waited_out,
+        server_error_storm_is_survived(3),
+        unauthorized_fails_fast,
+    ],
 }

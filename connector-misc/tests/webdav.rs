@@ -11,7 +11,6 @@ use std::sync::Arc;
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
 use connector_core::sync::{SyncMode, SyncOptions, Syncer};
-use connector_core::testkit::http as kit;
 use connector_core::{Connector, ErrorKind, SyncContext};
 use connector_misc::webdav::{WebdavConfig, WebdavConnector};
 use futures::StreamExt;
@@ -1035,28 +1034,15 @@ async fn check_tells_401_403_and_404_apart() {
     }
 }
 
-#[tokio::test]
-async fn retry_after_is_waited_out() {
-    let server = nextcloud().await;
-    kit::retry_after_is_waited_out(&server, build).await;
-}
-
-#[tokio::test]
-async fn server_error_storm_is_survived() {
-    let server = nextcloud().await;
-    kit::server_error_storm_is_survived(&server, build, 2).await;
-}
-
-#[tokio::test]
-async fn unauthorized_fails_fast() {
-    let server = nextcloud().await;
-    kit::unauthorized_fails_fast(&server, build).await;
-}
-
-#[tokio::test]
-async fn secret_never_leaks() {
-    let server = nextcloud().await;
-    kit::secret_never_leaks(&server, build, SECRET).await;
+connector_core::http_checks! {
+    fake: nextcloud().await,
+    build: build,
+    checks: [
+        retry_after_is_waited_out,
+        server_error_storm_is_survived(2),
+        unauthorized_fails_fast,
+        secret_never_leaks(SECRET),
+    ],
 }
 
 #[test]

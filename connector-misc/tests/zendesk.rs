@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use connector_core::sink::MemorySink;
 use connector_core::state::MemoryStateStore;
-use connector_core::sync::{SyncMode, SyncReport, Syncer};
+use connector_core::sync::{SyncMode, Syncer};
+use connector_core::testkit::sync_at;
 use connector_core::{Connector, Document, ErrorKind, Registry, TimeWindow};
 use futures::StreamExt;
 use serde_json::json;
@@ -20,21 +21,39 @@ use zendesk_common::{
     start, time,
 };
 
-async fn run(
-    c: &Arc<dyn Connector>,
-    store: &MemoryStateStore,
-    mode: SyncMode,
-    at: u32,
-) -> (MemorySink, SyncReport) {
-    let sink = MemorySink::new();
-    let report = Syncer::new(c.clone())
-        .sink(sink.clone())
-        .state(store.clone())
-        .at(time(at))
-        .run(mode)
-        .await
-        .expect("the sync runs");
-    (sink, report)
+/// The standard API's tickets after a full run at 10:30: the API (to change between runs),
+/// its server, the connector and the state the run left, for the scenarios of two runs.
+async fn tickets_after_a_full_run() -> (
+    ZendeskApi,
+    wiremock::MockServer,
+    Arc<dyn Connector>,
+    MemoryStateStore,
+) {
+    let api = standard();
+    let server = start(api.clone()).await;
+    let c = build(&server.uri(), "tickets", json!({}));
+    let store = MemoryStateStore::new();
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
+    (api, server, c, store)
+}
+
+/// Changes ticket `id` of `api` between runs.
+fn edit_ticket(api: &ZendeskApi, id: u64, edit: impl FnOnce(&mut zendesk_common::Ticket)) {
+    let mut st = api.state.lock().unwrap();
+    edit(st.tickets.iter_mut().find(|t| t.id == id).unwrap());
+}
+
+/// Ticket 2, deleted by `delete` between a full run and an incremental one at 10:40, is
+/// deleted by the incremental run (with its internal notes) and nothing is sent.
+async fn ticket_2_deleted_between_runs(delete: impl FnOnce(&mut zendesk_common::Ticket)) {
+    let (api, _server, c, store) = tickets_after_a_full_run().await;
+    edit_ticket(&api, 2, delete);
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
+    assert!(sink.documents().is_empty());
+    let mut deleted = sink.deleted();
+    deleted.sort();
+    assert_eq!(deleted, ["zendesk_ticket_2", "zendesk_ticket_2:internal"]);
+    assert_eq!(report.deleted, 2, "{report:?}");
 }
 
 fn doc<'a>(docs: &'a [Document], id: &str) -> &'a Document {
@@ -55,7 +74,7 @@ async fn articles_become_markdown_with_section_category_and_audience() {
         "articles",
         json!({"skip_article_labels": "internal-only", "locale": "en-us"}),
     );
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     // The draft (5), the `Internal-Only` one (6, labels compared case-blind) and the German
     // one (7, another locale) are left out.
@@ -108,7 +127,7 @@ async fn a_help_center_behind_sign_in_publishes_no_article() {
         "articles",
         json!({"help_center_requires_sign_in": true}),
     );
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     let a1 = doc(&docs, "article:1").access.clone().unwrap();
     assert!(!a1.public);
@@ -124,7 +143,7 @@ async fn article_pages_follow_the_cursor() {
     api.state.lock().unwrap().article_page = 2;
     let server = start(api).await;
     let c = build(&server.uri(), "articles", json!({}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     // Without a label to skip or a locale, the internal runbook and the German article come
     // too (the fixture's list holds every locale when none is asked).
     assert_eq!(sink.documents().len(), 6);
@@ -139,7 +158,7 @@ async fn segments_the_agent_may_not_read_stay_ids() {
     api.state.lock().unwrap().segments_forbidden = true;
     let server = start(api).await;
     let c = build(&server.uri(), "articles", json!({}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     assert_eq!(
         doc(&docs, "article:2").access.as_ref().unwrap().groups,
@@ -185,7 +204,7 @@ async fn an_article_unpublished_or_labelled_to_skip_is_deleted_by_the_next_poll(
         json!({"skip_article_labels": "internal-only"}),
     );
     let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
+    sync_at(&c, &store, SyncMode::Full, time(30)).await;
     // Article 2 goes back to draft, article 4 gets a skipped label; the German translation
     // of article 7's locale is not the source's, so nothing of it is deleted.
     {
@@ -197,7 +216,7 @@ async fn an_article_unpublished_or_labelled_to_skip_is_deleted_by_the_next_poll(
         a4.labels = vec!["internal-only"];
         a4.minute = 36;
     }
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
     assert!(sink.documents().is_empty());
     let mut deleted = sink.deleted();
     deleted.sort();
@@ -238,7 +257,7 @@ async fn tickets_carry_every_comment_with_internal_notes_apart() {
     api.state.lock().unwrap().comment_page = 2;
     let server = start(api).await;
     let c = build(&server.uri(), "tickets", json!({}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     // Ticket 5 is deleted: no document.
     assert_eq!(
@@ -333,7 +352,7 @@ async fn a_person_copied_but_not_sideloaded_still_reads_the_ticket() {
     api.state.lock().unwrap().ccs_not_sideloaded = true;
     let server = start(api).await;
     let c = build(&server.uri(), "tickets", json!({}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let t1 = doc(&sink.documents(), "zendesk_ticket_1").clone();
     assert_eq!(
         t1.access.unwrap().emails,
@@ -370,7 +389,7 @@ async fn a_private_ticket_is_read_by_agents_only() {
     }
     let server = start(api).await;
     let c = build(&server.uri(), "tickets", json!({}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     // The agents who may read it: its assignee, its group's, those who read every ticket.
     let t3 = doc(&docs, "zendesk_ticket_3").access.clone().unwrap();
@@ -391,15 +410,13 @@ async fn a_private_ticket_is_read_by_agents_only() {
 #[tokio::test]
 async fn a_ticket_without_group_or_assignee_goes_to_the_agents_who_read_every_ticket() {
     let api = standard();
-    {
-        let mut st = api.state.lock().unwrap();
-        let t4 = st.tickets.iter_mut().find(|t| t.id == 4).unwrap();
-        t4.group = None;
-        t4.assignee = None;
-    }
+    edit_ticket(&api, 4, |t| {
+        t.group = None;
+        t.assignee = None;
+    });
     let server = start(api).await;
     let c = build(&server.uri(), "tickets", json!({}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     let notes = doc(&docs, "zendesk_ticket_4:internal")
         .access
@@ -417,21 +434,15 @@ async fn a_ticket_without_group_or_assignee_goes_to_the_agents_who_read_every_ti
 
 #[tokio::test]
 async fn a_ticket_moved_to_another_group_is_sent_again_with_its_new_agents_only() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "tickets", json!({}));
-    let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
+    let (api, _server, c, store) = tickets_after_a_full_run().await;
     // Reassigned to group 66 and to Ada: an update, which moves `updated_at` as any ticket
     // update does.
-    {
-        let mut st = api.state.lock().unwrap();
-        let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
-        t2.group = Some(66);
-        t2.assignee = Some(5);
-        t2.minute = 40;
-    }
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    edit_ticket(&api, 2, |t| {
+        t.group = Some(66);
+        t.assignee = Some(5);
+        t.minute = 40;
+    });
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     let docs = sink.documents();
     assert_eq!(
         ids(&docs),
@@ -465,12 +476,10 @@ async fn a_ticket_moved_to_another_group_is_sent_again_with_its_new_agents_only(
     // The version token covers who may read the ticket, not only its `updated_at`: moved
     // back to group 55 with the same `updated_at`, a reconciling run sends it again (and
     // nothing else).
-    {
-        let mut st = api.state.lock().unwrap();
-        let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
-        t2.group = Some(55);
-    }
-    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 50).await;
+    edit_ticket(&api, 2, |t| {
+        t.group = Some(55);
+    });
+    let (sink, report) = sync_at(&c, &store, SyncMode::Reconcile, time(50)).await;
     let docs = sink.documents();
     assert_eq!(
         ids(&docs),
@@ -494,7 +503,7 @@ async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incre
     let server = start(api.clone()).await;
     let c = build(&server.uri(), "tickets", json!({}));
     let store = MemoryStateStore::new();
-    let (sink, _) = run(&c, &store, SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Full, time(30)).await;
     let t1 = doc(&sink.documents(), "zendesk_ticket_1")
         .access
         .clone()
@@ -507,7 +516,7 @@ async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incre
             .is_empty()
     );
     // A poll with no organization changed: one organization export, no ticket list.
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 35).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(35)).await;
     assert!(sink.documents().is_empty());
     assert_eq!(
         requests_to(&server, "/api/v2/incremental/organizations")
@@ -528,7 +537,7 @@ async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incre
         st.org_shared = false;
         st.org_minute = Some(40);
     }
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     assert_eq!(report.failed, 0);
     let docs = sink.documents();
     assert_eq!(
@@ -559,7 +568,7 @@ async fn an_organization_that_stops_sharing_tickets_loses_them_at_the_next_incre
     assert_eq!(listed.len(), 1);
 
     // Nothing changed since: the organization is not listed again.
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
     assert!(sink.documents().is_empty());
     assert_eq!(
         requests_to(&server, "/api/v2/organizations/900/tickets")
@@ -625,7 +634,7 @@ async fn ticket_statuses_narrow_the_tickets_read() {
         "tickets",
         json!({"ticket_statuses": "solved, closed", "include_internal_notes": false}),
     );
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert_eq!(
         ids(&sink.documents()),
         ["zendesk_ticket_3", "zendesk_ticket_4"]
@@ -634,11 +643,7 @@ async fn ticket_statuses_narrow_the_tickets_read() {
 
 #[tokio::test]
 async fn a_new_comment_is_found_by_the_next_incremental_run_from_the_carried_cursor() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "tickets", json!({}));
-    let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
+    let (api, server, c, store) = tickets_after_a_full_run().await;
     server.reset().await;
     *api.base.lock().unwrap() = server.uri();
     Mock::given(method("GET"))
@@ -660,7 +665,7 @@ async fn a_new_comment_is_found_by_the_next_incremental_run_from_the_carried_cur
         ));
         t3.minute = 40;
     }
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 45).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Incremental, time(45)).await;
     assert_eq!(
         ids(&sink.documents()),
         ["zendesk_ticket_3", "zendesk_ticket_3:internal"]
@@ -681,27 +686,21 @@ async fn a_new_comment_is_found_by_the_next_incremental_run_from_the_carried_cur
     );
 
     // Nothing new: one export request, nothing delivered.
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
     assert!(sink.documents().is_empty());
 }
 
 #[tokio::test]
 async fn a_ticket_edited_between_runs_is_sent_again_and_the_others_not() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "tickets", json!({}));
-    let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
-    {
-        let mut st = api.state.lock().unwrap();
-        let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
-        t2.subject = "Cannot log in after the update".into();
-        t2.status = "solved";
-        t2.minute = 35;
-    }
+    let (api, server, c, store) = tickets_after_a_full_run().await;
+    edit_ticket(&api, 2, |t| {
+        t.subject = "Cannot log in after the update".into();
+        t.status = "solved";
+        t.minute = 35;
+    });
     // A reconciling run: everything listed, only the edited ticket read and sent.
     let before = requests_to(&server, "/api/v2/tickets/").await.len();
-    let (sink, report) = run(&c, &store, SyncMode::Reconcile, 40).await;
+    let (sink, report) = sync_at(&c, &store, SyncMode::Reconcile, time(40)).await;
     assert_eq!(
         ids(&sink.documents()),
         ["zendesk_ticket_2", "zendesk_ticket_2:internal"]
@@ -735,7 +734,7 @@ async fn a_ticket_edited_while_the_export_is_read_is_delivered_edited() {
         "tickets",
         json!({"include_internal_notes": false}),
     );
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     let mut all = ids(&docs);
     all.dedup();
@@ -767,7 +766,7 @@ async fn an_article_edited_while_the_list_is_read_is_delivered_edited() {
     }
     let server = start(api).await;
     let c = build(&server.uri(), "articles", json!({"locale": "en-us"}));
-    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, _) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     let docs = sink.documents();
     let mut all = ids(&docs);
     all.dedup();
@@ -778,17 +777,11 @@ async fn an_article_edited_while_the_list_is_read_is_delivered_edited() {
 
 #[tokio::test]
 async fn deleted_tickets_are_pruned() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "tickets", json!({}));
-    let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
-    {
-        let mut st = api.state.lock().unwrap();
-        let t4 = st.tickets.iter_mut().find(|t| t.id == 4).unwrap();
-        t4.status = "deleted";
-        t4.minute = 35;
-    }
+    let (api, _server, c, store) = tickets_after_a_full_run().await;
+    edit_ticket(&api, 4, |t| {
+        t.status = "deleted";
+        t.minute = 35;
+    });
     let sink = MemorySink::new();
     let report = Syncer::new(c.clone())
         .sink(sink.clone())
@@ -806,66 +799,36 @@ async fn deleted_tickets_are_pruned() {
 
 #[tokio::test]
 async fn a_ticket_deleted_between_runs_is_deleted_by_the_next_incremental_run() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "tickets", json!({}));
-    let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
-    {
-        let mut st = api.state.lock().unwrap();
-        let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
-        t2.status = "deleted";
-        t2.minute = 35;
-    }
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
-    assert!(sink.documents().is_empty());
-    let mut deleted = sink.deleted();
-    deleted.sort();
-    assert_eq!(deleted, ["zendesk_ticket_2", "zendesk_ticket_2:internal"]);
-    assert_eq!(report.deleted, 2, "{report:?}");
+    ticket_2_deleted_between_runs(|t| {
+        t.status = "deleted";
+        t.minute = 35;
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_ticket_deleted_without_moving_its_updated_at_is_deleted_all_the_same() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "tickets", json!({}));
-    let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
     // Deleted at 10:35: the export lists it again by its `generated_timestamp`, while its
     // `updated_at` (10:02) stays before the next run's window.
-    {
-        let mut st = api.state.lock().unwrap();
-        let t2 = st.tickets.iter_mut().find(|t| t.id == 2).unwrap();
-        t2.status = "deleted";
-        t2.generated = Some(35);
-    }
-    let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
-    assert!(sink.documents().is_empty());
-    let mut deleted = sink.deleted();
-    deleted.sort();
-    assert_eq!(deleted, ["zendesk_ticket_2", "zendesk_ticket_2:internal"]);
-    assert_eq!(report.deleted, 2, "{report:?}");
+    ticket_2_deleted_between_runs(|t| {
+        t.status = "deleted";
+        t.generated = Some(35);
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_ticket_changed_after_the_window_is_left_to_the_next_run() {
-    let api = standard();
-    let server = start(api.clone()).await;
-    let c = build(&server.uri(), "tickets", json!({}));
-    let store = MemoryStateStore::new();
-    run(&c, &store, SyncMode::Full, 30).await;
+    let (api, server, c, store) = tickets_after_a_full_run().await;
     // Changed at 10:45, after the window [10:27, 10:40) of the next run: left out of it, and
     // the cursor carried is the one of the page that held it.
-    {
-        let mut st = api.state.lock().unwrap();
-        let t3 = st.tickets.iter_mut().find(|t| t.id == 3).unwrap();
-        t3.subject = "Invoice question, reopened".into();
-        t3.minute = 45;
-    }
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 40).await;
+    edit_ticket(&api, 3, |t| {
+        t.subject = "Invoice question, reopened".into();
+        t.minute = 45;
+    });
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(40)).await;
     assert!(sink.documents().is_empty());
-    let (sink, _) = run(&c, &store, SyncMode::Incremental, 50).await;
+    let (sink, _) = sync_at(&c, &store, SyncMode::Incremental, time(50)).await;
     assert_eq!(
         ids(&sink.documents()),
         ["zendesk_ticket_3", "zendesk_ticket_3:internal"]
@@ -893,7 +856,7 @@ async fn a_rate_limited_export_is_waited_out() {
         .mount(&server)
         .await;
     let c = build(&server.uri(), "tickets", json!({}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert_eq!(sink.documents().len(), 8);
     assert!(report.retries >= 1, "{report:?}");
 }
@@ -960,7 +923,7 @@ async fn a_forbidden_export_stops_the_sync_and_a_missing_comment_list_fails_its_
         .mount(&server)
         .await;
     let c = build(&server.uri(), "tickets", json!({}));
-    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let (sink, report) = sync_at(&c, &MemoryStateStore::new(), SyncMode::Full, time(30)).await;
     assert_eq!(report.failed, 1);
     assert_eq!(sink.documents().len(), 6);
     assert_eq!(

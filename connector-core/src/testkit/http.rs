@@ -10,6 +10,8 @@
 //!
 //! The connector must allow at least 3 retries (the default of the
 //! [`HttpClient`](crate::http::HttpClient)).
+//!
+//! A test file writes the four checks as `#[test]`s with [`http_checks!`](crate::http_checks).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -179,4 +181,136 @@ pub async fn secret_never_leaks<B: Fn(&str) -> Arc<dyn Connector>>(
     for text in seen {
         assert!(!text.contains(secret), "the secret leaked: {text}");
     }
+}
+
+/// Writes core's HTTP checks as `#[test]`s, each starting its own fake: one test per check
+/// named, named as the check (`cargo test` lists `retry_after_is_waited_out`, ...).
+///
+/// - `fake`: an expression (it may `.await`) starting the connector's fixture server, run
+///   once in each test and kept alive until the check ends.
+/// - `server` (optional): where the fixture keeps its [`MockServer`], written as a
+///   closure over the fake (`|fake| &fake.server`, expanded in place); without it, `fake`
+///   is the `MockServer` itself.
+/// - `build`: a `Fn(&str) -> Arc<dyn Connector>` building the connector from the server's
+///   URI: a closure or a function's name.
+/// - `checks`: which checks to write, each with its arguments after the name:
+///   `retry_after_is_waited_out`, `server_error_storm_is_survived(n)` (`n` 503s in a row),
+///   `unauthorized_fails_fast`, `secret_never_leaks(secret)`. A file leaves a check out,
+///   or writes it by hand, where its source differs on purpose, with a comment saying why.
+///
+/// The tests run on a fresh current-thread runtime ([`block_on`](super::block_on)), so the
+/// test crate needs no tokio macros.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use connector_core::Connector;
+/// use connector_core::testkit::MemoryConnector;
+///
+/// /// The connector's fixture: a wiremock server answering like the source, and what it
+/// /// serves.
+/// struct Fake {
+///     server: wiremock::MockServer,
+/// }
+///
+/// impl Fake {
+///     async fn start() -> Self {
+///         Self { server: wiremock::MockServer::start().await }
+///     }
+/// }
+///
+/// /// The connector under test, against `uri` (a real one reads the source over HTTP).
+/// fn build(uri: &str) -> Arc<dyn Connector> {
+///     let _ = uri;
+///     Arc::new(MemoryConnector::new(Vec::new(), 2))
+/// }
+///
+/// connector_core::http_checks! {
+///     fake: Fake::start().await,
+///     server: |fake| &fake.server,
+///     build: |uri| build(uri),
+///     checks: [
+///         retry_after_is_waited_out,
+///         server_error_storm_is_survived(3),
+///         unauthorized_fails_fast,
+///         secret_never_leaks("s3cr3t-t0ken"),
+///     ],
+/// }
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! http_checks {
+    (
+        fake: $fake:expr,
+        server: |$f:ident| $server:expr,
+        build: $build:expr,
+        checks: [$($check:ident $(($($arg:expr),* $(,)?))?),* $(,)?] $(,)?
+    ) => {
+        $(
+            $crate::__http_check!(
+                $check [$($($arg),*)?] ($fake) ($f) ($server) ($build)
+            );
+        )*
+    };
+    (
+        fake: $fake:expr,
+        build: $build:expr,
+        checks: [$($check:ident $(($($arg:expr),* $(,)?))?),* $(,)?] $(,)?
+    ) => {
+        $(
+            $crate::__http_check!(
+                $check [$($($arg),*)?] ($fake) (server) (&server) ($build)
+            );
+        )*
+    };
+}
+
+/// One test of [`http_checks!`](crate::http_checks).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __http_check {
+    (retry_after_is_waited_out [] ($fake:expr) ($f:ident) ($server:expr) ($build:expr)) => {
+        #[test]
+        fn retry_after_is_waited_out() {
+            $crate::testkit::block_on(async {
+                let $f = $fake;
+                $crate::testkit::http::retry_after_is_waited_out($server, $build).await;
+            });
+        }
+    };
+    (server_error_storm_is_survived [$n:expr] ($fake:expr) ($f:ident) ($server:expr) ($build:expr)) => {
+        #[test]
+        fn server_error_storm_is_survived() {
+            $crate::testkit::block_on(async {
+                let $f = $fake;
+                $crate::testkit::http::server_error_storm_is_survived($server, $build, $n).await;
+            });
+        }
+    };
+    (unauthorized_fails_fast [] ($fake:expr) ($f:ident) ($server:expr) ($build:expr)) => {
+        #[test]
+        fn unauthorized_fails_fast() {
+            $crate::testkit::block_on(async {
+                let $f = $fake;
+                $crate::testkit::http::unauthorized_fails_fast($server, $build).await;
+            });
+        }
+    };
+    (secret_never_leaks [$secret:expr] ($fake:expr) ($f:ident) ($server:expr) ($build:expr)) => {
+        #[test]
+        fn secret_never_leaks() {
+            $crate::testkit::block_on(async {
+                let $f = $fake;
+                $crate::testkit::http::secret_never_leaks($server, $build, $secret).await;
+            });
+        }
+    };
+    ($other:ident [$($arg:expr),*] $($rest:tt)*) => {
+        ::core::compile_error!(::core::concat!(
+            "http_checks!: no check `",
+            ::core::stringify!($other),
+            "` with these arguments; the checks: retry_after_is_waited_out, ",
+            "server_error_storm_is_survived(n), unauthorized_fails_fast, secret_never_leaks(secret)"
+        ));
+    };
 }

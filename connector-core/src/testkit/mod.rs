@@ -38,6 +38,7 @@ pub mod corpus;
 pub mod http;
 mod logs;
 mod memory_connector;
+mod runs;
 mod store;
 
 use std::sync::Arc;
@@ -55,6 +56,7 @@ pub use logs::{LogCapture, Writer as LogWriter};
 pub use memory_connector::{
     MemoryCheckpoint, MemoryConnector, MemoryItem, SOURCE as MEMORY_SOURCE,
 };
+pub use runs::{load_batch, poll_batch, sync_at};
 pub use store::*;
 
 /// A connector's test setup for the conformance kit.

@@ -9,12 +9,15 @@
 //! `sites/{id}/drive` and `sites/{id}/pages/microsoft.graph.sitePage` with `canvasLayout`.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+#[path = "../graph_wire/mod.rs"]
+mod graph_wire;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 pub const TENANT: &str = "contoso.onmicrosoft.com";
 pub const SECRET: &str = "graph-client-secret-canary";
@@ -252,13 +255,8 @@ impl FakeGraph {
     }
 
     pub async fn start(self) -> MockServer {
-        let server = MockServer::start().await;
-        self.state.lock().unwrap().base = server.uri();
-        Mock::given(wiremock::matchers::any())
-            .respond_with(self)
-            .mount(&server)
-            .await;
-        server
+        let state = self.state.clone();
+        graph_wire::start(self, move |uri| state.lock().unwrap().base = uri).await
     }
 }
 
@@ -517,7 +515,7 @@ impl FakeGraph {
             }
             ["sites", host, rest @ ..] if host.ends_with(':') || (rest.is_empty() && !host.contains(',')) => {
                 let host = host.trim_end_matches(':');
-                let path = rest.iter().map(|r| percent_decode(r)).collect::<Vec<_>>().join("/");
+                let path = rest.iter().map(|r| graph_wire::percent_decode(r)).collect::<Vec<_>>().join("/");
                 let path = path.trim_end_matches(':');
                 let wanted = if path.is_empty() { format!("https://{host}") } else { format!("https://{host}/{path}") };
                 match s.sites.iter().find(|x| x.url.eq_ignore_ascii_case(&wanted)) {
@@ -639,7 +637,7 @@ impl FakeGraph {
                 let mut parent = "root".to_owned();
                 let mut found: Option<&Item> = None;
                 for seg in path.split('/').filter(|x| !x.is_empty()) {
-                    let seg = percent_decode(seg);
+                    let seg = graph_wire::percent_decode(seg);
                     found = d
                         .items
                         .iter()
@@ -699,57 +697,26 @@ fn site_json(site: &Site) -> Value {
         "createdDateTime": "2025-01-01T00:00:00Z", "lastModifiedDateTime": "2026-01-01T00:00:00Z"})
 }
 
-fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 impl Respond for FakeGraph {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let base = self.state.lock().unwrap().base.clone();
         let path = request.url.path().to_owned();
         let method = request.method.to_string();
-        if method == "POST" && path.ends_with("/oauth2/v2.0/token") {
-            let body = String::from_utf8_lossy(&request.body).into_owned();
-            if !body.contains(&format!("client_secret={SECRET}")) {
-                return ResponseTemplate::new(401).set_body_json(json!({
-                    "error": "invalid_client",
-                    "error_description": "AADSTS7000215: Invalid client secret provided.",
-                    "error_codes": [7000215]}));
-            }
-            return ResponseTemplate::new(200).set_body_json(json!({
-                "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": TOKEN}));
+        if let Some(token) = graph_wire::token_endpoint(request, SECRET, TOKEN) {
+            return token;
         }
-        let auth = request
-            .headers
-            .get("authorization")
-            .is_some_and(|v| v.to_str().unwrap_or_default() == format!("Bearer {TOKEN}"));
+        let auth = graph_wire::bearer(request, TOKEN);
         if method == "POST" && path == "/v1.0/$batch" {
-            let body: Value = serde_json::from_slice(&request.body).unwrap();
-            let mut responses = Vec::new();
-            for r in body["requests"].as_array().unwrap() {
-                let url = url::Url::parse(&format!("{base}/v1.0/{}", r["url"].as_str().unwrap()))
-                    .unwrap();
-                let query: Vec<(String, String)> = url
-                    .query_pairs()
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect();
+            return graph_wire::batch(request, &base, "application/json", |_, url, query| {
                 self.state
                     .lock()
                     .unwrap()
                     .log
                     .push(format!("BATCH GET {}", url.path()));
-                let (code, json) = batch_member(self, url.path(), &query, &base, auth);
-                responses.push(json!({"id": r["id"], "status": code, "headers": {"Content-Type": "application/json"}, "body": json}));
-            }
-            return ResponseTemplate::new(200).set_body_json(json!({"responses": responses}));
+                batch_member(self, url.path(), query, &base, auth)
+            });
         }
-        let query: Vec<(String, String)> = request
-            .url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let query = graph_wire::query(&request.url);
         let prefer = request
             .headers
             .get("prefer")
@@ -804,7 +771,7 @@ fn batch_member(
         ["drives", drive, rest @ .., "permissions"] if rest.first() == Some(&"root:") => {
             let path = rest[1..]
                 .iter()
-                .map(|r| percent_decode(r))
+                .map(|r| graph_wire::percent_decode(r))
                 .collect::<Vec<_>>()
                 .join("/");
             let path = path.trim_end_matches(':');
@@ -834,19 +801,9 @@ fn batch_member(
 /// A connector on `server` with `extra` config fields.
 #[cfg(feature = "onedrive")]
 pub fn build(server: &str, extra: Value) -> Arc<dyn connector_core::Connector> {
-    let mut config = json!({
-        "credentials": {"tenant_id": TENANT, "client_id": "app-id", "client_secret": SECRET},
-        "authority_host": server,
-        "graph_url": server,
-        "allowed_hosts": ["127.0.0.1", "localhost"],
-        // A loopback fake: no limit of the connector's own.
-        "requests_per_second": 0,
-    });
-    if let (Some(map), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
-        for (k, v) in extra {
-            map.insert(k.clone(), v.clone());
-        }
-    }
+    // A loopback fake: no limit of the connector's own.
+    let unlimited = json!({"requests_per_second": 0});
+    let config = graph_wire::config(server, TENANT, SECRET, &[&unlimited, &extra]);
     let config: connector_misc::onedrive::OnedriveConfig =
         connector_core::config::from_json(config).unwrap();
     Arc::new(connector_misc::onedrive::OnedriveConnector::new(config).unwrap())

@@ -6,6 +6,9 @@
 //! `contentBytes` by id, raw bytes by `/$value`) and `$batch`.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+#[path = "../graph_wire/mod.rs"]
+mod graph_wire;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +16,7 @@ use base64::Engine as _;
 use chrono::{DateTime, TimeZone, Utc};
 use connector_core::Connector;
 use serde_json::{Value, json};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 pub const TENANT: &str = "contoso.onmicrosoft.com";
 pub const SECRET: &str = "graph-client-secret-canary";
@@ -314,13 +317,8 @@ impl FakeGraph {
     }
 
     pub async fn start(self) -> MockServer {
-        let server = MockServer::start().await;
-        self.state.lock().unwrap().base = server.uri();
-        Mock::given(wiremock::matchers::any())
-            .respond_with(self)
-            .mount(&server)
-            .await;
-        server
+        let state = self.state.clone();
+        graph_wire::start(self, move |uri| state.lock().unwrap().base = uri).await
     }
 }
 
@@ -740,27 +738,15 @@ impl Respond for FakeGraph {
         let base = self.state.lock().unwrap().base.clone();
         let path = request.url.path().to_owned();
         let method = request.method.to_string();
-        if method == "POST" && path.ends_with("/oauth2/v2.0/token") {
-            let body = String::from_utf8_lossy(&request.body).into_owned();
-            if !body.contains(&format!("client_secret={SECRET}")) {
-                return ResponseTemplate::new(401).set_body_json(json!({
-                    "error": "invalid_client",
-                    "error_description": "AADSTS7000215: Invalid client secret provided.",
-                    "error_codes": [7000215]}));
-            }
-            return ResponseTemplate::new(200).set_body_json(json!({
-                "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": TOKEN}));
+        if let Some(token) = graph_wire::token_endpoint(request, SECRET, TOKEN) {
+            return token;
         }
         self.state
             .lock()
             .unwrap()
             .log
             .push(format!("{method} {path}"));
-        let auth = request
-            .headers
-            .get("authorization")
-            .is_some_and(|v| v.to_str().unwrap_or_default() == format!("Bearer {TOKEN}"));
-        if !auth {
+        if !graph_wire::bearer(request, TOKEN) {
             return to_template(err(
                 401,
                 "InvalidAuthenticationToken",
@@ -783,15 +769,7 @@ impl Respond for FakeGraph {
             return to_template(err(400, "BadRequest", "Invalid version."));
         };
         if method == "POST" && rest == "$batch" {
-            let body: Value = serde_json::from_slice(&request.body).unwrap();
-            let mut responses = Vec::new();
-            for r in body["requests"].as_array().unwrap() {
-                let url = url::Url::parse(&format!("{base}/v1.0/{}", r["url"].as_str().unwrap()))
-                    .unwrap();
-                let query: Vec<(String, String)> = url
-                    .query_pairs()
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect();
+            return graph_wire::batch(request, &base, "application/json", |r, url, query| {
                 let member = url.path().trim_start_matches("/v1.0/").to_owned();
                 self.state
                     .lock()
@@ -808,48 +786,30 @@ impl Respond for FakeGraph {
                     })
                     .unwrap_or_default()
                     .to_owned();
-                let (status, json) = match self.route(&member, &query, &prefer) {
+                match self.route(&member, query, &prefer) {
                     Reply::Json(status, json) => (status, json),
                     Reply::Bytes(_) => (
                         400,
                         error_body("BadRequest", "raw bodies are not batched here"),
                     ),
-                };
-                responses.push(json!({"id": r["id"], "status": status, "headers": {"Content-Type": "application/json"}, "body": json}));
-            }
-            return ResponseTemplate::new(200).set_body_json(json!({"responses": responses}));
+                }
+            });
         }
-        let query: Vec<(String, String)> = request
-            .url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let query = graph_wire::query(&request.url);
         let prefer = request
             .headers
             .get("prefer")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let decoded = percent_encoding::percent_decode_str(rest)
-            .decode_utf8_lossy()
-            .into_owned();
+        let decoded = graph_wire::percent_decode(rest);
         to_template(self.route(&decoded, &query, &prefer))
     }
 }
 
 /// A connector on `server` with `extra` config fields.
 pub fn build(server: &str, extra: Value) -> Arc<dyn Connector> {
-    let mut config = json!({
-        "credentials": {"tenant_id": TENANT, "client_id": "app-id", "client_secret": SECRET},
-        "authority_host": server,
-        "graph_url": server,
-        "allowed_hosts": ["127.0.0.1", "localhost"],
-    });
-    if let (Some(map), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
-        for (k, v) in extra {
-            map.insert(k.clone(), v.clone());
-        }
-    }
+    let config = graph_wire::config(server, TENANT, SECRET, &[&extra]);
     let config: connector_misc::outlook::OutlookConfig =
         connector_core::config::from_json(config).unwrap();
     Arc::new(connector_misc::outlook::OutlookConnector::new(config).unwrap())

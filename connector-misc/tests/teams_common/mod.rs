@@ -9,13 +9,16 @@
 //! only: its root's `lastModifiedDateTime` and its place in the delta stay as they were.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+#[path = "../graph_wire/mod.rs"]
+mod graph_wire;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use connector_core::Connector;
 use serde_json::{Value, json};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{MockServer, Request, Respond, ResponseTemplate};
 
 pub const TENANT: &str = "2432b57b-0abd-43db-aa7b-16eadd115d34";
 pub const SECRET: &str = "teams-client-secret-canary";
@@ -199,13 +202,8 @@ impl FakeGraph {
     }
 
     pub async fn start(self) -> MockServer {
-        let server = MockServer::start().await;
-        self.state.lock().unwrap().base = server.uri();
-        Mock::given(wiremock::matchers::any())
-            .respond_with(self)
-            .mount(&server)
-            .await;
-        server
+        let state = self.state.clone();
+        graph_wire::start(self, move |uri| state.lock().unwrap().base = uri).await
     }
 }
 
@@ -297,12 +295,6 @@ fn graph_error(status: u16, code: &str, message: &str) -> (u16, Value) {
     )
 }
 
-fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
 fn query_value(query: &[(String, String)], key: &str) -> Option<String> {
     query.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
 }
@@ -335,7 +327,7 @@ impl FakeGraph {
         let Some(rest) = path.strip_prefix("/v1.0/") else {
             return graph_error(400, "BadRequest", "Invalid version.");
         };
-        let segs: Vec<String> = rest.split('/').map(decode).collect();
+        let segs: Vec<String> = rest.split('/').map(graph_wire::percent_decode).collect();
         let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
         let base = s.base.clone();
         let size = query_value(query, "$top")
@@ -519,21 +511,10 @@ impl Respond for FakeGraph {
         let base = self.state.lock().unwrap().base.clone();
         let path = request.url.path().to_owned();
         let method = request.method.to_string();
-        if method == "POST" && path.ends_with("/oauth2/v2.0/token") {
-            let body = String::from_utf8_lossy(&request.body).into_owned();
-            if !body.contains(&format!("client_secret={SECRET}")) {
-                return ResponseTemplate::new(401).set_body_json(json!({
-                    "error": "invalid_client",
-                    "error_description": "AADSTS7000215: Invalid client secret provided.",
-                    "error_codes": [7000215]}));
-            }
-            return ResponseTemplate::new(200).set_body_json(json!({
-                "token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": TOKEN}));
+        if let Some(token) = graph_wire::token_endpoint(request, SECRET, TOKEN) {
+            return token;
         }
-        let auth = request
-            .headers
-            .get("authorization")
-            .is_some_and(|v| v.to_str().unwrap_or_default() == format!("Bearer {TOKEN}"));
+        let auth = graph_wire::bearer(request, TOKEN);
         {
             let mut s = self.state.lock().unwrap();
             if auth && s.throttle > 0 {
@@ -546,26 +527,14 @@ impl Respond for FakeGraph {
             }
         }
         if method == "POST" && path == "/v1.0/$batch" {
-            let body: Value = serde_json::from_slice(&request.body).unwrap();
-            let mut responses = Vec::new();
-            for r in body["requests"].as_array().unwrap() {
-                let url = url::Url::parse(&format!("{base}/v1.0/{}", r["url"].as_str().unwrap()))
-                    .unwrap();
-                let query: Vec<(String, String)> = url
-                    .query_pairs()
-                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                    .collect();
-                let (code, json) = self.answer("BATCH GET", url.path(), &query, auth);
-                responses.push(json!({"id": r["id"], "status": code,
-                    "headers": {"Content-Type": "application/json;odata.metadata=minimal"}, "body": json}));
-            }
-            return ResponseTemplate::new(200).set_body_json(json!({"responses": responses}));
+            return graph_wire::batch(
+                request,
+                &base,
+                "application/json;odata.metadata=minimal",
+                |_, url, query| self.answer("BATCH GET", url.path(), query, auth),
+            );
         }
-        let query: Vec<(String, String)> = request
-            .url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let query = graph_wire::query(&request.url);
         let (code, body) = self.answer(&method, &path, &query, auth);
         ResponseTemplate::new(code).set_body_json(body)
     }
@@ -573,18 +542,8 @@ impl Respond for FakeGraph {
 
 /// A connector on `server` with `extra` config fields.
 pub fn build(server: &str, extra: Value) -> Arc<dyn Connector> {
-    let mut config = json!({
-        "credentials": {"tenant_id": TENANT, "client_id": "app-id", "client_secret": SECRET},
-        "authority_host": server,
-        "graph_url": server,
-        "allowed_hosts": ["127.0.0.1", "localhost"],
-        "requests_per_second": 100,
-    });
-    if let (Some(map), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
-        for (k, v) in extra {
-            map.insert(k.clone(), v.clone());
-        }
-    }
+    let fast = json!({"requests_per_second": 100});
+    let config = graph_wire::config(server, TENANT, SECRET, &[&fast, &extra]);
     let config: connector_misc::teams::TeamsConfig =
         connector_core::config::from_json(config).unwrap();
     Arc::new(connector_misc::teams::TeamsConnector::new(config).unwrap())
