@@ -29,6 +29,13 @@ use super::model::{ApiErrors, Attachment, Membership, One, Paged, Project, Story
 /// The task fields a listing asks for (`opt_fields`).
 pub(crate) const TASK_FIELDS: &str = "gid,name,notes,html_notes,modified_at,created_at,completed,completed_at,due_on,due_at,start_on,assignee.name,assignee.email,parent.name,projects.name,tags.name,custom_fields.name,custom_fields.display_value,permalink_url,resource_subtype,num_subtasks";
 
+/// The task fields the subtask sweep of an incremental run asks for: enough to tell a task
+/// that has subtasks, its projects and whether the window's listing read it already.
+pub(crate) const SWEEP_FIELDS: &str = "gid,modified_at,num_subtasks,projects.name";
+
+/// The task fields the id listing of prune asks for.
+pub(crate) const SLIM_FIELDS: &str = "gid,num_subtasks,projects.name";
+
 const PROJECT_FIELDS: &str = "gid,name,privacy_setting,public,team.name,workspace.gid";
 
 const STORY_FIELDS: &str = "gid,resource_subtype,text,created_at,created_by.name";
@@ -183,6 +190,17 @@ impl Client {
         since: Option<DateTime<Utc>>,
         limit: u32,
     ) -> Result<Url> {
+        self.tasks_url_with(gid, since, limit, TASK_FIELDS)
+    }
+
+    /// [`tasks_url_sized`](Self::tasks_url_sized) asking for the task fields `fields`.
+    pub(crate) fn tasks_url_with(
+        &self,
+        gid: &str,
+        since: Option<DateTime<Utc>>,
+        limit: u32,
+        fields: &str,
+    ) -> Result<Url> {
         let mut url = self.endpoint(&["tasks"])?;
         {
             let mut q = url.query_pairs_mut();
@@ -191,17 +209,26 @@ impl Client {
                 q.append_pair("modified_since", &rfc3339(since));
             }
             q.append_pair("limit", &limit.to_string());
-            q.append_pair("opt_fields", TASK_FIELDS);
+            q.append_pair("opt_fields", fields);
         }
         Ok(url)
     }
 
     /// The subtasks of task `gid` (one level), with the fields of a task listing.
     pub(crate) async fn subtasks(&self, gid: &str) -> Result<Vec<serde_json::Value>> {
+        self.subtasks_with(gid, TASK_FIELDS).await
+    }
+
+    /// The subtasks of task `gid` (one level), with the task fields `fields`.
+    pub(crate) async fn subtasks_with<T: DeserializeOwned>(
+        &self,
+        gid: &str,
+        fields: &str,
+    ) -> Result<Vec<T>> {
         let mut url = self.endpoint(&["tasks", gid, "subtasks"])?;
         url.query_pairs_mut()
             .append_pair("limit", &PAGE_SIZE.to_string())
-            .append_pair("opt_fields", TASK_FIELDS);
+            .append_pair("opt_fields", fields);
         self.all(url).await
     }
 

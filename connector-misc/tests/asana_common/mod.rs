@@ -142,6 +142,22 @@ fn project_json(p: &Project) -> Value {
     })
 }
 
+/// Asana answers only the fields `opt_fields` asks for (and `gid`, `resource_type`).
+fn only_asked(mut task: Value, query: &HashMap<String, String>) -> Value {
+    let Some(asked) = query.get("opt_fields") else {
+        return task;
+    };
+    let keep: Vec<&str> = asked
+        .split(',')
+        .map(|f| f.split('.').next().unwrap_or(f))
+        .chain(["gid", "resource_type"])
+        .collect();
+    if let Value::Object(m) = &mut task {
+        m.retain(|k, _| keep.contains(&k.as_str()));
+    }
+    task
+}
+
 impl AsanaApi {
     pub fn new(projects: Vec<Project>, tasks: Vec<Task>, page: usize) -> Self {
         Self {
@@ -341,7 +357,7 @@ impl Respond for AsanaApi {
                     .iter()
                     .filter(|t| t.projects.contains(project))
                     .filter(|t| since.is_none_or(|s| time(t.minute) >= s))
-                    .map(|t| self.task_json(t, &projects, &tasks))
+                    .map(|t| only_asked(self.task_json(t, &projects, &tasks), &query))
                     .collect();
                 self.paged(req, &query, items)
             }
@@ -353,7 +369,7 @@ impl Respond for AsanaApi {
                 let items = tasks
                     .iter()
                     .filter(|t| t.parent.as_deref() == Some(gid))
-                    .map(|t| self.task_json(t, &projects, &tasks))
+                    .map(|t| only_asked(self.task_json(t, &projects, &tasks), &query))
                     .collect();
                 self.paged(req, &query, items)
             }
