@@ -13,6 +13,9 @@
 //! - `mod_page_get_pages_by_courses`, `mod_book_get_books_by_courses`,
 //!   `mod_assign_get_assignments` (`courseids[0]`): the activities' own text;
 //! - `mod_forum_get_forums_by_courses` (`courseids[0]`): each forum's type (Q&A or not);
+//! - `mod_quiz_get_quizzes_by_courses` (`courseids[0]`): each quiz's intro and dates;
+//! - `core_course_get_course_module` (`cmid`): the course of a module, when items are
+//!   fetched again by id;
 //! - `mod_forum_get_forum_discussions` (`forumid`, `sortorder=1`: last post first, `page`,
 //!   `perpage`) and `mod_forum_get_discussion_posts` (`discussionid`, `sortby=created`,
 //!   `sortdirection=ASC`).
@@ -35,8 +38,8 @@ use url::Url;
 
 use super::SOURCE;
 use super::model::{
-    AssignCourses, Books, Course, CoursesByField, Discussions, EnrolledUser, Exception, Forum,
-    Pages, Posts, Section, SiteInfo,
+    AssignCourses, Books, Course, CourseModule, CoursesByField, Discussions, EnrolledUser,
+    Exception, Forum, Pages, Posts, Quizzes, Section, SiteInfo,
 };
 
 /// Users per `core_enrol_get_enrolled_users` request.
@@ -210,6 +213,21 @@ impl Client {
     pub(crate) async fn assignments(&self, course: i64) -> Result<AssignCourses> {
         self.call("mod_assign_get_assignments", &Self::courseids(course))
             .await
+    }
+
+    /// The quizzes of a course: intro and dates.
+    pub(crate) async fn quizzes(&self, course: i64) -> Result<Quizzes> {
+        self.call("mod_quiz_get_quizzes_by_courses", &Self::courseids(course))
+            .await
+    }
+
+    /// The course module `cmid`: where it is.
+    pub(crate) async fn course_module(&self, cmid: i64) -> Result<CourseModule> {
+        self.call(
+            "core_course_get_course_module",
+            &[("cmid".into(), cmid.to_string())],
+        )
+        .await
     }
 
     /// The forums of a course, with their type.

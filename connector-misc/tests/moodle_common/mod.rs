@@ -209,7 +209,7 @@ fn ok(v: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(v)
 }
 
-pub const ALL_FUNCTIONS: [&str; 11] = [
+pub const ALL_FUNCTIONS: [&str; 13] = [
     "core_webservice_get_site_info",
     "core_enrol_get_users_courses",
     "core_course_get_courses_by_field",
@@ -221,6 +221,8 @@ pub const ALL_FUNCTIONS: [&str; 11] = [
     "mod_forum_get_forums_by_courses",
     "mod_forum_get_forum_discussions",
     "mod_forum_get_discussion_posts",
+    "mod_quiz_get_quizzes_by_courses",
+    "core_course_get_course_module",
 ];
 
 impl MoodleApi {
@@ -317,7 +319,7 @@ impl MoodleApi {
             "downloadcontent": 1, "dates": [], "groupmode": 0,
             "contents": contents,
         });
-        if matches!(m.kind, Kind::Label | Kind::Url { .. }) {
+        if matches!(m.kind, Kind::Label | Kind::Url { .. } | Kind::Quiz) {
             v["description"] = json!(m.intro);
         }
         if !contents_info_skip(m) {
@@ -545,6 +547,47 @@ impl MoodleApi {
                             _ => None,
                         }).collect::<Vec<_>>(),
                     }], "warnings": []})),
+                }
+            }
+            // Moodle's `mod_quiz_external::get_quizzes_by_courses`: the standard module fields,
+            // dates and limits; `timemodified` only for who may manage the activity (this
+            // fixture's token, a teacher's).
+            "mod_quiz_get_quizzes_by_courses" => {
+                let course = int("courseids[0]");
+                ok(json!({"quizzes": self.modules().into_iter()
+                    .filter(|(c, m)| Some(*c) == course && matches!(m.kind, Kind::Quiz))
+                    .map(|(c, m)| json!({
+                        "id": m.instance, "coursemodule": m.cmid, "course": c, "name": m.name,
+                        "intro": m.intro, "introformat": 1, "introfiles": [], "lang": "",
+                        "timeopen": secs(59), "timeclose": 0, "timelimit": 1800,
+                        "overduehandling": "autosubmit", "graceperiod": 0, "preferredbehaviour": "deferredfeedback",
+                        "canredoquestions": 0, "attempts": 2, "attemptonlast": 0, "grademethod": 1,
+                        "decimalpoints": 2, "questiondecimalpoints": -1, "sumgrades": 10, "grade": 10,
+                        "hasfeedback": 0, "section": 1, "visible": 1, "groupmode": 0, "groupingid": 0,
+                        "timecreated": secs(0), "timemodified": secs(m.minute),
+                    }))
+                    .collect::<Vec<_>>(), "warnings": []}))
+            }
+            // `core_course_external::get_course_module`: where a module is.
+            "core_course_get_course_module" => {
+                let found = self
+                    .modules()
+                    .into_iter()
+                    .find(|(_, m)| Some(m.cmid) == int("cmid"));
+                match found {
+                    Some((c, m)) => ok(json!({"cm": {
+                        "id": m.cmid, "course": c, "module": 16, "name": m.name, "modname": m.modname(),
+                        "instance": m.instance, "section": 1, "sectionnum": 1, "groupmode": 0,
+                        "groupingid": 0, "completion": 0, "idnumber": "", "added": secs(0),
+                        "score": 0, "indent": 0, "visible": i32::from(m.visible), "visibleoncoursepage": 1,
+                        "visibleold": 1, "completiongradeitemnumber": null, "completionview": 0,
+                        "completionexpected": 0, "showdescription": 0, "availability": m.availability,
+                    }, "warnings": []})),
+                    None => exception(
+                        "dml_missing_record_exception",
+                        "invalidrecord",
+                        "Can't find data record in database table course_modules.",
+                    ),
                 }
             }
             "mod_forum_get_forums_by_courses" => {
