@@ -830,3 +830,39 @@ async fn a_failed_listing_refuses_prune() {
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert!(sink.deleted().is_empty());
 }
+
+#[tokio::test]
+async fn a_download_refused_with_401_is_a_failure_of_the_attachment_not_of_the_token() {
+    let api = standard(50);
+    api.state.lock().unwrap().unauthorized_downloads = true;
+    let server = start(api).await;
+    let c = build(&server.uri(), json!({}));
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    // Every task is delivered; the attachment is a failure naming it.
+    for id in TASKS {
+        assert!(sink.get(id).is_some(), "{id}");
+    }
+    let failure = report
+        .failures
+        .iter()
+        .find(|f| f.id.as_deref() == Some(PLAN_PDF))
+        .expect("the attachment is a failure");
+    assert_eq!(failure.kind, ErrorKind::PermissionDenied, "{failure:?}");
+    assert!(!failure.message.contains("X-Amz-Signature"), "{failure:?}");
+}
+
+#[tokio::test]
+async fn check_reads_one_page_of_the_workspaces_projects() {
+    let server = start(standard(1)).await;
+    let c = build(&server.uri(), json!({}));
+    c.check().await.unwrap();
+    let listings = requests_to(&server, "/api/1.0/projects")
+        .await
+        .into_iter()
+        .filter(|r| r.url.path() == "/api/1.0/projects")
+        .count();
+    assert_eq!(
+        listings, 1,
+        "three projects, one per page: one page is read"
+    );
+}

@@ -1025,3 +1025,15 @@ async fn items_are_fetched_again_by_id_as_a_run_gives_them() {
         "the full run read two discussions, the fetch one"
     );
 }
+
+#[tokio::test]
+async fn check_names_moodle_url_when_the_site_calls_itself_otherwise() {
+    let server = start(standard()).await;
+    assert!(build(&server.uri(), json!({})).check().await.is_ok());
+    // The same site through another name: its files would all be refused.
+    let other = server.uri().replace("127.0.0.1", "localhost");
+    let e = build(&other, json!({})).check().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert_eq!(e.field(), Some("moodle_url"), "{e}");
+    assert!(e.to_string().contains(&server.uri()), "{e}");
+}

@@ -143,22 +143,25 @@ impl Client {
         self.get::<serde_json::Value>(url).await.map(|_| ())
     }
 
-    /// The unarchived projects of the workspace, or of the team.
-    pub(crate) async fn projects(&self, team: Option<&str>) -> Result<Vec<Project>> {
-        let mut url = match team {
-            Some(team) => self.endpoint(&["teams", team, "projects"])?,
-            None => {
-                let mut url = self.endpoint(&["projects"])?;
-                url.query_pairs_mut()
-                    .append_pair("workspace", &self.workspace);
-                url
-            }
-        };
+    /// The first page of the workspace's unarchived projects.
+    fn projects_url(&self) -> Result<Url> {
+        let mut url = self.endpoint(&["projects"])?;
         url.query_pairs_mut()
+            .append_pair("workspace", &self.workspace)
             .append_pair("archived", "false")
             .append_pair("limit", &PAGE_SIZE.to_string())
             .append_pair("opt_fields", PROJECT_FIELDS);
-        self.all(url).await
+        Ok(url)
+    }
+
+    /// The unarchived projects of the workspace.
+    pub(crate) async fn projects(&self) -> Result<Vec<Project>> {
+        self.all(self.projects_url()?).await
+    }
+
+    /// The first page of the workspace's unarchived projects (a check's bounded probe).
+    pub(crate) async fn first_projects(&self) -> Result<Vec<Project>> {
+        Ok(self.page::<Project>(self.projects_url()?, None).await?.data)
     }
 
     /// One project.
@@ -267,14 +270,24 @@ impl Client {
                 .with_connector(SOURCE)
                 .with_cause(e)
         })?;
-        Ok(self
+        let sent = self
             .http
             .get(url)
             .auth(Auth::None, "")
             .max_body_bytes(max)
             .send()
-            .await?
-            .into_body())
+            .await;
+        match sent {
+            Ok(response) => Ok(response.into_body()),
+            // The storage host refused the signed URL, not Asana the token: a failure of
+            // the attachment, never the end of the sync.
+            Err(e) if e.kind() == ErrorKind::Unauthenticated => Err(Error::new(
+                ErrorKind::PermissionDenied,
+                format!("the storage host refused the attachment's download_url: {e}"),
+            )
+            .with_connector(SOURCE)),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -23,8 +23,8 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 10 * 1024 * 1024;
 /// The config field of the token, named by authentication errors.
 pub(crate) const TOKEN_FIELD: &str = "credentials.asana_api_token_secret";
 
-/// The credentials: a personal access token (or an OAuth access token), sent as
-/// `Authorization: Bearer`.
+/// The credentials: a personal access token, sent as `Authorization: Bearer`. An OAuth
+/// access token is sent the same way but expires after an hour and is not refreshed here.
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]

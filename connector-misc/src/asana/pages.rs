@@ -205,7 +205,7 @@ impl Walk {
     pub(crate) async fn listed_projects(&self) -> Result<Vec<Project>> {
         let mut listed: Vec<Project> = if self.project_ids.is_empty() {
             self.client
-                .projects(None)
+                .projects()
                 .await
                 .map_err(|e| self.workspace_error(e))?
         } else {
@@ -793,8 +793,16 @@ impl Walk {
                 .map_err(|e| self.team_error(team, e))?;
         }
         // The members of private projects are not asked here: the sync warns when they
-        // cannot be read, and check stays a few requests.
-        let projects = self.listed_projects().await?;
+        // cannot be read, and check stays a few requests (one page of the workspace's
+        // projects, however many it has).
+        let projects = if self.project_ids.is_empty() {
+            self.client
+                .first_projects()
+                .await
+                .map_err(|e| self.workspace_error(e))?
+        } else {
+            self.listed_projects().await?
+        };
         if let Some(first) = projects.first() {
             let url = self.client.tasks_url(&first.gid, None)?;
             self.client.page::<Value>(url, None).await?;

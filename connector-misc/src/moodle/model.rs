@@ -31,6 +31,9 @@ fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
 #[derive(Debug, Deserialize)]
 pub(crate) struct SiteInfo {
     pub(crate) userid: i64,
+    /// The site's own address (its `wwwroot`): the origin of every `fileurl` it sends.
+    #[serde(default)]
+    pub(crate) siteurl: Option<String>,
     #[serde(default)]
     pub(crate) functions: Vec<Function>,
 }

@@ -1124,6 +1124,27 @@ impl Walk {
     /// courses, and the contents of the first.
     pub(crate) async fn check(&self) -> Result<()> {
         let (userid, allowed) = self.functions().await?;
+        // Files are read only from `moodle_url`'s origin and path, and the site puts its own
+        // address (`wwwroot`) in every `fileurl`: a `moodle_url` that names the site
+        // otherwise (an internal host name, http for https) would make every file a failure.
+        if let Some(said) = self.client.site_info().await?.siteurl.as_deref() {
+            let said = url::Url::parse(said).ok();
+            let root = |u: &url::Url| {
+                (
+                    u.origin().ascii_serialization(),
+                    u.path().trim_end_matches('/').to_owned(),
+                )
+            };
+            if let Some(said) = said.filter(|s| root(s) != root(&self.client.site)) {
+                return Err(Error::config(vec![connector_core::FieldError::new(
+                    "moodle_url",
+                    format!(
+                        "the site calls itself {said} (its wwwroot), and its files are only read from there: set moodle_url to it"
+                    ),
+                )])
+                .with_connector(SOURCE));
+            }
+        }
         let courses = if self.course_ids.is_empty() {
             self.client.users_courses(userid).await?
         } else {

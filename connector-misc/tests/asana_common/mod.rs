@@ -110,6 +110,8 @@ pub struct State {
     pub expire_next_offset: bool,
     /// The next download is refused as a storage host refuses an expired signed URL (403).
     pub expire_next_download: bool,
+    /// Downloads are refused with 401, as a storage host may refuse a signature.
+    pub unauthorized_downloads: bool,
 }
 
 /// The fixture's Asana; cheap to clone.
@@ -167,6 +169,7 @@ impl AsanaApi {
                 page,
                 expire_next_offset: false,
                 expire_next_download: false,
+                unauthorized_downloads: false,
             })),
             base: Arc::default(),
         }
@@ -281,6 +284,9 @@ impl Respond for AsanaApi {
                 return ResponseTemplate::new(400).set_body_string("<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>");
             }
             let mut state = self.state.lock().unwrap();
+            if state.unauthorized_downloads {
+                return ResponseTemplate::new(401).set_body_string("<Error><Code>Unauthorized</Code><Message>Signature does not match</Message></Error>");
+            }
             if state.expire_next_download {
                 state.expire_next_download = false;
                 return ResponseTemplate::new(403).set_body_string("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>");
