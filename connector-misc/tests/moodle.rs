@@ -137,10 +137,10 @@ async fn courses_modules_and_discussions_become_documents() {
         Some(format!("{}/mod/forum/discuss.php?d=90", server.uri()).as_str())
     );
     insta::assert_snapshot!("moodle_discussion", text);
-    // A discussion of a group goes to the group alone.
+    // A discussion of a group goes to the group and its members.
     let group = sink.get("moodle_forum_40_91").unwrap().access.unwrap();
     assert_eq!(group.groups, ["moodle:group:7"]);
-    assert!(group.emails.is_empty());
+    assert_eq!(group.emails, ["ann@example.edu"]);
 
     let chem = sink.get("moodle_page_60").unwrap();
     assert_eq!(chem.access.unwrap().groups, ["moodle:course:15"]);
@@ -940,10 +940,10 @@ async fn changes_of_who_may_read_that_move_no_time_are_sent_by_the_next_incremen
     let (sink, report) = run(&c, &store, SyncMode::Incremental, 40).await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     // Every item of both courses is sent again with its new readers.
-    // (The group discussion, readable by its group alone, and the restricted page, readable
-    // by nobody, did not change.)
+    // (The restricted page, readable by nobody, did not change; Ann leaves the lab group's
+    // discussion too.)
     let mut expect = all_ids();
-    expect.retain(|id| id != "moodle_forum_40_91" && id != "moodle_page_46");
+    expect.retain(|id| id != "moodle_page_46");
     assert_eq!(sorted(sink.ids()), expect, "{report:?}");
     let syllabus = sink.get("moodle_page_41").unwrap().access.unwrap();
     assert_eq!(syllabus.emails, ["prof@example.edu"]);
@@ -951,6 +951,9 @@ async fn changes_of_who_may_read_that_move_no_time_are_sent_by_the_next_incremen
     assert_eq!(welcome.emails, ["prof@example.edu"]);
     let chem = sink.get("moodle_page_60").unwrap().access.unwrap();
     assert!(chem.groups.is_empty() && chem.emails.is_empty(), "{chem:?}");
+    let lab = sink.get("moodle_forum_40_91").unwrap().access.unwrap();
+    assert_eq!(lab.groups, ["moodle:group:7"]);
+    assert!(lab.emails.is_empty(), "{lab:?}");
     // A label's text moves no time either: its edit is found by its version.
     {
         let mut state = api.state.lock().unwrap();

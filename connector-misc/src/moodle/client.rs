@@ -27,6 +27,7 @@
 //! the function. Files (`fileurl`, `…/webservice/pluginfile.php/…`) are read with the token
 //! as the `token` parameter of that request alone, and only on the site's own origin.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -147,8 +148,13 @@ impl Client {
         Ok(found.courses)
     }
 
-    /// The e-mail addresses of a course's active participants, where the token may see them.
-    pub(crate) async fn enrolled_emails(&self, course: i64) -> Result<Vec<String>> {
+    /// The e-mail addresses of a course's active participants, where the token may see them,
+    /// and those of each group's members, where it may see the groups.
+    pub(crate) async fn enrolled_emails(
+        &self,
+        course: i64,
+    ) -> Result<(Vec<String>, BTreeMap<i64, Vec<String>>)> {
+        let mut groups: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         let mut out = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let mut from = 0u32;
@@ -159,7 +165,7 @@ impl Client {
                     &[
                         ("courseid".into(), course.to_string()),
                         ("options[0][name]".into(), "userfields".into()),
-                        ("options[0][value]".into(), "id,email".into()),
+                        ("options[0][value]".into(), "id,email,groups".into()),
                         ("options[1][name]".into(), "onlyactive".into()),
                         ("options[1][value]".into(), "1".into()),
                         ("options[2][name]".into(), "limitfrom".into()),
@@ -171,18 +177,25 @@ impl Client {
                 .await?;
             let n = users.len();
             let before = out.len();
-            out.extend(
-                users
-                    .into_iter()
-                    .filter_map(|u| u.email)
-                    .filter(|e| !e.is_empty() && !seen.contains(e)),
-            );
+            for user in users {
+                let Some(email) = user.email.filter(|e| !e.is_empty() && !seen.contains(e)) else {
+                    continue;
+                };
+                for g in &user.groups {
+                    groups.entry(g.id).or_default().push(email.clone());
+                }
+                out.push(email);
+            }
             seen.extend(out[before..].iter().cloned());
             // A short page ends the list; a longer one, or one of users already seen,
             // is a site that does not page this function (releases before `limitfrom`):
             // it sent the whole list.
             if n != USERS_PER_PAGE as usize || (n > 0 && out.len() == before) {
-                return Ok(out);
+                for members in groups.values_mut() {
+                    members.sort();
+                    members.dedup();
+                }
+                return Ok((out, groups));
             }
             from += USERS_PER_PAGE;
         }

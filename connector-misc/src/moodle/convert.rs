@@ -58,13 +58,15 @@ pub(crate) fn time(secs: Option<i64>) -> Option<DateTime<Utc>> {
 /// Who may read an item of `course`: its participants (the group `moodle:course:{id}` and
 /// their e-mail addresses where the token could read them); nobody when the item has
 /// access restrictions the web service does not resolve; a discussion of a group, the
-/// group alone (`moodle:group:{id}`).
+/// group (`moodle:group:{id}`) and its members' addresses where the token could read them
+/// (teachers who see every group are not listed).
 pub(crate) fn access(course: &CourseFrame, restricted: bool, group: Option<i64>) -> Access {
     if restricted {
         return Access::restricted(Vec::new(), Vec::new());
     }
     if let Some(g) = group.filter(|g| *g > 0) {
-        return Access::restricted(Vec::new(), vec![format!("{SOURCE}:group:{g}")]);
+        let members = course.groups.get(&g).cloned().unwrap_or_default();
+        return Access::restricted(members, vec![format!("{SOURCE}:group:{g}")]);
     }
     Access::restricted(
         course.emails.clone(),

@@ -45,7 +45,9 @@
 //! - **Access**: the web service does not say who may see a module. A course's items go to
 //!   the group `moodle:course:{id}` and the e-mail addresses of its active participants
 //!   (`core_enrol_get_enrolled_users`, when the token may call it; else the group alone); a
-//!   discussion of a group (`groupid > 0`) to `moodle:group:{id}` alone, a timed one outside
+//!   discussion of a group (`groupid > 0`) to `moodle:group:{id}` and its members' e-mail
+//!   addresses (the same call tells each participant's `groups` to a token that may access
+//!   all groups, a teacher's; else the group alone), a timed one outside
 //!   its display period (`timestart`, `timeend`) to nobody; a module with
 //!   access restrictions (`availability`, or `availabilityinfo`) and every module of a
 //!   section with restrictions (sections only tell them as `availabilityinfo`) to nobody,

@@ -309,6 +309,16 @@ pub(crate) struct Author {
 pub(crate) struct EnrolledUser {
     #[serde(default)]
     pub(crate) email: Option<String>,
+    /// The user's groups in the course: sent only to a token that may access all groups
+    /// (`moodle/site:accessallgroups`, a teacher's or a manager's).
+    #[serde(default)]
+    pub(crate) groups: Vec<GroupRef>,
+}
+
+/// A group a user is in.
+#[derive(Debug, Deserialize)]
+pub(crate) struct GroupRef {
+    pub(crate) id: i64,
 }
 
 /// `mod_quiz_get_quizzes_by_courses`.

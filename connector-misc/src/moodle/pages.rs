@@ -283,9 +283,13 @@ impl Walk {
                 .or(course.shortname)
                 .unwrap_or_else(|| format!("course {}", course.id));
             let mut emails = Vec::new();
+            let mut groups = std::collections::BTreeMap::new();
             if can_list_users {
                 match self.client.enrolled_emails(course.id).await {
-                    Ok(found) => emails = found,
+                    Ok((found, members)) => {
+                        emails = found;
+                        groups = members;
+                    }
                     Err(e)
                         if matches!(
                             e.kind(),
@@ -310,6 +314,7 @@ impl Walk {
                 id: course.id,
                 name,
                 emails,
+                groups,
             });
         }
         Ok(frames)

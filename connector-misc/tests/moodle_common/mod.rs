@@ -190,6 +190,9 @@ pub struct State {
     pub refused: HashSet<String>,
     /// `core_enrol_get_enrolled_users` answers `nopermissions`.
     pub users_hidden: bool,
+    /// Group memberships `(course, group, e-mail)`, told with each user (`groups`), as to a
+    /// token that may access all groups.
+    pub group_members: Vec<(i64, i64, String)>,
 }
 
 /// The fixture's Moodle; cheap to clone.
@@ -385,6 +388,7 @@ impl MoodleApi {
         }
         let courses = state.courses.clone();
         let users_hidden = state.users_hidden;
+        let group_members = state.group_members.clone();
         let refused = state.refused.clone();
         drop(state);
         let course_json = |c: &Course| {
@@ -461,8 +465,20 @@ impl MoodleApi {
                     .and_then(|v| v.parse().ok())
                     .filter(|n| *n > 0)
                     .unwrap_or(usize::MAX);
+                let with_groups = opts
+                    .get("userfields")
+                    .is_some_and(|f| f.split(',').any(|f| f == "groups"));
                 let users: Vec<Value> = c.emails.iter().enumerate().skip(from).take(n)
-                    .map(|(i, e)| json!({"id": 100 + i, "fullname": format!("User {i}"), "email": e}))
+                    .map(|(i, e)| {
+                        let mut u = json!({"id": 100 + i, "fullname": format!("User {i}"), "email": e});
+                        if with_groups {
+                            u["groups"] = group_members.iter()
+                                .filter(|(course, _, who)| *course == c.id && who == e)
+                                .map(|(_, g, _)| json!({"id": g, "name": format!("Group {g}"), "description": "", "descriptionformat": 1}))
+                                .collect();
+                        }
+                        u
+                    })
                     .collect();
                 ok(Value::Array(users))
             }
@@ -999,7 +1015,10 @@ pub fn standard() -> MoodleApi {
             )],
         }],
     };
-    MoodleApi::new(vec![bio, chem, hidden_course])
+    let api = MoodleApi::new(vec![bio, chem, hidden_course]);
+    // Ann is in Biology's lab group A (7).
+    api.state.lock().unwrap().group_members = vec![(12, 7, "ann@example.edu".into())];
+    api
 }
 
 pub fn config(uri: &str, extra: Value) -> Value {
