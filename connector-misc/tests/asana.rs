@@ -866,3 +866,56 @@ async fn check_reads_one_page_of_the_workspaces_projects() {
         "three projects, one per page: one page is read"
     );
 }
+
+#[tokio::test]
+async fn members_come_from_memberships_and_from_the_older_path_when_it_is_refused() {
+    let server = start(standard(50)).await;
+    let c = build(
+        &server.uri(),
+        json!({"asana_project_ids": "1200000000000011", "include_attachments": false}),
+    );
+    let (sink, _) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    let emails = |sink: &MemorySink| {
+        sink.get("asana:1200000000000103")
+            .unwrap()
+            .access
+            .unwrap()
+            .emails
+    };
+    assert_eq!(emails(&sink), ["jane@example.com", "rob@example.com"]);
+    let asked = requests_to(&server, "/api/1.0/memberships").await;
+    assert!(asked.iter().any(|r| {
+        r.url
+            .query()
+            .unwrap_or("")
+            .contains("parent=1200000000000011")
+    }));
+    assert!(
+        requests_to(
+            &server,
+            "/api/1.0/projects/1200000000000011/project_memberships"
+        )
+        .await
+        .is_empty()
+    );
+
+    let _refused = Mock::given(method("GET"))
+        .and(path("/api/1.0/memberships"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "errors": [{"message": "parent: Not a recognized ID"}]
+        })))
+        .with_priority(1)
+        .mount_as_scoped(&server)
+        .await;
+    let (sink, report) = run(&c, &MemoryStateStore::new(), SyncMode::Full, 30).await;
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(emails(&sink), ["jane@example.com", "rob@example.com"]);
+    assert!(
+        !requests_to(
+            &server,
+            "/api/1.0/projects/1200000000000011/project_memberships"
+        )
+        .await
+        .is_empty()
+    );
+}

@@ -3,7 +3,9 @@
 //! - `GET /workspaces/{workspace}`: the workspace exists and the token may read it;
 //! - `GET /projects?workspace={workspace}&archived=false`, `GET /teams/{team}/projects?archived=false`
 //!   or `GET /projects/{gid}`: the projects of the run;
-//! - `GET /projects/{gid}/project_memberships`: who is a member of a private project;
+//! - `GET /memberships?parent={gid}`: who is a member of a private project (users and
+//!   teams); the deprecated `GET /projects/{gid}/project_memberships` when it is refused as
+//!   a bad request;
 //! - `GET /tasks?project={gid}&modified_since=…&opt_fields=…&limit=100`: a project's tasks;
 //! - `GET /tasks/{gid}/subtasks`: a task's subtasks (not in the project's listing);
 //! - `GET /tasks/{gid}/stories`: a task's stories, the comments among them;
@@ -172,13 +174,24 @@ impl Client {
         Ok(self.get::<One<Project>>(url).await?.data)
     }
 
-    /// The members of a project.
+    /// The members of a project: Asana's `memberships` (which replaced
+    /// `project_memberships`), or the older path when the newer is refused as a bad request.
     pub(crate) async fn memberships(&self, gid: &str) -> Result<Vec<Membership>> {
-        let mut url = self.endpoint(&["projects", gid, "project_memberships"])?;
+        let mut url = self.endpoint(&["memberships"])?;
         url.query_pairs_mut()
+            .append_pair("parent", gid)
             .append_pair("limit", &PAGE_SIZE.to_string())
             .append_pair("opt_fields", MEMBERSHIP_FIELDS);
-        self.all(url).await
+        match self.all(url).await {
+            Err(e) if e.kind() == ErrorKind::InvalidData => {
+                let mut url = self.endpoint(&["projects", gid, "project_memberships"])?;
+                url.query_pairs_mut()
+                    .append_pair("limit", &PAGE_SIZE.to_string())
+                    .append_pair("opt_fields", MEMBERSHIP_FIELDS);
+                self.all(url).await
+            }
+            got => got,
+        }
     }
 
     /// The first task page of project `gid`, modified since `since` when given.

@@ -46,7 +46,7 @@
 //! - **Access**: a project `public_to_workspace` is readable by the workspace as a group
 //!   (`asana-workspace:{gid}`); a `private_to_team` one by the team (`asana-team:{gid}`), a
 //!   `private` one by the project as a group (`asana-project:{gid}`), and both by their
-//!   members from `GET /projects/{gid}/project_memberships` (`asana-user:{gid}` and the
+//!   members from `GET /memberships?parent={gid}` (`asana-user:{gid}` and the
 //!   member's e-mail where Asana shows it, member teams as `asana-team:{gid}`); when the
 //!   members cannot be read the run warns and keeps the group.
 //! - **Fingerprint**: `modified_at` and a hash of the access, both listed and asked of the

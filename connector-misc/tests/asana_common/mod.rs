@@ -2,7 +2,8 @@
 //! collections as `{"data": [...], "next_page": {"offset", "path", "uri"} | null}` paged by
 //! `limit` and an opaque `offset` token; `GET /workspaces/{gid}`, `/teams/{gid}`,
 //! `/projects?workspace=&archived=false`, `/teams/{gid}/projects`, `/projects/{gid}`,
-//! `/projects/{gid}/project_memberships` (`member` with `resource_type`), `/tasks?project=`
+//! `/memberships?parent={project}` and the deprecated `/projects/{gid}/project_memberships`
+//! (`member` with `resource_type`), `/tasks?project=`
 //! with `modified_since` and `opt_fields`, `/tasks/{gid}/stories` (`resource_subtype`
 //! `comment_added` among system stories), `/attachments?parent=` with a signed
 //! `download_url` that refuses an `Authorization` header (as a storage host does), Bearer
@@ -339,6 +340,25 @@ impl Respond for AsanaApi {
                 Some(p) => ResponseTemplate::new(200).set_body_json(json!({"data": project_json(p)})),
                 None => error(404, "project: Unknown object: 404"),
             },
+            // `GET /memberships?parent={project}`, which replaced the deprecated
+            // `project_memberships` (still answered, for an older client).
+            ["api", "1.0", "memberships"] => {
+                let Some(gid) = query.get("parent") else {
+                    return error(400, "parent: Missing input");
+                };
+                match projects.iter().find(|p| &p.gid == gid).and_then(|p| p.members.clone()) {
+                    Some(members) => {
+                        let items = members.iter().enumerate().map(|(i, (user, email))| json!({
+                            "gid": format!("12000000000009{i:02}"), "resource_type": "membership",
+                            "resource_subtype": "project_membership", "access_level": "editor",
+                            "parent": {"gid": gid, "resource_type": "project", "name": "Project"},
+                            "member": {"gid": user, "resource_type": "user", "name": "Member", "email": email},
+                        })).collect();
+                        self.paged(req, &query, items)
+                    }
+                    None => error(403, "You don't have permission to access this project's memberships."),
+                }
+            }
             ["api", "1.0", "projects", gid, "project_memberships"] => {
                 match projects.iter().find(|p| p.gid == gid).and_then(|p| p.members.clone()) {
                     Some(members) => {
