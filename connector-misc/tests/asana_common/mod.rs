@@ -113,6 +113,8 @@ pub struct State {
     pub expire_next_download: bool,
     /// Downloads are refused with 401, as a storage host may refuse a signature.
     pub unauthorized_downloads: bool,
+    /// Every download is refused as expired (403), the re-signed ones too.
+    pub expire_every_download: bool,
 }
 
 /// The fixture's Asana; cheap to clone.
@@ -171,6 +173,7 @@ impl AsanaApi {
                 expire_next_offset: false,
                 expire_next_download: false,
                 unauthorized_downloads: false,
+                expire_every_download: false,
             })),
             base: Arc::default(),
         }
@@ -288,7 +291,7 @@ impl Respond for AsanaApi {
             if state.unauthorized_downloads {
                 return ResponseTemplate::new(401).set_body_string("<Error><Code>Unauthorized</Code><Message>Signature does not match</Message></Error>");
             }
-            if state.expire_next_download {
+            if state.expire_next_download || state.expire_every_download {
                 state.expire_next_download = false;
                 return ResponseTemplate::new(403).set_body_string("<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>");
             }
